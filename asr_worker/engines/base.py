@@ -1,0 +1,92 @@
+"""The interface every recognition engine implements.
+
+One engine is loaded per worker process and shared by all its sessions; it must
+accept concurrent ``transcribe`` calls (each session has at most one in flight)
+and must never block the event loop: CPU-bound engines run in an executor, GPU
+engines submit to their own scheduler (vLLM's continuous batching).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeRequest:
+    """One decode of an utterance so far.
+
+    ``audio`` is float32 mono at 16 kHz, the whole utterance from its start.
+    ``prefix`` is the stable text from the previous decode (the streaming
+    rollback recipe); empty for the first chunks and, by default, for finals.
+    """
+
+    request_id: str
+    audio: np.ndarray
+    final: bool
+    prefix: str = ""
+    language: str | None = None  # None: auto-detect
+    context: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Hypothesis:
+    text: str
+    language: str = ""
+    # True when the engine decided there is no speech (Qwen3's ``language None``,
+    # whisper's no-speech probability): such a result never becomes a final.
+    no_speech: bool = False
+    tokens: int = 0
+    token_ids: tuple[int, ...] = field(default=())
+
+
+class Engine(abc.ABC):
+    """A loaded recognition model shared by many sessions."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        """Decode ``request``; raise ``asyncio.CancelledError`` if aborted."""
+
+    async def abort(self, request_id: str) -> None:
+        """Stop a decode whose result is no longer wanted (session ended or taken over)."""
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` for the rollback recipe; engines without a tokenizer split words."""
+        raise NotImplementedError
+
+    def detokenize(self, token_ids: list[int]) -> str:
+        raise NotImplementedError
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        """Release the model; idempotent."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineOptions:
+    """Engine settings from the ASR worker's flags (``--model``, ``--device`` ...).
+
+    Each engine reads the fields that concern it and ignores the rest.
+    """
+
+    model: str | None = None  # path to weights; None: the engine's bundled default, if any
+    device: str = "auto"  # cpu, cuda, auto
+    # CPU engines
+    compute_type: str = "int8"
+    cpu_threads: int = 0  # 0: engine default
+    num_workers: int = 2  # concurrent decodes
+    # GPU engines (vLLM / transformers)
+    dtype: str = "auto"
+    gpu_memory_utilization: float = 0.8
+    max_model_len: int = 4096
+    max_num_seqs: int = 128
+    tensor_parallel_size: int = 1
+    max_new_tokens: int = 256  # finals; partials use max_new_tokens_partial
+    max_new_tokens_partial: int = 64

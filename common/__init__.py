@@ -1,0 +1,1 @@
+"""Shared pieces of streamscribe: records, Redis layout, bus, stage runner, settings."""

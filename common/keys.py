@@ -1,0 +1,76 @@
+"""The Redis key layout.
+
+Every key of one session carries the hash tag ``{sid}`` so that all of them live in
+one Redis Cluster slot and one Lua script may touch several of them. Keys shared by
+all sessions (control streams, worker registries) are single-key structures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PREFIX = "ss"
+STAGES = ("denoise", "vad", "asr")
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def valid_session_id(session_id: str) -> bool:
+    return bool(_SESSION_ID.match(session_id))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKeys:
+    """Names of the keys of one session."""
+
+    session_id: str
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((PREFIX, "{" + self.session_id + "}", *parts))
+
+    @property
+    def meta(self) -> str:
+        """Hash: the session's config; its TTL is the gateway's liveness lease."""
+        return self._key("meta")
+
+    @property
+    def out(self) -> str:
+        """Stream of results towards the gateway."""
+        return self._key("out")
+
+    def input(self, stage: str) -> str:
+        """Stream of records a stage consumes."""
+        return self._key("in", stage)
+
+    def lease(self, stage: str) -> str:
+        """String ``worker:epoch`` of the stage's current owner (NX + TTL)."""
+        return self._key("lease", stage)
+
+    def checkpoint(self, stage: str) -> str:
+        """Hash: ``epoch``, ``consumed`` (last input id folded into ``state``), ``state``."""
+        return self._key("ckpt", stage)
+
+    def bell(self, stage: str) -> str:
+        """Pub/sub channel that wakes the reader of ``input(stage)`` (or ``out``)."""
+        return self._key("bell", stage)
+
+    def all(self) -> list[str]:
+        keys = [self.meta, self.out]
+        for stage in STAGES:
+            keys += [self.input(stage), self.lease(stage), self.checkpoint(stage)]
+        return keys
+
+
+def control_stream(stage: str) -> str:
+    """Stream of new sessions waiting for an owner of ``stage`` (consumer group ``stage``)."""
+    return f"{PREFIX}:ctl:{stage}"
+
+
+def owners(stage: str) -> str:
+    """Sorted set: session id -> lease deadline (ms), to find orphaned sessions."""
+    return f"{PREFIX}:owners:{stage}"
+
+
+def workers(stage: str) -> str:
+    """Sorted set: worker id -> liveness deadline (ms), for readiness and dashboards."""
+    return f"{PREFIX}:workers:{stage}"

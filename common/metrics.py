@@ -1,0 +1,142 @@
+"""Prometheus metrics of every process, built on a registry passed in by ``main()``.
+
+Names are in base units (seconds, bytes), counters end in ``_total``, and no label
+carries a session id. Dashboards and alert rules in ``deploy/`` reference these
+names; a test fails if they name something the code does not export.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Latency buckets (seconds) tuned for interactive speech: 10 ms .. 10 s.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+# Processing time of one step or model call: 0.1 ms .. 5 s.
+STEP_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class GatewayMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        p = "streamscribe_gateway_"
+        self.connections = Gauge(p + "connections", "Open WebSocket connections.", registry=registry)
+        self.sessions_active = Gauge(p + "sessions_active", "Sessions with a live client.", registry=registry)
+        self.sessions = Counter(p + "sessions_total", "Sessions created.", registry=registry)
+        self.sessions_refused = Counter(
+            p + "sessions_refused_total", "Sessions refused, by reason.", ["reason"], registry=registry
+        )
+        self.audio_seconds = Counter(
+            p + "audio_seconds_total", "Seconds of audio received from clients.", registry=registry
+        )
+        self.frames_rejected = Counter(
+            p + "frames_rejected_total", "Client frames rejected, by reason.", ["reason"], registry=registry
+        )
+        self.errors_sent = Counter(
+            p + "errors_sent_total", "Error messages sent to clients, by code.", ["code"], registry=registry
+        )
+        self.partials = Counter(p + "partials_total", "Partial transcripts sent to clients.", registry=registry)
+        self.finals = Counter(p + "finals_total", "Final transcripts sent to clients.", registry=registry)
+        self.duplicate_finals = Counter(
+            p + "duplicate_finals_total", "Finals suppressed because their utterance was already final.",
+            registry=registry,
+        )
+        self.partials_dropped = Counter(
+            p + "partials_dropped_total", "Partials dropped because a client read too slowly.", registry=registry
+        )
+        self.first_partial_latency = Histogram(
+            p + "first_partial_latency_seconds",
+            "From receiving the first audio of an utterance to sending its first partial.",
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )
+        self.final_latency = Histogram(
+            p + "speech_end_to_final_seconds",
+            "From receiving the last speech audio of an utterance to sending its final.",
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )
+
+
+class StageMetrics:
+    """Metrics every stage worker exports, labelled by ``stage``."""
+
+    def __init__(self, registry: CollectorRegistry, stage: str) -> None:
+        p = "streamscribe_stage_"
+        self.stage = stage
+        label = {"stage": stage}
+
+        def gauge(name: str, doc: str) -> Gauge:
+            return Gauge(p + name, doc, ["stage"], registry=registry).labels(**label)
+
+        def counter(name: str, doc: str) -> Counter:
+            return Counter(p + name, doc, ["stage"], registry=registry).labels(**label)
+
+        self.sessions_active = gauge("sessions_active", "Sessions this worker owns.")
+        self.capacity = gauge("capacity_sessions", "Sessions this worker may own at once.")
+        self.queue_lag = gauge(
+            "queue_lag_seconds", "Age of the oldest unprocessed input record of this worker's sessions."
+        )
+        self.processing = Histogram(
+            p + "processing_seconds", "Time of one processing step (one batch).", ["stage"],
+            buckets=STEP_BUCKETS, registry=registry,
+        ).labels(**label)
+        self.batch_size = Histogram(
+            p + "batch_size", "Sessions handled in one processing step.", ["stage"],
+            buckets=BATCH_BUCKETS, registry=registry,
+        ).labels(**label)
+        self.records = counter("records_total", "Input records processed.")
+        self.audio_seconds = counter("audio_seconds_total", "Seconds of input audio processed.")
+        self.records_rejected = Counter(
+            p + "records_rejected_total", "Malformed input records dead-lettered, by reason.",
+            ["stage", "reason"], registry=registry,
+        )
+        self.claims = counter("sessions_claimed_total", "New sessions claimed from the control stream.")
+        self.takeovers = counter("lease_takeovers_total", "Sessions taken over from a worker whose lease lapsed.")
+        self.replayed_audio = counter("replayed_audio_seconds_total", "Seconds of audio replayed after a takeover.")
+        self.fenced_rejects = counter(
+            "fenced_writes_rejected_total", "Writes refused because this worker no longer held the lease."
+        )
+        self.sequence_gaps = counter("sequence_gaps_total", "Gaps detected in an input sequence (lost records).")
+        self.duplicates = counter("duplicates_skipped_total", "Input records skipped as already processed.")
+        self.redis_errors = counter("redis_errors_total", "Redis commands that failed (connection lost, timeouts).")
+
+    def reject(self, reason: str) -> None:
+        self.records_rejected.labels(stage=self.stage, reason=reason).inc()
+
+
+class VadMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        p = "streamscribe_vad_"
+        self.model_batch = Histogram(
+            p + "model_batch_size", "Frames in one batched Silero call.", buckets=BATCH_BUCKETS, registry=registry
+        )
+        self.model_seconds = Histogram(
+            p + "model_seconds", "Time of one batched Silero call.", buckets=STEP_BUCKETS, registry=registry
+        )
+        self.utterances = Counter(p + "utterances_total", "Utterances segmented, by end reason.", ["reason"],
+                                  registry=registry)
+        self.speech_seconds = Counter(p + "speech_seconds_total", "Seconds of speech sent on to the ASR.",
+                                      registry=registry)
+
+
+class AsrMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        p = "streamscribe_asr_"
+        self.decode_seconds = Histogram(
+            p + "decode_seconds", "Time of one decode, by kind.", ["kind"], buckets=STEP_BUCKETS, registry=registry
+        )
+        self.decoded_audio = Counter(p + "decoded_audio_seconds_total", "Seconds of audio fed to the engine.",
+                                     registry=registry)
+        self.tokens = Counter(p + "tokens_total", "Tokens (or words) the engine produced.", registry=registry)
+        self.partials = Counter(p + "partials_total", "Partials emitted.", registry=registry)
+        self.finals = Counter(p + "finals_total", "Finals emitted.", registry=registry)
+        self.no_speech = Counter(p + "no_speech_total", "Utterances that decoded to no words (no final).",
+                                 registry=registry)
+        self.decodes_in_flight = Gauge(p + "decodes_in_flight", "Decodes running in the engine.", registry=registry)
+
+
+class DenoiseMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        p = "streamscribe_denoise_"
+        self.chunk_seconds = Histogram(
+            p + "chunk_seconds", "Time to denoise one chunk.", buckets=STEP_BUCKETS, registry=registry
+        )
+        self.audio_seconds = Counter(p + "audio_seconds_total", "Seconds of audio denoised.", registry=registry)

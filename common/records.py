@@ -1,0 +1,177 @@
+"""Typed records that travel on the bus, and their msgpack codec.
+
+Every record is a msgpack map with the schema version ``v`` and the record type ``t``.
+Decoding validates the version, the type and each field's type, so a malformed
+record raises :class:`~common.errors.RecordError` instead of reaching stage logic.
+
+Sample positions are absolute sample offsets at 16 kHz from the start of the
+session's audio; they are the only clock inside the pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import msgpack
+
+from .errors import RecordError
+
+SCHEMA_VERSION = 1
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    TYPE: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Audio(Record):
+    """A chunk of canonical audio: 16 kHz mono PCM16 little-endian."""
+
+    TYPE: ClassVar[str] = "audio"
+    seq: int
+    offset: int
+    pcm: bytes
+
+    @property
+    def samples(self) -> int:
+        return len(self.pcm) // 2
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStart(Record):
+    """Speech begins at sample ``start`` (pre-roll included)."""
+
+    TYPE: ClassVar[str] = "speech_start"
+    seq: int
+    start: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnd(Record):
+    """The utterance that began at ``start`` ends at sample ``end``.
+
+    ``reason`` is ``silence``, ``flush``, ``end`` (session ends) or ``max_length``
+    (a forced split: the next utterance starts at ``end``).
+    """
+
+    TYPE: ClassVar[str] = "speech_end"
+    seq: int
+    start: int
+    end: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Flush(Record):
+    """In-band marker: close the current utterance, then pass the marker on."""
+
+    TYPE: ClassVar[str] = "flush"
+    seq: int
+    flush_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class End(Record):
+    """In-band marker: the session's input is complete."""
+
+    TYPE: ClassVar[str] = "end"
+    seq: int
+    reason: str = "client_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript(Record):
+    """A partial or final transcript of one utterance, towards the gateway."""
+
+    TYPE: ClassVar[str] = "transcript"
+    seq: int
+    utterance_id: str
+    start: int
+    end: int
+    text: str
+    final: bool
+    speech_final: bool = False
+    language: str = ""
+    # Audio time (samples) at which the decode that produced this was requested,
+    # and wall time (unix seconds) of the speech end, for latency metrics.
+    speech_end_wall: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Error(Record):
+    """An error to report to the client; ``fatal`` ends the session."""
+
+    TYPE: ClassVar[str] = "error"
+    seq: int
+    code: str
+    message: str
+    fatal: bool = False
+
+
+_TYPES: dict[str, type[Record]] = {
+    cls.TYPE: cls for cls in (Audio, SpeechStart, SpeechEnd, Flush, End, Transcript, Error)
+}
+_FIELDS: dict[type[Record], tuple[dataclasses.Field, ...]] = {
+    cls: dataclasses.fields(cls) for cls in _TYPES.values()
+}
+_PY_TYPES = {"int": int, "str": str, "bytes": bytes, "bool": bool, "float": (float, int)}
+
+
+def encode(record: Record) -> bytes:
+    body: dict[str, Any] = {"v": SCHEMA_VERSION, "t": record.TYPE}
+    for f in _FIELDS[type(record)]:
+        body[f.name] = getattr(record, f.name)
+    return msgpack.packb(body, use_bin_type=True)
+
+
+def decode(data: bytes) -> Record:
+    """Decode and validate one record; raise :class:`RecordError` if malformed."""
+    try:
+        body = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise RecordError(f"not valid msgpack: {exc}") from None
+    if not isinstance(body, dict):
+        raise RecordError(f"record is a {type(body).__name__}, expected a map")
+    version = body.get("v")
+    if version != SCHEMA_VERSION:
+        raise RecordError(f"schema version {version!r}, expected {SCHEMA_VERSION}")
+    cls = _TYPES.get(body.get("t"))  # type: ignore[arg-type]
+    if cls is None:
+        raise RecordError(f"unknown record type {body.get('t')!r}")
+    kwargs = {}
+    for f in _FIELDS[cls]:
+        if f.name not in body:
+            if f.default is dataclasses.MISSING:
+                raise RecordError(f"{cls.TYPE} record lacks field {f.name!r}")
+            continue
+        value = body[f.name]
+        expected = _PY_TYPES[f.type]  # annotations are strings under __future__
+        if not isinstance(value, expected) or (f.type == "int" and isinstance(value, bool)):
+            raise RecordError(
+                f"{cls.TYPE}.{f.name} is {type(value).__name__}, expected {f.type}"
+            )
+        kwargs[f.name] = value
+    record = cls(**kwargs)
+    _check(record)
+    return record
+
+
+def _check(record: Record) -> None:
+    if getattr(record, "seq", 0) < 0:
+        raise RecordError(f"{record.TYPE}.seq is negative")
+    if isinstance(record, Audio):
+        if record.offset < 0:
+            raise RecordError("audio.offset is negative")
+        if len(record.pcm) % 2:
+            raise RecordError("audio.pcm has an odd number of bytes")
+    elif isinstance(record, (SpeechEnd, Transcript)) and record.end < record.start:
+        raise RecordError(f"{record.TYPE}.end precedes its start")
+
+
+def utterance_id(session_id: str, start_sample: int) -> str:
+    """Deterministic utterance id: replays after a failover give the same id."""
+    return f"{session_id}-{start_sample}"
