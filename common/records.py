@@ -96,9 +96,6 @@ class Transcript(Record):
     final: bool
     speech_final: bool = False
     language: str = ""
-    # Audio time (samples) at which the decode that produced this was requested,
-    # and wall time (unix seconds) of the speech end, for latency metrics.
-    speech_end_wall: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""ASR worker: streaming recognition of utterances with partials and one final each."""

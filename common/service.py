@@ -1,0 +1,64 @@
+"""Running a worker process: Redis, HTTP endpoints, signals and graceful drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from prometheus_client import CollectorRegistry
+
+from . import bus
+from .http import HealthServer
+from .config import SettingsParser, positive
+from .metrics import StageMetrics
+from .runner import RunnerOptions, Stage, StageRunner
+
+log = logging.getLogger(__name__)
+
+
+async def run_stage(stage: Stage, *, redis_url: str, options: RunnerOptions, registry: CollectorRegistry,
+                    http_host: str, http_port: int) -> None:
+    """Serve ``stage`` until SIGTERM/SIGINT, then drain: release leases so others take over."""
+    redis = bus.connect(redis_url, client_name=f"streamscribe-{options.stage}")
+    runner = StageRunner(redis, stage, options=options, metrics=StageMetrics(registry, options.stage))
+    stage.runner = runner
+    http = HealthServer(registry=registry, readiness=runner.readiness, host=http_host, port=http_port) \
+        if http_port else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if http:
+            await http.start()
+        await runner.start()
+        log.info("ready")
+        serving = asyncio.create_task(runner.run())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if serving.done():
+            serving.result()  # a loop failed: surface it
+        log.info("draining: handing %d session(s) over", len(runner.sessions))
+        await runner.drain()
+        serving.cancel()
+        stopping.cancel()
+    finally:
+        await runner.close()
+        if http:
+            await http.close()
+        await redis.aclose()
+        log.info("stopped")
+
+
+def add_runner_options(parser: SettingsParser, *, capacity: int) -> None:
+    """Flags of session ownership shared by every stage worker."""
+    parser.option("--capacity", default=capacity, type=positive(int), help="sessions this worker may own")
+    parser.option("--lease-ttl", default=5.0, type=positive(float), help="seconds a session lease lasts unrenewed")
+    parser.option("--sweep-interval", default=1.0, type=positive(float), help="seconds between fallback sweeps")
+    parser.option("--worker-id", default="", help="worker id (default: stage-host-pid-random)")
+
+
+def runner_options(args, stage: str) -> RunnerOptions:
+    return RunnerOptions(stage=stage, worker_id=args.worker_id, capacity=args.capacity,
+                         lease_ttl=args.lease_ttl, sweep_interval=args.sweep_interval)

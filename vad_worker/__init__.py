@@ -1,0 +1,1 @@
+"""VAD worker: batched Silero VAD and endpointing; only speech reaches the ASR."""

@@ -1,0 +1,62 @@
+"""``python -m vad_worker``: the Silero VAD endpointing stage."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from prometheus_client import CollectorRegistry
+
+from common.config import SettingsParser, positive
+from common.errors import StreamscribeError
+from common.logs import setup_logging
+from common.metrics import VadMetrics
+from common.service import add_runner_options, run_stage, runner_options
+
+from .model import SileroVad
+from .segmenter import EndpointOptions
+from .stage import VadStage
+
+
+def build_parser() -> SettingsParser:
+    parser = SettingsParser(prog="python -m vad_worker", env_prefix="STREAMSCRIBE_VAD_",
+                            description="Silero VAD worker: segments session audio into utterances.")
+    parser.add_common(http_port=9102)
+    add_runner_options(parser, capacity=500)
+    parser.option("--vad-threshold", default=0.5, type=float, help="speech probability that starts speech")
+    parser.option("--min-speech-duration", default=0.3, type=float, help="seconds of speech before it counts")
+    parser.option("--silence-threshold", default=0.8, type=float, help="seconds of silence that end an utterance")
+    parser.option("--pre-roll", default=0.3, type=float, help="seconds kept before speech start")
+    parser.option("--trailing-padding", default=0.2, type=float, help="seconds of silence kept after speech")
+    parser.option("--max-utterance-sec", default=30.0, type=float, help="force a split of longer speech")
+    parser.option("--checkpoint-interval", default=1.0, type=float, help="seconds between checkpoints in silence")
+    parser.option("--vad-model", default=None, help="Silero ONNX model file (default: the one in silero-vad)")
+    parser.option("--threads", default=1, type=positive(int), help="ONNX Runtime threads per call")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        setup_logging(level=args.log_level, fmt=args.log_format)
+        defaults = EndpointOptions(
+            threshold=args.vad_threshold, min_speech_duration=args.min_speech_duration,
+            silence_threshold=args.silence_threshold, pre_roll=args.pre_roll,
+            trailing_padding=args.trailing_padding, max_utterance_sec=args.max_utterance_sec,
+        )
+        registry = CollectorRegistry()
+        stage = VadStage(SileroVad(model_path=args.vad_model, threads=args.threads), defaults=defaults,
+                         metrics=VadMetrics(registry), checkpoint_interval=args.checkpoint_interval)
+        asyncio.run(run_stage(stage, redis_url=args.redis_url, options=runner_options(args, "vad"),
+                              registry=registry, http_host=args.http_host, http_port=args.http_port))
+    except StreamscribeError as exc:
+        print(f"vad_worker: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

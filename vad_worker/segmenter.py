@@ -1,0 +1,252 @@
+"""Endpointing as a pure state machine over (frame, speech probability) pairs.
+
+No I/O and no model here: the stage feeds frames of 512 samples with their
+Silero probability and gets back events. States:
+
+* ``silence`` -- frames go to a pre-roll ring so the first syllable is not clipped;
+* ``pending`` -- speech seen, but less than ``min_speech_duration`` of it yet;
+* ``speech`` -- audio is emitted; a silence run is held back (never sent) until it
+  either ends with speech resuming (then sent) or reaches ``silence_threshold``
+  (then only ``trailing_padding`` of it is sent and the utterance ends).
+
+Very long speech is split at ``max_utterance_sec``: at the quietest frame of the
+last ``split_search`` seconds, and the audio after that point is re-sent as the
+start of the next utterance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.errors import ConfigError
+
+FRAME = 512
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointOptions:
+    threshold: float = 0.5
+    neg_threshold: float | None = None  # default: threshold - 0.15
+    min_speech_duration: float = 0.3
+    silence_threshold: float = 0.8
+    pre_roll: float = 0.3
+    trailing_padding: float = 0.2
+    max_utterance_sec: float = 30.0
+    split_search: float = 2.0
+    sample_rate: int = 16_000
+
+    def __post_init__(self) -> None:
+        checks = [
+            (0.0 < self.threshold < 1.0, "vad threshold must be between 0 and 1"),
+            (self.neg_threshold is None or 0.0 <= self.neg_threshold <= self.threshold,
+             "vad neg_threshold must be between 0 and threshold"),
+            (0.0 <= self.min_speech_duration <= 5.0, "min_speech_duration must be 0..5 s"),
+            (0.05 <= self.silence_threshold <= 10.0, "silence_threshold must be 0.05..10 s"),
+            (0.0 <= self.pre_roll <= 2.0, "pre_roll must be 0..2 s"),
+            (0.0 <= self.trailing_padding <= self.silence_threshold,
+             "trailing_padding must be between 0 and silence_threshold"),
+            (2.0 <= self.max_utterance_sec <= 120.0, "max_utterance_sec must be 2..120 s"),
+            (0.0 < self.split_search < self.max_utterance_sec, "split_search must be below max_utterance_sec"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    def frames(self, seconds: float) -> int:
+        return int(math.ceil(seconds * self.sample_rate / FRAME - 1e-9))
+
+    @property
+    def low(self) -> float:
+        return self.neg_threshold if self.neg_threshold is not None else max(0.01, self.threshold - 0.15)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    start: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechAudio:
+    offset: int
+    pcm: np.ndarray  # int16
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnded:
+    start: int
+    end: int
+    reason: str
+
+
+Event = SpeechStarted | SpeechAudio | SpeechEnded
+
+
+class Segmenter:
+    """Turns scored frames into speech events. ``push`` is the whole API."""
+
+    def __init__(self, options: EndpointOptions) -> None:
+        self.options = options
+        self.state = "silence"
+        self.start = 0  # start sample of the current utterance
+        self.preroll: deque[tuple[int, np.ndarray]] = deque(maxlen=max(1, options.frames(options.pre_roll)))
+        self.pending: list[tuple[int, np.ndarray, float]] = []
+        self.held: list[tuple[int, np.ndarray, float]] = []
+        self.recent: deque[tuple[int, np.ndarray, float]] = deque(maxlen=max(1, options.frames(options.split_search)))
+        self._min_speech = max(1, options.frames(options.min_speech_duration))
+        self._silence = max(1, options.frames(options.silence_threshold))
+        self._padding = options.frames(options.trailing_padding)
+        self._max = options.frames(options.max_utterance_sec) * FRAME
+
+    @property
+    def at_boundary(self) -> bool:
+        """True between utterances: the state is small and safe to checkpoint."""
+        return self.state == "silence"
+
+    def push(self, offset: int, frame: np.ndarray, prob: float) -> list[Event]:
+        if self.state == "silence":
+            return self._silence_frame(offset, frame, prob)
+        if self.state == "pending":
+            return self._pending_frame(offset, frame, prob)
+        return self._speech_frame(offset, frame, prob)
+
+    def flush(self, reason: str) -> list[Event]:
+        """Close the utterance in progress now (finalize, end of session)."""
+        if self.state == "pending":
+            if len(self.pending) * FRAME >= self.options.sample_rate // 10:
+                events = self._begin_speech()
+                return events + self._end(reason, keep_padding=False)
+            self._abort_pending()
+            return []
+        if self.state == "speech":
+            return self._end(reason, keep_padding=True)
+        return []
+
+    # -- states -------------------------------------------------------------
+
+    def _silence_frame(self, offset: int, frame: np.ndarray, prob: float) -> list[Event]:
+        if prob >= self.options.threshold:
+            self.state = "pending"
+            self.pending = [(offset, frame, prob)]
+            if self._min_speech <= 1:
+                return self._begin_speech()
+            return []
+        self.preroll.append((offset, frame))
+        return []
+
+    def _pending_frame(self, offset: int, frame: np.ndarray, prob: float) -> list[Event]:
+        self.pending.append((offset, frame, prob))
+        trailing_quiet = 0
+        for _, _, p in reversed(self.pending):
+            if p >= self.options.low:
+                break
+            trailing_quiet += 1
+        if trailing_quiet >= 3:  # ~100 ms of silence: it was a click, not speech
+            self._abort_pending()
+            return []
+        if trailing_quiet == 0 and len(self.pending) >= self._min_speech:
+            return self._begin_speech()
+        return []
+
+    def _speech_frame(self, offset: int, frame: np.ndarray, prob: float) -> list[Event]:
+        events: list[Event] = []
+        if self.held:
+            if prob >= self.options.threshold:
+                events += self._emit(self.held)
+                self.held = []
+                events += self._emit([(offset, frame, prob)])
+            else:
+                self.held.append((offset, frame, prob))
+                if len(self.held) >= self._silence:
+                    return self._end("silence", keep_padding=True)
+        elif prob >= self.options.low:
+            events += self._emit([(offset, frame, prob)])
+        else:
+            self.held.append((offset, frame, prob))
+            if len(self.held) >= self._silence:
+                return self._end("silence", keep_padding=True)
+        events += self._maybe_split()
+        return events
+
+    # -- transitions ----------------------------------------------------------
+
+    def _abort_pending(self) -> None:
+        for offset, frame, _ in self.pending:
+            self.preroll.append((offset, frame))
+        self.pending = []
+        self.state = "silence"
+
+    def _begin_speech(self) -> list[Event]:
+        head = [(offset, frame, 0.0) for offset, frame in self.preroll]
+        # Pre-roll frames are contiguous with the pending ones only if no gap.
+        first = self.pending[0][0]
+        head = [item for item in head if item[0] < first]
+        self.start = head[0][0] if head else first
+        self.preroll.clear()
+        self.recent.clear()
+        self.state = "speech"
+        frames = head + self.pending
+        self.pending = []
+        return [SpeechStarted(self.start), *self._emit(frames)]
+
+    def _emit(self, frames: list[tuple[int, np.ndarray, float]]) -> list[Event]:
+        if not frames:
+            return []
+        self.recent.extend(frames)
+        return [SpeechAudio(frames[0][0], np.concatenate([f for _, f, _ in frames]))]
+
+    def _end(self, reason: str, *, keep_padding: bool) -> list[Event]:
+        padding = self.held[: self._padding] if keep_padding else []
+        rest = self.held[len(padding):]
+        events = self._emit(padding)
+        if self.recent:
+            last_offset, last_frame, _ = self.recent[-1]
+            end = last_offset + len(last_frame)
+        else:
+            end = self.start
+        events.append(SpeechEnded(self.start, end, reason))
+        self.state = "silence"
+        self.held = []
+        self.recent.clear()
+        self.preroll.clear()
+        for offset, frame, _ in rest:
+            self.preroll.append((offset, frame))
+        return events
+
+    def _maybe_split(self) -> list[Event]:
+        last_offset, last_frame, _ = self.recent[-1]
+        if last_offset + len(last_frame) - self.start < self._max:
+            return []
+        # Split at the quietest frame of the search window (never its first frame,
+        # so that both parts keep some audio).
+        candidates = list(self.recent)[1:]
+        if not candidates:
+            end = last_offset + len(last_frame)
+            self.recent.clear()
+            events = [SpeechEnded(self.start, end, "max_length"), SpeechStarted(end)]
+            self.start = end
+            return events
+        split_at = min(range(len(candidates)), key=lambda i: candidates[i][2])
+        cut_offset = candidates[split_at][0]
+        tail = candidates[split_at:]
+        events: list[Event] = [SpeechEnded(self.start, cut_offset, "max_length"), SpeechStarted(cut_offset)]
+        self.start = cut_offset
+        self.recent.clear()
+        events += self._emit(tail)
+        return events
+
+    # -- checkpoints ------------------------------------------------------------
+
+    def snapshot(self) -> dict:
+        """State at a boundary (``at_boundary``): the pre-roll ring and nothing else."""
+        assert self.at_boundary
+        return {"preroll": [(offset, frame.tobytes()) for offset, frame in self.preroll]}
+
+    def restore(self, snapshot: dict) -> None:
+        self.state = "silence"
+        self.preroll.clear()
+        for offset, data in snapshot.get("preroll", []):
+            self.preroll.append((int(offset), np.frombuffer(data, dtype=np.int16).copy()))

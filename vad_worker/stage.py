@@ -1,0 +1,215 @@
+"""The VAD stage: per-session Silero state and segmenter, one model call per round.
+
+Each tick the runner hands over every session with new audio. Frames are scored
+in rounds: round *k* scores the *k*-th pending frame of every session in one
+batched call, so a worker with 300 live calls makes one Silero call per 32 ms of
+audio, not 300. Markers (flush, end) are applied in order between frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+import msgpack
+import numpy as np
+
+from common.errors import ConfigError, LeaseLost, SessionGone
+from common.metrics import VadMetrics
+from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechStart
+from common.runner import Session, Stage, StageRunner
+
+from .model import CONTEXT, FRAME, STATE_SHAPE, SileroVad
+from .segmenter import EndpointOptions, Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
+
+MAX_AUDIO_RECORD = 8000  # samples: merge speech into records of at most 0.5 s
+
+
+def endpoint_options(defaults: EndpointOptions, overrides: dict | None) -> EndpointOptions:
+    """Apply a session's ``vad`` config on top of the worker's defaults."""
+    if not overrides:
+        return defaults
+    allowed = {f for f in EndpointOptions.__dataclass_fields__ if f != "sample_rate"}
+    unknown = set(overrides) - allowed
+    if unknown:
+        raise ConfigError(f"unknown vad option(s): {', '.join(sorted(unknown))}")
+    try:
+        return replace(defaults, **{k: float(v) for k, v in overrides.items()})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid vad option: {exc}") from None
+
+
+@dataclass(eq=False)
+class VadStream:
+    """Per-session VAD state; small and separate from the shared model."""
+
+    segmenter: Segmenter
+    position: int = 0  # next sample offset expected from the input
+    leftover: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    context: np.ndarray = field(default_factory=lambda: np.zeros(CONTEXT, np.float32))
+    rnn: np.ndarray = field(default_factory=lambda: np.zeros(STATE_SHAPE, np.float32))
+    out_seq: int = 0
+    last_checkpoint: float = 0.0
+
+    def snapshot(self) -> bytes:
+        return msgpack.packb({
+            "position": self.position, "leftover": self.leftover.tobytes(),
+            "context": self.context.tobytes(), "rnn": self.rnn.tobytes(), "out_seq": self.out_seq,
+            "segmenter": self.segmenter.snapshot(),
+        })
+
+    def restore(self, blob: bytes) -> None:
+        data = msgpack.unpackb(blob)
+        self.position = data["position"]
+        self.leftover = np.frombuffer(data["leftover"], np.int16).copy()
+        self.context = np.frombuffer(data["context"], np.float32).copy()
+        self.rnn = np.frombuffer(data["rnn"], np.float32).reshape(STATE_SHAPE).copy()
+        self.out_seq = data["out_seq"]
+        self.segmenter.restore(data["segmenter"])
+
+
+class VadStage(Stage):
+    name = "vad"
+
+    def __init__(self, model: SileroVad, *, defaults: EndpointOptions, metrics: VadMetrics,
+                 checkpoint_interval: float = 1.0) -> None:
+        self.model = model
+        self.defaults = defaults
+        self.metrics = metrics
+        self.checkpoint_interval = checkpoint_interval
+        self.runner: StageRunner | None = None
+        # One thread: calls are batched, and ONNX Runtime releases the GIL meanwhile.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silero")
+
+    def open(self, session: Session, state: bytes | None) -> VadStream:
+        try:
+            options = endpoint_options(self.defaults, session.config.get("vad"))
+        except ConfigError as exc:
+            session.log.warning("bad vad options (%s); using defaults", exc)
+            options = self.defaults
+        stream = VadStream(segmenter=Segmenter(options))
+        if state:
+            stream.restore(state)
+        return stream
+
+    async def process(self, batch: list[tuple[Session, list[tuple[str, Record]]]]) -> None:
+        work: list[tuple[Session, list]] = []
+        for session, records in batch:
+            work.append((session, self._work_items(session, records)))
+        outputs: dict[Session, list[Record]] = {session: [] for session, _ in work}
+        finished: set[Session] = set()
+        cursors = [0] * len(work)
+        while True:
+            frames, owners = [], []
+            for i, (session, items) in enumerate(work):
+                # Apply markers at the head, then take one frame.
+                while cursors[i] < len(items) and items[cursors[i]][0] == "marker":
+                    self._marker(session, items[cursors[i]][1], outputs[session], finished)
+                    cursors[i] += 1
+                if cursors[i] < len(items):
+                    frames.append(items[cursors[i]])
+                    owners.append(i)
+                    cursors[i] += 1
+            if not frames:
+                break
+            await self._score(work, frames, owners, outputs)
+        await asyncio.gather(*(
+            self._commit(session, records[-1][0], outputs[session], session in finished)
+            for session, records in batch
+        ))
+
+    def _work_items(self, session: Session, records: list[tuple[str, Record]]) -> list:
+        stream: VadStream = session.state
+        items = []
+        for _, record in records:
+            if isinstance(record, Audio):
+                if record.offset != stream.position:
+                    session.log.warning("audio offset %d, expected %d; realigning", record.offset,
+                                        stream.position)
+                    stream.leftover = np.zeros(0, np.int16)
+                    stream.position = record.offset
+                samples = np.concatenate([stream.leftover, np.frombuffer(record.pcm, np.int16)])
+                start = stream.position - len(stream.leftover)
+                whole = len(samples) // FRAME * FRAME
+                for k in range(0, whole, FRAME):
+                    items.append(("frame", start + k, samples[k:k + FRAME]))
+                stream.leftover = samples[whole:].copy()
+                stream.position += record.samples
+            else:
+                items.append(("marker", record))
+        return items
+
+    async def _score(self, work, frames, owners, outputs) -> None:
+        streams = [work[i][0].state for i in owners]
+        pcm = np.stack([f[2] for f in frames]).astype(np.float32) / 32768.0
+        batch = np.concatenate([np.stack([s.context for s in streams]), pcm], axis=1)
+        state = np.ascontiguousarray(np.stack([s.rnn for s in streams], axis=1))
+        started = time.perf_counter()
+        probs, new_state = await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.model, batch, state)
+        self.metrics.model_seconds.observe(time.perf_counter() - started)
+        self.metrics.model_batch.observe(len(frames))
+        for j, i in enumerate(owners):
+            session, stream = work[i][0], streams[j]
+            stream.rnn = new_state[:, j, :].copy()
+            stream.context = pcm[j, -CONTEXT:].copy()
+            _, offset, frame = frames[j]
+            self._events(session, stream.segmenter.push(offset, frame, float(probs[j])), outputs[session])
+
+    def _marker(self, session: Session, record: Record, out: list[Record], finished: set) -> None:
+        stream: VadStream = session.state
+        if isinstance(record, Flush):
+            self._events(session, stream.segmenter.flush("flush"), out)
+            out.append(Flush(seq=self._seq(stream), flush_id=record.flush_id))
+        elif isinstance(record, End):
+            self._events(session, stream.segmenter.flush("end"), out)
+            out.append(End(seq=self._seq(stream), reason=record.reason))
+            finished.add(session)
+        else:
+            session.log.warning("ignoring unexpected %s record", record.TYPE)
+
+    def _events(self, session: Session, events, out: list[Record]) -> None:
+        stream: VadStream = session.state
+        for event in events:
+            if isinstance(event, SpeechAudio):
+                self.metrics.speech_seconds.inc(len(event.pcm) / 16000)
+                last = out[-1] if out else None
+                if (isinstance(last, Audio) and last.offset + last.samples == event.offset
+                        and last.samples + len(event.pcm) <= MAX_AUDIO_RECORD):
+                    out[-1] = Audio(seq=last.seq, offset=last.offset, pcm=last.pcm + event.pcm.tobytes())
+                else:
+                    out.append(Audio(seq=self._seq(stream), offset=event.offset, pcm=event.pcm.tobytes()))
+            elif isinstance(event, SpeechStarted):
+                out.append(SpeechStart(seq=self._seq(stream), start=event.start))
+            elif isinstance(event, SpeechEnded):
+                self.metrics.utterances.labels(reason=event.reason).inc()
+                out.append(SpeechEnd(seq=self._seq(stream), start=event.start, end=event.end,
+                                     reason=event.reason))
+
+    @staticmethod
+    def _seq(stream: VadStream) -> int:
+        seq = stream.out_seq
+        stream.out_seq += 1
+        return seq
+
+    async def _commit(self, session: Session, last_id: str, outputs: list[Record], finish: bool) -> None:
+        stream: VadStream = session.state
+        now = time.monotonic()
+        consumed, state = None, b""
+        ended = any(isinstance(r, (SpeechEnd, Flush)) for r in outputs)
+        if not finish and stream.segmenter.at_boundary and (
+                ended or now - stream.last_checkpoint >= self.checkpoint_interval):
+            consumed, state = last_id, stream.snapshot()
+            stream.last_checkpoint = now
+        try:
+            await self.runner.commit(session, outputs, consumed=consumed, state=state, finish=finish)
+        except (LeaseLost, SessionGone) as exc:
+            session.log.info("stopped writing: %s", exc)
+
+    async def close(self, session: Session, reason: str) -> None:
+        session.state = None
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
