@@ -26,10 +26,13 @@ def stable_prefix(
     """Return the prefix to feed the decode of chunk number ``chunk_index`` (0-based)."""
     if chunk_index < unfixed_chunk_num or not previous_tokens:
         return ""
-    keep = len(previous_tokens) - unfixed_token_num
+    keep = len(previous_tokens) - max(0, unfixed_token_num)
     while keep > 0:
         text = detokenize(list(previous_tokens[:keep]))
-        if REPLACEMENT not in text:
+        # A cut inside a character shows as U+FFFD at the end (the kept tokens
+        # always start at the beginning of the text); one earlier in the text
+        # was in the transcript itself and is no reason to drop more.
+        if not text.endswith(REPLACEMENT):
             return text
         keep -= 1
     return ""

@@ -1,0 +1,243 @@
+"""The ``qwen3-transformers`` engine: Qwen3-ASR through transformers, for a box without vLLM.
+
+Same streaming semantics as ``qwen3-vllm`` (prompts, language handling,
+parsing and repetition guard all come from :mod:`.qwen3_prompt`), with a
+different way of sharing the model: a small micro-batcher. Decodes wait in a
+bounded queue; one runner takes every decode waiting at that moment (up to
+``max_num_seqs``), runs one batched ``generate`` in a worker thread, and hands
+each session its answer. Sessions that arrive while a batch runs form the next
+batch, so under load the model works on many sessions per call, and a lone
+session is not delayed by any batching window. The event loop never blocks.
+
+:meth:`abort` drops a queued decode before it runs; a decode already inside a
+running ``generate`` cannot be stopped, its answer is discarded. A batch uses
+the largest token budget among its decodes (a partial batched with a final may
+run longer than ``max_new_tokens_partial``; greedy decoding stops at the end
+of the text anyway).
+
+Needs a transformers release with ``Qwen3ASRForConditionalGeneration`` and
+weights in its format (the ``-hf`` checkpoints); torch and transformers are
+imported inside :func:`load`. Exercised only with a fake batch backend in
+tests; the transformers calls in :class:`TransformersBackend` follow the
+processor/model API as read from transformers' source, unverified on a GPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from common.errors import ModelError
+
+from .base import DecodeRequest, Engine, EngineOptions, Hypothesis
+from .qwen3_prompt import LanguageMemory, PromptBuilder, language_code, normalize_language, parse_output
+from .qwen3_vllm import MIN_AUDIO_SAMPLES, check_model_dir, prompt_builder_for
+
+__all__ = ["BatchBackend", "Qwen3TransformersEngine", "TransformersBackend", "load"]
+
+logger = logging.getLogger(__name__)
+
+
+class BatchBackend(Protocol):
+    """Runs one batched generation; called in a worker thread, never on the loop."""
+
+    def generate(self, prompts: Sequence[str], audios: Sequence[np.ndarray], max_new_tokens: int) -> list[str]:
+        """Return the generated continuation of each prompt, special tokens removed."""
+
+
+@dataclass(eq=False)
+class _Job:
+    request_id: str
+    prompt: str
+    audio: np.ndarray
+    max_new_tokens: int
+    future: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class Qwen3TransformersEngine(Engine):
+    """Qwen3-ASR via transformers with cross-session micro-batching; see the module docstring."""
+
+    name = "qwen3-transformers"
+
+    def __init__(self, *, options: EngineOptions, backend: BatchBackend, tokenizer: Any, prompts: PromptBuilder,
+                 max_batch_size: int | None = None, max_queue: int | None = None) -> None:
+        self._options = options
+        self._backend = backend
+        self._tokenizer = tokenizer
+        self._prompts = prompts
+        self._max_batch = max(1, max_batch_size or options.max_num_seqs)
+        self._max_queue = max(1, max_queue or 4 * self._max_batch)
+        self._queue: asyncio.Queue[_Job] | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qwen3-generate")
+        self._jobs: dict[str, _Job] = {}
+        self._languages = LanguageMemory()
+        self._closed = False
+        self.batch_sizes: list[int] = []  # sizes of the batches run, for metrics and tests
+
+    @property
+    def ready(self) -> bool:
+        return not self._closed
+
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        if self._closed:
+            raise ModelError("qwen3-transformers engine is closed")
+        forced = normalize_language(request.language)
+        language, prefix = forced, request.prefix
+        if prefix and language is None:
+            language = self._languages.language_of(prefix)
+            if language is None:
+                prefix = ""
+        audio = np.ascontiguousarray(request.audio, dtype=np.float32).reshape(-1)
+        if len(audio) < MIN_AUDIO_SAMPLES:
+            audio = np.pad(audio, (0, MIN_AUDIO_SAMPLES - len(audio)))
+        budget = self._options.max_new_tokens if request.final else self._options.max_new_tokens_partial
+        job = _Job(request.request_id, self._prompts.build(context=request.context, language=language, prefix=prefix),
+                   audio, budget)
+        self._ensure_runner()
+        self._jobs[job.request_id] = job
+        try:
+            await self._queue.put(job)  # waits while the queue is full: back-pressure on sessions
+            raw = await job.future
+        finally:
+            if self._jobs.get(job.request_id) is job:
+                del self._jobs[job.request_id]
+            if not job.future.done():
+                job.future.cancel()
+        parsed = parse_output(raw, language=language, prefix=prefix)
+        code = language_code(parsed.language) if parsed.language else ""
+        if parsed.no_speech:
+            return Hypothesis(text="", language=code, no_speech=True)
+        if forced is None and parsed.language:
+            self._languages.remember(parsed.text, parsed.language)
+        token_ids = tuple(self.tokenize(parsed.text))
+        return Hypothesis(text=parsed.text, language=code, tokens=len(token_ids), token_ids=token_ids)
+
+    async def abort(self, request_id: str) -> None:
+        job = self._jobs.get(request_id)
+        if job is not None and not job.future.done():
+            job.future.cancel()  # its transcribe raises CancelledError; the runner skips it
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False))
+
+    def detokenize(self, token_ids: list[int]) -> str:
+        return self._tokenizer.decode(list(token_ids), skip_special_tokens=True)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for job in list(self._jobs.values()):
+            if not job.future.done():
+                job.future.cancel()
+        if self._runner is not None:
+            self._runner.cancel()
+            # gather() re-raises our own cancellation but absorbs the runner's.
+            await asyncio.gather(self._runner, return_exceptions=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- batching ------------------------------------------------------------------
+
+    def _ensure_runner(self) -> None:
+        if self._runner is None or self._runner.done():
+            if self._queue is None:
+                self._queue = asyncio.Queue(maxsize=self._max_queue)
+            self._runner = asyncio.create_task(self._run(), name="qwen3-transformers-batcher")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            batch = [job for job in batch if not job.future.done()]  # aborted while queued
+            if not batch:
+                continue
+            self.batch_sizes.append(len(batch))
+            budget = max(job.max_new_tokens for job in batch)
+            try:
+                outputs = await loop.run_in_executor(
+                    self._executor, self._backend.generate,
+                    [job.prompt for job in batch], [job.audio for job in batch], budget)
+                if len(outputs) != len(batch):
+                    raise ModelError(f"backend returned {len(outputs)} outputs for {len(batch)} inputs")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.exception("batched generate of %d decodes failed", len(batch))
+                error = exc if isinstance(exc, ModelError) else ModelError(f"transformers decode failed: {exc}")
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(error)
+                continue
+            for job, text in zip(batch, outputs):
+                if not job.future.done():
+                    job.future.set_result(text)
+
+
+class TransformersBackend:
+    """The real batch backend: processor + ``Qwen3ASRForConditionalGeneration.generate``."""
+
+    def __init__(self, *, processor: Any, model: Any, torch: Any) -> None:
+        self._processor = processor
+        self._model = model
+        self._torch = torch
+        tokenizer = getattr(processor, "tokenizer", None)
+        if tokenizer is not None:
+            tokenizer.padding_side = "left"  # batched generation continues from the right edge
+
+    def generate(self, prompts: Sequence[str], audios: Sequence[np.ndarray], max_new_tokens: int) -> list[str]:
+        inputs = self._processor(text=list(prompts), audio=list(audios), sampling_rate=16000,
+                                 return_tensors="pt", padding=True)
+        inputs = inputs.to(self._model.device)
+        for key, value in inputs.items():
+            if self._torch.is_floating_point(value):
+                inputs[key] = value.to(self._model.dtype)
+        with self._torch.inference_mode():
+            out = self._model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+        sequences = getattr(out, "sequences", out)
+        new_tokens = sequences[:, inputs["input_ids"].shape[1]:]
+        return self._processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+
+def load(options: EngineOptions, *, backend: BatchBackend | None = None, tokenizer: Any = None) -> Qwen3TransformersEngine:
+    """Load the model from a local directory (no downloads); ``backend``/``tokenizer`` are for tests."""
+    model_dir = check_model_dir(options, "qwen3-transformers")
+    if backend is None:
+        backend, tokenizer = _load_transformers(options, model_dir)
+    return Qwen3TransformersEngine(options=options, backend=backend, tokenizer=tokenizer,
+                                   prompts=prompt_builder_for(tokenizer, model_dir))
+
+
+def _load_transformers(options: EngineOptions, model_dir: str) -> tuple[TransformersBackend, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise ModelError(f"the qwen3-transformers engine needs torch and transformers: "
+                         f"pip install 'streamscribe[transformers]' ({exc})") from exc
+    model_cls = getattr(transformers, "Qwen3ASRForConditionalGeneration", None)
+    if model_cls is None:
+        raise ModelError(f"transformers {transformers.__version__} has no Qwen3ASRForConditionalGeneration; "
+                         "install a release that does: pip install -U 'streamscribe[transformers]'")
+    device = options.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = options.dtype if options.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
+    try:
+        processor = transformers.AutoProcessor.from_pretrained(model_dir, local_files_only=True)
+        model = model_cls.from_pretrained(model_dir, dtype=getattr(torch, dtype), local_files_only=True)
+        model.to(device).eval()
+    except Exception as exc:
+        raise ModelError(f"cannot load Qwen3-ASR from {model_dir!r} with transformers: {exc}; pass --model "
+                         "a directory holding transformers-format (-hf) weights") from exc
+    if options.cpu_threads and device == "cpu":
+        torch.set_num_threads(options.cpu_threads)
+    return TransformersBackend(processor=processor, model=model, torch=torch), processor.tokenizer
