@@ -1,0 +1,1 @@
+"""The WebSocket gateway: client protocols in, canonical audio to Redis, results out."""

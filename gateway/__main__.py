@@ -1,0 +1,72 @@
+"""``python -m gateway``: the WebSocket gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from prometheus_client import CollectorRegistry
+
+from common import bus
+from common.config import SettingsParser, positive
+from common.errors import StreamscribeError
+from common.logs import setup_logging
+
+from .server import Gateway, GatewayOptions
+
+log = logging.getLogger("gateway")
+
+
+def build_parser() -> SettingsParser:
+    parser = SettingsParser(prog="python -m gateway", env_prefix="STREAMSCRIBE_GATEWAY_",
+                            description="WebSocket gateway: /ws/asr, the browser demo at /, "
+                                        "/healthz, /readyz and /metrics on one port.")
+    parser.add_common(http_port=None)
+    parser.option("--host", default="0.0.0.0", help="listen address")
+    parser.option("--port", default=8000, type=int, help="listen port (0: any free port)")
+    parser.option("--max-frame-bytes", default=1 << 20, type=positive(int), help="largest client frame")
+    parser.option("--send-queue", default=256, type=positive(int), help="messages buffered per client")
+    parser.option("--session-ttl", default=30.0, type=positive(float),
+                  help="seconds a session outlives its gateway (meta TTL)")
+    parser.flag("--enable-noise-suppression", help="send sessions through the denoise stage by default")
+    return parser
+
+
+async def serve(args) -> None:
+    redis = bus.connect(args.redis_url, client_name="streamscribe-gateway")
+    registry = CollectorRegistry()
+    gateway = Gateway(redis, registry=registry, options=GatewayOptions(
+        host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes, send_queue=args.send_queue,
+        session_ttl=args.session_ttl, enable_noise_suppression=args.enable_noise_suppression,
+    ))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await gateway.start()
+        log.info("ready: http://%s:%d/", "localhost" if args.host in ("0.0.0.0", "::") else args.host,
+                 gateway.port)
+        await stop.wait()
+    finally:
+        await gateway.close()
+        await redis.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        setup_logging(level=args.log_level, fmt=args.log_format)
+        asyncio.run(serve(args))
+    except StreamscribeError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
