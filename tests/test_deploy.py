@@ -1,0 +1,791 @@
+"""Static validation of the deployable stack (issue #6, phase 1).
+
+What is checked here, without Docker and without running the services:
+
+* docker-compose.yml, deploy/compose.cpu.yml and their merge validate against the Compose
+  Specification JSON schema (vendored in tests/data/, see tests/data/README.md);
+* the stack is scalable (no container_name / host ports on workers), Redis is persistent,
+  every service has a restart policy and a healthcheck on the right port and path;
+* every streamscribe service's command and STREAMSCRIBE_* variables match the CLI contract
+  (statically, and against the real `python -m <service> --help` once the module exists);
+* deploy/Dockerfile has the targets compose builds, and its CMDs match the contract too;
+* `promtool check config`, `promtool check rules` and `promtool test rules` pass, and every
+  dashboard query parses (promtool, as recording rules);
+* every metric name in the alert rules and the dashboard is defined in common/metrics.py
+  (built on a fresh CollectorRegistry), with label names that those metrics carry.
+
+promtool comes from the Debian package `prometheus` and jsonschema from PyPI. Locally a
+missing tool skips its tests with the reason; under CI (env CI set) it FAILS them instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+yaml = pytest.importorskip("yaml")  # pyyaml is in the dev extra
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY = REPO / "deploy"
+COMPOSE = REPO / "docker-compose.yml"
+COMPOSE_CPU = DEPLOY / "compose.cpu.yml"
+DOCKERFILE = DEPLOY / "Dockerfile"
+PROM_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
+PROM_RULES = DEPLOY / "prometheus" / "alerts.yml"
+PROM_RULE_TESTS = DEPLOY / "prometheus" / "alerts.test.yml"
+DASHBOARD = DEPLOY / "grafana" / "dashboards" / "streamscribe.json"
+GRAFANA_DATASOURCE = DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
+GRAFANA_PROVIDERS = DEPLOY / "grafana" / "provisioning" / "dashboards" / "dashboards.yml"
+COMPOSE_SCHEMA = REPO / "tests" / "data" / "compose-spec.json"
+COMPOSE_SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+def _missing(what: str) -> None:
+    """A prerequisite is missing: skip locally, fail in CI (where .ci/run must install it)."""
+    if IN_CI:
+        pytest.fail(f"{what} is missing in CI: .ci/run must install it")
+    pytest.skip(f"{what} is not installed here (CI installs it; this test fails there without it)")
+
+
+def _promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        _missing("promtool (Debian package `prometheus`: apt-get install -y --no-install-recommends prometheus)")
+    return path
+
+
+def _run_promtool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([_promtool(), *args], capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+# ======================================================================================
+# The CLI contract of the services (the brief of issue #6 / the services' argparse).
+# ======================================================================================
+
+LOG_FORMATS = {"json", "text"}
+ENGINES = {"whisper", "qwen3-vllm", "qwen3-transformers"}
+
+
+class Svc:
+    def __init__(self, module: str, script: str, env_prefix: str, flags: dict[str, object],
+                 port_flag: str, default_port: int) -> None:
+        self.module = module
+        self.script = script
+        self.env_prefix = env_prefix
+        # flag -> None (boolean switch) | "str" | "int" | "float" | set of choices
+        self.flags = flags
+        self.port_flag = port_flag
+        self.default_port = default_port
+
+
+COMMON_FLAGS: dict[str, object] = {"--redis-url": "str", "--log-format": LOG_FORMATS}
+
+CONTRACT: dict[str, Svc] = {
+    "gateway": Svc("gateway", "streamscribe-gateway", "STREAMSCRIBE_GATEWAY_", {
+        **COMMON_FLAGS, "--host": "str", "--port": "int", "--enable-noise-suppression": None,
+    }, "--port", 8000),
+    "vad": Svc("vad_worker", "streamscribe-vad", "STREAMSCRIBE_VAD_", {
+        **COMMON_FLAGS, "--http-port": "int",
+    }, "--http-port", 9102),
+    "asr": Svc("asr_worker", "streamscribe-asr", "STREAMSCRIBE_ASR_", {
+        **COMMON_FLAGS, "--http-port": "int", "--engine": ENGINES, "--model": "str",
+        "--gpu-memory-utilization": "float", "--max-model-len": "int", "--max-num-seqs": "int",
+        "--tensor-parallel-size": "int", "--dtype": "str",
+    }, "--http-port", 9103),
+    "denoise": Svc("denoise_worker", "streamscribe-denoise", "STREAMSCRIBE_DENOISE_", {
+        **COMMON_FLAGS, "--http-port": "int",
+    }, "--http-port", 9101),
+}
+MODULE_TO_SVC = {svc.module: name for name, svc in CONTRACT.items()}
+
+
+def env_var_for(svc: Svc, flag: str) -> str:
+    if flag == "--redis-url":
+        return "STREAMSCRIBE_REDIS_URL"
+    return svc.env_prefix + flag[2:].upper().replace("-", "_")
+
+
+def parse_command(cmd: list[str]) -> tuple[str, dict[str, str | None]]:
+    """["python", "-m", "vad_worker", "--http-port", "9102"] -> ("vad", {"--http-port": "9102"})."""
+    assert isinstance(cmd, list) and all(isinstance(a, str) for a in cmd), f"command must be a list of strings: {cmd!r}"
+    if cmd[:2] == ["python", "-m"] and len(cmd) >= 3 and cmd[2] in MODULE_TO_SVC:
+        name, args = MODULE_TO_SVC[cmd[2]], cmd[3:]
+    else:
+        by_script = {svc.script: n for n, svc in CONTRACT.items()}
+        assert cmd and cmd[0] in by_script, f"not a streamscribe service command: {cmd!r}"
+        name, args = by_script[cmd[0]], cmd[1:]
+    svc = CONTRACT[name]
+    flags: dict[str, str | None] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        assert arg.startswith("--"), f"{name}: unexpected positional argument {arg!r} in {cmd!r}"
+        flag, eq, inline = arg.partition("=")
+        assert flag in svc.flags, f"{name}: {flag} is not in the CLI contract ({sorted(svc.flags)})"
+        kind = svc.flags[flag]
+        if kind is None:
+            assert not eq, f"{name}: {flag} is a switch and takes no value"
+            flags[flag] = None
+            i += 1
+            continue
+        if eq:
+            value = inline
+            i += 1
+        else:
+            assert i + 1 < len(args), f"{name}: {flag} needs a value"
+            value = args[i + 1]
+            i += 2
+        check_value(name, flag, kind, value)
+        flags[flag] = value
+    return name, flags
+
+
+def check_value(name: str, flag: str, kind: object, value: str) -> None:
+    if isinstance(kind, set):
+        assert value in kind, f"{name}: {flag} {value!r} is not one of {sorted(kind)}"
+    elif kind == "int":
+        assert re.fullmatch(r"\d+", value), f"{name}: {flag} needs an integer, got {value!r}"
+    elif kind == "float":
+        float(value)
+
+
+# ======================================================================================
+# Compose files: YAML with Compose's !reset / !override tags, and the merge of -f files.
+# ======================================================================================
+
+
+class _Reset:
+    def __repr__(self) -> str:
+        return "!reset"
+
+
+RESET = _Reset()
+
+
+class _Override:
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+class ComposeLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_any(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node) if node.value != "null" else None
+
+
+ComposeLoader.add_constructor("!reset", lambda loader, node: RESET)
+ComposeLoader.add_constructor("!override", lambda loader, node: _Override(_construct_any(loader, node)))
+
+
+def load_compose(path: Path) -> dict:
+    with path.open(encoding="utf-8") as f:
+        data = yaml.load(f, Loader=ComposeLoader)  # noqa: S506 - SafeLoader subclass
+    assert isinstance(data, dict), f"{path} is not a mapping"
+    return data
+
+
+def resolve_tags(node: object) -> object:
+    """What one file says on its own: !reset keys dropped, !override values unwrapped."""
+    if isinstance(node, _Override):
+        return resolve_tags(node.value)
+    if isinstance(node, dict):
+        return {k: resolve_tags(v) for k, v in node.items() if v is not RESET}
+    if isinstance(node, list):
+        return [resolve_tags(v) for v in node]
+    return node
+
+
+def merge_compose(base: object, over: object, path: tuple[str, ...] = ()) -> object:
+    """Compose's merge rules (compose-spec 'merge'), for what our files use: mappings merge,
+    command/entrypoint/healthcheck.test are replaced, sequences append (volumes/ports unique by
+    target), !reset removes, !override replaces."""
+    if isinstance(over, _Override):
+        return resolve_tags(over.value)
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            if value is RESET:
+                out.pop(key, None)
+            elif key in out:
+                out[key] = merge_compose(out[key], value, path + (key,))
+            else:
+                out[key] = resolve_tags(value)
+        return out
+    if isinstance(base, list) and isinstance(over, list):
+        key = path[-1] if path else ""
+        if key in ("command", "entrypoint") or path[-2:] == ("healthcheck", "test"):
+            return resolve_tags(over)
+        if key == "volumes" and len(path) == 3:  # services.<name>.volumes: unique by target
+            def target(v: object) -> object:
+                return v.get("target") if isinstance(v, dict) else str(v).split(":")[1]
+            kept = {target(v): v for v in base}
+            kept.update({target(v): resolve_tags(v) for v in over})
+            return list(kept.values())
+        return base + [resolve_tags(v) for v in over if v not in base]
+    return resolve_tags(over)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return resolve_tags(load_compose(COMPOSE))
+
+
+@pytest.fixture(scope="module")
+def compose_cpu() -> dict:
+    return merge_compose(load_compose(COMPOSE), load_compose(COMPOSE_CPU))
+
+
+def streamscribe_services(doc: dict) -> dict[str, tuple[str, dict[str, str | None], dict]]:
+    """Compose service name -> (contract service, flags, service dict) for our services."""
+    out = {}
+    for name, svc in doc["services"].items():
+        cmd = svc.get("command")
+        if isinstance(cmd, list) and (cmd[:2] == ["python", "-m"] or str(cmd[0]).startswith("streamscribe-")):
+            cname, flags = parse_command(cmd)
+            out[name] = (cname, flags, svc)
+    return out
+
+
+def service_port(cname: str, flags: dict[str, str | None]) -> int:
+    svc = CONTRACT[cname]
+    return int(flags.get(svc.port_flag) or svc.default_port)
+
+
+# ---------------------------------------------------------------- schema
+
+
+def _validator():
+    try:
+        import jsonschema
+    except ImportError:
+        _missing("jsonschema (PyPI; needed in the dev extra)")
+    schema = json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _schema_errors(doc: dict) -> list[str]:
+    return [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+            for e in sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.path)))]
+
+
+def test_vendored_compose_schema_is_the_documented_one():
+    digest = hashlib.sha256(COMPOSE_SCHEMA.read_bytes()).hexdigest()
+    assert digest == COMPOSE_SCHEMA_SHA256, "tests/data/compose-spec.json changed: update tests/data/README.md"
+    assert (REPO / "tests" / "data" / "compose-spec.LICENSE").read_text().lstrip().startswith("Apache License")
+
+
+@pytest.mark.parametrize("which", ["docker-compose.yml", "deploy/compose.cpu.yml", "merged CPU stack"])
+def test_compose_files_validate_against_compose_spec(which, compose, compose_cpu):
+    doc = {"docker-compose.yml": compose, "deploy/compose.cpu.yml": resolve_tags(load_compose(COMPOSE_CPU)),
+           "merged CPU stack": compose_cpu}[which]
+    errors = _schema_errors(doc)
+    assert not errors, f"{which} violates the Compose Specification:\n" + "\n".join(errors)
+
+
+def test_compose_schema_rejects_a_broken_file(compose):
+    """The validator is live: typos and wrong types are caught."""
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["vad"]["restrat"] = "always"
+    broken["services"]["asr"]["healthcheck"]["retries"] = ["three"]
+    errors = _schema_errors(broken)
+    assert any("restrat" in e for e in errors), errors
+    assert any("retries" in e for e in errors), errors
+
+
+# ---------------------------------------------------------------- topology and scaling
+
+
+def test_compose_has_the_whole_stack(compose):
+    services = streamscribe_services(compose)
+    assert sorted(c for c, _, _ in services.values()) == ["asr", "denoise", "gateway", "vad"]
+    for other in ("redis", "redis-exporter", "prometheus", "grafana"):
+        assert other in compose["services"], f"{other} missing from docker-compose.yml"
+
+
+def test_workers_can_be_scaled(compose, compose_cpu):
+    """`docker compose up --scale vad=3` needs no fixed names and no host ports on workers."""
+    for doc in (compose, compose_cpu):
+        for name, (cname, _, svc) in streamscribe_services(doc).items():
+            if cname == "gateway":
+                continue
+            assert "container_name" not in svc, f"{name}: container_name prevents --scale"
+            assert "ports" not in svc, f"{name}: a published host port prevents --scale (use expose)"
+            assert "scale" not in svc or svc["scale"] >= 1
+
+
+def test_redis_is_persistent_and_healthchecked(compose):
+    redis = compose["services"]["redis"]
+    cmd = redis["command"]
+    joined = " ".join(cmd) if isinstance(cmd, list) else cmd
+    assert re.search(r"--appendonly\s+yes", joined), "Redis must run with AOF persistence"
+    assert re.search(r"--appendfsync\s+(everysec|always)", joined)
+    assert re.search(r"--maxmemory-policy\s+noeviction", joined), "streams and leases must never be evicted"
+    assert any(v.split(":")[1] == "/data" for v in redis["volumes"]), "AOF must live on a volume"
+    assert redis["healthcheck"]["test"][:2] == ["CMD", "redis-cli"]
+    for name, (_, _, svc) in streamscribe_services(compose).items():
+        assert svc["depends_on"]["redis"]["condition"] == "service_healthy", name
+
+
+HEALTH_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost):(\d+)(/\S*?)['\"]")
+
+
+def test_every_service_restarts_and_has_a_healthcheck(compose, compose_cpu):
+    for doc in (compose, compose_cpu):
+        for name, svc in doc["services"].items():
+            assert svc.get("restart") in ("always", "unless-stopped", "on-failure"), f"{name}: restart policy"
+            if name == "redis-exporter":
+                continue  # scratch image without a shell or HTTP client; watched by Prometheus
+            assert "healthcheck" in svc and svc["healthcheck"].get("test"), f"{name}: healthcheck"
+        for name, (cname, flags, svc) in streamscribe_services(doc).items():
+            test = " ".join(svc["healthcheck"]["test"])
+            m = HEALTH_URL.search(test)
+            assert m, f"{name}: healthcheck must GET a local URL: {test}"
+            assert int(m.group(1)) == service_port(cname, flags), f"{name}: healthcheck port != service port"
+            assert m.group(2) in ("/healthz", "/readyz"), f"{name}: healthcheck path {m.group(2)}"
+            if cname != "gateway":
+                assert str(service_port(cname, flags)) in [str(p) for p in svc.get("expose", [])], \
+                    f"{name}: expose the metrics port"
+
+
+def test_asr_gets_a_gpu_vllm_and_weights_volume(compose):
+    (name, (cname, flags, svc)), = [(n, v) for n, v in streamscribe_services(compose).items() if v[0] == "asr"]
+    assert flags["--engine"] == "qwen3-vllm"
+    devices = svc["deploy"]["resources"]["reservations"]["devices"]
+    assert any(d.get("driver") == "nvidia" and "gpu" in d.get("capabilities", []) for d in devices)
+    model = flags.get("--model") or svc.get("environment", {}).get("STREAMSCRIBE_ASR_MODEL")
+    assert model, "the vLLM engine needs --model (or STREAMSCRIBE_ASR_MODEL)"
+    mounts = [v["target"] if isinstance(v, dict) else v.split(":")[1] for v in svc["volumes"]]
+    assert any(model.startswith(m.rstrip("/") + "/") for m in mounts), f"{model} is not on a mounted volume {mounts}"
+    assert svc["build"]["target"] == "asr-gpu"
+
+
+def test_cpu_override_runs_whisper_without_gpu(compose_cpu):
+    (cname, flags, svc), = [v for v in streamscribe_services(compose_cpu).values() if v[0] == "asr"]
+    assert flags["--engine"] == "whisper"
+    assert "deploy" not in svc, "the CPU stack must not reserve a GPU"
+    assert svc["build"]["target"] == "asr-cpu"
+    assert svc["build"]["context"] == "." and svc["build"]["dockerfile"] == "deploy/Dockerfile"
+    for name, (other, _, s) in streamscribe_services(compose_cpu).items():
+        assert "asr-gpu" not in s["build"]["target"], name
+
+
+# ---------------------------------------------------------------- CLI contract
+
+
+def _env_of(svc: dict) -> dict[str, str]:
+    env = svc.get("environment", {})
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) for e in env)
+    return env
+
+
+@pytest.mark.parametrize("which", ["docker-compose.yml", "merged CPU stack"])
+def test_service_commands_match_cli_contract(which, compose, compose_cpu):
+    doc = compose if which == "docker-compose.yml" else compose_cpu
+    for name, (cname, flags, svc) in streamscribe_services(doc).items():
+        contract = CONTRACT[cname]
+        env = _env_of(svc)
+        allowed_env = {env_var_for(contract, f) for f in contract.flags}
+        for var in env:
+            if var.startswith("STREAMSCRIBE_"):
+                assert var in allowed_env, f"{name}: {var} is no flag's variable ({sorted(allowed_env)})"
+        assert "--redis-url" in flags or "STREAMSCRIBE_REDIS_URL" in env, f"{name}: no Redis URL"
+        redis_url = flags.get("--redis-url") or env["STREAMSCRIBE_REDIS_URL"]
+        assert redis_url.startswith("redis://redis:6379"), f"{name}: Redis URL {redis_url}"
+        assert flags.get("--log-format", "json") == "json", f"{name}: containers log JSON"
+        if cname == "gateway":
+            assert flags.get("--host") == "0.0.0.0", "the gateway must listen on all interfaces in a container"
+        if cname == "asr" and flags["--engine"] in ("qwen3-vllm", "qwen3-transformers"):
+            assert "--model" in flags or "STREAMSCRIBE_ASR_MODEL" in env
+
+
+def _dockerfile_stages() -> dict[str, list[str]]:
+    """Stage name -> its lines (continuation lines joined)."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
+    stages: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        line = line.strip()
+        m = re.match(r"FROM\s+\S+(?:\s+AS\s+(\S+))?$", line, re.I)
+        if m:
+            current = m.group(1) or f"<unnamed {len(stages)}>"
+            stages[current] = []
+        elif current and line and not line.startswith("#"):
+            stages[current].append(line)
+    return stages
+
+
+def test_dockerfile_targets_and_cmds(compose, compose_cpu):
+    stages = _dockerfile_stages()
+    for doc in (compose, compose_cpu):
+        for name, svc in doc["services"].items():
+            if "build" in svc:
+                assert svc["build"]["target"] in stages, f"{name}: no stage {svc['build']['target']} in deploy/Dockerfile"
+    expected = {"gateway": "gateway", "vad": "vad", "denoise": "denoise", "asr-cpu": "asr", "asr-gpu": "asr"}
+    for stage, cname in expected.items():
+        cmds = [ln for ln in stages[stage] if ln.startswith("CMD ")]
+        assert cmds, f"stage {stage} has no CMD"
+        got, flags = parse_command(json.loads(cmds[-1][4:]))
+        assert got == cname
+        health = " ".join(ln for ln in stages[stage] if ln.startswith("HEALTHCHECK"))
+        m = HEALTH_URL.search(health)
+        assert m and int(m.group(1)) == service_port(cname, flags), f"stage {stage}: HEALTHCHECK port"
+    asr_cpu = json.loads([ln for ln in stages["asr-cpu"] if ln.startswith("CMD ")][-1][4:])
+    assert parse_command(asr_cpu)[1]["--engine"] == "whisper"
+    gpu = " ".join(stages["asr-gpu"])
+    assert "constraints" not in gpu, "the GPU image must not apply constraints.txt (vLLM brings its own torch)"
+    assert "[vllm]" in gpu
+    for stage in ("cpu-base", "denoise", "asr-cpu"):
+        for ln in stages[stage]:
+            if ln.startswith("RUN") and "pip install" in ln:
+                assert "-c /opt/streamscribe/constraints.txt" in ln, f"{stage}: CPU installs use constraints.txt"
+
+
+def test_dockerfile_copies_exist_and_dockerignore_lets_them_through():
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
+    ignore = [ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines()
+              if ln.strip() and not ln.startswith("#")]
+    assert ignore[0] == "*", ".dockerignore is an allow-list"
+    allowed = {ln[1:].rstrip("/") for ln in ignore if ln.startswith("!")}
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    top_packages = {p.split(".")[0] for p in pyproject["tool"]["setuptools"]["packages"]}
+    assert top_packages <= allowed, f"packages missing from .dockerignore: {top_packages - allowed}"
+    assert "models" not in allowed and ".venv" not in allowed
+    for line in text.splitlines():
+        m = re.match(r"\s*COPY\s+(?!--from)(.+)\s+(\S+)$", line)
+        if not m:
+            continue
+        for src in m.group(1).split():
+            if src.startswith("--"):
+                continue
+            assert src.rstrip("/") in allowed, f"COPY {src}: excluded by .dockerignore"
+            if src != "README.md":  # README.md: being written (pyproject's readme); see report
+                assert (REPO / src).exists(), f"COPY {src}: no such file in the repository"
+
+
+def test_console_scripts_match_the_modules():
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    for svc in CONTRACT.values():
+        assert scripts.get(svc.script) == f"{svc.module}.__main__:main", svc.script
+
+
+@pytest.mark.parametrize("cname", sorted(CONTRACT))
+def test_commands_are_accepted_by_the_real_cli(cname, compose, compose_cpu):
+    """Run `python -m <module> --help` and check every flag we pass (compose, CPU override,
+    Dockerfile CMD) and every flag of the contract is there, and choice values are valid."""
+    svc = CONTRACT[cname]
+    if not (REPO / svc.module / "__main__.py").exists():
+        pytest.skip(f"{svc.module}/__main__.py does not exist yet; checked against the static contract only")
+    proc = subprocess.run([sys.executable, "-m", svc.module, "--help"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, f"python -m {svc.module} --help failed:\n{proc.stderr[-3000:]}"
+    help_text = proc.stdout
+    real_flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", help_text))
+    missing = set(svc.flags) - real_flags
+    assert not missing, f"{svc.module}: contract flags missing from --help: {sorted(missing)}"
+    used: dict[str, set[str]] = {}
+    env_used: set[str] = set()
+    for doc in (compose, compose_cpu):
+        for _, (c, flags, s) in streamscribe_services(doc).items():
+            if c == cname:
+                for f, v in flags.items():
+                    used.setdefault(f, set()).add(v)
+                env_used |= {k for k in _env_of(s) if k.startswith("STREAMSCRIBE_")}
+    # The services print the variables each flag reads: "[env STREAMSCRIBE_VAD_HTTP_PORT]".
+    env_listed = {v for group in re.findall(r"\[env ([^\]]+)\]", help_text)
+                  for v in re.findall(r"STREAMSCRIBE_[A-Z0-9_]+", group)}
+    if env_listed:
+        assert env_used <= env_listed, f"{svc.module}: compose sets {sorted(env_used - env_listed)}, not read"
+    for flag, values in used.items():
+        assert flag in real_flags, f"{svc.module}: compose passes {flag}, --help does not list it"
+        m = re.search(re.escape(flag) + r"[ =]\{([^}]*)\}", help_text)
+        if m:
+            choices = set(m.group(1).split(","))
+            assert values <= choices, f"{svc.module}: {flag} {values - choices} not in {choices}"
+
+
+# ======================================================================================
+# Prometheus
+# ======================================================================================
+
+
+def _prom_config() -> dict:
+    return yaml.safe_load(PROM_CONFIG.read_text(encoding="utf-8"))
+
+
+def _rules() -> dict:
+    return yaml.safe_load(PROM_RULES.read_text(encoding="utf-8"))
+
+
+def test_promtool_check_config():
+    proc = _run_promtool("check", "config", str(PROM_CONFIG))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_promtool_check_rules():
+    proc = _run_promtool("check", "rules", str(PROM_RULES))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_promtool_alert_unit_tests():
+    proc = _run_promtool("test", "rules", str(PROM_RULE_TESTS))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_scrape_config_matches_compose(compose):
+    """Every streamscribe service is scraped through compose DNS on its real port, and the
+    mounted paths in compose are the ones the config refers to."""
+    jobs = {j["job_name"]: j for j in _prom_config()["scrape_configs"]}
+    for name, (cname, flags, _) in streamscribe_services(compose).items():
+        job = jobs.get(f"streamscribe-{cname}")
+        assert job, f"no scrape job streamscribe-{cname}"
+        (sd,) = job["dns_sd_configs"]
+        assert sd["names"] == [name] and sd.get("type", "SRV") == "A", f"{name}: DNS SD on the compose name, type A"
+        assert sd["port"] == service_port(cname, flags), f"{name}: scrape port"
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+    exporter = compose["services"]["redis-exporter"]
+    assert any(t.startswith("redis-exporter:") for t in jobs["redis"]["static_configs"][0]["targets"])
+    assert "9121" in [str(p) for p in exporter["expose"]]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in compose["services"]["prometheus"]["volumes"]
+              if isinstance(v, str) and v.startswith("./")}
+    assert mounts["/etc/prometheus/prometheus.yml"] == "./deploy/prometheus/prometheus.yml"
+    for rule_file in _prom_config()["rule_files"]:
+        target = rule_file if rule_file.startswith("/") else f"/etc/prometheus/{rule_file}"
+        assert target in mounts and (REPO / mounts[target]).is_file(), f"rule file {rule_file} not mounted"
+
+
+def test_alert_rules_cover_the_required_cases():
+    rules = [r for g in _rules()["groups"] for r in g["rules"]]
+    by_name: dict[str, list[dict]] = {}
+    for r in rules:
+        by_name.setdefault(r["alert"], []).append(r)
+    assert {r["labels"]["stage"] for r in by_name["StreamscribeNoLiveWorkers"]} == {"vad", "asr", "denoise"}
+    assert all("up{" in r["expr"] for r in by_name["StreamscribeNoLiveWorkers"])
+    assert "streamscribe_stage_queue_lag_seconds" in by_name["StreamscribeQueueLagHigh"][0]["expr"]
+    assert "histogram_quantile(0.99" in by_name["StreamscribeSpeechEndToFinalP99High"][0]["expr"]
+    assert "streamscribe_gateway_errors_sent_total" in by_name["StreamscribeErrorRateHigh"][0]["expr"]
+    assert "redis_up" in by_name["StreamscribeRedisDown"][0]["expr"]
+    jobs = {j["job_name"] for j in _prom_config()["scrape_configs"]}
+    for r in rules:
+        for job in re.findall(r'job="([^"]+)"', r["expr"]):
+            assert job in jobs, f"{r['alert']}: job {job} is not scraped"
+        assert r["labels"]["severity"] in ("critical", "warning")
+        assert r["annotations"]["summary"]
+
+
+# ======================================================================================
+# Grafana
+# ======================================================================================
+
+
+def _dashboard() -> dict:
+    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
+
+
+def _dashboard_queries() -> list[tuple[str, str, str]]:
+    """(panel title, expr, legendFormat) of every query in the dashboard."""
+    out = []
+    for panel in _dashboard()["panels"]:
+        for t in panel.get("targets", []):
+            out.append((panel["title"], t["expr"], t.get("legendFormat", "")))
+    return out
+
+
+def test_dashboard_json_is_generated_from_its_builder():
+    sys.path.insert(0, str(DEPLOY / "grafana"))
+    try:
+        import build_dashboard
+    finally:
+        sys.path.pop(0)
+    assert DASHBOARD.read_text(encoding="utf-8") == build_dashboard.render(), \
+        "streamscribe.json is stale: run python deploy/grafana/build_dashboard.py"
+
+
+def test_dashboard_structure_and_provisioning(compose):
+    dash = _dashboard()
+    ds = yaml.safe_load(GRAFANA_DATASOURCE.read_text())["datasources"][0]
+    assert ds["type"] == "prometheus" and ds["url"] == "http://prometheus:9090"
+    ids = [p["id"] for p in dash["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    for p in dash["panels"]:
+        if p["type"] == "row":
+            continue
+        assert p["datasource"]["uid"] == ds["uid"], p["title"]
+        assert p["targets"], p["title"]
+        for t in p["targets"]:
+            assert t["datasource"]["uid"] == ds["uid"]
+        g = p["gridPos"]
+        assert 0 <= g["x"] and g["x"] + g["w"] <= 24, p["title"]
+    titles = " | ".join(p["title"] for p in dash["panels"]).lower()
+    for needed in ("connections", "audio seconds", "first partial", "speech end", "queue lag", "frames rejected",
+                   "errors sent", "dead-lettered", "takeovers", "replayed audio", "fenced writes", "live workers",
+                   "vad frames per silero call", "asr decode time"):
+        assert needed in titles, f"dashboard lacks a panel about {needed!r}"
+    providers = yaml.safe_load(GRAFANA_PROVIDERS.read_text())["providers"]
+    grafana_mounts = {v.split(":")[1]: v.split(":")[0] for v in compose["services"]["grafana"]["volumes"]
+                      if isinstance(v, str) and v.startswith("./")}
+    assert grafana_mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
+    assert grafana_mounts[providers[0]["options"]["path"]] == "./deploy/grafana/dashboards"
+
+
+def test_dashboard_queries_parse(tmp_path):
+    """Each dashboard query, with Grafana's variables substituted, as a recording rule."""
+    rules = [{"record": f"dashboard_query_{i}", "expr": re.sub(r"\$__(rate_)?interval", "1m", expr)}
+             for i, (_, expr, _) in enumerate(_dashboard_queries())]
+    path = tmp_path / "dashboard_rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    proc = _run_promtool("check", "rules", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ======================================================================================
+# Metric names: everything the dashboard and the rules name must exist in common/metrics.py
+# ======================================================================================
+
+# Names that do not come from streamscribe code, and who exports them.
+EXTERNAL_METRICS = {
+    "up": "Prometheus (one per scrape target)",
+    "redis_up": "oliver006/redis_exporter (job redis)",
+}
+TARGET_LABELS = {"job", "instance"}  # added by Prometheus to every scraped series
+STAGES = {"denoise", "vad", "asr"}
+
+
+def exported_metrics() -> dict[str, set[str]]:
+    """Sample name -> label names, for every metric common/metrics.py defines, built on a
+    fresh registry. Labelled metrics get one child so that their samples appear."""
+    from prometheus_client import CollectorRegistry
+
+    from common import metrics as m
+
+    # One registry per process kind, as in the services: a worker has exactly one stage.
+    processes = [
+        lambda r: [m.GatewayMetrics(r)],
+        lambda r: [m.StageMetrics(r, "vad"), m.VadMetrics(r)],
+        lambda r: [m.StageMetrics(r, "asr"), m.AsrMetrics(r)],
+        lambda r: [m.StageMetrics(r, "denoise"), m.DenoiseMetrics(r)],
+    ]
+    names: dict[str, set[str]] = {}
+    for build in processes:
+        registry = CollectorRegistry()
+        for holder in build(registry):
+            for value in vars(holder).values():
+                labelnames = getattr(value, "_labelnames", ())
+                if labelnames and not getattr(value, "_labelvalues", ()):
+                    value.labels(*["x"] * len(labelnames))
+        for family in registry.collect():
+            for sample in family.samples:
+                names.setdefault(sample.name, set()).update(sample.labels)
+    return names
+
+
+_AGG_CLAUSE = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
+_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
+             "offset", "inf", "nan"}
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    s = re.sub(r'"(?:[^"\\]|\\.)*"' + r"|'(?:[^'\\]|\\.)*'", '""', expr)
+    s = re.sub(r"\$\{?\w+\}?", "1m", s)
+    s = re.sub(r"\{[^}]*\}", " ", s)
+    s = re.sub(r"\[[^\]]*\]", " ", s)
+    s = _AGG_CLAUSE.sub(" ", s)
+    names = set()
+    for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", s):
+        prev = s[m.start() - 1] if m.start() else " "
+        if prev.isdigit() or prev == ".":
+            continue  # 1e3, 5m
+        if s[m.end():].lstrip().startswith("(") or m.group().lower() in _KEYWORDS:
+            continue  # function or aggregation operator
+        names.add(m.group())
+    return names
+
+
+def promql_labels(expr: str) -> tuple[set[str], list[tuple[str, str, str]], bool]:
+    """(labels in by/without/on/... clauses, [(metric, label, value)] from selectors, aggregated?)."""
+    clause_labels = {lbl.strip() for _, group in _AGG_CLAUSE.findall(expr) for lbl in group.split(",") if lbl.strip()}
+    selectors = []
+    for metric, body in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}", expr):
+        for label, _, value in re.findall(r'(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"', body):
+            selectors.append((metric, label, value))
+    aggregated = bool(re.search(r"\b(sum|min|max|avg|count|topk|bottomk|quantile|stddev|stdvar|group)\s*(\(|by|without)",
+                                expr))
+    return clause_labels, selectors, aggregated
+
+
+def _all_queries() -> list[tuple[str, str, set[str]]]:
+    """(where, expr, labels its text uses in legends/annotations)."""
+    out = []
+    for title, expr, legend in _dashboard_queries():
+        out.append((f"dashboard panel {title!r}", expr, set(re.findall(r"\{\{\s*(\w+)\s*\}\}", legend))))
+    for group in _rules()["groups"]:
+        for rule in group["rules"]:
+            text = " ".join(str(v) for v in rule.get("annotations", {}).values())
+            out.append((f"alert {rule['alert']}", rule["expr"], set(re.findall(r"\$labels\.(\w+)", text))))
+    return out
+
+
+def test_promql_name_extraction():
+    names = promql_metric_names(
+        'histogram_quantile(0.99, sum by (le, stage) (rate(a_bucket{stage="vad",x=~"y.*"}[$__rate_interval])))'
+        ' / on (stage) group_left sum(b_total offset 5m) > 1e3 and absent(up{job="j"} == 1) or c')
+    assert names == {"a_bucket", "b_total", "up", "c"}
+
+
+def test_every_referenced_metric_is_exported_by_the_code():
+    exported = exported_metrics()
+    assert "streamscribe_gateway_speech_end_to_final_seconds_bucket" in exported  # sanity of the expansion
+    assert "streamscribe_gateway_frames_rejected_total" in exported
+    problems = []
+    seen: set[str] = set()
+    for where, expr, _ in _all_queries():
+        for name in promql_metric_names(expr):
+            seen.add(name)
+            if name not in exported and name not in EXTERNAL_METRICS:
+                problems.append(f"{where}: {name} is not exported by common/metrics.py")
+    assert not problems, "\n".join(problems)
+    assert seen & set(exported), "no query names a streamscribe metric at all?"
+
+
+def test_referenced_labels_exist_on_those_metrics():
+    exported = exported_metrics()
+    problems = []
+    for where, expr, text_labels in _all_queries():
+        names = promql_metric_names(expr)
+        available = set(TARGET_LABELS)
+        for n in names:
+            available |= exported.get(n, set())
+            if n in EXTERNAL_METRICS:
+                available |= TARGET_LABELS
+        clause_labels, selectors, aggregated = promql_labels(expr)
+        for lbl in clause_labels - available:
+            problems.append(f"{where}: groups by {lbl!r}, which none of {sorted(names)} carries")
+        for metric, label, value in selectors:
+            allowed = exported.get(metric, set()) | TARGET_LABELS
+            if label not in allowed:
+                problems.append(f"{where}: {metric} has no label {label!r}")
+            if label == "stage" and value not in STAGES:
+                problems.append(f"{where}: stage={value!r} is not one of {sorted(STAGES)}")
+        output = clause_labels if aggregated else available
+        for lbl in text_labels - output:
+            problems.append(f"{where}: legend/annotation uses {lbl!r}, not a label of the query's result")
+    assert not problems, "\n".join(problems)
