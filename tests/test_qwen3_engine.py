@@ -367,6 +367,24 @@ async def test_cancelling_the_caller_aborts_the_vllm_request(engine):
     assert fake.aborted == ["c"] and fake.in_flight == {}
 
 
+async def test_abort_while_vllm_is_starting_cancels_the_decode(model_dir):
+    eng = qwen3_vllm.load(EngineOptions(model=model_dir), api=fake_vllm, tokenizer=FakeTokenizer())
+    await eng._start_lock.acquire()  # hold start() as if the weights were loading
+    task = asyncio.create_task(eng.transcribe(req("early")))
+    await asyncio.wait_for(_until(lambda: "early" in eng._starting), TIMEOUT)
+    await eng.abort("early")
+    eng._start_lock.release()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, TIMEOUT)
+    assert eng._llm.requests == [] and eng._aborted == set()
+    await eng.close()
+
+
+async def _until(predicate):
+    while not predicate():
+        await asyncio.sleep(0)  # yield to the loop; bounded by the caller's wait_for
+
+
 async def test_abort_of_an_unknown_request_is_a_no_op(engine):
     await engine.abort("never-started")
     assert llm(engine).aborted == []

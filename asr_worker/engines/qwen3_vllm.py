@@ -77,6 +77,7 @@ class Qwen3VllmEngine(Engine):
         self._closed = False
         self._inflight: dict[str, asyncio.Task[str]] = {}
         self._aborted: set[str] = set()
+        self._starting: set[str] = set()  # decodes waiting for start()
         self._languages = LanguageMemory()
         self._params_partial = self._sampling_params(options.max_new_tokens_partial)
         self._params_final = self._sampling_params(options.max_new_tokens)
@@ -132,7 +133,16 @@ class Qwen3VllmEngine(Engine):
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
         if self._closed:
             raise ModelError("qwen3-vllm engine is closed")
-        await self.start()
+        if self._llm is None:
+            # An abort may arrive while vLLM starts; remember it (see abort()).
+            self._starting.add(request.request_id)
+            try:
+                await self.start()
+            finally:
+                self._starting.discard(request.request_id)
+            if request.request_id in self._aborted:
+                self._aborted.discard(request.request_id)
+                raise asyncio.CancelledError(f"decode {request.request_id} aborted")
         forced = normalize_language(request.language)
         language, prefix = forced, request.prefix
         if prefix and language is None:
@@ -197,6 +207,8 @@ class Qwen3VllmEngine(Engine):
         """Stop a decode; its :meth:`transcribe` raises ``asyncio.CancelledError``. Unknown ids are ignored."""
         task = self._inflight.get(request_id)
         if task is None:
+            if request_id in self._starting:
+                self._aborted.add(request_id)
             return
         self._aborted.add(request_id)
         task.cancel()
