@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
 
         async def serve() -> None:
             try:
+                start = getattr(engine, "start", None)
+                if start is not None:  # engines that need the loop (vLLM) start before taking sessions
+                    await start()
                 await run_stage(stage, redis_url=args.redis_url, options=runner_options(args, "asr"),
                                 registry=registry, http_host=args.http_host, http_port=args.http_port)
             finally:

@@ -50,6 +50,7 @@ class Utterance:
     decodes: int = 0
     token_ids: tuple[int, ...] = ()
     text: str = ""
+    language: str = ""  # detected by the last decode
 
     def audio(self) -> np.ndarray:
         if len(self.chunks) > 1:
@@ -241,9 +242,11 @@ class AsrStage(Stage):
                                detokenize=self.engine.detokenize) if use_prefix else ""
         audio = utt.audio()
         utt.decoded_samples = len(audio)
+        # A prefix continues the previous answer, so it must keep that answer's language.
+        language = asr.language or (utt.language if prefix else None) or None
         kind = "final" if final else "partial"
         request = DecodeRequest(request_id=f"{session.session_id}-{utt.start}-{kind}{utt.decodes}-{session.epoch}",
-                                audio=audio, final=final, prefix=prefix, language=asr.language,
+                                audio=audio, final=final, prefix=prefix, language=language,
                                 context=asr.context)
         started = time.perf_counter()
         asr.request_id = request.request_id
@@ -265,6 +268,7 @@ class AsrStage(Stage):
         self.metrics.tokens.inc(hypothesis.tokens)
         utt.decodes += 1
         utt.token_ids = hypothesis.token_ids
+        utt.language = hypothesis.language
         return hypothesis
 
     def _transcript(self, session: Session, asr: AsrSession, utt: Utterance, end: int,

@@ -1,0 +1,139 @@
+"""Test helpers: a real redis-server on a free port, service processes, WER."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A child process whose stderr lines are kept and can be waited for."""
+
+    def __init__(self, name: str, argv: list[str], *, env: dict | None = None, cwd: Path = ROOT) -> None:
+        self.name = name
+        self.argv = argv
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self.proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for_line(self, pattern: str, timeout: float, *, start: int = 0) -> str:
+        """Block until a line matching ``pattern`` appears (from index ``start``)."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        index = start
+        with self._changed:
+            while True:
+                while index < len(self.lines):
+                    if regex.search(self.lines[index]):
+                        return self.lines[index]
+                    index += 1
+                if self.proc.poll() is not None and not self._reader.is_alive():
+                    raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.tail()}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{self.name}: no line matching {pattern!r} in {timeout}s:\n{self.tail()}")
+                self._changed.wait(remaining)
+
+    def tail(self, n: int = 40) -> str:
+        return "\n".join(self.lines[-n:])
+
+    def signal(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._reader.join(5)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+class RedisServer:
+    """A throw-away redis-server on a free loopback port (no persistence)."""
+
+    def __init__(self) -> None:
+        if shutil.which("redis-server") is None:
+            raise RuntimeError("redis-server is not installed (Debian package redis-server)")
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="ss-redis-")
+        self.process: Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = Process("redis", ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                         "--save", "", "--appendonly", "no", "--dir", self.dir])
+        self.process.wait_for_line(r"Ready to accept connections", 10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def service(name: str, module: str, *args: str, env: dict | None = None) -> Process:
+    return Process(name, [sys.executable, "-m", module, *args], env=env)
+
+
+def normalise(text: str) -> list[str]:
+    """Lower-case words without punctuation, with the abbreviations the references spell out."""
+    text = text.lower().replace("mr.", "mister").replace("mrs.", "missus").replace("-", " ")
+    text = re.sub(r"[^a-z0-9' ]+", " ", text)
+    return text.split()
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edit distance in words, reference length)."""
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        current = [i]
+        for j, h in enumerate(hyp, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+        previous = current
+    return previous[-1], len(ref)
