@@ -38,15 +38,23 @@ import pytest
 
 yaml = pytest.importorskip("yaml")  # pyyaml is in the dev extra
 
+# The deploy/ files' queries and metric names, shared with tests/test_observability.py.
+from .metric_names import (  # noqa: E402
+    DASHBOARD, EXTERNAL_METRICS, PROM_CONFIG, PROM_RULES, STAGES, TARGET_LABELS, promql_labels,
+    promql_metric_names,
+)
+from .metric_names import all_queries as _all_queries  # noqa: E402
+from .metric_names import dashboard as _dashboard  # noqa: E402
+from .metric_names import dashboard_queries as _dashboard_queries  # noqa: E402
+from .metric_names import prom_config as _prom_config  # noqa: E402
+from .metric_names import rules as _rules  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 COMPOSE = REPO / "docker-compose.yml"
 COMPOSE_CPU = DEPLOY / "compose.cpu.yml"
 DOCKERFILE = DEPLOY / "Dockerfile"
-PROM_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
-PROM_RULES = DEPLOY / "prometheus" / "alerts.yml"
 PROM_RULE_TESTS = DEPLOY / "prometheus" / "alerts.test.yml"
-DASHBOARD = DEPLOY / "grafana" / "dashboards" / "streamscribe.json"
 GRAFANA_DATASOURCE = DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
 GRAFANA_PROVIDERS = DEPLOY / "grafana" / "provisioning" / "dashboards" / "dashboards.yml"
 COMPOSE_SCHEMA = REPO / "tests" / "data" / "compose-spec.json"
@@ -532,14 +540,6 @@ def test_commands_are_accepted_by_the_real_cli(cname, compose, compose_cpu):
 # ======================================================================================
 
 
-def _prom_config() -> dict:
-    return yaml.safe_load(PROM_CONFIG.read_text(encoding="utf-8"))
-
-
-def _rules() -> dict:
-    return yaml.safe_load(PROM_RULES.read_text(encoding="utf-8"))
-
-
 def test_promtool_check_config():
     proc = _run_promtool("check", "config", str(PROM_CONFIG))
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -601,19 +601,6 @@ def test_alert_rules_cover_the_required_cases():
 # ======================================================================================
 
 
-def _dashboard() -> dict:
-    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
-
-
-def _dashboard_queries() -> list[tuple[str, str, str]]:
-    """(panel title, expr, legendFormat) of every query in the dashboard."""
-    out = []
-    for panel in _dashboard()["panels"]:
-        for t in panel.get("targets", []):
-            out.append((panel["title"], t["expr"], t.get("legendFormat", "")))
-    return out
-
-
 def test_dashboard_json_is_generated_from_its_builder():
     sys.path.insert(0, str(DEPLOY / "grafana"))
     try:
@@ -665,15 +652,6 @@ def test_dashboard_queries_parse(tmp_path):
 # Metric names: everything the dashboard and the rules name must exist in common/metrics.py
 # ======================================================================================
 
-# Names that do not come from streamscribe code, and who exports them.
-EXTERNAL_METRICS = {
-    "up": "Prometheus (one per scrape target)",
-    "redis_up": "oliver006/redis_exporter (job redis)",
-}
-TARGET_LABELS = {"job", "instance"}  # added by Prometheus to every scraped series
-STAGES = {"denoise", "vad", "asr"}
-
-
 def exported_metrics() -> dict[str, set[str]]:
     """Sample name -> label names, for every metric common/metrics.py defines, built on a
     fresh registry. Labelled metrics get one child so that their samples appear."""
@@ -700,52 +678,6 @@ def exported_metrics() -> dict[str, set[str]]:
             for sample in family.samples:
                 names.setdefault(sample.name, set()).update(sample.labels)
     return names
-
-
-_AGG_CLAUSE = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
-_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
-             "offset", "inf", "nan"}
-
-
-def promql_metric_names(expr: str) -> set[str]:
-    s = re.sub(r'"(?:[^"\\]|\\.)*"' + r"|'(?:[^'\\]|\\.)*'", '""', expr)
-    s = re.sub(r"\$\{?\w+\}?", "1m", s)
-    s = re.sub(r"\{[^}]*\}", " ", s)
-    s = re.sub(r"\[[^\]]*\]", " ", s)
-    s = _AGG_CLAUSE.sub(" ", s)
-    names = set()
-    for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", s):
-        prev = s[m.start() - 1] if m.start() else " "
-        if prev.isdigit() or prev == ".":
-            continue  # 1e3, 5m
-        if s[m.end():].lstrip().startswith("(") or m.group().lower() in _KEYWORDS:
-            continue  # function or aggregation operator
-        names.add(m.group())
-    return names
-
-
-def promql_labels(expr: str) -> tuple[set[str], list[tuple[str, str, str]], bool]:
-    """(labels in by/without/on/... clauses, [(metric, label, value)] from selectors, aggregated?)."""
-    clause_labels = {lbl.strip() for _, group in _AGG_CLAUSE.findall(expr) for lbl in group.split(",") if lbl.strip()}
-    selectors = []
-    for metric, body in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}", expr):
-        for label, _, value in re.findall(r'(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"', body):
-            selectors.append((metric, label, value))
-    aggregated = bool(re.search(r"\b(sum|min|max|avg|count|topk|bottomk|quantile|stddev|stdvar|group)\s*(\(|by|without)",
-                                expr))
-    return clause_labels, selectors, aggregated
-
-
-def _all_queries() -> list[tuple[str, str, set[str]]]:
-    """(where, expr, labels its text uses in legends/annotations)."""
-    out = []
-    for title, expr, legend in _dashboard_queries():
-        out.append((f"dashboard panel {title!r}", expr, set(re.findall(r"\{\{\s*(\w+)\s*\}\}", legend))))
-    for group in _rules()["groups"]:
-        for rule in group["rules"]:
-            text = " ".join(str(v) for v in rule.get("annotations", {}).values())
-            out.append((f"alert {rule['alert']}", rule["expr"], set(re.findall(r"\$labels\.(\w+)", text))))
-    return out
 
 
 def test_promql_name_extraction():
