@@ -94,6 +94,9 @@ class StageMetrics:
         self.fenced_rejects = counter(
             "fenced_writes_rejected_total", "Writes refused because this worker no longer held the lease."
         )
+        self.leases_lost = counter(
+            "leases_lost_total", "Sessions dropped because their lease had passed to another worker."
+        )
         self.sequence_gaps = counter("sequence_gaps_total", "Gaps detected in an input sequence (lost records).")
         self.duplicates = counter("duplicates_skipped_total", "Input records skipped as already processed.")
         self.redis_errors = counter("redis_errors_total", "Redis commands that failed (connection lost, timeouts).")

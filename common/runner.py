@@ -350,7 +350,7 @@ class StageRunner:
                     if result == 1:
                         renewed[session.session_id] = self._deadline_ms()
                     elif result == 0:
-                        self.metrics.fenced_rejects.inc()
+                        self.metrics.leases_lost.inc()
                         await self._drop(session, "lease lost")
                     else:
                         await self._cleanup_gone(session)

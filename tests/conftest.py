@@ -38,7 +38,9 @@ class Stack:
         self.url = f"ws://127.0.0.1:{self.port}/ws/asr"
         self.http = f"http://127.0.0.1:{self.port}"
         env = {"STREAMSCRIBE_REDIS_URL": redis_server.url, **(extra_env or {})}
+        self.env = env
         self.workers = {"vad": [], "asr": []}
+        self._started = {"vad": 0, "asr": 0}  # worker ids are never reused
         self.processes = []
         try:
             for i in range(vad_workers):
@@ -55,11 +57,16 @@ class Stack:
 
     def add_worker(self, stage: str, *, env: dict, args: tuple = ()):
         module = {"vad": "vad_worker", "asr": "asr_worker"}[stage]
-        worker = service(f"{stage}{len(self.workers[stage])}", module, "--http-port", str(free_port()),
-                         "--lease-ttl", "2", *args, env=env)
+        name = f"{stage}{self._started[stage]}"
+        self._started[stage] += 1
+        worker = service(name, module, "--http-port", str(free_port()), "--lease-ttl", "2", "--worker-id", name,
+                         *args, env=env)
         self.workers[stage].append(worker)
         self.processes.append(worker)
         return worker
+
+    def worker(self, name: str):
+        return next(w for ws in self.workers.values() for w in ws if w.name == name)
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.tail(60)}" for p in self.processes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import msgpack
 import numpy as np
@@ -22,24 +22,7 @@ from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechStart
 from common.runner import Session, Stage, StageRunner
 
 from .model import CONTEXT, FRAME, STATE_SHAPE, SileroVad
-from .segmenter import EndpointOptions, Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
-
-MAX_AUDIO_RECORD = 8000  # samples: merge speech into records of at most 0.5 s
-
-
-def endpoint_options(defaults: EndpointOptions, overrides: dict | None) -> EndpointOptions:
-    """Apply a session's ``vad`` config on top of the worker's defaults."""
-    if not overrides:
-        return defaults
-    allowed = {f for f in EndpointOptions.__dataclass_fields__ if f != "sample_rate"}
-    unknown = set(overrides) - allowed
-    if unknown:
-        raise ConfigError(f"unknown vad option(s): {', '.join(sorted(unknown))}")
-    try:
-        return replace(defaults, **{k: float(v) for k, v in overrides.items()})
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid vad option: {exc}") from None
-
+from .segmenter import EndpointOptions, Segmenter, SpeechAudio, SpeechEnded, SpeechStarted, with_overrides
 
 @dataclass(eq=False)
 class VadStream:
@@ -52,12 +35,46 @@ class VadStream:
     rnn: np.ndarray = field(default_factory=lambda: np.zeros(STATE_SHAPE, np.float32))
     out_seq: int = 0
     last_checkpoint: float = 0.0
+    # Undenoised audio (Audio.raw) aligned with what is scored, for the speech the
+    # segmenter emits: ``raw`` holds samples [raw_start, position). Empty when the
+    # input carries no raw audio.
+    raw: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    raw_start: int = 0
+
+    def add_raw(self, offset: int, raw: bytes, pcm: bytes) -> None:
+        """Append one record's raw audio (or its scored audio if it has none)."""
+        if not raw and not len(self.raw):
+            return
+        if self.raw_start + len(self.raw) != offset:
+            self.raw, self.raw_start = np.zeros(0, np.int16), offset
+        self.raw = np.concatenate([self.raw, np.frombuffer(raw or pcm, np.int16)])
+
+    def trim_raw(self) -> None:
+        """Keep only what the segmenter may still emit (pre-roll, held silence, split tail)."""
+        options = self.segmenter.options
+        horizon = options.frames(options.pre_roll + options.min_speech_duration + options.silence_threshold
+                                 + options.split_search) * FRAME + 2 * FRAME
+        cut = len(self.raw) - horizon
+        if cut > 0:
+            self.raw, self.raw_start = self.raw[cut:].copy(), self.raw_start + cut
+
+    def speech(self, offset: int, pcm: np.ndarray) -> np.ndarray:
+        """The audio to send for speech at ``offset``: raw where known, else the scored one."""
+        lo, hi = max(offset, self.raw_start), min(offset + len(pcm), self.raw_start + len(self.raw))
+        if hi <= lo:
+            return pcm
+        out = pcm.copy()
+        out[lo - offset:hi - offset] = self.raw[lo - self.raw_start:hi - self.raw_start]
+        return out
 
     def snapshot(self) -> bytes:
         return msgpack.packb({
             "position": self.position, "leftover": self.leftover.tobytes(),
             "context": self.context.tobytes(), "rnn": self.rnn.tobytes(), "out_seq": self.out_seq,
             "segmenter": self.segmenter.snapshot(),
+            # At a boundary only the pre-roll (and the leftover) can still be emitted.
+            "raw": self.raw[-(self.segmenter.options.frames(self.segmenter.options.pre_roll) + 1) * FRAME:].tobytes(),
+            "raw_end": self.raw_start + len(self.raw),
         })
 
     def restore(self, blob: bytes) -> None:
@@ -68,6 +85,8 @@ class VadStream:
         self.rnn = np.frombuffer(data["rnn"], np.float32).reshape(STATE_SHAPE).copy()
         self.out_seq = data["out_seq"]
         self.segmenter.restore(data["segmenter"])
+        self.raw = np.frombuffer(data.get("raw", b""), np.int16).copy()
+        self.raw_start = data.get("raw_end", 0) - len(self.raw)
 
 
 class VadStage(Stage):
@@ -85,7 +104,7 @@ class VadStage(Stage):
 
     def open(self, session: Session, state: bytes | None) -> VadStream:
         try:
-            options = endpoint_options(self.defaults, session.config.get("vad"))
+            options = with_overrides(self.defaults, session.config.get("vad"))
         except ConfigError as exc:
             session.log.warning("bad vad options (%s); using defaults", exc)
             options = self.defaults
@@ -122,6 +141,7 @@ class VadStage(Stage):
 
     def _work_items(self, session: Session, records: list[tuple[str, Record]]) -> list:
         stream: VadStream = session.state
+        stream.trim_raw()  # everything received before this batch has been scored
         items = []
         for _, record in records:
             if isinstance(record, Audio):
@@ -130,6 +150,7 @@ class VadStage(Stage):
                                         stream.position)
                     stream.leftover = np.zeros(0, np.int16)
                     stream.position = record.offset
+                stream.add_raw(record.offset, record.raw, record.pcm)
                 samples = np.concatenate([stream.leftover, np.frombuffer(record.pcm, np.int16)])
                 start = stream.position - len(stream.leftover)
                 whole = len(samples) // FRAME * FRAME
@@ -174,13 +195,12 @@ class VadStage(Stage):
         stream: VadStream = session.state
         for event in events:
             if isinstance(event, SpeechAudio):
+                # One record per event, never merged across ticks: a replay after a
+                # takeover must cut the same records with the same seqs, whatever
+                # the batching, or the next stage would skip new audio as replayed.
                 self.metrics.speech_seconds.inc(len(event.pcm) / 16000)
-                last = out[-1] if out else None
-                if (isinstance(last, Audio) and last.offset + last.samples == event.offset
-                        and last.samples + len(event.pcm) <= MAX_AUDIO_RECORD):
-                    out[-1] = Audio(seq=last.seq, offset=last.offset, pcm=last.pcm + event.pcm.tobytes())
-                else:
-                    out.append(Audio(seq=self._seq(stream), offset=event.offset, pcm=event.pcm.tobytes()))
+                pcm = stream.speech(event.offset, event.pcm)  # raw audio for the ASR when given
+                out.append(Audio(seq=self._seq(stream), offset=event.offset, pcm=pcm.tobytes()))
             elif isinstance(event, SpeechStarted):
                 out.append(SpeechStart(seq=self._seq(stream), start=event.start))
             elif isinstance(event, SpeechEnded):

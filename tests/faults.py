@@ -1,0 +1,53 @@
+"""Helpers of the fault tests: session audio, lease owners, metrics scrapes."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+
+import numpy as np
+import soundfile
+
+
+def five_utterances(clips, gap_seconds: float = 1.5) -> np.ndarray:
+    rate = 16000
+    gap = np.zeros(int(gap_seconds * rate), np.float32)
+    parts = [gap[: rate // 2]]
+    for path, _ in clips:
+        samples, clip_rate = soundfile.read(str(path), dtype="float32")
+        assert clip_rate == rate
+        parts += [samples, gap]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def lease_owner(redis_url: str, session_id: str, stage: str) -> str | None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        value = client.get(f"ss:{{{session_id}}}:lease:{stage}")
+    finally:
+        client.close()
+    return value.decode().rsplit(":", 1)[0] if value else None
+
+
+def http_port(process) -> int:
+    return int(process.argv[process.argv.index("--http-port") + 1])
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def metric(text: str, name: str, **labels) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{re.escape(name)}(\{{[^}}]*\}})? ([0-9.eE+-]+)$", line)
+        if not match:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(match.group(2))
+    return total

@@ -1,0 +1,160 @@
+"""Fault tolerance with real processes: kill -9, SIGSTOP, Redis restart.
+
+Two workers per stage run against one redis-server. Each fault run streams the
+five LibriVox clips in one session and strikes the worker that owns the session
+in the middle of the second utterance; the client must get exactly the five
+finals of a fault-free run, word for word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import pytest
+
+from gateway.client import file_frames, stream
+
+from .conftest import Stack, session_keys
+from .faults import five_utterances, http_port, lease_owner, metric, scrape
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+SPEED = 2.0
+
+
+@pytest.fixture(scope="module")
+def cluster(redis_server):
+    running = Stack(redis_server, vad_workers=2, asr_workers=2)
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="module")
+def audio(clips):
+    return five_utterances(clips)
+
+
+@pytest.fixture(scope="module")
+def baseline(cluster, audio):
+    messages = asyncio.run(run(cluster, audio))
+    finals = [m["text"] for m in messages if m["type"] == "final"]
+    assert len(finals) == 5, messages
+    return finals
+
+
+async def run(stack, audio, strike=None):
+    """Stream ``audio``; once the 2nd utterance has a partial, call ``strike(session_id)``."""
+    second_partial = asyncio.Event()
+    state = {"finals": 0, "session": None}
+
+    def on_message(message):
+        if message["type"] == "session_created":
+            state["session"] = message["session_id"]
+        elif message["type"] == "final":
+            state["finals"] += 1
+        elif message["type"] == "partial" and state["finals"] == 1:
+            second_partial.set()
+
+    task = asyncio.create_task(stream(stack.url, file_frames(audio, 16000, chunk_ms=100, speed=SPEED),
+                                      sample_rate=16000, on_message=on_message, timeout=120))
+    struck = None
+    if strike is not None:
+        waiter = asyncio.create_task(second_partial.wait())
+        await asyncio.wait({task, waiter}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
+        assert second_partial.is_set(), "no partial of the second utterance"
+        struck = await strike(state["session"])
+        waiter.cancel()
+    messages = await asyncio.wait_for(task, 180)
+    return (messages, struck) if strike is not None else messages
+
+
+def replace_worker(stack, name):
+    """Start a fresh worker in place of one that was killed, so the next test has two again."""
+    stage = name.rstrip("0123456789")
+    old = stack.worker(name)
+    stack.workers[stage].remove(old)
+    stack.processes.remove(old)
+    new = stack.add_worker(stage, env=stack.env)
+    new.wait_for_line(r"\bready\b", 60)
+
+
+def assert_same_finals(messages, baseline, stack):
+    finals = [m for m in messages if m["type"] == "final"]
+    errors = [m for m in messages if m["type"] == "error"]
+    assert errors == [], errors
+    assert [m["text"] for m in finals] == baseline, stack.logs()
+    assert len({m["utterance_id"] for m in finals}) == 5
+    for process in stack.processes:
+        if process.proc.poll() is None and process.name != "gateway":
+            assert metric(scrape(http_port(process)), "streamscribe_stage_sequence_gaps_total") == 0
+
+
+@pytest.mark.parametrize("stage", ["asr", "vad"])
+async def test_kill_9_of_the_owner_mid_utterance(cluster, audio, baseline, stage):
+    timing = {}
+
+    async def strike(session_id):
+        owner = lease_owner(cluster.redis.url, session_id, stage)
+        assert owner is not None
+        process = cluster.worker(owner)
+        survivor = next(w for w in cluster.workers[stage] if w is not process)
+        mark = len(survivor.lines)
+        timing["killed"] = time.monotonic()
+        process.signal(signal.SIGKILL)
+        await asyncio.to_thread(survivor.wait_for_line, f"{session_id}.*took over", 30, start=mark)
+        timing["taken_over"] = time.monotonic()
+        return owner
+
+    messages, killed = await run(cluster, audio, strike)
+    try:
+        assert_same_finals(messages, baseline, cluster)
+        survivors = [w for w in cluster.workers[stage] if w.name != killed]
+        replayed = metric(scrape(http_port(survivors[0])), "streamscribe_stage_replayed_audio_seconds_total")
+        takeovers = metric(scrape(http_port(survivors[0])), "streamscribe_stage_lease_takeovers_total")
+        assert takeovers >= 1
+        print(f"{stage}: takeover {timing['taken_over'] - timing['killed']:.2f} s after kill -9 "
+              f"(lease TTL 2 s); replayed audio so far {replayed:.2f} s")
+    finally:
+        replace_worker(cluster, killed)
+
+
+async def test_sigstop_past_the_lease_then_sigcont_writes_nothing(cluster, audio, baseline):
+    gateway_before = metric(scrape_gateway(cluster), "streamscribe_gateway_duplicate_finals_total")
+
+    async def strike(session_id):
+        owner = lease_owner(cluster.redis.url, session_id, "asr")
+        process = cluster.worker(owner)
+        other = next(w for w in cluster.workers["asr"] if w is not process)
+        mark = len(other.lines)
+        process.signal(signal.SIGSTOP)
+        try:
+            await asyncio.to_thread(other.wait_for_line, f"{session_id}.*took over", 30, start=mark)
+        finally:
+            process.signal(signal.SIGCONT)
+        # The resumed worker notices at its next write or heartbeat, whichever comes first.
+        await asyncio.to_thread(process.wait_for_line, f"{session_id}.*(lease lost|write fenced)", 30)
+        return owner
+
+    messages, stopped = await run(cluster, audio, strike)
+    assert_same_finals(messages, baseline, cluster)
+    text = scrape(http_port(cluster.worker(stopped)))
+    refused = metric(text, "streamscribe_stage_fenced_writes_rejected_total")
+    lost = metric(text, "streamscribe_stage_leases_lost_total")
+    print(f"resumed worker: {refused:.0f} write(s) rejected by the fence, {lost:.0f} lease(s) found lost")
+    assert refused + lost >= 1
+    assert metric(scrape_gateway(cluster), "streamscribe_gateway_duplicate_finals_total") == gateway_before
+
+
+def scrape_gateway(stack: Stack) -> str:
+    return scrape(stack.port)
+
+
+def test_no_session_keys_remain(cluster):
+    deadline = time.monotonic() + 15
+    keys = session_keys(cluster.redis.url)
+    while keys and time.monotonic() < deadline:
+        time.sleep(0.2)  # stages notice a vanished session at their next heartbeat
+        keys = session_keys(cluster.redis.url)
+    assert keys == []
