@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -62,6 +62,24 @@ class EndpointOptions:
     @property
     def low(self) -> float:
         return self.neg_threshold if self.neg_threshold is not None else max(0.01, self.threshold - 0.15)
+
+
+ALIASES = {"vad_threshold": "threshold"}
+
+
+def with_overrides(defaults: EndpointOptions, overrides: dict | None) -> EndpointOptions:
+    """Apply a session's ``vad`` config (seed names accepted) on top of ``defaults``."""
+    if not overrides:
+        return defaults
+    allowed = {f for f in EndpointOptions.__dataclass_fields__ if f != "sample_rate"}
+    values = {ALIASES.get(name, name): value for name, value in overrides.items()}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ConfigError(f"unknown vad option(s): {', '.join(sorted(unknown))}")
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"vad option {name} must be a number")
+    return replace(defaults, **{name: float(value) for name, value in values.items()})
 
 
 @dataclass(frozen=True, slots=True)
