@@ -29,12 +29,18 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Audio(Record):
-    """A chunk of canonical audio: 16 kHz mono PCM16 little-endian."""
+    """A chunk of canonical audio: 16 kHz mono PCM16 little-endian.
+
+    ``raw`` is optional: the denoise stage puts the undenoised input there
+    (same offsets, same length as ``pcm``) when the session's ASR should hear
+    raw audio while the VAD scores the denoised ``pcm``. Empty otherwise.
+    """
 
     TYPE: ClassVar[str] = "audio"
     seq: int
     offset: int
     pcm: bytes
+    raw: bytes = b""
 
     @property
     def samples(self) -> int:
@@ -165,6 +171,8 @@ def _check(record: Record) -> None:
             raise RecordError("audio.offset is negative")
         if len(record.pcm) % 2:
             raise RecordError("audio.pcm has an odd number of bytes")
+        if record.raw and len(record.raw) != len(record.pcm):
+            raise RecordError("audio.raw and audio.pcm differ in length")
     elif isinstance(record, (SpeechEnd, Transcript)) and record.end < record.start:
         raise RecordError(f"{record.TYPE}.end precedes its start")
 

@@ -1,0 +1,1 @@
+"""Denoise worker: streaming DeepFilterNet3 noise suppression before the VAD."""

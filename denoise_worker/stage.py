@@ -1,0 +1,304 @@
+"""The denoise stage: DeepFilterNet3 per session on the stage runner, offsets exact.
+
+Every session's :class:`~denoise_worker.dsp.DenoiseStream` lives in a
+:class:`~denoise_worker.pool.DenoisePool` child process (pinned by session id),
+so all cores work and the event loop never blocks on the model.
+
+Offsets. The denoiser's output lags its input by a bounded amount (resamplers,
+the model's hop and lookahead). The stage keeps, per session, the raw input it
+has received (``position``), the denoised samples it has but not yet sent
+(``ready``) and how far it has sent (``emitted``). Output sample ``i`` is aligned
+with input sample ``i``, so a record cut from ``ready`` at ``emitted`` carries
+offset ``emitted``, exactly. At a Flush or End the session's stream is flushed
+(``close_session``), so everything up to the marker is sent before the marker
+is forwarded, and output total equals input total.
+
+Record boundaries are deterministic: audio records are cut on a fixed grid of
+:data:`GRID` samples (the VAD's frame, so the VAD never waits on a partial
+frame) and at markers, never where the denoiser's lag happens to fall. A replay
+after a takeover therefore emits the very same records with the very same seqs
+as the first run, and the next stage drops the ones it already has by seq.
+
+Checkpoint. The model's state cannot be serialised; the checkpoint is the
+position (``emitted``, ``position``, ``out_seq``) plus the raw input from
+:data:`PREROLL` samples before ``emitted`` up to ``position`` (about 0.5 s plus
+the lag, ~20 KB), stored as PCM in the checkpoint state; ``consumed`` is the
+last input processed. A new owner re-warms a fresh stream with
+``resume_session(preroll)`` on the 0.5 s before ``emitted``, re-feeds the rest
+of the tail and goes on with the input after ``consumed``. The same path
+recovers from a crashed denoiser process (:class:`DenoiseProcessDied`,
+:class:`SessionStateLost`) without touching Redis. If the denoiser keeps failing,
+the stage passes that audio through undenoised rather than stall the session.
+
+Raw audio for the ASR: when the session's ``asr_audio`` is ``"raw"`` every
+audio record also carries the undenoised samples in ``Audio.raw``; the VAD
+scores ``pcm`` and sends ``raw`` on to the ASR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import msgpack
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter
+
+from common.errors import LeaseLost, RecordError, SessionGone, StreamscribeError
+from common.metrics import DenoiseMetrics
+from common.records import SAMPLE_RATE, Audio, End, Flush, Record
+from common.runner import Session, Stage, StageRunner
+
+from .pool import DenoisePool
+
+__all__ = ["DenoiseStage", "DenoiseState", "GRID", "PREROLL"]
+
+#: Output audio records end on multiples of this many samples (or at a marker).
+GRID = 512
+#: Input kept before the resume point to re-warm a fresh denoiser (0.5 s).
+PREROLL = SAMPLE_RATE // 2
+#: Attempts to (re)start a session's denoiser before passing its audio through.
+ATTEMPTS = 3
+_EMPTY = np.zeros(0, np.int16)
+
+
+@dataclass(eq=False)
+class DenoiseState:
+    """Per-session positions and buffers; the model itself lives in the pool."""
+
+    raw_audio: bool  # attach the undenoised input as Audio.raw
+    emitted: int = 0  # output sent up to this sample (exclusive)
+    position: int = 0  # input received up to this sample (exclusive)
+    fed: int = 0  # input given to the pool's stream up to this sample
+    out_seq: int = 0
+    tail: np.ndarray = field(default_factory=lambda: _EMPTY)  # raw input [tail_start, position)
+    tail_start: int = 0
+    ready: np.ndarray = field(default_factory=lambda: _EMPTY)  # denoised [emitted, emitted + len)
+    warm: bool = False  # the pool holds a stream aligned with ``fed`` and ``ready``
+    last_checkpoint: float = 0.0
+    bypassed: bool = False  # the denoiser failed and audio was passed through
+
+    def raw(self, start: int, end: int) -> np.ndarray:
+        """Raw input samples [start, end), clipped to what is kept."""
+        lo = max(start, self.tail_start) - self.tail_start
+        return self.tail[lo:max(lo, end - self.tail_start)]
+
+    def receive(self, pcm: bytes) -> None:
+        self.tail = np.concatenate([self.tail, np.frombuffer(pcm, np.int16)])
+        self.position += len(pcm) // 2
+
+    def trim(self) -> None:
+        """Drop raw input no longer needed: emitted, and older than the pre-roll."""
+        cut = self.emitted - PREROLL - self.tail_start
+        if cut > 0:
+            self.tail = self.tail[cut:].copy()
+            self.tail_start += cut
+
+    def restart_at(self, offset: int) -> None:
+        """Forget everything (the input jumped); the next audio starts a fresh stream."""
+        self.emitted = self.position = self.fed = self.tail_start = offset
+        self.tail, self.ready, self.warm = _EMPTY, _EMPTY, False
+
+    def next_seq(self) -> int:
+        seq = self.out_seq
+        self.out_seq += 1
+        return seq
+
+    def snapshot(self) -> bytes:
+        self.trim()
+        return msgpack.packb({
+            "v": 1, "emitted": self.emitted, "position": self.position, "out_seq": self.out_seq,
+            "tail_start": self.tail_start, "tail": self.tail.tobytes(),
+        }, use_bin_type=True)
+
+    @classmethod
+    def restore(cls, blob: bytes, *, raw_audio: bool) -> "DenoiseState":
+        try:
+            data = msgpack.unpackb(blob, raw=False)
+            state = cls(raw_audio=raw_audio, emitted=int(data["emitted"]), position=int(data["position"]),
+                        out_seq=int(data["out_seq"]), tail_start=int(data["tail_start"]),
+                        tail=np.frombuffer(data["tail"], np.int16).copy())
+        except Exception as exc:
+            raise RecordError(f"bad denoise checkpoint: {exc}") from None
+        if not (state.tail_start <= state.emitted <= state.position == state.tail_start + len(state.tail)):
+            raise RecordError("bad denoise checkpoint: positions do not line up")
+        state.fed = state.emitted
+        return state
+
+
+class DenoiseStage(Stage):
+    """Denoise each session's audio in order; see the module docstring for the design.
+
+    ``pool`` must be started (and is closed) by the caller. ``checkpoint_interval``
+    is the most seconds of processing between two checkpoints (markers always
+    checkpoint).
+    """
+
+    name = "denoise"
+
+    def __init__(self, pool: DenoisePool, *, metrics: DenoiseMetrics, registry: CollectorRegistry | None = None,
+                 checkpoint_interval: float = 1.0) -> None:
+        self.pool = pool
+        self.metrics = metrics
+        self.checkpoint_interval = checkpoint_interval
+        self.runner: StageRunner | None = None
+        registry = registry if registry is not None else CollectorRegistry()
+        self.resumes = Counter("streamscribe_denoise_resumes_total",
+                               "Denoiser streams re-warmed from a pre-roll, by reason.", ["reason"],
+                               registry=registry)
+        self.bypassed = Counter("streamscribe_denoise_bypassed_seconds_total",
+                                "Seconds of audio passed through undenoised because the denoiser failed.",
+                                registry=registry)
+
+    # -- Stage interface -------------------------------------------------------
+
+    def open(self, session: Session, state: bytes | None) -> DenoiseState:
+        raw_audio = session.config.get("asr_audio", "raw") != "denoised"
+        if state:
+            restored = DenoiseState.restore(state, raw_audio=raw_audio)
+            self.resumes.labels(reason="takeover").inc()
+            return restored
+        return DenoiseState(raw_audio=raw_audio)
+
+    async def process(self, batch: list[tuple[Session, list[tuple[str, Record]]]]) -> None:
+        await asyncio.gather(*(self._session(session, records) for session, records in batch))
+
+    async def close(self, session: Session, reason: str) -> None:
+        state = session.state
+        session.state = None
+        if state is None or not state.warm:
+            return
+        try:
+            await self.pool.close_session(session.session_id)
+        except asyncio.CancelledError:
+            raise
+        except StreamscribeError as exc:
+            session.log.debug("closing the denoiser stream: %s", exc)
+
+    async def readiness(self) -> tuple[bool, dict]:
+        pids = self.pool.pids
+        return all(pid is not None for pid in pids), {"denoise_processes": len(pids),
+                                                       "denoise_sessions": self.pool.session_count}
+
+    # -- per session -------------------------------------------------------------
+
+    async def _session(self, session: Session, records: list[tuple[str, Record]]) -> None:
+        state: DenoiseState = session.state
+        outputs: list[Record] = []
+        finish = marker = False
+        for _, record in records:
+            if isinstance(record, Audio):
+                if record.offset != state.position:
+                    session.log.warning("audio offset %d, expected %d; restarting the denoiser there",
+                                        record.offset, state.position)
+                    await self._drain(session, state, outputs)
+                    state.restart_at(record.offset)
+                state.receive(record.pcm)
+                self.metrics.audio_seconds.inc(record.samples / SAMPLE_RATE)
+            elif isinstance(record, (Flush, End)):
+                await self._drain(session, state, outputs)
+                outputs.append(Flush(seq=state.next_seq(), flush_id=record.flush_id) if isinstance(record, Flush)
+                               else End(seq=state.next_seq(), reason=record.reason))
+                marker = True
+                finish = isinstance(record, End)
+                if finish:
+                    break
+            else:
+                session.log.warning("ignoring unexpected %s record", record.TYPE)
+        if not finish:
+            await self._catch_up(session, state)
+            self._cut(state, outputs, final=False)
+        await self._commit(session, state, records[-1][0], outputs, marker=marker, finish=finish)
+
+    async def _catch_up(self, session: Session, state: DenoiseState) -> None:
+        """Feed the pool's stream all input received; (re)start it from a pre-roll if needed."""
+        if state.fed >= state.position and state.warm:
+            return
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                if not state.warm:
+                    preroll = state.raw(state.emitted - PREROLL, state.emitted)
+                    await self.pool.resume_session(session.session_id, preroll.tobytes())
+                    state.warm, state.fed, state.ready = True, state.emitted, _EMPTY
+                if state.fed < state.position:
+                    chunk = state.raw(state.fed, state.position)
+                    started = time.perf_counter()
+                    out = await self.pool.process(session.session_id, chunk.tobytes())
+                    self.metrics.chunk_seconds.observe(time.perf_counter() - started)
+                    state.fed = state.position
+                    state.ready = np.concatenate([state.ready, np.frombuffer(out, np.int16)])
+                return
+            except asyncio.CancelledError:
+                state.warm = False  # the stream may have eaten the chunk: resume next time
+                raise
+            except StreamscribeError as exc:
+                # DenoiseProcessDied, SessionStateLost, a child that failed to restart...
+                state.warm = False
+                self.resumes.labels(reason="denoiser_failed").inc()
+                session.log.warning("denoiser failed (attempt %d/%d): %s; resuming from a pre-roll",
+                                    attempt, ATTEMPTS, exc)
+        # Keep the session flowing: pass the pending input through undenoised. The
+        # next call tries a fresh stream again from a pre-roll at ``emitted``.
+        session.log.error("denoiser unavailable; passing %.2f s through undenoised",
+                          (state.position - state.emitted) / SAMPLE_RATE)
+        self._bypass(state)
+
+    def _bypass(self, state: DenoiseState) -> None:
+        missing = state.position - state.emitted - len(state.ready)
+        if missing > 0:
+            self.bypassed.inc(missing / SAMPLE_RATE)
+            state.ready = np.concatenate([state.ready, state.raw(state.position - missing, state.position)])
+        state.fed = state.position
+        state.bypassed = True
+
+    async def _drain(self, session: Session, state: DenoiseState, outputs: list[Record]) -> None:
+        """Flush the stream at a marker: send every sample received, then start afresh."""
+        if state.position == state.emitted:
+            return
+        await self._catch_up(session, state)
+        if state.warm:
+            try:
+                rest = await self.pool.close_session(session.session_id)
+                state.ready = np.concatenate([state.ready, np.frombuffer(rest, np.int16)])
+            except asyncio.CancelledError:
+                state.warm = False
+                raise
+            except StreamscribeError as exc:
+                session.log.warning("flushing the denoiser failed: %s; passing the rest through", exc)
+            state.warm = False
+        expected = state.position - state.emitted
+        if len(state.ready) > expected:
+            session.log.warning("denoiser returned %d samples too many; cut", len(state.ready) - expected)
+            state.ready = state.ready[:expected]
+        elif len(state.ready) < expected:
+            self._bypass(state)  # a lost stream returns nothing: never lose audio
+        self._cut(state, outputs, final=True)
+
+    def _cut(self, state: DenoiseState, outputs: list[Record], *, final: bool) -> None:
+        """Emit the ready audio as records on the grid (and up to the end if ``final``)."""
+        while len(state.ready):
+            end = (state.emitted // GRID + 1) * GRID
+            if final:
+                end = min(end, state.emitted + len(state.ready))
+            count = end - state.emitted
+            if count > len(state.ready):
+                break
+            pcm = state.ready[:count]
+            raw = state.raw(state.emitted, end).tobytes() if state.raw_audio else b""
+            outputs.append(Audio(seq=state.next_seq(), offset=state.emitted, pcm=pcm.tobytes(), raw=raw))
+            state.ready = state.ready[count:]
+            state.emitted = end
+        state.trim()
+
+    async def _commit(self, session: Session, state: DenoiseState, last_id: str, outputs: list[Record], *,
+                      marker: bool, finish: bool) -> None:
+        now = time.monotonic()
+        consumed, blob = None, b""
+        if not finish and (marker or now - state.last_checkpoint >= self.checkpoint_interval):
+            consumed, blob = last_id, state.snapshot()
+            state.last_checkpoint = now
+        try:
+            await self.runner.commit(session, outputs, consumed=consumed, state=blob, finish=finish)
+        except (LeaseLost, SessionGone) as exc:
+            session.log.info("stopped writing: %s", exc)
