@@ -74,3 +74,8 @@ def owners(stage: str) -> str:
 def workers(stage: str) -> str:
     """Sorted set: worker id -> liveness deadline (ms), for readiness and dashboards."""
     return f"{PREFIX}:workers:{stage}"
+
+
+def load(stage: str) -> str:
+    """Hash: worker id -> JSON of its sessions, capacity and queue lag (heartbeat)."""
+    return f"{PREFIX}:load:{stage}"

@@ -48,6 +48,14 @@ class GatewayMetrics:
             "From receiving the first audio of an utterance to sending its first partial.",
             buckets=LATENCY_BUCKETS, registry=registry,
         )
+        self.live_workers = Gauge(p + "live_workers", "Workers with a live heartbeat, by stage.", ["stage"],
+                                  registry=registry)
+        self.redis_up = Gauge(p + "redis_up", "1 when the gateway's last Redis check succeeded.", registry=registry)
+        self.redis_errors = Counter(p + "redis_errors_total", "Redis commands of the gateway that failed.",
+                                    registry=registry)
+        self.sessions_lost = Counter(
+            p + "sessions_lost_total", "Sessions ended because their data vanished from Redis.", registry=registry
+        )
         self.final_latency = Histogram(
             p + "speech_end_to_final_seconds",
             "From receiving the last speech audio of an utterance to sending its final.",

@@ -133,6 +133,7 @@ class StageRunner:
         self._background: set[asyncio.Task] = set()
         self._room = asyncio.Event()
         self._closed = False
+        self.queue_lag = 0.0  # seconds, as of the last read
         self._scripts = {
             name: redis.register_script(body)
             for name, body in (("acquire", bus.ACQUIRE), ("renew", bus.RENEW),
@@ -149,6 +150,7 @@ class StageRunner:
 
     async def start(self) -> None:
         await self._ensure_group()
+        await self._register()
         await self.doorbell.start()
         for coro, name in ((self._claim_loop(), "claim"), (self._process_loop(), "process"),
                            (self._heartbeat_loop(), "heartbeat"), (self._sweep_loop(), "sweep")):
@@ -175,6 +177,7 @@ class StageRunner:
             await self._drop(session, "drained")
         try:
             await self.redis.zrem(keys.workers(self.options.stage), self.worker_id)
+            await self.redis.hdel(keys.load(self.options.stage), self.worker_id)
         except RedisError:
             pass
 
@@ -321,6 +324,9 @@ class StageRunner:
         self.sessions.pop(session.session_id, None)
         self._dirty.discard(session.session_id)
         self.metrics.sessions_active.set(len(self.sessions))
+        if not self.sessions:
+            self.queue_lag = 0.0
+            self.metrics.queue_lag.set(0)
         await self.doorbell.unsubscribe(session.keys.bell(self.options.stage))
         try:
             await self.stage.close(session, reason)
@@ -329,22 +335,27 @@ class StageRunner:
         session.log.info("dropped: %s", reason)
         self._room.set()
 
+    async def _register(self) -> None:
+        """Announce this worker and its load (gateways read both for admission)."""
+        stage = self.options.stage
+        await self.redis.zadd(keys.workers(stage), {self.worker_id: self._deadline_ms()})
+        await self.redis.hset(keys.load(stage), self.worker_id, json.dumps({
+            "sessions": len(self.sessions), "capacity": self.options.capacity,
+            "lag": round(self.queue_lag, 3), "draining": self._draining}))
+
     async def _heartbeat_loop(self) -> None:
         stage = self.options.stage
         while True:
-            await asyncio.sleep(self.options.lease_ttl / 3)
             try:
-                await self.redis.zadd(keys.workers(stage), {self.worker_id: self._deadline_ms()})
+                await self._register()
                 sessions = list(self.sessions.values())
-                if not sessions:
-                    continue
                 ttl_ms = int(self.options.lease_ttl * 1000)
                 results = await asyncio.gather(*(
                     self._scripts["renew"](keys=[s.keys.lease(stage), s.keys.meta], args=[s.token, ttl_ms])
                     for s in sessions
                 ), return_exceptions=True)
                 renewed = {}
-                for session, result in zip(sessions, results):
+                for session, result in zip(sessions, results):  # empty when idle
                     if isinstance(result, Exception):
                         continue
                     if result == 1:
@@ -361,6 +372,7 @@ class StageRunner:
             except (RedisError, OSError) as exc:
                 self.metrics.redis_errors.inc()
                 log.warning("heartbeat failed: %s", exc)
+            await asyncio.sleep(self.options.lease_ttl / 3)
 
     async def _sweep_loop(self) -> None:
         stage = self.options.stage
@@ -372,6 +384,8 @@ class StageRunner:
                 continue
             try:
                 await self._adopt_orphans()
+                # Forget workers that have not beaten for a minute.
+                await self.redis.zremrangebyscore(keys.workers(stage), "-inf", int(time.time() * 1000) - 60_000)
                 # Control entries read by a worker that died before acknowledging them.
                 _, entries, *_ = await self.redis.xautoclaim(
                     stream, stage, self.worker_id, min_idle_time=int(self.options.lease_ttl * 2000),
@@ -486,7 +500,8 @@ class StageRunner:
                     records.append((entry_id, record))
             if records:
                 batch.append((session, records))
-        self.metrics.queue_lag.set(max(0.0, lag_ms) / 1000)
+        self.queue_lag = max(0.0, lag_ms) / 1000
+        self.metrics.queue_lag.set(self.queue_lag)
         return batch
 
     def _decode(self, session: Session, entry_id: str, fields: dict) -> Record | None:

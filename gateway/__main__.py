@@ -30,6 +30,8 @@ def build_parser() -> SettingsParser:
     parser.option("--send-queue", default=256, type=positive(int), help="messages buffered per client")
     parser.option("--session-ttl", default=30.0, type=positive(float),
                   help="seconds a session outlives its gateway (meta TTL)")
+    parser.option("--max-queue-lag", default=5.0, type=positive(float),
+                  help="refuse new sessions (close 1013) while a stage lags more than this many seconds")
     parser.flag("--enable-noise-suppression", help="send sessions through the denoise stage by default")
     return parser
 
@@ -39,7 +41,7 @@ async def serve(args) -> None:
     registry = CollectorRegistry()
     gateway = Gateway(redis, registry=registry, options=GatewayOptions(
         host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes, send_queue=args.send_queue,
-        session_ttl=args.session_ttl, enable_noise_suppression=args.enable_noise_suppression,
+        session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag, enable_noise_suppression=args.enable_noise_suppression,
     ))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -47,6 +47,7 @@ class GatewayOptions:
     close_timeout: float = 30.0  # seconds to wait for results after a client's close
     # Pipeline
     enable_noise_suppression: bool = False
+    max_queue_lag: float = 5.0  # refuse new sessions (1013) when a stage lags more than this
     session_ttl: float = 30.0  # meta TTL, renewed while the client is connected
     key_ttl: float = 600.0
     sweep_interval: float = 1.0
@@ -64,6 +65,9 @@ class Gateway:
                                      idle_channel=f"{keys.PREFIX}:idle:{self.gateway_id}")
         self._server = None
         self._keepalive: asyncio.Task | None = None
+        self._watcher: asyncio.Task | None = None
+        # stage -> why new sessions are refused ("" when they are accepted)
+        self.refusals: dict[str, str] = {stage: "" for stage in keys.STAGES}
         self._page = resources.files("gateway").joinpath("static/index.html").read_bytes()
         self._closed = False
 
@@ -75,6 +79,7 @@ class Gateway:
         )
         self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self.options.port
         self._keepalive = asyncio.create_task(self._renew_sessions(), name="renew-sessions")
+        self._watcher = asyncio.create_task(self._watch_stages(), name="watch-stages")
         log.info("gateway %s listening on %s:%d", self.gateway_id, self.options.host, self.port)
 
     async def close(self) -> None:
@@ -84,9 +89,10 @@ class Gateway:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        if self._keepalive is not None:
-            self._keepalive.cancel()
-            await asyncio.gather(self._keepalive, return_exceptions=True)
+        for task in (self._keepalive, self._watcher):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.doorbell.close()
 
     def _on_ring(self, channel: str) -> None:
@@ -100,18 +106,62 @@ class Gateway:
             session.ring()
 
     async def _renew_sessions(self) -> None:
-        """Keep the meta of live sessions from expiring (it is our liveness lease)."""
+        """Keep the meta of live sessions from expiring (it is our liveness lease).
+
+        A meta that is already gone means Redis lost the session (restarted empty,
+        failed over without the data): the client is told and disconnected rather
+        than left waiting for results that will never come.
+        """
         while True:
-            await asyncio.sleep(self.options.session_ttl / 3)
-            if not self.sessions:
+            await asyncio.sleep(min(2.0, self.options.session_ttl / 3))
+            sessions = [s for s in self.sessions.values() if not s.closed]
+            if not sessions:
                 continue
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
-                    for session in self.sessions.values():
+                    for session in sessions:
                         pipe.expire(session.keys.meta, int(self.options.session_ttl))
-                    await pipe.execute()
+                    alive = await pipe.execute()
             except (RedisError, OSError) as exc:
+                self.metrics.redis_errors.inc()
                 log.warning("renewing sessions failed: %s", exc)
+                continue
+            for session, renewed in zip(sessions, alive):
+                if not renewed and session.session_id in self.sessions:
+                    self.metrics.sessions_lost.inc()
+                    await session.lose("the service lost this session's data (its queue restarted); "
+                                       "please reconnect")
+
+    async def _watch_stages(self) -> None:
+        """Track live workers and load per stage, for admission, readiness and metrics."""
+        while True:
+            try:
+                for stage in keys.STAGES:
+                    await self._check_stage(stage)
+                self.metrics.redis_up.set(1)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self.metrics.redis_up.set(0)
+                self.metrics.redis_errors.inc()
+                log.warning("watching stages failed: %s", exc)
+            await asyncio.sleep(self.options.sweep_interval)
+
+    async def _check_stage(self, stage: str) -> str:
+        now_ms = int(time.time() * 1000)
+        live = [_text(w) for w in await self.redis.zrangebyscore(keys.workers(stage), now_ms, "+inf")]
+        loads = await self.redis.hmget(keys.load(stage), live) if live else []
+        self.metrics.live_workers.labels(stage=stage).set(len(live))
+        self.refusals[stage] = _refusal(stage, live, loads, self.options.max_queue_lag)
+        return self.refusals[stage]
+
+    async def _admission(self, stages: list[str]) -> str:
+        """Why a new session through ``stages`` is refused now, or "" to accept it."""
+        for stage in stages:
+            # The cached verdict is a second old at most; confirm a refusal before giving it.
+            if self.refusals[stage] and await self._check_stage(stage):
+                return self.refusals[stage]
+        return ""
 
     # -- HTTP ---------------------------------------------------------------------
 
@@ -186,6 +236,14 @@ class Gateway:
             return
         queue: asyncio.Queue = asyncio.Queue(maxsize=self.options.send_queue)
         session = ClientSession(self, config, queue)
+        try:
+            refusal = await self._admission(session.pipeline["stages"])
+        except (RedisError, OSError):
+            refusal = ""  # creating the session reports the Redis failure
+        if refusal:
+            self.metrics.sessions_refused.labels(reason="overloaded").inc()
+            await self._fail(websocket, "overloaded", refusal + "; try again later", TRY_AGAIN_LATER)
+            return
         try:
             await session.create()
         except (RedisError, OSError) as exc:
@@ -268,6 +326,9 @@ class Gateway:
                                 "message": f"results did not complete within {self.options.close_timeout:.0f} s"})
         await self._drain_and_close(session, 1000, "session complete")
 
+    async def close_session(self, session: ClientSession, code: int, reason: str) -> None:
+        await self._drain_and_close(session, code, reason)
+
     async def _drain_and_close(self, session: ClientSession, code: int, reason: str) -> None:
         """Send what is queued, then close: the sender task does both, in order."""
         await session.send_queue.put(_Close(code, reason))
@@ -278,6 +339,25 @@ class Gateway:
 class _Close:
     code: int
     reason: str
+
+
+def _refusal(stage: str, live: list[str], loads: list, max_lag: float) -> str:
+    """Why a stage cannot take new sessions now, or "" if it can."""
+    if not live:
+        return f"no live {stage} workers"
+    states = [json.loads(raw) for raw in loads if raw]
+    if len(states) < len(live):
+        return ""  # a worker that has not reported its load yet has room
+    open_workers = [s for s in states if not s["draining"] and s["sessions"] < s["capacity"]]
+    if not open_workers:
+        return f"every {stage} worker is at capacity"
+    if min(s["lag"] for s in open_workers) > max_lag:
+        return f"{stage} workers are {min(s['lag'] for s in open_workers):.1f} s behind"
+    return ""
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _response(status: http.HTTPStatus, body: bytes, content_type: str) -> Response:

@@ -48,7 +48,7 @@ class ClientSession:
         self.pipeline = config.pipeline(denoise_default=gateway.options.enable_noise_suppression)
         self.first_stage = self.pipeline["stages"][0]
         self.converter = AudioConverter(sample_rate=config.sample_rate, encoding=config.encoding)
-        self.log = SessionLogger(log, {"session_id": self.session_id})
+        self.log = SessionLogger(log, {"session_id": self.session_id, "stage": "gateway"})
         self.send_queue = send_queue
         self.seq = 0  # next input record seq
         self.client_seq = 0  # seq of messages to the client
@@ -93,6 +93,14 @@ class ClientSession:
         except RedisError as exc:
             self.log.warning("could not delete session keys: %s", exc)
         self.log.info("session closed")
+
+    async def lose(self, reason: str) -> None:
+        """The session's data is gone from Redis: tell the client and disconnect it."""
+        self.log.warning("session lost: %s", reason)
+        self.gateway.metrics.errors_sent.labels(code="session_lost").inc()
+        await self.send({"type": "error", "code": "session_lost", "message": reason, "fatal": True})
+        self.ended.set()
+        await self.gateway.close_session(self, 1011, "session lost")
 
     # -- client to pipeline ---------------------------------------------------------
 

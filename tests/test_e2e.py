@@ -208,4 +208,4 @@ def test_no_session_keys_remain(stack):
     while keys and time.monotonic() < deadline:
         time.sleep(0.2)
         keys = session_keys(stack.redis.url)
-    assert keys == []
+    assert keys == [], stack.logs()
