@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 DEFAULT_URL = "ws://localhost:8000/ws/asr"
 
@@ -42,10 +43,34 @@ async def file_frames(samples: np.ndarray, rate: int, *, chunk_ms: int, speed: f
         yield samples[start:start + step].tobytes()
 
 
+class StreamClosed(Exception):
+    """The server closed the session early; ``messages`` holds what it sent before."""
+
+    def __init__(self, code: int | None, reason: str, messages: list[dict]) -> None:
+        super().__init__(f"server closed the connection: {code} {reason}")
+        self.code = code
+        self.reason = reason
+        self.messages = messages
+
+
 async def stream(url: str, frames: AsyncIterator[bytes], *, sample_rate: int, config: dict | None = None,
                  on_message: Callable[[dict], None] | None = None, timeout: float = 60.0) -> list[dict]:
-    """Send a config, the frames and a close; return every message the server sent."""
+    """Send a config, the frames and a close; return every message the server sent.
+
+    Raises :class:`StreamClosed` if the server ends the session with a code other than 1000.
+    """
     messages: list[dict] = []
+    try:
+        await _stream(url, frames, sample_rate=sample_rate, config=config, on_message=on_message,
+                      timeout=timeout, messages=messages)
+    except ConnectionClosed as exc:
+        if exc.rcvd is None or exc.rcvd.code != 1000:
+            raise StreamClosed(exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else "",
+                               messages) from None
+    return messages
+
+
+async def _stream(url, frames, *, sample_rate, config, on_message, timeout, messages) -> None:
     async with connect(url, max_size=1 << 22, open_timeout=timeout) as websocket:
         await websocket.send(json.dumps({"type": "config", "sample_rate": sample_rate, "encoding": "float32",
                                          **(config or {})}))
@@ -59,14 +84,18 @@ async def stream(url: str, frames: AsyncIterator[bytes], *, sample_rate: int, co
 
         receiver = asyncio.create_task(receive())
         try:
-            async for frame in frames:
-                await websocket.send(frame)
-            await websocket.send(json.dumps({"type": "close"}))
+            try:
+                async for frame in frames:
+                    await websocket.send(frame)
+                await websocket.send(json.dumps({"type": "close"}))
+            except ConnectionClosed:
+                pass  # the receiver collects what came before the close
             await asyncio.wait_for(receiver, timeout)
         finally:
             receiver.cancel()
             await asyncio.gather(receiver, return_exceptions=True)
-    return messages
+        if websocket.close_code not in (None, 1000):
+            raise ConnectionClosed(websocket.close_rcvd, websocket.close_sent)
 
 
 async def microphone_frames(rate: int, chunk_ms: int) -> AsyncIterator[bytes]:
@@ -133,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
                                       on_message=printer(args.json), timeout=120))
     except KeyboardInterrupt:
         return 130
+    except StreamClosed as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"cannot reach {args.url}: {exc}", file=sys.stderr)
         return 1

@@ -13,11 +13,13 @@ import signal
 import time
 
 import pytest
+import soundfile
 
-from gateway.client import file_frames, stream
+from gateway.client import StreamClosed, file_frames, stream
 
 from .conftest import Stack, session_keys
 from .faults import five_utterances, http_port, lease_owner, metric, scrape
+from .support import word_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -147,6 +149,31 @@ async def test_sigstop_past_the_lease_then_sigcont_writes_nothing(cluster, audio
     assert metric(scrape_gateway(cluster), "streamscribe_gateway_duplicate_finals_total") == gateway_before
 
 
+async def test_sigterm_drains_and_hands_over_at_once(cluster, audio, baseline):
+    timing = {}
+
+    async def strike(session_id):
+        owner = lease_owner(cluster.redis.url, session_id, "asr")
+        process = cluster.worker(owner)
+        other = next(w for w in cluster.workers["asr"] if w is not process)
+        mark = len(other.lines)
+        timing["term"] = time.monotonic()
+        process.signal(signal.SIGTERM)
+        await asyncio.to_thread(other.wait_for_line, f"{session_id}.*took over", 30, start=mark)
+        timing["taken_over"] = time.monotonic()
+        assert await asyncio.to_thread(process.proc.wait, 30) == 0
+        return owner
+
+    messages, drained = await run(cluster, audio, strike)
+    try:
+        assert_same_finals(messages, baseline, cluster)
+        handover = timing["taken_over"] - timing["term"]
+        print(f"graceful drain: taken over {handover:.2f} s after SIGTERM (lease TTL 2 s)")
+        assert handover < 2.0, "a drained session should not wait for its lease to expire"
+    finally:
+        replace_worker(cluster, drained)
+
+
 def scrape_gateway(stack: Stack) -> str:
     return scrape(stack.port)
 
@@ -158,3 +185,49 @@ def test_no_session_keys_remain(cluster):
         time.sleep(0.2)  # stages notice a vanished session at their next heartbeat
         keys = session_keys(cluster.redis.url)
     assert keys == []
+
+
+async def test_redis_restart_ends_open_sessions_clearly_and_new_sessions_work(cluster, audio, clips):
+    """Redis restarts empty mid-session: no process hangs or dies; sessions end with a clear error."""
+    started = asyncio.Event()
+    sessions = []
+
+    async def one():
+        def on_message(message):
+            if message["type"] == "partial":
+                started.set()
+        try:
+            return await stream(cluster.url, file_frames(audio, 16000, chunk_ms=100, speed=SPEED),
+                                sample_rate=16000, on_message=on_message, timeout=60)
+        except StreamClosed as exc:
+            assert exc.code in (1011, 1013), exc
+            return exc.messages
+
+    sessions = [asyncio.create_task(one()) for _ in range(2)]
+    await asyncio.wait_for(started.wait(), 60)
+    await asyncio.to_thread(cluster.redis.stop)
+    await asyncio.to_thread(cluster.redis.start)  # same port, empty
+    results = await asyncio.wait_for(asyncio.gather(*sessions), 120)
+    for messages in results:
+        errors = [m for m in messages if m["type"] == "error"]
+        finals = [m for m in messages if m["type"] == "final"]
+        # Either the session went on to the end, or it was told why it ended.
+        assert len(finals) == 5 or any(e["code"] in ("unavailable", "session_lost") and e["fatal"]
+                                       for e in errors), messages
+    for process in cluster.processes:
+        assert process.proc.poll() is None, f"{process.name} died:\n{process.tail()}"
+    # New sessions work once Redis is back (1013 means: retry shortly).
+    path, reference = clips[-1]
+    samples, rate = soundfile.read(str(path), dtype="float32")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            messages = await stream(cluster.url, file_frames(samples, rate, chunk_ms=100, speed=4),
+                                    sample_rate=rate, timeout=60)
+            break
+        except StreamClosed as exc:
+            assert exc.code == 1013 and time.monotonic() < deadline, exc
+            await asyncio.sleep(0.5)  # the client's retry back-off, not synchronisation
+    (final,) = [m for m in messages if m["type"] == "final"]
+    errors, words = word_errors(reference, final["text"])
+    assert errors / words <= 0.2
