@@ -4,6 +4,24 @@ Data always lives in streams. A doorbell is only a wake-up: writers ``PUBLISH`` 
 the session's bell channel after they append, and readers subscribed to it read
 the stream at once; a slow periodic sweep covers doorbells lost while a
 connection was down. One pub/sub connection serves every session of a process.
+
+The same code runs on a Redis Cluster (``redis+cluster://``). Checked with
+redis-py 8.1 against a 3-master Redis 7.0 cluster (``tests/test_cluster.py``):
+
+* ``EVALSHA`` of a registered script goes to the slot of its first key; every
+  script's keys share the session's ``{sid}`` tag, so they are legal there.
+* Classic ``PUBLISH`` is broadcast to every node: a bell a script rings on one
+  master wakes a doorbell subscribed on another. (Its reply counts only the
+  local subscribers; nothing here reads it.) Sharded pub/sub is not needed.
+* Non-transactional pipelines may span slots and nodes and keep the order of
+  replies, but refuse ``PUBLISH``: callers ring bells outside pipelines.
+* Blocking ``XREADGROUP``, ``XAUTOCLAIM`` and ``XGROUP CREATE`` on the global
+  control streams work as on one Redis; ``client_name`` is set on every node.
+* The cluster client loads its slot map lazily, on its first command, and its
+  pub/sub needs that map: :class:`Doorbell` loads it before subscribing.
+* The cluster client has no ``retry_on_timeout``; its own retry handles timeouts
+  and redirections. Its sockets time out after 5 s, longer than any blocking
+  read here (1 s ``XREADGROUP``, 5 s pub/sub poll, which passes its own timeout).
 """
 
 from __future__ import annotations
@@ -25,12 +43,14 @@ CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 
 def connect(url: str, *, client_name: str | None = None) -> Redis:
     """A client for ``url``; ``redis+cluster://host:port`` connects to a Redis Cluster."""
-    options = dict(socket_connect_timeout=2.0, health_check_interval=10, retry_on_timeout=True)
+    options = dict(socket_connect_timeout=2.0, health_check_interval=10, client_name=client_name)
     for scheme in CLUSTER_SCHEMES:
         if url.startswith(scheme):
+            # RedisCluster has no retry_on_timeout: its own Retry already covers
+            # connection errors and timeouts, and follows MOVED/ASK.
             plain = url.replace("+cluster", "", 1)
             return RedisCluster.from_url(plain, **options)
-    return aioredis.from_url(url, client_name=client_name, **options)
+    return aioredis.from_url(url, retry_on_timeout=True, **options)
 
 
 # Take the lease of (session, stage) if nobody holds it.
@@ -122,6 +142,10 @@ class Doorbell:
         self._task = asyncio.create_task(self._listen(), name="doorbell")
 
     async def _open(self) -> None:
+        if isinstance(self._redis, RedisCluster):
+            # A cluster client loads its slot map on its first command; its
+            # pub/sub picks a node from that map without loading it first.
+            await self._redis.initialize()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self._idle_channel, *self._channels)
 

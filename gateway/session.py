@@ -138,8 +138,9 @@ class ClientSession:
                     self.arrivals.append((record.offset + record.samples, now))
                 pipe.xadd(stream, {"r": encode(record)})
             pipe.expire(stream, int(self.gateway.options.key_ttl))
-            pipe.publish(self.keys.bell(self.first_stage), "1")
             await pipe.execute()
+        # Rung after the append, not in the pipeline: cluster pipelines refuse PUBLISH.
+        await self.gateway.redis.publish(self.keys.bell(self.first_stage), "1")
 
     # -- pipeline to client -------------------------------------------------------------
 

@@ -1,0 +1,113 @@
+"""End to end against a real 3-master Redis Cluster: the same processes, a cluster URL.
+
+Every key of a session carries the hash tag ``{sid}``, so sessions land on
+different masters while each session's multi-key scripts stay in one slot. The
+doorbell's pub/sub connection sits on one master and still hears bells that the
+Lua scripts publish on the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from common import keys
+
+from .cluster import RedisClusterServer
+from .conftest import Stack
+from .support import word_errors
+from .test_e2e import check_event_order, finals, load, run_session
+
+pytestmark = pytest.mark.e2e
+
+MORE_SESSIONS = 5  # extra single-clip sessions if all landed on one master (3**-5 odds)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    server = RedisClusterServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def stack(cluster):
+    running = Stack(cluster)
+    yield running
+    running.close()
+
+
+def session_id(messages) -> str:
+    assert messages[0]["type"] == "session_created", messages[:1]
+    return messages[0]["session_id"]
+
+
+async def test_all_clips_in_one_session(stack, cluster, clips):
+    """The core scenario: five utterances, 1.5 s apart, in one session."""
+    rate = 16000
+    gap = np.zeros(int(1.5 * rate), np.float32)
+    parts, bounds, cursor = [gap[: rate // 2]], [], rate // 2
+    for path, _ in clips:
+        samples, clip_rate = load(path)
+        assert clip_rate == rate
+        parts += [samples, gap]
+        bounds.append((cursor * 1000 // rate, (cursor + len(samples)) * 1000 // rate))
+        cursor += len(samples) + len(gap)
+    messages = await run_session(stack, np.concatenate(parts).astype(np.float32), rate)
+    sid = session_id(messages)
+    check_event_order(messages)
+    got = finals(messages)
+    assert len(got) == len(clips), ([m["text"] for m in got], stack.logs())
+    errors = words = 0
+    for final, (start_ms, end_ms), (_, reference) in zip(got, bounds, clips):
+        assert start_ms - 600 <= final["start_ms"] <= start_ms + 600
+        assert end_ms - 600 <= final["end_ms"] <= end_ms + 600
+        e, n = word_errors(reference, final["text"])
+        errors, words = errors + e, words + n
+    assert {m["utterance_id"] for m in messages if m["type"] == "partial"}, "no partials at all"
+    print(f"cluster: WER over one 5-utterance session on master :{cluster.port_of(keys.SessionKeys(sid).meta)}: "
+          f"{errors / words:.3%}")
+    assert errors / words <= 0.20
+
+
+async def transcribe(stack, clip) -> tuple[str, str, list[dict]]:
+    path, reference = clip
+    samples, rate = load(path)
+    messages = await run_session(stack, samples, rate)
+    return reference, session_id(messages), messages
+
+
+async def test_concurrent_sessions_on_several_masters(stack, cluster, clips):
+    """One session per clip, all at once; their slots spread over the masters."""
+    results = await asyncio.gather(*(transcribe(stack, clip) for clip in clips))
+    masters = {cluster.port_of(keys.SessionKeys(sid).meta) for _, sid, _ in results}
+    for clip in clips[:MORE_SESSIONS]:
+        if len(masters) > 1:
+            break
+        result = await transcribe(stack, clip)
+        results.append(result)
+        masters.add(cluster.port_of(keys.SessionKeys(result[1]).meta))
+    assert len(masters) > 1, "every session hashed to one master"
+    errors = words = 0
+    for reference, sid, messages in results:
+        check_event_order(messages)
+        got = finals(messages)
+        assert len(got) == 1, (sid, messages, stack.logs())
+        e, n = word_errors(reference, got[0]["text"])
+        errors, words = errors + e, words + n
+    print(f"cluster: WER over {len(results)} concurrent sessions on {len(masters)} masters: {errors / words:.3%}")
+    assert errors / words <= 0.20
+
+
+def test_no_session_keys_remain(stack, cluster):
+    """Runs last in this module: no session key is left on any master."""
+    deadline = time.monotonic() + 15  # stages notice a vanished session within a heartbeat
+    left = cluster.keys("ss:{*")
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = cluster.keys("ss:{*")
+    assert left == [], stack.logs()
