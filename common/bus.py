@@ -41,9 +41,16 @@ Redis = aioredis.Redis | RedisCluster
 CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 
 
+# Connections per pool (per node on a cluster); callers bound their concurrency
+# to CONCURRENCY so that a worker with hundreds of sessions never exhausts it.
+MAX_CONNECTIONS = 256
+CONCURRENCY = 64
+
+
 def connect(url: str, *, client_name: str | None = None) -> Redis:
     """A client for ``url``; ``redis+cluster://host:port`` connects to a Redis Cluster."""
-    options = dict(socket_connect_timeout=2.0, health_check_interval=10, client_name=client_name)
+    options = dict(socket_connect_timeout=2.0, health_check_interval=10, client_name=client_name,
+                   max_connections=MAX_CONNECTIONS)
     for scheme in CLUSTER_SCHEMES:
         if url.startswith(scheme):
             # RedisCluster has no retry_on_timeout: its own Retry already covers
@@ -110,6 +117,17 @@ RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+async def gather_bounded(coros, *, limit: int = CONCURRENCY, return_exceptions: bool = False) -> list:
+    """``asyncio.gather`` with at most ``limit`` commands in flight (one connection each)."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(coro):
+        async with semaphore:
+            return await coro
+
+    return await asyncio.gather(*(run(c) for c in coros), return_exceptions=return_exceptions)
 
 
 def next_id(stream_id: str) -> str:

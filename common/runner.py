@@ -350,7 +350,7 @@ class StageRunner:
                 await self._register()
                 sessions = list(self.sessions.values())
                 ttl_ms = int(self.options.lease_ttl * 1000)
-                results = await asyncio.gather(*(
+                results = await bus.gather_bounded((
                     self._scripts["renew"](keys=[s.keys.lease(stage), s.keys.meta], args=[s.token, ttl_ms])
                     for s in sessions
                 ), return_exceptions=True)
@@ -479,9 +479,9 @@ class StageRunner:
     async def _read(self, sessions: list[Session]) -> list[tuple[Session, list[tuple[str, Record]]]]:
         stage = self.options.stage
         count = self.options.read_count
-        replies = await asyncio.gather(*(
+        replies = await bus.gather_bounded(
             self.redis.xrange(s.keys.input(stage), min="(" + s.read_id, count=count) for s in sessions
-        ))
+        )
         batch = []
         now_ms = time.time() * 1000
         lag_ms = 0.0

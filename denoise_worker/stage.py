@@ -45,6 +45,7 @@ import msgpack
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter
 
+from common import bus
 from common.errors import LeaseLost, RecordError, SessionGone, StreamscribeError
 from common.metrics import DenoiseMetrics
 from common.records import SAMPLE_RATE, Audio, End, Flush, Record
@@ -162,7 +163,7 @@ class DenoiseStage(Stage):
         return DenoiseState(raw_audio=raw_audio)
 
     async def process(self, batch: list[tuple[Session, list[tuple[str, Record]]]]) -> None:
-        await asyncio.gather(*(self._session(session, records) for session, records in batch))
+        await bus.gather_bounded(self._session(session, records) for session, records in batch)
 
     async def close(self, session: Session, reason: str) -> None:
         state = session.state

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import msgpack
 import numpy as np
 
+from common import bus
 from common.errors import ConfigError, LeaseLost, SessionGone
 from common.metrics import VadMetrics
 from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechStart
@@ -134,7 +135,7 @@ class VadStage(Stage):
             if not frames:
                 break
             await self._score(work, frames, owners, outputs)
-        await asyncio.gather(*(
+        await bus.gather_bounded((
             self._commit(session, records[-1][0], outputs[session], session in finished)
             for session, records in batch
         ))
