@@ -8,10 +8,9 @@ import sys
 from prometheus_client import CollectorRegistry
 
 from common.config import SettingsParser, positive
-from common.errors import StreamscribeError
 from common.logs import setup_logging
 from common.metrics import AsrMetrics
-from common.service import add_runner_options, run_stage, runner_options
+from common.service import add_runner_options, run_main, run_stage, runner_options
 
 from .engines import ENGINES, EngineOptions, load_engine
 from .stage import AsrStage, StreamingOptions
@@ -43,39 +42,36 @@ def build_parser() -> SettingsParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        setup_logging(level=args.log_level, fmt=args.log_format)
-        engine = load_engine(args.engine, EngineOptions(
-            model=args.model, device=args.device, compute_type=args.compute_type,
-            cpu_threads=args.cpu_threads, num_workers=args.num_workers, dtype=args.dtype,
-            gpu_memory_utilization=args.gpu_memory_utilization, max_model_len=args.max_model_len,
-            max_num_seqs=args.max_num_seqs, tensor_parallel_size=args.tensor_parallel_size,
-            max_new_tokens=args.max_new_tokens,
-        ))
-        defaults = StreamingOptions(chunk_size_sec=args.chunk_size_sec, unfixed_chunk_num=args.unfixed_chunk_num,
-                                    unfixed_token_num=args.unfixed_token_num,
-                                    final_with_prefix=args.final_with_prefix)
-        registry = CollectorRegistry()
-        stage = AsrStage(engine, defaults=defaults, metrics=AsrMetrics(registry))
+    return run_main("asr_worker", lambda: _run(argv))
 
-        async def serve() -> None:
-            try:
-                start = getattr(engine, "start", None)
-                if start is not None:  # engines that need the loop (vLLM) start before taking sessions
-                    await start()
-                await run_stage(stage, redis_url=args.redis_url, options=runner_options(args, "asr"),
-                                registry=registry, http_host=args.http_host, http_port=args.http_port)
-            finally:
-                await engine.close()
 
-        asyncio.run(serve())
-    except StreamscribeError as exc:
-        print(f"asr_worker: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        pass
-    return 0
+def _run(argv: list[str] | None) -> None:
+    args = build_parser().parse_args(argv)
+    setup_logging(level=args.log_level, fmt=args.log_format)
+    engine = load_engine(args.engine, EngineOptions(
+        model=args.model, device=args.device, compute_type=args.compute_type,
+        cpu_threads=args.cpu_threads, num_workers=args.num_workers, dtype=args.dtype,
+        gpu_memory_utilization=args.gpu_memory_utilization, max_model_len=args.max_model_len,
+        max_num_seqs=args.max_num_seqs, tensor_parallel_size=args.tensor_parallel_size,
+        max_new_tokens=args.max_new_tokens,
+    ))
+    defaults = StreamingOptions(chunk_size_sec=args.chunk_size_sec, unfixed_chunk_num=args.unfixed_chunk_num,
+                                unfixed_token_num=args.unfixed_token_num,
+                                final_with_prefix=args.final_with_prefix)
+    registry = CollectorRegistry()
+    stage = AsrStage(engine, defaults=defaults, metrics=AsrMetrics(registry))
+
+    async def serve() -> None:
+        try:
+            start = getattr(engine, "start", None)
+            if start is not None:  # engines that need the loop (vLLM) start before taking sessions
+                await start()
+            await run_stage(stage, redis_url=args.redis_url, options=runner_options(args, "asr"),
+                            registry=registry, http_host=args.http_host, http_port=args.http_port)
+        finally:
+            await engine.close()
+
+    asyncio.run(serve())
 
 
 if __name__ == "__main__":

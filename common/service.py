@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
 from . import bus
 from .http import HealthServer
 from .config import SettingsParser, positive
+from .errors import StreamscribeError
 from .metrics import StageMetrics
 from .runner import RunnerOptions, Stage, StageRunner
 
@@ -62,3 +65,15 @@ def add_runner_options(parser: SettingsParser, *, capacity: int) -> None:
 def runner_options(args, stage: str) -> RunnerOptions:
     return RunnerOptions(stage=stage, worker_id=args.worker_id, capacity=args.capacity,
                          lease_ttl=args.lease_ttl, sweep_interval=args.sweep_interval)
+
+
+def run_main(prog: str, body: Callable[[], None]) -> int:
+    """Run a service's ``main`` body: a configuration or model error is one clear line and exit 2."""
+    try:
+        body()
+    except StreamscribeError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -16,7 +16,7 @@ from common.config import SettingsParser, positive
 from common.errors import ConfigError, StreamscribeError
 from common.logs import setup_logging
 from common.metrics import DenoiseMetrics
-from common.service import add_runner_options, run_stage, runner_options
+from common.service import add_runner_options, run_main, run_stage, runner_options
 
 
 def _cpus() -> int:
@@ -69,22 +69,19 @@ async def serve(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        setup_logging(level=args.log_level, fmt=args.log_format)
-        from .dsp import resolve_model_path
+    return run_main("denoise_worker", lambda: _run(argv))
 
-        resolve_model_path(args.dfn_model)  # a clear ConfigError before any process starts
-        if args.atten_lim_db is not None and not args.atten_lim_db > 0:
-            raise ConfigError(f"--atten-lim-db must be > 0 dB, got {args.atten_lim_db}")
-        asyncio.run(serve(args))
-    except StreamscribeError as exc:
-        print(f"denoise_worker: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        pass
-    return 0
+
+def _run(argv: list[str] | None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(level=args.log_level, fmt=args.log_format)
+    from .dsp import resolve_model_path
+
+    resolve_model_path(args.dfn_model)  # a clear ConfigError before any process starts
+    if args.atten_lim_db is not None and not args.atten_lim_db > 0:
+        raise ConfigError(f"--atten-lim-db must be > 0 dB, got {args.atten_lim_db}")
+    asyncio.run(serve(args))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from common import bus
 from common.config import SettingsParser, positive
-from common.errors import StreamscribeError
 from common.logs import setup_logging
+from common.service import run_main
 
 from .server import Gateway, GatewayOptions
 
@@ -58,16 +58,13 @@ async def serve(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        setup_logging(level=args.log_level, fmt=args.log_format)
-        asyncio.run(serve(args))
-    except StreamscribeError as exc:
-        print(f"gateway: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return run_main("gateway", lambda: _run(argv))
+
+
+def _run(argv: list[str] | None) -> None:
+    args = build_parser().parse_args(argv)
+    setup_logging(level=args.log_level, fmt=args.log_format)
+    asyncio.run(serve(args))
 
 
 if __name__ == "__main__":

@@ -10,14 +10,22 @@ import soundfile
 
 
 def five_utterances(clips, gap_seconds: float = 1.5) -> np.ndarray:
+    return five_utterances_with_bounds(clips, gap_seconds)[0]
+
+
+def five_utterances_with_bounds(clips, gap_seconds: float = 1.5) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The clips in one stream, 0.5 s of silence first and ``gap_seconds`` after each,
+    with each clip's (start_ms, end_ms) in that stream."""
     rate = 16000
     gap = np.zeros(int(gap_seconds * rate), np.float32)
-    parts = [gap[: rate // 2]]
+    parts, bounds, cursor = [gap[: rate // 2]], [], rate // 2
     for path, _ in clips:
         samples, clip_rate = soundfile.read(str(path), dtype="float32")
         assert clip_rate == rate
         parts += [samples, gap]
-    return np.concatenate(parts).astype(np.float32)
+        bounds.append((cursor * 1000 // rate, (cursor + len(samples)) * 1000 // rate))
+        cursor += len(samples) + len(gap)
+    return np.concatenate(parts).astype(np.float32), bounds
 
 
 def lease_owner(redis_url: str, session_id: str, stage: str) -> str | None:

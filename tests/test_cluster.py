@@ -18,6 +18,7 @@ from common import keys
 
 from .cluster import RedisClusterServer
 from .conftest import Stack
+from .faults import five_utterances_with_bounds
 from .support import word_errors
 from .test_e2e import check_event_order, finals, load, run_session
 
@@ -49,15 +50,8 @@ def session_id(messages) -> str:
 async def test_all_clips_in_one_session(stack, cluster, clips):
     """The core scenario: five utterances, 1.5 s apart, in one session."""
     rate = 16000
-    gap = np.zeros(int(1.5 * rate), np.float32)
-    parts, bounds, cursor = [gap[: rate // 2]], [], rate // 2
-    for path, _ in clips:
-        samples, clip_rate = load(path)
-        assert clip_rate == rate
-        parts += [samples, gap]
-        bounds.append((cursor * 1000 // rate, (cursor + len(samples)) * 1000 // rate))
-        cursor += len(samples) + len(gap)
-    messages = await run_session(stack, np.concatenate(parts).astype(np.float32), rate)
+    audio, bounds = five_utterances_with_bounds(clips)
+    messages = await run_session(stack, audio, rate)
     sid = session_id(messages)
     check_event_order(messages)
     got = finals(messages)

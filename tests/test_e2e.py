@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from gateway.client import file_frames, stream
 
 from .conftest import session_keys
+from .faults import five_utterances_with_bounds
 from .support import word_errors
 
 pytestmark = pytest.mark.e2e
@@ -74,15 +75,7 @@ async def test_each_clip(stack, clips):
 
 async def test_all_clips_in_one_session(stack, clips):
     rate = 16000
-    gap = np.zeros(int(1.5 * rate), np.float32)
-    parts, bounds, cursor = [gap[: rate // 2]], [], rate // 2
-    for path, _ in clips:
-        samples, clip_rate = load(path)
-        assert clip_rate == rate
-        parts += [samples, gap]
-        bounds.append((cursor * 1000 // rate, (cursor + len(samples)) * 1000 // rate))
-        cursor += len(samples) + len(gap)
-    audio = np.concatenate(parts).astype(np.float32)
+    audio, bounds = five_utterances_with_bounds(clips)
     messages = await run_session(stack, audio, rate)
     check_event_order(messages)
     got = finals(messages)

@@ -8,10 +8,9 @@ import sys
 from prometheus_client import CollectorRegistry
 
 from common.config import SettingsParser, positive
-from common.errors import StreamscribeError
 from common.logs import setup_logging
 from common.metrics import VadMetrics
-from common.service import add_runner_options, run_stage, runner_options
+from common.service import add_runner_options, run_main, run_stage, runner_options
 
 from .model import SileroVad
 from .segmenter import EndpointOptions
@@ -36,26 +35,23 @@ def build_parser() -> SettingsParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        setup_logging(level=args.log_level, fmt=args.log_format)
-        defaults = EndpointOptions(
-            threshold=args.vad_threshold, min_speech_duration=args.min_speech_duration,
-            silence_threshold=args.silence_threshold, pre_roll=args.pre_roll,
-            trailing_padding=args.trailing_padding, max_utterance_sec=args.max_utterance_sec,
-        )
-        registry = CollectorRegistry()
-        stage = VadStage(SileroVad(model_path=args.vad_model, threads=args.threads), defaults=defaults,
-                         metrics=VadMetrics(registry), checkpoint_interval=args.checkpoint_interval)
-        asyncio.run(run_stage(stage, redis_url=args.redis_url, options=runner_options(args, "vad"),
-                              registry=registry, http_host=args.http_host, http_port=args.http_port))
-    except StreamscribeError as exc:
-        print(f"vad_worker: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return run_main("vad_worker", lambda: _run(argv))
+
+
+def _run(argv: list[str] | None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(level=args.log_level, fmt=args.log_format)
+    defaults = EndpointOptions(
+        threshold=args.vad_threshold, min_speech_duration=args.min_speech_duration,
+        silence_threshold=args.silence_threshold, pre_roll=args.pre_roll,
+        trailing_padding=args.trailing_padding, max_utterance_sec=args.max_utterance_sec,
+    )
+    registry = CollectorRegistry()
+    stage = VadStage(SileroVad(model_path=args.vad_model, threads=args.threads), defaults=defaults,
+                     metrics=VadMetrics(registry), checkpoint_interval=args.checkpoint_interval)
+    asyncio.run(run_stage(stage, redis_url=args.redis_url, options=runner_options(args, "vad"),
+                          registry=registry, http_host=args.http_host, http_port=args.http_port))
 
 
 if __name__ == "__main__":
