@@ -69,9 +69,14 @@ class ClientSession:
         redis = self.gateway.redis
         meta = {"config": json.dumps(self.pipeline), "gateway": self.gateway.gateway_id,
                 "created": f"{time.time():.3f}"}
+        # The meta must exist before any stage hears of the session: a stage that
+        # claims a session without meta takes it for gone. On a cluster these keys
+        # live on different nodes, so the two steps are two round trips.
         async with redis.pipeline(transaction=False) as pipe:
             pipe.hset(self.keys.meta, mapping=meta)
             pipe.expire(self.keys.meta, int(self.gateway.options.session_ttl))
+            await pipe.execute()
+        async with redis.pipeline(transaction=False) as pipe:
             for stage in self.pipeline["stages"]:
                 pipe.xadd(keys.control_stream(stage), {"sid": self.session_id}, maxlen=100_000, approximate=True)
             await pipe.execute()
@@ -80,18 +85,27 @@ class ClientSession:
         self.log.info("session created: %s", "+".join(self.pipeline["stages"]))
 
     async def close(self) -> None:
-        """Forget the session: delete its meta and results; stages clean up their own keys."""
+        """Forget the session: delete its meta and results; stages clean up their own keys.
+
+        Deleting the keys comes first and is retried: nothing that fails after it
+        (unsubscribing, stopping the relay) may leave a session behind in Redis.
+        """
         if self.closed:
             return
         self.closed = True
-        if self.relay_task is not None:
-            self.relay_task.cancel()
-            await asyncio.gather(self.relay_task, return_exceptions=True)
-        await self.gateway.doorbell.unsubscribe(self.keys.bell("out"))
         try:
-            await self.gateway.redis.delete(self.keys.meta, self.keys.out)
-        except RedisError as exc:
-            self.log.warning("could not delete session keys: %s", exc)
+            for attempt in range(3):
+                try:
+                    await self.gateway.redis.delete(self.keys.meta, self.keys.out)
+                    break
+                except (RedisError, OSError) as exc:
+                    self.log.warning("deleting session keys failed (attempt %d): %s", attempt + 1, exc)
+                    await asyncio.sleep(0.2 * (attempt + 1))
+        finally:
+            if self.relay_task is not None:
+                self.relay_task.cancel()
+                await asyncio.gather(self.relay_task, return_exceptions=True)
+            await self.gateway.doorbell.unsubscribe(self.keys.bell("out"))
         self.log.info("session closed")
 
     async def lose(self, reason: str) -> None:
