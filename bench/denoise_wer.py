@@ -39,7 +39,7 @@ if str(REPO) not in sys.path:
 
 from denoise_worker.quality import make_noise  # noqa: E402
 from gateway.client import file_frames, stream  # noqa: E402
-from tests.support import RedisServer, free_port, service, word_errors  # noqa: E402
+from tests.support import RedisServer, free_port, service, wait_for_workers, word_errors  # noqa: E402
 from tests.testdata import librivox_clips  # noqa: E402
 
 RATE = 16000
@@ -81,24 +81,6 @@ def session_audio(clips, kind: str | None, snr_db: float, seed: int = 0) -> np.n
     if peak > 0.99:
         mix *= 0.99 / peak
     return mix.astype(np.float32)
-
-
-def wait_for_workers(http: str, stages, timeout: float = 30.0) -> None:
-    """Until the gateway sees a live worker of each stage (they register on their first heartbeat)."""
-    import json
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(http + "/readyz", timeout=5) as response:
-                workers = json.load(response).get("workers", {})
-        except OSError as exc:  # 503 while not ready
-            workers = json.loads(exc.read()).get("workers", {}) if hasattr(exc, "read") else {}
-        if all(workers.get(stage, 0) >= 1 for stage in stages):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"workers not live after {timeout} s: {workers}")
-        time.sleep(0.2)
 
 
 class Bench:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -12,6 +13,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,3 +140,18 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
         previous = current
     return previous[-1], len(ref)
+
+
+def wait_for_workers(http: str, stages, timeout: float = 30.0) -> None:
+    """Until the gateway sees a live worker of each stage (workers register on their first heartbeat)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(http + "/readyz", timeout=5) as response:
+                workers = json.load(response).get("workers", {})
+        except urllib.error.HTTPError as exc:  # 503 until ready
+            workers = json.loads(exc.read()).get("workers", {})
+        if all(workers.get(stage, 0) >= 1 for stage in stages):
+            return
+        assert time.monotonic() < deadline, f"workers not live after {timeout} s: {workers}"
+        time.sleep(0.2)  # polling a condition with a deadline

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import numpy as np
 import pytest
 
 from common import keys
@@ -20,7 +19,7 @@ from .cluster import RedisClusterServer
 from .conftest import Stack
 from .faults import five_utterances_with_bounds
 from .support import word_errors
-from .test_e2e import check_event_order, finals, load, run_session
+from .test_e2e import check_event_order, check_one_session_of_clips, finals, load, run_session
 
 pytestmark = pytest.mark.e2e
 
@@ -49,23 +48,13 @@ def session_id(messages) -> str:
 
 async def test_all_clips_in_one_session(stack, cluster, clips):
     """The core scenario: five utterances, 1.5 s apart, in one session."""
-    rate = 16000
     audio, bounds = five_utterances_with_bounds(clips)
-    messages = await run_session(stack, audio, rate)
+    messages = await run_session(stack, audio, 16000)
     sid = session_id(messages)
-    check_event_order(messages)
-    got = finals(messages)
-    assert len(got) == len(clips), ([m["text"] for m in got], stack.logs())
-    errors = words = 0
-    for final, (start_ms, end_ms), (_, reference) in zip(got, bounds, clips):
-        assert start_ms - 600 <= final["start_ms"] <= start_ms + 600
-        assert end_ms - 600 <= final["end_ms"] <= end_ms + 600
-        e, n = word_errors(reference, final["text"])
-        errors, words = errors + e, words + n
-    assert {m["utterance_id"] for m in messages if m["type"] == "partial"}, "no partials at all"
+    wer = check_one_session_of_clips(messages, bounds, clips, stack.logs())
     print(f"cluster: WER over one 5-utterance session on master :{cluster.port_of(keys.SessionKeys(sid).meta)}: "
-          f"{errors / words:.3%}")
-    assert errors / words <= 0.20
+          f"{wer:.3%}")
+    assert wer <= 0.20
 
 
 async def transcribe(stack, clip) -> tuple[str, str, list[dict]]:

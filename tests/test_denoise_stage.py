@@ -28,7 +28,7 @@ from gateway.client import file_frames, stream  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
 from .conftest import Stack, session_keys  # noqa: E402
-from .support import free_port, service, word_errors  # noqa: E402
+from .support import free_port, service, wait_for_workers, word_errors  # noqa: E402
 
 RATE = 16000
 CHUNK = 1000  # samples per input record: deliberately off the 512 grid
@@ -271,21 +271,6 @@ def denoise_stack(redis_server):
         raise
     yield stack
     stack.close()
-
-
-def wait_for_workers(http: str, stages, timeout: float = 30.0) -> None:
-    """Until the gateway sees a live worker of each stage (workers register on their first heartbeat)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(http + "/readyz", timeout=5) as response:
-                workers = json.load(response).get("workers", {})
-        except urllib.error.HTTPError as exc:  # 503 until ready
-            workers = json.loads(exc.read()).get("workers", {})
-        if all(workers.get(stage, 0) >= 1 for stage in stages):
-            return
-        assert time.monotonic() < deadline, f"workers not live after {timeout} s: {workers}"
-        time.sleep(0.2)  # polling a condition with a deadline
 
 
 def metric(url: str, name: str) -> float:
