@@ -136,6 +136,26 @@ def next_id(stream_id: str) -> str:
     return f"{ms}-{int(seq or 0) + 1}"
 
 
+class Backoff:
+    """Retry delays for a loop that talks to Redis: doubling from ``first`` up to ``limit``.
+
+    Call :meth:`reset` after a success and ``await`` :meth:`wait` after a failure.
+    """
+
+    def __init__(self, *, first: float = 0.1, limit: float = 5.0) -> None:
+        self.first = first
+        self.limit = limit
+        self.delay = first
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+    async def wait(self) -> None:
+        delay = self.delay
+        self.delay = min(delay * 2, self.limit)
+        await asyncio.sleep(delay)
+
+
 class Doorbell:
     """One pub/sub connection that wakes a callback when a session's bell rings.
 
@@ -186,20 +206,19 @@ class Doorbell:
                 log.warning("unsubscribe %s failed: %r", channel, exc)
 
     async def _listen(self) -> None:
-        delay = 0.1
+        backoff = Backoff()
         while True:
             try:
                 message = await self._pubsub.get_message(timeout=5.0)
-                delay = 0.1
+                backoff.reset()
                 if message and message.get("type") == "message":
                     channel = message["channel"]
                     self._on_ring(channel.decode() if isinstance(channel, bytes) else channel)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
-                log.warning("doorbell connection lost (%s); reconnecting in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                log.warning("doorbell connection lost (%s); reconnecting in %.1fs", exc, backoff.delay)
+                await backoff.wait()
                 try:
                     async with self._lock:
                         await self._pubsub.aclose()

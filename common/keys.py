@@ -61,6 +61,13 @@ class SessionKeys:
         return keys
 
 
+def session_id_from_channel(channel: str) -> str | None:
+    """The session id in a key or doorbell channel name (``ss:{sid}:bell:stage``), or None."""
+    start = channel.find("{")
+    end = channel.find("}", start + 1)
+    return channel[start + 1:end] if start >= 0 and end > start else None
+
+
 def control_stream(stage: str) -> str:
     """Stream of new sessions waiting for an owner of ``stage`` (consumer group ``stage``)."""
     return f"{PREFIX}:ctl:{stage}"

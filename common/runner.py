@@ -216,7 +216,7 @@ class StageRunner:
 
     async def _claim_loop(self) -> None:
         stream = keys.control_stream(self.options.stage)
-        delay = 0.1
+        backoff = bus.Backoff()
         while True:
             if self._draining or len(self.sessions) >= self.options.capacity:
                 await self._wait_for_room()
@@ -224,7 +224,7 @@ class StageRunner:
             try:
                 reply = await self.redis.xreadgroup(self.options.stage, self.worker_id, {stream: ">"},
                                                     count=1, block=1000)
-                delay = 0.1
+                backoff.reset()
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):  # Redis restarted empty: recreate idempotently
                     await self._ensure_group()
@@ -232,9 +232,8 @@ class StageRunner:
                 raise
             except (RedisError, OSError) as exc:
                 self.metrics.redis_errors.inc()
-                log.warning("claim loop: %s; retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                log.warning("claim loop: %s; retrying in %.1fs", exc, backoff.delay)
+                await backoff.wait()
                 continue
             for _, entries in reply or []:
                 for entry_id, fields in entries:
@@ -419,10 +418,9 @@ class StageRunner:
     # -- delivery ---------------------------------------------------------------
 
     def _on_ring(self, channel: str) -> None:
-        # Channel is ss:{sid}:bell:stage
-        start, end = channel.find("{"), channel.find("}")
-        if start >= 0 and end > start:
-            self._mark_dirty(channel[start + 1:end])
+        session_id = keys.session_id_from_channel(channel)
+        if session_id is not None:
+            self._mark_dirty(session_id)
 
     def _mark_dirty(self, session_id: str) -> None:
         self._dirty.add(session_id)
@@ -437,7 +435,7 @@ class StageRunner:
         self._mark_dirty(session.session_id)
 
     async def _process_loop(self) -> None:
-        delay = 0.1
+        backoff = bus.Backoff()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -448,14 +446,13 @@ class StageRunner:
                 continue
             try:
                 batch = await self._read(ready)
-                delay = 0.1
+                backoff.reset()
             except (RedisError, OSError) as exc:
                 self.metrics.redis_errors.inc()
-                log.warning("read failed: %s; retrying in %.1fs", exc, delay)
+                log.warning("read failed: %s; retrying in %.1fs", exc, backoff.delay)
                 for session in ready:
                     self._dirty.add(session.session_id)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await backoff.wait()
                 self._wake.set()
                 continue
             if not batch:

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from common.errors import ConfigError, ProtocolError
-from vad_worker.segmenter import EndpointOptions, with_overrides
+from common.endpointing import EndpointOptions, with_overrides
 
 from .audio import ENCODINGS
 

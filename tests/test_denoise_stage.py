@@ -216,8 +216,9 @@ async def test_a_killed_denoiser_process_is_survived(clips):
 
 def vad_speech_seconds(samples: np.ndarray) -> float:
     """Speech the VAD (real Silero + the segmenter, default options) finds in ``samples``."""
-    from vad_worker.model import CONTEXT, FRAME, STATE_SHAPE, SileroVad
-    from vad_worker.segmenter import EndpointOptions, Segmenter, SpeechAudio
+    from common.endpointing import FRAME, EndpointOptions
+    from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad
+    from vad_worker.segmenter import Segmenter, SpeechAudio
 
     model = SileroVad()
     segmenter = Segmenter(EndpointOptions())

@@ -16,7 +16,7 @@ from common.metrics import VadMetrics
 from common.records import SCHEMA_VERSION, Audio, End, decode, encode
 from common.runner import Session
 from vad_worker.model import SileroVad
-from vad_worker.segmenter import EndpointOptions
+from common.endpointing import EndpointOptions
 from vad_worker.stage import VadStage
 
 

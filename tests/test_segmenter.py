@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from common.errors import ConfigError
-from vad_worker.segmenter import FRAME, EndpointOptions, Segmenter, SpeechAudio, SpeechEnded, SpeechStarted, with_overrides
+from common.endpointing import FRAME, EndpointOptions, with_overrides
+from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
 
 
 def run(probs, options=EndpointOptions(), flush=None):

@@ -13,7 +13,7 @@ from common.metrics import VadMetrics
 from common.service import add_runner_options, run_main, run_stage, runner_options
 
 from .model import SileroVad
-from .segmenter import EndpointOptions
+from common.endpointing import EndpointOptions
 from .stage import VadStage
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import ModelError
+from common.records import SAMPLE_RATE
 
 CONTEXT = 64
-FRAME = 512
 STATE_SHAPE = (2, 128)
 
 
@@ -41,7 +41,7 @@ class SileroVad:
         options.inter_op_num_threads = 1
         self._session = onnxruntime.InferenceSession(str(path), sess_options=options,
                                                      providers=["CPUExecutionProvider"])
-        self._sr = np.array(16000, dtype=np.int64)
+        self._sr = np.array(SAMPLE_RATE, dtype=np.int64)
 
     def __call__(self, frames: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Score ``frames [B, 576]`` float32 with ``state [2, B, 128]``; return (probs [B], new state)."""

@@ -16,70 +16,12 @@ start of the next utterance.
 
 from __future__ import annotations
 
-import math
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from common.errors import ConfigError
-
-FRAME = 512
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EndpointOptions:
-    threshold: float = 0.5
-    neg_threshold: float | None = None  # default: threshold - 0.15
-    min_speech_duration: float = 0.3
-    silence_threshold: float = 0.8
-    pre_roll: float = 0.3
-    trailing_padding: float = 0.2
-    max_utterance_sec: float = 30.0
-    split_search: float = 2.0
-    sample_rate: int = 16_000
-
-    def __post_init__(self) -> None:
-        checks = [
-            (0.0 < self.threshold < 1.0, "vad threshold must be between 0 and 1"),
-            (self.neg_threshold is None or 0.0 <= self.neg_threshold <= self.threshold,
-             "vad neg_threshold must be between 0 and threshold"),
-            (0.0 <= self.min_speech_duration <= 5.0, "min_speech_duration must be 0..5 s"),
-            (0.05 <= self.silence_threshold <= 10.0, "silence_threshold must be 0.05..10 s"),
-            (0.0 <= self.pre_roll <= 2.0, "pre_roll must be 0..2 s"),
-            (0.0 <= self.trailing_padding <= self.silence_threshold,
-             "trailing_padding must be between 0 and silence_threshold"),
-            (2.0 <= self.max_utterance_sec <= 120.0, "max_utterance_sec must be 2..120 s"),
-            (0.0 < self.split_search < self.max_utterance_sec, "split_search must be below max_utterance_sec"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-
-    def frames(self, seconds: float) -> int:
-        return int(math.ceil(seconds * self.sample_rate / FRAME - 1e-9))
-
-    @property
-    def low(self) -> float:
-        return self.neg_threshold if self.neg_threshold is not None else max(0.01, self.threshold - 0.15)
-
-
-ALIASES = {"vad_threshold": "threshold"}
-
-
-def with_overrides(defaults: EndpointOptions, overrides: dict | None) -> EndpointOptions:
-    """Apply a session's ``vad`` config (seed names accepted) on top of ``defaults``."""
-    if not overrides:
-        return defaults
-    allowed = {f for f in EndpointOptions.__dataclass_fields__ if f != "sample_rate"}
-    values = {ALIASES.get(name, name): value for name, value in overrides.items()}
-    unknown = set(values) - allowed
-    if unknown:
-        raise ConfigError(f"unknown vad option(s): {', '.join(sorted(unknown))}")
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"vad option {name} must be a number")
-    return replace(defaults, **{name: float(value) for name, value in values.items()})
+from common.endpointing import FRAME, EndpointOptions
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,15 @@ import msgpack
 import numpy as np
 
 from common import bus
+from common.endpointing import FRAME, EndpointOptions, with_overrides
 from common.errors import ConfigError, LeaseLost, SessionGone
 from common.metrics import VadMetrics
 from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechStart
 from common.runner import Session, Stage, StageRunner
 
-from .model import CONTEXT, FRAME, STATE_SHAPE, SileroVad
-from .segmenter import EndpointOptions, Segmenter, SpeechAudio, SpeechEnded, SpeechStarted, with_overrides
+from .model import CONTEXT, STATE_SHAPE, SileroVad
+from .segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
+
 
 @dataclass(eq=False)
 class VadStream:
