@@ -130,6 +130,11 @@ async def gather_bounded(coros, *, limit: int = CONCURRENCY, return_exceptions: 
     return await asyncio.gather(*(run(c) for c in coros), return_exceptions=return_exceptions)
 
 
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (clients without ``decode_responses`` return bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def next_id(stream_id: str) -> str:
     """The smallest stream id greater than ``stream_id`` (for exclusive MINID trims)."""
     ms, _, seq = stream_id.partition("-")

@@ -1,4 +1,31 @@
-"""One exception hierarchy for every streamscribe package."""
+"""One exception hierarchy for every streamscribe package, and the error codes clients see."""
+
+import enum
+
+
+class ErrorCode(str, enum.Enum):
+    """Machine-readable error codes sent to clients (``error.code`` on the native protocol).
+
+    Doors may translate them into their platform's codes; the README lists them all.
+    """
+
+    BAD_JSON = "bad_json"  # a text message is not a JSON object
+    CONFIG_REQUIRED = "config_required"  # the session must start with a config
+    BAD_CONFIG = "bad_config"  # a config value is invalid
+    BAD_AUDIO = "bad_audio"  # an audio frame cannot be decoded
+    UNKNOWN_TYPE = "unknown_type"  # a message of a type the protocol does not have
+    PROTOCOL = "protocol"  # a message out of order (e.g. a second config)
+    NOT_FOUND = "not_found"  # no WebSocket endpoint at that path
+    OVERLOADED = "overloaded"  # no capacity for a new session; try again later
+    UNAVAILABLE = "unavailable"  # the service cannot reach its queue
+    TIMEOUT = "timeout"  # results did not complete in time after a close
+    SESSION_LOST = "session_lost"  # the service lost the session's data
+    SEQUENCE_GAP = "sequence_gap"  # a stage saw records missing from its input
+    ASR_FAILED = "asr_failed"  # recognition of one utterance failed
+    INTERNAL = "internal"  # a bug: the session ends
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class StreamscribeError(Exception):
@@ -15,9 +42,9 @@ class ProtocolError(StreamscribeError):
     ``code`` is a short machine-readable reason sent to the client with the message.
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = ErrorCode(code)
 
 
 class RecordError(StreamscribeError):

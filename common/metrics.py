@@ -19,9 +19,12 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         p = "streamscribe_gateway_"
-        self.connections = Gauge(p + "connections", "Open WebSocket connections.", registry=registry)
-        self.sessions_active = Gauge(p + "sessions_active", "Sessions with a live client.", registry=registry)
-        self.sessions = Counter(p + "sessions_total", "Sessions created.", registry=registry)
+        self.connections = Gauge(p + "connections", "Open WebSocket connections, by protocol.", ["protocol"],
+                                 registry=registry)
+        self.sessions_active = Gauge(p + "sessions_active", "Pipeline sessions with a live client, by protocol.",
+                                     ["protocol"], registry=registry)
+        self.sessions = Counter(p + "sessions_total", "Pipeline sessions created (one per channel), by protocol.",
+                                ["protocol"], registry=registry)
         self.sessions_refused = Counter(
             p + "sessions_refused_total", "Sessions refused, by reason.", ["reason"], registry=registry
         )

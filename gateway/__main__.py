@@ -14,7 +14,9 @@ from common.config import SettingsParser, positive
 from common.logs import setup_logging
 from common.service import run_main
 
-from .server import Gateway, GatewayOptions
+from .connection import ConnectionOptions
+from .hub import HubOptions
+from .server import Gateway, ListenOptions
 
 log = logging.getLogger("gateway")
 
@@ -39,10 +41,13 @@ def build_parser() -> SettingsParser:
 async def serve(args) -> None:
     redis = bus.connect(args.redis_url, client_name="streamscribe-gateway")
     registry = CollectorRegistry()
-    gateway = Gateway(redis, registry=registry, options=GatewayOptions(
-        host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes, send_queue=args.send_queue,
-        session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag, enable_noise_suppression=args.enable_noise_suppression,
-    ))
+    gateway = Gateway(
+        redis, registry=registry,
+        listen=ListenOptions(host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes),
+        connection=ConnectionOptions(send_queue=args.send_queue),
+        hub=HubOptions(session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag,
+                       enable_noise_suppression=args.enable_noise_suppression),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

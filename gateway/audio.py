@@ -11,8 +11,8 @@ import numpy as np
 import soxr
 
 from common.errors import ProtocolError
+from common.records import SAMPLE_RATE as CANONICAL_RATE
 
-CANONICAL_RATE = 16_000
 MIN_CHUNK = CANONICAL_RATE // 50  # 20 ms
 MAX_CHUNK = CANONICAL_RATE // 10  # 100 ms
 ENCODINGS = ("float32", "pcm16", "mulaw", "alaw")
@@ -38,26 +38,32 @@ def _alaw_table() -> np.ndarray:
 
 
 _TABLES: dict[str, np.ndarray] = {}
+SAMPLE_WIDTH = {"float32": 4, "pcm16": 2, "mulaw": 1, "alaw": 1}
 
 
-def decode_frame(data: bytes, encoding: str) -> np.ndarray:
-    """Decode one client frame to float32 samples; raise :class:`ProtocolError` if malformed."""
+def decode_frame(data: bytes, encoding: str, channels: int = 1) -> np.ndarray:
+    """Decode one client frame to float32 samples ``[n, channels]``; raise :class:`ProtocolError` if malformed."""
+    width = SAMPLE_WIDTH.get(encoding)
+    if width is None:
+        raise ProtocolError("bad_config", f"unsupported encoding {encoding!r}")
+    if len(data) % (width * channels):
+        layout = f"{channels}-channel {encoding}" if channels > 1 else encoding
+        if width * channels == 2:
+            raise ProtocolError("bad_audio", f"{layout} frame of {len(data)} bytes has an odd byte count")
+        raise ProtocolError("bad_audio", f"{layout} frame of {len(data)} bytes is not a multiple of "
+                                         f"{width * channels}")
     if encoding == "float32":
-        if len(data) % 4:
-            raise ProtocolError("bad_audio", f"float32 frame of {len(data)} bytes is not a multiple of 4")
         samples = np.frombuffer(data, dtype="<f4")
         if not np.all(np.isfinite(samples)):
             raise ProtocolError("bad_audio", "float32 frame contains NaN or infinite samples")
-        return np.clip(samples, -1.0, 1.0)
-    if encoding == "pcm16":
-        if len(data) % 2:
-            raise ProtocolError("bad_audio", f"pcm16 frame of {len(data)} bytes has an odd byte count")
-        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
-    if encoding in ("mulaw", "alaw"):
+        samples = np.clip(samples, -1.0, 1.0)
+    elif encoding == "pcm16":
+        samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    else:
         if encoding not in _TABLES:
             _TABLES[encoding] = _mulaw_table() if encoding == "mulaw" else _alaw_table()
-        return _TABLES[encoding][np.frombuffer(data, dtype=np.uint8)]
-    raise ProtocolError("bad_config", f"unsupported encoding {encoding!r}")
+        samples = _TABLES[encoding][np.frombuffer(data, dtype=np.uint8)]
+    return samples.reshape(-1, channels)
 
 
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
@@ -76,8 +82,11 @@ class AudioConverter:
         self.offset = 0  # canonical samples emitted so far
 
     def push(self, data: bytes) -> list[tuple[int, np.ndarray]]:
-        """Convert one frame; return (offset, pcm16) chunks ready to publish."""
-        samples = decode_frame(data, self.encoding)
+        """Convert one mono frame; return (offset, pcm16) chunks ready to publish."""
+        return self.push_samples(decode_frame(data, self.encoding)[:, 0])
+
+    def push_samples(self, samples: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """Convert float32 mono samples at the client's rate."""
         if self._resampler is not None:
             samples = self._resampler.resample_chunk(samples)
         return self._chunks(to_pcm16(samples), final=False)
@@ -108,3 +117,35 @@ class AudioConverter:
             out.append((self.offset, chunk))
             self.offset += len(chunk)
         return out
+
+
+class CallAudio:
+    """A call's audio in: decode interleaved frames, then split or mix down the channels.
+
+    Each output (a channel, or the mix) has its own :class:`AudioConverter`, so
+    every pipeline session gets gap-free canonical chunks with its own offsets.
+    """
+
+    def __init__(self, *, sample_rate: int, encoding: str, channels: int = 1, mix_down: bool = False) -> None:
+        self.encoding = encoding
+        self.channels = channels
+        self.mix_down = mix_down
+        outputs = 1 if mix_down else channels
+        self.converters = [AudioConverter(sample_rate=sample_rate, encoding=encoding) for _ in range(outputs)]
+        self.bytes_per_second = float(SAMPLE_WIDTH[encoding] * channels * sample_rate)
+
+    def push(self, data: bytes) -> list[list[tuple[int, np.ndarray]]]:
+        """Chunks ready to publish, one list per output; raise :class:`ProtocolError` if malformed."""
+        frames = decode_frame(data, self.encoding, self.channels)
+        if self.mix_down:
+            return [self.converters[0].push_samples(frames.mean(axis=1, dtype=np.float32))]
+        return [converter.push_samples(np.ascontiguousarray(frames[:, i]))
+                for i, converter in enumerate(self.converters)]
+
+    def flush(self) -> list[list[tuple[int, np.ndarray]]]:
+        return [converter.flush() for converter in self.converters]
+
+    @property
+    def offset_ms(self) -> int:
+        """Audio received so far, in ms."""
+        return self.converters[0].offset * 1000 // CANONICAL_RATE

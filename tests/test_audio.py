@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from common.errors import ProtocolError
-from gateway.audio import MAX_CHUNK, MIN_CHUNK, AudioConverter, decode_frame
+from gateway.audio import MAX_CHUNK, MIN_CHUNK, AudioConverter, CallAudio, decode_frame
 
 
 def tone(freq, rate, seconds, amplitude=0.5):
@@ -76,4 +76,33 @@ def test_malformed_frames_raise_clear_errors(data, encoding, message):
 
 def test_float32_is_clipped_not_wrapped():
     samples = decode_frame(np.array([2.0, -3.0, 0.5], np.float32).tobytes(), "float32")
-    assert samples.tolist() == [1.0, -1.0, 0.5]
+    assert samples[:, 0].tolist() == [1.0, -1.0, 0.5]
+
+
+def test_two_channels_are_split_into_their_own_streams():
+    rate = 8000
+    t = np.arange(rate) / rate
+    left, right = 0.5 * np.sin(2 * np.pi * 300 * t), 0.5 * np.sin(2 * np.pi * 700 * t)
+    interleaved = (np.stack([left, right], axis=1) * 32767).astype("<i2").tobytes()
+    audio = CallAudio(sample_rate=rate, encoding="pcm16", channels=2)
+    outputs = [a + b for a, b in zip(audio.push(interleaved), audio.flush())]
+    assert len(outputs) == 2
+    for chunks, frequency in zip(outputs, (300, 700)):
+        assert [offset for offset, _ in chunks] == list(np.cumsum([0] + [len(c) for _, c in chunks[:-1]]))
+        out = np.concatenate([c for _, c in chunks]).astype(np.float32)
+        assert abs(len(out) - 16000) <= 1
+        assert abs(dominant_frequency(out, 16000) - frequency) < 2
+
+
+def test_mix_down_gives_one_stream():
+    interleaved = np.array([1000, -1000, 3000, 1000] * 400, "<i2").tobytes()
+    audio = CallAudio(sample_rate=16000, encoding="pcm16", channels=2, mix_down=True)
+    (chunks,) = audio.push(interleaved)
+    assert np.concatenate([c for _, c in chunks])[:2].tolist() == [0, 2000]
+
+
+def test_a_partial_multichannel_sample_is_refused():
+    audio = CallAudio(sample_rate=8000, encoding="mulaw", channels=2)
+    with pytest.raises(ProtocolError, match="2-channel mulaw frame of 3 bytes") as info:
+        audio.push(b"\x00" * 3)
+    assert info.value.code == "bad_audio"

@@ -1,7 +1,18 @@
+"""The native door, sans I/O: config parsing, control messages, rendering of core events."""
+
+import json
+import re
+from pathlib import Path
+
 import pytest
 
-from common.errors import ProtocolError
-from gateway.protocol import parse_config, parse_control
+from common.errors import ErrorCode, ProtocolError
+from gateway import events
+from gateway.protocols import ROUTES, door_for
+from gateway.protocols.base import CloseFrame, Handshake
+from gateway.protocols.native import NativeDoor, parse_config, parse_control
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_defaults_and_pipeline():
@@ -15,24 +26,33 @@ def test_defaults_and_pipeline():
 def test_full_config():
     config = parse_config('{"type":"config","sample_rate":8000,"encoding":"alaw","language":"English",'
                           '"context":"Dashwood, Norland","chunk_size_sec":0.5,"unfixed_chunk_num":1,'
-                          '"unfixed_token_num":3,"vad":{"vad_threshold":0.6,"silence_threshold":0.5}}')
+                          '"unfixed_token_num":3,"vad":{"vad_threshold":0.6,"silence_threshold":0.5},'
+                          '"channels":2,"words":true}')
     assert (config.sample_rate, config.encoding, config.language) == (8000, "alaw", "English")
     assert config.pipeline(denoise_default=False)["vad"] == {"vad_threshold": 0.6, "silence_threshold": 0.5}
+    assert config.pipelines == 2 and config.words
+    assert parse_config('{"channels": 2, "multichannel": false}').pipelines == 1
 
 
 @pytest.mark.parametrize("message, code, text", [
     ("hello", "bad_json", "not valid JSON"),
     (b"\x00\x01", "config_required", "not binary audio"),
     ('["config"]', "bad_json", "JSON object"),
+    ("[" * 100_000 + "]" * 100_000, "bad_json", "over the 65536-character limit"),
+    ("[" * 30_000 + "]" * 30_000, "bad_json", "nested too deeply"),
     ('{"type": "finalize"}', "config_required", "must be a config"),
     ('{"samplerate": 8000}', "bad_config", r"unknown config field\(s\): samplerate"),
     ('{"sample_rate": 96000}', "bad_config", "out of range"),
     ('{"sample_rate": 16000.5}', "bad_config", "integer"),
+    ('{"channels": 9}', "bad_config", "channels=9 is out of range"),
     ('{"encoding": "opus"}', "bad_config", "encoding must be one of"),
     ('{"chunk_size_sec": "1"}', "bad_config", "must be a number"),
+    ('{"language": 5}', "bad_config", "language must be a string"),
     ('{"vad": {"silence_threshold": -1}}', "bad_config", "silence_threshold"),
     ('{"vad": {"nope": 1}}', "bad_config", "unknown vad option"),
+    ('{"vad": [1]}', "bad_config", "vad must be an object"),
     ('{"denoise": "yes"}', "bad_config", "denoise must be"),
+    ('{"words": 1}', "bad_config", "words must be true, false"),
     ('{"asr_audio": "both"}', "bad_config", "asr_audio"),
 ])
 def test_bad_configs(message, code, text):
@@ -42,9 +62,67 @@ def test_bad_configs(message, code, text):
 
 
 def test_control_messages():
-    assert parse_control('{"type": "finalize"}')["type"] == "finalize"
+    assert parse_control('{"type": "finalize"}') == events.Finalize()
+    assert parse_control('{"type": "keepalive"}') == events.KeepAlive()
+    assert parse_control('{"type": "close"}') == events.Close()
     with pytest.raises(ProtocolError, match="unknown message type 'pause'") as info:
         parse_control('{"type": "pause"}')
     assert info.value.code == "unknown_type"
     with pytest.raises(ProtocolError, match="already received"):
         parse_control('{"type": "config"}')
+    with pytest.raises(ProtocolError, match="nested too deeply") as info:
+        parse_control("[" * 30_000 + "]" * 30_000)
+    assert info.value.code == "bad_json"
+
+
+def _door() -> NativeDoor:
+    return NativeDoor(Handshake("/ws/asr"))
+
+
+def test_a_session_through_the_door():
+    door = _door()
+    (opened,) = door.receive('{"type": "config", "sample_rate": 8000, "encoding": "pcm16", "words": true}')
+    assert isinstance(opened, events.Open) and opened.config.sample_rate == 8000
+    assert door.receive(b"\x00\x00") == [events.Audio(b"\x00\x00")]
+    assert door.receive('{"type": "close"}') == [events.Close()]
+    rendered = [json.loads(m) for e in (
+        events.Opened("abc", ("abc",)),
+        events.Partial(channel=0, session_id="abc", utterance_id="abc-0", text="and", start_ms=0, end_ms=500,
+                       language="en"),
+        events.Final(channel=0, session_id="abc", utterance_id="abc-0", text="And so.", start_ms=0,
+                     end_ms=900, language="en", speech_final=True, confidence=0.91234,
+                     words=(events.Word(text="And", start_ms=10, end_ms=200, confidence=0.9),)),
+        events.UtteranceEnd(0, 900),
+        events.Flushed(1),
+        events.Error(ErrorCode.BAD_AUDIO, "odd", False),
+    ) for m in door.render(e)]
+    assert [m["type"] for m in rendered] == ["session_created", "partial", "final", "flushed", "error"]
+    assert [m["seq"] for m in rendered] == [0, 1, 2, 3, 4]
+    final = rendered[2]
+    assert final["is_speech_final"] is True and final["confidence"] == 0.9123 and "channel" not in final
+    assert final["words"] == [{"word": "And", "start_ms": 10, "end_ms": 200, "confidence": 0.9}]
+    assert "words" not in rendered[1]
+    assert rendered[4] == {"type": "error", "code": "bad_audio", "message": "odd", "fatal": False, "seq": 4}
+    assert door.render(events.Ended(1000, "session complete", True)) == [CloseFrame(1000, "session complete")]
+
+
+def test_channels_are_labelled_only_on_multichannel_calls():
+    door = _door()
+    door.receive('{"channels": 2}')
+    (created,) = door.render(events.Opened("call", ("a", "b")))
+    assert json.loads(created)["channel_session_ids"] == ["a", "b"]
+    (partial,) = door.render(events.Partial(channel=1, session_id="b", utterance_id="b-0", text="hi",
+                                            start_ms=0, end_ms=1, language="en"))
+    assert json.loads(partial)["channel"] == 1
+
+
+def test_routes():
+    assert door_for("/ws/asr") is NativeDoor and door_for("/ws/asr/") is NativeDoor
+    assert door_for("/ws/nope") is None
+    assert all(door.name for door in ROUTES.values())
+
+
+def test_readme_lists_every_error_code():
+    section = README.read_text().split("Errors:", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"`([a-z_]+)`", section))
+    assert listed == {code.value for code in ErrorCode}

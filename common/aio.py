@@ -1,0 +1,41 @@
+"""Waiting with a time limit without ``asyncio.wait_for``.
+
+Before Python 3.12, ``wait_for`` can swallow a cancellation that races with the
+awaited thing completing, leaving a task that never finishes (seen as hung
+gateway handlers). These helpers wait through ``asyncio.wait``, which never
+catches the caller's ``CancelledError``, and cancel what they started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait until ``event`` is set; True if it was within ``timeout`` seconds."""
+    if event.is_set():
+        return True
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+    return bool(done)
+
+
+async def within(awaitable: Awaitable[T], timeout: float | None) -> T:
+    """The result of ``awaitable``; raise ``TimeoutError`` (and cancel it) after ``timeout`` seconds."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    finally:
+        if not task.done():
+            task.cancel()
+    if not done:
+        await asyncio.gather(task, return_exceptions=True)
+        raise TimeoutError(f"not done within {timeout} s")
+    return task.result()

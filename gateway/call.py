@@ -1,0 +1,242 @@
+"""The session core: one client's call through the pipeline, whatever door it came in by.
+
+A call has one pipeline session per channel (or one for the mixed-down audio).
+Doors drive it with :meth:`Call.open`, :meth:`audio`, :meth:`finalize`,
+:meth:`keepalive` and :meth:`close`, and read typed events from the bounded
+queue they hand in. Partials are dropped when that queue is full (a slow
+client only delays itself); everything else waits for room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+from redis.exceptions import RedisError
+from websockets.frames import CloseCode
+
+from common.aio import wait_event
+from common.errors import ErrorCode, ProtocolError
+from common.records import End, Flush, Record, SpeechStart, Transcript
+from common.records import Error as ErrorRecord
+from common.records import SAMPLE_RATE
+
+from . import events
+from .audio import CallAudio
+from .config import SessionConfig
+from .hub import SessionHub
+from .session import PipelineSession
+
+log = logging.getLogger(__name__)
+
+
+class CallRefused(Exception):
+    """The call cannot start now; ``code`` and ``close_code`` say why to the client."""
+
+    def __init__(self, code: ErrorCode, message: str, close_code: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.close_code = close_code
+
+
+def samples_to_ms(samples: int) -> int:
+    return samples * 1000 // SAMPLE_RATE
+
+
+class Call:
+    def __init__(self, hub: SessionHub, config: SessionConfig, *, protocol: str,
+                 events_out: asyncio.Queue) -> None:
+        self.hub = hub
+        self.config = config
+        self.protocol = protocol
+        self.events = events_out
+        self.audio_in = CallAudio(sample_rate=config.sample_rate, encoding=config.encoding,
+                                  channels=config.channels, mix_down=not config.multichannel)
+        pipeline = config.pipeline(denoise_default=hub.options.enable_noise_suppression)
+        self.stages: list[str] = pipeline["stages"]
+        self.sessions = [
+            PipelineSession(hub, session_id=uuid.uuid4().hex, pipeline=pipeline, on_record=self._on_record,
+                            on_lost=self.lose)
+            for _ in range(config.pipelines)
+        ]
+        self.call_id = self.sessions[0].session_id if len(self.sessions) == 1 else uuid.uuid4().hex
+        self.last_activity = time.monotonic()  # last audio or keep-alive
+        self._channel = {session.session_id: index for index, session in enumerate(self.sessions)}
+        self._flushes = 0
+        self._flush_pending: dict[int, int] = {}  # flush id -> channels yet to confirm it
+        self._partial_seen: set[str] = set()
+        self._all_ended = asyncio.Event()
+        self._ended = False  # Ended was emitted
+        self._finishing = False  # no more input: End was published
+        self._opened = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Admit and create the call's pipeline sessions; raise :class:`CallRefused` if it cannot start."""
+        metrics = self.hub.metrics
+        try:
+            refusal = await self.hub.admission(self.stages)
+        except (RedisError, OSError):
+            refusal = ""  # creating the sessions reports the Redis failure
+        if refusal:
+            metrics.sessions_refused.labels(reason="overloaded").inc()
+            raise CallRefused(ErrorCode.OVERLOADED, refusal + "; try again later", CloseCode.TRY_AGAIN_LATER)
+        try:
+            for session in self.sessions:
+                await session.create()
+        except (RedisError, OSError) as exc:
+            log.warning("cannot create a session: %s", exc)
+            metrics.sessions_refused.labels(reason="redis_unavailable").inc()
+            await self.release()
+            raise CallRefused(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; try again later",
+                              CloseCode.TRY_AGAIN_LATER) from None
+        self._opened = True
+        metrics.sessions.labels(protocol=self.protocol).inc(len(self.sessions))
+        metrics.sessions_active.labels(protocol=self.protocol).inc(len(self.sessions))
+        await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions)))
+
+    async def release(self) -> None:
+        """Forget the call's sessions in Redis; idempotent."""
+        if self._opened:
+            self._opened = False
+            self.hub.metrics.sessions_active.labels(protocol=self.protocol).dec(len(self.sessions))
+        for session in self.sessions:
+            await session.close()
+
+    # -- operations --------------------------------------------------------------------------
+
+    async def audio(self, data: bytes) -> None:
+        """Publish one client frame; raise :class:`ProtocolError` if it is malformed."""
+        if self._finishing:
+            raise ProtocolError(ErrorCode.PROTOCOL, "audio after close")
+        outputs = self.audio_in.push(data)
+        self.last_activity = time.monotonic()
+        self.hub.metrics.audio_seconds.inc(len(data) / self.audio_in.bytes_per_second)
+        for session, chunks in zip(self.sessions, outputs):
+            await session.publish_audio(chunks)
+
+    async def finalize(self) -> int:
+        """Close the current utterance of every channel; :class:`events.Flushed` follows its finals."""
+        self._flushes += 1
+        self._flush_pending[self._flushes] = len(self.sessions)
+        for session, chunks in zip(self.sessions, self.audio_in.flush()):
+            await session.publish_audio(chunks, Flush(seq=0, flush_id=self._flushes))
+        return self._flushes
+
+    def keepalive(self) -> None:
+        self.last_activity = time.monotonic()
+
+    async def close(self, *, timeout: float) -> None:
+        """Finish: flush, wait up to ``timeout`` s for every result, then end the call.
+
+        Ends with close 1000 only when every result arrived; otherwise with an error.
+        """
+        await self._finish_input("client_closed")
+        if await wait_event(self._all_ended, timeout):
+            await self._end(CloseCode.NORMAL_CLOSURE, "session complete", complete=True)
+        else:
+            await self.fail(ErrorCode.TIMEOUT, f"results did not complete within {timeout:.0f} s",
+                            CloseCode.INTERNAL_ERROR)
+
+    async def disconnect(self) -> None:
+        """The client went away: tell the pipeline there is no more audio, and end the call."""
+        try:
+            await self._finish_input("client_disconnected")
+        finally:
+            await self._end(CloseCode.GOING_AWAY, "client disconnected", complete=False)
+
+    async def fail(self, code: ErrorCode, message: str, close_code: int) -> None:
+        """End the call with a fatal error."""
+        await self.error(code, message, fatal=True)
+        await self._end(close_code, message, complete=False)
+
+    async def error(self, code: ErrorCode, message: str, *, fatal: bool = False) -> None:
+        self.hub.metrics.errors_sent.labels(code=str(code)).inc()
+        await self._emit(events.Error(code, message, fatal))
+
+    async def lose(self, session: PipelineSession, reason: str) -> None:
+        """A session's data vanished from Redis: nothing more will come."""
+        session.log.warning("session lost: %s", reason)
+        await self.fail(ErrorCode.SESSION_LOST, reason, CloseCode.INTERNAL_ERROR)
+
+    async def _finish_input(self, reason: str) -> None:
+        if self._finishing:
+            return
+        self._finishing = True
+        for session, chunks in zip(self.sessions, self.audio_in.flush()):
+            await session.publish_audio(chunks, End(seq=0, reason=reason))
+
+    async def _end(self, close_code: int, reason: str, *, complete: bool) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        await self._emit(events.Ended(close_code, reason, complete, self.audio_in.offset_ms), force=True)
+
+    # -- results ---------------------------------------------------------------------------
+
+    async def _on_record(self, session: PipelineSession, record: Record) -> None:
+        channel = self._channel[session.session_id]
+        metrics = self.hub.metrics
+        if isinstance(record, Transcript):
+            await self._transcript(session, channel, record)
+        elif isinstance(record, SpeechStart):
+            await self._emit(events.SpeechStarted(channel, samples_to_ms(record.start)))
+        elif isinstance(record, Flush):
+            left = self._flush_pending.get(record.flush_id, 1) - 1
+            if left > 0:
+                self._flush_pending[record.flush_id] = left
+            else:
+                self._flush_pending.pop(record.flush_id, None)
+                await self._emit(events.Flushed(record.flush_id))
+        elif isinstance(record, ErrorRecord):
+            metrics.errors_sent.labels(code=record.code).inc()
+            code = ErrorCode(record.code) if record.code in ErrorCode._value2member_map_ else ErrorCode.INTERNAL
+            await self._emit(events.Error(code, record.message, record.fatal))
+            if record.fatal:
+                self._session_ended(session)
+                await self._end(CloseCode.INTERNAL_ERROR, record.message, complete=False)
+        elif isinstance(record, End):
+            self._session_ended(session)
+
+    def _session_ended(self, session: PipelineSession) -> None:
+        session.ended.set()
+        if all(s.ended.is_set() for s in self.sessions):
+            self._all_ended.set()
+
+    async def _transcript(self, session: PipelineSession, channel: int, record: Transcript) -> None:
+        metrics = self.hub.metrics
+        fields = dict(channel=channel, session_id=session.session_id, utterance_id=record.utterance_id,
+                      text=record.text, start_ms=samples_to_ms(record.start), end_ms=samples_to_ms(record.end),
+                      language=record.language)
+        if record.final:
+            self._partial_seen.discard(record.utterance_id)
+            metrics.finals.inc()
+            self._observe(metrics.final_latency, session, record.end)
+            from_finalize = bool(self._flush_pending) and record.speech_final
+            await self._emit(events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize))
+            if record.speech_final and record.text:
+                await self._emit(events.UtteranceEnd(channel, fields["end_ms"]))
+            return
+        if record.utterance_id not in self._partial_seen:
+            self._partial_seen.add(record.utterance_id)
+            self._observe(metrics.first_partial_latency, session, record.start)
+        metrics.partials.inc()
+        if self.events.full():
+            metrics.partials_dropped.inc()
+            return
+        await self._emit(events.Partial(**fields))
+
+    @staticmethod
+    def _observe(histogram, session: PipelineSession, sample: int) -> None:
+        """Latency from the arrival of audio up to ``sample`` until now."""
+        arrived = session.arrival_of(sample)
+        if arrived is not None:
+            histogram.observe(max(0.0, time.time() - arrived))
+
+    async def _emit(self, event: events.Event, *, force: bool = False) -> None:
+        if self._ended and not force:
+            return
+        await self.events.put(event)

@@ -1,0 +1,178 @@
+"""One WebSocket connection: drives a door against a call. The only place socket I/O meets both.
+
+Incoming messages go through the door into operations on the call; the call's
+events go through a bounded queue, then the door, then the socket, in a sender
+task. The door's first operation must open the call, within ``config_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+
+from common.aio import within
+from common.errors import ErrorCode, ProtocolError
+
+from . import events
+from .call import Call, CallRefused
+from .hub import SessionHub
+from .protocols.base import CloseFrame, Door
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionOptions:
+    config_timeout: float = 10.0  # seconds to wait for the call to open
+    send_queue: int = 256  # events buffered per client
+    close_timeout: float = 30.0  # seconds to wait for results after a client's close
+
+
+class Connection:
+    def __init__(self, websocket: ServerConnection, door: Door, hub: SessionHub, *,
+                 options: ConnectionOptions) -> None:
+        self.websocket = websocket
+        self.door = door
+        self.hub = hub
+        self.options = options
+        self.events: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=options.send_queue)
+        self.call: Call | None = None
+
+    async def run(self) -> None:
+        sender = asyncio.create_task(self._send(), name="send")
+        try:
+            pending = await self._open()
+            if self.call is not None:
+                await self._receive(pending)
+            await asyncio.wait({sender}, timeout=self.options.close_timeout)
+        except Exception:
+            log.exception("connection failed")
+            await self._abort(ErrorCode.INTERNAL, "internal error; the session ends")
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+            if self.call is not None:
+                await self.call.release()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    async def _open(self) -> list[events.Operation]:
+        """Open the call from the door's first operations; return the operations that followed."""
+        metrics = self.hub.metrics
+        operations = self.door.opening()
+        try:
+            while not operations:
+                try:
+                    message = await within(self.websocket.recv(), self.options.config_timeout)
+                except TimeoutError:
+                    raise ProtocolError(ErrorCode.CONFIG_REQUIRED,
+                                        f"no config within {self.options.config_timeout:.0f} s") from None
+                operations = self.door.receive(message)
+        except ProtocolError as exc:
+            metrics.sessions_refused.labels(reason=str(exc.code)).inc()
+            await self._refuse(exc.code, str(exc), CloseCode.POLICY_VIOLATION)
+            return []
+        except ConnectionClosed:
+            await self.events.put(events.Ended(CloseCode.GOING_AWAY, "client disconnected", complete=False))
+            return []
+        first, rest = operations[0], operations[1:]
+        if not isinstance(first, events.Open):
+            raise AssertionError(f"{type(self.door).__name__} did not open the call first")
+        call = Call(self.hub, first.config, protocol=self.door.name, events_out=self.events)
+        try:
+            await call.open()
+        except CallRefused as exc:
+            await self._refuse(exc.code, str(exc), exc.close_code)
+            return []
+        self.call = call
+        return rest
+
+    async def _refuse(self, code: ErrorCode, message: str, close_code: int) -> None:
+        self.hub.metrics.errors_sent.labels(code=str(code)).inc()
+        await self.events.put(events.Error(code, message, fatal=True))
+        await self.events.put(events.Ended(close_code, message, complete=False))
+
+    # -- client to call ----------------------------------------------------------------------
+
+    async def _receive(self, pending: list[events.Operation]) -> None:
+        try:
+            if await self._apply(pending):
+                return
+            async for message in self.websocket:
+                try:
+                    operations = self.door.receive(message)
+                except ProtocolError as exc:
+                    await self._reject(exc)
+                    continue
+                if await self._apply(operations):
+                    return
+        except ConnectionClosed:
+            pass
+        try:
+            await self.call.disconnect()
+        except (RedisError, OSError):
+            pass
+
+    async def _apply(self, operations: list[events.Operation]) -> bool:
+        """Apply operations to the call; True when the connection is done reading."""
+        call = self.call
+        for operation in operations:
+            try:
+                if isinstance(operation, events.Audio):
+                    await call.audio(operation.data)
+                elif isinstance(operation, events.Finalize):
+                    await call.finalize()
+                elif isinstance(operation, events.KeepAlive):
+                    call.keepalive()
+                elif isinstance(operation, events.Close):
+                    await call.close(timeout=self.options.close_timeout)
+                    return True
+                elif isinstance(operation, events.Open):
+                    raise ProtocolError(ErrorCode.PROTOCOL, "the session is already open")
+            except ProtocolError as exc:
+                await self._reject(exc)
+            except (RedisError, OSError) as exc:
+                log.warning("session %s: publishing failed: %s", call.call_id, exc)
+                await call.fail(ErrorCode.UNAVAILABLE, "audio could not be queued; the session ends",
+                                CloseCode.INTERNAL_ERROR)
+                return True
+        return False
+
+    async def _reject(self, exc: ProtocolError) -> None:
+        """A bad message after the call opened: say what was wrong and carry on."""
+        self.hub.metrics.frames_rejected.labels(reason=str(exc.code)).inc()
+        await self.call.error(exc.code, str(exc))
+
+    # -- call to client --------------------------------------------------------------------
+
+    async def _send(self) -> None:
+        try:
+            while True:
+                event = await self.events.get()
+                for outgoing in self.door.render(event):
+                    if isinstance(outgoing, CloseFrame):
+                        await self.websocket.close(outgoing.code, outgoing.reason)
+                        return
+                    await self.websocket.send(outgoing)
+        except ConnectionClosed:
+            pass
+
+    async def _abort(self, code: ErrorCode, message: str) -> None:
+        """Say goodbye directly on the socket (the sender may be the thing that failed)."""
+        self.hub.metrics.errors_sent.labels(code=str(code)).inc()
+        try:
+            for event in (events.Error(code, message, fatal=True),
+                          events.Ended(CloseCode.INTERNAL_ERROR, message, complete=False)):
+                for outgoing in self.door.render(event):
+                    if isinstance(outgoing, CloseFrame):
+                        await self.websocket.close(outgoing.code, outgoing.reason)
+                    else:
+                        await self.websocket.send(outgoing)
+        except ConnectionClosed:
+            pass

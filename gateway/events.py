@@ -1,0 +1,147 @@
+"""What passes between a door (a protocol adapter) and the session core.
+
+A door turns its wire format into *operations* (open with a config, audio,
+finalize, keep-alive, close) and renders the core's *events* (partial, final,
+speech started, utterance end, flushed, error, ended) into its wire format.
+Neither side does the other's I/O: doors never see Redis, the core never sees
+a socket or a JSON field name.
+
+Times are audio time in milliseconds from the start of the call's audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.errors import ErrorCode
+
+from .config import SessionConfig
+
+# -- operations: door to core ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    """Start the call with ``config`` (once, before any audio)."""
+
+    config: SessionConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """A frame of client audio in the call's encoding, rate and channel layout."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Finalize:
+    """Close the current utterance of every channel now; answered by :class:`Flushed`."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeepAlive:
+    """The client is still there although it sends no audio."""
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """The client is done: flush, deliver every remaining result, then end the call."""
+
+
+Operation = Open | Audio | Finalize | KeepAlive | Close
+
+# -- events: core to door ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """The call runs; ``session_ids`` holds the pipeline session of each channel."""
+
+    call_id: str
+    session_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Word:
+    text: str
+    start_ms: int
+    end_ms: int
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transcript:
+    """Recognised text of one utterance of one channel."""
+
+    channel: int
+    session_id: str
+    utterance_id: str
+    text: str
+    start_ms: int
+    end_ms: int
+    language: str
+    words: tuple[Word, ...] = ()
+    confidence: float | None = None  # None: the engine gave no figure
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Partial(Transcript):
+    """The utterance so far; later partials and the final replace it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Final(Transcript):
+    """The utterance's one final transcript.
+
+    ``speech_final`` is true when the utterance ended at an endpoint (silence,
+    finalize, end of the call), false when very long speech was split.
+    ``from_finalize`` is true when a client's finalize closed it.
+    """
+
+    speech_final: bool
+    from_finalize: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    channel: int
+    start_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceEnd:
+    """No more words in this utterance: the last one ended at ``last_word_end_ms``."""
+
+    channel: int
+    last_word_end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Flushed:
+    """Every result of the audio before finalize number ``flush_id`` was delivered."""
+
+    flush_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    code: ErrorCode
+    message: str
+    fatal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """The call is over; the door says goodbye and the socket closes with ``close_code``.
+
+    ``complete`` is true only when every result of the call was delivered.
+    """
+
+    close_code: int
+    reason: str
+    complete: bool
+    audio_ms: int = 0
+
+
+Event = Opened | Partial | Final | SpeechStarted | UtteranceEnd | Flushed | Error | Ended

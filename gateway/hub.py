@@ -1,0 +1,181 @@
+"""The gateway's side of the pipeline: Redis, the doorbell, admission, and the sessions it relays.
+
+Pipeline sessions register here. One periodic tick rings every session's relay
+(a fallback for a lost doorbell message) and renews the sessions' meta TTL,
+which is the gateway's liveness lease; a meta that is already gone means Redis
+lost the session, and its call is told. A watcher tracks live workers and their
+load per stage for admission, readiness and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from redis.exceptions import RedisError
+
+from common import bus, keys
+from common.metrics import GatewayMetrics
+
+if TYPE_CHECKING:
+    from .session import LostHandler, PipelineSession
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HubOptions:
+    enable_noise_suppression: bool = False
+    max_queue_lag: float = 5.0  # refuse new sessions (1013) when a stage lags more than this
+    session_ttl: float = 30.0  # meta TTL, renewed while the client is connected
+    key_ttl: float = 600.0
+    sweep_interval: float = 1.0
+
+
+class SessionHub:
+    def __init__(self, redis: bus.Redis, *, options: HubOptions, metrics: GatewayMetrics) -> None:
+        self.redis = redis
+        self.options = options
+        self.metrics = metrics
+        self.gateway_id = f"gw-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.doorbell = bus.Doorbell(redis, on_ring=self._on_ring, on_reconnect=self._ring_all,
+                                     idle_channel=f"{keys.PREFIX}:idle:{self.gateway_id}")
+        # stage -> why new sessions are refused ("" when they are accepted)
+        self.refusals: dict[str, str] = {stage: "" for stage in keys.STAGES}
+        self._sessions: dict[str, PipelineSession] = {}
+        self._lost_handlers: dict[str, LostHandler] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        await self.doorbell.start()
+        self._tasks = [asyncio.create_task(self._tick(), name="hub-tick"),
+                       asyncio.create_task(self._watch_stages(), name="watch-stages")]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self.doorbell.close()
+
+    def register(self, session: PipelineSession, on_lost: LostHandler) -> None:
+        self._sessions[session.session_id] = session
+        self._lost_handlers[session.session_id] = on_lost
+
+    def unregister(self, session: PipelineSession) -> None:
+        self._sessions.pop(session.session_id, None)
+        self._lost_handlers.pop(session.session_id, None)
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    # -- waking relays and renewing sessions -----------------------------------------------
+
+    def _on_ring(self, channel: str) -> None:
+        session = self._sessions.get(keys.session_id_from_channel(channel) or "")
+        if session is not None:
+            session.ring()
+
+    def _ring_all(self) -> None:
+        for session in self._sessions.values():
+            session.ring()
+
+    async def _tick(self) -> None:
+        renew_every = min(2.0, self.options.session_ttl / 3)
+        renewed = time.monotonic()
+        while True:
+            await asyncio.sleep(self.options.sweep_interval)
+            self._ring_all()
+            if time.monotonic() - renewed >= renew_every:
+                renewed = time.monotonic()
+                await self._renew_sessions()
+
+    async def _renew_sessions(self) -> None:
+        sessions = list(self._sessions.values())
+        if not sessions:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for session in sessions:
+                    pipe.expire(session.keys.meta, int(self.options.session_ttl))
+                alive = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("renewing sessions failed: %s", exc)
+            return
+        for session, renewed in zip(sessions, alive):
+            handler = self._lost_handlers.get(session.session_id)
+            if not renewed and handler is not None:
+                self.unregister(session)
+                self.metrics.sessions_lost.inc()
+                await handler(session, "the service lost this session's data (its queue restarted); "
+                                       "please reconnect")
+
+    # -- admission and readiness ----------------------------------------------------------
+
+    async def _watch_stages(self) -> None:
+        while True:
+            try:
+                for stage in keys.STAGES:
+                    await self._check_stage(stage)
+                self.metrics.redis_up.set(1)
+            except (RedisError, OSError) as exc:
+                self.metrics.redis_up.set(0)
+                self.metrics.redis_errors.inc()
+                log.warning("watching stages failed: %s", exc)
+            await asyncio.sleep(self.options.sweep_interval)
+
+    async def _check_stage(self, stage: str) -> str:
+        now_ms = int(time.time() * 1000)
+        live = [bus.text(w) for w in await self.redis.zrangebyscore(keys.workers(stage), now_ms, "+inf")]
+        loads = await self.redis.hmget(keys.load(stage), live) if live else []
+        self.metrics.live_workers.labels(stage=stage).set(len(live))
+        self.refusals[stage] = _refusal(stage, live, loads, self.options.max_queue_lag)
+        return self.refusals[stage]
+
+    async def admission(self, stages: list[str]) -> str:
+        """Why a new session through ``stages`` is refused now, or "" to accept it."""
+        for stage in stages:
+            # The cached verdict is a second old at most; confirm a refusal before giving it.
+            if self.refusals[stage] and await self._check_stage(stage):
+                return self.refusals[stage]
+        return ""
+
+    async def readiness(self) -> tuple[bool, dict]:
+        """Ready when Redis answers and every stage of a default session has a live worker."""
+        try:
+            await self.redis.ping()
+            now_ms = int(time.time() * 1000)
+            workers = {stage: await self.redis.zcount(keys.workers(stage), now_ms, "+inf")
+                       for stage in keys.STAGES}
+        except (RedisError, OSError) as exc:
+            return False, {"redis": f"unreachable: {exc}"}
+        needed = ["vad", "asr"] + (["denoise"] if self.options.enable_noise_suppression else [])
+        missing = [stage for stage in needed if not workers[stage]]
+        details = {"redis": "ok", "workers": workers}
+        if missing:
+            details["missing_stages"] = missing
+        return not missing, details
+
+
+def _refusal(stage: str, live: list[str], loads: list, max_lag: float) -> str:
+    """Why a stage cannot take new sessions now, or "" if it can."""
+    if not live:
+        return f"no live {stage} workers"
+    states = [json.loads(raw) for raw in loads if raw]
+    if len(states) < len(live):
+        return ""  # a worker that has not reported its load yet has room
+    open_workers = [s for s in states if not s["draining"] and s["sessions"] < s["capacity"]]
+    if not open_workers:
+        return f"every {stage} worker is at capacity"
+    if min(s["lag"] for s in open_workers) > max_lag:
+        return f"{stage} workers are {min(s['lag'] for s in open_workers):.1f} s behind"
+    return ""

@@ -1,0 +1,15 @@
+"""The doors of the gateway: one module per protocol, routed by path here."""
+
+from __future__ import annotations
+
+from .base import Door
+from .native import NativeDoor
+
+ROUTES: dict[str, type[Door]] = {
+    "/ws/asr": NativeDoor,
+}
+
+
+def door_for(path: str) -> type[Door] | None:
+    """The door serving WebSocket ``path``, or None."""
+    return ROUTES.get(path.rstrip("/") or "/")

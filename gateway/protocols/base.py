@@ -1,0 +1,78 @@
+"""What every door (protocol adapter) is: sans-I/O translation between a wire format and the core.
+
+A door is built from the handshake request, turns each incoming message into
+operations (:mod:`gateway.events`), and renders each core event into outgoing
+messages. It never touches a socket or Redis, so it is tested with plain calls.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+from websockets.datastructures import Headers
+
+from .. import events
+
+
+@dataclass(frozen=True, slots=True)
+class CloseFrame:
+    """Close the WebSocket with ``code`` and ``reason`` after what was sent before."""
+
+    code: int
+    reason: str
+
+
+Outgoing = str | bytes | CloseFrame
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """The parts of a WebSocket handshake request a door may read."""
+
+    path: str
+    query: list[tuple[str, str]] = field(default_factory=list)
+    headers: Headers = field(default_factory=Headers)
+
+    @classmethod
+    def from_target(cls, target: str, headers: Headers) -> Handshake:
+        parts = urlsplit(target)
+        return cls(parts.path, parse_qsl(parts.query, keep_blank_values=True), headers)
+
+
+class HandshakeRefused(Exception):
+    """Refuse the WebSocket handshake with an HTTP ``status`` and a body that says why."""
+
+    def __init__(self, status: int, body: bytes, *, content_type: str = "application/json") -> None:
+        super().__init__(body.decode(errors="replace"))
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+
+
+class Door(abc.ABC):
+    """One protocol. Subclasses set ``name`` (the ``protocol`` metrics label)."""
+
+    name: ClassVar[str]
+
+    def __init__(self, handshake: Handshake) -> None:
+        """Read the handshake; raise :class:`HandshakeRefused` to refuse it."""
+        self.handshake = handshake
+
+    def response_headers(self) -> list[tuple[str, str]]:
+        """Extra headers of the handshake response."""
+        return []
+
+    def opening(self) -> list[events.Operation]:
+        """Operations implied by the handshake itself (a door configured by its URL opens here)."""
+        return []
+
+    @abc.abstractmethod
+    def receive(self, message: str | bytes) -> list[events.Operation]:
+        """Operations for one incoming message; raise :class:`~common.errors.ProtocolError` if it is wrong."""
+
+    @abc.abstractmethod
+    def render(self, event: events.Event) -> list[Outgoing]:
+        """Outgoing messages for one core event (``Ended`` must render a :class:`CloseFrame`)."""

@@ -1,0 +1,152 @@
+"""The native protocol at ``/ws/asr``.
+
+The first message is a JSON ``config``; the server answers ``session_created``.
+Then binary frames carry audio, and text frames carry ``finalize``,
+``keepalive`` or ``close``. The server sends ``partial``, ``final``,
+``flushed`` and ``error`` messages, each numbered by ``seq``. Everything a
+client may get wrong raises :class:`ProtocolError` with a code and a message
+saying what was wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from common.errors import ConfigError, ErrorCode, ProtocolError
+
+from .. import events
+from ..config import SessionConfig
+from .base import CloseFrame, Door, Outgoing
+
+MAX_TEXT_BYTES = 64 * 1024  # control messages; audio frames have their own limit
+CONTROL_TYPES = ("finalize", "keepalive", "close")
+_CONTROL = {"finalize": events.Finalize(), "keepalive": events.KeepAlive(), "close": events.Close()}
+_TYPES = {"sample_rate": int, "channels": int, "chunk_size_sec": float, "unfixed_chunk_num": int,
+          "unfixed_token_num": int}
+_FLAGS = ("multichannel", "words")
+
+
+def parse_json(text: str) -> dict:
+    """A JSON object from a text message, or :class:`ProtocolError` ``bad_json``."""
+    if len(text) > MAX_TEXT_BYTES:
+        raise ProtocolError(ErrorCode.BAD_JSON, f"text message of {len(text)} characters is over the "
+                                                f"{MAX_TEXT_BYTES}-character limit")
+    try:
+        body = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProtocolError(ErrorCode.BAD_JSON, f"message is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(ErrorCode.BAD_JSON, "message is nested too deeply") from None
+    if not isinstance(body, dict):
+        raise ProtocolError(ErrorCode.BAD_JSON, "message must be a JSON object")
+    return body
+
+
+def _typed(body: dict, name: str, kind: type):
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            kind is int and not float(value).is_integer()):
+        raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name} must be {'an integer' if kind is int else 'a number'}")
+    return kind(value)
+
+
+def parse_config(text: str | bytes) -> SessionConfig:
+    """Parse the first message of a connection."""
+    if isinstance(text, bytes):
+        raise ProtocolError(ErrorCode.CONFIG_REQUIRED, "the first message must be a JSON config, not binary audio")
+    body = parse_json(text)
+    kind = body.pop("type", "config")
+    if kind != "config":
+        raise ProtocolError(ErrorCode.CONFIG_REQUIRED, f"the first message must be a config, not {kind!r}")
+    unknown = set(body) - set(SessionConfig.__dataclass_fields__)
+    if unknown:
+        raise ProtocolError(ErrorCode.BAD_CONFIG, f"unknown config field(s): {', '.join(sorted(unknown))}")
+    values = {name: value for name, value in body.items() if value is not None}
+    for name, kind in _TYPES.items():
+        if name in values:
+            values[name] = _typed(values, name, kind)
+    for name in _FLAGS + ("denoise",):
+        if name in values and not isinstance(values[name], bool):
+            raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name} must be true, false" +
+                                (" or null" if name == "denoise" else ""))
+    for name in ("encoding", "language", "context", "asr_audio"):
+        if name in values and not isinstance(values[name], str):
+            raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name} must be a string")
+    if "vad" in values and not isinstance(values["vad"], dict):
+        raise ProtocolError(ErrorCode.BAD_CONFIG, "vad must be an object of endpointing options")
+    try:
+        return SessionConfig(**values)
+    except ConfigError as exc:
+        raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
+
+
+def parse_control(text: str) -> events.Operation:
+    """Parse a text message after the config."""
+    body = parse_json(text)
+    kind = body.get("type")
+    if kind == "config":
+        raise ProtocolError(ErrorCode.PROTOCOL, "config was already received for this session")
+    if kind not in _CONTROL:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}; expected one of "
+                                                    f"{', '.join(CONTROL_TYPES)}")
+    return _CONTROL[kind]
+
+
+class NativeDoor(Door):
+    name: ClassVar[str] = "native"
+
+    def __init__(self, handshake) -> None:
+        super().__init__(handshake)
+        self.config: SessionConfig | None = None
+        self.call_id = ""
+        self.seq = 0
+
+    def receive(self, message: str | bytes) -> list[events.Operation]:
+        if self.config is None:
+            self.config = parse_config(message)
+            return [events.Open(self.config)]
+        if isinstance(message, bytes):
+            return [events.Audio(message)]
+        return [parse_control(message)]
+
+    def render(self, event: events.Event) -> list[Outgoing]:
+        if isinstance(event, events.Ended):
+            return [CloseFrame(event.close_code, event.reason[:120])]
+        message = self._message(event)
+        if message is None:
+            return []
+        message["seq"] = self.seq
+        self.seq += 1
+        return [json.dumps(message, ensure_ascii=False)]
+
+    def _message(self, event: events.Event) -> dict | None:
+        if isinstance(event, events.Opened):
+            self.call_id = event.call_id
+            message = {"type": "session_created", "session_id": event.call_id}
+            if len(event.session_ids) > 1:
+                message["channel_session_ids"] = list(event.session_ids)
+            return message
+        if isinstance(event, events.Transcript):
+            return self._transcript(event)
+        if isinstance(event, events.Flushed):
+            return {"type": "flushed", "session_id": self.call_id, "flush_id": event.flush_id}
+        if isinstance(event, events.Error):
+            return {"type": "error", "code": str(event.code), "message": event.message, "fatal": event.fatal}
+        return None  # speech started, utterance end: not part of this protocol
+
+    def _transcript(self, event: events.Transcript) -> dict:
+        final = isinstance(event, events.Final)
+        message = {"type": "final" if final else "partial", "session_id": event.session_id,
+                   "utterance_id": event.utterance_id, "text": event.text, "start_ms": event.start_ms,
+                   "end_ms": event.end_ms, "language": event.language}
+        if self.config is not None and self.config.channels > 1 and self.config.multichannel:
+            message["channel"] = event.channel
+        if final:
+            message["is_speech_final"] = event.speech_final
+        if event.confidence is not None:
+            message["confidence"] = round(event.confidence, 4)
+        if final and self.config is not None and self.config.words:
+            message["words"] = [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
+                                 "confidence": round(w.confidence, 4)} for w in event.words]
+        return message
