@@ -142,6 +142,14 @@ class CallAudio:
         return [converter.push_samples(np.ascontiguousarray(frames[:, i]))
                 for i, converter in enumerate(self.converters)]
 
+    def push_channel(self, data: bytes, channel: int) -> list[tuple[int, np.ndarray]]:
+        """Chunks of one channel's own mono frame (the output of that channel)."""
+        if not 0 <= channel < self.channels:
+            raise ProtocolError("bad_audio", f"channel {channel} is not one of this call's {self.channels}")
+        if self.mix_down:
+            raise ProtocolError("protocol", "per-channel audio needs a multichannel session")
+        return self.converters[channel].push_samples(decode_frame(data, self.encoding)[:, 0])
+
     def flush(self) -> list[list[tuple[int, np.ndarray]]]:
         return [converter.flush() for converter in self.converters]
 

@@ -125,7 +125,7 @@ class Connection:
         for operation in operations:
             try:
                 if isinstance(operation, events.Audio):
-                    await call.audio(operation.data)
+                    await call.audio(operation.data, channel=operation.channel)
                 elif isinstance(operation, events.Finalize):
                     await call.finalize()
                 elif isinstance(operation, events.KeepAlive):

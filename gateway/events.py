@@ -29,9 +29,15 @@ class Open:
 
 @dataclass(frozen=True, slots=True)
 class Audio:
-    """A frame of client audio in the call's encoding, rate and channel layout."""
+    """A frame of client audio in the call's encoding and rate.
+
+    ``channel`` None: interleaved samples of every channel (the call's layout);
+    a channel index: mono samples of that channel alone (platforms that send
+    each party's track in its own messages).
+    """
 
     data: bytes
+    channel: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
