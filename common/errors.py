@@ -59,5 +59,9 @@ class SessionGone(StreamscribeError):
     """The session's metadata is gone: the client left or the gateway died."""
 
 
+class BacklogFull(StreamscribeError):
+    """A session's first stage has not worked off its input stream in time; more audio would be lost or unbounded."""
+
+
 class ModelError(StreamscribeError):
     """A model or engine could not be loaded; the message names the flag to set."""

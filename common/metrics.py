@@ -37,6 +37,16 @@ class GatewayMetrics:
         self.errors_sent = Counter(
             p + "errors_sent_total", "Error messages sent to clients, by code.", ["code"], registry=registry
         )
+        self.paced_seconds = Counter(
+            p + "paced_seconds_total",
+            "Seconds connections waited before reading more audio, because their client ran too far "
+            "ahead of real time.", registry=registry,
+        )
+        self.backlog_waits = Counter(
+            p + "backlog_waits_total",
+            "Times a session's audio waited for its first stage to work off a full input stream.",
+            registry=registry,
+        )
         self.partials = Counter(p + "partials_total", "Partial transcripts sent to clients.", registry=registry)
         self.finals = Counter(p + "finals_total", "Final transcripts sent to clients.", registry=registry)
         self.duplicate_finals = Counter(

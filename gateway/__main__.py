@@ -16,6 +16,7 @@ from common.service import run_main
 
 from .connection import ConnectionOptions
 from .hub import HubOptions
+from .pacing import PacingOptions
 from .server import Gateway, ListenOptions
 
 log = logging.getLogger("gateway")
@@ -29,6 +30,19 @@ def build_parser() -> SettingsParser:
     parser.option("--host", default="0.0.0.0", help="listen address")
     parser.option("--port", default=8000, type=int, help="listen port (0: any free port)")
     parser.option("--max-frame-bytes", default=1 << 20, type=positive(int), help="largest client frame")
+    parser.flag("--permessage-deflate",
+                help="offer WebSocket compression (off by default; pacing still bounds the audio rate)")
+    parser.option("--drain-timeout", default=10.0, type=positive(float),
+                  help="seconds connection handlers get to finish at shutdown before they are cancelled")
+    parser.option("--max-audio-lead", default=10.0, type=positive(float),
+                  help="seconds of audio a session may send ahead of real time in one burst")
+    parser.option("--max-realtime-factor", default=4.0, type=positive(float),
+                  help="sustained audio seconds per second a session may send (>= 1); "
+                       "beyond it the gateway stops reading the socket")
+    parser.option("--max-backlog-records", default=3000, type=positive(int),
+                  help="unprocessed input records per session before its audio waits (then fails)")
+    parser.option("--backlog-timeout", default=10.0, type=positive(float),
+                  help="seconds audio waits for a full input stream to drain before the session fails")
     parser.option("--send-queue", default=256, type=positive(int), help="messages buffered per client")
     parser.option("--session-ttl", default=30.0, type=positive(float),
                   help="seconds a session outlives its gateway (meta TTL)")
@@ -43,9 +57,14 @@ async def serve(args) -> None:
     registry = CollectorRegistry()
     gateway = Gateway(
         redis, registry=registry,
-        listen=ListenOptions(host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes),
-        connection=ConnectionOptions(send_queue=args.send_queue),
+        listen=ListenOptions(host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes,
+                             permessage_deflate=args.permessage_deflate, drain_timeout=args.drain_timeout),
+        connection=ConnectionOptions(
+            send_queue=args.send_queue,
+            pacing=PacingOptions(max_lead=args.max_audio_lead, max_realtime_factor=args.max_realtime_factor),
+        ),
         hub=HubOptions(session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag,
+                       max_backlog_records=args.max_backlog_records, backlog_timeout=args.backlog_timeout,
                        enable_noise_suppression=args.enable_noise_suppression),
     )
     stop = asyncio.Event()

@@ -108,23 +108,25 @@ class Call:
 
     # -- operations --------------------------------------------------------------------------
 
-    async def audio(self, data: bytes, *, channel: int | None = None) -> None:
+    async def audio(self, data: bytes, *, channel: int | None = None) -> float:
         """Publish one client frame (all channels interleaved, or one ``channel``'s own).
 
-        Raise :class:`ProtocolError` if it is malformed.
+        Return its duration in seconds (for pacing); raise :class:`ProtocolError` if it is malformed.
         """
         if self._finishing:
             raise ProtocolError(ErrorCode.PROTOCOL, "audio after close")
         self.last_activity = time.monotonic()
         if channel is None:
             outputs = self.audio_in.push(data)
-            self.hub.metrics.audio_seconds.inc(len(data) / self.audio_in.bytes_per_second)
+            seconds = len(data) / self.audio_in.bytes_per_second
             for session, chunks in zip(self.sessions, outputs):
                 await session.publish_audio(chunks)
         else:
             chunks = self.audio_in.push_channel(data, channel)
-            self.hub.metrics.audio_seconds.inc(len(data) * self.config.channels / self.audio_in.bytes_per_second)
+            seconds = len(data) * self.config.channels / self.audio_in.bytes_per_second
             await self.sessions[channel].publish_audio(chunks)
+        self.hub.metrics.audio_seconds.inc(seconds)
+        return seconds
 
     async def finalize(self) -> int:
         """Close the current utterance of every channel; :class:`events.Flushed` follows its finals."""

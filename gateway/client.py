@@ -19,6 +19,8 @@ import numpy as np
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from common.aio import within
+
 DEFAULT_URL = "ws://localhost:8000/ws/asr"
 
 
@@ -90,7 +92,7 @@ async def _stream(url, frames, *, sample_rate, config, on_message, timeout, mess
                 await websocket.send(json.dumps({"type": "close"}))
             except ConnectionClosed:
                 pass  # the receiver collects what came before the close
-            await asyncio.wait_for(receiver, timeout)
+            await within(receiver, timeout)
         finally:
             receiver.cancel()
             await asyncio.gather(receiver, return_exceptions=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
@@ -17,11 +17,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from common.aio import within
-from common.errors import ErrorCode, ProtocolError
+from common.errors import BacklogFull, ErrorCode, ProtocolError
 
 from . import events
 from .call import Call, CallRefused
 from .hub import SessionHub
+from .pacing import AudioPacer, PacingOptions
 from .protocols.base import CloseFrame, Door
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class ConnectionOptions:
     config_timeout: float = 10.0  # seconds to wait for the call to open
     send_queue: int = 256  # events buffered per client
     close_timeout: float = 30.0  # seconds to wait for results after a client's close
+    pacing: PacingOptions = field(default_factory=PacingOptions)
 
 
 class Connection:
@@ -43,6 +45,7 @@ class Connection:
         self.options = options
         self.events: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=options.send_queue)
         self.call: Call | None = None
+        self.pacer = AudioPacer(options.pacing)
 
     async def run(self) -> None:
         sender = asyncio.create_task(self._send(), name="send")
@@ -125,7 +128,11 @@ class Connection:
         for operation in operations:
             try:
                 if isinstance(operation, events.Audio):
-                    await call.audio(operation.data, channel=operation.channel)
+                    seconds = await call.audio(operation.data, channel=operation.channel)
+                    if delay := self.pacer.spend(seconds):
+                        # Not reading the socket meanwhile is the point: TCP pushes back.
+                        self.hub.metrics.paced_seconds.inc(delay)
+                        await asyncio.sleep(delay)
                 elif isinstance(operation, events.Finalize):
                     await call.finalize()
                 elif isinstance(operation, events.KeepAlive):
@@ -137,6 +144,10 @@ class Connection:
                     raise ProtocolError(ErrorCode.PROTOCOL, "the session is already open")
             except ProtocolError as exc:
                 await self._reject(exc)
+            except BacklogFull as exc:
+                log.warning("session %s: %s", call.call_id, exc)
+                await call.fail(ErrorCode.OVERLOADED, f"{exc}; the session ends", CloseCode.TRY_AGAIN_LATER)
+                return True
             except (RedisError, OSError) as exc:
                 log.warning("session %s: publishing failed: %s", call.call_id, exc)
                 await call.fail(ErrorCode.UNAVAILABLE, "audio could not be queued; the session ends",

@@ -8,6 +8,7 @@ requests get the browser demo, health, readiness and metrics.
 
 from __future__ import annotations
 
+import asyncio
 import http
 import json
 import logging
@@ -37,7 +38,11 @@ log = logging.getLogger(__name__)
 class ListenOptions:
     host: str = "0.0.0.0"
     port: int = 8000
-    max_frame_bytes: int = 1 << 20  # largest WebSocket message
+    max_frame_bytes: int = 1 << 20  # largest WebSocket message (after decompression)
+    # Off by default: a compressed stream can carry far more audio than its bytes suggest.
+    # Pacing bounds the decompressed audio rate either way.
+    permessage_deflate: bool = False
+    drain_timeout: float = 10.0  # seconds handlers get to finish after connections are closed
 
 
 class Gateway:
@@ -54,6 +59,7 @@ class Gateway:
         self._doors: weakref.WeakKeyDictionary[ServerConnection, Door] = weakref.WeakKeyDictionary()
         self._page = resources.files("gateway").joinpath("static/index.html").read_bytes()
         self._closed = False
+        self._handlers: set[asyncio.Task] = set()
         for door in ROUTES.values():  # export every door's series from the start
             self.metrics.connections.labels(protocol=door.name)
             self.metrics.sessions_active.labels(protocol=door.name)
@@ -64,6 +70,7 @@ class Gateway:
         self._server = await serve(
             self._handle, self.listen.host, self.listen.port, process_request=self._http,
             process_response=self._add_headers, max_size=self.listen.max_frame_bytes,
+            compression="deflate" if self.listen.permessage_deflate else None,
             ping_interval=20, ping_timeout=20,
         )
         if self._server.sockets:
@@ -71,13 +78,25 @@ class Gateway:
         log.info("gateway %s listening on %s:%d", self.hub.gateway_id, self.listen.host, self.port)
 
     async def close(self) -> None:
-        """Stop accepting, close open connections, stop the hub; idempotent."""
+        """Stop accepting, close open connections (1001), stop the hub; idempotent.
+
+        Handlers get ``drain_timeout`` seconds to finish after their connection
+        is closed; any left then are cancelled, so shutdown always finishes.
+        """
         if self._closed:
             return
         self._closed = True
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
+            waiter = asyncio.ensure_future(self._server.wait_closed())
+            done, _ = await asyncio.wait({waiter}, timeout=self.listen.drain_timeout)
+            if not done:
+                log.warning("%d connection handler(s) still running after %.0f s; cancelling them",
+                            len(self._handlers), self.listen.drain_timeout)
+                for task in self._handlers:
+                    task.cancel()
+                await asyncio.wait({waiter}, timeout=self.listen.drain_timeout)
+                waiter.cancel()
         await self.hub.close()
 
     # -- HTTP and handshakes ----------------------------------------------------------
@@ -121,9 +140,12 @@ class Gateway:
         door = self._doors.pop(websocket)
         gauge = self.metrics.connections.labels(protocol=door.name)
         gauge.inc()
+        handler = asyncio.current_task()
+        self._handlers.add(handler)
         try:
             await Connection(websocket, door, self.hub, options=self.connection_options).run()
         finally:
+            self._handlers.discard(handler)
             gauge.dec()
 
 

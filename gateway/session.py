@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 
 from common import keys
 from common.bus import Backoff, next_id
-from common.errors import RecordError
+from common.errors import BacklogFull, RecordError
 from common.logs import SessionLogger
 from common.records import Audio, Record, Transcript, decode, encode
 
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 FINAL_IDS_KEPT = 10_000  # finals remembered for duplicate suppression
 ARRIVALS_KEPT = 3_000  # chunk arrival times kept for latency metrics (~5 min at 100 ms)
 READ_BATCH = 200  # result records read per round trip
+RELAY_STOP_TIMEOUT = 5.0  # seconds a closing session waits for its relay task
 
 RecordHandler = Callable[["PipelineSession", Record], Awaitable[None]]
 LostHandler = Callable[["PipelineSession", str], Awaitable[None]]
@@ -74,6 +75,7 @@ class PipelineSession:
         self._on_record = on_record
         self._on_lost = on_lost
         self._seq = 0  # next input record seq
+        self._backlog = 0  # input records not yet consumed, as of the last publish
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=ARRIVALS_KEPT)
         self._wake = asyncio.Event()
         self._out_id = "0-0"
@@ -120,8 +122,11 @@ class PipelineSession:
         finally:
             self.hub.unregister(self)
             if self._relay_task is not None:
+                # The flag and the wake-up end the relay even if a library swallows the
+                # cancellation (seen: relays of closed sessions waiting forever).
+                self._wake.set()
                 self._relay_task.cancel()
-                await asyncio.gather(self._relay_task, return_exceptions=True)
+                await asyncio.wait({self._relay_task}, timeout=RELAY_STOP_TIMEOUT)
             await self.hub.doorbell.unsubscribe(self.keys.bell("out"))
         self.log.info("session closed")
 
@@ -146,8 +151,11 @@ class PipelineSession:
             return
         redis = self.hub.redis
         stream = self.keys.input(self.first_stage)
+        if self._backlog >= self.hub.options.max_backlog_records:
+            await self._wait_for_backlog(stream)
         now = time.time()
         async with redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(stream)
             for record in records:
                 record = dataclasses.replace(record, seq=self._seq)
                 self._seq += 1
@@ -155,9 +163,27 @@ class PipelineSession:
                     self._arrivals.append((record.offset + record.samples, now))
                 pipe.xadd(stream, {"r": encode(record)})
             pipe.expire(stream, int(self.hub.options.key_ttl))
-            await pipe.execute()
+            results = await pipe.execute()
+        self._backlog = results[0] + len(records)
         # Rung after the append, not in the pipeline: cluster pipelines refuse PUBLISH.
         await redis.publish(self.keys.bell(self.first_stage), "1")
+
+    async def _wait_for_backlog(self, stream: str) -> None:
+        """Wait for the first stage to consume input; raise :class:`BacklogFull` after ``backlog_timeout``.
+
+        The stage trims what it has consumed, so the stream's length is the backlog.
+        A full stream is never trimmed from here: that would drop audio silently.
+        """
+        options = self.hub.options
+        self.hub.metrics.backlog_waits.inc()
+        deadline = time.monotonic() + options.backlog_timeout
+        while (backlog := await self.hub.redis.xlen(stream)) >= options.max_backlog_records:
+            if time.monotonic() >= deadline:
+                raise BacklogFull(f"the {self.first_stage} stage has {backlog} unprocessed audio records "
+                                  f"for this session and took more than {options.backlog_timeout:.0f} s "
+                                  f"to catch up")
+            await asyncio.sleep(0.1)
+        self._backlog = backlog
 
     # -- results out ----------------------------------------------------------------------
 
@@ -170,10 +196,14 @@ class PipelineSession:
         while True:
             await self._wake.wait()  # the doorbell, or the hub's periodic sweep
             self._wake.clear()
+            if self.closed:
+                return
             try:
                 entries = await redis.xrange(self.keys.out, min="(" + self._out_id, count=READ_BATCH)
                 backoff.reset()
             except (RedisError, OSError) as exc:
+                if asyncio.current_task().cancelling():
+                    raise asyncio.CancelledError from exc  # a cancellation redis turned into an error
                 self.log.warning("reading results failed: %s; retrying in %.1fs", exc, backoff.delay)
                 await backoff.wait()
                 self._wake.set()

@@ -1,0 +1,176 @@
+"""Bounded memory and clean shutdown, with a real gateway, workers and Redis.
+
+An unpaced sender is slowed to the pacing limits instead of being buffered in
+Redis; a stalled first stage makes audio wait and then fail the session with an
+error, never trim it silently; compression is off unless asked for; after
+bursts of abrupt closes the gateway's gauges return to zero and SIGTERM exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import redis as sync_redis
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from gateway.pacing import AudioPacer, PacingOptions
+
+from .conftest import Stack
+from .faults import metric, scrape
+
+RATE = 16000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_pacer_allows_a_burst_then_the_sustained_rate():
+    clock = Clock()
+    pacer = AudioPacer(PacingOptions(max_lead=2.0, max_realtime_factor=4.0), clock=clock)
+    assert [pacer.spend(0.5) for _ in range(4)] == [0.0] * 4  # the 2 s burst
+    assert pacer.spend(1.0) == pytest.approx(0.25)  # 1 s more at 4x: a quarter second
+    clock.now += 0.25
+    assert pacer.spend(1.0) == pytest.approx(0.25)
+
+
+def test_pacer_never_slows_real_time():
+    clock = Clock()
+    pacer = AudioPacer(PacingOptions(max_lead=0.5, max_realtime_factor=1.0), clock=clock)
+    for _ in range(1000):
+        assert pacer.spend(0.1) == 0.0
+        clock.now += 0.1
+
+
+def test_pacing_options_are_checked():
+    from common.errors import ConfigError
+    with pytest.raises(ConfigError, match="at least 1"):
+        PacingOptions(max_realtime_factor=0.5)
+    with pytest.raises(ConfigError, match="positive"):
+        PacingOptions(max_lead=0)
+
+
+@pytest.fixture(scope="module")
+def limited(redis_server):
+    running = Stack(redis_server, extra_env={
+        "STREAMSCRIBE_GATEWAY_MAX_AUDIO_LEAD": "1",
+        "STREAMSCRIBE_GATEWAY_MAX_REALTIME_FACTOR": "8",
+        "STREAMSCRIBE_GATEWAY_MAX_BACKLOG_RECORDS": "200",
+        "STREAMSCRIBE_GATEWAY_BACKLOG_TIMEOUT": "2",
+        "STREAMSCRIBE_GATEWAY_DRAIN_TIMEOUT": "3",
+    })
+    yield running
+    running.close()
+
+
+def gateway_metric(stack: Stack, name: str, **labels) -> float:
+    return metric(scrape(stack.port), name, **labels)
+
+
+async def send_silence(url: str, seconds: float, *, chunk_ms: int = 100) -> list[dict]:
+    """Send ``seconds`` of silence as fast as the gateway reads it; return what came back."""
+    frame = np.zeros(RATE * chunk_ms // 1000, np.int16).tobytes()
+    messages = []
+    async with connect(url) as websocket:
+        await websocket.send(json.dumps({"type": "config", "encoding": "pcm16"}))
+        messages.append(json.loads(await websocket.recv()))
+        try:
+            for _ in range(int(seconds * 1000 / chunk_ms)):
+                await websocket.send(frame)
+            await websocket.send(json.dumps({"type": "close"}))
+            async for raw in websocket:
+                messages.append(json.loads(raw))
+        except ConnectionClosed:
+            pass
+        messages.append({"type": "closed", "code": websocket.close_code})
+    return messages
+
+
+def test_an_unpaced_sender_waits_instead_of_filling_redis(limited):
+    before = gateway_metric(limited, "streamscribe_gateway_paced_seconds_total")
+    messages = asyncio.run(send_silence(limited.url, 20.0))
+    assert messages[-1] == {"type": "closed", "code": 1000}, messages
+    waited = gateway_metric(limited, "streamscribe_gateway_paced_seconds_total") - before
+    # 20 s of audio, a 1 s burst, then 8x: 19/8 s at least between the first frame and the
+    # last; the time the gateway spent publishing counts towards it, the rest it waited.
+    assert 0 < waited <= 19 / 8 + 0.01
+
+
+def test_a_stalled_stage_fails_the_session_instead_of_trimming_audio(limited):
+    vad = limited.workers["vad"][0]
+    waits_before = gateway_metric(limited, "streamscribe_gateway_backlog_waits_total")
+    vad.signal(signal.SIGSTOP)
+    try:
+        messages = asyncio.run(send_silence(limited.url, 40.0))
+    finally:
+        vad.signal(signal.SIGCONT)
+    errors = [m for m in messages if m["type"] == "error"]
+    assert errors and errors[0]["code"] == "overloaded", messages
+    assert "unprocessed audio records" in errors[0]["message"]
+    assert messages[-1] == {"type": "closed", "code": 1013}
+    assert gateway_metric(limited, "streamscribe_gateway_backlog_waits_total") > waits_before
+
+
+def test_compression_is_off_by_default(limited):
+    async def negotiated():
+        async with connect(limited.url, compression="deflate") as websocket:
+            return websocket.response.headers.get("Sec-WebSocket-Extensions")
+
+    assert asyncio.run(negotiated()) is None
+
+
+async def abrupt_closes(url: str, total: int, burst: int) -> None:
+    """Open ``total`` sessions in bursts; each sends a little audio and drops the TCP connection."""
+    frame = np.zeros(RATE // 10, np.int16).tobytes()
+
+    async def one() -> None:
+        async with connect(url) as websocket:
+            await websocket.send(json.dumps({"type": "config", "encoding": "pcm16"}))
+            await websocket.recv()
+            await websocket.send(frame)
+            websocket.transport.abort()
+
+    for first in range(0, total, burst):
+        await asyncio.gather(*(one() for _ in range(min(burst, total - first))), return_exceptions=True)
+
+
+def test_bursts_of_closes_leave_nothing_running_and_sigterm_exits(redis_server):
+    stack = Stack(redis_server, extra_env={"STREAMSCRIBE_GATEWAY_DRAIN_TIMEOUT": "3"})
+    client = sync_redis.Redis.from_url(redis_server.url)
+    try:
+        asyncio.run(abrupt_closes(stack.url, 300, 60))
+        # Every handler finished: the connections gauge is back to zero, sessions closed.
+        deadline = time.monotonic() + 30
+        while True:
+            text = scrape(stack.port)
+            if (metric(text, "streamscribe_gateway_connections") == 0
+                    and metric(text, "streamscribe_gateway_sessions_active") == 0):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"gateway gauges did not return to 0:\n{stack.logs()}")
+            time.sleep(0.1)  # polling the gauges with a deadline
+        assert metric(text, "streamscribe_gateway_sessions_total") >= 300
+        # No relay is left polling: the result streams of closed sessions are not read.
+        before = client.info("commandstats").get("cmdstat_xrange", {}).get("calls", 0)
+        time.sleep(2.5)  # an observation window of more than two of the hub's 1 s sweeps
+        after = client.info("commandstats").get("cmdstat_xrange", {}).get("calls", 0)
+        assert after == before
+        stack.gateway.signal(signal.SIGTERM)
+        try:
+            stack.gateway.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"gateway ignored SIGTERM:\n{stack.gateway.tail()}")
+    finally:
+        client.close()
+        stack.close()
