@@ -83,6 +83,14 @@ def workers(stage: str) -> str:
     return f"{PREFIX}:workers:{stage}"
 
 
+def slots(stage: str) -> str:
+    """Sorted set: session id -> reservation deadline (ms), one member per admitted session.
+
+    All stages' sets share the hash tag ``{slots}`` so one script reserves in all of them.
+    """
+    return f"{PREFIX}:{{slots}}:{stage}"
+
+
 def load(stage: str) -> str:
     """Hash: worker id -> JSON of its sessions, capacity and queue lag (heartbeat)."""
     return f"{PREFIX}:load:{stage}"

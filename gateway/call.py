@@ -78,7 +78,7 @@ class Call:
         """Admit and create the call's pipeline sessions; raise :class:`CallRefused` if it cannot start."""
         metrics = self.hub.metrics
         try:
-            refusal = await self.hub.admission(self.stages)
+            refusal = await self.hub.admission(self.stages, [s.session_id for s in self.sessions])
         except (RedisError, OSError):
             refusal = ""  # creating the sessions reports the Redis failure
         if refusal:

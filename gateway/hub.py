@@ -29,6 +29,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Reserve a slot in every stage for every session of a call, or none: admission is
+# atomic across gateways, so capacity is never oversold (seen: 60 admitted for 50).
+# KEYS: the stages' slot sets. ARGV: now_ms, deadline_ms, n, capacity per stage, session ids.
+RESERVE = """
+local now, deadline, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) + n > tonumber(ARGV[3 + i]) then return i end
+end
+for i, key in ipairs(KEYS) do
+  for j = 1, n do redis.call('ZADD', key, deadline, ARGV[3 + #KEYS + j]) end
+end
+return 0
+"""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HubOptions:
@@ -53,6 +68,8 @@ class SessionHub:
                                      idle_channel=f"{keys.PREFIX}:idle:{self.gateway_id}")
         # stage -> why new sessions are refused ("" when they are accepted)
         self.refusals: dict[str, str] = {stage: "" for stage in keys.STAGES}
+        self.capacity: dict[str, int] = {stage: 0 for stage in keys.STAGES}  # of live, open workers
+        self._reserve = redis.register_script(RESERVE)
         self._sessions: dict[str, PipelineSession] = {}
         self._lost_handlers: dict[str, LostHandler] = {}
         self._tasks: list[asyncio.Task] = []
@@ -107,10 +124,14 @@ class SessionHub:
         if not sessions:
             return
         try:
+            deadline = self._slot_deadline()
             async with self.redis.pipeline(transaction=False) as pipe:
                 for session in sessions:
                     pipe.expire(session.keys.meta, int(self.options.session_ttl))
-                alive = await pipe.execute()
+                for session in sessions:
+                    for stage in session.pipeline["stages"]:
+                        pipe.zadd(keys.slots(stage), {session.session_id: deadline}, xx=True)
+                alive = (await pipe.execute())[:len(sessions)]
         except (RedisError, OSError) as exc:
             self.metrics.redis_errors.inc()
             log.warning("renewing sessions failed: %s", exc)
@@ -142,16 +163,45 @@ class SessionHub:
         live = [bus.text(w) for w in await self.redis.zrangebyscore(keys.workers(stage), now_ms, "+inf")]
         loads = await self.redis.hmget(keys.load(stage), live) if live else []
         self.metrics.live_workers.labels(stage=stage).set(len(live))
-        self.refusals[stage] = _refusal(stage, live, loads, self.options.max_queue_lag)
+        states = [json.loads(raw) for raw in loads if raw]
+        self.capacity[stage] = sum(s["capacity"] for s in states if not s["draining"])
+        self.refusals[stage] = _refusal(stage, live, states, self.options.max_queue_lag)
         return self.refusals[stage]
 
-    async def admission(self, stages: list[str]) -> str:
-        """Why a new session through ``stages`` is refused now, or "" to accept it."""
+    async def admission(self, stages: list[str], session_ids: list[str]) -> str:
+        """Reserve a slot per stage for each of ``session_ids``; or say why the call is refused.
+
+        Returns "" when admitted. The reservation lasts while the hub renews it
+        (its sessions' meta TTL) and ends with :meth:`release`.
+        """
         for stage in stages:
             # The cached verdict is a second old at most; confirm a refusal before giving it.
             if self.refusals[stage] and await self._check_stage(stage):
                 return self.refusals[stage]
+        now_ms = int(time.time() * 1000)
+        full = await self._reserve(keys=[keys.slots(stage) for stage in stages],
+                                   args=[now_ms, self._slot_deadline(), len(session_ids),
+                                         *(self.capacity[stage] for stage in stages), *session_ids])
+        if full:
+            stage = stages[full - 1]
+            await self._check_stage(stage)  # the capacity may have grown since the last check
+            full = await self._reserve(keys=[keys.slots(stage) for stage in stages],
+                                       args=[now_ms, self._slot_deadline(), len(session_ids),
+                                             *(self.capacity[stage] for stage in stages), *session_ids])
+        if full:
+            stage = stages[full - 1]
+            return f"every {stage} worker is at capacity ({self.capacity[stage]} sessions)"
         return ""
+
+    async def release(self, session_id: str, stages: list[str]) -> None:
+        """Give back a session's slots (its reservation also lapses on its own)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stage in stages:
+                pipe.zrem(keys.slots(stage), session_id)
+            await pipe.execute()
+
+    def _slot_deadline(self) -> int:
+        return int((time.time() + self.options.session_ttl) * 1000)
 
     async def readiness(self) -> tuple[bool, dict]:
         """Ready when Redis answers and every stage of a default session has a live worker."""
@@ -167,14 +217,26 @@ class SessionHub:
         details = {"redis": "ok", "workers": workers}
         if missing:
             details["missing_stages"] = missing
-        return not missing, details
+            return False, details
+        # Not ready when a new session would be refused: a balancer should route elsewhere.
+        try:
+            for stage in needed:
+                reserved = await self.redis.zcount(keys.slots(stage), now_ms, "+inf")
+                refusal = await self._check_stage(stage) or (
+                    f"every {stage} worker is at capacity ({self.capacity[stage]} sessions)"
+                    if reserved >= self.capacity[stage] else "")
+                if refusal:
+                    details["refusing"] = refusal
+                    return False, details
+        except (RedisError, OSError) as exc:
+            return False, {"redis": f"unreachable: {exc}"}
+        return True, details
 
 
-def _refusal(stage: str, live: list[str], loads: list, max_lag: float) -> str:
+def _refusal(stage: str, live: list[str], states: list[dict], max_lag: float) -> str:
     """Why a stage cannot take new sessions now, or "" if it can."""
     if not live:
         return f"no live {stage} workers"
-    states = [json.loads(raw) for raw in loads if raw]
     if len(states) < len(live):
         return ""  # a worker that has not reported its load yet has room
     open_workers = [s for s in states if not s["draining"] and s["sessions"] < s["capacity"]]

@@ -134,6 +134,7 @@ class PipelineSession:
         for attempt in range(3):
             try:
                 await self.hub.redis.delete(self.keys.meta, self.keys.out)
+                await self.hub.release(self.session_id, self.pipeline["stages"])
                 return
             except (RedisError, OSError) as exc:
                 self.log.warning("deleting session keys failed (attempt %d): %s", attempt + 1, exc)

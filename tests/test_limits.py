@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
 import signal
+import socket
 import subprocess
 import time
 
 import numpy as np
 import pytest
-import redis as sync_redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -130,6 +131,24 @@ def test_compression_is_off_by_default(limited):
     assert asyncio.run(negotiated()) is None
 
 
+def result_reads(port: int, *, window: float) -> list[str]:
+    """Commands reading a session's result stream (``ss:{sid}:out``) seen by MONITOR in ``window`` s.
+
+    The window spans more than two of the hub's 1 s sweeps, which ring every relay.
+    """
+    seen, buffer = [], b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"MONITOR\r\n")
+        deadline = time.monotonic() + window
+        while (left := deadline - time.monotonic()) > 0:
+            if select.select([sock], [], [], left)[0]:
+                buffer += sock.recv(65536)
+    for line in buffer.decode(errors="replace").splitlines():
+        if '"xrange"' in line.lower() and ":out" in line:
+            seen.append(line)
+    return seen
+
+
 async def abrupt_closes(url: str, total: int, burst: int) -> None:
     """Open ``total`` sessions in bursts; each sends a little audio and drops the TCP connection."""
     frame = np.zeros(RATE // 10, np.int16).tobytes()
@@ -147,7 +166,6 @@ async def abrupt_closes(url: str, total: int, burst: int) -> None:
 
 def test_bursts_of_closes_leave_nothing_running_and_sigterm_exits(redis_server):
     stack = Stack(redis_server, extra_env={"STREAMSCRIBE_GATEWAY_DRAIN_TIMEOUT": "3"})
-    client = sync_redis.Redis.from_url(redis_server.url)
     try:
         asyncio.run(abrupt_closes(stack.url, 300, 60))
         # Every handler finished: the connections gauge is back to zero, sessions closed.
@@ -160,17 +178,88 @@ def test_bursts_of_closes_leave_nothing_running_and_sigterm_exits(redis_server):
             if time.monotonic() > deadline:
                 pytest.fail(f"gateway gauges did not return to 0:\n{stack.logs()}")
             time.sleep(0.1)  # polling the gauges with a deadline
-        assert metric(text, "streamscribe_gateway_sessions_total") >= 300
-        # No relay is left polling: the result streams of closed sessions are not read.
-        before = client.info("commandstats").get("cmdstat_xrange", {}).get("calls", 0)
-        time.sleep(2.5)  # an observation window of more than two of the hub's 1 s sweeps
-        after = client.info("commandstats").get("cmdstat_xrange", {}).get("calls", 0)
-        assert after == before
+        # Each was admitted or, while an earlier burst still held its slots, refused.
+        assert (metric(text, "streamscribe_gateway_sessions_total")
+                + metric(text, "streamscribe_gateway_sessions_refused_total")) >= 300
+        # No relay is left polling: nothing reads the result stream of a session any more.
+        assert not result_reads(redis_server.port, window=2.5), "relays of closed sessions still poll"
         stack.gateway.signal(signal.SIGTERM)
         try:
             stack.gateway.proc.wait(15)
         except subprocess.TimeoutExpired:
             pytest.fail(f"gateway ignored SIGTERM:\n{stack.gateway.tail()}")
     finally:
-        client.close()
+        stack.close()
+
+
+async def hold_sessions(url: str, count: int, release: asyncio.Event) -> list:
+    """Open ``count`` sessions at once; keep the admitted ones open until ``release``.
+
+    Returns, per session, "admitted" or the refusal's (code, close code).
+    """
+    async def one():
+        async with connect(url) as websocket:
+            await websocket.send(json.dumps({"type": "config", "encoding": "pcm16"}))
+            first = json.loads(await websocket.recv())
+            if first["type"] != "session_created":
+                try:
+                    await websocket.recv()
+                except ConnectionClosed:
+                    pass
+                return first["code"], websocket.close_code
+            await release.wait()
+            await websocket.send(json.dumps({"type": "close"}))
+            async for _ in websocket:
+                pass
+            return "admitted"
+
+    return await asyncio.gather(*(one() for _ in range(count)))
+
+
+def readyz(stack: Stack) -> int:
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(stack.http + "/readyz", timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_admission_never_oversells_capacity_and_readiness_follows(redis_server):
+    stack = Stack(redis_server, asr_workers=0)
+    try:
+        worker = stack.add_worker("asr", env=stack.env, args=("--capacity", "3"))
+        worker.wait_for_line(r"\bready\b", 60)
+        from .support import wait_for_workers
+        wait_for_workers(stack.http, ["vad", "asr"])
+        assert readyz(stack) == 200
+
+        async def scenario():
+            release = asyncio.Event()
+            holders = asyncio.create_task(hold_sessions(stack.url, 10, release))
+            # Wait (bounded) until the gateway has answered every one of the ten.
+            deadline = time.monotonic() + 30
+            while True:
+                text = await asyncio.to_thread(scrape, stack.port)
+                answered = (metric(text, "streamscribe_gateway_sessions_total")
+                            + metric(text, "streamscribe_gateway_sessions_refused_total"))
+                if answered >= 10:
+                    break
+                assert time.monotonic() < deadline, "the gateway did not answer ten opens"
+                await asyncio.sleep(0.05)
+            status_full = await asyncio.to_thread(readyz, stack)
+            release.set()
+            return await holders, status_full
+
+        outcomes, status_full = asyncio.run(scenario())
+        assert outcomes.count("admitted") == 3, outcomes
+        assert sorted(set(o for o in outcomes if o != "admitted")) == [("overloaded", 1013)]
+        assert status_full == 503
+        # The slots came back with the closes.
+        assert readyz(stack) == 200
+        release = asyncio.Event()
+        release.set()
+        assert asyncio.run(hold_sessions(stack.url, 3, release)) == ["admitted"] * 3
+    finally:
         stack.close()
