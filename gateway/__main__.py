@@ -30,6 +30,10 @@ def build_parser() -> SettingsParser:
     parser.option("--port", default=8000, type=int, help="listen port (0: any free port)")
     parser.option("--max-frame-bytes", default=1 << 20, type=positive(int), help="largest client frame")
     parser.option("--send-queue", default=256, type=positive(int), help="messages buffered per client")
+    parser.option("--idle-timeout", default=10.0, type=positive(float),
+                  help="end a session after this many seconds without audio or keep-alive")
+    parser.option("--max-keepalive-idle", default=60.0, type=positive(float),
+                  help="keep-alives alone hold a session without audio this many seconds at most")
     parser.option("--session-ttl", default=30.0, type=positive(float),
                   help="seconds a session outlives its gateway (meta TTL)")
     parser.option("--max-queue-lag", default=5.0, type=positive(float),
@@ -44,7 +48,8 @@ async def serve(args) -> None:
     gateway = Gateway(
         redis, registry=registry,
         listen=ListenOptions(host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes),
-        connection=ConnectionOptions(send_queue=args.send_queue),
+        connection=ConnectionOptions(send_queue=args.send_queue, idle_timeout=args.idle_timeout,
+                                     max_keepalive_idle=args.max_keepalive_idle),
         hub=HubOptions(session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag,
                        enable_noise_suppression=args.enable_noise_suppression),
     )
