@@ -439,6 +439,16 @@ async def test_keepalive_holds_an_idle_stream(idle_gateway):
                 await asyncio.sleep(0.5)  # the client's keep-alive period, not synchronisation
         code, reason = await listener.wait_closed()
     assert code == 1011 and "only keep-alives" in reason
+    # The idle timeout is the core's: the native protocol gets it too, as error idle_timeout.
+    async with connect(f"ws://127.0.0.1:{idle_gateway}/ws/asr") as ws:
+        await ws.send(json.dumps({"type": "config", "encoding": "pcm16"}))
+        messages = []
+        with pytest.raises(ConnectionClosed) as info:
+            async with asyncio.timeout(30):
+                while True:
+                    messages.append(json.loads(await ws.recv()))
+        assert info.value.rcvd.code == 1011
+    assert messages[0]["type"] == "session_created" and messages[-1]["code"] == "idle_timeout"
 
 
 def two_party_call(first: np.ndarray, second: np.ndarray) -> bytes:
