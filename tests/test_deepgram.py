@@ -80,6 +80,7 @@ def test_route_and_defaults():
     ("encoding=linear16&sample_rate=16000&profanity_filter=1", "profanity_filter"),
     ("encoding=linear16&sample_rate=16000&extra=novalue", "extra"),
     ("keyterm=" + "x" * 5000, "context"),
+    ("encoding=%C3%A9%0D%0AX-Evil:%201", "invalid value for encoding: 'é\\r\\nX-Evil: 1'"),
 ])
 def test_invalid_parameters_refuse_the_handshake(query, text):
     with pytest.raises(HandshakeRefused) as info:
@@ -88,7 +89,9 @@ def test_invalid_parameters_refuse_the_handshake(query, text):
     body = json.loads(refused.body)
     assert refused.status == 400 and body["err_code"] == "INVALID_QUERY_PARAMETER"
     assert text in body["err_msg"]
-    assert dict(refused.headers)["dg-request-id"] == body["request_id"]
+    headers = dict(refused.headers)
+    assert headers["dg-request-id"] == body["request_id"]
+    assert headers["dg-error"].isascii() and headers["dg-error"].isprintable()
 
 
 def test_ignored_parameters_are_accepted():

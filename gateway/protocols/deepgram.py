@@ -244,6 +244,11 @@ _NOT_WAV = ("the stream has no encoding parameter and does not start with a WAV 
             "(linear16, mulaw or alaw) and sample_rate for raw audio")
 
 
+def _header_text(text: str) -> str:
+    """``text`` safe in an HTTP header: ASCII, printable, short."""
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in text)[:200]
+
+
 def _plain(word: str) -> str:
     """A word as Deepgram writes it without punctuation: lower case, no punctuation around or in it."""
     return "".join(ch for ch in word if ch.isalnum() or ch in "'-").strip("'-").lower()
@@ -262,7 +267,7 @@ class DeepgramDoor(Door):
         except ConfigError as exc:
             body = {"err_code": "INVALID_QUERY_PARAMETER", "err_msg": str(exc), "request_id": self.request_id}
             raise HandshakeRefused(400, json.dumps(body).encode(), headers=self.response_headers() +
-                                   [("dg-error", str(exc)[:200])]) from None
+                                   [("dg-error", _header_text(str(exc)))]) from None
         self.config = config if self.settings.encoding else None  # None: a container, opened by its header
         self.model_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"streamscribe:{self.settings.model}"))
         self._header = b""  # a container's first bytes until its header is complete
