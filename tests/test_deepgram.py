@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import soundfile
 import soxr
+from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
+from deepgram.core.api_error import ApiError
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -24,9 +26,10 @@ from common.errors import ErrorCode, ProtocolError
 from gateway import events
 from gateway.protocols import door_for
 from gateway.protocols.base import CloseFrame, Handshake, HandshakeRefused
+from gateway.protocols import deepgram as dg
 from gateway.protocols.deepgram import MIN_ENDPOINTING_MS, DeepgramDoor, parse_wav_header
 
-from .support import free_port, normalise, service, word_errors, wait_for_workers
+from .support import ROOT, free_port, normalise, service, word_errors, wait_for_workers
 
 TIMEOUT = 120
 SPEED = 4.0  # times real time
@@ -98,6 +101,12 @@ def test_ignored_parameters_are_accepted():
     d = door("encoding=linear16&sample_rate=16000&diarize=true&tag=a&tag=b&version=latest&redact=pci"
              "&numerals=true&filler_words=false&mip_opt_out=true&callback=http://x&brand_new_param=1")
     assert d.opening()
+
+
+def test_every_parameter_is_documented():
+    readme = (ROOT / "README.md").read_text().split("## Use it from pipecat", 1)[1].split("\n## ", 1)[0]
+    for name in dg.HONOURED + dg.IGNORED + dg.IGNORED_FLAGS:
+        assert f"`{name}`" in readme and f"``{name}``" in dg.__doc__, name
 
 
 def wav_header(*, tag=1, bits=16, rate=8000, channels=1) -> bytes:
@@ -214,12 +223,6 @@ def test_ending():
 
 
 # -- end to end with the official SDK ----------------------------------------------------------------
-
-deepgram = pytest.importorskip("deepgram")
-from deepgram import AsyncDeepgramClient  # noqa: E402
-from deepgram.core.api_error import ApiError  # noqa: E402
-from deepgram.environment import DeepgramClientEnvironment  # noqa: E402
-
 
 def sdk_client(port: int) -> AsyncDeepgramClient:
     """The SDK with its base URLs pointed at a local gateway."""
