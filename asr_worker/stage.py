@@ -163,6 +163,8 @@ class AsrStage(Stage):
             if asr.utterance is not None:  # unterminated utterance: close it first
                 await self._finalize(session, asr, None, record.start, speech_final=False)
             asr.utterance = Utterance(start=record.start)
+            # Clients are told too (Deepgram's SpeechStarted); no checkpoint, as for partials.
+            await self.runner.commit(session, errors=[SpeechStart(seq=asr.next_seq(), start=record.start)])
         elif isinstance(record, Audio):
             if asr.utterance is None:
                 session.log.warning("audio at %d outside an utterance; ignored", record.offset)

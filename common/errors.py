@@ -19,6 +19,7 @@ class ErrorCode(str, enum.Enum):
     OVERLOADED = "overloaded"  # no capacity for a new session; try again later
     UNAVAILABLE = "unavailable"  # the service cannot reach its queue
     TIMEOUT = "timeout"  # results did not complete in time after a close
+    IDLE_TIMEOUT = "idle_timeout"  # no audio (or keep-alive) for too long: the session ends
     SESSION_LOST = "session_lost"  # the service lost the session's data
     SEQUENCE_GAP = "sequence_gap"  # a stage saw records missing from its input
     ASR_FAILED = "asr_failed"  # recognition of one utterance failed

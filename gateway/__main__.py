@@ -44,6 +44,10 @@ def build_parser() -> SettingsParser:
     parser.option("--backlog-timeout", default=10.0, type=positive(float),
                   help="seconds audio waits for a full input stream to drain before the session fails")
     parser.option("--send-queue", default=256, type=positive(int), help="messages buffered per client")
+    parser.option("--idle-timeout", default=10.0, type=positive(float),
+                  help="end a session after this many seconds without audio or keep-alive")
+    parser.option("--max-keepalive-idle", default=60.0, type=positive(float),
+                  help="keep-alives alone hold a session without audio this many seconds at most")
     parser.option("--session-ttl", default=30.0, type=positive(float),
                   help="seconds a session outlives its gateway (meta TTL)")
     parser.option("--max-queue-lag", default=5.0, type=positive(float),
@@ -60,7 +64,8 @@ async def serve(args) -> None:
         listen=ListenOptions(host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes,
                              permessage_deflate=args.permessage_deflate, drain_timeout=args.drain_timeout),
         connection=ConnectionOptions(
-            send_queue=args.send_queue,
+            send_queue=args.send_queue, idle_timeout=args.idle_timeout,
+            max_keepalive_idle=args.max_keepalive_idle,
             pacing=PacingOptions(max_lead=args.max_audio_lead, max_realtime_factor=args.max_realtime_factor),
         ),
         hub=HubOptions(session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag,

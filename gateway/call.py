@@ -63,6 +63,7 @@ class Call:
         ]
         self.call_id = self.sessions[0].session_id if len(self.sessions) == 1 else uuid.uuid4().hex
         self.last_activity = time.monotonic()  # last audio or keep-alive
+        self.last_audio = self.last_activity
         self._channel = {session.session_id: index for index, session in enumerate(self.sessions)}
         self._flushes = 0
         self._flush_pending: dict[int, int] = {}  # flush id -> channels yet to confirm it
@@ -115,7 +116,7 @@ class Call:
         """
         if self._finishing:
             raise ProtocolError(ErrorCode.PROTOCOL, "audio after close")
-        self.last_activity = time.monotonic()
+        self.last_activity = self.last_audio = time.monotonic()
         if channel is None:
             outputs = self.audio_in.push(data)
             seconds = len(data) / self.audio_in.bytes_per_second
@@ -138,6 +139,16 @@ class Call:
 
     def keepalive(self) -> None:
         self.last_activity = time.monotonic()
+
+    def idle_deadline(self, *, idle_timeout: float, max_keepalive_idle: float) -> float | None:
+        """The monotonic time at which the call has idled too long; None once its input is over.
+
+        Audio or a keep-alive within ``idle_timeout`` holds the call open; keep-alives
+        alone hold it for at most ``max_keepalive_idle`` after the last audio.
+        """
+        if self._finishing or self._ended:
+            return None
+        return min(self.last_activity + idle_timeout, self.last_audio + max_keepalive_idle)
 
     async def close(self, *, timeout: float) -> None:
         """Finish: flush, wait up to ``timeout`` s for every result, then end the call.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
@@ -33,6 +34,8 @@ class ConnectionOptions:
     config_timeout: float = 10.0  # seconds to wait for the call to open
     send_queue: int = 256  # events buffered per client
     close_timeout: float = 30.0  # seconds to wait for results after a client's close
+    idle_timeout: float = 10.0  # seconds without audio or keep-alive before the call ends (idle_timeout)
+    max_keepalive_idle: float = 60.0  # keep-alives alone hold a call without audio this long at most
     pacing: PacingOptions = field(default_factory=PacingOptions)
 
 
@@ -104,6 +107,33 @@ class Connection:
     # -- client to call ----------------------------------------------------------------------
 
     async def _receive(self, pending: list[events.Operation]) -> None:
+        watchdog = asyncio.create_task(self._watch_idle(), name="idle")
+        try:
+            await self._read(pending)
+        finally:
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
+
+    async def _watch_idle(self) -> None:
+        """End the call when the client sends no audio (nor keep-alives) for too long."""
+        call, options = self.call, self.options
+        while True:
+            deadline = call.idle_deadline(idle_timeout=options.idle_timeout,
+                                          max_keepalive_idle=options.max_keepalive_idle)
+            if deadline is None:
+                return
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)  # a timer: the deadline may have moved when it wakes
+                continue
+            if time.monotonic() - call.last_activity >= options.idle_timeout:
+                message = f"no audio or keep-alive for {options.idle_timeout:g} s; the session ends"
+            else:
+                message = f"only keep-alives, no audio, for {options.max_keepalive_idle:g} s; the session ends"
+            await call.fail(ErrorCode.IDLE_TIMEOUT, message, CloseCode.INTERNAL_ERROR)
+            return
+
+    async def _read(self, pending: list[events.Operation]) -> None:
         try:
             if await self._apply(pending):
                 return

@@ -13,6 +13,7 @@ import http
 import json
 import logging
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -108,7 +109,7 @@ class Gateway:
             try:
                 self._doors[connection] = door(handshake)
             except HandshakeRefused as exc:
-                return _response(http.HTTPStatus(exc.status), exc.body, exc.content_type)
+                return _response(http.HTTPStatus(exc.status), exc.body, exc.content_type, exc.headers)
             return None  # the WebSocket handshake proceeds
         path = handshake.path
         if "upgrade" in request.headers.get("Connection", "").lower():
@@ -149,7 +150,8 @@ class Gateway:
             gauge.dec()
 
 
-def _response(status: http.HTTPStatus, body: bytes, content_type: str) -> Response:
+def _response(status: http.HTTPStatus, body: bytes, content_type: str,
+              extra_headers: Sequence[tuple[str, str]] = ()) -> Response:
     headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
-                       ("Cache-Control", "no-store")])
+                       ("Cache-Control", "no-store"), *extra_headers])
     return Response(status.value, status.phrase, headers, body)

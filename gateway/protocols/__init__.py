@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from .base import Door
+from .deepgram import DeepgramDoor
 from .native import NativeDoor
 
 ROUTES: dict[str, type[Door]] = {
     "/ws/asr": NativeDoor,
+    "/v1/listen": DeepgramDoor,
 }
 
 

@@ -8,6 +8,7 @@ messages. It never touches a socket or Redis, so it is tested with plain calls.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import parse_qsl, urlsplit
@@ -43,13 +44,18 @@ class Handshake:
 
 
 class HandshakeRefused(Exception):
-    """Refuse the WebSocket handshake with an HTTP ``status`` and a body that says why."""
+    """Refuse the WebSocket handshake with an HTTP ``status`` and a body that says why.
 
-    def __init__(self, status: int, body: bytes, *, content_type: str = "application/json") -> None:
+    ``headers`` are extra response headers (a platform's request id, say).
+    """
+
+    def __init__(self, status: int, body: bytes, *, content_type: str = "application/json",
+                 headers: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(body.decode(errors="replace"))
         self.status = status
         self.body = body
         self.content_type = content_type
+        self.headers = list(headers)
 
 
 class Door(abc.ABC):
