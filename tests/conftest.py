@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import pytest
-import redis as sync_redis
 
-from .support import RedisServer, free_port, service
+from common import keys
+
+from .faults import metric, scrape
+from .support import RedisServer, free_port, service, wait_until
 from .testdata import librivox_clips
+
+SESSION_KEYS = f"{keys.PREFIX}:{{*"  # every key of a session carries the hash tag {sid}
 
 
 @pytest.fixture(scope="session")
@@ -18,14 +22,6 @@ def redis_server():
     server.start()
     yield server
     server.close()
-
-
-def session_keys(url: str) -> list[str]:
-    client = sync_redis.Redis.from_url(url)
-    try:
-        return sorted(k.decode() for k in client.scan_iter("ss:{*"))
-    finally:
-        client.close()
 
 
 class Stack:
@@ -42,18 +38,30 @@ class Stack:
         self.workers = {"vad": [], "asr": []}
         self._started = {"vad": 0, "asr": 0}  # worker ids are never reused
         self.processes = []
+        self.gateways = []  # (process, port)
         try:
             for i in range(vad_workers):
                 self.add_worker("vad", env=env)
             for i in range(asr_workers):
                 self.add_worker("asr", env=env)
-            self.gateway = service("gateway", "gateway", "--host", "127.0.0.1", "--port", str(self.port), env=env)
-            self.processes.append(self.gateway)
+            self.gateway = self._start_gateway("gateway", self.port)
             for process in self.processes:
                 process.wait_for_line(r"\bready\b", 60)
         except BaseException:
             self.close()
             raise
+
+    def _start_gateway(self, name: str, port: int):
+        gateway = service(name, "gateway", "--host", "127.0.0.1", "--port", str(port), env=self.env)
+        self.processes.append(gateway)
+        self.gateways.append((gateway, port))
+        return gateway
+
+    def add_gateway(self) -> str:
+        """Start one more gateway on the same Redis; return its WebSocket URL once it is ready."""
+        port = free_port()
+        self._start_gateway(f"gateway{len(self.gateways)}", port).wait_for_line(r"\bready\b", 60)
+        return f"ws://127.0.0.1:{port}/ws/asr"
 
     def add_worker(self, stage: str, *, env: dict, args: tuple = ()):
         module = {"vad": "vad_worker", "asr": "asr_worker"}[stage]
@@ -68,6 +76,11 @@ class Stack:
     def worker(self, name: str):
         return next(w for ws in self.workers.values() for w in ws if w.name == name)
 
+    def sessions_created(self) -> float:
+        """Pipeline sessions the gateways of this stack created (their sessions_total counters)."""
+        return sum(metric(scrape(port), "streamscribe_gateway_sessions_total")
+                   for process, port in self.gateways if process.proc.poll() is None)
+
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.tail(60)}" for p in self.processes)
 
@@ -77,7 +90,35 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(redis_server):
-    running = Stack(redis_server)
-    yield running
-    running.close()
+def stacks():
+    """Start stacks with ``stacks(server, **options)``; at module teardown check, then close, them.
+
+    The check: sessions did run through each stack (else "no key remains" would prove nothing),
+    and no session key remains in its Redis once they ended. Stages notice a vanished session
+    at their next heartbeat, hence the bounded wait. A fixture using this one must ask for its
+    Redis fixture first, so that Redis outlives the check.
+    """
+    started: list[Stack] = []
+
+    def start(server, **options) -> Stack:
+        stack = Stack(server, **options)
+        started.append(stack)
+        return stack
+
+    yield start
+    try:
+        for stack in started:
+            assert stack.sessions_created() > 0, (
+                "no session ran through this module's stack, so its key check would prove nothing")
+            try:
+                wait_until(lambda: not stack.redis.keys(SESSION_KEYS), 15, "session keys deleted")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}: {stack.redis.keys(SESSION_KEYS)}\n{stack.logs()}") from None
+    finally:
+        for stack in started:
+            stack.close()
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server, stacks):
+    return stacks(redis_server)

@@ -8,6 +8,8 @@ import urllib.request
 import numpy as np
 import soundfile
 
+from .support import wait_until
+
 
 def five_utterances(clips, gap_seconds: float = 1.5) -> np.ndarray:
     return five_utterances_with_bounds(clips, gap_seconds)[0]
@@ -37,6 +39,12 @@ def lease_owner(redis_url: str, session_id: str, stage: str) -> str | None:
     finally:
         client.close()
     return value.decode().rsplit(":", 1)[0] if value else None
+
+
+def wait_for_owner(redis_url: str, session_id: str, stage: str, owner: str, timeout: float) -> None:
+    """Until ``owner`` holds the lease of ``session_id``'s ``stage`` (what a takeover is)."""
+    wait_until(lambda: lease_owner(redis_url, session_id, stage) == owner, timeout,
+               f"{owner} owns the {stage} lease of {session_id}")
 
 
 def http_port(process) -> int:

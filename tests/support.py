@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import redis as sync_redis
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -118,6 +120,14 @@ class RedisServer:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def keys(self, pattern: str) -> list[str]:
+        """Keys matching ``pattern`` (as :meth:`tests.cluster.RedisClusterServer.keys` offers)."""
+        client = sync_redis.Redis.from_url(self.url)
+        try:
+            return sorted(key.decode() for key in client.scan_iter(pattern))
+        finally:
+            client.close()
+
 
 def service(name: str, module: str, *args: str, env: dict | None = None) -> Process:
     return Process(name, [sys.executable, "-m", module, *args], env=env)
@@ -140,6 +150,22 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
         previous = current
     return previous[-1], len(ref)
+
+
+def wait_until(condition, timeout: float, what: str, interval: float = 0.2):
+    """Poll ``condition`` until it returns a truthy value (returned) or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            last = condition()
+        except (OSError, ValueError) as exc:  # not listening yet, connection refused, bad JSON
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
+        time.sleep(interval)  # the polling interval of a bounded wait, not synchronisation
 
 
 def wait_for_workers(http: str, stages, timeout: float = 30.0) -> None:

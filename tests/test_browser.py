@@ -26,7 +26,6 @@ import numpy as np
 import pytest
 import soundfile
 
-from .conftest import Stack
 from .support import word_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -74,10 +73,8 @@ def browser_tools():
 
 
 @pytest.fixture(scope="module")
-def browser_stack(browser_tools, redis_server):
-    running = Stack(redis_server)
-    yield running
-    running.close()
+def browser_stack(browser_tools, redis_server, stacks):
+    return stacks(redis_server)
 
 
 @pytest.fixture

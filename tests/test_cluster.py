@@ -9,14 +9,12 @@ Lua scripts publish on the others.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from common import keys
 
 from .cluster import RedisClusterServer
-from .conftest import Stack
 from .faults import five_utterances_with_bounds
 from .support import word_errors
 from .test_e2e import check_event_order, check_one_session_of_clips, finals, load, run_session
@@ -35,10 +33,8 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def stack(cluster):
-    running = Stack(cluster)
-    yield running
-    running.close()
+def stack(cluster, stacks):
+    return stacks(cluster)
 
 
 def session_id(messages) -> str:
@@ -85,12 +81,3 @@ async def test_concurrent_sessions_on_several_masters(stack, cluster, clips):
     print(f"cluster: WER over {len(results)} concurrent sessions on {len(masters)} masters: {errors / words:.3%}")
     assert errors / words <= 0.20
 
-
-def test_no_session_keys_remain(stack, cluster):
-    """Runs last in this module: no session key is left on any master."""
-    deadline = time.monotonic() + 15  # stages notice a vanished session within a heartbeat
-    left = cluster.keys("ss:{*")
-    while left and time.monotonic() < deadline:
-        time.sleep(0.2)
-        left = cluster.keys("ss:{*")
-    assert left == [], stack.logs()

@@ -3,11 +3,9 @@ and end to end with the gateway, denoise, VAD and ASR workers as real processes.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
-import time
 import urllib.error
 import urllib.request
 
@@ -27,7 +25,6 @@ from common.metrics import DenoiseMetrics  # noqa: E402
 from gateway.client import file_frames, stream  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
-from .conftest import Stack, session_keys  # noqa: E402
 from .support import free_port, service, wait_for_workers, word_errors  # noqa: E402
 
 RATE = 16000
@@ -257,21 +254,16 @@ TIMEOUT = 120
 
 
 @pytest.fixture(scope="module")
-def denoise_stack(redis_server):
-    stack = Stack(redis_server)
-    try:
-        port = free_port()
-        worker = service("denoise0", "denoise_worker", "--http-port", str(port), "--lease-ttl", "2",
-                         "--processes", "2", env={"STREAMSCRIBE_REDIS_URL": redis_server.url})
-        stack.processes.append(worker)
-        stack.denoise_metrics = f"http://127.0.0.1:{port}/metrics"
-        worker.wait_for_line(r"\bready\b", 120)
-        wait_for_workers(stack.http, ("denoise", "vad", "asr"))
-    except BaseException:
-        stack.close()
-        raise
-    yield stack
-    stack.close()
+def denoise_stack(redis_server, stacks):
+    stack = stacks(redis_server)
+    port = free_port()
+    worker = service("denoise0", "denoise_worker", "--http-port", str(port), "--lease-ttl", "2",
+                     "--processes", "2", env=stack.env)
+    stack.processes.append(worker)
+    stack.denoise_metrics = f"http://127.0.0.1:{port}/metrics"
+    worker.wait_for_line(r"\bready\b", 120)
+    wait_for_workers(stack.http, ("denoise", "vad", "asr"))
+    return stack
 
 
 def metric(url: str, name: str) -> float:
@@ -313,12 +305,3 @@ async def test_noisy_clips_through_the_denoise_stage(denoise_stack, clips):
     seconds = metric(denoise_stack.denoise_metrics, "streamscribe_denoise_audio_seconds_total") - before
     assert seconds == pytest.approx(total, abs=0.05)  # every sample went through the denoiser
 
-
-@pytest.mark.e2e
-def test_no_session_keys_remain(denoise_stack):
-    deadline = time.monotonic() + 15
-    keys = session_keys(denoise_stack.redis.url)
-    while keys and time.monotonic() < deadline:
-        time.sleep(0.2)  # polling a condition with a deadline, not synchronisation by sleep
-        keys = session_keys(denoise_stack.redis.url)
-    assert keys == []

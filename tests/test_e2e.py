@@ -14,7 +14,6 @@ from websockets.exceptions import ConnectionClosed
 
 from gateway.client import file_frames, stream
 
-from .conftest import session_keys
 from .faults import five_utterances_with_bounds
 from .support import word_errors
 
@@ -195,14 +194,3 @@ def test_http_endpoints(stack):
     with urllib.request.urlopen(stack.http + "/metrics", timeout=10) as response:
         assert b"streamscribe_gateway_sessions_total" in response.read()
 
-
-def test_no_session_keys_remain(stack):
-    """Runs last in this module: every session's keys are gone once it ended."""
-    import time
-
-    deadline = time.monotonic() + 15  # stages notice a vanished session within a heartbeat
-    keys = session_keys(stack.redis.url)
-    while keys and time.monotonic() < deadline:
-        time.sleep(0.2)
-        keys = session_keys(stack.redis.url)
-    assert keys == [], stack.logs()

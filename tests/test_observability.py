@@ -26,7 +26,6 @@ import math
 import os
 import shutil
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -39,10 +38,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.client import file_frames, stream
 
-from .conftest import Stack, session_keys
 from .metric_names import EXTERNAL_METRICS, PROM_RULES, dashboard_queries, prom_config, referenced_metric_names
 from .metric_names import rules as alert_rules
-from .support import Process, free_port, service
+from .support import Process, free_port, service, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -60,22 +58,6 @@ NO_DENOISE = ("denoise_worker/__main__.py does not exist yet (a colleague is wri
 # The job that scrapes each kind of process in deploy/prometheus/prometheus.yml.
 JOBS = {"gateway": "streamscribe-gateway", "denoise": "streamscribe-denoise", "vad": "streamscribe-vad",
         "asr": "streamscribe-asr"}
-
-
-def wait_until(condition, timeout: float, what: str, interval: float = 0.2):
-    """Poll ``condition`` until it returns a truthy value (returned) or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            last = condition()
-        except (OSError, ValueError) as exc:  # not listening yet, connection refused, bad JSON
-            last = exc
-        else:
-            if last:
-                return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
-        time.sleep(interval)  # the polling interval of a bounded wait, not synchronisation
 
 
 def http_get(url: str, timeout: float = 10) -> tuple[int, bytes]:
@@ -107,20 +89,16 @@ def http_port_of(worker: Process) -> int:
 
 
 @pytest.fixture(scope="module")
-def obs_stack(redis_server):
-    env = {"STREAMSCRIBE_REDIS_URL": redis_server.url, "STREAMSCRIBE_LOG_FORMAT": "json"}
-    stack = Stack(redis_server, extra_env={"STREAMSCRIBE_LOG_FORMAT": "json"})
-    try:
-        if DENOISE_RUNS:
-            # Stack only knows VAD and ASR; the denoise worker joins through the CLI contract only
-            # (--http-port; Redis URL and log format from the shared environment variables).
-            worker = service("denoise0", "denoise_worker", "--http-port", str(free_port()), env=env)
-            stack.workers["denoise"] = [worker]
-            stack.processes.append(worker)
-            worker.wait_for_line(r"\bready\b", 120)
-        yield stack
-    finally:
-        stack.close()
+def obs_stack(redis_server, stacks):
+    stack = stacks(redis_server, extra_env={"STREAMSCRIBE_LOG_FORMAT": "json"})
+    if DENOISE_RUNS:
+        # Stack only knows VAD and ASR; the denoise worker joins through the CLI contract only
+        # (--http-port; Redis URL and log format from the shared environment variables).
+        worker = service("denoise0", "denoise_worker", "--http-port", str(free_port()), env=stack.env)
+        stack.workers["denoise"] = [worker]
+        stack.processes.append(worker)
+        worker.wait_for_line(r"\bready\b", 120)
+    return stack
 
 
 @pytest.fixture(scope="module")
@@ -543,7 +521,3 @@ def test_every_process_answers_healthz_and_readyz(endpoints, obs_stack):
             assert details["sessions"] < details["capacity"], details
         print(f"\n{endpoint}: /healthz 200, /readyz {status} {json.dumps(details)}", end="")
 
-
-def test_no_session_keys_remain(obs_stack, first_session):
-    """Runs last in this module: the sessions' Redis keys are gone once they ended."""
-    wait_until(lambda: session_keys(obs_stack.redis.url) == [], 15, "session keys deleted")

