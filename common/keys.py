@@ -86,9 +86,10 @@ def workers(stage: str) -> str:
 def slots(stage: str) -> str:
     """Sorted set: session id -> reservation deadline (ms), one member per admitted session.
 
-    All stages' sets share the hash tag ``{slots}`` so one script reserves in all of them.
+    All stages' sets share the hash tag ``{admission}`` so one script reserves in all of
+    them. The key expires when no gateway has renewed or reserved anything for a TTL.
     """
-    return f"{PREFIX}:{{slots}}:{stage}"
+    return f"{PREFIX}:slots:{{admission}}:{stage}"
 
 
 def load(stage: str) -> str:

@@ -40,6 +40,7 @@ for i, key in ipairs(KEYS) do
 end
 for i, key in ipairs(KEYS) do
   for j = 1, n do redis.call('ZADD', key, deadline, ARGV[3 + #KEYS + j]) end
+  if redis.call('PEXPIRETIME', key) < tonumber(deadline) then redis.call('PEXPIREAT', key, deadline) end
 end
 return 0
 """
@@ -128,9 +129,13 @@ class SessionHub:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for session in sessions:
                     pipe.expire(session.keys.meta, int(self.options.session_ttl))
+                stages = set()
                 for session in sessions:
                     for stage in session.pipeline["stages"]:
+                        stages.add(stage)
                         pipe.zadd(keys.slots(stage), {session.session_id: deadline}, xx=True)
+                for stage in stages:
+                    pipe.pexpireat(keys.slots(stage), deadline, gt=True)
                 alive = (await pipe.execute())[:len(sessions)]
         except (RedisError, OSError) as exc:
             self.metrics.redis_errors.inc()

@@ -9,6 +9,7 @@ from .support import RedisServer, free_port, service, wait_until
 from .testdata import librivox_clips
 
 SESSION_KEYS = f"{keys.PREFIX}:{{*"  # every key of a session carries the hash tag {sid}
+SLOT_KEYS = keys.slots("*")  # admission reservations, gone with the last session
 
 
 @pytest.fixture(scope="session")
@@ -111,9 +112,11 @@ def stacks():
             assert stack.sessions_created() > 0, (
                 "no session ran through this module's stack, so its key check would prove nothing")
             try:
-                wait_until(lambda: not stack.redis.keys(SESSION_KEYS), 15, "session keys deleted")
+                wait_until(lambda: not stack.redis.keys(SESSION_KEYS) and not stack.redis.keys(SLOT_KEYS), 15,
+                           "session keys and slots deleted")
             except AssertionError as exc:
-                raise AssertionError(f"{exc}: {stack.redis.keys(SESSION_KEYS)}\n{stack.logs()}") from None
+                left = stack.redis.keys(SESSION_KEYS) + stack.redis.keys(SLOT_KEYS)
+                raise AssertionError(f"{exc}: {left}\n{stack.logs()}") from None
     finally:
         for stack in started:
             stack.close()

@@ -23,8 +23,9 @@ from websockets.exceptions import ConnectionClosed
 
 from gateway.pacing import AudioPacer, PacingOptions
 
-from .conftest import Stack
+from .conftest import SESSION_KEYS, SLOT_KEYS, Stack
 from .faults import metric, scrape
+from .support import wait_for_workers, wait_until
 
 RATE = 16000
 
@@ -63,16 +64,14 @@ def test_pacing_options_are_checked():
 
 
 @pytest.fixture(scope="module")
-def limited(redis_server):
-    running = Stack(redis_server, extra_env={
+def limited(redis_server, stacks):
+    return stacks(redis_server, extra_env={
         "STREAMSCRIBE_GATEWAY_MAX_AUDIO_LEAD": "1",
         "STREAMSCRIBE_GATEWAY_MAX_REALTIME_FACTOR": "8",
         "STREAMSCRIBE_GATEWAY_MAX_BACKLOG_RECORDS": "200",
         "STREAMSCRIBE_GATEWAY_BACKLOG_TIMEOUT": "2",
         "STREAMSCRIBE_GATEWAY_DRAIN_TIMEOUT": "3",
     })
-    yield running
-    running.close()
 
 
 def gateway_metric(stack: Stack, name: str, **labels) -> float:
@@ -188,6 +187,9 @@ def test_bursts_of_closes_leave_nothing_running_and_sigterm_exits(redis_server):
             stack.gateway.proc.wait(15)
         except subprocess.TimeoutExpired:
             pytest.fail(f"gateway ignored SIGTERM:\n{stack.gateway.tail()}")
+        # Nothing of the 300 sessions is left, not even of those dropped while being created.
+        wait_until(lambda: not redis_server.keys(SESSION_KEYS) and not redis_server.keys(SLOT_KEYS),
+                   15, "session keys and slots deleted")
     finally:
         stack.close()
 
@@ -226,40 +228,36 @@ def readyz(stack: Stack) -> int:
         return exc.code
 
 
-def test_admission_never_oversells_capacity_and_readiness_follows(redis_server):
-    stack = Stack(redis_server, asr_workers=0)
-    try:
-        worker = stack.add_worker("asr", env=stack.env, args=("--capacity", "3"))
-        worker.wait_for_line(r"\bready\b", 60)
-        from .support import wait_for_workers
-        wait_for_workers(stack.http, ["vad", "asr"])
-        assert readyz(stack) == 200
+def test_admission_never_oversells_capacity_and_readiness_follows(redis_server, stacks):
+    stack = stacks(redis_server, asr_workers=0)
+    worker = stack.add_worker("asr", env=stack.env, args=("--capacity", "3"))
+    worker.wait_for_line(r"\bready\b", 60)
+    wait_for_workers(stack.http, ["vad", "asr"])
+    assert readyz(stack) == 200
 
-        async def scenario():
-            release = asyncio.Event()
-            holders = asyncio.create_task(hold_sessions(stack.url, 10, release))
-            # Wait (bounded) until the gateway has answered every one of the ten.
-            deadline = time.monotonic() + 30
-            while True:
-                text = await asyncio.to_thread(scrape, stack.port)
-                answered = (metric(text, "streamscribe_gateway_sessions_total")
-                            + metric(text, "streamscribe_gateway_sessions_refused_total"))
-                if answered >= 10:
-                    break
-                assert time.monotonic() < deadline, "the gateway did not answer ten opens"
-                await asyncio.sleep(0.05)
-            status_full = await asyncio.to_thread(readyz, stack)
-            release.set()
-            return await holders, status_full
-
-        outcomes, status_full = asyncio.run(scenario())
-        assert outcomes.count("admitted") == 3, outcomes
-        assert sorted(set(o for o in outcomes if o != "admitted")) == [("overloaded", 1013)]
-        assert status_full == 503
-        # The slots came back with the closes.
-        assert readyz(stack) == 200
+    async def scenario():
         release = asyncio.Event()
+        holders = asyncio.create_task(hold_sessions(stack.url, 10, release))
+        # Wait (bounded) until the gateway has answered every one of the ten.
+        deadline = time.monotonic() + 30
+        while True:
+            text = await asyncio.to_thread(scrape, stack.port)
+            answered = (metric(text, "streamscribe_gateway_sessions_total")
+                        + metric(text, "streamscribe_gateway_sessions_refused_total"))
+            if answered >= 10:
+                break
+            assert time.monotonic() < deadline, "the gateway did not answer ten opens"
+            await asyncio.sleep(0.05)
+        status_full = await asyncio.to_thread(readyz, stack)
         release.set()
-        assert asyncio.run(hold_sessions(stack.url, 3, release)) == ["admitted"] * 3
-    finally:
-        stack.close()
+        return await holders, status_full
+
+    outcomes, status_full = asyncio.run(scenario())
+    assert outcomes.count("admitted") == 3, outcomes
+    assert sorted(set(o for o in outcomes if o != "admitted")) == [("overloaded", 1013)]
+    assert status_full == 503
+    # The slots came back with the closes.
+    assert readyz(stack) == 200
+    release = asyncio.Event()
+    release.set()
+    assert asyncio.run(hold_sessions(stack.url, 3, release)) == ["admitted"] * 3
