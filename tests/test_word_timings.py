@@ -17,14 +17,14 @@ from prometheus_client import CollectorRegistry
 
 from asr_worker.engines import EngineOptions, load_engine
 from asr_worker.engines.base import DecodeRequest
-from asr_worker.engines.whisper import bundled_model_path
+from asr_worker.engines.whisper import bundled_model_path, words_of
 from asr_worker.stage import AsrStage, StreamingOptions
 from common.aio import wait_event
 from common.metrics import AsrMetrics
 from common.records import Audio, End, SpeechEnd, SpeechStart, Transcript
 from common.runner import Session
 
-from .support import normalise
+from .support import RecordingRunner, normalise, word_errors
 
 SR = 16_000
 TIMEOUT = 120.0  # tiny.en on a shared CPU
@@ -46,7 +46,7 @@ def offline():
 
     def align(audio: np.ndarray) -> list[tuple[str, float, float]]:
         segments, _ = model.transcribe(audio, language="en", word_timestamps=True)
-        return [(w.word.strip(), w.start, w.end) for s in segments for w in s.words]
+        return [(w.text, w.start, w.end) for w in words_of(list(segments))]
 
     return align
 
@@ -58,11 +58,15 @@ def read(path) -> np.ndarray:
 
 
 async def test_engine_times_words_only_when_asked(engine, clips):
-    audio = read(clips[1][0])
+    # Trailing silence as the VAD leaves it: whisper must not decode it again once words are timed.
+    audio = np.concatenate([read(clips[2][0]), np.zeros(int(0.3 * SR), np.float32)])
     timed = await engine.transcribe(DecodeRequest(request_id="w1", audio=audio, final=True, word_timestamps=True))
     plain = await engine.transcribe(DecodeRequest(request_id="w2", audio=audio, final=True))
     assert plain.words == () and timed.words
-    assert normalise(" ".join(w.text for w in timed.words)) == normalise(timed.text)
+    # Timestamp mode may spell a word differently ("coldhearted"); decoding the trailing
+    # silence again would add a made-up sentence ("We will see you next time.").
+    assert word_errors(plain.text, timed.text)[0] <= 2, (plain.text, timed.text)
+    assert " ".join(w.text for w in timed.words) == timed.text  # hyphenated words joined back
     starts = [w.start for w in timed.words]
     assert starts == sorted(starts)
     assert all(0.0 <= w.start <= w.end <= len(audio) / SR + 0.02 for w in timed.words)
@@ -79,25 +83,6 @@ async def test_confidence_follows_the_audio(engine, clips):
     clean = await engine.transcribe(DecodeRequest(request_id="c1", audio=audio, final=True))
     buried = await engine.transcribe(DecodeRequest(request_id="c2", audio=noisy, final=True))
     assert clean.confidence > buried.confidence
-
-
-class RecordingRunner:
-    """Stands in for the StageRunner: keeps what the stage commits, signals the session's end."""
-
-    def __init__(self) -> None:
-        self.records: list = []
-        self.finished = asyncio.Event()
-
-    async def commit(self, session, outputs=(), *, consumed=None, state=b"", errors=(), finish=False):
-        self.records += [*outputs, *errors]
-        if finish:
-            self.finished.set()
-
-    async def report(self, session, code, message, *, fatal=False):
-        raise AssertionError(f"stage reported {code}: {message}")
-
-    def wake(self, session) -> None:
-        pass
 
 
 async def stream_utterance(engine, config: dict, audio: np.ndarray, *, start: int) -> list[Transcript]:

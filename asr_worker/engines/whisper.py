@@ -68,14 +68,15 @@ class WhisperEngine(Engine):
         language = request.language if self._multilingual else "en"
         segments, info = self._model.transcribe(
             request.audio, language=language, beam_size=1, vad_filter=False,
-            condition_on_previous_text=False, without_timestamps=True,
+            # With word timings, faster-whisper seeks to the last word's end unless the model
+            # closes the window with a timestamp token, and decodes the trailing silence again
+            # (hallucinated words): timestamp tokens stay on when words are asked for.
+            condition_on_previous_text=False, without_timestamps=not request.word_timestamps,
             word_timestamps=request.word_timestamps,
             initial_prompt=request.context or None, prefix=request.prefix or None,
         )
         segments = list(segments)
-        timed = tuple(Word(text=w.word.strip(), start=float(w.start), end=float(w.end),
-                           probability=float(w.probability))
-                      for s in segments for w in (s.words or ()) if w.word.strip())
+        timed = words_of(segments)
         words = " ".join(s.text.strip() for s in segments).strip()
         silent = bool(segments) and all(
             s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOW_LOGPROB for s in segments)
@@ -96,6 +97,23 @@ class WhisperEngine(Engine):
         if not self._closed:
             self._closed = True
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def words_of(segments: list) -> tuple[Word, ...]:
+    """faster-whisper's words, with hyphenated words joined back (it splits ``cold`` ``-hearted``)."""
+    words: list[Word] = []
+    for segment in segments:
+        for w in segment.words or ():
+            text = w.word.strip()
+            if not text:
+                continue
+            if words and text.startswith("-") and not w.word[:1].isspace():
+                last = words[-1]
+                words[-1] = Word(text=last.text + text, start=last.start, end=max(last.end, float(w.end)),
+                                 probability=(last.probability + float(w.probability)) / 2)
+            else:
+                words.append(Word(text=text, start=float(w.start), end=float(w.end), probability=float(w.probability)))
+    return tuple(words)
 
 
 def _confidence(segments: list, words: tuple[Word, ...]) -> float | None:
