@@ -151,3 +151,16 @@ async def test_transformers_engine_reports_confidence_of_the_text_tokens(tmp_pat
     assert hypothesis.text == "good day"
     assert hypothesis.confidence == pytest.approx((0.8 + 0.6 + 0.7) / 3)
     assert hypothesis.words == ()
+
+
+def test_greedy_logprob_recorder_keeps_the_chosen_tokens_log_probability():
+    torch = pytest.importorskip("torch")
+    recorder = qwen3_transformers._GreedyLogprobs(torch)
+    steps = [torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 5.0]]), torch.tensor([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0]])]
+    for scores in steps:
+        assert recorder(None, scores) is scores  # it records; it never changes the scores
+    rows = recorder.rows(2)
+    expected = [[float(torch.log_softmax(s[b], -1).max()) for s in steps] for b in range(2)]
+    assert [value for row in rows for value in row] == pytest.approx([value for row in expected for value in row])
+    assert rows[1][1] == pytest.approx(math.log(1 / 3))
+    assert qwen3_transformers._GreedyLogprobs(torch).rows(3) == [[], [], []]

@@ -201,27 +201,53 @@ class TransformersBackend:
             tokenizer.padding_side = "left"  # batched generation continues from the right edge
 
     def generate(self, prompts: Sequence[str], audios: Sequence[np.ndarray], max_new_tokens: int) -> list[Generated]:
+        from transformers import LogitsProcessorList
+
         inputs = self._processor(text=list(prompts), audio=list(audios), sampling_rate=16000,
                                  return_tensors="pt", padding=True)
         inputs = inputs.to(self._model.device)
         for key, value in inputs.items():
             if self._torch.is_floating_point(value):
                 inputs[key] = value.to(self._model.dtype)
+        recorder = _GreedyLogprobs(self._torch)
         with self._torch.inference_mode():
             out = self._model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                       output_scores=True, return_dict_in_generate=True)
-            # Log-probability of each generated token under the (normalised) scores.
-            scores = self._model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
-        new_tokens = out.sequences[:, inputs["input_ids"].shape[1]:]
+                                       logits_processor=LogitsProcessorList([recorder]))
+        sequences = getattr(out, "sequences", out)
+        new_tokens = sequences[:, inputs["input_ids"].shape[1]:]
         texts = self._processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
         eos = self._model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
+        rows = recorder.rows(len(texts))
         results = []
-        for text, ids, logprobs in zip(texts, new_tokens.tolist(), scores.float().cpu().tolist()):
+        for text, ids, logprobs in zip(texts, new_tokens.tolist(), rows):
             # After its end of text a finished row holds padding: not part of the answer.
             end = next((i + 1 for i, token in enumerate(ids) if token in eos), len(ids))
             results.append(Generated(text, tuple(ids[:end]), tuple(logprobs[:end])))
         return results
+
+
+class _GreedyLogprobs:
+    """A logits processor (run last) that keeps the greedy token's log-probability at each step.
+
+    Greedy decoding picks the arg-max, whose log-probability is the maximum of
+    ``log_softmax``; one float per sequence and step is kept, not the scores
+    over the whole vocabulary (``output_scores`` would hold gigabytes for a
+    large batch).
+    """
+
+    def __init__(self, torch: Any) -> None:
+        self._torch = torch
+        self._steps: list[Any] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        self._steps.append(self._torch.log_softmax(scores.float(), dim=-1).max(dim=-1).values)
+        return scores
+
+    def rows(self, batch: int) -> list[list[float]]:
+        if not self._steps:
+            return [[] for _ in range(batch)]
+        return self._torch.stack(self._steps, dim=1).cpu().tolist()
 
 
 def load(options: EngineOptions, *, backend: BatchBackend | None = None, tokenizer: Any = None) -> Qwen3TransformersEngine:
