@@ -8,11 +8,16 @@ end the session waits for its in-flight decode, decodes once more and writes the
 final together with a checkpoint past the utterance, in one fenced write: a
 replay after a takeover restarts at the utterance, and the utterance id
 ``(session, start sample)`` is the same, so the gateway drops the duplicate.
+
+When the session's config has ``"words": true``, finals are decoded with word
+timestamps (partials never: it costs an alignment pass per decode), and the
+words, moved from utterance time to session samples, ride on the final.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -21,10 +26,11 @@ import numpy as np
 
 from common.errors import LeaseLost, SessionGone
 from common.metrics import AsrMetrics
-from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechStart, Transcript, utterance_id
+from common.records import (Audio, End, Flush, Record, SpeechEnd, SpeechStart, TimedWord, Transcript,
+                            utterance_id)
 from common.runner import Session, Stage, StageRunner
 
-from .engines import DecodeRequest, Engine, Hypothesis
+from .engines import DecodeRequest, Engine, Hypothesis, Word
 from .rollback import stable_prefix
 
 SAMPLE_RATE = 16_000
@@ -83,6 +89,7 @@ class AsrSession:
     options: StreamingOptions
     language: str | None
     context: str
+    words: bool = False  # word timings on finals
     out_seq: int = 0
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     task: asyncio.Task | None = None
@@ -114,7 +121,7 @@ class AsrStage(Stage):
             max_pending=self.defaults.max_pending,
         )
         asr = AsrSession(options=options, language=config.get("language") or None,
-                         context=config.get("context") or "")
+                         context=config.get("context") or "", words=bool(config.get("words")))
         if state:
             asr.out_seq = msgpack.unpackb(state)["out_seq"]
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
@@ -249,7 +256,7 @@ class AsrStage(Stage):
         kind = "final" if final else "partial"
         request = DecodeRequest(request_id=f"{session.session_id}-{utt.start}-{kind}{utt.decodes}-{session.epoch}",
                                 audio=audio, final=final, prefix=prefix, language=language,
-                                context=asr.context)
+                                context=asr.context, word_timestamps=final and asr.words)
         started = time.perf_counter()
         asr.request_id = request.request_id
         self.metrics.decodes_in_flight.inc()
@@ -277,8 +284,28 @@ class AsrStage(Stage):
                     hypothesis: Hypothesis, *, final: bool, speech_final: bool = False) -> Transcript:
         return Transcript(seq=asr.next_seq(), utterance_id=utterance_id(session.session_id, utt.start),
                           start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,
-                          speech_final=speech_final, language=hypothesis.language)
+                          speech_final=speech_final, language=hypothesis.language,
+                          words=session_words(hypothesis.words, utt.start, max(end, utt.start)),
+                          confidence=probability(hypothesis.confidence))
 
     @staticmethod
     def _state(asr: AsrSession) -> bytes:
         return msgpack.packb({"out_seq": asr.out_seq})
+
+
+def session_words(words: tuple[Word, ...], start: int, end: int) -> tuple[TimedWord, ...]:
+    """Word times (seconds into the utterance) as session samples, in order and inside ``start``..``end``."""
+    timed, previous = [], start
+    for word in words:
+        first = min(max(start + round(word.start * SAMPLE_RATE), previous), end)
+        last = min(max(start + round(word.end * SAMPLE_RATE), first), end)
+        timed.append(TimedWord(word.text, first, last, probability(word.probability) or 0.0))
+        previous = first
+    return tuple(timed)
+
+
+def probability(value: float | None) -> float | None:
+    """``value`` clipped to 0..1; None for no figure or a non-finite one (the record would be rejected)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return min(max(float(value), 0.0), 1.0)

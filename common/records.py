@@ -11,6 +11,8 @@ session's audio; they are the only clock inside the pipeline.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -90,8 +92,27 @@ class End(Record):
 
 
 @dataclass(frozen=True, slots=True)
+class TimedWord:
+    """One recognised word: samples ``start``..``end`` of session audio and the engine's probability.
+
+    Travels inside a :class:`Transcript` as the list ``[text, start, end, probability]``.
+    """
+
+    text: str
+    start: int
+    end: int
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript(Record):
-    """A partial or final transcript of one utterance, towards the gateway."""
+    """A partial or final transcript of one utterance, towards the gateway.
+
+    ``words`` holds word timings when the session asked for them and the engine
+    has them (empty otherwise), in order, inside ``start``..``end``.
+    ``confidence`` is the engine's own figure for the text (a mean token
+    probability, 0..1), ``None`` when the engine gives none.
+    """
 
     TYPE: ClassVar[str] = "transcript"
     seq: int
@@ -102,6 +123,8 @@ class Transcript(Record):
     final: bool
     speech_final: bool = False
     language: str = ""
+    words: tuple[TimedWord, ...] = ()
+    confidence: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +144,37 @@ _TYPES: dict[str, type[Record]] = {
 _FIELDS: dict[type[Record], tuple[dataclasses.Field, ...]] = {
     cls: dataclasses.fields(cls) for cls in _TYPES.values()
 }
-_PY_TYPES = {"int": int, "str": str, "bytes": bytes, "bool": bool, "float": (float, int)}
+_PY_TYPES = {"int": int, "str": str, "bytes": bytes, "bool": bool, "float": (float, int),
+             "float | None": (float, int, type(None)), "tuple[TimedWord, ...]": (list, tuple)}
+
+
+def _encode_words(words: tuple[TimedWord, ...]) -> list[list]:
+    return [[w.text, w.start, w.end, w.probability] for w in words]
+
+
+def _decode_words(value: list) -> tuple[TimedWord, ...]:
+    words = []
+    for i, item in enumerate(value):
+        if (not isinstance(item, (list, tuple)) or len(item) != 4 or not isinstance(item[0], str)
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in item[1:3])
+                or not isinstance(item[3], (float, int)) or isinstance(item[3], bool)):
+            raise RecordError(f"transcript.words[{i}] is not [text, start, end, probability]")
+        words.append(TimedWord(item[0], item[1], item[2], float(item[3])))
+    return tuple(words)
+
+
+# Fields whose bus form differs from their Python form: (encode, decode).
+_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "tuple[TimedWord, ...]": (_encode_words, _decode_words),
+}
 
 
 def encode(record: Record) -> bytes:
     body: dict[str, Any] = {"v": SCHEMA_VERSION, "t": record.TYPE}
     for f in _FIELDS[type(record)]:
-        body[f.name] = getattr(record, f.name)
+        value = getattr(record, f.name)
+        codec = _CODECS.get(f.type)
+        body[f.name] = codec[0](value) if codec else value
     return msgpack.packb(body, use_bin_type=True)
 
 
@@ -153,11 +200,12 @@ def decode(data: bytes) -> Record:
             continue
         value = body[f.name]
         expected = _PY_TYPES[f.type]  # annotations are strings under __future__
-        if not isinstance(value, expected) or (f.type == "int" and isinstance(value, bool)):
+        if not isinstance(value, expected) or (f.type != "bool" and isinstance(value, bool)):
             raise RecordError(
                 f"{cls.TYPE}.{f.name} is {type(value).__name__}, expected {f.type}"
             )
-        kwargs[f.name] = value
+        codec = _CODECS.get(f.type)
+        kwargs[f.name] = codec[1](value) if codec else value
     record = cls(**kwargs)
     _check(record)
     return record
@@ -175,6 +223,27 @@ def _check(record: Record) -> None:
             raise RecordError("audio.raw and audio.pcm differ in length")
     elif isinstance(record, (SpeechEnd, Transcript)) and record.end < record.start:
         raise RecordError(f"{record.TYPE}.end precedes its start")
+    if isinstance(record, Transcript):
+        _check_transcript(record)
+
+
+def _probability(value: float) -> bool:
+    return math.isfinite(value) and 0.0 <= value <= 1.0
+
+
+def _check_transcript(record: Transcript) -> None:
+    if record.confidence is not None and not _probability(record.confidence):
+        raise RecordError(f"transcript.confidence {record.confidence!r} is not a probability")
+    previous = record.start
+    for i, word in enumerate(record.words):
+        if word.end < word.start:
+            raise RecordError(f"transcript.words[{i}] ends before it starts")
+        if word.start < previous or word.end > record.end:
+            raise RecordError(f"transcript.words[{i}] is out of order or outside "
+                              f"{record.start}..{record.end}")
+        if not _probability(word.probability):
+            raise RecordError(f"transcript.words[{i}].probability {word.probability!r} is not a probability")
+        previous = word.start
 
 
 def utterance_id(session_id: str, start_sample: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -181,3 +182,25 @@ def wait_for_workers(http: str, stages, timeout: float = 30.0) -> None:
             return
         assert time.monotonic() < deadline, f"workers not live after {timeout} s: {workers}"
         time.sleep(0.2)  # polling a condition with a deadline
+
+
+class RecordingRunner:
+    """Stands in for a stage's StageRunner in process: keeps what the stage commits, in order.
+
+    ``finished`` is set when the stage commits the end of the session.
+    """
+
+    def __init__(self) -> None:
+        self.records: list = []
+        self.finished = asyncio.Event()
+
+    async def commit(self, session, outputs=(), *, consumed=None, state=b"", errors=(), finish=False):
+        self.records += [*outputs, *errors]
+        if finish:
+            self.finished.set()
+
+    async def report(self, session, code, message, *, fatal=False):
+        raise AssertionError(f"stage reported {code}: {message}")
+
+    def wake(self, session) -> None:
+        pass

@@ -23,6 +23,7 @@ for _path in (str(ROOT), str(ROOT / "tests")):
 from asr_worker.engines import EngineOptions  # noqa: E402
 from asr_worker.engines import qwen3_transformers  # noqa: E402
 from asr_worker.engines.base import DecodeRequest  # noqa: E402
+from asr_worker.engines.token_confidence import Generated  # noqa: E402
 from common.errors import ConfigError, ModelError  # noqa: E402
 from fakes.fake_tokenizer import FakeTokenizer  # noqa: E402
 
@@ -49,8 +50,8 @@ class FakeBatchBackend:
             raise RuntimeError("test never released the batch")
         if self.fail:
             raise RuntimeError("CUDA error: device-side assert")
-        return [("" if "<asr_text>" in p.rsplit("assistant\n", 1)[-1] else "language English<asr_text>")
-                + f"text-{len(a)}" for p, a in zip(prompts, audios)]
+        return [Generated(("" if "<asr_text>" in p.rsplit("assistant\n", 1)[-1] else "language English<asr_text>")
+                          + f"text-{len(a)}") for p, a in zip(prompts, audios)]
 
 
 async def wait_until(predicate, timeout=TIMEOUT):
@@ -140,7 +141,7 @@ async def test_finals_get_the_final_token_budget_and_forced_language_prompt(tmp_
 async def test_language_none_is_no_speech(tmp_path):
     class Silent(FakeBatchBackend):
         def generate(self, prompts, audios, max_new_tokens):
-            return ["language None<asr_text>" for _ in prompts]
+            return [Generated("language None<asr_text>") for _ in prompts]
 
     engine = make(tmp_path, Silent())
     hyp = await engine.transcribe(req("q", final=True))

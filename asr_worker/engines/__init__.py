@@ -6,7 +6,7 @@ import importlib
 
 from common.errors import ConfigError
 
-from .base import DecodeRequest, Engine, EngineOptions, Hypothesis
+from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 
 # Engine modules are imported lazily: vLLM and transformers are optional extras.
 ENGINES = {
@@ -26,4 +26,4 @@ def load_engine(name: str, options: EngineOptions) -> Engine:
     return module.load(options)
 
 
-__all__ = ["DecodeRequest", "Engine", "EngineOptions", "Hypothesis", "load_engine", "ENGINES"]
+__all__ = ["DecodeRequest", "Engine", "EngineOptions", "Hypothesis", "Word", "load_engine", "ENGINES"]

@@ -21,6 +21,8 @@ class DecodeRequest:
     ``audio`` is float32 mono at 16 kHz, the whole utterance from its start.
     ``prefix`` is the stable text from the previous decode (the streaming
     rollback recipe); empty for the first chunks and, by default, for finals.
+    ``word_timestamps`` asks for :attr:`Hypothesis.words`; engines that cannot
+    time words ignore it (they never invent timings).
     """
 
     request_id: str
@@ -29,6 +31,17 @@ class DecodeRequest:
     prefix: str = ""
     language: str | None = None  # None: auto-detect
     context: str = ""
+    word_timestamps: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A word of a hypothesis: seconds from the start of the request's audio, and its probability (0..1)."""
+
+    text: str
+    start: float
+    end: float
+    probability: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +53,10 @@ class Hypothesis:
     no_speech: bool = False
     tokens: int = 0
     token_ids: tuple[int, ...] = field(default=())
+    # Word timings, in order, when the request asked for them and the engine has them.
+    words: tuple[Word, ...] = ()
+    # The engine's confidence in ``text``: a mean token probability (0..1); None if it has none.
+    confidence: float | None = None
 
 
 class Engine(abc.ABC):

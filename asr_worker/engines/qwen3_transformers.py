@@ -15,6 +15,10 @@ the largest token budget among its decodes (a partial batched with a final may
 run longer than ``max_new_tokens_partial``; greedy decoding stops at the end
 of the text anyway).
 
+The backend returns each answer's generated token ids with their
+log-probabilities, from which :mod:`.token_confidence` makes the confidence;
+Qwen3-ASR gives no word timings (see there).
+
 Needs a transformers release with ``Qwen3ASRForConditionalGeneration`` and
 weights in its format (the ``-hf`` checkpoints); torch and transformers are
 imported inside :func:`load`. Exercised only with a fake batch backend in
@@ -38,6 +42,7 @@ from common.errors import ModelError
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis
 from .qwen3_prompt import LanguageMemory, PromptBuilder, language_code, normalize_language, parse_output
 from .qwen3_vllm import MIN_AUDIO_SAMPLES, check_model_dir, prompt_builder_for
+from .token_confidence import Generated, answer_confidence, marker_id
 
 __all__ = ["BatchBackend", "Qwen3TransformersEngine", "TransformersBackend", "load"]
 
@@ -47,8 +52,8 @@ logger = logging.getLogger(__name__)
 class BatchBackend(Protocol):
     """Runs one batched generation; called in a worker thread, never on the loop."""
 
-    def generate(self, prompts: Sequence[str], audios: Sequence[np.ndarray], max_new_tokens: int) -> list[str]:
-        """Return the generated continuation of each prompt, special tokens removed."""
+    def generate(self, prompts: Sequence[str], audios: Sequence[np.ndarray], max_new_tokens: int) -> list[Generated]:
+        """Return the generated continuation of each prompt (text without special tokens, token log-probabilities)."""
 
 
 @dataclass(eq=False)
@@ -57,7 +62,7 @@ class _Job:
     prompt: str
     audio: np.ndarray
     max_new_tokens: int
-    future: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    future: asyncio.Future[Generated] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class Qwen3TransformersEngine(Engine):
@@ -71,6 +76,7 @@ class Qwen3TransformersEngine(Engine):
         self._backend = backend
         self._tokenizer = tokenizer
         self._prompts = prompts
+        self._marker = marker_id(tokenizer)
         self._max_batch = max(1, max_batch_size or options.max_num_seqs)
         self._max_queue = max(1, max_queue or 4 * self._max_batch)
         self._queue: asyncio.Queue[_Job] | None = None
@@ -104,20 +110,21 @@ class Qwen3TransformersEngine(Engine):
         self._jobs[job.request_id] = job
         try:
             await self._queue.put(job)  # waits while the queue is full: back-pressure on sessions
-            raw = await job.future
+            generated = await job.future
         finally:
             if self._jobs.get(job.request_id) is job:
                 del self._jobs[job.request_id]
             if not job.future.done():
                 job.future.cancel()
-        parsed = parse_output(raw, language=language, prefix=prefix)
+        parsed = parse_output(generated.text, language=language, prefix=prefix)
         code = language_code(parsed.language) if parsed.language else ""
         if parsed.no_speech:
             return Hypothesis(text="", language=code, no_speech=True)
         if forced is None and parsed.language:
             self._languages.remember(parsed.text, parsed.language)
         token_ids = tuple(self.tokenize(parsed.text))
-        return Hypothesis(text=parsed.text, language=code, tokens=len(token_ids), token_ids=token_ids)
+        return Hypothesis(text=parsed.text, language=code, tokens=len(token_ids), token_ids=token_ids,
+                          confidence=answer_confidence(generated, marker=self._marker))
 
     async def abort(self, request_id: str) -> None:
         job = self._jobs.get(request_id)
@@ -177,9 +184,9 @@ class Qwen3TransformersEngine(Engine):
                     if not job.future.done():
                         job.future.set_exception(error)
                 continue
-            for job, text in zip(batch, outputs):
+            for job, generated in zip(batch, outputs):
                 if not job.future.done():
-                    job.future.set_result(text)
+                    job.future.set_result(generated)
 
 
 class TransformersBackend:
@@ -193,18 +200,54 @@ class TransformersBackend:
         if tokenizer is not None:
             tokenizer.padding_side = "left"  # batched generation continues from the right edge
 
-    def generate(self, prompts: Sequence[str], audios: Sequence[np.ndarray], max_new_tokens: int) -> list[str]:
+    def generate(self, prompts: Sequence[str], audios: Sequence[np.ndarray], max_new_tokens: int) -> list[Generated]:
+        from transformers import LogitsProcessorList
+
         inputs = self._processor(text=list(prompts), audio=list(audios), sampling_rate=16000,
                                  return_tensors="pt", padding=True)
         inputs = inputs.to(self._model.device)
         for key, value in inputs.items():
             if self._torch.is_floating_point(value):
                 inputs[key] = value.to(self._model.dtype)
+        recorder = _GreedyLogprobs(self._torch)
         with self._torch.inference_mode():
-            out = self._model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
+            out = self._model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                       logits_processor=LogitsProcessorList([recorder]))
         sequences = getattr(out, "sequences", out)
         new_tokens = sequences[:, inputs["input_ids"].shape[1]:]
-        return self._processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        texts = self._processor.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        eos = self._model.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
+        rows = recorder.rows(len(texts))
+        results = []
+        for text, ids, logprobs in zip(texts, new_tokens.tolist(), rows):
+            # After its end of text a finished row holds padding: not part of the answer.
+            end = next((i + 1 for i, token in enumerate(ids) if token in eos), len(ids))
+            results.append(Generated(text, tuple(ids[:end]), tuple(logprobs[:end])))
+        return results
+
+
+class _GreedyLogprobs:
+    """A logits processor (run last) that keeps the greedy token's log-probability at each step.
+
+    Greedy decoding picks the arg-max, whose log-probability is the maximum of
+    ``log_softmax``; one float per sequence and step is kept, not the scores
+    over the whole vocabulary (``output_scores`` would hold gigabytes for a
+    large batch).
+    """
+
+    def __init__(self, torch: Any) -> None:
+        self._torch = torch
+        self._steps: list[Any] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        self._steps.append(self._torch.log_softmax(scores.float(), dim=-1).max(dim=-1).values)
+        return scores
+
+    def rows(self, batch: int) -> list[list[float]]:
+        if not self._steps:
+            return [[] for _ in range(batch)]
+        return self._torch.stack(self._steps, dim=1).cpu().tolist()
 
 
 def load(options: EngineOptions, *, backend: BatchBackend | None = None, tokenizer: Any = None) -> Qwen3TransformersEngine:

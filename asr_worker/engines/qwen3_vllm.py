@@ -9,7 +9,9 @@ calls :meth:`abort` when a session ends or is taken over.
 A request is ``{"prompt": <chat template text>, "multi_modal_data": {"audio":
 (samples, 16000)}}`` with greedy ``SamplingParams``: ``max_new_tokens_partial``
 tokens for partials, ``max_new_tokens`` for finals (:mod:`.qwen3_prompt` builds
-the prompt and parses the answer).
+the prompt and parses the answer). Each request asks for the sampled tokens'
+log-probabilities (``logprobs=0``), from which :mod:`.token_confidence` makes
+the hypothesis' confidence; Qwen3-ASR gives no word timings (see there).
 
 Lifecycle: :func:`load` checks the options, imports vLLM and loads the
 tokenizer; it does not start vLLM, so it may be called from a synchronous
@@ -49,6 +51,7 @@ from .qwen3_prompt import (
     normalize_language,
     parse_output,
 )
+from .token_confidence import Generated, answer_confidence, marker_id, sampled_logprobs
 
 __all__ = ["Qwen3VllmEngine", "load", "load_tokenizer", "prompt_builder_for"]
 
@@ -72,10 +75,11 @@ class Qwen3VllmEngine(Engine):
         self._api = api
         self._tokenizer = tokenizer
         self._prompts = prompts
+        self._marker = marker_id(tokenizer)
         self._llm: Any = None
         self._start_lock = asyncio.Lock()
         self._closed = False
-        self._inflight: dict[str, asyncio.Task[str]] = {}
+        self._inflight: dict[str, asyncio.Task[Generated]] = {}
         self._aborted: set[str] = set()
         self._starting: set[str] = set()  # decodes waiting for start()
         self._languages = LanguageMemory()
@@ -159,7 +163,7 @@ class Qwen3VllmEngine(Engine):
         task = asyncio.ensure_future(self._generate(inputs, params, request_id))
         self._inflight[request_id] = task
         try:
-            raw = await task
+            generated = await task
         except asyncio.CancelledError:
             self._aborted.discard(request_id)
             raise
@@ -170,7 +174,7 @@ class Qwen3VllmEngine(Engine):
             self._aborted.discard(request_id)
             raise asyncio.CancelledError(f"decode {request_id} aborted")
 
-        parsed = parse_output(raw, language=language, prefix=prefix)
+        parsed = parse_output(generated.text, language=language, prefix=prefix)
         if parsed.no_speech:
             return Hypothesis(text="", language=language_code(parsed.language) if parsed.language else "",
                               no_speech=True)
@@ -182,9 +186,10 @@ class Qwen3VllmEngine(Engine):
             language=language_code(parsed.language) if parsed.language else "",
             tokens=len(token_ids),
             token_ids=token_ids,
+            confidence=answer_confidence(generated, marker=self._marker),
         )
 
-    async def _generate(self, inputs: dict, params: Any, request_id: str) -> str:
+    async def _generate(self, inputs: dict, params: Any, request_id: str) -> Generated:
         final = None
         try:
             async for output in self._llm.generate(inputs, params, request_id):
@@ -196,12 +201,14 @@ class Qwen3VllmEngine(Engine):
         if final is None:
             # vLLM ended the stream without output: the request was aborted.
             self._aborted.add(request_id)
-            return ""
+            return Generated("")
         completion = final.outputs[0]
         if getattr(completion, "finish_reason", None) == "abort":
             self._aborted.add(request_id)
-            return ""
-        return completion.text
+            return Generated("")
+        token_ids = tuple(completion.token_ids)
+        return Generated(completion.text, token_ids,
+                         sampled_logprobs(token_ids, getattr(completion, "logprobs", None)))
 
     async def abort(self, request_id: str) -> None:
         """Stop a decode; its :meth:`transcribe` raises ``asyncio.CancelledError``. Unknown ids are ignored."""
@@ -224,7 +231,8 @@ class Qwen3VllmEngine(Engine):
         return self._tokenizer.decode(list(token_ids), skip_special_tokens=True)
 
     def _sampling_params(self, max_tokens: int) -> Any:
-        kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": max_tokens}
+        # logprobs=0: the sampled token's log-probability only, for the confidence.
+        kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": max_tokens, "logprobs": 0}
         kind = getattr(self._api, "RequestOutputKind", None)
         if kind is not None:
             kwargs["output_kind"] = kind.FINAL_ONLY  # one output per request, not one per token

