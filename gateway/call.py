@@ -231,7 +231,10 @@ class Call:
         metrics = self.hub.metrics
         fields = dict(channel=channel, session_id=session.session_id, utterance_id=record.utterance_id,
                       text=record.text, start_ms=samples_to_ms(record.start), end_ms=samples_to_ms(record.end),
-                      language=record.language)
+                      language=record.language, confidence=record.confidence,
+                      words=tuple(events.Word(text=word.text, start_ms=samples_to_ms(word.start),
+                                              end_ms=samples_to_ms(word.end), confidence=word.probability)
+                                  for word in record.words))
         if record.final:
             self._partial_seen.discard(record.utterance_id)
             metrics.finals.inc()

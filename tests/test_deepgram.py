@@ -333,6 +333,14 @@ async def test_sdk_streams_a_clip(live, clips):
         assert 0 <= message.start and message.start + message.duration <= len(audio) / 32000 + 0.1
     assert finals[-1].speech_final
     assert any(getattr(m, "type", None) == "SpeechStarted" for m in listener.messages)
+    for message in finals:  # finals carry timed words from the engine, in order, inside the result
+        alternative = message.channel.alternatives[0]
+        timed = alternative.words
+        assert [w.punctuated_word for w in timed] == alternative.transcript.split()
+        assert all(message.start - 0.05 <= w.start <= w.end <= message.start + message.duration + 0.05
+                   for w in timed)
+        assert [w.start for w in timed] == sorted(w.start for w in timed)
+        assert 0 < alternative.confidence <= 1
     errors, words = word_errors(reference, transcript(finals))
     assert errors / words <= 0.25, transcript(finals)
 
