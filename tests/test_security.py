@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import redis as sync_redis
+import soundfile
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -32,8 +33,10 @@ from common.aio import within
 from gateway.auth import key_id
 from gateway.limits import claims_key
 
-from .conftest import session_keys
-from .support import Process, free_port, service
+from gateway.client import file_frames, stream
+
+from .conftest import Stack, session_keys
+from .support import Process, free_port, service, word_errors
 
 pytestmark = pytest.mark.e2e
 
@@ -367,6 +370,39 @@ async def test_tls_with_a_generated_self_signed_certificate(redis_server, tmp_pa
             line.split("fingerprint ")[1]
     finally:
         process.stop()
+
+
+@pytest.mark.slow
+async def test_a_whole_session_over_wss_with_a_key(redis_server, clips, tmp_path):
+    """Workers and all: the CLI client's --api-key and --cafile path transcribes a clip."""
+    cert_dir = tmp_path / "tls"
+    stack = Stack(redis_server, extra_env={
+        "STREAMSCRIBE_GATEWAY_API_KEY": FLAG_KEY, "STREAMSCRIBE_GATEWAY_GENERATE_SELF_SIGNED_CERT": "true",
+        "STREAMSCRIBE_GATEWAY_SELF_SIGNED_CERT_DIR": str(cert_dir)})
+    try:
+        trusting = ssl.create_default_context(cafile=str(cert_dir / "streamscribe-cert.pem"))
+        url = f"wss://localhost:{stack.port}/ws/asr"
+        deadline = time.monotonic() + 60
+        while True:  # wait_for_workers over https
+            with urllib.request.urlopen(f"https://localhost:{stack.port}/metrics", context=trusting) as r:
+                text = r.read().decode()
+            if all(f'live_workers{{stage="{s}"}} 1.0' in text for s in ("vad", "asr")):
+                break
+            assert time.monotonic() < deadline, stack.logs()
+            time.sleep(0.2)  # polling a condition with a deadline
+        path, reference = clips[0]
+        samples, rate = soundfile.read(str(path), dtype="float32")
+        with pytest.raises(InvalidStatus):  # the same call without the key
+            await stream(url, file_frames(samples, rate, chunk_ms=100, speed=0), sample_rate=rate, tls=trusting)
+        messages = await stream(url, file_frames(samples, rate, chunk_ms=100, speed=4), sample_rate=rate,
+                                api_key=FLAG_KEY, tls=trusting, timeout=120)
+        finals = [m["text"] for m in messages if m["type"] == "final"]
+        assert len(finals) == 1, messages
+        errors, words = word_errors(reference, finals[0])
+        assert errors / words <= 0.2, (finals, reference)
+    finally:
+        stack.close()
+    wait_until(lambda: session_keys(redis_server.url) == [], 30, "the session's keys removed")
 
 
 # -- HTTP abuse ------------------------------------------------------------------------------------------
