@@ -79,13 +79,9 @@ def access_options(args, environ=os.environ) -> AccessOptions:
     if keys.enabled:
         log.info("API keys required: %d key(s)%s", len(keys),
                  f" (file {args.api_keys_file})" if args.api_keys_file else "")
-    return AccessOptions(api_keys=keys, origins=OriginPolicy.parse(args.allowed_origins, tls=_tls_wanted(args)),
+    return AccessOptions(api_keys=keys, origins=OriginPolicy.parse(args.allowed_origins),
                          max_sessions_per_key=args.max_sessions_per_key,
                          max_pending_per_ip=args.max_pending_per_ip)
-
-
-def _tls_wanted(args) -> bool:
-    return bool(args.ssl_certfile or args.generate_self_signed_cert)
 
 
 def tls_context(args):

@@ -42,19 +42,18 @@ def _host_port(value: str, default_port: int) -> tuple[str, int] | None:
 class OriginPolicy:
     """``allowed(origin, host)`` for each handshake; build it from the ``--allowed-origins`` list."""
 
-    def __init__(self, allowed: Iterable[str] = (), *, tls: bool = False) -> None:
+    def __init__(self, allowed: Iterable[str] = ()) -> None:
         entries = [entry.strip() for entry in allowed if entry.strip()]
         self.any = "*" in entries
         for entry in entries:
             if entry != "*" and entry != "null" and not urlsplit(entry).scheme:
                 raise ConfigError(f"allowed origin {entry!r} must be scheme://host[:port] (or '*')")
         self.allowed = {_normalise(entry) for entry in entries if entry != "*"}
-        self.tls = tls
 
     @classmethod
-    def parse(cls, raw: str, *, tls: bool = False) -> OriginPolicy:
+    def parse(cls, raw: str) -> OriginPolicy:
         """From a comma-separated list, as ``--allowed-origins`` gives it."""
-        return cls(raw.split(","), tls=tls)
+        return cls(raw.split(","))
 
     def allowed_origin(self, origin: str | None, host: str | None) -> bool:
         if origin is None or self.any:
@@ -72,5 +71,5 @@ class OriginPolicy:
             origin_port = parts.port or _DEFAULT_PORTS[parts.scheme]
         except ValueError:
             return False
-        served = _host_port(host, 443 if self.tls else 80)
-        return served == (parts.hostname, origin_port)
+        # A Host without a port names the default port of the scheme the page itself used.
+        return _host_port(host, _DEFAULT_PORTS[parts.scheme]) == (parts.hostname, origin_port)

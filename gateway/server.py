@@ -16,6 +16,7 @@ import json
 import logging
 import ssl
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
@@ -284,7 +285,9 @@ def _without_token(handshake: Handshake) -> Handshake:
     return Handshake(handshake.path, query, handshake.headers) if len(query) != len(handshake.query) else handshake
 
 
-def _refusal(status: http.HTTPStatus, error: str, message: str, headers: list[tuple[str, str]] = ()) -> Response:
+def _refusal(status: http.HTTPStatus, error: str, message: str,
+             headers: Iterable[tuple[str, str]] = ()) -> Response:
+    """An HTTP refusal of a handshake or request, with a JSON body saying why."""
     response = _response(status, json.dumps({"error": error, "message": message}).encode(), "application/json")
     for name, value in headers:
         response.headers[name] = value

@@ -288,6 +288,9 @@ async def test_key_limit_holds_across_gateways_and_lapses_when_one_dies(redis_se
             async with connect(f"ws://127.0.0.1:{second_port}/ws/asr?token={key}") as other:
                 error = json.loads(await within(other.recv(), 10))
             assert "max-sessions-per-key 1" in error["message"], error
+            (member, expiry), = redis_client.zrange(claims, 0, -1, withscores=True)
+            # A live gateway renews its claim before it lapses (the TTL is 2 s).
+            wait_until(lambda: (redis_client.zscore(claims, member) or 0) > expiry, 5, "the claim renewed")
             first.kill()  # kill -9: its claim is never released
             # The claim lapses within its TTL (2 s here) instead of holding the key's slot forever.
             wait_until(lambda: not redis_client.exists(claims), 10, "the dead gateway's claim lapsed")
