@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from common import bus
 from common.config import SettingsParser, positive
+from common.errors import ConfigError
 from common.logs import setup_logging
 from common.service import run_main
 
+from . import tls
+from .auth import ApiKeys
 from .connection import ConnectionOptions
 from .hub import HubOptions
+from .origins import OriginPolicy
 from .pacing import PacingOptions
-from .server import Gateway, ListenOptions
+from .server import AccessOptions, Gateway, ListenOptions
 
 log = logging.getLogger("gateway")
+
+API_KEY_ENV = "STREAMSCRIBE_GATEWAY_API_KEY"  # not a default of --api-key: --help would print the keys
 
 
 def build_parser() -> SettingsParser:
@@ -53,15 +61,70 @@ def build_parser() -> SettingsParser:
     parser.option("--max-queue-lag", default=5.0, type=positive(float),
                   help="refuse new sessions (close 1013) while a stage lags more than this many seconds")
     parser.flag("--enable-noise-suppression", help="send sessions through the denoise stage by default")
+    add_access_options(parser)
     return parser
 
 
+def add_access_options(parser: SettingsParser) -> None:
+    """Who may connect: API keys, origins, per-key and per-address limits, TLS."""
+    parser.add_argument("--api-key", action="append", dest="api_key", default=None,
+                        help="an API key clients must present (repeatable; none and no --api-keys-file: "
+                             f"open to all) [env {API_KEY_ENV}, comma-separated]")
+    parser.option("--api-keys-file", default="",
+                  help="file of API keys, one a line, '#' comments; read again on SIGHUP")
+    parser.option("--allowed-origins", default="",
+                  help="comma-separated origins (scheme://host[:port]) whose pages may connect, or '*'; "
+                       "same-origin pages and clients without an Origin header are always accepted")
+    parser.option("--max-sessions-per-key", default=0, type=int,
+                  help="concurrent sessions of one API key over all gateways (0: no limit)")
+    parser.option("--max-pending-per-ip", default=50, type=int,
+                  help="connections from one address that have not sent a config yet (0: no limit)")
+    parser.option("--ssl-certfile", default="", help="TLS certificate chain (PEM): serve https:// and wss://")
+    parser.option("--ssl-keyfile", default="", help="TLS private key (PEM) of --ssl-certfile")
+    parser.flag("--generate-self-signed-cert",
+                help="serve TLS with a self-signed certificate for localhost and this host, made "
+                     "(or reused) in --self-signed-cert-dir; logs its path and SHA-256 fingerprint")
+    parser.option("--self-signed-cert-dir", default=tls.DEFAULT_DIR,
+                  help="directory of the certificate of --generate-self-signed-cert")
+
+
+def access_options(args, environ=os.environ) -> AccessOptions:
+    """The access settings; ``--api-key`` flags replace the keys of the environment variable."""
+    if args.max_sessions_per_key < 0 or args.max_pending_per_ip < 0:
+        raise ConfigError("--max-sessions-per-key and --max-pending-per-ip must be 0 (no limit) or more")
+    listed = args.api_key if args.api_key is not None else environ.get(API_KEY_ENV, "").split(",")
+    keys = ApiKeys(listed, keys_file=Path(args.api_keys_file) if args.api_keys_file else None)
+    if keys.enabled:
+        log.info("API keys required: %d key(s)%s", len(keys),
+                 f" (file {args.api_keys_file})" if args.api_keys_file else "")
+    return AccessOptions(api_keys=keys, origins=OriginPolicy.parse(args.allowed_origins),
+                         max_sessions_per_key=args.max_sessions_per_key,
+                         max_pending_per_ip=args.max_pending_per_ip)
+
+
+def tls_context(args):
+    """The server's TLS context from the flags, or None for plain http:// and ws://."""
+    if args.ssl_certfile:
+        return tls.server_context(args.ssl_certfile, args.ssl_keyfile or None)
+    if args.ssl_keyfile:
+        raise ConfigError("--ssl-keyfile needs --ssl-certfile")
+    if not args.generate_self_signed_cert:
+        return None
+    extra = () if args.host in ("0.0.0.0", "::", "") else (args.host,)
+    cert = tls.self_signed(args.self_signed_cert_dir, names=tls.host_names(extra))
+    log.info("self-signed TLS certificate %s (key %s), SHA-256 fingerprint %s",
+             cert.certfile, cert.keyfile, cert.fingerprint)
+    return tls.server_context(cert.certfile, cert.keyfile)
+
+
 async def serve(args) -> None:
+    access = access_options(args)
+    context = tls_context(args)
     redis = bus.connect(args.redis_url, client_name="streamscribe-gateway")
     registry = CollectorRegistry()
     gateway = Gateway(
-        redis, registry=registry,
-        listen=ListenOptions(host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes,
+        redis, registry=registry, access=access,
+        listen=ListenOptions(host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes, tls=context,
                              permessage_deflate=args.permessage_deflate, drain_timeout=args.drain_timeout),
         connection=ConnectionOptions(
             send_queue=args.send_queue, idle_timeout=args.idle_timeout,
@@ -76,10 +139,18 @@ async def serve(args) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task] = set()
+
+    def reload_keys() -> None:
+        task = loop.create_task(access.api_keys.reload(), name="reload-api-keys")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload_keys)
     try:
         await gateway.start()
-        log.info("ready: http://%s:%d/", "localhost" if args.host in ("0.0.0.0", "::") else args.host,
-                 gateway.port)
+        log.info("ready: %s://%s:%d/", "https" if context else "http",
+                 "localhost" if args.host in ("0.0.0.0", "::") else args.host, gateway.port)
         await stop.wait()
     finally:
         await gateway.close()

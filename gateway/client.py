@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -56,15 +58,19 @@ class StreamClosed(Exception):
 
 
 async def stream(url: str, frames: AsyncIterator[bytes], *, sample_rate: int, config: dict | None = None,
-                 on_message: Callable[[dict], None] | None = None, timeout: float = 60.0) -> list[dict]:
+                 on_message: Callable[[dict], None] | None = None, timeout: float = 60.0,
+                 api_key: str | None = None, tls: ssl.SSLContext | None = None) -> list[dict]:
     """Send a config, the frames and a close; return every message the server sent.
+
+    ``api_key`` is sent as ``Authorization: Bearer``; ``tls`` is the context of a
+    ``wss://`` URL (default: the system's trusted certificates).
 
     Raises :class:`StreamClosed` if the server ends the session with a code other than 1000.
     """
     messages: list[dict] = []
     try:
         await _stream(url, frames, sample_rate=sample_rate, config=config, on_message=on_message,
-                      timeout=timeout, messages=messages)
+                      timeout=timeout, messages=messages, api_key=api_key, tls=tls)
     except ConnectionClosed as exc:
         if exc.rcvd is None or exc.rcvd.code != 1000:
             raise StreamClosed(exc.rcvd.code if exc.rcvd else None, exc.rcvd.reason if exc.rcvd else "",
@@ -72,8 +78,11 @@ async def stream(url: str, frames: AsyncIterator[bytes], *, sample_rate: int, co
     return messages
 
 
-async def _stream(url, frames, *, sample_rate, config, on_message, timeout, messages) -> None:
-    async with connect(url, max_size=1 << 22, open_timeout=timeout) as websocket:
+async def _stream(url, frames, *, sample_rate, config, on_message, timeout, messages, api_key, tls) -> None:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    options = {"ssl": tls} if tls is not None and url.startswith("wss:") else {}
+    async with connect(url, max_size=1 << 22, open_timeout=timeout, additional_headers=headers,
+                       **options) as websocket:
         await websocket.send(json.dumps({"type": "config", "sample_rate": sample_rate, "encoding": "float32",
                                          **(config or {})}))
 
@@ -147,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="denoise this session (default: the deployment's choice)")
     parser.add_argument("--mic", action="store_true", help="stream the microphone (needs sounddevice)")
     parser.add_argument("--json", action="store_true", help="print every server message as JSON")
+    parser.add_argument("--api-key", default=os.environ.get("STREAMSCRIBE_API_KEY"),
+                        help="API key of the gateway (default: env STREAMSCRIBE_API_KEY)")
+    parser.add_argument("--cafile", default=None,
+                        help="trust this certificate for wss:// (e.g. the gateway's self-signed one)")
     args = parser.parse_args(argv)
     if not args.file and not args.mic:
         parser.error("give a FILE or --mic")
@@ -161,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         frames = file_frames(samples, rate, chunk_ms=args.chunk_ms, speed=args.speed)
     try:
         messages = asyncio.run(stream(args.url, frames, sample_rate=rate, config=config,
-                                      on_message=printer(args.json), timeout=120))
+                                      on_message=printer(args.json), timeout=120, api_key=args.api_key,
+                                      tls=ssl.create_default_context(cafile=args.cafile) if args.cafile else None))
     except KeyboardInterrupt:
         return 130
     except StreamClosed as exc:

@@ -1,9 +1,12 @@
 """The gateway server: the doors' WebSockets and HTTP on one port.
 
-A WebSocket handshake is routed by path to a door (:mod:`gateway.protocols`),
+A WebSocket handshake first passes the access checks (origin, API key, pending
+connections per address; :mod:`gateway.auth`, :mod:`gateway.origins`), the same
+for every door, then is routed by path to a door (:mod:`gateway.protocols`),
 which may refuse it (HTTP 4xx) from what the request says; an accepted
-connection is driven by :class:`~gateway.connection.Connection`. Other GET
-requests get the browser demo, health, readiness and metrics.
+connection takes a slot of its API key (:mod:`gateway.limits`) and is driven by
+:class:`~gateway.connection.Connection`. Other GET requests get the browser
+demo, health, readiness and metrics, which stay open to all.
 """
 
 from __future__ import annotations
@@ -12,25 +15,34 @@ import asyncio
 import http
 import json
 import logging
+import ssl
 import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from importlib import resources
 
 from prometheus_client import CollectorRegistry
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from common import bus
 from common.errors import ErrorCode
 from common.http import metrics_body
 from common.metrics import GatewayMetrics
 
+from . import auth, events
+from .auth import ApiKeys
 from .connection import Connection, ConnectionOptions
 from .hub import HubOptions, SessionHub
+from .limits import KeyLimits
+from .origins import OriginPolicy
 from .protocols import ROUTES, door_for
-from .protocols.base import Door, Handshake, HandshakeRefused
+from .protocols.base import CloseFrame, Door, Handshake, HandshakeRefused
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +56,43 @@ class ListenOptions:
     # Pacing bounds the decompressed audio rate either way.
     permessage_deflate: bool = False
     drain_timeout: float = 10.0  # seconds handlers get to finish after connections are closed
+    tls: ssl.SSLContext | None = None  # serve https:// and wss:// with this context
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessOptions:
+    """Who may open a WebSocket; /metrics, /healthz, /readyz and the demo page stay open."""
+
+    api_keys: ApiKeys = field(default_factory=ApiKeys)  # none configured: open to all
+    origins: OriginPolicy = field(default_factory=OriginPolicy)  # default: same origin or no Origin
+    max_sessions_per_key: int = 0  # concurrent connections of one key over all gateways; 0: no limit
+    max_pending_per_ip: int = 50  # connections from one address that have not opened a call yet; 0: no limit
+
+
+@dataclass(slots=True)
+class _Accepted:
+    """A WebSocket whose handshake passed: its door, key, address and (once running) its connection."""
+
+    door: Door
+    key_id: str | None
+    address: str
+    connection: Connection | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.connection is None or self.connection.call is None
+
+
+class _Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.reason_phrase)
+        self.response = response
 
 
 class Gateway:
     def __init__(self, redis: bus.Redis, *, registry: CollectorRegistry, listen: ListenOptions = ListenOptions(),
-                 connection: ConnectionOptions = ConnectionOptions(), hub: HubOptions = HubOptions()) -> None:
+                 connection: ConnectionOptions = ConnectionOptions(), hub: HubOptions = HubOptions(),
+                 access: AccessOptions = AccessOptions()) -> None:
         self.registry = registry
         self.metrics = GatewayMetrics(registry)
         self.listen = listen
@@ -56,8 +100,12 @@ class Gateway:
         self.hub = SessionHub(redis, options=hub, metrics=self.metrics)
         self.port = listen.port
         self._server = None
-        # Built at the handshake, taken by the handler; a handshake that fails drops its door.
-        self._doors: weakref.WeakKeyDictionary[ServerConnection, Door] = weakref.WeakKeyDictionary()
+        self.access = access
+        self.api_keys = access.api_keys
+        self.key_limits = KeyLimits(redis, limit=access.max_sessions_per_key, ttl=hub.session_ttl) \
+            if access.max_sessions_per_key else None
+        # Built at the handshake, dropped by the handler; a handshake that fails drops its entry.
+        self._accepted: weakref.WeakKeyDictionary[ServerConnection, _Accepted] = weakref.WeakKeyDictionary()
         self._page = resources.files("gateway").joinpath("static/index.html").read_bytes()
         self._closed = False
         self._handlers: set[asyncio.Task] = set()
@@ -67,23 +115,25 @@ class Gateway:
             self.metrics.sessions.labels(protocol=door.name)
 
     async def start(self) -> None:
+        if not self.api_keys.enabled:
+            log.warning("no API keys configured (--api-key, --api-keys-file): anyone who can reach "
+                        "this port may use the service")
         await self.hub.start()
+        if self.key_limits is not None:
+            self.key_limits.start()
         self._server = await serve(
             self._handle, self.listen.host, self.listen.port, process_request=self._http,
             process_response=self._add_headers, max_size=self.listen.max_frame_bytes,
             compression="deflate" if self.listen.permessage_deflate else None,
-            ping_interval=20, ping_timeout=20,
+            ping_interval=20, ping_timeout=20, ssl=self.listen.tls,
         )
         if self._server.sockets:
             self.port = self._server.sockets[0].getsockname()[1]
-        log.info("gateway %s listening on %s:%d", self.hub.gateway_id, self.listen.host, self.port)
+        log.info("gateway %s listening on %s:%d (%s)", self.hub.gateway_id, self.listen.host, self.port,
+                 "TLS" if self.listen.tls else "no TLS")
 
     async def close(self) -> None:
-        """Stop accepting, close open connections (1001), stop the hub; idempotent.
-
-        Handlers get ``drain_timeout`` seconds to finish after their connection
-        is closed; any left then are cancelled, so shutdown always finishes.
-        """
+        """Stop accepting, close open connections, stop the hub; idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -98,24 +148,40 @@ class Gateway:
                     task.cancel()
                 await asyncio.wait({waiter}, timeout=self.listen.drain_timeout)
                 waiter.cancel()
+        if self.key_limits is not None:
+            await self.key_limits.close()
         await self.hub.close()
 
     # -- HTTP and handshakes ----------------------------------------------------------
 
     async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.method not in ("GET", "HEAD"):
+            return _refusal(http.HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
+                            f"{request.method} is not allowed here; use GET", [("Allow", "GET, HEAD")])
         handshake = Handshake.from_target(request.path, request.headers)
         door = door_for(handshake.path)
-        if door is not None:
-            try:
-                self._doors[connection] = door(handshake)
-            except HandshakeRefused as exc:
-                return _response(http.HTTPStatus(exc.status), exc.body, exc.content_type, exc.headers)
-            return None  # the WebSocket handshake proceeds
         path = handshake.path
-        if "upgrade" in request.headers.get("Connection", "").lower():
+        if door is not None or "upgrade" in request.headers.get("Connection", "").lower():
+            try:
+                key_id = self._check_access(connection, handshake)
+            except _Refused as refused:
+                return refused.response
+            if door is not None:
+                try:
+                    opened = door(_without_token(handshake))
+                except HandshakeRefused as exc:
+                    return _response(http.HTTPStatus(exc.status), exc.body, exc.content_type, exc.headers)
+                self._accepted[connection] = _Accepted(opened, key_id, _address(connection))
+                return None  # the WebSocket handshake proceeds
             body = {"error": str(ErrorCode.NOT_FOUND),
                     "message": f"no WebSocket endpoint at {path}; use one of {', '.join(ROUTES)}"}
             return _response(http.HTTPStatus.NOT_FOUND, json.dumps(body).encode(), "application/json")
+        response = await self._page_for(path)
+        if request.method == "HEAD":
+            response = replace(response, body=b"")  # Content-Length stays the GET's
+        return response
+
+    async def _page_for(self, path: str) -> Response:
         if path in ("/", "/index.html"):
             return _response(http.HTTPStatus.OK, self._page, "text/html; charset=utf-8")
         if path == "/healthz":
@@ -129,29 +195,125 @@ class Gateway:
             return _response(http.HTTPStatus.OK, body, content_type)
         return _response(http.HTTPStatus.NOT_FOUND, b'{"error":"not found"}', "application/json")
 
+    def _check_access(self, connection: ServerConnection, handshake: Handshake) -> str | None:
+        """The key id of an allowed handshake (None when keys are off); raise :class:`_Refused` if not."""
+        headers = handshake.headers
+        origin = headers.get("Origin")
+        if not self.access.origins.allowed_origin(origin, headers.get("Host")):
+            self._refused("forbidden_origin")
+            raise _Refused(_refusal(http.HTTPStatus.FORBIDDEN, "forbidden_origin",
+                                    f"WebSocket connections from the origin {origin} are not allowed "
+                                    "(see the gateway's --allowed-origins)"))
+        key_id = None
+        if self.api_keys.enabled:
+            presented = auth.credential(headers, handshake.query)
+            key_id = self.api_keys.identify(presented)
+            if key_id is None:
+                self._refused("unauthorized")
+                why = "the API key is not valid" if presented else (
+                    "an API key is required: send 'Authorization: Bearer KEY', '?token=KEY' or the "
+                    "Sec-WebSocket-Protocol pair 'token, KEY'")
+                raise _Refused(_refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized", why,
+                                        [("WWW-Authenticate", 'Bearer realm="streamscribe"')]))
+        limit = self.access.max_pending_per_ip
+        if limit:
+            address = _address(connection)
+            pending = sum(1 for ws, accepted in list(self._accepted.items())
+                          if accepted.address == address and accepted.pending and ws.state is not State.CLOSED)
+            if pending >= limit:
+                self._refused("too_many_pending")
+                raise _Refused(_refusal(http.HTTPStatus.TOO_MANY_REQUESTS, "too_many_pending",
+                                        f"{address} already has {pending} connection(s) that sent no config "
+                                        f"yet (the limit is {limit}); send a config first",
+                                        [("Retry-After", "1")]))
+        return key_id
+
+    def _refused(self, reason: str) -> None:
+        self.metrics.sessions_refused.labels(reason=reason).inc()
+
     def _add_headers(self, connection: ServerConnection, request: Request, response: Response) -> None:
-        door = self._doors.get(connection)
-        if door is not None and response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS:
-            for name, value in door.response_headers():
+        accepted = self._accepted.get(connection)
+        if accepted is not None and response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS:
+            for name, value in accepted.door.response_headers():
                 response.headers[name] = value
+            # A browser that sent its key as the subprotocol pair "token, KEY" fails the
+            # handshake unless the server selects one of the subprotocols it offered.
+            if ("Sec-WebSocket-Protocol" not in response.headers
+                    and auth.SUBPROTOCOL in auth.offered_subprotocols(request.headers)):
+                response.headers["Sec-WebSocket-Protocol"] = auth.SUBPROTOCOL
 
     # -- WebSocket ----------------------------------------------------------------------
 
     async def _handle(self, websocket: ServerConnection) -> None:
-        door = self._doors.pop(websocket)
+        accepted = self._accepted[websocket]
+        door = accepted.door
         gauge = self.metrics.connections.labels(protocol=door.name)
         gauge.inc()
         handler = asyncio.current_task()
         self._handlers.add(handler)
+        claim = None
         try:
-            await Connection(websocket, door, self.hub, options=self.connection_options).run()
+            if self.key_limits is not None and accepted.key_id is not None:
+                try:
+                    claim = await self.key_limits.claim(accepted.key_id)
+                except (RedisError, OSError) as exc:
+                    log.warning("counting the connections of key %s failed: %s", accepted.key_id, exc)
+                    await self._refuse(websocket, door, ErrorCode.UNAVAILABLE,
+                                       "the service cannot reach its queue; try again later")
+                    return
+                if claim is None:
+                    self._refused("key_limit")
+                    limit = self.access.max_sessions_per_key
+                    await self._refuse(websocket, door, ErrorCode.OVERLOADED,
+                                       f"this API key already has {limit} open session(s), the limit "
+                                       f"(max-sessions-per-key {limit}); close one and retry")
+                    return
+            accepted.connection = Connection(websocket, door, self.hub, options=self.connection_options)
+            await accepted.connection.run()
         finally:
+            if claim is not None:
+                await self.key_limits.release(accepted.key_id, claim)
+            self._accepted.pop(websocket, None)
             self._handlers.discard(handler)
             gauge.dec()
 
+    async def _refuse(self, websocket: ServerConnection, door: Door, code: ErrorCode, message: str) -> None:
+        """Refuse a connection before its call: the door's error, then close 1013 (try again later)."""
+        self.metrics.errors_sent.labels(code=str(code)).inc()
+        try:
+            for event in (events.Error(code, message, fatal=True),
+                          events.Ended(CloseCode.TRY_AGAIN_LATER, message, complete=False)):
+                for outgoing in door.render(event):
+                    if isinstance(outgoing, CloseFrame):
+                        await websocket.close(outgoing.code, outgoing.reason)
+                    else:
+                        await websocket.send(outgoing)
+        except ConnectionClosed:
+            pass
+
+
+def _address(connection: ServerConnection) -> str:
+    peer = connection.remote_address
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
+
+
+def _without_token(handshake: Handshake) -> Handshake:
+    """The handshake as doors see it: without the ``token`` query parameter (a key is no option)."""
+    query = [(name, value) for name, value in handshake.query if name != auth.QUERY_PARAMETER]
+    return Handshake(handshake.path, query, handshake.headers) if len(query) != len(handshake.query) else handshake
+
+
+def _refusal(status: http.HTTPStatus, error: str, message: str,
+             headers: Iterable[tuple[str, str]] = ()) -> Response:
+    """An HTTP refusal of a handshake or request, with a JSON body saying why."""
+    response = _response(status, json.dumps({"error": error, "message": message}).encode(), "application/json")
+    for name, value in headers:
+        response.headers[name] = value
+    return response
+
 
 def _response(status: http.HTTPStatus, body: bytes, content_type: str,
-              extra_headers: Sequence[tuple[str, str]] = ()) -> Response:
+              extra_headers: Iterable[tuple[str, str]] = ()) -> Response:
     headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
                        ("Cache-Control", "no-store"), *extra_headers])
     return Response(status.value, status.phrase, headers, body)

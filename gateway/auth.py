@@ -1,0 +1,130 @@
+"""API keys: who may open a WebSocket on the gateway.
+
+Keys come from ``--api-key`` (repeatable) and ``--api-keys-file`` (one key a
+line, ``#`` comments), the file being read again on SIGHUP. A client presents
+its key in an ``Authorization: Token KEY`` or ``Bearer KEY`` header, or, for
+browsers that cannot set headers, as ``?token=KEY`` or as the
+``Sec-WebSocket-Protocol`` pair ``token, KEY``. Keys are compared through their
+SHA-256 digests with :func:`hmac.compare_digest`, so a comparison takes the
+same time whatever the key; each key is known by a short digest (its *key id*)
+in logs and in Redis, never by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from websockets.datastructures import Headers
+
+from common.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+QUERY_PARAMETER = "token"
+SUBPROTOCOL = "token"  # offered as "token, KEY"; the server selects "token"
+_SCHEMES = ("token", "bearer")
+
+
+def key_id(key: str) -> str:
+    """A short name of a key for logs and Redis keys (not reversible to the key)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def read_keys_file(path: Path) -> list[str]:
+    """The keys in ``path``: one a line; blank lines and ``#`` comments ignored."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the API keys file {path}: {exc}") from None
+    keys = []
+    for number, line in enumerate(text.splitlines(), 1):
+        key = line.split("#", 1)[0].strip()
+        if not key:
+            continue
+        if any(c.isspace() or c == "," for c in key):
+            raise ConfigError(f"{path}:{number}: an API key cannot contain spaces or commas")
+        keys.append(key)
+    return keys
+
+
+class ApiKeys:
+    """The keys the gateway accepts; :meth:`reload` re-reads the keys file.
+
+    With neither keys nor a file the gateway is open (``enabled`` is False). A
+    keys file that is given but empty refuses everyone: emptying it must not
+    open the service.
+    """
+
+    def __init__(self, keys: Iterable[str] = (), *, keys_file: Path | None = None) -> None:
+        self.fixed = [key.strip() for key in keys if key.strip()]
+        for key in self.fixed:
+            if any(c.isspace() or c == "," for c in key):
+                raise ConfigError("an API key cannot contain spaces or commas")
+        self.keys_file = keys_file
+        self._digests: dict[bytes, str] = {}
+        self._load()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.fixed) or self.keys_file is not None
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def _load(self) -> None:
+        keys = self.fixed + (read_keys_file(self.keys_file) if self.keys_file is not None else [])
+        self._digests = {hashlib.sha256(key.encode()).digest(): key_id(key) for key in keys}
+
+    async def reload(self) -> bool:
+        """Read the keys file again (off the event loop); on error keep the keys in use."""
+        if self.keys_file is None:
+            log.info("SIGHUP: no API keys file to reload")
+            return False
+        try:
+            await asyncio.to_thread(self._load)
+        except ConfigError as exc:
+            log.error("API keys not reloaded, the %d key(s) in use stay: %s", len(self), exc)
+            return False
+        log.info("reloaded %d API key(s) from %s", len(self), self.keys_file)
+        if not self._digests:
+            log.warning("the API keys file %s has no keys: every WebSocket is refused", self.keys_file)
+        return True
+
+    def identify(self, candidate: str | None) -> str | None:
+        """The key id of ``candidate`` if it is a valid key, else None (constant time per key)."""
+        if not candidate:
+            return None
+        digest = hashlib.sha256(candidate.encode()).digest()
+        found = None
+        for known, ident in self._digests.items():  # no early exit: every key is compared
+            if hmac.compare_digest(digest, known):
+                found = ident
+        return found
+
+
+def credential(headers: Headers, query: list[tuple[str, str]]) -> str | None:
+    """The key a client presented, from whichever of the four places it used."""
+    authorization = headers.get("Authorization")
+    if authorization:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() in _SCHEMES and value.strip():
+            return value.strip()
+    for name, value in query:
+        if name == QUERY_PARAMETER and value:
+            return value
+    offered = offered_subprotocols(headers)
+    if SUBPROTOCOL in offered:
+        index = offered.index(SUBPROTOCOL)
+        if index + 1 < len(offered):
+            return offered[index + 1]
+    return None
+
+
+def offered_subprotocols(headers: Headers) -> list[str]:
+    return [item.strip() for value in headers.get_all("Sec-WebSocket-Protocol")
+            for item in value.split(",") if item.strip()]
