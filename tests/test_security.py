@@ -35,7 +35,7 @@ from gateway.limits import claims_key
 
 from gateway.client import file_frames, stream
 
-from .conftest import Stack, session_keys
+from .conftest import SESSION_KEYS, Stack
 from .support import Process, free_port, service, word_errors
 
 pytestmark = pytest.mark.e2e
@@ -302,14 +302,15 @@ async def test_key_limit_holds_across_gateways_and_lapses_when_one_dies(redis_se
 
 
 async def test_pending_connections_per_address_get_429(gateway):
-    token = f"?token={FILE_KEY}"
-    async with connect(gateway.url + token) as a, connect(gateway.url + token), connect(gateway.url + token):
-        status, body, headers = await refused(gateway.url + token)
+    token, other = f"?token={FILE_KEY}", f"?token={FLAG_KEY}"  # two keys: stay under the per-key limit
+    async with connect(gateway.url + token) as a, connect(gateway.url + token), connect(gateway.url + other):
+        wait_connections(gateway.http, PENDING)
+        status, body, headers = await refused(gateway.url + other)
         assert status == 429 and body["error"] == "too_many_pending", body
         assert f"the limit is {PENDING}" in body["message"] and headers.get("Retry-After")
         await a.close()
         wait_connections(gateway.http, PENDING - 1)
-        async with connect(gateway.url + token) as again:  # one pending slot free again
+        async with connect(gateway.url + other) as again:  # one pending slot free again
             assert again.state.name == "OPEN"
     assert metric(gateway.http, 'streamscribe_gateway_sessions_refused_total{reason="too_many_pending"}') >= 1
 
@@ -405,7 +406,8 @@ async def test_a_whole_session_over_wss_with_a_key(redis_server, clips, tmp_path
         assert errors / words <= 0.2, (finals, reference)
     finally:
         stack.close()
-    wait_until(lambda: session_keys(redis_server.url) == [], 30, "the session's keys removed")
+    # The stack is TLS-only, so the stacks fixture cannot scrape it: check its keys here.
+    wait_until(lambda: redis_server.keys(SESSION_KEYS) == [], 30, "the session's keys removed")
 
 
 # -- HTTP abuse ------------------------------------------------------------------------------------------
@@ -478,5 +480,5 @@ def test_a_5_mb_request_line_is_refused_without_a_traceback(target, request):
     assert "Traceback" not in logged and "Unhandled exception" not in logged and "ERROR" not in logged, logged
 
 
-def test_no_session_keys_left(gateway, redis_server):
-    assert session_keys(redis_server.url) == []
+def test_refused_handshakes_left_nothing_in_redis(gateway, redis_server):
+    assert redis_server.keys(SESSION_KEYS) == []
