@@ -16,18 +16,15 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-import msgpack
 import numpy as np
 
 from common.errors import LeaseLost, SessionGone
 from common.metrics import AsrMetrics
-from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechStart, Transcript, utterance_id
-from common.runner import Session, Stage, StageRunner
+from common.records import SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechStart, Transcript, utterance_id
+from common.stage import Runner, Session, Stage
 
 from .engines import DecodeRequest, Engine, Hypothesis
 from .rollback import stable_prefix
-
-SAMPLE_RATE = 16_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,16 +80,11 @@ class AsrSession:
     options: StreamingOptions
     language: str | None
     context: str
-    out_seq: int = 0
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     task: asyncio.Task | None = None
     utterance: Utterance | None = None
     partial: asyncio.Task | None = None
     request_id: str = ""  # of the decode in flight, to abort it
-
-    def next_seq(self) -> int:
-        self.out_seq += 1
-        return self.out_seq - 1
 
 
 class AsrStage(Stage):
@@ -102,7 +94,7 @@ class AsrStage(Stage):
         self.engine = engine
         self.defaults = defaults
         self.metrics = metrics
-        self.runner: StageRunner | None = None
+        self.runner: Runner | None = None
 
     def open(self, session: Session, state: bytes | None) -> AsrSession:
         config = session.config
@@ -113,10 +105,10 @@ class AsrStage(Stage):
             final_with_prefix=self.defaults.final_with_prefix,
             max_pending=self.defaults.max_pending,
         )
+        # Nothing to restore: checkpoints fall between utterances, and the runner
+        # keeps the output seq.
         asr = AsrSession(options=options, language=config.get("language") or None,
                          context=config.get("context") or "")
-        if state:
-            asr.out_seq = msgpack.unpackb(state)["out_seq"]
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
         return asr
 
@@ -172,19 +164,19 @@ class AsrStage(Stage):
         elif isinstance(record, SpeechEnd):
             if asr.utterance is None or asr.utterance.start != record.start:
                 session.log.warning("speech end for an utterance at %d not in progress", record.start)
-                await self._checkpoint(session, asr, entry_id)
+                await self.runner.commit(session, consumed=entry_id)
                 return
             asr.utterance.truncate(record.end)
             await self._finalize(session, asr, entry_id, record.end,
                                  speech_final=record.reason != "max_length")
         elif isinstance(record, Flush):
-            await self.runner.commit(session, errors=[Flush(seq=asr.next_seq(), flush_id=record.flush_id)],
-                                     consumed=entry_id, state=self._state(asr))
+            await self.runner.commit(session, [Flush(seq=session.next_output_seq(), flush_id=record.flush_id)],
+                                     consumed=entry_id)
         elif isinstance(record, End):
             if asr.utterance is not None:
                 await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples,
                                      speech_final=True)
-            await self.runner.commit(session, errors=[End(seq=asr.next_seq(), reason=record.reason)],
+            await self.runner.commit(session, [End(seq=session.next_output_seq(), reason=record.reason)],
                                      finish=True)
 
     def _maybe_partial(self, session: Session, asr: AsrSession) -> None:
@@ -203,8 +195,8 @@ class AsrStage(Stage):
             utt.text = hypothesis.text
             self.metrics.partials.inc()
             try:
-                await self.runner.commit(session, errors=[self._transcript(session, asr, utt, utt.start + utt.decoded_samples,
-                                                                           hypothesis, final=False)])
+                await self.runner.commit(session, [self._transcript(session, utt, utt.start + utt.decoded_samples,
+                                                                    hypothesis, final=False)])
             except (LeaseLost, SessionGone):
                 return
         # Audio that arrived during the decode goes into the next one.
@@ -220,18 +212,11 @@ class AsrStage(Stage):
         hypothesis = await self._decode(session, asr, utt, final=True) if utt.samples else None
         if hypothesis is not None and hypothesis.text and not hypothesis.no_speech:
             self.metrics.finals.inc()
-            outputs.append(self._transcript(session, asr, utt, end, hypothesis, final=True,
-                                            speech_final=speech_final))
+            outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
         else:
             self.metrics.no_speech.inc()
             session.log.info("utterance at %d has no words; no final", utt.start)
-        if entry_id is None:
-            await self.runner.commit(session, errors=outputs)
-        else:
-            await self.runner.commit(session, errors=outputs, consumed=entry_id, state=self._state(asr))
-
-    async def _checkpoint(self, session: Session, asr: AsrSession, entry_id: str) -> None:
-        await self.runner.commit(session, consumed=entry_id, state=self._state(asr))
+        await self.runner.commit(session, outputs, consumed=entry_id)
 
     async def _decode(self, session: Session, asr: AsrSession, utt: Utterance, *, final: bool) -> Hypothesis | None:
         options = asr.options
@@ -271,12 +256,9 @@ class AsrStage(Stage):
         utt.language = hypothesis.language
         return hypothesis
 
-    def _transcript(self, session: Session, asr: AsrSession, utt: Utterance, end: int,
-                    hypothesis: Hypothesis, *, final: bool, speech_final: bool = False) -> Transcript:
-        return Transcript(seq=asr.next_seq(), utterance_id=utterance_id(session.session_id, utt.start),
+    @staticmethod
+    def _transcript(session: Session, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
+                    speech_final: bool = False) -> Transcript:
+        return Transcript(seq=session.next_output_seq(), utterance_id=utterance_id(session.session_id, utt.start),
                           start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,
                           speech_final=speech_final, language=hypothesis.language)
-
-    @staticmethod
-    def _state(asr: AsrSession) -> bytes:
-        return msgpack.packb({"out_seq": asr.out_seq})

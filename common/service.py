@@ -15,7 +15,8 @@ from .http import HealthServer
 from .config import SettingsParser, positive
 from .errors import StreamscribeError
 from .metrics import StageMetrics
-from .runner import RunnerOptions, Stage, StageRunner
+from .runner import RunnerOptions, StageRunner
+from .stage import Stage
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,10 @@ def add_runner_options(parser: SettingsParser, *, capacity: int) -> None:
     parser.option("--worker-id", default="", help="worker id (default: stage-host-pid-random)")
 
 
-def runner_options(args, stage: str) -> RunnerOptions:
+def runner_options(args, stage: str, *, checkpoint_interval: float = 1.0) -> RunnerOptions:
     return RunnerOptions(stage=stage, worker_id=args.worker_id, capacity=args.capacity,
-                         lease_ttl=args.lease_ttl, sweep_interval=args.sweep_interval)
+                         lease_ttl=args.lease_ttl, sweep_interval=args.sweep_interval,
+                         checkpoint_interval=checkpoint_interval)
 
 
 def run_main(prog: str, body: Callable[[], None]) -> int:

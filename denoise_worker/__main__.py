@@ -60,9 +60,9 @@ async def serve(args) -> None:
                        atten_lim_db=args.atten_lim_db)
     await pool.start()
     try:
-        stage = DenoiseStage(pool, metrics=DenoiseMetrics(registry), registry=registry,
-                             checkpoint_interval=args.checkpoint_interval)
-        await run_stage(stage, redis_url=args.redis_url, options=runner_options(args, "denoise"),
+        stage = DenoiseStage(pool, metrics=DenoiseMetrics(registry), registry=registry)
+        options = runner_options(args, "denoise", checkpoint_interval=args.checkpoint_interval)
+        await run_stage(stage, redis_url=args.redis_url, options=options,
                         registry=registry, http_host=args.http_host, http_port=args.http_port)
     finally:
         await pool.close()

@@ -20,7 +20,7 @@ after a takeover therefore emits the very same records with the very same seqs
 as the first run, and the next stage drops the ones it already has by seq.
 
 Checkpoint. The model's state cannot be serialised; the checkpoint is the
-position (``emitted``, ``position``, ``out_seq``) plus the raw input from
+position (``emitted``, ``position``; the runner keeps the output seq) plus the raw input from
 :data:`PREROLL` samples before ``emitted`` up to ``position`` (about 0.5 s plus
 the lag, ~20 KB), stored as PCM in the checkpoint state; ``consumed`` is the
 last input processed. A new owner re-warms a fresh stream with
@@ -49,7 +49,7 @@ from common import bus
 from common.errors import LeaseLost, RecordError, SessionGone, StreamscribeError
 from common.metrics import DenoiseMetrics
 from common.records import SAMPLE_RATE, Audio, End, Flush, Record
-from common.runner import Session, Stage, StageRunner
+from common.stage import Runner, Session, Stage
 
 from .pool import DenoisePool
 
@@ -72,12 +72,10 @@ class DenoiseState:
     emitted: int = 0  # output sent up to this sample (exclusive)
     position: int = 0  # input received up to this sample (exclusive)
     fed: int = 0  # input given to the pool's stream up to this sample
-    out_seq: int = 0
     tail: np.ndarray = field(default_factory=lambda: _EMPTY)  # raw input [tail_start, position)
     tail_start: int = 0
     ready: np.ndarray = field(default_factory=lambda: _EMPTY)  # denoised [emitted, emitted + len)
     warm: bool = False  # the pool holds a stream aligned with ``fed`` and ``ready``
-    last_checkpoint: float = 0.0
     bypassed: bool = False  # the denoiser failed and audio was passed through
 
     def raw(self, start: int, end: int) -> np.ndarray:
@@ -101,15 +99,10 @@ class DenoiseState:
         self.emitted = self.position = self.fed = self.tail_start = offset
         self.tail, self.ready, self.warm = _EMPTY, _EMPTY, False
 
-    def next_seq(self) -> int:
-        seq = self.out_seq
-        self.out_seq += 1
-        return seq
-
     def snapshot(self) -> bytes:
         self.trim()
         return msgpack.packb({
-            "v": 1, "emitted": self.emitted, "position": self.position, "out_seq": self.out_seq,
+            "v": 1, "emitted": self.emitted, "position": self.position,
             "tail_start": self.tail_start, "tail": self.tail.tobytes(),
         }, use_bin_type=True)
 
@@ -118,7 +111,7 @@ class DenoiseState:
         try:
             data = msgpack.unpackb(blob, raw=False)
             state = cls(raw_audio=raw_audio, emitted=int(data["emitted"]), position=int(data["position"]),
-                        out_seq=int(data["out_seq"]), tail_start=int(data["tail_start"]),
+                        tail_start=int(data["tail_start"]),
                         tail=np.frombuffer(data["tail"], np.int16).copy())
         except Exception as exc:
             raise RecordError(f"bad denoise checkpoint: {exc}") from None
@@ -131,19 +124,16 @@ class DenoiseState:
 class DenoiseStage(Stage):
     """Denoise each session's audio in order; see the module docstring for the design.
 
-    ``pool`` must be started (and is closed) by the caller. ``checkpoint_interval``
-    is the most seconds of processing between two checkpoints (markers always
-    checkpoint).
+    ``pool`` must be started (and is closed) by the caller. Markers always
+    checkpoint; in between, the runner's checkpoint interval applies.
     """
 
     name = "denoise"
 
-    def __init__(self, pool: DenoisePool, *, metrics: DenoiseMetrics, registry: CollectorRegistry | None = None,
-                 checkpoint_interval: float = 1.0) -> None:
+    def __init__(self, pool: DenoisePool, *, metrics: DenoiseMetrics, registry: CollectorRegistry | None = None) -> None:
         self.pool = pool
         self.metrics = metrics
-        self.checkpoint_interval = checkpoint_interval
-        self.runner: StageRunner | None = None
+        self.runner: Runner | None = None
         registry = registry if registry is not None else CollectorRegistry()
         self.resumes = Counter("streamscribe_denoise_resumes_total",
                                "Denoiser streams re-warmed from a pre-roll, by reason.", ["reason"],
@@ -199,8 +189,9 @@ class DenoiseStage(Stage):
                 self.metrics.audio_seconds.inc(record.samples / SAMPLE_RATE)
             elif isinstance(record, (Flush, End)):
                 await self._drain(session, state, outputs)
-                outputs.append(Flush(seq=state.next_seq(), flush_id=record.flush_id) if isinstance(record, Flush)
-                               else End(seq=state.next_seq(), reason=record.reason))
+                seq = session.next_output_seq()
+                outputs.append(Flush(seq=seq, flush_id=record.flush_id) if isinstance(record, Flush)
+                               else End(seq=seq, reason=record.reason))
                 marker = True
                 finish = isinstance(record, End)
                 if finish:
@@ -209,7 +200,7 @@ class DenoiseStage(Stage):
                 session.log.warning("ignoring unexpected %s record", record.TYPE)
         if not finish:
             await self._catch_up(session, state)
-            self._cut(state, outputs, final=False)
+            self._cut(session, state, outputs, final=False)
         await self._commit(session, state, records[-1][0], outputs, marker=marker, finish=finish)
 
     async def _catch_up(self, session: Session, state: DenoiseState) -> None:
@@ -274,9 +265,9 @@ class DenoiseStage(Stage):
             state.ready = state.ready[:expected]
         elif len(state.ready) < expected:
             self._bypass(state)  # a lost stream returns nothing: never lose audio
-        self._cut(state, outputs, final=True)
+        self._cut(session, state, outputs, final=True)
 
-    def _cut(self, state: DenoiseState, outputs: list[Record], *, final: bool) -> None:
+    def _cut(self, session: Session, state: DenoiseState, outputs: list[Record], *, final: bool) -> None:
         """Emit the ready audio as records on the grid (and up to the end if ``final``)."""
         while len(state.ready):
             end = (state.emitted // GRID + 1) * GRID
@@ -287,18 +278,16 @@ class DenoiseStage(Stage):
                 break
             pcm = state.ready[:count]
             raw = state.raw(state.emitted, end).tobytes() if state.raw_audio else b""
-            outputs.append(Audio(seq=state.next_seq(), offset=state.emitted, pcm=pcm.tobytes(), raw=raw))
+            outputs.append(Audio(seq=session.next_output_seq(), offset=state.emitted, pcm=pcm.tobytes(), raw=raw))
             state.ready = state.ready[count:]
             state.emitted = end
         state.trim()
 
     async def _commit(self, session: Session, state: DenoiseState, last_id: str, outputs: list[Record], *,
                       marker: bool, finish: bool) -> None:
-        now = time.monotonic()
         consumed, blob = None, b""
-        if not finish and (marker or now - state.last_checkpoint >= self.checkpoint_interval):
+        if not finish and self.runner.checkpoint_due(session, force=marker):
             consumed, blob = last_id, state.snapshot()
-            state.last_checkpoint = now
         try:
             await self.runner.commit(session, outputs, consumed=consumed, state=blob, finish=finish)
         except (LeaseLost, SessionGone) as exc:

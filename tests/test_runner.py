@@ -13,7 +13,8 @@ from common import bus, keys
 from common.errors import LeaseLost, SessionGone
 from common.metrics import StageMetrics
 from common.records import Audio, Error, decode, encode
-from common.runner import RunnerOptions, Stage, StageRunner
+from common.runner import RunnerOptions, StageRunner
+from common.stage import Stage
 
 
 class EchoStage(Stage):

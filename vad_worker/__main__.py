@@ -49,8 +49,9 @@ def _run(argv: list[str] | None) -> None:
     )
     registry = CollectorRegistry()
     stage = VadStage(SileroVad(model_path=args.vad_model, threads=args.threads), defaults=defaults,
-                     metrics=VadMetrics(registry), checkpoint_interval=args.checkpoint_interval)
-    asyncio.run(run_stage(stage, redis_url=args.redis_url, options=runner_options(args, "vad"),
+                     metrics=VadMetrics(registry))
+    options = runner_options(args, "vad", checkpoint_interval=args.checkpoint_interval)
+    asyncio.run(run_stage(stage, redis_url=args.redis_url, options=options,
                           registry=registry, http_host=args.http_host, http_port=args.http_port))
 
 

@@ -20,8 +20,8 @@ from common import bus
 from common.endpointing import FRAME, EndpointOptions, with_overrides
 from common.errors import ConfigError, LeaseLost, SessionGone
 from common.metrics import VadMetrics
-from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechStart
-from common.runner import Session, Stage, StageRunner
+from common.records import SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechStart
+from common.stage import Runner, Session, Stage
 
 from .model import CONTEXT, STATE_SHAPE, SileroVad
 from .segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
@@ -36,8 +36,6 @@ class VadStream:
     leftover: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     context: np.ndarray = field(default_factory=lambda: np.zeros(CONTEXT, np.float32))
     rnn: np.ndarray = field(default_factory=lambda: np.zeros(STATE_SHAPE, np.float32))
-    out_seq: int = 0
-    last_checkpoint: float = 0.0
     # Undenoised audio (Audio.raw) aligned with what is scored, for the speech the
     # segmenter emits: ``raw`` holds samples [raw_start, position). Empty when the
     # input carries no raw audio.
@@ -73,7 +71,7 @@ class VadStream:
     def snapshot(self) -> bytes:
         return msgpack.packb({
             "position": self.position, "leftover": self.leftover.tobytes(),
-            "context": self.context.tobytes(), "rnn": self.rnn.tobytes(), "out_seq": self.out_seq,
+            "context": self.context.tobytes(), "rnn": self.rnn.tobytes(),
             "segmenter": self.segmenter.snapshot(),
             # At a boundary only the pre-roll (and the leftover) can still be emitted.
             "raw": self.raw[-(self.segmenter.options.frames(self.segmenter.options.pre_roll) + 1) * FRAME:].tobytes(),
@@ -86,7 +84,6 @@ class VadStream:
         self.leftover = np.frombuffer(data["leftover"], np.int16).copy()
         self.context = np.frombuffer(data["context"], np.float32).copy()
         self.rnn = np.frombuffer(data["rnn"], np.float32).reshape(STATE_SHAPE).copy()
-        self.out_seq = data["out_seq"]
         self.segmenter.restore(data["segmenter"])
         self.raw = np.frombuffer(data.get("raw", b""), np.int16).copy()
         self.raw_start = data.get("raw_end", 0) - len(self.raw)
@@ -95,13 +92,11 @@ class VadStream:
 class VadStage(Stage):
     name = "vad"
 
-    def __init__(self, model: SileroVad, *, defaults: EndpointOptions, metrics: VadMetrics,
-                 checkpoint_interval: float = 1.0) -> None:
+    def __init__(self, model: SileroVad, *, defaults: EndpointOptions, metrics: VadMetrics) -> None:
         self.model = model
         self.defaults = defaults
         self.metrics = metrics
-        self.checkpoint_interval = checkpoint_interval
-        self.runner: StageRunner | None = None
+        self.runner: Runner | None = None
         # One thread: calls are batched, and ONNX Runtime releases the GIL meanwhile.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silero")
 
@@ -186,10 +181,10 @@ class VadStage(Stage):
         stream: VadStream = session.state
         if isinstance(record, Flush):
             self._events(session, stream.segmenter.flush("flush"), out)
-            out.append(Flush(seq=self._seq(stream), flush_id=record.flush_id))
+            out.append(Flush(seq=session.next_output_seq(), flush_id=record.flush_id))
         elif isinstance(record, End):
             self._events(session, stream.segmenter.flush("end"), out)
-            out.append(End(seq=self._seq(stream), reason=record.reason))
+            out.append(End(seq=session.next_output_seq(), reason=record.reason))
             finished.add(session)
         else:
             session.log.warning("ignoring unexpected %s record", record.TYPE)
@@ -201,31 +196,23 @@ class VadStage(Stage):
                 # One record per event, never merged across ticks: a replay after a
                 # takeover must cut the same records with the same seqs, whatever
                 # the batching, or the next stage would skip new audio as replayed.
-                self.metrics.speech_seconds.inc(len(event.pcm) / 16000)
+                self.metrics.speech_seconds.inc(len(event.pcm) / SAMPLE_RATE)
                 pcm = stream.speech(event.offset, event.pcm)  # raw audio for the ASR when given
-                out.append(Audio(seq=self._seq(stream), offset=event.offset, pcm=pcm.tobytes()))
+                out.append(Audio(seq=session.next_output_seq(), offset=event.offset, pcm=pcm.tobytes()))
             elif isinstance(event, SpeechStarted):
-                out.append(SpeechStart(seq=self._seq(stream), start=event.start))
+                out.append(SpeechStart(seq=session.next_output_seq(), start=event.start))
             elif isinstance(event, SpeechEnded):
                 self.metrics.utterances.labels(reason=event.reason).inc()
-                out.append(SpeechEnd(seq=self._seq(stream), start=event.start, end=event.end,
+                out.append(SpeechEnd(seq=session.next_output_seq(), start=event.start, end=event.end,
                                      reason=event.reason))
-
-    @staticmethod
-    def _seq(stream: VadStream) -> int:
-        seq = stream.out_seq
-        stream.out_seq += 1
-        return seq
 
     async def _commit(self, session: Session, last_id: str, outputs: list[Record], finish: bool) -> None:
         stream: VadStream = session.state
-        now = time.monotonic()
         consumed, state = None, b""
         ended = any(isinstance(r, (SpeechEnd, Flush)) for r in outputs)
-        if not finish and stream.segmenter.at_boundary and (
-                ended or now - stream.last_checkpoint >= self.checkpoint_interval):
+        # Only between utterances: the state is small there and a replay starts cleanly.
+        if not finish and stream.segmenter.at_boundary and self.runner.checkpoint_due(session, force=ended):
             consumed, state = last_id, stream.snapshot()
-            stream.last_checkpoint = now
         try:
             await self.runner.commit(session, outputs, consumed=consumed, state=state, finish=finish)
         except (LeaseLost, SessionGone) as exc:
