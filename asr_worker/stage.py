@@ -21,7 +21,7 @@ import numpy as np
 from common.errors import LeaseLost, SessionGone
 from common.metrics import AsrMetrics
 from common.records import SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechStart, Transcript, utterance_id
-from common.stage import Runner, Session, Stage
+from common.stage import Input, Runner, Session, Stage
 
 from .engines import DecodeRequest, Engine, Hypothesis
 from .rollback import stable_prefix
@@ -74,7 +74,7 @@ class Utterance:
 
 
 @dataclass(eq=False)
-class AsrSession:
+class AsrSessionState:
     """Per-session state: the queue of input records and the utterance in progress."""
 
     options: StreamingOptions
@@ -87,16 +87,27 @@ class AsrSession:
     request_id: str = ""  # of the decode in flight, to abort it
 
 
-class AsrStage(Stage):
+AsrSession = Session[AsrSessionState]
+
+
+class AsrStage(Stage[AsrSessionState]):
+    """Streaming recognition; the stage owns ``engine`` from :meth:`start` to :meth:`shutdown`."""
+
     name = "asr"
 
-    def __init__(self, engine: Engine, *, defaults: StreamingOptions, metrics: AsrMetrics) -> None:
+    def __init__(self, runner: Runner, engine: Engine, *, defaults: StreamingOptions, metrics: AsrMetrics) -> None:
+        self.runner = runner
         self.engine = engine
         self.defaults = defaults
         self.metrics = metrics
-        self.runner: Runner | None = None
 
-    def open(self, session: Session, state: bytes | None) -> AsrSession:
+    async def start(self) -> None:
+        await self.engine.start()  # vLLM loads its weights here, before sessions are taken
+
+    async def shutdown(self) -> None:
+        await self.engine.close()
+
+    def open(self, session: AsrSession, state: bytes | None) -> AsrSessionState:
         config = session.config
         options = StreamingOptions(
             chunk_size_sec=float(config.get("chunk_size_sec", self.defaults.chunk_size_sec)),
@@ -107,23 +118,21 @@ class AsrStage(Stage):
         )
         # Nothing to restore: checkpoints fall between utterances, and the runner
         # keeps the output seq.
-        asr = AsrSession(options=options, language=config.get("language") or None,
+        asr = AsrSessionState(options=options, language=config.get("language") or None,
                          context=config.get("context") or "")
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
         return asr
 
-    def ready_for_input(self, session: Session) -> bool:
+    def ready_for_input(self, session: AsrSession) -> bool:
         return session.state.queue.qsize() < session.state.options.max_pending
 
-    async def process(self, batch: list[tuple[Session, list[tuple[str, Record]]]]) -> None:
+    async def process(self, batch: list[tuple[AsrSession, Input]]) -> None:
         for session, records in batch:
             for item in records:
                 session.state.queue.put_nowait(item)
 
-    async def close(self, session: Session, reason: str) -> None:
-        asr: AsrSession = session.state
-        if asr is None:
-            return
+    async def close(self, session: AsrSession, reason: str) -> None:
+        asr = session.state
         for task in (asr.partial, asr.task):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -135,7 +144,7 @@ class AsrStage(Stage):
 
     # -- per-session task -----------------------------------------------------
 
-    async def _run(self, session: Session, asr: AsrSession) -> None:
+    async def _run(self, session: AsrSession, asr: AsrSessionState) -> None:
         try:
             while True:
                 entry_id, record = await asr.queue.get()
@@ -150,7 +159,7 @@ class AsrStage(Stage):
             session.log.exception("ASR session failed")
             await self.runner.report(session, "internal", "transcription failed for this session", fatal=True)
 
-    async def _apply(self, session: Session, asr: AsrSession, entry_id: str, record: Record) -> None:
+    async def _apply(self, session: AsrSession, asr: AsrSessionState, entry_id: str, record: Record) -> None:
         if isinstance(record, SpeechStart):
             if asr.utterance is not None:  # unterminated utterance: close it first
                 await self._finalize(session, asr, None, record.start, speech_final=False)
@@ -179,7 +188,7 @@ class AsrStage(Stage):
             await self.runner.commit(session, [End(seq=session.next_output_seq(), reason=record.reason)],
                                      finish=True)
 
-    def _maybe_partial(self, session: Session, asr: AsrSession) -> None:
+    def _maybe_partial(self, session: AsrSession, asr: AsrSessionState) -> None:
         utt = asr.utterance
         if asr.partial is not None and not asr.partial.done():
             return
@@ -187,7 +196,7 @@ class AsrStage(Stage):
             return
         asr.partial = asyncio.create_task(self._partial(session, asr, utt))
 
-    async def _partial(self, session: Session, asr: AsrSession, utt: Utterance) -> None:
+    async def _partial(self, session: AsrSession, asr: AsrSessionState, utt: Utterance) -> None:
         hypothesis = await self._decode(session, asr, utt, final=False)
         if hypothesis is None or asr.utterance is not utt:
             return
@@ -202,7 +211,7 @@ class AsrStage(Stage):
         # Audio that arrived during the decode goes into the next one.
         self._maybe_partial(session, asr)
 
-    async def _finalize(self, session: Session, asr: AsrSession, entry_id: str | None, end: int, *,
+    async def _finalize(self, session: AsrSession, asr: AsrSessionState, entry_id: str | None, end: int, *,
                         speech_final: bool) -> None:
         utt = asr.utterance
         if asr.partial is not None and not asr.partial.done():
@@ -218,7 +227,7 @@ class AsrStage(Stage):
             session.log.info("utterance at %d has no words; no final", utt.start)
         await self.runner.commit(session, outputs, consumed=entry_id)
 
-    async def _decode(self, session: Session, asr: AsrSession, utt: Utterance, *, final: bool) -> Hypothesis | None:
+    async def _decode(self, session: AsrSession, asr: AsrSessionState, utt: Utterance, *, final: bool) -> Hypothesis | None:
         options = asr.options
         use_prefix = not final or options.final_with_prefix
         prefix = stable_prefix(utt.token_ids, chunk_index=utt.decodes,
@@ -257,7 +266,7 @@ class AsrStage(Stage):
         return hypothesis
 
     @staticmethod
-    def _transcript(session: Session, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
+    def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
                     speech_final: bool = False) -> Transcript:
         return Transcript(seq=session.next_output_seq(), utterance_id=utterance_id(session.session_id, utt.start),
                           start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,

@@ -30,7 +30,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError, ResponseError
@@ -42,7 +42,7 @@ from .fence import Checkpoint, Commit, CommitRequest, Fence
 from .metrics import StageMetrics
 from .reader import InputReader
 from .records import Error, Record
-from .stage import Session, Stage
+from .stage import Runner, Session, Stage
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +69,14 @@ class RunnerOptions:
 
 
 class StageRunner:
-    """Hosts one stage in a worker: owns its sessions and does all their Redis I/O."""
+    """Hosts one stage in a worker: owns its sessions and does all their Redis I/O.
 
-    def __init__(self, redis: bus.Redis, stage: Stage, *, options: RunnerOptions,
+    ``build_stage`` makes the stage, given this runner (the stage's way to commit).
+    """
+
+    def __init__(self, redis: bus.Redis, build_stage: Callable[[Runner], Stage], *, options: RunnerOptions,
                  metrics: StageMetrics) -> None:
         self.redis = redis
-        self.stage = stage
         self.options = options
         self.metrics = metrics
         self.worker_id = options.resolved_worker_id()
@@ -91,6 +93,7 @@ class StageRunner:
         self.reader = InputReader(redis, stage=options.stage, read_count=options.read_count, metrics=metrics,
                                   report=self.report)
         self.checkpoints = CheckpointPolicy(options.checkpoint_interval)
+        self.stage = build_stage(self)
         self.doorbell = bus.Doorbell(
             redis, on_ring=self._on_ring, on_reconnect=self._mark_all_dirty,
             idle_channel=f"{keys.PREFIX}:idle:{self.worker_id}",

@@ -49,11 +49,11 @@ from common import bus
 from common.errors import LeaseLost, RecordError, SessionGone, StreamscribeError
 from common.metrics import DenoiseMetrics
 from common.records import SAMPLE_RATE, Audio, End, Flush, Record
-from common.stage import Runner, Session, Stage
+from common.stage import Input, Runner, Session, Stage
 
 from .pool import DenoisePool
 
-__all__ = ["DenoiseStage", "DenoiseState", "GRID", "PREROLL"]
+__all__ = ["DenoiseStage", "DenoiseSessionState", "GRID", "PREROLL"]
 
 #: Output audio records end on multiples of this many samples (or at a marker).
 GRID = 512
@@ -65,7 +65,7 @@ _EMPTY = np.zeros(0, np.int16)
 
 
 @dataclass(eq=False)
-class DenoiseState:
+class DenoiseSessionState:
     """Per-session positions and buffers; the model itself lives in the pool."""
 
     raw_audio: bool  # attach the undenoised input as Audio.raw
@@ -107,7 +107,7 @@ class DenoiseState:
         }, use_bin_type=True)
 
     @classmethod
-    def restore(cls, blob: bytes, *, raw_audio: bool) -> "DenoiseState":
+    def restore(cls, blob: bytes, *, raw_audio: bool) -> "DenoiseSessionState":
         try:
             data = msgpack.unpackb(blob, raw=False)
             state = cls(raw_audio=raw_audio, emitted=int(data["emitted"]), position=int(data["position"]),
@@ -121,19 +121,24 @@ class DenoiseState:
         return state
 
 
-class DenoiseStage(Stage):
+DenoiseSession = Session[DenoiseSessionState]
+
+
+class DenoiseStage(Stage[DenoiseSessionState]):
     """Denoise each session's audio in order; see the module docstring for the design.
 
-    ``pool`` must be started (and is closed) by the caller. Markers always
-    checkpoint; in between, the runner's checkpoint interval applies.
+    The stage starts ``pool`` in :meth:`start` (a bad model fails there) and
+    closes it in :meth:`shutdown`. Markers always checkpoint; in between, the
+    runner's checkpoint interval applies.
     """
 
     name = "denoise"
 
-    def __init__(self, pool: DenoisePool, *, metrics: DenoiseMetrics, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, runner: Runner, pool: DenoisePool, *, metrics: DenoiseMetrics,
+                 registry: CollectorRegistry | None = None) -> None:
+        self.runner = runner
         self.pool = pool
         self.metrics = metrics
-        self.runner: Runner | None = None
         registry = registry if registry is not None else CollectorRegistry()
         self.resumes = Counter("streamscribe_denoise_resumes_total",
                                "Denoiser streams re-warmed from a pre-roll, by reason.", ["reason"],
@@ -144,21 +149,25 @@ class DenoiseStage(Stage):
 
     # -- Stage interface -------------------------------------------------------
 
-    def open(self, session: Session, state: bytes | None) -> DenoiseState:
+    async def start(self) -> None:
+        await self.pool.start()
+
+    async def shutdown(self) -> None:
+        await self.pool.close()
+
+    def open(self, session: DenoiseSession, state: bytes | None) -> DenoiseSessionState:
         raw_audio = session.config.get("asr_audio", "raw") != "denoised"
         if state:
-            restored = DenoiseState.restore(state, raw_audio=raw_audio)
+            restored = DenoiseSessionState.restore(state, raw_audio=raw_audio)
             self.resumes.labels(reason="takeover").inc()
             return restored
-        return DenoiseState(raw_audio=raw_audio)
+        return DenoiseSessionState(raw_audio=raw_audio)
 
-    async def process(self, batch: list[tuple[Session, list[tuple[str, Record]]]]) -> None:
+    async def process(self, batch: list[tuple[DenoiseSession, Input]]) -> None:
         await bus.gather_bounded(self._session(session, records) for session, records in batch)
 
-    async def close(self, session: Session, reason: str) -> None:
-        state = session.state
-        session.state = None
-        if state is None or not state.warm:
+    async def close(self, session: DenoiseSession, reason: str) -> None:
+        if not session.state.warm:
             return
         try:
             await self.pool.close_session(session.session_id)
@@ -174,8 +183,8 @@ class DenoiseStage(Stage):
 
     # -- per session -------------------------------------------------------------
 
-    async def _session(self, session: Session, records: list[tuple[str, Record]]) -> None:
-        state: DenoiseState = session.state
+    async def _session(self, session: DenoiseSession, records: Input) -> None:
+        state = session.state
         outputs: list[Record] = []
         finish = marker = False
         for _, record in records:
@@ -203,7 +212,7 @@ class DenoiseStage(Stage):
             self._cut(session, state, outputs, final=False)
         await self._commit(session, state, records[-1][0], outputs, marker=marker, finish=finish)
 
-    async def _catch_up(self, session: Session, state: DenoiseState) -> None:
+    async def _catch_up(self, session: DenoiseSession, state: DenoiseSessionState) -> None:
         """Feed the pool's stream all input received; (re)start it from a pre-roll if needed."""
         if state.fed >= state.position and state.warm:
             return
@@ -236,7 +245,7 @@ class DenoiseStage(Stage):
                           (state.position - state.emitted) / SAMPLE_RATE)
         self._bypass(state)
 
-    def _bypass(self, state: DenoiseState) -> None:
+    def _bypass(self, state: DenoiseSessionState) -> None:
         missing = state.position - state.emitted - len(state.ready)
         if missing > 0:
             self.bypassed.inc(missing / SAMPLE_RATE)
@@ -244,7 +253,7 @@ class DenoiseStage(Stage):
         state.fed = state.position
         state.bypassed = True
 
-    async def _drain(self, session: Session, state: DenoiseState, outputs: list[Record]) -> None:
+    async def _drain(self, session: DenoiseSession, state: DenoiseSessionState, outputs: list[Record]) -> None:
         """Flush the stream at a marker: send every sample received, then start afresh."""
         if state.position == state.emitted:
             return
@@ -267,7 +276,7 @@ class DenoiseStage(Stage):
             self._bypass(state)  # a lost stream returns nothing: never lose audio
         self._cut(session, state, outputs, final=True)
 
-    def _cut(self, session: Session, state: DenoiseState, outputs: list[Record], *, final: bool) -> None:
+    def _cut(self, session: DenoiseSession, state: DenoiseSessionState, outputs: list[Record], *, final: bool) -> None:
         """Emit the ready audio as records on the grid (and up to the end if ``final``)."""
         while len(state.ready):
             end = (state.emitted // GRID + 1) * GRID
@@ -283,7 +292,7 @@ class DenoiseStage(Stage):
             state.emitted = end
         state.trim()
 
-    async def _commit(self, session: Session, state: DenoiseState, last_id: str, outputs: list[Record], *,
+    async def _commit(self, session: DenoiseSession, state: DenoiseSessionState, last_id: str, outputs: list[Record], *,
                       marker: bool, finish: bool) -> None:
         consumed, blob = None, b""
         if not finish and self.runner.checkpoint_due(session, force=marker):

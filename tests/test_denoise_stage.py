@@ -80,9 +80,8 @@ def input_records(pcm: bytes) -> list[tuple[str, object]]:
 
 def make_stage(pool: DenoisePool) -> tuple[DenoiseStage, RecordingRunner, CollectorRegistry]:
     registry = CollectorRegistry()
-    stage = DenoiseStage(pool, metrics=DenoiseMetrics(registry), registry=registry)
     runner = RecordingRunner()
-    stage.runner = runner
+    stage = DenoiseStage(runner, pool, metrics=DenoiseMetrics(registry), registry=registry)
     return stage, runner, registry
 
 

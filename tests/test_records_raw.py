@@ -53,14 +53,14 @@ class RecordingRunner:
 
 
 async def run_vad(records: list[Audio]) -> list:
-    stage = VadStage(SileroVad(), defaults=EndpointOptions(), metrics=VadMetrics(CollectorRegistry()))
-    stage.runner = runner = RecordingRunner()
+    runner = RecordingRunner()
+    stage = VadStage(runner, SileroVad(), defaults=EndpointOptions(), metrics=VadMetrics(CollectorRegistry()))
     session = Session(session_id="vad-raw", stage="vad", epoch=1, token="w:1", config={}, next_stage="asr")
     session.state = stage.open(session, None)
     items = [(f"{i + 1}-0", r) for i, r in enumerate(records)] + [(f"{len(records) + 1}-0", End(seq=len(records)))]
     for i in range(0, len(items), 7):  # several ticks
         await stage.process([(session, items[i:i + 7])])
-    stage.shutdown()
+    await stage.shutdown()
     return [r for r in runner.outputs if isinstance(r, Audio)]
 
 

@@ -21,14 +21,14 @@ from common.endpointing import FRAME, EndpointOptions, with_overrides
 from common.errors import ConfigError, LeaseLost, SessionGone
 from common.metrics import VadMetrics
 from common.records import SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechStart
-from common.stage import Runner, Session, Stage
+from common.stage import Input, Runner, Session, Stage
 
 from .model import CONTEXT, STATE_SHAPE, SileroVad
 from .segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
 
 
 @dataclass(eq=False)
-class VadStream:
+class VadSessionState:
     """Per-session VAD state; small and separate from the shared model."""
 
     segmenter: Segmenter
@@ -89,34 +89,37 @@ class VadStream:
         self.raw_start = data.get("raw_end", 0) - len(self.raw)
 
 
-class VadStage(Stage):
+VadSession = Session[VadSessionState]
+
+
+class VadStage(Stage[VadSessionState]):
     name = "vad"
 
-    def __init__(self, model: SileroVad, *, defaults: EndpointOptions, metrics: VadMetrics) -> None:
+    def __init__(self, runner: Runner, model: SileroVad, *, defaults: EndpointOptions, metrics: VadMetrics) -> None:
+        self.runner = runner
         self.model = model
         self.defaults = defaults
         self.metrics = metrics
-        self.runner: Runner | None = None
         # One thread: calls are batched, and ONNX Runtime releases the GIL meanwhile.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silero")
 
-    def open(self, session: Session, state: bytes | None) -> VadStream:
+    def open(self, session: VadSession, state: bytes | None) -> VadSessionState:
         try:
             options = with_overrides(self.defaults, session.config.get("vad"))
         except ConfigError as exc:
             session.log.warning("bad vad options (%s); using defaults", exc)
             options = self.defaults
-        stream = VadStream(segmenter=Segmenter(options))
+        stream = VadSessionState(segmenter=Segmenter(options))
         if state:
             stream.restore(state)
         return stream
 
-    async def process(self, batch: list[tuple[Session, list[tuple[str, Record]]]]) -> None:
-        work: list[tuple[Session, list]] = []
+    async def process(self, batch: list[tuple[VadSession, Input]]) -> None:
+        work: list[tuple[VadSession, list]] = []
         for session, records in batch:
             work.append((session, self._work_items(session, records)))
-        outputs: dict[Session, list[Record]] = {session: [] for session, _ in work}
-        finished: set[Session] = set()
+        outputs: dict[VadSession, list[Record]] = {session: [] for session, _ in work}
+        finished: set[VadSession] = set()
         cursors = [0] * len(work)
         while True:
             frames, owners = [], []
@@ -137,8 +140,8 @@ class VadStage(Stage):
             for session, records in batch
         ))
 
-    def _work_items(self, session: Session, records: list[tuple[str, Record]]) -> list:
-        stream: VadStream = session.state
+    def _work_items(self, session: VadSession, records: Input) -> list:
+        stream = session.state
         stream.trim_raw()  # everything received before this batch has been scored
         items = []
         for _, record in records:
@@ -177,8 +180,8 @@ class VadStage(Stage):
             _, offset, frame = frames[j]
             self._events(session, stream.segmenter.push(offset, frame, float(probs[j])), outputs[session])
 
-    def _marker(self, session: Session, record: Record, out: list[Record], finished: set) -> None:
-        stream: VadStream = session.state
+    def _marker(self, session: VadSession, record: Record, out: list[Record], finished: set) -> None:
+        stream = session.state
         if isinstance(record, Flush):
             self._events(session, stream.segmenter.flush("flush"), out)
             out.append(Flush(seq=session.next_output_seq(), flush_id=record.flush_id))
@@ -189,8 +192,8 @@ class VadStage(Stage):
         else:
             session.log.warning("ignoring unexpected %s record", record.TYPE)
 
-    def _events(self, session: Session, events, out: list[Record]) -> None:
-        stream: VadStream = session.state
+    def _events(self, session: VadSession, events, out: list[Record]) -> None:
+        stream = session.state
         for event in events:
             if isinstance(event, SpeechAudio):
                 # One record per event, never merged across ticks: a replay after a
@@ -206,8 +209,8 @@ class VadStage(Stage):
                 out.append(SpeechEnd(seq=session.next_output_seq(), start=event.start, end=event.end,
                                      reason=event.reason))
 
-    async def _commit(self, session: Session, last_id: str, outputs: list[Record], finish: bool) -> None:
-        stream: VadStream = session.state
+    async def _commit(self, session: VadSession, last_id: str, outputs: list[Record], finish: bool) -> None:
+        stream = session.state
         consumed, state = None, b""
         ended = any(isinstance(r, (SpeechEnd, Flush)) for r in outputs)
         # Only between utterances: the state is small there and a replay starts cleanly.
@@ -218,8 +221,5 @@ class VadStage(Stage):
         except (LeaseLost, SessionGone) as exc:
             session.log.info("stopped writing: %s", exc)
 
-    async def close(self, session: Session, reason: str) -> None:
-        session.state = None
-
-    def shutdown(self) -> None:
+    async def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
