@@ -13,7 +13,7 @@ import sys
 from prometheus_client import CollectorRegistry
 
 from common.config import SettingsParser, positive
-from common.errors import ConfigError, StreamscribeError
+from common.errors import ConfigError
 from common.logs import setup_logging
 from common.metrics import DenoiseMetrics
 from common.service import add_runner_options, run_main, run_stage, runner_options
