@@ -60,7 +60,7 @@ async def serve(args) -> None:
                        atten_lim_db=args.atten_lim_db)
     metrics = DenoiseMetrics(registry)
     options = runner_options(args, "denoise", checkpoint_interval=args.checkpoint_interval)
-    await run_stage(lambda runner: DenoiseStage(runner, pool, metrics=metrics, registry=registry),
+    await run_stage(lambda runner: DenoiseStage(runner, pool, metrics=metrics),
                     redis_url=args.redis_url, options=options,
                     registry=registry, http_host=args.http_host, http_port=args.http_port)
 

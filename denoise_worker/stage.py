@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 
 import msgpack
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter
 
 from common import bus
 from common.errors import LeaseLost, RecordError, SessionGone, StreamscribeError
@@ -134,18 +133,10 @@ class DenoiseStage(Stage[DenoiseSessionState]):
 
     name = "denoise"
 
-    def __init__(self, runner: Runner, pool: DenoisePool, *, metrics: DenoiseMetrics,
-                 registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, runner: Runner, pool: DenoisePool, *, metrics: DenoiseMetrics) -> None:
         self.runner = runner
         self.pool = pool
         self.metrics = metrics
-        registry = registry if registry is not None else CollectorRegistry()
-        self.resumes = Counter("streamscribe_denoise_resumes_total",
-                               "Denoiser streams re-warmed from a pre-roll, by reason.", ["reason"],
-                               registry=registry)
-        self.bypassed = Counter("streamscribe_denoise_bypassed_seconds_total",
-                                "Seconds of audio passed through undenoised because the denoiser failed.",
-                                registry=registry)
 
     # -- Stage interface -------------------------------------------------------
 
@@ -159,7 +150,7 @@ class DenoiseStage(Stage[DenoiseSessionState]):
         raw_audio = session.config.get("asr_audio", "raw") != "denoised"
         if state:
             restored = DenoiseSessionState.restore(state, raw_audio=raw_audio)
-            self.resumes.labels(reason="takeover").inc()
+            self.metrics.resumes.labels(reason="takeover").inc()
             return restored
         return DenoiseSessionState(raw_audio=raw_audio)
 
@@ -236,7 +227,7 @@ class DenoiseStage(Stage[DenoiseSessionState]):
             except StreamscribeError as exc:
                 # DenoiseProcessDied, SessionStateLost, a child that failed to restart...
                 state.warm = False
-                self.resumes.labels(reason="denoiser_failed").inc()
+                self.metrics.resumes.labels(reason="denoiser_failed").inc()
                 session.log.warning("denoiser failed (attempt %d/%d): %s; resuming from a pre-roll",
                                     attempt, ATTEMPTS, exc)
         # Keep the session flowing: pass the pending input through undenoised. The
@@ -248,7 +239,7 @@ class DenoiseStage(Stage[DenoiseSessionState]):
     def _bypass(self, state: DenoiseSessionState) -> None:
         missing = state.position - state.emitted - len(state.ready)
         if missing > 0:
-            self.bypassed.inc(missing / SAMPLE_RATE)
+            self.metrics.bypassed_seconds.inc(missing / SAMPLE_RATE)
             state.ready = np.concatenate([state.ready, state.raw(state.position - missing, state.position)])
         state.fed = state.position
         state.bypassed = True

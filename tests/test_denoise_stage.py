@@ -81,7 +81,7 @@ def input_records(pcm: bytes) -> list[tuple[str, object]]:
 def make_stage(pool: DenoisePool) -> tuple[DenoiseStage, RecordingRunner, CollectorRegistry]:
     registry = CollectorRegistry()
     runner = RecordingRunner()
-    stage = DenoiseStage(runner, pool, metrics=DenoiseMetrics(registry), registry=registry)
+    stage = DenoiseStage(runner, pool, metrics=DenoiseMetrics(registry))
     return stage, runner, registry
 
 
