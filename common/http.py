@@ -1,18 +1,23 @@
-"""A minimal HTTP endpoint for workers: ``/metrics``, ``/healthz`` and ``/readyz``.
+"""``/metrics``, ``/healthz`` and ``/readyz``: one routing for every process.
 
-Workers have no web framework; this answers plain GET requests on asyncio streams
-and closes each connection after one response, which is all Prometheus and
-container health checks need.
+:func:`health_route` answers the three paths; the gateway calls it from its
+WebSocket server's HTTP hook, and workers, which have no web framework, from
+:class:`HealthServer`: plain GET requests on asyncio streams, one response per
+connection, which is all Prometheus and container health checks need.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from .aio import within
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +25,36 @@ log = logging.getLogger(__name__)
 ReadinessProbe = Callable[[], Awaitable[tuple[bool, dict]]]
 
 
-def metrics_body(registry: CollectorRegistry) -> tuple[bytes, str]:
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An HTTP response, whatever the server that sends it."""
+
+    status: http.HTTPStatus
+    body: bytes
+    content_type: str = JSON
+
+
+NOT_FOUND = Reply(http.HTTPStatus.NOT_FOUND, b'{"error":"not found"}')
+
+
+async def health_route(path: str, *, registry: CollectorRegistry, readiness: ReadinessProbe) -> Reply | None:
+    """The reply to a GET of ``path`` if it is ``/metrics``, ``/healthz`` or ``/readyz``, else None.
+
+    ``/healthz`` says the process runs; ``/readyz`` is 503 with the probe's
+    details while it is not ready to take sessions.
+    """
+    if path == "/metrics":
+        return Reply(http.HTTPStatus.OK, generate_latest(registry), CONTENT_TYPE_LATEST)
+    if path == "/healthz":
+        return Reply(http.HTTPStatus.OK, b'{"status":"alive"}')
+    if path == "/readyz":
+        ready, details = await readiness()
+        status = http.HTTPStatus.OK if ready else http.HTTPStatus.SERVICE_UNAVAILABLE
+        return Reply(status, json.dumps({"ready": ready, **details}).encode())
+    return None
 
 
 class HealthServer:
@@ -48,30 +81,18 @@ class HealthServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request_line = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
+            request_line = await within(reader.readline(), 5)
+            while (await within(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
                 pass
             parts = request_line.decode("latin-1").split()
             path = parts[1].split("?")[0] if len(parts) >= 2 else ""
-            status, body, content_type = await self.respond(path)
+            reply = await health_route(path, registry=self.registry, readiness=self.readiness) or NOT_FOUND
             writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+                f"HTTP/1.1 {reply.status.value} {reply.status.phrase}\r\nContent-Type: {reply.content_type}\r\n"
+                f"Content-Length: {len(reply.body)}\r\nConnection: close\r\n\r\n".encode() + reply.body
             )
             await writer.drain()
-        except (asyncio.TimeoutError, ConnectionError, UnicodeDecodeError):
+        except (TimeoutError, ConnectionError, UnicodeDecodeError):
             pass
         finally:
             writer.close()
-
-    async def respond(self, path: str) -> tuple[str, bytes, str]:
-        if path == "/metrics":
-            body, content_type = metrics_body(self.registry)
-            return "200 OK", body, content_type
-        if path == "/healthz":
-            return "200 OK", b'{"status":"alive"}', "application/json"
-        if path == "/readyz":
-            ready, details = await self.readiness()
-            body = json.dumps({"ready": ready, **details}).encode()
-            return ("200 OK" if ready else "503 Service Unavailable"), body, "application/json"
-        return "404 Not Found", b'{"error":"not found"}', "application/json"

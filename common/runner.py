@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError, ResponseError
 
-from . import bus, keys
+from . import aio, bus, keys
 from .checkpoint import CheckpointPolicy
 from .errors import LeaseLost, SessionGone
 from .fence import Checkpoint, Commit, CommitRequest, Fence
@@ -195,10 +195,7 @@ class StageRunner:
 
     async def _wait_for_room(self) -> None:
         self._room.clear()
-        try:
-            await asyncio.wait_for(self._room.wait(), self.options.sweep_interval)
-        except asyncio.TimeoutError:
-            pass
+        await aio.wait_event(self._room, self.options.sweep_interval)
 
     async def _claim_entry(self, stream: str, entry_id, fields: dict) -> None:
         raw = fields.get(b"sid") or fields.get("sid") or b""

@@ -22,7 +22,7 @@ from websockets.http11 import Request, Response
 
 from common import bus
 from common.errors import ErrorCode
-from common.http import metrics_body
+from common.http import NOT_FOUND, health_route
 from common.metrics import GatewayMetrics
 
 from .connection import Connection, ConnectionOptions
@@ -98,16 +98,8 @@ class Gateway:
             return _response(http.HTTPStatus.NOT_FOUND, json.dumps(body).encode(), "application/json")
         if path in ("/", "/index.html"):
             return _response(http.HTTPStatus.OK, self._page, "text/html; charset=utf-8")
-        if path == "/healthz":
-            return _response(http.HTTPStatus.OK, b'{"status":"alive"}', "application/json")
-        if path == "/readyz":
-            ready, details = await self.hub.readiness()
-            status = http.HTTPStatus.OK if ready else http.HTTPStatus.SERVICE_UNAVAILABLE
-            return _response(status, json.dumps({"ready": ready, **details}).encode(), "application/json")
-        if path == "/metrics":
-            body, content_type = metrics_body(self.registry)
-            return _response(http.HTTPStatus.OK, body, content_type)
-        return _response(http.HTTPStatus.NOT_FOUND, b'{"error":"not found"}', "application/json")
+        reply = await health_route(path, registry=self.registry, readiness=self.hub.readiness) or NOT_FOUND
+        return _response(reply.status, reply.body, reply.content_type)
 
     def _add_headers(self, connection: ServerConnection, request: Request, response: Response) -> None:
         door = self._doors.get(connection)
