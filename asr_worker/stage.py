@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.errors import LeaseLost, SessionGone
+from common.errors import ErrorCode, LeaseLost, SessionGone
 from common.metrics import AsrMetrics
 from common.records import SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechStart, Transcript, utterance_id
 from common.stage import Input, Runner, Session, Stage
@@ -157,7 +157,7 @@ class AsrStage(Stage[AsrSessionState]):
             raise
         except Exception:
             session.log.exception("ASR session failed")
-            await self.runner.report(session, "internal", "transcription failed for this session", fatal=True)
+            await self.runner.report(session, ErrorCode.INTERNAL, "transcription failed for this session", fatal=True)
 
     async def _apply(self, session: AsrSession, asr: AsrSessionState, entry_id: str, record: Record) -> None:
         if isinstance(record, SpeechStart):
@@ -251,7 +251,7 @@ class AsrStage(Stage[AsrSessionState]):
             raise
         except Exception as exc:
             session.log.exception("decode failed")
-            await self.runner.report(session, "asr_failed", f"recognition failed for one utterance: {exc}")
+            await self.runner.report(session, ErrorCode.ASR_FAILED, f"recognition failed for one utterance: {exc}")
             return None
         finally:
             asr.request_id = ""
