@@ -59,19 +59,11 @@ def _run(argv: list[str] | None) -> None:
                                 unfixed_token_num=args.unfixed_token_num,
                                 final_with_prefix=args.final_with_prefix)
     registry = CollectorRegistry()
-    stage = AsrStage(engine, defaults=defaults, metrics=AsrMetrics(registry))
-
-    async def serve() -> None:
-        try:
-            start = getattr(engine, "start", None)
-            if start is not None:  # engines that need the loop (vLLM) start before taking sessions
-                await start()
-            await run_stage(stage, redis_url=args.redis_url, options=runner_options(args, "asr"),
-                            registry=registry, http_host=args.http_host, http_port=args.http_port)
-        finally:
-            await engine.close()
-
-    asyncio.run(serve())
+    metrics = AsrMetrics(registry)
+    # The stage starts the engine (vLLM needs the running loop) and closes it.
+    asyncio.run(run_stage(lambda runner: AsrStage(runner, engine, defaults=defaults, metrics=metrics),
+                          redis_url=args.redis_url, options=runner_options(args, "asr"),
+                          registry=registry, http_host=args.http_host, http_port=args.http_port))
 
 
 if __name__ == "__main__":

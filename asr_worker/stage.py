@@ -21,19 +21,16 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import msgpack
 import numpy as np
 
-from common.errors import LeaseLost, SessionGone
+from common.errors import ErrorCode, LeaseLost, SessionGone
 from common.metrics import AsrMetrics
-from common.records import (Audio, End, Flush, Record, SpeechEnd, SpeechStart, TimedWord, Transcript,
+from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechStart, TimedWord, Transcript,
                             utterance_id)
-from common.runner import Session, Stage, StageRunner
+from common.stage import Input, Runner, Session, Stage
 
 from .engines import DecodeRequest, Engine, Hypothesis, Word
 from .rollback import stable_prefix
-
-SAMPLE_RATE = 16_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,35 +80,41 @@ class Utterance:
 
 
 @dataclass(eq=False)
-class AsrSession:
+class AsrSessionState:
     """Per-session state: the queue of input records and the utterance in progress."""
 
     options: StreamingOptions
     language: str | None
     context: str
     words: bool = False  # word timings on finals
-    out_seq: int = 0
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     task: asyncio.Task | None = None
     utterance: Utterance | None = None
     partial: asyncio.Task | None = None
     request_id: str = ""  # of the decode in flight, to abort it
 
-    def next_seq(self) -> int:
-        self.out_seq += 1
-        return self.out_seq - 1
+
+AsrSession = Session[AsrSessionState]
 
 
-class AsrStage(Stage):
+class AsrStage(Stage[AsrSessionState]):
+    """Streaming recognition; the stage owns ``engine`` from :meth:`start` to :meth:`shutdown`."""
+
     name = "asr"
 
-    def __init__(self, engine: Engine, *, defaults: StreamingOptions, metrics: AsrMetrics) -> None:
+    def __init__(self, runner: Runner, engine: Engine, *, defaults: StreamingOptions, metrics: AsrMetrics) -> None:
+        self.runner = runner
         self.engine = engine
         self.defaults = defaults
         self.metrics = metrics
-        self.runner: StageRunner | None = None
 
-    def open(self, session: Session, state: bytes | None) -> AsrSession:
+    async def start(self) -> None:
+        await self.engine.start()  # vLLM loads its weights here, before sessions are taken
+
+    async def shutdown(self) -> None:
+        await self.engine.close()
+
+    def open(self, session: AsrSession, state: bytes | None) -> AsrSessionState:
         config = session.config
         options = StreamingOptions(
             chunk_size_sec=float(config.get("chunk_size_sec", self.defaults.chunk_size_sec)),
@@ -120,25 +123,23 @@ class AsrStage(Stage):
             final_with_prefix=self.defaults.final_with_prefix,
             max_pending=self.defaults.max_pending,
         )
-        asr = AsrSession(options=options, language=config.get("language") or None,
-                         context=config.get("context") or "", words=bool(config.get("words")))
-        if state:
-            asr.out_seq = msgpack.unpackb(state)["out_seq"]
+        # Nothing to restore: checkpoints fall between utterances, and the runner
+        # keeps the output seq.
+        asr = AsrSessionState(options=options, language=config.get("language") or None,
+                              context=config.get("context") or "", words=bool(config.get("words")))
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
         return asr
 
-    def ready_for_input(self, session: Session) -> bool:
+    def ready_for_input(self, session: AsrSession) -> bool:
         return session.state.queue.qsize() < session.state.options.max_pending
 
-    async def process(self, batch: list[tuple[Session, list[tuple[str, Record]]]]) -> None:
+    async def process(self, batch: list[tuple[AsrSession, Input]]) -> None:
         for session, records in batch:
             for item in records:
                 session.state.queue.put_nowait(item)
 
-    async def close(self, session: Session, reason: str) -> None:
-        asr: AsrSession = session.state
-        if asr is None:
-            return
+    async def close(self, session: AsrSession, reason: str) -> None:
+        asr = session.state
         for task in (asr.partial, asr.task):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -150,7 +151,7 @@ class AsrStage(Stage):
 
     # -- per-session task -----------------------------------------------------
 
-    async def _run(self, session: Session, asr: AsrSession) -> None:
+    async def _run(self, session: AsrSession, asr: AsrSessionState) -> None:
         try:
             while True:
                 entry_id, record = await asr.queue.get()
@@ -163,15 +164,15 @@ class AsrStage(Stage):
             raise
         except Exception:
             session.log.exception("ASR session failed")
-            await self.runner.report(session, "internal", "transcription failed for this session", fatal=True)
+            await self.runner.report(session, ErrorCode.INTERNAL, "transcription failed for this session", fatal=True)
 
-    async def _apply(self, session: Session, asr: AsrSession, entry_id: str, record: Record) -> None:
+    async def _apply(self, session: AsrSession, asr: AsrSessionState, entry_id: str, record: Record) -> None:
         if isinstance(record, SpeechStart):
             if asr.utterance is not None:  # unterminated utterance: close it first
                 await self._finalize(session, asr, None, record.start, speech_final=False)
             asr.utterance = Utterance(start=record.start)
             # Clients are told too (Deepgram's SpeechStarted); no checkpoint, as for partials.
-            await self.runner.commit(session, errors=[SpeechStart(seq=asr.next_seq(), start=record.start)])
+            await self.runner.commit(session, [SpeechStart(seq=session.next_output_seq(), start=record.start)])
         elif isinstance(record, Audio):
             if asr.utterance is None:
                 session.log.warning("audio at %d outside an utterance; ignored", record.offset)
@@ -181,22 +182,22 @@ class AsrStage(Stage):
         elif isinstance(record, SpeechEnd):
             if asr.utterance is None or asr.utterance.start != record.start:
                 session.log.warning("speech end for an utterance at %d not in progress", record.start)
-                await self._checkpoint(session, asr, entry_id)
+                await self.runner.commit(session, consumed=entry_id)
                 return
             asr.utterance.truncate(record.end)
             await self._finalize(session, asr, entry_id, record.end,
                                  speech_final=record.reason != "max_length")
         elif isinstance(record, Flush):
-            await self.runner.commit(session, errors=[Flush(seq=asr.next_seq(), flush_id=record.flush_id)],
-                                     consumed=entry_id, state=self._state(asr))
+            await self.runner.commit(session, [Flush(seq=session.next_output_seq(), flush_id=record.flush_id)],
+                                     consumed=entry_id)
         elif isinstance(record, End):
             if asr.utterance is not None:
                 await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples,
                                      speech_final=True)
-            await self.runner.commit(session, errors=[End(seq=asr.next_seq(), reason=record.reason)],
+            await self.runner.commit(session, [End(seq=session.next_output_seq(), reason=record.reason)],
                                      finish=True)
 
-    def _maybe_partial(self, session: Session, asr: AsrSession) -> None:
+    def _maybe_partial(self, session: AsrSession, asr: AsrSessionState) -> None:
         utt = asr.utterance
         if asr.partial is not None and not asr.partial.done():
             return
@@ -204,7 +205,7 @@ class AsrStage(Stage):
             return
         asr.partial = asyncio.create_task(self._partial(session, asr, utt))
 
-    async def _partial(self, session: Session, asr: AsrSession, utt: Utterance) -> None:
+    async def _partial(self, session: AsrSession, asr: AsrSessionState, utt: Utterance) -> None:
         hypothesis = await self._decode(session, asr, utt, final=False)
         if hypothesis is None or asr.utterance is not utt:
             return
@@ -212,14 +213,14 @@ class AsrStage(Stage):
             utt.text = hypothesis.text
             self.metrics.partials.inc()
             try:
-                await self.runner.commit(session, errors=[self._transcript(session, asr, utt, utt.start + utt.decoded_samples,
-                                                                           hypothesis, final=False)])
+                await self.runner.commit(session, [self._transcript(session, utt, utt.start + utt.decoded_samples,
+                                                                    hypothesis, final=False)])
             except (LeaseLost, SessionGone):
                 return
         # Audio that arrived during the decode goes into the next one.
         self._maybe_partial(session, asr)
 
-    async def _finalize(self, session: Session, asr: AsrSession, entry_id: str | None, end: int, *,
+    async def _finalize(self, session: AsrSession, asr: AsrSessionState, entry_id: str | None, end: int, *,
                         speech_final: bool) -> None:
         utt = asr.utterance
         if asr.partial is not None and not asr.partial.done():
@@ -229,20 +230,13 @@ class AsrStage(Stage):
         hypothesis = await self._decode(session, asr, utt, final=True) if utt.samples else None
         if hypothesis is not None and hypothesis.text and not hypothesis.no_speech:
             self.metrics.finals.inc()
-            outputs.append(self._transcript(session, asr, utt, end, hypothesis, final=True,
-                                            speech_final=speech_final))
+            outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
         else:
             self.metrics.no_speech.inc()
             session.log.info("utterance at %d has no words; no final", utt.start)
-        if entry_id is None:
-            await self.runner.commit(session, errors=outputs)
-        else:
-            await self.runner.commit(session, errors=outputs, consumed=entry_id, state=self._state(asr))
+        await self.runner.commit(session, outputs, consumed=entry_id)
 
-    async def _checkpoint(self, session: Session, asr: AsrSession, entry_id: str) -> None:
-        await self.runner.commit(session, consumed=entry_id, state=self._state(asr))
-
-    async def _decode(self, session: Session, asr: AsrSession, utt: Utterance, *, final: bool) -> Hypothesis | None:
+    async def _decode(self, session: AsrSession, asr: AsrSessionState, utt: Utterance, *, final: bool) -> Hypothesis | None:
         options = asr.options
         use_prefix = not final or options.final_with_prefix
         prefix = stable_prefix(utt.token_ids, chunk_index=utt.decodes,
@@ -266,7 +260,7 @@ class AsrStage(Stage):
             raise
         except Exception as exc:
             session.log.exception("decode failed")
-            await self.runner.report(session, "asr_failed", f"recognition failed for one utterance: {exc}")
+            await self.runner.report(session, ErrorCode.ASR_FAILED, f"recognition failed for one utterance: {exc}")
             return None
         finally:
             asr.request_id = ""
@@ -280,17 +274,14 @@ class AsrStage(Stage):
         utt.language = hypothesis.language
         return hypothesis
 
-    def _transcript(self, session: Session, asr: AsrSession, utt: Utterance, end: int,
-                    hypothesis: Hypothesis, *, final: bool, speech_final: bool = False) -> Transcript:
-        return Transcript(seq=asr.next_seq(), utterance_id=utterance_id(session.session_id, utt.start),
+    @staticmethod
+    def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
+                    speech_final: bool = False) -> Transcript:
+        return Transcript(seq=session.next_output_seq(), utterance_id=utterance_id(session.session_id, utt.start),
                           start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,
                           speech_final=speech_final, language=hypothesis.language,
                           words=session_words(hypothesis.words, utt.start, max(end, utt.start)),
                           confidence=probability(hypothesis.confidence))
-
-    @staticmethod
-    def _state(asr: AsrSession) -> bytes:
-        return msgpack.packb({"out_seq": asr.out_seq})
 
 
 def session_words(words: tuple[Word, ...], start: int, end: int) -> tuple[TimedWord, ...]:

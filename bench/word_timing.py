@@ -48,7 +48,7 @@ from common.aio import wait_event  # noqa: E402
 from common.endpointing import EndpointOptions  # noqa: E402
 from common.metrics import AsrMetrics, VadMetrics  # noqa: E402
 from common.records import Audio, End, Transcript  # noqa: E402
-from common.runner import Session  # noqa: E402
+from common.stage import Session  # noqa: E402
 from tests.support import RecordingRunner, word_errors  # noqa: E402
 from tests.testdata import librivox_clips  # noqa: E402
 from vad_worker.model import SileroVad  # noqa: E402
@@ -94,13 +94,13 @@ def offline_words(clips, offsets, *, cpu_threads: int) -> list[tuple[str, float]
 
 def session(stage: str, config: dict) -> Session:
     return Session(session_id="bench-words", stage=stage, epoch=1, token="b:1", config=config,
-                   next_stage=None, read_id="0-0", next_seq=0, replay_until="0-0")
+                   next_stage=None, read_id="0-0", replay_until="0-0")
 
 
 async def run_vad(audio: np.ndarray) -> list:
     """The VAD stage's output records for the session audio (real Silero)."""
-    stage = VadStage(SileroVad(), defaults=EndpointOptions(), metrics=VadMetrics(_registry()))
-    stage.runner = runner = RecordingRunner()
+    runner = RecordingRunner()
+    stage = VadStage(runner, SileroVad(), defaults=EndpointOptions(), metrics=VadMetrics(_registry()))
     vad = session("vad", {})
     vad.state = stage.open(vad, None)
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
@@ -115,13 +115,13 @@ async def run_vad(audio: np.ndarray) -> list:
             raise TimeoutError("the VAD stage did not end the session")
     finally:
         stage.shutdown()
-    return runner.records
+    return runner.outputs()
 
 
 async def run_asr(engine, records: list, *, words: bool) -> list[Transcript]:
     """The ASR stage's finals for the VAD's records."""
-    stage = AsrStage(engine, defaults=StreamingOptions(), metrics=AsrMetrics(_registry()))
-    stage.runner = runner = RecordingRunner()
+    runner = RecordingRunner()
+    stage = AsrStage(runner, engine, defaults=StreamingOptions(), metrics=AsrMetrics(_registry()))
     asr = session("asr", {"words": words, "chunk_size_sec": 600})
     asr.state = stage.open(asr, None)
     try:
@@ -130,7 +130,7 @@ async def run_asr(engine, records: list, *, words: bool) -> list[Transcript]:
             raise TimeoutError("the ASR stage did not end the session")
     finally:
         await stage.close(asr, "bench over")
-    return [r for r in runner.records if isinstance(r, Transcript) and r.final]
+    return [r for r in runner.outputs() if isinstance(r, Transcript) and r.final]
 
 
 def _registry():

@@ -1,4 +1,4 @@
-"""Redis connection, the pub/sub doorbell and the fenced Lua scripts.
+"""Redis connection, the pub/sub doorbell and stream-id helpers (the fenced scripts are in :mod:`.fence`).
 
 Data always lives in streams. A doorbell is only a wake-up: writers ``PUBLISH`` on
 the session's bell channel after they append, and readers subscribed to it read
@@ -60,65 +60,6 @@ def connect(url: str, *, client_name: str | None = None) -> Redis:
     return aioredis.from_url(url, retry_on_timeout=True, **options)
 
 
-# Take the lease of (session, stage) if nobody holds it.
-# KEYS: lease, checkpoint, meta. ARGV: worker id, ttl ms.
-# Returns {-1} session gone, {0} held by someone else, or
-# {1, epoch, consumed, next_seq, state, config}.
-ACQUIRE = """
-if redis.call('EXISTS', KEYS[3]) == 0 then return {-1} end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
-local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
-redis.call('SET', KEYS[1], ARGV[1] .. ':' .. epoch, 'PX', ARGV[2])
-local ck = redis.call('HMGET', KEYS[2], 'consumed', 'seq', 'state')
-return {1, epoch, ck[1] or '', ck[2] or '0', ck[3] or '', redis.call('HGET', KEYS[3], 'config') or ''}
-"""
-
-# Renew a lease if we still hold it. KEYS: lease, meta. ARGV: token, ttl ms.
-# Returns 1 renewed, 0 lost, -1 session gone.
-RENEW = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
-
-# Write a stage step's outputs and checkpoint, but only while holding the lease.
-# KEYS: lease, checkpoint, input, meta, next stream, out stream.
-# ARGV: token, consumed id ('' = no checkpoint), next seq, state, trim min id,
-#       finish ('1' deletes lease, checkpoint and input), key ttl s,
-#       next bell, out bell, then pairs (target 'n'|'o', payload).
-# Returns 1 ok, -1 lease lost (nothing written), -2 session gone.
-COMMIT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-if redis.call('EXISTS', KEYS[4]) == 0 then return -2 end
-local wrote_next, wrote_out = false, false
-for i = 10, #ARGV, 2 do
-  if ARGV[i] == 'n' then
-    redis.call('XADD', KEYS[5], '*', 'r', ARGV[i + 1]); wrote_next = true
-  else
-    redis.call('XADD', KEYS[6], '*', 'r', ARGV[i + 1]); wrote_out = true
-  end
-end
-if wrote_next then redis.call('EXPIRE', KEYS[5], ARGV[7]); redis.call('PUBLISH', ARGV[8], '1') end
-if wrote_out then redis.call('EXPIRE', KEYS[6], ARGV[7]); redis.call('PUBLISH', ARGV[9], '1') end
-if ARGV[6] == '1' then
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-elseif ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[2], 'consumed', ARGV[2], 'seq', ARGV[3], 'state', ARGV[4])
-  redis.call('EXPIRE', KEYS[2], ARGV[7])
-  redis.call('XTRIM', KEYS[3], 'MINID', ARGV[5])
-end
-return 1
-"""
-
-# Give a lease up (graceful drain) so another worker takes over at once.
-# KEYS: lease. ARGV: token.
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 async def gather_bounded(coros, *, limit: int = CONCURRENCY, return_exceptions: bool = False) -> list:
     """``asyncio.gather`` with at most ``limit`` commands in flight (one connection each)."""
     semaphore = asyncio.Semaphore(limit)
@@ -139,6 +80,18 @@ def next_id(stream_id: str) -> str:
     """The smallest stream id greater than ``stream_id`` (for exclusive MINID trims)."""
     ms, _, seq = stream_id.partition("-")
     return f"{ms}-{int(seq or 0) + 1}"
+
+
+def id_ms(stream_id: str) -> int:
+    """The time part of a stream id: milliseconds since the epoch when it was added."""
+    return int(stream_id.partition("-")[0])
+
+
+def id_le(a: str, b: str) -> bool:
+    """True if stream id ``a`` is not after ``b``."""
+    ams, _, aseq = a.partition("-")
+    bms, _, bseq = b.partition("-")
+    return (int(ams), int(aseq or 0)) <= (int(bms), int(bseq or 0))
 
 
 class Backoff:

@@ -1,18 +1,21 @@
-"""A minimal HTTP endpoint for workers: ``/metrics``, ``/healthz`` and ``/readyz``.
+"""``/metrics``, ``/healthz`` and ``/readyz``: one routing for every process.
 
-Workers have no web framework; this answers plain GET (and HEAD) requests on
-asyncio streams and closes each connection after one response, which is all
-Prometheus and container health checks need. Anything else gets a 4xx: other
-methods 405, an over-long request line 414, too many or too long header lines
-431, a client that does not finish its request in time nothing.
+Workers have no web framework: :class:`HealthServer` answers plain GET (and
+HEAD) requests on asyncio streams, closing each connection after one response,
+which is all Prometheus and container health checks need; anything else gets a
+4xx (other methods 405, an over-long request line 414, too many or too long
+header lines 431, a client that does not finish its request in time nothing).
+The gateway calls :func:`health_route` from its WebSocket server's HTTP hook.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -35,8 +38,36 @@ class _BadRequest(Exception):
         self.extra = extra  # more header lines, each ending in CRLF
 
 
-def metrics_body(registry: CollectorRegistry) -> tuple[bytes, str]:
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An HTTP response, whatever the server that sends it."""
+
+    status: http.HTTPStatus
+    body: bytes
+    content_type: str = JSON
+
+
+NOT_FOUND = Reply(http.HTTPStatus.NOT_FOUND, b'{"error":"not found"}')
+
+
+async def health_route(path: str, *, registry: CollectorRegistry, readiness: ReadinessProbe) -> Reply | None:
+    """The reply to a GET of ``path`` if it is ``/metrics``, ``/healthz`` or ``/readyz``, else None.
+
+    ``/healthz`` says the process runs; ``/readyz`` is 503 with the probe's
+    details while it is not ready to take sessions.
+    """
+    if path == "/metrics":
+        return Reply(http.HTTPStatus.OK, generate_latest(registry), CONTENT_TYPE_LATEST)
+    if path == "/healthz":
+        return Reply(http.HTTPStatus.OK, b'{"status":"alive"}')
+    if path == "/readyz":
+        ready, details = await readiness()
+        status = http.HTTPStatus.OK if ready else http.HTTPStatus.SERVICE_UNAVAILABLE
+        return Reply(status, json.dumps({"ready": ready, **details}).encode())
+    return None
 
 
 class HealthServer:
@@ -65,11 +96,12 @@ class HealthServer:
         try:
             try:
                 method, path = await within(_read_request(reader), READ_TIMEOUT)
-                status, body, content_type = await self.respond(path)
+                reply = await health_route(path, registry=self.registry, readiness=self.readiness) or NOT_FOUND
+                status, body, content_type = f"{reply.status.value} {reply.status.phrase}", reply.body, \
+                    reply.content_type
                 extra = ""
             except _BadRequest as exc:
-                status, body, content_type, extra = exc.status, f'{{"error":"{exc}"}}'.encode(), \
-                    "application/json", exc.extra
+                status, body, content_type, extra = exc.status, f'{{"error":"{exc}"}}'.encode(), JSON, exc.extra
                 method = ""
             head = (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
                     f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n").encode()
@@ -80,17 +112,6 @@ class HealthServer:
         finally:
             writer.close()
 
-    async def respond(self, path: str) -> tuple[str, bytes, str]:
-        if path == "/metrics":
-            body, content_type = metrics_body(self.registry)
-            return "200 OK", body, content_type
-        if path == "/healthz":
-            return "200 OK", b'{"status":"alive"}', "application/json"
-        if path == "/readyz":
-            ready, details = await self.readiness()
-            body = json.dumps({"ready": ready, **details}).encode()
-            return ("200 OK" if ready else "503 Service Unavailable"), body, "application/json"
-        return "404 Not Found", b'{"error":"not found"}', "application/json"
 
 
 async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str]:

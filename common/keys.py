@@ -47,7 +47,8 @@ class SessionKeys:
         return self._key("lease", stage)
 
     def checkpoint(self, stage: str) -> str:
-        """Hash: ``epoch``, ``consumed`` (last input id folded into ``state``), ``state``."""
+        """Hash: ``epoch``, ``consumed`` (last input id folded into ``state``), ``state``, and the
+        input and output seqs that follow it (``seq``, ``out_seq``)."""
         return self._key("ckpt", stage)
 
     def bell(self, stage: str) -> str:

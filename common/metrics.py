@@ -164,3 +164,9 @@ class DenoiseMetrics:
             p + "chunk_seconds", "Time to denoise one chunk.", buckets=STEP_BUCKETS, registry=registry
         )
         self.audio_seconds = Counter(p + "audio_seconds_total", "Seconds of audio denoised.", registry=registry)
+        self.resumes = Counter(p + "resumes_total", "Denoiser streams re-warmed from a pre-roll, by reason.",
+                               ["reason"], registry=registry)
+        self.bypassed_seconds = Counter(
+            p + "bypassed_seconds_total", "Seconds of audio passed through undenoised because the denoiser failed.",
+            registry=registry,
+        )

@@ -13,14 +13,16 @@ each (session, stage) exactly one owner:
   deadline; when a deadline passes, any live worker with room takes the session
   over, restores the checkpoint and replays the input that follows it.
 
-Stages implement :class:`Stage`; the runner calls ``process`` with every owned
-session that has new input since the last call, so a stage can batch across
-sessions (one Silero call per tick).
+Stages implement :class:`~common.stage.Stage`; the runner calls ``process`` with
+every owned session that has new input since the last call, so a stage can
+batch across sessions (one Silero call per tick). The runner numbers the
+outputs of each session and decides when a checkpoint is due
+(:mod:`.checkpoint`); the writes themselves are in :mod:`.fence`, the reading
+of input in :mod:`.reader`.
 """
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import json
 import logging
@@ -28,16 +30,19 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from redis.exceptions import RedisError, ResponseError
 
-from . import bus, keys
-from .errors import LeaseLost, RecordError, SessionGone
-from .logs import SessionLogger
+from . import aio, bus, keys
+from .checkpoint import CheckpointPolicy
+from .errors import LeaseLost, SessionGone
+from .fence import Checkpoint, Commit, CommitRequest, Fence
 from .metrics import StageMetrics
-from .records import Audio, Error, Record, decode, encode
+from .reader import InputReader
+from .records import Error, Record
+from .stage import Runner, Session, Stage
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +59,8 @@ class RunnerOptions:
     # Delivery
     sweep_interval: float = 1.0  # fallback read of every owned session
     read_count: int = 200  # records per session per read
-    max_pending: int = 400  # a session's unprocessed records before reading pauses
+    # Checkpoints: at most this many seconds apart unless a stage forces one
+    checkpoint_interval: float = 1.0
     # Retention
     key_ttl: float = 600.0  # safety-net expiry of streams and checkpoints
 
@@ -62,66 +68,15 @@ class RunnerOptions:
         return self.worker_id or f"{self.stage}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-@dataclass(eq=False)
-class Session:
-    """One session owned by this worker: identity, lease token and delivery position."""
-
-    session_id: str
-    stage: str
-    epoch: int
-    token: str
-    config: dict
-    next_stage: str | None  # None: outputs go to the gateway's result stream
-    read_id: str  # last input id delivered to the stage
-    next_seq: int  # expected seq of the next input record
-    replay_until: str  # input up to this id is a replay after a takeover
-    state: object = None  # the stage's per-session state
-    ids_to_seq: dict[str, int] = field(default_factory=dict)
-    closed: bool = False
-    log: logging.LoggerAdapter = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.keys = keys.SessionKeys(self.session_id)
-        self.log = SessionLogger(log, {"session_id": self.session_id, "stage": self.stage})
-
-    @property
-    def output_key(self) -> str:
-        return self.keys.input(self.next_stage) if self.next_stage else self.keys.out
-
-    @property
-    def output_bell(self) -> str:
-        return self.keys.bell(self.next_stage or "out")
-
-
-class Stage(abc.ABC):
-    """What a stage implements; the runner owns everything about Redis."""
-
-    name: str
-
-    @abc.abstractmethod
-    def open(self, session: Session, state: bytes | None) -> object:
-        """Return the per-session state, restored from a checkpoint blob if given."""
-
-    @abc.abstractmethod
-    async def process(self, batch: list[tuple[Session, list[tuple[str, Record]]]]) -> None:
-        """Handle new input of several sessions; commit through ``runner.commit``."""
-
-    async def close(self, session: Session, reason: str) -> None:
-        """The session left this worker (ended, lease lost, drained); drop its state."""
-
-    def ready_for_input(self, session: Session) -> bool:
-        """False pauses reading a session's input (per-session backpressure)."""
-        return True
-
-    async def readiness(self) -> tuple[bool, dict]:
-        return True, {}
-
-
 class StageRunner:
-    def __init__(self, redis: bus.Redis, stage: Stage, *, options: RunnerOptions,
+    """Hosts one stage in a worker: owns its sessions and does all their Redis I/O.
+
+    ``build_stage`` makes the stage, given this runner (the stage's way to commit).
+    """
+
+    def __init__(self, redis: bus.Redis, build_stage: Callable[[Runner], Stage], *, options: RunnerOptions,
                  metrics: StageMetrics) -> None:
         self.redis = redis
-        self.stage = stage
         self.options = options
         self.metrics = metrics
         self.worker_id = options.resolved_worker_id()
@@ -130,20 +85,19 @@ class StageRunner:
         self._wake = asyncio.Event()
         self._draining = False
         self._tasks: list[asyncio.Task] = []
-        self._background: set[asyncio.Task] = set()
         self._room = asyncio.Event()
         self._closed = False
         self.queue_lag = 0.0  # seconds, as of the last read
-        self._scripts = {
-            name: redis.register_script(body)
-            for name, body in (("acquire", bus.ACQUIRE), ("renew", bus.RENEW),
-                               ("commit", bus.COMMIT), ("release", bus.RELEASE))
-        }
+        self.fence = Fence(redis, stage=options.stage, worker_id=self.worker_id, lease_ttl=options.lease_ttl,
+                           key_ttl=options.key_ttl)
+        self.reader = InputReader(redis, stage=options.stage, read_count=options.read_count, metrics=metrics,
+                                  report=self.report)
+        self.checkpoints = CheckpointPolicy(options.checkpoint_interval)
+        self.stage = build_stage(self)
         self.doorbell = bus.Doorbell(
             redis, on_ring=self._on_ring, on_reconnect=self._mark_all_dirty,
             idle_channel=f"{keys.PREFIX}:idle:{self.worker_id}",
         )
-        self._bell_prefix = f"{keys.PREFIX}:{{"
         self.metrics.capacity.set(options.capacity)
 
     # -- life cycle -----------------------------------------------------------
@@ -169,8 +123,7 @@ class StageRunner:
         self._draining = True
         for session in list(self.sessions.values()):
             try:
-                await self._scripts["release"](keys=[session.keys.lease(self.options.stage)],
-                                               args=[session.token])
+                await self.fence.release(session.keys, session.token)
                 await self.redis.zadd(keys.owners(self.options.stage), {session.session_id: 0})
             except RedisError as exc:
                 session.log.warning("release failed: %s", exc)
@@ -191,6 +144,7 @@ class StageRunner:
         self._tasks.clear()
         for session in list(self.sessions.values()):
             await self._drop(session, "worker closing")
+        await self.reader.close()
         await self.doorbell.close()
 
     async def readiness(self) -> tuple[bool, dict]:
@@ -241,10 +195,7 @@ class StageRunner:
 
     async def _wait_for_room(self) -> None:
         self._room.clear()
-        try:
-            await asyncio.wait_for(self._room.wait(), self.options.sweep_interval)
-        except asyncio.TimeoutError:
-            pass
+        await aio.wait_event(self._room, self.options.sweep_interval)
 
     async def _claim_entry(self, stream: str, entry_id, fields: dict) -> None:
         raw = fields.get(b"sid") or fields.get("sid") or b""
@@ -270,36 +221,31 @@ class StageRunner:
             return False
         stage = self.options.stage
         sk = keys.SessionKeys(session_id)
-        reply = await self._scripts["acquire"](
-            keys=[sk.lease(stage), sk.checkpoint(stage), sk.meta],
-            args=[self.worker_id, int(self.options.lease_ttl * 1000)],
-        )
-        status = int(reply[0])
-        if status == -1:
+        try:
+            lease = await self.fence.acquire(sk)
+        except SessionGone:
             await self.redis.zrem(keys.owners(stage), session_id)
             return False
-        if status == 0:
+        if lease is None:
             return False
-        epoch, consumed, next_seq, state, config_raw = reply[1:]
-        consumed = _text(consumed)
-        config = json.loads(_text(config_raw) or "{}")
-        stages = config.get("stages", [])
+        consumed = lease.consumed
+        stages = lease.config.get("stages", [])
         following = stages[stages.index(stage) + 1:] if stage in stages else []
         replay_until = "0-0"
         if takeover:
             last = await self.redis.xrevrange(sk.input(stage), count=1)
-            replay_until = _text(last[0][0]) if last else "0-0"
+            replay_until = bus.text(last[0][0]) if last else "0-0"
         session = Session(
-            session_id=session_id, stage=stage, epoch=int(epoch),
-            token=f"{self.worker_id}:{int(epoch)}", config=config,
+            session_id=session_id, stage=stage, epoch=lease.epoch, token=lease.token, config=lease.config,
             next_stage=following[0] if following else None,
-            read_id=consumed or "0-0", next_seq=int(next_seq or 0), replay_until=replay_until,
+            read_id=consumed or "0-0", input_seq=lease.input_seq, output_seq=lease.output_seq,
+            replay_until=replay_until,
         )
         try:
-            session.state = self.stage.open(session, state or None)
+            session.state = self.stage.open(session, lease.state or None)
         except Exception:
             session.log.exception("could not restore state; releasing the session")
-            await self._scripts["release"](keys=[sk.lease(stage)], args=[session.token])
+            await self.fence.release(sk, session.token)
             raise
         self.sessions[session_id] = session
         await self.redis.zadd(keys.owners(stage), {session_id: self._deadline_ms()})
@@ -348,11 +294,8 @@ class StageRunner:
             try:
                 await self._register()
                 sessions = list(self.sessions.values())
-                ttl_ms = int(self.options.lease_ttl * 1000)
-                results = await bus.gather_bounded((
-                    self._scripts["renew"](keys=[s.keys.lease(stage), s.keys.meta], args=[s.token, ttl_ms])
-                    for s in sessions
-                ), return_exceptions=True)
+                results = await bus.gather_bounded((self.fence.renew(s.keys, s.token) for s in sessions),
+                                                   return_exceptions=True)
                 renewed = {}
                 for session, result in zip(sessions, results):  # empty when idle
                     if isinstance(result, Exception):
@@ -411,7 +354,7 @@ class StageRunner:
             return
         orphans = await self.redis.zrangebyscore(keys.owners(stage), "-inf", now_ms, start=0, num=room)
         for raw in orphans:
-            session_id = _text(raw)
+            session_id = bus.text(raw)
             if session_id not in self.sessions:
                 await self.claim(session_id, takeover=True)
 
@@ -445,7 +388,7 @@ class StageRunner:
             if not ready:
                 continue
             try:
-                batch = await self._read(ready)
+                delivery = await self.reader.read(ready)
                 backoff.reset()
             except (RedisError, OSError) as exc:
                 self.metrics.redis_errors.inc()
@@ -455,6 +398,11 @@ class StageRunner:
                 await backoff.wait()
                 self._wake.set()
                 continue
+            for session in delivery.more:
+                self._mark_dirty(session.session_id)
+            self.queue_lag = delivery.lag
+            self.metrics.queue_lag.set(self.queue_lag)
+            batch = delivery.batch
             if not batch:
                 continue
             started = time.perf_counter()
@@ -473,124 +421,49 @@ class StageRunner:
             self.metrics.processing.observe(time.perf_counter() - started)
             self.metrics.batch_size.observe(len(batch))
 
-    async def _read(self, sessions: list[Session]) -> list[tuple[Session, list[tuple[str, Record]]]]:
-        stage = self.options.stage
-        count = self.options.read_count
-        replies = await bus.gather_bounded(
-            self.redis.xrange(s.keys.input(stage), min="(" + s.read_id, count=count) for s in sessions
-        )
-        batch = []
-        now_ms = time.time() * 1000
-        lag_ms = 0.0
-        for session, entries in zip(sessions, replies):
-            if session.closed or not entries:
-                continue
-            lag_ms = max(lag_ms, now_ms - _id_ms(_text(entries[0][0])))
-            if len(entries) == count:
-                self._mark_dirty(session.session_id)  # more waiting
-            records = []
-            for raw_id, fields in entries:
-                entry_id = _text(raw_id)
-                session.read_id = entry_id
-                record = self._decode(session, entry_id, fields)
-                if record is not None:
-                    records.append((entry_id, record))
-            if records:
-                batch.append((session, records))
-        self.queue_lag = max(0.0, lag_ms) / 1000
-        self.metrics.queue_lag.set(self.queue_lag)
-        return batch
-
-    def _decode(self, session: Session, entry_id: str, fields: dict) -> Record | None:
-        payload = fields.get(b"r", fields.get("r"))
-        try:
-            if payload is None:
-                raise RecordError("entry has no 'r' field")
-            record = decode(payload)
-        except RecordError as exc:
-            self.metrics.reject("malformed")
-            session.log.warning("dead-lettering input %s: %s", entry_id, exc)
-            self._spawn(self._dead_letter(session, entry_id, payload, str(exc)))
-            return None
-        self.metrics.records.inc()
-        seq = getattr(record, "seq")
-        if seq < session.next_seq:
-            self.metrics.duplicates.inc()
-            return None
-        if seq > session.next_seq:
-            self.metrics.sequence_gaps.inc()
-            session.log.error("input gap: expected seq %d, got %d", session.next_seq, seq)
-            self._spawn(self.report(session, "sequence_gap",
-                                    f"{seq - session.next_seq} record(s) lost before "
-                                    f"{self.options.stage} input seq {seq}"))
-        session.next_seq = seq + 1
-        session.ids_to_seq[entry_id] = seq
-        if isinstance(record, Audio):
-            seconds = record.samples / 16000
-            self.metrics.audio_seconds.inc(seconds)
-            if _id_le(entry_id, session.replay_until):
-                self.metrics.replayed_audio.inc(seconds)
-        return record
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _dead_letter(self, session: Session, entry_id: str, payload, reason: str) -> None:
-        try:
-            await self.redis.xadd(f"{keys.PREFIX}:dlq:{self.options.stage}",
-                                  {"sid": session.session_id, "id": entry_id, "reason": reason,
-                                   "r": payload if isinstance(payload, bytes) else b""},
-                                  maxlen=10_000, approximate=True)
-        except RedisError as exc:
-            session.log.warning("dead letter failed: %s", exc)
-
     # -- writing ----------------------------------------------------------------
+
+    def checkpoint_due(self, session: Session, *, force: bool = False) -> bool:
+        """True when ``session``'s next commit should carry a checkpoint (see :mod:`.checkpoint`)."""
+        return self.checkpoints.due(session.checkpointed_at, force=force)
 
     async def commit(self, session: Session, outputs: Iterable[Record] = (), *,
                      consumed: str | None = None, state: bytes = b"",
-                     errors: Iterable[Record] = (), finish: bool = False) -> None:
+                     to_client: Iterable[Record] = (), finish: bool = False) -> None:
         """Write outputs (and a checkpoint up to ``consumed``) if we still hold the lease.
 
-        Raises :class:`LeaseLost` or :class:`SessionGone` after dropping the session.
+        ``outputs`` go to the next stage (the client after the last stage),
+        ``to_client`` records to the client. Raises :class:`LeaseLost` or
+        :class:`SessionGone` after dropping the session.
         """
         if session.closed:
             raise LeaseLost(f"session {session.session_id} is no longer owned here")
         stage = self.options.stage
-        sk = session.keys
-        next_seq, trim = "0", ""
+        checkpoint = None
         if consumed is not None:
-            next_seq = str(session.ids_to_seq.get(consumed, session.next_seq - 1) + 1)
-            trim = bus.next_id(consumed)
-        args: list = [session.token, consumed or "", next_seq, state, trim, "1" if finish else "0",
-                      int(self.options.key_ttl), session.output_bell, sk.bell("out")]
-        for record in outputs:
-            args += ["n", encode(record)]
-        for record in errors:
-            args += ["o", encode(record)]
+            checkpoint = Checkpoint(consumed=consumed, input_seq=self.reader.input_seq_after(session, consumed),
+                                    output_seq=session.output_seq, state=state)
+        request = CommitRequest(token=session.token, output_key=session.output_key,
+                                output_bell=session.output_bell, outputs=list(outputs),
+                                to_client=list(to_client), checkpoint=checkpoint, finish=finish)
         try:
-            result = await self._scripts["commit"](
-                keys=[sk.lease(stage), sk.checkpoint(stage), sk.input(stage), sk.meta,
-                      session.output_key, sk.out],
-                args=args,
-            )
+            result = await self.fence.commit(session.keys, request)
         except (RedisError, OSError) as exc:
             # Our in-memory state ran ahead of what Redis holds. Let the lease lapse:
             # the next owner (perhaps us) restores the checkpoint and replays.
             self.metrics.redis_errors.inc()
             await self._drop(session, f"commit failed: {exc}")
             raise LeaseLost(f"commit of {session.session_id}/{stage} failed: {exc}") from exc
-        if result == -1:
+        if result is Commit.FENCED:
             self.metrics.fenced_rejects.inc()
             await self._drop(session, "lease lost (write fenced)")
             raise LeaseLost(f"lease of {session.session_id}/{stage} lost")
-        if result == -2:
+        if result is Commit.GONE:
             await self._cleanup_gone(session)
             raise SessionGone(session.session_id)
         if consumed is not None:
-            for entry_id in [i for i in session.ids_to_seq if _id_le(i, consumed)]:
-                del session.ids_to_seq[entry_id]
+            session.checkpointed_at = time.monotonic()
+            self.reader.forget_through(session, consumed)
         if finish:
             await self.redis.zrem(keys.owners(stage), session.session_id)
             await self._drop(session, "session ended")
@@ -598,7 +471,7 @@ class StageRunner:
     async def report(self, session: Session, code: str, message: str, *, fatal: bool = False) -> None:
         """Send an error to the client through the result stream (fenced)."""
         try:
-            await self.commit(session, errors=[Error(seq=0, code=code, message=message, fatal=fatal)])
+            await self.commit(session, to_client=[Error(seq=0, code=str(code), message=message, fatal=fatal)])
         except (LeaseLost, SessionGone, RedisError) as exc:
             session.log.warning("could not report %s: %s", code, exc)
 
@@ -613,18 +486,3 @@ class StageRunner:
             session.log.warning("cleanup failed: %s", exc)
         await self._drop(session, "session gone")
 
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _id_ms(entry_id: str) -> int:
-    return int(entry_id.partition("-")[0])
-
-
-def _id_le(a: str, b: str) -> bool:
-    ams, _, aseq = a.partition("-")
-    bms, _, bseq = b.partition("-")
-    return (int(ams), int(aseq or 0)) <= (int(bms), int(bseq or 0))

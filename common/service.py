@@ -15,24 +15,28 @@ from .http import HealthServer
 from .config import SettingsParser, positive
 from .errors import StreamscribeError
 from .metrics import StageMetrics
-from .runner import RunnerOptions, Stage, StageRunner
+from .runner import RunnerOptions, StageRunner
+from .stage import Runner, Stage
 
 log = logging.getLogger(__name__)
 
 
-async def run_stage(stage: Stage, *, redis_url: str, options: RunnerOptions, registry: CollectorRegistry,
-                    http_host: str, http_port: int) -> None:
-    """Serve ``stage`` until SIGTERM/SIGINT, then drain: release leases so others take over."""
+async def run_stage(build_stage: Callable[[Runner], Stage], *, redis_url: str, options: RunnerOptions,
+                    registry: CollectorRegistry, http_host: str, http_port: int) -> None:
+    """Serve the stage ``build_stage(runner)`` makes until SIGTERM/SIGINT, then drain:
+    release leases so others take over. The stage's ``start`` runs first (a bad
+    model fails here, before any session is taken) and its ``shutdown`` last."""
     redis = bus.connect(redis_url, client_name=f"streamscribe-{options.stage}")
-    runner = StageRunner(redis, stage, options=options, metrics=StageMetrics(registry, options.stage))
-    stage.runner = runner
+    runner = StageRunner(redis, build_stage, options=options, metrics=StageMetrics(registry, options.stage))
+    stage = runner.stage
     http = HealthServer(registry=registry, readiness=runner.readiness, host=http_host, port=http_port) \
         if http_port else None
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
+        await stage.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         if http:
             await http.start()
         await runner.start()
@@ -48,6 +52,7 @@ async def run_stage(stage: Stage, *, redis_url: str, options: RunnerOptions, reg
         stopping.cancel()
     finally:
         await runner.close()
+        await stage.shutdown()
         if http:
             await http.close()
         await redis.aclose()
@@ -62,9 +67,10 @@ def add_runner_options(parser: SettingsParser, *, capacity: int) -> None:
     parser.option("--worker-id", default="", help="worker id (default: stage-host-pid-random)")
 
 
-def runner_options(args, stage: str) -> RunnerOptions:
+def runner_options(args, stage: str, *, checkpoint_interval: float = 1.0) -> RunnerOptions:
     return RunnerOptions(stage=stage, worker_id=args.worker_id, capacity=args.capacity,
-                         lease_ttl=args.lease_ttl, sweep_interval=args.sweep_interval)
+                         lease_ttl=args.lease_ttl, sweep_interval=args.sweep_interval,
+                         checkpoint_interval=checkpoint_interval)
 
 
 def run_main(prog: str, body: Callable[[], None]) -> int:

@@ -13,7 +13,7 @@ import sys
 from prometheus_client import CollectorRegistry
 
 from common.config import SettingsParser, positive
-from common.errors import ConfigError, StreamscribeError
+from common.errors import ConfigError
 from common.logs import setup_logging
 from common.metrics import DenoiseMetrics
 from common.service import add_runner_options, run_main, run_stage, runner_options
@@ -51,21 +51,18 @@ def build_parser() -> SettingsParser:
 
 
 async def serve(args) -> None:
-    """Start the denoiser pool (fails fast on a bad model), then serve the stage."""
+    """Serve the stage; it starts the denoiser pool first (failing fast on a bad model)."""
     from .pool import DenoisePool
     from .stage import DenoiseStage
 
     registry = CollectorRegistry()
     pool = DenoisePool(processes=args.processes, model=args.dfn_model, post_filter=args.dfn_post_filter,
                        atten_lim_db=args.atten_lim_db)
-    await pool.start()
-    try:
-        stage = DenoiseStage(pool, metrics=DenoiseMetrics(registry), registry=registry,
-                             checkpoint_interval=args.checkpoint_interval)
-        await run_stage(stage, redis_url=args.redis_url, options=runner_options(args, "denoise"),
-                        registry=registry, http_host=args.http_host, http_port=args.http_port)
-    finally:
-        await pool.close()
+    metrics = DenoiseMetrics(registry)
+    options = runner_options(args, "denoise", checkpoint_interval=args.checkpoint_interval)
+    await run_stage(lambda runner: DenoiseStage(runner, pool, metrics=metrics),
+                    redis_url=args.redis_url, options=options,
+                    registry=registry, http_host=args.http_host, http_port=args.http_port)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ after a takeover therefore emits the very same records with the very same seqs
 as the first run, and the next stage drops the ones it already has by seq.
 
 Checkpoint. The model's state cannot be serialised; the checkpoint is the
-position (``emitted``, ``position``, ``out_seq``) plus the raw input from
+position (``emitted``, ``position``; the runner keeps the output seq) plus the raw input from
 :data:`PREROLL` samples before ``emitted`` up to ``position`` (about 0.5 s plus
 the lag, ~20 KB), stored as PCM in the checkpoint state; ``consumed`` is the
 last input processed. A new owner re-warms a fresh stream with
@@ -43,17 +43,16 @@ from dataclasses import dataclass, field
 
 import msgpack
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter
 
 from common import bus
 from common.errors import LeaseLost, RecordError, SessionGone, StreamscribeError
 from common.metrics import DenoiseMetrics
 from common.records import SAMPLE_RATE, Audio, End, Flush, Record
-from common.runner import Session, Stage, StageRunner
+from common.stage import Input, Runner, Session, Stage
 
 from .pool import DenoisePool
 
-__all__ = ["DenoiseStage", "DenoiseState", "GRID", "PREROLL"]
+__all__ = ["DenoiseStage", "DenoiseSessionState", "GRID", "PREROLL"]
 
 #: Output audio records end on multiples of this many samples (or at a marker).
 GRID = 512
@@ -65,19 +64,17 @@ _EMPTY = np.zeros(0, np.int16)
 
 
 @dataclass(eq=False)
-class DenoiseState:
+class DenoiseSessionState:
     """Per-session positions and buffers; the model itself lives in the pool."""
 
     raw_audio: bool  # attach the undenoised input as Audio.raw
     emitted: int = 0  # output sent up to this sample (exclusive)
     position: int = 0  # input received up to this sample (exclusive)
     fed: int = 0  # input given to the pool's stream up to this sample
-    out_seq: int = 0
     tail: np.ndarray = field(default_factory=lambda: _EMPTY)  # raw input [tail_start, position)
     tail_start: int = 0
     ready: np.ndarray = field(default_factory=lambda: _EMPTY)  # denoised [emitted, emitted + len)
     warm: bool = False  # the pool holds a stream aligned with ``fed`` and ``ready``
-    last_checkpoint: float = 0.0
     bypassed: bool = False  # the denoiser failed and audio was passed through
 
     def raw(self, start: int, end: int) -> np.ndarray:
@@ -101,24 +98,19 @@ class DenoiseState:
         self.emitted = self.position = self.fed = self.tail_start = offset
         self.tail, self.ready, self.warm = _EMPTY, _EMPTY, False
 
-    def next_seq(self) -> int:
-        seq = self.out_seq
-        self.out_seq += 1
-        return seq
-
     def snapshot(self) -> bytes:
         self.trim()
         return msgpack.packb({
-            "v": 1, "emitted": self.emitted, "position": self.position, "out_seq": self.out_seq,
+            "v": 1, "emitted": self.emitted, "position": self.position,
             "tail_start": self.tail_start, "tail": self.tail.tobytes(),
         }, use_bin_type=True)
 
     @classmethod
-    def restore(cls, blob: bytes, *, raw_audio: bool) -> "DenoiseState":
+    def restore(cls, blob: bytes, *, raw_audio: bool) -> "DenoiseSessionState":
         try:
             data = msgpack.unpackb(blob, raw=False)
             state = cls(raw_audio=raw_audio, emitted=int(data["emitted"]), position=int(data["position"]),
-                        out_seq=int(data["out_seq"]), tail_start=int(data["tail_start"]),
+                        tail_start=int(data["tail_start"]),
                         tail=np.frombuffer(data["tail"], np.int16).copy())
         except Exception as exc:
             raise RecordError(f"bad denoise checkpoint: {exc}") from None
@@ -128,47 +120,45 @@ class DenoiseState:
         return state
 
 
-class DenoiseStage(Stage):
+DenoiseSession = Session[DenoiseSessionState]
+
+
+class DenoiseStage(Stage[DenoiseSessionState]):
     """Denoise each session's audio in order; see the module docstring for the design.
 
-    ``pool`` must be started (and is closed) by the caller. ``checkpoint_interval``
-    is the most seconds of processing between two checkpoints (markers always
-    checkpoint).
+    The stage starts ``pool`` in :meth:`start` (a bad model fails there) and
+    closes it in :meth:`shutdown`. Markers always checkpoint; in between, the
+    runner's checkpoint interval applies.
     """
 
     name = "denoise"
 
-    def __init__(self, pool: DenoisePool, *, metrics: DenoiseMetrics, registry: CollectorRegistry | None = None,
-                 checkpoint_interval: float = 1.0) -> None:
+    def __init__(self, runner: Runner, pool: DenoisePool, *, metrics: DenoiseMetrics) -> None:
+        self.runner = runner
         self.pool = pool
         self.metrics = metrics
-        self.checkpoint_interval = checkpoint_interval
-        self.runner: StageRunner | None = None
-        registry = registry if registry is not None else CollectorRegistry()
-        self.resumes = Counter("streamscribe_denoise_resumes_total",
-                               "Denoiser streams re-warmed from a pre-roll, by reason.", ["reason"],
-                               registry=registry)
-        self.bypassed = Counter("streamscribe_denoise_bypassed_seconds_total",
-                                "Seconds of audio passed through undenoised because the denoiser failed.",
-                                registry=registry)
 
     # -- Stage interface -------------------------------------------------------
 
-    def open(self, session: Session, state: bytes | None) -> DenoiseState:
+    async def start(self) -> None:
+        await self.pool.start()
+
+    async def shutdown(self) -> None:
+        await self.pool.close()
+
+    def open(self, session: DenoiseSession, state: bytes | None) -> DenoiseSessionState:
         raw_audio = session.config.get("asr_audio", "raw") != "denoised"
         if state:
-            restored = DenoiseState.restore(state, raw_audio=raw_audio)
-            self.resumes.labels(reason="takeover").inc()
+            restored = DenoiseSessionState.restore(state, raw_audio=raw_audio)
+            self.metrics.resumes.labels(reason="takeover").inc()
             return restored
-        return DenoiseState(raw_audio=raw_audio)
+        return DenoiseSessionState(raw_audio=raw_audio)
 
-    async def process(self, batch: list[tuple[Session, list[tuple[str, Record]]]]) -> None:
+    async def process(self, batch: list[tuple[DenoiseSession, Input]]) -> None:
         await bus.gather_bounded(self._session(session, records) for session, records in batch)
 
-    async def close(self, session: Session, reason: str) -> None:
-        state = session.state
-        session.state = None
-        if state is None or not state.warm:
+    async def close(self, session: DenoiseSession, reason: str) -> None:
+        if not session.state.warm:
             return
         try:
             await self.pool.close_session(session.session_id)
@@ -184,8 +174,8 @@ class DenoiseStage(Stage):
 
     # -- per session -------------------------------------------------------------
 
-    async def _session(self, session: Session, records: list[tuple[str, Record]]) -> None:
-        state: DenoiseState = session.state
+    async def _session(self, session: DenoiseSession, records: Input) -> None:
+        state = session.state
         outputs: list[Record] = []
         finish = marker = False
         for _, record in records:
@@ -199,8 +189,9 @@ class DenoiseStage(Stage):
                 self.metrics.audio_seconds.inc(record.samples / SAMPLE_RATE)
             elif isinstance(record, (Flush, End)):
                 await self._drain(session, state, outputs)
-                outputs.append(Flush(seq=state.next_seq(), flush_id=record.flush_id) if isinstance(record, Flush)
-                               else End(seq=state.next_seq(), reason=record.reason))
+                seq = session.next_output_seq()
+                outputs.append(Flush(seq=seq, flush_id=record.flush_id) if isinstance(record, Flush)
+                               else End(seq=seq, reason=record.reason))
                 marker = True
                 finish = isinstance(record, End)
                 if finish:
@@ -209,10 +200,10 @@ class DenoiseStage(Stage):
                 session.log.warning("ignoring unexpected %s record", record.TYPE)
         if not finish:
             await self._catch_up(session, state)
-            self._cut(state, outputs, final=False)
+            self._cut(session, state, outputs, final=False)
         await self._commit(session, state, records[-1][0], outputs, marker=marker, finish=finish)
 
-    async def _catch_up(self, session: Session, state: DenoiseState) -> None:
+    async def _catch_up(self, session: DenoiseSession, state: DenoiseSessionState) -> None:
         """Feed the pool's stream all input received; (re)start it from a pre-roll if needed."""
         if state.fed >= state.position and state.warm:
             return
@@ -236,7 +227,7 @@ class DenoiseStage(Stage):
             except StreamscribeError as exc:
                 # DenoiseProcessDied, SessionStateLost, a child that failed to restart...
                 state.warm = False
-                self.resumes.labels(reason="denoiser_failed").inc()
+                self.metrics.resumes.labels(reason="denoiser_failed").inc()
                 session.log.warning("denoiser failed (attempt %d/%d): %s; resuming from a pre-roll",
                                     attempt, ATTEMPTS, exc)
         # Keep the session flowing: pass the pending input through undenoised. The
@@ -245,15 +236,15 @@ class DenoiseStage(Stage):
                           (state.position - state.emitted) / SAMPLE_RATE)
         self._bypass(state)
 
-    def _bypass(self, state: DenoiseState) -> None:
+    def _bypass(self, state: DenoiseSessionState) -> None:
         missing = state.position - state.emitted - len(state.ready)
         if missing > 0:
-            self.bypassed.inc(missing / SAMPLE_RATE)
+            self.metrics.bypassed_seconds.inc(missing / SAMPLE_RATE)
             state.ready = np.concatenate([state.ready, state.raw(state.position - missing, state.position)])
         state.fed = state.position
         state.bypassed = True
 
-    async def _drain(self, session: Session, state: DenoiseState, outputs: list[Record]) -> None:
+    async def _drain(self, session: DenoiseSession, state: DenoiseSessionState, outputs: list[Record]) -> None:
         """Flush the stream at a marker: send every sample received, then start afresh."""
         if state.position == state.emitted:
             return
@@ -274,9 +265,9 @@ class DenoiseStage(Stage):
             state.ready = state.ready[:expected]
         elif len(state.ready) < expected:
             self._bypass(state)  # a lost stream returns nothing: never lose audio
-        self._cut(state, outputs, final=True)
+        self._cut(session, state, outputs, final=True)
 
-    def _cut(self, state: DenoiseState, outputs: list[Record], *, final: bool) -> None:
+    def _cut(self, session: DenoiseSession, state: DenoiseSessionState, outputs: list[Record], *, final: bool) -> None:
         """Emit the ready audio as records on the grid (and up to the end if ``final``)."""
         while len(state.ready):
             end = (state.emitted // GRID + 1) * GRID
@@ -287,18 +278,16 @@ class DenoiseStage(Stage):
                 break
             pcm = state.ready[:count]
             raw = state.raw(state.emitted, end).tobytes() if state.raw_audio else b""
-            outputs.append(Audio(seq=state.next_seq(), offset=state.emitted, pcm=pcm.tobytes(), raw=raw))
+            outputs.append(Audio(seq=session.next_output_seq(), offset=state.emitted, pcm=pcm.tobytes(), raw=raw))
             state.ready = state.ready[count:]
             state.emitted = end
         state.trim()
 
-    async def _commit(self, session: Session, state: DenoiseState, last_id: str, outputs: list[Record], *,
+    async def _commit(self, session: DenoiseSession, state: DenoiseSessionState, last_id: str, outputs: list[Record], *,
                       marker: bool, finish: bool) -> None:
-        now = time.monotonic()
         consumed, blob = None, b""
-        if not finish and (marker or now - state.last_checkpoint >= self.checkpoint_interval):
+        if not finish and self.runner.checkpoint_due(session, force=marker):
             consumed, blob = last_id, state.snapshot()
-            state.last_checkpoint = now
         try:
             await self.runner.commit(session, outputs, consumed=consumed, state=blob, finish=finish)
         except (LeaseLost, SessionGone) as exc:

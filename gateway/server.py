@@ -32,7 +32,7 @@ from websockets.protocol import State
 
 from common import bus
 from common.errors import ErrorCode
-from common.http import metrics_body
+from common.http import NOT_FOUND, health_route
 from common.metrics import GatewayMetrics
 
 from . import auth, events
@@ -184,16 +184,8 @@ class Gateway:
     async def _page_for(self, path: str) -> Response:
         if path in ("/", "/index.html"):
             return _response(http.HTTPStatus.OK, self._page, "text/html; charset=utf-8")
-        if path == "/healthz":
-            return _response(http.HTTPStatus.OK, b'{"status":"alive"}', "application/json")
-        if path == "/readyz":
-            ready, details = await self.hub.readiness()
-            status = http.HTTPStatus.OK if ready else http.HTTPStatus.SERVICE_UNAVAILABLE
-            return _response(status, json.dumps({"ready": ready, **details}).encode(), "application/json")
-        if path == "/metrics":
-            body, content_type = metrics_body(self.registry)
-            return _response(http.HTTPStatus.OK, body, content_type)
-        return _response(http.HTTPStatus.NOT_FOUND, b'{"error":"not found"}', "application/json")
+        reply = await health_route(path, registry=self.registry, readiness=self.hub.readiness) or NOT_FOUND
+        return _response(reply.status, reply.body, reply.content_type)
 
     def _check_access(self, connection: ServerConnection, handshake: Handshake) -> str | None:
         """The key id of an allowed handshake (None when keys are off); raise :class:`_Refused` if not."""

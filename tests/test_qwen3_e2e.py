@@ -45,14 +45,14 @@ def gateway_and_vad(redis_server):
 async def test_qwen3_vllm_engine_serves_sessions_end_to_end(redis_server, gateway_and_vad, clips, tmp_path):
     path, reference = clips[0]
     engine = qwen3_vllm.load(EngineOptions(model=str(tmp_path)), api=fake_vllm, tokenizer=FakeTokenizer())
-    await engine.start()
+    redis = bus.connect(redis_server.url)
+    runner = StageRunner(redis, lambda runner: AsrStage(runner, engine, defaults=StreamingOptions(chunk_size_sec=0.5),
+                                                        metrics=AsrMetrics(CollectorRegistry())),
+                         options=RunnerOptions(stage="asr", lease_ttl=2.0),
+                         metrics=StageMetrics(CollectorRegistry(), "asr"))
+    await runner.stage.start()  # starts the engine, as the worker does
     llm = engine._llm
     llm.responder = fake_vllm.TranscriptResponder(reference, chars_per_second=40)
-    redis = bus.connect(redis_server.url)
-    stage = AsrStage(engine, defaults=StreamingOptions(chunk_size_sec=0.5), metrics=AsrMetrics(CollectorRegistry()))
-    runner = StageRunner(redis, stage, options=RunnerOptions(stage="asr", lease_ttl=2.0),
-                         metrics=StageMetrics(CollectorRegistry(), "asr"))
-    stage.runner = runner
     await runner.start()
     try:
         samples, rate = soundfile.read(str(path), dtype="float32")
@@ -60,7 +60,7 @@ async def test_qwen3_vllm_engine_serves_sessions_end_to_end(redis_server, gatewa
                                 sample_rate=rate, config={"context": "Dashwood"}, timeout=60)
     finally:
         await runner.close()
-        await engine.close()
+        await runner.stage.shutdown()  # closes the engine
         await redis.aclose()
     partials = [m for m in messages if m["type"] == "partial"]
     finals = [m for m in messages if m["type"] == "final"]

@@ -14,10 +14,11 @@ from prometheus_client import CollectorRegistry
 from common.errors import RecordError
 from common.metrics import VadMetrics
 from common.records import SCHEMA_VERSION, Audio, End, decode, encode
-from common.runner import Session
+from common.stage import Session
 from vad_worker.model import SileroVad
 from common.endpointing import EndpointOptions
 from vad_worker.stage import VadStage
+from .support import RecordingRunner
 
 
 def test_raw_round_trips_and_defaults_to_empty():
@@ -41,25 +42,16 @@ def test_raw_is_validated(raw, message):
         decode(payload)
 
 
-class RecordingRunner:
-    def __init__(self) -> None:
-        self.outputs: list = []
-
-    async def commit(self, session, outputs=(), *, consumed=None, state=b"", errors=(), finish=False):
-        self.outputs += list(outputs)
-
-
 async def run_vad(records: list[Audio]) -> list:
-    stage = VadStage(SileroVad(), defaults=EndpointOptions(), metrics=VadMetrics(CollectorRegistry()))
-    stage.runner = runner = RecordingRunner()
-    session = Session(session_id="vad-raw", stage="vad", epoch=1, token="w:1", config={}, next_stage="asr",
-                      read_id="0-0", next_seq=0, replay_until="0-0")
+    runner = RecordingRunner()
+    stage = VadStage(runner, SileroVad(), defaults=EndpointOptions(), metrics=VadMetrics(CollectorRegistry()))
+    session = Session(session_id="vad-raw", stage="vad", epoch=1, token="w:1", config={}, next_stage="asr")
     session.state = stage.open(session, None)
     items = [(f"{i + 1}-0", r) for i, r in enumerate(records)] + [(f"{len(records) + 1}-0", End(seq=len(records)))]
     for i in range(0, len(items), 7):  # several ticks
         await stage.process([(session, items[i:i + 7])])
-    stage.shutdown()
-    return [r for r in runner.outputs if isinstance(r, Audio)]
+    await stage.shutdown()
+    return [r for r in runner.outputs() if isinstance(r, Audio)]
 
 
 @pytest.mark.parametrize("with_raw", [True, False])

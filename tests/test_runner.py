@@ -13,7 +13,8 @@ from common import bus, keys
 from common.errors import LeaseLost, SessionGone
 from common.metrics import StageMetrics
 from common.records import Audio, Error, decode, encode
-from common.runner import RunnerOptions, Stage, StageRunner
+from common.runner import RunnerOptions, StageRunner
+from common.stage import Stage
 
 
 class EchoStage(Stage):
@@ -21,8 +22,8 @@ class EchoStage(Stage):
 
     name = "vad"
 
-    def __init__(self) -> None:
-        self.runner = None
+    def __init__(self, runner) -> None:
+        self.runner = runner
         self.seen = asyncio.Queue()
         self.opened = []
 
@@ -48,12 +49,10 @@ async def redis(redis_server):
 
 
 async def make_runner(redis, *, lease_ttl=1.0, worker_id=None):
-    stage = EchoStage()
-    runner = StageRunner(redis, stage, metrics=StageMetrics(CollectorRegistry(), "vad"), options=RunnerOptions(
+    runner = StageRunner(redis, EchoStage, metrics=StageMetrics(CollectorRegistry(), "vad"), options=RunnerOptions(
         stage="vad", worker_id=worker_id or uuid.uuid4().hex[:8], lease_ttl=lease_ttl, sweep_interval=0.2))
-    stage.runner = runner
     await runner.start()
-    return runner, stage
+    return runner, runner.stage
 
 
 async def new_session(redis, stages=("vad", "asr")) -> keys.SessionKeys:

@@ -22,7 +22,7 @@ from asr_worker.stage import AsrStage, StreamingOptions
 from common.aio import wait_event
 from common.metrics import AsrMetrics
 from common.records import Audio, End, SpeechEnd, SpeechStart, Transcript
-from common.runner import Session
+from common.stage import Session
 
 from .support import RecordingRunner, normalise, word_errors
 
@@ -87,10 +87,10 @@ async def test_confidence_follows_the_audio(engine, clips):
 
 async def stream_utterance(engine, config: dict, audio: np.ndarray, *, start: int) -> list[Transcript]:
     """One utterance at sample ``start`` of session audio through the ASR stage; its transcripts."""
-    stage = AsrStage(engine, defaults=StreamingOptions(), metrics=AsrMetrics(CollectorRegistry()))
-    stage.runner = runner = RecordingRunner()
+    runner = RecordingRunner()
+    stage = AsrStage(runner, engine, defaults=StreamingOptions(), metrics=AsrMetrics(CollectorRegistry()))
     session = Session(session_id="words", stage="asr", epoch=1, token="w:1", config=config, next_stage=None,
-                      read_id="0-0", next_seq=0, replay_until="0-0")
+                      read_id="0-0", replay_until="0-0")
     session.state = stage.open(session, None)
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
     records = [SpeechStart(seq=0, start=start)]
@@ -103,7 +103,7 @@ async def stream_utterance(engine, config: dict, audio: np.ndarray, *, start: in
         assert await wait_event(runner.finished, TIMEOUT), "the session did not end"
     finally:
         await stage.close(session, "test over")
-    return [r for r in runner.records if isinstance(r, Transcript)]
+    return [r for r in runner.outputs() if isinstance(r, Transcript)]
 
 
 async def test_final_words_are_in_session_time_and_match_an_offline_alignment(engine, offline, clips):

@@ -48,9 +48,11 @@ def _run(argv: list[str] | None) -> None:
         trailing_padding=args.trailing_padding, max_utterance_sec=args.max_utterance_sec,
     )
     registry = CollectorRegistry()
-    stage = VadStage(SileroVad(model_path=args.vad_model, threads=args.threads), defaults=defaults,
-                     metrics=VadMetrics(registry), checkpoint_interval=args.checkpoint_interval)
-    asyncio.run(run_stage(stage, redis_url=args.redis_url, options=runner_options(args, "vad"),
+    model = SileroVad(model_path=args.vad_model, threads=args.threads)
+    metrics = VadMetrics(registry)
+    options = runner_options(args, "vad", checkpoint_interval=args.checkpoint_interval)
+    asyncio.run(run_stage(lambda runner: VadStage(runner, model, defaults=defaults, metrics=metrics),
+                          redis_url=args.redis_url, options=options,
                           registry=registry, http_host=args.http_host, http_port=args.http_port))
 
 

@@ -1,11 +1,11 @@
 """Endpointing as a pure state machine over (frame, speech probability) pairs.
 
 No I/O and no model here: the stage feeds frames of 512 samples with their
-Silero probability and gets back events. States:
+Silero probability and gets back events. States (:class:`SegmenterState`):
 
-* ``silence`` -- frames go to a pre-roll ring so the first syllable is not clipped;
-* ``pending`` -- speech seen, but less than ``min_speech_duration`` of it yet;
-* ``speech`` -- audio is emitted; a silence run is held back (never sent) until it
+* ``SILENCE`` -- frames go to a pre-roll ring so the first syllable is not clipped;
+* ``PENDING`` -- speech seen, but less than ``min_speech_duration`` of it yet;
+* ``SPEECH`` -- audio is emitted; a silence run is held back (never sent) until it
   either ends with speech resuming (then sent) or reaches ``silence_threshold``
   (then only ``trailing_padding`` of it is sent and the utterance ends).
 
@@ -16,12 +16,24 @@ start of the next utterance.
 
 from __future__ import annotations
 
+import enum
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from common.endpointing import FRAME, EndpointOptions
+
+
+class SegmenterState(str, enum.Enum):
+    """Where the segmenter stands (like pipecat's ``VADState``)."""
+
+    SILENCE = "silence"
+    PENDING = "pending"  # speech seen, not yet long enough to count
+    SPEECH = "speech"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +62,7 @@ class Segmenter:
 
     def __init__(self, options: EndpointOptions) -> None:
         self.options = options
-        self.state = "silence"
+        self.state: SegmenterState = SegmenterState.SILENCE
         self.start = 0  # start sample of the current utterance
         self.preroll: deque[tuple[int, np.ndarray]] = deque(maxlen=max(1, options.frames(options.pre_roll)))
         self.pending: list[tuple[int, np.ndarray, float]] = []
@@ -64,24 +76,24 @@ class Segmenter:
     @property
     def at_boundary(self) -> bool:
         """True between utterances: the state is small and safe to checkpoint."""
-        return self.state == "silence"
+        return self.state == SegmenterState.SILENCE
 
     def push(self, offset: int, frame: np.ndarray, prob: float) -> list[Event]:
-        if self.state == "silence":
+        if self.state == SegmenterState.SILENCE:
             return self._silence_frame(offset, frame, prob)
-        if self.state == "pending":
+        if self.state == SegmenterState.PENDING:
             return self._pending_frame(offset, frame, prob)
         return self._speech_frame(offset, frame, prob)
 
     def flush(self, reason: str) -> list[Event]:
         """Close the utterance in progress now (finalize, end of session)."""
-        if self.state == "pending":
+        if self.state == SegmenterState.PENDING:
             if len(self.pending) * FRAME >= self.options.sample_rate // 10:
                 events = self._begin_speech()
                 return events + self._end(reason, keep_padding=False)
             self._abort_pending()
             return []
-        if self.state == "speech":
+        if self.state == SegmenterState.SPEECH:
             return self._end(reason, keep_padding=True)
         return []
 
@@ -89,7 +101,7 @@ class Segmenter:
 
     def _silence_frame(self, offset: int, frame: np.ndarray, prob: float) -> list[Event]:
         if prob >= self.options.threshold:
-            self.state = "pending"
+            self.state = SegmenterState.PENDING
             self.pending = [(offset, frame, prob)]
             if self._min_speech <= 1:
                 return self._begin_speech()
@@ -137,7 +149,7 @@ class Segmenter:
         for offset, frame, _ in self.pending:
             self.preroll.append((offset, frame))
         self.pending = []
-        self.state = "silence"
+        self.state = SegmenterState.SILENCE
 
     def _begin_speech(self) -> list[Event]:
         head = [(offset, frame, 0.0) for offset, frame in self.preroll]
@@ -147,7 +159,7 @@ class Segmenter:
         self.start = head[0][0] if head else first
         self.preroll.clear()
         self.recent.clear()
-        self.state = "speech"
+        self.state = SegmenterState.SPEECH
         frames = head + self.pending
         self.pending = []
         return [SpeechStarted(self.start), *self._emit(frames)]
@@ -168,7 +180,7 @@ class Segmenter:
         else:
             end = self.start
         events.append(SpeechEnded(self.start, end, reason))
-        self.state = "silence"
+        self.state = SegmenterState.SILENCE
         self.held = []
         self.recent.clear()
         self.preroll.clear()
@@ -206,7 +218,7 @@ class Segmenter:
         return {"preroll": [(offset, frame.tobytes()) for offset, frame in self.preroll]}
 
     def restore(self, snapshot: dict) -> None:
-        self.state = "silence"
+        self.state = SegmenterState.SILENCE
         self.preroll.clear()
         for offset, data in snapshot.get("preroll", []):
             self.preroll.append((int(offset), np.frombuffer(data, dtype=np.int16).copy()))

@@ -82,6 +82,9 @@ class Engine(abc.ABC):
     def ready(self) -> bool:
         return True
 
+    async def start(self) -> None:
+        """Finish loading inside the running event loop (vLLM); called once before any decode."""
+
     async def close(self) -> None:
         """Release the model; idempotent."""
 

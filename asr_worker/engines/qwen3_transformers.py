@@ -1,7 +1,8 @@
 """The ``qwen3-transformers`` engine: Qwen3-ASR through transformers, for a box without vLLM.
 
 Same streaming semantics as ``qwen3-vllm`` (prompts, language handling,
-parsing and repetition guard all come from :mod:`.qwen3_prompt`), with a
+parsing and repetition guard all come from :mod:`.qwen3_common` and
+:mod:`.qwen3_prompt`), with a
 different way of sharing the model: a small micro-batcher. Decodes wait in a
 bounded queue; one runner takes every decode waiting at that moment (up to
 ``max_num_seqs``), runs one batched ``generate`` in a worker thread, and hands
@@ -39,9 +40,11 @@ import numpy as np
 
 from common.errors import ModelError
 
-from .base import DecodeRequest, Engine, EngineOptions, Hypothesis
-from .qwen3_prompt import LanguageMemory, PromptBuilder, language_code, normalize_language, parse_output
-from .qwen3_vllm import MIN_AUDIO_SAMPLES, check_model_dir, prompt_builder_for
+from common.records import SAMPLE_RATE
+
+from .base import DecodeRequest, EngineOptions, Hypothesis
+from .qwen3_common import Qwen3Engine, check_model_dir, pad_audio, prompt_builder_for
+from .qwen3_prompt import PromptBuilder
 from .token_confidence import Generated, answer_confidence, marker_id
 
 __all__ = ["BatchBackend", "Qwen3TransformersEngine", "TransformersBackend", "load"]
@@ -65,17 +68,16 @@ class _Job:
     future: asyncio.Future[Generated] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-class Qwen3TransformersEngine(Engine):
+class Qwen3TransformersEngine(Qwen3Engine):
     """Qwen3-ASR via transformers with cross-session micro-batching; see the module docstring."""
 
     name = "qwen3-transformers"
 
     def __init__(self, *, options: EngineOptions, backend: BatchBackend, tokenizer: Any, prompts: PromptBuilder,
                  max_batch_size: int | None = None, max_queue: int | None = None) -> None:
+        super().__init__(tokenizer=tokenizer, prompts=prompts)
         self._options = options
         self._backend = backend
-        self._tokenizer = tokenizer
-        self._prompts = prompts
         self._marker = marker_id(tokenizer)
         self._max_batch = max(1, max_batch_size or options.max_num_seqs)
         self._max_queue = max(1, max_queue or 4 * self._max_batch)
@@ -83,7 +85,6 @@ class Qwen3TransformersEngine(Engine):
         self._runner: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qwen3-generate")
         self._jobs: dict[str, _Job] = {}
-        self._languages = LanguageMemory()
         self._closed = False
         self.batch_sizes: list[int] = []  # sizes of the batches run, for metrics and tests
 
@@ -94,18 +95,9 @@ class Qwen3TransformersEngine(Engine):
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
         if self._closed:
             raise ModelError("qwen3-transformers engine is closed")
-        forced = normalize_language(request.language)
-        language, prefix = forced, request.prefix
-        if prefix and language is None:
-            language = self._languages.language_of(prefix)
-            if language is None:
-                prefix = ""
-        audio = np.ascontiguousarray(request.audio, dtype=np.float32).reshape(-1)
-        if len(audio) < MIN_AUDIO_SAMPLES:
-            audio = np.pad(audio, (0, MIN_AUDIO_SAMPLES - len(audio)))
+        resolved = self.resolve(request)
         budget = self._options.max_new_tokens if request.final else self._options.max_new_tokens_partial
-        job = _Job(request.request_id, self._prompts.build(context=request.context, language=language, prefix=prefix),
-                   audio, budget)
+        job = _Job(request.request_id, resolved.prompt, pad_audio(request.audio), budget)
         self._ensure_runner()
         self._jobs[job.request_id] = job
         try:
@@ -116,26 +108,12 @@ class Qwen3TransformersEngine(Engine):
                 del self._jobs[job.request_id]
             if not job.future.done():
                 job.future.cancel()
-        parsed = parse_output(generated.text, language=language, prefix=prefix)
-        code = language_code(parsed.language) if parsed.language else ""
-        if parsed.no_speech:
-            return Hypothesis(text="", language=code, no_speech=True)
-        if forced is None and parsed.language:
-            self._languages.remember(parsed.text, parsed.language)
-        token_ids = tuple(self.tokenize(parsed.text))
-        return Hypothesis(text=parsed.text, language=code, tokens=len(token_ids), token_ids=token_ids,
-                          confidence=answer_confidence(generated, marker=self._marker))
+        return self.hypothesis(generated.text, resolved, confidence=answer_confidence(generated, marker=self._marker))
 
     async def abort(self, request_id: str) -> None:
         job = self._jobs.get(request_id)
         if job is not None and not job.future.done():
             job.future.cancel()  # its transcribe raises CancelledError; the runner skips it
-
-    def tokenize(self, text: str) -> list[int]:
-        return list(self._tokenizer.encode(text, add_special_tokens=False))
-
-    def detokenize(self, token_ids: list[int]) -> str:
-        return self._tokenizer.decode(list(token_ids), skip_special_tokens=True)
 
     async def close(self) -> None:
         if self._closed:
@@ -203,7 +181,7 @@ class TransformersBackend:
     def generate(self, prompts: Sequence[str], audios: Sequence[np.ndarray], max_new_tokens: int) -> list[Generated]:
         from transformers import LogitsProcessorList
 
-        inputs = self._processor(text=list(prompts), audio=list(audios), sampling_rate=16000,
+        inputs = self._processor(text=list(prompts), audio=list(audios), sampling_rate=SAMPLE_RATE,
                                  return_tensors="pt", padding=True)
         inputs = inputs.to(self._model.device)
         for key, value in inputs.items():

@@ -8,7 +8,7 @@ calls :meth:`abort` when a session ends or is taken over.
 
 A request is ``{"prompt": <chat template text>, "multi_modal_data": {"audio":
 (samples, 16000)}}`` with greedy ``SamplingParams``: ``max_new_tokens_partial``
-tokens for partials, ``max_new_tokens`` for finals (:mod:`.qwen3_prompt` builds
+tokens for partials, ``max_new_tokens`` for finals (:mod:`.qwen3_common` builds
 the prompt and parses the answer). Each request asks for the sampled tokens'
 log-probabilities (``logprobs=0``), from which :mod:`.token_confidence` makes
 the hypothesis' confidence; Qwen3-ASR gives no word timings (see there).
@@ -34,47 +34,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import types
 from typing import Any
 
-import numpy as np
+from common.errors import ModelError
+from common.records import SAMPLE_RATE
 
-from common.errors import ConfigError, ModelError
+from .base import DecodeRequest, EngineOptions, Hypothesis
+from .qwen3_common import MODEL_HINT, Qwen3Engine, check_model_dir, pad_audio, prompt_builder_for
+from .qwen3_prompt import PromptBuilder
 
-from .base import DecodeRequest, Engine, EngineOptions, Hypothesis
-from .qwen3_prompt import (
-    LanguageMemory,
-    PromptBuilder,
-    language_code,
-    load_chat_template,
-    normalize_language,
-    parse_output,
-)
 from .token_confidence import Generated, answer_confidence, marker_id, sampled_logprobs
 
-__all__ = ["Qwen3VllmEngine", "load", "load_tokenizer", "prompt_builder_for"]
+__all__ = ["Qwen3VllmEngine", "load", "load_tokenizer"]
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
-# The audio encoder needs some frames; the official package pads shorter input
-# to 0.5 s with silence, and so do we.
-MIN_AUDIO_SAMPLES = SAMPLE_RATE // 2
 
-MODEL_HINT = "pass --model /path/to/Qwen3-ASR-0.6B or set STREAMSCRIBE_ASR_MODEL"
-
-
-class Qwen3VllmEngine(Engine):
+class Qwen3VllmEngine(Qwen3Engine):
     """Qwen3-ASR on a shared vLLM ``AsyncLLM``; see the module docstring."""
 
     name = "qwen3-vllm"
 
     def __init__(self, *, options: EngineOptions, api: Any, tokenizer: Any, prompts: PromptBuilder) -> None:
+        super().__init__(tokenizer=tokenizer, prompts=prompts)
         self._options = options
         self._api = api
-        self._tokenizer = tokenizer
-        self._prompts = prompts
         self._marker = marker_id(tokenizer)
         self._llm: Any = None
         self._start_lock = asyncio.Lock()
@@ -82,7 +67,6 @@ class Qwen3VllmEngine(Engine):
         self._inflight: dict[str, asyncio.Task[Generated]] = {}
         self._aborted: set[str] = set()
         self._starting: set[str] = set()  # decodes waiting for start()
-        self._languages = LanguageMemory()
         self._params_partial = self._sampling_params(options.max_new_tokens_partial)
         self._params_final = self._sampling_params(options.max_new_tokens)
 
@@ -147,16 +131,8 @@ class Qwen3VllmEngine(Engine):
             if request.request_id in self._aborted:
                 self._aborted.discard(request.request_id)
                 raise asyncio.CancelledError(f"decode {request.request_id} aborted")
-        forced = normalize_language(request.language)
-        language, prefix = forced, request.prefix
-        if prefix and language is None:
-            # The prefix follows a language tag; use the one detected for the text it came from.
-            language = self._languages.language_of(prefix)
-            if language is None:
-                logger.debug("no language known for prefix of %s; decoding without it", request.request_id)
-                prefix = ""
-        prompt = self._prompts.build(context=request.context, language=language, prefix=prefix)
-        inputs = {"prompt": prompt, "multi_modal_data": {"audio": (_audio(request.audio), SAMPLE_RATE)}}
+        resolved = self.resolve(request)
+        inputs = {"prompt": resolved.prompt, "multi_modal_data": {"audio": (pad_audio(request.audio), SAMPLE_RATE)}}
         params = self._params_final if request.final else self._params_partial
 
         request_id = request.request_id
@@ -173,21 +149,7 @@ class Qwen3VllmEngine(Engine):
         if request_id in self._aborted:
             self._aborted.discard(request_id)
             raise asyncio.CancelledError(f"decode {request_id} aborted")
-
-        parsed = parse_output(generated.text, language=language, prefix=prefix)
-        if parsed.no_speech:
-            return Hypothesis(text="", language=language_code(parsed.language) if parsed.language else "",
-                              no_speech=True)
-        if forced is None and parsed.language:
-            self._languages.remember(parsed.text, parsed.language)
-        token_ids = tuple(self.tokenize(parsed.text))
-        return Hypothesis(
-            text=parsed.text,
-            language=language_code(parsed.language) if parsed.language else "",
-            tokens=len(token_ids),
-            token_ids=token_ids,
-            confidence=answer_confidence(generated, marker=self._marker),
-        )
+        return self.hypothesis(generated.text, resolved, confidence=answer_confidence(generated, marker=self._marker))
 
     async def _generate(self, inputs: dict, params: Any, request_id: str) -> Generated:
         final = None
@@ -222,14 +184,6 @@ class Qwen3VllmEngine(Engine):
         if self._llm is not None:
             await self._llm.abort(request_id)
 
-    # -- tokens ----------------------------------------------------------------------
-
-    def tokenize(self, text: str) -> list[int]:
-        return list(self._tokenizer.encode(text, add_special_tokens=False))
-
-    def detokenize(self, token_ids: list[int]) -> str:
-        return self._tokenizer.decode(list(token_ids), skip_special_tokens=True)
-
     def _sampling_params(self, max_tokens: int) -> Any:
         # logprobs=0: the sampled token's log-probability only, for the confidence.
         kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": max_tokens, "logprobs": 0}
@@ -239,29 +193,7 @@ class Qwen3VllmEngine(Engine):
         return self._api.SamplingParams(**kwargs)
 
 
-def _audio(samples: np.ndarray) -> np.ndarray:
-    audio = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
-    if len(audio) < MIN_AUDIO_SAMPLES:
-        audio = np.pad(audio, (0, MIN_AUDIO_SAMPLES - len(audio)))
-    return audio
-
-
 # -- loading ---------------------------------------------------------------------------
-
-
-def check_model_dir(options: EngineOptions, engine: str) -> str:
-    """Return the local model directory or raise an error naming the flag to set.
-
-    Only local directories are accepted: a hub id would make vLLM or
-    transformers download weights at run time, which this service never does
-    unasked (download them beforehand, e.g. ``huggingface-cli download
-    Qwen/Qwen3-ASR-0.6B --local-dir /models/Qwen3-ASR-0.6B``).
-    """
-    if not options.model:
-        raise ConfigError(f"the {engine} engine needs Qwen3-ASR weights: {MODEL_HINT}")
-    if not os.path.isdir(options.model):
-        raise ModelError(f"{engine}: model directory {options.model!r} does not exist; {MODEL_HINT}")
-    return options.model
 
 
 def import_vllm() -> Any:
@@ -292,26 +224,6 @@ def load_tokenizer(model_dir: str) -> Any:
         return AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     except Exception as exc:
         raise ModelError(f"cannot load the tokenizer from {model_dir!r}: {exc}; {MODEL_HINT}") from exc
-
-
-def prompt_builder_for(tokenizer: Any, model_dir: str | None) -> PromptBuilder:
-    """A :class:`PromptBuilder` rendering the model's own chat template when there is one.
-
-    The tokenizer's ``chat_template`` is preferred, then a template file in
-    ``model_dir``; failing both, the documented hard-coded fallback.
-    """
-    template = getattr(tokenizer, "chat_template", None)
-    if not template and model_dir:
-        template = load_chat_template(model_dir)
-    if not template or not hasattr(tokenizer, "apply_chat_template"):
-        logger.info("no chat template found; using the built-in Qwen3-ASR prompt")
-        return PromptBuilder()
-
-    def render(messages: list[dict]) -> str:
-        return tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
-                                             add_generation_prompt=True)
-
-    return PromptBuilder(render=render)
 
 
 def load(options: EngineOptions, *, api: Any = None, tokenizer: Any = None) -> Qwen3VllmEngine:
