@@ -16,6 +16,7 @@ from common.service import run_main
 
 from .connection import ConnectionOptions
 from .hub import HubOptions
+from .protocols.base import DoorOptions
 from .server import Gateway, ListenOptions
 
 log = logging.getLogger("gateway")
@@ -35,6 +36,8 @@ def build_parser() -> SettingsParser:
     parser.option("--max-queue-lag", default=5.0, type=positive(float),
                   help="refuse new sessions (close 1013) while a stage lags more than this many seconds")
     parser.flag("--enable-noise-suppression", help="send sessions through the denoise stage by default")
+    parser.option("--twilio-auth-token", default=None,
+                  help="Twilio auth token: /twilio then requires a valid X-Twilio-Signature header")
     return parser
 
 
@@ -47,6 +50,7 @@ async def serve(args) -> None:
         connection=ConnectionOptions(send_queue=args.send_queue),
         hub=HubOptions(session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag,
                        enable_noise_suppression=args.enable_noise_suppression),
+        doors=DoorOptions(twilio_auth_token=args.twilio_auth_token),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -28,7 +28,7 @@ from common.metrics import GatewayMetrics
 from .connection import Connection, ConnectionOptions
 from .hub import HubOptions, SessionHub
 from .protocols import ROUTES, door_for
-from .protocols.base import Door, Handshake, HandshakeRefused
+from .protocols.base import Door, DoorOptions, Handshake, HandshakeRefused
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,13 @@ class ListenOptions:
 
 class Gateway:
     def __init__(self, redis: bus.Redis, *, registry: CollectorRegistry, listen: ListenOptions = ListenOptions(),
-                 connection: ConnectionOptions = ConnectionOptions(), hub: HubOptions = HubOptions()) -> None:
+                 connection: ConnectionOptions = ConnectionOptions(), hub: HubOptions = HubOptions(),
+                 doors: DoorOptions = DoorOptions()) -> None:
         self.registry = registry
         self.metrics = GatewayMetrics(registry)
         self.listen = listen
         self.connection_options = connection
+        self.door_options = doors
         self.hub = SessionHub(redis, options=hub, metrics=self.metrics)
         self.port = listen.port
         self._server = None
@@ -87,7 +89,7 @@ class Gateway:
         door = door_for(handshake.path)
         if door is not None:
             try:
-                self._doors[connection] = door(handshake)
+                self._doors[connection] = door(handshake, options=self.door_options)
             except HandshakeRefused as exc:
                 return _response(http.HTTPStatus(exc.status), exc.body, exc.content_type)
             return None  # the WebSocket handshake proceeds

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from .audiohook import AudioHookDoor
 from .base import Door
 from .native import NativeDoor
+from .twilio import TwilioDoor
 
 ROUTES: dict[str, type[Door]] = {
     "/ws/asr": NativeDoor,
+    "/twilio": TwilioDoor,
+    "/audiohook": AudioHookDoor,
 }
 
 
