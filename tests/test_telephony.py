@@ -13,16 +13,20 @@ import base64
 import hashlib
 import hmac
 import json
+import time
+import urllib.request
 import uuid
 
 import numpy as np
 import pytest
 import soundfile
 import soxr
+from prometheus_client import CollectorRegistry
 from websockets.asyncio.client import connect
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from common import bus
 from common.errors import ErrorCode, ProtocolError
 from gateway import events
 from gateway.audio import decode_frame
@@ -31,7 +35,9 @@ from gateway.protocols.audiohook import AudioHookDoor
 from gateway.protocols.base import CloseFrame, DoorOptions, Handshake, HandshakeRefused
 from gateway.protocols.telephony import MAX_GAP_MS, format_duration, language_of, parse_duration
 from gateway.protocols.twilio import TwilioDoor, signature
+from gateway.server import Gateway, ListenOptions
 
+from .conftest import session_keys
 from .support import word_errors
 
 STREAM_SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
@@ -462,7 +468,9 @@ async def test_twilio_both_tracks_call(stack, clips):
     frame = RATE // 50  # 20 ms, as Twilio sends
     frames = len(tracks) // frame
     payloads = [[mulaw_encode(tracks[i * frame:(i + 1) * frame, party]) for i in range(frames)] for party in (0, 1)]
-    lost = set(range(10, 15))  # five outbound frames lost in silence: their time is made up with silence
+    # One second of outbound media lost before that party speaks: made up with silence, or every
+    # outbound time would be a second early.
+    lost = set(range(5, 55))
     messages = [json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}), twilio_start()]
     for i in range(frames):
         for party, track in enumerate(("inbound", "outbound")):
@@ -555,3 +563,46 @@ async def test_handshakes_are_refused_with_http_status(stack):
         async with connect(f"ws://127.0.0.1:{stack.port}/audiohook"):
             pass
     assert info.value.response.status_code == 400
+
+
+async def test_twilio_signature_through_the_server(redis_server):
+    """--twilio-auth-token reaches the door: a wrong signature gets 403, the right one a stream."""
+    token = "0123456789abcdef0123456789abcdef"
+    redis = bus.connect(redis_server.url)
+    gateway = Gateway(redis, registry=CollectorRegistry(), listen=ListenOptions(host="127.0.0.1", port=0),
+                      doors=DoorOptions(twilio_auth_token=token))
+    await gateway.start()
+    try:
+        url = f"ws://127.0.0.1:{gateway.port}/twilio?token=abc"
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(url, additional_headers={"X-Twilio-Signature": signature("wrong", url)}):
+                pass
+        assert info.value.response.status_code == 403
+        async with connect(url, additional_headers={"X-Twilio-Signature": signature(token, url)}) as ws:
+            await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            await ws.send(json.dumps({"event": "media"}))  # before start: refused, and the socket closes
+            async with asyncio.timeout(30):
+                error = json.loads(await ws.recv())
+                assert (error["event"], error["code"]) == ("error", "config_required")
+                with pytest.raises(ConnectionClosed):
+                    await ws.recv()
+            assert ws.close_code == 1008
+    finally:
+        await gateway.close()
+        await redis.aclose()
+
+
+@pytest.mark.e2e
+def test_metrics_by_protocol_and_no_session_keys_remain(stack):
+    """Runs last in this module: both doors counted under their names; every call's keys are gone."""
+    with urllib.request.urlopen(stack.http + "/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    for protocol in ("twilio", "audiohook"):  # one pipeline session per party
+        assert f'streamscribe_gateway_sessions_total{{protocol="{protocol}"}} 2.0' in metrics
+        assert f'streamscribe_gateway_connections{{protocol="{protocol}"}} 0.0' in metrics
+    deadline = time.monotonic() + 15  # stages notice a vanished session within a heartbeat
+    keys = session_keys(stack.redis.url)
+    while keys and time.monotonic() < deadline:
+        time.sleep(0.2)  # polling a condition with a deadline
+        keys = session_keys(stack.redis.url)
+    assert keys == [], stack.logs()
