@@ -332,6 +332,10 @@ def test_audiohook_sequence_and_protocol_errors_disconnect():
     assert (body["type"], body["seq"], body["parameters"]["reason"]) == ("disconnect", 2, "error")
     assert "seq 3 after 1" in body["parameters"]["info"]
     assert door.render(events.Error(ErrorCode.BAD_AUDIO, "again")) == []  # one disconnect is enough
+    # The client answers with close, numbered on from its own count: taken, and answered by closed.
+    assert door.receive(client.message("close", {"reason": "error"})) == [events.Close()]
+    closed = json.loads(door.render(events.Ended(1000, "session complete", True))[0])
+    assert (closed["type"], closed["clientseq"]) == ("closed", 4)
     # Failures of single utterances are not the client's doing and not AudioHook's to tell.
     assert opened_audiohook()[0].render(events.Error(ErrorCode.ASR_FAILED, "one utterance")) == []
 
@@ -340,6 +344,7 @@ def test_audiohook_sequence_and_protocol_errors_disconnect():
     ({"version": "1"}, "protocol", "version must be '2'"),
     ({"id": str(uuid.uuid4())}, "protocol", "not this session's id"),
     ({"serverseq": 9}, "protocol", "serverseq 9"),
+    ({"seq": "2"}, "protocol", "seq '2' after 1"),
     ({"type": "opened"}, "unknown_type", "unknown message type 'opened'"),
     ({"position": "1.5"}, "protocol", "duration like 'PT1.5S'"),
 ])

@@ -160,7 +160,9 @@ class AudioHookDoor(Door):
             raise ProtocolError(ErrorCode.PROTOCOL, f"id {body.get('id')!r} is not this session's id "
                                                     f"{self.session_id} (Audiohook-Session-Id)")
         seq, serverseq = body.get("seq"), body.get("serverseq")
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq != self.clientseq + 1:
+        # After a disconnect, the client's close is taken even if its numbering went astray.
+        numbered = not isinstance(seq, bool) and isinstance(seq, int)
+        if not numbered or not (seq == self.clientseq + 1 or (self.disconnecting and seq > self.clientseq)):
             raise ProtocolError(ErrorCode.PROTOCOL, f"seq {seq!r} after {self.clientseq}: client messages are "
                                                     "numbered 1, 2, 3... without gaps")
         if isinstance(serverseq, bool) or not isinstance(serverseq, int) or not 0 <= serverseq <= self.seq:
