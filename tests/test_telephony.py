@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 import urllib.request
 import uuid
@@ -448,6 +449,14 @@ async def paced(items, frame_ms: int):
         yield item
 
 
+def sessions_created(stack, protocol: str) -> float:
+    """The gateway's count of pipeline sessions created through one door."""
+    with urllib.request.urlopen(stack.http + "/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    match = re.search(rf'^streamscribe_gateway_sessions_total{{protocol="{protocol}"}} (\S+)$', metrics, re.M)
+    return float(match.group(1))
+
+
 def check_parties(finals: list[dict], turns, party_key: str, parties: tuple[str, str]) -> None:
     """Each party's finals hold its own turns' words, in order and around the turn in audio time."""
     for channel, party in enumerate(parties):
@@ -485,6 +494,7 @@ async def test_twilio_both_tracks_call(stack, clips):
     messages.append(json.dumps({"event": "stop", "sequenceNumber": str(len(messages)), "streamSid": STREAM_SID,
                                 "stop": {"accountSid": "AC0123456789abcdef0123456789abcdef", "callSid": CALL_SID}}))
     url = f"ws://127.0.0.1:{stack.port}/twilio"
+    created = sessions_created(stack, "twilio")
     received = []
     async with connect(url) as ws:
         async def send():
@@ -509,6 +519,7 @@ async def test_twilio_both_tracks_call(stack, clips):
     finals = [m for m in received if m["event"] == "final"]
     assert all(m["streamSid"] == STREAM_SID and m["callSid"] == CALL_SID for m in received)
     check_parties(finals, turns, "channel", ("inbound", "outbound"))
+    assert sessions_created(stack, "twilio") == created + 2  # one pipeline session per party
 
 
 @pytest.mark.e2e
@@ -520,6 +531,7 @@ async def test_audiohook_stereo_call(stack, clips):
     headers = {"Audiohook-Session-Id": client.id, "Audiohook-Organization-Id": str(uuid.uuid4()),
                "Audiohook-Correlation-Id": str(uuid.uuid4()), "X-API-KEY": "test-key"}
     url = f"ws://127.0.0.1:{stack.port}/audiohook"
+    created = sessions_created(stack, "audiohook")
     received = []
     async with connect(url, additional_headers=headers) as ws:
         await ws.send(client.open())
@@ -560,6 +572,7 @@ async def test_audiohook_stereo_call(stack, clips):
                                "end_ms": end_ms,
                                "text": data["alternatives"][0]["interpretations"][0]["transcript"]})
     check_parties(finals, turns, "channel", ("external", "internal"))
+    assert sessions_created(stack, "audiohook") == created + 2
 
 
 @pytest.mark.e2e
@@ -576,35 +589,31 @@ async def test_twilio_signature_through_the_server(redis_server):
     redis = bus.connect(redis_server.url)
     gateway = Gateway(redis, registry=CollectorRegistry(), listen=ListenOptions(host="127.0.0.1", port=0),
                       doors=DoorOptions(twilio_auth_token=token))
-    await gateway.start()
-    try:
-        url = f"ws://127.0.0.1:{gateway.port}/twilio?token=abc"
-        with pytest.raises(InvalidStatus) as info:
-            async with connect(url, additional_headers={"X-Twilio-Signature": signature("wrong", url)}):
-                pass
-        assert info.value.response.status_code == 403
-        async with connect(url, additional_headers={"X-Twilio-Signature": signature(token, url)}) as ws:
-            await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-            await ws.send(json.dumps({"event": "media"}))  # before start: refused, and the socket closes
-            async with asyncio.timeout(30):
-                error = json.loads(await ws.recv())
-                assert (error["event"], error["code"]) == ("error", "config_required")
-                with pytest.raises(ConnectionClosed):
-                    await ws.recv()
-            assert ws.close_code == 1008
-    finally:
-        await gateway.close()
-        await redis.aclose()
+    async with asyncio.timeout(90):  # a hang fails here, with its traceback
+        await gateway.start()
+        try:
+            url = f"ws://127.0.0.1:{gateway.port}/twilio?token=abc"
+            with pytest.raises(InvalidStatus) as info:
+                async with connect(url, additional_headers={"X-Twilio-Signature": signature("wrong", url)}):
+                    pass
+            assert info.value.response.status_code == 403
+            async with connect(url, additional_headers={"X-Twilio-Signature": signature(token, url)}) as ws:
+                await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+                await ws.send(json.dumps({"event": "media"}))  # before start: refused, and the socket closes
+                async with asyncio.timeout(30):
+                    error = json.loads(await ws.recv())
+                    assert (error["event"], error["code"]) == ("error", "config_required")
+                    with pytest.raises(ConnectionClosed):
+                        await ws.recv()
+                assert ws.close_code == 1008
+        finally:
+            await gateway.close()
+            await redis.aclose()
 
 
 @pytest.mark.e2e
-def test_metrics_by_protocol_and_no_session_keys_remain(stack):
-    """Runs last in this module: both doors counted under their names; every call's keys are gone."""
-    with urllib.request.urlopen(stack.http + "/metrics", timeout=10) as response:
-        metrics = response.read().decode()
-    for protocol in ("twilio", "audiohook"):  # one pipeline session per party
-        assert f'streamscribe_gateway_sessions_total{{protocol="{protocol}"}} 2.0' in metrics
-        assert f'streamscribe_gateway_connections{{protocol="{protocol}"}} 0.0' in metrics
+def test_no_session_keys_remain(stack):
+    """Every call's keys are gone once it ended."""
     deadline = time.monotonic() + 15  # stages notice a vanished session within a heartbeat
     keys = session_keys(stack.redis.url)
     while keys and time.monotonic() < deadline:
