@@ -16,6 +16,7 @@ class ErrorCode(str, enum.Enum):
     UNKNOWN_TYPE = "unknown_type"  # a message of a type the protocol does not have
     PROTOCOL = "protocol"  # a message out of order (e.g. a second config)
     NOT_FOUND = "not_found"  # no WebSocket endpoint at that path
+    FORBIDDEN = "forbidden"  # a platform's request signature is missing or wrong
     OVERLOADED = "overloaded"  # no capacity for a new session; try again later
     UNAVAILABLE = "unavailable"  # the service cannot reach its queue
     TIMEOUT = "timeout"  # results did not complete in time after a close

@@ -23,6 +23,7 @@ from .connection import ConnectionOptions
 from .hub import HubOptions
 from .origins import OriginPolicy
 from .pacing import PacingOptions
+from .protocols.base import DoorOptions
 from .server import AccessOptions, Gateway, ListenOptions
 
 log = logging.getLogger("gateway")
@@ -62,6 +63,8 @@ def build_parser() -> SettingsParser:
                   help="refuse new sessions (close 1013) while a stage lags more than this many seconds")
     parser.flag("--enable-noise-suppression", help="send sessions through the denoise stage by default")
     add_access_options(parser)
+    parser.option("--twilio-auth-token", default=None,
+                  help="Twilio auth token: /twilio then requires a valid X-Twilio-Signature header")
     return parser
 
 
@@ -134,6 +137,7 @@ async def serve(args) -> None:
         hub=HubOptions(session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag,
                        max_backlog_records=args.max_backlog_records, backlog_timeout=args.backlog_timeout,
                        enable_noise_suppression=args.enable_noise_suppression),
+        doors=DoorOptions(twilio_auth_token=args.twilio_auth_token),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -47,7 +47,7 @@ def samples_to_ms(samples: int) -> int:
 
 class Call:
     def __init__(self, hub: SessionHub, config: SessionConfig, *, protocol: str,
-                 events_out: asyncio.Queue) -> None:
+                 events_out: asyncio.Queue, call_id: str | None = None) -> None:
         self.hub = hub
         self.config = config
         self.protocol = protocol
@@ -61,7 +61,7 @@ class Call:
                             on_lost=self.lose)
             for _ in range(config.pipelines)
         ]
-        self.call_id = self.sessions[0].session_id if len(self.sessions) == 1 else uuid.uuid4().hex
+        self.call_id = call_id or (self.sessions[0].session_id if len(self.sessions) == 1 else uuid.uuid4().hex)
         self.last_activity = time.monotonic()  # last audio or keep-alive
         self.last_audio = self.last_activity
         self._channel = {session.session_id: index for index, session in enumerate(self.sessions)}

@@ -90,7 +90,7 @@ class Connection:
         first, rest = operations[0], operations[1:]
         if not isinstance(first, events.Open):
             raise AssertionError(f"{type(self.door).__name__} did not open the call first")
-        call = Call(self.hub, first.config, protocol=self.door.name, events_out=self.events)
+        call = Call(self.hub, first.config, protocol=self.door.name, events_out=self.events, call_id=first.call_id)
         try:
             await call.open()
         except CallRefused as exc:
@@ -167,6 +167,8 @@ class Connection:
                     await call.finalize()
                 elif isinstance(operation, events.KeepAlive):
                     call.keepalive()
+                elif isinstance(operation, events.Reply):
+                    await self.events.put(operation)
                 elif isinstance(operation, events.Close):
                     await call.close(timeout=self.options.close_timeout)
                     return True

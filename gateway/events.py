@@ -22,9 +22,15 @@ from .config import SessionConfig
 
 @dataclass(frozen=True, slots=True)
 class Open:
-    """Start the call with ``config`` (once, before any audio)."""
+    """Start the call with ``config`` (once, before any audio).
+
+    ``call_id``: the platform's own id of the call (Twilio's streamSid, the
+    AudioHook session id), used as the call's id in results and logs; None: the
+    core makes one. A label only: pipeline session ids are always the core's own.
+    """
 
     config: SessionConfig
+    call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +61,18 @@ class Close:
     """The client is done: flush, deliver every remaining result, then end the call."""
 
 
-Operation = Open | Audio | Finalize | KeepAlive | Close
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A door's own answer to a client message (e.g. AudioHook's ``pong``).
+
+    The connection queues it with the call's events, unchanged, so the door
+    renders it in order with them; the core never sees it.
+    """
+
+    message: object
+
+
+Operation = Open | Audio | Finalize | KeepAlive | Close | Reply
 
 # -- events: core to door ----------------------------------------------------------
 
@@ -150,4 +167,4 @@ class Ended:
     audio_ms: int = 0
 
 
-Event = Opened | Partial | Final | SpeechStarted | UtteranceEnd | Flushed | Error | Ended
+Event = Opened | Partial | Final | SpeechStarted | UtteranceEnd | Flushed | Error | Ended | Reply

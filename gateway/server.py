@@ -42,7 +42,7 @@ from .hub import HubOptions, SessionHub
 from .limits import KeyLimits
 from .origins import OriginPolicy
 from .protocols import ROUTES, door_for
-from .protocols.base import CloseFrame, Door, Handshake, HandshakeRefused
+from .protocols.base import CloseFrame, Door, DoorOptions, Handshake, HandshakeRefused
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,12 @@ class _Refused(Exception):
 class Gateway:
     def __init__(self, redis: bus.Redis, *, registry: CollectorRegistry, listen: ListenOptions = ListenOptions(),
                  connection: ConnectionOptions = ConnectionOptions(), hub: HubOptions = HubOptions(),
-                 access: AccessOptions = AccessOptions()) -> None:
+                 access: AccessOptions = AccessOptions(), doors: DoorOptions = DoorOptions()) -> None:
         self.registry = registry
         self.metrics = GatewayMetrics(registry)
         self.listen = listen
         self.connection_options = connection
+        self.door_options = doors
         self.hub = SessionHub(redis, options=hub, metrics=self.metrics)
         self.port = listen.port
         self._server = None
@@ -168,7 +169,7 @@ class Gateway:
                 return refused.response
             if door is not None:
                 try:
-                    opened = door(_without_token(handshake))
+                    opened = door(_without_token(handshake), options=self.door_options)
                 except HandshakeRefused as exc:
                     return _response(http.HTTPStatus(exc.status), exc.body, exc.content_type, exc.headers)
                 self._accepted[connection] = _Accepted(opened, key_id, _address(connection))
@@ -292,7 +293,7 @@ def _address(connection: ServerConnection) -> str:
 def _without_token(handshake: Handshake) -> Handshake:
     """The handshake as doors see it: without the ``token`` query parameter (a key is no option)."""
     query = [(name, value) for name, value in handshake.query if name != auth.QUERY_PARAMETER]
-    return Handshake(handshake.path, query, handshake.headers) if len(query) != len(handshake.query) else handshake
+    return Handshake(handshake.path, query, handshake.headers, handshake.target) if len(query) != len(handshake.query) else handshake
 
 
 def _refusal(status: http.HTTPStatus, error: str, message: str,

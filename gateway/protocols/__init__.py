@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from .audiohook import AudioHookDoor
 from .base import Door
 from .deepgram import DeepgramDoor
 from .native import NativeDoor
+from .twilio import TwilioDoor
 
 ROUTES: dict[str, type[Door]] = {
     "/ws/asr": NativeDoor,
     "/v1/listen": DeepgramDoor,
+    "/twilio": TwilioDoor,
+    "/audiohook": AudioHookDoor,
 }
 
 

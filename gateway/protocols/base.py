@@ -36,11 +36,19 @@ class Handshake:
     path: str
     query: list[tuple[str, str]] = field(default_factory=list)
     headers: Headers = field(default_factory=Headers)
+    target: str = ""  # the request target as sent (path and query), e.g. for signatures over the URL
 
     @classmethod
     def from_target(cls, target: str, headers: Headers) -> Handshake:
         parts = urlsplit(target)
-        return cls(parts.path, parse_qsl(parts.query, keep_blank_values=True), headers)
+        return cls(parts.path, parse_qsl(parts.query, keep_blank_values=True), headers, target)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoorOptions:
+    """Deployment settings that doors read at the handshake."""
+
+    twilio_auth_token: str | None = None  # set: Twilio's X-Twilio-Signature must be valid
 
 
 class HandshakeRefused(Exception):
@@ -63,9 +71,10 @@ class Door(abc.ABC):
 
     name: ClassVar[str]
 
-    def __init__(self, handshake: Handshake) -> None:
+    def __init__(self, handshake: Handshake, *, options: DoorOptions = DoorOptions()) -> None:
         """Read the handshake; raise :class:`HandshakeRefused` to refuse it."""
         self.handshake = handshake
+        self.options = options
 
     def response_headers(self) -> list[tuple[str, str]]:
         """Extra headers of the handshake response."""

@@ -70,7 +70,7 @@ from common.errors import ConfigError, ErrorCode, ProtocolError
 
 from .. import events
 from ..config import MAX_CHANNELS, SessionConfig
-from .base import CloseFrame, Door, Handshake, HandshakeRefused, Outgoing
+from .base import CloseFrame, Door, DoorOptions, Handshake, HandshakeRefused, Outgoing
 from .native import parse_json
 
 MIN_ENDPOINTING_MS = 300
@@ -257,8 +257,8 @@ def _plain(word: str) -> str:
 class DeepgramDoor(Door):
     name: ClassVar[str] = "deepgram"
 
-    def __init__(self, handshake: Handshake) -> None:
-        super().__init__(handshake)
+    def __init__(self, handshake: Handshake, *, options: DoorOptions = DoorOptions()) -> None:
+        super().__init__(handshake, options=options)
         self.request_id = str(uuid.uuid4())
         self.created = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         try:

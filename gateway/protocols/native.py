@@ -96,8 +96,8 @@ def parse_control(text: str) -> events.Operation:
 class NativeDoor(Door):
     name: ClassVar[str] = "native"
 
-    def __init__(self, handshake) -> None:
-        super().__init__(handshake)
+    def __init__(self, handshake, **options) -> None:
+        super().__init__(handshake, **options)
         self.config: SessionConfig | None = None
         self.call_id = ""
         self.seq = 0

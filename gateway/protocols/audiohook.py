@@ -1,0 +1,255 @@
+"""Genesys Cloud AudioHook (protocol version 2) at ``/audiohook``.
+
+Genesys opens the WebSocket with the headers ``Audiohook-Session-Id`` (a UUID,
+the session's id in every message), ``Audiohook-Organization-Id``,
+``Audiohook-Correlation-Id`` and ``X-API-KEY`` (the integration's API key,
+checked by the gateway's auth like any other key). Then, as the AudioHook
+protocol reference describes:
+
+- the client's ``open`` (``organizationId``, ``conversationId``,
+  ``participant``, the ``media`` it offers, ``language``) is answered by
+  ``opened`` with the one medium selected: PCMU at 8000 Hz, with the channels
+  offered (``external`` = the customer, ``internal`` = the agent);
+- binary frames carry that audio, the channels interleaved sample by sample;
+- ``ping`` is answered by ``pong``; ``paused``, ``resumed``, ``discarded`` and
+  ``update`` are taken note of; ``error`` is the client's report of a problem;
+- the client's ``close`` is answered by ``closed`` once every result of the
+  call was sent; the server's ``disconnect`` asks the client to close (sent
+  on a protocol error, with reason ``error`` and the explanation in ``info``).
+
+Every message has ``version`` ``"2"``, ``id`` (the session id), ``seq`` and
+``parameters``; the server numbers its messages ``seq`` 1, 2, 3... and echoes
+the last client ``seq`` it saw as ``clientseq``; client messages must be
+numbered 1, 2, 3... too (a gap is a protocol error) and carry ``serverseq`` and
+``position``, the audio time at which they were sent. When ``position`` runs
+ahead of the audio received (audio the client discarded and counted), the gap
+is filled with silence so audio time stays the stream's time. A pause closes
+the current utterance of each channel (no utterance spans audio that was not
+sent).
+
+Each channel is its own pipeline session with its own endpointing. Finals go
+back as ``event`` messages holding one ``transcript`` entity each, in the form
+Genesys defines for transcription connectors (``id``, ``channel`` =
+``external``/``internal``, ``isFinal``, ``offset``, ``duration``,
+``alternatives`` of ``interpretations`` with ``transcript`` and word
+``tokens``), with two additions: ``party`` (the channel's name again) and
+``channelIndex``. An AudioHook Monitor integration ignores these events;
+*followers* of the call are the transcripts' real consumers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import ClassVar
+
+from common.errors import ConfigError, ErrorCode, ProtocolError
+
+from .. import events
+from ..config import SessionConfig
+from .base import CloseFrame, Door, HandshakeRefused, Outgoing
+from .native import parse_json
+from .telephony import TrackClock, format_duration, language_of, parse_duration
+
+log = logging.getLogger(__name__)
+
+VERSION = "2"
+RATE = 8000
+PARTIES = ("external", "internal")
+CLIENT_TYPES = ("open", "ping", "paused", "resumed", "discarded", "update", "close", "error")
+# A client's mistake: answered with disconnect (the protocol has no non-fatal error for the server to send).
+_CLIENT_ERRORS = {ErrorCode.BAD_JSON, ErrorCode.CONFIG_REQUIRED, ErrorCode.BAD_CONFIG, ErrorCode.BAD_AUDIO,
+                  ErrorCode.UNKNOWN_TYPE, ErrorCode.PROTOCOL}
+# Utterance ids in a form AudioHook entities take (a UUID), derived so a replay gives the same one.
+_ENTITY_IDS = uuid.UUID("6f1d3a52-0c8e-4f9b-9a57-2d6c1b7e4a10")
+
+
+def _uuid(value: object) -> str | None:
+    try:
+        return str(uuid.UUID(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def select_media(offered: object) -> dict:
+    """The first offered medium this server takes: audio, PCMU, 8000 Hz, external and/or internal channels."""
+    if not isinstance(offered, list):
+        raise ProtocolError(ErrorCode.BAD_CONFIG, "open.parameters.media must be a list of offered media")
+    for media in offered:
+        if not isinstance(media, dict):
+            continue
+        channels = media.get("channels")
+        if (media.get("type") == "audio" and media.get("format") == "PCMU" and media.get("rate") == RATE
+                and isinstance(channels, list) and channels and len(set(channels)) == len(channels)
+                and set(channels) <= set(PARTIES)):
+            return {"type": "audio", "format": "PCMU", "channels": list(channels), "rate": RATE}
+    raise ProtocolError(ErrorCode.BAD_CONFIG, "none of the offered media is supported; this server takes audio "
+                                              "in PCMU at 8000 Hz with channels external and/or internal")
+
+
+class AudioHookDoor(Door):
+    name: ClassVar[str] = "audiohook"
+
+    def __init__(self, handshake, **options) -> None:
+        super().__init__(handshake, **options)
+        headers = handshake.headers
+        self.session_id = _uuid(headers.get("Audiohook-Session-Id"))
+        if self.session_id is None:
+            body = {"error": str(ErrorCode.BAD_CONFIG),
+                    "message": "an AudioHook connection needs an Audiohook-Session-Id header holding a UUID"}
+            raise HandshakeRefused(400, json.dumps(body).encode())
+        self.organization_id = headers.get("Audiohook-Organization-Id", "")
+        self.seq = 0  # last server message
+        self.clientseq = 0  # last client message
+        self.state = "preparing"  # active, paused, closing
+        self.media: dict | None = None
+        self.parties: tuple[str, ...] = ()
+        self.clock: TrackClock | None = None
+        self.conversation_id = ""
+        self.disconnecting = False  # a disconnect was sent: no second one
+
+    # -- client to core --------------------------------------------------------------
+
+    def receive(self, message: str | bytes) -> list[events.Operation]:
+        if isinstance(message, bytes):
+            return self._audio(message)
+        body = parse_json(message)
+        kind = self._check(body)
+        parameters = body.get("parameters", {})
+        if not isinstance(parameters, dict):
+            raise ProtocolError(ErrorCode.PROTOCOL, f"{kind}.parameters must be an object")
+        if self.state == "preparing":
+            if kind != "open":
+                raise ProtocolError(ErrorCode.CONFIG_REQUIRED, f"{kind!r} before 'open'; the session starts "
+                                                               "with 'open'")
+            return self._open(parameters)
+        operations = self._catch_up(body.get("position"))
+        if kind == "open":
+            raise ProtocolError(ErrorCode.PROTOCOL, "the session is already open")
+        if kind == "ping":
+            operations += [events.KeepAlive(), events.Reply("pong")]
+        elif kind == "paused":
+            self.state = "paused"
+            operations.append(events.Finalize())
+        elif kind == "resumed":
+            self.state = "active"
+        elif kind == "discarded":
+            pass  # the client lost audio; its position says whether the stream's time counts it
+        elif kind == "update":
+            language = parameters.get("language")
+            log.info("session %s: the client updates the language to %r; this call keeps its language",
+                     self.session_id, language)
+        elif kind == "error":
+            log.warning("session %s: client error %s: %s", self.session_id, parameters.get("code"),
+                        parameters.get("message"))
+        elif kind == "close":
+            self.state = "closing"
+            operations.append(events.Close())
+        return operations
+
+    def _check(self, body: dict) -> str:
+        """The type of a well-formed client message in sequence; :class:`ProtocolError` otherwise."""
+        kind = body.get("type")
+        if body.get("version") != VERSION:
+            raise ProtocolError(ErrorCode.PROTOCOL, f"version must be {VERSION!r}, not {body.get('version')!r}")
+        if kind not in CLIENT_TYPES:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}; a client sends "
+                                                        f"{', '.join(CLIENT_TYPES)}")
+        if _uuid(body.get("id")) != self.session_id:
+            raise ProtocolError(ErrorCode.PROTOCOL, f"id {body.get('id')!r} is not this session's id "
+                                                    f"{self.session_id} (Audiohook-Session-Id)")
+        seq, serverseq = body.get("seq"), body.get("serverseq")
+        # After a disconnect, the client's close is taken even if its numbering went astray.
+        numbered = not isinstance(seq, bool) and isinstance(seq, int)
+        if not numbered or not (seq == self.clientseq + 1 or (self.disconnecting and seq > self.clientseq)):
+            raise ProtocolError(ErrorCode.PROTOCOL, f"seq {seq!r} after {self.clientseq}: client messages are "
+                                                    "numbered 1, 2, 3... without gaps")
+        if isinstance(serverseq, bool) or not isinstance(serverseq, int) or not 0 <= serverseq <= self.seq:
+            raise ProtocolError(ErrorCode.PROTOCOL, f"serverseq {serverseq!r} is not a server message seq "
+                                                    f"(the last one sent is {self.seq})")
+        self.clientseq = seq
+        return kind
+
+    def _open(self, parameters: dict) -> list[events.Operation]:
+        self.media = select_media(parameters.get("media"))
+        self.parties = tuple(self.media["channels"])
+        self.conversation_id = str(parameters.get("conversationId", ""))
+        try:
+            config = SessionConfig(sample_rate=RATE, encoding="mulaw", channels=len(self.parties), multichannel=True,
+                                   language=language_of(parameters.get("language"), "open.parameters.language"))
+        except ConfigError as exc:
+            raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
+        self.clock = TrackClock(rate=RATE, channels=len(self.parties), name="the audio position")
+        self.state = "active"
+        return [events.Open(config, call_id=self.session_id)]
+
+    def _catch_up(self, position: object) -> list[events.Operation]:
+        """Silence up to the client's ``position`` when it counts audio this server did not get."""
+        if position is None:
+            return []
+        at = round(parse_duration(position, "position") * RATE)
+        silence = self.clock.fill_to(at)
+        return [events.Audio(silence)] if silence else []
+
+    def _audio(self, data: bytes) -> list[events.Operation]:
+        if self.state == "preparing":
+            raise ProtocolError(ErrorCode.CONFIG_REQUIRED, "audio before 'open'; the session starts with 'open'")
+        if self.state == "closing":
+            raise ProtocolError(ErrorCode.PROTOCOL, "audio after 'close'")
+        if len(data) % len(self.parties):
+            raise ProtocolError(ErrorCode.BAD_AUDIO, f"a {len(self.parties)}-channel PCMU frame of {len(data)} "
+                                                     "bytes is not whole samples")
+        self.clock.advance(len(data) // len(self.parties))
+        return [events.Audio(data)]
+
+    # -- core to client ------------------------------------------------------------
+
+    def render(self, event: events.Event) -> list[Outgoing]:
+        if isinstance(event, events.Opened):
+            return [self._message("opened", {"media": [self.media], "startPaused": False})]
+        if isinstance(event, events.Reply):
+            return [self._message(str(event.message), {})]
+        if isinstance(event, events.Final):
+            return [self._message("event", {"entities": [self._entity(event)]})] if event.text else []
+        if isinstance(event, events.Error):
+            if event.fatal or event.code in _CLIENT_ERRORS:
+                return self._disconnect(f"{event.code}: {event.message}")
+            return []  # e.g. one utterance not recognised: AudioHook has no message for it
+        if isinstance(event, events.Ended):
+            if self.state == "closing":
+                out = [self._message("closed", {})]
+            else:
+                out = self._disconnect(event.reason)
+            return [*out, CloseFrame(event.close_code, event.reason[:120])]
+        return []  # partials, speech started, utterance end, flushed
+
+    def _message(self, kind: str, parameters: dict) -> str:
+        self.seq += 1
+        return json.dumps({"version": VERSION, "type": kind, "seq": self.seq, "clientseq": self.clientseq,
+                           "id": self.session_id, "parameters": parameters}, ensure_ascii=False)
+
+    def _disconnect(self, info: str) -> list[Outgoing]:
+        if self.disconnecting or self.state == "closing":
+            return []
+        self.disconnecting = True
+        return [self._message("disconnect", {"reason": "error", "info": info[:500]})]
+
+    def _entity(self, event: events.Final) -> dict:
+        party = self.parties[event.channel]
+        interpretation = {"type": "display", "transcript": event.text}
+        if event.words:
+            interpretation["tokens"] = [
+                {"type": "word", "value": word.text, "confidence": round(word.confidence, 4),
+                 "offset": format_duration(word.start_ms),
+                 "duration": format_duration(word.end_ms - word.start_ms)} for word in event.words]
+        alternative = {"interpretations": [interpretation]}
+        if event.confidence is not None:
+            alternative["confidence"] = round(event.confidence, 4)
+        if event.language:
+            alternative["languages"] = [event.language]
+        return {"type": "transcript", "data": {
+            "id": str(uuid.uuid5(_ENTITY_IDS, event.utterance_id)), "channel": party, "isFinal": True,
+            "offset": format_duration(event.start_ms), "duration": format_duration(event.end_ms - event.start_ms),
+            "alternatives": [alternative], "party": party, "channelIndex": event.channel,
+        }}

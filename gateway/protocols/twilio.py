@@ -1,0 +1,230 @@
+"""Twilio Media Streams at ``/twilio``: a phone call's audio, one channel per track.
+
+Twilio connects when TwiML says ``<Start><Stream url="wss://HOST/twilio?token=KEY"
+track="both_tracks"/></Start>`` and sends JSON text messages, as its Media
+Streams documentation describes them:
+
+- ``connected`` (``protocol``, ``version``), then ``start`` once: ``streamSid``,
+  ``callSid``, ``accountSid``, ``tracks`` (``inbound`` and/or ``outbound``),
+  ``mediaFormat`` (``audio/x-mulaw``, 8000 Hz, 1 channel) and ``customParameters``
+  (the ``<Parameter>`` elements of the ``<Stream>``);
+- ``media``: ``track``, ``chunk`` (1, 2, ... per track), ``timestamp`` (ms from
+  the start of the stream) and ``payload`` (base64 μ-law, 20 ms per message);
+- ``dtmf``, ``mark`` (not used here), and ``stop`` at the end.
+
+Each track is a channel with its own pipeline session and endpointing:
+channel 0 is ``inbound`` (the caller), channel 1 ``outbound`` (the agent or
+bot) when the stream has both. A gap in a track's timestamps (lost media) is
+filled with silence, so audio time stays the call's time. The call's id is the
+``streamSid``. The ``<Parameter>``\\ s ``language`` (e.g. ``en-US``) and
+``context`` set the call's language and recognition context.
+
+Twilio reads no transcripts from this socket (it takes only ``media``,
+``mark`` and ``clear`` from a server and ignores the rest), so transcripts
+belong to *followers* of the call, who get them elsewhere. They are also sent
+here as JSON text messages, ``{"event": "partial" | "final" | "error", ...}``
+with ``streamSid``, ``channel`` and ``party`` (the track's name): harmless to
+Twilio and useful to a test or a proxy reading the socket.
+
+With ``--twilio-auth-token`` set, the handshake must carry a valid
+``X-Twilio-Signature`` (base64 HMAC-SHA1 of the full ``wss://`` URL, keyed with
+the account's auth token), or it is refused with HTTP 403.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from typing import ClassVar
+
+from common.errors import ConfigError, ErrorCode, ProtocolError
+
+from .. import events
+from ..config import SessionConfig
+from .base import CloseFrame, Door, HandshakeRefused, Outgoing
+from .native import parse_json
+from .telephony import TrackClock, language_of
+
+TRACKS = ("inbound", "outbound")  # channel order; Twilio's names are the parties
+
+
+def signature(auth_token: str, url: str) -> str:
+    """Twilio's request signature of a GET ``url`` (no form parameters): base64 HMAC-SHA1."""
+    digest = hmac.new(auth_token.encode(), url.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def signed_urls(host: str, target: str) -> list[str]:
+    """The URLs Twilio may have signed for this request: as sent, with or without the default port."""
+    hosts = [host]
+    name, _, port = host.rpartition(":")
+    if name and port == "443":
+        hosts.append(name)
+    elif not name or not port.isdigit():
+        hosts.append(f"{host}:443")
+    return [f"{scheme}://{h}{target}" for scheme in ("wss", "ws") for h in hosts]
+
+
+def _sequence(value: object, name: str) -> int:
+    """Twilio sends counters as strings of digits."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise ProtocolError(ErrorCode.PROTOCOL, f"{name} must be a non-negative integer, not {value!r}")
+    return int(value)
+
+
+def _text(body: dict, name: str, where: str, *, required: bool = True) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(ErrorCode.PROTOCOL, f"{where}.{name} must be a non-empty string")
+    return value
+
+
+def _object(body: dict, name: str) -> dict:
+    value = body.get(name)
+    if not isinstance(value, dict):
+        raise ProtocolError(ErrorCode.PROTOCOL, f"a {body.get('event')} message needs a {name!r} object")
+    return value
+
+
+class TwilioDoor(Door):
+    name: ClassVar[str] = "twilio"
+
+    def __init__(self, handshake, **options) -> None:
+        super().__init__(handshake, **options)
+        token = self.options.twilio_auth_token
+        if token:
+            self._check_signature(token)
+        self.stream_sid = ""
+        self.call_sid = ""
+        self.tracks: tuple[str, ...] = ()
+        self.clocks: dict[str, TrackClock] = {}
+        self.chunks: dict[str, int] = {}  # track -> last chunk number
+        self.stopped = False
+
+    def _check_signature(self, token: str) -> None:
+        headers = self.handshake.headers
+        given = headers.get("X-Twilio-Signature", "")
+        host = headers.get("Host", "")
+        if not given or not any(hmac.compare_digest(given, signature(token, url))
+                                for url in signed_urls(host, self.handshake.target)):
+            body = {"error": str(ErrorCode.FORBIDDEN),
+                    "message": "X-Twilio-Signature is missing or does not match this URL and auth token"}
+            raise HandshakeRefused(403, json.dumps(body).encode())
+
+    # -- Twilio to core --------------------------------------------------------------
+
+    def receive(self, message: str | bytes) -> list[events.Operation]:
+        if isinstance(message, bytes):
+            raise ProtocolError(ErrorCode.PROTOCOL, "Twilio Media Streams send JSON text messages, not binary")
+        body = parse_json(message)
+        kind = body.get("event")
+        if kind == "connected":
+            return []
+        if kind == "start":
+            return self._start(body)
+        if kind in ("media", "dtmf", "mark", "stop") and not self.tracks:
+            raise ProtocolError(ErrorCode.CONFIG_REQUIRED, f"{kind!r} before 'start'; the stream starts with "
+                                                           "'connected' and 'start'")
+        if self.stopped and kind in ("media", "stop"):
+            raise ProtocolError(ErrorCode.PROTOCOL, f"{kind!r} after 'stop'")
+        if kind == "media":
+            return self._media(_object(body, "media"))
+        if kind in ("dtmf", "mark"):
+            return [events.KeepAlive()]  # key presses and playback marks: no audio, no results
+        if kind == "stop":
+            self.stopped = True
+            return [events.Close()]
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown event {kind!r}; Twilio sends connected, start, "
+                                                    "media, dtmf, mark and stop")
+
+    def _start(self, body: dict) -> list[events.Operation]:
+        if self.tracks:
+            raise ProtocolError(ErrorCode.PROTOCOL, "the stream already started")
+        start = _object(body, "start")
+        self.stream_sid = _text(start, "streamSid", "start")
+        self.call_sid = _text(start, "callSid", "start", required=False)
+        tracks = start.get("tracks", ["inbound"])
+        if (not isinstance(tracks, list) or not tracks or len(set(tracks)) != len(tracks)
+                or not set(tracks) <= set(TRACKS)):
+            raise ProtocolError(ErrorCode.BAD_CONFIG, f"start.tracks must list 'inbound' and/or 'outbound', "
+                                                      f"not {tracks!r}")
+        media = start.get("mediaFormat", {})
+        if not isinstance(media, dict):
+            raise ProtocolError(ErrorCode.BAD_CONFIG, "start.mediaFormat must be an object")
+        encoding, rate, channels = (media.get("encoding", "audio/x-mulaw"), media.get("sampleRate", 8000),
+                                    media.get("channels", 1))
+        if encoding != "audio/x-mulaw" or channels != 1 or isinstance(rate, bool) or not isinstance(rate, int):
+            raise ProtocolError(ErrorCode.BAD_CONFIG, f"mediaFormat must be audio/x-mulaw, one channel, an integer "
+                                                      f"sampleRate; got {encoding!r}, {channels!r}, {rate!r}")
+        parameters = start.get("customParameters") or {}
+        if not isinstance(parameters, dict):
+            raise ProtocolError(ErrorCode.BAD_CONFIG, "start.customParameters must be an object")
+        context = parameters.get("context", "")
+        if not isinstance(context, str):
+            raise ProtocolError(ErrorCode.BAD_CONFIG, "the context parameter must be a string")
+        self.tracks = tuple(track for track in TRACKS if track in tracks)
+        try:
+            config = SessionConfig(sample_rate=rate, encoding="mulaw", channels=len(self.tracks), multichannel=True,
+                                   language=language_of(parameters.get("language"), "the language parameter"),
+                                   context=context)
+        except ConfigError as exc:
+            raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
+        self.clocks = {track: TrackClock(rate=rate, name=f"the {track} track") for track in self.tracks}
+        self.chunks = {track: 0 for track in self.tracks}
+        return [events.Open(config, call_id=self.stream_sid)]
+
+    def _media(self, media: dict) -> list[events.Operation]:
+        track = media.get("track", "inbound")
+        if track not in self.clocks:
+            raise ProtocolError(ErrorCode.BAD_AUDIO, f"media.track {track!r} is not one of this stream's tracks "
+                                                     f"({', '.join(self.tracks)})")
+        channel = self.tracks.index(track)
+        chunk = _sequence(media.get("chunk"), "media.chunk")
+        timestamp = _sequence(media.get("timestamp"), "media.timestamp")
+        payload = media.get("payload")
+        try:
+            audio = base64.b64decode(payload, validate=True) if isinstance(payload, str) else None
+        except (binascii.Error, ValueError):
+            audio = None
+        if audio is None:
+            raise ProtocolError(ErrorCode.BAD_AUDIO, "media.payload must be base64 μ-law audio")
+        if chunk <= self.chunks[track]:
+            raise ProtocolError(ErrorCode.BAD_AUDIO, f"{track} chunk {chunk} after chunk {self.chunks[track]}: "
+                                                     "repeated or out of order; dropped")
+        self.chunks[track] = chunk
+        clock = self.clocks[track]
+        silence = clock.fill_to(timestamp * clock.rate // 1000)  # may raise: that frame is dropped
+        clock.advance(len(audio))
+        operations = [events.Audio(silence, channel)] if silence else []
+        if audio:
+            operations.append(events.Audio(audio, channel))
+        return operations
+
+    # -- core to Twilio ------------------------------------------------------------
+
+    def render(self, event: events.Event) -> list[Outgoing]:
+        if isinstance(event, events.Ended):
+            return [CloseFrame(event.close_code, event.reason[:120])]
+        if isinstance(event, events.Transcript):
+            return [json.dumps(self._transcript(event), ensure_ascii=False)]
+        if isinstance(event, events.Error):
+            return [json.dumps({"event": "error", "streamSid": self.stream_sid, "code": str(event.code),
+                                "message": event.message, "fatal": event.fatal}, ensure_ascii=False)]
+        return []  # opened, speech started, utterance end, flushed: nothing Twilio or a follower needs here
+
+    def _transcript(self, event: events.Transcript) -> dict:
+        final = isinstance(event, events.Final)
+        message = {"event": "final" if final else "partial", "streamSid": self.stream_sid,
+                   "callSid": self.call_sid, "channel": event.channel, "party": self.tracks[event.channel],
+                   "session_id": event.session_id, "utterance_id": event.utterance_id, "text": event.text,
+                   "start_ms": event.start_ms, "end_ms": event.end_ms, "language": event.language}
+        if final:
+            message["is_speech_final"] = event.speech_final
+        if event.confidence is not None:
+            message["confidence"] = round(event.confidence, 4)
+        return message
