@@ -26,7 +26,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import re
-import time
 import urllib.request
 import uuid
 
