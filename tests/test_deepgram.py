@@ -29,7 +29,8 @@ from gateway.protocols.base import CloseFrame, Handshake, HandshakeRefused
 from gateway.protocols import deepgram as dg
 from gateway.protocols.deepgram import MIN_ENDPOINTING_MS, DeepgramDoor, parse_wav_header
 
-from .support import ROOT, free_port, normalise, service, word_errors, wait_for_workers
+from .support import ROOT, free_port, normalise, service, wait_for_workers, word_errors
+from .testdata import synthetic_voice
 
 TIMEOUT = 120
 SPEED = 4.0  # times real time
@@ -478,9 +479,11 @@ def two_party_call(first: np.ndarray, second: np.ndarray) -> bytes:
 
 @pytest.mark.e2e
 async def test_two_channel_mulaw_call(live, clips):
+    """A customer (a LibriVox reader) and an agent (espeak-ng): each one's words on its own channel only."""
     stack = live
-    (path_a, ref_a), (path_b, ref_b) = clips[0], clips[3]
-    call = two_party_call(load(path_a), load(path_b))
+    path_a, ref_a = clips[0]
+    agent, ref_b = synthetic_voice()
+    call = two_party_call(load(path_a), agent)
     async with sdk_client(stack.port).listen.v1.connect(model="nova-3", encoding="mulaw", sample_rate=8000,
                                                        channels=2, multichannel="true") as socket:
         listener = Listener(socket)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,3 +56,26 @@ def librivox_clips() -> list[tuple[Path, str]]:
         if text.exists():
             clips.append((wav, text.read_text().strip()))
     return clips
+
+
+AGENT_LINE = "thank you for calling the billing department how can i help you today"
+
+
+def synthetic_voice(text: str = AGENT_LINE, *, voice: str = "en-us") -> tuple:
+    """(float32 samples at 16 kHz, reference) of ``text`` spoken by Debian's ``espeak-ng``.
+
+    A second, clearly different speaker for two-party calls: the LibriVox clips are all
+    read by one person.
+    """
+    import numpy as np
+    import soundfile
+    import soxr
+
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
+    with tempfile.TemporaryDirectory(prefix="ss-voice-") as folder:
+        path = Path(folder) / "voice.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text], check=True,
+                       capture_output=True)
+        samples, rate = soundfile.read(str(path), dtype="float32")
+    return soxr.resample(samples, rate, 16000).astype(np.float32), text
