@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
@@ -243,7 +244,7 @@ def _from_seq(query: list[tuple[str, str]]) -> int:
     values = [value for name, value in query if name == "from_seq"]
     if not values:
         return 0
-    if len(values) > 1 or not values[0].isdigit() or len(values[0]) > 18:
+    if len(values) > 1 or not re.fullmatch(r"[0-9]{1,18}", values[0]):
         raise _Refusal(ErrorCode.BAD_CONFIG, f"from_seq must be one non-negative integer, not {values!r}",
                        CloseCode.POLICY_VIOLATION)
     return int(values[0])

@@ -17,11 +17,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from gateway.follow import call_id_of
-from gateway.transcript_log import FINALS_STREAM, call_key, log_key
+from common.metrics import GatewayMetrics
+from gateway import events
+from gateway.follow import _current, call_id_of
+from gateway.transcript_log import FINALS_STREAM, call_key, finals_fields, log_key, transcript_message
+from gateway.webhook import FinalsWebhook, WebhookOptions
 
 from .support import free_port, service
 from .test_telephony import RATE, mulaw_encode, paced, two_party_call, twilio_media, twilio_start
@@ -35,9 +39,10 @@ API_KEY = "follow-test-key"
 
 
 class WebhookReceiver:
-    """A finals webhook on a loopback port; answers the first request 503 so that a retry happens."""
+    """A finals webhook on a loopback port; answers requests with ``statuses`` in turn, then 200."""
 
-    def __init__(self) -> None:
+    def __init__(self, statuses=()) -> None:
+        self.statuses = list(statuses)
         self.requests: list[tuple[int, str, dict]] = []  # (status answered, Idempotency-Key, body)
         self.changed = threading.Condition()
         receiver = self
@@ -46,10 +51,12 @@ class WebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802 (the http.server API)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with receiver.changed:
-                    status = 503 if not receiver.requests else 200
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
                     receiver.requests.append((status, self.headers.get("Idempotency-Key"), body))
                     receiver.changed.notify_all()
                 self.send_response(status)
+                if status == 503:
+                    self.send_header("Retry-After", "0")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -80,7 +87,7 @@ class WebhookReceiver:
 
 @pytest.fixture(scope="module")
 def webhook():
-    receiver = WebhookReceiver()
+    receiver = WebhookReceiver([503])  # the first delivery fails, so that a retry happens
     receiver.start()
     yield receiver
     receiver.close()
@@ -285,3 +292,64 @@ def test_follow_paths():
     assert call_id_of("/ws/follow/MZ123") == "MZ123"
     assert call_id_of("/ws/follow/MZ123/") == "MZ123"
     assert call_id_of("/ws/asr") is None
+
+
+def test_late_followers_skip_superseded_partials():
+    def entry(seq, kind, utterance):
+        return f"0-{seq}".encode(), {b"m": json.dumps({"type": kind, "utterance_id": utterance}).encode()}
+
+    entries = [entry(1, "partial", "a"), entry(2, "partial", "b"), entry(3, "partial", "a"), entry(4, "final", "a"),
+               entry(5, "partial", "b"), entry(6, "ended", None)]
+    assert [(seq, m["type"], m["utterance_id"]) for seq, m in _current(entries)] == [
+        (4, "final", "a"), (5, "partial", "b"), (6, "ended", None)]
+
+
+def test_finals_entries_have_the_documented_schema():
+    final = events.Final(channel=1, session_id="s1", utterance_id="s1-16000", text="hello there", start_ms=1000,
+                         end_ms=1800, language="en", speech_final=True, confidence=0.912345,
+                         words=(events.Word(text="hello", start_ms=1000, end_ms=1400, confidence=0.9),))
+    message = transcript_message("MZ1", final, "outbound")
+    assert message["party"] == "outbound" and message["confidence"] == 0.9123
+    fields = finals_fields(message, protocol="twilio", gateway="gw-1")
+    assert set(fields) == FINALS_SCHEMA and all(isinstance(v, str) for v in fields.values())
+    assert (fields["channel"], fields["is_speech_final"], fields["confidence"]) == ("1", "1", "0.9123")
+    assert json.loads(fields["words"]) == [{"word": "hello", "start_ms": 1000, "end_ms": 1400, "confidence": 0.9}]
+    partial = transcript_message("c", events.Partial(channel=0, session_id="s", utterance_id="u", text="he",
+                                                     start_ms=0, end_ms=300, language="en"), None)
+    assert partial["type"] == "partial" and partial["party"] is None and "is_speech_final" not in partial
+
+
+def sample(registry: CollectorRegistry, name: str, **labels) -> float:
+    return registry.get_sample_value(f"streamscribe_gateway_{name}", labels) or 0.0
+
+
+@pytest.mark.parametrize("statuses, requests, result, retries", [
+    ([503, 429], 3, "delivered", 2),  # retried until it went through
+    ([400], 1, "failed", 0),  # refused: not sent again
+    ([500, 500, 500], 3, "failed", 2),  # attempts used up
+])
+async def test_webhook_retries(statuses, requests, result, retries):
+    receiver = WebhookReceiver(statuses)
+    receiver.start()
+    registry = CollectorRegistry()
+    hook = FinalsWebhook(WebhookOptions(url=receiver.url, attempts=3, first_delay=0.01, drain_timeout=30),
+                         metrics=GatewayMetrics(registry))
+    try:
+        await hook.start()
+        assert hook.submit({"utterance_id": "u-1", "text": "hello"}, key="u-1")
+    finally:
+        await hook.close()  # waits for the delivery to finish
+        receiver.close()
+    assert [(key, body["text"]) for _, key, body in receiver.requests] == [("u-1", "hello")] * requests
+    assert sample(registry, "webhook_deliveries_total", result=result) == 1
+    assert sample(registry, "webhook_retries_total") == retries
+    assert not hook.submit({"utterance_id": "u-2"}, key="u-2")  # closed
+
+
+async def test_webhook_drops_finals_when_its_queue_is_full():
+    registry = CollectorRegistry()
+    hook = FinalsWebhook(WebhookOptions(url="http://127.0.0.1:9/", queue=2), metrics=GatewayMetrics(registry))
+    # Not started: nothing takes finals off the queue.
+    assert [hook.submit({}, key=str(i)) for i in range(3)] == [True, True, False]
+    assert sample(registry, "webhook_deliveries_total", result="dropped") == 1
+    await hook.close()
