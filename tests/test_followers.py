@@ -16,11 +16,13 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import soundfile
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from common import keys
 from common.metrics import GatewayMetrics
 from gateway import events
 from gateway.follow import _current, call_id_of
@@ -250,6 +252,10 @@ async def test_followers_on_another_gateway_get_every_final_once(stack, second_g
     assert code == 1008 and messages == [], messages
 
 
+async def _absent(redis, key: str) -> bool:
+    return not await redis.exists(key)
+
+
 async def _gone(redis, call_id: str) -> bool:
     return not await redis.exists(call_key(call_id), log_key(call_id))
 
@@ -286,6 +292,40 @@ async def test_follow_requires_the_api_key(stack, redis_server):
             assert error["code"] == "not_found", error  # past the key check
     finally:
         gateway.stop()
+
+
+@pytest.mark.e2e
+async def test_a_call_whose_gateway_dies_is_lost_to_its_followers(stack, second_gateway, redis, clips):
+    """Killed mid-call, the serving gateway stops renewing the call's registration: followers are told."""
+    port = free_port()
+    gateway = service("gateway-doomed", "gateway", "--host", "127.0.0.1", "--port", str(port), "--session-ttl", "3",
+                      env=stack.env)
+    try:
+        gateway.wait_for_line(r"\bready\b", 60)
+        samples, rate = soundfile.read(str(clips[0][0]), dtype="float32")
+        async with asyncio.timeout(TIMEOUT), connect(f"ws://127.0.0.1:{port}/ws/asr") as call:
+            await call.send(json.dumps({"type": "config", "sample_rate": rate}))
+            created = json.loads(await call.recv())
+            await call.send(samples[:rate].tobytes())  # a second of speech, and the call goes on
+            follow_url = f"ws://127.0.0.1:{second_gateway}/ws/follow/{created['session_id']}"
+            async with connect(follow_url) as follower:
+                hello = json.loads(await follower.recv())
+                assert (hello["state"], hello["protocol"]) == ("live", "native"), hello
+                gateway.kill()
+                messages = []
+                with pytest.raises(ConnectionClosed):
+                    while True:
+                        messages.append(json.loads(await follower.recv()))
+        assert messages[-1]["type"] == "error" and messages[-1]["code"] == "session_lost", messages
+        assert follower.close_code == 1011
+    finally:
+        gateway.stop()
+    # The dead gateway cannot delete its session's result stream, and the stages' clean-up of a
+    # vanished session leaves it to its TTL (common/runner.py _cleanup_gone): delete it here once
+    # the session's meta is gone, after which no stage writes to it.
+    session = keys.SessionKeys(created["session_id"])
+    await eventually(lambda: _absent(redis, session.meta), 30, "the dead gateway's session expires")
+    await redis.delete(session.out)
 
 
 def test_follow_paths():
