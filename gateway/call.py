@@ -66,7 +66,7 @@ class Call:
         self.call_id = call_id or (self.sessions[0].session_id if len(self.sessions) == 1 else uuid.uuid4().hex)
         self.parties = parties  # each channel's name on the door's platform, if it has them
         self._transcripts = transcripts
-        self.log: CallLog | None = None  # for followers; None: this call cannot be followed
+        self.transcript_log: CallLog | None = None  # for followers; None: this call cannot be followed
         self.last_activity = time.monotonic()  # last audio or keep-alive
         self.last_audio = self.last_activity
         self._channel = {session.session_id: index for index, session in enumerate(self.sessions)}
@@ -101,9 +101,9 @@ class Call:
                               CloseCode.TRY_AGAIN_LATER) from None
         self._opened = True
         if self._transcripts is not None:
-            self.log = await self._transcripts.open_call(call_id=self.call_id, protocol=self.protocol,
-                                                         parties=self.parties,
-                                                         session_ids=tuple(s.session_id for s in self.sessions))
+            self.transcript_log = await self._transcripts.open_call(
+                call_id=self.call_id, protocol=self.protocol, parties=self.parties,
+                session_ids=tuple(s.session_id for s in self.sessions))
         metrics.sessions.labels(protocol=self.protocol).inc(len(self.sessions))
         metrics.sessions_active.labels(protocol=self.protocol).inc(len(self.sessions))
         await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions)))
@@ -115,8 +115,8 @@ class Call:
             self.hub.metrics.sessions_active.labels(protocol=self.protocol).dec(len(self.sessions))
         for session in self.sessions:
             await session.close()
-        if self.log is not None:
-            await self.log.close()
+        if self.transcript_log is not None:
+            await self.transcript_log.close()
 
     # -- operations --------------------------------------------------------------------------
 
@@ -206,8 +206,8 @@ class Call:
             return
         self._ended = True
         ended = events.Ended(close_code, reason, complete, self.audio_in.offset_ms)
-        if self.log is not None:
-            self.log.end(ended)
+        if self.transcript_log is not None:
+            self.transcript_log.end(ended)
         await self._emit(ended, force=True)
 
     # -- results ---------------------------------------------------------------------------
@@ -256,8 +256,8 @@ class Call:
             from_finalize = bool(self._flush_pending) and record.speech_final
             final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize)
             await self._emit(final)
-            if self.log is not None:
-                await self.log.add(final)
+            if self.transcript_log is not None:
+                await self.transcript_log.add(final)
             if record.speech_final and record.text:
                 await self._emit(events.UtteranceEnd(channel, fields["end_ms"]))
             return
@@ -266,8 +266,8 @@ class Call:
             self._observe(metrics.first_partial_latency, session, record.start)
         metrics.partials.inc()
         partial = events.Partial(**fields)
-        if self.log is not None:
-            await self.log.add(partial)
+        if self.transcript_log is not None:
+            await self.transcript_log.add(partial)
         if self.events.full():
             metrics.partials_dropped.inc()
             return
