@@ -74,6 +74,26 @@ class GatewayMetrics:
             "From receiving the last speech audio of an utterance to sending its final.",
             buckets=LATENCY_BUCKETS, registry=registry,
         )
+        # Followers, the transcript log, ss:finals and the finals webhook (gateway/follow.py,
+        # gateway/transcript_log.py, gateway/webhook.py).
+        self.followers = Gauge(p + "followers", "Open follower connections (/ws/follow/...).", registry=registry)
+        self.follower_messages = Counter(
+            p + "follower_messages_total", "Partials, finals and ends sent to followers.", registry=registry
+        )
+        self.log_entries = Counter(
+            p + "transcript_log_entries_total", "Entries written to calls' transcript logs.", registry=registry
+        )
+        self.log_dropped = Counter(
+            p + "transcript_log_dropped_total",
+            "Partials not written to a call's transcript log because its writer fell behind.", registry=registry,
+        )
+        self.webhook_deliveries = Counter(
+            p + "webhook_deliveries_total", "Finals handed to the finals webhook, by result "
+            "(delivered, failed, dropped: its queue was full).", ["result"], registry=registry,
+        )
+        self.webhook_retries = Counter(
+            p + "webhook_retries_total", "Finals webhook deliveries tried again after a failure.", registry=registry
+        )
 
 
 class StageMetrics:

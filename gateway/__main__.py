@@ -20,11 +20,14 @@ from common.service import run_main
 from . import tls
 from .auth import ApiKeys
 from .connection import ConnectionOptions
+from .follow import FollowOptions
 from .hub import HubOptions
 from .origins import OriginPolicy
 from .pacing import PacingOptions
 from .protocols.base import DoorOptions
 from .server import AccessOptions, Gateway, ListenOptions
+from .transcript_log import TranscriptOptions
+from .webhook import WebhookOptions
 
 log = logging.getLogger("gateway")
 
@@ -65,7 +68,34 @@ def build_parser() -> SettingsParser:
     add_access_options(parser)
     parser.option("--twilio-auth-token", default=None,
                   help="Twilio auth token: /twilio then requires a valid X-Twilio-Signature header")
+    add_follow_options(parser)
     return parser
+
+
+def add_follow_options(parser: SettingsParser) -> None:
+    """Followers (/ws/follow/{call_id}), the calls' transcript logs, ss:finals and the finals webhook."""
+    parser.option("--transcript-retention", default=60.0, type=positive(float),
+                  help="seconds a call's transcript log stays readable for followers after the call ended")
+    parser.option("--transcript-log-maxlen", default=10_000, type=positive(int),
+                  help="entries (partials, finals) kept per call's transcript log")
+    parser.option("--finals-maxlen", default=100_000, type=positive(int),
+                  help="entries kept (approximately) in the ss:finals stream of every call's finals")
+    parser.option("--max-followers", default=1000, type=positive(int),
+                  help="open follower connections per gateway; more are refused (close 1013)")
+    parser.option("--finals-webhook", default=None,
+                  help="POST each final as JSON to this URL (Idempotency-Key: the utterance id), with retries")
+    parser.option("--finals-webhook-attempts", default=6, type=positive(int),
+                  help="deliveries tried per final before it counts as failed")
+
+
+def transcript_options(args) -> TranscriptOptions:
+    webhook = None
+    if args.finals_webhook:
+        if not args.finals_webhook.startswith(("http://", "https://")):
+            raise ConfigError(f"--finals-webhook must be an http:// or https:// URL, not {args.finals_webhook!r}")
+        webhook = WebhookOptions(url=args.finals_webhook, attempts=args.finals_webhook_attempts)
+    return TranscriptOptions(retention=args.transcript_retention, log_maxlen=args.transcript_log_maxlen,
+                             finals_maxlen=args.finals_maxlen, webhook=webhook)
 
 
 def add_access_options(parser: SettingsParser) -> None:
@@ -138,6 +168,7 @@ async def serve(args) -> None:
                        max_backlog_records=args.max_backlog_records, backlog_timeout=args.backlog_timeout,
                        enable_noise_suppression=args.enable_noise_suppression),
         doors=DoorOptions(twilio_auth_token=args.twilio_auth_token),
+        transcripts=transcript_options(args), follow=FollowOptions(max_followers=args.max_followers),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -28,6 +28,7 @@ from .audio import CallAudio
 from .config import SessionConfig
 from .hub import SessionHub
 from .session import PipelineSession
+from .transcript_log import CallLog, TranscriptLog
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def samples_to_ms(samples: int) -> int:
 
 class Call:
     def __init__(self, hub: SessionHub, config: SessionConfig, *, protocol: str,
-                 events_out: asyncio.Queue, call_id: str | None = None) -> None:
+                 events_out: asyncio.Queue, call_id: str | None = None, parties: tuple[str, ...] = (),
+                 transcripts: TranscriptLog | None = None) -> None:
         self.hub = hub
         self.config = config
         self.protocol = protocol
@@ -62,6 +64,9 @@ class Call:
             for _ in range(config.pipelines)
         ]
         self.call_id = call_id or (self.sessions[0].session_id if len(self.sessions) == 1 else uuid.uuid4().hex)
+        self.parties = parties  # each channel's name on the door's platform, if it has them
+        self._transcripts = transcripts
+        self.transcript_log: CallLog | None = None  # for followers; None: this call cannot be followed
         self.last_activity = time.monotonic()  # last audio or keep-alive
         self.last_audio = self.last_activity
         self._channel = {session.session_id: index for index, session in enumerate(self.sessions)}
@@ -95,6 +100,10 @@ class Call:
             raise CallRefused(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; try again later",
                               CloseCode.TRY_AGAIN_LATER) from None
         self._opened = True
+        if self._transcripts is not None:
+            self.transcript_log = await self._transcripts.open_call(
+                call_id=self.call_id, protocol=self.protocol, parties=self.parties,
+                session_ids=tuple(s.session_id for s in self.sessions))
         metrics.sessions.labels(protocol=self.protocol).inc(len(self.sessions))
         metrics.sessions_active.labels(protocol=self.protocol).inc(len(self.sessions))
         await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions)))
@@ -106,6 +115,8 @@ class Call:
             self.hub.metrics.sessions_active.labels(protocol=self.protocol).dec(len(self.sessions))
         for session in self.sessions:
             await session.close()
+        if self.transcript_log is not None:
+            await self.transcript_log.close()
 
     # -- operations --------------------------------------------------------------------------
 
@@ -194,7 +205,10 @@ class Call:
         if self._ended:
             return
         self._ended = True
-        await self._emit(events.Ended(close_code, reason, complete, self.audio_in.offset_ms), force=True)
+        ended = events.Ended(close_code, reason, complete, self.audio_in.offset_ms)
+        if self.transcript_log is not None:
+            self.transcript_log.end(ended)
+        await self._emit(ended, force=True)
 
     # -- results ---------------------------------------------------------------------------
 
@@ -240,7 +254,10 @@ class Call:
             metrics.finals.inc()
             self._observe(metrics.final_latency, session, record.end)
             from_finalize = bool(self._flush_pending) and record.speech_final
-            await self._emit(events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize))
+            final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize)
+            await self._emit(final)
+            if self.transcript_log is not None:
+                await self.transcript_log.add(final)
             if record.speech_final and record.text:
                 await self._emit(events.UtteranceEnd(channel, fields["end_ms"]))
             return
@@ -248,10 +265,13 @@ class Call:
             self._partial_seen.add(record.utterance_id)
             self._observe(metrics.first_partial_latency, session, record.start)
         metrics.partials.inc()
+        partial = events.Partial(**fields)
+        if self.transcript_log is not None:
+            await self.transcript_log.add(partial)
         if self.events.full():
             metrics.partials_dropped.inc()
             return
-        await self._emit(events.Partial(**fields))
+        await self._emit(partial)
 
     @staticmethod
     def _observe(histogram, session: PipelineSession, sample: int) -> None:

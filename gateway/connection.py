@@ -25,6 +25,7 @@ from .call import Call, CallRefused
 from .hub import SessionHub
 from .pacing import AudioPacer, PacingOptions
 from .protocols.base import CloseFrame, Door
+from .transcript_log import TranscriptLog
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ class ConnectionOptions:
 
 class Connection:
     def __init__(self, websocket: ServerConnection, door: Door, hub: SessionHub, *,
-                 options: ConnectionOptions) -> None:
+                 options: ConnectionOptions, transcripts: TranscriptLog | None = None) -> None:
         self.websocket = websocket
+        self.transcripts = transcripts
         self.door = door
         self.hub = hub
         self.options = options
@@ -90,7 +92,8 @@ class Connection:
         first, rest = operations[0], operations[1:]
         if not isinstance(first, events.Open):
             raise AssertionError(f"{type(self.door).__name__} did not open the call first")
-        call = Call(self.hub, first.config, protocol=self.door.name, events_out=self.events, call_id=first.call_id)
+        call = Call(self.hub, first.config, protocol=self.door.name, events_out=self.events, call_id=first.call_id,
+                    parties=first.parties, transcripts=self.transcripts)
         try:
             await call.open()
         except CallRefused as exc:

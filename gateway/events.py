@@ -27,10 +27,13 @@ class Open:
     ``call_id``: the platform's own id of the call (Twilio's streamSid, the
     AudioHook session id), used as the call's id in results and logs; None: the
     core makes one. A label only: pipeline session ids are always the core's own.
+    ``parties``: the platform's name of each channel (Twilio ``inbound``/``outbound``,
+    AudioHook ``external``/``internal``), carried on every result followers see.
     """
 
     config: SessionConfig
     call_id: str | None = None
+    parties: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,9 @@ connections per address; :mod:`gateway.auth`, :mod:`gateway.origins`), the same
 for every door, then is routed by path to a door (:mod:`gateway.protocols`),
 which may refuse it (HTTP 4xx) from what the request says; an accepted
 connection takes a slot of its API key (:mod:`gateway.limits`) and is driven by
-:class:`~gateway.connection.Connection`. Other GET requests get the browser
-demo, health, readiness and metrics, which stay open to all.
+:class:`~gateway.connection.Connection`. Followers (``/ws/follow/{call_id}``) pass
+the same checks and read a call's transcripts (:mod:`gateway.follow`). Other GET
+requests get the browser demo, health, readiness and metrics, which stay open to all.
 """
 
 from __future__ import annotations
@@ -35,16 +36,20 @@ from common.errors import ErrorCode
 from common.http import NOT_FOUND, health_route
 from common.metrics import GatewayMetrics
 
-from . import auth, events
+from . import auth, events, follow
 from .auth import ApiKeys
 from .connection import Connection, ConnectionOptions
+from .follow import FollowOptions, Followers
 from .hub import HubOptions, SessionHub
 from .limits import KeyLimits
 from .origins import OriginPolicy
 from .protocols import ROUTES, door_for
 from .protocols.base import CloseFrame, Door, DoorOptions, Handshake, HandshakeRefused
+from .transcript_log import TranscriptLog, TranscriptOptions
 
 log = logging.getLogger(__name__)
+
+FOLLOW = "follow"  # the protocol label of follower connections
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,13 +97,17 @@ class _Refused(Exception):
 class Gateway:
     def __init__(self, redis: bus.Redis, *, registry: CollectorRegistry, listen: ListenOptions = ListenOptions(),
                  connection: ConnectionOptions = ConnectionOptions(), hub: HubOptions = HubOptions(),
-                 access: AccessOptions = AccessOptions(), doors: DoorOptions = DoorOptions()) -> None:
+                 access: AccessOptions = AccessOptions(), doors: DoorOptions = DoorOptions(),
+                 transcripts: TranscriptOptions = TranscriptOptions(), follow: FollowOptions = FollowOptions()) -> None:
         self.registry = registry
         self.metrics = GatewayMetrics(registry)
         self.listen = listen
         self.connection_options = connection
         self.door_options = doors
         self.hub = SessionHub(redis, options=hub, metrics=self.metrics)
+        self.transcripts = TranscriptLog(redis, options=transcripts, ttl=hub.session_ttl,
+                                         gateway_id=self.hub.gateway_id, metrics=self.metrics)
+        self.followers = Followers(redis, options=follow, metrics=self.metrics)
         self.port = listen.port
         self._server = None
         self.access = access
@@ -107,6 +116,8 @@ class Gateway:
             if access.max_sessions_per_key else None
         # Built at the handshake, dropped by the handler; a handshake that fails drops its entry.
         self._accepted: weakref.WeakKeyDictionary[ServerConnection, _Accepted] = weakref.WeakKeyDictionary()
+        # Followers whose handshake passed: the call id and query of each.
+        self._following: weakref.WeakKeyDictionary[ServerConnection, tuple[str, list]] = weakref.WeakKeyDictionary()
         self._page = resources.files("gateway").joinpath("static/index.html").read_bytes()
         self._closed = False
         self._handlers: set[asyncio.Task] = set()
@@ -114,12 +125,14 @@ class Gateway:
             self.metrics.connections.labels(protocol=door.name)
             self.metrics.sessions_active.labels(protocol=door.name)
             self.metrics.sessions.labels(protocol=door.name)
+        self.metrics.connections.labels(protocol=FOLLOW)
 
     async def start(self) -> None:
         if not self.api_keys.enabled:
             log.warning("no API keys configured (--api-key, --api-keys-file): anyone who can reach "
                         "this port may use the service")
         await self.hub.start()
+        await self.transcripts.start()
         if self.key_limits is not None:
             self.key_limits.start()
         self._server = await serve(
@@ -151,6 +164,8 @@ class Gateway:
                 waiter.cancel()
         if self.key_limits is not None:
             await self.key_limits.close()
+        await self.followers.close()
+        await self.transcripts.close()
         await self.hub.close()
 
     # -- HTTP and handshakes ----------------------------------------------------------
@@ -162,11 +177,15 @@ class Gateway:
         handshake = Handshake.from_target(request.path, request.headers)
         door = door_for(handshake.path)
         path = handshake.path
-        if door is not None or "upgrade" in request.headers.get("Connection", "").lower():
+        followed = follow.call_id_of(path)
+        if door is not None or followed is not None or "upgrade" in request.headers.get("Connection", "").lower():
             try:
                 key_id = self._check_access(connection, handshake)
             except _Refused as refused:
                 return refused.response
+            if followed is not None:
+                self._following[connection] = (followed, _without_token(handshake).query)
+                return None
             if door is not None:
                 try:
                     opened = door(_without_token(handshake), options=self.door_options)
@@ -175,7 +194,8 @@ class Gateway:
                 self._accepted[connection] = _Accepted(opened, key_id, _address(connection))
                 return None  # the WebSocket handshake proceeds
             body = {"error": str(ErrorCode.NOT_FOUND),
-                    "message": f"no WebSocket endpoint at {path}; use one of {', '.join(ROUTES)}"}
+                    "message": f"no WebSocket endpoint at {path}; use one of {', '.join(ROUTES)} "
+                               f"or {follow.ROUTE}"}
             return _response(http.HTTPStatus.NOT_FOUND, json.dumps(body).encode(), "application/json")
         response = await self._page_for(path)
         if request.method == "HEAD":
@@ -238,6 +258,10 @@ class Gateway:
     # -- WebSocket ----------------------------------------------------------------------
 
     async def _handle(self, websocket: ServerConnection) -> None:
+        following = self._following.pop(websocket, None)
+        if following is not None:
+            await self._follow(websocket, *following)
+            return
         accepted = self._accepted[websocket]
         door = accepted.door
         gauge = self.metrics.connections.labels(protocol=door.name)
@@ -261,12 +285,24 @@ class Gateway:
                                        f"this API key already has {limit} open session(s), the limit "
                                        f"(max-sessions-per-key {limit}); close one and retry")
                     return
-            accepted.connection = Connection(websocket, door, self.hub, options=self.connection_options)
+            accepted.connection = Connection(websocket, door, self.hub, options=self.connection_options,
+                                             transcripts=self.transcripts)
             await accepted.connection.run()
         finally:
             if claim is not None:
                 await self.key_limits.release(accepted.key_id, claim)
             self._accepted.pop(websocket, None)
+            self._handlers.discard(handler)
+            gauge.dec()
+
+    async def _follow(self, websocket: ServerConnection, call_id: str, query: list) -> None:
+        gauge = self.metrics.connections.labels(protocol=FOLLOW)
+        gauge.inc()
+        handler = asyncio.current_task()
+        self._handlers.add(handler)
+        try:
+            await self.followers.serve(websocket, call_id, query)
+        finally:
             self._handlers.discard(handler)
             gauge.dec()
 

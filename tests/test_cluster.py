@@ -9,10 +9,14 @@ Lua scripts publish on the others.
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
+from redis.asyncio.cluster import RedisCluster
+from websockets.asyncio.client import connect
 
 from common import keys
+from gateway.transcript_log import FINALS_STREAM
 
 from .cluster import RedisClusterServer
 from .faults import five_utterances_with_bounds
@@ -81,3 +85,20 @@ async def test_concurrent_sessions_on_several_masters(stack, cluster, clips):
     print(f"cluster: WER over {len(results)} concurrent sessions on {len(masters)} masters: {errors / words:.3%}")
     assert errors / words <= 0.20
 
+
+
+async def test_an_ended_call_is_followed_on_the_cluster(stack, cluster, clips):
+    """The call's log and registry (one slot, {call_id}) and ss:finals work on a cluster."""
+    reference, sid, messages = await transcribe(stack, clips[0])
+    got = finals(messages)
+    async with connect(f"ws://127.0.0.1:{stack.port}/ws/follow/{sid}") as ws:
+        hello = json.loads(await ws.recv())
+        followed = [json.loads(text) async for text in ws]
+    assert (hello["state"], ws.close_code) == ("ended", 1000), (hello, followed)
+    assert [(m["type"], m.get("text")) for m in followed] == [("final", f["text"]) for f in got] + [("ended", None)]
+    client = RedisCluster.from_url(cluster.url.replace("+cluster", ""), decode_responses=True)
+    try:
+        entries = [fields for _, fields in await client.xrange(FINALS_STREAM) if fields["call_id"] == sid]
+    finally:
+        await client.aclose()
+    assert [e["text"] for e in entries] == [f["text"] for f in got]

@@ -182,7 +182,7 @@ class AudioHookDoor(Door):
             raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
         self.clock = TrackClock(rate=RATE, channels=len(self.parties), name="the audio position")
         self.state = "active"
-        return [events.Open(config, call_id=self.session_id)]
+        return [events.Open(config, call_id=self.session_id, parties=self.parties)]
 
     def _catch_up(self, position: object) -> list[events.Operation]:
         """Silence up to the client's ``position`` when it counts audio this server did not get."""

@@ -176,7 +176,7 @@ class TwilioDoor(Door):
             raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
         self.clocks = {track: TrackClock(rate=rate, name=f"the {track} track") for track in self.tracks}
         self.chunks = {track: 0 for track in self.tracks}
-        return [events.Open(config, call_id=self.stream_sid)]
+        return [events.Open(config, call_id=self.stream_sid, parties=self.tracks)]
 
     def _media(self, media: dict) -> list[events.Operation]:
         track = media.get("track", "inbound")

@@ -1,0 +1,323 @@
+"""A call's transcripts in Redis for whoever follows them: the call registry, its log, ``ss:finals``.
+
+The gateway that serves a call keeps, per call id (the id the door reports:
+the native ``session_id``, Twilio's ``streamSid``, the AudioHook session id):
+
+- ``ss:call:{CALL_ID}``, a hash: the call's registry entry (``protocol``,
+  ``gateway``, ``channels``, ``parties`` and ``session_ids`` as JSON, ``started``,
+  ``state`` = ``live`` or ``ended``). Any gateway finds a call here.
+- ``ss:call:{CALL_ID}:log``, a stream: every partial and final the call emits,
+  then one ``ended`` entry, each a field ``m`` holding the follower's JSON
+  message. Entry ids are ``0-SEQ``: ``SEQ`` counts the call's entries from 1 and
+  is the ``seq`` followers see, so reading "after seq N" is reading after id
+  ``0-N``, and rewriting an entry after a lost reply is refused by Redis
+  instead of duplicating it. Bounded by ``MAXLEN ~ log_maxlen``.
+
+Both keys live while the call does (TTL = the gateway's session TTL, renewed
+as results are written and every few seconds when there are none, so a call
+whose gateway died vanishes within that TTL) and for ``retention`` seconds after
+the call ended, so that a follower who comes late or reconnects still reads
+every final; then Redis expires them. They are not session keys (``ss:{sid}:*``,
+deleted at once when a session ends): ``ss:call:`` names a call, for a while.
+
+A call id that is already registered by a live call is not taken over; the new
+call then runs without a log (and says so in the gateway's log). An ended call's
+id may be reused: the new call replaces the old log.
+
+Every final also goes, once, to the stream ``ss:finals`` (``MAXLEN ~ finals_maxlen``)
+for analytics consumers with their own consumer groups, and to the finals
+webhook when one is configured. Its fields are strings: ``call_id``, ``channel``,
+``party`` ("" when the door names no parties), ``session_id``, ``utterance_id``,
+``text``, ``start_ms``, ``end_ms``, ``language``, ``confidence`` ("" when the
+engine gives none), ``is_speech_final`` (``1``/``0``), ``words`` (JSON list of
+``{word, start_ms, end_ms, confidence}``), ``protocol`` and ``gateway``.
+
+One writer task per call appends in order and pipelines what has queued up;
+a call's results reach its own client first, and its relay never waits on the
+log for a partial (partials are dropped from the log when the writer lags far
+behind; finals wait for room).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError, ResponseError
+
+from common import bus, keys
+from common.metrics import GatewayMetrics
+
+from . import events
+from .webhook import FinalsWebhook, WebhookOptions
+
+log = logging.getLogger(__name__)
+
+CALL_PREFIX = f"{keys.PREFIX}:call"
+FINALS_STREAM = f"{keys.PREFIX}:finals"
+BATCH = 100  # entries written per round trip
+
+# Register a call unless a live call holds its id; an ended call's keys make way.
+# KEYS: the registry hash, the log. ARGV: TTL (s), then the registry's field/value pairs.
+CLAIM = """
+if redis.call('HGET', KEYS[1], 'state') == 'live' then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+def call_key(call_id: str) -> str:
+    """Hash: the call's registry entry."""
+    return f"{CALL_PREFIX}:{{{call_id}}}"
+
+
+def log_key(call_id: str) -> str:
+    """Stream: the call's partials, finals and end, ids ``0-SEQ``."""
+    return call_key(call_id) + ":log"
+
+
+def entry_id(seq: int) -> str:
+    return f"0-{seq}"
+
+
+def seq_of(stream_id: bytes | str) -> int:
+    return int(bus.text(stream_id).partition("-")[2])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranscriptOptions:
+    log_maxlen: int = 10_000  # entries kept per call log (~2 h of a busy two-party call)
+    finals_maxlen: int = 100_000  # entries kept in ss:finals (approximately)
+    retention: float = 60.0  # seconds an ended call's registry entry and log stay readable
+    queue: int = 1_000  # entries waiting for a call's writer; partials beyond it are dropped
+    close_timeout: float = 5.0  # seconds a closing call waits for its writer to finish
+    webhook: WebhookOptions | None = None  # POST each final here
+
+
+def transcript_message(call_id: str, event: events.Transcript, party: str | None) -> dict:
+    """The follower's message for a partial or final (native field names, plus call, channel and party)."""
+    final = isinstance(event, events.Final)
+    message = {"type": "final" if final else "partial", "call_id": call_id, "channel": event.channel,
+               "party": party, "session_id": event.session_id, "utterance_id": event.utterance_id,
+               "text": event.text, "start_ms": event.start_ms, "end_ms": event.end_ms, "language": event.language}
+    if final:
+        message["is_speech_final"] = event.speech_final
+    if event.confidence is not None:
+        message["confidence"] = round(event.confidence, 4)
+    if final and event.words:
+        message["words"] = [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
+                             "confidence": round(w.confidence, 4)} for w in event.words]
+    return message
+
+
+def ended_message(call_id: str, event: events.Ended) -> dict:
+    return {"type": "ended", "call_id": call_id, "reason": event.reason, "complete": event.complete,
+            "audio_ms": event.audio_ms}
+
+
+def finals_fields(message: dict, *, protocol: str, gateway: str) -> dict:
+    """The ``ss:finals`` entry of a final's message (every value a string)."""
+    confidence = message.get("confidence")
+    return {"call_id": message["call_id"], "channel": str(message["channel"]), "party": message["party"] or "",
+            "session_id": message["session_id"], "utterance_id": message["utterance_id"],
+            "text": message["text"], "start_ms": str(message["start_ms"]), "end_ms": str(message["end_ms"]),
+            "language": message["language"] or "", "confidence": "" if confidence is None else str(confidence),
+            "is_speech_final": "1" if message["is_speech_final"] else "0",
+            "words": json.dumps(message.get("words", []), ensure_ascii=False), "protocol": protocol,
+            "gateway": gateway}
+
+
+class TranscriptLog:
+    """The gateway's side: opens each call's :class:`CallLog`, owns the finals webhook."""
+
+    def __init__(self, redis: bus.Redis, *, options: TranscriptOptions, ttl: float, gateway_id: str,
+                 metrics: GatewayMetrics) -> None:
+        self.redis = redis
+        self.options = options
+        self.ttl = int(ttl)
+        self.gateway_id = gateway_id
+        self.metrics = metrics
+        self.webhook = FinalsWebhook(options.webhook, metrics=metrics) if options.webhook else None
+        self._claim = redis.register_script(CLAIM)
+
+    async def start(self) -> None:
+        if self.webhook is not None:
+            await self.webhook.start()
+
+    async def close(self) -> None:
+        if self.webhook is not None:
+            await self.webhook.close()
+
+    async def open_call(self, *, call_id: str, protocol: str, parties: tuple[str, ...],
+                        session_ids: tuple[str, ...]) -> CallLog | None:
+        """Register the call and start its log; None when it cannot have one (the call runs anyway)."""
+        if not keys.valid_session_id(call_id):
+            log.warning("call %r: not followable (a call id is 1-64 letters, digits, '-' or '_')", call_id)
+            return None
+        info = {"protocol": protocol, "gateway": self.gateway_id, "channels": str(len(session_ids)),
+                "parties": json.dumps(list(parties)), "session_ids": json.dumps(list(session_ids)),
+                "started": f"{time.time():.3f}", "state": "live"}
+        try:
+            claimed = await self._claim(keys=[call_key(call_id), log_key(call_id)],
+                                        args=[self.ttl, *(item for pair in info.items() for item in pair)])
+        except (RedisError, OSError) as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("call %s: registering it for followers failed: %s", call_id, exc)
+            return None
+        if not claimed:
+            log.warning("call %s: a live call already has this id; this one cannot be followed", call_id)
+            return None
+        call_log = CallLog(self, call_id=call_id, protocol=protocol, parties=parties)
+        call_log.start()
+        return call_log
+
+
+class CallLog:
+    """One call's log, written in order by one task."""
+
+    def __init__(self, owner: TranscriptLog, *, call_id: str, protocol: str, parties: tuple[str, ...]) -> None:
+        self.owner = owner
+        self.call_id = call_id
+        self.protocol = protocol
+        self.parties = parties
+        self.keys = (call_key(call_id), log_key(call_id))
+        self.seq = 0  # of the last entry taken from the queue
+        self._queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=owner.options.queue)
+        self._ended = False  # the ended entry was handed over
+        self._pending_end: dict | None = None  # ... but the queue was full
+        self._renew_every = max(0.5, min(2.0, owner.ttl / 3))
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._write(), name=f"log-{self.call_id}")
+
+    async def add(self, event: events.Transcript) -> None:
+        """Log a partial or final; a final waits for room, a partial is dropped when there is none."""
+        if self._ended:
+            return
+        party = self.parties[event.channel] if event.channel < len(self.parties) else None
+        message = transcript_message(self.call_id, event, party)
+        if isinstance(event, events.Final):
+            await self._queue.put(message)
+            return
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.owner.metrics.log_dropped.inc()
+
+    def end(self, event: events.Ended) -> None:
+        """Log the end of the call (once); the writer stops after writing it."""
+        if self._ended:
+            return
+        self._ended = True
+        message = ended_message(self.call_id, event)
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self._pending_end = message  # the writer takes it once the queue is empty
+
+    async def close(self) -> None:
+        """Wait (a bounded time) for the log to be written up to its end, then stop; idempotent."""
+        self.end(events.Ended(1011, "the call was released", complete=False))
+        task, self._task = self._task, None
+        if task is None:
+            return
+        done, _ = await asyncio.wait({task}, timeout=self.owner.options.close_timeout)
+        if not done:
+            log.warning("call %s: its transcript log was not written to its end within %.0f s",
+                        self.call_id, self.owner.options.close_timeout)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        elif not task.cancelled() and task.exception() is not None:
+            log.error("call %s: transcript log writer failed", self.call_id, exc_info=task.exception())
+
+    # -- the writer ------------------------------------------------------------------------
+
+    async def _write(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self._renew_every):
+                    first = await self._queue.get()
+            except TimeoutError:
+                await self._renew()
+                continue
+            batch = [first]
+            while len(batch) < BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            if self._queue.empty() and self._pending_end is not None:
+                batch.append(self._pending_end)
+                self._pending_end = None
+            await self._commit(batch)
+            if batch[-1]["type"] == "ended":
+                return
+
+    async def _renew(self) -> None:
+        try:
+            async with self.owner.redis.pipeline(transaction=False) as pipe:
+                for key in self.keys:
+                    pipe.expire(key, self.owner.ttl)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self.owner.metrics.redis_errors.inc()
+            log.warning("call %s: renewing its transcript log failed: %s", self.call_id, exc)
+
+    async def _commit(self, batch: list[dict]) -> None:
+        """Write a batch, retrying what failed until it is written (or the call's close gives up)."""
+        owner, registry, stream = self.owner, *self.keys
+        commands = []  # (kind, seq, message); kind: log, finals, end
+        for message in batch:
+            self.seq += 1
+            commands.append(("log", self.seq, message))
+            if message["type"] == "final":
+                commands.append(("finals", self.seq, message))
+            elif message["type"] == "ended":
+                commands.append(("end", self.seq, message))
+        ended = batch[-1]["type"] == "ended"
+        backoff = bus.Backoff()
+        while commands:
+            try:
+                async with owner.redis.pipeline(transaction=False) as pipe:
+                    for kind, seq, message in commands:
+                        if kind == "log":
+                            pipe.xadd(stream, {"m": json.dumps(message, ensure_ascii=False)}, id=entry_id(seq),
+                                      maxlen=owner.options.log_maxlen, approximate=True)
+                        elif kind == "finals":
+                            pipe.xadd(FINALS_STREAM, finals_fields(message, protocol=self.protocol,
+                                                                   gateway=owner.gateway_id),
+                                      maxlen=owner.options.finals_maxlen, approximate=True)
+                        else:
+                            pipe.hset(registry, mapping={"state": "ended", "ended": f"{time.time():.3f}"})
+                    ttl = int(owner.options.retention) if ended else owner.ttl
+                    for key in self.keys:
+                        pipe.expire(key, max(1, ttl))
+                    results = await pipe.execute(raise_on_error=False)
+            except (RedisError, OSError) as exc:
+                owner.metrics.redis_errors.inc()
+                log.warning("call %s: writing its transcript log failed: %s; retrying in %.1f s",
+                            self.call_id, exc, backoff.delay)
+                await backoff.wait()
+                continue
+            failed = []
+            for command, result in zip(commands, results):
+                kind, seq, message = command
+                if isinstance(result, ResponseError) and kind == "log" and "equal or smaller" in str(result):
+                    continue  # written by an earlier attempt whose reply was lost
+                if isinstance(result, Exception):
+                    failed.append(command)
+                elif kind == "log":
+                    owner.metrics.log_entries.inc()
+                elif kind == "finals" and owner.webhook is not None:
+                    owner.webhook.submit({**message, "protocol": self.protocol, "gateway": owner.gateway_id},
+                                         key=message["utterance_id"])
+            if failed:
+                owner.metrics.redis_errors.inc()
+                log.warning("call %s: %d transcript log command(s) failed (%s); retrying in %.1f s",
+                            self.call_id, len(failed), next(r for r in results if isinstance(r, Exception)),
+                            backoff.delay)
+                await backoff.wait()
+            commands = failed
