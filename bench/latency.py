@@ -36,8 +36,10 @@ Figures, per system, mode and N (percentiles over every utterance of every sessi
   ``streamscribe_asr_speculative_decodes_total`` samples labelled wasted/dropped
   over the run (n/a when the worker has no such counter).
 
-Results are matched to utterances by the midpoint of their ``start``/``end``
-audio times (nearest utterance). WhisperLive has no utterances: a segment with
+Results are matched to utterances by their ``start``/``end`` audio times: an
+utterance's final is the first final whose span covers its true speech end
+(0.3 s slack for timestamp error), its first partial the first result with text
+whose span overlaps its speech. WhisperLive has no utterances: a segment with
 ``completed: true`` is its final (its client shows those as fixed text), and
 segments are re-sent in every message, so each completed segment counts from
 the first message carrying it. Its transcript for WER is its completed segments
@@ -52,7 +54,7 @@ import bisect
 import json
 import os
 import re
-import subprocess
+import signal
 import sys
 import tempfile
 import time
@@ -286,10 +288,15 @@ async def whisperlive_session(url: str, audio: np.ndarray, *, chunk_ms: int, mod
 # -- scoring -------------------------------------------------------------------------------------
 
 
-def nearest(utterances: list[Utterance], start: float, end: float) -> int:
-    middle = (start + end) / 2
-    return min(range(len(utterances)),
-               key=lambda i: max(utterances[i].start - middle, middle - utterances[i].end, 0.0))
+SLACK = 0.3  # seconds: how far a result's audio span may miss a true speech end and still cover it
+
+
+def overlaps(heard: Heard, utterance: Utterance) -> bool:
+    return heard.start < utterance.end and heard.end > utterance.start
+
+
+def covers_end(heard: Heard, utterance: Utterance) -> bool:
+    return heard.start - SLACK <= utterance.end <= heard.end + SLACK
 
 
 @dataclass
@@ -309,13 +316,14 @@ class Figures:
             self.failed.append(run.error)
         final_at: dict[int, float] = {}
         first_at: dict[int, float] = {}
-        for heard in run.heard:
+        for heard in sorted(run.heard, key=lambda h: h.at):
             if not normalise(heard.text):
                 continue
-            index = nearest(utterances, heard.start, heard.end)
-            first_at[index] = min(first_at.get(index, heard.at), heard.at)
-            if heard.final:
-                final_at[index] = max(final_at.get(index, heard.at), heard.at)
+            for index, utterance in enumerate(utterances):
+                if overlaps(heard, utterance) and index not in first_at:
+                    first_at[index] = heard.at
+                if heard.final and covers_end(heard, utterance) and index not in final_at:
+                    final_at[index] = heard.at
         for index, utterance in enumerate(utterances):
             if index in first_at and (sent := run.sent_at(utterance.start)) is not None:
                 self.first_partial.append(first_at[index] - sent)
@@ -446,9 +454,26 @@ async def run_level(system: str, url: str, n: int, audio, utterances, args, *, f
                                           config=args.config, timeout=timeout)
 
     figures = Figures()
-    for run in await asyncio.gather(*(one(i) for i in range(n))):
+    for i, run in enumerate(await asyncio.gather(*(one(i) for i in range(n)))):
         figures.add(run, utterances)
+        if args.dump:
+            dump(args.dump, {"system": system, "mode": "finalize" if finalize else "endpoint", "sessions": n,
+                             "session": i}, run, utterances)
     return figures
+
+
+def dump(path: str, labels: dict, run: SessionRun, utterances: list[Utterance]) -> None:
+    """Append one session's raw timeline as a JSON line (times in seconds from its first frame)."""
+    zero = run.sent[0][1] if run.sent else 0.0
+    line = {**labels, "error": run.error, "transcript": run.transcript,
+            "utterances": [{"start": u.start, "end": u.end, "start_sent": (run.sent_at(u.start) or zero) - zero,
+                            "end_sent": (run.sent_at(u.end) or zero) - zero,
+                            "finalize_sent": run.finalized[i] - zero if i in run.finalized else None}
+                           for i, u in enumerate(utterances)],
+            "heard": [{"at": round(h.at - zero, 3), "final": h.final, "start": h.start, "end": h.end, "text": h.text}
+                      for h in run.heard]}
+    with open(path, "a") as out:
+        out.write(json.dumps(line) + "\n")
 
 
 def row(system: str, mode: str, n: int, figures: Figures, wasted: str, load: str) -> str:
@@ -492,8 +517,11 @@ async def main() -> int:
     parser.add_argument("--peer-url", default=None, help="a running WhisperLive server (ws://host:port)")
     parser.add_argument("--no-streamscribe", action="store_true", help="measure the peer only")
     parser.add_argument("--model", default=None, help="whisper model directory for the peer (default: bundled)")
+    parser.add_argument("--dump", default=None, help="append every session's raw timeline to this JSON-lines file")
     parser.add_argument("--show-bounds", action="store_true", help="print the true speech bounds and exit")
     args = parser.parse_args()
+    # SIGTERM (e.g. from `timeout`) cancels the run so that every server it started is stopped.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     levels = [int(x) for x in args.sessions.split(",")]
     modes = [m.strip() for m in args.modes.split(",")]
     audio, utterances, spans = session_audio(args.gap, args.tail)
