@@ -488,6 +488,12 @@ HEADER = ("| system | mode | N | end of speech -> final p50/p95/p99 ms | finaliz
           "|---|---|---|---|---|---|---|---|---|---|")
 
 
+def report(system: str, mode: str, n: int, figures: Figures, wasted: str) -> None:
+    print(row(system, mode, n, figures, wasted, load_average()), flush=True)
+    for error in sorted(set(figures.failed))[:3]:
+        print(f"#   {system} {mode} N={n}: {figures.failed.count(error)} session(s) failed: {error}", flush=True)
+
+
 def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -535,38 +541,34 @@ async def main() -> int:
           f"config {json.dumps(args.config)}; load average at start {load_average()}", flush=True)
     print(HEADER, flush=True)
 
-    if not args.no_streamscribe:
-        own = None if args.url else OwnStack()
-        try:
-            url = args.url or own.url
-            metrics = args.asr_metrics or (own.asr_metrics if own else None)
-            for mode in modes:
-                for n in levels:
+    # Both servers run for the whole run and the systems take turns at each N, so that both
+    # see about the same machine load (the box may be shared).
+    own = peer = None
+    try:
+        if not args.no_streamscribe and not args.url:
+            own = OwnStack()
+        if args.peer_python and not args.peer_url:
+            peer = WhisperLiveServer(args.peer_python, model, max_clients=max(levels))
+        url = args.url or (own.url if own else None)
+        metrics = args.asr_metrics or (own.asr_metrics if own else None)
+        peer_url = args.peer_url or (peer.url if peer else None)
+        for n in levels:
+            if not args.no_streamscribe:
+                for mode in modes:
                     before = speculative_wasted(metrics)
                     figures = await run_level("streamscribe", url, n, audio, utterances, args,
                                               finalize=mode == "finalize", model=model)
                     after = speculative_wasted(metrics)
                     wasted = f"{after - before:.0f}" if before is not None and after is not None else "n/a"
-                    print(row("streamscribe", mode, n, figures, wasted, load_average()), flush=True)
-                    for error in figures.failed[:3]:
-                        print(f"#   session error: {error}", flush=True)
-        finally:
-            if own:
-                own.close()
-
-    if args.peer_python or args.peer_url:
-        peer = None if args.peer_url else WhisperLiveServer(args.peer_python, model, max_clients=max(levels))
-        try:
-            url = args.peer_url or peer.url
-            for n in levels:
-                figures = await run_level("whisperlive", url, n, audio, utterances, args, finalize=False,
+                    report("streamscribe", mode, n, figures, wasted)
+            if peer_url:
+                figures = await run_level("whisperlive", peer_url, n, audio, utterances, args, finalize=False,
                                           model=model)
-                print(row("whisperlive", "endpoint", n, figures, "n/a", load_average()), flush=True)
-                for error in figures.failed[:3]:
-                    print(f"#   session error: {error}", flush=True)
-        finally:
-            if peer:
-                peer.close()
+                report("whisperlive", "endpoint", n, figures, "n/a")
+    finally:
+        for server in (peer, own):
+            if server is not None:
+                server.close()
     return 0
 
 
