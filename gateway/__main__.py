@@ -25,6 +25,7 @@ from .origins import OriginPolicy
 from .pacing import PacingOptions
 from .protocols.base import DoorOptions
 from .server import AccessOptions, Gateway, ListenOptions
+from .tcp import LOOPBACK, TcpListener, TcpOptions, parse_networks
 
 log = logging.getLogger("gateway")
 
@@ -65,6 +66,11 @@ def build_parser() -> SettingsParser:
     add_access_options(parser)
     parser.option("--twilio-auth-token", default=None,
                   help="Twilio auth token: /twilio then requires a valid X-Twilio-Signature header")
+    parser.option("--tcp-port", default=0, type=int,
+                  help="serve the raw TCP whisper-streaming protocol on this port (0: off)")
+    parser.option("--tcp-allowed-networks", default=",".join(LOOPBACK),
+                  help="comma-separated networks (CIDR) whose TCP clients are served; raw PCM carries no "
+                       "API key, so this is the TCP listener's only access check")
     return parser
 
 
@@ -120,20 +126,34 @@ def tls_context(args):
     return tls.server_context(cert.certfile, cert.keyfile)
 
 
+def tcp_options(args) -> TcpOptions | None:
+    """The raw TCP listener's settings, or None when ``--tcp-port`` is 0 (off)."""
+    if not args.tcp_port:
+        return None
+    if not 0 < args.tcp_port < 65536:
+        raise ConfigError(f"--tcp-port {args.tcp_port} is not a port number")
+    try:
+        networks = parse_networks(args.tcp_allowed_networks)
+    except ValueError as exc:
+        raise ConfigError(f"--tcp-allowed-networks: {exc}") from None
+    return TcpOptions(host=args.host, port=args.tcp_port, allowed_networks=networks)
+
+
 async def serve(args) -> None:
     access = access_options(args)
     context = tls_context(args)
     redis = bus.connect(args.redis_url, client_name="streamscribe-gateway")
     registry = CollectorRegistry()
+    tcp = tcp_options(args)
+    connection = ConnectionOptions(
+        send_queue=args.send_queue, idle_timeout=args.idle_timeout, max_keepalive_idle=args.max_keepalive_idle,
+        pacing=PacingOptions(max_lead=args.max_audio_lead, max_realtime_factor=args.max_realtime_factor),
+    )
     gateway = Gateway(
         redis, registry=registry, access=access,
         listen=ListenOptions(host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes, tls=context,
                              permessage_deflate=args.permessage_deflate, drain_timeout=args.drain_timeout),
-        connection=ConnectionOptions(
-            send_queue=args.send_queue, idle_timeout=args.idle_timeout,
-            max_keepalive_idle=args.max_keepalive_idle,
-            pacing=PacingOptions(max_lead=args.max_audio_lead, max_realtime_factor=args.max_realtime_factor),
-        ),
+        connection=connection,
         hub=HubOptions(session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag,
                        max_backlog_records=args.max_backlog_records, backlog_timeout=args.backlog_timeout,
                        enable_noise_suppression=args.enable_noise_suppression),
@@ -151,12 +171,17 @@ async def serve(args) -> None:
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload_keys)
+    listener = TcpListener(gateway.hub, options=tcp, connection=connection) if tcp is not None else None
     try:
         await gateway.start()
+        if listener is not None:
+            await listener.start()
         log.info("ready: %s://%s:%d/", "https" if context else "http",
                  "localhost" if args.host in ("0.0.0.0", "::") else args.host, gateway.port)
         await stop.wait()
     finally:
+        if listener is not None:
+            await listener.close(drain_timeout=args.drain_timeout)
         await gateway.close()
         await redis.aclose()
 

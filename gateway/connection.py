@@ -71,7 +71,7 @@ class Connection:
     async def _open(self) -> list[events.Operation]:
         """Open the call from the door's first operations; return the operations that followed."""
         metrics = self.hub.metrics
-        operations = self.door.opening()
+        operations = await self._replies(self.door.opening())
         try:
             while not operations:
                 try:
@@ -79,7 +79,7 @@ class Connection:
                 except TimeoutError:
                     raise ProtocolError(ErrorCode.CONFIG_REQUIRED,
                                         f"no config within {self.options.config_timeout:.0f} s") from None
-                operations = self.door.receive(message)
+                operations = await self._replies(self.door.receive(message))
         except ProtocolError as exc:
             metrics.sessions_refused.labels(reason=str(exc.code)).inc()
             await self._refuse(exc.code, str(exc), CloseCode.POLICY_VIOLATION)
@@ -98,6 +98,12 @@ class Connection:
             return []
         self.call = call
         return rest
+
+    async def _replies(self, operations: list[events.Operation]) -> list[events.Operation]:
+        """Send a door's replies before its call opens (a greeting, a pong); return the other operations."""
+        while operations and isinstance(operations[0], events.Reply):
+            await self.events.put(operations.pop(0))
+        return operations
 
     async def _refuse(self, code: ErrorCode, message: str, close_code: int) -> None:
         self.hub.metrics.errors_sent.labels(code=str(code)).inc()
