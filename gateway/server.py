@@ -43,6 +43,8 @@ from .limits import KeyLimits
 from .origins import OriginPolicy
 from .protocols import ROUTES, door_for
 from .protocols.base import CloseFrame, Door, DoorOptions, Handshake, HandshakeRefused
+from .status import GatewayStatus
+from .status import WEBSOCKET_PATH as STATUS_PATH
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,8 @@ class Gateway:
             if access.max_sessions_per_key else None
         # Built at the handshake, dropped by the handler; a handshake that fails drops its entry.
         self._accepted: weakref.WeakKeyDictionary[ServerConnection, _Accepted] = weakref.WeakKeyDictionary()
+        self.status = GatewayStatus(self.hub, self.metrics)
+        self._watchers: weakref.WeakSet[ServerConnection] = weakref.WeakSet()  # /ws/status sockets
         self._page = resources.files("gateway").joinpath("static/index.html").read_bytes()
         self._closed = False
         self._handlers: set[asyncio.Task] = set()
@@ -167,6 +171,9 @@ class Gateway:
                 key_id = self._check_access(connection, handshake)
             except _Refused as refused:
                 return refused.response
+            if path == STATUS_PATH:
+                self._watchers.add(connection)
+                return None
             if door is not None:
                 try:
                     opened = door(_without_token(handshake), options=self.door_options)
@@ -185,7 +192,8 @@ class Gateway:
     async def _page_for(self, path: str) -> Response:
         if path in ("/", "/index.html"):
             return _response(http.HTTPStatus.OK, self._page, "text/html; charset=utf-8")
-        reply = await health_route(path, registry=self.registry, readiness=self.hub.readiness) or NOT_FOUND
+        reply = (await health_route(path, registry=self.registry, readiness=self.hub.readiness)
+                 or await self.status.route(path) or NOT_FOUND)
         return _response(reply.status, reply.body, reply.content_type)
 
     def _check_access(self, connection: ServerConnection, handshake: Handshake) -> str | None:
@@ -238,6 +246,9 @@ class Gateway:
     # -- WebSocket ----------------------------------------------------------------------
 
     async def _handle(self, websocket: ServerConnection) -> None:
+        if websocket in self._watchers:
+            await self.status.serve(websocket)
+            return
         accepted = self._accepted[websocket]
         door = accepted.door
         gauge = self.metrics.connections.labels(protocol=door.name)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -289,3 +291,48 @@ async def test_whisper_stream_tcp(seed_stack, clip):
     parsed = [line.split(" ", 2) for line in lines]
     assert all(int(beg) < int(end) for beg, end, _ in parsed)
     check_text(reference, " ".join(text for _, _, text in parsed))
+
+
+# -- seed status endpoints --------------------------------------------------------------------------
+
+
+def get_json(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.mark.e2e
+async def test_health_endpoints(seed_stack):
+    status, health = await asyncio.to_thread(get_json, seed_stack.http + "/health")
+    assert status == 200 and health["status"] in ("healthy", "degraded") and health["gateway_id"]
+    status, extended = await asyncio.to_thread(get_json, seed_stack.http + "/health/extended")
+    assert status == 200 and extended["redis"]["ok"] and extended["redis"]["latency_ms"] >= 0
+    assert set(extended["stages"]) >= {"vad", "asr"}
+    for stage in ("vad", "asr"):
+        report = extended["stages"][stage]
+        assert report["live_workers"] == 1 and report["capacity"] >= 1
+        (worker,) = report["workers"]
+        assert worker["id"] == f"{stage}0" and worker["lag_s"] >= 0 and worker["draining"] is False
+    assert {"rnnt", "whisper_stream", "tcp", "native"} <= set(extended["sessions_by_protocol"])
+
+
+@pytest.mark.e2e
+async def test_ws_status_counts_open_sessions_per_protocol(seed_stack):
+    async with connect(f"ws://127.0.0.1:{seed_stack.port}/ws/status") as watcher:
+        async with asyncio.timeout(TIMEOUT):
+            first = json.loads(await watcher.recv())
+            assert first["type"] == "status" and first["sessions"]["whisper_stream"] == 0
+            assert first["stages"]["asr"]["live_workers"] == 1
+            async with connect(f"ws://127.0.0.1:{seed_stack.port}/ws/stream") as ws:
+                assert json.loads(await ws.recv())["type"] == "ready"
+                await watcher.send('{"type": "get_status"}')
+                while json.loads(await watcher.recv())["sessions"]["whisper_stream"] != 1:
+                    pass  # pushed every second: the next ones see the session
+                await ws.send("close")
+                with pytest.raises(ConnectionClosed):
+                    await ws.recv()
+            while json.loads(await watcher.recv())["sessions"]["whisper_stream"] != 0:
+                pass
