@@ -64,3 +64,19 @@ async def test_node_client_transcribes_a_clip(stack, clips, node_client):
     status, stdout, stderr = await run(node, str(script), str(path), "--url", stack.url, "--speed", "8", "--json")
     assert status == 0, (stdout, stderr, stack.logs())
     check_finals(stdout, reference)
+
+
+@pytest.mark.e2e
+async def test_python_client_transcribes_a_file(stack, clips):
+    path, reference = clips[1]
+    status, stdout, stderr = await run(sys.executable, str(EXAMPLES / "mic_client.py"), "--file", str(path),
+                                       "--url", stack.url, "--speed", "8", "--json")
+    assert status == 0, (stdout, stderr, stack.logs())
+    check_finals(stdout, reference)
+
+
+def test_html_example_speaks_the_native_protocol():
+    page = (EXAMPLES / "index.html").read_text()
+    assert len(page.splitlines()) <= 60
+    for needle in ("type: 'config'", "encoding: 'float32'", "type: 'close'", "'/ws/asr'".strip("'")):
+        assert needle in page, needle
