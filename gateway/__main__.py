@@ -58,6 +58,9 @@ def build_parser() -> SettingsParser:
                   help="end a session after this many seconds without audio or keep-alive")
     parser.option("--max-keepalive-idle", default=60.0, type=positive(float),
                   help="keep-alives alone hold a session without audio this many seconds at most")
+    parser.option("--resume-grace", default=30.0, type=float,
+                  help="seconds a resumable session (native config resumable: true) whose client dropped "
+                       "waits for it to reconnect (0: sessions end at once)")
     parser.option("--session-ttl", default=30.0, type=positive(float),
                   help="seconds a session outlives its gateway (meta TTL)")
     parser.option("--max-queue-lag", default=5.0, type=positive(float),
@@ -147,6 +150,7 @@ async def serve(args) -> None:
     tcp = tcp_options(args)
     connection = ConnectionOptions(
         send_queue=args.send_queue, idle_timeout=args.idle_timeout, max_keepalive_idle=args.max_keepalive_idle,
+        resume_grace=args.resume_grace,
         pacing=PacingOptions(max_lead=args.max_audio_lead, max_realtime_factor=args.max_realtime_factor),
     )
     gateway = Gateway(

@@ -43,6 +43,7 @@ from .limits import KeyLimits
 from .origins import OriginPolicy
 from .protocols import ROUTES, door_for
 from .protocols.base import CloseFrame, Door, DoorOptions, Handshake, HandshakeRefused
+from .resume import Parking
 from .status import GatewayStatus
 from .status import WEBSOCKET_PATH as STATUS_PATH
 
@@ -110,6 +111,7 @@ class Gateway:
         # Built at the handshake, dropped by the handler; a handshake that fails drops its entry.
         self._accepted: weakref.WeakKeyDictionary[ServerConnection, _Accepted] = weakref.WeakKeyDictionary()
         self.status = GatewayStatus(self.hub, self.metrics)
+        self.parking = Parking(grace=connection.resume_grace)
         self._watchers: weakref.WeakSet[ServerConnection] = weakref.WeakSet()  # /ws/status sockets
         self._page = resources.files("gateway").joinpath("static/index.html").read_bytes()
         self._closed = False
@@ -153,6 +155,7 @@ class Gateway:
                     task.cancel()
                 await asyncio.wait({waiter}, timeout=self.listen.drain_timeout)
                 waiter.cancel()
+        await self.parking.close()
         if self.key_limits is not None:
             await self.key_limits.close()
         await self.hub.close()
@@ -272,7 +275,8 @@ class Gateway:
                                        f"this API key already has {limit} open session(s), the limit "
                                        f"(max-sessions-per-key {limit}); close one and retry")
                     return
-            accepted.connection = Connection(websocket, door, self.hub, options=self.connection_options)
+            accepted.connection = Connection(websocket, door, self.hub, options=self.connection_options,
+                                             parking=self.parking, key_id=accepted.key_id)
             await accepted.connection.run()
         finally:
             if claim is not None:
