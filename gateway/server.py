@@ -5,8 +5,11 @@ connections per address; :mod:`gateway.auth`, :mod:`gateway.origins`), the same
 for every door, then is routed by path to a door (:mod:`gateway.protocols`),
 which may refuse it (HTTP 4xx) from what the request says; an accepted
 connection takes a slot of its API key (:mod:`gateway.limits`) and is driven by
-:class:`~gateway.connection.Connection`. Other GET requests get the browser
-demo, health, readiness and metrics, which stay open to all.
+:class:`~gateway.connection.Connection` (resumable calls wait in
+:mod:`gateway.resume` after a drop). ``/ws/status`` is no door: it streams
+:mod:`gateway.status`. Other GET requests get the browser demo, health
+(``/healthz``, ``/health``, ``/health/extended``), readiness and metrics, which
+stay open to all.
 """
 
 from __future__ import annotations
