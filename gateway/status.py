@@ -24,7 +24,6 @@ cached stage state: watching costs Redis nothing.
 
 from __future__ import annotations
 
-import asyncio
 import http
 import json
 import socket
