@@ -28,6 +28,7 @@ from .protocols.base import DoorOptions
 from .server import AccessOptions, Gateway, ListenOptions
 from .transcript_log import TranscriptOptions
 from .webhook import WebhookOptions
+from .tcp import LOOPBACK, TcpListener, TcpOptions, parse_networks
 
 log = logging.getLogger("gateway")
 
@@ -60,6 +61,9 @@ def build_parser() -> SettingsParser:
                   help="end a session after this many seconds without audio or keep-alive")
     parser.option("--max-keepalive-idle", default=60.0, type=positive(float),
                   help="keep-alives alone hold a session without audio this many seconds at most")
+    parser.option("--resume-grace", default=30.0, type=float,
+                  help="seconds a resumable session (native config resumable: true) whose client dropped "
+                       "waits for it to reconnect (0: sessions end at once)")
     parser.option("--session-ttl", default=30.0, type=positive(float),
                   help="seconds a session outlives its gateway (meta TTL)")
     parser.option("--max-queue-lag", default=5.0, type=positive(float),
@@ -69,6 +73,11 @@ def build_parser() -> SettingsParser:
     parser.option("--twilio-auth-token", default=None,
                   help="Twilio auth token: /twilio then requires a valid X-Twilio-Signature header")
     add_follow_options(parser)
+    parser.option("--tcp-port", default=0, type=int,
+                  help="serve the raw TCP whisper-streaming protocol on this port (0: off)")
+    parser.option("--tcp-allowed-networks", default=",".join(LOOPBACK),
+                  help="comma-separated networks (CIDR) whose TCP clients are served; raw PCM carries no "
+                       "API key, so this is the TCP listener's only access check")
     return parser
 
 
@@ -150,20 +159,35 @@ def tls_context(args):
     return tls.server_context(cert.certfile, cert.keyfile)
 
 
+def tcp_options(args) -> TcpOptions | None:
+    """The raw TCP listener's settings, or None when ``--tcp-port`` is 0 (off)."""
+    if not args.tcp_port:
+        return None
+    if not 0 < args.tcp_port < 65536:
+        raise ConfigError(f"--tcp-port {args.tcp_port} is not a port number")
+    try:
+        networks = parse_networks(args.tcp_allowed_networks)
+    except ValueError as exc:
+        raise ConfigError(f"--tcp-allowed-networks: {exc}") from None
+    return TcpOptions(host=args.host, port=args.tcp_port, allowed_networks=networks)
+
+
 async def serve(args) -> None:
     access = access_options(args)
     context = tls_context(args)
     redis = bus.connect(args.redis_url, client_name="streamscribe-gateway")
     registry = CollectorRegistry()
+    tcp = tcp_options(args)
+    connection = ConnectionOptions(
+        send_queue=args.send_queue, idle_timeout=args.idle_timeout, max_keepalive_idle=args.max_keepalive_idle,
+        resume_grace=args.resume_grace,
+        pacing=PacingOptions(max_lead=args.max_audio_lead, max_realtime_factor=args.max_realtime_factor),
+    )
     gateway = Gateway(
         redis, registry=registry, access=access,
         listen=ListenOptions(host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes, tls=context,
                              permessage_deflate=args.permessage_deflate, drain_timeout=args.drain_timeout),
-        connection=ConnectionOptions(
-            send_queue=args.send_queue, idle_timeout=args.idle_timeout,
-            max_keepalive_idle=args.max_keepalive_idle,
-            pacing=PacingOptions(max_lead=args.max_audio_lead, max_realtime_factor=args.max_realtime_factor),
-        ),
+        connection=connection,
         hub=HubOptions(session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag,
                        max_backlog_records=args.max_backlog_records, backlog_timeout=args.backlog_timeout,
                        enable_noise_suppression=args.enable_noise_suppression),
@@ -182,12 +206,17 @@ async def serve(args) -> None:
         task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload_keys)
+    listener = TcpListener(gateway.hub, options=tcp, connection=connection) if tcp is not None else None
     try:
         await gateway.start()
+        if listener is not None:
+            await listener.start()
         log.info("ready: %s://%s:%d/", "https" if context else "http",
                  "localhost" if args.host in ("0.0.0.0", "::") else args.host, gateway.port)
         await stop.wait()
     finally:
+        if listener is not None:
+            await listener.close(drain_timeout=args.drain_timeout)
         await gateway.close()
         await redis.aclose()
 

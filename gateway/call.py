@@ -148,6 +148,11 @@ class Call:
             await session.publish_audio(chunks, Flush(seq=0, flush_id=self._flushes))
         return self._flushes
 
+    @property
+    def taking_input(self) -> bool:
+        """True until the input ended (a close, a disconnect) or the call did."""
+        return not (self._finishing or self._ended)
+
     def keepalive(self) -> None:
         self.last_activity = time.monotonic()
 

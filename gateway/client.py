@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import ssl
@@ -21,7 +22,7 @@ import numpy as np
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from common.aio import within
+from common.aio import wait_event, within
 
 DEFAULT_URL = "ws://localhost:8000/ws/asr"
 
@@ -107,6 +108,182 @@ async def _stream(url, frames, *, sample_rate, config, on_message, timeout, mess
             await asyncio.gather(receiver, return_exceptions=True)
         if websocket.close_code not in (None, 1000):
             raise ConnectionClosed(websocket.close_rcvd, websocket.close_sent)
+
+
+class StreamscribeClient:
+    """A native-protocol session that survives dropped connections (reconnect with resume).
+
+    The session is opened ``resumable``: the server acknowledges audio
+    (``audio_ack``) and keeps the session for a grace period when the connection
+    drops. The client keeps the audio sent but not yet acknowledged in a ring
+    buffer (``max_unacked_sec`` at most: beyond it sending waits for an
+    acknowledgement), and after a drop reconnects with the session id and the
+    last message ``seq`` it got; the server sends again what was lost on the way,
+    says from which sample it needs audio, and the client resends from there.
+    Messages repeated by a replay are dropped by their ``seq``, so the result is
+    the one an unbroken connection gives: same session, same utterance ids, each
+    final once.
+
+        client = StreamscribeClient(url, sample_rate=16000, encoding="pcm16")
+        messages = await client.run(frames)  # every message but acks, as stream() returns
+
+    ``reconnects`` counts the resumes; a drop after the client's close, a session
+    the server no longer has, or more than ``max_attempts`` failed reconnects in a
+    row raise :class:`StreamClosed`.
+    """
+
+    def __init__(self, url: str, *, sample_rate: int, encoding: str = "pcm16", channels: int = 1,
+                 config: dict | None = None, api_key: str | None = None, tls: ssl.SSLContext | None = None,
+                 on_message: Callable[[dict], None] | None = None, timeout: float = 60.0,
+                 max_unacked_sec: float = 30.0, max_attempts: int = 5, retry_delay: float = 0.2) -> None:
+        self.url = url
+        self.config = {"type": "config", "sample_rate": sample_rate, "encoding": encoding, "channels": channels,
+                       **(config or {}), "resumable": True}
+        self.sample_bytes = {"float32": 4, "pcm16": 2, "mulaw": 1, "alaw": 1}[encoding] * channels
+        self.max_unacked = int(max_unacked_sec * sample_rate)
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+        self.ssl = {"ssl": tls} if tls is not None and url.startswith("wss:") else {}
+        self.on_message = on_message
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
+        self.session_id: str | None = None
+        self.last_seq = -1
+        self.messages: list[dict] = []
+        self.reconnects = 0
+        self._ring: collections.deque[tuple[int, bytes]] = collections.deque()  # (first sample, frame)
+        self._sent = 0  # samples handed to the ring
+        self._acked = 0
+        self._room = asyncio.Event()
+        self._resumed = asyncio.Event()
+        self._resume_offset = 0
+        self._closing = False  # our close was sent
+
+    async def run(self, frames: AsyncIterator[bytes]) -> list[dict]:
+        """Send the frames and a close, reconnecting after drops; return the server's messages."""
+        # One task reads the frames for every connection: a sender cancelled by a drop must not
+        # close the caller's generator with it.
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+        pump = asyncio.create_task(self._pump(frames, queue), name="frames")
+        try:
+            messages = await self._connections(queue)
+        finally:
+            pump.cancel()
+            failed = (await asyncio.gather(pump, return_exceptions=True))[0]
+        if isinstance(failed, Exception):
+            raise failed  # the frames' source failed (the session was closed normally)
+        return messages
+
+    @staticmethod
+    async def _pump(frames: AsyncIterator[bytes], queue: asyncio.Queue[bytes | None]) -> None:
+        try:
+            async for frame in frames:
+                await queue.put(frame)
+        except Exception:
+            await queue.put(None)  # the senders end the session; run() raises the error
+            raise
+        await queue.put(None)
+
+    async def _connections(self, frames: asyncio.Queue[bytes | None]) -> list[dict]:
+        failures = 0
+        while True:
+            try:
+                async with connect(self.url, max_size=1 << 22, open_timeout=self.timeout,
+                                   additional_headers=self.headers, **self.ssl) as websocket:
+                    failures = 0
+                    await self._session(websocket, frames)
+                return self.messages
+            except ConnectionClosed as exc:
+                if exc.rcvd is not None:  # the server ended the session itself
+                    if exc.rcvd.code == 1000:
+                        return self.messages
+                    raise StreamClosed(exc.rcvd.code, exc.rcvd.reason, self.messages) from None
+                reason = "connection dropped"
+            except (OSError, TimeoutError) as exc:
+                reason = f"cannot connect: {exc}"
+            failures += 1
+            if failures > self.max_attempts:
+                raise StreamClosed(None, f"{reason}; gave up after {self.max_attempts} attempts", self.messages)
+            await asyncio.sleep(self.retry_delay * 2 ** (failures - 1))  # backoff before reconnecting
+
+    async def _session(self, websocket, frames: asyncio.Queue[bytes | None]) -> None:
+        resuming = self.session_id is not None
+        if resuming:
+            self._resumed.clear()
+            await websocket.send(json.dumps({"type": "config", "resume": {"session_id": self.session_id,
+                                                                          "last_seq": self.last_seq}}))
+        else:
+            await websocket.send(json.dumps(self.config))
+        receiver = asyncio.create_task(self._receive(websocket))
+        sender = asyncio.create_task(self._send(websocket, frames, resuming))
+        try:
+            done, _ = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
+            if sender in done:
+                sender.result()  # a sender failure (other than the connection's) is the caller's
+            await within(receiver, self.timeout)  # the last results after our close
+        finally:
+            for task in (sender, receiver):
+                task.cancel()
+            await asyncio.gather(sender, receiver, return_exceptions=True)
+        if websocket.close_code is not None and websocket.close_code != 1000:
+            raise ConnectionClosed(websocket.close_rcvd, websocket.close_sent,
+                                   websocket.close_rcvd_then_sent)
+
+    async def _send(self, websocket, frames: asyncio.Queue[bytes | None], resuming: bool) -> None:
+        try:
+            if resuming:
+                if not await wait_event(self._resumed, self.timeout):
+                    raise StreamClosed(None, "the server did not confirm the resume", self.messages)
+                for start, frame in list(self._ring):  # the audio the server did not take
+                    skip = max(0, self._resume_offset - start) * self.sample_bytes
+                    if skip < len(frame):
+                        await websocket.send(frame[skip:])
+            if self._closing:
+                await websocket.send(json.dumps({"type": "close"}))
+                return
+            while True:
+                while self._sent - self._acked >= self.max_unacked:  # before taking a frame: none is lost
+                    self._room.clear()
+                    if not await wait_event(self._room, self.timeout):
+                        raise StreamClosed(None, f"no audio_ack for {self.timeout:.0f} s", self.messages)
+                if (frame := await frames.get()) is None:
+                    break
+                self._ring.append((self._sent, frame))  # kept before it is sent: a drop may lose it
+                self._sent += len(frame) // self.sample_bytes
+                await websocket.send(frame)
+            self._closing = True
+            await websocket.send(json.dumps({"type": "close"}))
+        except ConnectionClosed:
+            pass  # the receiver sees the same close
+
+    async def _receive(self, websocket) -> None:
+        async for raw in websocket:
+            message = json.loads(raw)
+            seq = message.get("seq")
+            if seq is not None:
+                if seq <= self.last_seq:
+                    continue  # sent again by a resume, already had
+                self.last_seq = seq
+            kind = message.get("type")
+            if kind == "audio_ack":
+                self._acknowledge(message["offset"])
+                continue
+            if kind == "session_created":
+                self.session_id = message["session_id"]
+            elif kind == "session_resumed":
+                self.reconnects += 1
+                self._resume_offset = message["offset"]
+                self._acknowledge(message["offset"])
+                self._resumed.set()
+            self.messages.append(message)
+            if self.on_message:
+                self.on_message(message)
+
+    def _acknowledge(self, offset: int) -> None:
+        self._acked = max(self._acked, offset)
+        while self._ring and self._ring[0][0] + len(self._ring[0][1]) // self.sample_bytes <= self._acked:
+            self._ring.popleft()
+        self._room.set()
 
 
 async def microphone_frames(rate: int, chunk_ms: int) -> AsyncIterator[bytes]:

@@ -26,6 +26,7 @@ from .hub import SessionHub
 from .pacing import AudioPacer, PacingOptions
 from .protocols.base import CloseFrame, Door
 from .transcript_log import TranscriptLog
+from .resume import Parking
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,21 @@ class ConnectionOptions:
     idle_timeout: float = 10.0  # seconds without audio or keep-alive before the call ends (idle_timeout)
     max_keepalive_idle: float = 60.0  # keep-alives alone hold a call without audio this long at most
     pacing: PacingOptions = field(default_factory=PacingOptions)
+    resume_grace: float = 30.0  # seconds a resumable call whose client dropped waits for it (0: never)
 
 
 class Connection:
     def __init__(self, websocket: ServerConnection, door: Door, hub: SessionHub, *,
-                 options: ConnectionOptions, transcripts: TranscriptLog | None = None) -> None:
+                 options: ConnectionOptions, transcripts: TranscriptLog | None = None,
+                 parking: Parking | None = None, key_id: str | None = None) -> None:
         self.websocket = websocket
         self.transcripts = transcripts
         self.door = door
         self.hub = hub
         self.options = options
+        self.parking = parking  # where a resumable door's dropped call waits for its client
+        self.key_id = key_id
+        self.parked = False
         self.events: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=options.send_queue)
         self.call: Call | None = None
         self.pacer = AudioPacer(options.pacing)
@@ -58,14 +64,17 @@ class Connection:
             pending = await self._open()
             if self.call is not None:
                 await self._receive(pending)
-            await asyncio.wait({sender}, timeout=self.options.close_timeout)
+            if not self.parked:
+                await asyncio.wait({sender}, timeout=self.options.close_timeout)
         except Exception:
             log.exception("connection failed")
             await self._abort(ErrorCode.INTERNAL, "internal error; the session ends")
         finally:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
-            if self.call is not None:
+            if self.call is not None and not self.parked:
+                if self.parking is not None:
+                    self.parking.forget(self.call)
                 await self.call.release()
 
     # -- opening ---------------------------------------------------------------------------
@@ -73,7 +82,7 @@ class Connection:
     async def _open(self) -> list[events.Operation]:
         """Open the call from the door's first operations; return the operations that followed."""
         metrics = self.hub.metrics
-        operations = self.door.opening()
+        operations = await self._replies(self.door.opening())
         try:
             while not operations:
                 try:
@@ -81,7 +90,7 @@ class Connection:
                 except TimeoutError:
                     raise ProtocolError(ErrorCode.CONFIG_REQUIRED,
                                         f"no config within {self.options.config_timeout:.0f} s") from None
-                operations = self.door.receive(message)
+                operations = await self._replies(self.door.receive(message))
         except ProtocolError as exc:
             metrics.sessions_refused.labels(reason=str(exc.code)).inc()
             await self._refuse(exc.code, str(exc), CloseCode.POLICY_VIOLATION)
@@ -90,6 +99,8 @@ class Connection:
             await self.events.put(events.Ended(CloseCode.GOING_AWAY, "client disconnected", complete=False))
             return []
         first, rest = operations[0], operations[1:]
+        if isinstance(first, events.Resume):
+            return rest if await self._resume(first) else []
         if not isinstance(first, events.Open):
             raise AssertionError(f"{type(self.door).__name__} did not open the call first")
         call = Call(self.hub, first.config, protocol=self.door.name, events_out=self.events, call_id=first.call_id,
@@ -100,7 +111,50 @@ class Connection:
             await self._refuse(exc.code, str(exc), exc.close_code)
             return []
         self.call = call
+        self._register()
         return rest
+
+    async def _resume(self, resume: events.Resume) -> bool:
+        """Take over a parked call and its door; False (refused) when there is none to take."""
+        found = await self.parking.take(resume.call_id, key_id=self.key_id, timeout=self.options.config_timeout) \
+            if self.parking is not None else None
+        if found is None:
+            self.hub.metrics.sessions_refused.labels(reason="not_resumable").inc()
+            await self._refuse(ErrorCode.SESSION_LOST, f"no session {resume.call_id[:64]} to resume here: it "
+                               "ended, waited too long for its client, or runs on another gateway; start a "
+                               "new session", CloseCode.POLICY_VIOLATION)
+            return False
+        call, self.door = found
+        self.call = call
+        call.last_activity = call.last_audio = time.monotonic()
+        await self.events.put(events.Resumed(call.call_id, self.door.received_samples, resume.last_seq))
+        # What the call queued while parked goes after the replay, then the call writes here.
+        parked_queue = call.events
+        while True:
+            try:
+                event = parked_queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            await self.events.put(event)
+        call.events = self.events  # no await since the queue was found empty: nothing slipped by
+        self._register()
+        return True
+
+    def _register(self) -> None:
+        if self.door.resumable and self.parking is not None:
+            self.parking.register(self.call, self.door, key_id=self.key_id, let_go=self._let_go)
+
+    def _let_go(self) -> None:
+        """A new connection resumes this call: drop the old client now, as the network did."""
+        transport = getattr(self.websocket, "transport", None)
+        if transport is not None:
+            transport.abort()
+
+    async def _replies(self, operations: list[events.Operation]) -> list[events.Operation]:
+        """Send a door's replies before its call opens (a greeting, a pong); return the other operations."""
+        while operations and isinstance(operations[0], events.Reply):
+            await self.events.put(operations.pop(0))
+        return operations
 
     async def _refuse(self, code: ErrorCode, message: str, close_code: int) -> None:
         self.hub.metrics.errors_sent.labels(code=str(code)).inc()
@@ -150,10 +204,20 @@ class Connection:
                     return
         except ConnectionClosed:
             pass
+        if self._park():
+            return
         try:
             await self.call.disconnect()
         except (RedisError, OSError):
             pass
+
+    def _park(self) -> bool:
+        """Keep a resumable call for its client after a drop (no close frame, or not 1000); True if parked."""
+        if (not self.door.resumable or self.parking is None or not self.call.taking_input
+                or self.websocket.close_code == 1000):
+            return False
+        self.parked = self.parking.park(self.call)
+        return self.parked
 
     async def _apply(self, operations: list[events.Operation]) -> bool:
         """Apply operations to the call; True when the connection is done reading."""

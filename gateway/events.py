@@ -75,7 +75,19 @@ class Reply:
     message: object
 
 
-Operation = Open | Audio | Finalize | KeepAlive | Close | Reply
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Continue the call ``call_id`` that lost its client moments ago (instead of :class:`Open`).
+
+    ``last_seq``: the last numbered message the client received (-1: none), so
+    the door can send again what was lost on the way.
+    """
+
+    call_id: str
+    last_seq: int
+
+
+Operation = Open | Audio | Finalize | KeepAlive | Close | Reply | Resume
 
 # -- events: core to door ----------------------------------------------------------
 
@@ -170,4 +182,16 @@ class Ended:
     audio_ms: int = 0
 
 
-Event = Opened | Partial | Final | SpeechStarted | UtteranceEnd | Flushed | Error | Ended | Reply
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A new connection took over the call; the client resends its audio from sample ``offset``.
+
+    ``after_seq``: the last message the client had; the door sends the later ones again.
+    """
+
+    call_id: str
+    offset: int
+    after_seq: int
+
+
+Event = Resumed | Opened | Partial | Final | SpeechStarted | UtteranceEnd | Flushed | Error | Ended | Reply

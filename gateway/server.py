@@ -5,9 +5,12 @@ connections per address; :mod:`gateway.auth`, :mod:`gateway.origins`), the same
 for every door, then is routed by path to a door (:mod:`gateway.protocols`),
 which may refuse it (HTTP 4xx) from what the request says; an accepted
 connection takes a slot of its API key (:mod:`gateway.limits`) and is driven by
-:class:`~gateway.connection.Connection`. Followers (``/ws/follow/{call_id}``) pass
-the same checks and read a call's transcripts (:mod:`gateway.follow`). Other GET
-requests get the browser demo, health, readiness and metrics, which stay open to all.
+:class:`~gateway.connection.Connection` (resumable calls wait in
+:mod:`gateway.resume` after a drop). Followers (``/ws/follow/{call_id}``) pass
+the same checks and read a call's transcripts (:mod:`gateway.follow`).
+``/ws/status`` is no door: it streams :mod:`gateway.status`. Other GET requests
+get the browser demo, health (``/healthz``, ``/health``, ``/health/extended``),
+readiness and metrics, which stay open to all.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ from .origins import OriginPolicy
 from .protocols import ROUTES, door_for
 from .protocols.base import CloseFrame, Door, DoorOptions, Handshake, HandshakeRefused
 from .transcript_log import TranscriptLog, TranscriptOptions
+from .resume import Parking
+from .status import GatewayStatus
+from .status import WEBSOCKET_PATH as STATUS_PATH
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +124,9 @@ class Gateway:
         self._accepted: weakref.WeakKeyDictionary[ServerConnection, _Accepted] = weakref.WeakKeyDictionary()
         # Followers whose handshake passed: the call id and query of each.
         self._following: weakref.WeakKeyDictionary[ServerConnection, tuple[str, list]] = weakref.WeakKeyDictionary()
+        self.status = GatewayStatus(self.hub, self.metrics)
+        self.parking = Parking(grace=connection.resume_grace)
+        self._watchers: weakref.WeakSet[ServerConnection] = weakref.WeakSet()  # /ws/status sockets
         self._page = resources.files("gateway").joinpath("static/index.html").read_bytes()
         self._closed = False
         self._handlers: set[asyncio.Task] = set()
@@ -162,6 +171,7 @@ class Gateway:
                     task.cancel()
                 await asyncio.wait({waiter}, timeout=self.listen.drain_timeout)
                 waiter.cancel()
+        await self.parking.close()
         if self.key_limits is not None:
             await self.key_limits.close()
         await self.followers.close()
@@ -186,6 +196,9 @@ class Gateway:
             if followed is not None:
                 self._following[connection] = (followed, _without_token(handshake).query)
                 return None
+            if path == STATUS_PATH:
+                self._watchers.add(connection)
+                return None
             if door is not None:
                 try:
                     opened = door(_without_token(handshake), options=self.door_options)
@@ -205,7 +218,8 @@ class Gateway:
     async def _page_for(self, path: str) -> Response:
         if path in ("/", "/index.html"):
             return _response(http.HTTPStatus.OK, self._page, "text/html; charset=utf-8")
-        reply = await health_route(path, registry=self.registry, readiness=self.hub.readiness) or NOT_FOUND
+        reply = (await health_route(path, registry=self.registry, readiness=self.hub.readiness)
+                 or await self.status.route(path) or NOT_FOUND)
         return _response(reply.status, reply.body, reply.content_type)
 
     def _check_access(self, connection: ServerConnection, handshake: Handshake) -> str | None:
@@ -262,6 +276,9 @@ class Gateway:
         if following is not None:
             await self._follow(websocket, *following)
             return
+        if websocket in self._watchers:
+            await self.status.serve(websocket)
+            return
         accepted = self._accepted[websocket]
         door = accepted.door
         gauge = self.metrics.connections.labels(protocol=door.name)
@@ -286,7 +303,8 @@ class Gateway:
                                        f"(max-sessions-per-key {limit}); close one and retry")
                     return
             accepted.connection = Connection(websocket, door, self.hub, options=self.connection_options,
-                                             transcripts=self.transcripts)
+                                             transcripts=self.transcripts,
+                                             parking=self.parking, key_id=accepted.key_id)
             await accepted.connection.run()
         finally:
             if claim is not None:

@@ -6,13 +6,17 @@ from .audiohook import AudioHookDoor
 from .base import Door
 from .deepgram import DeepgramDoor
 from .native import NativeDoor
+from .rnnt import RnntDoor
 from .twilio import TwilioDoor
+from .whisper_stream import WhisperStreamDoor
 
 ROUTES: dict[str, type[Door]] = {
     "/ws/asr": NativeDoor,
     "/v1/listen": DeepgramDoor,
     "/twilio": TwilioDoor,
     "/audiohook": AudioHookDoor,
+    "/ws/transcribe": RnntDoor,
+    "/ws/stream": WhisperStreamDoor,
 }
 
 

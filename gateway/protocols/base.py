@@ -70,6 +70,9 @@ class Door(abc.ABC):
     """One protocol. Subclasses set ``name`` (the ``protocol`` metrics label)."""
 
     name: ClassVar[str]
+    # True: a client that drops without a close may resume the call (:mod:`gateway.resume`),
+    # and this door then renders :class:`~gateway.events.Resumed`.
+    resumable: bool = False
 
     def __init__(self, handshake: Handshake, *, options: DoorOptions = DoorOptions()) -> None:
         """Read the handshake; raise :class:`HandshakeRefused` to refuse it."""

@@ -6,16 +6,29 @@ Then binary frames carry audio, and text frames carry ``finalize``,
 ``flushed`` and ``error`` messages, each numbered by ``seq``. Everything a
 client may get wrong raises :class:`ProtocolError` with a code and a message
 saying what was wrong.
+
+Resuming after a dropped connection: a config with ``"resumable": true`` makes
+the server acknowledge audio (``{"type": "audio_ack", "offset": samples}``
+every half second of audio taken) and keep the call for a grace period
+(``--resume-grace``) when the connection drops without a close. A new
+connection to the same gateway whose first message is ``{"type": "config",
+"resume": {"session_id": ID, "last_seq": N}}`` takes the call over: the server
+sends again the messages after ``seq`` N that it kept (all but partials and
+acks), then ``{"type": "session_resumed", "session_id", "offset", "replayed",
+"complete"}``; the client resends its audio from sample ``offset``. The same
+utterance ids continue, and no final is lost or repeated.
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from typing import ClassVar
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
 
 from .. import events
+from ..audio import SAMPLE_WIDTH
 from ..config import SessionConfig
 from .base import CloseFrame, Door, Outgoing
 
@@ -25,6 +38,8 @@ _CONTROL = {"finalize": events.Finalize(), "keepalive": events.KeepAlive(), "clo
 _TYPES = {"sample_rate": int, "channels": int, "chunk_size_sec": float, "unfixed_chunk_num": int,
           "unfixed_token_num": int}
 _FLAGS = ("multichannel", "words")
+REPLAY_KEPT = 512  # numbered messages (all but partials and acks) a resumable session can send again
+ACK_EVERY_SEC = 0.5  # audio between two audio_ack messages of a resumable session
 
 
 def parse_json(text: str) -> dict:
@@ -93,6 +108,23 @@ def parse_control(text: str) -> events.Operation:
     return _CONTROL[kind]
 
 
+def parse_resume(text: str) -> tuple[bool, events.Resume | None, str]:
+    """Split the first message's resume options off: (resumable, a Resume or None, the rest as a config)."""
+    body = parse_json(text)
+    resumable = body.pop("resumable", False)
+    if not isinstance(resumable, bool):
+        raise ProtocolError(ErrorCode.BAD_CONFIG, "resumable must be true or false")
+    resume = body.pop("resume", None)
+    if resume is None:
+        return resumable, None, json.dumps(body)
+    if not isinstance(resume, dict) or not isinstance(resume.get("session_id"), str):
+        raise ProtocolError(ErrorCode.BAD_CONFIG, 'resume must be {"session_id": "...", "last_seq": N}')
+    last_seq = resume.get("last_seq", -1)
+    if isinstance(last_seq, bool) or not isinstance(last_seq, int):
+        raise ProtocolError(ErrorCode.BAD_CONFIG, "resume.last_seq must be an integer")
+    return True, events.Resume(resume["session_id"], last_seq), ""
+
+
 class NativeDoor(Door):
     name: ClassVar[str] = "native"
 
@@ -101,24 +133,60 @@ class NativeDoor(Door):
         self.config: SessionConfig | None = None
         self.call_id = ""
         self.seq = 0
+        self.received_bytes = 0  # audio taken, for resuming
+        self._acked = 0
+        self._sent: deque[tuple[int, str]] = deque(maxlen=REPLAY_KEPT)  # (seq, message) for a resume
+        self._forgotten = -1  # the last seq dropped from _sent
+
+    @property
+    def received_samples(self) -> int:
+        """Audio taken so far, in samples per channel at the client's rate."""
+        if self.config is None:
+            return 0
+        return self.received_bytes // (SAMPLE_WIDTH[self.config.encoding] * self.config.channels)
 
     def receive(self, message: str | bytes) -> list[events.Operation]:
         if self.config is None:
+            if isinstance(message, str):
+                self.resumable, resume, message = parse_resume(message)
+                if resume is not None:
+                    return [resume]
             self.config = parse_config(message)
             return [events.Open(self.config)]
         if isinstance(message, bytes):
-            return [events.Audio(message)]
+            self.received_bytes += len(message)
+            operations: list[events.Operation] = [events.Audio(message)]
+            if self.resumable and self.received_samples - self._acked >= self.config.sample_rate * ACK_EVERY_SEC:
+                self._acked = self.received_samples
+                operations.append(events.Reply({"type": "audio_ack", "offset": self._acked}))
+            return operations
         return [parse_control(message)]
 
     def render(self, event: events.Event) -> list[Outgoing]:
         if isinstance(event, events.Ended):
             return [CloseFrame(event.close_code, event.reason[:120])]
+        if isinstance(event, events.Resumed):
+            replay = [text for seq, text in self._sent if seq > event.after_seq]
+            # complete: false when a message the client lacks was already forgotten (REPLAY_KEPT)
+            return replay + self._numbered({"type": "session_resumed", "session_id": event.call_id,
+                                            "offset": event.offset, "replayed": len(replay),
+                                            "complete": self._forgotten <= event.after_seq}, keep=False)
+        if isinstance(event, events.Reply):
+            return self._numbered(dict(event.message), keep=False)
         message = self._message(event)
         if message is None:
             return []
+        return self._numbered(message, keep=self.resumable and message["type"] != "partial")
+
+    def _numbered(self, message: dict, *, keep: bool) -> list[Outgoing]:
         message["seq"] = self.seq
+        text = json.dumps(message, ensure_ascii=False)
+        if keep:
+            if len(self._sent) == self._sent.maxlen:
+                self._forgotten = self._sent[0][0]
+            self._sent.append((self.seq, text))
         self.seq += 1
-        return [json.dumps(message, ensure_ascii=False)]
+        return [text]
 
     def _message(self, event: events.Event) -> dict | None:
         if isinstance(event, events.Opened):

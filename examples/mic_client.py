@@ -1,0 +1,113 @@
+"""Stream the microphone (or a WAV file) to a streamscribe gateway and print the transcripts.
+
+    pip install websockets sounddevice
+    python examples/mic_client.py --url ws://localhost:8000/ws/asr      # Ctrl-C to stop
+    python examples/mic_client.py --file speech.wav --speed 2            # no microphone needed
+
+Standalone: only ``websockets`` (and ``sounddevice`` for the microphone, imported
+only then). Speaks the native protocol: a config, PCM16 frames, ``close``; prints
+each final as ``[start-end] text`` (``--json``: every server message as JSON).
+Exits 0 when the server closed the session normally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import wave
+from collections.abc import AsyncIterator
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+RATE = 16_000
+
+
+async def microphone(chunk_ms: int) -> AsyncIterator[bytes]:
+    try:
+        import sounddevice
+    except ModuleNotFoundError:
+        raise SystemExit("the microphone needs the sounddevice package: pip install sounddevice") from None
+    loop = asyncio.get_running_loop()
+    frames: asyncio.Queue[bytes] = asyncio.Queue(maxsize=50)
+
+    def captured(data, count, when, status) -> None:  # the audio thread: hand over to the loop
+        loop.call_soon_threadsafe(lambda: frames.full() or frames.put_nowait(bytes(data)))
+
+    with sounddevice.RawInputStream(samplerate=RATE, channels=1, dtype="int16",
+                                    blocksize=RATE * chunk_ms // 1000, callback=captured):
+        print("listening; Ctrl-C to stop", file=sys.stderr)
+        while True:
+            yield await frames.get()
+
+
+async def wav_file(path: str, chunk_ms: int, speed: float) -> AsyncIterator[bytes]:
+    with wave.open(path, "rb") as wav:
+        if (wav.getsampwidth(), wav.getnchannels(), wav.getframerate()) != (2, 1, RATE):
+            raise SystemExit(f"{path}: this example streams 16-bit mono 16 kHz WAV only")
+        pcm = wav.readframes(wav.getnframes())
+    step = RATE * chunk_ms // 1000 * 2
+    for start in range(0, len(pcm), step):
+        yield pcm[start:start + step]
+        if speed > 0:
+            await asyncio.sleep(chunk_ms / 1000 / speed)  # pacing at `speed` times real time
+
+
+def show(message: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(message, ensure_ascii=False), flush=True)
+    elif message["type"] == "final" and message["text"]:
+        print(f"[{message['start_ms'] / 1000:.2f}-{message['end_ms'] / 1000:.2f}] {message['text']}", flush=True)
+    elif message["type"] == "error":
+        print(f"error {message['code']}: {message['message']}", file=sys.stderr, flush=True)
+
+
+async def run(url: str, frames: AsyncIterator[bytes], *, api_key: str | None, as_json: bool) -> int:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+    async with connect(url, additional_headers=headers) as ws:
+        await ws.send(json.dumps({"type": "config", "sample_rate": RATE, "encoding": "pcm16"}))
+
+        async def send() -> None:
+            try:
+                async for frame in frames:
+                    await ws.send(frame)
+            finally:  # also after Ctrl-C: the server sends the last finals, then closes
+                if ws.state.name == "OPEN":
+                    await ws.send(json.dumps({"type": "close"}))
+
+        sender = asyncio.create_task(send())
+        # Ctrl-C stops the audio only: the close goes out and the last finals still come in.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, sender.cancel)
+        try:
+            async for raw in ws:
+                show(json.loads(raw), as_json)
+        except ConnectionClosed:
+            pass
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+        if ws.close_code != 1000:
+            print(f"server closed the connection: {ws.close_code} {ws.close_reason}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default="ws://localhost:8000/ws/asr")
+    parser.add_argument("--file", help="stream this 16 kHz mono WAV instead of the microphone")
+    parser.add_argument("--speed", type=float, default=1.0, help="file pacing, times real time (0: none)")
+    parser.add_argument("--chunk-ms", type=int, default=100)
+    parser.add_argument("--api-key", default=os.environ.get("STREAMSCRIBE_API_KEY"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    frames = wav_file(args.file, args.chunk_ms, args.speed) if args.file else microphone(args.chunk_ms)
+    return asyncio.run(run(args.url, frames, api_key=args.api_key, as_json=args.json))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The seed RNN-T server's protocol at ``/ws/transcribe``, so its browser, Node and React clients work unchanged.
+
+Handshake: ``/ws/transcribe?client_id=ID`` (optional; the server makes one).
+The server greets at once with ``{"type": "connection", "status": "connected",
+"client_id", "protocol_version": "1.0", "supported_audio_formats"}``.
+
+Client messages (text frames are JSON control, binary frames audio):
+
+- ``{"type": "start_recording", "config": {"sample_rate": 16000, "encoding":
+  "pcm16", "language": "en", "channels": 1}}``: opens the session (every
+  ``config`` field is optional; unknown ones are ignored, as the seed did).
+  Answered by ``{"type": "recording_started", "timestamp", "config"}``, with
+  ``session_id`` added.
+- binary frames: PCM16 little-endian mono 16 kHz (the default; ``pcm16`` or
+  ``float32`` at 8-48 kHz, 1-2 channels mixed down, as the config says).
+  Audio before ``start_recording`` is ignored, as the seed did.
+- ``{"type": "stop_recording"}``: ends the session after its last result;
+  answered by ``{"type": "recording_stopped", "final_transcript",
+  "total_duration", "total_segments", "timestamp"}``, then a normal close (one
+  recording per connection: the seed kept the socket for another
+  ``start_recording``, which no seed client used).
+- ``{"type": "ping"}``: answered by ``{"type": "pong"}`` (also a keep-alive).
+- ``{"type": "configure", "silence_duration": 0.5}``: before
+  ``start_recording`` only; ``silence_duration`` (seconds of silence that end a
+  segment) sets endpointing; ``vad_threshold`` was an energy threshold with no
+  meaning for this server's neural VAD and is ignored. Answered by
+  ``{"type": "configured", "config"}``.
+
+Server results:
+
+- ``{"type": "partial", "segment_id", "text", "is_final": false, "timestamp"}``
+- ``{"type": "transcription", "segment_id", "text", "is_final": true, "words":
+  [{"word", "start", "end", "confidence"}], "duration", "timestamp"}``, plus
+  ``utterance_id``, ``start`` and ``end``. Times are seconds of audio from the
+  start of the recording (word times from the ASR's own alignment, not spread
+  evenly as the seed did); ``segment_id`` counts utterances from 0.
+- ``{"type": "error", "error": "message", "code", "timestamp"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import ClassVar
+
+from common.errors import ConfigError, ErrorCode, ProtocolError
+
+from .. import events
+from ..config import SessionConfig
+from .base import CloseFrame, Door, HandshakeRefused, Outgoing
+from .native import parse_json
+
+PROTOCOL_VERSION = "1.0"
+ENCODINGS = ("pcm16", "float32")
+CLIENT_TYPES = ("start_recording", "stop_recording", "configure", "ping")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _seconds(ms: int) -> float:
+    return round(ms / 1000, 3)
+
+
+class RnntDoor(Door):
+    name: ClassVar[str] = "rnnt"
+
+    def __init__(self, handshake, **options) -> None:
+        super().__init__(handshake, **options)
+        given = [value for name, value in handshake.query if name == "client_id"]
+        if given and not _CLIENT_ID.fullmatch(given[-1]):
+            body = {"type": "error", "error": "client_id must be 1-128 letters, digits or . _ : @ -"}
+            raise HandshakeRefused(400, json.dumps(body).encode())
+        self.client_id = given[-1] if given else f"client_{uuid.uuid4().hex[:12]}"
+        self.vad: dict = {}
+        self.started = False
+        self.stopping = False
+        self.client_config: dict = {}
+        self.segments: dict[str, int] = {}  # utterance id -> segment id, until its final
+        self.next_segment = 0
+        self.finals: list[str] = []
+
+    def opening(self) -> list[events.Operation]:
+        return [events.Reply({"type": "connection", "status": "connected", "client_id": self.client_id,
+                              "message": "WebSocket connected successfully", "protocol_version": PROTOCOL_VERSION,
+                              "supported_audio_formats": {"sample_rates": [8000, 16000, 44100, 48000],
+                                                          "encodings": list(ENCODINGS), "channels": [1, 2]}})]
+
+    # -- client to core --------------------------------------------------------------
+
+    def receive(self, message: str | bytes) -> list[events.Operation]:
+        if isinstance(message, bytes):
+            if not self.started or self.stopping:
+                return []  # the seed ignored audio outside a recording
+            return [events.Audio(message)]
+        body = parse_json(message)
+        kind = body.get("type")
+        if kind == "ping":
+            return [events.KeepAlive(), events.Reply({"type": "pong"})] if self.started else \
+                [events.Reply({"type": "pong"})]
+        if kind == "start_recording":
+            if self.started:
+                raise ProtocolError(ErrorCode.PROTOCOL, "recording already started on this connection")
+            config = body.get("config") or {}
+            if not isinstance(config, dict):
+                raise ProtocolError(ErrorCode.BAD_CONFIG, "start_recording.config must be an object")
+            opened = events.Open(self._config(config), call_id=self.client_id)
+            self.started = True
+            self.client_config = config
+            return [opened]
+        if kind == "stop_recording":
+            if not self.started:
+                raise ProtocolError(ErrorCode.PROTOCOL, "stop_recording before start_recording")
+            if self.stopping:
+                return []
+            self.stopping = True
+            return [events.Close()]
+        if kind == "configure":
+            return [self._configure(body)]
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}; expected one of "
+                                                    f"{', '.join(CLIENT_TYPES)}")
+
+    def _config(self, config: dict) -> SessionConfig:
+        values: dict = {"encoding": "pcm16", "words": True, "vad": dict(self.vad)}
+        rate = config.get("sample_rate", 16000)
+        if isinstance(rate, bool) or not isinstance(rate, int):
+            raise ProtocolError(ErrorCode.BAD_CONFIG, "config.sample_rate must be an integer")
+        values["sample_rate"] = rate
+        encoding = config.get("encoding", "pcm16")
+        if encoding not in ENCODINGS:
+            raise ProtocolError(ErrorCode.BAD_CONFIG, f"config.encoding must be one of {', '.join(ENCODINGS)}, "
+                                                      f"not {encoding!r}")
+        values["encoding"] = encoding
+        channels = config.get("channels", 1)
+        if channels not in (1, 2) or isinstance(channels, bool):
+            raise ProtocolError(ErrorCode.BAD_CONFIG, "config.channels must be 1 or 2")
+        values.update(channels=channels, multichannel=False)
+        language = config.get("language")
+        if language is not None:
+            if not isinstance(language, str):
+                raise ProtocolError(ErrorCode.BAD_CONFIG, "config.language must be a string")
+            values["language"] = language
+        try:
+            return SessionConfig(**values)
+        except ConfigError as exc:
+            raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
+
+    def _configure(self, body: dict) -> events.Reply:
+        if self.started:
+            raise ProtocolError(ErrorCode.PROTOCOL, "configure is taken before start_recording only")
+        silence = body.get("silence_duration")
+        if silence is not None:
+            if isinstance(silence, bool) or not isinstance(silence, (int, float)):
+                raise ProtocolError(ErrorCode.BAD_CONFIG, "silence_duration must be a number of seconds")
+            vad = {**self.vad, "silence_threshold": float(silence)}
+            try:
+                SessionConfig(vad=vad)
+            except ConfigError as exc:
+                raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
+            self.vad = vad
+        return events.Reply({"type": "configured", "config": {"silence_duration": self.vad.get("silence_threshold")}})
+
+    # -- core to client ------------------------------------------------------------
+
+    def render(self, event: events.Event) -> list[Outgoing]:
+        if isinstance(event, events.Ended):
+            out: list[Outgoing] = []
+            if event.complete:
+                out.append(self._json({"type": "recording_stopped", "final_transcript": " ".join(self.finals),
+                                       "total_duration": _seconds(event.audio_ms),
+                                       "total_segments": len(self.finals), "timestamp": _now()}))
+            return [*out, CloseFrame(event.close_code, event.reason[:120])]
+        if isinstance(event, events.Reply):
+            return [self._json(event.message)]
+        if isinstance(event, events.Opened):
+            return [self._json({"type": "recording_started", "timestamp": _now(), "config": self.client_config,
+                                "session_id": event.call_id})]
+        if isinstance(event, events.Final):
+            return [self._json(self._final(event))]
+        if isinstance(event, events.Partial):
+            return [self._json({"type": "partial", "segment_id": self._segment(event.utterance_id),
+                                "text": event.text, "is_final": False, "timestamp": _now()})]
+        if isinstance(event, events.Error):
+            return [self._json({"type": "error", "error": event.message, "code": str(event.code),
+                                "timestamp": _now()})]
+        return []  # speech started, utterance end, flushed: not part of this protocol
+
+    def _segment(self, utterance_id: str, *, final: bool = False) -> int:
+        segment = self.segments.pop(utterance_id) if final else self.segments.get(utterance_id)
+        if segment is None:
+            segment = self.next_segment
+            self.next_segment += 1
+            if not final:
+                self.segments[utterance_id] = segment
+        return segment
+
+    def _final(self, event: events.Final) -> dict:
+        if event.text:
+            self.finals.append(event.text)
+        return {"type": "transcription", "segment_id": self._segment(event.utterance_id, final=True),
+                "text": event.text,
+                "is_final": True,
+                "words": [{"word": w.text, "start": _seconds(w.start_ms), "end": _seconds(w.end_ms),
+                           "confidence": round(w.confidence, 4)} for w in event.words],
+                "duration": _seconds(event.end_ms - event.start_ms), "start": _seconds(event.start_ms),
+                "end": _seconds(event.end_ms), "utterance_id": event.utterance_id, "timestamp": _now()}
+
+    @staticmethod
+    def _json(message: object) -> str:
+        return json.dumps(message, ensure_ascii=False)

@@ -1,0 +1,154 @@
+"""The seed RNN-T server's status endpoints: ``/health``, ``/health/extended`` and ``/ws/status``.
+
+``/health`` (always 200 while the process runs): ``{"status": "healthy" |
+"degraded", "service", "gateway_id", "uptime_s", "sessions", "timestamp"}``;
+``degraded`` means a new session would be refused now (``/readyz`` says why).
+
+``/health/extended`` (200, or 503 when Redis does not answer): the same, plus
+``redis`` (``ok``, ``latency_ms``), ``sessions_by_protocol`` and
+``connections_by_protocol`` of this gateway, and per stage (``denoise``,
+``vad``, ``asr``): ``live_workers``, ``capacity`` (sessions its open workers
+take), ``sessions`` (on its workers), ``reserved`` (admitted sessions, all
+gateways), ``max_lag_s``, ``accepting``, ``refusal`` and ``workers`` (each
+``id``, ``sessions``, ``capacity``, ``lag_s``, ``draining``), read from the
+workers' heartbeats in Redis.
+
+``/ws/status`` (a WebSocket, same access checks as the doors): pushes
+``{"type": "status", "timestamp", "gateway_id", "sessions": {protocol: n},
+"connections": {protocol: n}, "total_sessions", "stages": {stage:
+{"live_workers", "capacity", "accepting"}}}`` at once, every
+``interval`` seconds, and on any text message from the client (e.g.
+``{"type": "get_status"}``). It reads only this gateway's own counters and
+cached stage state: watching costs Redis nothing.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+import socket
+import time
+from datetime import datetime, timezone
+
+from prometheus_client import Gauge
+from redis.exceptions import RedisError
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from common import bus, keys
+from common.aio import within
+from common.http import Reply
+from common.metrics import GatewayMetrics
+
+from .hub import SessionHub
+
+HEALTH_PATHS = ("/health", "/health/extended")
+WEBSOCKET_PATH = "/ws/status"
+MAX_REQUEST_BYTES = 1024  # a watcher's message only asks for a push
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _by_protocol(gauge: Gauge) -> dict[str, int]:
+    return {sample.labels["protocol"]: int(sample.value)
+            for metric in gauge.collect() for sample in metric.samples}
+
+
+class GatewayStatus:
+    def __init__(self, hub: SessionHub, metrics: GatewayMetrics, *, interval: float = 1.0) -> None:
+        self.hub = hub
+        self.metrics = metrics
+        self.interval = interval
+        self.started = time.monotonic()
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    async def route(self, path: str) -> Reply | None:
+        """The reply to ``/health`` or ``/health/extended``, else None."""
+        if path == "/health":
+            return Reply(http.HTTPStatus.OK, json.dumps(self.summary()).encode())
+        if path == "/health/extended":
+            body = await self.extended()
+            status = http.HTTPStatus.OK if body["redis"]["ok"] else http.HTTPStatus.SERVICE_UNAVAILABLE
+            return Reply(status, json.dumps(body).encode())
+        return None
+
+    def summary(self) -> dict:
+        sessions = _by_protocol(self.metrics.sessions_active)
+        accepting = not any(self.hub.refusals[stage] for stage in self._needed())
+        return {"status": "healthy" if accepting else "degraded", "service": "streamscribe-gateway",
+                "host": socket.gethostname(), "gateway_id": self.hub.gateway_id,
+                "uptime_s": round(time.monotonic() - self.started, 1), "sessions": sum(sessions.values()),
+                "timestamp": _now()}
+
+    async def extended(self) -> dict:
+        body = self.summary()
+        body["sessions_by_protocol"] = _by_protocol(self.metrics.sessions_active)
+        body["connections_by_protocol"] = _by_protocol(self.metrics.connections)
+        started = time.perf_counter()
+        try:
+            await self.hub.redis.ping()
+            latency = (time.perf_counter() - started) * 1000
+            body["stages"] = {stage: await self._stage(stage) for stage in keys.STAGES}
+        except (RedisError, OSError) as exc:
+            body.update(status="unhealthy", redis={"ok": False, "error": str(exc)})
+            return body
+        body["redis"] = {"ok": True, "latency_ms": round(latency, 2)}
+        return body
+
+    def _needed(self) -> list[str]:
+        return ["vad", "asr"] + (["denoise"] if self.hub.options.enable_noise_suppression else [])
+
+    async def _stage(self, stage: str) -> dict:
+        redis = self.hub.redis
+        now_ms = int(time.time() * 1000)
+        live = [bus.text(w) for w in await redis.zrangebyscore(keys.workers(stage), now_ms, "+inf")]
+        loads = await redis.hmget(keys.load(stage), live) if live else []
+        reserved = await redis.zcount(keys.slots(stage), now_ms, "+inf")
+        workers = []
+        for worker_id, raw in zip(live, loads):
+            state = json.loads(raw) if raw else {}
+            workers.append({"id": worker_id, "sessions": state.get("sessions"), "capacity": state.get("capacity"),
+                            "lag_s": state.get("lag"), "draining": state.get("draining")})
+        reported = [w for w in workers if w["capacity"] is not None]
+        return {"live_workers": len(live),
+                "capacity": sum(w["capacity"] for w in reported if not w["draining"]),
+                "sessions": sum(w["sessions"] for w in reported),
+                "reserved": reserved,
+                "max_lag_s": max((w["lag_s"] for w in reported), default=0.0),
+                "accepting": not self.hub.refusals.get(stage), "refusal": self.hub.refusals.get(stage) or None,
+                "workers": workers}
+
+    # -- /ws/status --------------------------------------------------------------------------
+
+    def snapshot(self) -> dict:
+        sessions = _by_protocol(self.metrics.sessions_active)
+        return {"type": "status", "timestamp": _now(), "gateway_id": self.hub.gateway_id,
+                "sessions": sessions, "connections": _by_protocol(self.metrics.connections),
+                "total_sessions": sum(sessions.values()),
+                "stages": {stage: {"live_workers": int(self._live(stage)), "capacity": self.hub.capacity[stage],
+                                   "accepting": not self.hub.refusals[stage]} for stage in keys.STAGES}}
+
+    def _live(self, stage: str) -> float:
+        for metric in self.metrics.live_workers.collect():
+            for sample in metric.samples:
+                if sample.labels.get("stage") == stage:
+                    return sample.value
+        return 0
+
+    async def serve(self, websocket: ServerConnection) -> None:
+        """Push a status every ``interval`` s, and at once after each client message, until it leaves."""
+        try:
+            while True:
+                await websocket.send(json.dumps(self.snapshot()))
+                try:
+                    message = await within(websocket.recv(), self.interval)
+                except TimeoutError:
+                    continue
+                if len(message) > MAX_REQUEST_BYTES:
+                    await websocket.close(1009, "status requests are short text messages")
+                    return
+        except ConnectionClosed:
+            pass

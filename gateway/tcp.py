@@ -1,0 +1,166 @@
+"""The raw TCP listener (``--tcp-port``, off by default): the seed whisper-streaming socket protocol.
+
+Each accepted socket is driven by the same :class:`~gateway.connection.Connection`
+as a WebSocket, through :class:`TcpStream`, which gives the socket the few
+methods a connection uses (``recv``, async iteration, ``send``, ``close``). So
+admission, pacing (the listener stops reading the socket when a client sends
+faster than allowed), the idle timeout, backlog bounds and the metrics
+(``protocol="tcp"``) are the WebSocket doors' own.
+
+Access: raw PCM leaves no room for a credential, so API keys cannot apply.
+Only peers in ``allowed_networks`` (default: loopback only) are served; others
+are closed at once and counted as refused (reason ``forbidden_address``).
+Serve it on a private network, or list the networks of trusted senders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+
+from .connection import Connection, ConnectionOptions
+from .hub import SessionHub
+from .protocols.base import Handshake
+from .protocols.whisper_stream import TcpDoor
+
+log = logging.getLogger(__name__)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
+def parse_networks(text: str | Sequence[str]) -> tuple[Network, ...]:
+    """Networks from a comma-separated list (or a sequence) of CIDRs or addresses; ValueError if malformed."""
+    items = [item.strip() for item in (text.split(",") if isinstance(text, str) else text)]
+    return tuple(ipaddress.ip_network(item, strict=False) for item in items if item)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TcpOptions:
+    host: str = "0.0.0.0"
+    port: int = 0  # 0: any free port (the listener is only built when --tcp-port is set)
+    allowed_networks: tuple[Network, ...] = parse_networks(LOOPBACK)
+    read_bytes: int = 3200  # bytes per read: 100 ms of PCM16 at 16 kHz
+    language: str | None = None  # None: auto-detect
+
+
+class TcpStream:
+    """A socket as a :class:`Connection` sees a WebSocket: messages are the bytes of each read.
+
+    The client's EOF is one empty message (the door's end of audio); a reset or
+    a closed socket is :class:`ConnectionClosed`, as on a WebSocket.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, read_bytes: int) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.read_bytes = read_bytes
+        self.remote_address = writer.get_extra_info("peername")
+        self._eof_sent = False
+
+    async def recv(self) -> bytes:
+        if self._eof_sent:
+            raise ConnectionClosed(None, None)
+        try:
+            data = await self.reader.read(self.read_bytes)
+        except (ConnectionError, OSError):
+            raise ConnectionClosed(None, None) from None
+        if not data:
+            self._eof_sent = True
+        return data
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield await self.recv()
+        except ConnectionClosed:
+            return
+
+    async def send(self, message: str | bytes) -> None:
+        if self.writer.is_closing():
+            raise ConnectionClosed(None, None)
+        self.writer.write(message.encode() if isinstance(message, str) else message)
+        try:
+            await self.writer.drain()
+        except (ConnectionError, OSError):
+            raise ConnectionClosed(None, None) from None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the socket (a TCP stream has no close code); idempotent."""
+        if not self.writer.is_closing():
+            self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+
+
+class TcpListener:
+    """Accepts TCP clients until :meth:`close`; each one is a call through :class:`TcpDoor`."""
+
+    def __init__(self, hub: SessionHub, *, options: TcpOptions, connection: ConnectionOptions) -> None:
+        self.hub = hub
+        self.options = options
+        self.connection_options = connection
+        self.port = options.port
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task] = set()
+        hub.metrics.connections.labels(protocol=TcpDoor.name)
+        hub.metrics.sessions_active.labels(protocol=TcpDoor.name)
+        hub.metrics.sessions.labels(protocol=TcpDoor.name)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.options.host, self.options.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("TCP (whisper-streaming) listening on %s:%d for %s", self.options.host, self.port,
+                 ", ".join(map(str, self.options.allowed_networks)) or "nobody")
+
+    async def close(self, *, drain_timeout: float = 10.0) -> None:
+        """Stop accepting, end open calls (their handlers get ``drain_timeout`` s); idempotent."""
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        server.close()
+        if self._handlers:
+            for task in self._handlers:
+                task.cancel()
+            await asyncio.wait(self._handlers, timeout=drain_timeout)
+        await server.wait_closed()
+
+    def allowed(self, peer: object) -> bool:
+        try:
+            address = ipaddress.ip_address(peer[0] if isinstance(peer, tuple) else str(peer))
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.options.allowed_networks)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stream = TcpStream(reader, writer, read_bytes=self.options.read_bytes)
+        metrics = self.hub.metrics
+        if not self.allowed(stream.remote_address):
+            log.warning("TCP connection from %s refused: not in the allowed networks", stream.remote_address)
+            metrics.sessions_refused.labels(reason="forbidden_address").inc()
+            await stream.close()
+            return
+        handler = asyncio.current_task()
+        self._handlers.add(handler)
+        gauge = metrics.connections.labels(protocol=TcpDoor.name)
+        gauge.inc()
+        try:
+            door = TcpDoor(Handshake("tcp", [], Headers()), language=self.options.language)
+            await Connection(stream, door, self.hub, options=self.connection_options).run()
+        finally:
+            await stream.close()
+            gauge.dec()
+            self._handlers.discard(handler)
