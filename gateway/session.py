@@ -81,6 +81,7 @@ class PipelineSession:
         self._backlog = 0  # input records not yet consumed: at least as many as in the stream
         self._unchecked = 0  # records appended since the stream's length was last read
         self._expired_at = 0.0  # wall time the input stream's TTL was last set
+        self._in_flight: asyncio.Future | None = None  # the append queued last
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=ARRIVALS_KEPT)
         self._wake = asyncio.Event()
         self._out_id = "0-0"
@@ -115,7 +116,7 @@ class PipelineSession:
         self.log.info("session created: %s", "+".join(self.pipeline["stages"]))
 
     async def close(self) -> None:
-        """Forget the session: delete its meta and results; stages clean up their own keys.
+        """Forget the session: delete its meta, results and input streams; stages clean up the rest.
 
         Deleting the keys comes first and is retried: nothing that fails after it
         (unsubscribing, stopping the relay) may leave a session behind in Redis.
@@ -125,6 +126,8 @@ class PipelineSession:
             return
         self.closed = True
         try:
+            if self._in_flight is not None and not self._in_flight.done():
+                await asyncio.wait({self._in_flight}, timeout=RELAY_STOP_TIMEOUT)
             if self._created:
                 await self._delete_keys()
         finally:
@@ -141,7 +144,11 @@ class PipelineSession:
     async def _delete_keys(self) -> None:
         for attempt in range(3):
             try:
-                await self.hub.redis.delete(self.keys.meta, self.keys.out)
+                # The stages' input streams too: a stage that never claimed the session (it
+                # ended first) would not clean them up. One DEL: once the meta is gone no
+                # fenced write of a stage can recreate them.
+                await self.hub.redis.delete(self.keys.meta, self.keys.out,
+                                            *(self.keys.input(stage) for stage in self.pipeline["stages"]))
                 await self.hub.release(self.session_id, self.pipeline["stages"])
                 return
             except (RedisError, OSError) as exc:
@@ -182,7 +189,10 @@ class PipelineSession:
         self._seq = first_seq + len(records)
         if expire:
             self._expired_at = now
-        length = await done
+        # Shielded: a cancelled caller leaves the append to finish, and close() waits
+        # for it, so a late write cannot recreate a stream after the keys are gone.
+        self._in_flight = done
+        length = await asyncio.shield(done)
         if length is None:
             self._backlog += len(records)
             self._unchecked += len(records)
