@@ -57,18 +57,23 @@ class AppendWriter:
         self._writers = writers
         self._cluster = isinstance(redis, RedisCluster)
         self._tasks: list[asyncio.Task] = []
+        self._closed = False
 
     def start(self) -> None:
-        if not self._tasks:
+        if not self._tasks and not self._closed:
             self._tasks = [asyncio.create_task(self._run(), name=f"append-writer-{i}")
                            for i in range(self._writers)]
 
     async def close(self) -> None:
         """Stop writing; appends still queued fail with :class:`RedisError`. Idempotent."""
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        self._fail_queued()
+
+    def _fail_queued(self) -> None:
         while not self._queue.empty():
             self._fail([self._queue.get_nowait()], RedisError("the gateway is closing"))
 
@@ -78,9 +83,11 @@ class AppendWriter:
         Once this returns the append will be written (or fail), even if the
         caller stops waiting for the future.
         """
-        if not self._tasks:
+        if not self._tasks or self._closed:
             raise RedisError("the append writer is not running")
         await self._queue.put(append)
+        if self._closed:  # closed while this waited for room
+            self._fail_queued()
         return append.done
 
     async def _run(self) -> None:
