@@ -30,7 +30,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -123,7 +122,7 @@ class Client:
 
 
 async def collect(redis: aioredis.Redis, clients: list[Client], stop: asyncio.Event, *, trim: bool,
-                  latencies: list[float], window: list[float]) -> None:
+                  latencies: list[float], window: list[float], written: list[int]) -> None:
     """Read every session's input stream as it grows; one latency per frame inside ``window``."""
     last: dict[str, str] = {}
     owner: dict[str, Client] = {}
@@ -150,6 +149,8 @@ async def collect(redis: aioredis.Redis, clients: list[Client], stop: asyncio.Ev
                     continue
                 if not isinstance(record, Audio) or record.offset % FRAME_SAMPLES:
                     continue
+                if window[0] <= bus.id_ms(entry_id) <= window[1]:
+                    written[0] += 1
                 index = record.offset // FRAME_SAMPLES
                 if index < len(client.sent) and window[0] <= client.sent[index] <= window[1]:
                     latencies.append(bus.id_ms(entry_id) + 1 - client.sent[index])
@@ -204,11 +205,13 @@ async def run_level(n: int, *, url: str, redis_url: str, gateway_pid: int, redis
     redis = aioredis.from_url(redis_url, max_connections=4)
     latencies: list[float] = []
     window = [float("inf"), float("inf")]
+    written = [0]  # frames appended to Redis within the window
     opening = time.monotonic()
     # Open in waves so connection set-up does not dominate the first seconds.
     tasks = [asyncio.create_task(c.run(stop, (i % 50) * FRAME_MS / 1000 / 50 + (i // 50) * 0.1))
              for i, c in enumerate(clients)]
-    collector = asyncio.create_task(collect(redis, clients, stop, trim=trim, latencies=latencies, window=window))
+    collector = asyncio.create_task(collect(redis, clients, stop, trim=trim, latencies=latencies, window=window,
+                                            written=written))
     for client in clients:
         await client.opened.wait()
     opened_in = time.monotonic() - opening
@@ -237,6 +240,10 @@ async def run_level(n: int, *, url: str, redis_url: str, gateway_pid: int, redis
     return {
         "sessions": n, "opened": sum(1 for c in clients if c.session_id), "open_seconds": round(opened_in, 1),
         "errors": len(errors), "error_kinds": sorted({e[:60] for e in errors})[:5],
+        # Frames the gateway appended per CPU second / 10 frames a second: sessions per core
+        # by work done, which holds also when the box starves the gateway and it falls behind.
+        "frames_written": written[0],
+        "sessions_per_core_by_work": round(written[0] / (wall1 - wall0) / 10 / cores) if cores else None,
         "gateway_cores": round(cores, 3), "redis_cores": round((others1[0] - others0[0]) / (wall1 - wall0), 3),
         "client_cores": round((others1[1] - others0[1]) / (wall1 - wall0), 3), "sessions_per_core": round(n / cores) if cores else None,
         "frames": frames_expected, "frames_seen": len(latencies),

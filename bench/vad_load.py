@@ -168,7 +168,6 @@ def main() -> None:
             "model_share_wall": round(model_cores / cores, 3) if cores else None,
             "mean_batch": round(delta("streamscribe_vad_model_batch_size_sum") / calls, 1) if calls else None,
             "model_calls_per_s": round(calls / (wall1 - wall0), 1),
-            "rounds_per_s": round(delta('streamscribe_stage_batch_size_count{stage="vad"}') / (wall1 - wall0), 1),
             "backlog_records_max": max(backlog), "backlog_records_mean": round(float(np.mean(backlog)), 1),
             "outputs": outputs, "loadavg_after": open("/proc/loadavg").read().strip(),
         }
