@@ -43,8 +43,11 @@ CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 
 # Connections per pool (per node on a cluster); callers bound their concurrency
 # to CONCURRENCY so that a worker with hundreds of sessions never exhausts it.
+# On one Redis a command that finds every connection busy waits up to
+# POOL_TIMEOUT seconds for one (backpressure) instead of failing at once.
 MAX_CONNECTIONS = 256
 CONCURRENCY = 64
+POOL_TIMEOUT = 20.0
 
 
 def connect(url: str, *, client_name: str | None = None) -> Redis:
@@ -57,7 +60,8 @@ def connect(url: str, *, client_name: str | None = None) -> Redis:
             # connection errors and timeouts, and follows MOVED/ASK.
             plain = url.replace("+cluster", "", 1)
             return RedisCluster.from_url(plain, **options)
-    return aioredis.from_url(url, retry_on_timeout=True, **options)
+    pool = aioredis.BlockingConnectionPool.from_url(url, retry_on_timeout=True, timeout=POOL_TIMEOUT, **options)
+    return aioredis.Redis.from_pool(pool)
 
 
 async def gather_bounded(coros, *, limit: int = CONCURRENCY, return_exceptions: bool = False) -> list:

@@ -83,6 +83,11 @@ class AudioConverter:
 
     def push(self, data: bytes) -> list[tuple[int, np.ndarray]]:
         """Convert one mono frame; return (offset, pcm16) chunks ready to publish."""
+        if self.encoding == "pcm16" and self._resampler is None:
+            # Already canonical: the float round trip would give back the same samples.
+            if len(data) % 2:
+                raise ProtocolError("bad_audio", f"pcm16 frame of {len(data)} bytes has an odd byte count")
+            return self._chunks(np.frombuffer(data, dtype="<i2").astype(np.int16), final=False)
         return self.push_samples(decode_frame(data, self.encoding)[:, 0])
 
     def push_samples(self, samples: np.ndarray) -> list[tuple[int, np.ndarray]]:
@@ -136,6 +141,8 @@ class CallAudio:
 
     def push(self, data: bytes) -> list[list[tuple[int, np.ndarray]]]:
         """Chunks ready to publish, one list per output; raise :class:`ProtocolError` if malformed."""
+        if self.channels == 1:
+            return [self.converters[0].push(data)]
         frames = decode_frame(data, self.encoding, self.channels)
         if self.mix_down:
             return [self.converters[0].push_samples(frames.mean(axis=1, dtype=np.float32))]

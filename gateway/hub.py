@@ -1,10 +1,14 @@
 """The gateway's side of the pipeline: Redis, the doorbell, admission, and the sessions it relays.
 
-Pipeline sessions register here. One periodic tick rings every session's relay
-(a fallback for a lost doorbell message) and renews the sessions' meta TTL,
-which is the gateway's liveness lease; a meta that is already gone means Redis
-lost the session, and its call is told. A watcher tracks live workers and their
-load per stage for admission, readiness and metrics.
+Pipeline sessions register here. One periodic tick looks for results no
+doorbell announced (a message lost while the pub/sub connection was down) with
+one pipelined ``XLEN`` of every result stream, and rings only the relays whose
+stream holds unread entries; and it renews the sessions' meta TTL, which is the
+gateway's liveness lease; a meta that is already gone means Redis lost the
+session, and its call is told. A watcher tracks live workers and their load per
+stage for admission, readiness and metrics. Sessions append their audio through
+one :class:`~gateway.writer.AppendWriter`, and relays read with at most
+:data:`common.bus.CONCURRENCY` commands in flight.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from redis.exceptions import RedisError
 
 from common import bus, keys
 from common.metrics import GatewayMetrics
+
+from .writer import AppendWriter
 
 if TYPE_CHECKING:
     from .session import LostHandler, PipelineSession
@@ -74,9 +80,12 @@ class SessionHub:
         self._sessions: dict[str, PipelineSession] = {}
         self._lost_handlers: dict[str, LostHandler] = {}
         self._tasks: list[asyncio.Task] = []
+        self.writer = AppendWriter(redis)
+        self.reads = asyncio.Semaphore(bus.CONCURRENCY)  # relays' reads in flight
 
     async def start(self) -> None:
         await self.doorbell.start()
+        self.writer.start()
         self._tasks = [asyncio.create_task(self._tick(), name="hub-tick"),
                        asyncio.create_task(self._watch_stages(), name="watch-stages")]
 
@@ -85,6 +94,7 @@ class SessionHub:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        await self.writer.close()
         await self.doorbell.close()
 
     def register(self, session: PipelineSession, on_lost: LostHandler) -> None:
@@ -115,10 +125,29 @@ class SessionHub:
         renewed = time.monotonic()
         while True:
             await asyncio.sleep(self.options.sweep_interval)
-            self._ring_all()
+            await self._ring_unread()
             if time.monotonic() - renewed >= renew_every:
                 renewed = time.monotonic()
                 await self._renew_sessions()
+
+    async def _ring_unread(self) -> None:
+        """Ring the relays whose result stream holds entries they have not read."""
+        sessions = list(self._sessions.values())
+        if not sessions:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for session in sessions:
+                    pipe.xlen(session.keys.out)
+                lengths = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("looking for unread results failed: %s; ringing every relay", exc)
+            self._ring_all()
+            return
+        for session, length in zip(sessions, lengths):
+            if length > session.untrimmed:
+                session.ring()
 
     async def _renew_sessions(self) -> None:
         sessions = list(self._sessions.values())

@@ -27,6 +27,8 @@ from common.errors import BacklogFull, RecordError
 from common.logs import SessionLogger
 from common.records import Audio, Record, Transcript, decode, encode
 
+from .writer import Append
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -38,6 +40,7 @@ FINAL_IDS_KEPT = 10_000  # finals remembered for duplicate suppression
 ARRIVALS_KEPT = 3_000  # chunk arrival times kept for latency metrics (~5 min at 100 ms)
 READ_BATCH = 200  # result records read per round trip
 RELAY_STOP_TIMEOUT = 5.0  # seconds a closing session waits for its relay task
+BACKLOG_CHECK_EVERY = 10  # records appended between reads of the input stream's length
 
 RecordHandler = Callable[["PipelineSession", Record], Awaitable[None]]
 LostHandler = Callable[["PipelineSession", str], Awaitable[None]]
@@ -75,10 +78,16 @@ class PipelineSession:
         self._on_record = on_record
         self._on_lost = on_lost
         self._seq = 0  # next input record seq
-        self._backlog = 0  # input records not yet consumed, as of the last publish
+        self._backlog = 0  # input records not yet consumed: at least as many as in the stream
+        self._unchecked = 0  # records appended since the stream's length was last read
+        self._expired_at = 0.0  # wall time the input stream's TTL was last set
+        self._in_flight: asyncio.Future | None = None  # the append queued last
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=ARRIVALS_KEPT)
         self._wake = asyncio.Event()
         self._out_id = "0-0"
+        # Entries left in the result stream that were already delivered (trimmed by the
+        # next read); the hub rings the relay when the stream holds more than these.
+        self.untrimmed = 0
         self._relay_task: asyncio.Task | None = None
         self._created = False
         self.closed = False
@@ -107,7 +116,7 @@ class PipelineSession:
         self.log.info("session created: %s", "+".join(self.pipeline["stages"]))
 
     async def close(self) -> None:
-        """Forget the session: delete its meta and results; stages clean up their own keys.
+        """Forget the session: delete its meta, results and input streams; stages clean up the rest.
 
         Deleting the keys comes first and is retried: nothing that fails after it
         (unsubscribing, stopping the relay) may leave a session behind in Redis.
@@ -117,6 +126,8 @@ class PipelineSession:
             return
         self.closed = True
         try:
+            if self._in_flight is not None and not self._in_flight.done():
+                await asyncio.wait({self._in_flight}, timeout=RELAY_STOP_TIMEOUT)
             if self._created:
                 await self._delete_keys()
         finally:
@@ -133,7 +144,11 @@ class PipelineSession:
     async def _delete_keys(self) -> None:
         for attempt in range(3):
             try:
-                await self.hub.redis.delete(self.keys.meta, self.keys.out)
+                # The stages' input streams too: a stage that never claimed the session (it
+                # ended first) would not clean them up. One DEL: once the meta is gone no
+                # fenced write of a stage can recreate them.
+                await self.hub.redis.delete(self.keys.meta, self.keys.out,
+                                            *(self.keys.input(stage) for stage in self.pipeline["stages"]))
                 await self.hub.release(self.session_id, self.pipeline["stages"])
                 return
             except (RedisError, OSError) as exc:
@@ -150,24 +165,39 @@ class PipelineSession:
     async def _publish(self, records: list[Record]) -> None:
         if not records:
             return
-        redis = self.hub.redis
         stream = self.keys.input(self.first_stage)
-        if self._backlog >= self.hub.options.max_backlog_records:
+        options = self.hub.options
+        if self._backlog >= options.max_backlog_records:
             await self._wait_for_backlog(stream)
         now = time.time()
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.xlen(stream)
-            for record in records:
-                record = dataclasses.replace(record, seq=self._seq)
-                self._seq += 1
-                if isinstance(record, Audio):
-                    self._arrivals.append((record.offset + record.samples, now))
-                pipe.xadd(stream, {"r": encode(record)})
-            pipe.expire(stream, int(self.hub.options.key_ttl))
-            results = await pipe.execute()
-        self._backlog = results[0] + len(records)
-        # Rung after the append, not in the pipeline: cluster pipelines refuse PUBLISH.
-        await redis.publish(self.keys.bell(self.first_stage), "1")
+        first_seq = self._seq
+        payloads = []
+        for seq, record in enumerate(records, first_seq):
+            payloads.append(encode(dataclasses.replace(record, seq=seq)))
+            if isinstance(record, Audio):
+                self._arrivals.append((record.offset + record.samples, now))
+        # The stream's length (the backlog) is read every few appends; in between the
+        # estimate only grows, so the bound is never passed unnoticed. The TTL is a
+        # safety net for a gateway that dies: renewed now and then, not per frame.
+        check = self._unchecked + len(records) >= BACKLOG_CHECK_EVERY or \
+            self._backlog + len(records) >= options.max_backlog_records
+        expire = now - self._expired_at >= options.key_ttl / 10
+        append = Append(stream=stream, payloads=payloads, bell=self.keys.bell(self.first_stage),
+                        expire=int(options.key_ttl) if expire else 0, length=check)
+        done = await self.hub.writer.submit(append)  # waits while the writer's queue is full
+        # Queued: the records will be written in this order, so their seqs are taken.
+        self._seq = first_seq + len(records)
+        if expire:
+            self._expired_at = now
+        # Shielded: a cancelled caller leaves the append to finish, and close() waits
+        # for it, so a late write cannot recreate a stream after the keys are gone.
+        self._in_flight = done
+        length = await asyncio.shield(done)
+        if length is None:
+            self._backlog += len(records)
+            self._unchecked += len(records)
+        else:
+            self._backlog, self._unchecked = length, 0
 
     async def _wait_for_backlog(self, stream: str) -> None:
         """Wait for the first stage to consume input; raise :class:`BacklogFull` after ``backlog_timeout``.
@@ -184,7 +214,7 @@ class PipelineSession:
                                   f"for this session and took more than {options.backlog_timeout:.0f} s "
                                   f"to catch up")
             await asyncio.sleep(0.1)
-        self._backlog = backlog
+        self._backlog, self._unchecked = backlog, 0
 
     # -- results out ----------------------------------------------------------------------
 
@@ -192,15 +222,18 @@ class PipelineSession:
         self._wake.set()
 
     async def _relay(self) -> None:
-        redis = self.hub.redis
         backoff = Backoff()
+        # Results delivered but not yet trimmed: trimmed in the round trip of the next read.
+        trim_to = ""
         while True:
-            await self._wake.wait()  # the doorbell, or the hub's periodic sweep
+            await self._wake.wait()  # the doorbell, or the hub's sweep found unread results
             self._wake.clear()
             if self.closed:
                 return
             try:
-                entries = await redis.xrange(self.keys.out, min="(" + self._out_id, count=READ_BATCH)
+                async with self.hub.reads:  # a bounded share of the pool for all relays
+                    entries = await self._read_results(trim_to)
+                trim_to = ""
                 backoff.reset()
             except (RedisError, OSError) as exc:
                 if asyncio.current_task().cancelling():
@@ -226,10 +259,18 @@ class PipelineSession:
                     self.finals.add(record.utterance_id)
                 await self._on_record(self, record)
             if entries:
-                try:
-                    await redis.xtrim(self.keys.out, minid=next_id(self._out_id))
-                except (RedisError, OSError) as exc:
-                    self.log.warning("trimming results failed: %s", exc)
+                trim_to = next_id(self._out_id)
+            self.untrimmed = len(entries)
+
+    async def _read_results(self, trim_to: str) -> list:
+        """New result entries; first trims those already delivered (one round trip)."""
+        redis = self.hub.redis
+        if not trim_to:
+            return await redis.xrange(self.keys.out, min="(" + self._out_id, count=READ_BATCH)
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.xtrim(self.keys.out, minid=trim_to)
+            pipe.xrange(self.keys.out, min="(" + self._out_id, count=READ_BATCH)
+            return (await pipe.execute())[1]
 
     def arrival_of(self, sample: int) -> float | None:
         """When the audio up to ``sample`` arrived (wall clock), if still remembered."""

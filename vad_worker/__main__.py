@@ -31,6 +31,9 @@ def build_parser() -> SettingsParser:
     parser.option("--checkpoint-interval", default=1.0, type=float, help="seconds between checkpoints in silence")
     parser.option("--vad-model", default=None, help="Silero ONNX model file (default: the one in silero-vad)")
     parser.option("--threads", default=1, type=positive(int), help="ONNX Runtime threads per call")
+    parser.option("--min-round-interval", default=0.03, type=float,
+                  help="seconds a processing round lasts at least, so that more sessions share a model call "
+                       "(0: process each delivery at once)")
     return parser
 
 
@@ -51,7 +54,8 @@ def _run(argv: list[str] | None) -> None:
     model = SileroVad(model_path=args.vad_model, threads=args.threads)
     metrics = VadMetrics(registry)
     options = runner_options(args, "vad", checkpoint_interval=args.checkpoint_interval)
-    asyncio.run(run_stage(lambda runner: VadStage(runner, model, defaults=defaults, metrics=metrics),
+    asyncio.run(run_stage(lambda runner: VadStage(runner, model, defaults=defaults, metrics=metrics,
+                                                  min_round_interval=args.min_round_interval),
                           redis_url=args.redis_url, options=options,
                           registry=registry, http_host=args.http_host, http_port=args.http_port))
 

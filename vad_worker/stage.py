@@ -143,8 +143,14 @@ VadSession = Session[VadSessionState]
 class VadStage(Stage[VadSessionState]):
     name = "vad"
 
-    def __init__(self, runner: Runner, model: SileroVad, *, defaults: EndpointOptions, metrics: VadMetrics) -> None:
+    def __init__(self, runner: Runner, model: SileroVad, *, defaults: EndpointOptions, metrics: VadMetrics,
+                 min_round_interval: float = 0.03) -> None:
         self.runner = runner
+        # A call of process() takes at least this long (it waits out the rest after its
+        # commits): sessions whose audio arrives meanwhile wait for the next call, so
+        # each model call scores a bigger batch (seen: a mean of 22 frames at 200
+        # sessions without it). Adds up to this much latency to the VAD.
+        self.min_round_interval = min_round_interval
         self.model = model
         self.defaults = defaults
         self.metrics = metrics
@@ -163,6 +169,13 @@ class VadStage(Stage[VadSessionState]):
         return stream
 
     async def process(self, batch: list[tuple[VadSession, Input]]) -> None:
+        started = time.monotonic()
+        await self._process(batch)
+        rest = started + self.min_round_interval - time.monotonic()
+        if rest > 0:
+            await asyncio.sleep(rest)  # pacing: lets the next batch build up
+
+    async def _process(self, batch: list[tuple[VadSession, Input]]) -> None:
         work = [(session, self._work_items(session, records)) for session, records in batch]
         outputs: dict[VadSession, list[Record]] = {session: [] for session, _ in work}
         finished: set[VadSession] = set()
@@ -212,10 +225,13 @@ class VadStage(Stage[VadSessionState]):
             self._executor, self.model, batch, state)
         self.metrics.model_seconds.observe(time.perf_counter() - started)
         self.metrics.model_batch.observe(len(frames))
+        contexts = pcm[:, -CONTEXT:]
+        scores = probs.tolist()
         for j, (session, frame) in enumerate(frames):
-            events = streams[j].scored(frame, float(probs[j]), rnn=new_state[:, j, :].copy(),
-                                       context=pcm[j, -CONTEXT:].copy())
-            self._events(session, events, outputs[session])
+            # Views, not copies: the arrays are never written again; the next round stacks them.
+            events = streams[j].scored(frame, scores[j], rnn=new_state[:, j, :], context=contexts[j])
+            if events:
+                self._events(session, events, outputs[session])
 
     def _marker(self, session: VadSession, record: Record, out: list[Record], finished: set) -> None:
         stream = session.state

@@ -1,0 +1,190 @@
+"""VAD stage throughput: streams per core of a real VAD worker vs the raw batched Silero model.
+
+    .venv/bin/python bench/vad_load.py --sessions 200 --seconds 20
+
+Starts a private redis-server and one VAD worker process (``python -m
+vad_worker``), then plays the gateway for N sessions: every 100 ms it appends
+the next 100 ms of each session's audio (the five LibriVox clips with pauses,
+each session starting at a different point) in one pipeline and rings the
+sessions' bells. The sessions' pipeline is the VAD alone, so its outputs go to
+the result streams, which the bench counts and trims.
+
+Over the measured window it reports the worker's CPU (``/proc/<pid>/stat``),
+whether it kept up (the input backlog at the end of the window), the model's
+share of the time and its mean batch (from the worker's metrics), and the
+stage's streams per core = sessions / worker cores. Then, in the same run, the
+raw model: ``SileroVad`` at batch 64 on one thread, as streams per core
+(frames per CPU second / 31.25 frames per second of audio). The ratio of the
+two is the stage's efficiency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import numpy as np
+import redis as sync_redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import keys  # noqa: E402
+from common.endpointing import FRAME  # noqa: E402
+from common.records import SAMPLE_RATE, Audio, encode  # noqa: E402
+from tests.faults import five_utterances  # noqa: E402
+from tests.support import RedisServer, free_port, service  # noqa: E402
+from tests.testdata import librivox_clips  # noqa: E402
+from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad  # noqa: E402
+
+CHUNK = SAMPLE_RATE // 10  # 100 ms per append, as the gateway sends
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def model_limit(seconds: float, batch: int = 64) -> float:
+    """Streams per core of the raw model: ``batch`` frames per call, one thread."""
+    model = SileroVad(threads=1)
+    rng = np.random.default_rng(0)
+    frames = rng.normal(0, 0.1, (batch, CONTEXT + FRAME)).astype(np.float32)
+    state = np.zeros((STATE_SHAPE[0], batch, STATE_SHAPE[1]), np.float32)
+    for _ in range(20):
+        model(frames, state)
+    calls = 0
+    started = time.thread_time()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        _, state = model(frames, state)
+        calls += 1
+    cpu = time.thread_time() - started
+    return calls * batch / cpu / (SAMPLE_RATE / FRAME)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--min-round-interval", type=float, default=0.03, help="the worker's flag of that name")
+    parser.add_argument("--model-seconds", type=float, default=5.0, help="seconds of the raw model measurement")
+    args = parser.parse_args()
+    print(json.dumps({"uptime": open("/proc/loadavg").read().strip(), "cpus": os.cpu_count()}), flush=True)
+    audio = (five_utterances(librivox_clips()) * 32767).astype(np.int16)
+    server = RedisServer()
+    server.start()
+    worker = None
+    client = sync_redis.Redis.from_url(server.url)
+    try:
+        http_port = free_port()
+        worker = service("vad", "vad_worker", "--http-port", str(http_port), "--capacity", str(args.sessions * 2),
+                         "--min-round-interval", str(args.min_round_interval),
+                         "--log-level", "WARNING", env={"STREAMSCRIBE_REDIS_URL": server.url})
+        deadline = time.monotonic() + 120
+        while not client.zcard(keys.workers("vad")):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the VAD worker did not register:\n{worker.tail()}")
+            time.sleep(0.2)  # polling for the worker's registration, with a deadline
+        sessions = [uuid.uuid4().hex for _ in range(args.sessions)]
+        starts = np.random.default_rng(1).integers(0, len(audio) // CHUNK, args.sessions) * CHUNK
+        config = json.dumps({"stages": ["vad"], "vad": {}})
+        with client.pipeline(transaction=False) as pipe:
+            for sid in sessions:
+                sk = keys.SessionKeys(sid)
+                pipe.hset(sk.meta, mapping={"config": config, "gateway": "bench"})
+                pipe.expire(sk.meta, 3600)
+            for sid in sessions:
+                pipe.xadd(keys.control_stream("vad"), {"sid": sid})
+            pipe.execute()
+        total = args.warmup + args.seconds
+        started = time.monotonic()
+        tick = 0
+        outputs = 0
+        measured = None
+        while True:
+            due = started + tick * 0.1
+            now = time.monotonic()
+            if now >= started + total:
+                break
+            if due > now:
+                time.sleep(due - now)  # real-time pacing of the feeder
+            if measured is None and time.monotonic() >= started + args.warmup:
+                measured = (cpu_seconds(worker.proc.pid), time.monotonic(), scrape(http_port))
+            with client.pipeline(transaction=False) as pipe:
+                for i, sid in enumerate(sessions):
+                    sk = keys.SessionKeys(sid)
+                    start = (starts[i] + tick * CHUNK) % (len(audio) - CHUNK)
+                    record = Audio(seq=tick, offset=tick * CHUNK, pcm=audio[start:start + CHUNK].tobytes())
+                    pipe.xadd(sk.input("vad"), {"r": encode(record)})
+                for sid in sessions:
+                    pipe.publish(keys.SessionKeys(sid).bell("vad"), "1")
+                if tick % 10 == 0:  # the results: counted and trimmed once a second
+                    for sid in sessions:
+                        pipe.xlen(keys.SessionKeys(sid).out)
+                        pipe.xtrim(keys.SessionKeys(sid).out, maxlen=0)
+                replies = pipe.execute()
+            if tick % 10 == 0:
+                outputs += sum(replies[2 * len(sessions)::2])
+            tick += 1
+        cpu1, wall1, metrics1 = cpu_seconds(worker.proc.pid), time.monotonic(), scrape(http_port)
+        with client.pipeline(transaction=False) as pipe:
+            for sid in sessions:
+                pipe.xlen(keys.SessionKeys(sid).input("vad"))
+            backlog = pipe.execute()
+        cpu0, wall0, metrics0 = measured
+        cores = (cpu1 - cpu0) / (wall1 - wall0)
+
+        def delta(name: str) -> float:
+            return metrics1.get(name, 0.0) - metrics0.get(name, 0.0)
+
+        calls = delta("streamscribe_vad_model_batch_size_count")
+        model_cores = delta("streamscribe_vad_model_seconds_sum") / (wall1 - wall0)
+        stage = {
+            "sessions": args.sessions, "worker_cores": round(cores, 3),
+            "stage_streams_per_core": round(args.sessions / cores, 1),
+            # Audio the worker scored per CPU second: the same figure, valid also when it fell behind.
+            "scored_streams_per_core": round(delta("streamscribe_vad_model_batch_size_sum")
+                                             / (SAMPLE_RATE / FRAME) / (cpu1 - cpu0), 1),
+            "model_share_wall": round(model_cores / cores, 3) if cores else None,
+            "mean_batch": round(delta("streamscribe_vad_model_batch_size_sum") / calls, 1) if calls else None,
+            "model_calls_per_s": round(calls / (wall1 - wall0), 1),
+            "backlog_records_max": max(backlog), "backlog_records_mean": round(float(np.mean(backlog)), 1),
+            "outputs": outputs, "loadavg_after": open("/proc/loadavg").read().strip(),
+        }
+        print(json.dumps(stage), flush=True)
+        worker.stop()
+        worker = None
+        limit = model_limit(args.model_seconds)
+        print(json.dumps({"model_streams_per_core_batch64": round(limit, 1),
+                          "stage_fraction_of_model": round(stage["stage_streams_per_core"] / limit, 3),
+                          "scored_fraction_of_model": round(stage["scored_streams_per_core"] / limit, 3),
+                          "loadavg": open("/proc/loadavg").read().strip()}), flush=True)
+    finally:
+        client.close()
+        if worker is not None:
+            worker.stop()
+        server.close()
+
+
+if __name__ == "__main__":
+    main()
