@@ -7,8 +7,9 @@ first one) and no decode of the session is in flight; audio that arrives
 meanwhile is folded into the next decode.
 
 The final is decoded early, speculatively: at a :class:`SpeechPause` (the VAD
-saw the silence begin) the session stops its partial decode and starts the
-final decode of the audio up to the pause's ``end``. If the :class:`SpeechEnd`
+saw the silence begin) the session aborts its partial decode (as far as the
+engine can: a running whisper decode finishes) and starts the final decode of
+the audio up to the pause's ``end``; no other partial starts meanwhile. If the :class:`SpeechEnd`
 then comes with the same end, that decode *is* the final; if speech resumes
 first (audio past the end), it is dropped. Either way the outcome is counted.
 At a speech end without a usable speculation, the partial in flight is stopped
@@ -275,7 +276,10 @@ class AsrStage(Stage[AsrSessionState]):
         if utt is None or utt.start != pause.start or utt.start + utt.samples != pause.end:
             session.log.warning("pause at %d..%d does not match the utterance in progress", pause.start, pause.end)
             return
-        await self._stop_partial(asr)
+        if asr.partial_request:
+            # Whatever the engine can stop (vLLM: anything; whisper: a decode still queued); a
+            # decode that runs on is let finish, and shows as a partial if it ends before the final.
+            await self.engine.abort(asr.partial_request)
         await self._drop_speculation(asr)
         request_id = self._request_id(session, utt, "final")
         asr.speculation = Speculation(end=pause.end, request_id=request_id, task=asyncio.create_task(
@@ -329,7 +333,8 @@ class AsrStage(Stage[AsrSessionState]):
                                unfixed_token_num=options.unfixed_token_num,
                                detokenize=self.engine.detokenize) if use_prefix else ""
         audio = utt.audio()
-        utt.decoded_samples = len(audio)
+        if not final:
+            utt.decoded_samples = len(audio)
         # A prefix continues the previous answer, so it must keep that answer's language.
         language = asr.language or (utt.language if prefix else None) or None
         kind = "final" if final else "partial"

@@ -260,3 +260,26 @@ async def test_the_vad_stage_pauses_before_each_silence_end_with_the_same_end(cl
         pause = out[i - 1]
         assert isinstance(pause, SpeechPause) and (pause.start, pause.end) == (out[i].start, out[i].end)
     assert [r.seq for r in out] == list(range(len(out)))
+
+
+async def test_whisper_abort_drops_a_queued_decode_and_lets_a_running_one_finish(clips):
+    """CTranslate2 cannot stop a running decode; a queued one must not take a thread at all."""
+    import soundfile
+
+    from asr_worker.engines import load_engine
+    from asr_worker.engines.base import DecodeRequest
+
+    engine = load_engine("whisper", EngineOptions(cpu_threads=1, num_workers=1))
+    try:
+        audio, _ = soundfile.read(str(clips[1][0]), dtype="float32")
+        first = asyncio.create_task(engine.transcribe(DecodeRequest(request_id="a", audio=audio, final=True)))
+        second = asyncio.create_task(engine.transcribe(DecodeRequest(request_id="b", audio=audio, final=False)))
+        await until(lambda: "b" in engine._queued and engine._queued["a"].running(), "a running, b queued")
+        await engine.abort("b")  # queued behind "a" on the one thread
+        await engine.abort("a")  # running: it finishes all the same
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        assert (await asyncio.wait_for(first, 60)).text
+        assert not engine._queued
+    finally:
+        await engine.close()
