@@ -12,8 +12,10 @@ engine can: a running whisper decode finishes) and starts the final decode of
 the audio up to the pause's ``end``; no other partial starts meanwhile. If the :class:`SpeechEnd`
 then comes with the same end, that decode *is* the final; if speech resumes
 first (audio past the end), it is dropped. Either way the outcome is counted.
-At a speech end without a usable speculation, the partial in flight is stopped
-(never waited for) and the utterance decoded once more.
+Without a usable speculation the utterance is decoded once more at its end.
+The final never waits for a partial decode: it is aborted as far as the engine
+can, and a decode that runs on (whisper) is sent if it ends before the final,
+stopped otherwise.
 
 The final is written together with a checkpoint past the utterance, in one
 fenced write: a replay after a takeover restarts at the utterance (and so
@@ -67,6 +69,7 @@ class Utterance:
     token_ids: tuple[int, ...] = ()
     text: str = ""
     language: str = ""  # detected by the last decode
+    ending: bool = False  # the final is being decoded: no partial starts
 
     def audio(self) -> np.ndarray:
         if len(self.chunks) > 1:
@@ -229,7 +232,8 @@ class AsrStage(Stage[AsrSessionState]):
 
     def _maybe_partial(self, session: AsrSession, asr: AsrSessionState) -> None:
         utt = asr.utterance
-        if utt is None or asr.partial is not None and not asr.partial.done() or asr.speculation is not None:
+        if (utt is None or utt.ending or asr.speculation is not None
+                or asr.partial is not None and not asr.partial.done()):
             return
         window = asr.options.chunk_size_sec if utt.decodes else min(asr.options.first_partial_sec,
                                                                     asr.options.chunk_size_sec)
@@ -297,8 +301,10 @@ class AsrStage(Stage[AsrSessionState]):
 
     async def _finalize(self, session: AsrSession, asr: AsrSessionState, entry_id: str | None, end: int, *,
                         speech_final: bool) -> None:
-        utt, asr.utterance = asr.utterance, None
-        await self._stop_partial(asr)
+        utt = asr.utterance
+        utt.ending = True
+        if asr.partial_request:
+            await self.engine.abort(asr.partial_request)  # never waited for (see _stop_partial below)
         speculation = asr.speculation
         if speculation is not None and speculation.end == end == utt.start + utt.samples:
             asr.speculation = None
@@ -310,6 +316,10 @@ class AsrStage(Stage[AsrSessionState]):
             if utt.samples:
                 hypothesis = await self._decode(session, asr, utt, final=True,
                                                 request_id=self._request_id(session, utt, "final"))
+        # A partial that ended meanwhile has been sent (a decode the engine could not abort);
+        # one still decoding is stopped now, one committing is let finish: partials precede the final.
+        await self._stop_partial(asr)
+        asr.utterance = None
         outputs = []
         if hypothesis is not None and hypothesis.text and not hypothesis.no_speech:
             self.metrics.finals.inc()
