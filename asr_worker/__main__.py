@@ -35,6 +35,8 @@ def build_parser() -> SettingsParser:
     parser.option("--max-new-tokens", default=256, type=positive(int), help="token limit of a final decode")
     parser.option("--chunk-size-sec", default=1.0, type=positive(float),
                   help="seconds of new speech between partial decodes")
+    parser.option("--first-partial-sec", default=0.25, type=positive(float),
+                  help="seconds of an utterance's audio before its first partial decode")
     parser.option("--unfixed-chunk-num", default=2, type=int, help="first chunks decoded without a prefix")
     parser.option("--unfixed-token-num", default=5, type=int, help="tokens rolled back from the prefix")
     parser.flag("--final-with-prefix", help="decode finals with the stable prefix (faster, less accurate)")
@@ -55,7 +57,8 @@ def _run(argv: list[str] | None) -> None:
         max_num_seqs=args.max_num_seqs, tensor_parallel_size=args.tensor_parallel_size,
         max_new_tokens=args.max_new_tokens,
     ))
-    defaults = StreamingOptions(chunk_size_sec=args.chunk_size_sec, unfixed_chunk_num=args.unfixed_chunk_num,
+    defaults = StreamingOptions(chunk_size_sec=args.chunk_size_sec, first_partial_sec=args.first_partial_sec,
+                                unfixed_chunk_num=args.unfixed_chunk_num,
                                 unfixed_token_num=args.unfixed_token_num,
                                 final_with_prefix=args.final_with_prefix)
     registry = CollectorRegistry()

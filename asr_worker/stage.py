@@ -2,12 +2,25 @@
 
 Each owned session has a small task that applies its input records in order.
 While speech goes on, a partial decode of the utterance so far starts whenever
-``chunk_size_sec`` of new audio has arrived and no decode of the session is in
-flight; audio that arrives meanwhile is folded into the next decode. At speech
-end the session waits for its in-flight decode, decodes once more and writes the
-final together with a checkpoint past the utterance, in one fenced write: a
-replay after a takeover restarts at the utterance, and the utterance id
-``(session, start sample)`` is the same, so the gateway drops the duplicate.
+``chunk_size_sec`` of new audio has arrived (``first_partial_sec`` for the
+first one) and no decode of the session is in flight; audio that arrives
+meanwhile is folded into the next decode.
+
+The final is decoded early, speculatively: at a :class:`SpeechPause` (the VAD
+saw the silence begin) the session aborts its partial decode (as far as the
+engine can: a running whisper decode finishes) and starts the final decode of
+the audio up to the pause's ``end``; no other partial starts meanwhile. If the :class:`SpeechEnd`
+then comes with the same end, that decode *is* the final; if speech resumes
+first (audio past the end), it is dropped. Either way the outcome is counted.
+Without a usable speculation the utterance is decoded once more at its end.
+The final never waits for a partial decode: it is aborted as far as the engine
+can, and a decode that runs on (whisper) is sent if it ends before the final,
+stopped otherwise.
+
+The final is written together with a checkpoint past the utterance, in one
+fenced write: a replay after a takeover restarts at the utterance (and so
+speculates again from its replayed pause), and the utterance id ``(session,
+start sample)`` is the same, so the gateway drops a duplicate.
 
 When the session's config has ``"words": true``, finals are decoded with word
 timestamps (partials never: it costs an alignment pass per decode), and the
@@ -25,8 +38,8 @@ import numpy as np
 
 from common.errors import ErrorCode, LeaseLost, SessionGone
 from common.metrics import AsrMetrics
-from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechStart, TimedWord, Transcript,
-                            utterance_id)
+from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, TimedWord,
+                            Transcript, utterance_id)
 from common.stage import Input, Runner, Session, Stage
 
 from .engines import DecodeRequest, Engine, Hypothesis, Word
@@ -38,6 +51,7 @@ class StreamingOptions:
     """Defaults of the streaming recipe; a session's config may override them."""
 
     chunk_size_sec: float = 1.0
+    first_partial_sec: float = 0.25  # audio before the first partial decode (pre-roll included)
     unfixed_chunk_num: int = 2
     unfixed_token_num: int = 5
     final_with_prefix: bool = False  # finals decode the whole utterance afresh
@@ -51,9 +65,11 @@ class Utterance:
     samples: int = 0
     decoded_samples: int = 0  # utterance length at the last decode
     decodes: int = 0
+    requests: int = 0  # decode requests made, for unique engine request ids
     token_ids: tuple[int, ...] = ()
     text: str = ""
     language: str = ""  # detected by the last decode
+    ending: bool = False  # the final is being decoded: no partial starts
 
     def audio(self) -> np.ndarray:
         if len(self.chunks) > 1:
@@ -80,6 +96,15 @@ class Utterance:
 
 
 @dataclass(eq=False)
+class Speculation:
+    """The final decode of an utterance up to ``end``, started at a pause."""
+
+    end: int
+    request_id: str
+    task: asyncio.Task  # -> Hypothesis | None
+
+
+@dataclass(eq=False)
 class AsrSessionState:
     """Per-session state: the queue of input records and the utterance in progress."""
 
@@ -91,7 +116,9 @@ class AsrSessionState:
     task: asyncio.Task | None = None
     utterance: Utterance | None = None
     partial: asyncio.Task | None = None
-    request_id: str = ""  # of the decode in flight, to abort it
+    partial_request: str = ""  # engine request of the partial while it decodes ("" once it commits)
+    speculation: Speculation | None = None
+    request_id: str = ""  # of the latest decode in flight, to abort it
 
 
 AsrSession = Session[AsrSessionState]
@@ -118,6 +145,7 @@ class AsrStage(Stage[AsrSessionState]):
         config = session.config
         options = StreamingOptions(
             chunk_size_sec=float(config.get("chunk_size_sec", self.defaults.chunk_size_sec)),
+            first_partial_sec=self.defaults.first_partial_sec,
             unfixed_chunk_num=int(config.get("unfixed_chunk_num", self.defaults.unfixed_chunk_num)),
             unfixed_token_num=int(config.get("unfixed_token_num", self.defaults.unfixed_token_num)),
             final_with_prefix=self.defaults.final_with_prefix,
@@ -140,7 +168,8 @@ class AsrStage(Stage[AsrSessionState]):
 
     async def close(self, session: AsrSession, reason: str) -> None:
         asr = session.state
-        for task in (asr.partial, asr.task):
+        speculative = asr.speculation.task if asr.speculation is not None else None
+        for task in (asr.partial, asr.task, speculative):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
         if asr.request_id:
@@ -177,8 +206,12 @@ class AsrStage(Stage[AsrSessionState]):
             if asr.utterance is None:
                 session.log.warning("audio at %d outside an utterance; ignored", record.offset)
                 return
+            if asr.speculation is not None and record.offset + record.samples > asr.speculation.end:
+                await self._drop_speculation(asr)  # speech resumed after the pause
             asr.utterance.append(record.offset, np.frombuffer(record.pcm, np.int16))
             self._maybe_partial(session, asr)
+        elif isinstance(record, SpeechPause):
+            await self._speculate(session, asr, record)
         elif isinstance(record, SpeechEnd):
             if asr.utterance is None or asr.utterance.start != record.start:
                 session.log.warning("speech end for an utterance at %d not in progress", record.start)
@@ -199,14 +232,22 @@ class AsrStage(Stage[AsrSessionState]):
 
     def _maybe_partial(self, session: AsrSession, asr: AsrSessionState) -> None:
         utt = asr.utterance
-        if asr.partial is not None and not asr.partial.done():
+        if (utt is None or utt.ending or asr.speculation is not None
+                or asr.partial is not None and not asr.partial.done()):
             return
-        if utt.samples - utt.decoded_samples < asr.options.chunk_size_sec * SAMPLE_RATE:
+        window = asr.options.chunk_size_sec if utt.decodes else min(asr.options.first_partial_sec,
+                                                                    asr.options.chunk_size_sec)
+        if utt.samples - utt.decoded_samples < window * SAMPLE_RATE:
             return
-        asr.partial = asyncio.create_task(self._partial(session, asr, utt))
+        asr.partial_request = self._request_id(session, utt, "partial")
+        asr.partial = asyncio.create_task(self._partial(session, asr, utt, asr.partial_request))
 
-    async def _partial(self, session: AsrSession, asr: AsrSessionState, utt: Utterance) -> None:
-        hypothesis = await self._decode(session, asr, utt, final=False)
+    async def _partial(self, session: AsrSession, asr: AsrSessionState, utt: Utterance, request_id: str) -> None:
+        try:
+            hypothesis = await self._decode(session, asr, utt, final=False, request_id=request_id)
+        finally:
+            if asr.partial_request == request_id:
+                asr.partial_request = ""  # from here on it commits: stopping it would leave a seq gap
         if hypothesis is None or asr.utterance is not utt:
             return
         if hypothesis.text and not hypothesis.no_speech and hypothesis.text != utt.text:
@@ -218,16 +259,68 @@ class AsrStage(Stage[AsrSessionState]):
             except (LeaseLost, SessionGone):
                 return
         # Audio that arrived during the decode goes into the next one.
-        self._maybe_partial(session, asr)
+        if asr.partial is asyncio.current_task():
+            asr.partial = None
+            self._maybe_partial(session, asr)
+
+    async def _stop_partial(self, asr: AsrSessionState) -> None:
+        """Stop the partial decode in flight (its result is no longer wanted); let a commit finish."""
+        task, asr.partial = asr.partial, None  # and start no other one when it ends
+        if task is None or task.done():
+            return
+        if asr.partial_request:
+            # An executor decode (whisper) runs on in its thread; the task ends at once all the same.
+            await self.engine.abort(asr.partial_request)
+            task.cancel()
+        await asyncio.wait({task})
+
+    async def _speculate(self, session: AsrSession, asr: AsrSessionState, pause: SpeechPause) -> None:
+        """Start the final decode of the utterance up to the pause's end."""
+        utt = asr.utterance
+        if utt is None or utt.start != pause.start or utt.start + utt.samples != pause.end:
+            session.log.warning("pause at %d..%d does not match the utterance in progress", pause.start, pause.end)
+            return
+        if asr.partial_request:
+            # Whatever the engine can stop (vLLM: anything; whisper: a decode still queued); a
+            # decode that runs on is let finish, and shows as a partial if it ends before the final.
+            await self.engine.abort(asr.partial_request)
+        await self._drop_speculation(asr)
+        request_id = self._request_id(session, utt, "final")
+        asr.speculation = Speculation(end=pause.end, request_id=request_id, task=asyncio.create_task(
+            self._decode(session, asr, utt, final=True, request_id=request_id)))
+
+    async def _drop_speculation(self, asr: AsrSessionState) -> None:
+        """Discard the speculative final (speech resumed, or the utterance ended elsewhere)."""
+        speculation, asr.speculation = asr.speculation, None
+        if speculation is None:
+            return
+        self.metrics.speculative_decodes.labels(outcome="wasted").inc()
+        if not speculation.task.done():
+            await self.engine.abort(speculation.request_id)
+            speculation.task.cancel()
 
     async def _finalize(self, session: AsrSession, asr: AsrSessionState, entry_id: str | None, end: int, *,
                         speech_final: bool) -> None:
         utt = asr.utterance
-        if asr.partial is not None and not asr.partial.done():
-            await asyncio.wait({asr.partial})
+        utt.ending = True
+        if asr.partial_request:
+            await self.engine.abort(asr.partial_request)  # never waited for (see _stop_partial below)
+        speculation = asr.speculation
+        if speculation is not None and speculation.end == end == utt.start + utt.samples:
+            asr.speculation = None
+            self.metrics.speculative_decodes.labels(outcome="used").inc()
+            hypothesis = await speculation.task
+        else:
+            await self._drop_speculation(asr)
+            hypothesis = None
+            if utt.samples:
+                hypothesis = await self._decode(session, asr, utt, final=True,
+                                                request_id=self._request_id(session, utt, "final"))
+        # A partial that ended meanwhile has been sent (a decode the engine could not abort);
+        # one still decoding is stopped now, one committing is let finish: partials precede the final.
+        await self._stop_partial(asr)
         asr.utterance = None
         outputs = []
-        hypothesis = await self._decode(session, asr, utt, final=True) if utt.samples else None
         if hypothesis is not None and hypothesis.text and not hypothesis.no_speech:
             self.metrics.finals.inc()
             outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
@@ -236,7 +329,13 @@ class AsrStage(Stage[AsrSessionState]):
             session.log.info("utterance at %d has no words; no final", utt.start)
         await self.runner.commit(session, outputs, consumed=entry_id)
 
-    async def _decode(self, session: AsrSession, asr: AsrSessionState, utt: Utterance, *, final: bool) -> Hypothesis | None:
+    @staticmethod
+    def _request_id(session: AsrSession, utt: Utterance, kind: str) -> str:
+        utt.requests += 1
+        return f"{session.session_id}-{utt.start}-{kind}{utt.requests}-{session.epoch}"
+
+    async def _decode(self, session: AsrSession, asr: AsrSessionState, utt: Utterance, *, final: bool,
+                      request_id: str) -> Hypothesis | None:
         options = asr.options
         use_prefix = not final or options.final_with_prefix
         prefix = stable_prefix(utt.token_ids, chunk_index=utt.decodes,
@@ -244,12 +343,12 @@ class AsrStage(Stage[AsrSessionState]):
                                unfixed_token_num=options.unfixed_token_num,
                                detokenize=self.engine.detokenize) if use_prefix else ""
         audio = utt.audio()
-        utt.decoded_samples = len(audio)
+        if not final:
+            utt.decoded_samples = len(audio)
         # A prefix continues the previous answer, so it must keep that answer's language.
         language = asr.language or (utt.language if prefix else None) or None
         kind = "final" if final else "partial"
-        request = DecodeRequest(request_id=f"{session.session_id}-{utt.start}-{kind}{utt.decodes}-{session.epoch}",
-                                audio=audio, final=final, prefix=prefix, language=language,
+        request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=asr.context, word_timestamps=final and asr.words)
         started = time.perf_counter()
         asr.request_id = request.request_id
@@ -263,7 +362,8 @@ class AsrStage(Stage[AsrSessionState]):
             await self.runner.report(session, ErrorCode.ASR_FAILED, f"recognition failed for one utterance: {exc}")
             return None
         finally:
-            asr.request_id = ""
+            if asr.request_id == request_id:
+                asr.request_id = ""
             self.metrics.decodes_in_flight.dec()
         self.metrics.decode_seconds.labels(kind=kind).observe(
             time.perf_counter() - started)

@@ -23,6 +23,9 @@ class EndpointOptions:
     silence_threshold: float = 0.8
     pre_roll: float = 0.3
     trailing_padding: float = 0.2
+    # Held silence that marks a pause: the ASR starts the final decode there, so the final
+    # is ready when the silence reaches ``silence_threshold``. Equal to it: no pause.
+    pause_threshold: float = 0.2
     max_utterance_sec: float = 30.0
     split_search: float = 2.0
     sample_rate: int = SAMPLE_RATE
@@ -37,6 +40,8 @@ class EndpointOptions:
             (0.0 <= self.pre_roll <= 2.0, "pre_roll must be 0..2 s"),
             (0.0 <= self.trailing_padding <= self.silence_threshold,
              "trailing_padding must be between 0 and silence_threshold"),
+            (self.trailing_padding <= self.pause_threshold <= self.silence_threshold,
+             "pause_threshold must be between trailing_padding and silence_threshold"),
             (2.0 <= self.max_utterance_sec <= 120.0, "max_utterance_sec must be 2..120 s"),
             (0.0 < self.split_search < self.max_utterance_sec, "split_search must be below max_utterance_sec"),
         ]
@@ -67,6 +72,12 @@ def with_overrides(defaults: EndpointOptions, overrides: dict | None) -> Endpoin
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"vad option {name} must be a number")
-    return replace(defaults, **{name: float(value) for name, value in values.items()})
+    values = {name: float(value) for name, value in values.items()}
+    if "pause_threshold" not in values:
+        # The default pause follows a session's own silence threshold and padding.
+        silence = values.get("silence_threshold", defaults.silence_threshold)
+        padding = values.get("trailing_padding", defaults.trailing_padding)
+        values["pause_threshold"] = min(max(defaults.pause_threshold, padding), silence)
+    return replace(defaults, **values)
 
 

@@ -175,6 +175,11 @@ class AsrMetrics:
         self.no_speech = Counter(p + "no_speech_total", "Utterances that decoded to no words (no final).",
                                  registry=registry)
         self.decodes_in_flight = Gauge(p + "decodes_in_flight", "Decodes running in the engine.", registry=registry)
+        self.speculative_decodes = Counter(
+            p + "speculative_decodes_total",
+            "Final decodes started at a pause, by outcome: used (the final) or wasted (speech resumed).",
+            ["outcome"], registry=registry,
+        )
 
 
 class DenoiseMetrics:

@@ -74,6 +74,20 @@ class SpeechEnd(Record):
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechPause(Record):
+    """A pause began in the utterance that began at ``start``: if the silence lasts,
+    its :class:`SpeechEnd` will say ``end``. Between the VAD and the ASR only: the
+    ASR starts the final decode of the audio up to ``end`` here, and uses it when
+    the end comes with the same ``end`` (speech that resumes discards it).
+    """
+
+    TYPE: ClassVar[str] = "speech_pause"
+    seq: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class Flush(Record):
     """In-band marker: close the current utterance, then pass the marker on."""
 
@@ -139,7 +153,7 @@ class Error(Record):
 
 
 _TYPES: dict[str, type[Record]] = {
-    cls.TYPE: cls for cls in (Audio, SpeechStart, SpeechEnd, Flush, End, Transcript, Error)
+    cls.TYPE: cls for cls in (Audio, SpeechStart, SpeechPause, SpeechEnd, Flush, End, Transcript, Error)
 }
 _FIELDS: dict[type[Record], tuple[dataclasses.Field, ...]] = {
     cls: dataclasses.fields(cls) for cls in _TYPES.values()
@@ -221,7 +235,7 @@ def _check(record: Record) -> None:
             raise RecordError("audio.pcm has an odd number of bytes")
         if record.raw and len(record.raw) != len(record.pcm):
             raise RecordError("audio.raw and audio.pcm differ in length")
-    elif isinstance(record, (SpeechEnd, Transcript)) and record.end < record.start:
+    elif isinstance(record, (SpeechPause, SpeechEnd, Transcript)) and record.end < record.start:
         raise RecordError(f"{record.TYPE}.end precedes its start")
     if isinstance(record, Transcript):
         _check_transcript(record)

@@ -2,13 +2,15 @@ import msgpack
 import pytest
 
 from common.errors import RecordError
-from common.records import (SCHEMA_VERSION, Audio, End, Error, Flush, SpeechEnd, SpeechStart, TimedWord, Transcript,
+from common.records import (SCHEMA_VERSION, Audio, End, Error, Flush, SpeechEnd, SpeechPause, SpeechStart, TimedWord,
+                            Transcript,
                             decode, encode, utterance_id)
 
 RECORDS = [
     Audio(seq=3, offset=1600, pcm=b"\x01\x00" * 320),
     SpeechStart(seq=0, start=512),
     SpeechEnd(seq=9, start=512, end=40960, reason="silence"),
+    SpeechPause(seq=8, start=512, end=40960),
     Flush(seq=4, flush_id=2),
     End(seq=5),
     Transcript(seq=1, utterance_id="abc-512", start=512, end=9000, text="héllo wörld", final=True,
@@ -38,6 +40,9 @@ def raw(**body):
     (raw(v=SCHEMA_VERSION, t="audio", seq=0, offset=0, pcm=b"\x00"), "odd number of bytes"),
     (raw(v=SCHEMA_VERSION, t="audio", seq=-1, offset=0, pcm=b""), "seq is negative"),
     (raw(v=SCHEMA_VERSION, t="speech_end", seq=0, start=10, end=5, reason="silence"), "end precedes"),
+    (raw(v=SCHEMA_VERSION, t="speech_pause", seq=0, start=10, end=5), "speech_pause.end precedes"),
+    (raw(v=SCHEMA_VERSION, t="speech_pause", seq=0, start=10), "lacks field 'end'"),
+    (raw(v=SCHEMA_VERSION, t="speech_pause", seq=0, start=10, end=12.5), "speech_pause.end is float"),
 ])
 def test_malformed_records_are_rejected_with_a_reason(payload, message):
     with pytest.raises(RecordError, match=message):

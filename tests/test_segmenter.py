@@ -5,7 +5,7 @@ import pytest
 
 from common.errors import ConfigError
 from common.endpointing import FRAME, EndpointOptions, with_overrides
-from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
+from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechPaused, SpeechStarted
 
 
 def run(probs, options=EndpointOptions(), flush=None):
@@ -123,3 +123,80 @@ def test_session_overrides_accept_seed_names_and_reject_unknown_ones():
         with_overrides(EndpointOptions(), {"silence": 1})
     with pytest.raises(ConfigError, match="between 0 and 1"):
         with_overrides(EndpointOptions(), {"threshold": 2})
+
+
+# -- pauses: the speculative final's trigger ------------------------------------
+
+
+def test_pause_sends_the_padding_at_once_and_says_where_the_utterance_would_end():
+    options = EndpointOptions()
+    probs = [0.0] * 10 + [0.9] * 20 + [0.0] * 40
+    segmenter = Segmenter(options)
+    pause_at = 30 + options.frames(options.pause_threshold) - 1  # the frame that completes the pause
+    events_by_frame = [segmenter.push(i * FRAME, np.full(FRAME, i, np.int16), p) for i, p in enumerate(probs)]
+    paused = [(i, e) for i, events in enumerate(events_by_frame) for e in events if isinstance(e, SpeechPaused)]
+    assert [i for i, _ in paused] == [pause_at]  # once per silence run
+    padding = options.frames(options.trailing_padding)
+    # The padding goes out with the pause, before it: the ASR has the audio up to the pause's end.
+    at_pause = events_by_frame[pause_at]
+    assert isinstance(at_pause[0], SpeechAudio) and at_pause[0].offset == 30 * FRAME
+    assert isinstance(at_pause[-1], SpeechPaused)
+    (end,) = [e for events in events_by_frame for e in events if isinstance(e, SpeechEnded)]
+    assert paused[0][1] == SpeechPaused(start=end.start, end=end.end)
+    # Nothing else is sent between the pause and the end: the audio is the same as without pauses.
+    _, plain = run(probs, EndpointOptions(pause_threshold=0.8))
+    assert not any(isinstance(e, SpeechPaused) for e in plain)
+    ours = [e for events in events_by_frame for e in events]
+    assert np.array_equal(speech_audio(ours), speech_audio(plain))
+    assert [e for e in ours if isinstance(e, SpeechEnded)] == [e for e in plain if isinstance(e, SpeechEnded)]
+    assert np.array_equal(speech_audio(ours), np.repeat(np.arange(10 - options.frames(0.3), 30 + padding), FRAME))
+
+
+def test_speech_resuming_after_a_pause_sends_the_rest_of_the_silence_and_can_pause_again():
+    probs = [0.0] * 10 + [0.9] * 20 + [0.0] * 15 + [0.9] * 20 + [0.0] * 40  # 0.48 s pause < 0.8 s
+    _, events = run(probs)
+    paused = [e for e in events if isinstance(e, SpeechPaused)]
+    (end,) = [e for e in events if isinstance(e, SpeechEnded)]
+    assert len(paused) == 2  # one per silence run
+    padding = EndpointOptions().frames(0.2)
+    assert paused[0].end == (30 + padding) * FRAME and paused[1] == SpeechPaused(end.start, end.end)
+    audio = speech_audio(events)
+    # Every frame once, in order, from the pre-roll to the padding after the second run.
+    assert np.array_equal(audio, np.repeat(np.arange(10 - EndpointOptions().frames(0.3), 65 + padding), FRAME))
+    # Audio after the first pause belongs to the utterance: the pause came before it.
+    first_pause = events.index(paused[0])
+    assert any(isinstance(e, SpeechAudio) for e in events[first_pause:events.index(paused[1])])
+
+
+def test_flush_after_a_pause_ends_where_the_pause_said():
+    probs = [0.0] * 10 + [0.9] * 20 + [0.0] * 12
+    segmenter, events = run(probs, flush="flush")
+    (paused,) = [e for e in events if isinstance(e, SpeechPaused)]
+    (end,) = [e for e in events if isinstance(e, SpeechEnded)]
+    assert (end.start, end.end, end.reason) == (paused.start, paused.end, "flush")
+    assert not isinstance(events[events.index(end) - 1], SpeechAudio)  # the padding went out at the pause
+    assert segmenter.at_boundary
+
+
+def test_flush_before_a_pause_still_sends_the_padding():
+    probs = [0.0] * 10 + [0.9] * 20 + [0.0] * 3
+    _, events = run(probs, flush="flush")
+    assert not any(isinstance(e, SpeechPaused) for e in events)
+    (end,) = [e for e in events if isinstance(e, SpeechEnded)]
+    assert end.end == 33 * FRAME
+
+
+def test_pause_threshold_is_validated_and_follows_session_overrides():
+    with pytest.raises(ConfigError, match="pause_threshold"):
+        EndpointOptions(pause_threshold=0.1)  # below trailing_padding
+    with pytest.raises(ConfigError, match="pause_threshold"):
+        EndpointOptions(pause_threshold=0.9)  # above silence_threshold
+    with pytest.raises(ConfigError, match="pause_threshold"):
+        with_overrides(EndpointOptions(), {"pause_threshold": 1.0})
+    # A session's short silence threshold brings the default pause down with it (no pause then).
+    options = with_overrides(EndpointOptions(), {"silence_threshold": 0.2, "trailing_padding": 0.1})
+    assert options.pause_threshold == 0.2
+    _, events = run([0.0] * 10 + [0.9] * 20 + [0.0] * 20, options)
+    assert not any(isinstance(e, SpeechPaused) for e in events)
+    assert with_overrides(EndpointOptions(), {"trailing_padding": 0.3}).pause_threshold == 0.3
+    assert with_overrides(EndpointOptions(), {"pause_threshold": 0.5}).pause_threshold == 0.5

@@ -27,6 +27,8 @@ def build_parser() -> SettingsParser:
     parser.option("--silence-threshold", default=0.8, type=float, help="seconds of silence that end an utterance")
     parser.option("--pre-roll", default=0.3, type=float, help="seconds kept before speech start")
     parser.option("--trailing-padding", default=0.2, type=float, help="seconds of silence kept after speech")
+    parser.option("--pause-threshold", default=0.2, type=float,
+                  help="seconds of silence that mark a pause (the ASR starts the final decode there)")
     parser.option("--max-utterance-sec", default=30.0, type=float, help="force a split of longer speech")
     parser.option("--checkpoint-interval", default=1.0, type=float, help="seconds between checkpoints in silence")
     parser.option("--vad-model", default=None, help="Silero ONNX model file (default: the one in silero-vad)")
@@ -48,7 +50,8 @@ def _run(argv: list[str] | None) -> None:
     defaults = EndpointOptions(
         threshold=args.vad_threshold, min_speech_duration=args.min_speech_duration,
         silence_threshold=args.silence_threshold, pre_roll=args.pre_roll,
-        trailing_padding=args.trailing_padding, max_utterance_sec=args.max_utterance_sec,
+        trailing_padding=args.trailing_padding, pause_threshold=args.pause_threshold,
+        max_utterance_sec=args.max_utterance_sec,
     )
     registry = CollectorRegistry()
     model = SileroVad(model_path=args.vad_model, threads=args.threads)

@@ -9,6 +9,13 @@ Silero probability and gets back events. States (:class:`SegmenterState`):
   either ends with speech resuming (then sent) or reaches ``silence_threshold``
   (then only ``trailing_padding`` of it is sent and the utterance ends).
 
+A silence run that reaches ``pause_threshold`` is a pause: its first
+``trailing_padding`` goes out at once (it is sent either way: as padding at the
+endpoint, or as speech if speech resumes) with one :class:`SpeechPaused`, whose
+``end`` is the end the utterance will have if the silence goes on to the
+endpoint. The ASR starts the final decode there, so the final is ready when the
+endpoint is confirmed; speech that resumes simply continues the utterance.
+
 Very long speech is split at ``max_utterance_sec``: at the quietest frame of the
 last ``split_search`` seconds, and the audio after that point is re-sent as the
 start of the next utterance.
@@ -48,13 +55,21 @@ class SpeechAudio:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechPaused:
+    """A pause began: if the silence lasts, the utterance from ``start`` ends at ``end``."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class SpeechEnded:
     start: int
     end: int
     reason: str
 
 
-Event = SpeechStarted | SpeechAudio | SpeechEnded
+Event = SpeechStarted | SpeechAudio | SpeechPaused | SpeechEnded
 
 
 class Segmenter:
@@ -67,10 +82,13 @@ class Segmenter:
         self.preroll: deque[tuple[int, np.ndarray]] = deque(maxlen=max(1, options.frames(options.pre_roll)))
         self.pending: list[tuple[int, np.ndarray, float]] = []
         self.held: list[tuple[int, np.ndarray, float]] = []
+        self.released = 0  # held frames already emitted (the padding sent at a pause)
         self.recent: deque[tuple[int, np.ndarray, float]] = deque(maxlen=max(1, options.frames(options.split_search)))
         self._min_speech = max(1, options.frames(options.min_speech_duration))
         self._silence = max(1, options.frames(options.silence_threshold))
         self._padding = options.frames(options.trailing_padding)
+        pause = max(1, self._padding, options.frames(options.pause_threshold))
+        self._pause = pause if pause < self._silence else None  # None: no pause before the endpoint
         self._max = options.frames(options.max_utterance_sec) * FRAME
 
     @property
@@ -125,21 +143,15 @@ class Segmenter:
 
     def _speech_frame(self, offset: int, frame: np.ndarray, prob: float) -> list[Event]:
         events: list[Event] = []
-        if self.held:
-            if prob >= self.options.threshold:
-                events += self._emit(self.held)
-                self.held = []
-                events += self._emit([(offset, frame, prob)])
-            else:
-                self.held.append((offset, frame, prob))
-                if len(self.held) >= self._silence:
-                    return self._end("silence", keep_padding=True)
-        elif prob >= self.options.low:
-            events += self._emit([(offset, frame, prob)])
+        if self.held and prob >= self.options.threshold or not self.held and prob >= self.options.low:
+            events += self._emit(self.held[self.released:] + [(offset, frame, prob)])  # speech (resumed)
+            self.held, self.released = [], 0
         else:
             self.held.append((offset, frame, prob))
             if len(self.held) >= self._silence:
                 return self._end("silence", keep_padding=True)
+            if len(self.held) == self._pause:
+                events += self._pause_events()
         events += self._maybe_split()
         return events
 
@@ -170,18 +182,26 @@ class Segmenter:
         self.recent.extend(frames)
         return [SpeechAudio(frames[0][0], np.concatenate([f for _, f, _ in frames]))]
 
-    def _end(self, reason: str, *, keep_padding: bool) -> list[Event]:
-        padding = self.held[: self._padding] if keep_padding else []
-        rest = self.held[len(padding):]
-        events = self._emit(padding)
+    def _pause_events(self) -> list[Event]:
+        """Send the padding of the held silence now, and say where the utterance would end."""
+        events = self._emit(self.held[self.released:self._padding])
+        self.released = max(self.released, self._padding)
+        return [*events, SpeechPaused(self.start, self._emitted_end())]
+
+    def _emitted_end(self) -> int:
         if self.recent:
             last_offset, last_frame, _ = self.recent[-1]
-            end = last_offset + len(last_frame)
-        else:
-            end = self.start
-        events.append(SpeechEnded(self.start, end, reason))
+            return last_offset + len(last_frame)
+        return self.start
+
+    def _end(self, reason: str, *, keep_padding: bool) -> list[Event]:
+        # Frames released at a pause were sent already: they stay in the utterance.
+        padding = max(self._padding if keep_padding else 0, self.released)
+        rest = self.held[padding:]
+        events = self._emit(self.held[self.released:padding])
+        events.append(SpeechEnded(self.start, self._emitted_end(), reason))
         self.state = SegmenterState.SILENCE
-        self.held = []
+        self.held, self.released = [], 0
         self.recent.clear()
         self.preroll.clear()
         for offset, frame, _ in rest:

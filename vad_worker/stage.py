@@ -22,11 +22,11 @@ from common import bus
 from common.endpointing import FRAME, EndpointOptions, with_overrides
 from common.errors import ConfigError, LeaseLost, SessionGone
 from common.metrics import VadMetrics
-from common.records import SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechStart
+from common.records import SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart
 from common.stage import Input, Runner, Session, Stage
 
 from .model import CONTEXT, STATE_SHAPE, SileroVad
-from .segmenter import Event, Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
+from .segmenter import Event, Segmenter, SpeechAudio, SpeechEnded, SpeechPaused, SpeechStarted
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +255,8 @@ class VadStage(Stage[VadSessionState]):
                 out.append(Audio(seq=session.next_output_seq(), offset=event.offset, pcm=event.pcm.tobytes()))
             elif isinstance(event, SpeechStarted):
                 out.append(SpeechStart(seq=session.next_output_seq(), start=event.start))
+            elif isinstance(event, SpeechPaused):
+                out.append(SpeechPause(seq=session.next_output_seq(), start=event.start, end=event.end))
             elif isinstance(event, SpeechEnded):
                 self.metrics.utterances.labels(reason=event.reason).inc()
                 out.append(SpeechEnd(seq=session.next_output_seq(), start=event.start, end=event.end,

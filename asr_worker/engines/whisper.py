@@ -9,6 +9,9 @@ cross-attention alignment with dynamic time warping, one extra decoder pass
 per decode. The confidence is a mean token probability: the mean of the word
 probabilities (each the mean probability of its tokens) when words were
 timed, otherwise ``exp`` of the mean token log-probability of the decode.
+
+A CTranslate2 decode cannot be interrupted once it runs: :meth:`abort` drops a
+decode still waiting for a thread, and lets a running one finish.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import asyncio
 import logging
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from common.errors import ModelError
 
@@ -57,12 +60,25 @@ class WhisperEngine(Engine):
         self._multilingual = self._model.model.is_multilingual
         self._tokenizer = self._model.hf_tokenizer
         self._executor = ThreadPoolExecutor(max_workers=options.num_workers, thread_name_prefix="whisper")
+        self._queued: dict[str, Future] = {}  # decodes submitted to the executor, by request id
         self._closed = False
         log.info("whisper model %s loaded (%s, %s)", path, device, options.compute_type)
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transcribe, request)
+        future = self._executor.submit(self._transcribe, request)
+        self._queued[request.request_id] = future
+        try:
+            return await asyncio.wrap_future(future)
+        finally:
+            if self._queued.get(request.request_id) is future:
+                del self._queued[request.request_id]
+
+    async def abort(self, request_id: str) -> None:
+        """Drop a decode that waits for a thread (its :meth:`transcribe` raises ``CancelledError``);
+        one already running cannot be stopped and finishes normally."""
+        future = self._queued.get(request_id)
+        if future is not None:
+            future.cancel()
 
     def _transcribe(self, request: DecodeRequest) -> Hypothesis:
         language = request.language if self._multilingual else "en"
