@@ -62,7 +62,7 @@ class RunnerOptions:
     # Checkpoints: at most this many seconds apart unless a stage forces one
     checkpoint_interval: float = 1.0
     # Retention
-    key_ttl: float = 600.0  # safety-net expiry of streams and checkpoints
+    key_ttl: float = 600.0  # expiry of a session's keys when its meta has no TTL (see fence)
 
     def resolved_worker_id(self) -> str:
         return self.worker_id or f"{self.stage}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

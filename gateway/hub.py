@@ -51,7 +51,6 @@ class HubOptions:
     enable_noise_suppression: bool = False
     max_queue_lag: float = 5.0  # refuse new sessions (1013) when a stage lags more than this
     session_ttl: float = 30.0  # meta TTL, renewed while the client is connected
-    key_ttl: float = 600.0
     # Last line behind pacing: unprocessed input records per session (100 ms each at most),
     # and how long audio waits for a full stream to drain before the session fails.
     max_backlog_records: int = 3000

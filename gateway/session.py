@@ -107,7 +107,10 @@ class PipelineSession:
         self.log.info("session created: %s", "+".join(self.pipeline["stages"]))
 
     async def close(self) -> None:
-        """Forget the session: delete its meta and results; stages clean up their own keys.
+        """Forget the session: delete every key of it (meta, results, stages' inputs, leases, checkpoints).
+
+        Stages find the meta gone at their next write or heartbeat and drop the
+        session; their fenced writes check the meta first, so none re-creates a key.
 
         Deleting the keys comes first and is retried: nothing that fails after it
         (unsubscribing, stopping the relay) may leave a session behind in Redis.
@@ -133,7 +136,7 @@ class PipelineSession:
     async def _delete_keys(self) -> None:
         for attempt in range(3):
             try:
-                await self.hub.redis.delete(self.keys.meta, self.keys.out)
+                await self.hub.redis.delete(*self.keys.all())
                 await self.hub.release(self.session_id, self.pipeline["stages"])
                 return
             except (RedisError, OSError) as exc:
@@ -148,8 +151,8 @@ class PipelineSession:
         await self._publish(records + list(then))
 
     async def _publish(self, records: list[Record]) -> None:
-        if not records:
-            return
+        if not records or self.closed:
+            return  # after close: a stage may have cleaned up, and nothing may re-create its input
         redis = self.hub.redis
         stream = self.keys.input(self.first_stage)
         if self._backlog >= self.hub.options.max_backlog_records:
@@ -163,7 +166,7 @@ class PipelineSession:
                 if isinstance(record, Audio):
                     self._arrivals.append((record.offset + record.samples, now))
                 pipe.xadd(stream, {"r": encode(record)})
-            pipe.expire(stream, int(self.hub.options.key_ttl))
+            pipe.expire(stream, int(self.hub.options.session_ttl))  # a key outlives its session by a TTL at most
             results = await pipe.execute()
         self._backlog = results[0] + len(records)
         # Rung after the append, not in the pipeline: cluster pipelines refuse PUBLISH.

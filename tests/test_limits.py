@@ -163,6 +163,31 @@ async def abrupt_closes(url: str, total: int, burst: int) -> None:
         await asyncio.gather(*(one() for _ in range(min(burst, total - first))), return_exceptions=True)
 
 
+async def drops_during_creation(url: str, count: int) -> None:
+    """``count`` clients at once send a config and go away before the session is created."""
+    async def one() -> None:
+        async with connect(url) as websocket:
+            await websocket.send(json.dumps({"type": "config", "encoding": "pcm16"}))
+            websocket.transport.close()  # the config is delivered, then the connection ends
+
+    await asyncio.gather(*(one() for _ in range(count)), return_exceptions=True)
+
+
+def test_clients_dying_during_session_creation_leave_no_keys(limited):
+    """Seen: an ``in:vad`` End record left for 600 s by a session that ended before a stage claimed it."""
+    created = gateway_metric(limited, "streamscribe_gateway_sessions_total")
+    asyncio.run(drops_during_creation(limited.url, 40))
+    wait_until(lambda: gateway_metric(limited, "streamscribe_gateway_connections") == 0
+               and gateway_metric(limited, "streamscribe_gateway_sessions_active") == 0, 30,
+               "every connection handled")
+    assert gateway_metric(limited, "streamscribe_gateway_sessions_total") > created, "no session was created"
+    # Well within the session TTL (30 s): deleted, not left to expire.
+    try:
+        wait_until(lambda: not limited.redis.keys(SESSION_KEYS), 10, "session keys deleted")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {limited.redis.keys(SESSION_KEYS)}") from None
+
+
 def test_bursts_of_closes_leave_nothing_running_and_sigterm_exits(redis_server):
     stack = Stack(redis_server, extra_env={"STREAMSCRIBE_GATEWAY_DRAIN_TIMEOUT": "3"})
     try:
