@@ -139,12 +139,20 @@ class AsrStage(Stage[AsrSessionState]):
                 session.state.queue.put_nowait(item)
 
     async def close(self, session: AsrSession, reason: str) -> None:
+        """Cancel the session's tasks and wait for them (none is left pending to be destroyed).
+
+        Called from the session's own task when it commits the end (that task then
+        returns), from its partial decode when a write finds the lease lost, or
+        from the runner (drop, drain, shutdown).
+        """
         asr = session.state
-        for task in (asr.partial, asr.task):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
+        current = asyncio.current_task()
+        tasks = [task for task in (asr.partial, asr.task) if task is not None and task is not current]
+        for task in tasks:
+            task.cancel()
         if asr.request_id:
             await self.engine.abort(asr.request_id)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def readiness(self) -> tuple[bool, dict]:
         return self.engine.ready, {"engine": self.engine.name}
@@ -153,7 +161,7 @@ class AsrStage(Stage[AsrSessionState]):
 
     async def _run(self, session: AsrSession, asr: AsrSessionState) -> None:
         try:
-            while True:
+            while not session.closed:  # closed by the commit of the end, among others
                 entry_id, record = await asr.queue.get()
                 if asr.queue.qsize() == asr.options.max_pending // 2:
                     self.runner.wake(session)

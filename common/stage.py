@@ -116,7 +116,8 @@ class Stage(abc.ABC, Generic[StateT]):
         """Handle new input of several sessions; write through the runner's ``commit``."""
 
     async def close(self, session: Session[StateT], reason: str) -> None:
-        """The session left this worker (ended, lease lost, drained); drop what it holds."""
+        """The session left this worker (ended, lease lost, drained); drop what it holds and
+        cancel and await every task started for it (but the caller's own, when called from one)."""
 
     def ready_for_input(self, session: Session[StateT]) -> bool:
         """False pauses reading a session's input (per-session backpressure)."""
