@@ -130,6 +130,11 @@ class AsrStage(Stage[AsrSessionState]):
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
         return asr
 
+    def active(self, session: AsrSession) -> bool:
+        """Counts against the capacity only while an utterance, a decode or other input is in progress."""
+        asr = session.state
+        return asr.utterance is not None or bool(asr.request_id) or not asr.queue.empty()
+
     def ready_for_input(self, session: AsrSession) -> bool:
         return session.state.queue.qsize() < session.state.options.max_pending
 

@@ -91,16 +91,16 @@ class PipelineSession:
                 "created": f"{time.time():.3f}"}
         # The meta must exist before any stage hears of the session: a stage that
         # claims a session without meta takes it for gone. On a cluster these keys
-        # live on different nodes, so the two steps are two round trips.
+        # live on different nodes, so the two steps are two round trips. Only the
+        # first stage hears of it here; each stage announces it to the next before
+        # its first write there (common/runner.py), so the ASR claims at first speech.
         self._created = True
         async with redis.pipeline(transaction=False) as pipe:
             pipe.hset(self.keys.meta, mapping=meta)
             pipe.expire(self.keys.meta, int(self.hub.options.session_ttl))
             await pipe.execute()
-        async with redis.pipeline(transaction=False) as pipe:
-            for stage in self.pipeline["stages"]:
-                pipe.xadd(keys.control_stream(stage), {"sid": self.session_id}, maxlen=100_000, approximate=True)
-            await pipe.execute()
+        await redis.xadd(keys.control_stream(self.first_stage), {"sid": self.session_id}, maxlen=100_000,
+                         approximate=True)
         self.hub.register(self, self._on_lost)
         await self.hub.doorbell.subscribe(self.keys.bell("out"))
         self._relay_task = asyncio.create_task(self._relay(), name=f"relay-{self.session_id}")
