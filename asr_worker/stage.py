@@ -158,6 +158,11 @@ class AsrStage(Stage[AsrSessionState]):
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
         return asr
 
+    def active(self, session: AsrSession) -> bool:
+        """Counts against the capacity only while an utterance, a decode or other input is in progress."""
+        asr = session.state
+        return asr.utterance is not None or bool(asr.request_id) or not asr.queue.empty()
+
     def ready_for_input(self, session: AsrSession) -> bool:
         return session.state.queue.qsize() < session.state.options.max_pending
 
@@ -167,13 +172,21 @@ class AsrStage(Stage[AsrSessionState]):
                 session.state.queue.put_nowait(item)
 
     async def close(self, session: AsrSession, reason: str) -> None:
+        """Cancel the session's tasks and wait for them (none is left pending to be destroyed).
+
+        Called from the session's own task when it commits the end (that task then
+        returns), from its partial decode when a write finds the lease lost, or
+        from the runner (drop, drain, shutdown).
+        """
         asr = session.state
+        current = asyncio.current_task()
         speculative = asr.speculation.task if asr.speculation is not None else None
-        for task in (asr.partial, asr.task, speculative):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
+        tasks = [task for task in (asr.partial, asr.task, speculative) if task is not None and task is not current]
+        for task in tasks:
+            task.cancel()
         if asr.request_id:
             await self.engine.abort(asr.request_id)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def readiness(self) -> tuple[bool, dict]:
         return self.engine.ready, {"engine": self.engine.name}
@@ -182,7 +195,7 @@ class AsrStage(Stage[AsrSessionState]):
 
     async def _run(self, session: AsrSession, asr: AsrSessionState) -> None:
         try:
-            while True:
+            while not session.closed:  # closed by the commit of the end, among others
                 entry_id, record = await asr.queue.get()
                 if asr.queue.qsize() == asr.options.max_pending // 2:
                     self.runner.wake(session)

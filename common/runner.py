@@ -5,7 +5,14 @@ each (session, stage) exactly one owner:
 
 * New sessions arrive on the stage's control stream, read through a consumer
   group, so exactly one worker of the stage sees each; a worker reads it only
-  while it owns fewer sessions than its capacity.
+  while fewer than its capacity of its sessions are active
+  (:meth:`~common.stage.Stage.active`; every owned session, but for the ASR:
+  those with an utterance in progress).
+* A session is announced to the first stage by the gateway when it is created,
+  and to each later stage by the stage before it, just before that stage's
+  first write to the later stage's input: a stage claims a session only once it
+  has input. The ASR thus claims a session at its first speech (or flush, or
+  end); a session in which nobody speaks holds no ASR worker.
 * Ownership is a lease key ``worker:epoch`` taken with NX and a TTL and renewed
   by a heartbeat. Outputs and checkpoints go through one Lua script that checks
   the lease first, so a worker that lost its lease cannot write.
@@ -62,7 +69,7 @@ class RunnerOptions:
     # Checkpoints: at most this many seconds apart unless a stage forces one
     checkpoint_interval: float = 1.0
     # Retention
-    key_ttl: float = 600.0  # safety-net expiry of streams and checkpoints
+    key_ttl: float = 600.0  # expiry of a session's keys when its meta has no TTL (see fence)
 
     def resolved_worker_id(self) -> str:
         return self.worker_id or f"{self.stage}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -99,6 +106,11 @@ class StageRunner:
             idle_channel=f"{keys.PREFIX}:idle:{self.worker_id}",
         )
         self.metrics.capacity.set(options.capacity)
+
+    @property
+    def load(self) -> int:
+        """Owned sessions that count against the capacity (:meth:`Stage.active`)."""
+        return sum(1 for session in self.sessions.values() if self.stage.active(session))
 
     # -- life cycle -----------------------------------------------------------
 
@@ -155,7 +167,8 @@ class StageRunner:
         except RedisError as exc:
             return False, {**details, "redis": f"unreachable: {exc}"}
         stage_ready, stage_details = await self.stage.readiness()
-        under_capacity = len(self.sessions) < self.options.capacity and not self._draining
+        details["active"] = self.load
+        under_capacity = details["active"] < self.options.capacity and not self._draining
         return stage_ready and under_capacity, {**details, **stage_details, "redis": "ok"}
 
     # -- ownership --------------------------------------------------------------
@@ -172,8 +185,8 @@ class StageRunner:
         stream = keys.control_stream(self.options.stage)
         backoff = bus.Backoff()
         while True:
-            if self._draining or len(self.sessions) >= self.options.capacity:
-                await self._wait_for_room()
+            if self._draining or self.load >= self.options.capacity:
+                await self._wait_for_room()  # a drop sets it; a session going inactive is seen within a sweep
                 continue
             try:
                 reply = await self.redis.xreadgroup(self.options.stage, self.worker_id, {stream: ">"},
@@ -285,7 +298,7 @@ class StageRunner:
         stage = self.options.stage
         await self.redis.zadd(keys.workers(stage), {self.worker_id: self._deadline_ms()})
         await self.redis.hset(keys.load(stage), self.worker_id, json.dumps({
-            "sessions": len(self.sessions), "capacity": self.options.capacity,
+            "sessions": self.load, "owned": len(self.sessions), "capacity": self.options.capacity,
             "lag": round(self.queue_lag, 3), "draining": self._draining}))
 
     async def _heartbeat_loop(self) -> None:
@@ -349,7 +362,7 @@ class StageRunner:
     async def _adopt_orphans(self) -> None:
         stage = self.options.stage
         now_ms = int(time.time() * 1000)
-        room = self.options.capacity - len(self.sessions)
+        room = self.options.capacity - self.load
         if room <= 0:
             return
         orphans = await self.redis.zrangebyscore(keys.owners(stage), "-inf", now_ms, start=0, num=room)
@@ -439,12 +452,15 @@ class StageRunner:
         if session.closed:
             raise LeaseLost(f"session {session.session_id} is no longer owned here")
         stage = self.options.stage
+        outputs = list(outputs)
+        if outputs and session.next_stage and not session.announced:
+            await self._announce(session)
         checkpoint = None
         if consumed is not None:
             checkpoint = Checkpoint(consumed=consumed, input_seq=self.reader.input_seq_after(session, consumed),
                                     output_seq=session.output_seq, state=state)
         request = CommitRequest(token=session.token, output_key=session.output_key,
-                                output_bell=session.output_bell, outputs=list(outputs),
+                                output_bell=session.output_bell, outputs=outputs,
                                 to_client=list(to_client), checkpoint=checkpoint, finish=finish)
         try:
             result = await self.fence.commit(session.keys, request)
@@ -467,6 +483,24 @@ class StageRunner:
         if finish:
             await self.redis.zrem(keys.owners(stage), session.session_id)
             await self._drop(session, "session ended")
+
+    async def _announce(self, session: Session) -> None:
+        """Tell the next stage of the session before the first write to its input.
+
+        Before, not after: a session announced whose input is still empty is
+        claimed and waits for it; one written but never announced would never be
+        claimed. A duplicate (after a takeover here) is harmless: the claim finds
+        the lease held. Raises :class:`LeaseLost` after dropping the session if
+        Redis fails, as a failed commit does.
+        """
+        try:
+            await self.redis.xadd(keys.control_stream(session.next_stage), {"sid": session.session_id},
+                                  maxlen=100_000, approximate=True)
+        except (RedisError, OSError) as exc:
+            self.metrics.redis_errors.inc()
+            await self._drop(session, f"announcing to {session.next_stage} failed: {exc}")
+            raise LeaseLost(f"announcing {session.session_id} to {session.next_stage} failed: {exc}") from exc
+        session.announced = True
 
     async def report(self, session: Session, code: str, message: str, *, fatal: bool = False) -> None:
         """Send an error to the client through the result stream (fenced)."""

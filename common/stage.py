@@ -47,6 +47,7 @@ class Session(Generic[StateT]):
     output_seq: int = 0  # seq of the next output record; checkpointed with the state
     replay_until: str = "0-0"  # input up to this id is a replay after a takeover
     checkpointed_at: float = 0.0  # time.monotonic() of the last checkpoint written
+    announced: bool = False  # to the next stage's control stream, by this owner
     ids_to_seq: dict[str, int] = field(default_factory=dict)
     closed: bool = False
     state: StateT = field(init=False, repr=False)
@@ -116,7 +117,17 @@ class Stage(abc.ABC, Generic[StateT]):
         """Handle new input of several sessions; write through the runner's ``commit``."""
 
     async def close(self, session: Session[StateT], reason: str) -> None:
-        """The session left this worker (ended, lease lost, drained); drop what it holds."""
+        """The session left this worker (ended, lease lost, drained); drop what it holds and
+        cancel and await every task started for it (but the caller's own, when called from one)."""
+
+    def active(self, session: Session[StateT]) -> bool:
+        """True while the session counts against the worker's capacity (default: while owned).
+
+        The worker claims new sessions only while fewer than its capacity are
+        active. A stage whose sessions cost little while idle (the ASR between
+        utterances) says False then, so that idle sessions do not lock out speakers.
+        """
+        return True
 
     def ready_for_input(self, session: Session[StateT]) -> bool:
         """False pauses reading a session's input (per-session backpressure)."""

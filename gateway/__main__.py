@@ -68,6 +68,8 @@ def build_parser() -> SettingsParser:
                   help="seconds a session outlives its gateway (meta TTL)")
     parser.option("--max-queue-lag", default=5.0, type=positive(float),
                   help="refuse new sessions (close 1013) while a stage lags more than this many seconds")
+    parser.option("--asr-overbooking", default=2.0, type=positive(float),
+                  help="sessions admitted per ASR slot (ASR workers count only sessions that are speaking)")
     parser.flag("--enable-noise-suppression", help="send sessions through the denoise stage by default")
     add_access_options(parser)
     parser.option("--twilio-auth-token", default=None,
@@ -189,6 +191,7 @@ async def serve(args) -> None:
                              permessage_deflate=args.permessage_deflate, drain_timeout=args.drain_timeout),
         connection=connection,
         hub=HubOptions(session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag,
+                       asr_overbooking=args.asr_overbooking,
                        max_backlog_records=args.max_backlog_records, backlog_timeout=args.backlog_timeout,
                        enable_noise_suppression=args.enable_noise_suppression),
         doors=DoorOptions(twilio_auth_token=args.twilio_auth_token),

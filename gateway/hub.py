@@ -9,6 +9,19 @@ session, and its call is told. A watcher tracks live workers and their load per
 stage for admission, readiness and metrics. Sessions append their audio through
 one :class:`~gateway.writer.AppendWriter`, and relays read with at most
 :data:`common.bus.CONCURRENCY` commands in flight.
+
+Admission reserves a slot per stage for each session (``RESERVE``) against the
+summed capacity of the stage's live workers. A VAD or denoise worker holds a
+session for its whole life, so those slots are its capacity. An ASR worker
+claims a session only at its first speech and counts it against its capacity
+only while an utterance is in progress (common/runner.py, ``Stage.active``):
+its capacity is concurrent utterances, not sessions. Its slots are therefore
+overbooked by ``asr_overbooking`` (default 2: a party to a call speaks about
+half of the time), so that idle sessions do not lock speakers out (seen: 60
+idle sockets took all 50 ASR slots) while the sessions that may speak at once
+stay bounded; when more speak at once than the ASR can decode, utterances wait
+for a free slot, the ASR's queue lag grows and new sessions are refused by the
+``max_queue_lag`` check.
 """
 
 from __future__ import annotations
@@ -56,8 +69,8 @@ return 0
 class HubOptions:
     enable_noise_suppression: bool = False
     max_queue_lag: float = 5.0  # refuse new sessions (1013) when a stage lags more than this
+    asr_overbooking: float = 2.0  # sessions admitted per ASR slot (an ASR slot is an utterance in progress)
     session_ttl: float = 30.0  # meta TTL, renewed while the client is connected
-    key_ttl: float = 600.0
     # Last line behind pacing: unprocessed input records per session (100 ms each at most),
     # and how long audio waits for a full stream to drain before the session fails.
     max_backlog_records: int = 3000
@@ -215,17 +228,23 @@ class SessionHub:
         now_ms = int(time.time() * 1000)
         full = await self._reserve(keys=[keys.slots(stage) for stage in stages],
                                    args=[now_ms, self._slot_deadline(), len(session_ids),
-                                         *(self.capacity[stage] for stage in stages), *session_ids])
+                                         *(self.slots(stage) for stage in stages), *session_ids])
         if full:
             stage = stages[full - 1]
             await self._check_stage(stage)  # the capacity may have grown since the last check
             full = await self._reserve(keys=[keys.slots(stage) for stage in stages],
                                        args=[now_ms, self._slot_deadline(), len(session_ids),
-                                             *(self.capacity[stage] for stage in stages), *session_ids])
+                                             *(self.slots(stage) for stage in stages), *session_ids])
         if full:
             stage = stages[full - 1]
-            return f"every {stage} worker is at capacity ({self.capacity[stage]} sessions)"
+            return f"every {stage} worker is at capacity ({self.slots(stage)} sessions)"
         return ""
+
+    def slots(self, stage: str) -> int:
+        """Sessions admissible to ``stage``: its live workers' capacity (overbooked for the ASR)."""
+        if stage == "asr":
+            return int(self.capacity[stage] * self.options.asr_overbooking)
+        return self.capacity[stage]
 
     async def release(self, session_id: str, stages: list[str]) -> None:
         """Give back a session's slots (its reservation also lapses on its own)."""
@@ -257,8 +276,8 @@ class SessionHub:
             for stage in needed:
                 reserved = await self.redis.zcount(keys.slots(stage), now_ms, "+inf")
                 refusal = await self._check_stage(stage) or (
-                    f"every {stage} worker is at capacity ({self.capacity[stage]} sessions)"
-                    if reserved >= self.capacity[stage] else "")
+                    f"every {stage} worker is at capacity ({self.slots(stage)} sessions)"
+                    if reserved >= self.slots(stage) else "")
                 if refusal:
                     details["refusing"] = refusal
                     return False, details

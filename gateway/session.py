@@ -100,23 +100,26 @@ class PipelineSession:
                 "created": f"{time.time():.3f}"}
         # The meta must exist before any stage hears of the session: a stage that
         # claims a session without meta takes it for gone. On a cluster these keys
-        # live on different nodes, so the two steps are two round trips.
+        # live on different nodes, so the two steps are two round trips. Only the
+        # first stage hears of it here; each stage announces it to the next before
+        # its first write there (common/runner.py), so the ASR claims at first speech.
         self._created = True
         async with redis.pipeline(transaction=False) as pipe:
             pipe.hset(self.keys.meta, mapping=meta)
             pipe.expire(self.keys.meta, int(self.hub.options.session_ttl))
             await pipe.execute()
-        async with redis.pipeline(transaction=False) as pipe:
-            for stage in self.pipeline["stages"]:
-                pipe.xadd(keys.control_stream(stage), {"sid": self.session_id}, maxlen=100_000, approximate=True)
-            await pipe.execute()
+        await redis.xadd(keys.control_stream(self.first_stage), {"sid": self.session_id}, maxlen=100_000,
+                         approximate=True)
         self.hub.register(self, self._on_lost)
         await self.hub.doorbell.subscribe(self.keys.bell("out"))
         self._relay_task = asyncio.create_task(self._relay(), name=f"relay-{self.session_id}")
         self.log.info("session created: %s", "+".join(self.pipeline["stages"]))
 
     async def close(self) -> None:
-        """Forget the session: delete its meta, results and input streams; stages clean up the rest.
+        """Forget the session: delete every key of it (meta, results, stages' inputs, leases, checkpoints).
+
+        Stages find the meta gone at their next write or heartbeat and drop the
+        session; their fenced writes check the meta first, so none re-creates a key.
 
         Deleting the keys comes first and is retried: nothing that fails after it
         (unsubscribing, stopping the relay) may leave a session behind in Redis.
@@ -144,11 +147,7 @@ class PipelineSession:
     async def _delete_keys(self) -> None:
         for attempt in range(3):
             try:
-                # The stages' input streams too: a stage that never claimed the session (it
-                # ended first) would not clean them up. One DEL: once the meta is gone no
-                # fenced write of a stage can recreate them.
-                await self.hub.redis.delete(self.keys.meta, self.keys.out,
-                                            *(self.keys.input(stage) for stage in self.pipeline["stages"]))
+                await self.hub.redis.delete(*self.keys.all())
                 await self.hub.release(self.session_id, self.pipeline["stages"])
                 return
             except (RedisError, OSError) as exc:
@@ -163,8 +162,8 @@ class PipelineSession:
         await self._publish(records + list(then))
 
     async def _publish(self, records: list[Record]) -> None:
-        if not records:
-            return
+        if not records or self.closed:
+            return  # after close: a stage may have cleaned up, and nothing may re-create its input
         stream = self.keys.input(self.first_stage)
         options = self.hub.options
         if self._backlog >= options.max_backlog_records:
@@ -177,13 +176,13 @@ class PipelineSession:
             if isinstance(record, Audio):
                 self._arrivals.append((record.offset + record.samples, now))
         # The stream's length (the backlog) is read every few appends; in between the
-        # estimate only grows, so the bound is never passed unnoticed. The TTL is a
-        # safety net for a gateway that dies: renewed now and then, not per frame.
+        # estimate only grows, so the bound is never passed unnoticed. The TTL (the
+        # session's: no key outlives its session by more) is renewed now and then.
         check = self._unchecked + len(records) >= BACKLOG_CHECK_EVERY or \
             self._backlog + len(records) >= options.max_backlog_records
-        expire = now - self._expired_at >= options.key_ttl / 10
+        expire = now - self._expired_at >= options.session_ttl / 10
         append = Append(stream=stream, payloads=payloads, bell=self.keys.bell(self.first_stage),
-                        expire=int(options.key_ttl) if expire else 0, length=check)
+                        expire=int(options.session_ttl) if expire else 0, length=check)
         done = await self.hub.writer.submit(append)  # waits while the writer's queue is full
         # Queued: the records will be written in this order, so their seqs are taken.
         self._seq = first_seq + len(records)

@@ -47,6 +47,25 @@ def wait_for_owner(redis_url: str, session_id: str, stage: str, owner: str, time
                f"{owner} owns the {stage} lease of {session_id}")
 
 
+def session_key_ttls(redis_url: str, session_id: str) -> dict[str, int]:
+    """Every key of ``session_id`` with its TTL in ms (-1: none)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return {key.decode(): client.pttl(key) for key in client.scan_iter(f"ss:{{{session_id}}}:*")}
+    finally:
+        client.close()
+
+
+def assert_keys_expire_with_the_session(redis_url: str, session_id: str, session_ttl: float) -> None:
+    """Each key of a live session expires, and no later than one session TTL after its meta could."""
+    ttls = session_key_ttls(redis_url, session_id)
+    assert ttls, f"no key of session {session_id}"
+    late = {key: ttl for key, ttl in ttls.items() if not 0 < ttl <= 2 * session_ttl * 1000}
+    assert not late, f"keys without a TTL, or one past meta + session TTL: {late}"
+
+
 def http_port(process) -> int:
     return int(process.argv[process.argv.index("--http-port") + 1])
 

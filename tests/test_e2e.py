@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import urllib.request
 
 import numpy as np
@@ -194,3 +195,18 @@ def test_http_endpoints(stack):
     with urllib.request.urlopen(stack.http + "/metrics", timeout=10) as response:
         assert b"streamscribe_gateway_sessions_total" in response.read()
 
+
+
+async def test_asr_worker_stops_without_destroying_pending_tasks(redis_server, stacks, clips):
+    """Seen: "Task was destroyed but it is pending!" (tasks asr-<sid>) in ASR worker logs."""
+    own = stacks(redis_server)  # its own stack: this test stops the ASR worker
+    for path, _ in clips[:3]:
+        samples, rate = load(path)
+        messages = await run_session(own, samples, rate)
+        assert finals(messages), messages
+    (worker,) = own.workers["asr"]
+    worker.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.proc.wait, 30) == 0
+    worker.wait_for_line(r"\bstopped\b", 10)
+    log = "\n".join(worker.lines)
+    assert "Task was destroyed" not in log and "Traceback" not in log, log

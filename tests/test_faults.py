@@ -19,7 +19,10 @@ from common.aio import wait_event, within
 from gateway.client import StreamClosed, file_frames, stream
 
 from .conftest import Stack
-from .faults import five_utterances, http_port, lease_owner, metric, scrape, wait_for_owner
+from gateway.hub import HubOptions
+
+from .faults import (assert_keys_expire_with_the_session, five_utterances, http_port, lease_owner, metric, scrape,
+                     session_key_ttls, wait_for_owner)
 from .support import wait_until, word_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -105,11 +108,18 @@ async def test_kill_9_of_the_owner_mid_utterance(cluster, audio, baseline, stage
         process.signal(signal.SIGKILL)
         await asyncio.to_thread(wait_for_owner, cluster.redis.url, session_id, stage, survivor.name, 30)
         timing["taken_over"] = time.monotonic()
+        # Seen: ckpt:asr without a TTL after a kill -9. Every key of the session expires.
+        await asyncio.to_thread(assert_keys_expire_with_the_session, cluster.redis.url, session_id,
+                                HubOptions().session_ttl)
+        timing["session"] = session_id
         return owner
 
     messages, killed = await run(cluster, audio, strike)
     try:
         assert_same_finals(messages, baseline, cluster)
+        # Nothing of the session is left once it ended, not even what the killed worker held.
+        await asyncio.to_thread(wait_until, lambda: not session_key_ttls(cluster.redis.url, timing["session"]),
+                                15, "every key of the session deleted")
         survivors = [w for w in cluster.workers[stage] if w.name != killed]
         replayed = metric(scrape(http_port(survivors[0])), "streamscribe_stage_replayed_audio_seconds_total")
         takeovers = metric(scrape(http_port(survivors[0])), "streamscribe_stage_lease_takeovers_total")

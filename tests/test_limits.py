@@ -18,14 +18,17 @@ import time
 
 import numpy as np
 import pytest
+import soundfile
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from common.aio import within
+from gateway.client import file_frames, stream
 from gateway.pacing import AudioPacer, PacingOptions
 
 from .conftest import SESSION_KEYS, SLOT_KEYS, Stack
 from .faults import metric, scrape
-from .support import wait_for_workers, wait_until
+from .support import wait_for_workers, wait_until, word_errors
 
 RATE = 16000
 
@@ -163,6 +166,31 @@ async def abrupt_closes(url: str, total: int, burst: int) -> None:
         await asyncio.gather(*(one() for _ in range(min(burst, total - first))), return_exceptions=True)
 
 
+async def drops_during_creation(url: str, count: int) -> None:
+    """``count`` clients at once send a config and go away before the session is created."""
+    async def one() -> None:
+        async with connect(url) as websocket:
+            await websocket.send(json.dumps({"type": "config", "encoding": "pcm16"}))
+            websocket.transport.close()  # the config is delivered, then the connection ends
+
+    await asyncio.gather(*(one() for _ in range(count)), return_exceptions=True)
+
+
+def test_clients_dying_during_session_creation_leave_no_keys(limited):
+    """Seen: an ``in:vad`` End record left for 600 s by a session that ended before a stage claimed it."""
+    created = gateway_metric(limited, "streamscribe_gateway_sessions_total")
+    asyncio.run(drops_during_creation(limited.url, 40))
+    wait_until(lambda: gateway_metric(limited, "streamscribe_gateway_connections") == 0
+               and gateway_metric(limited, "streamscribe_gateway_sessions_active") == 0, 30,
+               "every connection handled")
+    assert gateway_metric(limited, "streamscribe_gateway_sessions_total") > created, "no session was created"
+    # Well within the session TTL (30 s): deleted, not left to expire.
+    try:
+        wait_until(lambda: not limited.redis.keys(SESSION_KEYS), 10, "session keys deleted")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {limited.redis.keys(SESSION_KEYS)}") from None
+
+
 def test_bursts_of_closes_leave_nothing_running_and_sigterm_exits(redis_server):
     stack = Stack(redis_server, extra_env={"STREAMSCRIBE_GATEWAY_DRAIN_TIMEOUT": "3"})
     try:
@@ -229,7 +257,10 @@ def readyz(stack: Stack) -> int:
 
 
 def test_admission_never_oversells_capacity_and_readiness_follows(redis_server, stacks):
-    stack = stacks(redis_server, asr_workers=0)
+    # ASR capacity 3 at 1.5 sessions per slot: 4 sessions admissible. The held sessions send no
+    # audio: a long idle timeout keeps a slow machine from ending them before readiness is read.
+    stack = stacks(redis_server, asr_workers=0, extra_env={"STREAMSCRIBE_GATEWAY_ASR_OVERBOOKING": "1.5",
+                                                           "STREAMSCRIBE_GATEWAY_IDLE_TIMEOUT": "120"})
     worker = stack.add_worker("asr", env=stack.env, args=("--capacity", "3"))
     worker.wait_for_line(r"\bready\b", 60)
     wait_for_workers(stack.http, ["vad", "asr"])
@@ -253,7 +284,7 @@ def test_admission_never_oversells_capacity_and_readiness_follows(redis_server, 
         return await holders, status_full
 
     outcomes, status_full = asyncio.run(scenario())
-    assert outcomes.count("admitted") == 3, outcomes
+    assert outcomes.count("admitted") == 4, outcomes
     assert sorted(set(o for o in outcomes if o != "admitted")) == [("overloaded", 1013)]
     assert status_full == 503
     # The slots came back with the closes.
@@ -261,3 +292,54 @@ def test_admission_never_oversells_capacity_and_readiness_follows(redis_server, 
     release = asyncio.Event()
     release.set()
     assert asyncio.run(hold_sessions(stack.url, 3, release)) == ["admitted"] * 3
+
+
+async def silent_session(url: str, created: asyncio.Queue, stop: asyncio.Event) -> int:
+    """A session that sends silence in real time until ``stop``; puts its id on ``created``.
+
+    Returns the close code once its results are complete."""
+    frame = np.zeros(RATE // 10, np.int16).tobytes()
+    async with connect(url) as websocket:
+        await websocket.send(json.dumps({"type": "config", "encoding": "pcm16"}))
+        first = json.loads(await websocket.recv())
+        await created.put(first.get("session_id") or first)
+        assert first["type"] == "session_created", first
+        while not stop.is_set():
+            await websocket.send(frame)
+            await asyncio.sleep(0.1)  # real-time pacing of the audio, not synchronisation
+        await websocket.send(json.dumps({"type": "close"}))
+        async for _ in websocket:
+            pass
+    return websocket.close_code
+
+
+def test_idle_sessions_do_not_hold_asr_slots(redis_server, stacks, clips):
+    """Seen: 60 idle sockets took all 50 ASR slots. Three silent sessions and an ASR worker
+    with room for two utterances: a fourth session that speaks is transcribed."""
+    stack = stacks(redis_server, asr_workers=0)  # two sessions admitted per ASR slot (the default)
+    stack.add_worker("asr", env=stack.env, args=("--capacity", "2")).wait_for_line(r"\bready\b", 60)
+    wait_for_workers(stack.http, ["vad", "asr"])
+    path, reference = clips[0]
+    samples, rate = soundfile.read(str(path), dtype="float32")
+
+    async def scenario():
+        created, stop = asyncio.Queue(), asyncio.Event()
+        idle = [asyncio.create_task(silent_session(stack.url, created, stop)) for _ in range(3)]
+        try:
+            idle_ids = [await within(created.get(), 30) for _ in range(3)]
+            messages = await stream(stack.url, file_frames(samples, rate, chunk_ms=100, speed=2),
+                                    sample_rate=rate, timeout=60)
+            # The silent sessions never took an ASR lease: nobody spoke in them.
+            leases = [redis_server.keys(f"ss:{{{sid}}}:lease:asr") for sid in idle_ids]
+        finally:
+            stop.set()
+            idle_closes = await within(asyncio.gather(*idle), 60)
+        return messages, leases, idle_closes
+
+    messages, leases, idle_closes = asyncio.run(scenario())
+    (final,) = [m for m in messages if m["type"] == "final"]
+    errors, words = word_errors(reference, final["text"])
+    assert errors / words <= 0.2, final
+    assert leases == [[], [], []]
+    # The silent sessions end normally too: the ASR claims each briefly to pass its end on.
+    assert idle_closes == [1000] * 3
