@@ -46,6 +46,9 @@ from .engines import DecodeRequest, Engine, Hypothesis, Word
 from .rollback import stable_prefix
 
 
+CLOSE_TIMEOUT = 10.0  # seconds close() waits for a session's tasks
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamingOptions:
     """Defaults of the streaming recipe; a session's config may override them."""
@@ -186,7 +189,13 @@ class AsrStage(Stage[AsrSessionState]):
             task.cancel()
         if asr.request_id:
             await self.engine.abort(asr.request_id)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            # Bounded: a task that cannot finish (a cycle of tasks closing each other, a
+            # library ignoring its cancellation) must not hang the worker's shutdown.
+            _, stuck = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
+            if stuck:
+                session.log.warning("%d task(s) still running %.0f s after close: %s", len(stuck),
+                                    CLOSE_TIMEOUT, ", ".join(sorted(t.get_name() for t in stuck)))
 
     async def readiness(self) -> tuple[bool, dict]:
         return self.engine.ready, {"engine": self.engine.name}

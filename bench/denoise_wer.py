@@ -40,23 +40,13 @@ if str(REPO) not in sys.path:
 from denoise_worker.quality import make_noise  # noqa: E402
 from gateway.client import file_frames, stream  # noqa: E402
 from tests.support import RedisServer, free_port, service, wait_for_workers, word_errors  # noqa: E402
-from tests.testdata import librivox_clips  # noqa: E402
+from tests.testdata import librivox_samples  # noqa: E402
 
 RATE = 16000
 GAP = RATE  # 1 s of noise between clips
 MODES = {"off": {"denoise": False}, "raw": {"denoise": True, "asr_audio": "raw"},
          "denoised": {"denoise": True, "asr_audio": "denoised"}}
 
-
-def load_clips() -> list[tuple[np.ndarray, str]]:
-    import soundfile
-
-    out = []
-    for path, text in librivox_clips():
-        samples, rate = soundfile.read(str(path), dtype="float32")
-        assert rate == RATE, path
-        out.append((samples, text))
-    return out
 
 
 def session_audio(clips, kind: str | None, snr_db: float, seed: int = 0) -> np.ndarray:
@@ -131,7 +121,7 @@ def score(messages, clips) -> tuple[int, int, int]:
 
 
 async def run(args) -> None:
-    clips = load_clips()
+    clips = librivox_samples()
     bench = Bench()
     bench.start()
     try:

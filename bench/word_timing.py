@@ -50,7 +50,7 @@ from common.metrics import AsrMetrics, VadMetrics  # noqa: E402
 from common.records import Audio, End, Transcript  # noqa: E402
 from common.stage import Session  # noqa: E402
 from tests.support import RecordingRunner, word_errors  # noqa: E402
-from tests.testdata import librivox_clips  # noqa: E402
+from tests.testdata import librivox_samples  # noqa: E402
 from vad_worker.model import SileroVad  # noqa: E402
 from vad_worker.stage import VadStage  # noqa: E402
 
@@ -58,16 +58,6 @@ RATE = 16_000
 CHUNK = 1600  # 100 ms of audio per record, as the gateway batches it
 TIMEOUT = 600.0
 
-
-def load_clips() -> list[tuple[np.ndarray, str]]:
-    import soundfile
-
-    out = []
-    for path, text in librivox_clips():
-        samples, rate = soundfile.read(str(path), dtype="float32")
-        assert rate == RATE, path
-        out.append((samples, text))
-    return out
 
 
 def build_session(clips, *, lead: float, gap: float) -> tuple[np.ndarray, list[int]]:
@@ -182,7 +172,7 @@ async def main() -> None:
     parser.add_argument("--cpu-threads", type=int, default=1)
     args = parser.parse_args()
 
-    clips = load_clips()
+    clips = librivox_samples()
     audio, offsets = build_session(clips, lead=args.lead, gap=args.gap)
     reference = offline_words(clips, offsets, cpu_threads=args.cpu_threads)
     engine = load_engine("whisper", EngineOptions(cpu_threads=args.cpu_threads, num_workers=1))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from common import keys
+from common import bus, keys
 
 from .faults import metric, scrape
 from .support import RedisServer, free_port, service, wait_until
@@ -15,6 +15,15 @@ SLOT_KEYS = keys.slots("*")  # admission reservations, gone with the last sessio
 @pytest.fixture(scope="session")
 def clips():
     return librivox_clips()
+
+
+@pytest.fixture
+async def redis(redis_server):
+    """An asyncio client of the module's Redis, emptied after the test."""
+    client = bus.connect(redis_server.url)
+    yield client
+    await client.flushdb()
+    await client.aclose()
 
 
 @pytest.fixture(scope="module")

@@ -213,3 +213,39 @@ class RecordingRunner:
     def outputs(self) -> list:
         """Every record committed, in order."""
         return [record for outputs, *_ in self.commits for record in outputs]
+
+async def paced(items, interval_ms: float, *, speed: float = 1.0):
+    """Yield ``items`` ``interval_ms`` apart in audio time, at ``speed`` times real time."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for index, item in enumerate(items):
+        delay = started + index * interval_ms / 1000 / speed - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)  # pacing, not synchronisation
+        yield item
+
+
+def pcm_chunks(pcm: bytes, chunk_ms: int = 100, *, rate: int = 16_000) -> list[bytes]:
+    """``pcm`` (16-bit mono) cut into ``chunk_ms`` chunks."""
+    step = rate * 2 * chunk_ms // 1000
+    return [pcm[start:start + step] for start in range(0, len(pcm), step)]
+
+
+async def converse(websocket, send, on_text, *, timeout: float) -> None:
+    """Run ``send()`` while handing every text message to ``on_text``, until the server closes.
+
+    Raises ``TimeoutError`` if the conversation takes longer than ``timeout`` seconds.
+    """
+    from websockets.exceptions import ConnectionClosed
+
+    sender = asyncio.create_task(send())
+    try:
+        async with asyncio.timeout(timeout):
+            try:
+                async for text in websocket:
+                    on_text(text)
+            except ConnectionClosed:
+                pass
+            await sender
+    finally:
+        sender.cancel()

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from asr_worker.engines import EngineOptions, load_engine
 from asr_worker.stage import AsrStage, StreamingOptions
-from common import bus, keys
+from common import keys
 from common.aio import within
 from common.metrics import AsrMetrics, StageMetrics
 from common.records import Audio, End, SpeechEnd, SpeechStart, Transcript, decode, encode
@@ -34,14 +34,6 @@ def engine():
     engine = load_engine("whisper", EngineOptions(cpu_threads=1, num_workers=1))
     yield engine
     asyncio.run(engine.close())
-
-
-@pytest.fixture
-async def redis(redis_server):
-    client = bus.connect(redis_server.url)
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 async def start_runner(redis, engine) -> StageRunner:

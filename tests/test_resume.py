@@ -22,6 +22,8 @@ from gateway.client import StreamClosed, StreamscribeClient
 from gateway.protocols.base import Handshake
 from gateway.protocols.native import ACK_EVERY_SEC, NativeDoor
 
+from .support import paced, pcm_chunks
+
 TIMEOUT = 120
 RATE = 16_000
 SPEED = 3.0  # below the gateway's pacing limit: its reading keeps up with the sending
@@ -129,15 +131,8 @@ def two_utterances(clips):
     return (np.clip(np.concatenate(parts) * 32768, -32768, 32767).astype("<i2")).tobytes(), lengths
 
 
-async def paced(pcm: bytes, chunk_ms: int = 100):
-    step = RATE * 2 * chunk_ms // 1000
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    for index, start in enumerate(range(0, len(pcm), step)):
-        delay = started + index * chunk_ms / 1000 / SPEED - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)  # pacing, not synchronisation
-        yield pcm[start:start + step]
+def paced_pcm(pcm: bytes):
+    return paced(pcm_chunks(pcm), 100, speed=SPEED)
 
 
 def finals_of(messages: list[dict]) -> list[dict]:
@@ -149,7 +144,7 @@ async def test_resume_after_a_dropped_connection_gives_the_finals_of_an_unbroken
     pcm, lengths = two_utterances
     async with asyncio.timeout(TIMEOUT):
         unbroken = StreamscribeClient(stack.url, sample_rate=RATE, encoding="pcm16", timeout=TIMEOUT)
-        expected = finals_of(await unbroken.run(paced(pcm)))
+        expected = finals_of(await unbroken.run(paced_pcm(pcm)))
         assert len(expected) >= 2 and unbroken.reconnects == 0
 
         proxy = Proxy(stack.port)
@@ -167,7 +162,7 @@ async def test_resume_after_a_dropped_connection_gives_the_finals_of_an_unbroken
         client = StreamscribeClient(f"ws://127.0.0.1:{proxy.port}/ws/asr", sample_rate=RATE, encoding="pcm16",
                                     timeout=TIMEOUT)
         try:
-            messages = await client.run(cut_mid_utterance(paced(pcm)))
+            messages = await client.run(cut_mid_utterance(paced_pcm(pcm)))
         except StreamClosed as exc:
             raise AssertionError(f"{exc}\n{stack.logs()}") from None
         finally:
@@ -196,5 +191,5 @@ async def test_resuming_an_unknown_session_is_refused(stack):
     client = StreamscribeClient(stack.url, sample_rate=RATE, encoding="pcm16", timeout=TIMEOUT)
     client.session_id = "f" * 32  # as if a drop had happened: the reconnect finds nothing to resume
     with pytest.raises(StreamClosed) as info:
-        await client.run(paced(b"\x00\x00" * RATE))
+        await client.run(paced_pcm(b"\x00\x00" * RATE))
     assert info.value.code == 1008

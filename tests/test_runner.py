@@ -40,14 +40,6 @@ class EchoStage(Stage):
                 self.seen.put_nowait((session.session_id, record))
 
 
-@pytest.fixture
-async def redis(redis_server):
-    client = bus.connect(redis_server.url)
-    yield client
-    await client.flushdb()
-    await client.aclose()
-
-
 async def make_runner(redis, *, lease_ttl=1.0, worker_id=None):
     runner = StageRunner(redis, EchoStage, metrics=StageMetrics(CollectorRegistry(), "vad"), options=RunnerOptions(
         stage="vad", worker_id=worker_id or uuid.uuid4().hex[:8], lease_ttl=lease_ttl, sweep_interval=0.2))

@@ -27,7 +27,7 @@ from gateway.protocols.rnnt import RnntDoor
 from gateway.protocols.whisper_stream import TcpDoor, WhisperStreamDoor
 from gateway.tcp import TcpListener, TcpOptions, parse_networks
 
-from .support import free_port, word_errors
+from .support import converse, free_port, paced, pcm_chunks, word_errors
 
 TIMEOUT = 120
 RATE = 16_000
@@ -202,15 +202,8 @@ def clip(clips):
     return pcm, reference
 
 
-async def paced_chunks(pcm: bytes, *, chunk_ms: int = 100):
-    step = RATE * 2 * chunk_ms // 1000
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    for index, start in enumerate(range(0, len(pcm), step)):
-        delay = started + index * chunk_ms / 1000 / SPEED - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)  # pacing, not synchronisation
-        yield pcm[start:start + step]
+def paced_chunks(pcm: bytes):
+    return paced(pcm_chunks(pcm), 100, speed=SPEED)
 
 
 def check_text(reference: str, text: str) -> None:
@@ -232,14 +225,7 @@ async def test_rnnt_client_transcribes_a_clip(seed_stack, clip):
                 await ws.send(chunk)
             await ws.send(json.dumps({"type": "stop_recording"}))
 
-        sender = asyncio.create_task(send())
-        async with asyncio.timeout(TIMEOUT):
-            try:
-                async for text in ws:
-                    received.append(json.loads(text))
-            except ConnectionClosed:
-                pass
-            await sender
+        await converse(ws, send, lambda text: received.append(json.loads(text)), timeout=TIMEOUT)
         assert ws.close_code == 1000, (ws.close_code, ws.close_reason, received, seed_stack.logs())
     kinds = [m["type"] for m in received]
     assert kinds[0] == "recording_started" and kinds[-1] == "recording_stopped" and "error" not in kinds

@@ -37,7 +37,7 @@ from gateway.protocols.telephony import MAX_GAP_MS, format_duration, language_of
 from gateway.protocols.twilio import TwilioDoor, signature
 from gateway.server import Gateway, ListenOptions
 
-from .support import word_errors
+from .support import converse, paced, word_errors
 
 STREAM_SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
 CALL_SID = "CA0123456789abcdef0123456789abcdef"
@@ -436,15 +436,8 @@ def two_party_call(clips) -> tuple[np.ndarray, list[tuple[int, int, int, str]]]:
     return tracks, turns
 
 
-async def paced(items, frame_ms: int):
-    """Yield items ``frame_ms`` apart in audio time, at SPEED times real time."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    for index, item in enumerate(items):
-        delay = started + index * frame_ms / 1000 / SPEED - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)  # pacing, not synchronisation
-        yield item
+def paced_frames(items, frame_ms: int):
+    return paced(items, frame_ms, speed=SPEED)
 
 
 def sessions_created(stack, protocol: str) -> float:
@@ -496,22 +489,15 @@ async def test_twilio_both_tracks_call(stack, clips):
     received = []
     async with connect(url) as ws:
         async def send():
-            async for message in paced(messages[:2], 0):
+            async for message in paced_frames(messages[:2], 0):
                 await ws.send(message)
             pairs = [messages[i:i + 2] for i in range(2, len(messages) - 1, 2)]
-            async for pair in paced(pairs, 20):
+            async for pair in paced_frames(pairs, 20):
                 for message in pair:
                     await ws.send(message)
             await ws.send(messages[-1])
 
-        sender = asyncio.create_task(send())
-        async with asyncio.timeout(TIMEOUT):
-            try:
-                async for text in ws:
-                    received.append(json.loads(text))
-            except ConnectionClosed:
-                pass
-            await sender
+        await converse(ws, send, lambda text: received.append(json.loads(text)), timeout=TIMEOUT)
         assert ws.close_code == 1000, (ws.close_code, ws.close_reason, received, stack.logs())
     assert not [m for m in received if m["event"] == "error"], received
     finals = [m for m in received if m["event"] == "final"]
@@ -539,21 +525,14 @@ async def test_audiohook_stereo_call(stack, clips):
         assert opened["parameters"]["media"][0]["channels"] == ["external", "internal"]
 
         async def send():
-            async for index, data in paced(list(enumerate(stereo)), 100):
+            async for index, data in paced_frames(list(enumerate(stereo)), 100):
                 await ws.send(data)
                 client.position = (index + 1) * frame / RATE
                 if index == 50:
                     await ws.send(client.message("ping"))
             await ws.send(client.message("close", {"reason": "end"}))
 
-        sender = asyncio.create_task(send())
-        async with asyncio.timeout(TIMEOUT):
-            try:
-                async for text in ws:
-                    received.append(client.seen(text))
-            except ConnectionClosed:
-                pass
-            await sender
+        await converse(ws, send, lambda text: received.append(client.seen(text)), timeout=TIMEOUT)
         assert ws.close_code == 1000, (ws.close_code, ws.close_reason, received, stack.logs())
     assert [m["seq"] for m in received] == list(range(2, len(received) + 2))
     kinds = [m["type"] for m in received]

@@ -58,6 +58,18 @@ def librivox_clips() -> list[tuple[Path, str]]:
     return clips
 
 
+def librivox_samples() -> list[tuple]:
+    """The five clips as (float32 samples at 16 kHz, reference transcript)."""
+    import soundfile
+
+    out = []
+    for path, text in librivox_clips():
+        samples, rate = soundfile.read(str(path), dtype="float32")
+        assert rate == 16000, path
+        out.append((samples, text))
+    return out
+
+
 AGENT_LINE = "thank you for calling the billing department how can i help you today"
 
 
