@@ -225,11 +225,11 @@ def test_ending():
 
 # -- end to end with the official SDK ----------------------------------------------------------------
 
-def sdk_client(port: int) -> AsyncDeepgramClient:
+def sdk_client(port: int, api_key: str = "test-key") -> AsyncDeepgramClient:
     """The SDK with its base URLs pointed at a local gateway."""
     environment = DeepgramClientEnvironment(base=f"http://127.0.0.1:{port}", production=f"ws://127.0.0.1:{port}",
                                             agent=f"ws://127.0.0.1:{port}", agent_rest=f"http://127.0.0.1:{port}")
-    return AsyncDeepgramClient(api_key="test-key", environment=environment)
+    return AsyncDeepgramClient(api_key=api_key, environment=environment)
 
 
 class Listener:
@@ -422,6 +422,32 @@ def idle_gateway(live):
         yield port
     finally:
         gateway.stop()
+
+
+@pytest.fixture
+def keyed_gateway(live):
+    """A second gateway on the same Redis and workers that requires an API key."""
+    port = free_port()
+    gateway = service("gateway-keyed", "gateway", "--host", "127.0.0.1", "--port", str(port),
+                      "--api-key", "the-right-key", env=live.env)
+    try:
+        gateway.wait_for_line(r"\bready\b", 60)
+        yield port
+    finally:
+        gateway.stop()
+
+
+@pytest.mark.e2e
+async def test_the_sdk_key_is_checked(keyed_gateway):
+    """The SDK sends 'Authorization: Token KEY': a wrong key is refused at the handshake with 401."""
+    with pytest.raises(Exception, match="401"):
+        async with sdk_client(keyed_gateway, api_key="a-wrong-key").listen.v1.connect(model="nova-3"):
+            pass
+    async with sdk_client(keyed_gateway, api_key="the-right-key").listen.v1.connect(model="nova-3") as socket:
+        listener = Listener(socket)
+        await socket.send_close_stream()
+        code, _ = await listener.wait_closed()
+    assert code == 1000 and listener.messages[-1].type == "Metadata"
 
 
 @pytest.mark.e2e
