@@ -38,6 +38,7 @@ from gateway.protocols.twilio import TwilioDoor, signature
 from gateway.server import Gateway, ListenOptions
 
 from .support import converse, paced, word_errors
+from .testdata import synthetic_voice
 
 STREAM_SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
 CALL_SID = "CA0123456789abcdef0123456789abcdef"
@@ -418,17 +419,27 @@ SPEED = 8.0  # times real time
 LEAD_MS, GAP_MS = 500, 1000
 
 
+AGENT_LINES = ("thank you for calling the billing department how can i help you today",
+               "sure i will look at your last payment right now")
+
+
 def two_party_call(clips) -> tuple[np.ndarray, list[tuple[int, int, int, str]]]:
-    """Two 8 kHz tracks taking turns: party 0 says clips 0 and 2, party 1 clips 1 and 3, the other one silent.
+    """Two 8 kHz tracks taking turns: party 0 (a LibriVox reader) says clips 0 and 2, party 1 (an
+    espeak-ng voice: a second speaker) says the agent lines; the other track is silent meanwhile.
 
     Returns the tracks ``[n, 2]`` and each turn as (party, start_ms, end_ms, reference).
     """
-    turns, parts, cursor = [], [], LEAD_MS * RATE // 1000
-    for index, (path, reference) in enumerate(clips[:4]):
+    voices = []
+    for index, (path, reference) in enumerate(clips[:3:2]):
         samples, rate = soundfile.read(str(path), dtype="float32")
-        samples = soxr.resample(samples, rate, RATE, quality="HQ").astype(np.float32)
-        turns.append((index % 2, cursor * 1000 // RATE, (cursor + len(samples)) * 1000 // RATE, reference))
-        parts.append((index % 2, cursor, samples))
+        voices.append((0, soxr.resample(samples, rate, RATE, quality="HQ"), reference))
+        agent, line = synthetic_voice(AGENT_LINES[index])
+        voices.append((1, soxr.resample(agent, 16000, RATE, quality="HQ"), line))
+    turns, parts, cursor = [], [], LEAD_MS * RATE // 1000
+    for party, samples, reference in voices:
+        samples = samples.astype(np.float32)
+        turns.append((party, cursor * 1000 // RATE, (cursor + len(samples)) * 1000 // RATE, reference))
+        parts.append((party, cursor, samples))
         cursor += len(samples) + GAP_MS * RATE // 1000
     tracks = np.zeros((cursor + GAP_MS * RATE // 1000, 2), np.float32)
     for party, start, samples in parts:
