@@ -30,7 +30,7 @@ from gateway.transcript_log import FINALS_STREAM, call_key, finals_fields, log_k
 from gateway.webhook import FinalsWebhook, WebhookOptions
 
 from .support import free_port, service
-from .test_telephony import RATE, mulaw_encode, paced, two_party_call, twilio_media, twilio_start
+from .test_telephony import RATE, mulaw_encode, paced_frames, two_party_call, twilio_media, twilio_start
 
 TIMEOUT = 120
 PARTIES = ("inbound", "outbound")
@@ -175,7 +175,7 @@ async def test_followers_on_another_gateway_get_every_final_once(stack, second_g
         await eventually(lambda: redis.exists(call_key(stream_sid)), 30, "the call is registered")
 
         async def send():
-            async for pair in paced(pairs, 20):
+            async for pair in paced_frames(pairs, 20):
                 for message in pair:
                     await call.send(message)
             await call.send(json.dumps({"event": "stop", "streamSid": stream_sid, "stop": {}}))
