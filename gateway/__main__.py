@@ -45,6 +45,11 @@ def build_parser() -> SettingsParser:
     parser.option("--max-frame-bytes", default=1 << 20, type=positive(int), help="largest client frame")
     parser.flag("--permessage-deflate",
                 help="offer WebSocket compression (off by default; pacing still bounds the audio rate)")
+    parser.option("--ping-interval", default=20.0, type=positive(float),
+                  help="seconds between WebSocket keepalive pings")
+    parser.option("--ping-timeout", default=20.0, type=positive(float),
+                  help="seconds to wait for a pong before closing a follower or status socket "
+                       "(calls end by their idle timeout instead)")
     parser.option("--drain-timeout", default=10.0, type=positive(float),
                   help="seconds connection handlers get to finish at shutdown before they are cancelled")
     parser.option("--max-audio-lead", default=10.0, type=positive(float),
@@ -188,7 +193,8 @@ async def serve(args) -> None:
     gateway = Gateway(
         redis, registry=registry, access=access,
         listen=ListenOptions(host=args.host, port=args.port, max_frame_bytes=args.max_frame_bytes, tls=context,
-                             permessage_deflate=args.permessage_deflate, drain_timeout=args.drain_timeout),
+                             permessage_deflate=args.permessage_deflate, drain_timeout=args.drain_timeout,
+                             ping_interval=args.ping_interval, ping_timeout=args.ping_timeout),
         connection=connection,
         hub=HubOptions(session_ttl=args.session_ttl, max_queue_lag=args.max_queue_lag,
                        asr_overbooking=args.asr_overbooking,

@@ -57,6 +57,12 @@ class Connection:
         self.events: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=options.send_queue)
         self.call: Call | None = None
         self.pacer = AudioPacer(options.pacing)
+        if getattr(websocket, "ping_timeout", None) is not None:
+            # While pacing holds back reads, the client's pong waits behind its audio and a
+            # keepalive ping would time out on a live client (seen: 1011 after ~20 s of a
+            # fast upload). A call's liveness is its audio: the idle timeout ends a call whose
+            # client went silent or away. Pings still go out (they keep NAT mappings open).
+            websocket.ping_timeout = None
 
     async def run(self) -> None:
         sender = asyncio.create_task(self._send(), name="send")

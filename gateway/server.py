@@ -67,6 +67,10 @@ class ListenOptions:
     # Pacing bounds the decompressed audio rate either way.
     permessage_deflate: bool = False
     drain_timeout: float = 10.0  # seconds handlers get to finish after connections are closed
+    # Keepalive pings; a missing pong ends followers and status sockets (calls rely on their
+    # idle timeout instead, see Connection).
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
     tls: ssl.SSLContext | None = None  # serve https:// and wss:// with this context
 
 
@@ -148,7 +152,7 @@ class Gateway:
             self._handle, self.listen.host, self.listen.port, process_request=self._http,
             process_response=self._add_headers, max_size=self.listen.max_frame_bytes,
             compression="deflate" if self.listen.permessage_deflate else None,
-            ping_interval=20, ping_timeout=20, ssl=self.listen.tls,
+            ping_interval=self.listen.ping_interval, ping_timeout=self.listen.ping_timeout, ssl=self.listen.tls,
         )
         if self._server.sockets:
             self.port = self._server.sockets[0].getsockname()[1]

@@ -74,6 +74,8 @@ def limited(redis_server, stacks):
         "STREAMSCRIBE_GATEWAY_MAX_BACKLOG_RECORDS": "200",
         "STREAMSCRIBE_GATEWAY_BACKLOG_TIMEOUT": "2",
         "STREAMSCRIBE_GATEWAY_DRAIN_TIMEOUT": "3",
+        "STREAMSCRIBE_GATEWAY_PING_INTERVAL": "1",
+        "STREAMSCRIBE_GATEWAY_PING_TIMEOUT": "1",
     })
 
 
@@ -108,6 +110,13 @@ def test_an_unpaced_sender_waits_instead_of_filling_redis(limited):
     # 20 s of audio, a 1 s burst, then 8x: 19/8 s at least between the first frame and the
     # last; the time the gateway spent publishing counts towards it, the rest it waited.
     assert 0 < waited <= 19 / 8 + 0.01
+
+
+def test_a_paced_upload_is_not_closed_by_keepalive(limited):
+    """Pacing holds back reads, so the client's pong waits behind its audio: a call must not
+    end by keepalive timeout for that (1 s pings here; 40 s of audio take 5 s at 8x)."""
+    messages = asyncio.run(send_silence(limited.url, 40.0))
+    assert messages[-1] == {"type": "closed", "code": 1000}, messages
 
 
 def test_a_stalled_stage_fails_the_session_instead_of_trimming_audio(limited):
