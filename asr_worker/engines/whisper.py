@@ -10,7 +10,9 @@ per decode. The confidence is a mean token probability: the mean of the word
 probabilities (each the mean probability of its tokens) when words were
 timed, otherwise ``exp`` of the mean token log-probability of the decode.
 
-A CTranslate2 decode cannot be interrupted once it runs: :meth:`abort` drops a
+Decodes run on ``num_workers`` threads of a :class:`~.scheduler.DecodeScheduler`:
+finals before queued partials, partials that waited too long dropped. A
+CTranslate2 decode cannot be interrupted once it runs: :meth:`abort` drops a
 decode still waiting for a thread, and lets a running one finish.
 """
 
@@ -20,11 +22,12 @@ import asyncio
 import logging
 import math
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from common.errors import ModelError
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
+from .scheduler import DecodeScheduler
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +62,14 @@ class WhisperEngine(Engine):
                                    cpu_threads=options.cpu_threads, num_workers=options.num_workers)
         self._multilingual = self._model.model.is_multilingual
         self._tokenizer = self._model.hf_tokenizer
-        self._executor = ThreadPoolExecutor(max_workers=options.num_workers, thread_name_prefix="whisper")
-        self._queued: dict[str, Future] = {}  # decodes submitted to the executor, by request id
+        # Finals go ahead of queued partials; partials that waited too long are dropped.
+        self._scheduler = DecodeScheduler(workers=options.num_workers, name="whisper")
+        self._queued: dict[str, Future] = {}  # decodes submitted to the scheduler, by request id
         self._closed = False
         log.info("whisper model %s loaded (%s, %s)", path, device, options.compute_type)
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
-        future = self._executor.submit(self._transcribe, request)
+        future = self._scheduler.submit(lambda: self._transcribe(request), final=request.final)
         self._queued[request.request_id] = future
         try:
             return await asyncio.wrap_future(future)
@@ -112,7 +116,7 @@ class WhisperEngine(Engine):
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._scheduler.close()
 
 
 def words_of(segments: list) -> tuple[Word, ...]:

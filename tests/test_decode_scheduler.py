@@ -1,0 +1,97 @@
+"""The CPU engines' decode threads: finals first, stale partials dropped, aborts honoured."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import CancelledError
+
+import pytest
+
+from asr_worker.engines.scheduler import DecodeScheduler
+
+TIMEOUT = 10
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def blocked(scheduler: DecodeScheduler):
+    """Occupy the scheduler's only thread until the returned event is set."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold():
+        started.set()
+        assert release.wait(TIMEOUT)
+        return "held"
+
+    future = scheduler.submit(hold, final=True)
+    assert started.wait(TIMEOUT)
+    return release, future
+
+
+def test_finals_go_before_queued_partials_fifo_within_each():
+    scheduler = DecodeScheduler(workers=1)
+    try:
+        release, first = blocked(scheduler)
+        order = []
+        futures = [scheduler.submit(lambda name=name: order.append(name) or name, final=name.startswith("final"))
+                   for name in ("partial-a", "partial-b", "final-c", "final-d")]
+        release.set()
+        assert [f.result(TIMEOUT) for f in futures] == ["partial-a", "partial-b", "final-c", "final-d"]
+        assert order == ["final-c", "final-d", "partial-a", "partial-b"]
+        assert first.result(TIMEOUT) == "held"
+    finally:
+        scheduler.close()
+
+
+def test_a_partial_that_waited_too_long_is_dropped():
+    clock, stale = Clock(), []
+    scheduler = DecodeScheduler(workers=1, partial_max_wait=2.0, clock=clock, on_stale=lambda: stale.append(1))
+    try:
+        release, _ = blocked(scheduler)
+        old = scheduler.submit(lambda: "old", final=False)
+        clock.now = 1.5
+        fresh = scheduler.submit(lambda: "fresh", final=False)
+        final = scheduler.submit(lambda: "final", final=True)
+        clock.now = 2.5  # the old partial waited 2.5 s, the fresh one 1 s; finals never go stale
+        release.set()
+        assert final.result(TIMEOUT) == "final" and fresh.result(TIMEOUT) == "fresh"
+        with pytest.raises(CancelledError):
+            old.result(TIMEOUT)
+        assert stale == [1]
+    finally:
+        scheduler.close()
+
+
+def test_an_aborted_call_is_skipped_and_errors_reach_the_caller():
+    scheduler = DecodeScheduler(workers=1)
+    try:
+        release, _ = blocked(scheduler)
+        ran = []
+        aborted = scheduler.submit(lambda: ran.append("aborted"), final=False)
+        failing = scheduler.submit(lambda: 1 / 0, final=True)
+        assert aborted.cancel()
+        release.set()
+        with pytest.raises(ZeroDivisionError):
+            failing.result(TIMEOUT)
+        assert ran == []
+    finally:
+        scheduler.close()
+
+
+def test_close_cancels_what_is_queued_and_is_idempotent():
+    scheduler = DecodeScheduler(workers=1)
+    release, running = blocked(scheduler)
+    queued = scheduler.submit(lambda: "never", final=True)
+    scheduler.close()
+    scheduler.close()
+    release.set()
+    assert running.result(TIMEOUT) == "held"
+    assert queued.cancelled()
+    with pytest.raises(RuntimeError, match="closed"):
+        scheduler.submit(lambda: None, final=True)
