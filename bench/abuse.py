@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from e2e_latency import one_session  # noqa: E402
+from latency import streamscribe_session  # noqa: E402
 from tests.conftest import Stack  # noqa: E402
 from tests.support import RedisServer  # noqa: E402
 from tests.testdata import librivox_clips  # noqa: E402
@@ -133,11 +133,11 @@ def latency(values: list[float] | str) -> str:
 
 
 async def healthy(url: str, audio: np.ndarray) -> list[float] | str:
-    try:
-        finals, _ = await one_session(url, audio, 100, 0.0)
-    except Exception as exc:  # refused or failed: that is the result
-        return f"healthy session failed: {exc}"
-    return finals
+    """One real-time session's latencies from the audio at each final's end being sent to the final."""
+    run = await streamscribe_session(url, audio, [], chunk_ms=100, finalize_after=None, config={}, timeout=120)
+    if run.error:  # refused or failed: that is the result
+        return f"healthy session failed: {run.error}"
+    return [heard.at - sent for heard in run.heard if heard.final and (sent := run.sent_at(heard.end)) is not None]
 
 
 async def run(args) -> None:
