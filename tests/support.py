@@ -249,3 +249,13 @@ async def converse(websocket, send, on_text, *, timeout: float) -> None:
             await sender
     finally:
         sender.cancel()
+
+
+class ManualClock:
+    """A monotonic clock that moves only when a test sets ``now``."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -9,15 +9,10 @@ import pytest
 
 from asr_worker.engines.scheduler import DecodeScheduler
 
+from .support import ManualClock
+
 TIMEOUT = 10
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def blocked(scheduler: DecodeScheduler):
@@ -50,7 +45,7 @@ def test_finals_go_before_queued_partials_fifo_within_each():
 
 
 def test_a_partial_that_waited_too_long_is_dropped():
-    clock, stale = Clock(), []
+    clock, stale = ManualClock(0.0), []
     scheduler = DecodeScheduler(workers=1, partial_max_wait=2.0, clock=clock, on_stale=lambda: stale.append(1))
     try:
         release, _ = blocked(scheduler)

@@ -28,21 +28,14 @@ from gateway.pacing import AudioPacer, PacingOptions
 
 from .conftest import SESSION_KEYS, SLOT_KEYS, Stack
 from .faults import metric, scrape
-from .support import wait_for_workers, wait_until, word_errors
+from .support import ManualClock, wait_for_workers, wait_until, word_errors
 
 RATE = 16000
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def test_pacer_allows_a_burst_then_the_sustained_rate():
-    clock = Clock()
+    clock = ManualClock()
     pacer = AudioPacer(PacingOptions(max_lead=2.0, max_realtime_factor=4.0), clock=clock)
     assert [pacer.spend(0.5) for _ in range(4)] == [0.0] * 4  # the 2 s burst
     assert pacer.spend(1.0) == pytest.approx(0.25)  # 1 s more at 4x: a quarter second
@@ -51,7 +44,7 @@ def test_pacer_allows_a_burst_then_the_sustained_rate():
 
 
 def test_pacer_never_slows_real_time():
-    clock = Clock()
+    clock = ManualClock()
     pacer = AudioPacer(PacingOptions(max_lead=0.5, max_realtime_factor=1.0), clock=clock)
     for _ in range(1000):
         assert pacer.spend(0.1) == 0.0
