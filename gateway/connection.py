@@ -269,26 +269,32 @@ class Connection:
 
     async def _send(self) -> None:
         try:
-            while True:
-                event = await self.events.get()
-                for outgoing in self.door.render(event):
-                    if isinstance(outgoing, CloseFrame):
-                        await self.websocket.close(outgoing.code, outgoing.reason)
-                        return
-                    await self.websocket.send(outgoing)
+            while not await write(self.websocket, self.door, await self.events.get()):
+                pass
         except ConnectionClosed:
             pass
 
     async def _abort(self, code: ErrorCode, message: str) -> None:
         """Say goodbye directly on the socket (the sender may be the thing that failed)."""
         self.hub.metrics.errors_sent.labels(code=str(code)).inc()
-        try:
-            for event in (events.Error(code, message, fatal=True),
-                          events.Ended(CloseCode.INTERNAL_ERROR, message, complete=False)):
-                for outgoing in self.door.render(event):
-                    if isinstance(outgoing, CloseFrame):
-                        await self.websocket.close(outgoing.code, outgoing.reason)
-                    else:
-                        await self.websocket.send(outgoing)
-        except ConnectionClosed:
-            pass
+        await goodbye(self.websocket, self.door, code, message, CloseCode.INTERNAL_ERROR)
+
+
+async def write(websocket, door: Door, event: events.Event) -> bool:
+    """Send ``event`` as ``door`` renders it; True once it closed the socket."""
+    for outgoing in door.render(event):
+        if isinstance(outgoing, CloseFrame):
+            await websocket.close(outgoing.code, outgoing.reason)
+            return True
+        await websocket.send(outgoing)
+    return False
+
+
+async def goodbye(websocket, door: Door, code: ErrorCode, message: str, close_code: int) -> None:
+    """A fatal error and the close, written straight to the socket, not through a sender task."""
+    try:
+        for event in (events.Error(code, message, fatal=True), events.Ended(close_code, message, complete=False)):
+            if await write(websocket, door, event):
+                return
+    except ConnectionClosed:
+        pass

@@ -29,7 +29,6 @@ from prometheus_client import CollectorRegistry
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
@@ -39,15 +38,15 @@ from common.errors import ErrorCode
 from common.http import NOT_FOUND, health_route
 from common.metrics import GatewayMetrics
 
-from . import auth, events, follow
+from . import auth, follow
 from .auth import ApiKeys
-from .connection import Connection, ConnectionOptions
+from .connection import Connection, ConnectionOptions, goodbye
 from .follow import FollowOptions, Followers
 from .hub import HubOptions, SessionHub
 from .limits import KeyLimits
 from .origins import OriginPolicy
 from .protocols import ROUTES, door_for
-from .protocols.base import CloseFrame, Door, DoorOptions, Handshake, HandshakeRefused
+from .protocols.base import Door, DoorOptions, Handshake, HandshakeRefused
 from .transcript_log import TranscriptLog, TranscriptOptions
 from .resume import Parking
 from .status import GatewayStatus
@@ -331,16 +330,7 @@ class Gateway:
     async def _refuse(self, websocket: ServerConnection, door: Door, code: ErrorCode, message: str) -> None:
         """Refuse a connection before its call: the door's error, then close 1013 (try again later)."""
         self.metrics.errors_sent.labels(code=str(code)).inc()
-        try:
-            for event in (events.Error(code, message, fatal=True),
-                          events.Ended(CloseCode.TRY_AGAIN_LATER, message, complete=False)):
-                for outgoing in door.render(event):
-                    if isinstance(outgoing, CloseFrame):
-                        await websocket.close(outgoing.code, outgoing.reason)
-                    else:
-                        await websocket.send(outgoing)
-        except ConnectionClosed:
-            pass
+        await goodbye(websocket, door, code, message, CloseCode.TRY_AGAIN_LATER)
 
 
 def _address(connection: ServerConnection) -> str:
