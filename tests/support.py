@@ -259,3 +259,20 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def eventually(condition, timeout: float, what: str, interval: float = 0.05) -> None:
+    """Await until ``condition()`` (a function, or a coroutine function) is truthy; fail after ``timeout`` s."""
+    import inspect
+
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                result = condition()
+                if inspect.isawaitable(result):
+                    result = await result
+                if result:
+                    return
+                await asyncio.sleep(interval)  # the polling interval of a bounded wait on a condition
+    except TimeoutError:
+        raise AssertionError(f"{what}: not within {timeout} s") from None

@@ -26,6 +26,8 @@ from common.metrics import AsrMetrics, StageMetrics
 from common.records import Audio, End, SpeechEnd, SpeechStart, Transcript, decode, encode
 from common.runner import RunnerOptions, StageRunner
 
+from .support import eventually
+
 SR = 16_000
 
 
@@ -87,13 +89,6 @@ async def results(redis, sk, until: type, timeout: float = 60.0) -> list:
     return await within(poll(), timeout)
 
 
-async def until_true(condition, timeout: float = 10.0) -> None:
-    async def poll():
-        while not condition():
-            await asyncio.sleep(0.02)  # polling interval of a bounded wait on a condition
-    await within(poll(), timeout)
-
-
 async def test_the_session_task_ends_with_the_session(redis, engine, clips):
     runner = await start_runner(redis, engine)
     try:
@@ -105,7 +100,7 @@ async def test_the_session_task_ends_with_the_session(redis, engine, clips):
         records = await results(redis, sk, End)
         assert any(isinstance(r, Transcript) and r.final for r in records), records
         # The task that committed the end returns instead of waiting on its queue forever.
-        await until_true(lambda: not session_tasks(sk.session_id))
+        await eventually(lambda: not session_tasks(sk.session_id), 10, "the session task ended")
         assert sk.session_id not in runner.sessions
     finally:
         await runner.close()
@@ -118,7 +113,8 @@ async def test_a_session_dropped_mid_utterance_leaves_no_task(redis, engine, cli
         await send(redis, sk, utterance(clips, seconds=3.0))
         await results(redis, sk, Transcript)  # a partial: the session task and a decode ran
         await redis.delete(*sk.all())  # the client left; the gateway deleted the session
-        await until_true(lambda: sk.session_id not in runner.sessions)  # the heartbeat noticed
+        # The heartbeat noticed.
+        await eventually(lambda: sk.session_id not in runner.sessions, 10, "the session dropped")
         assert not session_tasks(sk.session_id)
     finally:
         await runner.close()

@@ -29,7 +29,7 @@ from gateway.follow import _current, call_id_of
 from gateway.transcript_log import FINALS_STREAM, call_key, finals_fields, log_key, transcript_message
 from gateway.webhook import FinalsWebhook, WebhookOptions
 
-from .support import free_port, service
+from .support import eventually, free_port, service
 from .test_telephony import RATE, mulaw_encode, paced_frames, two_party_call, twilio_media, twilio_start
 
 TIMEOUT = 120
@@ -113,16 +113,6 @@ async def redis(redis_server):
     client = aioredis.from_url(redis_server.url, decode_responses=True)
     yield client
     await client.aclose()
-
-
-async def eventually(condition, timeout: float, what: str) -> None:
-    """Await ``condition()`` until it is truthy; fail after ``timeout`` seconds."""
-    try:
-        async with asyncio.timeout(timeout):
-            while not await condition():
-                await asyncio.sleep(0.05)  # the polling interval of a bounded wait on a condition
-    except TimeoutError:
-        raise AssertionError(f"{what}: not within {timeout} s") from None
 
 
 async def read_follower(url: str, *, stop_after_final: bool = False, **options) -> tuple[dict, list[dict], int | None]:

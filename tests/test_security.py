@@ -36,7 +36,8 @@ from gateway.limits import claims_key
 from gateway.client import file_frames, stream
 
 from .conftest import SESSION_KEYS, Stack
-from .support import Process, free_port, service, word_errors
+from .faults import metric
+from .support import Process, free_port, service, wait_until, word_errors
 
 pytestmark = pytest.mark.e2e
 
@@ -112,23 +113,14 @@ def scrape(http: str, tls: ssl.SSLContext | None = None) -> str:
         return response.read().decode()
 
 
-def metric(http: str, name: str) -> float:
-    text = scrape(http)
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name + "{") or line.startswith(name + " "))
+def gateway_metric(http: str, name: str, *, tls: ssl.SSLContext | None = None, **labels) -> float:
+    return metric(scrape(http, tls), name, **labels)
 
 
 def wait_connections(http: str, count: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
-    while (seen := metric(http, "streamscribe_gateway_connections")) != count:
+    while (seen := gateway_metric(http, "streamscribe_gateway_connections")) != count:
         assert time.monotonic() < deadline, f"{seen} connections open, expected {count}"
-        time.sleep(0.05)  # polling a condition with a deadline
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
         time.sleep(0.05)  # polling a condition with a deadline
 
 
@@ -178,7 +170,7 @@ async def test_missing_or_wrong_key_gets_401_and_nothing_reaches_redis(gateway, 
     assert status == 401
     assert gateway_keys(redis_client) == before, "a refused handshake wrote to Redis"
     assert redis_client.info("commandstats").get("cmdstat_xadd", {}).get("calls", 0) == xadds
-    assert metric(gateway.http, "streamscribe_gateway_sessions_refused_total") >= 6
+    assert gateway_metric(gateway.http, "streamscribe_gateway_sessions_refused_total") >= 6
     assert FILE_KEY not in gateway.tail(200) and "not-a-key" not in gateway.tail(200), "a key was logged"
 
 
@@ -273,7 +265,7 @@ async def test_sessions_per_key_are_limited_with_1013(gateway, redis_client):
             assert_admitted(json.loads(await within(again.recv(), 10)))
         assert not second.close_code
     wait_until(lambda: not redis_client.exists(claims), 5, "no claim left in Redis")
-    assert metric(gateway.http, 'streamscribe_gateway_sessions_refused_total{reason="key_limit"}') >= 1
+    assert gateway_metric(gateway.http, "streamscribe_gateway_sessions_refused_total", reason="key_limit") >= 1
 
 
 async def test_key_limit_holds_across_gateways_and_lapses_when_one_dies(redis_server, redis_client):
@@ -312,7 +304,8 @@ async def test_pending_connections_per_address_get_429(gateway):
         wait_connections(gateway.http, PENDING - 1)
         async with connect(gateway.url + other) as again:  # one pending slot free again
             assert again.state.name == "OPEN"
-    assert metric(gateway.http, 'streamscribe_gateway_sessions_refused_total{reason="too_many_pending"}') >= 1
+    assert gateway_metric(gateway.http, "streamscribe_gateway_sessions_refused_total",
+                          reason="too_many_pending") >= 1
 
 
 # -- origins ----------------------------------------------------------------------------------------
@@ -386,14 +379,9 @@ async def test_a_whole_session_over_wss_with_a_key(redis_server, clips, tmp_path
     try:
         trusting = ssl.create_default_context(cafile=str(cert_dir / "streamscribe-cert.pem"))
         url = f"wss://localhost:{stack.port}/ws/asr"
-        deadline = time.monotonic() + 60
-        while True:  # wait_for_workers over https
-            with urllib.request.urlopen(f"https://localhost:{stack.port}/metrics", context=trusting) as r:
-                text = r.read().decode()
-            if all(f'live_workers{{stage="{s}"}} 1.0' in text for s in ("vad", "asr")):
-                break
-            assert time.monotonic() < deadline, stack.logs()
-            time.sleep(0.2)  # polling a condition with a deadline
+        https = f"https://localhost:{stack.port}"
+        wait_until(lambda: all(gateway_metric(https, "streamscribe_gateway_live_workers", tls=trusting, stage=stage)
+                               == 1 for stage in ("vad", "asr")), 60, "workers live, seen over https")
         path, reference = clips[0]
         samples, rate = soundfile.read(str(path), dtype="float32")
         with pytest.raises(InvalidStatus):  # the same call without the key

@@ -13,8 +13,6 @@ import base64
 import hashlib
 import hmac
 import json
-import re
-import urllib.request
 import uuid
 
 import numpy as np
@@ -37,6 +35,7 @@ from gateway.protocols.telephony import MAX_GAP_MS, format_duration, language_of
 from gateway.protocols.twilio import TwilioDoor, signature
 from gateway.server import Gateway, ListenOptions
 
+from .faults import metric, scrape
 from .support import converse, paced, word_errors
 from .testdata import synthetic_voice
 
@@ -453,10 +452,7 @@ def paced_frames(items, frame_ms: int):
 
 def sessions_created(stack, protocol: str) -> float:
     """The gateway's count of pipeline sessions created through one door."""
-    with urllib.request.urlopen(stack.http + "/metrics", timeout=10) as response:
-        metrics = response.read().decode()
-    match = re.search(rf'^streamscribe_gateway_sessions_total{{protocol="{protocol}"}} (\S+)$', metrics, re.M)
-    return float(match.group(1))
+    return metric(scrape(stack.port), "streamscribe_gateway_sessions_total", protocol=protocol)
 
 
 def check_parties(finals: list[dict], turns, party_key: str, parties: tuple[str, str]) -> None:
