@@ -205,23 +205,12 @@ class SessionHub:
                 log.warning("watching stages failed: %s", exc)
             await asyncio.sleep(self.options.sweep_interval)
 
-    async def workers(self, stage: str) -> list[tuple[str, dict | None]]:
-        """The live workers of ``stage`` with the load each last reported (None: not yet)."""
+    async def _check_stage(self, stage: str) -> str:
         now_ms = int(time.time() * 1000)
         live = [bus.text(w) for w in await self.redis.zrangebyscore(keys.workers(stage), now_ms, "+inf")]
         loads = await self.redis.hmget(keys.load(stage), live) if live else []
-        return [(worker, json.loads(raw) if raw else None) for worker, raw in zip(live, loads)]
-
-    @property
-    def default_stages(self) -> list[str]:
-        """The stages of a session with the default config."""
-        return ["vad", "asr"] + (["denoise"] if self.options.enable_noise_suppression else [])
-
-    async def _check_stage(self, stage: str) -> str:
-        workers = await self.workers(stage)
-        live = [worker for worker, _ in workers]
         self.metrics.live_workers.labels(stage=stage).set(len(live))
-        states = [state for _, state in workers if state is not None]
+        states = [json.loads(raw) for raw in loads if raw]
         self.capacity[stage] = sum(s["capacity"] for s in states if not s["draining"])
         self.refusals[stage] = _refusal(stage, live, states, self.options.max_queue_lag)
         return self.refusals[stage]
@@ -236,21 +225,20 @@ class SessionHub:
             # The cached verdict is a second old at most; confirm a refusal before giving it.
             if self.refusals[stage] and await self._check_stage(stage):
                 return self.refusals[stage]
-        full = await self._try_reserve(stages, session_ids)
-        if full:
-            await self._check_stage(full)  # the capacity may have grown since the last check
-            full = await self._try_reserve(stages, session_ids)
-        return self._at_capacity(full) if full else ""
-
-    async def _try_reserve(self, stages: list[str], session_ids: list[str]) -> str:
-        """Run ``RESERVE`` with the capacities known now; the first stage found full, or ""."""
+        now_ms = int(time.time() * 1000)
         full = await self._reserve(keys=[keys.slots(stage) for stage in stages],
-                                   args=[int(time.time() * 1000), self._slot_deadline(), len(session_ids),
+                                   args=[now_ms, self._slot_deadline(), len(session_ids),
                                          *(self.slots(stage) for stage in stages), *session_ids])
-        return stages[full - 1] if full else ""
-
-    def _at_capacity(self, stage: str) -> str:
-        return f"every {stage} worker is at capacity ({self.slots(stage)} sessions)"
+        if full:
+            stage = stages[full - 1]
+            await self._check_stage(stage)  # the capacity may have grown since the last check
+            full = await self._reserve(keys=[keys.slots(stage) for stage in stages],
+                                       args=[now_ms, self._slot_deadline(), len(session_ids),
+                                             *(self.slots(stage) for stage in stages), *session_ids])
+        if full:
+            stage = stages[full - 1]
+            return f"every {stage} worker is at capacity ({self.slots(stage)} sessions)"
+        return ""
 
     def slots(self, stage: str) -> int:
         """Sessions admissible to ``stage``: its live workers' capacity (overbooked for the ASR)."""
@@ -277,7 +265,7 @@ class SessionHub:
                        for stage in keys.STAGES}
         except (RedisError, OSError) as exc:
             return False, {"redis": f"unreachable: {exc}"}
-        needed = self.default_stages
+        needed = ["vad", "asr"] + (["denoise"] if self.options.enable_noise_suppression else [])
         missing = [stage for stage in needed if not workers[stage]]
         details = {"redis": "ok", "workers": workers}
         if missing:
@@ -288,7 +276,8 @@ class SessionHub:
             for stage in needed:
                 reserved = await self.redis.zcount(keys.slots(stage), now_ms, "+inf")
                 refusal = await self._check_stage(stage) or (
-                    self._at_capacity(stage) if reserved >= self.slots(stage) else "")
+                    f"every {stage} worker is at capacity ({self.slots(stage)} sessions)"
+                    if reserved >= self.slots(stage) else "")
                 if refusal:
                     details["refusing"] = refusal
                     return False, details
