@@ -269,8 +269,11 @@ class Connection:
 
     async def _send(self) -> None:
         try:
-            while not await write(self.websocket, self.door, await self.events.get()):
-                pass
+            while True:
+                event = await self.events.get()
+                # Read after the wait: a resumed call hands this sender a new socket and door.
+                if await write(self.websocket, self.door, event):
+                    return
         except ConnectionClosed:
             pass
 
