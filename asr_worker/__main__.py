@@ -27,6 +27,12 @@ def build_parser() -> SettingsParser:
     parser.option("--compute-type", default="int8", help="CTranslate2 compute type (whisper)")
     parser.option("--cpu-threads", default=0, type=int, help="threads per decode (whisper; 0: default)")
     parser.option("--num-workers", default=2, type=positive(int), help="concurrent decodes (whisper)")
+    parser.option("--max-batch", default=1, type=positive(int),
+                  help="whisper: requests waiting for a decode thread decoded together in one batch "
+                       "(1: none; batches pay on a GPU, not on a small CPU)")
+    parser.option("--window-margin-sec", default=10.0, type=window_margin,
+                  help="whisper: seconds of padding after the audio in the encoder window, "
+                       "'full' for whisper's fixed 30 s window")
     parser.option("--dtype", default="auto", help="weights dtype (qwen3 engines)")
     parser.option("--gpu-memory-utilization", default=0.8, type=float, help="vLLM GPU memory share")
     parser.option("--max-model-len", default=4096, type=positive(int), help="vLLM max model length")
@@ -40,7 +46,21 @@ def build_parser() -> SettingsParser:
     parser.option("--unfixed-chunk-num", default=2, type=int, help="first chunks decoded without a prefix")
     parser.option("--unfixed-token-num", default=5, type=int, help="tokens rolled back from the prefix")
     parser.flag("--final-with-prefix", help="decode finals with the stable prefix (faster, less accurate)")
+    parser.flag("--sentence-endpoint", default=True,
+                help="end an utterance at a pause (the VAD's pause_threshold) when its text ends a sentence "
+                     "(--no-sentence-endpoint: at silence_threshold only); sessions may override with the "
+                     "config field sentence_endpoint")
     return parser
+
+
+def window_margin(text: str) -> float | None:
+    """``full`` (None: whisper's 30 s window) or seconds 0..30."""
+    if text.strip().lower() == "full":
+        return None
+    value = float(text)
+    if not 0.0 <= value <= 30.0:
+        raise ValueError(f"window margin {value} is not 0..30 s or 'full'")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +72,8 @@ def _run(argv: list[str] | None) -> None:
     setup_logging(level=args.log_level, fmt=args.log_format)
     engine = load_engine(args.engine, EngineOptions(
         model=args.model, device=args.device, compute_type=args.compute_type,
-        cpu_threads=args.cpu_threads, num_workers=args.num_workers, dtype=args.dtype,
+        cpu_threads=args.cpu_threads, num_workers=args.num_workers, max_batch=args.max_batch,
+        window_margin_sec=args.window_margin_sec, dtype=args.dtype,
         gpu_memory_utilization=args.gpu_memory_utilization, max_model_len=args.max_model_len,
         max_num_seqs=args.max_num_seqs, tensor_parallel_size=args.tensor_parallel_size,
         max_new_tokens=args.max_new_tokens,
@@ -60,7 +81,8 @@ def _run(argv: list[str] | None) -> None:
     defaults = StreamingOptions(chunk_size_sec=args.chunk_size_sec, first_partial_sec=args.first_partial_sec,
                                 unfixed_chunk_num=args.unfixed_chunk_num,
                                 unfixed_token_num=args.unfixed_token_num,
-                                final_with_prefix=args.final_with_prefix)
+                                final_with_prefix=args.final_with_prefix,
+                                sentence_endpoint=args.sentence_endpoint)
     registry = CollectorRegistry()
     metrics = AsrMetrics(registry)
     # The stage starts the engine (vLLM needs the running loop) and closes it.

@@ -2,8 +2,8 @@
 
 Each owned session has a small task that applies its input records in order.
 While speech goes on, a partial decode of the utterance so far starts whenever
-``chunk_size_sec`` of new audio has arrived (``first_partial_sec`` for the
-first one) and no decode of the session is in flight; audio that arrives
+``chunk_size_sec`` of new audio has arrived (``first_partial_sec`` until a
+decode found words) and no decode of the session is in flight; audio that arrives
 meanwhile is folded into the next decode.
 
 The final is decoded early, speculatively: at a :class:`SpeechPause` (the VAD
@@ -16,6 +16,19 @@ Without a usable speculation the utterance is decoded once more at its end.
 The final never waits for a partial decode: it is aborted as far as the engine
 can, and a decode that runs on (whisper) is sent if it ends before the final,
 stopped otherwise.
+
+Early finals. A session may take the speculative decode as its final at
+once, when it ends (before the endpoint): always, with ``eager_finals`` (the
+final has ``speech_final`` false: the turn may go on, as Deepgram Flux's
+EagerEndOfTurn), or when its text ends a sentence, with
+``sentence_endpoint`` (``speech_final`` true: the text ended the turn, a
+shorter silence than ``silence_threshold`` ended the utterance). The speech
+up to the pause then has its final: the VAD's utterance goes on, and speech
+that resumes in it is a new utterance of the ASR, starting at the pause (a
+:class:`Head` records this, in the checkpoint written with the early final,
+so a replay splits the same way whatever the timing of its decodes). The
+VAD's end of that utterance gives the rest its final, or, with nothing after
+an eager final, an empty final with ``speech_final`` true.
 
 The final is written together with a checkpoint past the utterance, in one
 fenced write: a replay after a takeover restarts at the utterance (and so
@@ -30,6 +43,7 @@ words, moved from utterance time to session samples, ride on the final.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -58,12 +72,14 @@ class StreamingOptions:
     unfixed_chunk_num: int = 2
     unfixed_token_num: int = 5
     final_with_prefix: bool = False  # finals decode the whole utterance afresh
+    sentence_endpoint: bool = True  # a pause after a complete sentence ends the utterance
     max_pending: int = 400  # records queued per session before reading pauses
 
 
 @dataclass(eq=False)
 class Utterance:
     start: int
+    vad_start: int = -1  # of the VAD's utterance it is part of (the same start unless split by an early final)
     chunks: list[np.ndarray] = field(default_factory=list)
     samples: int = 0
     decoded_samples: int = 0  # utterance length at the last decode
@@ -73,6 +89,10 @@ class Utterance:
     text: str = ""
     language: str = ""  # detected by the last decode
     ending: bool = False  # the final is being decoded: no partial starts
+
+    def __post_init__(self) -> None:
+        if self.vad_start < 0:
+            self.vad_start = self.start
 
     def audio(self) -> np.ndarray:
         if len(self.chunks) > 1:
@@ -107,6 +127,40 @@ class Speculation:
     task: asyncio.Task  # -> Hypothesis | None
 
 
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The VAD's utterance at ``vad_start`` has its final up to ``through`` (an early final).
+
+    ``speech_final``: that final ended the turn. Saved in the checkpoint written
+    with the early final.
+    """
+
+    vad_start: int
+    through: int
+    speech_final: bool
+
+    def encode(self) -> bytes:
+        return json.dumps({"head": [self.vad_start, self.through, self.speech_final]}).encode()
+
+    @classmethod
+    def decode(cls, blob: bytes | None) -> Head | None:
+        if not blob:
+            return None
+        vad_start, through, speech_final = json.loads(blob)["head"]
+        return cls(int(vad_start), int(through), bool(speech_final))
+
+
+SENTENCE_ENDS = ".?!。？！"
+CLOSERS = "\"'”’)]}»"
+
+
+def ends_sentence(text: str) -> bool:
+    """True when ``text`` ends a sentence: a full stop, question or exclamation mark last
+    (closing quotes and brackets aside), but not an ellipsis (whisper's trailing off)."""
+    text = text.rstrip().rstrip(CLOSERS)
+    return bool(text) and text[-1] in SENTENCE_ENDS and not text.endswith(("..", "…"))
+
+
 @dataclass(eq=False)
 class AsrSessionState:
     """Per-session state: the queue of input records and the utterance in progress."""
@@ -115,6 +169,9 @@ class AsrSessionState:
     language: str | None
     context: str
     words: bool = False  # word timings on finals
+    eager_finals: bool = False  # the speculative decode is sent as a final when it ends
+    head: Head | None = None  # an early final covered the VAD's utterance in progress up to here
+    applied: str | None = None  # entry id of the last input record applied
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     task: asyncio.Task | None = None
     utterance: Utterance | None = None
@@ -152,12 +209,15 @@ class AsrStage(Stage[AsrSessionState]):
             unfixed_chunk_num=int(config.get("unfixed_chunk_num", self.defaults.unfixed_chunk_num)),
             unfixed_token_num=int(config.get("unfixed_token_num", self.defaults.unfixed_token_num)),
             final_with_prefix=self.defaults.final_with_prefix,
+            sentence_endpoint=bool(self.defaults.sentence_endpoint if config.get("sentence_endpoint") is None
+                                   else config["sentence_endpoint"]),
             max_pending=self.defaults.max_pending,
         )
-        # Nothing to restore: checkpoints fall between utterances, and the runner
-        # keeps the output seq.
+        # Checkpoints fall between utterances, or after an early final (the head);
+        # the runner keeps the output seq.
         asr = AsrSessionState(options=options, language=config.get("language") or None,
-                              context=config.get("context") or "", words=bool(config.get("words")))
+                              context=config.get("context") or "", words=bool(config.get("words")),
+                              eager_finals=bool(config.get("eager_finals")), head=Head.decode(state))
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
         return asr
 
@@ -206,9 +266,13 @@ class AsrStage(Stage[AsrSessionState]):
         try:
             while not session.closed:  # closed by the commit of the end, among others
                 entry_id, record = await asr.queue.get()
+                if isinstance(record, Speculation):  # its decode ended
+                    await self._early_final(session, asr, record)
+                    continue
                 if asr.queue.qsize() == asr.options.max_pending // 2:
                     self.runner.wake(session)
                 await self._apply(session, asr, entry_id, record)
+                asr.applied = entry_id
         except (LeaseLost, SessionGone) as exc:
             session.log.info("stopped: %s", exc)
         except asyncio.CancelledError:
@@ -221,10 +285,17 @@ class AsrStage(Stage[AsrSessionState]):
         if isinstance(record, SpeechStart):
             if asr.utterance is not None:  # unterminated utterance: close it first
                 await self._finalize(session, asr, None, record.start, speech_final=False)
+            asr.head = None
             asr.utterance = Utterance(start=record.start)
             # Clients are told too (Deepgram's SpeechStarted); no checkpoint, as for partials.
             await self.runner.commit(session, [SpeechStart(seq=session.next_output_seq(), start=record.start)])
         elif isinstance(record, Audio):
+            if asr.utterance is None and asr.head is not None:
+                if record.offset + record.samples <= asr.head.through:
+                    return  # replayed audio that has its final
+                # Speech resumed after an early final: the rest is an utterance of its own.
+                asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start)
+                asr.head = None
             if asr.utterance is None:
                 session.log.warning("audio at %d outside an utterance; ignored", record.offset)
                 return
@@ -235,7 +306,10 @@ class AsrStage(Stage[AsrSessionState]):
         elif isinstance(record, SpeechPause):
             await self._speculate(session, asr, record)
         elif isinstance(record, SpeechEnd):
-            if asr.utterance is None or asr.utterance.start != record.start:
+            if asr.utterance is None and asr.head is not None and asr.head.vad_start == record.start:
+                await self._end_after_early_final(session, asr, entry_id, record)
+                return
+            if asr.utterance is None or asr.utterance.vad_start != record.start:
                 session.log.warning("speech end for an utterance at %d not in progress", record.start)
                 await self.runner.commit(session, consumed=entry_id)
                 return
@@ -244,7 +318,7 @@ class AsrStage(Stage[AsrSessionState]):
                                  speech_final=record.reason != "max_length")
         elif isinstance(record, Flush):
             await self.runner.commit(session, [Flush(seq=session.next_output_seq(), flush_id=record.flush_id)],
-                                     consumed=entry_id)
+                                     consumed=entry_id, state=asr.head.encode() if asr.head else b"")
         elif isinstance(record, End):
             if asr.utterance is not None:
                 await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples,
@@ -257,8 +331,9 @@ class AsrStage(Stage[AsrSessionState]):
         if (utt is None or utt.ending or asr.speculation is not None
                 or asr.partial is not None and not asr.partial.done()):
             return
-        window = asr.options.chunk_size_sec if utt.decodes else min(asr.options.first_partial_sec,
-                                                                    asr.options.chunk_size_sec)
+        # Short windows until the first words: a first decode of too little speech finds none.
+        window = asr.options.chunk_size_sec if utt.text else min(asr.options.first_partial_sec,
+                                                                 asr.options.chunk_size_sec)
         if utt.samples - utt.decoded_samples < window * SAMPLE_RATE:
             return
         asr.partial_request = self._request_id(session, utt, "partial")
@@ -299,7 +374,7 @@ class AsrStage(Stage[AsrSessionState]):
     async def _speculate(self, session: AsrSession, asr: AsrSessionState, pause: SpeechPause) -> None:
         """Start the final decode of the utterance up to the pause's end."""
         utt = asr.utterance
-        if utt is None or utt.start != pause.start or utt.start + utt.samples != pause.end:
+        if utt is None or utt.vad_start != pause.start or utt.start + utt.samples != pause.end:
             session.log.warning("pause at %d..%d does not match the utterance in progress", pause.start, pause.end)
             return
         if asr.partial_request:
@@ -308,8 +383,46 @@ class AsrStage(Stage[AsrSessionState]):
             await self.engine.abort(asr.partial_request)
         await self._drop_speculation(asr)
         request_id = self._request_id(session, utt, "final")
-        asr.speculation = Speculation(end=pause.end, request_id=request_id, task=asyncio.create_task(
+        speculation = asr.speculation = Speculation(end=pause.end, request_id=request_id, task=asyncio.create_task(
             self._decode(session, asr, utt, final=True, request_id=request_id)))
+        if asr.eager_finals or asr.options.sentence_endpoint:
+            # Its outcome is applied by the session's task, in order with the input records.
+            speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(("", speculation)))
+
+    async def _early_final(self, session: AsrSession, asr: AsrSessionState, speculation: Speculation) -> None:
+        """Send the speculative decode as the final of the speech so far, if the session wants it."""
+        if asr.speculation is not speculation or speculation.task.cancelled():
+            return  # dropped (speech resumed) or already used by the endpoint
+        hypothesis = speculation.task.result()
+        if hypothesis is None or not hypothesis.text or hypothesis.no_speech:
+            return  # the endpoint decides what becomes of it
+        turn_end = asr.options.sentence_endpoint and ends_sentence(hypothesis.text)
+        if not (turn_end or asr.eager_finals):
+            return
+        utt = asr.utterance
+        utt.ending = True
+        asr.speculation = None
+        self.metrics.speculative_decodes.labels(outcome="used").inc()
+        self.metrics.early_finals.labels(kind="sentence" if turn_end else "eager").inc()
+        await self._stop_partial(asr)
+        asr.utterance = None
+        asr.head = Head(utt.vad_start, speculation.end, turn_end)
+        self.metrics.finals.inc()
+        await self.runner.commit(
+            session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
+            consumed=asr.applied, state=asr.head.encode())
+
+    async def _end_after_early_final(self, session: AsrSession, asr: AsrSessionState, entry_id: str,
+                                     end: SpeechEnd) -> None:
+        """The VAD ended an utterance whose speech had its early final: the turn is over."""
+        head, asr.head = asr.head, None
+        outputs = []
+        if not head.speech_final:  # an eager final: say that the turn ended, with no new words
+            outputs.append(Transcript(seq=session.next_output_seq(),
+                                      utterance_id=utterance_id(session.session_id, head.through),
+                                      start=head.through, end=max(end.end, head.through), text="", final=True,
+                                      speech_final=True))
+        await self.runner.commit(session, outputs, consumed=entry_id)
 
     async def _drop_speculation(self, asr: AsrSessionState) -> None:
         """Discard the speculative final (speech resumed, or the utterance ended elsewhere)."""

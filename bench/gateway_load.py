@@ -6,20 +6,36 @@ Starts a private redis-server and one gateway process (``python -m gateway``),
 then for each N opens N native sessions that each send 100 ms PCM16 frames at
 real time, and measures over the steady part of the run:
 
-* the gateway's CPU (``/proc/<pid>/stat``), as cores and as sessions per core;
-* send -> Redis per frame: from the client's wall-clock time just before it
-  sends a frame to the Redis time of that frame's stream entry (its id's
-  millisecond, rounded up: an upper bound), read back from the sessions' input
-  streams with ``XREAD``;
+* the gateway's CPU (``/proc/<pid>/stat``), as cores and as sessions per core
+  (N / gateway cores, and "by work": frames appended per second / 10 / gateway
+  cores, which holds also when the box starves the gateway and it falls behind);
+* send -> Redis per frame of a sample of the sessions (``--sampled``, default
+  200): from the client's wall-clock time just before it sends a frame to the
+  Redis time of that frame's stream entry (its id's millisecond, rounded up: an
+  upper bound), read back from the sampled sessions' input streams with ``XREAD``;
 * errors: sessions refused, error messages, and closes the client did not ask for;
 * the raw ``XADD`` latency of a plain redis-py client in another process, in
-  the same run (round trip, and send -> entry time like the frames), for the ratio.
+  the same run (round trip, and send -> entry time like the frames), for the ratio;
+* the load generator's own CPU and how late its frames went out, so a run where
+  the generator itself starved shows as such.
+
+The load generator must cost far less than the gateway, or on a small box it
+starves the thing it measures (seen: 1000 sessions through the ``websockets``
+client took 0.6 core and sent late). So it runs in ``--clients`` processes,
+each a minimal WebSocket client on raw asyncio transports: the handshake, the
+config and the frames it writes are built once (binary frames masked with one
+fixed key, which the server unmasks like any other), and sending a frame is a
+clock read and ``transport.write``. One timer per process sends a tenth of its
+sessions every 10 ms. The gateway cannot tell it from any other client. At the
+end of a level the clients drop their connections (the gateway ends such calls
+at once, as for a lost client).
 
 By default the bench stands in for the first stage (``--workers none``): it
 registers one worker with room for every session so admission passes, and
-trims the input streams it has read, so Redis memory stays flat. With
-``--workers real`` real VAD and ASR workers (``--capacity`` N) consume the
-audio instead; on a small box they compete with the gateway for the CPU.
+trims the input streams (those of sampled sessions after reading them, the
+others to their last few entries), so Redis memory stays flat. With
+``--workers real`` real VAD and ASR workers (with room for every session) consume
+the audio instead; on a small box they compete with the gateway for the CPU.
 The audio is quiet noise: with real workers the VAD finds no speech.
 """
 
@@ -27,9 +43,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import multiprocessing
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -37,8 +55,6 @@ from pathlib import Path
 import numpy as np
 import redis as sync_redis
 import redis.asyncio as aioredis
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -50,7 +66,12 @@ from tests.support import RedisServer, free_port, service  # noqa: E402
 RATE = 16_000
 FRAME_MS = 100
 FRAME_SAMPLES = RATE * FRAME_MS // 1000
+SLOTS = 10  # timer ticks per frame period in a client process: sessions send in 10 groups
+OPENING = 32  # handshakes in flight per client process
+MAX_CLIENT_BUFFER = 1 << 20  # bytes a client lets pile up unsent before it counts the session as failed
+KEEP_UNSAMPLED = 10  # entries left in an unsampled input stream when trimming
 TICK = os.sysconf("SC_CLK_TCK")
+MASK = b"\x5a\xc3\x3c\xa5"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -66,100 +87,211 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
-class Client:
-    """One real-time session: config, then a frame every 100 ms until told to stop."""
+# -- the load generator: one process drives a share of the sessions -----------------------------
 
-    def __init__(self, url: str, frame: bytes) -> None:
-        self.url = url
-        self.frame = frame
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """A complete, masked client-to-server WebSocket frame (FIN set)."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 1 << 16:
+        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+    key = np.frombuffer(MASK * (n // 4 + 1), np.uint8)[:n]
+    return head + MASK + (np.frombuffer(payload, np.uint8) ^ key).tobytes()
+
+
+class RawSession(asyncio.Protocol):
+    """One native session on a bare transport: handshake, config, then frames written by the timer."""
+
+    def __init__(self, request: bytes, config: bytes, opened: asyncio.Future) -> None:
+        self.request = request
+        self.config = config
+        self.opened = opened  # resolved when session_created (or a failure) arrives
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.upgraded = False
+        self.live = False  # sending frames
+        self.leaving = False  # the client itself is closing
         self.session_id = ""
-        self.sent: list[float] = []  # wall-clock ms at which frame i was sent
-        self.error = ""  # what went wrong, if anything
-        self.opened = asyncio.Event()
+        self.error = ""
+        self.sent: list[float] = []  # wall-clock ms at which frame i was written
 
-    async def run(self, stop: asyncio.Event, start_delay: float) -> None:
-        await asyncio.sleep(start_delay)  # spreads the sessions over a frame period
-        try:
-            async with connect(self.url, max_size=None, open_timeout=30, close_timeout=5) as ws:
-                await ws.send(json.dumps({"type": "config", "encoding": "pcm16", "sample_rate": RATE}))
-                reply = json.loads(await ws.recv())
-                if reply.get("type") != "session_created":
-                    self.error = f"refused: {reply}"
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(self.buffer[:self.buffer.find(b"\r\n")])
+            del self.buffer[:end + 4]
+            if not status.startswith(b"HTTP/1.1 101"):
+                self._fail(f"handshake refused: {status.decode(errors='replace')}")
+                return
+            self.upgraded = True
+            self.transport.write(self.config)
+        self._frames()
+
+    def _frames(self) -> None:
+        buffer = self.buffer
+        while len(buffer) >= 2:
+            opcode, length, at = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
+            if length == 126:
+                if len(buffer) < 4:
                     return
-                self.session_id = reply["session_id"]
-                self.opened.set()
-                reader = asyncio.create_task(self._read(ws))
-                started = time.monotonic()
-                index = 0
-                while not stop.is_set() and not reader.done():
-                    due = started + index * FRAME_MS / 1000
-                    delay = due - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)  # real-time pacing of the client
-                    self.sent.append(time.time() * 1000)
-                    await ws.send(self.frame)
-                    index += 1
-                reader.cancel()
-                await asyncio.gather(reader, return_exceptions=True)
-        except ConnectionClosed as exc:
-            self.error = self.error or f"closed {exc.rcvd.code if exc.rcvd else '?'} " \
-                                       f"{exc.rcvd.reason if exc.rcvd else ''}"
-        except Exception as exc:  # refused handshakes, timeouts, resets: all count as errors
-            self.error = self.error or f"{type(exc).__name__}: {exc}"
-        finally:
-            self.opened.set()
-
-    async def _read(self, ws) -> None:
-        try:
-            async for message in ws:
-                body = json.loads(message)
-                if body.get("type") == "error":
-                    self.error = self.error or f"error {body.get('code')}: {body.get('message')}"
+                length, at = int.from_bytes(buffer[2:4], "big"), 4
+            elif length == 127:
+                if len(buffer) < 10:
                     return
-        except ConnectionClosed as exc:
-            self.error = self.error or f"closed {exc.rcvd.code if exc.rcvd else '?'} " \
-                                       f"{exc.rcvd.reason if exc.rcvd else ''}"
+                length, at = int.from_bytes(buffer[2:10], "big"), 10
+            if len(buffer) < at + length:
+                return
+            payload = bytes(buffer[at:at + length])
+            del buffer[:at + length]
+            if opcode == 0x1:
+                self._message(json.loads(payload))
+            elif opcode == 0x8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                self._fail(f"closed {code} {payload[2:].decode(errors='replace')}")
+            elif opcode == 0x9:
+                self.transport.write(client_frame(0xA, payload))  # pong
+
+    def _message(self, body: dict) -> None:
+        kind = body.get("type")
+        if kind == "session_created" and not self.session_id:
+            self.session_id = body["session_id"]
+            self.live = True
+            if not self.opened.done():
+                self.opened.set_result(None)
+        elif kind == "error":
+            self.error = self.error or f"error {body.get('code')}: {body.get('message')}"
+
+    def send(self, frame: bytes) -> None:
+        if self.transport.get_write_buffer_size() > MAX_CLIENT_BUFFER:
+            self._fail(f"over {MAX_CLIENT_BUFFER} bytes unsent: the gateway stopped reading")
+            return
+        self.sent.append(time.time() * 1000)
+        self.transport.write(frame)
+
+    def _fail(self, why: str) -> None:
+        if not self.leaving:
+            self.error = self.error or why
+        self.live = False
+        if self.transport is not None:
+            self.transport.close()
+        if not self.opened.done():
+            self.opened.set_result(None)
+
+    def connection_lost(self, exc) -> None:
+        self._fail(f"connection lost: {exc}" if exc else "connection closed by the gateway")
+
+    def leave(self) -> None:
+        """Drop the connection, as a client that goes away does."""
+        self.leaving = True
+        self.live = False
+        if self.transport is not None:
+            self.transport.abort()
 
 
-async def collect(redis: aioredis.Redis, clients: list[Client], stop: asyncio.Event, *, trim: bool,
-                  latencies: list[float], window: list[float], written: list[int]) -> None:
-    """Read every session's input stream as it grows; one latency per frame inside ``window``."""
-    last: dict[str, str] = {}
-    owner: dict[str, Client] = {}
+async def drive(port: int, count: int, frame: bytes, spread: float, stop, results) -> None:
+    """Open ``count`` sessions, send a frame per session every 100 ms until ``stop`` is set."""
+    loop = asyncio.get_running_loop()
+    config = client_frame(0x1, json.dumps({"type": "config", "encoding": "pcm16", "sample_rate": RATE}).encode())
+    sessions: list[RawSession] = []
+    slots: list[list[RawSession]] = [[] for _ in range(SLOTS)]
+    lateness: list[float] = []  # seconds each timer tick ran after its due time
+    gate = asyncio.Semaphore(OPENING)
+
+    async def open_one(index: int) -> None:
+        await asyncio.sleep(index * spread)  # spreads the handshakes over time
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (f"GET /ws/asr HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+        opened = loop.create_future()
+        session = RawSession(request, config, opened)
+        sessions.append(session)
+        async with gate:
+            try:
+                await loop.create_connection(lambda: session, "127.0.0.1", port)
+                await asyncio.wait_for(opened, 30)
+            except (OSError, TimeoutError) as exc:
+                session._fail(f"{type(exc).__name__}: {exc}")
+        slots[index % SLOTS].append(session)
+
+    async def pace() -> None:
+        start = loop.time()
+        tick = 0
+        while not stop.is_set():
+            due = start + tick * FRAME_MS / 1000 / SLOTS
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)  # the clients' real-time clock
+            else:
+                lateness.append(-delay)
+            for session in slots[tick % SLOTS]:
+                if session.live:
+                    session.send(frame)
+            tick += 1
+
+    pacer = asyncio.create_task(pace())
+    await asyncio.gather(*(open_one(i) for i in range(count)))
+    results.put(("opened", [(s.session_id, s.error) for s in sessions]))
+    await pacer
+    report = [(s.session_id, s.error, s.sent) for s in sessions]
+    for session in sessions:
+        session.leave()
+    late = sorted(lateness) or [0.0]
+    results.put(("done", report, {"late_ticks": len(lateness), "late_p99_ms": percentile(late, 99) * 1000,
+                                  "late_max_ms": late[-1] * 1000}))
+
+
+def client_process(port: int, count: int, frame: bytes, spread: float, stop, results) -> None:
+    asyncio.run(drive(port, count, frame, spread, stop, results))
+
+
+# -- the bench's side of Redis ---------------------------------------------------------------
+
+async def collect(redis: aioredis.Redis, sampled: dict[str, str], others: list[str], stop: asyncio.Event,
+                  *, trim: bool, entries: list[tuple[str, int, int]]) -> None:
+    """Read the sampled sessions' input streams as they grow: (session, frame index, entry ms) per frame.
+
+    Trims what it read, and (every half second) the unsampled streams to their last few entries.
+    """
+    last = {stream: "0-0" for stream in sampled}
+    trimmed = time.monotonic()
     while not stop.is_set():
-        for client in clients:
-            if client.session_id and client.session_id not in owner:
-                stream = keys.SessionKeys(client.session_id).input("vad")
-                owner[stream] = client
-                last.setdefault(stream, "0-0")
-        if not last:
-            await asyncio.sleep(0.05)
-            continue
-        reply = await redis.xread(dict(last), count=1000, block=100)
+        # Not a blocking read: the entries' ids carry their times, so reading every 100 ms
+        # costs the bench far less CPU and measures the same.
+        await asyncio.sleep(0.1)
+        reply = await redis.xread(dict(last), count=1000) if last else None
         trims = {}
-        for raw_stream, entries in reply or []:
+        for raw_stream, stream_entries in reply or []:
             stream = bus.text(raw_stream)
-            client = owner[stream]
-            for raw_id, fields in entries:
+            for raw_id, fields in stream_entries:
                 entry_id = bus.text(raw_id)
                 last[stream] = entry_id
                 try:
                     record = decode(fields[b"r"])
                 except (RecordError, KeyError):
                     continue
-                if not isinstance(record, Audio) or record.offset % FRAME_SAMPLES:
-                    continue
-                if window[0] <= bus.id_ms(entry_id) <= window[1]:
-                    written[0] += 1
-                index = record.offset // FRAME_SAMPLES
-                if index < len(client.sent) and window[0] <= client.sent[index] <= window[1]:
-                    latencies.append(bus.id_ms(entry_id) + 1 - client.sent[index])
+                if isinstance(record, Audio) and not record.offset % FRAME_SAMPLES:
+                    entries.append((sampled[stream], record.offset // FRAME_SAMPLES, bus.id_ms(entry_id) + 1))
             trims[stream] = bus.next_id(last[stream])
-        if trim and trims:
-            async with redis.pipeline(transaction=False) as pipe:
-                for stream, min_id in trims.items():
-                    pipe.xtrim(stream, minid=min_id)
-                await pipe.execute()
+        if not trim:
+            continue
+        async with redis.pipeline(transaction=False) as pipe:
+            for stream, min_id in trims.items():
+                pipe.xtrim(stream, minid=min_id)
+            if time.monotonic() - trimmed >= 0.5:
+                trimmed = time.monotonic()
+                for stream in others:
+                    pipe.xtrim(stream, maxlen=KEEP_UNSAMPLED, approximate=False)
+            await pipe.execute()
 
 
 def raw_xadd(url: str, seconds: float, rate: float, payload_bytes: int, results) -> None:
@@ -196,64 +328,107 @@ def register_stand_in(url: str, capacity: int) -> None:
     client.close()
 
 
-async def run_level(n: int, *, url: str, redis_url: str, gateway_pid: int, redis_pid: int, seconds: float, warmup: float,
-                    trim: bool, raw_rate: float) -> dict:
+async def xadd_calls(redis: aioredis.Redis) -> int:
+    """XADDs the Redis server has run so far (all clients)."""
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_xadd", {}).get("calls", 0))
+
+
+async def run_level(n: int, *, port: int, redis_url: str, gateway_pid: int, redis_pid: int, args) -> dict:
+    ctx = multiprocessing.get_context("spawn")
     rng = np.random.default_rng(n)
-    frame = (rng.normal(0, 30, FRAME_SAMPLES)).astype(np.int16).tobytes()  # quiet noise
-    clients = [Client(url, frame) for _ in range(n)]
-    stop = asyncio.Event()
-    redis = aioredis.from_url(redis_url, max_connections=4)
-    latencies: list[float] = []
-    window = [float("inf"), float("inf")]
-    written = [0]  # frames appended to Redis within the window
+    frame = client_frame(0x2, rng.normal(0, 30, FRAME_SAMPLES).astype(np.int16).tobytes())  # quiet noise
+    stop, results = ctx.Event(), ctx.Queue()
+    processes = max(1, min(args.clients, n))
+    shares = [n // processes + (1 if p < n % processes else 0) for p in range(processes)]
+    # Handshakes spread over a frame period per 50 sessions, as a fleet of clients would arrive.
+    clients = [ctx.Process(target=client_process, args=(port, share, frame, FRAME_MS / 1000 / 50 * processes,
+                                                        stop, results), daemon=True)
+               for share in shares]
     opening = time.monotonic()
-    # Open in waves so connection set-up does not dominate the first seconds.
-    tasks = [asyncio.create_task(c.run(stop, (i % 50) * FRAME_MS / 1000 / 50 + (i // 50) * 0.1))
-             for i, c in enumerate(clients)]
-    collector = asyncio.create_task(collect(redis, clients, stop, trim=trim, latencies=latencies, window=window,
-                                            written=written))
-    for client in clients:
-        await client.opened.wait()
+    for process in clients:
+        process.start()
+    loop = asyncio.get_running_loop()
+    opened = []
+    for _ in clients:
+        kind, report = await loop.run_in_executor(None, results.get)
+        opened.extend(report)
     opened_in = time.monotonic() - opening
-    await asyncio.sleep(warmup)
-    results = multiprocessing.Queue()
-    probe = multiprocessing.Process(target=raw_xadd, args=(redis_url, seconds, raw_rate, 3300, results))
-    window[0] = time.time() * 1000
+    ids = [sid for sid, _ in opened if sid]
+    every = -(-len(ids) // args.sampled) if args.sampled else 0  # ceil: at most --sampled sessions
+    sampled = {keys.SessionKeys(sid).input("vad"): sid for sid in (ids[::every] if every else [])}
+    others = [keys.SessionKeys(sid).input("vad") for sid in ids if keys.SessionKeys(sid).input("vad") not in sampled]
+    redis = aioredis.from_url(redis_url, max_connections=4)
+    entries: list[tuple[str, int, int]] = []
+    done_collecting = asyncio.Event()
+    collector = asyncio.create_task(collect(redis, sampled, others, done_collecting, trim=args.workers == "none",
+                                            entries=entries))
+    await asyncio.sleep(args.warmup)
+    probe_results = ctx.Queue()
+    probe = ctx.Process(target=raw_xadd, args=(redis_url, args.seconds, args.raw_rate, 3300, probe_results))
+    window = [time.time() * 1000, 0.0]
+    pids = [p.pid for p in clients]
     cpu0, wall0 = cpu_seconds(gateway_pid), time.monotonic()
-    others0 = cpu_seconds(redis_pid), cpu_seconds(os.getpid())
+    others0 = cpu_seconds(redis_pid), sum(cpu_seconds(p) for p in pids), cpu_seconds(os.getpid())
+    xadds0 = await xadd_calls(redis)
     load0 = os.getloadavg()
     probe.start()
-    await asyncio.sleep(seconds)
+    await asyncio.sleep(args.seconds)
     cpu1, wall1 = cpu_seconds(gateway_pid), time.monotonic()
-    others1 = cpu_seconds(redis_pid), cpu_seconds(os.getpid())
+    others1 = cpu_seconds(redis_pid), sum(cpu_seconds(p) for p in pids), cpu_seconds(os.getpid())
+    xadds1 = await xadd_calls(redis)
     window[1] = time.time() * 1000
-    rtt, stamp = await asyncio.get_running_loop().run_in_executor(None, results.get)
+    load1 = os.getloadavg()
+    rtt, stamp = await loop.run_in_executor(None, probe_results.get)
     probe.join()
-    await asyncio.sleep(0.5)  # let the collector read the last frames of the window
+    await asyncio.sleep(0.5)  # the collector reads the last frames of the window
     stop.set()
-    await asyncio.gather(*tasks, collector, return_exceptions=True)
+    reports, lateness = [], []
+    for _ in clients:
+        kind, report, late = await loop.run_in_executor(None, results.get)
+        reports.extend(report)
+        lateness.append(late)
+    for process in clients:
+        process.join(10)
+    done_collecting.set()
+    await collector
+    sent = {sid: times for sid, _, times in reports if sid}
+    latencies = [entry_ms - sent[sid][index] for sid, index, entry_ms in entries
+                 if index < len(sent.get(sid, ())) and window[0] <= sent[sid][index] <= window[1]]
+    frames_sampled = sum(1 for sid in sampled.values() for t in sent.get(sid, ()) if window[0] <= t <= window[1])
+    await wait_released(redis, 30)
     await redis.aclose()
-    cores = (cpu1 - cpu0) / (wall1 - wall0)
-    errors = [c.error for c in clients if c.error]
-    frames_expected = sum(1 for c in clients for t in c.sent if window[0] <= t <= window[1])
+    wall = wall1 - wall0
+    cores = (cpu1 - cpu0) / wall
+    written = (xadds1 - xadds0 - len(rtt)) / wall  # the sessions' frames appended per second
+    errors = [error for _, error, _ in reports if error]
     raw_p99 = percentile(rtt, 99)
+    p99 = percentile(latencies, 99)
     return {
-        "sessions": n, "opened": sum(1 for c in clients if c.session_id), "open_seconds": round(opened_in, 1),
-        "errors": len(errors), "error_kinds": sorted({e[:60] for e in errors})[:5],
-        # Frames the gateway appended per CPU second / 10 frames a second: sessions per core
-        # by work done, which holds also when the box starves the gateway and it falls behind.
-        "frames_written": written[0],
-        "sessions_per_core_by_work": round(written[0] / (wall1 - wall0) / 10 / cores) if cores else None,
-        "gateway_cores": round(cores, 3), "redis_cores": round((others1[0] - others0[0]) / (wall1 - wall0), 3),
-        "client_cores": round((others1[1] - others0[1]) / (wall1 - wall0), 3), "sessions_per_core": round(n / cores) if cores else None,
-        "frames": frames_expected, "frames_seen": len(latencies),
-        "send_to_redis_ms": {"p50": round(percentile(latencies, 50), 2), "p99": round(percentile(latencies, 99), 2),
+        "sessions": n, "opened": len(ids), "open_seconds": round(opened_in, 1),
+        "errors": len(errors), "error_kinds": sorted({e[:70] for e in errors})[:5],
+        "gateway_cores": round(cores, 3), "sessions_per_core": round(n / cores) if cores else None,
+        "frames_per_s": round(written), "sessions_per_core_by_work": round(written / 10 / cores) if cores else None,
+        "redis_cores": round((others1[0] - others0[0]) / wall, 3),
+        "client_cores": round((others1[1] - others0[1]) / wall, 3), "client_processes": processes,
+        "collector_cores": round((others1[2] - others0[2]) / wall, 3),
+        "client_late_ms": {"p99": round(max(x["late_p99_ms"] for x in lateness), 1),
+                           "max": round(max(x["late_max_ms"] for x in lateness), 1)},
+        "sampled_sessions": len(sampled), "frames_sampled": frames_sampled, "frames_seen": len(latencies),
+        "send_to_redis_ms": {"p50": round(percentile(latencies, 50), 2), "p99": round(p99, 2),
                              "max": round(max(latencies, default=float("nan")), 2)},
         "raw_xadd_ms": {"rtt_p50": round(percentile(rtt, 50), 2), "rtt_p99": round(raw_p99, 2),
                         "stamp_p99": round(percentile(stamp, 99), 2), "n": len(rtt)},
-        "ratio_p99": round(percentile(latencies, 99) / raw_p99, 2) if rtt and latencies else None,
-        "loadavg_before": [round(x, 2) for x in load0],
+        "ratio_p99": round(p99 / raw_p99, 2) if rtt and latencies else None,
+        "loadavg": [round(load0[0], 2), round(load1[0], 2)],
     }
+
+
+async def wait_released(redis: aioredis.Redis, timeout: float) -> None:
+    """Wait (bounded) until the gateway has released every session of the level."""
+    deadline = time.monotonic() + timeout
+    while await redis.zcard(keys.slots("vad")) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)  # polling the gateway's releases, with a deadline
 
 
 async def main_async(args) -> None:
@@ -277,19 +452,15 @@ async def main_async(args) -> None:
         for process in processes[:-1]:
             process.wait_for_line(r"\bready\b", 120)
         await asyncio.get_running_loop().run_in_executor(None, lambda: wait_listening(port))
-        url = f"ws://127.0.0.1:{port}/ws/asr"
         print(json.dumps({"gateway_pid": gateway.proc.pid, "redis_pid": server.process.proc.pid}), flush=True)
         for n in levels:
-            result = await run_level(n, url=url, redis_url=server.url, gateway_pid=gateway.proc.pid,
-                                     redis_pid=server.process.proc.pid,
-                                     seconds=args.seconds, warmup=args.warmup, trim=args.workers == "none",
-                                     raw_rate=args.raw_rate)
+            result = await run_level(n, port=port, redis_url=server.url, gateway_pid=gateway.proc.pid,
+                                     redis_pid=server.process.proc.pid, args=args)
             result["gateway_alive"] = gateway.proc.poll() is None
             print(json.dumps(result), flush=True)
             if not result["gateway_alive"]:
                 print(gateway.tail(), file=sys.stderr)
                 break
-            await asyncio.sleep(2.0)  # sessions of this level close before the next
         rc = gateway.stop(timeout=20)
         print(json.dumps({"gateway_exit": rc}), flush=True)
     finally:
@@ -299,8 +470,6 @@ async def main_async(args) -> None:
 
 
 def wait_listening(port: int, timeout: float = 60.0) -> None:
-    import socket
-
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -317,6 +486,9 @@ def main() -> None:
     parser.add_argument("--sessions", default="100,300,1000", help="comma-separated session counts")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per level")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds after all sessions opened")
+    parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--sampled", type=int, default=200,
+                        help="sessions whose frames are read back for send -> Redis (0: none)")
     parser.add_argument("--workers", choices=("none", "real"), default="none",
                         help="none: the bench stands in for the first stage; real: VAD and ASR workers")
     parser.add_argument("--raw-rate", type=float, default=200.0, help="raw XADD probes per second")

@@ -305,6 +305,7 @@ class Figures:
     finalize_final: list[float] = field(default_factory=list)
     first_partial: list[float] = field(default_factory=list)
     finals: int = 0  # utterances that got a final
+    sent: int = 0  # finals with words, counted from the results (more than utterances: utterances were split)
     utterances: int = 0
     errors: int = 0  # word errors
     words: int = 0
@@ -319,6 +320,7 @@ class Figures:
         for heard in sorted(run.heard, key=lambda h: h.at):
             if not normalise(heard.text):
                 continue
+            self.sent += heard.final
             for index, utterance in enumerate(utterances):
                 if overlaps(heard, utterance) and index not in first_at:
                     first_at[index] = heard.at
@@ -426,7 +428,8 @@ def speculative_wasted(metrics_url: str | None) -> float | None:
             text = response.read().decode()
     except OSError:
         return None
-    total, found = 0.0, False
+    # A counter with labels has no sample before its first increment: its TYPE line shows it exists.
+    total, found = 0.0, f"# TYPE {SPECULATIVE.removesuffix('_total')} counter" in text
     for line in text.splitlines():
         match = re.match(rf"^{SPECULATIVE}(\{{[^}}]*\}})? ([0-9.eE+-]+)$", line)
         if not match:
@@ -479,7 +482,8 @@ def dump(path: str, labels: dict, run: SessionRun, utterances: list[Utterance]) 
 def row(system: str, mode: str, n: int, figures: Figures, wasted: str, load: str) -> str:
     wer = f"{100 * figures.errors / figures.words:.1f} %" if figures.words else "n/a"
     return (f"| {system} | {mode} | {n} | {percentiles(figures.eos_final)} | {percentiles(figures.finalize_final)} "
-            f"| {percentiles(figures.first_partial)} | {figures.finals}/{figures.utterances} | {wer} | {wasted} "
+            f"| {percentiles(figures.first_partial)} | {figures.finals}/{figures.utterances} ({figures.sent} sent) "
+            f"| {wer} | {wasted} "
             f"| {load} |")
 
 

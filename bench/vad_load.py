@@ -9,8 +9,9 @@ each session starting at a different point) in one pipeline and rings the
 sessions' bells. The sessions' pipeline is the VAD alone, so its outputs go to
 the result streams, which the bench counts and trims.
 
-Over the measured window it reports the worker's CPU (``/proc/<pid>/stat``),
-whether it kept up (the input backlog at the end of the window), the model's
+Over the measured window it reports the worker's CPU (``/proc/<pid>/stat``, and
+per thread: the event loop's and the model thread's), whether it kept up (its
+queue lag, sampled once a second), the model's
 share of the time and its mean batch (from the worker's metrics), and the
 stage's streams per core = sessions / worker cores. Then, in the same run, the
 raw model: ``SileroVad`` at batch 64 on one thread, as streams per core
@@ -43,11 +44,27 @@ from tests.testdata import librivox_clips  # noqa: E402
 from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad  # noqa: E402
 
 CHUNK = SAMPLE_RATE // 10  # 100 ms per append, as the gateway sends
+LAG = 'streamscribe_stage_queue_lag_seconds{stage="vad"}'
 TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
+    return cpu_seconds_of(f"/proc/{pid}/stat")
+
+
+def thread_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of ``pid`` (the main thread's id is ``pid``)."""
+    seconds = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            seconds[int(tid)] = cpu_seconds_of(f"/proc/{pid}/task/{tid}/stat")
+        except FileNotFoundError:  # the thread ended meanwhile
+            pass
+    return seconds
+
+
+def cpu_seconds_of(path: str) -> float:
+    with open(path) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
 
@@ -121,6 +138,7 @@ def main() -> None:
         tick = 0
         outputs = 0
         measured = None
+        lags: list[float] = []  # the worker's queue lag, once a second in the measured window
         while True:
             due = started + tick * 0.1
             now = time.monotonic()
@@ -129,7 +147,8 @@ def main() -> None:
             if due > now:
                 time.sleep(due - now)  # real-time pacing of the feeder
             if measured is None and time.monotonic() >= started + args.warmup:
-                measured = (cpu_seconds(worker.proc.pid), time.monotonic(), scrape(http_port))
+                measured = (cpu_seconds(worker.proc.pid), time.monotonic(), scrape(http_port),
+                            thread_seconds(worker.proc.pid))
             with client.pipeline(transaction=False) as pipe:
                 for i, sid in enumerate(sessions):
                     sk = keys.SessionKeys(sid)
@@ -145,14 +164,18 @@ def main() -> None:
                 replies = pipe.execute()
             if tick % 10 == 0:
                 outputs += sum(replies[2 * len(sessions)::2])
+                if measured is not None:
+                    lags.append(scrape(http_port).get(LAG, 0.0))
             tick += 1
         cpu1, wall1, metrics1 = cpu_seconds(worker.proc.pid), time.monotonic(), scrape(http_port)
-        with client.pipeline(transaction=False) as pipe:
-            for sid in sessions:
-                pipe.xlen(keys.SessionKeys(sid).input("vad"))
-            backlog = pipe.execute()
-        cpu0, wall0, metrics0 = measured
+        threads1 = thread_seconds(worker.proc.pid)
+        cpu0, wall0, metrics0, threads0 = measured
         cores = (cpu1 - cpu0) / (wall1 - wall0)
+        # The event loop runs on the main thread; the model (and the numpy of its rounds) on another.
+        loop_cpu = threads1[worker.proc.pid] - threads0[worker.proc.pid]
+        busiest = sorted(((threads1[t] - threads0.get(t, 0.0), t) for t in threads1 if t != worker.proc.pid),
+                         reverse=True)
+        model_thread_cpu = busiest[0][0] if busiest else 0.0
 
         def delta(name: str) -> float:
             return metrics1.get(name, 0.0) - metrics0.get(name, 0.0)
@@ -166,9 +189,13 @@ def main() -> None:
             "scored_streams_per_core": round(delta("streamscribe_vad_model_batch_size_sum")
                                              / (SAMPLE_RATE / FRAME) / (cpu1 - cpu0), 1),
             "model_share_wall": round(model_cores / cores, 3) if cores else None,
+            "loop_thread_cores": round(loop_cpu / (wall1 - wall0), 3),
+            "model_thread_cores": round(model_thread_cpu / (wall1 - wall0), 3),
             "mean_batch": round(delta("streamscribe_vad_model_batch_size_sum") / calls, 1) if calls else None,
             "model_calls_per_s": round(calls / (wall1 - wall0), 1),
-            "backlog_records_max": max(backlog), "backlog_records_mean": round(float(np.mean(backlog)), 1),
+            # Age of the oldest record each read found: stays near the round interval when the worker keeps up.
+            "queue_lag_s_max": round(max(lags), 3) if lags else None,
+            "queue_lag_s_mean": round(float(np.mean(lags)), 3) if lags else None,
             "outputs": outputs, "loadavg_after": open("/proc/loadavg").read().strip(),
         }
         print(json.dumps(stage), flush=True)

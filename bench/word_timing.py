@@ -104,7 +104,7 @@ async def run_vad(audio: np.ndarray) -> list:
         if not await wait_event(runner.finished, TIMEOUT):
             raise TimeoutError("the VAD stage did not end the session")
     finally:
-        stage.shutdown()
+        await stage.shutdown()
     return runner.outputs()
 
 

@@ -1,4 +1,4 @@
-"""Waiting with a time limit without ``asyncio.wait_for``.
+"""Waiting (with a time limit, or for a cancelled task) without ``asyncio.wait_for``'s pitfalls.
 
 Before Python 3.12, ``wait_for`` can swallow a cancellation that races with the
 awaited thing completing, leaving a task that never finishes (seen as hung
@@ -39,3 +39,17 @@ async def within(awaitable: Awaitable[T], timeout: float | None) -> T:
         await asyncio.gather(task, return_exceptions=True)
         raise TimeoutError(f"not done within {timeout} s")
     return task.result()
+
+
+async def cancel_and_wait(task: asyncio.Task | None) -> None:
+    """Cancel ``task`` and wait until it has ended; raise what it raised other than its cancellation.
+
+    Unlike ``try: await task except CancelledError: pass``, a cancellation of the
+    caller itself while it waits is not swallowed.
+    """
+    if task is None:
+        return
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.result()

@@ -34,6 +34,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
+from . import aio
+
 log = logging.getLogger(__name__)
 
 Redis = aioredis.Redis | RedisCluster
@@ -171,11 +173,16 @@ class Doorbell:
         backoff = Backoff()
         while True:
             try:
-                message = await self._pubsub.get_message(timeout=5.0)
+                response = await self._pubsub.parse_response(block=False, timeout=5.0)
                 backoff.reset()
-                if message and message.get("type") == "message":
-                    channel = message["channel"]
-                    self._on_ring(channel.decode() if isinstance(channel, bytes) else channel)
+                if not response:
+                    continue
+                if isinstance(response, list) and len(response) == 3 and response[0] in (b"message", "message"):
+                    # A bell: the hot path (thousands a second), so without the message
+                    # dict that get_message builds.
+                    self._on_ring(text(response[1]))
+                else:  # (un)subscribe confirmations, pongs: redis-py keeps its books
+                    await self._pubsub.handle_message(response)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -190,13 +197,8 @@ class Doorbell:
                     continue
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await aio.cancel_and_wait(task)
         if self._pubsub is not None:
             try:
                 await self._pubsub.aclose()

@@ -45,11 +45,11 @@ class SettingsParser(argparse.ArgumentParser):
         self.add_argument(flag, default=default, type=type, choices=choices,
                           help=f"{help} [env {' or '.join(names)}]")
 
-    def flag(self, flag: str, *, help: str) -> None:
-        """Add a boolean ``--flag`` / ``--no-flag`` pair defaulting to the environment."""
+    def flag(self, flag: str, *, help: str, default: bool = False) -> None:
+        """Add a boolean ``--flag`` / ``--no-flag`` pair defaulting to the environment, else ``default``."""
         name = flag.lstrip("-").replace("-", "_").upper()
         env_name = self.env_prefix + name
-        default = parse_bool(self.environ[env_name], env_name) if env_name in self.environ else False
+        default = parse_bool(self.environ[env_name], env_name) if env_name in self.environ else default
         self.add_argument(flag, default=default, action=argparse.BooleanOptionalAction,
                           help=f"{help} [env {env_name}]")
 

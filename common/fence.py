@@ -9,6 +9,17 @@ write: its stale outputs never reach the next stage.
 The scripts take positional ``ARGV``; :class:`CommitRequest` is the typed form a
 caller builds, and :meth:`Fence.commit` the one place that lays it out.
 
+Batching: a worker with hundreds of sessions commits for many of them at once
+(the VAD after each round). Commits are queued and one flusher sends what is
+queued at once; on one Redis as one pipeline of COMMIT_MANY calls of up to
+:data:`COMMITS_PER_CALL` sessions each (one round trip, one command to pack and
+one reply to read per call, not per session), on a cluster as concurrent
+COMMIT calls, one per session (its pipelines refuse scripts, and sessions span
+slots). Each session's writes are still checked against its own lease token, so
+the fencing is per session as before. The flusher sends one batch at a time, so
+commits reach Redis in the order they were made. Lease renewals are batched the
+same way (:meth:`Fence.renew_all`).
+
 Retention: no key of a session outlives the session by more than its TTL. The
 session lives while its meta does (the gateway renews the meta's TTL while the
 client is connected and deletes every key of the session when it closes it).
@@ -24,12 +35,19 @@ A meta without a TTL (never the gateway's) falls back to ``key_ttl``.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import functools
 import json
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import bus
+import msgpack
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError
+
+from . import aio, bus
 from .errors import SessionGone
 from .keys import SessionKeys
 from .records import Record, encode
@@ -78,33 +96,53 @@ return 1
 """
 
 # Write a stage step's outputs and checkpoint, but only while the session lives and we hold
-# the lease. KEYS: lease, checkpoint, input, meta, next stream, out stream.
-# ARGV: see Fence.commit. Returns 1 ok, -1 lease lost (nothing written), -2 session gone
+# the lease. k: the keys lease, checkpoint, input, meta, next stream, out stream; a: see
+# Fence._commit_call. Returns 1 ok, -1 lease lost (nothing written), -2 session gone
 # (checked first: the gateway deletes the lease with the rest of a closed session).
-COMMIT = KEY_EXPIRY + """
-local token, consumed, input_seq, output_seq, state = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local trim_id, finish, key_ttl, next_bell, out_bell = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-if redis.call('EXISTS', KEYS[4]) == 0 then return -2 end
-if redis.call('GET', KEYS[1]) ~= token then return -1 end
-local expiry = key_expiry(KEYS[4], key_ttl)
-local wrote_next, wrote_out = false, false
-for i = 11, #ARGV, 2 do
-  if ARGV[i] == 'n' then
-    redis.call('XADD', KEYS[5], '*', 'r', ARGV[i + 1]); wrote_next = true
-  else
-    redis.call('XADD', KEYS[6], '*', 'r', ARGV[i + 1]); wrote_out = true
+COMMIT_ONE = KEY_EXPIRY + """
+local function commit(k, a)
+  local token, consumed, input_seq, output_seq, state = a[1], a[2], a[3], a[4], a[5]
+  local trim_id, finish, key_ttl, next_bell, out_bell = a[6], a[7], a[8], a[9], a[10]
+  if redis.call('EXISTS', k[4]) == 0 then return -2 end
+  if redis.call('GET', k[1]) ~= token then return -1 end
+  local expiry = key_expiry(k[4], key_ttl)
+  local wrote_next, wrote_out = false, false
+  for i = 11, #a, 2 do
+    if a[i] == 'n' then
+      redis.call('XADD', k[5], '*', 'r', a[i + 1]); wrote_next = true
+    else
+      redis.call('XADD', k[6], '*', 'r', a[i + 1]); wrote_out = true
+    end
   end
+  if wrote_next then redis.call('PEXPIRE', k[5], expiry); redis.call('PUBLISH', next_bell, '1') end
+  if wrote_out then redis.call('PEXPIRE', k[6], expiry); redis.call('PUBLISH', out_bell, '1') end
+  if finish == '1' then
+    redis.call('DEL', k[1], k[2], k[3])
+  elseif consumed ~= '' then
+    redis.call('HSET', k[2], 'consumed', consumed, 'seq', input_seq, 'out_seq', output_seq, 'state', state)
+    redis.call('PEXPIRE', k[2], expiry)
+    redis.call('XTRIM', k[3], 'MINID', trim_id)
+  end
+  return 1
 end
-if wrote_next then redis.call('PEXPIRE', KEYS[5], expiry); redis.call('PUBLISH', next_bell, '1') end
-if wrote_out then redis.call('PEXPIRE', KEYS[6], expiry); redis.call('PUBLISH', out_bell, '1') end
-if finish == '1' then
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-elseif consumed ~= '' then
-  redis.call('HSET', KEYS[2], 'consumed', consumed, 'seq', input_seq, 'out_seq', output_seq, 'state', state)
-  redis.call('PEXPIRE', KEYS[2], expiry)
-  redis.call('XTRIM', KEYS[3], 'MINID', trim_id)
+"""
+
+# One session's commit (on a cluster). KEYS: the six keys of COMMIT_ONE; ARGV: its arguments.
+COMMIT = COMMIT_ONE + """
+return commit(KEYS, ARGV)
+"""
+
+# Several sessions' commits in one call (one Redis only: the keys span slots). KEYS: six per
+# session, in order; ARGV: per session its arguments as one msgpack array of strings. Each
+# session is fenced on its own, as by COMMIT; returns its result per session.
+COMMIT_MANY = COMMIT_ONE + """
+local results = {}
+for i = 1, #ARGV do
+  local o = (i - 1) * 6
+  results[i] = commit({KEYS[o + 1], KEYS[o + 2], KEYS[o + 3], KEYS[o + 4], KEYS[o + 5], KEYS[o + 6]},
+                      cmsgpack.unpack(ARGV[i]))
 end
-return 1
+return results
 """
 
 # Give a lease up (graceful drain) so another worker takes over at once.
@@ -113,6 +151,22 @@ RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+# Script calls per pipeline: bounds one round trip's request and reply.
+PIPELINE_CALLS = 256
+# Sessions per COMMIT_MANY call: bounds how long one call holds Redis (a few ms).
+COMMITS_PER_CALL = 64
+
+
+@functools.lru_cache(maxsize=16384)
+def _commit_keys(stage: str, sk: SessionKeys, output_key: str) -> tuple[str, ...]:
+    """The keys of COMMIT for a session (cached: a worker commits for the same sessions all the time)."""
+    return sk.lease(stage), sk.checkpoint(stage), sk.input(stage), sk.meta, output_key, sk.out
+
+
+@functools.lru_cache(maxsize=16384)
+def _out_bell(sk: SessionKeys) -> str:
+    return sk.bell("out")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +219,21 @@ class Fence:
     def __init__(self, redis: bus.Redis, *, stage: str, worker_id: str, lease_ttl: float, key_ttl: float) -> None:
         self.stage = stage
         self.worker_id = worker_id
+        self._redis = redis
         self._ttl_ms = int(lease_ttl * 1000)
         self._key_ttl_ms = int(key_ttl * 1000)
         self._acquire = redis.register_script(ACQUIRE)
         self._renew = redis.register_script(RENEW)
         self._commit = redis.register_script(COMMIT)
+        self._commit_many = redis.register_script(COMMIT_MANY)
+        # On one Redis a call may commit several sessions and a pipeline may carry scripts;
+        # a cluster spreads sessions over slots and refuses scripts in pipelines.
+        self._one_node = not isinstance(redis, RedisCluster)
         self._release = redis.register_script(RELEASE)
+        # Commits waiting for the flusher: (keys, args, future of the script's reply).
+        # Bounded by the callers: each awaits its own commit.
+        self._queue: deque[tuple[list, list, asyncio.Future]] = deque()
+        self._flusher: asyncio.Task | None = None
 
     async def acquire(self, sk: SessionKeys) -> Lease | None:
         """Take the lease; None if another worker holds it, :class:`SessionGone` if the session ended
@@ -189,16 +252,118 @@ class Fence:
                      state=state.encode() if isinstance(state, str) else state,
                      config=json.loads(bus.text(config) or "{}"))
 
-    def renew(self, sk: SessionKeys, token: str):
-        """A coroutine renewing one lease (and the expiry of the stage's input and checkpoint):
-        1 renewed, 0 lost to another worker, -1 session gone."""
-        return self._renew(keys=[sk.lease(self.stage), sk.meta, sk.checkpoint(self.stage), sk.input(self.stage)],
-                           args=[token, self._ttl_ms, self._key_ttl_ms])
+    async def renew_all(self, leases: Sequence[tuple[SessionKeys, str]]) -> list:
+        """Renew leases (and the expiry of the stage's input and checkpoint), given as
+        (session keys, token): per lease 1 renewed, 0 lost to another worker, -1
+        session gone, or the exception its script raised. Raises if Redis fails."""
+        calls = [([sk.lease(self.stage), sk.meta, sk.checkpoint(self.stage), sk.input(self.stage)],
+                  [token, self._ttl_ms, self._key_ttl_ms]) for sk, token in leases]
+        replies = []
+        for first in range(0, len(calls), PIPELINE_CALLS):
+            replies += await self._pipelined([(self._renew, keys, args)
+                                              for keys, args in calls[first:first + PIPELINE_CALLS]])
+        return replies
 
     async def release(self, sk: SessionKeys, token: str) -> None:
         await self._release(keys=[sk.lease(self.stage)], args=[token])
 
     async def commit(self, sk: SessionKeys, request: CommitRequest) -> Commit:
+        """Write ``request`` if the lease is still ours; raises if Redis fails.
+
+        Queued for the flusher with every other commit made meanwhile (see the
+        module's docstring); a caller cancelled before its pipeline goes out writes nothing.
+        """
+        return Commit(int(await self.submit(sk, request)))
+
+    def submit(self, sk: SessionKeys, request: CommitRequest) -> asyncio.Future:
+        """Queue ``request``; the future gets the script's reply (a :class:`Commit` value) or
+        the Redis error. For a caller that waits on many commits at once."""
+        keys, args = self._commit_call(sk, request)
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((keys, args, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name=f"{self.stage}-commits")
+        return future
+
+    async def close(self) -> None:
+        """Stop the flusher; commits still queued fail with CancelledError."""
+        flusher, self._flusher = self._flusher, None
+        await aio.cancel_and_wait(flusher)
+        while self._queue:
+            self._queue.popleft()[2].cancel()
+
+    async def _flush(self) -> None:
+        """Send the queued commits, a pipeline at a time, until none is left."""
+        while self._queue:
+            batch = []
+            while self._queue and len(batch) < PIPELINE_CALLS:
+                call = self._queue.popleft()
+                if not call[2].done():  # its caller was cancelled: not sent
+                    batch.append(call)
+            if not batch:
+                continue
+            try:
+                replies = await self._commit_batch([(keys, args) for keys, args, _ in batch])
+            except asyncio.CancelledError:
+                for *_, future in batch:
+                    future.cancel()
+                raise
+            except Exception as exc:  # the whole pipeline failed: every caller sees why
+                replies = [exc] * len(batch)
+            for (*_, future), reply in zip(batch, replies):
+                if future.done():
+                    continue
+                if isinstance(reply, Exception):
+                    future.set_exception(reply)
+                    future.exception()  # retrieved: a caller that stopped waiting logs nothing
+                else:
+                    future.set_result(reply)
+
+    async def _commit_batch(self, calls: list[tuple[list, list]]) -> list:
+        """COMMIT for each (keys, args), in one pipeline; the replies in order (see :meth:`_pipelined`).
+
+        On one Redis, :data:`COMMITS_PER_CALL` sessions share one COMMIT_MANY call: one
+        command to pack and one reply to read instead of one per session.
+        """
+        if not self._one_node:
+            return await self._pipelined([(self._commit, keys, args) for keys, args in calls])
+        groups = [calls[first:first + COMMITS_PER_CALL] for first in range(0, len(calls), COMMITS_PER_CALL)]
+        replies = await self._pipelined([
+            (self._commit_many, [key for keys, _ in group for key in keys],
+             # Old-style raw strings: the Lua cmsgpack of Redis 7 reads no bin type.
+             [msgpack.packb([str(arg) if isinstance(arg, int) else arg for arg in args], use_bin_type=False)
+              for _, args in group])
+            for group in groups
+        ])
+        results = []
+        for group, reply in zip(groups, replies):
+            results += [reply] * len(group) if isinstance(reply, Exception) else reply
+        return results
+
+    async def _pipelined(self, calls: Sequence[tuple]) -> list:
+        """Run each (script, keys, args) in one pipeline; the replies in order, an exception
+        in place of a call that failed. Raises if the pipeline fails as a whole.
+
+        A cluster pipeline refuses scripts: there the calls go concurrently, one each.
+        """
+        if not self._one_node:
+            return await bus.gather_bounded((script(keys=keys, args=args) for script, keys, args in calls),
+                                            return_exceptions=True)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            replies = await pipe.execute(raise_on_error=False)
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):  # Redis restarted empty: load it, then call again
+                script, keys, args = calls[i]
+                try:
+                    replies[i] = await script(keys=keys, args=args)
+                except Exception as exc:
+                    replies[i] = exc
+        return replies
+
+    def _commit_call(self, sk: SessionKeys, request: CommitRequest) -> tuple[list, list]:
+        """The keys and arguments of the COMMIT script for ``request``."""
         checkpoint = request.checkpoint
         args: list = [
             request.token,
@@ -210,15 +375,10 @@ class Fence:
             "1" if request.finish else "0",
             self._key_ttl_ms,
             request.output_bell,
-            sk.bell("out"),
+            _out_bell(sk),
         ]
         for record in request.outputs:
             args += ["n", encode(record)]
         for record in request.to_client:
             args += ["o", encode(record)]
-        result = await self._commit(
-            keys=[sk.lease(self.stage), sk.checkpoint(self.stage), sk.input(self.stage), sk.meta,
-                  request.output_key, sk.out],
-            args=args,
-        )
-        return Commit(int(result))
+        return list(_commit_keys(self.stage, sk, request.output_key)), args

@@ -180,6 +180,12 @@ class AsrMetrics:
             "Final decodes started at a pause, by outcome: used (the final) or wasted (speech resumed).",
             ["outcome"], registry=registry,
         )
+        self.early_finals = Counter(
+            p + "early_finals_total",
+            "Finals sent when the decode started at a pause ended, before the endpoint, by kind: "
+            "sentence (the text ended a sentence) or eager (the session asked for eager finals).",
+            ["kind"], registry=registry,
+        )
 
 
 class DenoiseMetrics:

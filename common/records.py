@@ -192,6 +192,20 @@ def encode(record: Record) -> bytes:
     return msgpack.packb(body, use_bin_type=True)
 
 
+_PACKER = msgpack.Packer(use_bin_type=True)
+
+
+def encode_audio(seq: int, offset: int, pcm: bytes) -> bytes:
+    """The bytes of ``encode(Audio(seq=seq, offset=offset, pcm=pcm))``, a few times faster.
+
+    The gateway encodes every client frame (ten thousand a second at 1000
+    sessions); the generic codec spends ~4 us on each building the record and
+    walking its fields. tests/test_writer.py checks that both give the same bytes.
+    """
+    return _PACKER.pack({"v": SCHEMA_VERSION, "t": Audio.TYPE, "seq": seq, "offset": offset, "pcm": pcm,
+                         "raw": b""})
+
+
 def decode(data: bytes) -> Record:
     """Decode and validate one record; raise :class:`RecordError` if malformed."""
     try:

@@ -37,7 +37,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError, ResponseError
@@ -49,7 +49,7 @@ from .fence import Checkpoint, Commit, CommitRequest, Fence
 from .metrics import StageMetrics
 from .reader import InputReader
 from .records import Error, Record
-from .stage import Runner, Session, Stage
+from .stage import Runner, Session, Stage, Write
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +152,17 @@ class StageRunner:
         self._closed = True
         for task in self._tasks:
             task.cancel()
+        # A loop whose cancellation was swallowed (seen under load: the sweep went back to
+        # sleep, "cancelling", and close waited forever; asyncio.timeout inside a Redis
+        # call can eat a cancel that lands as it fires) ends on the flag instead.
+        self._wake.set()
+        self._room.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         for session in list(self.sessions.values()):
             await self._drop(session, "worker closing")
         await self.reader.close()
+        await self.fence.close()
         await self.doorbell.close()
 
     async def readiness(self) -> tuple[bool, dict]:
@@ -184,7 +190,7 @@ class StageRunner:
     async def _claim_loop(self) -> None:
         stream = keys.control_stream(self.options.stage)
         backoff = bus.Backoff()
-        while True:
+        while not self._closed:
             if self._draining or self.load >= self.options.capacity:
                 await self._wait_for_room()  # a drop sets it; a session going inactive is seen within a sweep
                 continue
@@ -303,12 +309,11 @@ class StageRunner:
 
     async def _heartbeat_loop(self) -> None:
         stage = self.options.stage
-        while True:
+        while not self._closed:
             try:
                 await self._register()
                 sessions = list(self.sessions.values())
-                results = await bus.gather_bounded((self.fence.renew(s.keys, s.token) for s in sessions),
-                                                   return_exceptions=True)
+                results = await self.fence.renew_all([(s.keys, s.token) for s in sessions])
                 renewed = {}
                 for session, result in zip(sessions, results):  # empty when idle
                     if isinstance(result, Exception):
@@ -332,7 +337,7 @@ class StageRunner:
     async def _sweep_loop(self) -> None:
         stage = self.options.stage
         stream = keys.control_stream(stage)
-        while True:
+        while not self._closed:
             await asyncio.sleep(self.options.sweep_interval)
             self._mark_all_dirty()
             if self._draining:
@@ -392,7 +397,7 @@ class StageRunner:
 
     async def _process_loop(self) -> None:
         backoff = bus.Backoff()
-        while True:
+        while not self._closed:
             await self._wake.wait()
             self._wake.clear()
             dirty = [self.sessions[sid] for sid in self._dirty if sid in self.sessions]
@@ -449,27 +454,65 @@ class StageRunner:
         ``to_client`` records to the client. Raises :class:`LeaseLost` or
         :class:`SessionGone` after dropping the session.
         """
+        write = Write(session, list(outputs), consumed=consumed, state=state, to_client=list(to_client),
+                      finish=finish)
+        request = await self._request(write)
+        try:
+            result: Commit | BaseException = await self.fence.commit(session.keys, request)
+        except (RedisError, OSError) as exc:
+            result = exc
+        await self._settle(write, result)
+
+    async def commit_all(self, writes: Sequence[Write]) -> list[Exception | None]:
+        """:meth:`commit` of several sessions at once (one batch for the fence, no task each).
+
+        Returns per write None, or the :class:`LeaseLost` / :class:`SessionGone` that
+        :meth:`commit` would have raised (the session is dropped then).
+        """
+        errors: list[Exception | None] = [None] * len(writes)
+        pending = []
+        for i, write in enumerate(writes):
+            try:
+                request = await self._request(write)
+            except (LeaseLost, SessionGone) as exc:
+                errors[i] = exc
+                continue
+            pending.append((i, write, self.fence.submit(write.session.keys, request)))
+        results = await asyncio.gather(*(future for *_, future in pending), return_exceptions=True)
+        for (i, write, _), result in zip(pending, results):
+            if isinstance(result, BaseException) and not isinstance(result, (RedisError, OSError)):
+                raise result
+            try:
+                await self._settle(write, result if isinstance(result, BaseException) else Commit(int(result)))
+            except (LeaseLost, SessionGone) as exc:
+                errors[i] = exc
+        return errors
+
+    async def _request(self, write: Write) -> CommitRequest:
+        """The fenced write of ``write``, after announcing the session to the next stage if due."""
+        session = write.session
         if session.closed:
             raise LeaseLost(f"session {session.session_id} is no longer owned here")
-        stage = self.options.stage
-        outputs = list(outputs)
-        if outputs and session.next_stage and not session.announced:
+        if write.outputs and session.next_stage and not session.announced:
             await self._announce(session)
         checkpoint = None
-        if consumed is not None:
-            checkpoint = Checkpoint(consumed=consumed, input_seq=self.reader.input_seq_after(session, consumed),
-                                    output_seq=session.output_seq, state=state)
-        request = CommitRequest(token=session.token, output_key=session.output_key,
-                                output_bell=session.output_bell, outputs=outputs,
-                                to_client=list(to_client), checkpoint=checkpoint, finish=finish)
-        try:
-            result = await self.fence.commit(session.keys, request)
-        except (RedisError, OSError) as exc:
+        if write.consumed is not None:
+            checkpoint = Checkpoint(consumed=write.consumed,
+                                    input_seq=self.reader.input_seq_after(session, write.consumed),
+                                    output_seq=session.output_seq, state=write.state)
+        return CommitRequest(token=session.token, output_key=session.output_key,
+                             output_bell=session.output_bell, outputs=write.outputs,
+                             to_client=write.to_client, checkpoint=checkpoint, finish=write.finish)
+
+    async def _settle(self, write: Write, result: Commit | BaseException) -> None:
+        """Act on the outcome of a commit: drop the session (and raise) if it failed."""
+        session, stage = write.session, self.options.stage
+        if isinstance(result, BaseException):
             # Our in-memory state ran ahead of what Redis holds. Let the lease lapse:
             # the next owner (perhaps us) restores the checkpoint and replays.
             self.metrics.redis_errors.inc()
-            await self._drop(session, f"commit failed: {exc}")
-            raise LeaseLost(f"commit of {session.session_id}/{stage} failed: {exc}") from exc
+            await self._drop(session, f"commit failed: {result}")
+            raise LeaseLost(f"commit of {session.session_id}/{stage} failed: {result}") from result
         if result is Commit.FENCED:
             self.metrics.fenced_rejects.inc()
             await self._drop(session, "lease lost (write fenced)")
@@ -477,10 +520,10 @@ class StageRunner:
         if result is Commit.GONE:
             await self._cleanup_gone(session)
             raise SessionGone(session.session_id)
-        if consumed is not None:
+        if write.consumed is not None:
             session.checkpointed_at = time.monotonic()
-            self.reader.forget_through(session, consumed)
-        if finish:
+            self.reader.forget_through(session, write.consumed)
+        if write.finish:
             await self.redis.zrem(keys.owners(stage), session.session_id)
             await self._drop(session, "session ended")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -77,6 +77,18 @@ class Session(Generic[StateT]):
         return self.keys.bell(self.next_stage or "out")
 
 
+@dataclass(eq=False, slots=True)
+class Write:
+    """One session's write, for :meth:`Runner.commit_all` (the arguments of :meth:`Runner.commit`)."""
+
+    session: Session
+    outputs: list[Record]
+    consumed: str | None = None
+    state: bytes = b""
+    to_client: list[Record] = field(default_factory=list)
+    finish: bool = False
+
+
 class Runner(Protocol):
     """What a stage may ask of the runner that hosts it."""
 
@@ -86,6 +98,10 @@ class Runner(Protocol):
         ``to_client`` records (to the client, whatever the stage), plus a checkpoint
         of ``state`` up to input ``consumed`` if given, in one fenced write.
         ``finish`` ends the session here. Raises ``LeaseLost`` or ``SessionGone``."""
+
+    async def commit_all(self, writes: Sequence[Write]) -> list[Exception | None]:
+        """``commit`` of several sessions at once (one round trip); per write None or the
+        ``LeaseLost`` / ``SessionGone`` that ``commit`` would have raised."""
 
     async def report(self, session: Session, code: str, message: str, *, fatal: bool = False) -> None:
         """Send an error to the client; never raises."""

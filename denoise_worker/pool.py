@@ -29,6 +29,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from common.aio import within
 from common.errors import ConfigError, ModelError, StreamscribeError
 
 __all__ = ["DenoisePool", "DenoiseProcessDied", "SessionStateLost"]
@@ -142,7 +143,7 @@ class _Child:
         self._reader = threading.Thread(target=self._read_loop, name=f"denoise-read-{self.index}", daemon=True)
         self._reader.start()
         try:
-            await asyncio.wait_for(ready, timeout)
+            await within(ready, timeout)
         except BaseException:
             await self.stop(timeout=1.0)
             raise

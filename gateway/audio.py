@@ -87,7 +87,13 @@ class AudioConverter:
             # Already canonical: the float round trip would give back the same samples.
             if len(data) % 2:
                 raise ProtocolError("bad_audio", f"pcm16 frame of {len(data)} bytes has an odd byte count")
-            return self._chunks(np.frombuffer(data, dtype="<i2").astype(np.int16), final=False)
+            pcm = np.frombuffer(data, dtype="<i2")
+            if not len(self._pending) and MIN_CHUNK <= len(pcm) <= MAX_CHUNK:
+                # The common case (a client sending 20-100 ms frames): the frame is the chunk.
+                offset = self.offset
+                self.offset += len(pcm)
+                return [(offset, pcm)]
+            return self._chunks(pcm, final=False)
         return self.push_samples(decode_frame(data, self.encoding)[:, 0])
 
     def push_samples(self, samples: np.ndarray) -> list[tuple[int, np.ndarray]]:

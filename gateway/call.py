@@ -73,6 +73,7 @@ class Call:
         self._flushes = 0
         self._flush_pending: dict[int, int] = {}  # flush id -> channels yet to confirm it
         self._partial_seen: set[str] = set()
+        self._last_word_end: dict[int, int] = {}  # channel -> end (ms) of its latest final with words
         self._all_ended = asyncio.Event()
         self._ended = False  # Ended was emitted
         self._finishing = False  # no more input: End was published
@@ -261,10 +262,13 @@ class Call:
             from_finalize = bool(self._flush_pending) and record.speech_final
             final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize)
             await self._emit(final)
-            if self.transcript_log is not None:
-                await self.transcript_log.add(final)
-            if record.speech_final and record.text:
-                await self._emit(events.UtteranceEnd(channel, fields["end_ms"]))
+            if record.text:
+                self._last_word_end[channel] = fields["end_ms"]
+                if self.transcript_log is not None:
+                    await self.transcript_log.add(final)
+            # After an eager final, the turn's end comes as an empty final.
+            if record.speech_final and channel in self._last_word_end:
+                await self._emit(events.UtteranceEnd(channel, self._last_word_end.pop(channel)))
             return
         if record.utterance_id not in self._partial_seen:
             self._partial_seen.add(record.utterance_id)

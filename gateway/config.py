@@ -39,6 +39,8 @@ class SessionConfig:
     unfixed_chunk_num: int = 2
     unfixed_token_num: int = 5
     words: bool = False  # word timings on finals
+    eager_finals: bool = False  # the final of the speech so far at each pause (speech_final false)
+    sentence_endpoint: bool | None = None  # a pause after a complete sentence ends the utterance; None: the ASR default
     # Endpointing and noise suppression
     vad: dict = field(default_factory=dict)
     denoise: bool | None = None  # None: the deployment default
@@ -75,4 +77,5 @@ class SessionConfig:
             "language": self.language, "context": self.context, "chunk_size_sec": self.chunk_size_sec,
             "unfixed_chunk_num": self.unfixed_chunk_num, "unfixed_token_num": self.unfixed_token_num,
             "vad": self.vad, "asr_audio": self.asr_audio, "words": self.words,
+            "eager_finals": self.eager_finals, "sentence_endpoint": self.sentence_endpoint,
         }

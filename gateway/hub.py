@@ -41,6 +41,7 @@ from redis.exceptions import RedisError
 from common import bus, keys
 from common.metrics import GatewayMetrics
 
+from .resp import Lane
 from .writer import AppendWriter
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class SessionHub:
         self._lost_handlers: dict[str, LostHandler] = {}
         self._tasks: list[asyncio.Task] = []
         self.writer = AppendWriter(redis)
+        self._sweeps = Lane(redis)  # the tick's batches: a command per session each
         self.reads = asyncio.Semaphore(bus.CONCURRENCY)  # relays' reads in flight
 
     async def start(self) -> None:
@@ -108,6 +110,7 @@ class SessionHub:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self.writer.close()
+        await self._sweeps.close()
         await self.doorbell.close()
 
     def register(self, session: PipelineSession, on_lost: LostHandler) -> None:
@@ -149,17 +152,14 @@ class SessionHub:
         if not sessions:
             return
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for session in sessions:
-                    pipe.xlen(session.keys.out)
-                lengths = await pipe.execute()
+            lengths = await self._sweeps.execute([("XLEN", session.out_key) for session in sessions])
         except (RedisError, OSError) as exc:
             self.metrics.redis_errors.inc()
             log.warning("looking for unread results failed: %s; ringing every relay", exc)
             self._ring_all()
             return
         for session, length in zip(sessions, lengths):
-            if length > session.untrimmed:
+            if isinstance(length, Exception) or length > session.untrimmed:
                 session.ring()
 
     async def _renew_sessions(self) -> None:
@@ -168,24 +168,22 @@ class SessionHub:
             return
         try:
             deadline = self._slot_deadline()
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for session in sessions:
-                    pipe.expire(session.keys.meta, int(self.options.session_ttl))
-                stages = set()
-                for session in sessions:
-                    for stage in session.pipeline["stages"]:
-                        stages.add(stage)
-                        pipe.zadd(keys.slots(stage), {session.session_id: deadline}, xx=True)
-                for stage in stages:
-                    pipe.pexpireat(keys.slots(stage), deadline, gt=True)
-                alive = (await pipe.execute())[:len(sessions)]
+            ttl = int(self.options.session_ttl)
+            commands = [("EXPIRE", session.meta_key, ttl) for session in sessions]
+            stages = set()
+            for session in sessions:
+                for stage in session.pipeline["stages"]:
+                    stages.add(stage)
+                    commands.append(("ZADD", keys.slots(stage), "XX", deadline, session.session_id))
+            commands += [("PEXPIREAT", keys.slots(stage), deadline, "GT") for stage in stages]
+            alive = (await self._sweeps.execute(commands))[:len(sessions)]
         except (RedisError, OSError) as exc:
             self.metrics.redis_errors.inc()
             log.warning("renewing sessions failed: %s", exc)
             return
         for session, renewed in zip(sessions, alive):
             handler = self._lost_handlers.get(session.session_id)
-            if not renewed and handler is not None:
+            if renewed == 0 and handler is not None:  # an error reply is no proof the session is gone
                 self.unregister(session)
                 self.metrics.sessions_lost.inc()
                 await handler(session, "the service lost this session's data (its queue restarted); "
@@ -205,12 +203,23 @@ class SessionHub:
                 log.warning("watching stages failed: %s", exc)
             await asyncio.sleep(self.options.sweep_interval)
 
-    async def _check_stage(self, stage: str) -> str:
+    async def workers(self, stage: str) -> list[tuple[str, dict | None]]:
+        """The live workers of ``stage`` with the load each last reported (None: not yet)."""
         now_ms = int(time.time() * 1000)
         live = [bus.text(w) for w in await self.redis.zrangebyscore(keys.workers(stage), now_ms, "+inf")]
         loads = await self.redis.hmget(keys.load(stage), live) if live else []
+        return [(worker, json.loads(raw) if raw else None) for worker, raw in zip(live, loads)]
+
+    @property
+    def default_stages(self) -> list[str]:
+        """The stages of a session with the default config."""
+        return ["vad", "asr"] + (["denoise"] if self.options.enable_noise_suppression else [])
+
+    async def _check_stage(self, stage: str) -> str:
+        workers = await self.workers(stage)
+        live = [worker for worker, _ in workers]
         self.metrics.live_workers.labels(stage=stage).set(len(live))
-        states = [json.loads(raw) for raw in loads if raw]
+        states = [state for _, state in workers if state is not None]
         self.capacity[stage] = sum(s["capacity"] for s in states if not s["draining"])
         self.refusals[stage] = _refusal(stage, live, states, self.options.max_queue_lag)
         return self.refusals[stage]
@@ -225,20 +234,21 @@ class SessionHub:
             # The cached verdict is a second old at most; confirm a refusal before giving it.
             if self.refusals[stage] and await self._check_stage(stage):
                 return self.refusals[stage]
-        now_ms = int(time.time() * 1000)
+        full = await self._try_reserve(stages, session_ids)
+        if full:
+            await self._check_stage(full)  # the capacity may have grown since the last check
+            full = await self._try_reserve(stages, session_ids)
+        return self._at_capacity(full) if full else ""
+
+    async def _try_reserve(self, stages: list[str], session_ids: list[str]) -> str:
+        """Run ``RESERVE`` with the capacities known now; the first stage found full, or ""."""
         full = await self._reserve(keys=[keys.slots(stage) for stage in stages],
-                                   args=[now_ms, self._slot_deadline(), len(session_ids),
+                                   args=[int(time.time() * 1000), self._slot_deadline(), len(session_ids),
                                          *(self.slots(stage) for stage in stages), *session_ids])
-        if full:
-            stage = stages[full - 1]
-            await self._check_stage(stage)  # the capacity may have grown since the last check
-            full = await self._reserve(keys=[keys.slots(stage) for stage in stages],
-                                       args=[now_ms, self._slot_deadline(), len(session_ids),
-                                             *(self.slots(stage) for stage in stages), *session_ids])
-        if full:
-            stage = stages[full - 1]
-            return f"every {stage} worker is at capacity ({self.slots(stage)} sessions)"
-        return ""
+        return stages[full - 1] if full else ""
+
+    def _at_capacity(self, stage: str) -> str:
+        return f"every {stage} worker is at capacity ({self.slots(stage)} sessions)"
 
     def slots(self, stage: str) -> int:
         """Sessions admissible to ``stage``: its live workers' capacity (overbooked for the ASR)."""
@@ -265,7 +275,7 @@ class SessionHub:
                        for stage in keys.STAGES}
         except (RedisError, OSError) as exc:
             return False, {"redis": f"unreachable: {exc}"}
-        needed = ["vad", "asr"] + (["denoise"] if self.options.enable_noise_suppression else [])
+        needed = self.default_stages
         missing = [stage for stage in needed if not workers[stage]]
         details = {"redis": "ok", "workers": workers}
         if missing:
@@ -276,8 +286,7 @@ class SessionHub:
             for stage in needed:
                 reserved = await self.redis.zcount(keys.slots(stage), now_ms, "+inf")
                 refusal = await self._check_stage(stage) or (
-                    f"every {stage} worker is at capacity ({self.slots(stage)} sessions)"
-                    if reserved >= self.slots(stage) else "")
+                    self._at_capacity(stage) if reserved >= self.slots(stage) else "")
                 if refusal:
                     details["refusing"] = refusal
                     return False, details

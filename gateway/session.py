@@ -15,7 +15,8 @@ import dataclasses
 import json
 import logging
 import time
-from collections import OrderedDict, deque
+from array import array
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,7 @@ from common import keys
 from common.bus import Backoff, next_id
 from common.errors import BacklogFull, RecordError
 from common.logs import SessionLogger
-from common.records import Audio, Record, Transcript, decode, encode
+from common.records import Record, Transcript, decode, encode, encode_audio
 
 from .writer import Append
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FINAL_IDS_KEPT = 10_000  # finals remembered for duplicate suppression
-ARRIVALS_KEPT = 3_000  # chunk arrival times kept for latency metrics (~5 min at 100 ms)
+ARRIVALS_KEPT = 3_000  # chunk arrival times kept for latency metrics (at least ~5 min at 100 ms)
 READ_BATCH = 200  # result records read per round trip
 RELAY_STOP_TIMEOUT = 5.0  # seconds a closing session waits for its relay task
 BACKLOG_CHECK_EVERY = 10  # records appended between reads of the input stream's length
@@ -62,6 +63,32 @@ class FinalFilter:
             self._finals.popitem(last=False)
 
 
+class Arrivals:
+    """When the audio up to each chunk's end arrived (wall clock), for latency metrics.
+
+    Two flat arrays, not a deque of tuples: a thousand sessions' deques held
+    millions of tuples that every full garbage collection walked (seen: 250-300 ms
+    pauses of the event loop at 600 sessions). Keeps the latest ``kept`` to ``2 * kept``.
+    """
+
+    def __init__(self, kept: int = ARRIVALS_KEPT) -> None:
+        self._ends = array("q")
+        self._times = array("d")
+        self._kept = kept
+
+    def add(self, end: int, when: float) -> None:
+        self._ends.append(end)
+        self._times.append(when)
+        if len(self._ends) >= 2 * self._kept:
+            del self._ends[:self._kept]
+            del self._times[:self._kept]
+
+    def of(self, sample: int) -> float | None:
+        """When the audio up to ``sample`` arrived, if still remembered."""
+        index = bisect.bisect_left(self._ends, sample)
+        return self._times[index] if index < len(self._ends) else None
+
+
 class PipelineSession:
     """The Redis side of one channel of a call."""
 
@@ -72,6 +99,11 @@ class PipelineSession:
         self.keys = keys.SessionKeys(session_id)
         self.pipeline = pipeline
         self.first_stage = pipeline["stages"][0]
+        # Key names used for every frame or sweep, built once.
+        self.input_key = self.keys.input(self.first_stage)
+        self.bell_key = self.keys.bell(self.first_stage)
+        self.out_key = self.keys.out
+        self.meta_key = self.keys.meta
         self.log = SessionLogger(log, {"session_id": session_id, "stage": "gateway"})
         self.finals = FinalFilter()
         self.ended = asyncio.Event()  # the pipeline delivered End (or a fatal error)
@@ -81,8 +113,9 @@ class PipelineSession:
         self._backlog = 0  # input records not yet consumed: at least as many as in the stream
         self._unchecked = 0  # records appended since the stream's length was last read
         self._expired_at = 0.0  # wall time the input stream's TTL was last set
-        self._in_flight: asyncio.Future | None = None  # the append queued last
-        self._arrivals: deque[tuple[int, float]] = deque(maxlen=ARRIVALS_KEPT)
+        self._in_flight: Append | None = None  # the append queued last, until the next one settles it
+        self._pending = 0  # records of that append
+        self._arrivals = Arrivals()
         self._wake = asyncio.Event()
         self._out_id = "0-0"
         # Entries left in the result stream that were already delivered (trimmed by the
@@ -130,7 +163,7 @@ class PipelineSession:
         self.closed = True
         try:
             if self._in_flight is not None and not self._in_flight.done():
-                await asyncio.wait({self._in_flight}, timeout=RELAY_STOP_TIMEOUT)
+                await asyncio.wait({self._in_flight.waiter()}, timeout=RELAY_STOP_TIMEOUT)
             if self._created:
                 await self._delete_keys()
         finally:
@@ -157,44 +190,69 @@ class PipelineSession:
     # -- audio in -----------------------------------------------------------------------
 
     async def publish_audio(self, chunks: list[tuple[int, np.ndarray]], *then: Record) -> None:
-        """Append audio chunks (offset, pcm16), then any markers (Flush, End), to the first stage."""
-        records = [Audio(seq=0, offset=offset, pcm=pcm.tobytes()) for offset, pcm in chunks]
-        await self._publish(records + list(then))
+        """Append audio chunks (offset, pcm16), then any markers (Flush, End), to the first stage.
 
-    async def _publish(self, records: list[Record]) -> None:
-        if not records or self.closed:
-            return  # after close: a stage may have cleaned up, and nothing may re-create its input
-        stream = self.keys.input(self.first_stage)
+        Audio alone returns once it is queued for Redis; its outcome (an error
+        fails the next publish) is awaited by the next publish of the session, so a
+        real-time session does not wait a round trip per frame. With markers it
+        returns once everything is written: a close or finalize is only done then.
+        """
+        if not chunks and not then:
+            return
+        append = await self._publish(chunks, then)
+        if then and append is not None:
+            await append  # raises its error
+
+    async def _publish(self, chunks: list[tuple[int, np.ndarray]], then: tuple[Record, ...]) -> Append | None:
+        """Queue the records (numbered from ``self._seq``); their append, or None after close."""
+        if self.closed:
+            return None  # after close: a stage may have cleaned up, and nothing may re-create its input
+        # One append in flight per session: its records reach Redis in seq order, and a
+        # slow Redis holds the connection here (backpressure) instead of queueing more.
+        previous = self._in_flight
+        if previous is not None:
+            if not previous.done():
+                # A cancelled caller leaves the append to finish (only the waiter is
+                # cancelled), and close() waits for it, so a late write cannot recreate
+                # a stream after the keys are gone.
+                await previous.waiter()
+            self._in_flight = None
+            self._settle(previous.result())  # raises the append's error
+        stream = self.input_key
         options = self.hub.options
         if self._backlog >= options.max_backlog_records:
             await self._wait_for_backlog(stream)
         now = time.time()
-        first_seq = self._seq
         payloads = []
-        for seq, record in enumerate(records, first_seq):
-            payloads.append(encode(dataclasses.replace(record, seq=seq)))
-            if isinstance(record, Audio):
-                self._arrivals.append((record.offset + record.samples, now))
+        for seq, (offset, pcm) in enumerate(chunks, self._seq):
+            payloads.append(encode_audio(seq, offset, pcm.tobytes()))
+            self._arrivals.add(offset + len(pcm), now)
+        for seq, marker in enumerate(then, self._seq + len(chunks)):
+            payloads.append(encode(dataclasses.replace(marker, seq=seq)))
+        count = len(payloads)
         # The stream's length (the backlog) is read every few appends; in between the
         # estimate only grows, so the bound is never passed unnoticed. The TTL (the
         # session's: no key outlives its session by more) is renewed now and then.
-        check = self._unchecked + len(records) >= BACKLOG_CHECK_EVERY or \
-            self._backlog + len(records) >= options.max_backlog_records
+        check = self._unchecked + count >= BACKLOG_CHECK_EVERY or \
+            self._backlog + count >= options.max_backlog_records
         expire = now - self._expired_at >= options.session_ttl / 10
-        append = Append(stream=stream, payloads=payloads, bell=self.keys.bell(self.first_stage),
+        append = Append(stream=stream, payloads=payloads, bell=self.bell_key,
                         expire=int(options.session_ttl) if expire else 0, length=check)
-        done = await self.hub.writer.submit(append)  # waits while the writer's queue is full
-        # Queued: the records will be written in this order, so their seqs are taken.
-        self._seq = first_seq + len(records)
+        await self.hub.writer.submit(append)  # waits while the writer's queue is full
+        # Queued: the records will be written in this order, so their seqs are taken (the
+        # session's one caller, its connection, publishes again only after this returns).
+        self._seq += count
+        self._pending = count
         if expire:
             self._expired_at = now
-        # Shielded: a cancelled caller leaves the append to finish, and close() waits
-        # for it, so a late write cannot recreate a stream after the keys are gone.
-        self._in_flight = done
-        length = await asyncio.shield(done)
+        self._in_flight = append
+        return append
+
+    def _settle(self, length: int | None) -> None:
+        """Account for the append that completed (``length``: its stream's length, if it read it)."""
         if length is None:
-            self._backlog += len(records)
-            self._unchecked += len(records)
+            self._backlog += self._pending
+            self._unchecked += self._pending
         else:
             self._backlog, self._unchecked = length, 0
 
@@ -273,6 +331,4 @@ class PipelineSession:
 
     def arrival_of(self, sample: int) -> float | None:
         """When the audio up to ``sample`` arrived (wall clock), if still remembered."""
-        ends = [end for end, _ in self._arrivals]
-        index = bisect.bisect_left(ends, sample)
-        return self._arrivals[index][1] if index < len(self._arrivals) else None
+        return self._arrivals.of(sample)

@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from common import bus, keys
+from common import keys
 from common.aio import within
 from common.http import Reply
 from common.metrics import GatewayMetrics
@@ -77,7 +77,7 @@ class GatewayStatus:
 
     def summary(self) -> dict:
         sessions = _by_protocol(self.metrics.sessions_active)
-        accepting = not any(self.hub.refusals[stage] for stage in self._needed())
+        accepting = not any(self.hub.refusals[stage] for stage in self.hub.default_stages)
         return {"status": "healthy" if accepting else "degraded", "service": "streamscribe-gateway",
                 "host": socket.gethostname(), "gateway_id": self.hub.gateway_id,
                 "uptime_s": round(time.monotonic() - self.started, 1), "sessions": sum(sessions.values()),
@@ -98,18 +98,12 @@ class GatewayStatus:
         body["redis"] = {"ok": True, "latency_ms": round(latency, 2)}
         return body
 
-    def _needed(self) -> list[str]:
-        return ["vad", "asr"] + (["denoise"] if self.hub.options.enable_noise_suppression else [])
-
     async def _stage(self, stage: str) -> dict:
-        redis = self.hub.redis
-        now_ms = int(time.time() * 1000)
-        live = [bus.text(w) for w in await redis.zrangebyscore(keys.workers(stage), now_ms, "+inf")]
-        loads = await redis.hmget(keys.load(stage), live) if live else []
-        reserved = await redis.zcount(keys.slots(stage), now_ms, "+inf")
+        live = await self.hub.workers(stage)
+        reserved = await self.hub.redis.zcount(keys.slots(stage), int(time.time() * 1000), "+inf")
         workers = []
-        for worker_id, raw in zip(live, loads):
-            state = json.loads(raw) if raw else {}
+        for worker_id, state in live:
+            state = state or {}
             workers.append({"id": worker_id, "sessions": state.get("sessions"), "capacity": state.get("capacity"),
                             "lag_s": state.get("lag"), "draining": state.get("draining")})
         reported = [w for w in workers if w["capacity"] is not None]

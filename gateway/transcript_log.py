@@ -14,8 +14,8 @@ the native ``session_id``, Twilio's ``streamSid``, the AudioHook session id):
   instead of duplicating it. Bounded by ``MAXLEN ~ log_maxlen``.
 
 Both keys live while the call does (TTL = the gateway's session TTL, renewed
-as results are written and every few seconds when there are none, so a call
-whose gateway died vanishes within that TTL) and for ``retention`` seconds after
+as results are written and every few seconds for every live call of the
+gateway in one pipeline, so a call whose gateway died vanishes within that TTL) and for ``retention`` seconds after
 the call ended, so that a follower who comes late or reconnects still reads
 every final; then Redis expires them. They are not session keys (``ss:{sid}:*``,
 deleted at once when a session ends): ``ss:call:`` names a call, for a while.
@@ -52,6 +52,7 @@ from common import bus, keys
 from common.metrics import GatewayMetrics
 
 from . import events
+from .resp import Lane
 from .webhook import FinalsWebhook, WebhookOptions
 
 log = logging.getLogger(__name__)
@@ -144,14 +145,35 @@ class TranscriptLog:
         self.metrics = metrics
         self.webhook = FinalsWebhook(options.webhook, metrics=metrics) if options.webhook else None
         self._claim = redis.register_script(CLAIM)
+        self.live: set[CallLog] = set()  # logs whose call has not ended: renewed together
+        self._renew_every = max(0.5, min(2.0, self.ttl / 3))
+        self._renewer: asyncio.Task | None = None
+        self._lane = Lane(redis)  # the renewals' batches
 
     async def start(self) -> None:
         if self.webhook is not None:
             await self.webhook.start()
+        self._renewer = asyncio.create_task(self._renew(), name="transcript-log-renew")
 
     async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
+            self._renewer = None
+        await self._lane.close()
         if self.webhook is not None:
             await self.webhook.close()
+
+    async def _renew(self) -> None:
+        """Every few seconds, one pipeline renews the keys of every live call (not a round trip per call)."""
+        while True:
+            await asyncio.sleep(self._renew_every)
+            commands = [("EXPIRE", key, self.ttl) for call_log in list(self.live) for key in call_log.keys]
+            try:
+                await self._lane.execute(commands)
+            except (RedisError, OSError) as exc:
+                self.metrics.redis_errors.inc()
+                log.warning("renewing %d call transcript logs failed: %s", len(commands) // 2, exc)
 
     async def open_call(self, *, call_id: str, protocol: str, parties: tuple[str, ...],
                         session_ids: tuple[str, ...]) -> CallLog | None:
@@ -190,10 +212,10 @@ class CallLog:
         self._queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=owner.options.queue)
         self._ended = False  # the ended entry was handed over
         self._pending_end: dict | None = None  # ... but the queue was full
-        self._renew_every = max(0.5, min(2.0, owner.ttl / 3))
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
+        self.owner.live.add(self)
         self._task = asyncio.create_task(self._write(), name=f"log-{self.call_id}")
 
     async def add(self, event: events.Transcript) -> None:
@@ -215,6 +237,7 @@ class CallLog:
         if self._ended:
             return
         self._ended = True
+        self.owner.live.discard(self)  # the ended entry's write sets the retention TTL
         message = ended_message(self.call_id, event)
         try:
             self._queue.put_nowait(message)
@@ -240,13 +263,7 @@ class CallLog:
 
     async def _write(self) -> None:
         while True:
-            try:
-                async with asyncio.timeout(self._renew_every):
-                    first = await self._queue.get()
-            except TimeoutError:
-                await self._renew()
-                continue
-            batch = [first]
+            batch = [await self._queue.get()]
             while len(batch) < BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             if self._queue.empty() and self._pending_end is not None:
@@ -255,16 +272,6 @@ class CallLog:
             await self._commit(batch)
             if batch[-1]["type"] == "ended":
                 return
-
-    async def _renew(self) -> None:
-        try:
-            async with self.owner.redis.pipeline(transaction=False) as pipe:
-                for key in self.keys:
-                    pipe.expire(key, self.owner.ttl)
-                await pipe.execute()
-        except (RedisError, OSError) as exc:
-            self.owner.metrics.redis_errors.inc()
-            log.warning("call %s: renewing its transcript log failed: %s", self.call_id, exc)
 
     async def _commit(self, batch: list[dict]) -> None:
         """Write a batch, retrying what failed until it is written (or the call's close gives up)."""

@@ -169,8 +169,10 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.2):
         time.sleep(interval)  # the polling interval of a bounded wait, not synchronisation
 
 
-def wait_for_workers(http: str, stages, timeout: float = 30.0) -> None:
-    """Until the gateway sees a live worker of each stage (workers register on their first heartbeat)."""
+def wait_for_workers(http: str, stages, timeout: float = 30.0, *, exactly: int | None = None) -> None:
+    """Until the gateway sees a live worker of each stage (workers register on their first heartbeat);
+    with ``exactly``, that many and no more (a stopped worker of an earlier stack lingers until
+    its registration lapses)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -178,7 +180,8 @@ def wait_for_workers(http: str, stages, timeout: float = 30.0) -> None:
                 workers = json.load(response).get("workers", {})
         except urllib.error.HTTPError as exc:  # 503 until ready
             workers = json.loads(exc.read()).get("workers", {})
-        if all(workers.get(stage, 0) >= 1 for stage in stages):
+        if all(workers.get(stage, 0) >= 1 if exactly is None else workers.get(stage, 0) == exactly
+               for stage in stages):
             return
         assert time.monotonic() < deadline, f"workers not live after {timeout} s: {workers}"
         time.sleep(0.2)  # polling a condition with a deadline
@@ -200,6 +203,12 @@ class RecordingRunner:
         self.commits.append(([*outputs, *to_client], consumed, state, finish, session.output_seq))
         if finish:
             self.finished.set()
+
+    async def commit_all(self, writes):
+        for write in writes:
+            await self.commit(write.session, write.outputs, consumed=write.consumed, state=write.state,
+                              to_client=write.to_client, finish=write.finish)
+        return [None] * len(writes)
 
     async def report(self, session, code, message, *, fatal=False):
         raise AssertionError(f"stage reported {code}: {message}")

@@ -1,4 +1,4 @@
-"""The CPU engines' decode threads: finals first, stale partials dropped, aborts honoured."""
+"""The CPU engines' decode threads: finals first, stale partials dropped, aborts honoured, batches."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from .support import ManualClock
 
 TIMEOUT = 10
 
+
+def calls(batch):
+    """A ``run`` for requests that are callables: call each."""
+    return [request() for request in batch]
 
 
 def blocked(scheduler: DecodeScheduler):
@@ -30,7 +34,7 @@ def blocked(scheduler: DecodeScheduler):
 
 
 def test_finals_go_before_queued_partials_fifo_within_each():
-    scheduler = DecodeScheduler(workers=1)
+    scheduler = DecodeScheduler(calls, workers=1)
     try:
         release, first = blocked(scheduler)
         order = []
@@ -46,7 +50,7 @@ def test_finals_go_before_queued_partials_fifo_within_each():
 
 def test_a_partial_that_waited_too_long_is_dropped():
     clock, stale = ManualClock(0.0), []
-    scheduler = DecodeScheduler(workers=1, partial_max_wait=2.0, clock=clock, on_stale=lambda: stale.append(1))
+    scheduler = DecodeScheduler(calls, workers=1, partial_max_wait=2.0, clock=clock, on_stale=lambda: stale.append(1))
     try:
         release, _ = blocked(scheduler)
         old = scheduler.submit(lambda: "old", final=False)
@@ -64,7 +68,7 @@ def test_a_partial_that_waited_too_long_is_dropped():
 
 
 def test_an_aborted_call_is_skipped_and_errors_reach_the_caller():
-    scheduler = DecodeScheduler(workers=1)
+    scheduler = DecodeScheduler(calls, workers=1)
     try:
         release, _ = blocked(scheduler)
         ran = []
@@ -80,7 +84,7 @@ def test_an_aborted_call_is_skipped_and_errors_reach_the_caller():
 
 
 def test_close_cancels_what_is_queued_and_is_idempotent():
-    scheduler = DecodeScheduler(workers=1)
+    scheduler = DecodeScheduler(calls, workers=1)
     release, running = blocked(scheduler)
     queued = scheduler.submit(lambda: "never", final=True)
     scheduler.close()
@@ -90,3 +94,36 @@ def test_close_cancels_what_is_queued_and_is_idempotent():
     assert queued.cancelled()
     with pytest.raises(RuntimeError, match="closed"):
         scheduler.submit(lambda: None, final=True)
+
+
+def test_a_free_thread_takes_what_waits_as_one_batch_of_finals_or_of_partials():
+    batches = []
+
+    def run(batch):
+        batches.append([request() for request in batch])
+        return batches[-1]
+
+    scheduler = DecodeScheduler(run, workers=1, max_batch=3)
+    try:
+        release, _ = blocked(scheduler)
+        futures = [scheduler.submit(lambda name=name: name, final=name.startswith("final"))
+                   for name in ("partial-a", "final-b", "partial-c", "final-d", "partial-e")]
+        release.set()
+        assert [f.result(TIMEOUT) for f in futures] == ["partial-a", "final-b", "partial-c", "final-d", "partial-e"]
+        # Finals first, and never in a batch with partials (a final would wait for their decode).
+        assert batches[1:] == [["final-b", "final-d"], ["partial-a", "partial-c", "partial-e"]]
+        alone = scheduler.submit(lambda: "alone", final=False)  # nothing else waits: it goes by itself
+        assert alone.result(TIMEOUT) == "alone" and batches[-1] == ["alone"]
+    finally:
+        scheduler.close()
+
+
+def test_a_failing_batch_fails_each_of_its_requests():
+    scheduler = DecodeScheduler(lambda batch: 1 / 0, workers=1, max_batch=4)
+    try:
+        futures = [scheduler.submit(i, final=True) for i in range(3)]
+        for future in futures:
+            with pytest.raises(ZeroDivisionError):
+                future.result(TIMEOUT)
+    finally:
+        scheduler.close()

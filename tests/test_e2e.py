@@ -97,6 +97,24 @@ async def test_all_clips_in_one_session(stack, clips):
     assert wer <= 0.20
 
 
+async def test_eager_finals_come_before_the_endpoint_and_the_turn_end_follows(stack, clips):
+    """Each clip's words come once, in eager finals (is_speech_final false; a pause inside a
+    clip may split it), and an empty final ends each turn. A long silence_threshold leaves
+    the decode started at the pause time to end before the endpoint even on a busy machine."""
+    audio, _ = five_utterances_with_bounds(clips[:2], gap_seconds=3.5)
+    frames = file_frames(audio, 16000, chunk_ms=100, speed=1.0)
+    messages = await stream(stack.url, frames, sample_rate=16000, timeout=TIMEOUT,
+                            config={"eager_finals": True, "sentence_endpoint": False,
+                                    "vad": {"silence_threshold": 3.0}})
+    got = [(m["text"], m["is_speech_final"]) for m in finals(messages)]
+    assert [final for final in got if final[1]] == [("", True), ("", True)], got  # one turn end per clip
+    assert got[-1] == ("", True) and all(text for text, speech_final in got if not speech_final), got
+    errors, words = word_errors(" ".join(reference for _, reference in clips[:2]),
+                                " ".join(text for text, _ in got))
+    assert errors / words <= 0.2, got
+    assert len({m["utterance_id"] for m in finals(messages)}) == len(got)
+
+
 async def test_finalize_flushes_the_current_utterance(stack, clips):
     path, _ = clips[0]
     samples, rate = load(path)

@@ -34,6 +34,13 @@ def test_full_config():
     assert parse_config('{"channels": 2, "multichannel": false}').pipelines == 1
 
 
+def test_early_final_options_reach_the_pipeline():
+    pipeline = parse_config('{"eager_finals": true, "sentence_endpoint": false}').pipeline(denoise_default=False)
+    assert pipeline["eager_finals"] is True and pipeline["sentence_endpoint"] is False
+    defaults = parse_config('{"sentence_endpoint": null}').pipeline(denoise_default=False)
+    assert defaults["eager_finals"] is False and defaults["sentence_endpoint"] is None  # the worker decides
+
+
 @pytest.mark.parametrize("message, code, text", [
     ("hello", "bad_json", "not valid JSON"),
     (b"\x00\x01", "config_required", "not binary audio"),
@@ -53,6 +60,8 @@ def test_full_config():
     ('{"vad": [1]}', "bad_config", "vad must be an object"),
     ('{"denoise": "yes"}', "bad_config", "denoise must be"),
     ('{"words": 1}', "bad_config", "words must be true, false"),
+    ('{"eager_finals": "yes"}', "bad_config", "eager_finals must be true, false$"),
+    ('{"sentence_endpoint": 1}', "bad_config", "sentence_endpoint must be true, false or null"),
     ('{"asr_audio": "both"}', "bad_config", "asr_audio"),
 ])
 def test_bad_configs(message, code, text):

@@ -1,4 +1,6 @@
-"""The speculative final in the ASR stage: decoded at the pause, used at the end, dropped on resume.
+"""The speculative final in the ASR stage: decoded at the pause, used at the end, dropped on resume;
+sent at once as an early final (eager, or when its text ends a sentence), with the rest of the
+VAD's utterance split off as an utterance of its own, the same way after a takeover.
 
 The stage runs in process with the recording stand-in for the Redis runner; the
 engine is the real qwen3-vllm engine on the FAKE vLLM of tests/fakes (the GPU
@@ -16,7 +18,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from asr_worker.engines import EngineOptions, qwen3_vllm
-from asr_worker.stage import AsrStage, StreamingOptions
+from asr_worker.stage import AsrStage, Head, StreamingOptions, ends_sentence
 from common.metrics import AsrMetrics
 from common.records import Audio, End, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript, utterance_id
 from common.stage import Session
@@ -89,14 +91,14 @@ def utterance(*, resume: bool) -> list[Record]:
 class Worker:
     """One ASR stage owning the session (one epoch), fed records by entry id."""
 
-    def __init__(self, engine, *, epoch: int) -> None:
+    def __init__(self, engine, *, epoch: int, config: dict | None = None, state: bytes | None = None) -> None:
         self.runner = RecordingRunner()
         self.registry = CollectorRegistry()
         self.stage = AsrStage(self.runner, engine, defaults=StreamingOptions(chunk_size_sec=30),
                               metrics=AsrMetrics(self.registry))
-        self.session = Session(session_id="spec", stage="asr", epoch=epoch, token=f"w{epoch}:{epoch}", config={},
-                               next_stage=None)
-        self.session.state = self.stage.open(self.session, None)
+        self.session = Session(session_id="spec", stage="asr", epoch=epoch, token=f"w{epoch}:{epoch}",
+                               config=config or {}, next_stage=None)
+        self.session.state = self.stage.open(self.session, state)
 
     async def feed(self, records: list[Record], *, first: int = 0, wait: bool = True) -> None:
         """Hand over ``records`` as input entries ``first + 1``, ``first + 2`` ... (and let them be taken)."""
@@ -269,7 +271,8 @@ async def test_whisper_abort_drops_a_queued_decode_and_lets_a_running_one_finish
     from asr_worker.engines import load_engine
     from asr_worker.engines.base import DecodeRequest
 
-    engine = load_engine("whisper", EngineOptions(cpu_threads=1, num_workers=1))
+    # One thread taking one request at a time: "b" waits in the queue while "a" runs.
+    engine = load_engine("whisper", EngineOptions(cpu_threads=1, num_workers=1, max_batch=1))
     try:
         audio, _ = soundfile.read(str(clips[1][0]), dtype="float32")
         first = asyncio.create_task(engine.transcribe(DecodeRequest(request_id="a", audio=audio, final=True)))
@@ -283,3 +286,134 @@ async def test_whisper_abort_drops_a_queued_decode_and_lets_a_running_one_finish
         assert not engine._queued
     finally:
         await engine.close()
+
+
+# -- early finals --------------------------------------------------------------------------------
+
+PAUSE_END = START + int(1.2 * SR)
+RESUMED_END = PAUSE_END + int(0.8 * SR)
+
+
+def sentence(request: fake_vllm.FakeRequest) -> str:
+    return f"language English<asr_text>Heard {len(request.audio)}."
+
+
+def finals(worker: Worker) -> list[tuple[str, str, bool, int, int]]:
+    return [(t.utterance_id, t.text, t.speech_final, t.start, t.end) for t in worker.transcripts() if t.final]
+
+
+async def run_through(engine, config: dict, *, resume: bool, early: bool = True) -> tuple[Worker, int]:
+    """One utterance: feed the records up to the pause, let the speculative decode end and its
+    early final go out (``early``; else check that none did once its outcome was applied),
+    then feed the rest. Returns the worker and the pause's index."""
+    worker = Worker(engine, epoch=1, config=config)
+    records = utterance(resume=resume)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    try:
+        await worker.feed(records[:pause + 1])
+        await until(lambda: len(finals_requested(engine)) == 1, "speculative final requested")
+        fake(engine).gate.set()
+        if early:
+            await until(lambda: any(t.final for t in worker.transcripts()), "early final sent")
+        else:
+            speculation = worker.session.state.speculation
+            await until(lambda: speculation.task.done(), "speculative decode ended")
+            await asyncio.sleep(0)  # a yield: its done callbacks (its outcome, if wanted) go before more input
+            await until(lambda: worker.session.state.queue.empty(), "its outcome applied")
+            assert not any(t.final for t in worker.transcripts())
+        await worker.feed(records[pause + 1:], first=pause + 1, wait=False)
+        assert await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    return worker, pause
+
+
+def test_ends_sentence():
+    assert ends_sentence("How can I help you?") and ends_sentence("That's it.") and ends_sentence('He said "no!"')
+    assert not ends_sentence("and then") and not ends_sentence("He was...") and not ends_sentence("Well…")
+    assert not ends_sentence("") and not ends_sentence("   ")
+
+
+async def test_an_eager_final_comes_at_the_pause_and_the_end_confirms_it_with_an_empty_final(engine):
+    worker, pause = await run_through(engine, {"eager_finals": True}, resume=False)
+    assert finals(worker) == [
+        (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),  # eager: the turn may go on
+        (utterance_id("spec", PAUSE_END), "", True, PAUSE_END, PAUSE_END),  # the endpoint: the turn is over
+    ]
+    (early,) = [c for c in worker.runner.commits if any(isinstance(r, Transcript) and r.final and r.text
+                                                        for r in c[0])]
+    assert early[1] == f"{pause + 1}-0" and Head.decode(early[2]) == Head(START, PAUSE_END, False)
+    assert len(finals_requested(engine)) == 1
+
+
+async def test_speech_resuming_after_an_eager_final_is_an_utterance_of_its_own(engine):
+    worker, _ = await run_through(engine, {"eager_finals": True}, resume=True)
+    assert finals(worker) == [
+        (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),
+        (utterance_id("spec", PAUSE_END), f"heard {int(0.8 * SR)}", True, PAUSE_END, RESUMED_END),
+    ]
+
+
+async def test_a_pause_after_a_complete_sentence_ends_the_utterance(engine):
+    fake(engine).responder = sentence
+    worker, _ = await run_through(engine, {"sentence_endpoint": True}, resume=False)
+    # One final, at the pause, that ends the turn; the VAD's endpoint adds nothing.
+    assert finals(worker) == [(utterance_id("spec", START), f"Heard {int(1.2 * SR)}.", True, START, PAUSE_END)]
+    assert worker.registry.get_sample_value("streamscribe_asr_early_finals_total", {"kind": "sentence"}) == 1
+
+
+@pytest.mark.parametrize("responder, config", [
+    (heard, {"sentence_endpoint": True}),  # "heard N": no full stop
+    (sentence, {"sentence_endpoint": False}),  # a sentence, but the session turned the option off
+])
+async def test_an_unfinished_sentence_or_the_option_off_waits_for_the_endpoint(engine, responder, config):
+    fake(engine).responder = responder
+    worker, _ = await run_through(engine, config, resume=False, early=False)
+    (final,) = finals(worker)
+    assert final[0] == utterance_id("spec", START) and final[2:] == (True, START, PAUSE_END)
+    assert len(finals_requested(engine)) == 1  # the endpoint used the speculative decode
+    assert worker.registry.get_sample_value("streamscribe_asr_early_finals_total", {"kind": "sentence"}) is None
+
+
+async def test_a_takeover_after_an_early_final_splits_the_replay_the_same_way(engine):
+    """The next owner restores the head from the checkpoint written with the early final:
+    the replayed speech after it is the same second utterance, whatever its decodes' timing."""
+    records = utterance(resume=True)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    first = Worker(engine, epoch=1, config={"eager_finals": True})
+    await first.feed(records[:pause + 1])
+    await until(lambda: len(finals_requested(engine)) == 1, "speculative final requested")
+    fake(engine).gate.set()
+    await until(lambda: any(t.final for t in first.transcripts()), "early final sent")
+    await first.close()
+    consumed, state = [(c[1], c[2]) for c in first.runner.commits if c[1]][-1]
+    replay_from = int(consumed.split("-")[0])  # entry ids are 1-based: replay after the checkpoint
+    second = Worker(engine, epoch=2, config={"eager_finals": True}, state=state)
+    try:
+        await second.feed(records[replay_from:], first=replay_from, wait=False)
+        assert await asyncio.wait_for(second.runner.finished.wait(), TIMEOUT)
+    finally:
+        await second.close()
+    assert finals(first) + finals(second) == [
+        (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),
+        (utterance_id("spec", PAUSE_END), f"heard {int(0.8 * SR)}", True, PAUSE_END, RESUMED_END),
+    ]
+
+
+async def test_partials_keep_the_short_first_window_until_a_decode_finds_words(engine):
+    """A first decode of too little speech finds no words; the next one must not wait for a
+    whole chunk (30 s here), or the first partial comes seconds late."""
+    fake(engine).responder = lambda r: ("language English<asr_text>" +
+                                        (f"heard {len(r.audio)}" if len(r.audio) > int(0.5 * SR) else ""))  # padded to 0.5 s
+    fake(engine).gate.set()
+    worker = Worker(engine, epoch=1)
+    records = [SpeechStart(seq=0, start=START)] + audio_records(1, START, 1.0)
+    try:
+        await worker.feed(records[:4])  # 0.3 s: decoded, no words
+        await until(lambda: len(fake(engine).requests) == 1 and not fake(engine).in_flight, "first decode")
+        assert not worker.transcripts()[1:]  # only the SpeechStart
+        await worker.feed(records[4:], first=4)
+        await until(lambda: any(not t.final and t.text for t in worker.transcripts()), "a partial with words")
+    finally:
+        await worker.close()
+    assert len(fake(engine).requests) >= 2

@@ -8,6 +8,7 @@ import pytest
 from redis.exceptions import RedisError
 
 from common import bus
+from common.records import Audio, decode, encode, encode_audio
 from gateway.writer import Append, AppendWriter
 
 
@@ -95,3 +96,35 @@ def test_a_full_queue_makes_the_caller_wait_not_fail(redis_server):
             await redis.aclose()
 
     run(scenario())
+
+
+def test_an_append_redis_refuses_fails_alone_and_the_batch_goes_on(redis_server):
+    async def scenario():
+        redis = bus.connect(redis_server.url)
+        await redis.set("test:not-a-stream", "x")
+        writer = AppendWriter(redis)
+        writer._tasks = [asyncio.create_task(asyncio.Event().wait())]  # hold the batch back
+        try:
+            appends = [await writer.submit(Append(stream=stream, payloads=[b"1", b"2"], bell="test:bell",
+                                                  length=True, expire=60))
+                       for stream in ("test:ok:1", "test:not-a-stream", "test:ok:2")]
+            writer._tasks[0].cancel()
+            writer._tasks = []
+            writer.start()  # one batch of all three
+            assert await appends[0] == 2 and await appends[2] == 2
+            with pytest.raises(RedisError, match="WRONGTYPE"):
+                await appends[1]
+            assert await redis.xlen("test:ok:1") == 2 and await redis.xlen("test:ok:2") == 2
+        finally:
+            await writer.close()
+            await redis.delete("test:ok:1", "test:ok:2", "test:not-a-stream")
+            await redis.aclose()
+
+    run(scenario())
+
+
+def test_the_gateways_audio_records_are_the_bus_codecs():
+    pcm = bytes(range(256)) * 12
+    for seq, offset in ((0, 0), (7, 11_200), (2**40, 2**45)):
+        assert encode_audio(seq, offset, pcm) == encode(Audio(seq=seq, offset=offset, pcm=pcm))
+    assert decode(encode_audio(3, 4800, pcm)) == Audio(seq=3, offset=4800, pcm=pcm)

@@ -103,6 +103,44 @@ class Segmenter:
             return self._pending_frame(offset, frame, prob)
         return self._speech_frame(offset, frame, prob)
 
+    def push_frames(self, offset: int, frames: np.ndarray, probs: list[float]) -> list[Event]:
+        """:meth:`push` of consecutive frames (``frames[k]`` at ``offset + k * FRAME``).
+
+        The same events as one :meth:`push` per frame, but the two runs that make
+        up most audio take no per-frame state logic: quiet frames in silence only
+        refill the pre-roll ring, and loud frames in speech with no silence held
+        only go out, one :class:`SpeechAudio` each as :meth:`push` sends them.
+        Every other frame goes through :meth:`push`.
+        """
+        events: list[Event] = []
+        threshold, low = self.options.threshold, self.options.low
+        count = len(probs)
+        i = 0
+        while i < count:
+            state = self.state
+            j = i
+            if state == SegmenterState.SILENCE:
+                while j < count and probs[j] < threshold:
+                    j += 1
+                keep = self.preroll.maxlen or 0
+                for k in range(max(i, j - keep), j):
+                    self.preroll.append((offset + k * FRAME, frames[k]))
+            elif state == SegmenterState.SPEECH and not self.held:
+                # Stop before a frame that reaches max_utterance_sec: push() splits there.
+                last = (self.start + self._max - offset) // FRAME - 1  # last frame index ending before the limit
+                stop = min(count, max(i, last))
+                while j < stop and probs[j] >= low:
+                    j += 1
+                if j > i:
+                    run = [(offset + k * FRAME, frames[k], probs[k]) for k in range(i, j)]
+                    self.recent.extend(run)
+                    events += [SpeechAudio(at, frame) for at, frame, _ in run]
+            if j == i:
+                events += self.push(offset + i * FRAME, frames[i], probs[i])
+                j = i + 1
+            i = j
+        return events
+
     def flush(self, reason: str) -> list[Event]:
         """Close the utterance in progress now (finalize, end of session)."""
         if self.state == SegmenterState.PENDING:

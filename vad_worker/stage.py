@@ -1,16 +1,25 @@
 """The VAD stage: per-session Silero state and segmenter, one model call per round.
 
-Each tick the runner hands over every session with new audio. Frames are scored
-in rounds: round *k* scores the *k*-th pending frame of every session in one
-batched call, so a worker with 300 live calls makes one Silero call per 32 ms of
-audio, not 300. Markers (flush, end) are applied in order between frames.
-Each session's :class:`VadSessionState` turns its audio into :class:`VadFrame`
-work items and the scores back into speech events.
+Each tick the runner hands over every session with new audio. A batch is
+handled in three steps, so that the per-frame work is numpy over the batch, not
+Python per frame:
+
+1. framing: each session's audio records become blocks of whole frames
+   (``[n, 512]`` views), with the markers (flush, end) between them;
+2. scoring: round *k* scores the *k*-th new frame of every session in one
+   batched Silero call, so a worker with 300 live calls makes one call per
+   32 ms of audio, not 300. The rounds of a batch run as one job on the model
+   thread; the model's recurrent state does not depend on the segmenter, so all
+   of a session's frames are scored before any is segmented;
+3. segmenting: each session's :class:`~.segmenter.Segmenter` takes its frames
+   with their scores in order (markers applied between them) and its speech
+   events become records.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,23 +27,22 @@ from dataclasses import dataclass, field
 import msgpack
 import numpy as np
 
-from common import bus
 from common.endpointing import FRAME, EndpointOptions, with_overrides
-from common.errors import ConfigError, LeaseLost, SessionGone
+from common.errors import ConfigError
 from common.metrics import VadMetrics
 from common.records import SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart
-from common.stage import Input, Runner, Session, Stage
+from common.stage import Input, Runner, Session, Stage, Write
 
 from .model import CONTEXT, STATE_SHAPE, SileroVad
 from .segmenter import Event, Segmenter, SpeechAudio, SpeechEnded, SpeechPaused, SpeechStarted
 
 
-@dataclass(frozen=True, slots=True)
-class VadFrame:
-    """One frame of :data:`FRAME` samples to score, at its absolute sample offset."""
+@dataclass(slots=True)
+class FrameBlock:
+    """Consecutive frames of one session: ``frames[k]`` (int16) starts at sample ``offset + k * FRAME``."""
 
     offset: int
-    pcm: np.ndarray  # int16
+    frames: np.ndarray  # [n, FRAME] int16
 
 
 @dataclass(eq=False)
@@ -43,7 +51,7 @@ class VadSessionState:
     separate from the shared model, which scores frames of many sessions at once.
 
     Shaped like LiveKit's ``VADStream``: :meth:`push` audio in and get frames to
-    score, hand each score back to :meth:`scored`, :meth:`flush` at a marker;
+    score, hand the scores back to :meth:`scored`, :meth:`flush` at a marker;
     both of the latter return speech events.
     """
 
@@ -58,8 +66,8 @@ class VadSessionState:
     raw: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     raw_start: int = 0
 
-    def push(self, audio: Audio) -> list[VadFrame]:
-        """Take one audio record; return the whole frames it completes, in order.
+    def push(self, audio: Audio) -> FrameBlock | None:
+        """Take one audio record; return the whole frames it completes (None: none yet).
 
         Audio that does not start at :attr:`position` restarts the framing there
         (the caller may log it); a partial frame waits for the next record.
@@ -68,18 +76,17 @@ class VadSessionState:
             self.leftover = np.zeros(0, np.int16)
             self.position = audio.offset
         self._add_raw(audio.offset, audio.raw, audio.pcm)
-        samples = np.concatenate([self.leftover, np.frombuffer(audio.pcm, np.int16)])
+        pcm = np.frombuffer(audio.pcm, np.int16)
+        samples = np.concatenate([self.leftover, pcm]) if len(self.leftover) else pcm
         start = self.position - len(self.leftover)
         whole = len(samples) // FRAME * FRAME
-        frames = [VadFrame(start + k, samples[k:k + FRAME]) for k in range(0, whole, FRAME)]
         self.leftover = samples[whole:].copy()
         self.position += audio.samples
-        return frames
+        return FrameBlock(start, samples[:whole].reshape(-1, FRAME)) if whole else None
 
-    def scored(self, frame: VadFrame, prob: float, *, rnn: np.ndarray, context: np.ndarray) -> list[Event]:
-        """Apply the model's answer for ``frame`` (its next recurrent state and context)."""
-        self.rnn, self.context = rnn, context
-        return self._with_raw(self.segmenter.push(frame.offset, frame.pcm, prob))
+    def scored(self, block: FrameBlock, probs: list[float]) -> list[Event]:
+        """Segment ``block`` given its speech probabilities, in order."""
+        return self._with_raw(self.segmenter.push_frames(block.offset, block.frames, probs))
 
     def flush(self, reason: str) -> list[Event]:
         """Close the utterance in progress (a flush or the end of the session)."""
@@ -88,12 +95,16 @@ class VadSessionState:
     def trim(self) -> None:
         """Keep only the raw audio the segmenter may still emit (pre-roll, held silence,
         split tail); call between batches, when everything received has been scored."""
-        options = self.segmenter.options
-        horizon = options.frames(options.pre_roll + options.min_speech_duration + options.silence_threshold
-                                 + options.split_search) * FRAME + 2 * FRAME
-        cut = len(self.raw) - horizon
+        cut = len(self.raw) - self._raw_horizon
         if cut > 0:
             self.raw, self.raw_start = self.raw[cut:].copy(), self.raw_start + cut
+
+    @functools.cached_property
+    def _raw_horizon(self) -> int:
+        """Samples of raw audio the segmenter may still emit."""
+        options = self.segmenter.options
+        return options.frames(options.pre_roll + options.min_speech_duration + options.silence_threshold
+                              + options.split_search) * FRAME + 2 * FRAME
 
     def _add_raw(self, offset: int, raw: bytes, pcm: bytes) -> None:
         """Append one record's raw audio (or its scored audio if it has none)."""
@@ -105,6 +116,8 @@ class VadSessionState:
 
     def _with_raw(self, events: list[Event]) -> list[Event]:
         """The events with raw audio in place of the scored audio where it is known."""
+        if not len(self.raw):
+            return events
         return [SpeechAudio(event.offset, self._speech(event.offset, event.pcm))
                 if isinstance(event, SpeechAudio) else event for event in events]
 
@@ -138,6 +151,21 @@ class VadSessionState:
 
 
 VadSession = Session[VadSessionState]
+
+# Rounds whose audio is converted to floats at once: bounds the float copy of a
+# backlog (a session far behind brings up to read_count records) to this many frames.
+_ROUNDS_PER_CHUNK = 8
+
+
+@dataclass(eq=False, slots=True)
+class _Plan:
+    """One session's share of a batch: its new frames and the steps to apply them."""
+
+    session: VadSession
+    steps: list[tuple[FrameBlock, int] | Record] = field(default_factory=list)  # (block, index of its first frame)
+    count: int = 0  # frames to score
+    frames: np.ndarray | None = None  # [count, FRAME] int16
+    probs: list[float] = field(default_factory=list)
 
 
 class VadStage(Stage[VadSessionState]):
@@ -176,82 +204,130 @@ class VadStage(Stage[VadSessionState]):
             await asyncio.sleep(rest)  # pacing: lets the next batch build up
 
     async def _process(self, batch: list[tuple[VadSession, Input]]) -> None:
-        work = [(session, self._work_items(session, records)) for session, records in batch]
-        outputs: dict[VadSession, list[Record]] = {session: [] for session, _ in work}
+        plans = [self._plan(session, records) for session, records in batch]
+        scored = [plan for plan in plans if plan.count]
+        if scored:
+            streams = [plan.session.state for plan in scored]
+            contexts = np.stack([stream.context for stream in streams])
+            states = np.stack([stream.rnn for stream in streams], axis=1)
+            probs, contexts, states = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._score, [plan.frames for plan in scored], contexts, states)
+            for i, (plan, stream) in enumerate(zip(scored, streams)):
+                # Rows of the batch's arrays: never written again; the next batch stacks them.
+                stream.context, stream.rnn = contexts[i], states[:, i]
+                plan.probs = probs[i]
+        outputs: dict[VadSession, list[Record]] = {}
         finished: set[VadSession] = set()
-        cursors = [0] * len(work)
-        while True:
-            frames: list[tuple[VadSession, VadFrame]] = []
-            for i, (session, items) in enumerate(work):
-                # Apply markers at the head, then take one frame.
-                while cursors[i] < len(items) and not isinstance(items[cursors[i]], VadFrame):
-                    self._marker(session, items[cursors[i]], outputs[session], finished)
-                    cursors[i] += 1
-                if cursors[i] < len(items):
-                    frames.append((session, items[cursors[i]]))
-                    cursors[i] += 1
-            if not frames:
-                break
-            await self._score(frames, outputs)
-        await bus.gather_bounded((
-            self._commit(session, records[-1][0], outputs[session], session in finished)
-            for session, records in batch
-        ))
+        speech = 0
+        for plan in plans:
+            session, stream = plan.session, plan.session.state
+            out = outputs[session] = []
+            for step in plan.steps:
+                if isinstance(step, tuple):
+                    block, first = step
+                    speech += self._events(session, stream.scored(block, plan.probs[first:first + len(block.frames)]),
+                                           out)
+                else:
+                    speech += self._marker(session, step, out, finished)
+        if speech:
+            self.metrics.speech_seconds.inc(speech / SAMPLE_RATE)
+        writes = [self._commit(session, records[-1][0], outputs[session], session in finished)
+                  for session, records in batch]
+        writes = [write for write in writes if write is not None]
+        if writes:
+            for write, error in zip(writes, await self.runner.commit_all(writes)):
+                if error is not None:
+                    write.session.log.info("stopped writing: %s", error)
 
-    def _work_items(self, session: VadSession, records: Input) -> list[VadFrame | Record]:
-        """The session's frames to score and its markers, in input order."""
+    def _plan(self, session: VadSession, records: Input) -> _Plan:
+        """The session's frames to score and its steps (frame blocks and markers), in input order."""
         stream = session.state
         stream.trim()  # everything received before this batch has been scored
-        items: list[VadFrame | Record] = []
+        plan = _Plan(session)
+        blocks = []
         for _, record in records:
             if isinstance(record, Audio):
                 if record.offset != stream.position:
                     session.log.warning("audio offset %d, expected %d; realigning", record.offset,
                                         stream.position)
-                items += stream.push(record)
+                block = stream.push(record)
+                if block is not None:
+                    plan.steps.append((block, plan.count))
+                    plan.count += len(block.frames)
+                    blocks.append(block.frames)
             else:
-                items.append(record)
-        return items
+                plan.steps.append(record)
+        if blocks:
+            plan.frames = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+        return plan
 
-    async def _score(self, frames: list[tuple[VadSession, VadFrame]],
-                     outputs: dict[VadSession, list[Record]]) -> None:
-        """Score one frame of each of several sessions in one model call."""
-        streams = [session.state for session, _ in frames]
-        pcm = np.stack([frame.pcm for _, frame in frames]).astype(np.float32) / 32768.0
-        batch = np.concatenate([np.stack([s.context for s in streams]), pcm], axis=1)
-        state = np.ascontiguousarray(np.stack([s.rnn for s in streams], axis=1))
-        started = time.perf_counter()
-        probs, new_state = await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.model, batch, state)
-        self.metrics.model_seconds.observe(time.perf_counter() - started)
-        self.metrics.model_batch.observe(len(frames))
-        contexts = pcm[:, -CONTEXT:]
-        scores = probs.tolist()
-        for j, (session, frame) in enumerate(frames):
-            # Views, not copies: the arrays are never written again; the next round stacks them.
-            events = streams[j].scored(frame, scores[j], rnn=new_state[:, j, :], context=contexts[j])
-            if events:
-                self._events(session, events, outputs[session])
+    def _score(self, frames: list[np.ndarray], contexts: np.ndarray,
+               states: np.ndarray) -> tuple[list[list[float]], np.ndarray, np.ndarray]:
+        """Score every session's frames (on the model thread), round by round.
 
-    def _marker(self, session: VadSession, record: Record, out: list[Record], finished: set) -> None:
+        ``frames[i]`` are session *i*'s new frames ``[n_i, FRAME]`` int16,
+        ``contexts [B, CONTEXT]`` and ``states [2, B, 128]`` its model state
+        before them. Round *k* scores frame *k* of every session that has one,
+        in one call. Returns each session's probabilities and the model state
+        after its last frame.
+        """
+        counts = np.array([len(f) for f in frames])
+        order = np.argsort(-counts, kind="stable")  # the sessions scored in round k are a prefix
+        counts = counts[order]
+        context = contexts[order]
+        state = states[:, order]
+        probs = np.zeros((len(frames), counts[0]), np.float32)
+        batch = np.empty((len(frames), CONTEXT + FRAME), np.float32)
+        for first in range(0, counts[0], _ROUNDS_PER_CHUNK):
+            # The audio of the next rounds, as floats, one row per session still scoring.
+            rows = int(np.count_nonzero(counts > first))
+            chunk = np.zeros((rows, _ROUNDS_PER_CHUNK, FRAME), np.int16)
+            for row in range(rows):
+                part = frames[order[row]][first:first + _ROUNDS_PER_CHUNK]
+                chunk[row, :len(part)] = part
+            audio = chunk.astype(np.float32)
+            audio *= 1 / 32768  # a power of two: exact, the same as dividing by 32768
+            for k in range(first, min(first + _ROUNDS_PER_CHUNK, counts[0])):
+                live = int(np.count_nonzero(counts > k))
+                batch[:live, :CONTEXT] = context[:live]
+                batch[:live, CONTEXT:] = audio[:live, k - first]
+                started = time.perf_counter()
+                p, new_state = self.model(batch[:live], np.ascontiguousarray(state[:, :live]))
+                self.metrics.model_seconds.observe(time.perf_counter() - started)
+                self.metrics.model_batch.observe(live)
+                probs[:live, k] = p
+                state[:, :live] = new_state
+                context[:live] = batch[:live, -CONTEXT:]
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))  # sorted position of each session
+        rows = probs.tolist()
+        return ([rows[back[i]][:len(frames[i])] for i in range(len(frames))],
+                context[back], state[:, back])
+
+    def _marker(self, session: VadSession, record: Record, out: list[Record], finished: set) -> int:
+        """Apply a flush or end; return the samples of speech it sent (the utterance's tail)."""
         stream = session.state
         if isinstance(record, Flush):
-            self._events(session, stream.flush("flush"), out)
+            speech = self._events(session, stream.flush("flush"), out)
             out.append(Flush(seq=session.next_output_seq(), flush_id=record.flush_id))
-        elif isinstance(record, End):
-            self._events(session, stream.flush("end"), out)
+            return speech
+        if isinstance(record, End):
+            speech = self._events(session, stream.flush("end"), out)
             out.append(End(seq=session.next_output_seq(), reason=record.reason))
             finished.add(session)
-        else:
-            session.log.warning("ignoring unexpected %s record", record.TYPE)
+            return speech
+        session.log.warning("ignoring unexpected %s record", record.TYPE)
+        return 0
 
-    def _events(self, session: VadSession, events: list[Event], out: list[Record]) -> None:
+    def _events(self, session: VadSession, events: list[Event], out: list[Record]) -> int:
+        """Append the records of ``events`` to ``out``; return the samples of speech among them."""
+        speech = 0
         for event in events:
             if isinstance(event, SpeechAudio):
                 # One record per event, never merged across ticks: a replay after a
                 # takeover must cut the same records with the same seqs, whatever
                 # the batching, or the next stage would skip new audio as replayed.
-                self.metrics.speech_seconds.inc(len(event.pcm) / SAMPLE_RATE)
+                speech += len(event.pcm)
                 out.append(Audio(seq=session.next_output_seq(), offset=event.offset, pcm=event.pcm.tobytes()))
             elif isinstance(event, SpeechStarted):
                 out.append(SpeechStart(seq=session.next_output_seq(), start=event.start))
@@ -261,18 +337,20 @@ class VadStage(Stage[VadSessionState]):
                 self.metrics.utterances.labels(reason=event.reason).inc()
                 out.append(SpeechEnd(seq=session.next_output_seq(), start=event.start, end=event.end,
                                      reason=event.reason))
+        return speech
 
-    async def _commit(self, session: VadSession, last_id: str, outputs: list[Record], finish: bool) -> None:
+    def _commit(self, session: VadSession, last_id: str, outputs: list[Record], finish: bool) -> Write | None:
+        """The session's write for this batch, or None when there is nothing to write."""
         stream = session.state
         consumed, state = None, b""
-        ended = any(isinstance(r, (SpeechEnd, Flush)) for r in outputs)
         # Only between utterances: the state is small there and a replay starts cleanly.
-        if not finish and stream.segmenter.at_boundary and self.runner.checkpoint_due(session, force=ended):
-            consumed, state = last_id, stream.snapshot()
-        try:
-            await self.runner.commit(session, outputs, consumed=consumed, state=state, finish=finish)
-        except (LeaseLost, SessionGone) as exc:
-            session.log.info("stopped writing: %s", exc)
+        if not finish and stream.segmenter.at_boundary:
+            ended = any(isinstance(r, (SpeechEnd, Flush)) for r in outputs)
+            if self.runner.checkpoint_due(session, force=ended):
+                consumed, state = last_id, stream.snapshot()
+        if not outputs and consumed is None and not finish:
+            return None  # an empty commit would only check the lease, which the heartbeat does
+        return Write(session, outputs, consumed=consumed, state=state, finish=finish)
 
     async def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

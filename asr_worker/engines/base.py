@@ -102,6 +102,9 @@ class EngineOptions:
     compute_type: str = "int8"
     cpu_threads: int = 0  # 0: engine default
     num_workers: int = 2  # concurrent decodes
+    max_batch: int = 1  # requests decoded together by one of them (whisper; more pays on a GPU)
+    # whisper: padding after the audio in the encoder window; None: whisper's full 30 s window
+    window_margin_sec: float | None = 10.0
     # GPU engines (vLLM / transformers)
     dtype: str = "auto"
     gpu_memory_utilization: float = 0.8

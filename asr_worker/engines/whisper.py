@@ -10,10 +10,22 @@ per decode. The confidence is a mean token probability: the mean of the word
 probabilities (each the mean probability of its tokens) when words were
 timed, otherwise ``exp`` of the mean token log-probability of the decode.
 
+The encoder sees a window fitted to the audio (:func:`encoder_frames`), not
+whisper's fixed 30 s: CTranslate2 takes any number of mel frames up to 3000,
+and the encoder's cost grows with them, so a 3 s utterance no longer pays for
+27 s of padding (encoder 653 ms -> 77 ms on the dev box). A margin of padding
+stays after the speech, because whisper trained on 30 s windows drops words at
+the edge of a window cut flush with the audio; ``bench/whisper_window.py``
+measures WER and time against the full window. Audio over 30 s, and
+``window_margin_sec=None``, take faster-whisper's own windowed transcription.
+
 Decodes run on ``num_workers`` threads of a :class:`~.scheduler.DecodeScheduler`:
-finals before queued partials, partials that waited too long dropped. A
-CTranslate2 decode cannot be interrupted once it runs: :meth:`abort` drops a
-decode still waiting for a thread, and lets a running one finish.
+finals before queued partials, partials that waited too long dropped, and, with
+``max_batch`` over 1, what waits for a thread decoded in one batch: CTranslate2
+encodes the stacked windows at once and runs one decoder loop for all of them,
+each with its own prompt. A CTranslate2 decode cannot be interrupted once it
+runs: :meth:`abort` drops a decode still waiting for a thread, and lets a
+running one finish.
 """
 
 from __future__ import annotations
@@ -24,7 +36,10 @@ import math
 import os
 from concurrent.futures import Future
 
+import numpy as np
+
 from common.errors import ModelError
+from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .scheduler import DecodeScheduler
@@ -34,6 +49,22 @@ log = logging.getLogger(__name__)
 # A segment counts as silence when whisper is this sure of it (and unsure of its words).
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
+
+CLOSE_TIMEOUT = 30.0  # seconds close() waits for the decode in progress
+
+FRAMES_PER_SECOND = 100  # mel frames
+HOP = SAMPLE_RATE // FRAMES_PER_SECOND  # samples per mel frame
+FULL_WINDOW = 3000  # whisper's 30 s
+WINDOW_STEP = 500  # fitted windows come in steps of 5 s: fewer distinct shapes
+TOKENS_PER_SECOND = 10  # cap on new tokens per second of audio (speech is 3-6): bounds a looping decode
+PREPEND_PUNCTUATION = "\"'“¿([{-"
+APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
+
+
+def encoder_frames(content: int, *, margin: int, step: int = WINDOW_STEP) -> int:
+    """Mel frames the encoder sees for ``content`` frames of audio: at least ``margin``
+    frames of padding after it, rounded up to ``step``, at most whisper's 30 s."""
+    return min(FULL_WINDOW, max(step, -(-(content + margin) // step) * step))
 
 
 def bundled_model_path() -> str:
@@ -61,15 +92,18 @@ class WhisperEngine(Engine):
         self._model = WhisperModel(path, device=device, compute_type=options.compute_type,
                                    cpu_threads=options.cpu_threads, num_workers=options.num_workers)
         self._multilingual = self._model.model.is_multilingual
+        self._margin = (None if options.window_margin_sec is None
+                        else round(options.window_margin_sec * FRAMES_PER_SECOND))
         self._tokenizer = self._model.hf_tokenizer
         # Finals go ahead of queued partials; partials that waited too long are dropped.
-        self._scheduler = DecodeScheduler(workers=options.num_workers, name="whisper")
+        self._scheduler = DecodeScheduler(self._decode_batch, workers=options.num_workers,
+                                          max_batch=options.max_batch, name="whisper")
         self._queued: dict[str, Future] = {}  # decodes submitted to the scheduler, by request id
         self._closed = False
         log.info("whisper model %s loaded (%s, %s)", path, device, options.compute_type)
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
-        future = self._scheduler.submit(lambda: self._transcribe(request), final=request.final)
+        future = self._scheduler.submit(request, final=request.final)
         self._queued[request.request_id] = future
         try:
             return await asyncio.wrap_future(future)
@@ -84,7 +118,70 @@ class WhisperEngine(Engine):
         if future is not None:
             future.cancel()
 
-    def _transcribe(self, request: DecodeRequest) -> Hypothesis:
+    def _decode_batch(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+        """Decode what a scheduler thread took: fitted windows in one batch; requests with
+        word timings (aligned one by one) and audio over 30 s alone."""
+        results: list[Hypothesis | None] = [None] * len(requests)
+        batched = []
+        for index, request in enumerate(requests):
+            if self._margin is None or len(request.audio) > FULL_WINDOW * HOP:
+                results[index] = self._transcribe_windows(request)
+            elif request.word_timestamps:
+                results[index] = self._decode_windows([request])[0]
+            else:
+                batched.append(index)
+        if batched:
+            for index, hypothesis in zip(batched, self._decode_windows([requests[i] for i in batched])):
+                results[index] = hypothesis
+        return results
+
+    def _decode_windows(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+        """One greedy decode of each request, batched, in an encoder window fitted to the longest."""
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
+
+        model = self._model
+        features = [model.feature_extractor(r.audio) for r in requests]
+        contents = [min(f.shape[-1], len(r.audio) // HOP) for f, r in zip(features, requests)]
+        frames = max(encoder_frames(content, margin=self._margin) for content in contents)
+        windows = np.zeros((len(requests), features[0].shape[0], frames), np.float32)
+        for window, feature, content in zip(windows, features, contents):
+            window[:, :content] = feature[:, :content]
+        encoded = model.encode(windows)
+        languages = [r.language if self._multilingual else "en" for r in requests]
+        if self._multilingual and not all(languages):
+            detected = model.model.detect_language(encoded)
+            languages = [language or found[0][0][2:-2] for language, found in zip(languages, detected)]  # <|en|>
+        tokenizers = [Tokenizer(self._tokenizer, self._multilingual, task="transcribe", language=language)
+                      for language in languages]
+        prompts = [model.get_prompt(tokenizer, tokenizer.encode(" " + r.context.strip()) if r.context else [],
+                                    without_timestamps=True, prefix=r.prefix or None)
+                   for tokenizer, r in zip(tokenizers, requests)]
+        max_length = min(model.max_length, max(len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + 20
+                                               for prompt, r in zip(prompts, requests)))
+        outputs = model.model.generate(
+            encoded, prompts, beam_size=1, max_length=max_length, return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]))
+        hypotheses = []
+        for request, result, tokenizer, language, content in zip(requests, outputs, tokenizers, languages, contents):
+            # CTranslate2 returns the forced prefix as part of the output: no join needed.
+            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+            text = tokenizer.decode(tokens).strip()
+            avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+            silent = result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
+            words: tuple[Word, ...] = ()
+            if request.word_timestamps and tokens:  # such a request comes alone (see _decode_batch)
+                aligned = model.find_alignment(tokenizer, [tokens], encoded, content)[0]
+                merge_punctuations(aligned, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
+                words = join_hyphenated((w["word"], w["start"], w["end"], w["probability"]) for w in aligned)
+            confidence = _confidence(words, [(avg_logprob, len(tokens))])
+            hypotheses.append(Hypothesis(text=text, language=language or "", no_speech=silent or not text,
+                                         tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
+                                         confidence=confidence))
+        return hypotheses
+
+    def _transcribe_windows(self, request: DecodeRequest) -> Hypothesis:
+        """faster-whisper's transcription in 30 s windows (audio longer than one window)."""
         language = request.language if self._multilingual else "en"
         segments, info = self._model.transcribe(
             request.audio, language=language, beam_size=1, vad_filter=False,
@@ -103,9 +200,10 @@ class WhisperEngine(Engine):
         # CTranslate2 returns the forced prefix as part of the output: no join needed.
         text = words
         token_ids = self.tokenize(text)
+        confidence = _confidence(timed, [(s.avg_logprob, len(s.tokens)) for s in segments])
         return Hypothesis(text=text, language=info.language or "", no_speech=silent or not text,
                           tokens=sum(len(s.tokens) for s in segments), token_ids=tuple(token_ids),
-                          words=timed, confidence=_confidence(segments, timed))
+                          words=timed, confidence=confidence)
 
     def tokenize(self, text: str) -> list[int]:
         return self._tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids if text else []
@@ -117,34 +215,46 @@ class WhisperEngine(Engine):
         if not self._closed:
             self._closed = True
             self._scheduler.close()
+            # Let the decode threads finish before the model goes: a CTranslate2 model torn down at
+            # interpreter exit under a running thread aborts the process ("terminate called").
+            if not await asyncio.to_thread(self._scheduler.join, CLOSE_TIMEOUT):
+                log.warning("a whisper decode still running %.0f s after close", CLOSE_TIMEOUT)
+                return
+            self._model = None
 
 
 def words_of(segments: list) -> tuple[Word, ...]:
-    """faster-whisper's words, with hyphenated words joined back (it splits ``cold`` ``-hearted``)."""
+    """faster-whisper's words of its segments, hyphenated words joined."""
+    return join_hyphenated((w.word, w.start, w.end, w.probability) for s in segments for w in s.words or ())
+
+
+def join_hyphenated(aligned) -> tuple[Word, ...]:
+    """Words from (text, start, end, probability), with hyphenated words joined back
+    (whisper's alignment splits ``cold`` ``-hearted``)."""
     words: list[Word] = []
-    for segment in segments:
-        for w in segment.words or ():
-            text = w.word.strip()
-            if not text:
-                continue
-            if words and text.startswith("-") and not w.word[:1].isspace():
-                last = words[-1]
-                words[-1] = Word(text=last.text + text, start=last.start, end=max(last.end, float(w.end)),
-                                 probability=(last.probability + float(w.probability)) / 2)
-            else:
-                words.append(Word(text=text, start=float(w.start), end=float(w.end), probability=float(w.probability)))
+    for raw, start, end, probability in aligned:
+        text = raw.strip()
+        if not text:
+            continue
+        if words and text.startswith("-") and not raw[:1].isspace():
+            last = words[-1]
+            words[-1] = Word(text=last.text + text, start=last.start, end=max(last.end, float(end)),
+                             probability=(last.probability + float(probability)) / 2)
+        else:
+            words.append(Word(text=text, start=float(start), end=float(end), probability=float(probability)))
     return tuple(words)
 
 
-def _confidence(segments: list, words: tuple[Word, ...]) -> float | None:
-    """Mean word probability, or the decode's geometric mean token probability without words."""
+def _confidence(words: tuple[Word, ...], decoded: list[tuple[float, int]]) -> float | None:
+    """Mean word probability, or without words the geometric mean token probability of the
+    ``decoded`` pieces, each (average log-probability, tokens)."""
     if words:
         return sum(w.probability for w in words) / len(words)
-    # avg_logprob is the segment's summed token log-probability over (its tokens + end of text).
-    counts = [len(s.tokens) + 1 for s in segments]
-    if not segments or not sum(counts):
+    # An average log-probability is the summed token log-probability over (its tokens + end of text).
+    counts = [tokens + 1 for _, tokens in decoded]
+    if not decoded:
         return None
-    return math.exp(sum(s.avg_logprob * n for s, n in zip(segments, counts)) / sum(counts))
+    return math.exp(sum(logprob * n for (logprob, _), n in zip(decoded, counts)) / sum(counts))
 
 
 def load(options: EngineOptions) -> Engine:

@@ -37,7 +37,8 @@ CONTROL_TYPES = ("finalize", "keepalive", "close")
 _CONTROL = {"finalize": events.Finalize(), "keepalive": events.KeepAlive(), "close": events.Close()}
 _TYPES = {"sample_rate": int, "channels": int, "chunk_size_sec": float, "unfixed_chunk_num": int,
           "unfixed_token_num": int}
-_FLAGS = ("multichannel", "words")
+_FLAGS = ("multichannel", "words", "eager_finals")
+_NULLABLE_FLAGS = ("denoise", "sentence_endpoint")  # null: the deployment default
 REPLAY_KEPT = 512  # numbered messages (all but partials and acks) a resumable session can send again
 ACK_EVERY_SEC = 0.5  # audio between two audio_ack messages of a resumable session
 
@@ -81,10 +82,10 @@ def parse_config(text: str | bytes) -> SessionConfig:
     for name, kind in _TYPES.items():
         if name in values:
             values[name] = _typed(values, name, kind)
-    for name in _FLAGS + ("denoise",):
+    for name in _FLAGS + _NULLABLE_FLAGS:
         if name in values and not isinstance(values[name], bool):
             raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name} must be true, false" +
-                                (" or null" if name == "denoise" else ""))
+                                (" or null" if name in _NULLABLE_FLAGS else ""))
     for name in ("encoding", "language", "context", "asr_audio"):
         if name in values and not isinstance(values[name], str):
             raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name} must be a string")

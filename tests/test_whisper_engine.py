@@ -1,0 +1,59 @@
+"""The whisper engine on the bundled tiny.en: fitted encoder windows and batched decodes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from asr_worker.engines import DecodeRequest
+from asr_worker.engines.base import EngineOptions
+from asr_worker.engines.whisper import FULL_WINDOW, WhisperEngine, encoder_frames
+
+from .testdata import librivox_samples
+
+SR = 16_000
+
+
+def test_encoder_frames_leave_the_margin_in_steps_up_to_30_s():
+    assert encoder_frames(100, margin=1000) == 1500  # 1 s of audio + 10 s -> 15 s
+    assert encoder_frames(500, margin=1000) == 1500
+    assert encoder_frames(501, margin=1000) == 2000
+    assert encoder_frames(2900, margin=1000) == FULL_WINDOW
+    assert encoder_frames(0, margin=0) == 500
+
+
+@pytest.fixture(scope="module")
+def engine():
+    eng = WhisperEngine(EngineOptions(num_workers=1, max_batch=8))
+    yield eng
+    asyncio.run(eng.close())
+
+
+def requests(clips, seconds: float) -> list[DecodeRequest]:
+    return [DecodeRequest(request_id=str(i), audio=audio[:int(seconds * SR)], final=True, language="en")
+            for i, (audio, _) in enumerate(clips)]
+
+
+def test_a_batch_decodes_each_request_as_it_would_alone(engine):
+    clips = librivox_samples()
+    batch = requests(clips, 4.0)  # one window size for all: 4 s + the margin
+    batch[1] = DecodeRequest(request_id="prefixed", audio=batch[1].audio, final=False, prefix="He was",
+                             language="en")
+    batch[2] = DecodeRequest(request_id="words", audio=batch[2].audio, final=True, word_timestamps=True,
+                             language="en")
+    together = engine._decode_batch(batch)
+    alone = [engine._decode_batch([request])[0] for request in batch]
+    assert [h.text for h in together] == [h.text for h in alone]
+    assert all(h.text and not h.no_speech for h in together)
+    assert together[1].text.startswith("He was")
+    assert together[2].words and not together[0].words  # words only where asked
+
+
+def test_the_full_window_path_and_long_audio_still_decode(engine):
+    clips = librivox_samples()
+    long_audio = DecodeRequest(request_id="long", audio=np.concatenate([audio for audio, _ in clips] * 2)[:35 * SR],
+                               final=True, language="en")
+    (hypothesis,) = engine._decode_batch([long_audio])  # over 30 s: faster-whisper's own windows
+    assert len(hypothesis.text.split()) > 60
