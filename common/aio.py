@@ -41,15 +41,37 @@ async def within(awaitable: Awaitable[T], timeout: float | None) -> T:
     return task.result()
 
 
+RECANCEL_INTERVAL = 1.0  # seconds between repeated cancellations of a task that goes on
+
+
+async def cancel_all(tasks, *, interval: float = RECANCEL_INTERVAL) -> None:
+    """Cancel ``tasks`` and wait until every one has ended, whatever each raised.
+
+    The cancellation is repeated every ``interval`` seconds until a task ends, the
+    way anyio's cancel scopes deliver it at every await: a library that swallows
+    one cancellation (redis-py's, seen here: a gateway hub loop that went on after
+    its close and hung the shutdown) gets another at its next await.
+    """
+    tasks = [task for task in tasks if task is not None]
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=interval)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: its failure is the caller's to report, not the loop's
+
+
 async def cancel_and_wait(task: asyncio.Task | None) -> None:
-    """Cancel ``task`` and wait until it has ended; raise what it raised other than its cancellation.
+    """Cancel ``task`` (see :func:`cancel_all`) and wait until it has ended; raise what it
+    raised other than its cancellation.
 
     Unlike ``try: await task except CancelledError: pass``, a cancellation of the
     caller itself while it waits is not swallowed.
     """
     if task is None:
         return
-    task.cancel()
-    await asyncio.wait({task})
+    await cancel_all([task])
     if not task.cancelled():
         task.result()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
-from . import bus, keys
+from . import aio, bus, keys
 from .errors import ErrorCode, RecordError
 from .metrics import StageMetrics
 from .records import SAMPLE_RATE, Audio, Record, decode
@@ -187,7 +187,4 @@ class InputReader:
 
     async def close(self) -> None:
         """Cancel dead letters and reports still being written; idempotent."""
-        tasks = list(self._background)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await aio.cancel_all(list(self._background))

@@ -150,14 +150,13 @@ class StageRunner:
         if self._closed:
             return
         self._closed = True
-        for task in self._tasks:
-            task.cancel()
         # A loop whose cancellation was swallowed (seen under load: the sweep went back to
         # sleep, "cancelling", and close waited forever; asyncio.timeout inside a Redis
-        # call can eat a cancel that lands as it fires) ends on the flag instead.
+        # call can eat a cancel that lands as it fires) ends on the flag, or on the
+        # repeated cancellation.
         self._wake.set()
         self._room.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await aio.cancel_all(self._tasks)
         self._tasks.clear()
         for session in list(self.sessions.values()):
             await self._drop(session, "worker closing")

@@ -41,7 +41,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
-from common import bus, keys
+from common import aio, bus, keys
 from common.errors import ErrorCode
 from common.metrics import GatewayMetrics
 
@@ -91,10 +91,8 @@ class Feed:
         self._task = asyncio.create_task(self._run(), name=f"feed-{self.call_id}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await aio.cancel_all([self._task])
+        self._task = None
 
     async def wait_past(self, seq: int) -> bool:
         """Wait until the log holds an entry after ``seq``: True; or until the call is gone: False."""
@@ -273,8 +271,6 @@ async def _until_first(*coroutines) -> None:
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await aio.cancel_all(tasks)
     for task in done:
         task.result()

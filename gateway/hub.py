@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
-from common import bus, keys
+from common import aio, bus, keys
 from common.metrics import GatewayMetrics
 
 from .resp import Lane
@@ -105,9 +105,7 @@ class SessionHub:
                        asyncio.create_task(self._watch_stages(), name="watch-stages")]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await aio.cancel_all(self._tasks)
         self._tasks = []
         await self.writer.close()
         await self._sweeps.close()

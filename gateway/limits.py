@@ -16,7 +16,7 @@ import uuid
 
 from redis.exceptions import RedisError
 
-from common import bus, keys
+from common import aio, bus, keys
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,8 @@ class KeyLimits:
         self._task = asyncio.create_task(self._renew_loop(), name="key-limits")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await aio.cancel_all([self._task])
+        self._task = None
 
     async def claim(self, key_id: str) -> str | None:
         """A claim for one more connection of ``key_id``, or None at the limit; RedisError passes."""

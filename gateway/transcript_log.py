@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError, ResponseError
 
-from common import bus, keys
+from common import aio, bus, keys
 from common.metrics import GatewayMetrics
 
 from . import events
@@ -156,10 +156,8 @@ class TranscriptLog:
         self._renewer = asyncio.create_task(self._renew(), name="transcript-log-renew")
 
     async def close(self) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            await asyncio.gather(self._renewer, return_exceptions=True)
-            self._renewer = None
+        await aio.cancel_all([self._renewer])
+        self._renewer = None
         await self._lane.close()
         if self.webhook is not None:
             await self.webhook.close()
@@ -254,8 +252,7 @@ class CallLog:
         if not done:
             log.warning("call %s: its transcript log was not written to its end within %.0f s",
                         self.call_id, self.owner.options.close_timeout)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await aio.cancel_all([task])
         elif not task.cancelled() and task.exception() is not None:
             log.error("call %s: transcript log writer failed", self.call_id, exc_info=task.exception())
 

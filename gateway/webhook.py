@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from common.aio import within
+from common.aio import cancel_all, within
 from common.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,7 @@ class FinalsWebhook:
                 await within(self._queue.join(), self.options.drain_timeout)
             except TimeoutError:
                 log.warning("finals webhook: %d final(s) not delivered at shutdown", self._queue.qsize())
-            for task in self._tasks:
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await cancel_all(self._tasks)
             self._tasks = []
         if self._client is not None:
             await self._client.aclose()

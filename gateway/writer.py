@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from common import bus
+from common import aio, bus
 
 from .resp import Lane
 
@@ -122,9 +122,7 @@ class AppendWriter:
     async def close(self) -> None:
         """Stop writing; appends still queued fail with :class:`RedisError`. Idempotent."""
         self._closed = True
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await aio.cancel_all(self._tasks)
         self._tasks = []
         self._fail_queued()
         for lane in self._lanes:
