@@ -33,6 +33,8 @@ def build_parser() -> SettingsParser:
     parser.option("--window-margin-sec", default=10.0, type=window_margin,
                   help="whisper: seconds of padding after the audio in the encoder window, "
                        "'full' for whisper's fixed 30 s window")
+    parser.option("--partial-window-margin-sec", default=5.0, type=window_margin,
+                  help="whisper: the same for partial decodes (narrower: cheaper, as good for partials)")
     parser.option("--dtype", default="auto", help="weights dtype (qwen3 engines)")
     parser.option("--gpu-memory-utilization", default=0.8, type=float, help="vLLM GPU memory share")
     parser.option("--max-model-len", default=4096, type=positive(int), help="vLLM max model length")
@@ -73,7 +75,8 @@ def _run(argv: list[str] | None) -> None:
     engine = load_engine(args.engine, EngineOptions(
         model=args.model, device=args.device, compute_type=args.compute_type,
         cpu_threads=args.cpu_threads, num_workers=args.num_workers, max_batch=args.max_batch,
-        window_margin_sec=args.window_margin_sec, dtype=args.dtype,
+        window_margin_sec=args.window_margin_sec, partial_window_margin_sec=args.partial_window_margin_sec,
+        dtype=args.dtype,
         gpu_memory_utilization=args.gpu_memory_utilization, max_model_len=args.max_model_len,
         max_num_seqs=args.max_num_seqs, tensor_parallel_size=args.tensor_parallel_size,
         max_new_tokens=args.max_new_tokens,

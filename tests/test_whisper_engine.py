@@ -57,3 +57,21 @@ def test_the_full_window_path_and_long_audio_still_decode(engine):
                                final=True, language="en")
     (hypothesis,) = engine._decode_batch([long_audio])  # over 30 s: faster-whisper's own windows
     assert len(hypothesis.text.split()) > 60
+
+
+def test_partials_take_the_narrower_window(engine, monkeypatch):
+    """A final gets 10 s of padding after its audio, a partial 5 s (the default margins)."""
+    widths = []
+    encode = engine._model.encode
+
+    def recording(features):
+        widths.append(features.shape[-1])
+        return encode(features)
+
+    monkeypatch.setattr(engine._model, "encode", recording)
+    audio = librivox_samples()[0][0][:SR]  # 1 s
+    for final in (True, False):
+        (hypothesis,) = engine._decode_batch([DecodeRequest(request_id=str(final), audio=audio, final=final,
+                                                            language="en")])
+        assert hypothesis.text
+    assert widths == [1500, 1000]  # 15 s and 10 s windows of 10 ms mel frames
