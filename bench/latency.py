@@ -32,6 +32,9 @@ Figures, per system, mode and N (percentiles over every utterance of every sessi
 - speech start -> first partial: arrival of the first partial (or final) with
   text for the utterance minus the moment its true speech start was sent;
 - WER of the finals of each session against the clips' transcripts;
+- server CPU: CPU seconds the system's own processes used over the level (the
+  stack's Redis, gateway and workers; WhisperLive's one process), read from
+  ``/proc``; on a shared box a steadier measure of work than the latencies;
 - speculative decodes wasted: the increase of the ASR worker's
   ``streamscribe_asr_speculative_decodes_total`` samples labelled wasted/dropped
   over the run (n/a when the worker has no such counter).
@@ -366,6 +369,7 @@ class OwnStack:
             self.redis.close()
             raise
         self.url = self.stack.url
+        self.pids = [p.proc.pid for p in (self.redis.process, *self.stack.processes)]
         self.asr_metrics = f"http://127.0.0.1:{http_port(self.stack.workers['asr'][0])}/metrics"
 
     def close(self) -> None:
@@ -390,6 +394,7 @@ class WhisperLiveServer:
         env = {"HOME": self.workdir, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
         self.process = Process("whisperlive", [python, "-c", self.CODE, str(self.port), model, str(max_clients)],
                                env=env, cwd=Path(self.workdir))
+        self.pids = [self.process.proc.pid]
         try:
             wait_listening(self.port, 60, self.process)
         except BaseException:
@@ -417,6 +422,19 @@ def wait_listening(port: int, timeout: float, process: Process) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{process.name} not listening on {port} in {timeout} s:\n{process.tail()}")
             time.sleep(0.2)  # polling interval of a bounded wait for a child to listen
+
+
+def cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU seconds of ``pids`` so far (None: not our processes, e.g. ``--url``)."""
+    if not pids:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def speculative_wasted(metrics_url: str | None) -> float | None:
@@ -479,23 +497,29 @@ def dump(path: str, labels: dict, run: SessionRun, utterances: list[Utterance]) 
         out.write(json.dumps(line) + "\n")
 
 
-def row(system: str, mode: str, n: int, figures: Figures, wasted: str, load: str) -> str:
+def row(system: str, mode: str, n: int, figures: Figures, wasted: str, cpu: str, load: str) -> str:
     wer = f"{100 * figures.errors / figures.words:.1f} %" if figures.words else "n/a"
     return (f"| {system} | {mode} | {n} | {percentiles(figures.eos_final)} | {percentiles(figures.finalize_final)} "
             f"| {percentiles(figures.first_partial)} | {figures.finals}/{figures.utterances} ({figures.sent} sent) "
-            f"| {wer} | {wasted} "
-            f"| {load} |")
+            f"| {wer} | {wasted} | {cpu} | {load} |")
 
 
 HEADER = ("| system | mode | N | end of speech -> final p50/p95/p99 ms | finalize -> final p50/p95/p99 ms "
-          "| speech start -> first partial p50/p95/p99 ms | finals | WER | speculative wasted | load avg |\n"
-          "|---|---|---|---|---|---|---|---|---|---|")
+          "| speech start -> first partial p50/p95/p99 ms | finals | WER | speculative wasted | server CPU s "
+          "| load avg |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|")
 
 
-def report(system: str, mode: str, n: int, figures: Figures, wasted: str) -> None:
-    print(row(system, mode, n, figures, wasted, load_average()), flush=True)
+def report(system: str, mode: str, n: int, figures: Figures, wasted: str, cpu: str) -> None:
+    print(row(system, mode, n, figures, wasted, cpu, load_average()), flush=True)
     for error in sorted(set(figures.failed))[:3]:
         print(f"#   {system} {mode} N={n}: {figures.failed.count(error)} session(s) failed: {error}", flush=True)
+
+
+def spent(before: float | None, pids: list[int]) -> str:
+    """CPU seconds of ``pids`` since ``before`` as a table cell."""
+    after = cpu_seconds(pids)
+    return f"{after - before:.1f}" if before is not None and after is not None else "n/a"
 
 
 def load_average() -> str:
@@ -559,16 +583,17 @@ async def main() -> int:
         for n in levels:
             if not args.no_streamscribe:
                 for mode in modes:
-                    before = speculative_wasted(metrics)
+                    before, cpu = speculative_wasted(metrics), cpu_seconds(own.pids if own else [])
                     figures = await run_level("streamscribe", url, n, audio, utterances, args,
                                               finalize=mode == "finalize", model=model)
                     after = speculative_wasted(metrics)
                     wasted = f"{after - before:.0f}" if before is not None and after is not None else "n/a"
-                    report("streamscribe", mode, n, figures, wasted)
+                    report("streamscribe", mode, n, figures, wasted, spent(cpu, own.pids if own else []))
             if peer_url:
+                cpu = cpu_seconds(peer.pids if peer else [])
                 figures = await run_level("whisperlive", peer_url, n, audio, utterances, args, finalize=False,
                                           model=model)
-                report("whisperlive", "endpoint", n, figures, "n/a")
+                report("whisperlive", "endpoint", n, figures, "n/a", spent(cpu, peer.pids if peer else []))
     finally:
         for server in (peer, own):
             if server is not None:
