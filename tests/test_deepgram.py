@@ -31,6 +31,7 @@ from gateway.protocols import flux
 from gateway.protocols.deepgram import MIN_ENDPOINTING_MS, DeepgramDoor, parse_wav_header
 from gateway.protocols.flux import FluxDoor
 
+from .faults import five_utterances_with_bounds
 from .support import ROOT, free_port, normalise, service, wait_for_workers, word_errors
 from .testdata import synthetic_voice
 
@@ -440,16 +441,21 @@ def keyed_gateway(live):
 
 
 @pytest.mark.e2e
-async def test_the_sdk_key_is_checked(keyed_gateway):
-    """The SDK sends 'Authorization: Token KEY': a wrong key is refused at the handshake with 401."""
-    with pytest.raises(Exception, match="401"):
-        async with sdk_client(keyed_gateway, api_key="a-wrong-key").listen.v1.connect(model="nova-3"):
+@pytest.mark.parametrize("api, model, last", [("v1", "nova-3", "Metadata"), ("v2", "flux-general-en", "Connected")])
+async def test_the_sdk_key_is_checked(keyed_gateway, api, model, last):
+    """The SDK sends 'Authorization: Token KEY': no key or a wrong one is refused at the handshake with 401,
+    on /v1/listen and on Flux's /v2/listen alike."""
+    with pytest.raises(InvalidStatus, match="HTTP 401"):
+        async with connect(f"ws://127.0.0.1:{keyed_gateway}/{api}/listen?model={model}"):
             pass
-    async with sdk_client(keyed_gateway, api_key="the-right-key").listen.v1.connect(model="nova-3") as socket:
+    with pytest.raises(Exception, match="401"):
+        async with getattr(sdk_client(keyed_gateway, api_key="a-wrong-key").listen, api).connect(model=model):
+            pass
+    async with getattr(sdk_client(keyed_gateway, api_key="the-right-key").listen, api).connect(model=model) as socket:
         listener = Listener(socket)
         await socket.send_close_stream()
         code, _ = await listener.wait_closed()
-    assert code == 1000 and listener.messages[-1].type == "Metadata"
+    assert code == 1000 and listener.messages[-1].type == last
 
 
 @pytest.mark.e2e
@@ -655,3 +661,116 @@ def test_flux_eager_end_of_turn_resumed_and_forced():
     assert turn(d, partial("there")) == [("StartOfTurn", "there")]
     (forced,) = rendered(d, events.Flushed(2))  # the partial's utterance had no words after all
     assert (forced["event"], forced["transcript"], forced["trigger"]) == ("EndOfTurn", "", "manual")
+
+
+# -- Flux (/v2/listen), end to end with the official SDK ---------------------------------------------
+
+def turn_infos(listener: Listener, *kinds: str) -> list:
+    return [m for m in listener.messages if getattr(m, "type", None) == "TurnInfo" and (not kinds or m.event in kinds)]
+
+
+def flux_connect(port: int, **params):
+    return sdk_client(port).listen.v2.connect(model="flux-general-en", encoding="linear16", sample_rate=16000,
+                                              **params)
+
+
+@pytest.mark.e2e
+async def test_flux_sdk_streams_turns(live, clips):
+    """Two clips with a pause between: each turn is StartOfTurn, Updates, one EndOfTurn with its words."""
+    audio, _ = five_utterances_with_bounds(clips[:2])
+    async with flux_connect(live.port) as socket:
+        listener = Listener(socket)
+        await send_paced(socket, pcm16(audio), bytes_per_second=32000)
+        await socket.send_close_stream()
+        code, reason = await listener.wait_closed()
+    assert code == 1000, (code, reason, listener.messages)
+    request_id = listener.request_id()
+    assert listener.messages[0].type == "Connected" and listener.messages[0].request_id == request_id
+    assert [m.sequence_id for m in listener.messages] == list(range(len(listener.messages)))
+    infos = turn_infos(listener)
+    assert len(infos) == len(listener.messages) - 1 and all(m.request_id == request_id for m in infos)
+    turns = {}
+    for message in infos:
+        turns.setdefault(message.turn_index, []).append(message)
+    assert sorted(turns) == list(range(len(turns))) and len(turns) >= 2, [(m.turn_index, m.event) for m in infos]
+    for messages in turns.values():
+        kinds = [m.event for m in messages]
+        assert kinds[0] == "StartOfTurn" and kinds[-1] == "EndOfTurn", kinds
+        assert set(kinds[1:-1]) <= {"Update"}, kinds  # no eager events without eager_eot_threshold
+        end = messages[-1]
+        assert end.trigger == "model" and end.transcript and end.end_of_turn_confidence == 1.0
+        assert 0 <= end.audio_window_start < end.audio_window_end <= len(audio) / 16000 + 0.1
+        assert [w.word for w in end.words] == end.transcript.split()
+    assert turn_infos(listener, "Update")
+    text = " ".join(m.transcript for m in turn_infos(listener, "EndOfTurn"))
+    errors, words = word_errors(" ".join(reference for _, reference in clips[:2]), text)
+    assert errors / words <= 0.25, text
+
+
+@pytest.mark.e2e
+async def test_flux_eager_end_of_turn_confirmed_then_resumed(live, clips):
+    """A pause mid-sentence (the first 3 s of a clip, whose decode ends without a full stop) gets an
+    EagerEndOfTurn. The client sends nothing more until it comes, so no timing decides the outcome.
+    Then silence confirms it (EndOfTurn, same transcript); in the next turn the rest of the
+    sentence resumes it (TurnResumed) and the EndOfTurn has the whole sentence."""
+    path, reference = clips[0]
+    samples = load(path)
+    head, rest = pcm16(samples[: 16000 * 3]), pcm16(samples[16000 * 3:])
+    pause, silence = bytes(int(0.6 * 32000)), bytes(int(2.5 * 32000))
+    async with flux_connect(live.port, eager_eot_threshold="0.5", eot_timeout_ms="2000") as socket:
+        listener = Listener(socket)
+        for index in (0, 1):
+            await send_paced(socket, head + pause, bytes_per_second=32000)
+            eager = await listener.wait(lambda m: getattr(m, "turn_index", None) == index
+                                        and m.event in ("EagerEndOfTurn", "EndOfTurn"))
+            assert eager.event == "EagerEndOfTurn" and eager.transcript, eager
+            assert eager.end_of_turn_confidence == 0.5
+            await send_paced(socket, (rest if index else b"") + silence, bytes_per_second=32000)
+            end = await listener.wait(lambda m: getattr(m, "turn_index", None) == index and m.event == "EndOfTurn")
+            kinds = [m.event for m in turn_infos(listener) if m.turn_index == index]
+            print(f"turn {index}: {kinds} {end.transcript!r}")
+            if index == 0:
+                assert kinds[0] == "StartOfTurn" and kinds[-2:] == ["EagerEndOfTurn", "EndOfTurn"], kinds
+                assert end.transcript == eager.transcript
+            else:
+                assert kinds.index("TurnResumed") == kinds.index("EagerEndOfTurn") + 1, kinds
+                assert end.transcript.startswith(eager.transcript)
+                errors, words = word_errors(reference, end.transcript)
+                assert errors / words <= 0.25, end.transcript
+        await socket.send_close_stream()
+        code, _ = await listener.wait_closed()
+    assert code == 1000 and len(turn_infos(listener, "EndOfTurn")) == 2
+
+
+@pytest.mark.e2e
+async def test_flux_force_end_turn(live, clips):
+    path, _ = clips[0]
+    audio = pcm16(load(path))
+    async with flux_connect(live.port) as socket:
+        listener = Listener(socket)
+        await send_paced(socket, audio[: 32000 * 3], bytes_per_second=32000)  # 3 s, mid-sentence
+        await socket.send_force_end_turn()
+        sent = time.monotonic()
+        end = await listener.wait(lambda m: getattr(m, "event", None) == "EndOfTurn", timeout=60)
+        print(f"ForceEndTurn to its EndOfTurn: {(time.monotonic() - sent) * 1000:.0f} ms")
+        assert end.trigger == "manual" and end.transcript and end.turn_index == 0
+        assert end.audio_window_end <= 3.05
+        await socket.send_close_stream()
+        code, _ = await listener.wait_closed()
+    assert code == 1000
+
+
+@pytest.mark.e2e
+async def test_flux_bad_messages_are_answered_and_the_stream_goes_on(live):
+    async with flux_connect(live.port) as socket:
+        listener = Listener(socket)
+        await socket._websocket.send("{nope")
+        await socket.send_configure({"type": "Finalize"})  # v1's message: unknown here
+        await socket.send_configure({"type": "Configure", "thresholds": {"eot_threshold": 0.8}})
+        failure = await listener.wait(lambda m: getattr(m, "type", None) == "ConfigureFailure")
+        await socket.send_close_stream()
+        code, _ = await listener.wait_closed()
+    assert code == 1000 and failure.description
+    warnings = [m for m in listener.messages if getattr(m, "type", None) == "Warning"]
+    assert [w.code for w in warnings] == ["BAD_JSON", "UNKNOWN_TYPE"], listener.messages
+    assert "not valid JSON" in warnings[0].description and "'Finalize'" in warnings[1].description
