@@ -46,8 +46,8 @@ finals' (timed) followed by the partial's (untimed), punctuated as written.
 
 Client messages: binary audio; ``ForceEndTurn`` (the core's finalize: the
 turn's ``EndOfTurn`` with ``trigger: manual``, even when nothing was pending
-but the turn had begun); ``CloseStream`` (every result, so the open turn's ``EndOfTurn`` when its final
-comes, then close 1000; Flux itself stops at the last ``Update``, without a
+but the turn had begun); ``CloseStream`` (every result, so the open turn's
+``EndOfTurn`` when its final comes, then close 1000; Flux itself stops at the last ``Update``, without a
 close code); ``KeepAlive``. ``Configure`` is answered with ``ConfigureFailure``
 (settings cannot change mid-stream here). Every server message carries
 ``sequence_id`` from 0. Bad JSON or an unknown type is answered with a
