@@ -1,4 +1,4 @@
-"""The Deepgram-compatible door at /v1/listen.
+"""The Deepgram-compatible doors at /v1/listen and /v2/listen (Flux).
 
 Sans I/O first (query parameters, WAV headers, rendering of core events), then
 end to end with the official ``deepgram-sdk`` pointed at a local gateway with
@@ -27,8 +27,11 @@ from gateway import events
 from gateway.protocols import door_for
 from gateway.protocols.base import CloseFrame, Handshake, HandshakeRefused
 from gateway.protocols import deepgram as dg
+from gateway.protocols import flux
 from gateway.protocols.deepgram import MIN_ENDPOINTING_MS, DeepgramDoor, parse_wav_header
+from gateway.protocols.flux import FluxDoor
 
+from .faults import five_utterances_with_bounds
 from .support import ROOT, free_port, normalise, service, wait_for_workers, word_errors
 from .testdata import synthetic_voice
 
@@ -438,16 +441,21 @@ def keyed_gateway(live):
 
 
 @pytest.mark.e2e
-async def test_the_sdk_key_is_checked(keyed_gateway):
-    """The SDK sends 'Authorization: Token KEY': a wrong key is refused at the handshake with 401."""
-    with pytest.raises(Exception, match="401"):
-        async with sdk_client(keyed_gateway, api_key="a-wrong-key").listen.v1.connect(model="nova-3"):
+@pytest.mark.parametrize("api, model, last", [("v1", "nova-3", "Metadata"), ("v2", "flux-general-en", "Connected")])
+async def test_the_sdk_key_is_checked(keyed_gateway, api, model, last):
+    """The SDK sends 'Authorization: Token KEY': no key or a wrong one is refused at the handshake with 401,
+    on /v1/listen and on Flux's /v2/listen alike."""
+    with pytest.raises(InvalidStatus, match="HTTP 401"):
+        async with connect(f"ws://127.0.0.1:{keyed_gateway}/{api}/listen?model={model}"):
             pass
-    async with sdk_client(keyed_gateway, api_key="the-right-key").listen.v1.connect(model="nova-3") as socket:
+    with pytest.raises(Exception, match="401"):
+        async with getattr(sdk_client(keyed_gateway, api_key="a-wrong-key").listen, api).connect(model=model):
+            pass
+    async with getattr(sdk_client(keyed_gateway, api_key="the-right-key").listen, api).connect(model=model) as socket:
         listener = Listener(socket)
         await socket.send_close_stream()
         code, _ = await listener.wait_closed()
-    assert code == 1000 and listener.messages[-1].type == "Metadata"
+    assert code == 1000 and listener.messages[-1].type == last
 
 
 @pytest.mark.e2e
@@ -528,3 +536,241 @@ async def test_two_channel_mulaw_call(live, clips):
     only_b = set(normalise(ref_b)) - set(normalise(ref_a))
     assert not only_a & set(normalise(text[1])), text  # no crosstalk either way
     assert not only_b & set(normalise(text[0])), text
+
+
+# -- Flux (/v2/listen), sans I/O --------------------------------------------------------------------
+
+def flux_door(query: str = "model=flux-general-en&encoding=linear16&sample_rate=16000") -> FluxDoor:
+    return FluxDoor(Handshake.from_target(f"/v2/listen?{query}", {}))
+
+
+def partial(text: str, start_ms: int = 500, end_ms: int = 900) -> events.Partial:
+    return events.Partial(channel=0, session_id="s", utterance_id="u", text=text, start_ms=start_ms, end_ms=end_ms,
+                          language="en")
+
+
+def turn(d: FluxDoor, event: events.Event) -> list[tuple[str, str]]:
+    """(event, transcript) of the TurnInfo messages ``event`` renders."""
+    return [(m["event"], m["transcript"]) for m in rendered(d, event)]
+
+
+def test_flux_route_and_parameters():
+    assert door_for("/v2/listen") is FluxDoor
+    (opened,) = flux_door("model=flux-general-en&encoding=mulaw&sample_rate=8000&eot_timeout_ms=1200"
+                          "&keyterm=Dashwood&keyterm=Norland&eot_threshold=0.8&tag=x&numerals=true").opening()
+    config = opened.config
+    assert (config.encoding, config.sample_rate, config.channels, config.language) == ("mulaw", 8000, 1, "en")
+    assert config.vad == {"silence_threshold": 1.2} and config.context == "Dashwood, Norland"
+    assert not config.eager_finals and config.words
+    assert flux_door("model=flux-general-en&encoding=linear16&sample_rate=16000&eager_eot_threshold=0.5"
+                     ).opening()[0].config.eager_finals
+    multi = "model=flux-general-multi&encoding=linear16&sample_rate=16000"
+    assert flux_door(multi).opening()[0].config.language is None
+    assert flux_door(multi + "&language_hint=de").opening()[0].config.language == "de"
+    assert flux_door("model=flux-general-en").opening() == []  # a WAV stream: opened by its header
+    readme = (ROOT / "README.md").read_text()
+    for name in flux.HONOURED + flux.IGNORED + flux.IGNORED_FLAGS:  # documented here and in the README
+        assert f"``{name}``" in flux.__doc__ and f"`{name}`" in readme.split("/v2/listen", 1)[1], name
+
+
+@pytest.mark.parametrize("query, text", [
+    ("eager_eot_threshold=0.95", "eager_eot_threshold: 0.95 (expected 0.3 to 0.9)"),
+    ("eot_threshold=0.2", "eot_threshold: 0.2"),
+    ("eot_timeout_ms=20000", "eot_timeout_ms: 20000 (expected 500 to 10000)"),
+    ("eot_timeout_ms=soon", "expected an integer"),
+    ("eager_eot_threshold=high", "expected a number"),
+    ("encoding=opus", "invalid value for encoding: 'opus'"),
+    ("numerals=maybe", "numerals"),
+])
+def test_flux_invalid_parameters_refuse_the_handshake(query, text):
+    with pytest.raises(HandshakeRefused) as info:
+        flux_door(f"model=flux-general-en&sample_rate=16000&{query}")
+    body = json.loads(info.value.body)
+    assert info.value.status == 400 and body["err_code"] == "INVALID_QUERY_PARAMETER"
+    assert text in body["err_msg"], body
+
+
+def test_flux_control_messages():
+    d = flux_door()
+    assert d.receive('{"type": "ForceEndTurn"}') == [events.Finalize()]
+    assert d.receive('{"type": "CloseStream"}') == [events.Close()]
+    assert d.receive('{"type": "KeepAlive"}') == [events.KeepAlive()]
+    (reply,) = d.receive('{"type": "Configure", "thresholds": {"eot_threshold": 0.8}}')
+    (failure,) = rendered(d, reply)
+    assert failure["type"] == "ConfigureFailure" and failure["description"] and failure["sequence_id"] == 0
+    with pytest.raises(ProtocolError, match="unsupported message type 'Finalize'") as info:
+        d.receive('{"type": "Finalize"}')  # v1's name
+    assert info.value.code == ErrorCode.UNKNOWN_TYPE
+    with pytest.raises(ProtocolError) as info:
+        d.receive("{nope")
+    assert info.value.code == ErrorCode.BAD_JSON
+    (warning,) = rendered(d, events.Error(ErrorCode.BAD_JSON, "message is not valid JSON"))
+    assert (warning["type"], warning["code"], warning["sequence_id"]) == ("Warning", "BAD_JSON", 1)
+    (error,) = rendered(d, events.Error(ErrorCode.TIMEOUT, "late", fatal=True))
+    assert error["type"] == "Error" and error["description"] == "late"
+    assert d.render(events.Ended(1011, "late", False)) == [CloseFrame(1011, "NET-0000: late")]
+    assert flux_door().render(events.Ended(1000, "session complete", True)) == [CloseFrame(1000, "")]
+
+
+def test_flux_turns_without_eager_finals():
+    d = flux_door()
+    (connected,) = rendered(d, events.Opened("call", ("s",)))
+    assert connected == {"type": "Connected", "request_id": d.request_id, "sequence_id": 0}
+    assert rendered(d, events.SpeechStarted(0, 400)) == []  # a turn begins with words
+    assert turn(d, partial("")) == []
+    assert turn(d, partial("Hello")) == [("StartOfTurn", "Hello")]
+    assert turn(d, partial("Hello world", end_ms=1300)) == [("Update", "Hello world")]
+    words = (events.Word(text="Hello", start_ms=520, end_ms=900, confidence=0.8),
+             events.Word(text="world.", start_ms=950, end_ms=1600, confidence=0.6))
+    (split,) = rendered(d, final("Hello world.", words=words, speech_final=False))  # long speech split
+    assert (split["event"], split["transcript"]) == ("Update", "Hello world.")
+    (update,) = rendered(d, partial("How are", start_ms=1700, end_ms=2200))
+    assert update["transcript"] == "Hello world. How are"
+    assert [w["word"] for w in update["words"]] == ["Hello", "world.", "How", "are"]
+    assert update["words"][1] == {"word": "world.", "confidence": 0.6, "start": 0.95, "end": 1.6}
+    (end,) = rendered(d, final("How are you?", speech_final=True))
+    assert (end["event"], end["transcript"], end["trigger"]) == ("EndOfTurn", "Hello world. How are you?", "model")
+    assert (end["turn_index"], end["audio_window_start"], end["audio_window_end"]) == (0, 0.5, 2.2)
+    assert end["end_of_turn_confidence"] == 1.0
+    assert [m["sequence_id"] for m in rendered(d, partial("Next"))] == [6]
+    (start,) = rendered(d, partial("Next"))
+    assert (start["event"], start["turn_index"]) == ("Update", 1)
+
+
+def test_flux_eager_end_of_turn_resumed_and_forced():
+    d = flux_door("model=flux-general-en&encoding=linear16&sample_rate=16000&eager_eot_threshold=0.4")
+    assert turn(d, partial("And Mr.")) == [("StartOfTurn", "And Mr.")]
+    (eager,) = rendered(d, final("And Mr. John", speech_final=False))
+    assert (eager["event"], eager["transcript"], eager["end_of_turn_confidence"]) == ("EagerEndOfTurn",
+                                                                                     "And Mr. John", 0.4)
+    assert turn(d, final("", speech_final=True)) == [("EndOfTurn", "And Mr. John")]  # confirmed: same transcript
+    # speech resumes after an eager end: TurnResumed, then the turn goes on and ends with all of it
+    assert turn(d, final("Dashwood had", speech_final=False)) == [("StartOfTurn", "Dashwood had"),
+                                                                  ("EagerEndOfTurn", "Dashwood had")]
+    assert turn(d, partial("then")) == [("TurnResumed", "Dashwood had then")]
+    assert turn(d, partial("then leisure")) == [("Update", "Dashwood had then leisure")]
+    assert turn(d, final("then leisure.", speech_final=False)) == [("EagerEndOfTurn", "Dashwood had then leisure.")]
+    assert turn(d, final("To consider.", speech_final=True)) == [
+        ("TurnResumed", "Dashwood had then leisure. To consider."),
+        ("EndOfTurn", "Dashwood had then leisure. To consider.")]
+    # ForceEndTurn: the from_finalize final ends the turn (manual); with none pending, Flushed does
+    assert turn(d, partial("how much")) == [("StartOfTurn", "how much")]
+    (forced,) = rendered(d, final("how much", speech_final=True, from_finalize=True))
+    assert (forced["event"], forced["trigger"], forced["turn_index"]) == ("EndOfTurn", "manual", 2)
+    assert rendered(d, events.Flushed(1)) == []  # no turn open: nothing to end
+    assert turn(d, partial("there")) == [("StartOfTurn", "there")]
+    (forced,) = rendered(d, events.Flushed(2))  # the partial's utterance had no words after all
+    assert (forced["event"], forced["transcript"], forced["trigger"]) == ("EndOfTurn", "", "manual")
+
+
+# -- Flux (/v2/listen), end to end with the official SDK ---------------------------------------------
+
+def turn_infos(listener: Listener, *kinds: str) -> list:
+    return [m for m in listener.messages if getattr(m, "type", None) == "TurnInfo" and (not kinds or m.event in kinds)]
+
+
+def flux_connect(port: int, **params):
+    return sdk_client(port).listen.v2.connect(model="flux-general-en", encoding="linear16", sample_rate=16000,
+                                              **params)
+
+
+@pytest.mark.e2e
+async def test_flux_sdk_streams_turns(live, clips):
+    """Two clips with a pause between: each turn is StartOfTurn, Updates, one EndOfTurn with its words."""
+    audio, _ = five_utterances_with_bounds(clips[:2])
+    async with flux_connect(live.port) as socket:
+        listener = Listener(socket)
+        await send_paced(socket, pcm16(audio), bytes_per_second=32000)
+        await socket.send_close_stream()
+        code, reason = await listener.wait_closed()
+    assert code == 1000, (code, reason, listener.messages)
+    request_id = listener.request_id()
+    assert listener.messages[0].type == "Connected" and listener.messages[0].request_id == request_id
+    assert [m.sequence_id for m in listener.messages] == list(range(len(listener.messages)))
+    infos = turn_infos(listener)
+    assert len(infos) == len(listener.messages) - 1 and all(m.request_id == request_id for m in infos)
+    turns = {}
+    for message in infos:
+        turns.setdefault(message.turn_index, []).append(message)
+    assert sorted(turns) == list(range(len(turns))) and len(turns) >= 2, [(m.turn_index, m.event) for m in infos]
+    for messages in turns.values():
+        kinds = [m.event for m in messages]
+        assert kinds[0] == "StartOfTurn" and kinds[-1] == "EndOfTurn", kinds
+        assert set(kinds[1:-1]) <= {"Update"}, kinds  # no eager events without eager_eot_threshold
+        end = messages[-1]
+        assert end.trigger == "model" and end.transcript and end.end_of_turn_confidence == 1.0
+        assert 0 <= end.audio_window_start < end.audio_window_end <= len(audio) / 16000 + 0.1
+        assert [w.word for w in end.words] == end.transcript.split()
+    assert turn_infos(listener, "Update")
+    text = " ".join(m.transcript for m in turn_infos(listener, "EndOfTurn"))
+    errors, words = word_errors(" ".join(reference for _, reference in clips[:2]), text)
+    assert errors / words <= 0.25, text
+
+
+@pytest.mark.e2e
+async def test_flux_eager_end_of_turn_confirmed_then_resumed(live, clips):
+    """A pause mid-sentence (the first 3 s of a clip, whose decode ends without a full stop) gets an
+    EagerEndOfTurn. The client sends nothing more until it comes, so no timing decides the outcome.
+    Then silence confirms it (EndOfTurn, same transcript); in the next turn the rest of the
+    sentence resumes it (TurnResumed) and the EndOfTurn has the whole sentence."""
+    path, reference = clips[0]
+    samples = load(path)
+    head, rest = pcm16(samples[: 16000 * 3]), pcm16(samples[16000 * 3:])
+    pause, silence = bytes(int(0.6 * 32000)), bytes(int(2.5 * 32000))
+    async with flux_connect(live.port, eager_eot_threshold="0.5", eot_timeout_ms="2000") as socket:
+        listener = Listener(socket)
+        for index in (0, 1):
+            await send_paced(socket, head + pause, bytes_per_second=32000)
+            eager = await listener.wait(lambda m: getattr(m, "turn_index", None) == index
+                                        and m.event in ("EagerEndOfTurn", "EndOfTurn"))
+            assert eager.event == "EagerEndOfTurn" and eager.transcript, eager
+            assert eager.end_of_turn_confidence == 0.5
+            await send_paced(socket, (rest if index else b"") + silence, bytes_per_second=32000)
+            end = await listener.wait(lambda m: getattr(m, "turn_index", None) == index and m.event == "EndOfTurn")
+            kinds = [m.event for m in turn_infos(listener) if m.turn_index == index]
+            print(f"turn {index}: {kinds} {end.transcript!r}")
+            if index == 0:
+                assert kinds[0] == "StartOfTurn" and kinds[-2:] == ["EagerEndOfTurn", "EndOfTurn"], kinds
+                assert end.transcript == eager.transcript
+            else:
+                assert kinds.index("TurnResumed") == kinds.index("EagerEndOfTurn") + 1, kinds
+                assert end.transcript.startswith(eager.transcript)
+                errors, words = word_errors(reference, end.transcript)
+                assert errors / words <= 0.25, end.transcript
+        await socket.send_close_stream()
+        code, _ = await listener.wait_closed()
+    assert code == 1000 and len(turn_infos(listener, "EndOfTurn")) == 2
+
+
+@pytest.mark.e2e
+async def test_flux_force_end_turn(live, clips):
+    path, _ = clips[0]
+    audio = pcm16(load(path))
+    async with flux_connect(live.port) as socket:
+        listener = Listener(socket)
+        await send_paced(socket, audio[: 32000 * 3], bytes_per_second=32000)  # 3 s, mid-sentence
+        await socket.send_force_end_turn()
+        sent = time.monotonic()
+        end = await listener.wait(lambda m: getattr(m, "event", None) == "EndOfTurn", timeout=60)
+        print(f"ForceEndTurn to its EndOfTurn: {(time.monotonic() - sent) * 1000:.0f} ms")
+        assert end.trigger == "manual" and end.transcript and end.turn_index == 0
+        assert end.audio_window_end <= 3.05
+        await socket.send_close_stream()
+        code, _ = await listener.wait_closed()
+    assert code == 1000
+
+
+@pytest.mark.e2e
+async def test_flux_bad_messages_are_answered_and_the_stream_goes_on(live):
+    async with flux_connect(live.port) as socket:
+        listener = Listener(socket)
+        await socket._websocket.send("{nope")
+        await socket.send_configure({"type": "Finalize"})  # v1's message: unknown here
+        await socket.send_configure({"type": "Configure", "thresholds": {"eot_threshold": 0.8}})
+        failure = await listener.wait(lambda m: getattr(m, "type", None) == "ConfigureFailure")
+        await socket.send_close_stream()
+        code, _ = await listener.wait_closed()
+    assert code == 1000 and failure.description
+    warnings = [m for m in listener.messages if getattr(m, "type", None) == "Warning"]
+    assert [w.code for w in warnings] == ["BAD_JSON", "UNKNOWN_TYPE"], listener.messages
+    assert "not valid JSON" in warnings[0].description and "'Finalize'" in warnings[1].description

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .audiohook import AudioHookDoor
 from .base import Door
 from .deepgram import DeepgramDoor
+from .flux import FluxDoor
 from .native import NativeDoor
 from .rnnt import RnntDoor
 from .twilio import TwilioDoor
@@ -13,6 +14,7 @@ from .whisper_stream import WhisperStreamDoor
 ROUTES: dict[str, type[Door]] = {
     "/ws/asr": NativeDoor,
     "/v1/listen": DeepgramDoor,
+    "/v2/listen": FluxDoor,
     "/twilio": TwilioDoor,
     "/audiohook": AudioHookDoor,
     "/ws/transcribe": RnntDoor,

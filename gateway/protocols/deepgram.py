@@ -119,13 +119,18 @@ class Params:
         return value.lower() == "true"
 
     def integer(self, name: str, low: int, high: int) -> int | None:
+        return self.number(name, low, high, kind=int)
+
+    def number(self, name: str, low: float, high: float, *, kind: type = float):
+        """The value of ``name`` as ``kind`` between ``low`` and ``high``, or None if absent."""
         value = self.last(name)
         if value is None:
             return None
         try:
-            number = int(value)
+            number = kind(value)
         except ValueError:
-            raise ConfigError(f"invalid value for {name}: {value!r} (expected an integer)") from None
+            expected = "an integer" if kind is int else "a number"
+            raise ConfigError(f"invalid value for {name}: {value!r} (expected {expected})") from None
         if not low <= number <= high:
             raise ConfigError(f"invalid value for {name}: {number} (expected {low} to {high})")
         return number
@@ -134,19 +139,13 @@ class Params:
 class Settings:
     """What the door itself does with the handshake's parameters (the core gets a SessionConfig)."""
 
+    channels = 1
+    multichannel = False
+    eager_finals = False
+    ignored_flags: ClassVar[tuple[str, ...]] = IGNORED_FLAGS
+
     def __init__(self, query: list[tuple[str, str]]) -> None:
-        params = Params(query)
-        for name in IGNORED_FLAGS:
-            params.flag(name)
-        encoding = params.last("encoding")
-        if encoding is not None and encoding not in ENCODINGS:
-            raise ConfigError(f"invalid value for encoding: {encoding!r}; this server decodes "
-                              f"{', '.join(ENCODINGS)}, or WAV when encoding is left out")
-        self.encoding = ENCODINGS.get(encoding) if encoding else None  # None: a container
-        sample_rate = params.integer("sample_rate", 8000, 48000)
-        if self.encoding is not None and sample_rate is None:
-            raise ConfigError(f"sample_rate is required with encoding={encoding}")
-        self.sample_rate = sample_rate or 16000
+        params = self._common(query)
         self.channels = params.integer("channels", 1, MAX_CHANNELS) or 1
         self.multichannel = params.flag("multichannel")
         self.interim_results = params.flag("interim_results")
@@ -164,8 +163,28 @@ class Settings:
         language = params.last("language") or "en"
         self.language = None if language in ("multi", "auto") else language
         terms = [word.rsplit(":", 1)[0] if _has_boost(word) else word for word in params.values.get("keywords", [])]
-        terms += params.values.get("keyterm", [])
-        self.context = ", ".join(dict.fromkeys(term.strip() for term in terms if term.strip()))
+        self.context = self._context(terms + params.values.get("keyterm", []))
+
+    def _common(self, query: list[tuple[str, str]]) -> Params:
+        """Read what both Deepgram APIs share (the audio format, ignored flags); return the parameters."""
+        params = Params(query)
+        for name in self.ignored_flags:
+            params.flag(name)
+        encoding = params.last("encoding")
+        if encoding is not None and encoding not in ENCODINGS:
+            raise ConfigError(f"invalid value for encoding: {encoding!r}; this server decodes "
+                              f"{', '.join(ENCODINGS)}, or WAV when encoding is left out")
+        self.encoding = ENCODINGS.get(encoding) if encoding else None  # None: a container
+        sample_rate = params.integer("sample_rate", 8000, 48000)
+        if self.encoding is not None and sample_rate is None:
+            raise ConfigError(f"sample_rate is required with encoding={encoding}")
+        self.sample_rate = sample_rate or 16000
+        return params
+
+    @staticmethod
+    def _context(terms: list[str]) -> str:
+        """Key terms as the recogniser's context: stripped, without repeats, in order."""
+        return ", ".join(dict.fromkeys(term.strip() for term in terms if term.strip()))
 
     @staticmethod
     def _endpointing(value: str | None) -> dict:
@@ -187,7 +206,8 @@ class Settings:
         """The core's config; a container's header gives ``encoding``, ``sample_rate`` and ``channels``."""
         return SessionConfig(encoding=encoding or self.encoding or "pcm16", sample_rate=sample_rate or self.sample_rate,
                              channels=channels or self.channels, multichannel=self.multichannel,
-                             language=self.language, context=self.context, words=True, vad=self.vad)
+                             language=self.language, context=self.context, words=True, vad=self.vad,
+                             eager_finals=self.eager_finals)
 
 
 def _has_boost(word: str) -> bool:
@@ -256,13 +276,15 @@ def _plain(word: str) -> str:
 
 class DeepgramDoor(Door):
     name: ClassVar[str] = "deepgram"
+    settings_class: ClassVar[type[Settings]] = Settings
+    controls: ClassVar[dict[str, events.Operation]] = _CONTROL
 
     def __init__(self, handshake: Handshake, *, options: DoorOptions = DoorOptions()) -> None:
         super().__init__(handshake, options=options)
         self.request_id = str(uuid.uuid4())
         self.created = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         try:
-            self.settings = Settings(handshake.query)
+            self.settings = self.settings_class(handshake.query)
             config = self.settings.session_config()  # checks the values a container's header leaves alone
         except ConfigError as exc:
             body = {"err_code": "INVALID_QUERY_PARAMETER", "err_msg": str(exc), "request_id": self.request_id}
@@ -292,12 +314,15 @@ class DeepgramDoor(Door):
             if self.config is None:
                 return self._container(message)
             return [events.Audio(message)]
-        body = parse_json(message)
+        return self._text(parse_json(message))
+
+    def _text(self, body: dict) -> list[events.Operation]:
+        """Operations for a JSON message: one of :attr:`controls`."""
         kind = body.get("type")
-        if kind not in _CONTROL:
+        if kind not in self.controls:
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unsupported message type {kind!r}; expected one of "
-                                                        f"{', '.join(_CONTROL)}")
-        return self._control(_CONTROL[kind])
+                                                        f"{', '.join(self.controls)}")
+        return self._control(self.controls[kind])
 
     def _control(self, operation: events.Operation) -> list[events.Operation]:
         if isinstance(operation, events.Finalize):
@@ -412,9 +437,15 @@ class DeepgramDoor(Door):
                         "models": [self.model_uuid],
                         "model_info": {self.model_uuid: {"name": self.settings.model, "version": MODEL_VERSION,
                                                          "arch": MODEL_VERSION}}}
-            return [json.dumps(metadata), CloseFrame(CloseCode.NORMAL_CLOSURE, "")]
+            return [json.dumps(metadata), self._close_frame(event)]
+        return [self._close_frame(event)]
+
+    def _close_frame(self, event: events.Ended) -> CloseFrame:
+        """Close as Deepgram does: 1000 after a normal end, else its code and error label for our error."""
+        if event.close_code == CloseCode.NORMAL_CLOSURE:
+            return CloseFrame(CloseCode.NORMAL_CLOSURE, "")
         code, label = _CLOSE.get(self._fatal, (CloseCode.INTERNAL_ERROR, "NET-0000"))
         if self._fatal is None and event.close_code == CloseCode.GOING_AWAY:
             code = CloseCode.GOING_AWAY
         reason = f"{label}: {event.reason}".encode()[:123].decode(errors="ignore")
-        return [CloseFrame(code, reason)]
+        return CloseFrame(code, reason)
