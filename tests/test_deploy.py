@@ -386,6 +386,22 @@ def test_redis_requires_a_password_and_bounds_its_memory(compose, compose_cpu):
     assert "!.env" not in (REPO / ".dockerignore").read_text()  # an allow-list: .env never enters an image
 
 
+def test_only_the_gateway_is_published_beyond_the_hosts_loopback(compose, compose_cpu):
+    """Prometheus has no authentication and Grafana's admin password is the user's own (no
+    admin/admin): both are published on 127.0.0.1 only; the gateway, which checks API keys, is
+    the one door open to the network."""
+    for doc in (compose, compose_cpu):
+        for name, svc in doc["services"].items():
+            for port in svc.get("ports", []):
+                published = str(port)
+                assert name == "gateway" or published.startswith("127.0.0.1:"), f"{name} publishes {published}"
+    password = compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", password), password
+    example = dict(line.split("=", 1) for line in (REPO / ".env.example").read_text().splitlines()
+                   if line.strip() and not line.startswith("#"))
+    assert "GRAFANA_ADMIN_PASSWORD" in example and not example["GRAFANA_ADMIN_PASSWORD"]
+
+
 HEALTH_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost):(\d+)(/\S*?)['\"]")
 
 
