@@ -324,9 +324,10 @@ class VadStage(Stage[VadSessionState]):
         speech = 0
         for event in events:
             if isinstance(event, SpeechAudio):
-                # One record per event, never merged across ticks: a replay after a
-                # takeover must cut the same records with the same seqs, whatever
-                # the batching, or the next stage would skip new audio as replayed.
+                # One record per event: per input record at most (push_frames
+                # coalesces within one), never across records, so that a replay after
+                # a takeover cuts the same records with the same seqs whatever the
+                # batching, or the next stage would skip new audio as replayed.
                 speech += len(event.pcm)
                 out.append(Audio(seq=session.next_output_seq(), offset=event.offset, pcm=event.pcm.tobytes()))
             elif isinstance(event, SpeechStarted):
