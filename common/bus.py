@@ -170,6 +170,10 @@ class Backoff:
         await asyncio.sleep(delay)
 
 
+# Seconds without a message after which the doorbell checks its connection.
+LISTEN_TIMEOUT = 5.0
+
+
 class Doorbell:
     """One pub/sub connection that wakes a callback when a session's bell rings.
 
@@ -223,16 +227,11 @@ class Doorbell:
         backoff = Backoff()
         while True:
             try:
-                response = await self._pubsub.parse_response(block=False, timeout=5.0)
-                backoff.reset()
-                if not response:
-                    continue
-                if isinstance(response, list) and len(response) == 3 and response[0] in (b"message", "message"):
-                    # A bell: the hot path (thousands a second), so without the message
-                    # dict that get_message builds.
-                    self._on_ring(text(response[1]))
-                else:  # (un)subscribe confirmations, pongs: redis-py keeps its books
-                    await self._pubsub.handle_message(response)
+                await self._read_messages(backoff)
+            except TimeoutError:
+                # Quiet for LISTEN_TIMEOUT: the next read checks the connection (redis-py
+                # pings it when its health-check interval has passed).
+                continue
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -245,6 +244,31 @@ class Doorbell:
                     self._on_reconnect()
                 except (RedisError, OSError):
                     continue
+
+    async def _read_messages(self, backoff: Backoff) -> None:
+        """Read and act on messages until none comes for :data:`LISTEN_TIMEOUT` (TimeoutError);
+        each resets ``backoff`` (the connection works).
+
+        The reads block; one deadline covers them all and moves on at most once a
+        second as messages come. A deadline per read (``block=False, timeout=...``)
+        cost 6 of the 12 µs that each bell took.
+        """
+        loop = asyncio.get_running_loop()
+        moved = loop.time()
+        async with asyncio.timeout_at(moved + LISTEN_TIMEOUT) as deadline:
+            while True:
+                response = await self._pubsub.parse_response(block=True)
+                backoff.reset()
+                now = loop.time()
+                if now - moved >= 1.0:
+                    deadline.reschedule(now + LISTEN_TIMEOUT)
+                    moved = now
+                if isinstance(response, list) and len(response) == 3 and response[0] in (b"message", "message"):
+                    # A bell: the hot path (thousands a second), so without the message
+                    # dict that get_message builds.
+                    self._on_ring(text(response[1]))
+                elif response:  # (un)subscribe confirmations, pongs: redis-py keeps its books
+                    await self._pubsub.handle_message(response)
 
     async def close(self) -> None:
         task, self._task = self._task, None
