@@ -75,6 +75,8 @@ Event = SpeechStarted | SpeechAudio | SpeechPaused | SpeechEnded
 def coalesced(events: list[Event]) -> list[Event]:
     """``events`` with :class:`SpeechAudio` that follows on directly from the one
     before it (starts where that one's audio ends) merged into it."""
+    if len(events) < 2:
+        return events
     out: list[Event] = []
     for event in events:
         last = out[-1] if out else None
