@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from . import aio
 
@@ -77,6 +78,55 @@ async def gather_bounded(coros, *, limit: int = CONCURRENCY, return_exceptions: 
     return await asyncio.gather(*(run(c) for c in coros), return_exceptions=return_exceptions)
 
 
+def pack_command(*args: bytes | str | int) -> bytes:
+    """One command in the Redis protocol (RESP), as redis-py sends it.
+
+    In one pass: redis-py's packer re-copies its buffer for every argument below
+    6 kB, which made packing three COMMIT_MANY calls of 64 sessions (448
+    arguments each) take 1.6 ms against 0.34 ms here.
+    """
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts += (b"$%d\r\n" % len(data), data, b"\r\n")
+    return b"".join(parts)
+
+
+async def run_scripts(redis: aioredis.Redis, calls: Sequence[tuple[AsyncScript, Sequence, Sequence]]) -> list:
+    """Run each (script, keys, args) on one Redis in one round trip; the replies in order,
+    the error in place of a call that failed. Raises if the round trip fails.
+
+    The calls go out packed by :func:`pack_command` on a connection of the pool
+    (one write, no retry: a caller that sees the error resumes from its
+    checkpoint, as after any failed write). A script that Redis lost (restarted
+    empty) is loaded and called again.
+    """
+    pool = redis.connection_pool
+    connection = await pool.get_connection()
+    try:
+        await connection.send_packed_command(
+            b"".join(pack_command("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls))
+        replies: list = []
+        for _ in calls:
+            try:
+                replies.append(await connection.read_response())
+            except ResponseError as exc:
+                replies.append(exc)
+    except BaseException:
+        await connection.disconnect(nowait=True)  # the replies of the rest are unread
+        raise
+    finally:
+        await pool.release(connection)
+    for i, reply in enumerate(replies):
+        if isinstance(reply, NoScriptError):
+            script, keys, args = calls[i]
+            try:
+                replies[i] = await script(keys=keys, args=args)
+            except Exception as exc:
+                replies[i] = exc
+    return replies
+
+
 def text(value: bytes | str) -> str:
     """A Redis reply as text (clients without ``decode_responses`` return bytes)."""
     return value.decode() if isinstance(value, bytes) else value
@@ -118,6 +168,10 @@ class Backoff:
         delay = self.delay
         self.delay = min(delay * 2, self.limit)
         await asyncio.sleep(delay)
+
+
+# Seconds without a message after which the doorbell checks its connection.
+LISTEN_TIMEOUT = 5.0
 
 
 class Doorbell:
@@ -173,16 +227,11 @@ class Doorbell:
         backoff = Backoff()
         while True:
             try:
-                response = await self._pubsub.parse_response(block=False, timeout=5.0)
-                backoff.reset()
-                if not response:
-                    continue
-                if isinstance(response, list) and len(response) == 3 and response[0] in (b"message", "message"):
-                    # A bell: the hot path (thousands a second), so without the message
-                    # dict that get_message builds.
-                    self._on_ring(text(response[1]))
-                else:  # (un)subscribe confirmations, pongs: redis-py keeps its books
-                    await self._pubsub.handle_message(response)
+                await self._read_messages(backoff)
+            except TimeoutError:
+                # Quiet for LISTEN_TIMEOUT: the next read checks the connection (redis-py
+                # pings it when its health-check interval has passed).
+                continue
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -195,6 +244,31 @@ class Doorbell:
                     self._on_reconnect()
                 except (RedisError, OSError):
                     continue
+
+    async def _read_messages(self, backoff: Backoff) -> None:
+        """Read and act on messages until none comes for :data:`LISTEN_TIMEOUT` (TimeoutError);
+        each resets ``backoff`` (the connection works).
+
+        The reads block; one deadline covers them all and moves on at most once a
+        second as messages come. A deadline per read (``block=False, timeout=...``)
+        cost 6 of the 12 µs that each bell took.
+        """
+        loop = asyncio.get_running_loop()
+        moved = loop.time()
+        async with asyncio.timeout_at(moved + LISTEN_TIMEOUT) as deadline:
+            while True:
+                response = await self._pubsub.parse_response(block=True)
+                backoff.reset()
+                now = loop.time()
+                if now - moved >= 1.0:
+                    deadline.reschedule(now + LISTEN_TIMEOUT)
+                    moved = now
+                if isinstance(response, list) and len(response) == 3 and response[0] in (b"message", "message"):
+                    # A bell: the hot path (thousands a second), so without the message
+                    # dict that get_message builds.
+                    self._on_ring(text(response[1]))
+                elif response:  # (un)subscribe confirmations, pongs: redis-py keeps its books
+                    await self._pubsub.handle_message(response)
 
     async def close(self) -> None:
         task, self._task = self._task, None

@@ -45,7 +45,6 @@ from dataclasses import dataclass
 
 import msgpack
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import NoScriptError
 
 from . import aio, bus
 from .errors import SessionGone
@@ -341,7 +340,7 @@ class Fence:
         return results
 
     async def _pipelined(self, calls: Sequence[tuple]) -> list:
-        """Run each (script, keys, args) in one pipeline; the replies in order, an exception
+        """Run each (script, keys, args) in one round trip; the replies in order, an exception
         in place of a call that failed. Raises if the pipeline fails as a whole.
 
         A cluster pipeline refuses scripts: there the calls go concurrently, one each.
@@ -349,18 +348,7 @@ class Fence:
         if not self._one_node:
             return await bus.gather_bounded((script(keys=keys, args=args) for script, keys, args in calls),
                                             return_exceptions=True)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for script, keys, args in calls:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            replies = await pipe.execute(raise_on_error=False)
-        for i, reply in enumerate(replies):
-            if isinstance(reply, NoScriptError):  # Redis restarted empty: load it, then call again
-                script, keys, args = calls[i]
-                try:
-                    replies[i] = await script(keys=keys, args=args)
-                except Exception as exc:
-                    replies[i] = exc
-        return replies
+        return await bus.run_scripts(self._redis, calls)
 
     def _commit_call(self, sk: SessionKeys, request: CommitRequest) -> tuple[list, list]:
         """The keys and arguments of the COMMIT script for ``request``."""

@@ -125,7 +125,10 @@ class InputReader:
                 replies = await pipe.execute()
             return [[(entry_id, fields.get(b"r", fields.get("r"))) for entry_id, fields in entries]
                     for entries in replies]
-        reply = await self._read_script(keys=streams, args=[count, *(s.read_id for s in sessions)])
+        [reply] = await bus.run_scripts(self.redis, [(self._read_script, streams,
+                                                      [count, *(s.read_id for s in sessions)])])
+        if isinstance(reply, Exception):
+            raise reply
         found = {bus.text(stream): [(entry_id, _payload(fields)) for entry_id, fields in entries]
                  for stream, entries in reply or ()}
         return [found.get(stream, []) for stream in streams]

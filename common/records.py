@@ -183,12 +183,17 @@ _CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
 }
 
 
+# Per record type, per field: (name, converter to the bus form or None).
+_ENCODERS: dict[type[Record], tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {
+    cls: tuple((f.name, _CODECS.get(f.type, (None, None))[0]) for f in fields) for cls, fields in _FIELDS.items()
+}
+
+
 def encode(record: Record) -> bytes:
     body: dict[str, Any] = {"v": SCHEMA_VERSION, "t": record.TYPE}
-    for f in _FIELDS[type(record)]:
-        value = getattr(record, f.name)
-        codec = _CODECS.get(f.type)
-        body[f.name] = codec[0](value) if codec else value
+    for name, convert in _ENCODERS[type(record)]:
+        value = getattr(record, name)
+        body[name] = convert(value) if convert else value
     return msgpack.packb(body, use_bin_type=True)
 
 
@@ -206,6 +211,17 @@ def encode_audio(seq: int, offset: int, pcm: bytes) -> bytes:
                          "raw": b""})
 
 
+# Per record type, per field: (name, accepted Python types, required, bool refused
+# (bool is an int), converter from the bus form or None); worked out once, not per record.
+_DECODERS: dict[type[Record], tuple[tuple[str, Any, bool, bool, Callable[[Any], Any] | None], ...]] = {
+    cls: tuple((f.name, _PY_TYPES[f.type],  # annotations are strings under __future__
+                f.default is dataclasses.MISSING, f.type != "bool", _CODECS.get(f.type, (None, None))[1])
+               for f in fields)
+    for cls, fields in _FIELDS.items()
+}
+_TYPE_NAMES = {(cls, f.name): f.type for cls, fields in _FIELDS.items() for f in fields}
+
+
 def decode(data: bytes) -> Record:
     """Decode and validate one record; raise :class:`RecordError` if malformed."""
     try:
@@ -221,19 +237,15 @@ def decode(data: bytes) -> Record:
     if cls is None:
         raise RecordError(f"unknown record type {body.get('t')!r}")
     kwargs = {}
-    for f in _FIELDS[cls]:
-        if f.name not in body:
-            if f.default is dataclasses.MISSING:
-                raise RecordError(f"{cls.TYPE} record lacks field {f.name!r}")
+    for name, expected, required, reject_bool, convert in _DECODERS[cls]:
+        if name not in body:
+            if required:
+                raise RecordError(f"{cls.TYPE} record lacks field {name!r}")
             continue
-        value = body[f.name]
-        expected = _PY_TYPES[f.type]  # annotations are strings under __future__
-        if not isinstance(value, expected) or (f.type != "bool" and isinstance(value, bool)):
-            raise RecordError(
-                f"{cls.TYPE}.{f.name} is {type(value).__name__}, expected {f.type}"
-            )
-        codec = _CODECS.get(f.type)
-        kwargs[f.name] = codec[1](value) if codec else value
+        value = body[name]
+        if not isinstance(value, expected) or (reject_bool and isinstance(value, bool)):
+            raise RecordError(f"{cls.TYPE}.{name} is {type(value).__name__}, expected {_TYPE_NAMES[cls, name]}")
+        kwargs[name] = convert(value) if convert else value
     record = cls(**kwargs)
     _check(record)
     return record

@@ -144,8 +144,10 @@ async def test_malformed_records_are_dead_lettered_and_gaps_reported(redis):
         await redis.xadd(sk.input("vad"), {"r": b"\xc1 not msgpack"})
         await send(redis, sk, 0)
         assert (await next_seen(stage))[1].seq == 0
-        dead = await redis.xrange(f"{keys.PREFIX}:dlq:vad")
-        assert dead and b"not valid msgpack" in dead[-1][1][b"reason"]
+        async with asyncio.timeout(10):
+            while not (dead := await redis.xrange(f"{keys.PREFIX}:dlq:vad")):
+                await asyncio.sleep(0.05)  # dead-lettered by a background task, maybe after the delivery
+        assert b"not valid msgpack" in dead[-1][1][b"reason"]
         await send(redis, sk, 5)  # seq 1-4 lost
         assert (await next_seen(stage))[1].seq == 5
         async with asyncio.timeout(10):
@@ -186,3 +188,33 @@ async def test_bounded_gather_limits_commands_in_flight():
 
     assert await bus.gather_bounded((job(i) for i in range(300)), limit=16) == list(range(300))
     assert peak == 16
+
+
+async def test_doorbell_reads_bells_until_quiet_then_goes_on(redis, monkeypatch):
+    """The doorbell's blocking reads share one deadline: every bell rings; when none comes
+    for LISTEN_TIMEOUT the read ends (the listener then checks the connection), and the
+    next read still gets the bells."""
+    import time
+
+    from .support import eventually
+    monkeypatch.setattr(bus, "LISTEN_TIMEOUT", 0.3)
+    channel = keys.SessionKeys("quiet").bell("vad")
+    rung = []
+    bell = bus.Doorbell(redis, on_ring=rung.append, on_reconnect=lambda: None, idle_channel="ss:idle:test")
+    await bell._open()
+    try:
+        await bell.subscribe(channel)
+
+        async def subscribed():
+            return (await redis.pubsub_numsub(channel))[0][1] == 1
+        await eventually(subscribed, 5, "subscribed")
+        for expected in (3, 4):
+            for _ in range(expected - len(rung)):
+                await redis.publish(channel, "1")
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):  # its own deadline, or (failing below) the bound here
+                await asyncio.wait_for(bell._read_messages(bus.Backoff()), 5)
+            assert 0.3 <= time.monotonic() - started < 4
+            assert rung == [channel] * expected
+    finally:
+        await bell.close()

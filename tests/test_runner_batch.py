@@ -59,3 +59,27 @@ async def test_concurrent_commits_of_many_sessions_are_each_written_once(redis):
             assert (await redis.hget(sk.checkpoint("vad"), "state")) == b"1"
     finally:
         await runner.close()
+
+
+async def test_commits_and_reads_go_on_after_redis_loses_its_scripts(redis):
+    """The scripts go out as EVALSHA packed by bus.pack_command; a Redis that restarted
+    empty answers NOSCRIPT, and the script is loaded and called again."""
+    runner, stage = await make_runner(redis)
+    try:
+        [(sk, session)] = await owned(redis, runner, stage, 1)
+        await redis.script_flush()
+        assert await runner.commit_all([Write(session, [audio(1)])]) == [None]
+        assert await forwarded(redis, sk) == [0, 1]
+        await redis.script_flush()
+        await send(redis, sk, 1)
+        assert (await next_seen(stage))[1].seq == 1  # read through the READ script
+    finally:
+        await runner.close()
+
+
+def test_pack_command_packs_as_redis_py_does():
+    from redis.asyncio.connection import Connection
+
+    from common.bus import pack_command
+    args = ("EVALSHA", "a" * 40, 3, "ss:{x}:lease", b"\x00\xff" * 5000, "", 12345678901234, "ü")
+    assert pack_command(*args) == b"".join(Connection().pack_command(*args))

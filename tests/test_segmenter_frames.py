@@ -2,14 +2,15 @@
 
 The batch path skips the per-frame state logic on steady silence and steady
 speech; whatever the probabilities, the chunking and the options, it must give
-exactly the events of the frame-by-frame path and leave the same state.
+exactly the events of the frame-by-frame path, with the audio that follows on
+directly within one call merged (``coalesced``), and leave the same state.
 """
 
 import numpy as np
 import pytest
 
 from common.endpointing import FRAME, EndpointOptions
-from vad_worker.segmenter import Segmenter, SpeechAudio
+from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechPaused, SpeechStarted, coalesced
 
 
 def described(events):
@@ -55,10 +56,10 @@ def test_push_frames_gives_the_events_of_push(options, seed):
     probs = probabilities(rng, count)
     audio = rng.integers(-3000, 3000, count * FRAME).astype(np.int16).reshape(count, FRAME)
     one, many = Segmenter(options), Segmenter(options)
-    expected = [e for k in range(count) for e in one.push(k * FRAME, audio[k], probs[k])]
-    got, k = [], 0
+    expected, got, k = [], [], 0
     while k < count:
         n = int(rng.integers(1, 12))
+        expected += coalesced([e for i in range(k, min(k + n, count)) for e in one.push(i * FRAME, audio[i], probs[i])])
         got += many.push_frames(k * FRAME, audio[k:k + n], probs[k:k + n])
         k += n
     assert described(got) == described(expected)
@@ -72,7 +73,28 @@ def test_push_frames_splits_long_speech_where_push_does():
     probs[50] = 0.4  # quietest frame of the search window before 2 s
     audio = np.zeros((300, FRAME), np.int16)
     one, many = Segmenter(options), Segmenter(options)
-    expected = [e for k in range(300) for e in one.push(k * FRAME, audio[k], probs[k])]
+    expected = coalesced([e for k in range(300) for e in one.push(k * FRAME, audio[k], probs[k])])
     got = many.push_frames(0, audio, probs)  # one call across several split points
     assert described(got) == described(expected)
     assert sum(type(e).__name__ == "SpeechEnded" for e in got) >= 4
+
+
+def test_coalesced_merges_only_audio_that_follows_on_directly():
+    a = np.arange(FRAME, dtype=np.int16)
+    events = [SpeechStarted(0), SpeechAudio(0, a), SpeechAudio(FRAME, a), SpeechAudio(2 * FRAME, a[:10]),
+              SpeechPaused(0, 2 * FRAME + 10), SpeechAudio(2 * FRAME + 10, a),  # not across another event
+              SpeechAudio(5 * FRAME, a),  # a gap
+              SpeechEnded(0, 6 * FRAME, "max_length"), SpeechStarted(5 * FRAME),
+              SpeechAudio(5 * FRAME, a)]  # re-sent tail after a split: starts before the audio sent
+    assert described(coalesced(events)) == described([
+        SpeechStarted(0), SpeechAudio(0, np.concatenate([a, a, a[:10]])), SpeechPaused(0, 2 * FRAME + 10),
+        SpeechAudio(2 * FRAME + 10, a), SpeechAudio(5 * FRAME, a), SpeechEnded(0, 6 * FRAME, "max_length"),
+        SpeechStarted(5 * FRAME), SpeechAudio(5 * FRAME, a)])
+
+
+def test_push_frames_sends_one_audio_event_per_run_of_speech():
+    options = EndpointOptions(min_speech_duration=0.0, pre_roll=0.0)
+    segmenter = Segmenter(options)
+    audio = np.ones((10, FRAME), np.int16)
+    events = segmenter.push_frames(0, audio, [0.9] * 10)
+    assert described(events) == described([SpeechStarted(0), SpeechAudio(0, audio.reshape(-1))])

@@ -72,6 +72,22 @@ class SpeechEnded:
 Event = SpeechStarted | SpeechAudio | SpeechPaused | SpeechEnded
 
 
+def coalesced(events: list[Event]) -> list[Event]:
+    """``events`` with :class:`SpeechAudio` that follows on directly from the one
+    before it (starts where that one's audio ends) merged into it."""
+    if len(events) < 2:
+        return events
+    out: list[Event] = []
+    for event in events:
+        last = out[-1] if out else None
+        if (isinstance(event, SpeechAudio) and isinstance(last, SpeechAudio)
+                and event.offset == last.offset + len(last.pcm)):
+            out[-1] = SpeechAudio(last.offset, np.concatenate([last.pcm, event.pcm]))
+        else:
+            out.append(event)
+    return out
+
+
 class Segmenter:
     """Turns scored frames into speech events. ``push`` is the whole API."""
 
@@ -106,11 +122,14 @@ class Segmenter:
     def push_frames(self, offset: int, frames: np.ndarray, probs: list[float]) -> list[Event]:
         """:meth:`push` of consecutive frames (``frames[k]`` at ``offset + k * FRAME``).
 
-        The same events as one :meth:`push` per frame, but the two runs that make
-        up most audio take no per-frame state logic: quiet frames in silence only
-        refill the pre-roll ring, and loud frames in speech with no silence held
-        only go out, one :class:`SpeechAudio` each as :meth:`push` sends them.
-        Every other frame goes through :meth:`push`.
+        The events of one :meth:`push` per frame, :func:`coalesced`: audio that
+        follows on directly is one :class:`SpeechAudio`, not one per frame (the
+        stage makes one record of each, and the call's frames are one input
+        record's, so the records still do not depend on how input is batched).
+        The two runs that make up most audio take no per-frame state logic:
+        quiet frames in silence only refill the pre-roll ring, and loud frames in
+        speech with no silence held only go out. Every other frame goes through
+        :meth:`push`.
         """
         events: list[Event] = []
         threshold, low = self.options.threshold, self.options.low
@@ -132,14 +151,14 @@ class Segmenter:
                 while j < stop and probs[j] >= low:
                     j += 1
                 if j > i:
-                    run = [(offset + k * FRAME, frames[k], probs[k]) for k in range(i, j)]
-                    self.recent.extend(run)
-                    events += [SpeechAudio(at, frame) for at, frame, _ in run]
+                    self.recent.extend(zip(range(offset + i * FRAME, offset + j * FRAME, FRAME), frames[i:j],
+                                           probs[i:j]))
+                    events.append(SpeechAudio(offset + i * FRAME, frames[i:j].reshape(-1)))
             if j == i:
                 events += self.push(offset + i * FRAME, frames[i], probs[i])
                 j = i + 1
             i = j
-        return events
+        return coalesced(events)
 
     def flush(self, reason: str) -> list[Event]:
         """Close the utterance in progress now (finalize, end of session)."""

@@ -57,7 +57,7 @@ class VadSessionState:
 
     segmenter: Segmenter
     position: int = 0  # next sample offset expected from the input
-    leftover: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    leftover: bytes = b""  # PCM16 of the partial frame that waits for the next record
     context: np.ndarray = field(default_factory=lambda: np.zeros(CONTEXT, np.float32))
     rnn: np.ndarray = field(default_factory=lambda: np.zeros(STATE_SHAPE, np.float32))
     # Undenoised audio (Audio.raw) aligned with what is scored, for the speech the
@@ -73,16 +73,16 @@ class VadSessionState:
         (the caller may log it); a partial frame waits for the next record.
         """
         if audio.offset != self.position:
-            self.leftover = np.zeros(0, np.int16)
+            self.leftover = b""
             self.position = audio.offset
         self._add_raw(audio.offset, audio.raw, audio.pcm)
-        pcm = np.frombuffer(audio.pcm, np.int16)
-        samples = np.concatenate([self.leftover, pcm]) if len(self.leftover) else pcm
-        start = self.position - len(self.leftover)
-        whole = len(samples) // FRAME * FRAME
-        self.leftover = samples[whole:].copy()
+        # As bytes until the frames are cut: joining two small arrays costs ~3 us, bytes ~0.2.
+        data = self.leftover + audio.pcm if self.leftover else audio.pcm
+        start = self.position - len(self.leftover) // 2
+        whole = len(data) // (2 * FRAME) * FRAME
+        self.leftover = data[2 * whole:]
         self.position += audio.samples
-        return FrameBlock(start, samples[:whole].reshape(-1, FRAME)) if whole else None
+        return FrameBlock(start, np.frombuffer(data, np.int16, count=whole).reshape(-1, FRAME)) if whole else None
 
     def scored(self, block: FrameBlock, probs: list[float]) -> list[Event]:
         """Segment ``block`` given its speech probabilities, in order."""
@@ -131,7 +131,7 @@ class VadSessionState:
 
     def snapshot(self) -> bytes:
         return msgpack.packb({
-            "position": self.position, "leftover": self.leftover.tobytes(),
+            "position": self.position, "leftover": self.leftover,
             "context": self.context.tobytes(), "rnn": self.rnn.tobytes(),
             "segmenter": self.segmenter.snapshot(),
             # At a boundary only the pre-roll (and the leftover) can still be emitted.
@@ -142,7 +142,7 @@ class VadSessionState:
     def restore(self, blob: bytes) -> None:
         data = msgpack.unpackb(blob)
         self.position = data["position"]
-        self.leftover = np.frombuffer(data["leftover"], np.int16).copy()
+        self.leftover = bytes(data["leftover"])
         self.context = np.frombuffer(data["context"], np.float32).copy()
         self.rnn = np.frombuffer(data["rnn"], np.float32).reshape(STATE_SHAPE).copy()
         self.segmenter.restore(data["segmenter"])
@@ -324,9 +324,10 @@ class VadStage(Stage[VadSessionState]):
         speech = 0
         for event in events:
             if isinstance(event, SpeechAudio):
-                # One record per event, never merged across ticks: a replay after a
-                # takeover must cut the same records with the same seqs, whatever
-                # the batching, or the next stage would skip new audio as replayed.
+                # One record per event: per input record at most (push_frames
+                # coalesces within one), never across records, so that a replay after
+                # a takeover cuts the same records with the same seqs whatever the
+                # batching, or the next stage would skip new audio as replayed.
                 speech += len(event.pcm)
                 out.append(Audio(seq=session.next_output_seq(), offset=event.offset, pcm=event.pcm.tobytes()))
             elif isinstance(event, SpeechStarted):
