@@ -22,14 +22,16 @@ class SettingsParser(argparse.ArgumentParser):
 
     def __init__(self, *, prog: str, env_prefix: str, description: str,
                  environ: Mapping[str, str] | None = None) -> None:
-        super().__init__(prog=prog, description=description,
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(prog=prog, description=description, formatter_class=_HelpFormatter)
         self.env_prefix = env_prefix
         self.environ = os.environ if environ is None else environ
 
     def option(self, flag: str, *, default: Any = None, type: Callable[[str], Any] = str,
-               help: str, shared: bool = False, choices: list[str] | None = None) -> None:
-        """Add ``--flag`` whose default comes from the environment when set there."""
+               help: str, shared: bool = False, choices: list[str] | None = None, secret: bool = False) -> None:
+        """Add ``--flag`` whose default comes from the environment when set there.
+
+        ``secret``: ``--help`` says whether a default is set, never what it is.
+        """
         name = flag.lstrip("-").replace("-", "_").upper()
         names = [self.env_prefix + name] + ([SHARED_PREFIX + name] if shared else [])
         for env_name in names:
@@ -42,8 +44,9 @@ class SettingsParser(argparse.ArgumentParser):
                 if choices is not None and default not in choices:
                     raise ConfigError(f"{env_name}={raw!r} is invalid: choose one of {', '.join(choices)}")
                 break
-        self.add_argument(flag, default=default, type=type, choices=choices,
-                          help=f"{help} [env {' or '.join(names)}]")
+        action = self.add_argument(flag, default=default, type=type, choices=choices,
+                                   help=f"{help} [env {' or '.join(names)}]")
+        action.secret = secret
 
     def flag(self, flag: str, *, help: str, default: bool = False) -> None:
         """Add a boolean ``--flag`` / ``--no-flag`` pair defaulting to the environment, else ``default``."""
@@ -64,6 +67,15 @@ class SettingsParser(argparse.ArgumentParser):
             self.option("--http-port", default=http_port, type=int,
                         help="port of /metrics, /healthz and /readyz (0 disables)")
             self.option("--http-host", default="0.0.0.0", help="address of the HTTP endpoints")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in ``--help``, except the values of secret options (set from the environment, say)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if getattr(action, "secret", False):
+            return f"{action.help} (default: {'set, hidden' if action.default else 'none'})"
+        return super()._get_help_string(action)
 
 
 def parse_bool(raw: str, name: str = "value") -> bool:

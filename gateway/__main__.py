@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import gc
 import logging
 import os
@@ -79,8 +81,13 @@ def build_parser() -> SettingsParser:
                   help="sessions admitted per ASR slot (ASR workers count only sessions that are speaking)")
     parser.flag("--enable-noise-suppression", help="send sessions through the denoise stage by default")
     add_access_options(parser)
-    parser.option("--twilio-auth-token", default=None,
+    parser.option("--twilio-auth-token", default=None, secret=True,
                   help="Twilio auth token: /twilio then requires a valid X-Twilio-Signature header")
+    parser.option("--audiohook-client-secret", default=None, secret=True,
+                  help="the Genesys AudioHook integration's Client Secret (base64, as Genesys shows it): "
+                       "/audiohook then requires a valid Signature header made with it")
+    parser.option("--audiohook-client-secret-file", default="",
+                  help="file holding --audiohook-client-secret (read at the start)")
     add_follow_options(parser)
     parser.option("--tcp-port", default=0, type=int,
                   help="serve the raw TCP whisper-streaming protocol on this port (0: off)")
@@ -153,6 +160,28 @@ def access_options(args, environ=os.environ) -> AccessOptions:
                          max_pending_per_ip=args.max_pending_per_ip)
 
 
+def audiohook_client_secret(args) -> bytes | None:
+    """The decoded AudioHook Client Secret of ``--audiohook-client-secret(-file)``, None when neither is set."""
+    raw, where = args.audiohook_client_secret, "--audiohook-client-secret"
+    if args.audiohook_client_secret_file:
+        if raw:
+            raise ConfigError("give --audiohook-client-secret or --audiohook-client-secret-file, not both")
+        where = args.audiohook_client_secret_file
+        try:
+            raw = Path(where).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the AudioHook client secret file {where}: {exc}") from None
+    if raw is None:
+        return None
+    try:
+        secret = base64.b64decode(raw.strip(), validate=True)
+    except binascii.Error:
+        secret = b""
+    if not secret:
+        raise ConfigError(f"{where}: the AudioHook Client Secret must be non-empty base64, as Genesys shows it")
+    return secret
+
+
 def tls_context(args):
     """The server's TLS context from the flags, or None for plain http:// and ws://."""
     if args.ssl_certfile:
@@ -202,7 +231,8 @@ async def serve(args) -> None:
                        asr_overbooking=args.asr_overbooking,
                        max_backlog_records=args.max_backlog_records, backlog_timeout=args.backlog_timeout,
                        enable_noise_suppression=args.enable_noise_suppression),
-        doors=DoorOptions(twilio_auth_token=args.twilio_auth_token),
+        doors=DoorOptions(twilio_auth_token=args.twilio_auth_token,
+                          audiohook_client_secret=audiohook_client_secret(args)),
         transcripts=transcript_options(args), follow=FollowOptions(max_followers=args.max_followers),
     )
     stop = asyncio.Event()

@@ -2,7 +2,8 @@
 
 Keys come from ``--api-key`` (repeatable) and ``--api-keys-file`` (one key a
 line, ``#`` comments), the file being read again on SIGHUP. A client presents
-its key in an ``Authorization: Token KEY`` or ``Bearer KEY`` header, or, for
+its key in an ``Authorization: Token KEY`` or ``Bearer KEY`` header, in an
+``X-API-KEY`` header (how Genesys AudioHook sends it), or, for
 browsers that cannot set headers, as ``?token=KEY`` or as the
 ``Sec-WebSocket-Protocol`` pair ``token, KEY``. Keys are compared through their
 SHA-256 digests with :func:`hmac.compare_digest`, so a comparison takes the
@@ -26,6 +27,7 @@ from common.errors import ConfigError
 log = logging.getLogger(__name__)
 
 QUERY_PARAMETER = "token"
+HEADER = "X-API-KEY"
 SUBPROTOCOL = "token"  # offered as "token, KEY"; the server selects "token"
 _SCHEMES = ("token", "bearer")
 
@@ -108,12 +110,15 @@ class ApiKeys:
 
 
 def credential(headers: Headers, query: list[tuple[str, str]]) -> str | None:
-    """The key a client presented, from whichever of the four places it used."""
+    """The key a client presented, from whichever of the five places it used."""
     authorization = headers.get("Authorization")
     if authorization:
         scheme, _, value = authorization.strip().partition(" ")
         if scheme.lower() in _SCHEMES and value.strip():
             return value.strip()
+    keys = headers.get_all(HEADER)
+    if len(keys) == 1 and keys[0].strip():
+        return keys[0].strip()
     for name, value in query:
         if name == QUERY_PARAMETER and value:
             return value

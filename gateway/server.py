@@ -241,8 +241,8 @@ class Gateway:
             if key_id is None:
                 self._refused("unauthorized")
                 why = "the API key is not valid" if presented else (
-                    "an API key is required: send 'Authorization: Bearer KEY', '?token=KEY' or the "
-                    "Sec-WebSocket-Protocol pair 'token, KEY'")
+                    "an API key is required: send 'Authorization: Bearer KEY', 'X-API-KEY: KEY', '?token=KEY' "
+                    "or the Sec-WebSocket-Protocol pair 'token, KEY'")
                 raise _Refused(_refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized", why,
                                         [("WWW-Authenticate", 'Bearer realm="streamscribe"')]))
         limit = self.access.max_pending_per_ip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -19,6 +20,9 @@ import urllib.request
 from pathlib import Path
 
 import redis as sync_redis
+from websockets.datastructures import Headers
+
+from gateway import httpsig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -285,3 +289,25 @@ async def eventually(condition, timeout: float, what: str, interval: float = 0.0
                 await asyncio.sleep(interval)  # the polling interval of a bounded wait on a condition
     except TimeoutError:
         raise AssertionError(f"{what}: not within {timeout} s") from None
+
+
+def audiohook_signature(secret: bytes, *, target: str, headers: dict[str, str], created: int,
+                        components: tuple[str, ...] | None = None, alg: str = "hmac-sha256",
+                        keyid: str | None = None, expires: int | None = None,
+                        nonce: str = "VGhpc0lzQVVuaXF1ZU5vbmNl") -> dict[str, str]:
+    """The ``Signature-Input`` and ``Signature`` headers Genesys AudioHook adds to a handshake.
+
+    ``headers`` must hold ``Host`` and the covered headers; ``components`` default to the
+    ones Genesys covers; ``keyid`` defaults to the ``X-API-KEY`` header.
+    """
+    components = httpsig.REQUIRED if components is None else components
+    received = Headers(headers)
+    lines = [(name, target if name == "@request-target" else
+              httpsig.header_value(received, "Host" if name == "@authority" else name)) for name in components]
+    keyid = headers["X-API-KEY"] if keyid is None else keyid
+    covered = " ".join(f'"{name}"' for name in components)
+    params = f'({covered});keyid="{keyid}";nonce="{nonce}";alg="{alg}";created={created}'
+    if expires is not None:
+        params += f";expires={expires}"
+    signature = httpsig.digest(secret, httpsig.signature_base(lines, params))
+    return {"Signature-Input": f"sig1={params}", "Signature": f"sig1=:{base64.b64encode(signature).decode()}:"}

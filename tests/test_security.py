@@ -160,6 +160,7 @@ async def test_missing_or_wrong_key_gets_401_and_nothing_reaches_redis(gateway, 
     assert status == 401 and body["error"] == "unauthorized", body
     assert "API key is required" in body["message"] and "Bearer" in headers.get("WWW-Authenticate", "")
     for options in ({"additional_headers": {"Authorization": "Bearer not-a-key"}},
+                    {"additional_headers": {"X-API-KEY": "not-a-key"}},
                     {"additional_headers": {"Authorization": f"Basic {FILE_KEY}"}},
                     {"additional_headers": {"Authorization": f"Bearer {FILE_KEY}x"}}):
         status, body, _ = await refused(gateway.url, **options)
@@ -170,17 +171,19 @@ async def test_missing_or_wrong_key_gets_401_and_nothing_reaches_redis(gateway, 
     assert status == 401
     assert gateway_keys(redis_client) == before, "a refused handshake wrote to Redis"
     assert redis_client.info("commandstats").get("cmdstat_xadd", {}).get("calls", 0) == xadds
-    assert gateway_metric(gateway.http, "streamscribe_gateway_sessions_refused_total") >= 6
+    assert gateway_metric(gateway.http, "streamscribe_gateway_sessions_refused_total") >= 7
     assert FILE_KEY not in gateway.tail(200) and "not-a-key" not in gateway.tail(200), "a key was logged"
 
 
-@pytest.mark.parametrize("way", ["Token header", "Bearer header", "query", "subprotocol"])
+@pytest.mark.parametrize("way", ["Token header", "Bearer header", "X-API-KEY header", "query", "subprotocol"])
 async def test_each_way_of_sending_the_key_is_accepted(gateway, way):
     url, options = gateway.url, {}
     if way == "Token header":
         options["additional_headers"] = {"Authorization": f"Token {FILE_KEY}"}
     elif way == "Bearer header":
         options["additional_headers"] = {"Authorization": f"Bearer {FLAG_KEY}"}
+    elif way == "X-API-KEY header":  # how Genesys AudioHook sends it
+        options["additional_headers"] = {"X-API-KEY": FILE_KEY}
     elif way == "query":
         url += f"?token={FILE_KEY}"
     else:

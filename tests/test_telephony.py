@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
+import time
 import uuid
 
 import numpy as np
@@ -25,7 +27,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common import bus
-from common.errors import ErrorCode, ProtocolError
+from common.errors import ConfigError, ErrorCode, ProtocolError
+from gateway import __main__ as gateway_main
 from gateway import events
 from gateway.audio import decode_frame
 from gateway.protocols import door_for
@@ -36,7 +39,7 @@ from gateway.protocols.twilio import TwilioDoor, signature
 from gateway.server import Gateway, ListenOptions
 
 from .faults import metric, scrape
-from .support import converse, paced, word_errors
+from .support import audiohook_signature, converse, paced, word_errors
 from .testdata import synthetic_voice
 
 STREAM_SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
@@ -253,6 +256,54 @@ def audiohook_door(session_id: str | None = SESSION_ID) -> AudioHookDoor:
     if session_id is not None:
         headers["Audiohook-Session-Id"] = session_id
     return AudioHookDoor(Handshake("/audiohook", headers=headers, target="/audiohook"))
+
+
+def test_audiohook_signature_is_checked_when_a_client_secret_is_set():
+    secret = b"client secret"
+    options = DoorOptions(audiohook_client_secret=secret)
+    headers = {"Host": "gateway.example.com", "Audiohook-Organization-Id": "d7934305-0972-4844-938e-9060eef73d05",
+               "Audiohook-Correlation-Id": "30b0e395-84d3-4570-ac13-9a62d8f514c0",
+               "Audiohook-Session-Id": SESSION_ID, "X-API-KEY": "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh"}
+    target = "/audiohook?region=eu"
+
+    def door(signed_with: bytes, target_signed: str = target, **options_) -> AudioHookDoor:
+        signature = audiohook_signature(signed_with, target=target_signed, headers=headers,
+                                        created=int(time.time()))
+        handshake = Handshake.from_target(target, Headers({**headers, **signature}))
+        return AudioHookDoor(handshake, **options_)
+
+    assert door(secret, options=options).session_id == SESSION_ID
+    door(b"anything")  # no secret configured: no check
+    for signed_with, target_signed in ((b"other secret", target), (secret, "/audiohook")):
+        with pytest.raises(HandshakeRefused) as info:
+            door(signed_with, target_signed, options=options)
+        assert info.value.status == 401
+        body = json.loads(info.value.body)
+        assert body["error"] == "unauthorized" and "does not match" in body["message"], body
+    with pytest.raises(HandshakeRefused, match="no Signature and Signature-Input") as info:
+        AudioHookDoor(Handshake.from_target(target, Headers(headers)), options=options)
+    assert info.value.status == 401
+
+
+def test_audiohook_client_secret_options(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMSCRIBE_GATEWAY_AUDIOHOOK_CLIENT_SECRET", "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=")
+    parser = gateway_main.build_parser()
+    assert gateway_main.audiohook_client_secret(parser.parse_args([])) == b"MySuperSecretKeyTellNo-1!2@3#4$5"
+    assert "MySuperSecret" not in parser.format_help() and "TXlTdXBl" not in parser.format_help()
+    monkeypatch.delenv("STREAMSCRIBE_GATEWAY_AUDIOHOOK_CLIENT_SECRET")
+    parser = gateway_main.build_parser()
+    assert gateway_main.audiohook_client_secret(parser.parse_args([])) is None
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("c2VjcmV0\n")
+    assert gateway_main.audiohook_client_secret(
+        parser.parse_args(["--audiohook-client-secret-file", str(secret_file)])) == b"secret"
+    for argv, why in ((["--audiohook-client-secret", "not base64!"], "non-empty base64"),
+                      (["--audiohook-client-secret", ""], "non-empty base64"),
+                      (["--audiohook-client-secret-file", str(tmp_path / "absent")], "cannot read"),
+                      (["--audiohook-client-secret", "c2VjcmV0", "--audiohook-client-secret-file", str(secret_file)],
+                       "not both")):
+        with pytest.raises(ConfigError, match=why):
+            gateway_main.audiohook_client_secret(parser.parse_args(argv))
 
 
 def opened_audiohook() -> tuple[AudioHookDoor, AudioHookClient]:
@@ -567,29 +618,66 @@ async def test_handshakes_are_refused_with_http_status(stack):
     assert info.value.response.status_code == 400
 
 
+@contextlib.asynccontextmanager
+async def gateway_with(redis_server, doors: DoorOptions):
+    """A gateway (no workers: the doors answer before any session starts) with these door options."""
+    redis = bus.connect(redis_server.url)
+    gateway = Gateway(redis, registry=CollectorRegistry(), listen=ListenOptions(host="127.0.0.1", port=0),
+                      doors=doors)
+    try:
+        await gateway.start()
+        yield gateway
+    finally:
+        await gateway.close()
+        await redis.aclose()
+
+
+async def test_audiohook_signature_through_the_server(redis_server):
+    """--audiohook-client-secret reaches the door: a wrong signature gets 401, the right one a session."""
+    secret = base64.b64decode("TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=")
+    # A hang fails at the timeout, with its traceback.
+    async with asyncio.timeout(90), gateway_with(redis_server, DoorOptions(audiohook_client_secret=secret)) as gateway:
+        target = "/audiohook?region=eu"
+        client = AudioHookClient(str(uuid.uuid4()))
+        headers = {"Host": f"127.0.0.1:{gateway.port}", "Audiohook-Organization-Id": str(uuid.uuid4()),
+                   "Audiohook-Correlation-Id": str(uuid.uuid4()), "Audiohook-Session-Id": client.id,
+                   "X-API-KEY": "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh"}
+        url = f"ws://127.0.0.1:{gateway.port}{target}"
+        sent = {name: value for name, value in headers.items() if name != "Host"}  # the client sends its own
+        for signed_with in (b"wrong", None):
+            signature = {} if signed_with is None else audiohook_signature(
+                signed_with, target=target, headers=headers, created=int(time.time()))
+            with pytest.raises(InvalidStatus) as info:
+                async with connect(url, additional_headers={**sent, **signature}):
+                    pass
+            assert info.value.response.status_code == 401
+            assert json.loads(info.value.response.body)["error"] == "unauthorized"
+        signature = audiohook_signature(secret, target=target, headers=headers, created=int(time.time()))
+        async with connect(url, additional_headers={**sent, **signature}) as ws:
+            await ws.send(client.message("ping"))  # before open: the AudioHook session disconnects
+            async with asyncio.timeout(30):
+                disconnect = json.loads(await ws.recv())
+            assert (disconnect["type"], disconnect["id"], disconnect["clientseq"]) == ("disconnect", client.id, 1)
+            assert "before 'open'" in disconnect["parameters"]["info"], disconnect
+
+
 async def test_twilio_signature_through_the_server(redis_server):
     """--twilio-auth-token reaches the door: a wrong signature gets 403, the right one a stream."""
     token = "0123456789abcdef0123456789abcdef"
-    redis = bus.connect(redis_server.url)
-    gateway = Gateway(redis, registry=CollectorRegistry(), listen=ListenOptions(host="127.0.0.1", port=0),
-                      doors=DoorOptions(twilio_auth_token=token))
-    async with asyncio.timeout(90):  # a hang fails here, with its traceback
-        await gateway.start()
-        try:
-            url = f"ws://127.0.0.1:{gateway.port}/twilio?token=abc"
-            with pytest.raises(InvalidStatus) as info:
-                async with connect(url, additional_headers={"X-Twilio-Signature": signature("wrong", url)}):
-                    pass
-            assert info.value.response.status_code == 403
-            async with connect(url, additional_headers={"X-Twilio-Signature": signature(token, url)}) as ws:
-                await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-                await ws.send(json.dumps({"event": "media"}))  # before start: refused, and the socket closes
-                async with asyncio.timeout(30):
-                    error = json.loads(await ws.recv())
-                    assert (error["event"], error["code"]) == ("error", "config_required")
-                    with pytest.raises(ConnectionClosed):
-                        await ws.recv()
-                assert ws.close_code == 1008
-        finally:
-            await gateway.close()
-            await redis.aclose()
+    # A hang fails at the timeout, with its traceback.
+    async with asyncio.timeout(90), gateway_with(redis_server, DoorOptions(twilio_auth_token=token)) as gateway:
+        url = f"ws://127.0.0.1:{gateway.port}/twilio?token=abc"
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(url, additional_headers={"X-Twilio-Signature": signature("wrong", url)}):
+                pass
+        assert info.value.response.status_code == 403
+        async with connect(url, additional_headers={"X-Twilio-Signature": signature(token, url)}) as ws:
+            await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            await ws.send(json.dumps({"event": "media"}))  # before start: refused, and the socket closes
+            async with asyncio.timeout(30):
+                error = json.loads(await ws.recv())
+                assert (error["event"], error["code"]) == ("error", "config_required")
+                with pytest.raises(ConnectionClosed):
+                    await ws.recv()
+            assert ws.close_code == 1008
+

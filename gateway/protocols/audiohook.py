@@ -3,8 +3,11 @@
 Genesys opens the WebSocket with the headers ``Audiohook-Session-Id`` (a UUID,
 the session's id in every message), ``Audiohook-Organization-Id``,
 ``Audiohook-Correlation-Id`` and ``X-API-KEY`` (the integration's API key,
-checked by the gateway's auth like any other key). Then, as the AudioHook
-protocol reference describes:
+checked by the gateway's auth like any other key). With
+``--audiohook-client-secret`` set, the handshake must also carry a valid
+``Signature`` and ``Signature-Input`` made with the integration's Client
+Secret (:mod:`gateway.httpsig`), or it is refused with HTTP 401. Then, as the
+AudioHook protocol reference describes:
 
 - the client's ``open`` (``organizationId``, ``conversationId``,
   ``participant``, the ``media`` it offers, ``language``) is answered by
@@ -41,12 +44,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import ClassVar
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
 
-from .. import events
+from .. import events, httpsig
 from ..config import SessionConfig
 from .base import CloseFrame, Door, HandshakeRefused, Outgoing
 from .native import parse_json
@@ -94,6 +98,13 @@ class AudioHookDoor(Door):
     def __init__(self, handshake, **options) -> None:
         super().__init__(handshake, **options)
         headers = handshake.headers
+        secret = self.options.audiohook_client_secret
+        if secret:
+            try:
+                httpsig.verify(secret, target=handshake.target, headers=headers, now=time.time())
+            except httpsig.SignatureError as exc:
+                body = {"error": "unauthorized", "message": f"AudioHook request signature refused: {exc}"}
+                raise HandshakeRefused(401, json.dumps(body).encode()) from None
         self.session_id = _uuid(headers.get("Audiohook-Session-Id"))
         if self.session_id is None:
             body = {"error": str(ErrorCode.BAD_CONFIG),

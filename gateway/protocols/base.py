@@ -48,7 +48,9 @@ class Handshake:
 class DoorOptions:
     """Deployment settings that doors read at the handshake."""
 
-    twilio_auth_token: str | None = None  # set: Twilio's X-Twilio-Signature must be valid
+    twilio_auth_token: str | None = field(default=None, repr=False)  # set: X-Twilio-Signature must be valid
+    # set (the decoded Client Secret): AudioHook's Signature must be valid (gateway.httpsig)
+    audiohook_client_secret: bytes | None = field(default=None, repr=False)
 
 
 class HandshakeRefused(Exception):
