@@ -28,7 +28,7 @@ from importlib import resources
 from prometheus_client import CollectorRegistry
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
@@ -184,6 +184,13 @@ class Gateway:
     # -- HTTP and handshakes ----------------------------------------------------------
 
     async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        try:
+            return await self._route(connection, request)
+        except MultipleValuesError as exc:  # headers.get of a header sent twice
+            return _refusal(http.HTTPStatus.BAD_REQUEST, "bad_request",
+                            f"the request repeats the header {exc}, which must come once")
+
+    async def _route(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.method not in ("GET", "HEAD"):
             return _refusal(http.HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
                             f"{request.method} is not allowed here; use GET", [("Allow", "GET, HEAD")])

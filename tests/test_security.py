@@ -471,5 +471,19 @@ def test_a_5_mb_request_line_is_refused_without_a_traceback(target, request):
     assert "Traceback" not in logged and "Unhandled exception" not in logged and "ERROR" not in logged, logged
 
 
+def test_a_header_that_must_come_once_but_is_repeated_gets_400(gateway):
+    """Two Host or two Authorization headers: a 400 naming the header, not a 500 and a traceback."""
+    mark = len(gateway.lines)
+    upgrade = (b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+    for name, twice in ((b"Host", b"Host: a\r\nHost: b\r\n"),
+                        (b"Authorization", b"Host: x\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n")):
+        reply = raw_http(gateway.port, b"GET /ws/asr HTTP/1.1\r\n" + twice + upgrade + b"\r\n")
+        assert reply.startswith(b"HTTP/1.1 400 "), reply[:300]
+        assert b'"bad_request"' in reply and name in reply, reply[-300:]
+    logged = "\n".join(gateway.lines[mark:])
+    assert "Traceback" not in logged and "ERROR" not in logged, logged
+
+
 def test_refused_handshakes_left_nothing_in_redis(gateway, redis_server):
     assert redis_server.keys(SESSION_KEYS) == []
