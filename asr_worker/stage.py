@@ -484,7 +484,8 @@ class AsrStage(Stage[AsrSessionState]):
         language = asr.language or (utt.language if prefix else None) or None
         kind = "final" if final else "partial"
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
-                                context=asr.context, word_timestamps=final and asr.words)
+                                context=asr.context, word_timestamps=final and asr.words,
+                                first_words=not final and not utt.text)
         started = time.perf_counter()
         asr.request_id = request.request_id
         self.metrics.decodes_in_flight.inc()

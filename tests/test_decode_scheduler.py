@@ -48,6 +48,36 @@ def test_finals_go_before_queued_partials_fifo_within_each():
         scheduler.close()
 
 
+def test_first_words_go_before_other_partials_after_finals():
+    scheduler = DecodeScheduler(calls, workers=1)
+    try:
+        release, _ = blocked(scheduler)
+        order = []
+        kinds = {"partial-a": {}, "first-b": {"first_words": True}, "final-c": {"final": True},
+                 "partial-d": {}, "first-e": {"first_words": True}}
+        futures = [scheduler.submit(lambda name=name: order.append(name) or name,
+                                    **{"final": False, **kind}) for name, kind in kinds.items()]
+        release.set()
+        assert [f.result(TIMEOUT) for f in futures] == list(kinds)
+        assert order == ["final-c", "first-b", "first-e", "partial-a", "partial-d"]
+    finally:
+        scheduler.close()
+
+
+def test_a_first_words_partial_that_waited_too_long_is_dropped_too():
+    clock = ManualClock(0.0)
+    scheduler = DecodeScheduler(calls, workers=1, partial_max_wait=2.0, clock=clock)
+    try:
+        release, _ = blocked(scheduler)
+        old = scheduler.submit(lambda: "old", final=False, first_words=True)
+        clock.now = 2.5
+        release.set()
+        with pytest.raises(CancelledError):
+            old.result(TIMEOUT)
+    finally:
+        scheduler.close()
+
+
 def test_a_partial_that_waited_too_long_is_dropped():
     clock, stale = ManualClock(0.0), []
     scheduler = DecodeScheduler(calls, workers=1, partial_max_wait=2.0, clock=clock, on_stale=lambda: stale.append(1))

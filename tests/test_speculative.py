@@ -91,10 +91,11 @@ def utterance(*, resume: bool) -> list[Record]:
 class Worker:
     """One ASR stage owning the session (one epoch), fed records by entry id."""
 
-    def __init__(self, engine, *, epoch: int, config: dict | None = None, state: bytes | None = None) -> None:
+    def __init__(self, engine, *, epoch: int, config: dict | None = None, state: bytes | None = None,
+                 chunk_size_sec: float = 30) -> None:
         self.runner = RecordingRunner()
         self.registry = CollectorRegistry()
-        self.stage = AsrStage(self.runner, engine, defaults=StreamingOptions(chunk_size_sec=30),
+        self.stage = AsrStage(self.runner, engine, defaults=StreamingOptions(chunk_size_sec=chunk_size_sec),
                               metrics=AsrMetrics(self.registry))
         self.session = Session(session_id="spec", stage="asr", epoch=epoch, token=f"w{epoch}:{epoch}",
                                config=config or {}, next_stage=None)
@@ -296,6 +297,29 @@ RESUMED_END = PAUSE_END + int(0.8 * SR)
 
 def sentence(request: fake_vllm.FakeRequest) -> str:
     return f"language English<asr_text>Heard {len(request.audio)}."
+
+
+async def test_partials_ask_to_go_first_until_the_utterance_has_words(engine, monkeypatch):
+    requests = []
+    transcribe = engine.transcribe
+
+    async def recording(request):
+        requests.append(request)
+        return await transcribe(request)
+
+    monkeypatch.setattr(engine, "transcribe", recording)
+    fake(engine).gate.set()
+    worker = Worker(engine, epoch=1, chunk_size_sec=0.5)
+    records = utterance(resume=False)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    try:
+        await worker.feed(records[:4])  # the start and 0.3 s: the first partial's window
+        await until(lambda: any(t.text for t in worker.transcripts()), "a first partial with words")
+        await worker.feed(records[4:pause], first=4)  # 0.9 s more: the next partial
+        await until(lambda: len(requests) >= 2, "a second partial requested")
+    finally:
+        await worker.close()
+    assert [(r.final, r.first_words) for r in requests[:2]] == [(False, True), (False, False)]
 
 
 def finals(worker: Worker) -> list[tuple[str, str, bool, int, int]]:

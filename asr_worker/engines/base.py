@@ -22,7 +22,10 @@ class DecodeRequest:
     ``prefix`` is the stable text from the previous decode (the streaming
     rollback recipe); empty for the first chunks and, by default, for finals.
     ``word_timestamps`` asks for :attr:`Hypothesis.words`; engines that cannot
-    time words ignore it (they never invent timings).
+    time words ignore it (they never invent timings). ``first_words`` marks a
+    partial of an utterance that has no words yet: engines that queue decodes
+    serve it before other partials (the first partial is what tells a speaker
+    they are heard).
     """
 
     request_id: str
@@ -32,6 +35,7 @@ class DecodeRequest:
     language: str | None = None  # None: auto-detect
     context: str = ""
     word_timestamps: bool = False
+    first_words: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,7 +106,7 @@ class WhisperEngine(Engine):
         log.info("whisper model %s loaded (%s, %s)", path, device, options.compute_type)
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
-        future = self._scheduler.submit(request, final=request.final)
+        future = self._scheduler.submit(request, final=request.final, first_words=request.first_words)
         self._queued[request.request_id] = future
         try:
             return await asyncio.wrap_future(future)
