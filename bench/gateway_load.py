@@ -61,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import bus, keys  # noqa: E402
 from common.errors import RecordError  # noqa: E402
 from common.records import Audio, decode  # noqa: E402
-from tests.support import RedisServer, free_port, service  # noqa: E402
+from tests.support import RedisServer, cpu_seconds, free_port, service  # noqa: E402
 
 RATE = 16_000
 FRAME_MS = 100
@@ -70,14 +70,7 @@ SLOTS = 10  # timer ticks per frame period in a client process: sessions send in
 OPENING = 32  # handshakes in flight per client process
 MAX_CLIENT_BUFFER = 1 << 20  # bytes a client lets pile up unsent before it counts the session as failed
 KEEP_UNSAMPLED = 10  # entries left in an unsampled input stream when trimming
-TICK = os.sysconf("SC_CLK_TCK")
 MASK = b"\x5a\xc3\x3c\xa5"
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
 def percentile(values: list[float], q: float) -> float:

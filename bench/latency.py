@@ -72,7 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.faults import five_utterances_with_bounds  # noqa: E402
-from tests.support import Process, RedisServer, free_port, normalise, word_errors  # noqa: E402
+from tests.support import Process, RedisServer, cpu_seconds, free_port, normalise, word_errors  # noqa: E402
 from tests.testdata import librivox_clips  # noqa: E402
 
 RATE = 16000
@@ -424,17 +424,9 @@ def wait_listening(port: int, timeout: float, process: Process) -> None:
             time.sleep(0.2)  # polling interval of a bounded wait for a child to listen
 
 
-def cpu_seconds(pids: list[int]) -> float | None:
+def server_cpu(pids: list[int]) -> float | None:
     """User + system CPU seconds of ``pids`` so far (None: not our processes, e.g. ``--url``)."""
-    if not pids:
-        return None
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+    return sum(cpu_seconds(pid) for pid in pids) if pids else None
 
 
 def speculative_wasted(metrics_url: str | None) -> float | None:
@@ -518,7 +510,7 @@ def report(system: str, mode: str, n: int, figures: Figures, wasted: str, cpu: s
 
 def spent(before: float | None, pids: list[int]) -> str:
     """CPU seconds of ``pids`` since ``before`` as a table cell."""
-    after = cpu_seconds(pids)
+    after = server_cpu(pids)
     return f"{after - before:.1f}" if before is not None and after is not None else "n/a"
 
 
@@ -583,14 +575,14 @@ async def main() -> int:
         for n in levels:
             if not args.no_streamscribe:
                 for mode in modes:
-                    before, cpu = speculative_wasted(metrics), cpu_seconds(own.pids if own else [])
+                    before, cpu = speculative_wasted(metrics), server_cpu(own.pids if own else [])
                     figures = await run_level("streamscribe", url, n, audio, utterances, args,
                                               finalize=mode == "finalize", model=model)
                     after = speculative_wasted(metrics)
                     wasted = f"{after - before:.0f}" if before is not None and after is not None else "n/a"
                     report("streamscribe", mode, n, figures, wasted, spent(cpu, own.pids if own else []))
             if peer_url:
-                cpu = cpu_seconds(peer.pids if peer else [])
+                cpu = server_cpu(peer.pids if peer else [])
                 figures = await run_level("whisperlive", peer_url, n, audio, utterances, args, finalize=False,
                                           model=model)
                 report("whisperlive", "endpoint", n, figures, "n/a", spent(cpu, peer.pids if peer else []))

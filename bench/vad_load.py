@@ -39,17 +39,12 @@ from common import keys  # noqa: E402
 from common.endpointing import FRAME  # noqa: E402
 from common.records import SAMPLE_RATE, Audio, encode  # noqa: E402
 from tests.faults import five_utterances  # noqa: E402
-from tests.support import RedisServer, free_port, service  # noqa: E402
+from tests.support import RedisServer, cpu_seconds, free_port, service  # noqa: E402
 from tests.testdata import librivox_clips  # noqa: E402
 from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad  # noqa: E402
 
 CHUNK = SAMPLE_RATE // 10  # 100 ms per append, as the gateway sends
 LAG = 'streamscribe_stage_queue_lag_seconds{stage="vad"}'
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    return cpu_seconds_of(f"/proc/{pid}/stat")
 
 
 def thread_seconds(pid: int) -> dict[int, float]:
@@ -57,16 +52,10 @@ def thread_seconds(pid: int) -> dict[int, float]:
     seconds = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            seconds[int(tid)] = cpu_seconds_of(f"/proc/{pid}/task/{tid}/stat")
+            seconds[int(tid)] = cpu_seconds(pid, thread=int(tid))
         except FileNotFoundError:  # the thread ended meanwhile
             pass
     return seconds
-
-
-def cpu_seconds_of(path: str) -> float:
-    with open(path) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def scrape(port: int) -> dict[str, float]:

@@ -291,6 +291,14 @@ async def eventually(condition, timeout: float, what: str, interval: float = 0.0
         raise AssertionError(f"{what}: not within {timeout} s") from None
 
 
+def cpu_seconds(pid: int, *, thread: int | None = None) -> float:
+    """User + system CPU seconds a process (or one of its threads) has used so far, from ``/proc``."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    with open(path) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def audiohook_signature(secret: bytes, *, target: str, headers: dict[str, str], created: int,
                         components: tuple[str, ...] | None = None, alg: str = "hmac-sha256",
                         keyid: str | None = None, expires: int | None = None,
