@@ -178,6 +178,17 @@ def header_value(headers: Headers, name: str) -> str | None:
     return ", ".join(value.strip() for value in values) if values else None
 
 
+DERIVED = {"@request-target", "@authority"}  # the derived components taken here
+
+
+def component_value(name: str, *, target: str, headers: Headers) -> str | None:
+    """What a covered component signs: ``@request-target`` the target, ``@authority`` the
+    ``Host`` header, any other name that header (:func:`header_value`); None when absent."""
+    if name == "@request-target":
+        return target
+    return header_value(headers, "Host" if name == "@authority" else name)
+
+
 def signature_base(lines: list[tuple[str, str]], params_text: str) -> bytes:
     """The bytes signed: ``"name": value`` lines, then the ``@signature-params`` line, no final newline."""
     text = "".join(f'"{name}": {value}\n' for name, value in lines)
@@ -218,14 +229,9 @@ def verify(secret: bytes, *, target: str, headers: Headers, now: float) -> None:
         name = item.value
         if name in covered:
             raise SignatureError(f"Signature-Input {label!r} lists {name!r} twice")
-        if name == "@request-target":
-            value = target
-        elif name == "@authority":
-            value = header_value(headers, "Host")
-        elif name.startswith("@") or name != name.lower():
+        if name.startswith("@") and name not in DERIVED or name != name.lower():
             raise SignatureError(f"Signature-Input {label!r}: the component {name!r} is not supported here")
-        else:
-            value = header_value(headers, name)
+        value = component_value(name, target=target, headers=headers)
         if value is None:
             raise SignatureError(f"the signature covers {name!r}, which the handshake does not have")
         lines.append((name, value))

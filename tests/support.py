@@ -310,8 +310,7 @@ def audiohook_signature(secret: bytes, *, target: str, headers: dict[str, str], 
     """
     components = httpsig.REQUIRED if components is None else components
     received = Headers(headers)
-    lines = [(name, target if name == "@request-target" else
-              httpsig.header_value(received, "Host" if name == "@authority" else name)) for name in components]
+    lines = [(name, httpsig.component_value(name, target=target, headers=received)) for name in components]
     keyid = headers["X-API-KEY"] if keyid is None else keyid
     covered = " ".join(f'"{name}"' for name in components)
     params = f'({covered});keyid="{keyid}";nonce="{nonce}";alg="{alg}";created={created}'
