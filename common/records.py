@@ -211,15 +211,14 @@ def encode_audio(seq: int, offset: int, pcm: bytes) -> bytes:
                          "raw": b""})
 
 
-# Per record type, per field: (name, accepted Python types, required, bool refused
-# (bool is an int), converter from the bus form or None); worked out once, not per record.
-_DECODERS: dict[type[Record], tuple[tuple[str, Any, bool, bool, Callable[[Any], Any] | None], ...]] = {
-    cls: tuple((f.name, _PY_TYPES[f.type],  # annotations are strings under __future__
+# Per record type, per field: (name, type name, accepted Python types, required, bool
+# refused (bool is an int), converter from the bus form or None); worked out once, not per record.
+_DECODERS: dict[type[Record], tuple[tuple[str, str, Any, bool, bool, Callable[[Any], Any] | None], ...]] = {
+    cls: tuple((f.name, f.type, _PY_TYPES[f.type],  # annotations are strings under __future__
                 f.default is dataclasses.MISSING, f.type != "bool", _CODECS.get(f.type, (None, None))[1])
                for f in fields)
     for cls, fields in _FIELDS.items()
 }
-_TYPE_NAMES = {(cls, f.name): f.type for cls, fields in _FIELDS.items() for f in fields}
 
 
 def decode(data: bytes) -> Record:
@@ -237,14 +236,14 @@ def decode(data: bytes) -> Record:
     if cls is None:
         raise RecordError(f"unknown record type {body.get('t')!r}")
     kwargs = {}
-    for name, expected, required, reject_bool, convert in _DECODERS[cls]:
+    for name, type_name, expected, required, reject_bool, convert in _DECODERS[cls]:
         if name not in body:
             if required:
                 raise RecordError(f"{cls.TYPE} record lacks field {name!r}")
             continue
         value = body[name]
         if not isinstance(value, expected) or (reject_bool and isinstance(value, bool)):
-            raise RecordError(f"{cls.TYPE}.{name} is {type(value).__name__}, expected {_TYPE_NAMES[cls, name]}")
+            raise RecordError(f"{cls.TYPE}.{name} is {type(value).__name__}, expected {type_name}")
         kwargs[name] = convert(value) if convert else value
     record = cls(**kwargs)
     _check(record)
