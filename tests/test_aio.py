@@ -8,13 +8,14 @@ import pytest
 from common import aio
 
 
-async def swallows_once(started: asyncio.Event) -> str:
+async def swallows_once(started: asyncio.Event, swallowed: asyncio.Event | None = None) -> str:
     """What a library that eats one cancellation looks like to its caller's loop."""
     started.set()
     try:
         await asyncio.sleep(3600)
     except asyncio.CancelledError:
-        pass
+        if swallowed is not None:
+            swallowed.set()
     await asyncio.sleep(3600)
     return "went on"
 
@@ -54,11 +55,12 @@ async def test_failures_are_retrieved_and_cancel_and_wait_raises_them():
 
 
 async def test_the_callers_cancellation_passes_through():
-    started = asyncio.Event()
-    stubborn = asyncio.create_task(swallows_once(started))
+    started, swallowed = asyncio.Event(), asyncio.Event()
+    stubborn = asyncio.create_task(swallows_once(started, swallowed))
     await started.wait()
     closer = asyncio.create_task(aio.cancel_all([stubborn], interval=3600))
-    await asyncio.sleep(0)  # the closer is now waiting on the stubborn task
+    async with asyncio.timeout(30):
+        await swallowed.wait()  # the closer has cancelled once and now waits on the stubborn task
     closer.cancel()
     with pytest.raises(asyncio.CancelledError):
         await closer
