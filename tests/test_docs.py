@@ -1,0 +1,68 @@
+"""The README and docs/ hold together: every relative link resolves, and the README stays short.
+
+Links are checked as GitHub renders them: a path relative to the page, and an
+anchor that must be the slug of one of the target page's headings.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = next(path for path in Path(__file__).resolve().parents if (path / "pyproject.toml").is_file())
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+README_MAX_LINES = 250
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link in a heading anchors by its text
+    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    seen: dict[str, int] = {}
+    found = set()
+    for heading in HEADING.findall(FENCE.sub("", page.read_text())):
+        base = slug(heading)
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        found.add(base if count == 0 else f"{base}-{count}")  # GitHub numbers repeated headings
+    return found
+
+
+def relative_links(page: Path) -> list[str]:
+    text = FENCE.sub("", page.read_text())
+    return [target for target in LINK.findall(text) if not re.match(r"[a-z][a-z0-9+.-]*:", target)]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_relative_links_resolve(page):
+    broken = []
+    for target in relative_links(page):
+        path, _, anchor = target.partition("#")
+        resolved = (page.parent / path).resolve() if path else page
+        if not resolved.exists():
+            broken.append(f"{target}: no file {resolved.relative_to(ROOT)}")
+        elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+            broken.append(f"{target}: no heading with anchor #{anchor}")
+    assert not broken, f"{page.relative_to(ROOT)}: " + "; ".join(broken)
+
+
+def test_readme_is_short_and_links_every_docs_page():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= README_MAX_LINES
+    index = (ROOT / "docs" / "README.md").read_text()
+    unlisted = [page.name for page in PAGES[1:] if page.name != "README.md" and f"({page.name}" not in index]
+    assert not unlisted, f"docs/README.md does not link {unlisted}"
+    assert "(docs/README.md)" in readme
+
+
+def test_slug_matches_github():
+    assert slug("Use it from pipecat / LiveKit / the Deepgram SDK") == "use-it-from-pipecat--livekit--the-deepgram-sdk"
+    assert slug("Finals webhook (`--finals-webhook URL`)") == "finals-webhook---finals-webhook-url"
+    assert slug("Every final of every call: the `ss:finals` stream") == "every-final-of-every-call-the-ssfinals-stream"
