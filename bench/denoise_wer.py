@@ -38,7 +38,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from denoise_worker.quality import make_noise  # noqa: E402
-from gateway.client import file_frames, stream  # noqa: E402
+from streamscribe_client import file_frames, stream  # noqa: E402
 from tests.support import RedisServer, free_port, service, wait_for_workers, word_errors  # noqa: E402
 from tests.testdata import librivox_samples  # noqa: E402
 

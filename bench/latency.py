@@ -194,7 +194,7 @@ async def paced(audio: np.ndarray, run: SessionRun, *, chunk_ms: int, marks: dic
 async def streamscribe_session(url: str, audio: np.ndarray, utterances: list[Utterance], *, chunk_ms: int,
                                finalize_after: float | None, config: dict, timeout: float) -> SessionRun:
     """One native /ws/asr session; with ``finalize_after`` a finalize follows each speech end."""
-    from gateway.client import StreamClosed, stream
+    from streamscribe_client import StreamClosed, stream
 
     run = SessionRun()
     marks = None

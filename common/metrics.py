@@ -74,8 +74,8 @@ class GatewayMetrics:
             "From receiving the last speech audio of an utterance to sending its final.",
             buckets=LATENCY_BUCKETS, registry=registry,
         )
-        # Followers, the transcript log, ss:finals and the finals webhook (gateway/follow.py,
-        # gateway/transcript_log.py, gateway/webhook.py).
+        # Followers, the transcript log, ss:finals and the finals webhook (gateway/outputs/follow.py,
+        # gateway/outputs/transcript_log.py, gateway/outputs/webhook.py).
         self.followers = Gauge(p + "followers", "Open follower connections (/ws/follow/...).", registry=registry)
         self.follower_messages = Counter(
             p + "follower_messages_total", "Partials, finals and ends sent to followers.", registry=registry

@@ -20,17 +20,17 @@ from common.errors import ConfigError
 from common.logs import setup_logging
 from common.service import run_main
 
-from . import tls
-from .auth import ApiKeys
-from .connection import ConnectionOptions
-from .follow import FollowOptions
-from .hub import HubOptions
-from .origins import OriginPolicy
-from .pacing import PacingOptions
-from .protocols.base import DoorOptions
+from .core.connection import ConnectionOptions
+from .core.hub import HubOptions
+from .core.pacing import PacingOptions
+from .doors.base import DoorOptions
+from .outputs.follow import FollowOptions
+from .outputs.transcript_log import TranscriptOptions
+from .outputs.webhook import WebhookOptions
+from .security import tls
+from .security.auth import ApiKeys
+from .security.origins import OriginPolicy
 from .server import AccessOptions, Gateway, ListenOptions
-from .transcript_log import TranscriptOptions
-from .webhook import WebhookOptions
 from .tcp import LOOPBACK, TcpListener, TcpOptions, parse_networks
 
 log = logging.getLogger("gateway")

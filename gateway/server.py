@@ -1,14 +1,14 @@
 """The gateway server: the doors' WebSockets and HTTP on one port.
 
 A WebSocket handshake first passes the access checks (origin, API key, pending
-connections per address; :mod:`gateway.auth`, :mod:`gateway.origins`), the same
-for every door, then is routed by path to a door (:mod:`gateway.protocols`),
+connections per address; :mod:`gateway.security.auth`, :mod:`gateway.security.origins`), the same
+for every door, then is routed by path to a door (:mod:`gateway.doors`),
 which may refuse it (HTTP 4xx) from what the request says; an accepted
-connection takes a slot of its API key (:mod:`gateway.limits`) and is driven by
-:class:`~gateway.connection.Connection` (resumable calls wait in
-:mod:`gateway.resume` after a drop). Followers (``/ws/follow/{call_id}``) pass
-the same checks and read a call's transcripts (:mod:`gateway.follow`).
-``/ws/status`` is no door: it streams :mod:`gateway.status`. Other GET requests
+connection takes a slot of its API key (:mod:`gateway.security.limits`) and is driven by
+:class:`~gateway.core.connection.Connection` (resumable calls wait in
+:mod:`gateway.core.resume` after a drop). Followers (``/ws/follow/{call_id}``) pass
+the same checks and read a call's transcripts (:mod:`gateway.outputs.follow`).
+``/ws/status`` is no door: it streams :mod:`gateway.http.status`. Other GET requests
 get the browser demo, health (``/healthz``, ``/health``, ``/health/extended``),
 readiness and metrics, which stay open to all.
 """
@@ -38,19 +38,20 @@ from common.errors import ErrorCode
 from common.http import NOT_FOUND, health_route
 from common.metrics import GatewayMetrics
 
-from . import auth, follow
-from .auth import ApiKeys
-from .connection import Connection, ConnectionOptions, goodbye
-from .follow import FollowOptions, Followers
-from .hub import HubOptions, SessionHub
-from .limits import KeyLimits
-from .origins import OriginPolicy
-from .protocols import ROUTES, door_for
-from .protocols.base import Door, DoorOptions, Handshake, HandshakeRefused
-from .transcript_log import TranscriptLog, TranscriptOptions
-from .resume import Parking
-from .status import GatewayStatus
-from .status import WEBSOCKET_PATH as STATUS_PATH
+from .core.connection import Connection, ConnectionOptions, goodbye
+from .core.hub import HubOptions, SessionHub
+from .core.resume import Parking
+from .doors import ROUTES, door_for
+from .doors.base import Door, DoorOptions, Handshake, HandshakeRefused
+from .http.status import GatewayStatus
+from .http.status import WEBSOCKET_PATH as STATUS_PATH
+from .outputs import follow
+from .outputs.follow import FollowOptions, Followers
+from .outputs.transcript_log import TranscriptLog, TranscriptOptions
+from .security import auth
+from .security.auth import ApiKeys
+from .security.limits import KeyLimits
+from .security.origins import OriginPolicy
 
 log = logging.getLogger(__name__)
 

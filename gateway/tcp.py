@@ -1,6 +1,6 @@
 """The raw TCP listener (``--tcp-port``, off by default): the seed whisper-streaming socket protocol.
 
-Each accepted socket is driven by the same :class:`~gateway.connection.Connection`
+Each accepted socket is driven by the same :class:`~gateway.core.connection.Connection`
 as a WebSocket, through :class:`TcpStream`, which gives the socket the few
 methods a connection uses (``recv``, async iteration, ``send``, ``close``). So
 admission, pacing (the listener stops reading the socket when a client sends
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 
-from .connection import Connection, ConnectionOptions
-from .hub import SessionHub
-from .protocols.base import Handshake
-from .protocols.whisper_stream import TcpDoor
+from .core.connection import Connection, ConnectionOptions
+from .core.hub import SessionHub
+from .doors.base import Handshake
+from .doors.whisper_stream import TcpDoor
 
 log = logging.getLogger(__name__)
 

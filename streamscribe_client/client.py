@@ -1,6 +1,6 @@
 """A command-line client: stream a WAV/FLAC file (or the microphone) and print transcripts.
 
-    python -m gateway.client speech.wav --url ws://localhost:8000/ws/asr --speed 2
+    python -m streamscribe_client speech.wav --url ws://localhost:8000/ws/asr --speed 2
 
 Partials overwrite one line on a terminal; finals are printed on their own line.
 :func:`stream` is the same logic as a library function for tests and benchmarks.
@@ -322,7 +322,7 @@ def printer(json_output: bool) -> Callable[[dict], None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway.client", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m streamscribe_client", description=__doc__.split("\n")[0])
     parser.add_argument("file", nargs="?", help="WAV/FLAC file to stream (omit with --mic)")
     parser.add_argument("--url", default=DEFAULT_URL, help="gateway WebSocket URL")
     parser.add_argument("--speed", type=float, default=1.0, help="times real time (0: as fast as possible)")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from common.errors import ProtocolError
-from gateway.audio import MAX_CHUNK, MIN_CHUNK, AudioConverter, CallAudio, decode_frame
+from gateway.core.audio import MAX_CHUNK, MIN_CHUNK, AudioConverter, CallAudio, decode_frame
 
 
 def tone(freq, rate, seconds, amplitude=0.5):

@@ -16,7 +16,7 @@ from redis.asyncio.cluster import RedisCluster
 from websockets.asyncio.client import connect
 
 from common import keys
-from gateway.transcript_log import FINALS_STREAM
+from gateway.outputs.transcript_log import FINALS_STREAM
 
 from .cluster import RedisClusterServer
 from .faults import five_utterances_with_bounds

@@ -24,12 +24,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common.errors import ErrorCode, ProtocolError
 from gateway import events
-from gateway.protocols import door_for
-from gateway.protocols.base import CloseFrame, Handshake, HandshakeRefused
-from gateway.protocols import deepgram as dg
-from gateway.protocols import flux
-from gateway.protocols.deepgram import MIN_ENDPOINTING_MS, DeepgramDoor, parse_wav_header
-from gateway.protocols.flux import FluxDoor
+from gateway.doors import door_for
+from gateway.doors.base import CloseFrame, Handshake, HandshakeRefused
+from gateway.doors import deepgram as dg
+from gateway.doors import flux
+from gateway.doors.deepgram import MIN_ENDPOINTING_MS, DeepgramDoor, parse_wav_header
+from gateway.doors.flux import FluxDoor
 
 from .faults import five_utterances_with_bounds
 from .support import ROOT, free_port, normalise, service, wait_for_workers, word_errors

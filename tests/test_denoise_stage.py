@@ -22,7 +22,7 @@ from denoise_worker.pool import DenoisePool  # noqa: E402
 from denoise_worker.quality import make_noise, mix_at_snr, si_sdr  # noqa: E402
 from denoise_worker.stage import GRID, PREROLL, DenoiseStage  # noqa: E402
 from common.metrics import DenoiseMetrics  # noqa: E402
-from gateway.client import file_frames, stream  # noqa: E402
+from streamscribe_client import file_frames, stream  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
 from .support import RecordingRunner, free_port, service, wait_for_workers, word_errors  # noqa: E402

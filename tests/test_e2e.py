@@ -13,7 +13,7 @@ import soundfile
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from gateway.client import file_frames, stream
+from streamscribe_client import file_frames, stream
 
 from .faults import five_utterances_with_bounds
 from .support import word_errors

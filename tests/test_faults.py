@@ -16,10 +16,10 @@ import pytest
 import soundfile
 
 from common.aio import wait_event, within
-from gateway.client import StreamClosed, file_frames, stream
+from streamscribe_client import StreamClosed, file_frames, stream
 
 from .conftest import Stack
-from gateway.hub import HubOptions
+from gateway.core.hub import HubOptions
 
 from .faults import (assert_keys_expire_with_the_session, five_utterances, http_port, lease_owner, metric, scrape,
                      session_key_ttls, wait_for_owner)

@@ -25,9 +25,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from common import keys
 from common.metrics import GatewayMetrics
 from gateway import events
-from gateway.follow import _current, call_id_of
-from gateway.transcript_log import FINALS_STREAM, call_key, finals_fields, log_key, transcript_message
-from gateway.webhook import FinalsWebhook, WebhookOptions
+from gateway.outputs.follow import _current, call_id_of
+from gateway.outputs.transcript_log import FINALS_STREAM, call_key, finals_fields, log_key, transcript_message
+from gateway.outputs.webhook import FinalsWebhook, WebhookOptions
 
 from .support import eventually, free_port, service
 from .test_telephony import RATE, mulaw_encode, paced_frames, two_party_call, twilio_media, twilio_start

@@ -1,4 +1,4 @@
-"""AudioHook's HTTP Message Signatures (gateway.httpsig): Genesys's documented example, then each refusal."""
+"""AudioHook's HTTP Message Signatures (gateway.security.httpsig): Genesys's documented example, then each refusal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from websockets.datastructures import Headers
 
 from gateway import httpsig
-from gateway.httpsig import SignatureError, Token, parse_dictionary, verify
+from gateway.security.httpsig import SignatureError, Token, parse_dictionary, verify
 
 from .support import audiohook_signature
 

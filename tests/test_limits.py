@@ -23,8 +23,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from common.aio import within
-from gateway.client import file_frames, stream
-from gateway.pacing import AudioPacer, PacingOptions
+from streamscribe_client import file_frames, stream
+from gateway.core.pacing import AudioPacer, PacingOptions
 
 from .conftest import SESSION_KEYS, SLOT_KEYS, Stack
 from .faults import metric, scrape

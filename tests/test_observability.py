@@ -36,7 +36,7 @@ import soundfile
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.client import file_frames, stream
+from streamscribe_client import file_frames, stream
 
 from .metric_names import EXTERNAL_METRICS, PROM_RULES, dashboard_queries, prom_config, referenced_metric_names
 from .metric_names import rules as alert_rules

@@ -8,9 +8,9 @@ import pytest
 
 from common.errors import ErrorCode, ProtocolError
 from gateway import events
-from gateway.protocols import ROUTES, door_for
-from gateway.protocols.base import CloseFrame, Handshake
-from gateway.protocols.native import NativeDoor, parse_config, parse_control
+from gateway.doors import ROUTES, door_for
+from gateway.doors.base import CloseFrame, Handshake
+from gateway.doors.native import NativeDoor, parse_config, parse_control
 
 NATIVE_DOCS = Path(__file__).resolve().parent.parent / "docs" / "native.md"
 

@@ -18,7 +18,7 @@ from asr_worker.stage import AsrStage, StreamingOptions
 from common import bus
 from common.metrics import AsrMetrics, StageMetrics
 from common.runner import RunnerOptions, StageRunner
-from gateway.client import file_frames, stream
+from streamscribe_client import file_frames, stream
 
 from .fakes import fake_vllm
 from .fakes.fake_tokenizer import FakeTokenizer

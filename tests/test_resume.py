@@ -18,9 +18,9 @@ from websockets.datastructures import Headers
 
 from common.errors import ProtocolError
 from gateway import events
-from gateway.client import StreamClosed, StreamscribeClient
-from gateway.protocols.base import Handshake
-from gateway.protocols.native import ACK_EVERY_SEC, NativeDoor
+from streamscribe_client import StreamClosed, StreamscribeClient
+from gateway.doors.base import Handshake
+from gateway.doors.native import ACK_EVERY_SEC, NativeDoor
 
 from .support import paced, pcm_chunks
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import soundfile
 
-from gateway.client import file_frames, stream
+from streamscribe_client import file_frames, stream
 
 from .faults import http_port, metric, scrape
 from .support import word_errors

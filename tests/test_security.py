@@ -30,10 +30,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common.aio import within
-from gateway.auth import key_id
-from gateway.limits import claims_key
+from gateway.security.auth import key_id
+from gateway.security.limits import claims_key
 
-from gateway.client import file_frames, stream
+from streamscribe_client import file_frames, stream
 
 from .conftest import SESSION_KEYS, Stack
 from .faults import metric

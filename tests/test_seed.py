@@ -21,10 +21,10 @@ from websockets.exceptions import ConnectionClosed
 
 from common.errors import ErrorCode, ProtocolError
 from gateway import events
-from gateway.protocols import door_for
-from gateway.protocols.base import CloseFrame, Handshake, HandshakeRefused
-from gateway.protocols.rnnt import RnntDoor
-from gateway.protocols.whisper_stream import TcpDoor, WhisperStreamDoor
+from gateway.doors import door_for
+from gateway.doors.base import CloseFrame, Handshake, HandshakeRefused
+from gateway.doors.rnnt import RnntDoor
+from gateway.doors.whisper_stream import TcpDoor, WhisperStreamDoor
 from gateway.tcp import TcpListener, TcpOptions, parse_networks
 
 from .support import converse, free_port, paced, pcm_chunks, word_errors

@@ -30,12 +30,12 @@ from common import bus
 from common.errors import ConfigError, ErrorCode, ProtocolError
 from gateway import __main__ as gateway_main
 from gateway import events
-from gateway.audio import decode_frame
-from gateway.protocols import door_for
-from gateway.protocols.audiohook import AudioHookDoor
-from gateway.protocols.base import CloseFrame, DoorOptions, Handshake, HandshakeRefused
-from gateway.protocols.telephony import MAX_GAP_MS, format_duration, language_of, parse_duration
-from gateway.protocols.twilio import TwilioDoor, signature
+from gateway.core.audio import decode_frame
+from gateway.doors import door_for
+from gateway.doors.audiohook import AudioHookDoor
+from gateway.doors.base import CloseFrame, DoorOptions, Handshake, HandshakeRefused
+from gateway.doors.telephony import MAX_GAP_MS, format_duration, language_of, parse_duration
+from gateway.doors.twilio import TwilioDoor, signature
 from gateway.server import Gateway, ListenOptions
 
 from .faults import metric, scrape

@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 
 from common import bus
 from common.records import Audio, decode, encode, encode_audio
-from gateway.writer import Append, AppendWriter
+from gateway.core.writer import Append, AppendWriter
 
 
 def run(coro):

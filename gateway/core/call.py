@@ -23,12 +23,12 @@ from common.records import End, Flush, Record, SpeechStart, Transcript
 from common.records import Error as ErrorRecord
 from common.records import SAMPLE_RATE
 
+from ..outputs.transcript_log import CallLog, TranscriptLog
 from . import events
 from .audio import CallAudio
 from .config import SessionConfig
 from .hub import SessionHub
 from .session import PipelineSession
-from .transcript_log import CallLog, TranscriptLog
 
 log = logging.getLogger(__name__)
 

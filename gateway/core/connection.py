@@ -20,12 +20,12 @@ from websockets.frames import CloseCode
 from common.aio import within
 from common.errors import BacklogFull, ErrorCode, ProtocolError
 
+from ..doors.base import CloseFrame, Door
+from ..outputs.transcript_log import TranscriptLog
 from . import events
 from .call import Call, CallRefused
 from .hub import SessionHub
 from .pacing import AudioPacer, PacingOptions
-from .protocols.base import CloseFrame, Door
-from .transcript_log import TranscriptLog
 from .resume import Parking
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ stream holds unread entries; and it renews the sessions' meta TTL, which is the
 gateway's liveness lease; a meta that is already gone means Redis lost the
 session, and its call is told. A watcher tracks live workers and their load per
 stage for admission, readiness and metrics. Sessions append their audio through
-one :class:`~gateway.writer.AppendWriter`, and relays read with at most
+one :class:`~gateway.core.writer.AppendWriter`, and relays read with at most
 :data:`common.bus.CONCURRENCY` commands in flight.
 
 Admission reserves a slot per stage for each session (``RESERVE``) against the

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 from common.aio import wait_event
 
+from ..doors.base import Door
 from .call import Call
-from .protocols.base import Door
 
 log = logging.getLogger(__name__)
 

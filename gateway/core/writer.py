@@ -14,7 +14,7 @@ waits, and so does the connection that sent the frame (it stops reading its
 socket), instead of failing the session. A session has at most one append in
 flight, so its records reach Redis in the order of their ``seq``.
 
-The batches go through a :class:`~gateway.resp.Lane` per writer: one buffer
+The batches go through a :class:`~gateway.core.resp.Lane` per writer: one buffer
 of commands and one deadline per batch, not redis-py's per-command pipeline
 machinery (seen: at 600 sessions that took a third of the gateway's CPU).
 """

@@ -6,7 +6,7 @@ the session's id in every message), ``Audiohook-Organization-Id``,
 checked by the gateway's auth like any other key). With
 ``--audiohook-client-secret`` set, the handshake must also carry a valid
 ``Signature`` and ``Signature-Input`` made with the integration's Client
-Secret (:mod:`gateway.httpsig`), or it is refused with HTTP 401. Then, as the
+Secret (:mod:`gateway.security.httpsig`), or it is refused with HTTP 401. Then, as the
 AudioHook protocol reference describes:
 
 - the client's ``open`` (``organizationId``, ``conversationId``,
@@ -50,8 +50,9 @@ from typing import ClassVar
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
 
-from .. import events, httpsig
-from ..config import SessionConfig
+from ..core import events
+from ..core.config import SessionConfig
+from ..security import httpsig
 from .base import CloseFrame, Door, HandshakeRefused, Outgoing
 from .native import parse_json
 from .telephony import TrackClock, format_duration, language_of, parse_duration

@@ -1,7 +1,7 @@
 """What every door (protocol adapter) is: sans-I/O translation between a wire format and the core.
 
 A door is built from the handshake request, turns each incoming message into
-operations (:mod:`gateway.events`), and renders each core event into outgoing
+operations (:mod:`gateway.core.events`), and renders each core event into outgoing
 messages. It never touches a socket or Redis, so it is tested with plain calls.
 """
 
@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from websockets.datastructures import Headers
 
-from .. import events
+from ..core import events
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class DoorOptions:
     """Deployment settings that doors read at the handshake."""
 
     twilio_auth_token: str | None = field(default=None, repr=False)  # set: X-Twilio-Signature must be valid
-    # set (the decoded Client Secret): AudioHook's Signature must be valid (gateway.httpsig)
+    # set (the decoded Client Secret): AudioHook's Signature must be valid (gateway.security.httpsig)
     audiohook_client_secret: bytes | None = field(default=None, repr=False)
 
 
@@ -72,8 +72,8 @@ class Door(abc.ABC):
     """One protocol. Subclasses set ``name`` (the ``protocol`` metrics label)."""
 
     name: ClassVar[str]
-    # True: a client that drops without a close may resume the call (:mod:`gateway.resume`),
-    # and this door then renders :class:`~gateway.events.Resumed`.
+    # True: a client that drops without a close may resume the call (:mod:`gateway.core.resume`),
+    # and this door then renders :class:`~gateway.core.events.Resumed`.
     resumable: bool = False
 
     def __init__(self, handshake: Handshake, *, options: DoorOptions = DoorOptions()) -> None:

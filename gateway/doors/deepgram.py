@@ -68,8 +68,8 @@ from websockets.frames import CloseCode
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
 
-from .. import events
-from ..config import MAX_CHANNELS, SessionConfig
+from ..core import events
+from ..core.config import MAX_CHANNELS, SessionConfig
 from .base import CloseFrame, Door, DoorOptions, Handshake, HandshakeRefused, Outgoing
 from .native import parse_json
 

@@ -60,7 +60,7 @@ from __future__ import annotations
 import json
 from typing import ClassVar
 
-from .. import events
+from ..core import events
 from .base import Outgoing
 from .deepgram import NO_ENDPOINTING_SEC, DeepgramDoor, Settings
 

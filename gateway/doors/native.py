@@ -27,9 +27,9 @@ from typing import ClassVar
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
 
-from .. import events
-from ..audio import SAMPLE_WIDTH
-from ..config import SessionConfig
+from ..core import events
+from ..core.audio import SAMPLE_WIDTH
+from ..core.config import SessionConfig
 from .base import CloseFrame, Door, Outgoing
 
 MAX_TEXT_BYTES = 64 * 1024  # control messages; audio frames have their own limit

@@ -42,8 +42,8 @@ from typing import ClassVar
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
 
-from .. import events
-from ..config import SessionConfig
+from ..core import events
+from ..core.config import SessionConfig
 from .base import CloseFrame, Door, HandshakeRefused, Outgoing
 from .native import parse_json
 from .telephony import TrackClock, language_of

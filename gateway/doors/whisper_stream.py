@@ -24,8 +24,8 @@ from typing import ClassVar
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
 
-from .. import events
-from ..config import SessionConfig
+from ..core import events
+from ..core.config import SessionConfig
 from .base import CloseFrame, Door, HandshakeRefused, Outgoing
 
 SAMPLE_RATE = 16_000

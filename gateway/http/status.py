@@ -40,7 +40,7 @@ from common.aio import within
 from common.http import Reply
 from common.metrics import GatewayMetrics
 
-from .hub import SessionHub
+from ..core.hub import SessionHub
 
 HEALTH_PATHS = ("/health", "/health/extended")
 WEBSOCKET_PATH = "/ws/status"

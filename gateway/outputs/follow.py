@@ -1,6 +1,6 @@
 """Followers at ``/ws/follow/{call_id}``: a call's transcripts for whoever needs them, on any gateway.
 
-A follower reads the call's log in Redis (:mod:`gateway.transcript_log`), so its
+A follower reads the call's log in Redis (:mod:`gateway.outputs.transcript_log`), so its
 gateway need not be the one serving the call. The server sends, as JSON text:
 
 1. ``{"type": "following", "call_id", "protocol", "channels", "parties", "state",

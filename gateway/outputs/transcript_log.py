@@ -51,8 +51,8 @@ from redis.exceptions import RedisError, ResponseError
 from common import aio, bus, keys
 from common.metrics import GatewayMetrics
 
-from . import events
-from .resp import Lane
+from ..core import events
+from ..core.resp import Lane
 from .webhook import FinalsWebhook, WebhookOptions
 
 log = logging.getLogger(__name__)

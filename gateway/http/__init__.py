@@ -1,0 +1,1 @@
+"""The gateway's plain HTTP: the demo page, health, readiness, metrics and status."""
