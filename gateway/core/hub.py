@@ -34,7 +34,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from redis.exceptions import RedisError
 
@@ -43,9 +43,6 @@ from common.metrics import GatewayMetrics
 
 from .resp import Lane
 from .writer import AppendWriter
-
-if TYPE_CHECKING:
-    from .session import LostHandler, PipelineSession
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +61,26 @@ for i, key in ipairs(KEYS) do
 end
 return 0
 """
+
+
+class Relay(Protocol):
+    """A registered session as the hub sees it (:class:`~gateway.core.session.PipelineSession`).
+
+    The hub wakes it, renews its keys and tells it when Redis lost it; this is all
+    it needs, so the hub does not depend on the session module (which uses the hub).
+    """
+
+    session_id: str
+    pipeline: dict
+    out_key: str
+    meta_key: str
+    untrimmed: int  # delivered entries still in the result stream
+
+    def ring(self) -> None:
+        """Results may be waiting: read them."""
+
+    async def lost(self, reason: str) -> None:
+        """Redis lost the session's data; tell its call ``reason``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,8 +108,7 @@ class SessionHub:
         self.refusals: dict[str, str] = {stage: "" for stage in keys.STAGES}
         self.capacity: dict[str, int] = {stage: 0 for stage in keys.STAGES}  # of live, open workers
         self._reserve = redis.register_script(RESERVE)
-        self._sessions: dict[str, PipelineSession] = {}
-        self._lost_handlers: dict[str, LostHandler] = {}
+        self._sessions: dict[str, Relay] = {}
         self._tasks: list[asyncio.Task] = []
         self.writer = AppendWriter(redis)
         self._sweeps = Lane(redis)  # the tick's batches: a command per session each
@@ -111,13 +127,11 @@ class SessionHub:
         await self._sweeps.close()
         await self.doorbell.close()
 
-    def register(self, session: PipelineSession, on_lost: LostHandler) -> None:
+    def register(self, session: Relay) -> None:
         self._sessions[session.session_id] = session
-        self._lost_handlers[session.session_id] = on_lost
 
-    def unregister(self, session: PipelineSession) -> None:
+    def unregister(self, session: Relay) -> None:
         self._sessions.pop(session.session_id, None)
-        self._lost_handlers.pop(session.session_id, None)
 
     @property
     def session_count(self) -> int:
@@ -180,12 +194,12 @@ class SessionHub:
             log.warning("renewing sessions failed: %s", exc)
             return
         for session, renewed in zip(sessions, alive):
-            handler = self._lost_handlers.get(session.session_id)
-            if renewed == 0 and handler is not None:  # an error reply is no proof the session is gone
+            # Only 0 says the meta is gone (an error reply is no proof); a session that the call of an
+            # earlier lost one closed meanwhile is no longer registered.
+            if renewed == 0 and self._sessions.get(session.session_id) is session:
                 self.unregister(session)
                 self.metrics.sessions_lost.inc()
-                await handler(session, "the service lost this session's data (its queue restarted); "
-                                       "please reconnect")
+                await session.lost("the service lost this session's data (its queue restarted); please reconnect")
 
     # -- admission and readiness ----------------------------------------------------------
 

@@ -28,12 +28,11 @@ from common.errors import BacklogFull, RecordError
 from common.logs import SessionLogger
 from common.records import Record, Transcript, decode, encode, encode_audio
 
+from .hub import SessionHub
 from .writer import Append
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from .hub import SessionHub
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ class PipelineSession:
             await pipe.execute()
         await redis.xadd(keys.control_stream(self.first_stage), {"sid": self.session_id}, maxlen=100_000,
                          approximate=True)
-        self.hub.register(self, self._on_lost)
+        self.hub.register(self)
         await self.hub.doorbell.subscribe(self.keys.bell("out"))
         self._relay_task = asyncio.create_task(self._relay(), name=f"relay-{self.session_id}")
         self.log.info("session created: %s", "+".join(self.pipeline["stages"]))
@@ -277,6 +276,10 @@ class PipelineSession:
 
     def ring(self) -> None:
         self._wake.set()
+
+    async def lost(self, reason: str) -> None:
+        """The hub found this session's data gone from Redis: its call is told ``reason``."""
+        await self._on_lost(self, reason)
 
     async def _relay(self) -> None:
         backoff = Backoff()
