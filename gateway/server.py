@@ -10,7 +10,7 @@ connection takes a slot of its API key (:mod:`gateway.security.limits`) and is d
 the same checks and read a call's transcripts (:mod:`gateway.outputs.follow`).
 ``/ws/status`` is no door: it streams :mod:`gateway.http.status`. Other GET requests
 get the browser demo, health (``/healthz``, ``/health``, ``/health/extended``),
-readiness and metrics, which stay open to all.
+readiness and metrics, which stay open to all (:mod:`gateway.http.routes`).
 """
 
 from __future__ import annotations
@@ -21,21 +21,18 @@ import json
 import logging
 import ssl
 import weakref
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from importlib import resources
 
 from prometheus_client import CollectorRegistry
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers, MultipleValuesError
+from websockets.datastructures import MultipleValuesError
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from common import bus
 from common.errors import ErrorCode
-from common.http import NOT_FOUND, health_route
 from common.metrics import GatewayMetrics
 
 from .core.connection import Connection, ConnectionOptions, goodbye
@@ -43,6 +40,7 @@ from .core.hub import HubOptions, SessionHub
 from .core.resume import Parking
 from .doors import ROUTES, door_for
 from .doors.base import Door, DoorOptions, Handshake, HandshakeRefused
+from .http import routes
 from .http.status import GatewayStatus
 from .http.status import WEBSOCKET_PATH as STATUS_PATH
 from .outputs import follow
@@ -129,9 +127,9 @@ class Gateway:
         # Followers whose handshake passed: the call id and query of each.
         self._following: weakref.WeakKeyDictionary[ServerConnection, tuple[str, list]] = weakref.WeakKeyDictionary()
         self.status = GatewayStatus(self.hub, self.metrics)
+        self.pages = routes.Pages(registry=registry, readiness=self.hub.readiness, status=self.status)
         self.parking = Parking(grace=connection.resume_grace)
         self._watchers: weakref.WeakSet[ServerConnection] = weakref.WeakSet()  # /ws/status sockets
-        self._page = resources.files("gateway").joinpath("static/index.html").read_bytes()
         self._closed = False
         self._handlers: set[asyncio.Task] = set()
         for door in ROUTES.values():  # export every door's series from the start
@@ -188,12 +186,12 @@ class Gateway:
         try:
             return await self._route(connection, request)
         except MultipleValuesError as exc:  # headers.get of a header sent twice
-            return _refusal(http.HTTPStatus.BAD_REQUEST, "bad_request",
+            return routes.refusal(http.HTTPStatus.BAD_REQUEST, "bad_request",
                             f"the request repeats the header {exc}, which must come once")
 
     async def _route(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.method not in ("GET", "HEAD"):
-            return _refusal(http.HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
+            return routes.refusal(http.HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
                             f"{request.method} is not allowed here; use GET", [("Allow", "GET, HEAD")])
         handshake = Handshake.from_target(request.path, request.headers)
         door = door_for(handshake.path)
@@ -214,24 +212,17 @@ class Gateway:
                 try:
                     opened = door(_without_token(handshake), options=self.door_options)
                 except HandshakeRefused as exc:
-                    return _response(http.HTTPStatus(exc.status), exc.body, exc.content_type, exc.headers)
+                    return routes.response(http.HTTPStatus(exc.status), exc.body, exc.content_type, exc.headers)
                 self._accepted[connection] = _Accepted(opened, key_id, _address(connection))
                 return None  # the WebSocket handshake proceeds
             body = {"error": str(ErrorCode.NOT_FOUND),
                     "message": f"no WebSocket endpoint at {path}; use one of {', '.join(ROUTES)} "
                                f"or {follow.ROUTE}"}
-            return _response(http.HTTPStatus.NOT_FOUND, json.dumps(body).encode(), "application/json")
-        response = await self._page_for(path)
+            return routes.response(http.HTTPStatus.NOT_FOUND, json.dumps(body).encode(), "application/json")
+        response = await self.pages.reply(path)
         if request.method == "HEAD":
             response = replace(response, body=b"")  # Content-Length stays the GET's
         return response
-
-    async def _page_for(self, path: str) -> Response:
-        if path in ("/", "/index.html"):
-            return _response(http.HTTPStatus.OK, self._page, "text/html; charset=utf-8")
-        reply = (await health_route(path, registry=self.registry, readiness=self.hub.readiness)
-                 or await self.status.route(path) or NOT_FOUND)
-        return _response(reply.status, reply.body, reply.content_type)
 
     def _check_access(self, connection: ServerConnection, handshake: Handshake) -> str | None:
         """The key id of an allowed handshake (None when keys are off); raise :class:`_Refused` if not."""
@@ -239,7 +230,7 @@ class Gateway:
         origin = headers.get("Origin")
         if not self.access.origins.allowed_origin(origin, headers.get("Host")):
             self._refused("forbidden_origin")
-            raise _Refused(_refusal(http.HTTPStatus.FORBIDDEN, "forbidden_origin",
+            raise _Refused(routes.refusal(http.HTTPStatus.FORBIDDEN, "forbidden_origin",
                                     f"WebSocket connections from the origin {origin} are not allowed "
                                     "(see the gateway's --allowed-origins)"))
         key_id = None
@@ -251,7 +242,7 @@ class Gateway:
                 why = "the API key is not valid" if presented else (
                     "an API key is required: send 'Authorization: Bearer KEY', 'X-API-KEY: KEY', '?token=KEY' "
                     "or the Sec-WebSocket-Protocol pair 'token, KEY'")
-                raise _Refused(_refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized", why,
+                raise _Refused(routes.refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized", why,
                                         [("WWW-Authenticate", 'Bearer realm="streamscribe"')]))
         limit = self.access.max_pending_per_ip
         if limit:
@@ -260,7 +251,7 @@ class Gateway:
                           if accepted.address == address and accepted.pending and ws.state is not State.CLOSED)
             if pending >= limit:
                 self._refused("too_many_pending")
-                raise _Refused(_refusal(http.HTTPStatus.TOO_MANY_REQUESTS, "too_many_pending",
+                raise _Refused(routes.refusal(http.HTTPStatus.TOO_MANY_REQUESTS, "too_many_pending",
                                         f"{address} already has {pending} connection(s) that sent no config "
                                         f"yet (the limit is {limit}); send a config first",
                                         [("Retry-After", "1")]))
@@ -351,18 +342,3 @@ def _without_token(handshake: Handshake) -> Handshake:
     query = [(name, value) for name, value in handshake.query if name != auth.QUERY_PARAMETER]
     return Handshake(handshake.path, query, handshake.headers, handshake.target) if len(query) != len(handshake.query) else handshake
 
-
-def _refusal(status: http.HTTPStatus, error: str, message: str,
-             headers: Iterable[tuple[str, str]] = ()) -> Response:
-    """An HTTP refusal of a handshake or request, with a JSON body saying why."""
-    response = _response(status, json.dumps({"error": error, "message": message}).encode(), "application/json")
-    for name, value in headers:
-        response.headers[name] = value
-    return response
-
-
-def _response(status: http.HTTPStatus, body: bytes, content_type: str,
-              extra_headers: Iterable[tuple[str, str]] = ()) -> Response:
-    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
-                       ("Cache-Control", "no-store"), *extra_headers])
-    return Response(status.value, status.phrase, headers, body)
