@@ -22,7 +22,7 @@ from pathlib import Path
 import redis as sync_redis
 from websockets.datastructures import Headers
 
-from gateway import httpsig
+from gateway.security import httpsig
 
 ROOT = Path(__file__).resolve().parent.parent
 

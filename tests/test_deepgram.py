@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common.errors import ErrorCode, ProtocolError
-from gateway import events
+from gateway.core import events
 from gateway.doors import door_for
 from gateway.doors.base import CloseFrame, Handshake, HandshakeRefused
 from gateway.doors import deepgram as dg

@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common import keys
 from common.metrics import GatewayMetrics
-from gateway import events
+from gateway.core import events
 from gateway.outputs.follow import _current, call_id_of
 from gateway.outputs.transcript_log import FINALS_STREAM, call_key, finals_fields, log_key, transcript_message
 from gateway.outputs.webhook import FinalsWebhook, WebhookOptions

@@ -7,7 +7,7 @@ import base64
 import pytest
 from websockets.datastructures import Headers
 
-from gateway import httpsig
+from gateway.security import httpsig
 from gateway.security.httpsig import SignatureError, Token, parse_dictionary, verify
 
 from .support import audiohook_signature

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from common.errors import ErrorCode, ProtocolError
-from gateway import events
+from gateway.core import events
 from gateway.doors import ROUTES, door_for
 from gateway.doors.base import CloseFrame, Handshake
 from gateway.doors.native import NativeDoor, parse_config, parse_control

@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.datastructures import Headers
 
 from common.errors import ProtocolError
-from gateway import events
+from gateway.core import events
 from streamscribe_client import StreamClosed, StreamscribeClient
 from gateway.doors.base import Handshake
 from gateway.doors.native import ACK_EVERY_SEC, NativeDoor

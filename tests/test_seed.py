@@ -20,7 +20,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 
 from common.errors import ErrorCode, ProtocolError
-from gateway import events
+from gateway.core import events
 from gateway.doors import door_for
 from gateway.doors.base import CloseFrame, Handshake, HandshakeRefused
 from gateway.doors.rnnt import RnntDoor

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from common import bus
 from common.errors import ConfigError, ErrorCode, ProtocolError
 from gateway import __main__ as gateway_main
-from gateway import events
+from gateway.core import events
 from gateway.core.audio import decode_frame
 from gateway.doors import door_for
 from gateway.doors.audiohook import AudioHookDoor
