@@ -2,8 +2,11 @@
 
     python -m streamscribe_client speech.wav --url ws://localhost:8000/ws/asr --speed 2
 
-Partials overwrite one line on a terminal; finals are printed on their own line.
-:func:`stream` is the same logic as a library function for tests and benchmarks.
+Partials overwrite one line on a terminal; finals are printed on their own line
+(and only finals, without terminal codes, when the output is a file or a pipe).
+A missing file, a bad URL, a refused connection or a missing microphone ends it
+with one line on stderr and exit status 1. :func:`stream` is the same logic as a
+library function for tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import TextIO
 
 import numpy as np
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from common.aio import wait_event, within
 
@@ -28,10 +32,15 @@ DEFAULT_URL = "ws://localhost:8000/ws/asr"
 
 
 def read_audio(path: str) -> tuple[np.ndarray, int]:
-    """Read a sound file as float32 mono."""
+    """Read a sound file as float32 mono.
+
+    A file that cannot be opened raises :class:`OSError`; one that is no sound
+    file soundfile reads raises ``soundfile.SoundFileError`` (a ``RuntimeError``).
+    """
     import soundfile
 
-    samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    with open(path, "rb") as file:  # a missing file is an OSError that names it, not libsndfile's "System error"
+        samples, rate = soundfile.read(file, dtype="float32", always_2d=True)
     return samples.mean(axis=1).astype(np.float32), rate
 
 
@@ -291,34 +300,64 @@ async def microphone_frames(rate: int, chunk_ms: int) -> AsyncIterator[bytes]:
         import sounddevice
     except ModuleNotFoundError:
         raise SystemExit("microphone input needs the sounddevice package: pip install sounddevice") from None
+    except OSError as exc:  # the package is there, the PortAudio library is not
+        raise SystemExit(f"cannot use a microphone: {exc}") from None
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=100)
 
     def callback(data, frames, when, status) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, data[:, 0].astype(np.float32).tobytes())
 
-    with sounddevice.InputStream(samplerate=rate, channels=1, dtype="float32",
-                                 blocksize=rate * chunk_ms // 1000, callback=callback):
+    try:
+        microphone = sounddevice.InputStream(samplerate=rate, channels=1, dtype="float32",
+                                             blocksize=rate * chunk_ms // 1000, callback=callback)
+    except sounddevice.PortAudioError as exc:
+        raise SystemExit(f"cannot open a microphone: {exc}") from None
+    with microphone:
         print("listening; Ctrl-C to stop", file=sys.stderr)
         while True:
             yield await queue.get()
 
 
-def printer(json_output: bool) -> Callable[[dict], None]:
-    tty = sys.stdout.isatty()
+CLEAR_LINE = "\r\033[K"  # back to the start of the line and erase it: where a partial was shown
+
+
+def printer(json_output: bool, *, out: TextIO | None = None, err: TextIO | None = None) -> Callable[[dict], None]:
+    """Show the server's messages: on ``out`` (default stdout), errors on ``err`` (default stderr).
+
+    Partials overwrite one line only when ``out`` is a terminal; otherwise they are
+    left out, and no line carries terminal codes.
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    tty = out.isatty()
+    clear = CLEAR_LINE if tty else ""
+    clear_err = clear if err.isatty() else ""
 
     def show(message: dict) -> None:
         if json_output:
-            print(json.dumps(message, ensure_ascii=False), flush=True)
+            print(json.dumps(message, ensure_ascii=False), file=out, flush=True)
         elif message["type"] == "partial" and tty:
-            print(f"\r\033[K… {message['text']}", end="", flush=True)
+            print(f"{clear}… {message['text']}", end="", file=out, flush=True)
         elif message["type"] == "final":
-            print(f"\r\033[K[{message['start_ms'] / 1000:7.2f}-{message['end_ms'] / 1000:7.2f}] "
-                  f"{message['text']}", flush=True)
+            print(f"{clear}[{message['start_ms'] / 1000:7.2f}-{message['end_ms'] / 1000:7.2f}] "
+                  f"{message['text']}", file=out, flush=True)
         elif message["type"] == "error":
-            print(f"\r\033[Kerror {message['code']}: {message['message']}", file=sys.stderr, flush=True)
+            print(f"{clear_err}error {message['code']}: {message['message']}", file=err, flush=True)
 
     return show
+
+
+def refusal(exc: InvalidHandshake) -> str:
+    """Why the server refused the WebSocket handshake, in one line (its JSON ``message`` when it sent one)."""
+    if not isinstance(exc, InvalidStatus):
+        return str(exc)
+    try:
+        why = json.loads(exc.response.body or b"").get("message")
+    except (ValueError, AttributeError):  # no JSON, or no object
+        why = None
+    status = f"HTTP {exc.response.status_code}"
+    return f"{status}: {why}" if why else status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,7 +386,11 @@ def main(argv: list[str] | None = None) -> int:
         rate = 16000
         frames = microphone_frames(rate, args.chunk_ms)
     else:
-        samples, rate = read_audio(args.file)
+        try:
+            samples, rate = read_audio(args.file)
+        except (OSError, RuntimeError) as exc:  # soundfile's errors are RuntimeErrors
+            why = exc.strerror if isinstance(exc, OSError) else getattr(exc, "error_string", None)
+            return fail(f"cannot read {args.file}: {why or exc}")
         frames = file_frames(samples, rate, chunk_ms=args.chunk_ms, speed=args.speed)
     try:
         messages = asyncio.run(stream(args.url, frames, sample_rate=rate, config=config,
@@ -356,13 +399,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except StreamClosed as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"cannot reach {args.url}: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc))
+    except InvalidURI as exc:
+        return fail(f"bad --url: {exc}")
+    except InvalidHandshake as exc:
+        return fail(f"{args.url} refused the connection: {refusal(exc)}")
+    except OSError as exc:  # refused, unreachable, no such host, timed out
+        return fail(f"cannot reach {args.url}: {exc}")
     return 1 if any(m["type"] == "error" and m.get("fatal") for m in messages) else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def fail(message: str) -> int:
+    """Say what went wrong in one line on stderr; the exit status of a failure."""
+    print(f"streamscribe-client: {message}", file=sys.stderr)
+    return 1
