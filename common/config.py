@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Mapping
+from importlib import metadata
 from typing import Any
 
 from .errors import ConfigError
@@ -18,13 +19,14 @@ SHARED_PREFIX = "STREAMSCRIBE_"
 
 
 class SettingsParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose options default to environment variables."""
+    """An ``ArgumentParser`` whose options default to environment variables; ``--version`` included."""
 
     def __init__(self, *, prog: str, env_prefix: str, description: str,
                  environ: Mapping[str, str] | None = None) -> None:
         super().__init__(prog=prog, description=description, formatter_class=_HelpFormatter)
         self.env_prefix = env_prefix
         self.environ = os.environ if environ is None else environ
+        self.add_argument("--version", action="version", version=f"%(prog)s {version()}")
 
     def option(self, flag: str, *, default: Any = None, type: Callable[[str], Any] = str,
                help: str, shared: bool = False, choices: list[str] | None = None, secret: bool = False) -> None:
@@ -69,12 +71,26 @@ class SettingsParser(argparse.ArgumentParser):
             self.option("--http-host", default="0.0.0.0", help="address of the HTTP endpoints")
 
 
+def version() -> str:
+    """The installed streamscribe's version, or ``unknown`` when it runs from a source tree not installed."""
+    try:
+        return metadata.version("streamscribe")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Defaults in ``--help``, except the values of secret options (set from the environment, say)."""
+    """Defaults in ``--help``, except the values of secret options (set from the environment, say).
+
+    A help text that already says its default in words ("(default: no limit)")
+    gets no second, literal one.
+    """
 
     def _get_help_string(self, action: argparse.Action) -> str:
         if getattr(action, "secret", False):
             return f"{action.help} (default: {'set, hidden' if action.default else 'none'})"
+        if "(default: " in (action.help or ""):
+            return action.help
         return super()._get_help_string(action)
 
 

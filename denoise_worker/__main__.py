@@ -38,7 +38,7 @@ def build_parser() -> SettingsParser:
     # About 5 real-time streams fit on one core (RTF ~0.17); keep headroom.
     add_runner_options(parser, capacity=4 * cpus)
     parser.option("--processes", default=cpus, type=positive(int),
-                  help="denoiser processes (default: the CPUs this process may use)")
+                  help="denoiser processes (default: %(default)s, the CPUs this process may use)")
     parser.option("--dfn-model", default="DeepFilterNet3",
                   help="DeepFilterNet model: DeepFilterNet3 (bundled) or the path of an official .tar.gz model")
     parser.option("--dfn-post-filter", default=0.0, type=_beta,
