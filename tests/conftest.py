@@ -6,15 +6,23 @@ from common import bus, keys
 
 from .faults import metric, scrape
 from .support import RedisServer, free_port, service, wait_until
-from .testdata import librivox_clips
+from .testdata import librivox_clips, librivox_samples
 
 SESSION_KEYS = f"{keys.PREFIX}:{{*"  # every key of a session carries the hash tag {sid}
 SLOT_KEYS = keys.slots("*")  # admission reservations, gone with the last session
 
 
 @pytest.fixture(scope="session")
-def clips():
-    return librivox_clips()
+def clips(pytestconfig):
+    """The LibriVox clips; a first run without ../shared/testdata downloads them, on the terminal."""
+    with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        return librivox_clips()
+
+
+@pytest.fixture(scope="session")
+def clip_samples(clips):
+    """The clips as (float32 samples at 16 kHz, reference transcript)."""
+    return librivox_samples()
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ from asr_worker.engines import DecodeRequest
 from asr_worker.engines.base import EngineOptions
 from asr_worker.engines.whisper import FULL_WINDOW, WhisperEngine, encoder_frames
 
-from .testdata import librivox_samples
-
 SR = 16_000
 
 
@@ -36,9 +34,8 @@ def requests(clips, seconds: float) -> list[DecodeRequest]:
             for i, (audio, _) in enumerate(clips)]
 
 
-def test_a_batch_decodes_each_request_as_it_would_alone(engine):
-    clips = librivox_samples()
-    batch = requests(clips, 4.0)  # one window size for all: 4 s + the margin
+def test_a_batch_decodes_each_request_as_it_would_alone(engine, clip_samples):
+    batch = requests(clip_samples, 4.0)  # one window size for all: 4 s + the margin
     batch[1] = DecodeRequest(request_id="prefixed", audio=batch[1].audio, final=False, prefix="He was",
                              language="en")
     batch[2] = DecodeRequest(request_id="words", audio=batch[2].audio, final=True, word_timestamps=True,
@@ -51,15 +48,14 @@ def test_a_batch_decodes_each_request_as_it_would_alone(engine):
     assert together[2].words and not together[0].words  # words only where asked
 
 
-def test_the_full_window_path_and_long_audio_still_decode(engine):
-    clips = librivox_samples()
-    long_audio = DecodeRequest(request_id="long", audio=np.concatenate([audio for audio, _ in clips] * 2)[:35 * SR],
-                               final=True, language="en")
+def test_the_full_window_path_and_long_audio_still_decode(engine, clip_samples):
+    audio = np.concatenate([audio for audio, _ in clip_samples] * 2)[:35 * SR]
+    long_audio = DecodeRequest(request_id="long", audio=audio, final=True, language="en")
     (hypothesis,) = engine._decode_batch([long_audio])  # over 30 s: faster-whisper's own windows
     assert len(hypothesis.text.split()) > 60
 
 
-def test_partials_take_the_narrower_window(engine, monkeypatch):
+def test_partials_take_the_narrower_window(engine, clip_samples, monkeypatch):
     """A final gets 10 s of padding after its audio, a partial 5 s (the default margins)."""
     widths = []
     encode = engine._model.encode
@@ -69,7 +65,7 @@ def test_partials_take_the_narrower_window(engine, monkeypatch):
         return encode(features)
 
     monkeypatch.setattr(engine._model, "encode", recording)
-    audio = librivox_samples()[0][0][:SR]  # 1 s
+    audio = clip_samples[0][0][:SR]  # 1 s
     for final in (True, False):
         (hypothesis,) = engine._decode_batch([DecodeRequest(request_id=str(final), audio=audio, final=final,
                                                             language="en")])

@@ -2,12 +2,15 @@
 
 The clips are not copied into the project. Next to a checkout made by the
 project's developers they are in ``../shared/testdata/librivox``; anyone else
-gets the same files from the PocketSphinx 5.1.1 source distribution on PyPI,
-downloaded once with pip and cached outside the source tree.
+gets the same files from the PocketSphinx 5.1.1 source distribution on PyPI
+(34 MB), downloaded once, saying so, into a cache outside the source tree:
+``$STREAMSCRIBE_TESTDATA_CACHE``, else ``${XDG_CACHE_HOME:-~/.cache}/streamscribe/testdata``,
+one folder per source version.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -15,36 +18,60 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "testdata" / "librivox"
-CACHE = Path(os.environ.get("STREAMSCRIBE_TESTDATA_CACHE", Path.home() / ".cache" / "streamscribe" / "testdata"))
-POCKETSPHINX = "pocketsphinx==5.1.1"
+SOURCE = "pocketsphinx-5.1.1"
+# Fetched directly: `pip download` of this sdist first builds its metadata, which
+# installs CMake and a build backend (minutes, silently).
+SOURCE_URL = ("https://files.pythonhosted.org/packages/61/e7/13e0e787ff467218de880310d79cba14424f13b87171ac44"
+              "af0bde1e428c/pocketsphinx-5.1.1.tar.gz")
+SOURCE_SHA256 = "675778b309a22dfc9b7d37f7621976bba491d2a5f8c59696bd77fd6d07271355"
+
+
+def cache_dir() -> Path:
+    if os.environ.get("STREAMSCRIBE_TESTDATA_CACHE"):
+        return Path(os.environ["STREAMSCRIBE_TESTDATA_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "streamscribe" / "testdata"
 
 
 def librivox_dir() -> Path:
     if SHARED.is_dir() and any(SHARED.glob("*.wav")):
         return SHARED
-    target = CACHE / "librivox"
+    target = cache_dir() / SOURCE / "librivox"
     if not any(target.glob("*.wav")):
-        _extract(target)
+        _fetch(target)
     return target
 
 
-def _extract(target: Path) -> None:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    archives = list(CACHE.glob("pocketsphinx-5.1.1.tar.gz"))
-    if not archives:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                        "-d", str(CACHE), POCKETSPHINX], check=True, capture_output=True)
-        archives = list(CACHE.glob("pocketsphinx-5.1.1.tar.gz"))
-    target.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archives[0]) as archive:
-        for member in archive.getmembers():
-            if re.search(r"/test/data/librivox/[^/]+\.(wav|txt)$", member.name) or member.name.endswith("/LICENSE"):
-                member.name = Path(member.name).name if not member.name.endswith("/LICENSE") else "LICENSE.pocketsphinx"
-                archive.extract(member, target, filter="data")
+def _fetch(target: Path) -> None:
+    """Download the source distribution and extract the clips into ``target`` (whole or not at all)."""
+    print(f"tests: the LibriVox test clips are not in {SHARED}; downloading them once (34 MB, {SOURCE_URL}) "
+          f"into {target}", file=sys.stderr, flush=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as scratch:
+        archive = Path(scratch) / f"{SOURCE}.tar.gz"
+        with urllib.request.urlopen(SOURCE_URL, timeout=60) as response, archive.open("wb") as out:
+            shutil.copyfileobj(response, out)
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        if digest != SOURCE_SHA256:
+            raise RuntimeError(f"{SOURCE_URL}: SHA-256 {digest}, expected {SOURCE_SHA256}")
+        extracted = Path(scratch) / "librivox"
+        extracted.mkdir()
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                if member.name == f"{SOURCE}/LICENSE":
+                    member.name = "LICENSE.pocketsphinx"
+                elif re.search(r"/test/data/librivox/[^/]+\.(wav|txt)$", member.name):
+                    member.name = Path(member.name).name
+                else:
+                    continue
+                tar.extract(member, extracted, filter="data")
+        shutil.rmtree(target, ignore_errors=True)
+        extracted.rename(target)
+    print(f"tests: {len(list(target.glob('*.wav')))} clips in {target}", file=sys.stderr, flush=True)
 
 
 def librivox_clips() -> list[tuple[Path, str]]:
