@@ -151,6 +151,7 @@ class Gateway:
             process_response=self._add_headers, max_size=self.listen.max_frame_bytes,
             compression="deflate" if self.listen.permessage_deflate else None,
             ping_interval=self.listen.ping_interval, ping_timeout=self.listen.ping_timeout, ssl=self.listen.tls,
+            logger=_ProbesAtDebug(logging.getLogger("websockets.server")),
         )
         if self._server.sockets:
             self.port = self._server.sockets[0].getsockname()[1]
@@ -330,6 +331,25 @@ class Gateway:
         """Refuse a connection before its call: the door's error, then close 1013 (try again later)."""
         self.metrics.errors_sent.labels(code=str(code)).inc()
         await goodbye(websocket, door, code, message, CloseCode.TRY_AGAIN_LATER)
+
+
+class _ProbesAtDebug(logging.LoggerAdapter):
+    """websockets' server log, with the lines of health probes and metric scrapes at DEBUG.
+
+    Probes come every few seconds (scripts/stack polls twice a second while the
+    stack starts); two INFO lines for each buried the rest of the log.
+    """
+
+    PATHS = frozenset({"/healthz", "/readyz", "/health", "/health/extended", "/metrics"})
+
+    def process(self, msg, kwargs):
+        return msg, kwargs  # keep the connection that websockets passes as extra
+
+    def log(self, level, msg, *args, **kwargs) -> None:
+        request = getattr((kwargs.get("extra") or {}).get("websocket"), "request", None)
+        if level == logging.INFO and request is not None and request.path.partition("?")[0] in self.PATHS:
+            level = logging.DEBUG
+        super().log(level, msg, *args, **kwargs)
 
 
 def _address(connection: ServerConnection) -> str:

