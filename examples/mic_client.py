@@ -7,7 +7,8 @@
 Standalone: only ``websockets`` (and ``sounddevice`` for the microphone, imported
 only then). Speaks the native protocol: a config, PCM16 frames, ``close``; prints
 each final as ``[start-end] text`` (``--json``: every server message as JSON).
-Exits 0 when the server closed the session normally.
+Exits 0 when the server closed the session normally; 1, with a one-line message,
+when the file, the URL, the server or the microphone fails.
 """
 
 from __future__ import annotations
@@ -22,16 +23,27 @@ import wave
 from collections.abc import AsyncIterator
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 RATE = 16_000
 
 
-async def microphone(chunk_ms: int) -> AsyncIterator[bytes]:
+def open_microphone():
+    """The ``sounddevice`` module once an input device is there; exit saying why if not."""
     try:
         import sounddevice
     except ModuleNotFoundError:
         raise SystemExit("the microphone needs the sounddevice package: pip install sounddevice") from None
+    except OSError as exc:  # the package is there, its PortAudio library is not
+        raise SystemExit(f"the microphone needs PortAudio: {exc}") from None
+    try:
+        sounddevice.query_devices(kind="input")
+    except (sounddevice.PortAudioError, ValueError) as exc:
+        raise SystemExit(f"no microphone: {exc}") from None
+    return sounddevice
+
+
+async def microphone(sounddevice, chunk_ms: int) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     frames: asyncio.Queue[bytes] = asyncio.Queue(maxsize=50)
 
@@ -45,11 +57,20 @@ async def microphone(chunk_ms: int) -> AsyncIterator[bytes]:
             yield await frames.get()
 
 
-async def wav_file(path: str, chunk_ms: int, speed: float) -> AsyncIterator[bytes]:
-    with wave.open(path, "rb") as wav:
-        if (wav.getsampwidth(), wav.getnchannels(), wav.getframerate()) != (2, 1, RATE):
-            raise SystemExit(f"{path}: this example streams 16-bit mono 16 kHz WAV only")
-        pcm = wav.readframes(wav.getnframes())
+def read_wav(path: str) -> bytes:
+    """The PCM of a 16-bit mono 16 kHz WAV file, read before connecting; exit saying why if it is not one."""
+    try:
+        with wave.open(path, "rb") as wav:
+            if (wav.getsampwidth(), wav.getnchannels(), wav.getframerate()) != (2, 1, RATE):
+                raise SystemExit(f"{path}: this example streams 16-bit mono 16 kHz WAV only")
+            return wav.readframes(wav.getnframes())
+    except OSError as exc:
+        raise SystemExit(f"{path}: {exc.strerror or exc}") from None
+    except (EOFError, wave.Error) as exc:
+        raise SystemExit(f"{path}: not a WAV file ({str(exc) or 'it ends early'})") from None
+
+
+async def wav_frames(pcm: bytes, chunk_ms: int, speed: float) -> AsyncIterator[bytes]:
     step = RATE * chunk_ms // 1000 * 2
     for start in range(0, len(pcm), step):
         yield pcm[start:start + step]
@@ -93,6 +114,10 @@ async def run(url: str, frames: AsyncIterator[bytes], *, api_key: str | None, as
         if ws.close_code != 1000:
             print(f"server closed the connection: {ws.close_code} {ws.close_reason}", file=sys.stderr)
             return 1
+    failed = None if sender.cancelled() else sender.exception()
+    if failed is not None and not isinstance(failed, ConnectionClosed):
+        print(f"the audio failed: {failed}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -105,8 +130,17 @@ def main() -> int:
     parser.add_argument("--api-key", default=os.environ.get("STREAMSCRIBE_API_KEY"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    frames = wav_file(args.file, args.chunk_ms, args.speed) if args.file else microphone(args.chunk_ms)
-    return asyncio.run(run(args.url, frames, api_key=args.api_key, as_json=args.json))
+    if args.file:
+        frames = wav_frames(read_wav(args.file), args.chunk_ms, args.speed)
+    else:
+        frames = microphone(open_microphone(), args.chunk_ms)
+    try:
+        return asyncio.run(run(args.url, frames, api_key=args.api_key, as_json=args.json))
+    except (OSError, InvalidURI, InvalidHandshake, TimeoutError) as exc:
+        print(f"cannot connect to {args.url}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # before the connection opened
+        return 130
 
 
 if __name__ == "__main__":

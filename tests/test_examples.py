@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-from .support import ROOT, word_errors
+from .support import ROOT, free_port, word_errors
 
 TIMEOUT = 120
 EXAMPLES = ROOT / "examples"
@@ -35,9 +36,10 @@ def node_client(tmp_path_factory):
     return node, folder / "client.js"
 
 
-async def run(*command: str) -> tuple[int, str, str]:
+async def run(*command: str, env: dict | None = None) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
-                                                   stderr=asyncio.subprocess.PIPE)
+                                                   stderr=asyncio.subprocess.PIPE,
+                                                   env=None if env is None else {**os.environ, **env})
     try:
         async with asyncio.timeout(TIMEOUT):
             stdout, stderr = await process.communicate()
@@ -49,6 +51,7 @@ async def run(*command: str) -> tuple[int, str, str]:
 
 
 def check_finals(output: str, reference: str) -> None:
+    assert "\x1b" not in output and "\r" not in output  # piped: no terminal control codes
     messages = [json.loads(line) for line in output.splitlines() if line.strip()]
     assert messages[0]["type"] == "session_created", messages
     finals = [m for m in messages if m["type"] == "final"]
@@ -80,3 +83,54 @@ def test_html_example_speaks_the_native_protocol():
     assert len(page.splitlines()) <= 60
     for needle in ("type: 'config'", "encoding: 'float32'", "type: 'close'", "'/ws/asr'".strip("'")):
         assert needle in page, needle
+
+
+def assert_fails_in_one_line(status: int, stdout: str, stderr: str, needle: str) -> None:
+    """Exit 1 with one line on stderr that says ``needle``, nothing on stdout, no control codes."""
+    assert status == 1, (status, stdout, stderr)
+    assert stdout == "" and len(stderr.strip().splitlines()) == 1 and needle in stderr, (stdout, stderr)
+    assert "\x1b" not in stderr and "\r" not in stderr
+
+
+@pytest.fixture
+def no_recorder(tmp_path):
+    """A PATH whose only recorder is a ``rec`` that fails as SoX does without a sound card."""
+    (tmp_path / "rec").write_text("#!/bin/sh\necho \"rec FAIL formats: can't open input \\`default': "
+                                  "snd_pcm_open error: No such file or directory\" >&2\nexit 2\n")
+    (tmp_path / "rec").chmod(0o755)
+    return {"PATH": str(tmp_path)}
+
+
+def unused_url() -> str:
+    return f"ws://127.0.0.1:{free_port()}/ws/asr"
+
+
+@pytest.mark.parametrize("case", ["missing file", "not a wav", "bad url", "refused", "no microphone"])
+async def test_node_client_fails_with_one_line(node_client, clips, no_recorder, case):
+    node, script = node_client
+    clip = str(clips[0][0])
+    argv, env, needle = {
+        "missing file": (["/nonexistent.wav"], None, "no such file"),
+        "not a wav": ([str(script)], None, "is not a WAV file"),
+        "bad url": ([clip, "--url", "nope"], None, "Invalid URL"),
+        "refused": ([clip, "--url", unused_url()], None, "ECONNREFUSED"),
+        "no microphone": (["--mic", "--url", unused_url()], no_recorder, "rec failed (2): rec FAIL formats"),
+    }[case]
+    assert_fails_in_one_line(*await run(node, str(script), *argv, env=env), needle)
+
+
+@pytest.mark.parametrize("case", ["missing file", "not a wav", "bad url", "refused", "no microphone"])
+async def test_python_client_fails_with_one_line(clips, tmp_path, case):
+    (tmp_path / "sounddevice.py").write_text(  # as the real one behaves without an input device
+        "class PortAudioError(Exception):\n    pass\n\n\n"
+        "def query_devices(device=None, kind=None):\n    raise PortAudioError('Error querying device -1')\n")
+    clip = str(clips[0][0])
+    argv, needle = {
+        "missing file": (["--file", "/nonexistent.wav"], "/nonexistent.wav: No such file or directory"),
+        "not a wav": (["--file", str(EXAMPLES / "mic_client.py")], "not a WAV file (file does not start with RIFF id)"),
+        "bad url": (["--file", clip, "--url", "nope"], "cannot connect to nope"),
+        "refused": (["--file", clip, "--url", unused_url()], "cannot connect to ws://127.0.0.1:"),
+        "no microphone": (["--url", unused_url()], "no microphone: Error querying device -1"),
+    }[case]
+    assert_fails_in_one_line(*await run(sys.executable, str(EXAMPLES / "mic_client.py"), *argv,
+                               env={"PYTHONPATH": str(tmp_path)}), needle)

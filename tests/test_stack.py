@@ -10,6 +10,7 @@ import http.server
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -147,3 +148,31 @@ def test_the_whole_stack_with_gateway_flags_then_ctrl_c():
     finally:
         stack.stop()
     assert processes_marked(mark) == []
+
+
+def test_bootstrap_says_when_it_installs_and_takes_torch_from_the_cpu_index_when_no_index_has_it(tmp_path):
+    """A stand-in for the venv's python records each pip call; it finds no CPU torch without the CPU index."""
+    (tmp_path / "scripts").mkdir()
+    for name in ("scripts/bootstrap", "pyproject.toml", "constraints.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text('#!/bin/sh\necho "$*" >> "$(dirname "$0")/calls"\n'
+                      'case "$*" in *" torch"*) case "$*" in *--extra-index-url*) ;; *) exit 1 ;; esac ;; esac\n')
+    python.chmod(0o755)
+    env = {**os.environ, "TORCH_INDEX_URL": "https://cpu.example/whl"}
+
+    first = subprocess.run(["bash", "scripts/bootstrap"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert first.returncode == 0, first
+    assert "installing into .venv (first run only" in first.stderr
+    assert "trying https://cpu.example/whl" in first.stderr
+    calls = (python.parent / "calls").read_text().splitlines()
+    torch = [call for call in calls if call.endswith(" torch")]
+    assert len(torch) == 2 and "--extra-index-url https://cpu.example/whl" in torch[1], calls
+    assert all("-c constraints.txt" in call for call in torch)
+
+    again = subprocess.run(["bash", "scripts/bootstrap"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode == 0 and again.stderr == "" and again.stdout == "", again
+    assert (python.parent / "calls").read_text().splitlines() == calls

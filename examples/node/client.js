@@ -8,7 +8,7 @@
 //
 // --json prints every server message as one JSON line; --api-key KEY (or env
 // STREAMSCRIBE_API_KEY) is sent as "Authorization: Bearer KEY". Exit status 0 when the
-// session closed normally (1000), 1 otherwise.
+// session closed normally (1000), else 1 with a one-line message.
 'use strict';
 
 const fs = require('fs');
@@ -72,21 +72,36 @@ async function* fileChunks(wav, chunkMs, speed) {
   }
 }
 
-// Raw PCM16LE mono from `arecord` or `rec`, ended by Ctrl-C.
-async function* micChunks(rate) {
+// Raw PCM16LE mono from `arecord` or `rec`, ended by Ctrl-C. The recorder starts before the
+// connection: one that fails (no microphone) ends the client with its last words.
+async function openMic(rate) {
   const tools = [['arecord', ['-q', '-f', 'S16_LE', '-c', '1', '-r', String(rate), '-t', 'raw']],
                  ['rec', ['-q', '-t', 'raw', '-b', '16', '-e', 'signed-integer', '-c', '1', '-r', String(rate), '-']]];
-  let recorder = null;
   for (const [tool, toolArgs] of tools) {
-    recorder = spawn(tool, toolArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const recorder = spawn(tool, toolArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     const started = await new Promise((resolve) => { recorder.once('spawn', () => resolve(true)); recorder.once('error', () => resolve(false)); });
-    if (started) break;
-    recorder = null;
+    if (!started) continue;
+    let said = '', interrupted = false;
+    recorder.stderr.on('data', (data) => { said += data; });
+    const exited = new Promise((resolve) => recorder.once('close', (code, signal) => resolve({ code, signal })));
+    const failed = async () => {
+      const { code, signal } = await exited;
+      const last = said.trim().split('\n').pop();
+      return !interrupted && (code || signal) ? new Error(`${tool} failed (${code ?? signal}): ${last || 'no microphone?'}`) : null;
+    };
+    const chunks = recorder.stdout[Symbol.asyncIterator]();
+    const first = await chunks.next();
+    if (first.done) throw (await failed()) || new Error(`${tool} recorded nothing: no microphone?`);
+    process.once('SIGINT', () => { interrupted = true; recorder.kill('SIGINT'); });
+    console.error('listening; Ctrl-C to stop');
+    return (async function* () {
+      yield first.value;
+      for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+      const error = await failed();
+      if (error) throw error;
+    })();
   }
-  if (!recorder) throw new Error('microphone input needs arecord (alsa-utils) or rec (sox)');
-  process.once('SIGINT', () => recorder.kill('SIGINT'));
-  console.error('listening; Ctrl-C to stop');
-  for await (const chunk of recorder.stdout) yield chunk;
+  throw new Error('microphone input needs arecord (alsa-utils) or rec (sox)');
 }
 
 function show(message, json) {
@@ -122,7 +137,7 @@ function stream(url, { sampleRate, channels, chunks, language, apiKey, onMessage
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   let source;
-  if (args.mic) source = { sampleRate: 16000, channels: 1, chunks: micChunks(16000) };
+  if (args.mic) source = { sampleRate: 16000, channels: 1, chunks: await openMic(16000) };
   else {
     const wav = readWav(args.file);
     source = { sampleRate: wav.rate, channels: wav.channels, chunks: fileChunks(wav, args.chunkMs, args.speed) };
