@@ -32,7 +32,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from .support import word_errors
+from .support import ROOT, free_port, word_errors
+
+EXAMPLES = ROOT / "examples"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -385,3 +387,32 @@ def test_demo_streams_a_file_at_real_time(browser_stack, chrome, clips):
     assert errors / words <= MAX_WER, f"{text!r} vs {reference!r}"
     assert all(int(final.get_attribute("data-latency-ms")) > 0 for final in finals)
     assert "config" in _log_types(chrome) and "close" in _log_types(chrome)
+
+
+def test_pages_say_why_a_connection_was_refused(browser_stack, chrome):
+    """Browsers hide a refused handshake's HTTP status: the demo page asks the gateway over HTTP; the
+    minimal example, on another origin, tells a refusal (origin or key) from a server out of reach."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome.get(browser_stack.http + "/")
+    chrome.find_element(By.ID, "apikey").send_keys("not-the-key")
+    chrome.find_element(By.ID, "start").click()
+    errors = chrome.find_element(By.ID, "errors")
+    WebDriverWait(chrome, 20).until(lambda d: errors.text, message="the demo page said nothing")
+    assert errors.text.startswith("the gateway refused the connection (HTTP 401): the API key is not valid"), \
+        errors.text
+
+    chrome.get((EXAMPLES / "index.html").as_uri())  # origin "null": not allowed by the gateway
+    partial = chrome.find_element(By.ID, "partial")
+    for url, expected in ((browser_stack.url, "the server refused the connection: check the API key (?token=KEY), "
+                                              "or start the gateway with --allowed-origins null"),
+                          (f"ws://127.0.0.1:{free_port()}/ws/asr", "cannot reach 127.0.0.1:")):
+        field = chrome.find_element(By.ID, "url")
+        field.clear()
+        field.send_keys(url)
+        chrome.execute_script("document.getElementById('partial').textContent = '';")
+        WebDriverWait(chrome, 10).until(lambda d: d.find_element(By.ID, "start").is_enabled())
+        chrome.find_element(By.ID, "start").click()
+        WebDriverWait(chrome, 20).until(lambda d: partial.text, message=f"the example said nothing about {url}")
+        assert partial.text.startswith(expected), partial.text
