@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import wave
 
 import pytest
 
@@ -134,3 +135,12 @@ async def test_python_client_fails_with_one_line(clips, tmp_path, case):
     }[case]
     assert_fails_in_one_line(*await run(sys.executable, str(EXAMPLES / "mic_client.py"), *argv,
                                env={"PYTHONPATH": str(tmp_path)}), needle)
+
+
+def test_the_sample_clip_is_what_the_clients_stream():
+    """examples/speech.wav, for the README's commands: short 16 kHz mono 16-bit PCM, its source credited."""
+    with wave.open(str(EXAMPLES / "speech.wav"), "rb") as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+        assert 5 <= wav.getnframes() / 16000 <= 8
+    assert (EXAMPLES / "speech.wav").stat().st_size < 300_000
+    assert "public domain" in (EXAMPLES / "speech.wav.txt").read_text()
