@@ -104,7 +104,10 @@ class Child:
         self.exited.set()
 
     def exit_reason(self) -> str:
-        reason = f"{self.name} exited with status {self.proc.returncode}"
+        code = self.proc.returncode
+        if code < 0:  # its last line says nothing about a signal
+            return f"{self.name} was killed by {signal.Signals(-code).name}"
+        reason = f"{self.name} exited with status {code}"
         return f"{reason} ({self.last_line})" if self.last_line else reason
 
     def stop(self) -> None:
@@ -217,11 +220,12 @@ def main(argv: list[str] | None = None) -> int:
             gateway.append("--generate-self-signed-cert")
         pid = start("gateway", [python, *gateway, *passed]).proc.pid
         tls = args.tls or any(arg.startswith(("--ssl-certfile", "--generate-self-signed-cert")) for arg in passed)
-        url = f"{'https' if tls else 'http'}://localhost:{args.port}/"
-        # The readiness probe of our own child on loopback; the browser checks the certificate.
+        scheme = "https" if tls else "http"
+        url = f"{scheme}://localhost:{args.port}/"
+        # The readiness probe of our own child where it listens; the browser checks the certificate.
         probe = ssl._create_unverified_context() if tls else None  # noqa: S323
         deadline = time.monotonic() + args.timeout
-        while not stop.is_set() and not dead() and not answers_as(url, pid, probe):
+        while not stop.is_set() and not dead() and not answers_as(f"{scheme}://{HOST}:{args.port}/", pid, probe):
             if time.monotonic() > deadline:
                 print(f"stack: not ready after {args.timeout:.0f} s", file=sys.stderr)
                 return 1

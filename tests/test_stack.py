@@ -1,4 +1,5 @@
-"""scripts/stack, the local launcher: taken ports, gateway flags after ``--``, its own gateway's readiness.
+"""scripts/stack, the local launcher (taken ports, gateway flags after ``--``, its own gateway's
+readiness), and scripts/bootstrap's messages and torch index.
 
 The launcher runs as a real process. Its children inherit a marker in their
 environment, by which the tests find any process it left behind (Linux: /proc).
