@@ -47,18 +47,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def port_taken(port: int) -> bool:
-    """True when ``port`` cannot be listened on (as the gateway's server would try)."""
+def cannot_listen(port: int) -> str | None:
+    """Why the gateway's server could not listen on ``port``, or None if it can."""
     with socket.socket() as sock:
         # As asyncio's servers do: a port left in TIME_WAIT by a stopped server is free.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return True
-            raise
-    return False
+            return "is already in use, by another stack perhaps: stop that, or" \
+                if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror}):"
+    return None
 
 
 def flag_value(args: list[str], flag: str) -> str | None:
@@ -173,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         parser.error(f"--tcp-port {tcp_port} is not a port number")
     for what, port, flag in ports:
-        if port_taken(port):
-            print(f"stack: port {port} ({what}) is already in use, by another stack perhaps: stop that, "
-                  f"or choose another port (scripts/stack {flag})", file=sys.stderr)
+        problem = cannot_listen(port)
+        if problem:
+            print(f"stack: port {port} ({what}) {problem} choose another port (scripts/stack {flag})",
+                  file=sys.stderr)
             return 1
 
     children: list[Child] = []
