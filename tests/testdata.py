@@ -18,16 +18,16 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "testdata" / "librivox"
 SOURCE = "pocketsphinx-5.1.1"
-# Fetched directly: `pip download` of this sdist first builds its metadata, which
-# installs CMake and a build backend (minutes, silently).
-SOURCE_URL = ("https://files.pythonhosted.org/packages/61/e7/13e0e787ff467218de880310d79cba14424f13b87171ac44"
-              "af0bde1e428c/pocketsphinx-5.1.1.tar.gz")
+# `pip download` of an sdist builds its metadata first; in pip's isolated build environment that
+# installs CMake and the build backend (minutes, silently). Without isolation it uses the
+# backend from the dev extra (scikit-build-core) and takes seconds.
+PIP_DOWNLOAD = ("-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
+                "pocketsphinx==5.1.1")
 SOURCE_SHA256 = "675778b309a22dfc9b7d37f7621976bba491d2a5f8c59696bd77fd6d07271355"
 
 
@@ -48,16 +48,15 @@ def librivox_dir() -> Path:
 
 def _fetch(target: Path) -> None:
     """Download the source distribution and extract the clips into ``target`` (whole or not at all)."""
-    print(f"tests: the LibriVox test clips are not in {SHARED}; downloading them once (34 MB, {SOURCE_URL}) "
-          f"into {target}", file=sys.stderr, flush=True)
+    print(f"tests: the LibriVox test clips are not in {SHARED}; downloading them once "
+          f"(34 MB, pip download pocketsphinx==5.1.1) into {target}", file=sys.stderr, flush=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as scratch:
         archive = Path(scratch) / f"{SOURCE}.tar.gz"
-        with urllib.request.urlopen(SOURCE_URL, timeout=60) as response, archive.open("wb") as out:
-            shutil.copyfileobj(response, out)
+        subprocess.run([sys.executable, *PIP_DOWNLOAD, "--dest", scratch], check=True, stdout=subprocess.DEVNULL)
         digest = hashlib.sha256(archive.read_bytes()).hexdigest()
         if digest != SOURCE_SHA256:
-            raise RuntimeError(f"{SOURCE_URL}: SHA-256 {digest}, expected {SOURCE_SHA256}")
+            raise RuntimeError(f"{archive.name}: SHA-256 {digest}, expected {SOURCE_SHA256}")
         extracted = Path(scratch) / "librivox"
         extracted.mkdir()
         with tarfile.open(archive) as tar:
