@@ -27,6 +27,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from common.aio import wait_event, within
+from common.config import version
 
 DEFAULT_URL = "ws://localhost:8000/ws/asr"
 
@@ -363,6 +364,7 @@ def refusal(exc: InvalidHandshake) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m streamscribe_client", description=__doc__.split("\n")[0])
     parser.add_argument("file", nargs="?", help="WAV/FLAC file to stream (omit with --mic)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--url", default=DEFAULT_URL, help="gateway WebSocket URL")
     parser.add_argument("--speed", type=float, default=1.0, help="times real time (0: as fast as possible)")
     parser.add_argument("--chunk-ms", type=int, default=100, help="milliseconds of audio per frame")

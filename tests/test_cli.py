@@ -25,6 +25,15 @@ def test_every_service_says_its_version(module, capsys):
     assert capsys.readouterr().out == f"python -m {module} {metadata.version('streamscribe')}\n"
 
 
+def test_the_client_says_its_version(capsys):
+    from streamscribe_client import client
+
+    with pytest.raises(SystemExit) as exited:
+        client.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"python -m streamscribe_client {metadata.version('streamscribe')}\n"
+
+
 def test_the_version_of_a_source_tree_not_installed_is_unknown(monkeypatch):
     def missing(name):
         raise metadata.PackageNotFoundError(name)
