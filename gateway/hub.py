@@ -170,7 +170,7 @@ class SessionHub:
             commands = [("EXPIRE", session.meta_key, ttl) for session in sessions]
             stages = set()
             for session in sessions:
-                for stage in session.pipeline["stages"]:
+                for stage in session.pipeline.stages:
                     stages.add(stage)
                     commands.append(("ZADD", keys.slots(stage), "XX", deadline, session.session_id))
             commands += [("PEXPIREAT", keys.slots(stage), deadline, "GT") for stage in stages]
