@@ -165,8 +165,9 @@ class PipelineConfig:
                 or list(stages) != [s for s in STAGES if s in stages]):
             raise ConfigError(f"stages must be some of {', '.join(STAGES)}, in that order, not {stages!r}")
         for name, kind in (("vad", VadConfig), ("asr", AsrConfig), ("denoise", DenoiseConfig)):
-            if not isinstance(getattr(self, name), kind):
-                raise ConfigError(f"{name} must be a {kind.__name__}")
+            value = getattr(self, name)
+            if not isinstance(value, kind):
+                raise ConfigError(f"{name} is a {type(value).__name__}, expected {kind.__name__}")
 
     def next_stage(self, stage: str) -> str | None:
         """The stage after ``stage``; None after the last (its outputs go to the client)."""
