@@ -14,7 +14,7 @@ Admission reserves a slot per stage for each session (``RESERVE``) against the
 summed capacity of the stage's live workers. A VAD or denoise worker holds a
 session for its whole life, so those slots are its capacity. An ASR worker
 claims a session only at its first speech and counts it against its capacity
-only while an utterance is in progress (common/runner.py, ``Stage.active``):
+only while an utterance is in progress (common/ownership.py, ``Stage.active``):
 its capacity is concurrent utterances, not sessions. Its slots are therefore
 overbooked by ``asr_overbooking`` (default 2: a party to a call speaks about
 half of the time), so that idle sessions do not lock speakers out (seen: 60

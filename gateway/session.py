@@ -136,7 +136,7 @@ class PipelineSession:
         # claims a session without meta takes it for gone. On a cluster these keys
         # live on different nodes, so the two steps are two round trips. Only the
         # first stage hears of it here; each stage announces it to the next before
-        # its first write there (common/runner.py), so the ASR claims at first speech.
+        # its first write there (common/commits.py), so the ASR claims at first speech.
         self._created = True
         async with redis.pipeline(transaction=False) as pipe:
             pipe.hset(self.keys.meta, mapping=meta)
