@@ -94,8 +94,8 @@ class Worker:
     def __init__(self, engine, *, epoch: int, config: AsrConfig = AsrConfig(), state: bytes | None = None,
                  chunk_size_sec: float = 30) -> None:
         self.registry = CollectorRegistry()
-        self.runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=StreamingOptions(chunk_size_sec=chunk_size_sec),
-                                                         metrics=AsrMetrics(self.registry)))
+        defaults = StreamingOptions(chunk_size_sec=chunk_size_sec)
+        self.runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=defaults, metrics=AsrMetrics(self.registry)))
         self.stage = self.runner.stage
         self.session = self.runner.open("spec", config=PipelineConfig(asr=config), epoch=epoch, state=state)
 
