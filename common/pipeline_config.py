@@ -46,7 +46,7 @@ def _check_range(name: str, value: float | None, low: float, high: float, *, int
     """``value`` (None: unset) is a number (an integer if ``integer``) in ``low..high``."""
     if value is None:
         return
-    if not _is_number(value) or integer and not float(value).is_integer():
+    if not _is_number(value) or integer and not isinstance(value, int):
         raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'}")
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} is out of range {low}..{high}")

@@ -211,8 +211,9 @@ def encode_audio(seq: int, offset: int, pcm: bytes) -> bytes:
                          "raw": b""})
 
 
-# Per record type, per field: (name, type name, accepted Python types, required, bool
-# refused (bool is an int), converter from the bus form or None); worked out once, not per record.
+# Per record type, per field: (name, type name, accepted Python types, required (seq too: a stage
+# may leave it unset, the bus form never does), bool refused (bool is an int), converter from the
+# bus form or None); worked out once, not per record.
 _DECODERS: dict[type[Record], tuple[tuple[str, str, Any, bool, bool, Callable[[Any], Any] | None], ...]] = {
     cls: tuple((f.name, f.type, _PY_TYPES[f.type],  # annotations are strings under __future__
                 f.default is dataclasses.MISSING or f.name == "seq", f.type != "bool",

@@ -99,6 +99,7 @@ def test_a_bad_config_is_a_config_error_naming_what_is_wrong(text, message):
     (lambda: AsrConfig(chunk_size_sec=30), "chunk_size_sec=30 is out of range 0.2..10.0"),
     (lambda: AsrConfig(chunk_size_sec=True), "chunk_size_sec must be a number"),
     (lambda: AsrConfig(unfixed_chunk_num=1.5), "unfixed_chunk_num must be an integer"),
+    (lambda: AsrConfig(unfixed_chunk_num=1.0), "unfixed_chunk_num must be an integer"),
     (lambda: AsrConfig(unfixed_token_num=101), "unfixed_token_num=101 is out of range 0..100"),
     (lambda: AsrConfig(language="x" * 33), "language must be a language name or code"),
     (lambda: AsrConfig(context="x" * 4001), "context must be a string of at most 4000 characters"),
