@@ -35,7 +35,7 @@ fenced write: a replay after a takeover restarts at the utterance (and so
 speculates again from its replayed pause), and the utterance id ``(session,
 start sample)`` is the same, so the gateway drops a duplicate.
 
-When the session's config has ``"words": true``, finals are decoded with word
+When the session asks for word timings (``words``), finals are decoded with word
 timestamps (partials never: it costs an alignment pass per decode), and the
 words, moved from utterance time to session samples, ride on the final.
 """
@@ -46,12 +46,13 @@ import asyncio
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from common.errors import ErrorCode, LeaseLost, SessionGone
 from common.metrics import AsrMetrics
+from common.pipeline_config import AsrConfig
 from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, TimedWord,
                             Transcript, utterance_id)
 from common.stage import Input, Runner, Session, Stage
@@ -65,7 +66,7 @@ CLOSE_TIMEOUT = 10.0  # seconds close() waits for a session's tasks
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamingOptions:
-    """Defaults of the streaming recipe; a session's config may override them."""
+    """Defaults of the streaming recipe; a session's config may override some (:meth:`for_session`)."""
 
     chunk_size_sec: float = 1.0
     first_partial_sec: float = 0.25  # audio before the first partial decode (pre-roll included)
@@ -74,6 +75,15 @@ class StreamingOptions:
     final_with_prefix: bool = False  # finals decode the whole utterance afresh
     sentence_endpoint: bool = True  # a pause after a complete sentence ends the utterance
     max_pending: int = 400  # records queued per session before reading pauses
+
+    def for_session(self, config: AsrConfig) -> StreamingOptions:
+        """These options with those the session sets."""
+        return replace(self, **{name: value for name in _SESSION_OPTIONS
+                                if (value := getattr(config, name)) is not None})
+
+
+# What a session's config may override (None there: the worker's).
+_SESSION_OPTIONS = ("chunk_size_sec", "unfixed_chunk_num", "unfixed_token_num", "sentence_endpoint")
 
 
 @dataclass(eq=False)
@@ -166,10 +176,7 @@ class AsrSessionState:
     """Per-session state: the queue of input records and the utterance in progress."""
 
     options: StreamingOptions
-    language: str | None
-    context: str
-    words: bool = False  # word timings on finals
-    eager_finals: bool = False  # the speculative decode is sent as a final when it ends
+    config: AsrConfig  # language, context, word timings, eager finals
     head: Head | None = None  # an early final covered the VAD's utterance in progress up to here
     applied: str | None = None  # entry id of the last input record applied
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
@@ -202,24 +209,23 @@ class AsrStage(Stage[AsrSessionState]):
         await self.engine.close()
 
     def open(self, session: AsrSession, state: bytes | None) -> AsrSessionState:
-        config = session.config
-        options = StreamingOptions(
-            chunk_size_sec=float(config.get("chunk_size_sec", self.defaults.chunk_size_sec)),
-            first_partial_sec=self.defaults.first_partial_sec,
-            unfixed_chunk_num=int(config.get("unfixed_chunk_num", self.defaults.unfixed_chunk_num)),
-            unfixed_token_num=int(config.get("unfixed_token_num", self.defaults.unfixed_token_num)),
-            final_with_prefix=self.defaults.final_with_prefix,
-            sentence_endpoint=bool(self.defaults.sentence_endpoint if config.get("sentence_endpoint") is None
-                                   else config["sentence_endpoint"]),
-            max_pending=self.defaults.max_pending,
-        )
-        # Checkpoints fall between utterances, or after an early final (the head);
-        # the runner keeps the output seq.
-        asr = AsrSessionState(options=options, language=config.get("language") or None,
-                              context=config.get("context") or "", words=bool(config.get("words")),
-                              eager_finals=bool(config.get("eager_finals")), head=Head.decode(state))
+        config = session.config.asr
+        asr = AsrSessionState(options=self.defaults.for_session(config), config=config, head=Head.decode(state))
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
         return asr
+
+    def snapshot(self, session: AsrSession) -> bytes:
+        # Checkpoints fall between utterances, or after an early final (the head).
+        head = session.state.head
+        return head.encode() if head else b""
+
+    async def close_pending(self, session: AsrSession, marker: Flush | End) -> list[Record]:
+        """At the End, the final of the utterance in progress (committed on its own); a
+        Flush comes after the VAD ended the utterance."""
+        asr = session.state
+        if isinstance(marker, End) and asr.utterance is not None:
+            await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples, speech_final=True)
+        return []
 
     def active(self, session: AsrSession) -> bool:
         """Counts against the capacity only while an utterance, a decode or other input is in progress."""
@@ -288,7 +294,7 @@ class AsrStage(Stage[AsrSessionState]):
             asr.head = None
             asr.utterance = Utterance(start=record.start)
             # Clients are told too (Deepgram's SpeechStarted); no checkpoint, as for partials.
-            await self.runner.commit(session, [SpeechStart(seq=session.next_output_seq(), start=record.start)])
+            await self.runner.commit(session, [SpeechStart(start=record.start)])
         elif isinstance(record, Audio):
             if asr.utterance is None and asr.head is not None:
                 if record.offset + record.samples <= asr.head.through:
@@ -311,20 +317,13 @@ class AsrStage(Stage[AsrSessionState]):
                 return
             if asr.utterance is None or asr.utterance.vad_start != record.start:
                 session.log.warning("speech end for an utterance at %d not in progress", record.start)
-                await self.runner.commit(session, consumed=entry_id)
+                await self.runner.commit(session, consumed=entry_id, boundary=True)
                 return
             asr.utterance.truncate(record.end)
             await self._finalize(session, asr, entry_id, record.end,
                                  speech_final=record.reason != "max_length")
-        elif isinstance(record, Flush):
-            await self.runner.commit(session, [Flush(seq=session.next_output_seq(), flush_id=record.flush_id)],
-                                     consumed=entry_id, state=asr.head.encode() if asr.head else b"")
-        elif isinstance(record, End):
-            if asr.utterance is not None:
-                await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples,
-                                     speech_final=True)
-            await self.runner.commit(session, [End(seq=session.next_output_seq(), reason=record.reason)],
-                                     finish=True)
+        elif isinstance(record, (Flush, End)):
+            await self.runner.commit(session, await self.pass_marker(session, record), consumed=entry_id)
 
     def _maybe_partial(self, session: AsrSession, asr: AsrSessionState) -> None:
         utt = asr.utterance
@@ -385,7 +384,7 @@ class AsrStage(Stage[AsrSessionState]):
         request_id = self._request_id(session, utt, "final")
         speculation = asr.speculation = Speculation(end=pause.end, request_id=request_id, task=asyncio.create_task(
             self._decode(session, asr, utt, final=True, request_id=request_id)))
-        if asr.eager_finals or asr.options.sentence_endpoint:
+        if asr.config.eager_finals or asr.options.sentence_endpoint:
             # Its outcome is applied by the session's task, in order with the input records.
             speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(("", speculation)))
 
@@ -397,7 +396,7 @@ class AsrStage(Stage[AsrSessionState]):
         if hypothesis is None or not hypothesis.text or hypothesis.no_speech:
             return  # the endpoint decides what becomes of it
         turn_end = asr.options.sentence_endpoint and ends_sentence(hypothesis.text)
-        if not (turn_end or asr.eager_finals):
+        if not (turn_end or asr.config.eager_finals):
             return
         utt = asr.utterance
         utt.ending = True
@@ -410,7 +409,7 @@ class AsrStage(Stage[AsrSessionState]):
         self.metrics.finals.inc()
         await self.runner.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
-            consumed=asr.applied, state=asr.head.encode())
+            consumed=asr.applied, boundary=True)
 
     async def _end_after_early_final(self, session: AsrSession, asr: AsrSessionState, entry_id: str,
                                      end: SpeechEnd) -> None:
@@ -418,11 +417,10 @@ class AsrStage(Stage[AsrSessionState]):
         head, asr.head = asr.head, None
         outputs = []
         if not head.speech_final:  # an eager final: say that the turn ended, with no new words
-            outputs.append(Transcript(seq=session.next_output_seq(),
-                                      utterance_id=utterance_id(session.session_id, head.through),
+            outputs.append(Transcript(utterance_id=utterance_id(session.session_id, head.through),
                                       start=head.through, end=max(end.end, head.through), text="", final=True,
                                       speech_final=True))
-        await self.runner.commit(session, outputs, consumed=entry_id)
+        await self.runner.commit(session, outputs, consumed=entry_id, boundary=True)
 
     async def _drop_speculation(self, asr: AsrSessionState) -> None:
         """Discard the speculative final (speech resumed, or the utterance ended elsewhere)."""
@@ -462,7 +460,7 @@ class AsrStage(Stage[AsrSessionState]):
         else:
             self.metrics.no_speech.inc()
             session.log.info("utterance at %d has no words; no final", utt.start)
-        await self.runner.commit(session, outputs, consumed=entry_id)
+        await self.runner.commit(session, outputs, consumed=entry_id, boundary=True)
 
     @staticmethod
     def _request_id(session: AsrSession, utt: Utterance, kind: str) -> str:
@@ -481,10 +479,10 @@ class AsrStage(Stage[AsrSessionState]):
         if not final:
             utt.decoded_samples = len(audio)
         # A prefix continues the previous answer, so it must keep that answer's language.
-        language = asr.language or (utt.language if prefix else None) or None
+        language = asr.config.language or (utt.language if prefix else None) or None
         kind = "final" if final else "partial"
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
-                                context=asr.context, word_timestamps=final and asr.words,
+                                context=asr.config.context, word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text)
         started = time.perf_counter()
         asr.request_id = request.request_id
@@ -513,7 +511,7 @@ class AsrStage(Stage[AsrSessionState]):
     @staticmethod
     def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
                     speech_final: bool = False) -> Transcript:
-        return Transcript(seq=session.next_output_seq(), utterance_id=utterance_id(session.session_id, utt.start),
+        return Transcript(utterance_id=utterance_id(session.session_id, utt.start),
                           start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,
                           speech_final=speech_final, language=hypothesis.language,
                           words=session_words(hypothesis.words, utt.start, max(end, utt.start)),

@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from denoise_worker.dsp import SAMPLE_RATE, DenoiseStream  # noqa: E402
+from common.records import SAMPLE_RATE  # noqa: E402
+from denoise_worker.dsp import DenoiseStream  # noqa: E402
 from denoise_worker.quality import NOISE_KINDS, make_noise, mix_at_snr, si_sdr  # noqa: E402
 
 DEFAULT_CLIPS = REPO.parent / "shared" / "testdata" / "librivox"

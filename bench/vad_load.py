@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import keys  # noqa: E402
 from common.endpointing import FRAME  # noqa: E402
+from common.pipeline_config import PipelineConfig  # noqa: E402
 from common.records import SAMPLE_RATE, Audio, encode  # noqa: E402
 from tests.faults import five_utterances  # noqa: E402
 from tests.support import RedisServer, cpu_seconds, free_port, service  # noqa: E402
@@ -113,7 +114,7 @@ def main() -> None:
             time.sleep(0.2)  # polling for the worker's registration, with a deadline
         sessions = [uuid.uuid4().hex for _ in range(args.sessions)]
         starts = np.random.default_rng(1).integers(0, len(audio) // CHUNK, args.sessions) * CHUNK
-        config = json.dumps({"stages": ["vad"], "vad": {}})
+        config = PipelineConfig(stages=("vad",)).encode()
         with client.pipeline(transaction=False) as pipe:
             for sid in sessions:
                 sk = keys.SessionKeys(sid)

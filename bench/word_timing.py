@@ -47,8 +47,8 @@ from asr_worker.stage import AsrStage, StreamingOptions  # noqa: E402
 from common.aio import wait_event  # noqa: E402
 from common.endpointing import EndpointOptions  # noqa: E402
 from common.metrics import AsrMetrics, VadMetrics  # noqa: E402
+from common.pipeline_config import AsrConfig, PipelineConfig  # noqa: E402
 from common.records import Audio, End, Transcript  # noqa: E402
-from common.stage import Session  # noqa: E402
 from tests.support import RecordingRunner, word_errors  # noqa: E402
 from tests.testdata import librivox_samples  # noqa: E402
 from vad_worker.model import SileroVad  # noqa: E402
@@ -82,17 +82,12 @@ def offline_words(clips, offsets, *, cpu_threads: int) -> list[tuple[str, float]
     return words
 
 
-def session(stage: str, config: dict) -> Session:
-    return Session(session_id="bench-words", stage=stage, epoch=1, token="b:1", config=config,
-                   next_stage=None, read_id="0-0", replay_until="0-0")
-
-
 async def run_vad(audio: np.ndarray) -> list:
     """The VAD stage's output records for the session audio (real Silero)."""
-    runner = RecordingRunner()
-    stage = VadStage(runner, SileroVad(), defaults=EndpointOptions(), metrics=VadMetrics(_registry()))
-    vad = session("vad", {})
-    vad.state = stage.open(vad, None)
+    runner = RecordingRunner(lambda r: VadStage(r, SileroVad(), defaults=EndpointOptions(),
+                                                metrics=VadMetrics(_registry())))
+    stage = runner.stage
+    vad = runner.open("bench-words")
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
     records = [Audio(seq=i, offset=at, pcm=pcm[at:at + CHUNK].tobytes())
                for i, at in enumerate(range(0, len(pcm), CHUNK))]
@@ -110,10 +105,10 @@ async def run_vad(audio: np.ndarray) -> list:
 
 async def run_asr(engine, records: list, *, words: bool) -> list[Transcript]:
     """The ASR stage's finals for the VAD's records."""
-    runner = RecordingRunner()
-    stage = AsrStage(runner, engine, defaults=StreamingOptions(), metrics=AsrMetrics(_registry()))
-    asr = session("asr", {"words": words, "chunk_size_sec": 600})
-    asr.state = stage.open(asr, None)
+    runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=StreamingOptions(chunk_size_sec=600),
+                                                metrics=AsrMetrics(_registry())))
+    stage = runner.stage
+    asr = runner.open("bench-words", config=PipelineConfig(asr=AsrConfig(words=words)))
     try:
         await stage.process([(asr, [(f"{i + 1}-0", r) for i, r in enumerate(records)])])
         if not await wait_event(runner.finished, TIMEOUT):

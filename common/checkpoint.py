@@ -1,10 +1,10 @@
-"""When a stage writes a checkpoint: at markers, and at most every ``interval`` seconds otherwise.
+"""When a write carries a checkpoint: at markers, and at most every ``interval`` seconds otherwise.
 
 A checkpoint bounds the replay after a takeover (the new owner replays the input
 after it) and lets the input stream be trimmed, but costs a snapshot of the
-stage's state in every write that carries one. Stages force one where the state
-is smallest or a client waits on it (utterance ends, flushes); in between, one
-per ``interval`` keeps replays short.
+stage's state in every write that carries one. One is forced where the state is
+smallest or a client waits on it (utterance ends, flushes); in between, one per
+``interval`` keeps replays short. The runner decides (:mod:`.commits`).
 """
 
 from __future__ import annotations

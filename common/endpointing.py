@@ -1,13 +1,14 @@
-"""Endpointing options: what ends an utterance, shared by the gateway and the VAD.
+"""Endpointing options: what ends an utterance.
 
-The gateway validates a session's ``vad`` overrides when the client connects (so a
-typo is refused at once); the VAD stage applies them to its own defaults.
+The VAD worker's flags set its defaults; a session overrides some of them
+(:class:`~common.pipeline_config.VadConfig`, checked against these rules when
+the client connects, so a typo is refused at once).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .errors import ConfigError
 from .records import SAMPLE_RATE
@@ -55,29 +56,3 @@ class EndpointOptions:
     @property
     def low(self) -> float:
         return self.neg_threshold if self.neg_threshold is not None else max(0.01, self.threshold - 0.15)
-
-
-ALIASES = {"vad_threshold": "threshold"}
-
-
-def with_overrides(defaults: EndpointOptions, overrides: dict | None) -> EndpointOptions:
-    """Apply a session's ``vad`` config (seed names accepted) on top of ``defaults``."""
-    if not overrides:
-        return defaults
-    allowed = {f for f in EndpointOptions.__dataclass_fields__ if f != "sample_rate"}
-    values = {ALIASES.get(name, name): value for name, value in overrides.items()}
-    unknown = set(values) - allowed
-    if unknown:
-        raise ConfigError(f"unknown vad option(s): {', '.join(sorted(unknown))}")
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"vad option {name} must be a number")
-    values = {name: float(value) for name, value in values.items()}
-    if "pause_threshold" not in values:
-        # The default pause follows a session's own silence threshold and padding.
-        silence = values.get("silence_threshold", defaults.silence_threshold)
-        padding = values.get("trailing_padding", defaults.trailing_padding)
-        values["pause_threshold"] = min(max(defaults.pause_threshold, padding), silence)
-    return replace(defaults, **values)
-
-

@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
-import json
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -178,7 +177,7 @@ class Lease:
     input_seq: int
     output_seq: int
     state: bytes
-    config: dict
+    config: str  # the session's pipeline config, as the gateway wrote it (see .pipeline_config)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,7 +198,8 @@ class CommitRequest:
     output_key: str  # the next stage's input, or the result stream after the last stage
     output_bell: str
     outputs: Sequence[Record] = ()
-    to_client: Sequence[Record] = ()
+    first_seq: int = 0  # the outputs are written numbered from here on
+    to_client: Sequence[Record] = ()  # written as they are
     checkpoint: Checkpoint | None = None
     finish: bool = False  # the session ends here: delete the lease, checkpoint and input
 
@@ -248,8 +248,7 @@ class Fence:
         epoch, consumed, input_seq, output_seq, state, config = reply[1:]
         return Lease(epoch=int(epoch), token=f"{self.worker_id}:{int(epoch)}", consumed=bus.text(consumed),
                      input_seq=int(input_seq or 0), output_seq=int(output_seq or 0),
-                     state=state.encode() if isinstance(state, str) else state,
-                     config=json.loads(bus.text(config) or "{}"))
+                     state=state.encode() if isinstance(state, str) else state, config=bus.text(config))
 
     async def renew_all(self, leases: Sequence[tuple[SessionKeys, str]]) -> list:
         """Renew leases (and the expiry of the stage's input and checkpoint), given as
@@ -365,8 +364,8 @@ class Fence:
             request.output_bell,
             _out_bell(sk),
         ]
-        for record in request.outputs:
-            args += ["n", encode(record)]
+        for seq, record in enumerate(request.outputs, request.first_seq):
+            args += ["n", encode(record, seq=seq)]
         for record in request.to_client:
             args += ["o", encode(record)]
         return list(_commit_keys(self.stage, sk, request.output_key)), args

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import msgpack
@@ -26,7 +26,12 @@ SAMPLE_RATE = 16_000
 
 @dataclass(frozen=True, slots=True)
 class Record:
+    """Base of every record. ``seq`` numbers a session's records on one stream 0, 1, 2 ...;
+    a stage leaves it unset and its runner numbers what it writes (on the bus every
+    record carries one)."""
+
     TYPE: ClassVar[str] = ""
+    seq: int = field(default=0, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +44,6 @@ class Audio(Record):
     """
 
     TYPE: ClassVar[str] = "audio"
-    seq: int
     offset: int
     pcm: bytes
     raw: bytes = b""
@@ -54,7 +58,6 @@ class SpeechStart(Record):
     """Speech begins at sample ``start`` (pre-roll included)."""
 
     TYPE: ClassVar[str] = "speech_start"
-    seq: int
     start: int
 
 
@@ -67,7 +70,6 @@ class SpeechEnd(Record):
     """
 
     TYPE: ClassVar[str] = "speech_end"
-    seq: int
     start: int
     end: int
     reason: str
@@ -82,7 +84,6 @@ class SpeechPause(Record):
     """
 
     TYPE: ClassVar[str] = "speech_pause"
-    seq: int
     start: int
     end: int
 
@@ -92,7 +93,6 @@ class Flush(Record):
     """In-band marker: close the current utterance, then pass the marker on."""
 
     TYPE: ClassVar[str] = "flush"
-    seq: int
     flush_id: int
 
 
@@ -101,7 +101,6 @@ class End(Record):
     """In-band marker: the session's input is complete."""
 
     TYPE: ClassVar[str] = "end"
-    seq: int
     reason: str = "client_closed"
 
 
@@ -129,7 +128,6 @@ class Transcript(Record):
     """
 
     TYPE: ClassVar[str] = "transcript"
-    seq: int
     utterance_id: str
     start: int
     end: int
@@ -146,7 +144,6 @@ class Error(Record):
     """An error to report to the client; ``fatal`` ends the session."""
 
     TYPE: ClassVar[str] = "error"
-    seq: int
     code: str
     message: str
     fatal: bool = False
@@ -189,11 +186,14 @@ _ENCODERS: dict[type[Record], tuple[tuple[str, Callable[[Any], Any] | None], ...
 }
 
 
-def encode(record: Record) -> bytes:
+def encode(record: Record, *, seq: int | None = None) -> bytes:
+    """The bus form of ``record``; with ``seq`` numbered so (what a runner writes), the record's own otherwise."""
     body: dict[str, Any] = {"v": SCHEMA_VERSION, "t": record.TYPE}
     for name, convert in _ENCODERS[type(record)]:
         value = getattr(record, name)
         body[name] = convert(value) if convert else value
+    if seq is not None:
+        body["seq"] = seq
     return msgpack.packb(body, use_bin_type=True)
 
 
@@ -211,11 +211,13 @@ def encode_audio(seq: int, offset: int, pcm: bytes) -> bytes:
                          "raw": b""})
 
 
-# Per record type, per field: (name, type name, accepted Python types, required, bool
-# refused (bool is an int), converter from the bus form or None); worked out once, not per record.
+# Per record type, per field: (name, type name, accepted Python types, required (seq too: a stage
+# may leave it unset, the bus form never does), bool refused (bool is an int), converter from the
+# bus form or None); worked out once, not per record.
 _DECODERS: dict[type[Record], tuple[tuple[str, str, Any, bool, bool, Callable[[Any], Any] | None], ...]] = {
     cls: tuple((f.name, f.type, _PY_TYPES[f.type],  # annotations are strings under __future__
-                f.default is dataclasses.MISSING, f.type != "bool", _CODECS.get(f.type, (None, None))[1])
+                f.default is dataclasses.MISSING or f.name == "seq", f.type != "bool",
+                _CODECS.get(f.type, (None, None))[1])
                for f in fields)
     for cls, fields in _FIELDS.items()
 }

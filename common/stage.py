@@ -1,12 +1,17 @@
 """The contract between the stage runner and a stage (denoise, VAD, ASR).
 
 A stage is handed its runner at construction and sees only :class:`Runner`: it
-commits outputs and checkpoints, reports errors to the client and asks for
-more input. The runner owns everything about Redis (leases, fencing, delivery)
-and, per session, the sequence numbers of the outputs and the checkpoint
-timing; the stage owns its per-session state (``StateT``) and its process-wide
-resources, which it sets up in :meth:`Stage.start` and releases in
-:meth:`Stage.shutdown`.
+writes records, reports errors to the client and asks for more input. The
+runner owns everything about Redis (leases, fencing, delivery) and the duties
+every stage shares: it numbers each session's outputs, decides when a write
+carries a checkpoint and takes it (:meth:`Stage.snapshot`), and ends the
+session where its End is passed on. The stage owns its per-session state
+(``StateT``) and its process-wide resources, which it sets up in
+:meth:`Stage.start` and releases in :meth:`Stage.shutdown`.
+
+The in-band markers, Flush and End, go through every stage in order with the
+audio: a stage closes what it holds at one (:meth:`Stage.close_pending`) and
+passes it on (:meth:`Stage.pass_marker`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import Generic, Protocol, TypeVar
 
 from . import keys
 from .logs import SessionLogger
-from .records import Record
+from .pipeline_config import PipelineConfig
+from .records import End, Flush, Record
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +46,14 @@ class Session(Generic[StateT]):
     stage: str
     epoch: int
     token: str  # ``worker:epoch``, checked by every fenced write
-    config: dict
+    config: PipelineConfig
     next_stage: str | None  # None: outputs go to the gateway's result stream
     read_id: str = "0-0"  # last input id delivered to the stage
     input_seq: int = 0  # expected seq of the next input record
-    output_seq: int = 0  # seq of the next output record; checkpointed with the state
+    # Seq of the next output record: the runner numbers outputs 0, 1, 2 ... across the
+    # session's whole life and saves the counter with every checkpoint, so a replay after
+    # a takeover numbers the same records the same way.
+    output_seq: int = 0
     replay_until: str = "0-0"  # input up to this id is a replay after a takeover
     checkpointed_at: float = 0.0  # time.monotonic() of the last checkpoint written
     announced: bool = False  # to the next stage's control stream, by this owner
@@ -56,17 +65,6 @@ class Session(Generic[StateT]):
     def __post_init__(self) -> None:
         self.keys = keys.SessionKeys(self.session_id)
         self.log = SessionLogger(log, {"session_id": self.session_id, "stage": self.stage})
-
-    def next_output_seq(self) -> int:
-        """The seq of the next output record, counted as taken.
-
-        Outputs to the next stage (or the client) are numbered 0, 1, 2 ... across
-        the session's whole life; the counter is saved with every checkpoint, so a
-        replay after a takeover numbers the same records the same way.
-        """
-        seq = self.output_seq
-        self.output_seq += 1
-        return seq
 
     @property
     def output_key(self) -> str:
@@ -84,20 +82,24 @@ class Write:
     session: Session
     outputs: list[Record]
     consumed: str | None = None
-    state: bytes = b""
+    boundary: bool = False
     to_client: list[Record] = field(default_factory=list)
-    finish: bool = False
 
 
 class Runner(Protocol):
     """What a stage may ask of the runner that hosts it."""
 
     async def commit(self, session: Session, outputs: Iterable[Record] = (), *, consumed: str | None = None,
-                     state: bytes = b"", to_client: Iterable[Record] = (), finish: bool = False) -> None:
-        """Write ``outputs`` (to the next stage, or the client after the last stage) and
-        ``to_client`` records (to the client, whatever the stage), plus a checkpoint
-        of ``state`` up to input ``consumed`` if given, in one fenced write.
-        ``finish`` ends the session here. Raises ``LeaseLost`` or ``SessionGone``."""
+                     boundary: bool = False, to_client: Iterable[Record] = ()) -> None:
+        """Write ``outputs`` (to the next stage, or the client after the last stage; numbered
+        by the runner) and ``to_client`` records (to the client, whatever the stage) in one
+        fenced write, ending the session if ``outputs`` pass its End on.
+
+        ``consumed``: the stage's state has taken in the input up to this entry id, so
+        the write may carry a checkpoint of :meth:`Stage.snapshot`; the runner adds one
+        when it is due: at once if the write passes a Flush on or ``boundary`` says that
+        an utterance ended, else at most every checkpoint interval. Raises ``LeaseLost``
+        or ``SessionGone``."""
 
     async def commit_all(self, writes: Sequence[Write]) -> list[Exception | None]:
         """``commit`` of several sessions at once (one round trip); per write None or the
@@ -105,9 +107,6 @@ class Runner(Protocol):
 
     async def report(self, session: Session, code: str, message: str, *, fatal: bool = False) -> None:
         """Send an error to the client; never raises."""
-
-    def checkpoint_due(self, session: Session, *, force: bool = False) -> bool:
-        """True when the session's next commit should carry a checkpoint (``force``: now)."""
 
     def wake(self, session: Session) -> None:
         """Ask for another read of ``session`` (the stage is ready for more input)."""
@@ -129,8 +128,24 @@ class Stage(abc.ABC, Generic[StateT]):
         """Return the per-session state, restored from a checkpoint blob if given."""
 
     @abc.abstractmethod
+    def snapshot(self, session: Session[StateT]) -> bytes | None:
+        """The session's state as :meth:`open` restores it, for a checkpoint; None when it
+        cannot be saved now (mid-utterance). The runner asks while it writes a commit that
+        gave ``consumed``: the state has then taken in the input up to there."""
+
+    @abc.abstractmethod
     async def process(self, batch: list[tuple[Session[StateT], Input]]) -> None:
         """Handle new input of several sessions; write through the runner's ``commit``."""
+
+    async def close_pending(self, session: Session[StateT], marker: Flush | End) -> list[Record]:
+        """Close what is in progress at ``marker`` (an utterance, audio held back) and return
+        the records that must go before it; the default holds nothing back."""
+        return []
+
+    async def pass_marker(self, session: Session[StateT], marker: Flush | End) -> list[Record]:
+        """The records to write for an input ``marker``: those of :meth:`close_pending`, then the
+        marker itself. The runner checkpoints with a Flush and ends the session with the End."""
+        return [*await self.close_pending(session, marker), marker]
 
     async def close(self, session: Session[StateT], reason: str) -> None:
         """The session left this worker (ended, lease lost, drained); drop what it holds and

@@ -35,9 +35,9 @@ from typing import Union
 import numpy as np
 
 from common.errors import ConfigError, ModelError, StreamscribeError
+from common.records import SAMPLE_RATE
 
 __all__ = [
-    "SAMPLE_RATE",
     "MODEL_RATE",
     "DEFAULT_POST_FILTER_BETA",
     "DenoiseStream",
@@ -48,8 +48,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Canonical pipeline sample rate (Hz).
-SAMPLE_RATE = 16000
 #: DeepFilterNet's internal sample rate (Hz).
 MODEL_RATE = 48000
 _RATIO = MODEL_RATE // SAMPLE_RATE

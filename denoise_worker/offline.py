@@ -18,8 +18,9 @@ from typing import Sequence
 import numpy as np
 
 from common.errors import StreamscribeError
+from common.records import SAMPLE_RATE
 
-from .dsp import SAMPLE_RATE, DenoiseStream, float_to_pcm16
+from .dsp import DenoiseStream, float_to_pcm16
 
 __all__ = ["load_mono_16k", "denoise_array", "denoise_file", "main"]
 

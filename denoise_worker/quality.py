@@ -11,6 +11,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from common.records import SAMPLE_RATE
+
 __all__ = [
     "NOISE_KINDS",
     "si_sdr",
@@ -83,7 +85,8 @@ def pink_noise(n: int, *, seed: int = 0) -> np.ndarray:
     return (pink / np.std(pink)).astype(np.float32)
 
 
-def hum(n: int, *, sample_rate: int = 16000, mains_hz: float = 50.0, harmonics: int = 8, seed: int = 0) -> np.ndarray:
+def hum(n: int, *, sample_rate: int = SAMPLE_RATE, mains_hz: float = 50.0, harmonics: int = 8,
+        seed: int = 0) -> np.ndarray:
     """Mains hum: ``mains_hz`` and its harmonics with 1/k amplitudes and random phases,
     plus a slow amplitude wobble, as picked up by a poorly grounded line."""
     rng = np.random.default_rng(seed)

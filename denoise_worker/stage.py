@@ -147,12 +147,15 @@ class DenoiseStage(Stage[DenoiseSessionState]):
         await self.pool.close()
 
     def open(self, session: DenoiseSession, state: bytes | None) -> DenoiseSessionState:
-        raw_audio = session.config.get("asr_audio", "raw") != "denoised"
+        raw_audio = session.config.denoise.asr_audio == "raw"
         if state:
             restored = DenoiseSessionState.restore(state, raw_audio=raw_audio)
             self.metrics.resumes.labels(reason="takeover").inc()
             return restored
         return DenoiseSessionState(raw_audio=raw_audio)
+
+    def snapshot(self, session: DenoiseSession) -> bytes:
+        return session.state.snapshot()
 
     async def process(self, batch: list[tuple[DenoiseSession, Input]]) -> None:
         await bus.gather_bounded(self._session(session, records) for session, records in batch)
@@ -174,10 +177,15 @@ class DenoiseStage(Stage[DenoiseSessionState]):
 
     # -- per session -------------------------------------------------------------
 
+    async def close_pending(self, session: DenoiseSession, marker: Flush | End) -> list[Record]:
+        """Every sample received, denoised: the stream is flushed and starts afresh after the marker."""
+        outputs: list[Record] = []
+        await self._drain(session, session.state, outputs)
+        return outputs
+
     async def _session(self, session: DenoiseSession, records: Input) -> None:
         state = session.state
         outputs: list[Record] = []
-        finish = marker = False
         for _, record in records:
             if isinstance(record, Audio):
                 if record.offset != state.position:
@@ -188,20 +196,18 @@ class DenoiseStage(Stage[DenoiseSessionState]):
                 state.receive(record.pcm)
                 self.metrics.audio_seconds.inc(record.samples / SAMPLE_RATE)
             elif isinstance(record, (Flush, End)):
-                await self._drain(session, state, outputs)
-                seq = session.next_output_seq()
-                outputs.append(Flush(seq=seq, flush_id=record.flush_id) if isinstance(record, Flush)
-                               else End(seq=seq, reason=record.reason))
-                marker = True
-                finish = isinstance(record, End)
-                if finish:
+                outputs += await self.pass_marker(session, record)
+                if isinstance(record, End):
                     break
             else:
                 session.log.warning("ignoring unexpected %s record", record.TYPE)
-        if not finish:
+        else:  # no End: on with the audio received
             await self._catch_up(session, state)
-            self._cut(session, state, outputs, final=False)
-        await self._commit(session, state, records[-1][0], outputs, marker=marker, finish=finish)
+            self._cut(state, outputs, final=False)
+        try:
+            await self.runner.commit(session, outputs, consumed=records[-1][0])
+        except (LeaseLost, SessionGone) as exc:
+            session.log.info("stopped writing: %s", exc)
 
     async def _catch_up(self, session: DenoiseSession, state: DenoiseSessionState) -> None:
         """Feed the pool's stream all input received; (re)start it from a pre-roll if needed."""
@@ -265,9 +271,9 @@ class DenoiseStage(Stage[DenoiseSessionState]):
             state.ready = state.ready[:expected]
         elif len(state.ready) < expected:
             self._bypass(state)  # a lost stream returns nothing: never lose audio
-        self._cut(session, state, outputs, final=True)
+        self._cut(state, outputs, final=True)
 
-    def _cut(self, session: DenoiseSession, state: DenoiseSessionState, outputs: list[Record], *, final: bool) -> None:
+    def _cut(self, state: DenoiseSessionState, outputs: list[Record], *, final: bool) -> None:
         """Emit the ready audio as records on the grid (and up to the end if ``final``)."""
         while len(state.ready):
             end = (state.emitted // GRID + 1) * GRID
@@ -278,17 +284,7 @@ class DenoiseStage(Stage[DenoiseSessionState]):
                 break
             pcm = state.ready[:count]
             raw = state.raw(state.emitted, end).tobytes() if state.raw_audio else b""
-            outputs.append(Audio(seq=session.next_output_seq(), offset=state.emitted, pcm=pcm.tobytes(), raw=raw))
+            outputs.append(Audio(offset=state.emitted, pcm=pcm.tobytes(), raw=raw))
             state.ready = state.ready[count:]
             state.emitted = end
         state.trim()
-
-    async def _commit(self, session: DenoiseSession, state: DenoiseSessionState, last_id: str, outputs: list[Record], *,
-                      marker: bool, finish: bool) -> None:
-        consumed, blob = None, b""
-        if not finish and self.runner.checkpoint_due(session, force=marker):
-            consumed, blob = last_id, state.snapshot()
-        try:
-            await self.runner.commit(session, outputs, consumed=consumed, state=blob, finish=finish)
-        except (LeaseLost, SessionGone) as exc:
-            session.log.info("stopped writing: %s", exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import os
 import re
@@ -22,6 +23,10 @@ from pathlib import Path
 import redis as sync_redis
 from websockets.datastructures import Headers
 
+from common.checkpoint import CheckpointPolicy
+from common.commits import plan
+from common.pipeline_config import PipelineConfig
+from common.stage import Session, Write
 from gateway.security import httpsig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,31 +199,46 @@ def wait_for_workers(http: str, stages, timeout: float = 30.0, *, exactly: int |
 class RecordingRunner:
     """Stands in for a stage's StageRunner in process (the ``common.stage.Runner`` protocol).
 
-    Keeps every commit as (outputs, consumed, state, finish, output seq after it);
-    ``finished`` is set when the stage commits the end of the session. Every commit
-    carries a checkpoint.
+    ``build_stage`` makes the stage, given this runner (:attr:`stage`). Each write is
+    numbered and checkpointed as the real runner does (``common.commits.plan``), with
+    a checkpoint due at every write that may carry one, and kept as (outputs, consumed,
+    state, finish, output seq after it); ``finished`` is set when the stage passes the
+    End of the session on.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, build_stage) -> None:
         self.commits: list[tuple[list, str | None, bytes, bool, int]] = []
         self.finished = asyncio.Event()
+        self.stage = build_stage(self)
 
-    async def commit(self, session, outputs=(), *, consumed=None, state=b"", to_client=(), finish=False):
-        self.commits.append(([*outputs, *to_client], consumed, state, finish, session.output_seq))
-        if finish:
+    def open(self, session_id: str, *, config=None, next_stage: str | None = None, epoch: int = 1,
+             state: bytes | None = None):
+        """A session of the stage owned at ``epoch``, opened from checkpoint ``state`` if given."""
+        session = Session(session_id=session_id, stage=self.stage.name, epoch=epoch, token=f"w:{epoch}",
+                          config=config or PipelineConfig(), next_stage=next_stage)
+        session.state = self.stage.open(session, state)
+        return session
+
+    async def commit(self, session, outputs=(), *, consumed=None, boundary=False, to_client=()):
+        write = Write(session, list(outputs), consumed=consumed, boundary=boundary, to_client=list(to_client))
+        planned = plan(write, policy=CheckpointPolicy(0), snapshot=self.stage.snapshot)
+        if planned is None:
+            return
+        numbered = [dataclasses.replace(r, seq=seq) for seq, r in enumerate(write.outputs, planned.first_seq)]
+        checkpoint = planned.checkpoint
+        self.commits.append(([*numbered, *write.to_client], checkpoint.consumed if checkpoint else None,
+                             checkpoint.state if checkpoint else b"", planned.finish, session.output_seq))
+        if planned.finish:
             self.finished.set()
 
     async def commit_all(self, writes):
         for write in writes:
-            await self.commit(write.session, write.outputs, consumed=write.consumed, state=write.state,
-                              to_client=write.to_client, finish=write.finish)
+            await self.commit(write.session, write.outputs, consumed=write.consumed, boundary=write.boundary,
+                              to_client=write.to_client)
         return [None] * len(writes)
 
     async def report(self, session, code, message, *, fatal=False):
         raise AssertionError(f"stage reported {code}: {message}")
-
-    def checkpoint_due(self, session, *, force=False) -> bool:
-        return True
 
     def wake(self, session) -> None:
         pass

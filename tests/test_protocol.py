@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from common.errors import ErrorCode, ProtocolError
+from common.pipeline_config import VadConfig
 from gateway.core import events
 from gateway.doors import ROUTES, door_for
 from gateway.doors.base import CloseFrame, Handshake
@@ -18,9 +19,9 @@ NATIVE_DOCS = Path(__file__).resolve().parent.parent / "docs" / "native.md"
 def test_defaults_and_pipeline():
     config = parse_config('{"type": "config"}')
     assert config.sample_rate == 16000 and config.encoding == "float32" and config.language is None
-    assert config.pipeline(denoise_default=False)["stages"] == ["vad", "asr"]
-    assert config.pipeline(denoise_default=True)["stages"] == ["denoise", "vad", "asr"]
-    assert parse_config('{"denoise": false}').pipeline(denoise_default=True)["stages"] == ["vad", "asr"]
+    assert config.pipeline(denoise_default=False).stages == ("vad", "asr")
+    assert config.pipeline(denoise_default=True).stages == ("denoise", "vad", "asr")
+    assert parse_config('{"denoise": false}').pipeline(denoise_default=True).stages == ("vad", "asr")
 
 
 def test_full_config():
@@ -29,16 +30,19 @@ def test_full_config():
                           '"unfixed_token_num":3,"vad":{"vad_threshold":0.6,"silence_threshold":0.5},'
                           '"channels":2,"words":true}')
     assert (config.sample_rate, config.encoding, config.language) == (8000, "alaw", "English")
-    assert config.pipeline(denoise_default=False)["vad"] == {"vad_threshold": 0.6, "silence_threshold": 0.5}
+    pipeline = config.pipeline(denoise_default=False)
+    assert pipeline.vad == VadConfig(threshold=0.6, silence_threshold=0.5)
+    assert (pipeline.asr.context, pipeline.asr.chunk_size_sec, pipeline.asr.unfixed_token_num) == ("Dashwood, Norland",
+                                                                                                   0.5, 3)
     assert config.pipelines == 2 and config.words
     assert parse_config('{"channels": 2, "multichannel": false}').pipelines == 1
 
 
 def test_early_final_options_reach_the_pipeline():
     pipeline = parse_config('{"eager_finals": true, "sentence_endpoint": false}').pipeline(denoise_default=False)
-    assert pipeline["eager_finals"] is True and pipeline["sentence_endpoint"] is False
+    assert pipeline.asr.eager_finals is True and pipeline.asr.sentence_endpoint is False
     defaults = parse_config('{"sentence_endpoint": null}').pipeline(denoise_default=False)
-    assert defaults["eager_finals"] is False and defaults["sentence_endpoint"] is None  # the worker decides
+    assert defaults.asr.eager_finals is False and defaults.asr.sentence_endpoint is None  # the worker decides
 
 
 @pytest.mark.parametrize("message, code, text", [

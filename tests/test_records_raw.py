@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry
 from common.errors import RecordError
 from common.metrics import VadMetrics
 from common.records import SCHEMA_VERSION, Audio, End, decode, encode
-from common.stage import Session
 from vad_worker.model import SileroVad
 from common.endpointing import EndpointOptions
 from vad_worker.stage import VadStage
@@ -43,10 +42,10 @@ def test_raw_is_validated(raw, message):
 
 
 async def run_vad(records: list[Audio]) -> list:
-    runner = RecordingRunner()
-    stage = VadStage(runner, SileroVad(), defaults=EndpointOptions(), metrics=VadMetrics(CollectorRegistry()))
-    session = Session(session_id="vad-raw", stage="vad", epoch=1, token="w:1", config={}, next_stage="asr")
-    session.state = stage.open(session, None)
+    runner = RecordingRunner(lambda r: VadStage(r, SileroVad(), defaults=EndpointOptions(),
+                                                metrics=VadMetrics(CollectorRegistry())))
+    stage = runner.stage
+    session = runner.open("vad-raw", next_stage="asr")
     items = [(f"{i + 1}-0", r) for i, r in enumerate(records)] + [(f"{len(records) + 1}-0", End(seq=len(records)))]
     for i in range(0, len(items), 7):  # several ticks
         await stage.process([(session, items[i:i + 7])])

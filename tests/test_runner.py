@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 
 import pytest
@@ -12,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from common import bus, keys
 from common.errors import LeaseLost, SessionGone
 from common.metrics import StageMetrics
+from common.pipeline_config import PipelineConfig
 from common.records import Audio, Error, decode, encode
 from common.runner import RunnerOptions, StageRunner
 from common.stage import Stage
@@ -31,11 +31,13 @@ class EchoStage(Stage):
         self.opened.append(state)
         return int(state or b"0")
 
+    def snapshot(self, session):
+        return str(session.state).encode()
+
     async def process(self, batch):
         for session, records in batch:
             session.state += len(records)
-            await self.runner.commit(session, [r for _, r in records], consumed=records[-1][0],
-                                     state=str(session.state).encode())
+            await self.runner.commit(session, [r for _, r in records], consumed=records[-1][0], boundary=True)
             for _, record in records:
                 self.seen.put_nowait((session.session_id, record))
 
@@ -47,9 +49,9 @@ async def make_runner(redis, *, lease_ttl=1.0, worker_id=None):
     return runner, runner.stage
 
 
-async def new_session(redis, stages=("vad", "asr")) -> keys.SessionKeys:
+async def new_session(redis, stages=("vad", "asr"), config: str | None = None) -> keys.SessionKeys:
     sk = keys.SessionKeys(uuid.uuid4().hex)
-    await redis.hset(sk.meta, mapping={"config": json.dumps({"stages": list(stages)})})
+    await redis.hset(sk.meta, mapping={"config": config or PipelineConfig(stages=stages).encode()})
     await redis.xadd(keys.control_stream("vad"), {"sid": sk.session_id})
     return sk
 
@@ -156,6 +158,34 @@ async def test_malformed_records_are_dead_lettered_and_gaps_reported(redis):
         (error,) = [decode(f[b"r"]) for _, f in await redis.xrange(sk.out)]
         assert isinstance(error, Error) and error.code == "sequence_gap" and "4 record(s) lost" in error.message
         assert runner.metrics.sequence_gaps._value.get() == 1
+    finally:
+        await runner.close()
+
+
+@pytest.mark.parametrize("config, reason", [
+    ('{"v": 99, "stages": ["vad", "asr"]}', "version 99 is newer"),
+    ('{"v": 1, "stages": ["asr", "vad"]}', "stages must be"),
+    ("not json", "not valid JSON"),
+])
+async def test_a_session_whose_config_the_worker_cannot_read_is_refused(redis, config, reason):
+    """Dead-lettered with the client told (a fatal error), never a crash: the worker serves on."""
+    runner, stage = await make_runner(redis)
+    try:
+        sk = await new_session(redis, config=config)
+        await send(redis, sk, 0)
+        async with asyncio.timeout(10):
+            while not await redis.xlen(sk.out):
+                await asyncio.sleep(0.05)  # polling a condition with a deadline
+        (error,) = [decode(f[b"r"]) for _, f in await redis.xrange(sk.out)]
+        assert isinstance(error, Error) and error.code == "bad_config" and error.fatal and reason in error.message
+        ((_, dead),) = await redis.xrange(f"{keys.PREFIX}:dlq:vad")
+        assert dead[b"sid"].decode() == sk.session_id and dead[b"config"].decode() == config
+        assert sk.session_id not in runner.sessions
+        assert not await redis.exists(sk.lease("vad"), sk.input("vad"))
+        assert runner.metrics.records_rejected.labels(stage="vad", reason="bad_config")._value.get() == 1
+        good = await new_session(redis)
+        await send(redis, good, 0)
+        assert (await next_seen(stage))[0] == good.session_id
     finally:
         await runner.close()
 

@@ -52,7 +52,7 @@ async def test_concurrent_commits_of_many_sessions_are_each_written_once(redis):
     runner, stage = await make_runner(redis)
     try:
         sessions = await owned(redis, runner, stage, 70)  # more than one COMMIT_MANY call holds
-        await asyncio.gather(*(runner.commit(session, [audio(1)], consumed=session.read_id, state=b"1")
+        await asyncio.gather(*(runner.commit(session, [audio(1)], consumed=session.read_id, boundary=True)
                                for _, session in sessions))
         for sk, _ in sessions:
             assert await forwarded(redis, sk) == [0, 1]

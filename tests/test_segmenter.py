@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from common.errors import ConfigError
-from common.endpointing import FRAME, EndpointOptions, with_overrides
+from common.endpointing import FRAME, EndpointOptions
+from common.pipeline_config import VadConfig
 from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechPaused, SpeechStarted
+
+
+def with_overrides(defaults: EndpointOptions, values: dict) -> EndpointOptions:
+    """``defaults`` with a session's vad options, given as a client would."""
+    return VadConfig.parse(values).apply(defaults)
 
 
 def run(probs, options=EndpointOptions(), flush=None):

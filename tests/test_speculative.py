@@ -20,8 +20,8 @@ from prometheus_client import CollectorRegistry
 from asr_worker.engines import EngineOptions, qwen3_vllm
 from asr_worker.stage import AsrStage, Head, StreamingOptions, ends_sentence
 from common.metrics import AsrMetrics
+from common.pipeline_config import AsrConfig, PipelineConfig
 from common.records import Audio, End, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript, utterance_id
-from common.stage import Session
 
 from .fakes import fake_vllm
 from .fakes.fake_tokenizer import FakeTokenizer
@@ -91,15 +91,13 @@ def utterance(*, resume: bool) -> list[Record]:
 class Worker:
     """One ASR stage owning the session (one epoch), fed records by entry id."""
 
-    def __init__(self, engine, *, epoch: int, config: dict | None = None, state: bytes | None = None,
+    def __init__(self, engine, *, epoch: int, config: AsrConfig = AsrConfig(), state: bytes | None = None,
                  chunk_size_sec: float = 30) -> None:
-        self.runner = RecordingRunner()
         self.registry = CollectorRegistry()
-        self.stage = AsrStage(self.runner, engine, defaults=StreamingOptions(chunk_size_sec=chunk_size_sec),
-                              metrics=AsrMetrics(self.registry))
-        self.session = Session(session_id="spec", stage="asr", epoch=epoch, token=f"w{epoch}:{epoch}",
-                               config=config or {}, next_stage=None)
-        self.session.state = self.stage.open(self.session, state)
+        defaults = StreamingOptions(chunk_size_sec=chunk_size_sec)
+        self.runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=defaults, metrics=AsrMetrics(self.registry)))
+        self.stage = self.runner.stage
+        self.session = self.runner.open("spec", config=PipelineConfig(asr=config), epoch=epoch, state=state)
 
     async def feed(self, records: list[Record], *, first: int = 0, wait: bool = True) -> None:
         """Hand over ``records`` as input entries ``first + 1``, ``first + 2`` ... (and let them be taken)."""
@@ -246,10 +244,10 @@ async def test_the_vad_stage_pauses_before_each_silence_end_with_the_same_end(cl
     pcm = np.concatenate([np.zeros(8000, np.int16), speech, np.zeros(SR, np.int16), speech, np.zeros(SR, np.int16)])
     records = [Audio(seq=i, offset=at, pcm=pcm[at:at + CHUNK].tobytes()) for i, at in enumerate(range(0, len(pcm), CHUNK))]
     records.append(End(seq=len(records)))
-    runner = RecordingRunner()
-    stage = VadStage(runner, SileroVad(), defaults=EndpointOptions(), metrics=VadMetrics(CollectorRegistry()))
-    session = Session(session_id="vad-pause", stage="vad", epoch=1, token="w:1", config={}, next_stage="asr")
-    session.state = stage.open(session, None)
+    runner = RecordingRunner(lambda r: VadStage(r, SileroVad(), defaults=EndpointOptions(),
+                                                metrics=VadMetrics(CollectorRegistry())))
+    stage = runner.stage
+    session = runner.open("vad-pause", next_stage="asr")
     items = [(f"{i + 1}-0", r) for i, r in enumerate(records)]
     try:
         for i in range(0, len(items), 5):
@@ -326,7 +324,7 @@ def finals(worker: Worker) -> list[tuple[str, str, bool, int, int]]:
     return [(t.utterance_id, t.text, t.speech_final, t.start, t.end) for t in worker.transcripts() if t.final]
 
 
-async def run_through(engine, config: dict, *, resume: bool, early: bool = True) -> tuple[Worker, int]:
+async def run_through(engine, config: AsrConfig, *, resume: bool, early: bool = True) -> tuple[Worker, int]:
     """One utterance: feed the records up to the pause, let the speculative decode end and its
     early final go out (``early``; else check that none did once its outcome was applied),
     then feed the rest. Returns the worker and the pause's index."""
@@ -359,7 +357,7 @@ def test_ends_sentence():
 
 
 async def test_an_eager_final_comes_at_the_pause_and_the_end_confirms_it_with_an_empty_final(engine):
-    worker, pause = await run_through(engine, {"eager_finals": True}, resume=False)
+    worker, pause = await run_through(engine, AsrConfig(eager_finals=True), resume=False)
     assert finals(worker) == [
         (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),  # eager: the turn may go on
         (utterance_id("spec", PAUSE_END), "", True, PAUSE_END, PAUSE_END),  # the endpoint: the turn is over
@@ -371,7 +369,7 @@ async def test_an_eager_final_comes_at_the_pause_and_the_end_confirms_it_with_an
 
 
 async def test_speech_resuming_after_an_eager_final_is_an_utterance_of_its_own(engine):
-    worker, _ = await run_through(engine, {"eager_finals": True}, resume=True)
+    worker, _ = await run_through(engine, AsrConfig(eager_finals=True), resume=True)
     assert finals(worker) == [
         (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),
         (utterance_id("spec", PAUSE_END), f"heard {int(0.8 * SR)}", True, PAUSE_END, RESUMED_END),
@@ -380,15 +378,15 @@ async def test_speech_resuming_after_an_eager_final_is_an_utterance_of_its_own(e
 
 async def test_a_pause_after_a_complete_sentence_ends_the_utterance(engine):
     fake(engine).responder = sentence
-    worker, _ = await run_through(engine, {"sentence_endpoint": True}, resume=False)
+    worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True), resume=False)
     # One final, at the pause, that ends the turn; the VAD's endpoint adds nothing.
     assert finals(worker) == [(utterance_id("spec", START), f"Heard {int(1.2 * SR)}.", True, START, PAUSE_END)]
     assert worker.registry.get_sample_value("streamscribe_asr_early_finals_total", {"kind": "sentence"}) == 1
 
 
 @pytest.mark.parametrize("responder, config", [
-    (heard, {"sentence_endpoint": True}),  # "heard N": no full stop
-    (sentence, {"sentence_endpoint": False}),  # a sentence, but the session turned the option off
+    (heard, AsrConfig(sentence_endpoint=True)),  # "heard N": no full stop
+    (sentence, AsrConfig(sentence_endpoint=False)),  # a sentence, but the session turned the option off
 ])
 async def test_an_unfinished_sentence_or_the_option_off_waits_for_the_endpoint(engine, responder, config):
     fake(engine).responder = responder
@@ -404,7 +402,7 @@ async def test_a_takeover_after_an_early_final_splits_the_replay_the_same_way(en
     the replayed speech after it is the same second utterance, whatever its decodes' timing."""
     records = utterance(resume=True)
     pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
-    first = Worker(engine, epoch=1, config={"eager_finals": True})
+    first = Worker(engine, epoch=1, config=AsrConfig(eager_finals=True))
     await first.feed(records[:pause + 1])
     await until(lambda: len(finals_requested(engine)) == 1, "speculative final requested")
     fake(engine).gate.set()
@@ -412,7 +410,7 @@ async def test_a_takeover_after_an_early_final_splits_the_replay_the_same_way(en
     await first.close()
     consumed, state = [(c[1], c[2]) for c in first.runner.commits if c[1]][-1]
     replay_from = int(consumed.split("-")[0])  # entry ids are 1-based: replay after the checkpoint
-    second = Worker(engine, epoch=2, config={"eager_finals": True}, state=state)
+    second = Worker(engine, epoch=2, config=AsrConfig(eager_finals=True), state=state)
     try:
         await second.feed(records[replay_from:], first=replay_from, wait=False)
         assert await asyncio.wait_for(second.runner.finished.wait(), TIMEOUT)

@@ -9,21 +9,20 @@ from prometheus_client import CollectorRegistry
 from common.endpointing import FRAME, EndpointOptions
 from common.metrics import VadMetrics
 from common.records import Audio, End, Flush
-from common.stage import Session
 from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad
 from vad_worker.stage import VadStage
 
 from .support import RecordingRunner
 
 
-def make_stage(runner=None) -> VadStage:
-    return VadStage(runner or RecordingRunner(), SileroVad(), defaults=EndpointOptions(),
-                    metrics=VadMetrics(CollectorRegistry()), min_round_interval=0)
+def make_runner() -> RecordingRunner:
+    return RecordingRunner(lambda runner: VadStage(runner, SileroVad(), defaults=EndpointOptions(),
+                                                   metrics=VadMetrics(CollectorRegistry()), min_round_interval=0))
 
 
 def test_rounds_score_each_session_as_if_alone():
     """Sessions with different numbers of new frames share rounds; each gets what the model gives it alone."""
-    stage = make_stage()
+    stage = make_runner().stage
     model = SileroVad()
     rng = np.random.default_rng(3)
     counts = [3, 1, 5, 2, 12, 4]  # 12: more than one chunk of rounds
@@ -44,10 +43,9 @@ def test_rounds_score_each_session_as_if_alone():
 
 
 async def outputs_of(items, per_call):
-    runner = RecordingRunner()
-    stage = make_stage(runner)
-    session = Session(session_id="vad-batch", stage="vad", epoch=1, token="w:1", config={}, next_stage="asr")
-    session.state = stage.open(session, None)
+    runner = make_runner()
+    stage = runner.stage
+    session = runner.open("vad-batch", next_stage="asr")
     for i in range(0, len(items), per_call):
         await stage.process([(session, items[i:i + per_call])])
     await stage.shutdown()

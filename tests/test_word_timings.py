@@ -21,8 +21,8 @@ from asr_worker.engines.whisper import bundled_model_path, words_of
 from asr_worker.stage import AsrStage, StreamingOptions
 from common.aio import wait_event
 from common.metrics import AsrMetrics
+from common.pipeline_config import AsrConfig, PipelineConfig
 from common.records import Audio, End, SpeechEnd, SpeechStart, Transcript
-from common.stage import Session
 
 from .support import RecordingRunner, normalise, word_errors
 
@@ -85,13 +85,12 @@ async def test_confidence_follows_the_audio(engine, clips):
     assert clean.confidence > buried.confidence
 
 
-async def stream_utterance(engine, config: dict, audio: np.ndarray, *, start: int) -> list[Transcript]:
+async def stream_utterance(engine, audio: np.ndarray, *, start: int, words: bool = False,
+                           defaults: StreamingOptions = StreamingOptions()) -> list[Transcript]:
     """One utterance at sample ``start`` of session audio through the ASR stage; its transcripts."""
-    runner = RecordingRunner()
-    stage = AsrStage(runner, engine, defaults=StreamingOptions(), metrics=AsrMetrics(CollectorRegistry()))
-    session = Session(session_id="words", stage="asr", epoch=1, token="w:1", config=config, next_stage=None,
-                      read_id="0-0", replay_until="0-0")
-    session.state = stage.open(session, None)
+    runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=defaults, metrics=AsrMetrics(CollectorRegistry())))
+    stage = runner.stage
+    session = runner.open("words", config=PipelineConfig(asr=AsrConfig(words=words)))
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
     records = [SpeechStart(seq=0, start=start)]
     records += [Audio(seq=len(records) + i, offset=start + at, pcm=pcm[at:at + 1600].tobytes())
@@ -111,7 +110,7 @@ async def test_final_words_are_in_session_time_and_match_an_offline_alignment(en
     lead = int(0.3 * SR)  # pre-roll silence inside the utterance, as the VAD sends it
     audio = np.concatenate([np.zeros(lead, np.float32), speech, np.zeros(int(0.2 * SR), np.float32)])
     start = 5 * SR  # the utterance begins 5 s into the session
-    transcripts = await stream_utterance(engine, {"words": True}, audio, start=start)
+    transcripts = await stream_utterance(engine, audio, start=start, words=True)
 
     finals = [t for t in transcripts if t.final]
     assert len(finals) == 1
@@ -131,7 +130,8 @@ async def test_final_words_are_in_session_time_and_match_an_offline_alignment(en
 
 
 async def test_without_words_finals_carry_confidence_only(engine, clips):
-    transcripts = await stream_utterance(engine, {"chunk_size_sec": 30}, read(clips[1][0]), start=0)
+    transcripts = await stream_utterance(engine, read(clips[1][0]), start=0,
+                                       defaults=StreamingOptions(chunk_size_sec=30))
     finals = [t for t in transcripts if t.final]
     assert len(finals) == 1 and finals[0].words == ()
     assert 0.0 < finals[0].confidence <= 1.0

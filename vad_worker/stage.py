@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import msgpack
 import numpy as np
 
-from common.endpointing import FRAME, EndpointOptions, with_overrides
+from common.endpointing import FRAME, EndpointOptions
 from common.errors import ConfigError
 from common.metrics import VadMetrics
 from common.records import SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart
@@ -187,14 +187,23 @@ class VadStage(Stage[VadSessionState]):
 
     def open(self, session: VadSession, state: bytes | None) -> VadSessionState:
         try:
-            options = with_overrides(self.defaults, session.config.get("vad"))
-        except ConfigError as exc:
-            session.log.warning("bad vad options (%s); using defaults", exc)
+            options = session.config.vad.apply(self.defaults)
+        except ConfigError as exc:  # valid with the stock defaults, not with this worker's
+            session.log.warning("the session's vad options do not fit this worker's (%s); using its own", exc)
             options = self.defaults
         stream = VadSessionState(segmenter=Segmenter(options))
         if state:
             stream.restore(state)
         return stream
+
+    def snapshot(self, session: VadSession) -> bytes | None:
+        # Only between utterances: the state is small there and a replay starts cleanly.
+        stream = session.state
+        return stream.snapshot() if stream.segmenter.at_boundary else None
+
+    async def close_pending(self, session: VadSession, marker: Flush | End) -> list[Record]:
+        """The rest of the utterance in progress, ended by the marker."""
+        return self._records(session.state.flush("flush" if isinstance(marker, Flush) else "end"))
 
     async def process(self, batch: list[tuple[VadSession, Input]]) -> None:
         started = time.monotonic()
@@ -216,28 +225,27 @@ class VadStage(Stage[VadSessionState]):
                 # Rows of the batch's arrays: never written again; the next batch stacks them.
                 stream.context, stream.rnn = contexts[i], states[:, i]
                 plan.probs = probs[i]
-        outputs: dict[VadSession, list[Record]] = {}
-        finished: set[VadSession] = set()
+        writes = []
         speech = 0
-        for plan in plans:
-            session, stream = plan.session, plan.session.state
-            out = outputs[session] = []
+        for plan, (session, records) in zip(plans, batch):
+            stream = session.state
+            out: list[Record] = []
             for step in plan.steps:
                 if isinstance(step, tuple):
                     block, first = step
-                    speech += self._events(session, stream.scored(block, plan.probs[first:first + len(block.frames)]),
-                                           out)
+                    out += self._records(stream.scored(block, plan.probs[first:first + len(block.frames)]))
+                elif isinstance(step, (Flush, End)):
+                    out += await self.pass_marker(session, step)
                 else:
-                    speech += self._marker(session, step, out, finished)
+                    session.log.warning("ignoring unexpected %s record", step.TYPE)
+            speech += sum(record.samples for record in out if isinstance(record, Audio))
+            writes.append(Write(session, out, consumed=records[-1][0],
+                                boundary=any(isinstance(record, SpeechEnd) for record in out)))
         if speech:
             self.metrics.speech_seconds.inc(speech / SAMPLE_RATE)
-        writes = [self._commit(session, records[-1][0], outputs[session], session in finished)
-                  for session, records in batch]
-        writes = [write for write in writes if write is not None]
-        if writes:
-            for write, error in zip(writes, await self.runner.commit_all(writes)):
-                if error is not None:
-                    write.session.log.info("stopped writing: %s", error)
+        for write, error in zip(writes, await self.runner.commit_all(writes)):
+            if error is not None:
+                write.session.log.info("stopped writing: %s", error)
 
     def _plan(self, session: VadSession, records: Input) -> _Plan:
         """The session's frames to score and its steps (frame blocks and markers), in input order."""
@@ -304,54 +312,24 @@ class VadStage(Stage[VadSessionState]):
         return ([rows[back[i]][:len(frames[i])] for i in range(len(frames))],
                 context[back], state[:, back])
 
-    def _marker(self, session: VadSession, record: Record, out: list[Record], finished: set) -> int:
-        """Apply a flush or end; return the samples of speech it sent (the utterance's tail)."""
-        stream = session.state
-        if isinstance(record, Flush):
-            speech = self._events(session, stream.flush("flush"), out)
-            out.append(Flush(seq=session.next_output_seq(), flush_id=record.flush_id))
-            return speech
-        if isinstance(record, End):
-            speech = self._events(session, stream.flush("end"), out)
-            out.append(End(seq=session.next_output_seq(), reason=record.reason))
-            finished.add(session)
-            return speech
-        session.log.warning("ignoring unexpected %s record", record.TYPE)
-        return 0
-
-    def _events(self, session: VadSession, events: list[Event], out: list[Record]) -> int:
-        """Append the records of ``events`` to ``out``; return the samples of speech among them."""
-        speech = 0
+    def _records(self, events: list[Event]) -> list[Record]:
+        """The records of speech ``events``."""
+        records: list[Record] = []
         for event in events:
             if isinstance(event, SpeechAudio):
                 # One record per event: per input record at most (push_frames
                 # coalesces within one), never across records, so that a replay after
                 # a takeover cuts the same records with the same seqs whatever the
                 # batching, or the next stage would skip new audio as replayed.
-                speech += len(event.pcm)
-                out.append(Audio(seq=session.next_output_seq(), offset=event.offset, pcm=event.pcm.tobytes()))
+                records.append(Audio(offset=event.offset, pcm=event.pcm.tobytes()))
             elif isinstance(event, SpeechStarted):
-                out.append(SpeechStart(seq=session.next_output_seq(), start=event.start))
+                records.append(SpeechStart(start=event.start))
             elif isinstance(event, SpeechPaused):
-                out.append(SpeechPause(seq=session.next_output_seq(), start=event.start, end=event.end))
+                records.append(SpeechPause(start=event.start, end=event.end))
             elif isinstance(event, SpeechEnded):
                 self.metrics.utterances.labels(reason=event.reason).inc()
-                out.append(SpeechEnd(seq=session.next_output_seq(), start=event.start, end=event.end,
-                                     reason=event.reason))
-        return speech
-
-    def _commit(self, session: VadSession, last_id: str, outputs: list[Record], finish: bool) -> Write | None:
-        """The session's write for this batch, or None when there is nothing to write."""
-        stream = session.state
-        consumed, state = None, b""
-        # Only between utterances: the state is small there and a replay starts cleanly.
-        if not finish and stream.segmenter.at_boundary:
-            ended = any(isinstance(r, (SpeechEnd, Flush)) for r in outputs)
-            if self.runner.checkpoint_due(session, force=ended):
-                consumed, state = last_id, stream.snapshot()
-        if not outputs and consumed is None and not finish:
-            return None  # an empty commit would only check the lease, which the heartbeat does
-        return Write(session, outputs, consumed=consumed, state=state, finish=finish)
+                records.append(SpeechEnd(start=event.start, end=event.end, reason=event.reason))
+        return records
 
     async def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -57,7 +57,7 @@ class Call:
         self.audio_in = CallAudio(sample_rate=config.sample_rate, encoding=config.encoding,
                                   channels=config.channels, mix_down=not config.multichannel)
         pipeline = config.pipeline(denoise_default=hub.options.enable_noise_suppression)
-        self.stages: list[str] = pipeline["stages"]
+        self.stages = list(pipeline.stages)
         self.sessions = [
             PipelineSession(hub, session_id=uuid.uuid4().hex, pipeline=pipeline, on_record=self._on_record,
                             on_lost=self.lose)

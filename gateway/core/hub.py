@@ -14,7 +14,7 @@ Admission reserves a slot per stage for each session (``RESERVE``) against the
 summed capacity of the stage's live workers. A VAD or denoise worker holds a
 session for its whole life, so those slots are its capacity. An ASR worker
 claims a session only at its first speech and counts it against its capacity
-only while an utterance is in progress (common/runner.py, ``Stage.active``):
+only while an utterance is in progress (common/ownership.py, ``Stage.active``):
 its capacity is concurrent utterances, not sessions. Its slots are therefore
 overbooked by ``asr_overbooking`` (default 2: a party to a call speaks about
 half of the time), so that idle sessions do not lock speakers out (seen: 60
@@ -40,6 +40,7 @@ from redis.exceptions import RedisError
 
 from common import aio, bus, keys
 from common.metrics import GatewayMetrics
+from common.pipeline_config import PipelineConfig
 
 from .resp import Lane
 from .writer import AppendWriter
@@ -71,7 +72,7 @@ class Relay(Protocol):
     """
 
     session_id: str
-    pipeline: dict
+    pipeline: PipelineConfig
     out_key: str
     meta_key: str
     untrimmed: int  # delivered entries still in the result stream
@@ -184,7 +185,7 @@ class SessionHub:
             commands = [("EXPIRE", session.meta_key, ttl) for session in sessions]
             stages = set()
             for session in sessions:
-                for stage in session.pipeline["stages"]:
+                for stage in session.pipeline.stages:
                     stages.add(stage)
                     commands.append(("ZADD", keys.slots(stage), "XX", deadline, session.session_id))
             commands += [("PEXPIREAT", keys.slots(stage), deadline, "GT") for stage in stages]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import dataclasses
-import json
 import logging
 import time
 from array import array
@@ -33,6 +32,8 @@ from .writer import Append
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from common.pipeline_config import PipelineConfig
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +92,13 @@ class Arrivals:
 class PipelineSession:
     """The Redis side of one channel of a call."""
 
-    def __init__(self, hub: SessionHub, *, session_id: str, pipeline: dict, on_record: RecordHandler,
+    def __init__(self, hub: SessionHub, *, session_id: str, pipeline: PipelineConfig, on_record: RecordHandler,
                  on_lost: LostHandler) -> None:
         self.hub = hub
         self.session_id = session_id
         self.keys = keys.SessionKeys(session_id)
         self.pipeline = pipeline
-        self.first_stage = pipeline["stages"][0]
+        self.first_stage = pipeline.stages[0]
         # Key names used for every frame or sweep, built once.
         self.input_key = self.keys.input(self.first_stage)
         self.bell_key = self.keys.bell(self.first_stage)
@@ -128,13 +129,13 @@ class PipelineSession:
 
     async def create(self) -> None:
         redis = self.hub.redis
-        meta = {"config": json.dumps(self.pipeline), "gateway": self.hub.gateway_id,
+        meta = {"config": self.pipeline.encode(), "gateway": self.hub.gateway_id,
                 "created": f"{time.time():.3f}"}
         # The meta must exist before any stage hears of the session: a stage that
         # claims a session without meta takes it for gone. On a cluster these keys
         # live on different nodes, so the two steps are two round trips. Only the
         # first stage hears of it here; each stage announces it to the next before
-        # its first write there (common/runner.py), so the ASR claims at first speech.
+        # its first write there (common/commits.py), so the ASR claims at first speech.
         self._created = True
         async with redis.pipeline(transaction=False) as pipe:
             pipe.hset(self.keys.meta, mapping=meta)
@@ -145,7 +146,7 @@ class PipelineSession:
         self.hub.register(self)
         await self.hub.doorbell.subscribe(self.keys.bell("out"))
         self._relay_task = asyncio.create_task(self._relay(), name=f"relay-{self.session_id}")
-        self.log.info("session created: %s", "+".join(self.pipeline["stages"]))
+        self.log.info("session created: %s", "+".join(self.pipeline.stages))
 
     async def close(self) -> None:
         """Forget the session: delete every key of it (meta, results, stages' inputs, leases, checkpoints).
@@ -180,7 +181,7 @@ class PipelineSession:
         for attempt in range(3):
             try:
                 await self.hub.redis.delete(*self.keys.all())
-                await self.hub.release(self.session_id, self.pipeline["stages"])
+                await self.hub.release(self.session_id, list(self.pipeline.stages))
                 return
             except (RedisError, OSError) as exc:
                 self.log.warning("deleting session keys failed (attempt %d): %s", attempt + 1, exc)

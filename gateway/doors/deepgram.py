@@ -67,6 +67,7 @@ from typing import ClassVar
 from websockets.frames import CloseCode
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
+from common.records import SAMPLE_RATE
 
 from ..core import events
 from ..core.config import MAX_CHANNELS, SessionConfig
@@ -178,7 +179,7 @@ class Settings:
         sample_rate = params.integer("sample_rate", 8000, 48000)
         if self.encoding is not None and sample_rate is None:
             raise ConfigError(f"sample_rate is required with encoding={encoding}")
-        self.sample_rate = sample_rate or 16000
+        self.sample_rate = sample_rate or SAMPLE_RATE
         return params
 
     @staticmethod

@@ -46,6 +46,7 @@ from datetime import datetime, timezone
 from typing import ClassVar
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
+from common.records import SAMPLE_RATE
 
 from ..core import events
 from ..core.config import SessionConfig
@@ -126,7 +127,7 @@ class RnntDoor(Door):
 
     def _config(self, config: dict) -> SessionConfig:
         values: dict = {"encoding": "pcm16", "words": True, "vad": dict(self.vad)}
-        rate = config.get("sample_rate", 16000)
+        rate = config.get("sample_rate", SAMPLE_RATE)
         if isinstance(rate, bool) or not isinstance(rate, int):
             raise ProtocolError(ErrorCode.BAD_CONFIG, "config.sample_rate must be an integer")
         values["sample_rate"] = rate

@@ -23,12 +23,12 @@ import json
 from typing import ClassVar
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
+from common.records import SAMPLE_RATE
 
 from ..core import events
 from ..core.config import SessionConfig
 from .base import CloseFrame, Door, HandshakeRefused, Outgoing
 
-SAMPLE_RATE = 16_000
 _CONTROL = {"flush": events.Finalize(), "close": events.Close()}
 
 

@@ -1,0 +1,280 @@
+"""Which sessions a worker owns: claims, leases and their heartbeat, takeovers, drains.
+
+* New sessions arrive on the stage's control stream, read through a consumer
+  group, so exactly one worker of the stage sees each; a worker reads it only
+  while fewer than its capacity of its sessions are active
+  (:meth:`~.stage.Stage.active`).
+* Ownership is a lease key ``worker:epoch`` taken with NX and a TTL
+  (:mod:`.fence`) and renewed by a heartbeat, which also announces the worker
+  and its load (gateways read both for admission).
+* Every owned session is listed in a per-stage sorted set with its lease
+  deadline; when a deadline passes, any live worker with room takes the session
+  over, restores the checkpoint and replays the input that follows it.
+* A session whose pipeline config this worker cannot read (malformed, or of a
+  newer version) is refused: its config is dead-lettered, the client gets a
+  fatal error and the stage lets go of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from redis.exceptions import RedisError, ResponseError
+
+from . import aio, bus, keys
+from .errors import ConfigError, ErrorCode, SessionGone
+from .fence import CommitRequest, Lease
+from .pipeline_config import PipelineConfig
+from .records import Error
+from .stage import Session
+
+if TYPE_CHECKING:
+    from .runner import StageRunner
+
+log = logging.getLogger(__name__)
+
+
+class Ownership:
+    """The ownership side of one runner: its loops run as the runner's tasks."""
+
+    def __init__(self, runner: StageRunner) -> None:
+        self.runner = runner
+        self.stage = runner.options.stage
+        self.draining = False
+        self.room = asyncio.Event()  # set when a session leaves: the claim loop may read again
+
+    # -- claims ---------------------------------------------------------------------
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.runner.redis.xgroup_create(keys.control_stream(self.stage), self.stage, id="0",
+                                                  mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def claim_loop(self) -> None:
+        runner = self.runner
+        stream = keys.control_stream(self.stage)
+        backoff = bus.Backoff()
+        while not runner.closed:
+            if self.draining or runner.load >= runner.options.capacity:
+                await self._wait_for_room()  # a drop sets it; a session going inactive is seen within a sweep
+                continue
+            try:
+                reply = await runner.redis.xreadgroup(self.stage, runner.worker_id, {stream: ">"}, count=1,
+                                                      block=1000)
+                backoff.reset()
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):  # Redis restarted empty: recreate idempotently
+                    await self.ensure_group()
+                    continue
+                raise
+            except (RedisError, OSError) as exc:
+                runner.metrics.redis_errors.inc()
+                log.warning("claim loop: %s; retrying in %.1fs", exc, backoff.delay)
+                await backoff.wait()
+                continue
+            for _, entries in reply or []:
+                for entry_id, fields in entries:
+                    await self._claim_entry(stream, entry_id, fields)
+
+    async def _wait_for_room(self) -> None:
+        self.room.clear()
+        await aio.wait_event(self.room, self.runner.options.sweep_interval)
+
+    async def _claim_entry(self, stream: str, entry_id, fields: dict) -> None:
+        redis = self.runner.redis
+        raw = fields.get(b"sid") or fields.get("sid") or b""
+        session_id = raw.decode() if isinstance(raw, bytes) else raw
+        try:
+            if keys.valid_session_id(session_id):
+                if await self.claim(session_id, takeover=False):
+                    self.runner.metrics.claims.inc()
+            else:
+                log.warning("control entry %s has invalid session id %r", entry_id, session_id)
+            await redis.xack(stream, self.stage, entry_id)
+        except (RedisError, OSError) as exc:
+            # Left pending: the sweep re-claims entries whose claimer went quiet.
+            self.runner.metrics.redis_errors.inc()
+            log.warning("claim of %s failed: %s", session_id, exc)
+        except Exception:
+            log.exception("claim of %s failed; acknowledging its control entry", session_id)
+            await redis.xack(stream, self.stage, entry_id)
+
+    async def claim(self, session_id: str, *, takeover: bool) -> bool:
+        """Take the lease of ``session_id`` and start delivering its input."""
+        runner = self.runner
+        if session_id in runner.sessions:
+            return False
+        sk = keys.SessionKeys(session_id)
+        try:
+            lease = await runner.fence.acquire(sk)
+        except SessionGone:
+            await runner.redis.zrem(keys.owners(self.stage), session_id)
+            return False
+        if lease is None:
+            return False
+        try:
+            config = PipelineConfig.decode(lease.config)
+        except ConfigError as exc:
+            await self._refuse(sk, lease, str(exc))
+            return False
+        replay_until = "0-0"
+        if takeover:
+            last = await runner.redis.xrevrange(sk.input(self.stage), count=1)
+            replay_until = bus.text(last[0][0]) if last else "0-0"
+        session = Session(
+            session_id=session_id, stage=self.stage, epoch=lease.epoch, token=lease.token, config=config,
+            next_stage=config.next_stage(self.stage), read_id=lease.consumed or "0-0", input_seq=lease.input_seq,
+            output_seq=lease.output_seq, replay_until=replay_until,
+        )
+        try:
+            session.state = runner.stage.open(session, lease.state or None)
+        except Exception:
+            session.log.exception("could not restore state; releasing the session")
+            await runner.fence.release(sk, session.token)
+            raise
+        runner.sessions[session_id] = session
+        await runner.redis.zadd(keys.owners(self.stage), {session_id: self.deadline_ms()})
+        await runner.doorbell.subscribe(sk.bell(self.stage))
+        runner.metrics.sessions_active.set(len(runner.sessions))
+        if takeover:
+            runner.metrics.takeovers.inc()
+            session.log.info("took over at epoch %d from checkpoint %s", session.epoch, lease.consumed or "start")
+        else:
+            session.log.info("claimed at epoch %d", session.epoch)
+        runner.mark_dirty(session_id)
+        return True
+
+    async def _refuse(self, sk: keys.SessionKeys, lease: Lease, reason: str) -> None:
+        """Let go of a session whose config this worker cannot read: dead-letter the config,
+        send the client a fatal error and end the session here (lease, checkpoint and input
+        deleted, so that no worker of this stage takes it up again)."""
+        runner = self.runner
+        log.error("session %s: %s; refusing it", sk.session_id, reason)
+        runner.metrics.reject("bad_config")
+        await runner.redis.xadd(f"{keys.PREFIX}:dlq:{self.stage}",
+                                {"sid": sk.session_id, "reason": reason, "config": lease.config},
+                                maxlen=10_000, approximate=True)
+        error = Error(code=str(ErrorCode.BAD_CONFIG), fatal=True,
+                      message=f"the {self.stage} stage cannot read this session's config: {reason}")
+        await runner.fence.commit(sk, CommitRequest(token=lease.token, output_key=sk.out, output_bell=sk.bell("out"),
+                                                    to_client=[error], finish=True))
+        await runner.redis.zrem(keys.owners(self.stage), sk.session_id)
+
+    def deadline_ms(self) -> int:
+        return int((time.time() + self.runner.options.lease_ttl) * 1000)
+
+    async def register(self) -> None:
+        """Announce this worker and its load (gateways read both for admission)."""
+        runner = self.runner
+        await runner.redis.zadd(keys.workers(self.stage), {runner.worker_id: self.deadline_ms()})
+        await runner.redis.hset(keys.load(self.stage), runner.worker_id, json.dumps({
+            "sessions": runner.load, "owned": len(runner.sessions), "capacity": runner.options.capacity,
+            "lag": round(runner.queue_lag, 3), "draining": self.draining}))
+
+    # -- leases -----------------------------------------------------------------------
+
+    async def heartbeat_loop(self) -> None:
+        runner = self.runner
+        while not runner.closed:
+            try:
+                await self.register()
+                sessions = list(runner.sessions.values())
+                results = await runner.fence.renew_all([(s.keys, s.token) for s in sessions])
+                renewed = {}
+                for session, result in zip(sessions, results):  # empty when idle
+                    if isinstance(result, Exception):
+                        continue
+                    if result == 1:
+                        renewed[session.session_id] = self.deadline_ms()
+                    elif result == 0:
+                        runner.metrics.leases_lost.inc()
+                        await runner.drop(session, "lease lost")
+                    else:
+                        await self.forget_gone(session)
+                if renewed:
+                    await runner.redis.zadd(keys.owners(self.stage), renewed)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                runner.metrics.redis_errors.inc()
+                log.warning("heartbeat failed: %s", exc)
+            await asyncio.sleep(runner.options.lease_ttl / 3)
+
+    async def forget_gone(self, session: Session) -> None:
+        """The session's meta vanished (client left, gateway died): delete our keys."""
+        redis, sk = self.runner.redis, session.keys
+        try:
+            await redis.delete(sk.lease(self.stage), sk.checkpoint(self.stage), sk.input(self.stage))
+            await redis.zrem(keys.owners(self.stage), session.session_id)
+        except RedisError as exc:
+            session.log.warning("cleanup failed: %s", exc)
+        await self.runner.drop(session, "session gone")
+
+    async def drain(self) -> None:
+        """Stop claiming and hand every owned session over: release leases, mark orphaned."""
+        runner = self.runner
+        self.draining = True
+        for session in list(runner.sessions.values()):
+            try:
+                await runner.fence.release(session.keys, session.token)
+                await runner.redis.zadd(keys.owners(self.stage), {session.session_id: 0})
+            except RedisError as exc:
+                session.log.warning("release failed: %s", exc)
+            await runner.drop(session, "drained")
+        try:
+            await runner.redis.zrem(keys.workers(self.stage), runner.worker_id)
+            await runner.redis.hdel(keys.load(self.stage), runner.worker_id)
+        except RedisError:
+            pass
+
+    # -- takeovers --------------------------------------------------------------------
+
+    async def sweep_loop(self) -> None:
+        runner = self.runner
+        stream = keys.control_stream(self.stage)
+        while not runner.closed:
+            await asyncio.sleep(runner.options.sweep_interval)
+            runner.mark_all_dirty()
+            if self.draining:
+                continue
+            try:
+                await self._adopt_orphans()
+                # Forget workers that have not beaten for a minute.
+                await runner.redis.zremrangebyscore(keys.workers(self.stage), "-inf",
+                                                    int(time.time() * 1000) - 60_000)
+                # Control entries read by a worker that died before acknowledging them.
+                _, entries, *_ = await runner.redis.xautoclaim(
+                    stream, self.stage, runner.worker_id, min_idle_time=int(runner.options.lease_ttl * 2000),
+                    start_id="0-0", count=10)
+                for entry_id, fields in entries:
+                    if fields:
+                        await self._claim_entry(stream, entry_id, fields)
+            except asyncio.CancelledError:
+                raise
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    await self.ensure_group()
+                else:
+                    log.warning("sweep failed: %s", exc)
+            except (RedisError, OSError) as exc:
+                runner.metrics.redis_errors.inc()
+                log.warning("sweep failed: %s", exc)
+
+    async def _adopt_orphans(self) -> None:
+        runner = self.runner
+        room = runner.options.capacity - runner.load
+        if room <= 0:
+            return
+        orphans = await runner.redis.zrangebyscore(keys.owners(self.stage), "-inf", int(time.time() * 1000),
+                                                   start=0, num=room)
+        for raw in orphans:
+            session_id = bus.text(raw)
+            if session_id not in runner.sessions:
+                await self.claim(session_id, takeover=True)
