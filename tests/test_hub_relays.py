@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from common import bus
 from common.metrics import GatewayMetrics
+from common.pipeline_config import PipelineConfig
 from gateway.core.hub import HubOptions, SessionHub
 
 
@@ -16,7 +17,7 @@ class FakeRelay:
 
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
-        self.pipeline = {"stages": ["vad", "asr"]}
+        self.pipeline = PipelineConfig()
         self.out_key = f"test:hub:{session_id}:out"
         self.meta_key = f"test:hub:{session_id}:meta"
         self.untrimmed = 0
