@@ -28,6 +28,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from common.aio import wait_event, within
 from common.config import version
+from common.records import SAMPLE_RATE
 
 DEFAULT_URL = "ws://localhost:8000/ws/asr"
 
@@ -134,7 +135,7 @@ class StreamscribeClient:
     the one an unbroken connection gives: same session, same utterance ids, each
     final once.
 
-        client = StreamscribeClient(url, sample_rate=16000, encoding="pcm16")
+        client = StreamscribeClient(url, sample_rate=SAMPLE_RATE, encoding="pcm16")
         messages = await client.run(frames)  # every message but acks, as stream() returns
 
     ``reconnects`` counts the resumes; a drop after the client's close, a session
@@ -385,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.denoise is not None:
         config["denoise"] = args.denoise
     if args.mic:
-        rate = 16000
+        rate = SAMPLE_RATE
         frames = microphone_frames(rate, args.chunk_ms)
     else:
         try:
