@@ -28,8 +28,9 @@ from gateway.doors import door_for
 from gateway.doors.base import CloseFrame, Handshake, HandshakeRefused
 from gateway.doors import deepgram as dg
 from gateway.doors import flux
-from gateway.doors.deepgram import MIN_ENDPOINTING_MS, DeepgramDoor, parse_wav_header
+from gateway.doors.deepgram import MIN_ENDPOINTING_MS, DeepgramDoor
 from gateway.doors.flux import FluxDoor
+from gateway.doors.kit import parse_wav_header
 
 from .faults import five_utterances_with_bounds
 from .support import ROOT, free_port, normalise, service, wait_for_workers, word_errors
