@@ -28,11 +28,13 @@ from gateway.doors import door_for
 from gateway.doors.base import CloseFrame, Handshake, HandshakeRefused
 from gateway.doors import deepgram as dg
 from gateway.doors import flux
-from gateway.doors.deepgram import MIN_ENDPOINTING_MS, DeepgramDoor, parse_wav_header
+from gateway.doors.deepgram import MIN_ENDPOINTING_MS, DeepgramDoor
 from gateway.doors.flux import FluxDoor
+from gateway.doors.kit import parse_wav_header
 
+from .conftest import Stack
 from .faults import five_utterances_with_bounds
-from .support import ROOT, free_port, normalise, service, wait_for_workers, word_errors
+from .support import ROOT, RedisServer, free_port, normalise, service, wait_for_workers, word_errors
 from .testdata import synthetic_voice
 
 TIMEOUT = 120
@@ -707,17 +709,40 @@ async def test_flux_sdk_streams_turns(live, clips):
     assert errors / words <= 0.25, text
 
 
+@pytest.fixture(scope="module")
+def without_sentence_endpoint():
+    """A stack whose ASR worker ends utterances at the silence threshold only (no sentence endpoint),
+    on a Redis of its own, so that no worker of the module's stack serves its sessions."""
+    server = RedisServer()
+    server.start()
+    try:
+        stack = Stack(server, extra_env={"STREAMSCRIBE_ASR_SENTENCE_ENDPOINT": "false"})
+        try:
+            wait_for_workers(stack.http, ("vad", "asr"))
+            yield stack
+        finally:
+            stack.close()
+    finally:
+        server.close()
+
+
 @pytest.mark.e2e
-async def test_flux_eager_end_of_turn_confirmed_then_resumed(live, clips):
-    """A pause mid-sentence (the first 3 s of a clip, whose decode ends without a full stop) gets an
-    EagerEndOfTurn. The client sends nothing more until it comes, so no timing decides the outcome.
-    Then silence confirms it (EndOfTurn, same transcript); in the next turn the rest of the
-    sentence resumes it (TurnResumed) and the EndOfTurn has the whole sentence."""
+async def test_flux_eager_end_of_turn_confirmed_then_resumed(without_sentence_endpoint, clips):
+    """A pause mid-sentence (after the first 3 s of a clip) gets an EagerEndOfTurn. The client sends
+    nothing more until it comes, so no timing decides the outcome. Then silence confirms it (EndOfTurn,
+    same transcript); in the next turn the rest of the sentence resumes it (TurnResumed) and the
+    EndOfTurn has the whole sentence.
+
+    Without the sentence endpoint: whisper may end the decode of a cut-off head with a full stop
+    ("... leisure to come."; whether it does turns on where the VAD's 32 ms frames start the
+    utterance), and the sentence endpoint then ends the turn at the pause (EndOfTurn, no
+    EagerEndOfTurn)."""
     path, reference = clips[0]
     samples = load(path)
     head, rest = pcm16(samples[: 16000 * 3]), pcm16(samples[16000 * 3:])
     pause, silence = bytes(int(0.6 * 32000)), bytes(int(2.5 * 32000))
-    async with flux_connect(live.port, eager_eot_threshold="0.5", eot_timeout_ms="2000") as socket:
+    async with flux_connect(without_sentence_endpoint.port, eager_eot_threshold="0.5",
+                            eot_timeout_ms="2000") as socket:
         listener = Listener(socket)
         for index in (0, 1):
             await send_paced(socket, head + pause, bytes_per_second=32000)

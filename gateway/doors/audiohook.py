@@ -48,13 +48,13 @@ import time
 import uuid
 from typing import ClassVar
 
-from common.errors import ConfigError, ErrorCode, ProtocolError
+from common.errors import ErrorCode, ProtocolError
 
 from ..core import events
-from ..core.config import SessionConfig
 from ..security import httpsig
-from .base import CloseFrame, Door, HandshakeRefused, Outgoing
-from .native import parse_json
+from . import kit
+from .base import CloseFrame, Door, Outgoing
+from .kit import CallState
 from .telephony import TrackClock, format_duration, language_of, parse_duration
 
 log = logging.getLogger(__name__)
@@ -104,17 +104,17 @@ class AudioHookDoor(Door):
             try:
                 httpsig.verify(secret, target=handshake.target, headers=headers, now=time.time())
             except httpsig.SignatureError as exc:
-                body = {"error": "unauthorized", "message": f"AudioHook request signature refused: {exc}"}
-                raise HandshakeRefused(401, json.dumps(body).encode()) from None
+                raise kit.refusal(401, {"error": "unauthorized",
+                                        "message": f"AudioHook request signature refused: {exc}"}) from None
         self.session_id = _uuid(headers.get("Audiohook-Session-Id"))
         if self.session_id is None:
-            body = {"error": str(ErrorCode.BAD_CONFIG),
-                    "message": "an AudioHook connection needs an Audiohook-Session-Id header holding a UUID"}
-            raise HandshakeRefused(400, json.dumps(body).encode())
+            raise kit.refusal(400, {"error": str(ErrorCode.BAD_CONFIG),
+                                    "message": "an AudioHook connection needs an Audiohook-Session-Id header "
+                                               "holding a UUID"})
         self.organization_id = headers.get("Audiohook-Organization-Id", "")
         self.seq = 0  # last server message
         self.clientseq = 0  # last client message
-        self.state = "preparing"  # active, paused, closing
+        self.state = CallState.AWAITING_OPEN  # AudioHook's "preparing" until the client's open
         self.media: dict | None = None
         self.parties: tuple[str, ...] = ()
         self.clock: TrackClock | None = None
@@ -126,12 +126,10 @@ class AudioHookDoor(Door):
     def receive(self, message: str | bytes) -> list[events.Operation]:
         if isinstance(message, bytes):
             return self._audio(message)
-        body = parse_json(message)
+        body = kit.parse_json(message)
         kind = self._check(body)
-        parameters = body.get("parameters", {})
-        if not isinstance(parameters, dict):
-            raise ProtocolError(ErrorCode.PROTOCOL, f"{kind}.parameters must be an object")
-        if self.state == "preparing":
+        parameters = kit.mapping(body.get("parameters", {}), f"{kind}.parameters", code=ErrorCode.PROTOCOL)
+        if self.state is CallState.AWAITING_OPEN:
             if kind != "open":
                 raise ProtocolError(ErrorCode.CONFIG_REQUIRED, f"{kind!r} before 'open'; the session starts "
                                                                "with 'open'")
@@ -142,10 +140,10 @@ class AudioHookDoor(Door):
         if kind == "ping":
             operations += [events.KeepAlive(), events.Reply("pong")]
         elif kind == "paused":
-            self.state = "paused"
+            self.state = CallState.PAUSED
             operations.append(events.Finalize())
         elif kind == "resumed":
-            self.state = "active"
+            self.state = CallState.OPEN
         elif kind == "discarded":
             pass  # the client lost audio; its position says whether the stream's time counts it
         elif kind == "update":
@@ -156,7 +154,7 @@ class AudioHookDoor(Door):
             log.warning("session %s: client error %s: %s", self.session_id, parameters.get("code"),
                         parameters.get("message"))
         elif kind == "close":
-            self.state = "closing"
+            self.state = CallState.CLOSING
             operations.append(events.Close())
         return operations
 
@@ -187,13 +185,10 @@ class AudioHookDoor(Door):
         self.media = select_media(parameters.get("media"))
         self.parties = tuple(self.media["channels"])
         self.conversation_id = str(parameters.get("conversationId", ""))
-        try:
-            config = SessionConfig(sample_rate=RATE, encoding="mulaw", channels=len(self.parties), multichannel=True,
-                                   language=language_of(parameters.get("language"), "open.parameters.language"))
-        except ConfigError as exc:
-            raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
+        config = kit.session_config(sample_rate=RATE, encoding="mulaw", channels=len(self.parties), multichannel=True,
+                                    language=language_of(parameters.get("language"), "open.parameters.language"))
         self.clock = TrackClock(rate=RATE, channels=len(self.parties), name="the audio position")
-        self.state = "active"
+        self.state = CallState.OPEN
         return [events.Open(config, call_id=self.session_id, parties=self.parties)]
 
     def _catch_up(self, position: object) -> list[events.Operation]:
@@ -205,9 +200,9 @@ class AudioHookDoor(Door):
         return [events.Audio(silence)] if silence else []
 
     def _audio(self, data: bytes) -> list[events.Operation]:
-        if self.state == "preparing":
+        if self.state is CallState.AWAITING_OPEN:
             raise ProtocolError(ErrorCode.CONFIG_REQUIRED, "audio before 'open'; the session starts with 'open'")
-        if self.state == "closing":
+        if self.state is CallState.CLOSING:
             raise ProtocolError(ErrorCode.PROTOCOL, "audio after 'close'")
         if len(data) % len(self.parties):
             raise ProtocolError(ErrorCode.BAD_AUDIO, f"a {len(self.parties)}-channel PCMU frame of {len(data)} "
@@ -229,7 +224,7 @@ class AudioHookDoor(Door):
                 return self._disconnect(f"{event.code}: {event.message}")
             return []  # e.g. one utterance not recognised: AudioHook has no message for it
         if isinstance(event, events.Ended):
-            if self.state == "closing":
+            if self.state is CallState.CLOSING:
                 out = [self._message("closed", {})]
             else:
                 out = self._disconnect(event.reason)
@@ -242,7 +237,7 @@ class AudioHookDoor(Door):
                            "id": self.session_id, "parameters": parameters}, ensure_ascii=False)
 
     def _disconnect(self, info: str) -> list[Outgoing]:
-        if self.disconnecting or self.state == "closing":
+        if self.disconnecting or self.state is CallState.CLOSING:
             return []
         self.disconnecting = True
         return [self._message("disconnect", {"reason": "error", "info": info[:500]})]

@@ -59,25 +59,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import ClassVar
 
 from websockets.frames import CloseCode
 
-from common.errors import ConfigError, ErrorCode, ProtocolError
-from common.records import SAMPLE_RATE
+from common.errors import ConfigError, ErrorCode
 
 from ..core import events
 from ..core.config import MAX_CHANNELS, SessionConfig
-from .base import CloseFrame, Door, DoorOptions, Handshake, HandshakeRefused, Outgoing
-from .native import parse_json
+from . import deepgram_common as common
+from . import kit
+from .base import Door, DoorOptions, Handshake, Outgoing
 
 MIN_ENDPOINTING_MS = 300
-NO_ENDPOINTING_SEC = 10.0  # endpointing=false: the longest silence the VAD allows
-MAX_WAV_HEADER = 64 * 1024
-ENCODINGS = {"linear16": "pcm16", "mulaw": "mulaw", "alaw": "alaw"}
 HONOURED = ("encoding", "sample_rate", "channels", "multichannel", "interim_results", "endpointing",
             "utterance_end_ms", "vad_events", "language", "keywords", "keyterm", "punctuate",
             "smart_format", "model", "extra")
@@ -87,128 +84,58 @@ IGNORED = ("tag", "version", "diarize_model", "redact", "replace", "search", "ca
            "language_hint", "tier")
 MODEL_VERSION = "streamscribe"
 _CONTROL = {"KeepAlive": events.KeepAlive(), "Finalize": events.Finalize(), "CloseStream": events.Close()}
-# Deepgram's close reasons for our error codes (anything else the service's own failure)
-_CLOSE = {ErrorCode.IDLE_TIMEOUT: (CloseCode.INTERNAL_ERROR, "NET-0001"),
-          ErrorCode.CONFIG_REQUIRED: (CloseCode.INTERNAL_ERROR, "NET-0001"),
-          ErrorCode.BAD_AUDIO: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
-          ErrorCode.BAD_JSON: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
-          ErrorCode.UNKNOWN_TYPE: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
-          ErrorCode.OVERLOADED: (CloseCode.TRY_AGAIN_LATER, "NET-0000"),
-          ErrorCode.UNAVAILABLE: (CloseCode.TRY_AGAIN_LATER, "NET-0000")}
 _SCHEMA_ERRORS = (ErrorCode.BAD_JSON, ErrorCode.UNKNOWN_TYPE, ErrorCode.PROTOCOL)
-_WAV_FORMATS = {(1, 16): "pcm16", (3, 32): "float32", (6, 8): "alaw", (7, 8): "mulaw"}
 
 
-class Params:
-    """The handshake's query parameters, checked; :class:`ConfigError` names a bad one."""
+@dataclass(frozen=True, kw_only=True)
+class Settings(common.StreamSettings):
+    """The handshake's ``/v1/listen`` parameters, checked; :class:`ConfigError` names a bad one."""
 
-    def __init__(self, query: list[tuple[str, str]]) -> None:
-        self.values: dict[str, list[str]] = {}
-        for name, value in query:
-            self.values.setdefault(name, []).append(value)
+    interim_results: bool = False
+    vad_events: bool = False
+    utterance_end: bool = False
+    punctuate: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
 
-    def last(self, name: str) -> str | None:
-        values = self.values.get(name)
-        return values[-1] if values else None
-
-    def flag(self, name: str, default: bool = False) -> bool:
-        value = self.last(name)
-        if value is None:
-            return default
-        if value.lower() not in ("true", "false"):
-            raise ConfigError(f"invalid value for {name}: {value!r} (expected true or false)")
-        return value.lower() == "true"
-
-    def integer(self, name: str, low: int, high: int) -> int | None:
-        return self.number(name, low, high, kind=int)
-
-    def number(self, name: str, low: float, high: float, *, kind: type = float):
-        """The value of ``name`` as ``kind`` between ``low`` and ``high``, or None if absent."""
-        value = self.last(name)
-        if value is None:
-            return None
-        try:
-            number = kind(value)
-        except ValueError:
-            expected = "an integer" if kind is int else "a number"
-            raise ConfigError(f"invalid value for {name}: {value!r} (expected {expected})") from None
-        if not low <= number <= high:
-            raise ConfigError(f"invalid value for {name}: {number} (expected {low} to {high})")
-        return number
-
-
-class Settings:
-    """What the door itself does with the handshake's parameters (the core gets a SessionConfig)."""
-
-    channels = 1
-    multichannel = False
-    eager_finals = False
-    ignored_flags: ClassVar[tuple[str, ...]] = IGNORED_FLAGS
-
-    def __init__(self, query: list[tuple[str, str]]) -> None:
-        params = self._common(query)
-        self.channels = params.integer("channels", 1, MAX_CHANNELS) or 1
-        self.multichannel = params.flag("multichannel")
-        self.interim_results = params.flag("interim_results")
-        self.vad_events = params.flag("vad_events")
-        self.utterance_end = params.integer("utterance_end_ms", 1, 60_000) is not None
-        self.punctuate = params.flag("punctuate") or params.flag("smart_format")
-        self.model = params.last("model") or "base"
-        self.extra = {}
-        for item in params.values.get("extra", []):
+    @classmethod
+    def from_query(cls, query: kit.Query) -> Settings:
+        common.check_flags(query, IGNORED_FLAGS)
+        encoding, sample_rate = common.audio_format(query)
+        channels = query.integer("channels", 1, MAX_CHANNELS) or 1
+        multichannel = query.flag("multichannel")
+        interim_results = query.flag("interim_results")
+        vad_events = query.flag("vad_events")
+        utterance_end = query.integer("utterance_end_ms", 1, 60_000) is not None
+        punctuate = query.flag("punctuate") or query.flag("smart_format")
+        extra = {}
+        for item in query.all("extra"):
             key, sep, value = item.partition(":")
             if not sep or not key:
                 raise ConfigError(f"invalid value for extra: {item!r} (expected key:value)")
-            self.extra[key] = value
-        self.vad = self._endpointing(params.last("endpointing"))
-        language = params.last("language") or "en"
-        self.language = None if language in ("multi", "auto") else language
-        terms = [word.rsplit(":", 1)[0] if _has_boost(word) else word for word in params.values.get("keywords", [])]
-        self.context = self._context(terms + params.values.get("keyterm", []))
+            extra[key] = value
+        vad = _endpointing(query.last("endpointing"))
+        language = query.last("language") or "en"
+        terms = [word.rsplit(":", 1)[0] if _has_boost(word) else word for word in query.all("keywords")]
+        return cls(encoding=encoding, sample_rate=sample_rate, model=query.last("model") or "base",
+                   language=None if language in ("multi", "auto") else language,
+                   context=common.context(terms + query.all("keyterm")), vad=vad, channels=channels,
+                   multichannel=multichannel, interim_results=interim_results, vad_events=vad_events,
+                   utterance_end=utterance_end, punctuate=punctuate, extra=extra)
 
-    def _common(self, query: list[tuple[str, str]]) -> Params:
-        """Read what both Deepgram APIs share (the audio format, ignored flags); return the parameters."""
-        params = Params(query)
-        for name in self.ignored_flags:
-            params.flag(name)
-        encoding = params.last("encoding")
-        if encoding is not None and encoding not in ENCODINGS:
-            raise ConfigError(f"invalid value for encoding: {encoding!r}; this server decodes "
-                              f"{', '.join(ENCODINGS)}, or WAV when encoding is left out")
-        self.encoding = ENCODINGS.get(encoding) if encoding else None  # None: a container
-        sample_rate = params.integer("sample_rate", 8000, 48000)
-        if self.encoding is not None and sample_rate is None:
-            raise ConfigError(f"sample_rate is required with encoding={encoding}")
-        self.sample_rate = sample_rate or SAMPLE_RATE
-        return params
 
-    @staticmethod
-    def _context(terms: list[str]) -> str:
-        """Key terms as the recogniser's context: stripped, without repeats, in order."""
-        return ", ".join(dict.fromkeys(term.strip() for term in terms if term.strip()))
-
-    @staticmethod
-    def _endpointing(value: str | None) -> dict:
-        if value is None or value.lower() == "true":
-            return {}
-        if value.lower() == "false":
-            return {"silence_threshold": NO_ENDPOINTING_SEC}
-        try:
-            ms = int(value)
-        except ValueError:
-            raise ConfigError(f"invalid value for endpointing: {value!r} (expected ms of silence or false)") \
-                from None
-        if not 0 <= ms <= NO_ENDPOINTING_SEC * 1000:
-            raise ConfigError(f"invalid value for endpointing: {ms} (expected 0 to {NO_ENDPOINTING_SEC * 1000:.0f})")
-        return {"silence_threshold": max(ms, MIN_ENDPOINTING_MS) / 1000}
-
-    def session_config(self, *, encoding: str | None = None, sample_rate: int | None = None,
-                       channels: int | None = None) -> SessionConfig:
-        """The core's config; a container's header gives ``encoding``, ``sample_rate`` and ``channels``."""
-        return SessionConfig(encoding=encoding or self.encoding or "pcm16", sample_rate=sample_rate or self.sample_rate,
-                             channels=channels or self.channels, multichannel=self.multichannel,
-                             language=self.language, context=self.context, words=True, vad=self.vad,
-                             eager_finals=self.eager_finals)
+def _endpointing(value: str | None) -> dict:
+    if value is None or value.lower() == "true":
+        return {}
+    if value.lower() == "false":
+        return {"silence_threshold": common.NO_ENDPOINTING_SEC}
+    try:
+        ms = int(value)
+    except ValueError:
+        raise ConfigError(f"invalid value for endpointing: {value!r} (expected ms of silence or false)") from None
+    if not 0 <= ms <= common.NO_ENDPOINTING_SEC * 1000:
+        raise ConfigError(f"invalid value for endpointing: {ms} "
+                          f"(expected 0 to {common.NO_ENDPOINTING_SEC * 1000:.0f})")
+    return {"silence_threshold": max(ms, MIN_ENDPOINTING_MS) / 1000}
 
 
 def _has_boost(word: str) -> bool:
@@ -222,54 +149,6 @@ def _has_boost(word: str) -> bool:
     return True
 
 
-def parse_wav_header(data: bytes) -> tuple[str, int, int, int] | None:
-    """(encoding, sample rate, channels, offset of the samples) of a WAV header, or None if more bytes are needed.
-
-    Raise :class:`ProtocolError` ``bad_audio`` if the bytes are not WAV this server decodes.
-    """
-    if len(data) < 12:
-        if not (b"RIFF"[:len(data)] == data[:4] or b"RF64"[:len(data)] == data[:4]):
-            raise ProtocolError(ErrorCode.BAD_AUDIO, _NOT_WAV)
-        return None
-    if data[:4] not in (b"RIFF", b"RF64") or data[8:12] != b"WAVE":
-        raise ProtocolError(ErrorCode.BAD_AUDIO, _NOT_WAV)
-    position, fmt = 12, None
-    while position + 8 <= len(data):
-        chunk, size = data[position:position + 4], struct.unpack_from("<I", data, position + 4)[0]
-        body = position + 8
-        if chunk == b"data":
-            if fmt is None:
-                raise ProtocolError(ErrorCode.BAD_AUDIO, "WAV data comes before its fmt chunk")
-            return (*fmt, body)
-        if chunk == b"fmt ":
-            if body + 16 > len(data):
-                return None
-            tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", data, body)
-            if tag == 0xFFFE and size >= 40 and body + 26 <= len(data):
-                tag = struct.unpack_from("<H", data, body + 24)[0]  # WAVE_FORMAT_EXTENSIBLE's sub-format
-            encoding = _WAV_FORMATS.get((tag, bits))
-            if encoding is None:
-                raise ProtocolError(ErrorCode.BAD_AUDIO, f"WAV format {tag} with {bits}-bit samples is not "
-                                                         "supported; send PCM16, float32, mu-law or A-law")
-            if not 1 <= channels <= MAX_CHANNELS or not 8000 <= rate <= 48000:
-                raise ProtocolError(ErrorCode.BAD_AUDIO, f"WAV of {channels} channels at {rate} Hz is not "
-                                                         f"supported (1-{MAX_CHANNELS} channels, 8-48 kHz)")
-            fmt = (encoding, rate, channels)
-        position = body + size + (size & 1)
-    if len(data) > MAX_WAV_HEADER:
-        raise ProtocolError(ErrorCode.BAD_AUDIO, f"no WAV data chunk in the first {MAX_WAV_HEADER} bytes")
-    return None
-
-
-_NOT_WAV = ("the stream has no encoding parameter and does not start with a WAV header; set encoding "
-            "(linear16, mulaw or alaw) and sample_rate for raw audio")
-
-
-def _header_text(text: str) -> str:
-    """``text`` safe in an HTTP header: ASCII, printable, short."""
-    return "".join(ch if " " <= ch <= "~" else "?" for ch in text)[:200]
-
-
 def _plain(word: str) -> str:
     """A word as Deepgram writes it without punctuation: lower case, no punctuation around or in it."""
     return "".join(ch for ch in word if ch.isalnum() or ch in "'-").strip("'-").lower()
@@ -277,76 +156,41 @@ def _plain(word: str) -> str:
 
 class DeepgramDoor(Door):
     name: ClassVar[str] = "deepgram"
-    settings_class: ClassVar[type[Settings]] = Settings
-    controls: ClassVar[dict[str, events.Operation]] = _CONTROL
 
     def __init__(self, handshake: Handshake, *, options: DoorOptions = DoorOptions()) -> None:
         super().__init__(handshake, options=options)
-        self.request_id = str(uuid.uuid4())
+        self.intake = common.Intake.accept(handshake, Settings.from_query, controls=_CONTROL)
+        self.request_id = self.intake.request_id
+        self.settings: Settings = self.intake.settings
         self.created = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        try:
-            self.settings = self.settings_class(handshake.query)
-            config = self.settings.session_config()  # checks the values a container's header leaves alone
-        except ConfigError as exc:
-            body = {"err_code": "INVALID_QUERY_PARAMETER", "err_msg": str(exc), "request_id": self.request_id}
-            raise HandshakeRefused(400, json.dumps(body).encode(), headers=self.response_headers() +
-                                   [("dg-error", _header_text(str(exc)))]) from None
-        self.config = config if self.settings.encoding else None  # None: a container, opened by its header
         self.model_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"streamscribe:{self.settings.model}"))
-        self._header = b""  # a container's first bytes until its header is complete
         self._sha256 = hashlib.sha256()
         self._fatal: ErrorCode | None = None
         self._finalized: set[int] = set()  # channels whose from_finalize final came since the last Finalize
         self._last_end: dict[int, int] = {}  # channel -> audio end of its last result, ms
 
+    @property
+    def config(self) -> SessionConfig | None:
+        """The session's config; None until a container's header opened it."""
+        return self.intake.config
+
     def response_headers(self) -> list[tuple[str, str]]:
-        return [("dg-request-id", self.request_id)]
+        return common.response_headers(self.request_id)
 
     def opening(self) -> list[events.Operation]:
-        return [events.Open(self.config)] if self.config is not None else []
+        return self.intake.opening()
 
     # -- client to core ---------------------------------------------------------------------------
 
     def receive(self, message: str | bytes) -> list[events.Operation]:
         if isinstance(message, bytes):
-            if not message:
-                return self._control(events.Close())  # Deepgram's deprecated way to close
             self._sha256.update(message)
-            if self.config is None:
-                return self._container(message)
-            return [events.Audio(message)]
-        return self._text(parse_json(message))
-
-    def _text(self, body: dict) -> list[events.Operation]:
-        """Operations for a JSON message: one of :attr:`controls`."""
-        kind = body.get("type")
-        if kind not in self.controls:
-            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unsupported message type {kind!r}; expected one of "
-                                                        f"{', '.join(self.controls)}")
-        return self._control(self.controls[kind])
-
-    def _control(self, operation: events.Operation) -> list[events.Operation]:
-        if isinstance(operation, events.Finalize):
+            return self.intake.audio(message)
+        body = kit.parse_json(message)
+        operations = self.intake.control(body)
+        if body["type"] == "Finalize":
             self._finalized.clear()
-        if self.config is not None:
-            return [operation]
-        if isinstance(operation, events.Close):  # closed before any audio: an empty call
-            self.config = self.settings.session_config()
-            return [events.Open(self.config), operation]
-        return []  # keep-alive or finalize before a container's header: nothing to do yet
-
-    def _container(self, data: bytes) -> list[events.Operation]:
-        self._header += data
-        header = parse_wav_header(self._header)
-        if header is None:
-            return []
-        encoding, rate, channels, offset = header
-        try:
-            self.config = self.settings.session_config(encoding=encoding, sample_rate=rate, channels=channels)
-        except ConfigError as exc:
-            raise ProtocolError(ErrorCode.BAD_AUDIO, str(exc)) from None
-        samples, self._header = self._header[offset:], b""
-        return [events.Open(self.config)] + ([events.Audio(samples)] if samples else [])
+        return operations
 
     # -- core to client ----------------------------------------------------------------------------
 
@@ -438,15 +282,5 @@ class DeepgramDoor(Door):
                         "models": [self.model_uuid],
                         "model_info": {self.model_uuid: {"name": self.settings.model, "version": MODEL_VERSION,
                                                          "arch": MODEL_VERSION}}}
-            return [json.dumps(metadata), self._close_frame(event)]
-        return [self._close_frame(event)]
-
-    def _close_frame(self, event: events.Ended) -> CloseFrame:
-        """Close as Deepgram does: 1000 after a normal end, else its code and error label for our error."""
-        if event.close_code == CloseCode.NORMAL_CLOSURE:
-            return CloseFrame(CloseCode.NORMAL_CLOSURE, "")
-        code, label = _CLOSE.get(self._fatal, (CloseCode.INTERNAL_ERROR, "NET-0000"))
-        if self._fatal is None and event.close_code == CloseCode.GOING_AWAY:
-            code = CloseCode.GOING_AWAY
-        reason = f"{label}: {event.reason}".encode()[:123].decode(errors="ignore")
-        return CloseFrame(code, reason)
+            return [json.dumps(metadata), common.close_frame(event, self._fatal)]
+        return [common.close_frame(event, self._fatal)]

@@ -3,9 +3,10 @@
 Flux clients (the Deepgram SDKs' ``listen.v2``, pipecat's and LiveKit's Flux
 services) get ``TurnInfo`` messages instead of ``Results``. The handshake,
 the audio (``encoding`` ``linear16``, ``mulaw`` or ``alaw`` with
-``sample_rate``, or left out for a WAV stream), the ``dg-request-id`` header, refusals (HTTP 400 with ``err_code``)
-and close codes are the Deepgram door's (:mod:`.deepgram`), and so is
-authentication, which the server does for every door.
+``sample_rate``, or left out for a WAV stream), the ``dg-request-id`` header,
+refusals (HTTP 400 with ``err_code``) and close codes are those of Deepgram's
+``/v1/listen`` (:mod:`.deepgram_common`); authentication is the server's, as
+for every door. The turns are :class:`~.turns.TurnTracker`'s.
 
 Parameters honoured:
 
@@ -58,11 +59,16 @@ is an ``Error`` message, then the close.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import ClassVar
 
+from common.errors import ErrorCode
+
 from ..core import events
-from .base import Outgoing
-from .deepgram import NO_ENDPOINTING_SEC, DeepgramDoor, Settings
+from . import deepgram_common as common
+from . import kit
+from .base import Door, Handshake, Outgoing
+from .turns import TurnInfo, TurnTracker
 
 DEFAULT_MODEL = "flux-general-en"
 HONOURED = ("encoding", "sample_rate", "model", "eager_eot_threshold", "eot_timeout_ms", "keyterm",
@@ -70,63 +76,73 @@ HONOURED = ("encoding", "sample_rate", "model", "eager_eot_threshold", "eot_time
 IGNORED_FLAGS = ("profanity_filter", "numerals", "mip_opt_out")
 IGNORED = ("eot_threshold", "redact", "tag")
 _CONTROL = {"CloseStream": events.Close(), "ForceEndTurn": events.Finalize(), "KeepAlive": events.KeepAlive()}
-IDLE, ONGOING, AWAITING = "idle", "ongoing", "awaiting"  # turn phases: none, words coming, after an eager end
 
 
-class FluxSettings(Settings):
+@dataclass(frozen=True, kw_only=True)
+class FluxSettings(common.StreamSettings):
     """The handshake's Flux parameters, checked; :class:`ConfigError` names a bad one."""
 
-    ignored_flags = IGNORED_FLAGS
-    punctuate = True  # Flux's transcripts are punctuated and cased
+    eager_threshold: float | None = None  # eager_eot_threshold; set: eager finals
 
-    def __init__(self, query: list[tuple[str, str]]) -> None:
-        params = self._common(query)
-        self.model = params.last("model") or DEFAULT_MODEL
-        self.eager_threshold = params.number("eager_eot_threshold", 0.3, 0.9)
-        self.eager_finals = self.eager_threshold is not None
-        params.number("eot_threshold", 0.5, 1.0)
-        timeout = params.integer("eot_timeout_ms", 500, int(NO_ENDPOINTING_SEC * 1000))
-        self.vad = {} if timeout is None else {"silence_threshold": timeout / 1000}
-        hints = params.values.get("language_hint", [])
-        self.language = "en" if not self.model.endswith("-multi") else hints[0] if len(hints) == 1 else None
-        self.context = self._context(params.values.get("keyterm", []))
+    @classmethod
+    def from_query(cls, query: kit.Query) -> FluxSettings:
+        common.check_flags(query, IGNORED_FLAGS)
+        encoding, sample_rate = common.audio_format(query)
+        model = query.last("model") or DEFAULT_MODEL
+        eager_threshold = query.number("eager_eot_threshold", 0.3, 0.9)
+        query.number("eot_threshold", 0.5, 1.0)
+        timeout = query.integer("eot_timeout_ms", 500, int(common.NO_ENDPOINTING_SEC * 1000))
+        hints = query.all("language_hint")
+        return cls(encoding=encoding, sample_rate=sample_rate, model=model,
+                   language="en" if not model.endswith("-multi") else hints[0] if len(hints) == 1 else None,
+                   context=common.context(query.all("keyterm")),
+                   vad={} if timeout is None else {"silence_threshold": timeout / 1000},
+                   eager_finals=eager_threshold is not None, eager_threshold=eager_threshold)
 
 
-class FluxDoor(DeepgramDoor):
+class FluxDoor(Door):
     name: ClassVar[str] = "flux"
-    settings_class = FluxSettings
-    controls = _CONTROL
 
-    def __init__(self, handshake, **options) -> None:
+    def __init__(self, handshake: Handshake, **options) -> None:
         super().__init__(handshake, **options)
+        self.intake = common.Intake.accept(handshake, FluxSettings.from_query, controls=_CONTROL)
+        self.request_id = self.intake.request_id
+        self.settings: FluxSettings = self.intake.settings
+        self.turns = TurnTracker(eager_confidence=self.settings.eager_threshold)
         self.sequence_id = 0
-        self.turn_index = 0
-        self._phase = IDLE
-        self._texts: list[str] = []  # the turn's finals
-        self._words: list[dict] = []  # their words
-        self._pending: events.Partial | None = None  # the latest partial after them
-        self._window = (0, 0)  # audio of the turn, ms
+        self._fatal: ErrorCode | None = None
 
-    def _text(self, body: dict) -> list[events.Operation]:
+    def response_headers(self) -> list[tuple[str, str]]:
+        return common.response_headers(self.request_id)
+
+    def opening(self) -> list[events.Operation]:
+        return self.intake.opening()
+
+    # -- client to core ---------------------------------------------------------------------------
+
+    def receive(self, message: str | bytes) -> list[events.Operation]:
+        if isinstance(message, bytes):
+            return self.intake.audio(message)
+        body = kit.parse_json(message)
         if body.get("type") == "Configure":
             return [events.Reply({"type": "ConfigureFailure", "request_id": self.request_id, "code": "UNSUPPORTED",
                                   "description": "Configure is not supported by this server: settings are fixed "
                                                  "at the handshake"})]
-        return super()._text(body)
+        return self.intake.control(body)
 
     # -- core to client ----------------------------------------------------------------------------
 
     def render(self, event: events.Event) -> list[Outgoing]:
         if isinstance(event, events.Ended):
-            return [self._close_frame(event)]
+            return [common.close_frame(event, self._fatal)]
         if isinstance(event, events.Opened):
             messages = [{"type": "Connected", "request_id": self.request_id}]
         elif isinstance(event, events.Partial):
-            messages = self._partial(event)
+            messages = [self._turn_info(info) for info in self.turns.partial(event)]
         elif isinstance(event, events.Final):
-            messages = self._final(event)
-        elif isinstance(event, events.Flushed) and self._phase != IDLE:
-            messages = [self._end_of_turn("manual")]  # ForceEndTurn when the turn had no final pending
+            messages = [self._turn_info(info) for info in self.turns.final(event)]
+        elif isinstance(event, events.Flushed):
+            messages = [self._turn_info(info) for info in self.turns.flushed()]  # ForceEndTurn, nothing pending
         elif isinstance(event, events.Error):
             if event.fatal:
                 self._fatal = event.code
@@ -143,61 +159,14 @@ class FluxDoor(DeepgramDoor):
         self.sequence_id += 1
         return json.dumps(message, ensure_ascii=False)
 
-    def _partial(self, event: events.Partial) -> list[dict]:
-        if not event.text.strip():
-            return []
-        self._pending = event
-        self._extend(event)
-        return [self._turn_info(self._advance() or "Update")]
-
-    def _final(self, event: events.Final) -> list[dict]:
-        self._pending = None
-        messages = []
-        text = event.text.strip()
-        if text:
-            self._extend(event)
-            self._texts.append(text)
-            self._words += [{"word": w.text.strip(), "confidence": round(w.confidence, 4), "start": w.start_ms / 1000,
-                             "end": w.end_ms / 1000} for w in event.words]
-            if kind := self._advance():
-                messages.append(self._turn_info(kind))
-        if event.speech_final:
-            if self._phase != IDLE:
-                messages.append(self._end_of_turn("manual" if event.from_finalize else "model"))
-        elif text and self.settings.eager_finals:
-            messages.append(self._turn_info("EagerEndOfTurn", confidence=self.settings.eager_threshold))
-            self._phase = AWAITING
-        elif text and not messages:
-            messages.append(self._turn_info("Update"))
-        return messages
-
-    def _advance(self) -> str | None:
-        """New words came: the state change they make (StartOfTurn, TurnResumed), or None."""
-        kind = {IDLE: "StartOfTurn", AWAITING: "TurnResumed"}.get(self._phase)
-        self._phase = ONGOING
-        return kind
-
-    def _extend(self, event: events.Transcript) -> None:
-        start, end = self._window
-        self._window = (event.start_ms, event.end_ms) if self._phase == IDLE else (start, max(end, event.end_ms))
-
-    def _end_of_turn(self, trigger: str) -> dict:
-        """The turn's finals as its end (a partial not followed by a final had no words in the end)."""
-        self._pending = None
-        message = self._turn_info("EndOfTurn", confidence=1.0)
-        message["trigger"] = trigger
-        self.turn_index += 1
-        self._phase, self._texts, self._words = IDLE, [], []
+    def _turn_info(self, info: TurnInfo) -> dict:
+        words = [{"word": w.text, "confidence": round(w.confidence, 4)} if w.start_ms is None else
+                 {"word": w.text, "confidence": round(w.confidence, 4), "start": w.start_ms / 1000,
+                  "end": w.end_ms / 1000} for w in info.words]
+        message = {"type": "TurnInfo", "event": info.event.value, "request_id": self.request_id,
+                   "turn_index": info.turn_index, "audio_window_start": info.start_ms / 1000,
+                   "audio_window_end": info.end_ms / 1000, "transcript": info.transcript, "words": words,
+                   "end_of_turn_confidence": info.confidence}
+        if info.trigger is not None:
+            message["trigger"] = info.trigger
         return message
-
-    def _turn_info(self, kind: str, *, confidence: float = 0.0) -> dict:
-        texts, words = list(self._texts), list(self._words)
-        if self._pending is not None:
-            pending = self._pending.text.strip()
-            texts.append(pending)
-            words += [{"word": word, "confidence": round(self._pending.confidence or 1.0, 4)}
-                      for word in pending.split()]
-        start, end = self._window
-        return {"type": "TurnInfo", "event": kind, "request_id": self.request_id, "turn_index": self.turn_index,
-                "audio_window_start": start / 1000, "audio_window_end": end / 1000, "transcript": " ".join(texts),
-                "words": words, "end_of_turn_confidence": confidence}

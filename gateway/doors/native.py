@@ -25,53 +25,30 @@ import json
 from collections import deque
 from typing import ClassVar
 
-from common.errors import ConfigError, ErrorCode, ProtocolError
+from common.errors import ErrorCode, ProtocolError
 
 from ..core import events
 from ..core.audio import SAMPLE_WIDTH
 from ..core.config import SessionConfig
+from . import kit
 from .base import CloseFrame, Door, Outgoing
 
-MAX_TEXT_BYTES = 64 * 1024  # control messages; audio frames have their own limit
 CONTROL_TYPES = ("finalize", "keepalive", "close")
 _CONTROL = {"finalize": events.Finalize(), "keepalive": events.KeepAlive(), "close": events.Close()}
 _TYPES = {"sample_rate": int, "channels": int, "chunk_size_sec": float, "unfixed_chunk_num": int,
           "unfixed_token_num": int}
 _FLAGS = ("multichannel", "words", "eager_finals")
 _NULLABLE_FLAGS = ("denoise", "sentence_endpoint")  # null: the deployment default
+_STRINGS = ("encoding", "language", "context", "asr_audio")
 REPLAY_KEPT = 512  # numbered messages (all but partials and acks) a resumable session can send again
 ACK_EVERY_SEC = 0.5  # audio between two audio_ack messages of a resumable session
-
-
-def parse_json(text: str) -> dict:
-    """A JSON object from a text message, or :class:`ProtocolError` ``bad_json``."""
-    if len(text) > MAX_TEXT_BYTES:
-        raise ProtocolError(ErrorCode.BAD_JSON, f"text message of {len(text)} characters is over the "
-                                                f"{MAX_TEXT_BYTES}-character limit")
-    try:
-        body = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProtocolError(ErrorCode.BAD_JSON, f"message is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ProtocolError(ErrorCode.BAD_JSON, "message is nested too deeply") from None
-    if not isinstance(body, dict):
-        raise ProtocolError(ErrorCode.BAD_JSON, "message must be a JSON object")
-    return body
-
-
-def _typed(body: dict, name: str, kind: type):
-    value = body[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            kind is int and not float(value).is_integer()):
-        raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name} must be {'an integer' if kind is int else 'a number'}")
-    return kind(value)
 
 
 def parse_config(text: str | bytes) -> SessionConfig:
     """Parse the first message of a connection."""
     if isinstance(text, bytes):
         raise ProtocolError(ErrorCode.CONFIG_REQUIRED, "the first message must be a JSON config, not binary audio")
-    body = parse_json(text)
+    body = kit.parse_json(text)
     kind = body.pop("type", "config")
     if kind != "config":
         raise ProtocolError(ErrorCode.CONFIG_REQUIRED, f"the first message must be a config, not {kind!r}")
@@ -81,25 +58,22 @@ def parse_config(text: str | bytes) -> SessionConfig:
     values = {name: value for name, value in body.items() if value is not None}
     for name, kind in _TYPES.items():
         if name in values:
-            values[name] = _typed(values, name, kind)
+            value = values[name]
+            values[name] = kit.integer(value, name, whole_floats=True) if kind is int else kit.number(value, name)
     for name in _FLAGS + _NULLABLE_FLAGS:
-        if name in values and not isinstance(values[name], bool):
-            raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name} must be true, false" +
-                                (" or null" if name in _NULLABLE_FLAGS else ""))
-    for name in ("encoding", "language", "context", "asr_audio"):
-        if name in values and not isinstance(values[name], str):
-            raise ProtocolError(ErrorCode.BAD_CONFIG, f"{name} must be a string")
-    if "vad" in values and not isinstance(values["vad"], dict):
-        raise ProtocolError(ErrorCode.BAD_CONFIG, "vad must be an object of endpointing options")
-    try:
-        return SessionConfig(**values)
-    except ConfigError as exc:
-        raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
+        if name in values:
+            kit.flag(values[name], name, expected="true, false" + (" or null" if name in _NULLABLE_FLAGS else ""))
+    for name in _STRINGS:
+        if name in values:
+            kit.string(values[name], name)
+    if "vad" in values:
+        kit.mapping(values["vad"], "vad", expected="an object of endpointing options")
+    return kit.session_config(**values)
 
 
 def parse_control(text: str) -> events.Operation:
     """Parse a text message after the config."""
-    body = parse_json(text)
+    body = kit.parse_json(text)
     kind = body.get("type")
     if kind == "config":
         raise ProtocolError(ErrorCode.PROTOCOL, "config was already received for this session")
@@ -111,18 +85,14 @@ def parse_control(text: str) -> events.Operation:
 
 def parse_resume(text: str) -> tuple[bool, events.Resume | None, str]:
     """Split the first message's resume options off: (resumable, a Resume or None, the rest as a config)."""
-    body = parse_json(text)
-    resumable = body.pop("resumable", False)
-    if not isinstance(resumable, bool):
-        raise ProtocolError(ErrorCode.BAD_CONFIG, "resumable must be true or false")
+    body = kit.parse_json(text)
+    resumable = kit.flag(body.pop("resumable", False), "resumable")
     resume = body.pop("resume", None)
     if resume is None:
         return resumable, None, json.dumps(body)
     if not isinstance(resume, dict) or not isinstance(resume.get("session_id"), str):
         raise ProtocolError(ErrorCode.BAD_CONFIG, 'resume must be {"session_id": "...", "last_seq": N}')
-    last_seq = resume.get("last_seq", -1)
-    if isinstance(last_seq, bool) or not isinstance(last_seq, int):
-        raise ProtocolError(ErrorCode.BAD_CONFIG, "resume.last_seq must be an integer")
+    last_seq = kit.integer(resume.get("last_seq", -1), "resume.last_seq")
     return True, events.Resume(resume["session_id"], last_seq), ""
 
 

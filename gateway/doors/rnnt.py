@@ -45,13 +45,14 @@ import uuid
 from datetime import datetime, timezone
 from typing import ClassVar
 
-from common.errors import ConfigError, ErrorCode, ProtocolError
+from common.errors import ErrorCode, ProtocolError
 from common.records import SAMPLE_RATE
 
 from ..core import events
 from ..core.config import SessionConfig
-from .base import CloseFrame, Door, HandshakeRefused, Outgoing
-from .native import parse_json
+from . import kit
+from .base import CloseFrame, Door, Outgoing
+from .kit import CallState
 
 PROTOCOL_VERSION = "1.0"
 ENCODINGS = ("pcm16", "float32")
@@ -72,14 +73,12 @@ class RnntDoor(Door):
 
     def __init__(self, handshake, **options) -> None:
         super().__init__(handshake, **options)
-        given = [value for name, value in handshake.query if name == "client_id"]
-        if given and not _CLIENT_ID.fullmatch(given[-1]):
-            body = {"type": "error", "error": "client_id must be 1-128 letters, digits or . _ : @ -"}
-            raise HandshakeRefused(400, json.dumps(body).encode())
-        self.client_id = given[-1] if given else f"client_{uuid.uuid4().hex[:12]}"
+        given = kit.Query(handshake.query).last("client_id")
+        if given is not None and not _CLIENT_ID.fullmatch(given):
+            raise kit.refusal(400, {"type": "error", "error": "client_id must be 1-128 letters, digits or . _ : @ -"})
+        self.client_id = given if given is not None else f"client_{uuid.uuid4().hex[:12]}"
         self.vad: dict = {}
-        self.started = False
-        self.stopping = False
+        self.state = CallState.AWAITING_OPEN  # OPEN at start_recording, CLOSING at stop_recording
         self.client_config: dict = {}
         self.segments: dict[str, int] = {}  # utterance id -> segment id, until its final
         self.next_segment = 0
@@ -95,30 +94,28 @@ class RnntDoor(Door):
 
     def receive(self, message: str | bytes) -> list[events.Operation]:
         if isinstance(message, bytes):
-            if not self.started or self.stopping:
+            if self.state is not CallState.OPEN:
                 return []  # the seed ignored audio outside a recording
             return [events.Audio(message)]
-        body = parse_json(message)
+        body = kit.parse_json(message)
         kind = body.get("type")
         if kind == "ping":
-            return [events.KeepAlive(), events.Reply({"type": "pong"})] if self.started else \
-                [events.Reply({"type": "pong"})]
+            return [events.Reply({"type": "pong"})] if self.state is CallState.AWAITING_OPEN else \
+                [events.KeepAlive(), events.Reply({"type": "pong"})]
         if kind == "start_recording":
-            if self.started:
+            if self.state is not CallState.AWAITING_OPEN:
                 raise ProtocolError(ErrorCode.PROTOCOL, "recording already started on this connection")
-            config = body.get("config") or {}
-            if not isinstance(config, dict):
-                raise ProtocolError(ErrorCode.BAD_CONFIG, "start_recording.config must be an object")
+            config = kit.mapping(body.get("config") or {}, "start_recording.config")
             opened = events.Open(self._config(config), call_id=self.client_id)
-            self.started = True
+            self.state = CallState.OPEN
             self.client_config = config
             return [opened]
         if kind == "stop_recording":
-            if not self.started:
+            if self.state is CallState.AWAITING_OPEN:
                 raise ProtocolError(ErrorCode.PROTOCOL, "stop_recording before start_recording")
-            if self.stopping:
+            if self.state is CallState.CLOSING:
                 return []
-            self.stopping = True
+            self.state = CallState.CLOSING
             return [events.Close()]
         if kind == "configure":
             return [self._configure(body)]
@@ -126,42 +123,23 @@ class RnntDoor(Door):
                                                     f"{', '.join(CLIENT_TYPES)}")
 
     def _config(self, config: dict) -> SessionConfig:
-        values: dict = {"encoding": "pcm16", "words": True, "vad": dict(self.vad)}
-        rate = config.get("sample_rate", SAMPLE_RATE)
-        if isinstance(rate, bool) or not isinstance(rate, int):
-            raise ProtocolError(ErrorCode.BAD_CONFIG, "config.sample_rate must be an integer")
-        values["sample_rate"] = rate
-        encoding = config.get("encoding", "pcm16")
-        if encoding not in ENCODINGS:
-            raise ProtocolError(ErrorCode.BAD_CONFIG, f"config.encoding must be one of {', '.join(ENCODINGS)}, "
-                                                      f"not {encoding!r}")
-        values["encoding"] = encoding
-        channels = config.get("channels", 1)
-        if channels not in (1, 2) or isinstance(channels, bool):
-            raise ProtocolError(ErrorCode.BAD_CONFIG, "config.channels must be 1 or 2")
-        values.update(channels=channels, multichannel=False)
+        values: dict = {"encoding": "pcm16", "words": True, "vad": dict(self.vad), "multichannel": False}
+        values["sample_rate"] = kit.integer(config.get("sample_rate", SAMPLE_RATE), "config.sample_rate")
+        values["encoding"] = kit.choice(config.get("encoding", "pcm16"), "config.encoding", ENCODINGS)
+        values["channels"] = kit.choice(config.get("channels", 1), "config.channels", (1, 2), expected="1 or 2")
         language = config.get("language")
         if language is not None:
-            if not isinstance(language, str):
-                raise ProtocolError(ErrorCode.BAD_CONFIG, "config.language must be a string")
-            values["language"] = language
-        try:
-            return SessionConfig(**values)
-        except ConfigError as exc:
-            raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
+            values["language"] = kit.string(language, "config.language")
+        return kit.session_config(**values)
 
     def _configure(self, body: dict) -> events.Reply:
-        if self.started:
+        if self.state is not CallState.AWAITING_OPEN:
             raise ProtocolError(ErrorCode.PROTOCOL, "configure is taken before start_recording only")
         silence = body.get("silence_duration")
         if silence is not None:
-            if isinstance(silence, bool) or not isinstance(silence, (int, float)):
-                raise ProtocolError(ErrorCode.BAD_CONFIG, "silence_duration must be a number of seconds")
-            vad = {**self.vad, "silence_threshold": float(silence)}
-            try:
-                SessionConfig(vad=vad)
-            except ConfigError as exc:
-                raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
+            vad = {**self.vad, "silence_threshold": kit.number(silence, "silence_duration",
+                                                               expected="a number of seconds")}
+            kit.session_config(vad=vad)
             self.vad = vad
         return events.Reply({"type": "configured", "config": {"silence_duration": self.vad.get("silence_threshold")}})
 

@@ -40,12 +40,12 @@ import hmac
 import json
 from typing import ClassVar
 
-from common.errors import ConfigError, ErrorCode, ProtocolError
+from common.errors import ErrorCode, ProtocolError
 
 from ..core import events
-from ..core.config import SessionConfig
-from .base import CloseFrame, Door, HandshakeRefused, Outgoing
-from .native import parse_json
+from . import kit
+from .base import CloseFrame, Door, Outgoing
+from .kit import CallState
 from .telephony import TrackClock, language_of
 
 TRACKS = ("inbound", "outbound")  # channel order; Twilio's names are the parties
@@ -75,15 +75,6 @@ def _sequence(value: object, name: str) -> int:
     return int(value)
 
 
-def _text(body: dict, name: str, where: str, *, required: bool = True) -> str:
-    value = body.get(name)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or not value:
-        raise ProtocolError(ErrorCode.PROTOCOL, f"{where}.{name} must be a non-empty string")
-    return value
-
-
 def _object(body: dict, name: str) -> dict:
     value = body.get(name)
     if not isinstance(value, dict):
@@ -101,10 +92,10 @@ class TwilioDoor(Door):
             self._check_signature(token)
         self.stream_sid = ""
         self.call_sid = ""
+        self.state = CallState.AWAITING_OPEN  # OPEN at start, CLOSING at stop
         self.tracks: tuple[str, ...] = ()
         self.clocks: dict[str, TrackClock] = {}
         self.chunks: dict[str, int] = {}  # track -> last chunk number
-        self.stopped = False
 
     def _check_signature(self, token: str) -> None:
         headers = self.handshake.headers
@@ -112,68 +103,63 @@ class TwilioDoor(Door):
         host = headers.get("Host", "")
         if not given or not any(hmac.compare_digest(given, signature(token, url))
                                 for url in signed_urls(host, self.handshake.target)):
-            body = {"error": str(ErrorCode.FORBIDDEN),
-                    "message": "X-Twilio-Signature is missing or does not match this URL and auth token"}
-            raise HandshakeRefused(403, json.dumps(body).encode())
+            raise kit.refusal(403, {"error": str(ErrorCode.FORBIDDEN),
+                                    "message": "X-Twilio-Signature is missing or does not match this URL and "
+                                               "auth token"})
 
     # -- Twilio to core --------------------------------------------------------------
 
     def receive(self, message: str | bytes) -> list[events.Operation]:
         if isinstance(message, bytes):
             raise ProtocolError(ErrorCode.PROTOCOL, "Twilio Media Streams send JSON text messages, not binary")
-        body = parse_json(message)
+        body = kit.parse_json(message)
         kind = body.get("event")
         if kind == "connected":
             return []
         if kind == "start":
             return self._start(body)
-        if kind in ("media", "dtmf", "mark", "stop") and not self.tracks:
+        if kind in ("media", "dtmf", "mark", "stop") and self.state is CallState.AWAITING_OPEN:
             raise ProtocolError(ErrorCode.CONFIG_REQUIRED, f"{kind!r} before 'start'; the stream starts with "
                                                            "'connected' and 'start'")
-        if self.stopped and kind in ("media", "stop"):
+        if self.state is CallState.CLOSING and kind in ("media", "stop"):
             raise ProtocolError(ErrorCode.PROTOCOL, f"{kind!r} after 'stop'")
         if kind == "media":
             return self._media(_object(body, "media"))
         if kind in ("dtmf", "mark"):
             return [events.KeepAlive()]  # key presses and playback marks: no audio, no results
         if kind == "stop":
-            self.stopped = True
+            self.state = CallState.CLOSING
             return [events.Close()]
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown event {kind!r}; Twilio sends connected, start, "
                                                     "media, dtmf, mark and stop")
 
     def _start(self, body: dict) -> list[events.Operation]:
-        if self.tracks:
+        if self.state is not CallState.AWAITING_OPEN:
             raise ProtocolError(ErrorCode.PROTOCOL, "the stream already started")
         start = _object(body, "start")
-        self.stream_sid = _text(start, "streamSid", "start")
-        self.call_sid = _text(start, "callSid", "start", required=False)
+        self.stream_sid = kit.string(start.get("streamSid"), "start.streamSid", nonempty=True,
+                                     expected="a non-empty string", code=ErrorCode.PROTOCOL)
+        call_sid = start.get("callSid")
+        self.call_sid = "" if call_sid is None else kit.string(call_sid, "start.callSid", nonempty=True,
+                                                               expected="a non-empty string", code=ErrorCode.PROTOCOL)
         tracks = start.get("tracks", ["inbound"])
         if (not isinstance(tracks, list) or not tracks or len(set(tracks)) != len(tracks)
                 or not set(tracks) <= set(TRACKS)):
             raise ProtocolError(ErrorCode.BAD_CONFIG, f"start.tracks must list 'inbound' and/or 'outbound', "
                                                       f"not {tracks!r}")
-        media = start.get("mediaFormat", {})
-        if not isinstance(media, dict):
-            raise ProtocolError(ErrorCode.BAD_CONFIG, "start.mediaFormat must be an object")
+        media = kit.mapping(start.get("mediaFormat", {}), "start.mediaFormat")
         encoding, rate, channels = (media.get("encoding", "audio/x-mulaw"), media.get("sampleRate", 8000),
                                     media.get("channels", 1))
         if encoding != "audio/x-mulaw" or channels != 1 or isinstance(rate, bool) or not isinstance(rate, int):
             raise ProtocolError(ErrorCode.BAD_CONFIG, f"mediaFormat must be audio/x-mulaw, one channel, an integer "
                                                       f"sampleRate; got {encoding!r}, {channels!r}, {rate!r}")
-        parameters = start.get("customParameters") or {}
-        if not isinstance(parameters, dict):
-            raise ProtocolError(ErrorCode.BAD_CONFIG, "start.customParameters must be an object")
-        context = parameters.get("context", "")
-        if not isinstance(context, str):
-            raise ProtocolError(ErrorCode.BAD_CONFIG, "the context parameter must be a string")
+        parameters = kit.mapping(start.get("customParameters") or {}, "start.customParameters")
+        context = kit.string(parameters.get("context", ""), "the context parameter")
         self.tracks = tuple(track for track in TRACKS if track in tracks)
-        try:
-            config = SessionConfig(sample_rate=rate, encoding="mulaw", channels=len(self.tracks), multichannel=True,
-                                   language=language_of(parameters.get("language"), "the language parameter"),
-                                   context=context)
-        except ConfigError as exc:
-            raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
+        self.state = CallState.OPEN
+        config = kit.session_config(sample_rate=rate, encoding="mulaw", channels=len(self.tracks), multichannel=True,
+                                    language=language_of(parameters.get("language"), "the language parameter"),
+                                    context=context)
         self.clocks = {track: TrackClock(rate=rate, name=f"the {track} track") for track in self.tracks}
         self.chunks = {track: 0 for track in self.tracks}
         return [events.Open(config, call_id=self.stream_sid, parties=self.tracks)]

@@ -27,7 +27,8 @@ from common.records import SAMPLE_RATE
 
 from ..core import events
 from ..core.config import SessionConfig
-from .base import CloseFrame, Door, HandshakeRefused, Outgoing
+from . import kit
+from .base import CloseFrame, Door, Outgoing
 
 _CONTROL = {"flush": events.Finalize(), "close": events.Close()}
 
@@ -47,18 +48,16 @@ class WhisperStreamDoor(Door):
 
     def __init__(self, handshake, **options) -> None:
         super().__init__(handshake, **options)
-        query = dict(handshake.query)
-        unknown = set(query) - {"language"}
+        query = kit.Query(handshake.query)
+        unknown = query.names() - {"language"}
         if unknown:
-            raise HandshakeRefused(400, json.dumps({
-                "error": str(ErrorCode.BAD_CONFIG),
-                "message": f"unknown query parameter(s): {', '.join(sorted(unknown))}; /ws/stream takes "
-                           "only language"}).encode())
+            raise kit.refusal(400, {"error": str(ErrorCode.BAD_CONFIG),
+                                    "message": f"unknown query parameter(s): {', '.join(sorted(unknown))}; "
+                                               "/ws/stream takes only language"})
         try:
-            self.config = _config(query.get("language") or None)
+            self.config = _config(query.last("language") or None)
         except ConfigError as exc:
-            raise HandshakeRefused(400, json.dumps({"error": str(ErrorCode.BAD_CONFIG),
-                                                    "message": str(exc)}).encode()) from None
+            raise kit.refusal(400, {"error": str(ErrorCode.BAD_CONFIG), "message": str(exc)}) from None
 
     def opening(self) -> list[events.Operation]:
         return [events.Open(self.config)]
