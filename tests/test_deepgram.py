@@ -654,11 +654,16 @@ def test_flux_eager_end_of_turn_resumed_and_forced():
     assert turn(d, final("then leisure.", speech_final=False)) == [("EagerEndOfTurn", "Dashwood had then leisure.")]
     assert turn(d, final("To consider.", speech_final=True)) == [
         ("TurnResumed", "Dashwood had then leisure. To consider."),
+        ("EagerEndOfTurn", "Dashwood had then leisure. To consider."),  # EndOfTurn comes from AwaitingEnd only
         ("EndOfTurn", "Dashwood had then leisure. To consider.")]
+    # an endpoint with no pause before it (the sentence endpoint) passes through EagerEndOfTurn too
+    assert turn(d, partial("Norland")) == [("StartOfTurn", "Norland")]
+    assert turn(d, final("Norland Park.", speech_final=True)) == [("EagerEndOfTurn", "Norland Park."),
+                                                                  ("EndOfTurn", "Norland Park.")]
     # ForceEndTurn: the from_finalize final ends the turn (manual); with none pending, Flushed does
     assert turn(d, partial("how much")) == [("StartOfTurn", "how much")]
     (forced,) = rendered(d, final("how much", speech_final=True, from_finalize=True))
-    assert (forced["event"], forced["trigger"], forced["turn_index"]) == ("EndOfTurn", "manual", 2)
+    assert (forced["event"], forced["trigger"], forced["turn_index"]) == ("EndOfTurn", "manual", 3)
     assert rendered(d, events.Flushed(1)) == []  # no turn open: nothing to end
     assert turn(d, partial("there")) == [("StartOfTurn", "there")]
     (forced,) = rendered(d, events.Flushed(2))  # the partial's utterance had no words after all

@@ -59,8 +59,20 @@ def test_eager_end_confirmed_or_resumed():
         (TurnEvent.EAGER_END, "Dashwood had then leisure.")]
     assert kinds(turns.final(final("To consider.", speech_final=True))) == [
         (TurnEvent.RESUMED, "Dashwood had then leisure. To consider."),
+        (TurnEvent.EAGER_END, "Dashwood had then leisure. To consider."),  # EndOfTurn only from AwaitingEnd
         (TurnEvent.END, "Dashwood had then leisure. To consider.")]
     assert turns.turn_index == 2
+
+
+def test_an_endpoint_without_a_pause_passes_through_eager_end():
+    """Flux: EndOfTurn repeats the EagerEndOfTurn just before it, so the sentence endpoint's final has one too."""
+    turns = TurnTracker(eager_confidence=0.5)
+    turns.partial(partial("Norland"))
+    infos = turns.final(final("Norland Park.", speech_final=True))
+    assert kinds(infos) == [(TurnEvent.EAGER_END, "Norland Park."), (TurnEvent.END, "Norland Park.")]
+    assert infos[0].confidence == 0.5 and turns.phase is Phase.IDLE
+    turns.partial(partial("how much"))  # a forced end is manual: straight to EndOfTurn, as Flux does
+    assert kinds(turns.final(final("how much", speech_final=True, from_finalize=True))) == [(TurnEvent.END, "how much")]
 
 
 def test_forced_ends():

@@ -95,6 +95,11 @@ class TurnTracker:
             if kind := self._advance():
                 infos.append(self._info(kind))
         if event.speech_final:
+            if self.phase is Phase.ONGOING and self.eager_confidence is not None and not event.from_finalize:
+                # Flux's state machine ends a turn only from AwaitingEnd, and EndOfTurn repeats
+                # the EagerEndOfTurn's transcript: an endpoint that came without a pause first
+                # (the sentence endpoint, new words after TurnResumed) passes through it.
+                infos.append(self._info(TurnEvent.EAGER_END, confidence=self.eager_confidence))
             if self.phase is not Phase.IDLE:
                 infos.append(self._end("manual" if event.from_finalize else "model"))
         elif text and self.eager_confidence is not None:
