@@ -26,7 +26,7 @@ from common.metrics import AsrMetrics, StageMetrics
 from common.records import Audio, End, SpeechEnd, SpeechStart, Transcript, decode, encode
 from common.runner import RunnerOptions, StageRunner
 
-from .support import eventually
+from tests.kit.support import eventually
 
 SR = 16_000
 

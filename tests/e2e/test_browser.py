@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from .support import word_errors
+from tests.kit.support import word_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

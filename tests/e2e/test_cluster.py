@@ -18,9 +18,9 @@ from websockets.asyncio.client import connect
 from common import keys
 from gateway.outputs.transcript_log import FINALS_STREAM
 
-from .cluster import RedisClusterServer
-from .faults import five_utterances_with_bounds
-from .support import word_errors
+from tests.kit.cluster import RedisClusterServer
+from tests.kit.faults import five_utterances_with_bounds
+from tests.kit.support import word_errors
 from .test_e2e import check_event_order, check_one_session_of_clips, finals, load, run_session
 
 pytestmark = pytest.mark.e2e

@@ -24,26 +24,14 @@ from common.errors import ConfigError, StreamscribeError  # noqa: E402
 from denoise_worker.dsp import DenoiseStream, float_to_pcm16, pcm16_to_float  # noqa: E402
 from denoise_worker.quality import NOISE_KINDS, make_noise, mix_at_snr, si_sdr, white_noise  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RATE = 16000
 
 
-def librivox_clips() -> list[tuple[Path, str]]:
-    """(wav path, transcript) of the LibriVox test clips, or skip the test."""
-    try:
-        from testdata import librivox_clips as shared  # tests/testdata.py, when present
-    except ImportError:
-        folder = REPO.parent / "shared" / "testdata" / "librivox"
-        wavs = sorted(folder.glob("*.wav"))
-        if not wavs:
-            pytest.skip(f"LibriVox clips not found in {folder}")
-        return [(wav, wav.with_suffix(".txt").read_text().strip()) for wav in wavs]
-    return [(Path(path), text) for path, text in shared()]
-
-
 @pytest.fixture(scope="module")
-def clips() -> list[np.ndarray]:
-    return [sf.read(str(path), dtype="float32")[0] for path, _ in librivox_clips()]
+def clips(clips) -> list[np.ndarray]:
+    """The LibriVox clips' samples."""
+    return [sf.read(str(path), dtype="float32")[0] for path, _ in clips]
 
 
 def denoise(samples: np.ndarray, *, chunk: int = 1600, **options: object) -> np.ndarray:

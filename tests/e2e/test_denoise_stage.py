@@ -25,7 +25,7 @@ from common.metrics import DenoiseMetrics  # noqa: E402
 from streamscribe_client import file_frames, stream  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
-from .support import RecordingRunner, free_port, service, wait_for_workers, word_errors  # noqa: E402
+from tests.kit.support import RecordingRunner, free_port, service, wait_for_workers, word_errors  # noqa: E402
 
 RATE = 16000
 CHUNK = 1000  # samples per input record: deliberately off the 512 grid

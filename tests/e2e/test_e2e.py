@@ -15,8 +15,8 @@ from websockets.exceptions import ConnectionClosed
 
 from streamscribe_client import file_frames, stream
 
-from .faults import five_utterances_with_bounds
-from .support import word_errors
+from tests.kit.faults import five_utterances_with_bounds
+from tests.kit.support import word_errors
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from .support import ROOT, word_errors
+from tests.kit.support import ROOT, word_errors
 
 TIMEOUT = 120
 EXAMPLES = ROOT / "examples"

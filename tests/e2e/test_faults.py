@@ -18,12 +18,12 @@ import soundfile
 from common.aio import wait_event, within
 from streamscribe_client import StreamClosed, file_frames, stream
 
-from .conftest import Stack
+from tests.kit.stack import Stack
 from gateway.core.hub import HubOptions
 
-from .faults import (assert_keys_expire_with_the_session, five_utterances, http_port, lease_owner, metric, scrape,
+from tests.kit.faults import (assert_keys_expire_with_the_session, five_utterances, http_port, lease_owner, metric, scrape,
                      session_key_ttls, wait_for_owner)
-from .support import wait_until, word_errors
+from tests.kit.support import wait_until, word_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -29,8 +29,8 @@ from gateway.outputs.follow import _current, call_id_of
 from gateway.outputs.transcript_log import FINALS_STREAM, call_key, finals_fields, log_key, transcript_message
 from gateway.outputs.webhook import FinalsWebhook, WebhookOptions
 
-from .support import eventually, free_port, service
-from .test_telephony import RATE, mulaw_encode, paced_frames, two_party_call, twilio_media, twilio_start
+from tests.kit.support import eventually, free_port, service
+from tests.unit.test_telephony import RATE, mulaw_encode, paced_frames, two_party_call, twilio_media, twilio_start
 
 TIMEOUT = 120
 PARTIES = ("inbound", "outbound")

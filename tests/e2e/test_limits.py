@@ -26,9 +26,9 @@ from common.aio import within
 from streamscribe_client import file_frames, stream
 from gateway.core.pacing import AudioPacer, PacingOptions
 
-from .conftest import SESSION_KEYS, SLOT_KEYS, Stack
-from .faults import metric, scrape
-from .support import ManualClock, wait_for_workers, wait_until, word_errors
+from tests.kit.stack import SESSION_KEYS, SLOT_KEYS, Stack
+from tests.kit.faults import metric, scrape
+from tests.kit.support import ManualClock, wait_for_workers, wait_until, word_errors
 
 RATE = 16000
 

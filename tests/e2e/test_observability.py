@@ -5,8 +5,8 @@ Real processes against a real redis-server (the gateway, a VAD and an ASR worker
 JSON through ``STREAMSCRIBE_LOG_FORMAT=json``:
 
 * one clip is streamed, then every ``/metrics`` is scraped: every metric name that the
-  Grafana dashboard and the alert rules reference (parsed by tests/metric_names.py, the
-  same parsing tests/test_deploy.py uses statically) is exported by a running process, and
+  Grafana dashboard and the alert rules reference (parsed by tests/kit/metric_names.py, the
+  same parsing tests/unit/test_deploy.py uses statically) is exported by a running process, and
   the key counters moved;
 * a real Prometheus (``/usr/bin/prometheus``, Debian package ``prometheus``) scrapes the
   stack on loopback with the job names of deploy/prometheus/prometheus.yml and the real
@@ -38,13 +38,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streamscribe_client import file_frames, stream
 
-from .metric_names import EXTERNAL_METRICS, PROM_RULES, dashboard_queries, prom_config, referenced_metric_names
-from .metric_names import rules as alert_rules
-from .support import Process, free_port, service, wait_until
+from tests.kit.metric_names import EXTERNAL_METRICS, PROM_RULES, dashboard_queries, prom_config, referenced_metric_names
+from tests.kit.metric_names import rules as alert_rules
+from tests.kit.support import Process, free_port, service, wait_until
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 IN_CI = bool(os.environ.get("CI"))
 SPEED = 4.0  # times real time, as in test_e2e
 TIMEOUT = 120

@@ -1,6 +1,6 @@
 """The qwen3-vllm engine inside the real ASR stage, behind the real gateway and VAD.
 
-vLLM is the FAKE of tests/fakes (labelled at the GPU boundary): it "recognises"
+vLLM is the FAKE of tests/kit/fakes (labelled at the GPU boundary): it "recognises"
 the reference transcript at a fixed pace. Everything else is real: Redis, the
 gateway and VAD worker processes, the stage runner and the ASR stage running the
 engine in this process. What this proves is the wiring: prompts reach the engine
@@ -20,9 +20,9 @@ from common.metrics import AsrMetrics, StageMetrics
 from common.runner import RunnerOptions, StageRunner
 from streamscribe_client import file_frames, stream
 
-from .fakes import fake_vllm
-from .fakes.fake_tokenizer import FakeTokenizer
-from .support import free_port, service
+from tests.kit.fakes import fake_vllm
+from tests.kit.fakes.fake_tokenizer import FakeTokenizer
+from tests.kit.support import free_port, service
 
 pytestmark = pytest.mark.e2e
 

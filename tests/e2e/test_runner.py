@@ -196,7 +196,7 @@ async def test_doorbell_reads_bells_until_quiet_then_goes_on(redis, monkeypatch)
     next read still gets the bells."""
     import time
 
-    from .support import eventually
+    from tests.kit.support import eventually
     monkeypatch.setattr(bus, "LISTEN_TIMEOUT", 0.3)
     channel = keys.SessionKeys("quiet").bell("vad")
     rung = []

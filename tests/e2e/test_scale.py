@@ -10,8 +10,8 @@ import soundfile
 
 from streamscribe_client import file_frames, stream
 
-from .faults import http_port, metric, scrape
-from .support import word_errors
+from tests.kit.faults import http_port, metric, scrape
+from tests.kit.support import word_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -35,9 +35,9 @@ from gateway.security.limits import claims_key
 
 from streamscribe_client import file_frames, stream
 
-from .conftest import SESSION_KEYS, Stack
-from .faults import metric
-from .support import Process, free_port, service, wait_until, word_errors
+from tests.kit.stack import SESSION_KEYS, Stack
+from tests.kit.faults import metric
+from tests.kit.support import Process, free_port, service, wait_until, word_errors
 
 pytestmark = pytest.mark.e2e
 

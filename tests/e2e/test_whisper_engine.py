@@ -11,7 +11,7 @@ from asr_worker.engines import DecodeRequest
 from asr_worker.engines.base import EngineOptions
 from asr_worker.engines.whisper import FULL_WINDOW, WhisperEngine, encoder_frames
 
-from .testdata import librivox_samples
+from tests.kit.testdata import librivox_samples
 
 SR = 16_000
 

@@ -24,7 +24,7 @@ from common.metrics import AsrMetrics
 from common.records import Audio, End, SpeechEnd, SpeechStart, Transcript
 from common.stage import Session
 
-from .support import RecordingRunner, normalise, word_errors
+from tests.kit.support import RecordingRunner, normalise, word_errors
 
 SR = 16_000
 TIMEOUT = 120.0  # tiny.en on a shared CPU

@@ -1,6 +1,6 @@
 """A throw-away 3-master Redis Cluster on loopback ports, for the cluster tests.
 
-It offers what :class:`tests.conftest.Stack` uses of a :class:`tests.support.RedisServer`
+It offers what :class:`tests.kit.stack.Stack` uses of a :class:`tests.kit.support.RedisServer`
 (``url``, ``start``, ``stop``, ``close``, ``keys``) so the same stack of real processes runs
 against it unchanged; only the URL scheme (``redis+cluster://``) differs.
 """

@@ -1,7 +1,7 @@
 """The metric names and PromQL the deploy/ files reference, shared by the tests.
 
-tests/test_deploy.py checks them statically against common/metrics.py;
-tests/test_observability.py checks them against the /metrics of running processes
+tests/unit/test_deploy.py checks them statically against common/metrics.py;
+tests/e2e/test_observability.py checks them against the /metrics of running processes
 and runs dashboard queries through a real Prometheus. Both read the dashboard and
 the alert rules through these helpers, so they agree on what "referenced" means.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 PROM_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
 PROM_RULES = DEPLOY / "prometheus" / "alerts.yml"

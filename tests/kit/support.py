@@ -24,7 +24,7 @@ from websockets.datastructures import Headers
 
 from gateway.security import httpsig
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -126,7 +126,7 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def keys(self, pattern: str) -> list[str]:
-        """Keys matching ``pattern`` (as :meth:`tests.cluster.RedisClusterServer.keys` offers)."""
+        """Keys matching ``pattern`` (as :meth:`tests.kit.cluster.RedisClusterServer.keys` offers)."""
         client = sync_redis.Redis.from_url(self.url)
         try:
             return sorted(key.decode() for key in client.scan_iter(pattern))

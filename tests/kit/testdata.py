@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "testdata" / "librivox"
 CACHE = Path(os.environ.get("STREAMSCRIBE_TESTDATA_CACHE", Path.home() / ".cache" / "streamscribe" / "testdata"))
 POCKETSPHINX = "pocketsphinx==5.1.1"

@@ -18,7 +18,7 @@ from websockets.http11 import Response
 
 from streamscribe_client.client import CLEAR_LINE, printer, refusal
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PARTIAL = {"type": "partial", "text": "hello wor"}
 FINAL = {"type": "final", "text": "hello world", "start_ms": 250, "end_ms": 1500}
 ERROR = {"type": "error", "code": "overloaded", "message": "try again later"}

@@ -9,7 +9,7 @@ import pytest
 
 from asr_worker.engines.scheduler import DecodeScheduler
 
-from .support import ManualClock
+from tests.kit.support import ManualClock
 
 TIMEOUT = 10
 

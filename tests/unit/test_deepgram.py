@@ -31,9 +31,9 @@ from gateway.doors import flux
 from gateway.doors.deepgram import MIN_ENDPOINTING_MS, DeepgramDoor, parse_wav_header
 from gateway.doors.flux import FluxDoor
 
-from .faults import five_utterances_with_bounds
-from .support import ROOT, free_port, normalise, service, wait_for_workers, word_errors
-from .testdata import synthetic_voice
+from tests.kit.faults import five_utterances_with_bounds
+from tests.kit.support import ROOT, free_port, normalise, service, wait_for_workers, word_errors
+from tests.kit.testdata import synthetic_voice
 
 TIMEOUT = 120
 SPEED = 4.0  # times real time

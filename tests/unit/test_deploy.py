@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -38,18 +39,18 @@ import pytest
 
 yaml = pytest.importorskip("yaml")  # pyyaml is in the dev extra
 
-# The deploy/ files' queries and metric names, shared with tests/test_observability.py.
-from .metric_names import (  # noqa: E402
+# The deploy/ files' queries and metric names, shared with tests/e2e/test_observability.py.
+from tests.kit.metric_names import (  # noqa: E402
     DASHBOARD, EXTERNAL_METRICS, PROM_CONFIG, PROM_RULES, STAGES, TARGET_LABELS, promql_labels,
     promql_metric_names,
 )
-from .metric_names import all_queries as _all_queries  # noqa: E402
-from .metric_names import dashboard as _dashboard  # noqa: E402
-from .metric_names import dashboard_queries as _dashboard_queries  # noqa: E402
-from .metric_names import prom_config as _prom_config  # noqa: E402
-from .metric_names import rules as _rules  # noqa: E402
+from tests.kit.metric_names import all_queries as _all_queries  # noqa: E402
+from tests.kit.metric_names import dashboard as _dashboard  # noqa: E402
+from tests.kit.metric_names import dashboard_queries as _dashboard_queries  # noqa: E402
+from tests.kit.metric_names import prom_config as _prom_config  # noqa: E402
+from tests.kit.metric_names import rules as _rules  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 COMPOSE = REPO / "docker-compose.yml"
 COMPOSE_CPU = DEPLOY / "compose.cpu.yml"
@@ -644,12 +645,8 @@ def test_alert_rules_cover_the_required_cases():
 
 
 def test_dashboard_json_is_generated_from_its_builder():
-    sys.path.insert(0, str(DEPLOY / "grafana"))
-    try:
-        import build_dashboard
-    finally:
-        sys.path.pop(0)
-    assert DASHBOARD.read_text(encoding="utf-8") == build_dashboard.render(), \
+    render = runpy.run_path(str(DEPLOY / "grafana" / "build_dashboard.py"))["render"]
+    assert DASHBOARD.read_text(encoding="utf-8") == render(), \
         "streamscribe.json is stale: run python deploy/grafana/build_dashboard.py"
 
 

@@ -10,7 +10,7 @@ from websockets.datastructures import Headers
 from gateway.security import httpsig
 from gateway.security.httpsig import SignatureError, Token, parse_dictionary, verify
 
-from .support import audiohook_signature
+from tests.kit.support import audiohook_signature
 
 # The example request of Genesys's AudioHook documentation (the forum copy's curly quotes straightened).
 SECRET = base64.b64decode("TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=")

@@ -12,7 +12,7 @@ from gateway.doors import ROUTES, door_for
 from gateway.doors.base import CloseFrame, Handshake
 from gateway.doors.native import NativeDoor, parse_config, parse_control
 
-NATIVE_DOCS = Path(__file__).resolve().parent.parent / "docs" / "native.md"
+NATIVE_DOCS = Path(__file__).resolve().parents[2] / "docs" / "native.md"
 
 
 def test_defaults_and_pipeline():

@@ -1,4 +1,4 @@
-"""The qwen3-vllm engine against the FAKE vLLM of tests/fakes (no GPU, no model).
+"""The qwen3-vllm engine against the FAKE vLLM of tests/kit/fakes (no GPU, no model).
 
 What these tests prove is the engine's own behaviour at the vLLM API boundary:
 the prompts it sends, how it parses answers, that decodes of many sessions are
@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (str(ROOT), str(ROOT / "tests")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from asr_worker.engines import EngineOptions, load_engine  # noqa: E402
-from asr_worker.engines.base import DecodeRequest  # noqa: E402
-from asr_worker.engines import qwen3_vllm  # noqa: E402
-from asr_worker.rollback import REPLACEMENT, stable_prefix  # noqa: E402
-from common.errors import ConfigError, ModelError  # noqa: E402
-from fakes import fake_vllm  # noqa: E402
-from fakes.fake_tokenizer import FakeTokenizer  # noqa: E402
+from asr_worker.engines import EngineOptions, load_engine
+from asr_worker.engines.base import DecodeRequest
+from asr_worker.engines import qwen3_vllm
+from asr_worker.rollback import REPLACEMENT, stable_prefix
+from common.errors import ConfigError, ModelError
+from tests.kit.fakes import fake_vllm
+from tests.kit.fakes.fake_tokenizer import FakeTokenizer
 
 SR = 16000
 TIMEOUT = 5.0

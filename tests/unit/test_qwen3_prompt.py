@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from asr_worker.engines.qwen3_prompt import (  # noqa: E402
+from asr_worker.engines.qwen3_prompt import (
     LanguageMemory,
     PromptBuilder,
     collapse_repetitions,

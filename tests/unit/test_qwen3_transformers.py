@@ -10,22 +10,16 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (str(ROOT), str(ROOT / "tests")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from asr_worker.engines import EngineOptions  # noqa: E402
-from asr_worker.engines import qwen3_transformers  # noqa: E402
-from asr_worker.engines.base import DecodeRequest  # noqa: E402
-from asr_worker.engines.token_confidence import Generated  # noqa: E402
-from common.errors import ConfigError, ModelError  # noqa: E402
-from fakes.fake_tokenizer import FakeTokenizer  # noqa: E402
+from asr_worker.engines import EngineOptions
+from asr_worker.engines import qwen3_transformers
+from asr_worker.engines.base import DecodeRequest
+from asr_worker.engines.token_confidence import Generated
+from common.errors import ConfigError, ModelError
+from tests.kit.fakes.fake_tokenizer import FakeTokenizer
 
 TIMEOUT = 5.0
 

@@ -18,7 +18,7 @@ from common.stage import Session
 from vad_worker.model import SileroVad
 from common.endpointing import EndpointOptions
 from vad_worker.stage import VadStage
-from .support import RecordingRunner
+from tests.kit.support import RecordingRunner
 
 
 def test_raw_round_trips_and_defaults_to_empty():

@@ -22,7 +22,7 @@ from streamscribe_client import StreamClosed, StreamscribeClient
 from gateway.doors.base import Handshake
 from gateway.doors.native import ACK_EVERY_SEC, NativeDoor
 
-from .support import paced, pcm_chunks
+from tests.kit.support import paced, pcm_chunks
 
 TIMEOUT = 120
 RATE = 16_000

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (str(ROOT), str(ROOT / "tests")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from asr_worker.rollback import REPLACEMENT, safe_utf8_prefix, stable_prefix  # noqa: E402
-from fakes.fake_tokenizer import FakeTokenizer  # noqa: E402
+from asr_worker.rollback import REPLACEMENT, safe_utf8_prefix, stable_prefix
+from tests.kit.fakes.fake_tokenizer import FakeTokenizer
 
 TOK = FakeTokenizer()  # 2 bytes per token: splits 3-byte characters like byte-level BPE can
 

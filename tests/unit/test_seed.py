@@ -27,7 +27,7 @@ from gateway.doors.rnnt import RnntDoor
 from gateway.doors.whisper_stream import TcpDoor, WhisperStreamDoor
 from gateway.tcp import TcpListener, TcpOptions, parse_networks
 
-from .support import converse, free_port, paced, pcm_chunks, word_errors
+from tests.kit.support import converse, free_port, paced, pcm_chunks, word_errors
 
 TIMEOUT = 120
 RATE = 16_000

@@ -3,7 +3,7 @@ sent at once as an early final (eager, or when its text ends a sentence), with t
 VAD's utterance split off as an utterance of its own, the same way after a takeover.
 
 The stage runs in process with the recording stand-in for the Redis runner; the
-engine is the real qwen3-vllm engine on the FAKE vLLM of tests/fakes (the GPU
+engine is the real qwen3-vllm engine on the FAKE vLLM of tests/kit/fakes (the GPU
 boundary), whose ``gate`` holds every decode until the test releases it, so a
 decode can be caught "in flight" without timing. The fake answers with the
 length of the audio it heard, so each final shows which audio it decoded.
@@ -23,9 +23,9 @@ from common.metrics import AsrMetrics
 from common.records import Audio, End, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript, utterance_id
 from common.stage import Session
 
-from .fakes import fake_vllm
-from .fakes.fake_tokenizer import FakeTokenizer
-from .support import RecordingRunner
+from tests.kit.fakes import fake_vllm
+from tests.kit.fakes.fake_tokenizer import FakeTokenizer
+from tests.kit.support import RecordingRunner
 
 SR = 16_000
 START = SR  # the utterance begins 1 s into the session

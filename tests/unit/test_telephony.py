@@ -38,9 +38,9 @@ from gateway.doors.telephony import MAX_GAP_MS, format_duration, language_of, pa
 from gateway.doors.twilio import TwilioDoor, signature
 from gateway.server import Gateway, ListenOptions
 
-from .faults import metric, scrape
-from .support import audiohook_signature, converse, paced, word_errors
-from .testdata import synthetic_voice
+from tests.kit.faults import metric, scrape
+from tests.kit.support import audiohook_signature, converse, paced, word_errors
+from tests.kit.testdata import synthetic_voice
 
 STREAM_SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
 CALL_SID = "CA0123456789abcdef0123456789abcdef"

@@ -9,24 +9,17 @@ real model's figure is.
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (str(ROOT), str(ROOT / "tests")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from asr_worker.engines import EngineOptions  # noqa: E402
-from asr_worker.engines import qwen3_transformers, qwen3_vllm  # noqa: E402
-from asr_worker.engines.base import DecodeRequest  # noqa: E402
-from asr_worker.engines.token_confidence import (Generated, answer_confidence, marker_id,  # noqa: E402
+from asr_worker.engines import EngineOptions
+from asr_worker.engines import qwen3_transformers, qwen3_vllm
+from asr_worker.engines.base import DecodeRequest
+from asr_worker.engines.token_confidence import (Generated, answer_confidence, marker_id,
                                                  sampled_logprobs)
-from fakes import fake_vllm  # noqa: E402
-from fakes.fake_tokenizer import FakeTokenizer  # noqa: E402
+from tests.kit.fakes import fake_vllm
+from tests.kit.fakes.fake_tokenizer import FakeTokenizer
 
 MARKER = 9999
 

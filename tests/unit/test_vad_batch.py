@@ -13,7 +13,7 @@ from common.stage import Session
 from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad
 from vad_worker.stage import VadStage
 
-from .support import RecordingRunner
+from tests.kit.support import RecordingRunner
 
 
 def make_stage(runner=None) -> VadStage:
