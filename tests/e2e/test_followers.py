@@ -30,7 +30,9 @@ from gateway.outputs.transcript_log import FINALS_STREAM, call_key, finals_field
 from gateway.outputs.webhook import FinalsWebhook, WebhookOptions
 
 from tests.kit.support import eventually, free_port, service
-from tests.unit.test_telephony import RATE, mulaw_encode, paced_frames, two_party_call, twilio_media, twilio_start
+from tests.kit.telephony import mulaw_encode, twilio_media, twilio_start
+
+from .test_telephony import RATE, paced_frames, two_party_call
 
 TIMEOUT = 120
 PARTIES = ("inbound", "outbound")
