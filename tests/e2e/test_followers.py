@@ -25,7 +25,6 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from common import keys
 from common.metrics import GatewayMetrics
 from gateway.core import events
-from gateway.outputs.follow import _current, call_id_of
 from gateway.outputs.transcript_log import FINALS_STREAM, call_key, finals_fields, log_key, transcript_message
 from gateway.outputs.webhook import FinalsWebhook, WebhookOptions
 
@@ -320,22 +319,6 @@ async def test_a_call_whose_gateway_dies_is_lost_to_its_followers(stack, second_
     await redis.delete(session.out)
 
 
-def test_follow_paths():
-    assert call_id_of("/ws/follow/MZ123") == "MZ123"
-    assert call_id_of("/ws/follow/MZ123/") == "MZ123"
-    assert call_id_of("/ws/asr") is None
-
-
-def test_late_followers_skip_superseded_partials():
-    def entry(seq, kind, utterance):
-        return f"0-{seq}".encode(), {b"m": json.dumps({"type": kind, "utterance_id": utterance}).encode()}
-
-    entries = [entry(1, "partial", "a"), entry(2, "partial", "b"), entry(3, "partial", "a"), entry(4, "final", "a"),
-               entry(5, "partial", "b"), entry(6, "ended", None)]
-    assert [(seq, m["type"], m["utterance_id"]) for seq, m in _current(entries)] == [
-        (4, "final", "a"), (5, "partial", "b"), (6, "ended", None)]
-
-
 def test_finals_entries_have_the_documented_schema():
     final = events.Final(channel=1, session_id="s1", utterance_id="s1-16000", text="hello there", start_ms=1000,
                          end_ms=1800, language="en", speech_final=True, confidence=0.912345,
@@ -376,12 +359,3 @@ async def test_webhook_retries(statuses, requests, result, retries):
     assert sample(registry, "webhook_deliveries_total", result=result) == 1
     assert sample(registry, "webhook_retries_total") == retries
     assert not hook.submit({"utterance_id": "u-2"}, key="u-2")  # closed
-
-
-async def test_webhook_drops_finals_when_its_queue_is_full():
-    registry = CollectorRegistry()
-    hook = FinalsWebhook(WebhookOptions(url="http://127.0.0.1:9/", queue=2), metrics=GatewayMetrics(registry))
-    # Not started: nothing takes finals off the queue.
-    assert [hook.submit({}, key=str(i)) for i in range(3)] == [True, True, False]
-    assert sample(registry, "webhook_deliveries_total", result="dropped") == 1
-    await hook.close()
