@@ -24,39 +24,12 @@ from websockets.exceptions import ConnectionClosed
 
 from common.aio import within
 from streamscribe_client import file_frames, stream
-from gateway.core.pacing import AudioPacer, PacingOptions
 
 from tests.kit.stack import SESSION_KEYS, SLOT_KEYS, Stack
 from tests.kit.faults import metric, scrape
-from tests.kit.support import ManualClock, wait_for_workers, wait_until, word_errors
+from tests.kit.support import wait_for_workers, wait_until, word_errors
 
 RATE = 16000
-
-
-
-def test_pacer_allows_a_burst_then_the_sustained_rate():
-    clock = ManualClock()
-    pacer = AudioPacer(PacingOptions(max_lead=2.0, max_realtime_factor=4.0), clock=clock)
-    assert [pacer.spend(0.5) for _ in range(4)] == [0.0] * 4  # the 2 s burst
-    assert pacer.spend(1.0) == pytest.approx(0.25)  # 1 s more at 4x: a quarter second
-    clock.now += 0.25
-    assert pacer.spend(1.0) == pytest.approx(0.25)
-
-
-def test_pacer_never_slows_real_time():
-    clock = ManualClock()
-    pacer = AudioPacer(PacingOptions(max_lead=0.5, max_realtime_factor=1.0), clock=clock)
-    for _ in range(1000):
-        assert pacer.spend(0.1) == 0.0
-        clock.now += 0.1
-
-
-def test_pacing_options_are_checked():
-    from common.errors import ConfigError
-    with pytest.raises(ConfigError, match="at least 1"):
-        PacingOptions(max_realtime_factor=0.5)
-    with pytest.raises(ConfigError, match="positive"):
-        PacingOptions(max_lead=0)
 
 
 @pytest.fixture(scope="module")
