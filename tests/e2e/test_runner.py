@@ -175,21 +175,6 @@ async def test_a_vanished_session_is_cleaned_up(redis):
         await runner.close()
 
 
-async def test_bounded_gather_limits_commands_in_flight():
-    running = peak = 0
-
-    async def job(i):
-        nonlocal running, peak
-        running += 1
-        peak = max(peak, running)
-        await asyncio.sleep(0)
-        running -= 1
-        return i
-
-    assert await bus.gather_bounded((job(i) for i in range(300)), limit=16) == list(range(300))
-    assert peak == 16
-
-
 async def test_doorbell_reads_bells_until_quiet_then_goes_on(redis, monkeypatch):
     """The doorbell's blocking reads share one deadline: every bell rings; when none comes
     for LISTEN_TIMEOUT the read ends (the listener then checks the connection), and the

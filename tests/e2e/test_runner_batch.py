@@ -75,11 +75,3 @@ async def test_commits_and_reads_go_on_after_redis_loses_its_scripts(redis):
         assert (await next_seen(stage))[1].seq == 1  # read through the READ script
     finally:
         await runner.close()
-
-
-def test_pack_command_packs_as_redis_py_does():
-    from redis.asyncio.connection import Connection
-
-    from common.bus import pack_command
-    args = ("EVALSHA", "a" * 40, 3, "ss:{x}:lease", b"\x00\xff" * 5000, "", 12345678901234, "ü")
-    assert pack_command(*args) == b"".join(Connection().pack_command(*args))

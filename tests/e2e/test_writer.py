@@ -8,7 +8,6 @@ import pytest
 from redis.exceptions import RedisError
 
 from common import bus
-from common.records import Audio, decode, encode, encode_audio
 from gateway.core.writer import Append, AppendWriter
 
 
@@ -121,10 +120,3 @@ def test_an_append_redis_refuses_fails_alone_and_the_batch_goes_on(redis_server)
             await redis.aclose()
 
     run(scenario())
-
-
-def test_the_gateways_audio_records_are_the_bus_codecs():
-    pcm = bytes(range(256)) * 12
-    for seq, offset in ((0, 0), (7, 11_200), (2**40, 2**45)):
-        assert encode_audio(seq, offset, pcm) == encode(Audio(seq=seq, offset=offset, pcm=pcm))
-    assert decode(encode_audio(3, 4800, pcm)) == Audio(seq=3, offset=4800, pcm=pcm)
