@@ -1,24 +1,19 @@
-"""The command-line client's output and failures: terminal codes only on a terminal, one line per failure."""
+"""The command-line client's output: terminal codes only on a terminal, a refusal's reason.
+
+Its failures as a real process are tested in tests/e2e/test_client_cli.py.
+"""
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
 
-import numpy as np
-import soundfile
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Response
 
 from streamscribe_client.client import CLEAR_LINE, printer, refusal
 
-ROOT = Path(__file__).resolve().parents[2]
 PARTIAL = {"type": "partial", "text": "hello wor"}
 FINAL = {"type": "final", "text": "hello world", "start_ms": 250, "end_ms": 1500}
 ERROR = {"type": "error", "code": "overloaded", "message": "try again later"}
@@ -66,33 +61,3 @@ def test_a_refused_handshake_says_the_servers_reason():
     assert refusal(refused) == "HTTP 403: the origin is not allowed"
     assert refusal(InvalidStatus(Response(502, "Bad Gateway", Headers(), b"<html>"))) == "HTTP 502"
     assert refusal(InvalidStatus(Response(500, "Internal Server Error", Headers(), b"[]"))) == "HTTP 500"
-
-
-def run_client(*args: str) -> subprocess.CompletedProcess:
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "streamscribe_client", *args], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONPATH": path}, cwd=ROOT)
-
-
-def assert_one_line_failure(result: subprocess.CompletedProcess, *words: str) -> None:
-    assert result.returncode != 0, result
-    assert "Traceback" not in result.stderr, result.stderr
-    assert len(result.stderr.splitlines()) == 1, result.stderr
-    for word in words:
-        assert word in result.stderr, result.stderr
-    assert result.stdout == ""
-
-
-def test_a_missing_file_is_one_line_and_a_failure(tmp_path):
-    missing = tmp_path / "nonexistent.wav"
-    assert_one_line_failure(run_client(str(missing)), str(missing), "No such file")
-
-
-def test_a_refused_connection_and_a_bad_url_are_one_line_and_a_failure(tmp_path):
-    clip = tmp_path / "silence.wav"
-    soundfile.write(clip, np.zeros(1600, np.float32), 16000)
-    with socket.socket() as bound:  # bound but not listening: connections to it are refused
-        bound.bind(("127.0.0.1", 0))
-        url = f"ws://127.0.0.1:{bound.getsockname()[1]}/ws/asr"
-        assert_one_line_failure(run_client(str(clip), "--url", url), "cannot reach", url)
-    assert_one_line_failure(run_client(str(clip), "--url", "http://localhost:8000/"), "bad --url")
