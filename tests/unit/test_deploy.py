@@ -6,279 +6,59 @@ What is checked here, without Docker and without running the services:
   Specification JSON schema (vendored in tests/data/, see tests/data/README.md);
 * the stack is scalable (no container_name / host ports on workers), Redis is persistent,
   every service has a restart policy and a healthcheck on the right port and path;
-* every streamscribe service's command and STREAMSCRIBE_* variables match the CLI contract
-  (statically, and against the real `python -m <service> --help`);
+* every streamscribe service's command and STREAMSCRIBE_* variables match the CLI contract;
 * deploy/Dockerfile has the targets compose builds, and its CMDs match the contract too;
-* `promtool check config`, `promtool check rules` and `promtool test rules` pass, and every
-  dashboard query parses (promtool, as recording rules);
 * every metric name in the alert rules and the dashboard is defined in common/metrics.py
   (built on a fresh CollectorRegistry), with label names that those metrics carry.
 
-promtool comes from the Debian package `prometheus` and jsonschema from PyPI. Locally a
-missing tool skips its tests with the reason; under CI (env CI set) it FAILS them instead.
+tests/e2e/test_deploy.py runs the services' real ``--help`` and promtool. jsonschema comes from
+PyPI; locally a missing tool skips its tests with the reason, under CI (env CI set) it FAILS them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import runpy
-import shutil
-import subprocess
-import sys
 
 try:
     import tomllib
 except ImportError:  # Python 3.10
     import tomli as tomllib
-from pathlib import Path
 
 import pytest
 
 yaml = pytest.importorskip("yaml")  # pyyaml is in the dev extra
 
+from tests.kit.deploy import (  # noqa: E402
+    COMPOSE_CPU, CONTRACT, compose_stack, cpu_stack, env_of, env_var_for, load_compose, missing, parse_command,
+    resolve_tags, service_port, streamscribe_services,
+)
 # The deploy/ files' queries and metric names, shared with tests/e2e/test_observability.py.
 from tests.kit.metric_names import (  # noqa: E402
-    DASHBOARD, EXTERNAL_METRICS, PROM_CONFIG, PROM_RULES, STAGES, TARGET_LABELS, promql_labels,
-    promql_metric_names,
+    DASHBOARD, DEPLOY, EXTERNAL_METRICS, REPO, STAGES, TARGET_LABELS, promql_labels, promql_metric_names,
 )
 from tests.kit.metric_names import all_queries as _all_queries  # noqa: E402
 from tests.kit.metric_names import dashboard as _dashboard  # noqa: E402
-from tests.kit.metric_names import dashboard_queries as _dashboard_queries  # noqa: E402
 from tests.kit.metric_names import prom_config as _prom_config  # noqa: E402
 from tests.kit.metric_names import rules as _rules  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-DEPLOY = REPO / "deploy"
-COMPOSE = REPO / "docker-compose.yml"
-COMPOSE_CPU = DEPLOY / "compose.cpu.yml"
 DOCKERFILE = DEPLOY / "Dockerfile"
-PROM_RULE_TESTS = DEPLOY / "prometheus" / "alerts.test.yml"
 GRAFANA_DATASOURCE = DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
 GRAFANA_PROVIDERS = DEPLOY / "grafana" / "provisioning" / "dashboards" / "dashboards.yml"
 COMPOSE_SCHEMA = REPO / "tests" / "data" / "compose-spec.json"
 COMPOSE_SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
 
-IN_CI = bool(os.environ.get("CI"))
-
-
-def _missing(what: str) -> None:
-    """A prerequisite is missing: skip locally, fail in CI (where .ci/run must install it)."""
-    if IN_CI:
-        pytest.fail(f"{what} is missing in CI: .ci/run must install it")
-    pytest.skip(f"{what} is not installed here (CI installs it; this test fails there without it)")
-
-
-def _promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        _missing("promtool (Debian package `prometheus`: apt-get install -y --no-install-recommends prometheus)")
-    return path
-
-
-def _run_promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([_promtool(), *args], capture_output=True, text=True, timeout=120, cwd=REPO)
-
-
-# ======================================================================================
-# The CLI contract of the services (the brief of issue #6 / the services' argparse).
-# ======================================================================================
-
-LOG_FORMATS = {"json", "text"}
-ENGINES = {"whisper", "qwen3-vllm", "qwen3-transformers"}
-
-
-class Svc:
-    def __init__(self, module: str, script: str, env_prefix: str, flags: dict[str, object],
-                 port_flag: str, default_port: int) -> None:
-        self.module = module
-        self.script = script
-        self.env_prefix = env_prefix
-        # flag -> None (boolean switch) | "str" | "int" | "float" | set of choices
-        self.flags = flags
-        self.port_flag = port_flag
-        self.default_port = default_port
-
-
-COMMON_FLAGS: dict[str, object] = {"--redis-url": "str", "--log-format": LOG_FORMATS}
-
-CONTRACT: dict[str, Svc] = {
-    "gateway": Svc("gateway", "streamscribe-gateway", "STREAMSCRIBE_GATEWAY_", {
-        **COMMON_FLAGS, "--host": "str", "--port": "int", "--enable-noise-suppression": None, "--api-key": "str",
-    }, "--port", 8000),
-    "vad": Svc("vad_worker", "streamscribe-vad", "STREAMSCRIBE_VAD_", {
-        **COMMON_FLAGS, "--http-port": "int",
-    }, "--http-port", 9102),
-    "asr": Svc("asr_worker", "streamscribe-asr", "STREAMSCRIBE_ASR_", {
-        **COMMON_FLAGS, "--http-port": "int", "--engine": ENGINES, "--model": "str",
-        "--gpu-memory-utilization": "float", "--max-model-len": "int", "--max-num-seqs": "int",
-        "--tensor-parallel-size": "int", "--dtype": "str",
-    }, "--http-port", 9103),
-    "denoise": Svc("denoise_worker", "streamscribe-denoise", "STREAMSCRIBE_DENOISE_", {
-        **COMMON_FLAGS, "--http-port": "int",
-    }, "--http-port", 9101),
-}
-MODULE_TO_SVC = {svc.module: name for name, svc in CONTRACT.items()}
-
-
-def env_var_for(svc: Svc, flag: str) -> str:
-    if flag == "--redis-url":
-        return "STREAMSCRIBE_REDIS_URL"
-    return svc.env_prefix + flag[2:].upper().replace("-", "_")
-
-
-def parse_command(cmd: list[str]) -> tuple[str, dict[str, str | None]]:
-    """["python", "-m", "vad_worker", "--http-port", "9102"] -> ("vad", {"--http-port": "9102"})."""
-    assert isinstance(cmd, list) and all(isinstance(a, str) for a in cmd), f"command must be a list of strings: {cmd!r}"
-    if cmd[:2] == ["python", "-m"] and len(cmd) >= 3 and cmd[2] in MODULE_TO_SVC:
-        name, args = MODULE_TO_SVC[cmd[2]], cmd[3:]
-    else:
-        by_script = {svc.script: n for n, svc in CONTRACT.items()}
-        assert cmd and cmd[0] in by_script, f"not a streamscribe service command: {cmd!r}"
-        name, args = by_script[cmd[0]], cmd[1:]
-    svc = CONTRACT[name]
-    flags: dict[str, str | None] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        assert arg.startswith("--"), f"{name}: unexpected positional argument {arg!r} in {cmd!r}"
-        flag, eq, inline = arg.partition("=")
-        assert flag in svc.flags, f"{name}: {flag} is not in the CLI contract ({sorted(svc.flags)})"
-        kind = svc.flags[flag]
-        if kind is None:
-            assert not eq, f"{name}: {flag} is a switch and takes no value"
-            flags[flag] = None
-            i += 1
-            continue
-        if eq:
-            value = inline
-            i += 1
-        else:
-            assert i + 1 < len(args), f"{name}: {flag} needs a value"
-            value = args[i + 1]
-            i += 2
-        check_value(name, flag, kind, value)
-        flags[flag] = value
-    return name, flags
-
-
-def check_value(name: str, flag: str, kind: object, value: str) -> None:
-    if isinstance(kind, set):
-        assert value in kind, f"{name}: {flag} {value!r} is not one of {sorted(kind)}"
-    elif kind == "int":
-        assert re.fullmatch(r"\d+", value), f"{name}: {flag} needs an integer, got {value!r}"
-    elif kind == "float":
-        float(value)
-
-
-# ======================================================================================
-# Compose files: YAML with Compose's !reset / !override tags, and the merge of -f files.
-# ======================================================================================
-
-
-class _Reset:
-    def __repr__(self) -> str:
-        return "!reset"
-
-
-RESET = _Reset()
-
-
-class _Override:
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-
-class ComposeLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_any(loader: yaml.SafeLoader, node: yaml.Node) -> object:
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node) if node.value != "null" else None
-
-
-ComposeLoader.add_constructor("!reset", lambda loader, node: RESET)
-ComposeLoader.add_constructor("!override", lambda loader, node: _Override(_construct_any(loader, node)))
-
-
-def load_compose(path: Path) -> dict:
-    with path.open(encoding="utf-8") as f:
-        data = yaml.load(f, Loader=ComposeLoader)  # noqa: S506 - SafeLoader subclass
-    assert isinstance(data, dict), f"{path} is not a mapping"
-    return data
-
-
-def resolve_tags(node: object) -> object:
-    """What one file says on its own: !reset keys dropped, !override values unwrapped."""
-    if isinstance(node, _Override):
-        return resolve_tags(node.value)
-    if isinstance(node, dict):
-        return {k: resolve_tags(v) for k, v in node.items() if v is not RESET}
-    if isinstance(node, list):
-        return [resolve_tags(v) for v in node]
-    return node
-
-
-def merge_compose(base: object, over: object, path: tuple[str, ...] = ()) -> object:
-    """Compose's merge rules (compose-spec 'merge'), for what our files use: mappings merge,
-    command/entrypoint/healthcheck.test are replaced, sequences append (volumes/ports unique by
-    target), !reset removes, !override replaces."""
-    if isinstance(over, _Override):
-        return resolve_tags(over.value)
-    if isinstance(base, dict) and isinstance(over, dict):
-        out = dict(base)
-        for key, value in over.items():
-            if value is RESET:
-                out.pop(key, None)
-            elif key in out:
-                out[key] = merge_compose(out[key], value, path + (key,))
-            else:
-                out[key] = resolve_tags(value)
-        return out
-    if isinstance(base, list) and isinstance(over, list):
-        key = path[-1] if path else ""
-        if key in ("command", "entrypoint") or path[-2:] == ("healthcheck", "test"):
-            return resolve_tags(over)
-        if key == "volumes" and len(path) == 3:  # services.<name>.volumes: unique by target
-            def target(v: object) -> object:
-                return v.get("target") if isinstance(v, dict) else str(v).split(":")[1]
-            kept = {target(v): v for v in base}
-            kept.update({target(v): resolve_tags(v) for v in over})
-            return list(kept.values())
-        return base + [resolve_tags(v) for v in over if v not in base]
-    return resolve_tags(over)
-
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return resolve_tags(load_compose(COMPOSE))
+    return compose_stack()
 
 
 @pytest.fixture(scope="module")
 def compose_cpu() -> dict:
-    return merge_compose(load_compose(COMPOSE), load_compose(COMPOSE_CPU))
-
-
-def streamscribe_services(doc: dict) -> dict[str, tuple[str, dict[str, str | None], dict]]:
-    """Compose service name -> (contract service, flags, service dict) for our services."""
-    out = {}
-    for name, svc in doc["services"].items():
-        cmd = svc.get("command")
-        if isinstance(cmd, list) and (cmd[:2] == ["python", "-m"] or str(cmd[0]).startswith("streamscribe-")):
-            cname, flags = parse_command(cmd)
-            out[name] = (cname, flags, svc)
-    return out
-
-
-def service_port(cname: str, flags: dict[str, str | None]) -> int:
-    svc = CONTRACT[cname]
-    return int(flags.get(svc.port_flag) or svc.default_port)
+    return cpu_stack()
 
 
 # ---------------------------------------------------------------- schema
@@ -288,7 +68,7 @@ def _validator():
     try:
         import jsonschema
     except ImportError:
-        _missing("jsonschema (PyPI; needed in the dev extra)")
+        missing("jsonschema (PyPI; needed in the dev extra)")
     schema = json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
@@ -376,7 +156,7 @@ def test_redis_requires_a_password_and_bounds_its_memory(compose, compose_cpu):
     assert "ports" not in redis, "Redis must stay on the compose network"
     for doc in (compose, compose_cpu):
         for name, (_, flags, svc) in streamscribe_services(doc).items():
-            assert REDIS_URL.match(flags.get("--redis-url") or _env_of(svc)["STREAMSCRIBE_REDIS_URL"]), name
+            assert REDIS_URL.match(flags.get("--redis-url") or env_of(svc)["STREAMSCRIBE_REDIS_URL"]), name
             if name != "gateway":
                 assert "ports" not in svc, f"{name}: worker HTTP endpoints stay on the compose network"
     example = dict(line.split("=", 1) for line in (REPO / ".env.example").read_text().splitlines()
@@ -449,19 +229,12 @@ def test_cpu_override_runs_whisper_without_gpu(compose_cpu):
 # ---------------------------------------------------------------- CLI contract
 
 
-def _env_of(svc: dict) -> dict[str, str]:
-    env = svc.get("environment", {})
-    if isinstance(env, list):
-        env = dict(e.split("=", 1) for e in env)
-    return env
-
-
 @pytest.mark.parametrize("which", ["docker-compose.yml", "merged CPU stack"])
 def test_service_commands_match_cli_contract(which, compose, compose_cpu):
     doc = compose if which == "docker-compose.yml" else compose_cpu
     for name, (cname, flags, svc) in streamscribe_services(doc).items():
         contract = CONTRACT[cname]
-        env = _env_of(svc)
+        env = env_of(svc)
         allowed_env = {env_var_for(contract, f) for f in contract.flags}
         for var in env:
             if var.startswith("STREAMSCRIBE_"):
@@ -545,57 +318,9 @@ def test_console_scripts_match_the_modules():
         assert scripts.get(svc.script) == f"{svc.module}.__main__:main", svc.script
 
 
-@pytest.mark.parametrize("cname", sorted(CONTRACT))
-def test_commands_are_accepted_by_the_real_cli(cname, compose, compose_cpu):
-    """Run `python -m <module> --help` and check every flag we pass (compose, CPU override,
-    Dockerfile CMD) and every flag of the contract is there, and choice values are valid."""
-    svc = CONTRACT[cname]
-    proc = subprocess.run([sys.executable, "-m", svc.module, "--help"], cwd=REPO, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
-    assert proc.returncode == 0, f"python -m {svc.module} --help failed:\n{proc.stderr[-3000:]}"
-    help_text = proc.stdout
-    real_flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", help_text))
-    missing = set(svc.flags) - real_flags
-    assert not missing, f"{svc.module}: contract flags missing from --help: {sorted(missing)}"
-    used: dict[str, set[str]] = {}
-    env_used: set[str] = set()
-    for doc in (compose, compose_cpu):
-        for _, (c, flags, s) in streamscribe_services(doc).items():
-            if c == cname:
-                for f, v in flags.items():
-                    used.setdefault(f, set()).add(v)
-                env_used |= {k for k in _env_of(s) if k.startswith("STREAMSCRIBE_")}
-    # The services print the variables each flag reads: "[env STREAMSCRIBE_VAD_HTTP_PORT]".
-    env_listed = {v for group in re.findall(r"\[env ([^\]]+)\]", help_text)
-                  for v in re.findall(r"STREAMSCRIBE_[A-Z0-9_]+", group)}
-    assert env_listed, f"{svc.module}: --help names no '[env STREAMSCRIBE_...]' variable; cannot check compose's"
-    assert env_used <= env_listed, f"{svc.module}: compose sets {sorted(env_used - env_listed)}, not read"
-    for flag, values in used.items():
-        assert flag in real_flags, f"{svc.module}: compose passes {flag}, --help does not list it"
-        m = re.search(re.escape(flag) + r"[ =]\{([^}]*)\}", help_text)
-        if m:
-            choices = set(m.group(1).split(","))
-            assert values <= choices, f"{svc.module}: {flag} {values - choices} not in {choices}"
-
-
 # ======================================================================================
 # Prometheus
 # ======================================================================================
-
-
-def test_promtool_check_config():
-    proc = _run_promtool("check", "config", str(PROM_CONFIG))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def test_promtool_check_rules():
-    proc = _run_promtool("check", "rules", str(PROM_RULES))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def test_promtool_alert_unit_tests():
-    proc = _run_promtool("test", "rules", str(PROM_RULE_TESTS))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_scrape_config_matches_compose(compose):
@@ -675,16 +400,6 @@ def test_dashboard_structure_and_provisioning(compose):
                       if isinstance(v, str) and v.startswith("./")}
     assert grafana_mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
     assert grafana_mounts[providers[0]["options"]["path"]] == "./deploy/grafana/dashboards"
-
-
-def test_dashboard_queries_parse(tmp_path):
-    """Each dashboard query, with Grafana's variables substituted, as a recording rule."""
-    rules = [{"record": f"dashboard_query_{i}", "expr": re.sub(r"\$__(rate_)?interval", "1m", expr)}
-             for i, (_, expr, _) in enumerate(_dashboard_queries())]
-    path = tmp_path / "dashboard_rules.yml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
-    proc = _run_promtool("check", "rules", str(path))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 # ======================================================================================
