@@ -16,13 +16,12 @@ import pytest
 import soundfile
 
 from common.aio import wait_event, within
+from gateway.core.hub import HubOptions
 from streamscribe_client import StreamClosed, file_frames, stream
 
+from tests.kit.faults import (assert_keys_expire_with_the_session, five_utterances, http_port, lease_owner, metric,
+                              scrape, session_key_ttls, wait_for_owner)
 from tests.kit.stack import Stack
-from gateway.core.hub import HubOptions
-
-from tests.kit.faults import (assert_keys_expire_with_the_session, five_utterances, http_port, lease_owner, metric, scrape,
-                     session_key_ttls, wait_for_owner)
 from tests.kit.support import wait_until, word_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -25,8 +25,8 @@ from websockets.exceptions import ConnectionClosed
 from common.aio import within
 from streamscribe_client import file_frames, stream
 
-from tests.kit.stack import SESSION_KEYS, SLOT_KEYS, Stack
 from tests.kit.faults import metric, scrape
+from tests.kit.stack import SESSION_KEYS, SLOT_KEYS, Stack
 from tests.kit.support import wait_for_workers, wait_until, word_errors
 
 RATE = 16000

@@ -35,8 +35,8 @@ from gateway.security.limits import claims_key
 
 from streamscribe_client import file_frames, stream
 
-from tests.kit.stack import SESSION_KEYS, Stack
 from tests.kit.faults import metric
+from tests.kit.stack import SESSION_KEYS, Stack
 from tests.kit.support import Process, free_port, service, wait_until, word_errors
 
 pytestmark = pytest.mark.e2e
