@@ -1,6 +1,6 @@
 """Abuse load against a private stack: does a healthy session still get its finals in time?
 
-    .venv/bin/python bench/abuse.py [--idle 60] [--unpaced 10] [--compressed 10] [--no-config 200]
+    .venv/bin/python -m bench.abuse [--idle 60] [--unpaced 10] [--compressed 10] [--no-config 200]
 
 Starts its own redis-server, gateway, VAD and ASR (whisper tiny.en) on free
 loopback ports, then, for each load case in turn, measures before (once),
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -34,14 +33,10 @@ import soundfile
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from latency import streamscribe_session  # noqa: E402
-from tests.conftest import Stack  # noqa: E402
-from tests.support import RedisServer  # noqa: E402
-from tests.testdata import librivox_clips  # noqa: E402
+from bench.latency import streamscribe_session
+from tests.kit.stack import Stack
+from tests.kit.support import RedisServer
+from tests.kit.testdata import librivox_clips
 
 RATE = 16000
 FRAME = np.zeros(RATE // 10, np.int16).tobytes()  # 100 ms of silence

@@ -21,10 +21,10 @@ largest N whose partial p90 and final p90 meet the targets.
 
 Example (GPU machine with vLLM and the weights on disk)::
 
-    python bench/asr_gpu_bench.py --engine qwen3-vllm --model /models/Qwen3-ASR-0.6B \\
+    python -m bench.asr_gpu_bench --engine qwen3-vllm --model /models/Qwen3-ASR-0.6B \\
         --sessions 1,8,16,32,64,128 --target-partial-p90-ms 800 --target-final-p90-ms 1000
 
-``--fake`` swaps vLLM for the labelled fake of tests/fakes: it checks the
+``--fake`` swaps vLLM for the labelled fake of tests/kit/fakes: it checks the
 harness itself on a machine without a GPU and measures nothing about a model.
 """
 
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop the sweep after this many session counts miss the targets (0: never)")
     parser.add_argument("--json", dest="json_path", help="also write the results here as JSON")
     parser.add_argument("--fake", action="store_true",
-                        help="use the FAKE vLLM from tests/fakes (harness check only, no GPU)")
+                        help="use the FAKE vLLM from tests/kit/fakes (harness check only, no GPU)")
     return parser
 
 
@@ -128,7 +128,6 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
 
 
 def load(args: argparse.Namespace):
-    sys.path.insert(0, str(ROOT))
     from asr_worker.engines import EngineOptions, load_engine
 
     options = EngineOptions(
@@ -138,12 +137,11 @@ def load(args: argparse.Namespace):
         max_new_tokens_partial=args.max_new_tokens_partial)
     if not args.fake:
         return load_engine(args.engine, options)
-    sys.path.insert(0, str(ROOT / "tests"))
     import tempfile
 
     from asr_worker.engines import qwen3_vllm
-    from fakes import fake_vllm
-    from fakes.fake_tokenizer import FakeTokenizer
+    from tests.kit.fakes import fake_vllm
+    from tests.kit.fakes.fake_tokenizer import FakeTokenizer
 
     print("WARNING: --fake: FAKE vLLM, no model; these numbers measure the harness only", file=sys.stderr)
     options = dataclasses.replace(options, model=tempfile.mkdtemp(prefix="fake-model-"))
@@ -264,7 +262,6 @@ async def sweep(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     from common.errors import StreamscribeError
 
     try:

@@ -2,8 +2,8 @@
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. .venv/bin/python bench/denoise_bench.py speed [--seconds 20] [--chunk-ms 20] [--streams 3]
-    PYTHONPATH=. .venv/bin/python bench/denoise_bench.py quality [--clips DIR] [--voices 8]
+    .venv/bin/python -m bench.denoise_bench speed [--seconds 20] [--chunk-ms 20] [--streams 3]
+    .venv/bin/python -m bench.denoise_bench quality [--clips DIR] [--voices 8]
 
 ``speed`` runs ``--streams`` sessions one after the other in this single
 process (a DenoiseStream holds the GIL, so one process is one core) and prints:
@@ -26,13 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from common.records import SAMPLE_RATE
+from denoise_worker.dsp import DenoiseStream
+from denoise_worker.quality import NOISE_KINDS, make_noise, mix_at_snr, si_sdr
 
-from common.records import SAMPLE_RATE  # noqa: E402
-from denoise_worker.dsp import DenoiseStream  # noqa: E402
-from denoise_worker.quality import NOISE_KINDS, make_noise, mix_at_snr, si_sdr  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 DEFAULT_CLIPS = REPO.parent / "shared" / "testdata" / "librivox"
 

@@ -18,7 +18,7 @@ and prints the gateway's first-partial and end-of-speech-to-final latencies
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. .venv/bin/python bench/denoise_wer.py [--snr 0 5 10] [--noise white pink babble] [--speed 4]
+    .venv/bin/python -m bench.denoise_wer [--snr 0 5 10] [--noise white pink babble] [--speed 4]
 """
 
 from __future__ import annotations
@@ -29,24 +29,18 @@ import re
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from denoise_worker.quality import make_noise  # noqa: E402
-from streamscribe_client import file_frames, stream  # noqa: E402
-from tests.support import RedisServer, free_port, service, wait_for_workers, word_errors  # noqa: E402
-from tests.testdata import librivox_samples  # noqa: E402
+from denoise_worker.quality import make_noise
+from streamscribe_client import file_frames, stream
+from tests.kit.support import RedisServer, free_port, service, wait_for_workers, word_errors
+from tests.kit.testdata import librivox_samples
 
 RATE = 16000
 GAP = RATE  # 1 s of noise between clips
 MODES = {"off": {"denoise": False}, "raw": {"denoise": True, "asr_audio": "raw"},
          "denoised": {"denoise": True, "asr_audio": "denoised"}}
-
 
 
 def session_audio(clips, kind: str | None, snr_db: float, seed: int = 0) -> np.ndarray:

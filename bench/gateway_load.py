@@ -1,6 +1,6 @@
 """Gateway throughput: sessions per gateway core and send -> Redis latency.
 
-    .venv/bin/python bench/gateway_load.py --sessions 100,300,1000 --seconds 20
+    .venv/bin/python -m bench.gateway_load --sessions 100,300,1000 --seconds 20
 
 Starts a private redis-server and one gateway process (``python -m gateway``),
 then for each N opens N native sessions that each send 100 ms PCM16 frames at
@@ -50,18 +50,15 @@ import os
 import socket
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import redis as sync_redis
 import redis.asyncio as aioredis
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from common import bus, keys  # noqa: E402
-from common.errors import RecordError  # noqa: E402
-from common.records import Audio, decode  # noqa: E402
-from tests.support import RedisServer, cpu_seconds, free_port, service  # noqa: E402
+from common import bus, keys
+from common.errors import RecordError
+from common.records import Audio, decode
+from tests.kit.support import RedisServer, cpu_seconds, free_port, service
 
 RATE = 16_000
 FRAME_MS = 100

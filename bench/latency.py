@@ -1,8 +1,8 @@
 """Latency at the client: real clips streamed at real time by N concurrent sessions.
 
-    PYTHONPATH=. .venv/bin/python bench/latency.py --sessions 1,4,8,16,32
-    PYTHONPATH=. .venv/bin/python bench/latency.py --sessions 1,4,8 --peer-python /work/wl-venv/bin/python
-    PYTHONPATH=. .venv/bin/python bench/latency.py --url ws://host:8000/ws/asr --asr-metrics http://host:9101/metrics
+    .venv/bin/python -m bench.latency --sessions 1,4,8,16,32
+    .venv/bin/python -m bench.latency --sessions 1,4,8 --peer-python /work/wl-venv/bin/python
+    .venv/bin/python -m bench.latency --url ws://host:8000/ws/asr --asr-metrics http://host:9101/metrics
 
 Without ``--url`` it starts its own stack (a private redis-server, one gateway,
 one VAD and one ASR worker, each on a free port) and stops it at the end, so one
@@ -10,7 +10,7 @@ command reproduces the figures. With ``--peer-python`` (a Python that has the
 ``whisper-live`` package) it also starts a WhisperLive server on the same
 bundled whisper tiny.en model and runs the same sessions against it.
 
-Each session streams the five LibriVox clips of ``tests/testdata.py`` (0.5 s of
+Each session streams the five LibriVox clips of ``tests/kit/testdata.py`` (0.5 s of
 silence first, ``--gap`` seconds after each clip, ``--tail`` more at the end) in
 100 ms frames paced at real time; session ``i`` starts ``i * 0.37`` s after the
 first so that sessions do not speak in lockstep.
@@ -68,12 +68,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.faults import five_utterances_with_bounds  # noqa: E402
-from tests.support import Process, RedisServer, cpu_seconds, free_port, normalise, word_errors  # noqa: E402
-from tests.testdata import librivox_clips  # noqa: E402
+from tests.kit.faults import five_utterances_with_bounds
+from tests.kit.support import Process, RedisServer, cpu_seconds, free_port, normalise, word_errors
+from tests.kit.testdata import librivox_clips
 
 RATE = 16000
 VAD_FRAME = 512
@@ -358,8 +355,8 @@ class OwnStack:
     """A private redis-server, one gateway, one VAD and one ASR worker (tests' Stack)."""
 
     def __init__(self, extra_env: dict | None = None) -> None:
-        from tests.conftest import Stack
-        from tests.faults import http_port
+        from tests.kit.stack import Stack
+        from tests.kit.faults import http_port
 
         self.redis = RedisServer()
         self.redis.start()

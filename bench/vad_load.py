@@ -1,6 +1,6 @@
 """VAD stage throughput: streams per core of a real VAD worker vs the raw batched Silero model.
 
-    .venv/bin/python bench/vad_load.py --sessions 200 --seconds 20
+    .venv/bin/python -m bench.vad_load --sessions 200 --seconds 20
 
 Starts a private redis-server and one VAD worker process (``python -m
 vad_worker``), then plays the gateway for N sessions: every 100 ms it appends
@@ -24,25 +24,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 
 import numpy as np
 import redis as sync_redis
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from common import keys  # noqa: E402
-from common.endpointing import FRAME  # noqa: E402
-from common.pipeline_config import PipelineConfig  # noqa: E402
-from common.records import SAMPLE_RATE, Audio, encode  # noqa: E402
-from tests.faults import five_utterances  # noqa: E402
-from tests.support import RedisServer, cpu_seconds, free_port, service  # noqa: E402
-from tests.testdata import librivox_clips  # noqa: E402
-from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad  # noqa: E402
+from common import keys
+from common.endpointing import FRAME
+from common.pipeline_config import PipelineConfig
+from common.records import SAMPLE_RATE, Audio, encode
+from tests.kit.faults import five_utterances
+from tests.kit.support import RedisServer, cpu_seconds, free_port, service
+from tests.kit.testdata import librivox_clips
+from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad
 
 CHUNK = SAMPLE_RATE // 10  # 100 ms per append, as the gateway sends
 LAG = 'streamscribe_stage_queue_lag_seconds{stage="vad"}'

@@ -1,6 +1,6 @@
 """Where a whisper decode's time goes, and whether a forced prefix (prefix reuse) saves any.
 
-    PYTHONPATH=. .venv/bin/python bench/whisper_prefix.py [--margin-sec 10] [--repeats 5]
+    .venv/bin/python -m bench.whisper_prefix [--margin-sec 10] [--repeats 5]
 
 For each of the five LibriVox clips, the bundled tiny.en model (CTranslate2,
 int8, the engine's settings) encodes the clip in the engine's fitted window,
@@ -17,14 +17,11 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from asr_worker.engines.whisper import FRAMES_PER_SECOND, HOP, bundled_model_path, encoder_frames  # noqa: E402
-from tests.testdata import librivox_samples  # noqa: E402
+from asr_worker.engines.whisper import FRAMES_PER_SECOND, HOP, bundled_model_path, encoder_frames
+from tests.kit.testdata import librivox_samples
 
 PREFIX_SHARE = 0.8
 

@@ -1,6 +1,6 @@
 """Whisper's encoder window: a window fitted to the audio vs the full 30 s.
 
-    PYTHONPATH=. .venv/bin/python bench/whisper_window.py --margins full,5,2,1,0
+    .venv/bin/python -m bench.whisper_window --margins full,5,2,1,0
 
 For each margin (seconds of padding after the audio in the encoder window;
 ``full``: faster-whisper's own 30 s windows) the bundled tiny.en engine decodes,
@@ -26,17 +26,14 @@ import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from asr_worker.engines import DecodeRequest  # noqa: E402
-from asr_worker.engines.base import EngineOptions  # noqa: E402
-from asr_worker.engines.whisper import WhisperEngine  # noqa: E402
-from tests.support import word_errors  # noqa: E402
-from tests.testdata import librivox_samples, synthetic_voice  # noqa: E402
+from asr_worker.engines import DecodeRequest
+from asr_worker.engines.base import EngineOptions
+from asr_worker.engines.whisper import WhisperEngine
+from tests.kit.support import word_errors
+from tests.kit.testdata import librivox_samples, synthetic_voice
 
 SENTENCES = (
     "thank you for calling the billing department how can i help you today",

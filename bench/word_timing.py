@@ -20,7 +20,7 @@ interleaved runs) and the WER of the session's finals with words on and off.
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. .venv/bin/python bench/word_timing.py [--repeats 5] [--cpu-threads 1]
+    .venv/bin/python -m bench.word_timing [--repeats 5] [--cpu-threads 1]
 """
 
 from __future__ import annotations
@@ -30,34 +30,27 @@ import asyncio
 import difflib
 import re
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from asr_worker.engines import EngineOptions, load_engine  # noqa: E402
-from asr_worker.engines.base import DecodeRequest  # noqa: E402
-from asr_worker.engines.whisper import bundled_model_path, words_of  # noqa: E402
-from asr_worker.stage import AsrStage, StreamingOptions  # noqa: E402
-from common.aio import wait_event  # noqa: E402
-from common.endpointing import EndpointOptions  # noqa: E402
-from common.metrics import AsrMetrics, VadMetrics  # noqa: E402
-from common.pipeline_config import AsrConfig, PipelineConfig  # noqa: E402
-from common.records import Audio, End, Transcript  # noqa: E402
-from tests.support import RecordingRunner, word_errors  # noqa: E402
-from tests.testdata import librivox_samples  # noqa: E402
-from vad_worker.model import SileroVad  # noqa: E402
-from vad_worker.stage import VadStage  # noqa: E402
+from asr_worker.engines import EngineOptions, load_engine
+from asr_worker.engines.base import DecodeRequest
+from asr_worker.engines.whisper import bundled_model_path, words_of
+from asr_worker.stage import AsrStage, StreamingOptions
+from common.aio import wait_event
+from common.endpointing import EndpointOptions
+from common.metrics import AsrMetrics, VadMetrics
+from common.pipeline_config import AsrConfig, PipelineConfig
+from common.records import Audio, End, Transcript
+from tests.kit.support import RecordingRunner, word_errors
+from tests.kit.testdata import librivox_samples
+from vad_worker.model import SileroVad
+from vad_worker.stage import VadStage
 
 RATE = 16_000
 CHUNK = 1600  # 100 ms of audio per record, as the gateway batches it
 TIMEOUT = 600.0
-
 
 
 def build_session(clips, *, lead: float, gap: float) -> tuple[np.ndarray, list[int]]:

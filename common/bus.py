@@ -6,7 +6,7 @@ the stream at once; a slow periodic sweep covers doorbells lost while a
 connection was down. One pub/sub connection serves every session of a process.
 
 The same code runs on a Redis Cluster (``redis+cluster://``). Checked with
-redis-py 8.1 against a 3-master Redis 7.0 cluster (``tests/test_cluster.py``):
+redis-py 8.1 against a 3-master Redis 7.0 cluster (``tests/e2e/test_cluster.py``):
 
 * ``EVALSHA`` of a registered script goes to the slot of its first key; every
   script's keys share the session's ``{sid}`` tag, so they are legal there.

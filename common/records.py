@@ -205,7 +205,7 @@ def encode_audio(seq: int, offset: int, pcm: bytes) -> bytes:
 
     The gateway encodes every client frame (ten thousand a second at 1000
     sessions); the generic codec spends ~4 us on each building the record and
-    walking its fields. tests/test_writer.py checks that both give the same bytes.
+    walking its fields. tests/unit/test_writer.py checks that both give the same bytes.
     """
     return _PACKER.pack({"v": SCHEMA_VERSION, "t": Audio.TYPE, "seq": seq, "offset": offset, "pcm": pcm,
                          "raw": b""})

@@ -1,20 +1,16 @@
+"""Fixtures of every layer. The end-to-end fixtures (Redis, stacks) are in tests/e2e/conftest.py."""
+
 from __future__ import annotations
 
 import pytest
 
-from common import bus, keys
-
-from .faults import metric, scrape
-from .support import RedisServer, free_port, service, wait_until
-from .testdata import librivox_clips, librivox_samples
-
-SESSION_KEYS = f"{keys.PREFIX}:{{*"  # every key of a session carries the hash tag {sid}
-SLOT_KEYS = keys.slots("*")  # admission reservations, gone with the last session
+from tests.kit.testdata import librivox_clips, librivox_samples
 
 
 @pytest.fixture(scope="session")
 def clips(pytestconfig):
-    """The LibriVox clips; a first run without ../shared/testdata downloads them, on the terminal."""
+    """The LibriVox clips as (wav path, reference transcript); a first run without
+    ../shared/testdata downloads them once per machine, saying so on the terminal."""
     with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
         return librivox_clips()
 
@@ -23,122 +19,3 @@ def clips(pytestconfig):
 def clip_samples(clips):
     """The clips as (float32 samples at 16 kHz, reference transcript)."""
     return librivox_samples()
-
-
-@pytest.fixture
-async def redis(redis_server):
-    """An asyncio client of the module's Redis, emptied after the test."""
-    client = bus.connect(redis_server.url)
-    yield client
-    await client.flushdb()
-    await client.aclose()
-
-
-@pytest.fixture(scope="module")
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.close()
-
-
-class Stack:
-    """Gateway, VAD and ASR workers as real processes against one redis-server."""
-
-    def __init__(self, redis_server: RedisServer, *, vad_workers: int = 1, asr_workers: int = 1,
-                 extra_env: dict | None = None) -> None:
-        self.redis = redis_server
-        self.port = free_port()
-        self.url = f"ws://127.0.0.1:{self.port}/ws/asr"
-        self.http = f"http://127.0.0.1:{self.port}"
-        env = {"STREAMSCRIBE_REDIS_URL": redis_server.url, **(extra_env or {})}
-        self.env = env
-        self.workers = {"vad": [], "asr": []}
-        self._started = {"vad": 0, "asr": 0}  # worker ids are never reused
-        self.processes = []
-        self.gateways = []  # (process, port)
-        try:
-            for i in range(vad_workers):
-                self.add_worker("vad", env=env)
-            for i in range(asr_workers):
-                self.add_worker("asr", env=env)
-            self.gateway = self._start_gateway("gateway", self.port)
-            for process in self.processes:
-                process.wait_for_line(r"\bready\b", 60)
-        except BaseException:
-            self.close()
-            raise
-
-    def _start_gateway(self, name: str, port: int):
-        gateway = service(name, "gateway", "--host", "127.0.0.1", "--port", str(port), env=self.env)
-        self.processes.append(gateway)
-        self.gateways.append((gateway, port))
-        return gateway
-
-    def add_gateway(self) -> str:
-        """Start one more gateway on the same Redis; return its WebSocket URL once it is ready."""
-        port = free_port()
-        self._start_gateway(f"gateway{len(self.gateways)}", port).wait_for_line(r"\bready\b", 60)
-        return f"ws://127.0.0.1:{port}/ws/asr"
-
-    def add_worker(self, stage: str, *, env: dict, args: tuple = ()):
-        module = {"vad": "vad_worker", "asr": "asr_worker"}[stage]
-        name = f"{stage}{self._started[stage]}"
-        self._started[stage] += 1
-        worker = service(name, module, "--http-port", str(free_port()), "--lease-ttl", "2", "--worker-id", name,
-                         *args, env=env)
-        self.workers[stage].append(worker)
-        self.processes.append(worker)
-        return worker
-
-    def worker(self, name: str):
-        return next(w for ws in self.workers.values() for w in ws if w.name == name)
-
-    def sessions_created(self) -> float:
-        """Pipeline sessions the gateways of this stack created (their sessions_total counters)."""
-        return sum(metric(scrape(port), "streamscribe_gateway_sessions_total")
-                   for process, port in self.gateways if process.proc.poll() is None)
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.tail(60)}" for p in self.processes)
-
-    def close(self) -> None:
-        for process in self.processes:
-            process.stop()
-
-
-@pytest.fixture(scope="module")
-def stacks():
-    """Start stacks with ``stacks(server, **options)``; at module teardown check, then close, them.
-
-    The check: sessions did run through each stack (else "no key remains" would prove nothing),
-    and no session key remains in its Redis once they ended. Stages notice a vanished session
-    at their next heartbeat, hence the bounded wait. A fixture using this one must ask for its
-    Redis fixture first, so that Redis outlives the check.
-    """
-    started: list[Stack] = []
-
-    def start(server, **options) -> Stack:
-        stack = Stack(server, **options)
-        started.append(stack)
-        return stack
-
-    yield start
-    try:
-        for stack in started:
-            assert stack.sessions_created() > 0, (
-                "no session ran through this module's stack, so its key check would prove nothing")
-            try:
-                wait_until(lambda: not stack.redis.keys(SESSION_KEYS) and not stack.redis.keys(SLOT_KEYS), 15,
-                           "session keys and slots deleted")
-            except AssertionError as exc:
-                left = stack.redis.keys(SESSION_KEYS) + stack.redis.keys(SLOT_KEYS)
-                raise AssertionError(f"{exc}: {left}\n{stack.logs()}") from None
-    finally:
-        for stack in started:
-            stack.close()
-
-
-@pytest.fixture(scope="module")
-def stack(redis_server, stacks):
-    return stacks(redis_server)

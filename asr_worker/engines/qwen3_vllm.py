@@ -23,7 +23,7 @@ started.
 
 Verified against vLLM's source (0.16-era ``AsyncLLM``, ``SamplingParams``,
 ``RequestOutputKind``, ``Qwen3ASRForConditionalGeneration``) by reading it;
-exercised only against the labelled fake in ``tests/fakes/fake_vllm.py``, not a
+exercised only against the labelled fake in ``tests/kit/fakes/fake_vllm.py``, not a
 GPU. Unverified on hardware: what vLLM's ``generate`` yields after ``abort``
 (handled both ways: a final output with ``finish_reason="abort"`` or none), and
 whether the tokenizer's ``skip_special_tokens`` keeps ``<asr_text>`` in the

@@ -5,7 +5,7 @@ The dashboard is code so that its queries stay reviewable; edit this file, then 
 
     python deploy/grafana/build_dashboard.py
 
-tests/test_deploy.py fails when the committed JSON differs from what this script writes,
+tests/unit/test_deploy.py fails when the committed JSON differs from what this script writes,
 and when a query names a metric that common/metrics.py does not define.
 """
 

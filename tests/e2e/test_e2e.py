@@ -1,0 +1,230 @@
+"""End to end: gateway, VAD and ASR workers as real processes, real models, real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import urllib.request
+
+import numpy as np
+import pytest
+import soundfile
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from streamscribe_client import file_frames, stream
+
+from tests.kit.faults import five_utterances_with_bounds
+from tests.kit.support import word_errors
+
+pytestmark = pytest.mark.e2e
+
+SPEED = 4.0  # times real time: keeps CI short; pacing still exercises streaming
+TIMEOUT = 120
+
+
+def load(path):
+    samples, rate = soundfile.read(str(path), dtype="float32")
+    return samples, rate
+
+
+def finals(messages):
+    return [m for m in messages if m["type"] == "final"]
+
+
+def check_event_order(messages):
+    """Partials precede their final, one final per utterance, audio times increase."""
+    seen_final = set()
+    last_end = -1
+    for message in messages:
+        if message["type"] == "partial":
+            assert message["utterance_id"] not in seen_final, "partial after its final"
+        if message["type"] == "final":
+            assert message["utterance_id"] not in seen_final, "two finals for one utterance"
+            seen_final.add(message["utterance_id"])
+            assert message["is_speech_final"] is True
+            assert 0 <= message["start_ms"] < message["end_ms"]
+            assert message["start_ms"] >= last_end, "finals out of order or overlapping"
+            last_end = message["end_ms"]
+    seqs = [m["seq"] for m in messages]
+    assert seqs == list(range(len(seqs)))
+
+
+async def run_session(stack, samples, rate, **config):
+    frames = file_frames(samples, rate, chunk_ms=100, speed=SPEED)
+    return await stream(stack.url, frames, sample_rate=rate, config=config, timeout=TIMEOUT)
+
+
+async def test_each_clip(stack, clips):
+    errors = words = 0
+    for path, reference in clips:
+        samples, rate = load(path)
+        messages = await run_session(stack, samples, rate)
+        assert messages[0]["type"] == "session_created"
+        check_event_order(messages)
+        got = finals(messages)
+        assert len(got) == 1, f"{path.name}: {messages}"
+        assert got[0]["end_ms"] <= len(samples) * 1000 // rate + 50
+        e, n = word_errors(reference, got[0]["text"])
+        errors, words = errors + e, words + n
+    wer = errors / words
+    print(f"WER over {len(clips)} clips, one session each: {wer:.3%} ({errors}/{words})")
+    assert wer <= 0.20
+
+
+def check_one_session_of_clips(messages, bounds, clips, logs: str = "") -> float:
+    """Assert one final per clip, in order and around its clip in audio time; return the WER."""
+    check_event_order(messages)
+    got = finals(messages)
+    assert len(got) == len(clips), ([m["text"] for m in got], logs)
+    errors = words = 0
+    for final, (start_ms, end_ms), (_, reference) in zip(got, bounds, clips):
+        # Audio time: each final lies around its clip (pre-roll and padding allowed).
+        assert start_ms - 600 <= final["start_ms"] <= start_ms + 600
+        assert end_ms - 600 <= final["end_ms"] <= end_ms + 600
+        e, n = word_errors(reference, final["text"])
+        errors, words = errors + e, words + n
+    assert {m["utterance_id"] for m in messages if m["type"] == "partial"}, "no partials at all"
+    return errors / words
+
+
+async def test_all_clips_in_one_session(stack, clips):
+    audio, bounds = five_utterances_with_bounds(clips)
+    messages = await run_session(stack, audio, 16000)
+    wer = check_one_session_of_clips(messages, bounds, clips)
+    print(f"WER over one 5-utterance session: {wer:.3%}")
+    assert wer <= 0.20
+
+
+async def test_eager_finals_come_before_the_endpoint_and_the_turn_end_follows(stack, clips):
+    """Each clip's words come once, in eager finals (is_speech_final false; a pause inside a
+    clip may split it), and an empty final ends each turn. A long silence_threshold leaves
+    the decode started at the pause time to end before the endpoint even on a busy machine."""
+    audio, _ = five_utterances_with_bounds(clips[:2], gap_seconds=3.5)
+    frames = file_frames(audio, 16000, chunk_ms=100, speed=1.0)
+    messages = await stream(stack.url, frames, sample_rate=16000, timeout=TIMEOUT,
+                            config={"eager_finals": True, "sentence_endpoint": False,
+                                    "vad": {"silence_threshold": 3.0}})
+    got = [(m["text"], m["is_speech_final"]) for m in finals(messages)]
+    assert [final for final in got if final[1]] == [("", True), ("", True)], got  # one turn end per clip
+    assert got[-1] == ("", True) and all(text for text, speech_final in got if not speech_final), got
+    errors, words = word_errors(" ".join(reference for _, reference in clips[:2]),
+                                " ".join(text for text, _ in got))
+    assert errors / words <= 0.2, got
+    assert len({m["utterance_id"] for m in finals(messages)}) == len(got)
+
+
+async def test_finalize_flushes_the_current_utterance(stack, clips):
+    path, _ = clips[0]
+    samples, rate = load(path)
+    async with connect(stack.url) as ws:
+        await ws.send(json.dumps({"type": "config", "sample_rate": rate, "encoding": "pcm16"}))
+        created = json.loads(await ws.recv())
+        assert created["type"] == "session_created"
+        pcm = (samples[: rate * 3] * 32767).astype("<i2").tobytes()  # 3 s, mid-sentence
+        for i in range(0, len(pcm), 3200):
+            await ws.send(pcm[i:i + 3200])
+        await ws.send(json.dumps({"type": "finalize"}))
+        messages = []
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                message = json.loads(await ws.recv())
+                messages.append(message)
+                if message["type"] == "flushed":
+                    break
+        got = finals(messages)
+        assert len(got) == 1 and got[0]["text"]
+        assert got[0]["end_ms"] <= 3000 + 50
+
+
+async def expect_error(ws, code):
+    async with asyncio.timeout(30):
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] == "error":
+                assert message["code"] == code, message
+                assert message["message"]
+                return message
+
+
+async def test_bad_input_gets_clear_errors_and_service_continues(stack, clips):
+    # Non-JSON first message: error, then close 1008.
+    async with connect(stack.url) as ws:
+        await ws.send("hello")
+        await expect_error(ws, "bad_json")
+        with pytest.raises(ConnectionClosed) as info:
+            await ws.recv()
+        assert info.value.rcvd.code == 1008
+    # Audio before config.
+    async with connect(stack.url) as ws:
+        await ws.send(b"\x00\x00" * 160)
+        await expect_error(ws, "config_required")
+    # Within a session: odd PCM16 byte count, NaN floats, unknown type: errors, session goes on.
+    async with connect(stack.url) as ws:
+        await ws.send(json.dumps({"type": "config", "encoding": "pcm16"}))
+        assert json.loads(await ws.recv())["type"] == "session_created"
+        await ws.send(b"\x00" * 321)
+        await expect_error(ws, "bad_audio")
+        await ws.send(json.dumps({"type": "pause"}))
+        await expect_error(ws, "unknown_type")
+        await ws.send("{not json")
+        await expect_error(ws, "bad_json")
+        await ws.send(b"\x00\x00" * 1600)  # still accepted
+        await ws.send(json.dumps({"type": "finalize"}))
+        async with asyncio.timeout(30):
+            while json.loads(await ws.recv())["type"] != "flushed":
+                pass
+    async with connect(stack.url) as ws:
+        await ws.send(json.dumps({"type": "config"}))
+        await ws.recv()
+        await ws.send(np.array([0.0, np.nan] * 100, np.float32).tobytes())
+        error = await expect_error(ws, "bad_audio")
+        assert "NaN" in error["message"]
+    # Oversized frame: the WebSocket layer closes with 1009 (message too big).
+    async with connect(stack.url, max_size=None) as ws:
+        await ws.send(json.dumps({"type": "config"}))
+        await ws.recv()
+        await ws.send(b"\x00" * (2 << 20))
+        with pytest.raises(ConnectionClosed) as info:
+            async with asyncio.timeout(30):
+                while True:
+                    await ws.recv()
+        assert info.value.rcvd.code == 1009
+    # Everything still serves: a real session transcribes.
+    path, reference = clips[-1]
+    samples, rate = load(path)
+    messages = await run_session(stack, samples, rate)
+    (final,) = finals(messages)
+    e, n = word_errors(reference, final["text"])
+    assert e / n <= 0.2
+    for process in stack.processes:
+        assert process.proc.poll() is None, f"{process.name} died:\n{process.tail()}"
+
+
+def test_http_endpoints(stack):
+    with urllib.request.urlopen(stack.http + "/healthz", timeout=10) as response:
+        assert json.load(response) == {"status": "alive"}
+    with urllib.request.urlopen(stack.http + "/readyz", timeout=10) as response:
+        body = json.load(response)
+        assert body["ready"] is True and body["workers"]["vad"] == 1 and body["workers"]["asr"] == 1
+    with urllib.request.urlopen(stack.http + "/", timeout=10) as response:
+        assert b"/ws/asr" in response.read()
+    with urllib.request.urlopen(stack.http + "/metrics", timeout=10) as response:
+        assert b"streamscribe_gateway_sessions_total" in response.read()
+
+
+
+async def test_asr_worker_stops_without_destroying_pending_tasks(redis_server, stacks, clips):
+    """Seen: "Task was destroyed but it is pending!" (tasks asr-<sid>) in ASR worker logs."""
+    own = stacks(redis_server)  # its own stack: this test stops the ASR worker
+    for path, _ in clips[:3]:
+        samples, rate = load(path)
+        messages = await run_session(own, samples, rate)
+        assert finals(messages), messages
+    (worker,) = own.workers["asr"]
+    worker.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.proc.wait, 30) == 0
+    worker.wait_for_line(r"\bstopped\b", 10)
+    log = "\n".join(worker.lines)
+    assert "Task was destroyed" not in log and "Traceback" not in log, log

@@ -1,0 +1,251 @@
+"""The telephony doors, Twilio Media Streams and Genesys AudioHook, end to end.
+
+One call through each door with real gateway, VAD and ASR processes: the two parties of
+a call speak different LibriVox passages on their own tracks, and each party's words come
+back on its own channel only. Then the doors' options through a real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import time
+import uuid
+
+import numpy as np
+import pytest
+import soundfile
+import soxr
+from prometheus_client import CollectorRegistry
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from common import bus
+from gateway.doors.base import DoorOptions
+from gateway.doors.telephony import parse_duration
+from gateway.doors.twilio import signature
+from gateway.server import Gateway, ListenOptions
+
+from tests.kit.faults import metric, scrape
+from tests.kit.support import audiohook_signature, converse, paced, word_errors
+from tests.kit.telephony import CALL_SID, STREAM_SID, AudioHookClient, mulaw_encode, twilio_media, twilio_start
+from tests.kit.testdata import synthetic_voice
+
+RATE = 8000
+TIMEOUT = 120
+SPEED = 8.0  # times real time
+LEAD_MS, GAP_MS = 500, 1000
+
+AGENT_LINES = ("thank you for calling the billing department how can i help you today",
+               "sure i will look at your last payment right now")
+
+
+def two_party_call(clips) -> tuple[np.ndarray, list[tuple[int, int, int, str]]]:
+    """Two 8 kHz tracks taking turns: party 0 (a LibriVox reader) says clips 0 and 2, party 1 (an
+    espeak-ng voice: a second speaker) says the agent lines; the other track is silent meanwhile.
+
+    Returns the tracks ``[n, 2]`` and each turn as (party, start_ms, end_ms, reference).
+    """
+    voices = []
+    for index, (path, reference) in enumerate(clips[:3:2]):
+        samples, rate = soundfile.read(str(path), dtype="float32")
+        voices.append((0, soxr.resample(samples, rate, RATE, quality="HQ"), reference))
+        agent, line = synthetic_voice(AGENT_LINES[index])
+        voices.append((1, soxr.resample(agent, 16000, RATE, quality="HQ"), line))
+    turns, parts, cursor = [], [], LEAD_MS * RATE // 1000
+    for party, samples, reference in voices:
+        samples = samples.astype(np.float32)
+        turns.append((party, cursor * 1000 // RATE, (cursor + len(samples)) * 1000 // RATE, reference))
+        parts.append((party, cursor, samples))
+        cursor += len(samples) + GAP_MS * RATE // 1000
+    tracks = np.zeros((cursor + GAP_MS * RATE // 1000, 2), np.float32)
+    for party, start, samples in parts:
+        tracks[start:start + len(samples), party] = samples
+    return tracks, turns
+
+
+def paced_frames(items, frame_ms: int):
+    return paced(items, frame_ms, speed=SPEED)
+
+
+def sessions_created(stack, protocol: str) -> float:
+    """The gateway's count of pipeline sessions created through one door."""
+    return metric(scrape(stack.port), "streamscribe_gateway_sessions_total", protocol=protocol)
+
+
+def check_parties(finals: list[dict], turns, party_key: str, parties: tuple[str, str]) -> None:
+    """Each party's finals hold its own turns' words, in order and around the turn in audio time."""
+    for channel, party in enumerate(parties):
+        own = [final for final in finals if final[party_key] == channel]
+        assert all(final["party"] == party for final in own)
+        expected = [turn for turn in turns if turn[0] == channel]
+        assert len(own) == len(expected), ([f["text"] for f in own], expected)
+        for final, (_, start_ms, end_ms, reference) in zip(own, expected):
+            assert start_ms - 600 <= final["start_ms"] <= start_ms + 600, (final, start_ms)
+            assert end_ms - 600 <= final["end_ms"] <= end_ms + 600, (final, end_ms)
+            errors, words = word_errors(reference, final["text"])
+            assert errors / words <= 0.25, (final["text"], reference)
+        # None of the other party's words: its references are far from this party's text.
+        other = " ".join(turn[3] for turn in turns if turn[0] != channel)
+        heard = " ".join(final["text"] for final in own)
+        errors, words = word_errors(other, heard)
+        assert errors / words > 0.7, (heard, other)
+
+
+@pytest.mark.e2e
+async def test_twilio_both_tracks_call(stack, clips):
+    tracks, turns = two_party_call(clips)
+    frame = RATE // 50  # 20 ms, as Twilio sends
+    frames = len(tracks) // frame
+    payloads = [[mulaw_encode(tracks[i * frame:(i + 1) * frame, party]) for i in range(frames)] for party in (0, 1)]
+    # One second of outbound media lost before that party speaks: made up with silence, or every
+    # outbound time would be a second early.
+    lost = set(range(5, 55))
+    messages = [json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}), twilio_start()]
+    for i in range(frames):
+        for party, track in enumerate(("inbound", "outbound")):
+            if party == 1 and i in lost:
+                continue
+            messages.append(twilio_media(track, i + 1, i * 20, payloads[party][i], sequence=len(messages)))
+    messages.append(json.dumps({"event": "stop", "sequenceNumber": str(len(messages)), "streamSid": STREAM_SID,
+                                "stop": {"accountSid": "AC0123456789abcdef0123456789abcdef", "callSid": CALL_SID}}))
+    url = f"ws://127.0.0.1:{stack.port}/twilio"
+    created = sessions_created(stack, "twilio")
+    received = []
+    async with connect(url) as ws:
+        async def send():
+            async for message in paced_frames(messages[:2], 0):
+                await ws.send(message)
+            pairs = [messages[i:i + 2] for i in range(2, len(messages) - 1, 2)]
+            async for pair in paced_frames(pairs, 20):
+                for message in pair:
+                    await ws.send(message)
+            await ws.send(messages[-1])
+
+        await converse(ws, send, lambda text: received.append(json.loads(text)), timeout=TIMEOUT)
+        assert ws.close_code == 1000, (ws.close_code, ws.close_reason, received, stack.logs())
+    assert not [m for m in received if m["event"] == "error"], received
+    finals = [m for m in received if m["event"] == "final"]
+    assert all(m["streamSid"] == STREAM_SID and m["callSid"] == CALL_SID for m in received)
+    check_parties(finals, turns, "channel", ("inbound", "outbound"))
+    assert sessions_created(stack, "twilio") == created + 2  # one pipeline session per party
+
+
+@pytest.mark.e2e
+async def test_audiohook_stereo_call(stack, clips):
+    tracks, turns = two_party_call(clips)
+    frame = RATE // 10  # 100 ms of both channels, interleaved
+    stereo = [mulaw_encode(tracks[i:i + frame].reshape(-1)) for i in range(0, len(tracks) - frame + 1, frame)]
+    client = AudioHookClient(str(uuid.uuid4()))
+    headers = {"Audiohook-Session-Id": client.id, "Audiohook-Organization-Id": str(uuid.uuid4()),
+               "Audiohook-Correlation-Id": str(uuid.uuid4()), "X-API-KEY": "test-key"}
+    url = f"ws://127.0.0.1:{stack.port}/audiohook"
+    created = sessions_created(stack, "audiohook")
+    received = []
+    async with connect(url, additional_headers=headers) as ws:
+        await ws.send(client.open())
+        async with asyncio.timeout(30):
+            opened = client.seen(await ws.recv())
+        assert (opened["type"], opened["seq"], opened["clientseq"]) == ("opened", 1, 1), opened
+        assert opened["parameters"]["media"][0]["channels"] == ["external", "internal"]
+
+        async def send():
+            async for index, data in paced_frames(list(enumerate(stereo)), 100):
+                await ws.send(data)
+                client.position = (index + 1) * frame / RATE
+                if index == 50:
+                    await ws.send(client.message("ping"))
+            await ws.send(client.message("close", {"reason": "end"}))
+
+        await converse(ws, send, lambda text: received.append(client.seen(text)), timeout=TIMEOUT)
+        assert ws.close_code == 1000, (ws.close_code, ws.close_reason, received, stack.logs())
+    assert [m["seq"] for m in received] == list(range(2, len(received) + 2))
+    kinds = [m["type"] for m in received]
+    assert kinds.count("pong") == 1 and kinds[-1] == "closed" and "disconnect" not in kinds, kinds
+    assert all(m["id"] == client.id for m in received)
+    finals = []
+    for message in received:
+        if message["type"] == "event":
+            for entity in message["parameters"]["entities"]:
+                data = entity["data"]
+                start_ms = round(parse_duration(data["offset"], "offset") * 1000)
+                end_ms = start_ms + round(parse_duration(data["duration"], "duration") * 1000)
+                finals.append({"channel": data["channelIndex"], "party": data["channel"], "start_ms": start_ms,
+                               "end_ms": end_ms,
+                               "text": data["alternatives"][0]["interpretations"][0]["transcript"]})
+    check_parties(finals, turns, "channel", ("external", "internal"))
+    assert sessions_created(stack, "audiohook") == created + 2
+
+
+@pytest.mark.e2e
+async def test_handshakes_are_refused_with_http_status(stack):
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(f"ws://127.0.0.1:{stack.port}/audiohook"):
+            pass
+    assert info.value.response.status_code == 400
+
+
+@contextlib.asynccontextmanager
+async def gateway_with(redis_server, doors: DoorOptions):
+    """A gateway (no workers: the doors answer before any session starts) with these door options."""
+    redis = bus.connect(redis_server.url)
+    gateway = Gateway(redis, registry=CollectorRegistry(), listen=ListenOptions(host="127.0.0.1", port=0),
+                      doors=doors)
+    try:
+        await gateway.start()
+        yield gateway
+    finally:
+        await gateway.close()
+        await redis.aclose()
+
+
+async def test_audiohook_signature_through_the_server(redis_server):
+    """--audiohook-client-secret reaches the door: a wrong signature gets 401, the right one a session."""
+    secret = base64.b64decode("TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=")
+    # A hang fails at the timeout, with its traceback.
+    async with asyncio.timeout(90), gateway_with(redis_server, DoorOptions(audiohook_client_secret=secret)) as gateway:
+        target = "/audiohook?region=eu"
+        client = AudioHookClient(str(uuid.uuid4()))
+        headers = {"Host": f"127.0.0.1:{gateway.port}", "Audiohook-Organization-Id": str(uuid.uuid4()),
+                   "Audiohook-Correlation-Id": str(uuid.uuid4()), "Audiohook-Session-Id": client.id,
+                   "X-API-KEY": "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh"}
+        url = f"ws://127.0.0.1:{gateway.port}{target}"
+        sent = {name: value for name, value in headers.items() if name != "Host"}  # the client sends its own
+        for signed_with in (b"wrong", None):
+            signature = {} if signed_with is None else audiohook_signature(
+                signed_with, target=target, headers=headers, created=int(time.time()))
+            with pytest.raises(InvalidStatus) as info:
+                async with connect(url, additional_headers={**sent, **signature}):
+                    pass
+            assert info.value.response.status_code == 401
+            assert json.loads(info.value.response.body)["error"] == "unauthorized"
+        signature = audiohook_signature(secret, target=target, headers=headers, created=int(time.time()))
+        async with connect(url, additional_headers={**sent, **signature}) as ws:
+            await ws.send(client.message("ping"))  # before open: the AudioHook session disconnects
+            async with asyncio.timeout(30):
+                disconnect = json.loads(await ws.recv())
+            assert (disconnect["type"], disconnect["id"], disconnect["clientseq"]) == ("disconnect", client.id, 1)
+            assert "before 'open'" in disconnect["parameters"]["info"], disconnect
+
+
+async def test_twilio_signature_through_the_server(redis_server):
+    """--twilio-auth-token reaches the door: a wrong signature gets 403, the right one a stream."""
+    token = "0123456789abcdef0123456789abcdef"
+    # A hang fails at the timeout, with its traceback.
+    async with asyncio.timeout(90), gateway_with(redis_server, DoorOptions(twilio_auth_token=token)) as gateway:
+        url = f"ws://127.0.0.1:{gateway.port}/twilio?token=abc"
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(url, additional_headers={"X-Twilio-Signature": signature("wrong", url)}):
+                pass
+        assert info.value.response.status_code == 403
+        async with connect(url, additional_headers={"X-Twilio-Signature": signature(token, url)}) as ws:
+            await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            await ws.send(json.dumps({"event": "media"}))  # before start: refused, and the socket closes
+            async with asyncio.timeout(30):
+                error = json.loads(await ws.recv())
+                assert (error["event"], error["code"]) == ("error", "config_required")
+                with pytest.raises(ConnectionClosed):
+                    await ws.recv()
+            assert ws.close_code == 1008

@@ -1,0 +1,115 @@
+"""A throw-away 3-master Redis Cluster on loopback ports, for the cluster tests.
+
+It offers what :class:`tests.kit.stack.Stack` uses of a :class:`tests.kit.support.RedisServer`
+(``url``, ``start``, ``stop``, ``close``, ``keys``) so the same stack of real processes runs
+against it unchanged; only the URL scheme (``redis+cluster://``) differs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+
+import redis as sync_redis
+
+from .support import Process, free_port
+
+MASTERS = 3
+
+
+class RedisClusterServer:
+    """Three ``redis-server --cluster-enabled yes`` nodes joined by ``redis-cli --cluster create``."""
+
+    def __init__(self, masters: int = MASTERS) -> None:
+        for tool in ("redis-server", "redis-cli"):
+            if shutil.which(tool) is None:
+                raise RuntimeError(f"{tool} is not installed (Debian package redis-server / redis-tools)")
+        self.ports = [free_port() for _ in range(masters)]
+        # The cluster bus defaults to port + 10000, which may be taken or above
+        # 65535; an explicit free port avoids both.
+        self.bus_ports = [free_port() for _ in range(masters)]
+        self.dir = tempfile.mkdtemp(prefix="ss-redis-cluster-")
+        self.processes: list[Process] = []
+
+    @property
+    def port(self) -> int:
+        """The seed node; the client discovers the others from it."""
+        return self.ports[0]
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.port}"
+
+    @property
+    def node_urls(self) -> list[str]:
+        """Plain URLs of every master, to inspect each node directly."""
+        return [f"redis://127.0.0.1:{port}/0" for port in self.ports]
+
+    def start(self, timeout: float = 30.0) -> None:
+        try:
+            for port, bus_port in zip(self.ports, self.bus_ports):
+                process = Process(f"redis-{port}", [
+                    "redis-server", "--cluster-enabled", "yes",
+                    "--cluster-config-file", f"{self.dir}/nodes-{port}.conf",
+                    "--port", str(port), "--cluster-port", str(bus_port), "--bind", "127.0.0.1",
+                    "--save", "", "--appendonly", "no", "--dir", self.dir,
+                ])
+                self.processes.append(process)
+            for process in self.processes:
+                process.wait_for_line(r"Ready to accept connections", 10)
+            subprocess.run(
+                ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port in self.ports),
+                 "--cluster-replicas", "0", "--cluster-yes"],
+                check=True, capture_output=True, text=True, timeout=timeout,
+            )
+            self._wait_until_ok(timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_until_ok(self, timeout: float) -> None:
+        """Every node reports ``cluster_state:ok`` (slots assigned, gossip converged)."""
+        deadline = time.monotonic() + timeout
+        pending = list(self.ports)
+        while pending:
+            client = sync_redis.Redis(host="127.0.0.1", port=pending[0])
+            try:
+                info = client.execute_command("CLUSTER INFO")  # parsed into a dict
+            finally:
+                client.close()
+            if info.get("cluster_state") == "ok":
+                pending.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"node {pending[0]} not ok after {timeout}s:\n{info}")
+            time.sleep(0.05)  # polling interval of a bounded wait on a condition
+
+    def keys(self, pattern: str) -> list[str]:
+        """Keys matching ``pattern`` on every master (``SCAN`` is per node on a cluster)."""
+        found = []
+        for url in self.node_urls:
+            client = sync_redis.Redis.from_url(url)
+            try:
+                found += [key.decode() for key in client.scan_iter(pattern)]
+            finally:
+                client.close()
+        return sorted(found)
+
+    def port_of(self, key: str) -> int:
+        """The port of the master that holds ``key``'s slot."""
+        client = sync_redis.RedisCluster(host="127.0.0.1", port=self.port)
+        try:
+            return client.get_node_from_key(key).port
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
+        self.processes = []
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

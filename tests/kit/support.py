@@ -1,0 +1,340 @@
+"""Test helpers: a real redis-server on a free port, service processes, WER."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import redis as sync_redis
+from websockets.datastructures import Headers
+
+from common.checkpoint import CheckpointPolicy
+from common.commits import plan
+from common.pipeline_config import PipelineConfig
+from common.stage import Session, Write
+from gateway.security import httpsig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A child process whose stderr lines are kept and can be waited for."""
+
+    def __init__(self, name: str, argv: list[str], *, env: dict | None = None, cwd: Path = ROOT) -> None:
+        self.name = name
+        self.argv = argv
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self.proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for_line(self, pattern: str, timeout: float, *, start: int = 0) -> str:
+        """Block until a line matching ``pattern`` appears (from index ``start``)."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        index = start
+        with self._changed:
+            while True:
+                while index < len(self.lines):
+                    if regex.search(self.lines[index]):
+                        return self.lines[index]
+                    index += 1
+                if self.proc.poll() is not None and not self._reader.is_alive():
+                    raise RuntimeError(f"{self.name} exited ({self.proc.returncode}):\n{self.tail()}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{self.name}: no line matching {pattern!r} in {timeout}s:\n{self.tail()}")
+                self._changed.wait(remaining)
+
+    def tail(self, n: int = 40) -> str:
+        return "\n".join(self.lines[-n:])
+
+    def signal(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._reader.join(5)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+class RedisServer:
+    """A throw-away redis-server on a free loopback port (no persistence)."""
+
+    def __init__(self) -> None:
+        if shutil.which("redis-server") is None:
+            raise RuntimeError("redis-server is not installed (Debian package redis-server)")
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="ss-redis-")
+        self.process: Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = Process("redis", ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                         "--save", "", "--appendonly", "no", "--dir", self.dir])
+        self.process.wait_for_line(r"Ready to accept connections", 10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def keys(self, pattern: str) -> list[str]:
+        """Keys matching ``pattern`` (as :meth:`tests.kit.cluster.RedisClusterServer.keys` offers)."""
+        client = sync_redis.Redis.from_url(self.url)
+        try:
+            return sorted(key.decode() for key in client.scan_iter(pattern))
+        finally:
+            client.close()
+
+
+def service(name: str, module: str, *args: str, env: dict | None = None) -> Process:
+    return Process(name, [sys.executable, "-m", module, *args], env=env)
+
+
+def normalise(text: str) -> list[str]:
+    """Lower-case words without punctuation, with the abbreviations the references spell out."""
+    text = text.lower().replace("mr.", "mister").replace("mrs.", "missus").replace("-", " ")
+    text = re.sub(r"[^a-z0-9' ]+", " ", text)
+    return text.split()
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edit distance in words, reference length)."""
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        current = [i]
+        for j, h in enumerate(hyp, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+        previous = current
+    return previous[-1], len(ref)
+
+
+def wait_until(condition, timeout: float, what: str, interval: float = 0.2):
+    """Poll ``condition`` until it returns a truthy value (returned) or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            last = condition()
+        except (OSError, ValueError) as exc:  # not listening yet, connection refused, bad JSON
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
+        time.sleep(interval)  # the polling interval of a bounded wait, not synchronisation
+
+
+def wait_for_workers(http: str, stages, timeout: float = 30.0, *, exactly: int | None = None) -> None:
+    """Until the gateway sees a live worker of each stage (workers register on their first heartbeat);
+    with ``exactly``, that many and no more (a stopped worker of an earlier stack lingers until
+    its registration lapses)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(http + "/readyz", timeout=5) as response:
+                workers = json.load(response).get("workers", {})
+        except urllib.error.HTTPError as exc:  # 503 until ready
+            workers = json.loads(exc.read()).get("workers", {})
+        if all(workers.get(stage, 0) >= 1 if exactly is None else workers.get(stage, 0) == exactly
+               for stage in stages):
+            return
+        assert time.monotonic() < deadline, f"workers not live after {timeout} s: {workers}"
+        time.sleep(0.2)  # polling a condition with a deadline
+
+
+class RecordingRunner:
+    """Stands in for a stage's StageRunner in process (the ``common.stage.Runner`` protocol).
+
+    ``build_stage`` makes the stage, given this runner (:attr:`stage`). Each write is
+    numbered and checkpointed as the real runner does (``common.commits.plan``), with
+    a checkpoint due at every write that may carry one, and kept as (outputs, consumed,
+    state, finish, output seq after it); ``finished`` is set when the stage passes the
+    End of the session on.
+    """
+
+    def __init__(self, build_stage) -> None:
+        self.commits: list[tuple[list, str | None, bytes, bool, int]] = []
+        self.finished = asyncio.Event()
+        self.stage = build_stage(self)
+
+    def open(self, session_id: str, *, config=None, next_stage: str | None = None, epoch: int = 1,
+             state: bytes | None = None):
+        """A session of the stage owned at ``epoch``, opened from checkpoint ``state`` if given."""
+        session = Session(session_id=session_id, stage=self.stage.name, epoch=epoch, token=f"w:{epoch}",
+                          config=config or PipelineConfig(), next_stage=next_stage)
+        session.state = self.stage.open(session, state)
+        return session
+
+    async def commit(self, session, outputs=(), *, consumed=None, boundary=False, to_client=()):
+        write = Write(session, list(outputs), consumed=consumed, boundary=boundary, to_client=list(to_client))
+        planned = plan(write, policy=CheckpointPolicy(0), snapshot=self.stage.snapshot)
+        if planned is None:
+            return
+        numbered = [dataclasses.replace(r, seq=seq) for seq, r in enumerate(write.outputs, planned.first_seq)]
+        checkpoint = planned.checkpoint
+        self.commits.append(([*numbered, *write.to_client], checkpoint.consumed if checkpoint else None,
+                             checkpoint.state if checkpoint else b"", planned.finish, session.output_seq))
+        if planned.finish:
+            self.finished.set()
+
+    async def commit_all(self, writes):
+        for write in writes:
+            await self.commit(write.session, write.outputs, consumed=write.consumed, boundary=write.boundary,
+                              to_client=write.to_client)
+        return [None] * len(writes)
+
+    async def report(self, session, code, message, *, fatal=False):
+        raise AssertionError(f"stage reported {code}: {message}")
+
+    def wake(self, session) -> None:
+        pass
+
+    def outputs(self) -> list:
+        """Every record committed, in order."""
+        return [record for outputs, *_ in self.commits for record in outputs]
+
+async def paced(items, interval_ms: float, *, speed: float = 1.0):
+    """Yield ``items`` ``interval_ms`` apart in audio time, at ``speed`` times real time."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for index, item in enumerate(items):
+        delay = started + index * interval_ms / 1000 / speed - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)  # pacing, not synchronisation
+        yield item
+
+
+def pcm_chunks(pcm: bytes, chunk_ms: int = 100, *, rate: int = 16_000) -> list[bytes]:
+    """``pcm`` (16-bit mono) cut into ``chunk_ms`` chunks."""
+    step = rate * 2 * chunk_ms // 1000
+    return [pcm[start:start + step] for start in range(0, len(pcm), step)]
+
+
+async def converse(websocket, send, on_text, *, timeout: float) -> None:
+    """Run ``send()`` while handing every text message to ``on_text``, until the server closes.
+
+    Raises ``TimeoutError`` if the conversation takes longer than ``timeout`` seconds.
+    """
+    from websockets.exceptions import ConnectionClosed
+
+    sender = asyncio.create_task(send())
+    try:
+        async with asyncio.timeout(timeout):
+            try:
+                async for text in websocket:
+                    on_text(text)
+            except ConnectionClosed:
+                pass
+            await sender
+    finally:
+        sender.cancel()
+
+
+class ManualClock:
+    """A monotonic clock that moves only when a test sets ``now``."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def eventually(condition, timeout: float, what: str, interval: float = 0.05) -> None:
+    """Await until ``condition()`` (a function, or a coroutine function) is truthy; fail after ``timeout`` s."""
+    import inspect
+
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                result = condition()
+                if inspect.isawaitable(result):
+                    result = await result
+                if result:
+                    return
+                await asyncio.sleep(interval)  # the polling interval of a bounded wait on a condition
+    except TimeoutError:
+        raise AssertionError(f"{what}: not within {timeout} s") from None
+
+
+def cpu_seconds(pid: int, *, thread: int | None = None) -> float:
+    """User + system CPU seconds a process (or one of its threads) has used so far, from ``/proc``."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    with open(path) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def audiohook_signature(secret: bytes, *, target: str, headers: dict[str, str], created: int,
+                        components: tuple[str, ...] | None = None, alg: str = "hmac-sha256",
+                        keyid: str | None = None, expires: int | None = None,
+                        nonce: str = "VGhpc0lzQVVuaXF1ZU5vbmNl") -> dict[str, str]:
+    """The ``Signature-Input`` and ``Signature`` headers Genesys AudioHook adds to a handshake.
+
+    ``headers`` must hold ``Host`` and the covered headers; ``components`` default to the
+    ones Genesys covers; ``keyid`` defaults to the ``X-API-KEY`` header.
+    """
+    components = httpsig.REQUIRED if components is None else components
+    received = Headers(headers)
+    lines = [(name, httpsig.component_value(name, target=target, headers=received)) for name in components]
+    keyid = headers["X-API-KEY"] if keyid is None else keyid
+    covered = " ".join(f'"{name}"' for name in components)
+    params = f'({covered});keyid="{keyid}";nonce="{nonce}";alg="{alg}";created={created}'
+    if expires is not None:
+        params += f";expires={expires}"
+    signature = httpsig.digest(secret, httpsig.signature_base(lines, params))
+    return {"Signature-Input": f"sig1={params}", "Signature": f"sig1=:{base64.b64encode(signature).decode()}:"}

@@ -1,0 +1,159 @@
+"""The CPU engines' decode threads: finals first, stale partials dropped, aborts honoured, batches."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import CancelledError
+
+import pytest
+
+from asr_worker.engines.scheduler import DecodeScheduler
+
+from tests.kit.support import ManualClock
+
+TIMEOUT = 10
+
+
+def calls(batch):
+    """A ``run`` for requests that are callables: call each."""
+    return [request() for request in batch]
+
+
+def blocked(scheduler: DecodeScheduler):
+    """Occupy the scheduler's only thread until the returned event is set."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold():
+        started.set()
+        assert release.wait(TIMEOUT)
+        return "held"
+
+    future = scheduler.submit(hold, final=True)
+    assert started.wait(TIMEOUT)
+    return release, future
+
+
+def test_finals_go_before_queued_partials_fifo_within_each():
+    scheduler = DecodeScheduler(calls, workers=1)
+    try:
+        release, first = blocked(scheduler)
+        order = []
+        futures = [scheduler.submit(lambda name=name: order.append(name) or name, final=name.startswith("final"))
+                   for name in ("partial-a", "partial-b", "final-c", "final-d")]
+        release.set()
+        assert [f.result(TIMEOUT) for f in futures] == ["partial-a", "partial-b", "final-c", "final-d"]
+        assert order == ["final-c", "final-d", "partial-a", "partial-b"]
+        assert first.result(TIMEOUT) == "held"
+    finally:
+        scheduler.close()
+
+
+def test_first_words_go_before_other_partials_after_finals():
+    scheduler = DecodeScheduler(calls, workers=1)
+    try:
+        release, _ = blocked(scheduler)
+        order = []
+        kinds = {"partial-a": {}, "first-b": {"first_words": True}, "final-c": {"final": True},
+                 "partial-d": {}, "first-e": {"first_words": True}}
+        futures = [scheduler.submit(lambda name=name: order.append(name) or name,
+                                    **{"final": False, **kind}) for name, kind in kinds.items()]
+        release.set()
+        assert [f.result(TIMEOUT) for f in futures] == list(kinds)
+        assert order == ["final-c", "first-b", "first-e", "partial-a", "partial-d"]
+    finally:
+        scheduler.close()
+
+
+def test_a_first_words_partial_that_waited_too_long_is_dropped_too():
+    clock = ManualClock(0.0)
+    scheduler = DecodeScheduler(calls, workers=1, partial_max_wait=2.0, clock=clock)
+    try:
+        release, _ = blocked(scheduler)
+        old = scheduler.submit(lambda: "old", final=False, first_words=True)
+        clock.now = 2.5
+        release.set()
+        with pytest.raises(CancelledError):
+            old.result(TIMEOUT)
+    finally:
+        scheduler.close()
+
+
+def test_a_partial_that_waited_too_long_is_dropped():
+    clock, stale = ManualClock(0.0), []
+    scheduler = DecodeScheduler(calls, workers=1, partial_max_wait=2.0, clock=clock, on_stale=lambda: stale.append(1))
+    try:
+        release, _ = blocked(scheduler)
+        old = scheduler.submit(lambda: "old", final=False)
+        clock.now = 1.5
+        fresh = scheduler.submit(lambda: "fresh", final=False)
+        final = scheduler.submit(lambda: "final", final=True)
+        clock.now = 2.5  # the old partial waited 2.5 s, the fresh one 1 s; finals never go stale
+        release.set()
+        assert final.result(TIMEOUT) == "final" and fresh.result(TIMEOUT) == "fresh"
+        with pytest.raises(CancelledError):
+            old.result(TIMEOUT)
+        assert stale == [1]
+    finally:
+        scheduler.close()
+
+
+def test_an_aborted_call_is_skipped_and_errors_reach_the_caller():
+    scheduler = DecodeScheduler(calls, workers=1)
+    try:
+        release, _ = blocked(scheduler)
+        ran = []
+        aborted = scheduler.submit(lambda: ran.append("aborted"), final=False)
+        failing = scheduler.submit(lambda: 1 / 0, final=True)
+        assert aborted.cancel()
+        release.set()
+        with pytest.raises(ZeroDivisionError):
+            failing.result(TIMEOUT)
+        assert ran == []
+    finally:
+        scheduler.close()
+
+
+def test_close_cancels_what_is_queued_and_is_idempotent():
+    scheduler = DecodeScheduler(calls, workers=1)
+    release, running = blocked(scheduler)
+    queued = scheduler.submit(lambda: "never", final=True)
+    scheduler.close()
+    scheduler.close()
+    release.set()
+    assert running.result(TIMEOUT) == "held"
+    assert queued.cancelled()
+    with pytest.raises(RuntimeError, match="closed"):
+        scheduler.submit(lambda: None, final=True)
+
+
+def test_a_free_thread_takes_what_waits_as_one_batch_of_finals_or_of_partials():
+    batches = []
+
+    def run(batch):
+        batches.append([request() for request in batch])
+        return batches[-1]
+
+    scheduler = DecodeScheduler(run, workers=1, max_batch=3)
+    try:
+        release, _ = blocked(scheduler)
+        futures = [scheduler.submit(lambda name=name: name, final=name.startswith("final"))
+                   for name in ("partial-a", "final-b", "partial-c", "final-d", "partial-e")]
+        release.set()
+        assert [f.result(TIMEOUT) for f in futures] == ["partial-a", "final-b", "partial-c", "final-d", "partial-e"]
+        # Finals first, and never in a batch with partials (a final would wait for their decode).
+        assert batches[1:] == [["final-b", "final-d"], ["partial-a", "partial-c", "partial-e"]]
+        alone = scheduler.submit(lambda: "alone", final=False)  # nothing else waits: it goes by itself
+        assert alone.result(TIMEOUT) == "alone" and batches[-1] == ["alone"]
+    finally:
+        scheduler.close()
+
+
+def test_a_failing_batch_fails_each_of_its_requests():
+    scheduler = DecodeScheduler(lambda batch: 1 / 0, workers=1, max_batch=4)
+    try:
+        futures = [scheduler.submit(i, final=True) for i in range(3)]
+        for future in futures:
+            with pytest.raises(ZeroDivisionError):
+                future.result(TIMEOUT)
+    finally:
+        scheduler.close()

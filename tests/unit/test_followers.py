@@ -1,0 +1,39 @@
+"""Followers and the finals webhook without I/O: follow paths, catching up, a full webhook queue.
+
+Calls followed through real gateways, and a real webhook receiver, are in tests/e2e/test_followers.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+from prometheus_client import CollectorRegistry
+
+from common.metrics import GatewayMetrics
+from gateway.outputs.follow import _current, call_id_of
+from gateway.outputs.webhook import FinalsWebhook, WebhookOptions
+
+
+def test_follow_paths():
+    assert call_id_of("/ws/follow/MZ123") == "MZ123"
+    assert call_id_of("/ws/follow/MZ123/") == "MZ123"
+    assert call_id_of("/ws/asr") is None
+
+
+def test_late_followers_skip_superseded_partials():
+    def entry(seq, kind, utterance):
+        return f"0-{seq}".encode(), {b"m": json.dumps({"type": kind, "utterance_id": utterance}).encode()}
+
+    entries = [entry(1, "partial", "a"), entry(2, "partial", "b"), entry(3, "partial", "a"), entry(4, "final", "a"),
+               entry(5, "partial", "b"), entry(6, "ended", None)]
+    assert [(seq, m["type"], m["utterance_id"]) for seq, m in _current(entries)] == [
+        (4, "final", "a"), (5, "partial", "b"), (6, "ended", None)]
+
+
+async def test_webhook_drops_finals_when_its_queue_is_full():
+    registry = CollectorRegistry()
+    hook = FinalsWebhook(WebhookOptions(url="http://127.0.0.1:9/", queue=2), metrics=GatewayMetrics(registry))
+    # Not started: nothing takes finals off the queue.
+    assert [hook.submit({}, key=str(i)) for i in range(3)] == [True, True, False]
+    assert registry.get_sample_value("streamscribe_gateway_webhook_deliveries_total", {"result": "dropped"}) == 1
+    await hook.close()

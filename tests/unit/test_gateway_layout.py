@@ -1,0 +1,128 @@
+"""The gateway's layout: no import cycles (not even under TYPE_CHECKING), the client apart, every package shipped.
+
+Pure AST walks of the sources: nothing is imported or started.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("gateway", "streamscribe_client")
+
+
+def module_names(package: str) -> dict[str, Path]:
+    """Every module of ``package`` by dotted name (a package by its own name, for its ``__init__``)."""
+    modules = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def imported(name: str, path: Path, known: set[str]) -> set[str]:
+    """The modules of ``known`` that module ``name`` imports, wherever the import stands.
+
+    Importing a module also runs its packages' ``__init__``, except those the importer
+    already runs under; ``from package import name`` imports the submodule ``name`` if any.
+    """
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module or ""
+            targets.add(source)
+            targets.update(f"{source}.{alias.name}" for alias in node.names)
+    found = set()
+    for target in targets:
+        parts = target.split(".")
+        for end in range(1, len(parts) + 1):
+            candidate = ".".join(parts[:end])
+            if candidate in known and candidate != name and not name.startswith(candidate + "."):
+                found.add(candidate)
+    return found
+
+
+def import_graph(*packages: str) -> dict[str, set[str]]:
+    modules = {name: path for package in packages for name, path in module_names(package).items()}
+    return {name: imported(name, path, set(modules)) for name, path in modules.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle through each strongly connected group of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for successor in sorted(graph[node]):
+            if successor not in index:
+                visit(successor)
+                low[node] = min(low[node], low[successor])
+            elif successor in on_stack:
+                low[node] = min(low[node], index[successor])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_relative_imports_resolve_to_modules_and_packages(tmp_path):
+    package = tmp_path / "pkg" / "sub"
+    package.mkdir(parents=True)
+    source = package / "mod.py"
+    source.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..other import thing\n"
+                      "from . import sibling\n")
+    known = {"pkg", "pkg.other", "pkg.sub", "pkg.sub.mod", "pkg.sub.sibling"}
+    # Its own packages run before it anyway: no edge to them.
+    assert imported("pkg.sub.mod", source, known) == {"pkg.other", "pkg.sub.sibling"}
+
+
+def test_the_gateway_and_the_client_have_no_import_cycles():
+    graph = import_graph(*PACKAGES)
+    assert "gateway.core.hub" in graph and "gateway.core.session" in graph
+    assert cycles(graph) == []
+
+
+def test_the_client_does_not_use_the_server_and_the_server_not_the_client():
+    graph = import_graph(*PACKAGES)
+    for name, targets in graph.items():
+        other = "gateway" if name.startswith("streamscribe_client") else "streamscribe_client"
+        assert not {target for target in targets if target.split(".")[0] == other}, name
+
+
+def test_every_package_is_in_the_wheel():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    for package in PACKAGES:
+        on_disk = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / package).rglob("__init__.py")}
+        assert on_disk <= listed, f"add {sorted(on_disk - listed)} to [tool.setuptools] packages"

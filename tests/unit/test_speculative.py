@@ -1,0 +1,441 @@
+"""The speculative final in the ASR stage: decoded at the pause, used at the end, dropped on resume;
+sent at once as an early final (eager, or when its text ends a sentence), with the rest of the
+VAD's utterance split off as an utterance of its own, the same way after a takeover.
+
+The stage runs in process with the recording stand-in for the Redis runner; the
+engine is the real qwen3-vllm engine on the FAKE vLLM of tests/kit/fakes (the GPU
+boundary), whose ``gate`` holds every decode until the test releases it, so a
+decode can be caught "in flight" without timing. The fake answers with the
+length of the audio it heard, so each final shows which audio it decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+from asr_worker.engines import EngineOptions, qwen3_vllm
+from asr_worker.stage import AsrStage, Head, StreamingOptions, ends_sentence
+from common.metrics import AsrMetrics
+from common.pipeline_config import AsrConfig, PipelineConfig
+from common.records import Audio, End, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript, utterance_id
+
+from tests.kit.fakes import fake_vllm
+from tests.kit.fakes.fake_tokenizer import FakeTokenizer
+from tests.kit.support import RecordingRunner
+
+SR = 16_000
+START = SR  # the utterance begins 1 s into the session
+CHUNK = 1600
+TIMEOUT = 10.0
+
+
+def heard(request: fake_vllm.FakeRequest) -> str:
+    """The fake's "transcript": how many samples of audio the decode was given."""
+    return f"language English<asr_text>heard {len(request.audio)}"
+
+
+@pytest.fixture
+async def engine(tmp_path):
+    eng = qwen3_vllm.load(EngineOptions(model=str(tmp_path)), api=fake_vllm, tokenizer=FakeTokenizer())
+    await eng.start()
+    eng._llm.responder = heard
+    eng._llm.gate = asyncio.Event()  # every decode waits in the "GPU" until released
+    yield eng
+    await eng.close()
+
+
+def fake(engine) -> fake_vllm.AsyncLLM:
+    return engine._llm
+
+
+def finals_requested(engine) -> list[fake_vllm.FakeRequest]:
+    return [r for r in fake(engine).requests if r.sampling_params.max_tokens == EngineOptions().max_new_tokens]
+
+
+async def until(predicate, what: str, timeout: float = TIMEOUT) -> None:
+    """Yield to the event loop until ``predicate()`` holds (no wall-clock sleeps)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError(f"not reached: {what}")
+        await asyncio.sleep(0)
+
+
+def audio_records(first_seq: int, offset: int, seconds: float) -> list[Audio]:
+    rng = np.random.default_rng(offset)
+    pcm = (3000 * rng.standard_normal(int(seconds * SR))).astype(np.int16)
+    return [Audio(seq=first_seq + i, offset=offset + at, pcm=pcm[at:at + CHUNK].tobytes())
+            for i, at in enumerate(range(0, len(pcm), CHUNK))]
+
+
+def utterance(*, resume: bool) -> list[Record]:
+    """SpeechStart, 1.2 s of audio, a pause at its end; then either the end, or more speech and a later end."""
+    records: list[Record] = [SpeechStart(seq=0, start=START)]
+    records += audio_records(1, START, 1.2)
+    pause_end = START + int(1.2 * SR)
+    records.append(SpeechPause(seq=len(records), start=START, end=pause_end))
+    end = pause_end
+    if resume:
+        records += audio_records(len(records), pause_end, 0.8)
+        end = pause_end + int(0.8 * SR)
+    records.append(SpeechEnd(seq=len(records), start=START, end=end, reason="silence"))
+    records.append(End(seq=len(records)))
+    return records
+
+
+class Worker:
+    """One ASR stage owning the session (one epoch), fed records by entry id."""
+
+    def __init__(self, engine, *, epoch: int, config: AsrConfig = AsrConfig(), state: bytes | None = None,
+                 chunk_size_sec: float = 30) -> None:
+        self.registry = CollectorRegistry()
+        defaults = StreamingOptions(chunk_size_sec=chunk_size_sec)
+        self.runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=defaults, metrics=AsrMetrics(self.registry)))
+        self.stage = self.runner.stage
+        self.session = self.runner.open("spec", config=PipelineConfig(asr=config), epoch=epoch, state=state)
+
+    async def feed(self, records: list[Record], *, first: int = 0, wait: bool = True) -> None:
+        """Hand over ``records`` as input entries ``first + 1``, ``first + 2`` ... (and let them be taken)."""
+        await self.stage.process([(self.session, [(f"{first + i + 1}-0", r) for i, r in enumerate(records)])])
+        queue = self.session.state.queue
+        if wait:
+            await until(lambda: queue.empty(), "input taken")
+
+    def transcripts(self) -> list[Transcript]:
+        return [r for r in self.runner.outputs() if isinstance(r, Transcript)]
+
+    def speculative(self, outcome: str) -> float:
+        return self.registry.get_sample_value("streamscribe_asr_speculative_decodes_total", {"outcome": outcome}) or 0
+
+    async def close(self) -> None:
+        await self.stage.close(self.session, "test over")
+
+
+async def test_a_pause_starts_the_final_and_the_end_uses_it(engine):
+    worker = Worker(engine, epoch=1)
+    records = utterance(resume=False)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    try:
+        await worker.feed(records[:pause])
+        await until(lambda: len(fake(engine).in_flight) == 1, "a partial in flight")
+        (partial,) = fake(engine).in_flight
+        await worker.feed(records[pause:pause + 1], first=pause)
+        # The final decode is in flight at the pause; the partial before it was aborted, not awaited.
+        await until(lambda: len(finals_requested(engine)) == 1 and finals_requested(engine)[0].request_id
+                    in fake(engine).in_flight, "speculative final in flight")
+        assert partial in fake(engine).aborted and partial not in fake(engine).in_flight
+        assert not worker.transcripts()
+        await worker.feed(records[pause + 1:], first=pause + 1, wait=False)
+        fake(engine).gate.set()
+        assert await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    (final,) = [t for t in worker.transcripts() if t.final]
+    assert final.text == f"heard {int(1.2 * SR)}" and final.speech_final
+    assert final.utterance_id == utterance_id("spec", START) and final.end == START + int(1.2 * SR)
+    assert len(finals_requested(engine)) == 1  # no second decode at the end
+    # Committed as the normal final path does: with the checkpoint past the speech end.
+    (commit,) = [c for c in worker.runner.commits if final in c[0]]
+    assert commit[1] == f"{pause + 2}-0"
+    assert worker.speculative("used") == 1 and worker.speculative("wasted") == 0
+
+
+async def test_speech_resuming_after_the_pause_drops_the_speculative_result(engine):
+    worker = Worker(engine, epoch=1)
+    records = utterance(resume=True)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    try:
+        await worker.feed(records[:pause + 1])
+        await until(lambda: len(finals_requested(engine)) == 1, "speculative final requested")
+        speculative = finals_requested(engine)[0].request_id
+        await worker.feed(records[pause + 1:pause + 2], first=pause + 1)  # speech resumes
+        assert speculative in fake(engine).aborted
+        assert worker.speculative("wasted") == 1
+        await worker.feed(records[pause + 2:], first=pause + 2, wait=False)
+        fake(engine).gate.set()
+        assert await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    (final,) = [t for t in worker.transcripts() if t.final]
+    # The final covers the resumed speech too: 2 s, not the 1.2 s heard at the pause.
+    assert final.text == f"heard {2 * SR}" and final.end == START + 2 * SR
+    assert worker.speculative("used") == 0 and worker.speculative("wasted") == 1
+
+
+async def test_a_takeover_mid_speculation_replays_and_yields_exactly_one_final(engine):
+    records = utterance(resume=False)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    first = Worker(engine, epoch=1)
+    await first.feed(records[:pause + 1])
+    await until(lambda: len(finals_requested(engine)) == 1, "speculative final requested")
+    # The worker loses the session while its speculative final decodes.
+    await first.close()
+    await until(lambda: not fake(engine).in_flight, "the old worker's decodes aborted")
+    assert finals_requested(engine)[0].request_id in fake(engine).aborted
+    # The next owner replays from the last checkpoint (none yet: from the start) and gets the rest.
+    consumed = [c[1] for c in first.runner.commits if c[1]]
+    assert consumed == []
+    second = Worker(engine, epoch=2)
+    try:
+        await second.feed(records, wait=False)
+        fake(engine).gate.set()
+        assert await asyncio.wait_for(second.runner.finished.wait(), TIMEOUT)
+    finally:
+        await second.close()
+    finals = [t for t in first.transcripts() + second.transcripts() if t.final]
+    assert [(t.utterance_id, t.text) for t in finals] == [(utterance_id("spec", START), f"heard {int(1.2 * SR)}")]
+    assert second.speculative("used") == 1
+    # Same record, same seq as an uninterrupted worker writes.
+    reference = Worker(engine, epoch=3)
+    try:
+        await reference.feed(records)
+        assert await asyncio.wait_for(reference.runner.finished.wait(), TIMEOUT)
+    finally:
+        await reference.close()
+    assert [t for t in reference.transcripts() if t.final] == finals
+
+
+async def test_an_end_elsewhere_than_the_pause_decodes_afresh(engine):
+    """A forced split (or any end that differs from the pause's) never takes the speculative result."""
+    worker = Worker(engine, epoch=1)
+    records = utterance(resume=False)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    cut = START + SR
+    records[pause + 1] = SpeechEnd(seq=pause + 1, start=START, end=cut, reason="max_length")
+    try:
+        await worker.feed(records, wait=False)
+        fake(engine).gate.set()
+        assert await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    (final,) = [t for t in worker.transcripts() if t.final]
+    assert final.text == f"heard {SR}" and not final.speech_final
+    assert worker.speculative("wasted") == 1 and worker.speculative("used") == 0
+
+
+async def test_the_first_partial_decodes_a_short_window(engine):
+    """The first partial starts as soon as ``first_partial_sec`` of audio is in, not a whole chunk."""
+    fake(engine).gate.set()
+    worker = Worker(engine, epoch=1)  # chunk_size_sec=30: only the first partial is due
+    try:
+        await worker.feed([SpeechStart(seq=0, start=START), *audio_records(1, START, 0.3)])
+        await until(lambda: any(not t.final for t in worker.transcripts()), "first partial")
+    finally:
+        await worker.close()
+    (partial,) = [t for t in worker.transcripts() if not t.final]
+    assert partial.end - partial.start < 0.3 * SR + CHUNK
+
+
+async def test_the_vad_stage_pauses_before_each_silence_end_with_the_same_end(clips):
+    """Real Silero on a real clip: a pause, then nothing but the end, which says the pause's end."""
+    import soundfile
+
+    from common.endpointing import EndpointOptions
+    from common.metrics import VadMetrics
+    from vad_worker.model import SileroVad
+    from vad_worker.stage import VadStage
+
+    speech, _ = soundfile.read(str(clips[1][0]), dtype="int16")
+    pcm = np.concatenate([np.zeros(8000, np.int16), speech, np.zeros(SR, np.int16), speech, np.zeros(SR, np.int16)])
+    records = [Audio(seq=i, offset=at, pcm=pcm[at:at + CHUNK].tobytes()) for i, at in enumerate(range(0, len(pcm), CHUNK))]
+    records.append(End(seq=len(records)))
+    runner = RecordingRunner(lambda r: VadStage(r, SileroVad(), defaults=EndpointOptions(),
+                                                metrics=VadMetrics(CollectorRegistry())))
+    stage = runner.stage
+    session = runner.open("vad-pause", next_stage="asr")
+    items = [(f"{i + 1}-0", r) for i, r in enumerate(records)]
+    try:
+        for i in range(0, len(items), 5):
+            await stage.process([(session, items[i:i + 5])])
+    finally:
+        await stage.shutdown()
+    out = runner.outputs()
+    ends = [i for i, r in enumerate(out) if isinstance(r, SpeechEnd) and r.reason == "silence"]
+    assert len(ends) >= 2
+    for i in ends:
+        pause = out[i - 1]
+        assert isinstance(pause, SpeechPause) and (pause.start, pause.end) == (out[i].start, out[i].end)
+    assert [r.seq for r in out] == list(range(len(out)))
+
+
+async def test_whisper_abort_drops_a_queued_decode_and_lets_a_running_one_finish(clips):
+    """CTranslate2 cannot stop a running decode; a queued one must not take a thread at all."""
+    import soundfile
+
+    from asr_worker.engines import load_engine
+    from asr_worker.engines.base import DecodeRequest
+
+    # One thread taking one request at a time: "b" waits in the queue while "a" runs.
+    engine = load_engine("whisper", EngineOptions(cpu_threads=1, num_workers=1, max_batch=1))
+    try:
+        audio, _ = soundfile.read(str(clips[1][0]), dtype="float32")
+        first = asyncio.create_task(engine.transcribe(DecodeRequest(request_id="a", audio=audio, final=True)))
+        second = asyncio.create_task(engine.transcribe(DecodeRequest(request_id="b", audio=audio, final=False)))
+        await until(lambda: "b" in engine._queued and engine._queued["a"].running(), "a running, b queued")
+        await engine.abort("b")  # queued behind "a" on the one thread
+        await engine.abort("a")  # running: it finishes all the same
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        assert (await asyncio.wait_for(first, 60)).text
+        assert not engine._queued
+    finally:
+        await engine.close()
+
+
+# -- early finals --------------------------------------------------------------------------------
+
+PAUSE_END = START + int(1.2 * SR)
+RESUMED_END = PAUSE_END + int(0.8 * SR)
+
+
+def sentence(request: fake_vllm.FakeRequest) -> str:
+    return f"language English<asr_text>Heard {len(request.audio)}."
+
+
+async def test_partials_ask_to_go_first_until_the_utterance_has_words(engine, monkeypatch):
+    requests = []
+    transcribe = engine.transcribe
+
+    async def recording(request):
+        requests.append(request)
+        return await transcribe(request)
+
+    monkeypatch.setattr(engine, "transcribe", recording)
+    fake(engine).gate.set()
+    worker = Worker(engine, epoch=1, chunk_size_sec=0.5)
+    records = utterance(resume=False)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    try:
+        await worker.feed(records[:4])  # the start and 0.3 s: the first partial's window
+        await until(lambda: any(t.text for t in worker.transcripts()), "a first partial with words")
+        await worker.feed(records[4:pause], first=4)  # 0.9 s more: the next partial
+        await until(lambda: len(requests) >= 2, "a second partial requested")
+    finally:
+        await worker.close()
+    assert [(r.final, r.first_words) for r in requests[:2]] == [(False, True), (False, False)]
+
+
+def finals(worker: Worker) -> list[tuple[str, str, bool, int, int]]:
+    return [(t.utterance_id, t.text, t.speech_final, t.start, t.end) for t in worker.transcripts() if t.final]
+
+
+async def run_through(engine, config: AsrConfig, *, resume: bool, early: bool = True) -> tuple[Worker, int]:
+    """One utterance: feed the records up to the pause, let the speculative decode end and its
+    early final go out (``early``; else check that none did once its outcome was applied),
+    then feed the rest. Returns the worker and the pause's index."""
+    worker = Worker(engine, epoch=1, config=config)
+    records = utterance(resume=resume)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    try:
+        await worker.feed(records[:pause + 1])
+        await until(lambda: len(finals_requested(engine)) == 1, "speculative final requested")
+        fake(engine).gate.set()
+        if early:
+            await until(lambda: any(t.final for t in worker.transcripts()), "early final sent")
+        else:
+            speculation = worker.session.state.speculation
+            await until(lambda: speculation.task.done(), "speculative decode ended")
+            await asyncio.sleep(0)  # a yield: its done callbacks (its outcome, if wanted) go before more input
+            await until(lambda: worker.session.state.queue.empty(), "its outcome applied")
+            assert not any(t.final for t in worker.transcripts())
+        await worker.feed(records[pause + 1:], first=pause + 1, wait=False)
+        assert await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    return worker, pause
+
+
+def test_ends_sentence():
+    assert ends_sentence("How can I help you?") and ends_sentence("That's it.") and ends_sentence('He said "no!"')
+    assert not ends_sentence("and then") and not ends_sentence("He was...") and not ends_sentence("Well…")
+    assert not ends_sentence("") and not ends_sentence("   ")
+
+
+async def test_an_eager_final_comes_at_the_pause_and_the_end_confirms_it_with_an_empty_final(engine):
+    worker, pause = await run_through(engine, AsrConfig(eager_finals=True), resume=False)
+    assert finals(worker) == [
+        (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),  # eager: the turn may go on
+        (utterance_id("spec", PAUSE_END), "", True, PAUSE_END, PAUSE_END),  # the endpoint: the turn is over
+    ]
+    (early,) = [c for c in worker.runner.commits if any(isinstance(r, Transcript) and r.final and r.text
+                                                        for r in c[0])]
+    assert early[1] == f"{pause + 1}-0" and Head.decode(early[2]) == Head(START, PAUSE_END, False)
+    assert len(finals_requested(engine)) == 1
+
+
+async def test_speech_resuming_after_an_eager_final_is_an_utterance_of_its_own(engine):
+    worker, _ = await run_through(engine, AsrConfig(eager_finals=True), resume=True)
+    assert finals(worker) == [
+        (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),
+        (utterance_id("spec", PAUSE_END), f"heard {int(0.8 * SR)}", True, PAUSE_END, RESUMED_END),
+    ]
+
+
+async def test_a_pause_after_a_complete_sentence_ends_the_utterance(engine):
+    fake(engine).responder = sentence
+    worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True), resume=False)
+    # One final, at the pause, that ends the turn; the VAD's endpoint adds nothing.
+    assert finals(worker) == [(utterance_id("spec", START), f"Heard {int(1.2 * SR)}.", True, START, PAUSE_END)]
+    assert worker.registry.get_sample_value("streamscribe_asr_early_finals_total", {"kind": "sentence"}) == 1
+
+
+@pytest.mark.parametrize("responder, config", [
+    (heard, AsrConfig(sentence_endpoint=True)),  # "heard N": no full stop
+    (sentence, AsrConfig(sentence_endpoint=False)),  # a sentence, but the session turned the option off
+])
+async def test_an_unfinished_sentence_or_the_option_off_waits_for_the_endpoint(engine, responder, config):
+    fake(engine).responder = responder
+    worker, _ = await run_through(engine, config, resume=False, early=False)
+    (final,) = finals(worker)
+    assert final[0] == utterance_id("spec", START) and final[2:] == (True, START, PAUSE_END)
+    assert len(finals_requested(engine)) == 1  # the endpoint used the speculative decode
+    assert worker.registry.get_sample_value("streamscribe_asr_early_finals_total", {"kind": "sentence"}) is None
+
+
+async def test_a_takeover_after_an_early_final_splits_the_replay_the_same_way(engine):
+    """The next owner restores the head from the checkpoint written with the early final:
+    the replayed speech after it is the same second utterance, whatever its decodes' timing."""
+    records = utterance(resume=True)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    first = Worker(engine, epoch=1, config=AsrConfig(eager_finals=True))
+    await first.feed(records[:pause + 1])
+    await until(lambda: len(finals_requested(engine)) == 1, "speculative final requested")
+    fake(engine).gate.set()
+    await until(lambda: any(t.final for t in first.transcripts()), "early final sent")
+    await first.close()
+    consumed, state = [(c[1], c[2]) for c in first.runner.commits if c[1]][-1]
+    replay_from = int(consumed.split("-")[0])  # entry ids are 1-based: replay after the checkpoint
+    second = Worker(engine, epoch=2, config=AsrConfig(eager_finals=True), state=state)
+    try:
+        await second.feed(records[replay_from:], first=replay_from, wait=False)
+        assert await asyncio.wait_for(second.runner.finished.wait(), TIMEOUT)
+    finally:
+        await second.close()
+    assert finals(first) + finals(second) == [
+        (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),
+        (utterance_id("spec", PAUSE_END), f"heard {int(0.8 * SR)}", True, PAUSE_END, RESUMED_END),
+    ]
+
+
+async def test_partials_keep_the_short_first_window_until_a_decode_finds_words(engine):
+    """A first decode of too little speech finds no words; the next one must not wait for a
+    whole chunk (30 s here), or the first partial comes seconds late."""
+    fake(engine).responder = lambda r: ("language English<asr_text>" +
+                                        (f"heard {len(r.audio)}" if len(r.audio) > int(0.5 * SR) else ""))  # padded to 0.5 s
+    fake(engine).gate.set()
+    worker = Worker(engine, epoch=1)
+    records = [SpeechStart(seq=0, start=START)] + audio_records(1, START, 1.0)
+    try:
+        await worker.feed(records[:4])  # 0.3 s: decoded, no words
+        await until(lambda: len(fake(engine).requests) == 1 and not fake(engine).in_flight, "first decode")
+        assert not worker.transcripts()[1:]  # only the SpeechStart
+        await worker.feed(records[4:], first=4)
+        await until(lambda: any(not t.final and t.text for t in worker.transcripts()), "a partial with words")
+    finally:
+        await worker.close()
+    assert len(fake(engine).requests) >= 2

@@ -1,0 +1,390 @@
+"""The telephony doors, Twilio Media Streams and Genesys AudioHook, sans I/O: parsing and rendering.
+
+Calls through each door with real processes are in tests/e2e/test_telephony.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import pytest
+from websockets.datastructures import Headers
+
+from common.errors import ConfigError, ErrorCode, ProtocolError
+from gateway import __main__ as gateway_main
+from gateway.core import events
+from gateway.core.audio import decode_frame
+from gateway.doors import door_for
+from gateway.doors.audiohook import AudioHookDoor
+from gateway.doors.base import CloseFrame, DoorOptions, Handshake, HandshakeRefused
+from gateway.doors.telephony import MAX_GAP_MS, format_duration, language_of, parse_duration
+from gateway.doors.twilio import TwilioDoor, signature
+
+from tests.kit.support import audiohook_signature
+from tests.kit.telephony import (CALL_SID, SESSION_ID, STREAM_SID, AudioHookClient, mulaw_encode, twilio_media,
+                                 twilio_start)
+
+
+# -- audio as telephony platforms send it ----------------------------------------------
+
+
+def test_mulaw_encoder_inverts_the_gateway_decoder():
+    codes = bytes(range(256))
+    decoded = decode_frame(codes, "mulaw")[:, 0]
+    assert mulaw_encode(decoded) == codes.replace(b"\x7f", b"\xff")  # -0 and +0 decode alike
+
+
+# -- Twilio, sans I/O ----------------------------------------------------------------
+
+
+def twilio_door(**options) -> TwilioDoor:
+    return TwilioDoor(Handshake("/twilio", headers=Headers({"Host": "example.com"}), target="/twilio?token=k"),
+                      options=DoorOptions(**options))
+
+
+def started_twilio(tracks=("inbound", "outbound"), **parameters) -> TwilioDoor:
+    door = twilio_door()
+    assert door.receive(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})) == []
+    [opening] = door.receive(twilio_start(tracks, **parameters))
+    assert isinstance(opening, events.Open)
+    return door
+
+
+def test_twilio_start_opens_one_channel_per_track():
+    door = twilio_door()
+    [opening] = door.receive(twilio_start(language="en-US", context="Dashwood"))
+    assert opening.call_id == STREAM_SID
+    config = opening.config
+    assert (config.encoding, config.sample_rate, config.channels, config.multichannel) == ("mulaw", 8000, 2, True)
+    assert (config.language, config.context) == ("en", "Dashwood")
+    assert door.tracks == ("inbound", "outbound")
+    # One track: one channel, named after it.
+    [opening] = twilio_door().receive(twilio_start(["outbound"]))
+    assert opening.config.channels == 1
+
+
+def test_twilio_media_goes_to_its_track_s_channel():
+    door = started_twilio()
+    frame = bytes(range(160))
+    assert door.receive(twilio_media("inbound", 1, 0, frame)) == [events.Audio(frame, 0)]
+    assert door.receive(twilio_media("outbound", 1, 0, frame)) == [events.Audio(frame, 1)]
+    assert door.receive(twilio_media("inbound", 2, 20, frame)) == [events.Audio(frame, 0)]
+    assert door.receive(json.dumps({"event": "dtmf", "streamSid": STREAM_SID,
+                                    "dtmf": {"track": "inbound_track", "digit": "1"}})) == [events.KeepAlive()]
+    assert door.receive(json.dumps({"event": "mark", "streamSid": STREAM_SID,
+                                    "mark": {"name": "greeting"}})) == [events.KeepAlive()]
+    assert door.receive(json.dumps({"event": "stop", "streamSid": STREAM_SID,
+                                    "stop": {"callSid": CALL_SID}})) == [events.Close()]
+
+
+def test_twilio_gaps_are_filled_with_silence_and_huge_jumps_are_errors():
+    door = started_twilio()
+    frame = b"\x10" * 160
+    door.receive(twilio_media("inbound", 1, 0, frame))
+    # Chunks 2-4 lost: 60 ms of silence, then the frame at 80 ms.
+    silence, audio = door.receive(twilio_media("inbound", 5, 80, frame))
+    assert silence == events.Audio(b"\xff" * 480, 0) and audio == events.Audio(frame, 0)
+    # A few ms of timestamp jitter is not a gap.
+    assert door.receive(twilio_media("inbound", 6, 103, frame)) == [events.Audio(frame, 0)]
+    # The other track keeps its own time: its first frame at 40 ms follows 40 ms of silence.
+    assert door.receive(twilio_media("outbound", 1, 40, frame))[0] == events.Audio(b"\xff" * 320, 1)
+    with pytest.raises(ProtocolError, match="repeated or out of order") as info:
+        door.receive(twilio_media("inbound", 6, 120, frame))
+    assert info.value.code == ErrorCode.BAD_AUDIO
+    with pytest.raises(ProtocolError, match=f"jumps {MAX_GAP_MS + 10_000} ms ahead"):
+        door.receive(twilio_media("inbound", 7, 120 + MAX_GAP_MS + 10_000, frame))
+    # The call goes on from there: the next frame lost nothing new.
+    after = 120 + MAX_GAP_MS + 10_000
+    assert door.receive(twilio_media("inbound", 8, after, frame)) == [events.Audio(frame, 0)]
+
+
+@pytest.mark.parametrize("message, code, text", [
+    (b"\x00", "protocol", "not binary"),
+    ("nope", "bad_json", "not valid JSON"),
+    ('{"event": "hello"}', "unknown_type", "unknown event 'hello'"),
+    (twilio_start(["inbound", "inbound"]), "bad_config", "start.tracks"),
+    (twilio_start(["both_tracks"]), "bad_config", "start.tracks"),
+    (twilio_start(language="not a language"), "bad_config", "language tag"),
+    (json.dumps({"event": "start", "start": {"tracks": ["inbound"]}}), "protocol", "streamSid"),
+    (twilio_start().replace("audio/x-mulaw", "audio/l16"), "bad_config", "audio/x-mulaw"),
+    (twilio_media("inbound", 1, 0, b"\xff" * 160), "config_required", "before 'start'"),
+])
+def test_twilio_bad_messages_before_start(message, code, text):
+    with pytest.raises(ProtocolError, match=text) as info:
+        twilio_door().receive(message)
+    assert info.value.code == code
+
+
+@pytest.mark.parametrize("message, code, text", [
+    (twilio_media("both", 1, 0, b"\xff"), "bad_audio", "not one of this stream's tracks"),
+    (twilio_media("inbound", 1, 0, b"").replace('"payload": ""', '"payload": "%%%"'), "bad_audio", "base64"),
+    (twilio_media("inbound", "x", 0, b"\xff"), "protocol", "media.chunk must be"),
+    (twilio_media("inbound", 1, -5, b"\xff"), "protocol", "media.timestamp must be"),
+    (twilio_start(), "protocol", "already started"),
+])
+def test_twilio_bad_messages_after_start(message, code, text):
+    with pytest.raises(ProtocolError, match=text) as info:
+        started_twilio().receive(message)
+    assert info.value.code == code
+
+
+def test_twilio_renders_results_with_channel_and_party():
+    door = started_twilio()
+    final = events.Final(channel=1, session_id="s1", utterance_id="s1-800", text="Hello there.", start_ms=50,
+                         end_ms=900, language="en", speech_final=True)
+    [text] = door.render(final)
+    message = json.loads(text)
+    assert message == {"event": "final", "streamSid": STREAM_SID, "callSid": CALL_SID, "channel": 1,
+                       "party": "outbound", "session_id": "s1", "utterance_id": "s1-800", "text": "Hello there.",
+                       "start_ms": 50, "end_ms": 900, "language": "en", "is_speech_final": True}
+    partial = events.Partial(channel=0, session_id="s0", utterance_id="s0-0", text="Hel", start_ms=0, end_ms=300,
+                             language="en")
+    assert json.loads(door.render(partial)[0])["party"] == "inbound"
+    error = json.loads(door.render(events.Error(ErrorCode.BAD_AUDIO, "bad frame"))[0])
+    assert error == {"event": "error", "streamSid": STREAM_SID, "code": "bad_audio", "message": "bad frame",
+                     "fatal": False}
+    assert door.render(events.Ended(1000, "session complete", True)) == [CloseFrame(1000, "session complete")]
+    assert door.render(events.Opened(STREAM_SID, ("s0", "s1"))) == []
+
+
+def test_twilio_signature_is_checked_when_a_token_is_set():
+    token = "12345"
+    url = "wss://example.com/twilio?token=k"
+    expected = base64.b64encode(hmac.new(token.encode(), url.encode(), hashlib.sha1).digest()).decode()
+    assert signature(token, url) == expected
+
+    def handshake(signed: str | None, host: str = "example.com") -> Handshake:
+        headers = Headers({"Host": host})
+        if signed is not None:
+            headers["X-Twilio-Signature"] = signed
+        return Handshake("/twilio", headers=headers, target="/twilio?token=k")
+
+    options = DoorOptions(twilio_auth_token=token)
+    TwilioDoor(handshake(expected), options=options)
+    TwilioDoor(handshake(signature(token, "wss://example.com:443/twilio?token=k")), options=options)
+    TwilioDoor(handshake(None))  # no token configured: no check
+    for signed in (None, "", signature("other", url), signature(token, "wss://example.com/twilio")):
+        with pytest.raises(HandshakeRefused) as info:
+            TwilioDoor(handshake(signed), options=options)
+        assert info.value.status == 403
+        assert json.loads(info.value.body)["error"] == "forbidden"
+
+
+# -- AudioHook, sans I/O ---------------------------------------------------------------
+
+
+def audiohook_door(session_id: str | None = SESSION_ID) -> AudioHookDoor:
+    headers = Headers({"Audiohook-Organization-Id": "d7934305-0972-4844-938e-9060eef73d05",
+                       "Audiohook-Correlation-Id": "30b0e395-84d3-4570-ac13-9a62d8f514c0",
+                       "X-API-KEY": "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh"})
+    if session_id is not None:
+        headers["Audiohook-Session-Id"] = session_id
+    return AudioHookDoor(Handshake("/audiohook", headers=headers, target="/audiohook"))
+
+
+def test_audiohook_signature_is_checked_when_a_client_secret_is_set():
+    secret = b"client secret"
+    options = DoorOptions(audiohook_client_secret=secret)
+    headers = {"Host": "gateway.example.com", "Audiohook-Organization-Id": "d7934305-0972-4844-938e-9060eef73d05",
+               "Audiohook-Correlation-Id": "30b0e395-84d3-4570-ac13-9a62d8f514c0",
+               "Audiohook-Session-Id": SESSION_ID, "X-API-KEY": "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh"}
+    target = "/audiohook?region=eu"
+
+    def door(signed_with: bytes, target_signed: str = target, **options_) -> AudioHookDoor:
+        signature = audiohook_signature(signed_with, target=target_signed, headers=headers,
+                                        created=int(time.time()))
+        handshake = Handshake.from_target(target, Headers({**headers, **signature}))
+        return AudioHookDoor(handshake, **options_)
+
+    assert door(secret, options=options).session_id == SESSION_ID
+    door(b"anything")  # no secret configured: no check
+    for signed_with, target_signed in ((b"other secret", target), (secret, "/audiohook")):
+        with pytest.raises(HandshakeRefused) as info:
+            door(signed_with, target_signed, options=options)
+        assert info.value.status == 401
+        body = json.loads(info.value.body)
+        assert body["error"] == "unauthorized" and "does not match" in body["message"], body
+    with pytest.raises(HandshakeRefused, match="no Signature and Signature-Input") as info:
+        AudioHookDoor(Handshake.from_target(target, Headers(headers)), options=options)
+    assert info.value.status == 401
+
+
+def test_audiohook_client_secret_options(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMSCRIBE_GATEWAY_AUDIOHOOK_CLIENT_SECRET", "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=")
+    parser = gateway_main.build_parser()
+    assert gateway_main.audiohook_client_secret(parser.parse_args([])) == b"MySuperSecretKeyTellNo-1!2@3#4$5"
+    assert "MySuperSecret" not in parser.format_help() and "TXlTdXBl" not in parser.format_help()
+    monkeypatch.delenv("STREAMSCRIBE_GATEWAY_AUDIOHOOK_CLIENT_SECRET")
+    parser = gateway_main.build_parser()
+    assert gateway_main.audiohook_client_secret(parser.parse_args([])) is None
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("c2VjcmV0\n")
+    assert gateway_main.audiohook_client_secret(
+        parser.parse_args(["--audiohook-client-secret-file", str(secret_file)])) == b"secret"
+    for argv, why in ((["--audiohook-client-secret", "not base64!"], "non-empty base64"),
+                      (["--audiohook-client-secret", ""], "non-empty base64"),
+                      (["--audiohook-client-secret-file", str(tmp_path / "absent")], "cannot read"),
+                      (["--audiohook-client-secret", "c2VjcmV0", "--audiohook-client-secret-file", str(secret_file)],
+                       "not both")):
+        with pytest.raises(ConfigError, match=why):
+            gateway_main.audiohook_client_secret(parser.parse_args(argv))
+
+
+def opened_audiohook() -> tuple[AudioHookDoor, AudioHookClient]:
+    door, client = audiohook_door(), AudioHookClient()
+    [opening] = door.receive(client.open())
+    assert isinstance(opening, events.Open)
+    client.seen(door.render(events.Opened(SESSION_ID, ("s0", "s1")))[0])
+    return door, client
+
+
+def test_audiohook_open_and_opened():
+    door, client = audiohook_door(), AudioHookClient()
+    [opening] = door.receive(client.open())
+    assert opening.call_id == SESSION_ID
+    config = opening.config
+    assert (config.encoding, config.sample_rate, config.channels, config.multichannel, config.language) == (
+        "mulaw", 8000, 2, True, "en")
+    [text] = door.render(events.Opened(SESSION_ID, ("s0", "s1")))
+    assert json.loads(text) == {
+        "version": "2", "type": "opened", "seq": 1, "clientseq": 1, "id": SESSION_ID,
+        "parameters": {"media": [{"type": "audio", "format": "PCMU", "channels": ["external", "internal"],
+                                  "rate": 8000}], "startPaused": False}}
+
+
+def test_audiohook_media_selection():
+    door, client = audiohook_door(), AudioHookClient()
+    [opening] = door.receive(client.open(media=[
+        {"type": "audio", "format": "L16", "channels": ["external", "internal"], "rate": 8000},
+        {"type": "audio", "format": "PCMU", "channels": ["internal"], "rate": 8000}]))
+    assert opening.config.channels == 1 and door.parties == ("internal",)
+    with pytest.raises(ProtocolError, match="none of the offered media") as info:
+        audiohook_door().receive(AudioHookClient().open(media=[
+            {"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 16000}]))
+    assert info.value.code == ErrorCode.BAD_CONFIG
+
+
+def test_audiohook_handshake_needs_a_session_id():
+    for session_id in (None, "not-a-uuid"):
+        with pytest.raises(HandshakeRefused, match="Audiohook-Session-Id") as info:
+            audiohook_door(session_id)
+        assert info.value.status == 400
+
+
+def test_audiohook_ping_pause_resume_close():
+    door, client = opened_audiohook()
+    stereo = bytes(range(200)) * 8  # 100 ms of two channels
+    assert door.receive(stereo) == [events.Audio(stereo)]
+    client.position = 0.1
+    keepalive, reply = door.receive(client.message("ping", {"rtt": "PT0.05S"}))
+    assert keepalive == events.KeepAlive()
+    pong = client.seen(door.render(reply)[0])
+    assert (pong["type"], pong["seq"], pong["clientseq"], pong["parameters"]) == ("pong", 2, 2, {})
+    # A pause closes each channel's utterance; a position that counts 1 s of audio this server
+    # never got (discarded while paused) is made up with silence.
+    assert door.receive(client.message("paused")) == [events.Finalize()]
+    client.position = 1.1
+    assert door.receive(client.message("resumed", {"start": "PT0.1S", "discarded": "PT1S"})) == [
+        events.Audio(b"\xff" * 16000)]
+    assert door.receive(client.message("update", {"language": "fr-FR"})) == []
+    assert door.receive(client.message("error", {"code": 429, "message": "slow down"})) == []
+    assert door.receive(client.message("close", {"reason": "end"})) == [events.Close()]
+    closed, close = door.render(events.Ended(1000, "session complete", True))
+    closed = client.seen(closed)
+    assert (closed["type"], closed["seq"], closed["clientseq"]) == ("closed", 3, 7)
+    assert close == CloseFrame(1000, "session complete")
+
+
+def test_audiohook_sequence_and_protocol_errors_disconnect():
+    door, client = opened_audiohook()
+    client.seq += 1  # a client message went missing
+    with pytest.raises(ProtocolError, match="seq 3 after 1") as info:
+        door.receive(client.message("ping"))
+    assert info.value.code == ErrorCode.PROTOCOL
+    [disconnect] = door.render(events.Error(info.value.code, str(info.value)))
+    body = json.loads(disconnect)
+    assert (body["type"], body["seq"], body["parameters"]["reason"]) == ("disconnect", 2, "error")
+    assert "seq 3 after 1" in body["parameters"]["info"]
+    assert door.render(events.Error(ErrorCode.BAD_AUDIO, "again")) == []  # one disconnect is enough
+    # The client answers with close, numbered on from its own count: taken, and answered by closed.
+    assert door.receive(client.message("close", {"reason": "error"})) == [events.Close()]
+    closed = json.loads(door.render(events.Ended(1000, "session complete", True))[0])
+    assert (closed["type"], closed["clientseq"]) == ("closed", 4)
+    # Failures of single utterances are not the client's doing and not AudioHook's to tell.
+    assert opened_audiohook()[0].render(events.Error(ErrorCode.ASR_FAILED, "one utterance")) == []
+
+
+@pytest.mark.parametrize("change, code, text", [
+    ({"version": "1"}, "protocol", "version must be '2'"),
+    ({"id": str(uuid.uuid4())}, "protocol", "not this session's id"),
+    ({"serverseq": 9}, "protocol", "serverseq 9"),
+    ({"seq": "2"}, "protocol", "seq '2' after 1"),
+    ({"type": "opened"}, "unknown_type", "unknown message type 'opened'"),
+    ({"position": "1.5"}, "protocol", "duration like 'PT1.5S'"),
+])
+def test_audiohook_malformed_messages(change, code, text):
+    door, client = opened_audiohook()
+    message = {**json.loads(client.message("ping")), **change}
+    with pytest.raises(ProtocolError, match=text) as info:
+        door.receive(json.dumps(message))
+    assert info.value.code == code
+
+
+def test_audiohook_audio_and_messages_out_of_place():
+    door, client = audiohook_door(), AudioHookClient()
+    with pytest.raises(ProtocolError, match="before 'open'") as info:
+        door.receive(b"\xff\xff")
+    assert info.value.code == ErrorCode.CONFIG_REQUIRED
+    with pytest.raises(ProtocolError, match="'ping' before 'open'"):
+        door.receive(client.message("ping"))
+    door, client = opened_audiohook()
+    with pytest.raises(ProtocolError, match="not whole samples"):
+        door.receive(b"\xff\xff\xff")
+    with pytest.raises(ProtocolError, match="already open"):
+        door.receive(client.open())
+
+
+def test_audiohook_renders_finals_as_transcript_events():
+    door, client = opened_audiohook()
+    final = events.Final(channel=1, session_id="s1", utterance_id="s1-16000", text="How can I help?",
+                         start_ms=1000, end_ms=2250, language="en", speech_final=True, confidence=0.91,
+                         words=(events.Word(text="How", start_ms=1000, end_ms=1200, confidence=0.9),))
+    body = client.seen(door.render(final)[0])
+    assert (body["type"], body["seq"]) == ("event", 2)
+    [entity] = body["parameters"]["entities"]
+    assert entity["type"] == "transcript"
+    data = entity["data"]
+    assert data["id"] == str(uuid.UUID(data["id"]))  # a UUID, the same for the same utterance
+    assert data["id"] == json.loads(door.render(final)[0])["parameters"]["entities"][0]["data"]["id"]
+    assert (data["channel"], data["party"], data["channelIndex"], data["isFinal"]) == ("internal", "internal", 1,
+                                                                                       True)
+    assert (data["offset"], data["duration"]) == ("PT1S", "PT1.25S")
+    [alternative] = data["alternatives"]
+    assert alternative["confidence"] == 0.91 and alternative["languages"] == ["en"]
+    [interpretation] = alternative["interpretations"]
+    assert interpretation["type"] == "display" and interpretation["transcript"] == "How can I help?"
+    assert interpretation["tokens"] == [{"type": "word", "value": "How", "confidence": 0.9, "offset": "PT1S",
+                                         "duration": "PT0.2S"}]
+    # Partials and empty finals are not sent; a failure ends with disconnect, then the close.
+    partial = events.Partial(channel=0, session_id="s0", utterance_id="s0-0", text="Ho", start_ms=0, end_ms=300,
+                             language="en")
+    assert door.render(partial) == []
+    disconnect, close = door.render(events.Ended(1011, "session lost", False))
+    assert json.loads(disconnect)["type"] == "disconnect" and close == CloseFrame(1011, "session lost")
+
+
+def test_durations_and_language_tags():
+    assert [format_duration(ms) for ms in (0, 5, 1000, 1250, 61_010)] == ["PT0S", "PT0.005S", "PT1S", "PT1.25S",
+                                                                          "PT61.01S"]
+    assert parse_duration("PT1.25S", "position") == 1.25 and parse_duration("PT3S", "position") == 3
+    assert [language_of(tag, "x") for tag in ("en-US", "de", "pt_BR", None, "")] == ["en", "de", "pt", None, None]
+
+
+def test_routes():
+    assert door_for("/twilio") is TwilioDoor and door_for("/audiohook/") is AudioHookDoor
+    assert TwilioDoor.name == "twilio" and AudioHookDoor.name == "audiohook"
