@@ -18,8 +18,8 @@ server). What is checked, offline:
   every pod, let only the gateway in from outside and worker metrics only to Prometheus;
 * the PrometheusRule's groups equal deploy/prometheus/alerts.yml's (it is generated from it).
 
-`kubectl` is not a Debian package (it comes from the Kubernetes project's own apt repository):
-where it is missing, the tests that need a rendering skip, in CI too, saying so.
+`kubectl` is not in Debian's archive (CI cannot apt-get it): where it is missing, the tests
+that need a rendering skip, in CI too, saying so.
 `kubernetes-validate` is in the dev extra: missing, its test skips locally and fails in CI.
 """
 
@@ -55,8 +55,7 @@ VARIANTS = {
 OVERLAYS = ("cpu", "gpu")
 CUSTOM_KINDS = {("keda.sh/v1alpha1", "ScaledObject"), ("monitoring.coreos.com/v1", "PodMonitor"),
                 ("monitoring.coreos.com/v1", "PrometheusRule")}
-WORKERS = {"vad_worker": "vad", "asr_worker": "asr", "denoise_worker": "denoise"}
-MODULES = ("gateway", *WORKERS)
+MODULES = ("gateway", "vad_worker", "asr_worker", "denoise_worker")
 # The services' flags and variables that carry a secret: only their file forms may be given.
 SECRET_FLAGS = {"--api-key", "--twilio-auth-token", "--audiohook-client-secret", "--redis-url"}
 SECRET_ENV = {"STREAMSCRIBE_GATEWAY_API_KEY", "STREAMSCRIBE_GATEWAY_TWILIO_AUTH_TOKEN",
@@ -73,8 +72,8 @@ GATEWAY_DEFAULT_DRAIN_TIMEOUT = 10.0  # `python -m gateway --help`
 def _kubectl() -> str:
     path = shutil.which("kubectl")
     if path is None:
-        pytest.skip("kubectl is not installed: `kubectl kustomize` renders the manifests (kubectl is not a "
-                    "Debian package; install it from the Kubernetes project's packages to run these tests)")
+        pytest.skip("kubectl is not installed: `kubectl kustomize` renders the manifests (kubectl is not in "
+                    "Debian's archive; install it from the Kubernetes project's packages to run these tests)")
     return path
 
 
