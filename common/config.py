@@ -3,19 +3,75 @@
 Each service builds its settings in ``main()``: every flag ``--foo-bar`` may also be
 given as ``<PREFIX>FOO_BAR`` (e.g. ``STREAMSCRIBE_ASR_ENGINE``); flags shared by
 all services also read ``STREAMSCRIBE_FOO_BAR``. A flag on the command line wins.
+
+Most flags are fields of an options dataclass, owned by the module they configure.
+The field's default is the flag's default, written nowhere else, and :func:`option`
+in the field's metadata says the rest::
+
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class ConnectionOptions:
+        idle_timeout: float = field(default=10.0, metadata=option(
+            "end a session after this many seconds without audio or keep-alive", parse=positive(float)))
+
+:meth:`SettingsParser.add_options` makes the flags of such a class, and
+:func:`from_args` the instance from the parsed flags.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Callable, Collection, Mapping
 from importlib import metadata
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from .errors import ConfigError
 
 SHARED_PREFIX = "STREAMSCRIBE_"
+OPTION = "streamscribe.option"  # the key of an :class:`Option` in a field's metadata
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Option:
+    """How a dataclass field is a flag; made by :func:`option`, which says what each part means."""
+
+    help: str
+    flag: str | None = None
+    parse: Callable[[str], Any] | None = None
+    choices: tuple[str, ...] | None = None
+    secret: bool = False
+    shared: bool = False
+    repeat: bool = False
+    file: bool = False
+    show: Callable[[Any], str] | None = None
+
+
+def option(help: str, *, flag: str | None = None, parse: Callable[[str], Any] | None = None,
+           choices: Collection[str] | None = None, secret: bool = False, shared: bool = False,
+           repeat: bool = False, file: bool = False, show: Callable[[Any], str] | None = None) -> dict[str, Option]:
+    """The metadata of a field that is a flag: ``field(default=..., metadata=option("what it does"))``.
+
+    ``flag``: its name; by default ``--`` and the field's name with dashes.
+    ``parse``: the value of the flag's text; raise ``ValueError`` (or ``ConfigError``) to refuse it,
+    the message naming the flag. By default the field's type: ``int``, ``float``, ``str`` or ``Path``,
+    or ``bool`` (a ``--flag`` / ``--no-flag`` pair, true or false in the environment), each maybe
+    ``| None`` (a default the flag cannot give).
+    ``choices``: the values allowed. ``secret``: ``--help`` and errors never show the value.
+    ``shared``: also read ``STREAMSCRIBE_<NAME>``, the variable every service reads.
+    ``repeat``: a tuple of strings, one per use of the flag; the environment gives a comma-separated list,
+    and the flags of the command line replace it.
+    ``file``: also ``--<flag>-file``, a file holding the value (a secret kept out of the environment);
+    the field's default must be None.
+    ``show``: how ``--help`` writes the default, when ``str`` would not do.
+    """
+    return {OPTION: Option(help=help, flag=flag, parse=parse, choices=None if choices is None else tuple(choices),
+                           secret=secret, shared=shared, repeat=repeat, file=file, show=show)}
 
 
 class SettingsParser(argparse.ArgumentParser):
@@ -26,6 +82,7 @@ class SettingsParser(argparse.ArgumentParser):
         super().__init__(prog=prog, description=description, formatter_class=_HelpFormatter)
         self.env_prefix = env_prefix
         self.environ = os.environ if environ is None else environ
+        self._field_defaults: dict[str, Any] = {}  # flag -> default, of the flags add_options made
         self.add_argument("--version", action="version", version=f"%(prog)s {version()}")
 
     def option(self, flag: str, *, default: Any = None, type: Callable[[str], Any] = str,
@@ -34,8 +91,7 @@ class SettingsParser(argparse.ArgumentParser):
 
         ``secret``: ``--help`` says whether a default is set, never what it is.
         """
-        name = flag.lstrip("-").replace("-", "_").upper()
-        names = [self.env_prefix + name] + ([SHARED_PREFIX + name] if shared else [])
+        names = self._env_names(flag, shared=shared)
         for env_name in names:
             if env_name in self.environ:
                 raw = self.environ[env_name]
@@ -52,11 +108,66 @@ class SettingsParser(argparse.ArgumentParser):
 
     def flag(self, flag: str, *, help: str, default: bool = False) -> None:
         """Add a boolean ``--flag`` / ``--no-flag`` pair defaulting to the environment, else ``default``."""
-        name = flag.lstrip("-").replace("-", "_").upper()
-        env_name = self.env_prefix + name
+        env_name, = self._env_names(flag, shared=False)
         default = parse_bool(self.environ[env_name], env_name) if env_name in self.environ else default
         self.add_argument(flag, default=default, action=argparse.BooleanOptionalAction,
                           help=f"{help} [env {env_name}]")
+
+    def add_options(self, cls: type, *, defaults: Mapping[str, Any] | None = None,
+                    skip: Collection[str] = ()) -> None:
+        """Add a flag for each field of dataclass ``cls`` that has :func:`option` metadata.
+
+        ``defaults`` replace fields' defaults in this service (a worker's capacity, say);
+        the fields in ``skip`` are no flags here. A field whose flag another class made
+        already (an inherited field, or the same setting of two engines) must have the
+        same default; it is added once, with the first class's help.
+        """
+        hints = typing.get_type_hints(cls)
+        for field in dataclasses.fields(cls):
+            spec = field.metadata.get(OPTION)
+            if spec is None or field.name in skip:
+                continue
+            default = defaults[field.name] if defaults and field.name in defaults else _default_of(field)
+            flag = _flag_of(field)
+            if flag in self._field_defaults:
+                if self._field_defaults[flag] != default:
+                    raise TypeError(f"{cls.__name__}.{field.name}: {flag} has another default already")
+                continue
+            self._field_defaults[flag] = default
+            kind = _without_none(hints[field.name])
+            if kind is bool and not spec.repeat:
+                self.flag(flag, help=spec.help, default=default)
+                continue
+            parse = spec.parse or (str if spec.repeat else _parse_of(kind, f"{cls.__name__}.{field.name}"))
+            self._add_option(flag, spec, _checked(parse, spec.choices), default)
+
+    def _add_option(self, flag: str, spec: Option, parse: Callable[[str], Any], default: Any) -> None:
+        names = self._env_names(flag, shared=spec.shared)
+        for env_name in names:
+            if env_name in self.environ:
+                raw = self.environ[env_name]
+                if spec.repeat:
+                    default = tuple(item.strip() for item in raw.split(",") if item.strip())
+                else:
+                    default = _parsed(parse, raw, f"{env_name}{'' if spec.secret else f'={raw!r}'} ({flag})")
+                break
+
+        def from_command_line(raw: str) -> Any:
+            # A ConfigError gets past argparse (it stops at ValueError): one line naming the flag.
+            return _parsed(parse, raw, flag if spec.secret else f"{flag} {raw!r}")
+
+        action = self.add_argument(
+            flag, default=default, type=from_command_line, choices=spec.choices,
+            action=_Repeated if spec.repeat else "store",
+            help=f"{spec.help} [env {' or '.join(names)}{', comma-separated' if spec.repeat else ''}]")
+        action.secret = spec.secret
+        action.shown_default = None if spec.show is None else spec.show(default)
+        if spec.file:
+            self.option(f"{flag}-file", default="", help=f"file holding {flag} (read at the start)")
+
+    def _env_names(self, flag: str, *, shared: bool) -> list[str]:
+        name = flag.lstrip("-").replace("-", "_").upper()
+        return [self.env_prefix + name] + ([SHARED_PREFIX + name] if shared else [])
 
     def add_common(self, *, http_port: int | None) -> None:
         """Options every service has: Redis, logging and (for workers) the HTTP port."""
@@ -91,6 +202,9 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
             return f"{action.help} (default: {'set, hidden' if action.default else 'none'})"
         if "(default: " in (action.help or ""):
             return action.help
+        shown = getattr(action, "shown_default", None)
+        if shown is not None:
+            return f"{action.help} (default: {shown.replace('%', '%%')})"
         return super()._get_help_string(action)
 
 
@@ -114,3 +228,105 @@ def positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
 
     convert.__name__ = f"positive {kind.__name__}"
     return convert
+
+
+def non_negative(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type`` that also rejects negative values."""
+
+    def convert(raw: str) -> Any:
+        value = kind(raw)
+        if value < 0:
+            raise ValueError(f"{raw} is negative")
+        return value
+
+    convert.__name__ = f"non-negative {kind.__name__}"
+    return convert
+
+
+def from_args(cls: type[T], args: argparse.Namespace, **given: Any) -> T:
+    """The instance of dataclass ``cls`` that the flags of :meth:`SettingsParser.add_options` say.
+
+    ``given`` sets the fields that are no flags (or overrides flags). A field whose
+    flag the parser lacks (``skip``) keeps its default. A ``file`` option's file is
+    read here.
+    """
+    values = dict(given)
+    for field in dataclasses.fields(cls):
+        spec = field.metadata.get(OPTION)
+        if spec is None or field.name in values:
+            continue
+        flag = _flag_of(field)
+        dest = flag.lstrip("-").replace("-", "_")
+        if not hasattr(args, dest):
+            continue
+        value = getattr(args, dest)
+        path = getattr(args, f"{dest}_file", "") if spec.file else ""
+        if path:
+            if value is not None:
+                raise ConfigError(f"give {flag} or {flag}-file, not both")
+            value = _parsed(spec.parse or str, _read(path, f"{flag}-file"), f"{flag}-file {path}")
+        values[field.name] = value
+    return cls(**values)
+
+
+class _Repeated(argparse.Action):
+    """One value per use of the flag; those of the command line replace the default (the environment's)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        given = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, (() if given is self.default else given) + (values,))
+
+
+def _flag_of(field: dataclasses.Field) -> str:
+    return field.metadata[OPTION].flag or "--" + field.name.replace("_", "-")
+
+
+def _default_of(field: dataclasses.Field) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None  # a required field: the flag is optional, the caller checks
+
+
+def _without_none(kind: Any) -> Any:
+    """``X`` of ``X | None``."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        rest = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return kind
+
+
+def _parse_of(kind: Any, where: str) -> Callable[[str], Any]:
+    if kind in (str, int, float, Path):
+        return kind
+    raise TypeError(f"{where}: a field of type {kind} needs option(parse=...)")
+
+
+def _checked(parse: Callable[[str], Any], choices: tuple[str, ...] | None) -> Callable[[str], Any]:
+    if choices is None:
+        return parse
+
+    def convert(raw: str) -> Any:
+        value = parse(raw)
+        if value not in choices:
+            raise ValueError(f"choose one of {', '.join(choices)}")
+        return value
+
+    return convert
+
+
+def _parsed(parse: Callable[[str], Any], raw: str, where: str) -> Any:
+    """``parse(raw)``, or a ConfigError saying ``where`` the value came from (without a secret's value)."""
+    try:
+        return parse(raw)
+    except (TypeError, ValueError, ConfigError) as exc:
+        raise ConfigError(f"{where} is invalid: {exc}") from None
+
+
+def _read(path: str, flag: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {flag} {path}: {exc}") from None

@@ -1,0 +1,163 @@
+"""Flags made from options dataclasses (common.config): defaults, environment, command line, errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from common.config import SettingsParser, from_args, option, positive
+from common.errors import ConfigError
+
+PREFIX = "TEST_"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sample:
+    idle_timeout: float = field(default=10.0, metadata=option("seconds of silence", parse=positive(float)))
+    lead: float = field(default=2.0, metadata=option("seconds ahead", flag="--max-lead"))
+    name: str | None = field(default=None, metadata=option("a name"))
+    deflate: bool = field(default=False, metadata=option("compress"))
+    mode: str = field(default="fast", metadata=option("how", choices=("fast", "exact")))
+    token: str | None = field(default=None, repr=False, metadata=option("a token", secret=True))
+    keys: tuple[str, ...] = field(default=(), metadata=option("a key (repeatable)", flag="--key", repeat=True))
+    shared_level: str = field(default="INFO", metadata=option("a level", shared=True))
+    pairs: tuple[int, ...] = field(default=(1, 2), metadata=option(
+        "comma-separated numbers", parse=lambda raw: tuple(int(item) for item in raw.split(",")),
+        show=lambda pairs: ",".join(map(str, pairs))))
+    secret: bytes | None = field(default=None, repr=False, metadata=option(
+        "a secret (hex)", parse=bytes.fromhex, secret=True, file=True))
+    internal: int = 7  # no flag
+
+
+def parse(argv: list[str], environ: dict[str, str] | None = None, cls: type = Sample, **given):
+    parser = SettingsParser(prog="test", env_prefix=PREFIX, description="test", environ=environ or {})
+    parser.add_options(cls)
+    return from_args(cls, parser.parse_args(argv), **given)
+
+
+def help_of(environ: dict[str, str] | None = None) -> str:
+    parser = SettingsParser(prog="test", env_prefix=PREFIX, description="test", environ=environ or {})
+    parser.add_options(Sample)
+    return parser.format_help()
+
+
+def test_the_default_is_the_field_default():
+    assert parse([]) == Sample()
+
+
+def test_the_environment_overrides_the_default_and_the_command_line_the_environment():
+    environ = {"TEST_IDLE_TIMEOUT": "3", "TEST_MAX_LEAD": "4.5", "TEST_DEFLATE": "true", "TEST_KEY": "a, b,,",
+               "STREAMSCRIBE_SHARED_LEVEL": "DEBUG", "TEST_PAIRS": "5,6"}
+    assert parse([], environ) == Sample(idle_timeout=3.0, lead=4.5, deflate=True, keys=("a", "b"),
+                                        shared_level="DEBUG", pairs=(5, 6))
+    given = parse(["--idle-timeout", "1.5", "--max-lead", "1", "--no-deflate", "--key", "c", "--key", "d",
+                   "--shared-level", "WARNING", "--pairs", "7"], environ)
+    assert given == Sample(idle_timeout=1.5, lead=1.0, deflate=False, keys=("c", "d"), shared_level="WARNING",
+                           pairs=(7,))
+    assert parse([], {"TEST_SHARED_LEVEL": "ERROR", "STREAMSCRIBE_SHARED_LEVEL": "DEBUG"}).shared_level == "ERROR"
+
+
+def test_from_args_takes_given_fields():
+    assert parse([], internal=9, lead=8.0) == Sample(internal=9, lead=8.0)
+
+
+def test_help_lists_flags_environment_and_defaults():
+    text = " ".join(help_of().split())
+    assert "--idle-timeout IDLE_TIMEOUT seconds of silence [env TEST_IDLE_TIMEOUT] (default: 10.0)" in text
+    assert "--max-lead MAX_LEAD" in text and "--internal" not in text
+    assert "--deflate, --no-deflate compress [env TEST_DEFLATE] (default: False)" in text
+    assert "[env TEST_SHARED_LEVEL or STREAMSCRIBE_SHARED_LEVEL]" in text
+    assert "[env TEST_KEY, comma-separated]" in text
+    assert "--mode {fast,exact}" in text
+    assert "comma-separated numbers [env TEST_PAIRS] (default: 1,2)" in text  # show
+    assert "--secret-file SECRET_FILE file holding --secret (read at the start)" in text
+
+
+def test_secrets_are_hidden():
+    assert "a token [env TEST_TOKEN] (default: none)" in " ".join(help_of().split())
+    text = " ".join(help_of({"TEST_TOKEN": "hunter2", "TEST_SECRET": "cafe"}).split())
+    assert "hunter2" not in text and "cafe" not in text and text.count("(default: set, hidden)") == 2
+    with pytest.raises(ConfigError) as info:
+        parse(["--secret", "not hex"])
+    assert str(info.value).startswith("--secret is invalid:") and "not hex" not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        parse([], {"TEST_SECRET": "not hex"})
+    assert str(info.value).startswith("TEST_SECRET (--secret) is invalid:") and "not hex" not in str(info.value)
+
+
+@pytest.mark.parametrize("argv, environ, message", [
+    (["--idle-timeout", "-1"], {}, "--idle-timeout '-1' is invalid: -1 is not positive"),
+    (["--idle-timeout", "soon"], {}, "--idle-timeout 'soon' is invalid: could not convert"),
+    ([], {"TEST_IDLE_TIMEOUT": "0"}, "TEST_IDLE_TIMEOUT='0' (--idle-timeout) is invalid: 0 is not positive"),
+    (["--mode", "slow"], {}, "--mode 'slow' is invalid: choose one of fast, exact"),
+    ([], {"TEST_MODE": "slow"}, "TEST_MODE='slow' (--mode) is invalid: choose one of fast, exact"),
+    ([], {"TEST_DEFLATE": "maybe"}, "TEST_DEFLATE='maybe' is not a boolean"),
+    (["--pairs", "1,x"], {}, "--pairs '1,x' is invalid"),
+])
+def test_bad_values_are_config_errors_naming_the_flag(argv, environ, message):
+    with pytest.raises(ConfigError) as info:
+        parse(argv, environ)
+    assert str(info.value).startswith(message), info.value
+
+
+def test_a_file_backed_secret(tmp_path):
+    path = tmp_path / "secret"
+    path.write_text("cafe\n")
+    assert parse(["--secret-file", str(path)]).secret == b"\xca\xfe"
+    assert parse([], {"TEST_SECRET_FILE": str(path)}).secret == b"\xca\xfe"
+    assert parse(["--secret", "beef"]).secret == b"\xbe\xef"
+    with pytest.raises(ConfigError, match="give --secret or --secret-file, not both"):
+        parse(["--secret-file", str(path)], {"TEST_SECRET": "beef"})
+    with pytest.raises(ConfigError, match="cannot read --secret-file .*absent"):
+        parse(["--secret-file", str(tmp_path / "absent")])
+    path.write_text("not hex")
+    with pytest.raises(ConfigError) as info:
+        parse(["--secret-file", str(path)])
+    assert str(info.value).startswith(f"--secret-file {path} is invalid:") and "not hex" not in str(info.value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Base:
+    model: str | None = field(default=None, metadata=option("a model"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class One(Base):
+    threads: int = field(default=0, metadata=option("threads of one"))
+    capacity: int = field(default=100, metadata=option("sessions"))
+    interval: float = field(default=1.0, metadata=option("seconds"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Two(Base):
+    threads: int = field(default=0, metadata=option("threads of two"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Clash:
+    threads: int = field(default=4, metadata=option("threads"))
+
+
+def test_classes_share_a_flag_with_one_default():
+    parser = SettingsParser(prog="test", env_prefix=PREFIX, description="test", environ={})
+    parser.add_options(One, defaults={"capacity": 50}, skip=("interval",))
+    parser.add_options(Two)
+    text = " ".join(parser.format_help().split())
+    assert text.count("--model MODEL a model") == 1 and "threads of one" in text and "threads of two" not in text
+    assert "--interval" not in text and "sessions [env TEST_CAPACITY] (default: 50)" in text
+    args = parser.parse_args(["--model", "m", "--threads", "2"])
+    assert from_args(One, args) == One(model="m", threads=2, capacity=50)  # interval: no flag, its default
+    assert from_args(Two, args) == Two(model="m", threads=2)
+    with pytest.raises(TypeError, match="--threads has another default"):
+        parser.add_options(Clash)
+
+
+def test_a_type_without_a_parser_is_refused():
+    @dataclass
+    class Odd:
+        span: complex = field(default=0j, metadata=option("a span"))
+
+    parser = SettingsParser(prog="test", env_prefix=PREFIX, description="test", environ={})
+    with pytest.raises(TypeError, match="Odd.span: .* needs option"):
+        parser.add_options(Odd)
