@@ -21,6 +21,7 @@ import json
 import logging
 import ssl
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from prometheus_client import CollectorRegistry
@@ -32,6 +33,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from common import bus
+from common.config import non_negative, option, positive
 from common.errors import ErrorCode
 from common.metrics import GatewayMetrics
 
@@ -39,7 +41,7 @@ from .core.connection import Connection, ConnectionOptions, goodbye
 from .core.hub import HubOptions, SessionHub
 from .core.resume import Parking
 from .doors import ROUTES, door_for
-from .doors.base import Door, DoorOptions, Handshake, HandshakeRefused
+from .doors.base import Door, Handshake, HandshakeRefused
 from .http import routes
 from .http.status import GatewayStatus
 from .http.status import WEBSOCKET_PATH as STATUS_PATH
@@ -58,28 +60,39 @@ FOLLOW = "follow"  # the protocol label of follower connections
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListenOptions:
-    host: str = "0.0.0.0"
-    port: int = 8000
-    max_frame_bytes: int = 1 << 20  # largest WebSocket message (after decompression)
+    host: str = field(default="0.0.0.0", metadata=option("listen address"))
+    port: int = field(default=8000, metadata=option("listen port (0: any free port)"))
+    # Largest WebSocket message (after decompression).
+    max_frame_bytes: int = field(default=1 << 20, metadata=option("largest client frame", parse=positive(int)))
     # Off by default: a compressed stream can carry far more audio than its bytes suggest.
     # Pacing bounds the decompressed audio rate either way.
-    permessage_deflate: bool = False
-    drain_timeout: float = 10.0  # seconds handlers get to finish after connections are closed
+    permessage_deflate: bool = field(default=False, metadata=option(
+        "offer WebSocket compression (off by default; pacing still bounds the audio rate)"))
+    drain_timeout: float = field(default=10.0, metadata=option(
+        "seconds connection handlers get to finish at shutdown before they are cancelled", parse=positive(float)))
     # Keepalive pings; a missing pong ends followers and status sockets (calls rely on their
     # idle timeout instead, see Connection).
-    ping_interval: float = 20.0
-    ping_timeout: float = 20.0
-    tls: ssl.SSLContext | None = None  # serve https:// and wss:// with this context
+    ping_interval: float = field(default=20.0, metadata=option(
+        "seconds between WebSocket keepalive pings", parse=positive(float)))
+    ping_timeout: float = field(default=20.0, metadata=option(
+        "seconds to wait for a pong before closing a follower or status socket "
+        "(calls end by their idle timeout instead)", parse=positive(float)))
+    tls: ssl.SSLContext | None = None  # serve https:// and wss:// with this context (TlsOptions)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AccessOptions:
     """Who may open a WebSocket; /metrics, /healthz, /readyz and the demo page stay open."""
 
-    api_keys: ApiKeys = field(default_factory=ApiKeys)  # none configured: open to all
-    origins: OriginPolicy = field(default_factory=OriginPolicy)  # default: same origin or no Origin
-    max_sessions_per_key: int = 0  # concurrent connections of one key over all gateways; 0: no limit
-    max_pending_per_ip: int = 50  # connections from one address that have not opened a call yet; 0: no limit
+    api_keys: ApiKeys = field(default_factory=ApiKeys)  # none configured: open to all (KeyOptions)
+    origins: OriginPolicy = field(default_factory=OriginPolicy, metadata=option(
+        "comma-separated origins (scheme://host[:port]) whose pages may connect, or '*'; "
+        "same-origin pages and clients without an Origin header are always accepted",
+        flag="--allowed-origins", parse=OriginPolicy.parse))
+    max_sessions_per_key: int = field(default=0, metadata=option(
+        "concurrent sessions of one API key over all gateways (0: no limit)", parse=non_negative(int)))
+    max_pending_per_ip: int = field(default=50, metadata=option(
+        "connections from one address that have not sent a config yet (0: no limit)", parse=non_negative(int)))
 
 
 @dataclass(slots=True)
@@ -105,13 +118,15 @@ class _Refused(Exception):
 class Gateway:
     def __init__(self, redis: bus.Redis, *, registry: CollectorRegistry, listen: ListenOptions = ListenOptions(),
                  connection: ConnectionOptions = ConnectionOptions(), hub: HubOptions = HubOptions(),
-                 access: AccessOptions = AccessOptions(), doors: DoorOptions = DoorOptions(),
+                 access: AccessOptions = AccessOptions(), doors: Iterable[object] = (),
                  transcripts: TranscriptOptions = TranscriptOptions(), follow: FollowOptions = FollowOptions()) -> None:
+        """``doors``: the options of the doors that have some (``TwilioOptions``...); a door's missing ones
+        are its defaults."""
         self.registry = registry
         self.metrics = GatewayMetrics(registry)
         self.listen = listen
         self.connection_options = connection
-        self.door_options = doors
+        self.door_options = {type(options): options for options in doors}
         self.hub = SessionHub(redis, options=hub, metrics=self.metrics)
         self.transcripts = TranscriptLog(redis, options=transcripts, ttl=hub.session_ttl,
                                          gateway_id=self.hub.gateway_id, metrics=self.metrics)
@@ -211,7 +226,7 @@ class Gateway:
                 return None
             if door is not None:
                 try:
-                    opened = door(_without_token(handshake), options=self.door_options)
+                    opened = door(_without_token(handshake), options=self.door_options.get(door.options_class))
                 except HandshakeRefused as exc:
                     return routes.response(http.HTTPStatus(exc.status), exc.body, exc.content_type, exc.headers)
                 self._accepted[connection] = _Accepted(opened, key_id, _address(connection))

@@ -19,10 +19,12 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+
+from common.config import option
 
 from .core.connection import Connection, ConnectionOptions
 from .core.hub import SessionHub
@@ -41,11 +43,23 @@ def parse_networks(text: str | Sequence[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(item, strict=False) for item in items if item)
 
 
+def port_number(text: str) -> int:
+    port = int(text)
+    if not 0 <= port < 65536:
+        raise ValueError(f"{port} is not a port number")
+    return port
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TcpOptions:
-    host: str = "0.0.0.0"
-    port: int = 0  # 0: any free port (the listener is only built when --tcp-port is set)
-    allowed_networks: tuple[Network, ...] = parse_networks(LOOPBACK)
+    host: str = "0.0.0.0"  # the WebSocket listener's (--host)
+    # 0 here: any free port; as a flag, 0 builds no listener.
+    port: int = field(default=0, metadata=option(
+        "serve the raw TCP whisper-streaming protocol on this port (0: off)", flag="--tcp-port", parse=port_number))
+    allowed_networks: tuple[Network, ...] = field(default=parse_networks(LOOPBACK), metadata=option(
+        "comma-separated networks (CIDR) whose TCP clients are served; raw PCM carries no "
+        "API key, so this is the TCP listener's only access check", flag="--tcp-allowed-networks",
+        parse=parse_networks, show=lambda networks: ",".join(map(str, networks))))
     read_bytes: int = 3200  # bytes per read: 100 ms of PCM16 at 16 kHz
     language: str | None = None  # None: auto-detect
 

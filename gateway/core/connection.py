@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from common.aio import within
+from common.config import option, positive
 from common.errors import BacklogFull, ErrorCode, ProtocolError
 
 from ..doors.base import CloseFrame, Door
@@ -34,12 +35,17 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionOptions:
     config_timeout: float = 10.0  # seconds to wait for the call to open
-    send_queue: int = 256  # events buffered per client
+    send_queue: int = field(default=256, metadata=option("messages buffered per client", parse=positive(int)))
     close_timeout: float = 30.0  # seconds to wait for results after a client's close
-    idle_timeout: float = 10.0  # seconds without audio or keep-alive before the call ends (idle_timeout)
-    max_keepalive_idle: float = 60.0  # keep-alives alone hold a call without audio this long at most
+    # Without audio or keep-alive this long, the call ends (idle_timeout).
+    idle_timeout: float = field(default=10.0, metadata=option(
+        "end a session after this many seconds without audio or keep-alive", parse=positive(float)))
+    max_keepalive_idle: float = field(default=60.0, metadata=option(
+        "keep-alives alone hold a session without audio this many seconds at most", parse=positive(float)))
     pacing: PacingOptions = field(default_factory=PacingOptions)
-    resume_grace: float = 30.0  # seconds a resumable call whose client dropped waits for it (0: never)
+    resume_grace: float = field(default=30.0, metadata=option(
+        "seconds a resumable session (native config resumable: true) whose client dropped "
+        "waits for it to reconnect (0: sessions end at once)"))
 
 
 class Connection:

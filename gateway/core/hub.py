@@ -33,12 +33,13 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from redis.exceptions import RedisError
 
 from common import aio, bus, keys
+from common.config import option, positive
 from common.metrics import GatewayMetrics
 from common.pipeline_config import PipelineConfig
 
@@ -86,14 +87,23 @@ class Relay(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HubOptions:
-    enable_noise_suppression: bool = False
-    max_queue_lag: float = 5.0  # refuse new sessions (1013) when a stage lags more than this
-    asr_overbooking: float = 2.0  # sessions admitted per ASR slot (an ASR slot is an utterance in progress)
-    session_ttl: float = 30.0  # meta TTL, renewed while the client is connected
+    enable_noise_suppression: bool = field(default=False, metadata=option(
+        "send sessions through the denoise stage by default"))
+    max_queue_lag: float = field(default=5.0, metadata=option(
+        "refuse new sessions (close 1013) while a stage lags more than this many seconds", parse=positive(float)))
+    # An ASR slot is an utterance in progress.
+    asr_overbooking: float = field(default=2.0, metadata=option(
+        "sessions admitted per ASR slot (ASR workers count only sessions that are speaking)",
+        parse=positive(float)))
+    # The meta's TTL, renewed while the client is connected.
+    session_ttl: float = field(default=30.0, metadata=option(
+        "seconds a session outlives its gateway (meta TTL)", parse=positive(float)))
     # Last line behind pacing: unprocessed input records per session (100 ms each at most),
     # and how long audio waits for a full stream to drain before the session fails.
-    max_backlog_records: int = 3000
-    backlog_timeout: float = 10.0
+    max_backlog_records: int = field(default=3000, metadata=option(
+        "unprocessed input records per session before its audio waits (then fails)", parse=positive(int)))
+    backlog_timeout: float = field(default=10.0, metadata=option(
+        "seconds audio waits for a full input stream to drain before the session fails", parse=positive(float)))
     sweep_interval: float = 1.0
 
 

@@ -16,15 +16,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from common.config import option, positive
 from common.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PacingOptions:
-    max_lead: float = 10.0  # seconds of audio a session may send in one burst
-    max_realtime_factor: float = 4.0  # sustained audio seconds per wall-clock second
+    max_lead: float = field(default=10.0, metadata=option(
+        "seconds of audio a session may send ahead of real time in one burst",
+        flag="--max-audio-lead", parse=positive(float)))
+    max_realtime_factor: float = field(default=4.0, metadata=option(
+        "sustained audio seconds per second a session may send (>= 1); "
+        "beyond it the gateway stops reading the socket", parse=positive(float)))
 
     def __post_init__(self) -> None:
         if not self.max_lead > 0:

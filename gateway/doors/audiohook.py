@@ -42,12 +42,16 @@ Genesys defines for transcription connectors (``id``, ``channel`` =
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import ClassVar
 
+from common.config import option
 from common.errors import ErrorCode, ProtocolError
 
 from ..core import events
@@ -93,13 +97,34 @@ def select_media(offered: object) -> dict:
                                               "in PCMU at 8000 Hz with channels external and/or internal")
 
 
+def client_secret(text: str) -> bytes:
+    """The Client Secret from its base64 form (as Genesys shows it)."""
+    try:
+        secret = base64.b64decode(text.strip(), validate=True)
+    except binascii.Error:
+        secret = b""
+    if not secret:
+        raise ValueError("the AudioHook Client Secret must be non-empty base64, as Genesys shows it")
+    return secret
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioHookOptions:
+    # Set: each handshake's Signature must be valid (gateway.security.httpsig).
+    client_secret: bytes | None = field(default=None, repr=False, metadata=option(
+        "the Genesys AudioHook integration's Client Secret (base64, as Genesys shows it): "
+        "/audiohook then requires a valid Signature header made with it",
+        flag="--audiohook-client-secret", parse=client_secret, secret=True, file=True))
+
+
 class AudioHookDoor(Door):
     name: ClassVar[str] = "audiohook"
+    options_class: ClassVar[type] = AudioHookOptions
 
     def __init__(self, handshake, **options) -> None:
         super().__init__(handshake, **options)
         headers = handshake.headers
-        secret = self.options.audiohook_client_secret
+        secret = self.options.client_secret
         if secret:
             try:
                 httpsig.verify(secret, target=handshake.target, headers=headers, now=time.time())

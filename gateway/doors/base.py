@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.datastructures import Headers
@@ -44,15 +44,6 @@ class Handshake:
         return cls(parts.path, parse_qsl(parts.query, keep_blank_values=True), headers, target)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DoorOptions:
-    """Deployment settings that doors read at the handshake."""
-
-    twilio_auth_token: str | None = field(default=None, repr=False)  # set: X-Twilio-Signature must be valid
-    # set (the decoded Client Secret): AudioHook's Signature must be valid (gateway.security.httpsig)
-    audiohook_client_secret: bytes | None = field(default=None, repr=False)
-
-
 class HandshakeRefused(Exception):
     """Refuse the WebSocket handshake with an HTTP ``status`` and a body that says why.
 
@@ -75,11 +66,16 @@ class Door(abc.ABC):
     # True: a client that drops without a close may resume the call (:mod:`gateway.core.resume`),
     # and this door then renders :class:`~gateway.core.events.Resumed`.
     resumable: bool = False
+    # The door's deployment settings, if it has some: a dataclass of flags (common.config.option).
+    options_class: ClassVar[type | None] = None
 
-    def __init__(self, handshake: Handshake, *, options: DoorOptions = DoorOptions()) -> None:
-        """Read the handshake; raise :class:`HandshakeRefused` to refuse it."""
+    def __init__(self, handshake: Handshake, *, options: Any = None) -> None:
+        """Read the handshake; raise :class:`HandshakeRefused` to refuse it.
+
+        ``options``: an instance of :attr:`options_class`; None: its defaults.
+        """
         self.handshake = handshake
-        self.options = options
+        self.options = options if options is not None or self.options_class is None else self.options_class()
 
     def response_headers(self) -> list[tuple[str, str]]:
         """Extra headers of the handshake response."""

@@ -72,7 +72,7 @@ from ..core import events
 from ..core.config import MAX_CHANNELS, SessionConfig
 from . import deepgram_common as common
 from . import kit
-from .base import Door, DoorOptions, Handshake, Outgoing
+from .base import Door, Handshake, Outgoing
 
 MIN_ENDPOINTING_MS = 300
 HONOURED = ("encoding", "sample_rate", "channels", "multichannel", "interim_results", "endpointing",
@@ -157,8 +157,8 @@ def _plain(word: str) -> str:
 class DeepgramDoor(Door):
     name: ClassVar[str] = "deepgram"
 
-    def __init__(self, handshake: Handshake, *, options: DoorOptions = DoorOptions()) -> None:
-        super().__init__(handshake, options=options)
+    def __init__(self, handshake: Handshake, **options) -> None:
+        super().__init__(handshake, **options)
         self.intake = common.Intake.accept(handshake, Settings.from_query, controls=_CONTROL)
         self.request_id = self.intake.request_id
         self.settings: Settings = self.intake.settings

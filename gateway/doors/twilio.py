@@ -38,8 +38,10 @@ import binascii
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass, field
 from typing import ClassVar
 
+from common.config import option
 from common.errors import ErrorCode, ProtocolError
 
 from ..core import events
@@ -82,12 +84,21 @@ def _object(body: dict, name: str) -> dict:
     return value
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TwilioOptions:
+    # Set: the X-Twilio-Signature of each handshake must be valid.
+    auth_token: str | None = field(default=None, repr=False, metadata=option(
+        "Twilio auth token: /twilio then requires a valid X-Twilio-Signature header",
+        flag="--twilio-auth-token", secret=True))
+
+
 class TwilioDoor(Door):
     name: ClassVar[str] = "twilio"
+    options_class: ClassVar[type] = TwilioOptions
 
     def __init__(self, handshake, **options) -> None:
         super().__init__(handshake, **options)
-        token = self.options.twilio_auth_token
+        token = self.options.auth_token
         if token:
             self._check_signature(token)
         self.stream_sid = ""

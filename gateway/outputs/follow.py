@@ -34,7 +34,7 @@ import asyncio
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
@@ -42,6 +42,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from common import aio, bus, keys
+from common.config import option, positive
 from common.errors import ErrorCode
 from common.metrics import GatewayMetrics
 
@@ -62,7 +63,8 @@ def call_id_of(path: str) -> str | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FollowOptions:
-    max_followers: int = 1000  # open follower connections per gateway; more are refused (1013)
+    max_followers: int = field(default=1000, metadata=option(
+        "open follower connections per gateway; more are refused (close 1013)", parse=positive(int)))
     block: float = 2.0  # seconds one XREAD BLOCK waits; after it, a feed checks that its call still exists
     batch: int = 200  # log entries read per round trip
 

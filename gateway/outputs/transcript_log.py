@@ -44,11 +44,12 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError, ResponseError
 
 from common import aio, bus, keys
+from common.config import option, positive
 from common.metrics import GatewayMetrics
 
 from ..core import events
@@ -92,9 +93,16 @@ def seq_of(stream_id: bytes | str) -> int:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TranscriptOptions:
-    log_maxlen: int = 10_000  # entries kept per call log (~2 h of a busy two-party call)
-    finals_maxlen: int = 100_000  # entries kept in ss:finals (approximately)
-    retention: float = 60.0  # seconds an ended call's registry entry and log stay readable
+    # Entries kept per call log (~2 h of a busy two-party call).
+    log_maxlen: int = field(default=10_000, metadata=option(
+        "entries (partials, finals) kept per call's transcript log", flag="--transcript-log-maxlen",
+        parse=positive(int)))
+    finals_maxlen: int = field(default=100_000, metadata=option(
+        "entries kept (approximately) in the ss:finals stream of every call's finals", parse=positive(int)))
+    # Seconds an ended call's registry entry and log stay readable.
+    retention: float = field(default=60.0, metadata=option(
+        "seconds a call's transcript log stays readable for followers after the call ended",
+        flag="--transcript-retention", parse=positive(float)))
     queue: int = 1_000  # entries waiting for a call's writer; partials beyond it are dropped
     close_timeout: float = 5.0  # seconds a closing call waits for its writer to finish
     webhook: WebhookOptions | None = None  # POST each final here

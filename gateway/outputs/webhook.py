@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from common.aio import cancel_all, within
+from common.config import option, positive
 from common.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,22 @@ log = logging.getLogger(__name__)
 RETRIED_STATUSES = frozenset({408, 425, 429})  # plus every 5xx
 
 
+def http_url(text: str) -> str:
+    """``text``, an http:// or https:// URL (or empty: no webhook)."""
+    if text and not text.startswith(("http://", "https://")):
+        raise ValueError("not an http:// or https:// URL")
+    return text
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookOptions:
-    url: str
-    attempts: int = 6  # deliveries tried per final, the first included
+    url: str = field(metadata=option(
+        "POST each final as JSON to this URL (Idempotency-Key: the utterance id), with retries",
+        flag="--finals-webhook", parse=http_url))
+    # Deliveries tried per final, the first included.
+    attempts: int = field(default=6, metadata=option(
+        "deliveries tried per final before it counts as failed", flag="--finals-webhook-attempts",
+        parse=positive(int)))
     first_delay: float = 0.5  # seconds before the first retry; doubles after each
     max_delay: float = 30.0  # longest wait between attempts (also caps Retry-After)
     timeout: float = 10.0  # seconds one request may take

@@ -18,10 +18,12 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from websockets.datastructures import Headers
 
+from common.config import option
 from common.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,20 @@ class ApiKeys:
             if hmac.compare_digest(digest, known):
                 found = ident
         return found
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyOptions:
+    """Where the keys come from; :meth:`load` reads them."""
+
+    keys: tuple[str, ...] = field(default=(), repr=False, metadata=option(
+        "an API key clients must present (repeatable; none and no --api-keys-file: open to all)",
+        flag="--api-key", repeat=True, secret=True))
+    keys_file: str = field(default="", metadata=option(
+        "file of API keys, one a line, '#' comments; read again on SIGHUP", flag="--api-keys-file"))
+
+    def load(self) -> ApiKeys:
+        return ApiKeys(self.keys, keys_file=Path(self.keys_file) if self.keys_file else None)
 
 
 def credential(headers: Headers, query: list[tuple[str, str]]) -> str | None:

@@ -55,6 +55,10 @@ class OriginPolicy:
         """From a comma-separated list, as ``--allowed-origins`` gives it."""
         return cls(raw.split(","))
 
+    def __str__(self) -> str:
+        """The comma-separated list :meth:`parse` reads (``--help`` shows it)."""
+        return ",".join(["*"] * self.any + sorted(self.allowed))
+
     def allowed_origin(self, origin: str | None, host: str | None) -> bool:
         if origin is None or self.any:
             return True

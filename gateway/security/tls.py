@@ -16,18 +16,47 @@ import logging
 import os
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.config import option
 from common.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 CERT_NAME = "streamscribe-cert.pem"
 KEY_NAME = "streamscribe-key.pem"
-DEFAULT_DIR = "~/.cache/streamscribe/tls"
 VALID_DAYS = 365
 RENEW_BEFORE = datetime.timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsOptions:
+    """Whether the gateway serves TLS, and with which certificate: one given, a self-signed one, or none."""
+
+    certfile: str = field(default="", metadata=option(
+        "TLS certificate chain (PEM): serve https:// and wss://", flag="--ssl-certfile"))
+    keyfile: str = field(default="", metadata=option("TLS private key (PEM) of --ssl-certfile", flag="--ssl-keyfile"))
+    generate_self_signed: bool = field(default=False, metadata=option(
+        "serve TLS with a self-signed certificate for localhost and this host, made "
+        "(or reused) in --self-signed-cert-dir; logs its path and SHA-256 fingerprint",
+        flag="--generate-self-signed-cert"))
+    self_signed_dir: str = field(default="~/.cache/streamscribe/tls", metadata=option(
+        "directory of the certificate of --generate-self-signed-cert", flag="--self-signed-cert-dir"))
+
+    def context(self, *, host: str) -> ssl.SSLContext | None:
+        """The server's context, or None for plain http:// and ws://; ``host`` is the listen address."""
+        if self.certfile:
+            return server_context(self.certfile, self.keyfile or None)
+        if self.keyfile:
+            raise ConfigError("--ssl-keyfile needs --ssl-certfile")
+        if not self.generate_self_signed:
+            return None
+        extra = () if host in ("0.0.0.0", "::", "") else (host,)
+        cert = self_signed(self.self_signed_dir, names=host_names(extra))
+        log.info("self-signed TLS certificate %s (key %s), SHA-256 fingerprint %s",
+                 cert.certfile, cert.keyfile, cert.fingerprint)
+        return server_context(cert.certfile, cert.keyfile)
 
 
 @dataclass(frozen=True, slots=True)

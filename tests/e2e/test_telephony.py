@@ -23,9 +23,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common import bus
-from gateway.doors.base import DoorOptions
+from gateway.doors.audiohook import AudioHookOptions
 from gateway.doors.telephony import parse_duration
-from gateway.doors.twilio import signature
+from gateway.doors.twilio import TwilioOptions, signature
 from gateway.server import Gateway, ListenOptions
 
 from tests.kit.faults import metric, scrape
@@ -188,7 +188,7 @@ async def test_handshakes_are_refused_with_http_status(stack):
 
 
 @contextlib.asynccontextmanager
-async def gateway_with(redis_server, doors: DoorOptions):
+async def gateway_with(redis_server, doors: list):
     """A gateway (no workers: the doors answer before any session starts) with these door options."""
     redis = bus.connect(redis_server.url)
     gateway = Gateway(redis, registry=CollectorRegistry(), listen=ListenOptions(host="127.0.0.1", port=0),
@@ -205,7 +205,7 @@ async def test_audiohook_signature_through_the_server(redis_server):
     """--audiohook-client-secret reaches the door: a wrong signature gets 401, the right one a session."""
     secret = base64.b64decode("TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=")
     # A hang fails at the timeout, with its traceback.
-    async with asyncio.timeout(90), gateway_with(redis_server, DoorOptions(audiohook_client_secret=secret)) as gateway:
+    async with asyncio.timeout(90), gateway_with(redis_server, [AudioHookOptions(client_secret=secret)]) as gateway:
         target = "/audiohook?region=eu"
         client = AudioHookClient(str(uuid.uuid4()))
         headers = {"Host": f"127.0.0.1:{gateway.port}", "Audiohook-Organization-Id": str(uuid.uuid4()),
@@ -234,7 +234,7 @@ async def test_twilio_signature_through_the_server(redis_server):
     """--twilio-auth-token reaches the door: a wrong signature gets 403, the right one a stream."""
     token = "0123456789abcdef0123456789abcdef"
     # A hang fails at the timeout, with its traceback.
-    async with asyncio.timeout(90), gateway_with(redis_server, DoorOptions(twilio_auth_token=token)) as gateway:
+    async with asyncio.timeout(90), gateway_with(redis_server, [TwilioOptions(auth_token=token)]) as gateway:
         url = f"ws://127.0.0.1:{gateway.port}/twilio?token=abc"
         with pytest.raises(InvalidStatus) as info:
             async with connect(url, additional_headers={"X-Twilio-Signature": signature("wrong", url)}):

@@ -15,15 +15,16 @@ import uuid
 import pytest
 from websockets.datastructures import Headers
 
+from common.config import from_args
 from common.errors import ConfigError, ErrorCode, ProtocolError
 from gateway import __main__ as gateway_main
 from gateway.core import events
 from gateway.core.audio import decode_frame
 from gateway.doors import door_for
-from gateway.doors.audiohook import AudioHookDoor
-from gateway.doors.base import CloseFrame, DoorOptions, Handshake, HandshakeRefused
+from gateway.doors.audiohook import AudioHookDoor, AudioHookOptions
+from gateway.doors.base import CloseFrame, Handshake, HandshakeRefused
 from gateway.doors.telephony import MAX_GAP_MS, format_duration, language_of, parse_duration
-from gateway.doors.twilio import TwilioDoor, signature
+from gateway.doors.twilio import TwilioDoor, TwilioOptions, signature
 
 from tests.kit.support import audiohook_signature
 from tests.kit.telephony import (CALL_SID, SESSION_ID, STREAM_SID, AudioHookClient, mulaw_encode, twilio_media,
@@ -44,7 +45,7 @@ def test_mulaw_encoder_inverts_the_gateway_decoder():
 
 def twilio_door(**options) -> TwilioDoor:
     return TwilioDoor(Handshake("/twilio", headers=Headers({"Host": "example.com"}), target="/twilio?token=k"),
-                      options=DoorOptions(**options))
+                      options=TwilioOptions(**options))
 
 
 def started_twilio(tracks=("inbound", "outbound"), **parameters) -> TwilioDoor:
@@ -164,7 +165,7 @@ def test_twilio_signature_is_checked_when_a_token_is_set():
             headers["X-Twilio-Signature"] = signed
         return Handshake("/twilio", headers=headers, target="/twilio?token=k")
 
-    options = DoorOptions(twilio_auth_token=token)
+    options = TwilioOptions(auth_token=token)
     TwilioDoor(handshake(expected), options=options)
     TwilioDoor(handshake(signature(token, "wss://example.com:443/twilio?token=k")), options=options)
     TwilioDoor(handshake(None))  # no token configured: no check
@@ -189,7 +190,7 @@ def audiohook_door(session_id: str | None = SESSION_ID) -> AudioHookDoor:
 
 def test_audiohook_signature_is_checked_when_a_client_secret_is_set():
     secret = b"client secret"
-    options = DoorOptions(audiohook_client_secret=secret)
+    options = AudioHookOptions(client_secret=secret)
     headers = {"Host": "gateway.example.com", "Audiohook-Organization-Id": "d7934305-0972-4844-938e-9060eef73d05",
                "Audiohook-Correlation-Id": "30b0e395-84d3-4570-ac13-9a62d8f514c0",
                "Audiohook-Session-Id": SESSION_ID, "X-API-KEY": "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh"}
@@ -216,23 +217,25 @@ def test_audiohook_signature_is_checked_when_a_client_secret_is_set():
 
 def test_audiohook_client_secret_options(tmp_path, monkeypatch):
     monkeypatch.setenv("STREAMSCRIBE_GATEWAY_AUDIOHOOK_CLIENT_SECRET", "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=")
+    def client_secret(argv):
+        return from_args(AudioHookOptions, parser.parse_args(argv)).client_secret
+
     parser = gateway_main.build_parser()
-    assert gateway_main.audiohook_client_secret(parser.parse_args([])) == b"MySuperSecretKeyTellNo-1!2@3#4$5"
+    assert client_secret([]) == b"MySuperSecretKeyTellNo-1!2@3#4$5"
     assert "MySuperSecret" not in parser.format_help() and "TXlTdXBl" not in parser.format_help()
     monkeypatch.delenv("STREAMSCRIBE_GATEWAY_AUDIOHOOK_CLIENT_SECRET")
     parser = gateway_main.build_parser()
-    assert gateway_main.audiohook_client_secret(parser.parse_args([])) is None
+    assert client_secret([]) is None
     secret_file = tmp_path / "secret"
     secret_file.write_text("c2VjcmV0\n")
-    assert gateway_main.audiohook_client_secret(
-        parser.parse_args(["--audiohook-client-secret-file", str(secret_file)])) == b"secret"
+    assert client_secret(["--audiohook-client-secret-file", str(secret_file)]) == b"secret"
     for argv, why in ((["--audiohook-client-secret", "not base64!"], "non-empty base64"),
                       (["--audiohook-client-secret", ""], "non-empty base64"),
                       (["--audiohook-client-secret-file", str(tmp_path / "absent")], "cannot read"),
                       (["--audiohook-client-secret", "c2VjcmV0", "--audiohook-client-secret-file", str(secret_file)],
                        "not both")):
         with pytest.raises(ConfigError, match=why):
-            gateway_main.audiohook_client_secret(parser.parse_args(argv))
+            client_secret(argv)
 
 
 def opened_audiohook() -> tuple[AudioHookDoor, AudioHookClient]:
