@@ -50,6 +50,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from common.config import option, positive
 from common.errors import ErrorCode, LeaseLost, SessionGone
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig
@@ -68,12 +69,21 @@ CLOSE_TIMEOUT = 10.0  # seconds close() waits for a session's tasks
 class StreamingOptions:
     """Defaults of the streaming recipe; a session's config may override some (:meth:`for_session`)."""
 
-    chunk_size_sec: float = 1.0
-    first_partial_sec: float = 0.25  # audio before the first partial decode (pre-roll included)
-    unfixed_chunk_num: int = 2
-    unfixed_token_num: int = 5
-    final_with_prefix: bool = False  # finals decode the whole utterance afresh
-    sentence_endpoint: bool = True  # a pause after a complete sentence ends the utterance
+    chunk_size_sec: float = field(default=1.0, metadata=option(
+        "seconds of new speech between partial decodes", parse=positive(float)))
+    # Audio before the first partial decode (pre-roll included).
+    first_partial_sec: float = field(default=0.25, metadata=option(
+        "seconds of an utterance's audio before its first partial decode", parse=positive(float)))
+    unfixed_chunk_num: int = field(default=2, metadata=option("first chunks decoded without a prefix"))
+    unfixed_token_num: int = field(default=5, metadata=option("tokens rolled back from the prefix"))
+    # False: finals decode the whole utterance afresh.
+    final_with_prefix: bool = field(default=False, metadata=option(
+        "decode finals with the stable prefix (faster, less accurate)"))
+    # A pause after a complete sentence ends the utterance.
+    sentence_endpoint: bool = field(default=True, metadata=option(
+        "end an utterance at a pause (the VAD's pause_threshold) when its text ends a sentence "
+        "(--no-sentence-endpoint: at silence_threshold only); sessions may override with the "
+        "config field sentence_endpoint"))
     max_pending: int = 400  # records queued per session before reading pauses
 
     def for_session(self, config: AsrConfig) -> StreamingOptions:

@@ -128,13 +128,16 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
 
 
 def load(args: argparse.Namespace):
-    from asr_worker.engines import EngineOptions, load_engine
+    from asr_worker.engines import load_engine
+    from asr_worker.engines.qwen3_transformers import Qwen3TransformersOptions
+    from asr_worker.engines.qwen3_vllm import Qwen3VllmOptions
 
-    options = EngineOptions(
-        model=args.model, device=args.device, dtype=args.dtype, gpu_memory_utilization=args.gpu_memory_utilization,
-        max_model_len=args.max_model_len, max_num_seqs=args.max_num_seqs,
-        tensor_parallel_size=args.tensor_parallel_size, max_new_tokens=args.max_new_tokens,
-        max_new_tokens_partial=args.max_new_tokens_partial)
+    vllm = args.fake or args.engine == "qwen3-vllm"  # the fake is a fake vLLM
+    options = (Qwen3VllmOptions if vllm else Qwen3TransformersOptions)(
+        model=args.model, device=args.device, dtype=args.dtype, max_num_seqs=args.max_num_seqs,
+        max_new_tokens=args.max_new_tokens, max_new_tokens_partial=args.max_new_tokens_partial,
+        **(dict(gpu_memory_utilization=args.gpu_memory_utilization, max_model_len=args.max_model_len,
+                tensor_parallel_size=args.tensor_parallel_size) if vllm else {}))
     if not args.fake:
         return load_engine(args.engine, options)
     import tempfile

@@ -30,8 +30,7 @@ import time
 import numpy as np
 
 from asr_worker.engines import DecodeRequest
-from asr_worker.engines.base import EngineOptions
-from asr_worker.engines.whisper import WhisperEngine
+from asr_worker.engines.whisper import WhisperEngine, WhisperOptions
 from tests.kit.support import word_errors
 from tests.kit.testdata import librivox_samples, synthetic_voice
 
@@ -88,8 +87,8 @@ async def main() -> None:
           "decode ms p50/p90 clips | prefixes | joined |")
     print("|---|---|---|---|---|---|---|---|")
     for margin in args.margins.split(","):
-        engine = WhisperEngine(EngineOptions(window_margin_sec=None if margin == "full" else float(margin),
-                                             num_workers=args.num_workers))
+        engine = WhisperEngine(WhisperOptions(window_margin_sec=None if margin == "full" else float(margin),
+                                              num_workers=args.num_workers))
         try:
             await decode_all(engine, sets["clips"][:1])  # warm-up
             results = {name: await decode_all(engine, items) for name, items in sets.items()}

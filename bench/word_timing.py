@@ -34,9 +34,9 @@ import time
 
 import numpy as np
 
-from asr_worker.engines import EngineOptions, load_engine
+from asr_worker.engines import load_engine
 from asr_worker.engines.base import DecodeRequest
-from asr_worker.engines.whisper import bundled_model_path, words_of
+from asr_worker.engines.whisper import WhisperOptions, bundled_model_path, words_of
 from asr_worker.stage import AsrStage, StreamingOptions
 from common.aio import wait_event
 from common.endpointing import EndpointOptions
@@ -163,7 +163,7 @@ async def main() -> None:
     clips = librivox_samples()
     audio, offsets = build_session(clips, lead=args.lead, gap=args.gap)
     reference = offline_words(clips, offsets, cpu_threads=args.cpu_threads)
-    engine = load_engine("whisper", EngineOptions(cpu_threads=args.cpu_threads, num_workers=1))
+    engine = load_engine("whisper", WhisperOptions(cpu_threads=args.cpu_threads, num_workers=1))
     try:
         vad_records = await run_vad(audio)
         finals = {words: await run_asr(engine, vad_records, words=words) for words in (True, False)}

@@ -8,8 +8,9 @@ the client connects, so a typo is refused at once).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .config import option
 from .errors import ConfigError
 from .records import SAMPLE_RATE
 
@@ -18,16 +19,18 @@ FRAME = 512  # samples per Silero VAD frame (32 ms at 16 kHz)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EndpointOptions:
-    threshold: float = 0.5
+    threshold: float = field(default=0.5, metadata=option(
+        "speech probability that starts speech", flag="--vad-threshold"))
     neg_threshold: float | None = None  # default: threshold - 0.15
-    min_speech_duration: float = 0.3
-    silence_threshold: float = 0.8
-    pre_roll: float = 0.3
-    trailing_padding: float = 0.2
+    min_speech_duration: float = field(default=0.3, metadata=option("seconds of speech before it counts"))
+    silence_threshold: float = field(default=0.8, metadata=option("seconds of silence that end an utterance"))
+    pre_roll: float = field(default=0.3, metadata=option("seconds kept before speech start"))
+    trailing_padding: float = field(default=0.2, metadata=option("seconds of silence kept after speech"))
     # Held silence that marks a pause: the ASR starts the final decode there, so the final
     # is ready when the silence reaches ``silence_threshold``. Equal to it: no pause.
-    pause_threshold: float = 0.2
-    max_utterance_sec: float = 30.0
+    pause_threshold: float = field(default=0.2, metadata=option(
+        "seconds of silence that mark a pause (the ASR starts the final decode there)"))
+    max_utterance_sec: float = field(default=30.0, metadata=option("force a split of longer speech"))
     split_search: float = 2.0
     sample_rate: int = SAMPLE_RATE
 

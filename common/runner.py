@@ -30,13 +30,14 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
 from . import aio, bus, keys
 from .checkpoint import CheckpointPolicy
 from .commits import Commits
+from .config import option, positive
 from .fence import Fence
 from .metrics import StageMetrics
 from .ownership import Ownership
@@ -52,15 +53,18 @@ class RunnerOptions:
     """How a worker owns sessions. Defaults suit one Redis on a LAN."""
 
     stage: str
-    worker_id: str = ""
+    worker_id: str = field(default="", metadata=option("worker id (default: stage-host-pid-random)"))
     # Ownership
-    capacity: int = 100
-    lease_ttl: float = 5.0
+    capacity: int = field(default=100, metadata=option("sessions this worker may own", parse=positive(int)))
+    lease_ttl: float = field(default=5.0, metadata=option(
+        "seconds a session lease lasts unrenewed", parse=positive(float)))
     # Delivery
-    sweep_interval: float = 1.0  # fallback read of every owned session
+    sweep_interval: float = field(default=1.0, metadata=option(
+        "seconds between fallback sweeps", parse=positive(float)))
     read_count: int = 200  # records per session per read
     # Checkpoints: at most this many seconds apart but at utterance ends and markers
-    checkpoint_interval: float = 1.0
+    checkpoint_interval: float = field(default=1.0, metadata=option(
+        "seconds between checkpoints of a session (the VAD makes them in silence only)", parse=positive(float)))
     # Retention
     key_ttl: float = 600.0  # expiry of a session's keys when its meta has no TTL (see fence)
 

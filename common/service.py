@@ -12,7 +12,6 @@ from prometheus_client import CollectorRegistry
 
 from . import bus
 from .http import HealthServer
-from .config import SettingsParser, positive
 from .errors import StreamscribeError
 from .metrics import StageMetrics
 from .runner import RunnerOptions, StageRunner
@@ -57,20 +56,6 @@ async def run_stage(build_stage: Callable[[Runner], Stage], *, redis_url: str, o
             await http.close()
         await redis.aclose()
         log.info("stopped")
-
-
-def add_runner_options(parser: SettingsParser, *, capacity: int) -> None:
-    """Flags of session ownership shared by every stage worker."""
-    parser.option("--capacity", default=capacity, type=positive(int), help="sessions this worker may own")
-    parser.option("--lease-ttl", default=5.0, type=positive(float), help="seconds a session lease lasts unrenewed")
-    parser.option("--sweep-interval", default=1.0, type=positive(float), help="seconds between fallback sweeps")
-    parser.option("--worker-id", default="", help="worker id (default: stage-host-pid-random)")
-
-
-def runner_options(args, stage: str, *, checkpoint_interval: float = 1.0) -> RunnerOptions:
-    return RunnerOptions(stage=stage, worker_id=args.worker_id, capacity=args.capacity,
-                         lease_ttl=args.lease_ttl, sweep_interval=args.sweep_interval,
-                         checkpoint_interval=checkpoint_interval)
 
 
 def run_main(prog: str, body: Callable[[], None]) -> int:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from common.config import SettingsParser, positive
-from common.errors import ConfigError
+from common.config import SettingsParser, from_args, option, positive
 from common.logs import setup_logging
 from common.metrics import DenoiseMetrics
-from common.service import add_runner_options, run_main, run_stage, runner_options
+from common.runner import RunnerOptions
+from common.service import run_main, run_stage
 
 
 def _cpus() -> int:
@@ -30,23 +31,28 @@ def _beta(raw: str) -> float:
     return value
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DenoiseOptions:
+    """The denoiser pool's settings (:class:`~.pool.DenoisePool`)."""
+
+    processes: int = field(default_factory=_cpus, metadata=option(
+        "denoiser processes (default: %(default)s, the CPUs this process may use)", parse=positive(int)))
+    model: str = field(default="DeepFilterNet3", metadata=option(
+        "DeepFilterNet model: DeepFilterNet3 (bundled) or the path of an official .tar.gz model", flag="--dfn-model"))
+    post_filter: float = field(default=0.0, metadata=option(
+        "DeepFilterNet post-filter beta (0 disables; 0.02 is DeepFilterNet's usual value)",
+        flag="--dfn-post-filter", parse=_beta))
+    atten_lim_db: float | None = field(default=None, metadata=option(
+        "maximum attenuation in dB (default: no limit)", parse=positive(float)))
+
+
 def build_parser() -> SettingsParser:
-    cpus = _cpus()
     parser = SettingsParser(prog="python -m denoise_worker", env_prefix="STREAMSCRIBE_DENOISE_",
                             description="DeepFilterNet3 worker: streaming noise suppression before the VAD.")
     parser.add_common(http_port=9101)
     # About 5 real-time streams fit on one core (RTF ~0.17); keep headroom.
-    add_runner_options(parser, capacity=4 * cpus)
-    parser.option("--processes", default=cpus, type=positive(int),
-                  help="denoiser processes (default: %(default)s, the CPUs this process may use)")
-    parser.option("--dfn-model", default="DeepFilterNet3",
-                  help="DeepFilterNet model: DeepFilterNet3 (bundled) or the path of an official .tar.gz model")
-    parser.option("--dfn-post-filter", default=0.0, type=_beta,
-                  help="DeepFilterNet post-filter beta (0 disables; 0.02 is DeepFilterNet's usual value)")
-    parser.option("--atten-lim-db", default=None, type=float,
-                  help="maximum attenuation in dB (default: no limit)")
-    parser.option("--checkpoint-interval", default=1.0, type=positive(float),
-                  help="seconds between checkpoints of a session")
+    parser.add_options(RunnerOptions, defaults={"capacity": 4 * _cpus()})
+    parser.add_options(DenoiseOptions)
     return parser
 
 
@@ -56,12 +62,12 @@ async def serve(args) -> None:
     from .stage import DenoiseStage
 
     registry = CollectorRegistry()
-    pool = DenoisePool(processes=args.processes, model=args.dfn_model, post_filter=args.dfn_post_filter,
-                       atten_lim_db=args.atten_lim_db)
+    denoise = from_args(DenoiseOptions, args)
+    pool = DenoisePool(processes=denoise.processes, model=denoise.model, post_filter=denoise.post_filter,
+                       atten_lim_db=denoise.atten_lim_db)
     metrics = DenoiseMetrics(registry)
-    options = runner_options(args, "denoise", checkpoint_interval=args.checkpoint_interval)
     await run_stage(lambda runner: DenoiseStage(runner, pool, metrics=metrics),
-                    redis_url=args.redis_url, options=options,
+                    redis_url=args.redis_url, options=from_args(RunnerOptions, args, stage="denoise"),
                     registry=registry, http_host=args.http_host, http_port=args.http_port)
 
 
@@ -70,14 +76,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     setup_logging(level=args.log_level, fmt=args.log_format)
     from .dsp import resolve_model_path
 
     resolve_model_path(args.dfn_model)  # a clear ConfigError before any process starts
-    if args.atten_lim_db is not None and not args.atten_lim_db > 0:
-        raise ConfigError(f"--atten-lim-db must be > 0 dB, got {args.atten_lim_db}")
     asyncio.run(serve(args))
 
 

@@ -16,14 +16,25 @@ ENGINES = {
 }
 
 
-def load_engine(name: str, options: EngineOptions) -> Engine:
-    """Load the engine called ``name``; every module exposes ``load(options) -> Engine``."""
+def _module(name: str):
     try:
         module_name = ENGINES[name]
     except KeyError:
         raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}") from None
-    module = importlib.import_module(module_name)
+    return importlib.import_module(module_name)
+
+
+def options_class(name: str) -> type[EngineOptions]:
+    """The options class of the engine called ``name`` (its flags); importing it loads no model library."""
+    return _module(name).OPTIONS
+
+
+def load_engine(name: str, options: EngineOptions) -> Engine:
+    """Load the engine called ``name``; every module exposes ``OPTIONS`` and ``load(options) -> Engine``."""
+    module = _module(name)
+    if not isinstance(options, module.OPTIONS):
+        raise TypeError(f"the {name} engine takes {module.OPTIONS.__name__}, not {type(options).__name__}")
     return module.load(options)
 
 
-__all__ = ["DecodeRequest", "Engine", "EngineOptions", "Hypothesis", "Word", "load_engine", "ENGINES"]
+__all__ = ["DecodeRequest", "Engine", "EngineOptions", "Hypothesis", "Word", "load_engine", "options_class", "ENGINES"]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.config import option
+
 
 @dataclass(frozen=True, slots=True)
 class DecodeRequest:
@@ -95,27 +97,13 @@ class Engine(abc.ABC):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineOptions:
-    """Engine settings from the ASR worker's flags (``--model``, ``--device`` ...).
+    """What every engine is given, from the ASR worker's flags.
 
-    Each engine reads the fields that concern it and ignores the rest.
+    Each engine's options class adds the flags it reads (:mod:`common.config`), and
+    each engine module names it ``OPTIONS``; an engine that picks its device itself
+    (vLLM) ignores ``device``.
     """
 
-    model: str | None = None  # path to weights; None: the engine's bundled default, if any
-    device: str = "auto"  # cpu, cuda, auto
-    # CPU engines
-    compute_type: str = "int8"
-    cpu_threads: int = 0  # 0: engine default
-    num_workers: int = 2  # concurrent decodes
-    max_batch: int = 1  # requests decoded together by one of them (whisper; more pays on a GPU)
-    # whisper: padding after the audio in the encoder window; None: whisper's full 30 s window.
-    # Partials take a narrower one: a third cheaper, their words as good (bench/whisper_window.py).
-    window_margin_sec: float | None = 10.0
-    partial_window_margin_sec: float | None = 5.0
-    # GPU engines (vLLM / transformers)
-    dtype: str = "auto"
-    gpu_memory_utilization: float = 0.8
-    max_model_len: int = 4096
-    max_num_seqs: int = 128
-    tensor_parallel_size: int = 1
-    max_new_tokens: int = 256  # finals; partials use max_new_tokens_partial
-    max_new_tokens_partial: int = 64
+    # Path to the weights; None: the engine's bundled default, if any.
+    model: str | None = field(default=None, metadata=option("model path (whisper: bundled tiny.en if unset)"))
+    device: str = field(default="auto", metadata=option("cpu, cuda or auto"))

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from common.config import option, positive
 from common.errors import ConfigError, ModelError
 from common.records import SAMPLE_RATE
 
@@ -75,6 +76,17 @@ def prompt_builder_for(tokenizer: Any, model_dir: str | None) -> PromptBuilder:
                                              add_generation_prompt=True)
 
     return PromptBuilder(render=render)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Qwen3Options(EngineOptions):
+    """What both Qwen3-ASR engines read."""
+
+    dtype: str = field(default="auto", metadata=option("weights dtype (qwen3 engines)"))
+    max_num_seqs: int = field(default=128, metadata=option(
+        "vLLM concurrent sequences (qwen3-transformers: the largest batch)", parse=positive(int)))
+    max_new_tokens: int = field(default=256, metadata=option("token limit of a final decode", parse=positive(int)))
+    max_new_tokens_partial: int = 64
 
 
 @dataclass(frozen=True, slots=True)

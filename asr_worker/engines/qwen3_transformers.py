@@ -38,18 +38,29 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from common.config import option
 from common.errors import ModelError
 
 from common.records import SAMPLE_RATE
 
-from .base import DecodeRequest, EngineOptions, Hypothesis
-from .qwen3_common import Qwen3Engine, check_model_dir, pad_audio, prompt_builder_for
+from .base import DecodeRequest, Hypothesis
+from .qwen3_common import Qwen3Engine, Qwen3Options, check_model_dir, pad_audio, prompt_builder_for
 from .qwen3_prompt import PromptBuilder
 from .token_confidence import Generated, answer_confidence, marker_id
 
 __all__ = ["BatchBackend", "Qwen3TransformersEngine", "TransformersBackend", "load"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Qwen3TransformersOptions(Qwen3Options):
+    """``max_num_seqs`` is the largest batch here."""
+
+    cpu_threads: int = field(default=0, metadata=option("torch's CPU threads (qwen3-transformers; 0: default)"))
+
+
+OPTIONS = Qwen3TransformersOptions
 
 
 class BatchBackend(Protocol):
@@ -73,7 +84,7 @@ class Qwen3TransformersEngine(Qwen3Engine):
 
     name = "qwen3-transformers"
 
-    def __init__(self, *, options: EngineOptions, backend: BatchBackend, tokenizer: Any, prompts: PromptBuilder,
+    def __init__(self, *, options: Qwen3TransformersOptions, backend: BatchBackend, tokenizer: Any, prompts: PromptBuilder,
                  max_batch_size: int | None = None, max_queue: int | None = None) -> None:
         super().__init__(tokenizer=tokenizer, prompts=prompts)
         self._options = options
@@ -228,7 +239,7 @@ class _GreedyLogprobs:
         return self._torch.stack(self._steps, dim=1).cpu().tolist()
 
 
-def load(options: EngineOptions, *, backend: BatchBackend | None = None, tokenizer: Any = None) -> Qwen3TransformersEngine:
+def load(options: Qwen3TransformersOptions, *, backend: BatchBackend | None = None, tokenizer: Any = None) -> Qwen3TransformersEngine:
     """Load the model from a local directory (no downloads); ``backend``/``tokenizer`` are for tests."""
     model_dir = check_model_dir(options, "qwen3-transformers")
     if backend is None:
@@ -237,7 +248,7 @@ def load(options: EngineOptions, *, backend: BatchBackend | None = None, tokeniz
                                    prompts=prompt_builder_for(tokenizer, model_dir))
 
 
-def _load_transformers(options: EngineOptions, model_dir: str) -> tuple[TransformersBackend, Any]:
+def _load_transformers(options: Qwen3TransformersOptions, model_dir: str) -> tuple[TransformersBackend, Any]:
     try:
         import torch
         import transformers

@@ -35,13 +35,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import types
+from dataclasses import dataclass, field
 from typing import Any
 
+from common.config import option, positive
 from common.errors import ModelError
 from common.records import SAMPLE_RATE
 
-from .base import DecodeRequest, EngineOptions, Hypothesis
-from .qwen3_common import MODEL_HINT, Qwen3Engine, check_model_dir, pad_audio, prompt_builder_for
+from .base import DecodeRequest, Hypothesis
+from .qwen3_common import MODEL_HINT, Qwen3Engine, Qwen3Options, check_model_dir, pad_audio, prompt_builder_for
 from .qwen3_prompt import PromptBuilder
 
 from .token_confidence import Generated, answer_confidence, marker_id, sampled_logprobs
@@ -51,12 +53,22 @@ __all__ = ["Qwen3VllmEngine", "load", "load_tokenizer"]
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Qwen3VllmOptions(Qwen3Options):
+    gpu_memory_utilization: float = field(default=0.8, metadata=option("vLLM GPU memory share"))
+    max_model_len: int = field(default=4096, metadata=option("vLLM max model length", parse=positive(int)))
+    tensor_parallel_size: int = field(default=1, metadata=option("vLLM tensor parallel size", parse=positive(int)))
+
+
+OPTIONS = Qwen3VllmOptions
+
+
 class Qwen3VllmEngine(Qwen3Engine):
     """Qwen3-ASR on a shared vLLM ``AsyncLLM``; see the module docstring."""
 
     name = "qwen3-vllm"
 
-    def __init__(self, *, options: EngineOptions, api: Any, tokenizer: Any, prompts: PromptBuilder) -> None:
+    def __init__(self, *, options: Qwen3VllmOptions, api: Any, tokenizer: Any, prompts: PromptBuilder) -> None:
         super().__init__(tokenizer=tokenizer, prompts=prompts)
         self._options = options
         self._api = api
@@ -73,7 +85,7 @@ class Qwen3VllmEngine(Qwen3Engine):
     # -- lifecycle -----------------------------------------------------------------
 
     def engine_args(self) -> Any:
-        """The ``AsyncEngineArgs`` built from :class:`EngineOptions`."""
+        """The ``AsyncEngineArgs`` built from :class:`Qwen3VllmOptions`."""
         o = self._options
         return self._api.AsyncEngineArgs(
             model=o.model,
@@ -226,7 +238,7 @@ def load_tokenizer(model_dir: str) -> Any:
         raise ModelError(f"cannot load the tokenizer from {model_dir!r}: {exc}; {MODEL_HINT}") from exc
 
 
-def load(options: EngineOptions, *, api: Any = None, tokenizer: Any = None) -> Qwen3VllmEngine:
+def load(options: Qwen3VllmOptions, *, api: Any = None, tokenizer: Any = None) -> Qwen3VllmEngine:
     """Build the engine (vLLM itself starts in :meth:`Qwen3VllmEngine.start`).
 
     ``api`` (the vLLM names) and ``tokenizer`` are for tests, which pass fakes.

@@ -37,9 +37,11 @@ import logging
 import math
 import os
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.config import option, positive
 from common.errors import ModelError
 from common.records import SAMPLE_RATE
 
@@ -63,6 +65,34 @@ PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 
 
+def window_margin(text: str) -> float | None:
+    """``full`` (None: whisper's 30 s window) or seconds 0..30."""
+    if text.strip().lower() == "full":
+        return None
+    value = float(text)
+    if not 0.0 <= value <= 30.0:
+        raise ValueError(f"window margin {value} is not 0..30 s or 'full'")
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhisperOptions(EngineOptions):
+    compute_type: str = field(default="int8", metadata=option("CTranslate2 compute type (whisper)"))
+    cpu_threads: int = field(default=0, metadata=option("threads per decode (whisper; 0: default)"))
+    num_workers: int = field(default=2, metadata=option("concurrent decodes (whisper)", parse=positive(int)))
+    # Requests decoded together by one worker; more pays on a GPU.
+    max_batch: int = field(default=1, metadata=option(
+        "whisper: requests waiting for a decode thread decoded together in one batch "
+        "(1: none; batches pay on a GPU, not on a small CPU)", parse=positive(int)))
+    # Padding after the audio in the encoder window; None: whisper's full 30 s window. Partials
+    # take a narrower one: a third cheaper, their words as good (bench/whisper_window.py).
+    window_margin_sec: float | None = field(default=10.0, metadata=option(
+        "whisper: seconds of padding after the audio in the encoder window, "
+        "'full' for whisper's fixed 30 s window", parse=window_margin))
+    partial_window_margin_sec: float | None = field(default=5.0, metadata=option(
+        "whisper: the same for partial decodes (narrower: cheaper, as good for partials)", parse=window_margin))
+
+
 def encoder_frames(content: int, *, margin: int, step: int = WINDOW_STEP) -> int:
     """Mel frames the encoder sees for ``content`` frames of audio: at least ``margin``
     frames of padding after it, rounded up to ``step``, at most whisper's 30 s."""
@@ -82,7 +112,7 @@ def bundled_model_path() -> str:
 class WhisperEngine(Engine):
     name = "whisper"
 
-    def __init__(self, options: EngineOptions) -> None:
+    def __init__(self, options: WhisperOptions) -> None:
         try:
             from faster_whisper import WhisperModel
         except ModuleNotFoundError:
@@ -261,5 +291,8 @@ def _confidence(words: tuple[Word, ...], decoded: list[tuple[float, int]]) -> fl
     return math.exp(sum(logprob * n for (logprob, _), n in zip(decoded, counts)) / sum(counts))
 
 
-def load(options: EngineOptions) -> Engine:
+OPTIONS = WhisperOptions
+
+
+def load(options: WhisperOptions) -> Engine:
     return WhisperEngine(options)

@@ -17,7 +17,8 @@ import pytest
 import soundfile
 from prometheus_client import CollectorRegistry
 
-from asr_worker.engines import EngineOptions, load_engine
+from asr_worker.engines import load_engine
+from asr_worker.engines.whisper import WhisperOptions
 from asr_worker.stage import AsrStage, StreamingOptions
 from common import keys
 from common.aio import within
@@ -33,7 +34,7 @@ SR = 16_000
 
 @pytest.fixture(scope="module")
 def engine():
-    engine = load_engine("whisper", EngineOptions(cpu_threads=1, num_workers=1))
+    engine = load_engine("whisper", WhisperOptions(cpu_threads=1, num_workers=1))
     yield engine
     asyncio.run(engine.close())
 

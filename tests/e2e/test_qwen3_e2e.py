@@ -13,7 +13,8 @@ import soundfile
 import pytest
 from prometheus_client import CollectorRegistry
 
-from asr_worker.engines import EngineOptions, qwen3_vllm
+from asr_worker.engines import qwen3_vllm
+from asr_worker.engines.qwen3_vllm import Qwen3VllmOptions
 from asr_worker.stage import AsrStage, StreamingOptions
 from common import bus
 from common.metrics import AsrMetrics, StageMetrics
@@ -44,7 +45,7 @@ def gateway_and_vad(redis_server):
 
 async def test_qwen3_vllm_engine_serves_sessions_end_to_end(redis_server, gateway_and_vad, clips, tmp_path):
     path, reference = clips[0]
-    engine = qwen3_vllm.load(EngineOptions(model=str(tmp_path)), api=fake_vllm, tokenizer=FakeTokenizer())
+    engine = qwen3_vllm.load(Qwen3VllmOptions(model=str(tmp_path)), api=fake_vllm, tokenizer=FakeTokenizer())
     redis = bus.connect(redis_server.url)
     runner = StageRunner(redis, lambda runner: AsrStage(runner, engine, defaults=StreamingOptions(chunk_size_sec=0.5),
                                                         metrics=AsrMetrics(CollectorRegistry())),
@@ -70,4 +71,4 @@ async def test_qwen3_vllm_engine_serves_sessions_end_to_end(redis_server, gatewa
     assert not any("<asr_text>" in m.get("text", "") or "language " in m.get("text", "") for m in messages)
     prompts = [r.prompt for r in llm.requests]
     assert prompts and all("Dashwood" in p for p in prompts)  # the session's context reached the model
-    assert any(r.sampling_params.max_tokens == EngineOptions().max_new_tokens for r in llm.requests)
+    assert any(r.sampling_params.max_tokens == Qwen3VllmOptions().max_new_tokens for r in llm.requests)

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from asr_worker.engines import DecodeRequest
-from asr_worker.engines.base import EngineOptions
-from asr_worker.engines.whisper import FULL_WINDOW, WhisperEngine, encoder_frames
+from asr_worker.engines.whisper import FULL_WINDOW, WhisperEngine, WhisperOptions, encoder_frames
 
 SR = 16_000
 
@@ -24,7 +23,7 @@ def test_encoder_frames_leave_the_margin_in_steps_up_to_30_s():
 
 @pytest.fixture(scope="module")
 def engine():
-    eng = WhisperEngine(EngineOptions(num_workers=1, max_batch=8))
+    eng = WhisperEngine(WhisperOptions(num_workers=1, max_batch=8))
     yield eng
     asyncio.run(eng.close())
 

@@ -15,7 +15,8 @@ import pytest
 import soundfile
 from prometheus_client import CollectorRegistry
 
-from asr_worker.engines import EngineOptions, load_engine
+from asr_worker.engines import load_engine
+from asr_worker.engines.whisper import WhisperOptions
 from asr_worker.engines.base import DecodeRequest
 from asr_worker.engines.whisper import bundled_model_path, words_of
 from asr_worker.stage import AsrStage, StreamingOptions
@@ -32,7 +33,7 @@ TIMEOUT = 120.0  # tiny.en on a shared CPU
 
 @pytest.fixture(scope="module")
 def engine():
-    engine = load_engine("whisper", EngineOptions(cpu_threads=1, num_workers=1))
+    engine = load_engine("whisper", WhisperOptions(cpu_threads=1, num_workers=1))
     yield engine
     asyncio.run(engine.close())
 

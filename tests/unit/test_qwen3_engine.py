@@ -14,9 +14,9 @@ import sys
 import numpy as np
 import pytest
 
-from asr_worker.engines import EngineOptions, load_engine
+from asr_worker.engines import load_engine, qwen3_vllm
 from asr_worker.engines.base import DecodeRequest
-from asr_worker.engines import qwen3_vllm
+from asr_worker.engines.qwen3_vllm import Qwen3VllmOptions
 from asr_worker.rollback import REPLACEMENT, stable_prefix
 from common.errors import ConfigError, ModelError
 from tests.kit.fakes import fake_vllm
@@ -48,7 +48,7 @@ def tokenizer():
 
 @pytest.fixture
 async def engine(model_dir, tokenizer):
-    options = EngineOptions(model=model_dir, max_new_tokens=256, max_new_tokens_partial=64, max_num_seqs=32)
+    options = Qwen3VllmOptions(model=model_dir, max_new_tokens=256, max_new_tokens_partial=64, max_num_seqs=32)
     eng = qwen3_vllm.load(options, api=fake_vllm, tokenizer=tokenizer)
     await eng.start()
     assert eng._llm.__class__ is fake_vllm.AsyncLLM and fake_vllm.FAKE
@@ -69,23 +69,23 @@ def req(rid="r1", seconds=2.0, **kw) -> DecodeRequest:
 
 def test_missing_model_flag_is_a_config_error_naming_the_flag():
     with pytest.raises(ConfigError) as err:
-        load_engine("qwen3-vllm", EngineOptions())
+        load_engine("qwen3-vllm", Qwen3VllmOptions())
     assert "--model" in str(err.value) and "STREAMSCRIBE_ASR_MODEL" in str(err.value)
 
 
 def test_missing_model_dir_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="--model"):
-        load_engine("qwen3-vllm", EngineOptions(model=str(tmp_path / "nope")))
+        load_engine("qwen3-vllm", Qwen3VllmOptions(model=str(tmp_path / "nope")))
 
 
 def test_missing_vllm_names_the_extra(model_dir, monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
     with pytest.raises(ModelError, match=r"streamscribe\[vllm\]"):
-        qwen3_vllm.load(EngineOptions(model=model_dir), tokenizer=FakeTokenizer())
+        qwen3_vllm.load(Qwen3VllmOptions(model=model_dir), tokenizer=FakeTokenizer())
 
 
 def test_load_does_not_start_vllm_and_maps_options_to_engine_args(model_dir):
-    options = EngineOptions(model=model_dir, dtype="bfloat16", gpu_memory_utilization=0.5, max_model_len=2048,
+    options = Qwen3VllmOptions(model=model_dir, dtype="bfloat16", gpu_memory_utilization=0.5, max_model_len=2048,
                             max_num_seqs=64, tensor_parallel_size=2)
     eng = qwen3_vllm.load(options, api=fake_vllm, tokenizer=FakeTokenizer())
     assert not eng.ready and eng._llm is None
@@ -96,7 +96,7 @@ def test_load_does_not_start_vllm_and_maps_options_to_engine_args(model_dir):
 
 
 async def test_first_transcribe_starts_vllm_once(model_dir):
-    eng = qwen3_vllm.load(EngineOptions(model=model_dir), api=fake_vllm, tokenizer=FakeTokenizer())
+    eng = qwen3_vllm.load(Qwen3VllmOptions(model=model_dir), api=fake_vllm, tokenizer=FakeTokenizer())
     await asyncio.gather(eng.transcribe(req("a")), eng.transcribe(req("b")))
     assert eng.ready
     first = eng._llm
@@ -157,7 +157,7 @@ QWEN_STYLE_TEMPLATE = (
 
 async def test_tokenizer_chat_template_is_preferred_over_the_fallback(model_dir):
     pytest.importorskip("jinja2")
-    eng = qwen3_vllm.load(EngineOptions(model=model_dir), api=fake_vllm,
+    eng = qwen3_vllm.load(Qwen3VllmOptions(model=model_dir), api=fake_vllm,
                           tokenizer=FakeTokenizer(chat_template=QWEN_STYLE_TEMPLATE))
     await eng.transcribe(req())
     await eng.transcribe(req("r2", context="Ada"))
@@ -171,7 +171,7 @@ async def test_tokenizer_chat_template_is_preferred_over_the_fallback(model_dir)
 async def test_chat_template_file_in_model_dir_is_used(tmp_path):
     pytest.importorskip("jinja2")
     (tmp_path / "chat_template.jinja").write_text(QWEN_STYLE_TEMPLATE)
-    eng = qwen3_vllm.load(EngineOptions(model=str(tmp_path)), api=fake_vllm, tokenizer=FakeTokenizer())
+    eng = qwen3_vllm.load(Qwen3VllmOptions(model=str(tmp_path)), api=fake_vllm, tokenizer=FakeTokenizer())
     await eng.transcribe(req())
     assert eng._llm.requests[0].prompt.startswith("<|im_start|>user\n")
     await eng.close()
@@ -179,7 +179,7 @@ async def test_chat_template_file_in_model_dir_is_used(tmp_path):
 
 async def test_a_template_that_does_not_render_one_audio_slot_falls_back(model_dir):
     pytest.importorskip("jinja2")
-    eng = qwen3_vllm.load(EngineOptions(model=model_dir), api=fake_vllm,
+    eng = qwen3_vllm.load(Qwen3VllmOptions(model=model_dir), api=fake_vllm,
                           tokenizer=FakeTokenizer(chat_template="{{ messages[0]['content'] }}"))
     await eng.transcribe(req())
     assert eng._llm.requests[0].prompt == EMPTY_PROMPT
@@ -362,7 +362,7 @@ async def test_cancelling_the_caller_aborts_the_vllm_request(engine):
 
 
 async def test_abort_while_vllm_is_starting_cancels_the_decode(model_dir):
-    eng = qwen3_vllm.load(EngineOptions(model=model_dir), api=fake_vllm, tokenizer=FakeTokenizer())
+    eng = qwen3_vllm.load(Qwen3VllmOptions(model=model_dir), api=fake_vllm, tokenizer=FakeTokenizer())
     await eng._start_lock.acquire()  # hold start() as if the weights were loading
     task = asyncio.create_task(eng.transcribe(req("early")))
     await asyncio.wait_for(_until(lambda: "early" in eng._starting), TIMEOUT)

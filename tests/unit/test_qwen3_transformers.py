@@ -14,9 +14,9 @@ import threading
 import numpy as np
 import pytest
 
-from asr_worker.engines import EngineOptions
 from asr_worker.engines import qwen3_transformers
 from asr_worker.engines.base import DecodeRequest
+from asr_worker.engines.qwen3_transformers import Qwen3TransformersOptions
 from asr_worker.engines.token_confidence import Generated
 from common.errors import ConfigError, ModelError
 from tests.kit.fakes.fake_tokenizer import FakeTokenizer
@@ -64,7 +64,7 @@ def req(rid, samples=16000, **kw):
 
 
 def make(tmp_path, backend, **kw):
-    options = EngineOptions(model=str(tmp_path), max_new_tokens=256, max_new_tokens_partial=64)
+    options = Qwen3TransformersOptions(model=str(tmp_path), max_new_tokens=256, max_new_tokens_partial=64)
     engine = qwen3_transformers.load(options, backend=backend, tokenizer=FakeTokenizer())
     for key, value in kw.items():
         setattr(engine, key, value)
@@ -107,7 +107,7 @@ async def test_abort_drops_a_queued_decode(tmp_path):
 async def test_queue_is_bounded(tmp_path):
     backend = FakeBatchBackend(hold_first=True)
     engine = qwen3_transformers.Qwen3TransformersEngine(
-        options=EngineOptions(model=str(tmp_path)), backend=backend, tokenizer=FakeTokenizer(),
+        options=Qwen3TransformersOptions(model=str(tmp_path)), backend=backend, tokenizer=FakeTokenizer(),
         prompts=qwen3_transformers.PromptBuilder(), max_batch_size=2, max_queue=2)
     first = asyncio.create_task(engine.transcribe(req("a")))
     assert await asyncio.to_thread(backend.entered.wait, TIMEOUT)
@@ -159,7 +159,7 @@ async def test_backend_failure_is_a_model_error_and_the_engine_recovers(tmp_path
 
 def test_missing_model_and_missing_transformers_name_what_to_do(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="--model"):
-        qwen3_transformers.load(EngineOptions())
+        qwen3_transformers.load(Qwen3TransformersOptions())
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(ModelError, match=r"streamscribe\[transformers\]"):
-        qwen3_transformers.load(EngineOptions(model=str(tmp_path)))
+        qwen3_transformers.load(Qwen3TransformersOptions(model=str(tmp_path)))

@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from asr_worker.engines import EngineOptions, qwen3_vllm
+from asr_worker.engines import qwen3_vllm
+from asr_worker.engines.qwen3_vllm import Qwen3VllmOptions
+from asr_worker.engines.whisper import WhisperOptions
 from asr_worker.stage import AsrStage, Head, StreamingOptions, ends_sentence
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig, PipelineConfig
@@ -40,7 +42,7 @@ def heard(request: fake_vllm.FakeRequest) -> str:
 
 @pytest.fixture
 async def engine(tmp_path):
-    eng = qwen3_vllm.load(EngineOptions(model=str(tmp_path)), api=fake_vllm, tokenizer=FakeTokenizer())
+    eng = qwen3_vllm.load(Qwen3VllmOptions(model=str(tmp_path)), api=fake_vllm, tokenizer=FakeTokenizer())
     await eng.start()
     eng._llm.responder = heard
     eng._llm.gate = asyncio.Event()  # every decode waits in the "GPU" until released
@@ -53,7 +55,7 @@ def fake(engine) -> fake_vllm.AsyncLLM:
 
 
 def finals_requested(engine) -> list[fake_vllm.FakeRequest]:
-    return [r for r in fake(engine).requests if r.sampling_params.max_tokens == EngineOptions().max_new_tokens]
+    return [r for r in fake(engine).requests if r.sampling_params.max_tokens == Qwen3VllmOptions().max_new_tokens]
 
 
 async def until(predicate, what: str, timeout: float = TIMEOUT) -> None:
@@ -271,7 +273,7 @@ async def test_whisper_abort_drops_a_queued_decode_and_lets_a_running_one_finish
     from asr_worker.engines.base import DecodeRequest
 
     # One thread taking one request at a time: "b" waits in the queue while "a" runs.
-    engine = load_engine("whisper", EngineOptions(cpu_threads=1, num_workers=1, max_batch=1))
+    engine = load_engine("whisper", WhisperOptions(cpu_threads=1, num_workers=1, max_batch=1))
     try:
         audio, _ = soundfile.read(str(clips[1][0]), dtype="float32")
         first = asyncio.create_task(engine.transcribe(DecodeRequest(request_id="a", audio=audio, final=True)))

@@ -13,9 +13,10 @@ import math
 import numpy as np
 import pytest
 
-from asr_worker.engines import EngineOptions
 from asr_worker.engines import qwen3_transformers, qwen3_vllm
 from asr_worker.engines.base import DecodeRequest
+from asr_worker.engines.qwen3_transformers import Qwen3TransformersOptions
+from asr_worker.engines.qwen3_vllm import Qwen3VllmOptions
 from asr_worker.engines.token_confidence import (Generated, answer_confidence, marker_id,
                                                  sampled_logprobs)
 from tests.kit.fakes import fake_vllm
@@ -82,7 +83,7 @@ def test_marker_id_needs_a_single_known_token():
 
 @pytest.fixture
 async def vllm_engine(tmp_path):
-    options = EngineOptions(model=str(tmp_path), max_new_tokens=256, max_new_tokens_partial=64)
+    options = Qwen3VllmOptions(model=str(tmp_path), max_new_tokens=256, max_new_tokens_partial=64)
     engine = qwen3_vllm.load(options, api=fake_vllm, tokenizer=FakeTokenizer())
     await engine.start()
     assert fake_vllm.FAKE
@@ -135,7 +136,7 @@ class ScoringBackend:
 
 async def test_transformers_engine_reports_confidence_of_the_text_tokens(tmp_path):
     logprobs = (math.log(0.999), math.log(0.999), math.log(0.999), math.log(0.8), math.log(0.6), math.log(0.7))
-    options = EngineOptions(model=str(tmp_path))
+    options = Qwen3TransformersOptions(model=str(tmp_path))
     engine = qwen3_transformers.load(options, backend=ScoringBackend(logprobs), tokenizer=MarkerTokenizer())
     try:
         hypothesis = await engine.transcribe(request("t1", word_timestamps=True))
