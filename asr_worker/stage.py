@@ -79,7 +79,6 @@ class StreamingOptions:
     # False: finals decode the whole utterance afresh.
     final_with_prefix: bool = field(default=False, metadata=option(
         "decode finals with the stable prefix (faster, less accurate)"))
-    # A pause after a complete sentence ends the utterance.
     sentence_endpoint: bool = field(default=True, metadata=option(
         "end an utterance at a pause (the VAD's pause_threshold) when its text ends a sentence "
         "(--no-sentence-endpoint: at silence_threshold only); sessions may override with the "

@@ -39,23 +39,7 @@ T = TypeVar("T")
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Option:
-    """How a dataclass field is a flag; made by :func:`option`, which says what each part means."""
-
-    help: str
-    flag: str | None = None
-    parse: Callable[[str], Any] | None = None
-    choices: tuple[str, ...] | None = None
-    secret: bool = False
-    shared: bool = False
-    repeat: bool = False
-    file: bool = False
-    show: Callable[[Any], str] | None = None
-
-
-def option(help: str, *, flag: str | None = None, parse: Callable[[str], Any] | None = None,
-           choices: Collection[str] | None = None, secret: bool = False, shared: bool = False,
-           repeat: bool = False, file: bool = False, show: Callable[[Any], str] | None = None) -> dict[str, Option]:
-    """The metadata of a field that is a flag: ``field(default=..., metadata=option("what it does"))``.
+    """How a dataclass field is a flag (the field's metadata, made by :func:`option`).
 
     ``flag``: its name; by default ``--`` and the field's name with dashes.
     ``parse``: the value of the flag's text; raise ``ValueError`` (or ``ConfigError``) to refuse it,
@@ -70,8 +54,22 @@ def option(help: str, *, flag: str | None = None, parse: Callable[[str], Any] | 
     the field's default must be None.
     ``show``: how ``--help`` writes the default, when ``str`` would not do.
     """
-    return {OPTION: Option(help=help, flag=flag, parse=parse, choices=None if choices is None else tuple(choices),
-                           secret=secret, shared=shared, repeat=repeat, file=file, show=show)}
+
+    help: str
+    flag: str | None = None
+    parse: Callable[[str], Any] | None = None
+    choices: tuple[str, ...] | None = None
+    secret: bool = False
+    shared: bool = False
+    repeat: bool = False
+    file: bool = False
+    show: Callable[[Any], str] | None = None
+
+
+def option(help: str, **settings: Any) -> dict[str, Option]:
+    """The metadata of a field that is a flag: ``field(default=..., metadata=option("what it does"))``;
+    ``settings`` are those of :class:`Option`."""
+    return {OPTION: Option(help=help, **settings)}
 
 
 class SettingsParser(argparse.ArgumentParser):

@@ -52,6 +52,7 @@ def build_parser() -> SettingsParser:
 
 
 def access_options(args) -> AccessOptions:
+    """Who may connect; the API keys are read here."""
     keys = from_args(KeyOptions, args).load()
     if keys.enabled:
         log.info("API keys required: %d key(s)%s", len(keys), f" (file {keys.keys_file})" if keys.keys_file else "")

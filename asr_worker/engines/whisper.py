@@ -80,7 +80,6 @@ class WhisperOptions(EngineOptions):
     compute_type: str = field(default="int8", metadata=option("CTranslate2 compute type (whisper)"))
     cpu_threads: int = field(default=0, metadata=option("threads per decode (whisper; 0: default)"))
     num_workers: int = field(default=2, metadata=option("concurrent decodes (whisper)", parse=positive(int)))
-    # Requests decoded together by one worker; more pays on a GPU.
     max_batch: int = field(default=1, metadata=option(
         "whisper: requests waiting for a decode thread decoded together in one batch "
         "(1: none; batches pay on a GPU, not on a small CPU)", parse=positive(int)))

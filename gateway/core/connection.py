@@ -37,7 +37,6 @@ class ConnectionOptions:
     config_timeout: float = 10.0  # seconds to wait for the call to open
     send_queue: int = field(default=256, metadata=option("messages buffered per client", parse=positive(int)))
     close_timeout: float = 30.0  # seconds to wait for results after a client's close
-    # Without audio or keep-alive this long, the call ends (idle_timeout).
     idle_timeout: float = field(default=10.0, metadata=option(
         "end a session after this many seconds without audio or keep-alive", parse=positive(float)))
     max_keepalive_idle: float = field(default=60.0, metadata=option(
