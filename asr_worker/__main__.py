@@ -23,7 +23,7 @@ def build_parser() -> SettingsParser:
     parser.add_common(http_port=9103)
     parser.add_options(RunnerOptions, defaults={"capacity": 50}, skip=("checkpoint_interval",))
     parser.option("--engine", default="whisper", choices=list(ENGINES), help="recognition engine")
-    for engine in ENGINES:  # every engine's flags, those engines share once
+    for engine in ENGINES:  # every engine's flags; one that engines share (--model) once
         parser.add_options(options_class(engine))
     parser.add_options(StreamingOptions)
     return parser

@@ -84,8 +84,8 @@ class Qwen3TransformersEngine(Qwen3Engine):
 
     name = "qwen3-transformers"
 
-    def __init__(self, *, options: Qwen3TransformersOptions, backend: BatchBackend, tokenizer: Any, prompts: PromptBuilder,
-                 max_batch_size: int | None = None, max_queue: int | None = None) -> None:
+    def __init__(self, *, options: Qwen3TransformersOptions, backend: BatchBackend, tokenizer: Any,
+                 prompts: PromptBuilder, max_batch_size: int | None = None, max_queue: int | None = None) -> None:
         super().__init__(tokenizer=tokenizer, prompts=prompts)
         self._options = options
         self._backend = backend
@@ -239,7 +239,8 @@ class _GreedyLogprobs:
         return self._torch.stack(self._steps, dim=1).cpu().tolist()
 
 
-def load(options: Qwen3TransformersOptions, *, backend: BatchBackend | None = None, tokenizer: Any = None) -> Qwen3TransformersEngine:
+def load(options: Qwen3TransformersOptions, *, backend: BatchBackend | None = None,
+         tokenizer: Any = None) -> Qwen3TransformersEngine:
     """Load the model from a local directory (no downloads); ``backend``/``tokenizer`` are for tests."""
     model_dir = check_model_dir(options, "qwen3-transformers")
     if backend is None:
