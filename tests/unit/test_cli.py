@@ -1,8 +1,11 @@
-"""Every service's command line: ``--version``, and ``--help`` naming each default once."""
+"""Every service's command line: ``--version``, ``--help`` naming each default once, and the
+flags, recorded: a flag that vanishes (a field losing its option, a class left out of a parser)
+fails here, before a deployment passing it fails at start."""
 
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from importlib import metadata
 
@@ -11,6 +14,32 @@ import pytest
 from common import config
 
 SERVICES = ["gateway", "vad_worker", "asr_worker", "denoise_worker"]
+
+COMMON = "--redis-url --log-level --log-format"
+WORKER = f"{COMMON} --http-port --http-host --capacity --lease-ttl --sweep-interval --worker-id"
+
+# Each service's flags, and the prefix of the variables they read.
+FLAGS = {
+    "gateway": (f"""{COMMON} --host --port --max-frame-bytes --permessage-deflate --no-permessage-deflate
+        --ping-interval --ping-timeout --drain-timeout --max-audio-lead --max-realtime-factor --max-backlog-records
+        --backlog-timeout --send-queue --idle-timeout --max-keepalive-idle --resume-grace --session-ttl
+        --max-queue-lag --asr-overbooking --enable-noise-suppression --no-enable-noise-suppression --api-key
+        --api-keys-file --allowed-origins --max-sessions-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
+        --generate-self-signed-cert --no-generate-self-signed-cert --self-signed-cert-dir --twilio-auth-token
+        --audiohook-client-secret --audiohook-client-secret-file --transcript-retention --transcript-log-maxlen
+        --finals-maxlen --max-followers --finals-webhook --finals-webhook-attempts --tcp-port
+        --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
+    "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --cpu-threads --num-workers --max-batch
+        --window-margin-sec --partial-window-margin-sec --dtype --gpu-memory-utilization --max-model-len
+        --max-num-seqs --tensor-parallel-size --max-new-tokens --chunk-size-sec --first-partial-sec
+        --unfixed-chunk-num --unfixed-token-num --final-with-prefix --no-final-with-prefix --sentence-endpoint
+        --no-sentence-endpoint""", "STREAMSCRIBE_ASR_"),
+    "vad_worker": (f"""{WORKER} --vad-threshold --min-speech-duration --silence-threshold --pre-roll
+        --trailing-padding --pause-threshold --max-utterance-sec --checkpoint-interval --vad-model --threads
+        --min-round-interval""", "STREAMSCRIBE_VAD_"),
+    "denoise_worker": (f"""{WORKER} --processes --dfn-model --dfn-post-filter --atten-lim-db
+        --checkpoint-interval""", "STREAMSCRIBE_DENOISE_"),
+}
 
 
 def parser_of(module: str):
@@ -47,3 +76,16 @@ def test_help_names_each_default_once(module):
     entries = re.split(r"\n  (?=-)", parser_of(module).format_help())  # one per option
     twice = [entry.split()[0] for entry in entries if entry.count("(default:") > 1]
     assert not twice, twice
+
+
+@pytest.mark.parametrize("module", SERVICES)
+def test_the_flags_of_each_service_are_the_recorded_ones(module, monkeypatch):
+    for name in [name for name in os.environ if name.startswith("STREAMSCRIBE_")]:
+        monkeypatch.delenv(name)
+    recorded, prefix = FLAGS[module]
+    actions = [action for action in parser_of(module)._actions if action.option_strings
+               and not {"--help", "--version"} & set(action.option_strings)]
+    assert sorted(flag for action in actions for flag in action.option_strings) == sorted(recorded.split())
+    for action in actions:  # each reads <prefix><FLAG> from the environment
+        name = action.option_strings[0][2:].upper().replace("-", "_")
+        assert re.search(rf"\[env {prefix}{name}\b", action.help), (action.option_strings, action.help)

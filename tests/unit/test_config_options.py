@@ -1,4 +1,5 @@
-"""Flags made from options dataclasses (common.config): defaults, environment, command line, errors."""
+"""Flags made from options dataclasses (common.config): defaults, environment, command line,
+errors; the doors and engines owning their options classes."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from asr_worker.engines import ENGINES, load_engine, options_class
+from asr_worker.engines.whisper import WhisperOptions
 from common.config import SettingsParser, from_args, option, positive
 from common.errors import ConfigError
+from gateway import __main__ as gateway_main
+from gateway.doors.audiohook import AudioHookOptions
+from gateway.doors.twilio import TwilioOptions
 
 PREFIX = "TEST_"
 
@@ -161,3 +167,15 @@ def test_a_type_without_a_parser_is_refused():
     parser = SettingsParser(prog="test", env_prefix=PREFIX, description="test", environ={})
     with pytest.raises(TypeError, match="Odd.span: .* needs option"):
         parser.add_options(Odd)
+
+
+def test_the_gateway_adds_the_options_of_each_door_that_has_some():
+    assert gateway_main.door_options() == [TwilioOptions, AudioHookOptions]
+
+
+def test_each_engine_has_its_options_class_and_refuses_another():
+    assert options_class("whisper") is WhisperOptions
+    assert {options_class(name).__name__ for name in ENGINES} == {
+        "WhisperOptions", "Qwen3VllmOptions", "Qwen3TransformersOptions"}
+    with pytest.raises(TypeError, match="the qwen3-vllm engine takes Qwen3VllmOptions, not WhisperOptions"):
+        load_engine("qwen3-vllm", WhisperOptions())
