@@ -177,7 +177,10 @@ class SettingsParser(argparse.ArgumentParser):
         if http_port is not None:
             self.option("--http-port", default=http_port, type=int,
                         help="port of /metrics, /healthz and /readyz (0 disables)")
-            self.option("--http-host", default="0.0.0.0", help="address of the HTTP endpoints")
+            # Loopback by default: /metrics tells who calls what; a container or pod that
+            # Prometheus scrapes over the network says --http-host 0.0.0.0.
+            self.option("--http-host", default="127.0.0.1",
+                        help="address of the HTTP endpoints (0.0.0.0: every interface)")
 
 
 def version() -> str:
