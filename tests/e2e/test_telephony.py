@@ -231,16 +231,20 @@ async def test_audiohook_signature_through_the_server(redis_server):
 
 
 async def test_twilio_signature_through_the_server(redis_server):
-    """--twilio-auth-token reaches the door: a wrong signature gets 403, the right one a stream."""
+    """--twilio-auth-token reaches the door: a wrong signature, or one of the URL the client
+    connected to rather than --twilio-public-url, gets 403; the public URL's a stream."""
     token = "0123456789abcdef0123456789abcdef"
+    options = TwilioOptions(auth_token=token, public_url="wss://voice.example.com/twilio")
     # A hang fails at the timeout, with its traceback.
-    async with asyncio.timeout(90), gateway_with(redis_server, [TwilioOptions(auth_token=token)]) as gateway:
+    async with asyncio.timeout(90), gateway_with(redis_server, [options]) as gateway:
         url = f"ws://127.0.0.1:{gateway.port}/twilio?token=abc"
-        with pytest.raises(InvalidStatus) as info:
-            async with connect(url, additional_headers={"X-Twilio-Signature": signature("wrong", url)}):
-                pass
-        assert info.value.response.status_code == 403
-        async with connect(url, additional_headers={"X-Twilio-Signature": signature(token, url)}) as ws:
+        for wrong in (signature("wrong", "wss://voice.example.com/twilio?token=abc"), signature(token, url)):
+            with pytest.raises(InvalidStatus) as info:
+                async with connect(url, additional_headers={"X-Twilio-Signature": wrong}):
+                    pass
+            assert info.value.response.status_code == 403
+        signed = signature(token, "wss://voice.example.com/twilio?token=abc")
+        async with connect(url, additional_headers={"X-Twilio-Signature": signed}) as ws:
             await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
             await ws.send(json.dumps({"event": "media"}))  # before start: refused, and the socket closes
             async with asyncio.timeout(30):

@@ -262,6 +262,15 @@ def test_every_worker_says_where_its_http_listens(which, compose, compose_cpu):
         assert host == "0.0.0.0", f"{name}: set --http-host 0.0.0.0 (Prometheus scrapes it over the network)"
 
 
+@pytest.mark.parametrize("which", ["docker-compose.yml", "merged CPU stack"])
+def test_no_service_gets_a_secret_on_its_command_line(which, compose, compose_cpu):
+    """The services refuse one there (ps shows it); compose passes them in the environment."""
+    doc = compose if which == "docker-compose.yml" else compose_cpu
+    for name, (cname, flags, svc) in streamscribe_services(doc).items():
+        for flag in ("--api-key", "--twilio-auth-token", "--audiohook-client-secret", "--redis-url"):
+            assert flag not in flags, f"{name}: {flag} on the command line (use its variable or {flag}-file)"
+
+
 def _dockerfile_stages() -> dict[str, list[str]]:
     """Stage name -> its lines (continuation lines joined)."""
     text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
