@@ -71,7 +71,7 @@ DEFAULT_PORTS = {"wss": 443, "ws": 80}
 def public_url(text: str) -> str:
     """``--twilio-public-url``: the ``wss://`` URL given to Twilio (``ws://`` for a local test), without a query."""
     parts = urlsplit(text.strip())
-    parts.port  # noqa: B018 - a port that is no number raises ValueError here, not at the first call
+    _ = parts.port  # a port that is no number raises ValueError now, not at the first handshake
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         raise ValueError("give the wss:// URL of <Stream url>, e.g. wss://voice.example.com/twilio (Twilio "
                          "connects media streams with wss:// only)")
