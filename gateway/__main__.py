@@ -11,7 +11,7 @@ import sys
 from prometheus_client import CollectorRegistry
 
 from common import bus
-from common.config import SettingsParser, from_args
+from common.config import SettingsParser, from_args, redis_url
 from common.logs import setup_logging
 from common.service import run_main
 
@@ -66,7 +66,7 @@ async def serve(args) -> None:
     # --finals-webhook and --tcp-port are off when empty or 0.
     webhook = from_args(WebhookOptions, args) if args.finals_webhook else None
     tcp = from_args(TcpOptions, args, host=listen.host) if args.tcp_port else None
-    redis = bus.connect(args.redis_url, client_name="streamscribe-gateway")
+    redis = bus.connect(redis_url(args), client_name="streamscribe-gateway")
     gateway = Gateway(
         redis, registry=CollectorRegistry(), access=access, listen=listen, connection=connection,
         hub=from_args(HubOptions, args), doors=[from_args(options, args) for options in door_options()],

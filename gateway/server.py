@@ -52,6 +52,7 @@ from .security import auth
 from .security.auth import ApiKeys
 from .security.limits import KeyLimits
 from .security.origins import OriginPolicy
+from .security.replay import Nonce, Nonces
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ class Gateway:
         self.transcripts = TranscriptLog(redis, options=transcripts, ttl=hub.session_ttl,
                                          gateway_id=self.hub.gateway_id, metrics=self.metrics)
         self.followers = Followers(redis, options=follow, metrics=self.metrics)
+        self.nonces = Nonces(redis)
         self.port = listen.port
         self._server = None
         self.access = access
@@ -229,6 +231,10 @@ class Gateway:
                     opened = door(_without_token(handshake), options=self.door_options.get(door.options_class))
                 except HandshakeRefused as exc:
                     return routes.response(http.HTTPStatus(exc.status), exc.body, exc.content_type, exc.headers)
+                if opened.nonce is not None:
+                    refused = await self._check_nonce(opened.nonce)
+                    if refused is not None:
+                        return refused
                 self._accepted[connection] = _Accepted(opened, key_id, _address(connection))
                 return None  # the WebSocket handshake proceeds
             body = {"error": str(ErrorCode.NOT_FOUND),
@@ -272,6 +278,19 @@ class Gateway:
                                         f"yet (the limit is {limit}); send a config first",
                                         [("Retry-After", "1")]))
         return key_id
+
+    async def _check_nonce(self, nonce: Nonce) -> Response | None:
+        """The refusal of a handshake whose signature's nonce was used before (a replay), else None."""
+        try:
+            if await self.nonces.first_use(nonce):
+                return None
+        except RedisError as exc:
+            log.warning("cannot check a handshake's nonce: %s", exc)
+            return routes.refusal(http.HTTPStatus.SERVICE_UNAVAILABLE, str(ErrorCode.UNAVAILABLE),
+                                  "the service cannot reach its queue; try again")
+        self._refused("replayed")
+        return routes.refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized",
+                              "this signed handshake was used before (its signature's nonce): a replay")
 
     def _refused(self, reason: str) -> None:
         self.metrics.sessions_refused.labels(reason=reason).inc()

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from websockets.datastructures import Headers
 
 from ..core import events
+from ..security.replay import Nonce
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,9 @@ class Door(abc.ABC):
     resumable: bool = False
     # The door's deployment settings, if it has some: a dataclass of flags (common.config.option).
     options_class: ClassVar[type | None] = None
+    # Set by a door whose handshake is signed: what it may present only once over every gateway
+    # (the signature's nonce); the server refuses a second use (:mod:`gateway.security.replay`).
+    nonce: Nonce | None = None
 
     def __init__(self, handshake: Handshake, *, options: Any = None) -> None:
         """Read the handshake; raise :class:`HandshakeRefused` to refuse it.

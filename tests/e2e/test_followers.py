@@ -268,7 +268,7 @@ async def test_unknown_call_is_not_found(stack, second_gateway):
 async def test_follow_requires_the_api_key(stack, redis_server):
     port = free_port()
     gateway = service("gateway-keyed", "gateway", "--host", "127.0.0.1", "--port", str(port),
-                      "--api-key", API_KEY, env=stack.env)
+                      env={**stack.env, "STREAMSCRIBE_GATEWAY_API_KEY": API_KEY})
     try:
         gateway.wait_for_line(r"\bready\b", 60)
         url = f"ws://127.0.0.1:{port}/ws/follow/some-call"

@@ -48,15 +48,16 @@ PER_KEY = 2
 PENDING = 3
 
 
-def start_gateway(redis_url: str, *args: str, name: str = "gateway",
-                  cafile: Path | None = None) -> tuple[Process, int]:
+def start_gateway(redis_url: str, *args: str, name: str = "gateway", cafile: Path | None = None,
+                  env: dict[str, str] | None = None) -> tuple[Process, int]:
     """A gateway that has looked for workers once (so it refuses sessions: none run here).
 
     ``cafile``: the gateway serves TLS with this (self-signed) certificate, written at its start.
+    ``env``: more variables (secrets such as API keys come this way, not as arguments).
     """
     port = free_port()
     process = service(name, "gateway", "--host", "127.0.0.1", "--port", str(port), *args,
-                      env={"STREAMSCRIBE_REDIS_URL": redis_url})
+                      env={"STREAMSCRIBE_REDIS_URL": redis_url, **(env or {})})
     try:
         process.wait_for_line(r"\bready\b", 60)
         tls = ssl.create_default_context(cafile=str(cafile)) if cafile else None
@@ -79,9 +80,9 @@ def keys_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def gateway(redis_server, keys_file):
     process, port = start_gateway(
-        redis_server.url, "--api-keys-file", str(keys_file), "--api-key", FLAG_KEY,
+        redis_server.url, "--api-keys-file", str(keys_file),
         "--allowed-origins", LISTED_ORIGIN, "--max-sessions-per-key", str(PER_KEY),
-        "--max-pending-per-ip", str(PENDING))
+        "--max-pending-per-ip", str(PENDING), env={"STREAMSCRIBE_GATEWAY_API_KEY": FLAG_KEY})
     process.port = port
     process.url = f"ws://127.0.0.1:{port}/ws/asr"
     process.http = f"http://127.0.0.1:{port}"
@@ -273,9 +274,10 @@ async def test_sessions_per_key_are_limited_with_1013(gateway, redis_client):
 
 async def test_key_limit_holds_across_gateways_and_lapses_when_one_dies(redis_server, redis_client):
     key = "shared-key-4"
-    args = ("--api-key", key, "--max-sessions-per-key", "1", "--session-ttl", "2")
-    first, first_port = start_gateway(redis_server.url, *args, name="gateway-a")
-    second, second_port = start_gateway(redis_server.url, *args, name="gateway-b")
+    args = ("--max-sessions-per-key", "1", "--session-ttl", "2")
+    env = {"STREAMSCRIBE_GATEWAY_API_KEY": key}
+    first, first_port = start_gateway(redis_server.url, *args, name="gateway-a", env=env)
+    second, second_port = start_gateway(redis_server.url, *args, name="gateway-b", env=env)
     claims = claims_key(key_id(key))
     try:
         async with connect(f"ws://127.0.0.1:{first_port}/ws/asr?token={key}"):
@@ -339,7 +341,8 @@ async def test_tls_with_a_generated_self_signed_certificate(redis_server, tmp_pa
     cert_dir = tmp_path / "tls"
     certfile = cert_dir / "streamscribe-cert.pem"
     process, port = start_gateway(redis_server.url, "--generate-self-signed-cert", "--self-signed-cert-dir",
-                                  str(cert_dir), "--api-key", FLAG_KEY, name="tls-gateway", cafile=certfile)
+                                  str(cert_dir), name="tls-gateway", cafile=certfile,
+                                  env={"STREAMSCRIBE_GATEWAY_API_KEY": FLAG_KEY})
     try:
         line = process.wait_for_line(r"SHA-256 fingerprint", 1)
         assert str(certfile) in line

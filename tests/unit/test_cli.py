@@ -15,7 +15,7 @@ from common import config
 
 SERVICES = ["gateway", "vad_worker", "asr_worker", "denoise_worker"]
 
-COMMON = "--redis-url --log-level --log-format"
+COMMON = "--allow-secrets-in-args --no-allow-secrets-in-args --redis-url --redis-url-file --log-level --log-format"
 WORKER = f"{COMMON} --http-port --http-host --capacity --lease-ttl --sweep-interval --worker-id"
 
 # Each service's flags, and the prefix of the variables they read.
@@ -26,7 +26,7 @@ FLAGS = {
         --max-queue-lag --asr-overbooking --enable-noise-suppression --no-enable-noise-suppression --api-key
         --api-keys-file --allowed-origins --max-sessions-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
         --generate-self-signed-cert --no-generate-self-signed-cert --self-signed-cert-dir --twilio-auth-token
-        --audiohook-client-secret --audiohook-client-secret-file --transcript-retention --transcript-log-maxlen
+        --twilio-auth-token-file --twilio-public-url --audiohook-client-secret --audiohook-client-secret-file --transcript-retention --transcript-log-maxlen
         --finals-maxlen --max-followers --finals-webhook --finals-webhook-attempts --tcp-port
         --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
     "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --cpu-threads --num-workers --max-batch
