@@ -2,15 +2,20 @@
 
 A WebSocket handshake first passes the access checks (origin, API key, pending
 connections per address; :mod:`gateway.security.auth`, :mod:`gateway.security.origins`), the same
-for every door, then is routed by path to a door (:mod:`gateway.doors`),
+for every door, then the key's permissions (:mod:`gateway.security.keyfile`), then is
+routed by path to a door (:mod:`gateway.doors`),
 which may refuse it (HTTP 4xx) from what the request says; an accepted
 connection takes a slot of its API key (:mod:`gateway.security.limits`) and is driven by
 :class:`~gateway.core.connection.Connection` (resumable calls wait in
 :mod:`gateway.core.resume` after a drop). Followers (``/ws/follow/{call_id}``) pass
-the same checks and read a call's transcripts (:mod:`gateway.outputs.follow`).
-``/ws/status`` is no door: it streams :mod:`gateway.http.status`. Other GET requests
-get the browser demo, health (``/healthz``, ``/health``, ``/health/extended``),
-readiness and metrics, which stay open to all (:mod:`gateway.http.routes`).
+the same checks, take a follower slot of their key and read the transcripts of a call of
+a tenant their key may follow (:mod:`gateway.outputs.follow`).
+``/ws/status`` is no door: it takes a status slot of its key and streams
+:mod:`gateway.http.status`, the key's tenant's part unless the key is an admin's. Every
+call, follower and status socket belongs to the tenant of its key (:mod:`gateway.core.tenant`).
+Other GET requests get the browser demo, health (``/healthz``, ``/health``, ``/health/extended``,
+the last for admin keys only when keys are configured), readiness and metrics
+(:mod:`gateway.http.routes`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import asyncio
 import http
 import json
 import logging
+import math
 import ssl
 import weakref
 from collections.abc import Iterable
@@ -40,16 +46,18 @@ from common.metrics import GatewayMetrics
 from .core.connection import Connection, ConnectionOptions, goodbye
 from .core.hub import HubOptions, SessionHub
 from .core.resume import Parking
+from .core.tenant import Tenants
 from .doors import ROUTES, door_for
 from .doors.base import Door, Handshake, HandshakeRefused
-from .http import routes
-from .http.status import GatewayStatus
+from .http import routes, status
+from .http.status import GatewayStatus, StatusOptions
 from .http.status import WEBSOCKET_PATH as STATUS_PATH
 from .outputs import follow
 from .outputs.follow import FollowOptions, Followers
 from .outputs.transcript_log import TranscriptLog, TranscriptOptions
 from .security import auth
 from .security.auth import ApiKeys
+from .security.keyfile import OPEN, ApiKey
 from .security.limits import KeyLimits
 from .security.origins import OriginPolicy
 from .security.replay import Nonce, Nonces
@@ -101,7 +109,7 @@ class _Accepted:
     """A WebSocket whose handshake passed: its door, key, address and (once running) its connection."""
 
     door: Door
-    key_id: str | None
+    key: ApiKey
     address: str
     connection: Connection | None = None
 
@@ -116,11 +124,38 @@ class _Refused(Exception):
         self.response = response
 
 
+@dataclass(frozen=True, slots=True)
+class _Pool:
+    """What a key holds a limited number of at once, over every gateway (:class:`KeyLimits`)."""
+
+    name: str  # its setting in the keys file
+    noun: str
+    flag: str  # the gateway's default for keys without the setting
+
+    def claims_id(self, key_id: str) -> str:
+        # A key's sessions keep the claim set they always had; its other pools are named apart.
+        return key_id if self is SESSIONS else f"{self.name}:{key_id}"
+
+
+SESSIONS = _Pool("sessions", "session", "max-sessions-per-key")
+FOLLOWERS = _Pool("followers", "follower", "max-followers-per-key")
+WATCHERS = _Pool("status", "status socket", "max-status-per-key")
+
+
+class _NoSlot(Exception):
+    """A key is at its limit (or its slots cannot be counted): ``code`` and the message say so."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class Gateway:
     def __init__(self, redis: bus.Redis, *, registry: CollectorRegistry, listen: ListenOptions = ListenOptions(),
                  connection: ConnectionOptions = ConnectionOptions(), hub: HubOptions = HubOptions(),
                  access: AccessOptions = AccessOptions(), doors: Iterable[object] = (),
-                 transcripts: TranscriptOptions = TranscriptOptions(), follow: FollowOptions = FollowOptions()) -> None:
+                 transcripts: TranscriptOptions = TranscriptOptions(), follow: FollowOptions = FollowOptions(),
+                 status: StatusOptions = StatusOptions()) -> None:
         """``doors``: the options of the doors that have some (``TwilioOptions``...); a door's missing ones
         are its defaults."""
         self.registry = registry
@@ -137,16 +172,20 @@ class Gateway:
         self._server = None
         self.access = access
         self.api_keys = access.api_keys
+        # With keys, always: a reloaded keys file may give any key a limit.
         self.key_limits = KeyLimits(redis, limit=access.max_sessions_per_key, ttl=hub.session_ttl) \
-            if access.max_sessions_per_key else None
+            if self.api_keys.enabled else None
+        self.tenants = Tenants()
         # Built at the handshake, dropped by the handler; a handshake that fails drops its entry.
         self._accepted: weakref.WeakKeyDictionary[ServerConnection, _Accepted] = weakref.WeakKeyDictionary()
-        # Followers whose handshake passed: the call id and query of each.
-        self._following: weakref.WeakKeyDictionary[ServerConnection, tuple[str, list]] = weakref.WeakKeyDictionary()
-        self.status = GatewayStatus(self.hub, self.metrics)
+        # Followers whose handshake passed: the call id, query, key and address of each.
+        self._following: weakref.WeakKeyDictionary[ServerConnection, tuple[str, list, ApiKey, str]] = \
+            weakref.WeakKeyDictionary()
+        self.status = GatewayStatus(self.hub, self.metrics, options=status)
         self.pages = routes.Pages(registry=registry, readiness=self.hub.readiness, status=self.status)
         self.parking = Parking(grace=connection.resume_grace)
-        self._watchers: weakref.WeakSet[ServerConnection] = weakref.WeakSet()  # /ws/status sockets
+        # /ws/status sockets whose handshake passed, with their keys.
+        self._watchers: weakref.WeakKeyDictionary[ServerConnection, ApiKey] = weakref.WeakKeyDictionary()
         self._closed = False
         self._handlers: set[asyncio.Task] = set()
         for door in ROUTES.values():  # export every door's series from the start
@@ -217,15 +256,19 @@ class Gateway:
         followed = follow.call_id_of(path)
         if door is not None or followed is not None or "upgrade" in request.headers.get("Connection", "").lower():
             try:
-                key_id = self._check_access(connection, handshake)
+                key = self._check_access(connection, handshake)
+                if followed is not None:
+                    address = _address(connection)
+                    await self._check_follow(key, address)
+                    self._following[connection] = (followed, _without_token(handshake).query, key, address)
+                    return None
+                if path == STATUS_PATH:
+                    self._watchers[connection] = key
+                    return None
+                if door is not None:
+                    self._check_door(key, door)
             except _Refused as refused:
                 return refused.response
-            if followed is not None:
-                self._following[connection] = (followed, _without_token(handshake).query)
-                return None
-            if path == STATUS_PATH:
-                self._watchers.add(connection)
-                return None
             if door is not None:
                 try:
                     opened = door(_without_token(handshake), options=self.door_options.get(door.options_class))
@@ -235,19 +278,24 @@ class Gateway:
                     refused = await self._check_nonce(opened.nonce)
                     if refused is not None:
                         return refused
-                self._accepted[connection] = _Accepted(opened, key_id, _address(connection))
+                self._accepted[connection] = _Accepted(opened, key, _address(connection))
                 return None  # the WebSocket handshake proceeds
             body = {"error": str(ErrorCode.NOT_FOUND),
                     "message": f"no WebSocket endpoint at {path}; use one of {', '.join(ROUTES)} "
                                f"or {follow.ROUTE}"}
             return routes.response(http.HTTPStatus.NOT_FOUND, json.dumps(body).encode(), "application/json")
+        if path in status.ADMIN_PATHS and self.api_keys.enabled:
+            try:
+                self._check_admin(handshake)
+            except _Refused as refused:
+                return refused.response
         response = await self.pages.reply(path)
         if request.method == "HEAD":
             response = replace(response, body=b"")  # Content-Length stays the GET's
         return response
 
-    def _check_access(self, connection: ServerConnection, handshake: Handshake) -> str | None:
-        """The key id of an allowed handshake (None when keys are off); raise :class:`_Refused` if not."""
+    def _check_access(self, connection: ServerConnection, handshake: Handshake) -> ApiKey:
+        """The key of an allowed handshake (:data:`OPEN` when keys are off); raise :class:`_Refused` if not."""
         headers = handshake.headers
         origin = headers.get("Origin")
         if not self.access.origins.allowed_origin(origin, headers.get("Host")):
@@ -255,17 +303,7 @@ class Gateway:
             raise _Refused(routes.refusal(http.HTTPStatus.FORBIDDEN, "forbidden_origin",
                                     f"WebSocket connections from the origin {origin} are not allowed "
                                     "(see the gateway's --allowed-origins)"))
-        key_id = None
-        if self.api_keys.enabled:
-            presented = auth.credential(headers, handshake.query)
-            key_id = self.api_keys.identify(presented)
-            if key_id is None:
-                self._refused("unauthorized")
-                why = "the API key is not valid" if presented else (
-                    "an API key is required: send 'Authorization: Bearer KEY', 'X-API-KEY: KEY', '?token=KEY' "
-                    "or the Sec-WebSocket-Protocol pair 'token, KEY'")
-                raise _Refused(routes.refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized", why,
-                                        [("WWW-Authenticate", 'Bearer realm="streamscribe"')]))
+        key = self._key(handshake)
         limit = self.access.max_pending_per_ip
         if limit:
             address = _address(connection)
@@ -277,7 +315,48 @@ class Gateway:
                                         f"{address} already has {pending} connection(s) that sent no config "
                                         f"yet (the limit is {limit}); send a config first",
                                         [("Retry-After", "1")]))
-        return key_id
+        return key
+
+    def _key(self, handshake: Handshake) -> ApiKey:
+        """The key a request presents (:data:`OPEN` when keys are off); raise :class:`_Refused` (401) if none is valid."""
+        if not self.api_keys.enabled:
+            return OPEN
+        presented = auth.credential(handshake.headers, handshake.query)
+        key = self.api_keys.identify(presented)
+        if key is None:
+            self._refused("unauthorized")
+            why = "the API key is not valid" if presented else (
+                "an API key is required: send 'Authorization: Bearer KEY', 'X-API-KEY: KEY', '?token=KEY' "
+                "or the Sec-WebSocket-Protocol pair 'token, KEY'")
+            raise _Refused(routes.refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized", why,
+                                    [("WWW-Authenticate", 'Bearer realm="streamscribe"')]))
+        return key
+
+    def _forbidden(self, message: str) -> _Refused:
+        self._refused("forbidden")
+        return _Refused(routes.refusal(http.HTTPStatus.FORBIDDEN, str(ErrorCode.FORBIDDEN), message))
+
+    def _check_door(self, key: ApiKey, door: type[Door]) -> None:
+        if not key.may_stream(door.name):
+            raise self._forbidden(f"this API key may not stream to the {door.name} door "
+                                  "(see its perms= and doors= in the API keys file)")
+
+    async def _check_follow(self, key: ApiKey, address: str) -> None:
+        """Refuse a key without the follow permission, and a key or address that failed too many follows."""
+        if not key.may_follow:
+            raise self._forbidden("this API key may not follow calls (see its perms= in the API keys file)")
+        wait = await self.followers.lookups.attempt(key.key_id, address)
+        if wait:
+            self._refused("too_many_lookups")
+            raise _Refused(routes.refusal(
+                http.HTTPStatus.TOO_MANY_REQUESTS, "too_many_lookups",
+                f"too many follows of unknown calls from this key or address (the limit is "
+                f"{self.followers.options.max_failed_follows} a minute); retry in {math.ceil(wait)} s",
+                [("Retry-After", str(math.ceil(wait)))]))
+
+    def _check_admin(self, handshake: Handshake) -> None:
+        if not self._key(handshake).admin:
+            raise self._forbidden("this page needs an admin API key (perms=admin in the API keys file)")
 
     async def _check_nonce(self, nonce: Nonce) -> Response | None:
         """The refusal of a handshake whose signature's nonce was used before (a replay), else None."""
@@ -313,53 +392,102 @@ class Gateway:
         if following is not None:
             await self._follow(websocket, *following)
             return
-        if websocket in self._watchers:
-            await self.status.serve(websocket)
+        watcher = self._watchers.pop(websocket, None)
+        if watcher is not None:
+            await self._watch(websocket, watcher)
             return
         accepted = self._accepted[websocket]
-        door = accepted.door
+        door, key = accepted.door, accepted.key
+        tenant = self.tenants[key.tenant]
         gauge = self.metrics.connections.labels(protocol=door.name)
         gauge.inc()
+        tenant.connections[door.name] += 1
         handler = asyncio.current_task()
         self._handlers.add(handler)
         claim = None
         try:
-            if self.key_limits is not None and accepted.key_id is not None:
-                try:
-                    claim = await self.key_limits.claim(accepted.key_id)
-                except (RedisError, OSError) as exc:
-                    log.warning("counting the connections of key %s failed: %s", accepted.key_id, exc)
-                    await self._refuse(websocket, door, ErrorCode.UNAVAILABLE,
-                                       "the service cannot reach its queue; try again later")
-                    return
-                if claim is None:
-                    self._refused("key_limit")
-                    limit = self.access.max_sessions_per_key
-                    await self._refuse(websocket, door, ErrorCode.OVERLOADED,
-                                       f"this API key already has {limit} open session(s), the limit "
-                                       f"(max-sessions-per-key {limit}); close one and retry")
-                    return
+            try:
+                claim = await self._claim(SESSIONS, key)
+            except _NoSlot as full:
+                await self._refuse(websocket, door, full.code, str(full))
+                return
             accepted.connection = Connection(websocket, door, self.hub, options=self.connection_options,
-                                             transcripts=self.transcripts,
-                                             parking=self.parking, key_id=accepted.key_id)
+                                             transcripts=self.transcripts, parking=self.parking,
+                                             key_id=key.key_id, tenant=tenant)
             await accepted.connection.run()
         finally:
-            if claim is not None:
-                await self.key_limits.release(accepted.key_id, claim)
+            await self._release(SESSIONS, key, claim)
             self._accepted.pop(websocket, None)
             self._handlers.discard(handler)
+            tenant.connections[door.name] -= 1
             gauge.dec()
 
-    async def _follow(self, websocket: ServerConnection, call_id: str, query: list) -> None:
+    async def _follow(self, websocket: ServerConnection, call_id: str, query: list, key: ApiKey,
+                      address: str) -> None:
+        tenant = self.tenants[key.tenant]
         gauge = self.metrics.connections.labels(protocol=FOLLOW)
         gauge.inc()
+        tenant.connections[FOLLOW] += 1
         handler = asyncio.current_task()
         self._handlers.add(handler)
+        claim = None
         try:
-            await self.followers.serve(websocket, call_id, query)
+            try:
+                claim = await self._claim(FOLLOWERS, key)
+            except _NoSlot as full:
+                await self.followers.lookups.take_back(key.key_id, address)  # it looked nothing up
+                await self.followers.refuse(websocket, full.code, str(full), CloseCode.TRY_AGAIN_LATER)
+                return
+            await self.followers.serve(websocket, call_id, query, key=key, address=address)
         finally:
+            await self._release(FOLLOWERS, key, claim)
             self._handlers.discard(handler)
+            tenant.connections[FOLLOW] -= 1
             gauge.dec()
+
+    async def _watch(self, websocket: ServerConnection, key: ApiKey) -> None:
+        claim = None
+        try:
+            try:
+                claim = await self._claim(WATCHERS, key)
+            except _NoSlot as full:
+                await status.refuse(websocket, full.code, str(full))
+                return
+            await self.status.serve(websocket, tenant=None if key.admin else self.tenants[key.tenant])
+        finally:
+            await self._release(WATCHERS, key, claim)
+
+    # -- a key's slots --------------------------------------------------------------------
+
+    def _limit(self, pool: _Pool, key: ApiKey) -> tuple[int, str]:
+        """How many of ``pool`` ``key`` may hold (0: no limit), and where that limit is set."""
+        own = getattr(key, pool.name)
+        if own is not None:
+            return own, f"{pool.name}={own} in the API keys file"
+        default = {SESSIONS: self.access.max_sessions_per_key,
+                   FOLLOWERS: self.followers.options.max_followers_per_key,
+                   WATCHERS: self.status.options.max_watchers_per_key}[pool]
+        return default, f"{pool.flag} {default}"
+
+    async def _claim(self, pool: _Pool, key: ApiKey) -> str | None:
+        """A slot of ``key`` in ``pool``, or None where no limit applies; raise :class:`_NoSlot` if there is none."""
+        limit, source = self._limit(pool, key)
+        if self.key_limits is None or key.key_id is None or not limit:
+            return None
+        try:
+            claim = await self.key_limits.claim(pool.claims_id(key.key_id), limit=limit)
+        except (RedisError, OSError) as exc:
+            log.warning("counting the %ss of key %s failed: %s", pool.noun, key.key_id, exc)
+            raise _NoSlot(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; try again later") from None
+        if claim is None:
+            self._refused("key_limit" if pool is SESSIONS else f"key_{pool.name}_limit")
+            raise _NoSlot(ErrorCode.OVERLOADED, f"this API key already has {limit} open {pool.noun}(s), the "
+                                                f"limit ({source}); close one and retry")
+        return claim
+
+    async def _release(self, pool: _Pool, key: ApiKey, claim: str | None) -> None:
+        if claim is not None:
+            await self.key_limits.release(pool.claims_id(key.key_id), claim)
 
     async def _refuse(self, websocket: ServerConnection, door: Door, code: ErrorCode, message: str) -> None:
         """Refuse a connection before its call: the door's error, then close 1013 (try again later)."""

@@ -28,6 +28,7 @@ from .call import Call, CallRefused
 from .hub import SessionHub
 from .pacing import AudioPacer, PacingOptions
 from .resume import Parking
+from .tenant import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class ConnectionOptions:
 class Connection:
     def __init__(self, websocket: ServerConnection, door: Door, hub: SessionHub, *,
                  options: ConnectionOptions, transcripts: TranscriptLog | None = None,
-                 parking: Parking | None = None, key_id: str | None = None) -> None:
+                 parking: Parking | None = None, key_id: str | None = None, tenant: Tenant | None = None) -> None:
         self.websocket = websocket
         self.transcripts = transcripts
         self.door = door
@@ -58,6 +59,7 @@ class Connection:
         self.options = options
         self.parking = parking  # where a resumable door's dropped call waits for its client
         self.key_id = key_id
+        self.tenant = tenant  # who owns the call
         self.parked = False
         self.events: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=options.send_queue)
         self.call: Call | None = None
@@ -115,7 +117,7 @@ class Connection:
         if not isinstance(first, events.Open):
             raise AssertionError(f"{type(self.door).__name__} did not open the call first")
         call = Call(self.hub, first.config, protocol=self.door.name, events_out=self.events, call_id=first.call_id,
-                    parties=first.parties, transcripts=self.transcripts)
+                    parties=first.parties, transcripts=self.transcripts, tenant=self.tenant)
         try:
             await call.open()
         except CallRefused as exc:

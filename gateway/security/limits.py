@@ -66,10 +66,12 @@ class KeyLimits:
         await aio.cancel_all([self._task])
         self._task = None
 
-    async def claim(self, key_id: str) -> str | None:
-        """A claim for one more connection of ``key_id``, or None at the limit; RedisError passes."""
+    async def claim(self, key_id: str, *, limit: int | None = None) -> str | None:
+        """A claim for one more connection of ``key_id``, or None at ``limit`` (None: the instance's);
+        RedisError passes."""
         member = uuid.uuid4().hex
-        taken = await self._claim(keys=[claims_key(key_id)], args=[self.ttl_ms, self.limit, member])
+        taken = await self._claim(keys=[claims_key(key_id)],
+                                  args=[self.ttl_ms, self.limit if limit is None else limit, member])
         if not int(taken):
             return None
         self._held.setdefault(key_id, set()).add(member)

@@ -30,7 +30,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common.aio import within
-from gateway.security.auth import key_id
+from gateway.security.keyfile import key_id
 from gateway.security.limits import claims_key
 
 from streamscribe_client import file_frames, stream

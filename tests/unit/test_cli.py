@@ -26,8 +26,10 @@ FLAGS = {
         --max-queue-lag --asr-overbooking --enable-noise-suppression --no-enable-noise-suppression --api-key
         --api-keys-file --allowed-origins --max-sessions-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
         --generate-self-signed-cert --no-generate-self-signed-cert --self-signed-cert-dir --twilio-auth-token
-        --twilio-auth-token-file --twilio-public-url --audiohook-client-secret --audiohook-client-secret-file --transcript-retention --transcript-log-maxlen
-        --finals-maxlen --max-followers --finals-webhook --finals-webhook-attempts --tcp-port
+        --twilio-auth-token-file --twilio-public-url --audiohook-client-secret --audiohook-client-secret-file
+        --transcript-retention --transcript-log-maxlen --finals-maxlen --max-followers --max-followers-per-key
+        --max-failed-follows --max-status-sockets --max-status-per-key --finals-webhook --finals-webhook-attempts
+        --tcp-port
         --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
     "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --cpu-threads --num-workers --max-batch
         --window-margin-sec --partial-window-margin-sec --dtype --gpu-memory-utilization --max-model-len
