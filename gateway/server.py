@@ -49,8 +49,8 @@ from .core.resume import Parking
 from .core.tenant import Tenants
 from .doors import ROUTES, door_for
 from .doors.base import Door, Handshake, HandshakeRefused
-from .http import routes, status
-from .http.status import GatewayStatus, StatusOptions
+from .http import routes
+from .http.status import ADMIN_PATHS, GatewayStatus, StatusOptions
 from .http.status import WEBSOCKET_PATH as STATUS_PATH
 from .outputs import follow
 from .outputs.follow import FollowOptions, Followers
@@ -284,7 +284,7 @@ class Gateway:
                     "message": f"no WebSocket endpoint at {path}; use one of {', '.join(ROUTES)} "
                                f"or {follow.ROUTE}"}
             return routes.response(http.HTTPStatus.NOT_FOUND, json.dumps(body).encode(), "application/json")
-        if path in status.ADMIN_PATHS and self.api_keys.enabled:
+        if path in ADMIN_PATHS and self.api_keys.enabled:
             try:
                 self._check_admin(handshake)
             except _Refused as refused:
@@ -451,7 +451,7 @@ class Gateway:
             try:
                 claim = await self._claim(WATCHERS, key)
             except _NoSlot as full:
-                await status.refuse(websocket, full.code, str(full))
+                await self.status.refuse(websocket, full.code, str(full))
                 return
             await self.status.serve(websocket, tenant=None if key.admin else self.tenants[key.tenant])
         finally:

@@ -170,7 +170,7 @@ class GatewayStatus:
         self.watchers += 1
         try:
             if self.watchers > self.options.max_watchers:
-                await refuse(websocket, ErrorCode.OVERLOADED, f"this gateway already serves "
+                await self.refuse(websocket, ErrorCode.OVERLOADED, f"this gateway already serves "
                              f"{self.options.max_watchers} status sockets; try again later")
                 return
             while True:
@@ -187,12 +187,12 @@ class GatewayStatus:
         finally:
             self.watchers -= 1
 
-
-async def refuse(websocket: ServerConnection, code: ErrorCode, message: str,
-                 close_code: int = CloseCode.TRY_AGAIN_LATER) -> None:
-    """End a status socket with a fatal ``error`` message and ``close_code``."""
-    try:
-        await websocket.send(json.dumps({"type": "error", "code": str(code), "message": message, "fatal": True}))
-        await websocket.close(close_code, str(code))
-    except ConnectionClosed:
-        pass
+    @staticmethod
+    async def refuse(websocket: ServerConnection, code: ErrorCode, message: str,
+                     close_code: int = CloseCode.TRY_AGAIN_LATER) -> None:
+        """End a status socket with a fatal ``error`` message and ``close_code``."""
+        try:
+            await websocket.send(json.dumps({"type": "error", "code": str(code), "message": message, "fatal": True}))
+            await websocket.close(close_code, str(code))
+        except ConnectionClosed:
+            pass
