@@ -318,7 +318,7 @@ class Gateway:
         return key
 
     def _key(self, handshake: Handshake) -> ApiKey:
-        """The key a request presents (:data:`OPEN` when keys are off); raise :class:`_Refused` (401) if none is valid."""
+        """The key a request presents (:data:`OPEN` when keys are off); raise :class:`_Refused` (401) if invalid."""
         if not self.api_keys.enabled:
             return OPEN
         presented = auth.credential(handshake.headers, handshake.query)

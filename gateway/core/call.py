@@ -104,15 +104,16 @@ class Call:
             await self.release()
             raise CallRefused(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; try again later",
                               CloseCode.TRY_AGAIN_LATER) from None
+        # Counted together with _opened, which release() reads to count them out: no await between.
         self._opened = True
-        if self._transcripts is not None:
-            self.transcript_log = await self._transcripts.open_call(
-                tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id, protocol=self.protocol, parties=self.parties,
-                session_ids=tuple(s.session_id for s in self.sessions))
         metrics.sessions.labels(protocol=self.protocol).inc(len(self.sessions))
         metrics.sessions_active.labels(protocol=self.protocol).inc(len(self.sessions))
         if self.tenant is not None:
             self.tenant.sessions[self.protocol] += len(self.sessions)
+        if self._transcripts is not None:
+            self.transcript_log = await self._transcripts.open_call(
+                tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id,
+                protocol=self.protocol, parties=self.parties, session_ids=tuple(s.session_id for s in self.sessions))
         await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions)))
 
     async def release(self) -> None:

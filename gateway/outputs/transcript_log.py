@@ -139,9 +139,10 @@ def ended_message(call_id: str, event: events.Ended) -> dict:
 def finals_fields(message: dict, *, tenant: str, protocol: str, gateway: str) -> dict:
     """The ``ss:finals`` entry of a final's message (every value a string)."""
     confidence = message.get("confidence")
-    return {"tenant": tenant, "call_id": message["call_id"], "channel": str(message["channel"]), "party": message["party"] or "",
-            "session_id": message["session_id"], "utterance_id": message["utterance_id"],
-            "text": message["text"], "start_ms": str(message["start_ms"]), "end_ms": str(message["end_ms"]),
+    return {"tenant": tenant, "call_id": message["call_id"], "channel": str(message["channel"]),
+            "party": message["party"] or "", "session_id": message["session_id"],
+            "utterance_id": message["utterance_id"], "text": message["text"],
+            "start_ms": str(message["start_ms"]), "end_ms": str(message["end_ms"]),
             "language": message["language"] or "", "confidence": "" if confidence is None else str(confidence),
             "is_speech_final": "1" if message["is_speech_final"] else "0",
             "words": json.dumps(message.get("words", []), ensure_ascii=False), "protocol": protocol,
