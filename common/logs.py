@@ -57,7 +57,7 @@ class Untrusted:
         if len(escaped) <= self.limit and len(text) <= self.limit:
             return escaped
         marker = f"...({len(text)} chars)"
-        return escaped[:max(0, self.limit - len(marker))] + marker
+        return (escaped[:max(0, self.limit - len(marker))] + marker)[:self.limit]
 
     def __repr__(self) -> str:
         return repr(str(self))
