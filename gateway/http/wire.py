@@ -82,6 +82,10 @@ class GatewayProtocol(ServerProtocol):
             next(self.parser)
             yield
         self.events.append(request)
+        if has_body(request.headers):  # no frames: discarded until the answer (never a 101) replaces this parser
+            while True:
+                self.reader.discard()
+                yield
         yield from Protocol.parse(self)  # frames, once the handshake is done
 
     def _refuse(self, exc: Exception, status: http.HTTPStatus) -> Generator[None]:

@@ -73,8 +73,13 @@ def test_a_request_with_a_body_reaches_process_request():
     # websockets alone drops it without a word.
     events, written = parsed(ServerProtocol(), request)
     assert events == [] and written == b""
-    [event], written = parsed(GatewayProtocol(), request)
+    protocol = GatewayProtocol()
+    [event], written = parsed(protocol, request)
     assert (event.method, event.path, event.headers["Content-Length"], written) == ("POST", "/v1/listen", "5", b"")
+    # The body is no WebSocket frames: more of it is discarded, and the answer goes out.
+    assert parsed(protocol, b"\x88\x80" * 1000) == ([], b"")
+    protocol.send_response(routes.method_refusal(event))
+    assert b"".join(protocol.data_to_send()).startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
     # The target is handed over as sent, non-ASCII included, for the 400 that says what is wrong.
     [event], _ = parsed(GatewayProtocol(), b"GET /caf\xe9 HTTP/1.1\r\nHost: x\r\n\r\n")
     assert event.path == "/caf\xe9"
