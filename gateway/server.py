@@ -48,10 +48,11 @@ from .core.hub import HubOptions, SessionHub
 from .core.resume import Parking
 from .core.tenant import Tenants
 from .doors import ROUTES, door_for
-from .doors.base import Door, Handshake, HandshakeRefused
+from .doors.base import BadTarget, Door, Handshake, HandshakeRefused
 from .http import routes
 from .http.status import ADMIN_PATHS, GatewayStatus, StatusOptions
 from .http.status import WEBSOCKET_PATH as STATUS_PATH
+from .http.wire import GatewayConnection
 from .outputs import follow
 from .outputs.follow import FollowOptions, Followers
 from .outputs.transcript_log import TranscriptLog, TranscriptOptions
@@ -204,7 +205,8 @@ class Gateway:
             self.key_limits.start()
         self._server = await serve(
             self._handle, self.listen.host, self.listen.port, process_request=self._http,
-            process_response=self._add_headers, max_size=self.listen.max_frame_bytes,
+            process_response=self._add_headers, create_connection=GatewayConnection,
+            max_size=self.listen.max_frame_bytes,
             compression="deflate" if self.listen.permessage_deflate else None,
             ping_interval=self.listen.ping_interval, ping_timeout=self.listen.ping_timeout, ssl=self.listen.tls,
             logger=_ProbesAtDebug(logging.getLogger("websockets.server")),
@@ -247,10 +249,12 @@ class Gateway:
                             f"the request repeats the header {exc}, which must come once")
 
     async def _route(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.method not in ("GET", "HEAD"):
-            return routes.refusal(http.HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
-                            f"{request.method} is not allowed here; use GET", [("Allow", "GET, HEAD")])
-        handshake = Handshake.from_target(request.path, request.headers)
+        if refused := routes.method_refusal(request):
+            return refused
+        try:
+            handshake = Handshake.from_target(request.path, request.headers)
+        except BadTarget as exc:
+            return routes.refusal(http.HTTPStatus.BAD_REQUEST, "bad_request", str(exc))
         door = door_for(handshake.path)
         path = handshake.path
         followed = follow.call_id_of(path)

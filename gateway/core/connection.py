@@ -20,6 +20,7 @@ from websockets.frames import CloseCode
 from common.aio import within
 from common.config import option, positive
 from common.errors import BacklogFull, ErrorCode, ProtocolError
+from common.logs import Untrusted
 
 from ..doors.base import CloseFrame, Door
 from ..outputs.transcript_log import TranscriptLog
@@ -257,11 +258,11 @@ class Connection:
             except ProtocolError as exc:
                 await self._reject(exc)
             except BacklogFull as exc:
-                log.warning("session %s: %s", call.call_id, exc)
+                log.warning("session %s: %s", Untrusted(call.call_id), exc)
                 await call.fail(ErrorCode.OVERLOADED, f"{exc}; the session ends", CloseCode.TRY_AGAIN_LATER)
                 return True
             except (RedisError, OSError) as exc:
-                log.warning("session %s: publishing failed: %s", call.call_id, exc)
+                log.warning("session %s: publishing failed: %s", Untrusted(call.call_id), exc)
                 await call.fail(ErrorCode.UNAVAILABLE, "audio could not be queued; the session ends",
                                 CloseCode.INTERNAL_ERROR)
                 return True

@@ -55,6 +55,7 @@ from typing import ClassVar
 
 from common.config import option
 from common.errors import ErrorCode, ProtocolError
+from common.logs import Untrusted
 
 from ..core import events
 from ..security import httpsig
@@ -176,10 +177,10 @@ class AudioHookDoor(Door):
         elif kind == "update":
             language = parameters.get("language")
             log.info("session %s: the client updates the language to %r; this call keeps its language",
-                     self.session_id, language)
+                     self.session_id, Untrusted(language))
         elif kind == "error":
-            log.warning("session %s: client error %s: %s", self.session_id, parameters.get("code"),
-                        parameters.get("message"))
+            log.warning("session %s: client error %s: %s", self.session_id, Untrusted(parameters.get("code")),
+                        Untrusted(parameters.get("message")))
         elif kind == "close":
             self.state = CallState.CLOSING
             operations.append(events.Close())

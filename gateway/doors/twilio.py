@@ -57,6 +57,7 @@ from .kit import CallState
 from .telephony import TrackClock, language_of
 
 TRACKS = ("inbound", "outbound")  # channel order; Twilio's names are the parties
+MAX_SEQUENCE = 10**15  # a chunk number or a timestamp (ms: 30,000 years) past this is no Twilio's
 
 
 def signature(auth_token: str, url: str) -> str:
@@ -96,10 +97,11 @@ def signed_urls(public: str, target: str) -> list[str]:
 
 
 def _sequence(value: object, name: str) -> int:
-    """Twilio sends counters as strings of digits."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
-        raise ProtocolError(ErrorCode.PROTOCOL, f"{name} must be a non-negative integer, not {value!r}")
-    return int(value)
+    """Twilio sends counters as strings of digits (ASCII ones: ``"²".isdigit()`` is true, ``int("²")`` fails)."""
+    number = kit.decimal(value, kind=int) if isinstance(value, str) else value
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_SEQUENCE:
+        raise ProtocolError(ErrorCode.PROTOCOL, f"{name} must be a non-negative integer, not {value!r:.40}")
+    return number
 
 
 def _object(body: dict, name: str) -> dict:

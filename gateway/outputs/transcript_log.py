@@ -55,6 +55,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from common import aio, bus, keys
 from common.config import option, positive
+from common.logs import Untrusted
 from common.metrics import GatewayMetrics
 
 from ..core import events
@@ -193,7 +194,7 @@ class TranscriptLog:
                         session_ids: tuple[str, ...]) -> CallLog | None:
         """Register the call of ``tenant`` and start its log; None when it cannot have one (the call runs anyway)."""
         if not keys.valid_session_id(call_id):
-            log.warning("call %r: not followable (a call id is 1-64 letters, digits, '-' or '_')", call_id)
+            log.warning("call %r: not followable (a call id is 1-64 letters, digits, '-' or '_')", Untrusted(call_id))
             return None
         info = {"tenant": tenant, "protocol": protocol, "gateway": self.gateway_id, "channels": str(len(session_ids)),
                 "parties": json.dumps(list(parties)), "session_ids": json.dumps(list(session_ids)),

@@ -488,5 +488,50 @@ def test_a_header_that_must_come_once_but_is_repeated_gets_400(gateway):
     assert "Traceback" not in logged and "ERROR" not in logged, logged
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_methods_with_a_body_get_an_answer(gateway, method):
+    """websockets drops a request with a body without a word; the gateway answers it."""
+    mark = len(gateway.lines)
+    for path, body in (("/ws/asr", b'{"type": "config"}'), ("/v1/listen", b"\x00" * 4096)):
+        head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        reply = raw_http(gateway.port, head + body)
+        assert reply.startswith(b"HTTP/1.1 405 "), reply[:200]
+        assert re.search(rb"(?i)\r\nallow: GET, HEAD\r\n", reply), reply[:300]
+        assert json.loads(reply.partition(b"\r\n\r\n")[2])["error"] == "method_not_allowed"
+    reply = raw_http(gateway.port, f"{method} /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                   "5\r\nhello\r\n0\r\n\r\n".encode())
+    assert reply.startswith(b"HTTP/1.1 405 "), reply[:200]
+    # A GET has no body: refused, never upgraded (the body would be read as WebSocket frames).
+    upgrade = (b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+    reply = raw_http(gateway.port, b"GET /ws/asr?token=" + FLAG_KEY.encode() + b" HTTP/1.1\r\nHost: x\r\n" + upgrade
+                     + b"Content-Length: 6\r\n\r\n\x81\x80abcd")
+    assert reply.startswith(b"HTTP/1.1 400 ") and b"has no body" in reply, reply[:300]
+    logged = "\n".join(gateway.lines[mark:])
+    assert "Traceback" not in logged and "ERROR" not in logged, logged
+
+
+@pytest.mark.parametrize("target, why", [
+    (b"//[", b"'['"),  # urlsplit raised: a 500 and a traceback
+    (b"/ws/asr?x=\x1b[2J", b"query holds"),
+    (b"/caf\xc3\xa9", b"percent-encoded"),  # non-ASCII: websockets dropped the connection
+    (b"*", b"must be a path"),
+])
+def test_bad_request_targets_get_400(gateway, target, why):
+    mark = len(gateway.lines)
+    for upgrade in (b"", b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"):
+        reply = raw_http(gateway.port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n" + upgrade + b"\r\n")
+        assert reply.startswith(b"HTTP/1.1 400 "), reply[:300]
+        assert b'"bad_request"' in reply and why in reply, reply[-300:]
+    # A broken Origin is refused as any other origin, not with a 500.
+    reply = raw_http(gateway.port, b"GET /ws/asr HTTP/1.1\r\nHost: x\r\nOrigin: http://[\r\n"
+                     b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 403 "), reply[:300]
+    logged = "\n".join(gateway.lines[mark:])
+    assert "Traceback" not in logged and "ERROR" not in logged, logged
+
+
 def test_refused_handshakes_left_nothing_in_redis(gateway, redis_server):
     assert redis_server.keys(SESSION_KEYS) == []
