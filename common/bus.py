@@ -35,7 +35,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from . import aio
+from . import aio, sentinel
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,13 @@ POOL_TIMEOUT = 20.0
 
 
 def connect(url: str, *, client_name: str | None = None) -> Redis:
-    """A client for ``url``; ``redis+cluster://host:port`` connects to a Redis Cluster."""
+    """A client for ``url``; ``redis+cluster://host:port`` connects to a Redis Cluster,
+    ``redis+sentinel://host:port,.../service`` to the master that the sentinels name
+    (:mod:`.sentinel`). :class:`ConfigError` if a Sentinel URL is malformed."""
     options = dict(socket_connect_timeout=2.0, health_check_interval=10, client_name=client_name,
                    max_connections=MAX_CONNECTIONS)
+    if sentinel.is_sentinel_url(url):
+        return sentinel.connect(sentinel.parse_url(url), timeout=POOL_TIMEOUT, **options)
     for scheme in CLUSTER_SCHEMES:
         if url.startswith(scheme):
             # RedisCluster has no retry_on_timeout: its own Retry already covers

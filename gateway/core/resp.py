@@ -83,6 +83,10 @@ class Lane:
 
     async def _exchange(self, parts: list[bytes], count: int) -> list:
         connection = self._connection
+        if not connection.is_connected:
+            # Outside the batch's deadline: behind Sentinel a connection waits out a failover
+            # (common.sentinel), which may take longer than one batch may.
+            await connection.connect()
         try:
             async with asyncio.timeout(self.timeout):
                 await connection.send_packed_command(parts)

@@ -1,0 +1,170 @@
+"""A throw-away Sentinel group on loopback ports, for the failover tests: a master, a
+replica and three sentinels that fail over a second after the master stops answering.
+
+It offers what :class:`tests.conftest.Stack` uses of a :class:`tests.support.RedisServer`
+(``url``, ``keys``, ``close``), so the same stack of real processes runs against it; only
+the URL (``redis+sentinel://``) differs. Processes are ended by their PID only.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import redis as sync_redis
+
+from .support import Process, free_port, wait_until
+
+SERVICE = "ssmaster"
+SENTINELS = 3
+QUORUM = 2
+DOWN_AFTER_MS = 1000
+FAILOVER_TIMEOUT_MS = 3000
+
+
+class SentinelGroup:
+    """``redis-server`` master and replica, ``redis-sentinel`` ×3, in one temporary folder."""
+
+    def __init__(self, *, replicas: int = 1) -> None:
+        for tool in ("redis-server", "redis-sentinel"):
+            if shutil.which(tool) is None:
+                raise RuntimeError(f"{tool} is not installed (Debian packages redis-server, redis-sentinel)")
+        self.dir = Path(tempfile.mkdtemp(prefix="ss-sentinel-"))
+        self.data_ports = [free_port() for _ in range(1 + replicas)]
+        self.sentinel_ports = [free_port() for _ in range(SENTINELS)]
+        self.servers: dict[int, Process] = {}  # port -> redis-server
+        self.sentinels: list[Process] = []
+        self.master_port = self.data_ports[0]
+        self._seen = [0] * SENTINELS  # per sentinel, its log lines before the last kill
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+        return f"redis+sentinel://{hosts}/{SERVICE}/0"
+
+    @property
+    def master_url(self) -> str:
+        """A plain URL of the master as the sentinels name it now (to inspect it directly)."""
+        host, port = self.sentinel_master()
+        return f"redis://{host}:{port}/0"
+
+    def start(self, timeout: float = 30.0) -> None:
+        try:
+            master = self.data_ports[0]
+            self._start_server(master)
+            for port in self.data_ports[1:]:
+                self._start_server(port, replica_of=master)
+            for port in self.sentinel_ports:
+                self.sentinels.append(self._start_sentinel(port, master))
+            self.wait_until_healthy(timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_server(self, port: int, *, replica_of: int | None = None) -> Process:
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", str(self.dir), "--dbfilename", f"dump-{port}.rdb",
+                "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"]
+        if replica_of is not None:
+            argv += ["--replicaof", "127.0.0.1", str(replica_of)]
+        process = Process(f"redis-{port}", argv)
+        self.servers[port] = process
+        process.wait_for_line(r"Ready to accept connections", 10)
+        return process
+
+    def _start_sentinel(self, port: int, master: int) -> Process:
+        # A sentinel rewrites its config file (it records what it learns), so each has its own.
+        config = self.dir / f"sentinel-{port}.conf"
+        config.write_text(
+            f"port {port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            f"sentinel monitor {SERVICE} 127.0.0.1 {master} {QUORUM}\n"
+            f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}\n"
+            f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}\n"
+            f"sentinel parallel-syncs {SERVICE} 1\n")
+        process = Process(f"sentinel-{port}", ["redis-sentinel", str(config)])
+        process.wait_for_line(r"\+monitor master", 10)
+        return process
+
+    def sentinel_master(self, port: int | None = None) -> tuple[str, int]:
+        """(host, port) of the master as sentinel ``port`` (the first by default) names it."""
+        client = sync_redis.Redis(host="127.0.0.1", port=port or self.sentinel_ports[0], decode_responses=True,
+                                  socket_timeout=2)
+        try:
+            host, master_port = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)
+        finally:
+            client.close()
+        return host, int(master_port)
+
+    def _healthy(self) -> bool:
+        """Every sentinel names the same master, knows the other sentinels and every replica,
+        and sees none of them down; the master has every replica online."""
+        replicas = len(self.data_ports) - 1
+        for port in self.sentinel_ports:
+            client = sync_redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=2)
+            try:
+                master = client.sentinel_master(SERVICE)
+                known = client.sentinel_slaves(SERVICE)
+            finally:
+                client.close()
+            if (master["port"] != self.master_port or master["num-other-sentinels"] != SENTINELS - 1
+                    or master["is_sdown"] or master["is_odown"]):
+                return False
+            up = [r for r in known if not r["is_sdown"] and not r["is_odown"] and r["master-link-status"] == "ok"]
+            if len(up) != replicas:
+                return False
+        client = sync_redis.Redis(host="127.0.0.1", port=self.master_port, decode_responses=True, socket_timeout=2)
+        try:
+            info = client.info("replication")
+        finally:
+            client.close()
+        online = [info[f"slave{i}"] for i in range(info.get("connected_slaves", 0))]
+        return info["role"] == "master" and sum(r["state"] == "online" for r in online) == replicas
+
+    def wait_until_healthy(self, timeout: float = 30.0) -> None:
+        wait_until(self._healthy, timeout, "sentinel group healthy (one master, replicas online, sentinels agree)")
+
+    def kill_master(self) -> tuple[int, float]:
+        """SIGKILL the master; (its port, time.monotonic() of the kill)."""
+        port = self.master_port
+        process = self.servers.pop(port)
+        self._seen = [len(s.lines) for s in self.sentinels]  # where to look for this failover's news
+        killed = time.monotonic()
+        process.signal(signal.SIGKILL)
+        process.proc.wait(5)
+        return port, killed
+
+    def wait_for_failover(self, old_port: int, timeout: float = 30.0) -> float:
+        """Until every sentinel names a new master; time.monotonic() when the first sentinel did."""
+        self.sentinels[0].wait_for_line(rf"\+switch-master {SERVICE} \S+ {old_port} ", timeout, start=self._seen[0])
+        switched = time.monotonic()
+        wait_until(lambda: all(self.sentinel_master(port)[1] != old_port for port in self.sentinel_ports), timeout,
+                   "every sentinel names the new master")
+        self.master_port = self.sentinel_master()[1]
+        return switched
+
+    def revive(self, port: int, timeout: float = 30.0) -> None:
+        """Start a redis-server on ``port`` again, as a replica of the master, and wait until the
+        group is whole (as a repaired node rejoins)."""
+        self._start_server(port, replica_of=self.master_port)
+        self.wait_until_healthy(timeout)
+
+    def keys(self, pattern: str) -> list[str]:
+        """Keys matching ``pattern`` on the master."""
+        client = sync_redis.Redis.from_url(self.master_url)
+        try:
+            return sorted(key.decode() for key in client.scan_iter(pattern))
+        finally:
+            client.close()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.tail(30)}" for p in [*self.servers.values(), *self.sentinels])
+
+    def close(self) -> None:
+        for process in [*self.sentinels, *self.servers.values()]:
+            process.stop()
+        self.sentinels = []
+        self.servers = {}
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,107 @@
+"""The ``redis+sentinel://`` URL: what it names, and a clear error for each way to get it wrong."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from common import bus
+from common.errors import ConfigError
+from common.sentinel import DEFAULT_FAILOVER_WAIT, SentinelURL, parse_url
+
+
+def test_sentinels_service_and_db():
+    assert parse_url("redis+sentinel://s1:26380,s2,10.0.0.3:5000/mymaster/2") == SentinelURL(
+        sentinels=(("s1", 26380), ("s2", 26379), ("10.0.0.3", 5000)), service="mymaster", db=2)
+
+
+def test_db_defaults_to_0_and_a_trailing_slash_is_allowed():
+    assert parse_url("redis+sentinel://s1/mymaster").db == 0
+    assert parse_url("redis+sentinel://s1/mymaster/").db == 0
+
+
+def test_credentials_of_the_master_and_of_the_sentinels():
+    url = parse_url("redis+sentinel://app:p%40ss%3Aword@s1:26379/mymaster/0"
+                    "?sentinel_password=s%26cret&sentinel_username=watcher&failover_wait=12.5")
+    assert (url.username, url.password) == ("app", "p@ss:word")
+    assert (url.sentinel_username, url.sentinel_password) == ("watcher", "s&cret")
+    assert url.failover_wait == 12.5
+    assert "p@ss" not in repr(url) and "s&cret" not in repr(url)
+
+
+def test_password_only():
+    url = parse_url("redis+sentinel://:secret@s1/mymaster")
+    assert (url.username, url.password, url.failover_wait) == (None, "secret", DEFAULT_FAILOVER_WAIT)
+
+
+def test_ipv6_sentinels():
+    assert parse_url("redis+sentinel://[::1]:26380,[fe80::2]/m").sentinels == (("::1", 26380), ("fe80::2", 26379))
+
+
+@pytest.mark.parametrize("url, message", [
+    ("redis+sentinel:///mymaster", "name each sentinel"),
+    ("redis+sentinel://s1,,s2/mymaster", "name each sentinel"),
+    ("redis+sentinel://s1:port/mymaster", "no valid port"),
+    ("redis+sentinel://s1:0/mymaster", "no valid port"),
+    ("redis+sentinel://s1:70000/mymaster", "no valid port"),
+    ("redis+sentinel://::1:26379/mymaster", "IPv6 address goes in []"),
+    ("redis+sentinel://[::1/mymaster", "not [IPv6 address]:port"),
+    ("redis+sentinel://[::1]26379/mymaster", "not [IPv6 address]:port"),
+    ("redis+sentinel://s1:26379", "name the master's Sentinel service"),
+    ("redis+sentinel://s1:26379/", "name the master's Sentinel service"),
+    ("redis+sentinel://s1/mymaster/zero", "database 'zero' is not a number"),
+    ("redis+sentinel://s1/mymaster/0/extra", "not 3 path parts"),
+    ("redis+sentinel://s1/mymaster?failover_wait=0", "failover_wait='0' is not a positive number"),
+    ("redis+sentinel://s1/mymaster?failover_wait=soon", "failover_wait='soon' is not a positive number"),
+    ("redis+sentinel://s1/mymaster?failover_wait=inf", "is not a positive number"),
+    ("redis+sentinel://s1/mymaster?ssl=true", "unknown option 'ssl'"),
+    ("redis+sentinel://s1/mymaster?failover_wait=1&failover_wait=2", "given twice"),
+    ("redis+sentinel://s1/mymaster?failover_wait", "not name=value pairs"),
+    ("redis+sentinel://s1/mymaster#frag", "no #fragment"),
+    ("rediss+sentinel://s1/mymaster", "TLS) is not supported"),
+])
+def test_malformed_urls_say_what_is_wrong(url, message):
+    with pytest.raises(ConfigError, match="^Redis URL: ") as caught:
+        parse_url(url)
+    assert message in str(caught.value)
+
+
+def test_errors_never_show_the_password():
+    with pytest.raises(ConfigError) as caught:
+        parse_url("redis+sentinel://:hunter2@s1:bad/mymaster")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_connect_refuses_a_malformed_url_before_any_connection():
+    with pytest.raises(ConfigError, match="name the master's Sentinel service"):
+        bus.connect("redis+sentinel://127.0.0.1:1")
+
+
+async def test_connect_builds_a_master_client_without_connecting():
+    client = bus.connect("redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster/3?failover_wait=5",
+                         client_name="streamscribe-test")
+    try:
+        pool = client.connection_pool
+        assert (pool.service_name, pool.is_master, pool.max_connections) == ("mymaster", True, bus.MAX_CONNECTIONS)
+        assert pool.connection_kwargs["db"] == 3 and pool.connection_kwargs["failover_wait"] == 5
+        assert pool.connection_kwargs["client_name"] == "streamscribe-test"
+        assert [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
+                for s in pool.sentinel_manager.sentinels] == [("127.0.0.1", 1), ("127.0.0.1", 2)]
+    finally:
+        await client.aclose()
+
+
+async def test_without_a_master_a_command_fails_after_failover_wait():
+    from redis.exceptions import ConnectionError
+
+    from .support import free_port
+
+    client = bus.connect(f"redis+sentinel://127.0.0.1:{free_port()}/mymaster?failover_wait=0.3")
+    try:
+        started = time.monotonic()
+        with pytest.raises(ConnectionError, match="No master found for 'mymaster'"):
+            await client.ping()
+        assert 0.3 <= time.monotonic() - started < 5
+    finally:
+        await client.aclose()
