@@ -96,22 +96,56 @@ def pack_command(*args: bytes | str | int) -> bytes:
     return b"".join(parts)
 
 
-async def run_scripts(redis: aioredis.Redis, calls: Sequence[tuple[AsyncScript, Sequence, Sequence]]) -> list:
+def wait_for_replicas(redis: Redis) -> sentinel.WaitForReplicas | None:
+    """The WAIT that writes which must survive a failover are followed by on ``redis``
+    (a Sentinel URL's ``wait_replicas``); None: they are not."""
+    return redis.wait_for_replicas if isinstance(redis, sentinel.SentinelRedis) else None
+
+
+async def run_scripts(redis: aioredis.Redis, calls: Sequence[tuple[AsyncScript, Sequence, Sequence]], *,
+                      wait: sentinel.WaitForReplicas | None = None) -> list:
     """Run each (script, keys, args) on one Redis in one round trip; the replies in order,
     the error in place of a call that failed. Raises if the round trip fails.
 
     The calls go out packed by :func:`pack_command` on a connection of the pool
     (one write, no retry: a caller that sees the error resumes from its
-    checkpoint, as after any failed write). A script that Redis lost (restarted
-    empty) is loaded and called again.
+    checkpoint, as after any failed write). Scripts that Redis lost (restarted
+    empty, or a replica promoted) are loaded, and their calls sent once more. With
+    ``wait`` a WAIT follows the calls on their connection, and its reply comes last:
+    the replicas that acknowledged them all (the fewest, if some went twice), or its error.
     """
+    replies = await _send_scripts(redis, calls, wait)
+    missing = [i for i, reply in enumerate(replies[:len(calls)]) if isinstance(reply, NoScriptError)]
+    if not missing:
+        return replies
+    for script in {calls[i][0].sha: calls[i][0] for i in missing}.values():
+        await redis.script_load(script.script)
+    again = await _send_scripts(redis, [calls[i] for i in missing], wait)
+    for i, reply in zip(missing, again):
+        replies[i] = reply
+    if wait is not None:
+        first, second = replies[-1], again[-1]
+        if isinstance(first, Exception):
+            replies[-1] = first
+        elif isinstance(second, Exception):
+            replies[-1] = second
+        else:
+            replies[-1] = min(first, second)
+    return replies
+
+
+async def _send_scripts(redis: aioredis.Redis, calls: Sequence[tuple[AsyncScript, Sequence, Sequence]],
+                        wait: sentinel.WaitForReplicas | None) -> list:
+    """One round trip of :func:`run_scripts`, without its reload."""
     pool = redis.connection_pool
     connection = await pool.get_connection()
+    commands = [pack_command("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls]
+    if wait is not None:
+        commands.append(pack_command("WAIT", wait.replicas, wait.timeout_ms))
     try:
-        await connection.send_packed_command(
-            b"".join(pack_command("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in calls))
+        await connection.send_packed_command(b"".join(commands))
         replies: list = []
-        for _ in calls:
+        for _ in commands:
             try:
                 replies.append(await connection.read_response())
             except ResponseError as exc:
@@ -121,13 +155,6 @@ async def run_scripts(redis: aioredis.Redis, calls: Sequence[tuple[AsyncScript, 
         raise
     finally:
         await pool.release(connection)
-    for i, reply in enumerate(replies):
-        if isinstance(reply, NoScriptError):
-            script, keys, args = calls[i]
-            try:
-                replies[i] = await script(keys=keys, args=args)
-            except Exception as exc:
-                replies[i] = exc
     return replies
 
 

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import msgpack
 from redis.asyncio.cluster import RedisCluster
 
-from . import aio, bus
+from . import aio, bus, sentinel
 from .errors import SessionGone
 from .keys import SessionKeys
 from .records import Record, encode
@@ -229,6 +229,8 @@ class Fence:
         # a cluster spreads sessions over slots and refuses scripts in pipelines.
         self._one_node = not isinstance(redis, RedisCluster)
         self._release = redis.register_script(RELEASE)
+        self._wait = bus.wait_for_replicas(redis)
+        self._shortfalls = sentinel.ShortfallLog(self._wait, what=f"{stage} commits") if self._wait else None
         # Commits waiting for the flusher: (keys, args, future of the script's reply).
         # Bounded by the callers: each awaits its own commit.
         self._queue: deque[tuple[list, list, asyncio.Future]] = deque()
@@ -321,18 +323,24 @@ class Fence:
         """COMMIT for each (keys, args), in one pipeline; the replies in order (see :meth:`_pipelined`).
 
         On one Redis, :data:`COMMITS_PER_CALL` sessions share one COMMIT_MANY call: one
-        command to pack and one reply to read instead of one per session.
+        command to pack and one reply to read instead of one per session. Behind Sentinel with
+        ``wait_replicas`` (:class:`~.sentinel.WaitForReplicas`) a WAIT follows in the same
+        round trip: the commits are acknowledged once the replicas have them, or once its
+        timeout passed. A connection lost meanwhile fails the batch: its sessions resume
+        from what the (new) master holds.
         """
         if not self._one_node:
             return await self._pipelined([(self._commit, keys, args) for keys, args in calls])
         groups = [calls[first:first + COMMITS_PER_CALL] for first in range(0, len(calls), COMMITS_PER_CALL)]
-        replies = await self._pipelined([
+        replies = await bus.run_scripts(self._redis, [
             (self._commit_many, [key for keys, _ in group for key in keys],
              # Old-style raw strings: the Lua cmsgpack of Redis 7 reads no bin type.
              [msgpack.packb([str(arg) if isinstance(arg, int) else arg for arg in args], use_bin_type=False)
               for _, args in group])
             for group in groups
-        ])
+        ], wait=self._wait)
+        if self._wait is not None:
+            self._shortfalls.check(replies.pop())
         results = []
         for group, reply in zip(groups, replies):
             results += [reply] * len(group) if isinstance(reply, Exception) else reply

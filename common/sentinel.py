@@ -13,7 +13,10 @@ service name::
 * options: ``sentinel_username`` and ``sentinel_password`` (the sentinels' own
   ``requirepass`` or ACL user, when they have one); ``failover_wait`` (seconds,
   default 30): how long a connection waits for the sentinels to name a master
-  that accepts it.
+  that accepts it; ``wait_replicas`` (default 0) and ``wait_timeout_ms`` (default
+  100): the writes that carry a call (the gateway's audio, the stages' outputs and
+  checkpoints) return only once that many replicas have them, or that many ms
+  passed (:class:`WaitForReplicas`).
 
 Every connection asks the sentinels for the master when it connects, so a
 connection made after a failover goes to the new master. When the master dies,
@@ -29,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
@@ -54,6 +58,57 @@ FIRST_DELAY = 0.05
 MAX_DELAY = 0.5
 
 
+# The most wait_timeout_ms may be: a gateway's batch of appends, WAIT included, must end within 5 s.
+MAX_WAIT_TIMEOUT_MS = 2000
+# Seconds between two warnings that replicas did not acknowledge writes in time.
+SHORTFALL_WARNING_INTERVAL = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class WaitForReplicas:
+    """``WAIT replicas timeout_ms`` after a batch of writes, on the batch's connection.
+
+    Redis acknowledges a write before its replicas have it; a master that dies then takes
+    the write with it, and the replica promoted in its place never had it. WAIT returns
+    once ``replicas`` replicas acknowledged every earlier write of the connection, or
+    after ``timeout_ms`` with how many did. A writer that sees its connection fail
+    before then does not know whether the write survived, and writes it again (the
+    gateway's appends) or resumes from what the new master holds (a stage's commits).
+    """
+
+    replicas: int
+    timeout_ms: int
+
+
+class ShortfallLog:
+    """Warns, at most every :data:`SHORTFALL_WARNING_INTERVAL` s, when fewer replicas
+    acknowledged a batch of writes than :class:`WaitForReplicas` asked for.
+
+    The writes stand: the master has them, and failing them would not take them back.
+    Only a failover before the replicas catch up can lose them.
+    """
+
+    def __init__(self, wait: WaitForReplicas, *, what: str) -> None:
+        self.wait = wait
+        self.what = what
+        self._shortfalls = 0  # since the last warning
+        self._warned_at = -math.inf
+
+    def check(self, acknowledged: int | Exception) -> None:
+        """Note WAIT's reply: the replicas that acknowledged, or its error."""
+        if isinstance(acknowledged, int) and acknowledged >= self.wait.replicas:
+            return
+        self._shortfalls += 1
+        now = time.monotonic()
+        if now - self._warned_at < SHORTFALL_WARNING_INTERVAL:
+            return
+        log.warning("%d batch(es) of %s not acknowledged by %d replica(s) within %d ms (last: %s); "
+                    "a failover now could lose them", self._shortfalls, self.what, self.wait.replicas,
+                    self.wait.timeout_ms, acknowledged)
+        self._shortfalls = 0
+        self._warned_at = now
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SentinelURL:
     """A parsed ``redis+sentinel://`` URL (see the module's docstring)."""
@@ -66,6 +121,12 @@ class SentinelURL:
     sentinel_username: str | None = None
     sentinel_password: str | None = field(default=None, repr=False)
     failover_wait: float = DEFAULT_FAILOVER_WAIT
+    wait_replicas: int = 0
+    wait_timeout_ms: int = 100
+
+    @property
+    def wait(self) -> WaitForReplicas | None:
+        return WaitForReplicas(self.wait_replicas, self.wait_timeout_ms) if self.wait_replicas else None
 
 
 def is_sentinel_url(url: str) -> bool:
@@ -145,6 +206,15 @@ def _options(query: str) -> dict:
             raise ConfigError(f"Redis URL: option {name} is given twice")
         if name in ("sentinel_username", "sentinel_password"):
             options[name] = value or None
+        elif name == "wait_replicas":
+            if not value.isdigit():
+                raise ConfigError(f"Redis URL: wait_replicas={value!r} is not a number of replicas (0 or more)")
+            options[name] = int(value)
+        elif name == "wait_timeout_ms":
+            if not value.isdigit() or not 0 < int(value) <= MAX_WAIT_TIMEOUT_MS:
+                raise ConfigError(f"Redis URL: wait_timeout_ms={value!r} is not a number of ms from 1 to "
+                                  f"{MAX_WAIT_TIMEOUT_MS}")
+            options[name] = int(value)
         elif name == "failover_wait":
             try:
                 seconds = float(value)
@@ -155,7 +225,7 @@ def _options(query: str) -> dict:
             options[name] = seconds
         else:
             raise ConfigError(f"Redis URL: unknown option {name!r} (a Sentinel URL takes sentinel_username, "
-                              "sentinel_password and failover_wait)")
+                              "sentinel_password, failover_wait, wait_replicas and wait_timeout_ms)")
     return options
 
 
@@ -214,7 +284,12 @@ class BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPo
 
 
 class SentinelRedis(aioredis.Redis):
-    """The master's client; closing it also closes its clients of the sentinels."""
+    """The master's client; closing it also closes its clients of the sentinels.
+
+    ``wait_for_replicas``: the WAIT that writes which must survive a failover are followed by.
+    """
+
+    wait_for_replicas: WaitForReplicas | None = None
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         manager = self.connection_pool.sentinel_manager
@@ -231,8 +306,10 @@ def connect(url: SentinelURL, *, max_connections: int, timeout: float, **options
                             retry=Retry(NoBackoff(), 0), username=url.sentinel_username,
                             password=url.sentinel_password)
     manager = Sentinel(url.sentinels, sentinel_kwargs=sentinel_options)
-    return manager.master_for(
+    client = manager.master_for(
         url.service, redis_class=SentinelRedis, connection_pool_class=BlockingSentinelPool,
         connection_class=FailoverConnection, failover_wait=url.failover_wait,
         db=url.db, username=url.username, password=url.password,
         max_connections=max_connections, timeout=timeout, retry_on_timeout=True, **options)
+    client.wait_for_replicas = url.wait
+    return client

@@ -8,7 +8,7 @@ import pytest
 
 from common import bus
 from common.errors import ConfigError
-from common.sentinel import DEFAULT_FAILOVER_WAIT, SentinelURL, parse_url
+from common.sentinel import DEFAULT_FAILOVER_WAIT, SentinelURL, WaitForReplicas, parse_url
 
 
 def test_sentinels_service_and_db():
@@ -28,6 +28,14 @@ def test_credentials_of_the_master_and_of_the_sentinels():
     assert (url.sentinel_username, url.sentinel_password) == ("watcher", "s&cret")
     assert url.failover_wait == 12.5
     assert "p@ss" not in repr(url) and "s&cret" not in repr(url)
+
+
+def test_wait_for_replicas():
+    url = parse_url("redis+sentinel://s1/mymaster?wait_replicas=1&wait_timeout_ms=250")
+    assert url.wait == WaitForReplicas(1, 250)
+    assert parse_url("redis+sentinel://s1/mymaster?wait_replicas=2").wait == WaitForReplicas(2, 100)
+    assert parse_url("redis+sentinel://s1/mymaster?wait_replicas=0").wait is None
+    assert parse_url("redis+sentinel://s1/mymaster").wait is None
 
 
 def test_password_only():
@@ -55,6 +63,10 @@ def test_ipv6_sentinels():
     ("redis+sentinel://s1/mymaster?failover_wait=0", "failover_wait='0' is not a positive number"),
     ("redis+sentinel://s1/mymaster?failover_wait=soon", "failover_wait='soon' is not a positive number"),
     ("redis+sentinel://s1/mymaster?failover_wait=inf", "is not a positive number"),
+    ("redis+sentinel://s1/mymaster?wait_replicas=-1", "wait_replicas='-1' is not a number of replicas"),
+    ("redis+sentinel://s1/mymaster?wait_replicas=one", "wait_replicas='one' is not a number of replicas"),
+    ("redis+sentinel://s1/mymaster?wait_timeout_ms=0", "wait_timeout_ms='0' is not a number of ms from 1 to 2000"),
+    ("redis+sentinel://s1/mymaster?wait_timeout_ms=5000", "is not a number of ms from 1 to 2000"),
     ("redis+sentinel://s1/mymaster?ssl=true", "unknown option 'ssl'"),
     ("redis+sentinel://s1/mymaster?failover_wait=1&failover_wait=2", "given twice"),
     ("redis+sentinel://s1/mymaster?failover_wait", "not name=value pairs"),
@@ -86,6 +98,7 @@ async def test_connect_builds_a_master_client_without_connecting():
         assert (pool.service_name, pool.is_master, pool.max_connections) == ("mymaster", True, bus.MAX_CONNECTIONS)
         assert pool.connection_kwargs["db"] == 3 and pool.connection_kwargs["failover_wait"] == 5
         assert pool.connection_kwargs["client_name"] == "streamscribe-test"
+        assert client.wait_for_replicas is None and bus.wait_for_replicas(client) is None
         assert [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
                 for s in pool.sentinel_manager.sentinels] == [("127.0.0.1", 1), ("127.0.0.1", 2)]
     finally:
@@ -105,3 +118,16 @@ async def test_without_a_master_a_command_fails_after_failover_wait():
         assert 0.3 <= time.monotonic() - started < 5
     finally:
         await client.aclose()
+
+
+async def test_the_client_carries_the_wait_for_replicas():
+    client = bus.connect("redis+sentinel://127.0.0.1:1/mymaster?wait_replicas=1&wait_timeout_ms=50")
+    try:
+        assert bus.wait_for_replicas(client) == WaitForReplicas(1, 50)
+    finally:
+        await client.aclose()
+    plain = bus.connect("redis://127.0.0.1:1/0")
+    try:
+        assert bus.wait_for_replicas(plain) is None
+    finally:
+        await plain.aclose()

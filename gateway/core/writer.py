@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from common import aio, bus
+from common import aio, bus, sentinel
 
 from .resp import Lane
 
@@ -111,6 +111,10 @@ class AppendWriter:
         self._queue: asyncio.Queue[Append] = asyncio.Queue(maxsize=queue_size)
         self._batch = batch
         self._lanes = [Lane(redis) for _ in range(writers)]
+        # Behind Sentinel with wait_replicas, a batch is written once replicas have it: a failover
+        # meanwhile breaks the connection, and the lane writes the batch again on the new master.
+        self._wait = bus.wait_for_replicas(redis)
+        self._shortfalls = sentinel.ShortfallLog(self._wait, what="audio appends") if self._wait else None
         self._tasks: list[asyncio.Task] = []
         self._closed = False
 
@@ -185,7 +189,11 @@ class AppendWriter:
             # After every append of the batch, in the same round trip. A cluster's
             # pipelines refuse PUBLISH: there the bells go right after the appends.
             commands += [("PUBLISH", bell, "1") for bell in bells]
+            if self._wait is not None:  # after the bells: readers need not wait for the replicas
+                commands.append(("WAIT", self._wait.replicas, self._wait.timeout_ms))
         replies = await lane.execute(commands)
+        if self._wait is not None:
+            self._shortfalls.check(replies[-1])
         if lane.cluster:
             await bus.gather_bounded(self._redis.publish(bell, "1") for bell in bells)
         results = []
