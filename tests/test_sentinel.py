@@ -22,10 +22,7 @@ import time
 
 import pytest
 
-from common.aio import within
-from streamscribe_client import file_frames, stream
-
-from .faults import five_utterances, http_port, metric, scrape
+from .faults import five_utterances, http_port, metric, scrape, stream_with_strike
 from .sentinel import SentinelGroup
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -54,37 +51,10 @@ def audio(clips):
 
 @pytest.fixture(scope="module")
 def baseline(stack, audio):
-    messages, _ = asyncio.run(call(stack, audio))
+    messages, _ = asyncio.run(stream_with_strike(stack.url, audio, speed=SPEED))
     texts = [m["text"] for m in messages if m["type"] == "final"]
     assert len(texts) == 5, messages
     return texts
-
-
-async def call(stack, audio, strike=None):
-    """Stream ``audio``; once the 2nd utterance has a partial, await ``strike()``.
-    The messages, and the monotonic time each arrived."""
-    second_partial = asyncio.Event()
-    arrived: list[float] = []
-    finals = 0
-
-    def on_message(message):
-        nonlocal finals
-        arrived.append(time.monotonic())
-        if message["type"] == "final":
-            finals += 1
-        elif message["type"] == "partial" and finals == 1:
-            second_partial.set()
-
-    task = asyncio.create_task(stream(stack.url, file_frames(audio, 16000, chunk_ms=100, speed=SPEED),
-                                      sample_rate=16000, on_message=on_message, timeout=120))
-    if strike is not None:
-        waiter = asyncio.create_task(second_partial.wait())
-        await asyncio.wait({task, waiter}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        assert second_partial.is_set(), "no partial of the second utterance"
-        await strike()
-    messages = await within(task, 180)
-    return messages, arrived
 
 
 def counters(stack) -> dict[str, float]:
@@ -103,11 +73,11 @@ async def kill_the_master_mid_call(group, stack, audio, baseline) -> dict:
     before = counters(stack)
     timing = {}
 
-    async def strike():
+    async def strike(session_id):
         timing["port"], timing["killed"] = group.kill_master()
         timing["switched"] = await asyncio.to_thread(group.wait_for_failover, timing["port"])
 
-    messages, arrived = await call(stack, audio, strike)
+    messages, arrived = await stream_with_strike(stack.url, audio, strike, speed=SPEED)
     after = counters(stack)
     finals = [m for m in messages if m["type"] == "final"]
     texts = [m["text"] for m in finals]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
@@ -19,7 +20,7 @@ from common import keys
 from gateway.outputs.transcript_log import FINALS_STREAM
 
 from tests.kit.cluster import RedisClusterServer
-from tests.kit.faults import five_utterances_with_bounds
+from tests.kit.faults import five_utterances_with_bounds, stream_with_strike
 from tests.kit.support import word_errors
 from .test_e2e import check_event_order, check_one_session_of_clips, finals, load, run_session
 
@@ -30,7 +31,7 @@ MORE_SESSIONS = 5  # extra single-clip sessions if all landed on one master (3**
 
 @pytest.fixture(scope="module")
 def cluster():
-    server = RedisClusterServer()
+    server = RedisClusterServer(replicas=1)
     server.start()
     yield server
     server.close()
@@ -102,3 +103,30 @@ async def test_an_ended_call_is_followed_on_the_cluster(stack, cluster, clips):
     finally:
         await client.aclose()
     assert [e["text"] for e in entries] == [f["text"] for f in got]
+
+
+async def test_cluster_failover_mid_call(stack, cluster, clips):
+    """``CLUSTER FAILOVER`` moves the session's slot to the master's replica mid-call: the call
+    goes on to the end with every final once. (A manual failover is coordinated: the replica
+    catches up before it takes over, so nothing acknowledged is lost.)"""
+    audio, bounds = five_utterances_with_bounds(clips)
+    timing = {}
+
+    async def strike(session_id):
+        master = cluster.port_of(keys.SessionKeys(session_id).meta)
+        replica = cluster.replica_of(master)
+        timing["started"] = time.monotonic()
+        await asyncio.to_thread(cluster.failover, replica)
+        timing["done"] = time.monotonic()
+        assert cluster.port_of(keys.SessionKeys(session_id).meta) == replica
+        timing["ports"] = master, replica
+
+    messages, arrived = await stream_with_strike(stack.url, audio, strike)
+    errors = [m for m in messages if m["type"] == "error"]
+    assert errors == [], (errors, stack.logs())
+    wer = check_one_session_of_clips(messages, bounds, clips, stack.logs())
+    silence = (min((t for t in arrived if t > timing["started"]), default=time.monotonic()) - timing["started"])
+    print(f"cluster: CLUSTER FAILOVER of :{timing['ports'][0]} to :{timing['ports'][1]} mid-call took "
+          f"{(timing['done'] - timing['started']) * 1000:.0f} ms; client silent for {silence * 1000:.0f} ms; "
+          f"5 finals, WER {wer:.3%}")
+    assert wer <= 0.20

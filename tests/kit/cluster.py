@@ -1,4 +1,6 @@
-"""A throw-away 3-master Redis Cluster on loopback ports, for the cluster tests.
+"""A throw-away 3-master Redis Cluster on loopback ports, for the cluster tests; with
+``replicas=1`` each master has a replica, and :meth:`RedisClusterServer.failover` hands a
+master's slots to it with ``CLUSTER FAILOVER``.
 
 It offers what :class:`tests.kit.stack.Stack` uses of a :class:`tests.kit.support.RedisServer`
 (``url``, ``start``, ``stop``, ``close``, ``keys``) so the same stack of real processes runs
@@ -20,16 +22,18 @@ MASTERS = 3
 
 
 class RedisClusterServer:
-    """Three ``redis-server --cluster-enabled yes`` nodes joined by ``redis-cli --cluster create``."""
+    """``redis-server --cluster-enabled yes`` nodes joined by ``redis-cli --cluster create``:
+    ``masters`` masters with ``replicas`` replicas each."""
 
-    def __init__(self, masters: int = MASTERS) -> None:
+    def __init__(self, masters: int = MASTERS, *, replicas: int = 0) -> None:
         for tool in ("redis-server", "redis-cli"):
             if shutil.which(tool) is None:
                 raise RuntimeError(f"{tool} is not installed (Debian package redis-server / redis-tools)")
-        self.ports = [free_port() for _ in range(masters)]
+        self.replicas = replicas
+        self.ports = [free_port() for _ in range(masters * (1 + replicas))]
         # The cluster bus defaults to port + 10000, which may be taken or above
         # 65535; an explicit free port avoids both.
-        self.bus_ports = [free_port() for _ in range(masters)]
+        self.bus_ports = [free_port() for _ in self.ports]
         self.dir = tempfile.mkdtemp(prefix="ss-redis-cluster-")
         self.processes: list[Process] = []
 
@@ -44,7 +48,7 @@ class RedisClusterServer:
 
     @property
     def node_urls(self) -> list[str]:
-        """Plain URLs of every master, to inspect each node directly."""
+        """Plain URLs of every node, to inspect each directly."""
         return [f"redis://127.0.0.1:{port}/0" for port in self.ports]
 
     def start(self, timeout: float = 30.0) -> None:
@@ -61,7 +65,7 @@ class RedisClusterServer:
                 process.wait_for_line(r"Ready to accept connections", 10)
             subprocess.run(
                 ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port in self.ports),
-                 "--cluster-replicas", "0", "--cluster-yes"],
+                 "--cluster-replicas", str(self.replicas), "--cluster-yes"],
                 check=True, capture_output=True, text=True, timeout=timeout,
             )
             self._wait_until_ok(timeout)
@@ -70,29 +74,63 @@ class RedisClusterServer:
             raise
 
     def _wait_until_ok(self, timeout: float) -> None:
-        """Every node reports ``cluster_state:ok`` (slots assigned, gossip converged)."""
+        """Every node reports ``cluster_state:ok`` (slots assigned, gossip converged) and
+        every replica is in sync with its master."""
         deadline = time.monotonic() + timeout
         pending = list(self.ports)
         while pending:
-            client = sync_redis.Redis(host="127.0.0.1", port=pending[0])
+            client = sync_redis.Redis(host="127.0.0.1", port=pending[0], decode_responses=True)
             try:
                 info = client.execute_command("CLUSTER INFO")  # parsed into a dict
+                replication = client.info("replication")
             finally:
                 client.close()
-            if info.get("cluster_state") == "ok":
+            if info.get("cluster_state") == "ok" and replication.get("master_link_status", "up") == "up":
                 pending.pop(0)
                 continue
             if time.monotonic() > deadline:
-                raise TimeoutError(f"node {pending[0]} not ok after {timeout}s:\n{info}")
+                raise TimeoutError(f"node {pending[0]} not ok after {timeout}s:\n{info}\n{replication}")
             time.sleep(0.05)  # polling interval of a bounded wait on a condition
 
+    def role(self, port: int) -> str:
+        client = sync_redis.Redis(host="127.0.0.1", port=port)
+        try:
+            return client.execute_command("ROLE")[0].decode()
+        finally:
+            client.close()
+
+    def replica_of(self, master_port: int) -> int:
+        """The port of a replica of the master on ``master_port``."""
+        client = sync_redis.Redis(host="127.0.0.1", port=master_port, decode_responses=True)
+        try:
+            replicas = client.info("replication")
+        finally:
+            client.close()
+        return int(replicas["slave0"]["port"])
+
+    def failover(self, replica_port: int, timeout: float = 30.0) -> None:
+        """``CLUSTER FAILOVER`` on a replica: its master stops taking writes, the replica catches
+        up and takes over its slots, the master becomes its replica. Returns once every node
+        agrees and the cluster is ok."""
+        client = sync_redis.Redis(host="127.0.0.1", port=replica_port)
+        try:
+            client.execute_command("CLUSTER FAILOVER")
+        finally:
+            client.close()
+        deadline = time.monotonic() + timeout
+        while self.role(replica_port) != "master":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"node {replica_port} not a master {timeout}s after CLUSTER FAILOVER")
+            time.sleep(0.05)  # polling interval of a bounded wait on a condition
+        self._wait_until_ok(max(1.0, deadline - time.monotonic()))
+
     def keys(self, pattern: str) -> list[str]:
-        """Keys matching ``pattern`` on every master (``SCAN`` is per node on a cluster)."""
-        found = []
+        """Keys matching ``pattern`` on any node (``SCAN`` is per node on a cluster)."""
+        found = set()
         for url in self.node_urls:
             client = sync_redis.Redis.from_url(url)
             try:
-                found += [key.decode() for key in client.scan_iter(pattern)]
+                found.update(key.decode() for key in client.scan_iter(pattern))
             finally:
                 client.close()
         return sorted(found)

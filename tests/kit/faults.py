@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import urllib.request
 
 import numpy as np
 import soundfile
+
+from common.aio import within
+from streamscribe_client import file_frames, stream
 
 from .support import wait_until
 
@@ -86,3 +91,34 @@ def metric(text: str, name: str, **labels) -> float:
         if all(found.get(k) == v for k, v in labels.items()):
             total += float(match.group(2))
     return total
+
+
+async def stream_with_strike(url: str, audio: np.ndarray, strike=None, *, speed: float = 2.0,
+                             ) -> tuple[list[dict], list[float]]:
+    """Stream ``audio`` (16 kHz) to ``url``; once the 2nd utterance has a partial, await
+    ``strike(session_id)``. The messages, and the ``time.monotonic()`` at which each arrived."""
+    second_partial = asyncio.Event()
+    arrived: list[float] = []
+    finals = 0
+    session_id = None
+
+    def on_message(message):
+        nonlocal finals, session_id
+        arrived.append(time.monotonic())
+        if message["type"] == "session_created":
+            session_id = message["session_id"]
+        elif message["type"] == "final":
+            finals += 1
+        elif message["type"] == "partial" and finals == 1:
+            second_partial.set()
+
+    task = asyncio.create_task(stream(url, file_frames(audio, 16000, chunk_ms=100, speed=speed),
+                                      sample_rate=16000, on_message=on_message, timeout=120))
+    if strike is not None:
+        waiter = asyncio.create_task(second_partial.wait())
+        await asyncio.wait({task, waiter}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        assert second_partial.is_set(), "no partial of the second utterance"
+        await strike(session_id)
+    messages = await within(task, 180)
+    return messages, arrived
