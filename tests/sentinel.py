@@ -1,16 +1,22 @@
-"""A throw-away Sentinel group on loopback ports, for the failover tests: a master, a
-replica and three sentinels that fail over a second after the master stops answering.
+"""A throw-away Sentinel group on loopback ports, for the failover tests: a master,
+replicas and three sentinels that fail over a second after the master stops answering.
 
 It offers what :class:`tests.conftest.Stack` uses of a :class:`tests.support.RedisServer`
 (``url``, ``keys``, ``close``), so the same stack of real processes runs against it; only
 the URL (``redis+sentinel://``) differs. Processes are ended by their PID only.
+
+With ``stallable=True`` the replicas replicate through a :class:`Relay` each, which can
+stop passing bytes: replication stalls while the master, its clients and the sentinels
+carry on, as when the network between master and replicas fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,12 +29,96 @@ SENTINELS = 3
 QUORUM = 2
 DOWN_AFTER_MS = 1000
 FAILOVER_TIMEOUT_MS = 3000
+STALLABLE_FAILOVER_TIMEOUT_MS = 120_000
+
+
+class Relay:
+    """Passes TCP connections made to ``port`` on to ``target``, on a thread of its own.
+
+    :meth:`stall` stops passing bytes either way (those read meanwhile are held, and dropped
+    by :meth:`cut`, as a failed link drops them); :meth:`cut` closes every connection.
+    """
+
+    def __init__(self, target: int) -> None:
+        self.port = free_port()
+        self.target = target
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"relay-{self.port}", daemon=True)
+        self._passing: asyncio.Event | None = None
+        self._server: asyncio.Server | None = None
+        self._transports: set[asyncio.Transport] = set()
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(10)
+
+    async def _listen(self) -> None:
+        self._passing = asyncio.Event()
+        self._passing.set()
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._transports |= {writer.transport, upstream_writer.transport}
+        await asyncio.gather(self._pass(reader, upstream_writer), self._pass(upstream_reader, writer),
+                             return_exceptions=True)
+        for transport in (writer.transport, upstream_writer.transport):
+            self._transports.discard(transport)
+            transport.abort()
+
+    async def _pass(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            await self._passing.wait()
+            writer.write(data)
+            await writer.drain()
+        writer.transport.abort()
+
+    def _call(self, function) -> None:
+        async def call():
+            function()
+        asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
+
+    def stall(self) -> None:
+        self._call(self._passing.clear)
+
+    def cut(self) -> None:
+        def abort():
+            for transport in list(self._transports):
+                transport.abort()
+        self._call(abort)
+
+    def close(self) -> None:
+        if not self._thread.is_alive():
+            return
+
+        async def stop():
+            self._server.close()
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:  # relays of cut connections still waiting to pass what they held
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self.cut()
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
 
 
 class SentinelGroup:
-    """``redis-server`` master and replica, ``redis-sentinel`` ×3, in one temporary folder."""
+    """``redis-server`` master and replicas, ``redis-sentinel`` ×3, in one temporary folder.
 
-    def __init__(self, *, replicas: int = 1) -> None:
+    ``stallable``: each replica replicates through a :class:`Relay` (see the module's docstring).
+    The sentinels then wait ``STALLABLE_FAILOVER_TIMEOUT_MS`` before they point a replica
+    that replicates from a relay at the master itself ("+fix-slave-config"): longer than
+    a test that stalls replication takes.
+    """
+
+    def __init__(self, *, replicas: int = 1, stallable: bool = False) -> None:
         for tool in ("redis-server", "redis-sentinel"):
             if shutil.which(tool) is None:
                 raise RuntimeError(f"{tool} is not installed (Debian packages redis-server, redis-sentinel)")
@@ -39,6 +129,8 @@ class SentinelGroup:
         self.sentinels: list[Process] = []
         self.master_port = self.data_ports[0]
         self._seen = [0] * SENTINELS  # per sentinel, its log lines before the last kill
+        self.relays: list[Relay] = []
+        self.stallable = stallable
 
     @property
     def url(self) -> str:
@@ -56,7 +148,13 @@ class SentinelGroup:
             master = self.data_ports[0]
             self._start_server(master)
             for port in self.data_ports[1:]:
-                self._start_server(port, replica_of=master)
+                upstream = master
+                if self.stallable:
+                    relay = Relay(master)
+                    relay.start()
+                    self.relays.append(relay)
+                    upstream = relay.port
+                self._start_server(port, replica_of=upstream)
             for port in self.sentinel_ports:
                 self.sentinels.append(self._start_sentinel(port, master))
             self.wait_until_healthy(timeout)
@@ -82,7 +180,8 @@ class SentinelGroup:
             f"port {port}\nbind 127.0.0.1\ndir {self.dir}\n"
             f"sentinel monitor {SERVICE} 127.0.0.1 {master} {QUORUM}\n"
             f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}\n"
-            f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}\n"
+            f"sentinel failover-timeout {SERVICE} "
+            f"{STALLABLE_FAILOVER_TIMEOUT_MS if self.stallable else FAILOVER_TIMEOUT_MS}\n"
             f"sentinel parallel-syncs {SERVICE} 1\n")
         process = Process(f"sentinel-{port}", ["redis-sentinel", str(config)])
         process.wait_for_line(r"\+monitor master", 10)
@@ -126,6 +225,27 @@ class SentinelGroup:
     def wait_until_healthy(self, timeout: float = 30.0) -> None:
         wait_until(self._healthy, timeout, "sentinel group healthy (one master, replicas online, sentinels agree)")
 
+    def stall_replication(self) -> None:
+        """Replication stops (see :class:`Relay`); the master and the sentinels go on."""
+        for relay in self.relays:
+            relay.stall()
+
+    def replication_offsets(self) -> tuple[int, list[int]]:
+        """The master's replication offset, and each replica's own (what it has applied)."""
+        offsets = []
+        for port in self.data_ports:
+            if port not in self.servers:
+                continue
+            client = sync_redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=2)
+            try:
+                info = client.info("replication")
+            finally:
+                client.close()
+            offsets.append((port == self.master_port, info["master_repl_offset"] if info["role"] == "master"
+                            else info["slave_repl_offset"]))
+        master = next(offset for is_master, offset in offsets if is_master)
+        return master, [offset for is_master, offset in offsets if not is_master]
+
     def kill_master(self) -> tuple[int, float]:
         """SIGKILL the master; (its port, time.monotonic() of the kill)."""
         port = self.master_port
@@ -134,6 +254,8 @@ class SentinelGroup:
         killed = time.monotonic()
         process.signal(signal.SIGKILL)
         process.proc.wait(5)
+        for relay in self.relays:  # what the relays held dies with the link
+            relay.cut()
         return port, killed
 
     def wait_for_failover(self, old_port: int, timeout: float = 30.0) -> float:
@@ -165,6 +287,8 @@ class SentinelGroup:
     def close(self) -> None:
         for process in [*self.sentinels, *self.servers.values()]:
             process.stop()
+        for relay in self.relays:
+            relay.close()
         self.sentinels = []
         self.servers = {}
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -22,8 +22,14 @@ import time
 
 import pytest
 
-from .faults import five_utterances, http_port, metric, scrape, stream_with_strike
+from common import bus
+from common.sentinel import WaitForReplicas
+
+from .conftest import Stack
+from .faults import five_utterances, five_utterances_with_bounds, http_port, metric, scrape, stream_with_strike
 from .sentinel import SentinelGroup
+from .support import word_errors
+from .test_e2e import check_one_session_of_clips
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -66,6 +72,39 @@ def counters(stack) -> dict[str, float]:
         "gaps": sum(metric(text, "streamscribe_stage_sequence_gaps_total") for text in workers),
         "takeovers": sum(metric(text, "streamscribe_stage_lease_takeovers_total") for text in workers),
     }
+
+
+COMMIT = "redis.call('XADD', KEYS[1], '*', 'r', ARGV[1]); redis.call('HSET', KEYS[2], 'consumed', ARGV[1]); return 1"
+CALLS = 2000
+
+
+async def test_waiting_for_one_replica_costs_a_round_trip(group):
+    """The latency WAIT adds to a write (one script call, as a stage's commit makes) with one
+    replica on loopback: the same calls through the Sentinel client, without and with it."""
+    client = bus.connect(group.url)
+    try:
+        script = client.register_script(COMMIT)
+        payload = b"x" * 3200  # 100 ms of 16 kHz PCM16, as one audio record
+        latencies = {}
+        for wait in (None, WaitForReplicas(1, 100)) * 2:  # twice, the first round warms up
+            spent = []
+            for i in range(CALLS):
+                started = time.perf_counter()
+                replies = await bus.run_scripts(client, [(script, ["t:wait:s", "t:wait:h"], [payload])], wait=wait)
+                spent.append(time.perf_counter() - started)
+                assert replies[0] == 1 and (wait is None or replies[1] == 1), replies
+            latencies[wait is not None] = sorted(spent)
+        await client.delete("t:wait:s", "t:wait:h")
+    finally:
+        await client.aclose()
+
+    def ms(values, q):
+        return values[int(q * (len(values) - 1))] * 1000
+
+    without, with_wait = latencies[False], latencies[True]
+    print(f"WAIT 1 replica (loopback, {CALLS} sequential script calls): p50 {ms(without, .5):.3f} -> "
+          f"{ms(with_wait, .5):.3f} ms, p99 {ms(without, .99):.3f} -> {ms(with_wait, .99):.3f} ms; "
+          f"added p50 {ms(with_wait, .5) - ms(without, .5):.3f} ms")
 
 
 async def kill_the_master_mid_call(group, stack, audio, baseline) -> dict:
@@ -120,3 +159,62 @@ async def test_master_killed_mid_call_the_call_completes(group, stack, audio, ba
         assert result["duplicates"] == 0, result["messages"]
         assert [m["text"] for m in result["messages"] if m["type"] == "final"] == baseline, (
             result["messages"], stack.logs())
+
+
+# Seconds replication stays stalled before the master dies (the fault itself, not a wait for
+# anything), and the WAIT timeout that outlasts it.
+STALL = 1.0
+WAIT_TIMEOUT_MS = 2000
+
+
+@pytest.mark.parametrize("wait", [False, True], ids=["without-wait", "with-wait"])
+async def test_replication_stalled_then_master_killed(clips, audio, wait):
+    """Replication to both replicas stalls for a second (the master, its clients and the
+    sentinels carry on), then the master dies and a replica without that second's writes
+    takes over. Without WAIT the writes the master acknowledged meanwhile are gone: what the
+    client got is printed. With ``wait_replicas=1`` no writer went on past a write the
+    replicas lacked, and the call must end as a fault-free one does."""
+    for run in range(1, RUNS + 1):
+        await stall_then_kill(run, clips, audio, wait=wait)
+
+
+async def stall_then_kill(run: int, clips, audio, *, wait: bool) -> None:
+    """One run, on a group and a stack of its own (after a failover the replicas no longer
+    replicate through the relays)."""
+    group = SentinelGroup(replicas=2, stallable=True)
+    await asyncio.to_thread(group.start)
+    stack = None
+    try:
+        url = group.url + (f"?wait_replicas=1&wait_timeout_ms={WAIT_TIMEOUT_MS}" if wait else "")
+        stack = await asyncio.to_thread(Stack, group, extra_env={"STREAMSCRIBE_REDIS_URL": url})
+        _, bounds = five_utterances_with_bounds(clips)
+        timing = {}
+
+        async def strike(session_id):
+            group.stall_replication()
+            await asyncio.sleep(STALL)  # the fault's length
+            master, replicas = await asyncio.to_thread(group.replication_offsets)
+            timing["port"], timing["killed"] = group.kill_master()
+            timing["unreplicated"] = master - max(replicas)
+            timing["switched"] = await asyncio.to_thread(group.wait_for_failover, timing["port"])
+
+        messages, arrived = await stream_with_strike(stack.url, audio, strike, speed=SPEED)
+        finals = [m for m in messages if m["type"] == "final"]
+        errors = [m for m in messages if m["type"] == "error"]
+        words = [word_errors(reference, final["text"]) for final, (_, reference) in zip(finals, clips)]
+        later = [t for t in arrived if t > timing["killed"]]
+        print(f"replication stalled {STALL:g} s, then kill -9, {'with' if wait else 'without'} WAIT, run {run}: "
+              f"{timing['unreplicated']} bytes the replicas never got; finals {len(finals)}/{len(clips)}, "
+              f"duplicates at the client {len(finals) - len({m['utterance_id'] for m in finals})}, "
+              f"errors {[(e['code'], e['message']) for e in errors]}, "
+              f"WER {sum(e for e, _ in words) / max(1, sum(n for _, n in words)):.1%}; "
+              f"failover {(timing['switched'] - timing['killed']) * 1000:.0f} ms, client silent for "
+              f"{((later[0] if later else time.monotonic()) - timing['killed']) * 1000:.0f} ms after the kill")
+        assert timing["unreplicated"] > 0, "nothing was left unreplicated: the stall proved nothing"
+        if wait:
+            assert errors == [], (errors, stack.logs())
+            assert check_one_session_of_clips(messages, bounds, clips, stack.logs()) <= 0.20
+    finally:
+        if stack is not None:
+            await asyncio.to_thread(stack.close)
+        await asyncio.to_thread(group.close)
