@@ -207,7 +207,8 @@ class SettingsParser(argparse.ArgumentParser):
     def add_common(self, *, http_port: int | None) -> None:
         """Options every service has: Redis, logging and (for workers) the HTTP port."""
         self.option("--redis-url", default=REDIS_URL, shared=True, secret=has_password, file=True,
-                    help="Redis URL (redis://, rediss://, or redis+cluster:// for Redis Cluster); "
+                    help="Redis URL (redis://, rediss://, redis+cluster:// for Redis Cluster, "
+                         "redis+sentinel://host:26379,.../service behind Sentinel); "
                          "one with a password only from the environment or --redis-url-file")
         self.option("--log-level", default="INFO", shared=True, help="logging level")
         self.option("--log-format", default="text", choices=["text", "json"], shared=True,

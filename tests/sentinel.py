@@ -44,17 +44,17 @@ class Relay:
         self.target = target
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"relay-{self.port}", daemon=True)
-        self._passing: asyncio.Event | None = None
+        self._stalled = False
+        self._changed: asyncio.Condition | None = None
         self._server: asyncio.Server | None = None
         self._transports: set[asyncio.Transport] = set()
 
     def start(self) -> None:
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(10)
+        self._call(self._listen())
 
     async def _listen(self) -> None:
-        self._passing = asyncio.Event()
-        self._passing.set()
+        self._changed = asyncio.Condition()
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -72,38 +72,39 @@ class Relay:
 
     async def _pass(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while data := await reader.read(65536):
-            await self._passing.wait()
+            async with self._changed:
+                await self._changed.wait_for(lambda: not self._stalled or writer.transport.is_closing())
+            if writer.transport.is_closing():
+                break
             writer.write(data)
             await writer.drain()
         writer.transport.abort()
 
-    def _call(self, function) -> None:
-        async def call():
-            function()
-        asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
+    def _call(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
 
     def stall(self) -> None:
-        self._call(self._passing.clear)
+        async def stall():
+            self._stalled = True
+        self._call(stall())
 
     def cut(self) -> None:
-        def abort():
+        async def cut():
             for transport in list(self._transports):
                 transport.abort()
-        self._call(abort)
+            async with self._changed:
+                self._changed.notify_all()  # what waited to pass finds its connection closed
+        self._call(cut())
 
     def close(self) -> None:
         if not self._thread.is_alive():
             return
+        self.cut()
 
         async def stop():
             self._server.close()
-            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-            for task in tasks:  # relays of cut connections still waiting to pass what they held
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        self.cut()
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+            await self._server.wait_closed()
+        self._call(stop())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()

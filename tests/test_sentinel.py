@@ -198,16 +198,21 @@ async def stall_then_kill(run: int, clips, audio, *, wait: bool) -> None:
             timing["unreplicated"] = master - max(replicas)
             timing["switched"] = await asyncio.to_thread(group.wait_for_failover, timing["port"])
 
-        messages, arrived = await stream_with_strike(stack.url, audio, strike, speed=SPEED)
+        try:
+            messages, arrived = await stream_with_strike(stack.url, audio, strike, speed=SPEED)
+        except Exception:
+            print(stack.logs(), group.logs(), sep="\n")
+            raise
         finals = [m for m in messages if m["type"] == "final"]
         errors = [m for m in messages if m["type"] == "error"]
-        words = [word_errors(reference, final["text"]) for final, (_, reference) in zip(finals, clips)]
+        # Over the whole call: a lost final must not shift every later one against its clip.
+        errors_words = word_errors(" ".join(reference for _, reference in clips), " ".join(f["text"] for f in finals))
         later = [t for t in arrived if t > timing["killed"]]
         print(f"replication stalled {STALL:g} s, then kill -9, {'with' if wait else 'without'} WAIT, run {run}: "
               f"{timing['unreplicated']} bytes the replicas never got; finals {len(finals)}/{len(clips)}, "
               f"duplicates at the client {len(finals) - len({m['utterance_id'] for m in finals})}, "
               f"errors {[(e['code'], e['message']) for e in errors]}, "
-              f"WER {sum(e for e, _ in words) / max(1, sum(n for _, n in words)):.1%}; "
+              f"WER {errors_words[0] / errors_words[1]:.1%}; "
               f"failover {(timing['switched'] - timing['killed']) * 1000:.0f} ms, client silent for "
               f"{((later[0] if later else time.monotonic()) - timing['killed']) * 1000:.0f} ms after the kill")
         assert timing["unreplicated"] > 0, "nothing was left unreplicated: the stall proved nothing"
