@@ -134,7 +134,12 @@ def is_sentinel_url(url: str) -> bool:
 
 
 def parse_url(url: str) -> SentinelURL:
-    """``url`` parsed; :class:`ConfigError` naming what is wrong (never echoing a password)."""
+    """``url`` parsed; :class:`ConfigError` naming what is wrong.
+
+    A URL with credentials is never echoed, not even in part: a password with a reserved
+    character left unencoded (``/``, ``?``, ``,``) spills into the parts after it.
+    """
+    show = _hidden if "@" in url else _quoted
     if url.startswith("rediss+sentinel://"):
         raise ConfigError("Redis URL: rediss+sentinel:// (TLS) is not supported; use redis+sentinel://")
     if not url.startswith(SCHEME):
@@ -150,34 +155,43 @@ def parse_url(url: str) -> SentinelURL:
         user, colon, secret = userinfo.partition(":")
         username = unquote(user) or None
         password = unquote(secret) if colon else None
-    sentinels = tuple(_host_port(part) for part in hosts.split(","))
-    service, db = _service_and_db(path)
-    options = _options(query)
+    sentinels = tuple(_host_port(part, show) for part in hosts.split(","))
+    service, db = _service_and_db(path, show)
+    options = _options(query, show)
     return SentinelURL(sentinels=sentinels, service=service, db=db, username=username, password=password,
                        **options)
 
 
-def _host_port(text: str) -> tuple[str, int]:
+def _quoted(text: str) -> str:
+    return f" {text!r}"
+
+
+def _hidden(text: str) -> str:
+    return ""
+
+
+def _host_port(text: str, show) -> tuple[str, int]:
     if not text:
         raise ConfigError("Redis URL: name each sentinel as host[:port], separated by commas "
                           f"({SCHEME}host1:26379,host2:26379/service)")
     if text.startswith("["):  # [IPv6]:port
         host, bracket, port = text[1:].partition("]")
         if not bracket or not host or (port and not port.startswith(":")):
-            raise ConfigError(f"Redis URL: sentinel {text!r} is not [IPv6 address]:port")
+            raise ConfigError(f"Redis URL: a sentinel{show(text)} is not [IPv6 address]:port")
         port = port[1:]
     else:
         host, _, port = text.partition(":")
         if not host or ":" in port:
-            raise ConfigError(f"Redis URL: sentinel {text!r} is not host[:port] (an IPv6 address goes in [])")
+            raise ConfigError(f"Redis URL: a sentinel{show(text)} is not host[:port] "
+                              "(an IPv6 address goes in [])")
     if not port:
         return host, DEFAULT_PORT
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"Redis URL: sentinel {text!r} has no valid port")
+        raise ConfigError(f"Redis URL: a sentinel{show(text)} has no valid port")
     return host, int(port)
 
 
-def _service_and_db(path: str) -> tuple[str, int]:
+def _service_and_db(path: str, show) -> tuple[str, int]:
     parts = path.split("/") if path else []
     if parts and parts[-1] == "" and len(parts) > 1:  # a trailing slash
         parts.pop()
@@ -191,11 +205,11 @@ def _service_and_db(path: str) -> tuple[str, int]:
     if len(parts) == 1:
         return service, 0
     if not parts[1].isdigit():
-        raise ConfigError(f"Redis URL: the database {parts[1]!r} is not a number")
+        raise ConfigError(f"Redis URL: the database{show(parts[1])} is not a number")
     return service, int(parts[1])
 
 
-def _options(query: str) -> dict:
+def _options(query: str, show) -> dict:
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError:
@@ -203,16 +217,16 @@ def _options(query: str) -> dict:
     options: dict = {}
     for name, value in pairs:
         if name in options:
-            raise ConfigError(f"Redis URL: option {name} is given twice")
+            raise ConfigError(f"Redis URL: option{show(name)} is given twice")
         if name in ("sentinel_username", "sentinel_password"):
             options[name] = value or None
         elif name == "wait_replicas":
             if not value.isdigit():
-                raise ConfigError(f"Redis URL: wait_replicas={value!r} is not a number of replicas (0 or more)")
+                raise ConfigError(f"Redis URL: wait_replicas{show(value)} is not a number of replicas (0 or more)")
             options[name] = int(value)
         elif name == "wait_timeout_ms":
             if not value.isdigit() or not 0 < int(value) <= MAX_WAIT_TIMEOUT_MS:
-                raise ConfigError(f"Redis URL: wait_timeout_ms={value!r} is not a number of ms from 1 to "
+                raise ConfigError(f"Redis URL: wait_timeout_ms{show(value)} is not a number of ms from 1 to "
                                   f"{MAX_WAIT_TIMEOUT_MS}")
             options[name] = int(value)
         elif name == "failover_wait":
@@ -221,10 +235,10 @@ def _options(query: str) -> dict:
             except ValueError:
                 seconds = math.nan
             if not (math.isfinite(seconds) and seconds > 0):
-                raise ConfigError(f"Redis URL: failover_wait={value!r} is not a positive number of seconds")
+                raise ConfigError(f"Redis URL: failover_wait{show(value)} is not a positive number of seconds")
             options[name] = seconds
         else:
-            raise ConfigError(f"Redis URL: unknown option {name!r} (a Sentinel URL takes sentinel_username, "
+            raise ConfigError(f"Redis URL: an unknown option{show(name)} (a Sentinel URL takes sentinel_username, "
                               "sentinel_password, failover_wait, wait_replicas and wait_timeout_ms)")
     return options
 

@@ -50,9 +50,9 @@ def test_ipv6_sentinels():
 @pytest.mark.parametrize("url, message", [
     ("redis+sentinel:///mymaster", "name each sentinel"),
     ("redis+sentinel://s1,,s2/mymaster", "name each sentinel"),
-    ("redis+sentinel://s1:port/mymaster", "no valid port"),
-    ("redis+sentinel://s1:0/mymaster", "no valid port"),
-    ("redis+sentinel://s1:70000/mymaster", "no valid port"),
+    ("redis+sentinel://s1:port/mymaster", "has no valid port"),
+    ("redis+sentinel://s1:0/mymaster", "has no valid port"),
+    ("redis+sentinel://s1:70000/mymaster", "has no valid port"),
     ("redis+sentinel://::1:26379/mymaster", "IPv6 address goes in []"),
     ("redis+sentinel://[::1/mymaster", "not [IPv6 address]:port"),
     ("redis+sentinel://[::1]26379/mymaster", "not [IPv6 address]:port"),
@@ -60,12 +60,12 @@ def test_ipv6_sentinels():
     ("redis+sentinel://s1:26379/", "name the master's Sentinel service"),
     ("redis+sentinel://s1/mymaster/zero", "database 'zero' is not a number"),
     ("redis+sentinel://s1/mymaster/0/extra", "not 3 path parts"),
-    ("redis+sentinel://s1/mymaster?failover_wait=0", "failover_wait='0' is not a positive number"),
-    ("redis+sentinel://s1/mymaster?failover_wait=soon", "failover_wait='soon' is not a positive number"),
+    ("redis+sentinel://s1/mymaster?failover_wait=0", "failover_wait '0' is not a positive number"),
+    ("redis+sentinel://s1/mymaster?failover_wait=soon", "failover_wait 'soon' is not a positive number"),
     ("redis+sentinel://s1/mymaster?failover_wait=inf", "is not a positive number"),
-    ("redis+sentinel://s1/mymaster?wait_replicas=-1", "wait_replicas='-1' is not a number of replicas"),
-    ("redis+sentinel://s1/mymaster?wait_replicas=one", "wait_replicas='one' is not a number of replicas"),
-    ("redis+sentinel://s1/mymaster?wait_timeout_ms=0", "wait_timeout_ms='0' is not a number of ms from 1 to 2000"),
+    ("redis+sentinel://s1/mymaster?wait_replicas=-1", "wait_replicas '-1' is not a number of replicas"),
+    ("redis+sentinel://s1/mymaster?wait_replicas=one", "wait_replicas 'one' is not a number of replicas"),
+    ("redis+sentinel://s1/mymaster?wait_timeout_ms=0", "wait_timeout_ms '0' is not a number of ms from 1 to 2000"),
     ("redis+sentinel://s1/mymaster?wait_timeout_ms=5000", "is not a number of ms from 1 to 2000"),
     ("redis+sentinel://s1/mymaster?ssl=true", "unknown option 'ssl'"),
     ("redis+sentinel://s1/mymaster?failover_wait=1&failover_wait=2", "given twice"),
@@ -79,10 +79,16 @@ def test_malformed_urls_say_what_is_wrong(url, message):
     assert message in str(caught.value)
 
 
-def test_errors_never_show_the_password():
+@pytest.mark.parametrize("url", [
+    "redis+sentinel://:hunter2@s1:bad/mymaster",
+    "redis+sentinel://:hun/ter2@s1/mymaster",  # "/" not percent-encoded: "hun" is the host part
+    "redis+sentinel://:hunter2@s1/mymaster/ter2",
+    "redis+sentinel://:hun?ter2=1@s1/mymaster",
+])
+def test_errors_never_show_any_part_of_a_url_with_credentials(url):
     with pytest.raises(ConfigError) as caught:
-        parse_url("redis+sentinel://:hunter2@s1:bad/mymaster")
-    assert "hunter2" not in str(caught.value)
+        parse_url(url)
+    assert "hun" not in str(caught.value) and "ter2" not in str(caught.value), caught.value
 
 
 def test_connect_refuses_a_malformed_url_before_any_connection():
