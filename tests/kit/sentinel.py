@@ -1,7 +1,7 @@
 """A throw-away Sentinel group on loopback ports, for the failover tests: a master,
 replicas and three sentinels that fail over a second after the master stops answering.
 
-It offers what :class:`tests.conftest.Stack` uses of a :class:`tests.support.RedisServer`
+It offers what :class:`tests.kit.stack.Stack` uses of a :class:`tests.kit.support.RedisServer`
 (``url``, ``keys``, ``close``), so the same stack of real processes runs against it; only
 the URL (``redis+sentinel://``) differs. Processes are ended by their PID only.
 

@@ -21,14 +21,16 @@ import os
 import time
 
 import pytest
+from redis.exceptions import ConnectionError
 
 from common import bus
 from common.sentinel import WaitForReplicas
 
-from .conftest import Stack
-from .faults import five_utterances, five_utterances_with_bounds, http_port, metric, scrape, stream_with_strike
-from .sentinel import SentinelGroup
-from .support import word_errors
+from tests.kit.faults import (five_utterances, five_utterances_with_bounds, http_port, metric, scrape,
+                              stream_with_strike)
+from tests.kit.sentinel import SentinelGroup
+from tests.kit.stack import Stack
+from tests.kit.support import free_port, word_errors
 from .test_e2e import check_one_session_of_clips
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -105,6 +107,17 @@ async def test_waiting_for_one_replica_costs_a_round_trip(group):
     print(f"WAIT 1 replica (loopback, {CALLS} sequential script calls): p50 {ms(without, .5):.3f} -> "
           f"{ms(with_wait, .5):.3f} ms, p99 {ms(without, .99):.3f} -> {ms(with_wait, .99):.3f} ms; "
           f"added p50 {ms(with_wait, .5) - ms(without, .5):.3f} ms")
+
+
+async def test_without_a_master_a_command_fails_after_failover_wait():
+    client = bus.connect(f"redis+sentinel://127.0.0.1:{free_port()}/mymaster?failover_wait=0.3")
+    try:
+        started = time.monotonic()
+        with pytest.raises(ConnectionError, match="No master found for 'mymaster'"):
+            await client.ping()
+        assert 0.3 <= time.monotonic() - started < 5
+    finally:
+        await client.aclose()
 
 
 async def kill_the_master_mid_call(group, stack, audio, baseline) -> dict:
