@@ -73,7 +73,12 @@ class Ownership:
                 if "NOGROUP" in str(exc):  # Redis restarted empty: recreate idempotently
                     await self.ensure_group()
                     continue
-                raise
+                if not str(exc).startswith("UNBLOCKED"):
+                    raise
+                # A failover made the stream's master a replica while this read waited on it
+                # (CLUSTER FAILOVER, SENTINEL FAILOVER): read again, from the new master.
+                log.warning("claim loop: %s; reading again", exc)
+                continue
             except (RedisError, OSError) as exc:
                 runner.metrics.redis_errors.inc()
                 log.warning("claim loop: %s; retrying in %.1fs", exc, backoff.delay)

@@ -74,8 +74,8 @@ class RedisClusterServer:
             raise
 
     def _wait_until_ok(self, timeout: float) -> None:
-        """Every node reports ``cluster_state:ok`` (slots assigned, gossip converged) and
-        every replica is in sync with its master."""
+        """Every node reports ``cluster_state:ok`` (slots assigned, gossip converged), every
+        replica is in sync with its master, and every node sees the same masters and replicas."""
         deadline = time.monotonic() + timeout
         pending = list(self.ports)
         while pending:
@@ -83,13 +83,16 @@ class RedisClusterServer:
             try:
                 info = client.execute_command("CLUSTER INFO")  # parsed into a dict
                 replication = client.info("replication")
+                nodes = client.execute_command("CLUSTER NODES")  # parsed: {"ip:port@bus": {"flags": ...}}
             finally:
                 client.close()
-            if info.get("cluster_state") == "ok" and replication.get("master_link_status", "up") == "up":
+            roles = sorted("master" if "master" in node["flags"] else "slave" for node in nodes.values())
+            if (info.get("cluster_state") == "ok" and replication.get("master_link_status", "up") == "up"
+                    and roles.count("slave") == len(self.ports) * self.replicas // (1 + self.replicas)):
                 pending.pop(0)
                 continue
             if time.monotonic() > deadline:
-                raise TimeoutError(f"node {pending[0]} not ok after {timeout}s:\n{info}\n{replication}")
+                raise TimeoutError(f"node {pending[0]} not ok after {timeout}s:\n{info}\n{replication}\n{nodes}")
             time.sleep(0.05)  # polling interval of a bounded wait on a condition
 
     def role(self, port: int) -> str:
@@ -118,11 +121,22 @@ class RedisClusterServer:
         finally:
             client.close()
         deadline = time.monotonic() + timeout
-        while self.role(replica_port) != "master":
+        while not all(self._sees_as_master(port, replica_port) for port in self.ports):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"node {replica_port} not a master {timeout}s after CLUSTER FAILOVER")
+                raise TimeoutError(f"not every node sees {replica_port} as a master {timeout}s after CLUSTER FAILOVER")
             time.sleep(0.05)  # polling interval of a bounded wait on a condition
         self._wait_until_ok(max(1.0, deadline - time.monotonic()))
+
+    @staticmethod
+    def _sees_as_master(port: int, node_port: int) -> bool:
+        """Whether the node on ``port`` lists the node on ``node_port`` as a master (CLUSTER NODES)."""
+        client = sync_redis.Redis(host="127.0.0.1", port=port, decode_responses=True)
+        try:
+            nodes = client.execute_command("CLUSTER NODES")  # parsed into {"ip:port@bus": {...}}
+        finally:
+            client.close()
+        return any(address.split("@")[0].endswith(f":{node_port}") and "master" in node["flags"]
+                   for address, node in nodes.items())
 
     def keys(self, pattern: str) -> list[str]:
         """Keys matching ``pattern`` on any node (``SCAN`` is per node on a cluster)."""
