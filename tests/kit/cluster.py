@@ -86,9 +86,9 @@ class RedisClusterServer:
                 nodes = client.execute_command("CLUSTER NODES")  # parsed: {"ip:port@bus": {"flags": ...}}
             finally:
                 client.close()
-            roles = sorted("master" if "master" in node["flags"] else "slave" for node in nodes.values())
+            replicas = sum("slave" in node["flags"] for node in nodes.values())
             if (info.get("cluster_state") == "ok" and replication.get("master_link_status", "up") == "up"
-                    and roles.count("slave") == len(self.ports) * self.replicas // (1 + self.replicas)):
+                    and replicas == len(self.ports) * self.replicas // (1 + self.replicas)):
                 pending.pop(0)
                 continue
             if time.monotonic() > deadline:
