@@ -36,7 +36,7 @@ from collections.abc import Callable, Collection, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigError
 
@@ -328,9 +328,11 @@ def redis_url(args: argparse.Namespace) -> str:
 
 
 def has_password(url: str) -> bool:
-    """Whether a URL holds a password (``scheme://user:PASSWORD@host``)."""
+    """Whether a URL holds a password (``scheme://user:PASSWORD@host``, or a Sentinel URL's
+    ``?sentinel_password=``)."""
     try:
-        return urlsplit(url).password is not None
+        parts = urlsplit(url)
+        return parts.password is not None or "sentinel_password" in parse_qs(parts.query, keep_blank_values=True)
     except ValueError:  # a malformed URL: treated as a secret, so that it is not shown
         return True
 

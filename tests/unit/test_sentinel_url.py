@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from common import bus
+from common.config import has_password
 from common.errors import ConfigError
 from common.sentinel import DEFAULT_FAILOVER_WAIT, SentinelURL, ShortfallLog, WaitForReplicas, parse_url
 
@@ -133,3 +134,10 @@ def test_a_shortfall_warns_at_most_every_interval(caplog):
     assert [r.getMessage() for r in caplog.records] == [
         "1 batch(es) of vad commits not acknowledged by 1 replica(s) within 10 ms (last: 0); "
         "a failover now could lose them"]
+
+
+def test_a_sentinel_password_makes_the_url_a_secret():
+    """Like a password in the URL: kept out of ``--help`` and off the command line."""
+    assert has_password("redis+sentinel://s1,s2/mymaster?sentinel_password=hunter2")
+    assert has_password("redis+sentinel://:pw@s1/mymaster")
+    assert not has_password("redis+sentinel://s1,s2/mymaster?failover_wait=10")
