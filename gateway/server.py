@@ -4,8 +4,8 @@ A WebSocket handshake first passes the access checks (origin, API key, pending
 connections per address; :mod:`gateway.security.auth`, :mod:`gateway.security.origins`), the same
 for every door, then is routed by path to a door (:mod:`gateway.doors`),
 which may refuse it (HTTP 4xx) from what the request says; an accepted
-connection takes a slot of its API key (:mod:`gateway.security.limits`) and is driven by
-:class:`~gateway.core.connection.Connection` (resumable calls wait in
+connection is driven by :class:`~gateway.core.connection.Connection`, which counts it
+and then its call against its API key (:mod:`gateway.security.limits`; resumable calls wait in
 :mod:`gateway.core.resume` after a drop). Followers (``/ws/follow/{call_id}``) pass
 the same checks and read a call's transcripts (:mod:`gateway.outputs.follow`).
 ``/ws/status`` is no door: it streams :mod:`gateway.http.status`. Other GET requests
@@ -25,10 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from prometheus_client import CollectorRegistry
-from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import MultipleValuesError
-from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
@@ -37,7 +35,7 @@ from common.config import non_negative, option, positive
 from common.errors import ErrorCode
 from common.metrics import GatewayMetrics
 
-from .core.connection import Connection, ConnectionOptions, goodbye
+from .core.connection import Connection, ConnectionOptions
 from .core.hub import HubOptions, SessionHub
 from .core.resume import Parking
 from .doors import ROUTES, door_for
@@ -50,7 +48,7 @@ from .outputs.follow import FollowOptions, Followers
 from .outputs.transcript_log import TranscriptLog, TranscriptOptions
 from .security import auth
 from .security.auth import ApiKeys
-from .security.limits import KeyLimits
+from .security.limits import PENDING, SESSION, KeyLimits
 from .security.origins import OriginPolicy
 
 log = logging.getLogger(__name__)
@@ -70,13 +68,13 @@ class ListenOptions:
         "offer WebSocket compression (off by default; pacing still bounds the audio rate)"))
     drain_timeout: float = field(default=10.0, metadata=option(
         "seconds connection handlers get to finish at shutdown before they are cancelled", parse=positive(float)))
-    # Keepalive pings; a missing pong ends followers and status sockets (calls rely on their
-    # idle timeout instead, see Connection).
+    # Keepalive pings; a missing pong ends the connection (a call's connection counts only the
+    # time it reads the client: its pong may wait behind audio that pacing holds back, see Connection).
     ping_interval: float = field(default=20.0, metadata=option(
         "seconds between WebSocket keepalive pings", parse=positive(float)))
     ping_timeout: float = field(default=20.0, metadata=option(
-        "seconds to wait for a pong before closing a follower or status socket "
-        "(calls end by their idle timeout instead)", parse=positive(float)))
+        "seconds to wait for a pong before dropping the connection (a call's counts only while the "
+        "gateway reads its audio, not while it paces it)", parse=positive(float)))
     tls: ssl.SSLContext | None = None  # serve https:// and wss:// with this context (TlsOptions)
 
 
@@ -90,7 +88,11 @@ class AccessOptions:
         "same-origin pages and clients without an Origin header are always accepted",
         flag="--allowed-origins", parse=OriginPolicy.parse))
     max_sessions_per_key: int = field(default=0, metadata=option(
-        "concurrent sessions of one API key over all gateways (0: no limit)", parse=non_negative(int)))
+        "concurrent sessions of one API key over all gateways, parked resumable ones included (0: no limit)",
+        parse=non_negative(int)))
+    max_pending_per_key: int = field(default=0, metadata=option(
+        "connections of one API key over all gateways that have not opened their session yet "
+        "(0: as many as --max-sessions-per-key)", parse=non_negative(int)))
     max_pending_per_ip: int = field(default=50, metadata=option(
         "connections from one address that have not sent a config yet (0: no limit)", parse=non_negative(int)))
 
@@ -135,8 +137,7 @@ class Gateway:
         self._server = None
         self.access = access
         self.api_keys = access.api_keys
-        self.key_limits = KeyLimits(redis, limit=access.max_sessions_per_key, ttl=hub.session_ttl) \
-            if access.max_sessions_per_key else None
+        self.key_limits = KeyLimits(redis, limits=self._key_limit, ttl=hub.session_ttl)
         # Built at the handshake, dropped by the handler; a handshake that fails drops its entry.
         self._accepted: weakref.WeakKeyDictionary[ServerConnection, _Accepted] = weakref.WeakKeyDictionary()
         # Followers whose handshake passed: the call id and query of each.
@@ -159,8 +160,7 @@ class Gateway:
                         "this port may use the service")
         await self.hub.start()
         await self.transcripts.start()
-        if self.key_limits is not None:
-            self.key_limits.start()
+        self.key_limits.start()
         self._server = await serve(
             self._handle, self.listen.host, self.listen.port, process_request=self._http,
             process_response=self._add_headers, max_size=self.listen.max_frame_bytes,
@@ -189,9 +189,8 @@ class Gateway:
                     task.cancel()
                 await asyncio.wait({waiter}, timeout=self.listen.drain_timeout)
                 waiter.cancel()
-        await self.parking.close()
-        if self.key_limits is not None:
-            await self.key_limits.close()
+        await self.parking.close()  # parked calls give their key's slots back
+        await self.key_limits.close()
         await self.followers.close()
         await self.transcripts.close()
         await self.hub.close()
@@ -273,6 +272,19 @@ class Gateway:
                                         [("Retry-After", "1")]))
         return key_id
 
+    def _key_limit(self, kind: str, key_id: str) -> int:
+        """How many slots of ``kind`` (:mod:`gateway.security.limits`) an API key may hold (0: no limit).
+
+        A pending connection holds no pipeline, only a socket until --config-timeout, and a
+        client at its session limit must still be able to connect to resume a parked call:
+        so pending connections have an allowance of their own, by default the session limit.
+        """
+        if kind == PENDING:
+            return self.access.max_pending_per_key or self.access.max_sessions_per_key
+        if kind == SESSION:
+            return self.access.max_sessions_per_key
+        return 0
+
     def _refused(self, reason: str) -> None:
         self.metrics.sessions_refused.labels(reason=reason).inc()
 
@@ -303,30 +315,12 @@ class Gateway:
         gauge.inc()
         handler = asyncio.current_task()
         self._handlers.add(handler)
-        claim = None
         try:
-            if self.key_limits is not None and accepted.key_id is not None:
-                try:
-                    claim = await self.key_limits.claim(accepted.key_id)
-                except (RedisError, OSError) as exc:
-                    log.warning("counting the connections of key %s failed: %s", accepted.key_id, exc)
-                    await self._refuse(websocket, door, ErrorCode.UNAVAILABLE,
-                                       "the service cannot reach its queue; try again later")
-                    return
-                if claim is None:
-                    self._refused("key_limit")
-                    limit = self.access.max_sessions_per_key
-                    await self._refuse(websocket, door, ErrorCode.OVERLOADED,
-                                       f"this API key already has {limit} open session(s), the limit "
-                                       f"(max-sessions-per-key {limit}); close one and retry")
-                    return
             accepted.connection = Connection(websocket, door, self.hub, options=self.connection_options,
-                                             transcripts=self.transcripts,
-                                             parking=self.parking, key_id=accepted.key_id)
+                                             transcripts=self.transcripts, parking=self.parking,
+                                             key_id=accepted.key_id, limits=self.key_limits)
             await accepted.connection.run()
         finally:
-            if claim is not None:
-                await self.key_limits.release(accepted.key_id, claim)
             self._accepted.pop(websocket, None)
             self._handlers.discard(handler)
             gauge.dec()
@@ -341,11 +335,6 @@ class Gateway:
         finally:
             self._handlers.discard(handler)
             gauge.dec()
-
-    async def _refuse(self, websocket: ServerConnection, door: Door, code: ErrorCode, message: str) -> None:
-        """Refuse a connection before its call: the door's error, then close 1013 (try again later)."""
-        self.metrics.errors_sent.labels(code=str(code)).inc()
-        await goodbye(websocket, door, code, message, CloseCode.TRY_AGAIN_LATER)
 
 
 class _ProbesAtDebug(logging.LoggerAdapter):

@@ -22,9 +22,11 @@ WORKER = f"{COMMON} --http-port --http-host --capacity --lease-ttl --sweep-inter
 FLAGS = {
     "gateway": (f"""{COMMON} --host --port --max-frame-bytes --permessage-deflate --no-permessage-deflate
         --ping-interval --ping-timeout --drain-timeout --max-audio-lead --max-realtime-factor --max-backlog-records
-        --backlog-timeout --send-queue --idle-timeout --max-keepalive-idle --resume-grace --session-ttl
+        --backlog-timeout --config-timeout --send-queue --idle-timeout --min-audio-share --audio-share-window
+        --max-keepalive-idle --resume-grace --session-ttl
         --max-queue-lag --asr-overbooking --enable-noise-suppression --no-enable-noise-suppression --api-key
-        --api-keys-file --allowed-origins --max-sessions-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
+        --api-keys-file --allowed-origins --max-sessions-per-key --max-pending-per-key --max-pending-per-ip
+        --ssl-certfile --ssl-keyfile
         --generate-self-signed-cert --no-generate-self-signed-cert --self-signed-cert-dir --twilio-auth-token
         --audiohook-client-secret --audiohook-client-secret-file --transcript-retention --transcript-log-maxlen
         --finals-maxlen --max-followers --finals-webhook --finals-webhook-attempts --tcp-port
