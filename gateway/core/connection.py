@@ -301,6 +301,9 @@ class Connection:
             at = self.ready.wall(ready, now)
             if at is not None and at <= now:
                 return False
+            if at is not None and done is None:
+                await asyncio.sleep(at - now)  # a timer: the deadline is checked again when it rings
+                continue
             waiters = set() if done is None else {done}
             reading = None
             if at is None:  # held: the clock stands still until the connection reads again

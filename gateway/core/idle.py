@@ -15,12 +15,13 @@ late pong.
   time in audio (10 % by default). Each second of audio covers
   ``1 / min_audio_share`` seconds of the call (10 s), up to now at most (no
   credit is saved up); a call whose audio falls ``audio_share_window`` seconds
-  behind (30 s: a trickle of bytes after 30 s, a steady 5 % after 60 s) ends,
-  unless a keep-alive came within the last ``idle_timeout``. Keep-alives say
-  "no audio for now, I am still here" (a client that sends no silence): each
-  excuses missing audio for the idle timeout, as audio would;
-- *keep-alives alone*: however many keep-alives come, a call whose audio
-  falls ``max_keepalive_idle`` behind its share ends.
+  (at least ``idle_timeout``) behind (30 s: a trickle of bytes after 30 s, a
+  steady 5 % after 60 s) ends;
+- *keep-alives alone*: keep-alives say "no audio for now, I am still here"
+  (a client that sends no silence). Each excuses missing audio for the idle
+  timeout after it, and while they do, a call ends once its audio falls
+  ``max_keepalive_idle`` behind its share instead (as long after its last
+  audio as before the audio share).
 
 So a trickle of bytes is not audio: it holds a call for one window at most,
 and with keep-alives for ``max_keepalive_idle``.
@@ -74,7 +75,8 @@ class IdleClock:
         self.ready = ready
         self.idle_timeout = idle_timeout
         self.min_audio_share = min_audio_share
-        self.audio_share_window = audio_share_window
+        # A trickle of bytes may not end a call sooner than silence would.
+        self.audio_share_window = max(audio_share_window, idle_timeout)
         self.max_keepalive_idle = max_keepalive_idle
         start = ready.read(now)
         self._last_input = start  # the last audio or keep-alive
@@ -92,27 +94,30 @@ class IdleClock:
         at = self.ready.read(now)
         self._last_input = self._last_keepalive = at
 
-    def _deadlines(self) -> tuple[float, float, float]:
-        """The ready times of each rule: (silence, too little audio, keep-alives alone)."""
-        silence = self._last_input + self.idle_timeout
-        short = max(self._covered + self.audio_share_window, self._last_keepalive + self.idle_timeout) \
-            if self.min_audio_share > 0 else math.inf
-        return silence, short, self._covered + self.max_keepalive_idle
+    def _short(self) -> tuple[float, bool]:
+        """When the call's audio is too far behind its share: (ready time, whether keep-alives held it until then).
+
+        Keep-alives excuse missing audio until ``idle_timeout`` after the last one, and
+        while they do the call may fall ``max_keepalive_idle`` behind; else ``audio_share_window``.
+        """
+        excused_until = self._last_keepalive + self.idle_timeout
+        if self._covered + self.max_keepalive_idle < excused_until:
+            return self._covered + self.max_keepalive_idle, True
+        return max(excused_until, self._covered + self.audio_share_window), False
 
     def deadline(self) -> float:
         """The ready time at which the call has idled too long, if nothing more comes."""
-        return min(self._deadlines())
+        return min(self._last_input + self.idle_timeout, self._short()[0])
 
     def idle(self, now: float) -> str | None:
         """Why the call has idled too long at ``now`` (a message for the client), or None."""
         at = self.ready.read(now)
-        silence, short, kept_alive = self._deadlines()
-        if at >= silence:
+        short, kept_alive = self._short()
+        if at >= self._last_input + self.idle_timeout:
             return f"no audio or keep-alive for {self.idle_timeout:g} s; the session ends"
-        if at >= short:
-            return (f"audio below {self.min_audio_share * 100:g}% of real time for "
-                    f"{self.audio_share_window:g} s; the session ends")
-        if at >= kept_alive:
-            return (f"only keep-alives and too little audio for {self.max_keepalive_idle:g} s; "
-                    "the session ends")
-        return None
+        if at < short:
+            return None
+        if kept_alive:
+            return f"only keep-alives and too little audio for {self.max_keepalive_idle:g} s; the session ends"
+        return (f"audio below {self.min_audio_share * 100:g}% of real time for {self.audio_share_window:g} s; "
+                "the session ends")

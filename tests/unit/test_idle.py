@@ -103,6 +103,17 @@ def test_keepalives_hold_a_call_without_audio_for_the_keepalive_limit_only():
     assert idle.idle(now) == "only keep-alives and too little audio for 60 s; the session ends"
 
 
+def test_keepalives_end_a_call_at_their_limit_when_it_is_shorter_than_the_window():
+    _, idle = clock(idle_timeout=2.0, max_keepalive_idle=8.0)
+    now = 0.0
+    while idle.idle(now) is None:
+        if now % 0.5 == 0:
+            idle.keepalive(now)
+        now = round(now + 0.1, 1)
+    assert now == pytest.approx(8.0)
+    assert idle.idle(now).startswith("only keep-alives")
+
+
 def test_keepalives_and_a_trickle_of_bytes_end_at_the_keepalive_limit():
     _, idle = clock()
     now = 0.0
@@ -147,6 +158,15 @@ def test_time_held_back_by_pacing_is_not_idle():
     assert idle.idle(109.9) is None
     assert idle.idle(110.0) == "no audio or keep-alive for 10 s; the session ends"
     assert ready.wall(idle.deadline(), 100.0) == pytest.approx(110.0)
+
+
+def test_the_window_is_never_shorter_than_the_idle_timeout():
+    """Bytes may not end a call sooner than silence would."""
+    _, idle = clock(idle_timeout=120.0)
+    assert idle.idle(119.0) is None and idle.idle(120.0).startswith("no audio or keep-alive for 120 s")
+    idle.audio(100.0, BYTE_OF_MULAW)
+    assert idle.idle(119.9) is None
+    assert idle.idle(120.1) == "audio below 10% of real time for 120 s; the session ends"
 
 
 def test_a_zero_share_makes_any_byte_audio():
