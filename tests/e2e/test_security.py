@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common.aio import within
 from gateway.security.auth import key_id
-from gateway.security.limits import PENDING, claims_key
+from gateway.security import limits
 
 from streamscribe_client import file_frames, stream
 
@@ -248,7 +248,7 @@ def test_no_keys_means_open_with_a_warning(redis_server):
 async def test_pending_connections_per_key_are_limited_with_1013(gateway, redis_client):
     """Connections that opened no session count against their key (by default as many as its
     sessions); sessions themselves are counted in tests/e2e/test_idle.py, where calls can open."""
-    claims = claims_key(PENDING, key_id(FILE_KEY))
+    claims = limits.claims_key(limits.PENDING, key_id(FILE_KEY))
     bearer = {"Authorization": f"Bearer {FILE_KEY}"}
     async with connect(gateway.url, additional_headers=bearer) as first, \
             connect(gateway.url + f"?token={FILE_KEY}") as second:
@@ -279,7 +279,7 @@ async def test_key_limit_holds_across_gateways_and_lapses_when_one_dies(redis_se
     args = ("--api-key", key, "--max-sessions-per-key", "1", "--session-ttl", "2", "--config-timeout", "60")
     first, first_port = start_gateway(redis_server.url, *args, name="gateway-a")
     second, second_port = start_gateway(redis_server.url, *args, name="gateway-b")
-    claims = claims_key(PENDING, key_id(key))
+    claims = limits.claims_key(limits.PENDING, key_id(key))
     try:
         async with connect(f"ws://127.0.0.1:{first_port}/ws/asr?token={key}"):
             wait_until(lambda: redis_client.zcard(claims) == 1, 5, "the claim in Redis")
