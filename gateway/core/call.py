@@ -3,8 +3,9 @@
 A call has one pipeline session per channel (or one for the mixed-down audio).
 Doors drive it with :meth:`Call.open`, :meth:`audio`, :meth:`finalize` and
 :meth:`close`, and read typed events from the bounded queue they hand in.
-Whether a call idles is its connection's to judge (:mod:`gateway.core.idle`). Partials are dropped when that queue is full (a slow
-client only delays itself); everything else waits for room.
+Partials are dropped when that queue is full (a slow client only delays
+itself); everything else waits for room. Whether a call idles is its
+connection's to judge (:mod:`gateway.core.idle`).
 """
 
 from __future__ import annotations

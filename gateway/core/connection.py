@@ -348,8 +348,8 @@ class Connection:
             except ConnectionClosed:
                 return
             if not await self._until(self.ready.read(time.monotonic()) + timeout, pong):
-                log.info("%s: no pong within %g s; the client is dropped",
-                         f"session {self.call.call_id}" if self.call is not None else "connection", timeout)
+                log.info("session %s: no pong within %g s; the client is dropped",
+                         self.call.call_id if self.call is not None else "(not open)", timeout)
                 self._let_go()  # as a network failure would: a resumable call is parked
                 return
 
