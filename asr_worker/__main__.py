@@ -7,7 +7,7 @@ import sys
 
 from prometheus_client import CollectorRegistry
 
-from common.config import SettingsParser, from_args
+from common.config import SettingsParser, from_args, redis_url
 from common.logs import setup_logging
 from common.metrics import AsrMetrics
 from common.runner import RunnerOptions
@@ -42,7 +42,7 @@ def _run(argv: list[str] | None) -> None:
     metrics = AsrMetrics(registry)
     # The stage starts the engine (vLLM needs the running loop) and closes it.
     asyncio.run(run_stage(lambda runner: AsrStage(runner, engine, defaults=defaults, metrics=metrics),
-                          redis_url=args.redis_url, options=from_args(RunnerOptions, args, stage="asr"),
+                          redis_url=redis_url(args), options=from_args(RunnerOptions, args, stage="asr"),
                           registry=registry, http_host=args.http_host, http_port=args.http_port))
 
 

@@ -236,14 +236,22 @@ class Doorbell:
                 raise
             except (RedisError, OSError) as exc:
                 log.warning("doorbell connection lost (%s); reconnecting in %.1fs", exc, backoff.delay)
-                await backoff.wait()
-                try:
-                    async with self._lock:
-                        await self._pubsub.aclose()
-                        await self._open()
-                    self._on_reconnect()
-                except (RedisError, OSError):
-                    continue
+                await self._reconnect(backoff)
+
+    async def _reconnect(self, backoff: Backoff) -> None:
+        """Open a new pub/sub connection, retrying until Redis answers. Reading before it is
+        open would fail outside redis-py's errors ("pubsub connection not set") and end the
+        listener, and with it the worker's clean exit."""
+        while True:
+            await backoff.wait()
+            try:
+                async with self._lock:
+                    await self._pubsub.aclose()
+                    await self._open()
+            except (RedisError, OSError):
+                continue
+            self._on_reconnect()
+            return
 
     async def _read_messages(self, backoff: Backoff) -> None:
         """Read and act on messages until none comes for :data:`LISTEN_TIMEOUT` (TimeoutError);

@@ -15,6 +15,14 @@ in the field's metadata says the rest::
 
 :meth:`SettingsParser.add_options` makes the flags of such a class, and
 :func:`from_args` the instance from the parsed flags.
+
+Secrets come from the environment or a file, never the command line: every user of
+the machine reads a process's arguments (``ps``, ``/proc/PID/cmdline``), and so do
+shell histories, ``docker inspect`` and ``kubectl describe``. The parser refuses a
+secret option given there (a configuration error naming the variable and the file
+form to use instead) unless ``--allow-secrets-in-args`` says it is a developer's own
+box. Refused rather than warned about: a warning comes once the secret is already
+exposed, in a log nobody reads at that moment.
 """
 
 from __future__ import annotations
@@ -28,10 +36,12 @@ from collections.abc import Callable, Collection, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
 SHARED_PREFIX = "STREAMSCRIBE_"
+REDIS_URL = "redis://127.0.0.1:6379/0"  # --redis-url's default
 OPTION = "streamscribe.option"  # the key of an :class:`Option` in a field's metadata
 
 T = TypeVar("T")
@@ -46,12 +56,13 @@ class Option:
     the message naming the flag. By default the field's type: ``int``, ``float``, ``str`` or ``Path``,
     or ``bool`` (a ``--flag`` / ``--no-flag`` pair, true or false in the environment), each maybe
     ``| None`` (a default the flag cannot give).
-    ``choices``: the values allowed. ``secret``: ``--help`` and errors never show the value.
+    ``choices``: the values allowed. ``secret``: ``--help`` and errors never show the value, and the
+    command line may not give it (see the module's docstring).
     ``shared``: also read ``STREAMSCRIBE_<NAME>``, the variable every service reads.
     ``repeat``: a tuple of strings, one per use of the flag; the environment gives a comma-separated list,
     and the flags of the command line replace it.
-    ``file``: also ``--<flag>-file``, a file holding the value (a secret kept out of the environment);
-    the field's default must be None.
+    ``file``: also ``--<flag>-file``, a file holding the value (a secret kept out of the environment
+    and the command line); the field's default must be None.
     ``show``: how ``--help`` writes the default, when ``str`` would not do.
     """
 
@@ -82,12 +93,17 @@ class SettingsParser(argparse.ArgumentParser):
         self.environ = os.environ if environ is None else environ
         self._field_defaults: dict[str, Any] = {}  # flag -> default, of the flags add_options made
         self.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+        self.flag("--allow-secrets-in-args", help="take secrets given on the command line, where every user of "
+                                                  "this machine can read them (local development only)")
 
     def option(self, flag: str, *, default: Any = None, type: Callable[[str], Any] = str,
-               help: str, shared: bool = False, choices: list[str] | None = None, secret: bool = False) -> None:
+               help: str, shared: bool = False, choices: list[str] | None = None,
+               secret: bool | Callable[[Any], bool] = False, file: bool = False) -> None:
         """Add ``--flag`` whose default comes from the environment when set there.
 
-        ``secret``: ``--help`` says whether a default is set, never what it is.
+        ``secret``: True, or whether a value is one (a URL with a password, say): ``--help``
+        then says whether a default is set, never what it is, and the command line may not
+        give it. ``file``: also ``--<flag>-file`` (see :func:`file_or_flag`).
         """
         names = self._env_names(flag, shared=shared)
         for env_name in names:
@@ -100,9 +116,9 @@ class SettingsParser(argparse.ArgumentParser):
                 if choices is not None and default not in choices:
                     raise ConfigError(f"{env_name}={raw!r} is invalid: choose one of {', '.join(choices)}")
                 break
-        action = self.add_argument(flag, default=default, type=type, choices=choices,
+        action = self.add_argument(flag, default=default, type=type, choices=choices, action=_Store,
                                    help=f"{help} [env {' or '.join(names)}]")
-        action.secret = secret
+        self._guard(action, secret, names, file=file, shared=shared)
 
     def flag(self, flag: str, *, help: str, default: bool = False) -> None:
         """Add a boolean ``--flag`` / ``--no-flag`` pair defaulting to the environment, else ``default``."""
@@ -156,12 +172,33 @@ class SettingsParser(argparse.ArgumentParser):
 
         action = self.add_argument(
             flag, default=default, type=from_command_line, choices=spec.choices,
-            action=_Repeated if spec.repeat else "store",
+            action=_Repeated if spec.repeat else _Store,
             help=f"{spec.help} [env {' or '.join(names)}{', comma-separated' if spec.repeat else ''}]")
-        action.secret = spec.secret
         action.shown_default = None if spec.show is None else spec.show(default)
-        if spec.file:
-            self.option(f"{flag}-file", default="", help=f"file holding {flag} (read at the start)")
+        self._guard(action, spec.secret, names, file=spec.file, shared=spec.shared)
+
+    def _guard(self, action: argparse.Action, secret: bool | Callable[[Any], bool], names: list[str], *,
+               file: bool, shared: bool) -> None:
+        """Mark ``action`` secret (refused on the command line by :meth:`parse_known_args`) and add its
+        ``-file`` form if it has one."""
+        flag = action.option_strings[0]
+        action.secret = (_always if secret is True else secret) or None
+        if file:
+            self.option(f"{flag}-file", default="", shared=shared, help=f"file holding {flag} (read at the start)")
+        action.instead = f"the environment ({' or '.join(names)})" + (f" or a file ({flag}-file)" if file else "")
+
+    def parse_known_args(self, args=None, namespace=None):
+        """Parse; a secret given on the command line is a :class:`ConfigError` unless
+        ``--allow-secrets-in-args`` is given (an ``argparse`` method: ``parse_args`` calls it)."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        given = vars(namespace).pop(_SECRETS_GIVEN, [])
+        if given and not namespace.allow_secrets_in_args:
+            action = given[0]
+            raise ConfigError(
+                f"{action.option_strings[0]} on the command line holds a secret, and every user of this machine can "
+                f"read a process's arguments (ps, /proc/PID/cmdline): give it in {action.instead} instead, "
+                "or pass --allow-secrets-in-args (local development only)")
+        return namespace, extras
 
     def _env_names(self, flag: str, *, shared: bool) -> list[str]:
         name = flag.lstrip("-").replace("-", "_").upper()
@@ -169,15 +206,19 @@ class SettingsParser(argparse.ArgumentParser):
 
     def add_common(self, *, http_port: int | None) -> None:
         """Options every service has: Redis, logging and (for workers) the HTTP port."""
-        self.option("--redis-url", default="redis://127.0.0.1:6379/0", shared=True,
-                    help="Redis URL (redis://, rediss://, or redis+cluster:// for Redis Cluster)")
+        self.option("--redis-url", default=REDIS_URL, shared=True, secret=has_password, file=True,
+                    help="Redis URL (redis://, rediss://, or redis+cluster:// for Redis Cluster); "
+                         "one with a password only from the environment or --redis-url-file")
         self.option("--log-level", default="INFO", shared=True, help="logging level")
         self.option("--log-format", default="text", choices=["text", "json"], shared=True,
                     help="log line format")
         if http_port is not None:
             self.option("--http-port", default=http_port, type=int,
                         help="port of /metrics, /healthz and /readyz (0 disables)")
-            self.option("--http-host", default="0.0.0.0", help="address of the HTTP endpoints")
+            # Loopback by default: /metrics tells who calls what; a container or pod that
+            # Prometheus scrapes over the network says --http-host 0.0.0.0.
+            self.option("--http-host", default="127.0.0.1",
+                        help="address of the HTTP endpoints (0.0.0.0: every interface)")
 
 
 def version() -> str:
@@ -196,7 +237,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if getattr(action, "secret", False):
+        secret = getattr(action, "secret", None)
+        if secret is not None and (not action.default or secret(action.default)):
             return f"{action.help} (default: {'set, hidden' if action.default else 'none'})"
         if "(default: " in (action.help or ""):
             return action.help
@@ -257,14 +299,59 @@ def from_args(cls: type[T], args: argparse.Namespace, **given: Any) -> T:
         dest = flag.lstrip("-").replace("-", "_")
         if not hasattr(args, dest):
             continue
-        value = getattr(args, dest)
-        path = getattr(args, f"{dest}_file", "") if spec.file else ""
-        if path:
-            if value is not None:
-                raise ConfigError(f"give {flag} or {flag}-file, not both")
-            value = _parsed(spec.parse or str, _read(path, f"{flag}-file"), f"{flag}-file {path}")
-        values[field.name] = value
+        values[field.name] = file_or_flag(args, flag, parse=spec.parse or str) if spec.file else getattr(args, dest)
     return cls(**values)
+
+
+def file_or_flag(args: argparse.Namespace, flag: str, *, parse: Callable[[str], Any] = str,
+                 unset: Any = None) -> Any:
+    """The value of ``flag``, or ``parse`` of the contents of the file its ``-file`` form names
+    (read here, not by the parser: a manifest's arguments parse without its files).
+
+    ``unset``: the flag's value when neither its flag nor its variable gave it; giving both
+    the value and the file is an error.
+    """
+    dest = flag.lstrip("-").replace("-", "_")
+    value = getattr(args, dest)
+    path = getattr(args, f"{dest}_file", "")
+    if not path:
+        return value
+    if value != unset:
+        raise ConfigError(f"give {flag} or {flag}-file, not both")
+    return _parsed(parse, _read(path, f"{flag}-file"), f"{flag}-file {path}")
+
+
+def redis_url(args: argparse.Namespace) -> str:
+    """The Redis URL of :meth:`SettingsParser.add_common`'s flags: ``--redis-url``, or ``--redis-url-file``'s."""
+    return file_or_flag(args, "--redis-url", unset=REDIS_URL)
+
+
+def has_password(url: str) -> bool:
+    """Whether a URL holds a password (``scheme://user:PASSWORD@host``)."""
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:  # a malformed URL: treated as a secret, so that it is not shown
+        return True
+
+
+_SECRETS_GIVEN = "_secrets_given"  # a namespace's secret actions used on the command line, while it parses
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+def _note(namespace: argparse.Namespace, action: argparse.Action, value: Any) -> None:
+    if action.secret is not None and action.secret(value):
+        vars(namespace).setdefault(_SECRETS_GIVEN, []).append(action)
+
+
+class _Store(argparse.Action):
+    """``store``, noting a secret given on the command line."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        _note(namespace, self, values)
 
 
 class _Repeated(argparse.Action):
@@ -273,6 +360,7 @@ class _Repeated(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         given = getattr(namespace, self.dest)
         setattr(namespace, self.dest, (() if given is self.default else given) + (values,))
+        _note(namespace, self, values)
 
 
 def _flag_of(field: dataclasses.Field) -> str:

@@ -74,7 +74,7 @@ class HealthServer:
     """Serves the three endpoints on ``host:port`` until :meth:`close`."""
 
     def __init__(self, *, registry: CollectorRegistry, readiness: ReadinessProbe,
-                 host: str = "0.0.0.0", port: int) -> None:
+                 host: str = "127.0.0.1", port: int) -> None:
         self.registry = registry
         self.readiness = readiness
         self.host = host

@@ -96,3 +96,8 @@ def slots(stage: str) -> str:
 def load(stage: str) -> str:
     """Hash: worker id -> JSON of its sessions, capacity and queue lag (heartbeat)."""
     return f"{PREFIX}:load:{stage}"
+
+
+def nonce(digest: str) -> str:
+    """String: a signed handshake's nonce was seen (SET NX), kept while the signature could be taken."""
+    return f"{PREFIX}:nonce:{digest}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from common.config import SettingsParser, from_args, option, positive
+from common.config import SettingsParser, from_args, redis_url, option, positive
 from common.logs import setup_logging
 from common.metrics import DenoiseMetrics
 from common.runner import RunnerOptions
@@ -67,7 +67,7 @@ async def serve(args) -> None:
                        atten_lim_db=denoise.atten_lim_db)
     metrics = DenoiseMetrics(registry)
     await run_stage(lambda runner: DenoiseStage(runner, pool, metrics=metrics),
-                    redis_url=args.redis_url, options=from_args(RunnerOptions, args, stage="denoise"),
+                    redis_url=redis_url(args), options=from_args(RunnerOptions, args, stage="denoise"),
                     registry=registry, http_host=args.http_host, http_port=args.http_port)
 
 

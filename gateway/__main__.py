@@ -11,7 +11,7 @@ import sys
 from prometheus_client import CollectorRegistry
 
 from common import bus
-from common.config import SettingsParser, from_args
+from common.config import SettingsParser, from_args, redis_url
 from common.logs import setup_logging
 from common.service import run_main
 
@@ -19,6 +19,7 @@ from .core.connection import ConnectionOptions
 from .core.hub import HubOptions
 from .core.pacing import PacingOptions
 from .doors import ROUTES
+from .http.status import StatusOptions
 from .outputs.follow import FollowOptions
 from .outputs.transcript_log import TranscriptOptions
 from .outputs.webhook import WebhookOptions
@@ -33,7 +34,7 @@ GC_THRESHOLD = 50_000  # allocations between young-generation collections (Pytho
 
 # The classes whose fields are the gateway's flags, in --help's order; the doors' own follow.
 OPTIONS = (ListenOptions, PacingOptions, ConnectionOptions, HubOptions, KeyOptions, AccessOptions, TlsOptions)
-OUTPUT_OPTIONS = (TranscriptOptions, FollowOptions, WebhookOptions, TcpOptions)
+OUTPUT_OPTIONS = (TranscriptOptions, FollowOptions, StatusOptions, WebhookOptions, TcpOptions)
 
 
 def door_options() -> list[type]:
@@ -55,7 +56,8 @@ def access_options(args) -> AccessOptions:
     """Who may connect; the API keys are read here."""
     keys = from_args(KeyOptions, args).load()
     if keys.enabled:
-        log.info("API keys required: %d key(s)%s", len(keys), f" (file {keys.keys_file})" if keys.keys_file else "")
+        log.info("API keys required: %d key(s) of %d tenant(s)%s", len(keys), keys.tenants,
+                 f" (file {keys.keys_file})" if keys.keys_file else "")
     return from_args(AccessOptions, args, api_keys=keys)
 
 
@@ -66,11 +68,12 @@ async def serve(args) -> None:
     # --finals-webhook and --tcp-port are off when empty or 0.
     webhook = from_args(WebhookOptions, args) if args.finals_webhook else None
     tcp = from_args(TcpOptions, args, host=listen.host) if args.tcp_port else None
-    redis = bus.connect(args.redis_url, client_name="streamscribe-gateway")
+    redis = bus.connect(redis_url(args), client_name="streamscribe-gateway")
     gateway = Gateway(
         redis, registry=CollectorRegistry(), access=access, listen=listen, connection=connection,
         hub=from_args(HubOptions, args), doors=[from_args(options, args) for options in door_options()],
         transcripts=from_args(TranscriptOptions, args, webhook=webhook), follow=from_args(FollowOptions, args),
+        status=from_args(StatusOptions, args),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

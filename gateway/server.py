@@ -2,15 +2,20 @@
 
 A WebSocket handshake first passes the access checks (origin, API key, pending
 connections per address; :mod:`gateway.security.auth`, :mod:`gateway.security.origins`), the same
-for every door, then is routed by path to a door (:mod:`gateway.doors`),
+for every door, then the key's permissions (:mod:`gateway.security.keyfile`), then is
+routed by path to a door (:mod:`gateway.doors`),
 which may refuse it (HTTP 4xx) from what the request says; an accepted
 connection is driven by :class:`~gateway.core.connection.Connection`, which counts it
 and then its call against its API key (:mod:`gateway.security.limits`; resumable calls wait in
 :mod:`gateway.core.resume` after a drop). Followers (``/ws/follow/{call_id}``) pass
-the same checks and read a call's transcripts (:mod:`gateway.outputs.follow`).
-``/ws/status`` is no door: it streams :mod:`gateway.http.status`. Other GET requests
-get the browser demo, health (``/healthz``, ``/health``, ``/health/extended``),
-readiness and metrics, which stay open to all (:mod:`gateway.http.routes`).
+the same checks, take a follower slot of their key and read the transcripts of a call of
+a tenant their key may follow (:mod:`gateway.outputs.follow`).
+``/ws/status`` is no door: it takes a status slot of its key and streams
+:mod:`gateway.http.status`, the key's tenant's part unless the key is an admin's. Every
+call, follower and status socket belongs to the tenant of its key (:mod:`gateway.core.tenant`).
+Other GET requests get the browser demo, health (``/healthz``, ``/health``, ``/health/extended``,
+the last for admin keys only when keys are configured), readiness and metrics
+(:mod:`gateway.http.routes`).
 """
 
 from __future__ import annotations
@@ -19,14 +24,17 @@ import asyncio
 import http
 import json
 import logging
+import math
 import ssl
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from prometheus_client import CollectorRegistry
+from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import MultipleValuesError
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
@@ -38,18 +46,22 @@ from common.metrics import GatewayMetrics
 from .core.connection import Connection, ConnectionOptions
 from .core.hub import HubOptions, SessionHub
 from .core.resume import Parking
+from .core.tenant import Tenants
 from .doors import ROUTES, door_for
-from .doors.base import Door, Handshake, HandshakeRefused
+from .doors.base import BadTarget, Door, Handshake, HandshakeRefused
 from .http import routes
-from .http.status import GatewayStatus
+from .http.status import ADMIN_PATHS, GatewayStatus, StatusOptions
 from .http.status import WEBSOCKET_PATH as STATUS_PATH
+from .http.wire import GatewayConnection
 from .outputs import follow
 from .outputs.follow import FollowOptions, Followers
 from .outputs.transcript_log import TranscriptLog, TranscriptOptions
 from .security import auth
 from .security.auth import ApiKeys
-from .security.limits import PENDING, SESSION, KeyLimits
+from .security.keyfile import OPEN, ApiKey
+from .security.limits import FOLLOWERS, PENDING, SESSION, STATUS, KeyLimits, Limit, NoSlot, Slot
 from .security.origins import OriginPolicy
+from .security.replay import Nonce, Nonces
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +100,11 @@ class AccessOptions:
         "same-origin pages and clients without an Origin header are always accepted",
         flag="--allowed-origins", parse=OriginPolicy.parse))
     max_sessions_per_key: int = field(default=0, metadata=option(
-        "concurrent sessions of one API key over all gateways, parked resumable ones included (0: no limit)",
-        parse=non_negative(int)))
+        "concurrent sessions of one API key over all gateways, parked resumable ones included (0: no limit; "
+        "a keys file's sessions= sets a key's own)", parse=non_negative(int)))
     max_pending_per_key: int = field(default=0, metadata=option(
         "connections of one API key over all gateways that have not opened their session yet "
-        "(0: as many as --max-sessions-per-key)", parse=non_negative(int)))
+        "(0: as many as the key's sessions)", parse=non_negative(int)))
     max_pending_per_ip: int = field(default=50, metadata=option(
         "connections from one address that have not sent a config yet (0: no limit)", parse=non_negative(int)))
 
@@ -102,7 +114,7 @@ class _Accepted:
     """A WebSocket whose handshake passed: its door, key, address and (once running) its connection."""
 
     door: Door
-    key_id: str | None
+    key: ApiKey
     address: str
     connection: Connection | None = None
 
@@ -121,7 +133,8 @@ class Gateway:
     def __init__(self, redis: bus.Redis, *, registry: CollectorRegistry, listen: ListenOptions = ListenOptions(),
                  connection: ConnectionOptions = ConnectionOptions(), hub: HubOptions = HubOptions(),
                  access: AccessOptions = AccessOptions(), doors: Iterable[object] = (),
-                 transcripts: TranscriptOptions = TranscriptOptions(), follow: FollowOptions = FollowOptions()) -> None:
+                 transcripts: TranscriptOptions = TranscriptOptions(), follow: FollowOptions = FollowOptions(),
+                 status: StatusOptions = StatusOptions()) -> None:
         """``doors``: the options of the doors that have some (``TwilioOptions``...); a door's missing ones
         are its defaults."""
         self.registry = registry
@@ -133,19 +146,23 @@ class Gateway:
         self.transcripts = TranscriptLog(redis, options=transcripts, ttl=hub.session_ttl,
                                          gateway_id=self.hub.gateway_id, metrics=self.metrics)
         self.followers = Followers(redis, options=follow, metrics=self.metrics)
+        self.nonces = Nonces(redis)
         self.port = listen.port
         self._server = None
         self.access = access
         self.api_keys = access.api_keys
         self.key_limits = KeyLimits(redis, limits=self._key_limit, ttl=hub.session_ttl)
+        self.tenants = Tenants()
         # Built at the handshake, dropped by the handler; a handshake that fails drops its entry.
         self._accepted: weakref.WeakKeyDictionary[ServerConnection, _Accepted] = weakref.WeakKeyDictionary()
-        # Followers whose handshake passed: the call id and query of each.
-        self._following: weakref.WeakKeyDictionary[ServerConnection, tuple[str, list]] = weakref.WeakKeyDictionary()
-        self.status = GatewayStatus(self.hub, self.metrics)
+        # Followers whose handshake passed: the call id, query, key and address of each.
+        self._following: weakref.WeakKeyDictionary[ServerConnection, tuple[str, list, ApiKey, str]] = \
+            weakref.WeakKeyDictionary()
+        self.status = GatewayStatus(self.hub, self.metrics, options=status)
         self.pages = routes.Pages(registry=registry, readiness=self.hub.readiness, status=self.status)
         self.parking = Parking(grace=connection.resume_grace)
-        self._watchers: weakref.WeakSet[ServerConnection] = weakref.WeakSet()  # /ws/status sockets
+        # /ws/status sockets whose handshake passed, with their keys.
+        self._watchers: weakref.WeakKeyDictionary[ServerConnection, ApiKey] = weakref.WeakKeyDictionary()
         self._closed = False
         self._handlers: set[asyncio.Task] = set()
         for door in ROUTES.values():  # export every door's series from the start
@@ -163,7 +180,8 @@ class Gateway:
         self.key_limits.start()
         self._server = await serve(
             self._handle, self.listen.host, self.listen.port, process_request=self._http,
-            process_response=self._add_headers, max_size=self.listen.max_frame_bytes,
+            process_response=self._add_headers, create_connection=GatewayConnection,
+            max_size=self.listen.max_frame_bytes,
             compression="deflate" if self.listen.permessage_deflate else None,
             ping_interval=self.listen.ping_interval, ping_timeout=self.listen.ping_timeout, ssl=self.listen.tls,
             logger=_ProbesAtDebug(logging.getLogger("websockets.server")),
@@ -205,42 +223,57 @@ class Gateway:
                             f"the request repeats the header {exc}, which must come once")
 
     async def _route(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.method not in ("GET", "HEAD"):
-            return routes.refusal(http.HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
-                            f"{request.method} is not allowed here; use GET", [("Allow", "GET, HEAD")])
-        handshake = Handshake.from_target(request.path, request.headers)
+        if refused := routes.method_refusal(request):
+            return refused
+        try:
+            handshake = Handshake.from_target(request.path, request.headers)
+        except BadTarget as exc:
+            return routes.refusal(http.HTTPStatus.BAD_REQUEST, "bad_request", str(exc))
         door = door_for(handshake.path)
         path = handshake.path
         followed = follow.call_id_of(path)
         if door is not None or followed is not None or "upgrade" in request.headers.get("Connection", "").lower():
             try:
-                key_id = self._check_access(connection, handshake)
+                key = self._check_access(connection, handshake)
+                if followed is not None:
+                    address = _address(connection)
+                    await self._check_follow(key, address)
+                    self._following[connection] = (followed, _without_token(handshake).query, key, address)
+                    return None
+                if path == STATUS_PATH:
+                    self._watchers[connection] = key
+                    return None
+                if door is not None:
+                    self._check_door(key, door)
             except _Refused as refused:
                 return refused.response
-            if followed is not None:
-                self._following[connection] = (followed, _without_token(handshake).query)
-                return None
-            if path == STATUS_PATH:
-                self._watchers.add(connection)
-                return None
             if door is not None:
                 try:
                     opened = door(_without_token(handshake), options=self.door_options.get(door.options_class))
                 except HandshakeRefused as exc:
                     return routes.response(http.HTTPStatus(exc.status), exc.body, exc.content_type, exc.headers)
-                self._accepted[connection] = _Accepted(opened, key_id, _address(connection))
+                if opened.nonce is not None:
+                    refused = await self._check_nonce(opened.nonce)
+                    if refused is not None:
+                        return refused
+                self._accepted[connection] = _Accepted(opened, key, _address(connection))
                 return None  # the WebSocket handshake proceeds
             body = {"error": str(ErrorCode.NOT_FOUND),
                     "message": f"no WebSocket endpoint at {path}; use one of {', '.join(ROUTES)} "
                                f"or {follow.ROUTE}"}
             return routes.response(http.HTTPStatus.NOT_FOUND, json.dumps(body).encode(), "application/json")
+        if path in ADMIN_PATHS and self.api_keys.enabled:
+            try:
+                self._check_admin(handshake)
+            except _Refused as refused:
+                return refused.response
         response = await self.pages.reply(path)
         if request.method == "HEAD":
             response = replace(response, body=b"")  # Content-Length stays the GET's
         return response
 
-    def _check_access(self, connection: ServerConnection, handshake: Handshake) -> str | None:
-        """The key id of an allowed handshake (None when keys are off); raise :class:`_Refused` if not."""
+    def _check_access(self, connection: ServerConnection, handshake: Handshake) -> ApiKey:
+        """The key of an allowed handshake (:data:`OPEN` when keys are off); raise :class:`_Refused` if not."""
         headers = handshake.headers
         origin = headers.get("Origin")
         if not self.access.origins.allowed_origin(origin, headers.get("Host")):
@@ -248,17 +281,7 @@ class Gateway:
             raise _Refused(routes.refusal(http.HTTPStatus.FORBIDDEN, "forbidden_origin",
                                     f"WebSocket connections from the origin {origin} are not allowed "
                                     "(see the gateway's --allowed-origins)"))
-        key_id = None
-        if self.api_keys.enabled:
-            presented = auth.credential(headers, handshake.query)
-            key_id = self.api_keys.identify(presented)
-            if key_id is None:
-                self._refused("unauthorized")
-                why = "the API key is not valid" if presented else (
-                    "an API key is required: send 'Authorization: Bearer KEY', 'X-API-KEY: KEY', '?token=KEY' "
-                    "or the Sec-WebSocket-Protocol pair 'token, KEY'")
-                raise _Refused(routes.refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized", why,
-                                        [("WWW-Authenticate", 'Bearer realm="streamscribe"')]))
+        key = self._key(handshake)
         limit = self.access.max_pending_per_ip
         if limit:
             address = _address(connection)
@@ -270,7 +293,61 @@ class Gateway:
                                         f"{address} already has {pending} connection(s) that sent no config "
                                         f"yet (the limit is {limit}); send a config first",
                                         [("Retry-After", "1")]))
-        return key_id
+        return key
+
+    def _key(self, handshake: Handshake) -> ApiKey:
+        """The key a request presents (:data:`OPEN` when keys are off); raise :class:`_Refused` (401) if invalid."""
+        if not self.api_keys.enabled:
+            return OPEN
+        presented = auth.credential(handshake.headers, handshake.query)
+        key = self.api_keys.identify(presented)
+        if key is None:
+            self._refused("unauthorized")
+            why = "the API key is not valid" if presented else (
+                "an API key is required: send 'Authorization: Bearer KEY', 'X-API-KEY: KEY', '?token=KEY' "
+                "or the Sec-WebSocket-Protocol pair 'token, KEY'")
+            raise _Refused(routes.refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized", why,
+                                    [("WWW-Authenticate", 'Bearer realm="streamscribe"')]))
+        return key
+
+    def _forbidden(self, message: str) -> _Refused:
+        self._refused("forbidden")
+        return _Refused(routes.refusal(http.HTTPStatus.FORBIDDEN, str(ErrorCode.FORBIDDEN), message))
+
+    def _check_door(self, key: ApiKey, door: type[Door]) -> None:
+        if not key.may_stream(door.name):
+            raise self._forbidden(f"this API key may not stream to the {door.name} door "
+                                  "(see its perms= and doors= in the API keys file)")
+
+    async def _check_follow(self, key: ApiKey, address: str) -> None:
+        """Refuse a key without the follow permission, and a key or address that failed too many follows."""
+        if not key.may_follow:
+            raise self._forbidden("this API key may not follow calls (see its perms= in the API keys file)")
+        wait = await self.followers.lookups.attempt(key.key_id, address)
+        if wait:
+            self._refused("too_many_lookups")
+            raise _Refused(routes.refusal(
+                http.HTTPStatus.TOO_MANY_REQUESTS, "too_many_lookups",
+                f"too many follows of unknown calls from this key or address (the limit is "
+                f"{self.followers.options.max_failed_follows} a minute); retry in {math.ceil(wait)} s",
+                [("Retry-After", str(math.ceil(wait)))]))
+
+    def _check_admin(self, handshake: Handshake) -> None:
+        if not self._key(handshake).admin:
+            raise self._forbidden("this page needs an admin API key (perms=admin in the API keys file)")
+
+    async def _check_nonce(self, nonce: Nonce) -> Response | None:
+        """The refusal of a handshake whose signature's nonce was used before (a replay), else None."""
+        try:
+            if await self.nonces.first_use(nonce):
+                return None
+        except RedisError as exc:
+            log.warning("cannot check a handshake's nonce: %s", exc)
+            return routes.refusal(http.HTTPStatus.SERVICE_UNAVAILABLE, str(ErrorCode.UNAVAILABLE),
+                                  "the service cannot reach its queue; try again")
+        self._refused("replayed")
+        return routes.refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized",
+                              "this signed handshake was used before (its signature's nonce): a replay")
 
     def _key_limit(self, kind: str, key_id: str) -> int:
         """How many slots of ``kind`` (:mod:`gateway.security.limits`) an API key may hold (0: no limit).
@@ -306,35 +383,107 @@ class Gateway:
         if following is not None:
             await self._follow(websocket, *following)
             return
-        if websocket in self._watchers:
-            await self.status.serve(websocket)
+        watcher = self._watchers.pop(websocket, None)
+        if watcher is not None:
+            await self._watch(websocket, watcher)
             return
         accepted = self._accepted[websocket]
-        door = accepted.door
+        door, key = accepted.door, accepted.key
+        tenant = self.tenants[key.tenant]
         gauge = self.metrics.connections.labels(protocol=door.name)
         gauge.inc()
+        tenant.connections[door.name] += 1
         handler = asyncio.current_task()
         self._handlers.add(handler)
         try:
             accepted.connection = Connection(websocket, door, self.hub, options=self.connection_options,
                                              transcripts=self.transcripts, parking=self.parking,
-                                             key_id=accepted.key_id, limits=self.key_limits)
+                                             key_id=key.key_id, tenant=tenant, limits=self.key_limits)
             await accepted.connection.run()
         finally:
             self._accepted.pop(websocket, None)
             self._handlers.discard(handler)
+            tenant.connections[door.name] -= 1
             gauge.dec()
 
-    async def _follow(self, websocket: ServerConnection, call_id: str, query: list) -> None:
+    async def _follow(self, websocket: ServerConnection, call_id: str, query: list, key: ApiKey,
+                      address: str) -> None:
+        tenant = self.tenants[key.tenant]
         gauge = self.metrics.connections.labels(protocol=FOLLOW)
         gauge.inc()
+        tenant.connections[FOLLOW] += 1
         handler = asyncio.current_task()
         self._handlers.add(handler)
+        slot = None
         try:
-            await self.followers.serve(websocket, call_id, query)
+            try:
+                slot = await self._take(FOLLOWERS, key)
+            except NoSlot as refused:
+                await self.followers.lookups.take_back(key.key_id, address)  # it looked nothing up
+                await self.followers.refuse(websocket, refused.code, str(refused), CloseCode.TRY_AGAIN_LATER)
+                return
+            await self.followers.serve(websocket, call_id, query, key=key, address=address)
         finally:
+            await self._give_back(slot)
             self._handlers.discard(handler)
+            tenant.connections[FOLLOW] -= 1
             gauge.dec()
+
+    async def _watch(self, websocket: ServerConnection, key: ApiKey) -> None:
+        slot = None
+        try:
+            try:
+                slot = await self._take(STATUS, key)
+            except NoSlot as refused:
+                await self.status.refuse(websocket, refused.code, str(refused))
+                return
+            await self.status.serve(websocket, tenant=None if key.admin else self.tenants[key.tenant])
+        finally:
+            await self._give_back(slot)
+
+    # -- a key's slots --------------------------------------------------------------------
+
+    def _key_limit(self, kind: str, key_id: str) -> Limit:
+        """How many slots of ``kind`` (:mod:`gateway.security.limits`) an API key may hold (0: no limit).
+
+        The key's own setting in the keys file (``sessions=``, ``followers=``, ``status=``;
+        read at each count, so a reloaded file applies to the next), else the gateway's flag.
+        A pending connection holds no pipeline, only a socket until --config-timeout, and a
+        client at its session limit must still be able to connect to resume a parked call:
+        so pending connections have an allowance of their own, by default the session limit.
+        """
+        access = self.access
+        # kind: (its setting in the keys file, the flag that sets the default, the default)
+        where = {
+            SESSION: ("sessions", "max-sessions-per-key", access.max_sessions_per_key),
+            PENDING: (None if access.max_pending_per_key else "sessions", "max-pending-per-key",
+                      access.max_pending_per_key or access.max_sessions_per_key),
+            FOLLOWERS: ("followers", "max-followers-per-key", self.followers.options.max_followers_per_key),
+            STATUS: ("status", "max-status-per-key", self.status.options.max_watchers_per_key),
+        }.get(kind)
+        if where is None:
+            return Limit(0)
+        setting, flag, default = where
+        key = self.api_keys.find(key_id) if setting is not None else None
+        own = getattr(key, setting) if key is not None else None
+        if own is not None:
+            return Limit(own, f"{setting}={own} in the API keys file")
+        return Limit(default, f"{flag} {default}")
+
+    async def _take(self, kind: str, key: ApiKey) -> Slot | None:
+        """A slot of ``kind`` for ``key`` (None: keys are off, nothing is counted); raise :class:`NoSlot`."""
+        if key.key_id is None:
+            return None
+        try:
+            return await self.key_limits.take(kind, key.key_id)
+        except NoSlot as refused:
+            if refused.reason is not None:
+                self._refused(refused.reason)
+            raise
+
+    async def _give_back(self, slot: Slot | None) -> None:
+        if slot is not None:
+            await self.key_limits.release(slot)
 
 
 class _ProbesAtDebug(logging.LoggerAdapter):

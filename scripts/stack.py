@@ -2,10 +2,12 @@
 
     scripts/stack                     # then open http://localhost:8000/
     scripts/stack --tls               # https:// and wss:// with a self-signed certificate
-    scripts/stack -- --api-key KEY --allowed-origins http://localhost:3000 --tcp-port 43007
+    scripts/stack -- --api-keys-file keys.txt --allowed-origins http://localhost:3000 --tcp-port 43007
 
 Everything after ``--`` goes to the gateway (``python -m gateway --help`` lists its
-flags); ``STREAMSCRIBE_GATEWAY_*`` variables apply as usual.
+flags); ``STREAMSCRIBE_GATEWAY_*`` variables apply as usual. Secrets go in those
+variables or in files, as for any service: the gateway refuses ``--api-key KEY``
+and the like on its command line (``ps`` shows it to every user).
 
 A development launcher, not part of the installed packages: scripts/stack installs
 what is needed (scripts/bootstrap) and runs this file with the project's venv.
@@ -141,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scripts/stack", usage="%(prog)s [options] [-- gateway options]",
                                      description=__doc__.split("\n")[0],
                                      epilog="Everything after -- goes to the gateway, e.g. "
-                                            "scripts/stack -- --api-key KEY --allowed-origins "
+                                            "scripts/stack -- --api-keys-file keys.txt --allowed-origins "
                                             "http://localhost:3000 --tcp-port 43007 "
                                             "(python -m gateway --help lists them).")
     parser.add_argument("--port", type=int, default=int(os.environ.get("STREAMSCRIBE_GATEWAY_PORT", 8000)),
@@ -151,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--denoise", action="store_true", help="also run the denoise stage and enable it")
     parser.add_argument("--tls", action="store_true",
                         help="serve https:// and wss:// with a self-signed certificate (the gateway logs its "
-                             "path and fingerprint); gateway flags such as --api-key go after --")
+                             "path and fingerprint); gateway flags such as --api-keys-file go after --")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the stack to be ready")
     return parser
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from common.config import SettingsParser, from_args, option, positive
+from common.config import SettingsParser, from_args, redis_url, option, positive
 from common.endpointing import EndpointOptions
 from common.logs import setup_logging
 from common.metrics import VadMetrics
@@ -63,7 +63,7 @@ def _run(argv: list[str] | None) -> None:
     gc.set_threshold(20_000, 10, 10)
     asyncio.run(run_stage(lambda runner: VadStage(runner, model, defaults=defaults, metrics=metrics,
                                                   min_round_interval=vad.min_round_interval),
-                          redis_url=args.redis_url, options=from_args(RunnerOptions, args, stage="vad"),
+                          redis_url=redis_url(args), options=from_args(RunnerOptions, args, stage="vad"),
                           registry=registry, http_host=args.http_host, http_port=args.http_port))
 
 

@@ -31,6 +31,7 @@ from .audio import CallAudio
 from .config import SessionConfig
 from .hub import SessionHub
 from .session import PipelineSession
+from .tenant import ANONYMOUS, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,11 @@ def samples_to_ms(samples: int) -> int:
 class Call:
     def __init__(self, hub: SessionHub, config: SessionConfig, *, protocol: str,
                  events_out: asyncio.Queue, call_id: str | None = None, parties: tuple[str, ...] = (),
-                 transcripts: TranscriptLog | None = None) -> None:
+                 transcripts: TranscriptLog | None = None, tenant: Tenant | None = None) -> None:
+        """``tenant``: who owns the call (its log is the tenant's, and it counts among the tenant's
+        sessions); None: the anonymous tenant, uncounted (raw TCP calls, which have no keys)."""
         self.hub = hub
+        self.tenant = tenant
         self.config = config
         self.protocol = protocol
         self.events = events_out
@@ -101,13 +105,16 @@ class Call:
             await self.release()
             raise CallRefused(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; try again later",
                               CloseCode.TRY_AGAIN_LATER) from None
+        # Counted together with _opened, which release() reads to count them out: no await between.
         self._opened = True
-        if self._transcripts is not None:
-            self.transcript_log = await self._transcripts.open_call(
-                call_id=self.call_id, protocol=self.protocol, parties=self.parties,
-                session_ids=tuple(s.session_id for s in self.sessions))
         metrics.sessions.labels(protocol=self.protocol).inc(len(self.sessions))
         metrics.sessions_active.labels(protocol=self.protocol).inc(len(self.sessions))
+        if self.tenant is not None:
+            self.tenant.sessions[self.protocol] += len(self.sessions)
+        if self._transcripts is not None:
+            self.transcript_log = await self._transcripts.open_call(
+                tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id,
+                protocol=self.protocol, parties=self.parties, session_ids=tuple(s.session_id for s in self.sessions))
         await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions)))
 
     def on_release(self, release: Callable[[], Awaitable[None]]) -> None:
@@ -121,6 +128,8 @@ class Call:
         if self._opened:
             self._opened = False
             self.hub.metrics.sessions_active.labels(protocol=self.protocol).dec(len(self.sessions))
+            if self.tenant is not None:
+                self.tenant.sessions[self.protocol] -= len(self.sessions)
         try:
             for session in self.sessions:
                 await session.close()

@@ -33,27 +33,20 @@ from websockets.frames import CloseCode
 from common.aio import within
 from common.config import option, positive
 from common.errors import BacklogFull, ConfigError, ErrorCode, ProtocolError
+from common.logs import Untrusted
 
 from ..doors.base import CloseFrame, Door
 from ..outputs.transcript_log import TranscriptLog
-from ..security.limits import PENDING, SESSION, KeyLimits, Slot
+from ..security.limits import PENDING, SESSION, KeyLimits, NoSlot, Slot
 from . import events
 from .call import Call, CallRefused
 from .hub import SessionHub
 from .idle import IdleClock, ReadyClock
 from .pacing import AudioPacer, PacingOptions
 from .resume import Parking
+from .tenant import Tenant
 
 log = logging.getLogger(__name__)
-
-
-# What a client is told when its key is at a limit, and the refusal's metric label.
-_AT_LIMIT = {
-    SESSION: ("key_limit", "this API key already has {limit} open session(s), the limit "
-                           "(max-sessions-per-key {limit}); close one and retry"),
-    PENDING: ("key_pending_limit", "this API key already has {limit} connection(s) that opened no session "
-                                   "yet, the limit (max-pending-per-key {limit}); open a session on those first"),
-}
 
 
 def share(text: str) -> float:
@@ -94,9 +87,10 @@ class ConnectionOptions:
 class Connection:
     def __init__(self, websocket: ServerConnection, door: Door, hub: SessionHub, *,
                  options: ConnectionOptions, transcripts: TranscriptLog | None = None,
-                 parking: Parking | None = None, key_id: str | None = None,
+                 parking: Parking | None = None, key_id: str | None = None, tenant: Tenant | None = None,
                  limits: KeyLimits | None = None) -> None:
-        """``limits``: where the connection and its call count against ``key_id`` (None: they do not)."""
+        """``tenant``: who owns the call; ``limits``: where the connection and its call count against
+        ``key_id`` (None: they do not)."""
         self.websocket = websocket
         self.transcripts = transcripts
         self.door = door
@@ -104,6 +98,7 @@ class Connection:
         self.options = options
         self.parking = parking  # where a resumable door's dropped call waits for its client
         self.key_id = key_id
+        self.tenant = tenant  # who owns the call
         self.limits = limits
         self.parked = False
         self.events: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=options.send_queue)
@@ -149,18 +144,12 @@ class Connection:
         if self.limits is None or self.key_id is None:
             return Slot(kind, self.key_id or "")
         try:
-            slot = await self.limits.acquire(kind, self.key_id)
-        except (RedisError, OSError) as exc:
-            log.warning("counting the connections of key %s failed: %s", self.key_id, exc)
-            await self._refuse(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; try again later",
-                               CloseCode.TRY_AGAIN_LATER)
+            return await self.limits.take(kind, self.key_id)
+        except NoSlot as refused:
+            if refused.reason is not None:
+                self.hub.metrics.sessions_refused.labels(reason=refused.reason).inc()
+            await self._refuse(refused.code, str(refused), CloseCode.TRY_AGAIN_LATER)
             return None
-        if slot is None:
-            reason, message = _AT_LIMIT[kind]
-            self.hub.metrics.sessions_refused.labels(reason=reason).inc()
-            await self._refuse(ErrorCode.OVERLOADED, message.format(limit=self.limits.limit(kind, self.key_id)),
-                               CloseCode.TRY_AGAIN_LATER)
-        return slot
 
     async def _give_back(self, slot: Slot) -> None:
         if self.limits is not None:
@@ -197,7 +186,7 @@ class Connection:
         if slot is None:
             return []
         call = Call(self.hub, first.config, protocol=self.door.name, events_out=self.events, call_id=first.call_id,
-                    parties=first.parties, transcripts=self.transcripts)
+                    parties=first.parties, transcripts=self.transcripts, tenant=self.tenant)
         try:
             await call.open()
         except BaseException as exc:
@@ -349,7 +338,7 @@ class Connection:
                 return
             if not await self._until(self.ready.read(time.monotonic()) + timeout, pong):
                 log.info("session %s: no pong within %g s; the client is dropped",
-                         self.call.call_id if self.call is not None else "(not open)", timeout)
+                         Untrusted(self.call.call_id) if self.call is not None else "(not open)", timeout)
                 self._let_go()  # as a network failure would: a resumable call is parked
                 return
 
@@ -415,11 +404,11 @@ class Connection:
             except ProtocolError as exc:
                 await self._reject(exc)
             except BacklogFull as exc:
-                log.warning("session %s: %s", call.call_id, exc)
+                log.warning("session %s: %s", Untrusted(call.call_id), exc)
                 await call.fail(ErrorCode.OVERLOADED, f"{exc}; the session ends", CloseCode.TRY_AGAIN_LATER)
                 return True
             except (RedisError, OSError) as exc:
-                log.warning("session %s: publishing failed: %s", call.call_id, exc)
+                log.warning("session %s: publishing failed: %s", Untrusted(call.call_id), exc)
                 await call.fail(ErrorCode.UNAVAILABLE, "audio could not be queued; the session ends",
                                 CloseCode.INTERNAL_ERROR)
                 return True

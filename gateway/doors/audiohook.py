@@ -6,7 +6,9 @@ the session's id in every message), ``Audiohook-Organization-Id``,
 checked by the gateway's auth like any other key). With
 ``--audiohook-client-secret`` set, the handshake must also carry a valid
 ``Signature`` and ``Signature-Input`` made with the integration's Client
-Secret (:mod:`gateway.security.httpsig`), or it is refused with HTTP 401. Then, as the
+Secret (:mod:`gateway.security.httpsig`), or it is refused with HTTP 401; the
+signature's nonce is taken once over all gateways (a replayed handshake gets
+401 too, :mod:`gateway.security.replay`). Then, as the
 AudioHook protocol reference describes:
 
 - the client's ``open`` (``organizationId``, ``conversationId``,
@@ -53,6 +55,7 @@ from typing import ClassVar
 
 from common.config import option
 from common.errors import ErrorCode, ProtocolError
+from common.logs import Untrusted
 
 from ..core import events
 from ..security import httpsig
@@ -127,7 +130,7 @@ class AudioHookDoor(Door):
         secret = self.options.client_secret
         if secret:
             try:
-                httpsig.verify(secret, target=handshake.target, headers=headers, now=time.time())
+                self.nonce = httpsig.verify(secret, target=handshake.target, headers=headers, now=time.time())
             except httpsig.SignatureError as exc:
                 raise kit.refusal(401, {"error": "unauthorized",
                                         "message": f"AudioHook request signature refused: {exc}"}) from None
@@ -174,10 +177,10 @@ class AudioHookDoor(Door):
         elif kind == "update":
             language = parameters.get("language")
             log.info("session %s: the client updates the language to %r; this call keeps its language",
-                     self.session_id, language)
+                     self.session_id, Untrusted(language))
         elif kind == "error":
-            log.warning("session %s: client error %s: %s", self.session_id, parameters.get("code"),
-                        parameters.get("message"))
+            log.warning("session %s: client error %s: %s", self.session_id, Untrusted(parameters.get("code")),
+                        Untrusted(parameters.get("message")))
         elif kind == "close":
             self.state = CallState.CLOSING
             operations.append(events.Close())

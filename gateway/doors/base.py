@@ -8,14 +8,16 @@ messages. It never touches a socket or Redis, so it is tested with plain calls.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from websockets.datastructures import Headers
 
 from ..core import events
+from ..security.replay import Nonce
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,35 @@ class CloseFrame:
 
 
 Outgoing = str | bytes | CloseFrame
+
+# RFC 9112's request targets this server takes: origin-form, "/path?query", or absolute-form, whose
+# scheme and authority go (a proxy's form, which a server must accept). A path holds RFC 3986's
+# pchars and "/"; a query anything printable but "#", as clients leave "[", "|"... unescaped there.
+_ABSOLUTE = re.compile(r"(?i)(?:https?|wss?)://[^/?#]*")
+_NOT_PATH = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]|%(?![0-9A-Fa-f]{2})")
+_NOT_QUERY = re.compile(r"[^!-\"$-~]")
+
+
+class BadTarget(ValueError):
+    """A request target this server cannot route; the message says why (an HTTP 400)."""
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """(path, query) of a request target; :class:`BadTarget` if it is none this server takes.
+
+    The target is split at its first ``?``, not parsed as a URL: ``urlsplit`` reads a
+    path that starts with ``//`` as a host (and fails on ``//[``).
+    """
+    if absolute := _ABSOLUTE.match(target):
+        target = target[absolute.end():] or "/"
+    if not target.startswith("/"):
+        raise BadTarget("the request target must be a path, like /ws/asr")
+    path, _, query = target.partition("?")
+    for part, name, bad in ((path, "path", _NOT_PATH), (query, "query", _NOT_QUERY)):
+        if found := bad.search(part):
+            raise BadTarget(f"the request {name} holds {found.group()!r} at {found.start()}, which must be "
+                            "percent-encoded (RFC 3986)")
+    return path, query
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +71,9 @@ class Handshake:
 
     @classmethod
     def from_target(cls, target: str, headers: Headers) -> Handshake:
-        parts = urlsplit(target)
-        return cls(parts.path, parse_qsl(parts.query, keep_blank_values=True), headers, target)
+        """The handshake of a request for ``target``; :class:`BadTarget` if it is none this server takes."""
+        path, query = split_target(target)
+        return cls(path, parse_qsl(query, keep_blank_values=True), headers, target)
 
 
 class HandshakeRefused(Exception):
@@ -68,6 +100,9 @@ class Door(abc.ABC):
     resumable: bool = False
     # The door's deployment settings, if it has some: a dataclass of flags (common.config.option).
     options_class: ClassVar[type | None] = None
+    # Set by a door whose handshake is signed: what it may present only once over every gateway
+    # (the signature's nonce); the server refuses a second use (:mod:`gateway.security.replay`).
+    nonce: Nonce | None = None
 
     def __init__(self, handshake: Handshake, *, options: Any = None) -> None:
         """Read the handshake; raise :class:`HandshakeRefused` to refuse it.

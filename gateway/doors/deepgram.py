@@ -128,10 +128,9 @@ def _endpointing(value: str | None) -> dict:
         return {}
     if value.lower() == "false":
         return {"silence_threshold": common.NO_ENDPOINTING_SEC}
-    try:
-        ms = int(value)
-    except ValueError:
-        raise ConfigError(f"invalid value for endpointing: {value!r} (expected ms of silence or false)") from None
+    ms = kit.decimal(value, kind=int)
+    if ms is None:
+        raise ConfigError(f"invalid value for endpointing: {value!r} (expected ms of silence or false)")
     if not 0 <= ms <= common.NO_ENDPOINTING_SEC * 1000:
         raise ConfigError(f"invalid value for endpointing: {ms} "
                           f"(expected 0 to {common.NO_ENDPOINTING_SEC * 1000:.0f})")
@@ -140,13 +139,7 @@ def _endpointing(value: str | None) -> dict:
 
 def _has_boost(word: str) -> bool:
     _, sep, boost = word.rpartition(":")
-    if not sep:
-        return False
-    try:
-        float(boost)
-    except ValueError:
-        return False
-    return True
+    return bool(sep) and kit.decimal(boost) is not None
 
 
 def _plain(word: str) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import enum
 import json
+import math
+import re
 import struct
 from collections.abc import Collection, Sequence
 from typing import NamedTuple, TypeVar
@@ -21,6 +23,7 @@ from ..core.config import MAX_CHANNELS, SessionConfig
 from .base import HandshakeRefused
 
 MAX_TEXT_BYTES = 64 * 1024  # control messages; audio frames have their own limit
+MAX_NUMBER_CHARS = 40  # a JSON number's literal; no value a door reads needs more than 20 digits
 MAX_WAV_HEADER = 64 * 1024  # bytes read for a WAV header before the data chunk must have begun
 NOT_WAV = "the stream does not start with a WAV header"
 
@@ -42,19 +45,47 @@ class CallState(enum.Enum):
 
 
 def parse_json(text: str) -> dict:
-    """A JSON object from a text message, or :class:`ProtocolError` ``bad_json``."""
+    """A JSON object from a text message, or :class:`ProtocolError` ``bad_json``.
+
+    Numbers are bounded before they are converted (:data:`MAX_NUMBER_CHARS`, finite),
+    so that no value a client writes makes the parser itself fail: Python refuses
+    to convert an integer of more than 4300 digits with a ``ValueError``, and a float
+    literal past 1e308 would become infinity. ``NaN`` and ``Infinity`` are no JSON.
+    """
     if len(text) > MAX_TEXT_BYTES:
         raise ProtocolError(ErrorCode.BAD_JSON, f"text message of {len(text)} characters is over the "
                                                 f"{MAX_TEXT_BYTES}-character limit")
     try:
-        body = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        body = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and whatever else the parser refuses
         raise ProtocolError(ErrorCode.BAD_JSON, f"message is not valid JSON: {exc}") from None
     except RecursionError:
         raise ProtocolError(ErrorCode.BAD_JSON, "message is nested too deeply") from None
     if not isinstance(body, dict):
         raise ProtocolError(ErrorCode.BAD_JSON, "message must be a JSON object")
     return body
+
+
+def _literal(text: str) -> str:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ProtocolError(ErrorCode.BAD_JSON, f"a number of {len(text)} characters is over the "
+                                                f"{MAX_NUMBER_CHARS}-character limit")
+    return text
+
+
+def _integer(text: str) -> int:
+    return int(_literal(text))
+
+
+def _float(text: str) -> float:
+    value = float(_literal(text))
+    if not math.isfinite(value):
+        raise ProtocolError(ErrorCode.BAD_JSON, f"the number {text} is out of range")
+    return value
+
+
+def _constant(name: str) -> float:
+    raise ProtocolError(ErrorCode.BAD_JSON, f"{name} is not a JSON value; numbers must be finite")
 
 
 # -- fields of a message: ProtocolError "<name> must be <expected>" ----------------------------------
@@ -121,6 +152,26 @@ def session_config(**values) -> SessionConfig:
         raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
 
 
+# -- numbers in text ----------------------------------------------------------------------------------
+
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+_DECIMAL = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def decimal(text: str, *, kind: type = float) -> int | float | None:
+    """``text`` as ``kind`` (``int`` or ``float``) if it is a plain decimal number, else None.
+
+    ``int()`` and ``float()`` take more than a client should send (other scripts' digits,
+    ``_``, spaces, ``nan``, ``inf``) and fail on some of it (``int("²")``, an integer of
+    more than 4300 digits): the text is checked before it is converted. A float must be
+    finite; neither may have more than :data:`MAX_NUMBER_CHARS` characters.
+    """
+    if len(text) > MAX_NUMBER_CHARS or not (_INTEGER if kind is int else _DECIMAL).fullmatch(text):
+        return None
+    number = kind(text)
+    return number if kind is int or math.isfinite(number) else None
+
+
 # -- query parameters: ConfigError "invalid value for <name>: ..." -------------------------------------
 
 
@@ -162,11 +213,10 @@ class Query:
         value = self.last(name)
         if value is None:
             return None
-        try:
-            number = kind(value)
-        except ValueError:
+        number = decimal(value, kind=kind)
+        if number is None:
             expected = "an integer" if kind is int else "a number"
-            raise ConfigError(f"invalid value for {name}: {value!r} (expected {expected})") from None
+            raise ConfigError(f"invalid value for {name}: {value!r} (expected {expected})")
         if not low <= number <= high:
             raise ConfigError(f"invalid value for {name}: {number} (expected {low} to {high})")
         return number

@@ -16,7 +16,8 @@ from common.errors import ErrorCode, ProtocolError
 MULAW_SILENCE = b"\xff"  # μ-law code of a zero sample
 MAX_GAP_MS = 60_000  # longest gap filled with silence; a longer jump is an error, not minutes of zeros
 GAP_TOLERANCE_MS = 10  # timestamps jitter by a few ms; smaller gaps are not filled
-_DURATION = re.compile(r"PT(\d+(?:\.\d+)?)S")
+# ASCII digits, bounded: 400 nines would be infinity, and rounding it to samples an OverflowError.
+_DURATION = re.compile(r"PT([0-9]{1,10}(?:\.[0-9]{1,9})?)S")
 
 
 class TrackClock:
@@ -55,7 +56,7 @@ def parse_duration(value: object, name: str) -> float:
     """Seconds of an ISO 8601 duration as AudioHook writes it (``PT1.25S``)."""
     match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise ProtocolError(ErrorCode.PROTOCOL, f"{name} must be a duration like 'PT1.5S', not {value!r}")
+        raise ProtocolError(ErrorCode.PROTOCOL, f"{name} must be a duration like 'PT1.5S', not {value!r:.40}")
     return float(match.group(1))
 
 

@@ -27,8 +27,13 @@ with ``streamSid``, ``channel`` and ``party`` (the track's name): harmless to
 Twilio and useful to a test or a proxy reading the socket.
 
 With ``--twilio-auth-token`` set, the handshake must carry a valid
-``X-Twilio-Signature`` (base64 HMAC-SHA1 of the full ``wss://`` URL, keyed with
-the account's auth token), or it is refused with HTTP 403.
+``X-Twilio-Signature`` (base64 HMAC-SHA1 of the ``wss://`` URL Twilio connected
+to, keyed with the account's auth token), or it is refused with HTTP 403. That
+URL is ``--twilio-public-url`` (and the query the request carries), never one
+made of the ``Host`` header, which the client chooses. The signature covers
+nothing but the URL: no time, no nonce, so every stream to one URL carries the
+same signature and a replay cannot be told from Twilio's next call
+(docs/security.md says what that leaves).
 """
 
 from __future__ import annotations
@@ -40,9 +45,10 @@ import hmac
 import json
 from dataclasses import dataclass, field
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from common.config import option
-from common.errors import ErrorCode, ProtocolError
+from common.errors import ConfigError, ErrorCode, ProtocolError
 
 from ..core import events
 from . import kit
@@ -51,6 +57,7 @@ from .kit import CallState
 from .telephony import TrackClock, language_of
 
 TRACKS = ("inbound", "outbound")  # channel order; Twilio's names are the parties
+MAX_SEQUENCE = 10**15  # a chunk number or a timestamp (ms: 30,000 years) past this is no Twilio's
 
 
 def signature(auth_token: str, url: str) -> str:
@@ -59,22 +66,42 @@ def signature(auth_token: str, url: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def signed_urls(host: str, target: str) -> list[str]:
-    """The URLs Twilio may have signed for this request: as sent, with or without the default port."""
+DEFAULT_PORTS = {"wss": 443, "ws": 80}
+
+
+def public_url(text: str) -> str:
+    """``--twilio-public-url``: the ``wss://`` URL given to Twilio (``ws://`` for a local test), without a query."""
+    parts = urlsplit(text.strip())
+    _ = parts.port  # a port that is no number raises ValueError now, not at the first handshake
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError("give the wss:// URL of <Stream url>, e.g. wss://voice.example.com/twilio (Twilio "
+                         "connects media streams with wss:// only)")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("give the URL without a query, fragment or user (the request's query is signed with it)")
+    return parts.geturl()
+
+
+def signed_urls(public: str, target: str) -> list[str]:
+    """The URLs Twilio may have signed for a request to ``target`` through ``public``: the public
+    URL with the request's query, its host with and without the scheme's default port."""
+    parts = urlsplit(public)
+    query = target.partition("?")[2]
+    default = DEFAULT_PORTS[parts.scheme]
+    host = parts.netloc
     hosts = [host]
-    name, _, port = host.rpartition(":")
-    if name and port == "443":
-        hosts.append(name)
-    elif not name or not port.isdigit():
-        hosts.append(f"{host}:443")
-    return [f"{scheme}://{h}{target}" for scheme in ("wss", "ws") for h in hosts]
+    if parts.port == default:
+        hosts.append(host.rpartition(":")[0])
+    elif parts.port is None:
+        hosts.append(f"{host}:{default}")
+    return [parts._replace(netloc=name, query=query).geturl() for name in hosts]
 
 
 def _sequence(value: object, name: str) -> int:
-    """Twilio sends counters as strings of digits."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
-        raise ProtocolError(ErrorCode.PROTOCOL, f"{name} must be a non-negative integer, not {value!r}")
-    return int(value)
+    """Twilio sends counters as strings of digits (ASCII ones: ``"²".isdigit()`` is true, ``int("²")`` fails)."""
+    number = kit.decimal(value, kind=int) if isinstance(value, str) else value
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_SEQUENCE:
+        raise ProtocolError(ErrorCode.PROTOCOL, f"{name} must be a non-negative integer, not {value!r:.40}")
+    return number
 
 
 def _object(body: dict, name: str) -> dict:
@@ -86,10 +113,19 @@ def _object(body: dict, name: str) -> dict:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TwilioOptions:
-    # Set: the X-Twilio-Signature of each handshake must be valid.
+    # Set: the X-Twilio-Signature of each handshake must be valid for public_url.
     auth_token: str | None = field(default=None, repr=False, metadata=option(
-        "Twilio auth token: /twilio then requires a valid X-Twilio-Signature header",
-        flag="--twilio-auth-token", secret=True))
+        "Twilio auth token: /twilio then requires a valid X-Twilio-Signature header (with --twilio-public-url)",
+        flag="--twilio-auth-token", secret=True, file=True))
+    public_url: str | None = field(default=None, metadata=option(
+        "the URL Twilio is given for /twilio (<Stream url>, without its query), e.g. "
+        "wss://voice.example.com/twilio: signatures are checked against it, not against the Host header",
+        flag="--twilio-public-url", parse=public_url))
+
+    def __post_init__(self) -> None:
+        if self.auth_token and not self.public_url:
+            raise ConfigError("--twilio-auth-token needs --twilio-public-url, the URL Twilio signs: the Host "
+                              "header is the client's to choose")
 
 
 class TwilioDoor(Door):
@@ -100,7 +136,7 @@ class TwilioDoor(Door):
         super().__init__(handshake, **options)
         token = self.options.auth_token
         if token:
-            self._check_signature(token)
+            self._check_signature(token, self.options.public_url)
         self.stream_sid = ""
         self.call_sid = ""
         self.state = CallState.AWAITING_OPEN  # OPEN at start, CLOSING at stop
@@ -108,15 +144,14 @@ class TwilioDoor(Door):
         self.clocks: dict[str, TrackClock] = {}
         self.chunks: dict[str, int] = {}  # track -> last chunk number
 
-    def _check_signature(self, token: str) -> None:
-        headers = self.handshake.headers
-        given = headers.get("X-Twilio-Signature", "")
-        host = headers.get("Host", "")
-        if not given or not any(hmac.compare_digest(given, signature(token, url))
-                                for url in signed_urls(host, self.handshake.target)):
+    def _check_signature(self, token: str, public: str) -> None:
+        given = self.handshake.headers.get("X-Twilio-Signature", "")
+        # As bytes: compare_digest refuses str that is not ASCII, and a header may be anything.
+        if not given or not any(hmac.compare_digest(given.encode(), signature(token, url).encode())
+                                for url in signed_urls(public, self.handshake.target)):
             raise kit.refusal(403, {"error": str(ErrorCode.FORBIDDEN),
-                                    "message": "X-Twilio-Signature is missing or does not match this URL and "
-                                               "auth token"})
+                                    "message": "X-Twilio-Signature is missing or does not match the public URL "
+                                               "(--twilio-public-url) and auth token"})
 
     # -- Twilio to core --------------------------------------------------------------
 

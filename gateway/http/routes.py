@@ -3,6 +3,7 @@
 The routes: the browser demo (``/``), ``/metrics``, ``/healthz``, ``/readyz``
 (:mod:`common.http`) and the status pages ``/health`` and ``/health/extended``
 (:mod:`gateway.http.status`). Every response says ``Cache-Control: no-store``.
+Which methods and bodies the gateway takes is :func:`method_refusal`'s to say.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from importlib import resources
 
 from prometheus_client import CollectorRegistry
 from websockets.datastructures import Headers
-from websockets.http11 import Response
+from websockets.http11 import Request, Response
 
 from common.http import NOT_FOUND, ReadinessProbe, health_route
 
 from .status import GatewayStatus
+from .wire import has_body
+
+METHODS = ("GET", "HEAD")  # every route's; a WebSocket handshake is a GET
 
 
 class Pages:
@@ -36,6 +40,17 @@ class Pages:
         reply = (await health_route(path, registry=self.registry, readiness=self.readiness)
                  or await self.status.route(path) or NOT_FOUND)
         return response(reply.status, reply.body, reply.content_type)
+
+
+def method_refusal(request: Request) -> Response | None:
+    """The answer to a request refused for its method or its body; None when it goes on to its route."""
+    if request.method not in METHODS:
+        allowed = ", ".join(METHODS)
+        return refusal(http.HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
+                       f"{request.method} is not allowed here; use {allowed}", [("Allow", allowed)])
+    if has_body(request.headers):
+        return refusal(http.HTTPStatus.BAD_REQUEST, "bad_request", f"a {request.method} request has no body")
+    return None
 
 
 def refusal(status: http.HTTPStatus, error: str, message: str,

@@ -4,7 +4,8 @@
 "degraded", "service", "gateway_id", "uptime_s", "sessions", "timestamp"}``;
 ``degraded`` means a new session would be refused now (``/readyz`` says why).
 
-``/health/extended`` (200, or 503 when Redis does not answer): the same, plus
+``/health/extended`` (200, or 503 when Redis does not answer; with API keys
+configured, only for an admin key): the same, plus
 ``redis`` (``ok``, ``latency_ms``), ``sessions_by_protocol`` and
 ``connections_by_protocol`` of this gateway, and per stage (``denoise``,
 ``vad``, ``asr``): ``live_workers``, ``capacity`` (sessions its open workers
@@ -19,7 +20,11 @@ workers' heartbeats in Redis.
 {"live_workers", "capacity", "accepting"}}}`` at once, every
 ``interval`` seconds, and on any text message from the client (e.g.
 ``{"type": "get_status"}``). It reads only this gateway's own counters and
-cached stage state: watching costs Redis nothing.
+cached stage state: watching costs Redis nothing. A key that is not an admin's
+sees the sessions and connections of its own tenant only (with ``"tenant"``
+added); an admin key, or anyone on a gateway without keys, sees the gateway's.
+A gateway serves ``max_watchers`` status sockets; more get an ``overloaded``
+error and close 1013.
 """
 
 from __future__ import annotations
@@ -28,21 +33,27 @@ import http
 import json
 import socket
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from prometheus_client import Gauge
 from redis.exceptions import RedisError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from common import keys
 from common.aio import within
+from common.config import non_negative, option, positive
+from common.errors import ErrorCode
 from common.http import Reply
 from common.metrics import GatewayMetrics
 
 from ..core.hub import SessionHub
+from ..core.tenant import Tenant
 
 HEALTH_PATHS = ("/health", "/health/extended")
+ADMIN_PATHS = ("/health/extended",)  # with API keys configured, for admin keys only
 WEBSOCKET_PATH = "/ws/status"
 MAX_REQUEST_BYTES = 1024  # a watcher's message only asks for a push
 
@@ -56,11 +67,23 @@ def _by_protocol(gauge: Gauge) -> dict[str, int]:
             for metric in gauge.collect() for sample in metric.samples}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusOptions:
+    max_watchers: int = field(default=100, metadata=option(
+        "open /ws/status sockets per gateway; more are refused (close 1013)", flag="--max-status-sockets",
+        parse=positive(int)))
+    max_watchers_per_key: int = field(default=5, metadata=option(
+        "open /ws/status sockets of one API key over all gateways (0: no limit; a keys file's status= "
+        "sets a key's own)", flag="--max-status-per-key", parse=non_negative(int)))
+    interval: float = 1.0  # seconds between two pushes
+
+
 class GatewayStatus:
-    def __init__(self, hub: SessionHub, metrics: GatewayMetrics, *, interval: float = 1.0) -> None:
+    def __init__(self, hub: SessionHub, metrics: GatewayMetrics, *, options: StatusOptions = StatusOptions()) -> None:
         self.hub = hub
         self.metrics = metrics
-        self.interval = interval
+        self.options = options
+        self.watchers = 0
         self.started = time.monotonic()
 
     # -- HTTP -----------------------------------------------------------------------------
@@ -117,10 +140,17 @@ class GatewayStatus:
 
     # -- /ws/status --------------------------------------------------------------------------
 
-    def snapshot(self) -> dict:
+    def snapshot(self, tenant: Tenant | None = None) -> dict:
+        """The gateway's status; with ``tenant``, its sessions and connections are that tenant's."""
         sessions = _by_protocol(self.metrics.sessions_active)
-        return {"type": "status", "timestamp": _now(), "gateway_id": self.hub.gateway_id,
-                "sessions": sessions, "connections": _by_protocol(self.metrics.connections),
+        connections = _by_protocol(self.metrics.connections)
+        mine = {}
+        if tenant is not None:
+            sessions = {protocol: tenant.sessions[protocol] for protocol in sessions}
+            connections = {protocol: tenant.connections[protocol] for protocol in connections}
+            mine = {"tenant": tenant.name}
+        return {"type": "status", "timestamp": _now(), "gateway_id": self.hub.gateway_id, **mine,
+                "sessions": sessions, "connections": connections,
                 "total_sessions": sum(sessions.values()),
                 "stages": {stage: {"live_workers": int(self._live(stage)), "capacity": self.hub.capacity[stage],
                                    "accepting": not self.hub.refusals[stage]} for stage in keys.STAGES}}
@@ -132,17 +162,37 @@ class GatewayStatus:
                     return sample.value
         return 0
 
-    async def serve(self, websocket: ServerConnection) -> None:
-        """Push a status every ``interval`` s, and at once after each client message, until it leaves."""
+    async def serve(self, websocket: ServerConnection, *, tenant: Tenant | None = None) -> None:
+        """Push a status every ``interval`` s, and at once after each client message, until it leaves.
+
+        ``tenant``: show that tenant's sessions and connections only (None: the gateway's).
+        """
+        self.watchers += 1
         try:
+            if self.watchers > self.options.max_watchers:
+                await self.refuse(websocket, ErrorCode.OVERLOADED, f"this gateway already serves "
+                             f"{self.options.max_watchers} status sockets; try again later")
+                return
             while True:
-                await websocket.send(json.dumps(self.snapshot()))
+                await websocket.send(json.dumps(self.snapshot(tenant)))
                 try:
-                    message = await within(websocket.recv(), self.interval)
+                    message = await within(websocket.recv(), self.options.interval)
                 except TimeoutError:
                     continue
                 if len(message) > MAX_REQUEST_BYTES:
                     await websocket.close(1009, "status requests are short text messages")
                     return
+        except ConnectionClosed:
+            pass
+        finally:
+            self.watchers -= 1
+
+    @staticmethod
+    async def refuse(websocket: ServerConnection, code: ErrorCode, message: str,
+                     close_code: int = CloseCode.TRY_AGAIN_LATER) -> None:
+        """End a status socket with a fatal ``error`` message and ``close_code``."""
+        try:
+            await websocket.send(json.dumps({"type": "error", "code": str(code), "message": message, "fatal": True}))
+            await websocket.close(close_code, str(code))
         except ConnectionClosed:
             pass

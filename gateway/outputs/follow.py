@@ -3,9 +3,9 @@
 A follower reads the call's log in Redis (:mod:`gateway.outputs.transcript_log`), so its
 gateway need not be the one serving the call. The server sends, as JSON text:
 
-1. ``{"type": "following", "call_id", "protocol", "channels", "parties", "state",
-   "first_seq"}`` (``first_seq``: the oldest entry still in the log; a ``from_seq``
-   below it lost entries to the log's bound);
+1. ``{"type": "following", "call_id", "tenant", "protocol", "channels", "parties",
+   "state", "first_seq"}`` (``first_seq``: the oldest entry still in the log; a
+   ``from_seq`` below it lost entries to the log's bound);
 2. every ``partial`` and ``final`` of the call in order, from the start of the
    call or from ``?from_seq=N`` (entries with ``seq >= N``), each with ``seq``,
    ``call_id``, ``channel``, ``party``, ``session_id``, ``utterance_id``, ``text``,
@@ -21,6 +21,12 @@ every later entry exactly once. An unknown call gets an ``error`` with code
 ``not_found`` and close 1008; a call whose log vanished without an end (its
 gateway died) gets ``session_lost`` and close 1011.
 
+A key follows the calls of its own tenant, and of the tenants its keys file
+line grants it (``follow_tenants``), looked for in that order, or only in
+``?tenant=NAME``. Another tenant's call is answered exactly as an unknown one.
+Follows that find no call are limited per key and per address
+(:class:`FailedLookups`), so call ids cannot be guessed at speed.
+
 Waiting costs no polling: one task per followed call per gateway (a
 :class:`Feed`) blocks in ``XREAD BLOCK`` on the log and wakes that gateway's
 followers of the call, who then read what they have not seen with ``XRANGE``.
@@ -34,6 +40,7 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
@@ -42,10 +49,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from common import aio, bus, keys
-from common.config import option, positive
+from common.config import non_negative, option, positive
 from common.errors import ErrorCode
 from common.metrics import GatewayMetrics
 
+from ..security.keyfile import ApiKey
 from .transcript_log import call_key, entry_id, log_key, seq_of
 
 log = logging.getLogger(__name__)
@@ -65,6 +73,13 @@ def call_id_of(path: str) -> str | None:
 class FollowOptions:
     max_followers: int = field(default=1000, metadata=option(
         "open follower connections per gateway; more are refused (close 1013)", parse=positive(int)))
+    max_followers_per_key: int = field(default=100, metadata=option(
+        "open followers of one API key over all gateways (0: no limit; a keys file's followers= "
+        "sets a key's own)", parse=non_negative(int)))
+    max_failed_follows: int = field(default=30, metadata=option(
+        "follows of unknown call ids per API key and per address a minute; more follows get HTTP 429 "
+        "(0: no limit)", parse=non_negative(int)))
+    failed_follows_window: float = 60.0  # seconds over which max_failed_follows counts
     block: float = 2.0  # seconds one XREAD BLOCK waits; after it, a feed checks that its call still exists
     batch: int = 200  # log entries read per round trip
 
@@ -79,8 +94,9 @@ class _Refusal(Exception):
 class Feed:
     """Wakes a gateway's followers of one call when its log grows; notices when the call is gone."""
 
-    def __init__(self, redis: bus.Redis, call_id: str, *, block: float) -> None:
+    def __init__(self, redis: bus.Redis, tenant: str, call_id: str, *, block: float) -> None:
         self.redis = redis
+        self.tenant = tenant
         self.call_id = call_id
         self.block_ms = max(1, int(block * 1000))
         self.top = 0  # highest seq known to be in the log
@@ -108,7 +124,7 @@ class Feed:
         self._changed = asyncio.Event()
 
     async def _run(self) -> None:
-        stream = log_key(self.call_id)
+        stream = log_key(self.tenant, self.call_id)
         backoff = bus.Backoff()
         started = False
         while True:
@@ -118,7 +134,7 @@ class Feed:
                     self.top = seq_of(last[0][0]) if last else 0
                     started = True
                 reply = await self.redis.xread({stream: entry_id(self.top)}, count=100, block=self.block_ms)
-                gone = not reply and not await self.redis.exists(call_key(self.call_id))
+                gone = not reply and not await self.redis.exists(call_key(self.tenant, self.call_id))
                 backoff.reset()
             except (RedisError, OSError) as exc:
                 if asyncio.current_task().cancelling():
@@ -138,6 +154,65 @@ class Feed:
                 return
 
 
+class FailedLookups:
+    """Follows that found no call, counted per API key and per address over a fixed window.
+
+    The counts live in Redis, so the limit holds over every gateway. A follow
+    counts as failed when it starts (so that many started at once cannot all
+    slip through) and is taken back when it finds its call. Once a key or an
+    address used up its window's failures, its follows are refused until the
+    window ends.
+    """
+
+    # Count one follow. KEYS: the counter. ARGV: the window (ms). Returns {count, ms left in the window}.
+    ATTEMPT = """
+local n = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}
+"""
+    # Take a follow back (it found its call); never below zero, never making a key without expiry.
+    FOUND = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+    def __init__(self, redis: bus.Redis, *, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window_ms = max(1, int(window * 1000))
+        self._attempt = redis.register_script(self.ATTEMPT)
+        self._found = redis.register_script(self.FOUND)
+
+    @staticmethod
+    def counters(key_id: str | None, address: str) -> list[str]:
+        counters = [f"{keys.PREFIX}:lookups:addr:{address}"]
+        if key_id is not None:
+            counters.append(f"{keys.PREFIX}:lookups:key:{key_id}")
+        return counters
+
+    async def attempt(self, key_id: str | None, address: str) -> float:
+        """Count a follow; return the seconds until this key and address may follow again (0: now)."""
+        if not self.limit:
+            return 0.0
+        wait_ms = 0
+        try:
+            for counter in self.counters(key_id, address):  # one key a script: Redis Cluster allows no more
+                count, left = await self._attempt(keys=[counter], args=[self.window_ms])
+                if int(count) > self.limit:
+                    wait_ms = max(wait_ms, int(left), 1)
+        except (RedisError, OSError) as exc:  # the follow itself will say that Redis is away
+            log.warning("counting a follow failed: %s", exc)
+        return wait_ms / 1000
+
+    async def take_back(self, key_id: str | None, address: str) -> None:
+        if not self.limit:
+            return
+        try:
+            for counter in self.counters(key_id, address):
+                await self._found(keys=[counter])
+        except (RedisError, OSError) as exc:
+            log.warning("taking back a follow that found its call failed: %s", exc)
+
+
 class Followers:
     """The gateway's followers and the feeds they share."""
 
@@ -146,15 +221,20 @@ class Followers:
         self.options = options
         self.metrics = metrics
         self.count = 0
-        self._feeds: dict[str, Feed] = {}
+        self.lookups = FailedLookups(redis, limit=options.max_failed_follows, window=options.failed_follows_window)
+        self._feeds: dict[tuple[str, str], Feed] = {}  # by tenant and call id
 
     async def close(self) -> None:
         feeds, self._feeds = list(self._feeds.values()), {}
         for feed in feeds:
             await feed.stop()
 
-    async def serve(self, websocket: ServerConnection, call_id: str, query: list[tuple[str, str]]) -> None:
-        """Follow ``call_id`` for one client until the call ends or the client leaves."""
+    async def serve(self, websocket: ServerConnection, call_id: str, query: list[tuple[str, str]], *,
+                    key: ApiKey, address: str) -> None:
+        """Follow ``call_id`` of a tenant ``key`` may follow, until the call ends or the client leaves.
+
+        The follow was counted as failed (:meth:`FailedLookups.attempt`); it is taken back if the call is found.
+        """
         self.count += 1
         self.metrics.followers.inc()
         feed = None
@@ -163,21 +243,22 @@ class Followers:
                 raise _Refusal(ErrorCode.OVERLOADED, f"this gateway already serves {self.options.max_followers} "
                                "followers; try again later or another gateway", CloseCode.TRY_AGAIN_LATER)
             start = _from_seq(query)
-            info = await self._info(call_id)
-            first = await self.redis.xrange(log_key(call_id), count=1)
+            tenant, info = await self._find(key.followable(_tenant(query)), call_id)
+            await self.lookups.take_back(key.key_id, address)
+            first = await self.redis.xrange(log_key(tenant, call_id), count=1)
             await self._send(websocket, {
-                "type": "following", "call_id": call_id, "protocol": info.get("protocol", ""),
+                "type": "following", "call_id": call_id, "tenant": tenant, "protocol": info.get("protocol", ""),
                 "channels": int(info.get("channels", "0")), "parties": json.loads(info.get("parties", "[]")),
                 "state": info.get("state", ""), "first_seq": seq_of(first[0][0]) if first else None})
-            feed = self._acquire(call_id)
-            await _until_first(self._pump(websocket, call_id, start, feed), _ignore_messages(websocket))
+            feed = self._acquire(tenant, call_id)
+            await _until_first(self._pump(websocket, tenant, call_id, start, feed), _ignore_messages(websocket))
         except _Refusal as refusal:
-            await self._refuse(websocket, refusal)
+            await self.refuse(websocket, refusal.code, str(refusal), refusal.close_code)
         except (RedisError, OSError) as exc:
             self.metrics.redis_errors.inc()
             log.warning("following call %s failed: %s", call_id, exc)
-            await self._refuse(websocket, _Refusal(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; "
-                                                   "reconnect with from_seq to go on", CloseCode.INTERNAL_ERROR))
+            await self.refuse(websocket, ErrorCode.UNAVAILABLE, "the service cannot reach its queue; "
+                              "reconnect with from_seq to go on", CloseCode.INTERNAL_ERROR)
         except ConnectionClosed:
             pass
         finally:
@@ -186,16 +267,26 @@ class Followers:
             self.count -= 1
             self.metrics.followers.dec()
 
-    async def _info(self, call_id: str) -> dict[str, str]:
-        info = await self.redis.hgetall(call_key(call_id)) if keys.valid_session_id(call_id) else {}
-        if not info:
-            raise _Refusal(ErrorCode.NOT_FOUND, f"no call {call_id!r} is running or recently ended "
-                                                "(a call id is the session_id, streamSid or AudioHook "
-                                                "session id its door reported)", CloseCode.POLICY_VIOLATION)
-        return {bus.text(name): bus.text(value) for name, value in info.items()}
+    async def _find(self, tenants: Sequence[str], call_id: str) -> tuple[str, dict[str, str]]:
+        """The first of ``tenants`` with a call ``call_id``, and its registry entry; else not_found.
 
-    async def _pump(self, websocket: ServerConnection, call_id: str, start: int, feed: Feed) -> None:
-        stream, last, batch = log_key(call_id), max(0, start - 1), self.options.batch
+        Unknown, expired and other tenants' calls get the same answer, after work that depends only
+        on what the client knows (its key's tenants and the id it sent): no call of another tenant shows.
+        """
+        if keys.valid_session_id(call_id) and tenants:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for tenant in tenants:
+                    pipe.hgetall(call_key(tenant, call_id))
+                found = await pipe.execute()
+            for tenant, info in zip(tenants, found):
+                if info:
+                    return tenant, {bus.text(name): bus.text(value) for name, value in info.items()}
+        raise _Refusal(ErrorCode.NOT_FOUND, f"no call {call_id[:64]!r} is running or recently ended "
+                                            "(a call id is the session_id, streamSid or AudioHook "
+                                            "session id its door reported)", CloseCode.POLICY_VIOLATION)
+
+    async def _pump(self, websocket: ServerConnection, tenant: str, call_id: str, start: int, feed: Feed) -> None:
+        stream, last, batch = log_key(tenant, call_id), max(0, start - 1), self.options.batch
         while True:
             entries = await self.redis.xrange(stream, min="(" + entry_id(last), max="+", count=batch)
             for seq, message in _current(entries):
@@ -215,19 +306,19 @@ class Followers:
         await websocket.send(json.dumps(message, ensure_ascii=False))
         self.metrics.follower_messages.inc()
 
-    async def _refuse(self, websocket: ServerConnection, refusal: _Refusal) -> None:
-        self.metrics.errors_sent.labels(code=str(refusal.code)).inc()
+    async def refuse(self, websocket: ServerConnection, code: ErrorCode, message: str, close_code: int) -> None:
+        """End a follower with a fatal ``error`` message and ``close_code``."""
+        self.metrics.errors_sent.labels(code=str(code)).inc()
         try:
-            await websocket.send(json.dumps({"type": "error", "code": str(refusal.code), "message": str(refusal),
-                                             "fatal": True}))
-            await websocket.close(refusal.close_code, str(refusal.code))
+            await websocket.send(json.dumps({"type": "error", "code": str(code), "message": message, "fatal": True}))
+            await websocket.close(close_code, str(code))
         except ConnectionClosed:
             pass
 
-    def _acquire(self, call_id: str) -> Feed:
-        feed = self._feeds.get(call_id)
+    def _acquire(self, tenant: str, call_id: str) -> Feed:
+        feed = self._feeds.get((tenant, call_id))
         if feed is None or feed.gone:
-            feed = self._feeds[call_id] = Feed(self.redis, call_id, block=self.options.block)
+            feed = self._feeds[tenant, call_id] = Feed(self.redis, tenant, call_id, block=self.options.block)
             feed.start()
         feed.users += 1
         return feed
@@ -235,8 +326,8 @@ class Followers:
     async def _release(self, feed: Feed) -> None:
         feed.users -= 1
         if feed.users == 0:
-            if self._feeds.get(feed.call_id) is feed:
-                del self._feeds[feed.call_id]
+            if self._feeds.get((feed.tenant, feed.call_id)) is feed:
+                del self._feeds[feed.tenant, feed.call_id]
             await feed.stop()
 
 
@@ -248,6 +339,14 @@ def _from_seq(query: list[tuple[str, str]]) -> int:
         raise _Refusal(ErrorCode.BAD_CONFIG, f"from_seq must be one non-negative integer, not {values!r}",
                        CloseCode.POLICY_VIOLATION)
     return int(values[0])
+
+
+def _tenant(query: list[tuple[str, str]]) -> str | None:
+    """The tenant a follow names (``?tenant=NAME``), or None: the tenants its key may follow, in turn."""
+    values = [value for name, value in query if name == "tenant"]
+    if len(values) > 1:
+        raise _Refusal(ErrorCode.BAD_CONFIG, "tenant may be given once", CloseCode.POLICY_VIOLATION)
+    return values[0] if values else None
 
 
 def _current(entries: list) -> list[tuple[int, dict]]:

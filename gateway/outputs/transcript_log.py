@@ -1,12 +1,16 @@
 """A call's transcripts in Redis for whoever follows them: the call registry, its log, ``ss:finals``.
 
-The gateway that serves a call keeps, per call id (the id the door reports:
-the native ``session_id``, Twilio's ``streamSid``, the AudioHook session id):
+A call belongs to the tenant of the API key that opened it
+(:mod:`gateway.core.tenant`), and its id (the id the door reports: the native
+``session_id``, Twilio's ``streamSid``, the AudioHook session id, the RNN-T
+``client_id``) names it within that tenant only: clients choose some of these
+ids, and third parties see them. The gateway that serves a call keeps:
 
-- ``ss:call:{CALL_ID}``, a hash: the call's registry entry (``protocol``,
-  ``gateway``, ``channels``, ``parties`` and ``session_ids`` as JSON, ``started``,
-  ``state`` = ``live`` or ``ended``). Any gateway finds a call here.
-- ``ss:call:{CALL_ID}:log``, a stream: every partial and final the call emits,
+- ``ss:call:{TENANT/CALL_ID}``, a hash: the call's registry entry (``tenant``,
+  ``protocol``, ``gateway``, ``channels``, ``parties`` and ``session_ids`` as
+  JSON, ``started``, ``state`` = ``live`` or ``ended``). Any gateway finds a
+  call here.
+- ``ss:call:{TENANT/CALL_ID}:log``, a stream: every partial and final the call emits,
   then one ``ended`` entry, each a field ``m`` holding the follower's JSON
   message. Entry ids are ``0-SEQ``: ``SEQ`` counts the call's entries from 1 and
   is the ``seq`` followers see, so reading "after seq N" is reading after id
@@ -20,13 +24,14 @@ the call ended, so that a follower who comes late or reconnects still reads
 every final; then Redis expires them. They are not session keys (``ss:{sid}:*``,
 deleted at once when a session ends): ``ss:call:`` names a call, for a while.
 
-A call id that is already registered by a live call is not taken over; the new
-call then runs without a log (and says so in the gateway's log). An ended call's
-id may be reused: the new call replaces the old log.
+A call id already registered in its tenant, by a live call or by an ended one
+whose log is still kept, is not taken over: the new call then runs without a
+log (and says so in the gateway's log), so nobody can replace what a call's
+followers read.
 
 Every final also goes, once, to the stream ``ss:finals`` (``MAXLEN ~ finals_maxlen``)
 for analytics consumers with their own consumer groups, and to the finals
-webhook when one is configured. Its fields are strings: ``call_id``, ``channel``,
+webhook when one is configured. Its fields are strings: ``tenant``, ``call_id``, ``channel``,
 ``party`` ("" when the door names no parties), ``session_id``, ``utterance_id``,
 ``text``, ``start_ms``, ``end_ms``, ``language``, ``confidence`` ("" when the
 engine gives none), ``is_speech_final`` (``1``/``0``), ``words`` (JSON list of
@@ -50,6 +55,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from common import aio, bus, keys
 from common.config import option, positive
+from common.logs import Untrusted
 from common.metrics import GatewayMetrics
 
 from ..core import events
@@ -62,25 +68,27 @@ CALL_PREFIX = f"{keys.PREFIX}:call"
 FINALS_STREAM = f"{keys.PREFIX}:finals"
 BATCH = 100  # entries written per round trip
 
-# Register a call unless a live call holds its id; an ended call's keys make way.
+# Register a call unless its id is taken, by a live call or an ended one still kept.
 # KEYS: the registry hash, the log. ARGV: TTL (s), then the registry's field/value pairs.
 CLAIM = """
-if redis.call('HGET', KEYS[1], 'state') == 'live' then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 """
 
 
-def call_key(call_id: str) -> str:
-    """Hash: the call's registry entry."""
-    return f"{CALL_PREFIX}:{{{call_id}}}"
+def call_key(tenant: str, call_id: str) -> str:
+    """Hash: the registry entry of the call ``call_id`` of ``tenant``.
+
+    Neither a tenant name nor a valid call id holds ``/`` or braces, so each pair has a key of its own.
+    """
+    return f"{CALL_PREFIX}:{{{tenant}/{call_id}}}"
 
 
-def log_key(call_id: str) -> str:
+def log_key(tenant: str, call_id: str) -> str:
     """Stream: the call's partials, finals and end, ids ``0-SEQ``."""
-    return call_key(call_id) + ":log"
+    return call_key(tenant, call_id) + ":log"
 
 
 def entry_id(seq: int) -> str:
@@ -129,12 +137,13 @@ def ended_message(call_id: str, event: events.Ended) -> dict:
             "audio_ms": event.audio_ms}
 
 
-def finals_fields(message: dict, *, protocol: str, gateway: str) -> dict:
+def finals_fields(message: dict, *, tenant: str, protocol: str, gateway: str) -> dict:
     """The ``ss:finals`` entry of a final's message (every value a string)."""
     confidence = message.get("confidence")
-    return {"call_id": message["call_id"], "channel": str(message["channel"]), "party": message["party"] or "",
-            "session_id": message["session_id"], "utterance_id": message["utterance_id"],
-            "text": message["text"], "start_ms": str(message["start_ms"]), "end_ms": str(message["end_ms"]),
+    return {"tenant": tenant, "call_id": message["call_id"], "channel": str(message["channel"]),
+            "party": message["party"] or "", "session_id": message["session_id"],
+            "utterance_id": message["utterance_id"], "text": message["text"],
+            "start_ms": str(message["start_ms"]), "end_ms": str(message["end_ms"]),
             "language": message["language"] or "", "confidence": "" if confidence is None else str(confidence),
             "is_speech_final": "1" if message["is_speech_final"] else "0",
             "words": json.dumps(message.get("words", []), ensure_ascii=False), "protocol": protocol,
@@ -181,26 +190,27 @@ class TranscriptLog:
                 self.metrics.redis_errors.inc()
                 log.warning("renewing %d call transcript logs failed: %s", len(commands) // 2, exc)
 
-    async def open_call(self, *, call_id: str, protocol: str, parties: tuple[str, ...],
+    async def open_call(self, *, tenant: str, call_id: str, protocol: str, parties: tuple[str, ...],
                         session_ids: tuple[str, ...]) -> CallLog | None:
-        """Register the call and start its log; None when it cannot have one (the call runs anyway)."""
+        """Register the call of ``tenant`` and start its log; None when it cannot have one (the call runs anyway)."""
         if not keys.valid_session_id(call_id):
-            log.warning("call %r: not followable (a call id is 1-64 letters, digits, '-' or '_')", call_id)
+            log.warning("call %r: not followable (a call id is 1-64 letters, digits, '-' or '_')", Untrusted(call_id))
             return None
-        info = {"protocol": protocol, "gateway": self.gateway_id, "channels": str(len(session_ids)),
+        info = {"tenant": tenant, "protocol": protocol, "gateway": self.gateway_id, "channels": str(len(session_ids)),
                 "parties": json.dumps(list(parties)), "session_ids": json.dumps(list(session_ids)),
                 "started": f"{time.time():.3f}", "state": "live"}
         try:
-            claimed = await self._claim(keys=[call_key(call_id), log_key(call_id)],
+            claimed = await self._claim(keys=[call_key(tenant, call_id), log_key(tenant, call_id)],
                                         args=[self.ttl, *(item for pair in info.items() for item in pair)])
         except (RedisError, OSError) as exc:
             self.metrics.redis_errors.inc()
             log.warning("call %s: registering it for followers failed: %s", call_id, exc)
             return None
         if not claimed:
-            log.warning("call %s: a live call already has this id; this one cannot be followed", call_id)
+            log.warning("call %s of tenant %s: the tenant's live call, or an ended one still kept, has this id; "
+                        "this one cannot be followed", call_id, tenant)
             return None
-        call_log = CallLog(self, call_id=call_id, protocol=protocol, parties=parties)
+        call_log = CallLog(self, tenant=tenant, call_id=call_id, protocol=protocol, parties=parties)
         call_log.start()
         return call_log
 
@@ -208,12 +218,14 @@ class TranscriptLog:
 class CallLog:
     """One call's log, written in order by one task."""
 
-    def __init__(self, owner: TranscriptLog, *, call_id: str, protocol: str, parties: tuple[str, ...]) -> None:
+    def __init__(self, owner: TranscriptLog, *, tenant: str, call_id: str, protocol: str,
+                 parties: tuple[str, ...]) -> None:
         self.owner = owner
+        self.tenant = tenant
         self.call_id = call_id
         self.protocol = protocol
         self.parties = parties
-        self.keys = (call_key(call_id), log_key(call_id))
+        self.keys = (call_key(tenant, call_id), log_key(tenant, call_id))
         self.seq = 0  # of the last entry taken from the queue
         self._queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=owner.options.queue)
         self._ended = False  # the ended entry was handed over
@@ -299,7 +311,7 @@ class CallLog:
                             pipe.xadd(stream, {"m": json.dumps(message, ensure_ascii=False)}, id=entry_id(seq),
                                       maxlen=owner.options.log_maxlen, approximate=True)
                         elif kind == "finals":
-                            pipe.xadd(FINALS_STREAM, finals_fields(message, protocol=self.protocol,
+                            pipe.xadd(FINALS_STREAM, finals_fields(message, tenant=self.tenant, protocol=self.protocol,
                                                                    gateway=owner.gateway_id),
                                       maxlen=owner.options.finals_maxlen, approximate=True)
                         else:
@@ -324,7 +336,8 @@ class CallLog:
                 elif kind == "log":
                     owner.metrics.log_entries.inc()
                 elif kind == "finals" and owner.webhook is not None:
-                    owner.webhook.submit({**message, "protocol": self.protocol, "gateway": owner.gateway_id},
+                    owner.webhook.submit({**message, "tenant": self.tenant, "protocol": self.protocol,
+                                          "gateway": owner.gateway_id},
                                          key=message["utterance_id"])
             if failed:
                 owner.metrics.redis_errors.inc()

@@ -1,7 +1,7 @@
 """``--finals-webhook URL``: POST every final to a URL, with retries, never holding up a call.
 
 Each final is one ``POST`` of a JSON object (the follower's ``final`` message plus
-``protocol`` and ``gateway``) with the header ``Idempotency-Key: <utterance id>``:
+``tenant``, ``protocol`` and ``gateway``) with the header ``Idempotency-Key: <utterance id>``:
 the receiver drops a delivery it has already taken, so a retry after a lost reply
 never counts a final twice.
 

@@ -1,12 +1,13 @@
-"""API keys: who may open a WebSocket on the gateway.
+"""API keys: who may open a WebSocket on the gateway, and as which tenant.
 
 Keys come from ``--api-key`` (repeatable) and ``--api-keys-file`` (one key a
-line, ``#`` comments), the file being read again on SIGHUP. A client presents
+line, with optional settings: :mod:`gateway.security.keyfile`), the file being
+read again on SIGHUP. A client presents
 its key in an ``Authorization: Token KEY`` or ``Bearer KEY`` header, in an
 ``X-API-KEY`` header (how Genesys AudioHook sends it), or, for
 browsers that cannot set headers, as ``?token=KEY`` or as the
-``Sec-WebSocket-Protocol`` pair ``token, KEY``. Keys are compared through their
-SHA-256 digests with :func:`hmac.compare_digest`, so a comparison takes the
+``Sec-WebSocket-Protocol`` pair ``token, KEY``. Keys are kept and compared as
+their SHA-256 digests with :func:`hmac.compare_digest`, so a comparison takes the
 same time whatever the key; each key is known by a short digest (its *key id*)
 in logs and in Redis, never by itself.
 """
@@ -26,6 +27,8 @@ from websockets.datastructures import Headers
 from common.config import option
 from common.errors import ConfigError
 
+from .keyfile import ApiKey, bare_key, read_keys_file
+
 log = logging.getLogger(__name__)
 
 QUERY_PARAMETER = "token"
@@ -34,34 +37,13 @@ SUBPROTOCOL = "token"  # offered as "token, KEY"; the server selects "token"
 _SCHEMES = ("token", "bearer")
 
 
-def key_id(key: str) -> str:
-    """A short name of a key for logs and Redis keys (not reversible to the key)."""
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def read_keys_file(path: Path) -> list[str]:
-    """The keys in ``path``: one a line; blank lines and ``#`` comments ignored."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the API keys file {path}: {exc}") from None
-    keys = []
-    for number, line in enumerate(text.splitlines(), 1):
-        key = line.split("#", 1)[0].strip()
-        if not key:
-            continue
-        if any(c.isspace() or c == "," for c in key):
-            raise ConfigError(f"{path}:{number}: an API key cannot contain spaces or commas")
-        keys.append(key)
-    return keys
-
-
 class ApiKeys:
-    """The keys the gateway accepts; :meth:`reload` re-reads the keys file.
+    """The keys the gateway accepts, each with its settings; :meth:`reload` re-reads the keys file.
 
     With neither keys nor a file the gateway is open (``enabled`` is False). A
     keys file that is given but empty refuses everyone: emptying it must not
-    open the service.
+    open the service. A key given both as a flag and in the file has the file's
+    settings.
     """
 
     def __init__(self, keys: Iterable[str] = (), *, keys_file: Path | None = None) -> None:
@@ -70,7 +52,8 @@ class ApiKeys:
             if any(c.isspace() or c == "," for c in key):
                 raise ConfigError("an API key cannot contain spaces or commas")
         self.keys_file = keys_file
-        self._digests: dict[bytes, str] = {}
+        self._digests: dict[bytes, ApiKey] = {}
+        self._by_id: dict[str, ApiKey] = {}
         self._load()
 
     @property
@@ -80,9 +63,16 @@ class ApiKeys:
     def __len__(self) -> int:
         return len(self._digests)
 
+    @property
+    def tenants(self) -> int:
+        return len({api_key.tenant for api_key in self._digests.values()})
+
     def _load(self) -> None:
-        keys = self.fixed + (read_keys_file(self.keys_file) if self.keys_file is not None else [])
-        self._digests = {hashlib.sha256(key.encode()).digest(): key_id(key) for key in keys}
+        keys = {key: bare_key(key) for key in self.fixed}
+        if self.keys_file is not None:
+            keys.update(read_keys_file(self.keys_file))
+        self._digests = {hashlib.sha256(key.encode()).digest(): api_key for key, api_key in keys.items()}
+        self._by_id = {api_key.key_id: api_key for api_key in keys.values()}
 
     async def reload(self) -> bool:
         """Read the keys file again (off the event loop); on error keep the keys in use."""
@@ -94,20 +84,24 @@ class ApiKeys:
         except ConfigError as exc:
             log.error("API keys not reloaded, the %d key(s) in use stay: %s", len(self), exc)
             return False
-        log.info("reloaded %d API key(s) from %s", len(self), self.keys_file)
+        log.info("reloaded %d API key(s) of %d tenant(s) from %s", len(self), self.tenants, self.keys_file)
         if not self._digests:
             log.warning("the API keys file %s has no keys: every WebSocket is refused", self.keys_file)
         return True
 
-    def identify(self, candidate: str | None) -> str | None:
-        """The key id of ``candidate`` if it is a valid key, else None (constant time per key)."""
+    def find(self, key_id: str) -> ApiKey | None:
+        """The settings of the key whose id is ``key_id`` now (a reload may have changed or removed it)."""
+        return self._by_id.get(key_id)
+
+    def identify(self, candidate: str | None) -> ApiKey | None:
+        """The settings of ``candidate`` if it is a valid key, else None (constant time per key)."""
         if not candidate:
             return None
         digest = hashlib.sha256(candidate.encode()).digest()
         found = None
-        for known, ident in self._digests.items():  # no early exit: every key is compared
+        for known, api_key in self._digests.items():  # no early exit: every key is compared
             if hmac.compare_digest(digest, known):
-                found = ident
+                found = api_key
         return found
 
 
@@ -119,7 +113,8 @@ class KeyOptions:
         "an API key clients must present (repeatable; none and no --api-keys-file: open to all)",
         flag="--api-key", repeat=True, secret=True))
     keys_file: str = field(default="", metadata=option(
-        "file of API keys, one a line, '#' comments; read again on SIGHUP", flag="--api-keys-file"))
+        "file of API keys, one a line with optional settings (tenant=, perms=, doors=, sessions=, "
+        "followers=, status=, follow_tenants=), '#' comments; read again on SIGHUP", flag="--api-keys-file"))
 
     def load(self) -> ApiKeys:
         return ApiKeys(self.keys, keys_file=Path(self.keys_file) if self.keys_file else None)

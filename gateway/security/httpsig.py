@@ -18,12 +18,14 @@ repeated headers joined with ``", "``).
 
 :func:`verify` takes a handshake only when the first signature of
 ``Signature-Input`` is well formed, covers every component of
-:data:`REQUIRED`, has ``alg="hmac-sha256"`` and ``keyid`` equal to the
-``X-API-KEY`` header, was ``created`` at most :data:`MAX_AGE` seconds ago and
-not more than :data:`CLOCK_SKEW` seconds ahead of this clock, has not passed
-its ``expires`` (also with :data:`CLOCK_SKEW`), and matches (compared in
-constant time). Nonces are not remembered: within :data:`MAX_AGE` a captured
-handshake could be replayed, which TLS prevents.
+:data:`REQUIRED`, has ``alg="hmac-sha256"``, ``keyid`` equal to the
+``X-API-KEY`` header and a ``nonce``, was ``created`` at most :data:`MAX_AGE`
+seconds ago and not more than :data:`CLOCK_SKEW` seconds ahead of this clock,
+has not passed its ``expires`` (also with :data:`CLOCK_SKEW`), and matches
+(compared in constant time). It returns the nonce and how long the signature
+stays acceptable: within that time a copy of the handshake would pass these
+checks again, so the caller remembers the nonce until then
+(:mod:`gateway.security.replay`) and refuses a second use.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ import re
 from dataclasses import dataclass
 
 from websockets.datastructures import Headers
+
+from .replay import Nonce
 
 ALGORITHM = "hmac-sha256"
 REQUIRED = ("@request-target", "@authority", "audiohook-organization-id", "audiohook-session-id",
@@ -199,11 +203,12 @@ def digest(secret: bytes, base: bytes) -> bytes:
     return hmac.new(secret, base, hashlib.sha256).digest()
 
 
-def verify(secret: bytes, *, target: str, headers: Headers, now: float) -> None:
+def verify(secret: bytes, *, target: str, headers: Headers, now: float) -> Nonce:
     """Check the handshake's AudioHook signature; raise :class:`SignatureError` saying why it is refused.
 
     ``target``: the request target as received (path and query); ``headers``: the
-    request's headers; ``now``: this clock, in seconds since the epoch.
+    request's headers; ``now``: this clock, in seconds since the epoch. Returns the
+    signature's nonce, to be used once while the signature could be taken.
     """
     inputs, signatures = headers.get_all("Signature-Input"), headers.get_all("Signature")
     if not inputs or not signatures:
@@ -220,7 +225,7 @@ def verify(secret: bytes, *, target: str, headers: Headers, now: float) -> None:
     if not isinstance(member.value, list):
         raise SignatureError(f"Signature-Input {label!r} is not a list of components")
     params = member.params
-    _check_params(params, headers, now)
+    nonce = _check_params(params, headers, now)
     lines: list[tuple[str, str]] = []
     covered: set[str] = set()
     for item in member.value:
@@ -242,14 +247,19 @@ def verify(secret: bytes, *, target: str, headers: Headers, now: float) -> None:
     expected = digest(secret, signature_base(lines, member.text))
     if not hmac.compare_digest(given.value, expected):
         raise SignatureError("the signature does not match this request and the configured Client Secret")
+    return nonce
 
 
-def _check_params(params: dict[str, object], headers: Headers, now: float) -> None:
-    alg, keyid, created, expires = (params.get(name) for name in ("alg", "keyid", "created", "expires"))
+def _check_params(params: dict[str, object], headers: Headers, now: float) -> Nonce:
+    """The signature's nonce, once its parameters are fit; :class:`SignatureError` if not."""
+    alg, keyid, nonce, created, expires = (params.get(name) for name in
+                                           ("alg", "keyid", "nonce", "created", "expires"))
     if alg != ALGORITHM:
         raise SignatureError(f'the signature\'s alg is {alg!r}; only "{ALGORITHM}" is taken')
     if not isinstance(keyid, str) or keyid != header_value(headers, "X-API-KEY"):
         raise SignatureError("the signature's keyid is not the X-API-KEY header")
+    if type(nonce) is not str or not nonce:
+        raise SignatureError("the signature has no nonce (a string): without one a replay is not told apart")
     for name, value in (("created", created), ("expires", expires)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise SignatureError(f"the signature's {name} is not an integer: {value!r}")
@@ -263,3 +273,7 @@ def _check_params(params: dict[str, object], headers: Headers, now: float) -> No
                              "are taken)")
     if expires is not None and expires < now - CLOCK_SKEW:
         raise SignatureError(f"the signature expired {now - expires:.0f} s ago")
+    # Taken here until it is MAX_AGE old or CLOCK_SKEW past its expiry; another gateway's clock
+    # may lag this one's by up to CLOCK_SKEW more.
+    until = created + MAX_AGE if expires is None else min(created + MAX_AGE, expires + CLOCK_SKEW)
+    return Nonce(scope=f"audiohook:{keyid}", value=nonce, ttl=until - now + CLOCK_SKEW)

@@ -2,9 +2,9 @@
 
 A key holds a slot of a *kind* for each thing it has open: :data:`SESSION` for a
 call (live, or parked awaiting a resume), :data:`PENDING` for a connection that
-has not opened its call yet; other kinds (followers, status sockets) may be
-added by their handlers. Each kind of each key has its own limit, looked up
-when a slot is taken (0: no limit, and nothing is counted).
+has not opened its call yet, :data:`FOLLOWERS` for a follower and :data:`STATUS`
+for a ``/ws/status`` socket. Each kind of each key has its own :class:`Limit`,
+looked up when a slot is taken (0: no limit, and nothing is counted).
 
 Each kind of each key has a sorted set of the slots taken, scored by when each
 claim expires (Redis server time, so gateways' clocks do not matter). A slot is
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 
 from common import aio, bus, keys
+from common.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +52,38 @@ return 1
 
 SESSION = "session"  # a call, from its opening until it ends; parked calls included
 PENDING = "pending"  # a connection whose call has not opened (or resumed) yet
+FOLLOWERS = "followers"  # a follower of a call (/ws/follow)
+STATUS = "status"  # a /ws/status socket
+
+# What a key at its limit of each kind holds too many of, and what its client may do about it.
+_AT_LIMIT = {
+    SESSION: ("open session(s)", "close one and retry"),
+    PENDING: ("connection(s) that opened no session yet", "open a session on those first"),
+    FOLLOWERS: ("open follower(s)", "close one and retry"),
+    STATUS: ("open status socket(s)", "close one and retry"),
+}
 
 
 def claims_key(kind: str, key_id: str) -> str:
     """The sorted set of one API key's slots of ``kind``."""
     return f"{keys.PREFIX}:keyslots:{kind}:{key_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """The most slots of a kind a key may hold (0: no limit), and where that is set, for refusals to say."""
+
+    count: int
+    source: str = ""  # "max-sessions-per-key 5", "sessions=50 in the API keys file"
+
+
+class NoSlot(Exception):
+    """A slot refused: its key is at its limit (``reason``: the refusal's metric label), or Redis failed."""
+
+    def __init__(self, code: ErrorCode, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +98,7 @@ class Slot:
 class KeyLimits:
     """At most ``limits(kind, key_id)`` slots of each kind per API key over every gateway on one Redis."""
 
-    def __init__(self, redis: bus.Redis, *, limits: Callable[[str, str], int], ttl: float = 30.0) -> None:
+    def __init__(self, redis: bus.Redis, *, limits: Callable[[str, str], Limit], ttl: float = 30.0) -> None:
         self.redis = redis
         self.limits = limits
         self.ttl_ms = int(ttl * 1000)
@@ -86,13 +114,28 @@ class KeyLimits:
         await aio.cancel_all([self._task])
         self._task = None
 
-    def limit(self, kind: str, key_id: str) -> int:
+    def limit(self, kind: str, key_id: str) -> Limit:
         """The most slots of ``kind`` that ``key_id`` may hold (0: no limit)."""
         return self.limits(kind, key_id)
 
+    async def take(self, kind: str, key_id: str) -> Slot:
+        """:meth:`acquire`, or raise :class:`NoSlot` with what to tell the client."""
+        try:
+            slot = await self.acquire(kind, key_id)
+        except (RedisError, OSError) as exc:
+            log.warning("counting the %s slots of key %s failed: %s", kind, key_id, exc)
+            raise NoSlot(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; try again later") from None
+        if slot is None:
+            limit = self.limit(kind, key_id)
+            holds, advice = _AT_LIMIT[kind]
+            raise NoSlot(ErrorCode.OVERLOADED, f"this API key already has {limit.count} {holds}, the limit "
+                                               f"({limit.source}); {advice}",
+                         reason="key_limit" if kind == SESSION else f"key_{kind}_limit")
+        return slot
+
     async def acquire(self, kind: str, key_id: str) -> Slot | None:
         """A slot of ``kind`` for ``key_id``, or None at its limit; RedisError passes."""
-        limit = self.limit(kind, key_id)
+        limit = self.limit(kind, key_id).count
         if limit <= 0:
             return Slot(kind, key_id)
         member = uuid.uuid4().hex

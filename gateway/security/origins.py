@@ -11,17 +11,25 @@ gateway itself), and the origins listed in ``--allowed-origins`` (``*``: all).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from common.errors import ConfigError
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
+def _split(url: str) -> SplitResult | None:
+    """``urlsplit`` of a client's header, or None where it refuses one (``http://[``: no IPv6 address)."""
+    try:
+        return urlsplit(url.strip().lower())
+    except ValueError:
+        return None
+
+
 def _normalise(origin: str) -> str:
     """``scheme://host:port`` in lower case with the default port written out."""
-    parts = urlsplit(origin.strip().lower())
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+    parts = _split(origin)
+    if parts is None or parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         return origin.strip().lower()  # "null" and other opaque origins compare as they are
     try:
         port = parts.port or _DEFAULT_PORTS[parts.scheme]
@@ -32,9 +40,9 @@ def _normalise(origin: str) -> str:
 
 
 def _host_port(value: str, default_port: int) -> tuple[str, int] | None:
-    parts = urlsplit("//" + value.strip().lower())
+    parts = _split("//" + value.strip())
     try:
-        return (parts.hostname or "", parts.port or default_port) if parts.hostname else None
+        return (parts.hostname or "", parts.port or default_port) if parts and parts.hostname else None
     except ValueError:
         return None
 
@@ -68,8 +76,8 @@ class OriginPolicy:
         return self._same_origin(origin, host)
 
     def _same_origin(self, origin: str, host: str | None) -> bool:
-        parts = urlsplit(origin.strip().lower())
-        if host is None or parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        parts = _split(origin)
+        if host is None or parts is None or parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             return False
         try:
             origin_port = parts.port or _DEFAULT_PORTS[parts.scheme]

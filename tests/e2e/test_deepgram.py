@@ -236,7 +236,7 @@ def keyed_gateway(live):
     """A second gateway on the same Redis and workers that requires an API key."""
     port = free_port()
     gateway = service("gateway-keyed", "gateway", "--host", "127.0.0.1", "--port", str(port),
-                      "--api-key", "the-right-key", env=live.env)
+                      env={**live.env, "STREAMSCRIBE_GATEWAY_API_KEY": "the-right-key"})
     try:
         gateway.wait_for_line(r"\bready\b", 60)
         yield port

@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from common import keys
 from common.metrics import GatewayMetrics
 from gateway.core import events
+from gateway.core.tenant import ANONYMOUS
 from gateway.outputs.transcript_log import FINALS_STREAM, call_key, finals_fields, log_key, transcript_message
 from gateway.outputs.webhook import FinalsWebhook, WebhookOptions
 
@@ -35,7 +36,7 @@ from .test_telephony import RATE, paced_frames, two_party_call
 
 TIMEOUT = 120
 PARTIES = ("inbound", "outbound")
-FINALS_SCHEMA = {"call_id", "channel", "party", "session_id", "utterance_id", "text", "start_ms", "end_ms",
+FINALS_SCHEMA = {"tenant", "call_id", "channel", "party", "session_id", "utterance_id", "text", "start_ms", "end_ms",
                  "language", "confidence", "is_speech_final", "words", "protocol", "gateway"}
 RETENTION = 3  # seconds an ended call stays readable (short, so the test sees its keys expire)
 API_KEY = "follow-test-key"
@@ -163,7 +164,7 @@ async def test_followers_on_another_gateway_get_every_final_once(stack, second_g
     async with connect(f"ws://127.0.0.1:{stack.port}/twilio") as call:
         for message in opening:
             await call.send(message)
-        await eventually(lambda: redis.exists(call_key(stream_sid)), 30, "the call is registered")
+        await eventually(lambda: redis.exists(call_key(ANONYMOUS, stream_sid)), 30, "the call is registered")
 
         async def send():
             async for pair in paced_frames(pairs, 20):
@@ -184,8 +185,8 @@ async def test_followers_on_another_gateway_get_every_final_once(stack, second_g
             hello, before, code = await read_follower(follow_url, stop_after_final=True)
             assert code is None and before[-1]["type"] == "final"
             assert hello.pop("first_seq") in (None, 1), hello  # None: nothing logged yet
-            assert hello == {"type": "following", "call_id": stream_sid, "protocol": "twilio", "channels": 2,
-                             "parties": list(PARTIES), "state": "live"}, hello
+            assert hello == {"type": "following", "call_id": stream_sid, "tenant": ANONYMOUS, "protocol": "twilio",
+                             "channels": 2, "parties": list(PARTIES), "state": "live"}, hello
             resumed_url = f"{follow_url}?from_seq={before[-1]['seq'] + 1}"
             _, after, code = await read_follower(resumed_url)
             await sender
@@ -221,8 +222,8 @@ async def test_followers_on_another_gateway_get_every_final_once(stack, second_g
     assert [e["utterance_id"] for e in entries] == [f["utterance_id"] for f in finals]
     for entry, final in zip(entries, finals):
         assert set(entry) == FINALS_SCHEMA, entry
-        assert (entry["text"], int(entry["channel"]), entry["party"], entry["protocol"]) == (
-            final["text"], final["channel"], final["party"], "twilio")
+        assert (entry["text"], int(entry["channel"]), entry["party"], entry["protocol"], entry["tenant"]) == (
+            final["text"], final["channel"], final["party"], "twilio", ANONYMOUS)
         assert (int(entry["start_ms"]), int(entry["end_ms"])) == (final["start_ms"], final["end_ms"])
         assert json.loads(entry["words"]) == final.get("words", [])
 
@@ -233,6 +234,7 @@ async def test_followers_on_another_gateway_get_every_final_once(stack, second_g
     assert sorted(key for key, _ in delivered) == sorted(keys)
     for key, body in delivered:
         assert body["utterance_id"] == key and body["protocol"] == "twilio" and body["type"] == "final"
+        assert body["tenant"] == ANONYMOUS
         check_final(body, stream_sid)
     status, first_key, _ = webhook.requests[0]
     assert status == 503 and first_key in keys and first_key in [k for _, k, _ in webhook.requests[1:]]
@@ -248,7 +250,7 @@ async def _absent(redis, key: str) -> bool:
 
 
 async def _gone(redis, call_id: str) -> bool:
-    return not await redis.exists(call_key(call_id), log_key(call_id))
+    return not await redis.exists(call_key(ANONYMOUS, call_id), log_key(ANONYMOUS, call_id))
 
 
 @pytest.mark.e2e
@@ -268,7 +270,7 @@ async def test_unknown_call_is_not_found(stack, second_gateway):
 async def test_follow_requires_the_api_key(stack, redis_server):
     port = free_port()
     gateway = service("gateway-keyed", "gateway", "--host", "127.0.0.1", "--port", str(port),
-                      "--api-key", API_KEY, env=stack.env)
+                      env={**stack.env, "STREAMSCRIBE_GATEWAY_API_KEY": API_KEY})
     try:
         gateway.wait_for_line(r"\bready\b", 60)
         url = f"ws://127.0.0.1:{port}/ws/follow/some-call"
@@ -325,7 +327,7 @@ def test_finals_entries_have_the_documented_schema():
                          words=(events.Word(text="hello", start_ms=1000, end_ms=1400, confidence=0.9),))
     message = transcript_message("MZ1", final, "outbound")
     assert message["party"] == "outbound" and message["confidence"] == 0.9123
-    fields = finals_fields(message, protocol="twilio", gateway="gw-1")
+    fields = finals_fields(message, tenant="acme", protocol="twilio", gateway="gw-1")
     assert set(fields) == FINALS_SCHEMA and all(isinstance(v, str) for v in fields.values())
     assert (fields["channel"], fields["is_speech_final"], fields["confidence"]) == ("1", "1", "0.9123")
     assert json.loads(fields["words"]) == [{"word": "hello", "start_ms": 1000, "end_ms": 1400, "confidence": 0.9}]

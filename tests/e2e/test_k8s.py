@@ -51,6 +51,7 @@ VARIANTS = {
     "gpu": ("overlays/gpu", ()),
     "cpu+hpa": ("overlays/cpu", ("components/hpa",)),
     "cpu+audiohook": ("overlays/cpu", ("components/audiohook",)),
+    "cpu+twilio": ("overlays/cpu", ("components/twilio",)),
 }
 OVERLAYS = ("cpu", "gpu")
 CUSTOM_KINDS = {("keda.sh/v1alpha1", "ScaledObject"), ("monitoring.coreos.com/v1", "PodMonitor"),
@@ -59,10 +60,8 @@ MODULES = ("gateway", "vad_worker", "asr_worker", "denoise_worker")
 # The services' flags and variables that carry a secret: only their file forms may be given.
 SECRET_FLAGS = {"--api-key", "--twilio-auth-token", "--audiohook-client-secret", "--redis-url"}
 SECRET_ENV = {"STREAMSCRIBE_GATEWAY_API_KEY", "STREAMSCRIBE_GATEWAY_TWILIO_AUTH_TOKEN",
-              "STREAMSCRIBE_GATEWAY_AUDIOHOOK_CLIENT_SECRET"}
-# The one secret still in the environment: the Redis URL (its password), because no service has
-# a --redis-url-file yet. It comes from a Secret by reference, never as a literal value.
-SECRET_ENV_BY_REFERENCE = {"STREAMSCRIBE_REDIS_URL"}
+              "STREAMSCRIBE_GATEWAY_AUDIOHOOK_CLIENT_SECRET", "STREAMSCRIBE_REDIS_URL",
+              *(f"STREAMSCRIBE_{prefix}_REDIS_URL" for prefix in ("GATEWAY", "VAD", "ASR", "DENOISE"))}
 # What a worker's shutdown may take at most: drain (release every lease: two Redis commands a
 # session), close the stage and Redis. Measured: ~2 s with no session; the budget is generous.
 WORKER_DRAIN_BUDGET = 10.0
@@ -261,7 +260,7 @@ def test_every_flag_and_variable_is_in_the_services_help(rendered, service_help)
             module = module_of(c)
             help_text = service_help(module)
             flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", help_text))
-            variables = {v for group in re.findall(r"\[env ([^\]]+)\]", help_text)
+            variables = {v for group in re.findall(r"\[env\s+([^\]]+)\]", help_text)
                          for v in re.findall(r"STREAMSCRIBE_[A-Z0-9_]+", group)}
             for flag in flag_values(c.get("args", [])):
                 if flag not in flags:
@@ -318,22 +317,30 @@ def test_no_secret_in_args_or_env(rendered, variant):
             assert env["name"] not in SECRET_ENV, f"{name}: {env['name']} is a secret; use the file flag"
             if "value" in env:
                 assert not CREDENTIALS_IN_URL.search(env["value"]), f"{name}: a credential in {env['name']}"
-            if "secretKeyRef" in env.get("valueFrom", {}):
-                assert env["name"] in SECRET_ENV_BY_REFERENCE, \
-                    f"{name}: {env['name']} from a Secret into the environment; mount it as a file"
-        # Every *-file flag reads a file of a mounted, read-only Secret volume.
+            assert "secretKeyRef" not in env.get("valueFrom", {}), \
+                f"{name}: {env['name']} from a Secret into the environment; mount it as a file"
+        # Every secret's file (a *-file flag, or its variable) is in a mounted, read-only Secret volume.
         secret_volumes = {v["name"]: v["secret"] for v in pod.get("volumes", []) if "secret" in v}
         mounts = {m["mountPath"]: m for m in c.get("volumeMounts", []) if m["name"] in secret_volumes}
-        for flag, values in flag_values(c.get("args", [])).items():
-            if not flag.endswith("-file") or flag.removesuffix("-file") not in SECRET_FLAGS | {"--api-keys"}:
-                continue
-            (path,) = values
+        files = [(flag, path) for flag, values in flag_values(c.get("args", [])).items() for path in values
+                 if flag.endswith("-file") and flag.removesuffix("-file") in SECRET_FLAGS | {"--api-keys"}]
+        files += [(env["name"], env.get("value")) for env in c.get("env", [])
+                  if env["name"].endswith("_FILE") and env["name"].removesuffix("_FILE") in SECRET_ENV]
+        for flag, path in files:
             directory, _, filename = path.rpartition("/")
             assert directory in mounts, f"{name}: {flag} {path} is not in a mounted Secret"
             mount = mounts[directory]
             assert mount.get("readOnly") is True, f"{name}: mount the Secret of {flag} read-only"
             items = secret_volumes[mount["name"]].get("items")
             assert items is None or filename in {i["path"] for i in items}, f"{name}: {path} is not projected"
+
+
+def test_every_service_reads_the_redis_url_from_a_file(rendered):
+    for variant in VARIANTS:
+        for name, _, c in containers(rendered(variant)):
+            env = {e["name"]: e.get("value") for e in c.get("env", [])}
+            assert env.get("STREAMSCRIBE_REDIS_URL_FILE") == "/etc/streamscribe/redis/url" \
+                or the_flag(c, "--redis-url-file"), f"{variant}: {name} has no file of the Redis URL"
 
 
 def test_the_gateway_requires_api_keys(rendered):
@@ -657,6 +664,14 @@ def test_the_hpa_component_uses_the_same_signals_and_targets(rendered):
         assert re.match(r"(\w+)\{", rule["seriesQuery"]).group(1) == rule["name"]["as"] in exported
     needed = {metric for targets in keda.values() for metric in targets}
     assert needed <= served, f"prometheus-adapter does not serve {needed - served}"
+
+
+def test_the_twilio_component_reads_its_token_from_a_file_and_names_the_public_url(rendered):
+    gateway = pod_specs(rendered("cpu+twilio"))["streamscribe-gateway"]
+    (c,) = gateway["containers"]
+    assert the_flag(c, "--twilio-auth-token-file") == "/etc/streamscribe/gateway/twilio-auth-token"
+    assert the_flag(c, "--twilio-public-url").startswith("wss://")
+    assert the_flag(c, "--api-keys-file"), "the component adds flags, it does not replace the others"
 
 
 def test_the_audiohook_component_reads_its_secret_from_a_file(rendered):

@@ -30,8 +30,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common.aio import within
-from gateway.security.auth import key_id
 from gateway.security import limits
+from gateway.security.keyfile import key_id
 
 from streamscribe_client import file_frames, stream
 
@@ -48,15 +48,16 @@ PER_KEY = 2
 PENDING = 3
 
 
-def start_gateway(redis_url: str, *args: str, name: str = "gateway",
-                  cafile: Path | None = None) -> tuple[Process, int]:
+def start_gateway(redis_url: str, *args: str, name: str = "gateway", cafile: Path | None = None,
+                  env: dict[str, str] | None = None) -> tuple[Process, int]:
     """A gateway that has looked for workers once (so it refuses sessions: none run here).
 
     ``cafile``: the gateway serves TLS with this (self-signed) certificate, written at its start.
+    ``env``: more variables (secrets such as API keys come this way, not as arguments).
     """
     port = free_port()
     process = service(name, "gateway", "--host", "127.0.0.1", "--port", str(port), *args,
-                      env={"STREAMSCRIBE_REDIS_URL": redis_url})
+                      env={"STREAMSCRIBE_REDIS_URL": redis_url, **(env or {})})
     try:
         process.wait_for_line(r"\bready\b", 60)
         tls = ssl.create_default_context(cafile=str(cafile)) if cafile else None
@@ -79,9 +80,9 @@ def keys_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def gateway(redis_server, keys_file):
     process, port = start_gateway(
-        redis_server.url, "--api-keys-file", str(keys_file), "--api-key", FLAG_KEY,
+        redis_server.url, "--api-keys-file", str(keys_file),
         "--allowed-origins", LISTED_ORIGIN, "--max-sessions-per-key", str(PER_KEY),
-        "--max-pending-per-ip", str(PENDING))
+        "--max-pending-per-ip", str(PENDING), env={"STREAMSCRIBE_GATEWAY_API_KEY": FLAG_KEY})
     process.port = port
     process.url = f"ws://127.0.0.1:{port}/ws/asr"
     process.http = f"http://127.0.0.1:{port}"
@@ -276,9 +277,10 @@ async def test_pending_connections_per_key_are_limited_with_1013(gateway, redis_
 async def test_key_limit_holds_across_gateways_and_lapses_when_one_dies(redis_server, redis_client):
     key = "shared-key-4"
     # Pending connections show it without workers; sessions count the same way.
-    args = ("--api-key", key, "--max-sessions-per-key", "1", "--session-ttl", "2", "--config-timeout", "60")
-    first, first_port = start_gateway(redis_server.url, *args, name="gateway-a")
-    second, second_port = start_gateway(redis_server.url, *args, name="gateway-b")
+    args = ("--max-sessions-per-key", "1", "--session-ttl", "2", "--config-timeout", "60")
+    env = {"STREAMSCRIBE_GATEWAY_API_KEY": key}
+    first, first_port = start_gateway(redis_server.url, *args, name="gateway-a", env=env)
+    second, second_port = start_gateway(redis_server.url, *args, name="gateway-b", env=env)
     claims = limits.claims_key(limits.PENDING, key_id(key))
     try:
         async with connect(f"ws://127.0.0.1:{first_port}/ws/asr?token={key}"):
@@ -342,7 +344,8 @@ async def test_tls_with_a_generated_self_signed_certificate(redis_server, tmp_pa
     cert_dir = tmp_path / "tls"
     certfile = cert_dir / "streamscribe-cert.pem"
     process, port = start_gateway(redis_server.url, "--generate-self-signed-cert", "--self-signed-cert-dir",
-                                  str(cert_dir), "--api-key", FLAG_KEY, name="tls-gateway", cafile=certfile)
+                                  str(cert_dir), name="tls-gateway", cafile=certfile,
+                                  env={"STREAMSCRIBE_GATEWAY_API_KEY": FLAG_KEY})
     try:
         line = process.wait_for_line(r"SHA-256 fingerprint", 1)
         assert str(certfile) in line
@@ -484,6 +487,51 @@ def test_a_header_that_must_come_once_but_is_repeated_gets_400(gateway):
         reply = raw_http(gateway.port, b"GET /ws/asr HTTP/1.1\r\n" + twice + upgrade + b"\r\n")
         assert reply.startswith(b"HTTP/1.1 400 "), reply[:300]
         assert b'"bad_request"' in reply and name in reply, reply[-300:]
+    logged = "\n".join(gateway.lines[mark:])
+    assert "Traceback" not in logged and "ERROR" not in logged, logged
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_methods_with_a_body_get_an_answer(gateway, method):
+    """websockets drops a request with a body without a word; the gateway answers it."""
+    mark = len(gateway.lines)
+    for path, body in (("/ws/asr", b'{"type": "config"}'), ("/v1/listen", b"\x00" * 4096)):
+        head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        reply = raw_http(gateway.port, head + body)
+        assert reply.startswith(b"HTTP/1.1 405 "), reply[:200]
+        assert re.search(rb"(?i)\r\nallow: GET, HEAD\r\n", reply), reply[:300]
+        assert json.loads(reply.partition(b"\r\n\r\n")[2])["error"] == "method_not_allowed"
+    reply = raw_http(gateway.port, f"{method} /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                   "5\r\nhello\r\n0\r\n\r\n".encode())
+    assert reply.startswith(b"HTTP/1.1 405 "), reply[:200]
+    # A GET has no body: refused, never upgraded (the body would be read as WebSocket frames).
+    upgrade = (b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+    reply = raw_http(gateway.port, b"GET /ws/asr?token=" + FLAG_KEY.encode() + b" HTTP/1.1\r\nHost: x\r\n" + upgrade
+                     + b"Content-Length: 6\r\n\r\n\x81\x80abcd")
+    assert reply.startswith(b"HTTP/1.1 400 ") and b"has no body" in reply, reply[:300]
+    logged = "\n".join(gateway.lines[mark:])
+    assert "Traceback" not in logged and "ERROR" not in logged, logged
+
+
+@pytest.mark.parametrize("target, why", [
+    (b"//[", b"'['"),  # urlsplit raised: a 500 and a traceback
+    (b"/ws/asr?x=\x1b[2J", b"query holds"),
+    (b"/caf\xc3\xa9", b"percent-encoded"),  # non-ASCII: websockets dropped the connection
+    (b"*", b"must be a path"),
+])
+def test_bad_request_targets_get_400(gateway, target, why):
+    mark = len(gateway.lines)
+    for upgrade in (b"", b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"):
+        reply = raw_http(gateway.port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n" + upgrade + b"\r\n")
+        assert reply.startswith(b"HTTP/1.1 400 "), reply[:300]
+        assert b'"bad_request"' in reply and why in reply, reply[-300:]
+    # A broken Origin is refused as any other origin, not with a 500.
+    reply = raw_http(gateway.port, b"GET /ws/asr HTTP/1.1\r\nHost: x\r\nOrigin: http://[\r\n"
+                     b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 403 "), reply[:300]
     logged = "\n".join(gateway.lines[mark:])
     assert "Traceback" not in logged and "ERROR" not in logged, logged
 

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import re
 import time
 import uuid
 
@@ -230,17 +231,67 @@ async def test_audiohook_signature_through_the_server(redis_server):
             assert "before 'open'" in disconnect["parameters"]["info"], disconnect
 
 
+async def raw_handshake(port: int, request: bytes) -> tuple[int, dict]:
+    """Send a WebSocket handshake byte for byte (as a replay would) and read the response's status
+    and JSON body (empty for 101)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        status = int(head.split(b" ", 2)[1])
+        if status == 101:
+            return status, {}
+        length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+        return status, json.loads(await asyncio.wait_for(reader.readexactly(length), 30))
+    finally:
+        writer.close()
+
+
+async def test_a_signed_audiohook_handshake_is_taken_once_over_all_gateways(redis_server):
+    """A copy of a signed handshake, sent again within the signature's window, is refused with 401
+    by the gateway that took it and by another one on the same Redis; a newly signed one passes."""
+    secret = base64.b64decode("TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=")
+    options = [AudioHookOptions(client_secret=secret)]
+    async with (asyncio.timeout(90), gateway_with(redis_server, options) as first,
+                gateway_with(redis_server, options) as second):
+        target = "/audiohook"
+        headers = {"Host": f"127.0.0.1:{first.port}", "Audiohook-Organization-Id": str(uuid.uuid4()),
+                   "Audiohook-Correlation-Id": str(uuid.uuid4()), "Audiohook-Session-Id": str(uuid.uuid4()),
+                   "X-API-KEY": "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh"}
+
+        def request() -> bytes:
+            signed = {**headers, "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+                      "Sec-WebSocket-Key": base64.b64encode(uuid.uuid4().bytes).decode(),
+                      **audiohook_signature(secret, target=target, headers=headers, created=int(time.time()))}
+            lines = "".join(f"{name}: {value}\r\n" for name, value in signed.items())
+            return f"GET {target} HTTP/1.1\r\n{lines}\r\n".encode()
+
+        captured = request()
+        assert (await raw_handshake(first.port, captured))[0] == 101
+        for gateway in (second, first):
+            status, body = await raw_handshake(gateway.port, captured)
+            assert status == 401 and body["error"] == "unauthorized" and "replay" in body["message"], body
+        assert (await raw_handshake(second.port, request()))[0] == 101  # a new nonce
+        assert second.registry.get_sample_value("streamscribe_gateway_sessions_refused_total",
+                                                {"reason": "replayed"}) == 1
+
+
 async def test_twilio_signature_through_the_server(redis_server):
-    """--twilio-auth-token reaches the door: a wrong signature gets 403, the right one a stream."""
+    """--twilio-auth-token reaches the door: a wrong signature, or one of the URL the client
+    connected to rather than --twilio-public-url, gets 403; the public URL's a stream."""
     token = "0123456789abcdef0123456789abcdef"
+    options = TwilioOptions(auth_token=token, public_url="wss://voice.example.com/twilio")
     # A hang fails at the timeout, with its traceback.
-    async with asyncio.timeout(90), gateway_with(redis_server, [TwilioOptions(auth_token=token)]) as gateway:
+    async with asyncio.timeout(90), gateway_with(redis_server, [options]) as gateway:
         url = f"ws://127.0.0.1:{gateway.port}/twilio?token=abc"
-        with pytest.raises(InvalidStatus) as info:
-            async with connect(url, additional_headers={"X-Twilio-Signature": signature("wrong", url)}):
-                pass
-        assert info.value.response.status_code == 403
-        async with connect(url, additional_headers={"X-Twilio-Signature": signature(token, url)}) as ws:
+        for wrong in (signature("wrong", "wss://voice.example.com/twilio?token=abc"), signature(token, url)):
+            with pytest.raises(InvalidStatus) as info:
+                async with connect(url, additional_headers={"X-Twilio-Signature": wrong}):
+                    pass
+            assert info.value.response.status_code == 403
+        signed = signature(token, "wss://voice.example.com/twilio?token=abc")
+        async with connect(url, additional_headers={"X-Twilio-Signature": signed}) as ws:
             await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
             await ws.send(json.dumps({"event": "media"}))  # before start: refused, and the socket closes
             async with asyncio.timeout(30):

@@ -8,6 +8,7 @@ the same clip (``word_timestamps=True``, default decoding options).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import statistics
 
 import numpy as np
@@ -124,8 +125,16 @@ async def test_final_words_are_in_session_time_and_match_an_offline_alignment(en
 
     reference = offline(speech)
     ours = [(w.text, (w.start - start - lead) / SR) for w in final.words]
-    assert [normalise(t) for t, _ in ours] == [normalise(t) for t, _, _ in reference]
-    errors = [abs(a - b[1]) for (_, a), b in zip(ours, reference)]
+    # The two decodes see different audio (ours has the pre-roll and the tail) and may differ by a
+    # word at an edge (faster-whisper 1.2.1 offline drops the leading "And"): compare the timings
+    # of the words both found, in order, and allow two words of difference.
+    our_words = [" ".join(normalise(t)) for t, _ in ours]
+    their_words = [" ".join(normalise(t)) for t, _, _ in reference]
+    matcher = difflib.SequenceMatcher(a=our_words, b=their_words, autojunk=False)
+    pairs = [(ours[block.a + k][1], reference[block.b + k][1])
+             for block in matcher.get_matching_blocks() for k in range(block.size)]
+    assert len(pairs) >= max(len(our_words), len(their_words)) - 2, (our_words, their_words)
+    errors = [abs(a - b) for a, b in pairs]
     assert statistics.median(errors) <= 0.1, errors
     assert max(errors) <= 0.5, errors
 

@@ -48,21 +48,22 @@ class Svc:
 
 
 COMMON_FLAGS: dict[str, object] = {"--redis-url": "str", "--log-format": LOG_FORMATS}
+WORKER_FLAGS: dict[str, object] = {"--http-host": "str", "--http-port": "int"}
 
 CONTRACT: dict[str, Svc] = {
     "gateway": Svc("gateway", "streamscribe-gateway", "STREAMSCRIBE_GATEWAY_", {
         **COMMON_FLAGS, "--host": "str", "--port": "int", "--enable-noise-suppression": None, "--api-key": "str",
     }, "--port", 8000),
     "vad": Svc("vad_worker", "streamscribe-vad", "STREAMSCRIBE_VAD_", {
-        **COMMON_FLAGS, "--http-port": "int",
+        **COMMON_FLAGS, **WORKER_FLAGS,
     }, "--http-port", 9102),
     "asr": Svc("asr_worker", "streamscribe-asr", "STREAMSCRIBE_ASR_", {
-        **COMMON_FLAGS, "--http-port": "int", "--engine": ENGINES, "--model": "str",
+        **COMMON_FLAGS, **WORKER_FLAGS, "--engine": ENGINES, "--model": "str",
         "--gpu-memory-utilization": "float", "--max-model-len": "int", "--max-num-seqs": "int",
         "--tensor-parallel-size": "int", "--dtype": "str",
     }, "--http-port", 9103),
     "denoise": Svc("denoise_worker", "streamscribe-denoise", "STREAMSCRIBE_DENOISE_", {
-        **COMMON_FLAGS, "--http-port": "int",
+        **COMMON_FLAGS, **WORKER_FLAGS,
     }, "--http-port", 9101),
 }
 MODULE_TO_SVC = {svc.module: name for name, svc in CONTRACT.items()}

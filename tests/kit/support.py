@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -322,12 +323,14 @@ def cpu_seconds(pid: int, *, thread: int | None = None) -> float:
 def audiohook_signature(secret: bytes, *, target: str, headers: dict[str, str], created: int,
                         components: tuple[str, ...] | None = None, alg: str = "hmac-sha256",
                         keyid: str | None = None, expires: int | None = None,
-                        nonce: str = "VGhpc0lzQVVuaXF1ZU5vbmNl") -> dict[str, str]:
+                        nonce: str | None = None) -> dict[str, str]:
     """The ``Signature-Input`` and ``Signature`` headers Genesys AudioHook adds to a handshake.
 
     ``headers`` must hold ``Host`` and the covered headers; ``components`` default to the
-    ones Genesys covers; ``keyid`` defaults to the ``X-API-KEY`` header.
+    ones Genesys covers; ``keyid`` defaults to the ``X-API-KEY`` header; ``nonce`` to a new
+    random one, as each handshake has (the gateway takes a nonce once).
     """
+    nonce = secrets.token_urlsafe(16) if nonce is None else nonce
     components = httpsig.REQUIRED if components is None else components
     received = Headers(headers)
     lines = [(name, httpsig.component_value(name, target=target, headers=received)) for name in components]

@@ -4,12 +4,13 @@ errors; the doors and engines owning their options classes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import import_module
 
 import pytest
 
 from asr_worker.engines import ENGINES, load_engine, options_class
 from asr_worker.engines.whisper import WhisperOptions
-from common.config import SettingsParser, from_args, option, positive
+from common.config import SettingsParser, from_args, has_password, option, positive, redis_url
 from common.errors import ConfigError
 from gateway import __main__ as gateway_main
 from gateway.doors.audiohook import AudioHookOptions
@@ -112,7 +113,7 @@ def test_a_file_backed_secret(tmp_path):
     path.write_text("cafe\n")
     assert parse(["--secret-file", str(path)]).secret == b"\xca\xfe"
     assert parse([], {"TEST_SECRET_FILE": str(path)}).secret == b"\xca\xfe"
-    assert parse(["--secret", "beef"]).secret == b"\xbe\xef"
+    assert parse(["--secret", "beef", "--allow-secrets-in-args"]).secret == b"\xbe\xef"
     with pytest.raises(ConfigError, match="give --secret or --secret-file, not both"):
         parse(["--secret-file", str(path)], {"TEST_SECRET": "beef"})
     with pytest.raises(ConfigError, match="cannot read --secret-file .*absent"):
@@ -179,3 +180,71 @@ def test_each_engine_has_its_options_class_and_refuses_another():
         "WhisperOptions", "Qwen3VllmOptions", "Qwen3TransformersOptions"}
     with pytest.raises(TypeError, match="the qwen3-vllm engine takes Qwen3VllmOptions, not WhisperOptions"):
         load_engine("qwen3-vllm", WhisperOptions())
+
+
+# -- secrets stay off the command line ---------------------------------------------------------
+
+SERVICES = ("gateway", "vad_worker", "asr_worker", "denoise_worker")
+# A value of each secret option of the services (a secret option missing here fails the test).
+SECRET_VALUES = {"--redis-url": "redis://:pw-1234@redis:6379/0", "--api-key": "key-1234",
+                 "--twilio-auth-token": "token-1234", "--audiohook-client-secret": "c2VjcmV0LTEyMzQ="}
+
+
+def service_parser(module: str, environ: dict[str, str] | None = None):
+    main = import_module(f"{module}.__main__")
+    if environ is None:
+        return main.build_parser()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environ.items():
+            patch.setenv(name, value)
+        return main.build_parser()
+
+
+@pytest.mark.parametrize("module", SERVICES)
+def test_every_secret_option_is_refused_on_the_command_line(module):
+    parser = service_parser(module)
+    secrets = {action.option_strings[0]: action for action in parser._actions if getattr(action, "secret", None)}
+    assert set(secrets) <= set(SECRET_VALUES) and "--redis-url" in secrets, sorted(secrets)
+    for flag in secrets:
+        value = SECRET_VALUES[flag]
+        with pytest.raises(ConfigError) as info:
+            parser.parse_args([flag, value])
+        message = str(info.value)
+        assert message.startswith(f"{flag} on the command line holds a secret"), message
+        assert value not in message and "--allow-secrets-in-args" in message, message
+        prefix = {"gateway": "GATEWAY", "vad_worker": "VAD", "asr_worker": "ASR", "denoise_worker": "DENOISE"}[module]
+        assert f"STREAMSCRIBE_{prefix}_{flag[2:].upper().replace('-', '_')}" in message, message
+        if flag != "--api-key":  # --api-keys-file is its file
+            assert f"{flag}-file" in message, message
+        # Allowed for local development, before or after the secret.
+        for argv in ([flag, value, "--allow-secrets-in-args"], ["--allow-secrets-in-args", flag, value]):
+            parser.parse_args(argv)
+        assert service_parser(module, {f"STREAMSCRIBE_{prefix}_ALLOW_SECRETS_IN_ARGS": "true"}).parse_args(
+            [flag, value])
+
+
+def test_secrets_from_the_environment_or_a_file_are_taken(tmp_path):
+    environ = {"STREAMSCRIBE_REDIS_URL": SECRET_VALUES["--redis-url"],
+               "STREAMSCRIBE_GATEWAY_API_KEY": SECRET_VALUES["--api-key"]}
+    args = service_parser("gateway", environ).parse_args([])
+    assert redis_url(args) == SECRET_VALUES["--redis-url"] and args.api_key == (SECRET_VALUES["--api-key"],)
+    url_file = tmp_path / "redis-url"
+    url_file.write_text(SECRET_VALUES["--redis-url"] + "\n")
+    assert redis_url(service_parser("vad_worker").parse_args(["--redis-url-file", str(url_file)])) == \
+        SECRET_VALUES["--redis-url"]
+    assert redis_url(service_parser("vad_worker", {"STREAMSCRIBE_REDIS_URL_FILE": str(url_file)}).parse_args([])) \
+        == SECRET_VALUES["--redis-url"]
+    with pytest.raises(ConfigError, match="give --redis-url or --redis-url-file, not both"):
+        redis_url(service_parser("vad_worker", environ).parse_args(["--redis-url-file", str(url_file)]))
+
+
+def test_a_redis_url_without_a_password_is_no_secret():
+    assert redis_url(service_parser("asr_worker").parse_args(["--redis-url", "redis://redis:6379/1"])) == \
+        "redis://redis:6379/1"
+    assert [has_password(url) for url in ("redis://h:6379", "redis://user@h", "redis://:pw@h", "rediss://u:pw@h",
+                                           "redis+sentinel://:pw@s:26379/m/0")] == [False, False, True, True, True]
+    shown = " ".join(service_parser("asr_worker").format_help().split())
+    assert "(default: redis://127.0.0.1:6379/0)" in shown
+    hidden = " ".join(service_parser("asr_worker", {"STREAMSCRIBE_REDIS_URL": "redis://:pw-1234@h"})
+                      .format_help().split())
+    assert "pw-1234" not in hidden and "STREAMSCRIBE_REDIS_URL] (default: set, hidden)" in hidden

@@ -249,6 +249,28 @@ def test_service_commands_match_cli_contract(which, compose, compose_cpu):
             assert "--model" in flags or "STREAMSCRIBE_ASR_MODEL" in env
 
 
+@pytest.mark.parametrize("which", ["docker-compose.yml", "merged CPU stack"])
+def test_every_worker_says_where_its_http_listens(which, compose, compose_cpu):
+    """Workers' HTTP binds loopback by default; in compose Prometheus scrapes them over the
+    network, so each says 0.0.0.0 itself (by flag or variable), never by relying on a default."""
+    doc = compose if which == "docker-compose.yml" else compose_cpu
+    workers = [(name, cname, flags, svc) for name, (cname, flags, svc) in streamscribe_services(doc).items()
+               if cname != "gateway"]
+    assert sorted(cname for _, cname, _, _ in workers) == ["asr", "denoise", "vad"]
+    for name, cname, flags, svc in workers:
+        host = flags.get("--http-host") or env_of(svc).get(env_var_for(CONTRACT[cname], "--http-host"))
+        assert host == "0.0.0.0", f"{name}: set --http-host 0.0.0.0 (Prometheus scrapes it over the network)"
+
+
+@pytest.mark.parametrize("which", ["docker-compose.yml", "merged CPU stack"])
+def test_no_service_gets_a_secret_on_its_command_line(which, compose, compose_cpu):
+    """The services refuse one there (ps shows it); compose passes them in the environment."""
+    doc = compose if which == "docker-compose.yml" else compose_cpu
+    for name, (cname, flags, svc) in streamscribe_services(doc).items():
+        for flag in ("--api-key", "--twilio-auth-token", "--audiohook-client-secret", "--redis-url"):
+            assert flag not in flags, f"{name}: {flag} on the command line (use its variable or {flag}-file)"
+
+
 def _dockerfile_stages() -> dict[str, list[str]]:
     """Stage name -> its lines (continuation lines joined)."""
     text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))

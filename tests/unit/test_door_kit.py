@@ -21,6 +21,28 @@ def test_parse_json():
         assert info.value.code == ErrorCode.BAD_JSON
 
 
+def test_parse_json_bounds_numbers_before_converting_them():
+    assert kit.parse_json('{"a": -12, "b": 0.25, "c": 1e300, "d": %s}' % ("9" * kit.MAX_NUMBER_CHARS)) == {
+        "a": -12, "b": 0.25, "c": 1e300, "d": int("9" * kit.MAX_NUMBER_CHARS)}
+    for number, why in [("9" * 5000, "5000 characters"), ("1" * 41, "41 characters"), ("0." + "1" * 39, "41"),
+                        ("1e309", "out of range"), ("NaN", "not a JSON value"), ("Infinity", "not a JSON value")]:
+        with pytest.raises(ProtocolError, match=why) as info:
+            kit.parse_json('{"type": "x", "n": [%s]}' % number)
+        assert info.value.code == ErrorCode.BAD_JSON and len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize("text, kind, value", [
+    ("16000", int, 16000), ("-5", int, -5), ("+5", int, 5), ("0.5", float, 0.5), ("1e3", float, 1000.0),
+    (".5", float, 0.5), ("5.", float, 5.0),
+    ("1.5", int, None), ("1e3", int, None), ("", int, None), (" 1", int, None), ("1_000", int, None),
+    ("\u00b2", int, None), ("\u0661", int, None), ("9" * 41, int, None),
+    ("nan", float, None), ("inf", float, None), ("1e999", float, None), ("0x10", float, None), ("1e", float, None),
+])
+def test_decimal_takes_plain_numbers_only(text, kind, value):
+    found = kit.decimal(text, kind=kind)
+    assert found == value and (value is None or type(found) is kind)
+
+
 @pytest.mark.parametrize("check, value, message", [
     (lambda v: kit.integer(v, "config.sample_rate"), True, "config.sample_rate must be an integer"),
     (lambda v: kit.integer(v, "rate"), 16000.0, "rate must be an integer"),

@@ -1,4 +1,5 @@
-"""AudioHook's HTTP Message Signatures (gateway.security.httpsig): Genesys's documented example, then each refusal."""
+"""AudioHook's HTTP Message Signatures (gateway.security.httpsig): Genesys's documented example, then each
+refusal; the nonces a signature may present once (gateway.security.replay)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from websockets.datastructures import Headers
 
 from gateway.security import httpsig
 from gateway.security.httpsig import SignatureError, Token, parse_dictionary, verify
+from gateway.security.replay import Nonce, Nonces
 
 from tests.kit.support import audiohook_signature
 
@@ -68,7 +70,8 @@ def test_the_documented_example_verifies():
     verify(SECRET, target=TARGET, headers=Headers({name.lower(): f" {value} " for name, value in
                                                    documented().raw_items()}), now=CREATED)
     # The test helper signs the way Genesys does: the same signature from the same parameters.
-    again = audiohook_signature(SECRET, target=TARGET, headers=REQUEST, created=CREATED, expires=3282026430)
+    again = audiohook_signature(SECRET, target=TARGET, headers=REQUEST, created=CREATED, expires=3282026430,
+                                nonce="VGhpc0lzQVVuaXF1ZU5vbmNl")
     assert again == {"Signature-Input": SIGNATURE_INPUT, "Signature": SIGNATURE}
 
 
@@ -155,3 +158,49 @@ def test_structured_field_dictionaries():
     for bad in ("A=1", "a=1,", "a=1 b=2", 'a=("x""y")', 'a="unterminated', "a=(", "a=:AA=", "a=@"):
         with pytest.raises(SignatureError, match="the field is malformed"):
             parse_dictionary(bad)
+
+
+def test_a_signature_needs_a_nonce():
+    no_nonce = SIGNATURE_INPUT.replace(';nonce="VGhpc0lzQVVuaXF1ZU5vbmNl"', "")
+    assert "no nonce" in refusal(documented(**{"Signature-Input": no_nonce}))
+    assert "no nonce" in refusal(documented(**{"Signature-Input": SIGNATURE_INPUT.replace(
+        'nonce="VGhpc0lzQVVuaXF1ZU5vbmNl"', "nonce=7")}))
+
+
+def test_the_nonce_is_remembered_while_a_copy_of_the_handshake_would_be_taken():
+    """Its ttl reaches the moment this clock stops taking the signature, plus another gateway's skew."""
+    skew, age = httpsig.CLOCK_SKEW, httpsig.MAX_AGE
+    nonce = verify(SECRET, target=TARGET, headers=documented(), now=CREATED + 1)
+    assert (nonce.scope, nonce.value) == (f"audiohook:{REQUEST['X-API-KEY']}", "VGhpc0lzQVVuaXF1ZU5vbmNl")
+    assert nonce.ttl == age - 1 + skew  # expires is far ahead: created + MAX_AGE bounds it
+    for now in (CREATED - skew, CREATED + age):  # the edges of the window
+        assert verify(SECRET, target=TARGET, headers=documented(), now=now).ttl == CREATED + age - now + skew
+    soon = verify(SECRET, target=TARGET, headers=signed(expires=CREATED + 10, nonce="n-1"), now=CREATED)
+    assert (soon.value, soon.ttl) == ("n-1", 10 + skew + skew)  # taken until expires + skew
+    # Each handshake a new nonce: two signatures of one request are told apart.
+    first, second = (verify(SECRET, target=TARGET, headers=signed(), now=CREATED) for _ in range(2))
+    assert first.value != second.value
+
+
+class FakeRedis:
+    """SET NX with EX, as Redis does it, on a dict (the unit layer has no Redis)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, tuple[bytes, int]] = {}
+
+    async def set(self, key, value, *, nx=False, ex=None):
+        if nx and key in self.keys:
+            return None
+        self.keys[key] = (value, ex)
+        return True
+
+
+async def test_nonces_are_taken_once_and_expire_with_their_window():
+    redis = FakeRedis()
+    nonces = Nonces(redis)
+    assert await nonces.first_use(Nonce(scope="audiohook:k", value="n", ttl=359.2))
+    assert not await nonces.first_use(Nonce(scope="audiohook:k", value="n", ttl=300))  # a replay
+    assert await nonces.first_use(Nonce(scope="audiohook:other", value="n", ttl=300))  # another signer's
+    assert await nonces.first_use(Nonce(scope="audiohook:k", value="m", ttl=0.2))
+    assert sorted(ex for _, ex in redis.keys.values()) == [1, 300, 360]  # whole seconds, rounded up
+    assert all(key.startswith("ss:nonce:") and len(key) == len("ss:nonce:") + 64 for key in redis.keys)

@@ -145,7 +145,7 @@ def test_whisper_stream_door():
 
 
 def test_tcp_door_carries_odd_bytes_and_ends_at_eof():
-    door = TcpDoor(handshake("tcp"))
+    door = TcpDoor(Handshake("tcp"))  # the TCP listener has no request target
     assert door.opening()[0].config.encoding == "pcm16"
     assert door.receive(b"\x01\x02\x03") == [events.Audio(b"\x01\x02")]
     assert door.receive(b"\x04") == [events.Audio(b"\x03\x04")]

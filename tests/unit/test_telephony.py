@@ -24,7 +24,7 @@ from gateway.doors import door_for
 from gateway.doors.audiohook import AudioHookDoor, AudioHookOptions
 from gateway.doors.base import CloseFrame, Handshake, HandshakeRefused
 from gateway.doors.telephony import MAX_GAP_MS, format_duration, language_of, parse_duration
-from gateway.doors.twilio import TwilioDoor, TwilioOptions, signature
+from gateway.doors.twilio import TwilioDoor, TwilioOptions, public_url, signature, signed_urls
 
 from tests.kit.support import audiohook_signature
 from tests.kit.telephony import (CALL_SID, SESSION_ID, STREAM_SID, AudioHookClient, mulaw_encode, twilio_media,
@@ -153,27 +153,58 @@ def test_twilio_renders_results_with_channel_and_party():
     assert door.render(events.Opened(STREAM_SID, ("s0", "s1"))) == []
 
 
-def test_twilio_signature_is_checked_when_a_token_is_set():
+def test_twilio_signature_is_checked_against_the_public_url_when_a_token_is_set():
     token = "12345"
-    url = "wss://example.com/twilio?token=k"
+    url = "wss://voice.example.com/twilio?token=k"
     expected = base64.b64encode(hmac.new(token.encode(), url.encode(), hashlib.sha1).digest()).decode()
     assert signature(token, url) == expected
 
-    def handshake(signed: str | None, host: str = "example.com") -> Handshake:
-        headers = Headers({"Host": host})
+    def handshake(signed: str | None, host: str = "gateway.internal:8000") -> Handshake:
+        headers = Headers({"Host": host})  # what a proxy in front sends: not the URL Twilio signed
         if signed is not None:
             headers["X-Twilio-Signature"] = signed
         return Handshake("/twilio", headers=headers, target="/twilio?token=k")
 
-    options = TwilioOptions(auth_token=token)
+    options = TwilioOptions(auth_token=token, public_url="wss://voice.example.com/twilio")
     TwilioDoor(handshake(expected), options=options)
-    TwilioDoor(handshake(signature(token, "wss://example.com:443/twilio?token=k")), options=options)
+    TwilioDoor(handshake(signature(token, "wss://voice.example.com:443/twilio?token=k")), options=options)
     TwilioDoor(handshake(None))  # no token configured: no check
-    for signed in (None, "", signature("other", url), signature(token, "wss://example.com/twilio")):
+    # A signature made for the Host the client sends (another host of the same account, say) is not taken.
+    forged = signature(token, "wss://attacker.example/twilio?token=k")
+    for signed in (None, "", "é" * 28, signature("other", url), signature(token, "wss://voice.example.com/twilio"),
+                   forged):
         with pytest.raises(HandshakeRefused) as info:
-            TwilioDoor(handshake(signed), options=options)
+            TwilioDoor(handshake(signed, host="attacker.example"), options=options)
         assert info.value.status == 403
         assert json.loads(info.value.body)["error"] == "forbidden"
+
+
+@pytest.mark.parametrize("public, target, signed", [
+    ("wss://voice.example.com/twilio", "/twilio", ["wss://voice.example.com/twilio",
+                                                  "wss://voice.example.com:443/twilio"]),
+    ("wss://voice.example.com:443/in/twilio", "/twilio?token=k&a=b", ["wss://voice.example.com:443/in/twilio?token=k&a=b",
+                                                                      "wss://voice.example.com/in/twilio?token=k&a=b"]),
+    ("ws://127.0.0.1:8000/twilio", "/twilio?token=k", ["ws://127.0.0.1:8000/twilio?token=k"]),
+])
+def test_twilio_signed_urls_are_the_public_url_with_the_requests_query(public, target, signed):
+    assert signed_urls(public_url(public), target) == signed
+
+
+def test_twilio_options_need_a_public_url_with_a_token(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="--twilio-auth-token needs --twilio-public-url"):
+        TwilioOptions(auth_token="12345")
+    for bad in ("https://voice.example.com/twilio", "wss://voice.example.com/twilio?token=k", "voice.example.com",
+                "wss://voice.example.com:port/twilio"):
+        with pytest.raises(ValueError):
+            public_url(bad)
+    token_file = tmp_path / "token"
+    token_file.write_text("12345\n")
+    parser = gateway_main.build_parser()
+    options = from_args(TwilioOptions, parser.parse_args(
+        ["--twilio-auth-token-file", str(token_file), "--twilio-public-url", "wss://voice.example.com/twilio"]))
+    assert options == TwilioOptions(auth_token="12345", public_url="wss://voice.example.com/twilio")
+    with pytest.raises(ConfigError, match="--twilio-auth-token on the command line holds a secret"):
+        parser.parse_args(["--twilio-auth-token", "12345", "--twilio-public-url", "wss://voice.example.com/twilio"])
 
 
 # -- AudioHook, sans I/O ---------------------------------------------------------------
@@ -232,8 +263,9 @@ def test_audiohook_client_secret_options(tmp_path, monkeypatch):
     for argv, why in ((["--audiohook-client-secret", "not base64!"], "non-empty base64"),
                       (["--audiohook-client-secret", ""], "non-empty base64"),
                       (["--audiohook-client-secret-file", str(tmp_path / "absent")], "cannot read"),
-                      (["--audiohook-client-secret", "c2VjcmV0", "--audiohook-client-secret-file", str(secret_file)],
-                       "not both")):
+                      (["--audiohook-client-secret", "c2VjcmV0", "--audiohook-client-secret-file", str(secret_file),
+                        "--allow-secrets-in-args"], "not both"),
+                      (["--audiohook-client-secret", "c2VjcmV0"], "on the command line holds a secret")):
         with pytest.raises(ConfigError, match=why):
             client_secret(argv)
 

@@ -1,0 +1,200 @@
+"""The API keys file: one key a line, each with its tenant, permissions, doors and limits.
+
+A line is a key, then optional ``name=value`` settings; ``#`` starts a comment::
+
+    k-8f3a19c2                # alone: its own tenant, may stream and follow, every door
+    k-1b7c55e0  tenant=acme perms=stream,follow doors=native,twilio sessions=50 followers=10 status=2
+    k-77d0a4b1  tenant=assist perms=follow follow_tenants=acme followers=200
+    k-02e4c9d7  tenant=ops perms=admin
+
+The settings, each at most once a line:
+
+- ``tenant``: the tenant whose calls the key opens and follows (letters, digits,
+  ``.``, ``_``, ``-``; 64 at most). Keys that name the same tenant share its
+  calls. Default: a tenant of the key's own, ``key-<key id>``.
+- ``perms``: comma-separated, of ``stream`` (open calls at the doors),
+  ``follow`` (follow calls) and ``admin`` (the whole gateway's ``/ws/status``
+  and ``/health/extended``). Default: ``stream,follow``.
+- ``doors``: comma-separated door names (``native``, ``deepgram``, ``flux``,
+  ``twilio``, ``audiohook``, ``rnnt``, ``whisper_stream``) the key may stream
+  to. Default: every door.
+- ``sessions``, ``followers``, ``status``: the key's concurrent sessions,
+  followers and ``/ws/status`` sockets over every gateway on one Redis.
+  Default: the gateway's ``--max-sessions-per-key``, ``--max-followers-per-key``
+  and ``--max-status-per-key``.
+- ``follow_tenants``: comma-separated tenants besides its own whose calls the
+  key may follow (an agent-assist service's key, say); needs ``follow``.
+
+Why a line format and not TOML: it is the older one-key-a-line file with
+optional additions, so every existing file keeps working unchanged and means
+the same (each key its own tenant); one key is one line, so revoking a key is
+deleting a line; and an error names its line, whatever is wrong. Errors never
+quote a key, nor a word that is not a setting (it may be part of a key that
+holds a space).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.errors import ConfigError
+
+from ..core.tenant import ANONYMOUS
+from ..doors import ROUTES
+
+STREAM, FOLLOW, ADMIN = "stream", "follow", "admin"
+PERMISSIONS = (STREAM, FOLLOW, ADMIN)
+DEFAULT_PERMISSIONS = frozenset({STREAM, FOLLOW})
+DOORS = tuple(sorted({door.name for door in ROUTES.values()}))
+LIMITS = ("sessions", "followers", "status")
+SETTINGS = ("tenant", "perms", "doors", *LIMITS, "follow_tenants")
+
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_COUNT = re.compile(r"[1-9][0-9]{0,8}")  # checked before int(): a line cannot ask for a huge conversion
+
+
+def key_id(key: str) -> str:
+    """A short name of a key for logs and Redis keys (not reversible to the key)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKey:
+    """What one key may do. ``key_id`` None: no keys are configured, and everyone is :data:`OPEN`."""
+
+    key_id: str | None
+    tenant: str
+    permissions: frozenset[str] = DEFAULT_PERMISSIONS
+    doors: frozenset[str] | None = None  # None: every door
+    sessions: int | None = None  # None: the gateway's default
+    followers: int | None = None
+    status: int | None = None
+    follow_tenants: tuple[str, ...] = ()
+
+    @property
+    def admin(self) -> bool:
+        return ADMIN in self.permissions
+
+    @property
+    def may_follow(self) -> bool:
+        return FOLLOW in self.permissions
+
+    def may_stream(self, door: str) -> bool:
+        return STREAM in self.permissions and (self.doors is None or door in self.doors)
+
+    def followable(self, requested: str | None = None) -> tuple[str, ...]:
+        """The tenants a follow of this key looks in for a call id, in order.
+
+        Its own tenant, then the granted ones; with ``requested``, that tenant
+        alone if this key may follow it, else none (so a tenant it may not follow
+        looks exactly like one without the call).
+        """
+        tenants = (self.tenant, *self.follow_tenants) if self.may_follow else ()
+        if requested is None:
+            return tenants
+        return (requested,) if requested in tenants else ()
+
+
+OPEN = ApiKey(key_id=None, tenant=ANONYMOUS, permissions=frozenset(PERMISSIONS))
+
+
+def bare_key(key: str) -> ApiKey:
+    """A key with no settings: a tenant of its own, the default permissions, every door."""
+    ident = key_id(key)
+    return ApiKey(key_id=ident, tenant=f"key-{ident}")
+
+
+def _check_key(key: str, where: str) -> None:
+    if "," in key:
+        raise ConfigError(f"{where}: an API key cannot contain spaces or commas")
+    name, equals, _ = key.partition("=")
+    if equals and name in SETTINGS:
+        raise ConfigError(f"{where}: the line starts with a setting ({name}=); the key comes first")
+
+
+def read_keys_file(path: Path) -> dict[str, ApiKey]:
+    """The keys in the file at ``path`` with their settings; ConfigError naming the file and line if wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the API keys file {path}: {exc}") from None
+    return parse_keys(text, source=str(path))
+
+
+def parse_keys(text: str, *, source: str) -> dict[str, ApiKey]:
+    """Each key of a keys file's ``text`` with its settings; errors say ``source:LINE: why``."""
+    found: dict[str, tuple[int, ApiKey]] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        where = f"{source}:{number}"
+        key, settings = words[0], words[1:]
+        _check_key(key, where)
+        if key in found:
+            raise ConfigError(f"{where}: the same key as line {found[key][0]}")
+        found[key] = number, _with_settings(key, settings, where)
+    return {key: api_key for key, (_, api_key) in found.items()}
+
+
+def _with_settings(key: str, words: list[str], where: str) -> ApiKey:
+    values: dict[str, str] = {}
+    for position, word in enumerate(words, 1):
+        name, equals, value = word.partition("=")
+        if not equals or name not in SETTINGS:
+            raise ConfigError(f"{where}: word {position} after the key is not a setting (name=value, one of "
+                              f"{', '.join(SETTINGS)}); a key cannot contain spaces")
+        if name in values:
+            raise ConfigError(f"{where}: {name} is set twice")
+        if not value:
+            raise ConfigError(f"{where}: {name} has no value")
+        values[name] = value
+    ident = key_id(key)
+    permissions = frozenset(_names(values["perms"], PERMISSIONS, "perms", where)) \
+        if "perms" in values else DEFAULT_PERMISSIONS
+    follow_tenants = tuple(_tenant(name, "follow_tenants", where)
+                           for name in _list(values.get("follow_tenants", ""), "follow_tenants", where))
+    if follow_tenants and FOLLOW not in permissions:
+        raise ConfigError(f"{where}: follow_tenants needs the follow permission (perms=...,follow)")
+    return ApiKey(
+        key_id=ident,
+        tenant=_tenant(values["tenant"], "tenant", where) if "tenant" in values else f"key-{ident}",
+        permissions=permissions,
+        doors=frozenset(_names(values["doors"], DOORS, "doors", where)) if "doors" in values else None,
+        follow_tenants=tuple(dict.fromkeys(follow_tenants)),
+        **{limit: _count(values[limit], limit, where) for limit in LIMITS if limit in values},
+    )
+
+
+def _list(value: str, setting: str, where: str) -> list[str]:
+    items = value.split(",") if value else []
+    if any(not item for item in items):
+        raise ConfigError(f"{where}: {setting} has an empty item in {value!r}")
+    return items
+
+
+def _names(value: str, allowed: tuple[str, ...], setting: str, where: str) -> list[str]:
+    items = _list(value, setting, where)
+    unknown = [item for item in items if item not in allowed]
+    if unknown:
+        raise ConfigError(f"{where}: {setting} may list {', '.join(allowed)}; not {', '.join(unknown)}")
+    return items
+
+
+def _tenant(name: str, setting: str, where: str) -> str:
+    if not _TENANT.fullmatch(name):
+        raise ConfigError(f"{where}: {setting}: {name[:80]!r} is not a tenant name (1-64 letters, digits, "
+                          "'.', '_' or '-', starting with a letter or digit)")
+    if name == ANONYMOUS:
+        raise ConfigError(f"{where}: {setting}: {ANONYMOUS!r} is the tenant of a gateway without keys; "
+                          "choose another name")
+    return name
+
+
+def _count(value: str, setting: str, where: str) -> int:
+    if not _COUNT.fullmatch(value):
+        raise ConfigError(f"{where}: {setting} must be a whole number from 1 to 999999999, not {value[:40]!r}")
+    return int(value)
