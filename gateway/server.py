@@ -5,8 +5,8 @@ connections per address; :mod:`gateway.security.auth`, :mod:`gateway.security.or
 for every door, then the key's permissions (:mod:`gateway.security.keyfile`), then is
 routed by path to a door (:mod:`gateway.doors`),
 which may refuse it (HTTP 4xx) from what the request says; an accepted
-connection takes a slot of its API key (:mod:`gateway.security.limits`) and is driven by
-:class:`~gateway.core.connection.Connection` (resumable calls wait in
+connection is driven by :class:`~gateway.core.connection.Connection`, which counts it
+and then its call against its API key (:mod:`gateway.security.limits`; resumable calls wait in
 :mod:`gateway.core.resume` after a drop). Followers (``/ws/follow/{call_id}``) pass
 the same checks, take a follower slot of their key and read the transcripts of a call of
 a tenant their key may follow (:mod:`gateway.outputs.follow`).
@@ -43,7 +43,7 @@ from common.config import non_negative, option, positive
 from common.errors import ErrorCode
 from common.metrics import GatewayMetrics
 
-from .core.connection import Connection, ConnectionOptions, goodbye
+from .core.connection import Connection, ConnectionOptions
 from .core.hub import HubOptions, SessionHub
 from .core.resume import Parking
 from .core.tenant import Tenants
@@ -59,7 +59,7 @@ from .outputs.transcript_log import TranscriptLog, TranscriptOptions
 from .security import auth
 from .security.auth import ApiKeys
 from .security.keyfile import OPEN, ApiKey
-from .security.limits import KeyLimits
+from .security.limits import FOLLOWERS, PENDING, SESSION, STATUS, KeyLimits, Limit, NoSlot, Slot
 from .security.origins import OriginPolicy
 from .security.replay import Nonce, Nonces
 
@@ -80,13 +80,13 @@ class ListenOptions:
         "offer WebSocket compression (off by default; pacing still bounds the audio rate)"))
     drain_timeout: float = field(default=10.0, metadata=option(
         "seconds connection handlers get to finish at shutdown before they are cancelled", parse=positive(float)))
-    # Keepalive pings; a missing pong ends followers and status sockets (calls rely on their
-    # idle timeout instead, see Connection).
+    # Keepalive pings; a missing pong ends the connection (a call's connection counts only the
+    # time it reads the client: its pong may wait behind audio that pacing holds back, see Connection).
     ping_interval: float = field(default=20.0, metadata=option(
         "seconds between WebSocket keepalive pings", parse=positive(float)))
     ping_timeout: float = field(default=20.0, metadata=option(
-        "seconds to wait for a pong before closing a follower or status socket "
-        "(calls end by their idle timeout instead)", parse=positive(float)))
+        "seconds to wait for a pong before dropping the connection (a call's counts only while the "
+        "gateway reads its audio, not while it paces it)", parse=positive(float)))
     tls: ssl.SSLContext | None = None  # serve https:// and wss:// with this context (TlsOptions)
 
 
@@ -100,7 +100,11 @@ class AccessOptions:
         "same-origin pages and clients without an Origin header are always accepted",
         flag="--allowed-origins", parse=OriginPolicy.parse))
     max_sessions_per_key: int = field(default=0, metadata=option(
-        "concurrent sessions of one API key over all gateways (0: no limit)", parse=non_negative(int)))
+        "concurrent sessions of one API key over all gateways, parked resumable ones included (0: no limit; "
+        "a keys file's sessions= sets a key's own)", parse=non_negative(int)))
+    max_pending_per_key: int = field(default=0, metadata=option(
+        "connections of one API key over all gateways that have not opened their session yet "
+        "(0: as many as the key's sessions)", parse=non_negative(int)))
     max_pending_per_ip: int = field(default=50, metadata=option(
         "connections from one address that have not sent a config yet (0: no limit)", parse=non_negative(int)))
 
@@ -125,32 +129,6 @@ class _Refused(Exception):
         self.response = response
 
 
-@dataclass(frozen=True, slots=True)
-class _Pool:
-    """What a key holds a limited number of at once, over every gateway (:class:`KeyLimits`)."""
-
-    name: str  # its setting in the keys file
-    noun: str
-    flag: str  # the gateway's default for keys without the setting
-
-    def claims_id(self, key_id: str) -> str:
-        # A key's sessions keep the claim set they always had; its other pools are named apart.
-        return key_id if self is SESSIONS else f"{self.name}:{key_id}"
-
-
-SESSIONS = _Pool("sessions", "session", "max-sessions-per-key")
-FOLLOWERS = _Pool("followers", "follower", "max-followers-per-key")
-WATCHERS = _Pool("status", "status socket", "max-status-per-key")
-
-
-class _NoSlot(Exception):
-    """A key is at its limit (or its slots cannot be counted): ``code`` and the message say so."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 class Gateway:
     def __init__(self, redis: bus.Redis, *, registry: CollectorRegistry, listen: ListenOptions = ListenOptions(),
                  connection: ConnectionOptions = ConnectionOptions(), hub: HubOptions = HubOptions(),
@@ -173,9 +151,7 @@ class Gateway:
         self._server = None
         self.access = access
         self.api_keys = access.api_keys
-        # With keys, always: a reloaded keys file may give any key a limit.
-        self.key_limits = KeyLimits(redis, limit=access.max_sessions_per_key, ttl=hub.session_ttl) \
-            if self.api_keys.enabled else None
+        self.key_limits = KeyLimits(redis, limits=self._key_limit, ttl=hub.session_ttl)
         self.tenants = Tenants()
         # Built at the handshake, dropped by the handler; a handshake that fails drops its entry.
         self._accepted: weakref.WeakKeyDictionary[ServerConnection, _Accepted] = weakref.WeakKeyDictionary()
@@ -201,8 +177,7 @@ class Gateway:
                         "this port may use the service")
         await self.hub.start()
         await self.transcripts.start()
-        if self.key_limits is not None:
-            self.key_limits.start()
+        self.key_limits.start()
         self._server = await serve(
             self._handle, self.listen.host, self.listen.port, process_request=self._http,
             process_response=self._add_headers, create_connection=GatewayConnection,
@@ -232,9 +207,8 @@ class Gateway:
                     task.cancel()
                 await asyncio.wait({waiter}, timeout=self.listen.drain_timeout)
                 waiter.cancel()
-        await self.parking.close()
-        if self.key_limits is not None:
-            await self.key_limits.close()
+        await self.parking.close()  # parked calls give their key's slots back
+        await self.key_limits.close()
         await self.followers.close()
         await self.transcripts.close()
         await self.hub.close()
@@ -375,6 +349,19 @@ class Gateway:
         return routes.refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized",
                               "this signed handshake was used before (its signature's nonce): a replay")
 
+    def _key_limit(self, kind: str, key_id: str) -> int:
+        """How many slots of ``kind`` (:mod:`gateway.security.limits`) an API key may hold (0: no limit).
+
+        A pending connection holds no pipeline, only a socket until --config-timeout, and a
+        client at its session limit must still be able to connect to resume a parked call:
+        so pending connections have an allowance of their own, by default the session limit.
+        """
+        if kind == PENDING:
+            return self.access.max_pending_per_key or self.access.max_sessions_per_key
+        if kind == SESSION:
+            return self.access.max_sessions_per_key
+        return 0
+
     def _refused(self, reason: str) -> None:
         self.metrics.sessions_refused.labels(reason=reason).inc()
 
@@ -408,19 +395,12 @@ class Gateway:
         tenant.connections[door.name] += 1
         handler = asyncio.current_task()
         self._handlers.add(handler)
-        claim = None
         try:
-            try:
-                claim = await self._claim(SESSIONS, key)
-            except _NoSlot as full:
-                await self._refuse(websocket, door, full.code, str(full))
-                return
             accepted.connection = Connection(websocket, door, self.hub, options=self.connection_options,
                                              transcripts=self.transcripts, parking=self.parking,
-                                             key_id=key.key_id, tenant=tenant)
+                                             key_id=key.key_id, tenant=tenant, limits=self.key_limits)
             await accepted.connection.run()
         finally:
-            await self._release(SESSIONS, key, claim)
             self._accepted.pop(websocket, None)
             self._handlers.discard(handler)
             tenant.connections[door.name] -= 1
@@ -434,69 +414,76 @@ class Gateway:
         tenant.connections[FOLLOW] += 1
         handler = asyncio.current_task()
         self._handlers.add(handler)
-        claim = None
+        slot = None
         try:
             try:
-                claim = await self._claim(FOLLOWERS, key)
-            except _NoSlot as full:
+                slot = await self._take(FOLLOWERS, key)
+            except NoSlot as refused:
                 await self.followers.lookups.take_back(key.key_id, address)  # it looked nothing up
-                await self.followers.refuse(websocket, full.code, str(full), CloseCode.TRY_AGAIN_LATER)
+                await self.followers.refuse(websocket, refused.code, str(refused), CloseCode.TRY_AGAIN_LATER)
                 return
             await self.followers.serve(websocket, call_id, query, key=key, address=address)
         finally:
-            await self._release(FOLLOWERS, key, claim)
+            await self._give_back(slot)
             self._handlers.discard(handler)
             tenant.connections[FOLLOW] -= 1
             gauge.dec()
 
     async def _watch(self, websocket: ServerConnection, key: ApiKey) -> None:
-        claim = None
+        slot = None
         try:
             try:
-                claim = await self._claim(WATCHERS, key)
-            except _NoSlot as full:
-                await self.status.refuse(websocket, full.code, str(full))
+                slot = await self._take(STATUS, key)
+            except NoSlot as refused:
+                await self.status.refuse(websocket, refused.code, str(refused))
                 return
             await self.status.serve(websocket, tenant=None if key.admin else self.tenants[key.tenant])
         finally:
-            await self._release(WATCHERS, key, claim)
+            await self._give_back(slot)
 
     # -- a key's slots --------------------------------------------------------------------
 
-    def _limit(self, pool: _Pool, key: ApiKey) -> tuple[int, str]:
-        """How many of ``pool`` ``key`` may hold (0: no limit), and where that limit is set."""
-        own = getattr(key, pool.name)
-        if own is not None:
-            return own, f"{pool.name}={own} in the API keys file"
-        default = {SESSIONS: self.access.max_sessions_per_key,
-                   FOLLOWERS: self.followers.options.max_followers_per_key,
-                   WATCHERS: self.status.options.max_watchers_per_key}[pool]
-        return default, f"{pool.flag} {default}"
+    def _key_limit(self, kind: str, key_id: str) -> Limit:
+        """How many slots of ``kind`` (:mod:`gateway.security.limits`) an API key may hold (0: no limit).
 
-    async def _claim(self, pool: _Pool, key: ApiKey) -> str | None:
-        """A slot of ``key`` in ``pool``, or None where no limit applies; raise :class:`_NoSlot` if there is none."""
-        limit, source = self._limit(pool, key)
-        if self.key_limits is None or key.key_id is None or not limit:
+        The key's own setting in the keys file (``sessions=``, ``followers=``, ``status=``;
+        read at each count, so a reloaded file applies to the next), else the gateway's flag.
+        A pending connection holds no pipeline, only a socket until --config-timeout, and a
+        client at its session limit must still be able to connect to resume a parked call:
+        so pending connections have an allowance of their own, by default the session limit.
+        """
+        access = self.access
+        # kind: (its setting in the keys file, the flag that sets the default, the default)
+        where = {
+            SESSION: ("sessions", "max-sessions-per-key", access.max_sessions_per_key),
+            PENDING: (None if access.max_pending_per_key else "sessions", "max-pending-per-key",
+                      access.max_pending_per_key or access.max_sessions_per_key),
+            FOLLOWERS: ("followers", "max-followers-per-key", self.followers.options.max_followers_per_key),
+            STATUS: ("status", "max-status-per-key", self.status.options.max_watchers_per_key),
+        }.get(kind)
+        if where is None:
+            return Limit(0)
+        setting, flag, default = where
+        key = self.api_keys.find(key_id) if setting is not None else None
+        own = getattr(key, setting) if key is not None else None
+        if own is not None:
+            return Limit(own, f"{setting}={own} in the API keys file")
+        return Limit(default, f"{flag} {default}")
+
+    async def _take(self, kind: str, key: ApiKey) -> Slot | None:
+        """A slot of ``kind`` for ``key`` (None: keys are off, nothing is counted); raise :class:`NoSlot`."""
+        if key.key_id is None:
             return None
         try:
-            claim = await self.key_limits.claim(pool.claims_id(key.key_id), limit=limit)
-        except (RedisError, OSError) as exc:
-            log.warning("counting the %ss of key %s failed: %s", pool.noun, key.key_id, exc)
-            raise _NoSlot(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; try again later") from None
-        if claim is None:
-            self._refused("key_limit" if pool is SESSIONS else f"key_{pool.name}_limit")
-            raise _NoSlot(ErrorCode.OVERLOADED, f"this API key already has {limit} open {pool.noun}(s), the "
-                                                f"limit ({source}); close one and retry")
-        return claim
+            return await self.key_limits.take(kind, key.key_id)
+        except NoSlot as refused:
+            if refused.reason is not None:
+                self._refused(refused.reason)
+            raise
 
-    async def _release(self, pool: _Pool, key: ApiKey, claim: str | None) -> None:
-        if claim is not None:
-            await self.key_limits.release(pool.claims_id(key.key_id), claim)
-
-    async def _refuse(self, websocket: ServerConnection, door: Door, code: ErrorCode, message: str) -> None:
-        """Refuse a connection before its call: the door's error, then close 1013 (try again later)."""
-        self.metrics.errors_sent.labels(code=str(code)).inc()
-        await goodbye(websocket, door, code, message, CloseCode.TRY_AGAIN_LATER)
+    async def _give_back(self, slot: Slot | None) -> None:
+        if slot is not None:
+            await self.key_limits.release(slot)
 
 
 class _ProbesAtDebug(logging.LoggerAdapter):

@@ -1,10 +1,11 @@
 """The session core: one client's call through the pipeline, whatever door it came in by.
 
 A call has one pipeline session per channel (or one for the mixed-down audio).
-Doors drive it with :meth:`Call.open`, :meth:`audio`, :meth:`finalize`,
-:meth:`keepalive` and :meth:`close`, and read typed events from the bounded
-queue they hand in. Partials are dropped when that queue is full (a slow
-client only delays itself); everything else waits for room.
+Doors drive it with :meth:`Call.open`, :meth:`audio`, :meth:`finalize` and
+:meth:`close`, and read typed events from the bounded queue they hand in.
+Partials are dropped when that queue is full (a slow client only delays
+itself); everything else waits for room. Whether a call idles is its
+connection's to judge (:mod:`gateway.core.idle`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 from websockets.frames import CloseCode
@@ -71,8 +73,7 @@ class Call:
         self.parties = parties  # each channel's name on the door's platform, if it has them
         self._transcripts = transcripts
         self.transcript_log: CallLog | None = None  # for followers; None: this call cannot be followed
-        self.last_activity = time.monotonic()  # last audio or keep-alive
-        self.last_audio = self.last_activity
+        self._on_release: list[Callable[[], Awaitable[None]]] = []
         self._channel = {session.session_id: index for index, session in enumerate(self.sessions)}
         self._flushes = 0
         self._flush_pending: dict[int, int] = {}  # flush id -> channels yet to confirm it
@@ -116,17 +117,28 @@ class Call:
                 protocol=self.protocol, parties=self.parties, session_ids=tuple(s.session_id for s in self.sessions))
         await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions)))
 
+    def on_release(self, release: Callable[[], Awaitable[None]]) -> None:
+        """Run ``release`` when the call is released: something held for the call's whole life
+        (its API key's session slot), so it stays held while the call is parked, goes with the
+        call to a connection that resumes it, and is given back by whoever ends the call."""
+        self._on_release.append(release)
+
     async def release(self) -> None:
-        """Forget the call's sessions in Redis; idempotent."""
+        """Forget the call's sessions in Redis, and run its :meth:`on_release` callbacks; idempotent."""
         if self._opened:
             self._opened = False
             self.hub.metrics.sessions_active.labels(protocol=self.protocol).dec(len(self.sessions))
             if self.tenant is not None:
                 self.tenant.sessions[self.protocol] -= len(self.sessions)
-        for session in self.sessions:
-            await session.close()
-        if self.transcript_log is not None:
-            await self.transcript_log.close()
+        try:
+            for session in self.sessions:
+                await session.close()
+            if self.transcript_log is not None:
+                await self.transcript_log.close()
+        finally:
+            callbacks, self._on_release = self._on_release, []
+            for release in callbacks:
+                await release()
 
     # -- operations --------------------------------------------------------------------------
 
@@ -137,7 +149,6 @@ class Call:
         """
         if self._finishing:
             raise ProtocolError(ErrorCode.PROTOCOL, "audio after close")
-        self.last_activity = self.last_audio = time.monotonic()
         if channel is None:
             outputs = self.audio_in.push(data)
             seconds = len(data) / self.audio_in.bytes_per_second
@@ -162,19 +173,6 @@ class Call:
     def taking_input(self) -> bool:
         """True until the input ended (a close, a disconnect) or the call did."""
         return not (self._finishing or self._ended)
-
-    def keepalive(self) -> None:
-        self.last_activity = time.monotonic()
-
-    def idle_deadline(self, *, idle_timeout: float, max_keepalive_idle: float) -> float | None:
-        """The monotonic time at which the call has idled too long; None once its input is over.
-
-        Audio or a keep-alive within ``idle_timeout`` holds the call open; keep-alives
-        alone hold it for at most ``max_keepalive_idle`` after the last audio.
-        """
-        if self._finishing or self._ended:
-            return None
-        return min(self.last_activity + idle_timeout, self.last_audio + max_keepalive_idle)
 
     async def close(self, *, timeout: float) -> None:
         """Finish: flush, wait up to ``timeout`` s for every result, then end the call.

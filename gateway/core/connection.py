@@ -2,12 +2,25 @@
 
 Incoming messages go through the door into operations on the call; the call's
 events go through a bounded queue, then the door, then the socket, in a sender
-task. The door's first operation must open the call, within ``config_timeout``.
+task. The door's first operation must open the call, within ``config_timeout``
+of the handshake (messages before it, such as pings, do not extend it).
+
+Every connection counts against its API key (:mod:`gateway.security.limits`):
+until its call opens as a *pending* connection, then as a *session*, a slot
+the call holds until it ends (while it is parked too), so that a client at its
+session limit can still reconnect to resume a call.
+
+While the call runs, a watchdog ends it when it idles (:mod:`gateway.core.idle`),
+and the connection pings the client and drops it when a pong is late. Both
+count only the time the gateway is ready to read the client: while it paces a
+fast sender, the client's audio waits in the socket, and its pong behind it.
+A pacing wait ends when the connection is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,14 +32,16 @@ from websockets.frames import CloseCode
 
 from common.aio import within
 from common.config import option, positive
-from common.errors import BacklogFull, ErrorCode, ProtocolError
+from common.errors import BacklogFull, ConfigError, ErrorCode, ProtocolError
 from common.logs import Untrusted
 
 from ..doors.base import CloseFrame, Door
 from ..outputs.transcript_log import TranscriptLog
+from ..security.limits import PENDING, SESSION, KeyLimits, NoSlot, Slot
 from . import events
 from .call import Call, CallRefused
 from .hub import SessionHub
+from .idle import IdleClock, ReadyClock
 from .pacing import AudioPacer, PacingOptions
 from .resume import Parking
 from .tenant import Tenant
@@ -34,25 +49,48 @@ from .tenant import Tenant
 log = logging.getLogger(__name__)
 
 
+def share(text: str) -> float:
+    """A share of real time: a number from 0 to 1."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError(f"{text} is not between 0 and 1")
+    return value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionOptions:
-    config_timeout: float = 10.0  # seconds to wait for the call to open
+    config_timeout: float = field(default=10.0, metadata=option(
+        "seconds from the handshake for a connection to open its session (messages before it do not "
+        "extend this)", parse=positive(float)))
     send_queue: int = field(default=256, metadata=option("messages buffered per client", parse=positive(int)))
     close_timeout: float = 30.0  # seconds to wait for results after a client's close
     idle_timeout: float = field(default=10.0, metadata=option(
         "end a session after this many seconds without audio or keep-alive", parse=positive(float)))
+    min_audio_share: float = field(default=0.1, metadata=option(
+        "end a session whose audio falls --audio-share-window seconds behind this share of real time, "
+        "unless it sends keep-alives (0: any byte is audio)", parse=share))
+    audio_share_window: float = field(default=30.0, metadata=option(
+        "seconds a session's audio may fall behind --min-audio-share of real time", parse=positive(float)))
     max_keepalive_idle: float = field(default=60.0, metadata=option(
-        "keep-alives alone hold a session without audio this many seconds at most", parse=positive(float)))
+        "keep-alives alone hold a session whose audio falls behind --min-audio-share this many seconds at most",
+        parse=positive(float)))
     pacing: PacingOptions = field(default_factory=PacingOptions)
     resume_grace: float = field(default=30.0, metadata=option(
         "seconds a resumable session (native config resumable: true) whose client dropped "
         "waits for it to reconnect (0: sessions end at once)"))
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_audio_share <= 1:
+            raise ConfigError("the minimum audio share must be between 0 and 1")
+
 
 class Connection:
     def __init__(self, websocket: ServerConnection, door: Door, hub: SessionHub, *,
                  options: ConnectionOptions, transcripts: TranscriptLog | None = None,
-                 parking: Parking | None = None, key_id: str | None = None, tenant: Tenant | None = None) -> None:
+                 parking: Parking | None = None, key_id: str | None = None, tenant: Tenant | None = None,
+                 limits: KeyLimits | None = None) -> None:
+        """``tenant``: who owns the call; ``limits``: where the connection and its call count against
+        ``key_id`` (None: they do not)."""
         self.websocket = websocket
         self.transcripts = transcripts
         self.door = door
@@ -61,23 +99,29 @@ class Connection:
         self.parking = parking  # where a resumable door's dropped call waits for its client
         self.key_id = key_id
         self.tenant = tenant  # who owns the call
+        self.limits = limits
         self.parked = False
         self.events: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=options.send_queue)
         self.call: Call | None = None
         self.pacer = AudioPacer(options.pacing)
-        if getattr(websocket, "ping_timeout", None) is not None:
-            # While pacing holds back reads, the client's pong waits behind its audio and a
-            # keepalive ping would time out on a live client (seen: 1011 after ~20 s of a
-            # fast upload). A call's liveness is its audio: the idle timeout ends a call whose
-            # client went silent or away. Pings still go out (they keep NAT mappings open).
-            websocket.ping_timeout = None
+        self.started = time.monotonic()  # the handshake's end: the config deadline runs from here
+        self.ready = ReadyClock(self.started)  # stands still while the connection holds back reading
+        self._reading = asyncio.Event()  # set while the ready clock runs
+        self._reading.set()
+        self.idle: IdleClock | None = None  # once the call opened
 
     async def run(self) -> None:
         sender = asyncio.create_task(self._send(), name="send")
+        keepalive = self._take_over_keepalive()
         try:
-            pending = await self._open()
-            if self.call is not None:
-                await self._receive(pending)
+            pending = await self._claim(PENDING)
+            if pending is not None:
+                try:
+                    operations = await self._open()
+                finally:
+                    await self._give_back(pending)
+                if self.call is not None:
+                    await self._receive(operations)
             if not self.parked:
                 await asyncio.wait({sender}, timeout=self.options.close_timeout)
         except Exception:
@@ -85,11 +129,31 @@ class Connection:
             await self._abort(ErrorCode.INTERNAL, "internal error; the session ends")
         finally:
             sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+            if keepalive is not None:
+                keepalive.cancel()
+            await asyncio.gather(sender, *([keepalive] if keepalive else []), return_exceptions=True)
             if self.call is not None and not self.parked:
                 if self.parking is not None:
                     self.parking.forget(self.call)
                 await self.call.release()
+
+    # -- counting against the key ------------------------------------------------------------
+
+    async def _claim(self, kind: str) -> Slot | None:
+        """A slot of ``kind`` for this connection's key; None when refused (the refusal is queued)."""
+        if self.limits is None or self.key_id is None:
+            return Slot(kind, self.key_id or "")
+        try:
+            return await self.limits.take(kind, self.key_id)
+        except NoSlot as refused:
+            if refused.reason is not None:
+                self.hub.metrics.sessions_refused.labels(reason=refused.reason).inc()
+            await self._refuse(refused.code, str(refused), CloseCode.TRY_AGAIN_LATER)
+            return None
+
+    async def _give_back(self, slot: Slot) -> None:
+        if self.limits is not None:
+            await self.limits.release(slot)
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -97,13 +161,14 @@ class Connection:
         """Open the call from the door's first operations; return the operations that followed."""
         metrics = self.hub.metrics
         operations = await self._replies(self.door.opening())
+        deadline = self.started + self.options.config_timeout
         try:
             while not operations:
                 try:
-                    message = await within(self.websocket.recv(), self.options.config_timeout)
+                    message = await within(self.websocket.recv(), max(0.0, deadline - time.monotonic()))
                 except TimeoutError:
                     raise ProtocolError(ErrorCode.CONFIG_REQUIRED,
-                                        f"no config within {self.options.config_timeout:.0f} s") from None
+                                        f"no config within {self.options.config_timeout:g} s") from None
                 operations = await self._replies(self.door.receive(message))
         except ProtocolError as exc:
             metrics.sessions_refused.labels(reason=str(exc.code)).inc()
@@ -117,13 +182,21 @@ class Connection:
             return rest if await self._resume(first) else []
         if not isinstance(first, events.Open):
             raise AssertionError(f"{type(self.door).__name__} did not open the call first")
+        slot = await self._claim(SESSION)
+        if slot is None:
+            return []
         call = Call(self.hub, first.config, protocol=self.door.name, events_out=self.events, call_id=first.call_id,
                     parties=first.parties, transcripts=self.transcripts, tenant=self.tenant)
         try:
             await call.open()
-        except CallRefused as exc:
+        except BaseException as exc:
+            await self._give_back(slot)
+            if not isinstance(exc, CallRefused):
+                raise
             await self._refuse(exc.code, str(exc), exc.close_code)
             return []
+        if self.limits is not None:
+            call.on_release(functools.partial(self.limits.release, slot))
         self.call = call
         self._register()
         return rest
@@ -138,9 +211,8 @@ class Connection:
                                "ended, waited too long for its client, or runs on another gateway; start a "
                                "new session", CloseCode.POLICY_VIOLATION)
             return False
-        call, self.door = found
+        call, self.door = found  # the call still holds its session slot
         self.call = call
-        call.last_activity = call.last_audio = time.monotonic()
         await self.events.put(events.Resumed(call.call_id, self.door.received_samples, resume.last_seq))
         # What the call queued while parked goes after the replay, then the call writes here.
         parked_queue = call.events
@@ -178,6 +250,11 @@ class Connection:
     # -- client to call ----------------------------------------------------------------------
 
     async def _receive(self, pending: list[events.Operation]) -> None:
+        options = self.options
+        self.idle = IdleClock(self.ready, time.monotonic(), idle_timeout=options.idle_timeout,
+                              min_audio_share=options.min_audio_share,
+                              audio_share_window=options.audio_share_window,
+                              max_keepalive_idle=options.max_keepalive_idle)
         watchdog = asyncio.create_task(self._watch_idle(), name="idle")
         try:
             await self._read(pending)
@@ -186,23 +263,84 @@ class Connection:
             await asyncio.gather(watchdog, return_exceptions=True)
 
     async def _watch_idle(self) -> None:
-        """End the call when the client sends no audio (nor keep-alives) for too long."""
-        call, options = self.call, self.options
-        while True:
-            deadline = call.idle_deadline(idle_timeout=options.idle_timeout,
-                                          max_keepalive_idle=options.max_keepalive_idle)
-            if deadline is None:
+        """End the call when it idles too long (:class:`IdleClock`)."""
+        call = self.call
+        while call.taking_input:
+            await self._until(self.idle.deadline())
+            message = self.idle.idle(time.monotonic())
+            if message is not None and call.taking_input:
+                await call.fail(ErrorCode.IDLE_TIMEOUT, message, CloseCode.INTERNAL_ERROR)
                 return
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)  # a timer: the deadline may have moved when it wakes
+
+    # -- ready time --------------------------------------------------------------------------
+
+    def _hold(self) -> None:
+        """The connection stops reading the client for a while (it applies a message: paces, publishes)."""
+        self.ready.hold(time.monotonic())
+        self._reading.clear()
+
+    def _release(self) -> None:
+        self.ready.release(time.monotonic())
+        self._reading.set()
+
+    async def _until(self, ready: float, done: asyncio.Future | None = None) -> bool:
+        """Wait until the ready clock reads ``ready``, or ``done`` is; True if ``done`` came first."""
+        while done is None or not done.done():
+            now = time.monotonic()
+            at = self.ready.wall(ready, now)
+            if at is not None and at <= now:
+                return False
+            if at is not None and done is None:
+                await asyncio.sleep(at - now)  # a timer: the deadline is checked again when it rings
                 continue
-            if time.monotonic() - call.last_activity >= options.idle_timeout:
-                message = f"no audio or keep-alive for {options.idle_timeout:g} s; the session ends"
-            else:
-                message = f"only keep-alives, no audio, for {options.max_keepalive_idle:g} s; the session ends"
-            await call.fail(ErrorCode.IDLE_TIMEOUT, message, CloseCode.INTERNAL_ERROR)
-            return
+            waiters = set() if done is None else {done}
+            reading = None
+            if at is None:  # held: the clock stands still until the connection reads again
+                reading = asyncio.ensure_future(self._reading.wait())
+                waiters.add(reading)
+            try:
+                await asyncio.wait(waiters, timeout=None if at is None else at - now,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if reading is not None:
+                    reading.cancel()
+        return True
+
+    # -- keepalive ---------------------------------------------------------------------------
+
+    def _take_over_keepalive(self) -> asyncio.Task | None:
+        """Replace the WebSocket library's keepalive with one on the ready clock; None without pings.
+
+        The library counts a pong's delay in wall time: while pacing holds back reads,
+        a live client's pong waits behind its audio and would time out (seen: 1011
+        after ~20 s of a fast upload). Its pings stop here; this connection sends its own.
+        """
+        interval = getattr(self.websocket, "ping_interval", None)
+        timeout = getattr(self.websocket, "ping_timeout", None)
+        if interval is None or timeout is None:
+            return None
+        library = getattr(self.websocket, "keepalive_task", None)
+        if library is not None:
+            library.cancel()
+        return asyncio.create_task(self._keepalive(interval, timeout), name="keepalive")
+
+    async def _keepalive(self, interval: float, timeout: float) -> None:
+        """Ping every ``interval`` s; drop the client when a pong is ``timeout`` s of ready time late.
+
+        A ping also finds a client that is gone while pacing holds back reads: writing
+        to a socket its peer reset fails, which closes the connection and ends the wait.
+        """
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                pong = await self.websocket.ping()
+            except ConnectionClosed:
+                return
+            if not await self._until(self.ready.read(time.monotonic()) + timeout, pong):
+                log.info("session %s: no pong within %g s; the client is dropped",
+                         Untrusted(self.call.call_id) if self.call is not None else "(not open)", timeout)
+                self._let_go()  # as a network failure would: a resumable call is parked
+                return
 
     async def _read(self, pending: list[events.Operation]) -> None:
         try:
@@ -234,20 +372,28 @@ class Connection:
         return self.parked
 
     async def _apply(self, operations: list[events.Operation]) -> bool:
-        """Apply operations to the call; True when the connection is done reading."""
+        """Apply operations to the call (the client waits meanwhile); True when the connection is done reading."""
+        self._hold()
+        try:
+            return await self._apply_held(operations)
+        finally:
+            self._release()
+
+    async def _apply_held(self, operations: list[events.Operation]) -> bool:
         call = self.call
         for operation in operations:
             try:
                 if isinstance(operation, events.Audio):
                     seconds = await call.audio(operation.data, channel=operation.channel)
+                    self.idle.audio(time.monotonic(), seconds)
                     if delay := self.pacer.spend(seconds):
                         # Not reading the socket meanwhile is the point: TCP pushes back.
                         self.hub.metrics.paced_seconds.inc(delay)
-                        await asyncio.sleep(delay)
+                        await self._pace(delay)
                 elif isinstance(operation, events.Finalize):
                     await call.finalize()
                 elif isinstance(operation, events.KeepAlive):
-                    call.keepalive()
+                    self.idle.keepalive(time.monotonic())
                 elif isinstance(operation, events.Reply):
                     await self.events.put(operation)
                 elif isinstance(operation, events.Close):
@@ -267,6 +413,23 @@ class Connection:
                                 CloseCode.INTERNAL_ERROR)
                 return True
         return False
+
+    async def _pace(self, delay: float) -> None:
+        """Wait ``delay`` s before reading on; raise ConnectionClosed if the connection is lost meanwhile.
+
+        The rest of what the client sent is not taken then: nobody is left to pace.
+        """
+        lost = getattr(self.websocket, "wait_closed", None)
+        if lost is None:  # a raw TCP stream: it cannot tell while nobody reads it
+            await asyncio.sleep(delay)
+            return
+        waiter = asyncio.ensure_future(lost())
+        try:
+            done, _ = await asyncio.wait({waiter}, timeout=delay)
+        finally:
+            waiter.cancel()
+        if done:
+            raise ConnectionClosed(self.websocket.close_rcvd, self.websocket.close_sent)
 
     async def _reject(self, exc: ProtocolError) -> None:
         """A bad message after the call opened: say what was wrong and carry on."""

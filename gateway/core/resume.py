@@ -8,6 +8,9 @@ event queue. A new connection presenting the call's id (and the same API key)
 takes both over (:meth:`Parking.take`); if the old connection has not noticed
 the drop yet (it may be pacing, not reading), it is told to let go first.
 A call not taken within ``grace`` seconds is released, as a disconnect would.
+A parked call keeps its API key's session slot (:meth:`Call.on_release`) until
+it is released, and a resuming connection takes it over with the call: parking
+is no way around a key's session limit, and a client at that limit can resume.
 
 Calls live in this gateway's memory: a client must reconnect to the same
 gateway (a balancer with session affinity, or the same address) to resume.

@@ -53,6 +53,7 @@ class ApiKeys:
                 raise ConfigError("an API key cannot contain spaces or commas")
         self.keys_file = keys_file
         self._digests: dict[bytes, ApiKey] = {}
+        self._by_id: dict[str, ApiKey] = {}
         self._load()
 
     @property
@@ -71,6 +72,7 @@ class ApiKeys:
         if self.keys_file is not None:
             keys.update(read_keys_file(self.keys_file))
         self._digests = {hashlib.sha256(key.encode()).digest(): api_key for key, api_key in keys.items()}
+        self._by_id = {api_key.key_id: api_key for api_key in keys.values()}
 
     async def reload(self) -> bool:
         """Read the keys file again (off the event loop); on error keep the keys in use."""
@@ -86,6 +88,10 @@ class ApiKeys:
         if not self._digests:
             log.warning("the API keys file %s has no keys: every WebSocket is refused", self.keys_file)
         return True
+
+    def find(self, key_id: str) -> ApiKey | None:
+        """The settings of the key whose id is ``key_id`` now (a reload may have changed or removed it)."""
+        return self._by_id.get(key_id)
 
     def identify(self, candidate: str | None) -> ApiKey | None:
         """The settings of ``candidate`` if it is a valid key, else None (constant time per key)."""

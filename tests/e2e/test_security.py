@@ -30,8 +30,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common.aio import within
+from gateway.security import limits
 from gateway.security.keyfile import key_id
-from gateway.security.limits import claims_key
 
 from streamscribe_client import file_frames, stream
 
@@ -246,8 +246,10 @@ def test_no_keys_means_open_with_a_warning(redis_server):
 # -- limits ---------------------------------------------------------------------------------------
 
 
-async def test_sessions_per_key_are_limited_with_1013(gateway, redis_client):
-    claims = claims_key(key_id(FILE_KEY))
+async def test_pending_connections_per_key_are_limited_with_1013(gateway, redis_client):
+    """Connections that opened no session count against their key (by default as many as its
+    sessions); sessions themselves are counted in tests/e2e/test_idle.py, where calls can open."""
+    claims = limits.claims_key(limits.PENDING, key_id(FILE_KEY))
     bearer = {"Authorization": f"Bearer {FILE_KEY}"}
     async with connect(gateway.url, additional_headers=bearer) as first, \
             connect(gateway.url + f"?token={FILE_KEY}") as second:
@@ -258,8 +260,8 @@ async def test_sessions_per_key_are_limited_with_1013(gateway, redis_client):
             with pytest.raises(ConnectionClosed) as closed:
                 await within(third.recv(), 10)
         assert error["code"] == "overloaded" and error["fatal"], error
-        assert f"max-sessions-per-key {PER_KEY}" in error["message"]
-        assert closed.value.rcvd.code == 1013 and f"max-sessions-per-key {PER_KEY}" in closed.value.rcvd.reason
+        assert f"max-pending-per-key {PER_KEY}" in error["message"]
+        assert closed.value.rcvd.code == 1013 and f"max-pending-per-key {PER_KEY}" in closed.value.rcvd.reason
         # Another key is not affected.
         assert_admitted(await admitted(gateway.url + f"?token={FLAG_KEY}"))
         await first.close()
@@ -269,22 +271,23 @@ async def test_sessions_per_key_are_limited_with_1013(gateway, redis_client):
             assert_admitted(json.loads(await within(again.recv(), 10)))
         assert not second.close_code
     wait_until(lambda: not redis_client.exists(claims), 5, "no claim left in Redis")
-    assert gateway_metric(gateway.http, "streamscribe_gateway_sessions_refused_total", reason="key_limit") >= 1
+    assert gateway_metric(gateway.http, "streamscribe_gateway_sessions_refused_total", reason="key_pending_limit") >= 1
 
 
 async def test_key_limit_holds_across_gateways_and_lapses_when_one_dies(redis_server, redis_client):
     key = "shared-key-4"
-    args = ("--max-sessions-per-key", "1", "--session-ttl", "2")
+    # Pending connections show it without workers; sessions count the same way.
+    args = ("--max-sessions-per-key", "1", "--session-ttl", "2", "--config-timeout", "60")
     env = {"STREAMSCRIBE_GATEWAY_API_KEY": key}
     first, first_port = start_gateway(redis_server.url, *args, name="gateway-a", env=env)
     second, second_port = start_gateway(redis_server.url, *args, name="gateway-b", env=env)
-    claims = claims_key(key_id(key))
+    claims = limits.claims_key(limits.PENDING, key_id(key))
     try:
         async with connect(f"ws://127.0.0.1:{first_port}/ws/asr?token={key}"):
             wait_until(lambda: redis_client.zcard(claims) == 1, 5, "the claim in Redis")
             async with connect(f"ws://127.0.0.1:{second_port}/ws/asr?token={key}") as other:
                 error = json.loads(await within(other.recv(), 10))
-            assert "max-sessions-per-key 1" in error["message"], error
+            assert "max-pending-per-key 1" in error["message"], error
             (member, expiry), = redis_client.zrange(claims, 0, -1, withscores=True)
             # A live gateway renews its claim before it lapses (the TTL is 2 s).
             wait_until(lambda: (redis_client.zscore(claims, member) or 0) > expiry, 5, "the claim renewed")

@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from common.aio import within
 from gateway.outputs.transcript_log import call_key
 from gateway.security.keyfile import key_id
-from gateway.security.limits import claims_key
+from gateway.security.limits import FOLLOWERS, STATUS, claims_key
 
 from tests.kit.support import eventually
 from tests.kit.telephony import STREAM_SID, twilio_media, twilio_start
@@ -217,7 +217,7 @@ async def test_status_and_health_show_a_key_its_own_tenant(stack):
 
 
 async def test_followers_and_status_sockets_count_against_their_key_across_gateways(stack, redis):
-    followers = claims_key(f"followers:{key_id(GLOBEX)}")
+    followers = claims_key(FOLLOWERS, key_id(GLOBEX))
     async with native_call(stack.port, GLOBEX) as (_, call_id):
         url = ws(stack.port, f"/ws/follow/{call_id}", GLOBEX)
         async with connect(url) as first, connect(url) as second:
@@ -233,7 +233,7 @@ async def test_followers_and_status_sockets_count_against_their_key_across_gatew
             assert messages[0]["type"] == "following"
     await eventually(lambda: _count(redis, followers, 0), 10, "every follower's slot given back")
 
-    watchers = claims_key(f"status:{key_id(GLOBEX)}")
+    watchers = claims_key(STATUS, key_id(GLOBEX))
     async with connect(ws(stack.port, "/ws/status", GLOBEX)) as watcher:
         assert json.loads(await watcher.recv())["type"] == "status"
         async with connect(ws(stack.second_port, "/ws/status", GLOBEX)) as another:

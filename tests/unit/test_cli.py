@@ -21,16 +21,16 @@ WORKER = f"{COMMON} --http-port --http-host --capacity --lease-ttl --sweep-inter
 # Each service's flags, and the prefix of the variables they read.
 FLAGS = {
     "gateway": (f"""{COMMON} --host --port --max-frame-bytes --permessage-deflate --no-permessage-deflate
-        --ping-interval --ping-timeout --drain-timeout --max-audio-lead --max-realtime-factor --max-backlog-records
-        --backlog-timeout --send-queue --idle-timeout --max-keepalive-idle --resume-grace --session-ttl
-        --max-queue-lag --asr-overbooking --enable-noise-suppression --no-enable-noise-suppression --api-key
-        --api-keys-file --allowed-origins --max-sessions-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
+        --ping-interval --ping-timeout --drain-timeout --max-audio-lead --max-realtime-factor
+        --max-backlog-records --backlog-timeout --config-timeout --send-queue --idle-timeout --min-audio-share
+        --audio-share-window --max-keepalive-idle --resume-grace --session-ttl --max-queue-lag --asr-overbooking
+        --enable-noise-suppression --no-enable-noise-suppression --api-key --api-keys-file --allowed-origins
+        --max-sessions-per-key --max-pending-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
         --generate-self-signed-cert --no-generate-self-signed-cert --self-signed-cert-dir --twilio-auth-token
         --twilio-auth-token-file --twilio-public-url --audiohook-client-secret --audiohook-client-secret-file
         --transcript-retention --transcript-log-maxlen --finals-maxlen --max-followers --max-followers-per-key
-        --max-failed-follows --max-status-sockets --max-status-per-key --finals-webhook --finals-webhook-attempts
-        --tcp-port
-        --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
+        --max-failed-follows --max-status-sockets --max-status-per-key --finals-webhook
+        --finals-webhook-attempts --tcp-port --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
     "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --cpu-threads --num-workers --max-batch
         --window-margin-sec --partial-window-margin-sec --dtype --gpu-memory-utilization --max-model-len
         --max-num-seqs --tensor-parallel-size --max-new-tokens --chunk-size-sec --first-partial-sec

@@ -6,6 +6,8 @@ Tenants on real gateways (follows across tenants, limits per key, SIGHUP) are in
 from __future__ import annotations
 
 import pytest
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
 
 from common.errors import ConfigError
 from gateway.core.tenant import ANONYMOUS, Tenants
@@ -13,6 +15,8 @@ from gateway.outputs.follow import FailedLookups, _Refusal, _tenant
 from gateway.outputs.transcript_log import call_key, finals_fields, log_key
 from gateway.security.auth import ApiKeys
 from gateway.security.keyfile import DOORS, OPEN, ApiKey, bare_key, key_id, parse_keys
+from gateway.security.limits import FOLLOWERS, PENDING, SESSION, STATUS, Limit
+from gateway.server import AccessOptions, Gateway
 
 SOURCE = "keys.txt"
 
@@ -113,6 +117,27 @@ def test_flag_keys_are_bare_and_the_file_sets_a_key_given_both_ways(tmp_path):
     assert keys.identify("file-key").tenant == "acme"
     assert keys.identify("both-key").tenant == "shared" and not keys.identify("both-key").may_stream("native")
     assert keys.identify("nobody") is None and keys.identify("") is None and keys.identify(None) is None
+    assert keys.find(key_id("file-key")) == keys.identify("file-key") and keys.find(key_id("nobody")) is None
+
+
+def test_a_keys_limits_are_its_settings_in_the_file_else_the_flags(tmp_path):
+    path = tmp_path / "keys"
+    path.write_text("own-key sessions=4 followers=7 status=2\nbare-key\n")
+
+    def limits(key: str, **access) -> list[Limit]:
+        gateway = Gateway(aioredis.Redis(), registry=CollectorRegistry(),
+                          access=AccessOptions(api_keys=ApiKeys(keys_file=path), **access))
+        return [gateway._key_limit(kind, key_id(key)) for kind in (SESSION, PENDING, FOLLOWERS, STATUS, "other")]
+
+    assert limits("own-key", max_sessions_per_key=3) == [
+        Limit(4, "sessions=4 in the API keys file"), Limit(4, "sessions=4 in the API keys file"),
+        Limit(7, "followers=7 in the API keys file"), Limit(2, "status=2 in the API keys file"), Limit(0)]
+    assert limits("bare-key", max_sessions_per_key=3) == [
+        Limit(3, "max-sessions-per-key 3"), Limit(3, "max-pending-per-key 3"),
+        Limit(100, "max-followers-per-key 100"), Limit(5, "max-status-per-key 5"), Limit(0)]
+    # Pending connections have their own allowance when the flag sets one, whatever the file says.
+    assert limits("own-key", max_pending_per_key=9)[1] == Limit(9, "max-pending-per-key 9")
+    assert limits("bare-key")[:2] == [Limit(0, "max-sessions-per-key 0"), Limit(0, "max-pending-per-key 0")]
 
 
 async def test_a_bad_file_on_reload_keeps_the_keys_in_use_and_names_the_line(tmp_path, caplog):
