@@ -173,7 +173,7 @@ async def test_audiohook_stereo_call(stack, clips):
                 data = entity["data"]
                 start_ms = round(parse_duration(data["offset"], "offset") * 1000)
                 end_ms = start_ms + round(parse_duration(data["duration"], "duration") * 1000)
-                finals.append({"channel": data["channelIndex"], "party": data["channel"], "start_ms": start_ms,
+                finals.append({"channel": data["channelId"], "party": data["party"], "start_ms": start_ms,
                                "end_ms": end_ms,
                                "text": data["alternatives"][0]["interpretations"][0]["transcript"]})
     check_parties(finals, turns, "channel", ("external", "internal"))
