@@ -274,8 +274,8 @@ class AudioHookDoor(Door):
 
     def _open(self, parameters: dict) -> list[events.Operation]:
         self.media = select_media(parameters.get("media"))
-        self.languages_asked = kit.flag(parameters.get("supportedLanguages", False),
-                                        "open.parameters.supportedLanguages")
+        asked = parameters.get("supportedLanguages")
+        self.languages_asked = asked is not None and kit.flag(asked, "open.parameters.supportedLanguages")
         self.parties = tuple(self.media["channels"])
         self.conversation_id = str(parameters.get("conversationId", ""))
         # Word timings: transcript entities carry the words as tokens.
