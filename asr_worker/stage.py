@@ -305,6 +305,8 @@ class AsrStage(Stage[AsrSessionState]):
             # Clients are told too (Deepgram's SpeechStarted); no checkpoint, as for partials.
             await self.runner.commit(session, [SpeechStart(start=record.start)])
         elif isinstance(record, Audio):
+            if asr.speculation is not None and record.offset + record.samples > asr.speculation.end:
+                await self._speech_resumed(session, asr)
             if asr.utterance is None and asr.head is not None:
                 if record.offset + record.samples <= asr.head.through:
                     return  # replayed audio that has its final
@@ -314,8 +316,6 @@ class AsrStage(Stage[AsrSessionState]):
             if asr.utterance is None:
                 session.log.warning("audio at %d outside an utterance; ignored", record.offset)
                 return
-            if asr.speculation is not None and record.offset + record.samples > asr.speculation.end:
-                await self._drop_speculation(asr)  # speech resumed after the pause
             asr.utterance.append(record.offset, np.frombuffer(record.pcm, np.int16))
             self._maybe_partial(session, asr)
         elif isinstance(record, SpeechPause):
@@ -397,15 +397,17 @@ class AsrStage(Stage[AsrSessionState]):
             # Its outcome is applied by the session's task, in order with the input records.
             speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(("", speculation)))
 
-    async def _early_final(self, session: AsrSession, asr: AsrSessionState, speculation: Speculation) -> None:
-        """Send the speculative decode as the final of the speech so far, if the session wants it."""
+    async def _early_final(self, session: AsrSession, asr: AsrSessionState, speculation: Speculation, *,
+                           eager: bool = True) -> None:
+        """Send the speculative decode as the final of the speech so far, if the session wants it
+        (``eager`` False: only if its text ends a sentence)."""
         if asr.speculation is not speculation or speculation.task.cancelled():
             return  # dropped (speech resumed) or already used by the endpoint
         hypothesis = speculation.task.result()
         if hypothesis is None or not hypothesis.text or hypothesis.no_speech:
             return  # the endpoint decides what becomes of it
         turn_end = asr.options.sentence_endpoint and ends_sentence(hypothesis.text)
-        if not (turn_end or asr.config.eager_finals):
+        if not (turn_end or eager and asr.config.eager_finals):
             return
         utt = asr.utterance
         utt.ending = True
@@ -430,6 +432,22 @@ class AsrStage(Stage[AsrSessionState]):
                                       start=head.through, end=max(end.end, head.through), text="", final=True,
                                       speech_final=True))
         await self.runner.commit(session, outputs, consumed=entry_id, boundary=True)
+
+    async def _speech_resumed(self, session: AsrSession, asr: AsrSessionState) -> None:
+        """Speech resumed after the pause: the speculative final is dropped, unless the session
+        ends utterances at sentence ends and its text ends one.
+
+        That decode is waited for: had the pause ended the utterance or not depended on which
+        came first, the decode or the speech, a short sentence and a short pause ("Hi." then
+        0.6 s) would split at real time on an idle worker but not on a busy one, nor in audio
+        sent faster than real time. Eager finals keep to what came first.
+        """
+        speculation = asr.speculation
+        if asr.options.sentence_endpoint:
+            await asyncio.wait({speculation.task})
+            await self._early_final(session, asr, speculation, eager=False)
+        if asr.speculation is speculation:
+            await self._drop_speculation(asr)
 
     async def _drop_speculation(self, asr: AsrSessionState) -> None:
         """Discard the speculative final (speech resumed, or the utterance ended elsewhere)."""

@@ -14,7 +14,9 @@ AudioHook protocol reference describes:
 - the client's ``open`` (``organizationId``, ``conversationId``,
   ``participant``, the ``media`` it offers, ``language``) is answered by
   ``opened`` with the one medium selected: PCMU at 8000 Hz, with the channels
-  offered (``external`` = the customer, ``internal`` = the agent);
+  offered (``external`` = the customer, ``internal`` = the agent), and, when
+  the ``open`` asks with ``supportedLanguages: true``, the languages this
+  deployment recognises (``--audiohook-language``, BCP 47 tags like ``en-US``);
 - binary frames carry that audio, the channels interleaved sample by sample;
 - ``ping`` is answered by ``pong``; ``paused``, ``resumed``, ``discarded`` and
   ``update`` are taken note of; ``error`` is the client's report of a problem;
@@ -23,8 +25,10 @@ AudioHook protocol reference describes:
   on a protocol error, with reason ``error`` and the explanation in ``info``).
 
 Every message has ``version`` ``"2"``, ``id`` (the session id), ``seq`` and
-``parameters``; the server numbers its messages ``seq`` 1, 2, 3... and echoes
-the last client ``seq`` it saw as ``clientseq``; client messages must be
+``parameters``; the server numbers its messages ``seq`` 1, 2, 3... and each
+carries as ``clientseq`` the ``seq`` of the last client message handled before
+it: a ``pong`` the ``seq`` of its ``ping``, even when more client messages came
+in before it went out (the client checks this). Client messages must be
 numbered 1, 2, 3... too (a gap is a protocol error) and carry ``serverseq`` and
 ``position``, the audio time at which they were sent. When ``position`` runs
 ahead of the audio received (audio the client discarded and counted), the gap
@@ -32,14 +36,15 @@ is filled with silence so audio time stays the stream's time. A pause closes
 the current utterance of each channel (no utterance spans audio that was not
 sent).
 
-Each channel is its own pipeline session with its own endpointing. Finals go
-back as ``event`` messages holding one ``transcript`` entity each, in the form
-Genesys defines for transcription connectors (``id``, ``channel`` =
-``external``/``internal``, ``isFinal``, ``offset``, ``duration``,
-``alternatives`` of ``interpretations`` with ``transcript`` and word
-``tokens``), with two additions: ``party`` (the channel's name again) and
-``channelIndex``. An AudioHook Monitor integration ignores these events;
-*followers* of the call are the transcripts' real consumers.
+Each channel is its own pipeline session with its own endpointing, with word
+timings. Finals go back as ``event`` messages holding one ``transcript``
+entity each, in the form Genesys defines for transcription connectors
+(``id``, ``channelId`` = the channel's index in the selected medium,
+``isFinal``, ``offset``, ``duration``, ``alternatives`` with ``confidence``
+and ``interpretations`` of ``transcript`` and word ``tokens``), with one
+addition: ``party`` (the channel's name, ``external``/``internal``). An
+AudioHook Monitor integration ignores these events; *followers* of the call
+are the transcripts' real consumers.
 """
 
 from __future__ import annotations
@@ -48,13 +53,14 @@ import base64
 import binascii
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from common.config import option
-from common.errors import ErrorCode, ProtocolError
+from common.errors import ConfigError, ErrorCode, ProtocolError
 from common.logs import Untrusted
 
 from ..core import events
@@ -75,6 +81,9 @@ _CLIENT_ERRORS = {ErrorCode.BAD_JSON, ErrorCode.CONFIG_REQUIRED, ErrorCode.BAD_C
                   ErrorCode.UNKNOWN_TYPE, ErrorCode.PROTOCOL}
 # Utterance ids in a form AudioHook entities take (a UUID), derived so a replay gives the same one.
 _ENTITY_IDS = uuid.UUID("6f1d3a52-0c8e-4f9b-9a57-2d6c1b7e4a10")
+# The language codes of opened's supportedLanguages, as Genesys' AudioHook reference implementation
+# checks them (language, region: ``en-US``).
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}-[A-Za-z]{2,3}")
 
 
 def _uuid(value: object) -> str | None:
@@ -100,6 +109,21 @@ def select_media(offered: object) -> dict:
                                               "in PCMU at 8000 Hz with channels external and/or internal")
 
 
+def _confidence(event: events.Final) -> float:
+    if event.confidence is not None:
+        return event.confidence
+    if event.words:
+        return sum(word.confidence for word in event.words) / len(event.words)
+    return 1.0  # no figure at all: the transcript is what the engine settled on
+
+
+def language_tag(text: str) -> str:
+    """A language a deployment offers Genesys, as a tag like ``en-US``."""
+    if not _LANGUAGE_TAG.fullmatch(text):
+        raise ValueError(f"{text!r} is not a language tag like 'en-US' (language-REGION)")
+    return text
+
+
 def client_secret(text: str) -> bytes:
     """The Client Secret from its base64 form (as Genesys shows it)."""
     try:
@@ -118,6 +142,32 @@ class AudioHookOptions:
         "the Genesys AudioHook integration's Client Secret (base64, as Genesys shows it): "
         "/audiohook then requires a valid Signature header made with it",
         flag="--audiohook-client-secret", parse=client_secret, secret=True, file=True))
+    # What opened says in supportedLanguages when an open asks: Genesys offers these languages to
+    # its users. The default is the default model's (whisper tiny.en); a deployment whose ASR
+    # recognises more names them.
+    languages: tuple[str, ...] = field(default=("en-US",), metadata=option(
+        "a language the ASR recognises, as a tag like en-US (repeatable): the languages opened lists to "
+        "Genesys when its open asks for supportedLanguages", flag="--audiohook-language", repeat=True,
+        parse=language_tag))
+
+    def __post_init__(self) -> None:
+        # The environment's list is not parsed item by item as the command line's flags are.
+        for tag in self.languages:
+            try:
+                language_tag(tag)
+            except ValueError as exc:
+                raise ConfigError(f"--audiohook-language: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Handled:
+    """A client message handled, as it passes the call's events on the way out (in a Reply).
+
+    Server messages rendered after it carry its ``seq`` as ``clientseq``; a ping's is its pong.
+    """
+
+    kind: str
+    seq: int
 
 
 class AudioHookDoor(Door):
@@ -141,7 +191,9 @@ class AudioHookDoor(Door):
                                                "holding a UUID"})
         self.organization_id = headers.get("Audiohook-Organization-Id", "")
         self.seq = 0  # last server message
-        self.clientseq = 0  # last client message
+        self.clientseq = 0  # last client message received
+        self.handled = 0  # last client message handled before the server message being rendered
+        self.languages_asked = False  # the open asked for supportedLanguages
         self.state = CallState.AWAITING_OPEN  # AudioHook's "preparing" until the client's open
         self.media: dict | None = None
         self.parties: tuple[str, ...] = ()
@@ -161,12 +213,14 @@ class AudioHookDoor(Door):
             if kind != "open":
                 raise ProtocolError(ErrorCode.CONFIG_REQUIRED, f"{kind!r} before 'open'; the session starts "
                                                                "with 'open'")
-            return self._open(parameters)
+            return [self._handled(kind), *self._open(parameters)]
         operations = self._catch_up(body.get("position"))
         if kind == "open":
             raise ProtocolError(ErrorCode.PROTOCOL, "the session is already open")
+        # Before a close: the call's last events, closed among them, come after it.
+        operations.append(self._handled(kind))
         if kind == "ping":
-            operations += [events.KeepAlive(), events.Reply("pong")]
+            operations.append(events.KeepAlive())
         elif kind == "paused":
             self.state = CallState.PAUSED
             operations.append(events.Finalize())
@@ -209,12 +263,26 @@ class AudioHookDoor(Door):
         self.clientseq = seq
         return kind
 
+    def _handled(self, kind: str) -> events.Reply:
+        """The client message just taken, marked in the stream of the call's events.
+
+        Rendered where it falls among them, it sets the ``clientseq`` of the server messages
+        after it, and a ping's is its pong: a pong then carries its ping's ``seq`` however many
+        client messages came in before it went out (the client checks that), and the
+        ``clientseq`` of the server's messages never goes back.
+        """
+        return events.Reply(_Handled(kind, self.clientseq))
+
     def _open(self, parameters: dict) -> list[events.Operation]:
         self.media = select_media(parameters.get("media"))
+        asked = parameters.get("supportedLanguages")
+        self.languages_asked = asked is not None and kit.flag(asked, "open.parameters.supportedLanguages")
         self.parties = tuple(self.media["channels"])
         self.conversation_id = str(parameters.get("conversationId", ""))
+        # Word timings: transcript entities carry the words as tokens.
         config = kit.session_config(sample_rate=RATE, encoding="mulaw", channels=len(self.parties), multichannel=True,
-                                    language=language_of(parameters.get("language"), "open.parameters.language"))
+                                    language=language_of(parameters.get("language"), "open.parameters.language"),
+                                    words=True)
         self.clock = TrackClock(rate=RATE, channels=len(self.parties), name="the audio position")
         self.state = CallState.OPEN
         return [events.Open(config, call_id=self.session_id, parties=self.parties)]
@@ -242,9 +310,14 @@ class AudioHookDoor(Door):
 
     def render(self, event: events.Event) -> list[Outgoing]:
         if isinstance(event, events.Opened):
-            return [self._message("opened", {"media": [self.media], "startPaused": False})]
+            parameters = {"media": [self.media], "startPaused": False}
+            if self.languages_asked:
+                parameters["supportedLanguages"] = list(self.options.languages)
+            return [self._message("opened", parameters)]
         if isinstance(event, events.Reply):
-            return [self._message(str(event.message), {})]
+            handled = event.message
+            self.handled = max(self.handled, handled.seq)
+            return [self._message("pong", {}, clientseq=handled.seq)] if handled.kind == "ping" else []
         if isinstance(event, events.Final):
             return [self._message("event", {"entities": [self._entity(event)]})] if event.text else []
         if isinstance(event, events.Error):
@@ -259,32 +332,37 @@ class AudioHookDoor(Door):
             return [*out, CloseFrame(event.close_code, event.reason[:120])]
         return []  # partials, speech started, utterance end, flushed
 
-    def _message(self, kind: str, parameters: dict) -> str:
+    def _message(self, kind: str, parameters: dict, *, clientseq: int | None = None) -> str:
         self.seq += 1
-        return json.dumps({"version": VERSION, "type": kind, "seq": self.seq, "clientseq": self.clientseq,
+        clientseq = self.handled if clientseq is None else clientseq
+        return json.dumps({"version": VERSION, "type": kind, "seq": self.seq, "clientseq": clientseq,
                            "id": self.session_id, "parameters": parameters}, ensure_ascii=False)
 
     def _disconnect(self, info: str) -> list[Outgoing]:
         if self.disconnecting or self.state is CallState.CLOSING:
             return []
         self.disconnecting = True
+        # Most often the answer to the message just received, which failed before it was handled.
+        self.handled = max(self.handled, self.clientseq)
         return [self._message("disconnect", {"reason": "error", "info": info[:500]})]
 
     def _entity(self, event: events.Final) -> dict:
-        party = self.parties[event.channel]
-        interpretation = {"type": "display", "transcript": event.text}
-        if event.words:
-            interpretation["tokens"] = [
-                {"type": "word", "value": word.text, "confidence": round(word.confidence, 4),
-                 "offset": format_duration(word.start_ms),
-                 "duration": format_duration(word.end_ms - word.start_ms)} for word in event.words]
-        alternative = {"interpretations": [interpretation]}
-        if event.confidence is not None:
-            alternative["confidence"] = round(event.confidence, 4)
+        """The transcript entity of a final (Genesys' Transcript Connector form).
+
+        Tokens are the final's words, times in the stream's audio time as the entity's own
+        (an engine without word timings, qwen3, gives none: an empty list). The confidence,
+        which the entity requires, is the engine's figure, else the mean of the words', else
+        1.0, as the Deepgram door's.
+        """
+        tokens = [{"type": "word", "value": word.text.strip(), "confidence": round(word.confidence, 4),
+                   "offset": format_duration(word.start_ms), "duration": format_duration(word.end_ms - word.start_ms)}
+                  for word in event.words]
+        alternative = {"confidence": round(_confidence(event), 4),
+                       "interpretations": [{"type": "display", "transcript": event.text, "tokens": tokens}]}
         if event.language:
             alternative["languages"] = [event.language]
         return {"type": "transcript", "data": {
-            "id": str(uuid.uuid5(_ENTITY_IDS, event.utterance_id)), "channel": party, "isFinal": True,
+            "id": str(uuid.uuid5(_ENTITY_IDS, event.utterance_id)), "channelId": event.channel, "isFinal": True,
             "offset": format_duration(event.start_ms), "duration": format_duration(event.end_ms - event.start_ms),
-            "alternatives": [alternative], "party": party, "channelIndex": event.channel,
+            "alternatives": [alternative], "party": self.parties[event.channel],
         }}

@@ -30,7 +30,7 @@ from gateway.doors.twilio import TwilioOptions, signature
 from gateway.server import Gateway, ListenOptions
 
 from tests.kit.faults import metric, scrape
-from tests.kit.support import audiohook_signature, converse, paced, word_errors
+from tests.kit.support import audiohook_signature, converse, normalise, paced, word_errors
 from tests.kit.telephony import CALL_SID, STREAM_SID, AudioHookClient, mulaw_encode, twilio_media, twilio_start
 from tests.kit.testdata import synthetic_voice
 
@@ -173,11 +173,92 @@ async def test_audiohook_stereo_call(stack, clips):
                 data = entity["data"]
                 start_ms = round(parse_duration(data["offset"], "offset") * 1000)
                 end_ms = start_ms + round(parse_duration(data["duration"], "duration") * 1000)
-                finals.append({"channel": data["channelIndex"], "party": data["channel"], "start_ms": start_ms,
+                finals.append({"channel": data["channelId"], "party": data["party"], "start_ms": start_ms,
                                "end_ms": end_ms,
                                "text": data["alternatives"][0]["interpretations"][0]["transcript"]})
     check_parties(finals, turns, "channel", ("external", "internal"))
     assert sessions_created(stack, "audiohook") == created + 2
+
+
+# A call as the Transcript Connector's reference recording has it: a short complete sentence,
+# a short pause, more sentences (Genesys' audiohook-reference-implementation, test/test-data.ts:
+# five transcripts, the first "Hi." 0.4 s long and the next 0.6 s after it). Pauses after it.
+CONNECTOR_LINES = (("Hi.", 0.6), ("Thanks for contacting the store.", 0.8), ("How can I help you today?", 1.0),
+                   ("I would like to return a jacket.", 0.8), ("Sure, do you have the receipt with you?", 1.0))
+
+
+def connector_call() -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """One 8 kHz track of CONNECTOR_LINES in an espeak-ng voice, and each line's (start_ms, end_ms)."""
+    parts, spans, cursor = [np.zeros(RATE // 10, np.float32)], [], RATE // 10
+    for line, pause in CONNECTOR_LINES:
+        voice, _ = synthetic_voice(line)
+        voice = soxr.resample(voice, 16000, RATE, quality="HQ").astype(np.float32)
+        voiced = np.flatnonzero(np.abs(voice) > 0.01)
+        voice = voice[voiced[0]:voiced[-1] + 1]  # the pause is the silence after the words only
+        spans.append((cursor * 1000 // RATE, (cursor + len(voice)) * 1000 // RATE))
+        parts += [voice, np.zeros(round(pause * RATE), np.float32)]
+        cursor += len(voice) + round(pause * RATE)
+    return np.concatenate(parts), spans
+
+
+@pytest.mark.e2e
+async def test_audiohook_transcript_connector_call(stack):
+    """The Transcript Connector's checks on a one-channel call streamed faster than real time
+    (where a slow decode used to lose to the speech after "Hi." and merge the two): one final
+    per sentence, "Hi." its own; entities with channelId, a confidence and word tokens; opened
+    lists the supported languages the open asked for; a ping followed at once by another
+    message gets a pong with the ping's seq."""
+    audio, spans = connector_call()
+    frame = RATE // 10
+    frames = [mulaw_encode(audio[i:i + frame]) for i in range(0, len(audio) - frame + 1, frame)]
+    client = AudioHookClient(str(uuid.uuid4()))
+    headers = {"Audiohook-Session-Id": client.id, "Audiohook-Organization-Id": str(uuid.uuid4()),
+               "Audiohook-Correlation-Id": str(uuid.uuid4()), "X-API-KEY": "test-key"}
+    received, pings = [], []
+    async with connect(f"ws://127.0.0.1:{stack.port}/audiohook", additional_headers=headers) as ws:
+        await ws.send(client.open(media=[{"type": "audio", "format": "PCMU", "channels": ["external"], "rate": RATE}],
+                                  supported_languages=True))
+        async with asyncio.timeout(30):
+            opened = client.seen(await ws.recv())
+        assert opened["type"] == "opened" and opened["parameters"]["supportedLanguages"] == ["en-US"], opened
+
+        async def send():
+            async for index, data in paced_frames(list(enumerate(frames)), 100):
+                await ws.send(data)
+                client.position = (index + 1) * frame / RATE
+                if index in (5, 40):
+                    await ws.send(client.message("ping"))
+                    pings.append(client.seq)
+                    await ws.send(client.message("update", {"language": "en-US"}))
+            await ws.send(client.message("close", {"reason": "end"}))
+
+        await converse(ws, send, lambda text: received.append(client.seen(text)), timeout=TIMEOUT)
+        assert ws.close_code == 1000, (ws.close_code, ws.close_reason, received, stack.logs())
+    kinds = [m["type"] for m in received]
+    assert kinds[-1] == "closed" and "disconnect" not in kinds, kinds
+    assert [m["clientseq"] for m in received if m["type"] == "pong"] == pings
+    clientseqs = [m["clientseq"] for m in received]
+    assert clientseqs == sorted(clientseqs) and received[-1]["clientseq"] == client.seq
+    entities = [entity["data"] for m in received if m["type"] == "event" for entity in m["parameters"]["entities"]]
+    texts = [data["alternatives"][0]["interpretations"][0]["transcript"] for data in entities]
+    assert len(entities) == len(CONNECTOR_LINES) and normalise(texts[0]) == ["hi"], texts
+    for data, (start_ms, end_ms) in zip(entities, spans):
+        assert (data["channelId"], data["party"], data["isFinal"]) == (0, "external", True)
+        offset = round(parse_duration(data["offset"], "offset") * 1000)
+        duration = round(parse_duration(data["duration"], "duration") * 1000)
+        # An utterance split off at a pause starts where the pause was confirmed (0.2 s after the
+        # words before it), so up to the pause's length before its words; one ends 0.2 s after.
+        assert start_ms - 800 <= offset <= start_ms and end_ms <= offset + duration <= end_ms + 800, (data, start_ms)
+        [alternative] = data["alternatives"]
+        assert 0 < alternative["confidence"] <= 1
+        [interpretation] = alternative["interpretations"]
+        tokens = interpretation["tokens"]
+        assert [token["value"] for token in tokens] == interpretation["transcript"].split(), interpretation
+        starts = [round(parse_duration(token["offset"], "offset") * 1000) for token in tokens]
+        assert starts == sorted(set(starts)) and offset <= starts[0], tokens  # distinct, in order, in the entity
+        for token, start in zip(tokens, starts):
+            assert token["type"] == "word" and 0 <= token["confidence"] <= 1
+            assert start + round(parse_duration(token["duration"], "duration") * 1000) <= offset + duration + 1
 
 
 @pytest.mark.e2e

@@ -52,16 +52,20 @@ class AudioHookClient:
                 "position": format_duration(round(self.position * 1000)), "parameters": parameters or {}}
         return json.dumps({**body, **fields})
 
-    def open(self, media=None, language="en-US") -> str:
+    def open(self, media=None, language="en-US", supported_languages=None) -> str:
+        """``supported_languages``: the open's ``supportedLanguages`` (None: not sent)."""
         media = media if media is not None else [
             {"type": "audio", "format": "PCMU", "channels": ["external", "internal"], "rate": 8000},
             {"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000}]
-        return self.message("open", {
+        parameters = {
             "organizationId": "d7934305-0972-4844-938e-9060eef73d05",
             "conversationId": "090eaa2f-72fa-480a-83e0-8667ff89c0ec",
             "participant": {"id": "883efee8-3d6c-4537-b500-6d7ca4b92fa0", "ani": "+1-555-555-1234",
                             "aniName": "John Doe", "dnis": "+1-800-555-6789"},
-            "media": media, "language": language})
+            "media": media, "language": language}
+        if supported_languages is not None:
+            parameters["supportedLanguages"] = supported_languages
+        return self.message("open", parameters)
 
     def seen(self, server_message: str) -> dict:
         body = json.loads(server_message)

@@ -28,6 +28,7 @@ FLAGS = {
         --max-sessions-per-key --max-pending-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
         --generate-self-signed-cert --no-generate-self-signed-cert --self-signed-cert-dir --twilio-auth-token
         --twilio-auth-token-file --twilio-public-url --audiohook-client-secret --audiohook-client-secret-file
+        --audiohook-language
         --transcript-retention --transcript-log-maxlen --finals-maxlen --max-followers --max-followers-per-key
         --max-failed-follows --max-status-sockets --max-status-per-key --finals-webhook
         --finals-webhook-attempts --tcp-port --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),

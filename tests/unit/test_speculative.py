@@ -148,7 +148,8 @@ async def test_a_pause_starts_the_final_and_the_end_uses_it(engine):
 
 
 async def test_speech_resuming_after_the_pause_drops_the_speculative_result(engine):
-    worker = Worker(engine, epoch=1)
+    # Without the sentence endpoint: with it, the decode decides (see the early finals below).
+    worker = Worker(engine, epoch=1, config=AsrConfig(sentence_endpoint=False))
     records = utterance(resume=True)
     pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
     try:
@@ -397,6 +398,41 @@ async def test_an_unfinished_sentence_or_the_option_off_waits_for_the_endpoint(e
     assert final[0] == utterance_id("spec", START) and final[2:] == (True, START, PAUSE_END)
     assert len(finals_requested(engine)) == 1  # the endpoint used the speculative decode
     assert worker.registry.get_sample_value("streamscribe_asr_early_finals_total", {"kind": "sentence"}) is None
+
+
+@pytest.mark.parametrize("responder", [sentence, heard])
+async def test_speech_resuming_during_the_decode_lets_the_decode_decide(engine, responder):
+    """Speech resumes while the pause's decode is still running: with the sentence endpoint the
+    decode is waited for, and splits the utterance as it would have had it ended first (a
+    sentence: an early final at the pause, the rest an utterance of its own), whichever came
+    first. Not a sentence: dropped, one final for all of it."""
+    fake(engine).responder = responder
+    worker = Worker(engine, epoch=1, config=AsrConfig(sentence_endpoint=True))
+    records = utterance(resume=True)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    try:
+        await worker.feed(records[:pause + 2])  # the pause, and speech resuming before the decode ends
+        await until(lambda: len(finals_requested(engine)) == 1, "speculative final requested")
+        speculative = finals_requested(engine)[0].request_id
+        assert speculative not in fake(engine).aborted and not worker.transcripts()
+        await worker.feed(records[pause + 2:], first=pause + 2, wait=False)
+        fake(engine).gate.set()
+        assert await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    if responder is sentence:
+        assert finals(worker) == [
+            (utterance_id("spec", START), f"Heard {int(1.2 * SR)}.", True, START, PAUSE_END),
+            (utterance_id("spec", PAUSE_END), f"Heard {int(0.8 * SR)}.", True, PAUSE_END, RESUMED_END),
+        ]
+        assert worker.speculative("used") == 1
+        # The early final's checkpoint is before the resumed speech: a replay splits the same way.
+        (early,) = [c for c in worker.runner.commits if any(isinstance(r, Transcript) and r.final for r in c[0])
+                    and c[2]]
+        assert early[1] == f"{pause + 1}-0" and Head.decode(early[2]) == Head(START, PAUSE_END, True)
+    else:
+        assert finals(worker) == [(utterance_id("spec", START), f"heard {2 * SR}", True, START, RESUMED_END)]
+        assert worker.speculative("wasted") == 1
 
 
 async def test_a_takeover_after_an_early_final_splits_the_replay_the_same_way(engine):

@@ -6,6 +6,7 @@ Calls through each door with real processes are in tests/e2e/test_telephony.py.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -270,21 +271,29 @@ def test_audiohook_client_secret_options(tmp_path, monkeypatch):
             client_secret(argv)
 
 
+def handled(door: AudioHookDoor, operations: list) -> tuple[list, list[str]]:
+    """The operations of a client message, with its Reply rendered as the connection would queue it:
+    (the other operations, what the Reply rendered)."""
+    replies = [operation for operation in operations if isinstance(operation, events.Reply)]
+    assert len(replies) == 1, operations  # each client message is marked once
+    return [operation for operation in operations if operation not in replies], door.render(replies[0])
+
+
 def opened_audiohook() -> tuple[AudioHookDoor, AudioHookClient]:
     door, client = audiohook_door(), AudioHookClient()
-    [opening] = door.receive(client.open())
-    assert isinstance(opening, events.Open)
+    [opening], answer = handled(door, door.receive(client.open()))
+    assert isinstance(opening, events.Open) and answer == []
     client.seen(door.render(events.Opened(SESSION_ID, ("s0", "s1")))[0])
     return door, client
 
 
 def test_audiohook_open_and_opened():
     door, client = audiohook_door(), AudioHookClient()
-    [opening] = door.receive(client.open())
+    [opening], _ = handled(door, door.receive(client.open()))
     assert opening.call_id == SESSION_ID
     config = opening.config
-    assert (config.encoding, config.sample_rate, config.channels, config.multichannel, config.language) == (
-        "mulaw", 8000, 2, True, "en")
+    assert (config.encoding, config.sample_rate, config.channels, config.multichannel, config.language,
+            config.words) == ("mulaw", 8000, 2, True, "en", True)  # words: the transcripts' tokens
     [text] = door.render(events.Opened(SESSION_ID, ("s0", "s1")))
     assert json.loads(text) == {
         "version": "2", "type": "opened", "seq": 1, "clientseq": 1, "id": SESSION_ID,
@@ -292,11 +301,43 @@ def test_audiohook_open_and_opened():
                                   "rate": 8000}], "startPaused": False}}
 
 
+def test_audiohook_opened_lists_the_supported_languages_when_the_open_asks():
+    """``supportedLanguages: true`` in the open: opened lists the deployment's languages
+    (``--audiohook-language``); not asked, opened has none, as in Genesys' reference server."""
+    def opened(asked, **options) -> dict:
+        door = AudioHookDoor(audiohook_door().handshake, options=AudioHookOptions(**options))
+        door.receive(AudioHookClient().open(supported_languages=asked))
+        return json.loads(door.render(events.Opened(SESSION_ID, ("s0", "s1")))[0])["parameters"]
+
+    assert opened(True, languages=("en-US", "de-DE"))["supportedLanguages"] == ["en-US", "de-DE"]
+    assert opened(True)["supportedLanguages"] == ["en-US"]  # the default: the default model's (tiny.en)
+    assert "supportedLanguages" not in opened(False, languages=("en-US", "de-DE"))
+    assert "supportedLanguages" not in opened(None)
+    with pytest.raises(ProtocolError, match="supportedLanguages must be true or false") as info:
+        audiohook_door().receive(AudioHookClient().open(supported_languages="yes"))
+    assert info.value.code == ErrorCode.BAD_CONFIG
+
+
+def test_audiohook_language_options(monkeypatch):
+    def languages(argv):
+        return from_args(AudioHookOptions, gateway_main.build_parser().parse_args(argv)).languages
+
+    assert languages([]) == ("en-US",)
+    assert languages(["--audiohook-language", "en-GB", "--audiohook-language", "fr-CA"]) == ("en-GB", "fr-CA")
+    with pytest.raises(ConfigError, match="'english' is not a language tag like 'en-US'"):
+        languages(["--audiohook-language", "english"])
+    monkeypatch.setenv("STREAMSCRIBE_GATEWAY_AUDIOHOOK_LANGUAGE", "es-US, pt-BR")
+    assert languages([]) == ("es-US", "pt-BR")
+    monkeypatch.setenv("STREAMSCRIBE_GATEWAY_AUDIOHOOK_LANGUAGE", "es-US,es")
+    with pytest.raises(ConfigError, match="--audiohook-language: 'es' is not a language tag"):
+        languages([])
+
+
 def test_audiohook_media_selection():
     door, client = audiohook_door(), AudioHookClient()
-    [opening] = door.receive(client.open(media=[
+    [opening], _ = handled(door, door.receive(client.open(media=[
         {"type": "audio", "format": "L16", "channels": ["external", "internal"], "rate": 8000},
-        {"type": "audio", "format": "PCMU", "channels": ["internal"], "rate": 8000}]))
+        {"type": "audio", "format": "PCMU", "channels": ["internal"], "rate": 8000}])))
     assert opening.config.channels == 1 and door.parties == ("internal",)
     with pytest.raises(ProtocolError, match="none of the offered media") as info:
         audiohook_door().receive(AudioHookClient().open(media=[
@@ -316,23 +357,48 @@ def test_audiohook_ping_pause_resume_close():
     stereo = bytes(range(200)) * 8  # 100 ms of two channels
     assert door.receive(stereo) == [events.Audio(stereo)]
     client.position = 0.1
-    keepalive, reply = door.receive(client.message("ping", {"rtt": "PT0.05S"}))
+    [keepalive], [pong] = handled(door, door.receive(client.message("ping", {"rtt": "PT0.05S"})))
     assert keepalive == events.KeepAlive()
-    pong = client.seen(door.render(reply)[0])
+    pong = client.seen(pong)
     assert (pong["type"], pong["seq"], pong["clientseq"], pong["parameters"]) == ("pong", 2, 2, {})
     # A pause closes each channel's utterance; a position that counts 1 s of audio this server
     # never got (discarded while paused) is made up with silence.
-    assert door.receive(client.message("paused")) == [events.Finalize()]
+    assert handled(door, door.receive(client.message("paused"))) == ([events.Finalize()], [])
     client.position = 1.1
-    assert door.receive(client.message("resumed", {"start": "PT0.1S", "discarded": "PT1S"})) == [
-        events.Audio(b"\xff" * 16000)]
-    assert door.receive(client.message("update", {"language": "fr-FR"})) == []
-    assert door.receive(client.message("error", {"code": 429, "message": "slow down"})) == []
-    assert door.receive(client.message("close", {"reason": "end"})) == [events.Close()]
+    assert handled(door, door.receive(client.message("resumed", {"start": "PT0.1S", "discarded": "PT1S"}))) == (
+        [events.Audio(b"\xff" * 16000)], [])
+    assert handled(door, door.receive(client.message("update", {"language": "fr-FR"}))) == ([], [])
+    assert handled(door, door.receive(client.message("error", {"code": 429, "message": "slow down"}))) == ([], [])
+    operations = door.receive(client.message("close", {"reason": "end"}))
+    assert isinstance(operations[0], events.Reply) and operations[1:] == [events.Close()]  # handled, then closed
+    assert door.render(operations[0]) == []
     closed, close = door.render(events.Ended(1000, "session complete", True))
     closed = client.seen(closed)
     assert (closed["type"], closed["seq"], closed["clientseq"]) == ("closed", 3, 7)
     assert close == CloseFrame(1000, "session complete")
+
+
+def test_audiohook_each_answer_carries_the_seq_of_the_message_it_answers():
+    """A ping at once followed by other client messages: its pong, rendered after they came in,
+    still carries the ping's seq (Genesys' client errors with 400 "The clientseq of the 'pong'
+    message must match seq of the 'ping' message" otherwise). Server messages carry the seq of
+    the last client message handled before them, never going back."""
+    def reply(operations: list) -> events.Reply:
+        [marker] = [operation for operation in operations if isinstance(operation, events.Reply)]
+        return marker
+
+    door, client = opened_audiohook()
+    ping = reply(door.receive(client.message("ping")))  # seq 2
+    paused = reply(door.receive(client.message("paused")))  # seq 3, in before the pong went out
+    final = events.Final(channel=0, session_id="s0", utterance_id="s0-0", text="Hello.", start_ms=0, end_ms=500,
+                         language="en", speech_final=True)
+    out = [client.seen(text) for event in (ping, final, paused, final) for text in door.render(event)]
+    assert [(m["type"], m["seq"], m["clientseq"]) for m in out] == [("pong", 2, 2), ("event", 3, 2), ("event", 4, 3)]
+    ping, close = reply(door.receive(client.message("ping"))), reply(door.receive(client.message("close")))
+    [pong] = door.render(ping)
+    assert json.loads(pong)["clientseq"] == 4 and door.render(close) == []
+    closed = json.loads(door.render(events.Ended(1000, "session complete", True))[0])
+    assert (closed["type"], closed["clientseq"]) == ("closed", 5)
 
 
 def test_audiohook_sequence_and_protocol_errors_disconnect():
@@ -347,7 +413,7 @@ def test_audiohook_sequence_and_protocol_errors_disconnect():
     assert "seq 3 after 1" in body["parameters"]["info"]
     assert door.render(events.Error(ErrorCode.BAD_AUDIO, "again")) == []  # one disconnect is enough
     # The client answers with close, numbered on from its own count: taken, and answered by closed.
-    assert door.receive(client.message("close", {"reason": "error"})) == [events.Close()]
+    assert handled(door, door.receive(client.message("close", {"reason": "error"}))) == ([events.Close()], [])
     closed = json.loads(door.render(events.Ended(1000, "session complete", True))[0])
     assert (closed["type"], closed["clientseq"]) == ("closed", 4)
     # Failures of single utterances are not the client's doing and not AudioHook's to tell.
@@ -385,10 +451,13 @@ def test_audiohook_audio_and_messages_out_of_place():
 
 
 def test_audiohook_renders_finals_as_transcript_events():
+    """The transcript entity of Genesys' current protocol: ``channelId`` (the channel's index in the
+    selected medium), a ``confidence`` on every alternative, the words as ``tokens``."""
     door, client = opened_audiohook()
+    words = (events.Word(text="How", start_ms=1000, end_ms=1200, confidence=0.9),
+             events.Word(text=" help?", start_ms=1800, end_ms=2250, confidence=0.7))
     final = events.Final(channel=1, session_id="s1", utterance_id="s1-16000", text="How can I help?",
-                         start_ms=1000, end_ms=2250, language="en", speech_final=True, confidence=0.91,
-                         words=(events.Word(text="How", start_ms=1000, end_ms=1200, confidence=0.9),))
+                         start_ms=1000, end_ms=2250, language="en", speech_final=True, confidence=0.91, words=words)
     body = client.seen(door.render(final)[0])
     assert (body["type"], body["seq"]) == ("event", 2)
     [entity] = body["parameters"]["entities"]
@@ -396,15 +465,26 @@ def test_audiohook_renders_finals_as_transcript_events():
     data = entity["data"]
     assert data["id"] == str(uuid.UUID(data["id"]))  # a UUID, the same for the same utterance
     assert data["id"] == json.loads(door.render(final)[0])["parameters"]["entities"][0]["data"]["id"]
-    assert (data["channel"], data["party"], data["channelIndex"], data["isFinal"]) == ("internal", "internal", 1,
-                                                                                       True)
+    assert (data["channelId"], data["party"], data["isFinal"]) == (1, "internal", True)
+    assert "channel" not in data and "channelIndex" not in data
     assert (data["offset"], data["duration"]) == ("PT1S", "PT1.25S")
     [alternative] = data["alternatives"]
     assert alternative["confidence"] == 0.91 and alternative["languages"] == ["en"]
     [interpretation] = alternative["interpretations"]
     assert interpretation["type"] == "display" and interpretation["transcript"] == "How can I help?"
-    assert interpretation["tokens"] == [{"type": "word", "value": "How", "confidence": 0.9, "offset": "PT1S",
-                                         "duration": "PT0.2S"}]
+    assert interpretation["tokens"] == [
+        {"type": "word", "value": "How", "confidence": 0.9, "offset": "PT1S", "duration": "PT0.2S"},
+        {"type": "word", "value": "help?", "confidence": 0.7, "offset": "PT1.8S", "duration": "PT0.45S"}]
+
+    # No figure from the engine: the mean of the words' (whisper always gives one; the rule is the
+    # Deepgram door's); no words either (qwen3 times none): 1.0, and no tokens.
+    def alternative_of(**changes) -> dict:
+        text = door.render(dataclasses.replace(final, **changes))[0]
+        return json.loads(text)["parameters"]["entities"][0]["data"]["alternatives"][0]
+
+    assert alternative_of(confidence=None)["confidence"] == 0.8
+    bare = alternative_of(confidence=None, words=())
+    assert bare["confidence"] == 1.0 and bare["interpretations"][0]["tokens"] == []
     # Partials and empty finals are not sent; a failure ends with disconnect, then the close.
     partial = events.Partial(channel=0, session_id="s0", utterance_id="s0-0", text="Ho", start_ms=0, end_ms=300,
                              language="en")
