@@ -278,7 +278,10 @@ def snapshot(deployment: Deployment) -> dict:
 def stage_metrics(deployment: Deployment, stage: str) -> dict:
     texts = [scrape(port) for port in deployment.metrics_ports(stage)]
     return {"sessions": [metric(t, "streamscribe_stage_sessions_active") for t in texts],
-            "queue_lag_s": [round(metric(t, "streamscribe_stage_queue_lag_seconds"), 3) for t in texts]}
+            "queue_lag_s": [round(metric(t, "streamscribe_stage_queue_lag_seconds"), 3) for t in texts],
+            # Counters since the worker started: a lease lapsed under load shows here.
+            "takeovers": sum(metric(t, "streamscribe_stage_lease_takeovers_total") for t in texts),
+            "leases_lost": sum(metric(t, "streamscribe_stage_leases_lost_total") for t in texts)}
 
 
 def asr_counters(deployment: Deployment) -> dict:
@@ -360,6 +363,8 @@ def run_level(deployment: Deployment, calls: int, *, audios, utterances, clients
         results = [future.result() for future in futures]
     load_after = load_average()
     deployment.wait_released()
+    leases = {stage: {k: v for k, v in stage_metrics(deployment, stage).items() if k in ("takeovers", "leases_lost")}
+              for stage in ("vad", "asr")}
 
     wall = after["t"] - before["t"]
     cores = {role: (after["cpu"][role] - before["cpu"][role]) / wall for role in before["cpu"]}
@@ -394,7 +399,7 @@ def run_level(deployment: Deployment, calls: int, *, audios, utterances, clients
         "rss_mb": {role: round(value / 2**20, 1) for role, value in middle["rss"].items()},
         "rss_per_call_kb": {role: round((middle["rss"][role] - idle_rss[role]) / calls / 1024, 1)
                             for role in middle["rss"]},
-        "vad_per_worker": middle["vad"], "asr_per_worker": middle["asr"],
+        "vad_per_worker": middle["vad"], "asr_per_worker": middle["asr"], "leases_since_start": leases,
         "decoded_audio_per_call_s": (asr_after["decoded_audio"] - asr_before["decoded_audio"]) / wall / calls,
         "decode_mean_ms": {kind: round(1000 * (asr_after[f"{kind}_sum"] - asr_before[f"{kind}_sum"])
                                        / max(1.0, asr_after[f"{kind}_count"] - asr_before[f"{kind}_count"]))
