@@ -60,10 +60,11 @@ from bench.latency import Figures, SessionRun, Utterance, load_average, silero_b
 from bench.latency import streamscribe_session
 from bench.sizing import Budgets, Costs, table
 from common import keys
+from common.runner import RunnerOptions
 from common.endpointing import FRAME, EndpointOptions
 from tests.kit.faults import five_utterances_with_bounds, http_port, metric, scrape
 from tests.kit.stack import Stack
-from tests.kit.support import RedisServer, cpu_seconds, free_port, service
+from tests.kit.support import RedisServer, cpu_seconds, free_port, service, wait_for_workers
 from tests.kit.testdata import librivox_clips, librivox_dir, librivox_samples
 
 RATE = 16_000
@@ -170,7 +171,11 @@ def call_audio() -> tuple[list[np.ndarray], list[list[Utterance]]]:
 # -- the deployment ------------------------------------------------------------------------------------
 
 class Deployment:
-    """redis-server, a gateway, VAD and ASR workers (tests' Stack), and a denoise worker if asked."""
+    """redis-server, a gateway, VAD and ASR workers (tests' Stack), and a denoise worker if asked.
+
+    Workers run with the default lease TTL (tests' Stack gives them 2 s: on a starved box
+    that churns leases, which a deployment would not see).
+    """
 
     def __init__(self, *, vad_workers: int, capacity: int, asr_env: dict, denoise: bool) -> None:
         self.redis = RedisServer()
@@ -180,12 +185,18 @@ class Deployment:
         env = {"STREAMSCRIBE_REDIS_URL": self.redis.url, "STREAMSCRIBE_GATEWAY_MAX_PENDING_PER_IP": "0",
                "STREAMSCRIBE_VAD_CAPACITY": str(capacity), "STREAMSCRIBE_ASR_CAPACITY": str(capacity),
                **asr_env}
+        lease = ("--lease-ttl", str(RunnerOptions(stage="vad").lease_ttl))  # the last of a repeated flag wins
         try:
+            self.stack = Stack(self.redis, vad_workers=0, asr_workers=0, extra_env=env)
+            workers = [self.stack.add_worker(stage, env=env, args=lease)
+                       for stage in ["vad"] * vad_workers + ["asr"]]
             if denoise:
-                self.denoise = service("denoise0", "denoise_worker", "--http-port", str(free_port()),
-                                       "--lease-ttl", "2", "--capacity", str(capacity), env=env)
-                self.denoise.wait_for_line(r"\bready\b", 120)
-            self.stack = Stack(self.redis, vad_workers=vad_workers, extra_env=env)
+                self.denoise = service("denoise0", "denoise_worker", "--http-port", str(free_port()), *lease,
+                                       "--capacity", str(capacity), env=env)
+                workers.append(self.denoise)
+            for worker in workers:
+                worker.wait_for_line(r"\bready\b", 120)
+            wait_for_workers(self.stack.http, ["vad", "asr", *(["denoise"] if denoise else [])])
         except BaseException:
             self.close()
             raise
@@ -204,7 +215,17 @@ class Deployment:
         return roles
 
     def metrics_ports(self, stage: str) -> list[int]:
+        if stage == "denoise":
+            return [http_port(self.denoise)] if self.denoise is not None else []
         return [http_port(w) for w in self.stack.workers[stage]]
+
+    def audio_seconds(self) -> dict[str, float]:
+        """Seconds of audio each role has taken in so far: its work, whether or not it keeps up."""
+        done = {"gateway": metric(scrape(self.stack.port), "streamscribe_gateway_audio_seconds_total")}
+        for stage in ("vad", "asr", "denoise"):
+            done[stage] = sum(metric(scrape(port), "streamscribe_stage_audio_seconds_total")
+                              for port in self.metrics_ports(stage))
+        return done
 
     def engine_line(self) -> str:
         """The ASR worker's log line naming a stand-in engine, if it runs one."""
@@ -272,7 +293,7 @@ def redis_counters(client: sync_redis.Redis) -> dict:
 
 def snapshot(deployment: Deployment) -> dict:
     return {"t": time.monotonic(), "cpu": {role: role_cpu(pids) for role, pids in deployment.roles().items()},
-            "redis": redis_counters(deployment.client)}
+            "redis": redis_counters(deployment.client), "audio": deployment.audio_seconds()}
 
 
 def stage_metrics(deployment: Deployment, stage: str) -> dict:
@@ -388,6 +409,12 @@ def run_level(deployment: Deployment, calls: int, *, audios, utterances, clients
         "first_partial_ms": stats_ms(figures.first_partial),
         "cores": {role: round(value, 3) for role, value in cores.items()},
         "cores_per_call": {role: value / calls for role, value in cores.items()},
+        # CPU seconds per second of audio the role took in: a call's cost also where it fell behind.
+        "cpu_per_audio_s": {role: (after["cpu"][role] - before["cpu"][role]) / audio
+                            for role in before["cpu"]
+                            if (audio := after["audio"].get(role, 0) - before["audio"].get(role, 0)) > 0},
+        "audio_per_call_s": {role: round((after["audio"][role] - before["audio"][role]) / wall / calls, 3)
+                             for role in after["audio"]},
         "client_cores": round(client_cpu / (length + ramp), 3),
         "client_late_ms": stats_ms(late),
         "redis": {"ops_per_s": round((redis1["commands"] - redis0["commands"]) / wall),
@@ -466,17 +493,31 @@ def phase_spine(args, audios, utterances, decode: DecodeModel) -> list[dict]:
                    utterances=utterances, decode=decode, phase="spine")
 
 
-def costs_of(run: dict) -> Costs | None:
-    """The per-call costs the sizing table needs, from a run with both phases."""
-    if not run.get("spine") or not run.get("costs"):
+def kept_up(level: dict) -> bool:
+    """No call failed and no VAD worker's queue lagged half a second behind."""
+    return not level["failed"] and max(level["vad_per_worker"]["queue_lag_s"], default=0.0) < 0.5
+
+
+def costs_of(run: dict) -> tuple[Costs, str] | None:
+    """The per-call costs the sizing table needs (from a run with both phases), and where from.
+
+    Gateway, VAD and denoise: CPU per second of audio taken in (valid also where a starved
+    process fell behind); the rest per call-second at the largest spine level that kept up.
+    """
+    levels = [level for level in run.get("spine", []) if kept_up(level)]
+    if not levels or len(run.get("costs", [])) < 2:
         return None
-    spine, (whisper, denoise) = run["spine"][-1], run["costs"]
-    per_call = spine["cores_per_call"]
-    return Costs(gateway_cores=per_call["gateway"], vad_cores=per_call["vad"], asr_stage_cores=per_call["asr"],
-                 whisper_cores=whisper["cores_per_call"]["asr"], denoise_cores=denoise["cores_per_call"]["denoise"],
-                 redis_cores=per_call["redis"], redis_ops=spine["redis"]["ops_per_call_s"],
-                 redis_bytes=spine["redis"]["bytes_per_call_s"], redis_memory=spine["redis"]["memory_per_call"],
-                 decoded_audio=spine["decoded_audio_per_call_s"])
+    spine, (whisper, denoise) = levels[-1], run["costs"]
+    work, per_call = spine["cpu_per_audio_s"], spine["cores_per_call"]
+    costs = Costs(gateway_cores=work["gateway"], vad_cores=work["vad"], asr_stage_cores=per_call["asr"],
+                  whisper_cores=whisper["cores_per_call"]["asr"], denoise_cores=denoise["cpu_per_audio_s"]["denoise"],
+                  redis_cores=per_call["redis"], redis_ops=spine["redis"]["ops_per_call_s"],
+                  redis_bytes=spine["redis"]["bytes_per_call_s"], redis_memory=spine["redis"]["memory_per_call"],
+                  decoded_audio=spine["decoded_audio_per_call_s"])
+    source = (f"gateway, VAD, ASR stage, Redis and decoded audio from the spine level of {spine['calls']} calls "
+              f"(the largest that kept up); whisper from {whisper['calls']} calls; denoise from "
+              f"{denoise['calls']} calls, by audio taken in")
+    return costs, source
 
 
 def table_row(row: dict) -> str:
@@ -515,11 +556,12 @@ def report(run: dict, budgets: Budgets) -> None:
         print("|" + "---|" * 15)
         for row in rows:
             print(table_row(row))
-    costs = costs_of(run)
-    if costs is None:
-        print("\n(no sizing table: it needs both phases; --from-json merges nothing, run both)")
+    found = costs_of(run)
+    if found is None:
+        print("\n(no sizing table: it needs both phases and a spine level that kept up)")
         return
-    print("\n" + table(costs, budgets=budgets))
+    costs, source = found
+    print(f"\nSizing ({source}):\n\n" + table(costs, budgets=budgets))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -536,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="spine without costs: the stand-in's sleep (seconds; default: the engine's defaults)")
     parser.add_argument("--json", default=None, help="write the run's figures to this file")
     parser.add_argument("--from-json", default=None, help="print the tables of a saved run; measure nothing")
-    parser.add_argument("--cpu-utilisation", type=float, default=Budgets.cpu_utilisation,
+    parser.add_argument("--cpu-utilisation", type=float, default=Budgets().cpu_utilisation,
                         help="sizing: planned busy share of a core")
     args = parser.parse_args(argv)
     budgets = Budgets(cpu_utilisation=args.cpu_utilisation)
