@@ -572,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vad-workers", type=int, default=2, help="spine: VAD worker processes")
     parser.add_argument("--clients", type=int, default=2, help="spine: client processes")
     parser.add_argument("--cost-calls", type=int, default=4, help="costs: calls through whisper")
-    parser.add_argument("--denoise-calls", type=int, default=8, help="costs: calls through the denoise stage")
+    parser.add_argument("--denoise-calls", type=int, default=4, help="costs: calls through the denoise stage")
     parser.add_argument("--repeats", type=int, default=3, help="costs: decodes of each request timed")
     parser.add_argument("--decode", default=None, metavar="FINAL,PARTIAL,PER_AUDIO_SEC",
                         help="spine without costs: the stand-in's sleep (seconds; default: the engine's defaults)")
