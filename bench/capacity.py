@@ -450,8 +450,15 @@ def wait_until(moment: float) -> None:
 
 # -- the phases ------------------------------------------------------------------------------------------
 
+def wait_for_quiet(load: float | None, timeout: float = 900.0) -> None:
+    """On a shared box: until the 1-minute load average is under ``load`` (at most ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while load is not None and os.getloadavg()[0] > load and time.monotonic() < deadline:
+        time.sleep(5)  # polling the load average, with a deadline
+
+
 def measure(calls: list[int], *, engine: str, vad_workers: int, asr_env: dict, denoise: bool, clients: int,
-            audios, utterances, decode: DecodeModel | None, phase: str) -> list[dict]:
+            audios, utterances, decode: DecodeModel | None, phase: str, quiet: float | None) -> list[dict]:
     """Levels of ``calls`` on one deployment; each level's figures, said as they come."""
     config = {"encoding": "pcm16", **({"denoise": True} if denoise else {})}
     deployment = Deployment(vad_workers=vad_workers, capacity=max(calls) * 2, asr_env=asr_env, denoise=denoise)
@@ -461,6 +468,7 @@ def measure(calls: list[int], *, engine: str, vad_workers: int, asr_env: dict, d
             say({"phase": phase, "asr_engine": f"{ENGINE}: a STAND-IN, not a recogniser",
                  "engine_log": deployment.engine_line(), "decode_model": asdict(decode)})
         for n in calls:
+            wait_for_quiet(quiet)
             level = run_level(deployment, n, audios=audios, utterances=utterances, clients=clients,
                               ramp=min(8.0, max(1.5, n / 50)), config=config, decode=decode)
             level = {"phase": phase, "asr_engine": engine, "vad_workers": vad_workers, **level}
@@ -476,10 +484,12 @@ STANDIN = f"{ENGINE} (STAND-IN)"
 
 def phase_costs(args, audios, utterances) -> tuple[dict, list[dict]]:
     """Whisper's decode time; whisper's cost per call (no denoise); the denoiser's (stand-in ASR)."""
+    wait_for_quiet(args.wait_for_load)
     fit = measure_whisper(args.repeats)
     say(fit)
     decode = DecodeModel(fit["final_sec"], fit["partial_sec"], fit["per_audio_sec"])
-    common = {"vad_workers": 1, "clients": 1, "audios": audios, "utterances": utterances, "phase": "costs"}
+    common = {"vad_workers": 1, "clients": 1, "audios": audios, "utterances": utterances, "phase": "costs",
+              "quiet": args.wait_for_load}
     whisper = measure([args.cost_calls], engine="whisper (tiny.en, int8, CPU)", asr_env={}, denoise=False,
                       decode=None, **common)
     denoise = measure([args.denoise_calls], engine=STANDIN, asr_env=decode.env(), denoise=True, decode=decode,
@@ -490,7 +500,7 @@ def phase_costs(args, audios, utterances) -> tuple[dict, list[dict]]:
 def phase_spine(args, audios, utterances, decode: DecodeModel) -> list[dict]:
     return measure([int(n) for n in args.calls.split(",")], engine=STANDIN, vad_workers=args.vad_workers,
                    asr_env=decode.env(), denoise=False, clients=args.clients, audios=audios,
-                   utterances=utterances, decode=decode, phase="spine")
+                   utterances=utterances, decode=decode, phase="spine", quiet=args.wait_for_load)
 
 
 def kept_up(level: dict) -> bool:
@@ -576,6 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="costs: decodes of each request timed")
     parser.add_argument("--decode", default=None, metavar="FINAL,PARTIAL,PER_AUDIO_SEC",
                         help="spine without costs: the stand-in's sleep (seconds; default: the engine's defaults)")
+    parser.add_argument("--wait-for-load", type=float, default=None, metavar="LOAD",
+                        help="on a shared box: before each level, wait (up to 15 min) for a 1-minute load average "
+                             "under LOAD")
     parser.add_argument("--json", default=None, help="write the run's figures to this file")
     parser.add_argument("--from-json", default=None, help="print the tables of a saved run; measure nothing")
     parser.add_argument("--cpu-utilisation", type=float, default=Budgets().cpu_utilisation,
