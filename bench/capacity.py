@@ -177,7 +177,8 @@ class Deployment:
     that churns leases, which a deployment would not see).
     """
 
-    def __init__(self, *, vad_workers: int, capacity: int, asr_env: dict, denoise: bool) -> None:
+    def __init__(self, *, vad_workers: int, capacity: int, asr_env: dict, denoise: bool,
+                 autogroup_nice: int | None = None) -> None:
         self.redis = RedisServer()
         self.redis.start()
         self.denoise = None
@@ -197,6 +198,9 @@ class Deployment:
             for worker in workers:
                 worker.wait_for_line(r"\bready\b", 120)
             wait_for_workers(self.stack.http, ["vad", "asr", *(["denoise"] if denoise else [])])
+            if autogroup_nice is not None:
+                for pid in (pid for pids in self.roles().values() for pid in pids):
+                    set_autogroup_nice(pid, autogroup_nice)
         except BaseException:
             self.close()
             raise
@@ -244,6 +248,17 @@ class Deployment:
         if self.denoise is not None:
             self.denoise.stop()
         self.redis.close()
+
+
+def set_autogroup_nice(pid: int, nice: int) -> None:
+    """The nice value of the scheduler autogroup of ``pid``'s session (Linux, CONFIG_SCHED_AUTOGROUP).
+
+    Each service runs in a session of its own (tests' Process), and with autogroups on the
+    kernel shares the CPU fairly between sessions whatever their processes' nice values: on
+    a box shared with other work, ``nice`` alone leaves each worker 1/N of the CPUs.
+    """
+    with open(f"/proc/{pid}/autogroup", "w") as autogroup:
+        autogroup.write(str(nice))
 
 
 def tree(pid: int) -> list[int]:
@@ -458,10 +473,12 @@ def wait_for_quiet(load: float | None, timeout: float = 900.0) -> None:
 
 
 def measure(calls: list[int], *, engine: str, vad_workers: int, asr_env: dict, denoise: bool, clients: int,
-            audios, utterances, decode: DecodeModel | None, phase: str, quiet: float | None) -> list[dict]:
+            audios, utterances, decode: DecodeModel | None, phase: str, quiet: float | None,
+            autogroup_nice: int | None) -> list[dict]:
     """Levels of ``calls`` on one deployment; each level's figures, said as they come."""
     config = {"encoding": "pcm16", **({"denoise": True} if denoise else {})}
-    deployment = Deployment(vad_workers=vad_workers, capacity=max(calls) * 2, asr_env=asr_env, denoise=denoise)
+    deployment = Deployment(vad_workers=vad_workers, capacity=max(calls) * 2, asr_env=asr_env, denoise=denoise,
+                            autogroup_nice=autogroup_nice)
     results = []
     try:
         if engine == ENGINE:
@@ -489,7 +506,7 @@ def phase_costs(args, audios, utterances) -> tuple[dict, list[dict]]:
     say(fit)
     decode = DecodeModel(fit["final_sec"], fit["partial_sec"], fit["per_audio_sec"])
     common = {"vad_workers": 1, "clients": 1, "audios": audios, "utterances": utterances, "phase": "costs",
-              "quiet": args.wait_for_load}
+              "quiet": args.wait_for_load, "autogroup_nice": args.autogroup_nice}
     whisper = measure([args.cost_calls], engine="whisper (tiny.en, int8, CPU)", asr_env={}, denoise=False,
                       decode=None, **common)
     denoise = measure([args.denoise_calls], engine=STANDIN, asr_env=decode.env(), denoise=True, decode=decode,
@@ -500,7 +517,8 @@ def phase_costs(args, audios, utterances) -> tuple[dict, list[dict]]:
 def phase_spine(args, audios, utterances, decode: DecodeModel) -> list[dict]:
     return measure([int(n) for n in args.calls.split(",")], engine=STANDIN, vad_workers=args.vad_workers,
                    asr_env=decode.env(), denoise=False, clients=args.clients, audios=audios,
-                   utterances=utterances, decode=decode, phase="spine", quiet=args.wait_for_load)
+                   utterances=utterances, decode=decode, phase="spine", quiet=args.wait_for_load,
+                   autogroup_nice=args.autogroup_nice)
 
 
 def kept_up(level: dict) -> bool:
@@ -589,6 +607,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-for-load", type=float, default=None, metavar="LOAD",
                         help="on a shared box: before each level, wait (up to 15 min) for a 1-minute load average "
                              "under LOAD")
+    parser.add_argument("--autogroup-nice", type=int, default=None, metavar="NICE",
+                        help="on a shared Linux box: the scheduler autogroup nice of the bench and of every "
+                             "process it starts (e.g. -10; negative needs root). nice alone does not reach them: "
+                             "each service runs in its own session, so its own autogroup")
     parser.add_argument("--json", default=None, help="write the run's figures to this file")
     parser.add_argument("--from-json", default=None, help="print the tables of a saved run; measure nothing")
     parser.add_argument("--cpu-utilisation", type=float, default=Budgets().cpu_utilisation,
@@ -599,6 +621,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.from_json) as saved:
             report(json.load(saved), budgets)
         return 0
+    if args.autogroup_nice is not None:  # the bench's own (the in-process decodes, the client processes)
+        set_autogroup_nice(os.getpid(), args.autogroup_nice)
     phases = {p.strip() for p in args.phases.split(",")}
     run = {"machine": f"{os.cpu_count()} CPUs, load average at start {load_average()}, "
                       f"{time.strftime('%Y-%m-%d %H:%M:%S')}", "command": " ".join(sys.argv)}
