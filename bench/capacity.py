@@ -18,9 +18,10 @@ against the idle deployment before the level.
 Phase ``costs``: whisper tiny.en's decode time on this box, in process (each
 clip decoded as a final, and its partials every second, ``--repeats`` times;
 a line fitted: seconds = base (final or partial) + slope x audio seconds);
-then a real deployment (redis-server, gateway, denoise, VAD and whisper ASR
-workers) with ``--cost-calls`` calls through the denoise stage: CPU seconds
-per call-second of whisper and of the denoiser.
+then real deployments (redis-server, gateway, VAD and ASR workers): whisper
+with ``--cost-calls`` calls, and the denoise stage with ``--denoise-calls``
+calls (the ASR there is the stand-in below): CPU seconds per call-second of
+whisper, per second of audio taken in of the denoiser.
 
 Phase ``spine``: the same deployment without denoise, with ``--vad-workers``
 VAD workers and one ASR worker running the STAND-IN engine ``standin-sleep``
@@ -36,9 +37,19 @@ pause sample where the speculative final decode starts (the final's end),
 ``sent(x)`` when the client had sent the audio up to x, and ``decode`` the
 stand-in's sleep for that final. It is what is left of end of speech -> final
 once the VAD's silence wait and the decode are taken out: the hops through
-Redis, the VAD's batching rounds, the ASR stage and the gateway's relay.
-Gateway, VAD, ASR-stage and Redis cores per call at the largest level feed
-the sizing table; whisper and denoise come from phase ``costs``.
+Redis, the VAD's batching rounds, the ASR stage and the gateway's relay. (The
+stand-in's texts end no sentence, so no final comes early at a pause.)
+
+The sizing table (:mod:`bench.sizing`) takes the gateway's and the VAD's CPU
+per second of audio taken in, and the ASR stage's and Redis' cost per
+call-second, at the largest spine level that kept up (no failed call, VAD
+queue lag under 0.5 s); whisper and denoise from phase ``costs``.
+
+On a box shared with other work: ``--wait-for-load`` waits for a quiet
+moment before each level, and ``--autogroup-nice`` gives the bench's
+processes the CPU first (``nice`` does not reach them: each service runs in
+a session of its own, and the kernel's autogroups share the CPU between
+sessions).
 """
 
 from __future__ import annotations
@@ -356,7 +367,7 @@ def pacing_lateness(run: SessionRun) -> list[float]:
     return [at - first - begin / RATE for begin, (_, at) in zip(ends, run.sent)]
 
 
-def spine_added(run: SessionRun, decode: DecodeModel | None) -> list[float]:
+def spine_added(run: SessionRun, decode: DecodeModel) -> list[float]:
     """Per final: arrival - max(sent(endpoint sample), sent(pause sample) + the stand-in's decode)."""
     added = []
     for heard in run.heard:
@@ -365,7 +376,7 @@ def spine_added(run: SessionRun, decode: DecodeModel | None) -> list[float]:
         endpoint, pause = run.sent_at(heard.end + ENDPOINT_AFTER_END), run.sent_at(heard.end + PAUSE_AFTER_END)
         if endpoint is None or pause is None:
             continue
-        ready = endpoint if decode is None else max(endpoint, pause + decode.final(heard.end - heard.start))
+        ready = max(endpoint, pause + decode.final(heard.end - heard.start))
         added.append(heard.at - ready)
     return added
 
@@ -411,7 +422,8 @@ def run_level(deployment: Deployment, calls: int, *, audios, utterances, clients
         client_cpu += cpu
         for index, run in runs:
             figures.add(run, utterances[index % len(audios)])
-            added += spine_added(run, decode)
+            if decode is not None:  # with whisper, sentence endpoints end utterances before the silence wait
+                added += spine_added(run, decode)
             late += pacing_lateness(run)
     commands = {name: calls1 - redis0["by_command"].get(name, 0) for name, calls1 in redis1["by_command"].items()}
     top = sorted(((n, round(c / wall / calls, 2)) for n, c in commands.items() if c), key=lambda x: -x[1])[:8]
