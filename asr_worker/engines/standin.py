@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.config import option
+from common.config import non_negative, option
 from common.errors import ConfigError, ModelError
 from common.records import SAMPLE_RATE
 
@@ -50,26 +50,22 @@ STRIDE = 64  # clip windows are indexed every STRIDE samples; a lookup tries STR
 LEAD = 2 * SAMPLE_RATE  # digital silence an utterance may start with (the VAD's pre-roll is at most 2 s)
 
 
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 60.0:
-        raise ValueError(f"{value} is not 0..60 s")
-    return value
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StandinOptions(EngineOptions):
+    """The stand-in's flags; the sleep's defaults are whisper tiny.en's on the development box
+    (BENCHMARKS.md, "Capacity model and the spine at scale")."""
+
     allow_standin_engine: bool = field(default=False, metadata=option(
         "let --engine standin-sleep run: a STAND-IN that recognises nothing, sleeps and returns "
         "the known text of reference clips (benchmarks only)"))
     standin_clips: str | None = field(default=None, metadata=option(
         "standin-sleep: folder of 16 kHz mono WAV clips, each with its transcript in a .txt beside it"))
-    standin_final_sec: float = field(default=0.3, metadata=option(
-        "standin-sleep: seconds a final decode sleeps, plus --standin-sec-per-audio-sec", parse=_seconds))
-    standin_partial_sec: float = field(default=0.2, metadata=option(
-        "standin-sleep: seconds a partial decode sleeps, plus --standin-sec-per-audio-sec", parse=_seconds))
-    standin_sec_per_audio_sec: float = field(default=0.02, metadata=option(
-        "standin-sleep: seconds of sleep added per second of the request's audio", parse=_seconds))
+    standin_final_sec: float = field(default=0.16, metadata=option(
+        "standin-sleep: seconds a final decode sleeps, plus --standin-sec-per-audio-sec", parse=non_negative(float)))
+    standin_partial_sec: float = field(default=0.1, metadata=option(
+        "standin-sleep: seconds a partial decode sleeps, plus --standin-sec-per-audio-sec", parse=non_negative(float)))
+    standin_sec_per_audio_sec: float = field(default=0.035, metadata=option(
+        "standin-sleep: seconds of sleep added per second of the request's audio", parse=non_negative(float)))
 
 
 @dataclass(frozen=True, slots=True)
