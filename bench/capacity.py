@@ -83,6 +83,7 @@ CHUNK_MS = 100
 GAP, TAIL = 1.5, 3.0  # seconds of silence after each clip, and more at the end
 START_DELAY = 4.0  # seconds from planning a level to its first call (client processes start)
 ENGINE = "standin-sleep"
+STANDIN = f"{ENGINE} (STAND-IN)"  # how the bench's output names it, everywhere
 
 _ENDPOINT = EndpointOptions()
 _PADDING = _ENDPOINT.frames(_ENDPOINT.trailing_padding)
@@ -194,6 +195,7 @@ class Deployment:
         self.redis.start()
         self.denoise = None
         self.stack = None
+        self.client = None
         env = {"STREAMSCRIBE_REDIS_URL": self.redis.url, "STREAMSCRIBE_GATEWAY_MAX_PENDING_PER_IP": "0",
                "STREAMSCRIBE_VAD_CAPACITY": str(capacity), "STREAMSCRIBE_ASR_CAPACITY": str(capacity),
                **asr_env}
@@ -254,6 +256,8 @@ class Deployment:
             time.sleep(0.2)  # polling the gateway's releases, with a deadline
 
     def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
         if self.stack is not None:
             self.stack.close()
         if self.denoise is not None:
@@ -493,7 +497,7 @@ def measure(calls: list[int], *, engine: str, vad_workers: int, asr_env: dict, d
                             autogroup_nice=autogroup_nice)
     results = []
     try:
-        if engine == ENGINE:
+        if engine == STANDIN:
             say({"phase": phase, "asr_engine": f"{ENGINE}: a STAND-IN, not a recogniser",
                  "engine_log": deployment.engine_line(), "decode_model": asdict(decode)})
         for n in calls:
@@ -506,9 +510,6 @@ def measure(calls: list[int], *, engine: str, vad_workers: int, asr_env: dict, d
     finally:
         deployment.close()
     return results
-
-
-STANDIN = f"{ENGINE} (STAND-IN)"
 
 
 def phase_costs(args, audios, utterances) -> tuple[dict, list[dict]]:
