@@ -13,6 +13,8 @@ ENGINES = {
     "whisper": "asr_worker.engines.whisper",
     "qwen3-vllm": "asr_worker.engines.qwen3_vllm",
     "qwen3-transformers": "asr_worker.engines.qwen3_transformers",
+    # A stand-in for benchmarks that recognises nothing; refused without --allow-standin-engine.
+    "standin-sleep": "asr_worker.engines.standin",
 }
 
 

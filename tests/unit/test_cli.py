@@ -34,7 +34,8 @@ FLAGS = {
         --finals-webhook-attempts --tcp-port --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
     "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --cpu-threads --num-workers --max-batch
         --window-margin-sec --partial-window-margin-sec --dtype --gpu-memory-utilization --max-model-len
-        --max-num-seqs --tensor-parallel-size --max-new-tokens --chunk-size-sec --first-partial-sec
+        --max-num-seqs --tensor-parallel-size --max-new-tokens --allow-standin-engine --no-allow-standin-engine
+        --standin-clips --standin-final-sec --standin-partial-sec --standin-sec-per-audio-sec --chunk-size-sec --first-partial-sec
         --unfixed-chunk-num --unfixed-token-num --final-with-prefix --no-final-with-prefix --sentence-endpoint
         --no-sentence-endpoint""", "STREAMSCRIBE_ASR_"),
     "vad_worker": (f"""{WORKER} --vad-threshold --min-speech-duration --silence-threshold --pre-roll

@@ -177,7 +177,7 @@ def test_the_gateway_adds_the_options_of_each_door_that_has_some():
 def test_each_engine_has_its_options_class_and_refuses_another():
     assert options_class("whisper") is WhisperOptions
     assert {options_class(name).__name__ for name in ENGINES} == {
-        "WhisperOptions", "Qwen3VllmOptions", "Qwen3TransformersOptions"}
+        "WhisperOptions", "Qwen3VllmOptions", "Qwen3TransformersOptions", "StandinOptions"}
     with pytest.raises(TypeError, match="the qwen3-vllm engine takes Qwen3VllmOptions, not WhisperOptions"):
         load_engine("qwen3-vllm", WhisperOptions())
 
