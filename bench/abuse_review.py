@@ -3,19 +3,23 @@
     .venv/bin/python -m bench.abuse --probes-only [--markdown]
 
 Starts a gateway with an API keys file (tenants ``t1``, with two keys, and
-``t2``; one key per case with its own limits) and short timers, a VAD and an ASR
-worker (whisper tiny.en), and two gateways that check Twilio and AudioHook
-signatures, all on one redis-server on free loopback ports; the last case starts
-its own redis-server and VAD worker. Each case (:data:`CASES`) does what a
-finding of the review did and prints one row: the finding's number, the case,
-what the server should do, PASS or FAIL, and what it did. A case also FAILs
-when a process of the stack logged a traceback while it ran. The timers are
-short so that the whole review takes a few minutes (see :func:`gateway_flags`):
-a config timeout of 2 s instead of 10 s, an idle timeout of 2 s instead of 10 s
-(so the trickle sends a byte every 1.6 s instead of every 8 s), an audio-share
-window of 4 s instead of 30 s, pings every 2 s with a 2 s timeout instead of
-20 s and 20 s, and 8x real time at most instead of 4x. The gateway offers
-permessage-deflate (``--permessage-deflate``), as in the review that found 6.
+``t2``; one key per case with its own limits) and short timers, a VAD and an
+ASR worker (whisper tiny.en), and two gateways that check Twilio and AudioHook
+signatures, all on one redis-server on free loopback ports; the VAD worker's
+case starts a redis-server and VAD worker of its own. Each case
+(:data:`CASES`) does what a finding of the review did and prints one row: the
+finding's number, the case, what the server should do, PASS or FAIL, and what
+it did. A case also FAILs when a process of the stack logs a traceback while it
+runs. The killed client's case runs last: a session that outlives its client
+keeps feeding the pipeline, and the lag it makes would refuse the cases after it.
+
+The timers are short so that the whole review takes a few minutes (see
+:func:`gateway_flags`): a config timeout of 2 s instead of 10 s, an idle timeout
+of 2 s instead of 10 s (so the trickle sends a byte every 1.6 s instead of every
+8 s), an audio-share window of 4 s instead of 30 s, pings every 2 s with a 2 s
+timeout instead of 20 s and 20 s, and 8x real time at most instead of 4x. The
+gateway offers permessage-deflate (``--permessage-deflate``), as in the review
+that found 6.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import re
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -181,6 +187,7 @@ class Case:
     expected: str
     run: Callable[[Review], Awaitable[str | Observed]]  # a str passes when it equals ``expected``
     timeout: float = 60
+    last: bool = False  # run after the others: if it fails, what it leaves behind would fail them
 
 
 # -- clients --------------------------------------------------------------------------------------------------
@@ -506,6 +513,15 @@ async def big_frame(review: Review) -> Observed:
                     and paced_for > 2 * review.args.idle_timeout)
 
 
+def readyz(http: str) -> int:
+    """The gateway's /readyz status (503 while it refuses new sessions)."""
+    try:
+        with urllib.request.urlopen(http + "/readyz", timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 # -- 6. a dead client is noticed while paced ------------------------------------------------------------------
 
 
@@ -545,7 +561,8 @@ async def killed_client(review: Review) -> Observed:
     try:
         await review.until(ended, KILLED_WAIT, "the session's end")
     except TimeoutError:
-        freed = f"still held {KILLED_WAIT} s after the kill"
+        ready = await asyncio.to_thread(readyz, review.stack.http)
+        freed = f"still held {KILLED_WAIT} s after the kill, /readyz {ready}"
         ok = False
     else:
         after = time.monotonic() - killed
@@ -826,7 +843,7 @@ CASES = [
          big_chunks, timeout=300),
     Case(5, "one 1 MiB mu-law frame on /ws/asr", "no error, close 1000 (paced, not idle)", big_frame, timeout=300),
     Case(6, "deflated client killed with frames unread", "slot freed <= ping interval + timeout + 3 s after",
-         killed_client, timeout=KILLED_WAIT + 60),
+         killed_client, timeout=KILLED_WAIT + 60, last=True),
     *(Case(7, f"5000-digit number, {door}, {when} the call opens",
            "bad_json, then close 1000" if when == "after" else "bad_json, no 1011",
            number_on(door, after=when == "after"))
@@ -881,9 +898,9 @@ async def run_case(review: Review, case: Case) -> Observed:
     try:
         observed = await within(case.run(review), case.timeout)
     except TimeoutError as exc:
-        observed = Observed(f"timed out ({exc or f'{case.timeout:g} s'})", False)
+        observed = Observed(f"timed out ({str(exc).splitlines()[0] if str(exc) else f'{case.timeout:g} s'})", False)
     except Exception as exc:  # the outcome is what the review reports
-        observed = Observed(f"{type(exc).__name__}: {exc}"[:160], False)
+        observed = Observed(f"{type(exc).__name__}: {exc}".splitlines()[0][:160], False)
     if isinstance(observed, str):
         observed = Observed(observed, observed == case.expected)
     traced = [process.name for process in review.processes
@@ -906,7 +923,7 @@ async def run_review(args, server: RedisServer) -> bool:
             if args.markdown:
                 print("|---|---|---|---|---|")
             failed = 0
-            for case in CASES:
+            for case in sorted(CASES, key=lambda case: case.last):
                 observed = await run_case(stack, case)
                 failed += not observed.ok
                 cells = [str(case.finding), case.name, case.expected, "PASS" if observed.ok else "FAIL", observed.text]
