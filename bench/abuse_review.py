@@ -76,6 +76,7 @@ AUDIOHOOK_SECRET = "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU="  # base64, as 
 PCM16_100MS = np.zeros(1600, "<i2").tobytes()  # 100 ms of silence at 16 kHz
 MULAW_100MS = b"\xff" * 800  # 100 ms of mu-law silence at 8 kHz
 MIB = 1 << 20
+MULAW_MIB = b"\xff" * MIB  # 131 s of mu-law silence at 8 kHz, in one frame
 BIG_CHUNK = 1_000_000  # bytes of a Deepgram linear16 chunk: 62.5 s at 8 kHz
 HUGE = "9" * 5000  # past Python's 4300-digit limit of int()
 FORGED = "\n2099-01-01T00:00:00.000Z INFO gateway: FORGED"
@@ -338,6 +339,7 @@ async def guessed_ids(review: Review) -> Observed:
 
 
 async def open_native(review: Review, key: str, **config) -> tuple[object, dict]:
+    """A native connection of ``key`` that sent its config, and the server's first answer."""
     websocket = await connect(review.url("/ws/asr", key), open_timeout=10)
     await websocket.send(json.dumps({"type": "config", **config}))
     return websocket, json.loads(await within(websocket.recv(), 30))
@@ -413,7 +415,15 @@ async def parked(review: Review) -> Observed:
 # -- 4. every connection counts -------------------------------------------------------------------------------
 
 
+async def first_is(websocket, kind: str) -> None:
+    """The server's first message on a socket held open is ``kind``; else the case stops here."""
+    first = json.loads(await within(websocket.recv(), 30))
+    if first["type"] != kind:
+        raise RuntimeError(f"{kind} refused: {first.get('code')}")
+
+
 async def status_once(review: Review, key: str) -> str:
+    """``status``, or the refusal's code and close code."""
     async with connect(review.url("/ws/status", key), open_timeout=10) as watcher:
         first = json.loads(await within(watcher.recv(), 30))
         if first["type"] == "status":
@@ -425,8 +435,8 @@ async def status_once(review: Review, key: str) -> str:
 async def status_sockets(review: Review) -> Observed:
     async with contextlib.AsyncExitStack() as held:
         for _ in range(STATUS_PER_KEY):
-            watcher = await held.enter_async_context(connect(review.url("/ws/status", WATCHER), open_timeout=10))
-            assert json.loads(await within(watcher.recv(), 30))["type"] == "status"
+            await first_is(await held.enter_async_context(
+                connect(review.url("/ws/status", WATCHER), open_timeout=10)), "status")
         extra = [await status_once(review, WATCHER) for _ in range(EXTRA)]
         other = await status_once(review, PROBER)
     return Observed(f"{STATUS_PER_KEY} open; {EXTRA} more: {tally(extra)}; another key: {other}",
@@ -437,9 +447,8 @@ async def followers(review: Review) -> Observed:
     async with native_call(review, K1B) as call_id, contextlib.AsyncExitStack() as held:
         await review.registered("t1", call_id)
         for _ in range(FOLLOWERS_PER_KEY):
-            follower = await held.enter_async_context(
-                connect(review.url(f"/ws/follow/{call_id}", K1), open_timeout=10))
-            assert json.loads(await within(follower.recv(), 30))["type"] == "following"
+            await first_is(await held.enter_async_context(
+                connect(review.url(f"/ws/follow/{call_id}", K1), open_timeout=10)), "following")
         extra = [await follow(review, call_id, K1) for _ in range(EXTRA)]
         other = await follow(review, call_id, K1B)
     return Observed(f"{FOLLOWERS_PER_KEY} open; {EXTRA} more: {tally(extra)}; t1's other key: {other}",
@@ -503,7 +512,7 @@ async def big_chunks(review: Review) -> Observed:
 async def big_frame(review: Review) -> Observed:
     paced_before = review.gauge("streamscribe_gateway_paced_seconds_total")
     websocket, created = await open_native(review, PACER, encoding="mulaw", sample_rate=8000)
-    await websocket.send(MULAW_100MS[:1] * MIB)
+    await websocket.send(MULAW_MIB)
     await websocket.send(json.dumps({"type": "close"}))
     messages, code = await until_closed(websocket, 300)
     paced_for = review.gauge("streamscribe_gateway_paced_seconds_total") - paced_before
@@ -513,6 +522,9 @@ async def big_frame(review: Review) -> Observed:
                     and paced_for > 2 * review.args.idle_timeout)
 
 
+# -- 6. a dead client is noticed while paced ------------------------------------------------------------------
+
+
 def readyz(http: str) -> int:
     """The gateway's /readyz status (503 while it refuses new sessions)."""
     try:
@@ -520,9 +532,6 @@ def readyz(http: str) -> int:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
-
-
-# -- 6. a dead client is noticed while paced ------------------------------------------------------------------
 
 
 async def killed_client(review: Review) -> Observed:
@@ -540,7 +549,7 @@ async def killed_client(review: Review) -> Observed:
         nonlocal sent
         with contextlib.suppress(ConnectionClosed):
             for _ in range(args.dead_frames):
-                await websocket.send(MULAW_100MS[:1] * MIB)
+                await websocket.send(MULAW_MIB)
                 sent += 1
 
     flooding = asyncio.create_task(flood())
