@@ -1,7 +1,7 @@
 """Abuse load against a private stack: does a healthy session still get its finals in time?
 
     .venv/bin/python -m bench.abuse [--idle 60] [--unpaced 10] [--compressed 10] [--no-config 200]
-    .venv/bin/python -m bench.abuse --probes-only
+    .venv/bin/python -m bench.abuse --probes-only [--markdown]
 
 Starts its own redis-server, gateway, VAD and ASR (whisper tiny.en) on free
 loopback ports, then, for each load case in turn, measures before (once),
@@ -19,8 +19,10 @@ permessage-deflate (off by default: refused, so each byte costs its own wire
 byte); ``no-config`` connections that open and never send a config (past
 ``--max-pending-per-ip`` they get HTTP 429; the rest close at the config timeout).
 
-Then probes: single malformed requests and messages (:data:`PROBES`), each with
-what the server should do, printed as a table of case, expectation and result.
+Then the abuse review (:mod:`bench.abuse_review`): every case of issue 19's
+findings against a second stack with API keys and short timers, printed as a
+table of finding, case, expectation, PASS or FAIL and result. The exit status
+is 1 if a case failed.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +40,10 @@ import soundfile
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from bench.abuse_review import run_review
 from bench.latency import streamscribe_session
 from tests.kit.stack import Stack
 from tests.kit.support import RedisServer
-from tests.kit.telephony import STREAM_SID, AudioHookClient, twilio_media, twilio_start
 from tests.kit.testdata import librivox_clips
 
 RATE = 16000
@@ -127,150 +129,6 @@ async def no_config(url: str, stop: asyncio.Event) -> str:
         return type(exc).__name__
 
 
-# -- probes: one malformed thing each, and what the server said ----------------------------------------
-
-HUGE = "9" * 5000  # past Python's 4300-digit limit of int()
-FORGED = "\n2099-01-01T00:00:00.000Z INFO gateway: FORGED"
-
-
-async def http_status(stack: Stack, request: bytes) -> str:
-    """The status line a raw HTTP request got, or how the connection ended."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", stack.port)
-    try:
-        writer.write(request)
-        await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), 10)
-        return line.decode(errors="replace").strip().removeprefix("HTTP/1.1 ") or "dropped, no response"
-    except (ConnectionError, TimeoutError) as exc:
-        return type(exc).__name__
-    finally:
-        writer.close()
-
-
-async def native_after_config(stack: Stack, message: str) -> str:
-    """The reply to ``message`` after a config, then whether the call still ends normally."""
-    async with connect(stack.url) as ws:
-        await ws.send(json.dumps({"type": "config"}))
-        await ws.recv()  # session_created
-        await ws.send(message)
-        reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        await ws.send(json.dumps({"type": "close"}))
-        async for _ in ws:
-            pass
-        return f"{reply.get('code')} fatal={reply.get('fatal')}, then close {ws.close_code}"
-
-
-async def native_first(stack: Stack, message: str) -> str:
-    async with connect(stack.url) as ws:
-        await ws.send(message)
-        reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        await ws.wait_closed()
-        return f"{reply.get('code')}, close {ws.close_code}"
-
-
-async def twilio_errors(stack: Stack, media: dict) -> str:
-    """Twilio's error events for one malformed media message, and how the stream ended."""
-    silence = b"\xff" * 160
-    message = json.loads(twilio_media("inbound", 1, 0, silence))
-    message["media"].update(media)
-    async with connect(f"ws://127.0.0.1:{stack.port}/twilio", max_size=None) as ws:
-        for text in (twilio_start(["inbound"]), json.dumps(message), twilio_media("inbound", 2, 20, silence),
-                     json.dumps({"event": "stop", "streamSid": STREAM_SID, "stop": {}})):
-            await ws.send(text)
-        errors = [m["code"] for text in [t async for t in ws] if (m := json.loads(text))["event"] == "error"]
-        return f"{', '.join(errors) or 'no error'}, close {ws.close_code}"
-
-
-async def audiohook(stack: Stack, kind: str, change: dict, *, answered: bool = True) -> str:
-    """AudioHook's answer to one message after open (``answered``: wait for it), and how the session ended."""
-    client = AudioHookClient(str(uuid.uuid4()))
-    async with connect(f"ws://127.0.0.1:{stack.port}/audiohook",
-                       additional_headers={"Audiohook-Session-Id": client.id}) as ws:
-        await ws.send(client.open())
-        client.seen(await ws.recv())
-        await ws.send(json.dumps({**json.loads(client.message(kind)), **change}))
-        kinds = [json.loads(await asyncio.wait_for(ws.recv(), 10))["type"]] if answered else []
-        await ws.send(client.message("close"))
-        kinds += [json.loads(text)["type"] for text in [t async for t in ws]]
-        return f"{', '.join(kinds)}, close {ws.close_code}"
-
-
-async def logged(stack: Stack, send, check) -> str:
-    """What ``check`` says of the gateway's log lines written while ``send()`` ran."""
-    mark = len(stack.gateway.lines)
-    await send()
-    await asyncio.sleep(0.5)  # the gateway's stderr is read by a thread
-    return check(stack.gateway.lines[mark:])
-
-
-async def forged_line(stack: Stack) -> str:
-    report = {"code": 500, "message": "boom" + FORGED}
-
-    def check(lines):
-        forged = [line for line in lines if line.startswith("2099-01-01")]
-        return f"{len(forged)} forged line(s)"
-    return await logged(stack, lambda: audiohook(stack, "error", {"parameters": report}, answered=False), check)
-
-
-async def long_stream_sid(stack: Stack) -> str:
-    sid = "MZ" + "z" * 30_000
-
-    async def send():
-        async with connect(f"ws://127.0.0.1:{stack.port}/twilio", max_size=None) as ws:
-            await ws.send(twilio_start(["inbound"]).replace(STREAM_SID, sid))
-            await ws.send(json.dumps({"event": "stop", "streamSid": sid, "stop": {}}))
-            async for _ in ws:
-                pass
-
-    def check(lines):
-        longest = max(map(len, lines), default=0)
-        return f"longest line {'< 500' if longest < 500 else longest} chars"
-    return await logged(stack, send, check)
-
-
-UPGRADE = (b"Host: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
-
-# (case, what the server should do, the probe: a coroutine function of the stack returning what it did)
-PROBES = [
-    ("5000-digit number after config", "bad_json fatal=False, then close 1000",
-     lambda stack: native_after_config(stack, '{"type": "keepalive", "n": %s}' % HUGE)),
-    ("5000-digit number as the config", "bad_json, close 1008",
-     lambda stack: native_first(stack, '{"type": "config", "sample_rate": %s}' % HUGE)),
-    ("NaN in a message", "bad_json fatal=False, then close 1000",
-     lambda stack: native_after_config(stack, '{"type": "keepalive", "n": NaN}')),
-    ('Twilio "chunk": "²"', "protocol, close 1000", lambda stack: twilio_errors(stack, {"chunk": "\u00b2"})),
-    ("Twilio 5000-digit timestamp", "protocol, close 1000", lambda stack: twilio_errors(stack, {"timestamp": HUGE})),
-    ("AudioHook position of 400 nines", "disconnect, closed, close 1000",
-     lambda stack: audiohook(stack, "ping", {"position": "PT" + "9" * 400 + "S"})),
-    ("GET //[", "400 Bad Request", lambda stack: http_status(stack, b"GET //[ HTTP/1.1\r\nHost: x\r\n\r\n")),
-    ("GET //[ upgrade", "400 Bad Request",
-     lambda stack: http_status(stack, b"GET //[ HTTP/1.1\r\n" + UPGRADE + b"\r\n")),
-    ("GET /caf\\xc3\\xa9", "400 Bad Request",
-     lambda stack: http_status(stack, b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n")),
-    ("POST /ws/asr with a body", "405 Method Not Allowed",
-     lambda stack: http_status(stack, b"POST /ws/asr HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")),
-    ("PUT /v1/listen, chunked body", "405 Method Not Allowed",
-     lambda stack: http_status(stack, b"PUT /v1/listen HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                      b"2\r\n{}\r\n0\r\n\r\n")),
-    ("GET upgrade with a body", "400 Bad Request",
-     lambda stack: http_status(stack, b"GET /ws/asr HTTP/1.1\r\n" + UPGRADE
-                               + b"Content-Length: 6\r\n\r\n\x81\x80abcd")),
-    ("AudioHook error with a forged line", "0 forged line(s)", forged_line),
-    ("30 KB Twilio streamSid", "longest line < 500 chars", long_stream_sid),
-]
-
-
-async def probe(stack: Stack) -> None:
-    print(f"\n{'case':<36} {'expected':<40} result")
-    for name, expected, run_probe in PROBES:
-        try:
-            result = await asyncio.wait_for(run_probe(stack), 30)
-        except Exception as exc:  # the outcome is what the bench reports
-            result = f"{type(exc).__name__}: {exc}"[:90]
-        print(f"{name:<36} {expected:<40} {result}")
-
-
 def latency(values: list[float] | str) -> str:
     if isinstance(values, str):
         return values
@@ -285,16 +143,19 @@ async def healthy(url: str, audio: np.ndarray) -> list[float] | str:
     return [heard.at - sent for heard in run.heard if heard.final and (sent := run.sent_at(heard.end)) is not None]
 
 
-async def run(args) -> None:
+async def run(args) -> bool:
+    """The load cases (unless ``--probes-only``), then the review; True if every review case passed."""
     server = RedisServer()
     server.start()
-    stack = Stack(server)
     try:
         if not args.probes_only:
-            await load(args, server, stack)
-        await probe(stack)
+            stack = Stack(server)
+            try:
+                await load(args, server, stack)
+            finally:
+                stack.close()
+        return await run_review(args, server)
     finally:
-        stack.close()
         server.close()
 
 
@@ -341,10 +202,27 @@ def main() -> None:
     parser.add_argument("--compressed", type=int, default=10)
     parser.add_argument("--no-config", type=int, default=200)
     parser.add_argument("--ramp", type=float, default=3.0, help="seconds of load before the healthy session")
-    parser.add_argument("--probes-only", action="store_true", help="only the probes, no load cases")
+    parser.add_argument("--probes-only", action="store_true", help="only the review's cases, no load cases")
+    parser.add_argument("--markdown", action="store_true", help="print the review's table in Markdown")
+    review = parser.add_argument_group("the review stack's gateway (short timers, so that it takes minutes)")
+    review.add_argument("--config-timeout", type=float, default=2.0)
+    review.add_argument("--idle-timeout", type=float, default=2.0)
+    review.add_argument("--audio-share-window", type=float, default=4.0)
+    review.add_argument("--ping-interval", type=float, default=2.0)
+    review.add_argument("--ping-timeout", type=float, default=2.0)
+    review.add_argument("--max-realtime-factor", type=float, default=8.0)
+    cases = parser.add_argument_group("the review's cases")
+    cases.add_argument("--trickle-period", type=float, default=0.0,
+                       help="seconds between a trickle's bytes (0: 0.8 x --idle-timeout, as 8 s was to 10 s)")
+    cases.add_argument("--trickles", type=int, default=3, help="trickling calls, the key's sessions=")
+    cases.add_argument("--parks", type=int, default=14, help="resumable calls parked one after another")
+    cases.add_argument("--guesses", type=int, default=30, help="follows of guessed call ids")
+    cases.add_argument("--big-chunks", type=int, default=2, help="1,000,000-byte chunks of speech")
+    cases.add_argument("--dead-frames", type=int, default=200, help="1 MiB frames the killed client sends at most")
     started = time.monotonic()
-    asyncio.run(run(parser.parse_args()))
+    passed = asyncio.run(run(parser.parse_args()))
     print(f"took {time.monotonic() - started:.0f} s")
+    sys.exit(0 if passed else 1)
 
 
 if __name__ == "__main__":

@@ -3,14 +3,13 @@ without Redis, and secrets kept off the command line."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.kit.support import ROOT, RedisServer, free_port, service
+from tests.kit.support import ROOT, free_port, service, stopped_without_redis
 
 pytestmark = pytest.mark.e2e
 
@@ -48,27 +47,11 @@ def test_a_worker_serves_http_on_loopback_unless_told_otherwise(redis_server):
 def test_a_worker_exits_cleanly_on_sigterm_while_redis_is_down():
     """Redis killed under a VAD worker, then SIGTERM: exit 0 at once, no traceback (the doorbell's
     reconnect used to read from a connection it had not opened: "pubsub connection not set")."""
-    redis = RedisServer()
-    redis.start()
-    worker = service("vad-no-redis", "vad_worker", "--http-port", str(free_port()), "--worker-id", "vad-no-redis",
-                     env={"STREAMSCRIBE_REDIS_URL": redis.url})
-    try:
-        worker.wait_for_line(r"\bready\b", 60)
-        redis.process.kill()  # by its pid: SIGKILL, no shutdown of its own
-        # A sweep fails one --sweep-interval (1 s) later: the doorbell (first retry after 0.1 s)
-        # has failed to reconnect by then.
-        mark = len(worker.lines)
-        worker.wait_for_line(r"doorbell connection lost", 30)
-        worker.wait_for_line(r"sweep failed", 30, start=mark)
-        worker.signal(signal.SIGTERM)
-        assert worker.proc.wait(15) == 0, worker.tail()
-        worker.stop()  # joins the output reader
-        logged = "\n".join(worker.lines)
-        assert "Traceback" not in logged and "pubsub connection not set" not in logged, logged
-        assert worker.lines[-1].endswith("stopped"), worker.tail()
-    finally:
-        worker.stop()
-        redis.close()
+    code, lines = stopped_without_redis("vad_worker", "vad-no-redis")
+    logged = "\n".join(lines)
+    assert code == 0, logged
+    assert "Traceback" not in logged and "pubsub connection not set" not in logged, logged
+    assert lines[-1].endswith("stopped"), logged
 
 
 def test_a_secret_on_the_command_line_is_refused_before_anything_starts():

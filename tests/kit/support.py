@@ -144,6 +144,30 @@ def service(name: str, module: str, *args: str, env: dict | None = None) -> Proc
     return Process(name, [sys.executable, "-m", module, *args], env=env)
 
 
+def stopped_without_redis(module: str, name: str) -> tuple[int, list[str]]:
+    """A worker of ``module`` on a Redis of its own, that Redis killed, then SIGTERM once the worker
+    noticed: its exit status and its log lines (both the e2e test and bench.abuse look at them)."""
+    redis = RedisServer()
+    redis.start()
+    worker = service(name, module, "--http-port", str(free_port()), "--worker-id", name,
+                     env={"STREAMSCRIBE_REDIS_URL": redis.url})
+    try:
+        worker.wait_for_line(r"\bready\b", 60)
+        redis.process.kill()  # by its pid: SIGKILL, no shutdown of its own
+        # A sweep fails one --sweep-interval (1 s) later: the doorbell (first retry after 0.1 s)
+        # has failed to reconnect by then.
+        mark = len(worker.lines)
+        worker.wait_for_line(r"doorbell connection lost", 30)
+        worker.wait_for_line(r"sweep failed", 30, start=mark)
+        worker.signal(signal.SIGTERM)
+        code = worker.proc.wait(15)
+        worker.stop()  # joins the output reader
+        return code, worker.lines
+    finally:
+        worker.stop()
+        redis.close()
+
+
 def normalise(text: str) -> list[str]:
     """Lower-case words without punctuation, with the abbreviations the references spell out."""
     text = text.lower().replace("mr.", "mister").replace("mrs.", "missus").replace("-", " ")
