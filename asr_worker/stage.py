@@ -38,6 +38,14 @@ start sample)`` is the same, so the gateway drops a duplicate.
 When the session asks for word timings (``words``), finals are decoded with word
 timestamps (partials never: it costs an alignment pass per decode), and the
 words, moved from utterance time to session samples, ride on the final.
+
+Batch sessions (recordings, ``priority: batch``) get no partials: nobody watches
+them being spoken, and a partial decode per second of speech would cost more
+than the finals. Their decodes go to the engine marked ``batch`` (served after
+live sessions'). A batch session's input arrives faster than real time, so
+whether speech resumes before the speculative decode at a pause ends would be a
+race; instead the session waits for that decode before it applies what follows
+the pause, and splits where a live session with instant decodes would.
 """
 
 from __future__ import annotations
@@ -319,7 +327,7 @@ class AsrStage(Stage[AsrSessionState]):
             asr.utterance.append(record.offset, np.frombuffer(record.pcm, np.int16))
             self._maybe_partial(session, asr)
         elif isinstance(record, SpeechPause):
-            await self._speculate(session, asr, record)
+            await self._speculate(session, asr, record, entry_id)
         elif isinstance(record, SpeechEnd):
             if asr.utterance is None and asr.head is not None and asr.head.vad_start == record.start:
                 await self._end_after_early_final(session, asr, entry_id, record)
@@ -336,7 +344,7 @@ class AsrStage(Stage[AsrSessionState]):
 
     def _maybe_partial(self, session: AsrSession, asr: AsrSessionState) -> None:
         utt = asr.utterance
-        if (utt is None or utt.ending or asr.speculation is not None
+        if (utt is None or utt.ending or asr.speculation is not None or session.config.batch
                 or asr.partial is not None and not asr.partial.done()):
             return
         # Short windows until the first words: a first decode of too little speech finds none.
@@ -379,8 +387,9 @@ class AsrStage(Stage[AsrSessionState]):
             task.cancel()
         await asyncio.wait({task})
 
-    async def _speculate(self, session: AsrSession, asr: AsrSessionState, pause: SpeechPause) -> None:
-        """Start the final decode of the utterance up to the pause's end."""
+    async def _speculate(self, session: AsrSession, asr: AsrSessionState, pause: SpeechPause,
+                         entry_id: str) -> None:
+        """Start the final decode of the utterance up to the pause's end (a batch session: and wait for it)."""
         utt = asr.utterance
         if utt is None or utt.vad_start != pause.start or utt.start + utt.samples != pause.end:
             session.log.warning("pause at %d..%d does not match the utterance in progress", pause.start, pause.end)
@@ -393,12 +402,21 @@ class AsrStage(Stage[AsrSessionState]):
         request_id = self._request_id(session, utt, "final")
         speculation = asr.speculation = Speculation(end=pause.end, request_id=request_id, task=asyncio.create_task(
             self._decode(session, asr, utt, final=True, request_id=request_id)))
-        if asr.config.eager_finals or asr.options.sentence_endpoint:
+        if not (asr.config.eager_finals or asr.options.sentence_endpoint):
+            return
+        if session.config.batch:
+            await asyncio.wait({speculation.task})
+            await self._early_final(session, asr, speculation, consumed=entry_id)
+        else:
             # Its outcome is applied by the session's task, in order with the input records.
             speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(("", speculation)))
 
-    async def _early_final(self, session: AsrSession, asr: AsrSessionState, speculation: Speculation) -> None:
-        """Send the speculative decode as the final of the speech so far, if the session wants it."""
+    async def _early_final(self, session: AsrSession, asr: AsrSessionState, speculation: Speculation, *,
+                           consumed: str | None = None) -> None:
+        """Send the speculative decode as the final of the speech so far, if the session wants it.
+
+        ``consumed``: the input the final's checkpoint covers (default: the last record applied).
+        """
         if asr.speculation is not speculation or speculation.task.cancelled():
             return  # dropped (speech resumed) or already used by the endpoint
         hypothesis = speculation.task.result()
@@ -418,7 +436,7 @@ class AsrStage(Stage[AsrSessionState]):
         self.metrics.finals.inc()
         await self.runner.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
-            consumed=asr.applied, boundary=True)
+            consumed=consumed or asr.applied, boundary=True)
 
     async def _end_after_early_final(self, session: AsrSession, asr: AsrSessionState, entry_id: str,
                                      end: SpeechEnd) -> None:
@@ -492,7 +510,7 @@ class AsrStage(Stage[AsrSessionState]):
         kind = "final" if final else "partial"
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=asr.config.context, word_timestamps=final and asr.config.words,
-                                first_words=not final and not utt.text)
+                                first_words=not final and not utt.text, batch=session.config.batch)
         started = time.perf_counter()
         asr.request_id = request.request_id
         self.metrics.decodes_in_flight.inc()

@@ -175,7 +175,8 @@ class Ownership:
         runner = self.runner
         await runner.redis.zadd(keys.workers(self.stage), {runner.worker_id: self.deadline_ms()})
         await runner.redis.hset(keys.load(self.stage), runner.worker_id, json.dumps({
-            "sessions": runner.load, "owned": len(runner.sessions), "capacity": runner.options.capacity,
+            "sessions": runner.load, "batch": runner.batch_load, "owned": len(runner.sessions),
+            "capacity": runner.options.capacity,
             "lag": round(runner.queue_lag, 3), "draining": self.draining}))
 
     # -- leases -----------------------------------------------------------------------

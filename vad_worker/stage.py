@@ -14,6 +14,11 @@ Python per frame:
 3. segmenting: each session's :class:`~.segmenter.Segmenter` takes its frames
    with their scores in order (markers applied between them) and its speech
    events become records.
+
+Live sessions go first: their frames are scored and their records committed
+before any batch session's (a recording) is scored, so a recording's frames,
+many more per round than a live call's, never hold a live call's records
+back; the runner bounds what a round brings of a recording.
 """
 
 from __future__ import annotations
@@ -207,7 +212,11 @@ class VadStage(Stage[VadSessionState]):
 
     async def process(self, batch: list[tuple[VadSession, Input]]) -> None:
         started = time.monotonic()
-        await self._process(batch)
+        live = [item for item in batch if not item[0].config.batch]
+        recordings = [item for item in batch if item[0].config.batch]
+        for part in (live, recordings):  # live sessions' records are written before a recording is scored
+            if part:
+                await self._process(part)
         rest = started + self.min_round_interval - time.monotonic()
         if rest > 0:
             await asyncio.sleep(rest)  # pacing: lets the next batch build up

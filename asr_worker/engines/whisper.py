@@ -22,7 +22,8 @@ words as good, while a final keeps the margin that loses no words. Audio over 30
 ``window_margin_sec=None``, take faster-whisper's own windowed transcription.
 
 Decodes run on ``num_workers`` threads of a :class:`~.scheduler.DecodeScheduler`:
-finals before queued partials, partials that waited too long dropped, and, with
+finals before queued partials, live sessions' decodes before batch sessions',
+partials that waited too long dropped, and, with
 ``max_batch`` over 1, what waits for a thread decoded in one batch: CTranslate2
 encodes the stacked windows at once and runs one decoder loop for all of them,
 each with its own prompt. A CTranslate2 decode cannot be interrupted once it
@@ -135,7 +136,8 @@ class WhisperEngine(Engine):
         log.info("whisper model %s loaded (%s, %s)", path, device, options.compute_type)
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
-        future = self._scheduler.submit(request, final=request.final, first_words=request.first_words)
+        future = self._scheduler.submit(request, final=request.final, first_words=request.first_words,
+                                        batch=request.batch)
         self._queued[request.request_id] = future
         try:
             return await asyncio.wrap_future(future)

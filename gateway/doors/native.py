@@ -39,7 +39,7 @@ _TYPES = {"sample_rate": int, "channels": int, "chunk_size_sec": float, "unfixed
           "unfixed_token_num": int}
 _FLAGS = ("multichannel", "words", "eager_finals")
 _NULLABLE_FLAGS = ("denoise", "sentence_endpoint")  # null: the deployment default
-_STRINGS = ("encoding", "language", "context", "asr_audio")
+_STRINGS = ("encoding", "language", "context", "asr_audio", "priority")
 REPLAY_KEPT = 512  # numbered messages (all but partials and acks) a resumable session can send again
 ACK_EVERY_SEC = 0.5  # audio between two audio_ack messages of a resumable session
 
