@@ -93,6 +93,11 @@ def slots(stage: str) -> str:
     return f"{PREFIX}:slots:{{admission}}:{stage}"
 
 
+def batch_slots(stage: str) -> str:
+    """Sorted set: as :func:`slots`, for the batch sessions (recordings) admitted to ``stage``."""
+    return f"{PREFIX}:slots:{{admission}}:batch:{stage}"
+
+
 def load(stage: str) -> str:
     """Hash: worker id -> JSON of its sessions, capacity and queue lag (heartbeat)."""
     return f"{PREFIX}:load:{stage}"

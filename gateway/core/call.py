@@ -62,6 +62,7 @@ class Call:
                                   channels=config.channels, mix_down=not config.multichannel)
         pipeline = config.pipeline(denoise_default=hub.options.enable_noise_suppression)
         self.stages = list(pipeline.stages)
+        self.batch = pipeline.batch  # a recording: unpaced, served with what live calls leave
         self.sessions = [
             PipelineSession(hub, session_id=uuid.uuid4().hex, pipeline=pipeline, on_record=self._on_record,
                             on_lost=self.lose)
@@ -73,6 +74,8 @@ class Call:
         self.transcript_log: CallLog | None = None  # for followers; None: this call cannot be followed
         self.last_activity = time.monotonic()  # last audio or keep-alive
         self.last_audio = self.last_activity
+        self.last_result = self.last_activity  # last record from the pipeline
+        self._held = 0  # publishes of a batch session waiting for its pipeline
         self._channel = {session.session_id: index for index, session in enumerate(self.sessions)}
         self._flushes = 0
         self._flush_pending: dict[int, int] = {}  # flush id -> channels yet to confirm it
@@ -89,7 +92,7 @@ class Call:
         """Admit and create the call's pipeline sessions; raise :class:`CallRefused` if it cannot start."""
         metrics = self.hub.metrics
         try:
-            refusal = await self.hub.admission(self.stages, [s.session_id for s in self.sessions])
+            refusal = await self.hub.admission(self.stages, [s.session_id for s in self.sessions], batch=self.batch)
         except (RedisError, OSError):
             refusal = ""  # creating the sessions reports the Redis failure
         if refusal:
@@ -138,15 +141,22 @@ class Call:
         if self._finishing:
             raise ProtocolError(ErrorCode.PROTOCOL, "audio after close")
         self.last_activity = self.last_audio = time.monotonic()
-        if channel is None:
-            outputs = self.audio_in.push(data)
-            seconds = len(data) / self.audio_in.bytes_per_second
-            for session, chunks in zip(self.sessions, outputs):
-                await session.publish_audio(chunks)
-        else:
-            chunks = self.audio_in.push_channel(data, channel)
-            seconds = len(data) * self.config.channels / self.audio_in.bytes_per_second
-            await self.sessions[channel].publish_audio(chunks)
+        self._held += self.batch
+        try:
+            if channel is None:
+                outputs = self.audio_in.push(data)
+                seconds = len(data) / self.audio_in.bytes_per_second
+                for session, chunks in zip(self.sessions, outputs):
+                    await session.publish_audio(chunks)
+            else:
+                chunks = self.audio_in.push_channel(data, channel)
+                seconds = len(data) * self.config.channels / self.audio_in.bytes_per_second
+                await self.sessions[channel].publish_audio(chunks)
+        finally:
+            if self.batch:
+                # The time a recording's audio waited for the pipeline was not the client's idling.
+                self._held -= 1
+                self.last_activity = self.last_audio = time.monotonic()
         self.hub.metrics.audio_seconds.inc(seconds)
         return seconds
 
@@ -174,19 +184,27 @@ class Call:
         """
         if self._finishing or self._ended:
             return None
+        if self._held:  # a batch session's audio waits for its pipeline: the client is held, not idle
+            return time.monotonic() + idle_timeout
         return min(self.last_activity + idle_timeout, self.last_audio + max_keepalive_idle)
 
     async def close(self, *, timeout: float) -> None:
         """Finish: flush, wait up to ``timeout`` s for every result, then end the call.
 
+        A batch session waits as long as results keep coming, ``timeout`` s apart at
+        most: its pipeline may have much of the recording still to work through.
         Ends with close 1000 only when every result arrived; otherwise with an error.
         """
         await self._finish_input("client_closed")
-        if await wait_event(self._all_ended, timeout):
-            await self._end(CloseCode.NORMAL_CLOSURE, "session complete", complete=True)
-        else:
-            await self.fail(ErrorCode.TIMEOUT, f"results did not complete within {timeout:.0f} s",
-                            CloseCode.INTERNAL_ERROR)
+        deadline = time.monotonic() + timeout
+        while not await wait_event(self._all_ended, deadline - time.monotonic()):
+            if self.batch:
+                deadline = max(deadline, self.last_result + timeout)
+            if time.monotonic() >= deadline:
+                await self.fail(ErrorCode.TIMEOUT, f"results did not complete within {timeout:.0f} s",
+                                CloseCode.INTERNAL_ERROR)
+                return
+        await self._end(CloseCode.NORMAL_CLOSURE, "session complete", complete=True)
 
     async def disconnect(self) -> None:
         """The client went away: tell the pipeline there is no more audio, and end the call."""
@@ -228,6 +246,7 @@ class Call:
     # -- results ---------------------------------------------------------------------------
 
     async def _on_record(self, session: PipelineSession, record: Record) -> None:
+        self.last_result = time.monotonic()
         channel = self._channel[session.session_id]
         metrics = self.hub.metrics
         if isinstance(record, Transcript):
@@ -291,9 +310,11 @@ class Call:
             return
         await self._emit(partial)
 
-    @staticmethod
-    def _observe(histogram, session: PipelineSession, sample: int) -> None:
-        """Latency from the arrival of audio up to ``sample`` until now."""
+    def _observe(self, histogram, session: PipelineSession, sample: int) -> None:
+        """Latency from the arrival of audio up to ``sample`` until now (of live calls: a recording
+        arrives long before the pipeline gets to it)."""
+        if self.batch:
+            return
         arrived = session.arrival_of(sample)
         if arrived is not None:
             histogram.observe(max(0.0, time.time() - arrived))

@@ -239,7 +239,8 @@ class Connection:
             try:
                 if isinstance(operation, events.Audio):
                     seconds = await call.audio(operation.data, channel=operation.channel)
-                    if delay := self.pacer.spend(seconds):
+                    # A batch session (a recording) is unpaced: its backlog bounds it (core/session.py).
+                    if not call.batch and (delay := self.pacer.spend(seconds)):
                         # Not reading the socket meanwhile is the point: TCP pushes back.
                         self.hub.metrics.paced_seconds.inc(delay)
                         await asyncio.sleep(delay)

@@ -261,15 +261,21 @@ class PipelineSession:
 
         The stage trims what it has consumed, so the stream's length is the backlog.
         A full stream is never trimmed from here: that would drop audio silently.
+        A batch session's pipeline takes its audio only as fast as live calls leave
+        room (and its first stage waits for the next, common/lead.py): it waits as
+        long as the backlog moves, ``batch_backlog_timeout`` s at most between moves.
         """
         options = self.hub.options
         self.hub.metrics.backlog_waits.inc()
-        deadline = time.monotonic() + options.backlog_timeout
+        timeout = options.batch_backlog_timeout if self.pipeline.batch else options.backlog_timeout
+        deadline = time.monotonic() + timeout
+        lowest = options.max_backlog_records
         while (backlog := await self.hub.redis.xlen(stream)) >= options.max_backlog_records:
+            if self.pipeline.batch and backlog < lowest:
+                lowest, deadline = backlog, time.monotonic() + timeout
             if time.monotonic() >= deadline:
                 raise BacklogFull(f"the {self.first_stage} stage has {backlog} unprocessed audio records "
-                                  f"for this session and took more than {options.backlog_timeout:.0f} s "
-                                  f"to catch up")
+                                  f"for this session and took more than {timeout:.0f} s to catch up")
             await asyncio.sleep(0.1)
         self._backlog, self._unchecked = backlog, 0
 

@@ -23,7 +23,7 @@ FLAGS = {
     "gateway": (f"""{COMMON} --host --port --max-frame-bytes --permessage-deflate --no-permessage-deflate
         --ping-interval --ping-timeout --drain-timeout --max-audio-lead --max-realtime-factor --max-backlog-records
         --backlog-timeout --send-queue --idle-timeout --max-keepalive-idle --resume-grace --session-ttl
-        --max-queue-lag --asr-overbooking --enable-noise-suppression --no-enable-noise-suppression --api-key
+        --max-queue-lag --asr-overbooking --batch-share --batch-backlog-timeout --enable-noise-suppression --no-enable-noise-suppression --api-key
         --api-keys-file --allowed-origins --max-sessions-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
         --generate-self-signed-cert --no-generate-self-signed-cert --self-signed-cert-dir --twilio-auth-token
         --twilio-auth-token-file --twilio-public-url --audiohook-client-secret --audiohook-client-secret-file
