@@ -187,7 +187,9 @@ class Ownership:
             try:
                 await self.register()
                 sessions = list(runner.sessions.values())
-                results = await runner.fence.renew_all([(s.keys, s.token) for s in sessions])
+                # A batch session's read position paces the stage before (common/lead.py).
+                results = await runner.fence.renew_all(
+                    [(s.keys, s.token, s.input_seq if s.config.batch else None) for s in sessions])
                 renewed = {}
                 for session, result in zip(sessions, results):  # empty when idle
                     if isinstance(result, Exception):

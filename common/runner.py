@@ -73,7 +73,9 @@ class RunnerOptions:
         "seconds between fallback sweeps", parse=positive(float)))
     read_count: int = 200  # records per session per read
     batch_read_count: int = 16  # records per batch session per read: a recording's share of one round
-    batch_lead: int = 500  # a batch session's records waiting in the next stage's input before it is not read
+    batch_lead: int = field(default=500, metadata=option(
+        "records of a batch session (a recording) waiting in the next stage's input before this stage "
+        "stops reading it", parse=positive(int)))
     # Checkpoints: at most this many seconds apart but at utterance ends and markers
     checkpoint_interval: float = field(default=1.0, metadata=option(
         "seconds between checkpoints of a session (the VAD makes them in silence only)", parse=positive(float)))

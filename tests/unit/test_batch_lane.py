@@ -37,19 +37,20 @@ def test_the_batch_share_is_from_0_to_1():
             share(bad)
 
 
-class Lengths:
-    """A Redis stand-in that answers XLEN from a dict and records each pipeline's keys."""
+class Reads:
+    """A Redis stand-in that answers HGET of a checkpoint's ``read`` from a dict and records each
+    pipeline's keys."""
 
-    def __init__(self, lengths: dict[str, int]) -> None:
-        self.lengths = lengths
-        self.reads: list[list[str]] = []
+    def __init__(self) -> None:
+        self.read: dict[str, int] = {}
+        self.lookups: list[list[str]] = []
 
     def pipeline(self, transaction: bool = False):
         return _Pipeline(self)
 
 
 class _Pipeline:
-    def __init__(self, redis: Lengths) -> None:
+    def __init__(self, redis: Reads) -> None:
         self.redis = redis
         self.keys: list[str] = []
 
@@ -59,12 +60,13 @@ class _Pipeline:
     async def __aexit__(self, *exc) -> None:
         pass
 
-    def xlen(self, key: str) -> None:
+    def hget(self, key: str, field: str) -> None:
+        assert field == "read"
         self.keys.append(key)
 
-    async def execute(self) -> list[int]:
-        self.redis.reads.append(self.keys)
-        return [self.redis.lengths.get(key, 0) for key in self.keys]
+    async def execute(self) -> list[bytes | None]:
+        self.redis.lookups.append(self.keys)
+        return [str(self.redis.read[key]).encode() if key in self.redis.read else None for key in self.keys]
 
 
 def session(session_id: str, *, next_stage: str | None = "asr") -> Session:
@@ -72,32 +74,34 @@ def session(session_id: str, *, next_stage: str | None = "asr") -> Session:
 
 
 async def test_a_recording_is_read_while_the_next_stage_keeps_up():
-    redis = Lengths({})
+    redis = Reads()
     lead = BatchLead(redis, max_records=100)
     ahead, last = session("ahead"), session("last", next_stage=None)
+    checkpoint = ahead.keys.checkpoint("asr")
     assert await lead.ready([ahead, last]) == [ahead, last]
-    assert redis.reads == []  # nothing written yet: no need to look
+    assert redis.lookups == []  # nothing written yet: no need to look
     ahead.output_seq = 99
-    assert await lead.ready([ahead]) == [ahead] and redis.reads == []
-    # 100 written: the estimate reaches the bound, so the next stage's input is read ...
+    assert await lead.ready([ahead]) == [ahead] and redis.lookups == []
+    # 100 written, none read yet: the estimate reaches the bound, so the next stage's position is looked up ...
     ahead.output_seq = 100
-    redis.lengths[ahead.output_key] = 100
     assert await lead.ready([ahead, last]) == [last]
-    assert redis.reads == [[ahead.output_key]]
-    # ... and again while it stays there; once the next stage has taken some, it is read again.
-    redis.lengths[ahead.output_key] = 40
+    assert redis.lookups == [[checkpoint]]
+    # ... and again while it stays there; once the next stage has read some, it is read again.
+    redis.read[checkpoint] = 60
     assert await lead.ready([ahead]) == [ahead]
-    ahead.output_seq = 159  # 40 waiting + 59 written since: still under the bound, no read
-    assert await lead.ready([ahead]) == [ahead] and len(redis.reads) == 2
+    ahead.output_seq = 159  # 40 unread + 59 written since: still under the bound, no lookup
+    assert await lead.ready([ahead]) == [ahead] and len(redis.lookups) == 2
+    ahead.output_seq = 160
+    assert await lead.ready([ahead]) == [] and len(redis.lookups) == 3
 
 
 async def test_a_taken_over_recording_looks_at_the_next_stage_first():
-    redis = Lengths({})
+    redis = Reads()
     taken_over = session("taken-over")
     taken_over.output_seq = 5000  # restored from the checkpoint
-    redis.lengths[taken_over.output_key] = 3
+    redis.read[taken_over.keys.checkpoint("asr")] = 4990
     assert await BatchLead(redis, max_records=100).ready([taken_over]) == [taken_over]
-    assert redis.reads == [[taken_over.output_key]]
+    assert len(redis.lookups) == 1
 
 
 async def test_the_vad_writes_live_sessions_records_before_it_scores_a_recording():

@@ -1,0 +1,169 @@
+"""The batch lane with real processes: a recording sent unpaced as a batch session.
+
+Two workers per stage run against one redis-server, each with a capacity of 2
+and a short lead (``--batch-lead 20``: a stage reads a recording only while the
+next stage has fewer than 20 of its records waiting), so the VAD stays close
+to the ASR and a strike at the recording's first final lands mid-file in
+every stage. The recording is the five LibriVox clips in one stream; a live
+run of the same audio is the reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+
+import pytest
+import redis as sync_redis
+from websockets.asyncio.client import connect
+
+from common.aio import within
+from streamscribe_client import StreamClosed, file_frames, stream
+
+from tests.kit.faults import five_utterances, http_port, lease_owner, metric, scrape, wait_for_owner
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+RATE = 16000
+BATCH = {"priority": "batch"}
+
+
+@pytest.fixture(scope="module")
+def lane(redis_server, stacks):
+    return stacks(redis_server, vad_workers=2, asr_workers=2, extra_env={
+        "STREAMSCRIBE_VAD_CAPACITY": "2", "STREAMSCRIBE_ASR_CAPACITY": "2",
+        "STREAMSCRIBE_VAD_BATCH_LEAD": "20", "STREAMSCRIBE_ASR_BATCH_LEAD": "20",
+    })
+
+
+@pytest.fixture(scope="module")
+def audio(clips):
+    return five_utterances(clips)
+
+
+@pytest.fixture(scope="module")
+def live_finals(lane, audio):
+    messages = asyncio.run(stream(lane.url, file_frames(audio, RATE, chunk_ms=100, speed=2.0), sample_rate=RATE,
+                                  timeout=120))
+    finals = [m["text"] for m in messages if m["type"] == "final"]
+    assert len(finals) == 5, messages
+    return finals
+
+
+async def run_batch(stack, audio, strike=None):
+    """Send ``audio`` as a recording, as fast as the gateway takes it; at its first final call
+    ``strike(session_id)``. Returns the messages (and what ``strike`` returned)."""
+    first_final = asyncio.Event()
+    state = {}
+
+    def on_message(message):
+        if message["type"] == "session_created":
+            state["session"] = message["session_id"]
+        elif message["type"] == "final":
+            first_final.set()
+
+    task = asyncio.create_task(stream(stack.url, file_frames(audio, RATE, chunk_ms=100, speed=0), sample_rate=RATE,
+                                      config=BATCH, on_message=on_message, timeout=120))
+    struck = None
+    if strike is not None:
+        waiter = asyncio.create_task(first_final.wait())
+        await asyncio.wait({task, waiter}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        assert first_final.is_set(), "no final of the recording"
+        struck = await strike(state["session"])
+    messages = await within(task, 180)
+    return messages, struck
+
+
+def assert_all_finals(messages, expected, stack):
+    errors = [m for m in messages if m["type"] == "error"]
+    assert errors == [], errors
+    assert [m["type"] for m in messages if m["type"] == "partial"] == []  # a recording has none
+    finals = [m for m in messages if m["type"] == "final"]
+    assert [m["text"] for m in finals] == expected, stack.logs()
+    assert len({m["utterance_id"] for m in finals}) == len(expected)
+    for process in stack.processes:
+        if process.proc.poll() is None and process.name != "gateway":
+            assert metric(scrape(http_port(process)), "streamscribe_stage_sequence_gaps_total") == 0
+
+
+async def test_a_recordings_finals_all_arrive_and_match_a_live_run(lane, audio, live_finals):
+    messages, _ = await run_batch(lane, audio)
+    assert_all_finals(messages, live_finals, lane)
+
+
+async def open_session(url: str, config: dict) -> tuple[object, dict]:
+    """A native session opened with ``config``; (its socket, the server's first message)."""
+    websocket = await connect(url)
+    await websocket.send(json.dumps({"type": "config", "encoding": "pcm16", **config}))
+    return websocket, json.loads(await within(websocket.recv(), 30))
+
+
+async def test_live_calls_are_admitted_while_recordings_hold_slots(lane):
+    # Two VAD workers of capacity 2: 4 slots, of which recordings may hold half (the batch share 0.5).
+    sockets = []
+    try:
+        for _ in range(2):
+            websocket, reply = await open_session(lane.url, BATCH)
+            sockets.append(websocket)
+            assert reply["type"] == "session_created", reply
+        websocket, reply = await open_session(lane.url, BATCH)
+        sockets.append(websocket)
+        assert (reply["type"], reply["code"]) == ("error", "overloaded"), reply
+        assert "no room for recordings" in reply["message"]
+        # Every live slot is still open to calls, although recordings hold two of the four.
+        for _ in range(4):
+            websocket, reply = await open_session(lane.url, {})
+            sockets.append(websocket)
+            assert reply["type"] == "session_created", reply
+        websocket, reply = await open_session(lane.url, {})
+        sockets.append(websocket)
+        assert (reply["type"], reply["code"]) == ("error", "overloaded"), reply
+        assert "at capacity" in reply["message"]
+    finally:
+        for websocket in sockets:
+            await websocket.close()
+
+
+def input_length(redis_url: str, session_id: str, stage: str) -> int:
+    client = sync_redis.Redis.from_url(redis_url)
+    try:
+        return client.xlen(f"ss:{{{session_id}}}:in:{stage}")
+    finally:
+        client.close()
+
+
+def replace_worker(stack, name):
+    """Start a fresh worker in place of one that was killed, so the next test has two again."""
+    stage = name.rstrip("0123456789")
+    old = stack.worker(name)
+    stack.workers[stage].remove(old)
+    stack.processes.remove(old)
+    new = stack.add_worker(stage, env=stack.env)
+    new.wait_for_line(r"\bready\b", 60)
+
+
+@pytest.mark.parametrize("stage", ["asr", "vad"])
+async def test_kill_9_mid_file_loses_nothing(lane, audio, live_finals, stage):
+    async def strike(session_id):
+        owner = lease_owner(lane.redis.url, session_id, stage)
+        assert owner is not None
+        # Mid-file: the owner still has input of the recording to work through.
+        assert input_length(lane.redis.url, session_id, stage) > 0
+        process = lane.worker(owner)
+        survivor = next(w for w in lane.workers[stage] if w is not process)
+        process.signal(signal.SIGKILL)
+        await asyncio.to_thread(wait_for_owner, lane.redis.url, session_id, stage, survivor.name, 30)
+        return owner
+
+    try:
+        messages, killed = await run_batch(lane, audio, strike)
+    except StreamClosed as exc:
+        raise AssertionError(f"{exc}: {exc.messages}\n{lane.logs()}") from None
+    try:
+        assert_all_finals(messages, live_finals, lane)
+        survivor = next(w for w in lane.workers[stage] if w.name != killed)
+        assert metric(scrape(http_port(survivor)), "streamscribe_stage_lease_takeovers_total") >= 1
+    finally:
+        replace_worker(lane, killed)
