@@ -1,4 +1,4 @@
-"""Decode threads for CPU engines: finals before partials, live before batch, stale partials dropped, batches.
+"""Decode threads for CPU engines: finals before partials, recordings apart, stale partials dropped, batches.
 
 With a plain FIFO executor a final that arrives while partials of other sessions
 are queued waits for all of them (seen: at 8 sessions the final of an utterance
@@ -10,18 +10,17 @@ first words go first (at 12-16 sessions on two cores the first partial had
 waited behind other sessions' running partials: p50 1.2-2.5 s). FIFO within
 each class keeps sessions fair.
 
-Batch sessions (recordings, ``batch=True``) come after every live request: a
-thread takes a batch request only when no live one waits, and at most
-``batch_workers`` batch decodes run at once (default: all threads but one), so
-a live final that arrives finds a thread that is not decoding a recording.
-Batch requests never go stale (they are finals, and nobody waits on them at
-real time). Against starvation, aging: a batch request that has waited
-``batch_max_wait`` seconds goes ahead of every live request (still within
-``batch_workers``). Aging rather than a fixed share, because a share takes
-decodes from live calls at a steady rate even when they are busy, where aging
-takes nothing from them while they leave spare time (the usual case), and under
-sustained live load still gives every recording a decode per ``batch_max_wait``
-at least, so it always finishes.
+Batch sessions (recordings, ``batch=True``) have ``batch_workers`` threads of
+their own (default 1), which take nothing else, and the live threads never
+take a batch request: a recording never holds a thread a live decode could
+use, whatever it sends, and it cannot starve either (its threads wait for
+nobody). That is a bounded share, not aging: the share of threads is fixed, so
+what a recording can cost live calls is known in advance (one decode's worth
+of compute at most, and less where ``run_batch`` runs it at a lower CPU
+priority, as the whisper engine does on the CPU), whereas a batch decode aged
+past live ones would delay a live decode by a whole decode at the moment live
+load is highest. Batch requests never go stale (they are finals, and nobody
+waits on them at real time).
 
 A thread that becomes free takes what waits of one class, up to ``max_batch``
 requests (finals first; a final never waits for partials decoded with it), and
@@ -54,30 +53,33 @@ class _Queued(NamedTuple):
 
 
 class DecodeScheduler(Generic[Request]):
-    """``workers`` threads calling ``run(requests)`` on batches of submitted requests by priority.
+    """``workers`` threads calling ``run(requests)`` on batches of submitted live requests by
+    priority, and ``batch_workers`` threads calling ``run_batch`` (default ``run``) on batch ones.
 
     ``run`` returns one result per request, in order; if it raises, every request
     of the batch gets the exception. :meth:`close` is idempotent.
     """
 
     def __init__(self, run: Callable[[list[Request]], list[Any]], *, workers: int, max_batch: int = 1,
-                 partial_max_wait: float = 2.0, batch_max_wait: float = 10.0, batch_workers: int | None = None,
-                 name: str = "decode", clock: Callable[[], float] = time.monotonic,
+                 partial_max_wait: float = 2.0, batch_workers: int = 1,
+                 run_batch: Callable[[list[Request]], list[Any]] | None = None, name: str = "decode",
+                 clock: Callable[[], float] = time.monotonic,
                  on_stale: Callable[[], None] | None = None) -> None:
-        workers = max(1, workers)
         self.max_batch = max(1, max_batch)
         self.partial_max_wait = partial_max_wait
-        self.batch_max_wait = batch_max_wait
-        self.batch_workers = max(1, workers - 1 if batch_workers is None else batch_workers)
         self._run = run
+        self._run_batch = run_batch or run
         self._clock = clock
         self._on_stale = on_stale
         self._queues: list[deque[_Queued]] = [deque() for _ in range(BATCH + 1)]
-        self._batch_running = 0
-        self._changed = threading.Condition()
+        lock = threading.Lock()
+        self._live_waiting = threading.Condition(lock)  # wakes a live thread
+        self._batch_waiting = threading.Condition(lock)  # wakes a batch thread
         self._closed = False
-        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
-                         for i in range(workers)]
+        self._threads = [threading.Thread(target=self._work, args=(False,), name=f"{name}-{i}", daemon=True)
+                         for i in range(max(1, workers))]
+        self._threads += [threading.Thread(target=self._work, args=(True,), name=f"{name}-batch-{i}", daemon=True)
+                          for i in range(max(1, batch_workers))]
         for thread in self._threads:
             thread.start()
 
@@ -85,27 +87,28 @@ class DecodeScheduler(Generic[Request]):
         """Decode ``request`` on a decode thread; the future is cancelled if it is dropped as stale.
 
         ``first_words``: a partial of an utterance without words yet, served before other partials.
-        ``batch``: a decode of a batch session, served after every live one (but aging).
+        ``batch``: a decode of a batch session, on the batch threads.
         """
         future: Future = Future()
         kind = BATCH if batch else FINAL if final else FIRST_WORDS if first_words else PARTIAL
-        with self._changed:
+        with self._live_waiting:
             if self._closed:
                 raise RuntimeError("the decode scheduler is closed")
             self._queues[kind].append(_Queued(self._clock(), future, request))
-            self._changed.notify()
+            (self._batch_waiting if batch else self._live_waiting).notify()
         return future
 
     def close(self) -> None:
         """Stop the threads once they finish their current batch; cancel what is still queued."""
-        with self._changed:
+        with self._live_waiting:
             if self._closed:
                 return
             self._closed = True
             queued = [entry for queue in self._queues for entry in queue]
             for queue in self._queues:
                 queue.clear()
-            self._changed.notify_all()
+            self._live_waiting.notify_all()
+            self._batch_waiting.notify_all()
         for entry in queued:
             entry.future.cancel()
 
@@ -117,50 +120,35 @@ class DecodeScheduler(Generic[Request]):
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in self._threads)
 
-    def _work(self) -> None:
+    def _work(self, batch: bool) -> None:
+        waiting = self._batch_waiting if batch else self._live_waiting
+        run = self._run_batch if batch else self._run
+        kinds = (BATCH,) if batch else (FINAL, FIRST_WORDS, PARTIAL)
         while True:
-            with self._changed:
-                taken = self._take()
-                while taken is None:
+            with waiting:
+                taken = self._take(kinds)
+                while not taken:
                     if self._closed:
                         return
-                    self._changed.wait()
-                    taken = self._take()
-                kind, batch = taken
-                if kind == BATCH:
-                    self._batch_running += 1
-            try:
-                self._decode(batch)
-            finally:
-                if kind == BATCH:
-                    with self._changed:
-                        self._batch_running -= 1
-                        self._changed.notify()  # a batch request may wait for this slot
+                    waiting.wait()
+                    taken = self._take(kinds)
+            self._decode(run, taken)
 
-    def _take(self) -> tuple[int, list[tuple[Future, Request]]] | None:
-        """(class, requests) to decode next, under the lock; None when nothing may go now."""
+    def _take(self, kinds: tuple[int, ...]) -> list[tuple[Future, Request]]:
+        """Up to ``max_batch`` requests of the first of ``kinds`` with any waiting, under the lock
+        (a final never waits for partials decoded with it); [] when none may go."""
         while not self._closed:
-            kind = self._next_class()
+            kind = next((kind for kind in kinds if self._queues[kind]), None)
             if kind is None:
-                return None
-            batch: list[tuple[Future, Request]] = []
+                return []
             queue = self._queues[kind]
+            batch: list[tuple[Future, Request]] = []
             while queue and len(batch) < self.max_batch:
                 self._admit(kind, queue.popleft(), batch)
             if batch:
-                return kind, batch
+                return batch
             # Every request taken was aborted or stale: look again.
-        return None
-
-    def _next_class(self) -> int | None:
-        batch_free = self._batch_running < self.batch_workers
-        waiting = self._queues[BATCH]
-        if batch_free and waiting and self._clock() - waiting[0].queued_at >= self.batch_max_wait:
-            return BATCH  # aged: ahead of live requests
-        for kind in (FINAL, FIRST_WORDS, PARTIAL):
-            if self._queues[kind]:
-                return kind
-        return BATCH if batch_free and waiting else None
+        return []
 
     def _admit(self, kind: int, entry: _Queued, batch: list) -> None:
         """Add a queued request to ``batch`` unless it was aborted or went stale."""
@@ -170,9 +158,10 @@ class DecodeScheduler(Generic[Request]):
         elif entry.future.set_running_or_notify_cancel():  # False: aborted while it waited
             batch.append((entry.future, entry.request))
 
-    def _decode(self, batch: list[tuple[Future, Request]]) -> None:
+    @staticmethod
+    def _decode(run: Callable[[list[Request]], list[Any]], batch: list[tuple[Future, Request]]) -> None:
         try:
-            results = self._run([request for _, request in batch])
+            results = run([request for _, request in batch])
         except BaseException as exc:  # handed to the awaiting coroutines
             for future, _ in batch:
                 future.set_exception(exc)

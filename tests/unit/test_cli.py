@@ -32,7 +32,7 @@ FLAGS = {
         --tcp-port
         --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
     "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --cpu-threads --num-workers --max-batch
-        --window-margin-sec --partial-window-margin-sec --dtype --gpu-memory-utilization --max-model-len
+        --window-margin-sec --partial-window-margin-sec --batch-process --no-batch-process --batch-cpu-threads --dtype --gpu-memory-utilization --max-model-len
         --max-num-seqs --tensor-parallel-size --max-new-tokens --chunk-size-sec --first-partial-sec
         --unfixed-chunk-num --unfixed-token-num --final-with-prefix --no-final-with-prefix --sentence-endpoint
         --no-sentence-endpoint""", "STREAMSCRIBE_ASR_"),

@@ -159,71 +159,33 @@ def test_a_failing_batch_fails_each_of_its_requests():
         scheduler.close()
 
 
-def test_batch_requests_wait_for_every_live_one_and_never_go_stale():
+def test_recordings_have_a_thread_of_their_own_and_never_go_stale():
     clock = ManualClock(0.0)
-    scheduler = DecodeScheduler(calls, workers=1, partial_max_wait=2.0, batch_max_wait=60.0, clock=clock)
+    ran = []
+    scheduler = DecodeScheduler(calls, workers=1, partial_max_wait=2.0, clock=clock,
+                                run_batch=lambda batch: [ran.append("run_batch") or request() for request in batch])
     try:
-        release, _ = blocked(scheduler)
-        order = []
-        kinds = {"batch-a": {"batch": True}, "partial-b": {}, "final-c": {"final": True},
-                 "batch-d": {"batch": True, "final": True}, "first-e": {"first_words": True}}
-        futures = [scheduler.submit(lambda name=name: order.append(name) or name, **{"final": False, **kind})
-                   for name, kind in kinds.items()]
-        clock.now = 1.0  # within every wait: nothing is stale, nothing aged
-        release.set()
-        assert [f.result(TIMEOUT) for f in futures] == list(kinds)
-        assert order == ["final-c", "first-e", "partial-b", "batch-a", "batch-d"]
-        # A batch request that waited longer than a partial may is still decoded.
-        release, _ = blocked(scheduler)
-        late = scheduler.submit(lambda: "late", final=True, batch=True)
-        clock.now = 30.0
-        release.set()
-        assert late.result(TIMEOUT) == "late"
-    finally:
-        scheduler.close()
+        # The live thread is busy: a recording's decode goes on its own thread meanwhile.
+        release, held = blocked(scheduler)
+        recording = scheduler.submit(lambda: "recording", final=True, batch=True)
+        assert recording.result(TIMEOUT) == "recording" and ran == ["run_batch"]
+        # And the other way round: a live decode never waits for a recording's.
+        started, finish = threading.Event(), threading.Event()
 
-
-def test_a_batch_request_that_waited_batch_max_wait_goes_ahead_of_live_ones():
-    clock = ManualClock(0.0)
-    scheduler = DecodeScheduler(calls, workers=1, batch_max_wait=10.0, clock=clock)
-    try:
-        release, _ = blocked(scheduler)
-        order = []
-        old = scheduler.submit(lambda: order.append("old batch"), final=True, batch=True)
-        clock.now = 9.0
-        young = scheduler.submit(lambda: order.append("young batch"), final=True, batch=True)
-        final = scheduler.submit(lambda: order.append("live final"), final=True)
-        clock.now = 10.0  # the first batch request has aged, the second not yet
-        release.set()
-        for future in (old, young, final):
-            future.result(TIMEOUT)
-        assert order == ["old batch", "live final", "young batch"]
-    finally:
-        scheduler.close()
-
-
-def test_batch_decodes_leave_a_thread_to_live_ones():
-    scheduler = DecodeScheduler(calls, workers=2)
-    assert scheduler.batch_workers == 1
-    try:
-        started, release = threading.Event(), threading.Event()
-        order = []
-
-        def hold():
+        def long_recording():
             started.set()
-            assert release.wait(TIMEOUT)
-            order.append("batch 1")
+            assert finish.wait(TIMEOUT)
+            return "long"
 
-        first = scheduler.submit(hold, final=True, batch=True)
+        busy = scheduler.submit(long_recording, final=True, batch=True)
         assert started.wait(TIMEOUT)
-        second = scheduler.submit(lambda: order.append("batch 2"), final=True, batch=True)
-        # The other thread is free, but the second batch decode waits for the first.
-        live = scheduler.submit(lambda: order.append("live"), final=False)
-        live.result(TIMEOUT)
-        assert order == ["live"] and not second.done()
+        queued = scheduler.submit(lambda: "queued", final=True, batch=True)
+        clock.now = 30.0  # far past a partial's wait: a recording's decode is not dropped
         release.set()
-        first.result(TIMEOUT)
-        second.result(TIMEOUT)
-        assert order == ["live", "batch 1", "batch 2"]
+        assert held.result(TIMEOUT) == "held"
+        assert scheduler.submit(lambda: "live", final=False).result(TIMEOUT) == "live"
+        assert not queued.done()  # the recording's thread is still busy: the next one waits for it
+        finish.set()
+        assert (busy.result(TIMEOUT), queued.result(TIMEOUT)) == ("long", "queued")
     finally:
         scheduler.close()
