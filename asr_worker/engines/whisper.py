@@ -46,6 +46,7 @@ import logging
 import math
 import multiprocessing
 import os
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -246,6 +247,7 @@ class WhisperEngine(Engine):
         self.decoder = WhisperDecoder(options)
         self._options = options
         self._batch_child: ProcessPoolExecutor | None = None
+        self._lifeline = None  # the write end of the batch child's lifeline (see _start_batch_child)
         run_batch = self._decode_in_child if options.batch_process and self.decoder.device == "cpu" else None
         # Finals go ahead of queued partials; partials that waited too long are dropped;
         # recordings have a thread of their own.
@@ -277,8 +279,10 @@ class WhisperEngine(Engine):
         if self._batch_child is None:
             child = replace(self._options, cpu_threads=self._options.batch_cpu_threads, num_workers=1)
             # spawn: a fork would copy this process's threads' locks mid-use (CTranslate2, the loop).
-            self._batch_child = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                                    initializer=_start_batch_child, initargs=(child,))
+            context = multiprocessing.get_context("spawn")
+            lifeline, self._lifeline = context.Pipe(duplex=False)
+            self._batch_child = ProcessPoolExecutor(max_workers=1, mp_context=context,
+                                                    initializer=_start_batch_child, initargs=(child, lifeline))
         return self._batch_child.submit(_decode_in_batch_child, requests).result()
 
     def tokenize(self, text: str) -> list[int]:
@@ -294,6 +298,7 @@ class WhisperEngine(Engine):
             if self._batch_child is not None:
                 # Its decode in progress ends the batch thread's wait with an error.
                 await asyncio.to_thread(self._batch_child.shutdown, wait=True, cancel_futures=True)
+                self._lifeline.close()
             # Let the decode threads finish before the model goes: a CTranslate2 model torn down at
             # interpreter exit under a running thread aborts the process ("terminate called").
             if not await asyncio.to_thread(self._scheduler.join, CLOSE_TIMEOUT):
@@ -306,11 +311,25 @@ class WhisperEngine(Engine):
 _batch_decoder: WhisperDecoder | None = None
 
 
-def _start_batch_child(options: WhisperOptions) -> None:
-    """In the child: the lowest CPU priority, then the model."""
+def _start_batch_child(options: WhisperOptions, lifeline) -> None:
+    """In the child: the lowest CPU priority, the model, and an end with the parent.
+
+    A pool's worker outlives a parent killed with SIGKILL (it holds both ends of its own
+    task queue); ``lifeline`` is the read end of a pipe only the parent writes to, so a
+    thread reading it sees the end of file when the parent is gone, however it went.
+    """
     global _batch_decoder
     os.nice(19)
+    threading.Thread(target=_exit_with_parent, args=(lifeline,), name="lifeline", daemon=True).start()
     _batch_decoder = WhisperDecoder(options)
+
+
+def _exit_with_parent(lifeline) -> None:
+    try:
+        lifeline.recv()
+    except (EOFError, OSError):
+        pass
+    os._exit(0)
 
 
 def _decode_in_batch_child(requests: list[DecodeRequest]) -> list[Hypothesis]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from pathlib import Path
 
 import pytest
 import redis as sync_redis
@@ -22,6 +23,7 @@ from common.aio import within
 from streamscribe_client import StreamClosed, file_frames, stream
 
 from tests.kit.faults import five_utterances, http_port, lease_owner, metric, scrape, wait_for_owner
+from tests.kit.support import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -134,6 +136,21 @@ def input_length(redis_url: str, session_id: str, stage: str) -> int:
         client.close()
 
 
+def children(pid: int) -> set[int]:
+    """The processes ``pid`` started (the ASR's nice-19 child decoding recordings, its helpers)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def replace_worker(stack, name):
     """Start a fresh worker in place of one that was killed, so the next test has two again."""
     stage = name.rstrip("0123456789")
@@ -146,6 +163,8 @@ def replace_worker(stack, name):
 
 @pytest.mark.parametrize("stage", ["asr", "vad"])
 async def test_kill_9_mid_file_loses_nothing(lane, audio, live_finals, stage):
+    orphans: set[int] = set()
+
     async def strike(session_id):
         owner = lease_owner(lane.redis.url, session_id, stage)
         assert owner is not None
@@ -153,6 +172,7 @@ async def test_kill_9_mid_file_loses_nothing(lane, audio, live_finals, stage):
         assert input_length(lane.redis.url, session_id, stage) > 0
         process = lane.worker(owner)
         survivor = next(w for w in lane.workers[stage] if w is not process)
+        orphans.update(children(process.proc.pid))
         process.signal(signal.SIGKILL)
         await asyncio.to_thread(wait_for_owner, lane.redis.url, session_id, stage, survivor.name, 30)
         return owner
@@ -165,5 +185,10 @@ async def test_kill_9_mid_file_loses_nothing(lane, audio, live_finals, stage):
         assert_all_finals(messages, live_finals, lane)
         survivor = next(w for w in lane.workers[stage] if w.name != killed)
         assert metric(scrape(http_port(survivor)), "streamscribe_stage_lease_takeovers_total") >= 1
+        if stage == "asr":
+            # The killed worker's child decoding the recording went with it.
+            assert orphans
+            await asyncio.to_thread(wait_until, lambda: not any(running(pid) for pid in orphans), 15,
+                                    "the killed worker's children gone")
     finally:
         replace_worker(lane, killed)
