@@ -19,7 +19,8 @@ runs, in one process:
    too (audio seconds of the recording that got their final).
 2. **A recording's throughput**: the same recording alone, from the first frame
    to its last final; audio seconds per CPU second of the stack's processes
-   (Redis, gateway, VAD and ASR workers, read from ``/proc``) and per wall
+   (Redis, gateway, VAD and ASR workers and the ASR's child that decodes
+   recordings at nice 19, read from ``/proc``) and per wall
    second, and its WER against the clips' transcripts.
 3. **faster-whisper offline** on the same audio and model (the bundled tiny.en,
    int8 on the CPU, CTranslate2's default threads as the ASR worker has them),
@@ -41,13 +42,14 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from bench.latency import (RATE, Figures, OwnStack, bundled_whisper_model, load_average, percentiles, run_level,
-                           server_cpu, session_audio)
+                           session_audio)
 from tests.kit.faults import five_utterances
-from tests.kit.support import normalise, word_errors
+from tests.kit.support import cpu_seconds, normalise, word_errors
 from tests.kit.testdata import librivox_clips
 
 
@@ -97,6 +99,34 @@ async def send_recording(url: str, audio: np.ndarray, recording: Recording, *, s
         recording.error = recording.error or str(exc)
 
 
+class StackCpu:
+    """CPU seconds of the stack's processes and of every process they started (the ASR worker's
+    nice-19 child that decodes recordings), from ``/proc``."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self._start = self._now()
+
+    def spent(self) -> float:
+        """CPU seconds since this was made (or last asked); a process started meanwhile counts whole."""
+        now = self._now()
+        spent = sum(seconds - self._start.get(pid, 0.0) for pid, seconds in now.items())
+        self._start = now
+        return spent
+
+    def _now(self) -> dict[int, float]:
+        found, todo = {}, list(self.pids)
+        while todo:
+            pid = todo.pop()
+            try:
+                found[pid] = cpu_seconds(pid)
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    todo += [int(child) for child in (task / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        return found
+
+
 def wer(reference: str, hypothesis: str) -> str:
     errors, words = word_errors(reference, hypothesis)
     return f"{100 * errors / words:.1f} %" if words else "n/a"
@@ -122,11 +152,11 @@ async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
                 waiter.cancel()
                 if not flowing.is_set():
                     raise RuntimeError(f"the recording did not start: {recorded.error}")
-            cpu, started = server_cpu(own.pids), time.monotonic()
+            cpu, started = StackCpu(own.pids), time.monotonic()
             figures = await run_level("streamscribe", own.url, args.live, audio, utterances, level, finalize=False,
                                       model="")
             ended = time.monotonic()
-            spent = server_cpu(own.pids) - cpu
+            spent = cpu.spent()
             meanwhile = "n/a"
             if background is not None:
                 background.cancel()  # the client goes away: the session ends
@@ -155,9 +185,9 @@ async def throughput(own: OwnStack, recording: np.ndarray, reference: str) -> No
     print("| system | wall s | CPU s | audio s per CPU s | audio s per wall s | WER | load avg |\n"
           "|---|---|---|---|---|---|---|", flush=True)
     done = Recording([])
-    cpu, started = server_cpu(own.pids), time.monotonic()
+    cpu, started = StackCpu(own.pids), time.monotonic()
     await send_recording(own.url, recording, done, timeout=seconds + 600)
-    wall, spent = time.monotonic() - started, server_cpu(own.pids) - cpu
+    wall, spent = time.monotonic() - started, cpu.spent()
     label = "streamscribe batch lane (gateway + VAD + ASR + Redis)" + (f"; error: {done.error}" if done.error else "")
     print(f"| {label} | {wall:.1f} | {spent:.1f} | {seconds / spent:.1f} | {seconds / wall:.1f} "
           f"| {wer(reference, done.transcript)} | {load_average()} |", flush=True)

@@ -22,7 +22,8 @@ from websockets.asyncio.client import connect
 from common.aio import within
 from streamscribe_client import StreamClosed, file_frames, stream
 
-from tests.kit.faults import five_utterances, http_port, lease_owner, metric, scrape, wait_for_owner
+from tests.kit.faults import (five_utterances, http_port, lease_owner, metric, replace_worker, scrape,
+                              wait_for_owner)
 from tests.kit.support import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -149,16 +150,6 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
-
-
-def replace_worker(stack, name):
-    """Start a fresh worker in place of one that was killed, so the next test has two again."""
-    stage = name.rstrip("0123456789")
-    old = stack.worker(name)
-    stack.workers[stage].remove(old)
-    stack.processes.remove(old)
-    new = stack.add_worker(stage, env=stack.env)
-    new.wait_for_line(r"\bready\b", 60)
 
 
 @pytest.mark.parametrize("stage", ["asr", "vad"])

@@ -20,7 +20,7 @@ from gateway.core.hub import HubOptions
 from streamscribe_client import StreamClosed, file_frames, stream
 
 from tests.kit.faults import (assert_keys_expire_with_the_session, five_utterances, http_port, lease_owner, metric,
-                              scrape, session_key_ttls, wait_for_owner)
+                              replace_worker, scrape, session_key_ttls, wait_for_owner)
 from tests.kit.stack import Stack
 from tests.kit.support import wait_until, word_errors
 
@@ -71,16 +71,6 @@ async def run(stack, audio, strike=None):
         waiter.cancel()
     messages = await within(task, 180)
     return (messages, struck) if strike is not None else messages
-
-
-def replace_worker(stack, name):
-    """Start a fresh worker in place of one that was killed, so the next test has two again."""
-    stage = name.rstrip("0123456789")
-    old = stack.worker(name)
-    stack.workers[stage].remove(old)
-    stack.processes.remove(old)
-    new = stack.add_worker(stage, env=stack.env)
-    new.wait_for_line(r"\bready\b", 60)
 
 
 def assert_same_finals(messages, baseline, stack):

@@ -86,3 +86,13 @@ def metric(text: str, name: str, **labels) -> float:
         if all(found.get(k) == v for k, v in labels.items()):
             total += float(match.group(2))
     return total
+
+
+def replace_worker(stack, name):
+    """Start a fresh worker in place of one that was killed, so the next test has two again."""
+    stage = name.rstrip("0123456789")
+    old = stack.worker(name)
+    stack.workers[stage].remove(old)
+    stack.processes.remove(old)
+    new = stack.add_worker(stage, env=stack.env)
+    new.wait_for_line(r"\bready\b", 60)

@@ -300,7 +300,8 @@ def sentence(request: fake_vllm.FakeRequest) -> str:
     return f"language English<asr_text>Heard {len(request.audio)}."
 
 
-async def test_partials_ask_to_go_first_until_the_utterance_has_words(engine, monkeypatch):
+def recorded_requests(engine, monkeypatch) -> list:
+    """The decode requests the engine gets from here on, in order."""
     requests = []
     transcribe = engine.transcribe
 
@@ -309,6 +310,11 @@ async def test_partials_ask_to_go_first_until_the_utterance_has_words(engine, mo
         return await transcribe(request)
 
     monkeypatch.setattr(engine, "transcribe", recording)
+    return requests
+
+
+async def test_partials_ask_to_go_first_until_the_utterance_has_words(engine, monkeypatch):
+    requests = recorded_requests(engine, monkeypatch)
     fake(engine).gate.set()
     worker = Worker(engine, epoch=1, chunk_size_sec=0.5)
     records = utterance(resume=False)
@@ -448,14 +454,7 @@ async def test_a_batch_session_gets_no_partials_and_splits_at_a_pause_as_with_in
     """A recording's records all wait at once: the session waits for the decode at the pause
     before it applies what follows, so the speech after a complete sentence is an utterance of
     its own, as in a live session whose decode ended before speech resumed."""
-    requests = []
-    transcribe = engine.transcribe
-
-    async def recording(request):
-        requests.append(request)
-        return await transcribe(request)
-
-    monkeypatch.setattr(engine, "transcribe", recording)
+    requests = recorded_requests(engine, monkeypatch)
     fake(engine).responder = sentence
     worker = Worker(engine, epoch=1, config=AsrConfig(sentence_endpoint=True), chunk_size_sec=0.5, priority="batch")
     records = utterance(resume=True)
