@@ -41,8 +41,9 @@ words, moved from utterance time to session samples, ride on the final.
 
 Batch sessions (recordings, ``priority: batch``) get no partials: nobody watches
 them being spoken, and a partial decode per second of speech would cost more
-than the finals. Their decodes go to the engine marked ``batch`` (served after
-live sessions'). A batch session's input arrives faster than real time, so
+than the finals. Their decodes go to the engine marked ``batch`` (the whisper
+engine keeps them off the live sessions' threads and CPU time). A batch
+session's input arrives faster than real time, so
 whether speech resumes before the speculative decode at a pause ends would be a
 race; instead the session waits for that decode before it applies what follows
 the pause, and splits where a live session with instant decodes would.

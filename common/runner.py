@@ -48,12 +48,12 @@ from .checkpoint import CheckpointPolicy
 from .commits import Commits
 from .config import option, positive
 from .fence import Fence
-from .metrics import StageMetrics
 from .lead import BatchLead
+from .metrics import StageMetrics
 from .ownership import Ownership
 from .reader import InputReader
 from .records import Record
-from .stage import Runner, Session, Stage, Write
+from .stage import Input, Runner, Session, Stage, Write
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class RunnerOptions:
     read_count: int = 200  # records per session per read
     batch_read_count: int = 16  # records per batch session per read: a recording's share of one round
     batch_lead: int = field(default=500, metadata=option(
-        "records of a batch session (a recording) waiting in the next stage's input before this stage "
+        "records of a batch session (a recording) the next stage may have unread before this stage "
         "stops reading it", parse=positive(int)))
     # Checkpoints: at most this many seconds apart but at utterance ends and markers
     checkpoint_interval: float = field(default=1.0, metadata=option(
@@ -275,7 +275,7 @@ class StageRunner:
             self.metrics.processing.observe(time.perf_counter() - started)
             self.metrics.batch_size.observe(len(batch))
 
-    async def _read(self, ready: list[Session]) -> tuple[list[tuple[Session, list]], list[Session]]:
+    async def _read(self, ready: list[Session]) -> tuple[list[tuple[Session, Input]], list[Session]]:
         """New input of the ``ready`` sessions, live ones first, and the sessions with more
         waiting; the queue lag is the live sessions'. Raises on Redis errors."""
         live = [s for s in ready if not s.config.batch]
