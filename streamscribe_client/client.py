@@ -93,6 +93,10 @@ async def stream(url: str, frames: AsyncIterator[bytes], *, sample_rate: int, co
 async def _stream(url, frames, *, sample_rate, config, on_message, timeout, messages, api_key, tls) -> None:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     options = {"ssl": tls} if tls is not None and url.startswith("wss:") else {}
+    if (config or {}).get("priority") == "batch":
+        # The server holds a recording's audio back at the socket while its pipeline is busy
+        # (minutes, if live calls take every core), and a pong waits behind that audio.
+        options["ping_timeout"] = None
     async with connect(url, max_size=1 << 22, open_timeout=timeout, additional_headers=headers,
                        **options) as websocket:
         await websocket.send(json.dumps({"type": "config", "sample_rate": sample_rate, "encoding": "float32",

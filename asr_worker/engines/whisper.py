@@ -314,11 +314,23 @@ _batch_decoder: WhisperDecoder | None = None
 def _start_batch_child(options: WhisperOptions, lifeline) -> None:
     """In the child: the lowest CPU priority, the model, and an end with the parent.
 
+    Where the kernel groups processes by session for scheduling (autogroup, the default
+    on desktop and many server kernels outside containers), a nice value ranks a process
+    only within its session: the child then takes a session of its own and gives that
+    group the lowest priority, so it yields to the VAD and the gateway too, not only to
+    the live decodes of its parent. In a container's cgroup the nice value does it.
+
     A pool's worker outlives a parent killed with SIGKILL (it holds both ends of its own
     task queue); ``lifeline`` is the read end of a pipe only the parent writes to, so a
     thread reading it sees the end of file when the parent is gone, however it went.
     """
     global _batch_decoder
+    os.setsid()
+    try:
+        with open("/proc/self/autogroup", "w") as autogroup:
+            autogroup.write("19")
+    except OSError:
+        pass  # no autogroups here (another system, or a container's cgroup): the nice value does it
     os.nice(19)
     threading.Thread(target=_exit_with_parent, args=(lifeline,), name="lifeline", daemon=True).start()
     _batch_decoder = WhisperDecoder(options)

@@ -84,6 +84,9 @@ async def test_a_recordings_decode_runs_in_a_child_at_the_lowest_cpu_priority(cl
         assert recording.text == live.text and recording.text
         (child,) = engine._batch_child._processes
         assert os.getpriority(os.PRIO_PROCESS, child) == 19 and os.getpriority(os.PRIO_PROCESS, 0) < 19
+        if os.path.exists("/proc/self/autogroup"):  # a scheduling group of its own, at the lowest priority
+            with open(f"/proc/{child}/autogroup") as autogroup:
+                assert autogroup.read().split()[-1] == "19"
     finally:
         await engine.close()
     assert not engine._batch_child._processes  # stopped with the engine
