@@ -141,7 +141,8 @@ class Call:
         if self._finishing:
             raise ProtocolError(ErrorCode.PROTOCOL, "audio after close")
         self.last_activity = self.last_audio = time.monotonic()
-        self._held += self.batch
+        if self.batch:
+            self._held += 1
         try:
             if channel is None:
                 outputs = self.audio_in.push(data)
