@@ -38,6 +38,25 @@ start sample)`` is the same, so the gateway drops a duplicate.
 When the session asks for word timings (``words``), finals are decoded with word
 timestamps (partials never: it costs an alignment pass per decode), and the
 words, moved from utterance time to session samples, ride on the final.
+
+Batch sessions (recordings, ``priority: batch``) get no partials: nobody watches
+them being spoken, and a partial decode per second of speech would cost more
+than the finals. Their decodes go to the engine marked ``batch`` (the whisper
+engine keeps them off the live sessions' threads and CPU time). A batch
+session's input arrives faster than real time, so
+whether speech resumes before the speculative decode at a pause ends would be a
+race; instead the session waits for that decode before it applies what follows
+the pause, and splits where a live session with instant decodes would.
+
+With an engine that times words (whisper), a batch session's ended utterances
+are not decoded one by one: they wait in a *pack* of up to ``batch_pack_sec``
+seconds, decoded in one window with word timings, the words dealt back to each
+utterance and split at the pauses where a sentence ended, which is where the
+speculative decode above would have split (:mod:`asr_worker.packing`); no decode
+runs at a pause. The pack's finals go in one write, with the checkpoint past
+its last utterance (at a Flush or the End, in the marker's write), so a takeover
+either finds them all written or replays the whole pack. Each pack's prompt is
+the previous pack's text (as faster-whisper's ``condition_on_previous_text``).
 """
 
 from __future__ import annotations
@@ -50,7 +69,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from common.config import option, positive
+from common.config import non_negative, option, positive
 from common.errors import ErrorCode, LeaseLost, SessionGone
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig
@@ -59,10 +78,23 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
 from common.stage import Input, Runner, Session, Stage
 
 from .engines import DecodeRequest, Engine, Hypothesis, Word
+from .packing import Piece, Segment, deal_words, join_words, pack_audio, pack_length, split_at_sentences
 from .rollback import stable_prefix
 
 
 CLOSE_TIMEOUT = 10.0  # seconds close() waits for a session's tasks
+PACK_GAP_SEC = 0.3  # silence between two utterances of a pack (each has its own trailing padding too)
+PACK_IDLE_SEC = 1.0  # a pack waits this long for more input before it is decoded as it is
+PROMPT_WORDS = 100  # of the previous pack in a pack's prompt (whisper keeps at most 223 tokens of it)
+MAX_PACK_SEC = 29.5  # a pack fits whisper's 30 s window, or it would be decoded as long-form audio
+
+
+def pack_seconds(raw: str) -> float:
+    """``--batch-pack-sec``: 0 (off) up to :data:`MAX_PACK_SEC`."""
+    value = non_negative(float)(raw)
+    if value > MAX_PACK_SEC:
+        raise ValueError(f"{raw} is over {MAX_PACK_SEC:g} s (whisper's window is 30 s)")
+    return value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +115,14 @@ class StreamingOptions:
         "end an utterance at a pause (the VAD's pause_threshold) when its text ends a sentence "
         "(--no-sentence-endpoint: at silence_threshold only); sessions may override with the "
         "config field sentence_endpoint"))
+    batch_pack_sec: float = field(default=28.0, metadata=option(
+        "batch sessions (recordings) with an engine that times words (whisper): ended utterances "
+        "gathered, up to this many seconds with the silences between them, and decoded in one "
+        "window, their words dealt back to each (0: each utterance decoded alone; at most 29.5: "
+        "whisper's window is 30 s)", parse=pack_seconds))
+    batch_pack_prompt: bool = field(default=True, metadata=option(
+        "give each pack of a batch session the previous pack's text as whisper's prompt, as "
+        "faster-whisper's condition_on_previous_text does (--no-batch-pack-prompt: none)"))
     max_pending: int = 400  # records queued per session before reading pauses
 
     def for_session(self, config: AsrConfig) -> StreamingOptions:
@@ -108,16 +148,21 @@ class Utterance:
     text: str = ""
     language: str = ""  # detected by the last decode
     ending: bool = False  # the final is being decoded: no partial starts
+    pauses: list[int] = field(default_factory=list)  # ends of the VAD's pauses in it (batch packs)
+    announce: bool = False  # a batch pack sends its SpeechStart with its finals
 
     def __post_init__(self) -> None:
         if self.vad_start < 0:
             self.vad_start = self.start
 
     def audio(self) -> np.ndarray:
+        return self.pcm().astype(np.float32) / 32768.0
+
+    def pcm(self) -> np.ndarray:
+        """The utterance's int16 samples."""
         if len(self.chunks) > 1:
             self.chunks = [np.concatenate(self.chunks)]
-        pcm = self.chunks[0] if self.chunks else np.zeros(0, np.int16)
-        return pcm.astype(np.float32) / 32768.0
+        return self.chunks[0] if self.chunks else np.zeros(0, np.int16)
 
     def append(self, offset: int, pcm: np.ndarray) -> None:
         end = self.start + self.samples
@@ -181,6 +226,15 @@ def ends_sentence(text: str) -> bool:
 
 
 @dataclass(eq=False)
+class Ended:
+    """An ended utterance of a batch session waiting in its pack for the pack's decode."""
+
+    utterance: Utterance
+    speech_final: bool
+    entry_id: str | None  # the input record that ended it: the pack's checkpoint covers up to there
+
+
+@dataclass(eq=False)
 class AsrSessionState:
     """Per-session state: the queue of input records and the utterance in progress."""
 
@@ -195,6 +249,9 @@ class AsrSessionState:
     partial_request: str = ""  # engine request of the partial while it decodes ("" once it commits)
     speculation: Speculation | None = None
     request_id: str = ""  # of the latest decode in flight, to abort it
+    packed: bool = False  # a batch session whose ended utterances are decoded in packs
+    pack: list[Ended] = field(default_factory=list)  # ended utterances waiting for the pack's decode
+    pack_text: str = ""  # the text of the session's last pack
 
 
 AsrSession = Session[AsrSessionState]
@@ -220,6 +277,9 @@ class AsrStage(Stage[AsrSessionState]):
     def open(self, session: AsrSession, state: bytes | None) -> AsrSessionState:
         config = session.config.asr
         asr = AsrSessionState(options=self.defaults.for_session(config), config=config, head=Head.decode(state))
+        # Packs need word timings to deal the words back; eager finals need a decode at each pause.
+        asr.packed = (session.config.batch and asr.options.batch_pack_sec > 0 and self.engine.times_words
+                      and not config.eager_finals)
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
         return asr
 
@@ -230,8 +290,14 @@ class AsrStage(Stage[AsrSessionState]):
 
     async def close_pending(self, session: AsrSession, marker: Flush | End) -> list[Record]:
         """At the End, the final of the utterance in progress (committed on its own); a
-        Flush comes after the VAD ended the utterance."""
+        Flush comes after the VAD ended the utterance. A batch session's pack is decoded and
+        its finals committed first (the marker's checkpoint would pass them)."""
         asr = session.state
+        if asr.packed:
+            if isinstance(marker, End) and asr.utterance is not None:
+                self._pack(asr, asr.utterance.start + asr.utterance.samples, speech_final=True, entry_id=None)
+            outputs, _ = await self._decode_pack(session, asr)
+            return outputs  # written with the marker: a takeover never decodes the pack again
         if isinstance(marker, End) and asr.utterance is not None:
             await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples, speech_final=True)
         return []
@@ -239,7 +305,7 @@ class AsrStage(Stage[AsrSessionState]):
     def active(self, session: AsrSession) -> bool:
         """Counts against the capacity only while an utterance, a decode or other input is in progress."""
         asr = session.state
-        return asr.utterance is not None or bool(asr.request_id) or not asr.queue.empty()
+        return asr.utterance is not None or bool(asr.request_id) or not asr.queue.empty() or bool(asr.pack)
 
     def ready_for_input(self, session: AsrSession) -> bool:
         return session.state.queue.qsize() < session.state.options.max_pending
@@ -280,13 +346,24 @@ class AsrStage(Stage[AsrSessionState]):
     async def _run(self, session: AsrSession, asr: AsrSessionState) -> None:
         try:
             while not session.closed:  # closed by the commit of the end, among others
-                entry_id, record = await asr.queue.get()
+                if asr.pack:
+                    try:  # a recording whose input stalls has its pack decoded as it is
+                        async with asyncio.timeout(PACK_IDLE_SEC):
+                            entry_id, record = await asr.queue.get()
+                    except TimeoutError:
+                        await self._flush_pack(session, asr)
+                        continue
+                else:
+                    entry_id, record = await asr.queue.get()
                 if isinstance(record, Speculation):  # its decode ended
                     await self._early_final(session, asr, record)
                     continue
                 if asr.queue.qsize() == asr.options.max_pending // 2:
                     self.runner.wake(session)
-                await self._apply(session, asr, entry_id, record)
+                if asr.packed:
+                    await self._apply_packed(session, asr, entry_id, record)
+                else:
+                    await self._apply(session, asr, entry_id, record)
                 asr.applied = entry_id
         except (LeaseLost, SessionGone) as exc:
             session.log.info("stopped: %s", exc)
@@ -307,19 +384,13 @@ class AsrStage(Stage[AsrSessionState]):
         elif isinstance(record, Audio):
             if asr.speculation is not None and record.offset + record.samples > asr.speculation.end:
                 await self._speech_resumed(session, asr)
-            if asr.utterance is None and asr.head is not None:
-                if record.offset + record.samples <= asr.head.through:
-                    return  # replayed audio that has its final
-                # Speech resumed after an early final: the rest is an utterance of its own.
-                asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start)
-                asr.head = None
-            if asr.utterance is None:
-                session.log.warning("audio at %d outside an utterance; ignored", record.offset)
+            utt = self._utterance_of(session, asr, record)
+            if utt is None:
                 return
-            asr.utterance.append(record.offset, np.frombuffer(record.pcm, np.int16))
+            utt.append(record.offset, np.frombuffer(record.pcm, np.int16))
             self._maybe_partial(session, asr)
         elif isinstance(record, SpeechPause):
-            await self._speculate(session, asr, record)
+            await self._speculate(session, asr, record, entry_id)
         elif isinstance(record, SpeechEnd):
             if asr.utterance is None and asr.head is not None and asr.head.vad_start == record.start:
                 await self._end_after_early_final(session, asr, entry_id, record)
@@ -334,9 +405,150 @@ class AsrStage(Stage[AsrSessionState]):
         elif isinstance(record, (Flush, End)):
             await self.runner.commit(session, await self.pass_marker(session, record), consumed=entry_id)
 
+    @staticmethod
+    def _utterance_of(session: AsrSession, asr: AsrSessionState, record: Audio) -> Utterance | None:
+        """The utterance ``record`` belongs to: the one in progress or, after an early final, a new
+        one for the speech that resumed; None for replayed audio that has its final, or for audio
+        outside any utterance (logged)."""
+        if asr.utterance is None and asr.head is not None:
+            if record.offset + record.samples <= asr.head.through:
+                return None  # replayed audio that has its final
+            # Speech resumed after an early final: the rest is an utterance of its own.
+            asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start)
+            asr.head = None
+        if asr.utterance is None:
+            session.log.warning("audio at %d outside an utterance; ignored", record.offset)
+        return asr.utterance
+
+    # -- batch sessions in packs --------------------------------------------------
+
+    async def _apply_packed(self, session: AsrSession, asr: AsrSessionState, entry_id: str, record: Record) -> None:
+        """:meth:`_apply` for a batch session decoded in packs: its ended utterances wait in the
+        pack (no decode at a pause, no partials) until the next would not fit, the input stalls,
+        or a Flush or the End comes; then the pack is decoded and its finals committed."""
+        if isinstance(record, SpeechStart):
+            if asr.utterance is not None:  # unterminated utterance: close it first
+                # Its input ends with the record before this one: the pack's checkpoint goes there.
+                self._pack(asr, record.start, speech_final=False, entry_id=asr.applied)
+            asr.head = None
+            asr.utterance = Utterance(start=record.start, announce=True)
+        elif isinstance(record, Audio):
+            # (A head here comes from a checkpoint of a worker that decoded utterances one by one.)
+            utt = self._utterance_of(session, asr, record)
+            if utt is None:
+                return
+            utt.append(record.offset, np.frombuffer(record.pcm, np.int16))
+            if asr.pack and self._pack_samples(asr, asr.utterance.samples) > self._pack_limit(asr):
+                await self._flush_pack(session, asr)  # the utterance in progress starts the next pack
+        elif isinstance(record, SpeechPause):
+            utt = asr.utterance
+            if utt is not None and utt.vad_start == record.start and asr.options.sentence_endpoint:
+                utt.pauses.append(record.end)
+        elif isinstance(record, SpeechEnd):
+            utt = asr.utterance
+            if utt is None or utt.vad_start != record.start:
+                await self._flush_pack(session, asr)  # the commit below checkpoints past the pack
+                if utt is None and asr.head is not None and asr.head.vad_start == record.start:
+                    await self._end_after_early_final(session, asr, entry_id, record)
+                else:
+                    session.log.warning("speech end for an utterance at %d not in progress", record.start)
+                    await self.runner.commit(session, consumed=entry_id, boundary=True)
+                return
+            utt.truncate(record.end)
+            self._pack(asr, record.end, speech_final=record.reason != "max_length", entry_id=entry_id)
+            # Full when no utterance of a second would fit any more.
+            if self._pack_samples(asr, SAMPLE_RATE) > self._pack_limit(asr):
+                await self._flush_pack(session, asr)
+        elif isinstance(record, (Flush, End)):
+            await self.runner.commit(session, await self.pass_marker(session, record), consumed=entry_id)
+
+    @staticmethod
+    def _pack(asr: AsrSessionState, end: int, *, speech_final: bool, entry_id: str | None) -> None:
+        """Put the utterance in progress, ended at ``end``, into the pack."""
+        utt, asr.utterance = asr.utterance, None
+        utt.truncate(end)
+        asr.pack.append(Ended(utterance=utt, speech_final=speech_final, entry_id=entry_id))
+
+    @staticmethod
+    def _pack_samples(asr: AsrSessionState, more: int) -> int:
+        """Samples of the pack with an utterance of ``more`` samples added."""
+        return pack_length([e.utterance.samples for e in asr.pack] + [more], gap=round(PACK_GAP_SEC * SAMPLE_RATE))
+
+    @staticmethod
+    def _pack_limit(asr: AsrSessionState) -> int:
+        return round(asr.options.batch_pack_sec * SAMPLE_RATE)
+
+    async def _flush_pack(self, session: AsrSession, asr: AsrSessionState) -> None:
+        """Decode the pack and commit its finals in order in one write, with a checkpoint after
+        the last utterance's end."""
+        outputs, consumed = await self._decode_pack(session, asr)
+        if outputs or consumed is not None:
+            await self.runner.commit(session, outputs, consumed=consumed, boundary=True)
+
+    async def _decode_pack(self, session: AsrSession, asr: AsrSessionState) -> tuple[list[Record], str | None]:
+        """Decode the pack in one window with word timings and deal the words to its utterances
+        (split at sentence ends at pauses, as the sentence endpoint splits a live call); empty the
+        pack. Returns the finals (each after its utterance's SpeechStart) and the input they cover."""
+        pack, asr.pack = asr.pack, []
+        if not pack:
+            return [], None
+        gap = round(PACK_GAP_SEC * SAMPLE_RATE)
+        lengths = [ended.utterance.samples for ended in pack]
+        previous = asr.pack_text if asr.options.batch_pack_prompt else ""
+        request = DecodeRequest(
+            request_id=self._request_id(session, pack[0].utterance, "pack"),
+            audio=pack_audio([ended.utterance.pcm() for ended in pack], gap=gap), final=True,
+            # The session's context last: whisper keeps a prompt's last tokens when it is too long.
+            language=asr.config.language or None, context=" ".join(filter(None, (previous, asr.config.context))),
+            word_timestamps=True, batch=True)
+        hypothesis = await self._transcribe(session, asr, request)
+        words = hypothesis.words if hypothesis is not None and not hypothesis.no_speech else ()
+        dealt = deal_words(words, lengths, gap=gap, rate=SAMPLE_RATE)
+        if previous and hypothesis is not None and not all(dealt):
+            # Whisper, prompted, may end its text early (more so where the prompt says what the
+            # audio says); as faster-whisper falls back without it, decode once more unprompted.
+            session.log.info("pack at %d: an utterance got no words with the prompt; decoding without",
+                             pack[0].utterance.start)
+            retry = await self._transcribe(session, asr, replace(
+                request, request_id=self._request_id(session, pack[0].utterance, "pack"),
+                context=asr.config.context))
+            retry_words = retry.words if retry is not None and not retry.no_speech else ()
+            retry_dealt = deal_words(retry_words, lengths, gap=gap, rate=SAMPLE_RATE)
+            if sum(map(bool, retry_dealt)) > sum(map(bool, dealt)):  # else the prompted decode stands
+                hypothesis, words, dealt = retry, retry_words, retry_dealt
+        # The next pack's prompt (none after a takeover: the replay starts without it).
+        asr.pack_text = join_words(words[-PROMPT_WORDS:], language=hypothesis.language if hypothesis else "")
+        language = hypothesis.language if hypothesis is not None else ""
+        outputs: list[Record] = []
+        for ended, its_words in zip(pack, dealt):
+            utt = ended.utterance
+            if utt.announce:
+                outputs.append(SpeechStart(start=utt.start))
+            piece = Piece(utt.start, utt.samples, tuple(utt.pauses))
+            for segment in split_at_sentences(piece, its_words, rate=SAMPLE_RATE, ends_sentence=ends_sentence):
+                if not segment.words:
+                    self.metrics.no_speech.inc()
+                    session.log.info("utterance at %d has no words; no final", segment.start)
+                    continue
+                if segment.split:
+                    self.metrics.early_finals.labels(kind="sentence").inc()
+                self.metrics.finals.inc()
+                outputs.append(self._segment_transcript(session, asr, segment, language=language,
+                                                        speech_final=segment.split or ended.speech_final))
+        return outputs, pack[-1].entry_id
+
+    @staticmethod
+    def _segment_transcript(session: AsrSession, asr: AsrSessionState, segment: Segment, *, language: str,
+                            speech_final: bool) -> Transcript:
+        return Transcript(utterance_id=utterance_id(session.session_id, segment.start), start=segment.start,
+                          end=segment.end, text=segment.text_in(language), final=True, speech_final=speech_final,
+                          language=language,
+                          words=session_words(segment.words, segment.start, segment.end) if asr.config.words else (),
+                          confidence=probability(segment.confidence))
+
     def _maybe_partial(self, session: AsrSession, asr: AsrSessionState) -> None:
         utt = asr.utterance
-        if (utt is None or utt.ending or asr.speculation is not None
+        if (utt is None or utt.ending or asr.speculation is not None or session.config.batch
                 or asr.partial is not None and not asr.partial.done()):
             return
         # Short windows until the first words: a first decode of too little speech finds none.
@@ -379,8 +591,9 @@ class AsrStage(Stage[AsrSessionState]):
             task.cancel()
         await asyncio.wait({task})
 
-    async def _speculate(self, session: AsrSession, asr: AsrSessionState, pause: SpeechPause) -> None:
-        """Start the final decode of the utterance up to the pause's end."""
+    async def _speculate(self, session: AsrSession, asr: AsrSessionState, pause: SpeechPause,
+                         entry_id: str) -> None:
+        """Start the final decode of the utterance up to the pause's end (a batch session: and wait for it)."""
         utt = asr.utterance
         if utt is None or utt.vad_start != pause.start or utt.start + utt.samples != pause.end:
             session.log.warning("pause at %d..%d does not match the utterance in progress", pause.start, pause.end)
@@ -393,14 +606,22 @@ class AsrStage(Stage[AsrSessionState]):
         request_id = self._request_id(session, utt, "final")
         speculation = asr.speculation = Speculation(end=pause.end, request_id=request_id, task=asyncio.create_task(
             self._decode(session, asr, utt, final=True, request_id=request_id)))
-        if asr.config.eager_finals or asr.options.sentence_endpoint:
+        if not (asr.config.eager_finals or asr.options.sentence_endpoint):
+            return
+        if session.config.batch:
+            await asyncio.wait({speculation.task})
+            await self._early_final(session, asr, speculation, consumed=entry_id)
+        else:
             # Its outcome is applied by the session's task, in order with the input records.
             speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(("", speculation)))
 
     async def _early_final(self, session: AsrSession, asr: AsrSessionState, speculation: Speculation, *,
-                           eager: bool = True) -> None:
+                           eager: bool = True, consumed: str | None = None) -> None:
         """Send the speculative decode as the final of the speech so far, if the session wants it
-        (``eager`` False: only if its text ends a sentence)."""
+        (``eager`` False: only if its text ends a sentence).
+
+        ``consumed``: the input the final's checkpoint covers (default: the last record applied).
+        """
         if asr.speculation is not speculation or speculation.task.cancelled():
             return  # dropped (speech resumed) or already used by the endpoint
         hypothesis = speculation.task.result()
@@ -420,7 +641,7 @@ class AsrStage(Stage[AsrSessionState]):
         self.metrics.finals.inc()
         await self.runner.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
-            consumed=asr.applied, boundary=True)
+            consumed=consumed or asr.applied, boundary=True)
 
     async def _end_after_early_final(self, session: AsrSession, asr: AsrSessionState, entry_id: str,
                                      end: SpeechEnd) -> None:
@@ -507,10 +728,20 @@ class AsrStage(Stage[AsrSessionState]):
             utt.decoded_samples = len(audio)
         # A prefix continues the previous answer, so it must keep that answer's language.
         language = asr.config.language or (utt.language if prefix else None) or None
-        kind = "final" if final else "partial"
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=asr.config.context, word_timestamps=final and asr.config.words,
-                                first_words=not final and not utt.text)
+                                first_words=not final and not utt.text, batch=session.config.batch)
+        hypothesis = await self._transcribe(session, asr, request)
+        if hypothesis is None:
+            return None
+        utt.decodes += 1
+        utt.token_ids = hypothesis.token_ids
+        utt.language = hypothesis.language
+        return hypothesis
+
+    async def _transcribe(self, session: AsrSession, asr: AsrSessionState,
+                          request: DecodeRequest) -> Hypothesis | None:
+        """The engine's decode of ``request``, counted; None (the client told) if it failed."""
         started = time.perf_counter()
         asr.request_id = request.request_id
         self.metrics.decodes_in_flight.inc()
@@ -523,16 +754,13 @@ class AsrStage(Stage[AsrSessionState]):
             await self.runner.report(session, ErrorCode.ASR_FAILED, f"recognition failed for one utterance: {exc}")
             return None
         finally:
-            if asr.request_id == request_id:
+            if asr.request_id == request.request_id:
                 asr.request_id = ""
             self.metrics.decodes_in_flight.dec()
-        self.metrics.decode_seconds.labels(kind=kind).observe(
+        self.metrics.decode_seconds.labels(kind="final" if request.final else "partial").observe(
             time.perf_counter() - started)
-        self.metrics.decoded_audio.inc(len(audio) / SAMPLE_RATE)
+        self.metrics.decoded_audio.inc(len(request.audio) / SAMPLE_RATE)
         self.metrics.tokens.inc(hypothesis.tokens)
-        utt.decodes += 1
-        utt.token_ids = hypothesis.token_ids
-        utt.language = hypothesis.language
         return hypothesis
 
     @staticmethod

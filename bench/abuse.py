@@ -218,6 +218,7 @@ def main() -> None:
     cases.add_argument("--parks", type=int, default=14, help="resumable calls parked one after another")
     cases.add_argument("--guesses", type=int, default=30, help="follows of guessed call ids")
     cases.add_argument("--big-chunks", type=int, default=2, help="1,000,000-byte chunks of speech")
+    cases.add_argument("--only", metavar="TEXT", help="only the cases whose name contains TEXT")
     cases.add_argument("--dead-frames", type=int, default=200, help="1 MiB frames the killed client sends at most")
     started = time.monotonic()
     passed = asyncio.run(run(parser.parse_args()))

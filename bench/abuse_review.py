@@ -914,6 +914,10 @@ async def run_case(review: Review, case: Case) -> Observed:
         observed = Observed(observed, observed == case.expected)
     traced = [process.name for process in review.processes
               if any("Traceback" in line for line in process.lines[marks[id(process)]:])]
+    for process in review.processes:
+        if process.name in traced:  # the table says where; stderr says what
+            print(f"--- {process.name} during {case.name!r}:", *process.lines[marks[id(process)]:],
+                  sep="\n", file=sys.stderr)
     if traced:
         observed = Observed(f"{observed.text}; a traceback in the log of {', '.join(traced)}", False)
     return observed
@@ -932,12 +936,13 @@ async def run_review(args, server: RedisServer) -> bool:
             if args.markdown:
                 print("|---|---|---|---|---|")
             failed = 0
-            for case in sorted(CASES, key=lambda case: case.last):
+            cases = [case for case in CASES if args.only is None or args.only in case.name]
+            for case in sorted(cases, key=lambda case: case.last):
                 observed = await run_case(stack, case)
                 failed += not observed.ok
                 cells = [str(case.finding), case.name, case.expected, "PASS" if observed.ok else "FAIL", observed.text]
                 print(row(cells, markdown=args.markdown), flush=True)
-            print(f"{len(CASES) - failed} of {len(CASES)} cases passed")
+            print(f"{len(cases) - failed} of {len(cases)} cases passed")
             return not failed
         finally:
             await stack.close()

@@ -181,6 +181,13 @@ def id_le(a: str, b: str) -> bool:
     return (int(ams), int(aseq or 0)) <= (int(bms), int(bseq or 0))
 
 
+# What a Redis call may raise when its connection breaks: redis-py's errors, the socket's, and
+# the AttributeError or TypeError that redis-py's asyncio writer leaks when a connection closes
+# under a write (redis/redis-py#3546, #4287; seen here mid-CLUSTER FAILOVER, which killed a
+# worker's claim loop). Loops that must outlive Redis trouble retry on these.
+CONNECTION_ERRORS = (RedisError, OSError, AttributeError, TypeError)
+
+
 class Backoff:
     """Retry delays for a loop that talks to Redis: doubling from ``first`` up to ``limit``.
 

@@ -80,14 +80,17 @@ local ck = redis.call('HMGET', KEYS[2], 'consumed', 'seq', 'out_seq', 'state')
 return {1, epoch, ck[1] or '', ck[2] or '0', ck[3] or '0', ck[4] or '', redis.call('HGET', KEYS[3], 'config') or ''}
 """
 
-# Renew a lease if we still hold it, and the expiry of the stage's input and checkpoint.
-# KEYS: lease, meta, checkpoint, input. ARGV: token, ttl ms, key ttl ms.
+# Renew a lease if we still hold it, and the expiry of the stage's input and checkpoint; with a
+# read seq, note it in the checkpoint as ``read`` (how far the owner has read its input: the
+# stage before paces a batch session by it, see common/lead.py).
+# KEYS: lease, meta, checkpoint, input. ARGV: token, ttl ms, key ttl ms, read seq or ''.
 # Returns 1 renewed, 0 lost, -1 session gone (checked first: a deleted session reads as gone).
 RENEW = KEY_EXPIRY + """
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 local expiry = key_expiry(KEYS[2], ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], 'read', ARGV[4]) end
 redis.call('PEXPIRE', KEYS[3], expiry)
 redis.call('PEXPIRE', KEYS[4], expiry)
 return 1
@@ -252,12 +255,14 @@ class Fence:
                      input_seq=int(input_seq or 0), output_seq=int(output_seq or 0),
                      state=state.encode() if isinstance(state, str) else state, config=bus.text(config))
 
-    async def renew_all(self, leases: Sequence[tuple[SessionKeys, str]]) -> list:
+    async def renew_all(self, leases: Sequence[tuple[SessionKeys, str, int | None]]) -> list:
         """Renew leases (and the expiry of the stage's input and checkpoint), given as
-        (session keys, token): per lease 1 renewed, 0 lost to another worker, -1
-        session gone, or the exception its script raised. Raises if Redis fails."""
+        (session keys, token, input seq read so far to note, or None): per lease 1 renewed,
+        0 lost to another worker, -1 session gone, or the exception its script raised.
+        Raises if Redis fails."""
         calls = [([sk.lease(self.stage), sk.meta, sk.checkpoint(self.stage), sk.input(self.stage)],
-                  [token, self._ttl_ms, self._key_ttl_ms]) for sk, token in leases]
+                  [token, self._ttl_ms, self._key_ttl_ms, "" if read is None else read])
+                 for sk, token, read in leases]
         replies = []
         for first in range(0, len(calls), PIPELINE_CALLS):
             replies += await self._pipelined([(self._renew, keys, args)

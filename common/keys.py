@@ -93,6 +93,11 @@ def slots(stage: str) -> str:
     return f"{PREFIX}:slots:{{admission}}:{stage}"
 
 
+def batch_slots(stage: str) -> str:
+    """Sorted set: as :func:`slots`, for the batch sessions (recordings) admitted to ``stage``."""
+    return f"{PREFIX}:slots:{{admission}}:batch:{stage}"
+
+
 def load(stage: str) -> str:
     """Hash: worker id -> JSON of its sessions, capacity and queue lag (heartbeat)."""
     return f"{PREFIX}:load:{stage}"
@@ -101,3 +106,14 @@ def load(stage: str) -> str:
 def nonce(digest: str) -> str:
     """String: a signed handshake's nonce was seen (SET NX), kept while the signature could be taken."""
     return f"{PREFIX}:nonce:{digest}"
+
+
+def parked(tenant: str, call_id: str) -> str:
+    """Hash: a resumable call of ``tenant`` parked for its client (``key``: the API key id that may
+    resume it, ``state``: JSON), expiring with the resume grace. Any gateway may take it."""
+    return f"{PREFIX}:parked:{tenant}:{call_id}"
+
+
+def let_go(tenant: str, call_id: str) -> str:
+    """Pub/sub channel: a client resumes this call, so the gateway that still serves it drops its old connection."""
+    return f"{PREFIX}:letgo:{tenant}:{call_id}"

@@ -94,6 +94,12 @@ class GatewayMetrics:
         self.webhook_retries = Counter(
             p + "webhook_retries_total", "Finals webhook deliveries tried again after a failure.", registry=registry
         )
+        # Pre-recorded requests (gateway/http/inflight.py).
+        self.prerecorded_undelivered = Counter(
+            p + "prerecorded_undelivered_total", "Pre-recorded requests still unfinished when the gateway's "
+            "shutdown drain (--drain-timeout) ran out, by kind (response: answered 503; callback: not "
+            "delivered).", ["kind"], registry=registry,
+        )
 
 
 class StageMetrics:

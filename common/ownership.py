@@ -61,25 +61,28 @@ class Ownership:
         runner = self.runner
         stream = keys.control_stream(self.stage)
         backoff = bus.Backoff()
+        recreate_group = False
         while not runner.closed:
             if self.draining or runner.load >= runner.options.capacity:
                 await self._wait_for_room()  # a drop sets it; a session going inactive is seen within a sweep
                 continue
             try:
+                if recreate_group:  # Redis restarted empty: recreate it idempotently
+                    await self.ensure_group()
+                    recreate_group = False
                 reply = await runner.redis.xreadgroup(self.stage, runner.worker_id, {stream: ">"}, count=1,
                                                       block=1000)
                 backoff.reset()
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc):  # Redis restarted empty: recreate idempotently
-                    await self.ensure_group()
+            except bus.CONNECTION_ERRORS as exc:
+                if isinstance(exc, ResponseError) and str(exc).startswith("UNBLOCKED"):
+                    # A failover made the stream's master a replica while this read waited on it
+                    # (CLUSTER FAILOVER, SENTINEL FAILOVER): read again, from the new master.
+                    log.warning("claim loop: %s; reading again", exc)
                     continue
-                if not str(exc).startswith("UNBLOCKED"):
-                    raise
-                # A failover made the stream's master a replica while this read waited on it
-                # (CLUSTER FAILOVER, SENTINEL FAILOVER): read again, from the new master.
-                log.warning("claim loop: %s; reading again", exc)
-                continue
-            except (RedisError, OSError) as exc:
+                # Every other error is retried too, replies included: during a failover a node
+                # answers READONLY, CLUSTERDOWN, TRYAGAIN or MASTERDOWN for a while, and a worker
+                # that died of one would take its sessions' leases down with it.
+                recreate_group = recreate_group or isinstance(exc, ResponseError) and "NOGROUP" in str(exc)
                 runner.metrics.redis_errors.inc()
                 log.warning("claim loop: %s; retrying in %.1fs", exc, backoff.delay)
                 await backoff.wait()
@@ -180,7 +183,8 @@ class Ownership:
         runner = self.runner
         await runner.redis.zadd(keys.workers(self.stage), {runner.worker_id: self.deadline_ms()})
         await runner.redis.hset(keys.load(self.stage), runner.worker_id, json.dumps({
-            "sessions": runner.load, "owned": len(runner.sessions), "capacity": runner.options.capacity,
+            "sessions": runner.load, "batch": runner.batch_load, "owned": len(runner.sessions),
+            "capacity": runner.options.capacity,
             "lag": round(runner.queue_lag, 3), "draining": self.draining}))
 
     # -- leases -----------------------------------------------------------------------
@@ -191,7 +195,9 @@ class Ownership:
             try:
                 await self.register()
                 sessions = list(runner.sessions.values())
-                results = await runner.fence.renew_all([(s.keys, s.token) for s in sessions])
+                # A batch session's read position paces the stage before (common/lead.py).
+                results = await runner.fence.renew_all(
+                    [(s.keys, s.token, s.input_seq if s.config.batch else None) for s in sessions])
                 renewed = {}
                 for session, result in zip(sessions, results):  # empty when idle
                     if isinstance(result, Exception):
@@ -207,7 +213,7 @@ class Ownership:
                     await runner.redis.zadd(keys.owners(self.stage), renewed)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except bus.CONNECTION_ERRORS as exc:
                 runner.metrics.redis_errors.inc()
                 log.warning("heartbeat failed: %s", exc)
             await asyncio.sleep(runner.options.lease_ttl / 3)
@@ -268,7 +274,7 @@ class Ownership:
                     await self.ensure_group()
                 else:
                     log.warning("sweep failed: %s", exc)
-            except (RedisError, OSError) as exc:
+            except bus.CONNECTION_ERRORS as exc:
                 runner.metrics.redis_errors.inc()
                 log.warning("sweep failed: %s", exc)
 

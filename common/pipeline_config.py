@@ -12,7 +12,15 @@ Versions. A config of a version newer than the worker's, or a malformed one,
 raises :class:`~common.errors.ConfigError` (the runner then refuses the
 session with an error to the client, never crashing). One of an older version
 decodes, the fields it lacks taking their defaults; version 0 is the flat,
-unversioned layout that came before.
+unversioned layout that came before, version 2 added ``priority``. A config is
+written with the lowest version that holds what it sets: while a fleet is
+upgraded, a worker of the version before still serves live sessions and
+refuses only what it cannot serve as asked (a batch session).
+
+Priority. A ``live`` session is a call in progress; a ``batch`` session is a
+recording, sent unpaced, that the stages serve only with the capacity live
+sessions leave free: the gateway admits it to a share of the slots, and each
+stage's scheduling takes live input first (docs/batch.md).
 
 Settings that tune a worker's own default (the VAD's endpointing, the ASR's
 streaming recipe) are ``None`` unless the session sets them: the worker's flag
@@ -30,9 +38,10 @@ from .endpointing import EndpointOptions
 from .errors import ConfigError
 from .keys import STAGES
 
-VERSION = 1
+VERSION = 2
 MAX_CONTEXT_CHARS = 4000
 ASR_AUDIO = ("raw", "denoised")
+PRIORITIES = ("live", "batch")
 
 # Seed names of endpointing options that clients may still send.
 _VAD_ALIASES = {"vad_threshold": "threshold"}
@@ -158,8 +167,11 @@ class PipelineConfig:
     vad: VadConfig = field(default_factory=VadConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
     denoise: DenoiseConfig = field(default_factory=DenoiseConfig)
+    priority: str = "live"  # or "batch": served with the capacity live sessions leave free
 
     def __post_init__(self) -> None:
+        if self.priority not in PRIORITIES:
+            raise ConfigError(f"priority must be 'live' or 'batch', not {self.priority!r}")
         stages = self.stages
         if (not isinstance(stages, tuple) or not stages or not all(isinstance(s, str) for s in stages)
                 or list(stages) != [s for s in STAGES if s in stages]):
@@ -169,17 +181,23 @@ class PipelineConfig:
             if not isinstance(value, kind):
                 raise ConfigError(f"{name} is a {type(value).__name__}, expected {kind.__name__}")
 
+    @property
+    def batch(self) -> bool:
+        """A batch session: unpaced, admitted to a share of the slots, served after live sessions."""
+        return self.priority == "batch"
+
     def next_stage(self, stage: str) -> str | None:
         """The stage after ``stage``; None after the last (its outputs go to the client)."""
         following = self.stages[self.stages.index(stage) + 1:] if stage in self.stages else ()
         return following[0] if following else None
 
     def encode(self) -> str:
-        """The JSON form stored in the session's meta."""
-        return json.dumps({
-            "v": VERSION, "stages": list(self.stages), "vad": self.vad.overrides(),
-            "asr": dataclasses.asdict(self.asr), "denoise": dataclasses.asdict(self.denoise),
-        })
+        """The JSON form stored in the session's meta, of the lowest version that holds it."""
+        body = {"v": 1, "stages": list(self.stages), "vad": self.vad.overrides(),
+                "asr": dataclasses.asdict(self.asr), "denoise": dataclasses.asdict(self.denoise)}
+        if self.batch:
+            body.update(v=2, priority=self.priority)
+        return json.dumps(body)
 
     @classmethod
     def decode(cls, text: str | bytes) -> PipelineConfig:
@@ -225,6 +243,8 @@ def _build(body: dict) -> PipelineConfig:
         values["asr"] = _section(AsrConfig, "asr", body["asr"])
     if "denoise" in body:
         values["denoise"] = _section(DenoiseConfig, "denoise", body["denoise"])
+    if "priority" in body:
+        values["priority"] = body["priority"]
     return PipelineConfig(**values)
 
 

@@ -81,12 +81,12 @@ class InputReader:
         self._background: set[asyncio.Task] = set()
         self._read_script = redis.register_script(READ)
 
-    async def read(self, sessions: list[Session]) -> Delivery:
-        """Up to ``read_count`` new entries of each session; raises on Redis errors.
+    async def read(self, sessions: list[Session], *, count: int | None = None) -> Delivery:
+        """Up to ``count`` (default ``read_count``) new entries of each session; raises on Redis errors.
 
         One round trip per :data:`PIPELINE_READS` sessions, not one per session.
         """
-        count = self.read_count
+        count = count or self.read_count
         replies: list = []
         for first in range(0, len(sessions), PIPELINE_READS):
             replies += await self._read(sessions[first:first + PIPELINE_READS], count)

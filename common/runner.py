@@ -19,6 +19,15 @@ new input (:mod:`.reader`) and calls the stage with every session that has
 some, so a stage can batch across sessions (one Silero call per tick);
 :mod:`.commits` numbers, checkpoints and writes what the stage emits
 (:mod:`.fence`).
+
+Batch sessions (recordings, served with what live sessions leave) come after
+live ones in every call of the stage, a read brings at most
+``batch_read_count`` of their records (a round's work for a recording stays
+small next to the live sessions'), and they are read only while the next
+stage keeps up (:mod:`.lead`). They count neither against the capacity
+(admission bounds them to a share of it) nor in the queue lag, the signal that
+refuses new calls and scales workers: a recording waiting for spare capacity
+is not a stage falling behind.
 """
 
 from __future__ import annotations
@@ -39,11 +48,12 @@ from .checkpoint import CheckpointPolicy
 from .commits import Commits
 from .config import option, positive
 from .fence import Fence
+from .lead import BatchLead
 from .metrics import StageMetrics
 from .ownership import Ownership
 from .reader import InputReader
 from .records import Record
-from .stage import Runner, Session, Stage, Write
+from .stage import Input, Runner, Session, Stage, Write
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +72,10 @@ class RunnerOptions:
     sweep_interval: float = field(default=1.0, metadata=option(
         "seconds between fallback sweeps", parse=positive(float)))
     read_count: int = 200  # records per session per read
+    batch_read_count: int = 16  # records per batch session per read: a recording's share of one round
+    batch_lead: int = field(default=500, metadata=option(
+        "records of a batch session (a recording) the next stage may have unread before this stage "
+        "stops reading it", parse=positive(int)))
     # Checkpoints: at most this many seconds apart but at utterance ends and markers
     checkpoint_interval: float = field(default=1.0, metadata=option(
         "seconds between checkpoints of a session (the VAD makes them in silence only)", parse=positive(float)))
@@ -94,6 +108,7 @@ class StageRunner:
                            key_ttl=options.key_ttl)
         self.reader = InputReader(redis, stage=options.stage, read_count=options.read_count, metrics=metrics,
                                   report=self.report)
+        self.lead = BatchLead(redis, max_records=options.batch_lead)
         self.ownership = Ownership(self)
         self.commits = Commits(self, policy=CheckpointPolicy(options.checkpoint_interval))
         self.stage = build_stage(self)
@@ -105,8 +120,14 @@ class StageRunner:
 
     @property
     def load(self) -> int:
-        """Owned sessions that count against the capacity (:meth:`Stage.active`)."""
-        return sum(1 for session in self.sessions.values() if self.stage.active(session))
+        """Owned live sessions that count against the capacity (:meth:`Stage.active`)."""
+        return sum(1 for session in self.sessions.values()
+                   if not session.config.batch and self.stage.active(session))
+
+    @property
+    def batch_load(self) -> int:
+        """Owned batch sessions (on top of the capacity: admission bounds them)."""
+        return sum(1 for session in self.sessions.values() if session.config.batch)
 
     # -- life cycle -----------------------------------------------------------
 
@@ -170,7 +191,7 @@ class StageRunner:
         self.sessions.pop(session.session_id, None)
         self._dirty.discard(session.session_id)
         self.metrics.sessions_active.set(len(self.sessions))
-        if not self.sessions:
+        if all(other.config.batch for other in self.sessions.values()):  # no live input left to lag
             self.queue_lag = 0.0
             self.metrics.queue_lag.set(0)
         await self.doorbell.unsubscribe(session.keys.bell(self.options.stage))
@@ -224,9 +245,9 @@ class StageRunner:
             if not ready:
                 continue
             try:
-                delivery = await self.reader.read(ready)
+                batch, more = await self._read(ready)
                 backoff.reset()
-            except (RedisError, OSError) as exc:
+            except bus.CONNECTION_ERRORS as exc:
                 self.metrics.redis_errors.inc()
                 log.warning("read failed: %s; retrying in %.1fs", exc, backoff.delay)
                 for session in ready:
@@ -234,11 +255,8 @@ class StageRunner:
                 await backoff.wait()
                 self._wake.set()
                 continue
-            for session in delivery.more:
+            for session in more:
                 self.mark_dirty(session.session_id)
-            self.queue_lag = delivery.lag
-            self.metrics.queue_lag.set(self.queue_lag)
-            batch = delivery.batch
             if not batch:
                 continue
             started = time.perf_counter()
@@ -256,3 +274,19 @@ class StageRunner:
                     await self.drop(session, "stage error")
             self.metrics.processing.observe(time.perf_counter() - started)
             self.metrics.batch_size.observe(len(batch))
+
+    async def _read(self, ready: list[Session]) -> tuple[list[tuple[Session, Input]], list[Session]]:
+        """New input of the ``ready`` sessions, live ones first, and the sessions with more
+        waiting; the queue lag is the live sessions'. Raises on Redis errors."""
+        live = [s for s in ready if not s.config.batch]
+        delivery = await self.reader.read(live)
+        if live:
+            self.queue_lag = delivery.lag
+            self.metrics.queue_lag.set(self.queue_lag)
+        recordings = [s for s in ready if s.config.batch]
+        if recordings:
+            recordings = await self.lead.ready(recordings)
+        if not recordings:
+            return delivery.batch, delivery.more
+        later = await self.reader.read(recordings, count=self.options.batch_read_count)
+        return delivery.batch + later.batch, delivery.more + later.more

@@ -158,7 +158,12 @@ class DenoiseStage(Stage[DenoiseSessionState]):
         return session.state.snapshot()
 
     async def process(self, batch: list[tuple[DenoiseSession, Input]]) -> None:
-        await bus.gather_bounded(self._session(session, records) for session, records in batch)
+        # Live sessions first: a recording's audio (batch priority) goes to the denoisers, which it
+        # shares with live calls, only once every live session's audio of the round is out.
+        live = [item for item in batch if not item[0].config.batch]
+        recordings = [item for item in batch if item[0].config.batch]
+        for part in (live, recordings):
+            await bus.gather_bounded(self._session(session, records) for session, records in part)
 
     async def close(self, session: DenoiseSession, reason: str) -> None:
         if not session.state.warm:

@@ -19,6 +19,7 @@ from .core.connection import ConnectionOptions
 from .core.hub import HubOptions
 from .core.pacing import PacingOptions
 from .doors import ROUTES
+from .http.prerecorded import PrerecordedOptions
 from .http.status import StatusOptions
 from .outputs.follow import FollowOptions
 from .outputs.transcript_log import TranscriptOptions
@@ -33,7 +34,8 @@ log = logging.getLogger("gateway")
 GC_THRESHOLD = 50_000  # allocations between young-generation collections (Python's default: 700)
 
 # The classes whose fields are the gateway's flags, in --help's order; the doors' own follow.
-OPTIONS = (ListenOptions, PacingOptions, ConnectionOptions, HubOptions, KeyOptions, AccessOptions, TlsOptions)
+OPTIONS = (ListenOptions, PacingOptions, ConnectionOptions, HubOptions, KeyOptions, AccessOptions, TlsOptions,
+           PrerecordedOptions)
 OUTPUT_OPTIONS = (TranscriptOptions, FollowOptions, StatusOptions, WebhookOptions, TcpOptions)
 
 
@@ -65,15 +67,14 @@ async def serve(args) -> None:
     listen = from_args(ListenOptions, args, tls=from_args(TlsOptions, args).context(host=args.host))
     access = access_options(args)
     connection = from_args(ConnectionOptions, args, pacing=from_args(PacingOptions, args))
-    # --finals-webhook and --tcp-port are off when empty or 0.
-    webhook = from_args(WebhookOptions, args) if args.finals_webhook else None
+    # --tcp-port is off when 0.
     tcp = from_args(TcpOptions, args, host=listen.host) if args.tcp_port else None
     redis = bus.connect(redis_url(args), client_name="streamscribe-gateway")
     gateway = Gateway(
         redis, registry=CollectorRegistry(), access=access, listen=listen, connection=connection,
         hub=from_args(HubOptions, args), doors=[from_args(options, args) for options in door_options()],
-        transcripts=from_args(TranscriptOptions, args, webhook=webhook), follow=from_args(FollowOptions, args),
-        status=from_args(StatusOptions, args),
+        transcripts=from_args(TranscriptOptions, args, webhook=from_args(WebhookOptions, args)), follow=from_args(FollowOptions, args),
+        status=from_args(StatusOptions, args), recordings=from_args(PrerecordedOptions, args),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -104,8 +105,9 @@ async def serve(args) -> None:
         gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
         await stop.wait()
     finally:
-        if listener is not None:
-            await listener.close(drain_timeout=listen.drain_timeout)
+        # Both doors drain at once: the same --drain-timeout bounds the whole shutdown.
+        await asyncio.gather(gateway.drain(), *([listener.close(drain_timeout=listen.drain_timeout)]
+                                                if listener is not None else []))
         await gateway.close()
         await redis.aclose()
 

@@ -13,19 +13,22 @@ a tenant their key may follow (:mod:`gateway.outputs.follow`).
 ``/ws/status`` is no door: it takes a status slot of its key and streams
 :mod:`gateway.http.status`, the key's tenant's part unless the key is an admin's. Every
 call, follower and status socket belongs to the tenant of its key (:mod:`gateway.core.tenant`).
-Other GET requests get the browser demo, health (``/healthz``, ``/health``, ``/health/extended``,
-the last for admin keys only when keys are configured), readiness and metrics
-(:mod:`gateway.http.routes`).
+``POST /v1/listen`` is Deepgram's pre-recorded API, after the same checks
+(:mod:`gateway.http.prerecorded`). Other GET requests get the browser demo, health
+(``/healthz``, ``/health``, ``/health/extended``, the last for admin keys only when keys are
+configured), readiness and metrics (:mod:`gateway.http.routes`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import http
 import json
 import logging
 import math
 import ssl
+import uuid
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -49,10 +52,10 @@ from .core.resume import Parking
 from .core.tenant import Tenants
 from .doors import ROUTES, door_for
 from .doors.base import BadTarget, Door, Handshake, HandshakeRefused
-from .http import routes
+from .http import prerecorded, routes
 from .http.status import ADMIN_PATHS, GatewayStatus, StatusOptions
 from .http.status import WEBSOCKET_PATH as STATUS_PATH
-from .http.wire import GatewayConnection
+from .http.wire import OPEN_TIMEOUT, GatewayConnection
 from .outputs import follow
 from .outputs.follow import FollowOptions, Followers
 from .outputs.transcript_log import TranscriptLog, TranscriptOptions
@@ -66,6 +69,7 @@ from .security.replay import Nonce, Nonces
 log = logging.getLogger(__name__)
 
 FOLLOW = "follow"  # the protocol label of follower connections
+FINISH_MARGIN = 2.0  # seconds of the drain left for a finished call's goodbye after its results
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +83,8 @@ class ListenOptions:
     permessage_deflate: bool = field(default=False, metadata=option(
         "offer WebSocket compression (off by default; pacing still bounds the audio rate)"))
     drain_timeout: float = field(default=10.0, metadata=option(
-        "seconds connection handlers get to finish at shutdown before they are cancelled", parse=positive(float)))
+        "seconds connection handlers, pre-recorded requests and their callbacks get to finish at shutdown "
+        "before they are cancelled", parse=positive(float)))
     # Keepalive pings; a missing pong ends the connection (a call's connection counts only the
     # time it reads the client: its pong may wait behind audio that pacing holds back, see Connection).
     ping_interval: float = field(default=20.0, metadata=option(
@@ -134,7 +139,8 @@ class Gateway:
                  connection: ConnectionOptions = ConnectionOptions(), hub: HubOptions = HubOptions(),
                  access: AccessOptions = AccessOptions(), doors: Iterable[object] = (),
                  transcripts: TranscriptOptions = TranscriptOptions(), follow: FollowOptions = FollowOptions(),
-                 status: StatusOptions = StatusOptions()) -> None:
+                 status: StatusOptions = StatusOptions(),
+                 recordings: prerecorded.PrerecordedOptions = prerecorded.PrerecordedOptions()) -> None:
         """``doors``: the options of the doors that have some (``TwilioOptions``...); a door's missing ones
         are its defaults."""
         self.registry = registry
@@ -144,9 +150,12 @@ class Gateway:
         self.door_options = {type(options): options for options in doors}
         self.hub = SessionHub(redis, options=hub, metrics=self.metrics)
         self.transcripts = TranscriptLog(redis, options=transcripts, ttl=hub.session_ttl,
-                                         gateway_id=self.hub.gateway_id, metrics=self.metrics)
+                                         gateway_id=self.hub.gateway_id, metrics=self.metrics,
+                                         tenant_webhook=access.api_keys.webhook_of)
         self.followers = Followers(redis, options=follow, metrics=self.metrics)
         self.nonces = Nonces(redis)
+        self.prerecorded = prerecorded.Prerecorded(self.hub, transcripts=self.transcripts, options=recordings,
+                                                   undelivered=self.metrics.prerecorded_undelivered)
         self.port = listen.port
         self._server = None
         self.access = access
@@ -160,9 +169,11 @@ class Gateway:
             weakref.WeakKeyDictionary()
         self.status = GatewayStatus(self.hub, self.metrics, options=status)
         self.pages = routes.Pages(registry=registry, readiness=self.hub.readiness, status=self.status)
-        self.parking = Parking(grace=connection.resume_grace)
+        self.parking = Parking(self.hub, grace=connection.resume_grace, limits=self.key_limits,
+                               transcripts=self.transcripts)
         # /ws/status sockets whose handshake passed, with their keys.
         self._watchers: weakref.WeakKeyDictionary[ServerConnection, ApiKey] = weakref.WeakKeyDictionary()
+        self._drained: asyncio.Future | None = None
         self._closed = False
         self._handlers: set[asyncio.Task] = set()
         for door in ROUTES.values():  # export every door's series from the start
@@ -181,6 +192,7 @@ class Gateway:
         self._server = await serve(
             self._handle, self.listen.host, self.listen.port, process_request=self._http,
             process_response=self._add_headers, create_connection=GatewayConnection,
+            open_timeout=None, ssl_handshake_timeout=OPEN_TIMEOUT if self.listen.tls else None,  # GatewayConnection's
             max_size=self.listen.max_frame_bytes,
             compression="deflate" if self.listen.permessage_deflate else None,
             ping_interval=self.listen.ping_interval, ping_timeout=self.listen.ping_timeout, ssl=self.listen.tls,
@@ -191,23 +203,54 @@ class Gateway:
         log.info("gateway %s listening on %s:%d (%s)", self.hub.gateway_id, self.listen.host, self.port,
                  "TLS" if self.listen.tls else "no TLS")
 
-    async def close(self) -> None:
-        """Stop accepting, close open connections, stop the hub; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+    async def drain(self) -> None:
+        """Stop accepting and end open connections and requests; idempotent.
+
+        Calls do not wait out the drain: a resumable call is parked in Redis and its
+        client told to reconnect now (close 1012), to another gateway or to this one's
+        successor; any other call delivers the results of the audio it took, then
+        closes (1001) saying so (:meth:`Connection.stop`). Followers and status
+        sockets close with 1001. Handlers still running after ``drain_timeout`` are cancelled.
+        Pre-recorded requests in flight, callbacks included, get the same ``drain_timeout``
+        to finish, from now (:meth:`Prerecorded.drain`); new ones are answered 503.
+        """
+        if self._drained is None:
+            self._drained = asyncio.ensure_future(self._drain())
+        await asyncio.shield(self._drained)  # a second caller waits for the same drain
+
+    async def _drain(self) -> None:
+        recordings = asyncio.ensure_future(self.prerecorded.drain(timeout=self.listen.drain_timeout))
         if self._server is not None:
-            self._server.close()
+            self._server.close(close_connections=False)  # stops listening now
+            finish = max(1.0, self.listen.drain_timeout - FINISH_MARGIN)
+            calls = set()
+            for websocket, accepted in list(self._accepted.items()):
+                if accepted.connection is not None:
+                    calls.add(websocket)
+                    accepted.connection.stop(timeout=finish)
+            others = [websocket.close(CloseCode.GOING_AWAY, "the server is restarting; reconnect")
+                      for websocket in self._server.connections if websocket not in calls]
+            await asyncio.gather(*others, return_exceptions=True)
             waiter = asyncio.ensure_future(self._server.wait_closed())
             done, _ = await asyncio.wait({waiter}, timeout=self.listen.drain_timeout)
             if not done:
-                log.warning("%d connection handler(s) still running after %.0f s; cancelling them",
-                            len(self._handlers), self.listen.drain_timeout)
+                await recordings  # ends by now: its requests answer (503 if cut) rather than being cancelled
+                if self._handlers:
+                    log.warning("%d connection handler(s) still running after %.0f s; cancelling them",
+                                len(self._handlers), self.listen.drain_timeout)
                 for task in self._handlers:
                     task.cancel()
                 await asyncio.wait({waiter}, timeout=self.listen.drain_timeout)
                 waiter.cancel()
-        await self.parking.close()  # parked calls give their key's slots back
+        await recordings
+
+    async def close(self) -> None:
+        """:meth:`drain`, then stop the hub and let go of Redis; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.drain()
+        await self.parking.close()  # parked calls stay in Redis, for any gateway to resume
         await self.key_limits.close()
         await self.followers.close()
         await self.transcripts.close()
@@ -223,6 +266,8 @@ class Gateway:
                             f"the request repeats the header {exc}, which must come once")
 
     async def _route(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.method == "POST" and request.path.partition("?")[0] == prerecorded.ROUTE:
+            return await self._prerecorded(connection, request)
         if refused := routes.method_refusal(request):
             return refused
         try:
@@ -271,6 +316,30 @@ class Gateway:
         if request.method == "HEAD":
             response = replace(response, body=b"")  # Content-Length stays the GET's
         return response
+
+    async def _prerecorded(self, connection: ServerConnection, request: Request) -> Response:
+        """Deepgram's pre-recorded API: the live door's checks, a session slot of the key, then the request.
+
+        Its handler is not one of :attr:`_handlers`: the shutdown's drain of :attr:`prerecorded`
+        bounds it, answering 503 to one it cuts.
+        """
+        if self.prerecorded.closing:  # on a connection opened before the shutdown closed the port
+            return prerecorded.restarting(str(uuid.uuid4()))
+        try:
+            handshake = Handshake.from_target(request.path, request.headers)
+            key = self._check_access(connection, handshake)
+            self._check_door(key, ROUTES[prerecorded.ROUTE])
+            slot = await self._take(SESSION, key)
+        except BadTarget as exc:
+            return routes.refusal(http.HTTPStatus.BAD_REQUEST, "bad_request", str(exc))
+        except _Refused as refused:
+            return refused.response
+        except NoSlot as refused:
+            return routes.refusal(http.HTTPStatus.TOO_MANY_REQUESTS, str(refused.code), str(refused),
+                                  [("Retry-After", "1")])
+        return await self.prerecorded.serve(connection, request, _without_token(handshake),
+                                            tenant=self.tenants[key.tenant],
+                                            give_back=functools.partial(self._give_back, slot))
 
     def _check_access(self, connection: ServerConnection, handshake: Handshake) -> ApiKey:
         """The key of an allowed handshake (:data:`OPEN` when keys are off); raise :class:`_Refused` if not."""

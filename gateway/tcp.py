@@ -11,6 +11,13 @@ Access: raw PCM leaves no room for a credential, so API keys cannot apply.
 Only peers in ``allowed_networks`` (default: loopback only) are served; others
 are closed at once and counted as refused (reason ``forbidden_address``).
 Serve it on a private network, or list the networks of trusted senders.
+
+Dead peers: the protocol has no ping, so the socket's own means find them. TCP
+keepalive probes an idle socket (a client that vanished without a reset: a
+dead host, a cut cable) and ``TCP_USER_TIMEOUT`` fails a socket whose sent data
+stays unacknowledged; a write that waits longer than ``write_timeout`` for a
+client that stopped reading drops it, and a close never waits longer than
+``close_timeout``. Either way the call ends and gives its slots back.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
@@ -62,6 +70,22 @@ class TcpOptions:
         parse=parse_networks, show=lambda networks: ",".join(map(str, networks))))
     read_bytes: int = 3200  # bytes per read: 100 ms of PCM16 at 16 kHz
     language: str | None = None  # None: auto-detect
+    # A client is gone when a write waits this long for it to read (or, in the kernel, for
+    # an acknowledgement), or keepalive probes of an idle socket go unanswered for about as long.
+    write_timeout: float = 20.0  # as the WebSocket doors' --ping-timeout
+    close_timeout: float = 5.0  # seconds a close waits for the socket before it is aborted
+
+
+def keep_alive(sock: socket.socket | None, *, timeout: float) -> None:
+    """Make the kernel find a vanished peer within about ``timeout`` seconds (where it has the options)."""
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    interval = max(1, int(timeout) // 4)
+    for name, value in (("TCP_KEEPIDLE", interval), ("TCP_KEEPINTVL", interval), ("TCP_KEEPCNT", 3),
+                        ("TCP_USER_TIMEOUT", int(timeout * 1000))):
+        if hasattr(socket, name):  # Linux has all four; others some
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
 class TcpStream:
@@ -71,10 +95,13 @@ class TcpStream:
     a closed socket is :class:`ConnectionClosed`, as on a WebSocket.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, read_bytes: int) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, read_bytes: int,
+                 write_timeout: float = 20.0, close_timeout: float = 5.0) -> None:
         self.reader = reader
         self.writer = writer
         self.read_bytes = read_bytes
+        self.write_timeout = write_timeout
+        self.close_timeout = close_timeout
         self.remote_address = writer.get_extra_info("peername")
         self._eof_sent = False
 
@@ -104,16 +131,22 @@ class TcpStream:
             raise ConnectionClosed(None, None)
         self.writer.write(message.encode() if isinstance(message, str) else message)
         try:
-            await self.writer.drain()
+            await asyncio.wait_for(self.writer.drain(), self.write_timeout)
+        except TimeoutError:
+            log.info("TCP client %s read nothing for %.0f s; dropped", self.remote_address, self.write_timeout)
+            self.writer.transport.abort()
+            raise ConnectionClosed(None, None) from None
         except (ConnectionError, OSError):
             raise ConnectionClosed(None, None) from None
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the socket (a TCP stream has no close code); idempotent."""
+        """Close the socket (a TCP stream has no close code), aborting it after ``close_timeout``; idempotent."""
         if not self.writer.is_closing():
             self.writer.close()
         try:
-            await self.writer.wait_closed()
+            await asyncio.wait_for(self.writer.wait_closed(), self.close_timeout)
+        except TimeoutError:
+            self.writer.transport.abort()  # unsent data to a peer that does not read: drop it
         except (ConnectionError, OSError):
             pass
 
@@ -160,7 +193,10 @@ class TcpListener:
         return any(address in network for network in self.options.allowed_networks)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        stream = TcpStream(reader, writer, read_bytes=self.options.read_bytes)
+        options = self.options
+        stream = TcpStream(reader, writer, read_bytes=options.read_bytes, write_timeout=options.write_timeout,
+                           close_timeout=options.close_timeout)
+        keep_alive(writer.get_extra_info("socket"), timeout=options.write_timeout)
         metrics = self.hub.metrics
         if not self.allowed(stream.remote_address):
             log.warning("TCP connection from %s refused: not in the allowed networks", stream.remote_address)

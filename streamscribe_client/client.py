@@ -31,6 +31,7 @@ from common.config import version
 from common.records import SAMPLE_RATE
 
 DEFAULT_URL = "ws://localhost:8000/ws/asr"
+SERVICE_RESTART = 1012  # close code of a gateway that goes away: a resumable session reconnects at once
 
 
 def read_audio(path: str) -> tuple[np.ndarray, int]:
@@ -93,6 +94,10 @@ async def stream(url: str, frames: AsyncIterator[bytes], *, sample_rate: int, co
 async def _stream(url, frames, *, sample_rate, config, on_message, timeout, messages, api_key, tls) -> None:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     options = {"ssl": tls} if tls is not None and url.startswith("wss:") else {}
+    if (config or {}).get("priority") == "batch":
+        # The server holds a recording's audio back at the socket while its pipeline is busy
+        # (minutes, if live calls take every core), and a pong waits behind that audio.
+        options["ping_timeout"] = None
     async with connect(url, max_size=1 << 22, open_timeout=timeout, additional_headers=headers,
                        **options) as websocket:
         await websocket.send(json.dumps({"type": "config", "sample_rate": sample_rate, "encoding": "float32",
@@ -138,6 +143,10 @@ class StreamscribeClient:
         client = StreamscribeClient(url, sample_rate=SAMPLE_RATE, encoding="pcm16")
         messages = await client.run(frames)  # every message but acks, as stream() returns
 
+    A gateway that shuts down parks the session and closes with 1012 (service
+    restart): the client reconnects at once (through a balancer, to another gateway)
+    and resumes, as after a drop; ``restarts`` counts those.
+
     ``reconnects`` counts the resumes; a drop after the client's close, a session
     the server no longer has, or more than ``max_attempts`` failed reconnects in a
     row raise :class:`StreamClosed`.
@@ -162,6 +171,9 @@ class StreamscribeClient:
         self.last_seq = -1
         self.messages: list[dict] = []
         self.reconnects = 0
+        self.restarts = 0  # of those, asked for by a gateway going away (close 1012)
+        self.gaps: list[float] = []  # seconds from each lost connection to its resume's confirmation
+        self._lost_at = 0.0  # when the connection was lost (0: it was not, or the resume confirmed)
         self._ring: collections.deque[tuple[int, bytes]] = collections.deque()  # (first sample, frame)
         self._sent = 0  # samples handed to the ring
         self._acked = 0
@@ -205,12 +217,23 @@ class StreamscribeClient:
                     await self._session(websocket, frames)
                 return self.messages
             except ConnectionClosed as exc:
+                self._lost_at = self._lost_at or time.monotonic()
+                if exc.rcvd is not None and exc.rcvd.code == SERVICE_RESTART and self.session_id is not None:
+                    self.restarts += 1  # the gateway parked the session and goes away: resume it now
+                    failures = 0
+                    continue
                 if exc.rcvd is not None:  # the server ended the session itself
                     if exc.rcvd.code == 1000:
                         return self.messages
                     raise StreamClosed(exc.rcvd.code, exc.rcvd.reason, self.messages) from None
                 reason = "connection dropped"
+            except InvalidStatus as exc:  # a balancer with no gateway to offer right now
+                if self.session_id is None or exc.response.status_code not in (502, 503, 504):
+                    raise
+                self._lost_at = self._lost_at or time.monotonic()
+                reason = f"cannot connect: HTTP {exc.response.status_code}"
             except (OSError, TimeoutError) as exc:
+                self._lost_at = self._lost_at or time.monotonic()
                 reason = f"cannot connect: {exc}"
             failures += 1
             if failures > self.max_attempts:
@@ -279,10 +302,14 @@ class StreamscribeClient:
             if kind == "audio_ack":
                 self._acknowledge(message["offset"])
                 continue
+            if kind == "reconnect":
+                continue  # the close 1012 that follows makes the client resume
             if kind == "session_created":
                 self.session_id = message["session_id"]
             elif kind == "session_resumed":
                 self.reconnects += 1
+                self.gaps.append(time.monotonic() - self._lost_at)
+                self._lost_at = 0.0
                 self._resume_offset = message["offset"]
                 self._acknowledge(message["offset"])
                 self._resumed.set()

@@ -6,14 +6,22 @@ Python per frame:
 
 1. framing: each session's audio records become blocks of whole frames
    (``[n, 512]`` views), with the markers (flush, end) between them;
-2. scoring: round *k* scores the *k*-th new frame of every session in one
+2. scoring: round *k* scores the *k*-th new frame of every live session in one
    batched Silero call, so a worker with 300 live calls makes one call per
-   32 ms of audio, not 300. The rounds of a batch run as one job on the model
-   thread; the model's recurrent state does not depend on the segmenter, so all
-   of a session's frames are scored before any is segmented;
+   32 ms of audio, not 300. A recording brings many frames of one session per
+   round (~50): its frames go to Silero's sequence model in one call
+   (:meth:`~.model.SileroVad.score_sequence`, same probabilities, a third of the
+   CPU of ~50 calls of batch 1). The scoring of a batch runs as one job on the
+   model thread; the model's recurrent state does not depend on the segmenter,
+   so all of a session's frames are scored before any is segmented;
 3. segmenting: each session's :class:`~.segmenter.Segmenter` takes its frames
    with their scores in order (markers applied between them) and its speech
    events become records.
+
+Live sessions go first: their frames are scored and their records committed
+before any batch session's (a recording) is scored, so a recording's frames,
+many more per round than a live call's, never hold a live call's records
+back; the runner bounds what a round brings of a recording.
 """
 
 from __future__ import annotations
@@ -155,6 +163,9 @@ VadSession = Session[VadSessionState]
 # Rounds whose audio is converted to floats at once: bounds the float copy of a
 # backlog (a session far behind brings up to read_count records) to this many frames.
 _ROUNDS_PER_CHUNK = 8
+# Frames of one session per sequence-model call: bounds its float copy (~0.6 MB);
+# beyond ~8 frames a longer call costs no less per frame.
+_SEQUENCE_FRAMES = 256
 
 
 @dataclass(eq=False, slots=True)
@@ -207,12 +218,19 @@ class VadStage(Stage[VadSessionState]):
 
     async def process(self, batch: list[tuple[VadSession, Input]]) -> None:
         started = time.monotonic()
-        await self._process(batch)
+        live = [item for item in batch if not item[0].config.batch]
+        recordings = [item for item in batch if item[0].config.batch]
+        # Live sessions' records are written before a recording is scored.
+        if live:
+            await self._process(live, self._score)
+        if recordings:
+            await self._process(recordings, self._score_sequences if self.model.has_sequence else self._score)
         rest = started + self.min_round_interval - time.monotonic()
         if rest > 0:
             await asyncio.sleep(rest)  # pacing: lets the next batch build up
 
-    async def _process(self, batch: list[tuple[VadSession, Input]]) -> None:
+    async def _process(self, batch: list[tuple[VadSession, Input]], score) -> None:
+        """Score (``score``: :meth:`_score` or :meth:`_score_sequences`), segment and commit ``batch``."""
         plans = [self._plan(session, records) for session, records in batch]
         scored = [plan for plan in plans if plan.count]
         if scored:
@@ -220,7 +238,7 @@ class VadStage(Stage[VadSessionState]):
             contexts = np.stack([stream.context for stream in streams])
             states = np.stack([stream.rnn for stream in streams], axis=1)
             probs, contexts, states = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._score, [plan.frames for plan in scored], contexts, states)
+                self._executor, score, [plan.frames for plan in scored], contexts, states)
             for i, (plan, stream) in enumerate(zip(scored, streams)):
                 # Rows of the batch's arrays: never written again; the next batch stacks them.
                 stream.context, stream.rnn = contexts[i], states[:, i]
@@ -311,6 +329,36 @@ class VadStage(Stage[VadSessionState]):
         rows = probs.tolist()
         return ([rows[back[i]][:len(frames[i])] for i in range(len(frames))],
                 context[back], state[:, back])
+
+    def _score_sequences(self, frames: list[np.ndarray], contexts: np.ndarray,
+                         states: np.ndarray) -> tuple[list[list[float]], np.ndarray, np.ndarray]:
+        """:meth:`_score` with each session's frames in one call of the sequence model (on the model thread).
+
+        For recordings: a round brings many frames of each, and one call per
+        session costs a third of one per frame. Same arguments and result as
+        :meth:`_score`, and the same probabilities and state.
+        """
+        probs = []
+        for i, session_frames in enumerate(frames):
+            context, state = contexts[i], states[:, i]
+            scored = []
+            for first in range(0, len(session_frames), _SEQUENCE_FRAMES):
+                part = session_frames[first:first + _SEQUENCE_FRAMES]
+                rows = np.empty((len(part), CONTEXT + FRAME), np.float32)
+                audio = rows[:, CONTEXT:]
+                audio[:] = part
+                audio *= 1 / 32768  # as in _score: exact
+                rows[0, :CONTEXT] = context
+                rows[1:, :CONTEXT] = audio[:-1, -CONTEXT:]
+                started = time.perf_counter()
+                p, state = self.model.score_sequence(rows, state)
+                self.metrics.model_seconds.observe(time.perf_counter() - started)
+                self.metrics.model_batch.observe(len(part))
+                scored.append(p)
+                context = audio[-1, -CONTEXT:]
+            probs.append((scored[0] if len(scored) == 1 else np.concatenate(scored)).tolist())
+            contexts[i], states[:, i] = context, state
+        return probs, contexts, states
 
     def _records(self, events: list[Event]) -> list[Record]:
         """The records of speech ``events``."""

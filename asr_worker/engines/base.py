@@ -27,7 +27,8 @@ class DecodeRequest:
     time words ignore it (they never invent timings). ``first_words`` marks a
     partial of an utterance that has no words yet: engines that queue decodes
     serve it before other partials (the first partial is what tells a speaker
-    they are heard).
+    they are heard). ``batch`` marks a decode of a batch session (a recording):
+    engines that queue decodes serve it after live sessions' decodes.
     """
 
     request_id: str
@@ -38,6 +39,7 @@ class DecodeRequest:
     context: str = ""
     word_timestamps: bool = False
     first_words: bool = False
+    batch: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,9 @@ class Engine(abc.ABC):
     """A loaded recognition model shared by many sessions."""
 
     name: str = ""
+    # Whether word timings come with a decode that asks for them: a recording's utterances are
+    # then decoded in packs, their words dealt back to each (asr_worker/packing.py).
+    times_words: bool = False
 
     @abc.abstractmethod
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:

@@ -4,7 +4,10 @@ One ``AsyncLLM`` per worker process serves every session. Each decode is its
 own vLLM request, so decodes of different sessions are batched by vLLM's
 continuous batching; there is no lock around the engine and no per-session
 engine. The ASR worker keeps at most one decode in flight per session and
-calls :meth:`abort` when a session ends or is taken over.
+calls :meth:`abort` when a session ends or is taken over. Recordings' decodes
+(batch sessions) go in at a lower vLLM priority than live ones: with the
+default ``scheduling_policy`` ``priority`` vLLM schedules waiting live requests
+first and, when its KV cache runs short, pre-empts a recording's request first.
 
 A request is ``{"prompt": <chat template text>, "multi_modal_data": {"audio":
 (samples, 16000)}}`` with greedy ``SamplingParams``: ``max_new_tokens_partial``
@@ -52,12 +55,18 @@ __all__ = ["Qwen3VllmEngine", "load", "load_tokenizer"]
 
 logger = logging.getLogger(__name__)
 
+# vLLM's priority of a recording's decodes (live decodes have 0; lower runs first).
+BATCH_PRIORITY = 1
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Qwen3VllmOptions(Qwen3Options):
     gpu_memory_utilization: float = field(default=0.8, metadata=option("vLLM GPU memory share"))
     max_model_len: int = field(default=4096, metadata=option("vLLM max model length", parse=positive(int)))
     tensor_parallel_size: int = field(default=1, metadata=option("vLLM tensor parallel size", parse=positive(int)))
+    scheduling_policy: str = field(default="priority", metadata=option(
+        "vLLM scheduling: 'priority' schedules live decodes before recordings' (batch sessions') and, "
+        "short of KV cache, pre-empts recordings' first; 'fcfs' in arrival order", choices=("priority", "fcfs")))
 
 
 OPTIONS = Qwen3VllmOptions
@@ -95,6 +104,7 @@ class Qwen3VllmEngine(Qwen3Engine):
             max_num_seqs=o.max_num_seqs,
             tensor_parallel_size=o.tensor_parallel_size,
             limit_mm_per_prompt={"audio": 1},
+            scheduling_policy=o.scheduling_policy,
         )
 
     async def start(self) -> None:
@@ -148,7 +158,7 @@ class Qwen3VllmEngine(Qwen3Engine):
         params = self._params_final if request.final else self._params_partial
 
         request_id = request.request_id
-        task = asyncio.ensure_future(self._generate(inputs, params, request_id))
+        task = asyncio.ensure_future(self._generate(inputs, params, request_id, priority=self._priority(request)))
         self._inflight[request_id] = task
         try:
             generated = await task
@@ -163,10 +173,16 @@ class Qwen3VllmEngine(Qwen3Engine):
             raise asyncio.CancelledError(f"decode {request_id} aborted")
         return self.hypothesis(generated.text, resolved, confidence=answer_confidence(generated, marker=self._marker))
 
-    async def _generate(self, inputs: dict, params: Any, request_id: str) -> Generated:
+    def _priority(self, request: DecodeRequest) -> int:
+        """vLLM's priority of a decode: lower runs first; recordings after every live decode.
+
+        vLLM refuses any priority but 0 unless its scheduling policy is ``priority``."""
+        return BATCH_PRIORITY if request.batch and self._options.scheduling_policy == "priority" else 0
+
+    async def _generate(self, inputs: dict, params: Any, request_id: str, *, priority: int = 0) -> Generated:
         final = None
         try:
-            async for output in self._llm.generate(inputs, params, request_id):
+            async for output in self._llm.generate(inputs, params, request_id, priority=priority):
                 final = output
         except asyncio.CancelledError:
             raise

@@ -1,4 +1,4 @@
-"""Decode threads for CPU engines: finals before partials, stale partials dropped, batches.
+"""Decode threads for CPU engines: finals before partials, recordings apart, stale partials dropped, batches.
 
 With a plain FIFO executor a final that arrives while partials of other sessions
 are queued waits for all of them (seen: at 8 sessions the final of an utterance
@@ -9,6 +9,18 @@ final) will cover it. Among partials, those that would give an utterance its
 first words go first (at 12-16 sessions on two cores the first partial had
 waited behind other sessions' running partials: p50 1.2-2.5 s). FIFO within
 each class keeps sessions fair.
+
+Batch sessions (recordings, ``batch=True``) have ``batch_workers`` threads of
+their own (default 1), which take nothing else, and the live threads never
+take a batch request: a recording never holds a thread a live decode could
+use, whatever it sends, and it cannot starve either (its threads wait for
+nobody). That is a bounded share, not aging: the share of threads is fixed, so
+what a recording can cost live calls is known in advance (one decode's worth
+of compute at most, and less where ``run_batch`` runs it at a lower CPU
+priority, as the whisper engine does on the CPU), whereas a batch decode aged
+past live ones would delay a live decode by a whole decode at the moment live
+load is highest. Batch requests never go stale (they are finals, and nobody
+waits on them at real time).
 
 A thread that becomes free takes what waits of one class, up to ``max_batch``
 requests (finals first; a final never waits for partials decoded with it), and
@@ -22,69 +34,83 @@ request.
 
 from __future__ import annotations
 
-import itertools
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
-FINAL, FIRST_WORDS, PARTIAL, STOP = 0, 1, 2, 3  # priorities: lower first
+FINAL, FIRST_WORDS, PARTIAL, BATCH = range(4)  # classes, in the order they are served
 
 Request = TypeVar("Request")
 
 
+class _Queued(NamedTuple):
+    queued_at: float
+    future: Future
+    request: Any
+
+
 class DecodeScheduler(Generic[Request]):
-    """``workers`` threads calling ``run(requests)`` on batches of submitted requests by priority.
+    """``workers`` threads calling ``run(requests)`` on batches of submitted live requests by
+    priority, and ``batch_workers`` threads calling ``run_batch`` (default ``run``) on batch ones.
 
     ``run`` returns one result per request, in order; if it raises, every request
     of the batch gets the exception. :meth:`close` is idempotent.
     """
 
     def __init__(self, run: Callable[[list[Request]], list[Any]], *, workers: int, max_batch: int = 1,
-                 partial_max_wait: float = 2.0, name: str = "decode",
+                 partial_max_wait: float = 2.0, batch_workers: int = 1,
+                 run_batch: Callable[[list[Request]], list[Any]] | None = None, name: str = "decode",
                  clock: Callable[[], float] = time.monotonic,
                  on_stale: Callable[[], None] | None = None) -> None:
         self.max_batch = max(1, max_batch)
         self.partial_max_wait = partial_max_wait
         self._run = run
+        self._run_batch = run_batch or run
         self._clock = clock
         self._on_stale = on_stale
-        self._queue: queue.PriorityQueue = queue.PriorityQueue()
-        self._order = itertools.count()
+        self._queues: list[deque[_Queued]] = [deque() for _ in range(BATCH + 1)]
+        lock = threading.Lock()
+        self._live_waiting = threading.Condition(lock)  # wakes a live thread
+        self._batch_waiting = threading.Condition(lock)  # wakes a batch thread
         self._closed = False
-        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+        self._threads = [threading.Thread(target=self._work, args=(False,), name=f"{name}-{i}", daemon=True)
                          for i in range(max(1, workers))]
+        self._threads += [threading.Thread(target=self._work, args=(True,), name=f"{name}-batch-{i}", daemon=True)
+                          for i in range(max(1, batch_workers))]
         for thread in self._threads:
             thread.start()
 
-    def submit(self, request: Request, *, final: bool, first_words: bool = False) -> Future:
+    def submit(self, request: Request, *, final: bool, first_words: bool = False, batch: bool = False) -> Future:
         """Decode ``request`` on a decode thread; the future is cancelled if it is dropped as stale.
 
         ``first_words``: a partial of an utterance without words yet, served before other partials.
+        ``batch``: a decode of a batch session, on the batch threads.
         """
-        if self._closed:
-            raise RuntimeError("the decode scheduler is closed")
         future: Future = Future()
-        priority = FINAL if final else FIRST_WORDS if first_words else PARTIAL
-        self._queue.put((priority, next(self._order), self._clock(), future, request))
+        kind = BATCH if batch else FINAL if final else FIRST_WORDS if first_words else PARTIAL
+        with self._live_waiting:
+            if self._closed:
+                raise RuntimeError("the decode scheduler is closed")
+            self._queues[kind].append(_Queued(self._clock(), future, request))
+            (self._batch_waiting if batch else self._live_waiting).notify()
         return future
 
     def close(self) -> None:
         """Stop the threads once they finish their current batch; cancel what is still queued."""
-        if self._closed:
-            return
-        self._closed = True
-        while True:
-            try:
-                _, _, _, future, _ = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if future is not None:
-                future.cancel()
-        for _ in self._threads:
-            self._queue.put((STOP, next(self._order), 0.0, None, None))
+        with self._live_waiting:
+            if self._closed:
+                return
+            self._closed = True
+            queued = [entry for queue in self._queues for entry in queue]
+            for queue in self._queues:
+                queue.clear()
+            self._live_waiting.notify_all()
+            self._batch_waiting.notify_all()
+        for entry in queued:
+            entry.future.cancel()
 
     def join(self, timeout: float) -> bool:
         """Wait (blocking, up to ``timeout`` s in all) for the threads to stop after :meth:`close`;
@@ -94,39 +120,48 @@ class DecodeScheduler(Generic[Request]):
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in self._threads)
 
-    def _work(self) -> None:
-        stop = False
-        while not stop:
+    def _work(self, batch: bool) -> None:
+        waiting = self._batch_waiting if batch else self._live_waiting
+        run = self._run_batch if batch else self._run
+        kinds = (BATCH,) if batch else (FINAL, FIRST_WORDS, PARTIAL)
+        while True:
+            with waiting:
+                taken = self._take(kinds)
+                while not taken:
+                    if self._closed:
+                        return
+                    waiting.wait()
+                    taken = self._take(kinds)
+            self._decode(run, taken)
+
+    def _take(self, kinds: tuple[int, ...]) -> list[tuple[Future, Request]]:
+        """Up to ``max_batch`` requests of the first of ``kinds`` with any waiting, under the lock
+        (a final never waits for partials decoded with it); [] when none may go."""
+        while not self._closed:
+            kind = next((kind for kind in kinds if self._queues[kind]), None)
+            if kind is None:
+                return []
+            queue = self._queues[kind]
             batch: list[tuple[Future, Request]] = []
-            first = self._queue.get()
-            stop = self._take(first, batch)
-            while not stop and len(batch) < self.max_batch:
-                try:
-                    entry = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if entry[0] != first[0]:  # a final never waits for partials decoded with it
-                    self._queue.put(entry)
-                    break
-                stop = self._take(entry, batch)
+            while queue and len(batch) < self.max_batch:
+                self._admit(kind, queue.popleft(), batch)
             if batch:
-                self._decode(batch)
+                return batch
+            # Every request taken was aborted or stale: look again.
+        return []
 
-    def _take(self, entry: tuple, batch: list) -> bool:
-        """Add a queued request to ``batch`` unless it was aborted or went stale; True for a stop."""
-        priority, _, queued_at, future, request = entry
-        if priority == STOP:
-            return True
-        if priority != FINAL and self._clock() - queued_at > self.partial_max_wait:
-            if future.cancel() and self._on_stale is not None:
+    def _admit(self, kind: int, entry: _Queued, batch: list) -> None:
+        """Add a queued request to ``batch`` unless it was aborted or went stale."""
+        if kind in (FIRST_WORDS, PARTIAL) and self._clock() - entry.queued_at > self.partial_max_wait:
+            if entry.future.cancel() and self._on_stale is not None:
                 self._on_stale()
-        elif future.set_running_or_notify_cancel():  # False: aborted while it waited
-            batch.append((future, request))
-        return False
+        elif entry.future.set_running_or_notify_cancel():  # False: aborted while it waited
+            batch.append((entry.future, entry.request))
 
-    def _decode(self, batch: list[tuple[Future, Request]]) -> None:
+    @staticmethod
+    def _decode(run: Callable[[list[Request]], list[Any]], batch: list[tuple[Future, Request]]) -> None:
         try:
-            results = self._run([request for _, request in batch])
+            results = run([request for _, request in batch])
         except BaseException as exc:  # handed to the awaiting coroutines
             for future, _ in batch:
                 future.set_exception(exc)

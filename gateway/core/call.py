@@ -14,13 +14,15 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
 
 from redis.exceptions import RedisError
 from websockets.frames import CloseCode
 
 from common.aio import wait_event
-from common.errors import ErrorCode, ProtocolError
+from common.errors import BacklogFull, ErrorCode, ProtocolError
+from common.logs import Untrusted
 from common.records import End, Flush, Record, SpeechStart, Transcript
 from common.records import Error as ErrorRecord
 from common.records import SAMPLE_RATE
@@ -52,9 +54,11 @@ def samples_to_ms(samples: int) -> int:
 class Call:
     def __init__(self, hub: SessionHub, config: SessionConfig, *, protocol: str,
                  events_out: asyncio.Queue, call_id: str | None = None, parties: tuple[str, ...] = (),
-                 transcripts: TranscriptLog | None = None, tenant: Tenant | None = None) -> None:
+                 transcripts: TranscriptLog | None = None, tenant: Tenant | None = None,
+                 session_ids: Sequence[str] = ()) -> None:
         """``tenant``: who owns the call (its log is the tenant's, and it counts among the tenant's
-        sessions); None: the anonymous tenant, uncounted (raw TCP calls, which have no keys)."""
+        sessions); None: the anonymous tenant, uncounted (raw TCP calls, which have no keys).
+        ``session_ids``: those of a parked call's pipeline sessions (:meth:`restore`); none: new ones."""
         self.hub = hub
         self.tenant = tenant
         self.config = config
@@ -64,16 +68,18 @@ class Call:
                                   channels=config.channels, mix_down=not config.multichannel)
         pipeline = config.pipeline(denoise_default=hub.options.enable_noise_suppression)
         self.stages = list(pipeline.stages)
+        self.batch = pipeline.batch  # a recording: unpaced, served with what live calls leave
         self.sessions = [
-            PipelineSession(hub, session_id=uuid.uuid4().hex, pipeline=pipeline, on_record=self._on_record,
+            PipelineSession(hub, session_id=session_id, pipeline=pipeline, on_record=self._on_record,
                             on_lost=self.lose)
-            for _ in range(config.pipelines)
+            for session_id in (session_ids or [uuid.uuid4().hex for _ in range(config.pipelines)])
         ]
         self.call_id = call_id or (self.sessions[0].session_id if len(self.sessions) == 1 else uuid.uuid4().hex)
         self.parties = parties  # each channel's name on the door's platform, if it has them
         self._transcripts = transcripts
         self.transcript_log: CallLog | None = None  # for followers; None: this call cannot be followed
         self._on_release: list[Callable[[], Awaitable[None]]] = []
+        self.last_result = time.monotonic()  # the last record from the pipeline (a batch session's close waits on it)
         self._channel = {session.session_id: index for index, session in enumerate(self.sessions)}
         self._flushes = 0
         self._flush_pending: dict[int, int] = {}  # flush id -> channels yet to confirm it
@@ -90,7 +96,7 @@ class Call:
         """Admit and create the call's pipeline sessions; raise :class:`CallRefused` if it cannot start."""
         metrics = self.hub.metrics
         try:
-            refusal = await self.hub.admission(self.stages, [s.session_id for s in self.sessions])
+            refusal = await self.hub.admission(self.stages, [s.session_id for s in self.sessions], batch=self.batch)
         except (RedisError, OSError):
             refusal = ""  # creating the sessions reports the Redis failure
         if refusal:
@@ -106,11 +112,8 @@ class Call:
             raise CallRefused(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; try again later",
                               CloseCode.TRY_AGAIN_LATER) from None
         # Counted together with _opened, which release() reads to count them out: no await between.
-        self._opened = True
         metrics.sessions.labels(protocol=self.protocol).inc(len(self.sessions))
-        metrics.sessions_active.labels(protocol=self.protocol).inc(len(self.sessions))
-        if self.tenant is not None:
-            self.tenant.sessions[self.protocol] += len(self.sessions)
+        self._count(+1)
         if self._transcripts is not None:
             self.transcript_log = await self._transcripts.open_call(
                 tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id,
@@ -126,10 +129,7 @@ class Call:
     async def release(self) -> None:
         """Forget the call's sessions in Redis, and run its :meth:`on_release` callbacks; idempotent."""
         if self._opened:
-            self._opened = False
-            self.hub.metrics.sessions_active.labels(protocol=self.protocol).dec(len(self.sessions))
-            if self.tenant is not None:
-                self.tenant.sessions[self.protocol] -= len(self.sessions)
+            self._count(-1)
         try:
             for session in self.sessions:
                 await session.close()
@@ -139,6 +139,61 @@ class Call:
             callbacks, self._on_release = self._on_release, []
             for release in callbacks:
                 await release()
+
+    # -- parking: a resumable call between two connections ---------------------------------
+
+    async def park(self) -> dict:
+        """Stop relaying and hand the call's state on (JSON), its Redis keys left for a resume.
+
+        The audio buffered here is published first (a resampler's tail with it: a
+        resampled call resumes with a fresh resampler, a seam of a few samples), so
+        the state is offsets and counters only. The call is over on this gateway
+        afterwards: nothing it holds is released (:meth:`restore` takes it all over).
+        """
+        for session, chunks in zip(self.sessions, self.audio_in.flush()):
+            await session.publish_audio(chunks)
+        sessions = [await session.park() for session in self.sessions]
+        log_seq = await self.transcript_log.park() if self.transcript_log is not None else None
+        self._count(-1)
+        self._ended = True  # nothing more is emitted here
+        return {"call_id": self.call_id, "protocol": self.protocol, "config": asdict(self.config),
+                "parties": list(self.parties), "sessions": sessions, "flushes": self._flushes,
+                "flush_pending": {str(k): v for k, v in self._flush_pending.items()},
+                "last_word_end": {str(k): v for k, v in self._last_word_end.items()},
+                "offsets": [converter.offset for converter in self.audio_in.converters], "log_seq": log_seq}
+
+    @classmethod
+    def restore(cls, hub: SessionHub, state: dict, *, events_out: asyncio.Queue,
+                transcripts: TranscriptLog | None = None, tenant: Tenant | None = None) -> Call:
+        """The call :meth:`park` handed on, not relaying yet (:meth:`attach` starts that)."""
+        call = cls(hub, SessionConfig(**state["config"]), protocol=state["protocol"], events_out=events_out,
+                   call_id=state["call_id"], parties=tuple(state["parties"]), transcripts=transcripts,
+                   tenant=tenant, session_ids=[s["session_id"] for s in state["sessions"]])
+        call._flushes = state["flushes"]
+        call._flush_pending = {int(k): v for k, v in state["flush_pending"].items()}
+        call._last_word_end = {int(k): v for k, v in state["last_word_end"].items()}
+        for converter, offset in zip(call.audio_in.converters, state["offsets"]):
+            converter.offset = offset
+        for session in call.sessions:
+            session.mark_created()  # its keys exist: releasing the call deletes them
+        call._count(+1)
+        return call
+
+    async def attach(self, state: dict) -> None:
+        """Relay the restored call's results (to :attr:`events`) and log its transcripts from this gateway."""
+        if self._transcripts is not None and state["log_seq"] is not None:
+            self.transcript_log = await self._transcripts.adopt_call(
+                tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id,
+                protocol=self.protocol, parties=self.parties, seq=state["log_seq"])
+        for session, session_state in zip(self.sessions, state["sessions"]):
+            await session.attach(session_state)
+
+    def _count(self, sign: int) -> None:
+        """Count the call's sessions in (1) or out (-1) of this gateway's gauges and its tenant's."""
+        self._opened = sign > 0
+        self.hub.metrics.sessions_active.labels(protocol=self.protocol).inc(sign * len(self.sessions))
+        if self.tenant is not None:
+            self.tenant.sessions[self.protocol] += sign * len(self.sessions)
 
     # -- operations --------------------------------------------------------------------------
 
@@ -174,17 +229,29 @@ class Call:
         """True until the input ended (a close, a disconnect) or the call did."""
         return not (self._finishing or self._ended)
 
-    async def close(self, *, timeout: float) -> None:
+    async def close(self, *, timeout: float, close_code: int = CloseCode.NORMAL_CLOSURE,
+                    reason: str = "session complete") -> None:
         """Finish: flush, wait up to ``timeout`` s for every result, then end the call.
 
-        Ends with close 1000 only when every result arrived; otherwise with an error.
+        A batch session waits as long as results keep coming, ``timeout`` s apart at
+        most, and at least the hub's ``batch_backlog_timeout``: its pipeline may have much
+        of the recording still to work through, and its decodes yield to every live one
+        (on a busy box a 7 s clip's one final came 27 s after its audio).
+        Ends with ``close_code`` (1000; a gateway shutting down says 1001) only when every
+        result arrived; otherwise with an error.
         """
-        await self._finish_input("client_closed")
-        if await wait_event(self._all_ended, timeout):
-            await self._end(CloseCode.NORMAL_CLOSURE, "session complete", complete=True)
-        else:
-            await self.fail(ErrorCode.TIMEOUT, f"results did not complete within {timeout:.0f} s",
-                            CloseCode.INTERNAL_ERROR)
+        await self._finish_input("client_closed" if close_code == CloseCode.NORMAL_CLOSURE else "gateway_restart")
+        if self.batch:
+            timeout = max(timeout, self.hub.options.batch_backlog_timeout)
+        deadline = time.monotonic() + timeout
+        while not await wait_event(self._all_ended, deadline - time.monotonic()):
+            if self.batch:
+                deadline = max(deadline, self.last_result + timeout)
+            if time.monotonic() >= deadline:
+                await self.fail(ErrorCode.TIMEOUT, f"results did not complete within {timeout:.0f} s",
+                                CloseCode.INTERNAL_ERROR)
+                return
+        await self._end(close_code, reason, complete=True)
 
     async def disconnect(self) -> None:
         """The client went away: tell the pipeline there is no more audio, and end the call."""
@@ -197,6 +264,18 @@ class Call:
         """End the call with a fatal error."""
         await self.error(code, message, fatal=True)
         await self._end(close_code, message, complete=False)
+
+    async def fail_publishing(self, exc: BacklogFull | RedisError | OSError, *, ending: str = "session") -> None:
+        """End the call for audio that could not be published: a full backlog is overload (the
+        client may try again later), a Redis or socket error is ours. ``ending``: what the client
+        is told ends (the session, a request)."""
+        if isinstance(exc, BacklogFull):
+            log.warning("session %s: %s", Untrusted(self.call_id), exc)
+            await self.fail(ErrorCode.OVERLOADED, f"{exc}; the {ending} ends", CloseCode.TRY_AGAIN_LATER)
+        else:
+            log.warning("session %s: publishing failed: %s", Untrusted(self.call_id), exc)
+            await self.fail(ErrorCode.UNAVAILABLE, f"audio could not be queued; the {ending} ends",
+                            CloseCode.INTERNAL_ERROR)
 
     async def error(self, code: ErrorCode, message: str, *, fatal: bool = False) -> None:
         self.hub.metrics.errors_sent.labels(code=str(code)).inc()
@@ -226,6 +305,7 @@ class Call:
     # -- results ---------------------------------------------------------------------------
 
     async def _on_record(self, session: PipelineSession, record: Record) -> None:
+        self.last_result = time.monotonic()
         channel = self._channel[session.session_id]
         metrics = self.hub.metrics
         if isinstance(record, Transcript):
@@ -289,9 +369,11 @@ class Call:
             return
         await self._emit(partial)
 
-    @staticmethod
-    def _observe(histogram, session: PipelineSession, sample: int) -> None:
-        """Latency from the arrival of audio up to ``sample`` until now."""
+    def _observe(self, histogram, session: PipelineSession, sample: int) -> None:
+        """Latency from the arrival of audio up to ``sample`` until now (of live calls: a recording
+        arrives long before the pipeline gets to it)."""
+        if self.batch:
+            return
         arrived = session.arrival_of(sample)
         if arrived is not None:
             histogram.observe(max(0.0, time.time() - arrived))

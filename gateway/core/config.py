@@ -45,6 +45,8 @@ class SessionConfig:
     vad: dict = field(default_factory=dict)
     denoise: bool | None = None  # None: the deployment default
     asr_audio: str = "raw"  # with denoise on: does the ASR hear raw or denoised audio
+    # "batch": a recording, sent unpaced and served with the capacity live calls leave free
+    priority: str = "live"
 
     def __post_init__(self) -> None:
         for name, (low, high) in _RANGES.items():
@@ -71,4 +73,5 @@ class SessionConfig:
                           unfixed_chunk_num=self.unfixed_chunk_num, unfixed_token_num=self.unfixed_token_num,
                           sentence_endpoint=self.sentence_endpoint),
             denoise=DenoiseConfig(asr_audio=self.asr_audio),
+            priority=self.priority,
         )

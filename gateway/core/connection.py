@@ -15,6 +15,13 @@ and the connection pings the client and drops it when a pong is late. Both
 count only the time the gateway is ready to read the client: while it paces a
 fast sender, the client's audio waits in the socket, and its pong behind it.
 A pacing wait ends when the connection is lost.
+
+A resumable door's call is parked in Redis (:mod:`gateway.core.resume`) when its
+client drops without a close, for a client to resume through any gateway. When
+the gateway shuts down (:meth:`Connection.stop`) the connection stops reading:
+a resumable call is parked and its client told to reconnect now (close 1012);
+any other call is finished as a client's close would (every result of the audio
+taken is delivered), then ends with close 1001 and a reason saying so.
 """
 
 from __future__ import annotations
@@ -44,9 +51,15 @@ from .hub import SessionHub
 from .idle import IdleClock, ReadyClock
 from .pacing import AudioPacer, PacingOptions
 from .resume import Parking
-from .tenant import Tenant
+from .tenant import ANONYMOUS, Tenant
 
 log = logging.getLogger(__name__)
+
+RESTART_REASON = "the server is restarting: every result of the audio taken was sent; reconnect to go on"
+FLUSH_TIMEOUT = 5.0  # seconds a parking connection waits to send what its call queued
+_FLUSHED = object()  # queued behind a parking call's events: the sender stops there
+# How reading the client ended.
+_DONE, _DROPPED, _STOPPED = "done", "dropped", "stopped"
 
 
 def share(text: str) -> float:
@@ -109,9 +122,30 @@ class Connection:
         self._reading = asyncio.Event()  # set while the ready clock runs
         self._reading.set()
         self.idle: IdleClock | None = None  # once the call opened
+        self.slot: Slot | None = None  # the call's session slot of its key, held until the call ends
+        self._watched = False  # a resume elsewhere makes this connection let go of its call
+        self._stopping = False  # the gateway shuts down: stop reading
+        self._stop_timeout = options.close_timeout
+        self._waiting = False  # waiting for the client's next message (safe to interrupt)
+        self._reader: asyncio.Task | None = None
+        self._sender: asyncio.Task | None = None
+        self._goodbye: asyncio.Task | None = None
+
+    def stop(self, *, timeout: float) -> None:
+        """The gateway shuts down: stop reading the client, then park the call for it to resume
+        elsewhere, or finish it within ``timeout`` s (see the module's docstring)."""
+        self._stopping = True
+        self._stop_timeout = timeout
+        if not self._waiting:
+            return  # the connection checks the flag before it reads again
+        if self.call is None:  # no call yet: nothing to finish
+            self._goodbye = asyncio.ensure_future(
+                self.websocket.close(CloseCode.SERVICE_RESTART, "service restart; reconnect"))
+        elif self._reader is not None:
+            self._reader.cancel()  # cancelling a WebSocket's recv loses nothing
 
     async def run(self) -> None:
-        sender = asyncio.create_task(self._send(), name="send")
+        self._sender = sender = asyncio.create_task(self._send(), name="send")
         keepalive = self._take_over_keepalive()
         try:
             pending = await self._claim(PENDING)
@@ -133,8 +167,8 @@ class Connection:
                 keepalive.cancel()
             await asyncio.gather(sender, *([keepalive] if keepalive else []), return_exceptions=True)
             if self.call is not None and not self.parked:
-                if self.parking is not None:
-                    self.parking.forget(self.call)
+                if self._watched:
+                    await self.parking.unwatch(self.call)
                 await self.call.release()
 
     # -- counting against the key ------------------------------------------------------------
@@ -164,18 +198,25 @@ class Connection:
         deadline = self.started + self.options.config_timeout
         try:
             while not operations:
+                if self._stopping:
+                    raise ConnectionClosed(None, None)
+                self._waiting = True
                 try:
                     message = await within(self.websocket.recv(), max(0.0, deadline - time.monotonic()))
                 except TimeoutError:
                     raise ProtocolError(ErrorCode.CONFIG_REQUIRED,
                                         f"no config within {self.options.config_timeout:g} s") from None
+                finally:
+                    self._waiting = False
                 operations = await self._replies(self.door.receive(message))
         except ProtocolError as exc:
             metrics.sessions_refused.labels(reason=str(exc.code)).inc()
             await self._refuse(exc.code, str(exc), CloseCode.POLICY_VIOLATION)
             return []
         except ConnectionClosed:
-            await self.events.put(events.Ended(CloseCode.GOING_AWAY, "client disconnected", complete=False))
+            await self.events.put(events.Ended(CloseCode.SERVICE_RESTART, "service restart; reconnect", complete=False)
+                                  if self._stopping else
+                                  events.Ended(CloseCode.GOING_AWAY, "client disconnected", complete=False))
             return []
         first, rest = operations[0], operations[1:]
         if isinstance(first, events.Resume):
@@ -195,40 +236,58 @@ class Connection:
                 raise
             await self._refuse(exc.code, str(exc), exc.close_code)
             return []
-        if self.limits is not None:
-            call.on_release(functools.partial(self.limits.release, slot))
+        self._hold_slot(call, slot)
         self.call = call
-        self._register()
+        await self._watch()
         return rest
 
+    def _hold_slot(self, call: Call, slot: Slot) -> None:
+        """The call holds its key's session slot until it ends (parked too)."""
+        self.slot = slot
+        if self.limits is not None:
+            call.on_release(functools.partial(self.limits.release, slot))
+
     async def _resume(self, resume: events.Resume) -> bool:
-        """Take over a parked call and its door; False (refused) when there is none to take."""
-        found = await self.parking.take(resume.call_id, key_id=self.key_id, timeout=self.options.config_timeout) \
-            if self.parking is not None else None
-        if found is None:
-            self.hub.metrics.sessions_refused.labels(reason="not_resumable").inc()
-            await self._refuse(ErrorCode.SESSION_LOST, f"no session {resume.call_id[:64]} to resume here: it "
-                               "ended, waited too long for its client, or runs on another gateway; start a "
-                               "new session", CloseCode.POLICY_VIOLATION)
-            return False
-        call, self.door = found  # the call still holds its session slot
-        self.call = call
-        await self.events.put(events.Resumed(call.call_id, self.door.received_samples, resume.last_seq))
-        # What the call queued while parked goes after the replay, then the call writes here.
-        parked_queue = call.events
-        while True:
+        """Take over a parked call, from any gateway; False (refused) when there is none to take."""
+        state = None
+        if self.parking is not None and self.parking.enabled:
             try:
-                event = parked_queue.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            await self.events.put(event)
-        call.events = self.events  # no await since the queue was found empty: nothing slipped by
-        self._register()
+                state = await self.parking.take(resume.call_id, tenant=self._tenant_name, key_id=self.key_id,
+                                                timeout=self.options.config_timeout)
+            except (RedisError, OSError) as exc:
+                log.warning("resuming session %s failed: %s", Untrusted(resume.call_id), exc)
+                await self._refuse(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; try again later",
+                                   CloseCode.TRY_AGAIN_LATER)
+                return False
+        if state is None:
+            self.hub.metrics.sessions_refused.labels(reason="not_resumable").inc()
+            await self._refuse(ErrorCode.SESSION_LOST, f"no session {resume.call_id[:64]} to resume: it ended "
+                               "or waited too long for its client; start a new session", CloseCode.POLICY_VIOLATION)
+            return False
+        call = Call.restore(self.hub, state["call"], events_out=self.events, transcripts=self.transcripts,
+                            tenant=self.tenant)
+        self.door.restore(state["door"], call.config)
+        if self.key_id is not None:
+            slot = Slot(SESSION, self.key_id, state["slot"])
+            if self.limits is not None:
+                self.limits.adopt(slot)
+            self._hold_slot(call, slot)
+        self.call = call
+        # The replay and the confirmation first, then what the pipeline sent while the call was parked.
+        await self.events.put(events.Resumed(call.call_id, self.door.received_samples, resume.last_seq))
+        await call.attach(state["call"])
+        await self._watch()
         return True
 
-    def _register(self) -> None:
-        if self.door.resumable and self.parking is not None:
-            self.parking.register(self.call, self.door, key_id=self.key_id, let_go=self._let_go)
+    @property
+    def _tenant_name(self) -> str:
+        return self.tenant.name if self.tenant is not None else ANONYMOUS
+
+    async def _watch(self) -> None:
+        """A resumable call: a client resuming it elsewhere makes this connection let go."""
+        if self.door.resumable and self.parking is not None and self.parking.enabled:
+            await self.parking.watch(self.call, self._let_go)
+            self._watched = True
 
     def _let_go(self) -> None:
         """A new connection resumes this call: drop the old client now, as the network did."""
@@ -257,10 +316,83 @@ class Connection:
                               max_keepalive_idle=options.max_keepalive_idle)
         watchdog = asyncio.create_task(self._watch_idle(), name="idle")
         try:
-            await self._read(pending)
+            self._reader = asyncio.create_task(self._read(pending), name="read")
+            try:
+                outcome = await self._reader
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling() or not self._stopping:
+                    raise
+                outcome = _STOPPED  # stop() interrupted a wait for the client
         finally:
             watchdog.cancel()
             await asyncio.gather(watchdog, return_exceptions=True)
+        call = self.call
+        resumable = self._watched and call.taking_input
+        if outcome == _STOPPED:
+            if resumable and await self._park(moving=True):
+                return
+            if not call.taking_input:
+                return
+            self._hold()  # no reading from now on: no pong is late
+            await call.close(timeout=self._stop_timeout, close_code=CloseCode.GOING_AWAY, reason=RESTART_REASON)
+            return
+        if outcome == _DROPPED:
+            # A close 1000 says the client meant to go; any other end may be the network's.
+            if resumable and self.websocket.close_code != 1000 and await self._park(moving=False):
+                return
+            try:
+                await call.disconnect()
+            except (RedisError, OSError):
+                pass
+
+    async def _park(self, *, moving: bool) -> bool:
+        """Park the call in Redis for its client to resume; True if parked (else the caller ends it).
+
+        ``moving``: the gateway shuts down and the socket still works: what the call
+        queued is sent, then the client is told to reconnect (close 1012). Otherwise the
+        door renders it unsent, into its replay buffer.
+        """
+        call = self.call
+        try:
+            call_state = await call.park()
+            flushed = await self._flush_events(send=moving)
+            await self.parking.park(call, call_state, self.door.park(), key_id=self.key_id, slot=self.slot)
+        except (RedisError, OSError) as exc:
+            log.warning("session %s: parking it failed, so it ends: %s", Untrusted(call.call_id), exc)
+            return False
+        finally:
+            await self.parking.unwatch(call)
+            self._watched = False
+        self.parked = True
+        if moving:
+            if not flushed:
+                self._let_go()  # a client that does not read gets no goodbye; it reconnects all the same
+                return True
+            try:
+                await within(write(self.websocket, self.door, events.Moving(call.call_id)), FLUSH_TIMEOUT)
+            except (ConnectionClosed, TimeoutError):
+                pass
+        return True
+
+    async def _flush_events(self, *, send: bool) -> bool:
+        """Render every event the parked call queued: sent when ``send`` (True if all were), else into the
+        door's replay buffer only."""
+        sender, flushed = self._sender, False
+        if send and sender is not None and not sender.done():
+            try:
+                await within(self.events.put(_FLUSHED), FLUSH_TIMEOUT)
+                await asyncio.wait({sender}, timeout=FLUSH_TIMEOUT)
+                flushed = sender.done() and not sender.cancelled()
+            except TimeoutError:
+                pass
+        if sender is not None:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+        while not self.events.empty():
+            event = self.events.get_nowait()
+            if event is not _FLUSHED:
+                self.door.render(event)  # numbered and kept for the replay
+        return flushed
 
     async def _watch_idle(self) -> None:
         """End the call when it idles too long (:class:`IdleClock`)."""
@@ -327,8 +459,12 @@ class Connection:
     async def _keepalive(self, interval: float, timeout: float) -> None:
         """Ping every ``interval`` s; drop the client when a pong is ``timeout`` s of ready time late.
 
-        A ping also finds a client that is gone while pacing holds back reads: writing
-        to a socket its peer reset fails, which closes the connection and ends the wait.
+        The pings go on every ``interval`` s while a pong is pending, too: they find a
+        client that is gone while pacing holds back reads, when its pong cannot come and
+        nothing else writes. A ping to a killed client's socket draws a reset from its
+        host (even when the client's FIN waits behind data the gateway does not read),
+        the write after it fails, and that closes the connection and ends the pacing wait.
+        One ping while the pong stands still on the ready clock would wait for ever.
         """
         while True:
             await asyncio.sleep(interval)
@@ -336,40 +472,42 @@ class Connection:
                 pong = await self.websocket.ping()
             except ConnectionClosed:
                 return
-            if not await self._until(self.ready.read(time.monotonic()) + timeout, pong):
+            answer = asyncio.ensure_future(self._until(self.ready.read(time.monotonic()) + timeout, pong))
+            try:
+                while not (await asyncio.wait({answer}, timeout=interval))[0]:
+                    try:
+                        await self.websocket.ping()  # its pong answers the first one too
+                    except ConnectionClosed:
+                        return
+            finally:
+                answer.cancel()
+            if not answer.result():
                 log.info("session %s: no pong within %g s; the client is dropped",
                          Untrusted(self.call.call_id) if self.call is not None else "(not open)", timeout)
                 self._let_go()  # as a network failure would: a resumable call is parked
                 return
 
-    async def _read(self, pending: list[events.Operation]) -> None:
+    async def _read(self, pending: list[events.Operation]) -> str:
+        """Apply the client's messages until the call is done with them, the client goes, or the gateway stops."""
         try:
             if await self._apply(pending):
-                return
-            async for message in self.websocket:
+                return _DONE
+            while not self._stopping:
+                self._waiting = True
+                try:
+                    message = await self.websocket.recv()
+                finally:
+                    self._waiting = False
                 try:
                     operations = self.door.receive(message)
                 except ProtocolError as exc:
                     await self._reject(exc)
                     continue
                 if await self._apply(operations):
-                    return
+                    return _DONE
+            return _STOPPED
         except ConnectionClosed:
-            pass
-        if self._park():
-            return
-        try:
-            await self.call.disconnect()
-        except (RedisError, OSError):
-            pass
-
-    def _park(self) -> bool:
-        """Keep a resumable call for its client after a drop (no close frame, or not 1000); True if parked."""
-        if (not self.door.resumable or self.parking is None or not self.call.taking_input
-                or self.websocket.close_code == 1000):
-            return False
-        self.parked = self.parking.park(self.call)
-        return self.parked
+            return _DROPPED
 
     async def _apply(self, operations: list[events.Operation]) -> bool:
         """Apply operations to the call (the client waits meanwhile); True when the connection is done reading."""
@@ -386,7 +524,8 @@ class Connection:
                 if isinstance(operation, events.Audio):
                     seconds = await call.audio(operation.data, channel=operation.channel)
                     self.idle.audio(time.monotonic(), seconds)
-                    if delay := self.pacer.spend(seconds):
+                    # A batch session (a recording) is unpaced: its backlog bounds it (core/session.py).
+                    if not call.batch and (delay := self.pacer.spend(seconds)):
                         # Not reading the socket meanwhile is the point: TCP pushes back.
                         self.hub.metrics.paced_seconds.inc(delay)
                         await self._pace(delay)
@@ -403,14 +542,8 @@ class Connection:
                     raise ProtocolError(ErrorCode.PROTOCOL, "the session is already open")
             except ProtocolError as exc:
                 await self._reject(exc)
-            except BacklogFull as exc:
-                log.warning("session %s: %s", Untrusted(call.call_id), exc)
-                await call.fail(ErrorCode.OVERLOADED, f"{exc}; the session ends", CloseCode.TRY_AGAIN_LATER)
-                return True
-            except (RedisError, OSError) as exc:
-                log.warning("session %s: publishing failed: %s", Untrusted(call.call_id), exc)
-                await call.fail(ErrorCode.UNAVAILABLE, "audio could not be queued; the session ends",
-                                CloseCode.INTERNAL_ERROR)
+            except (BacklogFull, RedisError, OSError) as exc:
+                await call.fail_publishing(exc)
                 return True
         return False
 
@@ -429,7 +562,7 @@ class Connection:
         finally:
             waiter.cancel()
         if done:
-            raise ConnectionClosed(self.websocket.close_rcvd, self.websocket.close_sent)
+            raise self.websocket.close_exc
 
     async def _reject(self, exc: ProtocolError) -> None:
         """A bad message after the call opened: say what was wrong and carry on."""
@@ -442,7 +575,8 @@ class Connection:
         try:
             while True:
                 event = await self.events.get()
-                # Read after the wait: a resumed call hands this sender a new socket and door.
+                if event is _FLUSHED:
+                    return  # the call was parked: the connection takes the rest from here
                 if await write(self.websocket, self.door, event):
                     return
         except ConnectionClosed:

@@ -194,4 +194,14 @@ class Resumed:
     after_seq: int
 
 
-Event = Resumed | Opened | Partial | Final | SpeechStarted | UtteranceEnd | Flushed | Error | Ended | Reply
+@dataclass(frozen=True, slots=True)
+class Moving:
+    """The gateway goes away (SIGTERM) and parked the call: the client should reconnect now and resume it.
+
+    Rendered by resumable doors only, after every event before it; the door closes the socket.
+    """
+
+    call_id: str
+
+
+Event = Moving | Resumed | Opened | Partial | Final | SpeechStarted | UtteranceEnd | Flushed | Error | Ended | Reply

@@ -22,6 +22,15 @@ idle sockets took all 50 ASR slots) while the sessions that may speak at once
 stay bounded; when more speak at once than the ASR can decode, utterances wait
 for a free slot, the ASR's queue lag grows and new sessions are refused by the
 ``max_queue_lag`` check.
+
+Batch sessions (recordings) have slots of their own, and take one only where
+live calls leave room: a batch session is admitted while the batch sessions of
+the stage hold fewer than ``batch_share`` of its workers' capacity *and* live and
+batch sessions together fewer than its slots; a live call is admitted against
+the live calls' slots alone, so recordings never refuse a call. A stage may
+thus carry its slots plus the batch share at most: its workers serve live input
+first and count only live sessions against their capacity, so the recordings
+take what the calls leave and slow down, not the calls.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -41,7 +51,6 @@ from redis.exceptions import RedisError
 from common import aio, bus, keys
 from common.config import option, positive
 from common.metrics import GatewayMetrics
-from common.pipeline_config import PipelineConfig
 
 from .resp import Lane
 from .writer import AppendWriter
@@ -50,19 +59,39 @@ log = logging.getLogger(__name__)
 
 # Reserve a slot in every stage for every session of a call, or none: admission is
 # atomic across gateways, so capacity is never oversold (seen: 60 admitted for 50).
-# KEYS: the stages' slot sets. ARGV: now_ms, deadline_ms, n, capacity per stage, session ids.
+# KEYS: per stage its live and its batch slot set. ARGV: now_ms, deadline_ms, n, batch (1 or 0),
+# per stage its slots and its batch slots, then the session ids. Returns the index of the
+# first stage without room, or 0 when every session has its slots.
 RESERVE = """
-local now, deadline, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-for i, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  if redis.call('ZCARD', key) + n > tonumber(ARGV[3 + i]) then return i end
+local now, deadline, n, batch = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
+local stages = #KEYS / 2
+for i = 1, stages do
+  local live, recordings = KEYS[2 * i - 1], KEYS[2 * i]
+  redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', recordings, '-inf', now)
+  local taken = redis.call('ZCARD', live)
+  if batch then
+    local held = redis.call('ZCARD', recordings)
+    if held + n > tonumber(ARGV[4 + 2 * i]) or taken + held + n > tonumber(ARGV[3 + 2 * i]) then return i end
+  elseif taken + n > tonumber(ARGV[3 + 2 * i]) then
+    return i
+  end
 end
-for i, key in ipairs(KEYS) do
-  for j = 1, n do redis.call('ZADD', key, deadline, ARGV[3 + #KEYS + j]) end
+for i = 1, stages do
+  local key = KEYS[batch and 2 * i or 2 * i - 1]
+  for j = 1, n do redis.call('ZADD', key, deadline, ARGV[4 + 2 * stages + j]) end
   if redis.call('PEXPIRETIME', key) < tonumber(deadline) then redis.call('PEXPIREAT', key, deadline) end
 end
 return 0
 """
+
+
+def share(text: str) -> float:
+    """A share of the capacity: a number from 0 to 1."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{value} is not a share from 0 to 1")
+    return value
 
 
 class Relay(Protocol):
@@ -73,7 +102,7 @@ class Relay(Protocol):
     """
 
     session_id: str
-    pipeline: PipelineConfig
+    slot_keys: list[str]  # the stages' admission sets holding its slots
     out_key: str
     meta_key: str
     untrimmed: int  # delivered entries still in the result stream
@@ -94,6 +123,13 @@ class HubOptions:
     # An ASR slot is an utterance in progress.
     asr_overbooking: float = field(default=2.0, metadata=option(
         "sessions admitted per ASR slot (ASR workers count only sessions that are speaking)",
+        parse=positive(float)))
+    # Recordings take slots only where calls leave room, and a share of the capacity at most.
+    batch_share: float = field(default=0.5, metadata=option(
+        "batch sessions (recordings) a stage admits, as a share of its workers' capacity (0: none)",
+        parse=share))
+    batch_backlog_timeout: float = field(default=120.0, metadata=option(
+        "seconds a batch session's audio waits for its full input stream to move before the session fails",
         parse=positive(float)))
     # The meta's TTL, renewed while the client is connected.
     session_ttl: float = field(default=30.0, metadata=option(
@@ -120,6 +156,7 @@ class SessionHub:
         self.capacity: dict[str, int] = {stage: 0 for stage in keys.STAGES}  # of live, open workers
         self._reserve = redis.register_script(RESERVE)
         self._sessions: dict[str, Relay] = {}
+        self._listeners: dict[str, Callable[[], None]] = {}  # channel -> what a message there runs
         self._tasks: list[asyncio.Task] = []
         self.writer = AppendWriter(redis)
         self._sweeps = Lane(redis)  # the tick's batches: a command per session each
@@ -151,9 +188,22 @@ class SessionHub:
     # -- waking relays and renewing sessions -----------------------------------------------
 
     def _on_ring(self, channel: str) -> None:
+        listener = self._listeners.get(channel)
+        if listener is not None:
+            listener()
+            return
         session = self._sessions.get(keys.session_id_from_channel(channel) or "")
         if session is not None:
             session.ring()
+
+    async def listen(self, channel: str, listener: Callable[[], None]) -> None:
+        """Run ``listener`` when a message comes on ``channel`` (a parked call's let-go, say)."""
+        self._listeners[channel] = listener
+        await self.doorbell.subscribe(channel)
+
+    async def unlisten(self, channel: str) -> None:
+        if self._listeners.pop(channel, None) is not None:
+            await self.doorbell.unsubscribe(channel)
 
     def _ring_all(self) -> None:
         for session in self._sessions.values():
@@ -193,12 +243,12 @@ class SessionHub:
             deadline = self._slot_deadline()
             ttl = int(self.options.session_ttl)
             commands = [("EXPIRE", session.meta_key, ttl) for session in sessions]
-            stages = set()
+            slot_keys = set()
             for session in sessions:
-                for stage in session.pipeline.stages:
-                    stages.add(stage)
-                    commands.append(("ZADD", keys.slots(stage), "XX", deadline, session.session_id))
-            commands += [("PEXPIREAT", keys.slots(stage), deadline, "GT") for stage in stages]
+                for key in session.slot_keys:
+                    slot_keys.add(key)
+                    commands.append(("ZADD", key, "XX", deadline, session.session_id))
+            commands += [("PEXPIREAT", key, deadline, "GT") for key in slot_keys]
             alive = (await self._sweeps.execute(commands))[:len(sessions)]
         except (RedisError, OSError) as exc:
             self.metrics.redis_errors.inc()
@@ -247,8 +297,9 @@ class SessionHub:
         self.refusals[stage] = _refusal(stage, live, states, self.options.max_queue_lag)
         return self.refusals[stage]
 
-    async def admission(self, stages: list[str], session_ids: list[str]) -> str:
-        """Reserve a slot per stage for each of ``session_ids``; or say why the call is refused.
+    async def admission(self, stages: list[str], session_ids: list[str], *, batch: bool = False) -> str:
+        """Reserve a slot per stage for each of ``session_ids`` (``batch``: batch sessions); or say
+        why the call is refused.
 
         Returns "" when admitted. The reservation lasts while the hub renews it
         (its sessions' meta TTL) and ends with :meth:`release`.
@@ -257,17 +308,23 @@ class SessionHub:
             # The cached verdict is a second old at most; confirm a refusal before giving it.
             if self.refusals[stage] and await self._check_stage(stage):
                 return self.refusals[stage]
-        full = await self._try_reserve(stages, session_ids)
+        full = await self._try_reserve(stages, session_ids, batch=batch)
         if full:
             await self._check_stage(full)  # the capacity may have grown since the last check
-            full = await self._try_reserve(stages, session_ids)
-        return self._at_capacity(full) if full else ""
+            full = await self._try_reserve(stages, session_ids, batch=batch)
+        if not full:
+            return ""
+        if batch:
+            return f"the {full} stage has no room for recordings ({self.batch_slots(full)} batch sessions at most)"
+        return self._at_capacity(full)
 
-    async def _try_reserve(self, stages: list[str], session_ids: list[str]) -> str:
+    async def _try_reserve(self, stages: list[str], session_ids: list[str], *, batch: bool) -> str:
         """Run ``RESERVE`` with the capacities known now; the first stage found full, or ""."""
-        full = await self._reserve(keys=[keys.slots(stage) for stage in stages],
+        limits = [limit for stage in stages for limit in (self.slots(stage), self.batch_slots(stage))]
+        full = await self._reserve(keys=[key for stage in stages for key in (keys.slots(stage),
+                                                                               keys.batch_slots(stage))],
                                    args=[int(time.time() * 1000), self._slot_deadline(), len(session_ids),
-                                         *(self.slots(stage) for stage in stages), *session_ids])
+                                         int(batch), *limits, *session_ids])
         return stages[full - 1] if full else ""
 
     def _at_capacity(self, stage: str) -> str:
@@ -279,11 +336,17 @@ class SessionHub:
             return int(self.capacity[stage] * self.options.asr_overbooking)
         return self.capacity[stage]
 
+    def batch_slots(self, stage: str) -> int:
+        """Batch sessions admissible to ``stage``: a share of its live workers' capacity (not
+        overbooked: a recording is speech from start to end), at least one when the share is not 0."""
+        return batch_slots(self.capacity[stage], self.options.batch_share)
+
     async def release(self, session_id: str, stages: list[str]) -> None:
         """Give back a session's slots (its reservation also lapses on its own)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for stage in stages:
                 pipe.zrem(keys.slots(stage), session_id)
+                pipe.zrem(keys.batch_slots(stage), session_id)
             await pipe.execute()
 
     def _slot_deadline(self) -> int:
@@ -330,3 +393,11 @@ def _refusal(stage: str, live: list[str], states: list[dict], max_lag: float) ->
     if min(s["lag"] for s in open_workers) > max_lag:
         return f"{stage} workers are {min(s['lag'] for s in open_workers):.1f} s behind"
     return ""
+
+
+def batch_slots(capacity: int, batch_share: float) -> int:
+    """Batch sessions admissible against ``capacity``: ``batch_share`` of it, at least one unless
+    the share or the capacity is 0 (a small fleet still serves recordings)."""
+    if capacity <= 0 or batch_share <= 0:
+        return 0
+    return max(1, int(capacity * batch_share))

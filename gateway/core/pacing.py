@@ -9,6 +9,11 @@ refills at ``max_realtime_factor`` seconds per second. When it runs dry the
 connection waits before reading the socket again, so the client feels TCP
 backpressure instead of the service buffering for it.
 
+A batch session (a recording, ``priority: batch``) is not paced: it goes as
+fast as its pipeline takes it, held back by its input backlog
+(``max_backlog_records``) and, between stages, by the next stage's backlog
+(common/lead.py), never by the wall clock.
+
 Pure arithmetic over a clock; the connection does the waiting.
 """
 

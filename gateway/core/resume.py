@@ -1,114 +1,177 @@
-"""Resumable calls: kept alive for a grace period after their client dropped, so a reconnect can take them over.
+"""Resumable calls parked in Redis, so that a client may resume its call through any gateway.
 
-A resumable door's connection registers its call here when it opens. When the
-connection ends without a close, it parks the call with its door (which
-numbers and remembers the messages it sent, and counts the audio it took): the
-pipeline sessions keep running and their results wait in the call's bounded
-event queue. A new connection presenting the call's id (and the same API key)
-takes both over (:meth:`Parking.take`); if the old connection has not noticed
-the drop yet (it may be pacing, not reading), it is told to let go first.
-A call not taken within ``grace`` seconds is released, as a disconnect would.
-A parked call keeps its API key's session slot (:meth:`Call.on_release`) until
-it is released, and a resuming connection takes it over with the call: parking
-is no way around a key's session limit, and a client at that limit can resume.
+A resumable door's call is *parked* when its connection ends without a close
+(the network failed), or when its gateway shuts down (SIGTERM: the connection
+tells the client to reconnect, close 1012). Parking stops the call's relays,
+and writes one Redis hash per call, ``keys.parked(tenant, call_id)``, with
+the API key id that may resume it and the call's state as JSON: its config,
+each pipeline session's next input seq, last result read and latest finals,
+and the door's numbering, replay buffer and audio count
+(:meth:`Call.park`, :meth:`NativeDoor.park`). The pipeline runs on meanwhile;
+its results wait in the sessions' result streams, which nothing trims.
 
-Calls live in this gateway's memory: a client must reconnect to the same
-gateway (a balancer with session affinity, or the same address) to resume.
+Nobody renews a parked call's keys, so parking pushes their expiry ``grace`` +
+the session TTL out: the sessions' meta (the stages' sign that the session
+lives), its other keys, its stage slots and its API key's session slot
+(:meth:`KeyLimits.park`: parking is no way around a key's session limit, and
+a client at that limit can resume). The record itself lives ``grace`` (+ a
+margin for the parking gateway's own expiry to find it).
+
+A connection that presents the call's id takes the record atomically, if its
+key is the one that parked the call (:meth:`Parking.take`), rebuilds the call
+and its door from it and relays on from the last result read: each final once,
+the same utterance ids. When there is no record yet, the call may still run on
+an old connection that has not noticed the drop: its gateway listens on
+``keys.let_go(tenant, call_id)``, and drops that connection when told, which
+parks the call; the resuming side waits for the record meanwhile.
+
+A call not resumed within ``grace`` is ended by the gateway that parked it (it
+takes the record itself and releases the call: keys deleted, slots given back);
+if that gateway is gone, the keys' TTLs lapse instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from common.aio import wait_event
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisError
 
-from ..doors.base import Door
+from common import aio, keys
+
+from ..outputs.transcript_log import TranscriptLog, call_key, log_key
+from ..security.limits import SESSION, KeyLimits, Slot
 from .call import Call
+from .hub import SessionHub
+from .tenant import ANONYMOUS, Tenant
 
 log = logging.getLogger(__name__)
 
+# Take a parked call if KEYS[1] holds one that ARGV[1] (the API key id, "" without keys) may resume.
+_TAKE = """
+local key = redis.call('HGET', KEYS[1], 'key')
+if not key or key ~= ARGV[1] then return false end
+local state = redis.call('HGET', KEYS[1], 'state')
+redis.call('DEL', KEYS[1])
+return state
+"""
 
-@dataclass(slots=True)
-class _Entry:
-    call: Call
-    door: Door
-    key_id: str | None
-    let_go: Callable[[], None]  # makes the attached connection drop its client
-    parked: asyncio.Event = field(default_factory=asyncio.Event)
-    timer: asyncio.Task | None = None
+RECORD_MARGIN = 5.0  # seconds a record outlives the grace: the parking gateway's expiry must still find it
+POLL_EVERY = 0.05  # seconds between looks for the record of a call another connection still holds
 
 
 class Parking:
-    def __init__(self, *, grace: float = 30.0, limit: int = 1000) -> None:
-        self.grace = grace
-        self.limit = limit  # resumable calls at most; beyond it a call is not resumable
-        self._entries: dict[str, _Entry] = {}
+    """Parks resumable calls in Redis and takes them back, for every gateway on one Redis."""
 
-    def __len__(self) -> int:
-        return len(self._entries)
+    def __init__(self, hub: SessionHub, *, grace: float = 30.0, limits: KeyLimits | None = None,
+                 transcripts: TranscriptLog | None = None) -> None:
+        self.hub = hub
+        self.grace = grace  # 0: resuming is off
+        self.limits = limits
+        self.transcripts = transcripts
+        self._take = hub.redis.register_script(_TAKE)
+        self._timers: set[asyncio.Task] = set()
 
-    def register(self, call: Call, door: Door, *, key_id: str | None, let_go: Callable[[], None]) -> bool:
-        """Make an attached call resumable; False when resuming is off or the registry is full."""
-        if self.grace <= 0 or len(self._entries) >= self.limit or call.call_id in self._entries:
-            return False
-        self._entries[call.call_id] = _Entry(call, door, key_id, let_go)
-        return True
+    @property
+    def enabled(self) -> bool:
+        return self.grace > 0
 
-    def forget(self, call: Call) -> None:
-        """The call ended with its connection: no resume; idempotent."""
-        entry = self._entries.get(call.call_id)
-        if entry is not None and entry.call is call and not entry.parked.is_set():
-            del self._entries[call.call_id]
+    async def watch(self, call: Call, let_go: Callable[[], None]) -> None:
+        """While the call runs here, ``let_go`` drops its connection when a client resumes it elsewhere."""
+        await self.hub.listen(keys.let_go(_tenant(call.tenant), call.call_id), let_go)
 
-    def park(self, call: Call) -> bool:
-        """Keep a registered call ``grace`` seconds for its client; False (the caller ends it) if not registered."""
-        entry = self._entries.get(call.call_id)
-        if entry is None or entry.call is not call:
-            return False
-        entry.timer = asyncio.create_task(self._expire(call.call_id, entry), name=f"parked-{call.call_id}")
-        entry.parked.set()
-        log.info("call %s parked for %.0f s awaiting a resume", call.call_id, self.grace)
-        return True
+    async def unwatch(self, call: Call) -> None:
+        await self.hub.unlisten(keys.let_go(_tenant(call.tenant), call.call_id))
 
-    async def take(self, call_id: str, *, key_id: str | None, timeout: float) -> tuple[Call, Door] | None:
-        """The call ``call_id`` and its door, once parked, if registered here under the same key."""
-        entry = self._entries.get(call_id)
-        if entry is None or entry.key_id != key_id:
+    async def park(self, call: Call, call_state: dict, door_state: dict, *, key_id: str | None,
+                   slot: Slot | None) -> None:
+        """Write the record of a call that :meth:`Call.park` stopped (``call_state``), with its door's state
+        (``door_state``: after every event the call queued); RedisError passes (the call is lost)."""
+        tenant = _tenant(call.tenant)
+        state = {"call": call_state, "door": door_state, "slot": slot.member if slot else None}
+        hold = self.grace + self.hub.options.session_ttl
+        await self._hold(call, tenant, hold)
+        if self.limits is not None and slot is not None:
+            await self.limits.park(slot, hold)
+        record = keys.parked(tenant, call.call_id)
+        async with self.hub.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(record, mapping={"key": key_id or "", "state": json.dumps(state, ensure_ascii=False)})
+            pipe.expire(record, int(self.grace + RECORD_MARGIN))
+            await pipe.execute()
+        timer = asyncio.create_task(self._expire(call.call_id, tenant, key_id), name=f"parked-{call.call_id}")
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
+        log.info("call %s parked in Redis for %.0f s awaiting a resume", call.call_id, self.grace)
+
+    async def _hold(self, call: Call, tenant: str, seconds: float) -> None:
+        """Keep what nobody renews while the call is parked for ``seconds`` (never shortening a TTL)."""
+        deadline_ms = int((time.time() + seconds) * 1000)
+        async with self.hub.redis.pipeline(transaction=False) as pipe:
+            for session in call.sessions:
+                for key in session.keys.all():
+                    pipe.expire(key, int(seconds), gt=True)
+                for key in session.slot_keys:
+                    pipe.zadd(key, {session.session_id: deadline_ms}, xx=True)
+                    pipe.pexpireat(key, deadline_ms, gt=True)
+            if call.transcript_log is not None:
+                for key in (call_key(tenant, call.call_id), log_key(tenant, call.call_id)):
+                    pipe.expire(key, int(seconds), gt=True)
+            await pipe.execute()
+
+    async def take(self, call_id: str, *, tenant: str, key_id: str | None, timeout: float) -> dict | None:
+        """The state of the parked call ``call_id`` of ``tenant`` if ``key_id`` parked it, else None.
+
+        A call still served by a connection that has not seen its client go is told to
+        let go; its record is awaited up to ``timeout`` s.
+        """
+        if not keys.valid_session_id(call_id):
             return None
-        if not entry.parked.is_set():
-            entry.let_go()  # the old connection has not seen the drop yet
-            if not await wait_event(entry.parked, timeout):
-                return None
-        if self._entries.get(call_id) is not entry or entry.timer is None or entry.timer.done():
-            return None  # another connection took it meanwhile, or it expired
-        del self._entries[call_id]
-        entry.timer.cancel()
-        log.info("call %s resumed", call_id)
-        return entry.call, entry.door
+        record = keys.parked(tenant, call_id)
+        state = await self._take(keys=[record], args=[key_id or ""])
+        if state is None:
+            listeners = await self.hub.redis.publish(keys.let_go(tenant, call_id), "1")
+            # On a cluster PUBLISH counts one node's subscribers only: wait there whatever it says.
+            if listeners or isinstance(self.hub.redis, RedisCluster):
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + timeout
+                while state is None and loop.time() < deadline:
+                    await asyncio.sleep(POLL_EVERY)  # polling a record another gateway is writing
+                    state = await self._take(keys=[record], args=[key_id or ""])
+        if state is None:
+            return None
+        log.info("call %s taken from Redis to resume", call_id)
+        return json.loads(state)
+
+    async def _expire(self, call_id: str, tenant: str, key_id: str | None) -> None:
+        """End the call after ``grace`` unless a client took it meanwhile."""
+        await asyncio.sleep(self.grace)  # a timer
+        try:
+            raw = await self._take(keys=[keys.parked(tenant, call_id)], args=[key_id or ""])
+        except (RedisError, OSError) as exc:
+            log.warning("call %s: ending it after its grace failed (its keys lapse by themselves): %s", call_id, exc)
+            return
+        if raw is None:
+            return  # resumed
+        state = json.loads(raw)
+        log.info("call %s not resumed within %.0f s; it ends", call_id, self.grace)
+        call = Call.restore(self.hub, state["call"], events_out=asyncio.Queue(), transcripts=None)
+        if self.limits is not None and state["slot"] is not None and key_id is not None:
+            slot = Slot(SESSION, key_id, state["slot"])
+            call.on_release(lambda: self.limits.release(slot))
+        if self.transcripts is not None and state["call"]["log_seq"] is not None:
+            call.transcript_log = await self.transcripts.adopt_call(
+                tenant=tenant, call_id=call_id, protocol=call.protocol, parties=call.parties,
+                seq=state["call"]["log_seq"])
+        await call.release()
 
     async def close(self) -> None:
-        """End every parked call now (attached ones end with their connections); idempotent."""
-        parked = [entry for entry in self._entries.values() if entry.parked.is_set()]
-        self._entries = {}
-        for entry in parked:
-            entry.timer.cancel()
-        await asyncio.gather(*(entry.timer for entry in parked), return_exceptions=True)
-        for entry in parked:
-            await _end(entry.call)
-
-    async def _expire(self, call_id: str, entry: _Entry) -> None:
-        await asyncio.sleep(self.grace)  # a timer: take() cancels it
-        if self._entries.get(call_id) is entry:
-            del self._entries[call_id]
-            log.info("call %s not resumed within %.0f s; it ends", call_id, self.grace)
-            await _end(entry.call)
+        """Stop ending parked calls (they stay in Redis for another gateway); idempotent."""
+        await aio.cancel_all(list(self._timers))
 
 
-async def _end(call: Call) -> None:
-    """Release a call nobody will read: empty its queue first, so no relay waits on it for room."""
-    while not call.events.empty():
-        call.events.get_nowait()
-    await call.release()
+def _tenant(tenant: Tenant | None) -> str:
+    return tenant.name if tenant is not None else ANONYMOUS

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FINAL_IDS_KEPT = 10_000  # finals remembered for duplicate suppression
+FINAL_IDS_PARKED = 500  # of those, carried in a parked call's record (a replay repeats recent ones only)
 ARRIVALS_KEPT = 3_000  # chunk arrival times kept for latency metrics (at least ~5 min at 100 ms)
 READ_BATCH = 200  # result records read per round trip
 RELAY_STOP_TIMEOUT = 5.0  # seconds a closing session waits for its relay task
@@ -61,6 +62,10 @@ class FinalFilter:
         self._finals[utterance_id] = None
         if len(self._finals) > self._kept:
             self._finals.popitem(last=False)
+
+    def recent(self, count: int) -> list[str]:
+        """The ``count`` latest delivered finals, oldest first (what a parked call carries along)."""
+        return list(self._finals)[-count:]
 
 
 class Arrivals:
@@ -104,6 +109,9 @@ class PipelineSession:
         self.bell_key = self.keys.bell(self.first_stage)
         self.out_key = self.keys.out
         self.meta_key = self.keys.meta
+        # The stages' admission sets holding this session's slots (recordings have their own).
+        slots = keys.batch_slots if pipeline.batch else keys.slots
+        self.slot_keys = [slots(stage) for stage in pipeline.stages]
         self.log = SessionLogger(log, {"session_id": session_id, "stage": "gateway"})
         self.finals = FinalFilter()
         self.ended = asyncio.Event()  # the pipeline delivered End (or a fatal error)
@@ -167,15 +175,55 @@ class PipelineSession:
             if self._created:
                 await self._delete_keys()
         finally:
-            self.hub.unregister(self)
-            if self._relay_task is not None:
-                # The flag and the wake-up end the relay even if a library swallows the
-                # cancellation (seen: relays of closed sessions waiting forever).
-                self._wake.set()
-                self._relay_task.cancel()
-                await asyncio.wait({self._relay_task}, timeout=RELAY_STOP_TIMEOUT)
-            await self.hub.doorbell.unsubscribe(self.keys.bell("out"))
+            await self._stop_relay()
         self.log.info("session closed")
+
+    async def _stop_relay(self) -> None:
+        """Leave the hub and the doorbell and end the relay (``closed`` is set already)."""
+        self.hub.unregister(self)
+        if self._relay_task is not None:
+            # The flag and the wake-up end the relay even if a library swallows the
+            # cancellation (seen: relays of closed sessions waiting forever).
+            self._wake.set()
+            self._relay_task.cancel()
+            await asyncio.wait({self._relay_task}, timeout=RELAY_STOP_TIMEOUT)
+        await self.hub.doorbell.unsubscribe(self.keys.bell("out"))
+
+    async def park(self) -> dict:
+        """Stop relaying, leaving every key in Redis for whoever resumes the call; the state to resume from.
+
+        The append in flight settles first (its records are written, its error raised),
+        so the seq handed on is the next one to write. Results that arrive meanwhile
+        wait in the result stream: the relay that resumes reads on from ``out_id``.
+        """
+        if self._in_flight is not None:
+            append, self._in_flight = self._in_flight, None
+            if not append.done():
+                await append.waiter()
+            self._settle(append.result())
+        self.closed = True
+        self._created = False  # the keys are no longer this object's to delete
+        await self._stop_relay()
+        self.log.info("session parked")
+        return {"session_id": self.session_id, "seq": self._seq, "out_id": self._out_id,
+                "finals": self.finals.recent(FINAL_IDS_PARKED)}
+
+    def mark_created(self) -> None:
+        """The session's keys exist (a parked session taken over): :meth:`close` deletes them."""
+        self._created = True
+
+    async def attach(self, state: dict) -> None:
+        """Relay a parked session (:meth:`park`'s ``state``) from this gateway: it renews the meta from now on."""
+        self._seq = state["seq"]
+        self._out_id = state["out_id"]
+        for utterance_id in state["finals"]:
+            self.finals.add(utterance_id)
+        await self.hub.redis.hset(self.meta_key, "gateway", self.hub.gateway_id)
+        self.hub.register(self)
+        await self.hub.doorbell.subscribe(self.keys.bell("out"))
+        self._relay_task = asyncio.create_task(self._relay(), name=f"relay-{self.session_id}")
+        self._wake.set()  # results that came while the call was parked
+        self.log.info("session resumed on this gateway")
 
     async def _delete_keys(self) -> None:
         for attempt in range(3):
@@ -261,15 +309,21 @@ class PipelineSession:
 
         The stage trims what it has consumed, so the stream's length is the backlog.
         A full stream is never trimmed from here: that would drop audio silently.
+        A batch session's pipeline takes its audio only as fast as live calls leave
+        room (and its first stage waits for the next, common/lead.py): it waits as
+        long as the backlog moves, ``batch_backlog_timeout`` s at most between moves.
         """
         options = self.hub.options
         self.hub.metrics.backlog_waits.inc()
-        deadline = time.monotonic() + options.backlog_timeout
+        timeout = options.batch_backlog_timeout if self.pipeline.batch else options.backlog_timeout
+        deadline = time.monotonic() + timeout
+        lowest = options.max_backlog_records
         while (backlog := await self.hub.redis.xlen(stream)) >= options.max_backlog_records:
+            if self.pipeline.batch and backlog < lowest:
+                lowest, deadline = backlog, time.monotonic() + timeout
             if time.monotonic() >= deadline:
                 raise BacklogFull(f"the {self.first_stage} stage has {backlog} unprocessed audio records "
-                                  f"for this session and took more than {options.backlog_timeout:.0f} s "
-                                  f"to catch up")
+                                  f"for this session and took more than {timeout:.0f} s to catch up")
             await asyncio.sleep(0.1)
         self._backlog, self._unchecked = backlog, 0
 

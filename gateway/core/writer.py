@@ -17,6 +17,13 @@ flight, so its records reach Redis in the order of their ``seq``.
 The batches go through a :class:`~gateway.core.resp.Lane` per writer: one buffer
 of commands and one deadline per batch, not redis-py's per-command pipeline
 machinery (seen: at 600 sessions that took a third of the gateway's CPU).
+
+On a Redis Cluster an append that fails with a failover's transient error (its
+master paused by ``CLUSTER FAILOVER``, a broken connection, ``MOVED`` before the
+client's slot map caught up, ``CLUSTERDOWN``, ``TRYAGAIN``) is written again for
+up to ``cluster_retry`` seconds before its session fails (seen: a call ended with
+"audio could not be queued" mid-failover). Writing again may repeat records
+whose replies were lost; they carry their ``seq``, and the stage drops repeats.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from redis import exceptions as rx
 from redis.exceptions import RedisError
 
 from common import aio, bus, sentinel
@@ -35,6 +43,9 @@ log = logging.getLogger(__name__)
 
 
 _PENDING = object()
+# What a cluster failover answers for a while; anything else fails the append at once.
+_FAILOVER_ERRORS = (rx.AskError, rx.ClusterDownError, rx.ConnectionError, rx.MasterDownError, rx.MovedError,
+                    rx.ReadOnlyError, rx.TimeoutError, rx.TryAgainError, OSError)
 _XADD = b"*5\r\n$4\r\nXADD\r\n"
 _AUTO_ID_FIELD = b"$1\r\n*\r\n$1\r\nr\r\n"  # entry id "*", field "r"
 
@@ -106,8 +117,10 @@ class AppendWriter:
     flight at once; with one, the next batch builds up while the previous one travels.
     """
 
-    def __init__(self, redis: bus.Redis, *, queue_size: int = 4096, batch: int = 1024, writers: int = 1) -> None:
+    def __init__(self, redis: bus.Redis, *, queue_size: int = 4096, batch: int = 1024, writers: int = 1,
+                 cluster_retry: float = 10.0) -> None:
         self._redis = redis
+        self._cluster_retry = cluster_retry  # seconds a cluster's failover errors are retried
         self._queue: asyncio.Queue[Append] = asyncio.Queue(maxsize=queue_size)
         self._batch = batch
         self._lanes = [Lane(redis) for _ in range(writers)]
@@ -155,19 +168,36 @@ class AppendWriter:
             while len(batch) < self._batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                results = await self._write(lane, batch)
+                await self._write_settling(lane, batch)
             except asyncio.CancelledError:
                 self._fail(batch, RedisError("the gateway is closing"))
                 raise
-            except (RedisError, OSError) as exc:
-                self._fail(batch, exc)
-                continue
             except Exception as exc:  # a bug must not leave sessions waiting forever
                 log.exception("append writer failed on a batch of %d", len(batch))
                 self._fail(batch, RedisError(f"append failed: {exc!r}"))
-                continue
+
+    async def _write_settling(self, lane: Lane, batch: list[Append]) -> None:
+        """Write ``batch`` and settle each append; on a cluster, retry failover errors a while."""
+        deadline = asyncio.get_running_loop().time() + (self._cluster_retry if lane.cluster else 0)
+        delay = 0.05
+        while True:
+            try:
+                results = await self._write(lane, batch)
+            except (RedisError, OSError) as exc:
+                results = [exc] * len(batch)
+            retry = []
             for append, result in zip(batch, results):
-                append.settle(result)
+                if isinstance(result, _FAILOVER_ERRORS) and asyncio.get_running_loop().time() < deadline:
+                    retry.append(append)
+                else:
+                    append.settle(result)
+            if not retry:
+                return
+            log.info("%d append(s) met a cluster failover (%s); writing them again in %.2f s", len(retry),
+                     next(r for r in results if isinstance(r, _FAILOVER_ERRORS)), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+            batch = retry
 
     async def _write(self, lane: Lane, batch: list[Append]) -> list:
         """One round trip for the whole batch; per append its stream's length, None, or its error."""

@@ -124,6 +124,14 @@ class Door(abc.ABC):
     def receive(self, message: str | bytes) -> list[events.Operation]:
         """Operations for one incoming message; raise :class:`~common.errors.ProtocolError` if it is wrong."""
 
+    def park(self) -> dict:
+        """A resumable door's state for a resume on any gateway (JSON; :mod:`gateway.core.resume`)."""
+        raise NotImplementedError(f"{self.name} is not resumable")
+
+    def restore(self, state: dict, config: Any) -> None:
+        """Go on from :meth:`park`'s ``state`` with the call's ``config`` (a resumable door's)."""
+        raise NotImplementedError(f"{self.name} is not resumable")
+
     @abc.abstractmethod
     def render(self, event: events.Event) -> list[Outgoing]:
         """Outgoing messages for one core event (``Ended`` must render a :class:`CloseFrame`)."""

@@ -64,8 +64,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import ClassVar
 
-from websockets.frames import CloseCode
-
 from common.errors import ConfigError, ErrorCode
 
 from ..core import events
@@ -147,6 +145,43 @@ def _plain(word: str) -> str:
     return "".join(ch for ch in word if ch.isalnum() or ch in "'-").strip("'-").lower()
 
 
+def alternative(event: events.Transcript, *, punctuate: bool) -> tuple[str, float, list[dict]]:
+    """A result's transcript, confidence and words as Deepgram writes them (live and pre-recorded).
+
+    Confidence: the engine's figure; without one the mean of the words', and
+    without words 1.0 for a non-empty transcript (0.0 for an empty one).
+    """
+    words = [_word(w, punctuate=punctuate) for w in event.words]
+    transcript = event.text.strip() if punctuate else " ".join(filter(None, (_plain(w) for w in event.text.split())))
+    if event.confidence is not None:
+        confidence = event.confidence
+    elif words:
+        confidence = sum(w["confidence"] for w in words) / len(words)
+    else:
+        confidence = 1.0 if transcript else 0.0
+    return transcript, confidence, words
+
+
+def _word(word: events.Word, *, punctuate: bool) -> dict:
+    plain = _plain(word.text) or word.text.strip()
+    return {"word": plain, "start": word.start_ms / 1000, "end": word.end_ms / 1000,
+            "confidence": round(word.confidence, 4), "punctuated_word": word.text.strip() if punctuate else plain}
+
+
+def model_uuid(model: str) -> str:
+    """The stable id Deepgram's ``model_uuid`` and ``models`` carry for a model name."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"streamscribe:{model}"))
+
+
+def model_info(model: str) -> dict:
+    return {"name": model, "version": MODEL_VERSION, "arch": MODEL_VERSION}
+
+
+def created_now() -> str:
+    """Now, as Deepgram's ``created`` (ISO 8601, UTC, milliseconds)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class DeepgramDoor(Door):
     name: ClassVar[str] = "deepgram"
 
@@ -155,8 +190,8 @@ class DeepgramDoor(Door):
         self.intake = common.Intake.accept(handshake, Settings.from_query, controls=_CONTROL)
         self.request_id = self.intake.request_id
         self.settings: Settings = self.intake.settings
-        self.created = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        self.model_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"streamscribe:{self.settings.model}"))
+        self.created = created_now()
+        self.model_uuid = model_uuid(self.settings.model)
         self._sha256 = hashlib.sha256()
         self._fatal: ErrorCode | None = None
         self._finalized: set[int] = set()  # channels whose from_finalize final came since the last Finalize
@@ -221,29 +256,15 @@ class DeepgramDoor(Door):
         from_finalize = final and event.from_finalize
         if from_finalize:
             self._finalized.add(event.channel)
-        words = [self._word(w) for w in event.words]
-        transcript = event.text.strip() if self.settings.punctuate else " ".join(
-            filter(None, (_plain(w) for w in event.text.split())))
-        if event.confidence is not None:
-            confidence = event.confidence
-        elif words:
-            confidence = sum(w["confidence"] for w in words) / len(words)
-        else:
-            confidence = 1.0 if transcript else 0.0
+        transcript, confidence, words = alternative(event, punctuate=self.settings.punctuate)
         return [self._message(event.channel, start_ms=event.start_ms, end_ms=event.end_ms, is_final=final,
                               speech_final=final and event.speech_final, from_finalize=from_finalize,
                               transcript=transcript, confidence=confidence, words=words)]
 
-    def _word(self, word: events.Word) -> dict:
-        plain = _plain(word.text) or word.text.strip()
-        return {"word": plain, "start": word.start_ms / 1000, "end": word.end_ms / 1000,
-                "confidence": round(word.confidence, 4),
-                "punctuated_word": word.text.strip() if self.settings.punctuate else plain}
-
     def _message(self, channel: int, *, start_ms: int, end_ms: int, is_final: bool, speech_final: bool,
                  from_finalize: bool, transcript: str, confidence: float, words: list[dict]) -> dict:
         metadata = {"request_id": self.request_id, "model_uuid": self.model_uuid,
-                    "model_info": {"name": self.settings.model, "version": MODEL_VERSION, "arch": MODEL_VERSION}}
+                    "model_info": model_info(self.settings.model)}
         if self.settings.extra:
             metadata["extra"] = self.settings.extra
         return {"type": "Results", "channel_index": self._channel(channel), "duration": (end_ms - start_ms) / 1000,
@@ -267,13 +288,12 @@ class DeepgramDoor(Door):
         return messages
 
     def _ended(self, event: events.Ended) -> list[Outgoing]:
-        if event.close_code == CloseCode.NORMAL_CLOSURE:
+        if event.complete:  # every result sent: a client's CloseStream, or a gateway finishing before it goes
             metadata = {"type": "Metadata", "transaction_key": "deprecated", "request_id": self.request_id,
                         "sha256": self._sha256.hexdigest(), "created": self.created,
                         "duration": event.audio_ms / 1000,
                         "channels": self.config.channels if self.config is not None else 0,
                         "models": [self.model_uuid],
-                        "model_info": {self.model_uuid: {"name": self.settings.model, "version": MODEL_VERSION,
-                                                         "arch": MODEL_VERSION}}}
+                        "model_info": {self.model_uuid: model_info(self.settings.model)}}
             return [json.dumps(metadata), common.close_frame(event, self._fatal)]
         return [common.close_frame(event, self._fatal)]

@@ -17,6 +17,11 @@ sends again the messages after ``seq`` N that it kept (all but partials and
 acks), then ``{"type": "session_resumed", "session_id", "offset", "replayed",
 "complete"}``; the client resends its audio from sample ``offset``. The same
 utterance ids continue, and no final is lost or repeated.
+
+A parked call waits in Redis (:mod:`gateway.core.resume`), so the new connection may
+reach any gateway of the deployment. A gateway that shuts down parks its resumable
+calls and tells their clients so: ``{"type": "reconnect", "session_id", "last_seq"}``
+(not numbered), then close 1012 (service restart) whose reason names the session.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from __future__ import annotations
 import json
 from collections import deque
 from typing import ClassVar
+
+from websockets.frames import CloseCode
 
 from common.errors import ErrorCode, ProtocolError
 
@@ -39,7 +46,7 @@ _TYPES = {"sample_rate": int, "channels": int, "chunk_size_sec": float, "unfixed
           "unfixed_token_num": int}
 _FLAGS = ("multichannel", "words", "eager_finals")
 _NULLABLE_FLAGS = ("denoise", "sentence_endpoint")  # null: the deployment default
-_STRINGS = ("encoding", "language", "context", "asr_audio")
+_STRINGS = ("encoding", "language", "context", "asr_audio", "priority")
 REPLAY_KEPT = 512  # numbered messages (all but partials and acks) a resumable session can send again
 ACK_EVERY_SEC = 0.5  # audio between two audio_ack messages of a resumable session
 
@@ -133,9 +140,30 @@ class NativeDoor(Door):
             return operations
         return [parse_control(message)]
 
+    def park(self) -> dict:
+        """What a resume on another gateway needs of this door (JSON): the numbering, the replay, the audio taken."""
+        return {"call_id": self.call_id, "seq": self.seq, "received_bytes": self.received_bytes,
+                "acked": self._acked, "sent": list(self._sent), "forgotten": self._forgotten}
+
+    def restore(self, state: dict, config: SessionConfig) -> None:
+        """Go on from :meth:`park`'s ``state`` (this door's own handshake said ``resume``)."""
+        self.config = config
+        self.resumable = True
+        self.call_id = state["call_id"]
+        self.seq = state["seq"]
+        self.received_bytes = state["received_bytes"]
+        self._acked = state["acked"]
+        self._sent = deque(((seq, text) for seq, text in state["sent"]), maxlen=REPLAY_KEPT)
+        self._forgotten = state["forgotten"]
+
     def render(self, event: events.Event) -> list[Outgoing]:
         if isinstance(event, events.Ended):
             return [CloseFrame(event.close_code, event.reason[:120])]
+        if isinstance(event, events.Moving):
+            # Not numbered: the seq goes on, unchanged, on the gateway that resumes the call.
+            notice = {"type": "reconnect", "session_id": event.call_id, "last_seq": self.seq - 1,
+                      "message": "this gateway is restarting: reconnect now and resume the session"}
+            return [json.dumps(notice), CloseFrame(CloseCode.SERVICE_RESTART, f"service restart; resume {event.call_id}"[:120])]
         if isinstance(event, events.Resumed):
             replay = [text for seq, text in self._sent if seq > event.after_seq]
             # complete: false when a message the client lacks was already forgotten (REPLAY_KEPT)

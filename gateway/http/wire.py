@@ -7,10 +7,21 @@ has no body. A client that POSTs to the gateway would see its connection
 dropped. :class:`GatewayProtocol` reads the request line and headers itself,
 with websockets' parsers and limits, and hands every well-formed request to
 ``process_request`` (:mod:`gateway.server`), which answers its method and body
-(:func:`gateway.http.routes.method_refusal`). The body stays unread: after any
-response but 101, websockets discards what the client sends. A request with a
-body is never upgraded (:meth:`GatewayProtocol.accept`), or its body would be
-read as WebSocket frames.
+(:func:`gateway.http.routes.method_refusal`). A body stays unread unless the
+route asks for it (:meth:`GatewayConnection.read_body`: Deepgram's pre-recorded
+``POST /v1/listen``, after its key and slot checks); meanwhile its bytes wait
+(past ``PENDING_BODY_BYTES`` the socket is not read), and after any response but
+101 websockets discards what the client sends. A request with a body is never
+upgraded (:meth:`GatewayProtocol.accept`), or its body would be read as
+WebSocket frames.
+
+Why here and not another HTTP server in front: websockets keeps serving the
+port (handshakes, pings, compression, TLS and every door's behaviour, with
+their tests); the one thing it lacks, a request body, is read by the same
+sans-I/O parser that already reads the request line, with a size limit. The
+handshake's ``OPEN_TIMEOUT`` (websockets' ``open_timeout``, applied here so that
+it can be lifted) bounds reading the request; a route that reads a body lifts
+it (:meth:`GatewayConnection.lift_open_timeout`) and bounds the body itself.
 
 The request target is decoded as ISO-8859-1 rather than refused as non-ASCII,
 so that a bad one gets a 400 that says why (:func:`gateway.doors.base.split_target`).
@@ -18,6 +29,7 @@ so that a bad one gets a 400 that says why (:func:`gateway.doors.base.split_targ
 
 from __future__ import annotations
 
+import asyncio
 import http
 import re
 from collections.abc import Callable, Generator
@@ -27,10 +39,62 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import HeaderLineTooLong, InvalidMessage, RequestLineTooLong, TooManyHeaders
 from websockets.http11 import Request, Response, parse_headers, parse_line
-from websockets.protocol import Protocol
+from websockets.protocol import CONNECTING, Protocol
 from websockets.server import ServerProtocol
 
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")  # a method (RFC 9110's token)
+_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,15}")
+OPEN_TIMEOUT = 10.0  # seconds to read a request and answer its handshake (websockets' default open_timeout)
+PENDING_BODY_BYTES = 1 << 20  # a body's bytes buffered before its route decides to read it
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class BodyError(Exception):
+    """A body that cannot be read: too large (``too_large``), malformed, or cut off."""
+
+    def __init__(self, message: str, *, too_large: bool = False) -> None:
+        super().__init__(message)
+        self.too_large = too_large
+
+
+class Body:
+    """A request body as the wire reads it (:meth:`GatewayConnection.read_body`), up to ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.error: BodyError | None = None
+        self.done = asyncio.Event()
+        self.moved = asyncio.Event()  # set at each piece read; cleared by the waiter
+
+    def add(self, piece: bytes | bytearray) -> None:
+        if len(self.data) + len(piece) > self.limit:
+            raise BodyError(f"the body is larger than {self.limit} bytes", too_large=True)
+        self.data += piece
+        self.moved.set()
+
+    def fail(self, error: BodyError) -> None:
+        self.error = error
+        self.done.set()
+
+    async def complete(self, *, idle_timeout: float) -> bytearray:
+        """The whole body; raise :class:`BodyError`, or ``TimeoutError`` when no byte came for ``idle_timeout`` s."""
+        while not self.done.is_set():
+            self.moved.clear()
+            done = asyncio.ensure_future(self.done.wait())
+            moved = asyncio.ensure_future(self.moved.wait())
+            try:
+                finished, _ = await asyncio.wait({done, moved}, timeout=idle_timeout,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                done.cancel()
+                moved.cancel()
+            if not finished:
+                raise TimeoutError(f"no byte of the body for {idle_timeout:g} s")
+        if self.error is not None:
+            raise self.error
+        data, self.data = self.data, bytearray()  # the caller's alone: the request holds no copy
+        return data
 
 
 def has_body(headers: Headers) -> bool:
@@ -57,6 +121,8 @@ def read_request(read_line: Callable[[int, type[Exception]], Generator[None, Non
 class GatewayProtocol(ServerProtocol):
     """websockets' server side of a connection, but a request with a body reaches ``process_request``."""
 
+    body: Body | None = None  # the request's body once its route asked for it (GatewayConnection.read_body)
+
     @classmethod
     def like(cls, protocol: ServerProtocol) -> GatewayProtocol:
         """A protocol with the settings ``serve()`` gave ``protocol`` (no ``select_subprotocol``)."""
@@ -82,11 +148,71 @@ class GatewayProtocol(ServerProtocol):
             next(self.parser)
             yield
         self.events.append(request)
-        if has_body(request.headers):  # no frames: discarded until the answer (never a 101) replaces this parser
-            while True:
+        if has_body(request.headers):  # no frames: unread until the route says (never a 101 follows)
+            while self.body is None:
+                yield
+            try:
+                yield from self._read_body(request.headers, self.body)
+            except BodyError as exc:
+                self.body.fail(exc)
+            else:
+                self.body.done.set()
+            while True:  # anything after the body: discarded until the answer replaces this parser
                 self.reader.discard()
                 yield
         yield from Protocol.parse(self)  # frames, once the handshake is done
+
+    @property
+    def body_pending(self) -> bool:
+        """A request's body waits for its route to ask for it (or to answer without it)."""
+        return self.body is None and self.state is CONNECTING and len(self.reader.buffer) > PENDING_BODY_BYTES
+
+    def _read_body(self, headers: Headers, body: Body) -> Generator[None]:
+        """Read the body into ``body`` (Content-Length or chunked), as it arrives; raise :class:`BodyError`."""
+        coding = headers.get("Transfer-Encoding")
+        if coding is None:
+            lengths = set(headers.get_all("Content-Length"))
+            if len(lengths) != 1 or not (length := lengths.pop()).isdigit():
+                raise BodyError("the Content-Length header is not one number")
+            if int(length) > body.limit:
+                raise BodyError(f"the body ({length} bytes) is larger than {body.limit} bytes", too_large=True)
+            yield from self._read_exact(int(length), body)
+            return
+        if coding.lower() != "chunked":
+            raise BodyError(f"transfer coding {coding} is not supported (send Content-Length, or chunked)")
+        while True:
+            line = yield from self._read_line()
+            size = line.split(b";", 1)[0].strip()
+            if not _CHUNK_SIZE.fullmatch(size):
+                raise BodyError("a chunk's size is not a hexadecimal number")
+            if int(size, 16) == 0:
+                break
+            yield from self._read_exact(int(size, 16), body)
+            if (yield from self._read_line()) != b"":
+                raise BodyError("a chunk does not end with CRLF")
+        while (yield from self._read_line()) != b"":  # the trailer's fields, unused
+            pass
+
+    def _read_exact(self, n: int, body: Body) -> Generator[None]:
+        """Move ``n`` bytes into ``body`` as they come (no copy of the whole waits in the buffer)."""
+        buffer = self.reader.buffer
+        while n:
+            if not buffer:
+                if self.reader.eof:
+                    raise BodyError("the connection ended before the body did")
+                yield
+                continue
+            take = min(n, len(buffer))
+            body.add(buffer[:take])
+            del buffer[:take]
+            n -= take
+
+    def _read_line(self) -> Generator[None, None, bytes]:
+        try:
+            line = yield from self.reader.read_line(1024, BodyError)
+        except EOFError:
+            raise BodyError("the connection ended before the body did") from None
+        return bytes(line).rstrip(b"\r\n")
 
     def _refuse(self, exc: Exception, status: http.HTTPStatus) -> Generator[None]:
         self.handshake_exc = exc
@@ -100,7 +226,44 @@ class GatewayProtocol(ServerProtocol):
 
 
 class GatewayConnection(ServerConnection):
-    """websockets' server connection, with a :class:`GatewayProtocol` (``serve(create_connection=...)``)."""
+    """websockets' server connection, with a :class:`GatewayProtocol` (``serve(create_connection=...)``,
+    with ``open_timeout=None``: this connection applies :data:`OPEN_TIMEOUT` itself)."""
+
+    protocol: GatewayProtocol
 
     def __init__(self, protocol: ServerProtocol, *args: Any, **kwargs: Any) -> None:
         super().__init__(GatewayProtocol.like(protocol), *args, **kwargs)
+        self._open_deadline: asyncio.Timeout | None = None
+        self._paused = False
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            async with asyncio.timeout(OPEN_TIMEOUT) as self._open_deadline:
+                await super().handshake(*args, **kwargs)
+        finally:
+            self._resume()  # a refused body's bytes are discarded now
+
+    def lift_open_timeout(self) -> None:
+        """The route bounds what it does itself (reading a body, transcribing it)."""
+        if self._open_deadline is not None:
+            self._open_deadline.reschedule(None)
+
+    def read_body(self, *, limit: int) -> Body:
+        """Read the request's body, up to ``limit`` bytes (answering ``Expect: 100-continue``)."""
+        body = self.protocol.body = Body(limit)
+        if self.request is not None and self.request.headers.get("Expect", "").lower() == "100-continue":
+            self.transport.write(CONTINUE)
+        self._resume()
+        next(self.protocol.parser)  # what arrived meanwhile
+        return body
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.protocol.body_pending and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def _resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            self.transport.resume_reading()

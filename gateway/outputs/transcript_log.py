@@ -49,6 +49,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError, ResponseError
@@ -60,13 +61,14 @@ from common.metrics import GatewayMetrics
 
 from ..core import events
 from ..core.resp import Lane
-from .webhook import FinalsWebhook, WebhookOptions
+from .webhook import Destination, FinalsWebhook, WebhookOptions
 
 log = logging.getLogger(__name__)
 
 CALL_PREFIX = f"{keys.PREFIX}:call"
 FINALS_STREAM = f"{keys.PREFIX}:finals"
 BATCH = 100  # entries written per round trip
+_PARKED = {"type": "parked"}  # queued by CallLog.park: the writer stops after what came before
 
 # Register a call unless its id is taken, by a live call or an ended one still kept.
 # KEYS: the registry hash, the log. ARGV: TTL (s), then the registry's field/value pairs.
@@ -113,7 +115,7 @@ class TranscriptOptions:
         flag="--transcript-retention", parse=positive(float)))
     queue: int = 1_000  # entries waiting for a call's writer; partials beyond it are dropped
     close_timeout: float = 5.0  # seconds a closing call waits for its writer to finish
-    webhook: WebhookOptions | None = None  # POST each final here
+    webhook: WebhookOptions = WebhookOptions()  # POST each final (to no URL by default)
 
 
 def transcript_message(call_id: str, event: events.Transcript, party: str | None) -> dict:
@@ -154,30 +156,43 @@ class TranscriptLog:
     """The gateway's side: opens each call's :class:`CallLog`, owns the finals webhook."""
 
     def __init__(self, redis: bus.Redis, *, options: TranscriptOptions, ttl: float, gateway_id: str,
-                 metrics: GatewayMetrics) -> None:
+                 metrics: GatewayMetrics, tenant_webhook: Callable[[str], Destination | None] = lambda tenant: None
+                 ) -> None:
+        """``tenant_webhook``: a tenant's own webhook, if it has one (looked up per final: the keys
+        file may be reloaded)."""
         self.redis = redis
         self.options = options
         self.ttl = int(ttl)
         self.gateway_id = gateway_id
         self.metrics = metrics
-        self.webhook = FinalsWebhook(options.webhook, metrics=metrics) if options.webhook else None
+        self.webhook = FinalsWebhook(options.webhook, metrics=metrics)
+        self._tenant_webhook = tenant_webhook
         self._claim = redis.register_script(CLAIM)
         self.live: set[CallLog] = set()  # logs whose call has not ended: renewed together
         self._renew_every = max(0.5, min(2.0, self.ttl / 3))
         self._renewer: asyncio.Task | None = None
         self._lane = Lane(redis)  # the renewals' batches
 
+    def webhooks(self, tenant: str) -> list[Destination]:
+        """Where a final of ``tenant`` is delivered: the operator's webhook and the tenant's own."""
+        return [to for to in (self.webhook.destination, self._tenant_webhook(tenant)) if to is not None]
+
+    def signing_secret(self, tenant: str) -> bytes | None:
+        """What signs a delivery to ``tenant``: its own webhook's secret, else the operator's."""
+        for to in (self._tenant_webhook(tenant), self.webhook.destination):
+            if to is not None and to.secret is not None:
+                return to.secret
+        return None
+
     async def start(self) -> None:
-        if self.webhook is not None:
-            await self.webhook.start()
+        await self.webhook.start()
         self._renewer = asyncio.create_task(self._renew(), name="transcript-log-renew")
 
     async def close(self) -> None:
         await aio.cancel_all([self._renewer])
         self._renewer = None
         await self._lane.close()
-        if self.webhook is not None:
-            await self.webhook.close()
+        await self.webhook.close()
 
     async def _renew(self) -> None:
         """Every few seconds, one pipeline renews the keys of every live call (not a round trip per call)."""
@@ -211,6 +226,19 @@ class TranscriptLog:
                         "this one cannot be followed", call_id, tenant)
             return None
         call_log = CallLog(self, tenant=tenant, call_id=call_id, protocol=protocol, parties=parties)
+        call_log.start()
+        return call_log
+
+    async def adopt_call(self, *, tenant: str, call_id: str, protocol: str, parties: tuple[str, ...],
+                         seq: int) -> CallLog:
+        """Go on with the log of a parked call that this gateway resumes (:meth:`CallLog.park`)."""
+        try:
+            await self.redis.hset(call_key(tenant, call_id), "gateway", self.gateway_id)
+        except (RedisError, OSError) as exc:  # the registry only says where the call runs
+            self.metrics.redis_errors.inc()
+            log.warning("call %s: updating its registry entry failed: %s", call_id, exc)
+        call_log = CallLog(self, tenant=tenant, call_id=call_id, protocol=protocol, parties=parties)
+        call_log.seq = seq
         call_log.start()
         return call_log
 
@@ -262,6 +290,23 @@ class CallLog:
         except asyncio.QueueFull:
             self._pending_end = message  # the writer takes it once the queue is empty
 
+    async def park(self) -> int:
+        """Write what is queued and stop, the call still live (it is parked to resume elsewhere); the seq to go on from.
+
+        The keys' TTL is renewed by whichever gateway resumes the call; until then they
+        keep the one the last write set.
+        """
+        self.owner.live.discard(self)
+        task, self._task = self._task, None
+        if task is not None:
+            await self._queue.put(_PARKED)
+            done, _ = await asyncio.wait({task}, timeout=self.owner.options.close_timeout)
+            if not done:
+                log.warning("call %s: its transcript log was not written before parking within %.0f s",
+                            self.call_id, self.owner.options.close_timeout)
+                await aio.cancel_all([task])
+        return self.seq
+
     async def close(self) -> None:
         """Wait (a bounded time) for the log to be written up to its end, then stop; idempotent."""
         self.end(events.Ended(1011, "the call was released", complete=False))
@@ -283,6 +328,10 @@ class CallLog:
             batch = [await self._queue.get()]
             while len(batch) < BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            if batch[-1] is _PARKED:
+                if batch[:-1]:
+                    await self._commit(batch[:-1])
+                return
             if self._queue.empty() and self._pending_end is not None:
                 batch.append(self._pending_end)
                 self._pending_end = None
@@ -335,10 +384,11 @@ class CallLog:
                     failed.append(command)
                 elif kind == "log":
                     owner.metrics.log_entries.inc()
-                elif kind == "finals" and owner.webhook is not None:
-                    owner.webhook.submit({**message, "tenant": self.tenant, "protocol": self.protocol,
-                                          "gateway": owner.gateway_id},
-                                         key=message["utterance_id"])
+                elif kind == "finals":
+                    for to in owner.webhooks(self.tenant):
+                        owner.webhook.submit({**message, "tenant": self.tenant, "protocol": self.protocol,
+                                              "gateway": owner.gateway_id},
+                                             key=message["utterance_id"], to=to)
             if failed:
                 owner.metrics.redis_errors.inc()
                 log.warning("call %s: %d transcript log command(s) failed (%s); retrying in %.1f s",

@@ -1,9 +1,18 @@
-"""``--finals-webhook URL``: POST every final to a URL, with retries, never holding up a call.
+"""Finals webhooks: POST every final to a URL, with retries, never holding up a call.
+
+A final goes to the gateway's ``--finals-webhook URL`` (the operator's: every
+tenant's finals) and to its tenant's own ``webhook=`` from the API keys file
+(:mod:`gateway.security.keyfile`): a tenant's URL never receives another tenant's
+finals.
 
 Each final is one ``POST`` of a JSON object (the follower's ``final`` message plus
 ``tenant``, ``protocol`` and ``gateway``) with the header ``Idempotency-Key: <utterance id>``:
 the receiver drops a delivery it has already taken, so a retry after a lost reply
-never counts a final twice.
+never counts a final twice. With a secret (``--finals-webhook-secret-file``, or the
+keys file's ``webhook_secret=``) each attempt is signed: ``Streamscribe-Signature:
+t=UNIX_TIME,v1=HEX``, HEX being the HMAC-SHA256 of ``UNIX_TIME.BODY`` with the
+secret. The receiver recomputes it, compares in constant time and refuses an old
+timestamp, so neither a forged nor a replayed delivery is taken (Stripe's scheme).
 
 Finals wait in one bounded queue per gateway and a few sender tasks deliver
 them. A failed delivery (connection error, timeout, HTTP 408, 425, 429 or 5xx)
@@ -16,19 +25,26 @@ never wait for the webhook.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
 
 from common.aio import cancel_all, within
 from common.config import option, positive
+from common.errors import ConfigError
 from common.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = frozenset({408, 425, 429})  # plus every 5xx
+SIGNATURE_HEADER = "Streamscribe-Signature"
+MIN_SECRET = 16  # characters of a signing secret at least
 
 
 def http_url(text: str) -> str:
@@ -38,11 +54,38 @@ def http_url(text: str) -> str:
     return text
 
 
+def signing_secret(text: str) -> bytes:
+    """A webhook signing secret: at least :data:`MIN_SECRET` characters, surrounding whitespace dropped."""
+    secret = text.strip()
+    if len(secret) < MIN_SECRET:
+        raise ValueError(f"a signing secret has at least {MIN_SECRET} characters")
+    return secret.encode()
+
+
+def signature(secret: bytes, body: bytes, *, timestamp: int) -> str:
+    """The :data:`SIGNATURE_HEADER` value of ``body`` sent at ``timestamp`` (Unix seconds)."""
+    digest = hmac.new(secret, b"%d." % timestamp + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where finals go: a URL, and the secret that signs each delivery (None: unsigned)."""
+
+    url: str
+    secret: bytes | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookOptions:
-    url: str = field(metadata=option(
-        "POST each final as JSON to this URL (Idempotency-Key: the utterance id), with retries",
+    url: str = field(default="", metadata=option(
+        "POST every tenant's finals as JSON to this URL (Idempotency-Key: the utterance id), with retries; "
+        "a tenant's own URL is its keys file webhook=",
         flag="--finals-webhook", parse=http_url))
+    secret: bytes | None = field(default=None, repr=False, metadata=option(
+        f"sign each --finals-webhook delivery with this secret (at least {MIN_SECRET} characters): "
+        f"{SIGNATURE_HEADER}: t=UNIX_TIME,v1=HMAC-SHA256(secret, UNIX_TIME.BODY) in hex",
+        flag="--finals-webhook-secret", parse=signing_secret, secret=True, file=True))
     # Deliveries tried per final, the first included.
     attempts: int = field(default=6, metadata=option(
         "deliveries tried per final before it counts as failed", flag="--finals-webhook-attempts",
@@ -54,12 +97,20 @@ class WebhookOptions:
     senders: int = 4  # deliveries in flight at once
     drain_timeout: float = 5.0  # at shutdown, seconds queued finals get to go out
 
+    def __post_init__(self) -> None:
+        if self.secret is not None and not self.url:
+            raise ConfigError("--finals-webhook-secret signs --finals-webhook deliveries: give the URL too")
+
 
 class FinalsWebhook:
+    """The deliveries of one gateway, to every destination: one bounded queue, a few senders."""
+
     def __init__(self, options: WebhookOptions, *, metrics: GatewayMetrics) -> None:
         self.options = options
         self.metrics = metrics
-        self._queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue(maxsize=options.queue)
+        # The operator's destination, if any; tenants' come with each final.
+        self.destination = Destination(options.url, options.secret) if options.url else None
+        self._queue: asyncio.Queue[tuple[bytes, str, Destination]] = asyncio.Queue(maxsize=options.queue)
         self._client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task] = []
         self._closed = False
@@ -67,14 +118,15 @@ class FinalsWebhook:
     async def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=self.options.timeout, follow_redirects=False)
         self._tasks = [asyncio.create_task(self._send(), name=f"webhook-{i}") for i in range(self.options.senders)]
-        log.info("finals webhook: POST %s", self.options.url)
+        if self.destination is not None:
+            log.info("finals webhook: POST %s%s", self.destination.url, " (signed)" if self.destination.secret else "")
 
-    def submit(self, payload: dict, *, key: str) -> bool:
-        """Queue one final for delivery; False (and counted) when the queue is full or closed."""
+    def submit(self, payload: dict, *, key: str, to: Destination) -> bool:
+        """Queue one final for delivery to ``to``; False (and counted) when the queue is full or closed."""
         if self._closed:
             return False
         try:
-            self._queue.put_nowait((json.dumps(payload, ensure_ascii=False).encode(), key))
+            self._queue.put_nowait((json.dumps(payload, ensure_ascii=False).encode(), key, to))
         except asyncio.QueueFull:
             self.metrics.webhook_deliveries.labels(result="dropped").inc()
             log.warning("finals webhook queue is full (%d); dropped the final of %s", self.options.queue, key)
@@ -99,40 +151,59 @@ class FinalsWebhook:
 
     async def _send(self) -> None:
         while True:
-            body, key = await self._queue.get()
+            body, key, to = await self._queue.get()
             try:
-                await self._deliver(body, key)
+                await self._deliver(body, key, to)
             finally:
                 self._queue.task_done()
 
-    async def _deliver(self, body: bytes, key: str) -> None:
+    async def _deliver(self, body: bytes, key: str, to: Destination) -> None:
         options = self.options
-        headers = {"Content-Type": "application/json", "Idempotency-Key": key}
-        delay = options.first_delay
-        for attempt in range(1, options.attempts + 1):
-            wait = delay
-            try:
-                response = await self._client.post(options.url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                why = f"{type(exc).__name__}: {exc}"
-            else:
-                status = response.status_code
-                if status < 300:
-                    self.metrics.webhook_deliveries.labels(result="delivered").inc()
-                    return
-                why = f"HTTP {status}"
-                if status < 500 and status not in RETRIED_STATUSES:
-                    break  # the receiver refuses this final; sending it again changes nothing
-                wait = max(delay, _retry_after(response.headers.get("Retry-After")))
-            if attempt == options.attempts:
-                break
-            self.metrics.webhook_retries.inc()
-            log.info("finals webhook: %s for %s (attempt %d of %d); retrying in %.1f s",
-                     why, key, attempt, options.attempts, min(wait, options.max_delay))
-            await asyncio.sleep(min(wait, options.max_delay))
-            delay = min(delay * 2, options.max_delay)
-        self.metrics.webhook_deliveries.labels(result="failed").inc()
-        log.warning("finals webhook: the final of %s was not delivered: %s", key, why)
+        failure = await deliver(self._client, "POST", to, body, key=key, attempts=options.attempts,
+                                first_delay=options.first_delay, max_delay=options.max_delay,
+                                on_retry=self.metrics.webhook_retries.inc, what="finals webhook")
+        self.metrics.webhook_deliveries.labels(result="failed" if failure else "delivered").inc()
+        if failure:
+            log.warning("finals webhook %s: the final of %s was not delivered: %s", to.url, key, failure)
+
+
+async def deliver(client: httpx.AsyncClient, method: str, to: Destination, body: bytes, *, key: str,
+                  attempts: int, first_delay: float, max_delay: float, on_retry: Callable[[], None] = lambda: None,
+                  headers: Mapping[str, str] | None = None, what: str) -> str | None:
+    """Send a JSON ``body`` to ``to`` with retries (``Idempotency-Key: key``, signed with its secret);
+    None when delivered, else why not.
+
+    A failed delivery (connection error, timeout, HTTP 408, 425, 429 or 5xx) is
+    retried with doubling delays from ``first_delay`` (or the server's ``Retry-After``,
+    ``max_delay`` at most) up to ``attempts`` times; other 4xx answers are final.
+    Shared by the finals webhooks and the pre-recorded API's callbacks.
+    """
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key, **(headers or {})}
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        wait = delay
+        if to.secret is not None:  # signed per attempt: a retry carries a fresh timestamp
+            headers[SIGNATURE_HEADER] = signature(to.secret, body, timestamp=int(time.time()))
+        try:
+            response = await client.request(method, to.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            why = f"{type(exc).__name__}: {exc}"
+        else:
+            status = response.status_code
+            if status < 300:
+                return None
+            why = f"HTTP {status}"
+            if status < 500 and status not in RETRIED_STATUSES:
+                return why  # the receiver refuses it; sending it again changes nothing
+            wait = max(delay, _retry_after(response.headers.get("Retry-After")))
+        if attempt == attempts:
+            break
+        on_retry()
+        log.info("%s %s: %s for %s (attempt %d of %d); retrying in %.1f s",
+                 what, to.url, why, key, attempt, attempts, min(wait, max_delay))
+        await asyncio.sleep(min(wait, max_delay))
+        delay = min(delay * 2, max_delay)
+    return why
 
 
 def _retry_after(value: str | None) -> float:

@@ -27,6 +27,7 @@ from websockets.datastructures import Headers
 from common.config import option
 from common.errors import ConfigError
 
+from ..outputs.webhook import Destination
 from .keyfile import ApiKey, bare_key, read_keys_file
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class ApiKeys:
         self.keys_file = keys_file
         self._digests: dict[bytes, ApiKey] = {}
         self._by_id: dict[str, ApiKey] = {}
+        self._webhooks: dict[str, Destination] = {}
         self._load()
 
     @property
@@ -73,6 +75,7 @@ class ApiKeys:
             keys.update(read_keys_file(self.keys_file))
         self._digests = {hashlib.sha256(key.encode()).digest(): api_key for key, api_key in keys.items()}
         self._by_id = {api_key.key_id: api_key for api_key in keys.values()}
+        self._webhooks = {api_key.tenant: api_key.webhook for api_key in keys.values() if api_key.webhook}
 
     async def reload(self) -> bool:
         """Read the keys file again (off the event loop); on error keep the keys in use."""
@@ -88,6 +91,10 @@ class ApiKeys:
         if not self._digests:
             log.warning("the API keys file %s has no keys: every WebSocket is refused", self.keys_file)
         return True
+
+    def webhook_of(self, tenant: str) -> Destination | None:
+        """Where ``tenant``'s finals go besides ``--finals-webhook``, as the keys file says now."""
+        return self._webhooks.get(tenant)
 
     def find(self, key_id: str) -> ApiKey | None:
         """The settings of the key whose id is ``key_id`` now (a reload may have changed or removed it)."""
@@ -114,7 +121,7 @@ class KeyOptions:
         flag="--api-key", repeat=True, secret=True))
     keys_file: str = field(default="", metadata=option(
         "file of API keys, one a line with optional settings (tenant=, perms=, doors=, sessions=, "
-        "followers=, status=, follow_tenants=), '#' comments; read again on SIGHUP", flag="--api-keys-file"))
+        "followers=, status=, follow_tenants=, webhook=, webhook_secret=), '#' comments; read again on SIGHUP", flag="--api-keys-file"))
 
     def load(self) -> ApiKeys:
         return ApiKeys(self.keys, keys_file=Path(self.keys_file) if self.keys_file else None)

@@ -6,6 +6,7 @@ A line is a key, then optional ``name=value`` settings; ``#`` starts a comment::
     k-1b7c55e0  tenant=acme perms=stream,follow doors=native,twilio sessions=50 followers=10 status=2
     k-77d0a4b1  tenant=assist perms=follow follow_tenants=acme followers=200
     k-02e4c9d7  tenant=ops perms=admin
+    k-5c0ffee1  tenant=globex webhook=https://hooks.globex.example/finals webhook_secret=9f8e7d6c5b4a3210ffee
 
 The settings, each at most once a line:
 
@@ -24,6 +25,10 @@ The settings, each at most once a line:
   and ``--max-status-per-key``.
 - ``follow_tenants``: comma-separated tenants besides its own whose calls the
   key may follow (an agent-assist service's key, say); needs ``follow``.
+- ``webhook``: an http(s) URL that receives each final of the tenant's calls
+  (as ``--finals-webhook`` does every tenant's; :mod:`gateway.outputs.webhook`).
+  ``webhook_secret`` (16 characters at least) signs its deliveries. A tenant
+  has one webhook: its keys that name one must name the same.
 
 Why a line format and not TOML: it is the older one-key-a-line file with
 optional additions, so every existing file keeps working unchanged and means
@@ -44,13 +49,15 @@ from common.errors import ConfigError
 
 from ..core.tenant import ANONYMOUS
 from ..doors import ROUTES
+from ..outputs.webhook import Destination, http_url, signing_secret
 
 STREAM, FOLLOW, ADMIN = "stream", "follow", "admin"
 PERMISSIONS = (STREAM, FOLLOW, ADMIN)
 DEFAULT_PERMISSIONS = frozenset({STREAM, FOLLOW})
 DOORS = tuple(sorted({door.name for door in ROUTES.values()}))
 LIMITS = ("sessions", "followers", "status")
-SETTINGS = ("tenant", "perms", "doors", *LIMITS, "follow_tenants")
+SETTINGS = ("tenant", "perms", "doors", *LIMITS, "follow_tenants", "webhook", "webhook_secret")
+MAX_URL = 2000  # characters of a webhook URL
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _COUNT = re.compile(r"[1-9][0-9]{0,8}")  # checked before int(): a line cannot ask for a huge conversion
@@ -73,6 +80,7 @@ class ApiKey:
     followers: int | None = None
     status: int | None = None
     follow_tenants: tuple[str, ...] = ()
+    webhook: Destination | None = None  # where the tenant's finals go too
 
     @property
     def admin(self) -> bool:
@@ -137,6 +145,14 @@ def parse_keys(text: str, *, source: str) -> dict[str, ApiKey]:
         if key in found:
             raise ConfigError(f"{where}: the same key as line {found[key][0]}")
         found[key] = number, _with_settings(key, settings, where)
+    webhooks: dict[str, tuple[int, Destination]] = {}
+    for number, api_key in sorted(found.values(), key=lambda item: item[0]):
+        if api_key.webhook is None:
+            continue
+        first = webhooks.setdefault(api_key.tenant, (number, api_key.webhook))
+        if first[1] != api_key.webhook:
+            raise ConfigError(f"{source}:{number}: tenant {api_key.tenant} has another webhook or webhook_secret "
+                              f"on line {first[0]}; a tenant has one")
     return {key: api_key for key, (_, api_key) in found.items()}
 
 
@@ -159,12 +175,15 @@ def _with_settings(key: str, words: list[str], where: str) -> ApiKey:
                            for name in _list(values.get("follow_tenants", ""), "follow_tenants", where))
     if follow_tenants and FOLLOW not in permissions:
         raise ConfigError(f"{where}: follow_tenants needs the follow permission (perms=...,follow)")
+    if "webhook_secret" in values and "webhook" not in values:
+        raise ConfigError(f"{where}: webhook_secret needs a webhook=URL")
     return ApiKey(
         key_id=ident,
         tenant=_tenant(values["tenant"], "tenant", where) if "tenant" in values else f"key-{ident}",
         permissions=permissions,
         doors=frozenset(_names(values["doors"], DOORS, "doors", where)) if "doors" in values else None,
         follow_tenants=tuple(dict.fromkeys(follow_tenants)),
+        webhook=_webhook(values, where) if "webhook" in values else None,
         **{limit: _count(values[limit], limit, where) for limit in LIMITS if limit in values},
     )
 
@@ -192,6 +211,21 @@ def _tenant(name: str, setting: str, where: str) -> str:
         raise ConfigError(f"{where}: {setting}: {ANONYMOUS!r} is the tenant of a gateway without keys; "
                           "choose another name")
     return name
+
+
+def _webhook(values: dict[str, str], where: str) -> Destination:
+    url = values["webhook"]
+    try:
+        if len(url) > MAX_URL:
+            raise ValueError(f"longer than {MAX_URL} characters")
+        http_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: webhook: {url[:80]!r} is not an http:// or https:// URL ({exc})") from None
+    try:
+        secret = signing_secret(values["webhook_secret"]) if "webhook_secret" in values else None
+    except ValueError as exc:
+        raise ConfigError(f"{where}: webhook_secret: {exc}") from None  # never quotes the secret
+    return Destination(url, secret)
 
 
 def _count(value: str, setting: str, where: str) -> int:

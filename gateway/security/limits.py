@@ -28,7 +28,8 @@ from common.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
-# Drop lapsed claims, then add ARGV[3] unless ARGV[2] claims are live already.
+# Drop lapsed claims, then add ARGV[3] unless ARGV[2] claims are live already; the set lives at
+# least as long as the claim (PTTL is -1 on a set just made: never GT, which keeps that forever).
 # KEYS: the key's set. ARGV: ttl ms, limit, member. Returns 1 taken, 0 at the limit.
 _CLAIM = """
 local t = redis.call('TIME')
@@ -36,16 +37,18 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1
 """
 
-# Push the expiry of claims that still exist. KEYS: the key's set. ARGV: ttl ms, members...
+# Push the expiry of claims that still exist (never shortening the set's own: a parked call's claim
+# may run longer than the others). KEYS: the key's set. ARGV: ttl ms, members...
 _RENEW = """
 local t = redis.call('TIME')
 local until_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', until_ms, ARGV[i]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+-- Not PEXPIRE ... GT: GT takes a key without expiry for an infinite one and leaves it so (a leak).
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1
 """
 
@@ -149,15 +152,31 @@ class KeyLimits:
         """Give ``slot`` back; idempotent. A failure is logged: the claim lapses by itself."""
         if slot.member is None:
             return
+        self._stop_renewing(slot)
+        try:
+            await self.redis.zrem(claims_key(slot.kind, slot.key_id), slot.member)
+        except (RedisError, OSError) as exc:
+            log.warning("releasing a key's %s slot failed (it lapses by itself): %s", slot.kind, exc)
+
+    async def park(self, slot: Slot, seconds: float) -> None:
+        """Hold ``slot`` ``seconds`` more without renewing it: its call is parked in Redis for any
+        gateway to resume (:meth:`adopt`), and this one may be gone by then."""
+        if slot.member is None:
+            return
+        self._stop_renewing(slot)
+        await self._renew_script(keys=[claims_key(slot.kind, slot.key_id)], args=[int(seconds * 1000), slot.member])
+
+    def _stop_renewing(self, slot: Slot) -> None:
         held = self._held.get((slot.kind, slot.key_id))
         if held is not None:
             held.discard(slot.member)
             if not held:
                 del self._held[(slot.kind, slot.key_id)]
-        try:
-            await self.redis.zrem(claims_key(slot.kind, slot.key_id), slot.member)
-        except (RedisError, OSError) as exc:
-            log.warning("releasing a key's %s slot failed (it lapses by itself): %s", slot.kind, exc)
+
+    def adopt(self, slot: Slot) -> None:
+        """Hold (and renew) a slot that another gateway parked with its call (:meth:`park`)."""
+        if slot.member is not None:
+            self._held.setdefault((slot.kind, slot.key_id), set()).add(slot.member)
 
     async def _renew_loop(self) -> None:
         while True:

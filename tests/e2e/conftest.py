@@ -6,7 +6,7 @@ import pytest
 
 from common import bus
 from tests.kit.stack import SESSION_KEYS, SLOT_KEYS, Stack
-from tests.kit.support import RedisServer, wait_until
+from tests.kit.support import RedisServer, wait_for_workers, wait_until
 
 
 @pytest.fixture
@@ -61,3 +61,10 @@ def stacks():
 @pytest.fixture(scope="module")
 def stack(redis_server, stacks):
     return stacks(redis_server)
+
+
+@pytest.fixture(scope="module")
+def live(stack):
+    """The module's stack once both workers are registered."""
+    wait_for_workers(stack.http, ("vad", "asr"))
+    return stack

@@ -105,7 +105,6 @@ async def test_an_ended_call_is_followed_on_the_cluster(stack, cluster, clips):
     assert [e["text"] for e in entries] == [f["text"] for f in got]
 
 
-@pytest.mark.skip(reason="flaky: failed in the end-of-session clean-clone run of .ci/run (2026-11-22, 2-core box), passed in earlier runs; skipped so that CI stays meaningful until it is fixed: see the session note (1011 results did not complete within 30 s after CLUSTER FAILOVER)")
 async def test_cluster_failover_mid_call(stack, cluster, clips):
     """``CLUSTER FAILOVER`` mid-call, one master after the other, of the masters that hold the
     session's slot and the stages' control streams (on which the workers' claim loops block):
@@ -133,7 +132,10 @@ async def test_cluster_failover_mid_call(stack, cluster, clips):
         print(stack.logs(), *(f"--- {p.name}\n{p.tail(30)}" for p in cluster.processes), sep="\n")
         raise
     errors = [m for m in messages if m["type"] == "error"]
-    assert errors == [], (errors, stack.logs())
+    # The nodes' logs too: a call that stalled after the failovers (seen once: 1011 "results did
+    # not complete within 30 s") needs them to tell where.
+    assert errors == [], (errors, timing["failovers"], stack.logs(),
+                          *(f"--- {p.name}\n{p.tail(30)}" for p in cluster.processes))
     dead = [p.name for p in stack.processes if p.proc.poll() is not None]
     assert not dead, (dead, stack.logs())  # e.g. a claim loop whose blocked read was cut short
     wer = check_one_session_of_clips(messages, bounds, clips, stack.logs())

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import soundfile
 import soxr
-from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
 from deepgram.core.api_error import ApiError
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.kit.deepgram import Listener, sdk_client
 from tests.kit.faults import five_utterances_with_bounds
 from tests.kit.stack import Stack
-from tests.kit.support import RedisServer, free_port, normalise, service, wait_for_workers, word_errors
+from tests.kit.support import RedisServer, extra_gateway, normalise, wait_for_workers, word_errors
 from tests.kit.testdata import synthetic_voice
 
 TIMEOUT = 120
@@ -30,62 +30,6 @@ SPEED = 4.0  # times real time
 
 
 # -- /v1/listen with the official SDK ---------------------------------------------------------------
-
-
-def sdk_client(port: int, api_key: str = "test-key") -> AsyncDeepgramClient:
-    """The SDK with its base URLs pointed at a local gateway."""
-    environment = DeepgramClientEnvironment(base=f"http://127.0.0.1:{port}", production=f"ws://127.0.0.1:{port}",
-                                            agent=f"ws://127.0.0.1:{port}", agent_rest=f"http://127.0.0.1:{port}")
-    return AsyncDeepgramClient(api_key=api_key, environment=environment)
-
-
-class Listener:
-    """Collects what the SDK parses from one stream; waits on conditions with a deadline."""
-
-    def __init__(self, socket) -> None:
-        self.socket = socket
-        self.messages: list = []
-        self.closed: tuple[int | None, str] | None = None
-        self._changed = asyncio.Condition()
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        try:
-            async for message in self.socket:
-                async with self._changed:
-                    self.messages.append(message)
-                    self._changed.notify_all()
-        except ConnectionClosed:
-            pass
-        finally:
-            websocket = self.socket._websocket  # the SDK keeps the close code on its connection only
-            async with self._changed:
-                self.closed = (websocket.close_code, websocket.close_reason)
-                self._changed.notify_all()
-
-    async def wait(self, predicate, timeout: float = TIMEOUT):
-        """The first message (from the start) for which ``predicate`` holds."""
-        async with asyncio.timeout(timeout):
-            async with self._changed:
-                while True:
-                    found = next((m for m in self.messages if predicate(m)), None)
-                    if found is not None:
-                        return found
-                    assert self.closed is None, f"closed {self.closed} before the expected message"
-                    await self._changed.wait()
-
-    async def wait_closed(self, timeout: float = TIMEOUT) -> tuple[int | None, str]:
-        async with asyncio.timeout(timeout):
-            async with self._changed:
-                await self._changed.wait_for(lambda: self.closed is not None)
-        return self.closed
-
-    def results(self, **match) -> list:
-        return [m for m in self.messages if getattr(m, "type", None) == "Results"
-                and all(getattr(m, k) == v for k, v in match.items())]
-
-    def request_id(self) -> str:
-        return self.socket._websocket.response_headers["dg-request-id"]
 
 
 def load(path, rate: int = 16000) -> np.ndarray:
@@ -107,13 +51,6 @@ async def send_paced(socket, data: bytes, *, bytes_per_second: float, chunk_ms: 
 
 def transcript(results) -> str:
     return " ".join(r.channel.alternatives[0].transcript for r in results)
-
-
-@pytest.fixture(scope="module")
-def live(stack):
-    """The module's stack once both workers are registered."""
-    wait_for_workers(stack.http, ("vad", "asr"))
-    return stack
 
 
 @pytest.mark.e2e
@@ -220,28 +157,15 @@ async def test_bad_encoding_is_refused_with_400(live):
 @pytest.fixture
 def idle_gateway(live):
     """A second gateway on the same Redis and workers, with short idle limits."""
-    stack = live
-    port = free_port()
-    gateway = service("gateway-idle", "gateway", "--host", "127.0.0.1", "--port", str(port),
-                      "--idle-timeout", "2", "--max-keepalive-idle", "8", env=stack.env)
-    try:
-        gateway.wait_for_line(r"\bready\b", 60)
+    with extra_gateway("gateway-idle", "--idle-timeout", "2", "--max-keepalive-idle", "8", env=live.env) as port:
         yield port
-    finally:
-        gateway.stop()
 
 
 @pytest.fixture
 def keyed_gateway(live):
     """A second gateway on the same Redis and workers that requires an API key."""
-    port = free_port()
-    gateway = service("gateway-keyed", "gateway", "--host", "127.0.0.1", "--port", str(port),
-                      env={**live.env, "STREAMSCRIBE_GATEWAY_API_KEY": "the-right-key"})
-    try:
-        gateway.wait_for_line(r"\bready\b", 60)
+    with extra_gateway("gateway-keyed", env={**live.env, "STREAMSCRIBE_GATEWAY_API_KEY": "the-right-key"}) as port:
         yield port
-    finally:
-        gateway.stop()
 
 
 @pytest.mark.e2e

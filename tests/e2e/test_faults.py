@@ -20,7 +20,7 @@ from gateway.core.hub import HubOptions
 from streamscribe_client import StreamClosed, file_frames, stream
 
 from tests.kit.faults import (assert_keys_expire_with_the_session, five_utterances, http_port, lease_owner, metric,
-                              scrape, session_key_ttls, wait_for_owner)
+                              replace_worker, scrape, session_key_ttls, wait_for_owner)
 from tests.kit.stack import Stack
 from tests.kit.support import wait_until, word_errors
 
@@ -48,17 +48,22 @@ def baseline(cluster, audio):
 
 
 async def run(stack, audio, strike=None):
-    """Stream ``audio``; once the 2nd utterance has a partial, call ``strike(session_id)``."""
+    """Stream ``audio``; once the 2nd utterance has a partial (or its final, where none came first),
+    call ``strike(session_id)``."""
     second_partial = asyncio.Event()
-    state = {"finals": 0, "session": None}
+    state = {"utterances": [], "session": None}
 
     def on_message(message):
         if message["type"] == "session_created":
             state["session"] = message["session_id"]
-        elif message["type"] == "final":
-            state["finals"] += 1
-        elif message["type"] == "partial" and state["finals"] == 1:
-            second_partial.set()
+        elif message["type"] in ("partial", "final"):
+            # By utterance, not by the finals so far: on a busy box the first final may come
+            # after the second utterance's first partials.
+            if message["utterance_id"] not in state["utterances"]:
+                state["utterances"].append(message["utterance_id"])
+            # Its first partial; on a box too busy for partials, its final.
+            if state["utterances"].index(message["utterance_id"]) == 1:
+                second_partial.set()
 
     task = asyncio.create_task(stream(stack.url, file_frames(audio, 16000, chunk_ms=100, speed=SPEED),
                                       sample_rate=16000, on_message=on_message, timeout=120))
@@ -71,16 +76,6 @@ async def run(stack, audio, strike=None):
         waiter.cancel()
     messages = await within(task, 180)
     return (messages, struck) if strike is not None else messages
-
-
-def replace_worker(stack, name):
-    """Start a fresh worker in place of one that was killed, so the next test has two again."""
-    stage = name.rstrip("0123456789")
-    old = stack.worker(name)
-    stack.workers[stage].remove(old)
-    stack.processes.remove(old)
-    new = stack.add_worker(stage, env=stack.env)
-    new.wait_for_line(r"\bready\b", 60)
 
 
 def assert_same_finals(messages, baseline, stack):
@@ -157,18 +152,21 @@ async def test_sigstop_past_the_lease_then_sigcont_writes_nothing(cluster, audio
     assert metric(scrape_gateway(cluster), "streamscribe_gateway_duplicate_finals_total") == gateway_before
 
 
-async def test_sigterm_drains_and_hands_over_at_once(cluster, audio, baseline):
+@pytest.mark.parametrize("stage", ["asr", "vad"])
+async def test_sigterm_drains_and_hands_over_at_once(cluster, audio, baseline, stage):
     timing = {}
 
     async def strike(session_id):
-        owner = lease_owner(cluster.redis.url, session_id, "asr")
+        owner = lease_owner(cluster.redis.url, session_id, stage)
         process = cluster.worker(owner)
-        other = next(w for w in cluster.workers["asr"] if w is not process)
+        other = next(w for w in cluster.workers[stage] if w is not process)
         timing["term"] = time.monotonic()
         process.signal(signal.SIGTERM)
-        await asyncio.to_thread(wait_for_owner, cluster.redis.url, session_id, "asr", other.name, 30)
+        await asyncio.to_thread(wait_for_owner, cluster.redis.url, session_id, stage, other.name, 30)
         timing["taken_over"] = time.monotonic()
         assert await asyncio.to_thread(process.proc.wait, 30) == 0
+        # Handed over, not left to lapse: the drain released the lease and marked the session.
+        assert "dropped: drained" in process.tail(400), process.tail(60)
         return owner
 
     messages, drained = await run(cluster, audio, strike)
@@ -176,7 +174,6 @@ async def test_sigterm_drains_and_hands_over_at_once(cluster, audio, baseline):
         assert_same_finals(messages, baseline, cluster)
         handover = timing["taken_over"] - timing["term"]
         print(f"graceful drain: taken over {handover:.2f} s after SIGTERM (lease TTL 2 s)")
-        assert handover < 2.0, "a drained session should not wait for its lease to expire"
     finally:
         replace_worker(cluster, drained)
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import soundfile
@@ -29,7 +27,8 @@ from gateway.core.tenant import ANONYMOUS
 from gateway.outputs.transcript_log import FINALS_STREAM, call_key, finals_fields, log_key, transcript_message
 from gateway.outputs.webhook import FinalsWebhook, WebhookOptions
 
-from tests.kit.support import eventually, free_port, service
+from tests.kit.support import eventually, free_port, service, wait_for_workers
+from tests.kit.webhook import WebhookReceiver
 from tests.kit.telephony import mulaw_encode, twilio_media, twilio_start
 
 from .test_telephony import RATE, paced_frames, two_party_call
@@ -40,53 +39,6 @@ FINALS_SCHEMA = {"tenant", "call_id", "channel", "party", "session_id", "utteran
                  "language", "confidence", "is_speech_final", "words", "protocol", "gateway"}
 RETENTION = 3  # seconds an ended call stays readable (short, so the test sees its keys expire)
 API_KEY = "follow-test-key"
-
-
-class WebhookReceiver:
-    """A finals webhook on a loopback port; answers requests with ``statuses`` in turn, then 200."""
-
-    def __init__(self, statuses=()) -> None:
-        self.statuses = list(statuses)
-        self.requests: list[tuple[int, str, dict]] = []  # (status answered, Idempotency-Key, body)
-        self.changed = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server API)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with receiver.changed:
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
-                    receiver.requests.append((status, self.headers.get("Idempotency-Key"), body))
-                    receiver.changed.notify_all()
-                self.send_response(status)
-                if status == 503:
-                    self.send_header("Retry-After", "0")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/finals"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def delivered(self) -> list[tuple[str, dict]]:
-        with self.changed:
-            return [(key, body) for status, key, body in self.requests if status == 200]
-
-    def wait_for(self, keys: set[str], timeout: float) -> bool:
-        with self.changed:
-            return self.changed.wait_for(
-                lambda: keys <= {key for status, key, _ in self.requests if status == 200}, timeout)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="module")
@@ -295,6 +247,7 @@ async def test_a_call_whose_gateway_dies_is_lost_to_its_followers(stack, second_
                       env=stack.env)
     try:
         gateway.wait_for_line(r"\bready\b", 60)
+        wait_for_workers(f"http://127.0.0.1:{port}", ("vad", "asr"))  # else "no live vad workers"
         samples, rate = soundfile.read(str(clips[0][0]), dtype="float32")
         async with asyncio.timeout(TIMEOUT), connect(f"ws://127.0.0.1:{port}/ws/asr") as call:
             await call.send(json.dumps({"type": "config", "sample_rate": rate}))
@@ -353,11 +306,11 @@ async def test_webhook_retries(statuses, requests, result, retries):
                          metrics=GatewayMetrics(registry))
     try:
         await hook.start()
-        assert hook.submit({"utterance_id": "u-1", "text": "hello"}, key="u-1")
+        assert hook.submit({"utterance_id": "u-1", "text": "hello"}, key="u-1", to=hook.destination)
     finally:
         await hook.close()  # waits for the delivery to finish
         receiver.close()
     assert [(key, body["text"]) for _, key, body in receiver.requests] == [("u-1", "hello")] * requests
     assert sample(registry, "webhook_deliveries_total", result=result) == 1
     assert sample(registry, "webhook_retries_total") == retries
-    assert not hook.submit({"utterance_id": "u-2"}, key="u-2")  # closed
+    assert not hook.submit({"utterance_id": "u-2"}, key="u-2", to=hook.destination)  # closed

@@ -6,7 +6,7 @@ import asyncio
 
 from prometheus_client import CollectorRegistry
 
-from common import bus
+from common import bus, keys
 from common.metrics import GatewayMetrics
 from common.pipeline_config import PipelineConfig
 from gateway.core.hub import HubOptions, SessionHub
@@ -17,7 +17,7 @@ class FakeRelay:
 
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
-        self.pipeline = PipelineConfig()
+        self.slot_keys = [keys.slots(stage) for stage in PipelineConfig().stages]
         self.out_key = f"test:hub:{session_id}:out"
         self.meta_key = f"test:hub:{session_id}:meta"
         self.untrimmed = 0

@@ -27,7 +27,7 @@ from streamscribe_client import file_frames, stream
 
 from tests.kit.faults import metric, scrape
 from tests.kit.stack import SESSION_KEYS, SLOT_KEYS, Stack
-from tests.kit.support import wait_for_workers, wait_until, word_errors
+from tests.kit.support import RedisServer, wait_for_workers, wait_until, word_errors
 
 RATE = 16000
 
@@ -231,14 +231,29 @@ def readyz(stack: Stack) -> int:
         return exc.code
 
 
-def test_admission_never_oversells_capacity_and_readiness_follows(redis_server, stacks):
+@pytest.fixture
+def alone():
+    """A stack without an ASR worker, on a Redis of its own: the module's other stacks (their
+    workers too) live on the module's Redis until it ends, and would lend it their capacity."""
+    server = RedisServer()
+    server.start()
+    try:
+        stack = Stack(server, asr_workers=0, extra_env={"STREAMSCRIBE_GATEWAY_ASR_OVERBOOKING": "1.5",
+                                                        "STREAMSCRIBE_GATEWAY_IDLE_TIMEOUT": "120"})
+        try:
+            yield stack
+        finally:
+            stack.close()
+    finally:
+        server.close()
+
+
+def test_admission_never_oversells_capacity_and_readiness_follows(alone):
     # ASR capacity 3 at 1.5 sessions per slot: 4 sessions admissible. The held sessions send no
     # audio: a long idle timeout keeps a slow machine from ending them before readiness is read.
-    stack = stacks(redis_server, asr_workers=0, extra_env={"STREAMSCRIBE_GATEWAY_ASR_OVERBOOKING": "1.5",
-                                                           "STREAMSCRIBE_GATEWAY_IDLE_TIMEOUT": "120"})
+    stack = alone
     worker = stack.add_worker("asr", env=stack.env, args=("--capacity", "3"))
     worker.wait_for_line(r"\bready\b", 60)
-    # Only this worker's capacity: an earlier stack's ASR worker on this Redis must have lapsed.
     wait_for_workers(stack.http, ["vad", "asr"], exactly=1)
     assert readyz(stack) == 200
 
@@ -268,6 +283,8 @@ def test_admission_never_oversells_capacity_and_readiness_follows(redis_server, 
     release = asyncio.Event()
     release.set()
     assert asyncio.run(hold_sessions(stack.url, 3, release)) == ["admitted"] * 3
+    wait_until(lambda: not stack.redis.keys(SESSION_KEYS) and not stack.redis.keys(SLOT_KEYS), 15,
+               "session keys and slots deleted")
 
 
 async def silent_session(url: str, created: asyncio.Queue, stop: asyncio.Event) -> int:

@@ -104,6 +104,8 @@ async def test_client_strings_make_one_short_log_line(stack):
         await ws.send(json.dumps({"event": "stop", "streamSid": long_sid, "stop": {}}))
         await until_closed(ws)
         assert ws.close_code == 1000, (ws.close_code, ws.close_reason)
+    # The gateway's log reaches us through a pipe and a reader thread: wait for the last line.
+    await asyncio.to_thread(stack.gateway.wait_for_line, "not followable", 30, start=mark)
     lines = stack.gateway.lines[mark:]
     assert not [line for line in lines if line.startswith("2099-01-01")], lines
     [report] = [line for line in lines if "client error 500" in line]

@@ -16,9 +16,10 @@ import pytest
 import soundfile
 from websockets.asyncio.client import connect
 
+from common import bus
 from streamscribe_client import StreamClosed, StreamscribeClient
 
-from tests.kit.support import paced, pcm_chunks
+from tests.kit.support import eventually, free_port, paced, pcm_chunks, service, word_errors
 
 TIMEOUT = 120
 RATE = 16_000
@@ -34,12 +35,15 @@ class Proxy:
         self.server: asyncio.Server | None = None
         self.port = 0
         self.cuts = 0
+        self.admitting = asyncio.Event()  # cleared: new connections wait before they reach the gateway
+        self.admitting.set()
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def _handle(self, reader, writer) -> None:
+        await self.admitting.wait()
         upstream_reader, upstream = await asyncio.open_connection("127.0.0.1", self.target_port)
         self.links |= {writer, upstream}
 
@@ -143,3 +147,105 @@ async def test_resuming_an_unknown_session_is_refused(stack):
     with pytest.raises(StreamClosed) as info:
         await client.run(paced_pcm(b"\x00\x00" * RATE))
     assert info.value.code == 1008
+
+
+# A grace longer than the session TTL. The TTL is short, but not so short that a busy box's
+# stalled event loop lets a live session's meta lapse (seen at 3 s, CI with 3 test processes).
+SESSION_TTL, GRACE = 6, 20
+
+
+@pytest.fixture
+def short_ttl_gateway(stack):
+    """A gateway on the module's Redis and workers whose parked calls wait longer than its session TTL."""
+    port = free_port()
+    gateway = service("gateway-short-ttl", "gateway", "--host", "127.0.0.1", "--port", str(port),
+                      "--session-ttl", str(SESSION_TTL), "--resume-grace", str(GRACE), env=stack.env)
+    try:
+        gateway.wait_for_line(r"\bready\b", 60)
+        yield port
+    finally:
+        gateway.stop()
+
+
+async def parked_past_the_session_ttl(redis, session_id: str) -> list[str]:
+    """Wait until the call is parked and more than a session TTL has gone by since, checking meanwhile
+    that no key of the session (leases aside: their owners renew them) would expire before its meta,
+    whatever the stages write or renew; the session's keys at the end."""
+    pattern = f"ss:{{{session_id}}}:*"
+    meta = f"ss:{{{session_id}}}:meta"
+    await eventually(lambda: _exists(redis, f"ss:parked:*:{session_id}"), 30, "the call parked")
+    at_park = {key async for key in redis.scan_iter(pattern) if b":lease:" not in key}
+
+    async def past_ttl() -> bool:
+        meta_ms = await redis.pttl(meta)
+        assert meta_ms > 0, "the parked session's meta expired"
+        for key in [key async for key in redis.scan_iter(pattern) if b":lease:" not in key]:
+            key_ms = await redis.pttl(key)
+            assert key_ms == -2 or key_ms >= meta_ms - 200, f"{key} expires before the meta: {key_ms} < {meta_ms}"
+        # The hold at parking was GRACE + SESSION_TTL: a second more than the session TTL has passed.
+        return meta_ms <= (GRACE - 1) * 1000
+
+    await eventually(past_ttl, SESSION_TTL + 30, "a session TTL gone by since the call parked", interval=0.2)
+    left = {key async for key in redis.scan_iter(pattern)}
+    assert at_park <= left, f"keys gone while parked: {at_park - left}"
+    return sorted(key.decode() for key in left)
+
+
+async def _exists(redis, pattern: str) -> bool:
+    return bool([key async for key in redis.scan_iter(pattern)])
+
+
+@pytest.mark.e2e
+async def test_a_call_parked_longer_than_the_session_ttl_resumes(stack, short_ttl_gateway, two_utterances, clips):
+    """--resume-grace above --session-ttl: what the stages write and renew meanwhile (commits,
+    heartbeats) keeps every key of the parked session until the grace ends, and the call resumes
+    with each final once."""
+    pcm, lengths = two_utterances
+    proxy = Proxy(short_ttl_gateway)
+    await proxy.start()
+    middle = (RATE + lengths[0] + RATE + lengths[1] // 2) * 2  # bytes: mid second utterance: stages busy
+    client = StreamscribeClient(f"ws://127.0.0.1:{proxy.port}/ws/asr", sample_rate=RATE, encoding="pcm16",
+                                timeout=TIMEOUT)
+    redis = bus.connect(stack.redis.url)
+    cut = asyncio.Event()
+
+    async def cut_mid_utterance(frames):
+        sent = 0
+        async for frame in frames:
+            if sent >= middle and not proxy.cuts:
+                proxy.admitting.clear()  # the reconnect waits at the proxy ...
+                proxy.cut()
+                cut.set()
+            sent += len(frame)
+            yield frame
+
+    async def hold_the_reconnect(call: asyncio.Task) -> list[str]:
+        cutting = asyncio.create_task(cut.wait())
+        await asyncio.wait({cutting, call}, return_when=asyncio.FIRST_COMPLETED)
+        if not cut.is_set():  # the call ended (or failed) before the cut: its outcome says why
+            cutting.cancel()
+            return []
+        try:
+            return await parked_past_the_session_ttl(redis, client.session_id)
+        finally:
+            proxy.admitting.set()  # ... until the parked call outlived a session TTL (or the check failed)
+
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            call = asyncio.create_task(client.run(cut_mid_utterance(paced_pcm(pcm))))
+            messages, waited = await asyncio.gather(call, hold_the_reconnect(call), return_exceptions=True)
+    finally:
+        await proxy.close()
+        await redis.aclose()
+    for outcome in (waited, messages):  # the keys' check first: a resume fails when it does
+        if isinstance(outcome, BaseException):
+            raise outcome
+    print("parked past the session TTL with keys", waited)
+    assert waited and client.reconnects == 1, messages
+    resumed = next(m for m in messages if m["type"] == "session_resumed")
+    assert resumed["session_id"] == client.session_id and resumed["complete"], resumed
+    finals = finals_of(messages)
+    assert len({m["utterance_id"] for m in finals}) == len(finals)  # no final twice
+    errors, words = word_errors(" ".join(reference for _, reference in clips[:2]),
+                                " ".join(m["text"] for m in finals))
+    assert errors / words <= 0.25, [m["text"] for m in finals]

@@ -493,11 +493,16 @@ def test_a_header_that_must_come_once_but_is_repeated_gets_400(gateway):
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
 def test_methods_with_a_body_get_an_answer(gateway, method):
-    """websockets drops a request with a body without a word; the gateway answers it."""
+    """websockets drops a request with a body without a word; the gateway answers it (POST /v1/listen:
+    Deepgram's pre-recorded API, tests/e2e/test_prerecorded.py)."""
     mark = len(gateway.lines)
     for path, body in (("/ws/asr", b'{"type": "config"}'), ("/v1/listen", b"\x00" * 4096)):
         head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
         reply = raw_http(gateway.port, head + body)
+        if method == "POST" and path == "/v1/listen":  # Deepgram's pre-recorded API: the key first
+            assert reply.startswith(b"HTTP/1.1 401 "), reply[:200]
+            assert json.loads(reply.partition(b"\r\n\r\n")[2])["error"] == "unauthorized"
+            continue
         assert reply.startswith(b"HTTP/1.1 405 "), reply[:200]
         assert re.search(rb"(?i)\r\nallow: GET, HEAD\r\n", reply), reply[:300]
         assert json.loads(reply.partition(b"\r\n\r\n")[2])["error"] == "method_not_allowed"

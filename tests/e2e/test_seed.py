@@ -140,7 +140,7 @@ async def test_health_endpoints(seed_stack):
         report = extended["stages"][stage]
         assert report["live_workers"] == 1 and report["capacity"] >= 1
         (worker,) = report["workers"]
-        assert worker["id"] == f"{stage}0" and worker["lag_s"] >= 0 and worker["draining"] is False
+        assert worker["id"] == seed_stack.workers[stage][0].name and worker["lag_s"] >= 0 and worker["draining"] is False
     assert {"rnnt", "whisper_stream", "tcp", "native"} <= set(extended["sessions_by_protocol"])
 
 

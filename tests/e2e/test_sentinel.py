@@ -180,8 +180,7 @@ STALL = 1.0
 WAIT_TIMEOUT_MS = 2000
 
 
-@pytest.mark.parametrize("wait", [False, pytest.param(True, marks=pytest.mark.skip(reason="flaky: failed in the end-of-session clean-clone run of .ci/run (2026-11-22, 2-core box), passed in earlier runs; skipped so that CI stays meaningful until it is fixed: see the session note (with WAIT, 5 records were lost once: sequence_gap)"))],
-                         ids=["without-wait", "with-wait"])
+@pytest.mark.parametrize("wait", [False, True], ids=["without-wait", "with-wait"])
 async def test_replication_stalled_then_master_killed(clips, audio, wait):
     """Replication to both replicas stalls for a second (the master, its clients and the
     sentinels carry on), then the master dies and a replica without that second's writes
@@ -205,11 +204,12 @@ async def stall_then_kill(run: int, clips, audio, *, wait: bool) -> None:
         timing = {}
 
         async def strike(session_id):
+            timing["stalled"] = time.monotonic()
             group.stall_replication()
             await asyncio.sleep(STALL)  # the fault's length
-            master, replicas = await asyncio.to_thread(group.replication_offsets)
+            master, timing["replicas"] = await asyncio.to_thread(group.replication_offsets)
             timing["port"], timing["killed"] = group.kill_master()
-            timing["unreplicated"] = master - max(replicas)
+            timing["unreplicated"] = master - max(timing["replicas"].values())
             timing["switched"] = await asyncio.to_thread(group.wait_for_failover, timing["port"])
 
         try:
@@ -222,15 +222,28 @@ async def stall_then_kill(run: int, clips, audio, *, wait: bool) -> None:
         # Over the whole call: a lost final must not shift every later one against its clip.
         wrong, words = word_errors(" ".join(reference for _, reference in clips), " ".join(f["text"] for f in finals))
         later = [t for t in arrived if t > timing["killed"]]
+        # What WAIT does not promise: a write whose WAIT timed out went on unacknowledged (every
+        # writer logs that), and with 1 of 2 replicas a write may be only on the replica that
+        # Sentinel did not promote. A run where either happened may lose those writes.
+        unacknowledged = [line for process in stack.processes for line in process.lines
+                          if "not acknowledged by" in line]
+        replicas = timing["replicas"]
+        behind = replicas[group.master_port] < max(replicas.values())
         print(f"replication stalled {STALL:g} s, then kill -9, {'with' if wait else 'without'} WAIT, run {run}: "
               f"{timing['unreplicated']} bytes the replicas never got; finals {len(finals)}/{len(clips)}, "
               f"duplicates at the client {len(finals) - len({m['utterance_id'] for m in finals})}, "
               f"errors {[(e['code'], e['message']) for e in errors]}, "
-              f"WER {wrong / words:.1%}; "
+              f"WER {wrong / words:.1%}; stall to kill {(timing['killed'] - timing['stalled']) * 1000:.0f} ms; "
               f"failover {(timing['switched'] - timing['killed']) * 1000:.0f} ms, client silent for "
-              f"{((later[0] if later else time.monotonic()) - timing['killed']) * 1000:.0f} ms after the kill")
+              f"{((later[0] if later else time.monotonic()) - timing['killed']) * 1000:.0f} ms after the kill; "
+              f"replicas' offsets {sorted(replicas.values())}, promoted the one {'behind' if behind else 'ahead'}; "
+              f"unacknowledged writes logged: {unacknowledged}")
         assert timing["unreplicated"] > 0, "nothing was left unreplicated: the stall proved nothing"
-        if wait:
+        if wait and (unacknowledged or behind):
+            # Outside the promise: what was lost is audio the reader says it lost, nothing worse.
+            assert {e["code"] for e in errors} <= {"sequence_gap"}, (errors, stack.logs())
+            assert not any(e["fatal"] for e in errors), errors
+        elif wait:
             assert errors == [], (errors, stack.logs())
             assert check_one_session_of_clips(messages, bounds, clips, stack.logs()) <= 0.20
     finally:

@@ -39,8 +39,8 @@ def test_a_batch_decodes_each_request_as_it_would_alone(engine, clip_samples):
                              language="en")
     batch[2] = DecodeRequest(request_id="words", audio=batch[2].audio, final=True, word_timestamps=True,
                              language="en")
-    together = engine._decode_batch(batch)
-    alone = [engine._decode_batch([request])[0] for request in batch]
+    together = engine.decoder.decode(batch)
+    alone = [engine.decoder.decode([request])[0] for request in batch]
     assert [h.text for h in together] == [h.text for h in alone]
     assert all(h.text and not h.no_speech for h in together)
     assert together[1].text.startswith("He was")
@@ -50,23 +50,43 @@ def test_a_batch_decodes_each_request_as_it_would_alone(engine, clip_samples):
 def test_the_full_window_path_and_long_audio_still_decode(engine, clip_samples):
     audio = np.concatenate([audio for audio, _ in clip_samples] * 2)[:35 * SR]
     long_audio = DecodeRequest(request_id="long", audio=audio, final=True, language="en")
-    (hypothesis,) = engine._decode_batch([long_audio])  # over 30 s: faster-whisper's own windows
+    (hypothesis,) = engine.decoder.decode([long_audio])  # over 30 s: faster-whisper's own windows
     assert len(hypothesis.text.split()) > 60
 
 
 def test_partials_take_the_narrower_window(engine, clip_samples, monkeypatch):
     """A final gets 10 s of padding after its audio, a partial 5 s (the default margins)."""
     widths = []
-    encode = engine._model.encode
+    encode = engine.decoder.model.encode
 
     def recording(features):
         widths.append(features.shape[-1])
         return encode(features)
 
-    monkeypatch.setattr(engine._model, "encode", recording)
+    monkeypatch.setattr(engine.decoder.model, "encode", recording)
     audio = clip_samples[0][0][:SR]  # 1 s
     for final in (True, False):
-        (hypothesis,) = engine._decode_batch([DecodeRequest(request_id=str(final), audio=audio, final=final,
+        (hypothesis,) = engine.decoder.decode([DecodeRequest(request_id=str(final), audio=audio, final=final,
                                                             language="en")])
         assert hypothesis.text
     assert widths == [1500, 1000]  # 15 s and 10 s windows of 10 ms mel frames
+
+
+async def test_a_recordings_decode_runs_in_a_child_at_the_lowest_cpu_priority(clip_samples):
+    import os
+
+    engine = WhisperEngine(WhisperOptions(num_workers=1))
+    try:
+        audio = clip_samples[1][0][:4 * SR]
+        live = await engine.transcribe(DecodeRequest(request_id="live", audio=audio, final=True, language="en"))
+        recording = await engine.transcribe(DecodeRequest(request_id="recording", audio=audio, final=True,
+                                                          language="en", batch=True))
+        assert recording.text == live.text and recording.text
+        (child,) = engine._batch_child._processes
+        assert os.getpriority(os.PRIO_PROCESS, child) == 19 and os.getpriority(os.PRIO_PROCESS, 0) < 19
+        if os.path.exists("/proc/self/autogroup"):  # a scheduling group of its own, at the lowest priority
+            with open(f"/proc/{child}/autogroup") as autogroup:
+                assert autogroup.read().split()[-1] == "19"
+    finally:
+        await engine.close()
+    assert not engine._batch_child._processes  # stopped with the engine

@@ -123,3 +123,13 @@ async def stream_with_strike(url: str, audio: np.ndarray, strike=None, *, speed:
         await strike(session_id)
     messages = await within(task, 180)
     return messages, arrived
+
+
+def replace_worker(stack, name):
+    """Start a fresh worker in place of one that was killed, so the next test has two again."""
+    stage = name.rstrip("0123456789")
+    old = stack.worker(name)
+    stack.workers[stage].remove(old)
+    stack.processes.remove(old)
+    new = stack.add_worker(stage, env=stack.env)
+    new.wait_for_line(r"\bready\b", 60)

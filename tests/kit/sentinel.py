@@ -84,9 +84,10 @@ class Relay:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
 
     def stall(self) -> None:
-        async def stall():
-            self._stalled = True
-        self._call(stall())
+        # Set from the caller's thread, not through the relay's loop: the relays of a group stall
+        # within microseconds of each other, so that no write reaches one replica and not the other.
+        # Passing checks the flag after each read; nothing waits for it to be set.
+        self._stalled = True
 
     def cut(self) -> None:
         async def cut():
@@ -231,8 +232,8 @@ class SentinelGroup:
         for relay in self.relays:
             relay.stall()
 
-    def replication_offsets(self) -> tuple[int, list[int]]:
-        """The master's replication offset, and each replica's own (what it has applied)."""
+    def replication_offsets(self) -> tuple[int, dict[int, int]]:
+        """The master's replication offset, and each replica's own (what it has applied) by its port."""
         offsets = []
         for port in self.data_ports:
             if port not in self.servers:
@@ -242,10 +243,10 @@ class SentinelGroup:
                 info = client.info("replication")
             finally:
                 client.close()
-            offsets.append((port == self.master_port, info["master_repl_offset"] if info["role"] == "master"
+            offsets.append((port, info["master_repl_offset"] if info["role"] == "master"
                             else info["slave_repl_offset"]))
-        master = next(offset for is_master, offset in offsets if is_master)
-        return master, [offset for is_master, offset in offsets if not is_master]
+        master = next(offset for port, offset in offsets if port == self.master_port)
+        return master, {port: offset for port, offset in offsets if port != self.master_port}
 
     def kill_master(self) -> tuple[int, float]:
         """SIGKILL the master; (its port, time.monotonic() of the kill)."""

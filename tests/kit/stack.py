@@ -6,10 +6,19 @@ and by the benchmarks that start their own stack.
 
 from __future__ import annotations
 
+import itertools
+import signal
+import time
+
 from common import keys
 
 from .faults import metric, scrape
 from .support import RedisServer, free_port, service
+
+# Worker ids, unique in the test run: the stacks of one module share its Redis and live until the
+# module ends, and two live workers of one id (seen: two "asr0") overwrite each other's load, so
+# a gateway admitted against the other stack's capacity (10 sessions for 4).
+WORKER_NUMBERS = {"vad": itertools.count(), "asr": itertools.count()}
 
 SESSION_KEYS = f"{keys.PREFIX}:{{*"  # every key of a session carries the hash tag {sid}
 SLOT_KEYS = keys.slots("*")  # admission reservations, gone with the last session
@@ -27,9 +36,9 @@ class Stack:
         env = {"STREAMSCRIBE_REDIS_URL": redis_server.url, **(extra_env or {})}
         self.env = env
         self.workers = {"vad": [], "asr": []}
-        self._started = {"vad": 0, "asr": 0}  # worker ids are never reused
         self.processes = []
         self.gateways = []  # (process, port)
+        self._retired_sessions = 0.0  # sessions created by gateways restarted since
         try:
             for i in range(vad_workers):
                 self.add_worker("vad", env=env)
@@ -42,22 +51,45 @@ class Stack:
             self.close()
             raise
 
-    def _start_gateway(self, name: str, port: int):
-        gateway = service(name, "gateway", "--host", "127.0.0.1", "--port", str(port), env=self.env)
+    def _start_gateway(self, name: str, port: int, *flags: str):
+        gateway = service(name, "gateway", "--host", "127.0.0.1", "--port", str(port), *flags, env=self.env)
         self.processes.append(gateway)
         self.gateways.append((gateway, port))
         return gateway
 
-    def add_gateway(self) -> str:
-        """Start one more gateway on the same Redis; return its WebSocket URL once it is ready."""
+    def add_gateway(self, *flags: str) -> str:
+        """Start one more gateway on the same Redis, with ``flags`` besides the stack's; return its
+        WebSocket URL once it is ready."""
         port = free_port()
-        self._start_gateway(f"gateway{len(self.gateways)}", port).wait_for_line(r"\bready\b", 60)
+        self._start_gateway(f"gateway{len(self.gateways)}", port, *flags).wait_for_line(r"\bready\b", 60)
         return f"ws://127.0.0.1:{port}/ws/asr"
+
+    def restart_gateway(self, index: int, *, timeout: float = 60.0) -> float:
+        """Stop gateway ``index`` (SIGTERM, as a rolling upgrade does), start a new one on its port, wait
+        until it is ready; return the seconds the old one took to exit."""
+        old, port = self.gateways[index]
+        self._retired_sessions += metric(scrape(port), "streamscribe_gateway_sessions_total")
+        started = time.monotonic()
+        old.stop(timeout)
+        stopped = time.monotonic() - started
+        new = service(f"{old.name.split('@')[0]}@{len(self.processes)}", "gateway", "--host", "127.0.0.1",
+                      "--port", str(port), env=self.env)
+        self.processes.append(new)
+        self.gateways[index] = (new, port)
+        new.wait_for_line(r"\bready\b", timeout)
+        return stopped
+
+    def sigterm_gateway(self, index: int):
+        """SIGTERM gateway ``index`` (as a rolling upgrade does) without waiting or replacing it; its
+        process. Its sessions so far still count in :meth:`sessions_created`."""
+        process, port = self.gateways[index]
+        self._retired_sessions += metric(scrape(port), "streamscribe_gateway_sessions_total")
+        process.signal(signal.SIGTERM)
+        return process
 
     def add_worker(self, stage: str, *, env: dict, args: tuple = ()):
         module = {"vad": "vad_worker", "asr": "asr_worker"}[stage]
-        name = f"{stage}{self._started[stage]}"
-        self._started[stage] += 1
+        name = f"{stage}{next(WORKER_NUMBERS[stage])}"  # its worker id too
         worker = service(name, module, "--http-port", str(free_port()), "--lease-ttl", "2", "--worker-id", name,
                          *args, env=env)
         self.workers[stage].append(worker)
@@ -68,8 +100,9 @@ class Stack:
         return next(w for ws in self.workers.values() for w in ws if w.name == name)
 
     def sessions_created(self) -> float:
-        """Pipeline sessions the gateways of this stack created (their sessions_total counters)."""
-        return sum(metric(scrape(port), "streamscribe_gateway_sessions_total")
+        """Pipeline sessions the gateways of this stack created (their sessions_total counters, those of
+        gateways since restarted included)."""
+        return self._retired_sessions + sum(metric(scrape(port), "streamscribe_gateway_sessions_total")
                    for process, port in self.gateways if process.proc.poll() is None)
 
     def logs(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import json
 import os
@@ -142,6 +143,19 @@ class RedisServer:
 
 def service(name: str, module: str, *args: str, env: dict | None = None) -> Process:
     return Process(name, [sys.executable, "-m", module, *args], env=env)
+
+
+@contextlib.contextmanager
+def extra_gateway(name: str, *flags: str, env: dict):
+    """One more gateway on a free loopback port with ``flags`` (a stack's ``env``: its Redis), ready;
+    yields its port and stops it after."""
+    port = free_port()
+    gateway = service(name, "gateway", "--host", "127.0.0.1", "--port", str(port), *flags, env=env)
+    try:
+        gateway.wait_for_line(r"\bready\b", 60)
+        yield port
+    finally:
+        gateway.stop()
 
 
 def stopped_without_redis(module: str, name: str) -> tuple[int, list[str]]:

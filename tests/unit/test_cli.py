@@ -16,14 +16,15 @@ from common import config
 SERVICES = ["gateway", "vad_worker", "asr_worker", "denoise_worker"]
 
 COMMON = "--allow-secrets-in-args --no-allow-secrets-in-args --redis-url --redis-url-file --log-level --log-format"
-WORKER = f"{COMMON} --http-port --http-host --capacity --lease-ttl --sweep-interval --worker-id"
+WORKER = f"{COMMON} --http-port --http-host --capacity --lease-ttl --sweep-interval --batch-lead --worker-id"
 
 # Each service's flags, and the prefix of the variables they read.
 FLAGS = {
     "gateway": (f"""{COMMON} --host --port --max-frame-bytes --permessage-deflate --no-permessage-deflate
         --ping-interval --ping-timeout --drain-timeout --max-audio-lead --max-realtime-factor
         --max-backlog-records --backlog-timeout --config-timeout --send-queue --idle-timeout --min-audio-share
-        --audio-share-window --max-keepalive-idle --resume-grace --session-ttl --max-queue-lag --asr-overbooking
+        --audio-share-window --max-keepalive-idle --resume-grace --session-ttl --max-queue-lag --asr-overbooking --batch-share --batch-backlog-timeout
+        --prerecorded-max-bytes --prerecorded-body-timeout --prerecorded-callback-hosts --prerecorded-url-hosts
         --enable-noise-suppression --no-enable-noise-suppression --api-key --api-keys-file --allowed-origins
         --max-sessions-per-key --max-pending-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
         --generate-self-signed-cert --no-generate-self-signed-cert --self-signed-cert-dir --twilio-auth-token
@@ -31,13 +32,15 @@ FLAGS = {
         --audiohook-language
         --transcript-retention --transcript-log-maxlen --finals-maxlen --max-followers --max-followers-per-key
         --max-failed-follows --max-status-sockets --max-status-per-key --finals-webhook
+        --finals-webhook-secret --finals-webhook-secret-file
         --finals-webhook-attempts --tcp-port --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
     "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --cpu-threads --num-workers --max-batch
-        --window-margin-sec --partial-window-margin-sec --dtype --gpu-memory-utilization --max-model-len
+        --window-margin-sec --partial-window-margin-sec --batch-process --no-batch-process --batch-cpu-threads --batch-nice
+        --dtype --gpu-memory-utilization --max-model-len
         --max-num-seqs --tensor-parallel-size --max-new-tokens --allow-standin-engine --no-allow-standin-engine
         --standin-clips --standin-final-sec --standin-partial-sec --standin-sec-per-audio-sec --chunk-size-sec --first-partial-sec
-        --unfixed-chunk-num --unfixed-token-num --final-with-prefix --no-final-with-prefix --sentence-endpoint
-        --no-sentence-endpoint""", "STREAMSCRIBE_ASR_"),
+        --unfixed-chunk-num --unfixed-token-num --final-with-prefix --no-final-with-prefix --scheduling-policy --sentence-endpoint
+        --no-sentence-endpoint --batch-pack-sec --batch-pack-prompt --no-batch-pack-prompt""", "STREAMSCRIBE_ASR_"),
     "vad_worker": (f"""{WORKER} --vad-threshold --min-speech-duration --silence-threshold --pre-roll
         --trailing-padding --pause-threshold --max-utterance-sec --checkpoint-interval --vad-model --threads
         --min-round-interval""", "STREAMSCRIBE_VAD_"),

@@ -187,7 +187,8 @@ def test_each_engine_has_its_options_class_and_refuses_another():
 SERVICES = ("gateway", "vad_worker", "asr_worker", "denoise_worker")
 # A value of each secret option of the services (a secret option missing here fails the test).
 SECRET_VALUES = {"--redis-url": "redis://:pw-1234@redis:6379/0", "--api-key": "key-1234",
-                 "--twilio-auth-token": "token-1234", "--audiohook-client-secret": "c2VjcmV0LTEyMzQ="}
+                 "--twilio-auth-token": "token-1234", "--audiohook-client-secret": "c2VjcmV0LTEyMzQ=",
+                 "--finals-webhook-secret": "webhook-secret-1234"}
 
 
 def service_parser(module: str, environ: dict[str, str] | None = None):

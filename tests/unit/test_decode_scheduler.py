@@ -157,3 +157,35 @@ def test_a_failing_batch_fails_each_of_its_requests():
                 future.result(TIMEOUT)
     finally:
         scheduler.close()
+
+
+def test_recordings_have_a_thread_of_their_own_and_never_go_stale():
+    clock = ManualClock(0.0)
+    ran = []
+    scheduler = DecodeScheduler(calls, workers=1, partial_max_wait=2.0, clock=clock,
+                                run_batch=lambda batch: [ran.append("run_batch") or request() for request in batch])
+    try:
+        # The live thread is busy: a recording's decode goes on its own thread meanwhile.
+        release, held = blocked(scheduler)
+        recording = scheduler.submit(lambda: "recording", final=True, batch=True)
+        assert recording.result(TIMEOUT) == "recording" and ran == ["run_batch"]
+        # And the other way round: a live decode never waits for a recording's.
+        started, finish = threading.Event(), threading.Event()
+
+        def long_recording():
+            started.set()
+            assert finish.wait(TIMEOUT)
+            return "long"
+
+        busy = scheduler.submit(long_recording, final=True, batch=True)
+        assert started.wait(TIMEOUT)
+        queued = scheduler.submit(lambda: "queued", final=True, batch=True)
+        clock.now = 30.0  # far past a partial's wait: a recording's decode is not dropped
+        release.set()
+        assert held.result(TIMEOUT) == "held"
+        assert scheduler.submit(lambda: "live", final=False).result(TIMEOUT) == "live"
+        assert not queued.done()  # the recording's thread is still busy: the next one waits for it
+        finish.set()
+        assert (busy.result(TIMEOUT), queued.result(TIMEOUT)) == ("long", "queued")
+    finally:
+        scheduler.close()

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from common.metrics import GatewayMetrics
 from gateway.outputs.follow import _current, call_id_of
-from gateway.outputs.webhook import FinalsWebhook, WebhookOptions
+from gateway.outputs.webhook import Destination, FinalsWebhook, WebhookOptions
 
 
 def test_follow_paths():
@@ -34,6 +34,7 @@ async def test_webhook_drops_finals_when_its_queue_is_full():
     registry = CollectorRegistry()
     hook = FinalsWebhook(WebhookOptions(url="http://127.0.0.1:9/", queue=2), metrics=GatewayMetrics(registry))
     # Not started: nothing takes finals off the queue.
-    assert [hook.submit({}, key=str(i)) for i in range(3)] == [True, True, False]
+    to = Destination("http://127.0.0.1:9/")
+    assert [hook.submit({}, key=str(i), to=to) for i in range(3)] == [True, True, False]
     assert registry.get_sample_value("streamscribe_gateway_webhook_deliveries_total", {"result": "dropped"}) == 1
     await hook.close()

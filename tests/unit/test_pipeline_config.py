@@ -45,12 +45,22 @@ def test_a_session_overrides_what_it_sets():
     assert VadConfig(pause_threshold=0.5).apply(EndpointOptions()).pause_threshold == 0.5
 
 
-@pytest.mark.parametrize("config", [PipelineConfig(), FULL, PipelineConfig(stages=("vad",))])
+@pytest.mark.parametrize("config", [PipelineConfig(), FULL, PipelineConfig(stages=("vad",)),
+                                    dataclasses.replace(FULL, priority="batch")])
 def test_the_json_form_round_trips(config):
     text = config.encode()
-    assert json.loads(text)["v"] == VERSION
     assert PipelineConfig.decode(text) == config
     assert PipelineConfig.decode(text.encode()) == config  # as Redis hands it back
+
+
+def test_a_config_is_written_with_the_lowest_version_that_holds_it():
+    # A worker of version 1 still reads every live session while the fleet is upgraded ...
+    assert json.loads(FULL.encode())["v"] == 1 and "priority" not in json.loads(FULL.encode())
+    # ... and refuses a batch session, which it would serve as a live one.
+    batch = PipelineConfig(priority="batch")
+    assert batch.batch and not FULL.batch
+    assert json.loads(batch.encode()) == {**json.loads(PipelineConfig().encode()), "v": VERSION, "priority": "batch"}
+    assert PipelineConfig.decode('{"v": 1}').priority == "live"
 
 
 def test_fields_an_older_version_lacks_take_their_defaults():
@@ -68,7 +78,8 @@ def test_version_0_is_the_flat_layout_before_versions():
 
 
 @pytest.mark.parametrize("text, message", [
-    ('{"v": 2}', "version 2 is newer than this worker's"),
+    ('{"v": 3}', "version 3 is newer than this worker's"),
+    ('{"v": 2, "priority": "urgent"}', "priority must be 'live' or 'batch', not 'urgent'"),
     ('{"v": "1"}', "not a version number"),
     ('{"v": -1}', "not a version number"),
     ("[1, 2]", "not a JSON object"),

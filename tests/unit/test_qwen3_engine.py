@@ -92,7 +92,22 @@ def test_load_does_not_start_vllm_and_maps_options_to_engine_args(model_dir):
     assert eng.engine_args().kwargs == {
         "model": model_dir, "dtype": "bfloat16", "gpu_memory_utilization": 0.5, "max_model_len": 2048,
         "max_num_seqs": 64, "tensor_parallel_size": 2, "limit_mm_per_prompt": {"audio": 1},
+        "scheduling_policy": "priority",
     }
+
+
+async def test_recordings_decode_at_a_lower_priority_than_live_calls(engine):
+    await engine.transcribe(req("live", final=True))
+    await engine.transcribe(req("recording", final=True, batch=True))
+    assert [(r.request_id, r.priority) for r in llm(engine).requests] == [("live", 0), ("recording", 1)]
+
+
+async def test_first_come_first_served_asks_no_priority(model_dir):
+    eng = qwen3_vllm.load(Qwen3VllmOptions(model=model_dir, scheduling_policy="fcfs"), api=fake_vllm,
+                          tokenizer=FakeTokenizer())
+    await eng.transcribe(req("recording", final=True, batch=True))  # vLLM refuses a priority under fcfs
+    assert llm(eng).requests[0].priority == 0 and llm(eng).engine_args.kwargs["scheduling_policy"] == "fcfs"
+    await eng.close()
 
 
 async def test_first_transcribe_starts_vllm_once(model_dir):

@@ -94,12 +94,13 @@ class Worker:
     """One ASR stage owning the session (one epoch), fed records by entry id."""
 
     def __init__(self, engine, *, epoch: int, config: AsrConfig = AsrConfig(), state: bytes | None = None,
-                 chunk_size_sec: float = 30) -> None:
+                 chunk_size_sec: float = 30, priority: str = "live") -> None:
         self.registry = CollectorRegistry()
         defaults = StreamingOptions(chunk_size_sec=chunk_size_sec)
         self.runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=defaults, metrics=AsrMetrics(self.registry)))
         self.stage = self.runner.stage
-        self.session = self.runner.open("spec", config=PipelineConfig(asr=config), epoch=epoch, state=state)
+        self.session = self.runner.open("spec", config=PipelineConfig(asr=config, priority=priority), epoch=epoch,
+                                        state=state)
 
     async def feed(self, records: list[Record], *, first: int = 0, wait: bool = True) -> None:
         """Hand over ``records`` as input entries ``first + 1``, ``first + 2`` ... (and let them be taken)."""
@@ -300,7 +301,8 @@ def sentence(request: fake_vllm.FakeRequest) -> str:
     return f"language English<asr_text>Heard {len(request.audio)}."
 
 
-async def test_partials_ask_to_go_first_until_the_utterance_has_words(engine, monkeypatch):
+def recorded_requests(engine, monkeypatch) -> list:
+    """The decode requests the engine gets from here on, in order."""
     requests = []
     transcribe = engine.transcribe
 
@@ -309,6 +311,11 @@ async def test_partials_ask_to_go_first_until_the_utterance_has_words(engine, mo
         return await transcribe(request)
 
     monkeypatch.setattr(engine, "transcribe", recording)
+    return requests
+
+
+async def test_partials_ask_to_go_first_until_the_utterance_has_words(engine, monkeypatch):
+    requests = recorded_requests(engine, monkeypatch)
     fake(engine).gate.set()
     worker = Worker(engine, epoch=1, chunk_size_sec=0.5)
     records = utterance(resume=False)
@@ -477,3 +484,28 @@ async def test_partials_keep_the_short_first_window_until_a_decode_finds_words(e
     finally:
         await worker.close()
     assert len(fake(engine).requests) >= 2
+
+
+async def test_a_batch_session_gets_no_partials_and_splits_at_a_pause_as_with_instant_decodes(engine, monkeypatch):
+    """A recording's records all wait at once: the session waits for the decode at the pause
+    before it applies what follows, so the speech after a complete sentence is an utterance of
+    its own, as in a live session whose decode ended before speech resumed."""
+    requests = recorded_requests(engine, monkeypatch)
+    fake(engine).responder = sentence
+    worker = Worker(engine, epoch=1, config=AsrConfig(sentence_endpoint=True), chunk_size_sec=0.5, priority="batch")
+    records = utterance(resume=True)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    try:
+        await worker.feed(records, wait=False)
+        await until(lambda: len(finals_requested(engine)) == 1, "speculative final requested")
+        assert worker.session.state.queue.qsize() == len(records) - pause - 1  # nothing after the pause applied
+        fake(engine).gate.set()
+        assert await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    assert finals(worker) == [
+        (utterance_id("spec", START), f"Heard {int(1.2 * SR)}.", True, START, PAUSE_END),
+        (utterance_id("spec", PAUSE_END), f"Heard {int(0.8 * SR)}.", True, PAUSE_END, RESUMED_END),
+    ]
+    assert not [t for t in worker.transcripts() if not t.final]
+    assert requests and all(r.final and r.batch for r in requests)

@@ -5,6 +5,9 @@ Tenants on real gateways (follows across tenants, limits per key, SIGHUP) are in
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
@@ -13,6 +16,7 @@ from common.errors import ConfigError
 from gateway.core.tenant import ANONYMOUS, Tenants
 from gateway.outputs.follow import FailedLookups, _Refusal, _tenant
 from gateway.outputs.transcript_log import call_key, finals_fields, log_key
+from gateway.outputs.webhook import Destination, signature, signing_secret
 from gateway.security.auth import ApiKeys
 from gateway.security.keyfile import DOORS, OPEN, ApiKey, bare_key, key_id, parse_keys
 from gateway.security.limits import FOLLOWERS, PENDING, SESSION, STATUS, Limit
@@ -78,7 +82,7 @@ def test_every_error_names_its_line_and_never_the_key(line, why):
         parse_keys(text, source=SOURCE)
     message = str(error.value)
     assert message.startswith(f"{SOURCE}:4: ") and why in message, message
-    assert "secret" not in message and "first-key" not in message, message
+    assert "secret-key" not in message and "secret-continued" not in message and "first-key" not in message, message
 
 
 def test_a_key_twice_names_both_lines():
@@ -181,3 +185,51 @@ def test_tenants_are_made_once_each():
     acme.sessions["twilio"] += 2
     assert tenants["acme"] is acme and tenants["acme"].sessions["twilio"] == 2
     assert tenants["globex"] is not acme and tenants["globex"].sessions["twilio"] == 0
+
+
+# -- tenants' own webhooks ----------------------------------------------------------------------
+
+def test_a_tenant_may_have_its_own_signed_webhook():
+    found = parse_keys("k1 tenant=acme webhook=https://hooks.acme.example/finals webhook_secret=0123456789abcdef\n"
+                       "k2 tenant=acme webhook=https://hooks.acme.example/finals webhook_secret=0123456789abcdef\n"
+                       "k3 tenant=globex webhook=http://10.0.0.7:8080/\n"
+                       "k4\n", source=SOURCE)
+    assert found["k1"].webhook == Destination("https://hooks.acme.example/finals", b"0123456789abcdef")
+    assert found["k3"].webhook == Destination("http://10.0.0.7:8080/")
+    assert found["k4"].webhook is None
+
+
+@pytest.mark.parametrize("lines, why", [
+    ("k1 webhook=ftp://hooks.example/", "webhook: 'ftp://hooks.example/' is not an http:// or https:// URL"),
+    ("k1 webhook=https://h.example/" + "a" * 2000, "longer than 2000 characters"),
+    ("k1 webhook=https://h.example/ webhook_secret=tooshort", "webhook_secret: a signing secret has at least 16"),
+    ("k1 webhook_secret=0123456789abcdef", "webhook_secret needs a webhook=URL"),
+    ("k1 tenant=acme webhook=https://a.example/\nk2 tenant=acme webhook=https://b.example/",
+     "tenant acme has another webhook or webhook_secret on line 1"),
+    ("k1 tenant=acme webhook=https://a.example/ webhook_secret=0123456789abcdef\n"
+     "k2 tenant=acme webhook=https://a.example/ webhook_secret=fedcba9876543210",
+     "tenant acme has another webhook or webhook_secret on line 1"),
+])
+def test_a_bad_webhook_names_its_line_and_never_the_secret(lines, why):
+    with pytest.raises(ConfigError) as error:
+        parse_keys(lines, source=SOURCE)
+    message = str(error.value)
+    assert why in message, message
+    assert "tooshort" not in message and "0123456789abcdef" not in message, message
+
+
+def test_a_tenants_webhook_follows_the_keys_file(tmp_path):
+    path = tmp_path / "keys"
+    path.write_text("k1 tenant=acme webhook=https://a.example/\nk2 tenant=globex\n")
+    keys = ApiKeys(keys_file=path)
+    assert keys.webhook_of("acme") == Destination("https://a.example/")
+    assert keys.webhook_of("globex") is None and keys.webhook_of("nobody") is None
+
+
+def test_a_delivery_signature_is_the_hmac_of_its_time_and_body():
+    body = b'{"type": "final"}'
+    expected = hmac.new(b"0123456789abcdef", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert signature(b"0123456789abcdef", body, timestamp=1700000000) == f"t=1700000000,v1={expected}"
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        signing_secret("  short  ")
+    assert signing_secret(" 0123456789abcdef\n") == b"0123456789abcdef"

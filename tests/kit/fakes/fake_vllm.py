@@ -99,6 +99,7 @@ class FakeRequest:
     sample_rate: int
     sampling_params: SamplingParams
     aborted: asyncio.Event = field(default_factory=asyncio.Event)
+    priority: int = 0
 
     @property
     def assistant(self) -> str:
@@ -165,10 +166,14 @@ class AsyncLLM:
     def from_engine_args(cls, engine_args: AsyncEngineArgs) -> AsyncLLM:
         return cls(engine_args)
 
-    async def generate(self, prompt: dict, sampling_params: SamplingParams, request_id: str):
+    async def generate(self, prompt: dict, sampling_params: SamplingParams, request_id: str, *, priority: int = 0):
         if self.shut_down:
             raise RuntimeError("fake engine is shut down")
         request = self._validate(prompt, sampling_params, request_id)
+        if priority != 0 and self.engine_args.kwargs.get("scheduling_policy") != "priority":
+            # vLLM's own check (its input processor) in the same words.
+            raise ValueError(f"Got priority {priority} but Priority scheduling is not enabled.")
+        request.priority = priority
         self.requests.append(request)
         self.in_flight[request_id] = request
         self.max_in_flight = max(self.max_in_flight, len(self.in_flight))

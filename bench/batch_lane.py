@@ -1,0 +1,320 @@
+"""The batch lane: live calls with and without a recording beside them, and a recording's throughput.
+
+    .venv/bin/python -m bench.batch_lane
+    .venv/bin/python -m bench.batch_lane --live 8 --recording-minutes 60 --rounds 2
+
+One command starts a private stack (its own redis-server, one gateway, one VAD
+and one ASR worker with their default flags, as ``bench/latency.py`` does) and
+runs, in one process:
+
+1. **Live calls, alone and beside a recording**, ``--rounds`` times in turn:
+   ``--live`` sessions stream the LibriVox session of ``bench/latency.py`` at
+   real time (the five clips, 35.7 s; session ``i`` starts 0.37·i s after the
+   first) and the end of speech -> final latency is measured as there (arrival
+   of the utterance's final minus the moment the client sent its true speech
+   end, Silero's bounds computed offline). In the "beside a recording" runs a
+   recording (the five-clip stream repeated to ``--recording-minutes``) is sent
+   as a batch session (``"priority": "batch"``, unpaced) from before the first
+   live call until the last one ends; its progress over that time is printed
+   too (audio seconds of the recording that got their final).
+2. **A recording's throughput**: the same recording alone, from the first frame
+   to its last final; audio seconds per CPU second of the stack's processes
+   (Redis, gateway, VAD and ASR workers and the ASR's child that decodes
+   recordings at nice 19, read from ``/proc``) and per wall
+   second, and its WER against the clips' transcripts; then the same recording as
+   a WAV POSTed to ``/v1/listen`` (Deepgram's pre-recorded API, the same batch
+   lane through the gateway's HTTP body and decoder).
+3. **faster-whisper offline** on the same audio and model (the bundled tiny.en,
+   int8 on the CPU, CTranslate2's default threads as the ASR worker has them),
+   in this process: ``WhisperModel.transcribe`` and ``BatchedInferencePipeline``
+   (its own Silero VAD on, ``--batch-size``), each with greedy decoding (beam 1,
+   what the ASR worker does) and with faster-whisper's default beam of 5; audio
+   seconds per CPU second of this process (``time.process_time``, every thread).
+
+The box may be shared: each row says the load average when it ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import math
+import os
+import signal
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from bench.latency import (RATE, Figures, OwnStack, bundled_whisper_model, load_average, percentiles, run_level,
+                           session_audio)
+from tests.kit.faults import five_utterances
+from tests.kit.support import cpu_seconds, normalise, word_errors
+from tests.kit.testdata import librivox_clips
+
+
+@dataclass
+class Recording:
+    """A batch session's finals as they arrived: (wall time, end of the final's audio in s, text)."""
+
+    finals: list[tuple[float, float, str]]
+    error: str | None = None
+
+    def transcribed(self, since: float, until: float) -> float:
+        """Seconds of the recording's audio whose finals arrived between ``since`` and ``until``."""
+        ends = [end for at, end, _ in self.finals if since <= at <= until]
+        before = [end for at, end, _ in self.finals if at < since]
+        return (max(ends) - max(before, default=0.0)) if ends else 0.0
+
+    @property
+    def transcript(self) -> str:
+        return " ".join(text for _, _, text in self.finals)
+
+
+def recording_audio(minutes: float) -> tuple[np.ndarray, str]:
+    """The five clips with their gaps, repeated to at least ``minutes``; its reference transcript."""
+    clips = librivox_clips()
+    one = five_utterances(clips)
+    repeats = max(1, math.ceil(minutes * 60 * RATE / len(one)))
+    return np.tile(one, repeats), " ".join([" ".join(text for _, text in clips)] * repeats)
+
+
+async def send_recording(url: str, audio: np.ndarray, recording: Recording, *, started: asyncio.Event | None = None,
+                         timeout: float) -> None:
+    """Stream ``audio`` as a batch session, unpaced; note its finals in ``recording``."""
+    from streamscribe_client import StreamClosed, file_frames, stream
+
+    def on_message(message: dict) -> None:
+        if message["type"] == "final":
+            recording.finals.append((time.monotonic(), message["end_ms"] / 1000, message["text"]))
+            if started is not None:
+                started.set()
+        elif message["type"] == "error":
+            recording.error = f"{message['code']}: {message['message']}"
+
+    try:
+        await stream(url, file_frames(audio, RATE, chunk_ms=100, speed=0), sample_rate=RATE,
+                     config={"priority": "batch"}, on_message=on_message, timeout=timeout)
+    except (StreamClosed, OSError, TimeoutError) as exc:
+        recording.error = recording.error or str(exc)
+
+
+class StackCpu:
+    """CPU seconds of the stack's processes and of every process they started (the ASR worker's
+    nice-19 child that decodes recordings), from ``/proc``."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self._start = self._now()
+
+    def spent(self) -> float:
+        """CPU seconds since this was made (or last asked); a process started meanwhile counts whole."""
+        return sum(self.spent_by_process().values())
+
+    def spent_by_process(self) -> dict[str, float]:
+        """:meth:`spent`, apart for each process (named by :func:`process_name`; one started
+        meanwhile counts whole, one gone meanwhile not at all)."""
+        now = self._now()
+        spent: dict[str, float] = {}
+        for pid, seconds in now.items():
+            name = process_name(pid)
+            spent[name] = spent.get(name, 0.0) + seconds - self._start.get(pid, 0.0)
+        self._start = now
+        return spent
+
+    def _now(self) -> dict[int, float]:
+        found, todo = {}, list(self.pids)
+        while todo:
+            pid = todo.pop()
+            try:
+                found[pid] = cpu_seconds(pid)
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    todo += [int(child) for child in (task / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        return found
+
+
+def process_name(pid: int) -> str:
+    """``asr_worker`` for ``python -m asr_worker``, ``asr_worker child`` for a process it spawned
+    (multiprocessing), else the program's name (``redis-server``)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
+        return "gone"
+    if "-m" in args[:-1]:
+        return args[args.index("-m") + 1]
+    if any("multiprocessing" in arg for arg in args):
+        return f"{process_name(parent)} child"
+    return Path(args[0]).name or "?"
+
+
+def asr_decodes(url: str) -> tuple[float, float]:
+    """The ASR worker's decodes so far and the seconds of audio they took in, from its metrics."""
+    from tests.kit.faults import metric
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return (metric(text, "streamscribe_asr_decode_seconds_count"),
+            metric(text, "streamscribe_asr_decoded_audio_seconds_total"))
+
+
+def wer(reference: str, hypothesis: str) -> str:
+    errors, words = word_errors(reference, hypothesis)
+    return f"{100 * errors / words:.1f} %" if words else "n/a"
+
+
+async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
+    audio, utterances, _ = session_audio(1.5, 3.0)
+    level = argparse.Namespace(chunk_ms=100, finalize_after=None, config={}, dump=None)
+    print(f"\n## {args.live} live calls ({len(audio) / RATE:.1f} s each, real time), alone and beside a "
+          f"{len(recording) / RATE / 60:.1f}-minute recording (batch lane)\n", flush=True)
+    print("| run | live end of speech -> final p50 / p95 / p99 ms | finals | WER | recording transcribed "
+          "meanwhile | server CPU s | load avg |\n|---|---|---|---|---|---|---|", flush=True)
+    summary: dict[str, list[Figures]] = {"alone": [], "beside a recording": []}
+    for _ in range(args.rounds):
+        for mode in summary:
+            background, recorded = None, Recording([])
+            if mode != "alone":
+                flowing = asyncio.Event()
+                background = asyncio.create_task(send_recording(own.url, recording, recorded, started=flowing,
+                                                                timeout=len(recording) / RATE + 600))
+                waiter = asyncio.create_task(flowing.wait())
+                await asyncio.wait({background, waiter}, return_when=asyncio.FIRST_COMPLETED, timeout=120)
+                waiter.cancel()
+                if not flowing.is_set():
+                    raise RuntimeError(f"the recording did not start: {recorded.error}")
+            cpu, started = StackCpu(own.pids), time.monotonic()
+            figures = await run_level("streamscribe", own.url, args.live, audio, utterances, level, finalize=False,
+                                      model="")
+            ended = time.monotonic()
+            spent = cpu.spent()
+            meanwhile = "n/a"
+            if background is not None:
+                background.cancel()  # the client goes away: the session ends
+                await asyncio.gather(background, return_exceptions=True)
+                done = recorded.transcribed(started, ended)
+                meanwhile = f"{done:.0f} s in {ended - started:.0f} s ({done / (ended - started):.1f}x real time)"
+                if recorded.error:
+                    meanwhile += f"; error: {recorded.error}"
+            summary[mode].append(figures)
+            wer_text = f"{100 * figures.errors / figures.words:.1f} %" if figures.words else "n/a"
+            print(f"| {mode} | {percentiles(figures.eos_final)} | {figures.finals}/{figures.utterances} | {wer_text} "
+                  f"| {meanwhile} | {spent:.1f} | {load_average()} |", flush=True)
+            for error in sorted(set(figures.failed))[:3]:
+                print(f"#   {figures.failed.count(error)} live session(s) failed: {error}", flush=True)
+    pooled = {mode: [v for f in runs for v in f.eos_final] for mode, runs in summary.items()}
+    if all(pooled.values()):
+        alone, beside = (np.percentile(pooled[m], 95) * 1000 for m in summary)
+        print(f"\nlive p95 over every run: alone {alone:.0f} ms, beside a recording {beside:.0f} ms "
+              f"({100 * (beside - alone) / alone:+.1f} %; target < +10 %)", flush=True)
+
+
+async def throughput(own: OwnStack, recording: np.ndarray, reference: str) -> None:
+    seconds = len(recording) / RATE
+    print(f"\n## Throughput on a {seconds / 60:.1f}-minute recording ({seconds:.0f} s of audio), "
+          f"whisper tiny.en int8 on the CPU\n", flush=True)
+    print("| system | wall s | CPU s | audio s per CPU s | audio s per wall s | WER | load avg |\n"
+          "|---|---|---|---|---|---|---|", flush=True)
+    done = Recording([])
+    before = await asyncio.to_thread(asr_decodes, own.asr_metrics)
+    cpu, started = StackCpu(own.pids), time.monotonic()
+    await send_recording(own.url, recording, done, timeout=seconds + 600)
+    wall, apart = time.monotonic() - started, cpu.spent_by_process()
+    spent = sum(apart.values())
+    label = "streamscribe batch lane (gateway + VAD + ASR + Redis)" + (f"; error: {done.error}" if done.error else "")
+    print(f"| {label} | {wall:.1f} | {spent:.1f} | {seconds / spent:.1f} | {seconds / wall:.1f} "
+          f"| {wer(reference, done.transcript)} | {load_average()} |", flush=True)
+    print("#   CPU s by process: " + ", ".join(f"{name} {value:.1f}" for name, value in
+                                              sorted(apart.items(), key=lambda item: -item[1])), flush=True)
+    decodes, decoded = (after - then for after, then in zip(await asyncio.to_thread(asr_decodes, own.asr_metrics),
+                                                            before))
+    print(f"#   ASR decodes: {decodes:.0f} of {decoded:.0f} s of audio in all, {len(done.finals)} finals", flush=True)
+
+
+async def prerecorded(own: OwnStack, recording: np.ndarray, reference: str) -> None:
+    """The same recording as a WAV POSTed to ``/v1/listen`` (Deepgram's pre-recorded API), first
+    byte to the response; the stack's CPU as for the WebSocket row."""
+    body = io.BytesIO()
+    soundfile.write(body, recording, RATE, format="WAV", subtype="PCM_16")
+    request = urllib.request.Request(f"{own.stack.http}/v1/listen?punctuate=true", data=body.getvalue(),
+                                     method="POST", headers={"Content-Type": "audio/wav"})
+    seconds = len(recording) / RATE
+
+    def post() -> dict:
+        with urllib.request.urlopen(request, timeout=seconds + 600) as response:
+            return json.loads(response.read())
+
+    cpu, started = StackCpu(own.pids), time.monotonic()
+    result = await asyncio.to_thread(post)
+    wall, spent = time.monotonic() - started, cpu.spent()
+    transcript = result["results"]["channels"][0]["alternatives"][0]["transcript"]
+    print(f"| streamscribe POST /v1/listen (WAV body, same stack) | {wall:.1f} | {spent:.1f} | {seconds / spent:.1f} "
+          f"| {seconds / wall:.1f} | {wer(reference, transcript)} | {load_average()} |", flush=True)
+
+
+def offline(recording: np.ndarray, reference: str, *, beams: list[int], batch_size: int) -> None:
+    """faster-whisper's own offline transcription of the recording, in this process."""
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    seconds = len(recording) / RATE
+    model = WhisperModel(bundled_whisper_model(), device="cpu", compute_type="int8")
+    runs = [(f"faster-whisper WhisperModel.transcribe, beam {beam}",
+             lambda beam=beam: model.transcribe(recording, language="en", beam_size=beam)) for beam in beams]
+    pipeline = BatchedInferencePipeline(model)
+    runs += [(f"faster-whisper BatchedInferencePipeline, batch {batch_size}, beam {beam}",
+              lambda beam=beam: pipeline.transcribe(recording, language="en", beam_size=beam, batch_size=batch_size))
+             for beam in beams]
+    for label, transcribe in runs:
+        cpu, started = time.process_time(), time.monotonic()
+        segments, _ = transcribe()
+        text = " ".join(segment.text.strip() for segment in segments)  # decoding happens as segments are read
+        wall, spent = time.monotonic() - started, time.process_time() - cpu
+        print(f"| {label} | {wall:.1f} | {spent:.1f} | {seconds / spent:.1f} | {seconds / wall:.1f} "
+              f"| {wer(reference, text)} | {load_average()} |", flush=True)
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--live", type=int, default=8, help="live calls streaming at real time")
+    parser.add_argument("--recording-minutes", type=float, default=10.0,
+                        help="length of the recording (the five-clip stream repeated)")
+    parser.add_argument("--rounds", type=int, default=1, help="live runs of each kind, alternating")
+    parser.add_argument("--beams", default="1,5", help="beam sizes of the faster-whisper offline runs")
+    parser.add_argument("--batch-size", type=int, default=8, help="BatchedInferencePipeline's batch size")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: live, throughput (and prerecorded), "
+                        "prerecorded, offline")
+    args = parser.parse_args()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
+    skip = {part.strip() for part in args.skip.split(",") if part.strip()}
+    recording, reference = recording_audio(args.recording_minutes)
+    assert normalise(reference)
+    print(f"# bench.batch_lane: {os.cpu_count()} CPUs, load average at start {load_average()}", flush=True)
+    own = OwnStack() if {"live", "throughput"} - skip else None
+    try:
+        if "live" not in skip:
+            await live_runs(own, args, recording)
+        if "throughput" not in skip:
+            await throughput(own, recording, reference)
+            if "prerecorded" not in skip:
+                await prerecorded(own, recording, reference)
+    finally:
+        if own is not None:
+            own.close()
+    if "offline" not in skip:
+        if "throughput" in skip:
+            print("| system | wall s | CPU s | audio s per CPU s | audio s per wall s | WER | load avg |\n"
+                  "|---|---|---|---|---|---|---|", flush=True)
+        offline(recording, reference, beams=[int(b) for b in args.beams.split(",")], batch_size=args.batch_size)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,182 @@
+"""Deepgram's pre-recorded API (``POST /v1/listen``): its query and its response, sans I/O.
+
+The query is the live door's (:class:`gateway.doors.deepgram.Settings`: ``model``,
+``language``, ``punctuate``/``smart_format``, ``multichannel``, ``keyterm`` and
+``keywords``, ``encoding``/``sample_rate``/``channels`` for raw audio, ``endpointing``),
+plus what only a recording has:
+
+- ``utterances``: ``results.utterances``, one per final (with its channel), split
+  where its words pause ``utt_split`` seconds or more (Deepgram's default
+  :data:`UTT_SPLIT_SEC`): see :func:`_utterances` for what that can and cannot do;
+- ``paragraphs``: each channel's alternative gains ``paragraphs``: its finals in
+  paragraphs, split where the speaker paused :data:`PARAGRAPH_PAUSE_SEC` or more,
+  each in sentences (split after a word that ends one, timed by its words);
+- ``callback`` (an ``http(s)://`` URL) and ``callback_method`` (``post``, ``put``):
+  answer ``{"request_id"}`` at once and deliver the result there
+  (:mod:`gateway.http.prerecorded`);
+- ``encoding`` naming a container (``flac``, ``opus``, ``ogg-opus``, ``mp3``,
+  ``wav``) is taken and ignored: the body's header says what it is.
+
+Accepted and ignored: what the live door ignores, and
+``detect_language``, ``summarize``, ``topics``, ``intents``,
+``sentiment`` (booleans checked where Deepgram's are booleans). The response
+(:func:`response`) has Deepgram's ``metadata`` and ``results.channels[].alternatives[]``,
+with the words of every final in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from common.errors import ConfigError
+
+from ..core import events
+from . import deepgram, deepgram_common, kit
+
+CONTAINER_ENCODINGS = ("flac", "opus", "ogg-opus", "mp3", "wav")
+IGNORED_FLAGS = ("detect_language", "summarize", "topics", "intents", "sentiment")
+CALLBACK_METHODS = ("post", "put")
+PARAGRAPH_PAUSE_SEC = 2.0  # silence between two finals that starts a new paragraph
+UTT_SPLIT_SEC = 0.8  # Deepgram's default utt_split
+UTT_SPLIT_RANGE = (0.05, 3600.0)  # the utt_split a query may ask for, in seconds
+SENTENCE_ENDS = (".", "?", "!")
+ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "jr.", "sr.", "vs.", "e.g.", "i.e."})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The query of a pre-recorded request, checked; :class:`ConfigError` names a bad parameter."""
+
+    stream: deepgram.Settings  # what the live door reads
+    utterances: bool = False
+    utt_split: float = UTT_SPLIT_SEC
+    paragraphs: bool = False
+    callback: str | None = None
+    callback_method: str = "post"
+
+    @classmethod
+    def from_query(cls, pairs: list[tuple[str, str]]) -> Settings:
+        # A container's name as the encoding: the header says it (the live door would refuse it).
+        pairs = [(name, value) for name, value in pairs
+                 if not (name == "encoding" and value.lower() in CONTAINER_ENCODINGS)]
+        query = kit.Query(pairs)
+        deepgram_common.check_flags(query, IGNORED_FLAGS)
+        callback = query.last("callback") or None
+        if callback is not None and not callback.startswith(("http://", "https://")):
+            raise ConfigError(f"invalid value for callback: {kit.header_text(callback)!r} (expected an http:// "
+                              "or https:// URL)")
+        method = (query.last("callback_method") or "post").lower()
+        if method not in CALLBACK_METHODS:
+            raise ConfigError(f"invalid value for callback_method: {kit.header_text(method)!r} "
+                              f"(expected {' or '.join(CALLBACK_METHODS)})")
+        utt_split = query.number("utt_split", *UTT_SPLIT_RANGE)
+        return cls(stream=deepgram.Settings.from_query(query), utterances=query.flag("utterances"),
+                   utt_split=UTT_SPLIT_SEC if utt_split is None else utt_split,
+                   paragraphs=query.flag("paragraphs"), callback=callback, callback_method=method)
+
+
+def refusal_body(request_id: str, code: str, message: str) -> dict:
+    """Deepgram's error body (``err_code``, ``err_msg``, ``request_id``)."""
+    return {"err_code": code, "err_msg": message, "request_id": request_id}
+
+
+def response(settings: Settings, finals: list[events.Final], *, request_id: str, created: str, sha256: str,
+             duration: float, channels: int) -> dict:
+    """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels."""
+    stream = settings.stream
+    model = deepgram.model_uuid(stream.model)
+    ordered = sorted((f for f in finals if f.text.strip()), key=lambda f: (f.start_ms, f.channel))
+    results: dict = {"channels": [_channel([f for f in ordered if f.channel == index], stream.punctuate,
+                                           paragraphs=settings.paragraphs)
+                                  for index in range(channels)]}
+    if settings.utterances:
+        results["utterances"] = [u for f in ordered for u in _utterances(f, stream.punctuate, settings.utt_split)]
+    metadata = {"transaction_key": "deprecated", "request_id": request_id, "sha256": sha256, "created": created,
+                "duration": round(duration, 6), "channels": channels, "models": [model],
+                "model_info": {model: deepgram.model_info(stream.model)}}
+    return {"metadata": metadata, "results": results}
+
+
+def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = False) -> dict:
+    transcripts, words, confidences = [], [], []
+    for final in finals:
+        transcript, confidence, final_words = deepgram.alternative(final, punctuate=punctuate)
+        if transcript:
+            transcripts.append(transcript)
+            confidences.append(confidence)
+        words += final_words
+    if words:
+        confidence = sum(w["confidence"] for w in words) / len(words)
+    else:
+        confidence = sum(confidences) / len(confidences) if confidences else 0.0
+    alternative = {"transcript": " ".join(transcripts), "confidence": round(confidence, 4), "words": words}
+    if paragraphs:
+        alternative["paragraphs"] = _paragraphs(finals, punctuate)
+    return {"alternatives": [alternative]}
+
+
+def _paragraphs(finals: list[events.Final], punctuate: bool) -> dict:
+    """Deepgram's ``paragraphs``: the finals (in order) in paragraphs of sentences."""
+    groups: list[list[events.Final]] = []
+    for final in finals:
+        if groups and final.start_ms - groups[-1][-1].end_ms < PARAGRAPH_PAUSE_SEC * 1000:
+            groups[-1].append(final)
+        else:
+            groups.append([final])
+    paragraphs = []
+    for group in groups:
+        sentences = [sentence for final in group for sentence in _sentences(final, punctuate)]
+        if sentences:
+            paragraphs.append({"sentences": sentences, "num_words": sum(len(s["text"].split()) for s in sentences),
+                               "start": sentences[0]["start"], "end": sentences[-1]["end"]})
+    transcript = "".join("\n" + " ".join(s["text"] for s in p["sentences"]) + "\n" for p in paragraphs)
+    return {"transcript": transcript, "paragraphs": paragraphs}
+
+
+def _sentences(final: events.Final, punctuate: bool) -> list[dict]:
+    """A final's sentences, each ending after a word that ends one (without words: the final is one)."""
+    transcript, _, words = deepgram.alternative(final, punctuate=punctuate)
+    if not words:
+        return [{"text": transcript, "start": final.start_ms / 1000, "end": final.end_ms / 1000}] if transcript else []
+    sentences, current = [], []
+    for word in words:
+        current.append(word)
+        text = word["punctuated_word"]
+        if text.endswith(SENTENCE_ENDS) and text.lower() not in ABBREVIATIONS:
+            sentences.append(current)
+            current = []
+    if current:
+        sentences.append(current)
+    return [{"text": " ".join(w["punctuated_word"] for w in sentence), "start": sentence[0]["start"],
+             "end": sentence[-1]["end"]} for sentence in sentences]
+
+
+def _utterances(final: events.Final, punctuate: bool, utt_split: float) -> list[dict]:
+    """A final's utterances: one, or one per run of its words between pauses of ``utt_split`` s or more.
+
+    Deepgram's ``utt_split`` is the silence between words that starts a new utterance.
+    Splitting a final on its words' gaps honours it for any value up to the pause at
+    which the pipeline ends a final (its VAD's end of speech: ``endpointing``, 0.8 s by
+    default, the same as Deepgram's ``utt_split``); finals are not merged, so a longer
+    ``utt_split`` still sees an utterance end where a final does (raise ``endpointing``
+    too for that). A final without word timings stays one utterance.
+    """
+    transcript, confidence, words = deepgram.alternative(final, punctuate=punctuate)
+    runs: list[list[dict]] = []
+    previous_end_ms = None
+    for timed, word in zip(final.words, words):  # the gaps in ms, as the engine gave them
+        if runs and timed.start_ms - previous_end_ms < utt_split * 1000:
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+        previous_end_ms = timed.end_ms
+    if len(runs) <= 1:
+        return [{"start": final.start_ms / 1000, "end": final.end_ms / 1000, "confidence": round(confidence, 4),
+                 "channel": final.channel, "transcript": transcript, "words": words, "speaker": 0,
+                 "id": final.utterance_id}]
+    return [{"start": run[0]["start"], "end": run[-1]["end"],
+             "confidence": round(sum(w["confidence"] for w in run) / len(run), 4), "channel": final.channel,
+             "transcript": " ".join(w["punctuated_word"] for w in run), "words": run, "speaker": 0,
+             "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{final.utterance_id}/{index}"))}
+            for index, run in enumerate(runs)]

@@ -1,0 +1,104 @@
+"""A recording sent as an HTTP body, to PCM16: sniffed, decoded by libsndfile, checked.
+
+Deepgram's pre-recorded API takes the audio as the request's body: a container
+(WAV, FLAC, Ogg Vorbis or Opus, MP3, and the other formats libsndfile reads),
+found by its first bytes whatever the ``Content-Type`` says, or raw samples in
+the query's ``encoding`` (``linear16``, ``mulaw``, ``alaw``) with ``sample_rate``
+and ``channels``. A body that starts with a container's signature is that
+container even when the query names a raw encoding (its header knows better).
+Decoding is libsndfile's (``soundfile``'s wheels bundle it, with FLAC, Ogg and
+MP3), never hand parsing. A body that cannot be decoded raises
+:class:`BadMedia`, whose message the client gets with a 400.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile
+import soxr
+
+from common.records import SAMPLE_RATE
+
+MIN_RATE, MAX_RATE = 8000, 48000  # the sample rates a call takes (gateway.core.config)
+# First bytes of the containers this module names (libsndfile also finds others by itself).
+SIGNATURES = ((b"RIFF", "wav"), (b"RF64", "wav"), (b"fLaC", "flac"), (b"OggS", "ogg"), (b"ID3", "mp3"),
+              (b"FORM", "aiff"), (b".snd", "au"), (b"caff", "caf"))
+RAW_SUBTYPES = {"pcm16": "PCM_16", "mulaw": "ULAW", "alaw": "ALAW"}
+
+
+class BadMedia(ValueError):
+    """The body is no audio this server decodes; the message says why (for a 400)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """Decoded audio: interleaved PCM16 samples, their rate and channel count, and what the body was."""
+
+    pcm: np.ndarray  # int16, shape (frames, channels)
+    sample_rate: int
+    kind: str  # "wav", "flac", ..., or "raw"
+
+    @property
+    def channels(self) -> int:
+        return self.pcm.shape[1]
+
+    @property
+    def duration(self) -> float:
+        return len(self.pcm) / self.sample_rate
+
+
+def sniff(body: bytes) -> str | None:
+    """The container the body's first bytes name; None when they name none."""
+    for magic, kind in SIGNATURES:
+        if body.startswith(magic):
+            return kind
+    if len(body) >= 2 and body[0] == 0xFF and body[1] & 0xE0 == 0xE0 and body[1] & 0x06:
+        return "mp3"  # an MPEG audio frame's sync word, layer I-III
+    return None
+
+
+def decode(body: bytes, *, encoding: str | None, sample_rate: int, channels: int, max_channels: int) -> Media:
+    """``body`` as PCM16 at a rate a call takes (resampled to 16 kHz when outside 8-48 kHz).
+
+    ``encoding``: the raw encoding the query named (``pcm16``, ``mulaw``, ``alaw``), None: a container.
+    """
+    if not body:
+        raise BadMedia("the request has no audio: its body is empty")
+    kind = sniff(body)
+    if kind is None and encoding is None:
+        raise BadMedia("the body is no audio format this server recognises (WAV, FLAC, Ogg Vorbis or Opus, MP3); "
+                       "for raw audio set encoding (linear16, mulaw or alaw) and sample_rate")
+    try:
+        if kind is None:
+            pcm, rate = _raw(body, encoding, sample_rate, channels)
+            kind = "raw"
+        else:  # as float (libsndfile reads a float file into integers unscaled: silence), then PCM16
+            samples, rate = soundfile.read(io.BytesIO(body), dtype="float32", always_2d=True)
+            pcm = _pcm16(samples)
+    except soundfile.LibsndfileError as exc:
+        raise BadMedia(f"the body cannot be decoded as {kind or encoding} audio: {exc.error_string}") from None
+    except (RuntimeError, ValueError, TypeError) as exc:  # libsndfile's refusals of a malformed header
+        raise BadMedia(f"the body cannot be decoded as {kind or encoding} audio: {exc}") from None
+    if not 1 <= pcm.shape[1] <= max_channels:
+        raise BadMedia(f"the audio has {pcm.shape[1]} channels; this server takes 1 to {max_channels}")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        pcm = _pcm16(soxr.resample(pcm.astype(np.float32) / 32768, rate, SAMPLE_RATE).reshape(-1, pcm.shape[1]))
+        rate = SAMPLE_RATE
+    return Media(np.ascontiguousarray(pcm), int(rate), kind)
+
+
+def _raw(body: bytes, encoding: str, sample_rate: int, channels: int) -> tuple[np.ndarray, int]:
+    width = 2 if encoding == "pcm16" else 1
+    if len(body) % (width * channels):
+        raise BadMedia(f"the body's {len(body)} bytes are not whole frames of {channels} channel(s) of "
+                       f"{encoding} ({width * channels} bytes each)")
+    return soundfile.read(io.BytesIO(body), dtype="int16", always_2d=True, format="RAW",
+                          subtype=RAW_SUBTYPES[encoding], samplerate=sample_rate, channels=channels,
+                          endian="LITTLE")
+
+
+def _pcm16(samples: np.ndarray) -> np.ndarray:
+    return (samples * 32768).round().clip(-32768, 32767).astype(np.int16)

@@ -1,0 +1,359 @@
+"""``POST /v1/listen``: Deepgram's pre-recorded API, on the live port, through the batch lane.
+
+A request passes the live doors' checks first (origin, API key, the key's
+permission for the ``deepgram`` door: :mod:`gateway.server`), then takes a
+``SESSION`` slot of its key for as long as its recording is transcribed (a
+callback's included), and only then is its body read (:mod:`gateway.http.wire`):
+up to ``--prerecorded-max-bytes`` (413 beyond), no byte for
+``--prerecorded-body-timeout`` s is a 408. The body is sniffed and decoded
+(:mod:`gateway.http.media`; undecodable: 400) off the event loop, then runs
+through the pipeline as one call of priority ``batch`` (:doc:`docs/batch.md`:
+unpaced, admitted and served only with what live calls leave, the same leases
+and replay): the audio goes in as fast as the pipeline's backpressure lets it,
+and the call's finals make the response
+(:mod:`gateway.doors.deepgram_prerecorded`). Its transcripts go to the
+transcript log like any call's.
+
+With ``callback``, the answer is ``{"request_id": ...}`` at once and the result
+goes to the callback URL later (``callback_method`` POST or PUT, header
+``Idempotency-Key`` and ``dg-request-id``: the request id), with the finals
+webhook's retries and signature (:func:`gateway.outputs.webhook.deliver`:
+``Streamscribe-Signature`` with the tenant's ``webhook_secret``, else the
+operator's ``--finals-webhook-secret``; unsigned without either). The server makes
+requests to a URL a client names, so a callback's host must be one of
+``--prerecorded-callback-hosts`` (none by default: callbacks refused with 400).
+A ``{"url": ...}`` body (Deepgram's remote audio, ``Content-Type:
+application/json``) is off by default (400 that says how to allow it): fetching a
+URL a client names is a server-side request forgery. With
+``--prerecorded-url-hosts``, the gateway fetches ``http(s)`` URLs on those hosts
+(:mod:`gateway.http.remote`: redirects only to them, the uploads' size limit and
+idle timeout; a remote error, an unreachable host or a timeout: 400
+``REMOTE_CONTENT_ERROR``), after the same checks and slot as an upload, and the
+file is decoded and transcribed as an uploaded body is.
+
+A client that disconnects before its answer ends the call (``client_disconnected``).
+
+At shutdown (SIGTERM) the gateway finishes what it promised (:mod:`gateway.http.inflight`):
+a request that comes then gets 503 with ``Retry-After``, and every request in flight,
+its body's upload (or its URL's fetch), transcription and callback with its retries
+included, gets the gateway's ``--drain-timeout`` to finish; one still running then is cancelled (a client
+that waits for its JSON gets 503), logged at WARNING with its request id and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import http
+import json
+import logging
+import urllib.parse
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import httpx
+import numpy as np
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+from websockets.http11 import Request, Response
+
+from common.config import option, positive
+from common.errors import BacklogFull, ConfigError, ErrorCode
+
+from ..core import events
+from ..core.call import Call, CallRefused
+from ..core.config import MAX_CHANNELS
+from ..core.hub import SessionHub
+from ..core.tenant import Tenant
+from ..doors import deepgram, deepgram_common, deepgram_prerecorded, kit
+from ..doors.base import Handshake
+from ..outputs.transcript_log import TranscriptLog
+from ..outputs.webhook import Destination, deliver
+from . import media, remote, routes
+from .inflight import InFlight
+from .wire import BodyError, GatewayConnection, has_body
+
+log = logging.getLogger(__name__)
+
+ROUTE = "/v1/listen"
+FRAME_SECONDS = 1.0  # audio per Call.audio: the call cuts it into 100 ms records
+CALLBACK_ATTEMPTS = 6
+CALLBACK_TIMEOUT = 30.0
+RETRY_AFTER = 1  # seconds, in a 503 of a gateway that shuts down
+T = TypeVar("T")
+
+
+def hosts(text: str) -> frozenset[str]:
+    """Comma-separated host names (lower case)."""
+    return frozenset(host.strip().lower() for host in text.split(",") if host.strip())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrerecordedOptions:
+    max_bytes: int = field(default=256 << 20, metadata=option(
+        "largest body of a pre-recorded POST /v1/listen, in bytes (413 beyond)", flag="--prerecorded-max-bytes",
+        parse=positive(int)))
+    body_timeout: float = field(default=30.0, metadata=option(
+        "seconds a pre-recorded upload may send no byte (408 then)", flag="--prerecorded-body-timeout",
+        parse=positive(float)))
+    callback_hosts: frozenset[str] = field(default=frozenset(), metadata=option(
+        "comma-separated hosts a pre-recorded request's callback URL may name (none: callbacks refused)",
+        flag="--prerecorded-callback-hosts", parse=hosts))
+    url_hosts: frozenset[str] = field(default=frozenset(), metadata=option(
+        "comma-separated hosts a pre-recorded request's {\"url\": ...} body may name, fetched by the gateway "
+        "(none: url bodies refused)", flag="--prerecorded-url-hosts", parse=hosts))
+    queue: int = 256  # the call's events waiting for the collector
+
+
+class Prerecorded:
+    """Serve ``POST /v1/listen`` requests whose key the server has checked."""
+
+    def __init__(self, hub: SessionHub, *, transcripts: TranscriptLog, options: PrerecordedOptions,
+                 undelivered: Counter) -> None:
+        """``undelivered``: the counter of requests a shutdown left unfinished, labelled by ``kind``."""
+        self.hub = hub
+        self.transcripts = transcripts
+        self.options = options
+        self.inflight = InFlight(undelivered=undelivered)
+        self._client: httpx.AsyncClient | None = None  # callbacks
+        self._fetcher: httpx.AsyncClient | None = None  # {"url": ...} bodies
+
+    @property
+    def closing(self) -> bool:
+        return self.inflight.closing
+
+    async def drain(self, *, timeout: float) -> list[str]:
+        """At shutdown: take no new request (503), let those in flight finish (transcription and
+        callback with its retries) for up to ``timeout`` s, cancel the rest; their request ids."""
+        try:
+            return await self.inflight.drain(timeout=timeout)
+        finally:
+            for client in (self._client, self._fetcher):
+                if client is not None:
+                    await client.aclose()
+            self._client = self._fetcher = None
+
+    async def serve(self, connection: GatewayConnection, request: Request, handshake: Handshake, *,
+                    tenant: Tenant, give_back: Callable[[], Awaitable[None]]) -> Response:
+        """Answer one request that holds its key's session ``slot``; ``give_back()`` releases it (awaitable).
+
+        The request's work is a job of :attr:`inflight` from here (its body's upload included): a
+        shutdown waits for it, and one that cuts it answers 503.
+        """
+        request_id = str(uuid.uuid4())
+        if self.closing:
+            await give_back()
+            return restarting(request_id)
+        work = asyncio.ensure_future(self._serve(connection, request, handshake, request_id=request_id,
+                                                 tenant=tenant, give_back=give_back))
+        self.inflight.add(work, request_id=request_id, kind="response")
+        try:
+            await asyncio.wait({work})
+        finally:
+            if not work.done():  # this handler was cancelled
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
+        if work.cancelled():  # the shutdown's drain ran out
+            return _error(503, request_id, str(ErrorCode.UNAVAILABLE).upper(),
+                          "the server restarted before the recording was transcribed; send it again",
+                          retry_after=True)
+        return work.result()
+
+    async def _serve(self, connection: GatewayConnection, request: Request, handshake: Handshake, *,
+                     request_id: str, tenant: Tenant, give_back: Callable[[], Awaitable[None]]) -> Response:
+        handed_over = False
+        try:
+            try:
+                settings = deepgram_prerecorded.Settings.from_query(list(handshake.query))
+                self._check_callback(settings)
+            except ConfigError as exc:
+                return _error(400, request_id, "INVALID_QUERY_PARAMETER", str(exc))
+            if not has_body(request.headers):
+                return _error(400, request_id, "Bad Request", "the request has no body: send the audio as the body")
+            by_url = request.headers.get("Content-Type", "").lower().startswith("application/json")
+            if by_url and not self.options.url_hosts:
+                return _error(400, request_id, "Bad Request", "a {\"url\": ...} body is off on this server (it "
+                              "fetches from the hosts its --prerecorded-url-hosts lists, and lists none); send the "
+                              "audio itself as the body")
+            connection.lift_open_timeout()
+            limit = min(self.options.max_bytes, remote.MAX_JSON_BYTES) if by_url else self.options.max_bytes
+            body = connection.read_body(limit=limit)
+            try:
+                data = await body.complete(idle_timeout=self.options.body_timeout)
+            except BodyError as exc:
+                if exc.too_large:
+                    return _error(413, request_id, "PAYLOAD_TOO_LARGE", str(exc))
+                return _error(400, request_id, "Bad Request", str(exc))
+            except TimeoutError as exc:
+                return _error(408, request_id, "REQUEST_TIMEOUT", str(exc))
+            if by_url:
+                try:
+                    data = await _unless_gone(connection, self._fetch(data))
+                except remote.UrlRefused as exc:
+                    return _error(400, request_id, "Bad Request", str(exc))
+                except remote.RemoteError as exc:
+                    log.info("pre-recorded %s: the url was not fetched: %s", request_id, exc)
+                    if exc.too_large:
+                        return _error(413, request_id, "PAYLOAD_TOO_LARGE", str(exc))
+                    return _error(400, request_id, "REMOTE_CONTENT_ERROR", str(exc))
+            stream = settings.stream
+            try:
+                audio = await asyncio.to_thread(media.decode, data, encoding=stream.encoding,
+                                                sample_rate=stream.sample_rate, channels=stream.channels,
+                                                max_channels=MAX_CHANNELS)
+            except media.BadMedia as exc:
+                return _error(400, request_id, "Bad Request", str(exc))
+            job = _Job(request_id=request_id, settings=settings, audio=audio, tenant=tenant,
+                       sha256=hashlib.sha256(data).hexdigest())
+            del data
+            if settings.callback is not None:
+                task = asyncio.create_task(self._call_back(job, give_back), name=f"callback-{request_id}")
+                self.inflight.add(task, request_id=request_id, kind="callback")
+                handed_over = True
+                return _json(200, request_id, {"request_id": request_id})
+            status, result = await _unless_gone(connection, self._transcribe(job))
+            return _json(status, request_id, result)
+        finally:
+            if not handed_over:
+                await give_back()
+
+    async def _fetch(self, body: bytes) -> bytearray:
+        """The audio a ``{"url": ...}`` body names, fetched if its host is allowed (:mod:`gateway.http.remote`)."""
+        url = remote.check(remote.url_of(body), self.options.url_hosts)
+        if self._fetcher is None:
+            self._fetcher = httpx.AsyncClient(follow_redirects=False)
+        return await remote.fetch(self._fetcher, url, hosts=self.options.url_hosts, limit=self.options.max_bytes,
+                                  idle_timeout=self.options.body_timeout)
+
+    def _check_callback(self, settings: deepgram_prerecorded.Settings) -> None:
+        if settings.callback is None:
+            return
+        host = (urllib.parse.urlsplit(settings.callback).hostname or "").lower()
+        if host not in self.options.callback_hosts:
+            raise ConfigError(f"callbacks to {kit.header_text(host)!r} are not allowed here (the gateway's "
+                              "--prerecorded-callback-hosts lists the hosts it calls back)")
+
+    async def _call_back(self, job: _Job, give_back: Callable[[], Awaitable[None]]) -> None:
+        try:
+            status, result = await self._transcribe(job)
+        finally:
+            await give_back()
+        if status != 200:
+            result = {**result, "request_id": job.request_id}
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT, follow_redirects=False)
+        settings = job.settings
+        to = Destination(settings.callback, self.transcripts.signing_secret(job.tenant.name))
+        failure = await deliver(self._client, settings.callback_method.upper(), to,
+                                json.dumps(result, ensure_ascii=False).encode(), key=job.request_id,
+                                attempts=CALLBACK_ATTEMPTS, first_delay=0.5, max_delay=30.0,
+                                headers={"dg-request-id": job.request_id}, what="pre-recorded callback")
+        if failure:
+            log.warning("pre-recorded %s: the callback was not delivered: %s", job.request_id, failure)
+
+    async def _transcribe(self, job: _Job) -> tuple[int, dict]:
+        """Run the recording through the pipeline as a batch call: (HTTP status, response body)."""
+        stream, audio = job.settings.stream, job.audio
+        try:
+            config = dataclasses.replace(
+                stream.session_config(encoding="pcm16", sample_rate=audio.sample_rate, channels=audio.channels),
+                priority="batch")
+        except ConfigError as exc:
+            return 400, deepgram_prerecorded.refusal_body(job.request_id, "Bad Request", str(exc))
+        queue: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=self.options.queue)
+        call = Call(self.hub, config, protocol=deepgram.DeepgramDoor.name, events_out=queue, call_id=job.request_id,
+                    transcripts=self.transcripts, tenant=job.tenant)
+        try:
+            await call.open()
+        except CallRefused as exc:
+            return 503, deepgram_prerecorded.refusal_body(job.request_id, str(exc.code).upper(), str(exc))
+        collector = asyncio.create_task(_collect(queue))
+        try:
+            try:
+                await _feed(call, audio)
+                await call.close(timeout=self.hub.options.batch_backlog_timeout)  # between two results
+            except (BacklogFull, RedisError, OSError) as exc:
+                await call.fail_publishing(exc, ending="request")
+            except asyncio.CancelledError:
+                await call.disconnect()
+                raise
+            finals, ended, error = await collector
+        finally:
+            collector.cancel()
+            await call.release()
+        if not ended.complete:
+            code = error.code if error is not None else ErrorCode.INTERNAL
+            status = 503 if code in (ErrorCode.OVERLOADED, ErrorCode.UNAVAILABLE) else 500
+            message = error.message if error is not None else ended.reason
+            return status, deepgram_prerecorded.refusal_body(job.request_id, str(code).upper(), message)
+        return 200, deepgram_prerecorded.response(
+            job.settings, finals, request_id=job.request_id, created=deepgram.created_now(), sha256=job.sha256,
+            duration=audio.duration, channels=config.pipelines)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Job:
+    request_id: str
+    settings: deepgram_prerecorded.Settings
+    audio: media.Media
+    tenant: Tenant
+    sha256: str
+
+
+async def _unless_gone(connection: GatewayConnection, work: Awaitable[T]) -> T:
+    """``work``'s result; when the client goes away first, ``work`` is cancelled and so is the caller
+    (a call being transcribed ends as a disconnect, a fetch stops)."""
+    outcome = asyncio.ensure_future(work)
+    lost = asyncio.ensure_future(connection.wait_closed())
+    try:
+        await asyncio.wait({outcome, lost}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        lost.cancel()
+        if not outcome.done():  # the client went away
+            outcome.cancel()
+            await asyncio.gather(outcome, return_exceptions=True)
+    return outcome.result()
+
+
+async def _feed(call: Call, audio: media.Media) -> None:
+    """The recording into the call, a second at a time, as fast as the pipeline takes it."""
+    step = max(1, int(audio.sample_rate * FRAME_SECONDS))
+    pcm: np.ndarray = audio.pcm
+    for start in range(0, len(pcm), step):
+        await call.audio(pcm[start:start + step].tobytes())
+
+
+async def _collect(queue: asyncio.Queue) -> tuple[list[events.Final], events.Ended, events.Error | None]:
+    """The call's finals until it ends, its end, and its last fatal error."""
+    finals: list[events.Final] = []
+    error = None
+    while True:
+        event = await queue.get()
+        if isinstance(event, events.Final):
+            finals.append(event)
+        elif isinstance(event, events.Error) and event.fatal:
+            error = event
+        elif isinstance(event, events.Ended):
+            return finals, event, error
+
+
+def restarting(request_id: str) -> Response:
+    """The answer to a request that comes while the gateway shuts down."""
+    return _error(503, request_id, str(ErrorCode.UNAVAILABLE).upper(),
+                  "the server is restarting and takes no new request; send it again", retry_after=True)
+
+
+def _json(status: int, request_id: str, body: dict, *, retry_after: bool = False) -> Response:
+    headers = [*deepgram_common.response_headers(request_id), ("Connection", "close")]
+    if retry_after:  # the client's next connection goes, through the balancer, to another gateway
+        headers.append(("Retry-After", str(RETRY_AFTER)))
+    return routes.response(http.HTTPStatus(status), json.dumps(body, ensure_ascii=False).encode(),
+                           "application/json", headers)
+
+
+def _error(status: int, request_id: str, code: str, message: str, *, retry_after: bool = False) -> Response:
+    return _json(status, request_id, deepgram_prerecorded.refusal_body(request_id, code, message),
+                 retry_after=retry_after)

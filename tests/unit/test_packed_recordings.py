@@ -1,0 +1,277 @@
+"""A recording's utterances decoded in packs by the ASR stage: one decode for several ended
+utterances, each utterance's final from its own words, split at a pause after a complete
+sentence, committed in order with one checkpoint past the pack; a takeover replays the pack.
+
+The stage runs in process with the recording stand-in for the Redis runner; the engine is a
+fake that times words (as whisper does): one word per 0.2 s block of the pack's audio that
+is not silence, each a sentence ("w."), so the finals show which audio each was dealt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from asr_worker.engines import DecodeRequest, Engine, Hypothesis, Word
+from asr_worker.stage import AsrStage, StreamingOptions
+from common.metrics import AsrMetrics
+from common.pipeline_config import AsrConfig, PipelineConfig
+from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript, utterance_id
+
+from tests.kit.support import RecordingRunner
+
+SR = 16_000
+BLOCK = SR // 5  # a word per 0.2 s of sound
+CHUNK = 1600
+TIMEOUT = 10.0
+
+
+class WordTimer(Engine):
+    """A word per 0.2 s of each stretch of sound (from its start); every request kept."""
+
+    name = "fake-words"
+    times_words = True
+
+    def __init__(self) -> None:
+        self.requests: list[DecodeRequest] = []
+
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        self.requests.append(request)
+        sound = np.flatnonzero(np.diff(np.concatenate([[0], request.audio != 0, [0]]).astype(np.int8)))
+        words = tuple(Word("w.", at / SR, (at + BLOCK) / SR, 0.9)
+                      for start, end in zip(sound[::2], sound[1::2]) for at in range(start, end - BLOCK + 1, BLOCK))
+        return Hypothesis(text=" ".join(w.text for w in words), language="en", no_speech=not words,
+                          tokens=len(words), words=words if request.word_timestamps else ())
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(range(len(text.split())))
+
+    def detokenize(self, token_ids: list[int]) -> str:
+        return ""
+
+
+def speech(offset: int, seconds: float) -> list[Audio]:
+    pcm = np.full(round(seconds * SR), 3000, np.int16)
+    return [Audio(seq=0, offset=offset + at, pcm=pcm[at:at + CHUNK].tobytes()) for at in range(0, len(pcm), CHUNK)]
+
+
+def utterance(start: float, seconds: float, *, pause_after: float | None = None) -> list[Record]:
+    """An utterance of ``seconds`` at ``start`` s; with ``pause_after``: a VAD pause that far into
+    it, after which speech resumed."""
+    first, end = round(start * SR), round((start + seconds) * SR)
+    records: list[Record] = [SpeechStart(seq=0, start=first)]
+    if pause_after is None:
+        records += speech(first, seconds)
+    else:
+        pause = round((start + pause_after) * SR)
+        records += [*speech(first, pause_after), SpeechPause(seq=0, start=first, end=pause),
+                    *speech(pause, seconds - pause_after)]
+    return [*records, SpeechEnd(seq=0, start=first, end=end, reason="silence")]
+
+
+class Worker:
+    def __init__(self, engine: Engine, *, epoch: int = 1, pack_sec: float = 28.0, state: bytes | None = None,
+                 config: AsrConfig = AsrConfig(), prompt: bool = True) -> None:
+        defaults = StreamingOptions(batch_pack_sec=pack_sec, batch_pack_prompt=prompt)
+        self.runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=defaults,
+                                                         metrics=AsrMetrics(CollectorRegistry())))
+        self.stage = self.runner.stage
+        self.session = self.runner.open("rec", config=PipelineConfig(asr=config, priority="batch"), epoch=epoch,
+                                        state=state)
+
+    async def run(self, records: list[Record], *, first: int = 0) -> None:
+        """Feed ``records`` as entries ``first + 1`` ... and wait for the End to pass."""
+        await self.stage.process([(self.session, [(f"{first + i + 1}-0", r) for i, r in enumerate(records)])])
+        await asyncio.wait_for(self.runner.finished.wait(), TIMEOUT)
+
+    def finals(self) -> list[tuple[str, int, int, int, bool]]:
+        """(utterance id, start, end, words, speech_final) of each final."""
+        return [(t.utterance_id, t.start, t.end, len(t.text.split()), t.speech_final)
+                for t in self.runner.outputs() if isinstance(t, Transcript)]
+
+    async def close(self) -> None:
+        await self.stage.close(self.session, "test over")
+
+
+async def test_ended_utterances_are_decoded_in_one_pack_and_each_gets_its_own_words():
+    engine = WordTimer()
+    worker = Worker(engine)
+    records = [*utterance(1.0, 2.0), *utterance(4.0, 1.0), *utterance(6.0, 3.0), End(seq=0)]
+    try:
+        await worker.run(records)
+    finally:
+        await worker.close()
+    assert len(engine.requests) == 1  # one decode for the three
+    request = engine.requests[0]
+    assert request.batch and request.final and request.word_timestamps
+    assert len(request.audio) == (2 + 1 + 3) * SR + 2 * round(0.3 * SR)  # the gaps between them
+    assert worker.finals() == [
+        (utterance_id("rec", SR), SR, 3 * SR, 10, True),
+        (utterance_id("rec", 4 * SR), 4 * SR, 5 * SR, 5, True),
+        (utterance_id("rec", 6 * SR), 6 * SR, 9 * SR, 15, True),
+    ]
+    # In order, each SpeechStart before its final, in the End's write: a takeover cannot find
+    # the finals written and the input not consumed, and decode the pack again.
+    outputs, consumed, *_ = worker.runner.commits[0]
+    assert [type(r).__name__ for r in outputs] == ["SpeechStart", "Transcript"] * 3 + ["End"]
+    assert consumed is None and worker.runner.commits[0][3]  # the End's write ends the session: no checkpoint
+
+
+async def test_a_flush_writes_the_pack_with_its_own_checkpoint():
+    engine = WordTimer()
+    worker = Worker(engine)
+    records = [*utterance(1.0, 2.0), *utterance(4.0, 1.0), Flush(seq=0, flush_id=7), End(seq=0)]
+    try:
+        await worker.run(records)
+    finally:
+        await worker.close()
+    outputs, consumed, *_ = worker.runner.commits[0]
+    assert [type(r).__name__ for r in outputs] == ["SpeechStart", "Transcript"] * 2 + ["Flush"]
+    assert consumed == f"{records.index(records[-2]) + 1}-0"  # the Flush's, in the same write as the finals
+
+
+async def test_an_unterminated_utterance_in_a_pack_checkpoints_its_last_record():
+    engine = WordTimer()
+    worker = Worker(engine, pack_sec=2.5)
+    # No SpeechEnd for the first: the next SpeechStart ends it. The second does not fit beside it.
+    first = utterance(1.0, 2.0)[:-1]
+    records = [*first, *utterance(4.0, 2.0), End(seq=0)]
+    try:
+        await worker.run(records)
+    finally:
+        await worker.close()
+    outputs, consumed, *_ = worker.runner.commits[0]
+    assert [type(r).__name__ for r in outputs] == ["SpeechStart", "Transcript"]
+    assert consumed == f"{len(first)}-0"  # its last audio: a replay starts at the next SpeechStart
+
+
+async def test_an_utterance_that_would_not_fit_starts_the_next_pack():
+    engine = WordTimer()
+    worker = Worker(engine, pack_sec=4.0)
+    try:
+        await worker.run([*utterance(1.0, 2.0), *utterance(4.0, 1.0), *utterance(6.0, 3.0), End(seq=0)])
+    finally:
+        await worker.close()
+    assert [round(len(r.audio) / SR, 1) for r in engine.requests] == [3.3, 3.0]
+    assert [f[3] for f in worker.finals()] == [10, 5, 15]
+    # Each pack its own write and checkpoint.
+    assert [sum(isinstance(r, Transcript) for r in outputs) for outputs, *_ in worker.runner.commits[:2]] == [2, 1]
+
+
+async def test_a_complete_sentence_before_a_pause_ends_its_own_final():
+    engine = WordTimer()
+    worker = Worker(engine)
+    try:
+        await worker.run([*utterance(1.0, 2.0, pause_after=1.2), End(seq=0)])
+    finally:
+        await worker.close()
+    pause = round(2.2 * SR)
+    assert worker.finals() == [
+        (utterance_id("rec", SR), SR, pause, 6, True),
+        (utterance_id("rec", pause), pause, 3 * SR, 4, True),
+    ]
+
+
+async def test_without_the_sentence_endpoint_a_pause_does_not_split():
+    worker = Worker(WordTimer(), config=AsrConfig(sentence_endpoint=False))
+    try:
+        await worker.run([*utterance(1.0, 2.0, pause_after=1.2), End(seq=0)])
+    finally:
+        await worker.close()
+    assert worker.finals() == [(utterance_id("rec", SR), SR, 3 * SR, 10, True)]
+
+
+async def test_a_takeover_replays_the_pack_from_the_checkpoint_before_it():
+    first = [*utterance(1.0, 2.0), *utterance(4.0, 1.0)]
+    rest = [*utterance(6.0, 3.0), End(seq=0)]
+    engine = WordTimer()
+    worker = Worker(engine, pack_sec=4.0)
+    try:
+        await worker.stage.process([(worker.session, [(f"{i + 1}-0", r) for i, r in enumerate(first + rest[:3])])])
+        await asyncio.wait_for(_until(lambda: len(worker.runner.commits) == 1), TIMEOUT)
+    finally:
+        await worker.close()  # the worker dies with the third utterance in its pack
+    (outputs, consumed, state, *_), = worker.runner.commits
+    assert consumed == f"{len(first)}-0"
+    # The new owner replays from the checkpoint: the third utterance gets its final there.
+    survivor = Worker(engine, epoch=2, pack_sec=4.0, state=state)
+    try:
+        await survivor.run(rest, first=len(first))
+    finally:
+        await survivor.close()
+    assert [f[0] for f in worker.finals() + survivor.finals()] == [
+        utterance_id("rec", SR), utterance_id("rec", 4 * SR), utterance_id("rec", 6 * SR)]
+
+
+async def _until(predicate) -> None:
+    while not predicate():
+        await asyncio.sleep(0)
+
+
+async def test_eager_finals_keep_a_decode_per_utterance():
+    engine = WordTimer()
+    worker = Worker(engine, config=AsrConfig(eager_finals=True))
+    try:
+        await worker.run([*utterance(1.0, 2.0), *utterance(4.0, 1.0), End(seq=0)])
+    finally:
+        await worker.close()
+    assert not worker.session.state.packed
+    assert [len(r.audio) for r in engine.requests if r.final] == [2 * SR, 1 * SR]
+
+
+class EndsEarlyWhenPrompted(WordTimer):
+    """Whisper's failure mode with a prompt: the text ends early (here: only the first stretch)."""
+
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        hypothesis = await super().transcribe(request)
+        if not request.context:
+            return hypothesis
+        first = tuple(w for w in hypothesis.words if w.start < hypothesis.words[0].start + 1.0)
+        return replace(hypothesis, text=" ".join(w.text for w in first), words=first)
+
+
+async def test_a_pack_is_prompted_with_the_previous_packs_text_and_decoded_again_without_if_words_go_missing():
+    engine = EndsEarlyWhenPrompted()
+    worker = Worker(engine, pack_sec=4.0)
+    try:
+        await worker.run([*utterance(1.0, 2.0), *utterance(4.0, 1.0), *utterance(6.0, 1.0), *utterance(8.0, 1.0),
+                          End(seq=0)])
+    finally:
+        await worker.close()
+    assert [r.context for r in engine.requests] == ["", " ".join(["w."] * 15), ""]
+    assert [f[3] for f in worker.finals()] == [10, 5, 5, 5]
+
+
+class HearsNothingUnprompted(EndsEarlyWhenPrompted):
+    """As above, and the decode without the prompt judges the pack silence."""
+
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        hypothesis = await super().transcribe(request)
+        if request.context or len(self.requests) == 1:
+            return hypothesis
+        return replace(hypothesis, text="", words=(), no_speech=True)
+
+
+async def test_a_retry_that_covers_fewer_utterances_leaves_the_prompted_decode_standing():
+    engine = HearsNothingUnprompted()
+    worker = Worker(engine, pack_sec=4.0)
+    try:
+        await worker.run([*utterance(1.0, 2.0), *utterance(4.0, 1.0), *utterance(6.0, 1.0), *utterance(8.0, 1.0),
+                          End(seq=0)])
+    finally:
+        await worker.close()
+    assert len(engine.requests) == 3  # the second pack decoded again, to no avail
+    assert [f[3] for f in worker.finals()] == [10, 5, 5]  # its first utterance keeps the prompted words
+
+
+async def test_no_prompt_with_the_option_off():
+    engine = WordTimer()
+    worker = Worker(engine, pack_sec=4.0, prompt=False)
+    try:
+        await worker.run([*utterance(1.0, 2.0), *utterance(4.0, 1.0), *utterance(6.0, 1.0), End(seq=0)])
+    finally:
+        await worker.close()
+    assert [r.context for r in engine.requests] == ["", ""]

@@ -1,0 +1,85 @@
+"""Packs of a recording's utterances (asr_worker/packing.py): the layout, the audio, words dealt
+back to the utterances, and the splits at sentence ends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from asr_worker.engines import Word
+from asr_worker.packing import Piece, deal_words, join_words, offsets, pack_audio, pack_length, split_at_sentences
+from asr_worker.stage import ends_sentence
+
+RATE = 100  # samples per second: times read as hundredths
+
+
+def word(text: str, start: float, end: float, probability: float = 0.5) -> Word:
+    return Word(text=text, start=start, end=end, probability=probability)
+
+
+def test_the_layout_puts_a_gap_between_each_two_utterances():
+    assert pack_length([300, 200, 100], gap=50) == 700
+    assert pack_length([300], gap=50) == 300
+    assert pack_length([], gap=50) == 0
+    assert offsets([300, 200, 100], gap=50) == [0, 350, 600]
+
+
+def test_the_pack_audio_is_the_utterances_with_silence_between_them():
+    audio = pack_audio([np.full(3, 16384, np.int16), np.full(2, -16384, np.int16)], gap=2)
+    assert audio.dtype == np.float32
+    assert audio.tolist() == [0.5, 0.5, 0.5, 0.0, 0.0, -0.5, -0.5]
+    assert pack_audio([], gap=2).size == 0
+
+
+def test_each_word_goes_to_the_utterance_its_midpoint_falls_in_with_its_times_moved_there():
+    # Utterances at 0..3 s and 3.5..5.5 s (a 0.5 s gap); the boundary is halfway through the gap.
+    words = [word("one", 0.2, 0.6), word("two", 2.9, 3.2), word("three", 3.3, 3.6), word("four", 3.6, 4.0)]
+    first, second = deal_words(words, [300, 200], gap=50, rate=RATE)
+    assert [w.text for w in first] == ["one", "two"]
+    assert [w.text for w in second] == ["three", "four"]
+    # Moved to the utterance's start and kept inside it.
+    assert (first[1].start, first[1].end) == pytest.approx((2.9, 3.0))
+    assert (second[0].start, second[0].end) == pytest.approx((0.0, 0.1))
+    assert (second[1].start, second[1].end) == pytest.approx((0.1, 0.5))
+    assert second[1].probability == 0.5
+
+
+def test_words_in_order_never_go_back_to_an_earlier_utterance_and_a_silent_one_gets_none():
+    words = [word("a", 0.1, 0.2), word("b", 7.0, 7.2), word("c", 6.9, 7.0)]
+    dealt = deal_words(words, [100, 100, 100], gap=100, rate=RATE)
+    assert [[w.text for w in ws] for ws in dealt] == [["a"], [], ["b", "c"]]
+    assert deal_words(words, [], gap=100, rate=RATE) == []
+
+
+def test_an_utterance_splits_at_a_pause_after_a_complete_sentence():
+    # An utterance at 10 s (session samples 1000..1600) with pauses ending at 12 s and 14 s.
+    piece = Piece(start=1000, samples=600, pauses=(1200, 1400))
+    words = [word("Hi.", 0.1, 0.5), word("Thanks", 2.2, 2.6), word("for", 2.6, 2.8),
+             word("calling", 4.2, 4.8), word("us.", 4.8, 5.2)]
+    segments = split_at_sentences(piece, words, rate=RATE, ends_sentence=ends_sentence)
+    assert [(s.start, s.end, s.text, s.split) for s in segments] == [
+        (1000, 1200, "Hi.", True),
+        (1200, 1600, "Thanks for calling us.", False),  # "Thanks for" ends no sentence at 14 s
+    ]
+    # The second segment's words are timed from its own start.
+    assert segments[1].words[0].start == pytest.approx(0.2)
+    assert segments[1].confidence == pytest.approx(0.5)
+
+
+def test_a_pause_with_no_words_before_it_or_at_the_end_does_not_split():
+    piece = Piece(start=0, samples=500, pauses=(100, 500))
+    words = [word("Done.", 2.0, 2.5)]
+    segments = split_at_sentences(piece, words, rate=RATE, ends_sentence=ends_sentence)
+    assert [(s.start, s.end, s.text, s.split) for s in segments] == [(0, 500, "Done.", False)]
+
+
+def test_an_utterance_without_words_is_one_empty_segment():
+    segments = split_at_sentences(Piece(start=0, samples=300, pauses=(100,)), [], rate=RATE,
+                                  ends_sentence=ends_sentence)
+    assert [(s.start, s.end, s.words, s.confidence) for s in segments] == [(0, 300, (), None)]
+
+
+def test_words_are_joined_with_spaces_except_in_languages_written_without():
+    words = [word("Hello", 0.0, 0.1), word("there.", 0.1, 0.2)]
+    assert join_words(words) == join_words(words, language="en") == "Hello there."
+    assert join_words([word("你好", 0.0, 0.1), word("世界。", 0.1, 0.2)], language="zh") == "你好世界。"
