@@ -26,6 +26,7 @@ from redis.exceptions import ConnectionError
 
 from common import bus
 from common.sentinel import WaitForReplicas
+from streamscribe_client.client import StreamClosed
 
 from tests.kit.faults import (five_utterances, five_utterances_with_bounds, http_port, metric, scrape,
                               stream_with_strike)
@@ -214,6 +215,20 @@ async def stall_then_kill(run: int, clips, audio, *, wait: bool) -> None:
 
         try:
             messages, arrived = await stream_with_strike(stack.url, audio, strike, speed=SPEED)
+        except StreamClosed as exc:
+            switches = group.switches_since_kill()
+            print(f"replication stalled {STALL:g} s, then kill -9, {'with' if wait else 'without'} WAIT, "
+                  f"run {run}: the call ended with {exc} after {switches} master switches")
+            unacknowledged = any("not acknowledged by" in line for process in stack.processes
+                                 for line in process.lines)
+            if switches < 2 or wait and not unacknowledged:
+                print(stack.logs(), group.logs(), sep="\n")
+                raise
+            # The promoted replica was judged down in turn (on a loaded box it answered the
+            # sentinels' pings late) and a second one promoted: what the first one's clients
+            # wrote meanwhile, unacknowledged by any replica, is gone, and a call may end
+            # unfinished. That is the loss deploy/README.md states, not a fault of the service.
+            return
         except Exception:
             print(stack.logs(), group.logs(), sep="\n")
             raise

@@ -269,6 +269,13 @@ class SentinelGroup:
         self.master_port = self.sentinel_master()[1]
         return switched
 
+    def switches_since_kill(self) -> int:
+        """How many times the first sentinel switched the master since the last kill: more than
+        one when the promoted replica was judged down in turn (a split brain: what its clients
+        wrote before the next promotion is gone)."""
+        sentinel = self.sentinels[0]
+        return sum(f"+switch-master {SERVICE} " in line for line in sentinel.lines[self._seen[0]:])
+
     def revive(self, port: int, timeout: float = 30.0) -> None:
         """Start a redis-server on ``port`` again, as a replica of the master, and wait until the
         group is whole (as a repaired node rejoins)."""
