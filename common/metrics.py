@@ -96,9 +96,33 @@ class GatewayMetrics:
         )
         # Pre-recorded requests (gateway/http/inflight.py).
         self.prerecorded_undelivered = Counter(
-            p + "prerecorded_undelivered_total", "Pre-recorded requests still unfinished when the gateway's "
-            "shutdown drain (--drain-timeout) ran out, by kind (response: answered 503; callback: not "
-            "delivered).", ["kind"], registry=registry,
+            p + "prerecorded_undelivered_total", "Pre-recorded results lost, by kind (response: a request still "
+            "unfinished when the shutdown drain (--drain-timeout) ran out, answered 503; callback: cut by the "
+            "drain before it was handed to Redis, refused by its receiver, out of retries, or stored longer "
+            "than --prerecorded-callback-retention).", ["kind"], registry=registry,
+        )
+        # Pre-recorded callbacks delivered by the fleet (gateway/outputs/courier.py).
+        self.prerecorded_callbacks_delivered = Counter(
+            p + "prerecorded_callbacks_delivered_total", "Pre-recorded callbacks this gateway delivered (2xx), "
+            "first attempts and those it took from Redis.", registry=registry,
+        )
+        self.prerecorded_callback_retries = Counter(
+            p + "prerecorded_callback_retries_total", "Pre-recorded callback attempts of this gateway that "
+            "failed and were scheduled again.", registry=registry,
+        )
+        self.prerecorded_callbacks_stored = Counter(
+            p + "prerecorded_callbacks_stored_total", "Pre-recorded callbacks this gateway handed to the fleet "
+            "(stored in Redis for any gateway to deliver) after a failed first attempt or at shutdown.",
+            registry=registry,
+        )
+        self.prerecorded_callbacks_dropped = Counter(
+            p + "prerecorded_callbacks_dropped_total", "Pre-recorded callbacks not kept in Redis, by reason (full: "
+            "--prerecorded-callback-backlog reached, retried by their gateway alone; expired: stored longer than "
+            "--prerecorded-callback-retention, lost).", ["reason"], registry=registry,
+        )
+        self.prerecorded_callbacks_pending = Gauge(
+            p + "prerecorded_callbacks_pending", "Pre-recorded callbacks stored in Redis for the fleet to deliver, "
+            "as of this gateway's last look.", registry=registry,
         )
 
 

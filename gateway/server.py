@@ -57,8 +57,10 @@ from .http.status import ADMIN_PATHS, GatewayStatus, StatusOptions
 from .http.status import WEBSOCKET_PATH as STATUS_PATH
 from .http.wire import OPEN_TIMEOUT, GatewayConnection
 from .outputs import follow
+from .outputs.courier import Courier
 from .outputs.follow import FollowOptions, Followers
 from .outputs.transcript_log import TranscriptLog, TranscriptOptions
+from .outputs.webhook import Schedule
 from .security import auth
 from .security.auth import ApiKeys
 from .security.keyfile import OPEN, ApiKey
@@ -154,8 +156,14 @@ class Gateway:
                                          tenant_webhook=access.api_keys.webhook_of)
         self.followers = Followers(redis, options=follow, metrics=self.metrics)
         self.nonces = Nonces(redis)
+        # Callbacks whose first attempt failed go to Redis; this gateway's courier delivers any gateway's.
+        self.courier = Courier(redis, schedule=Schedule(attempts=recordings.callback_attempts),
+                               most=recordings.callback_backlog, retention=recordings.callback_retention,
+                               secret_of=self.transcripts.signing_secret, metrics=self.metrics,
+                               undelivered=self.metrics.prerecorded_undelivered, gateway_id=self.hub.gateway_id)
         self.prerecorded = prerecorded.Prerecorded(self.hub, transcripts=self.transcripts, options=recordings,
-                                                   undelivered=self.metrics.prerecorded_undelivered)
+                                                   undelivered=self.metrics.prerecorded_undelivered,
+                                                   courier=self.courier)
         self.port = listen.port
         self._server = None
         self.access = access
@@ -189,6 +197,7 @@ class Gateway:
         await self.hub.start()
         await self.transcripts.start()
         self.key_limits.start()
+        await self.courier.start()
         self._server = await serve(
             self._handle, self.listen.host, self.listen.port, process_request=self._http,
             process_response=self._add_headers, create_connection=GatewayConnection,
@@ -212,7 +221,8 @@ class Gateway:
         closes (1001) saying so (:meth:`Connection.stop`). Followers and status
         sockets close with 1001. Handlers still running after ``drain_timeout`` are cancelled.
         Pre-recorded requests in flight, callbacks included, get the same ``drain_timeout``
-        to finish, from now (:meth:`Prerecorded.drain`); new ones are answered 503.
+        to finish, from now (:meth:`Prerecorded.drain`); new ones are answered 503. Callbacks
+        not yet delivered then go on from Redis, delivered by another gateway.
         """
         if self._drained is None:
             self._drained = asyncio.ensure_future(self._drain())

@@ -8,7 +8,10 @@ to finish, its transcription and its callback with its retries, up to the
 gateway's ``--drain-timeout``, the one bound the orchestrator's grace period
 is set against. A job still running then is cancelled, logged at WARNING with
 its request id, and counted (``prerecorded_undelivered_total``, by kind): its
-result is lost, and saying so is all that is left to do.
+result is lost, and saying so is all that is left to do. Unless the job, as it
+ends, says it handed its result over (:meth:`InFlight.handed_over`: a callback
+whose delivery went to Redis for another gateway, :mod:`gateway.outputs.courier`):
+that one is logged at INFO and not counted.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class InFlight:
             undelivered.labels(kind=kind)
         self.closing = False
         self._jobs: dict[asyncio.Task, tuple[str, Kind]] = {}
+        self._handed: set[str] = set()  # request ids whose cut job handed its result over
 
     def __len__(self) -> int:
         return sum(1 for task in self._jobs if not task.done())
@@ -46,9 +50,14 @@ class InFlight:
         self._jobs[task] = (request_id, kind)
         task.add_done_callback(self._jobs.pop)
 
+    def handed_over(self, request_id: str) -> None:
+        """Called by a job the drain cuts, as it ends: its result went on elsewhere, not lost."""
+        self._handed.add(request_id)
+
     async def drain(self, *, timeout: float) -> list[str]:
         """Take no new job; wait up to ``timeout`` s for every job, jobs started meanwhile included
-        (a request's job hands over to its callback's); cancel those left. Their request ids."""
+        (a request's job hands over to its callback's); cancel those left. The request ids of those
+        whose result is lost (not handed over)."""
         self.closing = True
         if len(self):
             log.info("shutdown: waiting for %d pre-recorded request(s) to finish (--drain-timeout %.0f s)",
@@ -64,8 +73,14 @@ class InFlight:
         for task in left:
             task.cancel()
         await asyncio.gather(*left, return_exceptions=True)
+        lost = []
         for request_id, kind in left.values():
+            if request_id in self._handed:
+                log.info("pre-recorded %s: handed over: the gateway stopped after --drain-timeout (%.0f s); its "
+                         "%s goes on from Redis", request_id, timeout, kind)
+                continue
+            lost.append(request_id)
             log.warning("pre-recorded %s: not delivered: the gateway stopped after --drain-timeout (%.0f s) "
                         "before it was done; %s", request_id, timeout, _WHAT[kind])
             self.undelivered.labels(kind=kind).inc()
-        return [request_id for request_id, _ in left.values()]
+        return lost

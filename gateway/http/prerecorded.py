@@ -17,9 +17,14 @@ transcript log like any call's.
 With ``callback``, the answer is ``{"request_id": ...}`` at once and the result
 goes to the callback URL later (``callback_method`` POST or PUT, header
 ``Idempotency-Key`` and ``dg-request-id``: the request id), with the finals
-webhook's retries and signature (:func:`gateway.outputs.webhook.deliver`:
-``Streamscribe-Signature`` with the tenant's ``webhook_secret``, else the
-operator's ``--finals-webhook-secret``; unsigned without either). The server makes
+webhook's retry schedule and signature (:class:`gateway.outputs.webhook.Schedule`,
+``--prerecorded-callback-attempts``; ``Streamscribe-Signature`` with the tenant's
+``webhook_secret``, else the operator's ``--finals-webhook-secret``; unsigned
+without either). This gateway sends the first attempt; if it fails, the delivery
+is handed to the fleet (:mod:`gateway.outputs.courier`): stored in Redis, its
+next attempts are sent by whichever gateway claims it when due, so a finished
+transcript survives the gateway that made it (at least once: a receiver
+de-duplicates by ``dg-request-id``). The server makes
 requests to a URL a client names, so a callback's host must be one of
 ``--prerecorded-callback-hosts`` (none by default: callbacks refused with 400).
 A ``{"url": ...}`` body (Deepgram's remote audio, ``Content-Type:
@@ -35,9 +40,11 @@ A client that disconnects before its answer ends the call (``client_disconnected
 
 At shutdown (SIGTERM) the gateway finishes what it promised (:mod:`gateway.http.inflight`):
 a request that comes then gets 503 with ``Retry-After``, and every request in flight,
-its body's upload (or its URL's fetch), transcription and callback with its retries
+its body's upload (or its URL's fetch), transcription and callback's first attempt
 included, gets the gateway's ``--drain-timeout`` to finish; one still running then is cancelled (a client
-that waits for its JSON gets 503), logged at WARNING with its request id and counted.
+that waits for its JSON gets 503), logged at WARNING with its request id and counted. A callback
+whose transcript is ready is not lost so: its attempt in flight is cut and the delivery handed
+to Redis, due at once, for another gateway (lost, logged and counted only if Redis cannot take it).
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ import hashlib
 import http
 import json
 import logging
+import time
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
@@ -71,7 +79,8 @@ from ..core.tenant import Tenant
 from ..doors import deepgram, deepgram_common, deepgram_prerecorded, kit
 from ..doors.base import Handshake
 from ..outputs.transcript_log import TranscriptLog
-from ..outputs.webhook import Destination, deliver
+from ..outputs.courier import Courier
+from ..outputs.delivery import Delivery
 from . import media, remote, routes
 from .inflight import InFlight
 from .wire import BodyError, GatewayConnection, has_body
@@ -80,8 +89,6 @@ log = logging.getLogger(__name__)
 
 ROUTE = "/v1/listen"
 FRAME_SECONDS = 1.0  # audio per Call.audio: the call cuts it into 100 ms records
-CALLBACK_ATTEMPTS = 6
-CALLBACK_TIMEOUT = 30.0
 RETRY_AFTER = 1  # seconds, in a 503 of a gateway that shuts down
 T = TypeVar("T")
 
@@ -105,6 +112,17 @@ class PrerecordedOptions:
     url_hosts: frozenset[str] = field(default=frozenset(), metadata=option(
         "comma-separated hosts a pre-recorded request's {\"url\": ...} body may name, fetched by the gateway "
         "(none: url bodies refused)", flag="--prerecorded-url-hosts", parse=hosts))
+    callback_attempts: int = field(default=6, metadata=option(
+        "attempts of a pre-recorded callback, the first included, before it counts as undelivered (waits "
+        "double from 0.5 s, 30 s at most, or the receiver's Retry-After)", flag="--prerecorded-callback-attempts",
+        parse=positive(int)))
+    callback_backlog: int = field(default=1000, metadata=option(
+        "pre-recorded callbacks Redis keeps for the fleet to retry (over every gateway); beyond it a failed "
+        "callback is retried by its own gateway alone", flag="--prerecorded-callback-backlog",
+        parse=positive(int)))
+    callback_retention: float = field(default=86400.0, metadata=option(
+        "seconds a pre-recorded callback may wait in Redis for its delivery (while no gateway runs, say) "
+        "before it is dropped as undelivered", flag="--prerecorded-callback-retention", parse=positive(float)))
     queue: int = 256  # the call's events waiting for the collector
 
 
@@ -112,13 +130,14 @@ class Prerecorded:
     """Serve ``POST /v1/listen`` requests whose key the server has checked."""
 
     def __init__(self, hub: SessionHub, *, transcripts: TranscriptLog, options: PrerecordedOptions,
-                 undelivered: Counter) -> None:
-        """``undelivered``: the counter of requests a shutdown left unfinished, labelled by ``kind``."""
+                 undelivered: Counter, courier: Courier | None = None) -> None:
+        """``undelivered``: the counter of results lost, labelled by ``kind``; ``courier``: what delivers
+        callbacks (none: callbacks are refused with 503, as a gateway without Redis would)."""
         self.hub = hub
         self.transcripts = transcripts
         self.options = options
         self.inflight = InFlight(undelivered=undelivered)
-        self._client: httpx.AsyncClient | None = None  # callbacks
+        self.courier = courier
         self._fetcher: httpx.AsyncClient | None = None  # {"url": ...} bodies
 
     @property
@@ -127,14 +146,19 @@ class Prerecorded:
 
     async def drain(self, *, timeout: float) -> list[str]:
         """At shutdown: take no new request (503), let those in flight finish (transcription and
-        callback with its retries) for up to ``timeout`` s, cancel the rest; their request ids."""
+        callback's first attempt) for up to ``timeout`` s, cancel the rest; their request ids. Callbacks
+        not yet delivered go to Redis for the fleet (:mod:`gateway.outputs.courier`)."""
         try:
-            return await self.inflight.drain(timeout=timeout)
+            jobs = asyncio.ensure_future(self.inflight.drain(timeout=timeout))
+            if self.courier is not None:
+                await self.courier.drain(timeout=timeout)
+            return await jobs
         finally:
-            for client in (self._client, self._fetcher):
-                if client is not None:
-                    await client.aclose()
-            self._client = self._fetcher = None
+            if self.courier is not None:
+                await self.courier.close()
+            if self._fetcher is not None:
+                await self._fetcher.aclose()
+            self._fetcher = None
 
     async def serve(self, connection: GatewayConnection, request: Request, handshake: Handshake, *,
                     tenant: Tenant, give_back: Callable[[], Awaitable[None]]) -> Response:
@@ -231,6 +255,8 @@ class Prerecorded:
     def _check_callback(self, settings: deepgram_prerecorded.Settings) -> None:
         if settings.callback is None:
             return
+        if self.courier is None:
+            raise ConfigError("callbacks are off on this server")
         host = (urllib.parse.urlsplit(settings.callback).hostname or "").lower()
         if host not in self.options.callback_hosts:
             raise ConfigError(f"callbacks to {kit.header_text(host)!r} are not allowed here (the gateway's "
@@ -243,16 +269,12 @@ class Prerecorded:
             await give_back()
         if status != 200:
             result = {**result, "request_id": job.request_id}
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT, follow_redirects=False)
         settings = job.settings
-        to = Destination(settings.callback, self.transcripts.signing_secret(job.tenant.name))
-        failure = await deliver(self._client, settings.callback_method.upper(), to,
-                                json.dumps(result, ensure_ascii=False).encode(), key=job.request_id,
-                                attempts=CALLBACK_ATTEMPTS, first_delay=0.5, max_delay=30.0,
-                                headers={"dg-request-id": job.request_id}, what="pre-recorded callback")
-        if failure:
-            log.warning("pre-recorded %s: the callback was not delivered: %s", job.request_id, failure)
+        delivery = Delivery(request_id=job.request_id, url=settings.callback, method=settings.callback_method.upper(),
+                            headers={"Idempotency-Key": job.request_id, "dg-request-id": job.request_id},
+                            body=json.dumps(result, ensure_ascii=False).encode(), tenant=job.tenant.name,
+                            created=time.time())
+        await self.courier.first(delivery, handed=lambda: self.inflight.handed_over(job.request_id))
 
     async def _transcribe(self, job: _Job) -> tuple[int, dict]:
         """Run the recording through the pipeline as a batch call: (HTTP status, response body)."""

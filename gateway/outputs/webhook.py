@@ -159,51 +159,90 @@ class FinalsWebhook:
 
     async def _deliver(self, body: bytes, key: str, to: Destination) -> None:
         options = self.options
-        failure = await deliver(self._client, "POST", to, body, key=key, attempts=options.attempts,
-                                first_delay=options.first_delay, max_delay=options.max_delay,
+        failure = await deliver(self._client, "POST", to, body, key=key,
+                                schedule=Schedule(options.attempts, options.first_delay, options.max_delay),
                                 on_retry=self.metrics.webhook_retries.inc, what="finals webhook")
         self.metrics.webhook_deliveries.labels(result="failed" if failure else "delivered").inc()
         if failure:
             log.warning("finals webhook %s: the final of %s was not delivered: %s", to.url, key, failure)
 
 
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When a failed delivery is tried again (pure): ``attempts`` in all, the first included; after
+    attempt N fails, a wait of ``first_delay * 2**(N-1)`` s, or the server's ``Retry-After`` if
+    longer, ``max_delay`` at most. Shared by the finals webhooks and the pre-recorded callbacks
+    (those stored in Redis keep their attempt count, so any gateway goes on with the same schedule)."""
+
+    attempts: int = 6
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def wait(self, attempt: int, retry_after: float = 0.0) -> float:
+        """Seconds between failed attempt ``attempt`` (1 for the first) and the next."""
+        delay = self.first_delay * 2.0 ** min(max(attempt - 1, 0), 62)
+        return min(max(delay, retry_after), self.max_delay)
+
+    def exhausted(self, attempt: int) -> bool:
+        """Whether attempt ``attempt`` (1 for the first) was the last."""
+        return attempt >= self.attempts
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to: ``why`` None when delivered; else whether trying again may help
+    (connection error, timeout, HTTP 408, 425, 429, 5xx) and the server's ``Retry-After`` (s)."""
+
+    why: str | None = None
+    retry: bool = False
+    retry_after: float = 0.0
+
+    @property
+    def delivered(self) -> bool:
+        return self.why is None
+
+
+async def send(client: httpx.AsyncClient, method: str, to: Destination, body: bytes, *,
+               headers: Mapping[str, str]) -> Outcome:
+    """One attempt: ``body`` (JSON) to ``to`` with ``headers``, signed now with its secret."""
+    headers = {"Content-Type": "application/json", **headers}
+    if to.secret is not None:  # signed per attempt: a retry carries a fresh timestamp
+        headers[SIGNATURE_HEADER] = signature(to.secret, body, timestamp=int(time.time()))
+    try:
+        response = await client.request(method, to.url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return Outcome(f"{type(exc).__name__}: {exc}", retry=True)
+    status = response.status_code
+    if status < 300:
+        return Outcome()
+    if status < 500 and status not in RETRIED_STATUSES:
+        return Outcome(f"HTTP {status}")  # the receiver refuses it; sending it again changes nothing
+    return Outcome(f"HTTP {status}", retry=True, retry_after=_retry_after(response.headers.get("Retry-After")))
+
+
 async def deliver(client: httpx.AsyncClient, method: str, to: Destination, body: bytes, *, key: str,
-                  attempts: int, first_delay: float, max_delay: float, on_retry: Callable[[], None] = lambda: None,
+                  schedule: Schedule, on_retry: Callable[[], None] = lambda: None,
                   headers: Mapping[str, str] | None = None, what: str) -> str | None:
     """Send a JSON ``body`` to ``to`` with retries (``Idempotency-Key: key``, signed with its secret);
     None when delivered, else why not.
 
     A failed delivery (connection error, timeout, HTTP 408, 425, 429 or 5xx) is
-    retried with doubling delays from ``first_delay`` (or the server's ``Retry-After``,
-    ``max_delay`` at most) up to ``attempts`` times; other 4xx answers are final.
-    Shared by the finals webhooks and the pre-recorded API's callbacks.
+    retried on ``schedule`` (:class:`Schedule`); other 4xx answers are final.
     """
-    headers = {"Content-Type": "application/json", "Idempotency-Key": key, **(headers or {})}
-    delay = first_delay
-    for attempt in range(1, attempts + 1):
-        wait = delay
-        if to.secret is not None:  # signed per attempt: a retry carries a fresh timestamp
-            headers[SIGNATURE_HEADER] = signature(to.secret, body, timestamp=int(time.time()))
-        try:
-            response = await client.request(method, to.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            why = f"{type(exc).__name__}: {exc}"
-        else:
-            status = response.status_code
-            if status < 300:
-                return None
-            why = f"HTTP {status}"
-            if status < 500 and status not in RETRIED_STATUSES:
-                return why  # the receiver refuses it; sending it again changes nothing
-            wait = max(delay, _retry_after(response.headers.get("Retry-After")))
-        if attempt == attempts:
-            break
+    headers = {"Idempotency-Key": key, **(headers or {})}
+    attempt = 0
+    while True:
+        attempt += 1
+        outcome = await send(client, method, to, body, headers=headers)
+        if outcome.delivered:
+            return None
+        if not outcome.retry or schedule.exhausted(attempt):
+            return outcome.why
         on_retry()
+        wait = schedule.wait(attempt, outcome.retry_after)
         log.info("%s %s: %s for %s (attempt %d of %d); retrying in %.1f s",
-                 what, to.url, why, key, attempt, attempts, min(wait, max_delay))
-        await asyncio.sleep(min(wait, max_delay))
-        delay = min(delay * 2, max_delay)
-    return why
+                 what, to.url, outcome.why, key, attempt, schedule.attempts, wait)
+        await asyncio.sleep(wait)
 
 
 def _retry_after(value: str | None) -> float:

@@ -1,0 +1,94 @@
+"""A pre-recorded callback waiting for delivery, as stored in Redis, and what follows an attempt (no I/O).
+
+A callback whose first attempt failed is handed to the fleet (:mod:`gateway.outputs.courier`):
+any gateway on the same Redis may send the next attempt. What it needs travels in one
+record, :class:`Delivery`: the request id, URL, method, headers (``Idempotency-Key`` and
+``dg-request-id``: the request id, so a receiver that gets it twice drops the second),
+the JSON body, the tenant, the attempts made and when the record was first stored. The
+signature is *not* stored, nor the secret: the sending gateway signs each attempt at
+send time with the tenant's ``webhook_secret`` (else its ``--finals-webhook-secret``),
+a fresh timestamp each time, as the first attempt was signed.
+
+:func:`after` decides, from the attempts made and the last one's :class:`Outcome`,
+whether the delivery is done, tried again after how long (the :class:`Schedule` the
+first attempt's gateway used: the count goes on, it never restarts), or given up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from .webhook import Outcome, Schedule
+
+VERSION = 1  # of the stored record; a gateway refuses (and drops, logged) a record of another version
+METHODS = ("POST", "PUT")
+
+
+class BadRecord(ValueError):
+    """A stored record this gateway cannot read (another version, or corrupt)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    request_id: str
+    url: str
+    method: str  # POST or PUT
+    headers: Mapping[str, str] = field(default_factory=dict)  # besides Content-Type and the signature
+    body: bytes
+    tenant: str  # whose secret signs it
+    attempts: int = 0  # made so far
+    created: float = 0.0  # Unix time the transcript was ready (the record's age counts from it)
+
+    def tried(self) -> Delivery:
+        """This delivery after one more attempt."""
+        return replace(self, attempts=self.attempts + 1)
+
+    def encode(self) -> bytes:
+        """The record stored in Redis (JSON; the body is our own UTF-8 JSON, stored as text)."""
+        return json.dumps({
+            "v": VERSION, "request_id": self.request_id, "url": self.url, "method": self.method,
+            "headers": dict(self.headers), "body": self.body.decode("utf-8"), "tenant": self.tenant,
+            "attempts": self.attempts, "created": self.created,
+        }, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Delivery:
+        """A stored record back; :class:`BadRecord` if it is not one this version wrote."""
+        try:
+            data = json.loads(raw)
+            if data.get("v") != VERSION:
+                raise BadRecord(f"a record of version {data.get('v')!r}, not {VERSION}")
+            delivery = cls(request_id=str(data["request_id"]), url=str(data["url"]), method=str(data["method"]),
+                           headers={str(k): str(v) for k, v in data["headers"].items()},
+                           body=str(data["body"]).encode("utf-8"), tenant=str(data["tenant"]),
+                           attempts=int(data["attempts"]), created=float(data["created"]))
+        except BadRecord:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise BadRecord(f"not a callback record: {exc}") from None
+        if delivery.method not in METHODS:
+            raise BadRecord(f"method {delivery.method!r}")
+        return delivery
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """What follows an attempt: ``done`` (delivered), ``retry`` after ``wait`` s, or ``give_up`` (``why``)."""
+
+    action: Literal["done", "retry", "give_up"]
+    wait: float = 0.0
+    why: str | None = None
+
+
+def after(attempts: int, outcome: Outcome, schedule: Schedule) -> Next:
+    """What follows the ``attempts``-th attempt (1 for the first), which came to ``outcome``."""
+    if outcome.delivered:
+        return Next("done")
+    if not outcome.retry:
+        return Next("give_up", why=f"{outcome.why} (refused: not retried)")
+    if schedule.exhausted(attempts):
+        return Next("give_up", why=f"{outcome.why} (attempt {attempts} of {schedule.attempts}: no more retries)")
+    return Next("retry", wait=schedule.wait(attempts, outcome.retry_after), why=outcome.why)
