@@ -111,3 +111,26 @@ async def test_a_synchronous_request_cut_by_the_drain_answers_503(registry, monk
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert "restarted before the recording was transcribed" in json.loads(response.body)["err_msg"]
     assert undelivered(registry, "response") == 1
+
+
+async def test_a_cut_job_that_handed_its_callback_over_is_logged_but_not_counted(inflight, registry, caplog):
+    started = asyncio.Event()
+
+    async def first_attempt():
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:  # as Courier.first does: stored in Redis, then the cancellation goes on
+            inflight.handed_over("handed-id")
+            raise
+
+    job = asyncio.create_task(first_attempt())
+    inflight.add(job, request_id="handed-id", kind="callback")
+    await started.wait()
+    with caplog.at_level(logging.INFO, logger="gateway.http.inflight"):
+        assert await inflight.drain(timeout=0.05) == []
+    assert job.cancelled()
+    assert undelivered(registry, "callback") == 0
+    assert any("handed-id" in r.getMessage() and "handed over" in r.getMessage() and r.levelno == logging.INFO
+               for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
