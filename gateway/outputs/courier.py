@@ -201,6 +201,9 @@ class Courier:
         self._loop: asyncio.Task | None = None
         self._sending: set[asyncio.Task] = set()
         self._wake = asyncio.Event()
+        undelivered.labels(kind="callback")  # exported from the start, at 0
+        for reason in ("full", "expired"):
+            metrics.prerecorded_callbacks_dropped.labels(reason=reason)
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)

@@ -16,14 +16,19 @@ class WebhookReceiver:
 
     With ``hold`` (an event), each request waits for it (60 s at most) before its answer: a
     delivery in flight for as long as a test needs; :meth:`wait_arrivals` sees it arrive.
+    While ``failing`` (an event) is set, every request is answered 503 (``Retry-After: 0``): a
+    receiver that is down until a test says it is back. POST and PUT are taken alike.
     """
 
-    def __init__(self, statuses=(), *, hold: threading.Event | None = None) -> None:
+    def __init__(self, statuses=(), *, hold: threading.Event | None = None,
+                 failing: threading.Event | None = None) -> None:
         self.statuses = list(statuses)
         self.hold = hold
+        self.failing = failing
         self.arrivals = 0  # requests received, answered or not
         self.requests: list[tuple[int, str, dict]] = []  # (status answered, Idempotency-Key, body)
         self.signed: list[tuple[str | None, bytes]] = []  # (Streamscribe-Signature, raw body) of each
+        self.headers: list[dict[str, str]] = []  # the headers of each
         self.changed = threading.Condition()
         receiver = self
 
@@ -37,15 +42,21 @@ class WebhookReceiver:
                 if receiver.hold is not None:
                     receiver.hold.wait(60)
                 with receiver.changed:
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    if receiver.failing is not None and receiver.failing.is_set():
+                        status = 503
+                    else:
+                        status = receiver.statuses.pop(0) if receiver.statuses else 200
                     receiver.requests.append((status, self.headers.get("Idempotency-Key"), body))
                     receiver.signed.append((self.headers.get(SIGNATURE_HEADER), raw))
+                    receiver.headers.append(dict(self.headers.items()))
                     receiver.changed.notify_all()
                 self.send_response(status)
                 if status == 503:
                     self.send_header("Retry-After", "0")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_PUT = do_POST  # noqa: N815 (the http.server API)
 
             def log_message(self, *args) -> None:
                 pass
