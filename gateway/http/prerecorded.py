@@ -68,7 +68,7 @@ from prometheus_client import Counter
 from redis.exceptions import RedisError
 from websockets.http11 import Request, Response
 
-from common.config import option, positive
+from common.config import non_negative, option, positive
 from common.errors import BacklogFull, ConfigError, ErrorCode
 
 from ..core import events
@@ -123,6 +123,10 @@ class PrerecordedOptions:
     callback_retention: float = field(default=86400.0, metadata=option(
         "seconds a pre-recorded callback may wait in Redis for its delivery (while no gateway runs, say) "
         "before it is dropped as undelivered", flag="--prerecorded-callback-retention", parse=positive(float)))
+    callback_senders: int = field(default=4, metadata=option(
+        "attempts of stored pre-recorded callbacks (any gateway's) this gateway sends at once (0: it sends "
+        "none of them, only its own first attempts; at least one gateway of the fleet must send them)",
+        flag="--prerecorded-callback-senders", parse=non_negative(int)))
     queue: int = 256  # the call's events waiting for the collector
 
 

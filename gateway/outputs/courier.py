@@ -60,7 +60,6 @@ KEYS = (DUE, CREATED, RECORDS)
 
 TIMEOUT = 30.0  # seconds one attempt may take
 LEASE = TIMEOUT + 10.0  # seconds a claim holds a delivery; a claimer that died lets it go after this
-SENDERS = 4  # attempts in flight at once per gateway
 POLL = 1.0  # seconds between looks for due deliveries (sooner when one is due sooner, or stored here)
 HANDOVER_TIMEOUT = 3.0  # seconds a cut attempt gets to store its delivery again
 PURGE_BATCH = 100  # expired records dropped per script call
@@ -187,11 +186,12 @@ class Courier:
     ``undelivered``: the counter of callbacks given up (``kind="callback"``).
     """
 
-    def __init__(self, redis: bus.Redis, *, schedule: Schedule, most: int, retention: float,
+    def __init__(self, redis: bus.Redis, *, schedule: Schedule, most: int, retention: float, senders: int = 4,
                  secret_of: Callable[[str], bytes | None], metrics: GatewayMetrics, undelivered: Counter,
                  gateway_id: str = "") -> None:
         self.schedule = schedule
         self.retention = retention
+        self.senders = senders  # claimed attempts in flight at once (0: this gateway claims none)
         self.store = Store(redis, most=most, retention=retention)
         self.secret_of = secret_of
         self.metrics = metrics
@@ -207,7 +207,10 @@ class Courier:
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
-        self._loop = asyncio.create_task(self._run(), name="callback-courier")
+        if self.senders > 0:
+            self._loop = asyncio.create_task(self._run(), name="callback-courier")
+        else:
+            log.info("stored pre-recorded callbacks: this gateway sends none (--prerecorded-callback-senders 0)")
 
     async def drain(self, *, timeout: float) -> None:
         """At shutdown: claim no more; the attempts in flight get ``timeout`` s, then go back to Redis, due."""
@@ -291,7 +294,7 @@ class Courier:
     async def _run(self) -> None:
         outage = False
         while True:
-            if len(self._sending) >= SENDERS:
+            if len(self._sending) >= self.senders:
                 await asyncio.wait(self._sending, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:

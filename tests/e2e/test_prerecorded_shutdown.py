@@ -4,9 +4,12 @@ A gateway that stops (a rolling upgrade) finishes what it promised: a client tha
 waits for its JSON gets it, one answered ``{"request_id"}`` gets its callback, within
 the gateway's ``--drain-timeout``; meanwhile the port is closed and a request on a
 connection opened before gets 503 with ``Retry-After``. A job the bound cuts is
-logged at WARNING with its request id (docs/deepgram.md, "Pre-recorded audio").
-The gateways here are started beside the stack's (same Redis and workers) with their
-own flags; the API itself is tested in test_prerecorded.py.
+logged at WARNING with its request id (docs/deepgram.md, "Pre-recorded audio"), but a
+callback whose transcript is ready is handed to the fleet (stored in Redis) and another
+gateway delivers it. The gateways here are started beside the stack's (same Redis and
+workers) with their own flags; none of this module sends stored callbacks unless its
+flags say so (``--prerecorded-callback-senders``), so a test knows which gateway does.
+The API itself is tested in test_prerecorded.py; the store's scripts in test_callback_store.py.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ import urllib.error
 import urllib.request
 
 import pytest
+import redis as sync_redis
 import soundfile
 
+from gateway.outputs.courier import KEYS as CALLBACK_KEYS
+from gateway.outputs.delivery import Delivery
+from gateway.outputs.webhook import signature
 from tests.kit.faults import five_utterances_with_bounds, metric, scrape
 from tests.kit.support import eventually, word_errors
 from tests.kit.webhook import WebhookReceiver
@@ -32,6 +39,27 @@ TIMEOUT = 180
 DRAIN = 150.0  # --drain-timeout of the gateway whose requests must finish
 SHORT_DRAIN = 4.0  # --drain-timeout of the gateway whose requests cannot
 EXIT_MARGIN = 10.0  # seconds past the drain for the process to exit
+SENDERS_OFF = {"STREAMSCRIBE_GATEWAY_PRERECORDED_CALLBACK_SENDERS": "0"}
+SECRET = "the-fleet-s-signing-secret"
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server, stacks):
+    """The module's stack, whose gateways (and those added) send no stored callback but by their flags."""
+    return stacks(redis_server, extra_env=SENDERS_OFF)
+
+
+@pytest.fixture
+def stored_callbacks(redis_server):
+    """A function that reads the stored callbacks (request id -> Delivery); every key deleted after the test."""
+    client = sync_redis.Redis.from_url(redis_server.url)
+
+    def stored() -> dict[str, Delivery]:
+        return {key.decode(): Delivery.decode(raw) for key, raw in client.hgetall(CALLBACK_KEYS[2]).items()}
+
+    yield stored
+    client.delete(*CALLBACK_KEYS)
+    client.close()
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +181,8 @@ async def test_sigterm_finishes_a_callback_and_a_synchronous_request(live, recor
 
 
 @pytest.mark.e2e
-async def test_what_the_drain_timeout_cuts_is_answered_503_or_logged(live, recording, receiver):
+async def test_what_the_drain_timeout_cuts_is_answered_503_or_handed_over(live, recording, receiver,
+                                                                          stored_callbacks):
     wav, _ = recording
     live.add_gateway("--prerecorded-callback-hosts", "127.0.0.1", "--drain-timeout", str(SHORT_DRAIN))
     index = len(live.gateways) - 1
@@ -176,9 +205,12 @@ async def test_what_the_drain_timeout_cuts_is_answered_503_or_logged(live, recor
     seconds = await asyncio.to_thread(exited, gateway, SHORT_DRAIN + EXIT_MARGIN)
     print(f"the gateway exited {seconds:.1f} s after the cut answer")
     lost = [line for line in gateway.lines if "not delivered" in line]
-    assert any(" WARNING " in line and request_id in line and "callback was not delivered" in line
-               for line in lost), gateway.tail(40)
     assert any(cut["request_id"] in line and "answered 503" in line for line in lost), gateway.tail(40)
+    # The callback's transcript was ready: its cut attempt is handed to the fleet, due at once, not lost.
+    assert not [line for line in lost if request_id in line], gateway.tail(40)
+    assert any(request_id in line and "handed over" in line for line in gateway.lines), gateway.tail(40)
+    stored = stored_callbacks()[request_id]
+    assert (stored.attempts, stored.url, stored.headers["dg-request-id"]) == (0, receiver.url, request_id)
     assert not receiver.delivered()
 
 
@@ -227,3 +259,67 @@ async def test_a_url_fetch_in_flight_is_part_of_the_drain(live, recording):
         remote.shutdown()
         remote.server_close()
         serving.join(10)
+
+
+@pytest.mark.e2e
+async def test_a_callback_its_gateway_could_not_deliver_is_delivered_by_another(live, recording, tmp_path,
+                                                                               stored_callbacks):
+    """Gateway A's receiver is down (503); A is SIGTERMed (a rolling restart); B, on the same Redis,
+    delivers the callback once the receiver is back: once, signed, with the request id."""
+    wav, reference = recording
+    failing = threading.Event()
+    failing.set()
+    receiver, finals = WebhookReceiver(failing=failing), WebhookReceiver()
+    receiver.start()
+    finals.start()
+    secret = tmp_path / "webhook-secret"
+    secret.write_text(SECRET)
+    fleet = ("--prerecorded-callback-hosts", "127.0.0.1", "--prerecorded-callback-attempts", "20",
+             "--prerecorded-callback-senders", "4", "--finals-webhook", finals.url,
+             "--finals-webhook-secret-file", str(secret))
+    b = None
+    try:
+        live.add_gateway(*fleet, "--drain-timeout", str(SHORT_DRAIN))
+        a_index = len(live.gateways) - 1
+        a, a_port = live.gateways[a_index]
+        live.add_gateway(*fleet)
+        b, b_port = live.gateways[-1]
+        status, accepted, _ = await asyncio.to_thread(post, a_port, wav, f"?punctuate=true&callback={receiver.url}")
+        assert status == 200, accepted
+        request_id = accepted["request_id"]
+        await asyncio.to_thread(a.wait_for_line, rf"pre-recorded {request_id}: callback attempt 1 of 20 failed "
+                                                 r"\(HTTP 503\); handed over", TIMEOUT)
+        live.sigterm_gateway(a_index)
+        await asyncio.to_thread(exited, a, SHORT_DRAIN + EXIT_MARGIN)
+        assert not [line for line in a.lines if "not delivered" in line], a.tail(40)
+        tried = receiver.arrivals
+        assert tried >= 1
+        mark = len(b.lines)
+        failing.clear()  # the receiver is back
+        assert await asyncio.to_thread(receiver.wait_for, {request_id}, TIMEOUT), (receiver.requests, b.tail(40))
+        await asyncio.to_thread(b.wait_for_line, rf"pre-recorded {request_id}: callback delivered \(attempt \d+\) "
+                                                 r"by gateway", 30, start=mark)
+        # Acknowledged before that line: nothing is left in Redis for any gateway to send again.
+        assert stored_callbacks() == {}
+        delivered = [i for i, (status, key, _) in enumerate(receiver.requests) if status == 200]
+        assert len(delivered) == 1, receiver.requests
+        [i] = delivered
+        assert all(key == request_id for _, key, _ in receiver.requests)
+        header, raw = receiver.signed[i]
+        stamp = int(header.split(",")[0].removeprefix("t="))
+        assert header == signature(SECRET.encode(), raw, timestamp=stamp)
+        assert receiver.headers[i]["dg-request-id"] == request_id
+        body = receiver.requests[i][2]
+        assert body["metadata"]["request_id"] == request_id
+        errors, words = word_errors(reference, transcript(body))
+        assert errors / words <= 0.25, transcript(body)
+        metrics = scrape(b_port)
+        assert metric(metrics, "streamscribe_gateway_prerecorded_callbacks_delivered_total") == 1
+        assert metric(metrics, "streamscribe_gateway_prerecorded_undelivered_total", kind="callback") == 0
+        print(f"receiver answered 503 {tried} time(s) before A exited; B delivered it "
+              f"(attempt {len(receiver.requests)})")
+    finally:
+        if b is not None:
+            b.stop()
+        receiver.close()
+        finals.close()
