@@ -85,8 +85,9 @@ class ListenOptions:
     permessage_deflate: bool = field(default=False, metadata=option(
         "offer WebSocket compression (off by default; pacing still bounds the audio rate)"))
     drain_timeout: float = field(default=10.0, metadata=option(
-        "seconds connection handlers, pre-recorded requests and their callbacks get to finish at shutdown "
-        "before they are cancelled", parse=positive(float)))
+        "seconds connection handlers, pre-recorded requests and their callbacks' attempts in flight get to "
+        "finish at shutdown before they are cancelled (an undelivered callback then goes on from Redis)",
+        parse=positive(float)))
     # Keepalive pings; a missing pong ends the connection (a call's connection counts only the
     # time it reads the client: its pong may wait behind audio that pacing holds back, see Connection).
     ping_interval: float = field(default=20.0, metadata=option(
