@@ -136,7 +136,7 @@ class Prerecorded:
     def __init__(self, hub: SessionHub, *, transcripts: TranscriptLog, options: PrerecordedOptions,
                  undelivered: Counter, courier: Courier | None = None) -> None:
         """``undelivered``: the counter of results lost, labelled by ``kind``; ``courier``: what delivers
-        callbacks (none: callbacks are refused with 503, as a gateway without Redis would)."""
+        callbacks (none: a request with a callback is refused with 400)."""
         self.hub = hub
         self.transcripts = transcripts
         self.options = options
