@@ -39,9 +39,6 @@ def lane(redis_server, stacks):
     return stacks(redis_server, vad_workers=2, asr_workers=2, extra_env={
         "STREAMSCRIBE_VAD_CAPACITY": "2", "STREAMSCRIBE_ASR_CAPACITY": "2",
         "STREAMSCRIBE_VAD_BATCH_LEAD": "20", "STREAMSCRIBE_ASR_BATCH_LEAD": "20",
-        # These tests check what a recording gets, not its priority: at nice 19 the batch child
-        # starved behind the other test processes' stacks (no final in 120 s, CI with 3 of them).
-        "STREAMSCRIBE_ASR_BATCH_NICE": "0",
         # Packs of at most 10 s: the five clips come in three packs ([7.1 s], [3.0 s, 5.3 s] and
         # [6.0 s, 3.3 s]), so a strike at the first final still lands mid-file, and a pack of two
         # utterances has its words dealt back to each.
