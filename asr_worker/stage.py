@@ -55,8 +55,29 @@ utterance and split at the pauses where a sentence ended, which is where the
 speculative decode above would have split (:mod:`asr_worker.packing`); no decode
 runs at a pause. The pack's finals go in one write, with the checkpoint past
 its last utterance (at a Flush or the End, in the marker's write), so a takeover
-either finds them all written or replays the whole pack. Each pack's prompt is
-the previous pack's text (as faster-whisper's ``condition_on_previous_text``).
+either finds them all written or replays the whole pack.
+
+A closed pack's decode runs in a task of its own while the session fills the
+next ones, up to ``batch_pack_depth`` packs in flight (the one filling
+included): the engine's batch thread then finds several of the recording's packs
+waiting and decodes them in one call (the whisper engine: one encode, one
+decoder loop and one alignment pass, half the decoder's CPU per pack at 8).
+Packs are committed strictly in order by the session's task, each in its own
+write with its checkpoint, as above: a pack whose decode ends before an older
+one's waits for it (the done decode puts a marker in the session's queue, so
+the commit does not wait for the next input record). Whatever else the session
+commits (a Flush, the End, a speech end out of place) first commits every pack
+in flight, in order; the last one in flight at a Flush or the End goes out in
+the marker's write. A takeover replays from the checkpoint of the last pack
+committed, so the packs in flight are decoded again and each final still goes
+out once (same utterance ids).
+
+A pack's prompt is the text of the last pack committed when it closes (as
+faster-whisper's ``condition_on_previous_text``): with a depth of 1 the previous
+pack's; with more, packs that close while others decode share the last text
+known (the one before them is not decoded yet), which is also what lets them
+decode together (CTranslate2 batches only prompts of one length). After a
+takeover the first packs replayed have none.
 """
 
 from __future__ import annotations
@@ -129,7 +150,8 @@ class StreamingOptions:
         "packs of one batch session in flight at once, the one being filled included: closed packs "
         "decode (the whisper engine's batch thread takes up to --batch-max-batch of them in one "
         "call) while the next fills; finals still committed pack by pack, in order (1: each pack "
-        "decoded and committed before the next fills)", parse=positive(int)))
+        "decoded and committed before the next fills; 16 is twice whisper's batch: a whole batch "
+        "waits while one decodes)", parse=positive(int)))
     max_pending: int = 400  # records queued per session before reading pauses
 
     def for_session(self, config: AsrConfig) -> StreamingOptions:
