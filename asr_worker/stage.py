@@ -55,8 +55,29 @@ utterance and split at the pauses where a sentence ended, which is where the
 speculative decode above would have split (:mod:`asr_worker.packing`); no decode
 runs at a pause. The pack's finals go in one write, with the checkpoint past
 its last utterance (at a Flush or the End, in the marker's write), so a takeover
-either finds them all written or replays the whole pack. Each pack's prompt is
-the previous pack's text (as faster-whisper's ``condition_on_previous_text``).
+either finds them all written or replays the whole pack.
+
+A closed pack's decode runs in a task of its own while the session fills the
+next ones, up to ``batch_pack_depth`` packs in flight (the one filling
+included): the engine's batch thread then finds several of the recording's packs
+waiting and decodes them in one call (the whisper engine: one encode, one
+decoder loop and one alignment pass, half the decoder's CPU per pack at 8).
+Packs are committed strictly in order by the session's task, each in its own
+write with its checkpoint, as above: a pack whose decode ends before an older
+one's waits for it (the done decode puts a marker in the session's queue, so
+the commit does not wait for the next input record). Whatever else the session
+commits (a Flush, the End, a speech end out of place) first commits every pack
+in flight, in order; the last one in flight at a Flush or the End goes out in
+the marker's write. A takeover replays from the checkpoint of the last pack
+committed, so the packs in flight are decoded again and each final still goes
+out once (same utterance ids).
+
+A pack's prompt is the text of the last pack committed when it closes (as
+faster-whisper's ``condition_on_previous_text``): with a depth of 1 the previous
+pack's; with more, packs that close while others decode share the last text
+known (the one before them is not decoded yet), which is also what lets them
+decode together (CTranslate2 batches only prompts of one length). After a
+takeover the first packs replayed have none.
 """
 
 from __future__ import annotations
@@ -65,6 +86,7 @@ import asyncio
 import json
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -121,8 +143,15 @@ class StreamingOptions:
         "window, their words dealt back to each (0: each utterance decoded alone; at most 29.5: "
         "whisper's window is 30 s)", parse=pack_seconds))
     batch_pack_prompt: bool = field(default=True, metadata=option(
-        "give each pack of a batch session the previous pack's text as whisper's prompt, as "
-        "faster-whisper's condition_on_previous_text does (--no-batch-pack-prompt: none)"))
+        "give each pack of a batch session the text of its last pack decoded when the pack closes "
+        "(the previous pack's with --batch-pack-depth 1) as whisper's prompt, as faster-whisper's "
+        "condition_on_previous_text does (--no-batch-pack-prompt: none)"))
+    batch_pack_depth: int = field(default=16, metadata=option(
+        "packs of one batch session in flight at once, the one being filled included: closed packs "
+        "decode (the whisper engine's batch thread takes up to --batch-max-batch of them in one "
+        "call) while the next fills; finals still committed pack by pack, in order (1: each pack "
+        "decoded and committed before the next fills; 16 is twice whisper's batch: a whole batch "
+        "waits while one decodes)", parse=positive(int)))
     max_pending: int = 400  # records queued per session before reading pauses
 
     def for_session(self, config: AsrConfig) -> StreamingOptions:
@@ -235,6 +264,14 @@ class Ended:
 
 
 @dataclass(eq=False)
+class InFlight:
+    """A closed pack of a batch session whose decode runs while the session fills the next."""
+
+    pack: list[Ended]
+    task: asyncio.Task  # -> (its finals, the input they cover, its text): see AsrStage._decode_pack
+
+
+@dataclass(eq=False)
 class AsrSessionState:
     """Per-session state: the queue of input records and the utterance in progress."""
 
@@ -251,7 +288,8 @@ class AsrSessionState:
     request_id: str = ""  # of the latest decode in flight, to abort it
     packed: bool = False  # a batch session whose ended utterances are decoded in packs
     pack: list[Ended] = field(default_factory=list)  # ended utterances waiting for the pack's decode
-    pack_text: str = ""  # the text of the session's last pack
+    pack_text: str = ""  # the text of the session's last pack committed
+    inflight: deque[InFlight] = field(default_factory=deque)  # closed packs decoding, oldest first
 
 
 AsrSession = Session[AsrSessionState]
@@ -296,7 +334,13 @@ class AsrStage(Stage[AsrSessionState]):
         if asr.packed:
             if isinstance(marker, End) and asr.utterance is not None:
                 self._pack(asr, asr.utterance.start + asr.utterance.samples, speech_final=True, entry_id=None)
-            outputs, _ = await self._decode_pack(session, asr)
+            self._start_pack(session, asr)
+            while len(asr.inflight) > 1:  # the packs before it, each in its own write
+                await self._commit_oldest(session, asr)
+            if not asr.inflight:
+                return []
+            outputs, _, asr.pack_text = await asr.inflight[0].task
+            asr.inflight.popleft()
             return outputs  # written with the marker: a takeover never decodes the pack again
         if isinstance(marker, End) and asr.utterance is not None:
             await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples, speech_final=True)
@@ -305,7 +349,8 @@ class AsrStage(Stage[AsrSessionState]):
     def active(self, session: AsrSession) -> bool:
         """Counts against the capacity only while an utterance, a decode or other input is in progress."""
         asr = session.state
-        return asr.utterance is not None or bool(asr.request_id) or not asr.queue.empty() or bool(asr.pack)
+        return (asr.utterance is not None or bool(asr.request_id) or not asr.queue.empty() or bool(asr.pack)
+                or bool(asr.inflight))
 
     def ready_for_input(self, session: AsrSession) -> bool:
         return session.state.queue.qsize() < session.state.options.max_pending
@@ -325,7 +370,8 @@ class AsrStage(Stage[AsrSessionState]):
         asr = session.state
         current = asyncio.current_task()
         speculative = asr.speculation.task if asr.speculation is not None else None
-        tasks = [task for task in (asr.partial, asr.task, speculative) if task is not None and task is not current]
+        tasks = [task for task in (asr.partial, asr.task, speculative, *(f.task for f in asr.inflight))
+                 if task is not None and task is not current]
         for task in tasks:
             task.cancel()
         if asr.request_id:
@@ -351,12 +397,15 @@ class AsrStage(Stage[AsrSessionState]):
                         async with asyncio.timeout(PACK_IDLE_SEC):
                             entry_id, record = await asr.queue.get()
                     except TimeoutError:
-                        await self._flush_pack(session, asr)
+                        await self._close_pack(session, asr)
                         continue
                 else:
                     entry_id, record = await asr.queue.get()
                 if isinstance(record, Speculation):  # its decode ended
                     await self._early_final(session, asr, record)
+                    continue
+                if isinstance(record, InFlight):  # a pack's decode ended: commit what is due, in order
+                    await self._commit_decoded(session, asr)
                     continue
                 if asr.queue.qsize() == asr.options.max_pending // 2:
                     self.runner.wake(session)
@@ -439,7 +488,7 @@ class AsrStage(Stage[AsrSessionState]):
                 return
             utt.append(record.offset, np.frombuffer(record.pcm, np.int16))
             if asr.pack and self._pack_samples(asr, asr.utterance.samples) > self._pack_limit(asr):
-                await self._flush_pack(session, asr)  # the utterance in progress starts the next pack
+                await self._close_pack(session, asr)  # the utterance in progress starts the next pack
         elif isinstance(record, SpeechPause):
             utt = asr.utterance
             if utt is not None and utt.vad_start == record.start and asr.options.sentence_endpoint:
@@ -458,7 +507,7 @@ class AsrStage(Stage[AsrSessionState]):
             self._pack(asr, record.end, speech_final=record.reason != "max_length", entry_id=entry_id)
             # Full when no utterance of a second would fit any more.
             if self._pack_samples(asr, SAMPLE_RATE) > self._pack_limit(asr):
-                await self._flush_pack(session, asr)
+                await self._close_pack(session, asr)
         elif isinstance(record, (Flush, End)):
             await self.runner.commit(session, await self.pass_marker(session, record), consumed=entry_id)
 
@@ -478,23 +527,60 @@ class AsrStage(Stage[AsrSessionState]):
     def _pack_limit(asr: AsrSessionState) -> int:
         return round(asr.options.batch_pack_sec * SAMPLE_RATE)
 
+    async def _close_pack(self, session: AsrSession, asr: AsrSessionState) -> None:
+        """Start the pack's decode and go on filling the next one; commit the packs whose decodes
+        ended, oldest first, and wait for the oldest while ``batch_pack_depth`` packs are in flight
+        (the one that fills next included)."""
+        await self._commit_decoded(session, asr)  # first: the freshest text for the pack's prompt
+        self._start_pack(session, asr)
+        while asr.inflight and len(asr.inflight) >= asr.options.batch_pack_depth:
+            await self._commit_oldest(session, asr)
+        await self._commit_decoded(session, asr)
+
     async def _flush_pack(self, session: AsrSession, asr: AsrSessionState) -> None:
-        """Decode the pack and commit its finals in order in one write, with a checkpoint after
-        the last utterance's end."""
-        outputs, consumed = await self._decode_pack(session, asr)
+        """Decode the pack and commit its finals and those of every pack in flight, in order (a
+        commit with a checkpoint past them follows)."""
+        self._start_pack(session, asr)
+        while asr.inflight:
+            await self._commit_oldest(session, asr)
+
+    def _start_pack(self, session: AsrSession, asr: AsrSessionState) -> None:
+        """Start the decode of the pack (if any) in a task of its own, in flight; empty the pack.
+
+        Its prompt is the text of the last pack committed: the previous pack's with a depth of 1;
+        with more, packs closed together decode together (one batch), and none has the text of
+        the pack before it yet."""
+        pack, asr.pack = asr.pack, []
+        if not pack:
+            return
+        previous = asr.pack_text if asr.options.batch_pack_prompt else ""
+        flight = InFlight(pack, asyncio.create_task(self._decode_pack(session, asr, pack, previous),
+                                                    name=f"asr-pack-{session.session_id}-{pack[0].utterance.start}"))
+        asr.inflight.append(flight)
+        # The session's task commits it in order, when it ends (its input may have stalled).
+        flight.task.add_done_callback(lambda _: asr.queue.put_nowait(("", flight)))
+
+    async def _commit_decoded(self, session: AsrSession, asr: AsrSessionState) -> None:
+        """Commit the packs at the head of those in flight whose decodes ended."""
+        while asr.inflight and asr.inflight[0].task.done():
+            await self._commit_oldest(session, asr)
+
+    async def _commit_oldest(self, session: AsrSession, asr: AsrSessionState) -> None:
+        """Wait for the oldest pack in flight to be decoded and commit its finals in one write, with
+        a checkpoint after its last utterance's end."""
+        outputs, consumed, asr.pack_text = await asr.inflight[0].task
+        asr.inflight.popleft()
         if outputs or consumed is not None:
             await self.runner.commit(session, outputs, consumed=consumed, boundary=True)
 
-    async def _decode_pack(self, session: AsrSession, asr: AsrSessionState) -> tuple[list[Record], str | None]:
-        """Decode the pack in one window with word timings and deal the words to its utterances
-        (split at sentence ends at pauses, as the sentence endpoint splits a live call); empty the
-        pack. Returns the finals (each after its utterance's SpeechStart) and the input they cover."""
-        pack, asr.pack = asr.pack, []
-        if not pack:
-            return [], None
+    async def _decode_pack(self, session: AsrSession, asr: AsrSessionState, pack: list[Ended],
+                           previous: str) -> tuple[list[Record], str | None, str]:
+        """Decode ``pack`` in one window with word timings, prompted with ``previous`` (a pack's text),
+        and deal the words to its utterances (split at sentence ends at pauses, as the sentence
+        endpoint splits a live call). Returns the finals (each after its utterance's SpeechStart),
+        the input they cover, and the pack's text (the prompt of a later one)."""
         gap = round(PACK_GAP_SEC * SAMPLE_RATE)
         lengths = [ended.utterance.samples for ended in pack]
-        previous = asr.pack_text if asr.options.batch_pack_prompt else ""
         request = DecodeRequest(
             request_id=self._request_id(session, pack[0].utterance, "pack"),
             audio=pack_audio([ended.utterance.pcm() for ended in pack], gap=gap), final=True,
@@ -516,8 +602,8 @@ class AsrStage(Stage[AsrSessionState]):
             retry_dealt = deal_words(retry_words, lengths, gap=gap, rate=SAMPLE_RATE)
             if sum(map(bool, retry_dealt)) > sum(map(bool, dealt)):  # else the prompted decode stands
                 hypothesis, words, dealt = retry, retry_words, retry_dealt
-        # The next pack's prompt (none after a takeover: the replay starts without it).
-        asr.pack_text = join_words(words[-PROMPT_WORDS:], language=hypothesis.language if hypothesis else "")
+        # A later pack's prompt (none after a takeover: the replay starts without it).
+        text = join_words(words[-PROMPT_WORDS:], language=hypothesis.language if hypothesis else "")
         language = hypothesis.language if hypothesis is not None else ""
         outputs: list[Record] = []
         for ended, its_words in zip(pack, dealt):
@@ -535,7 +621,7 @@ class AsrStage(Stage[AsrSessionState]):
                 self.metrics.finals.inc()
                 outputs.append(self._segment_transcript(session, asr, segment, language=language,
                                                         speech_final=segment.split or ended.speech_final))
-        return outputs, pack[-1].entry_id
+        return outputs, pack[-1].entry_id, text
 
     @staticmethod
     def _segment_transcript(session: AsrSession, asr: AsrSessionState, segment: Segment, *, language: str,

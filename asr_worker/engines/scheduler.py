@@ -27,9 +27,12 @@ requests (finals first; a final never waits for partials decoded with it), and
 decodes them in one call of ``run``; when nothing else waits a request goes
 alone, without waiting for company. Whether batches pay depends on the
 hardware: on the 2-core dev box two threads decoding one request each already
-use both cores, and batches only made requests wait (BENCHMARKS.md), so the
-whisper engine's default is 1; a GPU decodes a batch in about the time of one
-request.
+use both cores, and batches only made live requests wait (BENCHMARKS.md), so the
+whisper engine's default is 1 for live threads; a GPU decodes a batch in about
+the time of one request. A batch thread takes up to ``batch_max_batch`` (default
+``max_batch``) at once: nobody waits on a recording's decode at real time, and a
+recording's packs decoded together cost less CPU per pack (one decoder loop for
+all, about half the decoder's cost at 8), so the whisper engine takes up to 8.
 """
 
 from __future__ import annotations
@@ -64,8 +67,9 @@ class DecodeScheduler(Generic[Request]):
                  partial_max_wait: float = 2.0, batch_workers: int = 1,
                  run_batch: Callable[[list[Request]], list[Any]] | None = None, name: str = "decode",
                  clock: Callable[[], float] = time.monotonic,
-                 on_stale: Callable[[], None] | None = None) -> None:
+                 on_stale: Callable[[], None] | None = None, batch_max_batch: int | None = None) -> None:
         self.max_batch = max(1, max_batch)
+        self.batch_max_batch = max(1, batch_max_batch or max_batch)
         self.partial_max_wait = partial_max_wait
         self._run = run
         self._run_batch = run_batch or run
@@ -124,18 +128,19 @@ class DecodeScheduler(Generic[Request]):
         waiting = self._batch_waiting if batch else self._live_waiting
         run = self._run_batch if batch else self._run
         kinds = (BATCH,) if batch else (FINAL, FIRST_WORDS, PARTIAL)
+        limit = self.batch_max_batch if batch else self.max_batch
         while True:
             with waiting:
-                taken = self._take(kinds)
+                taken = self._take(kinds, limit)
                 while not taken:
                     if self._closed:
                         return
                     waiting.wait()
-                    taken = self._take(kinds)
+                    taken = self._take(kinds, limit)
             self._decode(run, taken)
 
-    def _take(self, kinds: tuple[int, ...]) -> list[tuple[Future, Request]]:
-        """Up to ``max_batch`` requests of the first of ``kinds`` with any waiting, under the lock
+    def _take(self, kinds: tuple[int, ...], limit: int) -> list[tuple[Future, Request]]:
+        """Up to ``limit`` requests of the first of ``kinds`` with any waiting, under the lock
         (a final never waits for partials decoded with it); [] when none may go."""
         while not self._closed:
             kind = next((kind for kind in kinds if self._queues[kind]), None)
@@ -143,7 +148,7 @@ class DecodeScheduler(Generic[Request]):
                 return []
             queue = self._queues[kind]
             batch: list[tuple[Future, Request]] = []
-            while queue and len(batch) < self.max_batch:
+            while queue and len(batch) < limit:
                 self._admit(kind, queue.popleft(), batch)
             if batch:
                 return batch

@@ -25,7 +25,14 @@ Decodes run on ``num_workers`` threads of a :class:`~.scheduler.DecodeScheduler`
 finals before queued partials, partials that waited too long dropped, and, with
 ``max_batch`` over 1, what waits for a thread decoded in one batch: CTranslate2
 encodes the stacked windows at once and runs one decoder loop for all of them,
-each with its own prompt. A CTranslate2 decode cannot be interrupted once it
+each with its own prompt (CTranslate2 needs the prompts' previous text of one
+length: requests with others go in batches of their own). Requests with word
+timings (a recording's packs) are batched only with those of the same window
+size, so each gets the words it would get alone, and aligned in one pass. The
+batch thread takes up to ``batch_max_batch`` (8) requests at once: a recording
+keeps several packs waiting (``--batch-pack-depth``), and 8 packs decoded together
+cost about a quarter less CPU than one by one (the decoder loop about half).
+A CTranslate2 decode cannot be interrupted once it
 runs: :meth:`abort` drops a decode still waiting for a thread, and lets a
 running one finish.
 
@@ -102,6 +109,10 @@ class WhisperOptions(EngineOptions):
     max_batch: int = field(default=1, metadata=option(
         "whisper: requests waiting for a decode thread decoded together in one batch "
         "(1: none; batches pay on a GPU, not on a small CPU)", parse=positive(int)))
+    batch_max_batch: int = field(default=8, metadata=option(
+        "whisper: the same for the batch sessions' (recordings') thread: their packs waiting "
+        "decoded together, one decoder loop and one alignment pass for all (cheaper per pack "
+        "on the CPU too; 1: one by one)", parse=positive(int)))
     # Padding after the audio in the encoder window; None: whisper's full 30 s window. Partials
     # take a narrower one: a third cheaper, their words as good (bench/whisper_window.py).
     window_margin_sec: float | None = field(default=10.0, metadata=option(
@@ -157,21 +168,35 @@ class WhisperDecoder:
         log.info("whisper model %s loaded (%s, %s)", path, self.device, options.compute_type)
 
     def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
-        """Decode what a scheduler thread took: fitted windows in one batch; requests with
-        word timings (aligned one by one) and audio over 30 s alone."""
+        """Decode what a scheduler thread took: fitted windows in one batch, those with word
+        timings in batches of one window size each (one encode, one decoder loop and one
+        alignment pass for all: a recording's packs, taken together by the batch thread); audio
+        over 30 s alone."""
         results: list[Hypothesis | None] = [None] * len(requests)
-        batched = []
+        groups: dict[tuple[bool, int, int], list[int]] = {}
         for index, request in enumerate(requests):
-            if self._margins[request.final] is None or len(request.audio) > FULL_WINDOW * HOP:
+            margin = self._margins[request.final]
+            if margin is None or len(request.audio) > FULL_WINDOW * HOP:
                 results[index] = self._transcribe_windows(request)
             elif request.word_timestamps:
-                results[index] = self._decode_windows([request])[0]
+                # Those of one window size together: a pack decoded with others has the words it
+                # has alone (a short live final is not encoded in a pack's 30 s window either).
+                key = (True, self._previous_tokens(request), encoder_frames(len(request.audio) // HOP, margin=margin))
+                groups.setdefault(key, []).append(index)
             else:
-                batched.append(index)
-        if batched:
+                groups.setdefault((False, self._previous_tokens(request), 0), []).append(index)
+        for batched in groups.values():
             for index, hypothesis in zip(batched, self._decode_windows([requests[i] for i in batched])):
                 results[index] = hypothesis
         return results
+
+    def _previous_tokens(self, request: DecodeRequest) -> int:
+        """Tokens of the request's context in its prompt: CTranslate2 decodes a batch only when
+        the start of the transcript is at the same place in every prompt, so only requests with
+        as many go together (a recording's packs closed together share their prompt)."""
+        if not request.context:
+            return 0
+        return min(len(self.tokenize(request.context)), self.model.max_length // 2 - 1)
 
     def _decode_windows(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
         """One greedy decode of each request, batched, in an encoder window fitted to the longest."""
@@ -196,28 +221,57 @@ class WhisperDecoder:
         prompts = [model.get_prompt(tokenizer, tokenizer.encode(" " + r.context.strip()) if r.context else [],
                                     without_timestamps=True, prefix=r.prefix or None)
                    for tokenizer, r in zip(tokenizers, requests)]
+        # In a batch the longest request's cap holds for all (a recording's packs: all about 28 s).
         max_length = min(model.max_length, max(len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + 20
                                                for prompt, r in zip(prompts, requests)))
         outputs = model.model.generate(
             encoded, prompts, beam_size=1, max_length=max_length, return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]))
+        # CTranslate2 returns the forced prefix as part of the output: no join needed.
+        sequences = [[t for t in result.sequences_ids[0] if t < tokenizer.eot]
+                     for result, tokenizer in zip(outputs, tokenizers)]
+        aligned = self._align(encoded, windows, tokenizers, sequences, contents,
+                              [r.word_timestamps for r in requests])
         hypotheses = []
-        for request, result, tokenizer, language, content in zip(requests, outputs, tokenizers, languages, contents):
-            # CTranslate2 returns the forced prefix as part of the output: no join needed.
-            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        for result, tokenizer, language, tokens, timed in zip(outputs, tokenizers, languages, sequences, aligned):
             text = tokenizer.decode(tokens).strip()
             avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
             silent = result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
             words: tuple[Word, ...] = ()
-            if request.word_timestamps and tokens:  # such a request comes alone (see decode)
-                aligned = model.find_alignment(tokenizer, [tokens], encoded, content)[0]
-                merge_punctuations(aligned, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
-                words = join_hyphenated((w["word"], w["start"], w["end"], w["probability"]) for w in aligned)
+            if timed is not None:
+                merge_punctuations(timed, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
+                words = join_hyphenated((w["word"], w["start"], w["end"], w["probability"]) for w in timed)
             confidence = _confidence(words, [(avg_logprob, len(tokens))])
             hypotheses.append(Hypothesis(text=text, language=language or "", no_speech=silent or not text,
                                          tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
                                          confidence=confidence))
         return hypotheses
+
+    def _align(self, encoded, windows: np.ndarray, tokenizers: list, sequences: list[list[int]],
+               contents: list[int], wanted: list[bool]) -> list[list[dict] | None]:
+        """faster-whisper's word alignment of each decode that wants word timings and has tokens
+        (None for the others): one pass for all that share a start sequence (a language), over
+        their rows of the encoder output."""
+        aligned: list[list[dict] | None] = [None] * len(sequences)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for index, (tokenizer, tokens, want) in enumerate(zip(tokenizers, sequences, wanted)):
+            if want and tokens:
+                groups.setdefault(tuple(tokenizer.sot_sequence), []).append(index)
+        for indices in groups.values():
+            rows = encoded if len(indices) == len(sequences) else self._rows(encoded, windows, indices)
+            found = self.model.find_alignment(tokenizers[indices[0]], [sequences[i] for i in indices], rows,
+                                              [contents[i] for i in indices])
+            for index, words in zip(indices, found):
+                aligned[index] = words
+        return aligned
+
+    def _rows(self, encoded, windows: np.ndarray, indices: list[int]):
+        """The encoder output of the windows at ``indices`` (on a GPU: encoded again)."""
+        import ctranslate2
+
+        if self.device == "cpu":
+            return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.asarray(encoded)[indices]))
+        return self.model.encode(windows[indices])
 
     def _transcribe_windows(self, request: DecodeRequest) -> Hypothesis:
         """faster-whisper's transcription in 30 s windows (audio longer than one window)."""
@@ -264,7 +318,8 @@ class WhisperEngine(Engine):
         # Finals go ahead of queued partials; partials that waited too long are dropped;
         # recordings have a thread of their own.
         self._scheduler = DecodeScheduler(self.decoder.decode, workers=options.num_workers,
-                                          max_batch=options.max_batch, run_batch=run_batch, name="whisper")
+                                          max_batch=options.max_batch, run_batch=run_batch, name="whisper",
+                                          batch_max_batch=options.batch_max_batch)
         self._queued: dict[str, Future] = {}  # decodes submitted to the scheduler, by request id
         self._closed = False
 

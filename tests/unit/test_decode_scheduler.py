@@ -189,3 +189,27 @@ def test_recordings_have_a_thread_of_their_own_and_never_go_stale():
         assert (busy.result(TIMEOUT), queued.result(TIMEOUT)) == ("long", "queued")
     finally:
         scheduler.close()
+
+
+def test_the_batch_thread_takes_up_to_its_own_batch_while_live_threads_keep_theirs():
+    sizes = {"live": [], "batch": []}
+    release = threading.Event()
+
+    def run(kind):
+        def decode(batch):
+            sizes[kind].append(len(batch))
+            assert release.wait(TIMEOUT)
+            return batch
+        return decode
+
+    scheduler = DecodeScheduler(run("live"), workers=1, max_batch=1, run_batch=run("batch"), batch_max_batch=3)
+    try:
+        batch = [scheduler.submit(n, final=True, batch=True) for n in range(5)]
+        live = [scheduler.submit(n, final=True) for n in range(3)]
+        release.set()
+        assert [f.result(TIMEOUT) for f in batch + live] == [0, 1, 2, 3, 4, 0, 1, 2]
+    finally:
+        scheduler.close()
+    assert sizes["live"] == [1, 1, 1]
+    # [1, 3, 1] when the thread took the first before the others came, else [3, 2].
+    assert sum(sizes["batch"]) == 5 and max(sizes["batch"]) == 3

@@ -74,8 +74,8 @@ def utterance(start: float, seconds: float, *, pause_after: float | None = None)
 
 class Worker:
     def __init__(self, engine: Engine, *, epoch: int = 1, pack_sec: float = 28.0, state: bytes | None = None,
-                 config: AsrConfig = AsrConfig(), prompt: bool = True) -> None:
-        defaults = StreamingOptions(batch_pack_sec=pack_sec, batch_pack_prompt=prompt)
+                 config: AsrConfig = AsrConfig(), prompt: bool = True, depth: int = 16) -> None:
+        defaults = StreamingOptions(batch_pack_sec=pack_sec, batch_pack_prompt=prompt, batch_pack_depth=depth)
         self.runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=defaults,
                                                          metrics=AsrMetrics(CollectorRegistry())))
         self.stage = self.runner.stage
@@ -235,7 +235,7 @@ class EndsEarlyWhenPrompted(WordTimer):
 
 async def test_a_pack_is_prompted_with_the_previous_packs_text_and_decoded_again_without_if_words_go_missing():
     engine = EndsEarlyWhenPrompted()
-    worker = Worker(engine, pack_sec=4.0)
+    worker = Worker(engine, pack_sec=4.0, depth=1)  # each pack decoded before the next closes
     try:
         await worker.run([*utterance(1.0, 2.0), *utterance(4.0, 1.0), *utterance(6.0, 1.0), *utterance(8.0, 1.0),
                           End(seq=0)])
@@ -257,7 +257,7 @@ class HearsNothingUnprompted(EndsEarlyWhenPrompted):
 
 async def test_a_retry_that_covers_fewer_utterances_leaves_the_prompted_decode_standing():
     engine = HearsNothingUnprompted()
-    worker = Worker(engine, pack_sec=4.0)
+    worker = Worker(engine, pack_sec=4.0, depth=1)
     try:
         await worker.run([*utterance(1.0, 2.0), *utterance(4.0, 1.0), *utterance(6.0, 1.0), *utterance(8.0, 1.0),
                           End(seq=0)])
@@ -275,3 +275,111 @@ async def test_no_prompt_with_the_option_off():
     finally:
         await worker.close()
     assert [r.context for r in engine.requests] == ["", ""]
+
+
+# -- several packs in flight (batch_pack_depth) ---------------------------------------------------
+
+class Gated(WordTimer):
+    """:class:`WordTimer` whose decodes end only when the test releases them (by pack: 0, 1, ...)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gates: list[asyncio.Event] = []
+
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        hypothesis = await super().transcribe(request)
+        await gate.wait()
+        return hypothesis
+
+    def release(self, *packs: int) -> None:
+        for pack in packs:
+            self.gates[pack].set()
+
+
+async def _settle() -> None:
+    """Let every task run until it waits on something outside the event loop's ready queue."""
+    for _ in range(100):
+        await asyncio.sleep(0)
+
+
+def _one_pack_each(count: int) -> list[Record]:
+    """``count`` utterances of 3 s, 4 s apart: with 4 s packs each closes its own at its end."""
+    return [record for n in range(count) for record in utterance(1.0 + 4 * n, 3.0)]
+
+
+async def test_packs_decode_while_the_next_fill_at_most_depth_at_once_and_commit_in_order():
+    engine = Gated()
+    worker = Worker(engine, pack_sec=4.0, depth=3)
+    records = [*_one_pack_each(6), End(seq=0)]
+    ends = [f"{i + 1}-0" for i, r in enumerate(records) if isinstance(r, SpeechEnd)]
+    try:
+        await worker.stage.process([(worker.session, [(f"{i + 1}-0", r) for i, r in enumerate(records)])])
+        await asyncio.wait_for(_until(lambda: len(engine.requests) == 3), TIMEOUT)
+        await _settle()
+        assert len(engine.requests) == 3  # the bound: the third waits for the first before the fourth closes
+        engine.release(2, 1)  # decodes that end out of order wait for the one before them
+        await _settle()
+        assert worker.runner.commits == [] and len(engine.requests) == 3
+        engine.release(0)
+        await asyncio.wait_for(_until(lambda: len(worker.runner.commits) == 3), TIMEOUT)
+        # Each pack in its own write, in order, with the checkpoint after its utterance.
+        assert [consumed for _, consumed, *_ in worker.runner.commits] == ends[:3]
+        await asyncio.wait_for(_until(lambda: len(engine.requests) == 6), TIMEOUT)
+        for pack in (3, 4):
+            engine.release(pack)
+            await asyncio.wait_for(_until(lambda: len(worker.runner.commits) == pack + 1), TIMEOUT)
+        engine.release(5)  # the End came meanwhile: it waits for the last pack
+        await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    # The first three closed before any decode ended: no pack's text to prompt them with; the
+    # others have the text of the last pack committed when they closed (the third's).
+    assert [r.context for r in engine.requests] == ["", "", ""] + [" ".join(["w."] * 15)] * 3
+    assert [f[0] for f in worker.finals()] == [utterance_id("rec", (1 + 4 * n) * SR) for n in range(6)]
+    assert [consumed for _, consumed, *_ in worker.runner.commits[3:5]] == ends[3:5]
+    # The last pack, in flight at the End, goes out in the End's write.
+    assert [type(r).__name__ for r in worker.runner.commits[-1][0]] == ["SpeechStart", "Transcript", "End"]
+    assert len(worker.runner.commits) == 6
+
+
+async def test_depth_one_decodes_each_pack_before_the_next_closes():
+    engine = Gated()
+    worker = Worker(engine, pack_sec=4.0, depth=1)
+    try:
+        await worker.stage.process([(worker.session, [(f"{i + 1}-0", r)
+                                                      for i, r in enumerate([*_one_pack_each(3), End(seq=0)])])])
+        for pack in range(3):
+            await asyncio.wait_for(_until(lambda: len(engine.requests) == pack + 1), TIMEOUT)
+            await _settle()
+            assert len(engine.requests) == pack + 1
+            engine.release(pack)
+        await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    assert [len(f) for f in worker.finals()] == [5] * 3
+
+
+async def test_a_takeover_with_packs_in_flight_sends_each_final_once():
+    engine = Gated()
+    worker = Worker(engine, pack_sec=4.0, depth=4)
+    records = _one_pack_each(5)
+    try:
+        await worker.stage.process([(worker.session, [(f"{i + 1}-0", r) for i, r in enumerate(records)])])
+        await asyncio.wait_for(_until(lambda: len(engine.requests) == 4), TIMEOUT)
+        engine.release(0, 2)  # the second still decodes: only the first may be committed
+        await asyncio.wait_for(_until(lambda: len(worker.runner.commits) == 1), TIMEOUT)
+        await _settle()
+    finally:
+        await worker.close()  # the worker dies with packs in flight
+    (_, consumed, state, *_), = worker.runner.commits
+    replay_from = int(consumed.split("-")[0])
+    survivor_engine = WordTimer()
+    survivor = Worker(survivor_engine, epoch=2, pack_sec=4.0, depth=4, state=state)
+    try:
+        await survivor.run([*records[replay_from:], End(seq=0)], first=replay_from)
+    finally:
+        await survivor.close()
+    assert [f[0] for f in worker.finals() + survivor.finals()] == [
+        utterance_id("rec", (1 + 4 * n) * SR) for n in range(5)]
