@@ -152,6 +152,7 @@ async def test_close_continues_a_stopped_child_and_it_exits(clip_samples, monkey
 # A worker whose live decode never ends (its batch child stopped for good), printing the child's pid.
 PARENT = """
 import asyncio, sys, threading
+import numpy as np
 from asr_worker.engines import DecodeRequest
 from asr_worker.engines.whisper import WhisperDecoder, WhisperEngine, WhisperOptions
 
@@ -167,6 +168,13 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+def command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+    except OSError:
+        return "?"
 
 
 def children(pid: int) -> list[int]:
@@ -191,8 +199,8 @@ def test_a_stopped_batch_child_dies_with_a_parent_killed_with_sigkill(session):
         assert child in pidfds
         parent.kill()
         parent.wait(10)
-        for pid, pidfd in pidfds.items():
-            assert exited(pidfd, 15), f"process {pid} ({state(pid)}) outlived its parent killed with SIGKILL"
+        outlived = [f"{pid} ({state(pid)}) {command(pid)}" for pid, pidfd in pidfds.items() if not exited(pidfd, 15)]
+        assert not outlived, f"outlived their parent killed with SIGKILL: {outlived}"
     finally:
         parent.kill()
         parent.wait(10)
