@@ -176,9 +176,7 @@ class ChildPauser:
                 os.close(self._pidfd)
                 self._pidfd = None
             self._pid = None
-            self._cond.notify_all()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(5.0)
+            self._cond.notify_all()  # the timer thread ends (not joined: close may run on the event loop)
 
     def stats(self) -> tuple[float, int, int]:
         """(seconds the child was stopped, pauses, shares granted under live load), since attached."""
