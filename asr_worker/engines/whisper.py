@@ -34,9 +34,10 @@ CPU in a child process at the lowest CPU priority (nice 19) with its own copy of
 the model (``batch_process``; ``batch_cpu_threads`` threads): the scheduler
 never lets a recording take a live thread, and the kernel gives a live decode
 the cores first, preempting a recording's decode within a few milliseconds
-(a running CTranslate2 decode cannot be paused otherwise). A recording still
-gets every cycle live calls leave, and at least the small share CFS gives a
-nice-19 task, so it always finishes. The child starts at the first recording.
+(CTranslate2 cannot pause a running decode; stopping the process can, below). A
+recording still gets every cycle live calls leave, and at least the small share
+CFS gives a nice-19 task, so it always finishes. The child starts at the first
+recording.
 
 Nice 19 still lets the child take cycles a live decode could use (an SMT sibling
 of a live decode's core, caches, memory bandwidth): with ``batch_pause`` (the
