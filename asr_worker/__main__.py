@@ -40,6 +40,8 @@ def _run(argv: list[str] | None) -> None:
     defaults = from_args(StreamingOptions, args)
     registry = CollectorRegistry()
     metrics = AsrMetrics(registry)
+    for collector in engine.collectors():
+        registry.register(collector)
     # The stage starts the engine (vLLM needs the running loop) and closes it.
     asyncio.run(run_stage(lambda runner: AsrStage(runner, engine, defaults=defaults, metrics=metrics),
                           redis_url=redis_url(args), options=from_args(RunnerOptions, args, stage="asr"),

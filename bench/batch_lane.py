@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.batch_lane
     .venv/bin/python -m bench.batch_lane --live 8 --recording-minutes 60 --rounds 2
+    .venv/bin/python -m bench.batch_lane --skip throughput,offline --env STREAMSCRIBE_ASR_BATCH_PAUSE=false
 
 One command starts a private stack (its own redis-server, one gateway, one VAD
 and one ASR worker with their default flags, as ``bench/latency.py`` does) and
@@ -30,6 +31,9 @@ runs, in one process:
    (its own Silero VAD on, ``--batch-size``), each with greedy decoding (beam 1,
    what the ASR worker does) and with faster-whisper's default beam of 5; audio
    seconds per CPU second of this process (``time.process_time``, every thread).
+
+``--env NAME=VALUE`` sets a variable of the stack's processes (e.g. the ASR worker's
+``STREAMSCRIBE_ASR_BATCH_PAUSE=false``: the batch child not stopped for live decodes).
 
 The box may be shared: each row says the load average when it ended.
 """
@@ -166,6 +170,16 @@ def asr_decodes(url: str) -> tuple[float, float]:
             metric(text, "streamscribe_asr_decoded_audio_seconds_total"))
 
 
+def batch_child_pauses(url: str) -> tuple[float, float, float]:
+    """The ASR's batch child so far: seconds stopped, pauses, shares run under live load (0 without pauses)."""
+    from tests.kit.faults import metric
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return tuple(metric(text, f"streamscribe_asr_batch_child_{name}_total")
+                 for name in ("paused_seconds", "pauses", "share_runs"))
+
+
 def wer(reference: str, hypothesis: str) -> str:
     errors, words = word_errors(reference, hypothesis)
     return f"{100 * errors / words:.1f} %" if words else "n/a"
@@ -191,6 +205,7 @@ async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
                 waiter.cancel()
                 if not flowing.is_set():
                     raise RuntimeError(f"the recording did not start: {recorded.error}")
+            pauses = await asyncio.to_thread(batch_child_pauses, own.asr_metrics)
             cpu, started = StackCpu(own.pids), time.monotonic()
             figures = await run_level("streamscribe", own.url, args.live, audio, utterances, level, finalize=False,
                                       model="")
@@ -204,6 +219,9 @@ async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
                 meanwhile = f"{done:.0f} s in {ended - started:.0f} s ({done / (ended - started):.1f}x real time)"
                 if recorded.error:
                     meanwhile += f"; error: {recorded.error}"
+                paused, stops, shares = (after - before for after, before in zip(
+                    await asyncio.to_thread(batch_child_pauses, own.asr_metrics), pauses))
+                meanwhile += f"; child stopped {paused:.0f} s ({stops:.0f} pauses, {shares:.0f} shares)"
             summary[mode].append(figures)
             wer_text = f"{100 * figures.errors / figures.words:.1f} %" if figures.words else "n/a"
             print(f"| {mode} | {percentiles(figures.eos_final)} | {figures.finals}/{figures.utterances} | {wer_text} "
@@ -291,13 +309,17 @@ async def main() -> int:
     parser.add_argument("--batch-size", type=int, default=8, help="BatchedInferencePipeline's batch size")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: live, throughput (and prerecorded), "
                         "prerecorded, offline")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a variable of the stack's processes (repeatable), e.g. STREAMSCRIBE_ASR_BATCH_PAUSE=false")
     args = parser.parse_args()
+    env = dict(item.split("=", 1) for item in args.env)
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     skip = {part.strip() for part in args.skip.split(",") if part.strip()}
     recording, reference = recording_audio(args.recording_minutes)
     assert normalise(reference)
-    print(f"# bench.batch_lane: {os.cpu_count()} CPUs, load average at start {load_average()}", flush=True)
-    own = OwnStack() if {"live", "throughput"} - skip else None
+    print(f"# bench.batch_lane: {os.cpu_count()} CPUs, load average at start {load_average()}"
+          + "".join(f", {name}={value}" for name, value in env.items()), flush=True)
+    own = OwnStack(env) if {"live", "throughput"} - skip else None
     try:
         if "live" not in skip:
             await live_runs(own, args, recording)

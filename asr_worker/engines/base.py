@@ -99,6 +99,10 @@ class Engine(abc.ABC):
     async def close(self) -> None:
         """Release the model; idempotent."""
 
+    def collectors(self) -> list:
+        """Prometheus collectors of the engine's own metrics, registered by the worker."""
+        return []
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineOptions:

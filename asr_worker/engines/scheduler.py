@@ -33,6 +33,11 @@ the time of one request. A batch thread takes up to ``batch_max_batch`` (default
 ``max_batch``) at once: nobody waits on a recording's decode at real time, and a
 recording's packs decoded together cost less CPU per pack (one decoder loop for
 all, about half the decoder's cost at 8), so the whisper engine takes up to 8.
+
+``on_live(True)`` is called when a live request is submitted and ``on_live(False)``
+when it is done (decoded, failed, aborted, dropped as stale or cancelled at
+close), once each: the whisper engine stops its batch child while any live
+decode is queued or running (:mod:`.batch_pause`).
 """
 
 from __future__ import annotations
@@ -67,7 +72,8 @@ class DecodeScheduler(Generic[Request]):
                  partial_max_wait: float = 2.0, batch_workers: int = 1,
                  run_batch: Callable[[list[Request]], list[Any]] | None = None, name: str = "decode",
                  clock: Callable[[], float] = time.monotonic,
-                 on_stale: Callable[[], None] | None = None, batch_max_batch: int | None = None) -> None:
+                 on_stale: Callable[[], None] | None = None, batch_max_batch: int | None = None,
+                 on_live: Callable[[bool], None] | None = None) -> None:
         self.max_batch = max(1, max_batch)
         self.batch_max_batch = max(1, batch_max_batch or max_batch)
         self.partial_max_wait = partial_max_wait
@@ -75,6 +81,7 @@ class DecodeScheduler(Generic[Request]):
         self._run_batch = run_batch or run
         self._clock = clock
         self._on_stale = on_stale
+        self._on_live = on_live
         self._queues: list[deque[_Queued]] = [deque() for _ in range(BATCH + 1)]
         lock = threading.Lock()
         self._live_waiting = threading.Condition(lock)  # wakes a live thread
@@ -95,12 +102,20 @@ class DecodeScheduler(Generic[Request]):
         """
         future: Future = Future()
         kind = BATCH if batch else FINAL if final else FIRST_WORDS if first_words else PARTIAL
+        if not batch and self._on_live is not None:
+            # Before a thread can take it; the callback runs once the future is done, however.
+            self._on_live(True)
+            future.add_done_callback(self._live_done)
         with self._live_waiting:
             if self._closed:
+                future.cancel()
                 raise RuntimeError("the decode scheduler is closed")
             self._queues[kind].append(_Queued(self._clock(), future, request))
             (self._batch_waiting if batch else self._live_waiting).notify()
         return future
+
+    def _live_done(self, _future: Future) -> None:
+        self._on_live(False)
 
     def close(self) -> None:
         """Stop the threads once they finish their current batch; cancel what is still queued."""

@@ -41,29 +41,45 @@ CPU in a child process at the lowest CPU priority (nice 19) with its own copy of
 the model (``batch_process``; ``batch_cpu_threads`` threads): the scheduler
 never lets a recording take a live thread, and the kernel gives a live decode
 the cores first, preempting a recording's decode within a few milliseconds
-(a running CTranslate2 decode cannot be paused otherwise). A recording still
-gets every cycle live calls leave, and at least the small share CFS gives a
-nice-19 task, so it always finishes. The child starts at the first recording.
+(CTranslate2 cannot pause a running decode; stopping the process can, below). A
+recording still gets every cycle live calls leave, and at least the small share
+CFS gives a nice-19 task, so it always finishes. The child starts at the first
+recording.
+
+Nice 19 still lets the child take cycles a live decode could use (an SMT sibling
+of a live decode's core, caches, memory bandwidth): with ``batch_pause`` (the
+default where the child is used) the parent stops the child with ``SIGSTOP``
+while any live decode is queued or running and continues it when none is
+(:mod:`.batch_pause`), so a recording gets only what live work leaves idle, and
+at least ``batch_pause_min_run_sec`` of every ``batch_pause_period_sec`` so that
+it always progresses. The child is continued before it is asked to exit, and it
+dies with the parent however the parent ends: a stopped process cannot read its
+lifeline, so it also asks the kernel for ``SIGKILL`` when the parent goes
+(``PR_SET_PDEATHSIG``; the orphaned-process-group ``SIGCONT`` does not reach it,
+as it has a session of its own).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import math
 import multiprocessing
 import os
+import signal
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from common.config import option, positive
-from common.errors import ModelError
+from common.config import non_negative, option, positive
+from common.errors import ConfigError, ModelError
 from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
+from .batch_pause import ChildPauser
 from .scheduler import DecodeScheduler
 
 log = logging.getLogger(__name__)
@@ -73,6 +89,7 @@ NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
 
 CLOSE_TIMEOUT = 30.0  # seconds close() waits for the decode in progress
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 FRAMES_PER_SECOND = 100  # mel frames
 HOP = SAMPLE_RATE // FRAMES_PER_SECOND  # samples per mel frame
@@ -128,6 +145,22 @@ class WhisperOptions(EngineOptions):
     batch_nice: int = field(default=19, metadata=option(
         "whisper: the CPU priority (nice, 0-19) of that child process and of its scheduling group; "
         "19 yields to everything else on the host", parse=nice_value))
+    batch_pause: bool = field(default=True, metadata=option(
+        "whisper on the CPU: stop that child process (SIGSTOP) while a live decode is queued or running, "
+        "so a recording takes only cycles live work leaves idle (--no-batch-pause: nice alone)"))
+    batch_pause_min_run_sec: float = field(default=0.1, metadata=option(
+        "whisper: with --batch-pause, seconds the child runs anyway once stopped for the rest of "
+        "--batch-pause-period-sec, so a recording progresses under sustained live load (0: no floor; "
+        "more: a recording moves faster under load, live decodes meanwhile pay what nice alone costs)",
+        parse=non_negative(float)))
+    batch_pause_period_sec: float = field(default=2.0, metadata=option(
+        "whisper: the period of that floor (the child is never stopped longer than this minus the run)",
+        parse=positive(float)))
+
+    def __post_init__(self) -> None:
+        if self.batch_pause_min_run_sec >= self.batch_pause_period_sec:
+            raise ConfigError(f"--batch-pause-min-run-sec ({self.batch_pause_min_run_sec}) must be under "
+                             f"--batch-pause-period-sec ({self.batch_pause_period_sec})")
 
 
 def encoder_frames(content: int, *, margin: int, step: int = WINDOW_STEP) -> int:
@@ -314,12 +347,20 @@ class WhisperEngine(Engine):
         self._options = options
         self._batch_child: ProcessPoolExecutor | None = None
         self._lifeline = None  # the write end of the batch child's lifeline (see _start_batch_child)
-        run_batch = self._decode_in_child if options.batch_process and self.decoder.device == "cpu" else None
+        self._child_lock = threading.Lock()  # the child is made once, never after close
+        self._child_gone = threading.Event()  # ends the thread that started the child (see _start_child)
+        self.batch_child_pid: int | None = None  # once it has started
+        in_child = options.batch_process and self.decoder.device == "cpu"
+        run_batch = self._decode_in_child if in_child else None
+        # Stops the child while live decodes are queued or running (None: nice alone).
+        self.pauser = ChildPauser(min_run=options.batch_pause_min_run_sec, period=options.batch_pause_period_sec) \
+            if in_child and options.batch_pause else None
         # Finals go ahead of queued partials; partials that waited too long are dropped;
         # recordings have a thread of their own.
         self._scheduler = DecodeScheduler(self.decoder.decode, workers=options.num_workers,
                                           max_batch=options.max_batch, run_batch=run_batch, name="whisper",
-                                          batch_max_batch=options.batch_max_batch)
+                                          batch_max_batch=options.batch_max_batch,
+                                          on_live=self.pauser.live if self.pauser else None)
         self._queued: dict[str, Future] = {}  # decodes submitted to the scheduler, by request id
         self._closed = False
 
@@ -343,14 +384,48 @@ class WhisperEngine(Engine):
     def _decode_in_child(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
         """Decode a recording's requests in the nice-19 child (started here the first time; on the
         scheduler's one batch thread, so never twice at once)."""
-        if self._batch_child is None:
-            child = replace(self._options, cpu_threads=self._options.batch_cpu_threads, num_workers=1)
+        child = self._batch_child or self._start_child()
+        return child.submit(_decode_in_batch_child, requests).result()
+
+    def _start_child(self) -> ProcessPoolExecutor:
+        """Start the batch child and wait for its model; hand its pid to the pauser.
+
+        The process is spawned by a thread of its own that lives until the child is gone:
+        ``PR_SET_PDEATHSIG`` (see :func:`_start_batch_child`) fires when the *thread* that
+        started the child ends, not only when this process does.
+        """
+        with self._child_lock:
+            if self._closed:
+                raise RuntimeError("the whisper engine is closed")
+            options = replace(self._options, cpu_threads=self._options.batch_cpu_threads, num_workers=1)
             # spawn: a fork would copy this process's threads' locks mid-use (CTranslate2, the loop).
             context = multiprocessing.get_context("spawn")
             lifeline, self._lifeline = context.Pipe(duplex=False)
-            self._batch_child = ProcessPoolExecutor(max_workers=1, mp_context=context,
-                                                    initializer=_start_batch_child, initargs=(child, lifeline))
-        return self._batch_child.submit(_decode_in_batch_child, requests).result()
+            executor = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_start_batch_child,
+                                           initargs=(options, lifeline, os.getpid()))
+            self._batch_child = executor
+            spawned: Future = Future()
+
+            def spawn() -> None:
+                try:
+                    spawned.set_result(executor.submit(os.getpid))  # the pool starts its process here
+                except BaseException as exc:  # handed to the batch thread
+                    spawned.set_exception(exc)
+                    return
+                self._child_gone.wait()
+
+            threading.Thread(target=spawn, name="whisper-batch-child", daemon=True).start()
+        pid = self.batch_child_pid = spawned.result().result()  # once the child has loaded its model
+        lifeline.close()  # the child's end: the child holds it now
+        if self.pauser is not None:
+            self.pauser.attach(pid)
+        log.info("whisper batch child %s started (nice %s, pause %s)", pid, options.batch_nice,
+                 "on" if self.pauser else "off")
+        return executor
+
+    def collectors(self) -> list:
+        """Prometheus collectors of the batch child's pauses (none where it is not paused)."""
+        return [_PauseCollector(self.pauser)] if self.pauser is not None else []
 
     def tokenize(self, text: str) -> list[int]:
         return self.decoder.tokenize(text)
@@ -360,12 +435,16 @@ class WhisperEngine(Engine):
 
     async def close(self) -> None:
         if not self._closed:
-            self._closed = True
+            with self._child_lock:
+                self._closed = True  # no child is started after this
             self._scheduler.close()
+            if self.pauser is not None:
+                self.pauser.close()  # continued for good: a stopped child would never read the pool's exit
             if self._batch_child is not None:
                 # Its decode in progress ends the batch thread's wait with an error.
                 await asyncio.to_thread(self._batch_child.shutdown, wait=True, cancel_futures=True)
                 self._lifeline.close()
+                self._child_gone.set()
             # Let the decode threads finish before the model goes: a CTranslate2 model torn down at
             # interpreter exit under a running thread aborts the process ("terminate called").
             if not await asyncio.to_thread(self._scheduler.join, CLOSE_TIMEOUT):
@@ -374,12 +453,33 @@ class WhisperEngine(Engine):
             self.decoder = None
 
 
+class _PauseCollector:
+    """``streamscribe_asr_batch_child_*``: the pauses of the batch child (counters, base units)."""
+
+    def __init__(self, pauser: ChildPauser) -> None:
+        self._pauser = pauser
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        paused, pauses, shares = self._pauser.stats()
+        p = "streamscribe_asr_batch_child_"
+        yield CounterMetricFamily(p + "paused_seconds", "Seconds the batch child (recordings' decodes) was "
+                                  "stopped while live decodes were queued or running.", value=paused)
+        yield CounterMetricFamily(p + "pauses", "Times the batch child was stopped for live decodes.", value=pauses)
+        yield CounterMetricFamily(p + "share_runs", "Runs of --batch-pause-min-run-sec the batch child was "
+                                  "given under sustained live load.", value=shares)
+
+    def describe(self):
+        return list(self.collect())
+
+
 # The batch child's decoder: a process pool's initializer can hand its worker state only this way.
 _batch_decoder: WhisperDecoder | None = None
 
 
-def _start_batch_child(options: WhisperOptions, lifeline) -> None:
-    """In the child: the lowest CPU priority (``batch_nice``), the model, and an end with the parent.
+def _start_batch_child(options: WhisperOptions, lifeline, parent: int) -> None:
+    """In the child: an end with the parent, the lowest CPU priority (``batch_nice``), the model.
 
     Where the kernel groups processes by session for scheduling (autogroup, the default
     on desktop and many server kernels outside containers), a nice value ranks a process
@@ -389,9 +489,14 @@ def _start_batch_child(options: WhisperOptions, lifeline) -> None:
 
     A pool's worker outlives a parent killed with SIGKILL (it holds both ends of its own
     task queue); ``lifeline`` is the read end of a pipe only the parent writes to, so a
-    thread reading it sees the end of file when the parent is gone, however it went.
+    thread reading it sees the end of file when the parent is gone, however it went. A child
+    the parent has stopped (``--batch-pause``) runs no thread, and in a session of its own
+    it gets no ``SIGHUP``/``SIGCONT`` from the kernel when it is orphaned (that goes only to
+    process groups of the parent's session): the kernel's parent-death signal, ``SIGKILL``,
+    ends it stopped or not (``parent`` is the pid it must have, or the parent died first).
     """
     global _batch_decoder
+    _die_with_parent(parent)
     os.setsid()
     try:
         with open("/proc/self/autogroup", "w") as autogroup:
@@ -401,6 +506,18 @@ def _start_batch_child(options: WhisperOptions, lifeline) -> None:
     os.nice(options.batch_nice)
     threading.Thread(target=_exit_with_parent, args=(lifeline,), name="lifeline", daemon=True).start()
     _batch_decoder = WhisperDecoder(options)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux for ``SIGKILL`` when the parent ends; exit now if it already has."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the lifeline alone
+        return
+    if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        log.warning("prctl(PR_SET_PDEATHSIG) failed: %s", os.strerror(ctypes.get_errno()))
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def _exit_with_parent(lifeline) -> None:

@@ -1,0 +1,222 @@
+"""Strict CPU priority for live decodes: the batch child is stopped while a live decode runs.
+
+The whisper engine decodes recordings in a child process at nice 19
+(:mod:`.whisper`). Nice 19 ranks the child last for the kernel's scheduler, but
+it still takes cycles a live decode could use: on a small VM the two vCPUs may
+be SMT siblings of one physical core, so a nice-19 decode on the other vCPU
+slows a live decode, and both share caches and memory bandwidth (issue 20:
++12.5 % live p95 beside a recording on the 2-vCPU dev box). Here the parent
+stops the child (``SIGSTOP``) while any live decode is queued or running in it,
+and continues it (``SIGCONT``) when none is: a recording gets only the cycles
+live work leaves idle.
+
+Bounded starvation: a child stopped for ``period - min_run`` seconds in a row is
+continued for ``min_run`` seconds even while live decodes go on, so a recording
+always progresses (at least ``min_run`` of every ``period`` not stopped, at nice
+19). The trade: a larger share moves a recording faster under sustained live
+load and costs live decodes that overlap its runs what nice 19 alone would cost;
+``min_run=0`` is strict priority without a floor (a recording may then wait as
+long as live decodes keep coming).
+
+:class:`PausePolicy` is the decision alone (events and a clock in, "run" or
+"stop" and when to look again out), so it is tested without processes;
+:class:`ChildPauser` applies it to a process with signals (a pidfd, so a pid
+reused after the child died is never signalled) and a timer thread for the
+share. :meth:`ChildPauser.close` continues the child for good: call it before
+asking the child to exit, or a stopped child would never read the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+log = logging.getLogger(__name__)
+
+
+class Decision(NamedTuple):
+    run: bool  # whether the child may run now
+    wake_at: float | None  # when to ask again (tick) whatever happens meanwhile; None: at the next event
+
+
+class PausePolicy:
+    """Whether the batch child may run, from live decodes starting and ending, and a clock.
+
+    The child runs while no live decode is queued or running; otherwise it is stopped,
+    except for a run of ``min_run`` seconds after ``period - min_run`` seconds stopped.
+    Every method takes ``now`` (seconds, monotonic) and returns the :class:`Decision`.
+    """
+
+    def __init__(self, *, min_run: float, period: float, now: float, live: int = 0) -> None:
+        if not 0.0 <= min_run < period:
+            raise ValueError(f"the batch child's run ({min_run} s) must be 0 or more and under its period ({period} s)")
+        self.min_run = min_run
+        self.max_pause = period - min_run if min_run > 0 else None  # None: no floor
+        self._live = live
+        self._closed = False
+        self._running = True
+        self._since = now  # when the child last started or stopped
+        self._share_until: float | None = None  # end of a run granted under live load
+        self._paused_before = 0.0  # seconds stopped, pauses before the current one
+        self.pauses = 0  # times the child was stopped
+        self.shares = 0  # runs granted under live load
+
+    @property
+    def live(self) -> int:
+        return self._live
+
+    def started(self, now: float) -> Decision:
+        """A live decode was queued (or started)."""
+        self._live += 1
+        return self.tick(now)
+
+    def ended(self, now: float) -> Decision:
+        """A live decode ended (or was dropped)."""
+        self._live = max(0, self._live - 1)
+        return self.tick(now)
+
+    def close(self, now: float) -> Decision:
+        """Run for good, whatever comes: the child is about to be asked to exit."""
+        self._closed = True
+        return self.tick(now)
+
+    def tick(self, now: float) -> Decision:
+        if self._closed or self._live == 0:
+            self._share_until = None
+            self._set(True, now)
+            return Decision(True, None)
+        if self._running:
+            if self._share_until is not None and now < self._share_until:
+                return Decision(True, self._share_until)
+            self._share_until = None
+            self._set(False, now)
+        if self.max_pause is None:
+            return Decision(False, None)
+        resume_at = self._since + self.max_pause
+        if now < resume_at:
+            return Decision(False, resume_at)
+        self._set(True, now)
+        self._share_until = now + self.min_run
+        self.shares += 1
+        return Decision(True, self._share_until)
+
+    def paused_seconds(self, now: float) -> float:
+        """Seconds the child has been stopped in all, the current pause included."""
+        return self._paused_before + (0.0 if self._running else max(0.0, now - self._since))
+
+    def _set(self, running: bool, now: float) -> None:
+        if running == self._running:
+            return
+        if running:
+            self._paused_before += max(0.0, now - self._since)
+        else:
+            self.pauses += 1
+        self._running = running
+        self._since = now
+
+
+class ChildPauser:
+    """Stops and continues one child process as :class:`PausePolicy` says, from any thread.
+
+    :meth:`live` (True: a live decode queued; False: it ended) may come before the child
+    exists; :meth:`attach` names it. A timer thread wakes the policy for the share.
+    Signals go through a pidfd where the system has them (Linux 5.3+), else ``os.kill``.
+    """
+
+    def __init__(self, *, min_run: float, period: float, clock: Callable[[], float] = time.monotonic) -> None:
+        PausePolicy(min_run=min_run, period=period, now=0.0)  # refuse bad values now, not at the first recording
+        self._min_run, self._period, self._clock = min_run, period, clock
+        self._cond = threading.Condition()
+        self._live = 0
+        self._policy: PausePolicy | None = None
+        self._pid: int | None = None
+        self._pidfd: int | None = None
+        self._running = True  # what the child was last told
+        self._wake_at: float | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def live(self, started: bool) -> None:
+        with self._cond:
+            self._live = self._live + 1 if started else max(0, self._live - 1)
+            if self._policy is not None:
+                now = self._clock()
+                self._apply(self._policy.started(now) if started else self._policy.ended(now))
+
+    def attach(self, pid: int) -> None:
+        """Manage process ``pid`` from now on (once); nothing if already closed."""
+        with self._cond:
+            if self._closed or self._policy is not None:
+                return
+            self._pid = pid
+            try:
+                self._pidfd = os.pidfd_open(pid)
+            except (AttributeError, OSError):  # no pidfds here: plain kill
+                self._pidfd = None
+            self._policy = PausePolicy(min_run=self._min_run, period=self._period, now=self._clock(), live=self._live)
+            self._thread = threading.Thread(target=self._time, name="batch-pause", daemon=True)
+            self._thread.start()
+            self._apply(self._policy.tick(self._clock()))
+
+    def close(self) -> None:
+        """Continue the child and never stop it again; idempotent."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            if self._policy is not None:
+                self._apply(self._policy.close(self._clock()))
+            self._signal(signal.SIGCONT)  # whatever the policy thought it had sent
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+            self._pid = None
+            self._cond.notify_all()  # the timer thread ends (not joined: close may run on the event loop)
+
+    def stats(self) -> tuple[float, int, int]:
+        """(seconds the child was stopped, pauses, shares granted under live load), since attached."""
+        with self._cond:
+            if self._policy is None:
+                return 0.0, 0, 0
+            return self._policy.paused_seconds(self._clock()), self._policy.pauses, self._policy.shares
+
+    @property
+    def running(self) -> bool:
+        """Whether the child was last told to run."""
+        with self._cond:
+            return self._running
+
+    def _time(self) -> None:
+        with self._cond:
+            while not self._closed:
+                timeout = None if self._wake_at is None else max(0.0, self._wake_at - self._clock())
+                if timeout is None or timeout > 0:
+                    self._cond.wait(timeout)
+                    continue
+                self._apply(self._policy.tick(self._clock()))
+
+    def _apply(self, decision: Decision) -> None:
+        """Under the lock: signal the child if the decision changed what it should do."""
+        if decision.wake_at != self._wake_at:
+            self._wake_at = decision.wake_at
+            self._cond.notify_all()
+        if decision.run != self._running:
+            self._running = decision.run
+            self._signal(signal.SIGCONT if decision.run else signal.SIGSTOP)
+
+    def _signal(self, signum: int) -> None:
+        if self._pid is None:
+            return
+        try:
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, signum)
+            else:
+                os.kill(self._pid, signum)
+        except ProcessLookupError:  # the child is gone (the pool notices and fails its decodes)
+            log.info("the batch child %s is gone; no more pauses", self._pid)
+            self._pid = None
