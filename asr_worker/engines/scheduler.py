@@ -34,8 +34,8 @@ the time of one request. A batch thread takes up to ``batch_max_batch`` (default
 recording's packs decoded together cost less CPU per pack (one decoder loop for
 all, about half the decoder's cost at 8), so the whisper engine takes up to 8.
 
-``on_live(True)`` is called when a live request is submitted and ``on_live(False)``
-when it is done (decoded, failed, aborted, dropped as stale or cancelled at
+``on_live(True)`` is called when a live request (of the classes in ``on_live_kinds``:
+all by default) is submitted and ``on_live(False)`` when it is done (decoded, failed, aborted, dropped as stale or cancelled at
 close), once each: the whisper engine stops its batch child while any live
 decode is queued or running (:mod:`.batch_pause`).
 """
@@ -73,7 +73,8 @@ class DecodeScheduler(Generic[Request]):
                  run_batch: Callable[[list[Request]], list[Any]] | None = None, name: str = "decode",
                  clock: Callable[[], float] = time.monotonic,
                  on_stale: Callable[[], None] | None = None, batch_max_batch: int | None = None,
-                 on_live: Callable[[bool], None] | None = None) -> None:
+                 on_live: Callable[[bool], None] | None = None,
+                 on_live_kinds: frozenset[int] = frozenset({FINAL, FIRST_WORDS, PARTIAL})) -> None:
         self.max_batch = max(1, max_batch)
         self.batch_max_batch = max(1, batch_max_batch or max_batch)
         self.partial_max_wait = partial_max_wait
@@ -82,6 +83,7 @@ class DecodeScheduler(Generic[Request]):
         self._clock = clock
         self._on_stale = on_stale
         self._on_live = on_live
+        self._on_live_kinds = on_live_kinds
         self._queues: list[deque[_Queued]] = [deque() for _ in range(BATCH + 1)]
         lock = threading.Lock()
         self._live_waiting = threading.Condition(lock)  # wakes a live thread
@@ -102,7 +104,7 @@ class DecodeScheduler(Generic[Request]):
         """
         future: Future = Future()
         kind = BATCH if batch else FINAL if final else FIRST_WORDS if first_words else PARTIAL
-        if not batch and self._on_live is not None:
+        if kind in self._on_live_kinds and self._on_live is not None:
             # Before a thread can take it; the callback runs once the future is done, however.
             self._on_live(True)
             future.add_done_callback(self._live_done)

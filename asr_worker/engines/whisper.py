@@ -49,8 +49,9 @@ recording.
 Nice 19 still lets the child take cycles a live decode could use (an SMT sibling
 of a live decode's core, caches, memory bandwidth): with ``batch_pause`` (the
 default where the child is used) the parent stops the child with ``SIGSTOP``
-while any live decode is queued or running and continues it when none is
-(:mod:`.batch_pause`), so a recording gets only what live work leaves idle, and
+while a live final (``batch_pause_for`` "finals", the default; "all": any live
+decode) is queued or running and continues it when none is (:mod:`.batch_pause`),
+so a final never shares the cores with a recording, and
 at least ``batch_pause_min_run_sec`` of every ``batch_pause_period_sec`` so that
 it always progresses. The child is continued before it is asked to exit, and it
 dies with the parent however the parent ends: a stopped process cannot read its
@@ -80,7 +81,7 @@ from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .batch_pause import ChildPauser
-from .scheduler import DecodeScheduler
+from .scheduler import FINAL, FIRST_WORDS, PARTIAL, DecodeScheduler
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,17 @@ def nice_value(text: str) -> int:
     return value
 
 
+# The live decodes that stop the batch child, by --batch-pause-for.
+PAUSE_KINDS = {"finals": frozenset({FINAL}), "all": frozenset({FINAL, FIRST_WORDS, PARTIAL})}
+
+
+def pause_for(text: str) -> str:
+    """``--batch-pause-for``: finals or all."""
+    if text not in ("finals", "all"):
+        raise ValueError(f"{text!r} is not 'finals' or 'all'")
+    return text
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WhisperOptions(EngineOptions):
     compute_type: str = field(default="int8", metadata=option("CTranslate2 compute type (whisper)"))
@@ -146,8 +158,12 @@ class WhisperOptions(EngineOptions):
         "whisper: the CPU priority (nice, 0-19) of that child process and of its scheduling group; "
         "19 yields to everything else on the host", parse=nice_value))
     batch_pause: bool = field(default=True, metadata=option(
-        "whisper on the CPU: stop that child process (SIGSTOP) while a live decode is queued or running, "
-        "so a recording takes only cycles live work leaves idle (--no-batch-pause: nice alone)"))
+        "whisper on the CPU: stop that child process (SIGSTOP) while a live final (--batch-pause-for) is "
+        "queued or running, so it never shares the cores with a recording (--no-batch-pause: nice alone)"))
+    batch_pause_for: str = field(default="finals", metadata=option(
+        "whisper: with --batch-pause, the live decodes that stop the child: 'finals' (a final queued or "
+        "running; partials then share the cores with the child at nice 19) or 'all' (partials too: a "
+        "recording beside busy live calls then barely moves)", parse=pause_for))
     batch_pause_min_run_sec: float = field(default=0.1, metadata=option(
         "whisper: with --batch-pause, seconds the child runs anyway once stopped for the rest of "
         "--batch-pause-period-sec, so a recording progresses under sustained live load (0: no floor; "
@@ -360,7 +376,8 @@ class WhisperEngine(Engine):
         self._scheduler = DecodeScheduler(self.decoder.decode, workers=options.num_workers,
                                           max_batch=options.max_batch, run_batch=run_batch, name="whisper",
                                           batch_max_batch=options.batch_max_batch,
-                                          on_live=self.pauser.live if self.pauser else None)
+                                          on_live=self.pauser.live if self.pauser else None,
+                                          on_live_kinds=PAUSE_KINDS[options.batch_pause_for])
         self._queued: dict[str, Future] = {}  # decodes submitted to the scheduler, by request id
         self._closed = False
 

@@ -9,6 +9,7 @@ import pytest
 
 from asr_worker.engines.batch_pause import ChildPauser, Decision, PausePolicy
 from asr_worker.engines.scheduler import DecodeScheduler
+from asr_worker.engines.whisper import PAUSE_KINDS, pause_for
 
 
 def policy(**kwargs) -> PausePolicy:
@@ -152,3 +153,24 @@ def test_the_scheduler_ends_the_live_notice_of_what_close_cancels_and_of_a_refus
     release.set()
     assert scheduler.join(10)
     assert events.live == 0
+
+
+def test_with_finals_only_a_partial_gives_no_live_notice():
+    events = Events()
+    scheduler = DecodeScheduler(lambda requests: requests, workers=1, on_live=events,
+                                on_live_kinds=PAUSE_KINDS["finals"])
+    try:
+        assert scheduler.submit("p", final=False).result(10) == "p"
+        assert scheduler.submit("w", final=False, first_words=True).result(10) == "w"
+        assert events.seen == []
+        assert scheduler.submit("f", final=True).result(10) == "f"
+        assert events.seen == [True, False]
+    finally:
+        scheduler.close()
+        assert scheduler.join(10)
+
+
+def test_batch_pause_for_takes_finals_or_all():
+    assert pause_for("finals") == "finals" and pause_for("all") == "all"
+    with pytest.raises(ValueError, match="'partials' is not 'finals' or 'all'"):
+        pause_for("partials")

@@ -37,7 +37,7 @@ FLAGS = {
         --finals-webhook-attempts --tcp-port --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
     "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --cpu-threads --num-workers --max-batch --batch-max-batch
         --window-margin-sec --partial-window-margin-sec --batch-process --no-batch-process --batch-cpu-threads --batch-nice
-        --batch-pause --no-batch-pause --batch-pause-min-run-sec --batch-pause-period-sec
+        --batch-pause --no-batch-pause --batch-pause-for --batch-pause-min-run-sec --batch-pause-period-sec
         --dtype --gpu-memory-utilization --max-model-len
         --max-num-seqs --tensor-parallel-size --max-new-tokens --allow-standin-engine --no-allow-standin-engine
         --standin-clips --standin-final-sec --standin-partial-sec --standin-sec-per-audio-sec --chunk-size-sec --first-partial-sec
