@@ -29,8 +29,10 @@ runs, in one process:
    int8 on the CPU, CTranslate2's default threads as the ASR worker has them),
    in this process: ``WhisperModel.transcribe`` and ``BatchedInferencePipeline``
    (its own Silero VAD on, ``--batch-size``), each with greedy decoding (beam 1,
-   what the ASR worker does) and with faster-whisper's default beam of 5; audio
-   seconds per CPU second of this process (``time.process_time``, every thread).
+   what the ASR worker does) and with faster-whisper's default beam of 5, each
+   without and with word timings (``word_timestamps``: the lane's finals carry
+   them, so those rows are the like-for-like ones); audio seconds per CPU second
+   of this process (``time.process_time``, every thread).
 
 ``--env NAME=VALUE`` sets a variable of the stack's processes (e.g. the ASR worker's
 ``STREAMSCRIBE_ASR_BATCH_PAUSE=false``: the batch child not stopped for live decodes).
@@ -284,12 +286,19 @@ def offline(recording: np.ndarray, reference: str, *, beams: list[int], batch_si
 
     seconds = len(recording) / RATE
     model = WhisperModel(bundled_whisper_model(), device="cpu", compute_type="int8")
-    runs = [(f"faster-whisper WhisperModel.transcribe, beam {beam}",
-             lambda beam=beam: model.transcribe(recording, language="en", beam_size=beam)) for beam in beams]
     pipeline = BatchedInferencePipeline(model)
-    runs += [(f"faster-whisper BatchedInferencePipeline, batch {batch_size}, beam {beam}",
-              lambda beam=beam: pipeline.transcribe(recording, language="en", beam_size=beam, batch_size=batch_size))
-             for beam in beams]
+    # The lane's finals carry word timings (an alignment pass per pack): the like-for-like
+    # offline runs ask for them too (word_timestamps=True).
+    runs = []
+    for words in (False, True):
+        suffix = ", word timings" if words else ""
+        runs += [(f"faster-whisper WhisperModel.transcribe, beam {beam}{suffix}",
+                  lambda beam=beam, words=words: model.transcribe(recording, language="en", beam_size=beam,
+                                                                 word_timestamps=words)) for beam in beams]
+        runs += [(f"faster-whisper BatchedInferencePipeline, batch {batch_size}, beam {beam}{suffix}",
+                  lambda beam=beam, words=words: pipeline.transcribe(
+                      recording, language="en", beam_size=beam, batch_size=batch_size, word_timestamps=words))
+                 for beam in beams]
     for label, transcribe in runs:
         cpu, started = time.process_time(), time.monotonic()
         segments, _ = transcribe()
