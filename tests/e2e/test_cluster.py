@@ -24,7 +24,7 @@ from tests.kit.faults import five_utterances_with_bounds, stream_with_strike
 from tests.kit.support import word_errors
 from .test_e2e import check_event_order, check_one_session_of_clips, finals, load, run_session
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 MORE_SESSIONS = 5  # extra single-clip sessions if all landed on one master (3**-5 odds)
 

@@ -18,7 +18,7 @@ from streamscribe_client import file_frames, stream
 from tests.kit.faults import five_utterances_with_bounds
 from tests.kit.support import word_errors
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SPEED = 4.0  # times real time: keeps CI short; pacing still exercises streaming
 TIMEOUT = 120

@@ -37,6 +37,8 @@ from tests.kit.stack import SESSION_KEYS, SLOT_KEYS
 from tests.kit.support import eventually, paced, word_errors
 from tests.kit.telephony import STREAM_SID, AudioHookClient, mulaw_encode, twilio_media, twilio_start
 
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 120
 DRAIN = 10.0  # the gateway's --drain-timeout (its default)
 EXIT_MARGIN = 5.0  # seconds past the drain for the process to exit (Redis closed, loop ended)

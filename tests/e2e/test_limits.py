@@ -29,6 +29,8 @@ from tests.kit.faults import metric, scrape
 from tests.kit.stack import SESSION_KEYS, SLOT_KEYS, Stack
 from tests.kit.support import RedisServer, wait_for_workers, wait_until, word_errors
 
+pytestmark = pytest.mark.slow
+
 RATE = 16000
 
 

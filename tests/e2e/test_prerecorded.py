@@ -29,6 +29,8 @@ from tests.kit.deepgram import Listener, sdk_client
 from tests.kit.faults import five_utterances_with_bounds
 from tests.kit.support import extra_gateway, word_errors
 
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 180
 KEY = "the-right-key"
 SECRET = "a-signing-secret-of-the-tenant"

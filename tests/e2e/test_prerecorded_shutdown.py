@@ -35,6 +35,8 @@ from tests.kit.faults import five_utterances_with_bounds, metric, scrape
 from tests.kit.support import eventually, word_errors
 from tests.kit.webhook import WebhookReceiver
 
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 180
 DRAIN = 150.0  # --drain-timeout of the gateway whose requests must finish
 SHORT_DRAIN = 4.0  # --drain-timeout of the gateway whose requests cannot

@@ -10,6 +10,8 @@ import pytest
 from asr_worker.engines import DecodeRequest
 from asr_worker.engines.whisper import FULL_WINDOW, WhisperEngine, WhisperOptions, encoder_frames
 
+pytestmark = pytest.mark.slow
+
 SR = 16_000
 
 
