@@ -26,6 +26,7 @@ from denoise_worker.quality import NOISE_KINDS, make_noise, mix_at_snr, si_sdr, 
 
 REPO = Path(__file__).resolve().parents[2]
 RATE = 16000
+
 pytestmark = pytest.mark.slow
 
 
