@@ -34,10 +34,30 @@ from gateway.security import httpsig
 ROOT = Path(__file__).resolve().parents[2]
 
 
+LOWEST_PORT = 10_000
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nobody listens on now, below the kernel's ephemeral range. A port the kernel hands
+    out for port 0 comes from that range, where every outgoing connection (a Redis client, a
+    scrape) takes its local port too, so one of them could take it before the service that was
+    given it binds it (seen: a worker that loaded its model first failed "address already in use")."""
+    ephemeral = 32768
+    with contextlib.suppress(OSError, ValueError):
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    if ephemeral - LOWEST_PORT < 1000:  # no room below it on this host: the kernel's choice
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    for _ in range(200):
+        port = secrets.choice(range(LOWEST_PORT, ephemeral))
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port from {LOWEST_PORT} to {ephemeral - 1}")
 
 
 class Process:
