@@ -533,7 +533,7 @@ class AsrStage(Stage[AsrSessionState]):
         (the one that fills next included)."""
         await self._commit_decoded(session, asr)  # first: the freshest text for the pack's prompt
         self._start_pack(session, asr)
-        while asr.inflight and len(asr.inflight) >= asr.options.batch_pack_depth:
+        while len(asr.inflight) >= asr.options.batch_pack_depth:  # a depth is at least 1
             await self._commit_oldest(session, asr)
         await self._commit_decoded(session, asr)
 

@@ -34,10 +34,11 @@ the time of one request. A batch thread takes up to ``batch_max_batch`` (default
 recording's packs decoded together cost less CPU per pack (one decoder loop for
 all, about half the decoder's cost at 8), so the whisper engine takes up to 8.
 
-``on_live(True)`` is called when a live request (of the classes in ``on_live_kinds``:
-all by default) is submitted and ``on_live(False)`` when it is done (decoded, failed, aborted, dropped as stale or cancelled at
-close), once each: the whisper engine stops its batch child while any live
-decode is queued or running (:mod:`.batch_pause`).
+``on_live(True)`` is called when a live request of the classes in ``on_live_kinds``
+(all by default) is submitted and ``on_live(False)`` when it is done (decoded,
+failed, aborted, dropped as stale or cancelled at close), once each: the whisper
+engine stops its batch child while such a live decode is queued or running
+(:mod:`.batch_pause`; by default only finals count).
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ PAUSE_KINDS = {"finals": frozenset({FINAL}), "all": frozenset({FINAL, FIRST_WORD
 
 def pause_for(text: str) -> str:
     """``--batch-pause-for``: finals or all."""
-    if text not in ("finals", "all"):
+    if text not in PAUSE_KINDS:
         raise ValueError(f"{text!r} is not 'finals' or 'all'")
     return text
 
@@ -482,7 +482,7 @@ class _PauseCollector:
         paused, pauses, shares = self._pauser.stats()
         p = "streamscribe_asr_batch_child_"
         yield CounterMetricFamily(p + "paused_seconds", "Seconds the batch child (recordings' decodes) was "
-                                  "stopped while live decodes were queued or running.", value=paused)
+                                  "stopped while live decodes (--batch-pause-for) were queued or running.", value=paused)
         yield CounterMetricFamily(p + "pauses", "Times the batch child was stopped for live decodes.", value=pauses)
         yield CounterMetricFamily(p + "share_runs", "Runs of --batch-pause-min-run-sec the batch child was "
                                   "given under sustained live load.", value=shares)

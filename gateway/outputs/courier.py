@@ -47,8 +47,8 @@ from redis.exceptions import RedisError
 from common import aio, bus, keys
 from common.metrics import GatewayMetrics
 
-from .delivery import BadRecord, Delivery, Next, after
-from .webhook import Destination, Outcome, Schedule, send
+from .delivery import BadRecord, Delivery
+from .webhook import Destination, Next, Outcome, Schedule, after, send
 
 log = logging.getLogger(__name__)
 

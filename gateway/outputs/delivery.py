@@ -9,9 +9,9 @@ signature is *not* stored, nor the secret: the sending gateway signs each attemp
 send time with the tenant's ``webhook_secret`` (else its ``--finals-webhook-secret``),
 a fresh timestamp each time, as the first attempt was signed.
 
-:func:`after` decides, from the attempts made and the last one's :class:`Outcome`,
-whether the delivery is done, tried again after how long (the :class:`Schedule` the
-first attempt's gateway used: the count goes on, it never restarts), or given up.
+What follows an attempt is :func:`gateway.outputs.webhook.after`'s rule, the same as the
+finals webhook's, on the :class:`Schedule` the first attempt's gateway used: the count of
+attempts goes on in the record, it never restarts.
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
-from .webhook import Outcome, Schedule
 
 VERSION = 1  # of the stored record; a gateway refuses (and drops, logged) a record of another version
 METHODS = ("POST", "PUT")
@@ -72,23 +70,3 @@ class Delivery:
         if delivery.method not in METHODS:
             raise BadRecord(f"method {delivery.method!r}")
         return delivery
-
-
-@dataclass(frozen=True, slots=True)
-class Next:
-    """What follows an attempt: ``done`` (delivered), ``retry`` after ``wait`` s, or ``give_up`` (``why``)."""
-
-    action: Literal["done", "retry", "give_up"]
-    wait: float = 0.0
-    why: str | None = None
-
-
-def after(attempts: int, outcome: Outcome, schedule: Schedule) -> Next:
-    """What follows the ``attempts``-th attempt (1 for the first), which came to ``outcome``."""
-    if outcome.delivered:
-        return Next("done")
-    if not outcome.retry:
-        return Next("give_up", why=f"{outcome.why} (refused: not retried)")
-    if schedule.exhausted(attempts):
-        return Next("give_up", why=f"{outcome.why} (attempt {attempts} of {schedule.attempts}: no more retries)")
-    return Next("retry", wait=schedule.wait(attempts, outcome.retry_after), why=outcome.why)

@@ -32,6 +32,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import httpx
 
@@ -202,6 +203,26 @@ class Outcome:
         return self.why is None
 
 
+@dataclass(frozen=True, slots=True)
+class Next:
+    """What follows an attempt: ``done`` (delivered), ``retry`` after ``wait`` s, or ``give_up`` (``why``)."""
+
+    action: Literal["done", "retry", "give_up"]
+    wait: float = 0.0
+    why: str | None = None
+
+
+def after(attempts: int, outcome: Outcome, schedule: Schedule) -> Next:
+    """What follows the ``attempts``-th attempt (1 for the first), which came to ``outcome``."""
+    if outcome.delivered:
+        return Next("done")
+    if not outcome.retry:
+        return Next("give_up", why=f"{outcome.why} (refused: not retried)")
+    if schedule.exhausted(attempts):
+        return Next("give_up", why=f"{outcome.why} (attempt {attempts} of {schedule.attempts}: no more retries)")
+    return Next("retry", wait=schedule.wait(attempts, outcome.retry_after), why=outcome.why)
+
+
 async def send(client: httpx.AsyncClient, method: str, to: Destination, body: bytes, *,
                headers: Mapping[str, str]) -> Outcome:
     """One attempt: ``body`` (JSON) to ``to`` with ``headers``, signed now with its secret."""
@@ -234,15 +255,13 @@ async def deliver(client: httpx.AsyncClient, method: str, to: Destination, body:
     while True:
         attempt += 1
         outcome = await send(client, method, to, body, headers=headers)
-        if outcome.delivered:
-            return None
-        if not outcome.retry or schedule.exhausted(attempt):
+        step = after(attempt, outcome, schedule)
+        if step.action != "retry":
             return outcome.why
         on_retry()
-        wait = schedule.wait(attempt, outcome.retry_after)
         log.info("%s %s: %s for %s (attempt %d of %d); retrying in %.1f s",
-                 what, to.url, outcome.why, key, attempt, schedule.attempts, wait)
-        await asyncio.sleep(wait)
+                 what, to.url, outcome.why, key, attempt, schedule.attempts, step.wait)
+        await asyncio.sleep(step.wait)
 
 
 def _retry_after(value: str | None) -> float:

@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from gateway.outputs.delivery import VERSION, BadRecord, Delivery, after
-from gateway.outputs.webhook import Outcome, Schedule
+from gateway.outputs.delivery import VERSION, BadRecord, Delivery
+from gateway.outputs.webhook import Outcome, Schedule, after
 
 
 def a_delivery(**changes) -> Delivery:
