@@ -82,6 +82,18 @@ async def stream_frames(call: Call, frames: list[bytes], send) -> None:
         pass  # the gateway went away: the client's receiving side reports how
 
 
+async def stream_through_restart(stack, call: Call, frames: list[bytes], send, receive) -> int:
+    """Stream ``frames`` with ``send`` while ``receive()`` reads the door's messages, restart the
+    gateway at the call's first final (:func:`restart_at_first_final`), and wait until both end;
+    the ms of audio sent before the restart."""
+    receiver = asyncio.create_task(receive())
+    sender = asyncio.create_task(stream_frames(call, frames, send))
+    sent_ms = await restart_at_first_final(stack, call)
+    await receiver
+    await sender
+    return sent_ms
+
+
 async def restart_at_first_final(stack, call: Call) -> int:
     """SIGTERM the gateway once the call has its first final and the next utterance is in flight
     (see the module's docstring); the ms of audio sent before then.
@@ -144,11 +156,8 @@ async def test_native_without_resumable(live, speech):
                     if message["type"] == "final":
                         call.final(message["start_ms"], message["end_ms"], message["text"])
 
-            receiver = asyncio.create_task(receive())
-            sender = asyncio.create_task(stream_frames(call, frames_of(pcm16(samples), RATE * 2 // 10), ws.send))
-            sent_ms = await restart_at_first_final(live, call)
-            await receiver
-            await sender
+            sent_ms = await stream_through_restart(live, call, frames_of(pcm16(samples), RATE * 2 // 10), ws.send,
+                                                   receive)
         assert (ws.close_code, ws.close_reason) == (1001, RESTART_REASON), (ws.close_code, ws.close_reason)
     assert not [m for m in messages if m["type"] == "error"], messages
     assert messages[-1]["type"] == "final", messages[-3:]  # every result, then the close
@@ -214,11 +223,7 @@ async def test_twilio_media_stream(live, speech):
                     if message["event"] == "final":
                         call.final(message["start_ms"], message["end_ms"], message["text"])
 
-            receiver = asyncio.create_task(receive())
-            sender = asyncio.create_task(stream_frames(call, payloads, send))
-            sent_ms = await restart_at_first_final(live, call)
-            await receiver
-            await sender
+            sent_ms = await stream_through_restart(live, call, payloads, send, receive)
         assert (ws.close_code, ws.close_reason) == (1001, RESTART_REASON), (ws.close_code, ws.close_reason)
     assert not [m for m in received if m["event"] == "error"], received
     assert received[-1]["event"] == "final" and received[-1]["streamSid"] == STREAM_SID, received[-3:]
@@ -257,11 +262,7 @@ async def test_audiohook(live, speech):
                         end_ms = start_ms + round(parse_duration(data["duration"], "duration") * 1000)
                         call.final(start_ms, end_ms, data["alternatives"][0]["interpretations"][0]["transcript"])
 
-            receiver = asyncio.create_task(receive())
-            sender = asyncio.create_task(stream_frames(call, payloads, send))
-            sent_ms = await restart_at_first_final(live, call)
-            await receiver
-            await sender
+            sent_ms = await stream_through_restart(live, call, payloads, send, receive)
         assert (ws.close_code, ws.close_reason) == (1001, RESTART_REASON), (ws.close_code, ws.close_reason)
     assert [m["seq"] for m in received] == list(range(2, len(received) + 2))
     last = received[-1]
