@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ from websockets.asyncio.client import connect
 from common import bus
 from streamscribe_client import StreamClosed, StreamscribeClient
 
-from tests.kit.support import eventually, free_port, paced, pcm_chunks, service, word_errors
+from tests.kit.support import eventually, free_port, paced, pcm_chunks, service, wait_until, word_errors
 
 TIMEOUT = 120
 RATE = 16_000
@@ -154,6 +156,15 @@ async def test_resuming_an_unknown_session_is_refused(stack):
 SESSION_TTL, GRACE = 6, 20
 
 
+def ready(port: int) -> bool:
+    """Whether the gateway's /readyz answers 200 (it would admit a call now)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5):
+            return True
+    except urllib.error.HTTPError:
+        return False
+
+
 @pytest.fixture
 def short_ttl_gateway(stack):
     """A gateway on the module's Redis and workers whose parked calls wait longer than its session TTL."""
@@ -162,6 +173,10 @@ def short_ttl_gateway(stack):
                       "--session-ttl", str(SESSION_TTL), "--resume-grace", str(GRACE), env=stack.env)
     try:
         gateway.wait_for_line(r"\bready\b", 60)
+        # Until it has read the workers' capacity it refuses calls (seen in a CI run: 1013 "every asr
+        # worker is at capacity (0 sessions)") and its /readyz says 503, so that a balancer sends it
+        # none; the test's call goes straight to it, so it waits for that 200 first.
+        wait_until(lambda: ready(port), 30, "the gateway ready to take a call")
         yield port
     finally:
         gateway.stop()
