@@ -252,11 +252,15 @@ async def throughput(own: OwnStack, recording: np.ndarray, reference: str) -> No
     label = "streamscribe batch lane (gateway + VAD + ASR + Redis)" + (f"; error: {done.error}" if done.error else "")
     print(f"| {label} | {wall:.1f} | {spent:.1f} | {seconds / spent:.1f} | {seconds / wall:.1f} "
           f"| {wer(reference, done.transcript)} | {load_average()} |", flush=True)
-    print("#   CPU s by process: " + ", ".join(f"{name} {value:.1f}" for name, value in
-                                              sorted(apart.items(), key=lambda item: -item[1])), flush=True)
+    print_cpu_by_process(apart)
     decodes, decoded = (after - then for after, then in zip(await asyncio.to_thread(asr_decodes, own.asr_metrics),
                                                             before))
     print(f"#   ASR decodes: {decodes:.0f} of {decoded:.0f} s of audio in all, {len(done.finals)} finals", flush=True)
+
+
+def print_cpu_by_process(apart: dict[str, float]) -> None:
+    print("#   CPU s by process: " + ", ".join(f"{name} {value:.1f}" for name, value in
+                                              sorted(apart.items(), key=lambda item: -item[1])), flush=True)
 
 
 async def prerecorded(own: OwnStack, recording: np.ndarray, reference: str) -> None:
@@ -274,10 +278,12 @@ async def prerecorded(own: OwnStack, recording: np.ndarray, reference: str) -> N
 
     cpu, started = StackCpu(own.pids), time.monotonic()
     result = await asyncio.to_thread(post)
-    wall, spent = time.monotonic() - started, cpu.spent()
+    wall, apart = time.monotonic() - started, cpu.spent_by_process()
+    spent = sum(apart.values())
     transcript = result["results"]["channels"][0]["alternatives"][0]["transcript"]
     print(f"| streamscribe POST /v1/listen (WAV body, same stack) | {wall:.1f} | {spent:.1f} | {seconds / spent:.1f} "
           f"| {seconds / wall:.1f} | {wer(reference, transcript)} | {load_average()} |", flush=True)
+    print_cpu_by_process(apart)
 
 
 def offline(recording: np.ndarray, reference: str, *, beams: list[int], batch_size: int) -> None:

@@ -362,8 +362,10 @@ class OwnStack:
         self.redis.start()
         try:
             # The tests' Stack runs a recording's decodes at nice 0 (so that they do not starve
-            # behind other test processes); a benchmark measures the service as it ships.
-            self.stack = Stack(self.redis, extra_env={"STREAMSCRIBE_ASR_BATCH_NICE": "19", **(extra_env or {})})
+            # behind other test processes) in a child started at the first recording; a
+            # benchmark measures the service as it ships.
+            shipped = {"STREAMSCRIBE_ASR_BATCH_NICE": "19", "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "true"}
+            self.stack = Stack(self.redis, extra_env={**shipped, **(extra_env or {})})
         except BaseException:
             self.redis.close()
             raise

@@ -43,8 +43,8 @@ never lets a recording take a live thread, and the kernel gives a live decode
 the cores first, preempting a recording's decode within a few milliseconds
 (CTranslate2 cannot pause a running decode; stopping the process can, below). A
 recording still gets every cycle live calls leave, and at least the small share
-CFS gives a nice-19 task, so it always finishes. The child starts at the first
-recording.
+CFS gives a nice-19 task, so it always finishes. The child starts with the
+worker (``batch_child_at_start``; else at the first recording).
 
 Nice 19 still lets the child take cycles a live decode could use (an SMT sibling
 of a live decode's core, caches, memory bandwidth): with ``batch_pause`` (the
@@ -152,6 +152,11 @@ class WhisperOptions(EngineOptions):
     batch_process: bool = field(default=True, metadata=option(
         "whisper on the CPU: decode batch sessions (recordings) in a child process at nice 19, so that "
         "live decodes get the cores first (--no-batch-process: in this process, at the same priority)"))
+    batch_child_at_start: bool = field(default=True, metadata=option(
+        "whisper on the CPU: start that child process and load its copy of the model when the worker "
+        "starts, so that a child that cannot start fails the worker's start, not a recording, and no "
+        "recording waits for it (--no-batch-child-at-start: at the first recording; a worker that never "
+        "gets one then never holds the second copy)"))
     batch_cpu_threads: int = field(default=1, metadata=option(
         "whisper: threads per decode of a batch session in that child process", parse=positive(int)))
     batch_nice: int = field(default=19, metadata=option(
@@ -366,7 +371,7 @@ class WhisperEngine(Engine):
         self._child_lock = threading.Lock()  # the child is made once, never after close
         self._child_gone = threading.Event()  # ends the thread that started the child (see _start_child)
         self.batch_child_pid: int | None = None  # once it has started
-        in_child = options.batch_process and self.decoder.device == "cpu"
+        in_child = self._in_child = options.batch_process and self.decoder.device == "cpu"
         run_batch = self._decode_in_child if in_child else None
         # Stops the child while live decodes are queued or running (None: nice alone).
         self.pauser = ChildPauser(min_run=options.batch_pause_min_run_sec, period=options.batch_pause_period_sec) \
@@ -380,6 +385,10 @@ class WhisperEngine(Engine):
                                           on_live_kinds=PAUSE_KINDS[options.batch_pause_for])
         self._queued: dict[str, Future] = {}  # decodes submitted to the scheduler, by request id
         self._closed = False
+
+    async def start(self) -> None:
+        if self._in_child and self._options.batch_child_at_start:
+            await asyncio.to_thread(self._start_child)
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
         future = self._scheduler.submit(request, final=request.final, first_words=request.first_words,
@@ -399,8 +408,8 @@ class WhisperEngine(Engine):
             future.cancel()
 
     def _decode_in_child(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
-        """Decode a recording's requests in the nice-19 child (started here the first time; on the
-        scheduler's one batch thread, so never twice at once)."""
+        """Decode a recording's requests in the nice-19 child (started here unless :meth:`start` did; on
+        the scheduler's one batch thread, so never twice at once)."""
         child = self._batch_child or self._start_child()
         return child.submit(_decode_in_batch_child, requests).result()
 

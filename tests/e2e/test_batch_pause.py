@@ -124,6 +124,25 @@ async def test_a_live_decode_stops_the_batch_child_until_it_ends(clip_samples, m
         await engine.close()
 
 
+async def test_the_batch_child_starts_with_the_engine_unless_told_to_wait(clip_samples):
+    eager = WhisperEngine(WhisperOptions(num_workers=1))
+    lazy = WhisperEngine(WhisperOptions(num_workers=1, batch_child_at_start=False))
+    try:
+        await eager.start()
+        child = eager.batch_child_pid
+        assert child and state(child) not in ("T", ""), "start() did not start the batch child"
+        await lazy.start()
+        assert lazy.batch_child_pid is None
+        audio = clip_samples[1][0][:2 * SR]
+        await eager.transcribe(request("recording", audio, batch=True))
+        assert eager.batch_child_pid == child  # the recording went to the child started at start()
+        await lazy.transcribe(request("recording", audio, batch=True))
+        assert lazy.batch_child_pid  # started by the first recording
+    finally:
+        await eager.close()
+        await lazy.close()
+
+
 async def test_close_continues_a_stopped_child_and_it_exits(clip_samples, monkeypatch):
     entered, release = hold_live_decodes(monkeypatch)
     engine = WhisperEngine(WhisperOptions(num_workers=1, batch_pause_period_sec=600.0))

@@ -38,6 +38,10 @@ class Stack:
                # (CI runs three): no final within the 120 s batch timeout. The tests check what a
                # recording gets; its priority is checked apart (test_whisper_engine, bench/).
                "STREAMSCRIBE_ASR_BATCH_NICE": "0",
+               # Most tests send no recording: their workers start the child (a second model,
+               # ~1.5 CPU s) at the first one. Its start with the worker is checked apart
+               # (test_batch_pause).
+               "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "false",
                **(extra_env or {})}
         self.env = env
         self.workers = {"vad": [], "asr": []}
