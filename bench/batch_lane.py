@@ -162,6 +162,17 @@ def process_name(pid: int) -> str:
     return Path(args[0]).name or "?"
 
 
+async def quiet(pids: list[int], *, idle_cpu: float = 0.05, timeout: float = 120.0) -> float:
+    """Wait (at most ``timeout`` s) until the stack spends under ``idle_cpu`` CPU seconds in a
+    second; the seconds waited."""
+    cpu, started = StackCpu(pids), time.monotonic()
+    while time.monotonic() - started < timeout:
+        await asyncio.sleep(1.0)  # a measuring interval, not a synchronisation
+        if cpu.spent() < idle_cpu:
+            break
+    return time.monotonic() - started
+
+
 def asr_decodes(url: str) -> tuple[float, float]:
     """The ASR worker's decodes so far and the seconds of audio they took in, from its metrics."""
     from tests.kit.faults import metric
@@ -217,13 +228,17 @@ async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
             if background is not None:
                 background.cancel()  # the client goes away: the session ends
                 await asyncio.gather(background, return_exceptions=True)
+                # The decodes of its packs already in the batch child run on: the next round
+                # alone must not have them beside it.
+                settled = await quiet(own.pids)
                 done = recorded.transcribed(started, ended)
                 meanwhile = f"{done:.0f} s in {ended - started:.0f} s ({done / (ended - started):.1f}x real time)"
                 if recorded.error:
                     meanwhile += f"; error: {recorded.error}"
                 paused, stops, shares = (after - before for after, before in zip(
                     await asyncio.to_thread(batch_child_pauses, own.asr_metrics), pauses))
-                meanwhile += f"; child stopped {paused:.0f} s ({stops:.0f} pauses, {shares:.0f} shares)"
+                meanwhile += (f"; child stopped {paused:.0f} s ({stops:.0f} pauses, {shares:.0f} shares); "
+                              f"stack quiet {settled:.0f} s after")
             summary[mode].append(figures)
             wer_text = f"{100 * figures.errors / figures.words:.1f} %" if figures.words else "n/a"
             print(f"| {mode} | {percentiles(figures.eos_final)} | {figures.finals}/{figures.utterances} | {wer_text} "
