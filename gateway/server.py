@@ -160,7 +160,7 @@ class Gateway:
         # Callbacks whose first attempt failed go to Redis; this gateway's courier delivers any gateway's.
         self.courier = Courier(redis, schedule=Schedule(attempts=recordings.callback_attempts),
                                most=recordings.callback_backlog, retention=recordings.callback_retention,
-                               senders=recordings.callback_senders,
+                               senders=recordings.callback_senders, hosts=recordings.callback_hosts,
                                secret_of=self.transcripts.signing_secret, metrics=self.metrics,
                                undelivered=self.metrics.prerecorded_undelivered, gateway_id=self.hub.gateway_id)
         self.prerecorded = prerecorded.Prerecorded(self.hub, transcripts=self.transcripts, options=recordings,

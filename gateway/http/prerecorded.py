@@ -56,7 +56,6 @@ import http
 import json
 import logging
 import time
-import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -80,7 +79,7 @@ from ..doors import deepgram, deepgram_common, deepgram_prerecorded, kit
 from ..doors.base import Handshake
 from ..outputs.transcript_log import TranscriptLog
 from ..outputs.courier import Courier
-from ..outputs.delivery import Delivery
+from ..outputs.delivery import Delivery, url_host
 from . import media, remote, routes
 from .inflight import InFlight
 from .wire import BodyError, GatewayConnection, has_body
@@ -261,7 +260,7 @@ class Prerecorded:
             return
         if self.courier is None:
             raise ConfigError("callbacks are off on this server")
-        host = (urllib.parse.urlsplit(settings.callback).hostname or "").lower()
+        host = url_host(settings.callback)
         if host not in self.options.callback_hosts:
             raise ConfigError(f"callbacks to {kit.header_text(host)!r} are not allowed here (the gateway's "
                               "--prerecorded-callback-hosts lists the hosts it calls back)")

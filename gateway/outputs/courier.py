@@ -182,14 +182,18 @@ class Store:
 class Courier:
     """One gateway's part in delivering callbacks: first attempts, hand-overs, and the loop over Redis.
 
-    ``secret_of(tenant)``: what signs a delivery of ``tenant`` (None: unsigned);
-    ``undelivered``: the counter of callbacks given up (``kind="callback"``).
+    ``hosts``: the hosts this gateway calls back (``--prerecorded-callback-hosts``): a stored
+    delivery to any other (a host taken off the list since it was stored, or a gateway with a
+    shorter list) is given up, not sent; ``secret_of(tenant)``: what signs a delivery of
+    ``tenant`` (None: unsigned); ``undelivered``: the counter of callbacks given up
+    (``kind="callback"``).
     """
 
     def __init__(self, redis: bus.Redis, *, schedule: Schedule, most: int, retention: float, senders: int = 4,
-                 secret_of: Callable[[str], bytes | None], metrics: GatewayMetrics, undelivered: Counter,
-                 gateway_id: str = "") -> None:
+                 hosts: frozenset[str], secret_of: Callable[[str], bytes | None], metrics: GatewayMetrics,
+                 undelivered: Counter, gateway_id: str = "") -> None:
         self.schedule = schedule
+        self.hosts = hosts
         self.retention = retention
         self.senders = senders  # claimed attempts in flight at once (0: this gateway claims none)
         self.store = Store(redis, most=most, retention=retention)
@@ -320,6 +324,9 @@ class Courier:
                 log.warning("pre-recorded %s: a stored callback this gateway cannot read (%s); left for another "
                             "gateway (or to expire)", claim.request_id, exc)
                 continue
+            if delivery.host not in self.hosts:
+                await self._refuse(delivery, claim.token)
+                continue
             task = asyncio.create_task(self._resend(delivery, claim.token), name=f"callback-{claim.request_id}")
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
@@ -330,6 +337,18 @@ class Courier:
         except TimeoutError:
             pass
         self._wake.clear()
+
+    async def _refuse(self, delivery: Delivery, token: int) -> None:
+        """Give up a claimed delivery whose host this gateway does not call back."""
+        try:
+            mine = await self.store.ack(delivery.request_id, token)
+        except (RedisError, OSError) as exc:
+            log.warning("pre-recorded %s: Redis failed while giving up a callback to a host not allowed here "
+                        "(%s); its claim lapses in %.0f s", delivery.request_id, exc, LEASE)
+            return
+        if mine:
+            self._finish(delivery, Next("give_up", why=f"its host {delivery.host!r} is not in this gateway's "
+                                                       "--prerecorded-callback-hosts (taken off since it was stored?)"))
 
     async def _resend(self, delivery: Delivery, token: int) -> None:
         """One attempt of a claimed delivery, then acknowledge it or store it again for its next one."""

@@ -17,12 +17,18 @@ attempts goes on in the record, it never restarts.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 
 VERSION = 1  # of the stored record; a gateway refuses (and drops, logged) a record of another version
 METHODS = ("POST", "PUT")
+
+
+def url_host(url: str) -> str:
+    """The host of ``url``, lower case ('' if none), as ``--prerecorded-callback-hosts`` names hosts."""
+    return (urllib.parse.urlsplit(url).hostname or "").lower()
 
 
 class BadRecord(ValueError):
@@ -39,6 +45,11 @@ class Delivery:
     tenant: str  # whose secret signs it
     attempts: int = 0  # made so far
     created: float = 0.0  # Unix time the transcript was ready (the record's age counts from it)
+
+    @property
+    def host(self) -> str:
+        """The host the delivery goes to, as the callback allowlist names hosts."""
+        return url_host(self.url)
 
     def tried(self) -> Delivery:
         """This delivery after one more attempt."""

@@ -118,10 +118,10 @@ def receiver():
     receiver.close()
 
 
-def a_courier(redis, registry, *, attempts: int = 6) -> Courier:
+def a_courier(redis, registry, *, attempts: int = 6, hosts: frozenset[str] = frozenset({"127.0.0.1"})) -> Courier:
     metrics = GatewayMetrics(registry)
     return Courier(redis, schedule=Schedule(attempts=attempts, first_delay=0.05, max_delay=0.2), most=100,
-                   retention=3600, secret_of=lambda tenant: SECRET if tenant == "acme" else None, metrics=metrics,
+                   retention=3600, hosts=hosts, secret_of=lambda tenant: SECRET if tenant == "acme" else None, metrics=metrics,
                    undelivered=metrics.prerecorded_undelivered, gateway_id="gw-test")
 
 
@@ -162,6 +162,25 @@ async def test_the_loop_gives_up_after_the_schedule_and_counts_it(redis, receive
     finally:
         await courier.close()
     assert receiver.arrivals == 3
+    assert await stored_keys(redis) == 0
+
+
+async def test_a_stored_delivery_to_a_host_no_longer_allowed_is_given_up_unsent(redis, receiver):
+    registry = CollectorRegistry()
+    stored_by = a_courier(redis, CollectorRegistry())  # a gateway (or this one before a restart) that allowed it
+    receiver.failing.set()
+    await stored_by.first(a_delivery("rid-5", url=receiver.url, attempts=0), handed=lambda: None)
+    assert receiver.arrivals == 1 and await redis.hexists(KEYS[2], "rid-5")
+    receiver.failing.clear()
+    courier = a_courier(redis, registry, hosts=frozenset({"hooks.example.com"}))
+    await courier.start()
+    try:
+        await eventually(lambda: registry.get_sample_value(UNDELIVERED, {"kind": "callback"}) == 1, 10,
+                         "given up")
+    finally:
+        await courier.close()
+        await stored_by.close()
+    assert receiver.arrivals == 1  # not sent again
     assert await stored_keys(redis) == 0
 
 
