@@ -159,7 +159,8 @@ class Gateway:
         self.nonces = Nonces(redis)
         # Callbacks whose first attempt failed go to Redis; this gateway's courier delivers any gateway's.
         self.courier = Courier(redis, schedule=Schedule(attempts=recordings.callback_attempts),
-                               most=recordings.callback_backlog, retention=recordings.callback_retention,
+                               most=recordings.callback_backlog,
+                               most_bytes=recordings.callback_backlog_bytes, retention=recordings.callback_retention,
                                senders=recordings.callback_senders, hosts=recordings.callback_hosts,
                                secret_of=self.transcripts.signing_secret, metrics=self.metrics,
                                undelivered=self.metrics.prerecorded_undelivered, gateway_id=self.hub.gateway_id)

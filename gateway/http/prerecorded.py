@@ -119,6 +119,9 @@ class PrerecordedOptions:
         "pre-recorded callbacks Redis keeps for the fleet to retry (over every gateway); beyond it a failed "
         "callback is retried by its own gateway alone", flag="--prerecorded-callback-backlog",
         parse=positive(int)))
+    callback_backlog_bytes: int = field(default=256 * 2**20, metadata=option(
+        "bytes those callbacks may take in Redis in all (a 10-minute recording's is ~150 KB, ~330 KB with "
+        "utterances); beyond it likewise", flag="--prerecorded-callback-backlog-bytes", parse=positive(int)))
     callback_retention: float = field(default=86400.0, metadata=option(
         "seconds a pre-recorded callback may wait in Redis for its delivery (while no gateway runs, say) "
         "before it is dropped as undelivered", flag="--prerecorded-callback-retention", parse=positive(float)))

@@ -24,8 +24,10 @@ Redis layout (one hash tag, ``{callbacks}``: one Cluster slot, so each script is
   or rescheduling checks it, so a claimer whose lease lapsed changes nothing;
 * ``ss:callbacks:{callbacks}:created`` sorted set: request id -> when first stored (ms).
 
-Bounded: at most ``--prerecorded-callback-backlog`` records (a delivery that finds
-it full is retried by its own gateway alone, as before: counted ``dropped{reason="full"}``)
+Bounded: at most ``--prerecorded-callback-backlog`` records and
+``--prerecorded-callback-backlog-bytes`` of them (a 10-minute recording's callback is ~150 KB,
+~330 KB with ``utterances``; a delivery that finds it full is retried by its own gateway
+alone, as before: counted ``dropped{reason="full"}``)
 and each at most ``--prerecorded-callback-retention`` seconds (then dropped, logged and
 counted ``dropped{reason="expired"}`` and undelivered). Gateway clocks play no part:
 every time is Redis' ``TIME``. Redis unreachable when a callback would be handed over:
@@ -78,12 +80,22 @@ local function purge(retention)
 end
 """ % PURGE_BATCH
 
-# Store a delivery due in ARGV[1] ms unless ARGV[2] are stored already (a new one; storing one
-# again is always taken). ARGV: delay ms, most, retention ms, id, record. Returns {1 stored | 0 full, expired ids}.
+# Store a delivery due in ARGV[1] ms unless ARGV[2] are stored already or the records would then
+# hold over ARGV[6] bytes (a new one; storing one again is always taken). ARGV: delay ms, most,
+# retention ms, id, record, most bytes. Returns {1 stored | 0 full, expired ids}. The bytes are
+# summed here, not kept in a counter that could drift: puts are rare (failed first attempts)
+# and the records few (ARGV[2]).
 _PUT = _NOW + """
 local expired = purge(tonumber(ARGV[3]))
 local new = redis.call('HEXISTS', KEYS[3], ARGV[4]) == 0
-if new and redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[2]) then return {0, expired} end
+if new then
+  if redis.call('HLEN', KEYS[3]) >= tonumber(ARGV[2]) then return {0, expired} end
+  local bytes = #ARGV[5]
+  for _, id in ipairs(redis.call('HKEYS', KEYS[3])) do
+    bytes = bytes + redis.call('HSTRLEN', KEYS[3], id)
+  end
+  if bytes > tonumber(ARGV[6]) then return {0, expired} end
+end
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
 if new then redis.call('ZADD', KEYS[2], now, ARGV[4]) end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[4])
@@ -150,8 +162,9 @@ class Claim:
 class Store:
     """The fleet's stored callback deliveries in Redis (the layout in the module docstring)."""
 
-    def __init__(self, redis: bus.Redis, *, most: int, retention: float) -> None:
+    def __init__(self, redis: bus.Redis, *, most: int, most_bytes: int, retention: float) -> None:
         self.most = most
+        self.most_bytes = most_bytes
         self.retention_ms = int(retention * 1000)
         self._put = redis.register_script(_PUT)
         self._claim = redis.register_script(_CLAIM)
@@ -159,9 +172,10 @@ class Store:
         self._again = redis.register_script(_AGAIN)
 
     async def put(self, delivery: Delivery, *, wait: float) -> tuple[bool, list[str]]:
-        """Store ``delivery`` due in ``wait`` s: (stored, or False when full; the ids that expired meanwhile)."""
+        """Store ``delivery`` due in ``wait`` s: (stored, or False when full, by count or by bytes; the ids
+        that expired meanwhile)."""
         stored, expired = await self._put(keys=KEYS, args=[
-            int(wait * 1000), self.most, self.retention_ms, delivery.request_id, delivery.encode()])
+            int(wait * 1000), self.most, self.retention_ms, delivery.request_id, delivery.encode(), self.most_bytes])
         return bool(stored), [bus.text(i) for i in expired]
 
     async def claim(self, *, lease: float) -> Claim:
@@ -189,14 +203,15 @@ class Courier:
     (``kind="callback"``).
     """
 
-    def __init__(self, redis: bus.Redis, *, schedule: Schedule, most: int, retention: float, senders: int = 4,
+    def __init__(self, redis: bus.Redis, *, schedule: Schedule, most: int, most_bytes: int, retention: float,
+                 senders: int = 4,
                  hosts: frozenset[str], secret_of: Callable[[str], bytes | None], metrics: GatewayMetrics,
                  undelivered: Counter, gateway_id: str = "") -> None:
         self.schedule = schedule
         self.hosts = hosts
         self.retention = retention
         self.senders = senders  # claimed attempts in flight at once (0: this gateway claims none)
-        self.store = Store(redis, most=most, retention=retention)
+        self.store = Store(redis, most=most, most_bytes=most_bytes, retention=retention)
         self.secret_of = secret_of
         self.metrics = metrics
         self.undelivered = undelivered
@@ -285,9 +300,10 @@ class Courier:
         self._expired(expired)
         if not stored:
             self.metrics.prerecorded_callbacks_dropped.labels(reason="full").inc()
-            log.warning("pre-recorded %s: Redis holds --prerecorded-callback-backlog (%d) callbacks already; "
-                        "this gateway keeps retrying this one, and a shutdown before it is delivered loses it",
-                        delivery.request_id, self.store.most)
+            log.warning("pre-recorded %s: Redis holds --prerecorded-callback-backlog (%d) callbacks or "
+                        "--prerecorded-callback-backlog-bytes (%d) already; this gateway keeps retrying this one, "
+                        "and a shutdown before it is delivered loses it",
+                        delivery.request_id, self.store.most, self.store.most_bytes)
             return False
         self.metrics.prerecorded_callbacks_stored.inc()
         self._wake.set()

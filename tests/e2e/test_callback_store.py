@@ -42,7 +42,7 @@ async def stored_keys(redis) -> int:
 
 
 async def test_a_claim_takes_a_due_delivery_once_and_its_ack_removes_every_key(redis):
-    store = Store(redis, most=10, retention=3600)
+    store = Store(redis, most=10, most_bytes=2**20, retention=3600)
     assert await store.put(a_delivery(), wait=0) == (True, [])
     claim = await store.claim(lease=60)
     assert claim.request_id == "rid-1"
@@ -58,14 +58,14 @@ async def test_a_claim_takes_a_due_delivery_once_and_its_ack_removes_every_key(r
 
 
 async def test_a_delivery_is_not_due_before_its_wait(redis):
-    store = Store(redis, most=10, retention=3600)
+    store = Store(redis, most=10, most_bytes=2**20, retention=3600)
     await store.put(a_delivery(), wait=30)
     claim = await store.claim(lease=60)
     assert claim.request_id == "" and 25 < claim.next_in <= 30
 
 
 async def test_a_lapsed_claim_goes_to_the_next_claimer_and_the_first_can_no_longer_change_it(redis):
-    store = Store(redis, most=10, retention=3600)
+    store = Store(redis, most=10, most_bytes=2**20, retention=3600)
     await store.put(a_delivery(), wait=0)
     first = await store.claim(lease=0.05)  # a gateway that dies with it
     second = None
@@ -86,7 +86,7 @@ async def test_a_lapsed_claim_goes_to_the_next_claimer_and_the_first_can_no_long
 
 
 async def test_the_backlog_refuses_a_new_delivery_beyond_its_bound_but_takes_a_stored_one_again(redis):
-    store = Store(redis, most=2, retention=3600)
+    store = Store(redis, most=2, most_bytes=2**20, retention=3600)
     assert (await store.put(a_delivery("a"), wait=10))[0]
     assert (await store.put(a_delivery("b"), wait=10))[0]
     assert not (await store.put(a_delivery("c"), wait=10))[0]
@@ -95,8 +95,22 @@ async def test_the_backlog_refuses_a_new_delivery_beyond_its_bound_but_takes_a_s
     await redis.delete(*KEYS)
 
 
+async def test_the_backlog_refuses_a_new_delivery_beyond_its_bytes_but_takes_a_stored_one_again(redis):
+    size = len(a_delivery("a").encode())
+    store = Store(redis, most=10, most_bytes=2 * size + size // 2, retention=3600)
+    assert (await store.put(a_delivery("a"), wait=0))[0]
+    assert (await store.put(a_delivery("b"), wait=0))[0]
+    assert not (await store.put(a_delivery("c"), wait=0))[0]  # 3 records would pass the bytes
+    assert (await store.put(a_delivery("a", attempts=3), wait=0))[0]
+    assert await redis.hlen(KEYS[2]) == 2
+    claim = await store.claim(lease=60)
+    assert await store.ack(claim.request_id, claim.token)
+    assert (await store.put(a_delivery("c"), wait=0))[0]  # room again
+    await redis.delete(*KEYS)
+
+
 async def test_a_delivery_stored_longer_than_the_retention_is_dropped_and_reported_once(redis):
-    store = Store(redis, most=10, retention=0.05)
+    store = Store(redis, most=10, most_bytes=2**20, retention=0.05)
     await store.put(a_delivery("old"), wait=3600)
     expired: list[str] = []
 
@@ -121,7 +135,8 @@ def receiver():
 def a_courier(redis, registry, *, attempts: int = 6, hosts: frozenset[str] = frozenset({"127.0.0.1"})) -> Courier:
     metrics = GatewayMetrics(registry)
     return Courier(redis, schedule=Schedule(attempts=attempts, first_delay=0.05, max_delay=0.2), most=100,
-                   retention=3600, hosts=hosts, secret_of=lambda tenant: SECRET if tenant == "acme" else None, metrics=metrics,
+                   most_bytes=2**20, retention=3600, hosts=hosts,
+                   secret_of=lambda tenant: SECRET if tenant == "acme" else None, metrics=metrics,
                    undelivered=metrics.prerecorded_undelivered, gateway_id="gw-test")
 
 

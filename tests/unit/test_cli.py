@@ -25,7 +25,7 @@ FLAGS = {
         --max-backlog-records --backlog-timeout --config-timeout --send-queue --idle-timeout --min-audio-share
         --audio-share-window --max-keepalive-idle --resume-grace --session-ttl --max-queue-lag --asr-overbooking --batch-share --batch-backlog-timeout
         --prerecorded-max-bytes --prerecorded-body-timeout --prerecorded-callback-hosts --prerecorded-url-hosts --prerecorded-callback-attempts
-        --prerecorded-callback-backlog --prerecorded-callback-retention --prerecorded-callback-senders
+        --prerecorded-callback-backlog --prerecorded-callback-backlog-bytes --prerecorded-callback-retention --prerecorded-callback-senders
         --enable-noise-suppression --no-enable-noise-suppression --api-key --api-keys-file --allowed-origins
         --max-sessions-per-key --max-pending-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
         --generate-self-signed-cert --no-generate-self-signed-cert --self-signed-cert-dir --twilio-auth-token
