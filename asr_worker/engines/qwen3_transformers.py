@@ -10,6 +10,12 @@ each session its answer. Sessions that arrive while a batch runs form the next
 batch, so under load the model works on many sessions per call, and a lone
 session is not delayed by any batching window. The event loop never blocks.
 
+Live calls come first: recordings' decodes (``DecodeRequest.batch``) wait in a
+queue of their own, and a batch is made of them only when no live decode waits;
+a batch never mixes the two (a recording's decode would lengthen a live batch's
+``generate``). So a live decode waits at most for one running batch, whatever
+backlog a recording has queued.
+
 :meth:`abort` drops a queued decode before it runs; a decode already inside a
 running ``generate`` cannot be stopped, its answer is discarded. A batch uses
 the largest token budget among its decodes (a partial batched with a final may
@@ -92,7 +98,9 @@ class Qwen3TransformersEngine(Qwen3Engine):
         self._marker = marker_id(tokenizer)
         self._max_batch = max(1, max_batch_size or options.max_num_seqs)
         self._max_queue = max(1, max_queue or 4 * self._max_batch)
-        self._queue: asyncio.Queue[_Job] | None = None
+        self._queue: asyncio.Queue[_Job] | None = None  # live decodes
+        self._recordings: asyncio.Queue[_Job] | None = None  # batch sessions' decodes
+        self._waiting = asyncio.Event()  # set when a decode is queued
         self._runner: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qwen3-generate")
         self._jobs: dict[str, _Job] = {}
@@ -112,7 +120,9 @@ class Qwen3TransformersEngine(Qwen3Engine):
         self._ensure_runner()
         self._jobs[job.request_id] = job
         try:
-            await self._queue.put(job)  # waits while the queue is full: back-pressure on sessions
+            queue = self._recordings if request.batch else self._queue
+            await queue.put(job)  # waits while the queue is full: back-pressure on sessions
+            self._waiting.set()
             generated = await job.future
         finally:
             if self._jobs.get(job.request_id) is job:
@@ -145,14 +155,13 @@ class Qwen3TransformersEngine(Qwen3Engine):
         if self._runner is None or self._runner.done():
             if self._queue is None:
                 self._queue = asyncio.Queue(maxsize=self._max_queue)
+                self._recordings = asyncio.Queue(maxsize=self._max_queue)
             self._runner = asyncio.create_task(self._run(), name="qwen3-transformers-batcher")
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await self._next_batch()
             batch = [job for job in batch if not job.future.done()]  # aborted while queued
             if not batch:
                 continue
@@ -176,6 +185,19 @@ class Qwen3TransformersEngine(Qwen3Engine):
             for job, generated in zip(batch, outputs):
                 if not job.future.done():
                     job.future.set_result(generated)
+
+
+    async def _next_batch(self) -> list[_Job]:
+        """Every live decode waiting (up to the batch size), else every recording's decode waiting."""
+        while True:
+            for queue in (self._queue, self._recordings):
+                if not queue.empty():
+                    batch = [queue.get_nowait()]
+                    while len(batch) < self._max_batch and not queue.empty():
+                        batch.append(queue.get_nowait())
+                    return batch
+            self._waiting.clear()  # both empty, and nothing can be queued before the wait
+            await self._waiting.wait()
 
 
 class TransformersBackend:

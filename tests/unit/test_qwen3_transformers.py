@@ -87,6 +87,25 @@ async def test_waiting_sessions_are_batched_into_one_generate(tmp_path):
     await engine.close()
 
 
+async def test_live_decodes_go_before_a_recordings_queued_ones_and_never_share_a_batch(tmp_path):
+    backend = FakeBatchBackend(hold_first=True)
+    engine = make(tmp_path, backend)
+    first = asyncio.create_task(engine.transcribe(req("r0", 16000, batch=True, final=True)))
+    assert await asyncio.to_thread(backend.entered.wait, TIMEOUT)
+    recorded = [asyncio.create_task(engine.transcribe(req(f"r{i}", 16000 + i, batch=True, final=True)))
+                for i in range(1, 4)]
+    await wait_until(lambda: engine._recordings.qsize() == 3)
+    live = [asyncio.create_task(engine.transcribe(req(f"l{i}", 20000 + i))) for i in range(2)]
+    await wait_until(lambda: engine._queue.qsize() == 2)
+    backend.release.set()
+    results = await asyncio.wait_for(asyncio.gather(first, *recorded, *live), TIMEOUT)
+    assert engine.batch_sizes == [1, 2, 3]  # the running recording, then the live pair, then the rest
+    assert [h.text for h in results] == [f"text-{16000 + i}" for i in range(4)] + ["text-20000", "text-20001"]
+    assert [len(prompts) for prompts, _ in backend.batches] == [1, 2, 3]
+    assert backend.batches[1][1] == 64 and backend.batches[2][1] == 256  # a live batch keeps its own budget
+    await engine.close()
+
+
 async def test_abort_drops_a_queued_decode(tmp_path):
     backend = FakeBatchBackend(hold_first=True)
     engine = make(tmp_path, backend)
