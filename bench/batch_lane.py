@@ -248,8 +248,24 @@ async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
     pooled = {mode: [v for f in runs for v in f.eos_final] for mode, runs in summary.items()}
     if all(pooled.values()):
         alone, beside = (np.percentile(pooled[m], 95) * 1000 for m in summary)
+        low, high = p95_change_interval([f.eos_final for f in summary["alone"]],
+                                        [f.eos_final for f in summary["beside a recording"]])
         print(f"\nlive p95 over every run: alone {alone:.0f} ms, beside a recording {beside:.0f} ms "
-              f"({100 * (beside - alone) / alone:+.1f} %; target < +10 %)", flush=True)
+              f"({100 * (beside - alone) / alone:+.1f} %; target < +10 %; 90 % interval over rounds "
+              f"{100 * low:+.1f} to {100 * high:+.1f} %)", flush=True)
+
+
+def p95_change_interval(alone: list[list[float]], beside: list[list[float]], *, draws: int = 2000,
+                        seed: int = 0) -> tuple[float, float]:
+    """A 90 % bootstrap interval of the pooled p95's relative change, beside / alone - 1: the rounds
+    (each a list of latencies) of each kind resampled with replacement. Rounds, not latencies, are
+    the unit: the latencies of one round share its box's state."""
+    rng = np.random.default_rng(seed)
+    changes = []
+    for _ in range(draws):
+        pick = [np.concatenate([runs[i] for i in rng.integers(0, len(runs), len(runs))]) for runs in (alone, beside)]
+        changes.append(np.percentile(pick[1], 95) / np.percentile(pick[0], 95) - 1)
+    return float(np.percentile(changes, 5)), float(np.percentile(changes, 95))
 
 
 async def throughput(own: OwnStack, recording: np.ndarray, reference: str) -> None:
