@@ -57,10 +57,12 @@ async def run_session(stack, samples, rate, **config):
 
 
 async def test_each_clip(stack, clips):
+    """One session per clip, side by side (one after another they took the sum of the clips'
+    streaming time; test_cluster runs such sessions at once too)."""
+    loaded = [load(path) for path, _ in clips]
+    sessions = await asyncio.gather(*(run_session(stack, samples, rate) for samples, rate in loaded))
     errors = words = 0
-    for path, reference in clips:
-        samples, rate = load(path)
-        messages = await run_session(stack, samples, rate)
+    for (path, reference), (samples, rate), messages in zip(clips, loaded, sessions):
         assert messages[0]["type"] == "session_created"
         check_event_order(messages)
         got = finals(messages)
