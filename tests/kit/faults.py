@@ -22,9 +22,10 @@ def five_utterances(clips, gap_seconds: float = 1.5) -> np.ndarray:
 
 def four_utterances(clips) -> np.ndarray:
     """As :func:`five_utterances`, without the 6 s clip (``clips[3]``), for calls struck by a fault
-    in their 2nd utterance: after the strike they still stream ~7.5 s (at 2x), twice the longest
-    client silence a takeover or failover caused in these tests (3.7 s), and each call takes 3.8 s
-    less than with all five clips (the fault files stream eight such calls, the run's longest)."""
+    in their 2nd utterance: after the strike they still stream ~7.5 s (at 2x), about twice the longest
+    client silence a takeover or failover caused in these tests (3.7-4.2 s), and each call takes
+    3.8 s less than with all five clips (test_faults.py streams six in turn, test_scale_in.py two
+    rounds)."""
     return five_utterances(clips[:3] + clips[4:])
 
 
