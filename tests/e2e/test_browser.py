@@ -332,11 +332,18 @@ def _run_load_test(driver, connections: int) -> dict:
             "finals": int(summary.get_attribute("data-finals")), "text": summary.text}
 
 
+def file_clip(clips):
+    """The clip the file tests stream in real time: the shortest of 4-8 s (5.3 s; the first one,
+    7.1 s, made each of them about 2 s longer)."""
+    return min((clip for clip in clips if 4 <= soundfile.info(str(clip[0])).duration <= 8),
+               key=lambda clip: soundfile.info(str(clip[0])).duration)
+
+
 def test_demo_load_test_streams_a_file_over_simulated_connections(browser_stack, chrome, clips):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    path, _ = next(clip for clip in clips if 4 <= soundfile.info(str(clip[0])).duration <= 8)
+    path, _ = file_clip(clips)
     chrome.get(browser_stack.http + "/")
     chrome.find_element(By.ID, "file").send_keys(str(path))
     WebDriverWait(chrome, 20).until(lambda d: d.find_element(By.ID, "file-info").text.endswith(" s"),
@@ -369,7 +376,7 @@ def test_demo_streams_a_file_at_real_time(browser_stack, chrome, clips):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    path, reference = next(clip for clip in clips if 4 <= soundfile.info(str(clip[0])).duration <= 8)
+    path, reference = file_clip(clips)
     chrome.get(browser_stack.http + "/")
     chrome.find_element(By.ID, "apikey").send_keys(API_KEY)
     chrome.find_element(By.ID, "file").send_keys(str(path))

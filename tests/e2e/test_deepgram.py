@@ -188,44 +188,56 @@ async def test_the_sdk_key_is_checked(keyed_gateway, api, model, last):
 
 @pytest.mark.e2e
 async def test_keepalive_holds_an_idle_stream(idle_gateway):
+    """Four sessions on one gateway with short idle limits, side by side (each is its own
+    stream; the four in turn took the sum of their waits, 17 s, for the longest one's 8 s)."""
     client = sdk_client(idle_gateway)
-    # Without audio or KeepAlive: closed after the idle timeout, as Deepgram does.
-    async with client.listen.v1.connect(model="nova-3", encoding="linear16", sample_rate=16000) as socket:
-        listener = Listener(socket)
-        code, reason = await listener.wait_closed(timeout=30)
-    assert (code, reason[:8]) == (1011, "NET-0001")
-    # KeepAlive every 0.5 s holds it for 2.5 idle timeouts; CloseStream then ends it normally.
-    async with client.listen.v1.connect(model="nova-3", encoding="linear16", sample_rate=16000) as socket:
-        listener = Listener(socket)
-        for _ in range(10):
-            await socket.send_keep_alive()
-            await asyncio.sleep(0.5)  # the client's keep-alive period, not synchronisation
-        assert listener.closed is None
-        await socket.send_close_stream()
-        code, _ = await listener.wait_closed()
-    assert code == 1000 and listener.messages[-1].type == "Metadata"
-    # KeepAlive alone holds a stream without audio only up to --max-keepalive-idle.
-    async with client.listen.v1.connect(model="nova-3", encoding="linear16", sample_rate=16000) as socket:
-        listener = Listener(socket)
-        async with asyncio.timeout(30):
-            while listener.closed is None:
-                try:
-                    await socket.send_keep_alive()
-                except ConnectionClosed:
-                    break
+
+    async def silent():
+        # Without audio or KeepAlive: closed after the idle timeout, as Deepgram does.
+        async with client.listen.v1.connect(model="nova-3", encoding="linear16", sample_rate=16000) as socket:
+            listener = Listener(socket)
+            code, reason = await listener.wait_closed(timeout=30)
+        assert (code, reason[:8]) == (1011, "NET-0001")
+
+    async def kept_alive_then_closed():
+        # KeepAlive every 0.5 s holds it for 2.5 idle timeouts; CloseStream then ends it normally.
+        async with client.listen.v1.connect(model="nova-3", encoding="linear16", sample_rate=16000) as socket:
+            listener = Listener(socket)
+            for _ in range(10):
+                await socket.send_keep_alive()
                 await asyncio.sleep(0.5)  # the client's keep-alive period, not synchronisation
-        code, reason = await listener.wait_closed()
-    assert code == 1011 and "only keep-alives" in reason
-    # The idle timeout is the core's: the native protocol gets it too, as error idle_timeout.
-    async with connect(f"ws://127.0.0.1:{idle_gateway}/ws/asr") as ws:
-        await ws.send(json.dumps({"type": "config", "encoding": "pcm16"}))
-        messages = []
-        with pytest.raises(ConnectionClosed) as info:
+            assert listener.closed is None
+            await socket.send_close_stream()
+            code, _ = await listener.wait_closed()
+        assert code == 1000 and listener.messages[-1].type == "Metadata"
+
+    async def only_kept_alive():
+        # KeepAlive alone holds a stream without audio only up to --max-keepalive-idle.
+        async with client.listen.v1.connect(model="nova-3", encoding="linear16", sample_rate=16000) as socket:
+            listener = Listener(socket)
             async with asyncio.timeout(30):
-                while True:
-                    messages.append(json.loads(await ws.recv()))
-        assert info.value.rcvd.code == 1011
-    assert messages[0]["type"] == "session_created" and messages[-1]["code"] == "idle_timeout"
+                while listener.closed is None:
+                    try:
+                        await socket.send_keep_alive()
+                    except ConnectionClosed:
+                        break
+                    await asyncio.sleep(0.5)  # the client's keep-alive period, not synchronisation
+            code, reason = await listener.wait_closed()
+        assert code == 1011 and "only keep-alives" in reason
+
+    async def native_idle():
+        # The idle timeout is the core's: the native protocol gets it too, as error idle_timeout.
+        async with connect(f"ws://127.0.0.1:{idle_gateway}/ws/asr") as ws:
+            await ws.send(json.dumps({"type": "config", "encoding": "pcm16"}))
+            messages = []
+            with pytest.raises(ConnectionClosed) as info:
+                async with asyncio.timeout(30):
+                    while True:
+                        messages.append(json.loads(await ws.recv()))
+            assert info.value.rcvd.code == 1011
+        assert messages[0]["type"] == "session_created" and messages[-1]["code"] == "idle_timeout"
+
+    await asyncio.gather(silent(), kept_alive_then_closed(), only_kept_alive(), native_idle())
 
 
 def two_party_call(first: np.ndarray, second: np.ndarray) -> bytes:

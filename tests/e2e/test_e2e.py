@@ -57,10 +57,12 @@ async def run_session(stack, samples, rate, **config):
 
 
 async def test_each_clip(stack, clips):
+    """One session per clip, side by side (one after another they took the sum of the clips'
+    streaming time; test_cluster runs such sessions at once too)."""
+    loaded = [load(path) for path, _ in clips]
+    sessions = await asyncio.gather(*(run_session(stack, samples, rate) for samples, rate in loaded))
     errors = words = 0
-    for path, reference in clips:
-        samples, rate = load(path)
-        messages = await run_session(stack, samples, rate)
+    for (path, reference), (samples, rate), messages in zip(clips, loaded, sessions):
         assert messages[0]["type"] == "session_created"
         check_event_order(messages)
         got = finals(messages)
@@ -230,9 +232,9 @@ def test_http_endpoints(stack):
 async def test_asr_worker_stops_without_destroying_pending_tasks(redis_server, stacks, clips):
     """Seen: "Task was destroyed but it is pending!" (tasks asr-<sid>) in ASR worker logs."""
     own = stacks(redis_server)  # its own stack: this test stops the ASR worker
-    for path, _ in clips[:3]:
-        samples, rate = load(path)
-        messages = await run_session(own, samples, rate)
+    # Three sessions side by side (one after another took their sum of streaming time).
+    sessions = [run_session(own, *load(path)) for path, _ in clips[:3]]
+    for messages in await asyncio.gather(*sessions):
         assert finals(messages), messages
     (worker,) = own.workers["asr"]
     worker.signal(signal.SIGTERM)

@@ -1,9 +1,9 @@
 """Fault tolerance with real processes: kill -9, SIGSTOP, Redis restart.
 
-Two workers per stage run against one redis-server. Each fault run streams the
-five LibriVox clips in one session and strikes the worker that owns the session
-in the middle of the second utterance; the client must get exactly the five
-finals of a fault-free run, word for word.
+Two workers per stage run against one redis-server. Each fault run streams
+four LibriVox clips in one session (tests.kit.faults.four_utterances) and strikes
+the worker that owns the session in the middle of the second utterance; the
+client must get exactly the four finals of a fault-free run, word for word.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from common.aio import wait_event, within
 from gateway.core.hub import HubOptions
 from streamscribe_client import StreamClosed, file_frames, stream
 
-from tests.kit.faults import (assert_keys_expire_with_the_session, five_utterances, http_port, lease_owner, metric,
+from tests.kit.faults import (assert_keys_expire_with_the_session, four_utterances, http_port, lease_owner, metric,
                               replace_worker, scrape, session_key_ttls, wait_for_owner)
 from tests.kit.stack import Stack
 from tests.kit.support import wait_until, word_errors
@@ -36,14 +36,14 @@ def cluster(redis_server, stacks):
 
 @pytest.fixture(scope="module")
 def audio(clips):
-    return five_utterances(clips)
+    return four_utterances(clips)
 
 
 @pytest.fixture(scope="module")
 def baseline(cluster, audio):
     messages = asyncio.run(run(cluster, audio))
     finals = [m["text"] for m in messages if m["type"] == "final"]
-    assert len(finals) == 5, messages
+    assert len(finals) == 4, messages
     return finals
 
 
@@ -83,7 +83,7 @@ def assert_same_finals(messages, baseline, stack):
     errors = [m for m in messages if m["type"] == "error"]
     assert errors == [], errors
     assert [m["text"] for m in finals] == baseline, stack.logs()
-    assert len({m["utterance_id"] for m in finals}) == 5
+    assert len({m["utterance_id"] for m in finals}) == 4
     for process in stack.processes:
         if process.proc.poll() is None and process.name != "gateway":
             assert metric(scrape(http_port(process)), "streamscribe_stage_sequence_gaps_total") == 0
@@ -214,7 +214,7 @@ async def test_redis_restart_ends_open_sessions_clearly_and_new_sessions_work(cl
         errors = [m for m in messages if m["type"] == "error"]
         finals = [m for m in messages if m["type"] == "final"]
         # Either the session went on to the end, or it was told why it ended.
-        assert len(finals) == 5 or any(e["code"] in ("unavailable", "session_lost") and e["fatal"]
+        assert len(finals) == 4 or any(e["code"] in ("unavailable", "session_lost") and e["fatal"]
                                        for e in errors), messages
     for process in cluster.processes:
         assert process.proc.poll() is None, f"{process.name} died:\n{process.tail()}"

@@ -18,11 +18,12 @@ import pytest
 from common.aio import wait_event, within
 from streamscribe_client import file_frames, stream
 
-from tests.kit.faults import five_utterances, http_port, lease_owner, metric, scrape
+from tests.kit.faults import four_utterances, http_port, lease_owner, metric, scrape
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CALLS = 4
+UTTERANCES = 4  # tests.kit.faults.four_utterances
 SPEED = 2.0
 
 
@@ -33,7 +34,7 @@ def stack(redis_server, stacks):
 
 @pytest.fixture(scope="module")
 def audio(clips):
-    return five_utterances(clips)
+    return four_utterances(clips)
 
 
 def call(stack, audio, finals: dict, mid_call: asyncio.Event):
@@ -46,7 +47,7 @@ def call(stack, audio, finals: dict, mid_call: asyncio.Event):
             finals[session["id"]] = 0
         elif message["type"] == "final":
             finals[session["id"]] += 1
-            if len(finals) == CALLS and all(0 < count < 5 for count in finals.values()):
+            if len(finals) == CALLS and all(0 < count < UTTERANCES for count in finals.values()):
                 mid_call.set()
 
     return stream(stack.url, file_frames(audio, 16000, chunk_ms=100, speed=SPEED), sample_rate=16000,
@@ -67,7 +68,7 @@ async def test_scaling_in_a_vad_and_an_asr_worker_mid_call_loses_and_repeats_not
                                                                                       speed=SPEED),
                                                               sample_rate=16000, timeout=180), 200)
                 if m["type"] == "final"]
-    assert len(baseline) == 5
+    assert len(baseline) == UTTERANCES
 
     finals: dict[str, int] = {}
     mid_call = asyncio.Event()
@@ -88,7 +89,7 @@ async def test_scaling_in_a_vad_and_an_asr_worker_mid_call_loses_and_repeats_not
         assert [m for m in messages if m["type"] == "error"] == []
         got = [m for m in messages if m["type"] == "final"]
         assert [m["text"] for m in got] == baseline, stack.logs()
-        assert len({m["utterance_id"] for m in got}) == 5, "an utterance id came twice"
+        assert len({m["utterance_id"] for m in got}) == UTTERANCES, "an utterance id came twice"
 
     gateway = scrape(stack.port)
     assert metric(gateway, "streamscribe_gateway_duplicate_finals_total") == 0
