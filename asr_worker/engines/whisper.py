@@ -49,9 +49,9 @@ worker (``batch_child_at_start``; else at the first recording).
 Nice 19 still lets the child take cycles a live decode could use (an SMT sibling
 of a live decode's core, caches, memory bandwidth): with ``batch_pause`` (the
 default where the child is used) the parent stops the child with ``SIGSTOP``
-while a live final (``batch_pause_for`` "finals", the default; "all": any live
-decode) is queued or running and continues it when none is (:mod:`.batch_pause`),
-so a final never shares the cores with a recording, and
+while a live decode (``batch_pause_for`` "all", the default; "finals": a live
+final alone) is queued or running and continues it when none is (:mod:`.batch_pause`),
+so a live decode never shares the cores with a recording, and
 at least ``batch_pause_min_run_sec`` of every ``batch_pause_period_sec`` so that
 it always progresses. The child is continued before it is asked to exit, and it
 dies with the parent however the parent ends: a stopped process cannot read its
@@ -163,12 +163,13 @@ class WhisperOptions(EngineOptions):
         "whisper: the CPU priority (nice, 0-19) of that child process and of its scheduling group; "
         "19 yields to everything else on the host", parse=nice_value))
     batch_pause: bool = field(default=True, metadata=option(
-        "whisper on the CPU: stop that child process (SIGSTOP) while a live final (--batch-pause-for) is "
+        "whisper on the CPU: stop that child process (SIGSTOP) while a live decode (--batch-pause-for) is "
         "queued or running, so it never shares the cores with a recording (--no-batch-pause: nice alone)"))
-    batch_pause_for: str = field(default="finals", metadata=option(
-        "whisper: with --batch-pause, the live decodes that stop the child: 'finals' (a final queued or "
-        "running; partials then share the cores with the child at nice 19) or 'all' (partials too: a "
-        "recording beside busy live calls then barely moves)", parse=pause_for))
+    batch_pause_for: str = field(default="all", metadata=option(
+        "whisper: with --batch-pause, the live decodes that stop the child: 'all' (any live decode) or "
+        "'finals' (a final queued or running; partials then share the cores with the child at nice 19: "
+        "a recording moves faster beside busy live calls, and their finals wait longer: +14 %% p95 "
+        "against +7-11 %% with 'all' beside 8 calls, BENCHMARKS.md)", parse=pause_for))
     batch_pause_min_run_sec: float = field(default=0.1, metadata=option(
         "whisper: with --batch-pause, seconds the child runs anyway once stopped for the rest of "
         "--batch-pause-period-sec, so a recording progresses under sustained live load (0: no floor; "
