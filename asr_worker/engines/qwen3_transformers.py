@@ -186,7 +186,6 @@ class Qwen3TransformersEngine(Qwen3Engine):
                 if not job.future.done():
                     job.future.set_result(generated)
 
-
     async def _next_batch(self) -> list[_Job]:
         """Every live decode waiting (up to the batch size), else every recording's decode waiting."""
         while True:

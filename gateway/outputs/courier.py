@@ -204,9 +204,8 @@ class Courier:
     """
 
     def __init__(self, redis: bus.Redis, *, schedule: Schedule, most: int, most_bytes: int, retention: float,
-                 senders: int = 4,
-                 hosts: frozenset[str], secret_of: Callable[[str], bytes | None], metrics: GatewayMetrics,
-                 undelivered: Counter, gateway_id: str = "") -> None:
+                 senders: int = 4, hosts: frozenset[str], secret_of: Callable[[str], bytes | None],
+                 metrics: GatewayMetrics, undelivered: Counter, gateway_id: str = "") -> None:
         self.schedule = schedule
         self.hosts = hosts
         self.retention = retention
