@@ -156,10 +156,15 @@ async def drops_during_creation(url: str, count: int) -> None:
 def test_clients_dying_during_session_creation_leave_no_keys(limited):
     """Seen: an ``in:vad`` End record left for 600 s by a session that ended before a stage claimed it."""
     created = gateway_metric(limited, "streamscribe_gateway_sessions_total")
-    asyncio.run(drops_during_creation(limited.url, 40))
-    wait_until(lambda: gateway_metric(limited, "streamscribe_gateway_connections") == 0
-               and gateway_metric(limited, "streamscribe_gateway_sessions_active") == 0, 30,
-               "every connection handled")
+    # A burst whose clients all go before the gateway takes any config creates no session and
+    # shows nothing (seen once in CI, on a loaded box): bursts go on until one created some.
+    for _ in range(5):
+        asyncio.run(drops_during_creation(limited.url, 40))
+        wait_until(lambda: gateway_metric(limited, "streamscribe_gateway_connections") == 0
+                   and gateway_metric(limited, "streamscribe_gateway_sessions_active") == 0, 30,
+                   "every connection handled")
+        if gateway_metric(limited, "streamscribe_gateway_sessions_total") > created:
+            break
     assert gateway_metric(limited, "streamscribe_gateway_sessions_total") > created, "no session was created"
     # Well within the session TTL (30 s): deleted, not left to expire.
     try:
