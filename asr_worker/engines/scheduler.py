@@ -38,7 +38,7 @@ all, about half the decoder's cost at 8), so the whisper engine takes up to 8.
 (all by default) is submitted and ``on_live(False)`` when it is done (decoded,
 failed, aborted, dropped as stale or cancelled at close), once each: the whisper
 engine stops its batch child while such a live decode is queued or running
-(:mod:`.batch_pause`; by default only finals count).
+(:mod:`.batch_pause`; with ``--batch-pause-for finals`` only finals count).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ class Stack:
                # recording gets; its priority is checked apart (test_whisper_engine, bench/).
                "STREAMSCRIBE_ASR_BATCH_NICE": "0",
                # Most tests send no recording: their workers start the child (a second model,
-               # ~1.5 CPU s) at the first one. Its start with the worker is checked apart
+               # ~1.3 CPU s) at the first one. Its start with the worker is checked apart
                # (test_batch_pause).
                "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "false",
                **(extra_env or {})}
