@@ -95,6 +95,9 @@ class ListenOptions:
     ping_timeout: float = field(default=20.0, metadata=option(
         "seconds to wait for a pong before dropping the connection (a call's counts only while the "
         "gateway reads its audio, not while it paces it)", parse=positive(float)))
+    close_timeout: float = field(default=10.0, metadata=option(
+        "seconds a closing WebSocket waits for the client's close frame before it drops the connection",
+        parse=positive(float)))
     tls: ssl.SSLContext | None = None  # serve https:// and wss:// with this context (TlsOptions)
 
 
@@ -207,7 +210,8 @@ class Gateway:
             open_timeout=None, ssl_handshake_timeout=OPEN_TIMEOUT if self.listen.tls else None,  # GatewayConnection's
             max_size=self.listen.max_frame_bytes,
             compression="deflate" if self.listen.permessage_deflate else None,
-            ping_interval=self.listen.ping_interval, ping_timeout=self.listen.ping_timeout, ssl=self.listen.tls,
+            ping_interval=self.listen.ping_interval, ping_timeout=self.listen.ping_timeout,
+            close_timeout=self.listen.close_timeout, ssl=self.listen.tls,
             logger=_ProbesAtDebug(logging.getLogger("websockets.server")),
         )
         if self._server.sockets:

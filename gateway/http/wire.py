@@ -39,6 +39,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import HeaderLineTooLong, InvalidMessage, RequestLineTooLong, TooManyHeaders
 from websockets.http11 import Request, Response, parse_headers, parse_line
+from websockets.frames import DATA_OPCODES, Frame
 from websockets.protocol import CONNECTING, Protocol
 from websockets.server import ServerProtocol
 
@@ -235,6 +236,7 @@ class GatewayConnection(ServerConnection):
         super().__init__(GatewayProtocol.like(protocol), *args, **kwargs)
         self._open_deadline: asyncio.Timeout | None = None
         self._paused = False
+        self._closing = False  # the gateway closes: the client's messages are dropped unread
 
     async def handshake(self, *args: Any, **kwargs: Any) -> None:
         try:
@@ -256,6 +258,34 @@ class GatewayConnection(ServerConnection):
         self._resume()
         next(self.protocol.parser)  # what arrived meanwhile
         return body
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """websockets' close, but nothing the client sends from now on is kept for reading.
+
+        Once the gateway closes, nobody reads the client's messages. A client that
+        goes on sending audio would fill the queue of unread messages, websockets
+        would stop reading the socket, and the client's close frame, behind that
+        audio, would arrive only after the close timeout: a refused call would hold
+        its socket (and the client's wait) that long.
+        """
+        self._discard_messages()
+        await super().close(code, reason)
+
+    def process_event(self, event: Any) -> None:
+        if self._closing and isinstance(event, Frame) and event.opcode in DATA_OPCODES:
+            return  # read off the socket and dropped: the close frame behind it gets through
+        super().process_event(event)
+
+    def _discard_messages(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        messages = self.recv_messages  # websockets' Assembler (its internals as of websockets 17)
+        if not messages.get_in_progress:  # a reader mid-message keeps its frames; later ones are dropped
+            messages.frames.queue.clear()
+        if messages.paused:
+            messages.paused = False
+            messages.resume()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)

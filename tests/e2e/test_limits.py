@@ -44,6 +44,8 @@ def limited(redis_server, stacks):
         "STREAMSCRIBE_GATEWAY_DRAIN_TIMEOUT": "3",
         "STREAMSCRIBE_GATEWAY_PING_INTERVAL": "1",
         "STREAMSCRIBE_GATEWAY_PING_TIMEOUT": "1",
+        # Longer than any wait below: a close handshake that does not complete shows as a timeout.
+        "STREAMSCRIBE_GATEWAY_CLOSE_TIMEOUT": "120",
     })
 
 
@@ -52,10 +54,13 @@ def gateway_metric(stack: Stack, name: str, **labels) -> float:
 
 
 async def send_silence(url: str, seconds: float, *, chunk_ms: int = 100) -> list[dict]:
-    """Send ``seconds`` of silence as fast as the gateway reads it; return what came back."""
+    """Send ``seconds`` of silence as fast as the gateway reads it; return what came back.
+
+    The client waits as long as the gateway (``close_timeout``) for the close handshake
+    to complete, so a handshake that stalls is not cut short by the client."""
     frame = np.zeros(RATE * chunk_ms // 1000, np.int16).tobytes()
     messages = []
-    async with connect(url) as websocket:
+    async with connect(url, close_timeout=120) as websocket:
         await websocket.send(json.dumps({"type": "config", "encoding": "pcm16"}))
         messages.append(json.loads(await websocket.recv()))
         try:
@@ -92,7 +97,11 @@ def test_a_stalled_stage_fails_the_session_instead_of_trimming_audio(limited):
     waits_before = gateway_metric(limited, "streamscribe_gateway_backlog_waits_total")
     vad.signal(signal.SIGSTOP)
     try:
-        messages = asyncio.run(send_silence(limited.url, 40.0))
+        # The gateway refuses the call while the client still sends audio: the client's close
+        # frame, behind audio nobody reads any more, must still complete the handshake (both
+        # sides wait 120 s for it; before the gateway dropped that audio, the connection
+        # ended only when the gateway's close timeout ran out).
+        messages = asyncio.run(within(send_silence(limited.url, 40.0), 60))
     finally:
         vad.signal(signal.SIGCONT)
     errors = [m for m in messages if m["type"] == "error"]
