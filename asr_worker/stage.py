@@ -843,8 +843,8 @@ class AsrStage(Stage[AsrSessionState]):
             if asr.request_id == request.request_id:
                 asr.request_id = ""
             self.metrics.decodes_in_flight.dec()
-        self.metrics.decode_seconds.labels(kind="final" if request.final else "partial").observe(
-            time.perf_counter() - started)
+        kind = "batch" if request.batch else "final" if request.final else "partial"
+        self.metrics.decode_seconds.labels(kind=kind).observe(time.perf_counter() - started)
         self.metrics.decoded_audio.inc(len(request.audio) / SAMPLE_RATE)
         self.metrics.tokens.inc(hypothesis.tokens)
         return hypothesis

@@ -198,6 +198,39 @@ def batch_child_pauses(url: str) -> tuple[float, float, float]:
                  for name in ("paused_seconds", "pauses", "share_runs"))
 
 
+class StageTimes:
+    """Where a round's time went, from the VAD's and the ASR's metrics: a snapshot now,
+    :meth:`since` the figures of what happened after it."""
+
+    def __init__(self, vad_url: str, asr_url: str) -> None:
+        self.urls = vad_url, asr_url
+        self.start = self._now()
+
+    def _now(self) -> dict[str, float]:
+        from tests.kit.faults import metric
+
+        vad, asr = (urllib.request.urlopen(url, timeout=10).read().decode() for url in self.urls)
+        found = {name: metric(vad, f"streamscribe_stage_processing_seconds_{name}")
+                 for name in ("count", "sum")}
+        for le in ("0.025", "0.05", "0.1"):
+            found[f"le{le}"] = metric(vad, "streamscribe_stage_processing_seconds_bucket", le=le)
+        for kind in ("final", "partial"):
+            for name in ("count", "sum"):
+                found[f"{kind}_{name}"] = metric(asr, f"streamscribe_asr_decode_seconds_{name}", kind=kind)
+        return found
+
+    def since(self) -> str:
+        """The figures since the snapshot: VAD steps (mean, how many over 25/50/100 ms), live decodes (mean)."""
+        now = self._now()
+        d = {name: now[name] - self.start[name] for name in now}
+        steps = d["count"] or 1
+        over = ", ".join(f"{d['count'] - d['le' + le]:.0f} over {float(le) * 1000:.0f} ms"
+                         for le in ("0.025", "0.05", "0.1"))
+        decodes = "; ".join(f"{d[kind + '_count']:.0f} {kind} decodes, mean {1000 * d[kind + '_sum'] / (d[kind + '_count'] or 1):.0f} ms"
+                            for kind in ("final", "partial"))
+        return f"VAD {d['count']:.0f} steps, mean {1000 * d['sum'] / steps:.1f} ms, {over}; ASR {decodes}"
+
+
 def wer(reference: str, hypothesis: str) -> str:
     errors, words = word_errors(reference, hypothesis)
     return f"{100 * errors / words:.1f} %" if words else "n/a"
@@ -224,11 +257,13 @@ async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
                 if not flowing.is_set():
                     raise RuntimeError(f"the recording did not start: {recorded.error}")
             pauses = await asyncio.to_thread(batch_child_pauses, own.asr_metrics)
+            times = await asyncio.to_thread(StageTimes, own.vad_metrics, own.asr_metrics)
             cpu, started = StackCpu(own.pids), time.monotonic()
             figures = await run_level("streamscribe", own.url, args.live, audio, utterances, level, finalize=False,
                                       model="")
             ended = time.monotonic()
             spent = cpu.spent()
+            spent_where = await asyncio.to_thread(times.since)
             meanwhile = "n/a"
             if background is not None:
                 background.cancel()  # the client goes away: the session ends
@@ -248,6 +283,7 @@ async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
             wer_text = f"{100 * figures.errors / figures.words:.1f} %" if figures.words else "n/a"
             print(f"| {mode} | {percentiles(figures.eos_final)} | {figures.finals}/{figures.utterances} | {wer_text} "
                   f"| {meanwhile} | {spent:.1f} | {load_average()} |", flush=True)
+            print(f"#   {mode}: {spent_where}", flush=True)
             for error in sorted(set(figures.failed))[:3]:
                 print(f"#   {figures.failed.count(error)} live session(s) failed: {error}", flush=True)
     pooled = {mode: [v for f in runs for v in f.eos_final] for mode, runs in summary.items()}

@@ -195,7 +195,8 @@ class AsrMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         p = "streamscribe_asr_"
         self.decode_seconds = Histogram(
-            p + "decode_seconds", "Time of one decode, by kind.", ["kind"], buckets=STEP_BUCKETS, registry=registry
+            p + "decode_seconds", "Time of one decode, by kind: partial, final (live calls) or batch (a recording's, "
+            "its wait behind live decodes included).", ["kind"], buckets=STEP_BUCKETS, registry=registry
         )
         self.decoded_audio = Counter(p + "decoded_audio_seconds_total", "Seconds of audio fed to the engine.",
                                      registry=registry)
