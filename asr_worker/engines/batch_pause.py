@@ -7,8 +7,12 @@ be SMT siblings of one physical core, so a nice-19 decode on the other vCPU
 slows a live decode, and both share caches and memory bandwidth (issue 20:
 +12.5 % live p95 beside a recording on the 2-vCPU dev box). Here the parent
 stops the child (``SIGSTOP``) while any live decode is queued or running in it,
-and continues it (``SIGCONT``) when none is: a recording gets only the cycles
-live work leaves idle.
+and continues it (``SIGCONT``) when none has been for ``resume_after`` seconds: a
+recording gets only the cycles live work leaves idle. Live decodes come in bursts
+(a final, then the partials of the calls that spoke meanwhile); the delay keeps
+the child out of the short gaps inside a burst, where each run would leave the
+next live decode cold caches and a recording's upstream work (its ingest, VAD
+and Redis traffic, at normal priority) running beside it.
 
 Bounded starvation: a child stopped for ``period - min_run`` seconds in a row is
 continued for ``min_run`` seconds even while live decodes go on, so a recording
@@ -47,17 +51,22 @@ class Decision(NamedTuple):
 class PausePolicy:
     """Whether the batch child may run, from live decodes starting and ending, and a clock.
 
-    The child runs while no live decode is queued or running; otherwise it is stopped,
-    except for a run of ``min_run`` seconds after ``period - min_run`` seconds stopped.
+    The child runs once no live decode has been queued or running for ``resume_after``
+    seconds; otherwise it is stopped, except for a run of ``min_run`` seconds after
+    ``period - min_run`` seconds stopped.
     Every method takes ``now`` (seconds, monotonic) and returns the :class:`Decision`.
     """
 
-    def __init__(self, *, min_run: float, period: float, now: float, live: int = 0) -> None:
+    def __init__(self, *, min_run: float, period: float, now: float, live: int = 0, resume_after: float = 0.0) -> None:
         if not 0.0 <= min_run < period:
             raise ValueError(f"the batch child's run ({min_run} s) must be 0 or more and under its period ({period} s)")
+        if not 0.0 <= resume_after:
+            raise ValueError(f"the batch child's resume delay ({resume_after} s) must be 0 or more")
         self.min_run = min_run
         self.max_pause = period - min_run if min_run > 0 else None  # None: no floor
+        self.resume_after = resume_after
         self._live = live
+        self._idle_since = now  # when the last live decode ended
         self._closed = False
         self._running = True
         self._since = now  # when the child last started or stopped
@@ -77,6 +86,8 @@ class PausePolicy:
 
     def ended(self, now: float) -> Decision:
         """A live decode ended (or was dropped)."""
+        if self._live == 1:
+            self._idle_since = now
         self._live = max(0, self._live - 1)
         return self.tick(now)
 
@@ -86,7 +97,10 @@ class PausePolicy:
         return self.tick(now)
 
     def tick(self, now: float) -> Decision:
-        if self._closed or self._live == 0:
+        idle_at = None  # when the child is continued for want of live decodes
+        if not self._closed and self._live == 0 and not self._running:
+            idle_at = self._idle_since + self.resume_after
+        if self._closed or (self._live == 0 and (self._running or now >= idle_at)):
             self._share_until = None
             self._set(True, now)
             return Decision(True, None)
@@ -96,10 +110,10 @@ class PausePolicy:
             self._share_until = None
             self._set(False, now)
         if self.max_pause is None:
-            return Decision(False, None)
+            return Decision(False, idle_at)
         resume_at = self._since + self.max_pause
         if now < resume_at:
-            return Decision(False, resume_at)
+            return Decision(False, resume_at if idle_at is None else min(resume_at, idle_at))
         self._set(True, now)
         self._share_until = now + self.min_run
         self.shares += 1
@@ -128,9 +142,11 @@ class ChildPauser:
     Signals go through a pidfd where the system has them (Linux 5.3+), else ``os.kill``.
     """
 
-    def __init__(self, *, min_run: float, period: float, clock: Callable[[], float] = time.monotonic) -> None:
-        PausePolicy(min_run=min_run, period=period, now=0.0)  # refuse bad values now, not at the first recording
-        self._min_run, self._period, self._clock = min_run, period, clock
+    def __init__(self, *, min_run: float, period: float, resume_after: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        # Refuse bad values now, not at the first recording.
+        PausePolicy(min_run=min_run, period=period, now=0.0, resume_after=resume_after)
+        self._min_run, self._period, self._resume_after, self._clock = min_run, period, resume_after, clock
         self._cond = threading.Condition()
         self._live = 0
         self._policy: PausePolicy | None = None
@@ -158,7 +174,8 @@ class ChildPauser:
                 self._pidfd = os.pidfd_open(pid)
             except (AttributeError, OSError):  # no pidfds here: plain kill
                 self._pidfd = None
-            self._policy = PausePolicy(min_run=self._min_run, period=self._period, now=self._clock(), live=self._live)
+            self._policy = PausePolicy(min_run=self._min_run, period=self._period, now=self._clock(), live=self._live,
+                                       resume_after=self._resume_after)
             self._thread = threading.Thread(target=self._time, name="batch-pause", daemon=True)
             self._thread.start()
             self._apply(self._policy.tick(self._clock()))

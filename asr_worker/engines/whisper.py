@@ -178,6 +178,10 @@ class WhisperOptions(EngineOptions):
     batch_pause_period_sec: float = field(default=2.0, metadata=option(
         "whisper: the period of that floor (the child is never stopped longer than this minus the run)",
         parse=positive(float)))
+    batch_pause_resume_after_sec: float = field(default=0.0, metadata=option(
+        "whisper: with --batch-pause, seconds without a live decode (queued or running) before the child "
+        "is continued: keeps it out of the short gaps within a burst of live decodes (0: at once)",
+        parse=non_negative(float)))
 
     def __post_init__(self) -> None:
         if self.batch_pause_min_run_sec >= self.batch_pause_period_sec:
@@ -375,7 +379,8 @@ class WhisperEngine(Engine):
         in_child = self._in_child = options.batch_process and self.decoder.device == "cpu"
         run_batch = self._decode_in_child if in_child else None
         # Stops the child while live decodes are queued or running (None: nice alone).
-        self.pauser = ChildPauser(min_run=options.batch_pause_min_run_sec, period=options.batch_pause_period_sec) \
+        self.pauser = ChildPauser(min_run=options.batch_pause_min_run_sec, period=options.batch_pause_period_sec,
+                                  resume_after=options.batch_pause_resume_after_sec) \
             if in_child and options.batch_pause else None
         # Finals go ahead of queued partials; partials that waited too long are dropped;
         # recordings have a thread of their own.

@@ -47,6 +47,25 @@ def test_the_share_ends_early_when_live_decodes_end_and_a_new_one_stops_the_chil
     assert p.started(1.95) == Decision(False, pytest.approx(3.85))  # a fresh stop, its own bound
 
 
+def test_with_a_resume_delay_the_child_waits_out_a_quiet_spell_before_it_runs():
+    p = policy(resume_after=0.2)
+    assert p.started(1.0).run is False
+    assert p.ended(1.5) == Decision(False, pytest.approx(1.7))  # look again when the spell is long enough
+    assert p.started(1.6).run is False  # a burst goes on: the spell starts over
+    assert p.ended(1.65) == Decision(False, pytest.approx(1.85))
+    assert p.tick(1.84).run is False
+    assert p.tick(1.85) == Decision(True, None)
+    assert p.pauses == 1 and p.paused_seconds(2.0) == pytest.approx(0.85)
+
+
+def test_the_floor_still_runs_the_child_in_a_stop_that_the_resume_delay_prolongs():
+    p = policy(min_run=0.1, period=2.0, resume_after=5.0)
+    p.started(0.0)
+    assert p.ended(1.0) == Decision(False, 1.9)  # the floor comes before the end of the quiet spell
+    assert p.tick(1.9) == Decision(True, 2.0)
+    assert p.tick(2.0) == Decision(True, None)  # no live decode: it runs on
+
+
 def test_a_floor_of_zero_is_strict_priority_without_a_timer():
     p = policy(min_run=0.0)
     assert p.started(0.0) == Decision(False, None)
@@ -74,6 +93,11 @@ def test_a_run_not_under_its_period_is_refused(min_run, period):
         PausePolicy(min_run=min_run, period=period, now=0.0)
     with pytest.raises(ValueError):
         ChildPauser(min_run=min_run, period=period)
+
+
+def test_a_negative_resume_delay_is_refused():
+    with pytest.raises(ValueError, match="resume delay"):
+        ChildPauser(min_run=0.1, period=2.0, resume_after=-1.0)
 
 
 def test_the_pauser_counts_live_decodes_before_it_has_a_child_and_close_is_idempotent():
