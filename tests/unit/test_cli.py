@@ -21,7 +21,7 @@ WORKER = f"{COMMON} --http-port --http-host --capacity --lease-ttl --sweep-inter
 # Each service's flags, and the prefix of the variables they read.
 FLAGS = {
     "gateway": (f"""{COMMON} --host --port --max-frame-bytes --permessage-deflate --no-permessage-deflate
-        --ping-interval --ping-timeout --drain-timeout --max-audio-lead --max-realtime-factor
+        --ping-interval --ping-timeout --close-timeout --drain-timeout --max-audio-lead --max-realtime-factor
         --max-backlog-records --backlog-timeout --config-timeout --send-queue --idle-timeout --min-audio-share
         --audio-share-window --max-keepalive-idle --resume-grace --session-ttl --max-queue-lag --asr-overbooking --batch-share --batch-backlog-timeout
         --prerecorded-max-bytes --prerecorded-body-timeout --prerecorded-callback-hosts --prerecorded-url-hosts --prerecorded-callback-attempts
@@ -38,7 +38,7 @@ FLAGS = {
     "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --cpu-threads --num-workers --max-batch --batch-max-batch
         --window-margin-sec --partial-window-margin-sec --batch-process --no-batch-process --batch-child-at-start
         --no-batch-child-at-start --batch-cpu-threads --batch-nice
-        --batch-pause --no-batch-pause --batch-pause-for --batch-pause-min-run-sec --batch-pause-period-sec
+        --batch-pause --no-batch-pause --batch-pause-for --batch-pause-min-run-sec --batch-pause-period-sec --batch-pause-resume-after-sec
         --dtype --gpu-memory-utilization --max-model-len
         --max-num-seqs --tensor-parallel-size --max-new-tokens --allow-standin-engine --no-allow-standin-engine
         --standin-clips --standin-final-sec --standin-partial-sec --standin-sec-per-audio-sec --chunk-size-sec --first-partial-sec
