@@ -179,13 +179,19 @@ class Ownership:
         return int((time.time() + self.runner.options.lease_ttl) * 1000)
 
     async def register(self) -> None:
-        """Announce this worker and its load (gateways read both for admission)."""
+        """Announce this worker and its load (gateways read both for admission).
+
+        The load goes first: a gateway that sees the worker live then always finds its
+        load (the other way round, a new worker counted with a capacity of 0 until its
+        load came, and a gateway refused calls "at capacity (0 sessions)"). Two
+        commands, not a transaction: the keys are in different Redis Cluster slots.
+        """
         runner = self.runner
-        await runner.redis.zadd(keys.workers(self.stage), {runner.worker_id: self.deadline_ms()})
         await runner.redis.hset(keys.load(self.stage), runner.worker_id, json.dumps({
             "sessions": runner.load, "batch": runner.batch_load, "owned": len(runner.sessions),
             "capacity": runner.options.capacity,
             "lag": round(runner.queue_lag, 3), "draining": self.draining}))
+        await runner.redis.zadd(keys.workers(self.stage), {runner.worker_id: self.deadline_ms()})
 
     # -- leases -----------------------------------------------------------------------
 

@@ -310,7 +310,10 @@ class SessionHub:
                 return self.refusals[stage]
         full = await self._try_reserve(stages, session_ids, batch=batch)
         if full:
-            await self._check_stage(full)  # the capacity may have grown since the last check
+            # The capacity may have grown since the last check; or the stage has no room at
+            # all, for a reason better than "0 sessions" (no live worker yet, say).
+            if refusal := await self._check_stage(full):
+                return refusal
             full = await self._try_reserve(stages, session_ids, batch=batch)
         if not full:
             return ""
