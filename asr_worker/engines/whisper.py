@@ -50,7 +50,8 @@ Nice 19 still lets the child take cycles a live decode could use (an SMT sibling
 of a live decode's core, caches, memory bandwidth): with ``batch_pause`` (the
 default where the child is used) the parent stops the child with ``SIGSTOP``
 while a live decode (``batch_pause_for`` "all", the default; "finals": a live
-final alone) is queued or running and continues it when none is (:mod:`.batch_pause`),
+final alone) is queued or running and continues it when none has been for
+``batch_pause_resume_after_sec`` (:mod:`.batch_pause`),
 so a live decode never shares the cores with a recording, and
 at least ``batch_pause_min_run_sec`` of every ``batch_pause_period_sec`` so that
 it always progresses. The child is continued before it is asked to exit, and it
@@ -178,9 +179,10 @@ class WhisperOptions(EngineOptions):
     batch_pause_period_sec: float = field(default=2.0, metadata=option(
         "whisper: the period of that floor (the child is never stopped longer than this minus the run)",
         parse=positive(float)))
-    batch_pause_resume_after_sec: float = field(default=0.0, metadata=option(
+    batch_pause_resume_after_sec: float = field(default=0.3, metadata=option(
         "whisper: with --batch-pause, seconds without a live decode (queued or running) before the child "
-        "is continued: keeps it out of the short gaps within a burst of live decodes (0: at once)",
+        "is continued: keeps it out of the short gaps within a burst of live decodes, where what it leaves "
+        "in the caches slows the next live decode (0: at once; BENCHMARKS.md)",
         parse=non_negative(float)))
 
     def __post_init__(self) -> None:
