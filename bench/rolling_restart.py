@@ -155,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{platform.node()}, {platform.processor() or platform.machine()}")
     print("| run | calls completed | finals | finals repeated | WER | resumes | gap p50 | gap p95 | gap max |")
     print("|---|---|---|---|---|---|---|---|---|")
+    def gap(seconds: float | None) -> str:
+        return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
     for name, r in results.items():
-        gap = (lambda v: "-" if v is None else f"{v * 1000:.0f} ms")
         print(f"| {name} | {r['completed']}/{r['calls']} | {r['finals']} | {r['finals_repeated']} | {r['wer']} | "
               f"{r['resumes']} | {gap(r['gap_p50_s'])} | {gap(r['gap_p95_s'])} | {gap(r['gap_max_s'])} |")
     ok = all(r["completed"] == r["calls"] and not r["finals_repeated"] for r in results.values())
