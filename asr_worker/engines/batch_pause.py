@@ -15,12 +15,15 @@ next live decode cold caches and a recording's upstream work (its ingest, VAD
 and Redis traffic, at normal priority) running beside it.
 
 Bounded starvation: a child stopped for ``period - min_run`` seconds in a row is
-continued for ``min_run`` seconds even while live decodes go on, so a recording
+continued for ``min_run`` seconds even while live partials go on, so a recording
 always progresses (at least ``min_run`` of every ``period`` not stopped, at nice
-19). The trade: a larger share moves a recording faster under sustained live
-load and costs live decodes that overlap its runs what nice 19 alone would cost;
-``min_run=0`` is strict priority without a floor (a recording may then wait as
-long as live decodes keep coming).
+19). Not beside a live final: a final queued or running ends such a run, and none
+starts until the finals have ended; a final is what a caller's end of speech
+waits on, and a share beside it costs it what nice 19 alone would (beside 8 live
+calls the floor's runs were most of what a recording cost live p95). The trade: a
+larger share moves a recording faster under sustained live load and costs the
+partials that overlap its runs; ``min_run=0`` is strict priority without a floor
+(a recording may then wait as long as live decodes keep coming).
 
 :class:`PausePolicy` is the decision alone (events and a clock in, "run" or
 "stop" and when to look again out), so it is tested without processes;
@@ -57,7 +60,8 @@ class PausePolicy:
     Every method takes ``now`` (seconds, monotonic) and returns the :class:`Decision`.
     """
 
-    def __init__(self, *, min_run: float, period: float, now: float, live: int = 0, resume_after: float = 0.0) -> None:
+    def __init__(self, *, min_run: float, period: float, now: float, live: int = 0, finals: int = 0,
+                 resume_after: float = 0.0) -> None:
         if not 0.0 <= min_run < period:
             raise ValueError(f"the batch child's run ({min_run} s) must be 0 or more and under its period ({period} s)")
         if not 0.0 <= resume_after:
@@ -66,6 +70,7 @@ class PausePolicy:
         self.max_pause = period - min_run if min_run > 0 else None  # None: no floor
         self.resume_after = resume_after
         self._live = live
+        self._finals = finals  # of the live decodes, finals
         self._idle_since = now  # when the last live decode ended
         self._closed = False
         self._running = True
@@ -79,16 +84,18 @@ class PausePolicy:
     def live(self) -> int:
         return self._live
 
-    def started(self, now: float) -> Decision:
-        """A live decode was queued (or started)."""
+    def started(self, now: float, *, final: bool = False) -> Decision:
+        """A live decode (``final``: a final's) was queued (or started)."""
         self._live += 1
+        self._finals += final
         return self.tick(now)
 
-    def ended(self, now: float) -> Decision:
-        """A live decode ended (or was dropped)."""
+    def ended(self, now: float, *, final: bool = False) -> Decision:
+        """A live decode (``final``: a final's) ended (or was dropped)."""
         if self._live == 1:
             self._idle_since = now
         self._live = max(0, self._live - 1)
+        self._finals = max(0, self._finals - final)
         return self.tick(now)
 
     def close(self, now: float) -> Decision:
@@ -105,7 +112,7 @@ class PausePolicy:
             self._set(True, now)
             return Decision(True, None)
         if self._running:
-            if self._share_until is not None and now < self._share_until:
+            if self._share_until is not None and now < self._share_until and not self._finals:
                 return Decision(True, self._share_until)
             self._share_until = None
             self._set(False, now)
@@ -114,6 +121,8 @@ class PausePolicy:
         resume_at = self._since + self.max_pause
         if now < resume_at:
             return Decision(False, resume_at if idle_at is None else min(resume_at, idle_at))
+        if self._finals:  # the floor's run waits for them (asked again when one ends)
+            return Decision(False, idle_at)
         self._set(True, now)
         self._share_until = now + self.min_run
         self.shares += 1
@@ -137,7 +146,7 @@ class PausePolicy:
 class ChildPauser:
     """Stops and continues one child process as :class:`PausePolicy` says, from any thread.
 
-    :meth:`live` (True: a live decode queued; False: it ended) may come before the child
+    :meth:`live` (True: a live decode queued; False: it ended; ``final``: a final's) may come before the child
     exists; :meth:`attach` names it. A timer thread wakes the policy for the share.
     Signals go through a pidfd where the system has them (Linux 5.3+), else ``os.kill``.
     """
@@ -149,6 +158,7 @@ class ChildPauser:
         self._min_run, self._period, self._resume_after, self._clock = min_run, period, resume_after, clock
         self._cond = threading.Condition()
         self._live = 0
+        self._finals = 0
         self._policy: PausePolicy | None = None
         self._pid: int | None = None
         self._pidfd: int | None = None
@@ -157,12 +167,13 @@ class ChildPauser:
         self._closed = False
         self._thread: threading.Thread | None = None
 
-    def live(self, started: bool) -> None:
+    def live(self, started: bool, final: bool = False) -> None:
         with self._cond:
             self._live = self._live + 1 if started else max(0, self._live - 1)
+            self._finals = self._finals + final if started else max(0, self._finals - final)
             if self._policy is not None:
                 now = self._clock()
-                self._apply(self._policy.started(now) if started else self._policy.ended(now))
+                self._apply(self._policy.started(now, final=final) if started else self._policy.ended(now, final=final))
 
     def attach(self, pid: int) -> None:
         """Manage process ``pid`` from now on (once); nothing if already closed."""
@@ -175,7 +186,7 @@ class ChildPauser:
             except (AttributeError, OSError):  # no pidfds here: plain kill
                 self._pidfd = None
             self._policy = PausePolicy(min_run=self._min_run, period=self._period, now=self._clock(), live=self._live,
-                                       resume_after=self._resume_after)
+                                       finals=self._finals, resume_after=self._resume_after)
             self._thread = threading.Thread(target=self._time, name="batch-pause", daemon=True)
             self._thread.start()
             self._apply(self._policy.tick(self._clock()))

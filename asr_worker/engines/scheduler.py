@@ -34,8 +34,8 @@ the time of one request. A batch thread takes up to ``batch_max_batch`` (default
 recording's packs decoded together cost less CPU per pack (one decoder loop for
 all, about half the decoder's cost at 8), so the whisper engine takes up to 8.
 
-``on_live(True)`` is called when a live request of the classes in ``on_live_kinds``
-(all by default) is submitted and ``on_live(False)`` when it is done (decoded,
+``on_live(True, final)`` is called when a live request of the classes in ``on_live_kinds``
+(all by default; ``final``: a final) is submitted and ``on_live(False, final)`` when it is done (decoded,
 failed, aborted, dropped as stale or cancelled at close), once each: the whisper
 engine stops its batch child while such a live decode is queued or running
 (:mod:`.batch_pause`; with ``--batch-pause-for finals`` only finals count).
@@ -43,6 +43,7 @@ engine stops its batch child while such a live decode is queued or running
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -74,7 +75,7 @@ class DecodeScheduler(Generic[Request]):
                  run_batch: Callable[[list[Request]], list[Any]] | None = None, name: str = "decode",
                  clock: Callable[[], float] = time.monotonic,
                  on_stale: Callable[[], None] | None = None, batch_max_batch: int | None = None,
-                 on_live: Callable[[bool], None] | None = None,
+                 on_live: Callable[[bool, bool], None] | None = None,
                  on_live_kinds: frozenset[int] = frozenset({FINAL, FIRST_WORDS, PARTIAL})) -> None:
         self.max_batch = max(1, max_batch)
         self.batch_max_batch = max(1, batch_max_batch or max_batch)
@@ -107,8 +108,8 @@ class DecodeScheduler(Generic[Request]):
         kind = BATCH if batch else FINAL if final else FIRST_WORDS if first_words else PARTIAL
         if kind in self._on_live_kinds and self._on_live is not None:
             # Before a thread can take it; the callback runs once the future is done, however.
-            self._on_live(True)
-            future.add_done_callback(self._live_done)
+            self._on_live(True, kind == FINAL)
+            future.add_done_callback(functools.partial(self._live_done, kind == FINAL))
         with self._live_waiting:
             if self._closed:
                 future.cancel()
@@ -117,8 +118,8 @@ class DecodeScheduler(Generic[Request]):
             (self._batch_waiting if batch else self._live_waiting).notify()
         return future
 
-    def _live_done(self, _future: Future) -> None:
-        self._on_live(False)
+    def _live_done(self, final: bool, _future: Future) -> None:
+        self._on_live(False, final)
 
     def close(self) -> None:
         """Stop the threads once they finish their current batch; cancel what is still queued."""

@@ -53,8 +53,8 @@ while a live decode (``batch_pause_for`` "all", the default; "finals": a live
 final alone) is queued or running and continues it when none has been for
 ``batch_pause_resume_after_sec`` (:mod:`.batch_pause`),
 so a live decode never shares the cores with a recording, and
-at least ``batch_pause_min_run_sec`` of every ``batch_pause_period_sec`` so that
-it always progresses. The child is continued before it is asked to exit, and it
+at least ``batch_pause_min_run_sec`` of every ``batch_pause_period_sec`` (beside
+live partials, never beside a live final) so that it always progresses. The child is continued before it is asked to exit, and it
 dies with the parent however the parent ends: a stopped process cannot read its
 lifeline, so it also asks the kernel for ``SIGKILL`` when the parent goes
 (``PR_SET_PDEATHSIG``; the orphaned-process-group ``SIGCONT`` does not reach it,
@@ -173,8 +173,9 @@ class WhisperOptions(EngineOptions):
         "against +7-11 %% with 'all' beside 8 calls, BENCHMARKS.md)", parse=pause_for))
     batch_pause_min_run_sec: float = field(default=0.1, metadata=option(
         "whisper: with --batch-pause, seconds the child runs anyway once stopped for the rest of "
-        "--batch-pause-period-sec, so a recording progresses under sustained live load (0: no floor; "
-        "more: a recording moves faster under load, live decodes meanwhile pay what nice alone costs)",
+        "--batch-pause-period-sec, so a recording progresses under sustained live load; never beside a live "
+        "final, which ends such a run (0: no floor; more: a recording moves faster under load, live partials "
+        "meanwhile pay what nice alone costs)",
         parse=non_negative(float)))
     batch_pause_period_sec: float = field(default=2.0, metadata=option(
         "whisper: the period of that floor (the child is never stopped longer than this minus the run)",

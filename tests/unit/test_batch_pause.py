@@ -66,6 +66,16 @@ def test_the_floor_still_runs_the_child_in_a_stop_that_the_resume_delay_prolongs
     assert p.tick(2.0) == Decision(True, None)  # no live decode: it runs on
 
 
+def test_a_live_final_ends_the_floors_run_and_none_starts_until_the_finals_end():
+    p = policy(min_run=0.1, period=2.0)
+    p.started(0.0)  # a partial
+    assert p.tick(1.9) == Decision(True, 2.0)  # the floor's run, beside partials
+    assert p.started(1.95, final=True).run is False  # a final ends it at once
+    assert p.tick(3.9) == Decision(False, None)  # stopped 1.95 s: due, but a final still runs
+    assert p.ended(4.0, final=True) == Decision(True, pytest.approx(4.1))  # the final ended: its run now
+    assert p.shares == 2
+
+
 def test_a_floor_of_zero_is_strict_priority_without_a_timer():
     p = policy(min_run=0.0)
     assert p.started(0.0) == Decision(False, None)
@@ -115,11 +125,13 @@ class Events:
         self.lock = threading.Lock()
         self.live = 0
         self.seen: list[bool] = []
+        self.finals: list[tuple[bool, bool]] = []
 
-    def __call__(self, started: bool) -> None:
+    def __call__(self, started: bool, final: bool) -> None:
         with self.lock:
             self.live += 1 if started else -1
             self.seen.append(started)
+            self.finals.append((started, final))
 
 
 def test_the_scheduler_says_when_live_decodes_are_queued_and_done_and_never_for_batch_ones():
@@ -189,6 +201,7 @@ def test_with_finals_only_a_partial_gives_no_live_notice():
         assert events.seen == []
         assert scheduler.submit("f", final=True).result(10) == "f"
         assert events.seen == [True, False]
+        assert events.finals == [(True, True), (False, True)]  # each notice says it is a final's
     finally:
         scheduler.close()
         assert scheduler.join(10)
