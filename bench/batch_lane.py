@@ -226,7 +226,8 @@ class StageTimes:
         steps = d["count"] or 1
         over = ", ".join(f"{d['count'] - d['le' + le]:.0f} over {float(le) * 1000:.0f} ms"
                          for le in ("0.025", "0.05", "0.1"))
-        decodes = "; ".join(f"{d[kind + '_count']:.0f} {kind} decodes, mean {1000 * d[kind + '_sum'] / (d[kind + '_count'] or 1):.0f} ms"
+        decodes = "; ".join(f"{d[kind + '_count']:.0f} {kind} decodes, "
+                            f"mean {1000 * d[kind + '_sum'] / (d[kind + '_count'] or 1):.0f} ms"
                             for kind in ("final", "partial"))
         return f"VAD {d['count']:.0f} steps, mean {1000 * d['sum'] / steps:.1f} ms, {over}; ASR {decodes}"
 

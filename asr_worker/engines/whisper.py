@@ -51,12 +51,12 @@ of a live decode's core, caches, memory bandwidth): with ``batch_pause`` (the
 default where the child is used) the parent stops the child with ``SIGSTOP``
 while a live decode (``batch_pause_for`` "all", the default; "finals": a live
 final alone) is queued or running and continues it when none has been for
-``batch_pause_resume_after_sec`` (:mod:`.batch_pause`),
-so a live decode never shares the cores with a recording, and
-at least ``batch_pause_min_run_sec`` of every ``batch_pause_period_sec`` (beside
-live partials, never beside a live final) so that it always progresses. The child is continued before it is asked to exit, and it
-dies with the parent however the parent ends: a stopped process cannot read its
-lifeline, so it also asks the kernel for ``SIGKILL`` when the parent goes
+``batch_pause_resume_after_sec`` (:mod:`.batch_pause`), so a live decode never
+shares the cores with a recording, and at least ``batch_pause_min_run_sec`` of
+every ``batch_pause_period_sec`` (beside live partials, never beside a live
+final) so that it always progresses. The child is continued before it is asked
+to exit, and it dies with the parent however the parent ends: a stopped process
+cannot read its lifeline, so it also asks the kernel for ``SIGKILL`` when the parent goes
 (``PR_SET_PDEATHSIG``; the orphaned-process-group ``SIGCONT`` does not reach it,
 as it has a session of its own).
 """
