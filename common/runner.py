@@ -72,7 +72,10 @@ class RunnerOptions:
     sweep_interval: float = field(default=1.0, metadata=option(
         "seconds between fallback sweeps", parse=positive(float)))
     read_count: int = 200  # records per session per read
-    batch_read_count: int = 16  # records per batch session per read: a recording's share of one round
+    batch_read_count: int = field(default=16, metadata=option(
+        "records of a batch session (a recording) read at once: its share of one processing round, "
+        "which live sessions' next round waits for (fewer: less wait, more rounds for the recording)",
+        parse=positive(int)))
     batch_lead: int = field(default=500, metadata=option(
         "records of a batch session (a recording) the next stage may have unread before this stage "
         "stops reading it", parse=positive(int)))

@@ -16,7 +16,7 @@ from common import config
 SERVICES = ["gateway", "vad_worker", "asr_worker", "denoise_worker"]
 
 COMMON = "--allow-secrets-in-args --no-allow-secrets-in-args --redis-url --redis-url-file --log-level --log-format"
-WORKER = f"{COMMON} --http-port --http-host --capacity --lease-ttl --sweep-interval --batch-lead --worker-id"
+WORKER = f"{COMMON} --http-port --http-host --capacity --lease-ttl --sweep-interval --batch-lead --batch-read-count --worker-id"
 
 # Each service's flags, and the prefix of the variables they read.
 FLAGS = {
