@@ -20,7 +20,8 @@ always progresses (at least ``min_run`` of every ``period`` not stopped, at nice
 19). Not beside a live final: a final queued or running ends such a run, and none
 starts until the finals have ended; a final is what a caller's end of speech
 waits on, and a share beside it costs it what nice 19 alone would (beside 8 live
-calls the floor's runs were most of what a recording cost live p95). The trade: a
+calls and an hour-long recording: +12.4 % live p95 with the floor's runs beside
+finals, +7.9 % and +12.3 % without; BENCHMARKS.md). The trade: a
 larger share moves a recording faster under sustained live load and costs the
 partials that overlap its runs; ``min_run=0`` is strict priority without a floor
 (a recording may then wait as long as live decodes keep coming).
