@@ -164,7 +164,7 @@ def process_name(pid: int) -> str:
         return args[args.index("-m") + 1]
     if any("multiprocessing" in arg for arg in args):
         return f"{process_name(parent)} child"
-    return Path(args[0]).name or "?"
+    return Path(args[0]).name.split(" ")[0] or "?"  # redis-server sets its title to "redis-server HOST:PORT"
 
 
 async def quiet(pids: list[int], *, idle_cpu: float = 0.05, timeout: float = 120.0) -> float:
@@ -263,8 +263,10 @@ async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
             figures = await run_level("streamscribe", own.url, args.live, audio, utterances, level, finalize=False,
                                       model="")
             ended = time.monotonic()
-            spent = cpu.spent()
+            apart = cpu.spent_by_process()
+            spent = sum(apart.values())
             spent_where = await asyncio.to_thread(times.since)
+            spent_where += f"; CPU s {cpu_by_process(apart)}"
             meanwhile = "n/a"
             if background is not None:
                 background.cancel()  # the client goes away: the session ends
@@ -331,9 +333,12 @@ async def throughput(own: OwnStack, recording: np.ndarray, reference: str) -> No
     print(f"#   ASR decodes: {decodes:.0f} of {decoded:.0f} s of audio in all, {len(done.finals)} finals", flush=True)
 
 
+def cpu_by_process(apart: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.1f}" for name, value in sorted(apart.items(), key=lambda item: -item[1]))
+
+
 def print_cpu_by_process(apart: dict[str, float]) -> None:
-    print("#   CPU s by process: " + ", ".join(f"{name} {value:.1f}" for name, value in
-                                              sorted(apart.items(), key=lambda item: -item[1])), flush=True)
+    print(f"#   CPU s by process: {cpu_by_process(apart)}", flush=True)
 
 
 async def prerecorded(own: OwnStack, recording: np.ndarray, reference: str) -> None:

@@ -51,7 +51,8 @@ def build_parser() -> SettingsParser:
                             description="DeepFilterNet3 worker: streaming noise suppression before the VAD.")
     parser.add_common(http_port=9101)
     # About 5 real-time streams fit on one core (RTF ~0.17); keep headroom.
-    parser.add_options(RunnerOptions, defaults={"capacity": 4 * _cpus()})
+    # A recording's records carry 500 ms (gateway.core.audio.BATCH_MAX_CHUNK): 4 are 2 s of its audio a round.
+    parser.add_options(RunnerOptions, defaults={"capacity": 4 * _cpus(), "batch_read_count": 4})
     parser.add_options(DenoiseOptions)
     return parser
 

@@ -15,9 +15,10 @@ is forwarded, and output total equals input total.
 
 Record boundaries are deterministic: audio records are cut on a fixed grid of
 :data:`GRID` samples (the VAD's frame, so the VAD never waits on a partial
-frame) and at markers, never where the denoiser's lag happens to fall. A replay
-after a takeover therefore emits the very same records with the very same seqs
-as the first run, and the next stage drops the ones it already has by seq.
+frame; a recording's: :data:`BATCH_GRID`, 16 frames) and at markers, never
+where the denoiser's lag happens to fall. A replay after a takeover therefore
+emits the very same records with the very same seqs as the first run, and the
+next stage drops the ones it already has by seq.
 
 Checkpoint. The model's state cannot be serialised; the checkpoint is the
 position (``emitted``, ``position``; the runner keeps the output seq) plus the raw input from
@@ -52,10 +53,13 @@ from common.stage import Input, Runner, Session, Stage
 
 from .pool import DenoisePool
 
-__all__ = ["DenoiseStage", "DenoiseSessionState", "GRID", "PREROLL"]
+__all__ = ["BATCH_GRID", "DenoiseStage", "DenoiseSessionState", "GRID", "PREROLL"]
 
 #: Output audio records end on multiples of this many samples (or at a marker).
 GRID = 512
+#: A recording's (a batch session's): 16 VAD frames, 512 ms, like its input records
+#: (the gateway's 500 ms): every record costs each stage the same whatever its size.
+BATCH_GRID = 16 * GRID
 #: Input kept before the resume point to re-warm a fresh denoiser (0.5 s).
 PREROLL = SAMPLE_RATE // 2
 #: Attempts to (re)start a session's denoiser before passing its audio through.
@@ -208,7 +212,7 @@ class DenoiseStage(Stage[DenoiseSessionState]):
                 session.log.warning("ignoring unexpected %s record", record.TYPE)
         else:  # no End: on with the audio received
             await self._catch_up(session, state)
-            self._cut(state, outputs, final=False)
+            self._cut(session, outputs, final=False)
         try:
             await self.runner.commit(session, outputs, consumed=records[-1][0])
         except (LeaseLost, SessionGone) as exc:
@@ -276,12 +280,14 @@ class DenoiseStage(Stage[DenoiseSessionState]):
             state.ready = state.ready[:expected]
         elif len(state.ready) < expected:
             self._bypass(state)  # a lost stream returns nothing: never lose audio
-        self._cut(state, outputs, final=True)
+        self._cut(session, outputs, final=True)
 
-    def _cut(self, state: DenoiseSessionState, outputs: list[Record], *, final: bool) -> None:
+    def _cut(self, session: DenoiseSession, outputs: list[Record], *, final: bool) -> None:
         """Emit the ready audio as records on the grid (and up to the end if ``final``)."""
+        state = session.state
+        grid = BATCH_GRID if session.config.batch else GRID
         while len(state.ready):
-            end = (state.emitted // GRID + 1) * GRID
+            end = (state.emitted // grid + 1) * grid
             if final:
                 end = min(end, state.emitted + len(state.ready))
             count = end - state.emitted

@@ -36,7 +36,8 @@ def build_parser() -> SettingsParser:
     parser = SettingsParser(prog="python -m vad_worker", env_prefix="STREAMSCRIBE_VAD_",
                             description="Silero VAD worker: segments session audio into utterances.")
     parser.add_common(http_port=9102)
-    parser.add_options(RunnerOptions, defaults={"capacity": 500})
+    # A recording's records carry 500 ms (gateway.core.audio.BATCH_MAX_CHUNK): 4 are 2 s of its audio a round.
+    parser.add_options(RunnerOptions, defaults={"capacity": 500, "batch_read_count": 4})
     parser.add_options(EndpointOptions)
     parser.add_options(VadOptions)
     return parser

@@ -2,7 +2,11 @@
 
 Clients send float32 (default), PCM16, mu-law or A-law at 8-48 kHz in frames of
 any size. :class:`AudioConverter` keeps per-connection resampler state so that
-frame boundaries leave no seams, and emits chunks of 20-100 ms.
+frame boundaries leave no seams, and emits chunks of 20-100 ms: a live call's
+audio goes on at once. A recording's (a batch session's, unpaced) goes in chunks of
+up to :data:`BATCH_MAX_CHUNK`, 500 ms: its latency does not matter, and every
+record costs each stage and Redis the same whatever its size, so five times fewer
+records take about a third off the CPU of the stages around the model calls.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from common.records import SAMPLE_RATE as CANONICAL_RATE
 
 MIN_CHUNK = CANONICAL_RATE // 50  # 20 ms
 MAX_CHUNK = CANONICAL_RATE // 10  # 100 ms
+BATCH_MAX_CHUNK = CANONICAL_RATE // 2  # 500 ms
 ENCODINGS = ("float32", "pcm16", "mulaw", "alaw")
 
 
@@ -71,11 +76,16 @@ def to_pcm16(samples: np.ndarray) -> np.ndarray:
 
 
 class AudioConverter:
-    """Per-connection converter: frames in, canonical PCM16 chunks with offsets out."""
+    """Per-connection converter: frames in, canonical PCM16 chunks with offsets out.
 
-    def __init__(self, *, sample_rate: int, encoding: str) -> None:
+    ``max_chunk``: samples per chunk at most (:data:`MAX_CHUNK`; a recording's:
+    :data:`BATCH_MAX_CHUNK`).
+    """
+
+    def __init__(self, *, sample_rate: int, encoding: str, max_chunk: int = MAX_CHUNK) -> None:
         self.encoding = encoding
         self.sample_rate = sample_rate
+        self.max_chunk = max_chunk
         self._resampler = (soxr.ResampleStream(sample_rate, CANONICAL_RATE, 1, dtype="float32", quality="HQ")
                            if sample_rate != CANONICAL_RATE else None)
         self._pending = np.zeros(0, np.int16)
@@ -88,7 +98,7 @@ class AudioConverter:
             if len(data) % 2:
                 raise ProtocolError("bad_audio", f"pcm16 frame of {len(data)} bytes has an odd byte count")
             pcm = np.frombuffer(data, dtype="<i2")
-            if not len(self._pending) and MIN_CHUNK <= len(pcm) <= MAX_CHUNK:
+            if not len(self._pending) and MIN_CHUNK <= len(pcm) <= self.max_chunk:
                 # The common case (a client sending 20-100 ms frames): the frame is the chunk.
                 offset = self.offset
                 self.offset += len(pcm)
@@ -115,9 +125,9 @@ class AudioConverter:
         buffered = np.concatenate([self._pending, pcm]) if len(self._pending) else pcm
         chunks = []
         start = 0
-        while len(buffered) - start >= MAX_CHUNK:
-            chunks.append(buffered[start:start + MAX_CHUNK])
-            start += MAX_CHUNK
+        while len(buffered) - start >= self.max_chunk:
+            chunks.append(buffered[start:start + self.max_chunk])
+            start += self.max_chunk
         rest = buffered[start:]
         if len(rest) >= MIN_CHUNK or (final and len(rest)):
             chunks.append(rest)
@@ -137,12 +147,14 @@ class CallAudio:
     every pipeline session gets gap-free canonical chunks with its own offsets.
     """
 
-    def __init__(self, *, sample_rate: int, encoding: str, channels: int = 1, mix_down: bool = False) -> None:
+    def __init__(self, *, sample_rate: int, encoding: str, channels: int = 1, mix_down: bool = False,
+                 max_chunk: int = MAX_CHUNK) -> None:
         self.encoding = encoding
         self.channels = channels
         self.mix_down = mix_down
         outputs = 1 if mix_down else channels
-        self.converters = [AudioConverter(sample_rate=sample_rate, encoding=encoding) for _ in range(outputs)]
+        self.converters = [AudioConverter(sample_rate=sample_rate, encoding=encoding, max_chunk=max_chunk)
+                           for _ in range(outputs)]
         self.bytes_per_second = float(SAMPLE_WIDTH[encoding] * channels * sample_rate)
 
     def push(self, data: bytes) -> list[list[tuple[int, np.ndarray]]]:

@@ -29,7 +29,7 @@ from common.records import SAMPLE_RATE
 
 from ..outputs.transcript_log import CallLog, TranscriptLog
 from . import events
-from .audio import CallAudio
+from .audio import BATCH_MAX_CHUNK, MAX_CHUNK, CallAudio
 from .config import SessionConfig
 from .hub import SessionHub
 from .session import PipelineSession
@@ -64,11 +64,12 @@ class Call:
         self.config = config
         self.protocol = protocol
         self.events = events_out
-        self.audio_in = CallAudio(sample_rate=config.sample_rate, encoding=config.encoding,
-                                  channels=config.channels, mix_down=not config.multichannel)
         pipeline = config.pipeline(denoise_default=hub.options.enable_noise_suppression)
         self.stages = list(pipeline.stages)
         self.batch = pipeline.batch  # a recording: unpaced, served with what live calls leave
+        self.audio_in = CallAudio(sample_rate=config.sample_rate, encoding=config.encoding,
+                                  channels=config.channels, mix_down=not config.multichannel,
+                                  max_chunk=BATCH_MAX_CHUNK if self.batch else MAX_CHUNK)
         self.sessions = [
             PipelineSession(hub, session_id=session_id, pipeline=pipeline, on_record=self._on_record,
                             on_lost=self.lose)

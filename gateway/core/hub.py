@@ -137,7 +137,8 @@ class HubOptions:
     # Last line behind pacing: unprocessed input records per session (100 ms each at most),
     # and how long audio waits for a full stream to drain before the session fails.
     max_backlog_records: int = field(default=3000, metadata=option(
-        "unprocessed input records per session before its audio waits (then fails)", parse=positive(int)))
+        "unprocessed input records per session before its audio waits (then fails); a recording's: a fifth "
+        "as many, of 500 ms each", parse=positive(int)))
     backlog_timeout: float = field(default=10.0, metadata=option(
         "seconds audio waits for a full input stream to drain before the session fails", parse=positive(float)))
     sweep_interval: float = 1.0

@@ -27,6 +27,7 @@ from common.errors import BacklogFull, RecordError
 from common.logs import SessionLogger
 from common.records import Record, Transcript, decode, encode, encode_audio
 
+from .audio import BATCH_MAX_CHUNK, MAX_CHUNK
 from .hub import SessionHub
 from .writer import Append
 
@@ -112,6 +113,10 @@ class PipelineSession:
         # The stages' admission sets holding this session's slots (recordings have their own).
         slots = keys.batch_slots if pipeline.batch else keys.slots
         self.slot_keys = [slots(stage) for stage in pipeline.stages]
+        # Unprocessed input records before audio waits: a recording's records are longer
+        # (audio.BATCH_MAX_CHUNK), so fewer of them hold as much audio in Redis.
+        self.max_backlog = max(1, hub.options.max_backlog_records * MAX_CHUNK // BATCH_MAX_CHUNK) \
+            if pipeline.batch else hub.options.max_backlog_records
         self.log = SessionLogger(log, {"session_id": session_id, "stage": "gateway"})
         self.finals = FinalFilter()
         self.ended = asyncio.Event()  # the pipeline delivered End (or a fatal error)
@@ -268,7 +273,7 @@ class PipelineSession:
             self._settle(previous.result())  # raises the append's error
         stream = self.input_key
         options = self.hub.options
-        if self._backlog >= options.max_backlog_records:
+        if self._backlog >= self.max_backlog:
             await self._wait_for_backlog(stream)
         now = time.time()
         payloads = []
@@ -282,7 +287,7 @@ class PipelineSession:
         # estimate only grows, so the bound is never passed unnoticed. The TTL (the
         # session's: no key outlives its session by more) is renewed now and then.
         check = self._unchecked + count >= BACKLOG_CHECK_EVERY or \
-            self._backlog + count >= options.max_backlog_records
+            self._backlog + count >= self.max_backlog
         expire = now - self._expired_at >= options.session_ttl / 10
         append = Append(stream=stream, payloads=payloads, bell=self.bell_key,
                         expire=int(options.session_ttl) if expire else 0, length=check)
@@ -317,8 +322,8 @@ class PipelineSession:
         self.hub.metrics.backlog_waits.inc()
         timeout = options.batch_backlog_timeout if self.pipeline.batch else options.backlog_timeout
         deadline = time.monotonic() + timeout
-        lowest = options.max_backlog_records
-        while (backlog := await self.hub.redis.xlen(stream)) >= options.max_backlog_records:
+        lowest = self.max_backlog
+        while (backlog := await self.hub.redis.xlen(stream)) >= self.max_backlog:
             if self.pipeline.batch and backlog < lowest:
                 lowest, deadline = backlog, time.monotonic() + timeout
             if time.monotonic() >= deadline:

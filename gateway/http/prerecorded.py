@@ -87,7 +87,7 @@ from .wire import BodyError, GatewayConnection, has_body
 log = logging.getLogger(__name__)
 
 ROUTE = "/v1/listen"
-FRAME_SECONDS = 1.0  # audio per Call.audio: the call cuts it into 100 ms records
+FRAME_SECONDS = 1.0  # audio per Call.audio: the call cuts it into records of 500 ms (a recording's)
 RETRY_AFTER = 1  # seconds, in a 503 of a gateway that shuts down
 T = TypeVar("T")
 

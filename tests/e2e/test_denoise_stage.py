@@ -21,7 +21,7 @@ from common.stage import Session  # noqa: E402
 from denoise_worker.dsp import DenoiseStream, float_to_pcm16  # noqa: E402
 from denoise_worker.pool import DenoisePool  # noqa: E402
 from denoise_worker.quality import make_noise, mix_at_snr, si_sdr  # noqa: E402
-from denoise_worker.stage import GRID, PREROLL, DenoiseStage  # noqa: E402
+from denoise_worker.stage import BATCH_GRID, GRID, PREROLL, DenoiseStage  # noqa: E402
 from common.metrics import DenoiseMetrics  # noqa: E402
 from streamscribe_client import file_frames, stream  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
@@ -37,8 +37,9 @@ FLUSH_AT = 17 * CHUNK
 
 
 def open_session(runner: RecordingRunner, session_id: str, asr_audio: str = "raw", *,
-                 state: bytes | None = None) -> Session:
-    config = PipelineConfig(stages=("denoise", "vad", "asr"), denoise=DenoiseConfig(asr_audio=asr_audio))
+                 state: bytes | None = None, priority: str = "live") -> Session:
+    config = PipelineConfig(stages=("denoise", "vad", "asr"), denoise=DenoiseConfig(asr_audio=asr_audio),
+                            priority=priority)
     return runner.open(session_id, config=config, next_stage="vad", state=state)
 
 
@@ -74,9 +75,9 @@ async def feed(stage: DenoiseStage, session: Session, records, *, batch: int, be
         await stage.process([(session, records[i:i + batch])])
 
 
-def check_outputs(outputs, pcm: bytes, *, first_seq: int = 0, start: int = 0) -> np.ndarray:
-    """Seqs gap-free, audio contiguous and exact, records on the grid, markers after
-    their audio; return the denoised samples."""
+def check_outputs(outputs, pcm: bytes, *, first_seq: int = 0, start: int = 0, grid: int = GRID) -> np.ndarray:
+    """Seqs gap-free, audio contiguous and exact, records on the grid (each one cell of it),
+    markers after their audio; return the denoised samples."""
     assert [r.seq for r in outputs] == list(range(first_seq, first_seq + len(outputs)))
     audio = [r for r in outputs if isinstance(r, Audio)]
     position = start
@@ -84,7 +85,8 @@ def check_outputs(outputs, pcm: bytes, *, first_seq: int = 0, start: int = 0) ->
         if isinstance(record, Audio):
             assert record.offset == position
             position += record.samples
-            assert position % GRID == 0 or position in (FLUSH_AT, len(pcm) // 2), position
+            assert position % grid == 0 or position in (FLUSH_AT, len(pcm) // 2), position
+            assert record.offset // grid == (position - 1) // grid, (record.offset, position)
             assert record.raw == pcm[2 * record.offset: 2 * position]  # the raw input, same offsets
         elif isinstance(record, Flush):
             assert position == FLUSH_AT
@@ -94,16 +96,18 @@ def check_outputs(outputs, pcm: bytes, *, first_seq: int = 0, start: int = 0) ->
     return np.frombuffer(b"".join(r.pcm for r in audio), np.int16)
 
 
-async def test_offsets_exact_markers_flush_and_raw_audio(clips):
+@pytest.mark.parametrize("priority, grid", [("live", GRID), ("batch", BATCH_GRID)])
+async def test_offsets_exact_markers_flush_and_raw_audio(clips, priority, grid):
+    """A recording's records are cut on a grid of 512 ms, a live call's on the VAD's frame."""
     pcm = noisy_pcm(clips)
     records = input_records(pcm)
     async with DenoisePool(processes=1) as pool:
         stage, runner, _ = make_stage(pool)
-        session = open_session(runner, "denoise-exact")
+        session = open_session(runner, "denoise-exact", priority=priority)
         await feed(stage, session, records, batch=3)
         assert pool.session_count == 0
     outputs = runner.outputs()
-    denoised = check_outputs(outputs, pcm)
+    denoised = check_outputs(outputs, pcm, grid=grid)
     assert runner.commits[-1][3] is True  # End finishes the session
     # The same as one DenoiseStream flushed at the Flush, then a fresh one warmed
     # up with the 0.5 s before it: the stage adds no error of its own.

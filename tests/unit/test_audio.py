@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from common.errors import ProtocolError
-from gateway.core.audio import MAX_CHUNK, MIN_CHUNK, AudioConverter, CallAudio, decode_frame
+from gateway.core.audio import BATCH_MAX_CHUNK, MAX_CHUNK, MIN_CHUNK, AudioConverter, CallAudio, decode_frame
 
 
 def tone(freq, rate, seconds, amplitude=0.5):
@@ -106,3 +106,20 @@ def test_a_partial_multichannel_sample_is_refused():
     with pytest.raises(ProtocolError, match="2-channel mulaw frame of 3 bytes") as info:
         audio.push(b"\x00" * 3)
     assert info.value.code == "bad_audio"
+
+
+@pytest.mark.parametrize("encoding, rate", [("pcm16", 16000), ("float32", 44100)])
+def test_a_recordings_audio_goes_in_chunks_of_up_to_500_ms(encoding, rate):
+    signal = tone(300, rate, 3.0)
+    data = (signal * 32767).astype(np.int16).tobytes() if encoding == "pcm16" else signal.tobytes()
+    step = len(data) // 3  # frames of 1 s, as a recording is sent
+    audio = CallAudio(sample_rate=rate, encoding=encoding, max_chunk=BATCH_MAX_CHUNK)
+    chunks = [c for i in range(0, len(data), step) for c in audio.push(data[i:i + step])[0]] + audio.flush()[0]
+    sizes = [len(c) for _, c in chunks]
+    assert max(sizes) == BATCH_MAX_CHUNK and len(sizes) <= 48000 // BATCH_MAX_CHUNK + 2, sizes  # the resampler's delay
+    assert abs(sum(sizes) - 48000) <= 1
+    # A frame of 400 ms is one chunk, as a live call's frame of 100 ms is.
+    pcm = np.zeros(6400, np.int16).tobytes()
+    assert [len(c) for _, c in AudioConverter(sample_rate=16000, encoding="pcm16",
+                                              max_chunk=BATCH_MAX_CHUNK).push(pcm)] == [6400]
+    assert [len(c) for _, c in AudioConverter(sample_rate=16000, encoding="pcm16").push(pcm)] == [MAX_CHUNK] * 4
