@@ -373,6 +373,7 @@ class OwnStack:
         self.pids = [p.proc.pid for p in (self.redis.process, *self.stack.processes)]
         self.asr_metrics = f"http://127.0.0.1:{http_port(self.stack.workers['asr'][0])}/metrics"
         self.vad_metrics = f"http://127.0.0.1:{http_port(self.stack.workers['vad'][0])}/metrics"
+        self.vad_pid = self.stack.workers["vad"][0].proc.pid
 
     def close(self) -> None:
         self.stack.close()
