@@ -1,7 +1,8 @@
 """The batch lane: live calls with and without a recording beside them, and a recording's throughput.
 
     .venv/bin/python -m bench.batch_lane
-    .venv/bin/python -m bench.batch_lane --live 8 --recording-minutes 60 --rounds 2
+    .venv/bin/python -m bench.batch_lane --live 8 --recording-minutes 60 --rounds 4 --skip throughput,offline
+    .venv/bin/python -m bench.batch_lane --live 8 --recording-minutes 60 --rounds 8 --beside-from settled
     .venv/bin/python -m bench.batch_lane --skip throughput,offline --env STREAMSCRIBE_ASR_BATCH_PAUSE=false
 
 One command starts a private stack (its own redis-server, one gateway, one VAD
@@ -13,11 +14,16 @@ runs, in one process:
    real time (the five clips, 35.7 s; session ``i`` starts 0.37·i s after the
    first) and the end of speech -> final latency is measured as there (arrival
    of the utterance's final minus the moment the client sent its true speech
-   end, Silero's bounds computed offline). In the "beside a recording" runs a
-   recording (the five-clip stream repeated to ``--recording-minutes``) is sent
-   as a batch session (``"priority": "batch"``, unpaced) from before the first
-   live call until the last one ends; its progress over that time is printed
-   too (audio seconds of the recording that got their final).
+   end, Silero's bounds computed offline). Beside them, a recording (the
+   five-clip stream repeated to ``--recording-minutes``) is sent as a batch
+   session (``"priority": "batch"``, unpaced); each row gives its progress
+   over the round (audio seconds of the recording that got their final).
+   ``--beside-from whole`` (the default): ``--rounds`` rounds alone, then rounds
+   back to back beside one recording from its first final to its last (its
+   start-up once, as for a real recording), then ``--rounds`` alone again.
+   ``settled`` and ``first-final``: rounds alone and beside in turn, a new
+   recording for each round beside it (so each such round holds a recording's
+   start-up, or, ``settled``, starts once it has gone through the VAD).
 2. **A recording's throughput**: the same recording alone, from the first frame
    to its last final; audio seconds per CPU second of the stack's processes
    (Redis, gateway, VAD and ASR workers and the ASR's child that decodes
@@ -237,72 +243,137 @@ def wer(reference: str, hypothesis: str) -> str:
     return f"{100 * errors / words:.1f} %" if words else "n/a"
 
 
-async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
-    audio, utterances, _ = session_audio(1.5, 3.0)
-    level = argparse.Namespace(chunk_ms=100, finalize_after=None, config={}, dump=None)
-    print(f"\n## {args.live} live calls ({len(audio) / RATE:.1f} s each, real time), alone and beside a "
-          f"{len(recording) / RATE / 60:.1f}-minute recording (batch lane; rounds beside it from "
-          f"{'its start-up settled' if args.beside_from == 'settled' else 'its first final'})\n", flush=True)
-    print("| run | live end of speech -> final p50 / p95 / p99 ms | finals | WER | recording transcribed "
-          "meanwhile | server CPU s | load avg |\n|---|---|---|---|---|---|---|", flush=True)
-    summary: dict[str, list[Figures]] = {"alone": [], "beside a recording": []}
-    for _ in range(args.rounds):
-        for mode in summary:
-            background, recorded, settling = None, Recording([]), 0.0
-            if mode != "alone":
-                flowing = asyncio.Event()
-                background = asyncio.create_task(send_recording(own.url, recording, recorded, started=flowing,
-                                                                timeout=len(recording) / RATE + 600))
-                waiter = asyncio.create_task(flowing.wait())
-                await asyncio.wait({background, waiter}, return_when=asyncio.FIRST_COMPLETED, timeout=120)
-                waiter.cancel()
-                if not flowing.is_set():
-                    raise RuntimeError(f"the recording did not start: {recorded.error}")
-                if args.beside_from == "settled":
-                    # Its start-up left out: the ASR reads a recording's first packs ahead
-                    # (--batch-pack-depth, ~450 s of audio), all through the VAD at nice 0 in
-                    # the first seconds; the round measures the hour that follows.
-                    settling = await quiet([own.vad_pid], idle_cpu=0.05, timeout=300)
-            pauses = await asyncio.to_thread(batch_child_pauses, own.asr_metrics)
-            times = await asyncio.to_thread(StageTimes, own.vad_metrics, own.asr_metrics)
-            cpu, started = StackCpu(own.pids), time.monotonic()
-            figures = await run_level("streamscribe", own.url, args.live, audio, utterances, level, finalize=False,
-                                      model="")
-            ended = time.monotonic()
-            apart = cpu.spent_by_process()
-            spent = sum(apart.values())
-            spent_where = await asyncio.to_thread(times.since)
-            spent_where += f"; CPU s {cpu_by_process(apart)}"
-            meanwhile = "n/a"
-            if background is not None:
-                background.cancel()  # the client goes away: the session ends
-                await asyncio.gather(background, return_exceptions=True)
-                # The decodes of its packs already in the batch child run on: the next round
-                # alone must not have them beside it.
-                settled = await quiet(own.pids)
-                done = recorded.transcribed(started, ended)
-                meanwhile = f"{done:.0f} s in {ended - started:.0f} s ({done / (ended - started):.1f}x real time)"
-                if recorded.error:
-                    meanwhile += f"; error: {recorded.error}"
-                paused, stops, shares = (after - before for after, before in zip(
-                    await asyncio.to_thread(batch_child_pauses, own.asr_metrics), pauses))
-                meanwhile += (f"; child stopped {paused:.0f} s ({stops:.0f} pauses, {shares:.0f} shares); "
-                              f"VAD settled {settling:.0f} s after its first final; stack quiet {settled:.0f} s after")
-            summary[mode].append(figures)
-            wer_text = f"{100 * figures.errors / figures.words:.1f} %" if figures.words else "n/a"
-            print(f"| {mode} | {percentiles(figures.eos_final)} | {figures.finals}/{figures.utterances} | {wer_text} "
-                  f"| {meanwhile} | {spent:.1f} | {load_average()} |", flush=True)
-            print(f"#   {mode}: {spent_where}", flush=True)
-            for error in sorted(set(figures.failed))[:3]:
-                print(f"#   {figures.failed.count(error)} live session(s) failed: {error}", flush=True)
-    pooled = {mode: [v for f in runs for v in f.eos_final] for mode, runs in summary.items()}
-    if all(pooled.values()):
-        alone, beside = (np.percentile(pooled[m], 95) * 1000 for m in summary)
-        low, high = p95_change_interval([f.eos_final for f in summary["alone"]],
-                                        [f.eos_final for f in summary["beside a recording"]])
+class LiveRounds:
+    """Rounds of ``--live`` calls, each printed as a row of the table; their latencies by mode."""
+
+    def __init__(self, own: OwnStack, args) -> None:
+        self.own, self.args = own, args
+        self.audio, self.utterances, _ = session_audio(1.5, 3.0)
+        self.level = argparse.Namespace(chunk_ms=100, finalize_after=None, config={}, dump=None)
+        self.summary: dict[str, list[Figures]] = {"alone": [], "beside a recording": []}
+
+    def header(self, recording: np.ndarray, beside: str) -> None:
+        print(f"\n## {self.args.live} live calls ({len(self.audio) / RATE:.1f} s each, real time), alone and beside a "
+              f"{len(recording) / RATE / 60:.1f}-minute recording (batch lane; {beside})\n", flush=True)
+        print("| run | live end of speech -> final p50 / p95 / p99 ms | finals | WER | recording transcribed "
+              "meanwhile | server CPU s | load avg |\n|---|---|---|---|---|---|---|", flush=True)
+
+    async def run(self, mode: str, recorded: Recording | None = None, *, note: str = "",
+                  keep: bool = True) -> tuple[float, float]:
+        """One round (``recorded``: the recording beside it, whose progress the row gives); its
+        start and end (monotonic). ``keep`` False: printed, left out of the summary."""
+        own = self.own
+        pauses = await asyncio.to_thread(batch_child_pauses, own.asr_metrics)
+        times = await asyncio.to_thread(StageTimes, own.vad_metrics, own.asr_metrics)
+        cpu, started = StackCpu(own.pids), time.monotonic()
+        figures = await run_level("streamscribe", own.url, self.args.live, self.audio, self.utterances, self.level,
+                                  finalize=False, model="")
+        ended = time.monotonic()
+        apart = cpu.spent_by_process()
+        spent_where = await asyncio.to_thread(times.since)
+        spent_where += f"; CPU s {cpu_by_process(apart)}"
+        meanwhile = "n/a"
+        if recorded is not None:
+            done = recorded.transcribed(started, ended)
+            meanwhile = f"{done:.0f} s in {ended - started:.0f} s ({done / (ended - started):.1f}x real time)"
+            if recorded.error:
+                meanwhile += f"; error: {recorded.error}"
+            paused, stops, shares = (after - before for after, before in zip(
+                await asyncio.to_thread(batch_child_pauses, own.asr_metrics), pauses))
+            meanwhile += f"; child stopped {paused:.0f} s ({stops:.0f} pauses, {shares:.0f} shares)"
+        if note:
+            meanwhile += f"; {note}"
+        if keep:
+            self.summary[mode].append(figures)
+        wer_text = f"{100 * figures.errors / figures.words:.1f} %" if figures.words else "n/a"
+        label = mode if keep else f"{mode} (left out)"
+        print(f"| {label} | {percentiles(figures.eos_final)} | {figures.finals}/{figures.utterances} | {wer_text} "
+              f"| {meanwhile} | {sum(apart.values()):.1f} | {load_average()} |", flush=True)
+        print(f"#   {mode}: {spent_where}", flush=True)
+        for error in sorted(set(figures.failed))[:3]:
+            print(f"#   {figures.failed.count(error)} live session(s) failed: {error}", flush=True)
+        return started, ended
+
+    def print_change(self) -> None:
+        pooled = {mode: [v for f in runs for v in f.eos_final] for mode, runs in self.summary.items()}
+        if not all(pooled.values()):
+            return
+        alone, beside = (np.percentile(pooled[m], 95) * 1000 for m in self.summary)
+        low, high = p95_change_interval([f.eos_final for f in self.summary["alone"]],
+                                        [f.eos_final for f in self.summary["beside a recording"]])
         print(f"\nlive p95 over every run: alone {alone:.0f} ms, beside a recording {beside:.0f} ms "
               f"({100 * (beside - alone) / alone:+.1f} %; target < +10 %; 90 % interval over rounds "
               f"{100 * low:+.1f} to {100 * high:+.1f} %)", flush=True)
+
+
+async def start_recording(own: OwnStack, recording: np.ndarray, recorded: Recording) -> asyncio.Task:
+    """Send ``recording`` as a batch session in a task; return once its first final has come."""
+    flowing = asyncio.Event()
+    background = asyncio.create_task(send_recording(own.url, recording, recorded, started=flowing,
+                                                    timeout=len(recording) / RATE + 600))
+    waiter = asyncio.create_task(flowing.wait())
+    await asyncio.wait({background, waiter}, return_when=asyncio.FIRST_COMPLETED, timeout=120)
+    waiter.cancel()
+    if not flowing.is_set():
+        background.cancel()
+        raise RuntimeError(f"the recording did not start: {recorded.error}")
+    return background
+
+
+async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
+    """Rounds alone and rounds beside a recording started anew for each (``--beside-from``)."""
+    rounds = LiveRounds(own, args)
+    rounds.header(recording, "a new recording for each round beside it, measured from "
+                  + ("its start-up settled" if args.beside_from == "settled" else "its first final"))
+    for _ in range(args.rounds):
+        await rounds.run("alone")
+        recorded = Recording([])
+        background = await start_recording(own, recording, recorded)
+        settling = 0.0
+        if args.beside_from == "settled":
+            # Its start-up left out: the ASR reads a recording's first packs ahead
+            # (--batch-pack-depth, ~450 s of audio), all through the VAD at nice 0 in
+            # the first seconds; the round measures what follows.
+            settling = await quiet([own.vad_pid], idle_cpu=0.05, timeout=300)
+        await rounds.run("beside a recording", recorded, note=f"VAD settled {settling:.0f} s after its first final")
+        background.cancel()  # the client goes away: the session ends
+        await asyncio.gather(background, return_exceptions=True)
+        # The decodes of its packs already in the batch child run on: the next round
+        # alone must not have them beside it.
+        await quiet(own.pids)
+    rounds.print_change()
+
+
+async def whole_recording_runs(own: OwnStack, args, recording: np.ndarray) -> None:
+    """``--rounds`` rounds alone, then rounds back to back beside one recording from its first
+    final to its last (its start-up included, once, as for a real recording), then ``--rounds``
+    alone again: the issue's case, one recording transcribed beside the calls. A round during
+    which the recording ended (partly alone) is printed and left out."""
+    rounds = LiveRounds(own, args)
+    rounds.header(recording, "one recording, every round from its first final to its last, alone rounds before "
+                  "and after it")
+    for _ in range(args.rounds):
+        await rounds.run("alone")
+    recorded = Recording([])
+    background = await start_recording(own, recording, recorded)
+    begun = time.monotonic()
+    while not background.done():
+        _, ended = await rounds.run("beside a recording", recorded)
+        if background.done():
+            last = max((at for at, _, _ in recorded.finals), default=ended)
+            if last < ended:  # the round went on alone after the recording's last final: not kept
+                rounds.summary["beside a recording"].pop()
+                print("#   (the round above is left out of the summary: the recording ended during it)", flush=True)
+    seconds = len(recording) / RATE
+    wall = max((at for at, _, _ in recorded.finals), default=begun) - begun
+    print(f"#   the recording: {seconds:.0f} s of audio, its finals over {wall:.0f} s from its first "
+          f"({seconds / max(wall, 1e-9):.1f}x real time){'; error: ' + recorded.error if recorded.error else ''}",
+          flush=True)
+    await asyncio.gather(background, return_exceptions=True)
+    await quiet(own.pids)
+    for _ in range(args.rounds):
+        await rounds.run("alone")
+    rounds.print_change()
 
 
 def p95_change_interval(alone: list[list[float]], beside: list[list[float]], *, draws: int = 2000,
@@ -408,9 +479,11 @@ async def main() -> int:
     parser.add_argument("--batch-size", type=int, default=8, help="BatchedInferencePipeline's batch size")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: live, throughput (and prerecorded), "
                         "prerecorded, offline")
-    parser.add_argument("--beside-from", choices=("settled", "first-final"), default="settled",
-                        help="when a round beside a recording starts: once the VAD has caught up with the ASR's read-"
-                        "ahead of the recording's first packs (settled: its start-up left out), or at its first final")
+    parser.add_argument("--beside-from", choices=("whole", "settled", "first-final"), default="whole",
+                        help="whole: every round beside one recording, from its first final to its last (its start-up "
+                        "once), alone rounds before and after; else a new recording for each round beside it, the "
+                        "round starting once the VAD has caught up with the ASR's read-ahead of its first packs "
+                        "(settled: its start-up left out) or at its first final")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="a variable of the stack's processes (repeatable), e.g. STREAMSCRIBE_ASR_BATCH_PAUSE=false")
     args = parser.parse_args()
@@ -424,7 +497,7 @@ async def main() -> int:
     own = OwnStack(env) if {"live", "throughput"} - skip else None
     try:
         if "live" not in skip:
-            await live_runs(own, args, recording)
+            await (whole_recording_runs if args.beside_from == "whole" else live_runs)(own, args, recording)
         if "throughput" not in skip:
             await throughput(own, recording, reference)
             if "prerecorded" not in skip:
