@@ -146,11 +146,12 @@ class StageMetrics:
             "queue_lag_seconds", "Age of the oldest unprocessed input record of this worker's sessions."
         )
         self.processing = Histogram(
-            p + "processing_seconds", "Time of one processing step (one batch).", ["stage"],
+            p + "processing_seconds", "Time of one processing step (one batch; a stage that processes recordings in steps of "
+            "their own counts only the live sessions' steps).", ["stage"],
             buckets=STEP_BUCKETS, registry=registry,
         ).labels(**label)
         self.batch_size = Histogram(
-            p + "batch_size", "Sessions handled in one processing step.", ["stage"],
+            p + "batch_size", "Sessions handled in one processing step (as processing_seconds counts them).", ["stage"],
             buckets=BATCH_BUCKETS, registry=registry,
         ).labels(**label)
         self.records = counter("records_total", "Input records processed.")

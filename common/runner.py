@@ -21,7 +21,9 @@ some, so a stage can batch across sessions (one Silero call per tick);
 (:mod:`.fence`).
 
 Batch sessions (recordings, served with what live sessions leave) come after
-live ones in every call of the stage, a read brings at most
+live ones in every call of the stage, or, where the stage says it can take
+them apart (:attr:`.stage.Stage.batch_apart`), go to calls of their own in a
+loop of their own, so that a live round never waits for a recording's; a read brings at most
 ``batch_read_count`` of their records (a round's work for a recording stays
 small next to the live sessions'), and they are read only while the next
 stage keeps up (:mod:`.lead`). They count neither against the capacity
@@ -105,7 +107,6 @@ class StageRunner:
         self.closed = False
         self.queue_lag = 0.0  # seconds, as of the last read
         self._dirty: set[str] = set()
-        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.fence = Fence(redis, stage=options.stage, worker_id=self.worker_id, lease_ttl=options.lease_ttl,
                            key_ttl=options.key_ttl)
@@ -115,6 +116,10 @@ class StageRunner:
         self.ownership = Ownership(self)
         self.commits = Commits(self, policy=CheckpointPolicy(options.checkpoint_interval))
         self.stage = build_stage(self)
+        # The processing loops, by the kind of session each reads (None: both): with the stage's
+        # batch_apart, recordings have a loop of their own beside the live sessions'.
+        self._wakes: dict[bool | None, asyncio.Event] = (
+            {False: asyncio.Event(), True: asyncio.Event()} if self.stage.batch_apart else {None: asyncio.Event()})
         self.doorbell = bus.Doorbell(
             redis, on_ring=self._on_ring, on_reconnect=self.mark_all_dirty,
             idle_channel=f"{keys.PREFIX}:idle:{self.worker_id}",
@@ -139,7 +144,9 @@ class StageRunner:
         await ownership.ensure_group()
         await ownership.register()
         await self.doorbell.start()
-        for coro, name in ((ownership.claim_loop(), "claim"), (self._process_loop(), "process"),
+        loops = [(self._process_loop(batch, wake), "process-batch" if batch else "process")
+                 for batch, wake in self._wakes.items()]
+        for coro, name in ((ownership.claim_loop(), "claim"), *loops,
                            (ownership.heartbeat_loop(), "heartbeat"), (ownership.sweep_loop(), "sweep")):
             self._tasks.append(asyncio.create_task(coro, name=f"{self.options.stage}-{name}"))
         log.info("worker %s serving stage %s (capacity %d)", self.worker_id,
@@ -163,7 +170,8 @@ class StageRunner:
         # sleep, "cancelling", and close waited forever; asyncio.timeout inside a Redis
         # call can eat a cancel that lands as it fires) ends on the flag, or on the
         # repeated cancellation.
-        self._wake.set()
+        for wake in self._wakes.values():
+            wake.set()
         self.ownership.room.set()
         await aio.cancel_all(self._tasks)
         self._tasks.clear()
@@ -229,26 +237,38 @@ class StageRunner:
             self.mark_dirty(session_id)
 
     def mark_dirty(self, session_id: str) -> None:
-        """Read the session's input at the next turn of the processing loop."""
+        """Read the session's input at the next turn of its processing loop."""
         self._dirty.add(session_id)
-        self._wake.set()
+        for wake in self._wakes.values():
+            wake.set()
 
     def mark_all_dirty(self) -> None:
         for session_id in self.sessions:
             self.mark_dirty(session_id)
 
-    async def _process_loop(self) -> None:
+    def _take_dirty(self, batch: bool | None) -> list[Session]:
+        """The sessions marked dirty of one kind (``batch``; None: both), no longer marked; the
+        marks of sessions not owned here go."""
+        taken = []
+        for session_id in list(self._dirty):
+            session = self.sessions.get(session_id)
+            if session is None or batch is None or session.config.batch == batch:
+                self._dirty.discard(session_id)
+                if session is not None:
+                    taken.append(session)
+        return taken
+
+    async def _process_loop(self, batch: bool | None, wake: asyncio.Event) -> None:
+        """Read and process the dirty sessions of one kind (``batch``; None: both) as they come."""
         backoff = bus.Backoff()
         while not self.closed:
-            await self._wake.wait()
-            self._wake.clear()
-            dirty = [self.sessions[sid] for sid in self._dirty if sid in self.sessions]
-            self._dirty.clear()
-            ready = [s for s in dirty if self.stage.ready_for_input(s)]
+            await wake.wait()
+            wake.clear()
+            ready = [s for s in self._take_dirty(batch) if self.stage.ready_for_input(s)]
             if not ready:
                 continue
             try:
-                batch, more = await self._read(ready)
+                inputs, more = await self._read(ready)
                 backoff.reset()
             except bus.CONNECTION_ERRORS as exc:
                 self.metrics.redis_errors.inc()
@@ -256,27 +276,30 @@ class StageRunner:
                 for session in ready:
                     self._dirty.add(session.session_id)
                 await backoff.wait()
-                self._wake.set()
+                wake.set()
                 continue
             for session in more:
                 self.mark_dirty(session.session_id)
-            if not batch:
+            if not inputs:
                 continue
             started = time.perf_counter()
             try:
-                await self.stage.process(batch)
+                await self.stage.process(inputs)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # A bug must not take every other session down with the worker. The
                 # batch's state is suspect: drop the sessions so that their leases
                 # lapse and they resume from their checkpoints.
-                log.exception("stage %s failed on a batch of %d sessions", self.options.stage, len(batch))
+                log.exception("stage %s failed on a batch of %d sessions", self.options.stage, len(inputs))
                 self.metrics.reject("stage_error")
-                for session, _ in batch:
+                for session, _ in inputs:
                     await self.drop(session, "stage error")
-            self.metrics.processing.observe(time.perf_counter() - started)
-            self.metrics.batch_size.observe(len(batch))
+            # A recordings' loop beside the live one is not a live round: its time stays out of
+            # the processing histogram that shows how long live sessions wait for a round.
+            if not batch:
+                self.metrics.processing.observe(time.perf_counter() - started)
+                self.metrics.batch_size.observe(len(inputs))
 
     async def _read(self, ready: list[Session]) -> tuple[list[tuple[Session, Input]], list[Session]]:
         """New input of the ``ready`` sessions, live ones first, and the sessions with more

@@ -116,6 +116,10 @@ class Stage(abc.ABC, Generic[StateT]):
     """What a stage implements; the runner owns everything about Redis."""
 
     name: str
+    # True: the runner calls process() with live sessions and with batch sessions (recordings)
+    # apart, from two loops that run at once, so that a live round never waits for a
+    # recording's. Only for a stage whose calls for different sessions may overlap.
+    batch_apart: bool = False
 
     async def start(self) -> None:
         """Set up process-wide resources (load a model, start child processes) before sessions arrive."""

@@ -18,10 +18,13 @@ Python per frame:
    with their scores in order (markers applied between them) and its speech
    events become records.
 
-Live sessions go first: their frames are scored and their records committed
-before any batch session's (a recording) is scored, so a recording's frames,
-many more per round than a live call's, never hold a live call's records
-back; the runner bounds what a round brings of a recording.
+Live sessions go first: the runner hands batch sessions (recordings) over in
+calls of their own, from a loop of its own (:attr:`batch_apart`), and their
+frames are scored on a model thread of their own, so a recording's frames, many
+more per round than a live call's, never hold a live round back; the runner
+bounds what a round brings of a recording. A call given both kinds (a runner
+that keeps them together) commits the live sessions' records before it scores
+a recording.
 """
 
 from __future__ import annotations
@@ -181,6 +184,7 @@ class _Plan:
 
 class VadStage(Stage[VadSessionState]):
     name = "vad"
+    batch_apart = True
 
     def __init__(self, runner: Runner, model: SileroVad, *, defaults: EndpointOptions, metrics: VadMetrics,
                  min_round_interval: float = 0.03) -> None:
@@ -193,8 +197,11 @@ class VadStage(Stage[VadSessionState]):
         self.model = model
         self.defaults = defaults
         self.metrics = metrics
-        # One thread: calls are batched, and ONNX Runtime releases the GIL meanwhile.
+        # One thread for live sessions' calls (they are batched) and one for recordings', so
+        # that a live call never queues behind a recording's; ONNX Runtime releases the GIL
+        # while it runs, and one session may run on several threads at once.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silero")
+        self._batch_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silero-batch")
 
     def open(self, session: VadSession, state: bytes | None) -> VadSessionState:
         try:
@@ -222,15 +229,17 @@ class VadStage(Stage[VadSessionState]):
         recordings = [item for item in batch if item[0].config.batch]
         # Live sessions' records are written before a recording is scored.
         if live:
-            await self._process(live, self._score)
+            await self._process(live, self._score, self._executor)
         if recordings:
-            await self._process(recordings, self._score_sequences if self.model.has_sequence else self._score)
+            await self._process(recordings, self._score_sequences if self.model.has_sequence else self._score,
+                                self._batch_executor)
         rest = started + self.min_round_interval - time.monotonic()
         if rest > 0:
             await asyncio.sleep(rest)  # pacing: lets the next batch build up
 
-    async def _process(self, batch: list[tuple[VadSession, Input]], score) -> None:
-        """Score (``score``: :meth:`_score` or :meth:`_score_sequences`), segment and commit ``batch``."""
+    async def _process(self, batch: list[tuple[VadSession, Input]], score, executor: ThreadPoolExecutor) -> None:
+        """Score (``score``: :meth:`_score` or :meth:`_score_sequences`, on ``executor``'s thread),
+        segment and commit ``batch``."""
         plans = [self._plan(session, records) for session, records in batch]
         scored = [plan for plan in plans if plan.count]
         if scored:
@@ -238,7 +247,7 @@ class VadStage(Stage[VadSessionState]):
             contexts = np.stack([stream.context for stream in streams])
             states = np.stack([stream.rnn for stream in streams], axis=1)
             probs, contexts, states = await asyncio.get_running_loop().run_in_executor(
-                self._executor, score, [plan.frames for plan in scored], contexts, states)
+                executor, score, [plan.frames for plan in scored], contexts, states)
             for i, (plan, stream) in enumerate(zip(scored, streams)):
                 # Rows of the batch's arrays: never written again; the next batch stacks them.
                 stream.context, stream.rnn = contexts[i], states[:, i]
@@ -380,4 +389,5 @@ class VadStage(Stage[VadSessionState]):
         return records
 
     async def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in (self._executor, self._batch_executor):
+            executor.shutdown(wait=False, cancel_futures=True)

@@ -1,15 +1,22 @@
 """Batched writes of the stage runner against a real redis-server: ``commit_all`` and the
-commits that the fence groups into one call still fence each session on its own."""
+commits that the fence groups into one call still fence each session on its own; a stage that
+takes recordings apart gets them from a loop of their own."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+
+from prometheus_client import CollectorRegistry
 
 from common.errors import LeaseLost, SessionGone
+from common.metrics import StageMetrics
+from common.pipeline_config import PipelineConfig
 from common.records import Audio, decode
+from common.runner import RunnerOptions, StageRunner
 from common.stage import Write
 
-from .test_runner import make_runner, new_session, next_seen, send
+from .test_runner import EchoStage, make_runner, new_session, next_seen, send
 
 
 async def owned(redis, runner, stage, count):
@@ -73,5 +80,45 @@ async def test_commits_and_reads_go_on_after_redis_loses_its_scripts(redis):
         await redis.script_flush()
         await send(redis, sk, 1)
         assert (await next_seen(stage))[1].seq == 1  # read through the READ script
+    finally:
+        await runner.close()
+
+
+class GatedRecordingsStage(EchoStage):
+    """:class:`EchoStage` that takes recordings apart from live sessions and holds each call
+    of recordings until ``gate`` opens."""
+
+    batch_apart = True
+
+    def __init__(self, runner) -> None:
+        super().__init__(runner)
+        self.gate = asyncio.Event()
+        self.holding = asyncio.Event()
+
+    async def process(self, batch):
+        assert len({session.config.batch for session, _ in batch}) == 1  # never both kinds in one call
+        if batch[0][0].config.batch:
+            self.holding.set()
+            await self.gate.wait()
+        await super().process(batch)
+
+
+async def test_a_live_round_does_not_wait_for_a_recordings(redis):
+    runner = StageRunner(redis, GatedRecordingsStage, metrics=StageMetrics(CollectorRegistry(), "vad"),
+                         options=RunnerOptions(stage="vad", worker_id=uuid.uuid4().hex[:8], lease_ttl=1.0,
+                                               sweep_interval=0.2))
+    await runner.start()
+    stage = runner.stage
+    try:
+        recording = await new_session(redis, config=PipelineConfig(priority="batch").encode())
+        await send(redis, recording, 0)
+        await asyncio.wait_for(stage.holding.wait(), 10)  # the recording's call is under way, held
+        live = await new_session(redis)
+        await send(redis, live, 0)
+        assert await next_seen(stage) == (live.session_id, Audio(seq=0, offset=0, pcm=b"\0\0" * 160))
+        assert stage.seen.empty()
+        stage.gate.set()
+        assert (await next_seen(stage))[0] == recording.session_id
+        assert runner.metrics.batch_size._sum.get() == 1  # the live call's step alone is a processing step
     finally:
         await runner.close()
