@@ -1,6 +1,7 @@
 """VAD stage throughput: streams per core of a real VAD worker vs the raw batched Silero model.
 
     .venv/bin/python -m bench.vad_load --sessions 200 --seconds 20
+    .venv/bin/python -m bench.vad_load --sessions 200 --seconds 20 --recordings 4
 
 Starts a private redis-server and one VAD worker process (``python -m
 vad_worker``), then plays the gateway for N sessions: every 100 ms it appends
@@ -17,6 +18,13 @@ stage's streams per core = sessions / worker cores. Then, in the same run, the
 raw model: ``SileroVad`` at batch 64 on one thread, as streams per core
 (frames per CPU second / 31.25 frames per second of audio). The ratio of the
 two is the stage's efficiency.
+
+``--recordings K`` adds K batch sessions (recordings) beside the live ones, each
+with ``--recording-seconds`` of audio in its input before the feeder starts, in
+records of 500 ms as the gateway cuts a recording's: what the live sessions'
+rounds (their mean step, the queue lag) and the worker's CPU become when it
+scores recordings as fast as it can beside them, and how much of the recordings
+it scored.
 """
 
 from __future__ import annotations
@@ -84,6 +92,25 @@ def model_limit(seconds: float, batch: int = 64) -> float:
     return calls * batch / cpu / (SAMPLE_RATE / FRAME)
 
 
+def add_recordings(client, recordings: list[str], audio: np.ndarray, seconds: float) -> None:
+    """Batch sessions of the VAD alone, each with ``seconds`` of ``audio`` (repeated) in its input
+    in records of 500 ms, announced to the worker."""
+    chunk = SAMPLE_RATE // 2
+    config = PipelineConfig(stages=("vad",), priority="batch").encode()
+    for sid in recordings:
+        sk = keys.SessionKeys(sid)
+        client.hset(sk.meta, mapping={"config": config, "gateway": "bench"})
+        client.expire(sk.meta, 3600)
+        for first in range(0, int(seconds * 2), 200):
+            with client.pipeline(transaction=False) as pipe:
+                for seq in range(first, min(first + 200, int(seconds * 2))):
+                    start = seq * chunk % (len(audio) - chunk)
+                    record = Audio(seq=seq, offset=seq * chunk, pcm=audio[start:start + chunk].tobytes())
+                    pipe.xadd(sk.input("vad"), {"r": encode(record)})
+                pipe.execute()
+        client.xadd(keys.control_stream("vad"), {"sid": sid})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=200)
@@ -91,6 +118,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--min-round-interval", type=float, default=0.03, help="the worker's flag of that name")
     parser.add_argument("--model-seconds", type=float, default=5.0, help="seconds of the raw model measurement")
+    parser.add_argument("--recordings", type=int, default=0, help="batch sessions beside the live ones")
+    parser.add_argument("--recording-seconds", type=float, default=1200.0,
+                        help="audio in each recording's input from the start (it must last the run)")
     args = parser.parse_args()
     print(json.dumps({"uptime": open("/proc/loadavg").read().strip(), "cpus": os.cpu_count()}), flush=True)
     audio = (five_utterances(librivox_clips()) * 32767).astype(np.int16)
@@ -119,6 +149,8 @@ def main() -> None:
             for sid in sessions:
                 pipe.xadd(keys.control_stream("vad"), {"sid": sid})
             pipe.execute()
+        recordings = [uuid.uuid4().hex for _ in range(args.recordings)]
+        add_recordings(client, recordings, audio, args.recording_seconds)
         total = args.warmup + args.seconds
         started = time.monotonic()
         tick = 0
@@ -166,6 +198,9 @@ def main() -> None:
         def delta(name: str) -> float:
             return metrics1.get(name, 0.0) - metrics0.get(name, 0.0)
 
+        live_seconds = args.sessions * (wall1 - wall0)  # fed at real time
+        steps = delta('streamscribe_stage_processing_seconds_count{stage="vad"}')
+
         calls = delta("streamscribe_vad_model_batch_size_count")
         model_cores = delta("streamscribe_vad_model_seconds_sum") / (wall1 - wall0)
         stage = {
@@ -184,6 +219,14 @@ def main() -> None:
             "queue_lag_s_mean": round(float(np.mean(lags)), 3) if lags else None,
             "outputs": outputs, "loadavg_after": open("/proc/loadavg").read().strip(),
         }
+        if args.recordings:
+            stage["recordings"] = args.recordings
+            # Of every session's scored audio, what is not the live sessions' (about: they are fed at real time).
+            scored = delta('streamscribe_stage_audio_seconds_total{stage="vad"}') - live_seconds
+            stage["recordings_scored_audio_s_per_s"] = round(scored / (wall1 - wall0), 1)
+            stage["live_steps"] = steps
+            stage["live_step_ms_mean"] = round(
+                1000 * delta('streamscribe_stage_processing_seconds_sum{stage="vad"}') / steps, 1) if steps else None
         print(json.dumps(stage), flush=True)
         worker.stop()
         worker = None
