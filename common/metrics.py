@@ -146,8 +146,9 @@ class StageMetrics:
             "queue_lag_seconds", "Age of the oldest unprocessed input record of this worker's sessions."
         )
         self.processing = Histogram(
-            p + "processing_seconds", "Time of one processing step (one batch; a stage that processes recordings in steps of "
-            "their own counts only the live sessions' steps).", ["stage"],
+            p + "processing_seconds",
+            "Time of one processing step (one batch; a stage that processes recordings in steps of their own "
+            "counts only the live sessions' steps).", ["stage"],
             buckets=STEP_BUCKETS, registry=registry,
         ).labels(**label)
         self.batch_size = Histogram(

@@ -295,7 +295,7 @@ class StageRunner:
                 self.metrics.reject("stage_error")
                 for session, _ in inputs:
                     await self.drop(session, "stage error")
-            # A recordings' loop beside the live one is not a live round: its time stays out of
+            # The recordings' loop beside the live one is not a live round: its time stays out of
             # the processing histogram that shows how long live sessions wait for a round.
             if not batch:
                 self.metrics.processing.observe(time.perf_counter() - started)
