@@ -40,6 +40,7 @@ from tests.kit.telephony import STREAM_SID, AudioHookClient, mulaw_encode, twili
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 120
+FIRST_FINAL_TIMEOUT = 60  # the first final comes 4-5 s into the call
 DRAIN = 10.0  # the gateway's --drain-timeout (its default)
 EXIT_MARGIN = 5.0  # seconds past the drain for the process to exit (Redis closed, loop ended)
 RATE = 16_000
@@ -100,7 +101,13 @@ async def restart_at_first_final(stack, call: Call) -> int:
 
     Asserts that the old gateway exited 0 within its drain (restart_gateway kills it after that).
     """
-    await asyncio.wait_for(call.first_final.wait(), TIMEOUT)
+    try:
+        # Within the test's TIMEOUT, so that a call that never gets its first final says what the
+        # stack logged (seen once in CI: the test's timeout, and nothing to tell why).
+        await asyncio.wait_for(call.first_final.wait(), FIRST_FINAL_TIMEOUT)
+    except TimeoutError:
+        raise AssertionError(f"no final {FIRST_FINAL_TIMEOUT} s into the call ({call.sent_ms} ms of audio sent):\n"
+                             f"{stack.logs()}") from None
     await asyncio.wait_for(call.sent_enough.wait(), TIMEOUT)
     sent_ms, before = call.sent_ms, len(call.finals)
     old = stack.gateways[0][0]
