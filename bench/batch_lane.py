@@ -258,10 +258,9 @@ class LiveRounds:
         print("| run | live end of speech -> final p50 / p95 / p99 ms | finals | WER | recording transcribed "
               "meanwhile | server CPU s | load avg |\n|---|---|---|---|---|---|---|", flush=True)
 
-    async def run(self, mode: str, recorded: Recording | None = None, *, note: str = "",
-                  keep: bool = True) -> tuple[float, float]:
+    async def run(self, mode: str, recorded: Recording | None = None, *, note: str = "") -> tuple[float, float]:
         """One round (``recorded``: the recording beside it, whose progress the row gives); its
-        start and end (monotonic). ``keep`` False: printed, left out of the summary."""
+        start and end (monotonic)."""
         own = self.own
         pauses = await asyncio.to_thread(batch_child_pauses, own.asr_metrics)
         times = await asyncio.to_thread(StageTimes, own.vad_metrics, own.asr_metrics)
@@ -283,11 +282,9 @@ class LiveRounds:
             meanwhile += f"; child stopped {paused:.0f} s ({stops:.0f} pauses, {shares:.0f} shares)"
         if note:
             meanwhile += f"; {note}"
-        if keep:
-            self.summary[mode].append(figures)
+        self.summary[mode].append(figures)
         wer_text = f"{100 * figures.errors / figures.words:.1f} %" if figures.words else "n/a"
-        label = mode if keep else f"{mode} (left out)"
-        print(f"| {label} | {percentiles(figures.eos_final)} | {figures.finals}/{figures.utterances} | {wer_text} "
+        print(f"| {mode} | {percentiles(figures.eos_final)} | {figures.finals}/{figures.utterances} | {wer_text} "
               f"| {meanwhile} | {sum(apart.values()):.1f} | {load_average()} |", flush=True)
         print(f"#   {mode}: {spent_where}", flush=True)
         for error in sorted(set(figures.failed))[:3]:
@@ -329,13 +326,14 @@ async def live_runs(own: OwnStack, args, recording: np.ndarray) -> None:
         await rounds.run("alone")
         recorded = Recording([])
         background = await start_recording(own, recording, recorded)
-        settling = 0.0
+        note = ""
         if args.beside_from == "settled":
             # Its start-up left out: the ASR reads a recording's first packs ahead
             # (--batch-pack-depth, ~450 s of audio), all through the VAD at nice 0 in
             # the first seconds; the round measures what follows.
             settling = await quiet([own.vad_pid], idle_cpu=0.05, timeout=300)
-        await rounds.run("beside a recording", recorded, note=f"VAD settled {settling:.0f} s after its first final")
+            note = f"VAD settled {settling:.0f} s after its first final"
+        await rounds.run("beside a recording", recorded, note=note)
         background.cancel()  # the client goes away: the session ends
         await asyncio.gather(background, return_exceptions=True)
         # The decodes of its packs already in the batch child run on: the next round
