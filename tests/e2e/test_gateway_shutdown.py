@@ -89,25 +89,27 @@ async def stream_through_restart(stack, call: Call, frames: list[bytes], send, r
     the ms of audio sent before the restart."""
     receiver = asyncio.create_task(receive())
     sender = asyncio.create_task(stream_frames(call, frames, send))
-    sent_ms = await restart_at_first_final(stack, call)
+    sent_ms = await restart_at_first_final(stack, call, receiver)
     await receiver
     await sender
     return sent_ms
 
 
-async def restart_at_first_final(stack, call: Call) -> int:
+async def restart_at_first_final(stack, call: Call, receiver: asyncio.Task | None = None) -> int:
     """SIGTERM the gateway once the call has its first final and the next utterance is in flight
     (see the module's docstring); the ms of audio sent before then.
 
-    Asserts that the old gateway exited 0 within its drain (restart_gateway kills it after that).
+    Fails with the stack's logs if the call has no final within FIRST_FINAL_TIMEOUT or its
+    ``receiver`` ends first (the door closed the call): seen once in CI, the test's timeout and
+    nothing to tell why. Asserts that the old gateway exited 0 within its drain (restart_gateway
+    kills it after that).
     """
-    try:
-        # Within the test's TIMEOUT, so that a call that never gets its first final says what the
-        # stack logged (seen once in CI: the test's timeout, and nothing to tell why).
-        await asyncio.wait_for(call.first_final.wait(), FIRST_FINAL_TIMEOUT)
-    except TimeoutError:
-        raise AssertionError(f"no final {FIRST_FINAL_TIMEOUT} s into the call ({call.sent_ms} ms of audio sent):\n"
-                             f"{stack.logs()}") from None
+    waiter = asyncio.ensure_future(call.first_final.wait())
+    await asyncio.wait({waiter, receiver} - {None}, timeout=FIRST_FINAL_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if not call.first_final.is_set():
+        why = "the door closed the call" if receiver and receiver.done() else f"no final in {FIRST_FINAL_TIMEOUT} s"
+        raise AssertionError(f"{why} ({call.sent_ms} ms of audio sent, no final):\n{stack.logs()}")
     await asyncio.wait_for(call.sent_enough.wait(), TIMEOUT)
     sent_ms, before = call.sent_ms, len(call.finals)
     old = stack.gateways[0][0]
