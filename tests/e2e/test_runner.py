@@ -42,8 +42,8 @@ class EchoStage(Stage):
                 self.seen.put_nowait((session.session_id, record))
 
 
-async def make_runner(redis, *, lease_ttl=1.0, worker_id=None):
-    runner = StageRunner(redis, EchoStage, metrics=StageMetrics(CollectorRegistry(), "vad"), options=RunnerOptions(
+async def make_runner(redis, *, lease_ttl=1.0, worker_id=None, stage=None):
+    runner = StageRunner(redis, stage or EchoStage, metrics=StageMetrics(CollectorRegistry(), "vad"), options=RunnerOptions(
         stage="vad", worker_id=worker_id or uuid.uuid4().hex[:8], lease_ttl=lease_ttl, sweep_interval=0.2))
     await runner.start()
     return runner, runner.stage

@@ -5,15 +5,10 @@ takes recordings apart gets them from a loop of their own."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-
-from prometheus_client import CollectorRegistry
 
 from common.errors import LeaseLost, SessionGone
-from common.metrics import StageMetrics
 from common.pipeline_config import PipelineConfig
 from common.records import Audio, decode
-from common.runner import RunnerOptions, StageRunner
 from common.stage import Write
 
 from .test_runner import EchoStage, make_runner, new_session, next_seen, send
@@ -104,11 +99,7 @@ class GatedRecordingsStage(EchoStage):
 
 
 async def test_a_live_round_does_not_wait_for_a_recordings(redis):
-    runner = StageRunner(redis, GatedRecordingsStage, metrics=StageMetrics(CollectorRegistry(), "vad"),
-                         options=RunnerOptions(stage="vad", worker_id=uuid.uuid4().hex[:8], lease_ttl=1.0,
-                                               sweep_interval=0.2))
-    await runner.start()
-    stage = runner.stage
+    runner, stage = await make_runner(redis, stage=GatedRecordingsStage)
     try:
         recording = await new_session(redis, config=PipelineConfig(priority="batch").encode())
         await send(redis, recording, 0)
