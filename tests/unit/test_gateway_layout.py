@@ -1,4 +1,5 @@
-"""The gateway's layout: no import cycles (not even under TYPE_CHECKING), the client apart, every package shipped.
+"""The gateway's layout: layers that import only downward, no import cycles (not even under TYPE_CHECKING),
+the client apart, every package shipped.
 
 Pure AST walks of the sources: nothing is imported or started.
 """
@@ -11,6 +12,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("gateway", "streamscribe_client")
+
+# The gateway's layers, lowest first: a module imports only from its own layer and those below.
+GATEWAY_LAYERS: tuple[tuple[str, ...], ...] = (
+    ("gateway.core",),  # a call's session core: pipeline sessions, audio, config, events (no websockets)
+    ("gateway.doors",),  # protocol adapters: a wire format to and from the core's events
+    ("gateway.outputs",),  # where transcripts go besides the caller: log, followers, webhooks
+    ("gateway.security",),  # keys, origins, limits and the gate that holds every access rule
+    ("gateway.calls",),  # a call over a socket: the call, its parking, its connection
+    ("gateway.http",),  # HTTP routes, status, the pre-recorded API, the HTTP wire
+    ("gateway.server", "gateway.tcp"),  # wiring, serving and draining
+    ("gateway.__main__",),
+)
 
 
 def module_names(package: str) -> dict[str, Path]:
@@ -48,6 +61,26 @@ def imported(name: str, path: Path, known: set[str]) -> set[str]:
             candidate = ".".join(parts[:end])
             if candidate in known and candidate != name and not name.startswith(candidate + "."):
                 found.add(candidate)
+    return found
+
+
+def layer_of(name: str, layers: tuple[tuple[str, ...], ...]) -> int | None:
+    """The index of the layer that holds module ``name`` (a layer names modules and packages), or None."""
+    for index, layer in enumerate(layers):
+        if any(name == prefix or name.startswith(prefix + ".") for prefix in layer):
+            return index
+    return None
+
+
+def upward_imports(graph: dict[str, set[str]], layers: tuple[tuple[str, ...], ...]) -> list[str]:
+    """Every import of a module from a higher layer than its own, as ``importer -> imported``."""
+    found = []
+    for name, targets in sorted(graph.items()):
+        own = layer_of(name, layers)
+        for target in sorted(targets):
+            other = layer_of(target, layers)
+            if own is not None and other is not None and other > own:
+                found.append(f"{name} -> {target}")
     return found
 
 
@@ -106,6 +139,48 @@ def test_relative_imports_resolve_to_modules_and_packages(tmp_path):
     known = {"pkg", "pkg.other", "pkg.sub", "pkg.sub.mod", "pkg.sub.sibling"}
     # Its own packages run before it anyway: no edge to them.
     assert imported("pkg.sub.mod", source, known) == {"pkg.other", "pkg.sub.sibling"}
+
+
+def test_the_layer_check_finds_an_upward_import():
+    layers = (("low",), ("high.a", "high.b"))
+    graph = {"low.x": {"high.a.y"}, "high.a.y": {"low.x", "high.b"}, "high.b": set()}
+    assert upward_imports(graph, layers) == ["low.x -> high.a.y"]
+
+
+def test_every_gateway_module_has_a_layer():
+    unplaced = [name for name in import_graph("gateway") if name != "gateway" and layer_of(name, GATEWAY_LAYERS) is None]
+    assert unplaced == [], "add them to GATEWAY_LAYERS"
+
+
+def test_the_gateway_imports_only_downward():
+    graph = import_graph("gateway")
+    assert "gateway.security.gate" in graph and "gateway.calls.connection" in graph
+    assert upward_imports(graph, GATEWAY_LAYERS) == []
+
+
+def test_no_two_gateway_packages_import_each_other():
+    graph = import_graph("gateway")
+    pairs = {(name.split(".")[1], target.split(".")[1]) for name, targets in graph.items() for target in targets
+             if name.count(".") > 1 and target.count(".") > 1 and name.split(".")[1] != target.split(".")[1]}
+    assert sorted(pair for pair in pairs if pair[::-1] in pairs) == []
+
+
+def third_party(path: Path) -> set[str]:
+    """The top-level names of what a source file imports absolutely (``websockets``, ``redis``...)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_core_and_the_gate_know_no_sockets():
+    """The core runs calls over Redis whatever carries them; the gate decides from a request's parts."""
+    for name, path in module_names("gateway").items():
+        if name.startswith("gateway.core") or name == "gateway.security.gate":
+            assert "websockets" not in third_party(path), name
 
 
 def test_the_gateway_and_the_client_have_no_import_cycles():
