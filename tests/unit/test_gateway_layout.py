@@ -1,5 +1,5 @@
-"""The gateway's layout: layers that import only downward, no import cycles (not even under TYPE_CHECKING),
-the client apart, every package shipped.
+"""The code's layout: layers that import only downward, no import cycles (not even under TYPE_CHECKING),
+the client apart, every package shipped. The gateway's layers, then common/'s and the workers'.
 
 Pure AST walks of the sources: nothing is imported or started.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("gateway", "streamscribe_client")
+WORKERS = ("vad_worker", "asr_worker", "denoise_worker")
 
 # The gateway's layers, lowest first: a module imports only from its own layer and those below.
 GATEWAY_LAYERS: tuple[tuple[str, ...], ...] = (
@@ -25,6 +26,20 @@ GATEWAY_LAYERS: tuple[tuple[str, ...], ...] = (
     ("gateway.__main__",),
 )
 
+# common/'s layers, lowest first, and the workers on top: the stages that the runner hosts.
+COMMON_LAYERS: tuple[tuple[str, ...], ...] = (
+    # foundations: errors, names, records, settings, metrics, small async helpers
+    ("common.errors", "common.keys", "common.aio", "common.logs", "common.metrics", "common.checkpoint",
+     "common.records", "common.config", "common.sentinel", "common.endpointing", "common.pipeline_config",
+     "common.http"),
+    ("common.bus", "common.stage"),  # the bus; what a stage is and what it may ask of its runner
+    ("common.fence", "common.reader", "common.lead"),  # a stage's Redis parts: fenced writes, reads, batch pace
+    ("common.ownership", "common.commits"),  # the runner's duties, each over a narrow protocol of it
+    ("common.runner",),
+    ("common.service",),
+    WORKERS,
+)
+
 
 def module_names(package: str) -> dict[str, Path]:
     """Every module of ``package`` by dotted name (a package by its own name, for its ``__init__``)."""
@@ -35,15 +50,29 @@ def module_names(package: str) -> dict[str, Path]:
     return modules
 
 
-def imported(name: str, path: Path, known: set[str]) -> set[str]:
-    """The modules of ``known`` that module ``name`` imports, wherever the import stands.
+def _type_checking(node: ast.AST) -> bool:
+    """Whether ``node`` is ``if TYPE_CHECKING:`` (or ``if typing.TYPE_CHECKING:``)."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
+            or isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def imported(name: str, path: Path, known: set[str], *, type_checking_only: bool = False) -> set[str]:
+    """The modules of ``known`` that module ``name`` imports, wherever the import stands
+    (``type_checking_only``: those under ``if TYPE_CHECKING:`` only).
 
     Importing a module also runs its packages' ``__init__``, except those the importer
     already runs under; ``from package import name`` imports the submodule ``name`` if any.
     """
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(), str(path))
+    roots: list[ast.AST] = [tree]
+    if type_checking_only:
+        roots = [statement for node in ast.walk(tree) if _type_checking(node) for statement in node.body]
     targets = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in (node for root in roots for node in ast.walk(root)):
         if isinstance(node, ast.Import):
             targets.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -84,9 +113,10 @@ def upward_imports(graph: dict[str, set[str]], layers: tuple[tuple[str, ...], ..
     return found
 
 
-def import_graph(*packages: str) -> dict[str, set[str]]:
+def import_graph(*packages: str, type_checking_only: bool = False) -> dict[str, set[str]]:
     modules = {name: path for package in packages for name, path in module_names(package).items()}
-    return {name: imported(name, path, set(modules)) for name, path in modules.items()}
+    return {name: imported(name, path, set(modules), type_checking_only=type_checking_only)
+            for name, path in modules.items()}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -181,6 +211,55 @@ def test_the_core_and_the_gate_know_no_sockets():
     for name, path in module_names("gateway").items():
         if name.startswith("gateway.core") or name == "gateway.security.gate":
             assert "websockets" not in third_party(path), name
+
+
+def test_type_checking_imports_are_told_apart(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    source = package / "mod.py"
+    source.write_text("import typing\nfrom . import plain\nif typing.TYPE_CHECKING:\n    from . import hidden\n")
+    known = {"pkg", "pkg.mod", "pkg.plain", "pkg.hidden"}
+    assert imported("pkg.mod", source, known) == {"pkg.plain", "pkg.hidden"}
+    assert imported("pkg.mod", source, known, type_checking_only=True) == {"pkg.hidden"}
+
+
+def test_every_common_and_worker_module_has_a_layer():
+    unplaced = [name for name in import_graph("common", *WORKERS)
+                if name != "common" and layer_of(name, COMMON_LAYERS) is None]
+    assert unplaced == [], "add them to COMMON_LAYERS"
+
+
+def test_common_and_the_workers_import_only_downward_and_without_cycles():
+    graph = import_graph("common", *WORKERS)
+    assert "common.ownership" in graph and "vad_worker.stage" in graph
+    assert upward_imports(graph, COMMON_LAYERS) == []
+    assert cycles(graph) == []
+    # A worker stands on common/ alone: no worker imports another.
+    for name, targets in graph.items():
+        assert {target.split(".")[0] for target in targets} <= {"common", name.split(".")[0]}, name
+
+
+# The imports between our own modules that stand under TYPE_CHECKING, each downward: a new one must
+# be added here, after checking that it hides no cycle (as the runner's with ownership and commits did).
+TYPE_CHECKING_IMPORTS = {
+    "gateway.core.session -> common.pipeline_config",  # for annotations only; the core gets configs made
+}
+
+
+def test_type_checking_imports_are_counted_and_none_goes_up_a_layer():
+    """An import under TYPE_CHECKING is still a dependency, only one that no import error reveals."""
+    hidden = import_graph(*PACKAGES, "common", *WORKERS, type_checking_only=True)
+    # (Not counted: the edge to a top-level package, which only says that its __init__ runs first.)
+    assert {f"{name} -> {target}" for name, targets in hidden.items() for target in targets
+            if "." in target} == TYPE_CHECKING_IMPORTS
+    assert upward_imports(hidden, GATEWAY_LAYERS) == [] and upward_imports(hidden, COMMON_LAYERS) == []
+
+
+def test_common_imports_none_of_its_users():
+    graph = import_graph("common", *PACKAGES, *WORKERS)
+    for name, targets in graph.items():
+        if name.startswith("common"):
+            assert {target.split(".")[0] for target in targets} <= {"common"}, name
 
 
 def test_the_gateway_and_the_client_have_no_import_cycles():
