@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import MultipleValuesError
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
@@ -148,7 +148,7 @@ class Gateway:
                                                    undelivered=self.metrics.prerecorded_undelivered,
                                                    courier=self.courier)
         self.port = listen.port
-        self._server = None
+        self._server: Server | None = None
         self.api_keys = access.api_keys
         self.key_limits = KeyLimits(redis, limits=Allowances(access, followers=follow.max_followers_per_key,
                                                              status=status.max_watchers_per_key),
@@ -180,7 +180,7 @@ class Gateway:
         await self.transcripts.start()
         self.key_limits.start()
         await self.courier.start()
-        self._server = await serve(
+        self._server = server = await serve(
             self._handle, self.listen.host, self.listen.port, process_request=self._http,
             process_response=self._add_headers, create_connection=AdmittedConnection,
             open_timeout=None, ssl_handshake_timeout=OPEN_TIMEOUT if self.listen.tls else None,  # GatewayConnection's
@@ -190,8 +190,8 @@ class Gateway:
             close_timeout=self.listen.close_timeout, ssl=self.listen.tls,
             logger=_ProbesAtDebug(logging.getLogger("websockets.server")),
         )
-        if self._server.sockets:
-            self.port = self._server.sockets[0].getsockname()[1]
+        if server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
         log.info("gateway %s listening on %s:%d (%s)", self.hub.gateway_id, self.listen.host, self.port,
                  "TLS" if self.listen.tls else "no TLS")
 
@@ -251,9 +251,9 @@ class Gateway:
 
     # -- HTTP and handshakes ----------------------------------------------------------
 
-    async def _http(self, connection: AdmittedConnection, request: Request) -> Response | None:
+    async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         try:
-            return await self._route(connection, request)
+            return await self._route(_admitted(connection), request)
         except MultipleValuesError as exc:  # headers.get of a header sent twice
             return routes.refusal(http.HTTPStatus.BAD_REQUEST, "bad_request",
                             f"the request repeats the header {exc}, which must come once")
@@ -323,8 +323,8 @@ class Gateway:
                    if websocket.admission is not None and websocket.admission.address == address
                    and websocket.pending and websocket.state is not State.CLOSED)
 
-    def _add_headers(self, connection: AdmittedConnection, request: Request, response: Response) -> None:
-        admission = connection.admission
+    def _add_headers(self, connection: ServerConnection, request: Request, response: Response) -> None:
+        admission = _admitted(connection).admission
         if (admission is not None and admission.door is not None
                 and response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS):
             for name, value in admission.door.response_headers():
@@ -337,7 +337,8 @@ class Gateway:
 
     # -- WebSocket ----------------------------------------------------------------------
 
-    async def _handle(self, websocket: AdmittedConnection) -> None:
+    async def _handle(self, connection: ServerConnection) -> None:
+        websocket = _admitted(connection)
         admission = websocket.admission
         assert admission is not None  # the gate let every socket in that got this far
         if admission.purpose is Purpose.FOLLOW:
@@ -354,7 +355,7 @@ class Gateway:
         gauge = self.metrics.connections.labels(protocol=door.name)
         gauge.inc()
         tenant.connections[door.name] += 1
-        handler = asyncio.current_task()
+        handler = _current_task()
         self._handlers.add(handler)
         try:
             websocket.driver = Connection(websocket, door, self.hub, options=self.connection_options,
@@ -373,7 +374,7 @@ class Gateway:
         gauge = self.metrics.connections.labels(protocol=FOLLOW)
         gauge.inc()
         tenant.connections[FOLLOW] += 1
-        handler = asyncio.current_task()
+        handler = _current_task()
         self._handlers.add(handler)
         slot = None
         try:
@@ -429,6 +430,18 @@ def _address(connection: ServerConnection) -> str:
     return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
 
 
+
+
+def _current_task() -> asyncio.Task:
+    task = asyncio.current_task()
+    assert task is not None  # a connection handler runs as a task
+    return task
+
+
+def _admitted(connection: ServerConnection) -> AdmittedConnection:
+    """``connection`` as this server makes them (``serve(create_connection=AdmittedConnection)``)."""
+    assert isinstance(connection, AdmittedConnection)
+    return connection
 
 
 def _response(refusal: Refusal) -> Response:

@@ -191,7 +191,7 @@ class Gate:
 
     def __init__(self, options: AccessOptions, *, metrics: GatewayMetrics, nonces: Nonces, lookups: Lookups,
                  slots: Slots, pending: Callable[[str], int],
-                 doors: Mapping[type, object] | None = None) -> None:
+                 doors: Mapping[type | None, object] | None = None) -> None:
         self.options = options
         self.api_keys = options.api_keys
         self.metrics = metrics

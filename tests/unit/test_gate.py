@@ -103,7 +103,8 @@ def gate(tmp_path, *, pending: int = 0, nonces: FakeNonces | None = None, lookup
 
 def request(purpose: Purpose, target: str = "/ws/asr", *, door: type[Door] | None = NativeDoor,
             call_id: str | None = None, **headers: str) -> AccessRequest:
-    handshake = Handshake.from_target(target, Headers((name.replace("_", "-"), value) for name, value in headers.items()))
+    sent = Headers((name.replace("_", "-"), value) for name, value in headers.items())
+    handshake = Handshake.from_target(target, sent)
     return AccessRequest(purpose=purpose, handshake=handshake, address=ADDRESS, door=door, call_id=call_id)
 
 

@@ -178,7 +178,8 @@ def test_the_layer_check_finds_an_upward_import():
 
 
 def test_every_gateway_module_has_a_layer():
-    unplaced = [name for name in import_graph("gateway") if name != "gateway" and layer_of(name, GATEWAY_LAYERS) is None]
+    unplaced = [name for name in import_graph("gateway")
+                if name != "gateway" and layer_of(name, GATEWAY_LAYERS) is None]
     assert unplaced == [], "add them to GATEWAY_LAYERS"
 
 
