@@ -14,6 +14,8 @@ plus what only a recording has:
 - ``callback`` (an ``http(s)://`` URL) and ``callback_method`` (``post``, ``put``):
   answer ``{"request_id"}`` at once and deliver the result there
   (:mod:`gateway.http.prerecorded`);
+- ``diarize``: who spoke when on a one-channel call (:mod:`gateway.diarization`; a call
+  of several result channels is refused: each channel is one party already);
 - ``encoding`` naming a container (``flac``, ``opus``, ``ogg-opus``, ``mp3``,
   ``wav``) is taken and ignored: the body's header says what it is.
 
@@ -54,6 +56,7 @@ class Settings:
     paragraphs: bool = False
     callback: str | None = None
     callback_method: str = "post"
+    diarize: bool = False
 
     @classmethod
     def from_query(cls, pairs: list[tuple[str, str]]) -> Settings:
@@ -73,7 +76,8 @@ class Settings:
         utt_split = query.number("utt_split", *UTT_SPLIT_RANGE)
         return cls(stream=deepgram.Settings.from_query(query), utterances=query.flag("utterances"),
                    utt_split=UTT_SPLIT_SEC if utt_split is None else utt_split,
-                   paragraphs=query.flag("paragraphs"), callback=callback, callback_method=method)
+                   paragraphs=query.flag("paragraphs"), callback=callback, callback_method=method,
+                   diarize=query.flag("diarize"))
 
 
 def refusal_body(request_id: str, code: str, message: str) -> dict:

@@ -1,0 +1,58 @@
+"""Diarization error rate, plainly: frames of 10 ms, no collar, overlapped speech scored.
+
+DER = (missed + false alarm + confusion) / reference speech, all counted in speaker-frames:
+a frame where two reference speakers talk counts twice in the denominator. The hypothesis
+gives one speaker per frame (-1: none), so in overlap at most one speaker can be right and
+the other is missed. Hypothesis speakers map one to one onto reference speakers by the
+assignment that maximises their shared frames (Hungarian, scipy); an unmapped hypothesis
+speaker's frames are confusion (or false alarm where nobody speaks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+
+@dataclass(frozen=True, slots=True)
+class Der:
+    missed: float
+    false_alarm: float
+    confusion: float
+
+    @property
+    def total(self) -> float:
+        return self.missed + self.false_alarm + self.confusion
+
+
+def reference_frames(turns: list[tuple[int, float, float]], frames: int, *, rate: int = 100) -> np.ndarray:
+    """A bool [frames, speakers] matrix from (speaker, start s, end s) turns."""
+    out = np.zeros((frames, max(s for s, _, _ in turns) + 1), bool)
+    for speaker, start, end in turns:
+        out[int(round(start * rate)):int(round(end * rate)), speaker] = True
+    return out
+
+
+def der(reference: np.ndarray, hypothesis: np.ndarray) -> Der:
+    """DER of ``hypothesis`` (int [frames], -1: no speech) against ``reference`` (bool [frames, speakers])."""
+    frames = min(len(reference), len(hypothesis))
+    reference, hypothesis = reference[:frames], hypothesis[:frames]
+    total = int(reference.sum())
+    if total == 0:
+        raise ValueError("the reference has no speech: DER is undefined")
+    found = sorted(int(h) for h in set(hypothesis[hypothesis >= 0].tolist()))
+    shared = np.array([[np.sum(reference[hypothesis == h, s]) for h in found] for s in range(reference.shape[1])])
+    mapped: dict[int, int] = {}
+    if found:
+        rows, cols = linear_sum_assignment(-shared)
+        mapped = {found[c]: r for r, c in zip(rows, cols)}
+    speaking = reference.sum(axis=1)
+    labelled = hypothesis >= 0
+    right = np.array([labelled[i] and hypothesis[i] in mapped and bool(reference[i, mapped[hypothesis[i]]])
+                      for i in range(frames)], bool)
+    missed = int(speaking[~labelled].sum()) + int(np.maximum(speaking[labelled] - 1, 0).sum())
+    false_alarm = int(np.sum(labelled & (speaking == 0)))
+    confusion = int(np.sum(labelled & (speaking > 0) & ~right))
+    return Der(missed / total, false_alarm / total, confusion / total)
