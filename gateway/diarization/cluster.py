@@ -7,7 +7,10 @@ The steps, each a function with a unit test on synthetic embeddings:
    window of its own length.
 2. :func:`cluster`: average-linkage agglomerative clustering of the windows' unit embeddings
    on cosine distance (scipy), cut where the clusters are :data:`THRESHOLD` apart, so the
-   number of speakers is estimated, at most ``max_speakers``. Beyond :data:`MAX_LINKED`
+   number of speakers is estimated, at most ``max_speakers``. A cluster of fewer than
+   :data:`MIN_WINDOWS` windows joins the nearest other (on the mixes of the bench, such
+   strays were windows half in a pause, not speakers; a party who says less than ~3 s in
+   the whole call is lost so). Beyond :data:`MAX_LINKED`
    windows an evenly spaced subset is clustered and every window goes to the nearest
    cluster centre (the linkage's memory grows with the square of the windows).
 3. :func:`frame_labels`: every 10 ms frame of a region takes the label most of its windows
@@ -28,7 +31,8 @@ RATE = 16_000
 FRAME = 160  # 10 ms at 16 kHz: the labels' resolution
 WINDOW_SEC = 1.6  # the encoder's trained window
 HOP_SEC = 0.4
-THRESHOLD = 0.35  # cosine distance between clusters that separates speakers (bench/diarization.py)
+THRESHOLD = 0.4  # cosine distance between clusters that separates speakers (bench/diarization.py: 0.3-0.4)
+MIN_WINDOWS = 5  # a cluster of fewer windows (~3 s of speech) is a stray, joined to its nearest
 MAX_SPEAKERS = 8
 MAX_LINKED = 2000  # windows clustered directly (~16 MB of distances); the rest join the nearest centre
 
@@ -74,11 +78,17 @@ def cluster(embeddings: np.ndarray, *, threshold: float = THRESHOLD, max_speaker
     if found.max() > max_speakers:
         found = fcluster(tree, max_speakers, "maxclust")
     found = found - 1
-    if len(picked) == n:
+    counts = np.bincount(found)
+    kept = np.flatnonzero(counts >= min(MIN_WINDOWS, counts.max()))
+    if len(picked) == n and len(kept) == len(counts):
         return found
-    centres = np.stack([embeddings[picked][found == k].mean(axis=0) for k in range(found.max() + 1)])
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True).clip(1e-12)
-    return np.argmax(embeddings @ centres.T, axis=1)
+    centres = _centres(embeddings[picked], found, kept)
+    return kept[np.argmax(embeddings @ centres.T, axis=1)]
+
+
+def _centres(embeddings: np.ndarray, found: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    centres = np.stack([embeddings[found == k].mean(axis=0) for k in kept])
+    return centres / np.linalg.norm(centres, axis=1, keepdims=True).clip(1e-12)
 
 
 def frame_labels(spans: list[tuple[int, int]], clusters: np.ndarray, regions: list[tuple[int, int]],

@@ -110,3 +110,13 @@ def test_warn_keeps_the_transcript_and_says_why():
     words.warn(body, "diarization failed")
     assert body["metadata"]["warnings"] == [{"parameter": "diarize", "type": "partial_support",
                                              "message": "diarization failed"}]
+
+
+def test_a_stray_cluster_of_few_windows_joins_its_nearest():
+    rng = np.random.default_rng(3)
+    a, b = _voices(2, seed=4)
+    stray = a + 0.9 * b  # between the two, nearer to neither's cluster than the threshold
+    embeddings = np.concatenate([_noisy(a, 20, rng), _noisy(b, 20, rng), _noisy(stray, 2, rng)])
+    found = cluster.cluster(embeddings)
+    assert len(set(found.tolist())) == 2
+    assert found[-1] in (found[0], found[20])
