@@ -96,8 +96,11 @@ def parse_phrases(values: object, *, name: str = "phrases") -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TenantAnalytics:
-    """What a tenant's keys file sets for every call of the tenant that asks for analytics."""
+    """What a tenant's keys file sets for its calls: ``enabled`` analyses every call of the tenant (its
+    events and summary go to followers, the log, the webhook and metrics; to a call's own client only
+    when the call asked), else only calls that ask; phrases and thresholds apply to both."""
 
+    enabled: bool = False
     phrases: tuple[str, ...] = ()
     alerts: AlertRules = AlertRules()
 
