@@ -64,7 +64,7 @@ class CallTracker:
         self._party = [_Party() for _ in range(channels)]
         self._spotter = PhraseSpotter(settings.phrases)
         self._last_speech = 0  # end of the latest speech span known (ms)
-        self._dead_air_from: int | None = None  # the silence that began there was alerted
+        self._dead_air_from: int | None = None  # the latest silence alerted began there
         self._overtalk_to = 0  # overlaps that began before this were alerted
         self._interruptions: list[talk.Interruption] = []
         self._interruption_count = 0
@@ -96,8 +96,10 @@ class CallTracker:
         span = (span[0], max(span[0], span[1]))
         length = span[1] - span[0]
         out: list[dict] = []
-        if not any(p.open_since is not None for p in self._party):
-            out += self._dead_air(self._last_speech, span[0])
+        # The silence before this span, unless a party whose final is still to come spoke in it.
+        if not any(p.open_since is not None and p.open_since < span[0] for p in self._party):
+            before = max((end for p in self._party for _, end in p.spans[-8:] if end <= span[0]), default=0)
+            out += self._dead_air(before, span[0])
         out += self._overlaps(channel, span)
         party.spans.append(span)
         self._last_speech = max(self._last_speech, span[1])
@@ -153,7 +155,7 @@ class CallTracker:
 
     def _dead_air(self, since: int, until: int, *, ongoing: bool = False) -> list[dict]:
         limit = self.rules.dead_air_sec
-        if limit is None or until - since < limit * 1000 or self._dead_air_from == since:
+        if limit is None or until - since < limit * 1000 or (self._dead_air_from or -1) >= since:
             return []
         self._dead_air_from = since
         return [self._alert("dead_air", start_ms=since, duration_ms=until - since, threshold=limit,

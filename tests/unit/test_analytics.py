@@ -245,3 +245,16 @@ def test_a_calls_settings_over_its_tenants():
     with pytest.raises(ConfigError, match="analytics must be true, false or an object"):
         CallAnalytics.parse("yes")
     assert parse_phrases([" refund ", "refund"]) == ("refund",)
+
+
+def test_dead_air_is_found_whatever_order_the_finals_come_in():
+    """Channel 0's final comes after channel 1 started again; channel 1's final still shows the silence."""
+    t = tracker(dead_air_sec=1)
+    t.speech_started(0, 0)
+    t.speech_started(1, 9000)  # 0's final is late: nobody is known to be silent yet
+    t.final(channel=0, utterance_id="a", text="x y", start_ms=0, end_ms=7000, words=words_over(0, 7000, 2))
+    t.speech_started(0, 16_000)  # and 0 speaks again before 1's final
+    out = t.final(channel=1, utterance_id="b", text="x y", start_ms=9000, end_ms=14_000,
+                  words=words_over(9000, 14_000, 2))
+    alert, = [e for e in out if e.get("alert") == "dead_air"]
+    assert (alert["start_ms"], alert["duration_ms"]) == (7000, 2000)
