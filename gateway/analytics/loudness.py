@@ -45,21 +45,21 @@ class LevelMeter:
         """The next samples (int16) of the channel, in order."""
         if not len(pcm):
             return
-        x = pcm.astype(np.float64)
-        squares = x * x
-        head = min(len(squares), BLOCK - self._partial_count)
-        self._partial_sum += float(squares[:head].sum())
+        x = pcm.astype(np.float32)  # float32 dot products: a few microseconds a chunk, precise enough for dB
+        self.samples += len(x)
+        head = min(len(x), BLOCK - self._partial_count)
+        self._partial_sum += float(np.dot(x[:head], x[:head]))
         self._partial_count += head
-        self.samples += len(squares)
         if self._partial_count < BLOCK:
             return
         self._blocks.append(self._partial_sum / BLOCK)
-        rest = squares[head:]
+        rest = x[head:]
         whole = len(rest) // BLOCK * BLOCK
         if whole:
-            self._blocks.extend(rest[:whole].reshape(-1, BLOCK).mean(axis=1).tolist())
+            blocks = rest[:whole].reshape(-1, BLOCK)
+            self._blocks.extend((np.einsum("ij,ij->i", blocks, blocks) / BLOCK).tolist())
         tail = rest[whole:]
-        self._partial_sum = float(tail.sum())
+        self._partial_sum = float(np.dot(tail, tail))
         self._partial_count = len(tail)
 
     def level(self, start_ms: int, end_ms: int) -> float | None:
