@@ -5,10 +5,12 @@ Pure: spans, words and samples made up here; no processes.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from common.errors import ConfigError
+from common.errors import ConfigError, ProtocolError
 from gateway.analytics import talk
 from gateway.analytics.loudness import LevelMeter
 from gateway.analytics.options import (MAX_PHRASE_CHARS, MAX_PHRASES, AlertRules, CallAnalytics, Settings,
@@ -16,6 +18,9 @@ from gateway.analytics.options import (MAX_PHRASE_CHARS, MAX_PHRASES, AlertRules
 from gateway.analytics.phrases import PhraseSpotter, timed_tokens
 from gateway.analytics.sentiment import sentiment
 from gateway.analytics.tracker import LIVE_LAG_MS, CallTracker
+from gateway.core import events
+from gateway.doors.native import NativeDoor, parse_config
+from gateway.security.keyfile import parse_keys
 
 
 def words_over(start: int, end: int, count: int) -> list[tuple[str, int, int, float]]:
@@ -258,3 +263,54 @@ def test_dead_air_is_found_whatever_order_the_finals_come_in():
                   words=words_over(9000, 14_000, 2))
     alert, = [e for e in out if e.get("alert") == "dead_air"]
     assert (alert["start_ms"], alert["duration_ms"]) == (7000, 2000)
+
+
+# -- the keys file ---------------------------------------------------------------------------------
+
+
+def test_keys_file_analytics_settings_of_a_tenant():
+    keys = parse_keys("k1 tenant=acme analytics=on phrases=cancel+my+account,manager alerts=dead_air_sec:8,loud_dbfs:off\n"
+                      "k2 tenant=acme analytics=on phrases=cancel+my+account,manager "
+                      "alerts=dead_air_sec:8,loud_dbfs:off\nk3 tenant=globex\n", source="keys")
+    settings = keys["k1"].analytics
+    assert settings == TenantAnalytics(enabled=True, phrases=("cancel my account", "manager"),
+                                       alerts=AlertRules(dead_air_sec=8, loud_dbfs=None))
+    assert keys["k3"].analytics is None
+
+
+@pytest.mark.parametrize("line, message", [
+    ("k1 analytics=yes", "keys:1: analytics must be on or off"),
+    ("k1 alerts=dead_air_sec:0.1", "keys:1: alerts.dead_air_sec=0.1 is out of range 1..3600"),
+    ("k1 alerts=dead_air_sec", "keys:1: alerts: 'dead_air_sec' is not name:value"),
+    ("k1 alerts=fast_wpm:quick", "keys:1: alerts: fast_wpm's value 'quick' is not a number or off"),
+    ("k1 alerts=slow:3", "keys:1: alerts: unknown threshold"),
+    ("k1 phrases=" + ",".join(f"p{i}" for i in range(MAX_PHRASES + 1)), f"keys:1: phrases has {MAX_PHRASES + 1}"),
+    ("k1 phrases=ok,,fine", r"keys:1: phrases\[1\] has no word"),
+    ("k1 tenant=a phrases=x\nk2 tenant=a phrases=y", "keys:2: tenant a has other analytics"),
+])
+def test_keys_file_bad_analytics_settings(line, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_keys(line, source="keys")
+
+
+# -- the doors -------------------------------------------------------------------------------------
+
+
+def test_the_native_door_renders_events_and_the_summary():
+    config = parse_config(json.dumps({"type": "config", "analytics": {"phrases": ["refund"]}}))
+    assert config.call_analytics.phrases == ("refund",)
+    assert config.pipeline(denoise_default=False).asr.words  # analytics time talk by words
+    door = NativeDoor(None)
+    door.render(events.Opened("call", ("s",)))
+    event, = door.render(events.Analytics({"event": "alert", "alert": "dead_air", "start_ms": 0}))
+    assert json.loads(event) == {"type": "analytics", "session_id": "call", "event": "alert", "alert": "dead_air",
+                                 "start_ms": 0, "seq": 1}
+    summary, = door.render(events.Analytics({"talk_ms": 5}, summary=True))
+    assert json.loads(summary) == {"type": "analytics_summary", "session_id": "call", "summary": {"talk_ms": 5},
+                                   "seq": 2}
+
+
+def test_a_bad_analytics_config_is_a_bad_config_error():
+    with pytest.raises(ProtocolError, match=r"analytics.phrases\[0\] has no word") as caught:
+        parse_config(json.dumps({"type": "config", "analytics": {"phrases": ["..."]}}))
+    assert caught.value.code == "bad_config"
