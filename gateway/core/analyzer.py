@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.aio import within
 from common.metrics import GatewayMetrics
 
 from ..analytics.loudness import LevelMeter
@@ -77,7 +78,6 @@ class CallAnalyzer:
         self._queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE)
         self._last_tick = 0
         self._task: asyncio.Task | None = None
-        self.summary: dict | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._work(), name="analytics")
@@ -155,17 +155,17 @@ class CallAnalyzer:
         task = self._task
         if task is not None and not task.done():
             try:
-                await asyncio.wait_for(self._queue.put(_DONE), FINISH_TIMEOUT)
-                await asyncio.wait({task}, timeout=FINISH_TIMEOUT)
+                await within(self._queue.put(_DONE), FINISH_TIMEOUT)
             except TimeoutError:
                 pass
+            await asyncio.wait({task}, timeout=FINISH_TIMEOUT)
             if not task.done():
                 log.warning("call analytics did not catch up within %.0f s; the summary misses the rest",
                             FINISH_TIMEOUT)
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         began = time.thread_time()
-        summary = self.summary = self.tracker.summary(duration_ms)
+        summary = self.tracker.summary(duration_ms)
         self.metrics.analytics_seconds.inc(time.thread_time() - began)
         tenant = self.tenant
         metrics = self.metrics
@@ -178,7 +178,10 @@ class CallAnalyzer:
         if call_log is not None:
             call_log.add_analytics(summary, summary=True)
         if self._emit is not None:
-            await self._emit(events.Analytics(summary, summary=True))
+            try:  # a client that stopped reading (or left) must not hold the call's end
+                await within(self._emit(events.Analytics(summary, summary=True)), FINISH_TIMEOUT)
+            except TimeoutError:
+                log.warning("the call's client did not take its analytics summary within %.0f s", FINISH_TIMEOUT)
         return summary
 
     async def stop(self) -> None:

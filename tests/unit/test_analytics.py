@@ -9,8 +9,10 @@ import json
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 
 from common.errors import ConfigError, ProtocolError
+from common.metrics import GatewayMetrics
 from gateway.analytics import talk
 from gateway.analytics.loudness import LevelMeter
 from gateway.analytics.options import (MAX_PHRASE_CHARS, MAX_PHRASES, AlertRules, CallAnalytics, Settings,
@@ -19,6 +21,7 @@ from gateway.analytics.phrases import PhraseSpotter, timed_tokens
 from gateway.analytics.sentiment import sentiment
 from gateway.analytics.tracker import LIVE_LAG_MS, CallTracker
 from gateway.core import events
+from gateway.core.analyzer import QUEUE, CallAnalyzer
 from gateway.doors.native import NativeDoor, parse_config
 from gateway.security.keyfile import parse_keys
 
@@ -314,3 +317,47 @@ def test_a_bad_analytics_config_is_a_bad_config_error():
     with pytest.raises(ProtocolError, match=r"analytics.phrases\[0\] has no word") as caught:
         parse_config(json.dumps({"type": "config", "analytics": {"phrases": ["..."]}}))
     assert caught.value.code == "bad_config"
+
+
+# -- the analyzer task (gateway/core/analyzer.py) --------------------------------------------------
+
+
+def final_event(channel: int, start_ms: int, end_ms: int, text: str) -> events.Final:
+    words = tuple(events.Word(text=w, start_ms=s, end_ms=e, confidence=0.9)
+                  for w, s, e, _ in words_over(start_ms, end_ms, len(text.split())))
+    return events.Final(channel=channel, session_id="s", utterance_id=f"s-{start_ms}", text=text, start_ms=start_ms,
+                        end_ms=end_ms, language="en", speech_final=True, words=words)
+
+
+async def test_the_analyzer_sends_events_then_the_summary_and_counts_by_tenant():
+    registry = CollectorRegistry()
+    sent: list[events.Analytics] = []
+
+    async def emit(event: events.Analytics) -> None:
+        sent.append(event)
+
+    analyzer = CallAnalyzer(tracker(overtalk_sec=1.0), channels=2, tenant="acme", metrics=GatewayMetrics(registry),
+                            emit=emit, call_log=lambda: None)
+    analyzer.start()
+    tone = (8000 * np.sin(np.arange(16_000 * 8) / 3)).astype(np.int16)
+    analyzer.audio(0, [(0, tone)])
+    analyzer.audio(1, [(0, tone)])
+    analyzer.speech_started(0, 0)
+    analyzer.final(final_event(0, 0, 5000, "one two three four five six seven"))
+    analyzer.final(final_event(1, 2000, 6000, "eight nine ten eleven"))
+    summary = await analyzer.finish(8000)
+    kinds = [e.data.get("event") for e in sent[:-1]]
+    assert kinds.count("utterance") == 2 and "interruption" in kinds and sent[-1].summary
+    assert sent[-1].data == summary and summary["interruptions"]["count"] == 1
+    assert all(-20 < e.data["level_dbfs"] < -10 for e in sent if e.data.get("event") == "utterance")
+    value = registry.get_sample_value
+    assert value("streamscribe_gateway_analytics_call_seconds_total", {"tenant": "acme"}) == 8.0
+    assert value("streamscribe_gateway_analytics_alerts_total", {"tenant": "acme", "alert": "overtalk"}) == 1
+    assert value("streamscribe_gateway_analytics_interruptions_total", {"tenant": "acme"}) == 1
+
+    # Never started (its task does not take records): past QUEUE records are dropped and counted.
+    idle = CallAnalyzer(tracker(), channels=1, tenant="acme", metrics=GatewayMetrics(CollectorRegistry()),
+                        emit=None, call_log=lambda: None, clock=False)
+    for _ in range(QUEUE + 3):
+        idle.speech_started(0, 0)
+    assert idle.metrics.analytics_dropped._value.get() == 3
