@@ -249,10 +249,10 @@ class Call:
         if channel is None:
             outputs = self.audio_in.push(data)
             seconds = len(data) / self.audio_in.bytes_per_second
-            for channel, (session, chunks) in enumerate(zip(self.sessions, outputs)):
+            for index, (session, chunks) in enumerate(zip(self.sessions, outputs)):
                 await session.publish_audio(chunks)
                 if self.analyzer is not None:
-                    self.analyzer.audio(channel, chunks)
+                    self.analyzer.audio(index, chunks)
         else:
             chunks = self.audio_in.push_channel(data, channel)
             seconds = len(data) * self.config.channels / self.audio_in.bytes_per_second

@@ -10,8 +10,9 @@ ids, and third parties see them. The gateway that serves a call keeps:
   ``protocol``, ``gateway``, ``channels``, ``parties`` and ``session_ids`` as
   JSON, ``started``, ``state`` = ``live`` or ``ended``). Any gateway finds a
   call here.
-- ``ss:call:{TENANT/CALL_ID}:log``, a stream: every partial and final the call emits,
-  then one ``ended`` entry, each a field ``m`` holding the follower's JSON
+- ``ss:call:{TENANT/CALL_ID}:log``, a stream: every partial and final the call emits
+  (and, for an analysed call, its ``analytics`` events and its ``analytics_summary``:
+  docs/analytics.md), then one ``ended`` entry, each a field ``m`` holding the follower's JSON
   message. Entry ids are ``0-SEQ``: ``SEQ`` counts the call's entries from 1 and
   is the ``seq`` followers see, so reading "after seq N" is reading after id
   ``0-N``, and rewriting an entry after a lost reply is refused by Redis
@@ -31,7 +32,7 @@ followers read.
 
 Every final also goes, once, to the stream ``ss:finals`` (``MAXLEN ~ finals_maxlen``)
 for analytics consumers with their own consumer groups, and to the finals
-webhook when one is configured. Its fields are strings: ``tenant``, ``call_id``, ``channel``,
+webhook when one is configured (which gets an analysed call's summary too). Its fields are strings: ``tenant``, ``call_id``, ``channel``,
 ``party`` ("" when the door names no parties), ``session_id``, ``utterance_id``,
 ``text``, ``start_ms``, ``end_ms``, ``language``, ``confidence`` ("" when the
 engine gives none), ``is_speech_final`` (``1``/``0``), ``words`` (JSON list of
