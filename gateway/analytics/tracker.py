@@ -92,8 +92,11 @@ class CallTracker:
         count = len(words) if words else len(tokens(text))
         if not text.strip() or not count:
             return []
-        span = (max(start_ms, words[0][1]), min(end_ms, max(words[-1][2], words[0][1]))) if words else (start_ms, end_ms)
-        span = (span[0], max(span[0], span[1]))
+        if words:  # the words' span, inside the final's
+            first = max(start_ms, words[0][1])
+            span = (first, max(first, min(end_ms, words[-1][2])))
+        else:
+            span = (start_ms, end_ms)
         length = span[1] - span[0]
         out: list[dict] = []
         # The silence before this span, unless a party whose final is still to come spoke in it.
@@ -229,7 +232,8 @@ class CallTracker:
         silent = talk.silences(spans, duration, longer_than_ms=int((self.rules.dead_air_sec or 0) * 1000)) \
             if self.rules.dead_air_sec is not None else []
         summary = {"duration_ms": duration, "talk_ms": anyone, "non_talk_ms": duration - anyone,
-                   "non_talk_ratio": ratio(duration - anyone), "overtalk_ms": overtalk, "overtalk_ratio": ratio(overtalk),
+                   "non_talk_ratio": ratio(duration - anyone), "overtalk_ms": overtalk,
+                   "overtalk_ratio": ratio(overtalk),
                    "parties": parties,
                    "interruptions": {"count": len(cut_ins), "items": [i.as_dict() for i in cut_ins[:KEPT]]},
                    "dead_air": {"count": len(silent), "longest_ms": max((e - s for s, e in silent), default=0)},

@@ -77,7 +77,8 @@ class Settings:
         """The analytics the recording's call runs with (its config's ``analytics``), if any asked for."""
         if not (self.sentiment or self.search or self.analytics):
             return None
-        return {"sentiment": self.sentiment or self.analytics, **({"phrases": list(self.search)} if self.search else {})}
+        phrases = {"phrases": list(self.search)} if self.search else {}
+        return {"sentiment": self.sentiment or self.analytics, **phrases}
 
     @classmethod
     def from_query(cls, pairs: list[tuple[str, str]]) -> Settings:

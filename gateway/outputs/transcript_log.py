@@ -32,7 +32,8 @@ followers read.
 
 Every final also goes, once, to the stream ``ss:finals`` (``MAXLEN ~ finals_maxlen``)
 for analytics consumers with their own consumer groups, and to the finals
-webhook when one is configured (which gets an analysed call's summary too). Its fields are strings: ``tenant``, ``call_id``, ``channel``,
+webhook when one is configured (which gets an analysed call's summary too). Its fields are
+strings: ``tenant``, ``call_id``, ``channel``,
 ``party`` ("" when the door names no parties), ``session_id``, ``utterance_id``,
 ``text``, ``start_ms``, ``end_ms``, ``language``, ``confidence`` ("" when the
 engine gives none), ``is_speech_final`` (``1``/``0``), ``words`` (JSON list of

@@ -57,7 +57,7 @@ from pathlib import Path
 
 from common.errors import ConfigError
 
-from ..analytics.options import NO_TENANT_SETTINGS, AlertRules, TenantAnalytics, parse_phrases
+from ..analytics.options import AlertRules, TenantAnalytics, parse_phrases
 from ..core.tenant import ANONYMOUS
 from ..doors import ROUTES
 from ..outputs.webhook import Destination, http_url, signing_secret

@@ -83,6 +83,7 @@ async def test_a_tenants_calls_are_analysed_and_only_its_own(stack, receivers, c
     with urllib.request.urlopen(f"{stack.http}/metrics", timeout=10) as response:
         metrics = response.read().decode()
     analytics = [line for line in metrics.splitlines() if line.startswith("streamscribe_gateway_analytics_")]
-    assert any(line.startswith('streamscribe_gateway_analytics_call_seconds_total{tenant="acme"}') for line in analytics)
+    assert any(line.startswith('streamscribe_gateway_analytics_call_seconds_total{tenant="acme"}')
+               for line in analytics)
     assert not any("globex" in line or acme_id in line for line in analytics), analytics
     assert 'streamscribe_gateway_analytics_phrases_total{tenant="acme"} 1.0' in analytics

@@ -272,7 +272,8 @@ def test_dead_air_is_found_whatever_order_the_finals_come_in():
 
 
 def test_keys_file_analytics_settings_of_a_tenant():
-    keys = parse_keys("k1 tenant=acme analytics=on phrases=cancel+my+account,manager alerts=dead_air_sec:8,loud_dbfs:off\n"
+    keys = parse_keys("k1 tenant=acme analytics=on phrases=cancel+my+account,manager "
+                      "alerts=dead_air_sec:8,loud_dbfs:off\n"
                       "k2 tenant=acme analytics=on phrases=cancel+my+account,manager "
                       "alerts=dead_air_sec:8,loud_dbfs:off\nk3 tenant=globex\n", source="keys")
     settings = keys["k1"].analytics
