@@ -34,8 +34,8 @@ from common.metrics import GatewayMetrics
 
 from ..analytics.loudness import LevelMeter
 from ..analytics.tracker import CallTracker
+from ..core import events
 from ..outputs.transcript_log import CallLog
-from . import events
 
 log = logging.getLogger(__name__)
 
