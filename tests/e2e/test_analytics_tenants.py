@@ -3,8 +3,8 @@
 The keys file turns analytics on for tenant acme (with a phrase and a dead-air threshold)
 and gives both tenants a finals webhook. One call of each speaks a clip without asking for
 analytics. Acme's webhook gets the call's summary after its finals, globex's none; acme's
-followers read the events; the gateway's metrics count acme's call by tenant, and never
-name a call. The call's own client gets no analytics messages (it did not ask for them).
+follower on a second gateway reads the events and the summary, a globex key finds no such
+call there; the gateway's metrics count acme's call by tenant, and never name a call. The call's own client gets no analytics messages (it did not ask for them).
 """
 
 from __future__ import annotations
@@ -69,9 +69,11 @@ async def test_a_tenants_calls_are_analysed_and_only_its_own(stack, receivers, c
     assert await asyncio.to_thread(receivers["globex"].wait_for, globex_finals, 30)
     assert all(body["type"] == "final" for _, body in receivers["globex"].delivered())
 
-    # Acme's follower reads the call's analytics events and its summary, before the end.
+    # Acme's follower on another gateway reads the call's analytics events and its summary, before
+    # the end; a key of globex finds no such call.
+    other = stack.add_gateway().removesuffix("/ws/asr")
     followed = []
-    async with connect(f"ws://127.0.0.1:{stack.port}/ws/follow/{acme_id}",
+    async with connect(f"{other}/ws/follow/{acme_id}",
                        additional_headers={"Authorization": f"Bearer {ACME}"}) as follower:
         assert json.loads(await follower.recv())["type"] == "following"
         async for text in follower:
@@ -79,6 +81,10 @@ async def test_a_tenants_calls_are_analysed_and_only_its_own(stack, receivers, c
     kinds = [m["type"] for m in followed]
     assert "analytics" in kinds and kinds[-2:] == ["analytics_summary", "ended"], kinds
     assert followed[-2]["summary"] == summary["summary"]
+    async with connect(f"{other}/ws/follow/{acme_id}",
+                       additional_headers={"Authorization": f"Bearer {GLOBEX}"}) as stranger:
+        refusal = json.loads(await stranger.recv())
+    assert refusal["type"] == "error" and refusal["code"] == "not_found", refusal
 
     with urllib.request.urlopen(f"{stack.http}/metrics", timeout=10) as response:
         metrics = response.read().decode()
