@@ -156,6 +156,18 @@ class UtteranceEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class Analytics:
+    """A call-analytics event (``data["event"]``: utterance, phrase, interruption, alert) or, with
+    ``summary``, the call's end-of-call summary; JSON-ready data (:mod:`gateway.analytics.tracker`).
+
+    Only a call that asked for analytics in its own config gets these from its door.
+    """
+
+    data: dict
+    summary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Flushed:
     """Every result of the audio before finalize number ``flush_id`` was delivered."""
 
@@ -204,4 +216,5 @@ class Moving:
     call_id: str
 
 
-Event = Moving | Resumed | Opened | Partial | Final | SpeechStarted | UtteranceEnd | Flushed | Error | Ended | Reply
+Event = (Moving | Resumed | Opened | Partial | Final | SpeechStarted | UtteranceEnd | Analytics | Flushed | Error | Ended
+         | Reply)
