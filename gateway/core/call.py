@@ -348,7 +348,8 @@ class Call:
             metrics.finals.inc()
             self._observe(metrics.final_latency, session, record.end)
             from_finalize = bool(self._flush_pending) and record.speech_final
-            final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize)
+            final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize,
+                                 truncated=record.truncated)
             await self._emit(final)
             if record.text:
                 self._last_word_end[channel] = fields["end_ms"]
