@@ -21,9 +21,9 @@ Every decode's result goes through :meth:`LoopGuard.apply` (:mod:`.repetition` f
 Why pieces, not faster-whisper's temperature fallback or beam search: on the
 regression set (``tests/kit/loop_clips.py``, espeak-ng reading card numbers digit by
 digit) a loop that starts in the card number eats every sentence after it, and
-beam 5 or sampling at 0.2 and 0.6 over the whole audio loops the same way in 14
-of the 15 decodes tried (BENCHMARKS.md); a shorter window holds too few repeats
-to lose its place in. A loop costs its final one more decode of the audio (a few
+beam 5 or sampling at 0.2 and 0.6 (best of 5) over the whole audio kept those
+sentences in none of 9 decodes (8 still looped; ``bench/loop_guard.py``); a
+shorter window holds too few repeats to lose its place in. A loop costs its final one more decode of the audio (a few
 more where pieces loop too); a decode without a loop costs the tests alone.
 """
 
