@@ -65,3 +65,29 @@ async def test_recording_keeps_every_sentence(live, call):
     assert status == 200, body
     transcript = body["results"]["channels"][0]["alternatives"][0]["transcript"].lower()
     assert all(word in transcript for word in CONTENT[CARD]), f"{transcript!r}\n{stack.logs()}"
+
+
+async def test_a_monologue_is_split_at_pauses_with_continuous_word_times(live, clip_samples):
+    """The five LibriVox clips with 0.4 s pauses, from a speaker whose pauses never end an utterance
+    (a 3 s silence threshold; no sentence endpoint): the VAD's 15 s limit splits the 26 s of speech
+    at pauses, each part has its final (``is_speech_final`` false but the last), each final starts
+    where the one before ended, and the words' times run on in order across the split."""
+    stack = live
+    pause = np.zeros(round(0.4 * 16000), np.float32)
+    parts = [np.zeros(16000, np.float32)]
+    for audio, _ in clip_samples:
+        parts += [audio, pause]
+    monologue = np.concatenate(parts + [np.zeros(16000, np.float32)])
+    frames = file_frames(monologue, 16000, chunk_ms=100, speed=2.0)
+    messages = await stream(stack.url, frames, sample_rate=16000, timeout=TIMEOUT,
+                            config={"words": True, "sentence_endpoint": False, "vad": {"silence_threshold": 3.0}})
+    finals = [m for m in messages if m["type"] == "final"]
+    assert len(finals) >= 2, f"{finals}\n{stack.logs()}"
+    assert [m["is_speech_final"] for m in finals] == [False] * (len(finals) - 1) + [True]
+    assert all(m["end_ms"] - m["start_ms"] <= 15000 for m in finals)
+    assert [m["start_ms"] for m in finals[1:]] == [m["end_ms"] for m in finals[:-1]]
+    words = [w for m in finals for w in m["words"]]
+    assert all(a["start_ms"] <= b["start_ms"] and a["end_ms"] <= b["end_ms"] for a, b in zip(words, words[1:]))
+    assert all(m["start_ms"] <= w["start_ms"] <= w["end_ms"] <= m["end_ms"] for m in finals for w in m["words"])
+    text = " ".join(m["text"] for m in finals).lower()
+    assert all(word in text for word in ("dashwood", "selfish", "amiable", "respectable")), text
