@@ -34,7 +34,8 @@ import numpy as np
 
 from asr_worker.engines import DecodeRequest
 from asr_worker.engines.repetition import find_loop
-from asr_worker.engines.whisper import HOP, TOKEN_SLACK, TOKENS_PER_SECOND, WhisperDecoder, WhisperOptions, encoder_frames
+from asr_worker.engines.whisper import (HOP, TOKEN_SLACK, TOKENS_PER_SECOND, WhisperDecoder, WhisperOptions,
+                                        encoder_frames)
 from common.endpointing import FRAME, EndpointOptions
 from tests.kit.loop_clips import CONTENT, SPEECH, speech
 from tests.kit.support import word_errors
@@ -77,8 +78,8 @@ def regression_set(decoder: WhisperDecoder) -> dict:
     for name in SPEECH:
         audio = speech(name)
         request = DecodeRequest(name, audio, final=True)
-        (raw,), raw_wall, raw_cpu = timed(lambda: decoder._decode([request]))
-        (guarded,), wall, cpu = timed(lambda: decoder.decode([request]))
+        (raw,), raw_wall, raw_cpu = timed(lambda r=request: decoder._decode([r]))
+        (guarded,), wall, cpu = timed(lambda r=request: decoder.decode([r]))
         out[name] = {"seconds": round(len(audio) / RATE, 1),
                      "raw_loop": bool(find_loop(raw.text, raw.token_ids, len(audio) / RATE)),
                      "raw_kept": all(w in raw.text.lower() for w in CONTENT[name]),
@@ -114,9 +115,9 @@ def remedies(decoder: WhisperDecoder) -> dict:
                                          "sampling_temperature": 0.2}),
                                ("t0.6", {"beam_size": 1, "num_hypotheses": 5, "sampling_topk": 0,
                                          "sampling_temperature": 0.6})):
-            result, wall, cpu = timed(lambda: model.model.generate(
-                encoded, [prompt], max_length=max_length, return_scores=True, suppress_blank=True,
-                suppress_tokens=get_suppressed_tokens(tokenizer, [-1]), **options)[0])
+            result, wall, cpu = timed(lambda e=encoded, n=max_length, o=options: model.model.generate(
+                e, [prompt], max_length=n, return_scores=True, suppress_blank=True,
+                suppress_tokens=get_suppressed_tokens(tokenizer, [-1]), **o)[0])
             text = tokenizer.decode([t for t in result.sequences_ids[0] if t < tokenizer.eot]).strip()
             out[f"{name} {label}"] = {"loop": bool(find_loop(text, decoder.tokenize(text), len(audio) / RATE)),
                                       "kept": all(w in text.lower() for w in CONTENT[name]),

@@ -96,7 +96,7 @@ def best_pause(probs: list[float], *, low: float) -> int:
     """Where to split speech whose frames have speech probabilities ``probs``: the middle of the
     longest run of frames under ``low`` (of runs as long, the one with the lowest mean), else
     the quietest frame (the first of equals)."""
-    best: tuple[int, float, int] | None = None  # (-length, mean, start)
+    best: tuple[int, float, int] | None = None  # (-length, mean, start): the least is the best
     i = 0
     while i < len(probs):
         if probs[i] >= low:
@@ -110,8 +110,7 @@ def best_pause(probs: list[float], *, low: float) -> int:
             best = run
     if best is None:
         return min(range(len(probs)), key=probs.__getitem__)
-    length, _, start = -best[0], best[1], best[2]
-    return start + length // 2
+    return best[2] + -best[0] // 2
 
 
 class Segmenter:

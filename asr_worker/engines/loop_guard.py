@@ -119,11 +119,12 @@ class LoopGuard:
         """``hypothesis`` cut after the first occurrence of its loop's n-gram, flagged."""
         token_ids = cut_loop(hypothesis.token_ids, loop)
         text = self._detokenize(token_ids) if len(token_ids) < len(hypothesis.token_ids) else hypothesis.text
+        if non_speech(text):  # nothing but the loop's punctuation is left
+            text, token_ids = "", []
         words = cut_words(hypothesis.words, text)
         lost_from = words[-1].end if words else 0.0
         return replace(hypothesis, text=text, token_ids=tuple(token_ids), tokens=len(token_ids), words=words,
-                       no_speech=hypothesis.no_speech or non_speech(text), loop=TRUNCATED,
-                       lost=((min(lost_from, seconds), seconds),))
+                       no_speech=not text, loop=TRUNCATED, lost=((min(lost_from, seconds), seconds),))
 
     def _join(self, parts: list[tuple[float, Hypothesis]]) -> Hypothesis:
         """One hypothesis of pieces decoded apart, each (its start in seconds, its hypothesis)."""

@@ -296,8 +296,9 @@ class WhisperDecoder:
                                     without_timestamps=True, prefix=r.prefix or None)
                    for tokenizer, r in zip(tokenizers, requests)]
         # In a batch the longest request's cap holds for all (a recording's packs: all about 28 s).
-        max_length = min(model.max_length, max(len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + TOKEN_SLACK
-                                               for prompt, r in zip(prompts, requests)))
+        max_length = min(model.max_length, max(
+            len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + TOKEN_SLACK
+            for prompt, r in zip(prompts, requests)))
         outputs = model.model.generate(
             encoded, prompts, beam_size=1, max_length=max_length, return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]))

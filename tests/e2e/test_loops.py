@@ -20,7 +20,6 @@ import pytest
 import soundfile
 
 from streamscribe_client import file_frames, stream
-
 from tests.e2e.test_prerecorded import post
 from tests.kit.faults import http_port, metric, scrape
 from tests.kit.loop_clips import CARD, CONTENT, speech
