@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -264,3 +265,16 @@ def test_utt_split_splits_utterances_where_words_pause():
 def test_a_bad_utt_split_is_refused(value):
     with pytest.raises(ConfigError, match="invalid value for utt_split"):
         settings(f"utt_split={value}")
+
+
+def test_a_truncated_final_is_a_warning_of_the_response():
+    """A final whose loop the engine cut out is listed in ``metadata.warnings``; none without one."""
+    cut = replace(final(1, 500, 1000, "Yes?", ("Yes?", 500, 1000, 0.5)), truncated=True)
+    body = deepgram_prerecorded.response(settings("model=nova-3"), [*FINALS[:1], cut], request_id="r1",
+                                         created="2026-01-01T00:00:00.000Z", sha256="ab", duration=4.25, channels=2)
+    (warning,) = body["metadata"]["warnings"]
+    assert warning["type"] == "truncated_transcript" and "channel 1, 0.50-1.00 s" in warning["message"]
+    assert body["results"]["channels"][1]["alternatives"][0]["transcript"] == "yes"
+    plain = deepgram_prerecorded.response(settings("model=nova-3"), FINALS, request_id="r1",
+                                          created="2026-01-01T00:00:00.000Z", sha256="ab", duration=4.25, channels=2)
+    assert "warnings" not in plain["metadata"]
