@@ -397,17 +397,20 @@ class CutLoop(WordTimer):
                        lost=(self.LOST,))
 
 
+async def three_utterances(engine: Engine) -> tuple[Worker, list[Transcript]]:
+    """The recording of the first test through ``engine``: the worker and its finals."""
+    worker = Worker(engine)
+    try:
+        await worker.run([*utterance(1.0, 2.0), *utterance(4.0, 1.0), *utterance(6.0, 3.0), End(seq=0)])
+    finally:
+        await worker.close()
+    return worker, [t for t in worker.runner.outputs() if isinstance(t, Transcript)]
+
+
 async def test_a_loop_cut_out_of_a_pack_flags_the_final_it_falls_in():
     """The pack's second utterance (2.3-3.3 s of the pack) lost words to a loop the engine cut out:
     its final says so, however many words it kept; the others do not; the loop is counted."""
-    engine = CutLoop()
-    worker = Worker(engine)
-    records = [*utterance(1.0, 2.0), *utterance(4.0, 1.0), *utterance(6.0, 3.0), End(seq=0)]
-    try:
-        await worker.run(records)
-    finally:
-        await worker.close()
-    finals = [t for t in worker.runner.outputs() if isinstance(t, Transcript)]
+    worker, finals = await three_utterances(CutLoop())
     assert [(t.start, t.truncated) for t in finals] == [(SR, False), (4 * SR, True), (6 * SR, False)]
     assert len(finals[1].text.split()) == 2  # 2.3-2.5 s and 3.0-3.3 s: a word each
     assert worker.stage.metrics.loops.labels(kind="batch", outcome="truncated")._value.get() == 1
@@ -417,11 +420,5 @@ async def test_a_final_whose_words_were_all_cut_out_still_comes():
     """An utterance the cut left no words in gets a final that says so, not silence."""
     engine = CutLoop()
     engine.LOST = (2.3, 3.3)
-    worker = Worker(engine)
-    records = [*utterance(1.0, 2.0), *utterance(4.0, 1.0), *utterance(6.0, 3.0), End(seq=0)]
-    try:
-        await worker.run(records)
-    finally:
-        await worker.close()
-    finals = [t for t in worker.runner.outputs() if isinstance(t, Transcript)]
+    _, finals = await three_utterances(engine)
     assert [(t.start, t.text, t.truncated) for t in finals][1] == (4 * SR, "", True)
