@@ -38,7 +38,7 @@ import numpy as np
 from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Hypothesis, Word
-from .repetition import LoopLimits, cut_loop, cut_words, find_loop, non_speech
+from .repetition import Loop, LoopLimits, cut_loop, cut_words, find_loop, non_speech
 
 RECOVERED = "recovered"
 TRUNCATED = "truncated"
@@ -115,7 +115,7 @@ class LoopGuard:
                 results[index] = self._join(parts)
         return results
 
-    def _cut(self, hypothesis: Hypothesis, loop, seconds: float) -> Hypothesis:
+    def _cut(self, hypothesis: Hypothesis, loop: Loop, seconds: float) -> Hypothesis:
         """``hypothesis`` cut after the first occurrence of its loop's n-gram, flagged."""
         token_ids = cut_loop(hypothesis.token_ids, loop)
         text = self._detokenize(token_ids) if len(token_ids) < len(hypothesis.token_ids) else hypothesis.text
@@ -134,12 +134,13 @@ class LoopGuard:
                       for offset, h in spoken for w in h.words)
         lost = tuple((start + offset, end + offset) for offset, h in parts for start, end in h.lost)
         tokens = sum(h.tokens for _, h in spoken)
+        confidence: float | None = None
         if words:
             confidence = sum(w.probability for w in words) / len(words)
         else:  # token-weighted geometric mean, as the engine's figure without words
             weighted = [(h.confidence, h.tokens + 1) for _, h in spoken if h.confidence]
-            confidence = math.exp(sum(math.log(c) * n for c, n in weighted) / sum(n for _, n in weighted)) \
-                if weighted else None
+            if weighted:
+                confidence = math.exp(sum(math.log(c) * n for c, n in weighted) / sum(n for _, n in weighted))
         language = next((h.language for _, h in parts if h.language), "")
         return Hypothesis(text=text, language=language, no_speech=not text, tokens=tokens,
                           token_ids=tuple(self._tokenize(text)), words=words, confidence=confidence,
