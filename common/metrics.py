@@ -238,6 +238,12 @@ class AsrMetrics:
         self.finals = Counter(p + "finals_total", "Finals emitted.", registry=registry)
         self.no_speech = Counter(p + "no_speech_total", "Utterances that decoded to no words (no final).",
                                  registry=registry)
+        self.loops = Counter(
+            p + "loops_total",
+            "Decodes in which the engine found a repetition loop, by kind (partial, final, batch) and outcome: "
+            "recovered (decoded again without one) or truncated (the loop cut out: on a final, flagged truncated).",
+            ["kind", "outcome"], registry=registry,
+        )
         self.decodes_in_flight = Gauge(p + "decodes_in_flight", "Decodes running in the engine.", registry=registry)
         self.speculative_decodes = Counter(
             p + "speculative_decodes_total",

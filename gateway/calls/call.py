@@ -400,7 +400,8 @@ class Call:
             metrics.finals.inc()
             self._observe(metrics.final_latency, session, record.end)
             from_finalize = bool(self._flush_pending) and record.speech_final
-            final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize)
+            final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize,
+                                 truncated=record.truncated)
             await self._emit(final)
             if self.analyzer is not None:  # after the final went to the client, without waiting
                 self.analyzer.final(final)

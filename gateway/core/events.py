@@ -134,11 +134,14 @@ class Final(Transcript):
 
     ``speech_final`` is true when the utterance ended at an endpoint (silence,
     finalize, end of the call), false when very long speech was split.
-    ``from_finalize`` is true when a client's finalize closed it.
+    ``from_finalize`` is true when a client's finalize closed it. ``truncated``
+    is true when the engine's decode looped and could not be recovered: it cut
+    the repetition out, and words spoken there may be missing.
     """
 
     speech_final: bool
     from_finalize: bool = False
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

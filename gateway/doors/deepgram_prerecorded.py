@@ -147,6 +147,11 @@ def response(settings: Settings, finals: list[events.Final], *, request_id: str,
     metadata = {"transaction_key": "deprecated", "request_id": request_id, "sha256": sha256, "created": created,
                 "duration": round(duration, 6), "channels": channels, "models": [model],
                 "model_info": {model: deepgram.model_info(stream.model)}}
+    truncated = sorted((f for f in finals if f.truncated), key=lambda f: (f.start_ms, f.channel))
+    if truncated:  # Deepgram's metadata.warnings: nothing cut out goes unsaid
+        metadata["warnings"] = [{"type": "truncated_transcript", "message": (
+            f"channel {f.channel}, {f.start_ms / 1000:.2f}-{f.end_ms / 1000:.2f} s: the recogniser cut out a "
+            "repetition loop it could not recover; words spoken there may be missing")} for f in truncated]
     return {"metadata": metadata, "results": results}
 
 

@@ -215,6 +215,8 @@ class NativeDoor(Door):
             message["channel"] = event.channel
         if final:
             message["is_speech_final"] = event.speech_final
+            if event.truncated:  # the engine cut out a repetition loop: words may be missing
+                message["truncated"] = True
         if event.confidence is not None:
             message["confidence"] = round(event.confidence, 4)
         if final and self.config is not None and self.config.words:

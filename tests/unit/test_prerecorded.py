@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -314,3 +315,16 @@ def test_sentiment_search_and_analytics_in_the_response():
 def test_bad_search_and_sentiment_parameters(query, why):
     with pytest.raises(ConfigError, match=why):
         settings(query)
+
+
+def test_a_truncated_final_is_a_warning_of_the_response():
+    """A final whose loop the engine cut out is listed in ``metadata.warnings``; none without one."""
+    cut = replace(final(1, 500, 1000, "Yes?", ("Yes?", 500, 1000, 0.5)), truncated=True)
+    body = deepgram_prerecorded.response(settings("model=nova-3"), [*FINALS[:1], cut], request_id="r1",
+                                         created="2026-01-01T00:00:00.000Z", sha256="ab", duration=4.25, channels=2)
+    (warning,) = body["metadata"]["warnings"]
+    assert warning["type"] == "truncated_transcript" and "channel 1, 0.50-1.00 s" in warning["message"]
+    assert body["results"]["channels"][1]["alternatives"][0]["transcript"] == "yes"
+    plain = deepgram_prerecorded.response(settings("model=nova-3"), FINALS, request_id="r1",
+                                          created="2026-01-01T00:00:00.000Z", sha256="ab", duration=4.25, channels=2)
+    assert "warnings" not in plain["metadata"]
