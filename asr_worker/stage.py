@@ -35,6 +35,11 @@ fenced write: a replay after a takeover restarts at the utterance (and so
 speculates again from its replayed pause), and the utterance id ``(session,
 start sample)`` is the same, so the gateway drops a duplicate.
 
+An engine that guards against repetition loops (whisper: :mod:`.engines.loop_guard`) says
+so in its hypothesis: a loop it recovered from or cut out is counted by kind and outcome,
+and a final whose loop was cut out goes out ``truncated`` (words may be missing there),
+even with no words left; a pack's finals are flagged where the cut falls.
+
 When the session asks for word timings (``words``), finals are decoded with word
 timestamps (partials never: it costs an alignment pass per decode), and the
 words, moved from utterance time to session samples, ride on the final.
@@ -100,7 +105,7 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
 from common.stage import Input, Runner, Session, Stage
 
 from .engines import DecodeRequest, Engine, Hypothesis, Word
-from .packing import Piece, Segment, deal_words, join_words, pack_audio, pack_length, split_at_sentences
+from .packing import Piece, Segment, deal_spans, deal_words, join_words, pack_audio, pack_length, split_at_sentences
 from .rollback import stable_prefix
 
 
@@ -602,17 +607,21 @@ class AsrStage(Stage[AsrSessionState]):
             retry_dealt = deal_words(retry_words, lengths, gap=gap, rate=SAMPLE_RATE)
             if sum(map(bool, retry_dealt)) > sum(map(bool, dealt)):  # else the prompted decode stands
                 hypothesis, words, dealt = retry, retry_words, retry_dealt
+        lost = deal_spans(hypothesis.lost if hypothesis is not None else (), lengths, gap=gap, rate=SAMPLE_RATE)
         # A later pack's prompt (none after a takeover: the replay starts without it).
         text = join_words(words[-PROMPT_WORDS:], language=hypothesis.language if hypothesis else "")
         language = hypothesis.language if hypothesis is not None else ""
         outputs: list[Record] = []
-        for ended, its_words in zip(pack, dealt):
+        for ended, its_words, its_lost in zip(pack, dealt, lost):
             utt = ended.utterance
             if utt.announce:
                 outputs.append(SpeechStart(start=utt.start))
             piece = Piece(utt.start, utt.samples, tuple(utt.pauses))
+            # Where the engine cut a loop out, in session samples.
+            cut = [(utt.start + round(a * SAMPLE_RATE), utt.start + round(b * SAMPLE_RATE)) for a, b in its_lost]
             for segment in split_at_sentences(piece, its_words, rate=SAMPLE_RATE, ends_sentence=ends_sentence):
-                if not segment.words:
+                truncated = any(a <= segment.end and b >= segment.start for a, b in cut)
+                if not segment.words and not truncated:
                     self.metrics.no_speech.inc()
                     session.log.info("utterance at %d has no words; no final", segment.start)
                     continue
@@ -620,17 +629,18 @@ class AsrStage(Stage[AsrSessionState]):
                     self.metrics.early_finals.labels(kind="sentence").inc()
                 self.metrics.finals.inc()
                 outputs.append(self._segment_transcript(session, asr, segment, language=language,
-                                                        speech_final=segment.split or ended.speech_final))
+                                                        speech_final=segment.split or ended.speech_final,
+                                                        truncated=truncated))
         return outputs, pack[-1].entry_id, text
 
     @staticmethod
     def _segment_transcript(session: AsrSession, asr: AsrSessionState, segment: Segment, *, language: str,
-                            speech_final: bool) -> Transcript:
+                            speech_final: bool, truncated: bool = False) -> Transcript:
         return Transcript(utterance_id=utterance_id(session.session_id, segment.start), start=segment.start,
                           end=segment.end, text=segment.text_in(language), final=True, speech_final=speech_final,
                           language=language,
                           words=session_words(segment.words, segment.start, segment.end) if asr.config.words else (),
-                          confidence=probability(segment.confidence))
+                          confidence=probability(segment.confidence), truncated=truncated)
 
     def _maybe_partial(self, session: AsrSession, asr: AsrSessionState) -> None:
         utt = asr.utterance
@@ -788,7 +798,8 @@ class AsrStage(Stage[AsrSessionState]):
         await self._stop_partial(asr)
         asr.utterance = None
         outputs = []
-        if hypothesis is not None and hypothesis.text and not hypothesis.no_speech:
+        # A decode whose loop was cut out has its final, words or none: it says that words may be missing.
+        if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
             self.metrics.finals.inc()
             outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
         else:
@@ -847,6 +858,10 @@ class AsrStage(Stage[AsrSessionState]):
         self.metrics.decode_seconds.labels(kind=kind).observe(time.perf_counter() - started)
         self.metrics.decoded_audio.inc(len(request.audio) / SAMPLE_RATE)
         self.metrics.tokens.inc(hypothesis.tokens)
+        if hypothesis.loop:
+            self.metrics.loops.labels(kind=kind, outcome=hypothesis.loop).inc()
+            session.log.info("decode of %.1f s looped (%s): %s", len(request.audio) / SAMPLE_RATE, kind,
+                             hypothesis.loop)
         return hypothesis
 
     @staticmethod
@@ -856,7 +871,8 @@ class AsrStage(Stage[AsrSessionState]):
                           start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,
                           speech_final=speech_final, language=hypothesis.language,
                           words=session_words(hypothesis.words, utt.start, max(end, utt.start)),
-                          confidence=probability(hypothesis.confidence))
+                          confidence=probability(hypothesis.confidence),
+                          truncated=final and bool(hypothesis.lost))
 
 
 def session_words(words: tuple[Word, ...], start: int, end: int) -> tuple[TimedWord, ...]:

@@ -135,7 +135,8 @@ class Gateway:
         self.hub = SessionHub(redis, options=hub, metrics=self.metrics)
         self.transcripts = TranscriptLog(redis, options=transcripts, ttl=hub.session_ttl,
                                          gateway_id=self.hub.gateway_id, metrics=self.metrics,
-                                         tenant_webhook=access.api_keys.webhook_of)
+                                         tenant_webhook=access.api_keys.webhook_of,
+                                         tenant_analytics=access.api_keys.analytics_of)
         self.followers = Followers(redis, options=follow, metrics=self.metrics)
         # Callbacks whose first attempt failed go to Redis; this gateway's courier delivers any gateway's.
         self.courier = Courier(redis, schedule=Schedule(attempts=recordings.callback_attempts),

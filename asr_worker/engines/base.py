@@ -65,6 +65,11 @@ class Hypothesis:
     words: tuple[Word, ...] = ()
     # The engine's confidence in ``text``: a mean token probability (0..1); None if it has none.
     confidence: float | None = None
+    # The engine's guard against repetition loops (whisper, :mod:`.loop_guard`): "" (no loop),
+    # "recovered" (a loop was decoded again without one) or "truncated" (a loop was cut out:
+    # words may be missing from ``lost``, spans of the request's audio in seconds).
+    loop: str = ""
+    lost: tuple[tuple[float, float], ...] = ()
 
 
 class Engine(abc.ABC):

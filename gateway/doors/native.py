@@ -200,6 +200,10 @@ class NativeDoor(Door):
             return {"type": "flushed", "session_id": self.call_id, "flush_id": event.flush_id}
         if isinstance(event, events.Error):
             return {"type": "error", "code": str(event.code), "message": event.message, "fatal": event.fatal}
+        if isinstance(event, events.Analytics):
+            if event.summary:
+                return {"type": "analytics_summary", "session_id": self.call_id, "summary": event.data}
+            return {"type": "analytics", "session_id": self.call_id, **event.data}
         return None  # speech started, utterance end: not part of this protocol
 
     def _transcript(self, event: events.Transcript) -> dict:
@@ -211,6 +215,8 @@ class NativeDoor(Door):
             message["channel"] = event.channel
         if final:
             message["is_speech_final"] = event.speech_final
+            if event.truncated:  # the engine cut out a repetition loop: words may be missing
+                message["truncated"] = True
         if event.confidence is not None:
             message["confidence"] = round(event.confidence, 4)
         if final and self.config is not None and self.config.words:

@@ -293,7 +293,7 @@ class Prerecorded:
         try:
             config = dataclasses.replace(
                 stream.session_config(encoding="pcm16", sample_rate=audio.sample_rate, channels=audio.channels),
-                priority="batch")
+                priority="batch", analytics=job.settings.call_analytics)
         except ConfigError as exc:
             return 400, deepgram_prerecorded.refusal_body(job.request_id, "Bad Request", str(exc))
         if job.settings.diarize and config.pipelines > 1:
@@ -318,7 +318,7 @@ class Prerecorded:
             except asyncio.CancelledError:
                 await call.disconnect()
                 raise
-            finals, ended, error = await collector
+            finals, analysed, ended, error = await collector
         finally:
             collector.cancel()
             await call.release()
@@ -329,7 +329,8 @@ class Prerecorded:
             return status, deepgram_prerecorded.refusal_body(job.request_id, str(code).upper(), message)
         body = deepgram_prerecorded.response(
             job.settings, finals, request_id=job.request_id, created=deepgram.created_now(), sha256=job.sha256,
-            duration=audio.duration, channels=config.pipelines)
+            duration=audio.duration, channels=config.pipelines,
+            analysed=analysed if config.analytics is not None else None)
         if job.settings.diarize:
             await self._diarize(body, audio, finals, request_id=job.request_id)
         return 200, body
@@ -378,18 +379,30 @@ async def _feed(call: Call, audio: media.Media) -> None:
         await call.audio(pcm[start:start + step].tobytes())
 
 
-async def _collect(queue: asyncio.Queue) -> tuple[list[events.Final], events.Ended, events.Error | None]:
-    """The call's finals until it ends, its end, and its last fatal error."""
+async def _collect(queue: asyncio.Queue) -> tuple[list[events.Final], deepgram_prerecorded.Analysed, events.Ended,
+                                                 events.Error | None]:
+    """The call's finals until it ends, what its analytics said, its end, and its last fatal error."""
     finals: list[events.Final] = []
+    utterances: dict[str, dict] = {}
+    phrases: list[dict] = []
+    summary = None
     error = None
     while True:
         event = await queue.get()
         if isinstance(event, events.Final):
             finals.append(event)
+        elif isinstance(event, events.Analytics):
+            if event.summary:
+                summary = event.data
+            elif event.data["event"] == "utterance":
+                utterances[event.data["utterance_id"]] = event.data
+            elif event.data["event"] == "phrase":
+                phrases.append(event.data)
         elif isinstance(event, events.Error) and event.fatal:
             error = event
         elif isinstance(event, events.Ended):
-            return finals, event, error
+            return finals, deepgram_prerecorded.Analysed(utterances=utterances, phrases=phrases, summary=summary), \
+                event, error
 
 
 def restarting(request_id: str) -> Response:
