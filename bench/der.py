@@ -1,11 +1,13 @@
-"""Diarization error rate, plainly: frames of 10 ms, no collar, overlapped speech scored.
+"""Diarization error rate, plainly: frames of 10 ms, overlapped speech scored, an optional collar.
 
 DER = (missed + false alarm + confusion) / reference speech, all counted in speaker-frames:
 a frame where two reference speakers talk counts twice in the denominator. The hypothesis
 gives one speaker per frame (-1: none), so in overlap at most one speaker can be right and
 the other is missed. Hypothesis speakers map one to one onto reference speakers by the
 assignment that maximises their shared frames (Hungarian, scipy); an unmapped hypothesis
-speaker's frames are confusion (or false alarm where nobody speaks).
+speaker's frames are confusion (or false alarm where nobody speaks). ``collar``: frames
+within that many seconds of a reference turn's start or end are not scored (NIST's md-eval
+uses 0.25 s: boundaries are not sharp, and a VAD's padding is not a speaker error).
 """
 
 from __future__ import annotations
@@ -35,10 +37,14 @@ def reference_frames(turns: list[tuple[int, float, float]], frames: int, *, rate
     return out
 
 
-def der(reference: np.ndarray, hypothesis: np.ndarray) -> Der:
+def der(reference: np.ndarray, hypothesis: np.ndarray, *, collar: float = 0.0, rate: int = 100) -> Der:
     """DER of ``hypothesis`` (int [frames], -1: no speech) against ``reference`` (bool [frames, speakers])."""
     frames = min(len(reference), len(hypothesis))
     reference, hypothesis = reference[:frames], hypothesis[:frames]
+    if collar > 0:
+        scored = _outside_collar(reference, int(round(collar * rate)))
+        reference, hypothesis = reference[scored], hypothesis[scored]
+        frames = len(hypothesis)
     total = int(reference.sum())
     if total == 0:
         raise ValueError("the reference has no speech: DER is undefined")
@@ -56,3 +62,13 @@ def der(reference: np.ndarray, hypothesis: np.ndarray) -> Der:
     false_alarm = int(np.sum(labelled & (speaking == 0)))
     confusion = int(np.sum(labelled & (speaking > 0) & ~right))
     return Der(missed / total, false_alarm / total, confusion / total)
+
+
+def _outside_collar(reference: np.ndarray, width: int) -> np.ndarray:
+    """Frames further than ``width`` frames from every change of any reference speaker's activity."""
+    padded = np.vstack([np.zeros((1, reference.shape[1]), bool), reference, np.zeros((1, reference.shape[1]), bool)])
+    changes = np.flatnonzero(np.any(padded[1:] != padded[:-1], axis=1))  # frame index where a turn starts or ends
+    scored = np.ones(len(reference), bool)
+    for change in changes:
+        scored[max(0, change - width):change + width] = False
+    return scored

@@ -34,3 +34,13 @@ def test_missed_false_alarm_and_overlap():
 def test_no_reference_speech_is_an_error():
     with pytest.raises(ValueError, match="no speech"):
         der(np.zeros((10, 1), bool), np.zeros(10, int))
+
+
+def test_a_collar_forgives_errors_near_turn_boundaries_only():
+    reference = reference_frames([(0, 0.5, 1.5), (1, 2.0, 3.0)], 400)
+    hypothesis = -np.ones(400, int)
+    hypothesis[40:160], hypothesis[200:300] = 0, 1  # speaker 0 begins 0.1 s early and ends 0.1 s late
+    assert der(reference, hypothesis).false_alarm == pytest.approx(20 / 200)
+    assert der(reference, hypothesis, collar=0.25).total == 0
+    hypothesis[100] = 1  # mid-turn: the collar does not forgive it
+    assert der(reference, hypothesis, collar=0.25).confusion > 0
