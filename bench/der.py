@@ -33,7 +33,7 @@ def reference_frames(turns: list[tuple[int, float, float]], frames: int, *, rate
     """A bool [frames, speakers] matrix from (speaker, start s, end s) turns."""
     out = np.zeros((frames, max(s for s, _, _ in turns) + 1), bool)
     for speaker, start, end in turns:
-        out[int(round(start * rate)):int(round(end * rate)), speaker] = True
+        out[round(start * rate):round(end * rate), speaker] = True
     return out
 
 
@@ -42,7 +42,7 @@ def der(reference: np.ndarray, hypothesis: np.ndarray, *, collar: float = 0.0, r
     frames = min(len(reference), len(hypothesis))
     reference, hypothesis = reference[:frames], hypothesis[:frames]
     if collar > 0:
-        scored = _outside_collar(reference, int(round(collar * rate)))
+        scored = _outside_collar(reference, round(collar * rate))
         reference, hypothesis = reference[scored], hypothesis[scored]
         frames = len(hypothesis)
     total = int(reference.sum())

@@ -67,7 +67,7 @@ def cluster(embeddings: np.ndarray, *, threshold: float = THRESHOLD, max_speaker
             max_linked: int = MAX_LINKED) -> np.ndarray:
     """A cluster index (0-based, arbitrary order) for each unit embedding [n, d]."""
     # scipy is the diarize extra's: imported where it is used, so the gateway imports without it.
-    from scipy.cluster.hierarchy import fcluster, linkage  # noqa: PLC0415
+    from scipy.cluster.hierarchy import fcluster, linkage
 
     n = len(embeddings)
     if n == 0:

@@ -49,9 +49,9 @@ def available() -> None:
 def _load() -> None:
     """The diarizer process's initializer: one torch thread, the encoder loaded once."""
     global _encoder
-    import torch  # noqa: PLC0415 (only this process imports torch)
+    import torch  # only this process imports torch
 
-    from . import encoder  # noqa: PLC0415
+    from . import encoder
 
     torch.set_num_threads(1)
     _encoder = encoder.Encoder(encoder.weights_path())
@@ -64,7 +64,7 @@ def diarize(pcm: np.ndarray, sample_rate: int, regions_ms: list[tuple[int, int]]
     ``regions_ms``: the speech to diarize, (start, end) in ms of audio time. Runs in the
     diarizer's process (or anywhere :func:`_load` ran).
     """
-    import soxr  # noqa: PLC0415
+    import soxr
 
     mono = pcm.astype(np.float32).mean(axis=1) / 32768.0
     if sample_rate != cluster.RATE:
@@ -72,6 +72,8 @@ def diarize(pcm: np.ndarray, sample_rate: int, regions_ms: list[tuple[int, int]]
     regions = _merged([(max(0, a * cluster.RATE // 1000), min(len(mono), b * cluster.RATE // 1000))
                        for a, b in regions_ms])
     spans = cluster.windows(regions)
+    if _encoder is None:
+        raise RuntimeError("the diarizer's encoder is not loaded (the process's initializer, _load, loads it)")
     embeddings = _encoder.embed([mono[a:b] for a, b in spans])
     clusters = cluster.cluster(embeddings, max_speakers=max_speakers)
     return cluster.frame_labels(spans, clusters, regions, len(mono))
