@@ -88,7 +88,7 @@ def test_apply_labels_words_splits_utterances_and_finds_the_agent():
     body = {"metadata": {}, "results": {
         "channels": [{"alternatives": [{"transcript": "", "confidence": 0.9, "words": [dict(w) for w in said]}]}],
         "utterances": [{"start": 0.1, "end": 2.8, "confidence": 0.9, "channel": 0, "transcript": "...",
-                        "words": [dict(w) for w in said], "speaker": 0, "id": "u1"}]}}
+                        "words": [dict(w) for w in said], "speaker": 0, "id": "u1", "sentiment": "positive"}]}}
     words.apply(body, labels)
     speakers = [w["speaker"] for w in body["results"]["channels"][0]["alternatives"][0]["words"]]
     assert speakers == [1, 1, 1, 1, 0, 0]
@@ -96,6 +96,7 @@ def test_apply_labels_words_splits_utterances_and_finds_the_agent():
     assert (first["speaker"], first["transcript"], first["end"]) == (1, "Hello, thanks for calling.", 1.3)
     assert (second["speaker"], second["transcript"], second["start"]) == (0, "Hi there.", 2.1)
     assert first["id"] != second["id"] and {"speaker_confidence"} <= set(first["words"][0])
+    assert first["sentiment"] == second["sentiment"] == "positive"  # the final's other fields stay with its parts
     assert body["results"]["agent"] == {"speaker": 1, "rule": "greeting"}
 
 
