@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +103,8 @@ class Encoder(nn.Module):
         digest = hashlib.sha256(data).hexdigest()
         if digest != WEIGHTS_SHA256:
             raise ConfigError(f"{weights}: sha256 {digest} is not resemblyzer 0.1.4's pretrained.pt; " + MISSING)
-        state = torch.load(weights, map_location="cpu", weights_only=True)["model_state"]
+        # Loaded from the bytes that were hashed, not the file again.
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)["model_state"]
         # strict=False as Resemblyzer loads it: the checkpoint also holds its training-time
         # similarity weight and bias, which inference does not use.
         self.load_state_dict(state, strict=False)

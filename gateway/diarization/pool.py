@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -27,8 +26,6 @@ import numpy as np
 from common.errors import ConfigError
 
 from . import MISSING, cluster
-
-log = logging.getLogger(__name__)
 
 _encoder = None  # the diarizer process's one Encoder (built by _load)
 

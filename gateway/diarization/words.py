@@ -6,7 +6,8 @@ audio, ``speaker_confidence``; with ``utterances=true`` each of ``results.uttera
 the ``speaker`` of its words, and an utterance never holds two speakers.
 
 Here a word's speaker is the label most of its 10 ms frames carry (:mod:`.cluster`), and its
-``speaker_confidence`` the mean share of windows that agree on those frames. An utterance
+``speaker_confidence`` the mean share of windows that agree on those frames, times the share
+of its frames that carry its speaker (not a probability). An utterance
 whose words change speaker is split there (ids of the parts derived from the utterance's).
 Speakers are numbered in order of first speech.
 

@@ -43,8 +43,8 @@ def _speech(x: np.ndarray) -> tuple[int, int]:
 def build(speakers: int, *, turns: int = 6, overlap: float = 0.0, seed: int = 0) -> tuple[np.ndarray, list[Turn]]:
     """A float32 mix at 16 kHz of ``turns`` turns per speaker, and its turns in order.
 
-    The espeak-ng voices open (``LINES[0]`` is a greeting), then the reader answers: the
-    first voice is the agent. With one LibriVox turn per speaker turn (the five clips in turn).
+    Speaker 1 (an espeak-ng voice) opens with a greeting (``LINES[0]``), as an agent would;
+    the reader's turns are the LibriVox clips in turn.
     """
     rng = np.random.default_rng(seed)
     clips = librivox_samples()
