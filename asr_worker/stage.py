@@ -93,6 +93,7 @@ import numpy as np
 
 from common.config import non_negative, option, positive
 from common.errors import ErrorCode, LeaseLost, SessionGone
+from common.languages import ModelLanguages
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig
 from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, TimedWord,
@@ -387,9 +388,22 @@ class AsrStage(Stage[AsrSessionState]):
     async def readiness(self) -> tuple[bool, dict]:
         return self.engine.ready, {"engine": self.engine.name}
 
+    def describe(self) -> dict:
+        """The model's name and languages (None: the engine does not say) for the gateways' checks."""
+        languages = self.engine.languages
+        return {"model": self.engine.model_name, "languages": None if languages is None else list(languages)}
+
     # -- per-session task -----------------------------------------------------
 
     async def _run(self, session: AsrSession, asr: AsrSessionState) -> None:
+        # The gateway refuses such a session at its door; a worker with another model (a fleet
+        # of mixed models) refuses it here rather than decode it in a language it was not spoken in.
+        refusal = ModelLanguages((self.engine.model_name,), None if self.engine.languages is None
+                                 else frozenset(self.engine.languages)).refusal(asr.config.language)
+        if refusal:
+            session.log.warning("refused: %s", refusal)
+            await self.runner.report(session, ErrorCode.BAD_CONFIG, refusal, fatal=True)
+            return
         try:
             while not session.closed:  # closed by the commit of the end, among others
                 if asr.pack:
@@ -618,7 +632,7 @@ class AsrStage(Stage[AsrSessionState]):
                     continue
                 if segment.split:
                     self.metrics.early_finals.labels(kind="sentence").inc()
-                self.metrics.finals.inc()
+                self.metrics.finals.labels(language=language or "unknown").inc()
                 outputs.append(self._segment_transcript(session, asr, segment, language=language,
                                                         speech_final=segment.split or ended.speech_final))
         return outputs, pack[-1].entry_id, text
@@ -724,7 +738,7 @@ class AsrStage(Stage[AsrSessionState]):
         await self._stop_partial(asr)
         asr.utterance = None
         asr.head = Head(utt.vad_start, speculation.end, turn_end)
-        self.metrics.finals.inc()
+        self.metrics.finals.labels(language=hypothesis.language or "unknown").inc()
         await self.runner.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
             consumed=consumed or asr.applied, boundary=True)
@@ -789,7 +803,7 @@ class AsrStage(Stage[AsrSessionState]):
         asr.utterance = None
         outputs = []
         if hypothesis is not None and hypothesis.text and not hypothesis.no_speech:
-            self.metrics.finals.inc()
+            self.metrics.finals.labels(language=hypothesis.language or "unknown").inc()
             outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
         else:
             self.metrics.no_speech.inc()

@@ -190,7 +190,7 @@ class Ownership:
         await runner.redis.hset(keys.load(self.stage), runner.worker_id, json.dumps({
             "sessions": runner.load, "batch": runner.batch_load, "owned": len(runner.sessions),
             "capacity": runner.options.capacity,
-            "lag": round(runner.queue_lag, 3), "draining": self.draining}))
+            "lag": round(runner.queue_lag, 3), "draining": self.draining, **runner.stage.describe()}))
         await runner.redis.zadd(keys.workers(self.stage), {runner.worker_id: self.deadline_ms()})
 
     # -- leases -----------------------------------------------------------------------

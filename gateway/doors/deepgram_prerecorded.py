@@ -17,8 +17,13 @@ plus what only a recording has:
 - ``encoding`` naming a container (``flac``, ``opus``, ``ogg-opus``, ``mp3``,
   ``wav``) is taken and ignored: the body's header says what it is.
 
+``detect_language=true`` (or ``language=multi``) detects the language, as the live
+door does, and each channel says the one most of its words were decoded in
+(``detected_language``); ``metadata.model_info`` names the model the ASR
+workers loaded (``tiny.en``, ``base``).
+
 Accepted and ignored: what the live door ignores, and
-``detect_language``, ``summarize``, ``topics``, ``intents``,
+``summarize``, ``topics``, ``intents``,
 ``sentiment`` (booleans checked where Deepgram's are booleans). The response
 (:func:`response`) has Deepgram's ``metadata`` and ``results.channels[].alternatives[]``,
 with the words of every final in order.
@@ -35,7 +40,7 @@ from ..core import events
 from . import deepgram, deepgram_common, kit
 
 CONTAINER_ENCODINGS = ("flac", "opus", "ogg-opus", "mp3", "wav")
-IGNORED_FLAGS = ("detect_language", "summarize", "topics", "intents", "sentiment")
+IGNORED_FLAGS = ("summarize", "topics", "intents", "sentiment")
 CALLBACK_METHODS = ("post", "put")
 PARAGRAPH_PAUSE_SEC = 2.0  # silence between two finals that starts a new paragraph
 UTT_SPLIT_SEC = 0.8  # Deepgram's default utt_split
@@ -82,23 +87,25 @@ def refusal_body(request_id: str, code: str, message: str) -> dict:
 
 
 def response(settings: Settings, finals: list[events.Final], *, request_id: str, created: str, sha256: str,
-             duration: float, channels: int) -> dict:
-    """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels."""
+             duration: float, channels: int, model: str = "") -> dict:
+    """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels;
+    ``model``: the loaded model's name ("": the one the query asked for)."""
     stream = settings.stream
-    model = deepgram.model_uuid(stream.model)
+    name = deepgram.loaded_model(model, stream.model)
+    model = deepgram.model_uuid(name)
     ordered = sorted((f for f in finals if f.text.strip()), key=lambda f: (f.start_ms, f.channel))
     results: dict = {"channels": [_channel([f for f in ordered if f.channel == index], stream.punctuate,
-                                           paragraphs=settings.paragraphs)
+                                           paragraphs=settings.paragraphs, detect=stream.detect_language)
                                   for index in range(channels)]}
     if settings.utterances:
         results["utterances"] = [u for f in ordered for u in _utterances(f, stream.punctuate, settings.utt_split)]
     metadata = {"transaction_key": "deprecated", "request_id": request_id, "sha256": sha256, "created": created,
                 "duration": round(duration, 6), "channels": channels, "models": [model],
-                "model_info": {model: deepgram.model_info(stream.model)}}
+                "model_info": {model: deepgram.model_info(name)}}
     return {"metadata": metadata, "results": results}
 
 
-def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = False) -> dict:
+def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = False, detect: bool = False) -> dict:
     transcripts, words, confidences = [], [], []
     for final in finals:
         transcript, confidence, final_words = deepgram.alternative(final, punctuate=punctuate)
@@ -113,7 +120,19 @@ def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = 
     alternative = {"transcript": " ".join(transcripts), "confidence": round(confidence, 4), "words": words}
     if paragraphs:
         alternative["paragraphs"] = _paragraphs(finals, punctuate)
-    return {"alternatives": [alternative]}
+    channel: dict = {"alternatives": [alternative]}
+    if detect:
+        channel["detected_language"] = detected_language(finals)
+    return channel
+
+
+def detected_language(finals: list[events.Final]) -> str:
+    """The language most of the finals' words were decoded in ("" when none says)."""
+    counts: dict[str, int] = {}
+    for final in finals:
+        if final.language:
+            counts[final.language] = counts.get(final.language, 0) + max(1, len(final.text.split()))
+    return max(counts, key=counts.__getitem__) if counts else ""
 
 
 def _paragraphs(finals: list[events.Final], punctuate: bool) -> dict:
