@@ -27,9 +27,9 @@ Parameters honoured:
   ends (the endpoint's silence, not a separate gap timer).
 - ``vad_events``: send ``SpeechStarted``.
 - ``language`` (default ``en``; a code or tag, ``es``, ``es-MX``; ``multi`` or ``auto``:
-  detect, as does ``detect_language=true``; each result's alternative then names
+  detect, as does ``detect_language`` (true); each result's alternative then names
   the language it was decoded in, ``languages: ["es"]``). A language the
-  deployment's model does not decode is refused at the handshake (``language
+  deployment's model does not decode is refused as the stream opens (``language
   'es' is not one the loaded model (tiny.en) recognises``), and so is detection
   with an English-only model: never Spanish heard as English words. ``keywords``
   (``word`` or ``word:boost``, boost dropped) and ``keyterm``, both repeatable:

@@ -33,6 +33,7 @@ _CLOSE = {ErrorCode.IDLE_TIMEOUT: (CloseCode.INTERNAL_ERROR, "NET-0001"),
           ErrorCode.CONFIG_REQUIRED: (CloseCode.INTERNAL_ERROR, "NET-0001"),
           ErrorCode.BAD_AUDIO: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
           ErrorCode.BAD_JSON: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
+          ErrorCode.BAD_CONFIG: (CloseCode.POLICY_VIOLATION, "DATA-0000"),  # a language the model lacks
           ErrorCode.UNKNOWN_TYPE: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
           ErrorCode.OVERLOADED: (CloseCode.TRY_AGAIN_LATER, "NET-0000"),
           ErrorCode.UNAVAILABLE: (CloseCode.TRY_AGAIN_LATER, "NET-0000")}
