@@ -110,6 +110,7 @@ PACK_GAP_SEC = 0.3  # silence between two utterances of a pack (each has its own
 PACK_IDLE_SEC = 1.0  # a pack waits this long for more input before it is decoded as it is
 PROMPT_WORDS = 100  # of the previous pack in a pack's prompt (whisper keeps at most 223 tokens of it)
 MAX_PACK_SEC = 29.5  # a pack fits whisper's 30 s window, or it would be decoded as long-form audio
+SETTLE_WORDS = 3  # a final this long (auto-detect) settles the session's language for its later utterances
 
 
 def pack_seconds(raw: str) -> float:
@@ -291,6 +292,9 @@ class AsrSessionState:
     pack: list[Ended] = field(default_factory=list)  # ended utterances waiting for the pack's decode
     pack_text: str = ""  # the text of the session's last pack committed
     inflight: deque[InFlight] = field(default_factory=deque)  # closed packs decoding, oldest first
+    # Auto-detect: the language the session's first final of SETTLE_WORDS words or more was decoded
+    # in, which later utterances decode in ("" until then; not checkpointed: a takeover detects anew).
+    language: str = ""
 
 
 AsrSession = Session[AsrSessionState]
@@ -599,7 +603,8 @@ class AsrStage(Stage[AsrSessionState]):
             request_id=self._request_id(session, pack[0].utterance, "pack"),
             audio=pack_audio([ended.utterance.pcm() for ended in pack], gap=gap), final=True,
             # The session's context last: whisper keeps a prompt's last tokens when it is too long.
-            language=asr.config.language or None, context=" ".join(filter(None, (previous, asr.config.context))),
+            language=asr.config.language or asr.language or None,
+            context=" ".join(filter(None, (previous, asr.config.context))),
             word_timestamps=True, batch=True)
         hypothesis = await self._transcribe(session, asr, request)
         words = hypothesis.words if hypothesis is not None and not hypothesis.no_speech else ()
@@ -632,7 +637,7 @@ class AsrStage(Stage[AsrSessionState]):
                     continue
                 if segment.split:
                     self.metrics.early_finals.labels(kind="sentence").inc()
-                self.metrics.finals.labels(language=language or "unknown").inc()
+                self._count_final(asr, language, len(segment.words))
                 outputs.append(self._segment_transcript(session, asr, segment, language=language,
                                                         speech_final=segment.split or ended.speech_final))
         return outputs, pack[-1].entry_id, text
@@ -738,7 +743,7 @@ class AsrStage(Stage[AsrSessionState]):
         await self._stop_partial(asr)
         asr.utterance = None
         asr.head = Head(utt.vad_start, speculation.end, turn_end)
-        self.metrics.finals.labels(language=hypothesis.language or "unknown").inc()
+        self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
         await self.runner.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
             consumed=consumed or asr.applied, boundary=True)
@@ -803,7 +808,7 @@ class AsrStage(Stage[AsrSessionState]):
         asr.utterance = None
         outputs = []
         if hypothesis is not None and hypothesis.text and not hypothesis.no_speech:
-            self.metrics.finals.labels(language=hypothesis.language or "unknown").inc()
+            self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
             outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
         else:
             self.metrics.no_speech.inc()
@@ -827,7 +832,7 @@ class AsrStage(Stage[AsrSessionState]):
         if not final:
             utt.decoded_samples = len(audio)
         # A prefix continues the previous answer, so it must keep that answer's language.
-        language = asr.config.language or (utt.language if prefix else None) or None
+        language = asr.config.language or (utt.language if prefix else None) or asr.language or None
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=asr.config.context, word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text, batch=session.config.batch)
@@ -862,6 +867,15 @@ class AsrStage(Stage[AsrSessionState]):
         self.metrics.decoded_audio.inc(len(request.audio) / SAMPLE_RATE)
         self.metrics.tokens.inc(hypothesis.tokens)
         return hypothesis
+
+    def _count_final(self, asr: AsrSessionState, language: str, words: int) -> None:
+        """Count a final by the language it was decoded in. With auto-detect, the first final of
+        :data:`SETTLE_WORDS` words or more settles the session's language: a short utterance alone
+        is often detected as another ("por favor." heard as English "for the Lord."), and a call
+        keeps its language. A caller who switches languages mid-call then needs a new session."""
+        self.metrics.finals.labels(language=language or "unknown").inc()
+        if asr.config.language is None and not asr.language and language and words >= SETTLE_WORDS:
+            asr.language = language
 
     @staticmethod
     def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
