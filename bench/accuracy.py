@@ -251,7 +251,8 @@ async def streamed(model: str, items: list[Item], concurrency: int) -> None:
     from bench.latency import OwnStack
     from tests.kit.support import wait_for_workers
 
-    own = OwnStack(extra_env={"STREAMSCRIBE_ASR_MODEL": model})
+    # No recordings here: the batch child (a second copy of the model) is not started.
+    own = OwnStack(extra_env={"STREAMSCRIBE_ASR_MODEL": model, "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "false"})
     try:
         wait_for_workers(own.stack.http, ("vad", "asr"), timeout=120)
         gate = asyncio.Semaphore(concurrency)
