@@ -98,6 +98,7 @@ import numpy as np
 
 from common.config import non_negative, option, positive
 from common.errors import ErrorCode, LeaseLost, SessionGone
+from common.languages import ModelLanguages
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig
 from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, TimedWord,
@@ -114,6 +115,7 @@ PACK_GAP_SEC = 0.3  # silence between two utterances of a pack (each has its own
 PACK_IDLE_SEC = 1.0  # a pack waits this long for more input before it is decoded as it is
 PROMPT_WORDS = 100  # of the previous pack in a pack's prompt (whisper keeps at most 223 tokens of it)
 MAX_PACK_SEC = 29.5  # a pack fits whisper's 30 s window, or it would be decoded as long-form audio
+SETTLE_WORDS = 3  # a final this long (auto-detect) settles the session's language for its later utterances
 
 
 def pack_seconds(raw: str) -> float:
@@ -295,6 +297,9 @@ class AsrSessionState:
     pack: list[Ended] = field(default_factory=list)  # ended utterances waiting for the pack's decode
     pack_text: str = ""  # the text of the session's last pack committed
     inflight: deque[InFlight] = field(default_factory=deque)  # closed packs decoding, oldest first
+    # Auto-detect: the language the session's first final of SETTLE_WORDS words or more was decoded
+    # in, which later utterances decode in ("" until then; not checkpointed: a takeover detects anew).
+    language: str = ""
 
 
 AsrSession = Session[AsrSessionState]
@@ -392,9 +397,22 @@ class AsrStage(Stage[AsrSessionState]):
     async def readiness(self) -> tuple[bool, dict]:
         return self.engine.ready, {"engine": self.engine.name}
 
+    def describe(self) -> dict:
+        """The model's name and languages (None: the engine does not say) for the gateways' checks."""
+        languages = self.engine.languages
+        return {"model": self.engine.model_name, "languages": None if languages is None else list(languages)}
+
     # -- per-session task -----------------------------------------------------
 
     async def _run(self, session: AsrSession, asr: AsrSessionState) -> None:
+        # The gateway refuses such a session at its door; a worker with another model (a fleet
+        # of mixed models) refuses it here rather than decode it in a language it was not spoken in.
+        refusal = ModelLanguages((self.engine.model_name,), None if self.engine.languages is None
+                                 else frozenset(self.engine.languages)).refusal(asr.config.language)
+        if refusal:
+            session.log.warning("refused: %s", refusal)
+            await self.runner.report(session, ErrorCode.BAD_CONFIG, refusal, fatal=True)
+            return
         try:
             while not session.closed:  # closed by the commit of the end, among others
                 if asr.pack:
@@ -590,7 +608,8 @@ class AsrStage(Stage[AsrSessionState]):
             request_id=self._request_id(session, pack[0].utterance, "pack"),
             audio=pack_audio([ended.utterance.pcm() for ended in pack], gap=gap), final=True,
             # The session's context last: whisper keeps a prompt's last tokens when it is too long.
-            language=asr.config.language or None, context=" ".join(filter(None, (previous, asr.config.context))),
+            language=asr.config.language or asr.language or None,
+            context=" ".join(filter(None, (previous, asr.config.context))),
             word_timestamps=True, batch=True)
         hypothesis = await self._transcribe(session, asr, request)
         words = hypothesis.words if hypothesis is not None and not hypothesis.no_speech else ()
@@ -627,7 +646,7 @@ class AsrStage(Stage[AsrSessionState]):
                     continue
                 if segment.split:
                     self.metrics.early_finals.labels(kind="sentence").inc()
-                self.metrics.finals.inc()
+                self._count_final(asr, language, len(segment.words))
                 outputs.append(self._segment_transcript(session, asr, segment, language=language,
                                                         speech_final=segment.split or ended.speech_final,
                                                         truncated=truncated))
@@ -734,7 +753,7 @@ class AsrStage(Stage[AsrSessionState]):
         await self._stop_partial(asr)
         asr.utterance = None
         asr.head = Head(utt.vad_start, speculation.end, turn_end)
-        self.metrics.finals.inc()
+        self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
         await self.runner.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
             consumed=consumed or asr.applied, boundary=True)
@@ -800,7 +819,7 @@ class AsrStage(Stage[AsrSessionState]):
         outputs = []
         # A decode whose loop was cut out has its final, words or none: it says that words may be missing.
         if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
-            self.metrics.finals.inc()
+            self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
             outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
         else:
             self.metrics.no_speech.inc()
@@ -824,7 +843,7 @@ class AsrStage(Stage[AsrSessionState]):
         if not final:
             utt.decoded_samples = len(audio)
         # A prefix continues the previous answer, so it must keep that answer's language.
-        language = asr.config.language or (utt.language if prefix else None) or None
+        language = asr.config.language or (utt.language if prefix else None) or asr.language or None
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=asr.config.context, word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text, batch=session.config.batch)
@@ -863,6 +882,15 @@ class AsrStage(Stage[AsrSessionState]):
             session.log.info("decode of %.1f s looped (%s): %s", len(request.audio) / SAMPLE_RATE, kind,
                              hypothesis.loop)
         return hypothesis
+
+    def _count_final(self, asr: AsrSessionState, language: str, words: int) -> None:
+        """Count a final by the language it was decoded in. With auto-detect, the first final of
+        :data:`SETTLE_WORDS` words or more settles the session's language: a short utterance alone
+        is often detected as another ("por favor." heard as English "for the Lord."), and a call
+        keeps its language. A caller who switches languages mid-call then needs a new session."""
+        self.metrics.finals.labels(language=language or "unknown").inc()
+        if asr.config.language is None and not asr.language and language and words >= SETTLE_WORDS:
+            asr.language = language
 
     @staticmethod
     def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,

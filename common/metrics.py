@@ -235,7 +235,8 @@ class AsrMetrics:
                                      registry=registry)
         self.tokens = Counter(p + "tokens_total", "Tokens (or words) the engine produced.", registry=registry)
         self.partials = Counter(p + "partials_total", "Partials emitted.", registry=registry)
-        self.finals = Counter(p + "finals_total", "Finals emitted.", registry=registry)
+        self.finals = Counter(p + "finals_total", "Finals emitted, by the language they were decoded in "
+                              "(unknown: the engine did not say).", ["language"], registry=registry)
         self.no_speech = Counter(p + "no_speech_total", "Utterances that decoded to no words (no final).",
                                  registry=registry)
         self.loops = Counter(

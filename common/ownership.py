@@ -242,7 +242,7 @@ class Ownership:
         await self.redis.hset(keys.load(self.stage), self.worker_id, json.dumps({
             "sessions": host.load, "batch": host.batch_load, "owned": len(host.sessions),
             "capacity": self.options.capacity,
-            "lag": round(host.queue_lag, 3), "draining": self.draining}))
+            "lag": round(host.queue_lag, 3), "draining": self.draining, **self._stage.describe()}))
         await self.redis.zadd(keys.workers(self.stage), {self.worker_id: self.deadline_ms()})
 
     # -- leases -----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from websockets.frames import CloseCode
 
 from common.aio import wait_event
 from common.errors import BacklogFull, ErrorCode, ModelError, ProtocolError
+from common.languages import ModelLanguages
 from common.logs import Untrusted
 from common.records import End, Flush, Record, SpeechStart, Transcript
 from common.records import Error as ErrorRecord
@@ -94,6 +95,7 @@ class Call:
         self._ended = False  # Ended was emitted
         self._finishing = False  # no more input: End was published
         self._opened = False
+        self.models = ModelLanguages()  # what the ASR decodes, as the hub knew it at open
         self._analytics_warning = ""  # said to the client once the call opens
         self.analyzer = self._analyzer()
 
@@ -124,6 +126,15 @@ class Call:
         """Admit and create the call's pipeline sessions; raise :class:`CallRefused` if it cannot start."""
         metrics = self.hub.metrics
         try:
+            self.models = await self.hub.models()
+        except (RedisError, OSError):
+            pass  # creating the sessions reports the Redis failure
+        # Refused before any slot is taken: an English-only model never hears Spanish as English.
+        refusal = self.models.refusal(self.config.language, detect=self.config.detect_language)
+        if refusal:
+            metrics.sessions_refused.labels(reason="language").inc()
+            raise CallRefused(ErrorCode.BAD_CONFIG, refusal, CloseCode.POLICY_VIOLATION)
+        try:
             refusal = await self.hub.admission(self.stages, [s.session_id for s in self.sessions], batch=self.batch)
         except (RedisError, OSError):
             refusal = ""  # creating the sessions reports the Redis failure
@@ -146,7 +157,8 @@ class Call:
             self.transcript_log = await self._transcripts.open_call(
                 tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id,
                 protocol=self.protocol, parties=self.parties, session_ids=tuple(s.session_id for s in self.sessions))
-        await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions)))
+        await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions),
+                                       model=self.models.name, languages=self.models.languages))
         await self._start_analytics()
 
     async def _start_analytics(self) -> None:

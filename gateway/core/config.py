@@ -35,6 +35,9 @@ class SessionConfig:
     multichannel: bool = True  # each channel its own pipeline session; False: mix down to one
     # Recognition (see common.pipeline_config.AsrConfig; None: the ASR worker's default)
     language: str | None = None
+    # The client asked to detect the language (Deepgram's language=multi, detect_language): refused
+    # at the door where the ASR model decodes one language only (an English-only model detects nothing).
+    detect_language: bool = False
     context: str = ""
     chunk_size_sec: float | None = None
     unfixed_chunk_num: int | None = None

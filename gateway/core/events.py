@@ -94,10 +94,13 @@ Operation = Open | Audio | Finalize | KeepAlive | Close | Reply | Resume
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    """The call runs; ``session_ids`` holds the pipeline session of each channel."""
+    """The call runs; ``session_ids`` holds the pipeline session of each channel. ``model`` names the
+    ASR's model ("" unknown) and ``languages`` the codes it decodes (None: it does not say)."""
 
     call_id: str
     session_ids: tuple[str, ...]
+    model: str = ""
+    languages: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,8 +28,13 @@ plus what only a recording has:
 - ``analytics`` (this server's own): ``results.analytics``, the call's analytics
   summary (talk, silence, overtalk, interruptions... :mod:`gateway.analytics.tracker`).
 
+``detect_language=true`` (or ``language=multi``) detects the language, as the live
+door does, and each channel says the one most of its words were decoded in
+(``detected_language``); ``metadata.model_info`` names the model the ASR
+workers loaded (``tiny.en``, ``base``).
+
 Accepted and ignored: what the live door ignores, and
-``detect_language``, ``summarize``, ``topics``, ``intents``
+``summarize``, ``topics``, ``intents``
 (booleans checked where Deepgram's are booleans). The response
 (:func:`response`) has Deepgram's ``metadata`` and ``results.channels[].alternatives[]``,
 with the words of every final in order.
@@ -48,7 +53,7 @@ from ..core import events
 from . import deepgram, deepgram_common, kit
 
 CONTAINER_ENCODINGS = ("flac", "opus", "ogg-opus", "mp3", "wav")
-IGNORED_FLAGS = ("detect_language", "summarize", "topics", "intents")
+IGNORED_FLAGS = ("summarize", "topics", "intents")
 MAX_SEARCH = 50  # Deepgram's limit of search terms per request
 CALLBACK_METHODS = ("post", "put")
 PARAGRAPH_PAUSE_SEC = 2.0  # silence between two finals that starts a new paragraph
@@ -121,13 +126,16 @@ class Analysed:
 
 
 def response(settings: Settings, finals: list[events.Final], *, request_id: str, created: str, sha256: str,
-             duration: float, channels: int, analysed: Analysed | None = None) -> dict:
-    """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels."""
+             duration: float, channels: int, analysed: Analysed | None = None, model: str = "") -> dict:
+    """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels;
+    ``model``: the loaded model's name ("": the one the query asked for)."""
     stream = settings.stream
-    model = deepgram.model_uuid(stream.model)
+    name = deepgram.loaded_model(model, stream.model)
+    model = deepgram.model_uuid(name)
     ordered = sorted((f for f in finals if f.text.strip()), key=lambda f: (f.start_ms, f.channel))
     by_channel = [[f for f in ordered if f.channel == index] for index in range(channels)]
-    results: dict = {"channels": [_channel(channel_finals, stream.punctuate, paragraphs=settings.paragraphs)
+    results: dict = {"channels": [_channel(channel_finals, stream.punctuate, paragraphs=settings.paragraphs,
+                                           detect=stream.detect_language)
                                   for channel_finals in by_channel]}
     scores = analysed.utterances if analysed is not None and settings.sentiment else None
     if settings.utterances:
@@ -146,7 +154,7 @@ def response(settings: Settings, finals: list[events.Final], *, request_id: str,
         results["analytics"] = analysed.summary
     metadata = {"transaction_key": "deprecated", "request_id": request_id, "sha256": sha256, "created": created,
                 "duration": round(duration, 6), "channels": channels, "models": [model],
-                "model_info": {model: deepgram.model_info(stream.model)}}
+                "model_info": {model: deepgram.model_info(name)}}
     truncated = sorted((f for f in finals if f.truncated), key=lambda f: (f.start_ms, f.channel))
     if truncated:  # Deepgram's metadata.warnings: nothing cut out goes unsaid
         metadata["warnings"] = [{"type": "truncated_transcript", "message": (
@@ -193,7 +201,7 @@ def _search(terms: tuple[str, ...], phrases: list[dict], finals: list[events.Fin
             for term in terms]
 
 
-def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = False) -> dict:
+def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = False, detect: bool = False) -> dict:
     transcripts, words, confidences = [], [], []
     for final in finals:
         transcript, confidence, final_words = deepgram.alternative(final, punctuate=punctuate)
@@ -208,7 +216,19 @@ def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = 
     alternative = {"transcript": " ".join(transcripts), "confidence": round(confidence, 4), "words": words}
     if paragraphs:
         alternative["paragraphs"] = _paragraphs(finals, punctuate)
-    return {"alternatives": [alternative]}
+    channel: dict = {"alternatives": [alternative]}
+    if detect:
+        channel["detected_language"] = detected_language(finals)
+    return channel
+
+
+def detected_language(finals: list[events.Final]) -> str:
+    """The language most of the finals' words were decoded in ("" when none says)."""
+    counts: dict[str, int] = {}
+    for final in finals:
+        if final.language:
+            counts[final.language] = counts.get(final.language, 0) + max(1, len(final.text.split()))
+    return max(counts, key=counts.__getitem__) if counts else ""
 
 
 def _paragraphs(finals: list[events.Final], punctuate: bool) -> dict:

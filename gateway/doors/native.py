@@ -44,7 +44,7 @@ CONTROL_TYPES = ("finalize", "keepalive", "close")
 _CONTROL = {"finalize": events.Finalize(), "keepalive": events.KeepAlive(), "close": events.Close()}
 _TYPES = {"sample_rate": int, "channels": int, "chunk_size_sec": float, "unfixed_chunk_num": int,
           "unfixed_token_num": int}
-_FLAGS = ("multichannel", "words", "eager_finals")
+_FLAGS = ("multichannel", "words", "eager_finals", "detect_language")
 _NULLABLE_FLAGS = ("denoise", "sentence_endpoint")  # null: the deployment default
 _STRINGS = ("encoding", "language", "context", "asr_audio", "priority")
 REPLAY_KEPT = 512  # numbered messages (all but partials and acks) a resumable session can send again

@@ -296,8 +296,9 @@ class Prerecorded:
                     transcripts=self.transcripts, tenant=job.tenant)
         try:
             await call.open()
-        except CallRefused as exc:
-            return 503, deepgram_prerecorded.refusal_body(job.request_id, str(exc.code).upper(), str(exc))
+        except CallRefused as exc:  # a language the model lacks is the request's fault; the rest the service's
+            status = 400 if exc.code is ErrorCode.BAD_CONFIG else 503
+            return status, deepgram_prerecorded.refusal_body(job.request_id, str(exc.code).upper(), str(exc))
         collector = asyncio.create_task(_collect(queue))
         try:
             try:
@@ -319,7 +320,7 @@ class Prerecorded:
             return status, deepgram_prerecorded.refusal_body(job.request_id, str(code).upper(), message)
         return 200, deepgram_prerecorded.response(
             job.settings, finals, request_id=job.request_id, created=deepgram.created_now(), sha256=job.sha256,
-            duration=audio.duration, channels=config.pipelines,
+            duration=audio.duration, channels=config.pipelines, model=call.models.name,
             analysed=analysed if config.analytics is not None else None)
 
 
