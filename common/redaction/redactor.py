@@ -25,7 +25,6 @@ digits it has are the start of a card number.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
@@ -40,16 +39,15 @@ _TRAILING = ".,?!;:"
 class Redactor:
     """Redaction of one session's transcripts for ``kinds`` (see :mod:`.policy`)."""
 
-    def __init__(self, kinds: tuple[str, ...], *, hold_gap: int, state: bytes | str | None = None) -> None:
+    def __init__(self, kinds: tuple[str, ...], *, hold_gap: int, state: dict | None = None) -> None:
         self.kinds = kinds
         self.hold_gap = hold_gap
         self.context = Context()
         self.counts: dict[str, int] = {}
         self.held: list[Transcript] = []
         if state:
-            body = json.loads(state)
-            self.context = Context.from_dict(body.get("context", {}))
-            self.counts = {str(k): int(v) for k, v in body.get("counts", {}).items()}
+            self.context = Context.from_dict(state.get("context", {}))
+            self.counts = {str(k): int(v) for k, v in state.get("counts", {}).items()}
 
     @property
     def holding(self) -> bool:
