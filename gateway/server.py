@@ -175,7 +175,7 @@ class Gateway:
         self.access = access
         self.api_keys = access.api_keys
         self.key_limits = KeyLimits(redis, limits=self._key_limit, ttl=hub.session_ttl)
-        self.tenants = Tenants()
+        self.tenants = Tenants(redact_of=access.api_keys.redaction_of)
         # Built at the handshake, dropped by the handler; a handshake that fails drops its entry.
         self._accepted: weakref.WeakKeyDictionary[ServerConnection, _Accepted] = weakref.WeakKeyDictionary()
         # Followers whose handshake passed: the call id, query, key and address of each.

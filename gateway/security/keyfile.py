@@ -29,6 +29,10 @@ The settings, each at most once a line:
   (as ``--finals-webhook`` does every tenant's; :mod:`gateway.outputs.webhook`).
   ``webhook_secret`` (16 characters at least) signs its deliveries. A tenant
   has one webhook: its keys that name one must name the same.
+- ``redact``: comma-separated redaction kinds (``pci``, ``ssn``, ``numbers``,
+  ``pii``) forced on every call of the key's tenant, through every door
+  (Twilio and AudioHook included): a client may ask for more, never less. A
+  tenant's calls get what any of its keys forces. An unknown kind is an error.
 
 Why a line format and not TOML: it is the older one-key-a-line file with
 optional additions, so every existing file keeps working unchanged and means
@@ -46,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import ConfigError
+from common.redaction.policy import parse_kinds
 
 from ..core.tenant import ANONYMOUS
 from ..doors import ROUTES
@@ -56,7 +61,7 @@ PERMISSIONS = (STREAM, FOLLOW, ADMIN)
 DEFAULT_PERMISSIONS = frozenset({STREAM, FOLLOW})
 DOORS = tuple(sorted({door.name for door in ROUTES.values()}))
 LIMITS = ("sessions", "followers", "status")
-SETTINGS = ("tenant", "perms", "doors", *LIMITS, "follow_tenants", "webhook", "webhook_secret")
+SETTINGS = ("tenant", "perms", "doors", *LIMITS, "follow_tenants", "webhook", "webhook_secret", "redact")
 MAX_URL = 2000  # characters of a webhook URL
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -81,6 +86,7 @@ class ApiKey:
     status: int | None = None
     follow_tenants: tuple[str, ...] = ()
     webhook: Destination | None = None  # where the tenant's finals go too
+    redact: tuple[str, ...] = ()  # redaction kinds forced on the tenant's calls
 
     @property
     def admin(self) -> bool:
@@ -184,6 +190,7 @@ def _with_settings(key: str, words: list[str], where: str) -> ApiKey:
         doors=frozenset(_names(values["doors"], DOORS, "doors", where)) if "doors" in values else None,
         follow_tenants=tuple(dict.fromkeys(follow_tenants)),
         webhook=_webhook(values, where) if "webhook" in values else None,
+        redact=_redact(values["redact"], where) if "redact" in values else (),
         **{limit: _count(values[limit], limit, where) for limit in LIMITS if limit in values},
     )
 
@@ -226,6 +233,13 @@ def _webhook(values: dict[str, str], where: str) -> Destination:
     except ValueError as exc:
         raise ConfigError(f"{where}: webhook_secret: {exc}") from None  # never quotes the secret
     return Destination(url, secret)
+
+
+def _redact(value: str, where: str) -> tuple[str, ...]:
+    try:
+        return parse_kinds(_list(value, "redact", where), name="redact")
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _count(value: str, setting: str, where: str) -> int:
