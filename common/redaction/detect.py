@@ -6,11 +6,11 @@ words before the number (across finals: the counters live in
 :class:`Context`, saved in the checkpoint) or a few words after it ("... is my
 card number").
 
-* ``pci``: 13-19 digits that pass the Luhn check, or any 13+ digits in a card
-  context (one misheard digit fails Luhn, and the rest must not leak); in a
-  card context also 3-12 digits (security code, expiry, a number read in part)
-  and a month name with the number after it (expiry).
-* ``ssn``: 9 digits grouped 3-2-4, or 9 digits in an SSN context.
+* ``pci``: 13 digits or more (card numbers; no Luhn check: the recogniser adds and
+  drops digits, and a number that fails it must not leak); in a card context
+  also 3-12 digits (security code, expiry, a number read in part) and a month name
+  with the number after it (expiry).
+* ``ssn``: 9 digits grouped 3-2-4, or 5-12 digits in an SSN context.
 * ``pii``: SSNs as above; phone numbers (10 digits, 11 starting with 1, 7 in a
   phone context); account numbers (4+ digits in an account context); dates of
   birth (a date in a birth context); e-mail addresses (written, or spoken
@@ -84,16 +84,6 @@ class Span:
     entity: str
 
 
-def luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def _keyword(cores: list[str], i: int) -> str | None:
     word = cores[i]
     following = cores[i + 1] if i + 1 < len(cores) else ""
@@ -160,7 +150,9 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     month_before = first > 0 and cores[first - 1] in _MONTHS
     card = ctx.card > 0 or _near(keyword_at, run, "card")
     if "pci" in kinds:
-        if 13 <= n <= 19 and (luhn(run.digits) or card) or n > 19 and card:
+        if n >= 13:
+            # Luhn is not a gate: tiny.en writes "4111 1111 1111 1111" said aloud as
+            # "4,111,111,111,111,111,111" (a group too many), and one misheard digit fails it.
             return Span(first, last, "CREDIT_CARD")
         if card and month_before:
             return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
@@ -171,7 +163,10 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
                 return Span(first, last, "CREDIT_CARD")
             return Span(first, last, "CREDIT_CARD_EXPIRATION" if expiry else "CVV")
     ssn_shape = n == 9 and tuple(map(len, run.groups)) == (3, 2, 4)
-    if ("ssn" in kinds or "pii" in kinds) and n == 9 and (ssn_shape or ctx.ssn > 0 or _near(keyword_at, run, "ssn")):
+    ssn_context = ctx.ssn > 0 or _near(keyword_at, run, "ssn")
+    # In a social security context any 5-12 digits: the recogniser splits and pads SSNs
+    # ("123-45-6,700-80" for 123-45-6789).
+    if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
     if "pii" in kinds:
         if n == 10 or n == 11 and run.digits[0] == "1" or n == 7 and (ctx.phone > 0 or _near(keyword_at, run, "phone")):
