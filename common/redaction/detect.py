@@ -154,6 +154,14 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             # Luhn is not a gate: tiny.en writes "4111 1111 1111 1111" said aloud as
             # "4,111,111,111,111,111,111" (a group too many), and one misheard digit fails it.
             return Span(first, last, "CREDIT_CARD")
+    ssn_shape = n == 9 and tuple(map(len, run.groups)) == (3, 2, 4)
+    ssn_context = ctx.ssn > 0 or _near(keyword_at, run, "ssn")
+    # In a social security context any 5-12 digits: the recogniser splits and pads SSNs
+    # ("123-45-6,700-80" for 123-45-6789). Before the card context's rules: "... 6789. The
+    # card is" is an SSN and then a card.
+    if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
+        return Span(first, last, "SSN")
+    if "pci" in kinds:
         if card and month_before:
             return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
         if card and 3 <= n <= 12:
@@ -162,12 +170,6 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             if n >= 7:
                 return Span(first, last, "CREDIT_CARD")
             return Span(first, last, "CREDIT_CARD_EXPIRATION" if expiry else "CVV")
-    ssn_shape = n == 9 and tuple(map(len, run.groups)) == (3, 2, 4)
-    ssn_context = ctx.ssn > 0 or _near(keyword_at, run, "ssn")
-    # In a social security context any 5-12 digits: the recogniser splits and pads SSNs
-    # ("123-45-6,700-80" for 123-45-6789).
-    if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
-        return Span(first, last, "SSN")
     if "pii" in kinds:
         if n == 10 or n == 11 and run.digits[0] == "1" or n == 7 and (ctx.phone > 0 or _near(keyword_at, run, "phone")):
             return Span(first, last, "PHONE_NUMBER")

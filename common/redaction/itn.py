@@ -44,7 +44,13 @@ def core(token: str) -> str:
 
 
 def _is_digits(token: str) -> bool:
-    return bool(_DIGITS.match(token.strip("\"'()[]{}!?;").rstrip(".,")))
+    """A written number: ``4111``, ``4,111``, ``05/27``, ``$25.50``, ``3rd``; a piece of one as
+    whisper's word timings cut it (``,111``); or mostly digits (``700-80-I-N``: tiny.en's)."""
+    bare = token.strip("\"'()[]{}!?;,.-/:")
+    if _DIGITS.match(bare):
+        return True
+    digits = sum(ch.isdigit() for ch in bare)
+    return digits >= 3 and 2 * digits >= sum(ch.isalnum() for ch in bare)
 
 
 def _is_number_word(word: str) -> bool:

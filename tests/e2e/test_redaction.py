@@ -50,6 +50,10 @@ PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9]+\]|\[REDACTED\]")
 CLEAR = re.compile(r"4,111|111,111|4, 1, 1|4-1-1|4\.1\.1|4, 2, 4|4-2-4|4\.2\.4|123-45")
 
 
+def words_of(words: list[dict]) -> list[str]:
+    return [w["word"] for w in words]
+
+
 def leftover_digits(text: str) -> str:
     """``text`` without its placeholders, if a digit remains in it ("" otherwise)."""
     rest = PLACEHOLDER.sub("", text)
@@ -177,15 +181,16 @@ async def test_a_card_number_reaches_no_key_and_no_output(stack, redis, redis_se
 
     outputs: dict[str, list[str]] = {
         "door": [m["text"] for m in finals + partials] + [w["word"] for m in finals for w in m["words"]],
-        "follower": [m.get("text", "") for m in followed],
+        "follower": [text for m in followed for text in [m.get("text", ""), *words_of(m.get("words", []))]],
     }
     log = await redis.xrange(log_key("bank", call_id))
-    outputs["transcript log"] = [json.loads(fields[b"m"]).get("text", "") for _, fields in log]
-    outputs["ss:finals"] = [fields[b"text"].decode() + fields[b"words"].decode()
-                            for _, fields in await redis.xrange(FINALS_STREAM)]
+    outputs["transcript log"] = [text for _, fields in log for message in [json.loads(fields[b"m"])]
+                                 for text in [message.get("text", ""), *words_of(message.get("words", []))]]
+    outputs["ss:finals"] = [text for _, fields in await redis.xrange(FINALS_STREAM)
+                            for text in [fields[b"text"].decode(), *words_of(json.loads(fields[b"words"]))]]
     assert len(outputs["ss:finals"]) >= len(finals)
     assert await asyncio.to_thread(webhook.wait_arrivals, len(finals), 60)  # one delivery a final
-    outputs["webhook"] = [json.dumps(body) for _, body in webhook.delivered()]
+    outputs["webhook"] = [text for _, body in webhook.delivered() for text in [body["text"], *words_of(body["words"])]]
     sent = [unescape(c) for c in commands]
     outputs["redis records"] = [t for raw in sent for t in record_texts(raw)]
     assert any("[CREDIT_CARD_" in t for t in outputs["redis records"])  # the scan saw the finals go by
