@@ -17,6 +17,7 @@ import asyncio
 import io
 import json
 import re
+import signal
 import urllib.error
 import urllib.request
 
@@ -33,7 +34,7 @@ from common.aio import within
 from gateway.outputs.transcript_log import FINALS_STREAM, call_key, log_key
 from streamscribe_client import file_frames, stream
 from tests.kit.deepgram import Listener, sdk_client
-from tests.kit.faults import http_port, scrape
+from tests.kit.faults import http_port, lease_owner, metric, replace_worker, scrape
 from tests.kit.redaction import CARD_CALL, synthesise
 from tests.kit.support import wait_for_workers
 from tests.kit.webhook import WebhookReceiver
@@ -268,3 +269,47 @@ async def test_bad_redaction_is_refused(stack, query, message):
             request=wav(np.zeros(1600, np.float32)), redact=query.split("=", 1)[1],
             request_options={"timeout": 30})
     assert sdk_refused.value.status_code == 400
+
+
+@pytest.fixture(scope="module")
+def pair(redis_server, stacks, tmp_path_factory):
+    """A second stack with two more ASR workers on the same Redis (three in all, with the first
+    stack's), for a kill -9 of the one that owns the call."""
+    path = tmp_path_factory.mktemp("redaction-pair") / "api-keys"
+    path.write_text(KEYS)
+    stack = stacks(redis_server, asr_workers=2, extra_env={"STREAMSCRIBE_GATEWAY_API_KEYS_FILE": str(path)})
+    wait_for_workers(stack.http, ("vad", "asr"))
+    return stack
+
+
+async def test_a_takeover_after_kill_9_redacts_the_same(stack, pair, call_audio):
+    """The owner dies right after the first card's final, while the SSN's final (it ends in
+    digits) is decoded or held: the survivor replays from the checkpoint before it and
+    redacts it the same way; each final reaches the client once."""
+    killed: list[tuple] = []  # (its stack, its name): any ASR worker on the Redis may own the call
+
+    def on_message(message: dict) -> None:
+        if message["type"] == "final" and "[CREDIT_CARD_" in message["text"] and not killed:
+            owner = lease_owner(pair.redis.url, message["session_id"], "asr")
+            home = next(s for s in (stack, pair) if any(w.name == owner for w in s.workers["asr"]))
+            home.worker(owner).signal(signal.SIGKILL)
+            killed.append((home, owner))
+
+    try:
+        messages = await stream(pair.url, file_frames(call_audio, 16000, chunk_ms=100, speed=1.0),
+                                sample_rate=16000, config={"words": True, "redact": ["pci", "ssn"]},
+                                on_message=on_message, timeout=TIMEOUT, api_key=OPEN)
+        assert killed, "no final with a card number came"
+        finals = [m for m in messages if m["type"] == "final"]
+        ids = [m["utterance_id"] for m in finals]
+        assert len(ids) == len(set(ids)), ids
+        text = " ".join(m["text"] for m in finals)
+        assert "[SSN_" in text, (text, pair.logs())
+        leaks = [t for m in messages if m["type"] in ("final", "partial")
+                 for t in [m["text"], *words_of(m.get("words", []))] if leftover_digits(t)]
+        assert not leaks, leaks
+        survivors = [w for s in (stack, pair) for w in s.workers["asr"] if w.name != killed[0][1]]
+        assert sum(metric(scrape(http_port(w)), "streamscribe_stage_lease_takeovers_total") for w in survivors) >= 1
+    finally:
+        if killed:
+            replace_worker(*killed[0])
