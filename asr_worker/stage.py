@@ -154,7 +154,7 @@ class StreamingOptions:
         "call) while the next fills; finals still committed pack by pack, in order (1: each pack "
         "decoded and committed before the next fills; 16 is twice whisper's batch: a whole batch "
         "waits while one decodes)", parse=positive(int)))
-    redact_hold_sec: float = field(default=2.0, metadata=option(
+    redact_hold_sec: float = field(default=3.0, metadata=option(
         "sessions with redaction: a final that ends in a number waits this long for the next final "
         "(a number read in groups across finals is redacted in every piece), and pieces more than "
         "this far apart in audio are not one number", parse=positive(float)))

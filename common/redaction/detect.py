@@ -14,8 +14,8 @@ card number").
 * ``pii``: SSNs as above; phone numbers (10 digits, 11 starting with 1, 7 in a
   phone context); account numbers (4+ digits in an account context); dates of
   birth (a date in a birth context); e-mail addresses (written, or spoken
-  "name at example dot com"); street addresses (a house number, up to three
-  words, a street suffix). Names are not detected (no packaged model: see
+  "name at example dot com", or a domain right after "email"); street
+  addresses (a house number, up to three words, a street suffix). Names are not detected (no packaged model: see
   docs/redaction.md).
 * ``numbers``: every run.
 """
@@ -182,7 +182,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
                 return Span(first, last, "DOB")
         if n <= 6:  # a house number, words, a street suffix
             for j in range(last + 1, min(last + 5, len(tokens))):
-                if cores[j] in _STREET and j > last + 1:
+                if cores[j] in _STREET:
                     return Span(first, j, "LOCATION_ADDRESS")
     if "numbers" in kinds:
         return Span(first, last, "NUMBER")
@@ -194,7 +194,8 @@ def _emails(tokens: list[str], cores: list[str]) -> list[Span]:
     spans = []
     i = 0
     while i < len(tokens):
-        if _WRITTEN_EMAIL.search(tokens[i]):
+        if _WRITTEN_EMAIL.search(tokens[i]) or _DOMAIN.match(cores[i]) and "email" in cores[max(0, i - 4):i]:
+            # (A domain after "email": the recogniser heard "at" as part of a word.)
             spans.append(Span(i, i, "EMAIL_ADDRESS"))
         elif cores[i] == "at" and 0 < i < len(tokens) - 1:
             # Right: a written domain, or words joined by "dot" (at least one dot).

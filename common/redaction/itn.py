@@ -32,9 +32,12 @@ _ZEROS = {"oh", "o"}
 _REPEATS = {"double": 2, "triple": 3}
 _SMALL = frozenset(_UNITS[:10]) | _ZEROS
 _SPOKEN_SEPARATORS = {"slash": "/", "dash": "-", "hyphen": "-"}  # "oh five slash twenty seven"
+# Homophones the recogniser writes for digits read aloud ("4. Too 4. Too" for "four two four
+# two"): numbers only right after a numeral, with a numeral or nothing after.
+_HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight"}
 
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
-_DIGITS = re.compile(r"^[$£€#]?\d[\d\-/.,:]*(?:st|nd|rd|th|%)?$")
+_DIGITS = re.compile(r"^[$£€#]?\d[\d\-/.,:]*(?:st|nd|rd|th|%|[a-z])?$")
 _SEPARATORS = re.compile(r"[-/,.:;]")
 
 
@@ -85,6 +88,8 @@ def numeric(tokens: list[str]) -> list[bool]:
             flags[i] = True
         elif c in _SPOKEN_SEPARATORS and before and after:
             flags[i] = True
+        elif c in _HOMOPHONES and before and (after or i + 1 == len(cores)):
+            flags[i] = True
         elif c == "and" and before and cores[i - 1] in _SCALES and after:
             flags[i] = True
     return flags
@@ -126,7 +131,7 @@ def _convert(tokens: list[str], first: int, last: int) -> Run | None:
             piece = re.sub(r"[^\d\-/,.:;]", "", token)
         else:
             spelled = True
-            piece = "zero" if c in _ZEROS else c.replace("-", " ") if not _is_number_word(c) else c
+            piece = "zero" if c in _ZEROS else _HOMOPHONES.get(c, c)
             trail = token.rstrip()[-1:]
             if trail in ",.;:/-" and not token.rstrip().endswith("-"):
                 piece += trail

@@ -39,13 +39,14 @@ def final(text: str, start: int, end: int, words: bool = False) -> Transcript:
     ("one hundred and twenty three", "123"),
     ("4111-1111-1111-1111.", "4111111111111111"),
     ("nineteen eighty five", "1985"),
+    ("4. Too 4. Too", "4242"),
 ])
 def test_spoken_numbers_become_digits(text, digits):
     found = runs(text.split())
     assert [r.digits for r in found] == [digits]
 
 
-@pytest.mark.parametrize("text", ["this one is good", "me too", "oh I see", "a double room"])
+@pytest.mark.parametrize("text", ["this one is good", "me too", "oh I see", "a double room", "go to bed", "two to go"])
 def test_single_small_words_are_not_numbers(text):
     assert runs(text.split()) == []
 
@@ -74,6 +75,8 @@ def test_single_small_words_are_not_numbers(text):
     ("my account number is 88 21 93", [("88 21 93", "ACCOUNT_NUMBER")]),
     ("I was born on May 3, 1985", [("May 3, 1985", "DOB")]),
     ("I live at 42 Elm Street", [("42 Elm Street", "LOCATION_ADDRESS")]),
+    ("I live at 42m Street.", [("42m Street.", "LOCATION_ADDRESS")]),
+    ("My email is john.missatemple.com", [("john.missatemple.com", "EMAIL_ADDRESS")]),
 ])
 def test_entities(text, expected):
     assert spans(text) == expected
