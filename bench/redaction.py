@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--voices", default="en-us,en-gb", help="espeak-ng voices, comma-separated")
     parser.add_argument("--mulaw", action="store_true", help="also each voice through an 8 kHz mu-law line")
     parser.add_argument("--text-only", action="store_true", help="only the text pass (no whisper)")
-    parser.add_argument("--hold-sec", type=float, default=2.0, help="the ASR worker's --redact-hold-sec")
+    parser.add_argument("--hold-sec", type=float, default=3.0, help="the ASR worker's --redact-hold-sec")
     args = parser.parse_args(argv)
     sources = ["text"]
     if not args.text_only:
