@@ -11,8 +11,9 @@ hence not to the gateway's outputs either.
 Finals that end in a number are held for the next final; what ends a hold
 here: the next final, a SpeechStart more than ``hold_sec`` of audio after the
 held final (released before it), a Flush or the End (released before the
-marker), or ``hold_sec`` of wall-clock time with no new final (a task of the
-session). A release by the timer carries no checkpoint (the session's task may
+marker), or a timeout (a task of the session): ``hold_sec`` of wall-clock time
+after the held final with no speech, :data:`CONTINUED_SEC` after speech that
+started in time (its final is what the hold waits for). A release by the timer carries no checkpoint (the session's task may
 be mid-utterance); the next boundary's does.
 """
 
@@ -30,6 +31,11 @@ from common.stage import Runner
 
 if TYPE_CHECKING:
     from .stage import AsrSession
+
+# A held final waits this long for the final of speech that started within --redact-hold-sec of
+# it (the utterance that may go on with the number): long enough for a group of digits read
+# slowly and its decode on a loaded worker, short enough that a stuck decode cannot hold it for long.
+CONTINUED_SEC = 15.0
 
 
 class RedactingRunner:
@@ -58,22 +64,26 @@ class RedactingRunner:
         redactor = asr.redactor
         now = time.monotonic()
         out: list[Record] = []
+        wait = None  # a new timeout for what is held after these records (None: as it was)
         for record in outputs:
             if isinstance(record, Transcript) and not record.final:
                 out.append(redactor.partial(record))
             elif isinstance(record, Transcript):
                 asr.held_since.setdefault(record.utterance_id, now)
                 out.extend(redactor.final(record))
+                wait = self.hold_sec
             elif isinstance(record, SpeechStart):
                 out.extend(redactor.speech_start(record.start))
                 out.append(record)
+                # Speech resumed soon enough to go on with the number: wait for its final.
+                wait = CONTINUED_SEC
             elif isinstance(record, (Flush, End)):
                 out.extend(redactor.release())
                 out.append(record)
             else:
                 out.append(record)
         self._count(session, out, now)
-        self._arm(session)
+        self._arm(session, wait)
         return out
 
     def _count(self, session: AsrSession, records: list[Record], now: float) -> None:
@@ -85,19 +95,22 @@ class RedactingRunner:
                 for span in record.redactions:
                     self.metrics.redactions.labels(entity=span.entity).inc()
 
-    def _arm(self, session: AsrSession) -> None:
-        """Start the hold's timeout while finals are held; stop it when none is."""
+    def _arm(self, session: AsrSession, wait: float | None) -> None:
+        """While finals are held, (re)start their timeout of ``wait`` seconds (None: keep the one
+        running); stop it when none is held."""
         asr = session.state
-        if asr.redactor.holding:
-            if asr.redact_timer is None or asr.redact_timer.done():
-                asr.redact_timer = asyncio.create_task(self._timeout(session),
-                                                       name=f"asr-redact-{session.session_id}")
-        elif asr.redact_timer is not None and asr.redact_timer is not asyncio.current_task():
-            asr.redact_timer.cancel()
+        timer = asr.redact_timer
+        if asr.redactor.holding and (wait is not None or timer is None or timer.done()):
+            if timer is not None and timer is not asyncio.current_task():
+                timer.cancel()
+            asr.redact_timer = asyncio.create_task(self._timeout(session, wait or self.hold_sec),
+                                                   name=f"asr-redact-{session.session_id}")
+        elif not asr.redactor.holding and timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
             asr.redact_timer = None
 
-    async def _timeout(self, session: AsrSession) -> None:
-        await asyncio.sleep(self.hold_sec)
+    async def _timeout(self, session: AsrSession, wait: float) -> None:
+        await asyncio.sleep(wait)  # the hold's timeout, not a synchronisation
         asr = session.state
         if asr.redact_timer is asyncio.current_task():
             asr.redact_timer = None

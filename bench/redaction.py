@@ -15,7 +15,7 @@ addresses their words). A negative (amounts, times, an order number, a date) is 
 redacted* when its final carries a placeholder. Also: the time one final spends in the
 redactor (ITN and rules), and how long finals that end in a number are held: until the
 final that releases it, as far apart as their ends in audio (a live call's finals come as
-far apart as its speech), or ``--hold-sec`` (the worker's timer) if sooner.
+far apart as its speech); ``--hold-sec`` (the worker's timer) when no speech follows in time.
 
 Usage (from the repository root)::
 
@@ -93,32 +93,28 @@ async def finals_of(pieces, source: str, engine) -> list[Transcript]:
 
 def redact(finals: list[Transcript], hold_sec: float) -> tuple[dict[str, str], list[float], list[float]]:
     """The redacted text of each final (by utterance id), the seconds each final took in the
-    redactor, and the seconds each held final waited (at most ``hold_sec``: the worker's timer)."""
+    redactor, and the seconds each held final waited (the last of a call: ``hold_sec``, the timer)."""
     redactor = Redactor(KINDS, hold_gap=round(hold_sec * SAMPLE_RATE))
     out: dict[str, str] = {}
     costs, holds = [], []
     held_at: dict[str, int] = {}
-    hold = round(hold_sec * SAMPLE_RATE)
-
     def take(records: list[Transcript], now: int) -> None:
         for record in records:
             out[record.utterance_id] = record.text
             if record.utterance_id in held_at:
-                holds.append(min(now - held_at.pop(record.utterance_id), hold) / SAMPLE_RATE)
+                holds.append((now - held_at.pop(record.utterance_id)) / SAMPLE_RATE)
 
     for final in finals:
-        # A final comes out as long after its speech ends as the one before it did after its
-        # own (endpoint and decode alike): the worker's timer fires first when their ends are
-        # more than hold_sec apart.
-        if held_at and final.end - max(held_at.values()) > hold:
-            take(redactor.release(), final.end)
+        # (The worker's timer fires only when no speech starts within hold_sec of a held final,
+        # which speech_start covers here; a final comes out as long after its speech ends as the
+        # one before it did after its own, so a hold lasts as long as their ends are apart.)
         started = time.perf_counter()
         released = redactor.speech_start(final.start) + redactor.final(final)
         costs.append(time.perf_counter() - started)
         if redactor.holding:
             held_at.setdefault(final.utterance_id, final.end)
         take(released, final.end)
-    take(redactor.release(), finals[-1].end + hold if finals else 0)
+    take(redactor.release(), finals[-1].end + round(hold_sec * SAMPLE_RATE) if finals else 0)
     return out, costs, holds
 
 
@@ -190,7 +186,7 @@ async def score(source: str, engine, hold_sec: float) -> None:
     costs_us = sorted(c * 1e6 for c in costs)
     print(f"  redactor per final: median {statistics.median(costs_us):.0f} us, max {costs_us[-1]:.0f} us; "
           f"held finals {len(holds)}, hold (s) median {statistics.median(holds) if holds else 0:.2f}, "
-          f"max {max(holds, default=0):.2f}")
+          f"p90 {sorted(holds)[int(0.9 * (len(holds) - 1))] if holds else 0:.2f}, max {max(holds, default=0):.2f}")
 
 
 if __name__ == "__main__":
