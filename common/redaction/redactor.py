@@ -10,7 +10,9 @@ a final does not end in a number, when speech starts more than ``hold_gap``
 samples after the held one ended (:meth:`speech_start`: the caller paused
 too long for it to be one number), at a flush or the end (:meth:`release`),
 or after a short wall-clock timeout the caller runs (the redactor keeps no
-clock). At most :data:`MAX_HELD` finals are held at once.
+clock). A final whose number has :data:`CARD_DIGITS` digits already is not
+held (it is a card whatever follows), and at most :data:`MAX_HELD` finals
+are held at once.
 
 Checkpoints. :meth:`state` is what must survive a takeover (the keyword
 context and the placeholder counters); it exists only while nothing is held
@@ -29,9 +31,10 @@ from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
 from .detect import Context, Span, detect
-from .itn import numeric
+from .itn import numeric, runs
 
 MAX_HELD = 6
+CARD_DIGITS = 13  # a number this long is a card number whatever follows
 MASK = "[REDACTED]"
 _TRAILING = ".,?!;:"
 
@@ -65,8 +68,10 @@ class Redactor:
         if not transcript.text.strip():
             return [*out, *self.release(), transcript]
         self.held.append(transcript)
-        # Numbers alone need no look at the next final: every numeral goes anyway.
-        if len(self.held) < MAX_HELD and set(self.kinds) - {"numbers"} and _ends_in_number(transcript):
+        # Numbers alone need no look at the next final: every numeral goes anyway; nor does a number
+        # that is a whole card already (what follows would not make its pieces any less a card).
+        if (len(self.held) < MAX_HELD and set(self.kinds) - {"numbers"} and _ends_in_number(transcript)
+                and _trailing_digits(self.held) < CARD_DIGITS):
             return out
         return [*out, *self.release()]
 
@@ -114,6 +119,13 @@ def _tokens(transcript: Transcript) -> list[Token]:
     if transcript.words:
         return [(w.text.strip(), w.start, w.end, w.probability) for w in transcript.words if w.text.strip()]
     return [(t, transcript.start, transcript.end, 1.0) for t in transcript.text.split()]
+
+
+def _trailing_digits(held: list[Transcript]) -> int:
+    """Digits of the number the held finals end with (read across them)."""
+    tokens = [t[0] for transcript in held for t in _tokens(transcript)]
+    found = runs(tokens)
+    return len(found[-1].digits) if found and found[-1].last == len(tokens) - 1 else 0
 
 
 def _ends_in_number(transcript: Transcript) -> bool:

@@ -116,9 +116,11 @@ def test_a_card_read_across_finals_is_redacted_in_every_piece():
     redactor = Redactor(("pci",), hold_gap=48000)
     assert redactor.final(final("My card number is 4111 1111.", 0, 32000, words=True)) == []
     assert redactor.holding
-    assert redactor.final(final("1111 1111.", 40000, 60000, words=True)) == []
-    out = redactor.final(final("Thank you.", 70000, 80000, words=True))
-    assert [t.text for t in out] == ["My card number is [CREDIT_CARD_1].", "[CREDIT_CARD_1].", "Thank you."]
+    # 16 digits across the two: a whole card, nothing more to wait for.
+    out = redactor.final(final("1111 1111.", 40000, 60000, words=True))
+    assert [t.text for t in out] == ["My card number is [CREDIT_CARD_1].", "[CREDIT_CARD_1]."]
+    assert not redactor.holding
+    assert [t.text for t in redactor.final(final("Thank you.", 70000, 80000, words=True))] == ["Thank you."]
     assert [w.text for w in out[0].words] == ["My", "card", "number", "is", "[CREDIT_CARD_1]."]
     span = out[0].redactions[0]
     assert (span.entity, span.label) == ("CREDIT_CARD", "[CREDIT_CARD_1]")
@@ -137,8 +139,10 @@ def test_a_long_pause_releases_what_is_held():
 
 def test_release_at_flush_and_numbers_do_not_hold():
     redactor = Redactor(("pci",), hold_gap=16000)
-    redactor.final(final("card 4111 1111 1111 1111", 0, 16000))
+    redactor.final(final("card 4111 1111", 0, 16000))
     assert [t.text for t in redactor.release()] == ["card [CREDIT_CARD_1]"]
+    whole = Redactor(("pci",), hold_gap=16000)  # a whole card number already: nothing to wait for
+    assert [t.text for t in whole.final(final("4111 1111 1111 1111", 0, 16000))] == ["[CREDIT_CARD_1]"]
     numbers = Redactor(("numbers",), hold_gap=16000)
     assert [t.text for t in numbers.final(final("room 12", 0, 100))] == ["room [NUMBER_1]"]
 
