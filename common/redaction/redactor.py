@@ -6,7 +6,9 @@ looks like a card. A final whose last word is part of a number is therefore
 held (:meth:`Redactor.final` returns nothing) until the next final, whose
 text is then read together with it: a run of digits across the two is one
 number, redacted in every piece with one placeholder. Held finals go out when
-a final does not end in a number, when speech starts more than ``hold_gap``
+a final does not end in a number, before a final that does not start with
+one (it cannot go on with their number; a keyword in it then gives their
+number no context), when speech starts more than ``hold_gap``
 samples after the held one ended (:meth:`speech_start`: the caller paused
 too long for it to be one number), at a flush or the end (:meth:`release`),
 or after a short wall-clock timeout the caller runs (the redactor keeps no
@@ -33,7 +35,7 @@ from ..records import Redacted, TimedWord, Transcript
 from .detect import Context, Span, detect
 from .itn import numeric, runs
 
-MAX_HELD = 6
+MAX_HELD = 4  # a card read in groups of four
 CARD_DIGITS = 13  # a number this long is a card number whatever follows
 MASK = "[REDACTED]"
 _TRAILING = ".,?!;:"
@@ -67,6 +69,8 @@ class Redactor:
         out = self.speech_start(transcript.start)
         if not transcript.text.strip():
             return [*out, *self.release(), transcript]
+        if self.held and not _starts_with_number(transcript):
+            out += self.release()  # nothing here goes on with their number
         self.held.append(transcript)
         # Numbers alone need no look at the next final: every numeral goes anyway; nor does a number
         # that is a whole card already (what follows would not make its pieces any less a card).
@@ -131,6 +135,11 @@ def _trailing_digits(held: list[Transcript]) -> int:
 def _ends_in_number(transcript: Transcript) -> bool:
     tokens = [t[0] for t in _tokens(transcript)]
     return bool(tokens) and numeric(tokens)[-1]
+
+
+def _starts_with_number(transcript: Transcript) -> bool:
+    tokens = [t[0] for t in _tokens(transcript)]
+    return bool(tokens) and numeric(tokens)[0]
 
 
 def _apply(transcript: Transcript, tokens: list[Token], mine: list[int], spans: list[Span],

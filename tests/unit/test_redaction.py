@@ -130,6 +130,13 @@ def test_a_card_read_across_finals_is_redacted_in_every_piece():
     assert decode(encode(out[0])) == out[0]
 
 
+def test_a_final_that_cannot_go_on_with_the_number_releases_the_held_ones():
+    redactor = Redactor(("pci",), hold_gap=48000)
+    assert redactor.final(final("It costs 25", 0, 16000)) == []
+    out = redactor.final(final("and my card is 4111", 20000, 30000))
+    assert [t.text for t in out] == ["It costs 25"] and redactor.holding  # the new one waits in turn
+
+
 def test_a_long_pause_releases_what_is_held():
     redactor = Redactor(("pci",), hold_gap=16000)
     assert redactor.final(final("the code is 4111", 0, 16000)) == []
