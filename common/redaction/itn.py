@@ -33,7 +33,8 @@ _REPEATS = {"double": 2, "triple": 3}
 _SMALL = frozenset(_UNITS[:10]) | _ZEROS
 _SPOKEN_SEPARATORS = {"slash": "/", "dash": "-", "hyphen": "-"}  # "oh five slash twenty seven"
 # Homophones the recogniser writes for digits read aloud ("4. Too 4. Too" for "four two four
-# two"): numbers only right after a numeral, with a numeral or nothing after.
+# two", "for 240" for "four two four oh"): numbers only right after a numeral, with a numeral
+# or nothing after, or first in a text (a final) with a numeral after.
 _HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight"}
 
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
@@ -88,7 +89,7 @@ def numeric(tokens: list[str]) -> list[bool]:
             flags[i] = True
         elif c in _SPOKEN_SEPARATORS and before and after:
             flags[i] = True
-        elif c in _HOMOPHONES and before and (after or i + 1 == len(cores)):
+        elif c in _HOMOPHONES and (before and (after or i + 1 == len(cores)) or i == 0 and after):
             flags[i] = True
         elif c == "and" and before and cores[i - 1] in _SCALES and after:
             flags[i] = True

@@ -40,6 +40,7 @@ def final(text: str, start: int, end: int, words: bool = False) -> Transcript:
     ("4111-1111-1111-1111.", "4111111111111111"),
     ("nineteen eighty five", "1985"),
     ("4. Too 4. Too", "4242"),
+    ("for 240", "4240"),
 ])
 def test_spoken_numbers_become_digits(text, digits):
     found = runs(text.split())
@@ -135,6 +136,14 @@ def test_a_final_that_cannot_go_on_with_the_number_releases_the_held_ones():
     assert redactor.final(final("It costs 25", 0, 16000)) == []
     out = redactor.final(final("and my card is 4111", 20000, 30000))
     assert [t.text for t in out] == ["It costs 25"] and redactor.holding  # the new one waits in turn
+
+
+def test_groups_misheard_as_words_still_join():
+    redactor = Redactor(("pci",), hold_gap=48000)
+    assert redactor.final(final("4, 1, 1, 1, 1, 1, 1, 1, 1,", 0, 16000)) == []
+    # "for" first, then a number: it goes on with the number; 13 digits across the two, a card.
+    out = redactor.final(final("for 240", 20000, 30000))
+    assert [t.text for t in out] == ["[CREDIT_CARD_1],", "[CREDIT_CARD_1]"]
 
 
 def test_a_long_pause_releases_what_is_held():
