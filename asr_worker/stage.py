@@ -101,8 +101,8 @@ from common.redaction.redactor import Redactor
 from common.stage import Input, Runner, Session, Stage
 
 from .engines import DecodeRequest, Engine, Hypothesis, Word
-from .redacting import RedactingRunner
 from .packing import Piece, Segment, deal_words, join_words, pack_audio, pack_length, split_at_sentences
+from .redacting import RedactingRunner
 from .rollback import stable_prefix
 
 

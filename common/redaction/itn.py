@@ -70,7 +70,6 @@ class Run:
     last: int
     digits: str
     groups: tuple[str, ...]
-    spelled: bool  # some of it was said in words
 
 
 def numeric(tokens: list[str]) -> list[bool]:
@@ -116,13 +115,11 @@ def runs(tokens: list[str]) -> list[Run]:
 
 def _convert(tokens: list[str], first: int, last: int) -> Run | None:
     words: list[str] = []
-    spelled = False
     repeat = 1
     for token in tokens[first:last + 1]:
         c = core(token)
         if c in _REPEATS:
             repeat = _REPEATS[c]
-            spelled = True
             continue
         if c in _SPOKEN_SEPARATORS:
             words.append(_SPOKEN_SEPARATORS[c])
@@ -131,20 +128,17 @@ def _convert(tokens: list[str], first: int, last: int) -> Run | None:
             # Keep separators inside (4111-1111) and after (1111,): they mark groups.
             piece = re.sub(r"[^\d\-/,.:;]", "", token)
         else:
-            spelled = True
             piece = "zero" if c in _ZEROS else _HOMOPHONES.get(c, c)
             trail = token.rstrip()[-1:]
-            if trail in ",.;:/-" and not token.rstrip().endswith("-"):
+            if trail in ",.;:/":  # a group ends here ("one two three, four five")
                 piece += trail
         words.extend([piece] * repeat)
         repeat = 1
-    if last == first and spelled and core(tokens[first]) in _SMALL:
+    if last == first and not _is_digits(tokens[first]) and core(tokens[first]) in _SMALL:
         return None  # "this one", "oh"
-    if repeat > 1 and not words:
-        return None
     text = alpha2digit(" ".join(words), "en", threshold=0)
     groups = tuple(g for g in (re.sub(r"\D", "", part) for part in _SEPARATORS.split(text)) if g)
     digits = "".join(groups)
     if not digits:
         return None
-    return Run(first, last, digits, groups, spelled)
+    return Run(first, last, digits, groups)

@@ -119,7 +119,7 @@ def record_texts(raw: bytes) -> list[str]:
             unpacker.feed(raw[found.end():])
             try:
                 value = unpacker.unpack()
-            except Exception:  # not a record here (a marker's bytes inside audio, say)
+            except (ValueError, TypeError, msgpack.UnpackException):  # not a record here
                 continue
             if isinstance(value, str):
                 texts.append(value)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from common.errors import ConfigError
-from common.records import Transcript, TimedWord, decode, encode
+from common.records import TimedWord, Transcript, decode, encode
 from common.redaction.detect import Context, detect
 from common.redaction.itn import runs
 from common.redaction.policy import merge, parse_kinds
