@@ -103,10 +103,12 @@ from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig
 from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, TimedWord,
                             Transcript, utterance_id)
+from common.redaction.redactor import Redactor
 from common.stage import Input, Runner, Session, Stage
 
 from .engines import DecodeRequest, Engine, Hypothesis, Word
 from .packing import Piece, Segment, deal_spans, deal_words, join_words, pack_audio, pack_length, split_at_sentences
+from .redacting import RedactingRunner
 from .rollback import stable_prefix
 
 
@@ -159,6 +161,10 @@ class StreamingOptions:
         "call) while the next fills; finals still committed pack by pack, in order (1: each pack "
         "decoded and committed before the next fills; 16 is twice whisper's batch: a whole batch "
         "waits while one decodes)", parse=positive(int)))
+    redact_hold_sec: float = field(default=3.0, metadata=option(
+        "sessions with redaction: a final that ends in a number waits this long for the next final "
+        "(a number read in groups across finals is redacted in every piece), and pieces more than "
+        "this far apart in audio are not one number", parse=positive(float)))
     max_pending: int = 400  # records queued per session before reading pauses
 
     def for_session(self, config: AsrConfig) -> StreamingOptions:
@@ -240,13 +246,17 @@ class Head:
     speech_final: bool
 
     def encode(self) -> bytes:
-        return json.dumps({"head": [self.vad_start, self.through, self.speech_final]}).encode()
+        return json.dumps({"head": self.to_list()}).encode()
+
+    def to_list(self) -> list:
+        return [self.vad_start, self.through, self.speech_final]
 
     @classmethod
     def decode(cls, blob: bytes | None) -> Head | None:
-        if not blob:
+        """The head in a checkpoint's state (None: none there)."""
+        if not blob or "head" not in (body := json.loads(blob)):
             return None
-        vad_start, through, speech_final = json.loads(blob)["head"]
+        vad_start, through, speech_final = body["head"]
         return cls(int(vad_start), int(through), bool(speech_final))
 
 
@@ -300,6 +310,9 @@ class AsrSessionState:
     # Auto-detect: the language the session's first final of SETTLE_WORDS words or more was decoded
     # in, which later utterances decode in ("" until then; not checkpointed: a takeover detects anew).
     language: str = ""
+    redactor: Redactor | None = None  # the session asked for redaction (see asr_worker.redacting)
+    redact_timer: asyncio.Task | None = None  # releases held finals after redact_hold_sec
+    held_since: dict[str, float] = field(default_factory=dict)  # utterance id -> when its final was held
 
 
 AsrSession = Session[AsrSessionState]
@@ -311,7 +324,8 @@ class AsrStage(Stage[AsrSessionState]):
     name = "asr"
 
     def __init__(self, runner: Runner, engine: Engine, *, defaults: StreamingOptions, metrics: AsrMetrics) -> None:
-        self.runner = runner
+        # Every write goes through the session's redactor first (a pass-through without redaction).
+        self.runner = RedactingRunner(runner, metrics=metrics, hold_sec=defaults.redact_hold_sec)
         self.engine = engine
         self.defaults = defaults
         self.metrics = metrics
@@ -325,16 +339,28 @@ class AsrStage(Stage[AsrSessionState]):
     def open(self, session: AsrSession, state: bytes | None) -> AsrSessionState:
         config = session.config.asr
         asr = AsrSessionState(options=self.defaults.for_session(config), config=config, head=Head.decode(state))
+        if config.redact:
+            saved = json.loads(state).get("redactor") if state else None
+            asr.redactor = Redactor(config.redact, hold_gap=round(self.defaults.redact_hold_sec * SAMPLE_RATE),
+                                    state=saved)
         # Packs need word timings to deal the words back; eager finals need a decode at each pause.
         asr.packed = (session.config.batch and asr.options.batch_pack_sec > 0 and self.engine.times_words
                       and not config.eager_finals)
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
         return asr
 
-    def snapshot(self, session: AsrSession) -> bytes:
-        # Checkpoints fall between utterances, or after an early final (the head).
-        head = session.state.head
-        return head.encode() if head else b""
+    def snapshot(self, session: AsrSession) -> bytes | None:
+        # Checkpoints fall between utterances, or after an early final (the head); none while the
+        # redactor holds finals (clear text, which must not reach Redis: a takeover decodes them again).
+        asr = session.state
+        body: dict = {}
+        if asr.head:
+            body["head"] = asr.head.to_list()
+        if asr.redactor is not None:
+            if asr.redactor.holding:
+                return None
+            body["redactor"] = asr.redactor.state()
+        return json.dumps(body).encode() if body else b""
 
     async def close_pending(self, session: AsrSession, marker: Flush | End) -> list[Record]:
         """At the End, the final of the utterance in progress (committed on its own); a
@@ -380,7 +406,8 @@ class AsrStage(Stage[AsrSessionState]):
         asr = session.state
         current = asyncio.current_task()
         speculative = asr.speculation.task if asr.speculation is not None else None
-        tasks = [task for task in (asr.partial, asr.task, speculative, *(f.task for f in asr.inflight))
+        tasks = [task for task in (asr.partial, asr.task, speculative, asr.redact_timer,
+                                   *(f.task for f in asr.inflight))
                  if task is not None and task is not current]
         for task in tasks:
             task.cancel()

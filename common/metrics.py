@@ -257,6 +257,16 @@ class AsrMetrics:
             "sentence (the text ended a sentence) or eager (the session asked for eager finals).",
             ["kind"], registry=registry,
         )
+        self.redactions = Counter(
+            p + "redactions_total", "Entities redacted in finals, by entity (CREDIT_CARD, SSN, ...); never the text.",
+            ["entity"], registry=registry,
+        )
+        self.redaction_hold_seconds = Histogram(
+            p + "redaction_hold_seconds",
+            "Time a final of a session with redaction waited for the next final before it went out "
+            "(0 for those not held: it did not end in a number).",
+            buckets=(0.0, 0.05, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0), registry=registry,
+        )
 
 
 class DenoiseMetrics:

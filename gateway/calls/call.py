@@ -52,6 +52,11 @@ class CallRefused(Exception):
         self.close_code = close_code
 
 
+def config_redaction(config: SessionConfig) -> str:
+    """The redaction a call runs with, as its log records it: ``tenant:pci,ssn``; "" for none."""
+    return f"{config.redact_policy}:{','.join(config.redact)}" if config.redact else ""
+
+
 def samples_to_ms(samples: int) -> int:
     return samples * 1000 // SAMPLE_RATE
 
@@ -66,6 +71,8 @@ class Call:
         ``session_ids``: those of a parked call's pipeline sessions (:meth:`restore`); none: new ones."""
         self.hub = hub
         self.tenant = tenant
+        if tenant is not None:
+            config = config.with_tenant_policy(tenant.redact)  # what the tenant forces, whatever the door
         self.config = config
         self.protocol = protocol
         self.events = events_out
@@ -156,7 +163,8 @@ class Call:
         if self._transcripts is not None:
             self.transcript_log = await self._transcripts.open_call(
                 tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id,
-                protocol=self.protocol, parties=self.parties, session_ids=tuple(s.session_id for s in self.sessions))
+                protocol=self.protocol, parties=self.parties, session_ids=tuple(s.session_id for s in self.sessions),
+                redaction=config_redaction(self.config))
         await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions),
                                        model=self.models.name, languages=self.models.languages))
         await self._start_analytics()
@@ -248,6 +256,8 @@ class Call:
         self.hub.metrics.sessions_active.labels(protocol=self.protocol).inc(sign * len(self.sessions))
         if self.tenant is not None:
             self.tenant.sessions[self.protocol] += sign * len(self.sessions)
+            if self.config.redact:
+                self.tenant.redacted[self.config.redact_policy] += sign * len(self.sessions)
 
     # -- operations --------------------------------------------------------------------------
 
@@ -406,7 +416,9 @@ class Call:
                       language=record.language, confidence=record.confidence,
                       words=tuple(events.Word(text=word.text, start_ms=samples_to_ms(word.start),
                                               end_ms=samples_to_ms(word.end), confidence=word.probability)
-                                  for word in record.words))
+                                  for word in record.words),
+                      redactions=tuple(events.Redaction(entity=r.entity, label=r.label, start_ms=samples_to_ms(r.start),
+                                                        end_ms=samples_to_ms(r.end)) for r in record.redactions))
         if record.final:
             self._partial_seen.discard(record.utterance_id)
             metrics.finals.inc()

@@ -112,6 +112,17 @@ class Word:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Redaction:
+    """An entity the session's redaction replaced by ``label`` (``[CREDIT_CARD_1]``), said in
+    ``start_ms``..``end_ms``: a recorder can mute its own copy there."""
+
+    entity: str
+    label: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Transcript:
     """Recognised text of one utterance of one channel."""
 
@@ -124,6 +135,7 @@ class Transcript:
     language: str
     words: tuple[Word, ...] = ()
     confidence: float | None = None  # None: the engine gave no figure
+    redactions: tuple[Redaction, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

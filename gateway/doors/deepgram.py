@@ -38,11 +38,15 @@ Parameters honoured:
   without either, lower case without punctuation, as Deepgram does.
 - ``model`` (accepted: the deployment's engine recognises; ``model_info.name``
   names the model the ASR workers loaded, ``tiny.en`` or ``base``),
+- ``redact`` (repeatable, or comma-separated): ``pci``, ``ssn``, ``numbers``
+  (``true``), ``pii``; redacted entities become typed placeholders
+  (``[CREDIT_CARD_1]``) in the transcript and the words (docs/redaction.md).
+  An unknown kind or an empty value is refused with HTTP 400, never ignored.
   ``extra`` (``key:value``, echoed in each Results' ``metadata.extra``).
 
 Accepted and ignored (booleans checked): ``tag``, ``version``, ``diarize``,
 ``diarize_model``, ``detect_entities``, ``dictation``, ``filler_words``,
-``numerals``, ``profanity_filter``, ``redact``, ``replace``, ``search``,
+``numerals``, ``profanity_filter``, ``replace``, ``search``,
 ``callback``, ``callback_method``, ``mip_opt_out``, ``language_hint``,
 ``no_delay``, ``tier``; unknown parameters are ignored too, as new SDK
 versions add some.
@@ -65,6 +69,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -81,12 +86,13 @@ from .base import Door, Handshake, Outgoing
 MIN_ENDPOINTING_MS = 300
 HONOURED = ("encoding", "sample_rate", "channels", "multichannel", "interim_results", "endpointing",
             "utterance_end_ms", "vad_events", "language", "keywords", "keyterm", "punctuate",
-            "smart_format", "model", "extra", "detect_language")
+            "smart_format", "model", "extra", "detect_language", "redact")
 IGNORED_FLAGS = ("diarize", "detect_entities", "dictation", "filler_words", "numerals", "profanity_filter",
                  "mip_opt_out", "no_delay")
-IGNORED = ("tag", "version", "diarize_model", "redact", "replace", "search", "callback", "callback_method",
+IGNORED = ("tag", "version", "diarize_model", "replace", "search", "callback", "callback_method",
            "language_hint", "tier")
 MODEL_VERSION = "streamscribe"
+_PLACEHOLDER = re.compile(r"(\[[A-Z_]+_[0-9]+\])[.,?!;:]*$")
 _CONTROL = {"KeepAlive": events.KeepAlive(), "Finalize": events.Finalize(), "CloseStream": events.Close()}
 _SCHEMA_ERRORS = (ErrorCode.BAD_JSON, ErrorCode.UNKNOWN_TYPE, ErrorCode.PROTOCOL)
 
@@ -125,7 +131,7 @@ class Settings(common.StreamSettings):
                    language=None if detect else language, detect_language=detect,
                    context=common.context(terms + query.all("keyterm")), vad=vad, channels=channels,
                    multichannel=multichannel, interim_results=interim_results, vad_events=vad_events,
-                   utterance_end=utterance_end, punctuate=punctuate, extra=extra)
+                   utterance_end=utterance_end, punctuate=punctuate, extra=extra, redact=common.redact(query))
 
 
 def _endpointing(value: str | None) -> dict:
@@ -148,7 +154,10 @@ def _has_boost(word: str) -> bool:
 
 
 def _plain(word: str) -> str:
-    """A word as Deepgram writes it without punctuation: lower case, no punctuation around or in it."""
+    """``word`` lower case without punctuation; a redaction's placeholder (``[CREDIT_CARD_1]``) as it is."""
+    placeholder = _PLACEHOLDER.match(word.strip())
+    if placeholder:
+        return placeholder.group(1)
     return "".join(ch for ch in word if ch.isalnum() or ch in "'-").strip("'-").lower()
 
 

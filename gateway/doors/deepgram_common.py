@@ -18,6 +18,7 @@ from websockets.frames import CloseCode
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
 from common.records import SAMPLE_RATE
+from common.redaction.policy import parse_kinds
 
 from ..core import events
 from ..core.config import SessionConfig
@@ -53,6 +54,7 @@ class StreamSettings:
     multichannel: bool = False
     eager_finals: bool = False
     detect_language: bool = False  # the client asked to detect it (language=multi, detect_language=true)
+    redact: tuple[str, ...] = ()
 
     def session_config(self, *, encoding: str | None = None, sample_rate: int | None = None,
                        channels: int | None = None) -> SessionConfig:
@@ -60,7 +62,7 @@ class StreamSettings:
         return SessionConfig(encoding=encoding or self.encoding or "pcm16", sample_rate=sample_rate or self.sample_rate,
                              channels=channels or self.channels, multichannel=self.multichannel,
                              language=self.language, detect_language=self.detect_language, context=self.context,
-                             words=True, vad=self.vad, eager_finals=self.eager_finals)
+                             words=True, vad=self.vad, eager_finals=self.eager_finals, redact=self.redact)
 
 
 def check_flags(query: kit.Query, names: tuple[str, ...]) -> None:
@@ -79,6 +81,13 @@ def audio_format(query: kit.Query) -> tuple[str | None, int]:
     if encoding is not None and sample_rate is None:
         raise ConfigError(f"sample_rate is required with encoding={encoding}")
     return ENCODINGS.get(encoding) if encoding else None, sample_rate or SAMPLE_RATE
+
+
+def redact(query: kit.Query) -> tuple[str, ...]:
+    """The redaction kinds of the repeatable ``redact`` (``redact=pci&redact=ssn``, or ``pci,ssn``); an
+    unknown kind or an empty value is refused (ConfigError), never ignored."""
+    values = query.all("redact")
+    return parse_kinds(values) if values else ()
 
 
 def context(terms: list[str]) -> str:

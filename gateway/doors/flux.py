@@ -18,11 +18,13 @@ Parameters honoured:
   ``silence_threshold``; 10 s is the most the VAD allows). Absent: the
   deployment's silence threshold, not Flux's 5 s.
 - ``keyterm`` (repeatable): joined into the recogniser's context.
+- ``redact`` (repeatable): as on ``/v1/listen`` (docs/redaction.md); an unknown
+  kind or an empty value is refused.
 
 Accepted and ignored (``eot_threshold`` range-checked, flags checked):
 ``eot_threshold`` (0.5-1.0; the turn ends at the endpoint the VAD and the
 recogniser find), ``profanity_filter``, ``numerals``, ``mip_opt_out``,
-``redact``, ``tag``; unknown parameters too, as new SDK versions add some.
+``tag``; unknown parameters too, as new SDK versions add some.
 
 Events (``TurnInfo`` with ``event``, ``turn_index``, ``audio_window_start`` /
 ``audio_window_end`` in audio seconds, ``transcript`` of the whole turn so far,
@@ -72,9 +74,9 @@ from .turns import TurnInfo, TurnTracker
 
 DEFAULT_MODEL = "flux-general-en"
 HONOURED = ("encoding", "sample_rate", "model", "eager_eot_threshold", "eot_timeout_ms", "keyterm",
-            "language_hint")
+            "language_hint", "redact")
 IGNORED_FLAGS = ("profanity_filter", "numerals", "mip_opt_out")
-IGNORED = ("eot_threshold", "redact", "tag")
+IGNORED = ("eot_threshold", "tag")
 _CONTROL = {"CloseStream": events.Close(), "ForceEndTurn": events.Finalize(), "KeepAlive": events.KeepAlive()}
 
 
@@ -98,7 +100,8 @@ class FluxSettings(common.StreamSettings):
                    detect_language=model.endswith("-multi") and len(hints) != 1,
                    context=common.context(query.all("keyterm")),
                    vad={} if timeout is None else {"silence_threshold": timeout / 1000},
-                   eager_finals=eager_threshold is not None, eager_threshold=eager_threshold)
+                   eager_finals=eager_threshold is not None, eager_threshold=eager_threshold,
+                   redact=common.redact(query))
 
 
 class FluxDoor(Door):

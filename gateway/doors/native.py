@@ -59,7 +59,7 @@ def parse_config(text: str | bytes) -> SessionConfig:
     kind = body.pop("type", "config")
     if kind != "config":
         raise ProtocolError(ErrorCode.CONFIG_REQUIRED, f"the first message must be a config, not {kind!r}")
-    unknown = set(body) - set(SessionConfig.__dataclass_fields__)
+    unknown = set(body) - set(SessionConfig.__dataclass_fields__) | ({"redact_policy"} & set(body))
     if unknown:
         raise ProtocolError(ErrorCode.BAD_CONFIG, f"unknown config field(s): {', '.join(sorted(unknown))}")
     values = {name: value for name, value in body.items() if value is not None}
@@ -73,6 +73,11 @@ def parse_config(text: str | bytes) -> SessionConfig:
     for name in _STRINGS:
         if name in values:
             kit.string(values[name], name)
+    if "redact" in values:
+        redact = values["redact"]
+        if not isinstance(redact, list) or not redact or not all(isinstance(k, str) for k in redact):
+            raise ProtocolError(ErrorCode.BAD_CONFIG, "redact must be a non-empty list of redaction kinds "
+                                                      "(pci, ssn, numbers, pii)")
     if "vad" in values:
         kit.mapping(values["vad"], "vad", expected="an object of endpointing options")
     return kit.session_config(**values)
@@ -219,6 +224,9 @@ class NativeDoor(Door):
                 message["truncated"] = True
         if event.confidence is not None:
             message["confidence"] = round(event.confidence, 4)
+        if final and event.redactions:
+            message["redactions"] = [{"type": r.entity, "placeholder": r.label, "start_ms": r.start_ms,
+                                      "end_ms": r.end_ms} for r in event.redactions]
         if final and self.config is not None and self.config.words:
             message["words"] = [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
                                  "confidence": round(w.confidence, 4)} for w in event.words]
