@@ -178,6 +178,7 @@ class Commits:
         Redis fails, as a failed commit does.
         """
         runner = self.runner
+        assert session.next_stage is not None  # announced only to a next stage
         try:
             await runner.redis.xadd(keys.control_stream(session.next_stage), {"sid": session.session_id},
                                     maxlen=100_000, approximate=True)
