@@ -137,7 +137,7 @@ class Feed:
                 gone = not reply and not await self.redis.exists(call_key(self.tenant, self.call_id))
                 backoff.reset()
             except (RedisError, OSError) as exc:
-                if asyncio.current_task().cancelling():
+                if aio.current_task().cancelling():
                     raise asyncio.CancelledError from exc  # a cancellation redis turned into an error
                 log.warning("following call %s: reading its log failed: %s; retrying in %.1f s",
                             self.call_id, exc, backoff.delay)
