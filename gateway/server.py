@@ -35,13 +35,13 @@ from dataclasses import dataclass, field, replace
 
 from prometheus_client import CollectorRegistry
 from redis.exceptions import RedisError
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import MultipleValuesError
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
-from common import bus
+from common import aio, bus
 from common.config import non_negative, option, positive
 from common.errors import ErrorCode
 from common.metrics import GatewayMetrics
@@ -153,7 +153,7 @@ class Gateway:
         self.metrics = GatewayMetrics(registry)
         self.listen = listen
         self.connection_options = connection
-        self.door_options = {type(options): options for options in doors}
+        self.door_options: dict[type | None, object] = {type(options): options for options in doors}
         self.hub = SessionHub(redis, options=hub, metrics=self.metrics)
         self.transcripts = TranscriptLog(redis, options=transcripts, ttl=hub.session_ttl,
                                          gateway_id=self.hub.gateway_id, metrics=self.metrics,
@@ -171,7 +171,7 @@ class Gateway:
                                                    undelivered=self.metrics.prerecorded_undelivered,
                                                    courier=self.courier)
         self.port = listen.port
-        self._server = None
+        self._server: Server | None = None
         self.access = access
         self.api_keys = access.api_keys
         self.key_limits = KeyLimits(redis, limits=self._key_limit, ttl=hub.session_ttl)
@@ -285,8 +285,8 @@ class Gateway:
     async def _route(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.method == "POST" and request.path.partition("?")[0] == prerecorded.ROUTE:
             return await self._prerecorded(connection, request)
-        if refused := routes.method_refusal(request):
-            return refused
+        if refusal := routes.method_refusal(request):
+            return refusal
         try:
             handshake = Handshake.from_target(request.path, request.headers)
         except BadTarget as exc:
@@ -315,9 +315,9 @@ class Gateway:
                 except HandshakeRefused as exc:
                     return routes.response(http.HTTPStatus(exc.status), exc.body, exc.content_type, exc.headers)
                 if opened.nonce is not None:
-                    refused = await self._check_nonce(opened.nonce)
-                    if refused is not None:
-                        return refused
+                    refusal = await self._check_nonce(opened.nonce)
+                    if refusal is not None:
+                        return refusal
                 self._accepted[connection] = _Accepted(opened, key, _address(connection))
                 return None  # the WebSocket handshake proceeds
             body = {"error": str(ErrorCode.NOT_FOUND),
@@ -354,6 +354,7 @@ class Gateway:
         except NoSlot as refused:
             return routes.refusal(http.HTTPStatus.TOO_MANY_REQUESTS, str(refused.code), str(refused),
                                   [("Retry-After", "1")])
+        assert isinstance(connection, GatewayConnection)  # serve()'s create_connection
         return await self.prerecorded.serve(connection, request, _without_token(handshake),
                                             tenant=self.tenants[key.tenant],
                                             give_back=functools.partial(self._give_back, slot))
@@ -435,19 +436,6 @@ class Gateway:
         return routes.refusal(http.HTTPStatus.UNAUTHORIZED, "unauthorized",
                               "this signed handshake was used before (its signature's nonce): a replay")
 
-    def _key_limit(self, kind: str, key_id: str) -> int:
-        """How many slots of ``kind`` (:mod:`gateway.security.limits`) an API key may hold (0: no limit).
-
-        A pending connection holds no pipeline, only a socket until --config-timeout, and a
-        client at its session limit must still be able to connect to resume a parked call:
-        so pending connections have an allowance of their own, by default the session limit.
-        """
-        if kind == PENDING:
-            return self.access.max_pending_per_key or self.access.max_sessions_per_key
-        if kind == SESSION:
-            return self.access.max_sessions_per_key
-        return 0
-
     def _refused(self, reason: str) -> None:
         self.metrics.sessions_refused.labels(reason=reason).inc()
 
@@ -479,7 +467,7 @@ class Gateway:
         gauge = self.metrics.connections.labels(protocol=door.name)
         gauge.inc()
         tenant.connections[door.name] += 1
-        handler = asyncio.current_task()
+        handler = aio.current_task()
         self._handlers.add(handler)
         try:
             accepted.connection = Connection(websocket, door, self.hub, options=self.connection_options,
@@ -498,7 +486,7 @@ class Gateway:
         gauge = self.metrics.connections.labels(protocol=FOLLOW)
         gauge.inc()
         tenant.connections[FOLLOW] += 1
-        handler = asyncio.current_task()
+        handler = aio.current_task()
         self._handlers.add(handler)
         slot = None
         try:
@@ -551,7 +539,7 @@ class Gateway:
             return Limit(0)
         setting, flag, default = where
         key = self.api_keys.find(key_id) if setting is not None else None
-        own = getattr(key, setting) if key is not None else None
+        own = getattr(key, setting) if key is not None and setting is not None else None
         if own is not None:
             return Limit(own, f"{setting}={own} in the API keys file")
         return Limit(default, f"{flag} {default}")
