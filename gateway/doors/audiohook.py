@@ -6,7 +6,7 @@ the session's id in every message), ``Audiohook-Organization-Id``,
 checked by the gateway's auth like any other key). With
 ``--audiohook-client-secret`` set, the handshake must also carry a valid
 ``Signature`` and ``Signature-Input`` made with the integration's Client
-Secret (:mod:`gateway.security.httpsig`), or it is refused with HTTP 401; the
+Secret (:mod:`gateway.doors.httpsig`), or it is refused with HTTP 401; the
 signature's nonce is taken once over all gateways (a replayed handshake gets
 401 too, :mod:`gateway.security.replay`). Then, as the
 AudioHook protocol reference describes:
@@ -64,8 +64,7 @@ from common.errors import ConfigError, ErrorCode, ProtocolError
 from common.logs import Untrusted
 
 from ..core import events
-from ..security import httpsig
-from . import kit
+from . import httpsig, kit
 from .base import CloseFrame, Door, Outgoing
 from .kit import CallState
 from .telephony import TrackClock, format_duration, language_of, parse_duration
@@ -137,7 +136,7 @@ def client_secret(text: str) -> bytes:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AudioHookOptions:
-    # Set: each handshake's Signature must be valid (gateway.security.httpsig).
+    # Set: each handshake's Signature must be valid (gateway.doors.httpsig).
     client_secret: bytes | None = field(default=None, repr=False, metadata=option(
         "the Genesys AudioHook integration's Client Secret (base64, as Genesys shows it): "
         "/audiohook then requires a valid Signature header made with it",

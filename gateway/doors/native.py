@@ -18,7 +18,7 @@ acks), then ``{"type": "session_resumed", "session_id", "offset", "replayed",
 "complete"}``; the client resends its audio from sample ``offset``. The same
 utterance ids continue, and no final is lost or repeated.
 
-A parked call waits in Redis (:mod:`gateway.core.resume`), so the new connection may
+A parked call waits in Redis (:mod:`gateway.calls.resume`), so the new connection may
 reach any gateway of the deployment. A gateway that shuts down parks its resumable
 calls and tells their clients so: ``{"type": "reconnect", "session_id", "last_seq"}``
 (not numbered), then close 1012 (service restart) whose reason names the session.

@@ -71,7 +71,7 @@ from common.config import non_negative, option, positive
 from common.errors import BacklogFull, ConfigError, ErrorCode
 
 from ..core import events
-from ..core.call import Call, CallRefused
+from ..calls.call import Call, CallRefused
 from ..core.config import MAX_CHANNELS
 from ..core.hub import SessionHub
 from ..core.tenant import Tenant

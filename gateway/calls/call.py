@@ -1,4 +1,4 @@
-"""The session core: one client's call through the pipeline, whatever door it came in by.
+"""A call: one client's call through the pipeline, whatever door it came in by.
 
 A call has one pipeline session per channel (or one for the mixed-down audio).
 Doors drive it with :meth:`Call.open`, :meth:`audio`, :meth:`finalize` and
@@ -28,13 +28,13 @@ from common.records import End, Flush, Record, SpeechStart, Transcript
 from common.records import Error as ErrorRecord
 from common.records import SAMPLE_RATE
 
+from ..core import events
+from ..core.audio import BATCH_MAX_CHUNK, MAX_CHUNK, CallAudio
+from ..core.config import SessionConfig
+from ..core.hub import SessionHub
+from ..core.session import PipelineSession
+from ..core.tenant import ANONYMOUS, Tenant
 from ..outputs.transcript_log import CallLog, TranscriptLog
-from . import events
-from .audio import BATCH_MAX_CHUNK, MAX_CHUNK, CallAudio
-from .config import SessionConfig
-from .hub import SessionHub
-from .session import PipelineSession
-from .tenant import ANONYMOUS, Tenant
 
 log = logging.getLogger(__name__)
 
