@@ -537,7 +537,7 @@ class AsrStage(Stage[AsrSessionState]):
             if utt is None:
                 return
             utt.append(record.offset, np.frombuffer(record.pcm, np.int16))
-            if asr.pack and self._pack_samples(asr, asr.utterance.samples) > self._pack_limit(asr):
+            if asr.pack and self._pack_samples(asr, utt.samples) > self._pack_limit(asr):  # utt is asr.utterance
                 await self._close_pack(session, asr)  # the utterance in progress starts the next pack
         elif isinstance(record, SpeechPause):
             utt = asr.utterance
@@ -565,6 +565,7 @@ class AsrStage(Stage[AsrSessionState]):
     def _pack(asr: AsrSessionState, end: int, *, speech_final: bool, entry_id: str | None) -> None:
         """Put the utterance in progress, ended at ``end``, into the pack."""
         utt, asr.utterance = asr.utterance, None
+        assert utt is not None  # an utterance in progress
         utt.truncate(end)
         asr.pack.append(Ended(utterance=utt, speech_final=speech_final, entry_id=entry_id))
 
@@ -773,6 +774,7 @@ class AsrStage(Stage[AsrSessionState]):
         if not (turn_end or eager and asr.config.eager_finals):
             return
         utt = asr.utterance
+        assert utt is not None  # the speculation is the utterance's
         utt.ending = True
         asr.speculation = None
         self.metrics.speculative_decodes.labels(outcome="used").inc()
@@ -789,6 +791,7 @@ class AsrStage(Stage[AsrSessionState]):
                                      end: SpeechEnd) -> None:
         """The VAD ended an utterance whose speech had its early final: the turn is over."""
         head, asr.head = asr.head, None
+        assert head is not None  # the caller saw it
         outputs = []
         if not head.speech_final:  # an eager final: say that the turn ended, with no new words
             outputs.append(Transcript(utterance_id=utterance_id(session.session_id, head.through),
@@ -806,6 +809,7 @@ class AsrStage(Stage[AsrSessionState]):
         sent faster than real time. Eager finals keep to what came first.
         """
         speculation = asr.speculation
+        assert speculation is not None  # the pause's
         if asr.options.sentence_endpoint:
             await asyncio.wait({speculation.task})
             await self._early_final(session, asr, speculation, eager=False)
@@ -825,6 +829,7 @@ class AsrStage(Stage[AsrSessionState]):
     async def _finalize(self, session: AsrSession, asr: AsrSessionState, entry_id: str | None, end: int, *,
                         speech_final: bool) -> None:
         utt = asr.utterance
+        assert utt is not None  # the utterance being finalized
         utt.ending = True
         if asr.partial_request:
             await self.engine.abort(asr.partial_request)  # never waited for (see _stop_partial below)

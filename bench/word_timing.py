@@ -42,7 +42,7 @@ from common.aio import wait_event
 from common.endpointing import EndpointOptions
 from common.metrics import AsrMetrics, VadMetrics
 from common.pipeline_config import AsrConfig, PipelineConfig
-from common.records import Audio, End, Transcript
+from common.records import Audio, End, Record, Transcript
 from tests.kit.support import RecordingRunner, word_errors
 from tests.kit.testdata import librivox_samples
 from vad_worker.model import SileroVad
@@ -82,8 +82,8 @@ async def run_vad(audio: np.ndarray) -> list:
     stage = runner.stage
     vad = runner.open("bench-words")
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-    records = [Audio(seq=i, offset=at, pcm=pcm[at:at + CHUNK].tobytes())
-               for i, at in enumerate(range(0, len(pcm), CHUNK))]
+    records: list[Record] = [Audio(seq=i, offset=at, pcm=pcm[at:at + CHUNK].tobytes())
+                             for i, at in enumerate(range(0, len(pcm), CHUNK))]
     records.append(End(seq=len(records)))
     items = [(f"{i + 1}-0", r) for i, r in enumerate(records)]
     try:
@@ -140,7 +140,7 @@ async def decode_cost(engine, clips, repeats: int) -> tuple[float, float]:
     """Summed median wall time (s) of final decodes of every clip without and with word timestamps."""
     plain, timed = [], []
     for n, (samples, _) in enumerate(clips):
-        runs = {False: [], True: []}
+        runs: dict[bool, list[float]] = {False: [], True: []}
         for r in range(repeats):
             for words in (False, True) if r % 2 == 0 else (True, False):
                 started = time.perf_counter()

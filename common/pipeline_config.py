@@ -111,7 +111,7 @@ class VadConfig:
 
     def apply(self, defaults: EndpointOptions) -> EndpointOptions:
         """``defaults`` with the session's options; raises ConfigError if they do not fit together."""
-        values = {name: float(value) for name, value in self.overrides().items()}
+        values: dict[str, Any] = {name: float(value) for name, value in self.overrides().items()}
         if not values:
             return defaults
         if "pause_threshold" not in values:
@@ -238,7 +238,7 @@ class PipelineConfig:
         return _build(body)
 
 
-def _section(kind: type, name: str, values: Any) -> Any:
+def _section(kind: type[Any], name: str, values: Any) -> Any:
     """A section of the JSON form as ``kind``; fields it lacks take their defaults."""
     if not isinstance(values, dict):
         raise ConfigError(f"{name} must be an object")

@@ -176,6 +176,14 @@ _TYPES: dict[str, type[Record]] = {
 _FIELDS: dict[type[Record], tuple[dataclasses.Field, ...]] = {
     cls: dataclasses.fields(cls) for cls in _TYPES.values()
 }
+
+
+def _annotation(f: dataclasses.Field) -> str:
+    """The annotation of record field ``f``: a string, since this module imports ``annotations``."""
+    assert isinstance(f.type, str), f
+    return f.type
+
+
 _PY_TYPES = {"int": int, "str": str, "bytes": bytes, "bool": bool, "float": (float, int),
              "float | None": (float, int, type(None)), "tuple[TimedWord, ...]": (list, tuple),
              "tuple[Redacted, ...]": (list, tuple)}
@@ -211,7 +219,7 @@ def _decode_redactions(value: list) -> tuple[Redacted, ...]:
 
 
 # Fields whose bus form differs from their Python form: (encode, decode).
-_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+_CODECS: dict[str, tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]] = {
     "tuple[TimedWord, ...]": (_encode_words, _decode_words),
     "tuple[Redacted, ...]": (_encode_redactions, _decode_redactions),
 }
@@ -219,7 +227,7 @@ _CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
 
 # Per record type, per field: (name, converter to the bus form or None).
 _ENCODERS: dict[type[Record], tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {
-    cls: tuple((f.name, _CODECS.get(f.type, (None, None))[0]) for f in fields) for cls, fields in _FIELDS.items()
+    cls: tuple((f.name, _CODECS.get(_annotation(f), (None, None))[0]) for f in fields) for cls, fields in _FIELDS.items()
 }
 
 
@@ -252,9 +260,9 @@ def encode_audio(seq: int, offset: int, pcm: bytes) -> bytes:
 # may leave it unset, the bus form never does), bool refused (bool is an int), converter from the
 # bus form or None); worked out once, not per record.
 _DECODERS: dict[type[Record], tuple[tuple[str, str, Any, bool, bool, Callable[[Any], Any] | None], ...]] = {
-    cls: tuple((f.name, f.type, _PY_TYPES[f.type],  # annotations are strings under __future__
+    cls: tuple((f.name, _annotation(f), _PY_TYPES[_annotation(f)],
                 f.default is dataclasses.MISSING or f.name == "seq", f.type != "bool",
-                _CODECS.get(f.type, (None, None))[1])
+                _CODECS.get(_annotation(f), (None, None))[1])
                for f in fields)
     for cls, fields in _FIELDS.items()
 }

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 
+from common import aio
 from common.config import option
 
 from .calls.connection import Connection, ConnectionOptions
@@ -203,13 +204,16 @@ class TcpListener:
             metrics.sessions_refused.labels(reason="forbidden_address").inc()
             await stream.close()
             return
-        handler = asyncio.current_task()
+        handler = aio.current_task()
         self._handlers.add(handler)
         gauge = metrics.connections.labels(protocol=TcpDoor.name)
         gauge.inc()
         try:
             door = TcpDoor(Handshake("tcp", [], Headers()), language=self.options.language)
-            await Connection(stream, door, self.hub, options=self.connection_options).run()
+            # A TcpStream has what a Connection uses of a WebSocket without a ping or close code (it
+            # looks those up): duck-typed, where a Protocol of websockets' connection would be most of it.
+            await Connection(stream, door, self.hub,  # type: ignore[arg-type]
+                             options=self.connection_options).run()
         finally:
             await stream.close()
             gauge.dec()

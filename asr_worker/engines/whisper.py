@@ -268,7 +268,9 @@ class WhisperDecoder:
         for batched in groups.values():
             for index, hypothesis in zip(batched, self._decode_windows([requests[i] for i in batched])):
                 results[index] = hypothesis
-        return results
+        decoded = [hypothesis for hypothesis in results if hypothesis is not None]
+        assert len(decoded) == len(requests)  # every request went one way or the other
+        return decoded
 
     def _previous_tokens(self, request: DecodeRequest) -> int:
         """Tokens of the request's context in its prompt: CTranslate2 decodes a batch only when
@@ -286,7 +288,8 @@ class WhisperDecoder:
         model = self.model
         features = [model.feature_extractor(r.audio) for r in requests]
         contents = [min(f.shape[-1], len(r.audio) // HOP) for f, r in zip(features, requests)]
-        frames = max(encoder_frames(content, margin=self._margins[request.final])
+        # (`or 0` only for the checker: a request without a margin is decoded window by window.)
+        frames = max(encoder_frames(content, margin=self._margins[request.final] or 0)
                      for content, request in zip(contents, requests))
         windows = np.zeros((len(requests), features[0].shape[0], frames), np.float32)
         for window, feature, content in zip(windows, features, contents):
@@ -391,12 +394,12 @@ class WhisperEngine(Engine):
     times_words = True
 
     def __init__(self, options: WhisperOptions) -> None:
-        self.decoder = WhisperDecoder(options)
+        self.decoder: WhisperDecoder | None = WhisperDecoder(options)  # None once closed
         self.model_name = self.decoder.resolved.name
         self.languages = self.decoder.languages
         self._options = options
         self._batch_child: ProcessPoolExecutor | None = None
-        self._lifeline = None  # the write end of the batch child's lifeline (see _start_batch_child)
+        self._lifeline: multiprocessing.connection.Connection | None = None  # the write end of the batch child's lifeline (see _start_batch_child)
         self._child_lock = threading.Lock()  # the child is made once, never after close
         self._child_gone = threading.Event()  # ends the thread that started the child (see _start_child)
         self.batch_child_pid: int | None = None  # once it has started
@@ -492,9 +495,11 @@ class WhisperEngine(Engine):
         return [_PauseCollector(self.pauser)] if self.pauser is not None else []
 
     def tokenize(self, text: str) -> list[int]:
+        assert self.decoder is not None, "the engine is closed"
         return self.decoder.tokenize(text)
 
     def detokenize(self, token_ids: list[int]) -> str:
+        assert self.decoder is not None, "the engine is closed"
         return self.decoder.detokenize(token_ids)
 
     async def close(self) -> None:
@@ -507,6 +512,7 @@ class WhisperEngine(Engine):
             if self._batch_child is not None:
                 # Its decode in progress ends the batch thread's wait with an error.
                 await asyncio.to_thread(self._batch_child.shutdown, wait=True, cancel_futures=True)
+                assert self._lifeline is not None  # made with the child
                 self._lifeline.close()
                 self._child_gone.set()
             # Let the decode threads finish before the model goes: a CTranslate2 model torn down at
@@ -593,6 +599,7 @@ def _exit_with_parent(lifeline) -> None:
 
 
 def _decode_in_batch_child(requests: list[DecodeRequest]) -> list[Hypothesis]:
+    assert _batch_decoder is not None  # made by the child's initializer
     return _batch_decoder.decode(requests)
 
 

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
+from typing import Any
 
 from redis.exceptions import RedisError
 from websockets.frames import CloseCode
@@ -411,7 +412,7 @@ class Call:
 
     async def _transcript(self, session: PipelineSession, channel: int, record: Transcript) -> None:
         metrics = self.hub.metrics
-        fields = dict(channel=channel, session_id=session.session_id, utterance_id=record.utterance_id,
+        fields: dict[str, Any] = dict(channel=channel, session_id=session.session_id, utterance_id=record.utterance_id,
                       text=record.text, start_ms=samples_to_ms(record.start), end_ms=samples_to_ms(record.end),
                       language=record.language, confidence=record.confidence,
                       words=tuple(events.Word(text=word.text, start_ms=samples_to_ms(word.start),

@@ -44,7 +44,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from redis.exceptions import RedisError
 
@@ -53,7 +53,7 @@ from common.config import option, positive
 from common.languages import ModelLanguages
 from common.metrics import GatewayMetrics
 
-from .resp import Lane
+from .resp import Command, Lane
 from .writer import AppendWriter
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ class SessionHub:
         try:
             deadline = self._slot_deadline()
             ttl = int(self.options.session_ttl)
-            commands = [("EXPIRE", session.meta_key, ttl) for session in sessions]
+            commands: list[Command] = [("EXPIRE", session.meta_key, ttl) for session in sessions]
             slot_keys = set()
             for session in sessions:
                 for key in session.slot_keys:
@@ -282,7 +282,8 @@ class SessionHub:
     async def workers(self, stage: str) -> list[tuple[str, dict | None]]:
         """The live workers of ``stage`` with the load each last reported (None: not yet)."""
         now_ms = int(time.time() * 1000)
-        live = [bus.text(w) for w in await self.redis.zrangebyscore(keys.workers(stage), now_ms, "+inf")]
+        members = cast("list[bytes | str]", await self.redis.zrangebyscore(keys.workers(stage), now_ms, "+inf"))
+        live = [bus.text(w) for w in members]  # (redis-py types it for withscores too)
         loads = await self.redis.hmget(keys.load(stage), live) if live else []
         return [(worker, json.loads(raw) if raw else None) for worker, raw in zip(live, loads)]
 

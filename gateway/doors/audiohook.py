@@ -255,8 +255,7 @@ class AudioHookDoor(Door):
                                                     f"{self.session_id} (Audiohook-Session-Id)")
         seq, serverseq = body.get("seq"), body.get("serverseq")
         # After a disconnect, the client's close is taken even if its numbering went astray.
-        numbered = not isinstance(seq, bool) and isinstance(seq, int)
-        if not numbered or not (seq == self.clientseq + 1 or (self.disconnecting and seq > self.clientseq)):
+        if isinstance(seq, bool) or not isinstance(seq, int) or not (seq == self.clientseq + 1 or (self.disconnecting and seq > self.clientseq)):
             raise ProtocolError(ErrorCode.PROTOCOL, f"seq {seq!r} after {self.clientseq}: client messages are "
                                                     "numbered 1, 2, 3... without gaps")
         if isinstance(serverseq, bool) or not isinstance(serverseq, int) or not 0 <= serverseq <= self.seq:
@@ -294,6 +293,7 @@ class AudioHookDoor(Door):
         if position is None:
             return []
         at = round(parse_duration(position, "position") * RATE)
+        assert self.clock is not None  # made at open
         silence = self.clock.fill_to(at)
         return [events.Audio(silence)] if silence else []
 
@@ -305,6 +305,7 @@ class AudioHookDoor(Door):
         if len(data) % len(self.parties):
             raise ProtocolError(ErrorCode.BAD_AUDIO, f"a {len(self.parties)}-channel PCMU frame of {len(data)} "
                                                      "bytes is not whole samples")
+        assert self.clock is not None  # made at open
         self.clock.advance(len(data) // len(self.parties))
         return [events.Audio(data)]
 
@@ -318,6 +319,7 @@ class AudioHookDoor(Door):
             return [self._message("opened", parameters)]
         if isinstance(event, events.Reply):
             handled = event.message
+            assert isinstance(handled, _Handled)  # this door's only reply
             self.handled = max(self.handled, handled.seq)
             return [self._message("pong", {}, clientseq=handled.seq)] if handled.kind == "ping" else []
         if isinstance(event, events.Final):
@@ -328,7 +330,7 @@ class AudioHookDoor(Door):
             return []  # e.g. one utterance not recognised: AudioHook has no message for it
         if isinstance(event, events.Ended):
             if self.state is CallState.CLOSING:
-                out = [self._message("closed", {})]
+                out: list[Outgoing] = [self._message("closed", {})]
             else:
                 out = self._disconnect(event.reason)
             return [*out, CloseFrame(event.close_code, event.reason[:120])]

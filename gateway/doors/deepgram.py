@@ -93,7 +93,8 @@ IGNORED = ("tag", "version", "diarize_model", "replace", "search", "callback", "
            "language_hint", "tier")
 MODEL_VERSION = "streamscribe"
 _PLACEHOLDER = re.compile(r"(\[[A-Z_]+_[0-9]+\])[.,?!;:]*$")
-_CONTROL = {"KeepAlive": events.KeepAlive(), "Finalize": events.Finalize(), "CloseStream": events.Close()}
+_CONTROL: dict[str, events.Operation] = {"KeepAlive": events.KeepAlive(), "Finalize": events.Finalize(),
+                                         "CloseStream": events.Close()}
 _SCHEMA_ERRORS = (ErrorCode.BAD_JSON, ErrorCode.UNKNOWN_TYPE, ErrorCode.PROTOCOL)
 
 
@@ -211,6 +212,7 @@ class DeepgramDoor(Door):
         super().__init__(handshake, **options)
         self.intake = common.Intake.accept(handshake, Settings.from_query, controls=_CONTROL)
         self.request_id = self.intake.request_id
+        assert isinstance(self.intake.settings, Settings)  # what Settings.from_query read
         self.settings: Settings = self.intake.settings
         self.created = created_now()
         self.model = self.settings.model  # the loaded model's name once the call opened
@@ -280,13 +282,13 @@ class DeepgramDoor(Door):
         if not final and not self.settings.interim_results:
             return []
         self._last_end[event.channel] = max(self._last_end.get(event.channel, 0), event.end_ms)
-        from_finalize = final and event.from_finalize
+        from_finalize = isinstance(event, events.Final) and event.from_finalize
         if from_finalize:
             self._finalized.add(event.channel)
         transcript, confidence, words = alternative(event, punctuate=self.settings.punctuate)
         return [self._message(event.channel, start_ms=event.start_ms, end_ms=event.end_ms, is_final=final,
-                              speech_final=final and event.speech_final, from_finalize=from_finalize,
-                              transcript=transcript, confidence=confidence, words=words,
+                              speech_final=isinstance(event, events.Final) and event.speech_final,
+                              from_finalize=from_finalize, transcript=transcript, confidence=confidence, words=words,
                               language=event.language if self.settings.detect_language else "")]
 
     def _message(self, channel: int, *, start_ms: int, end_ms: int, is_final: bool, speech_final: bool,

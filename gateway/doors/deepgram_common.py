@@ -30,7 +30,7 @@ ENCODINGS = {"linear16": "pcm16", "mulaw": "mulaw", "alaw": "alaw"}
 NOT_WAV = ("the stream has no encoding parameter and does not start with a WAV header; set encoding "
            "(linear16, mulaw or alaw) and sample_rate for raw audio")
 # Deepgram's close reasons for our error codes (anything else the service's own failure)
-_CLOSE = {ErrorCode.IDLE_TIMEOUT: (CloseCode.INTERNAL_ERROR, "NET-0001"),
+_CLOSE: dict[ErrorCode | None, tuple[int, str]] = {ErrorCode.IDLE_TIMEOUT: (CloseCode.INTERNAL_ERROR, "NET-0001"),
           ErrorCode.CONFIG_REQUIRED: (CloseCode.INTERNAL_ERROR, "NET-0001"),
           ErrorCode.BAD_AUDIO: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
           ErrorCode.BAD_JSON: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
@@ -153,7 +153,7 @@ class Intake:
     def control(self, body: dict) -> list[events.Operation]:
         """Operations for a JSON message: one of :attr:`controls`."""
         kind = body.get("type")
-        if kind not in self.controls:
+        if not isinstance(kind, str) or kind not in self.controls:  # a list or object is no key (unhashable)
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unsupported message type {kind!r}; expected one of "
                                                         f"{', '.join(self.controls)}")
         return self.operation(self.controls[kind])
@@ -177,4 +177,4 @@ class Intake:
                                                        channels=header.channels)
         except ConfigError as exc:
             raise ProtocolError(ErrorCode.BAD_AUDIO, str(exc)) from None
-        return [events.Open(self.config)] + ([events.Audio(samples)] if samples else [])
+        return [events.Open(self.config), *([events.Audio(samples)] if samples else [])]

@@ -279,7 +279,7 @@ def _utterances(final: events.Final, punctuate: bool, utt_split: float) -> list[
     """
     transcript, confidence, words = deepgram.alternative(final, punctuate=punctuate)
     runs: list[list[dict]] = []
-    previous_end_ms = None
+    previous_end_ms = 0  # read only once a run started
     for timed, word in zip(final.words, words):  # the gaps in ms, as the engine gave them
         if runs and timed.start_ms - previous_end_ms < utt_split * 1000:
             runs[-1].append(word)

@@ -77,7 +77,8 @@ HONOURED = ("encoding", "sample_rate", "model", "eager_eot_threshold", "eot_time
             "language_hint", "redact")
 IGNORED_FLAGS = ("profanity_filter", "numerals", "mip_opt_out")
 IGNORED = ("eot_threshold", "tag")
-_CONTROL = {"CloseStream": events.Close(), "ForceEndTurn": events.Finalize(), "KeepAlive": events.KeepAlive()}
+_CONTROL: dict[str, events.Operation] = {"CloseStream": events.Close(), "ForceEndTurn": events.Finalize(),
+                                         "KeepAlive": events.KeepAlive()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +112,7 @@ class FluxDoor(Door):
         super().__init__(handshake, **options)
         self.intake = common.Intake.accept(handshake, FluxSettings.from_query, controls=_CONTROL)
         self.request_id = self.intake.request_id
+        assert isinstance(self.intake.settings, FluxSettings)  # what FluxSettings.from_query read
         self.settings: FluxSettings = self.intake.settings
         self.turns = TurnTracker(eager_confidence=self.settings.eager_threshold)
         self.sequence_id = 0
@@ -153,6 +155,7 @@ class FluxDoor(Door):
             messages = [{"type": "Error" if event.fatal else "Warning", "request_id": self.request_id,
                          "code": str(event.code).upper(), "description": event.message}]
         elif isinstance(event, events.Reply):
+            assert isinstance(event.message, dict)  # this door's replies
             messages = [dict(event.message)]
         else:
             messages = []  # speech started, utterance end: the turn events say it
@@ -164,7 +167,7 @@ class FluxDoor(Door):
         return json.dumps(message, ensure_ascii=False)
 
     def _turn_info(self, info: TurnInfo) -> dict:
-        words = [{"word": w.text, "confidence": round(w.confidence, 4)} if w.start_ms is None else
+        words = [{"word": w.text, "confidence": round(w.confidence, 4)} if w.start_ms is None or w.end_ms is None else
                  {"word": w.text, "confidence": round(w.confidence, 4), "start": w.start_ms / 1000,
                   "end": w.end_ms / 1000} for w in info.words]
         message = {"type": "TurnInfo", "event": info.event.value, "request_id": self.request_id,

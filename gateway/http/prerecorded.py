@@ -250,7 +250,7 @@ class Prerecorded:
             if not handed_over:
                 await give_back()
 
-    async def _fetch(self, body: bytes) -> bytearray:
+    async def _fetch(self, body: bytes | bytearray) -> bytearray:
         """The audio a ``{"url": ...}`` body names, fetched if its host is allowed (:mod:`gateway.http.remote`)."""
         url = remote.check(remote.url_of(body), self.options.url_hosts)
         if self._fetcher is None:
@@ -276,6 +276,7 @@ class Prerecorded:
         if status != 200:
             result = {**result, "request_id": job.request_id}
         settings = job.settings
+        assert settings.callback is not None and self.courier is not None  # checked when the job came
         delivery = Delivery(request_id=job.request_id, url=settings.callback, method=settings.callback_method.upper(),
                             headers={"Idempotency-Key": job.request_id, "dg-request-id": job.request_id},
                             body=json.dumps(result, ensure_ascii=False).encode(), tenant=job.tenant.name,

@@ -126,7 +126,7 @@ class GatewayStatus:
     async def _stage(self, stage: str) -> dict:
         live = await self.hub.workers(stage)
         reserved = await self.hub.redis.zcount(keys.slots(stage), int(time.time() * 1000), "+inf")
-        workers = []
+        workers: list[dict] = []
         for worker_id, state in live:
             state = state or {}
             workers.append({"id": worker_id, "sessions": state.get("sessions"), "capacity": state.get("capacity"),

@@ -124,10 +124,10 @@ class TranscriptOptions:
 def transcript_message(call_id: str, event: events.Transcript, party: str | None) -> dict:
     """The follower's message for a partial or final (native field names, plus call, channel and party)."""
     final = isinstance(event, events.Final)
-    message = {"type": "final" if final else "partial", "call_id": call_id, "channel": event.channel,
+    message: dict[str, object] = {"type": "final" if final else "partial", "call_id": call_id, "channel": event.channel,
                "party": party, "session_id": event.session_id, "utterance_id": event.utterance_id,
                "text": event.text, "start_ms": event.start_ms, "end_ms": event.end_ms, "language": event.language}
-    if final:
+    if isinstance(event, events.Final):
         message["is_speech_final"] = event.speech_final
     if event.confidence is not None:
         message["confidence"] = round(event.confidence, 4)

@@ -56,7 +56,7 @@ class ApiKeys:
                 raise ConfigError("an API key cannot contain spaces or commas")
         self.keys_file = keys_file
         self._digests: dict[bytes, ApiKey] = {}
-        self._by_id: dict[str, ApiKey] = {}
+        self._by_id: dict[str | None, ApiKey] = {}  # (only OPEN has no id, and it is no configured key)
         self._webhooks: dict[str, Destination] = {}
         self._analytics: dict[str, TenantAnalytics] = {}
         self._redact: dict[str, tuple[str, ...]] = {}
