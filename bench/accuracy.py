@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import re
 import shutil
@@ -278,7 +277,7 @@ def report(items: list[Item], models: list[str], lost_words: int) -> dict:
                 if any(i.results[model][way] is None for i in chosen):
                     row.append("refused")
                     continue
-                counts = [errors(i.reference, i.results[model][way]) for i in chosen]
+                counts = [errors(i.reference, i.results[model][way] or "") for i in chosen]
                 wer = 100 * sum(c[0] for c in counts) / sum(c[1] for c in counts)
                 row.append(f"{wer:.1f} %")
             summary[f"{model} {name}"] = dict(zip(WAYS, row))

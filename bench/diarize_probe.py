@@ -143,7 +143,8 @@ def build_mix(speakers: int, overlap: float, seed: int) -> tuple[np.ndarray, lis
         turns.append((speaker, clips[(k // speakers) % len(clips)] if speaker == 0 else
                       espeak(VOICES[speaker - 1], SENTENCES[(k // speakers + speaker) % len(SENTENCES)])))
     mix = np.zeros(sum(len(x) for _, x in turns) + (len(turns) + 2) * RATE, np.float32)
-    truth, cursor = [], RATE // 2
+    truth: list[tuple] = []
+    cursor = RATE // 2
     for speaker, x in turns:
         start = max(0, cursor - int(overlap * RATE)) if truth else cursor
         mix[start:start + len(x)] += x

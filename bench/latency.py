@@ -524,9 +524,9 @@ def load_average() -> str:
 
 
 def bundled_whisper_model() -> str:
-    from asr_worker.engines.whisper import bundled_model_path
+    from asr_worker.engines.whisper_models import resolve_model
 
-    return bundled_model_path()
+    return resolve_model("tiny.en").path
 
 
 async def main() -> int:

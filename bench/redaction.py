@@ -148,8 +148,11 @@ async def run(sources: list[str], hold_sec: float) -> None:
 
 
 async def score(source: str, engine, hold_sec: float) -> None:
-    found, missed, leaked = defaultdict(int), defaultdict(list), defaultdict(int)
-    negatives, false = defaultdict(int), defaultdict(list)
+    found: defaultdict[str, int] = defaultdict(int)
+    leaked: defaultdict[str, int] = defaultdict(int)
+    negatives: defaultdict[str, int] = defaultdict(int)
+    missed: defaultdict[str, list] = defaultdict(list)
+    false: defaultdict[str, list] = defaultdict(list)
     costs, holds = [], []
     started = time.perf_counter()
     for name, pieces in CALLS:

@@ -36,7 +36,8 @@ import numpy as np
 
 from asr_worker.engines import load_engine
 from asr_worker.engines.base import DecodeRequest
-from asr_worker.engines.whisper import WhisperOptions, bundled_model_path, words_of
+from asr_worker.engines.whisper import WhisperOptions, words_of
+from asr_worker.engines.whisper_models import resolve_model
 from asr_worker.stage import AsrStage, StreamingOptions
 from common.aio import wait_event
 from common.endpointing import EndpointOptions
@@ -67,7 +68,7 @@ def offline_words(clips, offsets, *, cpu_threads: int) -> list[tuple[str, float]
     """(word, start s in session time) from faster-whisper aligning each clip on its own."""
     from faster_whisper import WhisperModel
 
-    model = WhisperModel(bundled_model_path(), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
+    model = WhisperModel(resolve_model("tiny.en").path, device="cpu", compute_type="int8", cpu_threads=cpu_threads)
     words = []
     for (samples, _), offset in zip(clips, offsets):
         segments, _ = model.transcribe(samples, language="en", word_timestamps=True)

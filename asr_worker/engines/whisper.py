@@ -394,9 +394,11 @@ class WhisperEngine(Engine):
     times_words = True
 
     def __init__(self, options: WhisperOptions) -> None:
-        self.decoder: WhisperDecoder | None = WhisperDecoder(options)  # None once closed
-        self.model_name = self.decoder.resolved.name
-        self.languages = self.decoder.languages
+        decoder = WhisperDecoder(options)
+        self.decoder: WhisperDecoder | None = decoder  # None once closed
+        self.resolved = decoder.resolved
+        self.model_name = decoder.resolved.name
+        self.languages: tuple[str, ...] = decoder.languages
         self._options = options
         self._batch_child: ProcessPoolExecutor | None = None
         self._lifeline: multiprocessing.connection.Connection | None = None  # the write end of the batch child's lifeline (see _start_batch_child)
@@ -469,7 +471,7 @@ class WhisperEngine(Engine):
             context = multiprocessing.get_context("spawn")
             lifeline, self._lifeline = context.Pipe(duplex=False)
             executor = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_start_batch_child,
-                                           initargs=(options, self.decoder.resolved, lifeline, os.getpid()))
+                                           initargs=(options, self.resolved, lifeline, os.getpid()))
             self._batch_child = executor
             spawned: Future = Future()
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from .itn import Run, core, runs
 
@@ -71,8 +72,9 @@ class Context:
 
     @classmethod
     def from_dict(cls, values: dict) -> Context:
-        return cls(**{k: (bool(v) if k == "expiry" else int(v)) for k, v in values.items()
-                      if k in cls.__dataclass_fields__})
+        fields: dict[str, Any] = {k: (bool(v) if k == "expiry" else int(v)) for k, v in values.items()
+                                  if k in cls.__dataclass_fields__}
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)

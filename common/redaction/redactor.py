@@ -148,10 +148,10 @@ def _apply(transcript: Transcript, tokens: list[Token], mine: list[int], spans: 
     if not mine:
         return transcript
     lo, hi = mine[0], mine[-1]
-    cover = {}
-    for span in spans:
-        for i in range(max(span.first, lo), min(span.last, hi) + 1):
-            cover[i] = span
+    cover: dict[int, Span] = {}
+    for covering in spans:
+        for i in range(max(covering.first, lo), min(covering.last, hi) + 1):
+            cover[i] = covering
     if not cover:
         return transcript
     texts: list[str] = []

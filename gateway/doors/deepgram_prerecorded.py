@@ -148,7 +148,7 @@ def response(settings: Settings, finals: list[events.Final], *, request_id: str,
     if analysed is not None and settings.search:
         for channel, channel_finals in zip(results["channels"], by_channel):
             channel["search"] = _search(settings.search, analysed.phrases, channel_finals, stream.punctuate)
-    if scores is not None:
+    if analysed is not None and scores is not None:
         results["sentiments"] = _sentiments(by_channel, scores, stream.punctuate, analysed.summary)
     if analysed is not None and settings.analytics and analysed.summary is not None:
         results["analytics"] = analysed.summary
