@@ -26,6 +26,7 @@ with the words of every final in order.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from . import deepgram, deepgram_common, kit
 CONTAINER_ENCODINGS = ("flac", "opus", "ogg-opus", "mp3", "wav")
 IGNORED_FLAGS = ("detect_language", "summarize", "topics", "intents", "sentiment")
 CALLBACK_METHODS = ("post", "put")
+_URL_FORBIDS = re.compile(r"[\x00-\x20\x7f-\x9f]")  # CR, LF, NUL, space...: httpx refuses to send such a URL
 PARAGRAPH_PAUSE_SEC = 2.0  # silence between two finals that starts a new paragraph
 UTT_SPLIT_SEC = 0.8  # Deepgram's default utt_split
 UTT_SPLIT_RANGE = (0.05, 3600.0)  # the utt_split a query may ask for, in seconds
@@ -66,6 +68,9 @@ class Settings:
         if callback is not None and not callback.startswith(("http://", "https://")):
             raise ConfigError(f"invalid value for callback: {kit.header_text(callback)!r} (expected an http:// "
                               "or https:// URL)")
+        if callback is not None and (bad := _URL_FORBIDS.search(callback)):  # or its delivery fails, not this request
+            raise ConfigError(f"invalid value for callback: {kit.header_text(callback)!r} (a URL has no space or "
+                              f"control character; {bad.group()!r} at position {bad.start()})")
         method = (query.last("callback_method") or "post").lower()
         if method not in CALLBACK_METHODS:
             raise ConfigError(f"invalid value for callback_method: {kit.header_text(method)!r} "

@@ -195,7 +195,11 @@ def test_the_query():
     assert (raw.encoding, raw.sample_rate, raw.channels, raw.multichannel) == ("pcm16", 8000, 2, True)
     for bad, why in [("callback=ftp://x", "callback"), ("callback_method=get", "callback_method"),
                      ("utterances=maybe", "utterances"), ("encoding=speex", "encoding"),
-                     ("encoding=mulaw", "sample_rate is required")]:
+                     ("encoding=mulaw", "sample_rate is required"),
+                     ("callback=http://hooks.example/a\r\nX-Injected: 1", r"no space or control character; '\\r' at "
+                                                                            "position 22"),
+                     ("callback=http://hooks.example/a\x00", r"control character; '\\x00'"),
+                     ("callback=http://hooks.example/a b", "no space")]:
         with pytest.raises(ConfigError, match=why):
             settings(bad)
 
