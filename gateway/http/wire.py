@@ -40,7 +40,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import HeaderLineTooLong, InvalidMessage, RequestLineTooLong, TooManyHeaders
 from websockets.http11 import Request, Response, parse_headers, parse_line
 from websockets.frames import DATA_OPCODES, Frame
-from websockets.protocol import CONNECTING, OPEN, Protocol
+from websockets.protocol import CLOSED, CONNECTING, OPEN, Protocol
 from websockets.server import ServerProtocol
 
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")  # a method (RFC 9110's token)
@@ -154,8 +154,8 @@ class GatewayProtocol(ServerProtocol):
             yield from self._drop(exc)
         self.events.append(request)
         if has_body(request.headers):  # no frames: unread until the route says (never a 101 follows)
-            while self.body is None:
-                yield
+            yield from self._until(lambda: self.body is not None)
+            assert self.body is not None
             try:
                 yield from self._read_body(request.headers, self.body)
             except BodyError as exc:
@@ -164,13 +164,25 @@ class GatewayProtocol(ServerProtocol):
                 self.body.done.set()
             while True:  # anything after the body: discarded until the answer replaces this parser
                 self.reader.discard()
-                yield
+                yield from self._until(lambda: bool(self.reader.buffer))
         # What follows the request (a pipelined second request, frames sent before the 101) waits for the
         # answer: frames after a 101 (GatewayConnection.handshake reads them), discarded after any other.
         # Read as frames now, a second GET failed the connection before its first answer was sent.
-        while self.state is CONNECTING:
-            yield
+        yield from self._until(lambda: self.state is not CONNECTING)
         yield from Protocol.parse(self)  # frames, once the handshake is done
+
+    def _until(self, ready: Callable[[], bool]) -> Generator[None]:
+        """Wait for more data until ``ready()``. The client's EOF first: it went away before its answer.
+
+        Then close as websockets does when a request is cut short: state CLOSED, which its
+        ``connection_lost`` asserts (an AssertionError there left ``wait_closed()`` pending
+        forever, so a pre-recorded request whose client went away was transcribed to the
+        end, for nobody). The route sees ``wait_closed()`` end and stops; no answer is written.
+        """
+        while not ready():
+            if self.reader.eof:
+                yield from self._closed()
+            yield
 
     @property
     def body_pending(self) -> bool:
@@ -227,6 +239,10 @@ class GatewayProtocol(ServerProtocol):
     def _drop(self, exc: Exception) -> Generator[None]:
         self.handshake_exc = InvalidMessage("did not receive a valid HTTP request")
         self.handshake_exc.__cause__ = exc
+        yield from self._closed()
+
+    def _closed(self) -> Generator[None]:
+        """Close without an answer: this parser is replaced by websockets' discard() (state CLOSED at EOF)."""
         self.send_eof()
         self.parser = self.discard()
         next(self.parser)
@@ -275,6 +291,9 @@ class GatewayConnection(ServerConnection):
     def read_body(self, *, limit: int) -> Body:
         """Read the request's body, up to ``limit`` bytes (answering ``Expect: 100-continue``)."""
         body = self.protocol.body = Body(limit)
+        if self.protocol.state is CLOSED:  # the client went away before its route asked (its parser is done)
+            body.fail(BodyError("the connection ended before the body did"))
+            return body
         if self.request is not None and self.request.headers.get("Expect", "").lower() == "100-continue":
             self.transport.write(CONTINUE)
         self._resume()

@@ -13,12 +13,12 @@ import pytest
 from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
-from websockets.protocol import CONNECTING, OPEN
+from websockets.protocol import CLOSED, CONNECTING, OPEN
 from websockets.server import ServerProtocol
 
 from gateway.doors.base import BadTarget, Handshake, split_target
 from gateway.http import routes
-from gateway.http.wire import GatewayProtocol, has_body
+from gateway.http.wire import Body, GatewayProtocol, has_body
 
 UPGRADE = (b"Host: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
@@ -147,6 +147,31 @@ def test_a_pipelined_request_waits_for_the_first_answer_and_is_discarded_after_i
     assert b"".join(protocol.data_to_send()).startswith(b"HTTP/1.1 200 OK\r\n")
     assert parsed(protocol, b"GET / HTTP/1.1\r\n\r\n") == ([], b"")  # discarded
     assert protocol.handshake_exc is None
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /v1/listen HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",  # its route has not asked
+    b"POST /v1/listen HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello, and more",
+])
+def test_a_client_that_goes_away_before_its_answer_closes_the_protocol(request_bytes):
+    """Issue 32: an upload dropped mid-transcription left the state CONNECTING; websockets' connection_lost
+    asserts CLOSED (an AssertionError traceback), so wait_closed() never ended and the recording was
+    transcribed to the end, its 200 written to the dead socket."""
+    protocol = GatewayProtocol()
+    [_], _ = parsed(protocol, request_bytes)
+    protocol.receive_eof()
+    assert protocol.state is CLOSED
+    assert protocol.data_to_send() == [b""]  # the server's EOF; no answer
+
+
+def test_a_body_cut_off_by_the_client_going_away_fails_and_closes_the_protocol():
+    protocol = GatewayProtocol()
+    parsed(protocol, b"POST /v1/listen HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
+    protocol.body = body = Body(100)
+    next(protocol.parser)  # as GatewayConnection.read_body does
+    protocol.receive_eof()
+    assert str(body.error) == "the connection ended before the body did" and protocol.state is CLOSED
 
 
 def test_frames_sent_with_the_handshake_are_read_after_the_101():
