@@ -179,9 +179,15 @@ def _utterances(final: events.Final, punctuate: bool, utt_split: float) -> list[
     if len(runs) <= 1:
         return [{"start": final.start_ms / 1000, "end": final.end_ms / 1000, "confidence": round(confidence, 4),
                  "channel": final.channel, "transcript": transcript, "words": words, "speaker": 0,
-                 "id": final.utterance_id}]
+                 "id": _utterance_uuid(final, 0)}]
     return [{"start": run[0]["start"], "end": run[-1]["end"],
              "confidence": round(sum(w["confidence"] for w in run) / len(run), 4), "channel": final.channel,
              "transcript": " ".join(w["punctuated_word"] for w in run), "words": run, "speaker": 0,
-             "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{final.utterance_id}/{index}"))}
+             "id": _utterance_uuid(final, index)}
             for index, run in enumerate(runs)]
+
+
+def _utterance_uuid(final: events.Final, index: int) -> str:
+    """The ``index``-th utterance of ``final`` as Deepgram names one, a UUID: the same for the same
+    final (a replay after failover keeps utterance ids), whether or not utt_split divides it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{final.utterance_id}/{index}"))

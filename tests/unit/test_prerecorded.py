@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import uuid
 
 import numpy as np
 import pytest
@@ -280,12 +281,17 @@ def test_utt_split_splits_utterances_where_words_pause():
         settings("punctuate=true&utterances=true&utt_split=2"), [paused], request_id="r", created="c",
         sha256="s", duration=4, channels=1)["results"]["utterances"]]
     assert as_one == ["Hi. Thanks for calling."]
+    # One form of id, split or not (a final's own id, "SESSION-SAMPLE", was the id of an unsplit one): a UUID.
+    [one] = deepgram_prerecorded.response(settings("utterances=true&utt_split=2"), [paused], request_id="r",
+                                          created="c", sha256="s", duration=4, channels=1)["results"]["utterances"]
+    assert str(uuid.UUID(one["id"])) == one["id"]
     body = deepgram_prerecorded.response(settings("punctuate=true&utterances=true"), [paused], request_id="r",
                                          created="c", sha256="s", duration=4, channels=1)
     utterances = body["results"]["utterances"]
     assert [(u["start"], u["end"], u["transcript"]) for u in utterances] == [
         (0.0, 0.4, "Hi."), (1.2, 2.8, "Thanks for calling.")]  # a gap of 0.8 s splits, 0.6 s does not
     assert utterances[1]["confidence"] == pytest.approx(0.7) and len({u["id"] for u in utterances}) == 2
+    assert utterances[0]["id"] == one["id"] and all(str(uuid.UUID(u["id"])) == u["id"] for u in utterances)
     assert [w["word"] for w in utterances[1]["words"]] == ["thanks", "for", "calling"]
     fine = deepgram_prerecorded.response(settings("utterances=true&utt_split=0.5"), [paused], request_id="r",
                                          created="c", sha256="s", duration=4, channels=1)
