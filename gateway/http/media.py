@@ -92,6 +92,8 @@ def decode(body: bytes, *, encoding: str | None, sample_rate: int, channels: int
             frames = _check_header(rate=info.samplerate, frames=info.frames, channels=info.channels, size=len(body))
             samples, rate = soundfile.read(io.BytesIO(body), frames=frames, dtype="float32", always_2d=True)
             pcm = _pcm16(samples)
+    except BadMedia:  # the header's own refusal (a ValueError too): its message as it is
+        raise
     except soundfile.LibsndfileError as exc:
         raise BadMedia(f"the body cannot be decoded as {kind or encoding} audio: {exc.error_string}") from None
     except (RuntimeError, ValueError, TypeError) as exc:  # libsndfile's refusals of a malformed header
