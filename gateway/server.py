@@ -44,6 +44,7 @@ from websockets.protocol import State
 from common import bus
 from common.config import non_negative, option, positive
 from common.errors import ErrorCode
+from common.logs import Untrusted
 from common.metrics import GatewayMetrics
 
 from .core.connection import Connection, ConnectionOptions
@@ -364,6 +365,7 @@ class Gateway:
         origin = headers.get("Origin")
         if not self.access.origins.allowed_origin(origin, headers.get("Host")):
             self._refused("forbidden_origin")
+            log.info("refused %s: the origin %r is not in --allowed-origins", _address(connection), Untrusted(origin))
             raise _Refused(routes.refusal(http.HTTPStatus.FORBIDDEN, "forbidden_origin",
                                     f"WebSocket connections from the origin {origin} are not allowed "
                                     "(see the gateway's --allowed-origins)"))
