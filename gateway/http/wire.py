@@ -256,6 +256,13 @@ class GatewayProtocol(ServerProtocol):
             self.send_response(self.reject(status, f"Bad request: {why}.\n"))
         yield
 
+    def send_response(self, response: Response) -> None:
+        # websockets closes the connection after any answer but a 101: say so, so that a client that
+        # pipelined a second request knows to send it again on a new connection (RFC 9112, 9.3.2).
+        if response.status_code != http.HTTPStatus.SWITCHING_PROTOCOLS and "Connection" not in response.headers:
+            response.headers["Connection"] = "close"
+        super().send_response(response)
+
     def accept(self, request: Request) -> Response:
         if has_body(request.headers):
             return self.reject(http.HTTPStatus.BAD_REQUEST, "A WebSocket handshake has no body.\n")

@@ -144,7 +144,8 @@ def test_a_pipelined_request_waits_for_the_first_answer_and_is_discarded_after_i
     assert (first.path, written, protocol.state) == ("/healthz", b"", CONNECTING)
     assert parsed(protocol, b"GET /metrics HTTP/1.1\r\n\r\n") == ([], b"")
     protocol.send_response(routes.response(http.HTTPStatus.OK, b"ok", "text/plain"))
-    assert b"".join(protocol.data_to_send()).startswith(b"HTTP/1.1 200 OK\r\n")
+    answer = b"".join(protocol.data_to_send())
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nConnection: close\r\n" in answer  # send it again
     assert parsed(protocol, b"GET / HTTP/1.1\r\n\r\n") == ([], b"")  # discarded
     assert protocol.handshake_exc is None
 
