@@ -35,6 +35,11 @@ fenced write: a replay after a takeover restarts at the utterance (and so
 speculates again from its replayed pause), and the utterance id ``(session,
 start sample)`` is the same, so the gateway drops a duplicate.
 
+An engine that guards against repetition loops (whisper: :mod:`.engines.loop_guard`) says
+so in its hypothesis: a loop it recovered from or cut out is counted by kind and outcome,
+and a final whose loop was cut out goes out ``truncated`` (words may be missing there),
+even with no words left; a pack's finals are flagged where the cut falls.
+
 When the session asks for word timings (``words``), finals are decoded with word
 timestamps (partials never: it costs an alignment pass per decode), and the
 words, moved from utterance time to session samples, ride on the final.
@@ -93,6 +98,7 @@ import numpy as np
 
 from common.config import non_negative, option, positive
 from common.errors import ErrorCode, LeaseLost, SessionGone
+from common.languages import ModelLanguages
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig
 from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, TimedWord,
@@ -100,7 +106,7 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
 from common.stage import Input, Runner, Session, Stage
 
 from .engines import DecodeRequest, Engine, Hypothesis, Word
-from .packing import Piece, Segment, deal_words, join_words, pack_audio, pack_length, split_at_sentences
+from .packing import Piece, Segment, deal_spans, deal_words, join_words, pack_audio, pack_length, split_at_sentences
 from .rollback import stable_prefix
 
 
@@ -109,6 +115,7 @@ PACK_GAP_SEC = 0.3  # silence between two utterances of a pack (each has its own
 PACK_IDLE_SEC = 1.0  # a pack waits this long for more input before it is decoded as it is
 PROMPT_WORDS = 100  # of the previous pack in a pack's prompt (whisper keeps at most 223 tokens of it)
 MAX_PACK_SEC = 29.5  # a pack fits whisper's 30 s window, or it would be decoded as long-form audio
+SETTLE_WORDS = 3  # a final this long (auto-detect) settles the session's language for its later utterances
 
 
 def pack_seconds(raw: str) -> float:
@@ -290,6 +297,9 @@ class AsrSessionState:
     pack: list[Ended] = field(default_factory=list)  # ended utterances waiting for the pack's decode
     pack_text: str = ""  # the text of the session's last pack committed
     inflight: deque[InFlight] = field(default_factory=deque)  # closed packs decoding, oldest first
+    # Auto-detect: the language the session's first final of SETTLE_WORDS words or more was decoded
+    # in, which later utterances decode in ("" until then; not checkpointed: a takeover detects anew).
+    language: str = ""
 
 
 AsrSession = Session[AsrSessionState]
@@ -387,9 +397,22 @@ class AsrStage(Stage[AsrSessionState]):
     async def readiness(self) -> tuple[bool, dict]:
         return self.engine.ready, {"engine": self.engine.name}
 
+    def describe(self) -> dict:
+        """The model's name and languages (None: the engine does not say) for the gateways' checks."""
+        languages = self.engine.languages
+        return {"model": self.engine.model_name, "languages": None if languages is None else list(languages)}
+
     # -- per-session task -----------------------------------------------------
 
     async def _run(self, session: AsrSession, asr: AsrSessionState) -> None:
+        # The gateway refuses such a session at its door; a worker with another model (a fleet
+        # of mixed models) refuses it here rather than decode it in a language it was not spoken in.
+        refusal = ModelLanguages((self.engine.model_name,), None if self.engine.languages is None
+                                 else frozenset(self.engine.languages)).refusal(asr.config.language)
+        if refusal:
+            session.log.warning("refused: %s", refusal)
+            await self.runner.report(session, ErrorCode.BAD_CONFIG, refusal, fatal=True)
+            return
         try:
             while not session.closed:  # closed by the commit of the end, among others
                 if asr.pack:
@@ -585,7 +608,8 @@ class AsrStage(Stage[AsrSessionState]):
             request_id=self._request_id(session, pack[0].utterance, "pack"),
             audio=pack_audio([ended.utterance.pcm() for ended in pack], gap=gap), final=True,
             # The session's context last: whisper keeps a prompt's last tokens when it is too long.
-            language=asr.config.language or None, context=" ".join(filter(None, (previous, asr.config.context))),
+            language=asr.config.language or asr.language or None,
+            context=" ".join(filter(None, (previous, asr.config.context))),
             word_timestamps=True, batch=True)
         hypothesis = await self._transcribe(session, asr, request)
         words = hypothesis.words if hypothesis is not None and not hypothesis.no_speech else ()
@@ -602,35 +626,40 @@ class AsrStage(Stage[AsrSessionState]):
             retry_dealt = deal_words(retry_words, lengths, gap=gap, rate=SAMPLE_RATE)
             if sum(map(bool, retry_dealt)) > sum(map(bool, dealt)):  # else the prompted decode stands
                 hypothesis, words, dealt = retry, retry_words, retry_dealt
+        lost = deal_spans(hypothesis.lost if hypothesis is not None else (), lengths, gap=gap, rate=SAMPLE_RATE)
         # A later pack's prompt (none after a takeover: the replay starts without it).
         text = join_words(words[-PROMPT_WORDS:], language=hypothesis.language if hypothesis else "")
         language = hypothesis.language if hypothesis is not None else ""
         outputs: list[Record] = []
-        for ended, its_words in zip(pack, dealt):
+        for ended, its_words, its_lost in zip(pack, dealt, lost):
             utt = ended.utterance
             if utt.announce:
                 outputs.append(SpeechStart(start=utt.start))
             piece = Piece(utt.start, utt.samples, tuple(utt.pauses))
+            # Where the engine cut a loop out, in session samples.
+            cut = [(utt.start + round(a * SAMPLE_RATE), utt.start + round(b * SAMPLE_RATE)) for a, b in its_lost]
             for segment in split_at_sentences(piece, its_words, rate=SAMPLE_RATE, ends_sentence=ends_sentence):
-                if not segment.words:
+                truncated = any(a <= segment.end and b >= segment.start for a, b in cut)
+                if not segment.words and not truncated:
                     self.metrics.no_speech.inc()
                     session.log.info("utterance at %d has no words; no final", segment.start)
                     continue
                 if segment.split:
                     self.metrics.early_finals.labels(kind="sentence").inc()
-                self.metrics.finals.inc()
+                self._count_final(asr, language, len(segment.words))
                 outputs.append(self._segment_transcript(session, asr, segment, language=language,
-                                                        speech_final=segment.split or ended.speech_final))
+                                                        speech_final=segment.split or ended.speech_final,
+                                                        truncated=truncated))
         return outputs, pack[-1].entry_id, text
 
     @staticmethod
     def _segment_transcript(session: AsrSession, asr: AsrSessionState, segment: Segment, *, language: str,
-                            speech_final: bool) -> Transcript:
+                            speech_final: bool, truncated: bool = False) -> Transcript:
         return Transcript(utterance_id=utterance_id(session.session_id, segment.start), start=segment.start,
                           end=segment.end, text=segment.text_in(language), final=True, speech_final=speech_final,
                           language=language,
                           words=session_words(segment.words, segment.start, segment.end) if asr.config.words else (),
-                          confidence=probability(segment.confidence))
+                          confidence=probability(segment.confidence), truncated=truncated)
 
     def _maybe_partial(self, session: AsrSession, asr: AsrSessionState) -> None:
         utt = asr.utterance
@@ -724,7 +753,7 @@ class AsrStage(Stage[AsrSessionState]):
         await self._stop_partial(asr)
         asr.utterance = None
         asr.head = Head(utt.vad_start, speculation.end, turn_end)
-        self.metrics.finals.inc()
+        self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
         await self.runner.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
             consumed=consumed or asr.applied, boundary=True)
@@ -788,8 +817,9 @@ class AsrStage(Stage[AsrSessionState]):
         await self._stop_partial(asr)
         asr.utterance = None
         outputs = []
-        if hypothesis is not None and hypothesis.text and not hypothesis.no_speech:
-            self.metrics.finals.inc()
+        # A decode whose loop was cut out has its final, words or none: it says that words may be missing.
+        if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
+            self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
             outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
         else:
             self.metrics.no_speech.inc()
@@ -813,7 +843,7 @@ class AsrStage(Stage[AsrSessionState]):
         if not final:
             utt.decoded_samples = len(audio)
         # A prefix continues the previous answer, so it must keep that answer's language.
-        language = asr.config.language or (utt.language if prefix else None) or None
+        language = asr.config.language or (utt.language if prefix else None) or asr.language or None
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=asr.config.context, word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text, batch=session.config.batch)
@@ -847,7 +877,20 @@ class AsrStage(Stage[AsrSessionState]):
         self.metrics.decode_seconds.labels(kind=kind).observe(time.perf_counter() - started)
         self.metrics.decoded_audio.inc(len(request.audio) / SAMPLE_RATE)
         self.metrics.tokens.inc(hypothesis.tokens)
+        if hypothesis.loop:
+            self.metrics.loops.labels(kind=kind, outcome=hypothesis.loop).inc()
+            session.log.info("decode of %.1f s looped (%s): %s", len(request.audio) / SAMPLE_RATE, kind,
+                             hypothesis.loop)
         return hypothesis
+
+    def _count_final(self, asr: AsrSessionState, language: str, words: int) -> None:
+        """Count a final by the language it was decoded in. With auto-detect, the first final of
+        :data:`SETTLE_WORDS` words or more settles the session's language: a short utterance alone
+        is often detected as another ("por favor." heard as English "for the Lord."), and a call
+        keeps its language. A caller who switches languages mid-call then needs a new session."""
+        self.metrics.finals.labels(language=language or "unknown").inc()
+        if asr.config.language is None and not asr.language and language and words >= SETTLE_WORDS:
+            asr.language = language
 
     @staticmethod
     def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
@@ -856,7 +899,8 @@ class AsrStage(Stage[AsrSessionState]):
                           start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,
                           speech_final=speech_final, language=hypothesis.language,
                           words=session_words(hypothesis.words, utt.start, max(end, utt.start)),
-                          confidence=probability(hypothesis.confidence))
+                          confidence=probability(hypothesis.confidence),
+                          truncated=final and bool(hypothesis.lost))
 
 
 def session_words(words: tuple[Word, ...], start: int, end: int) -> tuple[TimedWord, ...]:

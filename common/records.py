@@ -124,7 +124,9 @@ class Transcript(Record):
     ``words`` holds word timings when the session asked for them and the engine
     has them (empty otherwise), in order, inside ``start``..``end``.
     ``confidence`` is the engine's own figure for the text (a mean token
-    probability, 0..1), ``None`` when the engine gives none.
+    probability, 0..1), ``None`` when the engine gives none. ``truncated``
+    marks a final whose decode looped and could not be recovered: the engine
+    cut the repetition out, and words spoken there may be missing.
     """
 
     TYPE: ClassVar[str] = "transcript"
@@ -137,6 +139,7 @@ class Transcript(Record):
     language: str = ""
     words: tuple[TimedWord, ...] = ()
     confidence: float | None = None
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

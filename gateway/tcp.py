@@ -1,6 +1,6 @@
 """The raw TCP listener (``--tcp-port``, off by default): the seed whisper-streaming socket protocol.
 
-Each accepted socket is driven by the same :class:`~gateway.core.connection.Connection`
+Each accepted socket is driven by the same :class:`~gateway.calls.connection.Connection`
 as a WebSocket, through :class:`TcpStream`, which gives the socket the few
 methods a connection uses (``recv``, async iteration, ``send``, ``close``). So
 admission, pacing (the listener stops reading the socket when a client sends
@@ -34,7 +34,7 @@ from websockets.exceptions import ConnectionClosed
 
 from common.config import option
 
-from .core.connection import Connection, ConnectionOptions
+from .calls.connection import Connection, ConnectionOptions
 from .core.hub import SessionHub
 from .doors.base import Handshake
 from .doors.whisper_stream import TcpDoor

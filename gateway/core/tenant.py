@@ -11,8 +11,23 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Protocol
 
 ANONYMOUS = "anonymous"  # the one tenant of a gateway without API keys
+
+
+class Member(Protocol):
+    """What the outputs need of the key behind a socket (an ``ApiKey`` of :mod:`gateway.security.keyfile`).
+
+    A protocol here, not the class: the outputs sit below the security layer that defines keys.
+    """
+
+    @property
+    def key_id(self) -> str | None: ...  # None: no keys are configured
+
+    def followable(self, requested: str | None = None) -> tuple[str, ...]:
+        """The tenants a follow of this key looks in for a call id, in order."""
+        ...
 
 
 @dataclass(slots=True, eq=False)

@@ -33,6 +33,7 @@ _CLOSE = {ErrorCode.IDLE_TIMEOUT: (CloseCode.INTERNAL_ERROR, "NET-0001"),
           ErrorCode.CONFIG_REQUIRED: (CloseCode.INTERNAL_ERROR, "NET-0001"),
           ErrorCode.BAD_AUDIO: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
           ErrorCode.BAD_JSON: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
+          ErrorCode.BAD_CONFIG: (CloseCode.POLICY_VIOLATION, "DATA-0000"),  # a language the model lacks
           ErrorCode.UNKNOWN_TYPE: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
           ErrorCode.OVERLOADED: (CloseCode.TRY_AGAIN_LATER, "NET-0000"),
           ErrorCode.UNAVAILABLE: (CloseCode.TRY_AGAIN_LATER, "NET-0000")}
@@ -51,14 +52,15 @@ class StreamSettings:
     channels: int = 1
     multichannel: bool = False
     eager_finals: bool = False
+    detect_language: bool = False  # the client asked to detect it (language=multi, detect_language=true)
 
     def session_config(self, *, encoding: str | None = None, sample_rate: int | None = None,
                        channels: int | None = None) -> SessionConfig:
         """The core's config; a container's header gives ``encoding``, ``sample_rate`` and ``channels``."""
         return SessionConfig(encoding=encoding or self.encoding or "pcm16", sample_rate=sample_rate or self.sample_rate,
                              channels=channels or self.channels, multichannel=self.multichannel,
-                             language=self.language, context=self.context, words=True, vad=self.vad,
-                             eager_finals=self.eager_finals)
+                             language=self.language, detect_language=self.detect_language, context=self.context,
+                             words=True, vad=self.vad, eager_finals=self.eager_finals)
 
 
 def check_flags(query: kit.Query, names: tuple[str, ...]) -> None:

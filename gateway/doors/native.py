@@ -18,7 +18,7 @@ acks), then ``{"type": "session_resumed", "session_id", "offset", "replayed",
 "complete"}``; the client resends its audio from sample ``offset``. The same
 utterance ids continue, and no final is lost or repeated.
 
-A parked call waits in Redis (:mod:`gateway.core.resume`), so the new connection may
+A parked call waits in Redis (:mod:`gateway.calls.resume`), so the new connection may
 reach any gateway of the deployment. A gateway that shuts down parks its resumable
 calls and tells their clients so: ``{"type": "reconnect", "session_id", "last_seq"}``
 (not numbered), then close 1012 (service restart) whose reason names the session.
@@ -44,7 +44,7 @@ CONTROL_TYPES = ("finalize", "keepalive", "close")
 _CONTROL = {"finalize": events.Finalize(), "keepalive": events.KeepAlive(), "close": events.Close()}
 _TYPES = {"sample_rate": int, "channels": int, "chunk_size_sec": float, "unfixed_chunk_num": int,
           "unfixed_token_num": int}
-_FLAGS = ("multichannel", "words", "eager_finals")
+_FLAGS = ("multichannel", "words", "eager_finals", "detect_language")
 _NULLABLE_FLAGS = ("denoise", "sentence_endpoint")  # null: the deployment default
 _STRINGS = ("encoding", "language", "context", "asr_audio", "priority")
 REPLAY_KEPT = 512  # numbered messages (all but partials and acks) a resumable session can send again
@@ -200,6 +200,10 @@ class NativeDoor(Door):
             return {"type": "flushed", "session_id": self.call_id, "flush_id": event.flush_id}
         if isinstance(event, events.Error):
             return {"type": "error", "code": str(event.code), "message": event.message, "fatal": event.fatal}
+        if isinstance(event, events.Analytics):
+            if event.summary:
+                return {"type": "analytics_summary", "session_id": self.call_id, "summary": event.data}
+            return {"type": "analytics", "session_id": self.call_id, **event.data}
         return None  # speech started, utterance end: not part of this protocol
 
     def _transcript(self, event: events.Transcript) -> dict:
@@ -211,6 +215,8 @@ class NativeDoor(Door):
             message["channel"] = event.channel
         if final:
             message["is_speech_final"] = event.speech_final
+            if event.truncated:  # the engine cut out a repetition loop: words may be missing
+                message["truncated"] = True
         if event.confidence is not None:
             message["confidence"] = round(event.confidence, 4)
         if final and self.config is not None and self.config.words:

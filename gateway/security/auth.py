@@ -27,6 +27,7 @@ from websockets.datastructures import Headers
 from common.config import option
 from common.errors import ConfigError
 
+from ..analytics.options import NO_TENANT_SETTINGS, TenantAnalytics
 from ..outputs.webhook import Destination
 from .keyfile import ApiKey, bare_key, read_keys_file
 
@@ -56,6 +57,7 @@ class ApiKeys:
         self._digests: dict[bytes, ApiKey] = {}
         self._by_id: dict[str, ApiKey] = {}
         self._webhooks: dict[str, Destination] = {}
+        self._analytics: dict[str, TenantAnalytics] = {}
         self._load()
 
     @property
@@ -76,6 +78,7 @@ class ApiKeys:
         self._digests = {hashlib.sha256(key.encode()).digest(): api_key for key, api_key in keys.items()}
         self._by_id = {api_key.key_id: api_key for api_key in keys.values()}
         self._webhooks = {api_key.tenant: api_key.webhook for api_key in keys.values() if api_key.webhook}
+        self._analytics = {api_key.tenant: api_key.analytics for api_key in keys.values() if api_key.analytics}
 
     async def reload(self) -> bool:
         """Read the keys file again (off the event loop); on error keep the keys in use."""
@@ -95,6 +98,10 @@ class ApiKeys:
     def webhook_of(self, tenant: str) -> Destination | None:
         """Where ``tenant``'s finals go besides ``--finals-webhook``, as the keys file says now."""
         return self._webhooks.get(tenant)
+
+    def analytics_of(self, tenant: str) -> TenantAnalytics:
+        """``tenant``'s analytics settings, as the keys file says now."""
+        return self._analytics.get(tenant, NO_TENANT_SETTINGS)
 
     def find(self, key_id: str) -> ApiKey | None:
         """The settings of the key whose id is ``key_id`` now (a reload may have changed or removed it)."""

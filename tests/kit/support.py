@@ -29,7 +29,7 @@ from common.checkpoint import CheckpointPolicy
 from common.commits import plan
 from common.pipeline_config import PipelineConfig
 from common.stage import Session, Write
-from gateway.security import httpsig
+from gateway.doors import httpsig
 
 ROOT = Path(__file__).resolve().parents[2]
 

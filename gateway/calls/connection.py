@@ -16,7 +16,7 @@ count only the time the gateway is ready to read the client: while it paces a
 fast sender, the client's audio waits in the socket, and its pong behind it.
 A pacing wait ends when the connection is lost.
 
-A resumable door's call is parked in Redis (:mod:`gateway.core.resume`) when its
+A resumable door's call is parked in Redis (:mod:`gateway.calls.resume`) when its
 client drops without a close, for a client to resume through any gateway. When
 the gateway shuts down (:meth:`Connection.stop`) the connection stops reading:
 a resumable call is parked and its client told to reconnect now (close 1012);
@@ -42,16 +42,16 @@ from common.config import option, positive
 from common.errors import BacklogFull, ConfigError, ErrorCode, ProtocolError
 from common.logs import Untrusted
 
+from ..core import events
+from ..core.hub import SessionHub
+from ..core.idle import IdleClock, ReadyClock
+from ..core.pacing import AudioPacer, PacingOptions
+from ..core.tenant import ANONYMOUS, Tenant
 from ..doors.base import CloseFrame, Door
 from ..outputs.transcript_log import TranscriptLog
 from ..security.limits import PENDING, SESSION, KeyLimits, NoSlot, Slot
-from . import events
 from .call import Call, CallRefused
-from .hub import SessionHub
-from .idle import IdleClock, ReadyClock
-from .pacing import AudioPacer, PacingOptions
 from .resume import Parking
-from .tenant import ANONYMOUS, Tenant
 
 log = logging.getLogger(__name__)
 

@@ -43,11 +43,11 @@ from redis.exceptions import RedisError
 
 from common import aio, keys
 
+from ..core.hub import SessionHub
+from ..core.tenant import ANONYMOUS, Tenant
 from ..outputs.transcript_log import TranscriptLog, call_key, log_key
 from ..security.limits import SESSION, KeyLimits, Slot
 from .call import Call
-from .hub import SessionHub
-from .tenant import ANONYMOUS, Tenant
 
 log = logging.getLogger(__name__)
 

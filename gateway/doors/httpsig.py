@@ -39,13 +39,21 @@ from dataclasses import dataclass
 
 from websockets.datastructures import Headers
 
-from .replay import Nonce
-
 ALGORITHM = "hmac-sha256"
 REQUIRED = ("@request-target", "@authority", "audiohook-organization-id", "audiohook-session-id",
             "audiohook-correlation-id", "x-api-key")
 CLOCK_SKEW = 60  # seconds this clock may lag or lead the signer's
 MAX_AGE = 300  # seconds since `created` a handshake is taken (it is signed as it is sent)
+
+
+@dataclass(frozen=True, slots=True)
+class Nonce:
+    """A value one handshake may present: ``scope`` says whose (a platform and its signer's key),
+    ``ttl`` how many seconds it must be remembered (while a copy would still be taken)."""
+
+    scope: str
+    value: str
+    ttl: float
 
 
 class SignatureError(ValueError):
