@@ -38,9 +38,9 @@ import numpy as np
 import torch
 from silero_vad import get_speech_timestamps, load_silero_vad
 
-from asr_worker.engines.whisper import bundled_model_path
+from asr_worker.engines.whisper_models import resolve_model
 from bench.der import der, reference_frames
-from gateway.diarization import cluster, pool, words
+from gateway.diarization import cluster, encoder, pool, words
 from gateway.diarization.cluster import Labels
 from tests.kit import mixes
 
@@ -55,7 +55,7 @@ def regions_ms(mix: np.ndarray) -> list[tuple[int, int]]:
 ONLINE_THRESHOLD = 0.3
 
 
-def online(mix: np.ndarray, regions_ms_: list[tuple[int, int]]) -> np.ndarray:
+def online(model: encoder.Encoder, mix: np.ndarray, regions_ms_: list[tuple[int, int]]) -> np.ndarray:
     """Speaker per 10 ms frame, labelled one region at a time with no look-back (a live call's view)."""
     centres: list[np.ndarray] = []
     counts: list[int] = []
@@ -66,7 +66,7 @@ def online(mix: np.ndarray, regions_ms_: list[tuple[int, int]]) -> np.ndarray:
         if not spans:
             continue
         found = []
-        for embedding in pool._encoder.embed([mix[a:b] for a, b in spans]):
+        for embedding in model.embed([mix[a:b] for a, b in spans]):
             similar = [float(embedding @ c / np.linalg.norm(c)) for c in centres]
             if similar and (1 - max(similar) < ONLINE_THRESHOLD or len(centres) == cluster.MAX_SPEAKERS):
                 k = int(np.argmax(similar))
@@ -108,10 +108,11 @@ def main() -> None:
     parser.add_argument("--overlap", type=float, nargs="+", default=[0.0, 0.5], help="seconds turns overlap")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    pool._load()
+    pool._load()  # for pool.diarize, as the diarizer's process does
+    speakers_model = encoder.Encoder(encoder.weights_path())  # for the online variant
     from faster_whisper import WhisperModel
 
-    model = WhisperModel(bundled_model_path(), device="cpu", compute_type="int8", cpu_threads=1)
+    model = WhisperModel(resolve_model("tiny.en").path, device="cpu", compute_type="int8", cpu_threads=1)
     print("| mix | overlap | speakers found | DER, VAD regions (missed / false alarm / confusion) | same, collar "
           "0.25 s | DER, words | same, collar 0.25 s | DER, oracle regions | DER, online (speakers) | one cluster "
           "| audio | CPU |")
@@ -131,7 +132,7 @@ def main() -> None:
             oracle = pool.diarize(pcm, mixes.RATE, [(int(t.start * 1000), int(t.end * 1000)) for t in truth])
             exact = der(reference, oracle.speaker)
             said = words_hypothesis(model, mix, regions, labels)
-            streamed = online(mix, regions)
+            streamed = online(speakers_model, mix, regions)
             print(f"| {speakers} speakers | {overlap:g} s | {labels.speakers} | {result.total:.1%} ({result.missed:.1%} "
                   f"/ {result.false_alarm:.1%} / {result.confusion:.1%}) | {collared.total:.1%} | "
                   f"{der(reference, said).total:.1%} | {der(reference, said, collar=0.25).total:.1%} | "

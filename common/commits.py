@@ -197,6 +197,7 @@ class Commits:
         the lease held. Raises :class:`LeaseLost` after dropping the session if
         Redis fails, as a failed commit does.
         """
+        assert session.next_stage is not None  # announced only to a next stage
         try:
             await self.redis.xadd(keys.control_stream(session.next_stage), {"sid": session.session_id},
                                     maxlen=100_000, approximate=True)

@@ -235,7 +235,8 @@ class AsrMetrics:
                                      registry=registry)
         self.tokens = Counter(p + "tokens_total", "Tokens (or words) the engine produced.", registry=registry)
         self.partials = Counter(p + "partials_total", "Partials emitted.", registry=registry)
-        self.finals = Counter(p + "finals_total", "Finals emitted.", registry=registry)
+        self.finals = Counter(p + "finals_total", "Finals emitted, by the language they were decoded in "
+                              "(unknown: the engine did not say).", ["language"], registry=registry)
         self.no_speech = Counter(p + "no_speech_total", "Utterances that decoded to no words (no final).",
                                  registry=registry)
         self.loops = Counter(
@@ -255,6 +256,16 @@ class AsrMetrics:
             "Finals sent when the decode started at a pause ended, before the endpoint, by kind: "
             "sentence (the text ended a sentence) or eager (the session asked for eager finals).",
             ["kind"], registry=registry,
+        )
+        self.redactions = Counter(
+            p + "redactions_total", "Entities redacted in finals, by entity (CREDIT_CARD, SSN, ...); never the text.",
+            ["entity"], registry=registry,
+        )
+        self.redaction_hold_seconds = Histogram(
+            p + "redaction_hold_seconds",
+            "Time a final of a session with redaction waited for the next final before it went out "
+            "(0 for those not held: it did not end in a number).",
+            buckets=(0.0, 0.05, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0), registry=registry,
         )
 
 

@@ -141,6 +141,7 @@ class Ownership:
                 log.warning("claim loop: %s; retrying in %.1fs", exc, backoff.delay)
                 await backoff.wait()
                 continue
+            assert not isinstance(reply, dict)  # RESP2: [[stream, entries]], None when none came
             for _, entries in reply or []:
                 for entry_id, fields in entries:
                     await self._claim_entry(stream, entry_id, fields)
@@ -188,8 +189,10 @@ class Ownership:
         replay_until = "0-0"
         if takeover:
             last = await self.redis.xrevrange(sk.input(self.stage), count=1)
-            replay_until = bus.text(last[0][0]) if last else "0-0"
-        session = Session(
+            newest = last[0][0] if last else "0-0"
+            assert newest is not None  # an id is None only for an entry deleted while pending
+            replay_until = bus.text(newest)
+        session: Session = Session(
             session_id=session_id, stage=self.stage, epoch=lease.epoch, token=lease.token, config=config,
             next_stage=config.next_stage(self.stage), read_id=lease.consumed or "0-0", input_seq=lease.input_seq,
             output_seq=lease.output_seq, replay_until=replay_until,
@@ -242,7 +245,7 @@ class Ownership:
         await self.redis.hset(keys.load(self.stage), self.worker_id, json.dumps({
             "sessions": host.load, "batch": host.batch_load, "owned": len(host.sessions),
             "capacity": self.options.capacity,
-            "lag": round(host.queue_lag, 3), "draining": self.draining}))
+            "lag": round(host.queue_lag, 3), "draining": self.draining, **self._stage.describe()}))
         await self.redis.zadd(keys.workers(self.stage), {self.worker_id: self.deadline_ms()})
 
     # -- leases -----------------------------------------------------------------------
@@ -344,6 +347,7 @@ class Ownership:
         orphans = await self.redis.zrangebyscore(keys.owners(self.stage), "-inf", int(time.time() * 1000),
                                                  start=0, num=room)
         for raw in orphans:
+            assert isinstance(raw, (bytes, str))  # members without scores
             session_id = bus.text(raw)
             if session_id not in host.sessions:
                 await self.claim(session_id, takeover=True)

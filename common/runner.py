@@ -195,7 +195,7 @@ class StageRunner:
             return False, {**details, "redis": f"unreachable: {exc}"}
         stage_ready, stage_details = await self.stage.readiness()
         details["active"] = self.load
-        under_capacity = details["active"] < self.options.capacity and not self.ownership.draining
+        under_capacity = self.load < self.options.capacity and not self.ownership.draining
         return stage_ready and under_capacity, {**details, **stage_details, "redis": "ok"}
 
     async def drop(self, session: Session, reason: str) -> None:

@@ -157,7 +157,7 @@ class Gateway:
         self.gate = Gate(access, metrics=self.metrics, nonces=Nonces(redis), lookups=self.followers.lookups,
                          slots=self.key_limits, pending=self._pending,
                          doors={type(options): options for options in doors})
-        self.tenants = Tenants()
+        self.tenants = Tenants(redact_of=access.api_keys.redaction_of)
         # Door sockets the gate let in, until their handler ends (or, if their handshake failed, they are gone).
         self._calls: weakref.WeakSet[AdmittedConnection] = weakref.WeakSet()
         self.status = GatewayStatus(self.hub, self.metrics, options=status)

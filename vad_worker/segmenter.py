@@ -301,13 +301,13 @@ class Segmenter:
         if not candidates:
             end = last_offset + len(last_frame)
             self.recent.clear()
-            events = [SpeechEnded(self.start, end, "max_length"), SpeechStarted(end)]
+            events: list[Event] = [SpeechEnded(self.start, end, "max_length"), SpeechStarted(end)]
             self.start = end
             return events
         split_at = best_pause([p for _, _, p in candidates], low=self.options.low)
         cut_offset = candidates[split_at][0]
         tail = candidates[split_at:]
-        events: list[Event] = [SpeechEnded(self.start, cut_offset, "max_length"), SpeechStarted(cut_offset)]
+        events = [SpeechEnded(self.start, cut_offset, "max_length"), SpeechStarted(cut_offset)]
         self.start = cut_offset
         self.recent.clear()
         events += self._emit(tail)

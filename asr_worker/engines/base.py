@@ -79,6 +79,10 @@ class Engine(abc.ABC):
     # Whether word timings come with a decode that asks for them: a recording's utterances are
     # then decoded in packs, their words dealt back to each (asr_worker/packing.py).
     times_words: bool = False
+    # The loaded model's name (``tiny.en``) and the languages it decodes (whisper's codes); None:
+    # the engine does not say, and sessions in any language are handed to it.
+    model_name: str = ""
+    languages: tuple[str, ...] | None = None
 
     @abc.abstractmethod
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
@@ -119,5 +123,7 @@ class EngineOptions:
     """
 
     # Path to the weights; None: the engine's bundled default, if any.
-    model: str | None = field(default=None, metadata=option("model path (whisper: bundled tiny.en if unset)"))
+    model: str | None = field(default=None, metadata=option(
+        "the model: whisper tiny.en (default, English only), base (multilingual, the whisper-base extra) or "
+        "a CTranslate2 Whisper model directory; Qwen3: the weights' directory"))
     device: str = field(default="auto", metadata=option("cpu, cuda or auto"))

@@ -162,7 +162,7 @@ def build() -> dict:
     ], "ops"), 12, 8)
     L.add(timeseries("Utterances", [
         (f"sum by (reason) (rate(streamscribe_vad_utterances_total[{RI}]))", "segmented: {{reason}}"),
-        (f"sum(rate(streamscribe_asr_finals_total[{RI}]))", "ASR finals"),
+        (f"sum by (language) (rate(streamscribe_asr_finals_total[{RI}]))", "ASR finals: {{language}}"),
         (f"sum(rate(streamscribe_asr_no_speech_total[{RI}]))", "ASR no speech (no final)"),
         (f"sum by (kind, outcome) (rate(streamscribe_asr_loops_total[{RI}]))", "repetition loops: {{kind}} {{outcome}}"),
     ], "ops"), 12, 8)

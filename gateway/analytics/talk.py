@@ -126,11 +126,12 @@ def monologues(channels: Mapping[int, Sequence[Span]]) -> dict[int, int]:
 def response_times(channels: Mapping[int, Sequence[Span]]) -> dict[int, list[int]]:
     """Each channel's response times (ms): the gaps before its turns that answer another party."""
     found: dict[int, list[int]] = {channel: [] for channel in channels}
-    last_end, last_channel = None, None
+    last_end: int = 0
+    last_channel: int | None = None
     for start, end, channel in _timeline(channels):
         if last_channel is not None and channel != last_channel and start >= last_end:
             found[channel].append(start - last_end)
-        if last_end is None or end >= last_end:
+        if last_channel is None or end >= last_end:
             last_end, last_channel = end, channel
     return found
 

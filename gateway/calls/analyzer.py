@@ -136,6 +136,7 @@ class CallAnalyzer:
                                  confidence=item.confidence, level_dbfs=level)
         if isinstance(item, _Started):
             return tracker.speech_started(item.channel, item.start_ms)
+        assert isinstance(item, _Clock)
         return tracker.tick(item.now_ms)
 
     async def _send(self, event: dict) -> None:

@@ -16,12 +16,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
+from typing import Any
 
 from redis.exceptions import RedisError
 from websockets.frames import CloseCode
 
 from common.aio import wait_event
 from common.errors import BacklogFull, ErrorCode, ModelError, ProtocolError
+from common.languages import ModelLanguages
 from common.logs import Untrusted
 from common.records import End, Flush, Record, SpeechStart, Transcript
 from common.records import Error as ErrorRecord
@@ -51,6 +53,11 @@ class CallRefused(Exception):
         self.close_code = close_code
 
 
+def config_redaction(config: SessionConfig) -> str:
+    """The redaction a call runs with, as its log records it: ``tenant:pci,ssn``; "" for none."""
+    return f"{config.redact_policy}:{','.join(config.redact)}" if config.redact else ""
+
+
 def samples_to_ms(samples: int) -> int:
     return samples * 1000 // SAMPLE_RATE
 
@@ -65,6 +72,8 @@ class Call:
         ``session_ids``: those of a parked call's pipeline sessions (:meth:`restore`); none: new ones."""
         self.hub = hub
         self.tenant = tenant
+        if tenant is not None:
+            config = config.with_tenant_policy(tenant.redact)  # what the tenant forces, whatever the door
         self.config = config
         self.protocol = protocol
         self.events = events_out
@@ -94,6 +103,7 @@ class Call:
         self._ended = False  # Ended was emitted
         self._finishing = False  # no more input: End was published
         self._opened = False
+        self.models = ModelLanguages()  # what the ASR decodes, as the hub knew it at open
         self._analytics_warning = ""  # said to the client once the call opens
         self.analyzer = self._analyzer()
 
@@ -124,6 +134,15 @@ class Call:
         """Admit and create the call's pipeline sessions; raise :class:`CallRefused` if it cannot start."""
         metrics = self.hub.metrics
         try:
+            self.models = await self.hub.models()
+        except (RedisError, OSError):
+            pass  # creating the sessions reports the Redis failure
+        # Refused before any slot is taken: an English-only model never hears Spanish as English.
+        refusal = self.models.refusal(self.config.language, detect=self.config.detect_language)
+        if refusal:
+            metrics.sessions_refused.labels(reason="language").inc()
+            raise CallRefused(ErrorCode.BAD_CONFIG, refusal, CloseCode.POLICY_VIOLATION)
+        try:
             refusal = await self.hub.admission(self.stages, [s.session_id for s in self.sessions], batch=self.batch)
         except (RedisError, OSError):
             refusal = ""  # creating the sessions reports the Redis failure
@@ -145,8 +164,10 @@ class Call:
         if self._transcripts is not None:
             self.transcript_log = await self._transcripts.open_call(
                 tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id,
-                protocol=self.protocol, parties=self.parties, session_ids=tuple(s.session_id for s in self.sessions))
-        await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions)))
+                protocol=self.protocol, parties=self.parties, session_ids=tuple(s.session_id for s in self.sessions),
+                redaction=config_redaction(self.config))
+        await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions),
+                                       model=self.models.name, languages=self.models.languages))
         await self._start_analytics()
 
     async def _start_analytics(self) -> None:
@@ -236,6 +257,8 @@ class Call:
         self.hub.metrics.sessions_active.labels(protocol=self.protocol).inc(sign * len(self.sessions))
         if self.tenant is not None:
             self.tenant.sessions[self.protocol] += sign * len(self.sessions)
+            if self.config.redact:
+                self.tenant.redacted[self.config.redact_policy] += sign * len(self.sessions)
 
     # -- operations --------------------------------------------------------------------------
 
@@ -389,12 +412,14 @@ class Call:
 
     async def _transcript(self, session: PipelineSession, channel: int, record: Transcript) -> None:
         metrics = self.hub.metrics
-        fields = dict(channel=channel, session_id=session.session_id, utterance_id=record.utterance_id,
+        fields: dict[str, Any] = dict(channel=channel, session_id=session.session_id, utterance_id=record.utterance_id,
                       text=record.text, start_ms=samples_to_ms(record.start), end_ms=samples_to_ms(record.end),
                       language=record.language, confidence=record.confidence,
                       words=tuple(events.Word(text=word.text, start_ms=samples_to_ms(word.start),
                                               end_ms=samples_to_ms(word.end), confidence=word.probability)
-                                  for word in record.words))
+                                  for word in record.words),
+                      redactions=tuple(events.Redaction(entity=r.entity, label=r.label, start_ms=samples_to_ms(r.start),
+                                                        end_ms=samples_to_ms(r.end)) for r in record.redactions))
         if record.final:
             self._partial_seen.discard(record.utterance_id)
             metrics.finals.inc()

@@ -94,10 +94,13 @@ Operation = Open | Audio | Finalize | KeepAlive | Close | Reply | Resume
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    """The call runs; ``session_ids`` holds the pipeline session of each channel."""
+    """The call runs; ``session_ids`` holds the pipeline session of each channel. ``model`` names the
+    ASR's model ("" unknown) and ``languages`` the codes it decodes (None: it does not say)."""
 
     call_id: str
     session_ids: tuple[str, ...]
+    model: str = ""
+    languages: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +109,17 @@ class Word:
     start_ms: int
     end_ms: int
     confidence: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Redaction:
+    """An entity the session's redaction replaced by ``label`` (``[CREDIT_CARD_1]``), said in
+    ``start_ms``..``end_ms``: a recorder can mute its own copy there."""
+
+    entity: str
+    label: str
+    start_ms: int
+    end_ms: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +135,7 @@ class Transcript:
     language: str
     words: tuple[Word, ...] = ()
     confidence: float | None = None  # None: the engine gave no figure
+    redactions: tuple[Redaction, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -132,6 +132,12 @@ class Door(abc.ABC):
         """Go on from :meth:`park`'s ``state`` with the call's ``config`` (a resumable door's)."""
         raise NotImplementedError(f"{self.name} is not resumable")
 
+    @property
+    def received_samples(self) -> int:
+        """Audio taken so far, in samples per channel at the client's rate (a resumable door's: the
+        resume's confirmation says where the client's audio goes on)."""
+        raise NotImplementedError(f"{self.name} is not resumable")
+
     @abc.abstractmethod
     def render(self, event: events.Event) -> list[Outgoing]:
         """Outgoing messages for one core event (``Ended`` must render a :class:`CloseFrame`)."""

@@ -30,8 +30,13 @@ plus what only a recording has:
 - ``analytics`` (this server's own): ``results.analytics``, the call's analytics
   summary (talk, silence, overtalk, interruptions... :mod:`gateway.analytics.tracker`).
 
+``detect_language=true`` (or ``language=multi``) detects the language, as the live
+door does, and each channel says the one most of its words were decoded in
+(``detected_language``); ``metadata.model_info`` names the model the ASR
+workers loaded (``tiny.en``, ``base``).
+
 Accepted and ignored: what the live door ignores, and
-``detect_language``, ``summarize``, ``topics``, ``intents``
+``summarize``, ``topics``, ``intents``
 (booleans checked where Deepgram's are booleans). The response
 (:func:`response`) has Deepgram's ``metadata`` and ``results.channels[].alternatives[]``,
 with the words of every final in order.
@@ -39,6 +44,7 @@ with the words of every final in order.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -50,9 +56,10 @@ from ..core import events
 from . import deepgram, deepgram_common, kit
 
 CONTAINER_ENCODINGS = ("flac", "opus", "ogg-opus", "mp3", "wav")
-IGNORED_FLAGS = ("detect_language", "summarize", "topics", "intents")
+IGNORED_FLAGS = ("summarize", "topics", "intents")
 MAX_SEARCH = 50  # Deepgram's limit of search terms per request
 CALLBACK_METHODS = ("post", "put")
+_URL_FORBIDS = re.compile(r"[\x00-\x20\x7f-\x9f]")  # CR, LF, NUL, space...: httpx refuses to send such a URL
 PARAGRAPH_PAUSE_SEC = 2.0  # silence between two finals that starts a new paragraph
 UTT_SPLIT_SEC = 0.8  # Deepgram's default utt_split
 UTT_SPLIT_RANGE = (0.05, 3600.0)  # the utt_split a query may ask for, in seconds
@@ -94,6 +101,9 @@ class Settings:
         if callback is not None and not callback.startswith(("http://", "https://")):
             raise ConfigError(f"invalid value for callback: {kit.header_text(callback)!r} (expected an http:// "
                               "or https:// URL)")
+        if callback is not None and (bad := _URL_FORBIDS.search(callback)):  # or its delivery fails, not this request
+            raise ConfigError(f"invalid value for callback: {kit.header_text(callback)!r} (a URL has no space or "
+                              f"control character; {bad.group()!r} at position {bad.start()})")
         method = (query.last("callback_method") or "post").lower()
         if method not in CALLBACK_METHODS:
             raise ConfigError(f"invalid value for callback_method: {kit.header_text(method)!r} "
@@ -124,13 +134,16 @@ class Analysed:
 
 
 def response(settings: Settings, finals: list[events.Final], *, request_id: str, created: str, sha256: str,
-             duration: float, channels: int, analysed: Analysed | None = None) -> dict:
-    """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels."""
+             duration: float, channels: int, analysed: Analysed | None = None, model: str = "") -> dict:
+    """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels;
+    ``model``: the loaded model's name ("": the one the query asked for)."""
     stream = settings.stream
-    model = deepgram.model_uuid(stream.model)
+    name = deepgram.loaded_model(model, stream.model)
+    model = deepgram.model_uuid(name)
     ordered = sorted((f for f in finals if f.text.strip()), key=lambda f: (f.start_ms, f.channel))
     by_channel = [[f for f in ordered if f.channel == index] for index in range(channels)]
-    results: dict = {"channels": [_channel(channel_finals, stream.punctuate, paragraphs=settings.paragraphs)
+    results: dict = {"channels": [_channel(channel_finals, stream.punctuate, paragraphs=settings.paragraphs,
+                                           detect=stream.detect_language)
                                   for channel_finals in by_channel]}
     scores = analysed.utterances if analysed is not None and settings.sentiment else None
     if settings.utterances:
@@ -143,13 +156,13 @@ def response(settings: Settings, finals: list[events.Final], *, request_id: str,
     if analysed is not None and settings.search:
         for channel, channel_finals in zip(results["channels"], by_channel):
             channel["search"] = _search(settings.search, analysed.phrases, channel_finals, stream.punctuate)
-    if scores is not None:
+    if analysed is not None and scores is not None:
         results["sentiments"] = _sentiments(by_channel, scores, stream.punctuate, analysed.summary)
     if analysed is not None and settings.analytics and analysed.summary is not None:
         results["analytics"] = analysed.summary
     metadata = {"transaction_key": "deprecated", "request_id": request_id, "sha256": sha256, "created": created,
                 "duration": round(duration, 6), "channels": channels, "models": [model],
-                "model_info": {model: deepgram.model_info(stream.model)}}
+                "model_info": {model: deepgram.model_info(name)}}
     truncated = sorted((f for f in finals if f.truncated), key=lambda f: (f.start_ms, f.channel))
     if truncated:  # Deepgram's metadata.warnings: nothing cut out goes unsaid
         metadata["warnings"] = [{"type": "truncated_transcript", "message": (
@@ -196,7 +209,7 @@ def _search(terms: tuple[str, ...], phrases: list[dict], finals: list[events.Fin
             for term in terms]
 
 
-def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = False) -> dict:
+def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = False, detect: bool = False) -> dict:
     transcripts, words, confidences = [], [], []
     for final in finals:
         transcript, confidence, final_words = deepgram.alternative(final, punctuate=punctuate)
@@ -211,7 +224,19 @@ def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = 
     alternative = {"transcript": " ".join(transcripts), "confidence": round(confidence, 4), "words": words}
     if paragraphs:
         alternative["paragraphs"] = _paragraphs(finals, punctuate)
-    return {"alternatives": [alternative]}
+    channel: dict = {"alternatives": [alternative]}
+    if detect:
+        channel["detected_language"] = detected_language(finals)
+    return channel
+
+
+def detected_language(finals: list[events.Final]) -> str:
+    """The language most of the finals' words were decoded in ("" when none says)."""
+    counts: dict[str, int] = {}
+    for final in finals:
+        if final.language:
+            counts[final.language] = counts.get(final.language, 0) + max(1, len(final.text.split()))
+    return max(counts, key=counts.__getitem__) if counts else ""
 
 
 def _paragraphs(finals: list[events.Final], punctuate: bool) -> dict:
@@ -262,7 +287,7 @@ def _utterances(final: events.Final, punctuate: bool, utt_split: float) -> list[
     """
     transcript, confidence, words = deepgram.alternative(final, punctuate=punctuate)
     runs: list[list[dict]] = []
-    previous_end_ms = None
+    previous_end_ms = 0  # read only once a run started
     for timed, word in zip(final.words, words):  # the gaps in ms, as the engine gave them
         if runs and timed.start_ms - previous_end_ms < utt_split * 1000:
             runs[-1].append(word)
@@ -272,9 +297,15 @@ def _utterances(final: events.Final, punctuate: bool, utt_split: float) -> list[
     if len(runs) <= 1:
         return [{"start": final.start_ms / 1000, "end": final.end_ms / 1000, "confidence": round(confidence, 4),
                  "channel": final.channel, "transcript": transcript, "words": words, "speaker": 0,
-                 "id": final.utterance_id}]
+                 "id": _utterance_uuid(final, 0)}]
     return [{"start": run[0]["start"], "end": run[-1]["end"],
              "confidence": round(sum(w["confidence"] for w in run) / len(run), 4), "channel": final.channel,
              "transcript": " ".join(w["punctuated_word"] for w in run), "words": run, "speaker": 0,
-             "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{final.utterance_id}/{index}"))}
+             "id": _utterance_uuid(final, index)}
             for index, run in enumerate(runs)]
+
+
+def _utterance_uuid(final: events.Final, index: int) -> str:
+    """The ``index``-th utterance of ``final`` as Deepgram names one, a UUID: the same for the same
+    final (a replay after failover keeps utterance ids), whether or not utt_split divides it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{final.utterance_id}/{index}"))

@@ -146,7 +146,7 @@ class _Parser:
     def member_value(self) -> tuple[object, dict[str, object]]:
         if not self.peek("("):
             return self.bare(), self.params()
-        items = []
+        items: list[object] = []
         while True:
             self.skip(" ")
             if self.peek(")"):
@@ -271,6 +271,7 @@ def _check_params(params: dict[str, object], headers: Headers, now: float) -> No
     for name, value in (("created", created), ("expires", expires)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise SignatureError(f"the signature's {name} is not an integer: {value!r}")
+    assert isinstance(created, int | None) and isinstance(expires, int | None)  # as checked just above
     if created is None:
         raise SignatureError("the signature has no created time")
     if created > now + CLOCK_SKEW:

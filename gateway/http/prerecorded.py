@@ -255,7 +255,7 @@ class Prerecorded:
             if not handed_over:
                 await give_back()
 
-    async def _fetch(self, body: bytes) -> bytearray:
+    async def _fetch(self, body: bytes | bytearray) -> bytearray:
         """The audio a ``{"url": ...}`` body names, fetched if its host is allowed (:mod:`gateway.http.remote`)."""
         url = remote.check(remote.url_of(body), self.options.url_hosts)
         if self._fetcher is None:
@@ -281,6 +281,7 @@ class Prerecorded:
         if status != 200:
             result = {**result, "request_id": job.request_id}
         settings = job.settings
+        assert settings.callback is not None and self.courier is not None  # checked when the job came
         delivery = Delivery(request_id=job.request_id, url=settings.callback, method=settings.callback_method.upper(),
                             headers={"Idempotency-Key": job.request_id, "dg-request-id": job.request_id},
                             body=json.dumps(result, ensure_ascii=False).encode(), tenant=job.tenant.name,
@@ -306,8 +307,9 @@ class Prerecorded:
                     transcripts=self.transcripts, tenant=job.tenant)
         try:
             await call.open()
-        except CallRefused as exc:
-            return 503, deepgram_prerecorded.refusal_body(job.request_id, str(exc.code).upper(), str(exc))
+        except CallRefused as exc:  # a language the model lacks is the request's fault; the rest the service's
+            status = 400 if exc.code is ErrorCode.BAD_CONFIG else 503
+            return status, deepgram_prerecorded.refusal_body(job.request_id, str(exc.code).upper(), str(exc))
         collector = asyncio.create_task(_collect(queue))
         try:
             try:
@@ -329,7 +331,7 @@ class Prerecorded:
             return status, deepgram_prerecorded.refusal_body(job.request_id, str(code).upper(), message)
         body = deepgram_prerecorded.response(
             job.settings, finals, request_id=job.request_id, created=deepgram.created_now(), sha256=job.sha256,
-            duration=audio.duration, channels=config.pipelines,
+            duration=audio.duration, channels=config.pipelines, model=call.models.name,
             analysed=analysed if config.analytics is not None else None)
         if job.settings.diarize:
             await self._diarize(body, audio, finals, request_id=job.request_id)

@@ -124,10 +124,10 @@ class TranscriptOptions:
 def transcript_message(call_id: str, event: events.Transcript, party: str | None) -> dict:
     """The follower's message for a partial or final (native field names, plus call, channel and party)."""
     final = isinstance(event, events.Final)
-    message = {"type": "final" if final else "partial", "call_id": call_id, "channel": event.channel,
+    message: dict[str, object] = {"type": "final" if final else "partial", "call_id": call_id, "channel": event.channel,
                "party": party, "session_id": event.session_id, "utterance_id": event.utterance_id,
                "text": event.text, "start_ms": event.start_ms, "end_ms": event.end_ms, "language": event.language}
-    if final:
+    if isinstance(event, events.Final):
         message["is_speech_final"] = event.speech_final
     if event.confidence is not None:
         message["confidence"] = round(event.confidence, 4)
@@ -210,14 +210,16 @@ class TranscriptLog:
                 log.warning("renewing %d call transcript logs failed: %s", len(commands) // 2, exc)
 
     async def open_call(self, *, tenant: str, call_id: str, protocol: str, parties: tuple[str, ...],
-                        session_ids: tuple[str, ...]) -> CallLog | None:
-        """Register the call of ``tenant`` and start its log; None when it cannot have one (the call runs anyway)."""
+                        session_ids: tuple[str, ...], redaction: str = "") -> CallLog | None:
+        """Register the call of ``tenant`` and start its log; None when it cannot have one (the call runs anyway).
+
+        ``redaction``: the policy and kinds its finals were redacted with (``client:pci``), recorded with it."""
         if not keys.valid_session_id(call_id):
             log.warning("call %r: not followable (a call id is 1-64 letters, digits, '-' or '_')", Untrusted(call_id))
             return None
         info = {"tenant": tenant, "protocol": protocol, "gateway": self.gateway_id, "channels": str(len(session_ids)),
                 "parties": json.dumps(list(parties)), "session_ids": json.dumps(list(session_ids)),
-                "started": f"{time.time():.3f}", "state": "live"}
+                "started": f"{time.time():.3f}", "state": "live", "redaction": redaction}
         try:
             claimed = await self._claim(keys=[call_key(tenant, call_id), log_key(tenant, call_id)],
                                         args=[self.ttl, *(item for pair in info.items() for item in pair)])

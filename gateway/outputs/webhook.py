@@ -160,6 +160,7 @@ class FinalsWebhook:
 
     async def _deliver(self, body: bytes, key: str, to: Destination) -> None:
         options = self.options
+        assert self._client is not None  # made by start() before the senders
         failure = await deliver(self._client, "POST", to, body, key=key,
                                 schedule=Schedule(options.attempts, options.first_delay, options.max_delay),
                                 on_retry=self.metrics.webhook_retries.inc, what="finals webhook")
@@ -233,6 +234,8 @@ async def send(client: httpx.AsyncClient, method: str, to: Destination, body: by
         response = await client.request(method, to.url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         return Outcome(f"{type(exc).__name__}: {exc}", retry=True)
+    except httpx.InvalidURL as exc:  # not an HTTPError: it would end the sender's task; no retry sends it
+        return Outcome(f"the URL cannot be sent: {exc}")
     status = response.status_code
     if status < 300:
         return Outcome()

@@ -39,6 +39,10 @@ The settings, each at most once a line:
   (``dead_air_sec``, ``overtalk_sec``, ``fast_wpm``, ``loud_dbfs``; ``off`` turns one
   off), e.g. ``alerts=dead_air_sec:8,loud_dbfs:off``.
   A tenant has one set of these three: its keys that set them must set the same.
+- ``redact``: comma-separated redaction kinds (``pci``, ``ssn``, ``numbers``,
+  ``pii``) forced on every call of the key's tenant, through every door
+  (Twilio and AudioHook included): a client may ask for more, never less. A
+  tenant's calls get what any of its keys forces. An unknown kind is an error.
 
 Why a line format and not TOML: it is the older one-key-a-line file with
 optional additions, so every existing file keeps working unchanged and means
@@ -56,6 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import ConfigError
+from common.redaction.policy import parse_kinds
 
 from ..analytics.options import AlertRules, TenantAnalytics, parse_phrases
 from ..core.tenant import ANONYMOUS
@@ -68,7 +73,8 @@ DEFAULT_PERMISSIONS = frozenset({STREAM, FOLLOW})
 DOORS = tuple(sorted({door.name for door in ROUTES.values()}))
 LIMITS = ("sessions", "followers", "status")
 ANALYTICS = ("analytics", "phrases", "alerts")
-SETTINGS = ("tenant", "perms", "doors", *LIMITS, "follow_tenants", "webhook", "webhook_secret", *ANALYTICS)
+SETTINGS = ("tenant", "perms", "doors", *LIMITS, "follow_tenants", "webhook", "webhook_secret", *ANALYTICS,
+            "redact")
 MAX_URL = 2000  # characters of a webhook URL
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -94,6 +100,7 @@ class ApiKey:
     follow_tenants: tuple[str, ...] = ()
     webhook: Destination | None = None  # where the tenant's finals go too
     analytics: TenantAnalytics | None = None  # None: the line sets none of ANALYTICS
+    redact: tuple[str, ...] = ()  # redaction kinds forced on the tenant's calls
 
     @property
     def admin(self) -> bool:
@@ -204,6 +211,7 @@ def _with_settings(key: str, words: list[str], where: str) -> ApiKey:
         follow_tenants=tuple(dict.fromkeys(follow_tenants)),
         webhook=_webhook(values, where) if "webhook" in values else None,
         analytics=_analytics(values, where) if any(name in values for name in ANALYTICS) else None,
+        redact=_redact(values["redact"], where) if "redact" in values else (),
         **{limit: _count(values[limit], limit, where) for limit in LIMITS if limit in values},
     )
 
@@ -272,6 +280,13 @@ def _threshold(item: str) -> tuple[str, float | None]:
         return name, float(value[:40])
     except ValueError:
         raise ConfigError(f"alerts: {name[:40]}'s value {value[:40]!r} is not a number or off") from None
+
+
+def _redact(value: str, where: str) -> tuple[str, ...]:
+    try:
+        return parse_kinds(_list(value, "redact", where), name="redact")
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _count(value: str, setting: str, where: str) -> int:

@@ -81,7 +81,8 @@ def noise(name: str, *, seconds: float = 3.0) -> np.ndarray:
         pink = np.fft.irfft(spectrum / np.sqrt(np.arange(1, len(spectrum) + 1)), count)
         audio = 0.1 * pink / np.abs(pink).max()
     elif name == "tones":  # a chord switched on and off: music-like
-        audio = sum(0.05 * np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0)) * (np.sin(2 * np.pi * 1.5 * t) > 0)
+        chord = sum(0.05 * np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0))
+        audio = chord * (np.sin(2 * np.pi * 1.5 * t) > 0).astype(np.float64)
     elif name == "hum":
         audio = 0.05 * np.sin(2 * np.pi * 50 * t) + 0.02 * np.sin(2 * np.pi * 150 * t)
     else:
