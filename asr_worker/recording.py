@@ -101,7 +101,7 @@ class Recordings(StageCore):
         return outputs  # written with the marker: a takeover never decodes the pack again
 
     async def _apply_packed(self, session: AsrSession, asr: PackState, entry_id: str, record: Record) -> None:
-        """:meth:`_apply` for a batch session decoded in packs: its ended utterances wait in the
+        """Apply an input record to a batch session decoded in packs: its ended utterances wait in the
         pack (no decode at a pause, no partials) until the next would not fit, the input stalls,
         or a Flush or the End comes; then the pack is decoded and its finals committed."""
         if isinstance(record, SpeechStart):
