@@ -41,6 +41,7 @@ from bench import latency
 
 ROOT = Path(__file__).resolve().parents[1]
 # One run's figures, in the order they are printed (ms, WER in %, missing finals as a count).
+READY_TIMEOUT = 300.0  # seconds for each process of a stack to say it is ready
 METRICS = ("final p50", "final p95", "final p99", "first p50", "first p95", "first p99", "WER %", "missing")
 
 
@@ -191,7 +192,8 @@ def start(side: Side) -> None:
     found = subprocess.run([sys.executable, "-c", "import asr_worker; print(asr_worker.__file__)"], cwd=ROOT,
                            env={**os.environ, **env}, capture_output=True, text=True, check=True).stdout.strip()
     print(f"# {side.label} runs {found}", flush=True)
-    side.stack = latency.OwnStack(extra_env=env)
+    # A worker that loads two models (the batch child's) takes minutes to start on a loaded box.
+    side.stack = latency.OwnStack(extra_env=env, ready_timeout=READY_TIMEOUT)
 
 
 async def one_run(side: Side, n: int, pair: int, audio, utterances, args) -> dict:
