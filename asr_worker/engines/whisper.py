@@ -385,13 +385,15 @@ class WhisperEngine(Engine):
         self.pauser = ChildPauser(min_run=options.batch_pause_min_run_sec, period=options.batch_pause_period_sec,
                                   resume_after=options.batch_pause_resume_after_sec) \
             if in_child and options.batch_pause else None
-        # Finals go ahead of queued partials; partials that waited too long are dropped;
-        # recordings have a thread of their own.
+        # Finals go ahead of queued partials, first words (longest-waiting utterance first: its audio
+        # so far, which came at real time) ahead of next partials; those that waited too long are
+        # dropped; recordings have a thread of their own.
         self._scheduler = DecodeScheduler(self.decoder.decode, workers=options.num_workers,
                                           max_batch=options.max_batch, run_batch=run_batch, name="whisper",
                                           batch_max_batch=options.batch_max_batch,
                                           on_live=self.pauser.live if self.pauser else None,
-                                          on_live_kinds=PAUSE_KINDS[options.batch_pause_for])
+                                          on_live_kinds=PAUSE_KINDS[options.batch_pause_for],
+                                          waited=lambda request: len(request.audio) / SAMPLE_RATE)
         self._queued: dict[str, Future] = {}  # decodes submitted to the scheduler, by request id
         self._closed = False
 
