@@ -38,11 +38,17 @@ from pathlib import Path
 import numpy as np
 
 from bench import latency
+from tests.kit.support import cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 # One run's figures, in the order they are printed (ms, WER in %, missing finals as a count).
 READY_TIMEOUT = 300.0  # seconds for each process of a stack to say it is ready
-METRICS = ("final p50", "final p95", "final p99", "first p50", "first p95", "first p99", "WER %", "missing")
+ROLES = ("asr", "vad", "gateway", "redis")
+# CPU seconds each process of the stack used over the run (the ASR worker with its children: the
+# batch child): on a shared box a steadier measure of the work a change adds than the latencies.
+CPU = tuple(f"cpu {role} s" for role in ROLES)
+METRICS = ("final p50", "final p95", "final p99", "first p50", "first p95", "first p99", "WER %", "missing", *CPU)
+DIGITS = {"WER %": 1, **{name: 1 for name in CPU}}  # decimals shown; ms and counts: none
 
 
 # -- pure parts (tests/unit/test_bench_ab.py) ---------------------------------------------------------
@@ -55,8 +61,8 @@ def triple(values: list[float]) -> tuple[float, float, float] | None:
     return tuple(float(x) for x in np.percentile(values, [50, 95, 99]) * 1000)
 
 
-def run_metrics(figures: latency.Figures) -> dict[str, float | None]:
-    """One run's figures by :data:`METRICS` name."""
+def run_metrics(figures: latency.Figures, cpu: dict[str, float] | None = None) -> dict[str, float | None]:
+    """One run's figures by :data:`METRICS` name (``cpu``: seconds by role, :data:`ROLES`)."""
     final, first = triple(figures.eos_final), triple(figures.first_partial)
     out: dict[str, float | None] = {}
     for prefix, values in (("final", final), ("first", first)):
@@ -64,6 +70,8 @@ def run_metrics(figures: latency.Figures) -> dict[str, float | None]:
             out[f"{prefix} {name}"] = value
     out["WER %"] = 100 * figures.errors / figures.words if figures.words else None
     out["missing"] = float(figures.utterances - figures.finals)
+    for role in ROLES:
+        out[f"cpu {role} s"] = (cpu or {}).get(role)
     return out
 
 
@@ -112,7 +120,7 @@ def summary_rows(n: int, a: list[dict], b: list[dict]) -> list[str]:
     rows = []
     for name in METRICS:
         xs, ys = [r[name] for r in a], [r[name] for r in b]
-        digits = 1 if name == "WER %" else 0
+        digits = DIGITS.get(name, 0)
         cells = []
         for values in (xs, ys):
             s = spread(values)
@@ -196,14 +204,53 @@ def start(side: Side) -> None:
     side.stack = latency.OwnStack(extra_env=env, ready_timeout=READY_TIMEOUT)
 
 
+def descendants(pid: int) -> list[int]:
+    """``pid`` and the processes below it, from ``/proc`` (gone ones are left out)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        found.append(current := todo.pop())
+        todo.extend(children.get(current, ()))
+    return found
+
+
+def role_pids(stack: latency.OwnStack) -> dict[str, list[int]]:
+    inner = stack.stack
+    return {"asr": descendants(inner.workers["asr"][0].proc.pid), "vad": [inner.workers["vad"][0].proc.pid],
+            "gateway": [inner.gateway.proc.pid], "redis": [stack.redis.process.proc.pid]}
+
+
+def cpu_by_role(pids: dict[str, list[int]]) -> dict[str, float]:
+    total = {}
+    for role, group in pids.items():
+        total[role] = 0.0
+        for pid in group:
+            try:
+                total[role] += cpu_seconds(pid)
+            except OSError:  # gone: its seconds are lost to both snapshots alike
+                pass
+    return total
+
+
 async def one_run(side: Side, n: int, pair: int, audio, utterances, args) -> dict:
     before = latency.load_average()
+    pids = role_pids(side.stack)
+    cpu = cpu_by_role(pids)
     figures = await latency.run_level("streamscribe", side.stack.url, n, audio, utterances, args, finalize=False,
                                       model="")
+    cpu = {role: seconds - cpu[role] for role, seconds in cpu_by_role(pids).items()}
     after = latency.load_average()
-    metrics = run_metrics(figures)
+    metrics = run_metrics(figures, cpu)
     side.runs.setdefault(n, []).append(metrics)
-    cells = " | ".join(fmt(metrics[name], 1 if name == "WER %" else 0) for name in METRICS)
+    cells = " | ".join(fmt(metrics[name], DIGITS.get(name, 0)) for name in METRICS)
     print(f"| {pair} | {n} | {side.label} | {cells} | {before} | {after} |", flush=True)
     for error in sorted(set(figures.failed))[:3]:
         print(f"#   {side.label} N={n} pair {pair}: {figures.failed.count(error)} session(s) failed: {error}",

@@ -22,6 +22,12 @@ def test_run_metrics_counts_missing_finals_and_wer() -> None:
     assert metrics["first p99"] == pytest.approx(250.0)
     assert metrics["WER %"] == pytest.approx(5.0)
     assert metrics["missing"] == 1.0
+    assert metrics["cpu asr s"] is None  # not measured
+
+
+def test_run_metrics_takes_cpu_seconds_by_role() -> None:
+    metrics = ab.run_metrics(Figures(), {"asr": 30.5, "vad": 4.0, "gateway": 2.0, "redis": 0.5})
+    assert [metrics[name] for name in ab.CPU] == [30.5, 4.0, 2.0, 0.5]
 
 
 def test_run_metrics_without_results_is_unknown_not_zero() -> None:
