@@ -115,10 +115,11 @@ def fmt(value: float | None, digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def summary_rows(n: int, a: list[dict], b: list[dict]) -> list[str]:
-    """Markdown rows for level ``n``: per metric, A and B as median [min-max] over pairs, and B/A."""
+def summary_rows(n: int, a: list[dict], b: list[dict], *, names: tuple[str, ...] = METRICS) -> list[str]:
+    """Markdown rows for level ``n``: per metric of ``names``, A and B as median [min-max] over
+    pairs, and B/A."""
     rows = []
-    for name in METRICS:
+    for name in names:
         xs, ys = [r[name] for r in a], [r[name] for r in b]
         digits = DIGITS.get(name, 0)
         cells = []
