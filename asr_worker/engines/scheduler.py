@@ -14,15 +14,19 @@ session that has waited longest goes first: ``waited(request)`` says how long
 its utterance had been waiting when the request was made (the whisper engine:
 the utterance's audio so far, which arrives at real time), so a session whose
 first decode found no words and asked again keeps its place ahead of utterances
-that began later. They are never dropped as stale: dropping one put its session
-at the back of the queue behind later utterances (16 calls on 2 cores: first
-partial p95 3-5 s, BENCHMARKS.md), and a late first partial is still the first.
+that began later. They are never dropped as stale: dropping one sent its session
+to the back of the queue behind later utterances, and a late first partial is
+still the first. What this cannot fix: at 16 calls on 2 cores finals and first
+decodes alone keep both threads ~90 % busy, so a first decode still waits behind
+other calls' finals (first partial p95 ~2.7 s in the modelled queue,
+BENCHMARKS.md "Live calls at 16").
 
 Under overload partial cadence is shed before finals: at most
 ``partial_workers`` live threads (default: all but one) decode next partials at
 once, so a final or a first partial never waits for more than the decodes
-already running on the other threads, and next partials that wait past
-``partial_max_wait`` are dropped. With one thread, it takes partials too.
+already running on the other threads (modelled at 16 calls: final p95 and p99
+-9 %), and next partials that wait past ``partial_max_wait`` are dropped. With
+one thread, it takes partials too.
 
 Batch sessions (recordings, ``batch=True``) have ``batch_workers`` threads of
 their own (default 1), which take nothing else, and the live threads never
