@@ -121,6 +121,19 @@ def deal_words(words: Sequence[Word], lengths: Sequence[int], *, gap: int, rate:
     return dealt
 
 
+def deal_spans(spans: Sequence[tuple[float, float]], lengths: Sequence[int], *, gap: int,
+               rate: int) -> list[list[tuple[float, float]]]:
+    """Spans of the pack (seconds from its start: where the engine cut a loop out) dealt to the
+    utterances they overlap, clipped to each and moved to seconds from its start."""
+    dealt: list[list[tuple[float, float]]] = [[] for _ in lengths]
+    for index, (start, length) in enumerate(zip(offsets(lengths, gap=gap), lengths)):
+        begin, end = start / rate, (start + length) / rate
+        for first, last in spans:
+            if first < end and last > begin or first == last and begin <= first <= end:
+                dealt[index].append((max(first, begin) - begin, min(last, end) - begin))
+    return dealt
+
+
 def split_at_sentences(piece: Piece, words: Sequence[Word], *, rate: int,
                        ends_sentence: Callable[[str], bool]) -> list[Segment]:
     """The finals of one utterance, ``words`` in seconds from its start: split at each pause inside

@@ -35,6 +35,11 @@ fenced write: a replay after a takeover restarts at the utterance (and so
 speculates again from its replayed pause), and the utterance id ``(session,
 start sample)`` is the same, so the gateway drops a duplicate.
 
+An engine that guards against repetition loops (whisper: :mod:`.engines.loop_guard`) says
+so in its hypothesis: a loop it recovered from or cut out is counted by kind and outcome,
+and a final whose loop was cut out goes out ``truncated`` (words may be missing there),
+even with no words left; a pack's finals are flagged where the cut falls.
+
 When the session asks for word timings (``words``), finals are decoded with word
 timestamps (partials never: it costs an alignment pass per decode), and the
 words, moved from utterance time to session samples, ride on the final.
@@ -93,14 +98,17 @@ import numpy as np
 
 from common.config import non_negative, option, positive
 from common.errors import ErrorCode, LeaseLost, SessionGone
+from common.languages import ModelLanguages
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig
 from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, TimedWord,
                             Transcript, utterance_id)
+from common.redaction.redactor import Redactor
 from common.stage import Input, Runner, Session, Stage
 
 from .engines import DecodeRequest, Engine, Hypothesis, Word
-from .packing import Piece, Segment, deal_words, join_words, pack_audio, pack_length, split_at_sentences
+from .packing import Piece, Segment, deal_spans, deal_words, join_words, pack_audio, pack_length, split_at_sentences
+from .redacting import RedactingRunner
 from .rollback import stable_prefix
 
 
@@ -109,6 +117,7 @@ PACK_GAP_SEC = 0.3  # silence between two utterances of a pack (each has its own
 PACK_IDLE_SEC = 1.0  # a pack waits this long for more input before it is decoded as it is
 PROMPT_WORDS = 100  # of the previous pack in a pack's prompt (whisper keeps at most 223 tokens of it)
 MAX_PACK_SEC = 29.5  # a pack fits whisper's 30 s window, or it would be decoded as long-form audio
+SETTLE_WORDS = 3  # a final this long (auto-detect) settles the session's language for its later utterances
 
 
 def pack_seconds(raw: str) -> float:
@@ -152,6 +161,10 @@ class StreamingOptions:
         "call) while the next fills; finals still committed pack by pack, in order (1: each pack "
         "decoded and committed before the next fills; 16 is twice whisper's batch: a whole batch "
         "waits while one decodes)", parse=positive(int)))
+    redact_hold_sec: float = field(default=3.0, metadata=option(
+        "sessions with redaction: a final that ends in a number waits this long for the next final "
+        "(a number read in groups across finals is redacted in every piece), and pieces more than "
+        "this far apart in audio are not one number", parse=positive(float)))
     max_pending: int = 400  # records queued per session before reading pauses
 
     def for_session(self, config: AsrConfig) -> StreamingOptions:
@@ -233,13 +246,17 @@ class Head:
     speech_final: bool
 
     def encode(self) -> bytes:
-        return json.dumps({"head": [self.vad_start, self.through, self.speech_final]}).encode()
+        return json.dumps({"head": self.to_list()}).encode()
+
+    def to_list(self) -> list:
+        return [self.vad_start, self.through, self.speech_final]
 
     @classmethod
     def decode(cls, blob: bytes | None) -> Head | None:
-        if not blob:
+        """The head in a checkpoint's state (None: none there)."""
+        if not blob or "head" not in (body := json.loads(blob)):
             return None
-        vad_start, through, speech_final = json.loads(blob)["head"]
+        vad_start, through, speech_final = body["head"]
         return cls(int(vad_start), int(through), bool(speech_final))
 
 
@@ -290,6 +307,12 @@ class AsrSessionState:
     pack: list[Ended] = field(default_factory=list)  # ended utterances waiting for the pack's decode
     pack_text: str = ""  # the text of the session's last pack committed
     inflight: deque[InFlight] = field(default_factory=deque)  # closed packs decoding, oldest first
+    # Auto-detect: the language the session's first final of SETTLE_WORDS words or more was decoded
+    # in, which later utterances decode in ("" until then; not checkpointed: a takeover detects anew).
+    language: str = ""
+    redactor: Redactor | None = None  # the session asked for redaction (see asr_worker.redacting)
+    redact_timer: asyncio.Task | None = None  # releases held finals after redact_hold_sec
+    held_since: dict[str, float] = field(default_factory=dict)  # utterance id -> when its final was held
 
 
 AsrSession = Session[AsrSessionState]
@@ -301,7 +324,8 @@ class AsrStage(Stage[AsrSessionState]):
     name = "asr"
 
     def __init__(self, runner: Runner, engine: Engine, *, defaults: StreamingOptions, metrics: AsrMetrics) -> None:
-        self.runner = runner
+        # Every write goes through the session's redactor first (a pass-through without redaction).
+        self.runner = RedactingRunner(runner, metrics=metrics, hold_sec=defaults.redact_hold_sec)
         self.engine = engine
         self.defaults = defaults
         self.metrics = metrics
@@ -315,16 +339,28 @@ class AsrStage(Stage[AsrSessionState]):
     def open(self, session: AsrSession, state: bytes | None) -> AsrSessionState:
         config = session.config.asr
         asr = AsrSessionState(options=self.defaults.for_session(config), config=config, head=Head.decode(state))
+        if config.redact:
+            saved = json.loads(state).get("redactor") if state else None
+            asr.redactor = Redactor(config.redact, hold_gap=round(self.defaults.redact_hold_sec * SAMPLE_RATE),
+                                    state=saved)
         # Packs need word timings to deal the words back; eager finals need a decode at each pause.
         asr.packed = (session.config.batch and asr.options.batch_pack_sec > 0 and self.engine.times_words
                       and not config.eager_finals)
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
         return asr
 
-    def snapshot(self, session: AsrSession) -> bytes:
-        # Checkpoints fall between utterances, or after an early final (the head).
-        head = session.state.head
-        return head.encode() if head else b""
+    def snapshot(self, session: AsrSession) -> bytes | None:
+        # Checkpoints fall between utterances, or after an early final (the head); none while the
+        # redactor holds finals (clear text, which must not reach Redis: a takeover decodes them again).
+        asr = session.state
+        body: dict = {}
+        if asr.head:
+            body["head"] = asr.head.to_list()
+        if asr.redactor is not None:
+            if asr.redactor.holding:
+                return None
+            body["redactor"] = asr.redactor.state()
+        return json.dumps(body).encode() if body else b""
 
     async def close_pending(self, session: AsrSession, marker: Flush | End) -> list[Record]:
         """At the End, the final of the utterance in progress (committed on its own); a
@@ -370,7 +406,8 @@ class AsrStage(Stage[AsrSessionState]):
         asr = session.state
         current = asyncio.current_task()
         speculative = asr.speculation.task if asr.speculation is not None else None
-        tasks = [task for task in (asr.partial, asr.task, speculative, *(f.task for f in asr.inflight))
+        tasks = [task for task in (asr.partial, asr.task, speculative, asr.redact_timer,
+                                   *(f.task for f in asr.inflight))
                  if task is not None and task is not current]
         for task in tasks:
             task.cancel()
@@ -387,9 +424,22 @@ class AsrStage(Stage[AsrSessionState]):
     async def readiness(self) -> tuple[bool, dict]:
         return self.engine.ready, {"engine": self.engine.name}
 
+    def describe(self) -> dict:
+        """The model's name and languages (None: the engine does not say) for the gateways' checks."""
+        languages = self.engine.languages
+        return {"model": self.engine.model_name, "languages": None if languages is None else list(languages)}
+
     # -- per-session task -----------------------------------------------------
 
     async def _run(self, session: AsrSession, asr: AsrSessionState) -> None:
+        # The gateway refuses such a session at its door; a worker with another model (a fleet
+        # of mixed models) refuses it here rather than decode it in a language it was not spoken in.
+        refusal = ModelLanguages((self.engine.model_name,), None if self.engine.languages is None
+                                 else frozenset(self.engine.languages)).refusal(asr.config.language)
+        if refusal:
+            session.log.warning("refused: %s", refusal)
+            await self.runner.report(session, ErrorCode.BAD_CONFIG, refusal, fatal=True)
+            return
         try:
             while not session.closed:  # closed by the commit of the end, among others
                 if asr.pack:
@@ -487,7 +537,7 @@ class AsrStage(Stage[AsrSessionState]):
             if utt is None:
                 return
             utt.append(record.offset, np.frombuffer(record.pcm, np.int16))
-            if asr.pack and self._pack_samples(asr, asr.utterance.samples) > self._pack_limit(asr):
+            if asr.pack and self._pack_samples(asr, utt.samples) > self._pack_limit(asr):  # utt is asr.utterance
                 await self._close_pack(session, asr)  # the utterance in progress starts the next pack
         elif isinstance(record, SpeechPause):
             utt = asr.utterance
@@ -515,6 +565,7 @@ class AsrStage(Stage[AsrSessionState]):
     def _pack(asr: AsrSessionState, end: int, *, speech_final: bool, entry_id: str | None) -> None:
         """Put the utterance in progress, ended at ``end``, into the pack."""
         utt, asr.utterance = asr.utterance, None
+        assert utt is not None  # an utterance in progress
         utt.truncate(end)
         asr.pack.append(Ended(utterance=utt, speech_final=speech_final, entry_id=entry_id))
 
@@ -585,7 +636,8 @@ class AsrStage(Stage[AsrSessionState]):
             request_id=self._request_id(session, pack[0].utterance, "pack"),
             audio=pack_audio([ended.utterance.pcm() for ended in pack], gap=gap), final=True,
             # The session's context last: whisper keeps a prompt's last tokens when it is too long.
-            language=asr.config.language or None, context=" ".join(filter(None, (previous, asr.config.context))),
+            language=asr.config.language or asr.language or None,
+            context=" ".join(filter(None, (previous, asr.config.context))),
             word_timestamps=True, batch=True)
         hypothesis = await self._transcribe(session, asr, request)
         words = hypothesis.words if hypothesis is not None and not hypothesis.no_speech else ()
@@ -602,35 +654,40 @@ class AsrStage(Stage[AsrSessionState]):
             retry_dealt = deal_words(retry_words, lengths, gap=gap, rate=SAMPLE_RATE)
             if sum(map(bool, retry_dealt)) > sum(map(bool, dealt)):  # else the prompted decode stands
                 hypothesis, words, dealt = retry, retry_words, retry_dealt
+        lost = deal_spans(hypothesis.lost if hypothesis is not None else (), lengths, gap=gap, rate=SAMPLE_RATE)
         # A later pack's prompt (none after a takeover: the replay starts without it).
         text = join_words(words[-PROMPT_WORDS:], language=hypothesis.language if hypothesis else "")
         language = hypothesis.language if hypothesis is not None else ""
         outputs: list[Record] = []
-        for ended, its_words in zip(pack, dealt):
+        for ended, its_words, its_lost in zip(pack, dealt, lost):
             utt = ended.utterance
             if utt.announce:
                 outputs.append(SpeechStart(start=utt.start))
             piece = Piece(utt.start, utt.samples, tuple(utt.pauses))
+            # Where the engine cut a loop out, in session samples.
+            cut = [(utt.start + round(a * SAMPLE_RATE), utt.start + round(b * SAMPLE_RATE)) for a, b in its_lost]
             for segment in split_at_sentences(piece, its_words, rate=SAMPLE_RATE, ends_sentence=ends_sentence):
-                if not segment.words:
+                truncated = any(a <= segment.end and b >= segment.start for a, b in cut)
+                if not segment.words and not truncated:
                     self.metrics.no_speech.inc()
                     session.log.info("utterance at %d has no words; no final", segment.start)
                     continue
                 if segment.split:
                     self.metrics.early_finals.labels(kind="sentence").inc()
-                self.metrics.finals.inc()
+                self._count_final(asr, language, len(segment.words))
                 outputs.append(self._segment_transcript(session, asr, segment, language=language,
-                                                        speech_final=segment.split or ended.speech_final))
+                                                        speech_final=segment.split or ended.speech_final,
+                                                        truncated=truncated))
         return outputs, pack[-1].entry_id, text
 
     @staticmethod
     def _segment_transcript(session: AsrSession, asr: AsrSessionState, segment: Segment, *, language: str,
-                            speech_final: bool) -> Transcript:
+                            speech_final: bool, truncated: bool = False) -> Transcript:
         return Transcript(utterance_id=utterance_id(session.session_id, segment.start), start=segment.start,
                           end=segment.end, text=segment.text_in(language), final=True, speech_final=speech_final,
                           language=language,
                           words=session_words(segment.words, segment.start, segment.end) if asr.config.words else (),
-                          confidence=probability(segment.confidence))
+                          confidence=probability(segment.confidence), truncated=truncated)
 
     def _maybe_partial(self, session: AsrSession, asr: AsrSessionState) -> None:
         utt = asr.utterance
@@ -717,6 +774,7 @@ class AsrStage(Stage[AsrSessionState]):
         if not (turn_end or eager and asr.config.eager_finals):
             return
         utt = asr.utterance
+        assert utt is not None  # the speculation is the utterance's
         utt.ending = True
         asr.speculation = None
         self.metrics.speculative_decodes.labels(outcome="used").inc()
@@ -724,7 +782,7 @@ class AsrStage(Stage[AsrSessionState]):
         await self._stop_partial(asr)
         asr.utterance = None
         asr.head = Head(utt.vad_start, speculation.end, turn_end)
-        self.metrics.finals.inc()
+        self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
         await self.runner.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
             consumed=consumed or asr.applied, boundary=True)
@@ -733,6 +791,7 @@ class AsrStage(Stage[AsrSessionState]):
                                      end: SpeechEnd) -> None:
         """The VAD ended an utterance whose speech had its early final: the turn is over."""
         head, asr.head = asr.head, None
+        assert head is not None  # the caller saw it
         outputs = []
         if not head.speech_final:  # an eager final: say that the turn ended, with no new words
             outputs.append(Transcript(utterance_id=utterance_id(session.session_id, head.through),
@@ -750,6 +809,7 @@ class AsrStage(Stage[AsrSessionState]):
         sent faster than real time. Eager finals keep to what came first.
         """
         speculation = asr.speculation
+        assert speculation is not None  # the pause's
         if asr.options.sentence_endpoint:
             await asyncio.wait({speculation.task})
             await self._early_final(session, asr, speculation, eager=False)
@@ -769,6 +829,7 @@ class AsrStage(Stage[AsrSessionState]):
     async def _finalize(self, session: AsrSession, asr: AsrSessionState, entry_id: str | None, end: int, *,
                         speech_final: bool) -> None:
         utt = asr.utterance
+        assert utt is not None  # the utterance being finalized
         utt.ending = True
         if asr.partial_request:
             await self.engine.abort(asr.partial_request)  # never waited for (see _stop_partial below)
@@ -788,8 +849,9 @@ class AsrStage(Stage[AsrSessionState]):
         await self._stop_partial(asr)
         asr.utterance = None
         outputs = []
-        if hypothesis is not None and hypothesis.text and not hypothesis.no_speech:
-            self.metrics.finals.inc()
+        # A decode whose loop was cut out has its final, words or none: it says that words may be missing.
+        if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
+            self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
             outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
         else:
             self.metrics.no_speech.inc()
@@ -813,7 +875,7 @@ class AsrStage(Stage[AsrSessionState]):
         if not final:
             utt.decoded_samples = len(audio)
         # A prefix continues the previous answer, so it must keep that answer's language.
-        language = asr.config.language or (utt.language if prefix else None) or None
+        language = asr.config.language or (utt.language if prefix else None) or asr.language or None
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=asr.config.context, word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text, batch=session.config.batch)
@@ -847,7 +909,20 @@ class AsrStage(Stage[AsrSessionState]):
         self.metrics.decode_seconds.labels(kind=kind).observe(time.perf_counter() - started)
         self.metrics.decoded_audio.inc(len(request.audio) / SAMPLE_RATE)
         self.metrics.tokens.inc(hypothesis.tokens)
+        if hypothesis.loop:
+            self.metrics.loops.labels(kind=kind, outcome=hypothesis.loop).inc()
+            session.log.info("decode of %.1f s looped (%s): %s", len(request.audio) / SAMPLE_RATE, kind,
+                             hypothesis.loop)
         return hypothesis
+
+    def _count_final(self, asr: AsrSessionState, language: str, words: int) -> None:
+        """Count a final by the language it was decoded in. With auto-detect, the first final of
+        :data:`SETTLE_WORDS` words or more settles the session's language: a short utterance alone
+        is often detected as another ("por favor." heard as English "for the Lord."), and a call
+        keeps its language. A caller who switches languages mid-call then needs a new session."""
+        self.metrics.finals.labels(language=language or "unknown").inc()
+        if asr.config.language is None and not asr.language and language and words >= SETTLE_WORDS:
+            asr.language = language
 
     @staticmethod
     def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
@@ -856,7 +931,8 @@ class AsrStage(Stage[AsrSessionState]):
                           start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,
                           speech_final=speech_final, language=hypothesis.language,
                           words=session_words(hypothesis.words, utt.start, max(end, utt.start)),
-                          confidence=probability(hypothesis.confidence))
+                          confidence=probability(hypothesis.confidence),
+                          truncated=final and bool(hypothesis.lost))
 
 
 def session_words(words: tuple[Word, ...], start: int, end: int) -> tuple[TimedWord, ...]:

@@ -82,6 +82,7 @@ class Sampler:
         return self
 
     def __exit__(self, *exc) -> None:
+        assert self._task is not None  # made by __enter__
         self._task.cancel()
 
 
@@ -99,6 +100,7 @@ async def silent(url: str, stop: asyncio.Event, *, paced: bool, compression: str
                 opening.release()
             if first["type"] != "session_created":
                 return first.get("code", first["type"])
+            assert websocket.response is not None  # the handshake's
             negotiated = websocket.response.headers.get("Sec-WebSocket-Extensions")
             while not stop.is_set():
                 await websocket.send(FRAME)

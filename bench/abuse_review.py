@@ -37,7 +37,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -46,7 +46,7 @@ import numpy as np
 import redis.asyncio as aioredis
 import soundfile
 import soxr
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common.aio import within
@@ -284,7 +284,7 @@ def error_codes(messages: list[dict]) -> list[str]:
     return codes
 
 
-def tally(outcomes: list[str]) -> str:
+def tally(outcomes: Sequence[str | None]) -> str:
     """``3x a, 2x b`` in order of first appearance."""
     return ", ".join(f"{n}x {outcome}" for outcome, n in Counter(outcomes).items())
 
@@ -338,7 +338,7 @@ async def guessed_ids(review: Review) -> Observed:
 # -- 2. a trickle is not audio --------------------------------------------------------------------------------
 
 
-async def open_native(review: Review, key: str, **config) -> tuple[object, dict]:
+async def open_native(review: Review, key: str, **config) -> tuple[ClientConnection, dict]:
     """A native connection of ``key`` that sent its config, and the server's first answer."""
     websocket = await connect(review.url("/ws/asr", key), open_timeout=10)
     await websocket.send(json.dumps({"type": "config", **config}))
@@ -539,6 +539,7 @@ async def killed_client(review: Review) -> Observed:
     client goes as a killed process does, its frames unread."""
     args = review.args
     websocket = await connect(review.url("/ws/asr", PACER), open_timeout=10, compression="deflate", max_size=None)
+    assert websocket.response is not None  # the handshake's
     negotiated = websocket.response.headers.get("Sec-WebSocket-Extensions") or "none"
     await websocket.send(json.dumps({"type": "config", "encoding": "mulaw", "sample_rate": 8000}))
     created = json.loads(await within(websocket.recv(), 30))

@@ -41,6 +41,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -148,8 +149,9 @@ def load(args: argparse.Namespace):
 
     print("WARNING: --fake: FAKE vLLM, no model; these numbers measure the harness only", file=sys.stderr)
     options = dataclasses.replace(options, model=tempfile.mkdtemp(prefix="fake-model-"))
+    assert isinstance(options, Qwen3VllmOptions)  # the fake is a fake vLLM
     engine = qwen3_vllm.load(options, api=fake_vllm, tokenizer=FakeTokenizer())
-    engine._bench_fake = fake_vllm
+    engine._bench_fake = fake_vllm  # type: ignore[attr-defined]  # this bench's mark: run() finds the fake here
     return engine
 
 
@@ -236,7 +238,7 @@ async def sweep(args) -> dict:
         interval = args.chunk_size_sec
         await asyncio.gather(*(run_session(engine, clips, i, n, args, stats, stagger=interval * i / n)
                                for i in range(n)))
-        row = {"sessions": n, "first_partial_ms": percentiles(stats.first_partial),
+        row: dict[str, Any] = {"sessions": n, "first_partial_ms": percentiles(stats.first_partial),
                "partial_ms": percentiles(stats.partial), "final_ms": percentiles(stats.final),
                "wer": stats.word_errors / stats.words if stats.words else None,
                "decode_failures": stats.decode_failures}

@@ -54,6 +54,7 @@ def main() -> int:
     packs = [speech[i * 4 * SR:(i * 4 + 28) * SR] for i in range(8)]
     child = multiprocessing.get_context("spawn").Process(target=decode_packs_forever, args=(packs,), daemon=True)
     child.start()
+    assert child.pid is not None  # started
     live = WhisperDecoder(WhisperOptions(num_workers=1))
     partial = DecodeRequest(request_id="live", audio=speech[SR:4 * SR], final=False)
     for _ in range(3):

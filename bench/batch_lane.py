@@ -66,6 +66,7 @@ import soundfile
 
 from bench.latency import (RATE, Figures, OwnStack, bundled_whisper_model, load_average, percentiles, run_level,
                            session_audio)
+from common import aio
 from tests.kit.faults import five_utterances
 from tests.kit.support import cpu_seconds, normalise, word_errors
 from tests.kit.testdata import librivox_clips
@@ -194,7 +195,7 @@ def asr_decodes(url: str) -> tuple[float, float]:
             metric(text, "streamscribe_asr_decoded_audio_seconds_total"))
 
 
-def batch_child_pauses(url: str) -> tuple[float, float, float]:
+def batch_child_pauses(url: str) -> tuple[float, ...]:
     """The ASR's batch child so far: seconds stopped, pauses, shares run under live load (0 without pauses)."""
     from tests.kit.faults import metric
 
@@ -486,7 +487,7 @@ async def main() -> int:
                         help="a variable of the stack's processes (repeatable), e.g. STREAMSCRIBE_ASR_BATCH_PAUSE=false")
     args = parser.parse_args()
     env = dict(item.split("=", 1) for item in args.env)
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, aio.current_task().cancel)
     skip = {part.strip() for part in args.skip.split(",") if part.strip()}
     recording, reference = recording_audio(args.recording_minutes)
     assert normalise(reference)
@@ -495,8 +496,10 @@ async def main() -> int:
     own = OwnStack(env) if {"live", "throughput"} - skip else None
     try:
         if "live" not in skip:
+            assert own is not None  # started for live rounds
             await (whole_recording_runs if args.beside_from == "whole" else live_runs)(own, args, recording)
         if "throughput" not in skip:
+            assert own is not None  # started for throughput
             await throughput(own, recording, reference)
             if "prerecorded" not in skip:
                 await prerecorded(own, recording, reference)

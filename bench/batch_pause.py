@@ -66,7 +66,7 @@ async def main() -> int:
     from asr_worker.engines import DecodeRequest, whisper
     from tests.kit.testdata import librivox_samples
 
-    whisper.ChildPauser = switchable()
+    whisper.ChildPauser = switchable()  # type: ignore[misc]  # a pauser this bench can switch off
     engine = whisper.WhisperEngine(whisper.WhisperOptions())
     speech = np.concatenate([audio for audio, _ in librivox_samples()])
     pack = np.tile(speech, int(np.ceil(PACK_SEC * SR / len(speech))))[:int(PACK_SEC * SR)]
@@ -113,7 +113,7 @@ async def main() -> int:
             await asyncio.sleep(args.block)
             spent[name()] += time.monotonic() - block
             mode["on"] = not mode["on"]
-            engine.pauser.switch(mode["on"])
+            engine.pauser.switch(mode["on"])  # type: ignore[union-attr]  # the switchable one set above
     finally:
         stop.set()
         for task in tasks:

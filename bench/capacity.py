@@ -63,6 +63,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import redis as sync_redis
@@ -221,10 +222,13 @@ class Deployment:
 
     @property
     def url(self) -> str:
+        assert self.stack is not None  # __init__ started it (or raised)
         return self.stack.url
 
     def roles(self) -> dict[str, list[int]]:
         """Process ids by role (a denoise worker's denoiser processes are its children)."""
+        assert self.stack is not None  # __init__ started it (or raised)
+        assert self.redis.process is not None  # started
         roles = {"gateway": [self.stack.gateway.proc.pid], "vad": [w.proc.pid for w in self.stack.workers["vad"]],
                  "asr": [w.proc.pid for w in self.stack.workers["asr"]], "redis": [self.redis.process.proc.pid]}
         if self.denoise is not None:
@@ -234,10 +238,12 @@ class Deployment:
     def metrics_ports(self, stage: str) -> list[int]:
         if stage == "denoise":
             return [http_port(self.denoise)] if self.denoise is not None else []
+        assert self.stack is not None  # __init__ started it (or raised)
         return [http_port(w) for w in self.stack.workers[stage]]
 
     def audio_seconds(self) -> dict[str, float]:
         """Seconds of audio each role has taken in so far: its work, whether or not it keeps up."""
+        assert self.stack is not None  # __init__ started it (or raised)
         done = {"gateway": metric(scrape(self.stack.port), "streamscribe_gateway_audio_seconds_total")}
         for stage in ("vad", "asr", "denoise"):
             done[stage] = sum(metric(scrape(port), "streamscribe_stage_audio_seconds_total")
@@ -246,12 +252,14 @@ class Deployment:
 
     def engine_line(self) -> str:
         """The ASR worker's log line naming a stand-in engine, if it runs one."""
+        assert self.stack is not None  # __init__ started it (or raised)
         lines = [line for w in self.stack.workers["asr"] for line in w.lines if "STAND-IN" in line]
         return lines[0] if lines else ""
 
     def wait_released(self, timeout: float = 60.0) -> None:
         """Until the gateway has released every call of the level (bounded)."""
         deadline = time.monotonic() + timeout
+        assert self.client is not None  # made by __init__
         while self.client.zcard(keys.slots("vad")) and time.monotonic() < deadline:
             time.sleep(0.2)  # polling the gateway's releases, with a deadline
 
@@ -313,7 +321,8 @@ def role_rss(pids: list[int]) -> int:
     return total
 
 
-def redis_counters(client: sync_redis.Redis) -> dict:
+def redis_counters(client: sync_redis.Redis | None) -> dict:
+    assert client is not None  # a Deployment's, made by its __init__
     stats, memory = client.info("stats"), client.info("memory")
     return {"commands": stats["total_commands_processed"], "net_in": stats["total_net_input_bytes"],
             "net_out": stats["total_net_output_bytes"], "used_memory": memory["used_memory"],
@@ -498,6 +507,7 @@ def measure(calls: list[int], *, engine: str, vad_workers: int, asr_env: dict, d
     results = []
     try:
         if engine == STANDIN:
+            assert decode is not None  # the stand-in decodes by the model
             say({"phase": phase, "asr_engine": f"{ENGINE}: a STAND-IN, not a recogniser",
                  "engine_log": deployment.engine_line(), "decode_model": asdict(decode)})
         for n in calls:
@@ -637,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.autogroup_nice is not None:  # the bench's own (the in-process decodes, the client processes)
         set_autogroup_nice(os.getpid(), args.autogroup_nice)
     phases = {p.strip() for p in args.phases.split(",")}
-    run = {"machine": f"{os.cpu_count()} CPUs, load average at start {load_average()}, "
+    run: dict[str, Any] = {"machine": f"{os.cpu_count()} CPUs, load average at start {load_average()}, "
                       f"{time.strftime('%Y-%m-%d %H:%M:%S')}", "command": " ".join(sys.argv)}
     say({"machine": run["machine"]})
     audios, utterances = call_audio()

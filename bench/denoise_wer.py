@@ -39,7 +39,7 @@ from tests.kit.testdata import librivox_samples
 
 RATE = 16000
 GAP = RATE  # 1 s of noise between clips
-MODES = {"off": {"denoise": False}, "raw": {"denoise": True, "asr_audio": "raw"},
+MODES: dict[str, dict] = {"off": {"denoise": False}, "raw": {"denoise": True, "asr_audio": "raw"},
          "denoised": {"denoise": True, "asr_audio": "denoised"}}
 
 
@@ -70,7 +70,7 @@ def session_audio(clips, kind: str | None, snr_db: float, seed: int = 0) -> np.n
 class Bench:
     def __init__(self) -> None:
         self.redis = RedisServer()
-        self.processes = []
+        self.processes: list = []
 
     def start(self) -> None:
         self.redis.start()
@@ -122,7 +122,7 @@ async def run(args) -> None:
         print(f"{len(clips)} clips, {sum(len(c) for c, _ in clips) / RATE:.1f} s of speech per session; "
               f"paced at {args.speed}x real time\n")
         print(f"{'noise':8} {'SNR dB':>6} " + " ".join(f"{'WER ' + m:>14}" for m in MODES) + "   finals")
-        rows = []
+        rows: list = []
         for kind in args.noise:
             for snr in args.snr:
                 audio = session_audio(clips, kind, snr, seed=len(rows))

@@ -124,10 +124,12 @@ class RawSession(asyncio.Protocol):
                 self._fail(f"handshake refused: {status.decode(errors='replace')}")
                 return
             self.upgraded = True
+            assert self.transport is not None  # connected
             self.transport.write(self.config)
         self._frames()
 
     def _frames(self) -> None:
+        assert self.transport is not None  # connected
         buffer = self.buffer
         while len(buffer) >= 2:
             opcode, length, at = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
@@ -162,6 +164,7 @@ class RawSession(asyncio.Protocol):
             self.error = self.error or f"error {body.get('code')}: {body.get('message')}"
 
     def send(self, frame: bytes) -> None:
+        assert self.transport is not None  # connected
         if self.transport.get_write_buffer_size() > MAX_CLIENT_BUFFER:
             self._fail(f"over {MAX_CLIENT_BUFFER} bytes unsent: the gateway stopped reading")
             return
@@ -258,7 +261,9 @@ async def collect(redis: aioredis.Redis, sampled: dict[str, str], others: list[s
         # Not a blocking read: the entries' ids carry their times, so reading every 100 ms
         # costs the bench far less CPU and measures the same.
         await asyncio.sleep(0.1)
-        reply = await redis.xread(dict(last), count=1000) if last else None
+        # (A type error to mypy only: redis-py's key type is invariant, the union of every kind of name.)
+        reply = await redis.xread(dict(last), count=1000) if last else None  # type: ignore[arg-type]
+        assert not isinstance(reply, dict)  # RESP2: [[stream, entries]]
         trims = {}
         for raw_stream, stream_entries in reply or []:
             stream = bus.text(raw_stream)
@@ -357,7 +362,7 @@ async def run_level(n: int, *, port: int, redis_url: str, gateway_pid: int, redi
     probe_results = ctx.Queue()
     probe = ctx.Process(target=raw_xadd, args=(redis_url, args.seconds, args.raw_rate, 3300, probe_results))
     window = [time.time() * 1000, 0.0]
-    pids = [p.pid for p in clients]
+    pids = [p.pid for p in clients if p.pid is not None]  # (all started)
     cpu0, wall0 = cpu_seconds(gateway_pid), time.monotonic()
     others0 = cpu_seconds(redis_pid), sum(cpu_seconds(p) for p in pids), cpu_seconds(os.getpid())
     xadds0 = await xadd_calls(redis)
@@ -442,6 +447,7 @@ async def main_async(args) -> None:
         for process in processes[:-1]:
             process.wait_for_line(r"\bready\b", 120)
         await asyncio.get_running_loop().run_in_executor(None, lambda: wait_listening(port))
+        assert server.process is not None  # started
         print(json.dumps({"gateway_pid": gateway.proc.pid, "redis_pid": server.process.proc.pid}), flush=True)
         for n in levels:
             result = await run_level(n, port=port, redis_url=server.url, gateway_pid=gateway.proc.pid,

@@ -68,6 +68,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common import aio
 from tests.kit.faults import five_utterances_with_bounds
 from tests.kit.support import Process, RedisServer, cpu_seconds, free_port, normalise, word_errors
 from tests.kit.testdata import librivox_clips
@@ -137,12 +138,12 @@ def silero_bounds(audio: np.ndarray, spans: list[tuple[float, float]]) -> list[t
         prob, state = model(np.concatenate([context, frame])[None, :], state)
         context = frame[-CONTEXT:]
         probs.append(float(prob[0]))
-    probs = np.array(probs)
+    scores = np.array(probs)
     frame_s = VAD_FRAME / RATE
     result = []
     for clip_start, clip_end in spans:
         first, last = int(clip_start / frame_s), int(np.ceil(clip_end / frame_s))
-        speech = np.nonzero(probs[first:last] >= 0.5)[0]
+        speech = np.nonzero(scores[first:last] >= 0.5)[0]
         if not len(speech):
             raise RuntimeError(f"Silero finds no speech in the clip at {clip_start:.2f} s")
         result.append((max(clip_start, (first + speech[0]) * frame_s),
@@ -370,6 +371,7 @@ class OwnStack:
             self.redis.close()
             raise
         self.url = self.stack.url
+        assert self.redis.process is not None  # started
         self.pids = [p.proc.pid for p in (self.redis.process, *self.stack.processes)]
         self.asr_metrics = f"http://127.0.0.1:{http_port(self.stack.workers['asr'][0])}/metrics"
         self.vad_metrics = f"http://127.0.0.1:{http_port(self.stack.workers['vad'][0])}/metrics"
@@ -522,9 +524,9 @@ def load_average() -> str:
 
 
 def bundled_whisper_model() -> str:
-    from asr_worker.engines.whisper import bundled_model_path
+    from asr_worker.engines.whisper_models import resolve_model
 
-    return bundled_model_path()
+    return resolve_model("tiny.en").path
 
 
 async def main() -> int:
@@ -550,7 +552,7 @@ async def main() -> int:
     parser.add_argument("--show-bounds", action="store_true", help="print the true speech bounds and exit")
     args = parser.parse_args()
     # SIGTERM (e.g. from `timeout`) cancels the run so that every server it started is stopped.
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, aio.current_task().cancel)
     levels = [int(x) for x in args.sessions.split(",")]
     modes = [m.strip() for m in args.modes.split(",")]
     audio, utterances, spans = session_audio(args.gap, args.tail)
@@ -573,6 +575,7 @@ async def main() -> int:
         if args.peer_python and not args.peer_url:
             peer = WhisperLiveServer(args.peer_python, model, max_clients=max(levels))
         url = args.url or (own.url if own else None)
+        assert url is not None  # --url, or the stack started above
         metrics = args.asr_metrics or (own.asr_metrics if own else None)
         peer_url = args.peer_url or (peer.url if peer else None)
         for n in levels:

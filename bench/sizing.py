@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 # Qwen3-ASR-0.6B's published throughput: "it reaches 2000 times throughput at a concurrency
 # of 128" (QwenLM/Qwen3-ASR README, https://github.com/QwenLM/Qwen3-ASR, commit 47f77bc;
@@ -61,7 +62,7 @@ class Costs:
     decoded_audio: float  # audio seconds the engine decodes per call-second (partials re-decode)
 
 
-def sizing(costs: Costs, calls: int, budgets: Budgets = Budgets()) -> dict[str, float]:
+def sizing(costs: Costs, calls: int, budgets: Budgets = Budgets()) -> dict[str, Any]:
     """Cores per stage, Redis shards (and which limit binds) and qwen3-vllm GPUs for ``calls``."""
     def cores(per_call: float) -> int:
         return math.ceil(calls * per_call / budgets.cpu_utilisation)
@@ -71,7 +72,7 @@ def sizing(costs: Costs, calls: int, budgets: Budgets = Budgets()) -> dict[str, 
         "memory": calls * costs.redis_memory / budgets.redis_memory_per_shard,
         "network": calls * costs.redis_bytes / budgets.redis_bytes_per_shard,
     }
-    binding = max(shards, key=shards.get)
+    binding = max(shards, key=lambda name: shards[name])
     gpu_rate = QWEN3_06B_AUDIO_SECONDS_PER_GPU_SECOND * budgets.gpu_share_of_published
     return {
         "calls": calls,

@@ -187,6 +187,7 @@ def main() -> None:
             tick += 1
         cpu1, wall1, metrics1 = cpu_seconds(worker.proc.pid), time.monotonic(), scrape(http_port)
         threads1 = thread_seconds(worker.proc.pid)
+        assert measured is not None  # taken once the warm-up ticks are done
         cpu0, wall0, metrics0, threads0 = measured
         cores = (cpu1 - cpu0) / (wall1 - wall0)
         # The event loop runs on the main thread; the model (and the numpy of its rounds) on another.

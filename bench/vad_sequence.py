@@ -35,7 +35,7 @@ from prometheus_client import CollectorRegistry
 from common.endpointing import EndpointOptions
 from common.metrics import VadMetrics
 from common.pipeline_config import PipelineConfig
-from common.records import SAMPLE_RATE, Audio, End
+from common.records import SAMPLE_RATE, Audio, End, Record
 from common.runner import RunnerOptions
 from tests.kit.faults import five_utterances
 from tests.kit.support import RecordingRunner
@@ -82,13 +82,13 @@ async def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each mode (alternating)")
     args = parser.parse_args()
     pcm = recording(args.minutes)
-    items = [(f"{i + 1}-0", Audio(seq=i, offset=at, pcm=pcm[at:at + CHUNK].tobytes()))
+    items: list[tuple[str, Record]] = [(f"{i + 1}-0", Audio(seq=i, offset=at, pcm=pcm[at:at + CHUNK].tobytes()))
              for i, at in enumerate(range(0, len(pcm), CHUNK))]
     items.append((f"{len(items) + 1}-0", End(seq=len(items))))
     models = {"rounds": SileroVad(sequence=False), "sequence": SileroVad()}
     assert models["sequence"].has_sequence, "the silero-vad package has no usable sequence model"
     results: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in models}
-    outputs = {}
+    outputs: dict[str, list] = {}
     for _ in range(args.repeats):
         for mode, model in models.items():
             cpu, seconds, calls, records = await run(model, items, args.recordings)

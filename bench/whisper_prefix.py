@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from asr_worker.engines.whisper import FRAMES_PER_SECOND, HOP, bundled_model_path, encoder_frames
+from asr_worker.engines.whisper import FRAMES_PER_SECOND, HOP, encoder_frames
+from asr_worker.engines.whisper_models import resolve_model
 from tests.kit.testdata import librivox_samples
 
 PREFIX_SHARE = 0.8
@@ -44,7 +45,7 @@ def main() -> int:
     from faster_whisper import WhisperModel
     from faster_whisper.tokenizer import Tokenizer
 
-    model = WhisperModel(bundled_model_path(), device="cpu", compute_type="int8")
+    model = WhisperModel(resolve_model("tiny.en").path, device="cpu", compute_type="int8")
     tokenizer = Tokenizer(model.hf_tokenizer, False, task="transcribe", language="en")
     prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
     margin = round(args.margin_sec * FRAMES_PER_SECOND)

@@ -36,13 +36,14 @@ import numpy as np
 
 from asr_worker.engines import load_engine
 from asr_worker.engines.base import DecodeRequest
-from asr_worker.engines.whisper import WhisperOptions, bundled_model_path, words_of
+from asr_worker.engines.whisper import WhisperOptions, words_of
+from asr_worker.engines.whisper_models import resolve_model
 from asr_worker.stage import AsrStage, StreamingOptions
 from common.aio import wait_event
 from common.endpointing import EndpointOptions
 from common.metrics import AsrMetrics, VadMetrics
 from common.pipeline_config import AsrConfig, PipelineConfig
-from common.records import Audio, End, Transcript
+from common.records import Audio, End, Record, Transcript
 from tests.kit.support import RecordingRunner, word_errors
 from tests.kit.testdata import librivox_samples
 from vad_worker.model import SileroVad
@@ -67,7 +68,7 @@ def offline_words(clips, offsets, *, cpu_threads: int) -> list[tuple[str, float]
     """(word, start s in session time) from faster-whisper aligning each clip on its own."""
     from faster_whisper import WhisperModel
 
-    model = WhisperModel(bundled_model_path(), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
+    model = WhisperModel(resolve_model("tiny.en").path, device="cpu", compute_type="int8", cpu_threads=cpu_threads)
     words = []
     for (samples, _), offset in zip(clips, offsets):
         segments, _ = model.transcribe(samples, language="en", word_timestamps=True)
@@ -82,8 +83,8 @@ async def run_vad(audio: np.ndarray) -> list:
     stage = runner.stage
     vad = runner.open("bench-words")
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-    records = [Audio(seq=i, offset=at, pcm=pcm[at:at + CHUNK].tobytes())
-               for i, at in enumerate(range(0, len(pcm), CHUNK))]
+    records: list[Record] = [Audio(seq=i, offset=at, pcm=pcm[at:at + CHUNK].tobytes())
+                             for i, at in enumerate(range(0, len(pcm), CHUNK))]
     records.append(End(seq=len(records)))
     items = [(f"{i + 1}-0", r) for i, r in enumerate(records)]
     try:
@@ -140,7 +141,7 @@ async def decode_cost(engine, clips, repeats: int) -> tuple[float, float]:
     """Summed median wall time (s) of final decodes of every clip without and with word timestamps."""
     plain, timed = [], []
     for n, (samples, _) in enumerate(clips):
-        runs = {False: [], True: []}
+        runs: dict[bool, list[float]] = {False: [], True: []}
         for r in range(repeats):
             for words in (False, True) if r % 2 == 0 else (True, False):
                 started = time.perf_counter()

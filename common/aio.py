@@ -63,6 +63,13 @@ async def cancel_all(tasks, *, interval: float = RECANCEL_INTERVAL) -> None:
             task.exception()  # retrieved: its failure is the caller's to report, not the loop's
 
 
+def current_task() -> asyncio.Task:
+    """The task running the caller, a coroutine: ``asyncio.current_task`` says None only outside one."""
+    task = asyncio.current_task()
+    assert task is not None, "called outside a task"
+    return task
+
+
 async def cancel_and_wait(task: asyncio.Task | None) -> None:
     """Cancel ``task`` (see :func:`cancel_all`) and wait until it has ended; raise what it
     raised other than its cancellation.

@@ -29,8 +29,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError, ResponseError
@@ -57,7 +59,7 @@ def connect(url: str, *, client_name: str | None = None) -> Redis:
     """A client for ``url``; ``redis+cluster://host:port`` connects to a Redis Cluster,
     ``redis+sentinel://host:port,.../service`` to the master that the sentinels name
     (:mod:`.sentinel`). :class:`ConfigError` if a Sentinel URL is malformed."""
-    options = dict(socket_connect_timeout=2.0, health_check_interval=10, client_name=client_name,
+    options: dict[str, Any] = dict(socket_connect_timeout=2.0, health_check_interval=10, client_name=client_name,
                    max_connections=MAX_CONNECTIONS)
     if sentinel.is_sentinel_url(url):
         return sentinel.connect(sentinel.parse_url(url), timeout=POOL_TIMEOUT, **options)
@@ -227,7 +229,7 @@ class Doorbell:
         self._on_reconnect = on_reconnect
         self._idle_channel = idle_channel  # keeps the pub/sub connection subscribed
         self._channels: set[str] = set()
-        self._pubsub = None
+        self._pubsub: PubSub | None = None  # from start() until close()
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
 
@@ -240,12 +242,13 @@ class Doorbell:
             # A cluster client loads its slot map on its first command; its
             # pub/sub picks a node from that map without loading it first.
             await self._redis.initialize()
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(self._idle_channel, *self._channels)
+        self._pubsub = pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self._idle_channel, *self._channels)
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
         async with self._lock:
+            assert self._pubsub is not None, "subscribe before start"
             try:
                 await self._pubsub.subscribe(channel)
             except (RedisError, OSError) as exc:  # the listener reconnects and resubscribes
@@ -254,6 +257,7 @@ class Doorbell:
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
         async with self._lock:
+            assert self._pubsub is not None, "unsubscribe before start"
             try:
                 await self._pubsub.unsubscribe(channel)
             except asyncio.CancelledError:
@@ -284,6 +288,7 @@ class Doorbell:
             await backoff.wait()
             try:
                 async with self._lock:
+                    assert self._pubsub is not None  # the listener runs from start() until close()
                     await self._pubsub.aclose()
                     await self._open()
             except (RedisError, OSError):
@@ -299,11 +304,13 @@ class Doorbell:
         second as messages come. A deadline per read (``block=False, timeout=...``)
         cost 6 of the 12 µs that each bell took.
         """
+        pubsub = self._pubsub
+        assert pubsub is not None  # the listener runs from start() until close()
         loop = asyncio.get_running_loop()
         moved = loop.time()
         async with asyncio.timeout_at(moved + LISTEN_TIMEOUT) as deadline:
             while True:
-                response = await self._pubsub.parse_response(block=True)
+                response = await pubsub.parse_response(block=True)
                 backoff.reset()
                 now = loop.time()
                 if now - moved >= 1.0:
@@ -314,7 +321,7 @@ class Doorbell:
                     # dict that get_message builds.
                     self._on_ring(text(response[1]))
                 elif response:  # (un)subscribe confirmations, pongs: redis-py keeps its books
-                    await self._pubsub.handle_message(response)
+                    await pubsub.handle_message(response)
 
     async def close(self) -> None:
         task, self._task = self._task, None

@@ -25,20 +25,18 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from redis.exceptions import RedisError
 
-from . import keys
+from . import bus, keys
 from .checkpoint import CheckpointPolicy
 from .errors import LeaseLost, SessionGone
-from .fence import Checkpoint, Commit, CommitRequest
+from .fence import Checkpoint, Commit, CommitRequest, Fence
+from .metrics import StageMetrics
 from .reader import InputReader
 from .records import End, Error, Flush, Record
-from .stage import Session, Write
-
-if TYPE_CHECKING:
-    from .runner import StageRunner
+from .stage import Session, Stage, Write
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +76,34 @@ def plan(write: Write, *, policy: CheckpointPolicy, snapshot: Callable[[Session]
     return Plan(first_seq, checkpoint, finish)
 
 
-class Commits:
-    """The writes of the sessions of one runner."""
+class Exits(Protocol):
+    """How a session leaves its runner after a write (:class:`~.runner.StageRunner` does it)."""
 
-    def __init__(self, runner: StageRunner, *, policy: CheckpointPolicy) -> None:
-        self.runner = runner
+    async def drop(self, session: Session, reason: str) -> None:
+        """The session leaves this worker (it ended, or its write failed and its lease is to lapse)."""
+        ...
+
+    async def forget_gone(self, session: Session) -> None:
+        """The session's meta vanished: delete this stage's keys of it, then drop it."""
+        ...
+
+
+class Commits:
+    """The writes of the sessions of one runner.
+
+    ``fence`` writes them; ``stage`` snapshots a session's state for its checkpoint;
+    ``reader`` forgets the input a checkpoint covers; ``exits`` lets a session go.
+    """
+
+    def __init__(self, *, redis: bus.Redis, fence: Fence, stage: Stage, reader: InputReader, exits: Exits,
+                 metrics: StageMetrics, stage_name: str, policy: CheckpointPolicy) -> None:
+        self.redis = redis
+        self.fence = fence
+        self.stage = stage
+        self.reader = reader
+        self.exits = exits
+        self.metrics = metrics
+        self.stage_name = stage_name
         self.policy = policy
 
     async def commit(self, session: Session, outputs: Iterable[Record] = (), *, consumed: str | None = None,
@@ -93,7 +114,7 @@ class Commits:
         if request is None:
             return
         try:
-            result: Commit | BaseException = await self.runner.fence.commit(session.keys, request)
+            result: Commit | BaseException = await self.fence.commit(session.keys, request)
         except (RedisError, OSError) as exc:
             result = exc
         await self._settle(session, request, result)
@@ -110,7 +131,7 @@ class Commits:
                 continue
             if request is None:
                 continue
-            pending.append((i, write.session, request, self.runner.fence.submit(write.session.keys, request)))
+            pending.append((i, write.session, request, self.fence.submit(write.session.keys, request)))
         results = await asyncio.gather(*(future for *_, future in pending), return_exceptions=True)
         for (i, session, request, _), result in zip(pending, results):
             if isinstance(result, BaseException) and not isinstance(result, (RedisError, OSError)):
@@ -137,7 +158,7 @@ class Commits:
             raise LeaseLost(f"session {session.session_id} is no longer owned here")
         if write.outputs and session.next_stage and not session.announced:
             await self._announce(session)
-        planned = plan(write, policy=self.policy, snapshot=self.runner.stage.snapshot)
+        planned = plan(write, policy=self.policy, snapshot=self.stage.snapshot)
         if planned is None:
             return None
         return CommitRequest(token=session.token, output_key=session.output_key, output_bell=session.output_bell,
@@ -146,27 +167,26 @@ class Commits:
 
     async def _settle(self, session: Session, request: CommitRequest, result: Commit | BaseException) -> None:
         """Act on the outcome of a commit: drop the session (and raise) if it failed."""
-        runner = self.runner
-        stage = runner.options.stage
+        stage = self.stage_name
         if isinstance(result, BaseException):
             # Our in-memory state ran ahead of what Redis holds. Let the lease lapse:
             # the next owner (perhaps us) restores the checkpoint and replays.
-            runner.metrics.redis_errors.inc()
-            await runner.drop(session, f"commit failed: {result}")
+            self.metrics.redis_errors.inc()
+            await self.exits.drop(session, f"commit failed: {result}")
             raise LeaseLost(f"commit of {session.session_id}/{stage} failed: {result}") from result
         if result is Commit.FENCED:
-            runner.metrics.fenced_rejects.inc()
-            await runner.drop(session, "lease lost (write fenced)")
+            self.metrics.fenced_rejects.inc()
+            await self.exits.drop(session, "lease lost (write fenced)")
             raise LeaseLost(f"lease of {session.session_id}/{stage} lost")
         if result is Commit.GONE:
-            await runner.ownership.forget_gone(session)
+            await self.exits.forget_gone(session)
             raise SessionGone(session.session_id)
         if request.checkpoint is not None:
             session.checkpointed_at = time.monotonic()
-            runner.reader.forget_through(session, request.checkpoint.consumed)
+            self.reader.forget_through(session, request.checkpoint.consumed)
         if request.finish:
-            await runner.redis.zrem(keys.owners(stage), session.session_id)
-            await runner.drop(session, "session ended")
+            await self.redis.zrem(keys.owners(stage), session.session_id)
+            await self.exits.drop(session, "session ended")
 
     async def _announce(self, session: Session) -> None:
         """Tell the next stage of the session before the first write to its input.
@@ -177,12 +197,12 @@ class Commits:
         the lease held. Raises :class:`LeaseLost` after dropping the session if
         Redis fails, as a failed commit does.
         """
-        runner = self.runner
+        assert session.next_stage is not None  # announced only to a next stage
         try:
-            await runner.redis.xadd(keys.control_stream(session.next_stage), {"sid": session.session_id},
+            await self.redis.xadd(keys.control_stream(session.next_stage), {"sid": session.session_id},
                                     maxlen=100_000, approximate=True)
         except (RedisError, OSError) as exc:
-            runner.metrics.redis_errors.inc()
-            await runner.drop(session, f"announcing to {session.next_stage} failed: {exc}")
+            self.metrics.redis_errors.inc()
+            await self.exits.drop(session, f"announcing to {session.next_stage} failed: {exc}")
             raise LeaseLost(f"announcing {session.session_id} to {session.next_stage} failed: {exc}") from exc
         session.announced = True

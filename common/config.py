@@ -35,7 +35,7 @@ import typing
 from collections.abc import Callable, Collection, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigError
@@ -44,7 +44,15 @@ SHARED_PREFIX = "STREAMSCRIBE_"
 REDIS_URL = "redis://127.0.0.1:6379/0"  # --redis-url's default
 OPTION = "streamscribe.option"  # the key of an :class:`Option` in a field's metadata
 
-T = TypeVar("T")
+
+
+class _Dataclass(Protocol):
+    """Any dataclass (what :func:`dataclasses.fields` takes)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+T = TypeVar("T", bound=_Dataclass)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +126,7 @@ class SettingsParser(argparse.ArgumentParser):
                 break
         action = self.add_argument(flag, default=default, type=type, choices=choices, action=_Store,
                                    help=f"{help} [env {' or '.join(names)}]")
+        assert isinstance(action, _Guarded)
         self._guard(action, secret, names, file=file, shared=shared)
 
     def flag(self, flag: str, *, help: str, default: bool = False) -> None:
@@ -174,10 +183,11 @@ class SettingsParser(argparse.ArgumentParser):
             flag, default=default, type=from_command_line, choices=spec.choices,
             action=_Repeated if spec.repeat else _Store,
             help=f"{spec.help} [env {' or '.join(names)}{', comma-separated' if spec.repeat else ''}]")
+        assert isinstance(action, _Guarded)
         action.shown_default = None if spec.show is None else spec.show(default)
         self._guard(action, spec.secret, names, file=spec.file, shared=spec.shared)
 
-    def _guard(self, action: argparse.Action, secret: bool | Callable[[Any], bool], names: list[str], *,
+    def _guard(self, action: _Guarded, secret: bool | Callable[[Any], bool], names: list[str], *,
                file: bool, shared: bool) -> None:
         """Mark ``action`` secret (refused on the command line by :meth:`parse_known_args`) and add its
         ``-file`` form if it has one."""
@@ -237,7 +247,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     gets no second, literal one.
     """
 
-    def _get_help_string(self, action: argparse.Action) -> str:
+    def _get_help_string(self, action: argparse.Action) -> str | None:
         secret = getattr(action, "secret", None)
         if secret is not None and (not action.default or secret(action.default)):
             return f"{action.help} (default: {'set, hidden' if action.default else 'none'})"
@@ -344,12 +354,20 @@ def _always(value: Any) -> bool:
     return True
 
 
-def _note(namespace: argparse.Namespace, action: argparse.Action, value: Any) -> None:
+def _note(namespace: argparse.Namespace, action: _Guarded, value: Any) -> None:
     if action.secret is not None and action.secret(value):
         vars(namespace).setdefault(_SECRETS_GIVEN, []).append(action)
 
 
-class _Store(argparse.Action):
+class _Guarded(argparse.Action):
+    """An option's action, with what :meth:`SettingsParser._guard` marks on it."""
+
+    secret: Callable[[Any], bool] | None  # whether a value is a secret; None: never
+    instead: str  # where a secret may be given instead of the command line
+    shown_default: str | None  # the default that --help shows, when not the value itself
+
+
+class _Store(_Guarded):
     """``store``, noting a secret given on the command line."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
@@ -357,7 +375,7 @@ class _Store(argparse.Action):
         _note(namespace, self, values)
 
 
-class _Repeated(argparse.Action):
+class _Repeated(_Guarded):
     """One value per use of the flag; those of the command line replace the default (the environment's)."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:

@@ -44,9 +44,9 @@ class ProtocolError(StreamscribeError):
     ``code`` is a short machine-readable reason sent to the client with the message.
     """
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode | str, message: str) -> None:
         super().__init__(message)
-        self.code = ErrorCode(code)
+        self.code = ErrorCode(code)  # a code's value ("bad_audio") names it too
 
 
 class RecordError(StreamscribeError):

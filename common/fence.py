@@ -300,7 +300,7 @@ class Fence:
     async def _flush(self) -> None:
         """Send the queued commits, a pipeline at a time, until none is left."""
         while self._queue:
-            batch = []
+            batch: list[tuple[list, list, asyncio.Future]] = []
             while self._queue and len(batch) < PIPELINE_CALLS:
                 call = self._queue.popleft()
                 if not call[2].done():  # its caller was cancelled: not sent
@@ -336,6 +336,7 @@ class Fence:
         """
         if not self._one_node:
             return await self._pipelined([(self._commit, keys, args) for keys, args in calls])
+        assert not isinstance(self._redis, RedisCluster)  # one node
         groups = [calls[first:first + COMMITS_PER_CALL] for first in range(0, len(calls), COMMITS_PER_CALL)]
         replies = await bus.run_scripts(self._redis, [
             (self._commit_many, [key for keys, _ in group for key in keys],
@@ -345,8 +346,9 @@ class Fence:
             for group in groups
         ], wait=self._wait)
         if self._wait is not None:
+            assert self._shortfalls is not None  # made with self._wait
             self._shortfalls.check(replies.pop())
-        results = []
+        results: list = []
         for group, reply in zip(groups, replies):
             results += [reply] * len(group) if isinstance(reply, Exception) else reply
         return results
@@ -360,6 +362,7 @@ class Fence:
         if not self._one_node:
             return await bus.gather_bounded((script(keys=keys, args=args) for script, keys, args in calls),
                                             return_exceptions=True)
+        assert not isinstance(self._redis, RedisCluster)  # one node
         return await bus.run_scripts(self._redis, calls)
 
     def _commit_call(self, sk: SessionKeys, request: CommitRequest) -> tuple[list, list]:

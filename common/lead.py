@@ -45,6 +45,7 @@ class BatchLead:
         if due:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for session in due:
+                    assert session.next_stage is not None  # due has a next stage
                     pipe.hget(session.keys.checkpoint(session.next_stage), "read")
                 reads = await pipe.execute()
             for session, read in zip(due, reads):

@@ -94,6 +94,37 @@ class GatewayMetrics:
         self.webhook_retries = Counter(
             p + "webhook_retries_total", "Finals webhook deliveries tried again after a failure.", registry=registry
         )
+        # Call analytics (gateway/analytics, gateway/calls/analyzer.py), by tenant: the keys file names
+        # the tenants, so the label is bounded; never a call id or a text. Ratios are rates of these
+        # over analytics_call_seconds_total (deploy/grafana).
+        self.analytics_call_seconds = Counter(
+            p + "analytics_call_seconds_total", "Audio seconds of calls with analytics, counted when each ends, "
+            "by tenant.", ["tenant"], registry=registry)
+        self.analytics_talk_seconds = Counter(
+            p + "analytics_talk_seconds_total", "Seconds in which a party of an analysed call spoke (each "
+            "party's talk, summed), by tenant.", ["tenant"], registry=registry)
+        self.analytics_non_talk_seconds = Counter(
+            p + "analytics_non_talk_seconds_total", "Seconds of analysed calls in which nobody spoke, by tenant.",
+            ["tenant"], registry=registry)
+        self.analytics_overtalk_seconds = Counter(
+            p + "analytics_overtalk_seconds_total", "Seconds of analysed calls in which two parties or more "
+            "spoke at once, by tenant.", ["tenant"], registry=registry)
+        self.analytics_interruptions = Counter(
+            p + "analytics_interruptions_total", "Interruptions in analysed calls, by tenant.", ["tenant"],
+            registry=registry)
+        self.analytics_alerts = Counter(
+            p + "analytics_alerts_total", "Live analytics alerts raised, by tenant and alert (dead_air, overtalk, "
+            "fast, loud).", ["tenant", "alert"], registry=registry)
+        self.analytics_phrases = Counter(
+            p + "analytics_phrases_total", "Phrases of the tenant's or call's lists spotted in finals, by tenant.",
+            ["tenant"], registry=registry)
+        self.analytics_dropped = Counter(
+            p + "analytics_dropped_total", "Results an analysed call's analytics did not take because its queue "
+            "was full (the figures of the call then miss them; the results themselves were sent).",
+            registry=registry)
+        self.analytics_seconds = Counter(
+            p + "analytics_seconds_total", "Seconds of the gateway's CPU spent on call analytics (talk figures, "
+            "phrases, sentiment, summaries; loudness is counted with audio conversion).", registry=registry)
         # Pre-recorded requests (gateway/http/inflight.py).
         self.prerecorded_undelivered = Counter(
             p + "prerecorded_undelivered_total", "Pre-recorded results lost, by kind (response: a request still "
@@ -204,9 +235,16 @@ class AsrMetrics:
                                      registry=registry)
         self.tokens = Counter(p + "tokens_total", "Tokens (or words) the engine produced.", registry=registry)
         self.partials = Counter(p + "partials_total", "Partials emitted.", registry=registry)
-        self.finals = Counter(p + "finals_total", "Finals emitted.", registry=registry)
+        self.finals = Counter(p + "finals_total", "Finals emitted, by the language they were decoded in "
+                              "(unknown: the engine did not say).", ["language"], registry=registry)
         self.no_speech = Counter(p + "no_speech_total", "Utterances that decoded to no words (no final).",
                                  registry=registry)
+        self.loops = Counter(
+            p + "loops_total",
+            "Decodes in which the engine found a repetition loop, by kind (partial, final, batch) and outcome: "
+            "recovered (decoded again without one) or truncated (the loop cut out: on a final, flagged truncated).",
+            ["kind", "outcome"], registry=registry,
+        )
         self.decodes_in_flight = Gauge(p + "decodes_in_flight", "Decodes running in the engine.", registry=registry)
         self.speculative_decodes = Counter(
             p + "speculative_decodes_total",
@@ -218,6 +256,16 @@ class AsrMetrics:
             "Finals sent when the decode started at a pause ended, before the endpoint, by kind: "
             "sentence (the text ended a sentence) or eager (the session asked for eager finals).",
             ["kind"], registry=registry,
+        )
+        self.redactions = Counter(
+            p + "redactions_total", "Entities redacted in finals, by entity (CREDIT_CARD, SSN, ...); never the text.",
+            ["entity"], registry=registry,
+        )
+        self.redaction_hold_seconds = Histogram(
+            p + "redaction_hold_seconds",
+            "Time a final of a session with redaction waited for the next final before it went out "
+            "(0 for those not held: it did not end in a number).",
+            buckets=(0.0, 0.05, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0), registry=registry,
         )
 
 

@@ -21,29 +21,83 @@ import asyncio
 import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from redis.exceptions import RedisError, ResponseError
 
 from . import aio, bus, keys
 from .errors import ConfigError, ErrorCode, SessionGone
-from .fence import CommitRequest, Lease
+from .fence import CommitRequest, Fence, Lease
+from .metrics import StageMetrics
 from .pipeline_config import PipelineConfig
 from .records import Error
-from .stage import Session
-
-if TYPE_CHECKING:
-    from .runner import StageRunner
+from .stage import Session, Stage
 
 log = logging.getLogger(__name__)
 
 
-class Ownership:
-    """The ownership side of one runner: its loops run as the runner's tasks."""
+class Settings(Protocol):
+    """The runner's settings that ownership reads (:class:`~.runner.RunnerOptions`)."""
 
-    def __init__(self, runner: StageRunner) -> None:
-        self.runner = runner
-        self.stage = runner.options.stage
+    @property
+    def stage(self) -> str: ...
+
+    @property
+    def capacity(self) -> int: ...  # live sessions this worker may own
+
+    @property
+    def lease_ttl(self) -> float: ...
+
+    @property
+    def sweep_interval(self) -> float: ...
+
+
+class Host(Protocol):
+    """What ownership needs of the runner it works for (:class:`~.runner.StageRunner`).
+
+    The sessions it hosts (a claim adds one, :meth:`drop` lets one go), how busy they
+    keep it (announced with the heartbeat), and a way to have a session's input read.
+    """
+
+    sessions: dict[str, Session]  # owned here, by id
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def load(self) -> int: ...  # live sessions that count against the capacity
+
+    @property
+    def batch_load(self) -> int: ...
+
+    @property
+    def queue_lag(self) -> float: ...  # seconds
+
+    def mark_dirty(self, session_id: str) -> None: ...
+
+    def mark_all_dirty(self) -> None: ...
+
+    async def drop(self, session: Session, reason: str) -> None: ...
+
+
+class Ownership:
+    """The ownership side of one runner (``host``): its loops run as the runner's tasks.
+
+    ``fence`` takes, renews and releases the leases; ``stage`` opens a claimed session's
+    state; ``doorbell`` rings when a claimed session's input grows.
+    """
+
+    def __init__(self, host: Host, *, redis: bus.Redis, fence: Fence, stage: Stage, doorbell: bus.Doorbell,
+                 metrics: StageMetrics, options: Settings, worker_id: str) -> None:
+        self.host = host
+        self.redis = redis
+        self.fence = fence
+        self._stage = stage
+        self.doorbell = doorbell
+        self.metrics = metrics
+        self.options = options
+        self.worker_id = worker_id
+        self.stage = options.stage
         self.draining = False
         self.room = asyncio.Event()  # set when a session leaves: the claim loop may read again
 
@@ -51,27 +105,27 @@ class Ownership:
 
     async def ensure_group(self) -> None:
         try:
-            await self.runner.redis.xgroup_create(keys.control_stream(self.stage), self.stage, id="0",
-                                                  mkstream=True)
+            await self.redis.xgroup_create(keys.control_stream(self.stage), self.stage, id="0",
+                                           mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
     async def claim_loop(self) -> None:
-        runner = self.runner
+        host = self.host
         stream = keys.control_stream(self.stage)
         backoff = bus.Backoff()
         recreate_group = False
-        while not runner.closed:
-            if self.draining or runner.load >= runner.options.capacity:
+        while not host.closed:
+            if self.draining or host.load >= self.options.capacity:
                 await self._wait_for_room()  # a drop sets it; a session going inactive is seen within a sweep
                 continue
             try:
                 if recreate_group:  # Redis restarted empty: recreate it idempotently
                     await self.ensure_group()
                     recreate_group = False
-                reply = await runner.redis.xreadgroup(self.stage, runner.worker_id, {stream: ">"}, count=1,
-                                                      block=1000)
+                reply = await self.redis.xreadgroup(self.stage, self.worker_id, {stream: ">"}, count=1,
+                                                    block=1000)
                 backoff.reset()
             except bus.CONNECTION_ERRORS as exc:
                 if isinstance(exc, ResponseError) and str(exc).startswith("UNBLOCKED"):
@@ -83,47 +137,47 @@ class Ownership:
                 # answers READONLY, CLUSTERDOWN, TRYAGAIN or MASTERDOWN for a while, and a worker
                 # that died of one would take its sessions' leases down with it.
                 recreate_group = recreate_group or isinstance(exc, ResponseError) and "NOGROUP" in str(exc)
-                runner.metrics.redis_errors.inc()
+                self.metrics.redis_errors.inc()
                 log.warning("claim loop: %s; retrying in %.1fs", exc, backoff.delay)
                 await backoff.wait()
                 continue
+            assert not isinstance(reply, dict)  # RESP2: [[stream, entries]], None when none came
             for _, entries in reply or []:
                 for entry_id, fields in entries:
                     await self._claim_entry(stream, entry_id, fields)
 
     async def _wait_for_room(self) -> None:
         self.room.clear()
-        await aio.wait_event(self.room, self.runner.options.sweep_interval)
+        await aio.wait_event(self.room, self.options.sweep_interval)
 
     async def _claim_entry(self, stream: str, entry_id, fields: dict) -> None:
-        redis = self.runner.redis
         raw = fields.get(b"sid") or fields.get("sid") or b""
         session_id = raw.decode() if isinstance(raw, bytes) else raw
         try:
             if keys.valid_session_id(session_id):
                 if await self.claim(session_id, takeover=False):
-                    self.runner.metrics.claims.inc()
+                    self.metrics.claims.inc()
             else:
                 log.warning("control entry %s has invalid session id %r", entry_id, session_id)
-            await redis.xack(stream, self.stage, entry_id)
+            await self.redis.xack(stream, self.stage, entry_id)
         except (RedisError, OSError) as exc:
             # Left pending: the sweep re-claims entries whose claimer went quiet.
-            self.runner.metrics.redis_errors.inc()
+            self.metrics.redis_errors.inc()
             log.warning("claim of %s failed: %s", session_id, exc)
         except Exception:
             log.exception("claim of %s failed; acknowledging its control entry", session_id)
-            await redis.xack(stream, self.stage, entry_id)
+            await self.redis.xack(stream, self.stage, entry_id)
 
     async def claim(self, session_id: str, *, takeover: bool) -> bool:
         """Take the lease of ``session_id`` and start delivering its input."""
-        runner = self.runner
-        if session_id in runner.sessions:
+        host = self.host
+        if session_id in host.sessions:
             return False
         sk = keys.SessionKeys(session_id)
         try:
-            lease = await runner.fence.acquire(sk)
+            lease = await self.fence.acquire(sk)
         except SessionGone:
-            await runner.redis.zrem(keys.owners(self.stage), session_id)
+            await self.redis.zrem(keys.owners(self.stage), session_id)
             return False
         if lease is None:
             return False
@@ -134,49 +188,50 @@ class Ownership:
             return False
         replay_until = "0-0"
         if takeover:
-            last = await runner.redis.xrevrange(sk.input(self.stage), count=1)
-            replay_until = bus.text(last[0][0]) if last else "0-0"
-        session = Session(
+            last = await self.redis.xrevrange(sk.input(self.stage), count=1)
+            newest = last[0][0] if last else "0-0"
+            assert newest is not None  # an id is None only for an entry deleted while pending
+            replay_until = bus.text(newest)
+        session: Session = Session(
             session_id=session_id, stage=self.stage, epoch=lease.epoch, token=lease.token, config=config,
             next_stage=config.next_stage(self.stage), read_id=lease.consumed or "0-0", input_seq=lease.input_seq,
             output_seq=lease.output_seq, replay_until=replay_until,
         )
         try:
-            session.state = runner.stage.open(session, lease.state or None)
+            session.state = self._stage.open(session, lease.state or None)
         except Exception:
             session.log.exception("could not restore state; releasing the session")
-            await runner.fence.release(sk, session.token)
+            await self.fence.release(sk, session.token)
             raise
-        runner.sessions[session_id] = session
-        await runner.redis.zadd(keys.owners(self.stage), {session_id: self.deadline_ms()})
-        await runner.doorbell.subscribe(sk.bell(self.stage))
-        runner.metrics.sessions_active.set(len(runner.sessions))
+        host.sessions[session_id] = session
+        await self.redis.zadd(keys.owners(self.stage), {session_id: self.deadline_ms()})
+        await self.doorbell.subscribe(sk.bell(self.stage))
+        self.metrics.sessions_active.set(len(host.sessions))
         if takeover:
-            runner.metrics.takeovers.inc()
+            self.metrics.takeovers.inc()
             session.log.info("took over at epoch %d from checkpoint %s", session.epoch, lease.consumed or "start")
         else:
             session.log.info("claimed at epoch %d", session.epoch)
-        runner.mark_dirty(session_id)
+        host.mark_dirty(session_id)
         return True
 
     async def _refuse(self, sk: keys.SessionKeys, lease: Lease, reason: str) -> None:
         """Let go of a session whose config this worker cannot read: dead-letter the config,
         send the client a fatal error and end the session here (lease, checkpoint and input
         deleted, so that no worker of this stage takes it up again)."""
-        runner = self.runner
         log.error("session %s: %s; refusing it", sk.session_id, reason)
-        runner.metrics.reject("bad_config")
-        await runner.redis.xadd(f"{keys.PREFIX}:dlq:{self.stage}",
-                                {"sid": sk.session_id, "reason": reason, "config": lease.config},
-                                maxlen=10_000, approximate=True)
+        self.metrics.reject("bad_config")
+        await self.redis.xadd(f"{keys.PREFIX}:dlq:{self.stage}",
+                              {"sid": sk.session_id, "reason": reason, "config": lease.config},
+                              maxlen=10_000, approximate=True)
         error = Error(code=str(ErrorCode.BAD_CONFIG), fatal=True,
                       message=f"the {self.stage} stage cannot read this session's config: {reason}")
-        await runner.fence.commit(sk, CommitRequest(token=lease.token, output_key=sk.out, output_bell=sk.bell("out"),
-                                                    to_client=[error], finish=True))
-        await runner.redis.zrem(keys.owners(self.stage), sk.session_id)
+        await self.fence.commit(sk, CommitRequest(token=lease.token, output_key=sk.out, output_bell=sk.bell("out"),
+                                                  to_client=[error], finish=True))
+        await self.redis.zrem(keys.owners(self.stage), sk.session_id)
 
     def deadline_ms(self) -> int:
-        return int((time.time() + self.runner.options.lease_ttl) * 1000)
+        return int((time.time() + self.options.lease_ttl) * 1000)
 
     async def register(self) -> None:
         """Announce this worker and its load (gateways read both for admission).
@@ -186,23 +241,23 @@ class Ownership:
         load came, and a gateway refused calls "at capacity (0 sessions)"). Two
         commands, not a transaction: the keys are in different Redis Cluster slots.
         """
-        runner = self.runner
-        await runner.redis.hset(keys.load(self.stage), runner.worker_id, json.dumps({
-            "sessions": runner.load, "batch": runner.batch_load, "owned": len(runner.sessions),
-            "capacity": runner.options.capacity,
-            "lag": round(runner.queue_lag, 3), "draining": self.draining}))
-        await runner.redis.zadd(keys.workers(self.stage), {runner.worker_id: self.deadline_ms()})
+        host = self.host
+        await self.redis.hset(keys.load(self.stage), self.worker_id, json.dumps({
+            "sessions": host.load, "batch": host.batch_load, "owned": len(host.sessions),
+            "capacity": self.options.capacity,
+            "lag": round(host.queue_lag, 3), "draining": self.draining, **self._stage.describe()}))
+        await self.redis.zadd(keys.workers(self.stage), {self.worker_id: self.deadline_ms()})
 
     # -- leases -----------------------------------------------------------------------
 
     async def heartbeat_loop(self) -> None:
-        runner = self.runner
-        while not runner.closed:
+        host = self.host
+        while not host.closed:
             try:
                 await self.register()
-                sessions = list(runner.sessions.values())
+                sessions = list(host.sessions.values())
                 # A batch session's read position paces the stage before (common/lead.py).
-                results = await runner.fence.renew_all(
+                results = await self.fence.renew_all(
                     [(s.keys, s.token, s.input_seq if s.config.batch else None) for s in sessions])
                 renewed = {}
                 for session, result in zip(sessions, results):  # empty when idle
@@ -211,64 +266,64 @@ class Ownership:
                     if result == 1:
                         renewed[session.session_id] = self.deadline_ms()
                     elif result == 0:
-                        runner.metrics.leases_lost.inc()
-                        await runner.drop(session, "lease lost")
+                        self.metrics.leases_lost.inc()
+                        await host.drop(session, "lease lost")
                     else:
                         await self.forget_gone(session)
                 if renewed:
-                    await runner.redis.zadd(keys.owners(self.stage), renewed)
+                    await self.redis.zadd(keys.owners(self.stage), renewed)
             except asyncio.CancelledError:
                 raise
             except bus.CONNECTION_ERRORS as exc:
-                runner.metrics.redis_errors.inc()
+                self.metrics.redis_errors.inc()
                 log.warning("heartbeat failed: %s", exc)
-            await asyncio.sleep(runner.options.lease_ttl / 3)
+            await asyncio.sleep(self.options.lease_ttl / 3)
 
     async def forget_gone(self, session: Session) -> None:
         """The session's meta vanished (client left, gateway died): delete our keys."""
-        redis, sk = self.runner.redis, session.keys
+        redis, sk = self.redis, session.keys
         try:
             await redis.delete(sk.lease(self.stage), sk.checkpoint(self.stage), sk.input(self.stage))
             await redis.zrem(keys.owners(self.stage), session.session_id)
         except RedisError as exc:
             session.log.warning("cleanup failed: %s", exc)
-        await self.runner.drop(session, "session gone")
+        await self.host.drop(session, "session gone")
 
     async def drain(self) -> None:
         """Stop claiming and hand every owned session over: release leases, mark orphaned."""
-        runner = self.runner
+        host = self.host
         self.draining = True
-        for session in list(runner.sessions.values()):
+        for session in list(host.sessions.values()):
             try:
-                await runner.fence.release(session.keys, session.token)
-                await runner.redis.zadd(keys.owners(self.stage), {session.session_id: 0})
+                await self.fence.release(session.keys, session.token)
+                await self.redis.zadd(keys.owners(self.stage), {session.session_id: 0})
             except RedisError as exc:
                 session.log.warning("release failed: %s", exc)
-            await runner.drop(session, "drained")
+            await host.drop(session, "drained")
         try:
-            await runner.redis.zrem(keys.workers(self.stage), runner.worker_id)
-            await runner.redis.hdel(keys.load(self.stage), runner.worker_id)
+            await self.redis.zrem(keys.workers(self.stage), self.worker_id)
+            await self.redis.hdel(keys.load(self.stage), self.worker_id)
         except RedisError:
             pass
 
     # -- takeovers --------------------------------------------------------------------
 
     async def sweep_loop(self) -> None:
-        runner = self.runner
+        host = self.host
         stream = keys.control_stream(self.stage)
-        while not runner.closed:
-            await asyncio.sleep(runner.options.sweep_interval)
-            runner.mark_all_dirty()
+        while not host.closed:
+            await asyncio.sleep(self.options.sweep_interval)
+            host.mark_all_dirty()
             if self.draining:
                 continue
             try:
                 await self._adopt_orphans()
                 # Forget workers that have not beaten for a minute.
-                await runner.redis.zremrangebyscore(keys.workers(self.stage), "-inf",
-                                                    int(time.time() * 1000) - 60_000)
+                await self.redis.zremrangebyscore(keys.workers(self.stage), "-inf",
+                                                  int(time.time() * 1000) - 60_000)
                 # Control entries read by a worker that died before acknowledging them.
-                _, entries, *_ = await runner.redis.xautoclaim(
-                    stream, self.stage, runner.worker_id, min_idle_time=int(runner.options.lease_ttl * 2000),
+                _, entries, *_ = await self.redis.xautoclaim(
+                    stream, self.stage, self.worker_id, min_idle_time=int(self.options.lease_ttl * 2000),
                     start_id="0-0", count=10)
                 for entry_id, fields in entries:
                     if fields:
@@ -281,17 +336,18 @@ class Ownership:
                 else:
                     log.warning("sweep failed: %s", exc)
             except bus.CONNECTION_ERRORS as exc:
-                runner.metrics.redis_errors.inc()
+                self.metrics.redis_errors.inc()
                 log.warning("sweep failed: %s", exc)
 
     async def _adopt_orphans(self) -> None:
-        runner = self.runner
-        room = runner.options.capacity - runner.load
+        host = self.host
+        room = self.options.capacity - host.load
         if room <= 0:
             return
-        orphans = await runner.redis.zrangebyscore(keys.owners(self.stage), "-inf", int(time.time() * 1000),
-                                                   start=0, num=room)
+        orphans = await self.redis.zrangebyscore(keys.owners(self.stage), "-inf", int(time.time() * 1000),
+                                                 start=0, num=room)
         for raw in orphans:
+            assert isinstance(raw, (bytes, str))  # members without scores
             session_id = bus.text(raw)
-            if session_id not in runner.sessions:
+            if session_id not in host.sessions:
                 await self.claim(session_id, takeover=True)

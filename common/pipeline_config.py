@@ -37,6 +37,7 @@ from typing import Any
 from .endpointing import EndpointOptions
 from .errors import ConfigError
 from .keys import STAGES
+from .redaction.policy import KINDS, parse_kinds
 
 VERSION = 2
 MAX_CONTEXT_CHARS = 4000
@@ -110,7 +111,7 @@ class VadConfig:
 
     def apply(self, defaults: EndpointOptions) -> EndpointOptions:
         """``defaults`` with the session's options; raises ConfigError if they do not fit together."""
-        values = {name: float(value) for name, value in self.overrides().items()}
+        values: dict[str, Any] = {name: float(value) for name, value in self.overrides().items()}
         if not values:
             return defaults
         if "pause_threshold" not in values:
@@ -134,8 +135,20 @@ class AsrConfig:
     unfixed_chunk_num: int | None = None  # first chunks decoded without a prefix
     unfixed_token_num: int | None = None  # tokens rolled back from the prefix
     sentence_endpoint: bool | None = None  # a pause after a complete sentence ends the utterance
+    # Redaction kinds (common.redaction.policy), done by the ASR stage before anything leaves it;
+    # policy: who asked (client, tenant, both), recorded for the status page and transcript log.
+    redact: tuple[str, ...] = ()
+    redact_policy: str = ""
 
     def __post_init__(self) -> None:
+        if isinstance(self.redact, list):  # the JSON form
+            object.__setattr__(self, "redact", tuple(self.redact))
+        if not isinstance(self.redact, tuple) or not all(isinstance(k, str) for k in self.redact):
+            raise ConfigError("redact must be a list of redaction kinds")
+        if self.redact and parse_kinds(self.redact) != self.redact:
+            raise ConfigError(f"redact must be some of {', '.join(KINDS)}, in that order, not {list(self.redact)}")
+        if not isinstance(self.redact_policy, str) or len(self.redact_policy) > 200:
+            raise ConfigError("redact_policy must be a short string")
         if self.language is not None and not (isinstance(self.language, str) and 0 < len(self.language) <= 32):
             raise ConfigError("language must be a language name or code, or null for auto-detect")
         if not isinstance(self.context, str) or len(self.context) > MAX_CONTEXT_CHARS:
@@ -193,8 +206,15 @@ class PipelineConfig:
 
     def encode(self) -> str:
         """The JSON form stored in the session's meta, of the lowest version that holds it."""
+        asr = dataclasses.asdict(self.asr)
+        if not self.asr.redact:
+            # A worker of the version before refuses a config that has these (an unknown field):
+            # so it still serves sessions without redaction, and refuses those with it.
+            del asr["redact"], asr["redact_policy"]
+        else:
+            asr["redact"] = list(self.asr.redact)
         body = {"v": 1, "stages": list(self.stages), "vad": self.vad.overrides(),
-                "asr": dataclasses.asdict(self.asr), "denoise": dataclasses.asdict(self.denoise)}
+                "asr": asr, "denoise": dataclasses.asdict(self.denoise)}
         if self.batch:
             body.update(v=2, priority=self.priority)
         return json.dumps(body)
@@ -218,7 +238,7 @@ class PipelineConfig:
         return _build(body)
 
 
-def _section(kind: type, name: str, values: Any) -> Any:
+def _section(kind: type[Any], name: str, values: Any) -> Any:
     """A section of the JSON form as ``kind``; fields it lacks take their defaults."""
     if not isinstance(values, dict):
         raise ConfigError(f"{name} must be an object")

@@ -144,7 +144,7 @@ class InputReader:
             self._spawn(self._dead_letter(session, entry_id, payload, str(exc)))
             return None
         self.metrics.records.inc()
-        seq = getattr(record, "seq")
+        seq = record.seq
         if seq < session.input_seq:
             self.metrics.duplicates.inc()
             return None

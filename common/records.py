@@ -118,13 +118,32 @@ class TimedWord:
 
 
 @dataclass(frozen=True, slots=True)
+class Redacted:
+    """A redacted entity of a transcript: its type (``CREDIT_CARD``, ``SSN``, see
+    :mod:`common.redaction.detect`), the placeholder that replaced it in the text and the
+    words (``[CREDIT_CARD_1]``), and the samples ``start``..``end`` of session audio it was
+    said in (the utterance's, when there are no word timings), so that a recorder can mute them.
+
+    Travels inside a :class:`Transcript` as the list ``[entity, label, start, end]``.
+    """
+
+    entity: str
+    label: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript(Record):
     """A partial or final transcript of one utterance, towards the gateway.
 
     ``words`` holds word timings when the session asked for them and the engine
     has them (empty otherwise), in order, inside ``start``..``end``.
     ``confidence`` is the engine's own figure for the text (a mean token
-    probability, 0..1), ``None`` when the engine gives none.
+    probability, 0..1), ``None`` when the engine gives none. ``truncated``
+    marks a final whose decode looped and could not be recovered: the engine
+    cut the repetition out, and words spoken there may be missing. ``redactions``: the
+    entities the session's redaction replaced in ``text`` and ``words``, in order.
     """
 
     TYPE: ClassVar[str] = "transcript"
@@ -137,6 +156,8 @@ class Transcript(Record):
     language: str = ""
     words: tuple[TimedWord, ...] = ()
     confidence: float | None = None
+    truncated: bool = False
+    redactions: tuple[Redacted, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +176,17 @@ _TYPES: dict[str, type[Record]] = {
 _FIELDS: dict[type[Record], tuple[dataclasses.Field, ...]] = {
     cls: dataclasses.fields(cls) for cls in _TYPES.values()
 }
+
+
+def _annotation(f: dataclasses.Field) -> str:
+    """The annotation of record field ``f``: a string, since this module imports ``annotations``."""
+    assert isinstance(f.type, str), f
+    return f.type
+
+
 _PY_TYPES = {"int": int, "str": str, "bytes": bytes, "bool": bool, "float": (float, int),
-             "float | None": (float, int, type(None)), "tuple[TimedWord, ...]": (list, tuple)}
+             "float | None": (float, int, type(None)), "tuple[TimedWord, ...]": (list, tuple),
+             "tuple[Redacted, ...]": (list, tuple)}
 
 
 def _encode_words(words: tuple[TimedWord, ...]) -> list[list]:
@@ -174,15 +204,30 @@ def _decode_words(value: list) -> tuple[TimedWord, ...]:
     return tuple(words)
 
 
+def _encode_redactions(redactions: tuple[Redacted, ...]) -> list[list]:
+    return [[r.entity, r.label, r.start, r.end] for r in redactions]
+
+
+def _decode_redactions(value: list) -> tuple[Redacted, ...]:
+    out = []
+    for i, item in enumerate(value):
+        if (not isinstance(item, (list, tuple)) or len(item) != 4 or not all(isinstance(x, str) for x in item[:2])
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in item[2:])):
+            raise RecordError(f"transcript.redactions[{i}] is not [entity, label, start, end]")
+        out.append(Redacted(*item))
+    return tuple(out)
+
+
 # Fields whose bus form differs from their Python form: (encode, decode).
-_CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+_CODECS: dict[str, tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]] = {
     "tuple[TimedWord, ...]": (_encode_words, _decode_words),
+    "tuple[Redacted, ...]": (_encode_redactions, _decode_redactions),
 }
 
 
 # Per record type, per field: (name, converter to the bus form or None).
 _ENCODERS: dict[type[Record], tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {
-    cls: tuple((f.name, _CODECS.get(f.type, (None, None))[0]) for f in fields) for cls, fields in _FIELDS.items()
+    cls: tuple((f.name, _CODECS.get(_annotation(f), (None, None))[0]) for f in fields) for cls, fields in _FIELDS.items()
 }
 
 
@@ -215,9 +260,9 @@ def encode_audio(seq: int, offset: int, pcm: bytes) -> bytes:
 # may leave it unset, the bus form never does), bool refused (bool is an int), converter from the
 # bus form or None); worked out once, not per record.
 _DECODERS: dict[type[Record], tuple[tuple[str, str, Any, bool, bool, Callable[[Any], Any] | None], ...]] = {
-    cls: tuple((f.name, f.type, _PY_TYPES[f.type],  # annotations are strings under __future__
+    cls: tuple((f.name, _annotation(f), _PY_TYPES[_annotation(f)],
                 f.default is dataclasses.MISSING or f.name == "seq", f.type != "bool",
-                _CODECS.get(f.type, (None, None))[1])
+                _CODECS.get(_annotation(f), (None, None))[1])
                for f in fields)
     for cls, fields in _FIELDS.items()
 }
@@ -285,6 +330,9 @@ def _check_transcript(record: Transcript) -> None:
         if not _probability(word.probability):
             raise RecordError(f"transcript.words[{i}].probability {word.probability!r} is not a probability")
         previous = word.start
+    for i, span in enumerate(record.redactions):
+        if not record.start <= span.start <= span.end <= record.end:
+            raise RecordError(f"transcript.redactions[{i}] is outside {record.start}..{record.end}")
 
 
 def utterance_id(session_id: str, start_sample: int) -> str:

@@ -113,8 +113,6 @@ class StageRunner:
         self.reader = InputReader(redis, stage=options.stage, read_count=options.read_count, metrics=metrics,
                                   report=self.report)
         self.lead = BatchLead(redis, max_records=options.batch_lead)
-        self.ownership = Ownership(self)
-        self.commits = Commits(self, policy=CheckpointPolicy(options.checkpoint_interval))
         self.stage = build_stage(self)
         # The processing loops, by the kind of session each reads (None: both): with the stage's
         # batch_apart, recordings have a loop of their own beside the live sessions'.
@@ -124,6 +122,13 @@ class StageRunner:
             redis, on_ring=self._on_ring, on_reconnect=self.mark_all_dirty,
             idle_channel=f"{keys.PREFIX}:idle:{self.worker_id}",
         )
+        # Ownership and the writes see this runner through narrow protocols (ownership.Host,
+        # commits.Exits) and get the rest handed in: neither imports this module.
+        self.ownership = Ownership(self, redis=redis, fence=self.fence, stage=self.stage, doorbell=self.doorbell,
+                                   metrics=metrics, options=options, worker_id=self.worker_id)
+        self.commits = Commits(redis=redis, fence=self.fence, stage=self.stage, reader=self.reader, exits=self,
+                               metrics=metrics, stage_name=options.stage,
+                               policy=CheckpointPolicy(options.checkpoint_interval))
         self.metrics.capacity.set(options.capacity)
 
     @property
@@ -190,7 +195,7 @@ class StageRunner:
             return False, {**details, "redis": f"unreachable: {exc}"}
         stage_ready, stage_details = await self.stage.readiness()
         details["active"] = self.load
-        under_capacity = details["active"] < self.options.capacity and not self.ownership.draining
+        under_capacity = self.load < self.options.capacity and not self.ownership.draining
         return stage_ready and under_capacity, {**details, **stage_details, "redis": "ok"}
 
     async def drop(self, session: Session, reason: str) -> None:
@@ -212,6 +217,10 @@ class StageRunner:
             session.log.exception("stage close failed")
         session.log.info("dropped: %s", reason)
         self.ownership.room.set()
+
+    async def forget_gone(self, session: Session) -> None:
+        """The session's meta vanished (client left, gateway died): delete its keys here and drop it."""
+        await self.ownership.forget_gone(session)
 
     # -- the stage's runner (common.stage.Runner) ----------------------------------------
 

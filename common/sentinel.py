@@ -306,7 +306,9 @@ class SentinelRedis(aioredis.Redis):
     wait_for_replicas: WaitForReplicas | None = None
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
-        manager = self.connection_pool.sentinel_manager
+        pool = self.connection_pool
+        assert isinstance(pool, SentinelConnectionPool)  # master_for's connection_pool_class
+        manager = pool.sentinel_manager
         try:
             await super().aclose(close_connection_pool)
         finally:

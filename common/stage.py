@@ -170,3 +170,8 @@ class Stage(abc.ABC, Generic[StateT]):
 
     async def readiness(self) -> tuple[bool, dict]:
         return True, {}
+
+    def describe(self) -> dict:
+        """What the worker announces with its load beside its capacity (JSON values): the ASR
+        its model's name and languages, which gateways check a session's language against."""
+        return {}

@@ -15,7 +15,7 @@ from common.config import SettingsParser, from_args, redis_url
 from common.logs import setup_logging
 from common.service import run_main
 
-from .core.connection import ConnectionOptions
+from .calls.connection import ConnectionOptions
 from .core.hub import HubOptions
 from .core.pacing import PacingOptions
 from .doors import ROUTES
@@ -25,8 +25,9 @@ from .outputs.follow import FollowOptions
 from .outputs.transcript_log import TranscriptOptions
 from .outputs.webhook import WebhookOptions
 from .security.auth import KeyOptions
+from .security.gate import AccessOptions
 from .security.tls import TlsOptions
-from .server import AccessOptions, Gateway, ListenOptions
+from .server import Gateway, ListenOptions
 from .tcp import TcpListener, TcpOptions
 
 log = logging.getLogger("gateway")

@@ -1,6 +1,6 @@
 """The raw TCP listener (``--tcp-port``, off by default): the seed whisper-streaming socket protocol.
 
-Each accepted socket is driven by the same :class:`~gateway.core.connection.Connection`
+Each accepted socket is driven by the same :class:`~gateway.calls.connection.Connection`
 as a WebSocket, through :class:`TcpStream`, which gives the socket the few
 methods a connection uses (``recv``, async iteration, ``send``, ``close``). So
 admission, pacing (the listener stops reading the socket when a client sends
@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 
+from common import aio
 from common.config import option
 
-from .core.connection import Connection, ConnectionOptions
+from .calls.connection import Connection, ConnectionOptions
 from .core.hub import SessionHub
 from .doors.base import Handshake
 from .doors.whisper_stream import TcpDoor
@@ -203,13 +204,16 @@ class TcpListener:
             metrics.sessions_refused.labels(reason="forbidden_address").inc()
             await stream.close()
             return
-        handler = asyncio.current_task()
+        handler = aio.current_task()
         self._handlers.add(handler)
         gauge = metrics.connections.labels(protocol=TcpDoor.name)
         gauge.inc()
         try:
             door = TcpDoor(Handshake("tcp", [], Headers()), language=self.options.language)
-            await Connection(stream, door, self.hub, options=self.connection_options).run()
+            # A TcpStream has what a Connection uses of a WebSocket without a ping or close code (it
+            # looks those up): duck-typed, where a Protocol of websockets' connection would be most of it.
+            await Connection(stream, door, self.hub,  # type: ignore[arg-type]
+                             options=self.connection_options).run()
         finally:
             await stream.close()
             gauge.dec()

@@ -38,6 +38,9 @@ import time
 import urllib.request
 
 HOST = "127.0.0.1"  # every process listens on loopback only
+# The whisper model when neither --model nor STREAMSCRIBE_ASR_MODEL names one: multilingual base, for
+# its accuracy at about twice tiny.en's CPU (BENCHMARKS.md, "Accuracy per model").
+DEFAULT_WHISPER_MODEL = "base"
 # Gateway flags the launcher sets itself: passed after --, they would point its probe,
 # or the gateway, elsewhere than the workers.
 OWN_FLAGS = ("--host", "--port", "--redis-url")
@@ -150,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="gateway port (browser demo, WebSocket, metrics)")
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of starting one")
     parser.add_argument("--engine", default="whisper", help="ASR engine")
+    parser.add_argument("--model", default=None,
+                        help=f"ASR model (whisper: tiny.en, base or a CTranslate2 Whisper directory; default "
+                             f"STREAMSCRIBE_ASR_MODEL, else {DEFAULT_WHISPER_MODEL} with the whisper engine)")
     parser.add_argument("--denoise", action="store_true", help="also run the denoise stage and enable it")
     parser.add_argument("--tls", action="store_true",
                         help="serve https:// and wss:// with a self-signed certificate (the gateway logs its "
@@ -210,7 +216,12 @@ def main(argv: list[str] | None = None) -> int:
             redis_url = f"redis://{HOST}:{port}/0"
         env["STREAMSCRIBE_REDIS_URL"] = redis_url
         python = sys.executable
-        workers = [("vad", ["-m", "vad_worker"]), ("asr", ["-m", "asr_worker", "--engine", args.engine])]
+        asr = ["-m", "asr_worker", "--engine", args.engine]
+        model = args.model or (DEFAULT_WHISPER_MODEL if args.engine == "whisper"
+                               and "STREAMSCRIBE_ASR_MODEL" not in os.environ else None)
+        if model:
+            asr += ["--model", model]
+        workers = [("vad", ["-m", "vad_worker"]), ("asr", asr)]
         if args.denoise:
             workers.append(("denoise", ["-m", "denoise_worker"]))
         for name, command in workers:

@@ -20,10 +20,10 @@ import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from common.aio import wait_event, within
@@ -123,7 +123,8 @@ async def _stream(url, frames, *, sample_rate, config, on_message, timeout, mess
             receiver.cancel()
             await asyncio.gather(receiver, return_exceptions=True)
         if websocket.close_code not in (None, 1000):
-            raise ConnectionClosed(websocket.close_rcvd, websocket.close_sent)
+            raise ConnectionClosed(websocket.protocol.close_rcvd, websocket.protocol.close_sent,
+                                   websocket.protocol.close_rcvd_then_sent)
 
 
 class StreamscribeClient:
@@ -162,7 +163,7 @@ class StreamscribeClient:
         self.sample_bytes = {"float32": 4, "pcm16": 2, "mulaw": 1, "alaw": 1}[encoding] * channels
         self.max_unacked = int(max_unacked_sec * sample_rate)
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
-        self.ssl = {"ssl": tls} if tls is not None and url.startswith("wss:") else {}
+        self.ssl: dict[str, Any] = {"ssl": tls} if tls is not None and url.startswith("wss:") else {}
         self.on_message = on_message
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -240,7 +241,7 @@ class StreamscribeClient:
                 raise StreamClosed(None, f"{reason}; gave up after {self.max_attempts} attempts", self.messages)
             await asyncio.sleep(self.retry_delay * 2 ** (failures - 1))  # backoff before reconnecting
 
-    async def _session(self, websocket, frames: asyncio.Queue[bytes | None]) -> None:
+    async def _session(self, websocket: ClientConnection, frames: asyncio.Queue[bytes | None]) -> None:
         resuming = self.session_id is not None
         if resuming:
             self._resumed.clear()
@@ -260,18 +261,18 @@ class StreamscribeClient:
                 task.cancel()
             await asyncio.gather(sender, receiver, return_exceptions=True)
         if websocket.close_code is not None and websocket.close_code != 1000:
-            raise ConnectionClosed(websocket.close_rcvd, websocket.close_sent,
-                                   websocket.close_rcvd_then_sent)
+            raise ConnectionClosed(websocket.protocol.close_rcvd, websocket.protocol.close_sent,
+                                   websocket.protocol.close_rcvd_then_sent)
 
     async def _send(self, websocket, frames: asyncio.Queue[bytes | None], resuming: bool) -> None:
         try:
             if resuming:
                 if not await wait_event(self._resumed, self.timeout):
                     raise StreamClosed(None, "the server did not confirm the resume", self.messages)
-                for start, frame in list(self._ring):  # the audio the server did not take
+                for start, kept in list(self._ring):  # the audio the server did not take
                     skip = max(0, self._resume_offset - start) * self.sample_bytes
-                    if skip < len(frame):
-                        await websocket.send(frame[skip:])
+                    if skip < len(kept):
+                        await websocket.send(kept[skip:])
             if self._closing:
                 await websocket.send(json.dumps({"type": "close"}))
                 return

@@ -122,7 +122,7 @@ class SileroVad:
 def _probe_frames() -> np.ndarray:
     """A few frames ``[n, 576]`` of a chirp with noise (deterministic), each with its context."""
     t = np.arange(_PROBE_FRAMES * 512) / SAMPLE_RATE
-    audio = 0.3 * np.sin(2 * np.pi * (150 + 900 * t) * t) + np.random.default_rng(0).normal(0, 0.02, len(t))
+    audio: np.ndarray = 0.3 * np.sin(2 * np.pi * (150 + 900 * t) * t) + np.random.default_rng(0).normal(0, 0.02, len(t))
     audio = audio.astype(np.float32).reshape(_PROBE_FRAMES, 512)
     context = np.concatenate([np.zeros((1, CONTEXT), np.float32), audio[:-1, -CONTEXT:]])
     return np.concatenate([context, audio], axis=1)

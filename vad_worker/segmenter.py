@@ -16,9 +16,13 @@ endpoint, or as speech if speech resumes) with one :class:`SpeechPaused`, whose
 endpoint. The ASR starts the final decode there, so the final is ready when the
 endpoint is confirmed; speech that resumes simply continues the utterance.
 
-Very long speech is split at ``max_utterance_sec``: at the quietest frame of the
-last ``split_search`` seconds, and the audio after that point is re-sent as the
-start of the next utterance.
+Very long speech is split at ``max_utterance_sec``, at the best pause of the last
+``split_search`` seconds (at most half the utterance): the longest run of frames
+below the speech threshold's lower edge (``low``), the quieter of runs as long,
+cut in its middle so that both parts keep half of it as padding; with no such
+run, at the quietest frame. The audio after the cut is re-sent as the start of
+the next utterance, which starts at the cut: its words' times, counted from its
+start, follow on from the first part's.
 """
 
 from __future__ import annotations
@@ -88,6 +92,27 @@ def coalesced(events: list[Event]) -> list[Event]:
     return out
 
 
+def best_pause(probs: list[float], *, low: float) -> int:
+    """Where to split speech whose frames have speech probabilities ``probs``: the middle of the
+    longest run of frames under ``low`` (of runs as long, the one with the lowest mean), else
+    the quietest frame (the first of equals)."""
+    best: tuple[int, float, int] | None = None  # (-length, mean, start): the least is the best
+    i = 0
+    while i < len(probs):
+        if probs[i] >= low:
+            i += 1
+            continue
+        start = i
+        while i < len(probs) and probs[i] < low:
+            i += 1
+        run = (start - i, sum(probs[start:i]) / (i - start), start)
+        if best is None or run < best:
+            best = run
+    if best is None:
+        return min(range(len(probs)), key=probs.__getitem__)
+    return best[2] + -best[0] // 2
+
+
 class Segmenter:
     """Turns scored frames into speech events. ``push`` is the whole API."""
 
@@ -99,7 +124,8 @@ class Segmenter:
         self.pending: list[tuple[int, np.ndarray, float]] = []
         self.held: list[tuple[int, np.ndarray, float]] = []
         self.released = 0  # held frames already emitted (the padding sent at a pause)
-        self.recent: deque[tuple[int, np.ndarray, float]] = deque(maxlen=max(1, options.frames(options.split_search)))
+        search = min(options.split_search, options.max_utterance_sec / 2)
+        self.recent: deque[tuple[int, np.ndarray, float]] = deque(maxlen=max(1, options.frames(search)))
         self._min_speech = max(1, options.frames(options.min_speech_duration))
         self._silence = max(1, options.frames(options.silence_threshold))
         self._padding = options.frames(options.trailing_padding)
@@ -269,19 +295,19 @@ class Segmenter:
         last_offset, last_frame, _ = self.recent[-1]
         if last_offset + len(last_frame) - self.start < self._max:
             return []
-        # Split at the quietest frame of the search window (never its first frame,
+        # Split at the best pause of the search window (never at its first frame,
         # so that both parts keep some audio).
         candidates = list(self.recent)[1:]
         if not candidates:
             end = last_offset + len(last_frame)
             self.recent.clear()
-            events = [SpeechEnded(self.start, end, "max_length"), SpeechStarted(end)]
+            events: list[Event] = [SpeechEnded(self.start, end, "max_length"), SpeechStarted(end)]
             self.start = end
             return events
-        split_at = min(range(len(candidates)), key=lambda i: candidates[i][2])
+        split_at = best_pause([p for _, _, p in candidates], low=self.options.low)
         cut_offset = candidates[split_at][0]
         tail = candidates[split_at:]
-        events: list[Event] = [SpeechEnded(self.start, cut_offset, "max_length"), SpeechStarted(cut_offset)]
+        events = [SpeechEnded(self.start, cut_offset, "max_length"), SpeechStarted(cut_offset)]
         self.start = cut_offset
         self.recent.clear()
         events += self._emit(tail)

@@ -65,6 +65,11 @@ class Hypothesis:
     words: tuple[Word, ...] = ()
     # The engine's confidence in ``text``: a mean token probability (0..1); None if it has none.
     confidence: float | None = None
+    # The engine's guard against repetition loops (whisper, :mod:`.loop_guard`): "" (no loop),
+    # "recovered" (a loop was decoded again without one) or "truncated" (a loop was cut out:
+    # words may be missing from ``lost``, spans of the request's audio in seconds).
+    loop: str = ""
+    lost: tuple[tuple[float, float], ...] = ()
 
 
 class Engine(abc.ABC):
@@ -74,6 +79,10 @@ class Engine(abc.ABC):
     # Whether word timings come with a decode that asks for them: a recording's utterances are
     # then decoded in packs, their words dealt back to each (asr_worker/packing.py).
     times_words: bool = False
+    # The loaded model's name (``tiny.en``) and the languages it decodes (whisper's codes); None:
+    # the engine does not say, and sessions in any language are handed to it.
+    model_name: str = ""
+    languages: tuple[str, ...] | None = None
 
     @abc.abstractmethod
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
@@ -114,5 +123,7 @@ class EngineOptions:
     """
 
     # Path to the weights; None: the engine's bundled default, if any.
-    model: str | None = field(default=None, metadata=option("model path (whisper: bundled tiny.en if unset)"))
+    model: str | None = field(default=None, metadata=option(
+        "the model: whisper tiny.en (default, English only), base (multilingual, the whisper-base extra) or "
+        "a CTranslate2 Whisper model directory; Qwen3: the weights' directory"))
     device: str = field(default="auto", metadata=option("cpu, cuda or auto"))

@@ -108,7 +108,7 @@ class PausePolicy:
         idle_at = None  # when the child is continued for want of live decodes
         if not self._closed and self._live == 0 and not self._running:
             idle_at = self._idle_since + self.resume_after
-        if self._closed or (self._live == 0 and (self._running or now >= idle_at)):
+        if self._closed or (self._live == 0 and (self._running or idle_at is not None and now >= idle_at)):
             self._share_until = None
             self._set(True, now)
             return Decision(True, None)
@@ -222,12 +222,14 @@ class ChildPauser:
 
     def _time(self) -> None:
         with self._cond:
+            policy = self._policy
+            assert policy is not None  # attach sets it before it starts this thread
             while not self._closed:
                 timeout = None if self._wake_at is None else max(0.0, self._wake_at - self._clock())
                 if timeout is None or timeout > 0:
                     self._cond.wait(timeout)
                     continue
-                self._apply(self._policy.tick(self._clock()))
+                self._apply(policy.tick(self._clock()))
 
     def _apply(self, decision: Decision) -> None:
         """Under the lock: signal the child if the decision changed what it should do."""

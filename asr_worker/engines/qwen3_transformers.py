@@ -121,6 +121,7 @@ class Qwen3TransformersEngine(Qwen3Engine):
         self._jobs[job.request_id] = job
         try:
             queue = self._recordings if request.batch else self._queue
+            assert queue is not None  # made by _ensure_runner
             await queue.put(job)  # waits while the queue is full: back-pressure on sessions
             self._waiting.set()
             generated = await job.future
@@ -190,6 +191,7 @@ class Qwen3TransformersEngine(Qwen3Engine):
         """Every live decode waiting (up to the batch size), else every recording's decode waiting."""
         while True:
             for queue in (self._queue, self._recordings):
+                assert queue is not None  # made by _ensure_runner before the runner starts
                 if not queue.empty():
                     batch = [queue.get_nowait()]
                     while len(batch) < self._max_batch and not queue.empty():

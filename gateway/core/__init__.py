@@ -1,1 +1,1 @@
-"""The gateway's core: a call's life from its door's events to the pipeline sessions in Redis and back."""
+"""The gateway's core, without sockets: a call's pipeline sessions in Redis, its audio, config and events."""

@@ -10,12 +10,14 @@ pipeline session of the call stores for its stages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from common.errors import ConfigError
 from common.pipeline_config import AsrConfig, DenoiseConfig, PipelineConfig, VadConfig
 from common.records import SAMPLE_RATE
+from common.redaction.policy import merge, parse_kinds
 
+from ..analytics.options import CallAnalytics
 from .audio import ENCODINGS
 
 MAX_CHANNELS = 8
@@ -34,6 +36,9 @@ class SessionConfig:
     multichannel: bool = True  # each channel its own pipeline session; False: mix down to one
     # Recognition (see common.pipeline_config.AsrConfig; None: the ASR worker's default)
     language: str | None = None
+    # The client asked to detect the language (Deepgram's language=multi, detect_language): refused
+    # at the door where the ASR model decodes one language only (an English-only model detects nothing).
+    detect_language: bool = False
     context: str = ""
     chunk_size_sec: float | None = None
     unfixed_chunk_num: int | None = None
@@ -47,8 +52,21 @@ class SessionConfig:
     asr_audio: str = "raw"  # with denoise on: does the ASR hear raw or denoised audio
     # "batch": a recording, sent unpaced and served with the capacity live calls leave free
     priority: str = "live"
+    # Call analytics (gateway/analytics): null/false off, true on, or an object of phrases, alerts, sentiment
+    analytics: bool | dict | None = None
+    # Redaction kinds (common.redaction.policy); redact_policy says who asked: "client", "tenant"
+    # (the API key's tenant forces them, see with_tenant_policy) or "tenant+client"
+    redact: tuple[str, ...] = ()
+    redact_policy: str = ""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.redact, tuple):
+            object.__setattr__(self, "redact", parse_kinds(self.redact))
+        if self.redact and not self.redact_policy:
+            object.__setattr__(self, "redact_policy", "client")
+        if self.redact and self.language is not None and not self.language.lower().startswith(("en", "english")):
+            raise ConfigError(f"redaction is for English speech only, not language={self.language!r}: its rules "
+                              "read English number words and keywords")
         for name, (low, high) in _RANGES.items():
             value = getattr(self, name)
             if not low <= value <= high:
@@ -56,6 +74,12 @@ class SessionConfig:
         if self.encoding not in ENCODINGS:
             raise ConfigError(f"encoding must be one of {', '.join(ENCODINGS)}, not {self.encoding!r}")
         self.pipeline(denoise_default=False)  # refused now, when the client connects
+        CallAnalytics.parse(self.analytics)
+
+    @property
+    def call_analytics(self) -> CallAnalytics | None:
+        """The analytics the call asked for itself (None: none; its tenant may still turn them on)."""
+        return CallAnalytics.parse(self.analytics)
 
     @property
     def pipelines(self) -> int:
@@ -68,10 +92,20 @@ class SessionConfig:
         return PipelineConfig(
             stages=("denoise", "vad", "asr") if denoise else ("vad", "asr"),
             vad=VadConfig.parse(self.vad),
-            asr=AsrConfig(language=self.language, context=self.context, words=self.words,
+            # Analytics time each party's talk by its words.
+            asr=AsrConfig(language=self.language, context=self.context,
+                          words=self.words or self.call_analytics is not None,
                           eager_finals=self.eager_finals, chunk_size_sec=self.chunk_size_sec,
                           unfixed_chunk_num=self.unfixed_chunk_num, unfixed_token_num=self.unfixed_token_num,
-                          sentence_endpoint=self.sentence_endpoint),
+                          sentence_endpoint=self.sentence_endpoint, redact=self.redact,
+                          redact_policy=self.redact_policy),
             denoise=DenoiseConfig(asr_audio=self.asr_audio),
             priority=self.priority,
         )
+
+    def with_tenant_policy(self, forced: tuple[str, ...]) -> SessionConfig:
+        """This config with the kinds its tenant forces added (a client cannot turn them off)."""
+        if not forced:
+            return self
+        return replace(self, redact=merge(forced, self.redact),
+                       redact_policy="tenant+client" if self.redact else "tenant")

@@ -94,10 +94,13 @@ Operation = Open | Audio | Finalize | KeepAlive | Close | Reply | Resume
 
 @dataclass(frozen=True, slots=True)
 class Opened:
-    """The call runs; ``session_ids`` holds the pipeline session of each channel."""
+    """The call runs; ``session_ids`` holds the pipeline session of each channel. ``model`` names the
+    ASR's model ("" unknown) and ``languages`` the codes it decodes (None: it does not say)."""
 
     call_id: str
     session_ids: tuple[str, ...]
+    model: str = ""
+    languages: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +109,17 @@ class Word:
     start_ms: int
     end_ms: int
     confidence: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Redaction:
+    """An entity the session's redaction replaced by ``label`` (``[CREDIT_CARD_1]``), said in
+    ``start_ms``..``end_ms``: a recorder can mute its own copy there."""
+
+    entity: str
+    label: str
+    start_ms: int
+    end_ms: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +135,7 @@ class Transcript:
     language: str
     words: tuple[Word, ...] = ()
     confidence: float | None = None  # None: the engine gave no figure
+    redactions: tuple[Redaction, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,11 +149,14 @@ class Final(Transcript):
 
     ``speech_final`` is true when the utterance ended at an endpoint (silence,
     finalize, end of the call), false when very long speech was split.
-    ``from_finalize`` is true when a client's finalize closed it.
+    ``from_finalize`` is true when a client's finalize closed it. ``truncated``
+    is true when the engine's decode looped and could not be recovered: it cut
+    the repetition out, and words spoken there may be missing.
     """
 
     speech_final: bool
     from_finalize: bool = False
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +171,18 @@ class UtteranceEnd:
 
     channel: int
     last_word_end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Analytics:
+    """A call-analytics event (``data["event"]``: utterance, phrase, interruption, alert) or, with
+    ``summary``, the call's end-of-call summary; JSON-ready data (:mod:`gateway.analytics.tracker`).
+
+    Only a call that asked for analytics in its own config gets these from its door.
+    """
+
+    data: dict
+    summary: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,4 +234,5 @@ class Moving:
     call_id: str
 
 
-Event = Moving | Resumed | Opened | Partial | Final | SpeechStarted | UtteranceEnd | Flushed | Error | Ended | Reply
+Event = (Moving | Resumed | Opened | Partial | Final | SpeechStarted | UtteranceEnd | Analytics | Flushed | Error | Ended
+         | Reply)

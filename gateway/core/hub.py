@@ -44,15 +44,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from redis.exceptions import RedisError
 
 from common import aio, bus, keys
 from common.config import option, positive
+from common.languages import ModelLanguages
 from common.metrics import GatewayMetrics
 
-from .resp import Lane
+from .resp import Command, Lane
 from .writer import AppendWriter
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ class SessionHub:
         # stage -> why new sessions are refused ("" when they are accepted)
         self.refusals: dict[str, str] = {stage: "" for stage in keys.STAGES}
         self.capacity: dict[str, int] = {stage: 0 for stage in keys.STAGES}  # of live, open workers
+        self._models: ModelLanguages | None = None  # what the live ASR workers decode (None: not read yet)
         self._reserve = redis.register_script(RESERVE)
         self._sessions: dict[str, Relay] = {}
         self._listeners: dict[str, Callable[[], None]] = {}  # channel -> what a message there runs
@@ -243,7 +245,7 @@ class SessionHub:
         try:
             deadline = self._slot_deadline()
             ttl = int(self.options.session_ttl)
-            commands = [("EXPIRE", session.meta_key, ttl) for session in sessions]
+            commands: list[Command] = [("EXPIRE", session.meta_key, ttl) for session in sessions]
             slot_keys = set()
             for session in sessions:
                 for key in session.slot_keys:
@@ -280,7 +282,8 @@ class SessionHub:
     async def workers(self, stage: str) -> list[tuple[str, dict | None]]:
         """The live workers of ``stage`` with the load each last reported (None: not yet)."""
         now_ms = int(time.time() * 1000)
-        live = [bus.text(w) for w in await self.redis.zrangebyscore(keys.workers(stage), now_ms, "+inf")]
+        members = cast("list[bytes | str]", await self.redis.zrangebyscore(keys.workers(stage), now_ms, "+inf"))
+        live = [bus.text(w) for w in members]  # (redis-py types it for withscores too)
         loads = await self.redis.hmget(keys.load(stage), live) if live else []
         return [(worker, json.loads(raw) if raw else None) for worker, raw in zip(live, loads)]
 
@@ -295,8 +298,16 @@ class SessionHub:
         self.metrics.live_workers.labels(stage=stage).set(len(live))
         states = [state for _, state in workers if state is not None]
         self.capacity[stage] = sum(s["capacity"] for s in states if not s["draining"])
+        if stage == "asr" and states:
+            self._models = ModelLanguages.of(states)
         self.refusals[stage] = _refusal(stage, live, states, self.options.max_queue_lag)
         return self.refusals[stage]
+
+    async def models(self) -> ModelLanguages:
+        """What the live ASR workers decode (read now if no worker has reported yet); empty if none has."""
+        if self._models is None:
+            await self._check_stage("asr")
+        return self._models or ModelLanguages()
 
     async def admission(self, stages: list[str], session_ids: list[str], *, batch: bool = False) -> str:
         """Reserve a slot per stage for each of ``session_ids`` (``batch``: batch sessions); or say

@@ -51,13 +51,13 @@ class Lane:
         self.cluster = isinstance(redis, RedisCluster)
         self._connection = None
         self.timeout = DEFAULT_TIMEOUT
-        if not self.cluster:
+        if not isinstance(redis, RedisCluster):  # self.cluster, said so that mypy sees it
             pool = redis.connection_pool
             self.timeout = pool.connection_kwargs.get("socket_timeout") or DEFAULT_TIMEOUT
             # No socket timeout on this connection: a batch has one deadline (self.timeout).
             self._connection = pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
 
-    async def execute(self, commands: list[Command]) -> list:
+    async def execute(self, commands: Sequence[Command]) -> list:
         """Run ``commands`` in order in one round trip; their replies, errors in place.
 
         Connection errors and timeouts raise (after the client's retries: a batch
@@ -78,11 +78,13 @@ class Lane:
             else:
                 pack(command, parts)
         connection = self._connection
+        assert connection is not None  # one node
         return await connection.retry.call_with_retry(lambda: self._exchange(parts, len(commands)),
                                                       lambda _: connection.disconnect())
 
     async def _exchange(self, parts: list[bytes], count: int) -> list:
         connection = self._connection
+        assert connection is not None  # one node
         if not connection.is_connected:
             # Outside the batch's deadline: behind Sentinel a connection waits out a failover
             # (common.sentinel), which may take longer than one batch may.

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
-from common import keys
+from common import aio, keys
 from common.bus import Backoff, next_id
 from common.errors import BacklogFull, RecordError
 from common.logs import SessionLogger
@@ -151,7 +151,8 @@ class PipelineSession:
         # its first write there (common/commits.py), so the ASR claims at first speech.
         self._created = True
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.hset(self.keys.meta, mapping=meta)
+            # redis-py's mapping type has an invariant key type, the union of every kind of field name.
+            pipe.hset(self.keys.meta, mapping=meta)  # type: ignore[arg-type]
             pipe.expire(self.keys.meta, int(self.hub.options.session_ttl))
             await pipe.execute()
         await redis.xadd(keys.control_stream(self.first_stage), {"sid": self.session_id}, maxlen=100_000,
@@ -356,7 +357,7 @@ class PipelineSession:
                 trim_to = ""
                 backoff.reset()
             except (RedisError, OSError) as exc:
-                if asyncio.current_task().cancelling():
+                if aio.current_task().cancelling():
                     raise asyncio.CancelledError from exc  # a cancellation redis turned into an error
                 self.log.warning("reading results failed: %s; retrying in %.1fs", exc, backoff.delay)
                 await backoff.wait()
@@ -386,7 +387,9 @@ class PipelineSession:
         """New result entries; first trims those already delivered (one round trip)."""
         redis = self.hub.redis
         if not trim_to:
-            return await redis.xrange(self.keys.out, min="(" + self._out_id, count=READ_BATCH)
+            entries = await redis.xrange(self.keys.out, min="(" + self._out_id, count=READ_BATCH)
+            assert entries is not None  # no entries: []
+            return entries
         async with redis.pipeline(transaction=False) as pipe:
             pipe.xtrim(self.keys.out, minid=trim_to)
             pipe.xrange(self.keys.out, min="(" + self._out_id, count=READ_BATCH)

@@ -10,9 +10,25 @@ of that tenant instead of the whole gateway's.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 ANONYMOUS = "anonymous"  # the one tenant of a gateway without API keys
+
+
+class Member(Protocol):
+    """What the outputs need of the key behind a socket (an ``ApiKey`` of :mod:`gateway.security.keyfile`).
+
+    A protocol here, not the class: the outputs sit below the security layer that defines keys.
+    """
+
+    @property
+    def key_id(self) -> str | None: ...  # None: no keys are configured
+
+    def followable(self, requested: str | None = None) -> tuple[str, ...]:
+        """The tenants a follow of this key looks in for a call id, in order."""
+        ...
 
 
 @dataclass(slots=True, eq=False)
@@ -20,16 +36,21 @@ class Tenant:
     name: str
     sessions: Counter[str] = field(default_factory=Counter)  # live pipeline sessions by protocol
     connections: Counter[str] = field(default_factory=Counter)  # open connections by protocol
+    redact: tuple[str, ...] = ()  # redaction kinds its keys force on its calls (keys file redact=)
+    redacted: Counter[str] = field(default_factory=Counter)  # live pipeline sessions with redaction, by policy
 
 
 class Tenants:
     """This gateway's tenants by name, each made on first use (there are as many as the keys file names)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, redact_of: Callable[[str], tuple[str, ...]] | None = None) -> None:
         self._named: dict[str, Tenant] = {}
+        self._redact_of = redact_of  # the keys file's forced redaction of a tenant, as it is now
 
     def __getitem__(self, name: str) -> Tenant:
         tenant = self._named.get(name)
         if tenant is None:
             tenant = self._named[name] = Tenant(name)
+        if self._redact_of is not None:
+            tenant.redact = self._redact_of(name)  # a reloaded keys file applies to the next call
         return tenant

@@ -37,7 +37,7 @@ from redis.exceptions import RedisError
 
 from common import aio, bus, sentinel
 
-from .resp import Lane
+from .resp import Command, Lane
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class Append:
             raise asyncio.InvalidStateError("the append is not written yet")
         if isinstance(self._outcome, BaseException):
             raise self._outcome
+        assert self._outcome is None or isinstance(self._outcome, int)
         return self._outcome
 
     def waiter(self) -> asyncio.Future:
@@ -201,7 +202,7 @@ class AppendWriter:
 
     async def _write(self, lane: Lane, batch: list[Append]) -> list:
         """One round trip for the whole batch; per append its stream's length, None, or its error."""
-        commands = []
+        commands: list[Command] = []
         ends = []  # per append: the index after its last reply
         for append in batch:
             stream = append.stream
@@ -223,6 +224,7 @@ class AppendWriter:
                 commands.append(("WAIT", self._wait.replicas, self._wait.timeout_ms))
         replies = await lane.execute(commands)
         if self._wait is not None:
+            assert self._shortfalls is not None  # made with self._wait
             self._shortfalls.check(replies[-1])
         if lane.cluster:
             await bus.gather_bounded(self._redis.publish(bell, "1") for bell in bells)

@@ -6,7 +6,7 @@ the session's id in every message), ``Audiohook-Organization-Id``,
 checked by the gateway's auth like any other key). With
 ``--audiohook-client-secret`` set, the handshake must also carry a valid
 ``Signature`` and ``Signature-Input`` made with the integration's Client
-Secret (:mod:`gateway.security.httpsig`), or it is refused with HTTP 401; the
+Secret (:mod:`gateway.doors.httpsig`), or it is refused with HTTP 401; the
 signature's nonce is taken once over all gateways (a replayed handshake gets
 401 too, :mod:`gateway.security.replay`). Then, as the
 AudioHook protocol reference describes:
@@ -16,7 +16,9 @@ AudioHook protocol reference describes:
   ``opened`` with the one medium selected: PCMU at 8000 Hz, with the channels
   offered (``external`` = the customer, ``internal`` = the agent), and, when
   the ``open`` asks with ``supportedLanguages: true``, the languages this
-  deployment recognises (``--audiohook-language``, BCP 47 tags like ``en-US``);
+  deployment recognises: those the ASR workers' model decodes, as BCP 47 tags
+  like ``en-US`` (narrowed to ``--audiohook-language`` where given); an open
+  whose ``language`` the model does not decode is refused (``disconnect``);
 - binary frames carry that audio, the channels interleaved sample by sample;
 - ``ping`` is answered by ``pong``; ``paused``, ``resumed``, ``discarded`` and
   ``update`` are taken note of; ``error`` is the client's report of a problem;
@@ -61,11 +63,11 @@ from typing import ClassVar
 
 from common.config import option
 from common.errors import ConfigError, ErrorCode, ProtocolError
+from common.languages import audiohook_tags
 from common.logs import Untrusted
 
 from ..core import events
-from ..security import httpsig
-from . import kit
+from . import httpsig, kit
 from .base import CloseFrame, Door, Outgoing
 from .kit import CallState
 from .telephony import TrackClock, format_duration, language_of, parse_duration
@@ -137,18 +139,18 @@ def client_secret(text: str) -> bytes:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AudioHookOptions:
-    # Set: each handshake's Signature must be valid (gateway.security.httpsig).
+    # Set: each handshake's Signature must be valid (gateway.doors.httpsig).
     client_secret: bytes | None = field(default=None, repr=False, metadata=option(
         "the Genesys AudioHook integration's Client Secret (base64, as Genesys shows it): "
         "/audiohook then requires a valid Signature header made with it",
         flag="--audiohook-client-secret", parse=client_secret, secret=True, file=True))
     # What opened says in supportedLanguages when an open asks: Genesys offers these languages to
-    # its users. The default is the default model's (whisper tiny.en); a deployment whose ASR
-    # recognises more names them.
-    languages: tuple[str, ...] = field(default=("en-US",), metadata=option(
-        "a language the ASR recognises, as a tag like en-US (repeatable): the languages opened lists to "
-        "Genesys when its open asks for supportedLanguages", flag="--audiohook-language", repeat=True,
-        parse=language_tag))
+    # its users. None set: the tags of the languages the ASR workers' model decodes (en-US, en-GB,
+    # en-AU for tiny.en; common.languages.REGIONS); set: those of them the model decodes.
+    languages: tuple[str, ...] = field(default=(), metadata=option(
+        "a language to offer Genesys, as a tag like en-US (repeatable): opened lists those of them the ASR "
+        "workers' model recognises when an open asks for supportedLanguages (none set: the model's "
+        "languages in their common regions)", flag="--audiohook-language", repeat=True, parse=language_tag))
 
     def __post_init__(self) -> None:
         # The environment's list is not parsed item by item as the command line's flags are.
@@ -253,8 +255,7 @@ class AudioHookDoor(Door):
                                                     f"{self.session_id} (Audiohook-Session-Id)")
         seq, serverseq = body.get("seq"), body.get("serverseq")
         # After a disconnect, the client's close is taken even if its numbering went astray.
-        numbered = not isinstance(seq, bool) and isinstance(seq, int)
-        if not numbered or not (seq == self.clientseq + 1 or (self.disconnecting and seq > self.clientseq)):
+        if isinstance(seq, bool) or not isinstance(seq, int) or not (seq == self.clientseq + 1 or (self.disconnecting and seq > self.clientseq)):
             raise ProtocolError(ErrorCode.PROTOCOL, f"seq {seq!r} after {self.clientseq}: client messages are "
                                                     "numbered 1, 2, 3... without gaps")
         if isinstance(serverseq, bool) or not isinstance(serverseq, int) or not 0 <= serverseq <= self.seq:
@@ -292,6 +293,7 @@ class AudioHookDoor(Door):
         if position is None:
             return []
         at = round(parse_duration(position, "position") * RATE)
+        assert self.clock is not None  # made at open
         silence = self.clock.fill_to(at)
         return [events.Audio(silence)] if silence else []
 
@@ -303,6 +305,7 @@ class AudioHookDoor(Door):
         if len(data) % len(self.parties):
             raise ProtocolError(ErrorCode.BAD_AUDIO, f"a {len(self.parties)}-channel PCMU frame of {len(data)} "
                                                      "bytes is not whole samples")
+        assert self.clock is not None  # made at open
         self.clock.advance(len(data) // len(self.parties))
         return [events.Audio(data)]
 
@@ -312,10 +315,11 @@ class AudioHookDoor(Door):
         if isinstance(event, events.Opened):
             parameters = {"media": [self.media], "startPaused": False}
             if self.languages_asked:
-                parameters["supportedLanguages"] = list(self.options.languages)
+                parameters["supportedLanguages"] = audiohook_tags(self.options.languages, event.languages)
             return [self._message("opened", parameters)]
         if isinstance(event, events.Reply):
             handled = event.message
+            assert isinstance(handled, _Handled)  # this door's only reply
             self.handled = max(self.handled, handled.seq)
             return [self._message("pong", {}, clientseq=handled.seq)] if handled.kind == "ping" else []
         if isinstance(event, events.Final):
@@ -326,7 +330,7 @@ class AudioHookDoor(Door):
             return []  # e.g. one utterance not recognised: AudioHook has no message for it
         if isinstance(event, events.Ended):
             if self.state is CallState.CLOSING:
-                out = [self._message("closed", {})]
+                out: list[Outgoing] = [self._message("closed", {})]
             else:
                 out = self._disconnect(event.reason)
             return [*out, CloseFrame(event.close_code, event.reason[:120])]

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from websockets.datastructures import Headers
 
 from ..core import events
-from ..security.replay import Nonce
+from .httpsig import Nonce
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,7 @@ class Door(abc.ABC):
     """One protocol. Subclasses set ``name`` (the ``protocol`` metrics label)."""
 
     name: ClassVar[str]
-    # True: a client that drops without a close may resume the call (:mod:`gateway.core.resume`),
+    # True: a client that drops without a close may resume the call (:mod:`gateway.calls.resume`),
     # and this door then renders :class:`~gateway.core.events.Resumed`.
     resumable: bool = False
     # The door's deployment settings, if it has some: a dataclass of flags (common.config.option).
@@ -125,11 +125,17 @@ class Door(abc.ABC):
         """Operations for one incoming message; raise :class:`~common.errors.ProtocolError` if it is wrong."""
 
     def park(self) -> dict:
-        """A resumable door's state for a resume on any gateway (JSON; :mod:`gateway.core.resume`)."""
+        """A resumable door's state for a resume on any gateway (JSON; :mod:`gateway.calls.resume`)."""
         raise NotImplementedError(f"{self.name} is not resumable")
 
     def restore(self, state: dict, config: Any) -> None:
         """Go on from :meth:`park`'s ``state`` with the call's ``config`` (a resumable door's)."""
+        raise NotImplementedError(f"{self.name} is not resumable")
+
+    @property
+    def received_samples(self) -> int:
+        """Audio taken so far, in samples per channel at the client's rate (a resumable door's: the
+        resume's confirmation says where the client's audio goes on)."""
         raise NotImplementedError(f"{self.name} is not resumable")
 
     @abc.abstractmethod

@@ -26,17 +26,27 @@ Parameters honoured:
 - ``utterance_end_ms``: send ``UtteranceEnd`` when an utterance with words
   ends (the endpoint's silence, not a separate gap timer).
 - ``vad_events``: send ``SpeechStarted``.
-- ``language`` (default ``en``; ``multi`` or ``auto``: detect), ``keywords``
+- ``language`` (default ``en``; a code or tag, ``es``, ``es-MX``; ``multi`` or ``auto``:
+  detect, as does ``detect_language`` (true); each result's alternative then names
+  the language it was decoded in, ``languages: ["es"]``). A language the
+  deployment's model does not decode is refused as the stream opens (``language
+  'es' is not one the loaded model (tiny.en) recognises``), and so is detection
+  with an English-only model: never Spanish heard as English words. ``keywords``
   (``word`` or ``word:boost``, boost dropped) and ``keyterm``, both repeatable:
   joined into the recogniser's context (prompt).
 - ``punctuate`` / ``smart_format``: the transcript as the recogniser wrote it;
   without either, lower case without punctuation, as Deepgram does.
-- ``model`` (echoed in ``model_info``; the deployment's engine recognises),
+- ``model`` (accepted: the deployment's engine recognises; ``model_info.name``
+  names the model the ASR workers loaded, ``tiny.en`` or ``base``),
+- ``redact`` (repeatable, or comma-separated): ``pci``, ``ssn``, ``numbers``
+  (``true``), ``pii``; redacted entities become typed placeholders
+  (``[CREDIT_CARD_1]``) in the transcript and the words (docs/redaction.md).
+  An unknown kind or an empty value is refused with HTTP 400, never ignored.
   ``extra`` (``key:value``, echoed in each Results' ``metadata.extra``).
 
 Accepted and ignored (booleans checked): ``tag``, ``version``, ``diarize``,
 ``diarize_model``, ``detect_entities``, ``dictation``, ``filler_words``,
-``numerals``, ``profanity_filter``, ``redact``, ``replace``, ``search``,
+``numerals``, ``profanity_filter``, ``replace``, ``search``,
 ``callback``, ``callback_method``, ``mip_opt_out``, ``language_hint``,
 ``no_delay``, ``tier``; unknown parameters are ignored too, as new SDK
 versions add some.
@@ -59,6 +69,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -75,13 +86,15 @@ from .base import Door, Handshake, Outgoing
 MIN_ENDPOINTING_MS = 300
 HONOURED = ("encoding", "sample_rate", "channels", "multichannel", "interim_results", "endpointing",
             "utterance_end_ms", "vad_events", "language", "keywords", "keyterm", "punctuate",
-            "smart_format", "model", "extra")
+            "smart_format", "model", "extra", "detect_language", "redact")
 IGNORED_FLAGS = ("diarize", "detect_entities", "dictation", "filler_words", "numerals", "profanity_filter",
                  "mip_opt_out", "no_delay")
-IGNORED = ("tag", "version", "diarize_model", "redact", "replace", "search", "callback", "callback_method",
+IGNORED = ("tag", "version", "diarize_model", "replace", "search", "callback", "callback_method",
            "language_hint", "tier")
 MODEL_VERSION = "streamscribe"
-_CONTROL = {"KeepAlive": events.KeepAlive(), "Finalize": events.Finalize(), "CloseStream": events.Close()}
+_PLACEHOLDER = re.compile(r"(\[[A-Z_]+_[0-9]+\])[.,?!;:]*$")
+_CONTROL: dict[str, events.Operation] = {"KeepAlive": events.KeepAlive(), "Finalize": events.Finalize(),
+                                         "CloseStream": events.Close()}
 _SCHEMA_ERRORS = (ErrorCode.BAD_JSON, ErrorCode.UNKNOWN_TYPE, ErrorCode.PROTOCOL)
 
 
@@ -113,12 +126,13 @@ class Settings(common.StreamSettings):
             extra[key] = value
         vad = _endpointing(query.last("endpointing"))
         language = query.last("language") or "en"
+        detect = query.flag("detect_language") or language in ("multi", "auto")
         terms = [word.rsplit(":", 1)[0] if _has_boost(word) else word for word in query.all("keywords")]
         return cls(encoding=encoding, sample_rate=sample_rate, model=query.last("model") or "base",
-                   language=None if language in ("multi", "auto") else language,
+                   language=None if detect else language, detect_language=detect,
                    context=common.context(terms + query.all("keyterm")), vad=vad, channels=channels,
                    multichannel=multichannel, interim_results=interim_results, vad_events=vad_events,
-                   utterance_end=utterance_end, punctuate=punctuate, extra=extra)
+                   utterance_end=utterance_end, punctuate=punctuate, extra=extra, redact=common.redact(query))
 
 
 def _endpointing(value: str | None) -> dict:
@@ -141,7 +155,10 @@ def _has_boost(word: str) -> bool:
 
 
 def _plain(word: str) -> str:
-    """A word as Deepgram writes it without punctuation: lower case, no punctuation around or in it."""
+    """``word`` lower case without punctuation; a redaction's placeholder (``[CREDIT_CARD_1]``) as it is."""
+    placeholder = _PLACEHOLDER.match(word.strip())
+    if placeholder:
+        return placeholder.group(1)
     return "".join(ch for ch in word if ch.isalnum() or ch in "'-").strip("'-").lower()
 
 
@@ -174,7 +191,13 @@ def model_uuid(model: str) -> str:
 
 
 def model_info(model: str) -> dict:
+    """Deepgram's ``model_info`` of the model the ASR workers loaded (``tiny.en``, ``base``)."""
     return {"name": model, "version": MODEL_VERSION, "arch": MODEL_VERSION}
+
+
+def loaded_model(opened: str, requested: str) -> str:
+    """The name responses give the model: the one the ASR workers announced, else the one asked for."""
+    return opened or requested
 
 
 def created_now() -> str:
@@ -189,9 +212,11 @@ class DeepgramDoor(Door):
         super().__init__(handshake, **options)
         self.intake = common.Intake.accept(handshake, Settings.from_query, controls=_CONTROL)
         self.request_id = self.intake.request_id
+        assert isinstance(self.intake.settings, Settings)  # what Settings.from_query read
         self.settings: Settings = self.intake.settings
         self.created = created_now()
-        self.model_uuid = model_uuid(self.settings.model)
+        self.model = self.settings.model  # the loaded model's name once the call opened
+        self.model_uuid = model_uuid(self.model)
         self._sha256 = hashlib.sha256()
         self._fatal: ErrorCode | None = None
         self._finalized: set[int] = set()  # channels whose from_finalize final came since the last Finalize
@@ -241,8 +266,12 @@ class DeepgramDoor(Door):
             variant = "SchemaError" if event.code in _SCHEMA_ERRORS else str(event.code)
             messages = [{"type": "Error", "variant": variant, "description": event.message,
                          "code": str(event.code), "request_id": self.request_id}]
+        elif isinstance(event, events.Opened):
+            self.model = loaded_model(event.model, self.settings.model)
+            self.model_uuid = model_uuid(self.model)
+            messages = []  # Deepgram says nothing until results
         else:
-            messages = []  # opened: Deepgram says nothing until results
+            messages = []
         return [json.dumps(m, ensure_ascii=False) for m in messages]
 
     def _channel(self, channel: int) -> list[int]:
@@ -253,25 +282,28 @@ class DeepgramDoor(Door):
         if not final and not self.settings.interim_results:
             return []
         self._last_end[event.channel] = max(self._last_end.get(event.channel, 0), event.end_ms)
-        from_finalize = final and event.from_finalize
+        from_finalize = isinstance(event, events.Final) and event.from_finalize
         if from_finalize:
             self._finalized.add(event.channel)
         transcript, confidence, words = alternative(event, punctuate=self.settings.punctuate)
         return [self._message(event.channel, start_ms=event.start_ms, end_ms=event.end_ms, is_final=final,
-                              speech_final=final and event.speech_final, from_finalize=from_finalize,
-                              transcript=transcript, confidence=confidence, words=words)]
+                              speech_final=isinstance(event, events.Final) and event.speech_final,
+                              from_finalize=from_finalize, transcript=transcript, confidence=confidence, words=words,
+                              language=event.language if self.settings.detect_language else "")]
 
     def _message(self, channel: int, *, start_ms: int, end_ms: int, is_final: bool, speech_final: bool,
-                 from_finalize: bool, transcript: str, confidence: float, words: list[dict]) -> dict:
+                 from_finalize: bool, transcript: str, confidence: float, words: list[dict],
+                 language: str = "") -> dict:
         metadata = {"request_id": self.request_id, "model_uuid": self.model_uuid,
-                    "model_info": model_info(self.settings.model)}
+                    "model_info": model_info(self.model)}
         if self.settings.extra:
             metadata["extra"] = self.settings.extra
+        alternative = {"transcript": transcript, "confidence": round(confidence, 4), "words": words}
+        if language:  # detected: the language it was decoded in, as Deepgram's multilingual results say
+            alternative["languages"] = [language]
         return {"type": "Results", "channel_index": self._channel(channel), "duration": (end_ms - start_ms) / 1000,
                 "start": start_ms / 1000, "is_final": is_final, "speech_final": speech_final,
-                "from_finalize": from_finalize,
-                "channel": {"alternatives": [{"transcript": transcript, "confidence": round(confidence, 4),
-                                              "words": words}]},
+                "from_finalize": from_finalize, "channel": {"alternatives": [alternative]},
                 "metadata": metadata}
 
     def _flushed(self) -> list[dict]:
@@ -294,6 +326,6 @@ class DeepgramDoor(Door):
                         "duration": event.audio_ms / 1000,
                         "channels": self.config.channels if self.config is not None else 0,
                         "models": [self.model_uuid],
-                        "model_info": {self.model_uuid: model_info(self.settings.model)}}
+                        "model_info": {self.model_uuid: model_info(self.model)}}
             return [json.dumps(metadata), common.close_frame(event, self._fatal)]
         return [common.close_frame(event, self._fatal)]

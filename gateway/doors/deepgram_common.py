@@ -18,6 +18,7 @@ from websockets.frames import CloseCode
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
 from common.records import SAMPLE_RATE
+from common.redaction.policy import parse_kinds
 
 from ..core import events
 from ..core.config import SessionConfig
@@ -29,10 +30,11 @@ ENCODINGS = {"linear16": "pcm16", "mulaw": "mulaw", "alaw": "alaw"}
 NOT_WAV = ("the stream has no encoding parameter and does not start with a WAV header; set encoding "
            "(linear16, mulaw or alaw) and sample_rate for raw audio")
 # Deepgram's close reasons for our error codes (anything else the service's own failure)
-_CLOSE = {ErrorCode.IDLE_TIMEOUT: (CloseCode.INTERNAL_ERROR, "NET-0001"),
+_CLOSE: dict[ErrorCode | None, tuple[int, str]] = {ErrorCode.IDLE_TIMEOUT: (CloseCode.INTERNAL_ERROR, "NET-0001"),
           ErrorCode.CONFIG_REQUIRED: (CloseCode.INTERNAL_ERROR, "NET-0001"),
           ErrorCode.BAD_AUDIO: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
           ErrorCode.BAD_JSON: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
+          ErrorCode.BAD_CONFIG: (CloseCode.POLICY_VIOLATION, "DATA-0000"),  # a language the model lacks
           ErrorCode.UNKNOWN_TYPE: (CloseCode.POLICY_VIOLATION, "DATA-0000"),
           ErrorCode.OVERLOADED: (CloseCode.TRY_AGAIN_LATER, "NET-0000"),
           ErrorCode.UNAVAILABLE: (CloseCode.TRY_AGAIN_LATER, "NET-0000")}
@@ -51,14 +53,16 @@ class StreamSettings:
     channels: int = 1
     multichannel: bool = False
     eager_finals: bool = False
+    detect_language: bool = False  # the client asked to detect it (language=multi, detect_language=true)
+    redact: tuple[str, ...] = ()
 
     def session_config(self, *, encoding: str | None = None, sample_rate: int | None = None,
                        channels: int | None = None) -> SessionConfig:
         """The core's config; a container's header gives ``encoding``, ``sample_rate`` and ``channels``."""
         return SessionConfig(encoding=encoding or self.encoding or "pcm16", sample_rate=sample_rate or self.sample_rate,
                              channels=channels or self.channels, multichannel=self.multichannel,
-                             language=self.language, context=self.context, words=True, vad=self.vad,
-                             eager_finals=self.eager_finals)
+                             language=self.language, detect_language=self.detect_language, context=self.context,
+                             words=True, vad=self.vad, eager_finals=self.eager_finals, redact=self.redact)
 
 
 def check_flags(query: kit.Query, names: tuple[str, ...]) -> None:
@@ -77,6 +81,13 @@ def audio_format(query: kit.Query) -> tuple[str | None, int]:
     if encoding is not None and sample_rate is None:
         raise ConfigError(f"sample_rate is required with encoding={encoding}")
     return ENCODINGS.get(encoding) if encoding else None, sample_rate or SAMPLE_RATE
+
+
+def redact(query: kit.Query) -> tuple[str, ...]:
+    """The redaction kinds of the repeatable ``redact`` (``redact=pci&redact=ssn``, or ``pci,ssn``); an
+    unknown kind or an empty value is refused (ConfigError), never ignored."""
+    values = query.all("redact")
+    return parse_kinds(values) if values else ()
 
 
 def context(terms: list[str]) -> str:
@@ -142,7 +153,7 @@ class Intake:
     def control(self, body: dict) -> list[events.Operation]:
         """Operations for a JSON message: one of :attr:`controls`."""
         kind = body.get("type")
-        if kind not in self.controls:
+        if not isinstance(kind, str) or kind not in self.controls:  # a list or object is no key (unhashable)
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unsupported message type {kind!r}; expected one of "
                                                         f"{', '.join(self.controls)}")
         return self.operation(self.controls[kind])
@@ -166,4 +177,4 @@ class Intake:
                                                        channels=header.channels)
         except ConfigError as exc:
             raise ProtocolError(ErrorCode.BAD_AUDIO, str(exc)) from None
-        return [events.Open(self.config)] + ([events.Audio(samples)] if samples else [])
+        return [events.Open(self.config), *([events.Audio(samples)] if samples else [])]

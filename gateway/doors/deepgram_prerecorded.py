@@ -15,11 +15,27 @@ plus what only a recording has:
   answer ``{"request_id"}`` at once and deliver the result there
   (:mod:`gateway.http.prerecorded`);
 - ``encoding`` naming a container (``flac``, ``opus``, ``ogg-opus``, ``mp3``,
-  ``wav``) is taken and ignored: the body's header says what it is.
+  ``wav``) is taken and ignored: the body's header says what it is;
+- ``sentiment``: ``results.sentiments`` (``segments``, one per final, with
+  ``start_word``/``end_word`` indexing its channel's words, and the ``average``), and
+  ``sentiment``/``sentiment_score`` on each utterance; scored by VADER, a
+  lexicon for English (:mod:`gateway.analytics.sentiment`), not Deepgram's model;
+- ``search`` (up to :data:`MAX_SEARCH` terms): each channel gains ``search``, one
+  ``{query, hits}`` per term, a hit per place the term's words were recognised
+  (``confidence``: their mean probability; ``snippet``: the final's text). This
+  matches the transcript's words, where Deepgram matches sounds: a misheard term
+  is not found;
+- ``analytics`` (this server's own): ``results.analytics``, the call's analytics
+  summary (talk, silence, overtalk, interruptions... :mod:`gateway.analytics.tracker`).
+
+``detect_language=true`` (or ``language=multi``) detects the language, as the live
+door does, and each channel says the one most of its words were decoded in
+(``detected_language``); ``metadata.model_info`` names the model the ASR
+workers loaded (``tiny.en``, ``base``).
 
 Accepted and ignored: what the live door ignores, and
-``detect_language``, ``summarize``, ``topics``, ``intents``,
-``sentiment`` (booleans checked where Deepgram's are booleans). The response
+``summarize``, ``topics``, ``intents``
+(booleans checked where Deepgram's are booleans). The response
 (:func:`response`) has Deepgram's ``metadata`` and ``results.channels[].alternatives[]``,
 with the words of every final in order.
 """
@@ -31,11 +47,14 @@ from dataclasses import dataclass
 
 from common.errors import ConfigError
 
+from ..analytics.options import parse_phrases
+from ..analytics.sentiment import label as sentiment_label
 from ..core import events
 from . import deepgram, deepgram_common, kit
 
 CONTAINER_ENCODINGS = ("flac", "opus", "ogg-opus", "mp3", "wav")
-IGNORED_FLAGS = ("detect_language", "summarize", "topics", "intents", "sentiment")
+IGNORED_FLAGS = ("summarize", "topics", "intents")
+MAX_SEARCH = 50  # Deepgram's limit of search terms per request
 CALLBACK_METHODS = ("post", "put")
 PARAGRAPH_PAUSE_SEC = 2.0  # silence between two finals that starts a new paragraph
 UTT_SPLIT_SEC = 0.8  # Deepgram's default utt_split
@@ -54,6 +73,17 @@ class Settings:
     paragraphs: bool = False
     callback: str | None = None
     callback_method: str = "post"
+    sentiment: bool = False
+    search: tuple[str, ...] = ()
+    analytics: bool = False
+
+    @property
+    def call_analytics(self) -> dict | None:
+        """The analytics the recording's call runs with (its config's ``analytics``), if any asked for."""
+        if not (self.sentiment or self.search or self.analytics):
+            return None
+        phrases = {"phrases": list(self.search)} if self.search else {}
+        return {"sentiment": self.sentiment or self.analytics, **phrases}
 
     @classmethod
     def from_query(cls, pairs: list[tuple[str, str]]) -> Settings:
@@ -71,9 +101,14 @@ class Settings:
             raise ConfigError(f"invalid value for callback_method: {kit.header_text(method)!r} "
                               f"(expected {' or '.join(CALLBACK_METHODS)})")
         utt_split = query.number("utt_split", *UTT_SPLIT_RANGE)
+        search = query.all("search")
+        if len(search) > MAX_SEARCH:
+            raise ConfigError(f"invalid value for search: {len(search)} terms (expected at most {MAX_SEARCH})")
         return cls(stream=deepgram.Settings.from_query(query), utterances=query.flag("utterances"),
                    utt_split=UTT_SPLIT_SEC if utt_split is None else utt_split,
-                   paragraphs=query.flag("paragraphs"), callback=callback, callback_method=method)
+                   paragraphs=query.flag("paragraphs"), callback=callback, callback_method=method,
+                   sentiment=query.flag("sentiment"), analytics=query.flag("analytics"),
+                   search=parse_phrases(search, name="search") if search else ())
 
 
 def refusal_body(request_id: str, code: str, message: str) -> dict:
@@ -81,24 +116,92 @@ def refusal_body(request_id: str, code: str, message: str) -> dict:
     return {"err_code": code, "err_msg": message, "request_id": request_id}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Analysed:
+    """What the call's analytics said of a recording (:class:`~gateway.core.events.Analytics` data)."""
+
+    utterances: dict[str, dict]  # utterance id: its ``utterance`` event
+    phrases: list[dict]  # ``phrase`` events
+    summary: dict | None
+
+
 def response(settings: Settings, finals: list[events.Final], *, request_id: str, created: str, sha256: str,
-             duration: float, channels: int) -> dict:
-    """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels."""
+             duration: float, channels: int, analysed: Analysed | None = None, model: str = "") -> dict:
+    """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels;
+    ``model``: the loaded model's name ("": the one the query asked for)."""
     stream = settings.stream
-    model = deepgram.model_uuid(stream.model)
+    name = deepgram.loaded_model(model, stream.model)
+    model = deepgram.model_uuid(name)
     ordered = sorted((f for f in finals if f.text.strip()), key=lambda f: (f.start_ms, f.channel))
-    results: dict = {"channels": [_channel([f for f in ordered if f.channel == index], stream.punctuate,
-                                           paragraphs=settings.paragraphs)
-                                  for index in range(channels)]}
+    by_channel = [[f for f in ordered if f.channel == index] for index in range(channels)]
+    results: dict = {"channels": [_channel(channel_finals, stream.punctuate, paragraphs=settings.paragraphs,
+                                           detect=stream.detect_language)
+                                  for channel_finals in by_channel]}
+    scores = analysed.utterances if analysed is not None and settings.sentiment else None
     if settings.utterances:
-        results["utterances"] = [u for f in ordered for u in _utterances(f, stream.punctuate, settings.utt_split)]
+        results["utterances"] = []
+        for final in ordered:
+            for utterance in _utterances(final, stream.punctuate, settings.utt_split):
+                if scores is not None:  # a final's utterances share its score
+                    utterance.update(_sentiment_of(scores.get(final.utterance_id)))
+                results["utterances"].append(utterance)
+    if analysed is not None and settings.search:
+        for channel, channel_finals in zip(results["channels"], by_channel):
+            channel["search"] = _search(settings.search, analysed.phrases, channel_finals, stream.punctuate)
+    if analysed is not None and scores is not None:
+        results["sentiments"] = _sentiments(by_channel, scores, stream.punctuate, analysed.summary)
+    if analysed is not None and settings.analytics and analysed.summary is not None:
+        results["analytics"] = analysed.summary
     metadata = {"transaction_key": "deprecated", "request_id": request_id, "sha256": sha256, "created": created,
                 "duration": round(duration, 6), "channels": channels, "models": [model],
-                "model_info": {model: deepgram.model_info(stream.model)}}
+                "model_info": {model: deepgram.model_info(name)}}
+    truncated = sorted((f for f in finals if f.truncated), key=lambda f: (f.start_ms, f.channel))
+    if truncated:  # Deepgram's metadata.warnings: nothing cut out goes unsaid
+        metadata["warnings"] = [{"type": "truncated_transcript", "message": (
+            f"channel {f.channel}, {f.start_ms / 1000:.2f}-{f.end_ms / 1000:.2f} s: the recogniser cut out a "
+            "repetition loop it could not recover; words spoken there may be missing")} for f in truncated]
     return {"metadata": metadata, "results": results}
 
 
-def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = False) -> dict:
+def _sentiment_of(event: dict | None) -> dict:
+    """Deepgram's ``sentiment`` and ``sentiment_score`` of a final's ``utterance`` event (neutral without one)."""
+    if event is None or "sentiment" not in event:
+        return {"sentiment": "neutral", "sentiment_score": 0.0}
+    return {"sentiment": event["sentiment"], "sentiment_score": event["sentiment_score"]}
+
+
+def _sentiments(by_channel: list[list[events.Final]], scores: dict[str, dict], punctuate: bool,
+                summary: dict | None) -> dict:
+    """Deepgram's ``results.sentiments``: a segment per final, word indexes within its channel's words."""
+    segments = []
+    for finals in by_channel:
+        first_word = 0
+        for final in finals:
+            transcript, _, words = deepgram.alternative(final, punctuate=punctuate)
+            count = len(words) or len(transcript.split())
+            segments.append({"text": transcript, "start_word": first_word, "end_word": first_word + max(0, count - 1),
+                             **_sentiment_of(scores.get(final.utterance_id))})
+            first_word += len(words)
+    if summary is not None and "sentiment" in summary:
+        average = dict(summary["sentiment"])
+    else:
+        values = [s["sentiment_score"] for s in segments]
+        score = sum(values) / len(values) if values else 0.0
+        average = {"sentiment": sentiment_label(score), "sentiment_score": round(score, 4)}
+    return {"segments": segments, "average": average}
+
+
+def _search(terms: tuple[str, ...], phrases: list[dict], finals: list[events.Final], punctuate: bool) -> list[dict]:
+    """A channel's ``search``: each term with its hits among the phrases spotted in its finals."""
+    text_of = {f.utterance_id: deepgram.alternative(f, punctuate=punctuate)[0] for f in finals}
+    return [{"query": term,
+             "hits": [{"confidence": p["confidence"], "start": p["start_ms"] / 1000, "end": p["end_ms"] / 1000,
+                       "snippet": text_of[p["utterance_id"]]}
+                      for p in phrases if p["phrase"] == term and p["utterance_id"] in text_of]}
+            for term in terms]
+
+
+def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = False, detect: bool = False) -> dict:
     transcripts, words, confidences = [], [], []
     for final in finals:
         transcript, confidence, final_words = deepgram.alternative(final, punctuate=punctuate)
@@ -113,7 +216,19 @@ def _channel(finals: list[events.Final], punctuate: bool, *, paragraphs: bool = 
     alternative = {"transcript": " ".join(transcripts), "confidence": round(confidence, 4), "words": words}
     if paragraphs:
         alternative["paragraphs"] = _paragraphs(finals, punctuate)
-    return {"alternatives": [alternative]}
+    channel: dict = {"alternatives": [alternative]}
+    if detect:
+        channel["detected_language"] = detected_language(finals)
+    return channel
+
+
+def detected_language(finals: list[events.Final]) -> str:
+    """The language most of the finals' words were decoded in ("" when none says)."""
+    counts: dict[str, int] = {}
+    for final in finals:
+        if final.language:
+            counts[final.language] = counts.get(final.language, 0) + max(1, len(final.text.split()))
+    return max(counts, key=counts.__getitem__) if counts else ""
 
 
 def _paragraphs(finals: list[events.Final], punctuate: bool) -> dict:
@@ -164,7 +279,7 @@ def _utterances(final: events.Final, punctuate: bool, utt_split: float) -> list[
     """
     transcript, confidence, words = deepgram.alternative(final, punctuate=punctuate)
     runs: list[list[dict]] = []
-    previous_end_ms = None
+    previous_end_ms = 0  # read only once a run started
     for timed, word in zip(final.words, words):  # the gaps in ms, as the engine gave them
         if runs and timed.start_ms - previous_end_ms < utt_split * 1000:
             runs[-1].append(word)

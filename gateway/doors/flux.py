@@ -18,11 +18,13 @@ Parameters honoured:
   ``silence_threshold``; 10 s is the most the VAD allows). Absent: the
   deployment's silence threshold, not Flux's 5 s.
 - ``keyterm`` (repeatable): joined into the recogniser's context.
+- ``redact`` (repeatable): as on ``/v1/listen`` (docs/redaction.md); an unknown
+  kind or an empty value is refused.
 
 Accepted and ignored (``eot_threshold`` range-checked, flags checked):
 ``eot_threshold`` (0.5-1.0; the turn ends at the endpoint the VAD and the
 recogniser find), ``profanity_filter``, ``numerals``, ``mip_opt_out``,
-``redact``, ``tag``; unknown parameters too, as new SDK versions add some.
+``tag``; unknown parameters too, as new SDK versions add some.
 
 Events (``TurnInfo`` with ``event``, ``turn_index``, ``audio_window_start`` /
 ``audio_window_end`` in audio seconds, ``transcript`` of the whole turn so far,
@@ -72,10 +74,11 @@ from .turns import TurnInfo, TurnTracker
 
 DEFAULT_MODEL = "flux-general-en"
 HONOURED = ("encoding", "sample_rate", "model", "eager_eot_threshold", "eot_timeout_ms", "keyterm",
-            "language_hint")
+            "language_hint", "redact")
 IGNORED_FLAGS = ("profanity_filter", "numerals", "mip_opt_out")
-IGNORED = ("eot_threshold", "redact", "tag")
-_CONTROL = {"CloseStream": events.Close(), "ForceEndTurn": events.Finalize(), "KeepAlive": events.KeepAlive()}
+IGNORED = ("eot_threshold", "tag")
+_CONTROL: dict[str, events.Operation] = {"CloseStream": events.Close(), "ForceEndTurn": events.Finalize(),
+                                         "KeepAlive": events.KeepAlive()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,9 +98,11 @@ class FluxSettings(common.StreamSettings):
         hints = query.all("language_hint")
         return cls(encoding=encoding, sample_rate=sample_rate, model=model,
                    language="en" if not model.endswith("-multi") else hints[0] if len(hints) == 1 else None,
+                   detect_language=model.endswith("-multi") and len(hints) != 1,
                    context=common.context(query.all("keyterm")),
                    vad={} if timeout is None else {"silence_threshold": timeout / 1000},
-                   eager_finals=eager_threshold is not None, eager_threshold=eager_threshold)
+                   eager_finals=eager_threshold is not None, eager_threshold=eager_threshold,
+                   redact=common.redact(query))
 
 
 class FluxDoor(Door):
@@ -107,6 +112,7 @@ class FluxDoor(Door):
         super().__init__(handshake, **options)
         self.intake = common.Intake.accept(handshake, FluxSettings.from_query, controls=_CONTROL)
         self.request_id = self.intake.request_id
+        assert isinstance(self.intake.settings, FluxSettings)  # what FluxSettings.from_query read
         self.settings: FluxSettings = self.intake.settings
         self.turns = TurnTracker(eager_confidence=self.settings.eager_threshold)
         self.sequence_id = 0
@@ -149,6 +155,7 @@ class FluxDoor(Door):
             messages = [{"type": "Error" if event.fatal else "Warning", "request_id": self.request_id,
                          "code": str(event.code).upper(), "description": event.message}]
         elif isinstance(event, events.Reply):
+            assert isinstance(event.message, dict)  # this door's replies
             messages = [dict(event.message)]
         else:
             messages = []  # speech started, utterance end: the turn events say it
@@ -160,7 +167,7 @@ class FluxDoor(Door):
         return json.dumps(message, ensure_ascii=False)
 
     def _turn_info(self, info: TurnInfo) -> dict:
-        words = [{"word": w.text, "confidence": round(w.confidence, 4)} if w.start_ms is None else
+        words = [{"word": w.text, "confidence": round(w.confidence, 4)} if w.start_ms is None or w.end_ms is None else
                  {"word": w.text, "confidence": round(w.confidence, 4), "start": w.start_ms / 1000,
                   "end": w.end_ms / 1000} for w in info.words]
         message = {"type": "TurnInfo", "event": info.event.value, "request_id": self.request_id,

@@ -18,7 +18,7 @@ acks), then ``{"type": "session_resumed", "session_id", "offset", "replayed",
 "complete"}``; the client resends its audio from sample ``offset``. The same
 utterance ids continue, and no final is lost or repeated.
 
-A parked call waits in Redis (:mod:`gateway.core.resume`), so the new connection may
+A parked call waits in Redis (:mod:`gateway.calls.resume`), so the new connection may
 reach any gateway of the deployment. A gateway that shuts down parks its resumable
 calls and tells their clients so: ``{"type": "reconnect", "session_id", "last_seq"}``
 (not numbered), then close 1012 (service restart) whose reason names the session.
@@ -41,10 +41,10 @@ from . import kit
 from .base import CloseFrame, Door, Outgoing
 
 CONTROL_TYPES = ("finalize", "keepalive", "close")
-_CONTROL = {"finalize": events.Finalize(), "keepalive": events.KeepAlive(), "close": events.Close()}
+_CONTROL: dict[str, events.Operation] = {"finalize": events.Finalize(), "keepalive": events.KeepAlive(), "close": events.Close()}
 _TYPES = {"sample_rate": int, "channels": int, "chunk_size_sec": float, "unfixed_chunk_num": int,
           "unfixed_token_num": int}
-_FLAGS = ("multichannel", "words", "eager_finals")
+_FLAGS = ("multichannel", "words", "eager_finals", "detect_language")
 _NULLABLE_FLAGS = ("denoise", "sentence_endpoint")  # null: the deployment default
 _STRINGS = ("encoding", "language", "context", "asr_audio", "priority")
 REPLAY_KEPT = 512  # numbered messages (all but partials and acks) a resumable session can send again
@@ -59,7 +59,7 @@ def parse_config(text: str | bytes) -> SessionConfig:
     kind = body.pop("type", "config")
     if kind != "config":
         raise ProtocolError(ErrorCode.CONFIG_REQUIRED, f"the first message must be a config, not {kind!r}")
-    unknown = set(body) - set(SessionConfig.__dataclass_fields__)
+    unknown = set(body) - set(SessionConfig.__dataclass_fields__) | ({"redact_policy"} & set(body))
     if unknown:
         raise ProtocolError(ErrorCode.BAD_CONFIG, f"unknown config field(s): {', '.join(sorted(unknown))}")
     values = {name: value for name, value in body.items() if value is not None}
@@ -73,6 +73,11 @@ def parse_config(text: str | bytes) -> SessionConfig:
     for name in _STRINGS:
         if name in values:
             kit.string(values[name], name)
+    if "redact" in values:
+        redact = values["redact"]
+        if not isinstance(redact, list) or not redact or not all(isinstance(k, str) for k in redact):
+            raise ProtocolError(ErrorCode.BAD_CONFIG, "redact must be a non-empty list of redaction kinds "
+                                                      "(pci, ssn, numbers, pii)")
     if "vad" in values:
         kit.mapping(values["vad"], "vad", expected="an object of endpointing options")
     return kit.session_config(**values)
@@ -84,7 +89,7 @@ def parse_control(text: str) -> events.Operation:
     kind = body.get("type")
     if kind == "config":
         raise ProtocolError(ErrorCode.PROTOCOL, "config was already received for this session")
-    if kind not in _CONTROL:
+    if not isinstance(kind, str) or kind not in _CONTROL:  # a list or object is no key (unhashable)
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}; expected one of "
                                                     f"{', '.join(CONTROL_TYPES)}")
     return _CONTROL[kind]
@@ -171,6 +176,7 @@ class NativeDoor(Door):
                                             "offset": event.offset, "replayed": len(replay),
                                             "complete": self._forgotten <= event.after_seq}, keep=False)
         if isinstance(event, events.Reply):
+            assert isinstance(event.message, dict)  # this door's replies
             return self._numbered(dict(event.message), keep=False)
         message = self._message(event)
         if message is None:
@@ -190,7 +196,7 @@ class NativeDoor(Door):
     def _message(self, event: events.Event) -> dict | None:
         if isinstance(event, events.Opened):
             self.call_id = event.call_id
-            message = {"type": "session_created", "session_id": event.call_id}
+            message: dict[str, object] = {"type": "session_created", "session_id": event.call_id}
             if len(event.session_ids) > 1:
                 message["channel_session_ids"] = list(event.session_ids)
             return message
@@ -200,19 +206,28 @@ class NativeDoor(Door):
             return {"type": "flushed", "session_id": self.call_id, "flush_id": event.flush_id}
         if isinstance(event, events.Error):
             return {"type": "error", "code": str(event.code), "message": event.message, "fatal": event.fatal}
+        if isinstance(event, events.Analytics):
+            if event.summary:
+                return {"type": "analytics_summary", "session_id": self.call_id, "summary": event.data}
+            return {"type": "analytics", "session_id": self.call_id, **event.data}
         return None  # speech started, utterance end: not part of this protocol
 
     def _transcript(self, event: events.Transcript) -> dict:
         final = isinstance(event, events.Final)
-        message = {"type": "final" if final else "partial", "session_id": event.session_id,
+        message: dict[str, object] = {"type": "final" if final else "partial", "session_id": event.session_id,
                    "utterance_id": event.utterance_id, "text": event.text, "start_ms": event.start_ms,
                    "end_ms": event.end_ms, "language": event.language}
         if self.config is not None and self.config.channels > 1 and self.config.multichannel:
             message["channel"] = event.channel
-        if final:
+        if isinstance(event, events.Final):
             message["is_speech_final"] = event.speech_final
+            if event.truncated:  # the engine cut out a repetition loop: words may be missing
+                message["truncated"] = True
         if event.confidence is not None:
             message["confidence"] = round(event.confidence, 4)
+        if final and event.redactions:
+            message["redactions"] = [{"type": r.entity, "placeholder": r.label, "start_ms": r.start_ms,
+                                      "end_ms": r.end_ms} for r in event.redactions]
         if final and self.config is not None and self.config.words:
             message["words"] = [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
                                  "confidence": round(w.confidence, 4)} for w in event.words]

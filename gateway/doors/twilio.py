@@ -232,7 +232,7 @@ class TwilioDoor(Door):
         clock = self.clocks[track]
         silence = clock.fill_to(timestamp * clock.rate // 1000)  # may raise: that frame is dropped
         clock.advance(len(audio))
-        operations = [events.Audio(silence, channel)] if silence else []
+        operations: list[events.Operation] = [events.Audio(silence, channel)] if silence else []
         if audio:
             operations.append(events.Audio(audio, channel))
         return operations
@@ -251,11 +251,11 @@ class TwilioDoor(Door):
 
     def _transcript(self, event: events.Transcript) -> dict:
         final = isinstance(event, events.Final)
-        message = {"event": "final" if final else "partial", "streamSid": self.stream_sid,
+        message: dict[str, object] = {"event": "final" if final else "partial", "streamSid": self.stream_sid,
                    "callSid": self.call_sid, "channel": event.channel, "party": self.tracks[event.channel],
                    "session_id": event.session_id, "utterance_id": event.utterance_id, "text": event.text,
                    "start_ms": event.start_ms, "end_ms": event.end_ms, "language": event.language}
-        if final:
+        if isinstance(event, events.Final):
             message["is_speech_final"] = event.speech_final
         if event.confidence is not None:
             message["confidence"] = round(event.confidence, 4)

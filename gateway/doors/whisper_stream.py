@@ -30,7 +30,7 @@ from ..core.config import SessionConfig
 from . import kit
 from .base import CloseFrame, Door, Outgoing
 
-_CONTROL = {"flush": events.Finalize(), "close": events.Close()}
+_CONTROL: dict[str, events.Operation] = {"flush": events.Finalize(), "close": events.Close()}
 
 
 def _config(language: str | None) -> SessionConfig:

@@ -50,7 +50,7 @@ class Media:
         return len(self.pcm) / self.sample_rate
 
 
-def sniff(body: bytes) -> str | None:
+def sniff(body: bytes | bytearray) -> str | None:
     """The container the body's first bytes name; None when they name none."""
     for magic, kind in SIGNATURES:
         if body.startswith(magic):
@@ -60,7 +60,7 @@ def sniff(body: bytes) -> str | None:
     return None
 
 
-def decode(body: bytes, *, encoding: str | None, sample_rate: int, channels: int, max_channels: int) -> Media:
+def decode(body: bytes | bytearray, *, encoding: str | None, sample_rate: int, channels: int, max_channels: int) -> Media:
     """``body`` as PCM16 at a rate a call takes (resampled to 16 kHz when outside 8-48 kHz).
 
     ``encoding``: the raw encoding the query named (``pcm16``, ``mulaw``, ``alaw``), None: a container.
@@ -73,6 +73,7 @@ def decode(body: bytes, *, encoding: str | None, sample_rate: int, channels: int
                        "for raw audio set encoding (linear16, mulaw or alaw) and sample_rate")
     try:
         if kind is None:
+            assert encoding is not None  # checked above
             pcm, rate = _raw(body, encoding, sample_rate, channels)
             kind = "raw"
         else:  # as float (libsndfile reads a float file into integers unscaled: silence), then PCM16
@@ -90,7 +91,7 @@ def decode(body: bytes, *, encoding: str | None, sample_rate: int, channels: int
     return Media(np.ascontiguousarray(pcm), int(rate), kind)
 
 
-def _raw(body: bytes, encoding: str, sample_rate: int, channels: int) -> tuple[np.ndarray, int]:
+def _raw(body: bytes | bytearray, encoding: str, sample_rate: int, channels: int) -> tuple[np.ndarray, int]:
     width = 2 if encoding == "pcm16" else 1
     if len(body) % (width * channels):
         raise BadMedia(f"the body's {len(body)} bytes are not whole frames of {channels} channel(s) of "

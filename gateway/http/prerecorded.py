@@ -71,7 +71,7 @@ from common.config import non_negative, option, positive
 from common.errors import BacklogFull, ConfigError, ErrorCode
 
 from ..core import events
-from ..core.call import Call, CallRefused
+from ..calls.call import Call, CallRefused
 from ..core.config import MAX_CHANNELS
 from ..core.hub import SessionHub
 from ..core.tenant import Tenant
@@ -250,7 +250,7 @@ class Prerecorded:
             if not handed_over:
                 await give_back()
 
-    async def _fetch(self, body: bytes) -> bytearray:
+    async def _fetch(self, body: bytes | bytearray) -> bytearray:
         """The audio a ``{"url": ...}`` body names, fetched if its host is allowed (:mod:`gateway.http.remote`)."""
         url = remote.check(remote.url_of(body), self.options.url_hosts)
         if self._fetcher is None:
@@ -276,6 +276,7 @@ class Prerecorded:
         if status != 200:
             result = {**result, "request_id": job.request_id}
         settings = job.settings
+        assert settings.callback is not None and self.courier is not None  # checked when the job came
         delivery = Delivery(request_id=job.request_id, url=settings.callback, method=settings.callback_method.upper(),
                             headers={"Idempotency-Key": job.request_id, "dg-request-id": job.request_id},
                             body=json.dumps(result, ensure_ascii=False).encode(), tenant=job.tenant.name,
@@ -288,7 +289,7 @@ class Prerecorded:
         try:
             config = dataclasses.replace(
                 stream.session_config(encoding="pcm16", sample_rate=audio.sample_rate, channels=audio.channels),
-                priority="batch")
+                priority="batch", analytics=job.settings.call_analytics)
         except ConfigError as exc:
             return 400, deepgram_prerecorded.refusal_body(job.request_id, "Bad Request", str(exc))
         queue: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=self.options.queue)
@@ -296,8 +297,9 @@ class Prerecorded:
                     transcripts=self.transcripts, tenant=job.tenant)
         try:
             await call.open()
-        except CallRefused as exc:
-            return 503, deepgram_prerecorded.refusal_body(job.request_id, str(exc.code).upper(), str(exc))
+        except CallRefused as exc:  # a language the model lacks is the request's fault; the rest the service's
+            status = 400 if exc.code is ErrorCode.BAD_CONFIG else 503
+            return status, deepgram_prerecorded.refusal_body(job.request_id, str(exc.code).upper(), str(exc))
         collector = asyncio.create_task(_collect(queue))
         try:
             try:
@@ -308,7 +310,7 @@ class Prerecorded:
             except asyncio.CancelledError:
                 await call.disconnect()
                 raise
-            finals, ended, error = await collector
+            finals, analysed, ended, error = await collector
         finally:
             collector.cancel()
             await call.release()
@@ -319,7 +321,8 @@ class Prerecorded:
             return status, deepgram_prerecorded.refusal_body(job.request_id, str(code).upper(), message)
         return 200, deepgram_prerecorded.response(
             job.settings, finals, request_id=job.request_id, created=deepgram.created_now(), sha256=job.sha256,
-            duration=audio.duration, channels=config.pipelines)
+            duration=audio.duration, channels=config.pipelines, model=call.models.name,
+            analysed=analysed if config.analytics is not None else None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -354,18 +357,30 @@ async def _feed(call: Call, audio: media.Media) -> None:
         await call.audio(pcm[start:start + step].tobytes())
 
 
-async def _collect(queue: asyncio.Queue) -> tuple[list[events.Final], events.Ended, events.Error | None]:
-    """The call's finals until it ends, its end, and its last fatal error."""
+async def _collect(queue: asyncio.Queue) -> tuple[list[events.Final], deepgram_prerecorded.Analysed, events.Ended,
+                                                 events.Error | None]:
+    """The call's finals until it ends, what its analytics said, its end, and its last fatal error."""
     finals: list[events.Final] = []
+    utterances: dict[str, dict] = {}
+    phrases: list[dict] = []
+    summary = None
     error = None
     while True:
         event = await queue.get()
         if isinstance(event, events.Final):
             finals.append(event)
+        elif isinstance(event, events.Analytics):
+            if event.summary:
+                summary = event.data
+            elif event.data["event"] == "utterance":
+                utterances[event.data["utterance_id"]] = event.data
+            elif event.data["event"] == "phrase":
+                phrases.append(event.data)
         elif isinstance(event, events.Error) and event.fatal:
             error = event
         elif isinstance(event, events.Ended):
-            return finals, event, error
+            return finals, deepgram_prerecorded.Analysed(utterances=utterances, phrases=phrases, summary=summary), \
+                event, error
 
 
 def restarting(request_id: str) -> Response:

@@ -46,7 +46,7 @@ class RemoteError(Exception):
         self.too_large = too_large
 
 
-def url_of(body: bytes) -> str:
+def url_of(body: bytes | bytearray) -> str:
     """The ``url`` of a JSON body ``{"url": "..."}``; raise :class:`UrlRefused`."""
     try:
         document = json.loads(body)

@@ -22,7 +22,9 @@ workers' heartbeats in Redis.
 ``{"type": "get_status"}``). It reads only this gateway's own counters and
 cached stage state: watching costs Redis nothing. A key that is not an admin's
 sees the sessions and connections of its own tenant only (with ``"tenant"``
-added); an admin key, or anyone on a gateway without keys, sees the gateway's.
+added, and ``"redaction"``: the kinds its keys force, ``forced``, and its live
+sessions with redaction by policy, ``sessions``: ``client``, ``tenant``,
+``tenant+client``); an admin key, or anyone on a gateway without keys, sees the gateway's.
 A gateway serves ``max_watchers`` status sockets; more get an ``overloaded``
 error and close 1013.
 """
@@ -124,7 +126,7 @@ class GatewayStatus:
     async def _stage(self, stage: str) -> dict:
         live = await self.hub.workers(stage)
         reserved = await self.hub.redis.zcount(keys.slots(stage), int(time.time() * 1000), "+inf")
-        workers = []
+        workers: list[dict] = []
         for worker_id, state in live:
             state = state or {}
             workers.append({"id": worker_id, "sessions": state.get("sessions"), "capacity": state.get("capacity"),
@@ -148,7 +150,8 @@ class GatewayStatus:
         if tenant is not None:
             sessions = {protocol: tenant.sessions[protocol] for protocol in sessions}
             connections = {protocol: tenant.connections[protocol] for protocol in connections}
-            mine = {"tenant": tenant.name}
+            mine = {"tenant": tenant.name, "redaction": {
+                "forced": list(tenant.redact), "sessions": {p: n for p, n in tenant.redacted.items() if n}}}
         return {"type": "status", "timestamp": _now(), "gateway_id": self.hub.gateway_id, **mine,
                 "sessions": sessions, "connections": connections,
                 "total_sessions": sum(sessions.values()),

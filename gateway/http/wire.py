@@ -103,7 +103,7 @@ def has_body(headers: Headers) -> bool:
     return "Transfer-Encoding" in headers or not set(headers.get_all("Content-Length")) <= {"0"}
 
 
-def read_request(read_line: Callable[[int, type[Exception]], Generator[None, None, bytes]]
+def read_request(read_line: Callable[[int, type[Exception]], Generator[None, None, bytes | bytearray]]
                  ) -> Generator[None, None, Request]:
     """The request line and headers, as websockets' ``Request.parse`` reads them, a body allowed (and not read).
 

@@ -53,7 +53,7 @@ from common.config import non_negative, option, positive
 from common.errors import ErrorCode
 from common.metrics import GatewayMetrics
 
-from ..security.keyfile import ApiKey
+from ..core.tenant import Member
 from .transcript_log import call_key, entry_id, log_key, seq_of
 
 log = logging.getLogger(__name__)
@@ -131,18 +131,20 @@ class Feed:
             try:
                 if not started:  # start at the log's end: earlier entries are the followers' to read
                     last = await self.redis.xrevrange(stream, count=1)
-                    self.top = seq_of(last[0][0]) if last else 0
+                    newest = last[0][0] if last else None
+                    self.top = seq_of(newest) if newest is not None else 0
                     started = True
                 reply = await self.redis.xread({stream: entry_id(self.top)}, count=100, block=self.block_ms)
                 gone = not reply and not await self.redis.exists(call_key(self.tenant, self.call_id))
                 backoff.reset()
             except (RedisError, OSError) as exc:
-                if asyncio.current_task().cancelling():
+                if aio.current_task().cancelling():
                     raise asyncio.CancelledError from exc  # a cancellation redis turned into an error
                 log.warning("following call %s: reading its log failed: %s; retrying in %.1f s",
                             self.call_id, exc, backoff.delay)
                 await backoff.wait()
                 continue
+            assert not isinstance(reply, dict)  # RESP2: [[stream, entries]], None when none came
             for _, entries in reply or ():
                 if entries:
                     self.top = max(self.top, seq_of(entries[-1][0]))
@@ -230,7 +232,7 @@ class Followers:
             await feed.stop()
 
     async def serve(self, websocket: ServerConnection, call_id: str, query: list[tuple[str, str]], *,
-                    key: ApiKey, address: str) -> None:
+                    key: Member, address: str) -> None:
         """Follow ``call_id`` of a tenant ``key`` may follow, until the call ends or the client leaves.
 
         The follow was counted as failed (:meth:`FailedLookups.attempt`); it is taken back if the call is found.
@@ -246,10 +248,11 @@ class Followers:
             tenant, info = await self._find(key.followable(_tenant(query)), call_id)
             await self.lookups.take_back(key.key_id, address)
             first = await self.redis.xrange(log_key(tenant, call_id), count=1)
+            oldest = first[0][0] if first else None
             await self._send(websocket, {
                 "type": "following", "call_id": call_id, "tenant": tenant, "protocol": info.get("protocol", ""),
                 "channels": int(info.get("channels", "0")), "parties": json.loads(info.get("parties", "[]")),
-                "state": info.get("state", ""), "first_seq": seq_of(first[0][0]) if first else None})
+                "state": info.get("state", ""), "first_seq": seq_of(oldest) if oldest is not None else None})
             feed = self._acquire(tenant, call_id)
             await _until_first(self._pump(websocket, tenant, call_id, start, feed), _ignore_messages(websocket))
         except _Refusal as refusal:
@@ -289,13 +292,16 @@ class Followers:
         stream, last, batch = log_key(tenant, call_id), max(0, start - 1), self.options.batch
         while True:
             entries = await self.redis.xrange(stream, min="(" + entry_id(last), max="+", count=batch)
+            assert entries is not None  # (a range: a list)
             for seq, message in _current(entries):
                 await self._send(websocket, {**message, "seq": seq})
                 if message["type"] == "ended":
                     await websocket.close(CloseCode.NORMAL_CLOSURE, "call ended")
                     return
             if entries:
-                last = seq_of(entries[-1][0])
+                newest = entries[-1][0]
+                assert newest is not None  # XRANGE gives every entry's id
+                last = seq_of(newest)
             if len(entries) < batch and not await feed.wait_past(last):
                 # One more read: an entry may have landed between the read and the feed's verdict.
                 if not await self.redis.xrange(stream, min="(" + entry_id(last), max="+", count=1):

@@ -10,8 +10,9 @@ ids, and third parties see them. The gateway that serves a call keeps:
   ``protocol``, ``gateway``, ``channels``, ``parties`` and ``session_ids`` as
   JSON, ``started``, ``state`` = ``live`` or ``ended``). Any gateway finds a
   call here.
-- ``ss:call:{TENANT/CALL_ID}:log``, a stream: every partial and final the call emits,
-  then one ``ended`` entry, each a field ``m`` holding the follower's JSON
+- ``ss:call:{TENANT/CALL_ID}:log``, a stream: every partial and final the call emits
+  (and, for an analysed call, its ``analytics`` events and its ``analytics_summary``:
+  docs/analytics.md), then one ``ended`` entry, each a field ``m`` holding the follower's JSON
   message. Entry ids are ``0-SEQ``: ``SEQ`` counts the call's entries from 1 and
   is the ``seq`` followers see, so reading "after seq N" is reading after id
   ``0-N``, and rewriting an entry after a lost reply is refused by Redis
@@ -31,7 +32,8 @@ followers read.
 
 Every final also goes, once, to the stream ``ss:finals`` (``MAXLEN ~ finals_maxlen``)
 for analytics consumers with their own consumer groups, and to the finals
-webhook when one is configured. Its fields are strings: ``tenant``, ``call_id``, ``channel``,
+webhook when one is configured (which gets an analysed call's summary too). Its fields are
+strings: ``tenant``, ``call_id``, ``channel``,
 ``party`` ("" when the door names no parties), ``session_id``, ``utterance_id``,
 ``text``, ``start_ms``, ``end_ms``, ``language``, ``confidence`` ("" when the
 engine gives none), ``is_speech_final`` (``1``/``0``), ``words`` (JSON list of
@@ -59,6 +61,7 @@ from common.config import option, positive
 from common.logs import Untrusted
 from common.metrics import GatewayMetrics
 
+from ..analytics.options import NO_TENANT_SETTINGS, TenantAnalytics
 from ..core import events
 from ..core.resp import Lane
 from .webhook import Destination, FinalsWebhook, WebhookOptions
@@ -121,10 +124,10 @@ class TranscriptOptions:
 def transcript_message(call_id: str, event: events.Transcript, party: str | None) -> dict:
     """The follower's message for a partial or final (native field names, plus call, channel and party)."""
     final = isinstance(event, events.Final)
-    message = {"type": "final" if final else "partial", "call_id": call_id, "channel": event.channel,
+    message: dict[str, object] = {"type": "final" if final else "partial", "call_id": call_id, "channel": event.channel,
                "party": party, "session_id": event.session_id, "utterance_id": event.utterance_id,
                "text": event.text, "start_ms": event.start_ms, "end_ms": event.end_ms, "language": event.language}
-    if final:
+    if isinstance(event, events.Final):
         message["is_speech_final"] = event.speech_final
     if event.confidence is not None:
         message["confidence"] = round(event.confidence, 4)
@@ -156,10 +159,10 @@ class TranscriptLog:
     """The gateway's side: opens each call's :class:`CallLog`, owns the finals webhook."""
 
     def __init__(self, redis: bus.Redis, *, options: TranscriptOptions, ttl: float, gateway_id: str,
-                 metrics: GatewayMetrics, tenant_webhook: Callable[[str], Destination | None] = lambda tenant: None
-                 ) -> None:
+                 metrics: GatewayMetrics, tenant_webhook: Callable[[str], Destination | None] = lambda tenant: None,
+                 tenant_analytics: Callable[[str], TenantAnalytics] = lambda tenant: NO_TENANT_SETTINGS) -> None:
         """``tenant_webhook``: a tenant's own webhook, if it has one (looked up per final: the keys
-        file may be reloaded)."""
+        file may be reloaded); ``tenant_analytics``: a tenant's analytics settings (looked up per call)."""
         self.redis = redis
         self.options = options
         self.ttl = int(ttl)
@@ -167,6 +170,7 @@ class TranscriptLog:
         self.metrics = metrics
         self.webhook = FinalsWebhook(options.webhook, metrics=metrics)
         self._tenant_webhook = tenant_webhook
+        self.tenant_analytics = tenant_analytics
         self._claim = redis.register_script(CLAIM)
         self.live: set[CallLog] = set()  # logs whose call has not ended: renewed together
         self._renew_every = max(0.5, min(2.0, self.ttl / 3))
@@ -206,14 +210,16 @@ class TranscriptLog:
                 log.warning("renewing %d call transcript logs failed: %s", len(commands) // 2, exc)
 
     async def open_call(self, *, tenant: str, call_id: str, protocol: str, parties: tuple[str, ...],
-                        session_ids: tuple[str, ...]) -> CallLog | None:
-        """Register the call of ``tenant`` and start its log; None when it cannot have one (the call runs anyway)."""
+                        session_ids: tuple[str, ...], redaction: str = "") -> CallLog | None:
+        """Register the call of ``tenant`` and start its log; None when it cannot have one (the call runs anyway).
+
+        ``redaction``: the policy and kinds its finals were redacted with (``client:pci``), recorded with it."""
         if not keys.valid_session_id(call_id):
             log.warning("call %r: not followable (a call id is 1-64 letters, digits, '-' or '_')", Untrusted(call_id))
             return None
         info = {"tenant": tenant, "protocol": protocol, "gateway": self.gateway_id, "channels": str(len(session_ids)),
                 "parties": json.dumps(list(parties)), "session_ids": json.dumps(list(session_ids)),
-                "started": f"{time.time():.3f}", "state": "live"}
+                "started": f"{time.time():.3f}", "state": "live", "redaction": redaction}
         try:
             claimed = await self._claim(keys=[call_key(tenant, call_id), log_key(tenant, call_id)],
                                         args=[self.ttl, *(item for pair in info.items() for item in pair)])
@@ -258,6 +264,7 @@ class CallLog:
         self._queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=owner.options.queue)
         self._ended = False  # the ended entry was handed over
         self._pending_end: dict | None = None  # ... but the queue was full
+        self._pending_summary: dict | None = None  # the analytics summary, when the queue was full
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -277,6 +284,21 @@ class CallLog:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
             self.owner.metrics.log_dropped.inc()
+
+    def add_analytics(self, data: dict, *, summary: bool = False) -> None:
+        """Log an analytics event (dropped, as a partial, when the writer lags far behind) or the call's
+        summary (kept for the end: it goes to the finals webhook too)."""
+        if self._ended:
+            return
+        message = {"type": "analytics_summary", "call_id": self.call_id, "summary": data} if summary else \
+            {"type": "analytics", "call_id": self.call_id, **data}
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            if summary:
+                self._pending_summary = message  # the writer takes it once the queue is empty, before the end
+            else:
+                self.owner.metrics.log_dropped.inc()
 
     def end(self, event: events.Ended) -> None:
         """Log the end of the call (once); the writer stops after writing it."""
@@ -332,6 +354,9 @@ class CallLog:
                 if batch[:-1]:
                     await self._commit(batch[:-1])
                 return
+            if self._queue.empty() and self._pending_summary is not None:
+                batch.append(self._pending_summary)
+                self._pending_summary = None
             if self._queue.empty() and self._pending_end is not None:
                 batch.append(self._pending_end)
                 self._pending_end = None
@@ -384,11 +409,10 @@ class CallLog:
                     failed.append(command)
                 elif kind == "log":
                     owner.metrics.log_entries.inc()
+                    if message["type"] == "analytics_summary":  # to the webhook once it is logged, as a final
+                        self._deliver(message, key=f"{self.call_id}/summary")
                 elif kind == "finals":
-                    for to in owner.webhooks(self.tenant):
-                        owner.webhook.submit({**message, "tenant": self.tenant, "protocol": self.protocol,
-                                              "gateway": owner.gateway_id},
-                                             key=message["utterance_id"], to=to)
+                    self._deliver(message, key=message["utterance_id"])
             if failed:
                 owner.metrics.redis_errors.inc()
                 log.warning("call %s: %d transcript log command(s) failed (%s); retrying in %.1f s",
@@ -396,3 +420,10 @@ class CallLog:
                             backoff.delay)
                 await backoff.wait()
             commands = failed
+
+    def _deliver(self, message: dict, *, key: str) -> None:
+        """Hand a final or the analytics summary to the tenant's webhooks."""
+        owner = self.owner
+        for to in owner.webhooks(self.tenant):
+            owner.webhook.submit({**message, "tenant": self.tenant, "protocol": self.protocol,
+                                  "gateway": owner.gateway_id}, key=key, to=to)

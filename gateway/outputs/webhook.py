@@ -160,6 +160,7 @@ class FinalsWebhook:
 
     async def _deliver(self, body: bytes, key: str, to: Destination) -> None:
         options = self.options
+        assert self._client is not None  # made by start() before the senders
         failure = await deliver(self._client, "POST", to, body, key=key,
                                 schedule=Schedule(options.attempts, options.first_delay, options.max_delay),
                                 on_retry=self.metrics.webhook_retries.inc, what="finals webhook")

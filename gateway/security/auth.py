@@ -26,7 +26,9 @@ from websockets.datastructures import Headers
 
 from common.config import option
 from common.errors import ConfigError
+from common.redaction.policy import merge
 
+from ..analytics.options import NO_TENANT_SETTINGS, TenantAnalytics
 from ..outputs.webhook import Destination
 from .keyfile import ApiKey, bare_key, read_keys_file
 
@@ -54,8 +56,10 @@ class ApiKeys:
                 raise ConfigError("an API key cannot contain spaces or commas")
         self.keys_file = keys_file
         self._digests: dict[bytes, ApiKey] = {}
-        self._by_id: dict[str, ApiKey] = {}
+        self._by_id: dict[str | None, ApiKey] = {}  # (only OPEN has no id, and it is no configured key)
         self._webhooks: dict[str, Destination] = {}
+        self._analytics: dict[str, TenantAnalytics] = {}
+        self._redact: dict[str, tuple[str, ...]] = {}
         self._load()
 
     @property
@@ -76,6 +80,11 @@ class ApiKeys:
         self._digests = {hashlib.sha256(key.encode()).digest(): api_key for key, api_key in keys.items()}
         self._by_id = {api_key.key_id: api_key for api_key in keys.values()}
         self._webhooks = {api_key.tenant: api_key.webhook for api_key in keys.values() if api_key.webhook}
+        self._analytics = {api_key.tenant: api_key.analytics for api_key in keys.values() if api_key.analytics}
+        redact: dict[str, set[str]] = {}
+        for api_key in keys.values():  # a tenant's calls get what any of its keys forces
+            redact.setdefault(api_key.tenant, set()).update(api_key.redact)
+        self._redact = {tenant: merge(kinds, ()) for tenant, kinds in redact.items() if kinds}
 
     async def reload(self) -> bool:
         """Read the keys file again (off the event loop); on error keep the keys in use."""
@@ -95,6 +104,14 @@ class ApiKeys:
     def webhook_of(self, tenant: str) -> Destination | None:
         """Where ``tenant``'s finals go besides ``--finals-webhook``, as the keys file says now."""
         return self._webhooks.get(tenant)
+
+    def analytics_of(self, tenant: str) -> TenantAnalytics:
+        """``tenant``'s analytics settings, as the keys file says now."""
+        return self._analytics.get(tenant, NO_TENANT_SETTINGS)
+
+    def redaction_of(self, tenant: str) -> tuple[str, ...]:
+        """The redaction kinds the keys file forces on ``tenant``'s calls now (none: ())."""
+        return self._redact.get(tenant, ())
 
     def find(self, key_id: str) -> ApiKey | None:
         """The settings of the key whose id is ``key_id`` now (a reload may have changed or removed it)."""
@@ -121,7 +138,8 @@ class KeyOptions:
         flag="--api-key", repeat=True, secret=True))
     keys_file: str = field(default="", metadata=option(
         "file of API keys, one a line with optional settings (tenant=, perms=, doors=, sessions=, "
-        "followers=, status=, follow_tenants=, webhook=, webhook_secret=), '#' comments; read again on SIGHUP", flag="--api-keys-file"))
+        "followers=, status=, follow_tenants=, webhook=, webhook_secret=, redact=), '#' comments; read again on "
+        "SIGHUP", flag="--api-keys-file"))
 
     def load(self) -> ApiKeys:
         return ApiKeys(self.keys, keys_file=Path(self.keys_file) if self.keys_file else None)

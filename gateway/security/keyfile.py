@@ -7,6 +7,7 @@ A line is a key, then optional ``name=value`` settings; ``#`` starts a comment::
     k-77d0a4b1  tenant=assist perms=follow follow_tenants=acme followers=200
     k-02e4c9d7  tenant=ops perms=admin
     k-5c0ffee1  tenant=globex webhook=https://hooks.globex.example/finals webhook_secret=9f8e7d6c5b4a3210ffee
+    k-c0ffee22  tenant=acme analytics=on phrases=cancel+my+account,speak+to+a+manager alerts=dead_air_sec:8
 
 The settings, each at most once a line:
 
@@ -29,6 +30,19 @@ The settings, each at most once a line:
   (as ``--finals-webhook`` does every tenant's; :mod:`gateway.outputs.webhook`).
   ``webhook_secret`` (16 characters at least) signs its deliveries. A tenant
   has one webhook: its keys that name one must name the same.
+- ``analytics``: ``on`` analyses every call of the tenant (gateway/analytics:
+  events and summary to followers, the transcript log, the webhook and metrics),
+  ``off`` (the default) only calls that ask in their config.
+- ``phrases``: comma-separated phrases to spot in every analysed call of the
+  tenant, ``+`` between a phrase's words (``cancel+my+account``); 200 at most.
+- ``alerts``: comma-separated ``name:value`` thresholds of the live alerts
+  (``dead_air_sec``, ``overtalk_sec``, ``fast_wpm``, ``loud_dbfs``; ``off`` turns one
+  off), e.g. ``alerts=dead_air_sec:8,loud_dbfs:off``.
+  A tenant has one set of these three: its keys that set them must set the same.
+- ``redact``: comma-separated redaction kinds (``pci``, ``ssn``, ``numbers``,
+  ``pii``) forced on every call of the key's tenant, through every door
+  (Twilio and AudioHook included): a client may ask for more, never less. A
+  tenant's calls get what any of its keys forces. An unknown kind is an error.
 
 Why a line format and not TOML: it is the older one-key-a-line file with
 optional additions, so every existing file keeps working unchanged and means
@@ -46,7 +60,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import ConfigError
+from common.redaction.policy import parse_kinds
 
+from ..analytics.options import AlertRules, TenantAnalytics, parse_phrases
 from ..core.tenant import ANONYMOUS
 from ..doors import ROUTES
 from ..outputs.webhook import Destination, http_url, signing_secret
@@ -56,7 +72,9 @@ PERMISSIONS = (STREAM, FOLLOW, ADMIN)
 DEFAULT_PERMISSIONS = frozenset({STREAM, FOLLOW})
 DOORS = tuple(sorted({door.name for door in ROUTES.values()}))
 LIMITS = ("sessions", "followers", "status")
-SETTINGS = ("tenant", "perms", "doors", *LIMITS, "follow_tenants", "webhook", "webhook_secret")
+ANALYTICS = ("analytics", "phrases", "alerts")
+SETTINGS = ("tenant", "perms", "doors", *LIMITS, "follow_tenants", "webhook", "webhook_secret", *ANALYTICS,
+            "redact")
 MAX_URL = 2000  # characters of a webhook URL
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -81,6 +99,8 @@ class ApiKey:
     status: int | None = None
     follow_tenants: tuple[str, ...] = ()
     webhook: Destination | None = None  # where the tenant's finals go too
+    analytics: TenantAnalytics | None = None  # None: the line sets none of ANALYTICS
+    redact: tuple[str, ...] = ()  # redaction kinds forced on the tenant's calls
 
     @property
     def admin(self) -> bool:
@@ -146,7 +166,13 @@ def parse_keys(text: str, *, source: str) -> dict[str, ApiKey]:
             raise ConfigError(f"{where}: the same key as line {found[key][0]}")
         found[key] = number, _with_settings(key, settings, where)
     webhooks: dict[str, tuple[int, Destination]] = {}
+    analytics: dict[str, tuple[int, TenantAnalytics]] = {}
     for number, api_key in sorted(found.values(), key=lambda item: item[0]):
+        if api_key.analytics is not None:
+            first_settings = analytics.setdefault(api_key.tenant, (number, api_key.analytics))
+            if first_settings[1] != api_key.analytics:
+                raise ConfigError(f"{source}:{number}: tenant {api_key.tenant} has other analytics, phrases or "
+                                  f"alerts on line {first_settings[0]}; a tenant has one set")
         if api_key.webhook is None:
             continue
         first = webhooks.setdefault(api_key.tenant, (number, api_key.webhook))
@@ -184,6 +210,8 @@ def _with_settings(key: str, words: list[str], where: str) -> ApiKey:
         doors=frozenset(_names(values["doors"], DOORS, "doors", where)) if "doors" in values else None,
         follow_tenants=tuple(dict.fromkeys(follow_tenants)),
         webhook=_webhook(values, where) if "webhook" in values else None,
+        analytics=_analytics(values, where) if any(name in values for name in ANALYTICS) else None,
+        redact=_redact(values["redact"], where) if "redact" in values else (),
         **{limit: _count(values[limit], limit, where) for limit in LIMITS if limit in values},
     )
 
@@ -226,6 +254,39 @@ def _webhook(values: dict[str, str], where: str) -> Destination:
     except ValueError as exc:
         raise ConfigError(f"{where}: webhook_secret: {exc}") from None  # never quotes the secret
     return Destination(url, secret)
+
+
+def _analytics(values: dict[str, str], where: str) -> TenantAnalytics:
+    enabled = values.get("analytics", "off")
+    if enabled not in ("on", "off"):
+        raise ConfigError(f"{where}: analytics must be on or off, not {enabled[:40]!r}")
+    try:
+        phrases = parse_phrases([phrase.replace("+", " ") for phrase in values["phrases"].split(",")]) \
+            if "phrases" in values else ()
+        alerts = AlertRules().updated(dict(_threshold(item) for item in _list(values.get("alerts", ""), "alerts",
+                                                                                 where)))
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return TenantAnalytics(enabled=enabled == "on", phrases=phrases, alerts=alerts)
+
+
+def _threshold(item: str) -> tuple[str, float | None]:
+    name, colon, value = item.partition(":")
+    if not colon:
+        raise ConfigError(f"alerts: {item[:40]!r} is not name:value")
+    if value == "off":
+        return name, None
+    try:
+        return name, float(value[:40])
+    except ValueError:
+        raise ConfigError(f"alerts: {name[:40]}'s value {value[:40]!r} is not a number or off") from None
+
+
+def _redact(value: str, where: str) -> tuple[str, ...]:
+    try:
+        return parse_kinds(_list(value, "redact", where), name="redact")
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _count(value: str, setting: str, where: str) -> int:

@@ -1,6 +1,6 @@
 """Values a handshake may present only once, over every gateway on one Redis: signatures' nonces.
 
-A signed handshake (Genesys AudioHook's, :mod:`gateway.security.httpsig`) is taken
+A signed handshake (Genesys AudioHook's, :mod:`gateway.doors.httpsig`) is taken
 while its signature is fresh, up to 300 s. Within that time a copy of it, sent
 again by whoever saw it, would pass the signature check on any gateway. So the
 door names the signature's :class:`Nonce`, and :class:`Nonces` remembers it in
@@ -17,19 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 
 from common import bus, keys
 
-
-@dataclass(frozen=True, slots=True)
-class Nonce:
-    """A value one handshake may present: ``scope`` says whose (a platform and its signer's key),
-    ``ttl`` how many seconds it must be remembered (while a copy would still be taken)."""
-
-    scope: str
-    value: str
-    ttl: float
+from ..doors.httpsig import Nonce
 
 
 class Nonces:

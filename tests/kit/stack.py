@@ -13,7 +13,7 @@ import time
 from common import keys
 
 from .faults import metric, scrape
-from .support import RedisServer, free_port, service
+from .support import Process, RedisServer, free_port, service
 
 # Worker ids, unique in the test run: the stacks of one module share its Redis and live until the
 # module ends, and two live workers of one id (seen: two "asr0") overwrite each other's load, so
@@ -44,9 +44,9 @@ class Stack:
                "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "false",
                **(extra_env or {})}
         self.env = env
-        self.workers = {"vad": [], "asr": []}
-        self.processes = []
-        self.gateways = []  # (process, port)
+        self.workers: dict[str, list[Process]] = {"vad": [], "asr": []}
+        self.processes: list[Process] = []
+        self.gateways: list[tuple[Process, int]] = []  # (process, port)
         self._retired_sessions = 0.0  # sessions created by gateways restarted since
         try:
             for i in range(vad_workers):

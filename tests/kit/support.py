@@ -29,7 +29,7 @@ from common.checkpoint import CheckpointPolicy
 from common.commits import plan
 from common.pipeline_config import PipelineConfig
 from common.stage import Session, Write
-from gateway.security import httpsig
+from gateway.doors import httpsig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +75,7 @@ class Process:
         self._reader.start()
 
     def _read(self) -> None:
+        assert self.proc.stdout is not None  # a pipe
         for line in self.proc.stdout:
             with self._changed:
                 self.lines.append(line.rstrip("\n"))
@@ -187,6 +188,7 @@ def stopped_without_redis(module: str, name: str) -> tuple[int, list[str]]:
                      env={"STREAMSCRIBE_REDIS_URL": redis.url})
     try:
         worker.wait_for_line(r"\bready\b", 60)
+        assert redis.process is not None  # started
         redis.process.kill()  # by its pid: SIGKILL, no shutdown of its own
         # A sweep fails one --sweep-interval (1 s) later: the doorbell (first retry after 0.1 s)
         # has failed to reconnect by then.
@@ -273,7 +275,7 @@ class RecordingRunner:
     def open(self, session_id: str, *, config=None, next_stage: str | None = None, epoch: int = 1,
              state: bytes | None = None):
         """A session of the stage owned at ``epoch``, opened from checkpoint ``state`` if given."""
-        session = Session(session_id=session_id, stage=self.stage.name, epoch=epoch, token=f"w:{epoch}",
+        session: Session = Session(session_id=session_id, stage=self.stage.name, epoch=epoch, token=f"w:{epoch}",
                           config=config or PipelineConfig(), next_stage=next_stage)
         session.state = self.stage.open(session, state)
         return session
@@ -391,7 +393,8 @@ def audiohook_signature(secret: bytes, *, target: str, headers: dict[str, str], 
     nonce = secrets.token_urlsafe(16) if nonce is None else nonce
     components = httpsig.REQUIRED if components is None else components
     received = Headers(headers)
-    lines = [(name, httpsig.component_value(name, target=target, headers=received)) for name in components]
+    # str(): a component the request lacks signs "None", as tests of unsupported components want.
+    lines = [(name, str(httpsig.component_value(name, target=target, headers=received))) for name in components]
     keyid = headers["X-API-KEY"] if keyid is None else keyid
     covered = " ".join(f'"{name}"' for name in components)
     params = f'({covered});keyid="{keyid}";nonce="{nonce}";alg="{alg}";created={created}'

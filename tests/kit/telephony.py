@@ -67,7 +67,7 @@ class AudioHookClient:
             parameters["supportedLanguages"] = supported_languages
         return self.message("open", parameters)
 
-    def seen(self, server_message: str) -> dict:
+    def seen(self, server_message: str | bytes) -> dict:
         body = json.loads(server_message)
         self.serverseq = body["seq"]
         return body

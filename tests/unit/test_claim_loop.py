@@ -41,6 +41,12 @@ def runner_with(replies):
     return runner
 
 
+def ownership_of(runner) -> Ownership:
+    """The claim loop reads with Redis and the host only (no lease, stage or doorbell is reached)."""
+    return Ownership(runner, redis=runner.redis, fence=None, stage=None, doorbell=None, metrics=runner.metrics,
+                     options=runner.options, worker_id=runner.worker_id)
+
+
 async def test_failover_replies_are_retried_not_fatal(monkeypatch):
     monkeypatch.setattr("common.bus.Backoff.wait", lambda self: asyncio.sleep(0))
     errors = [ResponseError("UNBLOCKED force unblock from blocking operation"), ClusterDownError("CLUSTERDOWN"),
@@ -49,7 +55,7 @@ async def test_failover_replies_are_retried_not_fatal(monkeypatch):
               # redis-py's asyncio writer closed under a write (redis/redis-py#4287), seen mid-failover
               AttributeError("'NoneType' object has no attribute 'writelines'")]
     runner = runner_with(errors)
-    await asyncio.wait_for(Ownership(runner).claim_loop(), 5)
+    await asyncio.wait_for(ownership_of(runner).claim_loop(), 5)
     assert runner.redis.reads == len(errors) + 1  # every error read again, then the runner closed
     assert runner.redis.groups_created == 0
 
@@ -57,6 +63,6 @@ async def test_failover_replies_are_retried_not_fatal(monkeypatch):
 async def test_a_lost_group_is_recreated_before_the_next_read(monkeypatch):
     monkeypatch.setattr("common.bus.Backoff.wait", lambda self: asyncio.sleep(0))
     runner = runner_with([ResponseError("NOGROUP No such key 'ss:ctl:vad' or consumer group"), []])
-    await asyncio.wait_for(Ownership(runner).claim_loop(), 5)
+    await asyncio.wait_for(ownership_of(runner).claim_loop(), 5)
     assert runner.redis.groups_created == 1
     assert runner.redis.reads == 3

@@ -35,7 +35,7 @@ FLAGS = {
         --max-failed-follows --max-status-sockets --max-status-per-key --finals-webhook
         --finals-webhook-secret --finals-webhook-secret-file
         --finals-webhook-attempts --tcp-port --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
-    "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --cpu-threads --num-workers --max-batch --batch-max-batch
+    "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --model-cache-dir --cpu-threads --num-workers --max-batch --batch-max-batch
         --window-margin-sec --partial-window-margin-sec --batch-process --no-batch-process --batch-child-at-start
         --no-batch-child-at-start --batch-cpu-threads --batch-nice
         --batch-pause --no-batch-pause --batch-pause-for --batch-pause-min-run-sec --batch-pause-period-sec --batch-pause-resume-after-sec
@@ -43,9 +43,9 @@ FLAGS = {
         --max-num-seqs --tensor-parallel-size --max-new-tokens --allow-standin-engine --no-allow-standin-engine
         --standin-clips --standin-final-sec --standin-partial-sec --standin-sec-per-audio-sec --chunk-size-sec --first-partial-sec
         --unfixed-chunk-num --unfixed-token-num --final-with-prefix --no-final-with-prefix --scheduling-policy --sentence-endpoint
-        --no-sentence-endpoint --batch-pack-sec --batch-pack-prompt --no-batch-pack-prompt --batch-pack-depth""", "STREAMSCRIBE_ASR_"),
+        --no-sentence-endpoint --batch-pack-sec --batch-pack-prompt --no-batch-pack-prompt --batch-pack-depth --redact-hold-sec""", "STREAMSCRIBE_ASR_"),
     "vad_worker": (f"""{WORKER} --vad-threshold --min-speech-duration --silence-threshold --pre-roll
-        --trailing-padding --pause-threshold --max-utterance-sec --checkpoint-interval --vad-model --threads
+        --trailing-padding --pause-threshold --max-utterance-sec --split-search --checkpoint-interval --vad-model --threads
         --min-round-interval""", "STREAMSCRIBE_VAD_"),
     "denoise_worker": (f"""{WORKER} --processes --dfn-model --dfn-post-filter --atten-lim-db
         --checkpoint-interval""", "STREAMSCRIBE_DENOISE_"),

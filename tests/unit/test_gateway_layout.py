@@ -1,4 +1,5 @@
-"""The gateway's layout: no import cycles (not even under TYPE_CHECKING), the client apart, every package shipped.
+"""The code's layout: layers that import only downward, no import cycles (not even under TYPE_CHECKING),
+the client apart, every package shipped. The gateway's layers, then common/'s and the workers'.
 
 Pure AST walks of the sources: nothing is imported or started.
 """
@@ -11,6 +12,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("gateway", "streamscribe_client")
+WORKERS = ("vad_worker", "asr_worker", "denoise_worker")
+
+# The gateway's layers, lowest first: a module imports only from its own layer and those below.
+GATEWAY_LAYERS: tuple[tuple[str, ...], ...] = (
+    ("gateway.analytics",),  # call analytics' pure figures (no I/O): talk, overtalk, alerts, phrases, sentiment
+    ("gateway.core",),  # a call's session core: pipeline sessions, audio, config, events (no websockets)
+    ("gateway.doors",),  # protocol adapters: a wire format to and from the core's events
+    ("gateway.outputs",),  # where transcripts go besides the caller: log, followers, webhooks
+    ("gateway.security",),  # keys, origins, limits and the gate that holds every access rule
+    ("gateway.calls",),  # a call over a socket: the call, its parking, its connection
+    ("gateway.http",),  # HTTP routes, status, the pre-recorded API, the HTTP wire
+    ("gateway.server", "gateway.tcp"),  # wiring, serving and draining
+    ("gateway.__main__",),
+)
+
+# common/'s layers, lowest first, and the workers on top: the stages that the runner hosts.
+COMMON_LAYERS: tuple[tuple[str, ...], ...] = (
+    # foundations: errors, names, records, settings, metrics, small async helpers
+    ("common.errors", "common.keys", "common.aio", "common.logs", "common.metrics", "common.checkpoint",
+     "common.records", "common.config", "common.sentinel", "common.endpointing", "common.pipeline_config",
+     "common.http", "common.languages",
+     "common.redaction"),  # pure redaction (policy, ITN, detection, the redactor's state machine)
+    ("common.bus", "common.stage"),  # the bus; what a stage is and what it may ask of its runner
+    ("common.fence", "common.reader", "common.lead"),  # a stage's Redis parts: fenced writes, reads, batch pace
+    ("common.ownership", "common.commits"),  # the runner's duties, each over a narrow protocol of it
+    ("common.runner",),
+    ("common.service",),
+    WORKERS,
+)
 
 
 def module_names(package: str) -> dict[str, Path]:
@@ -22,15 +52,29 @@ def module_names(package: str) -> dict[str, Path]:
     return modules
 
 
-def imported(name: str, path: Path, known: set[str]) -> set[str]:
-    """The modules of ``known`` that module ``name`` imports, wherever the import stands.
+def _type_checking(node: ast.AST) -> bool:
+    """Whether ``node`` is ``if TYPE_CHECKING:`` (or ``if typing.TYPE_CHECKING:``)."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
+            or isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def imported(name: str, path: Path, known: set[str], *, type_checking_only: bool = False) -> set[str]:
+    """The modules of ``known`` that module ``name`` imports, wherever the import stands
+    (``type_checking_only``: those under ``if TYPE_CHECKING:`` only).
 
     Importing a module also runs its packages' ``__init__``, except those the importer
     already runs under; ``from package import name`` imports the submodule ``name`` if any.
     """
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(), str(path))
+    roots: list[ast.AST] = [tree]
+    if type_checking_only:
+        roots = [statement for node in ast.walk(tree) if _type_checking(node) for statement in node.body]
     targets = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in (node for root in roots for node in ast.walk(root)):
         if isinstance(node, ast.Import):
             targets.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -51,9 +95,30 @@ def imported(name: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
-def import_graph(*packages: str) -> dict[str, set[str]]:
+def layer_of(name: str, layers: tuple[tuple[str, ...], ...]) -> int | None:
+    """The index of the layer that holds module ``name`` (a layer names modules and packages), or None."""
+    for index, layer in enumerate(layers):
+        if any(name == prefix or name.startswith(prefix + ".") for prefix in layer):
+            return index
+    return None
+
+
+def upward_imports(graph: dict[str, set[str]], layers: tuple[tuple[str, ...], ...]) -> list[str]:
+    """Every import of a module from a higher layer than its own, as ``importer -> imported``."""
+    found = []
+    for name, targets in sorted(graph.items()):
+        own = layer_of(name, layers)
+        for target in sorted(targets):
+            other = layer_of(target, layers)
+            if own is not None and other is not None and other > own:
+                found.append(f"{name} -> {target}")
+    return found
+
+
+def import_graph(*packages: str, type_checking_only: bool = False) -> dict[str, set[str]]:
     modules = {name: path for package in packages for name, path in module_names(package).items()}
-    return {name: imported(name, path, set(modules)) for name, path in modules.items()}
+    return {name: imported(name, path, set(modules), type_checking_only=type_checking_only)
+            for name, path in modules.items()}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -106,6 +171,98 @@ def test_relative_imports_resolve_to_modules_and_packages(tmp_path):
     known = {"pkg", "pkg.other", "pkg.sub", "pkg.sub.mod", "pkg.sub.sibling"}
     # Its own packages run before it anyway: no edge to them.
     assert imported("pkg.sub.mod", source, known) == {"pkg.other", "pkg.sub.sibling"}
+
+
+def test_the_layer_check_finds_an_upward_import():
+    layers = (("low",), ("high.a", "high.b"))
+    graph = {"low.x": {"high.a.y"}, "high.a.y": {"low.x", "high.b"}, "high.b": set()}
+    assert upward_imports(graph, layers) == ["low.x -> high.a.y"]
+
+
+def test_every_gateway_module_has_a_layer():
+    unplaced = [name for name in import_graph("gateway")
+                if name != "gateway" and layer_of(name, GATEWAY_LAYERS) is None]
+    assert unplaced == [], "add them to GATEWAY_LAYERS"
+
+
+def test_the_gateway_imports_only_downward():
+    graph = import_graph("gateway")
+    assert "gateway.security.gate" in graph and "gateway.calls.connection" in graph
+    assert upward_imports(graph, GATEWAY_LAYERS) == []
+
+
+def test_no_two_gateway_packages_import_each_other():
+    graph = import_graph("gateway")
+    pairs = {(name.split(".")[1], target.split(".")[1]) for name, targets in graph.items() for target in targets
+             if name.count(".") > 1 and target.count(".") > 1 and name.split(".")[1] != target.split(".")[1]}
+    assert sorted(pair for pair in pairs if pair[::-1] in pairs) == []
+
+
+def third_party(path: Path) -> set[str]:
+    """The top-level names of what a source file imports absolutely (``websockets``, ``redis``...)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_core_and_the_gate_know_no_sockets():
+    """The core runs calls over Redis whatever carries them; the gate decides from a request's parts."""
+    for name, path in module_names("gateway").items():
+        if name.startswith("gateway.core") or name == "gateway.security.gate":
+            assert "websockets" not in third_party(path), name
+
+
+def test_type_checking_imports_are_told_apart(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    source = package / "mod.py"
+    source.write_text("import typing\nfrom . import plain\nif typing.TYPE_CHECKING:\n    from . import hidden\n")
+    known = {"pkg", "pkg.mod", "pkg.plain", "pkg.hidden"}
+    assert imported("pkg.mod", source, known) == {"pkg.plain", "pkg.hidden"}
+    assert imported("pkg.mod", source, known, type_checking_only=True) == {"pkg.hidden"}
+
+
+def test_every_common_and_worker_module_has_a_layer():
+    unplaced = [name for name in import_graph("common", *WORKERS)
+                if name != "common" and layer_of(name, COMMON_LAYERS) is None]
+    assert unplaced == [], "add them to COMMON_LAYERS"
+
+
+def test_common_and_the_workers_import_only_downward_and_without_cycles():
+    graph = import_graph("common", *WORKERS)
+    assert "common.ownership" in graph and "vad_worker.stage" in graph
+    assert upward_imports(graph, COMMON_LAYERS) == []
+    assert cycles(graph) == []
+    # A worker stands on common/ alone: no worker imports another.
+    for name, targets in graph.items():
+        assert {target.split(".")[0] for target in targets} <= {"common", name.split(".")[0]}, name
+
+
+# The imports between our own modules that stand under TYPE_CHECKING, each downward: a new one must
+# be added here, after checking that it hides no cycle (as the runner's with ownership and commits did).
+TYPE_CHECKING_IMPORTS = {
+    "gateway.core.session -> common.pipeline_config",  # for annotations only; the core gets configs made
+}
+
+
+def test_type_checking_imports_are_counted_and_none_goes_up_a_layer():
+    """An import under TYPE_CHECKING is still a dependency, only one that no import error reveals."""
+    hidden = import_graph(*PACKAGES, "common", *WORKERS, type_checking_only=True)
+    # (Not counted: the edge to a top-level package, which only says that its __init__ runs first.)
+    assert {f"{name} -> {target}" for name, targets in hidden.items() for target in targets
+            if "." in target} == TYPE_CHECKING_IMPORTS
+    assert upward_imports(hidden, GATEWAY_LAYERS) == [] and upward_imports(hidden, COMMON_LAYERS) == []
+
+
+def test_common_imports_none_of_its_users():
+    graph = import_graph("common", *PACKAGES, *WORKERS)
+    for name, targets in graph.items():
+        if name.startswith("common"):
+            assert {target.split(".")[0] for target in targets} <= {"common"}, name
 
 
 def test_the_gateway_and_the_client_have_no_import_cycles():

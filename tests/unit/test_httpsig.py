@@ -1,4 +1,4 @@
-"""AudioHook's HTTP Message Signatures (gateway.security.httpsig): Genesys's documented example, then each
+"""AudioHook's HTTP Message Signatures (gateway.doors.httpsig): Genesys's documented example, then each
 refusal; the nonces a signature may present once (gateway.security.replay)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import base64
 import pytest
 from websockets.datastructures import Headers
 
-from gateway.security import httpsig
-from gateway.security.httpsig import SignatureError, Token, parse_dictionary, verify
-from gateway.security.replay import Nonce, Nonces
+from gateway.doors import httpsig
+from gateway.doors.httpsig import Nonce, SignatureError, Token, parse_dictionary, verify
+from gateway.security.replay import Nonces
 
 from tests.kit.support import audiohook_signature
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from common.errors import ConfigError
-from gateway.core.connection import ConnectionOptions, share
+from gateway.calls.connection import ConnectionOptions, share
 from gateway.core.idle import IdleClock, ReadyClock
 
 BYTE_OF_MULAW = 1 / 8000  # seconds of audio in one byte of 8 kHz mu-law

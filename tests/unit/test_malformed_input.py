@@ -79,6 +79,19 @@ def test_a_number_no_door_takes_is_bad_json_before_and_after_the_call_opens(name
         assert events.KeepAlive() in door.receive(message % "12")
 
 
+@pytest.mark.parametrize("kind", [["KeepAlive"], {"type": "KeepAlive"}])
+# (The native door's first message is its config, read by another path.)
+@pytest.mark.parametrize("name, when", [("native", "after"), ("deepgram", "before"), ("deepgram", "after"),
+                                        ("flux", "before"), ("flux", "after")])
+def test_a_message_type_that_is_no_string_is_an_unknown_type(name, when, kind):
+    """A list or an object is no key of the control messages: it used to raise TypeError (unhashable)."""
+    before, after, _ = DOORS[name]
+    door = before() if when == "before" else after()
+    with pytest.raises(ProtocolError) as refused:
+        door.receive(json.dumps({"type": kind}))
+    assert refused.value.code == ErrorCode.UNKNOWN_TYPE
+
+
 def test_audiohook_numbers_and_positions():
     door, client = audiohook(), AudioHookClient()
     with pytest.raises(ProtocolError, match="5000 characters") as info:  # before open

@@ -383,3 +383,42 @@ async def test_a_takeover_with_packs_in_flight_sends_each_final_once():
         await survivor.close()
     assert [f[0] for f in worker.finals() + survivor.finals()] == [
         utterance_id("rec", (1 + 4 * n) * SR) for n in range(5)]
+
+
+class CutLoop(WordTimer):
+    """As WordTimer, but the engine cut a loop out of 2.5-3.0 s of the pack: no words there."""
+
+    LOST = (2.5, 3.0)
+
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        found = await super().transcribe(request)
+        words = tuple(w for w in found.words if not self.LOST[0] <= w.start < self.LOST[1])
+        return replace(found, words=words, text=" ".join(w.text for w in words), loop="truncated",
+                       lost=(self.LOST,))
+
+
+async def three_utterances(engine: Engine) -> tuple[Worker, list[Transcript]]:
+    """The recording of the first test through ``engine``: the worker and its finals."""
+    worker = Worker(engine)
+    try:
+        await worker.run([*utterance(1.0, 2.0), *utterance(4.0, 1.0), *utterance(6.0, 3.0), End(seq=0)])
+    finally:
+        await worker.close()
+    return worker, [t for t in worker.runner.outputs() if isinstance(t, Transcript)]
+
+
+async def test_a_loop_cut_out_of_a_pack_flags_the_final_it_falls_in():
+    """The pack's second utterance (2.3-3.3 s of the pack) lost words to a loop the engine cut out:
+    its final says so, however many words it kept; the others do not; the loop is counted."""
+    worker, finals = await three_utterances(CutLoop())
+    assert [(t.start, t.truncated) for t in finals] == [(SR, False), (4 * SR, True), (6 * SR, False)]
+    assert len(finals[1].text.split()) == 2  # 2.3-2.5 s and 3.0-3.3 s: a word each
+    assert worker.stage.metrics.loops.labels(kind="batch", outcome="truncated")._value.get() == 1
+
+
+async def test_a_final_whose_words_were_all_cut_out_still_comes():
+    """An utterance the cut left no words in gets a final that says so, not silence."""
+    engine = CutLoop()
+    engine.LOST = (2.3, 3.3)
+    _, finals = await three_utterances(engine)
+    assert [(t.start, t.text, t.truncated) for t in finals][1] == (4 * SR, "", True)

@@ -83,3 +83,14 @@ def test_words_are_joined_with_spaces_except_in_languages_written_without():
     words = [word("Hello", 0.0, 0.1), word("there.", 0.1, 0.2)]
     assert join_words(words) == join_words(words, language="en") == "Hello there."
     assert join_words([word("你好", 0.0, 0.1), word("世界。", 0.1, 0.2)], language="zh") == "你好世界。"
+
+
+def test_deal_spans_clips_a_cut_loop_to_the_utterances_it_overlaps():
+    """Where the engine cut a loop out of a pack: each utterance gets the part of it inside it,
+    in seconds from its own start; one the span misses gets none."""
+    from asr_worker.packing import deal_spans
+
+    lengths, gap, rate = [2 * 16000, 3 * 16000, 16000], 16000 // 2, 16000  # at 0, 2.5 and 6 s
+    assert deal_spans([(1.5, 3.0)], lengths, gap=gap, rate=rate) == [[(1.5, 2.0)], [(0.0, 0.5)], []]
+    assert deal_spans([(6.5, 9.0)], lengths, gap=gap, rate=rate) == [[], [], [(0.5, 1.0)]]
+    assert deal_spans([], lengths, gap=gap, rate=rate) == [[], [], []]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -264,3 +265,66 @@ def test_utt_split_splits_utterances_where_words_pause():
 def test_a_bad_utt_split_is_refused(value):
     with pytest.raises(ConfigError, match="invalid value for utt_split"):
         settings(f"utt_split={value}")
+
+
+def test_sentiment_search_and_analytics_in_the_response():
+    """The shapes of sentiment=true, search= and analytics=true, from the call's analytics events."""
+    read = settings("punctuate=true&utterances=true&sentiment=true&search=mr smith&search=refund&analytics=true")
+    assert (read.sentiment, read.search, read.analytics) == (True, ("mr smith", "refund"), True)
+    assert read.call_analytics == {"sentiment": True, "phrases": ["mr smith", "refund"]}
+    assert settings("model=nova-3").call_analytics is None
+    analysed = deepgram_prerecorded.Analysed(
+        utterances={"u0-0": {"event": "utterance", "utterance_id": "u0-0", "sentiment": "positive",
+                             "sentiment_score": 0.6},
+                    "u0-3000": {"event": "utterance", "utterance_id": "u0-3000", "sentiment": "negative",
+                                "sentiment_score": -0.4}},
+        phrases=[{"event": "phrase", "phrase": "mr smith", "channel": 0, "start_ms": 3400, "end_ms": 4000,
+                  "confidence": 0.95, "utterance_id": "u0-3000"}],
+        summary={"talk_ms": 2500, "sentiment": {"sentiment": "positive", "sentiment_score": 0.1}})
+    body = deepgram_prerecorded.response(read, FINALS, request_id="r1", created="2026-01-01T00:00:00.000Z",
+                                         sha256="ab", duration=4.25, channels=2, analysed=analysed)
+    results = body["results"]
+    assert results["sentiments"] == {
+        "segments": [{"text": "Hello there.", "start_word": 0, "end_word": 1, "sentiment": "positive",
+                      "sentiment_score": 0.6},
+                     {"text": "Goodbye, Mr. Smith.", "start_word": 2, "end_word": 4, "sentiment": "negative",
+                      "sentiment_score": -0.4},
+                     {"text": "Yes?", "start_word": 0, "end_word": 0, "sentiment": "neutral", "sentiment_score": 0.0}],
+        "average": {"sentiment": "positive", "sentiment_score": 0.1}}
+    assert [(u["transcript"], u["sentiment"]) for u in results["utterances"]] == [
+        ("Hello there.", "positive"), ("Yes?", "neutral"), ("Goodbye, Mr. Smith.", "negative")]
+    left, right = results["channels"]
+    assert left["search"] == [{"query": "mr smith", "hits": [{"confidence": 0.95, "start": 3.4, "end": 4.0,
+                                                               "snippet": "Goodbye, Mr. Smith."}]},
+                              {"query": "refund", "hits": []}]
+    assert right["search"] == [{"query": "mr smith", "hits": []}, {"query": "refund", "hits": []}]
+    assert results["analytics"] == analysed.summary
+    plain = deepgram_prerecorded.response(settings("utterances=true"), FINALS, request_id="r1", created="x",
+                                          sha256="ab", duration=4.25, channels=2)
+    assert not {"sentiments", "analytics"} & set(plain["results"]) and "search" not in plain["results"]["channels"][0]
+    assert "sentiment" not in plain["results"]["utterances"][0]
+
+
+@pytest.mark.parametrize("query, why", [
+    ("search=" + "&search=".join(f"t{i}" for i in range(51)), "at most 50"),
+    ("search=!!", "has no word"),
+    ("search=" + "x" * 101, "at most 100"),
+    ("sentiment=maybe", "sentiment"),
+    ("analytics=1", "analytics"),
+])
+def test_bad_search_and_sentiment_parameters(query, why):
+    with pytest.raises(ConfigError, match=why):
+        settings(query)
+
+
+def test_a_truncated_final_is_a_warning_of_the_response():
+    """A final whose loop the engine cut out is listed in ``metadata.warnings``; none without one."""
+    cut = replace(final(1, 500, 1000, "Yes?", ("Yes?", 500, 1000, 0.5)), truncated=True)
+    body = deepgram_prerecorded.response(settings("model=nova-3"), [*FINALS[:1], cut], request_id="r1",
+                                         created="2026-01-01T00:00:00.000Z", sha256="ab", duration=4.25, channels=2)
+    (warning,) = body["metadata"]["warnings"]
+    assert warning["type"] == "truncated_transcript" and "channel 1, 0.50-1.00 s" in warning["message"]
+    assert body["results"]["channels"][1]["alternatives"][0]["transcript"] == "yes"
+    plain = deepgram_prerecorded.response(settings("model=nova-3"), FINALS, request_id="r1",
+                                          created="2026-01-01T00:00:00.000Z", sha256="ab", duration=4.25, channels=2)
+    assert "warnings" not in plain["metadata"]

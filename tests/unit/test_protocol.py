@@ -139,3 +139,14 @@ def test_docs_list_every_error_code():
     section = NATIVE_DOCS.read_text().split("## Errors and close codes", 1)[1].split("\n## ", 1)[0]
     listed = set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
     assert listed == {code.value for code in ErrorCode}
+
+
+def test_a_final_whose_loop_was_cut_out_says_so():
+    """``truncated`` only where the engine cut a repetition loop out (words may be missing)."""
+    door = _door()
+    door.receive('{"type": "config"}')
+    common = dict(channel=0, session_id="abc", start_ms=0, end_ms=900, language="en", speech_final=True)
+    cut, whole = (json.loads(m) for e in (events.Final(utterance_id="abc-0", text="4 1", truncated=True, **common),
+                                          events.Final(utterance_id="abc-1", text="4 1", **common))
+                  for m in door.render(e))
+    assert cut["truncated"] is True and "truncated" not in whole

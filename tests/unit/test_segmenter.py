@@ -206,3 +206,60 @@ def test_pause_threshold_is_validated_and_follows_session_overrides():
     assert not any(isinstance(e, SpeechPaused) for e in events)
     assert with_overrides(EndpointOptions(), {"trailing_padding": 0.3}).pause_threshold == 0.3
     assert with_overrides(EndpointOptions(), {"pause_threshold": 0.5}).pause_threshold == 0.5
+
+
+def test_best_pause_is_the_longest_quiet_run_cut_in_its_middle():
+    from vad_worker.segmenter import best_pause
+
+    probs = [0.9] * 30
+    probs[5] = 0.01  # the quietest frame, alone
+    probs[12:18] = [0.2] * 6  # the longest run under low (0.35)
+    probs[22:25] = [0.05] * 3
+    assert best_pause(probs, low=0.35) == 15
+    probs[22:28] = [0.05] * 6  # as long and quieter
+    assert best_pause(probs, low=0.35) == 25
+    assert best_pause([0.9, 0.6, 0.5, 0.7], low=0.35) == 2  # no pause: the quietest frame
+
+
+def test_default_splits_long_speech_at_its_pauses_into_contiguous_utterances():
+    """40 s of speech with a 0.3 s pause every 2.2 s (shorter than the silence that ends an
+    utterance), by default: utterances of at most 15 s, each split inside a pause, each starting
+    where the one before ended (word times, counted from an utterance's start, follow on), and
+    every frame of the speech sent once."""
+    options = EndpointOptions()
+    assert options.max_utterance_sec == 15.0
+    pause, period = frames(0.3), frames(2.2)
+    speech = frames(40)
+    probs = [0.0] * 10 + [0.05 if i % period >= period - pause else 0.9 for i in range(speech)] + [0.0] * 40
+    _, events = run(probs, options)
+    starts = [e.start for e in events if isinstance(e, SpeechStarted)]
+    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    assert [e.reason for e in ends] == ["max_length"] * (len(ends) - 1) + ["silence"] and len(ends) >= 3
+    assert all(end.end - end.start <= 15 * 16000 for end in ends)
+    assert [e.start for e in ends[1:]] == [e.end for e in ends[:-1]] == starts[1:]
+    for end in ends[:-1]:  # the cut is inside a pause
+        frame = end.end // FRAME - 10
+        assert frame % period >= period - pause
+    # No frame lost: each utterance's audio runs from its start past its end without a gap (what went
+    # out before the split, after the cut, is re-sent as the next one's start; the ASR cuts it off).
+    utterance, covered = -1, []
+    for event in events:
+        if isinstance(event, SpeechStarted):
+            utterance += 1
+            covered.append([])
+        elif isinstance(event, SpeechAudio):
+            covered[utterance].append((event.offset, event.offset + len(event.pcm)))
+    for spans, end in zip(covered, ends):
+        assert spans[0][0] == end.start and all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+        assert spans[-1][1] >= end.end
+
+
+def test_split_search_follows_a_short_max_utterance():
+    """A session's short max_utterance_sec needs no split_search of its own: half of it is searched."""
+    options = with_overrides(EndpointOptions(), {"max_utterance_sec": 4})
+    assert options.split_search == 5.0
+    probs = [0.9] * 200
+    probs[70:74] = [0.1] * 4  # a pause 2.2 s in: inside the last 2 s before 4 s
+    _, events = run(probs, options)
+    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    assert ends[0].reason == "max_length" and ends[0].end == 72 * FRAME

@@ -302,15 +302,22 @@ def test_audiohook_open_and_opened():
 
 
 def test_audiohook_opened_lists_the_supported_languages_when_the_open_asks():
-    """``supportedLanguages: true`` in the open: opened lists the deployment's languages
-    (``--audiohook-language``); not asked, opened has none, as in Genesys' reference server."""
-    def opened(asked, **options) -> dict:
+    """``supportedLanguages: true`` in the open: opened lists the languages the ASR workers' model
+    decodes (narrowed to ``--audiohook-language``); not asked, opened has none, as in Genesys'
+    reference server."""
+    def opened(asked, model=None, **options) -> dict:
         door = AudioHookDoor(audiohook_door().handshake, options=AudioHookOptions(**options))
         door.receive(AudioHookClient().open(supported_languages=asked))
-        return json.loads(door.render(events.Opened(SESSION_ID, ("s0", "s1")))[0])["parameters"]
+        return json.loads(door.render(events.Opened(SESSION_ID, ("s0", "s1"), model="m",
+                                                    languages=model))[0])["parameters"]
 
-    assert opened(True, languages=("en-US", "de-DE"))["supportedLanguages"] == ["en-US", "de-DE"]
-    assert opened(True)["supportedLanguages"] == ["en-US"]  # the default: the default model's (tiny.en)
+    english, many = frozenset({"en"}), frozenset({"en", "de", "es", "xx"})
+    assert opened(True, languages=("en-US", "de-DE"))["supportedLanguages"] == ["en-US", "de-DE"]  # model unknown
+    assert opened(True, english, languages=("en-US", "de-DE"))["supportedLanguages"] == ["en-US"]  # tiny.en
+    assert opened(True, english)["supportedLanguages"] == ["en-US", "en-GB", "en-AU"]
+    # A multilingual model: its languages in their common regions (one without a region is not offered).
+    assert opened(True, many)["supportedLanguages"] == ["de-DE", "en-US", "en-GB", "en-AU", "es-US", "es-ES", "es-MX"]
+    assert opened(True)["supportedLanguages"] == ["en-US"]  # no worker said: English, as before
     assert "supportedLanguages" not in opened(False, languages=("en-US", "de-DE"))
     assert "supportedLanguages" not in opened(None)
     with pytest.raises(ProtocolError, match="supportedLanguages must be true or false") as info:
@@ -322,7 +329,7 @@ def test_audiohook_language_options(monkeypatch):
     def languages(argv):
         return from_args(AudioHookOptions, gateway_main.build_parser().parse_args(argv)).languages
 
-    assert languages([]) == ("en-US",)
+    assert languages([]) == ()  # the model's
     assert languages(["--audiohook-language", "en-GB", "--audiohook-language", "fr-CA"]) == ("en-GB", "fr-CA")
     with pytest.raises(ConfigError, match="'english' is not a language tag like 'en-US'"):
         languages(["--audiohook-language", "english"])

@@ -9,18 +9,17 @@ import hashlib
 import hmac
 
 import pytest
-import redis.asyncio as aioredis
-from prometheus_client import CollectorRegistry
 
 from common.errors import ConfigError
 from gateway.core.tenant import ANONYMOUS, Tenants
-from gateway.outputs.follow import FailedLookups, _Refusal, _tenant
+from gateway.http.status import StatusOptions
+from gateway.outputs.follow import FailedLookups, FollowOptions, _Refusal, _tenant
 from gateway.outputs.transcript_log import call_key, finals_fields, log_key
 from gateway.outputs.webhook import Destination, signature, signing_secret
 from gateway.security.auth import ApiKeys
+from gateway.security.gate import AccessOptions, Allowances
 from gateway.security.keyfile import DOORS, OPEN, ApiKey, bare_key, key_id, parse_keys
 from gateway.security.limits import FOLLOWERS, PENDING, SESSION, STATUS, Limit
-from gateway.server import AccessOptions, Gateway
 
 SOURCE = "keys.txt"
 
@@ -129,9 +128,10 @@ def test_a_keys_limits_are_its_settings_in_the_file_else_the_flags(tmp_path):
     path.write_text("own-key sessions=4 followers=7 status=2\nbare-key\n")
 
     def limits(key: str, **access) -> list[Limit]:
-        gateway = Gateway(aioredis.Redis(), registry=CollectorRegistry(),
-                          access=AccessOptions(api_keys=ApiKeys(keys_file=path), **access))
-        return [gateway._key_limit(kind, key_id(key)) for kind in (SESSION, PENDING, FOLLOWERS, STATUS, "other")]
+        allowances = Allowances(AccessOptions(api_keys=ApiKeys(keys_file=path), **access),
+                                followers=FollowOptions().max_followers_per_key,
+                                status=StatusOptions().max_watchers_per_key)
+        return [allowances(kind, key_id(key)) for kind in (SESSION, PENDING, FOLLOWERS, STATUS, "other")]
 
     assert limits("own-key", max_sessions_per_key=3) == [
         Limit(4, "sessions=4 in the API keys file"), Limit(4, "sessions=4 in the API keys file"),

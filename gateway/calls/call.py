@@ -1,4 +1,4 @@
-"""The session core: one client's call through the pipeline, whatever door it came in by.
+"""A call: one client's call through the pipeline, whatever door it came in by.
 
 A call has one pipeline session per channel (or one for the mixed-down audio).
 Doors drive it with :meth:`Call.open`, :meth:`audio`, :meth:`finalize` and
@@ -16,24 +16,30 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
+from typing import Any
 
 from redis.exceptions import RedisError
 from websockets.frames import CloseCode
 
 from common.aio import wait_event
-from common.errors import BacklogFull, ErrorCode, ProtocolError
+from common.errors import BacklogFull, ErrorCode, ModelError, ProtocolError
+from common.languages import ModelLanguages
 from common.logs import Untrusted
 from common.records import End, Flush, Record, SpeechStart, Transcript
 from common.records import Error as ErrorRecord
 from common.records import SAMPLE_RATE
 
+from ..analytics.options import NO_TENANT_SETTINGS, CallAnalytics
+from ..analytics.sentiment import sentiment
+from ..analytics.tracker import CallTracker
+from ..core import events
+from ..core.audio import BATCH_MAX_CHUNK, MAX_CHUNK, CallAudio
+from ..core.config import SessionConfig
+from ..core.hub import SessionHub
+from ..core.session import PipelineSession
+from ..core.tenant import ANONYMOUS, Tenant
 from ..outputs.transcript_log import CallLog, TranscriptLog
-from . import events
-from .audio import BATCH_MAX_CHUNK, MAX_CHUNK, CallAudio
-from .config import SessionConfig
-from .hub import SessionHub
-from .session import PipelineSession
-from .tenant import ANONYMOUS, Tenant
+from .analyzer import CallAnalyzer
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,11 @@ class CallRefused(Exception):
         super().__init__(message)
         self.code = code
         self.close_code = close_code
+
+
+def config_redaction(config: SessionConfig) -> str:
+    """The redaction a call runs with, as its log records it: ``tenant:pci,ssn``; "" for none."""
+    return f"{config.redact_policy}:{','.join(config.redact)}" if config.redact else ""
 
 
 def samples_to_ms(samples: int) -> int:
@@ -61,6 +72,8 @@ class Call:
         ``session_ids``: those of a parked call's pipeline sessions (:meth:`restore`); none: new ones."""
         self.hub = hub
         self.tenant = tenant
+        if tenant is not None:
+            config = config.with_tenant_policy(tenant.redact)  # what the tenant forces, whatever the door
         self.config = config
         self.protocol = protocol
         self.events = events_out
@@ -90,12 +103,45 @@ class Call:
         self._ended = False  # Ended was emitted
         self._finishing = False  # no more input: End was published
         self._opened = False
+        self.models = ModelLanguages()  # what the ASR decodes, as the hub knew it at open
+        self._analytics_warning = ""  # said to the client once the call opens
+        self.analyzer = self._analyzer()
+
+    def _analyzer(self) -> CallAnalyzer | None:
+        """The call's analytics, if it or its tenant asks for them (gateway/analytics)."""
+        tenant = self.tenant.name if self.tenant is not None else ANONYMOUS
+        tenant_settings = self._transcripts.tenant_analytics(tenant) if self._transcripts is not None \
+            else NO_TENANT_SETTINGS
+        asked = self.config.call_analytics
+        if asked is None and not tenant_settings.enabled:
+            return None
+        settings = (asked or CallAnalytics()).settings(tenant_settings)
+        scorer = None
+        if settings.sentiment:
+            try:
+                scorer = sentiment()
+            except ModelError as exc:
+                log.warning("call analytics without sentiment: %s", exc)
+                self._analytics_warning = f"analytics run without sentiment: {exc}"
+        tracker = CallTracker(channels=len(self.sessions), settings=settings, scorer=scorer, parties=self.parties)
+        return CallAnalyzer(tracker, channels=len(self.sessions), tenant=tenant, metrics=self.hub.metrics,
+                            emit=self._emit if asked is not None else None,
+                            call_log=lambda: self.transcript_log, clock=not self.batch)
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def open(self) -> None:
         """Admit and create the call's pipeline sessions; raise :class:`CallRefused` if it cannot start."""
         metrics = self.hub.metrics
+        try:
+            self.models = await self.hub.models()
+        except (RedisError, OSError):
+            pass  # creating the sessions reports the Redis failure
+        # Refused before any slot is taken: an English-only model never hears Spanish as English.
+        refusal = self.models.refusal(self.config.language, detect=self.config.detect_language)
+        if refusal:
+            metrics.sessions_refused.labels(reason="language").inc()
+            raise CallRefused(ErrorCode.BAD_CONFIG, refusal, CloseCode.POLICY_VIOLATION)
         try:
             refusal = await self.hub.admission(self.stages, [s.session_id for s in self.sessions], batch=self.batch)
         except (RedisError, OSError):
@@ -118,8 +164,17 @@ class Call:
         if self._transcripts is not None:
             self.transcript_log = await self._transcripts.open_call(
                 tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id,
-                protocol=self.protocol, parties=self.parties, session_ids=tuple(s.session_id for s in self.sessions))
-        await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions)))
+                protocol=self.protocol, parties=self.parties, session_ids=tuple(s.session_id for s in self.sessions),
+                redaction=config_redaction(self.config))
+        await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions),
+                                       model=self.models.name, languages=self.models.languages))
+        await self._start_analytics()
+
+    async def _start_analytics(self) -> None:
+        if self.analyzer is not None:
+            self.analyzer.start()
+            if self._analytics_warning and self.analyzer.to_client:
+                await self._emit(events.Error(ErrorCode.BAD_CONFIG, self._analytics_warning))
 
     def on_release(self, release: Callable[[], Awaitable[None]]) -> None:
         """Run ``release`` when the call is released: something held for the call's whole life
@@ -131,6 +186,9 @@ class Call:
         """Forget the call's sessions in Redis, and run its :meth:`on_release` callbacks; idempotent."""
         if self._opened:
             self._count(-1)
+        if self.analyzer is not None:  # never finished: the call never got to its end
+            analyzer, self.analyzer = self.analyzer, None
+            await analyzer.stop()
         try:
             for session in self.sessions:
                 await session.close()
@@ -153,6 +211,9 @@ class Call:
         """
         for session, chunks in zip(self.sessions, self.audio_in.flush()):
             await session.publish_audio(chunks)
+        if self.analyzer is not None:  # its state stays here (the module's docstring of analyzer.py)
+            analyzer, self.analyzer = self.analyzer, None
+            await analyzer.stop()
         sessions = [await session.park() for session in self.sessions]
         log_seq = await self.transcript_log.park() if self.transcript_log is not None else None
         self._count(-1)
@@ -186,6 +247,7 @@ class Call:
             self.transcript_log = await self._transcripts.adopt_call(
                 tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id,
                 protocol=self.protocol, parties=self.parties, seq=state["log_seq"])
+        await self._start_analytics()
         for session, session_state in zip(self.sessions, state["sessions"]):
             await session.attach(session_state)
 
@@ -195,6 +257,8 @@ class Call:
         self.hub.metrics.sessions_active.labels(protocol=self.protocol).inc(sign * len(self.sessions))
         if self.tenant is not None:
             self.tenant.sessions[self.protocol] += sign * len(self.sessions)
+            if self.config.redact:
+                self.tenant.redacted[self.config.redact_policy] += sign * len(self.sessions)
 
     # -- operations --------------------------------------------------------------------------
 
@@ -208,12 +272,16 @@ class Call:
         if channel is None:
             outputs = self.audio_in.push(data)
             seconds = len(data) / self.audio_in.bytes_per_second
-            for session, chunks in zip(self.sessions, outputs):
+            for index, (session, chunks) in enumerate(zip(self.sessions, outputs)):
                 await session.publish_audio(chunks)
+                if self.analyzer is not None:
+                    self.analyzer.audio(index, chunks)
         else:
             chunks = self.audio_in.push_channel(data, channel)
             seconds = len(data) * self.config.channels / self.audio_in.bytes_per_second
             await self.sessions[channel].publish_audio(chunks)
+            if self.analyzer is not None:
+                self.analyzer.audio(channel, chunks)
         self.hub.metrics.audio_seconds.inc(seconds)
         return seconds
 
@@ -297,6 +365,11 @@ class Call:
     async def _end(self, close_code: int, reason: str, *, complete: bool) -> None:
         if self._ended:
             return
+        if self.analyzer is not None:  # the summary goes out before the end
+            analyzer, self.analyzer = self.analyzer, None
+            await analyzer.finish(self.audio_in.offset_ms)
+            if self._ended:
+                return
         self._ended = True
         ended = events.Ended(close_code, reason, complete, self.audio_in.offset_ms)
         if self.transcript_log is not None:
@@ -313,6 +386,8 @@ class Call:
             await self._transcript(session, channel, record)
         elif isinstance(record, SpeechStart):
             await self._emit(events.SpeechStarted(channel, samples_to_ms(record.start)))
+            if self.analyzer is not None:
+                self.analyzer.speech_started(channel, samples_to_ms(record.start))
         elif isinstance(record, Flush):
             left = self._flush_pending.get(record.flush_id, 1) - 1
             if left > 0:
@@ -337,19 +412,24 @@ class Call:
 
     async def _transcript(self, session: PipelineSession, channel: int, record: Transcript) -> None:
         metrics = self.hub.metrics
-        fields = dict(channel=channel, session_id=session.session_id, utterance_id=record.utterance_id,
+        fields: dict[str, Any] = dict(channel=channel, session_id=session.session_id, utterance_id=record.utterance_id,
                       text=record.text, start_ms=samples_to_ms(record.start), end_ms=samples_to_ms(record.end),
                       language=record.language, confidence=record.confidence,
                       words=tuple(events.Word(text=word.text, start_ms=samples_to_ms(word.start),
                                               end_ms=samples_to_ms(word.end), confidence=word.probability)
-                                  for word in record.words))
+                                  for word in record.words),
+                      redactions=tuple(events.Redaction(entity=r.entity, label=r.label, start_ms=samples_to_ms(r.start),
+                                                        end_ms=samples_to_ms(r.end)) for r in record.redactions))
         if record.final:
             self._partial_seen.discard(record.utterance_id)
             metrics.finals.inc()
             self._observe(metrics.final_latency, session, record.end)
             from_finalize = bool(self._flush_pending) and record.speech_final
-            final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize)
+            final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize,
+                                 truncated=record.truncated)
             await self._emit(final)
+            if self.analyzer is not None:  # after the final went to the client, without waiting
+                self.analyzer.final(final)
             if record.text:
                 self._last_word_end[channel] = fields["end_ms"]
                 if self.transcript_log is not None:

@@ -43,11 +43,11 @@ from redis.exceptions import RedisError
 
 from common import aio, keys
 
+from ..core.hub import SessionHub
+from ..core.tenant import ANONYMOUS, Tenant
 from ..outputs.transcript_log import TranscriptLog, call_key, log_key
 from ..security.limits import SESSION, KeyLimits, Slot
 from .call import Call
-from .hub import SessionHub
-from .tenant import ANONYMOUS, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,10 @@ class Parking:
         state = json.loads(raw)
         log.info("call %s not resumed within %.0f s; it ends", call_id, self.grace)
         call = Call.restore(self.hub, state["call"], events_out=asyncio.Queue(), transcripts=None)
-        if self.limits is not None and state["slot"] is not None and key_id is not None:
+        limits = self.limits
+        if limits is not None and state["slot"] is not None and key_id is not None:
             slot = Slot(SESSION, key_id, state["slot"])
-            call.on_release(lambda: self.limits.release(slot))
+            call.on_release(lambda: limits.release(slot))
         if self.transcripts is not None and state["call"]["log_seq"] is not None:
             call.transcript_log = await self.transcripts.adopt_call(
                 tenant=tenant, call_id=call_id, protocol=call.protocol, parties=call.parties,

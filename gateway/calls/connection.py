@@ -16,7 +16,7 @@ count only the time the gateway is ready to read the client: while it paces a
 fast sender, the client's audio waits in the socket, and its pong behind it.
 A pacing wait ends when the connection is lost.
 
-A resumable door's call is parked in Redis (:mod:`gateway.core.resume`) when its
+A resumable door's call is parked in Redis (:mod:`gateway.calls.resume`) when its
 client drops without a close, for a client to resume through any gateway. When
 the gateway shuts down (:meth:`Connection.stop`) the connection stops reading:
 a resumable call is parked and its client told to reconnect now (close 1012);
@@ -37,21 +37,21 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
-from common.aio import within
+from common.aio import current_task, within
 from common.config import option, positive
 from common.errors import BacklogFull, ConfigError, ErrorCode, ProtocolError
 from common.logs import Untrusted
 
+from ..core import events
+from ..core.hub import SessionHub
+from ..core.idle import IdleClock, ReadyClock
+from ..core.pacing import AudioPacer, PacingOptions
+from ..core.tenant import ANONYMOUS, Tenant
 from ..doors.base import CloseFrame, Door
 from ..outputs.transcript_log import TranscriptLog
 from ..security.limits import PENDING, SESSION, KeyLimits, NoSlot, Slot
-from . import events
 from .call import Call, CallRefused
-from .hub import SessionHub
-from .idle import IdleClock, ReadyClock
-from .pacing import AudioPacer, PacingOptions
 from .resume import Parking
-from .tenant import ANONYMOUS, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,7 @@ class Connection:
             await asyncio.gather(sender, *([keepalive] if keepalive else []), return_exceptions=True)
             if self.call is not None and not self.parked:
                 if self._watched:
+                    assert self.parking is not None  # it watches the call
                     await self.parking.unwatch(self.call)
                 await self.call.release()
 
@@ -286,6 +287,7 @@ class Connection:
     async def _watch(self) -> None:
         """A resumable call: a client resuming it elsewhere makes this connection let go."""
         if self.door.resumable and self.parking is not None and self.parking.enabled:
+            assert self.call is not None  # watched once open
             await self.parking.watch(self.call, self._let_go)
             self._watched = True
 
@@ -297,8 +299,9 @@ class Connection:
 
     async def _replies(self, operations: list[events.Operation]) -> list[events.Operation]:
         """Send a door's replies before its call opens (a greeting, a pong); return the other operations."""
-        while operations and isinstance(operations[0], events.Reply):
-            await self.events.put(operations.pop(0))
+        while operations and isinstance(reply := operations[0], events.Reply):
+            operations.pop(0)
+            await self.events.put(reply)
         return operations
 
     async def _refuse(self, code: ErrorCode, message: str, close_code: int) -> None:
@@ -320,13 +323,14 @@ class Connection:
             try:
                 outcome = await self._reader
             except asyncio.CancelledError:
-                if asyncio.current_task().cancelling() or not self._stopping:
+                if current_task().cancelling() or not self._stopping:
                     raise
                 outcome = _STOPPED  # stop() interrupted a wait for the client
         finally:
             watchdog.cancel()
             await asyncio.gather(watchdog, return_exceptions=True)
         call = self.call
+        assert call is not None  # reading starts once the call is open
         resumable = self._watched and call.taking_input
         if outcome == _STOPPED:
             if resumable and await self._park(moving=True):
@@ -353,6 +357,7 @@ class Connection:
         door renders it unsent, into its replay buffer.
         """
         call = self.call
+        assert call is not None and self.parking is not None  # a watched call
         try:
             call_state = await call.park()
             flushed = await self._flush_events(send=moving)
@@ -380,7 +385,8 @@ class Connection:
         sender, flushed = self._sender, False
         if send and sender is not None and not sender.done():
             try:
-                await within(self.events.put(_FLUSHED), FLUSH_TIMEOUT)
+                # A marker, not an event: the sender stops at it, and the loop below skips it.
+                await within(self.events.put(_FLUSHED), FLUSH_TIMEOUT)  # type: ignore[arg-type]
                 await asyncio.wait({sender}, timeout=FLUSH_TIMEOUT)
                 flushed = sender.done() and not sender.cancelled()
             except TimeoutError:
@@ -397,6 +403,7 @@ class Connection:
     async def _watch_idle(self) -> None:
         """End the call when it idles too long (:class:`IdleClock`)."""
         call = self.call
+        assert call is not None and self.idle is not None  # made before this watchdog starts
         while call.taking_input:
             await self._until(self.idle.deadline())
             message = self.idle.idle(time.monotonic())
@@ -472,6 +479,7 @@ class Connection:
                 pong = await self.websocket.ping()
             except ConnectionClosed:
                 return
+            assert isinstance(pong, asyncio.Future)  # what websockets returns (typed as an Awaitable)
             answer = asyncio.ensure_future(self._until(self.ready.read(time.monotonic()) + timeout, pong))
             try:
                 while not (await asyncio.wait({answer}, timeout=interval))[0]:
@@ -519,6 +527,7 @@ class Connection:
 
     async def _apply_held(self, operations: list[events.Operation]) -> bool:
         call = self.call
+        assert call is not None and self.idle is not None  # the call is open
         for operation in operations:
             try:
                 if isinstance(operation, events.Audio):
@@ -567,6 +576,7 @@ class Connection:
     async def _reject(self, exc: ProtocolError) -> None:
         """A bad message after the call opened: say what was wrong and carry on."""
         self.hub.metrics.frames_rejected.labels(reason=str(exc.code)).inc()
+        assert self.call is not None  # the call is open
         await self.call.error(exc.code, str(exc))
 
     # -- call to client --------------------------------------------------------------------

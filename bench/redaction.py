@@ -1,0 +1,196 @@
+"""Redaction on the labelled set of tests/kit/redaction.py: entity recall and false redactions per kind.
+
+Two passes over the same calls, each call's pieces fed in order as one session's finals
+to a :class:`~common.redaction.redactor.Redactor` with ``pci``, ``ssn`` and ``pii``:
+
+* ``text``: the pieces' own text (what espeak-ng was asked to say) as the finals;
+* ``whisper``: each piece spoken by espeak-ng (``--voices``) and decoded on its own by the
+  real whisper engine (tiny.en, word timings on, as the Deepgram doors ask), at 16 kHz and,
+  with ``--mulaw``, as a phone line carries it (8 kHz, G.711 mu-law, back to 16 kHz with
+  soxr, as the Twilio door does). Each piece is one utterance (the VAD's cut is left out).
+
+Per piece: an entity piece is *recalled* when its final carries a placeholder, and *leaks*
+when what it must hide survives (a digit outside a placeholder; for e-mails, names and
+addresses their words). A negative (amounts, times, an order number, a date) is *falsely
+redacted* when its final carries a placeholder. Also: the time one final spends in the
+redactor (ITN and rules), and how long finals that end in a number are held: until the
+final that releases it, as far apart as their ends in audio (a live call's finals come as
+far apart as its speech); ``--hold-sec`` (the worker's timer) when no speech follows in time.
+
+Usage (from the repository root)::
+
+    .venv/bin/python -m bench.redaction [--voices en-us,en-gb] [--mulaw] [--text-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import audioop
+import re
+import statistics
+import time
+from collections import defaultdict
+
+import numpy as np
+import soxr
+
+from asr_worker.engines import load_engine
+from asr_worker.engines.base import DecodeRequest
+from asr_worker.engines.whisper import WhisperOptions
+from asr_worker.stage import session_words
+from common.records import SAMPLE_RATE, Transcript
+from common.redaction.redactor import Redactor
+from tests.kit.redaction import CALLS, Piece, speak
+
+KINDS = ("pci", "ssn", "pii")
+PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9]+\]")
+SECRET_WORDS = {"email": ("example", "smith"), "name": ("smith",), "address": ("elm",)}
+
+
+def leaks(piece: Piece, text: str) -> bool:
+    """What ``piece`` must hide survives in ``text`` (a redacted final)."""
+    rest = PLACEHOLDER.sub("", text).lower()
+    words = SECRET_WORDS.get(piece.label)
+    if words:
+        return any(word in rest for word in words)
+    return bool(re.search(r"\d", rest))
+
+
+def phone_line(audio: np.ndarray) -> np.ndarray:
+    """``audio`` (16 kHz) through an 8 kHz G.711 mu-law line and back to 16 kHz."""
+    narrow = soxr.resample(audio, SAMPLE_RATE, 8000)
+    pcm = (np.clip(narrow, -1, 1) * 32767).astype("<i2").tobytes()
+    decoded = np.frombuffer(audioop.ulaw2lin(audioop.lin2ulaw(pcm, 2), 2), "<i2").astype(np.float32) / 32768
+    return soxr.resample(decoded, 8000, SAMPLE_RATE).astype(np.float32)
+
+
+async def decode(engine, audio: np.ndarray, request_id: str) -> tuple[str, tuple]:
+    hypothesis = await engine.transcribe(DecodeRequest(request_id=request_id, audio=audio, final=True,
+                                                       language="en", word_timestamps=True))
+    return hypothesis.text, hypothesis.words
+
+
+async def finals_of(pieces, source: str, engine) -> list[Transcript]:
+    """One final per piece, as the ASR stage would write it before redaction."""
+    finals, at = [], 0
+    for n, piece in enumerate(pieces):
+        if source == "text":
+            length = SAMPLE_RATE * max(1, len(piece.text) // 12)
+            finals.append(Transcript(utterance_id=f"b-{at}", start=at, end=at + length, text=piece.text, final=True))
+        else:
+            voice, line = source.split("/")
+            audio = speak(piece.text, voice)
+            if line == "8k-mulaw":
+                audio = phone_line(audio)
+            length = len(audio)
+            text, words = await decode(engine, audio, f"{source}-{n}-{at}")
+            finals.append(Transcript(utterance_id=f"b-{at}", start=at, end=at + length, text=text, final=True,
+                                     words=session_words(words, at, at + length)))
+        at += length + int(piece.pause * SAMPLE_RATE)
+    return finals
+
+
+def redact(finals: list[Transcript], hold_sec: float) -> tuple[dict[str, str], list[float], list[float]]:
+    """The redacted text of each final (by utterance id), the seconds each final took in the
+    redactor, and the seconds each held final waited (the last of a call: ``hold_sec``, the timer)."""
+    redactor = Redactor(KINDS, hold_gap=round(hold_sec * SAMPLE_RATE))
+    out: dict[str, str] = {}
+    costs, holds = [], []
+    held_at: dict[str, int] = {}
+    def take(records: list[Transcript], now: int) -> None:
+        for record in records:
+            out[record.utterance_id] = record.text
+            if record.utterance_id in held_at:
+                holds.append((now - held_at.pop(record.utterance_id)) / SAMPLE_RATE)
+
+    for final in finals:
+        # (The worker's timer fires only when no speech starts within hold_sec of a held final,
+        # which speech_start covers here; a final comes out as long after its speech ends as the
+        # one before it did after its own, so a hold lasts as long as their ends are apart.)
+        started = time.perf_counter()
+        released = redactor.speech_start(final.start) + redactor.final(final)
+        costs.append(time.perf_counter() - started)
+        if redactor.holding:
+            held_at.setdefault(final.utterance_id, final.end)
+        take(released, final.end)
+    take(redactor.release(), finals[-1].end + round(hold_sec * SAMPLE_RATE) if finals else 0)
+    return out, costs, holds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--voices", default="en-us,en-gb", help="espeak-ng voices, comma-separated")
+    parser.add_argument("--mulaw", action="store_true", help="also each voice through an 8 kHz mu-law line")
+    parser.add_argument("--text-only", action="store_true", help="only the text pass (no whisper)")
+    parser.add_argument("--hold-sec", type=float, default=3.0, help="the ASR worker's --redact-hold-sec")
+    args = parser.parse_args(argv)
+    sources = ["text"]
+    if not args.text_only:
+        for voice in args.voices.split(","):
+            sources.append(f"{voice}/16k")
+            if args.mulaw:
+                sources.append(f"{voice}/8k-mulaw")
+    asyncio.run(run(sources, args.hold_sec))
+
+
+async def run(sources: list[str], hold_sec: float) -> None:
+    engine = None
+    if any(source != "text" for source in sources):
+        engine = load_engine("whisper", WhisperOptions(num_workers=1, batch_process=False))
+        await engine.start()
+    try:
+        for source in sources:
+            await score(source, engine, hold_sec)
+    finally:
+        if engine is not None:
+            await engine.close()
+
+
+async def score(source: str, engine, hold_sec: float) -> None:
+    found: defaultdict[str, int] = defaultdict(int)
+    leaked: defaultdict[str, int] = defaultdict(int)
+    negatives: defaultdict[str, int] = defaultdict(int)
+    missed: defaultdict[str, list] = defaultdict(list)
+    false: defaultdict[str, list] = defaultdict(list)
+    costs, holds = [], []
+    started = time.perf_counter()
+    for name, pieces in CALLS:
+        finals = await finals_of(pieces, source, engine)
+        redacted, cost, held = redact(finals, hold_sec)
+        costs += cost
+        holds += held
+        for piece, final in zip(pieces, finals):
+            text = redacted[final.utterance_id]
+            if piece.entity in ("pci", "ssn", "pii"):
+                key = f"{piece.entity}:{piece.label}"
+                if PLACEHOLDER.search(text):
+                    found[key] += 1
+                else:
+                    missed[key].append(final.text)
+                if leaks(piece, text):
+                    leaked[key] += 1
+            elif piece.entity:
+                negatives[piece.entity] += 1
+                if PLACEHOLDER.search(text):
+                    false[piece.entity].append(f"{final.text!r} -> {text!r}")
+    print(f"== {source} ({time.perf_counter() - started:.0f} s)")
+    for kind in ("pci", "ssn"):
+        hits = sum(n for key, n in found.items() if key.startswith(kind + ":"))
+        total = hits + sum(len(m) for key, m in missed.items() if key.startswith(kind + ":"))
+        print(f"  {kind} overall: recall {hits}/{total} ({100 * hits / max(total, 1):.1f} %)")
+    for key in sorted(set(found) | set(missed)):
+        total = found[key] + len(missed[key])
+        print(f"  {key:16} recall {found[key]}/{total} ({100 * found[key] / total:.0f} %), "
+              f"leaked {leaked[key]}/{total}" + (f"; missed: {missed[key]}" if missed[key] else ""))
+    for kind in sorted(negatives):
+        print(f"  {kind:16} false redactions {len(false[kind])}/{negatives[kind]} "
+              f"({100 * len(false[kind]) / negatives[kind]:.0f} %)" + (f": {false[kind]}" if false[kind] else ""))
+    costs_us = sorted(c * 1e6 for c in costs)
+    print(f"  redactor per final: median {statistics.median(costs_us):.0f} us, max {costs_us[-1]:.0f} us; "
+          f"held finals {len(holds)}, hold (s) median {statistics.median(holds) if holds else 0:.2f}, "
+          f"p90 {sorted(holds)[int(0.9 * (len(holds) - 1))] if holds else 0:.2f}, max {max(holds, default=0):.2f}")
+
+
+if __name__ == "__main__":
+    main()

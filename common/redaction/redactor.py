@@ -1,0 +1,181 @@
+"""The per-session redactor of the ASR stage: finals in, redacted finals out, partials masked.
+
+Holding back. Callers read card numbers in groups with pauses, so one number
+spans several finals ("4111 1111." / "1111 1111."), and neither piece alone
+looks like a card. A final whose last word is part of a number is therefore
+held (:meth:`Redactor.final` returns nothing) until the next final, whose
+text is then read together with it: a run of digits across the two is one
+number, redacted in every piece with one placeholder. Held finals go out when
+a final does not end in a number, before a final that does not start with
+one (it cannot go on with their number; a keyword in it then gives their
+number no context), when speech starts more than ``hold_gap``
+samples after the held one ended (:meth:`speech_start`: the caller paused
+too long for it to be one number), at a flush or the end (:meth:`release`),
+or after a short wall-clock timeout the caller runs (the redactor keeps no
+clock). A final whose number has :data:`CARD_DIGITS` digits already is not
+held (it is a card whatever follows), and at most :data:`MAX_HELD` finals
+are held at once.
+
+Checkpoints. :meth:`state` is what must survive a takeover (the keyword
+context and the placeholder counters); it exists only while nothing is held
+(:attr:`holding` false), since held finals hold clear text and a checkpoint
+goes to Redis. The ASR stage therefore writes no checkpoint while a final is
+held: a takeover replays from before it, decodes it again and holds it again.
+
+Partials (:meth:`partial`) have every number and every entity of the
+session's kinds masked as ``[REDACTED]``: a partial cannot know whether the
+digits it has are the start of a card number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..records import Redacted, TimedWord, Transcript
+from .detect import Context, Span, detect
+from .itn import numeric, runs
+
+MAX_HELD = 4  # a card read in groups of four
+CARD_DIGITS = 13  # a number this long is a card number whatever follows
+MASK = "[REDACTED]"
+_TRAILING = ".,?!;:"
+
+
+class Redactor:
+    """Redaction of one session's transcripts for ``kinds`` (see :mod:`.policy`)."""
+
+    def __init__(self, kinds: tuple[str, ...], *, hold_gap: int, state: dict | None = None) -> None:
+        self.kinds = kinds
+        self.hold_gap = hold_gap
+        self.context = Context()
+        self.counts: dict[str, int] = {}
+        self.held: list[Transcript] = []
+        if state:
+            self.context = Context.from_dict(state.get("context", {}))
+            self.counts = {str(k): int(v) for k, v in state.get("counts", {}).items()}
+
+    @property
+    def holding(self) -> bool:
+        return bool(self.held)
+
+    def state(self) -> dict:
+        """What a checkpoint saves (only while nothing is held)."""
+        if self.held:
+            raise RuntimeError("the redactor holds finals: no checkpoint now")
+        return {"context": self.context.to_dict(), "counts": dict(self.counts)}
+
+    def final(self, transcript: Transcript) -> list[Transcript]:
+        """Take a final in; return the finals redacted and due now, in order (maybe none)."""
+        out = self.speech_start(transcript.start)
+        if not transcript.text.strip():
+            return [*out, *self.release(), transcript]
+        if self.held and not _starts_with_number(transcript):
+            out += self.release()  # nothing here goes on with their number
+        self.held.append(transcript)
+        # Numbers alone need no look at the next final: every numeral goes anyway; nor does a number
+        # that is a whole card already (what follows would not make its pieces any less a card).
+        if (len(self.held) < MAX_HELD and set(self.kinds) - {"numbers"} and _ends_in_number(transcript)
+                and _trailing_digits(self.held) < CARD_DIGITS):
+            return out
+        return [*out, *self.release()]
+
+    def speech_start(self, start: int) -> list[Transcript]:
+        """Speech starts at ``start``: held finals that ended too long before go out."""
+        if self.held and start - self.held[-1].end > self.hold_gap:
+            return self.release()
+        return []
+
+    def release(self) -> list[Transcript]:
+        """Redact and return every held final (a flush, the end, the timeout)."""
+        held, self.held = self.held, []
+        if not held:
+            return []
+        tokens, owners = [], []
+        for n, transcript in enumerate(held):
+            for token in _tokens(transcript):
+                tokens.append(token)
+                owners.append(n)
+        spans = detect([t[0] for t in tokens], self.kinds, self.context)
+        labels = {}
+        for span in spans:
+            self.counts[span.entity] = self.counts.get(span.entity, 0) + 1
+            labels[span] = f"[{span.entity}_{self.counts[span.entity]}]"
+        out = []
+        for n, transcript in enumerate(held):
+            mine = [i for i, owner in enumerate(owners) if owner == n]
+            out.append(_apply(transcript, tokens, mine, spans, labels))
+        return out
+
+    def partial(self, transcript: Transcript) -> Transcript:
+        """``transcript`` (a partial) with every number and entity masked; the state is unchanged."""
+        tokens = _tokens(transcript)
+        spans = detect([t[0] for t in tokens], (*self.kinds, "numbers"), Context(**self.context.to_dict()))
+        if not spans:
+            return transcript
+        return _apply(transcript, tokens, list(range(len(tokens))), spans, {s: MASK for s in spans},
+                      spans_out=False)
+
+
+Token = tuple[str, int, int, float]  # text, start, end, probability
+
+
+def _tokens(transcript: Transcript) -> list[Token]:
+    if transcript.words:
+        return [(w.text.strip(), w.start, w.end, w.probability) for w in transcript.words if w.text.strip()]
+    return [(t, transcript.start, transcript.end, 1.0) for t in transcript.text.split()]
+
+
+def _trailing_digits(held: list[Transcript]) -> int:
+    """Digits of the number the held finals end with (read across them)."""
+    tokens = [t[0] for transcript in held for t in _tokens(transcript)]
+    found = runs(tokens)
+    return len(found[-1].digits) if found and found[-1].last == len(tokens) - 1 else 0
+
+
+def _ends_in_number(transcript: Transcript) -> bool:
+    tokens = [t[0] for t in _tokens(transcript)]
+    return bool(tokens) and numeric(tokens)[-1]
+
+
+def _starts_with_number(transcript: Transcript) -> bool:
+    tokens = [t[0] for t in _tokens(transcript)]
+    return bool(tokens) and numeric(tokens)[0]
+
+
+def _apply(transcript: Transcript, tokens: list[Token], mine: list[int], spans: list[Span],
+           labels: dict[Span, str], *, spans_out: bool = True) -> Transcript:
+    """``transcript`` (whose tokens are ``tokens[i]`` for i in ``mine``) with the spans replaced."""
+    if not mine:
+        return transcript
+    lo, hi = mine[0], mine[-1]
+    cover: dict[int, Span] = {}
+    for covering in spans:
+        for i in range(max(covering.first, lo), min(covering.last, hi) + 1):
+            cover[i] = covering
+    if not cover:
+        return transcript
+    texts: list[str] = []
+    words: list[TimedWord] = []
+    redacted: list[Redacted] = []
+    i = lo
+    while i <= hi:
+        span = cover.get(i)
+        if span is None:
+            text, start, end, probability = tokens[i]
+            texts.append(text)
+            words.append(TimedWord(text, start, end, probability))
+            i += 1
+            continue
+        j = i
+        while j + 1 <= hi and cover.get(j + 1) is span:
+            j += 1
+        last_text = tokens[j][0]
+        trail = last_text[len(last_text.rstrip(_TRAILING)):]
+        label = labels[span]
+        start, end = tokens[i][1], max(t[2] for t in tokens[i:j + 1])
+        texts.append(label + trail)
+        words.append(TimedWord(label + trail, start, end, min(t[3] for t in tokens[i:j + 1])))
+        redacted.append(Redacted(span.entity, label, start, end))
+        i = j + 1
+    return replace(transcript, text=" ".join(texts), words=tuple(words) if transcript.words else (),
+                   redactions=tuple(redacted) if spans_out else ())

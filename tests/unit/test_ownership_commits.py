@@ -1,0 +1,224 @@
+"""Ownership and the writes of a stage runner, each over its narrow interface with small fakes: no Redis.
+
+``Ownership`` sees its runner as an ``ownership.Host`` and ``Commits`` as a ``commits.Exits``
+(no import of the runner, not even for type checking); the Redis calls they make go to
+:class:`FakeRedis`, the fenced ones to :class:`FakeFence`. Against a real Redis the same code
+runs in tests/e2e/test_runner.py and test_faults.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from common import keys
+from common.checkpoint import CheckpointPolicy
+from common.commits import Commits
+from common.errors import LeaseLost, SessionGone
+from common.fence import Commit, CommitRequest, Lease
+from common.metrics import StageMetrics
+from common.ownership import Ownership
+from common.pipeline_config import PipelineConfig
+from common.reader import InputReader
+from common.records import End, Error, SpeechStart
+from common.runner import RunnerOptions
+from common.stage import Session, Write
+
+STAGE = "vad"
+SID = "a" * 32
+
+
+class FakeRedis:
+    """Records every command; answers the few reads ownership makes from ``streams``."""
+
+    def __init__(self, streams: dict[str, list] | None = None) -> None:
+        self.calls: list[tuple] = []
+        self.streams = streams or {}
+
+    def __getattr__(self, command: str):
+        async def call(*args, **kwargs):
+            self.calls.append((command, *args))
+            if command == "xrevrange":
+                return self.streams.get(args[0], [])[-kwargs.get("count", 1):]
+            return None
+        return call
+
+    def commands(self, name: str) -> list[tuple]:
+        return [call[1:] for call in self.calls if call[0] == name]
+
+
+class FakeFence:
+    """Hands out ``lease`` and answers every commit with ``outcome``."""
+
+    def __init__(self, *, lease: Lease | None = None, outcome: Commit = Commit.DONE) -> None:
+        self.lease = lease
+        self.outcome = outcome
+        self.commits: list[CommitRequest] = []
+        self.released: list[str] = []
+
+    async def acquire(self, sk):
+        return self.lease
+
+    async def commit(self, sk, request: CommitRequest) -> Commit:
+        self.commits.append(request)
+        return self.outcome
+
+    def submit(self, sk, request: CommitRequest) -> asyncio.Future:
+        self.commits.append(request)
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(self.outcome.value)
+        return future
+
+    async def release(self, sk, token: str) -> None:
+        self.released.append(token)
+
+
+class FakeStage:
+    """Opens a session with its checkpointed state as is; snapshots it as ``b"snap"``."""
+
+    def open(self, session, state):
+        return state
+
+    def snapshot(self, session) -> bytes:
+        return b"snap"
+
+
+class FakeDoorbell:
+    def __init__(self) -> None:
+        self.channels: list[str] = []
+
+    async def subscribe(self, channel: str) -> None:
+        self.channels.append(channel)
+
+
+class FakeHost:
+    """The runner as ownership and the writes see it: its sessions, its load, how a session leaves."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, Session] = {}
+        self.closed = False
+        self.load = 0
+        self.batch_load = 0
+        self.queue_lag = 0.0
+        self.dirty: list[str] = []
+        self.dropped: list[tuple[str, str]] = []
+        self.gone: list[str] = []
+
+    def mark_dirty(self, session_id: str) -> None:
+        self.dirty.append(session_id)
+
+    def mark_all_dirty(self) -> None:
+        self.dirty.extend(self.sessions)
+
+    async def drop(self, session: Session, reason: str) -> None:
+        session.closed = True
+        self.sessions.pop(session.session_id, None)
+        self.dropped.append((session.session_id, reason))
+
+    async def forget_gone(self, session: Session) -> None:
+        self.gone.append(session.session_id)
+
+
+def lease(*, config: str | None = None, state: bytes = b"", consumed: str = "") -> Lease:
+    return Lease(epoch=3, token="w1:3", consumed=consumed, input_seq=7, output_seq=5, state=state,
+                 config=PipelineConfig().encode() if config is None else config)
+
+
+def ownership(fence: FakeFence, redis: FakeRedis | None = None) -> tuple[Ownership, FakeHost, FakeDoorbell]:
+    host, doorbell = FakeHost(), FakeDoorbell()
+    owned = Ownership(host, redis=redis or FakeRedis(), fence=fence, stage=FakeStage(), doorbell=doorbell,
+                      metrics=StageMetrics(CollectorRegistry(), STAGE), options=RunnerOptions(stage=STAGE),
+                      worker_id="w1")
+    return owned, host, doorbell
+
+
+def session(*, next_stage: str | None = "asr") -> Session:
+    return Session(session_id=SID, stage=STAGE, epoch=3, token="w1:3", config=PipelineConfig(), next_stage=next_stage)
+
+
+async def test_a_claim_hosts_the_session_from_its_checkpoint_and_asks_for_its_input():
+    owned, host, doorbell = ownership(FakeFence(lease=lease(state=b"state", consumed="9-0")))
+    assert await owned.claim(SID, takeover=False)
+    claimed = host.sessions[SID]
+    assert (claimed.epoch, claimed.token, claimed.read_id, claimed.input_seq, claimed.output_seq) == (
+        3, "w1:3", "9-0", 7, 5)
+    assert claimed.state == b"state" and claimed.next_stage == "asr" and claimed.replay_until == "0-0"
+    assert doorbell.channels == [keys.SessionKeys(SID).bell(STAGE)] and host.dirty == [SID]
+    assert [args[0] for args in owned.redis.commands("zadd")] == [keys.owners(STAGE)]
+    # Owned already, or leased by another worker: no claim.
+    assert not await owned.claim(SID, takeover=False)
+    other, other_host, _ = ownership(FakeFence(lease=None))
+    assert not await other.claim(SID, takeover=False) and other_host.sessions == {}
+
+
+async def test_a_takeover_replays_up_to_the_input_there_is_now():
+    sk = keys.SessionKeys(SID)
+    redis = FakeRedis({sk.input(STAGE): [(b"11-0", {}), (b"12-0", {})]})
+    owned, host, _ = ownership(FakeFence(lease=lease()), redis)
+    assert await owned.claim(SID, takeover=True)
+    assert host.sessions[SID].replay_until == "12-0"
+    assert owned.metrics.takeovers._value.get() == 1
+
+
+async def test_a_session_whose_config_cannot_be_read_is_refused_and_ended():
+    fence = FakeFence(lease=lease(config='{"version": 99}'))
+    owned, host, _ = ownership(fence)
+    assert not await owned.claim(SID, takeover=False)
+    assert host.sessions == {}
+    (dead,) = owned.redis.commands("xadd")
+    assert dead[0] == f"{keys.PREFIX}:dlq:{STAGE}" and dead[1]["sid"] == SID
+    (refusal,) = fence.commits
+    assert refusal.finish and refusal.token == "w1:3"
+    (error,) = refusal.to_client
+    assert isinstance(error, Error) and error.fatal and error.code == "bad_config"
+    assert owned.redis.commands("zrem") == [(keys.owners(STAGE), SID)]
+
+
+async def test_a_drain_hands_every_session_over():
+    fence = FakeFence(lease=lease())
+    owned, host, _ = ownership(fence)
+    await owned.claim(SID, takeover=False)
+    await owned.drain()
+    assert owned.draining and fence.released == ["w1:3"] and host.dropped == [(SID, "drained")]
+    assert (keys.owners(STAGE), {SID: 0}) in owned.redis.commands("zadd")  # an orphan for any worker
+    assert (keys.workers(STAGE), "w1") in owned.redis.commands("zrem")
+
+
+def commits(fence: FakeFence, host: FakeHost, redis: FakeRedis | None = None) -> Commits:
+    return Commits(redis=redis or FakeRedis(), fence=fence, stage=FakeStage(), reader=InputReader,
+                   exits=host, metrics=StageMetrics(CollectorRegistry(), STAGE), stage_name=STAGE,
+                   policy=CheckpointPolicy(0))
+
+
+async def test_the_first_write_announces_the_session_to_the_next_stage_then_writes_numbered():
+    fence, host = FakeFence(), FakeHost()
+    writes = commits(fence, host)
+    s = session()
+    await writes.commit(s, [SpeechStart(start=0)], consumed="4-0")
+    await writes.commit(s, [SpeechStart(start=9)])
+    assert writes.redis.commands("xadd") == [(keys.control_stream("asr"), {"sid": SID})]  # once
+    first, second = fence.commits
+    assert (first.first_seq, second.first_seq) == (0, 1)
+    assert first.checkpoint is not None and first.checkpoint.state == b"snap" and s.checkpointed_at > 0
+
+
+@pytest.mark.parametrize(("outcome", "raised", "dropped", "gone"), [
+    (Commit.FENCED, LeaseLost, [(SID, "lease lost (write fenced)")], []),
+    (Commit.GONE, SessionGone, [], [SID]),
+])
+async def test_a_write_that_is_not_taken_lets_the_session_go(outcome, raised, dropped, gone):
+    host = FakeHost()
+    writes = commits(FakeFence(outcome=outcome), host)
+    with pytest.raises(raised):
+        await writes.commit(session(next_stage=None), [SpeechStart(start=0)])
+    assert host.dropped == dropped and host.gone == gone
+
+
+async def test_the_write_that_passes_the_end_on_ends_the_session():
+    host = FakeHost()
+    writes = commits(FakeFence(), host)
+    errors = await writes.commit_all([Write(session(next_stage=None), [End()])])
+    assert errors == [None] and host.dropped == [(SID, "session ended")]
+    assert writes.redis.commands("zrem") == [(keys.owners(STAGE), SID)]

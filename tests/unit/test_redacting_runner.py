@@ -1,0 +1,75 @@
+"""The ASR stage's redacting runner: what it holds, when it lets go, what its timer commits."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from prometheus_client import CollectorRegistry
+
+from asr_worker.redacting import RedactingRunner
+from common.metrics import AsrMetrics
+from common.records import End, SpeechStart, Transcript
+from common.redaction.redactor import Redactor
+
+SECOND = 16_000
+
+
+class Runner:
+    """Records the commits; ``committed`` is set at each."""
+
+    def __init__(self) -> None:
+        self.commits: list[tuple[list, str | None]] = []
+        self.committed = asyncio.Event()
+
+    async def commit(self, session, outputs=(), *, consumed=None, boundary=False, to_client=()) -> None:
+        self.commits.append((list(outputs), consumed))
+        self.committed.set()
+
+
+def session(kinds=("pci",)) -> SimpleNamespace:
+    state = SimpleNamespace(redactor=Redactor(kinds, hold_gap=3 * SECOND), held_since={}, redact_timer=None)
+    return SimpleNamespace(session_id="s", state=state)
+
+
+def final(text: str, start: float, end: float) -> Transcript:
+    return Transcript(utterance_id=f"s-{int(start * SECOND)}", start=int(start * SECOND), end=int(end * SECOND),
+                      text=text, final=True)
+
+
+def texts(commits) -> list[str]:
+    return [r.text for outputs, _ in commits for r in outputs if isinstance(r, Transcript)]
+
+
+async def test_groups_across_finals_go_out_together_and_redacted():
+    runner, metrics = Runner(), AsrMetrics(CollectorRegistry())
+    redacting, s = RedactingRunner(runner, metrics=metrics, hold_sec=3.0), session()
+    await redacting.commit(s, [final("my card is 4111", 0, 2)], consumed="1-0", boundary=True)
+    assert texts(runner.commits) == [] and s.state.redact_timer is not None
+    await redacting.commit(s, [SpeechStart(start=int(3 * SECOND))])  # within the hold: goes on holding
+    await redacting.commit(s, [final("1111 1111 1111.", 3, 6)], consumed="2-0", boundary=True)
+    await redacting.commit(s, [final("Thanks.", 7, 8)], consumed="3-0", boundary=True)
+    assert texts(runner.commits) == ["my card is [CREDIT_CARD_1]", "[CREDIT_CARD_1].", "Thanks."]
+    assert s.state.redact_timer is None and s.state.held_since == {}
+    assert metrics.redactions.labels(entity="CREDIT_CARD")._value.get() == 2
+
+
+async def test_the_timer_lets_go_when_no_speech_follows():
+    runner = Runner()
+    redacting, s = RedactingRunner(runner, metrics=AsrMetrics(CollectorRegistry()), hold_sec=0.05), session()
+    await redacting.commit(s, [final("the code is 4111", 0, 2)])
+    runner.committed.clear()
+    await asyncio.wait_for(runner.committed.wait(), 5)
+    (outputs, consumed), = runner.commits[-1:]
+    assert [r.text for r in outputs] == ["the code is 4111"] and consumed is None  # no checkpoint
+
+
+async def test_end_releases_before_the_marker_and_partials_are_masked():
+    runner = Runner()
+    redacting, s = RedactingRunner(runner, metrics=AsrMetrics(CollectorRegistry()), hold_sec=3.0), session()
+    partial = Transcript(utterance_id="s-0", start=0, end=SECOND, text="card 4111", final=False)
+    await redacting.commit(s, [partial, final("card 4111 1111", 0, 2)])
+    await redacting.commit(s, [End()])
+    records = [r for outputs, _ in runner.commits for r in outputs]
+    assert [getattr(r, "text", type(r).__name__) for r in records] == [
+        "card [REDACTED]", "card [CREDIT_CARD_1]", "End"]  # 8 digits in a card context

@@ -1,0 +1,98 @@
+"""Redaction at the doors: who asks for it, what is refused, what the tenant forces, how it is written."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+
+import pytest
+
+from common.errors import ConfigError, ProtocolError
+from common.pipeline_config import PipelineConfig
+from gateway.core import events
+from gateway.calls.call import config_redaction
+from gateway.core.config import SessionConfig
+from gateway.core.tenant import Tenants
+from gateway.doors import deepgram as dg
+from gateway.doors import deepgram_prerecorded
+from gateway.doors.base import Handshake, HandshakeRefused
+from gateway.doors.deepgram import DeepgramDoor
+from gateway.doors.flux import FluxDoor
+from gateway.doors.native import NativeDoor, parse_config
+from gateway.security.keyfile import parse_keys
+
+RAW = "encoding=linear16&sample_rate=16000"
+
+
+def live(query: str) -> SessionConfig:
+    return DeepgramDoor(Handshake.from_target(f"/v1/listen?{RAW}&{query}", {})).opening()[0].config
+
+
+def test_deepgram_live_flux_and_prerecorded_take_redact():
+    assert live("redact=pci&redact=ssn").redact == ("pci", "ssn")
+    assert live("redact=pci,numbers").redact == ("pci", "numbers")
+    assert live("redact=true").redact == ("numbers",)
+    assert live("").redact == ()
+    flux = FluxDoor(Handshake.from_target(f"/v2/listen?model=flux-general-en&{RAW}&redact=pci", {}))
+    assert flux.opening()[0].config.redact == ("pci",)
+    pairs = urllib.parse.parse_qsl("redact=pci&redact=pii", keep_blank_values=True)
+    recorded = deepgram_prerecorded.Settings.from_query(pairs)
+    assert recorded.stream.session_config().redact == ("pci", "pii")
+
+
+@pytest.mark.parametrize("query, message", [
+    ("redact=phi", "unknown redaction kind 'phi'"),
+    ("redact=", "redact: an empty value"),
+    ("redact=pci&redact=", "redact: an empty value"),
+    ("redact=pci&language=de", "redaction is for English speech only"),
+])
+def test_deepgram_refuses_bad_redaction(query, message):
+    with pytest.raises(HandshakeRefused) as info:
+        live(query)
+    body = json.loads(info.value.body)
+    assert info.value.status == 400 and message in body["err_msg"]
+
+
+def test_native_config_takes_a_list_and_refuses_the_rest():
+    assert parse_config('{"redact": ["ssn", "pci"]}').redact == ("pci", "ssn")
+    for bad in ('{"redact": []}', '{"redact": "pci"}', '{"redact": ["pin"]}', '{"redact_policy": "tenant"}'):
+        with pytest.raises(ProtocolError):
+            parse_config(bad)
+
+
+def test_the_pipeline_config_carries_redaction_only_when_set():
+    config = SessionConfig(redact=("pci",)).pipeline(denoise_default=False)
+    assert PipelineConfig.decode(config.encode()).asr.redact == ("pci",)
+    plain = SessionConfig().pipeline(denoise_default=False).encode()
+    assert "redact" not in plain  # a worker of the version before still serves it
+    with pytest.raises(ConfigError):
+        PipelineConfig.decode(json.dumps({"v": 1, "asr": {"redact": ["phi"]}}))
+
+
+def test_a_tenant_forces_redaction_that_clients_cannot_drop():
+    keys = parse_keys("k1 tenant=bank redact=pci,ssn\nk2 tenant=bank\nk3 tenant=other\n", source="keys")
+    assert keys["k1"].redact == ("pci", "ssn") and keys["k2"].redact == ()
+    forced = {"bank": ("pci", "ssn")}
+    tenants = Tenants(redact_of=lambda name: forced.get(name, ()))
+    bank = tenants["bank"]
+    assert SessionConfig().with_tenant_policy(bank.redact).redact == ("pci", "ssn")
+    both = SessionConfig(redact=("numbers",)).with_tenant_policy(bank.redact)
+    assert both.redact == ("pci", "ssn", "numbers") and both.redact_policy == "tenant+client"
+    assert config_redaction(both) == "tenant+client:pci,ssn,numbers"
+    assert SessionConfig().with_tenant_policy(tenants["other"].redact).redact == ()
+    with pytest.raises(ConfigError, match="keys:1: redact: unknown redaction kind 'cards'"):
+        parse_keys("k1 redact=cards\n", source="keys")
+
+
+def test_placeholders_reach_the_wire():
+    redaction = events.Redaction(entity="CREDIT_CARD", label="[CREDIT_CARD_1]", start_ms=900, end_ms=1700)
+    final = events.Final(channel=0, session_id="s", utterance_id="u", text="Card [CREDIT_CARD_1].", start_ms=500,
+                         end_ms=1700, language="en", speech_final=True, redactions=(redaction,),
+                         words=(events.Word(text="Card", start_ms=500, end_ms=800, confidence=0.9),
+                                events.Word(text="[CREDIT_CARD_1].", start_ms=900, end_ms=1700, confidence=0.8)))
+    transcript, _, words = dg.alternative(final, punctuate=False)
+    assert transcript == "card [CREDIT_CARD_1]" and words[1]["word"] == "[CREDIT_CARD_1]"
+    native = NativeDoor(Handshake.from_target("/ws/asr", {}))
+    message = native._transcript(final)
+    assert message["redactions"] == [{"type": "CREDIT_CARD", "placeholder": "[CREDIT_CARD_1]", "start_ms": 900,
+                                      "end_ms": 1700}]
