@@ -32,12 +32,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from bench import latency
+from common import aio
 from tests.kit.support import cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +60,8 @@ def triple(values: list[float]) -> tuple[float, float, float] | None:
     """p50, p95, p99 of ``values`` seconds, in ms (None: no values)."""
     if not values:
         return None
-    return tuple(float(x) for x in np.percentile(values, [50, 95, 99]) * 1000)
+    p50, p95, p99 = (float(x) for x in np.percentile(values, [50, 95, 99]) * 1000)
+    return p50, p95, p99
 
 
 def run_metrics(figures: latency.Figures, cpu: dict[str, float] | None = None) -> dict[str, float | None]:
@@ -84,7 +87,7 @@ class Spread:
     high: float
 
 
-def spread(values: list[float | None]) -> Spread | None:
+def spread(values: Sequence[float | None]) -> Spread | None:
     """Median and range of the known values (None: none known)."""
     known = [v for v in values if v is not None]
     if not known:
@@ -101,7 +104,7 @@ def ratio(b: float | None, a: float | None) -> float | None:
     return b / a
 
 
-def pair_ratios(a: list[float | None], b: list[float | None]) -> list[float | None]:
+def pair_ratios(a: Sequence[float | None], b: Sequence[float | None]) -> list[float | None]:
     """B / A of each pair."""
     return [ratio(y, x) for x, y in zip(a, b, strict=True)]
 
@@ -224,9 +227,10 @@ def descendants(pid: int) -> list[int]:
 
 
 def role_pids(stack: latency.OwnStack) -> dict[str, list[int]]:
-    inner = stack.stack
+    inner, redis = stack.stack, stack.redis.process
+    assert redis is not None, "the stack's redis-server has started"
     return {"asr": descendants(inner.workers["asr"][0].proc.pid), "vad": [inner.workers["vad"][0].proc.pid],
-            "gateway": [inner.gateway.proc.pid], "redis": [stack.redis.process.proc.pid]}
+            "gateway": [inner.gateway.proc.pid], "redis": [redis.proc.pid]}
 
 
 def cpu_by_role(pids: dict[str, list[int]]) -> dict[str, float]:
@@ -242,6 +246,7 @@ def cpu_by_role(pids: dict[str, list[int]]) -> dict[str, float]:
 
 
 async def one_run(side: Side, n: int, pair: int, audio, utterances, args) -> dict:
+    assert side.stack is not None, "the side's stack has started"
     before = latency.load_average()
     pids = role_pids(side.stack)
     cpu = cpu_by_role(pids)
@@ -274,7 +279,7 @@ async def main() -> int:
     parser.add_argument("--config", type=json.loads, default={}, help="extra session config as JSON")
     args = parser.parse_args()
     args.finalize_after, args.dump = None, None  # what bench.latency's run_level reads besides
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, aio.current_task().cancel)
     levels = [int(x) for x in args.sessions.split(",")]
     sides = {"A": Side("A", args.a, parse_env(args.a_env)), "B": Side("B", args.b, parse_env(args.b_env))}
     audio, utterances, _ = latency.session_audio(args.gap, args.tail)

@@ -43,6 +43,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 RATE = 16000
 STEP = 0.1  # seconds between looks at a call (the client's frame)
@@ -119,11 +120,11 @@ async def call(scheduler, utterances: list[tuple[float, float]], start: float, w
 async def level(n: int, utterances, words_after: float, scale: float) -> dict:
     from asr_worker.engines.scheduler import DecodeScheduler
 
-    stale = []
-    options = {}
-    if "waited" in inspect.signature(DecodeScheduler).parameters:
-        options["waited"] = lambda request: len(request.audio) / RATE
-    scheduler = DecodeScheduler(decoder(scale), workers=2, on_stale=lambda: stale.append(1), **options)
+    stale: list[int] = []
+    extra: dict[str, Any] = {}
+    if "waited" in inspect.signature(DecodeScheduler).parameters:  # a commit with fair first words
+        extra["waited"] = lambda request: len(request.audio) / RATE  # as the whisper engine
+    scheduler = DecodeScheduler(decoder(scale), workers=2, on_stale=lambda: stale.append(1), **extra)
     counts = {"partials": 0}
     try:
         results = await asyncio.gather(*(call(scheduler, utterances, i * STAGGER, words_after, counts)
@@ -180,12 +181,13 @@ def main() -> int:
         print("| pair | N | side | final p50 | final p95 | final p99 | first p50 | first p95 | first p99 "
               "| partial decodes | dropped stale | load before | load after |\n" + "|---" * 13 + "|", flush=True)
         script = str(Path(__file__).resolve())
+        worktrees = {label: side.worktree for label, side in sides.items() if side.worktree is not None}
         for pair in range(args.pairs):
             before = latency.load_average()
             # Both sides at once: their decodes sleep, so they hardly compete, and the box's load hits both.
             procs = {label: subprocess.Popen(
                 [sys.executable, script, "--child", json.dumps(spec)], stdout=subprocess.PIPE, text=True,
-                cwd=parent, env={**os.environ, **ab.code_env(sides[label].worktree)}) for label in ab.order(pair)}
+                cwd=parent, env={**os.environ, **ab.code_env(worktrees[label])}) for label in ab.order(pair)}
             outputs = {label: proc.communicate()[0] for label, proc in procs.items()}
             after = latency.load_average()
             for label in ("A", "B"):
@@ -194,6 +196,8 @@ def main() -> int:
                 for line in outputs[label].splitlines():
                     result = json.loads(line)
                     final, first = ab.triple(result["final"]), ab.triple(result["first"])
+                    if final is None or first is None:
+                        raise RuntimeError(f"side {label} N={result['n']}: no utterance measured")
                     runs.setdefault((label, result["n"]), []).append(
                         {**dict(zip(("final p50", "final p95", "final p99"), final)),
                          **dict(zip(("first p50", "first p95", "first p99"), first))})
