@@ -37,6 +37,7 @@ import asyncio
 import inspect
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -212,8 +213,6 @@ def main() -> int:
     finally:
         for side in sides.values():
             ab.remove(side)
-        import shutil
-
         shutil.rmtree(parent, ignore_errors=True)
         ab.git("worktree", "prune")
     return 0
