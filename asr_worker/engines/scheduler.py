@@ -96,11 +96,12 @@ class DecodeScheduler(Generic[Request]):
                  on_live: Callable[[bool, bool], None] | None = None,
                  on_live_kinds: frozenset[int] = frozenset({FINAL, FIRST_WORDS, PARTIAL}),
                  partial_workers: int | None = None,
-                 waited: Callable[[Request], float] | None = None) -> None:
+                 waited: Callable[[Request], float] | None = None, final_grace: float = 0.0) -> None:
         self.max_batch = max(1, max_batch)
         # Threads that may decode next partials at once; the others wait for finals and first words.
         self.partial_workers = max(1, max(1, workers) - 1 if partial_workers is None else partial_workers)
         self._waited = waited
+        self.final_grace = final_grace
         self.batch_max_batch = max(1, batch_max_batch or max_batch)
         self.partial_max_wait = partial_max_wait
         self._run = run
@@ -197,7 +198,7 @@ class DecodeScheduler(Generic[Request]):
         them, oldest first, under the lock (a final never waits for partials decoded with it);
         (-1, []) when none may go."""
         while not self._closed:
-            kind = next((kind for kind in kinds if self._queues[kind] and self._may_take(kind)), None)
+            kind = next((kind for kind in self._order(kinds) if self._queues[kind] and self._may_take(kind)), None)
             if kind is None:
                 return -1, []
             queue = self._queues[kind]
@@ -209,6 +210,15 @@ class DecodeScheduler(Generic[Request]):
                 return kind, batch
             # Every request taken was aborted or stale: look again.
         return -1, []
+
+    def _order(self, kinds: tuple[int, ...]) -> tuple[int, ...]:
+        """``kinds`` in the order a thread looks at them now: first words before finals while
+        every queued final is younger than ``final_grace``."""
+        finals = self._queues[FINAL]
+        if (self.final_grace > 0 and kinds[:2] == (FINAL, FIRST_WORDS) and finals and self._queues[FIRST_WORDS]
+                and self._clock() - min(entry.queued_at for entry in finals) < self.final_grace):
+            return (FIRST_WORDS, FINAL, *kinds[2:])
+        return kinds
 
     def _may_take(self, kind: int) -> bool:
         """Whether a thread may take requests of ``kind`` now: next partials only on the threads

@@ -295,3 +295,35 @@ def test_the_batch_thread_takes_up_to_its_own_batch_while_live_threads_keep_thei
     assert sizes["live"] == [1, 1, 1]
     # [1, 3, 1] when the thread took the first before the others came, else [3, 2].
     assert sum(sizes["batch"]) == 5 and max(sizes["batch"]) == 3
+
+
+@pytest.mark.parametrize("waited, expected", [(0.2, ["first", "final"]), (0.6, ["final", "first"])])
+def test_first_words_go_before_finals_younger_than_the_grace(waited, expected):
+    clock, order = ManualClock(0.0), []
+    scheduler = DecodeScheduler(calls, workers=1, clock=clock, final_grace=0.5)
+    try:
+        release, _ = blocked(scheduler)
+        futures = [scheduler.submit(lambda: order.append("final"), final=True),
+                   scheduler.submit(lambda: order.append("first"), final=False, first_words=True)]
+        clock.now = waited  # the final has waited this long when the thread is free
+        release.set()
+        for future in futures:
+            future.result(TIMEOUT)
+        assert order == expected
+    finally:
+        scheduler.close()
+
+
+def test_without_a_grace_finals_go_first_however_young():
+    order = []
+    scheduler = DecodeScheduler(calls, workers=1, clock=ManualClock(0.0))
+    try:
+        release, _ = blocked(scheduler)
+        futures = [scheduler.submit(lambda: order.append("final"), final=True),
+                   scheduler.submit(lambda: order.append("first"), final=False, first_words=True)]
+        release.set()
+        for future in futures:
+            future.result(TIMEOUT)
+        assert order == ["final", "first"]
+    finally:
+        scheduler.close()
