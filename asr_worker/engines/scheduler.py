@@ -19,7 +19,8 @@ to the back of the queue behind later utterances, and a late first partial is
 still the first. What this cannot fix: at 16 calls on 2 cores finals and first
 decodes alone keep both threads ~90 % busy, so a first decode still waits behind
 other calls' finals (first partial p95 ~2.7 s in the modelled queue,
-BENCHMARKS.md "Live calls at 16").
+BENCHMARKS.md "Live calls at 16"). ``final_grace`` (0: off) trades finals for
+first partials: a first decode goes before finals younger than that.
 
 Under overload partial cadence is shed before finals: at most
 ``partial_workers`` live threads (default: all but one) decode next partials at
