@@ -27,7 +27,7 @@ i starts 0.37 i s after the first), in 100 ms steps:
 
 Figures per N and commit, over every utterance: end of speech -> final and
 speech start -> first partial (a partial with words, or the final), p50/p95/p99,
-as in :mod:`bench.ab`, with partial decodes run and dropped as stale.
+as in :mod:`bench.ab`, with the partial decodes asked for and those dropped as stale.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def main() -> int:
             print(f"# {side.describe()}", flush=True)
         print(f"# load average at start {latency.load_average()}; decodes modelled as sleeps: {COST} x {args.cost_scale}", flush=True)
         print("| pair | N | side | final p50 | final p95 | final p99 | first p50 | first p95 | first p99 "
-              "| partial decodes | dropped stale | load before | load after |\n" + "|---" * 13 + "|", flush=True)
+              "| partial requests | dropped stale | load before | load after |\n" + "|---" * 13 + "|", flush=True)
         script = str(Path(__file__).resolve())
         worktrees = {label: side.worktree for label, side in sides.items() if side.worktree is not None}
         for pair in range(args.pairs):
