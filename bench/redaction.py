@@ -38,7 +38,7 @@ import soxr
 from asr_worker.engines import load_engine
 from asr_worker.engines.base import DecodeRequest
 from asr_worker.engines.whisper import WhisperOptions
-from asr_worker.stage import session_words
+from asr_worker.core import session_words
 from common.records import SAMPLE_RATE, Transcript
 from common.redaction.redactor import Redactor
 from tests.kit.redaction import CALLS, Piece, speak

@@ -243,6 +243,16 @@ def test_common_and_the_workers_import_only_downward_and_without_cycles():
         assert {target.split(".")[0] for target in targets} <= {"common", name.split(".")[0]}, name
 
 
+def test_the_asr_stages_modes_stand_on_its_core_alone():
+    """Live sessions and recordings in packs are modules of their own over asr_worker.core: neither
+    imports the other, and the core neither (the stage above them picks one per session)."""
+    graph = import_graph("asr_worker")
+    modes = {"asr_worker.live", "asr_worker.recording"}
+    assert {"asr_worker.core", *modes} <= set(graph)
+    for name in ("asr_worker.core", *modes):
+        assert not graph[name] & (modes | {"asr_worker.stage"}), name
+
+
 # The imports between our own modules that stand under TYPE_CHECKING, each downward: a new one must
 # be added here, after checking that it hides no cycle (as the runner's with ownership and commits did).
 TYPE_CHECKING_IMPORTS = {
