@@ -14,6 +14,8 @@ plus what only a recording has:
 - ``callback`` (an ``http(s)://`` URL) and ``callback_method`` (``post``, ``put``):
   answer ``{"request_id"}`` at once and deliver the result there
   (:mod:`gateway.http.prerecorded`);
+- ``diarize``: who spoke when on a one-channel call (:mod:`gateway.diarization`; a call
+  of several result channels is refused: each channel is one party already);
 - ``encoding`` naming a container (``flac``, ``opus``, ``ogg-opus``, ``mp3``,
   ``wav``) is taken and ignored: the body's header says what it is;
 - ``sentiment``: ``results.sentiments`` (``segments``, one per final, with
@@ -75,6 +77,7 @@ class Settings:
     paragraphs: bool = False
     callback: str | None = None
     callback_method: str = "post"
+    diarize: bool = False
     sentiment: bool = False
     search: tuple[str, ...] = ()
     analytics: bool = False
@@ -113,7 +116,7 @@ class Settings:
                    utt_split=UTT_SPLIT_SEC if utt_split is None else utt_split,
                    paragraphs=query.flag("paragraphs"), callback=callback, callback_method=method,
                    sentiment=query.flag("sentiment"), analytics=query.flag("analytics"),
-                   search=parse_phrases(search, name="search") if search else ())
+                   search=parse_phrases(search, name="search") if search else (), diarize=query.flag("diarize"))
 
 
 def refusal_body(request_id: str, code: str, message: str) -> dict:

@@ -71,6 +71,7 @@ from common.config import non_negative, option, positive
 from common.errors import BacklogFull, ConfigError, ErrorCode
 
 from ..core import events
+from ..diarization import pool as diarization, words as speakers
 from ..calls.call import Call, CallRefused
 from ..core.config import MAX_CHANNELS
 from ..core.hub import SessionHub
@@ -145,6 +146,7 @@ class Prerecorded:
         self.inflight = InFlight(undelivered=undelivered)
         self.courier = courier
         self._fetcher: httpx.AsyncClient | None = None  # {"url": ...} bodies
+        self.diarizer = diarization.Diarizer()  # its process starts with the first diarize=true
 
     @property
     def closing(self) -> bool:
@@ -165,6 +167,7 @@ class Prerecorded:
             if self._fetcher is not None:
                 await self._fetcher.aclose()
             self._fetcher = None
+            self.diarizer.close()
 
     async def serve(self, connection: GatewayConnection, request: Request, handshake: Handshake, *,
                     tenant: Tenant, give_back: Callable[[], Awaitable[None]]) -> Response:
@@ -199,6 +202,8 @@ class Prerecorded:
             try:
                 settings = deepgram_prerecorded.Settings.from_query(list(handshake.query))
                 self._check_callback(settings)
+                if settings.diarize:
+                    diarization.available()
             except ConfigError as exc:
                 return _error(400, request_id, "INVALID_QUERY_PARAMETER", str(exc))
             if not has_body(request.headers):
@@ -292,6 +297,11 @@ class Prerecorded:
                 priority="batch", analytics=job.settings.call_analytics)
         except ConfigError as exc:
             return 400, deepgram_prerecorded.refusal_body(job.request_id, "Bad Request", str(exc))
+        if job.settings.diarize and config.pipelines > 1:
+            return 400, deepgram_prerecorded.refusal_body(
+                job.request_id, "INVALID_QUERY_PARAMETER", f"diarize=true needs one channel, and multichannel=true "
+                f"makes this recording's {config.pipelines} channels {config.pipelines} (each one party already): "
+                "send multichannel=false to diarize their mix, or leave diarize out")
         queue: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=self.options.queue)
         call = Call(self.hub, config, protocol=deepgram.DeepgramDoor.name, events_out=queue, call_id=job.request_id,
                     transcripts=self.transcripts, tenant=job.tenant)
@@ -319,10 +329,24 @@ class Prerecorded:
             status = 503 if code in (ErrorCode.OVERLOADED, ErrorCode.UNAVAILABLE) else 500
             message = error.message if error is not None else ended.reason
             return status, deepgram_prerecorded.refusal_body(job.request_id, str(code).upper(), message)
-        return 200, deepgram_prerecorded.response(
+        body = deepgram_prerecorded.response(
             job.settings, finals, request_id=job.request_id, created=deepgram.created_now(), sha256=job.sha256,
             duration=audio.duration, channels=config.pipelines, model=call.models.name,
             analysed=analysed if config.analytics is not None else None)
+        if job.settings.diarize:
+            await self._diarize(body, audio, finals, request_id=job.request_id)
+        return 200, body
+
+    async def _diarize(self, body: dict, audio: media.Media, finals: list[events.Final], *, request_id: str) -> None:
+        """``body`` gains its speakers; if the diarizer fails, a warning says so (the transcript stays)."""
+        regions = [(f.start_ms, f.end_ms) for f in finals if f.text.strip()]
+        try:
+            labels = await self.diarizer.labels(audio.pcm, audio.sample_rate, regions)
+        except diarization.DiarizationFailed as exc:
+            log.warning("pre-recorded %s: diarization failed: %s", request_id, exc)
+            speakers.warn(body, f"diarization failed, the words have no speaker: {exc}")
+            return
+        speakers.apply(body, labels)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

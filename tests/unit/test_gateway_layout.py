@@ -17,6 +17,7 @@ WORKERS = ("vad_worker", "asr_worker", "denoise_worker")
 # The gateway's layers, lowest first: a module imports only from its own layer and those below.
 GATEWAY_LAYERS: tuple[tuple[str, ...], ...] = (
     ("gateway.analytics",),  # call analytics' pure figures (no I/O): talk, overtalk, alerts, phrases, sentiment
+    ("gateway.diarization",),  # who spoke when on one channel: clustering, the encoder's process, speakers in a response
     ("gateway.core",),  # a call's session core: pipeline sessions, audio, config, events (no websockets)
     ("gateway.doors",),  # protocol adapters: a wire format to and from the core's events
     ("gateway.outputs",),  # where transcripts go besides the caller: log, followers, webhooks
