@@ -626,3 +626,61 @@ def test_demo_timeline_of_two_parties_fits_a_phone_and_takes_the_keyboard(browse
     assert scroll <= client == 390, (scroll, client)
     chrome.execute_script("document.getElementById('analytics-panel').scrollIntoView()")
     chrome.save_screenshot(str(ANALYTICS_SCREENSHOTS).format("phone"))
+
+
+@pytest.fixture
+def stereo_call(clips, tmp_path):
+    """A two-party call as a stereo WAV: the 5.3 s clip on the left from 0 s, the 3.0 s clip on the
+    right from 3.0 s (it cuts in, about 2 s of both speaking), 1 s of silence after."""
+    by_length = sorted(clips, key=lambda clip: soundfile.info(str(clip[0])).duration)
+    left = file_clip(clips)
+    right = next(clip for clip in by_length if clip is not left)
+    first, rate = soundfile.read(str(left[0]), dtype="float32")
+    second, _ = soundfile.read(str(right[0]), dtype="float32")
+    cut_in = int(3.0 * rate)
+    tracks = np.zeros((max(len(first), cut_in + len(second)) + rate, 2), np.float32)
+    tracks[:len(first), 0] = first
+    tracks[cut_in:cut_in + len(second), 1] = second
+    out = tmp_path / "call.wav"
+    soundfile.write(str(out), tracks, rate, subtype="PCM_16")
+    return out
+
+
+def test_demo_streams_a_stereo_call_as_two_parties(browser_stack, chrome, stereo_call):
+    """A stereo file with "a party per channel": two lanes of real speech, their overlap drawn as
+    overtalk, the cut-in as an interruption, and both parties' figures."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome.get(browser_stack.http + "/")
+    chrome.find_element(By.ID, "apikey").send_keys(API_KEY)
+    chrome.find_element(By.ID, "analytics").click()
+    assert not chrome.find_element(By.ID, "split").is_enabled(), "no file, nothing to split"
+    chrome.find_element(By.ID, "file").send_keys(str(stereo_call))
+    WebDriverWait(chrome, 20).until(lambda d: d.find_element(By.ID, "split").is_enabled(),
+                                    message="the stereo file was not decoded")
+    assert "2 channels" in chrome.find_element(By.ID, "file-info").text
+    chrome.find_element(By.ID, "split").click()
+    chrome.find_element(By.ID, "stream-file").click()
+    status = chrome.find_element(By.ID, "status")
+    WebDriverWait(chrome, FINAL_TIMEOUT, poll_frequency=0.2).until(
+        lambda d: status.text.startswith("closed"), message=f"the call did not end: {status.text}")
+    assert status.text == "closed (1000)", f"{status.text}\n{browser_stack.logs()}"
+    WebDriverWait(chrome, 10).until(
+        lambda d: d.find_element(By.ID, "analytics-summary").get_attribute("data-state") == "done",
+        message="no summary shown after the call ended")
+    configs = chrome.execute_script(
+        "return [...document.querySelectorAll('#log .row[data-type=config]')].map((row) => row.textContent);")
+    assert any('"channels":2' in row and '"analytics":true' in row for row in configs), configs
+    channels = {line.get_attribute("data-channel") for line in chrome.find_elements(By.CSS_SELECTOR, "#finals .final")}
+    assert channels == {"0", "1"}, channels
+
+    drawn = _timeline(chrome)
+    figures = _figures(chrome)
+    print(f"\ntimeline: {drawn}\nfigures: {figures}")
+    assert drawn["talk"].get("0", 0) >= 1 and drawn["talk"].get("1", 0) >= 1, drawn
+    assert drawn["overtalk"] >= 1 and drawn["interruptions"] >= 1, drawn
+    assert figures["interruptions"] != "0" and not figures["overtalk"].startswith("0.0 s"), figures
+    assert len(chrome.find_elements(By.CSS_SELECTOR, "#analytics-summary .party")) == 2
+    chrome.execute_script("document.getElementById('analytics-panel').scrollIntoView()")
+    chrome.save_screenshot(str(ANALYTICS_SCREENSHOTS).format("stereo"))
