@@ -3,7 +3,9 @@
 Besides the transcript, the page's debug tools are checked: the level meter and waveform move,
 the message log fills (and filters by type), each final shows its latency (end of speech to
 final), and the load test runs simulated connections with the page's API key field; the gateway
-here requires an API key, so every path of the page must send it.
+here requires an API key, so every path of the page must send it. With "Call analytics" ticked,
+the page draws each party's timeline and the call's figures (a clip, a stereo two-party call, and
+made-up events at 390 px).
 
 Chromium's fake capture device reads a WAV file (``--use-file-for-fake-audio-capture``)
 and loops it; the Debian build does not honour a ``%noloop`` suffix. The clip is
