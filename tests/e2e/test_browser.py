@@ -497,6 +497,26 @@ for (const dd of document.querySelectorAll("#analytics-summary .party[data-chann
 return out;""")
 
 
+def _sent_configs(driver) -> list[str]:
+    """The message log's rows of configs the page sent."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#log .row[data-type=config]')].map((row) => row.textContent);")
+
+
+def _await_summary(driver, stack) -> None:
+    """Wait (bounded) for the streamed file's call to close cleanly and its summary to show."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    status = driver.find_element(By.ID, "status")
+    WebDriverWait(driver, FINAL_TIMEOUT, poll_frequency=0.2).until(
+        lambda d: status.text.startswith("closed"), message=f"the call did not end: {status.text}")
+    assert status.text == "closed (1000)", f"{status.text}\n{stack.logs()}"
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.ID, "analytics-summary").get_attribute("data-state") == "done",
+        message="no summary shown after the call ended")
+
+
 def test_demo_draws_the_call_analytics_of_a_streamed_file(browser_stack, chrome, clips):
     """Issue 31: with "Call analytics" ticked the page asks for analytics, draws channel 0's talk as the
     events come, marks a phrase it was given (two words the clip starts with: a recogniser that
@@ -517,21 +537,12 @@ def test_demo_draws_the_call_analytics_of_a_streamed_file(browser_stack, chrome,
                                     message="the file was not decoded")
     chrome.find_element(By.ID, "stream-file").click()
     assert chrome.find_element(By.ID, "analytics-panel").is_displayed()
-    status = chrome.find_element(By.ID, "status")
-    try:
-        WebDriverWait(chrome, FINAL_TIMEOUT, poll_frequency=0.2).until(
-            lambda d: _timeline(d)["talk"].get("0"), message="no talk span drawn while the call went on")
-        WebDriverWait(chrome, FINAL_TIMEOUT, poll_frequency=0.2).until(
-            lambda d: status.text.startswith("closed"), message=f"the file's session did not end: {status.text}")
-    except Exception as exc:
-        raise AssertionError(f"{exc}\nlog: {_log_types(chrome)}\n{browser_stack.logs()}") from exc
-    assert status.text == "closed (1000)", f"{status.text}\n{browser_stack.logs()}"
-    configs = chrome.execute_script(
-        "return [...document.querySelectorAll('#log .row[data-type=config]')].map((row) => row.textContent);")
+    WebDriverWait(chrome, FINAL_TIMEOUT, poll_frequency=0.2).until(
+        lambda d: _timeline(d)["talk"].get("0"),
+        message=f"no talk span drawn while the call went on\n{browser_stack.logs()}")
+    _await_summary(chrome, browser_stack)
+    configs = _sent_configs(chrome)
     assert any(f'"analytics":{{"phrases":["{phrase}"]}}' in row for row in configs), configs
-    WebDriverWait(chrome, 10).until(
-        lambda d: d.find_element(By.ID, "analytics-summary").get_attribute("data-state") == "done",
-        message="no summary shown after the call ended")
 
     drawn = _timeline(chrome)
     figures = _figures(chrome)
@@ -664,15 +675,8 @@ def test_demo_streams_a_stereo_call_as_two_parties(browser_stack, chrome, stereo
     assert "2 channels" in chrome.find_element(By.ID, "file-info").text
     chrome.find_element(By.ID, "split").click()
     chrome.find_element(By.ID, "stream-file").click()
-    status = chrome.find_element(By.ID, "status")
-    WebDriverWait(chrome, FINAL_TIMEOUT, poll_frequency=0.2).until(
-        lambda d: status.text.startswith("closed"), message=f"the call did not end: {status.text}")
-    assert status.text == "closed (1000)", f"{status.text}\n{browser_stack.logs()}"
-    WebDriverWait(chrome, 10).until(
-        lambda d: d.find_element(By.ID, "analytics-summary").get_attribute("data-state") == "done",
-        message="no summary shown after the call ended")
-    configs = chrome.execute_script(
-        "return [...document.querySelectorAll('#log .row[data-type=config]')].map((row) => row.textContent);")
+    _await_summary(chrome, browser_stack)
+    configs = _sent_configs(chrome)
     assert any('"channels":2' in row and '"analytics":true' in row for row in configs), configs
     channels = {line.get_attribute("data-channel") for line in chrome.find_elements(By.CSS_SELECTOR, "#finals .final")}
     assert channels == {"0", "1"}, channels
