@@ -369,7 +369,8 @@ class Prerecorded:
         ``metadata.redacted_audio``. Muting and encoding run off the event loop."""
         mode = job.settings.redact_audio
         assert mode is not None  # asked for
-        spans = [mute.Span(final.channel, r.start_ms, r.end_ms) for final in finals for r in final.redactions]
+        redactions = [(final.channel, r) for final in finals for r in final.redactions]
+        spans = [mute.Span(channel, r.start_ms, r.end_ms) for channel, r in redactions]
         audio = job.audio
 
         def redact() -> bytes:
@@ -379,7 +380,9 @@ class Prerecorded:
         wav = await asyncio.to_thread(redact)
         await self.redacted.put(job.tenant.name, job.request_id, wav)
         return {"path": audio_path(job.request_id), "mode": mode, "content_type": "audio/wav", "bytes": len(wav),
-                "spans": len(spans), "expires": round(time.time() + self.redacted.retention)}
+                "expires": round(time.time() + self.redacted.retention), "padding": mute.PADDING_MS / 1000,
+                "spans": [{"channel": channel, "type": r.entity, "placeholder": r.label, "start": r.start_ms / 1000,
+                           "end": r.end_ms / 1000} for channel, r in sorted(redactions, key=lambda c: c[1].start_ms)]}
 
     async def redacted_audio(self, request_id: str, *, tenant: Tenant) -> Response:
         """``GET /v1/listen/{request_id}/audio`` of a key of ``tenant``: the redacted recording, or 404."""
