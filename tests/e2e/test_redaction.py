@@ -187,7 +187,7 @@ async def kept_outputs(redis, webhook, *, tenant: str, call_id: str, finals: int
     assert len(outputs["ss:finals"]) >= finals
     mine = lambda: [body for _, body in webhook.delivered() if body.get("call_id") == call_id]  # noqa: E731
     assert await asyncio.to_thread(webhook.wait_until, lambda: len(mine()) >= finals, 60)
-    outputs["webhook"] = [text for body in mine() for text in [body["text"], *words_of(body["words"])]]
+    outputs["webhook"] = [text for body in mine() for text in [body["text"], *words_of(body.get("words", []))]]
     return outputs
 
 
