@@ -48,8 +48,9 @@ def mute(pcm: np.ndarray, spans: Iterable[Span], *, sample_rate: int, mode: str 
 
     ``per_channel``: each channel of ``pcm`` is the result channel of the same index;
     otherwise every span mutes every channel (a mixed-down recording). A span of a
-    channel the recording lacks, or outside its length, raises :class:`ValueError`
-    (it would mean the times do not belong to this recording). The tone's phase
+    channel the recording lacks raises :class:`ValueError` (its times would not be this
+    recording's); one that runs past the end is cut there (the pipeline's audio time
+    may round the recording's last frame up: there is nothing to mute beyond it). The tone's phase
     follows the sample index, so that overlapping or touching spans join without a click.
     """
     if mode not in MODES:
@@ -64,10 +65,7 @@ def mute(pcm: np.ndarray, spans: Iterable[Span], *, sample_rate: int, mode: str 
             raise ValueError(f"span {span.start_ms}..{span.end_ms} ms is not a span of audio")
         if per_channel and not 0 <= span.channel < channels:
             raise ValueError(f"span of channel {span.channel}; the recording has {channels} channel(s)")
-        start = span.start_ms * sample_rate // 1000
-        if start > frames:
-            raise ValueError(f"span from {span.start_ms} ms; the recording lasts {frames * 1000 // sample_rate} ms")
-        first = max(0, start - pad)
+        first = min(frames, max(0, span.start_ms * sample_rate // 1000 - pad))
         last = min(frames, -(-span.end_ms * sample_rate // 1000) + pad)
         where = slice(span.channel, span.channel + 1) if per_channel else slice(None)
         out[first:last, where] = _fill(first, last, sample_rate=sample_rate, mode=mode)[:, None]

@@ -39,6 +39,12 @@ def test_padding_stops_at_the_edges_of_the_recording():
     assert out[120 * RATE // 1000:890 * RATE // 1000].all()
 
 
+def test_a_span_past_the_end_is_cut_there():
+    pcm = noise(RATE)
+    assert np.array_equal(mute(pcm, [Span(0, 1200, 1300)], sample_rate=RATE, padding_ms=100), pcm)
+    assert not mute(pcm, [Span(0, 950, 1300)], sample_rate=RATE, padding_ms=0)[950 * RATE // 1000:].any()
+
+
 def test_a_span_of_no_length_still_mutes_its_padding():
     out = mute(noise(RATE), [Span(0, 500, 500)], sample_rate=RATE, padding_ms=10)
     assert not out[490 * RATE // 1000:510 * RATE // 1000].any()
@@ -80,7 +86,6 @@ def test_every_channel_is_muted_when_they_were_mixed_down():
 
 @pytest.mark.parametrize("span, message", [
     (Span(2, 0, 10), "channel 2"),
-    (Span(0, 2000, 2100), "lasts 1000 ms"),
     (Span(0, 300, 200), "not a span"),
 ])
 def test_spans_that_are_not_of_this_recording_are_refused(span, message):
