@@ -125,6 +125,12 @@ class Redactor:
         """``transcript`` (a partial) with every number and entity masked; the state is unchanged."""
         tokens = _tokens(transcript)
         spans = detect([t[0] for t in tokens], (*self.kinds, "numbers"), Context(**self.context.to_dict()))
+        # A token with a digit that no rule read as a number ("123-45-bic-thousand", a word the
+        # recogniser has not finished) is masked too: a partial shows no digit at all.
+        covered = {i for span in spans for i in range(span.first, span.last + 1)}
+        spans += [Span(i, i, "NUMBER") for i, token in enumerate(tokens)
+                  if i not in covered and any(c.isdigit() for c in token[0])]
+        spans.sort(key=lambda span: span.first)
         if not spans:
             return transcript
         return _apply(transcript, tokens, list(range(len(tokens))), spans, {s: MASK for s in spans},
