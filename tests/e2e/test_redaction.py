@@ -7,8 +7,11 @@ redaction on, the test records every command sent to Redis (``MONITOR``) while t
 runs, and reads every output it can reach: the door's messages, a follower's, the
 transcript log and ``ss:finals``, the finals webhook, the workers' metrics and log tails.
 Wherever text appears, no digit may remain outside a placeholder: the call says no other
-number. Then the official ``deepgram-sdk``, pre-recorded and live with ``redact``, and the
-refusals of bad input.
+number. The same scan for the call over the Twilio door (8 kHz mu-law, the tenant's policy
+the only redaction). Then the official ``deepgram-sdk``, pre-recorded and live with
+``redact`` (``pci``, ``ssn``, ``numbers``), the refusals of bad input, a recording's redacted
+audio (silence; a tone with a callback, whose body holds no digit) fetched by its tenant and
+by no other, and a kill -9 of the ASR worker mid-call.
 """
 
 from __future__ import annotations
