@@ -62,6 +62,7 @@ from .http.wire import OPEN_TIMEOUT, GatewayConnection
 from .outputs import follow
 from .outputs.courier import Courier
 from .outputs.follow import FollowOptions, Followers
+from .outputs.redacted_audio import RedactedAudio
 from .outputs.transcript_log import TranscriptLog, TranscriptOptions
 from .outputs.webhook import Schedule
 from .security import auth
@@ -148,7 +149,9 @@ class Gateway:
                                undelivered=self.metrics.prerecorded_undelivered, gateway_id=self.hub.gateway_id)
         self.prerecorded = prerecorded.Prerecorded(self.hub, transcripts=self.transcripts, options=recordings,
                                                    undelivered=self.metrics.prerecorded_undelivered,
-                                                   courier=self.courier)
+                                                   courier=self.courier,
+                                                   redacted=RedactedAudio(redis,
+                                                                          retention=recordings.redacted_audio_retention))
         self.port = listen.port
         self._server: Server | None = None
         self.api_keys = access.api_keys

@@ -156,13 +156,14 @@ class Prerecorded:
     """Serve ``POST /v1/listen`` requests whose key the server has checked."""
 
     def __init__(self, hub: SessionHub, *, transcripts: TranscriptLog, options: PrerecordedOptions,
-                 undelivered: Counter, courier: Courier | None = None) -> None:
+                 undelivered: Counter, courier: Courier | None = None, redacted: RedactedAudio | None = None) -> None:
         """``undelivered``: the counter of results lost, labelled by ``kind``; ``courier``: what delivers
-        callbacks (none: a request with a callback is refused with 400)."""
+        callbacks (none: a request with a callback is refused with 400); ``redacted``: where redacted
+        recordings are kept (none: a request with ``redact_audio`` is refused with 400)."""
         self.hub = hub
         self.transcripts = transcripts
         self.options = options
-        self.redacted = RedactedAudio(hub.redis, retention=options.redacted_audio_retention)
+        self.redacted = redacted
         self.inflight = InFlight(undelivered=undelivered)
         self.courier = courier
         self._fetcher: httpx.AsyncClient | None = None  # {"url": ...} bodies
@@ -220,9 +221,7 @@ class Prerecorded:
             try:
                 settings = deepgram_prerecorded.Settings.from_query(list(handshake.query))
                 self._check_callback(settings)
-                if settings.redact_audio is not None and not (settings.stream.redact or tenant.redact):
-                    raise ConfigError("redact_audio needs redaction: add redact=pci (or ssn, numbers, pii), or use "
-                                      "a key whose tenant's policy forces it")
+                self._check_redact_audio(settings, tenant)
             except ConfigError as exc:
                 return _error(400, request_id, "INVALID_QUERY_PARAMETER", str(exc))
             if not has_body(request.headers):
@@ -299,6 +298,15 @@ class Prerecorded:
             raise ConfigError(f"callbacks to {kit.header_text(host)!r} are not allowed here (the gateway's "
                               "--prerecorded-callback-hosts lists the hosts it calls back)")
 
+    def _check_redact_audio(self, settings: deepgram_prerecorded.Settings, tenant: Tenant) -> None:
+        if settings.redact_audio is None:
+            return
+        if self.redacted is None:
+            raise ConfigError("redact_audio is off on this server")
+        if not (settings.stream.redact or tenant.redact):
+            raise ConfigError("redact_audio needs redaction: add redact=pci (or ssn, numbers, pii), or use a key "
+                              "whose tenant's policy forces it")
+
     async def _call_back(self, job: _Job, give_back: Callable[[], Awaitable[None]]) -> None:
         try:
             status, result = await self._transcribe(job)
@@ -368,7 +376,7 @@ class Prerecorded:
         """Store the recording with the finals' redacted spans muted, for the job's tenant; the response's
         ``metadata.redacted_audio``. Muting and encoding run off the event loop."""
         mode = job.settings.redact_audio
-        assert mode is not None  # asked for
+        assert mode is not None and self.redacted is not None  # asked for, and checked when the job came
         redactions = [(final.channel, r) for final in finals for r in final.redactions]
         spans = [mute.Span(channel, r.start_ms, r.end_ms) for channel, r in redactions]
         audio = job.audio
@@ -387,7 +395,7 @@ class Prerecorded:
     async def redacted_audio(self, request_id: str, *, tenant: Tenant) -> Response:
         """``GET /v1/listen/{request_id}/audio`` of a key of ``tenant``: the redacted recording, or 404."""
         try:
-            wav = await self.redacted.get(tenant.name, request_id)
+            wav = await self.redacted.get(tenant.name, request_id) if self.redacted is not None else None
         except RedisError as exc:
             log.warning("redacted audio of %s not read: %s", request_id, exc)
             return _error(503, request_id, str(ErrorCode.UNAVAILABLE).upper(),
