@@ -91,4 +91,3 @@ def wav(pcm: np.ndarray, *, sample_rate: int) -> bytes:
     out = io.BytesIO()
     soundfile.write(out, pcm, sample_rate, format="WAV", subtype="PCM_16")
     return out.getvalue()
-
