@@ -46,6 +46,7 @@ with the words of every final in order.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -62,6 +63,7 @@ IGNORED_FLAGS = ("summarize", "topics", "intents")
 MAX_SEARCH = 50  # Deepgram's limit of search terms per request
 CALLBACK_METHODS = ("post", "put")
 REDACT_AUDIO = MODES  # redact_audio=silence|tone
+_URL_FORBIDS = re.compile(r"[\x00-\x20\x7f-\x9f]")  # CR, LF, NUL, space...: httpx refuses to send such a URL
 PARAGRAPH_PAUSE_SEC = 2.0  # silence between two finals that starts a new paragraph
 UTT_SPLIT_SEC = 0.8  # Deepgram's default utt_split
 UTT_SPLIT_RANGE = (0.05, 3600.0)  # the utt_split a query may ask for, in seconds
@@ -103,6 +105,9 @@ class Settings:
         if callback is not None and not callback.startswith(("http://", "https://")):
             raise ConfigError(f"invalid value for callback: {kit.header_text(callback)!r} (expected an http:// "
                               "or https:// URL)")
+        if callback is not None and (bad := _URL_FORBIDS.search(callback)):  # or its delivery fails, not this request
+            raise ConfigError(f"invalid value for callback: {kit.header_text(callback)!r} (a URL has no space or "
+                              f"control character; {bad.group()!r} at position {bad.start()})")
         method = (query.last("callback_method") or "post").lower()
         if method not in CALLBACK_METHODS:
             raise ConfigError(f"invalid value for callback_method: {kit.header_text(method)!r} "
@@ -305,9 +310,15 @@ def _utterances(final: events.Final, punctuate: bool, utt_split: float) -> list[
     if len(runs) <= 1:
         return [{"start": final.start_ms / 1000, "end": final.end_ms / 1000, "confidence": round(confidence, 4),
                  "channel": final.channel, "transcript": transcript, "words": words, "speaker": 0,
-                 "id": final.utterance_id}]
+                 "id": _utterance_uuid(final, 0)}]
     return [{"start": run[0]["start"], "end": run[-1]["end"],
              "confidence": round(sum(w["confidence"] for w in run) / len(run), 4), "channel": final.channel,
              "transcript": " ".join(w["punctuated_word"] for w in run), "words": run, "speaker": 0,
-             "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{final.utterance_id}/{index}"))}
+             "id": _utterance_uuid(final, index)}
             for index, run in enumerate(runs)]
+
+
+def _utterance_uuid(final: events.Final, index: int) -> str:
+    """The ``index``-th utterance of ``final`` as Deepgram names one, a UUID: the same for the same
+    final (a replay after failover keeps utterance ids), whether or not utt_split divides it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{final.utterance_id}/{index}"))

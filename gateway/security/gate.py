@@ -39,6 +39,7 @@ from redis.exceptions import RedisError
 
 from common.config import non_negative, option
 from common.errors import ErrorCode
+from common.logs import Untrusted
 from common.metrics import GatewayMetrics
 
 from ..doors.base import Door, Handshake, HandshakeRefused
@@ -250,6 +251,7 @@ class Gate:
         headers = request.handshake.headers
         origin = headers.get("Origin")
         if not self.options.origins.allowed_origin(origin, headers.get("Host")):
+            log.info("refused %s: the origin %r is not in --allowed-origins", request.address, Untrusted(origin))
             raise self._refuse("forbidden_origin", http.HTTPStatus.FORBIDDEN,
                                f"WebSocket connections from the origin {origin} are not allowed "
                                "(see the gateway's --allowed-origins)")

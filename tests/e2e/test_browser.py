@@ -434,3 +434,39 @@ def test_pages_say_why_a_connection_was_refused(browser_stack, chrome):
         chrome.find_element(By.ID, "start").click()
         WebDriverWait(chrome, 20).until(lambda d: partial.text, message=f"the example said nothing about {url}")
         assert partial.text.startswith(expected), partial.text
+
+
+def test_demo_page_fits_a_phone_has_an_icon_and_gives_the_transcript(browser_stack, chrome, tmp_path):
+    """Issue 32: at 390 px the page scrolled sideways, the transcript could be neither copied nor
+    downloaded, and the page had no icon."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True})
+    chrome.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    chrome.get(browser_stack.http + "/")
+    scroll, client = chrome.execute_script(
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert client == 390 and scroll <= client, (scroll, client)
+    assert chrome.find_element(By.CSS_SELECTOR, "link[rel=icon]").get_attribute("href").startswith(
+        "data:image/svg+xml")
+    copy, download = chrome.find_element(By.ID, "copy"), chrome.find_element(By.ID, "download")
+    assert not copy.is_enabled() and not download.is_enabled()  # nothing to give yet
+    for start, end, text in ((500, 2100, "Hello, Norland."), (3000, 4200, "Naïve café ✓")):
+        chrome.execute_script("onMessage(arguments[0], NaN)", {"type": "final", "start_ms": start, "end_ms": end,
+                                                                "text": text, "utterance_id": f"u{start}"})
+    expected = "0.5s–2.1s  Hello, Norland.\n3.0s–4.2s  Naïve café ✓\n"
+    assert chrome.execute_script("return transcriptText()") == expected
+    download.click()
+    WebDriverWait(chrome, 20).until(lambda d: [p for p in tmp_path.glob("transcript-*.txt")],
+                                    message="no transcript downloaded")
+    [saved] = tmp_path.glob("transcript-*.txt")
+    assert saved.read_text(encoding="utf-8") == expected
+    # http://127.0.0.1 is a secure context; headless Chrome asks no one, so the test grants the clipboard.
+    chrome.execute_cdp_cmd("Browser.grantPermissions", {"origin": browser_stack.http,
+                                                        "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    copy.click()
+    WebDriverWait(chrome, 20).until(lambda d: d.find_element(By.ID, "copied").text, message="copy said nothing")
+    assert chrome.find_element(By.ID, "copied").text == "copied"
+    assert chrome.execute_async_script("navigator.clipboard.readText().then(arguments[0])") == expected
