@@ -38,6 +38,7 @@ from common.aio import within
 from gateway.http import media
 from gateway.outputs.transcript_log import FINALS_STREAM, call_key, log_key
 from streamscribe_client import file_frames, stream
+from tests.e2e.test_prerecorded import post
 from tests.kit.deepgram import Listener, sdk_client
 from tests.kit.faults import http_port, lease_owner, metric, replace_worker, scrape
 from tests.kit.redaction import CARD_CALL, synthesise
@@ -361,16 +362,6 @@ async def test_deepgram_sdk_pre_recorded_with_redact_numbers(stack, call_audio):
     assert not [w.punctuated_word for w in alternative.words if leftover_digits(w.punctuated_word or "")]
 
 
-def post(port: int, query: str, body: bytes, key: str) -> tuple[int, dict]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/listen?{query}", data=body,
-                                     headers={"Authorization": f"Token {key}", "Content-Type": "audio/wav"})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
 def fetch_audio(port: int, path: str, key: str | None) -> tuple[int, bytes]:
     headers = {"Authorization": f"Token {key}"} if key else {}
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
@@ -408,8 +399,9 @@ def check_redacted_audio(sent: bytes, redacted: bytes, meta: dict, mode: str) ->
 
 async def test_redacted_audio_for_its_tenant_only(stack, call_audio):
     body = wav(call_audio)
-    status, response = await asyncio.to_thread(post, stack.port, "redact=pci&redact=ssn&redact_audio=silence",
-                                               body, OPEN)
+    key = {"Authorization": f"Token {OPEN}"}
+    status, response, _ = await asyncio.to_thread(post, stack.port, body, "?redact=pci&redact=ssn&redact_audio=silence",
+                                                  headers=key)
     assert status == 200, response
     meta = response["metadata"]["redacted_audio"]
     request_id = response["metadata"]["request_id"]
@@ -423,9 +415,9 @@ async def test_redacted_audio_for_its_tenant_only(stack, call_audio):
     status, _ = await asyncio.to_thread(fetch_audio, stack.port, meta["path"], None)
     assert status == 401
     # Asked for without redaction: refused before anything runs.
-    status, refused = await asyncio.to_thread(post, stack.port, "redact_audio=tone", body, OPEN)
+    status, refused, _ = await asyncio.to_thread(post, stack.port, body, "?redact_audio=tone", headers=key)
     assert status == 400 and "redact_audio needs redaction" in refused["err_msg"], refused
-    status, refused = await asyncio.to_thread(post, stack.port, "redact=pci&redact_audio=beep", body, OPEN)
+    status, refused, _ = await asyncio.to_thread(post, stack.port, body, "?redact=pci&redact_audio=beep", headers=key)
     assert status == 400 and "expected silence or tone" in refused["err_msg"], refused
 
 
