@@ -28,7 +28,11 @@ plus what only a recording has:
   matches the transcript's words, where Deepgram matches sounds: a misheard term
   is not found;
 - ``analytics`` (this server's own): ``results.analytics``, the call's analytics
-  summary (talk, silence, overtalk, interruptions... :mod:`gateway.analytics.tracker`).
+  summary (talk, silence, overtalk, interruptions... :mod:`gateway.analytics.tracker`);
+- ``redact_audio`` (this server's own: ``silence`` or ``tone``, with redaction on):
+  the recording is kept with its redacted spans muted, for its tenant, and
+  ``metadata.redacted_audio`` says where to fetch it (:mod:`gateway.http.prerecorded`,
+  docs/redaction.md).
 
 ``detect_language=true`` (or ``language=multi``) detects the language, as the live
 door does, and each channel says the one most of its words were decoded in
@@ -49,6 +53,7 @@ import uuid
 from dataclasses import dataclass
 
 from common.errors import ConfigError
+from common.redaction.audio import MODES
 
 from ..analytics.options import parse_phrases
 from ..analytics.sentiment import label as sentiment_label
@@ -59,6 +64,7 @@ CONTAINER_ENCODINGS = ("flac", "opus", "ogg-opus", "mp3", "wav")
 IGNORED_FLAGS = ("summarize", "topics", "intents")
 MAX_SEARCH = 50  # Deepgram's limit of search terms per request
 CALLBACK_METHODS = ("post", "put")
+REDACT_AUDIO = MODES  # redact_audio=silence|tone
 _URL_FORBIDS = re.compile(r"[\x00-\x20\x7f-\x9f]")  # CR, LF, NUL, space...: httpx refuses to send such a URL
 PARAGRAPH_PAUSE_SEC = 2.0  # silence between two finals that starts a new paragraph
 UTT_SPLIT_SEC = 0.8  # Deepgram's default utt_split
@@ -81,6 +87,7 @@ class Settings:
     sentiment: bool = False
     search: tuple[str, ...] = ()
     analytics: bool = False
+    redact_audio: str | None = None  # "silence" or "tone": keep a redacted copy of the recording
 
     @property
     def call_analytics(self) -> dict | None:
@@ -109,6 +116,10 @@ class Settings:
             raise ConfigError(f"invalid value for callback_method: {kit.header_text(method)!r} "
                               f"(expected {' or '.join(CALLBACK_METHODS)})")
         utt_split = query.number("utt_split", *UTT_SPLIT_RANGE)
+        redact_audio = query.last("redact_audio")
+        if redact_audio is not None and redact_audio.lower() not in REDACT_AUDIO:
+            raise ConfigError(f"invalid value for redact_audio: {kit.header_text(redact_audio)!r} (expected "
+                              f"{' or '.join(REDACT_AUDIO)})")
         search = query.all("search")
         if len(search) > MAX_SEARCH:
             raise ConfigError(f"invalid value for search: {len(search)} terms (expected at most {MAX_SEARCH})")
@@ -116,7 +127,8 @@ class Settings:
                    utt_split=UTT_SPLIT_SEC if utt_split is None else utt_split,
                    paragraphs=query.flag("paragraphs"), callback=callback, callback_method=method,
                    sentiment=query.flag("sentiment"), analytics=query.flag("analytics"),
-                   search=parse_phrases(search, name="search") if search else (), diarize=query.flag("diarize"))
+                   search=parse_phrases(search, name="search") if search else (), diarize=query.flag("diarize"),
+                   redact_audio=redact_audio.lower() if redact_audio is not None else None)
 
 
 def refusal_body(request_id: str, code: str, message: str) -> dict:
@@ -134,9 +146,11 @@ class Analysed:
 
 
 def response(settings: Settings, finals: list[events.Final], *, request_id: str, created: str, sha256: str,
-             duration: float, channels: int, analysed: Analysed | None = None, model: str = "") -> dict:
+             duration: float, channels: int, analysed: Analysed | None = None, model: str = "",
+             redacted_audio: dict | None = None) -> dict:
     """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels;
-    ``model``: the loaded model's name ("": the one the query asked for)."""
+    ``model``: the loaded model's name ("": the one the query asked for); ``redacted_audio``: the
+    ``metadata`` entry that says where the redacted recording is (None: none was asked for)."""
     stream = settings.stream
     name = deepgram.loaded_model(model, stream.model)
     model = deepgram.model_uuid(name)
@@ -163,6 +177,8 @@ def response(settings: Settings, finals: list[events.Final], *, request_id: str,
     metadata = {"transaction_key": "deprecated", "request_id": request_id, "sha256": sha256, "created": created,
                 "duration": round(duration, 6), "channels": channels, "models": [model],
                 "model_info": {model: deepgram.model_info(name)}}
+    if redacted_audio is not None:
+        metadata["redacted_audio"] = redacted_audio
     truncated = sorted((f for f in finals if f.truncated), key=lambda f: (f.start_ms, f.channel))
     if truncated:  # Deepgram's metadata.warnings: nothing cut out goes unsaid
         metadata["warnings"] = [{"type": "truncated_transcript", "message": (

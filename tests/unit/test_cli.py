@@ -26,6 +26,7 @@ FLAGS = {
         --audio-share-window --max-keepalive-idle --resume-grace --session-ttl --max-queue-lag --asr-overbooking --batch-share --batch-backlog-timeout
         --prerecorded-max-bytes --prerecorded-body-timeout --prerecorded-callback-hosts --prerecorded-url-hosts --prerecorded-callback-attempts
         --prerecorded-callback-backlog --prerecorded-callback-backlog-bytes --prerecorded-callback-retention --prerecorded-callback-senders
+        --redacted-audio-max-bytes --redacted-audio-retention
         --enable-noise-suppression --no-enable-noise-suppression --api-key --api-keys-file --allowed-origins
         --max-sessions-per-key --max-pending-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
         --generate-self-signed-cert --no-generate-self-signed-cert --self-signed-cert-dir --twilio-auth-token
