@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 
 from common.aio import within
 from streamscribe_client import file_frames, stream
-from tests.kit.webhook import WebhookReceiver
+from tests.kit.webhook import receivers as webhook_receivers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -27,12 +27,8 @@ ACME, GLOBEX = "acme-analytics-key", "globex-analytics-key"
 
 @pytest.fixture(scope="module")
 def receivers():
-    made = {name: WebhookReceiver() for name in ("acme", "globex")}
-    for receiver in made.values():
-        receiver.start()
-    yield made
-    for receiver in made.values():
-        receiver.close()
+    with webhook_receivers("acme", "globex") as made:
+        yield made
 
 
 @pytest.fixture(scope="module")

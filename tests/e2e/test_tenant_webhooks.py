@@ -18,7 +18,7 @@ from common.aio import within
 from gateway.outputs.webhook import signature
 from streamscribe_client import file_frames, stream
 
-from tests.kit.webhook import WebhookReceiver
+from tests.kit.webhook import receivers as webhook_receivers
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +28,8 @@ ACME_SECRET, OPERATOR_SECRET = "acme-signing-secret-0001", "operator-signing-sec
 
 @pytest.fixture(scope="module")
 def receivers():
-    made = {name: WebhookReceiver() for name in ("acme", "globex", "operator")}
-    for receiver in made.values():
-        receiver.start()
-    yield made
-    for receiver in made.values():
-        receiver.close()
+    with webhook_receivers("acme", "globex", "operator") as made:
+        yield made
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from gateway.outputs.webhook import SIGNATURE_HEADER
@@ -90,3 +92,16 @@ class WebhookReceiver:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(10)
+
+
+@contextmanager
+def receivers(*names: str) -> Iterator[dict[str, WebhookReceiver]]:
+    """A started receiver per name (a tenant's webhook each), closed on exit."""
+    made = {name: WebhookReceiver() for name in names}
+    for receiver in made.values():
+        receiver.start()
+    try:
+        yield made
+    finally:
+        for receiver in made.values():
+            receiver.close()
