@@ -177,6 +177,8 @@ def main() -> int:
                         help="a checkout of github.com/purecloudlabs/audiohook-reference-implementation")
     parser.add_argument("--model", default="tiny.en", help="the ASR worker's --model: tiny.en, base or a directory")
     parser.add_argument("--compute-type", default=None, help="the ASR worker's --compute-type (default: its own)")
+    parser.add_argument("--asr-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="more environment for the stack, e.g. STREAMSCRIBE_ASR_WINDOW_MARGIN_SEC=full")
     parser.add_argument("--language", default="en-US", help="the open's language in every test")
     parser.add_argument("--runs", type=int, default=1, help="run the suite this many times on one stack")
     parser.add_argument("-t", "--tests", default=None, help="jest -t: only the tests whose name matches")
@@ -195,6 +197,9 @@ def main() -> int:
            "STREAMSCRIBE_ASR_BATCH_NICE": "19"}
     if args.compute_type:
         env["STREAMSCRIBE_ASR_COMPUTE_TYPE"] = args.compute_type
+    for item in args.asr_env:
+        name, _, value = item.partition("=")
+        env[name] = value
     redis = RedisServer()
     redis.start()
     failures = 0
@@ -208,7 +213,8 @@ def main() -> int:
             for index in range(0 if args.no_suite else args.runs):
                 load = load_average()
                 passed, run, lines = summarise(run_suite(workdir, url, language=args.language, pattern=args.tests))
-                print(f"# run {index + 1}: model {args.model}, compute type {args.compute_type or 'default'}: "
+                print(f"# run {index + 1}: model {args.model}, compute type {args.compute_type or 'default'} "
+                      f"{' '.join(args.asr_env)}: "
                       f"{passed} of {run} passed; load average before {load}", flush=True)
                 print("| test | status | s |\n|---|---|---|\n" + "\n".join(lines), flush=True)
                 failures += run - passed
