@@ -501,6 +501,12 @@ def test_audiohook_renders_finals_as_transcript_events():
         data = json.loads(door.render(dataclasses.replace(final, **changes))[0])["parameters"]["entities"][0]["data"]
         return data["offset"], data["duration"]
 
+    # Two words aligned to one start (whisper gives a word of no length) get distinct offsets.
+    same = (events.Word(text="couple", start_ms=1000, end_ms=1000, confidence=0.9),
+            events.Word(text=" of", start_ms=1000, end_ms=1200, confidence=0.9))
+    tokens = json.loads(door.render(dataclasses.replace(final, words=same))[0])[
+        "parameters"]["entities"][0]["data"]["alternatives"][0]["interpretations"][0]["tokens"]
+    assert [(t["offset"], t["duration"]) for t in tokens] == [("PT1S", "PT0S"), ("PT1.001S", "PT0.199S")]
     assert span_of(words=()) == ("PT0.7S", "PT1.75S")  # no words timed: the utterance's span
     # Words timed past the utterance's edges are kept inside it.
     assert span_of(start_ms=1100, end_ms=2000) == ("PT1.1S", "PT0.9S")
