@@ -31,6 +31,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from pathlib import Path
 
 from tests.kit.stack import Stack
@@ -94,12 +96,10 @@ def run_suite(workdir: Path, url: str, *, language: str, pattern: str | None) ->
     return json.loads(report.read_text())
 
 
-async def replay(url: str, wav: Path, *, update_at: float | None = None) -> list[dict]:
-    """The suite's Transcript Connector call made in Python: the WAV's first 11 s, both channels,
-    in 20 ms frames at real time, an ``update`` at ``update_at`` s, ``close``. Returns each
+async def replay(url: str, wav: Path) -> list[dict]:
+    """The suite's Transcript Connector call ("Test Events") made in Python: the WAV's first 11 s,
+    both channels, in 20 ms frames at real time, then ``close``. Returns each
     transcript entity as received, with ``at``: its arrival in seconds after the first frame was sent."""
-    import time
-
     import soundfile
     from websockets.asyncio.client import connect
 
@@ -107,11 +107,11 @@ async def replay(url: str, wav: Path, *, update_at: float | None = None) -> list
     assert rate == 8000 and audio.shape[1] == 2, (rate, audio.shape)
     frame = rate // 50
     frames = [mulaw_encode(audio[i:i + frame].reshape(-1)) for i in range(0, len(audio) - frame + 1, frame)]
-    client = AudioHookClient(str(__import__("uuid").uuid4()))
+    client = AudioHookClient(str(uuid.uuid4()))
     target = "/audiohook"
     host = url.removeprefix("ws://").split("/")[0]
-    headers = {"Host": host, "Audiohook-Organization-Id": str(__import__("uuid").uuid4()),
-               "Audiohook-Correlation-Id": str(__import__("uuid").uuid4()), "Audiohook-Session-Id": client.id,
+    headers = {"Host": host, "Audiohook-Organization-Id": str(uuid.uuid4()),
+               "Audiohook-Correlation-Id": str(uuid.uuid4()), "Audiohook-Session-Id": client.id,
                "X-API-KEY": API_KEY}
     signed = audiohook_signature(base64.b64decode(CLIENT_SECRET), target=target, headers=headers,
                                  created=int(time.time()))
@@ -127,8 +127,6 @@ async def replay(url: str, wav: Path, *, update_at: float | None = None) -> list
             async for index, data in paced(list(enumerate(frames)), 20):
                 await websocket.send(data)
                 client.position = (index + 1) * frame / rate
-                if update_at is not None and abs(client.position - update_at) < 1e-6:
-                    await websocket.send(client.message("update", {"language": "en-US"}))
             await websocket.send(client.message("close", {"reason": "end"}))
 
         def on_text(text: str) -> None:
