@@ -260,7 +260,8 @@ class AudioHookDoor(Door):
             pass  # the client lost audio; its position says whether the stream's time counts it
         elif kind == "update":
             # As Genesys' reference server does: an update ends each party's utterance in
-            # progress (what comes after it is transcribed under the updated settings).
+            # progress (the reference restarts its recogniser in the update's language; this
+            # call keeps its own, which a running session cannot change).
             language = parameters.get("language")
             log.info("session %s: the client updates the language to %r; this call keeps its language",
                      self.session_id, Untrusted(language))
