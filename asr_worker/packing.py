@@ -11,7 +11,7 @@ utterance with a pause in it is split there when the words before the pause end
 a sentence, as a live session's sentence endpoint splits it at that pause.
 
 This module is the pure part: the layout of a pack, its audio, dealing the
-words out, and the sentence splits. The stage (``asr_worker/stage.py``) does
+words out, and the sentence splits. The stage (``asr_worker/recording.py``) does
 the rest (when to close a pack, the decode, the commits).
 """
 

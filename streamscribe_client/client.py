@@ -435,9 +435,18 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"bad --url: {exc}")
     except InvalidHandshake as exc:
         return fail(f"{args.url} refused the connection: {refusal(exc)}")
+    except BrokenPipeError:  # our reader went away (``| head``): it took what it wanted; not the server
+        return reader_gone()
     except OSError as exc:  # refused, unreachable, no such host, timed out
         return fail(f"cannot reach {args.url}: {exc}")
     return 1 if any(m["type"] == "error" and m.get("fatal") for m in messages) else 0
+
+
+def reader_gone() -> int:
+    """Exit quietly once stdout's reader closed the pipe (Python's own advice: stdout onto /dev/null, or
+    the flush at exit fails once more)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
 
 
 def fail(message: str) -> int:

@@ -1,14 +1,33 @@
-"""Decode threads for CPU engines: finals before partials, recordings apart, stale partials dropped, batches.
+"""Decode threads for CPU engines: finals, then first words, then partials; recordings apart; batches.
 
 With a plain FIFO executor a final that arrives while partials of other sessions
 are queued waits for all of them (seen: at 8 sessions the final of an utterance
 queued behind up to 7 partials). Here a final goes ahead of every queued
 partial, and a partial that waited longer than ``partial_max_wait`` seconds is
 not decoded at all: by then newer audio has arrived and the next partial (or the
-final) will cover it. Among partials, those that would give an utterance its
-first words go first (at 12-16 sessions on two cores the first partial had
-waited behind other sessions' running partials: p50 1.2-2.5 s). FIFO within
-each class keeps sessions fair.
+final) will cover it. Finals are served FIFO.
+
+First partials are fair (issue 33): a partial that would give an utterance its
+first words (``first_words``) goes before every other partial, so every live
+session's first partial comes before any session's next one, and among them the
+session that has waited longest goes first: ``waited(request)`` says how long
+its utterance had been waiting when the request was made (the whisper engine:
+the utterance's audio so far, which arrives at real time), so a session whose
+first decode found no words and asked again keeps its place ahead of utterances
+that began later. They are never dropped as stale: dropping one sent its session
+to the back of the queue behind later utterances, and a late first partial is
+still the first. What this cannot fix: at 16 calls on 2 cores finals and first
+decodes alone keep both threads ~90 % busy, so a first decode still waits behind
+other calls' finals (first partial p95 ~2.7 s in the modelled queue,
+BENCHMARKS.md "Live calls at 16"). ``final_grace`` (0: off) trades finals for
+first partials: a first decode goes before finals younger than that.
+
+Under overload partial cadence is shed before finals: at most
+``partial_workers`` live threads (default: all but one) decode next partials at
+once, so a final or a first partial never waits for more than the decodes
+already running on the other threads (modelled at 16 calls: final p95 and p99
+-9 %), and next partials that wait past ``partial_max_wait`` are dropped. With
+one thread, it takes partials too.
 
 Batch sessions (recordings, ``batch=True``) have ``batch_workers`` threads of
 their own (default 1), which take nothing else, and the live threads never
@@ -46,7 +65,6 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -57,6 +75,7 @@ Request = TypeVar("Request")
 
 
 class _Queued(NamedTuple):
+    since: float  # the order within a class: oldest first
     queued_at: float
     future: Future
     request: Any
@@ -76,8 +95,14 @@ class DecodeScheduler(Generic[Request]):
                  clock: Callable[[], float] = time.monotonic,
                  on_stale: Callable[[], None] | None = None, batch_max_batch: int | None = None,
                  on_live: Callable[[bool, bool], None] | None = None,
-                 on_live_kinds: frozenset[int] = frozenset({FINAL, FIRST_WORDS, PARTIAL})) -> None:
+                 on_live_kinds: frozenset[int] = frozenset({FINAL, FIRST_WORDS, PARTIAL}),
+                 partial_workers: int | None = None,
+                 waited: Callable[[Request], float] | None = None, final_grace: float = 0.0) -> None:
         self.max_batch = max(1, max_batch)
+        # Threads that may decode next partials at once; the others wait for finals and first words.
+        self.partial_workers = max(1, max(1, workers) - 1 if partial_workers is None else partial_workers)
+        self._waited = waited
+        self.final_grace = final_grace
         self.batch_max_batch = max(1, batch_max_batch or max_batch)
         self.partial_max_wait = partial_max_wait
         self._run = run
@@ -86,7 +111,8 @@ class DecodeScheduler(Generic[Request]):
         self._on_stale = on_stale
         self._on_live = on_live
         self._on_live_kinds = on_live_kinds
-        self._queues: list[deque[_Queued]] = [deque() for _ in range(BATCH + 1)]
+        self._queues: list[list[_Queued]] = [[] for _ in range(BATCH + 1)]
+        self._partials_running = 0  # live threads decoding next partials
         lock = threading.Lock()
         self._live_waiting = threading.Condition(lock)  # wakes a live thread
         self._batch_waiting = threading.Condition(lock)  # wakes a batch thread
@@ -101,7 +127,8 @@ class DecodeScheduler(Generic[Request]):
     def submit(self, request: Request, *, final: bool, first_words: bool = False, batch: bool = False) -> Future:
         """Decode ``request`` on a decode thread; the future is cancelled if it is dropped as stale.
 
-        ``first_words``: a partial of an utterance without words yet, served before other partials.
+        ``first_words``: a partial of an utterance without words yet, served before other partials,
+        longest ``waited`` first, never dropped as stale.
         ``batch``: a decode of a batch session, on the batch threads.
         """
         future: Future = Future()
@@ -114,7 +141,9 @@ class DecodeScheduler(Generic[Request]):
             if self._closed:
                 future.cancel()
                 raise RuntimeError("the decode scheduler is closed")
-            self._queues[kind].append(_Queued(self._clock(), future, request))
+            now = self._clock()
+            since = now - self._waited(request) if kind == FIRST_WORDS and self._waited is not None else now
+            self._queues[kind].append(_Queued(since, now, future, request))
             (self._batch_waiting if batch else self._live_waiting).notify()
         return future
 
@@ -151,33 +180,55 @@ class DecodeScheduler(Generic[Request]):
         limit = self.batch_max_batch if batch else self.max_batch
         while True:
             with waiting:
-                taken = self._take(kinds, limit)
+                kind, taken = self._take(kinds, limit)
                 while not taken:
                     if self._closed:
                         return
                     waiting.wait()
-                    taken = self._take(kinds, limit)
+                    kind, taken = self._take(kinds, limit)
+                self._partials_running += kind == PARTIAL
             self._decode(run, taken)
+            if kind == PARTIAL:
+                with waiting:
+                    self._partials_running -= 1
+                    if self._queues[PARTIAL]:  # a thread may have left them for this one
+                        waiting.notify()
 
-    def _take(self, kinds: tuple[int, ...], limit: int) -> list[tuple[Future, Request]]:
-        """Up to ``limit`` requests of the first of ``kinds`` with any waiting, under the lock
-        (a final never waits for partials decoded with it); [] when none may go."""
+    def _take(self, kinds: tuple[int, ...], limit: int) -> tuple[int, list[tuple[Future, Request]]]:
+        """The first of ``kinds`` with requests waiting that may go now, and up to ``limit`` of
+        them, oldest first, under the lock (a final never waits for partials decoded with it);
+        (-1, []) when none may go."""
         while not self._closed:
-            kind = next((kind for kind in kinds if self._queues[kind]), None)
+            kind = next((kind for kind in self._order(kinds) if self._queues[kind] and self._may_take(kind)), None)
             if kind is None:
-                return []
+                return -1, []
             queue = self._queues[kind]
             batch: list[tuple[Future, Request]] = []
             while queue and len(batch) < limit:
-                self._admit(kind, queue.popleft(), batch)
+                oldest = min(range(len(queue)), key=lambda i: queue[i].since)  # queues hold one per session
+                self._admit(kind, queue.pop(oldest), batch)
             if batch:
-                return batch
+                return kind, batch
             # Every request taken was aborted or stale: look again.
-        return []
+        return -1, []
+
+    def _order(self, kinds: tuple[int, ...]) -> tuple[int, ...]:
+        """``kinds`` in the order a thread looks at them now: first words before finals while
+        every queued final is younger than ``final_grace``."""
+        finals = self._queues[FINAL]
+        if (self.final_grace > 0 and kinds[:2] == (FINAL, FIRST_WORDS) and finals and self._queues[FIRST_WORDS]
+                and self._clock() - min(entry.queued_at for entry in finals) < self.final_grace):
+            return (FIRST_WORDS, FINAL, *kinds[2:])
+        return kinds
+
+    def _may_take(self, kind: int) -> bool:
+        """Whether a thread may take requests of ``kind`` now: next partials only on the threads
+        left to them."""
+        return kind != PARTIAL or self._partials_running < self.partial_workers
 
     def _admit(self, kind: int, entry: _Queued, batch: list) -> None:
         """Add a queued request to ``batch`` unless it was aborted or went stale."""
-        if kind in (FIRST_WORDS, PARTIAL) and self._clock() - entry.queued_at > self.partial_max_wait:
+        if kind == PARTIAL and self._clock() - entry.queued_at > self.partial_max_wait:
             if entry.future.cancel() and self._on_stale is not None:
                 self._on_stale()
         elif entry.future.set_running_or_notify_cancel():  # False: aborted while it waited

@@ -40,6 +40,7 @@ _HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "e
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
 _DIGITS = re.compile(r"^[$£€#]?\d[\d\-/.,:]*(?:st|nd|rd|th|%|[a-z])?$")
 _SEPARATORS = re.compile(r"[-/,.:;]")
+_LEADING = re.compile(r"^\d[\d\-/.,:]*[-/.,:]")  # digit groups and the separator after them
 
 
 def core(token: str) -> str:
@@ -49,12 +50,18 @@ def core(token: str) -> str:
 
 def _is_digits(token: str) -> bool:
     """A written number: ``4111``, ``4,111``, ``05/27``, ``$25.50``, ``3rd``; a piece of one as
-    whisper's word timings cut it (``,111``); or mostly digits (``700-80-I-N``: tiny.en's)."""
+    whisper's word timings cut it (``,111``); or mostly digits (``700-80-I-N``: tiny.en's); or
+    3 digits or more in groups before a word (``123-45-bic``)."""
     bare = token.strip("\"'()[]{}!?;,.-/:")
     if _DIGITS.match(bare):
         return True
     digits = sum(ch.isdigit() for ch in bare)
-    return digits >= 3 and 2 * digits >= sum(ch.isalnum() for ch in bare)
+    if digits >= 3 and 2 * digits >= sum(ch.isalnum() for ch in bare):
+        return True
+    # Groups of digits, then a word the recogniser ran into them (``123-45-bic-thousand``, over
+    # an 8 kHz line): the digits are a number whatever follows.
+    leading = _LEADING.match(bare)
+    return leading is not None and sum(ch.isdigit() for ch in leading.group()) >= 3
 
 
 def _is_number_word(word: str) -> bool:

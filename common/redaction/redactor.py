@@ -7,8 +7,9 @@ held (:meth:`Redactor.final` returns nothing) until the next final, whose
 text is then read together with it: a run of digits across the two is one
 number, redacted in every piece with one placeholder. Held finals go out when
 a final does not end in a number, before a final that does not start with
-one (it cannot go on with their number; a keyword in it then gives their
-number no context), when speech starts more than ``hold_gap``
+one (it cannot go on with their number; its first :data:`LOOKAHEAD` words are
+read as the words after their number, so "... 4111." / "That was my card."
+has its card context), when speech starts more than ``hold_gap``
 samples after the held one ended (:meth:`speech_start`: the caller paused
 too long for it to be one number), at a flush or the end (:meth:`release`),
 or after a short wall-clock timeout the caller runs (the redactor keeps no
@@ -32,7 +33,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
-from .detect import Context, Span, detect
+from .detect import LOOKAHEAD, Context, Span, detect
 from .itn import numeric, runs
 
 MAX_HELD = 4  # a card read in groups of four
@@ -70,7 +71,9 @@ class Redactor:
         if not transcript.text.strip():
             return [*out, *self.release(), transcript]
         if self.held and not _starts_with_number(transcript):
-            out += self.release()  # nothing here goes on with their number
+            # Nothing here goes on with their number, but its first words are the words after it:
+            # a keyword there gives it context ("... 4111." / "That was my card.").
+            out += self.release(after=[t[0] for t in _tokens(transcript)[:LOOKAHEAD]])
         self.held.append(transcript)
         # Numbers alone need no look at the next final: every numeral goes anyway; nor does a number
         # that is a whole card already (what follows would not make its pieces any less a card).
@@ -85,8 +88,13 @@ class Redactor:
             return self.release()
         return []
 
-    def release(self) -> list[Transcript]:
-        """Redact and return every held final (a flush, the end, the timeout)."""
+    def release(self, *, after: list[str] | None = None) -> list[Transcript]:
+        """Redact and return every held final (a flush, the end, the timeout, the next final).
+
+        ``after``: the first words of the final that comes next, read as the words after the held
+        ones (a keyword there gives their numbers context) but neither redacted here nor moving the
+        carried context past them (the next final's own reading does that).
+        """
         held, self.held = self.held, []
         if not held:
             return []
@@ -95,7 +103,14 @@ class Redactor:
             for token in _tokens(transcript):
                 tokens.append(token)
                 owners.append(n)
-        spans = detect([t[0] for t in tokens], self.kinds, self.context)
+        texts = [t[0] for t in tokens]
+        if after:
+            spans = [Span(s.first, min(s.last, len(texts) - 1), s.entity)
+                     for s in detect(texts + after, self.kinds, Context(**self.context.to_dict()))
+                     if s.first < len(texts)]
+            detect(texts, self.kinds, self.context)  # the context moves past the held words only
+        else:
+            spans = detect(texts, self.kinds, self.context)
         labels = {}
         for span in spans:
             self.counts[span.entity] = self.counts.get(span.entity, 0) + 1
@@ -110,6 +125,12 @@ class Redactor:
         """``transcript`` (a partial) with every number and entity masked; the state is unchanged."""
         tokens = _tokens(transcript)
         spans = detect([t[0] for t in tokens], (*self.kinds, "numbers"), Context(**self.context.to_dict()))
+        # A token with a digit that no rule read as a number ("123-45-bic-thousand", a word the
+        # recogniser has not finished) is masked too: a partial shows no digit at all.
+        covered = {i for span in spans for i in range(span.first, span.last + 1)}
+        spans += [Span(i, i, "NUMBER") for i, token in enumerate(tokens)
+                  if i not in covered and any(c.isdigit() for c in token[0])]
+        spans.sort(key=lambda span: span.first)
         if not spans:
             return transcript
         return _apply(transcript, tokens, list(range(len(tokens))), spans, {s: MASK for s in spans},

@@ -149,6 +149,8 @@ async function main() {
 }
 
 if (require.main === module) {
+  // A reader that closed the pipe (`| head`) took what it wanted: end quietly, not with an EPIPE trace.
+  process.stdout.on('error', (error) => { if (error.code === 'EPIPE') process.exit(0); throw error; });
   main().then((status) => process.exit(status), (error) => { console.error(String(error.message || error)); process.exit(1); });
 }
 

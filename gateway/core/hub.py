@@ -398,8 +398,8 @@ class SessionHub:
 
 def _refusal(stage: str, live: list[str], states: list[dict], max_lag: float) -> str:
     """Why a stage cannot take new sessions now, or "" if it can."""
-    if not live:
-        return f"no live {stage} workers"
+    if not live:  # what to run says more than "wait": nothing starts one by itself
+        return f"no live {stage} workers (none is running: start one, python -m {stage}_worker)"
     if len(states) < len(live):
         return ""  # a worker that has not reported its load yet has room
     open_workers = [s for s in states if not s["draining"] and s["sessions"] < s["capacity"]]

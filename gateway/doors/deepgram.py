@@ -205,12 +205,17 @@ def created_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _live_settings(query: kit.Query) -> Settings:
+    common.refuse_recording_only(query)
+    return Settings.from_query(query)
+
+
 class DeepgramDoor(Door):
     name: ClassVar[str] = "deepgram"
 
     def __init__(self, handshake: Handshake, **options) -> None:
         super().__init__(handshake, **options)
-        self.intake = common.Intake.accept(handshake, Settings.from_query, controls=_CONTROL)
+        self.intake = common.Intake.accept(handshake, _live_settings, controls=_CONTROL)
         self.request_id = self.intake.request_id
         assert isinstance(self.intake.settings, Settings)  # what Settings.from_query read
         self.settings: Settings = self.intake.settings

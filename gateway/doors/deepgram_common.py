@@ -65,6 +65,15 @@ class StreamSettings:
                              words=True, vad=self.vad, eager_finals=self.eager_finals, redact=self.redact)
 
 
+def refuse_recording_only(query: kit.Query) -> None:
+    """A live door refuses ``redact_audio`` (a pre-recorded request's: it keeps no live call's audio)
+    rather than ignore it: a client asking for redacted audio must not believe it gets some."""
+    if "redact_audio" in query.names():
+        raise ConfigError("redact_audio is for pre-recorded requests (POST /v1/listen): this server keeps no "
+                          "live call's audio; a native door's finals carry the redacted spans' times (redactions) "
+                          "for a recorder to mute its own copy")
+
+
 def check_flags(query: kit.Query, names: tuple[str, ...]) -> None:
     """Parameters accepted and ignored must still be ``true`` or ``false``."""
     for name in names:

@@ -14,6 +14,8 @@ plus what only a recording has:
 - ``callback`` (an ``http(s)://`` URL) and ``callback_method`` (``post``, ``put``):
   answer ``{"request_id"}`` at once and deliver the result there
   (:mod:`gateway.http.prerecorded`);
+- ``diarize``: who spoke when on a one-channel call (:mod:`gateway.diarization`; a call
+  of several result channels is refused: each channel is one party already);
 - ``encoding`` naming a container (``flac``, ``opus``, ``ogg-opus``, ``mp3``,
   ``wav``) is taken and ignored: the body's header says what it is;
 - ``sentiment``: ``results.sentiments`` (``segments``, one per final, with
@@ -26,7 +28,11 @@ plus what only a recording has:
   matches the transcript's words, where Deepgram matches sounds: a misheard term
   is not found;
 - ``analytics`` (this server's own): ``results.analytics``, the call's analytics
-  summary (talk, silence, overtalk, interruptions... :mod:`gateway.analytics.tracker`).
+  summary (talk, silence, overtalk, interruptions... :mod:`gateway.analytics.tracker`);
+- ``redact_audio`` (this server's own: ``silence`` or ``tone``, with redaction on):
+  the recording is kept with its redacted spans muted, for its tenant, and
+  ``metadata.redacted_audio`` says where to fetch it (:mod:`gateway.http.prerecorded`,
+  docs/redaction.md).
 
 ``detect_language=true`` (or ``language=multi``) detects the language, as the live
 door does, and each channel says the one most of its words were decoded in
@@ -42,10 +48,12 @@ with the words of every final in order.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
 from common.errors import ConfigError
+from common.redaction.audio import MODES
 
 from ..analytics.options import parse_phrases
 from ..analytics.sentiment import label as sentiment_label
@@ -56,6 +64,8 @@ CONTAINER_ENCODINGS = ("flac", "opus", "ogg-opus", "mp3", "wav")
 IGNORED_FLAGS = ("summarize", "topics", "intents")
 MAX_SEARCH = 50  # Deepgram's limit of search terms per request
 CALLBACK_METHODS = ("post", "put")
+REDACT_AUDIO = MODES  # redact_audio=silence|tone
+_URL_FORBIDS = re.compile(r"[\x00-\x20\x7f-\x9f]")  # CR, LF, NUL, space...: httpx refuses to send such a URL
 PARAGRAPH_PAUSE_SEC = 2.0  # silence between two finals that starts a new paragraph
 UTT_SPLIT_SEC = 0.8  # Deepgram's default utt_split
 UTT_SPLIT_RANGE = (0.05, 3600.0)  # the utt_split a query may ask for, in seconds
@@ -73,9 +83,11 @@ class Settings:
     paragraphs: bool = False
     callback: str | None = None
     callback_method: str = "post"
+    diarize: bool = False
     sentiment: bool = False
     search: tuple[str, ...] = ()
     analytics: bool = False
+    redact_audio: str | None = None  # "silence" or "tone": keep a redacted copy of the recording
 
     @property
     def call_analytics(self) -> dict | None:
@@ -96,11 +108,18 @@ class Settings:
         if callback is not None and not callback.startswith(("http://", "https://")):
             raise ConfigError(f"invalid value for callback: {kit.header_text(callback)!r} (expected an http:// "
                               "or https:// URL)")
+        if callback is not None and (bad := _URL_FORBIDS.search(callback)):  # or its delivery fails, not this request
+            raise ConfigError(f"invalid value for callback: {kit.header_text(callback)!r} (a URL has no space or "
+                              f"control character; {bad.group()!r} at position {bad.start()})")
         method = (query.last("callback_method") or "post").lower()
         if method not in CALLBACK_METHODS:
             raise ConfigError(f"invalid value for callback_method: {kit.header_text(method)!r} "
                               f"(expected {' or '.join(CALLBACK_METHODS)})")
         utt_split = query.number("utt_split", *UTT_SPLIT_RANGE)
+        redact_audio = query.last("redact_audio")
+        if redact_audio is not None and redact_audio.lower() not in REDACT_AUDIO:
+            raise ConfigError(f"invalid value for redact_audio: {kit.header_text(redact_audio)!r} (expected "
+                              f"{' or '.join(REDACT_AUDIO)})")
         search = query.all("search")
         if len(search) > MAX_SEARCH:
             raise ConfigError(f"invalid value for search: {len(search)} terms (expected at most {MAX_SEARCH})")
@@ -108,7 +127,8 @@ class Settings:
                    utt_split=UTT_SPLIT_SEC if utt_split is None else utt_split,
                    paragraphs=query.flag("paragraphs"), callback=callback, callback_method=method,
                    sentiment=query.flag("sentiment"), analytics=query.flag("analytics"),
-                   search=parse_phrases(search, name="search") if search else ())
+                   search=parse_phrases(search, name="search") if search else (), diarize=query.flag("diarize"),
+                   redact_audio=redact_audio.lower() if redact_audio is not None else None)
 
 
 def refusal_body(request_id: str, code: str, message: str) -> dict:
@@ -126,9 +146,11 @@ class Analysed:
 
 
 def response(settings: Settings, finals: list[events.Final], *, request_id: str, created: str, sha256: str,
-             duration: float, channels: int, analysed: Analysed | None = None, model: str = "") -> dict:
+             duration: float, channels: int, analysed: Analysed | None = None, model: str = "",
+             redacted_audio: dict | None = None) -> dict:
     """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels;
-    ``model``: the loaded model's name ("": the one the query asked for)."""
+    ``model``: the loaded model's name ("": the one the query asked for); ``redacted_audio``: the
+    ``metadata`` entry that says where the redacted recording is (None: none was asked for)."""
     stream = settings.stream
     name = deepgram.loaded_model(model, stream.model)
     model = deepgram.model_uuid(name)
@@ -155,6 +177,8 @@ def response(settings: Settings, finals: list[events.Final], *, request_id: str,
     metadata = {"transaction_key": "deprecated", "request_id": request_id, "sha256": sha256, "created": created,
                 "duration": round(duration, 6), "channels": channels, "models": [model],
                 "model_info": {model: deepgram.model_info(name)}}
+    if redacted_audio is not None:
+        metadata["redacted_audio"] = redacted_audio
     truncated = sorted((f for f in finals if f.truncated), key=lambda f: (f.start_ms, f.channel))
     if truncated:  # Deepgram's metadata.warnings: nothing cut out goes unsaid
         metadata["warnings"] = [{"type": "truncated_transcript", "message": (
@@ -289,9 +313,15 @@ def _utterances(final: events.Final, punctuate: bool, utt_split: float) -> list[
     if len(runs) <= 1:
         return [{"start": final.start_ms / 1000, "end": final.end_ms / 1000, "confidence": round(confidence, 4),
                  "channel": final.channel, "transcript": transcript, "words": words, "speaker": 0,
-                 "id": final.utterance_id}]
+                 "id": _utterance_uuid(final, 0)}]
     return [{"start": run[0]["start"], "end": run[-1]["end"],
              "confidence": round(sum(w["confidence"] for w in run) / len(run), 4), "channel": final.channel,
              "transcript": " ".join(w["punctuated_word"] for w in run), "words": run, "speaker": 0,
-             "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{final.utterance_id}/{index}"))}
+             "id": _utterance_uuid(final, index)}
             for index, run in enumerate(runs)]
+
+
+def _utterance_uuid(final: events.Final, index: int) -> str:
+    """The ``index``-th utterance of ``final`` as Deepgram names one, a UUID: the same for the same
+    final (a replay after failover keeps utterance ids), whether or not utt_split divides it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{final.utterance_id}/{index}"))

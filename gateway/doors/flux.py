@@ -89,6 +89,7 @@ class FluxSettings(common.StreamSettings):
 
     @classmethod
     def from_query(cls, query: kit.Query) -> FluxSettings:
+        common.refuse_recording_only(query)
         common.check_flags(query, IGNORED_FLAGS)
         encoding, sample_rate = common.audio_format(query)
         model = query.last("model") or DEFAULT_MODEL

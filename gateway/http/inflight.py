@@ -48,7 +48,15 @@ class InFlight:
         """Track ``task`` until it ends. A job added while :meth:`drain` runs (a request's callback) is
         waited for too; a new request must check :attr:`closing` first (after the drain, none is)."""
         self._jobs[task] = (request_id, kind)
-        task.add_done_callback(self._jobs.pop)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task) -> None:
+        request_id, kind = self._jobs.pop(task)
+        # A callback's job is awaited by nobody: a bug that raises in it would otherwise end as asyncio's
+        # "Task exception was never retrieved", with the callback lost and not counted.
+        if kind == "callback" and not task.cancelled() and (error := task.exception()) is not None:
+            log.error("pre-recorded %s: the callback was not delivered: its job failed", request_id, exc_info=error)
+            self.undelivered.labels(kind=kind).inc()
 
     def handed_over(self, request_id: str) -> None:
         """Called by a job the drain cuts, as it ends: its result went on elsewhere, not lost."""

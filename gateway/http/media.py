@@ -9,6 +9,15 @@ container even when the query names a raw encoding (its header knows better).
 Decoding is libsndfile's (``soundfile``'s wheels bundle it, with FLAC, Ogg and
 MP3), never hand parsing. A body that cannot be decoded raises
 :class:`BadMedia`, whose message the client gets with a 400.
+
+A header is checked before anything is decoded, because the memory decoding
+takes is what the header says, not what the body holds: a 40 KB WAV whose
+header said 1 Hz became 20,000 s of 16 kHz audio (3.7 GB) once resampled, and a
+FLAC header may claim 2**36 frames, which libsndfile's reader allocates up
+front. So the rate must be one a recording has (:data:`FILE_RATES`), the frames
+the header claims must fit in the body (:data:`MAX_SAMPLES_PER_BYTE`: digital
+silence in FLAC, the best compressed audio there is, holds about 350 samples a
+byte), and the decoded result is bounded (:data:`MAX_SAMPLES`).
 """
 
 from __future__ import annotations
@@ -27,6 +36,9 @@ MIN_RATE, MAX_RATE = 8000, 48000  # the sample rates a call takes (gateway.core.
 SIGNATURES = ((b"RIFF", "wav"), (b"RF64", "wav"), (b"fLaC", "flac"), (b"OggS", "ogg"), (b"ID3", "mp3"),
               (b"FORM", "aiff"), (b".snd", "au"), (b"caff", "caf"))
 RAW_SUBTYPES = {"pcm16": "PCM_16", "mulaw": "ULAW", "alaw": "ALAW"}
+FILE_RATES = (4000, 384000)  # Hz: the rates a recording is made at, from low-rate voice to studio masters
+MAX_SAMPLES_PER_BYTE = 1024  # samples (all channels) a byte of any codec's body can hold (FLAC silence: ~350)
+MAX_SAMPLES = 1 << 28  # samples (all channels) decoded at most: 4.6 h of 16 kHz mono, 512 MiB as PCM16
 
 
 class BadMedia(ValueError):
@@ -77,8 +89,12 @@ def decode(body: bytes | bytearray, *, encoding: str | None, sample_rate: int, c
             pcm, rate = _raw(body, encoding, sample_rate, channels)
             kind = "raw"
         else:  # as float (libsndfile reads a float file into integers unscaled: silence), then PCM16
-            samples, rate = soundfile.read(io.BytesIO(body), dtype="float32", always_2d=True)
+            info = soundfile.info(io.BytesIO(body))
+            frames = _check_header(rate=info.samplerate, frames=info.frames, channels=info.channels, size=len(body))
+            samples, rate = soundfile.read(io.BytesIO(body), frames=frames, dtype="float32", always_2d=True)
             pcm = _pcm16(samples)
+    except BadMedia:  # the header's own refusal (a ValueError too): its message as it is
+        raise
     except soundfile.LibsndfileError as exc:
         raise BadMedia(f"the body cannot be decoded as {kind or encoding} audio: {exc.error_string}") from None
     except (RuntimeError, ValueError, TypeError) as exc:  # libsndfile's refusals of a malformed header
@@ -89,6 +105,24 @@ def decode(body: bytes | bytearray, *, encoding: str | None, sample_rate: int, c
         pcm = _pcm16(soxr.resample(pcm.astype(np.float32) / 32768, rate, SAMPLE_RATE).reshape(-1, pcm.shape[1]))
         rate = SAMPLE_RATE
     return Media(np.ascontiguousarray(pcm), int(rate), kind)
+
+
+def _check_header(*, rate: int, frames: int, channels: int, size: int) -> int:
+    """The frames to read, once the header's rate and length are plausible for a body of ``size`` bytes."""
+    low, high = FILE_RATES
+    if not low <= rate <= high:
+        raise BadMedia(f"the header says the audio is sampled at {rate} Hz; this server takes recordings "
+                       f"sampled at {low} to {high} Hz")
+    samples = frames * channels
+    if samples > size * MAX_SAMPLES_PER_BYTE:
+        raise BadMedia(f"the header claims {frames} frames ({frames / rate:.0f} s) of audio, more than a body of "
+                       f"{size} bytes can hold: the header and the body do not agree")
+    resampled = samples if MIN_RATE <= rate <= MAX_RATE else samples * SAMPLE_RATE / rate
+    if max(samples, resampled) > MAX_SAMPLES:
+        raise BadMedia(f"the audio is {frames / rate:.0f} s long in {channels} channel(s); this server "
+                       f"transcribes recordings of up to {MAX_SAMPLES} samples ({MAX_SAMPLES / SAMPLE_RATE / 3600:.1f} h "
+                       "of 16 kHz mono) in one request")
+    return frames
 
 
 def _raw(body: bytes | bytearray, encoding: str, sample_rate: int, channels: int) -> tuple[np.ndarray, int]:

@@ -36,6 +36,14 @@ idle timeout; a remote error, an unreachable host or a timeout: 400
 ``REMOTE_CONTENT_ERROR``), after the same checks and slot as an upload, and the
 file is decoded and transcribed as an uploaded body is.
 
+With ``redact_audio=silence|tone`` (our extension; it needs redaction, asked for or forced by
+the tenant, else 400) the recording's PCM is bounded by ``--redacted-audio-max-bytes`` (413
+beyond, before it is transcribed); once its finals are in, the recording is muted where they
+redacted (:mod:`common.redaction.audio`), stored as WAV for the tenant for
+``--redacted-audio-retention`` s (:mod:`gateway.outputs.redacted_audio`), and the response (or
+callback) says where in ``metadata.redacted_audio``; ``GET /v1/listen/{request_id}/audio`` with
+a key of the same tenant fetches it (404 for any other). The clear recording never leaves memory.
+
 A client that disconnects before its answer ends the call (``client_disconnected``).
 
 At shutdown (SIGTERM) the gateway finishes what it promised (:mod:`gateway.http.inflight`):
@@ -55,6 +63,7 @@ import hashlib
 import http
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -69,8 +78,10 @@ from websockets.http11 import Request, Response
 
 from common.config import non_negative, option, positive
 from common.errors import BacklogFull, ConfigError, ErrorCode
+from common.redaction import audio as mute
 
 from ..core import events
+from ..diarization import pool as diarization, words as speakers
 from ..calls.call import Call, CallRefused
 from ..core.config import MAX_CHANNELS
 from ..core.hub import SessionHub
@@ -80,6 +91,7 @@ from ..doors.base import Handshake
 from ..outputs.transcript_log import TranscriptLog
 from ..outputs.courier import Courier
 from ..outputs.delivery import Delivery, url_host
+from ..outputs.redacted_audio import RedactedAudio
 from . import media, remote, routes
 from .inflight import InFlight
 from .wire import BodyError, GatewayConnection, has_body
@@ -87,6 +99,8 @@ from .wire import BodyError, GatewayConnection, has_body
 log = logging.getLogger(__name__)
 
 ROUTE = "/v1/listen"
+AUDIO_SUFFIX = "/audio"  # GET ROUTE/{request_id}/audio: a redacted recording
+REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # str(uuid.uuid4())
 FRAME_SECONDS = 1.0  # audio per Call.audio: the call cuts it into records of 500 ms (a recording's)
 RETRY_AFTER = 1  # seconds, in a 503 of a gateway that shuts down
 T = TypeVar("T")
@@ -129,6 +143,13 @@ class PrerecordedOptions:
         "attempts of stored pre-recorded callbacks (any gateway's) this gateway sends at once (0: it sends "
         "none of them, only its own first attempts; at least one gateway of the fleet must send them)",
         flag="--prerecorded-callback-senders", parse=non_negative(int)))
+    redacted_audio_max_bytes: int = field(default=64 << 20, metadata=option(
+        "largest recording, in bytes of its decoded PCM16 samples, of which a request with redact_audio keeps "
+        "a redacted copy (413 beyond; 64 MiB: 35 min of 16 kHz mono)", flag="--redacted-audio-max-bytes",
+        parse=positive(int)))
+    redacted_audio_retention: float = field(default=3600.0, metadata=option(
+        "seconds a redacted copy of a recording (redact_audio) stays in Redis for its tenant to fetch",
+        flag="--redacted-audio-retention", parse=positive(float)))
     queue: int = 256  # the call's events waiting for the collector
 
 
@@ -136,15 +157,18 @@ class Prerecorded:
     """Serve ``POST /v1/listen`` requests whose key the server has checked."""
 
     def __init__(self, hub: SessionHub, *, transcripts: TranscriptLog, options: PrerecordedOptions,
-                 undelivered: Counter, courier: Courier | None = None) -> None:
+                 undelivered: Counter, courier: Courier | None = None, redacted: RedactedAudio | None = None) -> None:
         """``undelivered``: the counter of results lost, labelled by ``kind``; ``courier``: what delivers
-        callbacks (none: a request with a callback is refused with 400)."""
+        callbacks (none: a request with a callback is refused with 400); ``redacted``: where redacted
+        recordings are kept (none: a request with ``redact_audio`` is refused with 400)."""
         self.hub = hub
         self.transcripts = transcripts
         self.options = options
+        self.redacted = redacted
         self.inflight = InFlight(undelivered=undelivered)
         self.courier = courier
         self._fetcher: httpx.AsyncClient | None = None  # {"url": ...} bodies
+        self.diarizer = diarization.Diarizer()  # its process starts with the first diarize=true
 
     @property
     def closing(self) -> bool:
@@ -165,6 +189,7 @@ class Prerecorded:
             if self._fetcher is not None:
                 await self._fetcher.aclose()
             self._fetcher = None
+            self.diarizer.close()
 
     async def serve(self, connection: GatewayConnection, request: Request, handshake: Handshake, *,
                     tenant: Tenant, give_back: Callable[[], Awaitable[None]]) -> Response:
@@ -199,6 +224,9 @@ class Prerecorded:
             try:
                 settings = deepgram_prerecorded.Settings.from_query(list(handshake.query))
                 self._check_callback(settings)
+                if settings.diarize:
+                    diarization.available()
+                self._check_redact_audio(settings, tenant)
             except ConfigError as exc:
                 return _error(400, request_id, "INVALID_QUERY_PARAMETER", str(exc))
             if not has_body(request.headers):
@@ -236,6 +264,13 @@ class Prerecorded:
                                                 max_channels=MAX_CHANNELS)
             except media.BadMedia as exc:
                 return _error(400, request_id, "Bad Request", str(exc))
+            most = self.options.redacted_audio_max_bytes
+            if settings.redact_audio is not None and audio.pcm.nbytes > most:
+                return _error(413, request_id, "PAYLOAD_TOO_LARGE", (
+                    f"the recording is {audio.pcm.nbytes} bytes of PCM16 samples ({audio.duration:.0f} s, "
+                    f"{audio.channels} channel(s) at {audio.sample_rate} Hz); this server keeps redacted audio of "
+                    f"recordings up to {most} bytes (--redacted-audio-max-bytes): send it without redact_audio, "
+                    "or in parts"))
             job = _Job(request_id=request_id, settings=settings, audio=audio, tenant=tenant,
                        sha256=hashlib.sha256(data).hexdigest())
             del data
@@ -268,6 +303,15 @@ class Prerecorded:
             raise ConfigError(f"callbacks to {kit.header_text(host)!r} are not allowed here (the gateway's "
                               "--prerecorded-callback-hosts lists the hosts it calls back)")
 
+    def _check_redact_audio(self, settings: deepgram_prerecorded.Settings, tenant: Tenant) -> None:
+        if settings.redact_audio is None:
+            return
+        if self.redacted is None:
+            raise ConfigError("redact_audio is off on this server")
+        if not (settings.stream.redact or tenant.redact):
+            raise ConfigError("redact_audio needs redaction: add redact=pci (or ssn, numbers, pii), or use a key "
+                              "whose tenant's policy forces it")
+
     async def _call_back(self, job: _Job, give_back: Callable[[], Awaitable[None]]) -> None:
         try:
             status, result = await self._transcribe(job)
@@ -292,6 +336,11 @@ class Prerecorded:
                 priority="batch", analytics=job.settings.call_analytics)
         except ConfigError as exc:
             return 400, deepgram_prerecorded.refusal_body(job.request_id, "Bad Request", str(exc))
+        if job.settings.diarize and config.pipelines > 1:
+            return 400, deepgram_prerecorded.refusal_body(
+                job.request_id, "INVALID_QUERY_PARAMETER", f"diarize=true needs one channel, and multichannel=true "
+                f"makes this recording's {config.pipelines} channels {config.pipelines} (each one party already): "
+                "send multichannel=false to diarize their mix, or leave diarize out")
         queue: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=self.options.queue)
         call = Call(self.hub, config, protocol=deepgram.DeepgramDoor.name, events_out=queue, call_id=job.request_id,
                     transcripts=self.transcripts, tenant=job.tenant)
@@ -319,10 +368,66 @@ class Prerecorded:
             status = 503 if code in (ErrorCode.OVERLOADED, ErrorCode.UNAVAILABLE) else 500
             message = error.message if error is not None else ended.reason
             return status, deepgram_prerecorded.refusal_body(job.request_id, str(code).upper(), message)
-        return 200, deepgram_prerecorded.response(
+        redacted = None
+        if job.settings.redact_audio is not None:
+            try:
+                redacted = await self._keep_redacted(job, finals, per_channel=config.pipelines == audio.channels)
+            except RedisError as exc:
+                log.warning("pre-recorded %s: its redacted audio was not stored: %s", job.request_id, exc)
+                return 503, deepgram_prerecorded.refusal_body(
+                    job.request_id, str(ErrorCode.UNAVAILABLE).upper(),
+                    "the redacted audio could not be stored (the service cannot reach its queue); send it again")
+        body = deepgram_prerecorded.response(
             job.settings, finals, request_id=job.request_id, created=deepgram.created_now(), sha256=job.sha256,
             duration=audio.duration, channels=config.pipelines, model=call.models.name,
-            analysed=analysed if config.analytics is not None else None)
+            analysed=analysed if config.analytics is not None else None, redacted_audio=redacted)
+        if job.settings.diarize:
+            await self._diarize(body, audio, finals, request_id=job.request_id)
+        return 200, body
+
+    async def _diarize(self, body: dict, audio: media.Media, finals: list[events.Final], *, request_id: str) -> None:
+        """``body`` gains its speakers; if the diarizer fails, a warning says so (the transcript stays)."""
+        regions = [(f.start_ms, f.end_ms) for f in finals if f.text.strip()]
+        try:
+            labels = await self.diarizer.labels(audio.pcm, audio.sample_rate, regions)
+        except diarization.DiarizationFailed as exc:
+            log.warning("pre-recorded %s: diarization failed: %s", request_id, exc)
+            speakers.warn(body, f"diarization failed, the words have no speaker: {exc}")
+            return
+        speakers.apply(body, labels)
+
+    async def _keep_redacted(self, job: _Job, finals: list[events.Final], *, per_channel: bool) -> dict:
+        """Store the recording with the finals' redacted spans muted, for the job's tenant; the response's
+        ``metadata.redacted_audio``. Muting and encoding run off the event loop."""
+        mode = job.settings.redact_audio
+        assert mode is not None and self.redacted is not None  # asked for, and checked when the job came
+        redactions = [(final.channel, r) for final in finals for r in final.redactions]
+        spans = [mute.Span(channel, r.start_ms, r.end_ms) for channel, r in redactions]
+        audio = job.audio
+
+        def redact() -> bytes:
+            muted = mute.mute(audio.pcm, spans, sample_rate=audio.sample_rate, mode=mode, per_channel=per_channel)
+            return mute.wav(muted, sample_rate=audio.sample_rate)
+
+        wav = await asyncio.to_thread(redact)
+        await self.redacted.put(job.tenant.name, job.request_id, wav)
+        return {"path": audio_path(job.request_id), "mode": mode, "content_type": "audio/wav", "bytes": len(wav),
+                "expires": round(time.time() + self.redacted.retention), "padding": mute.PADDING_MS / 1000,
+                "spans": [{"channel": channel, "type": r.entity, "placeholder": r.label, "start": r.start_ms / 1000,
+                           "end": r.end_ms / 1000} for channel, r in sorted(redactions, key=lambda c: c[1].start_ms)]}
+
+    async def redacted_audio(self, request_id: str, *, tenant: Tenant) -> Response:
+        """``GET /v1/listen/{request_id}/audio`` of a key of ``tenant``: the redacted recording, or 404."""
+        try:
+            wav = await self.redacted.get(tenant.name, request_id) if self.redacted is not None else None
+        except RedisError as exc:
+            log.warning("redacted audio of %s not read: %s", request_id, exc)
+            return _error(503, request_id, str(ErrorCode.UNAVAILABLE).upper(),
+                          "the service cannot reach its queue; try again", retry_after=True)
+        if wav is None:
+            return _error(404, request_id, "NOT_FOUND", "no redacted audio of this request id for this API key's "
+                          "tenant (never asked for with redact_audio, another tenant's, or past its retention)")
+        return routes.response(http.HTTPStatus.OK, wav, "audio/wav", deepgram_common.response_headers(request_id))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -381,6 +486,20 @@ async def _collect(queue: asyncio.Queue) -> tuple[list[events.Final], deepgram_p
         elif isinstance(event, events.Ended):
             return finals, deepgram_prerecorded.Analysed(utterances=utterances, phrases=phrases, summary=summary), \
                 event, error
+
+
+def audio_path(request_id: str) -> str:
+    """Where a request's redacted recording is fetched."""
+    return f"{ROUTE}/{request_id}{AUDIO_SUFFIX}"
+
+
+def audio_request_id(path: str) -> str | None:
+    """The request id of a redacted recording's path (:func:`audio_path`), or None if ``path`` is not one."""
+    prefix = ROUTE + "/"
+    if not (path.startswith(prefix) and path.endswith(AUDIO_SUFFIX)):
+        return None
+    request_id = path[len(prefix):-len(AUDIO_SUFFIX)]
+    return request_id if REQUEST_ID.fullmatch(request_id) else None
 
 
 def restarting(request_id: str) -> Response:

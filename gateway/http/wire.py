@@ -40,7 +40,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import HeaderLineTooLong, InvalidMessage, RequestLineTooLong, TooManyHeaders
 from websockets.http11 import Request, Response, parse_headers, parse_line
 from websockets.frames import DATA_OPCODES, Frame
-from websockets.protocol import CONNECTING, Protocol
+from websockets.protocol import CLOSED, CONNECTING, OPEN, Protocol
 from websockets.server import ServerProtocol
 
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")  # a method (RFC 9110's token)
@@ -107,14 +107,15 @@ def read_request(read_line: Callable[[int, type[Exception]], Generator[None, Non
                  ) -> Generator[None, None, Request]:
     """The request line and headers, as websockets' ``Request.parse`` reads them, a body allowed (and not read).
 
-    Raise ``EOFError``, ``ValueError`` (not HTTP/1.x), or websockets' ``RequestLineTooLong``,
+    Raise ``EOFError`` (also for a line that ends in a bare LF), ``ValueError`` (not HTTP/1.x, a
+    malformed header), or websockets' ``RequestLineTooLong``,
     ``HeaderLineTooLong`` and ``TooManyHeaders``.
     """
     request_line = yield from parse_line(read_line, RequestLineTooLong)
     method, _, rest = request_line.partition(b" ")
     target, _, protocol = rest.partition(b" ")
     if not _TOKEN.fullmatch(method) or not target or protocol not in (b"HTTP/1.1", b"HTTP/1.0"):
-        raise ValueError("not an HTTP/1.1 request line")
+        raise ValueError(f"the request line is not METHOD TARGET HTTP/1.1: {bytes(request_line[:100])!r}")
     headers = yield from parse_headers(read_line)
     return Request(target.decode("iso-8859-1"), headers, method.decode(), protocol.decode())
 
@@ -134,24 +135,27 @@ class GatewayProtocol(ServerProtocol):
                    max_size=(protocol.max_message_size, protocol.max_fragment_size), logger=protocol.logger)
 
     def parse(self) -> Generator[None]:
-        # ServerProtocol.parse with read_request in place of Request.parse; the refusals are websockets'.
+        # ServerProtocol.parse with read_request in place of Request.parse; websockets' refusals, plus a 400 for a
+        # malformed request (websockets closes the connection without a word).
         try:
             request = yield from read_request(self.reader.read_line)
         except RequestLineTooLong as exc:
             yield from self._refuse(exc, http.HTTPStatus.REQUEST_URI_TOO_LONG)
         except (HeaderLineTooLong, TooManyHeaders) as exc:
             yield from self._refuse(exc, http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-        except Exception as exc:  # not HTTP, or the connection closed first: nothing to answer
-            self.handshake_exc = InvalidMessage("did not receive a valid HTTP request")
-            self.handshake_exc.__cause__ = exc
-            self.send_eof()
-            self.parser = self.discard()
-            next(self.parser)
-            yield
+        except EOFError as exc:
+            if not self.reader.eof:  # websockets' word for a line that ends in a bare LF
+                yield from self._refuse(exc, http.HTTPStatus.BAD_REQUEST, "a line of the request ends with a bare "
+                                                                          "LF; HTTP/1.1 ends lines with CRLF")
+            yield from self._drop(exc)  # the connection closed before the request did: nobody to answer
+        except ValueError as exc:  # HTTP/9.9, a NUL in a header, TLS to this plain port...
+            yield from self._refuse(exc, http.HTTPStatus.BAD_REQUEST, str(exc))
+        except Exception as exc:
+            yield from self._drop(exc)
         self.events.append(request)
         if has_body(request.headers):  # no frames: unread until the route says (never a 101 follows)
-            while self.body is None:
-                yield
+            yield from self._until(lambda: self.body is not None)
+            assert self.body is not None
             try:
                 yield from self._read_body(request.headers, self.body)
             except BodyError as exc:
@@ -160,8 +164,25 @@ class GatewayProtocol(ServerProtocol):
                 self.body.done.set()
             while True:  # anything after the body: discarded until the answer replaces this parser
                 self.reader.discard()
-                yield
+                yield from self._until(lambda: bool(self.reader.buffer))
+        # What follows the request (a pipelined second request, frames sent before the 101) waits for the
+        # answer: frames after a 101 (GatewayConnection.handshake reads them), discarded after any other.
+        # Read as frames now, a second GET failed the connection before its first answer was sent.
+        yield from self._until(lambda: self.state is not CONNECTING)
         yield from Protocol.parse(self)  # frames, once the handshake is done
+
+    def _until(self, ready: Callable[[], bool]) -> Generator[None]:
+        """Wait for more data until ``ready()``. The client's EOF first: it went away before its answer.
+
+        Then close as websockets does when a request is cut short: state CLOSED, which its
+        ``connection_lost`` asserts (an AssertionError there left ``wait_closed()`` pending
+        forever, so a pre-recorded request whose client went away was transcribed to the
+        end, for nobody). The route sees ``wait_closed()`` end and stops; no answer is written.
+        """
+        while not ready():
+            if self.reader.eof:
+                yield from self._closed()
+            yield
 
     @property
     def body_pending(self) -> bool:
@@ -215,10 +236,32 @@ class GatewayProtocol(ServerProtocol):
             raise BodyError("the connection ended before the body did") from None
         return bytes(line).rstrip(b"\r\n")
 
-    def _refuse(self, exc: Exception, status: http.HTTPStatus) -> Generator[None]:
-        self.handshake_exc = exc
-        self.send_response(self.reject(status, f"Failed to open a WebSocket connection: {exc}.\n"))
+    def _drop(self, exc: Exception) -> Generator[None]:
+        self.handshake_exc = InvalidMessage("did not receive a valid HTTP request")
+        self.handshake_exc.__cause__ = exc
+        yield from self._closed()
+
+    def _closed(self) -> Generator[None]:
+        """Close without an answer: this parser is replaced by websockets' discard() (state CLOSED at EOF)."""
+        self.send_eof()
+        self.parser = self.discard()
+        next(self.parser)
         yield
+
+    def _refuse(self, exc: Exception, status: http.HTTPStatus, why: str | None = None) -> Generator[None]:
+        self.handshake_exc = exc
+        if why is None:
+            self.send_response(self.reject(status, f"Failed to open a WebSocket connection: {exc}.\n"))
+        else:
+            self.send_response(self.reject(status, f"Bad request: {why}.\n"))
+        yield
+
+    def send_response(self, response: Response) -> None:
+        # websockets closes the connection after any answer but a 101: say so, so that a client that
+        # pipelined a second request knows to send it again on a new connection (RFC 9112, 9.3.2).
+        if response.status_code != http.HTTPStatus.SWITCHING_PROTOCOLS and "Connection" not in response.headers:
+            response.headers["Connection"] = "close"
+        super().send_response(response)
 
     def accept(self, request: Request) -> Response:
         if has_body(request.headers):
@@ -244,6 +287,8 @@ class GatewayConnection(ServerConnection):
                 await super().handshake(*args, **kwargs)
         finally:
             self._resume()  # a refused body's bytes are discarded now
+        if self.protocol.state is OPEN and self.protocol.reader.buffer and not self.protocol.reader.eof:
+            self.data_received(b"")  # frames that came before the 101 (GatewayProtocol.parse held them)
 
     def lift_open_timeout(self) -> None:
         """The route bounds what it does itself (reading a body, transcribing it)."""
@@ -253,6 +298,9 @@ class GatewayConnection(ServerConnection):
     def read_body(self, *, limit: int) -> Body:
         """Read the request's body, up to ``limit`` bytes (answering ``Expect: 100-continue``)."""
         body = self.protocol.body = Body(limit)
+        if self.protocol.state is CLOSED:  # the client went away before its route asked (its parser is done)
+            body.fail(BodyError("the connection ended before the body did"))
+            return body
         if self.request is not None and self.request.headers.get("Expect", "").lower() == "100-continue":
             self.transport.write(CONTINUE)
         self._resume()

@@ -234,6 +234,8 @@ async def send(client: httpx.AsyncClient, method: str, to: Destination, body: by
         response = await client.request(method, to.url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         return Outcome(f"{type(exc).__name__}: {exc}", retry=True)
+    except httpx.InvalidURL as exc:  # not an HTTPError: it would end the sender's task; no retry sends it
+        return Outcome(f"the URL cannot be sent: {exc}")
     status = response.status_code
     if status < 300:
         return Outcome()

@@ -39,6 +39,7 @@ from redis.exceptions import RedisError
 
 from common.config import non_negative, option
 from common.errors import ErrorCode
+from common.logs import Untrusted
 from common.metrics import GatewayMetrics
 
 from ..doors.base import Door, Handshake, HandshakeRefused
@@ -80,6 +81,7 @@ class Purpose(enum.Enum):
     UPGRADE = "upgrade"  # a WebSocket to no endpoint: it passes the access checks before its 404
     ADMIN = "admin"  # a page for admin keys only (/health/extended)
     RECORDING = "recording"  # Deepgram's pre-recorded POST /v1/listen
+    RECORDED_AUDIO = "recorded_audio"  # GET /v1/listen/{request_id}/audio: a redacted recording
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,7 +91,7 @@ class AccessRequest:
     purpose: Purpose
     handshake: Handshake
     address: str
-    door: type[Door] | None = None  # CALL, RECORDING: the door it streams to
+    door: type[Door] | None = None  # CALL, RECORDING, RECORDED_AUDIO: the door it streams to
     call_id: str | None = None  # FOLLOW: the call it follows
 
 
@@ -227,6 +229,9 @@ class Gate:
                 return Refusal(status=http.HTTPStatus.TOO_MANY_REQUESTS, error=str(refused.code),
                                message=str(refused), headers=(("Retry-After", "1"),))
             return self._admission(request, key, slot=slot)
+        if purpose is Purpose.RECORDED_AUDIO:  # a key that may send recordings may fetch its tenant's
+            self._check_door(key, _door_of(request))
+            return self._admission(request, key)
         if purpose is Purpose.CALL:
             door = _door_of(request)
             self._check_door(key, door)
@@ -246,6 +251,7 @@ class Gate:
         headers = request.handshake.headers
         origin = headers.get("Origin")
         if not self.options.origins.allowed_origin(origin, headers.get("Host")):
+            log.info("refused %s: the origin %r is not in --allowed-origins", request.address, Untrusted(origin))
             raise self._refuse("forbidden_origin", http.HTTPStatus.FORBIDDEN,
                                f"WebSocket connections from the origin {origin} are not allowed "
                                "(see the gateway's --allowed-origins)")

@@ -3,7 +3,9 @@
 Besides the transcript, the page's debug tools are checked: the level meter and waveform move,
 the message log fills (and filters by type), each final shows its latency (end of speech to
 final), and the load test runs simulated connections with the page's API key field; the gateway
-here requires an API key, so every path of the page must send it.
+here requires an API key, so every path of the page must send it. With "Call analytics" ticked,
+the page draws each party's timeline and the call's figures (a clip, a stereo two-party call, and
+made-up events at 390 px).
 
 Chromium's fake capture device reads a WAV file (``--use-file-for-fake-audio-capture``)
 and loops it; the Debian build does not honour a ``%noloop`` suffix. The clip is
@@ -39,6 +41,7 @@ EXAMPLES = ROOT / "examples"
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SCREENSHOT = Path("/tmp/streamscribe-demo.png")
+ANALYTICS_SCREENSHOTS = Path("/tmp/streamscribe-analytics-{}.png")  # to look at; not checked
 LEAD_SILENCE = 1.0
 TAIL_SILENCE = 1.5
 FINAL_TIMEOUT = 90  # clip plays in real time; the first ASR call may load the model
@@ -434,3 +437,256 @@ def test_pages_say_why_a_connection_was_refused(browser_stack, chrome):
         chrome.find_element(By.ID, "start").click()
         WebDriverWait(chrome, 20).until(lambda d: partial.text, message=f"the example said nothing about {url}")
         assert partial.text.startswith(expected), partial.text
+
+
+def test_demo_page_fits_a_phone_has_an_icon_and_gives_the_transcript(browser_stack, chrome, tmp_path):
+    """Issue 32: at 390 px the page scrolled sideways, the transcript could be neither copied nor
+    downloaded, and the page had no icon."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True})
+    chrome.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    chrome.get(browser_stack.http + "/")
+    scroll, client = chrome.execute_script(
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert client == 390 and scroll <= client, (scroll, client)
+    assert chrome.find_element(By.CSS_SELECTOR, "link[rel=icon]").get_attribute("href").startswith(
+        "data:image/svg+xml")
+    copy, download = chrome.find_element(By.ID, "copy"), chrome.find_element(By.ID, "download")
+    assert not copy.is_enabled() and not download.is_enabled()  # nothing to give yet
+    for start, end, text in ((500, 2100, "Hello, Norland."), (3000, 4200, "Naïve café ✓")):
+        chrome.execute_script("onMessage(arguments[0], NaN)", {"type": "final", "start_ms": start, "end_ms": end,
+                                                                "text": text, "utterance_id": f"u{start}"})
+    expected = "0.5s–2.1s  Hello, Norland.\n3.0s–4.2s  Naïve café ✓\n"
+    assert chrome.execute_script("return transcriptText()") == expected
+    download.click()
+    WebDriverWait(chrome, 20).until(lambda d: [p for p in tmp_path.glob("transcript-*.txt")],
+                                    message="no transcript downloaded")
+    [saved] = tmp_path.glob("transcript-*.txt")
+    assert saved.read_text(encoding="utf-8") == expected
+    # http://127.0.0.1 is a secure context; headless Chrome asks no one, so the test grants the clipboard.
+    chrome.execute_cdp_cmd("Browser.grantPermissions", {"origin": browser_stack.http,
+                                                        "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    copy.click()
+    WebDriverWait(chrome, 20).until(lambda d: d.find_element(By.ID, "copied").text, message="copy said nothing")
+    assert chrome.find_element(By.ID, "copied").text == "copied"
+    assert chrome.execute_async_script("navigator.clipboard.readText().then(arguments[0])") == expected
+
+
+def _timeline(driver) -> dict:
+    """What the timeline drew: talk spans per channel, overtalk, alerts, phrase hits; the page's width."""
+    return driver.execute_script("""
+const svg = document.getElementById("timeline"), count = (s) => svg.querySelectorAll(s).length;
+const talk = {};
+for (const r of svg.querySelectorAll("rect.talk")) talk[r.dataset.channel] = (talk[r.dataset.channel] || 0) + 1;
+return {talk, overtalk: count("rect.overtalk"), alerts: count("path.alert"), phrases: count("path.phrase"),
+        interruptions: count("rect.interruption"), width: svg.getBoundingClientRect().width,
+        scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth};""")
+
+
+def _figures(driver) -> dict[str, str]:
+    """The summary's figures by key: the call's (#analytics-summary .figures) and channel 0's card."""
+    return driver.execute_script("""
+const out = {};
+for (const item of document.querySelectorAll("#analytics-summary .figures [data-figure]"))
+  out[item.dataset.figure] = item.querySelector("dd").textContent;
+for (const dd of document.querySelectorAll("#analytics-summary .party[data-channel='0'] dd"))
+  out["0." + dd.dataset.figure] = dd.textContent;
+return out;""")
+
+
+def _sent_configs(driver) -> list[str]:
+    """The message log's rows of configs the page sent."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#log .row[data-type=config]')].map((row) => row.textContent);")
+
+
+def _await_summary(driver, stack) -> None:
+    """Wait (bounded) for the streamed file's call to close cleanly and its summary to show."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    status = driver.find_element(By.ID, "status")
+    WebDriverWait(driver, FINAL_TIMEOUT, poll_frequency=0.2).until(
+        lambda d: status.text.startswith("closed"), message=f"the call did not end: {status.text}")
+    assert status.text == "closed (1000)", f"{status.text}\n{stack.logs()}"
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.ID, "analytics-summary").get_attribute("data-state") == "done",
+        message="no summary shown after the call ended")
+
+
+def test_demo_draws_the_call_analytics_of_a_streamed_file(browser_stack, chrome, clips):
+    """Issue 31: with "Call analytics" ticked the page asks for analytics, draws channel 0's talk as the
+    events come, marks a phrase it was given (two words the clip starts with: a recogniser that
+    misses them fails this test, which says so), and shows the summary's figures when the call ends."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    path, reference = file_clip(clips)
+    phrase = " ".join(reference.split()[:2])
+    chrome.get(browser_stack.http + "/")
+    assert not chrome.find_element(By.ID, "analytics").is_selected(), "analytics is opt-in"
+    assert not chrome.find_element(By.ID, "analytics-panel").is_displayed()
+    chrome.find_element(By.ID, "apikey").send_keys(API_KEY)
+    chrome.find_element(By.ID, "analytics").click()
+    chrome.find_element(By.ID, "phrases").send_keys(phrase)
+    chrome.find_element(By.ID, "file").send_keys(str(path))
+    WebDriverWait(chrome, 20).until(lambda d: d.find_element(By.ID, "stream-file").is_enabled(),
+                                    message="the file was not decoded")
+    chrome.find_element(By.ID, "stream-file").click()
+    assert chrome.find_element(By.ID, "analytics-panel").is_displayed()
+    WebDriverWait(chrome, FINAL_TIMEOUT, poll_frequency=0.2).until(
+        lambda d: _timeline(d)["talk"].get("0"),
+        message=f"no talk span drawn while the call went on\n{browser_stack.logs()}")
+    _await_summary(chrome, browser_stack)
+    configs = _sent_configs(chrome)
+    assert any(f'"analytics":{{"phrases":["{phrase}"]}}' in row for row in configs), configs
+
+    drawn = _timeline(chrome)
+    figures = _figures(chrome)
+    print(f"\ntimeline: {drawn}\nfigures: {figures}")
+    assert drawn["talk"].get("0", 0) >= 1 and set(drawn["talk"]) == {"0"}, drawn
+    assert drawn["phrases"] >= 1, f"the phrase {phrase!r} was not marked: {chrome.find_element(By.ID, 'finals').text}"
+    assert drawn["overtalk"] == 0 and drawn["interruptions"] == 0, drawn  # one party cannot talk over itself
+    assert re.fullmatch(r"\d+ %", figures["0.talk_share"]) and int(figures["0.talk_share"][:-2]) > 30, figures
+    assert re.fullmatch(r"\d+", figures["0.wpm"]) and 60 <= int(figures["0.wpm"]) <= 400, figures
+    assert re.fullmatch(r"(positive|neutral|negative) \(-?\d\.\d\d\)", figures["sentiment"]), figures
+    assert figures["overtalk"] == "0.0 s · 0 %" and figures["interruptions"] == "0", figures
+    assert figures["phrases"] == str(drawn["phrases"]), figures
+    spans = chrome.find_elements(By.CSS_SELECTOR, "#timeline rect.talk")
+    assert all(span.get_attribute("aria-label").startswith(tuple("0123456789")) for span in spans)
+    assert "channel 0 talks" in spans[0].get_attribute("aria-label"), spans[0].get_attribute("aria-label")
+    events = chrome.find_element(By.ID, "timeline-events").get_attribute("textContent")
+    assert "channel 0 talks" in events and "end of call" in events, events
+    assert drawn["scroll"] <= drawn["client"], drawn
+    chrome.execute_script("document.getElementById('analytics-panel').scrollIntoView()")
+    chrome.save_screenshot(str(ANALYTICS_SCREENSHOTS).format("file"))
+
+
+# Two parties as the gateway would report them: an overlap with an interruption, a phrase, dead air,
+# a loud utterance, and a summary. Drawn without a call, so the page's layout is checked exactly.
+TWO_PARTIES = [
+    {"event": "utterance", "channel": 0, "utterance_id": "a", "start_ms": 400, "end_ms": 4200, "words": 12,
+     "wpm": 189.5, "level_dbfs": -21.3, "sentiment": "positive", "sentiment_score": 0.44},
+    {"event": "utterance", "channel": 1, "utterance_id": "b", "start_ms": 3600, "end_ms": 7400, "words": 10,
+     "wpm": 158.0, "level_dbfs": -18.2, "sentiment": "neutral", "sentiment_score": 0.0},
+    {"event": "interruption", "by": 1, "of": 0, "at_ms": 3600, "duration_ms": 600},
+    {"event": "phrase", "phrase": "speak to a manager", "channel": 1, "start_ms": 5200, "end_ms": 6300,
+     "confidence": 0.91, "utterance_id": "b"},
+    {"event": "alert", "alert": "dead_air", "start_ms": 7400, "duration_ms": 4100, "threshold": 3},
+    {"event": "utterance", "channel": 0, "utterance_id": "c", "start_ms": 11500, "end_ms": 15800, "words": 15,
+     "wpm": 209.3, "level_dbfs": -9.1, "sentiment": "negative", "sentiment_score": -0.52},
+    {"event": "alert", "alert": "loud", "channel": 0, "start_ms": 11500, "duration_ms": 4300, "threshold": -10,
+     "value": -9.1},
+]
+
+
+def _party(channel: int, talk_ms: int, **extra) -> dict:
+    return {"channel": channel, "party": None, "talk_ms": talk_ms, "talk_ratio": round(talk_ms / 16000, 4),
+            "utterances": 1, "words": 10, "wpm": 150.0, "level_dbfs": -20.0, "longest_monologue_ms": talk_ms,
+            "interrupted_others": 0, "interrupted_by_others": 0, "response_ms": {"count": 0, "mean": None, "max": None},
+            "sentiment": {"sentiment": "neutral", "sentiment_score": 0.0}, **extra}
+
+
+SUMMARY = {"duration_ms": 16000, "talk_ms": 11300, "non_talk_ms": 4700, "non_talk_ratio": 0.2938,
+           "overtalk_ms": 600, "overtalk_ratio": 0.0375,
+           "parties": [_party(0, 8100, interrupted_by_others=1), _party(1, 3800, interrupted_others=1)],
+           "interruptions": {"count": 1, "items": []}, "dead_air": {"count": 1, "longest_ms": 4100},
+           "alerts": {"dead_air": 1, "overtalk": 0, "fast": 0, "loud": 1}, "phrases": {"count": 1, "items": []},
+           "thresholds": {}, "sentiment": {"sentiment": "neutral", "sentiment_score": 0.01}}
+
+
+def test_demo_timeline_of_two_parties_fits_a_phone_and_takes_the_keyboard(browser_stack, chrome):
+    """At 390 px the timeline and the figures fit without sideways scroll; overtalk is drawn where two
+    lanes' spans overlap; alerts, phrases and interruptions are marks a keyboard reaches, and a focused
+    mark's description shows in #timeline-tip (for touch and keyboard: an SVG title shows only on hover)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    chrome.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True})
+    chrome.get(browser_stack.http + "/")
+    chrome.execute_script("resetTimeline(true, 2);"
+                          "for (const e of arguments[0]) onMessage({type: 'analytics', session_id: 's', ...e});",
+                          TWO_PARTIES)
+    drawn = _timeline(chrome)
+    assert drawn["talk"] == {"0": 2, "1": 1}, drawn
+    assert (drawn["overtalk"], drawn["alerts"], drawn["phrases"], drawn["interruptions"]) == (1, 2, 1, 1), drawn
+    assert drawn["width"] <= 390 and drawn["scroll"] <= drawn["client"] == 390, drawn
+    overtalk = chrome.find_element(By.CSS_SELECTOR, "#timeline rect.overtalk").get_attribute("aria-label")
+    assert overtalk == "overtalk 3.6 s–4.2 s (0.6 s)", overtalk
+
+    alert = chrome.find_element(By.CSS_SELECTOR, "#timeline path.alert[data-alert=dead_air]")
+    assert alert.get_attribute("tabindex") == "0"
+    assert alert.find_element(By.TAG_NAME, "title").get_attribute("textContent") == \
+        "alert at 7.4 s: dead air for 4.1 s (threshold 3)"
+    chrome.execute_script("arguments[0].focus()", alert)
+    assert chrome.find_element(By.ID, "timeline-tip").text == "alert at 7.4 s: dead air for 4.1 s (threshold 3)"
+    chrome.switch_to.active_element.send_keys(Keys.TAB)  # the next mark takes the focus
+    focused = chrome.switch_to.active_element.get_attribute("aria-label")
+    assert focused and focused != alert.get_attribute("aria-label")
+    assert chrome.find_element(By.ID, "timeline-tip").text == focused
+
+    chrome.execute_script("onMessage({type: 'analytics_summary', session_id: 's', summary: arguments[0]})", SUMMARY)
+    figures = _figures(chrome)
+    assert figures["overtalk"] == "0.6 s · 4 %" and figures["interruptions"] == "1", figures
+    assert figures["0.talk_share"] == "51 %" and figures["0.interruptions"] == "0 / 1", figures
+    assert len(chrome.find_elements(By.CSS_SELECTOR, "#analytics-summary .party")) == 2
+    scroll, client = chrome.execute_script(
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert scroll <= client == 390, (scroll, client)
+    chrome.execute_script("document.getElementById('analytics-panel').scrollIntoView()")
+    chrome.save_screenshot(str(ANALYTICS_SCREENSHOTS).format("phone"))
+
+
+@pytest.fixture
+def stereo_call(clips, tmp_path):
+    """A two-party call as a stereo WAV: the 5.3 s clip on the left from 0 s, the 3.0 s clip on the
+    right from 3.0 s (it cuts in, about 2 s of both speaking), 1 s of silence after."""
+    by_length = sorted(clips, key=lambda clip: soundfile.info(str(clip[0])).duration)
+    left = file_clip(clips)
+    right = next(clip for clip in by_length if clip is not left)
+    first, rate = soundfile.read(str(left[0]), dtype="float32")
+    second, _ = soundfile.read(str(right[0]), dtype="float32")
+    cut_in = int(3.0 * rate)
+    tracks = np.zeros((max(len(first), cut_in + len(second)) + rate, 2), np.float32)
+    tracks[:len(first), 0] = first
+    tracks[cut_in:cut_in + len(second), 1] = second
+    out = tmp_path / "call.wav"
+    soundfile.write(str(out), tracks, rate, subtype="PCM_16")
+    return out
+
+
+def test_demo_streams_a_stereo_call_as_two_parties(browser_stack, chrome, stereo_call):
+    """A stereo file with "a party per channel": two lanes of real speech, their overlap drawn as
+    overtalk, the cut-in as an interruption, and both parties' figures."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome.get(browser_stack.http + "/")
+    chrome.find_element(By.ID, "apikey").send_keys(API_KEY)
+    chrome.find_element(By.ID, "analytics").click()
+    assert not chrome.find_element(By.ID, "split").is_enabled(), "no file, nothing to split"
+    chrome.find_element(By.ID, "file").send_keys(str(stereo_call))
+    WebDriverWait(chrome, 20).until(lambda d: d.find_element(By.ID, "split").is_enabled(),
+                                    message="the stereo file was not decoded")
+    assert "2 channels" in chrome.find_element(By.ID, "file-info").text
+    chrome.find_element(By.ID, "split").click()
+    chrome.find_element(By.ID, "stream-file").click()
+    _await_summary(chrome, browser_stack)
+    configs = _sent_configs(chrome)
+    assert any('"channels":2' in row and '"analytics":true' in row for row in configs), configs
+    channels = {line.get_attribute("data-channel") for line in chrome.find_elements(By.CSS_SELECTOR, "#finals .final")}
+    assert channels == {"0", "1"}, channels
+
+    drawn = _timeline(chrome)
+    figures = _figures(chrome)
+    print(f"\ntimeline: {drawn}\nfigures: {figures}")
+    assert drawn["talk"].get("0", 0) >= 1 and drawn["talk"].get("1", 0) >= 1, drawn
+    assert drawn["overtalk"] >= 1 and drawn["interruptions"] >= 1, drawn
+    assert figures["interruptions"] != "0" and not figures["overtalk"].startswith("0.0 s"), figures
+    assert len(chrome.find_elements(By.CSS_SELECTOR, "#analytics-summary .party")) == 2
+    chrome.execute_script("document.getElementById('analytics-panel').scrollIntoView()")
+    chrome.save_screenshot(str(ANALYTICS_SCREENSHOTS).format("stereo"))

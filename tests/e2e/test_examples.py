@@ -137,6 +137,46 @@ async def test_python_client_fails_with_one_line(clips, tmp_path, case):
                                env={"PYTHONPATH": str(tmp_path)}), needle)
 
 
+def first_line_then_closed(*command: str) -> tuple[int, str, str]:
+    """Run ``command`` with its stdout read as ``| head -1`` does: one line, then the pipe closed; (exit
+    status, that line, its stderr)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        process.stdout.close()
+        stderr = process.stderr.read()
+        return process.wait(TIMEOUT), line, stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("client", ["streamscribe_client", "mic_client.py", "node"])
+async def test_a_reader_that_goes_away_ends_the_client_quietly(stack, clips, client, request):
+    """Issue 32: ``| head`` gave a false "cannot reach" (the package's client), an EPIPE traceback (Node)."""
+    clip = str(clips[0][0])
+    command = {"streamscribe_client": lambda: [sys.executable, "-m", "streamscribe_client", clip],
+               "mic_client.py": lambda: [sys.executable, str(EXAMPLES / "mic_client.py"), "--file", clip],
+               "node": lambda: [*map(str, request.getfixturevalue("node_client")), clip]}[client]()
+    status, line, stderr = await asyncio.to_thread(first_line_then_closed, *command, "--url", stack.url, "--speed",
+                                                   "0", "--json")
+    assert json.loads(line)["type"] == "session_created", (line, stderr)
+    assert status == 0 and stderr.strip() in ("", "listening; Ctrl-C to stop"), (status, stderr)
+
+
+def test_mic_client_without_websockets_says_what_to_install(tmp_path):
+    # A stand-in package that is not there, as on a Python without websockets installed.
+    (tmp_path / "websockets").mkdir()
+    (tmp_path / "websockets" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'websockets'\", name='websockets')\n")
+    done = subprocess.run([sys.executable, str(EXAMPLES / "mic_client.py"), "--file", "speech.wav"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", "this client needs the websockets package: pip install websockets\n"), done
+
+
 def test_the_sample_clip_is_what_the_clients_stream():
     """examples/speech.wav, for the README's commands: short 16 kHz mono 16-bit PCM, its source credited."""
     with wave.open(str(EXAMPLES / "speech.wav"), "rb") as wav:

@@ -5,7 +5,9 @@ call with 1006 and silently missing finals. A door that cannot resume (native wi
 ``resumable``, Deepgram's /v1/listen, Twilio's /twilio, Genesys' /audiohook) stops
 reading, delivers every result of the audio it took, then closes 1001 saying so, its
 platform's last message first (docs: native.md, deepgram.md, twilio.md, audiohook.md,
-"When a gateway restarts"). Each test streams LibriVox speech at real time, SIGTERMs
+"When a gateway restarts"); so does the raw TCP door (whisper-streaming), its
+socket closed after its last line (issue 32: it logged a CancelledError traceback
+and sent no line). Each test streams LibriVox speech at real time, SIGTERMs
 the gateway (``Stack.restart_gateway``) as soon as the first final arrives, and checks
 what the client saw, that the gateway exited 0 within its drain, and that Redis holds
 nothing of the call afterwards. Resumable calls through a restart: test_rolling_restart.py.
@@ -34,7 +36,7 @@ from gateway.doors.telephony import parse_duration
 from tests.kit.deepgram import Listener, sdk_client
 from tests.kit.faults import five_utterances_with_bounds
 from tests.kit.stack import SESSION_KEYS, SLOT_KEYS
-from tests.kit.support import eventually, paced, word_errors
+from tests.kit.support import eventually, free_port, paced, word_errors
 from tests.kit.telephony import STREAM_SID, AudioHookClient, mulaw_encode, twilio_media, twilio_start
 
 pytestmark = pytest.mark.slow
@@ -61,6 +63,15 @@ class Call:
     def final(self, start_ms: int, end_ms: int, text: str) -> None:
         self.finals.append((start_ms, end_ms, text))
         self.first_final.set()
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server, stacks):
+    """The conftest's stack, with the raw TCP door (--tcp-port) on a port of its own."""
+    tcp_port = free_port()
+    stack = stacks(redis_server, extra_env={"STREAMSCRIBE_GATEWAY_TCP_PORT": str(tcp_port)})
+    stack.tcp_port = tcp_port
+    return stack
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +181,37 @@ async def test_native_without_resumable(live, speech):
         assert (ws.close_code, ws.close_reason) == (1001, RESTART_REASON), (ws.close_code, ws.close_reason)
     assert not [m for m in messages if m["type"] == "error"], messages
     assert messages[-1]["type"] == "final", messages[-3:]  # every result, then the close
+    check_finals(call, sent_ms, bounds, references)
+    await nothing_left_in_redis(live)
+
+
+@pytest.mark.e2e
+async def test_raw_tcp(live, speech):
+    samples, bounds, references = speech
+    call, lines = Call(strike_ms=bounds[1][0] + IN_FLIGHT_MS), []
+    async with asyncio.timeout(TIMEOUT):
+        reader, writer = await asyncio.open_connection("127.0.0.1", live.tcp_port)
+        try:
+            async def send(frame: bytes) -> None:
+                try:
+                    writer.write(frame)
+                    await writer.drain()
+                except ConnectionError:
+                    raise ConnectionClosed(None, None) from None
+
+            async def receive() -> None:
+                async for raw in reader:  # "BEG_MS END_MS TEXT" lines until the gateway closes the socket
+                    line = raw.decode().rstrip("\n")
+                    lines.append(line)
+                    if not line.startswith("error"):
+                        start_ms, end_ms, text = line.split(" ", 2)
+                        call.final(int(start_ms), int(end_ms), text)
+
+            sent_ms = await stream_through_restart(live, call, frames_of(pcm16(samples), RATE * 2 // 10), send,
+                                                   receive)
+        finally:
+            writer.close()
+    assert not [line for line in lines if line.startswith("error")], lines
     check_finals(call, sent_ms, bounds, references)
     await nothing_left_in_redis(live)
 

@@ -52,7 +52,10 @@ VARIANTS = {
     "cpu+hpa": ("overlays/cpu", ("components/hpa",)),
     "cpu+audiohook": ("overlays/cpu", ("components/audiohook",)),
     "cpu+twilio": ("overlays/cpu", ("components/twilio",)),
+    "minimal": ("overlays/minimal", ()),  # no KEDA, no Prometheus Operator
+    "host-tls": ("examples/host-tls", ()),  # the cpu overlay with a host and TLS patched in
 }
+WITHOUT_CRDS = ("minimal",)
 OVERLAYS = ("cpu", "gpu")
 CUSTOM_KINDS = {("keda.sh/v1alpha1", "ScaledObject"), ("monitoring.coreos.com/v1", "PodMonitor"),
                 ("monitoring.coreos.com/v1", "PrometheusRule")}
@@ -66,6 +69,7 @@ SECRET_ENV = {"STREAMSCRIBE_GATEWAY_API_KEY", "STREAMSCRIBE_GATEWAY_TWILIO_AUTH_
 # session), close the stage and Redis. Measured: ~2 s with no session; the budget is generous.
 WORKER_DRAIN_BUDGET = 10.0
 GATEWAY_DEFAULT_DRAIN_TIMEOUT = 10.0  # `python -m gateway --help`
+GATEWAY_DEFAULT_PRERECORDED_MAX_BYTES = 256 << 20  # `python -m gateway --help`
 
 
 def _kubectl() -> str:
@@ -169,13 +173,18 @@ def the_flag(container: dict, flag: str, default: str | None = None) -> str | No
 def test_the_manifests_render(rendered, variant):
     objects = rendered(variant)
     kinds = {o["kind"] for o in objects}
-    assert {"Namespace", "Deployment", "Service", "Ingress", "PodDisruptionBudget", "NetworkPolicy",
-            "PodMonitor", "PrometheusRule"} <= kinds
+    assert {"Namespace", "Deployment", "Service", "Ingress", "PodDisruptionBudget", "NetworkPolicy"} <= kinds
     assert set(of_kind(objects, "Deployment")) == {"streamscribe-gateway", "streamscribe-vad", "streamscribe-asr",
                                                    "streamscribe-denoise"}
-    scaler = "HorizontalPodAutoscaler" if "hpa" in variant else "ScaledObject"
-    other = "ScaledObject" if "hpa" in variant else "HorizontalPodAutoscaler"
-    assert len(of_kind(objects, scaler)) == 4 and other not in kinds
+    if variant in WITHOUT_CRDS:  # applies where no CRD is installed; a fixed count of pods instead
+        assert not {o["apiVersion"].split("/")[0] for o in objects} & {"keda.sh", "monitoring.coreos.com"}
+        assert all(d["spec"]["replicas"] >= 1 for d in of_kind(objects, "Deployment").values())
+        assert "HorizontalPodAutoscaler" not in kinds
+    else:
+        assert {"PodMonitor", "PrometheusRule"} <= kinds
+        scaler = "HorizontalPodAutoscaler" if "hpa" in variant else "ScaledObject"
+        other = "ScaledObject" if "hpa" in variant else "HorizontalPodAutoscaler"
+        assert len(of_kind(objects, scaler)) == 4 and other not in kinds
     namespaces = {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"}
     assert namespaces == {"streamscribe"}, "every object belongs in the release's namespace"
 
@@ -504,6 +513,12 @@ def test_network_policies_select_every_pod_and_allow_only_what_is_needed(rendere
             assert {p["port"] for p in rule["ports"]} <= {53, 6379, 26379}, f"{name}: egress beyond DNS and Redis"
 
 
+def nginx_size(text: str) -> int:
+    """Bytes of an nginx size ("256m", "1g", "8k", "1024")."""
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG]?)", text).groups()
+    return int(number) << {"": 0, "k": 10, "m": 20, "g": 30}[unit.lower()]
+
+
 @pytest.mark.parametrize("variant", OVERLAYS)
 def test_the_ingress_routes_only_client_doors_to_the_gateway(rendered, variant):
     objects = rendered(variant)
@@ -511,6 +526,12 @@ def test_the_ingress_routes_only_client_doors_to_the_gateway(rendered, variant):
     annotations = ingress["metadata"]["annotations"]
     for key in ("proxy-read-timeout", "proxy-send-timeout"):
         assert int(annotations[f"nginx.ingress.kubernetes.io/{key}"]) >= 3600, f"{key}: calls last long"
+    # A recording's body: as large as the gateway takes (ingress-nginx's default, 1 MiB, is ~33 s of WAV),
+    # streamed to the gateway rather than spooled first.
+    (gateway,) = [c for _, _, c in containers(objects) if module_of(c) == "gateway"]
+    limit = int(the_flag(gateway, "--prerecorded-max-bytes", str(GATEWAY_DEFAULT_PRERECORDED_MAX_BYTES)))
+    assert nginx_size(annotations["nginx.ingress.kubernetes.io/proxy-body-size"]) >= limit
+    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
     paths = {}
     for rule in ingress["spec"]["rules"]:
         for p in rule["http"]["paths"]:
@@ -680,3 +701,31 @@ def test_the_audiohook_component_reads_its_secret_from_a_file(rendered):
     path = the_flag(c, "--audiohook-client-secret-file")
     assert path == "/etc/streamscribe/gateway/audiohook-client-secret"
     assert the_flag(c, "--api-keys-file"), "the component adds a flag, it does not replace the others"
+
+
+def test_the_host_and_tls_are_an_overlays_patch(rendered):
+    """examples/host-tls: the host and the TLS Secret replaced by a patch, the base left as it is."""
+    (ingress,) = of_kind(rendered("host-tls"), "Ingress").values()
+    assert [rule["host"] for rule in ingress["spec"]["rules"]] == ["speech.example.org"]
+    assert ingress["spec"]["tls"] == [{"hosts": ["speech.example.org"], "secretName": "speech-example-org-tls"}]
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    (base,) = of_kind(rendered("cpu"), "Ingress").values()
+    assert ingress["spec"]["rules"][0]["http"] == base["spec"]["rules"][0]["http"]  # the same routes
+
+
+def test_the_gpu_overlay_fills_its_model_volume_from_an_image(rendered):
+    objects = rendered("gpu")
+    (claim,) = of_kind(objects, "PersistentVolumeClaim").values()
+    assert claim["spec"]["storageClassName"] and claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    (job,) = of_kind(objects, "Job").values()
+    pod = job["spec"]["template"]["spec"]
+    (fill,) = pod["containers"]
+    assert [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]] == [claim["metadata"]["name"]]
+    assert {m["mountPath"] for m in fill["volumeMounts"]} == {"/models"}
+    assert fill["image"].startswith("ghcr.io/your-org/streamscribe-models:")  # the overlay's images: name it
+    assert pod["securityContext"]["runAsNonRoot"] and fill["securityContext"]["readOnlyRootFilesystem"]
+    # The ASR pods read the same claim, read-only, under the path their --model names.
+    asr = pod_specs(objects)["streamscribe-asr"]
+    (models,) = [v for v in asr["volumes"] if "persistentVolumeClaim" in v]
+    assert models["persistentVolumeClaim"] == {"claimName": claim["metadata"]["name"], "readOnly": True}
+    assert the_flag(asr["containers"][0], "--model").startswith("/models/")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from streamscribe_client import StreamClosed, file_frames, stream
-from tests.kit.support import RedisServer, wait_for_workers
+from tests.kit.support import RedisServer, edit_distance, wait_for_workers
 from tests.kit.testdata import synthetic_voice
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -37,14 +37,8 @@ def words(text: str) -> list[str]:
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        current = [i]
-        for j, h in enumerate(hyp, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
-        previous = current
-    return previous[-1] / len(ref)
+    ref = words(reference)
+    return edit_distance(ref, words(hypothesis)) / len(ref)
 
 
 @pytest.fixture(scope="module")

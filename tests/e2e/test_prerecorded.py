@@ -15,19 +15,24 @@ import http.server
 import io
 import json
 import socket
+import struct
 import threading
 import urllib.error
 import urllib.request
 
 import numpy as np
 import pytest
+import redis as sync_redis
 import soundfile
 
+from gateway.outputs.transcript_log import call_key
 from gateway.outputs.webhook import signature
+from gateway.security.keyfile import key_id
+from gateway.security.limits import SESSION, claims_key
 from tests.e2e.test_deepgram import load, pcm16, send_paced
 from tests.kit.deepgram import Listener, sdk_client
 from tests.kit.faults import five_utterances_with_bounds
-from tests.kit.support import extra_gateway, word_errors
+from tests.kit.support import eventually, extra_gateway, free_port, service, word_errors
 
 pytestmark = pytest.mark.slow
 
@@ -274,6 +279,47 @@ def test_the_key_its_session_limit_and_the_size_limit(keyed, recording):
         assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     status, body, _ = post(keyed, wav, headers={"Authorization": f"Token {KEY}"})
     assert status == 200, body
+
+
+@pytest.mark.e2e
+async def test_a_client_that_goes_away_ends_its_recording(live, recording, tmp_path):
+    """Issue 32: a client that dropped its POST during the transcription left the request state
+    CONNECTING; websockets' connection_lost asserted CLOSED (an AssertionError traceback), so the
+    gateway never noticed: the recording was transcribed to the end (webhook deliveries included),
+    the key's slot and the batch lane were held, and the 200 went to the dead socket. Now the call
+    ends as a disconnect (docs/deepgram.md) and gives its slot back."""
+    keys_file = tmp_path / "keys"
+    keys_file.write_text(f"{KEY} tenant=gone sessions=1\n")
+    port = free_port()
+    gateway = service("gateway-gone", "gateway", "--host", "127.0.0.1", "--port", str(port),
+                      "--api-keys-file", str(keys_file), env=live.env)
+    redis = sync_redis.Redis.from_url(live.env["STREAMSCRIBE_REDIS_URL"], decode_responses=True)
+    try:
+        gateway.wait_for_line(r"\bready\b", 60)
+        audio, _ = recording
+        wav = encoded(np.tile(audio, 6), "WAV", "PCM_16")  # minutes of speech: its transcription takes a while
+        client = socket.create_connection(("127.0.0.1", port), timeout=30)
+        client.sendall(f"POST /v1/listen HTTP/1.1\r\nHost: x\r\nAuthorization: Token {KEY}\r\n"
+                       f"Content-Length: {len(wav)}\r\n\r\n".encode() + wav)
+        calls = []
+
+        def underway() -> bool:  # the call registered, and results in its log
+            calls[:] = [key for key in redis.keys(call_key("gone", "*")) if not key.endswith(":log")]
+            return bool(calls) and redis.xlen(calls[0] + ":log") > 0
+
+        await eventually(underway, TIMEOUT, "the recording's first results")
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # a reset, as a killed client's
+        [call] = calls
+        await eventually(lambda: redis.hget(call, "state") == "ended", TIMEOUT, "the call's end")
+        [(_, fields)] = redis.xrevrange(call + ":log", count=1)
+        ended = json.loads(fields["m"])
+        assert (ended["type"], ended["reason"], ended["complete"]) == ("ended", "client disconnected", False), ended
+        await eventually(lambda: redis.zcard(claims_key(SESSION, key_id(KEY))) == 0, 30, "the key's slot given back")
+    finally:
+        redis.close()
+        gateway.stop()
+    assert not [line for line in gateway.lines if "Traceback" in line or "AssertionError" in line], gateway.tail(40)
 
 
 @pytest.mark.e2e

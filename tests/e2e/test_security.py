@@ -322,9 +322,13 @@ async def test_pending_connections_per_address_get_429(gateway):
 async def test_wrong_origin_gets_403(gateway):
     token = f"?token={FILE_KEY}"
     for origin in ("https://evil.example", "http://localhost:1", "null", f"http://127.0.0.1:{gateway.port + 1}"):
+        mark = len(gateway.lines)
         status, body, _ = await refused(gateway.url + token, origin=origin)
         assert status == 403 and body["error"] == "forbidden_origin", origin
         assert origin in body["message"]
+        # The log names the origin (issue 32: "connection rejected (403 Forbidden)" said nothing of it).
+        await asyncio.to_thread(gateway.wait_for_line, re.escape(f"the origin '{origin}' is not in --allowed-origins"),
+                                10, start=mark)
     status, _, _ = await refused(gateway.url, origin="https://evil.example")  # also before the key
     assert status == 403
 

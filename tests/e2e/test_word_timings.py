@@ -19,7 +19,8 @@ from prometheus_client import CollectorRegistry
 from asr_worker.engines import load_engine
 from asr_worker.engines.whisper import WhisperOptions
 from asr_worker.engines.base import DecodeRequest
-from asr_worker.engines.whisper import bundled_model_path, words_of
+from asr_worker.engines.whisper import words_of
+from asr_worker.engines.whisper_models import resolve_model
 from asr_worker.stage import AsrStage, StreamingOptions
 from common.aio import wait_event
 from common.metrics import AsrMetrics
@@ -44,7 +45,7 @@ def offline():
     """Offline alignment of a clip: [(word, start s, end s)] from a plain faster-whisper run."""
     from faster_whisper import WhisperModel
 
-    model = WhisperModel(bundled_model_path(), device="cpu", compute_type="int8", cpu_threads=1)
+    model = WhisperModel(resolve_model("tiny.en").path, device="cpu", compute_type="int8", cpu_threads=1)
 
     def align(audio: np.ndarray) -> list[tuple[str, float, float]]:
         segments, _ = model.transcribe(audio, language="en", word_timestamps=True)

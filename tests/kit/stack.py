@@ -28,7 +28,7 @@ class Stack:
     """Gateway, VAD and ASR workers as real processes against one redis-server."""
 
     def __init__(self, redis_server: RedisServer, *, vad_workers: int = 1, asr_workers: int = 1,
-                 extra_env: dict | None = None) -> None:
+                 extra_env: dict | None = None, ready_timeout: float = 60.0) -> None:
         self.redis = redis_server
         self.port = free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws/asr"
@@ -55,7 +55,7 @@ class Stack:
                 self.add_worker("asr", env=env)
             self.gateway = self._start_gateway("gateway", self.port)
             for process in self.processes:
-                process.wait_for_line(r"\bready\b", 60)
+                process.wait_for_line(r"\bready\b", ready_timeout)
         except BaseException:
             self.close()
             raise

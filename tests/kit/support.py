@@ -211,16 +211,21 @@ def normalise(text: str) -> list[str]:
     return text.split()
 
 
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(edit distance in words, reference length)."""
-    ref, hyp = normalise(reference), normalise(hypothesis)
+def edit_distance(ref: list[str], hyp: list[str]) -> int:
+    """Words substituted, deleted or inserted to turn ``ref`` into ``hyp`` (Levenshtein over words)."""
     previous = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         current = [i]
         for j, h in enumerate(hyp, 1):
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
         previous = current
-    return previous[-1], len(ref)
+    return previous[-1]
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edit distance in words, reference length)."""
+    ref = normalise(reference)
+    return edit_distance(ref, normalise(hypothesis)), len(ref)
 
 
 def wait_until(condition, timeout: float, what: str, interval: float = 0.2):

@@ -3,13 +3,15 @@
 The clips are not copied into the project. Next to a checkout made by the
 project's developers they are in ``../shared/testdata/librivox``; anyone else
 gets the same files from the PocketSphinx 5.1.1 source distribution on PyPI
-(34 MB), downloaded once, saying so, into a cache outside the source tree:
+(34 MB), downloaded once (by one test process, the others waiting for it), saying so, into a
+cache outside the source tree:
 ``$STREAMSCRIBE_TESTDATA_CACHE``, else ``${XDG_CACHE_HOME:-~/.cache}/streamscribe/testdata``,
 one folder per source version.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -42,7 +44,12 @@ def librivox_dir() -> Path:
         return SHARED
     target = cache_dir() / SOURCE / "librivox"
     if not any(target.glob("*.wav")):
-        _fetch(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # The test processes (pytest-xdist) all get here at once: one downloads, the others wait for it.
+        with open(target.parent / ".fetch.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not any(target.glob("*.wav")):
+                _fetch(target)
     return target
 
 

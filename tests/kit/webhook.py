@@ -74,6 +74,11 @@ class WebhookReceiver:
             return self.changed.wait_for(
                 lambda: keys <= {key for status, key, _ in self.requests if status == 200}, timeout)
 
+    def wait_until(self, done, timeout: float) -> bool:
+        """Wait until ``done()`` (called under the receiver's lock, after each request) is true."""
+        with self.changed:
+            return self.changed.wait_for(done, timeout)
+
     def wait_arrivals(self, count: int, timeout: float) -> bool:
         with self.changed:
             return self.changed.wait_for(lambda: self.arrivals >= count, timeout)

@@ -8,9 +8,14 @@ and across gateways in tests/e2e/test_prerecorded_shutdown.py.
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
 
+from common.metrics import GatewayMetrics
+from gateway.outputs.courier import Courier
 from gateway.outputs.delivery import VERSION, BadRecord, Delivery
 from gateway.outputs.webhook import Outcome, Schedule, after
 
@@ -91,3 +96,25 @@ def test_the_last_attempt_gives_up():
 def test_a_refusal_gives_up_at_once():
     step = after(1, Outcome("HTTP 404"), SCHEDULE)
     assert step.action == "give_up" and "HTTP 404" in step.why
+
+
+async def test_a_url_httpx_refuses_is_given_up_at_once_and_counted_undelivered(caplog):
+    """Issue 32: a callback URL with CR/LF made httpx raise InvalidURL (no HTTPError): the task died with
+    "Task exception was never retrieved", nothing was retried and the undelivered metric stayed at 0.
+    The query refuses such a URL now (tests/unit/test_prerecorded.py); a URL httpx refuses for another
+    reason (a port that is no number) still gets here. No attempt reaches Redis or the network."""
+    registry = CollectorRegistry()
+    metrics = GatewayMetrics(registry)
+    redis = aioredis.Redis(port=9)  # never connected: a given-up first attempt stores nothing
+    courier = Courier(redis, schedule=SCHEDULE, most=10, most_bytes=1 << 20, retention=60.0,
+                      hosts=frozenset({"127.0.0.1"}), secret_of=lambda tenant: None, metrics=metrics,
+                      undelivered=metrics.prerecorded_undelivered)
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.outputs.courier"):
+            await courier.first(a_delivery(url="http://127.0.0.1:x/hook", attempts=0), handed=lambda: None)
+    finally:
+        await courier.close()
+        await redis.aclose()
+    assert registry.get_sample_value("streamscribe_gateway_prerecorded_undelivered_total", {"kind": "callback"}) == 1
+    [record] = caplog.records
+    assert "5f0c-rid" in record.getMessage() and "the URL cannot be sent: Invalid port" in record.getMessage()

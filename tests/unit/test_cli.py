@@ -26,6 +26,7 @@ FLAGS = {
         --audio-share-window --max-keepalive-idle --resume-grace --session-ttl --max-queue-lag --asr-overbooking --batch-share --batch-backlog-timeout
         --prerecorded-max-bytes --prerecorded-body-timeout --prerecorded-callback-hosts --prerecorded-url-hosts --prerecorded-callback-attempts
         --prerecorded-callback-backlog --prerecorded-callback-backlog-bytes --prerecorded-callback-retention --prerecorded-callback-senders
+        --redacted-audio-max-bytes --redacted-audio-retention
         --enable-noise-suppression --no-enable-noise-suppression --api-key --api-keys-file --allowed-origins
         --max-sessions-per-key --max-pending-per-key --max-pending-per-ip --ssl-certfile --ssl-keyfile
         --generate-self-signed-cert --no-generate-self-signed-cert --self-signed-cert-dir --twilio-auth-token
@@ -36,7 +37,7 @@ FLAGS = {
         --finals-webhook-secret --finals-webhook-secret-file
         --finals-webhook-attempts --tcp-port --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
     "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --model-cache-dir --cpu-threads --num-workers --max-batch --batch-max-batch
-        --window-margin-sec --partial-window-margin-sec --batch-process --no-batch-process --batch-child-at-start
+        --window-margin-sec --partial-window-margin-sec --first-words-grace-sec --batch-process --no-batch-process --batch-child-at-start
         --no-batch-child-at-start --batch-cpu-threads --batch-nice
         --batch-pause --no-batch-pause --batch-pause-for --batch-pause-min-run-sec --batch-pause-period-sec --batch-pause-resume-after-sec
         --dtype --gpu-memory-utilization --max-model-len

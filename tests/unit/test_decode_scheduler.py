@@ -1,4 +1,5 @@
-"""The CPU engines' decode threads: finals first, stale partials dropped, aborts honoured, batches."""
+"""The CPU engines' decode threads: finals first, fair first words, stale partials dropped, a thread kept from
+next partials, aborts honoured, batches."""
 
 from __future__ import annotations
 
@@ -64,18 +65,99 @@ def test_first_words_go_before_other_partials_after_finals():
         scheduler.close()
 
 
-def test_a_first_words_partial_that_waited_too_long_is_dropped_too():
-    clock = ManualClock(0.0)
-    scheduler = DecodeScheduler(calls, workers=1, partial_max_wait=2.0, clock=clock)
+class Utterance:
+    """A request whose utterance has waited ``seconds`` when submitted; calling it logs its name."""
+
+    def __init__(self, name: str, seconds: float, order: list) -> None:
+        self.name, self.seconds, self.order = name, seconds, order
+
+    def __call__(self) -> str:
+        self.order.append(self.name)
+        return self.name
+
+
+def test_first_words_go_longest_waiting_first_and_never_go_stale():
+    clock, order, stale = ManualClock(0.0), [], []
+    scheduler = DecodeScheduler(calls, workers=1, partial_max_wait=2.0, clock=clock, on_stale=lambda: stale.append(1),
+                                waited=lambda request: request.seconds)
     try:
         release, _ = blocked(scheduler)
-        old = scheduler.submit(lambda: "old", final=False, first_words=True)
-        clock.now = 2.5
+        # a: 0.5 s into its utterance at t=0; b: asks again at t=1 after a first decode without words,
+        # 2 s into an utterance that began before a's; c: a new utterance, 0.3 s in.
+        a = scheduler.submit(Utterance("a", 0.5, order), final=False, first_words=True)
+        next_partial = scheduler.submit(Utterance("next", 3.0, order), final=False)
+        clock.now = 1.0
+        b = scheduler.submit(Utterance("b", 2.0, order), final=False, first_words=True)
+        c = scheduler.submit(Utterance("c", 0.3, order), final=False, first_words=True)
+        clock.now = 10.0  # all waited past partial_max_wait: first words are decoded all the same
         release.set()
+        assert [f.result(TIMEOUT) for f in (a, b, c)] == ["a", "b", "c"]
+        assert order == ["b", "a", "c"]
         with pytest.raises(CancelledError):
-            old.result(TIMEOUT)
+            next_partial.result(TIMEOUT)  # a next partial that waited that long is dropped
+        assert stale == [1]
     finally:
         scheduler.close()
+
+
+def test_without_waited_first_words_go_in_submission_order():
+    order = []
+    scheduler = DecodeScheduler(calls, workers=1)
+    try:
+        release, _ = blocked(scheduler)
+        futures = [scheduler.submit(Utterance(name, seconds, order), final=False, first_words=True)
+                   for name, seconds in (("a", 0.5), ("b", 2.0))]
+        release.set()
+        assert [f.result(TIMEOUT) for f in futures] == ["a", "b"] and order == ["a", "b"]
+    finally:
+        scheduler.close()
+
+
+def test_next_partials_leave_a_thread_to_finals_and_first_words():
+    scheduler = DecodeScheduler(calls, workers=2)
+    assert scheduler.partial_workers == 1
+    events = {name: (threading.Event(), threading.Event()) for name in ("p1", "p2", "final", "first")}
+
+    def held(name):
+        started, release = events[name]
+
+        def decode():
+            started.set()
+            assert release.wait(TIMEOUT)
+            return name
+        return decode
+
+    try:
+        p1 = scheduler.submit(held("p1"), final=False)
+        assert events["p1"][0].wait(TIMEOUT)
+        p2 = scheduler.submit(held("p2"), final=False)  # waits: p1 holds the one thread partials may use
+        final = scheduler.submit(held("final"), final=True)
+        assert events["final"][0].wait(TIMEOUT)  # the other thread was free for it
+        events["final"][1].set()
+        assert final.result(TIMEOUT) == "final"
+        first = scheduler.submit(held("first"), final=False, first_words=True)
+        assert events["first"][0].wait(TIMEOUT)  # and free again for a first partial
+        events["first"][1].set()
+        assert first.result(TIMEOUT) == "first"
+        assert not events["p2"][0].is_set()
+        events["p1"][1].set()  # p1 done: p2 may go
+        assert p1.result(TIMEOUT) == "p1"
+        assert events["p2"][0].wait(TIMEOUT)
+        events["p2"][1].set()
+        assert p2.result(TIMEOUT) == "p2"
+    finally:
+        for _, release in events.values():
+            release.set()
+        scheduler.close()
+
+
+def test_partial_workers_is_at_least_one():
+    for workers, asked, expected in ((1, None, 1), (3, None, 2), (3, 3, 3), (2, 0, 1)):
+        scheduler = DecodeScheduler(calls, workers=workers, partial_workers=asked)
+        try:
+            assert scheduler.partial_workers == expected
+        finally:
+            scheduler.close()
 
 
 def test_a_partial_that_waited_too_long_is_dropped():
@@ -213,3 +295,35 @@ def test_the_batch_thread_takes_up_to_its_own_batch_while_live_threads_keep_thei
     assert sizes["live"] == [1, 1, 1]
     # [1, 3, 1] when the thread took the first before the others came, else [3, 2].
     assert sum(sizes["batch"]) == 5 and max(sizes["batch"]) == 3
+
+
+@pytest.mark.parametrize("waited, expected", [(0.2, ["first", "final"]), (0.6, ["final", "first"])])
+def test_first_words_go_before_finals_younger_than_the_grace(waited, expected):
+    clock, order = ManualClock(0.0), []
+    scheduler = DecodeScheduler(calls, workers=1, clock=clock, final_grace=0.5)
+    try:
+        release, _ = blocked(scheduler)
+        futures = [scheduler.submit(lambda: order.append("final"), final=True),
+                   scheduler.submit(lambda: order.append("first"), final=False, first_words=True)]
+        clock.now = waited  # the final has waited this long when the thread is free
+        release.set()
+        for future in futures:
+            future.result(TIMEOUT)
+        assert order == expected
+    finally:
+        scheduler.close()
+
+
+def test_without_a_grace_finals_go_first_however_young():
+    order = []
+    scheduler = DecodeScheduler(calls, workers=1, clock=ManualClock(0.0))
+    try:
+        release, _ = blocked(scheduler)
+        futures = [scheduler.submit(lambda: order.append("final"), final=True),
+                   scheduler.submit(lambda: order.append("first"), final=False, first_words=True)]
+        release.set()
+        for future in futures:
+            future.result(TIMEOUT)
+        assert order == ["final", "first"]
+    finally:
+        scheduler.close()

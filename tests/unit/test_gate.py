@@ -230,7 +230,19 @@ async def test_a_recording_takes_a_session_slot_of_its_key(tmp_path):
         request(Purpose.RECORDING, "/v1/listen", door=NativeDoor))).slot is None
 
 
-@pytest.mark.parametrize("purpose", [Purpose.CALL, Purpose.RECORDING])
+async def test_a_redacted_recording_needs_a_key_of_its_door_and_takes_no_slot(tmp_path):
+    slots = FakeSlots(most=1)
+    checks = gate(tmp_path, slots=slots)
+    target = "/v1/listen/0f0e/audio"
+    admission = await checks.admit(request(Purpose.RECORDED_AUDIO, target + "?token=streamer", door=NativeDoor))
+    assert isinstance(admission, Admission) and admission.key.tenant == "acme" and admission.slot is None
+    assert slots.held == []
+    for key, status in (("", 401), ("nobody", 401), ("watcher", 403)):
+        refusal = await checks.admit(request(Purpose.RECORDED_AUDIO, f"{target}?token={key}", door=NativeDoor))
+        assert isinstance(refusal, Refusal) and refusal.status == status, (key, refusal)
+
+
+@pytest.mark.parametrize("purpose", [Purpose.CALL, Purpose.RECORDING, Purpose.RECORDED_AUDIO])
 async def test_a_door_request_must_name_its_door(tmp_path, purpose):
     with pytest.raises(ValueError, match="names its door"):
         await gate(tmp_path).admit(request(purpose, "/ws/asr?token=streamer", door=None))

@@ -17,6 +17,7 @@ WORKERS = ("vad_worker", "asr_worker", "denoise_worker")
 # The gateway's layers, lowest first: a module imports only from its own layer and those below.
 GATEWAY_LAYERS: tuple[tuple[str, ...], ...] = (
     ("gateway.analytics",),  # call analytics' pure figures (no I/O): talk, overtalk, alerts, phrases, sentiment
+    ("gateway.diarization",),  # who spoke when on one channel: clustering, the encoder's process, speakers in a response
     ("gateway.core",),  # a call's session core: pipeline sessions, audio, config, events (no websockets)
     ("gateway.doors",),  # protocol adapters: a wire format to and from the core's events
     ("gateway.outputs",),  # where transcripts go besides the caller: log, followers, webhooks
@@ -240,6 +241,16 @@ def test_common_and_the_workers_import_only_downward_and_without_cycles():
     # A worker stands on common/ alone: no worker imports another.
     for name, targets in graph.items():
         assert {target.split(".")[0] for target in targets} <= {"common", name.split(".")[0]}, name
+
+
+def test_the_asr_stages_modes_stand_on_its_core_alone():
+    """Live sessions and recordings in packs are modules of their own over asr_worker.core: neither
+    imports the other, and the core neither (the stage above them picks one per session)."""
+    graph = import_graph("asr_worker")
+    modes = {"asr_worker.live", "asr_worker.recording"}
+    assert {"asr_worker.core", *modes} <= set(graph)
+    for name in ("asr_worker.core", *modes):
+        assert not graph[name] & (modes | {"asr_worker.stage"}), name
 
 
 # The imports between our own modules that stand under TYPE_CHECKING, each downward: a new one must

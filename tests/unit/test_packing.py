@@ -8,7 +8,7 @@ import pytest
 
 from asr_worker.engines import Word
 from asr_worker.packing import Piece, deal_words, join_words, offsets, pack_audio, pack_length, split_at_sentences
-from asr_worker.stage import ends_sentence
+from asr_worker.core import ends_sentence
 
 RATE = 100  # samples per second: times read as hundredths
 

@@ -114,6 +114,9 @@ def test_a_bad_config_is_a_config_error_naming_what_is_wrong(text, message):
     (lambda: AsrConfig(unfixed_token_num=101), "unfixed_token_num=101 is out of range 0..100"),
     (lambda: AsrConfig(language="x" * 33), "language must be a language name or code"),
     (lambda: AsrConfig(context="x" * 4001), "context must be a string of at most 4000 characters"),
+    (lambda: AsrConfig(context="Dash\ud800wood"), r"context must be valid Unicode text: it holds a lone surrogate "
+                                                   r"('\ud800' at position 4)"),
+    (lambda: AsrConfig(language="e\udfffn"), "language must be valid Unicode text"),
     (lambda: AsrConfig(eager_finals=None), "eager_finals must be true, false"),
     (lambda: AsrConfig(sentence_endpoint="yes"), "sentence_endpoint must be true, false or null"),
     (lambda: VadConfig(threshold=2), "vad: vad threshold must be between 0 and 1"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import uuid
 from dataclasses import replace
 
 import numpy as np
@@ -126,6 +127,41 @@ def test_rates_outside_a_calls_range_are_resampled():
     assert decoded.sample_rate == RATE and len(decoded.pcm) == RATE
 
 
+@pytest.mark.parametrize("fmt, subtype", [("WAV", "PCM_16"), ("FLAC", "PCM_16"), ("OGG", "VORBIS")])
+def test_a_header_that_says_1_hz_is_refused_before_decoding(fmt, subtype):
+    """Issue 32's 40 KB WAV at 1 Hz: resampled to 16 kHz it became 20,000 s of audio (3.7 GB)."""
+    body = encoded(np.zeros(20000, np.float32), fmt, subtype, rate=1)
+    with pytest.raises(media.BadMedia, match="^the header says the audio is sampled at 1 Hz; this server takes "
+                                             "recordings sampled at 4000 to 384000 Hz$"):
+        decode(body)
+
+
+def with_total_samples(flac: bytes, total: int) -> bytes:
+    """``flac`` with STREAMINFO's 36-bit total-samples field (bytes 18-22 of the file) set to ``total``."""
+    field = int.from_bytes(flac[18:26], "big")
+    field = field & ~((1 << 36) - 1) | total
+    return flac[:18] + field.to_bytes(8, "big") + flac[26:]
+
+
+def test_a_header_that_claims_more_than_the_body_holds_is_refused():
+    """A FLAC header that claims 2**36 frames: libsndfile's reader would allocate them all (256 GiB) up front."""
+    flac = encoded(TONE, "FLAC", "PCM_16")
+    assert decode(with_total_samples(flac, RATE)).duration == pytest.approx(1.0)  # the field is the one edited
+    with pytest.raises(media.BadMedia, match=r"claims 68719476735 frames \(4294967 s\) of audio, more than a body "
+                                             rf"of {len(flac)} bytes can hold"):
+        decode(with_total_samples(flac, (1 << 36) - 1))
+
+
+def test_a_recording_longer_than_the_server_decodes_is_refused(monkeypatch):
+    monkeypatch.setattr(media, "MAX_SAMPLES", RATE // 2)
+    with pytest.raises(media.BadMedia, match="1 s long in 1 channel.*up to 8000 samples"):
+        decode(encoded(TONE, "WAV", "PCM_16"))
+    # Counted after resampling: 4000 Hz (within FILE_RATES, outside a call's rates) becomes 4x the samples.
+    with pytest.raises(media.BadMedia, match="up to 8000 samples"):
+        decode(encoded(np.zeros(4000, np.float32), "WAV", "PCM_16", 4000))
+    assert decode(encoded(np.zeros(1000, np.float32), "WAV", "PCM_16", 4000)).sample_rate == RATE
+
+
 @pytest.mark.parametrize("body, encoding, why", [
     (b"", None, "its body is empty"),
     (b"plain text, no audio", None, "no audio format this server recognises"),
@@ -162,7 +198,11 @@ def test_the_query():
     assert (raw.encoding, raw.sample_rate, raw.channels, raw.multichannel) == ("pcm16", 8000, 2, True)
     for bad, why in [("callback=ftp://x", "callback"), ("callback_method=get", "callback_method"),
                      ("utterances=maybe", "utterances"), ("encoding=speex", "encoding"),
-                     ("encoding=mulaw", "sample_rate is required")]:
+                     ("encoding=mulaw", "sample_rate is required"),
+                     ("callback=http://hooks.example/a\r\nX-Injected: 1", r"no space or control character; '\\r' at "
+                                                                            "position 22"),
+                     ("callback=http://hooks.example/a\x00", r"control character; '\\x00'"),
+                     ("callback=http://hooks.example/a b", "no space")]:
         with pytest.raises(ConfigError, match=why):
             settings(bad)
 
@@ -243,12 +283,17 @@ def test_utt_split_splits_utterances_where_words_pause():
         settings("punctuate=true&utterances=true&utt_split=2"), [paused], request_id="r", created="c",
         sha256="s", duration=4, channels=1)["results"]["utterances"]]
     assert as_one == ["Hi. Thanks for calling."]
+    # One form of id, split or not (a final's own id, "SESSION-SAMPLE", was the id of an unsplit one): a UUID.
+    [one] = deepgram_prerecorded.response(settings("utterances=true&utt_split=2"), [paused], request_id="r",
+                                          created="c", sha256="s", duration=4, channels=1)["results"]["utterances"]
+    assert str(uuid.UUID(one["id"])) == one["id"]
     body = deepgram_prerecorded.response(settings("punctuate=true&utterances=true"), [paused], request_id="r",
                                          created="c", sha256="s", duration=4, channels=1)
     utterances = body["results"]["utterances"]
     assert [(u["start"], u["end"], u["transcript"]) for u in utterances] == [
         (0.0, 0.4, "Hi."), (1.2, 2.8, "Thanks for calling.")]  # a gap of 0.8 s splits, 0.6 s does not
     assert utterances[1]["confidence"] == pytest.approx(0.7) and len({u["id"] for u in utterances}) == 2
+    assert utterances[0]["id"] == one["id"] and all(str(uuid.UUID(u["id"])) == u["id"] for u in utterances)
     assert [w["word"] for w in utterances[1]["words"]] == ["thanks", "for", "calling"]
     fine = deepgram_prerecorded.response(settings("utterances=true&utt_split=0.5"), [paused], request_id="r",
                                          created="c", sha256="s", duration=4, channels=1)

@@ -69,6 +69,21 @@ async def test_a_job_left_at_the_bound_is_cancelled_logged_and_counted(inflight,
     assert "callback was not delivered" in record.getMessage()
 
 
+async def test_a_callback_job_that_fails_is_logged_and_counted(inflight, registry, caplog):
+    async def failing():
+        raise RuntimeError("a bug")
+
+    job = asyncio.create_task(failing())
+    inflight.add(job, request_id="the-request-id", kind="callback")
+    after_inflight = asyncio.Event()  # done callbacks run in the order added: InFlight's has run by then
+    job.add_done_callback(lambda _: after_inflight.set())
+    with caplog.at_level(logging.ERROR, logger="gateway.http.inflight"):
+        await after_inflight.wait()
+    assert undelivered(registry, "callback") == 1 and len(inflight) == 0
+    [record] = caplog.records
+    assert "the-request-id" in record.getMessage() and record.exc_info[1] is job.exception()
+
+
 async def test_the_drain_of_no_job_returns_at_once(inflight):
     assert await asyncio.wait_for(inflight.drain(timeout=3600), 5) == []
 

@@ -67,6 +67,7 @@ def test_early_final_options_reach_the_pipeline():
     ('{"eager_finals": "yes"}', "bad_config", "eager_finals must be true, false$"),
     ('{"sentence_endpoint": 1}', "bad_config", "sentence_endpoint must be true, false or null"),
     ('{"asr_audio": "both"}', "bad_config", "asr_audio"),
+    ('{"context": "Norland \\ud83d"}', "bad_config", "context must be valid Unicode text: it holds a lone surrogate"),
 ])
 def test_bad_configs(message, code, text):
     with pytest.raises(ProtocolError, match=text) as info:

@@ -8,7 +8,7 @@ import pytest
 
 from common.errors import ConfigError
 from common.records import TimedWord, Transcript, decode, encode
-from common.redaction.detect import Context, detect
+from common.redaction.detect import CONTEXT_WORDS, Context, detect
 from common.redaction.itn import runs
 from common.redaction.policy import merge, parse_kinds
 from common.redaction.redactor import MASK, Redactor
@@ -136,6 +136,36 @@ def test_a_final_that_cannot_go_on_with_the_number_releases_the_held_ones():
     assert redactor.final(final("It costs 25", 0, 16000)) == []
     out = redactor.final(final("and my card is 4111", 20000, 30000))
     assert [t.text for t in out] == ["It costs 25"] and redactor.holding  # the new one waits in turn
+
+
+def test_a_keyword_in_the_next_final_gives_a_held_number_context():
+    redactor = Redactor(("pci",), hold_gap=48000)
+    assert redactor.final(final("The code is 4111.", 0, 16000, words=True)) == []
+    out = redactor.final(final("That was my card. Thanks.", 20000, 30000, words=True))
+    assert [t.text for t in out] == ["The code is [CVV_1].", "That was my card. Thanks."]
+    assert out[0].redactions and not out[1].redactions
+    # The next final's words moved the context once: "card." then one word ("Thanks.").
+    assert redactor.context.card == CONTEXT_WORDS - 1
+    # Without a keyword after it, the number stays (no card context, no card).
+    plain = Redactor(("pci",), hold_gap=48000)
+    plain.final(final("The code is 4111.", 0, 16000))
+    assert [t.text for t in plain.final(final("That was all.", 20000, 30000))] == ["The code is 4111.",
+                                                                                    "That was all."]
+
+
+def test_a_partial_shows_no_digit_even_in_a_token_that_is_no_number():
+    redactor = Redactor(("pci", "ssn"), hold_gap=48000)
+    # Heard over an 8 kHz line (the e2e Twilio call): the SSN not finished, half digits half word.
+    masked = redactor.partial(final("My social security number in 123-45-bic-thousand", 0, 16000, words=True))
+    assert masked.text == f"My social security number in {MASK}" and not masked.redactions
+    assert [w.text for w in masked.words][-1] == MASK
+
+
+def test_digit_groups_run_into_a_word_are_still_a_number():
+    assert [run.digits for run in runs("in 123-45-bic-thousand".split())] == ["12345"]
+    redactor = Redactor(("ssn",), hold_gap=48000)
+    assert redactor.final(final("My social security number in 123-45-bic-thousand.", 0, 16000)) == []  # held
+    assert [t.text for t in redactor.release()] == ["My social security number in [SSN_1]."]
 
 
 def test_groups_misheard_as_words_still_join():

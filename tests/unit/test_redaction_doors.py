@@ -53,6 +53,15 @@ def test_deepgram_refuses_bad_redaction(query, message):
     assert info.value.status == 400 and message in body["err_msg"]
 
 
+@pytest.mark.parametrize("target", [f"/v1/listen?{RAW}&redact=pci&redact_audio=tone",
+                                    f"/v2/listen?model=flux-general-en&{RAW}&redact=pci&redact_audio=silence"])
+def test_live_doors_refuse_redact_audio(target):
+    door = DeepgramDoor if target.startswith("/v1") else FluxDoor
+    with pytest.raises(HandshakeRefused) as info:
+        door(Handshake.from_target(target, {}))
+    assert info.value.status == 400 and "redact_audio is for pre-recorded requests" in info.value.body.decode()
+
+
 def test_native_config_takes_a_list_and_refuses_the_rest():
     assert parse_config('{"redact": ["ssn", "pci"]}').redact == ("pci", "ssn")
     for bad in ('{"redact": []}', '{"redact": "pci"}', '{"redact": ["pin"]}', '{"redact_policy": "tenant"}'):

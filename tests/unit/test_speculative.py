@@ -20,7 +20,8 @@ from prometheus_client import CollectorRegistry
 from asr_worker.engines import qwen3_vllm
 from asr_worker.engines.qwen3_vllm import Qwen3VllmOptions
 from asr_worker.engines.whisper import WhisperOptions
-from asr_worker.stage import AsrStage, Head, StreamingOptions, ends_sentence
+from asr_worker.core import Head, ends_sentence
+from asr_worker.stage import AsrStage, StreamingOptions
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig, PipelineConfig
 from common.records import Audio, End, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript, utterance_id

@@ -1,0 +1,307 @@
+"""What the ASR stage's two modes share: options, the utterance, the per-session state, decodes.
+
+A session is decoded either utterance by utterance (:mod:`.live`: live calls, and
+recordings the engine cannot pack) or in packs (:mod:`.recording`); both stand on
+what is here: the streaming options, the :class:`Utterance` being gathered, the
+:class:`Head` an early final leaves, the state every session has, and the engine's
+decodes, counted.
+
+An engine that guards against repetition loops (whisper: :mod:`.engines.loop_guard`) says
+so in its hypothesis: a loop it recovered from or cut out is counted by kind and outcome,
+and a final whose loop was cut out goes out ``truncated`` (words may be missing there),
+even with no words left; a pack's finals are flagged where the cut falls.
+
+When the session asks for word timings (``words``), finals are decoded with word
+timestamps (partials never: it costs an alignment pass per decode), and the
+words, moved from utterance time to session samples (:func:`session_words`), ride on the final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from common.config import non_negative, option, positive
+from common.errors import ErrorCode
+from common.metrics import AsrMetrics
+from common.pipeline_config import AsrConfig
+from common.records import SAMPLE_RATE, Audio, SpeechEnd, TimedWord, Transcript, utterance_id
+from common.redaction.redactor import Redactor
+from common.stage import Session, Stage
+
+from .engines import DecodeRequest, Engine, Hypothesis, Word
+from .redacting import RedactingRunner
+
+
+MAX_PACK_SEC = 29.5  # a pack fits whisper's 30 s window, or it would be decoded as long-form audio
+SETTLE_WORDS = 3  # a final this long (auto-detect) settles the session's language for its later utterances
+
+
+def pack_seconds(raw: str) -> float:
+    """``--batch-pack-sec``: 0 (off) up to :data:`MAX_PACK_SEC`."""
+    value = non_negative(float)(raw)
+    if value > MAX_PACK_SEC:
+        raise ValueError(f"{raw} is over {MAX_PACK_SEC:g} s (whisper's window is 30 s)")
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamingOptions:
+    """Defaults of the streaming recipe; a session's config may override some (:meth:`for_session`)."""
+
+    chunk_size_sec: float = field(default=1.0, metadata=option(
+        "seconds of new speech between partial decodes", parse=positive(float)))
+    # Audio before the first partial decode (pre-roll included).
+    first_partial_sec: float = field(default=0.25, metadata=option(
+        "seconds of an utterance's audio before its first partial decode", parse=positive(float)))
+    unfixed_chunk_num: int = field(default=2, metadata=option("first chunks decoded without a prefix"))
+    unfixed_token_num: int = field(default=5, metadata=option("tokens rolled back from the prefix"))
+    # False: finals decode the whole utterance afresh.
+    final_with_prefix: bool = field(default=False, metadata=option(
+        "decode finals with the stable prefix (faster, less accurate)"))
+    sentence_endpoint: bool = field(default=True, metadata=option(
+        "end an utterance at a pause (the VAD's pause_threshold) when its text ends a sentence "
+        "(--no-sentence-endpoint: at silence_threshold only); sessions may override with the "
+        "config field sentence_endpoint"))
+    batch_pack_sec: float = field(default=28.0, metadata=option(
+        "batch sessions (recordings) with an engine that times words (whisper): ended utterances "
+        "gathered, up to this many seconds with the silences between them, and decoded in one "
+        "window, their words dealt back to each (0: each utterance decoded alone; at most 29.5: "
+        "whisper's window is 30 s)", parse=pack_seconds))
+    batch_pack_prompt: bool = field(default=True, metadata=option(
+        "give each pack of a batch session the text of its last pack decoded when the pack closes "
+        "(the previous pack's with --batch-pack-depth 1) as whisper's prompt, as faster-whisper's "
+        "condition_on_previous_text does (--no-batch-pack-prompt: none)"))
+    batch_pack_depth: int = field(default=16, metadata=option(
+        "packs of one batch session in flight at once, the one being filled included: closed packs "
+        "decode (the whisper engine's batch thread takes up to --batch-max-batch of them in one "
+        "call) while the next fills; finals still committed pack by pack, in order (1: each pack "
+        "decoded and committed before the next fills; 16 is twice whisper's batch: a whole batch "
+        "waits while one decodes)", parse=positive(int)))
+    redact_hold_sec: float = field(default=3.0, metadata=option(
+        "sessions with redaction: a final that ends in a number waits this long for the next final "
+        "(a number read in groups across finals is redacted in every piece), and pieces more than "
+        "this far apart in audio are not one number", parse=positive(float)))
+    max_pending: int = 400  # records queued per session before reading pauses
+
+    def for_session(self, config: AsrConfig) -> StreamingOptions:
+        """These options with those the session sets."""
+        return replace(self, **{name: value for name in _SESSION_OPTIONS
+                                if (value := getattr(config, name)) is not None})
+
+
+# What a session's config may override (None there: the worker's).
+_SESSION_OPTIONS = ("chunk_size_sec", "unfixed_chunk_num", "unfixed_token_num", "sentence_endpoint")
+
+
+@dataclass(eq=False)
+class Utterance:
+    start: int
+    vad_start: int = -1  # of the VAD's utterance it is part of (the same start unless split by an early final)
+    chunks: list[np.ndarray] = field(default_factory=list)
+    samples: int = 0
+    decoded_samples: int = 0  # utterance length at the last decode
+    decodes: int = 0
+    requests: int = 0  # decode requests made, for unique engine request ids
+    token_ids: tuple[int, ...] = ()
+    text: str = ""
+    language: str = ""  # detected by the last decode
+    ending: bool = False  # the final is being decoded: no partial starts
+    pauses: list[int] = field(default_factory=list)  # ends of the VAD's pauses in it (batch packs)
+    announce: bool = False  # a batch pack sends its SpeechStart with its finals
+
+    def __post_init__(self) -> None:
+        if self.vad_start < 0:
+            self.vad_start = self.start
+
+    def audio(self) -> np.ndarray:
+        return self.pcm().astype(np.float32) / 32768.0
+
+    def pcm(self) -> np.ndarray:
+        """The utterance's int16 samples."""
+        if len(self.chunks) > 1:
+            self.chunks = [np.concatenate(self.chunks)]
+        return self.chunks[0] if self.chunks else np.zeros(0, np.int16)
+
+    def append(self, offset: int, pcm: np.ndarray) -> None:
+        end = self.start + self.samples
+        if offset + len(pcm) <= end:
+            return  # replayed audio we already have
+        if offset < end:
+            pcm = pcm[end - offset:]
+        elif offset > end:  # should not happen: the VAD sends speech contiguously
+            pcm = np.concatenate([np.zeros(offset - end, np.int16), pcm])
+        self.chunks.append(pcm)
+        self.samples += len(pcm)
+
+    def truncate(self, end: int) -> None:
+        keep = max(0, end - self.start)
+        if keep < self.samples:
+            whole = np.concatenate(self.chunks)[:keep] if self.chunks else np.zeros(0, np.int16)
+            self.chunks, self.samples = [whole], keep
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The VAD's utterance at ``vad_start`` has its final up to ``through`` (an early final).
+
+    ``speech_final``: that final ended the turn. Saved in the checkpoint written
+    with the early final.
+    """
+
+    vad_start: int
+    through: int
+    speech_final: bool
+
+    def encode(self) -> bytes:
+        return json.dumps({"head": self.to_list()}).encode()
+
+    def to_list(self) -> list:
+        return [self.vad_start, self.through, self.speech_final]
+
+    @classmethod
+    def decode(cls, blob: bytes | None) -> Head | None:
+        """The head in a checkpoint's state (None: none there)."""
+        if not blob or "head" not in (body := json.loads(blob)):
+            return None
+        vad_start, through, speech_final = body["head"]
+        return cls(int(vad_start), int(through), bool(speech_final))
+
+
+SENTENCE_ENDS = ".?!。？！"
+CLOSERS = "\"'”’)]}»"
+
+
+def ends_sentence(text: str) -> bool:
+    """True when ``text`` ends a sentence: a full stop, question or exclamation mark last
+    (closing quotes and brackets aside), but not an ellipsis (whisper's trailing off)."""
+    text = text.rstrip().rstrip(CLOSERS)
+    return bool(text) and text[-1] in SENTENCE_ENDS and not text.endswith(("..", "…"))
+
+
+@dataclass(eq=False)
+class AsrSessionState:
+    """Per-session state of either mode: the queue of input records and the utterance in progress."""
+
+    options: StreamingOptions
+    config: AsrConfig  # language, context, word timings, eager finals
+    head: Head | None = None  # an early final covered the VAD's utterance in progress up to here
+    applied: str | None = None  # entry id of the last input record applied
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    task: asyncio.Task | None = None
+    utterance: Utterance | None = None
+    request_id: str = ""  # of the latest decode in flight, to abort it
+    # Auto-detect: the language the session's first final of SETTLE_WORDS words or more was decoded
+    # in, which later utterances decode in ("" until then; not checkpointed: a takeover detects anew).
+    language: str = ""
+    redactor: Redactor | None = None  # the session asked for redaction (see asr_worker.redacting)
+    redact_timer: asyncio.Task | None = None  # releases held finals after redact_hold_sec
+    held_since: dict[str, float] = field(default_factory=dict)  # utterance id -> when its final was held
+
+    def tasks(self) -> list[asyncio.Task | None]:
+        """The session's tasks (None where there is none): its own, its mode's, the redaction timer's."""
+        return [self.task, self.redact_timer]
+
+
+AsrSession = Session[AsrSessionState]
+
+
+class StageCore(Stage[AsrSessionState]):
+    """What :class:`~asr_worker.stage.AsrStage` and its modes' mixins share: the engine's decodes,
+    counted, request ids, finals counted by language, and the utterance after an early final."""
+
+    runner: RedactingRunner
+    engine: Engine
+    metrics: AsrMetrics
+
+    @staticmethod
+    def _utterance_of(session: AsrSession, asr: AsrSessionState, record: Audio) -> Utterance | None:
+        """The utterance ``record`` belongs to: the one in progress or, after an early final, a new
+        one for the speech that resumed; None for replayed audio that has its final, or for audio
+        outside any utterance (logged)."""
+        if asr.utterance is None and asr.head is not None:
+            if record.offset + record.samples <= asr.head.through:
+                return None  # replayed audio that has its final
+            # Speech resumed after an early final: the rest is an utterance of its own.
+            asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start)
+            asr.head = None
+        if asr.utterance is None:
+            session.log.warning("audio at %d outside an utterance; ignored", record.offset)
+        return asr.utterance
+
+    async def _end_after_early_final(self, session: AsrSession, asr: AsrSessionState, entry_id: str,
+                                     end: SpeechEnd) -> None:
+        """The VAD ended an utterance whose speech had its early final: the turn is over."""
+        head, asr.head = asr.head, None
+        assert head is not None  # the caller saw it
+        outputs = []
+        if not head.speech_final:  # an eager final: say that the turn ended, with no new words
+            outputs.append(Transcript(utterance_id=utterance_id(session.session_id, head.through),
+                                      start=head.through, end=max(end.end, head.through), text="", final=True,
+                                      speech_final=True))
+        await self.runner.commit(session, outputs, consumed=entry_id, boundary=True)
+
+    @staticmethod
+    def _request_id(session: AsrSession, utt: Utterance, kind: str) -> str:
+        utt.requests += 1
+        return f"{session.session_id}-{utt.start}-{kind}{utt.requests}-{session.epoch}"
+
+    async def _transcribe(self, session: AsrSession, asr: AsrSessionState,
+                          request: DecodeRequest) -> Hypothesis | None:
+        """The engine's decode of ``request``, counted; None (the client told) if it failed."""
+        started = time.perf_counter()
+        asr.request_id = request.request_id
+        self.metrics.decodes_in_flight.inc()
+        try:
+            hypothesis = await self.engine.transcribe(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            session.log.exception("decode failed")
+            await self.runner.report(session, ErrorCode.ASR_FAILED, f"recognition failed for one utterance: {exc}")
+            return None
+        finally:
+            if asr.request_id == request.request_id:
+                asr.request_id = ""
+            self.metrics.decodes_in_flight.dec()
+        kind = "batch" if request.batch else "final" if request.final else "partial"
+        self.metrics.decode_seconds.labels(kind=kind).observe(time.perf_counter() - started)
+        self.metrics.decoded_audio.inc(len(request.audio) / SAMPLE_RATE)
+        self.metrics.tokens.inc(hypothesis.tokens)
+        if hypothesis.loop:
+            self.metrics.loops.labels(kind=kind, outcome=hypothesis.loop).inc()
+            session.log.info("decode of %.1f s looped (%s): %s", len(request.audio) / SAMPLE_RATE, kind,
+                             hypothesis.loop)
+        return hypothesis
+
+    def _count_final(self, asr: AsrSessionState, language: str, words: int) -> None:
+        """Count a final by the language it was decoded in. With auto-detect, the first final of
+        :data:`SETTLE_WORDS` words or more settles the session's language: a short utterance alone
+        is often detected as another ("por favor." heard as English "for the Lord."), and a call
+        keeps its language. A caller who switches languages mid-call then needs a new session."""
+        self.metrics.finals.labels(language=language or "unknown").inc()
+        if asr.config.language is None and not asr.language and language and words >= SETTLE_WORDS:
+            asr.language = language
+
+
+def session_words(words: tuple[Word, ...], start: int, end: int) -> tuple[TimedWord, ...]:
+    """Word times (seconds into the utterance) as session samples, in order and inside ``start``..``end``."""
+    timed, previous = [], start
+    for word in words:
+        first = min(max(start + round(word.start * SAMPLE_RATE), previous), end)
+        last = min(max(start + round(word.end * SAMPLE_RATE), first), end)
+        timed.append(TimedWord(word.text, first, last, probability(word.probability) or 0.0))
+        previous = first
+    return tuple(timed)
+
+
+def probability(value: float | None) -> float | None:
+    """``value`` clipped to 0..1; None for no figure or a non-finite one (the record would be rejected)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return min(max(float(value), 0.0), 1.0)

@@ -1,0 +1,319 @@
+"""Sessions decoded utterance by utterance: live calls, partials, speculation and early finals.
+
+While speech goes on, a partial decode of the utterance so far starts whenever
+``chunk_size_sec`` of new audio has arrived (``first_partial_sec`` until a
+decode found words) and no decode of the session is in flight; audio that arrives
+meanwhile is folded into the next decode.
+
+The final is decoded early, speculatively: at a :class:`SpeechPause` (the VAD
+saw the silence begin) the session aborts its partial decode (as far as the
+engine can: a running whisper decode finishes) and starts the final decode of
+the audio up to the pause's ``end``; no other partial starts meanwhile. If the :class:`SpeechEnd`
+then comes with the same end, that decode *is* the final; if speech resumes
+first (audio past the end), it is dropped. Either way the outcome is counted.
+Without a usable speculation the utterance is decoded once more at its end.
+The final never waits for a partial decode: it is aborted as far as the engine
+can, and a decode that runs on (whisper) is sent if it ends before the final,
+stopped otherwise.
+
+Early finals. A session may take the speculative decode as its final at
+once, when it ends (before the endpoint): always, with ``eager_finals`` (the
+final has ``speech_final`` false: the turn may go on, as Deepgram Flux's
+EagerEndOfTurn), or when its text ends a sentence, with
+``sentence_endpoint`` (``speech_final`` true: the text ended the turn, a
+shorter silence than ``silence_threshold`` ended the utterance). The speech
+up to the pause then has its final: the VAD's utterance goes on, and speech
+that resumes in it is a new utterance of the ASR, starting at the pause (a
+:class:`~asr_worker.core.Head` records this, in the checkpoint written with the early final,
+so a replay splits the same way whatever the timing of its decodes). The
+VAD's end of that utterance gives the rest its final, or, with nothing after
+an eager final, an empty final with ``speech_final`` true.
+
+The final is written together with a checkpoint past the utterance, in one
+fenced write: a replay after a takeover restarts at the utterance (and so
+speculates again from its replayed pause), and the utterance id ``(session,
+start sample)`` is the same, so the gateway drops a duplicate.
+
+Batch sessions (recordings, ``priority: batch``) that are not decoded in packs
+(:mod:`.recording`: an engine that does not time words, ``batch_pack_sec`` 0, or
+eager finals) take this path too, with no partials: nobody watches
+them being spoken, and a partial decode per second of speech would cost more
+than the finals. Their decodes go to the engine marked ``batch`` (the whisper
+engine keeps them off the live sessions' threads and CPU time). A batch
+session's input arrives faster than real time, so
+whether speech resumes before the speculative decode at a pause ends would be a
+race; instead the session waits for that decode before it applies what follows
+the pause, and splits where a live session with instant decodes would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.errors import LeaseLost, SessionGone
+from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript,
+                            utterance_id)
+
+from .core import (AsrSession, AsrSessionState, Head, StageCore, Utterance, ends_sentence, probability,
+                   session_words)
+from .engines import DecodeRequest, Hypothesis
+from .rollback import stable_prefix
+
+
+@dataclass(eq=False)
+class Speculation:
+    """The final decode of an utterance up to ``end``, started at a pause."""
+
+    end: int
+    request_id: str
+    task: asyncio.Task  # -> Hypothesis | None
+
+
+@dataclass(eq=False)
+class LiveState(AsrSessionState):
+    """A session decoded utterance by utterance: its partial and speculative decodes."""
+
+    partial: asyncio.Task | None = None
+    partial_request: str = ""  # engine request of the partial while it decodes ("" once it commits)
+    speculation: Speculation | None = None
+
+    def tasks(self) -> list[asyncio.Task | None]:
+        speculative = self.speculation.task if self.speculation is not None else None
+        return [self.partial, *super().tasks(), speculative]
+
+
+class LiveSessions(StageCore):
+    """The stage's sessions decoded utterance by utterance (a mixin of :class:`~asr_worker.stage.AsrStage`)."""
+
+    async def _close_live(self, session: AsrSession, asr: LiveState, marker: Flush | End) -> None:
+        """:meth:`~asr_worker.stage.AsrStage.close_pending` of a live session: at the End, the
+        final of the utterance in progress (committed on its own); a Flush comes after the VAD
+        ended the utterance."""
+        if isinstance(marker, End) and asr.utterance is not None:
+            await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples, speech_final=True)
+
+    async def _apply(self, session: AsrSession, asr: LiveState, entry_id: str, record: Record) -> None:
+        if isinstance(record, SpeechStart):
+            if asr.utterance is not None:  # unterminated utterance: close it first
+                await self._finalize(session, asr, None, record.start, speech_final=False)
+            asr.head = None
+            asr.utterance = Utterance(start=record.start)
+            # Clients are told too (Deepgram's SpeechStarted); no checkpoint, as for partials.
+            await self.runner.commit(session, [SpeechStart(start=record.start)])
+        elif isinstance(record, Audio):
+            if asr.speculation is not None and record.offset + record.samples > asr.speculation.end:
+                await self._speech_resumed(session, asr)
+            utt = self._utterance_of(session, asr, record)
+            if utt is None:
+                return
+            utt.append(record.offset, np.frombuffer(record.pcm, np.int16))
+            self._maybe_partial(session, asr)
+        elif isinstance(record, SpeechPause):
+            await self._speculate(session, asr, record, entry_id)
+        elif isinstance(record, SpeechEnd):
+            if asr.utterance is None and asr.head is not None and asr.head.vad_start == record.start:
+                await self._end_after_early_final(session, asr, entry_id, record)
+                return
+            if asr.utterance is None or asr.utterance.vad_start != record.start:
+                session.log.warning("speech end for an utterance at %d not in progress", record.start)
+                await self.runner.commit(session, consumed=entry_id, boundary=True)
+                return
+            asr.utterance.truncate(record.end)
+            await self._finalize(session, asr, entry_id, record.end,
+                                 speech_final=record.reason != "max_length")
+        elif isinstance(record, (Flush, End)):
+            await self.runner.commit(session, await self.pass_marker(session, record), consumed=entry_id)
+
+    def _maybe_partial(self, session: AsrSession, asr: LiveState) -> None:
+        utt = asr.utterance
+        if (utt is None or utt.ending or asr.speculation is not None or session.config.batch
+                or asr.partial is not None and not asr.partial.done()):
+            return
+        # Short windows until the first words: a first decode of too little speech finds none.
+        window = asr.options.chunk_size_sec if utt.text else min(asr.options.first_partial_sec,
+                                                                 asr.options.chunk_size_sec)
+        if utt.samples - utt.decoded_samples < window * SAMPLE_RATE:
+            return
+        asr.partial_request = self._request_id(session, utt, "partial")
+        asr.partial = asyncio.create_task(self._partial(session, asr, utt, asr.partial_request))
+
+    async def _partial(self, session: AsrSession, asr: LiveState, utt: Utterance, request_id: str) -> None:
+        try:
+            hypothesis = await self._decode(session, asr, utt, final=False, request_id=request_id)
+        finally:
+            if asr.partial_request == request_id:
+                asr.partial_request = ""  # from here on it commits: stopping it would leave a seq gap
+        if hypothesis is None or asr.utterance is not utt:
+            return
+        if hypothesis.text and not hypothesis.no_speech and hypothesis.text != utt.text:
+            utt.text = hypothesis.text
+            self.metrics.partials.inc()
+            try:
+                await self.runner.commit(session, [self._transcript(session, utt, utt.start + utt.decoded_samples,
+                                                                    hypothesis, final=False)])
+            except (LeaseLost, SessionGone):
+                return
+        # Audio that arrived during the decode goes into the next one.
+        if asr.partial is asyncio.current_task():
+            asr.partial = None
+            self._maybe_partial(session, asr)
+
+    async def _stop_partial(self, asr: LiveState) -> None:
+        """Stop the partial decode in flight (its result is no longer wanted); let a commit finish."""
+        task, asr.partial = asr.partial, None  # and start no other one when it ends
+        if task is None or task.done():
+            return
+        if asr.partial_request:
+            # An executor decode (whisper) runs on in its thread; the task ends at once all the same.
+            await self.engine.abort(asr.partial_request)
+            task.cancel()
+        await asyncio.wait({task})
+
+    async def _speculate(self, session: AsrSession, asr: LiveState, pause: SpeechPause,
+                         entry_id: str) -> None:
+        """Start the final decode of the utterance up to the pause's end (a batch session: and wait for it)."""
+        utt = asr.utterance
+        if utt is None or utt.vad_start != pause.start or utt.start + utt.samples != pause.end:
+            session.log.warning("pause at %d..%d does not match the utterance in progress", pause.start, pause.end)
+            return
+        if asr.partial_request:
+            # Whatever the engine can stop (vLLM: anything; whisper: a decode still queued); a
+            # decode that runs on is let finish, and shows as a partial if it ends before the final.
+            await self.engine.abort(asr.partial_request)
+        await self._drop_speculation(asr)
+        request_id = self._request_id(session, utt, "final")
+        speculation = asr.speculation = Speculation(end=pause.end, request_id=request_id, task=asyncio.create_task(
+            self._decode(session, asr, utt, final=True, request_id=request_id)))
+        if not (asr.config.eager_finals or asr.options.sentence_endpoint):
+            return
+        if session.config.batch:
+            await asyncio.wait({speculation.task})
+            await self._early_final(session, asr, speculation, consumed=entry_id)
+        else:
+            # Its outcome is applied by the session's task, in order with the input records.
+            speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(("", speculation)))
+
+    async def _early_final(self, session: AsrSession, asr: LiveState, speculation: Speculation, *,
+                           eager: bool = True, consumed: str | None = None) -> None:
+        """Send the speculative decode as the final of the speech so far, if the session wants it
+        (``eager`` False: only if its text ends a sentence).
+
+        ``consumed``: the input the final's checkpoint covers (default: the last record applied).
+        """
+        if asr.speculation is not speculation or speculation.task.cancelled():
+            return  # dropped (speech resumed) or already used by the endpoint
+        hypothesis = speculation.task.result()
+        if hypothesis is None or not hypothesis.text or hypothesis.no_speech:
+            return  # the endpoint decides what becomes of it
+        turn_end = asr.options.sentence_endpoint and ends_sentence(hypothesis.text)
+        if not (turn_end or eager and asr.config.eager_finals):
+            return
+        utt = asr.utterance
+        assert utt is not None  # the speculation is the utterance's
+        utt.ending = True
+        asr.speculation = None
+        self.metrics.speculative_decodes.labels(outcome="used").inc()
+        self.metrics.early_finals.labels(kind="sentence" if turn_end else "eager").inc()
+        await self._stop_partial(asr)
+        asr.utterance = None
+        asr.head = Head(utt.vad_start, speculation.end, turn_end)
+        self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
+        await self.runner.commit(
+            session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
+            consumed=consumed or asr.applied, boundary=True)
+
+    async def _speech_resumed(self, session: AsrSession, asr: LiveState) -> None:
+        """Speech resumed after the pause: the speculative final is dropped, unless the session
+        ends utterances at sentence ends and its text ends one.
+
+        That decode is waited for: had the pause ended the utterance or not depended on which
+        came first, the decode or the speech, a short sentence and a short pause ("Hi." then
+        0.6 s) would split at real time on an idle worker but not on a busy one, nor in audio
+        sent faster than real time. Eager finals keep to what came first.
+        """
+        speculation = asr.speculation
+        assert speculation is not None  # the pause's
+        if asr.options.sentence_endpoint:
+            await asyncio.wait({speculation.task})
+            await self._early_final(session, asr, speculation, eager=False)
+        if asr.speculation is speculation:
+            await self._drop_speculation(asr)
+
+    async def _drop_speculation(self, asr: LiveState) -> None:
+        """Discard the speculative final (speech resumed, or the utterance ended elsewhere)."""
+        speculation, asr.speculation = asr.speculation, None
+        if speculation is None:
+            return
+        self.metrics.speculative_decodes.labels(outcome="wasted").inc()
+        if not speculation.task.done():
+            await self.engine.abort(speculation.request_id)
+            speculation.task.cancel()
+
+    async def _finalize(self, session: AsrSession, asr: LiveState, entry_id: str | None, end: int, *,
+                        speech_final: bool) -> None:
+        utt = asr.utterance
+        assert utt is not None  # the utterance being finalized
+        utt.ending = True
+        if asr.partial_request:
+            await self.engine.abort(asr.partial_request)  # never waited for (see _stop_partial below)
+        speculation = asr.speculation
+        if speculation is not None and speculation.end == end == utt.start + utt.samples:
+            asr.speculation = None
+            self.metrics.speculative_decodes.labels(outcome="used").inc()
+            hypothesis = await speculation.task
+        else:
+            await self._drop_speculation(asr)
+            hypothesis = None
+            if utt.samples:
+                hypothesis = await self._decode(session, asr, utt, final=True,
+                                                request_id=self._request_id(session, utt, "final"))
+        # A partial that ended meanwhile has been sent (a decode the engine could not abort);
+        # one still decoding is stopped now, one committing is let finish: partials precede the final.
+        await self._stop_partial(asr)
+        asr.utterance = None
+        outputs = []
+        # A decode whose loop was cut out has its final, words or none: it says that words may be missing.
+        if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
+            self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
+            outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
+        else:
+            self.metrics.no_speech.inc()
+            session.log.info("utterance at %d has no words; no final", utt.start)
+        await self.runner.commit(session, outputs, consumed=entry_id, boundary=True)
+
+    async def _decode(self, session: AsrSession, asr: LiveState, utt: Utterance, *, final: bool,
+                      request_id: str) -> Hypothesis | None:
+        options = asr.options
+        use_prefix = not final or options.final_with_prefix
+        prefix = stable_prefix(utt.token_ids, chunk_index=utt.decodes,
+                               unfixed_chunk_num=options.unfixed_chunk_num,
+                               unfixed_token_num=options.unfixed_token_num,
+                               detokenize=self.engine.detokenize) if use_prefix else ""
+        audio = utt.audio()
+        if not final:
+            utt.decoded_samples = len(audio)
+        # A prefix continues the previous answer, so it must keep that answer's language.
+        language = asr.config.language or (utt.language if prefix else None) or asr.language or None
+        request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
+                                context=asr.config.context, word_timestamps=final and asr.config.words,
+                                first_words=not final and not utt.text, batch=session.config.batch)
+        hypothesis = await self._transcribe(session, asr, request)
+        if hypothesis is None:
+            return None
+        utt.decodes += 1
+        utt.token_ids = hypothesis.token_ids
+        utt.language = hypothesis.language
+        return hypothesis
+    @staticmethod
+    def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
+                    speech_final: bool = False) -> Transcript:
+        return Transcript(utterance_id=utterance_id(session.session_id, utt.start),
+                          start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,
+                          speech_final=speech_final, language=hypothesis.language,
+                          words=session_words(hypothesis.words, utt.start, max(end, utt.start)),
+                          confidence=probability(hypothesis.confidence),
+                          truncated=final and bool(hypothesis.lost))
+

@@ -1,0 +1,269 @@
+"""Recordings in packs: the ASR stage's batch sessions with an engine that times words.
+
+Batch sessions (recordings, ``priority: batch``) get no partials, and with an
+engine that times words (whisper) their ended utterances are not decoded one by
+one: they wait in a *pack* of up to ``batch_pack_sec``
+seconds, decoded in one window with word timings, the words dealt back to each
+utterance and split at the pauses where a sentence ended, which is where a live
+session's speculative decode would have split (:mod:`asr_worker.packing`); no decode
+runs at a pause. The pack's finals go in one write, with the checkpoint past
+its last utterance (at a Flush or the End, in the marker's write), so a takeover
+either finds them all written or replays the whole pack.
+
+A closed pack's decode runs in a task of its own while the session fills the
+next ones, up to ``batch_pack_depth`` packs in flight (the one filling
+included): the engine's batch thread then finds several of the recording's packs
+waiting and decodes them in one call (the whisper engine: one encode, one
+decoder loop and one alignment pass, half the decoder's CPU per pack at 8).
+Packs are committed strictly in order by the session's task, each in its own
+write with its checkpoint, as above: a pack whose decode ends before an older
+one's waits for it (the done decode puts a marker in the session's queue, so
+the commit does not wait for the next input record). Whatever else the session
+commits (a Flush, the End, a speech end out of place) first commits every pack
+in flight, in order; the last one in flight at a Flush or the End goes out in
+the marker's write. A takeover replays from the checkpoint of the last pack
+committed, so the packs in flight are decoded again and each final still goes
+out once (same utterance ids).
+
+A pack's prompt is the text of the last pack committed when it closes (as
+faster-whisper's ``condition_on_previous_text``): with a depth of 1 the previous
+pack's; with more, packs that close while others decode share the last text
+known (the one before them is not decoded yet), which is also what lets them
+decode together (CTranslate2 batches only prompts of one length). After a
+takeover the first packs replayed have none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript,
+                            utterance_id)
+
+from .core import AsrSession, AsrSessionState, StageCore, Utterance, ends_sentence, probability, session_words
+from .engines import DecodeRequest
+from .packing import Piece, Segment, deal_spans, deal_words, join_words, pack_audio, pack_length, split_at_sentences
+
+
+PACK_GAP_SEC = 0.3  # silence between two utterances of a pack (each has its own trailing padding too)
+PACK_IDLE_SEC = 1.0  # a pack waits this long for more input before it is decoded as it is
+PROMPT_WORDS = 100  # of the previous pack in a pack's prompt (whisper keeps at most 223 tokens of it)
+
+
+@dataclass(eq=False)
+class Ended:
+    """An ended utterance of a batch session waiting in its pack for the pack's decode."""
+
+    utterance: Utterance
+    speech_final: bool
+    entry_id: str | None  # the input record that ended it: the pack's checkpoint covers up to there
+
+
+@dataclass(eq=False)
+class InFlight:
+    """A closed pack of a batch session whose decode runs while the session fills the next."""
+
+    pack: list[Ended]
+    task: asyncio.Task  # -> (its finals, the input they cover, its text): see Recordings._decode_pack
+
+
+@dataclass(eq=False)
+class PackState(AsrSessionState):
+    """A recording's session decoded in packs: the pack filling, and those decoding."""
+
+    pack: list[Ended] = field(default_factory=list)  # ended utterances waiting for the pack's decode
+    pack_text: str = ""  # the text of the session's last pack committed
+    inflight: deque[InFlight] = field(default_factory=deque)  # closed packs decoding, oldest first
+
+    def tasks(self) -> list[asyncio.Task | None]:
+        return [*super().tasks(), *(f.task for f in self.inflight)]
+
+
+class Recordings(StageCore):
+    """The stage's recordings in packs (a mixin of :class:`~asr_worker.stage.AsrStage`)."""
+
+    async def _close_packs(self, session: AsrSession, asr: PackState, marker: Flush | End) -> list[Record]:
+        """:meth:`~asr_worker.stage.AsrStage.close_pending` of a session in packs: the pack decoded and
+        the finals of the packs before it committed; its own finals are returned, for the marker's write."""
+        if isinstance(marker, End) and asr.utterance is not None:
+            self._pack(asr, asr.utterance.start + asr.utterance.samples, speech_final=True, entry_id=None)
+        self._start_pack(session, asr)
+        while len(asr.inflight) > 1:  # the packs before it, each in its own write
+            await self._commit_oldest(session, asr)
+        if not asr.inflight:
+            return []
+        outputs, _, asr.pack_text = await asr.inflight[0].task
+        asr.inflight.popleft()
+        return outputs  # written with the marker: a takeover never decodes the pack again
+
+    async def _apply_packed(self, session: AsrSession, asr: PackState, entry_id: str, record: Record) -> None:
+        """Apply an input record to a batch session decoded in packs: its ended utterances wait in the
+        pack (no decode at a pause, no partials) until the next would not fit, the input stalls,
+        or a Flush or the End comes; then the pack is decoded and its finals committed."""
+        if isinstance(record, SpeechStart):
+            if asr.utterance is not None:  # unterminated utterance: close it first
+                # Its input ends with the record before this one: the pack's checkpoint goes there.
+                self._pack(asr, record.start, speech_final=False, entry_id=asr.applied)
+            asr.head = None
+            asr.utterance = Utterance(start=record.start, announce=True)
+        elif isinstance(record, Audio):
+            # (A head here comes from a checkpoint of a worker that decoded utterances one by one.)
+            utt = self._utterance_of(session, asr, record)
+            if utt is None:
+                return
+            utt.append(record.offset, np.frombuffer(record.pcm, np.int16))
+            if asr.pack and self._pack_samples(asr, utt.samples) > self._pack_limit(asr):  # utt is asr.utterance
+                await self._close_pack(session, asr)  # the utterance in progress starts the next pack
+        elif isinstance(record, SpeechPause):
+            utt = asr.utterance
+            if utt is not None and utt.vad_start == record.start and asr.options.sentence_endpoint:
+                utt.pauses.append(record.end)
+        elif isinstance(record, SpeechEnd):
+            utt = asr.utterance
+            if utt is None or utt.vad_start != record.start:
+                await self._flush_pack(session, asr)  # the commit below checkpoints past the pack
+                if utt is None and asr.head is not None and asr.head.vad_start == record.start:
+                    await self._end_after_early_final(session, asr, entry_id, record)
+                else:
+                    session.log.warning("speech end for an utterance at %d not in progress", record.start)
+                    await self.runner.commit(session, consumed=entry_id, boundary=True)
+                return
+            utt.truncate(record.end)
+            self._pack(asr, record.end, speech_final=record.reason != "max_length", entry_id=entry_id)
+            # Full when no utterance of a second would fit any more.
+            if self._pack_samples(asr, SAMPLE_RATE) > self._pack_limit(asr):
+                await self._close_pack(session, asr)
+        elif isinstance(record, (Flush, End)):
+            await self.runner.commit(session, await self.pass_marker(session, record), consumed=entry_id)
+
+    @staticmethod
+    def _pack(asr: PackState, end: int, *, speech_final: bool, entry_id: str | None) -> None:
+        """Put the utterance in progress, ended at ``end``, into the pack."""
+        utt, asr.utterance = asr.utterance, None
+        assert utt is not None  # an utterance in progress
+        utt.truncate(end)
+        asr.pack.append(Ended(utterance=utt, speech_final=speech_final, entry_id=entry_id))
+
+    @staticmethod
+    def _pack_samples(asr: PackState, more: int) -> int:
+        """Samples of the pack with an utterance of ``more`` samples added."""
+        return pack_length([e.utterance.samples for e in asr.pack] + [more], gap=round(PACK_GAP_SEC * SAMPLE_RATE))
+
+    @staticmethod
+    def _pack_limit(asr: PackState) -> int:
+        return round(asr.options.batch_pack_sec * SAMPLE_RATE)
+
+    async def _close_pack(self, session: AsrSession, asr: PackState) -> None:
+        """Start the pack's decode and go on filling the next one; commit the packs whose decodes
+        ended, oldest first, and wait for the oldest while ``batch_pack_depth`` packs are in flight
+        (the one that fills next included)."""
+        await self._commit_decoded(session, asr)  # first: the freshest text for the pack's prompt
+        self._start_pack(session, asr)
+        while len(asr.inflight) >= asr.options.batch_pack_depth:  # a depth is at least 1
+            await self._commit_oldest(session, asr)
+        await self._commit_decoded(session, asr)
+
+    async def _flush_pack(self, session: AsrSession, asr: PackState) -> None:
+        """Decode the pack and commit its finals and those of every pack in flight, in order (a
+        commit with a checkpoint past them follows)."""
+        self._start_pack(session, asr)
+        while asr.inflight:
+            await self._commit_oldest(session, asr)
+
+    def _start_pack(self, session: AsrSession, asr: PackState) -> None:
+        """Start the decode of the pack (if any) in a task of its own, in flight; empty the pack.
+
+        Its prompt is the text of the last pack committed: the previous pack's with a depth of 1;
+        with more, packs closed together decode together (one batch), and none has the text of
+        the pack before it yet."""
+        pack, asr.pack = asr.pack, []
+        if not pack:
+            return
+        previous = asr.pack_text if asr.options.batch_pack_prompt else ""
+        flight = InFlight(pack, asyncio.create_task(self._decode_pack(session, asr, pack, previous),
+                                                    name=f"asr-pack-{session.session_id}-{pack[0].utterance.start}"))
+        asr.inflight.append(flight)
+        # The session's task commits it in order, when it ends (its input may have stalled).
+        flight.task.add_done_callback(lambda _: asr.queue.put_nowait(("", flight)))
+
+    async def _commit_decoded(self, session: AsrSession, asr: PackState) -> None:
+        """Commit the packs at the head of those in flight whose decodes ended."""
+        while asr.inflight and asr.inflight[0].task.done():
+            await self._commit_oldest(session, asr)
+
+    async def _commit_oldest(self, session: AsrSession, asr: PackState) -> None:
+        """Wait for the oldest pack in flight to be decoded and commit its finals in one write, with
+        a checkpoint after its last utterance's end."""
+        outputs, consumed, asr.pack_text = await asr.inflight[0].task
+        asr.inflight.popleft()
+        if outputs or consumed is not None:
+            await self.runner.commit(session, outputs, consumed=consumed, boundary=True)
+
+    async def _decode_pack(self, session: AsrSession, asr: PackState, pack: list[Ended],
+                           previous: str) -> tuple[list[Record], str | None, str]:
+        """Decode ``pack`` in one window with word timings, prompted with ``previous`` (a pack's text),
+        and deal the words to its utterances (split at sentence ends at pauses, as the sentence
+        endpoint splits a live call). Returns the finals (each after its utterance's SpeechStart),
+        the input they cover, and the pack's text (the prompt of a later one)."""
+        gap = round(PACK_GAP_SEC * SAMPLE_RATE)
+        lengths = [ended.utterance.samples for ended in pack]
+        request = DecodeRequest(
+            request_id=self._request_id(session, pack[0].utterance, "pack"),
+            audio=pack_audio([ended.utterance.pcm() for ended in pack], gap=gap), final=True,
+            # The session's context last: whisper keeps a prompt's last tokens when it is too long.
+            language=asr.config.language or asr.language or None,
+            context=" ".join(filter(None, (previous, asr.config.context))),
+            word_timestamps=True, batch=True)
+        hypothesis = await self._transcribe(session, asr, request)
+        words = hypothesis.words if hypothesis is not None and not hypothesis.no_speech else ()
+        dealt = deal_words(words, lengths, gap=gap, rate=SAMPLE_RATE)
+        if previous and hypothesis is not None and not all(dealt):
+            # Whisper, prompted, may end its text early (more so where the prompt says what the
+            # audio says); as faster-whisper falls back without it, decode once more unprompted.
+            session.log.info("pack at %d: an utterance got no words with the prompt; decoding without",
+                             pack[0].utterance.start)
+            retry = await self._transcribe(session, asr, replace(
+                request, request_id=self._request_id(session, pack[0].utterance, "pack"),
+                context=asr.config.context))
+            retry_words = retry.words if retry is not None and not retry.no_speech else ()
+            retry_dealt = deal_words(retry_words, lengths, gap=gap, rate=SAMPLE_RATE)
+            if sum(map(bool, retry_dealt)) > sum(map(bool, dealt)):  # else the prompted decode stands
+                hypothesis, words, dealt = retry, retry_words, retry_dealt
+        lost = deal_spans(hypothesis.lost if hypothesis is not None else (), lengths, gap=gap, rate=SAMPLE_RATE)
+        # A later pack's prompt (none after a takeover: the replay starts without it).
+        text = join_words(words[-PROMPT_WORDS:], language=hypothesis.language if hypothesis else "")
+        language = hypothesis.language if hypothesis is not None else ""
+        outputs: list[Record] = []
+        for ended, its_words, its_lost in zip(pack, dealt, lost):
+            utt = ended.utterance
+            if utt.announce:
+                outputs.append(SpeechStart(start=utt.start))
+            piece = Piece(utt.start, utt.samples, tuple(utt.pauses))
+            # Where the engine cut a loop out, in session samples.
+            cut = [(utt.start + round(a * SAMPLE_RATE), utt.start + round(b * SAMPLE_RATE)) for a, b in its_lost]
+            for segment in split_at_sentences(piece, its_words, rate=SAMPLE_RATE, ends_sentence=ends_sentence):
+                truncated = any(a <= segment.end and b >= segment.start for a, b in cut)
+                if not segment.words and not truncated:
+                    self.metrics.no_speech.inc()
+                    session.log.info("utterance at %d has no words; no final", segment.start)
+                    continue
+                if segment.split:
+                    self.metrics.early_finals.labels(kind="sentence").inc()
+                self._count_final(asr, language, len(segment.words))
+                outputs.append(self._segment_transcript(session, asr, segment, language=language,
+                                                        speech_final=segment.split or ended.speech_final,
+                                                        truncated=truncated))
+        return outputs, pack[-1].entry_id, text
+
+    @staticmethod
+    def _segment_transcript(session: AsrSession, asr: PackState, segment: Segment, *, language: str,
+                            speech_final: bool, truncated: bool = False) -> Transcript:
+        return Transcript(utterance_id=utterance_id(session.session_id, segment.start), start=segment.start,
+                          end=segment.end, text=segment.text_in(language), final=True, speech_final=speech_final,
+                          language=language,
+                          words=session_words(segment.words, segment.start, segment.end) if asr.config.words else (),
+                          confidence=probability(segment.confidence), truncated=truncated)

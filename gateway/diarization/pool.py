@@ -1,0 +1,116 @@
+"""The diarizer's process, and the gateway's handle on it.
+
+Where the model runs, and why: a recording's windows must be clustered all together, at
+its end, and the gateway is what holds the whole recording (its decoded PCM) and its
+finals then. The ASR worker sees one utterance at a time and would have to ship every
+window's embedding through Redis for the gateway to cluster anyway. But the gateway's
+event loop carries every live call's audio, so the model runs in a process of its own
+(one per gateway, started on the first ``diarize=true`` request, spawned so that it
+shares nothing with the loop's process): the encoder is loaded there once, torch stays
+out of the gateway's process, and its CPU work (one torch thread: it shares the box with
+the live calls) never holds the loop's GIL. Requests queue for that one process; how many
+can wait is bounded by the keys' session slots, which every pre-recorded request holds.
+A live diarizer would belong in the ASR worker: not built (docs/diarization.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+
+from common.errors import ConfigError
+
+from . import MISSING, cluster
+
+_encoder = None  # the diarizer process's one Encoder (built by _load)
+
+
+class DiarizationFailed(Exception):
+    """The diarizer's process died or raised; the message says what happened."""
+
+
+def available() -> None:
+    """Raise :class:`ConfigError` naming the extra when the encoder's wheel or scipy is not installed.
+
+    Checked in the gateway before a request is transcribed, without importing either.
+    """
+    if importlib.util.find_spec("resemblyzer") is None or importlib.util.find_spec("scipy") is None:
+        raise ConfigError(MISSING)
+
+
+def _load() -> None:
+    """The diarizer process's initializer: one torch thread, the encoder loaded once."""
+    global _encoder
+    import torch  # only this process imports torch
+
+    from . import encoder
+
+    torch.set_num_threads(1)
+    _encoder = encoder.Encoder(encoder.weights_path())
+
+
+def diarize(pcm: np.ndarray, sample_rate: int, regions_ms: list[tuple[int, int]], *,
+            max_speakers: int = cluster.MAX_SPEAKERS) -> cluster.Labels:
+    """Speaker labels per 10 ms frame of ``pcm`` (int16 [frames, channels], mixed down to mono, at 16 kHz).
+
+    ``regions_ms``: the speech to diarize, (start, end) in ms of audio time. Runs in the
+    diarizer's process (or anywhere :func:`_load` ran).
+    """
+    import soxr
+
+    mono = pcm.astype(np.float32).mean(axis=1) / 32768.0
+    if sample_rate != cluster.RATE:
+        mono = soxr.resample(mono, sample_rate, cluster.RATE).astype(np.float32)
+    regions = _merged([(max(0, a * cluster.RATE // 1000), min(len(mono), b * cluster.RATE // 1000))
+                       for a, b in regions_ms])
+    spans = cluster.windows(regions)
+    if _encoder is None:
+        raise RuntimeError("the diarizer's encoder is not loaded (the process's initializer, _load, loads it)")
+    embeddings = _encoder.embed([mono[a:b] for a, b in spans])
+    clusters = cluster.cluster(embeddings, max_speakers=max_speakers)
+    return cluster.frame_labels(spans, clusters, regions, len(mono))
+
+
+def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans with overlapping ones joined (finals of one channel may touch)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(r for r in regions if r[1] > r[0]):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+class Diarizer:
+    """The gateway's handle on its diarizer process (started on first use, restarted if it dies)."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def labels(self, pcm: np.ndarray, sample_rate: int, regions_ms: list[tuple[int, int]]) -> cluster.Labels:
+        """:func:`diarize` in the diarizer's process; :class:`DiarizationFailed` if that process fails."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_load)
+        pool = self._pool
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, diarize, pcm, sample_rate, regions_ms)
+        except BrokenProcessPool as exc:
+            if self._pool is pool:  # the next request starts a new process
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise DiarizationFailed(f"the diarizer's process died: {exc}") from exc
+        except Exception as exc:  # whatever the diarizer raised, the transcript goes out with a warning
+            raise DiarizationFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        """Stop the process (work in it is abandoned; the gateway is shutting down)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,118 @@
+"""A Deepgram pre-recorded response gains its speakers (``diarize=true``), sans I/O.
+
+Deepgram's shape (developers.deepgram.com/docs/diarization, /docs/utterances): every word
+of ``results.channels[].alternatives[]`` has ``speaker`` (0, 1, ...) and, on pre-recorded
+audio, ``speaker_confidence``; with ``utterances=true`` each of ``results.utterances`` has
+the ``speaker`` of its words, and an utterance never holds two speakers.
+
+Here a word's speaker is the label most of its 10 ms frames carry (:mod:`.cluster`), and its
+``speaker_confidence`` the mean share of windows that agree on those frames, times the share
+of its frames that carry its speaker (not a probability). An utterance
+whose words change speaker is split there (ids of the parts derived from the utterance's).
+Speakers are numbered in order of first speech.
+
+Not Deepgram's: ``results.agent``, which speaker is the call centre's agent on a mono call
+(``{"speaker": k, "rule": ...}``): the first speaker, in order of first speech, whose first
+:data:`GREETING_WORDS` words hold a greeting a call centre answers with (:data:`GREETINGS`;
+``rule: "greeting"``), else whoever speaks first (``rule: "first_speaker"``: an inbound call
+is answered by the agent). Clients that do not know the field ignore it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import numpy as np
+
+from .cluster import Labels
+
+FRAMES_PER_SEC = 100
+GREETING_WORDS = 25
+GREETINGS = ("thank you for calling", "thanks for calling", "how can i help", "how may i help",
+             "how can i assist", "how may i assist", "my name is", "welcome to", "you're speaking with",
+             "you are speaking with", "this is customer service", "good morning", "good afternoon")
+
+
+def word_speaker(labels: Labels, start: float, end: float) -> tuple[int, float] | None:
+    """(speaker, confidence) of the span ``start``-``end`` s; the nearest labelled frame when it has none."""
+    speaker = labels.speaker
+    a = max(0, min(len(speaker) - 1, int(start * FRAMES_PER_SEC)))
+    b = max(a + 1, min(len(speaker), int(np.ceil(end * FRAMES_PER_SEC))))
+    span = speaker[a:b]
+    voiced = span >= 0
+    if voiced.any():
+        counts = np.bincount(span[voiced])
+        best = int(counts.argmax())
+        share = counts[best] / len(span[voiced])
+        return best, float(share * labels.confidence[a:b][span == best].mean())
+    labelled = np.flatnonzero(speaker >= 0)
+    if len(labelled) == 0:
+        return None
+    nearest = labelled[np.abs(labelled - (a + b) // 2).argmin()]
+    return int(speaker[nearest]), float(labels.confidence[nearest])
+
+
+def apply(body: dict, labels: Labels) -> None:
+    """Add the speakers to ``body`` (a response of one channel) in place."""
+    results = body["results"]
+    for channel in results["channels"]:
+        for alternative in channel["alternatives"]:
+            _label(alternative["words"], labels)
+    if "utterances" in results:
+        results["utterances"] = [part for utterance in results["utterances"] for part in _split(utterance, labels)]
+    agent = agent_of(results["channels"][0]["alternatives"][0]["words"]) if results["channels"] else None
+    if agent is not None:
+        results["agent"] = agent
+
+
+def warn(body: dict, message: str) -> None:
+    """The response without speakers says why in Deepgram's ``metadata.warnings``."""
+    body["metadata"].setdefault("warnings", []).append(
+        {"parameter": "diarize", "type": "partial_support", "message": message})
+
+
+def _label(words: list[dict], labels: Labels) -> None:
+    for word in words:
+        found = word_speaker(labels, word["start"], word["end"])
+        if found is not None:
+            word["speaker"], confidence = found
+            word["speaker_confidence"] = round(confidence, 4)
+
+
+def _split(utterance: dict, labels: Labels) -> list[dict]:
+    """The utterance, or its runs of one speaker each."""
+    words = utterance["words"]
+    _label(words, labels)
+    if not words:
+        found = word_speaker(labels, utterance["start"], utterance["end"])
+        return [{**utterance, "speaker": found[0] if found else 0}]
+    runs: list[list[dict]] = []
+    for word in words:
+        if runs and runs[-1][-1].get("speaker") == word.get("speaker"):
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+    if len(runs) == 1:
+        return [{**utterance, "speaker": words[0].get("speaker", 0)}]
+    return [{**utterance, "start": run[0]["start"], "end": run[-1]["end"],
+             "confidence": round(sum(w["confidence"] for w in run) / len(run), 4),
+             "transcript": " ".join(w["punctuated_word"] for w in run), "words": run,
+             "speaker": run[0].get("speaker", 0),
+             "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{utterance['id']}/speaker/{index}"))}
+            for index, run in enumerate(runs)]
+
+
+def agent_of(words: list[dict]) -> dict | None:
+    """Which speaker is the agent, by :data:`GREETINGS` or who speaks first (see the module's docstring)."""
+    first: dict[int, list[str]] = {}
+    for word in words:
+        if "speaker" in word and len(first.setdefault(word["speaker"], [])) < GREETING_WORDS:
+            first[word["speaker"]].append(word["word"].lower())
+    if not first:
+        return None
+    for speaker, said in first.items():  # dicts keep insertion order: order of first speech
+        text = " ".join(re.sub(r"[^\w']", "", w) for w in said)
+        if any(greeting in text for greeting in GREETINGS):
+            return {"speaker": speaker, "rule": "greeting"}
+    return {"speaker": next(iter(first)), "rule": "first_speaker"}

@@ -1,0 +1,86 @@
+"""``diarize=true`` on a pre-recorded mono call, end to end, with the official ``deepgram-sdk``.
+
+A mono recording of two speakers taking turns (tests/kit/mixes.py: an espeak-ng voice that
+greets, the LibriVox reader who answers) goes through a gateway with real workers (whisper
+tiny.en) and the gateway's diarizer process (Resemblyzer's packaged encoder). The clustering
+and the response's shape are tested sans I/O in tests/unit/test_diarization.py.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import json
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import soundfile
+
+from tests.kit import mixes
+from tests.kit.deepgram import sdk_client
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+TIMEOUT = 240
+
+
+def _wav(audio: np.ndarray, channels: int = 1) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.repeat(audio[:, None], channels, axis=1), mixes.RATE, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def call():
+    """A mono mix of two speakers, two turns each, and its turns."""
+    return mixes.build(2, turns=2)
+
+
+async def test_sdk_words_of_each_speaker_get_one_speaker(live, call):
+    audio, turns = call
+    response = await sdk_client(live.port).listen.v1.media.transcribe_file(
+        request=_wav(audio), model="nova-3", punctuate=True, diarize=True, utterances=True,
+        request_options={"timeout": TIMEOUT})
+    words = response.results.channels[0].alternatives[0].words
+    assert words and all(w.speaker is not None and 0 <= w.speaker_confidence <= 1 for w in words)
+    assert len({w.speaker for w in words}) >= 2
+    majority = {}
+    for source in (0, 1):  # the words within each source's turns mostly carry one speaker
+        spoken = [w.speaker for w in words
+                  if any(t.speaker == source and t.start <= (w.start + w.end) / 2 <= t.end for t in turns)]
+        assert len(spoken) >= 5, (source, spoken)
+        speaker, count = collections.Counter(spoken).most_common(1)[0]
+        assert count / len(spoken) >= 0.8, (source, spoken)
+        majority[source] = speaker
+    assert majority[0] != majority[1]
+    # Utterances never hold two speakers, and say whose they are.
+    for utterance in response.results.utterances:
+        assert {w.speaker for w in utterance.words} == {utterance.speaker}
+
+
+def _post(port: int, body: bytes, query: str) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/listen{query}", data=body, method="POST",
+                                     headers={"Content-Type": "audio/wav"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_the_greeting_speaker_is_the_agent(live, call):
+    audio, turns = call
+    status, body = _post(live.port, _wav(audio), "?diarize=true")
+    assert status == 200, body
+    words = body["results"]["channels"][0]["alternatives"][0]["words"]
+    greeter = collections.Counter(w["speaker"] for w in words if turns[0].start <= w["start"] <= turns[0].end)
+    assert body["results"]["agent"] == {"speaker": greeter.most_common(1)[0][0], "rule": "greeting"}
+
+
+def test_diarize_of_a_multichannel_call_is_a_clear_error(live, call):
+    audio, _ = call
+    status, body = _post(live.port, _wav(audio[:mixes.RATE * 3], channels=2), "?diarize=true&multichannel=true")
+    assert status == 400
+    assert "diarize=true needs one channel" in body["err_msg"] and "multichannel=false" in body["err_msg"]

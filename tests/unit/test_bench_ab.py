@@ -1,0 +1,77 @@
+"""bench/ab.py's pure parts: percentiles, the pairs' spread, B/A ratios, run order, table rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import ab
+from bench.latency import Figures
+
+
+def test_triple_is_p50_p95_p99_in_ms() -> None:
+    values = [i / 100 for i in range(101)]  # 0 .. 1 s
+    assert ab.triple(values) == pytest.approx((500.0, 950.0, 990.0))
+    assert ab.triple([]) is None
+
+
+def test_run_metrics_counts_missing_finals_and_wer() -> None:
+    figures = Figures(eos_final=[0.5, 1.0], first_partial=[0.25], finals=2, utterances=3, errors=1, words=20)
+    metrics = ab.run_metrics(figures)
+    assert list(metrics) == list(ab.METRICS)
+    assert metrics["final p50"] == pytest.approx(750.0)
+    assert metrics["first p99"] == pytest.approx(250.0)
+    assert metrics["WER %"] == pytest.approx(5.0)
+    assert metrics["missing"] == 1.0
+    assert metrics["cpu asr s"] is None  # not measured
+
+
+def test_run_metrics_takes_cpu_seconds_by_role() -> None:
+    metrics = ab.run_metrics(Figures(), {"asr": 30.5, "vad": 4.0, "gateway": 2.0, "redis": 0.5})
+    assert [metrics[name] for name in ab.CPU] == [30.5, 4.0, 2.0, 0.5]
+
+
+def test_run_metrics_without_results_is_unknown_not_zero() -> None:
+    metrics = ab.run_metrics(Figures(utterances=5))
+    assert metrics["final p95"] is None and metrics["first p50"] is None and metrics["WER %"] is None
+    assert metrics["missing"] == 5.0
+
+
+def test_spread_is_median_and_range_of_known_values() -> None:
+    assert ab.spread([3.0, None, 1.0, 2.0]) == ab.Spread(2.0, 1.0, 3.0)
+    assert ab.spread([4.0, 1.0]) == ab.Spread(2.5, 1.0, 4.0)
+    assert ab.spread([None]) is None
+
+
+def test_ratio() -> None:
+    assert ab.ratio(150.0, 100.0) == pytest.approx(1.5)
+    assert ab.ratio(0.0, 0.0) == 1.0  # no missing finals on either side: no change
+    assert ab.ratio(2.0, 0.0) is None
+    assert ab.ratio(None, 1.0) is None and ab.ratio(1.0, None) is None
+
+
+def test_pair_ratios_pair_up_runs_and_refuse_unequal_counts() -> None:
+    assert ab.pair_ratios([100.0, 200.0], [110.0, 100.0]) == pytest.approx([1.1, 0.5])
+    with pytest.raises(ValueError):
+        ab.pair_ratios([1.0], [1.0, 2.0])
+
+
+def test_sides_alternate_which_runs_first() -> None:
+    assert [ab.order(p) for p in range(4)] == [("A", "B"), ("B", "A"), ("A", "B"), ("B", "A")]
+
+
+def test_summary_row_shows_medians_ranges_ratio_and_pairs_higher() -> None:
+    def run(p95: float) -> dict:
+        return {name: None for name in ab.METRICS} | {"final p95": p95, "missing": 0.0}
+
+    rows = ab.summary_rows(16, [run(1000), run(1200), run(1100)], [run(1500), run(1100), run(1650)])
+    p95 = next(r for r in rows if "| final p95 |" in r)
+    assert p95 == "| 16 | final p95 | 1100 [1000-1200] | 1500 [1100-1650] | 1.36 | 0.92-1.50 | 2/3 |"
+    missing = next(r for r in rows if "| missing |" in r)
+    assert missing == "| 16 | missing | 0 [0-0] | 0 [0-0] | 1.00 | 1.00-1.00 | 0/3 |"
+    assert "| first p50 | n/a | n/a | n/a | n/a | 0/0 |" in next(r for r in rows if "first p50" in r)
+
+
+def test_parse_env_takes_key_value_and_names_a_bad_item() -> None:
+    assert ab.parse_env(["A=1", "B=x=y"]) == {"A": "1", "B": "x=y"}
+    with pytest.raises(SystemExit, match="NOEQUALS"):
+        ab.parse_env(["NOEQUALS"])
