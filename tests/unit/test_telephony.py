@@ -374,7 +374,9 @@ def test_audiohook_ping_pause_resume_close():
     client.position = 1.1
     assert handled(door, door.receive(client.message("resumed", {"start": "PT0.1S", "discarded": "PT1S"}))) == (
         [events.Audio(b"\xff" * 16000)], [])
-    assert handled(door, door.receive(client.message("update", {"language": "fr-FR"}))) == ([], [])
+    # An update closes each channel's utterance too, as Genesys' reference server does (its
+    # conformance suite expects an utterance split where the update came).
+    assert handled(door, door.receive(client.message("update", {"language": "fr-FR"}))) == ([events.Finalize()], [])
     assert handled(door, door.receive(client.message("error", {"code": 429, "message": "slow down"}))) == ([], [])
     operations = door.receive(client.message("close", {"reason": "end"}))
     assert isinstance(operations[0], events.Reply) and operations[1:] == [events.Close()]  # handled, then closed
@@ -463,8 +465,10 @@ def test_audiohook_renders_finals_as_transcript_events():
     door, client = opened_audiohook()
     words = (events.Word(text="How", start_ms=1000, end_ms=1200, confidence=0.9),
              events.Word(text=" help?", start_ms=1800, end_ms=2250, confidence=0.7))
+    # The utterance holds the VAD's margins (pre-roll before the words, padding after them); the
+    # entity spans the words (Genesys' suite allows 0.5 s on a duration).
     final = events.Final(channel=1, session_id="s1", utterance_id="s1-16000", text="How can I help?",
-                         start_ms=1000, end_ms=2250, language="en", speech_final=True, confidence=0.91, words=words)
+                         start_ms=700, end_ms=2450, language="en", speech_final=True, confidence=0.91, words=words)
     body = client.seen(door.render(final)[0])
     assert (body["type"], body["seq"]) == ("event", 2)
     [entity] = body["parameters"]["entities"]
@@ -492,6 +496,20 @@ def test_audiohook_renders_finals_as_transcript_events():
     assert alternative_of(confidence=None)["confidence"] == 0.8
     bare = alternative_of(confidence=None, words=())
     assert bare["confidence"] == 1.0 and bare["interpretations"][0]["tokens"] == []
+
+    def span_of(**changes) -> tuple[str, str]:
+        data = json.loads(door.render(dataclasses.replace(final, **changes))[0])["parameters"]["entities"][0]["data"]
+        return data["offset"], data["duration"]
+
+    # Two words aligned to one start (whisper gives a word of no length) get distinct offsets.
+    same = (events.Word(text="couple", start_ms=1000, end_ms=1000, confidence=0.9),
+            events.Word(text=" of", start_ms=1000, end_ms=1200, confidence=0.9))
+    tokens = json.loads(door.render(dataclasses.replace(final, words=same))[0])[
+        "parameters"]["entities"][0]["data"]["alternatives"][0]["interpretations"][0]["tokens"]
+    assert [(t["offset"], t["duration"]) for t in tokens] == [("PT1S", "PT0S"), ("PT1.001S", "PT0.199S")]
+    assert span_of(words=()) == ("PT0.7S", "PT1.75S")  # no words timed: the utterance's span
+    # Words timed past the utterance's edges are kept inside it.
+    assert span_of(start_ms=1100, end_ms=2000) == ("PT1.1S", "PT0.9S")
     # Partials and empty finals are not sent; a failure ends with disconnect, then the close.
     partial = events.Partial(channel=0, session_id="s0", utterance_id="s0-0", text="Ho", start_ms=0, end_ms=300,
                              language="en")
