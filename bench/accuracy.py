@@ -43,15 +43,15 @@ import asyncio
 import json
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from tests.kit.testdata import espeak
 
 RATE = 16000
 PHONE_RATE = 8000
@@ -127,17 +127,6 @@ def read_lines(path: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
-def espeak(text: str, voice: str) -> np.ndarray:
-    import soundfile
-    import soxr
-
-    with tempfile.TemporaryDirectory(prefix="ss-accuracy-") as folder:
-        path = Path(folder) / "voice.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text], check=True, capture_output=True)
-        samples, rate = soundfile.read(str(path), dtype="float32")
-    return soxr.resample(samples, rate, RATE).astype(np.float32)
-
-
 def padded(samples: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros(RATE // 2, np.float32), samples.astype(np.float32), np.zeros(RATE, np.float32)])
 
@@ -155,7 +144,7 @@ def build_set(sets: list[str], voices: list[str], spanish_voices: list[str]) -> 
         if name in sets:
             for script, language, text in read_lines(SET_DIR / file):
                 for voice in chosen:
-                    items.append(Item(f"{script}/{voice}", name, language, text, padded(espeak(text, voice))))
+                    items.append(Item(f"{script}/{voice}", name, language, text, padded(espeak(text, voice=voice))))
     return items
 
 

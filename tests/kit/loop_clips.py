@@ -16,13 +16,12 @@ replays real decoder outputs without a model (see ``record``).
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .testdata import espeak
 
 RATE = 16000
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "whisper_loops.json"
@@ -55,18 +54,8 @@ NOISE = ("white", "pink", "tones", "hum")
 
 def speech(name: str) -> np.ndarray:
     """The clip ``name`` of :data:`SPEECH`, float32 at 16 kHz."""
-    import soundfile
-    import soxr
-
     text, voice, speed = SPEECH[name]
-    if shutil.which("espeak-ng") is None:
-        raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
-    with tempfile.TemporaryDirectory(prefix="ss-loops-") as folder:
-        path = Path(folder) / "clip.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True,
-                       capture_output=True)
-        samples, rate = soundfile.read(str(path), dtype="float32")
-    return soxr.resample(samples, rate, RATE).astype(np.float32)
+    return espeak(text, voice=voice, speed=speed)
 
 
 def noise(name: str, *, seconds: float = 3.0) -> np.ndarray:

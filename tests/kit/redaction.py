@@ -15,13 +15,11 @@ separate short utterances instead, as callers read them.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
+
+from .testdata import espeak
 
 RATE = 16_000
 VOICES = ("en-us", "en-gb", "en-us+f3")
@@ -94,17 +92,7 @@ CALLS = (
 
 def speak(text: str, voice: str) -> np.ndarray:
     """``text`` spoken by ``espeak-ng`` with ``voice``, as float32 at 16 kHz."""
-    import soundfile
-    import soxr
-
-    if shutil.which("espeak-ng") is None:
-        raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
-    with tempfile.TemporaryDirectory(prefix="ss-redact-") as folder:
-        path = Path(folder) / "piece.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text], check=True,
-                       capture_output=True)
-        samples, rate = soundfile.read(str(path), dtype="float32")
-    return soxr.resample(samples, rate, RATE).astype(np.float32)
+    return espeak(text, voice=voice)
 
 
 def synthesise(pieces, voice: str = "en-us") -> tuple[np.ndarray, list[tuple[Piece, int, int]]]:

@@ -106,12 +106,9 @@ def librivox_samples() -> list[tuple]:
 AGENT_LINE = "thank you for calling the billing department how can i help you today"
 
 
-def synthetic_voice(text: str = AGENT_LINE, *, voice: str = "en-us") -> tuple:
-    """(float32 samples at 16 kHz, reference) of ``text`` spoken by Debian's ``espeak-ng``.
-
-    A second, clearly different speaker for two-party calls: the LibriVox clips are all
-    read by one person.
-    """
+def espeak(text: str, *, voice: str = "en-us", speed: int = 150):
+    """``text`` spoken by Debian's ``espeak-ng`` with ``voice`` at ``speed`` words a minute, as
+    float32 samples at 16 kHz (a numpy array)."""
     import numpy as np
     import soundfile
     import soxr
@@ -120,7 +117,16 @@ def synthetic_voice(text: str = AGENT_LINE, *, voice: str = "en-us") -> tuple:
         raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
     with tempfile.TemporaryDirectory(prefix="ss-voice-") as folder:
         path = Path(folder) / "voice.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text], check=True,
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True,
                        capture_output=True)
         samples, rate = soundfile.read(str(path), dtype="float32")
-    return soxr.resample(samples, rate, 16000).astype(np.float32), text
+    return soxr.resample(samples, rate, 16000).astype(np.float32)
+
+
+def synthetic_voice(text: str = AGENT_LINE, *, voice: str = "en-us") -> tuple:
+    """(float32 samples at 16 kHz, reference) of ``text`` spoken by Debian's ``espeak-ng``.
+
+    A second, clearly different speaker for two-party calls: the LibriVox clips are all
+    read by one person.
+    """
+    return espeak(text, voice=voice), text
