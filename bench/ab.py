@@ -18,6 +18,12 @@ box's load hits both alike). A single run spreads by about +-15 % on a shared
 run's percentile, with the pairs' spread (min-max), and B/A as the ratio of those
 medians with the spread of the per-pair ratios and in how many pairs B was higher.
 The load average is printed before and after every run.
+
+A run of N calls gives 5N finals, so its p95 and p99 rest on the last few of them and move
+with any one late final. A second table pools every run's latencies per side (5N x pairs
+values) and gives B/A of the pooled percentiles with a 90 % interval from a two-level
+bootstrap (runs drawn with replacement, then each drawn run's values with replacement), so
+that a change is called a regression only when the interval lies above 1.
 """
 
 from __future__ import annotations
@@ -143,6 +149,59 @@ SUMMARY_HEADER = ("| N | figure | A median [min-max] | B median [min-max] | B/A 
                   "|---|---|---|---|---|---|---|")
 
 
+POOLED = (("final", "eos_final"), ("first", "first_partial"))  # figure prefix, latency.Figures field
+BOOTSTRAP_ROUNDS = 2000
+
+
+def pooled(runs: Sequence[Sequence[float]]) -> tuple[float, float, float] | None:
+    """p50, p95, p99 in ms of every run's values (seconds) taken together."""
+    return triple([value for run in runs for value in run])
+
+
+def resample(runs: Sequence[Sequence[float]], rng: np.random.Generator) -> np.ndarray:
+    """One bootstrap draw: runs with replacement, then each drawn run's values with replacement."""
+    picked = [runs[i] for i in rng.integers(len(runs), size=len(runs))]
+    drawn = [rng.choice(np.asarray(run), size=len(run)) for run in picked if len(run)]
+    return np.concatenate(drawn) if drawn else np.empty(0)
+
+
+def ratio_interval(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], q: float, *,
+                   rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> tuple[float, float] | None:
+    """The 5th and 95th percentiles of B/A of the pooled ``q``-th percentile over ``rounds``
+    bootstrap draws (None when a side has no values). Seeded: the same runs give the same
+    interval."""
+    if not any(len(run) for run in a) or not any(len(run) for run in b):
+        return None
+    rng = np.random.default_rng(seed)
+    ratios = []
+    for _ in range(rounds):
+        xs, ys = resample(a, rng), resample(b, rng)
+        if len(xs) and len(ys):
+            ratios.append(float(np.percentile(ys, q) / np.percentile(xs, q)))
+    low, high = np.percentile(ratios, [5, 95])
+    return float(low), float(high)
+
+
+def pooled_rows(n: int, a: dict[str, list[list[float]]], b: dict[str, list[list[float]]], *,
+                rounds: int = BOOTSTRAP_ROUNDS) -> list[str]:
+    """Markdown rows for level ``n``: each side's pooled p50/p95/p99 per latency, B/A and its
+    bootstrap interval (``a``/``b``: figure prefix -> one list of seconds per run)."""
+    rows = []
+    for prefix, _ in POOLED:
+        xs, ys = pooled(a.get(prefix, [])), pooled(b.get(prefix, []))
+        for i, q in enumerate((50, 95, 99)):
+            x, y = (xs[i] if xs else None), (ys[i] if ys else None)
+            interval = ratio_interval(a.get(prefix, []), b.get(prefix, []), q, rounds=rounds)
+            count = sum(len(run) for run in b.get(prefix, []))
+            rows.append(f"| {n} | {prefix} p{q} | {fmt(x)} | {fmt(y)} | {fmt(ratio(y, x), 2)} | "
+                        f"{'n/a' if interval is None else f'{interval[0]:.2f}-{interval[1]:.2f}'} | {count} |")
+    return rows
+
+
+POOLED_HEADER = ("| N | figure | A pooled ms | B pooled ms | B/A | 90 % interval of B/A | B values |\n"
+                 "|---|---|---|---|---|---|---|")
+
+
 def parse_env(items: list[str]) -> dict[str, str]:
     """``KEY=VALUE`` options as a dict; a clear error for anything else."""
     env = {}
@@ -166,6 +225,8 @@ class Side:
     worktree: Path | None = None
     stack: latency.OwnStack | None = None
     runs: dict[int, list[dict]] = field(default_factory=dict)  # N -> one metrics dict per pair
+    # N -> figure prefix (:data:`POOLED`) -> one list of latencies (s) per pair
+    samples: dict[int, dict[str, list[list[float]]]] = field(default_factory=dict)
 
     def describe(self) -> str:
         extra = " ".join(f"{k}={v}" for k, v in self.env.items())
@@ -256,6 +317,8 @@ async def one_run(side: Side, n: int, pair: int, audio, utterances, args) -> dic
     after = latency.load_average()
     metrics = run_metrics(figures, cpu)
     side.runs.setdefault(n, []).append(metrics)
+    for prefix, name in POOLED:
+        side.samples.setdefault(n, {}).setdefault(prefix, []).append(list(getattr(figures, name)))
     cells = " | ".join(fmt(metrics[name], DIGITS.get(name, 0)) for name in METRICS)
     print(f"| {pair} | {n} | {side.label} | {cells} | {before} | {after} |", flush=True)
     for error in sorted(set(figures.failed))[:3]:
@@ -303,6 +366,10 @@ async def main() -> int:
               f"{latency.load_average()}\n{SUMMARY_HEADER}", flush=True)
         for n in levels:
             for line in summary_rows(n, sides["A"].runs.get(n, []), sides["B"].runs.get(n, [])):
+                print(line, flush=True)
+        print(f"\n{POOLED_HEADER}", flush=True)
+        for n in levels:
+            for line in pooled_rows(n, sides["A"].samples.get(n, {}), sides["B"].samples.get(n, {})):
                 print(line, flush=True)
     finally:
         for side in sides.values():

@@ -75,3 +75,32 @@ def test_parse_env_takes_key_value_and_names_a_bad_item() -> None:
     assert ab.parse_env(["A=1", "B=x=y"]) == {"A": "1", "B": "x=y"}
     with pytest.raises(SystemExit, match="NOEQUALS"):
         ab.parse_env(["NOEQUALS"])
+
+
+def test_pooled_takes_every_run_together() -> None:
+    assert ab.pooled([[0.1, 0.2], [0.3]]) == ab.triple([0.1, 0.2, 0.3])
+    assert ab.pooled([[], []]) is None
+
+
+def test_ratio_interval_brackets_a_real_shift_and_not_a_null_one() -> None:
+    base = [[0.5 + 0.01 * i for i in range(40)] for _ in range(3)]
+    slower = [[1.2 * x for x in run] for run in base]
+    low, high = ab.ratio_interval(base, slower, 95, rounds=300)
+    assert 1.0 < low <= 1.2 <= high  # 20 % slower: the whole interval above 1
+    low, high = ab.ratio_interval(base, base, 95, rounds=300)
+    assert low <= 1.0 <= high  # the same values: 1 inside
+    assert ab.ratio_interval(base, [[]], 95) is None
+
+
+def test_ratio_interval_is_seeded() -> None:
+    runs = [[0.3, 0.9, 0.4], [0.6, 0.2]]
+    assert ab.ratio_interval(runs, runs[::-1], 95, rounds=50) == ab.ratio_interval(runs, runs[::-1], 95, rounds=50)
+
+
+def test_pooled_rows_give_ratio_interval_and_count() -> None:
+    a = {"final": [[1.0, 1.0]], "first": [[0.5]]}
+    b = {"final": [[2.0, 2.0]], "first": [[0.5]]}
+    rows = ab.pooled_rows(8, a, b, rounds=20)
+    assert len(rows) == 6
+    assert rows[1] == "| 8 | final p95 | 1000 | 2000 | 2.00 | 2.00-2.00 | 2 |"
+    assert rows[4].startswith("| 8 | first p95 | 500 | 500 | 1.00 |")
