@@ -55,9 +55,11 @@ async def test_sdk_words_of_each_speaker_get_one_speaker(live, call):
         assert count / len(spoken) >= 0.8, (source, spoken)
         majority[source] = speaker
     assert majority[0] != majority[1]
-    # Utterances never hold two speakers, and say whose they are.
+    # Utterances never hold two speakers, say whose they are, and are bounded by their words (a
+    # speaker's turn without the VAD's padding).
     for utterance in response.results.utterances:
         assert {w.speaker for w in utterance.words} == {utterance.speaker}
+        assert (utterance.start, utterance.end) == (utterance.words[0].start, utterance.words[-1].end)
 
 
 def _post(port: int, body: bytes, query: str) -> tuple[int, dict]:
