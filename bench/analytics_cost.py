@@ -12,7 +12,11 @@ summary at the end; with ``--phrases`` phrases to spot (a few of them said).
 
 Printed, the median of ``--repeats`` runs (thread CPU time): the level meters,
 the tracker (with and without VADER sentiment), the summary; per call-minute
-and per final. The analyzer's queue and task (asyncio) are left out: a put and
+and per final. Then a diarized recording's summary by speaker
+(:func:`gateway.diarization.parties.summary`, as ``diarize=true&analytics=true`` makes it
+after the call): the same call mixed to mono, the turns as its finals, the speaker labels
+taken from the turns (the diarizer itself is ``bench/diarization.py``'s), the mono mix's
+level meter and the summary with sentiment. The analyzer's queue and task (asyncio) are left out: a put and
 a get per record, a few microseconds.
 
 Usage (from the repository root)::
@@ -32,6 +36,8 @@ from gateway.analytics.loudness import LevelMeter
 from gateway.analytics.options import Settings
 from gateway.analytics.sentiment import sentiment
 from gateway.analytics.tracker import CallTracker
+from gateway.diarization import parties
+from gateway.diarization.cluster import Labels
 from tests.kit.testdata import librivox_samples
 
 RATE = 16_000
@@ -126,6 +132,30 @@ def main() -> None:
         print(f"  total    {total * 1000:8.1f} ms per call = {total * 1000 / args.minutes:6.2f} ms per call-minute "
               f"= {total * 1000 / (args.minutes * 60):.3f} ms CPU per call-second; "
               f"tracker {med['tracker'] * 1e6 / len(turns):.0f} us per final")
+    cut = [diarized(audio, turns) for _ in range(args.repeats)]
+    meter, summary = (statistics.median(c[key] for c in cut) for key in ("meter", "summary"))
+    print(f"\ndiarized recording's summary by speaker (median of {args.repeats}): mono meter {meter * 1000:.1f} ms, "
+          f"summary {summary * 1000:.1f} ms per call = {(meter + summary) * 1000 / args.minutes:.2f} ms per call-minute")
+
+
+def diarized(audio: np.ndarray, turns: list[dict]) -> dict[str, float]:
+    """CPU of a diarized recording's summary by speaker: the mono mix's meter, then the summary."""
+    clock = time.thread_time
+    mono = audio.T  # [samples, channels], as a recording's PCM
+    speaker = -np.ones(audio.shape[1] // (RATE // 100), int)
+    for turn in turns:
+        speaker[turn["start_ms"] // 10:turn["end_ms"] // 10] = turn["channel"]
+    labels = Labels(speaker, np.ones(len(speaker), np.float32))
+    said = [parties.Said(utterance_id=t["id"], text=t["text"], start_ms=t["start_ms"], end_ms=t["end_ms"],
+                         words=tuple(t["words"])) for t in turns]
+    began = clock()
+    meter = LevelMeter()
+    for start in range(0, len(mono), RATE * 10):  # as gateway/http/prerecorded.py does
+        meter.push(mono[start:start + RATE * 10].mean(axis=1))
+    metered = clock()
+    parties.summary(said, labels, settings=Settings(), scorer=sentiment(), duration_ms=audio.shape[1] * 1000 // RATE,
+                    agent=0, level=meter.level)
+    return {"meter": metered - began, "summary": clock() - metered}
 
 
 if __name__ == "__main__":

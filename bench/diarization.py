@@ -1,32 +1,38 @@
 """DER of ``diarize=true``'s diarizer on two- and three-speaker mono mixes, with and without overlap.
 
-The mixes (tests/kit/mixes.py): the LibriVox reader and one or two espeak-ng voices taking
-turns, 6 turns each, 0.4-1.0 s apart or overlapping by ``--overlap`` s. Speech regions come
-from Silero VAD (the pipeline's VAD, with its 0.8 s end-of-speech silence and 0.3 s of
-pre-roll and padding), as the finals' spans would; then the product's code runs as the
-gateway's diarizer process does (:func:`gateway.diarization.pool.diarize`, one torch
-thread). DER: bench/der.py (10 ms frames, overlap scored; without a collar, and with NIST's
-0.25 s). Columns:
+The mixes (tests/kit/mixes.py, :data:`MIXES`): the LibriVox reader (the one human voice the
+test data has) and espeak-ng voices of different variants and pitches, two or three
+speakers, 6 turns each, 0.4-1.0 s apart or overlapping by ``--overlap`` s. Speech regions
+come from Silero VAD (the pipeline's VAD, with its 0.8 s end-of-speech silence and 0.3 s of
+pre-roll and padding), as the finals' spans would; each region is transcribed by whisper
+tiny.en (faster-whisper, the packaged model, word timings) as a final. Then the product's
+code runs as the gateway's diarizer process does (:func:`gateway.diarization.pool.diarize`,
+one torch thread) on the finals' word-bounded regions (:func:`gateway.diarization.words.spoken`),
+and the response is made as the gateway makes it (``utterances=true&diarize=true``). DER:
+bench/der.py (10 ms frames, overlap scored; without a collar, and with NIST's 0.25 s).
+Columns:
 
-- ``VAD regions``: every frame of the regions with its label. The regions hold the VAD's
-  padding and the pauses under 0.8 s between turns, which DER counts as false alarm though
-  no word is there to label.
-- ``words``: what the response carries: each region transcribed by whisper tiny.en
-  (faster-whisper, the packaged model, word timings), its words given speakers by the
-  product's code (:func:`gateway.diarization.words.apply`); the hypothesis is the words'
-  spans with their speakers (the gaps between words and whisper's coarse word timings show
-  as missed speech and false alarm).
-- ``oracle regions``: the same diarizer on the truth's speech spans: the speaker error alone.
-- ``online``: a streaming variant, as a live call would run it: each region (a final) in
-  turn, its windows assigned to the nearest speaker so far when within cosine distance
-  :data:`ONLINE_THRESHOLD` of its centre, else a new speaker (at most 8); a speaker's centre
-  is the running mean of its windows. No speaker is re-labelled later, as a live final
-  cannot be. (0.4, the offline cut, merged everyone into one speaker on three of the four
-  mixes; 0.15, 0.2 and 0.25 found 5-8 speakers; 0.3 did best.)
-- ``one cluster``: the floor to beat: everything one speaker on the VAD's regions.
-- ``CPU``: the diarizer's process time (embeddings and clustering) on the VAD regions.
+- ``labels, VAD regions``: the diarizer on the VAD's regions (as it ran before the regions were
+  bounded by words), every frame of them with its label: the padding and the pauses under
+  0.8 s the VAD keeps in a region are false alarm.
+- ``labels``: the same on the word-bounded regions, every frame of them (missed / false alarm /
+  confusion).
+- ``utterances``: what the response says at the level of turns: each of ``results.utterances``
+  (split by speaker, bounded by its words) with its speaker. The scoring a diarizer's turns
+  (RTTM) would get.
+- ``words``: each word's span with its speaker (the gaps between words are missed speech).
+- ``oracle``: the same diarizer on the truth's speech spans: the speaker error alone.
+- ``online``: a streaming variant with no look-back: each final's windows assigned to the
+  nearest speaker so far when within cosine distance :data:`ONLINE_THRESHOLD` of its centre,
+  else a new speaker (at most 8); a centre is the running mean of its windows.
+- ``re-clustered``: a streaming variant as a live call could run it: at each final, every
+  window so far clustered again as the recording's are (:func:`gateway.diarization.cluster.cluster`),
+  the clusters mapped onto the speakers already delivered (by the earlier windows' labels),
+  and the new final labelled; scored as delivered, earlier finals never relabelled.
+- ``one cluster``: the floor to beat: everything one speaker on the word-bounded regions.
+- ``CPU``: the diarizer's process time (embeddings and clustering) on the word-bounded regions.
 
-    PYTHONPATH=$PWD .venv/bin/python -m bench.diarization
+    PYTHONPATH=$PWD .venv/bin/python -m bench.diarization [--mix NAME ...] [--overlap 0 0.5]
 """
 
 from __future__ import annotations
@@ -36,13 +42,25 @@ import time
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 from silero_vad import get_speech_timestamps, load_silero_vad
 
 from asr_worker.engines.whisper_models import resolve_model
 from bench.der import der, reference_frames
+from gateway.core import events
 from gateway.diarization import cluster, encoder, pool, words
-from gateway.diarization.cluster import Labels
+from gateway.doors import deepgram_prerecorded
 from tests.kit import mixes
+
+M3, F3 = mixes.VOICES
+# name: each speaker's voice (speaker 1 greets first). Pitches: espeak-ng's -p, 0-99 (50 its default).
+MIXES = {
+    "reader+m3": (mixes.READER, M3),
+    "reader+m3+f3": (mixes.READER, M3, F3),
+    "m1+f2": ("en-us+m1/p40", "en-us+f2"),
+    "m1+m7 (two male, pitch 35 / 65)": ("en-us+m1/p35", "en-gb+m7/p65"),
+    "reader+m1+m7": (mixes.READER, "en-us+m1/p35", "en-gb+m7/p65"),
+}
 
 
 def regions_ms(mix: np.ndarray) -> list[tuple[int, int]]:
@@ -85,60 +103,117 @@ def online(model: encoder.Encoder, mix: np.ndarray, regions_ms_: list[tuple[int,
     return out
 
 
-def words_hypothesis(model, mix: np.ndarray, regions: list[tuple[int, int]], labels: Labels) -> np.ndarray:
-    """Speaker per 10 ms frame from the words a response would carry (whisper tiny.en on each region)."""
-    said = []
+def reclustered(model: encoder.Encoder, mix: np.ndarray, regions: list[tuple[int, int]]) -> tuple[np.ndarray, int]:
+    """Speaker per 10 ms frame as delivered live: each final labelled once, after all windows so far are
+    re-clustered and their clusters mapped onto the speakers delivered before; and the speakers delivered."""
+    out = -np.ones(-(-len(mix) // cluster.FRAME), int)
+    embedded: list[np.ndarray] = []
+    delivered: list[int] = []  # the speaker each earlier window was delivered with
+    speakers = 0
     for start_ms, end_ms in regions:
+        spans = cluster.windows([(start_ms * 16, min(len(mix), end_ms * 16))])
+        if not spans:
+            continue
+        embedded.append(model.embed([mix[a:b] for a, b in spans]))
+        found = cluster.cluster(np.concatenate(embedded))
+        old = np.array(delivered, int)
+        mapping: dict[int, int] = {}
+        if len(old):
+            shared = np.zeros((int(found.max()) + 1, speakers))
+            np.add.at(shared, (found[:len(old)], old), 1)
+            rows, cols = linear_sum_assignment(-shared)
+            mapping = {int(r): int(c) for r, c in zip(rows, cols) if shared[r, c] > 0}
+        for k in range(int(found.max()) + 1):
+            if k not in mapping:
+                mapping[k] = speakers
+                speakers += 1
+        labels = [mapping[int(k)] for k in found[len(old):]]
+        delivered += labels
+        first, last = start_ms // 10, -(-end_ms // 10)
+        votes = np.zeros((last - first, speakers))
+        for (a, b), k in zip(spans, labels):
+            votes[a // cluster.FRAME - first:-(-b // cluster.FRAME) - first, k] += 1
+        out[first:last] = votes.argmax(axis=1)
+    return out, speakers
+
+
+def transcribe(model, mix: np.ndarray, regions: list[tuple[int, int]]) -> list[events.Final]:
+    """Each region as the pipeline's final: whisper tiny.en's words, in ms of the mix."""
+    finals = []
+    for index, (start_ms, end_ms) in enumerate(regions):
         segments, _ = model.transcribe(mix[start_ms * 16:end_ms * 16], language="en", word_timestamps=True,
                                        beam_size=1, vad_filter=False)
-        said += [{"word": w.word.strip(), "start": start_ms / 1000 + w.start, "end": start_ms / 1000 + w.end,
-                  "confidence": w.probability, "punctuated_word": w.word.strip()}
-                 for segment in segments for w in segment.words]
-    body = {"metadata": {}, "results": {"channels": [{"alternatives": [{"words": said}]}]}}
-    words.apply(body, labels)
-    out = -np.ones(len(labels.speaker), int)
-    for word in said:
-        if "speaker" in word:
-            out[round(word["start"] * 100):round(word["end"] * 100)] = word["speaker"]
+        said = [events.Word(text=w.word.strip(), start_ms=start_ms + round(w.start * 1000),
+                            end_ms=start_ms + round(w.end * 1000), confidence=w.probability)
+                for segment in segments for w in segment.words]
+        finals.append(events.Final(channel=0, session_id="bench", utterance_id=f"u{index}",
+                                   text=" ".join(w.text for w in said), start_ms=start_ms, end_ms=end_ms,
+                                   language="en", words=tuple(said), speech_final=True))
+    return finals
+
+
+def spans_hypothesis(spans: list[tuple[float, float, int]], frames: int) -> np.ndarray:
+    """Speaker per 10 ms frame of (start s, end s, speaker) spans."""
+    out = -np.ones(frames, int)
+    for start, end, speaker in spans:
+        out[round(start * 100):round(end * 100)] = speaker
     return out
+
+
+def _der(reference: np.ndarray, hypothesis: np.ndarray, *, parts: bool = False) -> str:
+    plain, collared = der(reference, hypothesis), der(reference, hypothesis, collar=0.25)
+    detail = f" ({plain.missed:.1%} / {plain.false_alarm:.1%} / {plain.confusion:.1%})" if parts else ""
+    return f"{plain.total:.1%}{detail} | {collared.total:.1%}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mix", nargs="+", choices=list(MIXES), default=list(MIXES))
     parser.add_argument("--overlap", type=float, nargs="+", default=[0.0, 0.5], help="seconds turns overlap")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     pool._load()  # for pool.diarize, as the diarizer's process does
-    speakers_model = encoder.Encoder(encoder.weights_path())  # for the online variant
+    speakers_model = encoder.Encoder(encoder.weights_path())  # for the streaming variants
     from faster_whisper import WhisperModel
 
     model = WhisperModel(resolve_model("tiny.en").path, device="cpu", compute_type="int8", cpu_threads=1)
-    print("| mix | overlap | speakers found | DER, VAD regions (missed / false alarm / confusion) | same, collar "
-          "0.25 s | DER, words | same, collar 0.25 s | DER, oracle regions | DER, online (speakers) | one cluster "
-          "| audio | CPU |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for speakers in (2, 3):
+    settings = deepgram_prerecorded.Settings.from_query([("utterances", "true"), ("diarize", "true")])
+    print("| mix | overlap | speakers found | labels, VAD regions | collar 0.25 s | labels (missed / false alarm / "
+          "confusion) | collar 0.25 s | utterances (missed / false alarm / confusion) | collar 0.25 s | words "
+          "| collar 0.25 s | oracle | online (speakers) | re-clustered (speakers) | one cluster | audio | CPU |")
+    print("|---" * 17 + "|")
+    for name in args.mix:
         for overlap in args.overlap:
-            mix, truth = mixes.build(speakers, overlap=overlap, seed=args.seed)
+            mix, truth = mixes.build(MIXES[name], overlap=overlap, seed=args.seed)
             pcm = (np.clip(mix, -1, 1) * 32767).astype(np.int16)[:, None]
-            regions = regions_ms(mix)
+            vad = regions_ms(mix)
+            finals = transcribe(model, mix, vad)
+            regions = [words.spoken(f.start_ms, f.end_ms, [(w.start_ms, w.end_ms) for w in f.words])
+                       for f in finals if f.text.strip()]
             began = time.process_time()
             labels = pool.diarize(pcm, mixes.RATE, regions)
             spent = time.process_time() - began
-            reference = reference_frames([(t.speaker, t.start, t.end) for t in truth], len(labels.speaker))
-            result = der(reference, labels.speaker)
-            collared = der(reference, labels.speaker, collar=0.25)
-            floor = der(reference, np.where(labels.speaker >= 0, 0, -1))
+            frames = len(labels.speaker)
+            reference = reference_frames([(t.speaker, t.start, t.end) for t in truth], frames)
+            padded = pool.diarize(pcm, mixes.RATE, vad)
+            body = deepgram_prerecorded.response(settings, finals, request_id="bench", created="", sha256="",
+                                                 duration=len(mix) / mixes.RATE, channels=1)
+            words.apply(body, labels)
+            turns = spans_hypothesis([(u["start"], u["end"], u["speaker"]) for u in body["results"]["utterances"]],
+                                     frames)
+            said = spans_hypothesis([(w["start"], w["end"], w["speaker"])
+                                     for w in body["results"]["channels"][0]["alternatives"][0]["words"]
+                                     if "speaker" in w], frames)
             oracle = pool.diarize(pcm, mixes.RATE, [(int(t.start * 1000), int(t.end * 1000)) for t in truth])
-            exact = der(reference, oracle.speaker)
-            said = words_hypothesis(model, mix, regions, labels)
             streamed = online(speakers_model, mix, regions)
-            print(f"| {speakers} speakers | {overlap:g} s | {labels.speakers} | {result.total:.1%} ({result.missed:.1%} "
-                  f"/ {result.false_alarm:.1%} / {result.confusion:.1%}) | {collared.total:.1%} | "
-                  f"{der(reference, said).total:.1%} | {der(reference, said, collar=0.25).total:.1%} | "
-                  f"{exact.total:.1%} ({oracle.speakers}) | "
-                  f"{der(reference, streamed).total:.1%} ({streamed.max() + 1}) | {floor.total:.1%} | {len(mix) / mixes.RATE:.0f} s "
-                  f"| {spent:.1f} s |", flush=True)
+            live, live_speakers = reclustered(speakers_model, mix, regions)
+            floor = der(reference, np.where(labels.speaker >= 0, 0, -1))
+            print(f"| {name} | {overlap:g} s | {labels.speakers} of {len(MIXES[name])} | {_der(reference, padded.speaker)} "
+                  f"| {_der(reference, labels.speaker, parts=True)} | {_der(reference, turns, parts=True)} "
+                  f"| {_der(reference, said)} | {der(reference, oracle.speaker).total:.1%} ({oracle.speakers}) "
+                  f"| {der(reference, streamed).total:.1%} ({streamed.max() + 1}) "
+                  f"| {der(reference, live).total:.1%} ({live_speakers}) | {floor.total:.1%} "
+                  f"| {len(mix) / mixes.RATE:.0f} s | {spent:.1f} s |", flush=True)
 
 
 if __name__ == "__main__":

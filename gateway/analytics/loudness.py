@@ -21,7 +21,6 @@ import numpy as np
 
 SAMPLE_RATE = 16_000
 BLOCK_MS = 100
-BLOCK = SAMPLE_RATE * BLOCK_MS // 1000
 GATE_DB = 20.0
 SILENCE_DBFS = -100.0  # what digital silence reads
 FULL_SCALE = 32768.0 ** 2
@@ -34,7 +33,9 @@ def dbfs(mean_square: float) -> float:
 class LevelMeter:
     """Mean squares of one channel's audio in blocks of :data:`BLOCK_MS`, from its first sample."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, sample_rate: int = SAMPLE_RATE) -> None:
+        """``sample_rate``: the audio's (a recording's own rate; a live call's is the canonical 16 kHz)."""
+        self._block = sample_rate * BLOCK_MS // 1000
         self._blocks = array("d")  # mean square of each complete block from block ``_base``
         self._base = 0
         self._partial_sum = 0.0  # of the block being filled
@@ -47,17 +48,18 @@ class LevelMeter:
             return
         x = pcm.astype(np.float32)  # float32 dot products: a few microseconds a chunk, precise enough for dB
         self.samples += len(x)
-        head = min(len(x), BLOCK - self._partial_count)
+        block = self._block
+        head = min(len(x), block - self._partial_count)
         self._partial_sum += float(np.dot(x[:head], x[:head]))
         self._partial_count += head
-        if self._partial_count < BLOCK:
+        if self._partial_count < block:
             return
-        self._blocks.append(self._partial_sum / BLOCK)
+        self._blocks.append(self._partial_sum / block)
         rest = x[head:]
-        whole = len(rest) // BLOCK * BLOCK
+        whole = len(rest) // block * block
         if whole:
-            blocks = rest[:whole].reshape(-1, BLOCK)
-            self._blocks.extend((np.einsum("ij,ij->i", blocks, blocks) / BLOCK).tolist())
+            blocks = rest[:whole].reshape(-1, block)
+            self._blocks.extend((np.einsum("ij,ij->i", blocks, blocks) / block).tolist())
         tail = rest[whole:]
         self._partial_sum = float(np.dot(tail, tail))
         self._partial_count = len(tail)

@@ -55,7 +55,7 @@ class CallTracker:
     """The analytics of one call of ``channels`` parties."""
 
     def __init__(self, *, channels: int, settings: Settings, scorer: Sentiment | None = None,
-                 parties: Sequence[str] = ()) -> None:
+                 parties: Sequence[str | None] = ()) -> None:
         """``scorer``: the sentiment model (None: no sentiment); ``parties``: each channel's name, if any."""
         self.settings = settings
         self.rules = settings.alerts
@@ -234,7 +234,7 @@ class CallTracker:
         summary = {"duration_ms": duration, "talk_ms": anyone, "non_talk_ms": duration - anyone,
                    "non_talk_ratio": ratio(duration - anyone), "overtalk_ms": overtalk,
                    "overtalk_ratio": ratio(overtalk),
-                   "parties": parties,
+                   "parties_by": "channel", "parties": parties,
                    "interruptions": {"count": len(cut_ins), "items": [i.as_dict() for i in cut_ins[:KEPT]]},
                    "dead_air": {"count": len(silent), "longest_ms": max((e - s for s, e in silent), default=0)},
                    "alerts": dict(self.alerts),

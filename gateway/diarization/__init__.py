@@ -8,6 +8,8 @@ Layers, each importing only those above it in this list:
   its mel front end; imports torch, so only the diarizer's own process imports it;
 - :mod:`.words`: a Deepgram response gains ``speaker``/``speaker_confidence`` on its words,
   utterances split by speaker, and which speaker is the agent (pure, no model);
+- :mod:`.parties`: a diarized recording's call analytics with its speakers as the parties (pure,
+  on :mod:`gateway.analytics`);
 - :mod:`.pool`: the process that holds the model, and the gateway's handle on it.
 """
 

@@ -3,8 +3,8 @@
 The steps, each a function with a unit test on synthetic embeddings:
 
 1. :func:`windows`: windows of :data:`WINDOW_SEC` every :data:`HOP_SEC` inside each speech
-   region (the finals' spans: the VAD's segments); a region shorter than a window is one
-   window of its own length.
+   region (the speech the finals' words hold: :func:`.words.spoken`); a region shorter than a
+   window is one window of its own length.
 2. :func:`cluster`: average-linkage agglomerative clustering of the windows' unit embeddings
    on cosine distance (scipy), cut where the clusters are :data:`THRESHOLD` apart, so the
    number of speakers is estimated, at most ``max_speakers``. A cluster of fewer than

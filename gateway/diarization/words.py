@@ -8,7 +8,9 @@ the ``speaker`` of its words, and an utterance never holds two speakers.
 Here a word's speaker is the label most of its 10 ms frames carry (:mod:`.cluster`), and its
 ``speaker_confidence`` the mean share of windows that agree on those frames, times the share
 of its frames that carry its speaker (not a probability). An utterance
-whose words change speaker is split there (ids of the parts derived from the utterance's).
+whose words change speaker is split there (ids of the parts derived from the utterance's), and
+every utterance runs from its first word's start to its last word's end (the speaker's turn as
+its words bound it, without the VAD's padding).
 Speakers are numbered in order of first speech.
 
 Not Deepgram's: ``results.agent``, which speaker is the call centre's agent on a mono call
@@ -32,6 +34,21 @@ GREETING_WORDS = 25
 GREETINGS = ("thank you for calling", "thanks for calling", "how can i help", "how may i help",
              "how can i assist", "how may i assist", "my name is", "welcome to", "you're speaking with",
              "you are speaking with", "this is customer service", "good morning", "good afternoon")
+
+
+def spoken(start_ms: int, end_ms: int, words: list[tuple[int, int]]) -> tuple[int, int]:
+    """The speech a final holds: its first word's start to its last word's end (``words``: their
+    (start, end) ms), inside its span ``start_ms``-``end_ms``; the whole span when it has no words.
+
+    The diarizer labels these regions, not the VAD's segments: a segment holds the VAD's
+    pre-roll and padding and the pauses it bridged, where nobody speaks (bench/diarization.py:
+    DER without a collar 2-3 points lower on the clean mixes), and the call analytics count a
+    final's talk the same way (:mod:`gateway.analytics.talk`).
+    """
+    if not words:
+        return start_ms, end_ms
+    first = max(start_ms, min(end_ms, words[0][0]))
+    return first, max(first, min(end_ms, words[-1][1]))
 
 
 def word_speaker(labels: Labels, start: float, end: float) -> tuple[int, float] | None:
@@ -93,8 +110,9 @@ def _split(utterance: dict, labels: Labels) -> list[dict]:
             runs[-1].append(word)
         else:
             runs.append([word])
-    if len(runs) == 1:
-        return [{**utterance, "speaker": words[0].get("speaker", 0)}]
+    if len(runs) == 1:  # bounded by its words, as the parts are: no padding of the VAD's in a speaker's turn
+        return [{**utterance, "start": words[0]["start"], "end": words[-1]["end"],
+                 "speaker": words[0].get("speaker", 0)}]
     return [{**utterance, "start": run[0]["start"], "end": run[-1]["end"],
              "confidence": round(sum(w["confidence"] for w in run) / len(run), 4),
              "transcript": " ".join(w["punctuated_word"] for w in run), "words": run,

@@ -81,7 +81,10 @@ from common.errors import BacklogFull, ConfigError, ErrorCode
 from common.redaction import audio as mute
 
 from ..core import events
-from ..diarization import pool as diarization, words as speakers
+from ..analytics.loudness import LevelMeter
+from ..analytics.tracker import CallTracker
+from ..diarization import parties, pool as diarization, words as speakers
+from ..diarization.cluster import Labels
 from ..calls.call import Call, CallRefused
 from ..core.config import MAX_CHANNELS
 from ..core.hub import SessionHub
@@ -350,6 +353,7 @@ class Prerecorded:
             status = 400 if exc.code is ErrorCode.BAD_CONFIG else 503
             return status, deepgram_prerecorded.refusal_body(job.request_id, str(exc.code).upper(), str(exc))
         collector = asyncio.create_task(_collect(queue))
+        tracker = call.analyzer.tracker if call.analyzer is not None else None  # a diarized summary's settings
         try:
             try:
                 await _feed(call, audio)
@@ -382,19 +386,28 @@ class Prerecorded:
             duration=audio.duration, channels=config.pipelines, model=call.models.name,
             analysed=analysed if config.analytics is not None else None, redacted_audio=redacted)
         if job.settings.diarize:
-            await self._diarize(body, audio, finals, request_id=job.request_id)
+            labels = await self._diarize(body, audio, finals, request_id=job.request_id)
+            results = body["results"]
+            if labels is not None and tracker is not None and "analytics" in results:
+                agent = results.get("agent", {}).get("speaker")
+                results["analytics"] = await asyncio.to_thread(
+                    _by_speaker, finals, labels, audio, tracker, agent, results["analytics"]["duration_ms"])
         return 200, body
 
-    async def _diarize(self, body: dict, audio: media.Media, finals: list[events.Final], *, request_id: str) -> None:
-        """``body`` gains its speakers; if the diarizer fails, a warning says so (the transcript stays)."""
-        regions = [(f.start_ms, f.end_ms) for f in finals if f.text.strip()]
+    async def _diarize(self, body: dict, audio: media.Media, finals: list[events.Final], *,
+                       request_id: str) -> Labels | None:
+        """``body`` gains its speakers, and their labels come back; if the diarizer fails, a warning
+        says so (the transcript stays) and None comes back."""
+        regions = [speakers.spoken(f.start_ms, f.end_ms, [(w.start_ms, w.end_ms) for w in f.words])
+                   for f in finals if f.text.strip()]
         try:
             labels = await self.diarizer.labels(audio.pcm, audio.sample_rate, regions)
         except diarization.DiarizationFailed as exc:
             log.warning("pre-recorded %s: diarization failed: %s", request_id, exc)
             speakers.warn(body, f"diarization failed, the words have no speaker: {exc}")
-            return
+            return None
         speakers.apply(body, labels)
+        return labels
 
     async def _keep_redacted(self, job: _Job, finals: list[events.Final], *, per_channel: bool) -> dict:
         """Store the recording with the finals' redacted spans muted, for the job's tenant; the response's
@@ -437,6 +450,21 @@ class _Job:
     audio: media.Media
     tenant: Tenant
     sha256: str
+
+
+def _by_speaker(finals: list[events.Final], labels: Labels, audio: media.Media,
+                tracker: CallTracker, agent: int | None, duration_ms: int) -> dict:
+    """The recording's analytics summary with its diarized speakers as the parties (in a thread: the
+    level of every run is measured on the recording's mono mix, and each run scored for sentiment)."""
+    meter = LevelMeter(sample_rate=audio.sample_rate)
+    step = audio.sample_rate * 10  # ten seconds at a time: no float copy of the whole recording
+    for start in range(0, len(audio.pcm), step):
+        meter.push(audio.pcm[start:start + step].mean(axis=1))
+    said = [parties.Said(utterance_id=f.utterance_id, text=f.text, start_ms=f.start_ms, end_ms=f.end_ms,
+                         words=tuple((w.text, w.start_ms, w.end_ms, w.confidence) for w in f.words),
+                         confidence=f.confidence) for f in finals]
+    return parties.summary(said, labels, settings=tracker.settings, scorer=tracker.scorer, duration_ms=duration_ms,
+                           agent=agent, level=meter.level)
 
 
 async def _unless_gone(connection: GatewayConnection, work: Awaitable[T]) -> T:

@@ -55,9 +55,11 @@ async def test_sdk_words_of_each_speaker_get_one_speaker(live, call):
         assert count / len(spoken) >= 0.8, (source, spoken)
         majority[source] = speaker
     assert majority[0] != majority[1]
-    # Utterances never hold two speakers, and say whose they are.
+    # Utterances never hold two speakers, say whose they are, and are bounded by their words (a
+    # speaker's turn without the VAD's padding).
     for utterance in response.results.utterances:
         assert {w.speaker for w in utterance.words} == {utterance.speaker}
+        assert (utterance.start, utterance.end) == (utterance.words[0].start, utterance.words[-1].end)
 
 
 def _post(port: int, body: bytes, query: str) -> tuple[int, dict]:
@@ -70,13 +72,26 @@ def _post(port: int, body: bytes, query: str) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def test_the_greeting_speaker_is_the_agent(live, call):
+def test_the_greeting_speaker_is_the_agent_and_the_analytics_count_speakers(live, call):
     audio, turns = call
-    status, body = _post(live.port, _wav(audio), "?diarize=true")
+    status, body = _post(live.port, _wav(audio), "?diarize=true&analytics=true")
     assert status == 200, body
     words = body["results"]["channels"][0]["alternatives"][0]["words"]
     greeter = collections.Counter(w["speaker"] for w in words if turns[0].start <= w["start"] <= turns[0].end)
-    assert body["results"]["agent"] == {"speaker": greeter.most_common(1)[0][0], "rule": "greeting"}
+    agent = greeter.most_common(1)[0][0]
+    assert body["results"]["agent"] == {"speaker": agent, "rule": "greeting"}
+    # The summary's parties are the two speakers, not the one channel; each talked about as long as
+    # its source's turns (their speech: frames within 35 dB of the loudest). 15 %: the talk is
+    # bounded by whisper tiny.en's word timings, a few hundred ms off at a turn's edges.
+    summary = body["results"]["analytics"]
+    assert summary["parties_by"] == "speaker" and len(summary["parties"]) == 2
+    by_speaker = {p["speaker"]: p for p in summary["parties"]}
+    assert by_speaker[agent]["party"] == "agent" and by_speaker[1 - agent]["party"] == "customer"
+    for source, speaker in ((turns[0].speaker, agent), (1 - turns[0].speaker, 1 - agent)):
+        truth_ms = sum(t.end - t.start for t in turns if t.speaker == source) * 1000
+        assert by_speaker[speaker]["talk_ms"] == pytest.approx(truth_ms, rel=0.15), (source, summary)
+        assert by_speaker[speaker]["words"] >= 5
+    assert by_speaker[1 - agent]["response_ms"]["count"] >= 1  # the customer answers the agent
 
 
 def test_diarize_of_a_multichannel_call_is_a_clear_error(live, call):

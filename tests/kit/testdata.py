@@ -106,9 +106,9 @@ def librivox_samples() -> list[tuple]:
 AGENT_LINE = "thank you for calling the billing department how can i help you today"
 
 
-def espeak(text: str, *, voice: str = "en-us", speed: int = 150):
-    """``text`` spoken by Debian's ``espeak-ng`` with ``voice`` at ``speed`` words a minute, as
-    float32 samples at 16 kHz (a numpy array)."""
+def espeak(text: str, *, voice: str = "en-us", speed: int = 150, pitch: int | None = None):
+    """``text`` spoken by Debian's ``espeak-ng`` with ``voice`` at ``speed`` words a minute (and
+    ``pitch``, 0-99, espeak-ng's default 50, when given), as float32 samples at 16 kHz (a numpy array)."""
     import numpy as np
     import soundfile
     import soxr
@@ -117,7 +117,8 @@ def espeak(text: str, *, voice: str = "en-us", speed: int = 150):
         raise RuntimeError("espeak-ng is not installed (Debian package espeak-ng)")
     with tempfile.TemporaryDirectory(prefix="ss-voice-") as folder:
         path = Path(folder) / "voice.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True,
+        pitched = ["-p", str(pitch)] if pitch is not None else []
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), *pitched, "-w", str(path), text], check=True,
                        capture_output=True)
         samples, rate = soundfile.read(str(path), dtype="float32")
     return soxr.resample(samples, rate, 16000).astype(np.float32)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gateway.diarization import cluster, words
+from gateway.diarization import cluster, parties, words
 from gateway.diarization.cluster import Labels
 
 
@@ -131,3 +131,63 @@ def test_the_query_asks_for_diarize_with_a_boolean():
     assert not Settings.from_query([]).diarize
     with pytest.raises(ConfigError, match="diarize"):
         Settings.from_query([("diarize", "maybe")])
+
+
+# -- regions and analytics by speaker ----------------------------------------------------------
+
+
+def test_the_regions_are_the_speech_the_words_hold():
+    assert words.spoken(1000, 5000, [(1300, 1600), (2000, 4200)]) == (1300, 4200)  # no VAD padding
+    assert words.spoken(1000, 5000, [(800, 1200), (4900, 5300)]) == (1000, 5000)  # inside the final's span
+    assert words.spoken(1000, 5000, []) == (1000, 5000)  # no word timings: the final's span
+
+
+def _said(utterance_id: str, spoken: list[tuple[str, int, int]]) -> parties.Said:
+    return parties.Said(utterance_id=utterance_id, text=" ".join(w for w, _, _ in spoken),
+                        start_ms=spoken[0][1] - 300, end_ms=spoken[-1][2] + 300,
+                        words=tuple((w, a, b, 0.8) for w, a, b in spoken))
+
+
+def test_a_final_is_cut_into_runs_of_one_speaker():
+    labels = _labels([(1, 0, 200), (0, 250, 500)])
+    said = _said("u1", [("thanks", 100, 600), ("for", 600, 900), ("calling", 900, 1900), ("hi", 2600, 3000),
+                        ("there", 3000, 3500)])
+    (first, agent), (second, customer) = parties.runs(said, labels)
+    assert (first, agent.text, agent.start_ms, agent.end_ms) == (1, "thanks for calling", 100, 1900)
+    assert (second, customer.text, customer.start_ms, customer.end_ms) == (0, "hi there", 2600, 3500)
+    assert agent.utterance_id != customer.utterance_id != "u1"
+    alone = _said("u2", [("hi", 2600, 3000)])
+    assert parties.runs(alone, labels) == [(0, alone)]  # one speaker: the final as it is
+    bare = parties.Said(utterance_id="u3", text="hello", start_ms=100, end_ms=1500)
+    assert parties.runs(bare, labels) == [(1, bare)]  # no word timings: the speaker of its span
+
+
+def test_names_say_the_agent_and_on_two_speakers_the_customer():
+    assert parties.names(2, 1) == ("customer", "agent")
+    assert parties.names(3, 0) == ("agent", None, None)
+    assert parties.names(2, None) == (None, None)
+
+
+def test_a_diarized_summary_counts_speakers_as_parties():
+    from gateway.analytics.options import Settings
+    from gateway.analytics.sentiment import sentiment
+
+    # Speaker 1 greets (0-2 s), speaker 0 answers in the same final (2.6-4.5 s), then a final each.
+    labels = _labels([(1, 0, 200), (0, 250, 460), (1, 520, 700), (0, 760, 900)], frames=1000)
+    finals = [_said("u1", [("thank", 100, 500), ("you", 500, 800), ("for", 800, 1100), ("calling", 1100, 1900),
+                           ("this", 2600, 3000), ("is", 3000, 3400), ("terrible", 3400, 4500)]),
+              _said("u2", [("happy", 5300, 5800), ("to", 5800, 6100), ("help", 6100, 6900)]),
+              _said("u3", [("awful", 7700, 8200), ("service", 8200, 8900)])]
+    summary = parties.summary(finals, labels, settings=Settings(), scorer=sentiment(), duration_ms=10_000, agent=1,
+                              level=lambda start, end: -20.0 if start < 5000 else -30.0)
+    assert summary["parties_by"] == "speaker"
+    customer, agent = summary["parties"]
+    assert (customer["speaker"], customer["party"], agent["speaker"], agent["party"]) == (0, "customer", 1, "agent")
+    assert (agent["talk_ms"], customer["talk_ms"]) == (1800 + 1600, 1900 + 1200)
+    assert (agent["utterances"], customer["utterances"], agent["words"], customer["words"]) == (2, 2, 7, 5)
+    assert summary["talk_ms"] == 3400 + 3100 and summary["overtalk_ms"] == 0
+    assert customer["response_ms"] == {"count": 2, "mean": (700 + 800) // 2, "max": 800}  # 1.9->2.6 s, 6.9->7.7 s
+    assert agent["response_ms"] == {"count": 1, "mean": 800, "max": 800}  # 4.5->5.3 s
+    assert customer["sentiment"]["sentiment"] == "negative" and agent["sentiment"]["sentiment"] == "positive"
+    assert agent["level_dbfs"] == pytest.approx((-20 * 1800 - 30 * 1600) / 3400, abs=0.01)
+    assert "channel" not in agent
