@@ -580,11 +580,11 @@ async def main() -> int:
         if args.peer_python and not args.peer_url:
             peer = WhisperLiveServer(args.peer_python, model, max_clients=max(levels))
         url = args.url or (own.url if own else None)
-        assert url is not None  # --url, or the stack started above
+        assert url is not None or args.no_streamscribe  # --url, or the stack started above
         metrics = args.asr_metrics or (own.asr_metrics if own else None)
         peer_url = args.peer_url or (peer.url if peer else None)
         for n in levels:
-            if not args.no_streamscribe:
+            if url is not None:
                 for mode in modes:
                     before, cpu = speculative_wasted(metrics), server_cpu(own.pids if own else [])
                     figures = await run_level("streamscribe", url, n, audio, utterances, args,
