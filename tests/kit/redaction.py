@@ -48,6 +48,12 @@ CARD_CALL = (
     Piece("Thank you very much.", pause=0.8),
 )
 
+# The e2e test's call for names (pii).
+NAMES_CALL = (
+    Piece("This is Maria Garcia calling about my bill."),
+    Piece("Sure, it is Robert Brown.", pause=0.8),
+)
+
 # The evaluation set: (call name, pieces). Each entity piece is scored on its own utterance.
 CALLS = (
     ("card-runs", (
