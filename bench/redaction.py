@@ -5,9 +5,13 @@ to a :class:`~common.redaction.redactor.Redactor` with ``pci``, ``ssn`` and ``pi
 
 * ``text``: the pieces' own text (what espeak-ng was asked to say) as the finals;
 * ``whisper``: each piece spoken by espeak-ng (``--voices``) and decoded on its own by the
-  real whisper engine (tiny.en, word timings on, as the Deepgram doors ask), at 16 kHz and,
+  real whisper engine (``--model``: tiny.en or base, word timings on, as the Deepgram doors ask), at 16 kHz and,
   with ``--mulaw``, as a phone line carries it (8 kHz, G.711 mu-law, back to 16 kHz with
   soxr, as the Twilio door does). Each piece is one utterance (the VAD's cut is left out).
+
+With the ``names`` extra installed, names are looked for as an ASR worker does (the name
+model on each final's words; its time per final is reported). ``--finals DIR`` keeps the
+decoded finals, so that a change of the rules is scored on the same transcripts.
 
 Per piece: an entity piece is *recalled* when its final carries a placeholder, and *leaks*
 when what it must hide survives (a digit outside a placeholder; for e-mails, names and
@@ -24,7 +28,7 @@ redacted entities (silence and tone) and encoding it as WAV, per format, median 
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m bench.redaction [--voices en-us,en-gb] [--mulaw] [--text-only]
+    .venv/bin/python -m bench.redaction [--model base] [--voices en-us,en-gb] [--mulaw] [--text-only] [--finals DIR]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
 """
 

@@ -11,7 +11,7 @@ card number").
   also any other number (security code, expiry, a number read in part, a stray
   digit) but an amount or a time, and a month name with the number after it (expiry).
 * ``ssn``: 9 digits grouped 3-2-4, or 5-12 digits in an SSN context.
-* ``pii``: SSNs as above; phone numbers (10 digits, 11 starting with 1, 7-11 in a
+* ``pii``: SSNs as above; phone numbers (10 digits, 11 starting with 1, 7 in a
   phone context); account numbers (4+ digits in an account context); dates of
   birth (a date in a birth context); e-mail addresses (written, or spoken
   "name at example dot com", or a domain right after "email"); street
@@ -66,7 +66,10 @@ _ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"
 # Words after a number that make it an amount or a time (never a card's piece, even in a card context).
 _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence",
           "percent", "o'clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
-          "weeks", "months", "years"}
+          "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
+          "evening"}
+# A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
+_DECIMAL = re.compile(r"^[$£€]?\d{1,3}\.\d{2}[.,]?$")
 _STOP = {"and", "but", "in", "on", "at", "with", "for", "to", "my", "the", "a", "is", "was", "it", "i", "and,"}
 _WRITTEN_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*$")  # (not "3.30": a time)
@@ -105,7 +108,7 @@ class Span:
 
 
 def _keyword(cores: list[str], i: int) -> str | None:
-    word = cores[i]
+    word = cores[i].removesuffix("'s")  # "my card's number"
     following = cores[i + 1] if i + 1 < len(cores) else ""
     if word == "social" and following not in ("security", "insurance"):
         return None
@@ -120,10 +123,13 @@ def _keyword(cores: list[str], i: int) -> str | None:
 
 
 def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
-           names: frozenset[int] = frozenset()) -> list[Span]:
+           names: frozenset[int] = frozenset(), breaks: frozenset[int] = frozenset()) -> list[Span]:
     """The entities of ``kinds`` in ``tokens``; ``context`` (carried from earlier text) is moved past them.
 
     ``names``: the tokens a name model found to be a person's name (``pii`` redacts them).
+    ``breaks``: the tokens that begin a final (``tokens`` are several held finals): a number
+    read as 3, 2 and 4 digits in three finals has an SSN's shape, whatever the recogniser's
+    punctuation inside each.
     """
     if not kinds or not tokens:
         return []
@@ -149,11 +155,13 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
 
     spans: list[Span] = []
     taken = [False] * len(tokens)
-    amounts = [False] * len(tokens)  # tokens of amounts and times: never a number's stray piece
+    # Tokens of amounts and times, and of numbers under 3 digits ("in 10 pays"): never a number's
+    # stray piece (below).
+    amounts = [False] * len(tokens)
     for run in _joined(runs(tokens), tokens, cores, kinds, before, keyword_at):
-        if _unit_after(run, tokens, cores):
+        if _unit_after(run, tokens, cores) or len(run.digits) < 3:
             amounts[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
-        span = _classify(run, tokens, cores, kinds, before[run.first], keyword_at)
+        span = _classify(run, tokens, cores, kinds, before[run.first], keyword_at, breaks)
         if span is not None:
             spans.append(span)
             for i in range(span.first, span.last + 1):
@@ -223,7 +231,7 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is an amount or a time: a unit after it, a currency sign or a colon in it."""
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
     written = "".join(tokens[run.first:run.last + 1])
-    return after in _UNITS or written[:1] in "$£€" or ":" in written
+    return after in _UNITS or written[:1] in "$£€" or ":" in written or bool(_DECIMAL.match(written))
 
 
 def _joined(found: list[Run], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
@@ -251,8 +259,17 @@ def _near(keyword_at: list[str | None], run: Run, name: str) -> bool:
     return name in keyword_at[run.last + 1:run.last + 1 + LOOKAHEAD]
 
 
+def _by_final(run: Run, tokens: list[str], breaks: frozenset[int]) -> tuple[int, ...]:
+    """How many digits of ``run`` each final it spans holds (one count if it is in one final)."""
+    cuts = [i for i in sorted(breaks) if run.first < i <= run.last]
+    if not cuts:
+        return (len(run.digits),)
+    bounds = [run.first, *cuts, run.last + 1]
+    return tuple(sum(len(r.digits) for r in runs(tokens[a:b])) for a, b in zip(bounds, bounds[1:]))
+
+
 def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, ...], ctx: Context,
-              keyword_at: list[str | None]) -> Span | None:
+              keyword_at: list[str | None], breaks: frozenset[int] = frozenset()) -> Span | None:
     n = len(run.digits)
     first, last = run.first, run.last
     month_before = first > 0 and cores[first - 1] in _MONTHS
@@ -262,7 +279,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             # Luhn is not a gate: tiny.en writes "4111 1111 1111 1111" said aloud as
             # "4,111,111,111,111,111,111" (a group too many), and one misheard digit fails it.
             return Span(first, last, "CREDIT_CARD")
-    ssn_shape = n == 9 and tuple(map(len, run.groups)) == (3, 2, 4)
+    ssn_shape = n == 9 and (tuple(map(len, run.groups)) == (3, 2, 4) or _by_final(run, tokens, breaks) == (3, 2, 4))
     ssn_context = ctx.ssn > 0 or _near(keyword_at, run, "ssn")
     # In a social security context any 5-12 digits: the recogniser splits and pads SSNs
     # ("123-45-6,700-80" for 123-45-6789). Before the card context's rules: "... 6789. The
@@ -273,7 +290,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     if "pci" in kinds and not amount:
         if card and month_before:
             return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
-        if ctx.card > 0 and n < 3:  # a stray digit or two of a number read in pieces (after "card")
+        if ctx.card > 0 and n == 1:  # a stray digit of a number read in pieces (after "card")
             return Span(first, last, "CREDIT_CARD")
         if card and 3 <= n <= 12:
             expiry = ctx.expiry or any("/" in t for t in tokens[first:last + 1]) or (
@@ -283,7 +300,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             return Span(first, last, "CREDIT_CARD_EXPIRATION" if expiry else "CVV")
     if "pii" in kinds:
         phone = ctx.phone > 0 or _near(keyword_at, run, "phone")
-        if n == 10 or n == 11 and run.digits[0] == "1" or phone and 7 <= n <= 11 and not amount:
+        if n == 10 or n == 11 and run.digits[0] == "1" or phone and n == 7 and not amount:
             return Span(first, last, "PHONE_NUMBER")
         if n >= 4 and (ctx.account > 0 or _near(keyword_at, run, "account")):
             return Span(first, last, "ACCOUNT_NUMBER")

@@ -111,8 +111,10 @@ class Redactor:
         tokens: list[Token] = []
         owners: list[int] = []
         names: set[int] = set()
+        breaks: set[int] = set()  # where each held final's words begin
         for n, transcript in enumerate(held):
             names.update(len(tokens) + i for i in held_names[n])
+            breaks.add(len(tokens))
             for token in _tokens(transcript):
                 tokens.append(token)
                 owners.append(n)
@@ -120,11 +122,12 @@ class Redactor:
         found = frozenset(names)
         if after:
             spans = [Span(s.first, min(s.last, len(texts) - 1), s.entity)
-                     for s in detect(texts + after, self.kinds, Context(**self.context.to_dict()), names=found)
+                     for s in detect(texts + after, self.kinds, Context(**self.context.to_dict()), names=found,
+                                     breaks=frozenset(breaks))
                      if s.first < len(texts)]
             detect(texts, self.kinds, self.context)  # the context moves past the held words only
         else:
-            spans = detect(texts, self.kinds, self.context, names=found)
+            spans = detect(texts, self.kinds, self.context, names=found, breaks=frozenset(breaks))
         labels = {}
         for span in spans:
             self.counts[span.entity] = self.counts.get(span.entity, 0) + 1

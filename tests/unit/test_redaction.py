@@ -107,6 +107,7 @@ def test_entities(text, expected):
     ("the card number is 4111 1111 ending 7", [("4111 1111 ending 7", "CREDIT_CARD")]),
     ("card number 4111 1111 1111 1111 expiry 05 27", [("4111 1111 1111 1111", "CREDIT_CARD"), ("05 27", "CREDIT_CARD_EXPIRATION")]),
     ("my card is 4111 1111 and 4 years old", [("4111 1111", "CREDIT_CARD")]),
+    ("My card's home, Buried. 4-1-2", [("4-1-2", "CVV")]),  # a possessive keyword
 ])
 def test_split_numbers_in_context(text, expected):
     assert spans(text) == expected
@@ -117,7 +118,8 @@ def test_split_numbers_in_context(text, expected):
     "about 120 people came in 2019",
     # Amounts and times where a card is talked about are not security codes.
     "Please charge 149 dollars to my Visa card.", "My card was declined at 3:30 yesterday.",
-    "The new card arrives in 10 days.",
+    "The new card arrives in 10 days.", "My card was declined at 3.30 yesterday.",
+    "My card was declined that 330 yesterday.", "my card. The new car derives in 10 pays.",
     # A time written with a dot is no e-mail domain; a birth keyword counts for a dozen words, and
     # thousands are no date.
     "The meeting is at 3.30 in the afternoon.",
@@ -265,3 +267,19 @@ def test_names_given_per_final_survive_a_hold_and_mask_partials():
     # Without pii, names given are not redacted.
     assert Redactor(("pci",), hold_gap=48000).final(final("I am John.", 0, 1), names=frozenset({2}))[0].text == \
         "I am John."
+
+
+def test_an_ssn_read_3_2_4_across_finals_without_context_is_an_ssn():
+    # tiny.en over mu-law lost "social security" and punctuated the digits its own way; the finals
+    # themselves hold 3, 2 and 4 digits.
+    redactor = Redactor(("ssn",), hold_gap=48000)
+    assert redactor.final(final("1, 2, 3.", 0, 16000, words=True)) == []
+    assert redactor.final(final("4 .5.", 20000, 30000, words=True)) == []
+    out = redactor.final(final("6th, 78, 9th.", 35000, 50000, words=True)) + redactor.release()
+    assert [t.text for t in out] == ["[SSN_1].", "[SSN_1].", "[SSN_1]."]
+    # Not any 9 digits across finals: 4, 1 and 4 are no SSN's groups.
+    other = Redactor(("ssn",), hold_gap=48000)
+    other.final(final("1 2 3 4.", 0, 16000))
+    other.final(final("5.", 20000, 30000))
+    assert [t.text for t in other.final(final("6 7 8 9.", 35000, 50000)) + other.release()] == \
+        ["1 2 3 4.", "5.", "6 7 8 9."]
