@@ -11,7 +11,7 @@ card number").
   also any other number (security code, expiry, a number read in part, a stray
   digit) but an amount or a time, and a month name with the number after it (expiry).
 * ``ssn``: 9 digits grouped 3-2-4, or 5-12 digits in an SSN context.
-* ``pii``: SSNs as above; phone numbers (10 digits, 11 starting with 1, 7 in a
+* ``pii``: SSNs as above; phone numbers (10 digits, 11 starting with 1, 7 or 9-11 in a
   phone context); account numbers (4+ digits in an account context); dates of
   birth (a date in a birth context); e-mail addresses (written, or spoken
   "name at example dot com", or a domain right after "email"); street
@@ -292,6 +292,8 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
         if ctx.card > 0 and n == 1:  # a stray digit of a number read in pieces (after "card")
             return Span(first, last, "CREDIT_CARD")
+        if card and n == 2 and first > 0 and cores[first - 1] in ("slash", "/"):  # an expiry's year: "... slash 27"
+            return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
         if card and 3 <= n <= 12:
             expiry = ctx.expiry or any("/" in t for t in tokens[first:last + 1]) or (
                 n in (4, 6) and 1 <= int(run.digits[:2]) <= 12 and len(run.groups) == 2)
@@ -300,7 +302,8 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             return Span(first, last, "CREDIT_CARD_EXPIRATION" if expiry else "CVV")
     if "pii" in kinds:
         phone = ctx.phone > 0 or _near(keyword_at, run, "phone")
-        if n == 10 or n == 11 and run.digits[0] == "1" or phone and n == 7 and not amount:
+        # (in a phone context also 9 and 11: the recogniser drops or doubles a digit, "555 867 53009")
+        if n == 10 or n == 11 and run.digits[0] == "1" or phone and (n == 7 or 9 <= n <= 11) and not amount:
             return Span(first, last, "PHONE_NUMBER")
         if n >= 4 and (ctx.account > 0 or _near(keyword_at, run, "account")):
             return Span(first, last, "ACCOUNT_NUMBER")
