@@ -231,7 +231,12 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is an amount or a time: a unit after it, a currency sign or a colon in it."""
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
     written = "".join(tokens[run.first:run.last + 1])
-    return after in _UNITS or written[:1] in "$£€" or ":" in written or bool(_DECIMAL.match(written))
+    # Two decimals as the recogniser wrote them: "3.30", or "3" ".30" (its word timings cut there);
+    # not "4" ".1" "2", a group of digits read one by one.
+    pieces = tokens[run.first:run.last + 1]
+    decimal = bool(_DECIMAL.match(written)) and (len(pieces) == 1 or len(pieces) == 2
+                                                 and bool(re.match(r"^\.\d{2}[.,]?$", pieces[1])))
+    return after in _UNITS or written[:1] in "$£€" or ":" in written or decimal
 
 
 def _joined(found: list[Run], tokens: list[str], cores: list[str], kinds: tuple[str, ...],

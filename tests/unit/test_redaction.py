@@ -108,6 +108,8 @@ def test_entities(text, expected):
     ("card number 4111 1111 1111 1111 expiry 05 27", [("4111 1111 1111 1111", "CREDIT_CARD"), ("05 27", "CREDIT_CARD_EXPIRATION")]),
     ("my card is 4111 1111 and 4 years old", [("4111 1111", "CREDIT_CARD")]),
     ("My card's home, Buried. 4-1-2", [("4-1-2", "CVV")]),  # a possessive keyword
+    ("My card number is... 4 .1 2", [("4 .1 2", "CVV")]),  # not a decimal: three pieces
+    ("My card was declined at 3 .30 today and the code is 123", [("123", "CVV")]),
     ("My credit card at fire near of I'm slash 27", [("slash 27", "CREDIT_CARD_EXPIRATION")]),
     ("You can call me on 555 867 53009", [("555 867 53009", "PHONE_NUMBER")]),  # a digit doubled
 ])
