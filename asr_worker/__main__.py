@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 
 from prometheus_client import CollectorRegistry
@@ -10,6 +11,8 @@ from prometheus_client import CollectorRegistry
 from common.config import SettingsParser, from_args, redis_url
 from common.logs import setup_logging
 from common.metrics import AsrMetrics
+from common.redaction.names import NameModel
+from common.redaction.names import installed as names_installed
 from common.runner import RunnerOptions
 from common.service import run_main, run_stage
 
@@ -42,8 +45,12 @@ def _run(argv: list[str] | None) -> None:
     metrics = AsrMetrics(registry)
     for collector in engine.collectors():
         registry.register(collector)
+    # Names for redact=pii, when the names extra is installed (loaded at the first session that needs it).
+    names = NameModel() if names_installed() else None
+    logging.getLogger("asr_worker").info("name model for redact=pii: %s", "installed (loaded at first use)"
+                                         if names else "not installed (sessions asking for pii are refused)")
     # The stage starts the engine (vLLM needs the running loop) and closes it.
-    asyncio.run(run_stage(lambda runner: AsrStage(runner, engine, defaults=defaults, metrics=metrics),
+    asyncio.run(run_stage(lambda runner: AsrStage(runner, engine, defaults=defaults, metrics=metrics, names=names),
                           redis_url=redis_url(args), options=from_args(RunnerOptions, args, stage="asr"),
                           registry=registry, http_host=args.http_host, http_port=args.http_port))
 

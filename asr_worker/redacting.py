@@ -15,6 +15,12 @@ marker), or a timeout (a task of the session): ``hold_sec`` of wall-clock time
 after the held final with no speech, :data:`CONTINUED_SEC` after speech that
 started in time (its final is what the hold waits for). A release by the timer carries no checkpoint (the session's task may
 be mid-utterance); the next boundary's does.
+
+Names (``pii``): before a commit's transcripts are redacted, the worker's
+:class:`~common.redaction.names.NameModel` reads them on its own thread (the
+first time, it loads); the redaction itself then runs synchronously as before.
+A commit of the same session from another task (the hold's timer) may run
+meanwhile: it only releases finals held before these, so the order holds.
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from common.errors import LeaseLost, SessionGone
+from common.errors import ErrorCode, LeaseLost, SessionGone
 from common.metrics import AsrMetrics
 from common.records import End, Flush, Record, SpeechStart, Transcript
+from common.redaction.names import NameModel
+from common.redaction.redactor import words_of
 from common.stage import Runner, Session
 
 # A session of the ASR stage, seen only through what redaction keeps in its state (the stage's
@@ -42,10 +50,11 @@ CONTINUED_SEC = 15.0
 class RedactingRunner:
     """The ASR stage's view of its runner: commits redacted per session; the rest delegated."""
 
-    def __init__(self, runner: Runner, *, metrics: AsrMetrics, hold_sec: float) -> None:
+    def __init__(self, runner: Runner, *, metrics: AsrMetrics, hold_sec: float, names: NameModel | None = None) -> None:
         self.runner = runner
         self.metrics = metrics
         self.hold_sec = hold_sec
+        self.names = names  # None: this worker has no name model (sessions with pii are refused)
 
     def __getattr__(self, name: str) -> Any:  # report, wake, commit_all ...: the runner's own
         return getattr(self.runner, name)
@@ -56,22 +65,45 @@ class RedactingRunner:
         if redactor is None:
             await self.runner.commit(session, outputs, consumed=consumed, boundary=boundary, to_client=to_client)
             return
-        await self.runner.commit(session, self.redact(session, outputs), consumed=consumed, boundary=boundary,
+        outputs = list(outputs)
+        names = await self.find_names(session, outputs)
+        await self.runner.commit(session, self.redact(session, outputs, names), consumed=consumed, boundary=boundary,
                                  to_client=to_client)
 
-    def redact(self, session: AsrSession, outputs: Iterable[Record]) -> list[Record]:
-        """``outputs`` as they may leave the worker (synchronous: no other commit interleaves)."""
+    async def find_names(self, session: AsrSession, outputs: list[Record]) -> dict[int, frozenset[int]]:
+        """Per transcript of ``outputs`` (by ``id``) the indices of its words that are a person's name,
+        when the session redacts ``pii`` (none otherwise)."""
+        redactor = session.state.redactor
+        transcripts = [r for r in outputs if isinstance(r, Transcript) and r.text.strip()]
+        if self.names is None or "pii" not in redactor.kinds or not transcripts:
+            return {}
+        started = time.perf_counter()
+        try:
+            found = await self.names.persons([words_of(t) for t in transcripts])
+        except Exception as exc:  # the model would not load or run: the session cannot be redacted
+            session.log.exception("name model failed")
+            await self.runner.report(session, ErrorCode.INTERNAL, f"redact=pii: the name model failed ({exc}); "
+                                     "the session ends (nothing unredacted was sent)", fatal=True)
+            raise SessionGone("name model failed") from exc
+        self.metrics.redaction_names_seconds.observe(time.perf_counter() - started)
+        return {id(t): f for t, f in zip(transcripts, found)}
+
+    def redact(self, session: AsrSession, outputs: Iterable[Record],
+               names: dict[int, frozenset[int]] | None = None) -> list[Record]:
+        """``outputs`` as they may leave the worker (synchronous: no other commit interleaves);
+        ``names``: :meth:`find_names`'."""
         asr = session.state
         redactor = asr.redactor
+        names = names or {}
         now = time.monotonic()
         out: list[Record] = []
         wait = None  # a new timeout for what is held after these records (None: as it was)
         for record in outputs:
             if isinstance(record, Transcript) and not record.final:
-                out.append(redactor.partial(record))
+                out.append(redactor.partial(record, names=names.get(id(record), frozenset())))
             elif isinstance(record, Transcript):
                 asr.held_since.setdefault(record.utterance_id, now)
-                out.extend(redactor.final(record))
+                out.extend(redactor.final(record, names=names.get(id(record), frozenset())))
                 wait = self.hold_sec
             elif isinstance(record, SpeechStart):
                 out.extend(redactor.speech_start(record.start))

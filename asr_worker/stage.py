@@ -19,6 +19,7 @@ from common.errors import ErrorCode, LeaseLost, SessionGone
 from common.languages import ModelLanguages
 from common.metrics import AsrMetrics
 from common.records import SAMPLE_RATE, End, Flush, Record
+from common.redaction.names import MISSING, NameModel
 from common.redaction.redactor import Redactor
 from common.stage import Input, Runner
 
@@ -37,9 +38,11 @@ class AsrStage(LiveSessions, Recordings):
 
     name = "asr"
 
-    def __init__(self, runner: Runner, engine: Engine, *, defaults: StreamingOptions, metrics: AsrMetrics) -> None:
-        # Every write goes through the session's redactor first (a pass-through without redaction).
-        self.runner = RedactingRunner(runner, metrics=metrics, hold_sec=defaults.redact_hold_sec)
+    def __init__(self, runner: Runner, engine: Engine, *, defaults: StreamingOptions, metrics: AsrMetrics,
+                 names: NameModel | None = None) -> None:
+        # Every write goes through the session's redactor first (a pass-through without redaction);
+        # ``names``: the name model of redact=pii (None: sessions asking for pii are refused).
+        self.runner = RedactingRunner(runner, metrics=metrics, hold_sec=defaults.redact_hold_sec, names=names)
         self.engine = engine
         self.defaults = defaults
         self.metrics = metrics
@@ -49,6 +52,8 @@ class AsrStage(LiveSessions, Recordings):
 
     async def shutdown(self) -> None:
         await self.engine.close()
+        if self.runner.names is not None:
+            self.runner.names.close()
 
     def open(self, session: AsrSession, state: bytes | None) -> AsrSessionState:
         config = session.config.asr
@@ -127,9 +132,11 @@ class AsrStage(LiveSessions, Recordings):
         return self.engine.ready, {"engine": self.engine.name}
 
     def describe(self) -> dict:
-        """The model's name and languages (None: the engine does not say) for the gateways' checks."""
+        """The model's name and languages (None: the engine does not say), and whether redact=pii can
+        find names here, for the gateways' checks."""
         languages = self.engine.languages
-        return {"model": self.engine.model_name, "languages": None if languages is None else list(languages)}
+        return {"model": self.engine.model_name, "languages": None if languages is None else list(languages),
+                "names": self.runner.names is not None}
 
     # -- per-session task -----------------------------------------------------
 
@@ -138,6 +145,8 @@ class AsrStage(LiveSessions, Recordings):
         # of mixed models) refuses it here rather than decode it in a language it was not spoken in.
         refusal = ModelLanguages((self.engine.model_name,), None if self.engine.languages is None
                                  else frozenset(self.engine.languages)).refusal(asr.config.language)
+        if not refusal and "pii" in (asr.config.redact or ()) and self.runner.names is None:
+            refusal = MISSING  # (the gateway refuses it first when every worker says so)
         if refusal:
             session.log.warning("refused: %s", refusal)
             await self.runner.report(session, ErrorCode.BAD_CONFIG, refusal, fatal=True)

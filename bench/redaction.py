@@ -5,9 +5,13 @@ to a :class:`~common.redaction.redactor.Redactor` with ``pci``, ``ssn`` and ``pi
 
 * ``text``: the pieces' own text (what espeak-ng was asked to say) as the finals;
 * ``whisper``: each piece spoken by espeak-ng (``--voices``) and decoded on its own by the
-  real whisper engine (tiny.en, word timings on, as the Deepgram doors ask), at 16 kHz and,
+  real whisper engine (``--model``: tiny.en or base, word timings on, as the Deepgram doors ask), at 16 kHz and,
   with ``--mulaw``, as a phone line carries it (8 kHz, G.711 mu-law, back to 16 kHz with
   soxr, as the Twilio door does). Each piece is one utterance (the VAD's cut is left out).
+
+With the ``names`` extra installed, names are looked for as an ASR worker does (the name
+model on each final's words; its time per final is reported). ``--finals DIR`` keeps the
+decoded finals, so that a change of the rules is scored on the same transcripts.
 
 Per piece: an entity piece is *recalled* when its final carries a placeholder, and *leaks*
 when what it must hide survives (a digit outside a placeholder; for e-mails, names and
@@ -24,7 +28,7 @@ redacted entities (silence and tone) and encoding it as WAV, per format, median 
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m bench.redaction [--voices en-us,en-gb] [--mulaw] [--text-only]
+    .venv/bin/python -m bench.redaction [--model base] [--voices en-us,en-gb] [--mulaw] [--text-only] [--finals DIR]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
 """
 
@@ -33,32 +37,39 @@ from __future__ import annotations
 import argparse
 import asyncio
 import audioop
+import hashlib
+import json
+import pathlib
 import re
 import statistics
 import time
 from collections import defaultdict
+from typing import cast
 
 import numpy as np
 import soxr
 
-from asr_worker.engines import load_engine
+from asr_worker.engines import Engine, load_engine
 from asr_worker.engines.base import DecodeRequest
 from asr_worker.engines.whisper import WhisperOptions
 from asr_worker.core import session_words
+from common import records
 from common.records import SAMPLE_RATE, Transcript
 from common.redaction.audio import MODES, Span, mute, wav
-from common.redaction.redactor import Redactor
+from common.redaction import names as name_model
+from common.redaction.names import persons_in
+from common.redaction.redactor import Redactor, words_of
 from tests.kit.redaction import CALLS, Piece, speak
 
 KINDS = ("pci", "ssn", "pii")
 PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9]+\]")
-SECRET_WORDS = {"email": ("example", "smith"), "name": ("smith",), "address": ("elm",)}
+SECRET_WORDS = {"email": ("example", "smith"), "address": ("elm",)}
 
 
 def leaks(piece: Piece, text: str) -> bool:
     """What ``piece`` must hide survives in ``text`` (a redacted final)."""
     rest = PLACEHOLDER.sub("", text).lower()
-    words = SECRET_WORDS.get(piece.label)
+    words = piece.secret or SECRET_WORDS.get(piece.label)
     if words:
         return any(word in rest for word in words)
     return bool(re.search(r"\d", rest))
@@ -98,12 +109,16 @@ async def finals_of(pieces, source: str, engine) -> list[Transcript]:
     return finals
 
 
-def redact(finals: list[Transcript], hold_sec: float) -> tuple[dict[str, str], list[float], list[float]]:
+def redact(finals: list[Transcript], hold_sec: float, nlp=None,
+           name_costs: list[float] | None = None) -> tuple[dict[str, str], list[float], list[float]]:
     """The redacted text of each final (by utterance id), the seconds each final took in the
-    redactor, and the seconds each held final waited (the last of a call: ``hold_sec``, the timer)."""
+    redactor, and the seconds each held final waited (the last of a call: ``hold_sec``, the timer).
+    ``nlp``: the name model (None: names are not looked for); the seconds it took a final go
+    to ``name_costs``."""
     redactor = Redactor(KINDS, hold_gap=round(hold_sec * SAMPLE_RATE))
     out: dict[str, str] = {}
-    costs, holds = [], []
+    costs: list[float] = []
+    holds: list[float] = []
     held_at: dict[str, int] = {}
     def take(records: list[Transcript], now: int) -> None:
         for record in records:
@@ -115,8 +130,14 @@ def redact(finals: list[Transcript], hold_sec: float) -> tuple[dict[str, str], l
         # (The worker's timer fires only when no speech starts within hold_sec of a held final,
         # which speech_start covers here; a final comes out as long after its speech ends as the
         # one before it did after its own, so a hold lasts as long as their ends are apart.)
+        names: frozenset[int] = frozenset()
+        if nlp is not None:
+            started = time.perf_counter()
+            names = persons_in(nlp, words_of(final))
+            if name_costs is not None:
+                name_costs.append(time.perf_counter() - started)
         started = time.perf_counter()
-        released = redactor.speech_start(final.start) + redactor.final(final)
+        released = redactor.speech_start(final.start) + redactor.final(final, names=names)
         costs.append(time.perf_counter() - started)
         if redactor.holding:
             held_at.setdefault(final.utterance_id, final.end)
@@ -130,6 +151,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--voices", default="en-us,en-gb", help="espeak-ng voices, comma-separated")
     parser.add_argument("--mulaw", action="store_true", help="also each voice through an 8 kHz mu-law line")
     parser.add_argument("--text-only", action="store_true", help="only the text pass (no whisper)")
+    parser.add_argument("--model", default=None,
+                        help="whisper model: tiny.en (default) or base (scripts/stack's default)")
+    parser.add_argument("--finals", default=None, metavar="DIR",
+                        help="keep each source's decoded finals in DIR (JSON) and read them back from there "
+                             "next time: a change of the rules is scored on the same transcripts without "
+                             "decoding again")
     parser.add_argument("--hold-sec", type=float, default=3.0, help="the ASR worker's --redact-hold-sec")
     parser.add_argument("--audio", action="store_true", help="only the redacted audio's cost (no whisper)")
     parser.add_argument("--repeats", type=int, default=20, help="--audio: timings per figure (median)")
@@ -143,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
             sources.append(f"{voice}/16k")
             if args.mulaw:
                 sources.append(f"{voice}/8k-mulaw")
-    asyncio.run(run(sources, args.hold_sec))
+    asyncio.run(run(sources, args.hold_sec, model=args.model, cache=args.finals))
 
 
 AUDIO_FORMATS = ((8000, 1), (16000, 1), (16000, 2), (48000, 2))  # (rate, channels) of a recording
@@ -173,30 +200,66 @@ def audio_cost(repeats: int) -> None:
                   f"total {mute_ms + wav_ms:6.2f} ms; {len(encoded) / 2**20:.2f} MiB")
 
 
-async def run(sources: list[str], hold_sec: float) -> None:
-    engine = None
-    if any(source != "text" for source in sources):
-        engine = load_engine("whisper", WhisperOptions(num_workers=1, batch_process=False))
-        await engine.start()
+class Finals:
+    """Each call's finals from one source: decoded, or read back from ``cache`` (a directory)."""
+
+    def __init__(self, *, model: str | None, cache: str | None) -> None:
+        self.model = model
+        self.cache = pathlib.Path(cache) if cache else None
+        self.engine: Engine | None = None
+
+    async def of(self, name: str, pieces, source: str) -> list[Transcript]:
+        path = None
+        if self.cache is not None and source != "text":
+            script = hashlib.sha1(repr([(p.text, p.pause) for p in pieces]).encode()).hexdigest()[:8]
+            path = self.cache / f"{self.model or 'tiny.en'}-{source.replace('/', '-')}-{name}-{script}.json"
+            if path.exists():
+                return [cast(Transcript, records.decode(bytes.fromhex(line))) for line in json.loads(path.read_text())]
+        if source != "text" and self.engine is None:
+            self.engine = load_engine("whisper", WhisperOptions(model=self.model, num_workers=1,
+                                                                batch_process=False))
+            await self.engine.start()
+        finals = await finals_of(pieces, source, self.engine)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps([records.encode(final).hex() for final in finals]))
+        return finals
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.close()
+
+
+async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: str | None) -> None:
+    finals = Finals(model=model, cache=cache)
+    nlp = None
+    if name_model.installed():
+        started = time.perf_counter()
+        nlp = name_model.load_pipeline()
+        print(f"== name model {name_model.PACKAGE} loaded in {time.perf_counter() - started:.1f} s")
+    else:
+        print("== no name model (the names extra): names are not looked for")
+    print(f"== model {model or 'tiny.en'}")
     try:
         for source in sources:
-            await score(source, engine, hold_sec)
+            await score(source, finals, hold_sec, nlp)
     finally:
-        if engine is not None:
-            await engine.close()
+        await finals.close()
 
 
-async def score(source: str, engine, hold_sec: float) -> None:
+async def score(source: str, decoded: Finals, hold_sec: float, nlp) -> None:
     found: defaultdict[str, int] = defaultdict(int)
     leaked: defaultdict[str, int] = defaultdict(int)
     negatives: defaultdict[str, int] = defaultdict(int)
     missed: defaultdict[str, list] = defaultdict(list)
     false: defaultdict[str, list] = defaultdict(list)
-    costs, holds = [], []
+    costs: list[float] = []
+    holds: list[float] = []
+    name_costs: list[float] = []
     started = time.perf_counter()
     for name, pieces in CALLS:
-        finals = await finals_of(pieces, source, engine)
-        redacted, cost, held = redact(finals, hold_sec)
+        finals = await decoded.of(name, pieces, source)
+        redacted, cost, held = redact(finals, hold_sec, nlp, name_costs)
         costs += cost
         holds += held
         for piece, final in zip(pieces, finals):
@@ -214,7 +277,7 @@ async def score(source: str, engine, hold_sec: float) -> None:
                 if PLACEHOLDER.search(text):
                     false[piece.entity].append(f"{final.text!r} -> {text!r}")
     print(f"== {source} ({time.perf_counter() - started:.0f} s)")
-    for kind in ("pci", "ssn"):
+    for kind in ("pci", "ssn", "pii"):
         hits = sum(n for key, n in found.items() if key.startswith(kind + ":"))
         total = hits + sum(len(m) for key, m in missed.items() if key.startswith(kind + ":"))
         print(f"  {kind} overall: recall {hits}/{total} ({100 * hits / max(total, 1):.1f} %)")
@@ -229,6 +292,10 @@ async def score(source: str, engine, hold_sec: float) -> None:
     print(f"  redactor per final: median {statistics.median(costs_us):.0f} us, max {costs_us[-1]:.0f} us; "
           f"held finals {len(holds)}, hold (s) median {statistics.median(holds) if holds else 0:.2f}, "
           f"p90 {sorted(holds)[int(0.9 * (len(holds) - 1))] if holds else 0:.2f}, max {max(holds, default=0):.2f}")
+    if name_costs:
+        ms = sorted(c * 1e3 for c in name_costs)
+        print(f"  name model per final: median {statistics.median(ms):.1f} ms, p90 {ms[int(0.9 * (len(ms) - 1))]:.1f} ms, "
+              f"max {ms[-1]:.1f} ms ({len(ms)} finals)")
 
 
 if __name__ == "__main__":

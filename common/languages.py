@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .redaction.names import MISSING  # (the message only: spaCy is imported where the model loads)
+
 # The region AudioHook's supportedLanguages gives each language of a multilingual model (Genesys
 # takes language-REGION tags): the regions contact centres most often serve. A language not listed
 # here is not offered by default; --audiohook-language names any tag.
@@ -36,10 +38,13 @@ def language_code(language: str) -> str:
 @dataclass(frozen=True, slots=True)
 class ModelLanguages:
     """What the live ASR workers decode: ``models`` their model names, ``languages`` the codes
-    every one of them decodes (None: a worker does not say, so nothing is refused)."""
+    every one of them decodes (None: a worker does not say, so nothing is refused); ``names``:
+    every one of them has the name model of ``redact=pii`` (False: one at least has not; None:
+    none has said yet, so nothing is refused here and the worker refuses it)."""
 
     models: tuple[str, ...] = ()
     languages: frozenset[str] | None = None
+    names: bool | None = None
 
     @classmethod
     def of(cls, reports: Iterable[dict]) -> ModelLanguages:
@@ -47,7 +52,10 @@ class ModelLanguages:
         models: list[str] = []
         common: frozenset[str] | None = None
         unknown = False
+        names: bool | None = None
         for report in reports:
+            # (a worker from before the name model says nothing: it has none)
+            names = (names is not False) and report.get("names") is True
             name = report.get("model")
             if isinstance(name, str) and name and name not in models:
                 models.append(name)
@@ -57,7 +65,7 @@ class ModelLanguages:
                 continue
             found = frozenset(language_code(str(code)) for code in languages)
             common = found if common is None else common & found
-        return cls(tuple(models), None if unknown else common)
+        return cls(tuple(models), None if unknown else common, names)
 
     @property
     def name(self) -> str:
@@ -79,6 +87,12 @@ class ModelLanguages:
             return (f"language detection needs a multilingual model; {model} recognises only "
                     f"{', '.join(sorted(self.languages))}: name the language instead, or run --model base")
         return ""
+
+
+def names_refusal(models: ModelLanguages, kinds: Sequence[str]) -> str:
+    """Why a session redacting ``kinds`` cannot be served by the workers of ``models`` (``pii``
+    without their name model), or "" if it can."""
+    return MISSING if "pii" in kinds and models.names is False else ""
 
 
 def audiohook_tags(configured: Sequence[str], languages: frozenset[str] | None) -> list[str]:

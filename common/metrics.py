@@ -267,6 +267,12 @@ class AsrMetrics:
             "(0 for those not held: it did not end in a number).",
             buckets=(0.0, 0.05, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0), registry=registry,
         )
+        self.redaction_names_seconds = Histogram(
+            p + "redaction_names_seconds",
+            "Time the name model took over the transcripts of one write of a session with pii "
+            "(the first one of a worker includes loading the model).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0), registry=registry,
+        )
 
 
 class DenoiseMetrics:

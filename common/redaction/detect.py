@@ -8,16 +8,23 @@ card number").
 
 * ``pci``: 13 digits or more (card numbers; no Luhn check: the recogniser adds and
   drops digits, and a number that fails it must not leak); in a card context
-  also 3-12 digits (security code, expiry, a number read in part) and a month name
-  with the number after it (expiry).
+  also any other number (security code, expiry, a number read in part, a stray
+  digit) but an amount or a time, and a month name with the number after it (expiry).
 * ``ssn``: 9 digits grouped 3-2-4, or 5-12 digits in an SSN context.
-* ``pii``: SSNs as above; phone numbers (10 digits, 11 starting with 1, 7 in a
+* ``pii``: SSNs as above; phone numbers (10 digits, 11 starting with 1, 7 or 9-11 in a
   phone context); account numbers (4+ digits in an account context); dates of
   birth (a date in a birth context); e-mail addresses (written, or spoken
   "name at example dot com", or a domain right after "email"); street
-  addresses (a house number, up to three words, a street suffix). Names are not detected (no packaged model: see
-  docs/redaction.md).
+  addresses (a house number, up to three words, a street suffix; or a house
+  number and the words after it in an address context, "I live at 42 Elm");
+  names (``names``: what a name model found, :mod:`.names`).
 * ``numbers``: every run.
+
+In a card, SSN or phone context the recogniser's pieces of one number are one
+number: runs at most :data:`JOIN_GAP` words apart (``5000. I'm 100,000``,
+``078, MASH 05, 1,120``: words it made of a digit or a pause) are joined unless
+a keyword, a month or a unit (dollars, o'clock) stands between them; and a word
+with a digit that no rule read as a number (``PVN-88``) is redacted with them.
 """
 
 from __future__ import annotations
@@ -29,11 +36,16 @@ from typing import Any
 from .itn import Run, core, runs
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
+# ... but a birth keyword for fewer: a date of birth is said right after it, and other dates
+# (a delivery, a meeting) come up later in a call.
+DOB_WORDS = 12
 LOOKAHEAD = 6  # words after a number where a keyword still gives it context
+
+JOIN_GAP = 2  # words between two runs that are still one number in a card, SSN or phone context
 
 ENTITY_KIND = {"CREDIT_CARD": "pci", "CREDIT_CARD_EXPIRATION": "pci", "CVV": "pci", "SSN": "ssn",
                "PHONE_NUMBER": "pii", "EMAIL_ADDRESS": "pii", "ACCOUNT_NUMBER": "pii", "DOB": "pii",
-               "LOCATION_ADDRESS": "pii", "NUMBER": "numbers"}
+               "LOCATION_ADDRESS": "pii", "NAME": "pii", "NUMBER": "numbers"}
 ENTITIES = tuple(ENTITY_KIND)
 
 _KEYWORDS = {
@@ -50,8 +62,17 @@ _MONTHS = {m: i + 1 for i, m in enumerate(
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "boulevard", "blvd", "way",
            "court", "ct", "place", "pl", "terrace", "circle", "highway", "parkway", "square", "close"}
+_ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"}
+# Words after a number that make it an amount or a time (never a card's piece, even in a card context).
+_UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence",
+          "percent", "o'clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
+          "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
+          "evening"}
+# A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
+_DECIMAL = re.compile(r"^[$£€]?\d{1,3}\.\d{2}[.,]?$")
+_STOP = {"and", "but", "in", "on", "at", "with", "for", "to", "my", "the", "a", "is", "was", "it", "i", "and,"}
 _WRITTEN_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
+_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*$")  # (not "3.30": a time)
 _NAME_PART = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -87,7 +108,7 @@ class Span:
 
 
 def _keyword(cores: list[str], i: int) -> str | None:
-    word = cores[i]
+    word = cores[i].removesuffix("'s")  # "my card's number"
     following = cores[i + 1] if i + 1 < len(cores) else ""
     if word == "social" and following not in ("security", "insurance"):
         return None
@@ -101,8 +122,15 @@ def _keyword(cores: list[str], i: int) -> str | None:
     return None
 
 
-def detect(tokens: list[str], kinds: tuple[str, ...], context: Context) -> list[Span]:
-    """The entities of ``kinds`` in ``tokens``; ``context`` (carried from earlier text) is moved past them."""
+def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
+           names: frozenset[int] = frozenset(), breaks: frozenset[int] = frozenset()) -> list[Span]:
+    """The entities of ``kinds`` in ``tokens``; ``context`` (carried from earlier text) is moved past them.
+
+    ``names``: the tokens a name model found to be a person's name (``pii`` redacts them).
+    ``breaks``: the tokens that begin a final (``tokens`` are several held finals): a number
+    read as 3, 2 and 4 digits in three finals has an SSN's shape, whatever the recogniser's
+    punctuation inside each.
+    """
     if not kinds or not tokens:
         return []
     cores = [core(t) for t in tokens]
@@ -117,7 +145,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context) -> list[
         found = _keyword(cores, i)
         keyword_at.append(found)
         if found:
-            setattr(ctx, found, CONTEXT_WORDS)
+            setattr(ctx, found, DOB_WORDS if found == "dob" else CONTEXT_WORDS)
             if found == "card":
                 ctx.expiry = cores[i] in _EXPIRY
         elif cores[i] in ("valid", "thru"):
@@ -127,17 +155,108 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context) -> list[
 
     spans: list[Span] = []
     taken = [False] * len(tokens)
-    for run in runs(tokens):
-        span = _classify(run, tokens, cores, kinds, before[run.first], keyword_at)
+    # Tokens of amounts and times, and of numbers under 3 digits ("in 10 pays"): never a number's
+    # stray piece (below).
+    amounts = [False] * len(tokens)
+    for run in _joined(runs(tokens), tokens, cores, kinds, before, keyword_at):
+        if _unit_after(run, tokens, cores) or len(run.digits) < 3:
+            amounts[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
+        span = _classify(run, tokens, cores, kinds, before[run.first], keyword_at, breaks)
         if span is not None:
             spans.append(span)
             for i in range(span.first, span.last + 1):
                 taken[i] = True
+    # A word with a digit that no rule took ("PVN-88", ",120" alone) in a card or SSN context:
+    # what the recogniser made of part of the number.
+    # So is one next to a card number or an SSN ("Meem4" before ",128,188,...").
+    numbers = [span for span in spans if span.entity in ("CREDIT_CARD", "SSN")]
+    for i, token in enumerate(tokens):
+        if taken[i] or amounts[i] or not any(ch.isdigit() for ch in token):
+            continue
+        entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=False)
+        beside = [span.entity for span in numbers if 0 < span.first - i <= JOIN_GAP + 1 or 0 < i - span.last <= JOIN_GAP + 1]
+        if beside:
+            entity = beside[0]
+        if entity in ("CREDIT_CARD", "SSN"):
+            spans.append(Span(i, i, entity))
+            taken[i] = True
     if "pii" in kinds:
         for span in _emails(tokens, cores):
             if not any(taken[span.first:span.last + 1]):
                 spans.append(span)
+                taken[span.first:span.last + 1] = [True] * (span.last + 1 - span.first)
+        i = 0
+        while i < len(tokens):
+            if i in names and not taken[i]:
+                j = i
+                while j + 1 < len(tokens) and j + 1 in names and not taken[j + 1]:
+                    j += 1
+                spans.append(Span(i, j, "NAME"))
+                i = j + 1
+            else:
+                i += 1
     return sorted(spans, key=lambda s: s.first)
+
+
+def _sensitive(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None], first: int,
+               last: int, *, ahead: bool = True) -> str | None:
+    """The entity a number at tokens ``first``..``last`` is part of by its context alone: an SSN's,
+    a card's or a phone number's (in that order), or None. ``ahead``: a keyword in the
+    :data:`LOOKAHEAD` words after it counts too."""
+    def near(name: str) -> bool:
+        return ahead and name in keyword_at[last + 1:last + 1 + LOOKAHEAD]
+    if ("ssn" in kinds or "pii" in kinds) and (ctx.ssn > 0 or near("ssn")):
+        return "SSN"
+    if "pci" in kinds and (ctx.card > 0 or near("card")):
+        return "CREDIT_CARD"
+    if "pii" in kinds and (ctx.phone > 0 or near("phone")):
+        return "PHONE_NUMBER"
+    return None
+
+
+def _date_shaped(run: Run, tokens: list[str]) -> bool:
+    """``run`` reads as a date: written with ``/`` or ``-`` (``05/03/1985``), or 6 or 8 digits that
+    start with a month and a day either way round (``0503 1985``); not ``58,213`` (thousands)."""
+    written = "".join(tokens[run.first:run.last + 1])
+    if ("/" in written or "-" in written) and len(run.groups) >= 2:
+        return True
+    digits = run.digits
+    if len(digits) not in (6, 8):
+        return False
+    a, b = int(digits[:2]), int(digits[2:4])
+    return 1 <= a <= 12 and 1 <= b <= 31 or 1 <= b <= 12 and 1 <= a <= 31
+
+
+def _unit_after(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is an amount or a time: a unit after it, a currency sign or a colon in it."""
+    after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+    written = "".join(tokens[run.first:run.last + 1])
+    # Two decimals as the recogniser wrote them: "3.30", or "3" ".30" (its word timings cut there);
+    # not "4" ".1" "2", a group of digits read one by one.
+    pieces = tokens[run.first:run.last + 1]
+    decimal = bool(_DECIMAL.match(written)) and (len(pieces) == 1 or len(pieces) == 2
+                                                 and bool(re.match(r"^\.\d{2}[.,]?$", pieces[1])))
+    return after in _UNITS or written[:1] in "$£€" or ":" in written or decimal
+
+
+def _joined(found: list[Run], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
+            before: list[Context], keyword_at: list[str | None]) -> list[Run]:
+    """``found`` with the runs of one number the recogniser split (see the module's docstring) joined."""
+    out: list[Run] = []
+    for run in found:
+        if out:
+            last = out[-1]
+            gap = range(last.last + 1, run.first)
+            if (len(gap) <= JOIN_GAP and not any(keyword_at[i] or cores[i] in _MONTHS or cores[i] in _UNITS
+                                                  or cores[i] in _EXPIRY for i in gap)
+                    and not _unit_after(last, tokens, cores) and not _unit_after(run, tokens, cores)
+                    and (_sensitive(kinds, before[last.first], keyword_at, last.first, run.last)
+                         # a card number is its own context ("4,000 and 12,000, 8888 1,881,881")
+                         or "pci" in kinds and max(len(last.digits), len(run.digits)) >= 13)):
+                out[-1] = Run(last.first, run.last, last.digits + run.digits, last.groups + run.groups)
+                continue
+        out.append(run)
+    return out
 
 
 def _near(keyword_at: list[str | None], run: Run, name: str) -> bool:
@@ -145,8 +264,17 @@ def _near(keyword_at: list[str | None], run: Run, name: str) -> bool:
     return name in keyword_at[run.last + 1:run.last + 1 + LOOKAHEAD]
 
 
+def _by_final(run: Run, tokens: list[str], breaks: frozenset[int]) -> tuple[int, ...]:
+    """How many digits of ``run`` each final it spans holds (one count if it is in one final)."""
+    cuts = [i for i in sorted(breaks) if run.first < i <= run.last]
+    if not cuts:
+        return (len(run.digits),)
+    bounds = [run.first, *cuts, run.last + 1]
+    return tuple(sum(len(r.digits) for r in runs(tokens[a:b])) for a, b in zip(bounds, bounds[1:]))
+
+
 def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, ...], ctx: Context,
-              keyword_at: list[str | None]) -> Span | None:
+              keyword_at: list[str | None], breaks: frozenset[int] = frozenset()) -> Span | None:
     n = len(run.digits)
     first, last = run.first, run.last
     month_before = first > 0 and cores[first - 1] in _MONTHS
@@ -156,15 +284,20 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             # Luhn is not a gate: tiny.en writes "4111 1111 1111 1111" said aloud as
             # "4,111,111,111,111,111,111" (a group too many), and one misheard digit fails it.
             return Span(first, last, "CREDIT_CARD")
-    ssn_shape = n == 9 and tuple(map(len, run.groups)) == (3, 2, 4)
+    ssn_shape = n == 9 and (tuple(map(len, run.groups)) == (3, 2, 4) or _by_final(run, tokens, breaks) == (3, 2, 4))
     ssn_context = ctx.ssn > 0 or _near(keyword_at, run, "ssn")
     # In a social security context any 5-12 digits: the recogniser splits and pads SSNs
     # ("123-45-6,700-80" for 123-45-6789). Before the card context's rules: "... 6789. The
     # card is" is an SSN and then a card.
     if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
-    if "pci" in kinds:
+    amount = _unit_after(run, tokens, cores)
+    if "pci" in kinds and not amount:
         if card and month_before:
+            return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
+        if ctx.card > 0 and n == 1:  # a stray digit of a number read in pieces (after "card")
+            return Span(first, last, "CREDIT_CARD")
+        if card and n == 2 and first > 0 and cores[first - 1] in ("slash", "/"):  # an expiry's year: "... slash 27"
             return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
         if card and 3 <= n <= 12:
             expiry = ctx.expiry or any("/" in t for t in tokens[first:last + 1]) or (
@@ -173,26 +306,48 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
                 return Span(first, last, "CREDIT_CARD")
             return Span(first, last, "CREDIT_CARD_EXPIRATION" if expiry else "CVV")
     if "pii" in kinds:
-        if n == 10 or n == 11 and run.digits[0] == "1" or n == 7 and (ctx.phone > 0 or _near(keyword_at, run, "phone")):
+        phone = ctx.phone > 0 or _near(keyword_at, run, "phone")
+        # (in a phone context also 9 and 11: the recogniser drops or doubles a digit, "555 867 53009")
+        if n == 10 or n == 11 and run.digits[0] == "1" or phone and (n == 7 or 9 <= n <= 11) and not amount:
             return Span(first, last, "PHONE_NUMBER")
         if n >= 4 and (ctx.account > 0 or _near(keyword_at, run, "account")):
             return Span(first, last, "ACCOUNT_NUMBER")
         if ctx.dob > 0 or _near(keyword_at, run, "dob"):
             if month_before:
                 return Span(first - 1, last, "DOB")
-            if len(run.groups) >= 2 or n in (6, 8):
+            if _date_shaped(run, tokens):
                 return Span(first, last, "DOB")
         if n <= 6:  # a house number, words, a street suffix
             for j in range(last + 1, min(last + 5, len(tokens))):
                 if cores[j] in _STREET:
                     return Span(first, j, "LOCATION_ADDRESS")
+            # Or in an address context ("I live at 42 Elms Treet", the suffix misheard): the house
+            # number and up to three words after it, to the end of the sentence.
+            if not amount and any(c in _ADDRESS for c in cores[max(0, first - 3):first]) and last + 1 < len(tokens) \
+                    and cores[last + 1] not in _STOP:
+                j = last + 1
+                while j + 1 < min(last + 4, len(tokens)) and cores[j + 1] not in _STOP \
+                        and tokens[j].rstrip()[-1:] not in ".,?!;":
+                    j += 1
+                return Span(first, j, "LOCATION_ADDRESS")
     if "numbers" in kinds:
         return Span(first, last, "NUMBER")
     return None
 
 
 def _emails(tokens: list[str], cores: list[str]) -> list[Span]:
-    """Written addresses, and spoken ones: ``john dot smith at example dot com``."""
+    """Written addresses, and spoken ones: ``john dot smith at example dot com``; whisper's word
+    timings cut a written one at its dots (``edlampal`` ``.com``): such pieces are read joined."""
+    pieces: list[tuple[int, int]] = []  # (first, last) token of each joined word
+    for i, token in enumerate(tokens):
+        if pieces and re.match(r"^\.[A-Za-z0-9]", token) and not tokens[i - 1].rstrip().endswith((",", "?", "!")):
+            pieces[-1] = (pieces[-1][0], i)
+        else:
+            pieces.append((i, i))
+    if len(pieces) < len(tokens):
+        joined = ["".join(tokens[a:b + 1]) for a, b in pieces]
+        return [Span(pieces[s.first][0], pieces[s.last][1], s.entity)
+                for s in _emails(joined, [core(t) for t in joined])]
     spans = []
     i = 0
     while i < len(tokens):
@@ -214,6 +369,8 @@ def _emails(tokens: list[str], cores: list[str]) -> list[Span]:
                 while start >= 2 and cores[start - 1] in ("dot", "underscore", "dash") \
                         and _NAME_PART.match(cores[start - 2]):
                     start -= 2
+                if spans and spans[-1].last >= start:  # the name before "at" was taken alone
+                    start = min(start, spans.pop().first)
                 spans.append(Span(start, end, "EMAIL_ADDRESS"))
                 i = end + 1
                 continue

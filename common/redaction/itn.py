@@ -38,7 +38,7 @@ _SPOKEN_SEPARATORS = {"slash": "/", "dash": "-", "hyphen": "-"}  # "oh five slas
 _HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight"}
 
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
-_DIGITS = re.compile(r"^[$£€#]?\d[\d\-/.,:]*(?:st|nd|rd|th|%|[a-z])?$")
+_DIGITS = re.compile(r"^[$£€#]?\d[\d\-/.,:]*(?:st|nd|rd|th|%|[a-z]{1,2})?$")
 _SEPARATORS = re.compile(r"[-/,.:;]")
 _LEADING = re.compile(r"^\d[\d\-/.,:]*[-/.,:]")  # digit groups and the separator after them
 

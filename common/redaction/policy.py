@@ -1,9 +1,12 @@
 """The redaction kinds a session may ask for (Deepgram's ``redact`` names), validated.
 
 ``pci`` card numbers, expiry dates and security codes; ``ssn`` social security
-numbers; ``numbers`` every numeral; ``pii`` e-mail addresses, phone numbers,
-dates of birth, account numbers, street addresses and social security numbers
-(not names: see docs/redaction.md). ``true`` is Deepgram's alias of ``numbers``.
+numbers; ``numbers`` every numeral; ``pii`` names (the name model: the
+``names`` extra), e-mail addresses, phone numbers, dates of birth, account
+numbers, street addresses and social security numbers. ``true`` is Deepgram's
+alias of ``numbers``, and ``aggressive_numbers`` Deepgram's name for what our
+``numbers`` does (every numeral; Deepgram's ``numbers`` spares numbers under
+three digits).
 
 A kind this server does not know is refused, never ignored: a client that
 asked for redaction must not believe it got it.
@@ -16,7 +19,7 @@ from collections.abc import Iterable
 from ..errors import ConfigError
 
 KINDS = ("pci", "ssn", "numbers", "pii")
-ALIASES = {"true": "numbers"}
+ALIASES = {"true": "numbers", "aggressive_numbers": "numbers"}
 
 
 def parse_kinds(values: Iterable[str], *, name: str = "redact") -> tuple[str, ...]:
@@ -35,7 +38,7 @@ def parse_kinds(values: Iterable[str], *, name: str = "redact") -> tuple[str, ..
         kind = ALIASES.get(item, item)
         if kind not in KINDS:
             raise ConfigError(f"{name}: unknown redaction kind {item!r}; this server redacts "
-                              f"{', '.join(KINDS)} (names are not redacted: see docs/redaction.md)")
+                              f"{', '.join(KINDS)} (docs/redaction.md)")
         kinds.add(kind)
     return tuple(k for k in KINDS if k in kinds)
 

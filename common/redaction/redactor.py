@@ -26,6 +26,11 @@ held: a takeover replays from before it, decodes it again and holds it again.
 Partials (:meth:`partial`) have every number and every entity of the
 session's kinds masked as ``[REDACTED]``: a partial cannot know whether the
 digits it has are the start of a card number.
+
+Names. With ``pii``, the caller gives each final and partial the indices of
+its words (:func:`words_of`) that a name model found to be a person's name
+(:mod:`.names`, which runs off the event loop); the redactor itself runs no
+model and stays a pure state machine.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class Redactor:
         self.context = Context()
         self.counts: dict[str, int] = {}
         self.held: list[Transcript] = []
+        self.held_names: list[frozenset[int]] = []  # per held final: its words that are a name
         if state:
             self.context = Context.from_dict(state.get("context", {}))
             self.counts = {str(k): int(v) for k, v in state.get("counts", {}).items()}
@@ -65,8 +71,10 @@ class Redactor:
             raise RuntimeError("the redactor holds finals: no checkpoint now")
         return {"context": self.context.to_dict(), "counts": dict(self.counts)}
 
-    def final(self, transcript: Transcript) -> list[Transcript]:
-        """Take a final in; return the finals redacted and due now, in order (maybe none)."""
+    def final(self, transcript: Transcript, *, names: frozenset[int] = frozenset()) -> list[Transcript]:
+        """Take a final in; return the finals redacted and due now, in order (maybe none).
+
+        ``names``: the indices of its words (:func:`words_of`) that are a person's name."""
         out = self.speech_start(transcript.start)
         if not transcript.text.strip():
             return [*out, *self.release(), transcript]
@@ -75,6 +83,7 @@ class Redactor:
             # a keyword there gives it context ("... 4111." / "That was my card.").
             out += self.release(after=[t[0] for t in _tokens(transcript)[:LOOKAHEAD]])
         self.held.append(transcript)
+        self.held_names.append(names)
         # Numbers alone need no look at the next final: every numeral goes anyway; nor does a number
         # that is a whole card already (what follows would not make its pieces any less a card).
         if (len(self.held) < MAX_HELD and set(self.kinds) - {"numbers"} and _ends_in_number(transcript)
@@ -96,21 +105,29 @@ class Redactor:
         carried context past them (the next final's own reading does that).
         """
         held, self.held = self.held, []
+        held_names, self.held_names = self.held_names, []
         if not held:
             return []
-        tokens, owners = [], []
+        tokens: list[Token] = []
+        owners: list[int] = []
+        names: set[int] = set()
+        breaks: set[int] = set()  # where each held final's words begin
         for n, transcript in enumerate(held):
+            names.update(len(tokens) + i for i in held_names[n])
+            breaks.add(len(tokens))
             for token in _tokens(transcript):
                 tokens.append(token)
                 owners.append(n)
         texts = [t[0] for t in tokens]
+        found = frozenset(names)
         if after:
             spans = [Span(s.first, min(s.last, len(texts) - 1), s.entity)
-                     for s in detect(texts + after, self.kinds, Context(**self.context.to_dict()))
+                     for s in detect(texts + after, self.kinds, Context(**self.context.to_dict()), names=found,
+                                     breaks=frozenset(breaks))
                      if s.first < len(texts)]
             detect(texts, self.kinds, self.context)  # the context moves past the held words only
         else:
-            spans = detect(texts, self.kinds, self.context)
+            spans = detect(texts, self.kinds, self.context, names=found, breaks=frozenset(breaks))
         labels = {}
         for span in spans:
             self.counts[span.entity] = self.counts.get(span.entity, 0) + 1
@@ -121,10 +138,13 @@ class Redactor:
             out.append(_apply(transcript, tokens, mine, spans, labels))
         return out
 
-    def partial(self, transcript: Transcript) -> Transcript:
-        """``transcript`` (a partial) with every number and entity masked; the state is unchanged."""
+    def partial(self, transcript: Transcript, *, names: frozenset[int] = frozenset()) -> Transcript:
+        """``transcript`` (a partial) with every number and entity masked; the state is unchanged.
+
+        ``names``: as for :meth:`final`."""
         tokens = _tokens(transcript)
-        spans = detect([t[0] for t in tokens], (*self.kinds, "numbers"), Context(**self.context.to_dict()))
+        spans = detect([t[0] for t in tokens], (*self.kinds, "numbers"), Context(**self.context.to_dict()),
+                       names=names)
         # A token with a digit that no rule read as a number ("123-45-bic-thousand", a word the
         # recogniser has not finished) is masked too: a partial shows no digit at all.
         covered = {i for span in spans for i in range(span.first, span.last + 1)}
@@ -138,6 +158,11 @@ class Redactor:
 
 
 Token = tuple[str, int, int, float]  # text, start, end, probability
+
+
+def words_of(transcript: Transcript) -> list[str]:
+    """The words the redactor reads ``transcript`` as (those ``names`` indices count)."""
+    return [t[0] for t in _tokens(transcript)]
 
 
 def _tokens(transcript: Transcript) -> list[Token]:

@@ -23,7 +23,7 @@ from websockets.frames import CloseCode
 
 from common.aio import wait_event
 from common.errors import BacklogFull, ErrorCode, ModelError, ProtocolError
-from common.languages import ModelLanguages
+from common.languages import ModelLanguages, names_refusal
 from common.logs import Untrusted
 from common.records import End, Flush, Record, SpeechStart, Transcript
 from common.records import Error as ErrorRecord
@@ -141,6 +141,11 @@ class Call:
         refusal = self.models.refusal(self.config.language, detect=self.config.detect_language)
         if refusal:
             metrics.sessions_refused.labels(reason="language").inc()
+            raise CallRefused(ErrorCode.BAD_CONFIG, refusal, CloseCode.POLICY_VIOLATION)
+        # ... and redact=pii is never served without names (the workers' name model: the names extra).
+        refusal = names_refusal(self.models, self.config.redact)
+        if refusal:
+            metrics.sessions_refused.labels(reason="redaction").inc()
             raise CallRefused(ErrorCode.BAD_CONFIG, refusal, CloseCode.POLICY_VIOLATION)
         try:
             refusal = await self.hub.admission(self.stages, [s.session_id for s in self.sessions], batch=self.batch)

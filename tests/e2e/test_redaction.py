@@ -11,7 +11,7 @@ number. The same scan for the call over the Twilio door (8 kHz mu-law, the tenan
 the only redaction). Then the official ``deepgram-sdk``, pre-recorded and live with
 ``redact`` (``pci``, ``ssn``, ``numbers``), the refusals of bad input, a recording's redacted
 audio (silence; a tone with a callback, whose body holds no digit) fetched by its tenant and
-by no other, and a kill -9 of the ASR worker mid-call.
+by no other, names with ``pii`` (the name model), and a kill -9 of the ASR worker mid-call.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from streamscribe_client import file_frames, stream
 from tests.e2e.test_prerecorded import post
 from tests.kit.deepgram import Listener, sdk_client
 from tests.kit.faults import http_port, lease_owner, metric, replace_worker, scrape
-from tests.kit.redaction import CARD_CALL, synthesise
+from tests.kit.redaction import CARD_CALL, NAMES_CALL, synthesise
 from tests.kit.support import converse, paced, wait_for_workers
 from tests.kit.telephony import CALL_SID, STREAM_SID, mulaw_encode, twilio_media, twilio_start
 from tests.kit.webhook import WebhookReceiver
@@ -360,6 +360,19 @@ async def test_deepgram_sdk_pre_recorded_with_redact_numbers(stack, call_audio):
     assert not leftover_digits(alternative.transcript), alternative.transcript
     assert not [w.word for w in alternative.words if leftover_digits(w.word)]
     assert not [w.punctuated_word for w in alternative.words if leftover_digits(w.punctuated_word or "")]
+
+
+async def test_deepgram_sdk_pre_recorded_with_redact_pii_names(stack):
+    # pii: names by the ASR worker's name model (the names extra; loaded at this first use).
+    audio, _ = synthesise(NAMES_CALL, "en-us")
+    response = await sdk_client(stack.port, api_key=OPEN).listen.v1.media.transcribe_file(
+        request=wav(audio), punctuate=True, redact="pii", request_options={"timeout": TIMEOUT})
+    alternative = response.results.channels[0].alternatives[0]
+    assert "[NAME_" in alternative.transcript, alternative.transcript
+    said = " ".join([alternative.transcript] + [w.word for w in alternative.words]
+                    + [w.punctuated_word or "" for w in alternative.words]).lower()
+    assert not re.search(r"maria|garcia|robert|brown", said), said
+    assert "bill" in said  # the rest of the sentence stays
 
 
 def fetch_audio(port: int, path: str, key: str | None) -> tuple[int, bytes]:

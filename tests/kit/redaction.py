@@ -33,7 +33,8 @@ class Piece:
     text: str
     pause: float = 1.2
     label: str = ""
-    entity: str = ""  # pci, ssn, pii: the kind that must redact it; amount, time, order, date: a negative
+    entity: str = ""  # pci, ssn, pii: the kind that must redact it; amount, time, order, date, place: a negative
+    secret: tuple[str, ...] = ()  # words that must not survive (names, e-mails, addresses; else: no digit)
 
 
 # The e2e test's call: a card read in one breath, an SSN, a card read in groups across finals.
@@ -45,6 +46,12 @@ CARD_CALL = (
     Piece("four one one one.", pause=1.0, label="card group", entity="pci"),
     Piece("four two four two.", pause=1.0, label="card group", entity="pci"),
     Piece("Thank you very much.", pause=0.8),
+)
+
+# The e2e test's call for names (pii).
+NAMES_CALL = (
+    Piece("This is Maria Garcia calling about my bill."),
+    Piece("Sure, it is Robert Brown.", pause=0.8),
 )
 
 # The evaluation set: (call name, pieces). Each entity piece is scored on its own utterance.
@@ -62,6 +69,14 @@ CALLS = (
         Piece("four two four two.", pause=1.0, label="card", entity="pci"),
         Piece("four two four two.", label="card", entity="pci"),
     )),
+    # Groups read with "oh" for zero, as separate finals.
+    ("card-words", (
+        Piece("My card number is"),
+        Piece("four oh one two.", pause=1.0, label="card", entity="pci"),
+        Piece("eight eight eight eight.", pause=1.0, label="card", entity="pci"),
+        Piece("eight eight eight eight.", pause=1.0, label="card", entity="pci"),
+        Piece("one eight eight one.", label="card", entity="pci"),
+    )),
     ("card-details", (
         Piece("My credit card expires 05/27.", label="expiry", entity="pci"),
         Piece("The security code is seven three one.", label="cvv", entity="pci"),
@@ -73,11 +88,29 @@ CALLS = (
               entity="ssn"),
         Piece("SSN 078-05-1120.", label="ssn", entity="ssn"),
     )),
+    # An SSN read in its 3-2-4 groups, each a final of its own.
+    ("ssn-groups", (
+        Piece("My social security number is"),
+        Piece("one two three.", pause=1.0, label="ssn", entity="ssn"),
+        Piece("four five.", pause=1.0, label="ssn", entity="ssn"),
+        Piece("six seven eight nine.", label="ssn", entity="ssn"),
+    )),
     ("pii", (
         Piece("You can call me on 555 867 5309.", label="phone", entity="pii"),
         Piece("My email is john.smith@example.com.", label="email", entity="pii"),
         Piece("I live at 42 Elm Street.", label="address", entity="pii"),
-        Piece("My name is John Smith.", label="name", entity="pii"),
+        Piece("My name is John Smith.", label="name", entity="pii", secret=("john", "smith")),
+    )),
+    # Names (the name model of pii) and sentences with capitalised words that are not names.
+    ("names", (
+        Piece("This is Maria Garcia calling about my bill.", label="name", entity="pii", secret=("maria", "garcia")),
+        Piece("Can I speak to David Johnson, please?", label="name", entity="pii", secret=("david", "johnson")),
+        Piece("Sure, it is Robert Brown.", label="name", entity="pii", secret=("robert", "brown")),
+        Piece("Hi, I am Priya Patel from accounts.", label="name", entity="pii", secret=("priya", "patel")),
+        Piece("Thanks Sarah, that is all.", label="name", entity="pii", secret=("sarah",)),
+        Piece("I ordered it from Amazon on Monday.", label="place", entity="place"),
+        Piece("I am calling from Boston about my order.", label="place", entity="place"),
+        Piece("Thank you very much, have a nice day.", label="place", entity="place"),
     )),
     ("negatives", (
         Piece("The total is 25 dollars and 50 cents.", label="amount", entity="amount"),
@@ -86,6 +119,12 @@ CALLS = (
         Piece("I will call back at 10 o'clock.", label="time", entity="time"),
         Piece("Your order number is 58213.", label="order", entity="order"),
         Piece("It was delivered on March 3, 2024.", label="date", entity="date"),
+    )),
+    # Amounts and times where a card is talked about: not a security code.
+    ("card-negatives", (
+        Piece("Please charge 149 dollars to my Visa card.", label="amount", entity="amount"),
+        Piece("My card was declined at 3:30 yesterday.", label="time", entity="time"),
+        Piece("The new card arrives in 10 days.", label="amount", entity="amount"),
     )),
 )
 

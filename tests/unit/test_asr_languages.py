@@ -16,6 +16,7 @@ from asr_worker.stage import AsrStage, StreamingOptions
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig, PipelineConfig
 from common.records import End, SpeechEnd, SpeechStart, Transcript
+from common.redaction.names import MISSING
 
 from tests.kit.fakes import fake_vllm
 from tests.kit.fakes.fake_tokenizer import FakeTokenizer
@@ -70,7 +71,18 @@ async def test_a_worker_whose_model_lacks_the_language_refuses_the_session(engin
     await runner.stage.process([(session, [("1-0", r) for r in utterance(0, SR)])])
     await asyncio.sleep(0)  # let a task that should not exist run, if there were one
     assert engine._llm.requests == [] and not [r for r in runner.outputs() if isinstance(r, Transcript)]
-    assert runner.stage.describe() == {"model": "tiny.en", "languages": ["en"]}
+    assert runner.stage.describe() == {"model": "tiny.en", "languages": ["en"], "names": False}  # no name model given
+    await runner.stage.close(session, "test over")
+
+
+async def test_a_worker_without_the_name_model_refuses_pii(engine):
+    engine.model_name, engine.languages = "tiny.en", ("en",)
+    runner, session, _ = stage(engine, AsrConfig(language="en", redact=("pci", "pii")))
+    await until(lambda: runner.reports, "the refusal")
+    assert runner.reports == [("bad_config", MISSING, True)]
+    await runner.stage.process([(session, [("1-0", r) for r in utterance(0, SR)])])
+    await asyncio.sleep(0)
+    assert engine._llm.requests == [] and not [r for r in runner.outputs() if isinstance(r, Transcript)]
     await runner.stage.close(session, "test over")
 
 

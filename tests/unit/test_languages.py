@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from common.languages import ModelLanguages, audiohook_tags, language_code
+from common.languages import ModelLanguages, audiohook_tags, language_code, names_refusal
 from gateway.core import events
 from gateway.doors import deepgram_prerecorded
 from gateway.doors import native
@@ -25,7 +25,8 @@ def test_codes_of_tags():
 
 
 def test_what_the_workers_announce():
-    assert ModelLanguages.of([TINY]) == ModelLanguages(("tiny.en",), frozenset({"en"}))
+    # (names: a worker that does not say it has the name model of redact=pii has none)
+    assert ModelLanguages.of([TINY]) == ModelLanguages(("tiny.en",), frozenset({"en"}), names=False)
     # Mixed models: the languages every worker decodes (a session may go to any of them).
     mixed = ModelLanguages.of([BASE, TINY, dict(TINY)])
     assert (mixed.name, mixed.languages) == ("base+tiny.en", frozenset({"en"}))
@@ -33,6 +34,18 @@ def test_what_the_workers_announce():
     assert ModelLanguages.of([BASE, {"capacity": 4}]).languages is None
     assert ModelLanguages.of([{"model": "qwen", "languages": None}]).refusal("xx") == ""
     assert ModelLanguages().refusal("es", detect=True) == ""
+
+
+def test_pii_is_refused_unless_every_worker_has_the_name_model():
+    named = dict(TINY, names=True)
+    assert ModelLanguages.of([named, named]).names is True
+    assert ModelLanguages.of([named, TINY]).names is False  # a session may go to either
+    assert ModelLanguages().names is None  # no report yet: the worker refuses it instead
+    assert names_refusal(ModelLanguages.of([named]), ("pci", "pii")) == ""
+    assert names_refusal(ModelLanguages(), ("pii",)) == ""
+    assert names_refusal(ModelLanguages.of([TINY]), ("pci", "ssn")) == ""
+    refusal = names_refusal(ModelLanguages.of([TINY]), ("pci", "pii"))
+    assert refusal.startswith("redact=pii needs the name model") and "requirements/names.txt" in refusal
 
 
 def test_an_english_only_model_refuses_other_languages_and_detection():

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from asr_worker.redacting import RedactingRunner
 from common.metrics import AsrMetrics
 from common.records import End, SpeechStart, Transcript
+from common.redaction.names import NameModel
 from common.redaction.redactor import Redactor
 
 SECOND = 16_000
@@ -73,3 +74,24 @@ async def test_end_releases_before_the_marker_and_partials_are_masked():
     records = [r for outputs, _ in runner.commits for r in outputs]
     assert [getattr(r, "text", type(r).__name__) for r in records] == [
         "card [REDACTED]", "card [CREDIT_CARD_1]", "End"]  # 8 digits in a card context
+
+
+async def test_names_are_found_off_the_loop_and_redacted_in_finals_and_partials():
+    # The real name model (the names extra: spaCy's small English pipeline), loaded at its first use.
+    names = NameModel()
+    try:
+        runner, metrics = Runner(), AsrMetrics(CollectorRegistry())
+        redacting, s = RedactingRunner(runner, metrics=metrics, hold_sec=3.0, names=names), session(("pci", "pii"))
+        partial = Transcript(utterance_id="s-0", start=0, end=SECOND, text="This is Maria Garcia", final=False)
+        await redacting.commit(s, [partial, final("This is Maria Garcia calling about my bill.", 0, 2)])
+        await redacting.commit(s, [final("Thank you very much, have a nice day.", 3, 4)])
+        assert texts(runner.commits) == ["This is [REDACTED]", "This is [NAME_1] calling about my bill.",
+                                         "Thank you very much, have a nice day."]
+        assert metrics.redactions.labels(entity="NAME")._value.get() == 1
+        assert metrics.redaction_names_seconds._sum.get() > 0
+        # A session without pii never waits on the model.
+        plain = session(("pci",))
+        await redacting.commit(plain, [final("This is Maria Garcia.", 0, 2)])
+        assert texts(runner.commits)[-1] == "This is Maria Garcia."
+    finally:
+        names.close()
