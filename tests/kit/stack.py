@@ -121,5 +121,13 @@ class Stack:
         return "\n".join(f"--- {p.name}\n{p.tail(60)}" for p in self.processes)
 
     def close(self) -> None:
+        """Stop every process, each even if stopping one before it failed (then raise the first
+        failure): a teardown that gave up at one process left the rest running for the session."""
+        failures = []
         for process in self.processes:
-            process.stop()
+            try:
+                process.stop()
+            except Exception as exc:  # noqa: BLE001 - raised below, after the others stopped
+                failures.append(exc)
+        if failures:
+            raise failures[0]
