@@ -28,7 +28,7 @@ class Stack:
     """Gateway, VAD and ASR workers as real processes against one redis-server."""
 
     def __init__(self, redis_server: RedisServer, *, vad_workers: int = 1, asr_workers: int = 1,
-                 extra_env: dict | None = None, ready_timeout: float = 60.0) -> None:
+                 extra_env: dict | None = None, ready_timeout: float = 120.0) -> None:
         self.redis = redis_server
         self.port = free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws/asr"
@@ -42,6 +42,13 @@ class Stack:
                # ~1.3 CPU s) at the first one. Its start with the worker is checked apart
                # (test_batch_pause).
                "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "false",
+               # A loaded CI box (three test processes' stacks on 2 cores) may take longer than the
+               # defaults (30 s, 10 s) to bring a closed call's last finals, or to let a client
+               # send again (seen: "results did not complete within 30 s" in four modules, a demo
+               # page's idle_timeout). The tests check what arrives; the bounds they leave are the
+               # tests' own. Tests of these rules set them (test_idle, bench.abuse_review's flags).
+               "STREAMSCRIBE_GATEWAY_RESULTS_TIMEOUT": "120",
+               "STREAMSCRIBE_GATEWAY_IDLE_TIMEOUT": "60",
                **(extra_env or {})}
         self.env = env
         self.workers: dict[str, list[Process]] = {"vad": [], "asr": []}
