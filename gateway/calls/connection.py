@@ -76,7 +76,9 @@ class ConnectionOptions:
         "seconds from the handshake for a connection to open its session (messages before it do not "
         "extend this)", parse=positive(float)))
     send_queue: int = field(default=256, metadata=option("messages buffered per client", parse=positive(int)))
-    close_timeout: float = 30.0  # seconds to wait for results after a client's close
+    results_timeout: float = field(default=30.0, metadata=option(
+        "seconds a call waits for its results after the client's close before it ends with an error "
+        "(timeout, 1011)", parse=positive(float)))
     idle_timeout: float = field(default=10.0, metadata=option(
         "end a session after this many seconds without audio or keep-alive", parse=positive(float)))
     min_audio_share: float = field(default=0.1, metadata=option(
@@ -125,7 +127,7 @@ class Connection:
         self.slot: Slot | None = None  # the call's session slot of its key, held until the call ends
         self._watched = False  # a resume elsewhere makes this connection let go of its call
         self._stopping = False  # the gateway shuts down: stop reading
-        self._stop_timeout = options.close_timeout
+        self._stop_timeout = options.results_timeout
         self._waiting = False  # waiting for the client's next message (safe to interrupt)
         self._reader: asyncio.Task | None = None
         self._sender: asyncio.Task | None = None
@@ -157,7 +159,7 @@ class Connection:
                 if self.call is not None:
                     await self._receive(operations)
             if not self.parked:
-                await asyncio.wait({sender}, timeout=self.options.close_timeout)
+                await asyncio.wait({sender}, timeout=self.options.results_timeout)
         except Exception:
             log.exception("connection failed")
             await self._abort(ErrorCode.INTERNAL, "internal error; the session ends")
@@ -545,7 +547,7 @@ class Connection:
                 elif isinstance(operation, events.Reply):
                     await self.events.put(operation)
                 elif isinstance(operation, events.Close):
-                    await call.close(timeout=self.options.close_timeout)
+                    await call.close(timeout=self.options.results_timeout)
                     return True
                 elif isinstance(operation, events.Open):
                     raise ProtocolError(ErrorCode.PROTOCOL, "the session is already open")

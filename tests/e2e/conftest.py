@@ -48,14 +48,20 @@ def stacks():
             assert stack.sessions_created() > 0, (
                 "no session ran through this module's stack, so its key check would prove nothing")
             try:
-                wait_until(lambda: not stack.redis.keys(SESSION_KEYS) and not stack.redis.keys(SLOT_KEYS), 15,
+                wait_until(lambda: not stack.redis.keys(SESSION_KEYS) and not stack.redis.keys(SLOT_KEYS), 30,
                            "session keys and slots deleted")
             except AssertionError as exc:
                 left = stack.redis.keys(SESSION_KEYS) + stack.redis.keys(SLOT_KEYS)
                 raise AssertionError(f"{exc}: {left}\n{stack.logs()}") from None
     finally:
-        for stack in started:
-            stack.close()
+        failures = []
+        for stack in started:  # each, even if closing one before it failed
+            try:
+                stack.close()
+            except Exception as exc:  # noqa: BLE001 - raised below, after the others closed
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 RATE = 16_000
 TIMEOUT = 180
-SPEED = 2.0  # times real time
+SPEED = 4.0  # times real time: the gateway's default limit; the analytics run on the audio clock
 GAP_MS = 800  # pauses shorter than this are inside a turn (the VAD's silence_threshold)
 # (channel, clip index, start second): 1 cuts in on 0 for about 3 s, then each speaks alone.
 LAYOUT = [(0, 0, 0.5), (1, 1, 4.5), (1, 2, 9.5), (0, 4, 16.5)]

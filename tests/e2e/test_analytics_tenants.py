@@ -43,9 +43,9 @@ def stack(redis_server, stacks, receivers, tmp_path_factory):
 async def test_a_tenants_calls_are_analysed_and_only_its_own(stack, receivers, clip_samples):
     (samples, _), (other, _) = clip_samples[1], clip_samples[0]  # clip 1: "he was not an ill disposed young man"
     calls = await within(asyncio.gather(
-        stream(stack.url, file_frames(samples, 16000, chunk_ms=100, speed=2.0), sample_rate=16000, api_key=ACME,
+        stream(stack.url, file_frames(samples, 16000, chunk_ms=100, speed=4.0), sample_rate=16000, api_key=ACME,
                timeout=90),
-        stream(stack.url, file_frames(other, 16000, chunk_ms=100, speed=2.0), sample_rate=16000, api_key=GLOBEX,
+        stream(stack.url, file_frames(other, 16000, chunk_ms=100, speed=4.0), sample_rate=16000, api_key=GLOBEX,
                timeout=90)), 120)
     acme_call, globex_call = calls
     for messages in calls:

@@ -161,13 +161,15 @@ async def test_messages_before_the_call_do_not_extend_the_config_deadline(stack,
         pinger = asyncio.create_task(keep_pinging())
         try:
             with pytest.raises(ConnectionClosed):
-                async with asyncio.timeout(CONFIG_TIMEOUT + 10):
+                # Pings go on for CONFIG_TIMEOUT + 20 s: a deadline they extended would not close.
+                async with asyncio.timeout(CONFIG_TIMEOUT + 20):
                     while True:
                         await websocket.recv()
         finally:
             pinger.cancel()
         lasted = time.monotonic() - opened
-    assert CONFIG_TIMEOUT - 0.5 <= lasted <= CONFIG_TIMEOUT + 3, lasted
+    # The upper bound leaves a loaded box 10 s of slack (it was 3 s: a timing threshold, not a rule).
+    assert CONFIG_TIMEOUT - 0.5 <= lasted <= CONFIG_TIMEOUT + 10, lasted
     assert websocket.close_code in (1008, 1011), websocket.close_code
     await all_ended(stack, 10)
 

@@ -27,6 +27,7 @@ from tests.kit.loop_clips import CARD, CONTENT, speech
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TIMEOUT = 180
+SPEED = 4.0  # times real time, the gateway's default limit: the utterances and their decodes go by audio time
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def loops_counted(stack) -> float:
 async def test_live_call_keeps_every_sentence(live, call):
     stack = live
     before = loops_counted(stack)
-    frames = file_frames(call, 16000, chunk_ms=100, speed=2.0)
+    frames = file_frames(call, 16000, chunk_ms=100, speed=SPEED)
     messages = await stream(stack.url, frames, sample_rate=16000, timeout=TIMEOUT,
                             config={"words": True, "vad": {"max_utterance_sec": 30}})
     finals = [m for m in messages if m["type"] == "final"]
@@ -77,7 +78,7 @@ async def test_a_monologue_is_split_at_pauses_with_continuous_word_times(live, c
     for audio, _ in clip_samples:
         parts += [audio, pause]
     monologue = np.concatenate(parts + [np.zeros(16000, np.float32)])
-    frames = file_frames(monologue, 16000, chunk_ms=100, speed=2.0)
+    frames = file_frames(monologue, 16000, chunk_ms=100, speed=SPEED)
     messages = await stream(stack.url, frames, sample_rate=16000, timeout=TIMEOUT,
                             config={"words": True, "sentence_endpoint": False, "vad": {"silence_threshold": 3.0}})
     finals = [m for m in messages if m["type"] == "final"]

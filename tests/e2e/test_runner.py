@@ -228,8 +228,8 @@ async def test_doorbell_reads_bells_until_quiet_then_goes_on(redis, monkeypatch)
                 await redis.publish(channel, "1")
             started = time.monotonic()
             with pytest.raises(TimeoutError):  # its own deadline, or (failing below) the bound here
-                await asyncio.wait_for(bell._read_messages(bus.Backoff()), 5)
-            assert 0.3 <= time.monotonic() - started < 4
+                await asyncio.wait_for(bell._read_messages(bus.Backoff()), 30)
+            assert 0.3 <= time.monotonic() - started < 20  # a loaded box's slack, short of the 30 s bound
             assert rung == [channel] * expected
     finally:
         await bell.close()

@@ -28,7 +28,11 @@ SPEED = 8.0  # times real time
 @pytest.fixture(scope="module")
 def seed_stack(redis_server, stacks):
     tcp_port = free_port()
-    stack = stacks(redis_server, extra_env={"STREAMSCRIBE_GATEWAY_TCP_PORT": str(tcp_port)})
+    # A client waiting for "flushed" sends nothing: on a loaded box its finals came more than the
+    # default 10 s idle timeout after its last audio (seen at a load average of 20: idle_timeout
+    # instead of the finals). Idle calls are test_idle's; here the doors' results are checked.
+    stack = stacks(redis_server, extra_env={"STREAMSCRIBE_GATEWAY_TCP_PORT": str(tcp_port),
+                                            "STREAMSCRIBE_GATEWAY_IDLE_TIMEOUT": "60"})
     stack.tcp_port = tcp_port
     return stack
 

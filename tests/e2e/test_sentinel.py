@@ -117,7 +117,7 @@ async def test_without_a_master_a_command_fails_after_failover_wait():
         started = time.monotonic()
         with pytest.raises(ConnectionError, match="No master found for 'mymaster'"):
             await client.ping()
-        assert 0.3 <= time.monotonic() - started < 5
+        assert 0.3 <= time.monotonic() - started < 20  # waited, then failed; not at once, nor stuck
     finally:
         await client.aclose()
 

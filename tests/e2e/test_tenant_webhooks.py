@@ -53,8 +53,8 @@ def valid(header: str | None, raw: bytes, secret: str) -> bool:
 async def test_each_tenant_gets_its_own_finals_signed_and_the_operator_gets_all(stack, receivers, clip_samples):
     (samples, _), (other, _) = clip_samples[0], clip_samples[1]
     calls = await within(asyncio.gather(
-        stream(stack.url, file_frames(samples, 16000, chunk_ms=100, speed=2.0), sample_rate=16000, api_key=ACME, timeout=90),
-        stream(stack.url, file_frames(other, 16000, chunk_ms=100, speed=2.0), sample_rate=16000, api_key=GLOBEX, timeout=90)),
+        stream(stack.url, file_frames(samples, 16000, chunk_ms=100, speed=4.0), sample_rate=16000, api_key=ACME, timeout=90),
+        stream(stack.url, file_frames(other, 16000, chunk_ms=100, speed=4.0), sample_rate=16000, api_key=GLOBEX, timeout=90)),
         120)
     finals = [{m["utterance_id"] for m in messages if m["type"] == "final"} for messages in calls]
     assert all(finals), calls

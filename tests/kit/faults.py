@@ -141,5 +141,6 @@ def replace_worker(stack, name):
     old = stack.worker(name)
     stack.workers[stage].remove(old)
     stack.processes.remove(old)
+    old.stop()  # gone already: reaps it and its output reader
     new = stack.add_worker(stage, env=stack.env)
     new.wait_for_line(r"\bready\b", 60)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import redis as sync_redis
 
-from .support import Process, free_port, wait_until
+from .support import KILL_TIMEOUT, Process, free_port, wait_until
 
 SERVICE = "ssmaster"
 SENTINELS = 3
@@ -255,7 +255,7 @@ class SentinelGroup:
         self._seen = [len(s.lines) for s in self.sentinels]  # where to look for this failover's news
         killed = time.monotonic()
         process.signal(signal.SIGKILL)
-        process.proc.wait(5)
+        process.proc.wait(KILL_TIMEOUT)
         for relay in self.relays:  # what the relays held dies with the link
             relay.cut()
         return port, killed

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 LOWEST_PORT = 10_000
+KILL_TIMEOUT = 30.0  # seconds for a SIGKILLed child to be gone
 
 
 def free_port() -> int:
@@ -114,15 +115,15 @@ class Process:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                self.kill()
         self._reader.join(5)
         return self.proc.returncode
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(5)
+            # Bounded, generously: a model-sized process took over 5 s to go at a load average of 36.
+            self.proc.wait(KILL_TIMEOUT)
 
 
 class RedisServer:

@@ -23,7 +23,7 @@ FLAGS = {
     "gateway": (f"""{COMMON} --host --port --max-frame-bytes --permessage-deflate --no-permessage-deflate
         --ping-interval --ping-timeout --close-timeout --drain-timeout --max-audio-lead --max-realtime-factor
         --max-backlog-records --backlog-timeout --config-timeout --send-queue --idle-timeout --min-audio-share
-        --audio-share-window --max-keepalive-idle --resume-grace --session-ttl --max-queue-lag --asr-overbooking --batch-share --batch-backlog-timeout
+        --audio-share-window --max-keepalive-idle --results-timeout --resume-grace --session-ttl --max-queue-lag --asr-overbooking --batch-share --batch-backlog-timeout
         --prerecorded-max-bytes --prerecorded-body-timeout --prerecorded-callback-hosts --prerecorded-url-hosts --prerecorded-callback-attempts
         --prerecorded-callback-backlog --prerecorded-callback-backlog-bytes --prerecorded-callback-retention --prerecorded-callback-senders
         --redacted-audio-max-bytes --redacted-audio-retention
