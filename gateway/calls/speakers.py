@@ -7,7 +7,8 @@ speech (its first word's start to its last word's end) goes to the gateway's dia
 process with the call's window history (:mod:`gateway.diarization.online`); its words come
 back with ``speaker`` and ``speaker_confidence``, and the final with its first word's.
 
-A final waits ``wait`` seconds at most. Then, or if the diarizer fails, or its audio is no
+The diarizer's process is started as the call opens (if no call or recording started it
+before), so that the model is loaded by the first final. A final waits ``wait`` seconds at most. Then, or if the diarizer fails, or its audio is no
 longer kept, it goes out as it came, without speakers, counted by
 ``streamscribe_gateway_diarize_unlabelled_total`` (by reason); a late answer is dropped,
 and the call's history does not gain that final's windows. A final is never lost or held
@@ -47,6 +48,7 @@ class LiveSpeakers:
         self.history = online.History.empty()
         self._ring = np.zeros(keep_sec * RATE, np.int16)
         self._end = 0  # samples received: the ring holds [_end - len(_ring), _end)
+        diarizer.warm()
 
     def audio(self, chunks: list[tuple[int, np.ndarray]]) -> None:
         """The call's converted chunks (offset, int16 samples), in order."""

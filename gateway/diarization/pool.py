@@ -92,6 +92,10 @@ def label_live(history: online.History, audio: np.ndarray, words: list[tuple[int
     return online.label(history, embeddings, spans, words)
 
 
+def _ready() -> None:
+    """Nothing: submitted to start the process (and so load the model) ahead of use."""
+
+
 def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sorted spans with overlapping ones joined (finals of one channel may touch)."""
     out: list[tuple[int, int]] = []
@@ -117,11 +121,19 @@ class Diarizer:
         """:func:`label_live` in the diarizer's process; :class:`DiarizationFailed` if that process fails."""
         return await self._run(label_live, history, audio, words)
 
-    async def _run(self, function, *args):
+    def warm(self) -> None:
+        """Start the process now, if it is not running, so that its model loads (seconds: torch's import)
+        before the first request needs it: a live call's first final waits a bounded time only."""
+        self._started().submit(_ready)
+
+    def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_load)
-        pool = self._pool
+        return self._pool
+
+    async def _run(self, function, *args):
+        pool = self._started()
         try:
             return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
         except BrokenProcessPool as exc:
