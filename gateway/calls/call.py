@@ -433,12 +433,12 @@ class Call:
         if record.final:
             self._partial_seen.discard(record.utterance_id)
             metrics.finals.inc()
-            self._observe(metrics.final_latency, session, record.end)
             from_finalize = bool(self._flush_pending) and record.speech_final
             final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize,
                                  truncated=record.truncated)
             if self.speakers is not None:  # a bounded wait (hub option diarize_wait), then it goes without
                 final = await self.speakers.label(final)
+            self._observe(metrics.final_latency, session, record.end)  # the speakers' wait included
             await self._emit(final)
             if self.analyzer is not None:  # after the final went to the client, without waiting
                 self.analyzer.final(final)
