@@ -36,7 +36,7 @@ from tests.kit.support import RedisServer, wait_for_workers
 
 async def session(url: str, audio: np.ndarray, *, diarize: bool) -> tuple[SessionRun, list[tuple[float, dict]]]:
     """One real-time native call; the run (when each frame was sent) and each final with its arrival time."""
-    from streamscribe_client import stream
+    from streamscribe_client import StreamClosed, stream
 
     run = SessionRun()
     finals: list[tuple[float, dict]] = []
@@ -50,7 +50,10 @@ async def session(url: str, audio: np.ndarray, *, diarize: bool) -> tuple[Sessio
             finals.append((time.monotonic(), message))
 
     config = {"words": True, **({"diarize": True} if diarize else {})}
-    await stream(url, frames(), sample_rate=mixes.RATE, config=config, on_message=on_message, timeout=240)
+    try:
+        await stream(url, frames(), sample_rate=mixes.RATE, config=config, on_message=on_message, timeout=240)
+    except StreamClosed as exc:  # a call the shared box failed: said, and the others still scored
+        print(f"(a call with diarize={diarize} failed: {exc})", flush=True)
     return run, finals
 
 
