@@ -70,17 +70,33 @@ def hypotheses(finals: list[dict], frames: int) -> tuple[np.ndarray, np.ndarray]
     return said, turns
 
 
-def metrics(http: str) -> dict[str, float]:
-    """The gateway's diarize metrics (sums over labels)."""
+def metrics(http: str) -> tuple[dict[str, float], dict[float, float], dict[str, float]]:
+    """The gateway's diarize metrics: totals, the wait's cumulative buckets (le -> count), unlabelled by reason."""
     with urllib.request.urlopen(f"{http}/metrics", timeout=10) as response:
         text = response.read().decode()
-    out: dict[str, float] = {}
+    totals: dict[str, float] = {}
+    buckets: dict[float, float] = {}
+    reasons: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("streamscribe_gateway_diarize_"):
-            name, value = line.rsplit(" ", 1)
-            key = name.split("{")[0]
-            out[key] = out.get(key, 0.0) + float(value)
-    return out
+        if not line.startswith("streamscribe_gateway_diarize_"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        if name.startswith("streamscribe_gateway_diarize_wait_seconds_bucket"):
+            buckets[float(name.split('le="')[1].split('"')[0])] = float(value)
+        elif name.startswith("streamscribe_gateway_diarize_unlabelled_total{"):
+            reasons[name.split('reason="')[1].split('"')[0]] = float(value)
+        else:
+            totals[name.split("{")[0]] = float(value)
+    return totals, buckets, reasons
+
+
+def bucket_percentile(buckets: dict[float, float], q: float) -> str:
+    """The upper bound of the bucket holding the ``q`` quantile (a histogram's resolution)."""
+    total = buckets.get(float("inf"), 0.0)
+    for bound in sorted(buckets):
+        if total and buckets[bound] >= q * total:
+            return f"<= {bound:g} s"
+    return "-"
 
 
 def percentiles(values: list[float]) -> str:
@@ -126,11 +142,11 @@ async def main() -> None:
                           flush=True)
         print(f"\nfinal latency (audio at its end sent -> final), p50 / p95: diarize {percentiles(latency[True])}; "
               f"without {percentiles(latency[False])}")
-        got = metrics(stack.http)
-        count = got.get("streamscribe_gateway_diarize_wait_seconds_count", 0)
-        mean = got.get("streamscribe_gateway_diarize_wait_seconds_sum", 0) / count if count else float("nan")
-        print(f"gateway: diarize_wait_seconds mean {mean:.3f} s over {count:.0f} finals; unlabelled "
-              f"{got.get('streamscribe_gateway_diarize_unlabelled_total', 0):.0f}")
+        totals, buckets, reasons = metrics(stack.http)
+        count = totals.get("streamscribe_gateway_diarize_wait_seconds_count", 0)
+        mean = totals.get("streamscribe_gateway_diarize_wait_seconds_sum", 0) / count if count else float("nan")
+        print(f"gateway: diarize_wait_seconds mean {mean:.3f} s, p50 {bucket_percentile(buckets, 0.5)}, p95 "
+              f"{bucket_percentile(buckets, 0.95)} over {count:.0f} finals; unlabelled by reason {reasons}")
     finally:
         stack.close()
         server.close()
