@@ -84,13 +84,19 @@ class LiveSpeakers:
                  for w in final.words]
         began = time.monotonic()
         try:
-            labelled = await asyncio.wait_for(self.diarizer.live(self.history, audio, words), self.wait)
+            # The deadline lets the process skip a request this final gave up on (one process serves
+            # every call: stale work would make the requests behind it miss their waits too).
+            labelled = await asyncio.wait_for(
+                self.diarizer.live(self.history, audio, words, deadline=time.time() + self.wait), self.wait)
         except TimeoutError:
             self.metrics.diarize_unlabelled.labels(reason="timeout").inc()
             return final
         except diarization.DiarizationFailed as exc:
             log.warning("live diarization failed: %s", exc)
             self.metrics.diarize_unlabelled.labels(reason="failed").inc()
+            return final
+        if labelled is None:  # started past its deadline (a clock step between here and there)
+            self.metrics.diarize_unlabelled.labels(reason="timeout").inc()
             return final
         self.metrics.diarize_wait.observe(time.monotonic() - began)
         if len(labelled.speakers) != len(final.words):

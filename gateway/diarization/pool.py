@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -81,9 +82,15 @@ def diarize(pcm: np.ndarray, sample_rate: int, regions_ms: list[tuple[int, int]]
     return cluster.frame_labels(spans, clusters, regions, len(mono))
 
 
-def label_live(history: online.History, audio: np.ndarray, words: list[tuple[int, int]]) -> online.Labelled:
+def label_live(history: online.History, audio: np.ndarray, words: list[tuple[int, int]],
+               deadline: float) -> online.Labelled | None:
     """A live final's words labelled (:func:`.online.label`): ``audio`` the speech it holds (int16, mono,
-    16 kHz), ``words`` each word's (start, end) samples in it. Runs in the diarizer's process."""
+    16 kHz), ``words`` each word's (start, end) samples in it. Runs in the diarizer's process.
+
+    None, at once, when it starts past ``deadline`` (``time.time()``): the final waiting for it went
+    out without speakers already, and work for it would only delay the requests queued behind."""
+    if time.time() > deadline:
+        return None
     mono = audio.astype(np.float32) / 32768.0
     spans = cluster.windows([(0, len(mono))])
     if _encoder is None:
@@ -117,9 +124,10 @@ class Diarizer:
         """:func:`diarize` in the diarizer's process; :class:`DiarizationFailed` if that process fails."""
         return await self._run(diarize, pcm, sample_rate, regions_ms)
 
-    async def live(self, history: online.History, audio: np.ndarray, words: list[tuple[int, int]]) -> online.Labelled:
+    async def live(self, history: online.History, audio: np.ndarray, words: list[tuple[int, int]], *,
+                   deadline: float) -> online.Labelled | None:
         """:func:`label_live` in the diarizer's process; :class:`DiarizationFailed` if that process fails."""
-        return await self._run(label_live, history, audio, words)
+        return await self._run(label_live, history, audio, words, deadline)
 
     def warm(self) -> None:
         """Start the process now, if it is not running, so that its model loads (seconds: torch's import)

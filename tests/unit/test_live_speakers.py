@@ -31,7 +31,7 @@ class StandIn:
     def warm(self) -> None:
         self.warmed += 1
 
-    async def live(self, history, audio, words) -> online.Labelled:
+    async def live(self, history, audio, words, *, deadline: float) -> online.Labelled:
         self.requests.append((history, audio, words))
         if self.hold:
             await asyncio.Event().wait()
@@ -91,3 +91,8 @@ def test_diarize_with_several_channels_is_refused_and_needs_words() -> None:
         SessionConfig(channels=2, multichannel=True, diarize=True)
     mixed = SessionConfig(channels=2, multichannel=False, diarize=True)
     assert mixed.pipeline(denoise_default=False).asr.words
+
+
+def test_the_diarizer_skips_a_request_past_its_deadline() -> None:
+    # Run where the process would run it: no encoder needed, the deadline is checked first.
+    assert pool.label_live(online.History.empty(), np.ones(16_000, np.int16), [(0, 100)], deadline=0.0) is None
