@@ -49,6 +49,13 @@ class GatewayMetrics:
         )
         self.partials = Counter(p + "partials_total", "Partial transcripts sent to clients.", registry=registry)
         self.finals = Counter(p + "finals_total", "Final transcripts sent to clients.", registry=registry)
+        self.diarize_unlabelled = Counter(
+            p + "diarize_unlabelled_total", "Finals of diarized live calls sent without speakers, by reason: "
+            "timeout (the wait ran out), failed (the diarizer failed), audio_gone (the final's audio was no "
+            "longer kept).", ["reason"], registry=registry)
+        self.diarize_wait = Histogram(
+            p + "diarize_wait_seconds", "Seconds a diarized live call's final waited for its speakers (answered "
+            "in time).", buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0), registry=registry)
         self.duplicate_finals = Counter(
             p + "duplicate_finals_total", "Finals suppressed because their utterance was already final.",
             registry=registry,

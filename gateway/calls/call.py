@@ -40,6 +40,7 @@ from ..core.session import PipelineSession
 from ..core.tenant import ANONYMOUS, Tenant
 from ..outputs.transcript_log import CallLog, TranscriptLog
 from .analyzer import CallAnalyzer
+from .speakers import LiveSpeakers
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,9 @@ class Call:
         self.models = ModelLanguages()  # what the ASR decodes, as the hub knew it at open
         self._analytics_warning = ""  # said to the client once the call opens
         self.analyzer = self._analyzer()
+        # A recording is diarized whole at its end (gateway/http/prerecorded.py); a live call final by final.
+        self.speakers = LiveSpeakers(hub.diarizer, metrics=hub.metrics, wait=hub.options.diarize_wait) \
+            if config.diarize and not self.batch and len(self.sessions) == 1 else None
 
     def _analyzer(self) -> CallAnalyzer | None:
         """The call's analytics, if it or its tenant asks for them (gateway/analytics)."""
@@ -281,6 +285,8 @@ class Call:
                 await session.publish_audio(chunks)
                 if self.analyzer is not None:
                     self.analyzer.audio(index, chunks)
+                if self.speakers is not None:
+                    self.speakers.audio(chunks)
         else:
             chunks = self.audio_in.push_channel(data, channel)
             seconds = len(data) * self.config.channels / self.audio_in.bytes_per_second
@@ -296,6 +302,8 @@ class Call:
         self._flush_pending[self._flushes] = len(self.sessions)
         for session, chunks in zip(self.sessions, self.audio_in.flush()):
             await session.publish_audio(chunks, Flush(seq=0, flush_id=self._flushes))
+            if self.speakers is not None:
+                self.speakers.audio(chunks)
         return self._flushes
 
     @property
@@ -366,6 +374,8 @@ class Call:
         self._finishing = True
         for session, chunks in zip(self.sessions, self.audio_in.flush()):
             await session.publish_audio(chunks, End(seq=0, reason=reason))
+            if self.speakers is not None:
+                self.speakers.audio(chunks)
 
     async def _end(self, close_code: int, reason: str, *, complete: bool) -> None:
         if self._ended:
@@ -428,10 +438,12 @@ class Call:
         if record.final:
             self._partial_seen.discard(record.utterance_id)
             metrics.finals.inc()
-            self._observe(metrics.final_latency, session, record.end)
             from_finalize = bool(self._flush_pending) and record.speech_final
             final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize,
                                  truncated=record.truncated)
+            if self.speakers is not None:  # a bounded wait (hub option diarize_wait), then it goes without
+                final = await self.speakers.label(final)
+            self._observe(metrics.final_latency, session, record.end)  # the speakers' wait included
             await self._emit(final)
             if self.analyzer is not None:  # after the final went to the client, without waiting
                 self.analyzer.final(final)

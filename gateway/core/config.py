@@ -18,6 +18,7 @@ from common.records import SAMPLE_RATE
 from common.redaction.policy import merge, parse_kinds
 
 from ..analytics.options import CallAnalytics
+from ..diarization.pool import available
 from .audio import ENCODINGS
 
 MAX_CHANNELS = 8
@@ -58,6 +59,8 @@ class SessionConfig:
     # (the API key's tenant forces them, see with_tenant_policy) or "tenant+client"
     redact: tuple[str, ...] = ()
     redact_policy: str = ""
+    # Who spoke when on a one-pipeline call: each final's words get a speaker (gateway/calls/speakers.py)
+    diarize: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.redact, tuple):
@@ -73,6 +76,12 @@ class SessionConfig:
                 raise ConfigError(f"{name}={value} is out of range {low}..{high}")
         if self.encoding not in ENCODINGS:
             raise ConfigError(f"encoding must be one of {', '.join(ENCODINGS)}, not {self.encoding!r}")
+        if self.diarize and self.pipelines > 1:
+            raise ConfigError(f"diarize=true needs one channel, and multichannel=true makes {self.channels}: each "
+                              "channel is one party already; send multichannel=false to diarize their mix, or "
+                              "leave diarize out")
+        if self.diarize:
+            available()  # the diarize extra: refused as the call opens, not at its first final
         self.pipeline(denoise_default=False)  # refused now, when the client connects
         CallAnalytics.parse(self.analytics)
 
@@ -94,7 +103,7 @@ class SessionConfig:
             vad=VadConfig.parse(self.vad),
             # Analytics time each party's talk by its words.
             asr=AsrConfig(language=self.language, context=self.context,
-                          words=self.words or self.call_analytics is not None,
+                          words=self.words or self.diarize or self.call_analytics is not None,
                           eager_finals=self.eager_finals, chunk_size_sec=self.chunk_size_sec,
                           unfixed_chunk_num=self.unfixed_chunk_num, unfixed_token_num=self.unfixed_token_num,
                           sentence_endpoint=self.sentence_endpoint, redact=self.redact,

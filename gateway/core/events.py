@@ -109,6 +109,8 @@ class Word:
     start_ms: int
     end_ms: int
     confidence: float
+    speaker: int | None = None  # a diarized live call's (gateway/calls/speakers.py)
+    speaker_confidence: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,6 +159,7 @@ class Final(Transcript):
     speech_final: bool
     from_finalize: bool = False
     truncated: bool = False
+    speaker: int | None = None  # a diarized live call's: its first word's speaker
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ from common.config import option, positive
 from common.languages import ModelLanguages
 from common.metrics import GatewayMetrics
 
+from ..diarization.pool import Diarizer
 from .resp import Command, Lane
 from .writer import AppendWriter
 
@@ -142,6 +143,10 @@ class HubOptions:
         "as many, of 500 ms each", parse=positive(int)))
     backlog_timeout: float = field(default=10.0, metadata=option(
         "seconds audio waits for a full input stream to drain before the session fails", parse=positive(float)))
+    # A diarized live call's final waits this long for its speakers, then goes without (gateway/calls/speakers.py).
+    diarize_wait: float = field(default=2.0, metadata=option(
+        "seconds a diarized live call's final waits for its speakers before it goes without them",
+        parse=positive(float)))
     sweep_interval: float = 1.0
 
 
@@ -164,6 +169,7 @@ class SessionHub:
         self.writer = AppendWriter(redis)
         self._sweeps = Lane(redis)  # the tick's batches: a command per session each
         self.reads = asyncio.Semaphore(bus.CONCURRENCY)  # relays' reads in flight
+        self.diarizer = Diarizer()  # the gateway's one diarizer process (started by the first diarize=true)
 
     async def start(self) -> None:
         await self.doorbell.start()
@@ -172,6 +178,7 @@ class SessionHub:
                        asyncio.create_task(self._watch_stages(), name="watch-stages")]
 
     async def close(self) -> None:
+        self.diarizer.close()
         await aio.cancel_all(self._tasks)
         self._tasks = []
         await self.writer.close()

@@ -1,9 +1,11 @@
-"""Who spoke when on one channel (Deepgram's ``diarize=true`` on a pre-recorded request).
+"""Who spoke when on one channel (Deepgram's ``diarize=true``, on a recording or a live mono call).
 
 Layers, each importing only those above it in this list:
 
 - :mod:`.cluster`: pure numpy/scipy: sliding windows inside speech regions, clustering of
   their speaker embeddings, a speaker label per 10 ms frame;
+- :mod:`.online`: pure: a live call's finals labelled as they come (all windows re-clustered at
+  each final, mapped onto the speakers already delivered);
 - :mod:`.encoder`: the speaker-embedding network (Resemblyzer's, weights from its wheel) and
   its mel front end; imports torch, so only the diarizer's own process imports it;
 - :mod:`.words`: a Deepgram response gains ``speaker``/``speaker_confidence`` on its words,

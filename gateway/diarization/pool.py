@@ -10,7 +10,12 @@ shares nothing with the loop's process): the encoder is loaded there once, torch
 out of the gateway's process, and its CPU work (one torch thread: it shares the box with
 the live calls) never holds the loop's GIL. Requests queue for that one process; how many
 can wait is bounded by the keys' session slots, which every pre-recorded request holds.
-A live diarizer would belong in the ASR worker: not built (docs/diarization.md).
+Live calls (:func:`label_live`) use the same process: the gateway is where a live call's
+audio is too (each call keeps its last seconds, 16 kHz mono), and the model stays loaded once
+per gateway. The ASR worker holds each utterance's audio as well, but would have to carry every
+call's window history across utterances that different workers decode; here a call's history
+(:class:`.online.History`, capped) travels with each request, so the process keeps no per-call
+state and a restarted process loses nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -25,7 +31,7 @@ import numpy as np
 
 from common.errors import ConfigError
 
-from . import MISSING, cluster
+from . import MISSING, cluster, online
 
 _encoder = None  # the diarizer process's one Encoder (built by _load)
 
@@ -76,6 +82,27 @@ def diarize(pcm: np.ndarray, sample_rate: int, regions_ms: list[tuple[int, int]]
     return cluster.frame_labels(spans, clusters, regions, len(mono))
 
 
+def label_live(history: online.History, audio: np.ndarray, words: list[tuple[int, int]],
+               deadline: float) -> online.Labelled | None:
+    """A live final's words labelled (:func:`.online.label`): ``audio`` the speech it holds (int16, mono,
+    16 kHz), ``words`` each word's (start, end) samples in it. Runs in the diarizer's process.
+
+    None, at once, when it starts past ``deadline`` (``time.time()``): the final waiting for it went
+    out without speakers already, and work for it would only delay the requests queued behind."""
+    if time.time() > deadline:
+        return None
+    mono = audio.astype(np.float32) / 32768.0
+    spans = cluster.windows([(0, len(mono))])
+    if _encoder is None:
+        raise RuntimeError("the diarizer's encoder is not loaded (the process's initializer, _load, loads it)")
+    embeddings = _encoder.embed([mono[a:b] for a, b in spans]) if spans else np.zeros((0, 0), np.float32)
+    return online.label(history, embeddings, spans, words)
+
+
+def _ready() -> None:
+    """Nothing: submitted to start the process (and so load the model) ahead of use."""
+
+
 def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sorted spans with overlapping ones joined (finals of one channel may touch)."""
     out: list[tuple[int, int]] = []
@@ -95,12 +122,28 @@ class Diarizer:
 
     async def labels(self, pcm: np.ndarray, sample_rate: int, regions_ms: list[tuple[int, int]]) -> cluster.Labels:
         """:func:`diarize` in the diarizer's process; :class:`DiarizationFailed` if that process fails."""
+        return await self._run(diarize, pcm, sample_rate, regions_ms)
+
+    async def live(self, history: online.History, audio: np.ndarray, words: list[tuple[int, int]], *,
+                   deadline: float) -> online.Labelled | None:
+        """:func:`label_live` in the diarizer's process; :class:`DiarizationFailed` if that process fails."""
+        return await self._run(label_live, history, audio, words, deadline)
+
+    def warm(self) -> None:
+        """Start the process now, if it is not running, so that its model loads (seconds: torch's import)
+        before the first request needs it: a live call's first final waits a bounded time only."""
+        self._started().submit(_ready)
+
+    def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_load)
-        pool = self._pool
+        return self._pool
+
+    async def _run(self, function, *args):
+        pool = self._started()
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, diarize, pcm, sample_rate, regions_ms)
+            return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
         except BrokenProcessPool as exc:
             if self._pool is pool:  # the next request starts a new process
                 self._pool = None

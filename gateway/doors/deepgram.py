@@ -44,7 +44,12 @@ Parameters honoured:
   An unknown kind or an empty value is refused with HTTP 400, never ignored.
   ``extra`` (``key:value``, echoed in each Results' ``metadata.extra``).
 
-Accepted and ignored (booleans checked): ``tag``, ``version``, ``diarize``,
+- ``diarize``: on a mono call (or channels mixed down), each final's words carry
+  ``speaker`` (0, 1, ... in order of first speech) and ``speaker_confidence``, labelled
+  as the final comes and never corrected (docs/diarization.md "Live calls"); with
+  ``multichannel=true`` and several channels it is refused with HTTP 400.
+
+Accepted and ignored (booleans checked): ``tag``, ``version``,
 ``diarize_model``, ``detect_entities``, ``dictation``, ``filler_words``,
 ``numerals``, ``profanity_filter``, ``replace``, ``search``,
 ``callback``, ``callback_method``, ``mip_opt_out``, ``language_hint``,
@@ -86,8 +91,8 @@ from .base import Door, Handshake, Outgoing
 MIN_ENDPOINTING_MS = 300
 HONOURED = ("encoding", "sample_rate", "channels", "multichannel", "interim_results", "endpointing",
             "utterance_end_ms", "vad_events", "language", "keywords", "keyterm", "punctuate",
-            "smart_format", "model", "extra", "detect_language", "redact")
-IGNORED_FLAGS = ("diarize", "detect_entities", "dictation", "filler_words", "numerals", "profanity_filter",
+            "smart_format", "model", "extra", "detect_language", "redact", "diarize")
+IGNORED_FLAGS = ("detect_entities", "dictation", "filler_words", "numerals", "profanity_filter",
                  "mip_opt_out", "no_delay")
 IGNORED = ("tag", "version", "diarize_model", "replace", "search", "callback", "callback_method",
            "language_hint", "tier")
@@ -132,7 +137,8 @@ class Settings(common.StreamSettings):
                    language=None if detect else language, detect_language=detect,
                    context=common.context(terms + query.all("keyterm")), vad=vad, channels=channels,
                    multichannel=multichannel, interim_results=interim_results, vad_events=vad_events,
-                   utterance_end=utterance_end, punctuate=punctuate, extra=extra, redact=common.redact(query))
+                   utterance_end=utterance_end, punctuate=punctuate, extra=extra, redact=common.redact(query),
+                   diarize=query.flag("diarize"))
 
 
 def _endpointing(value: str | None) -> dict:
@@ -181,8 +187,13 @@ def alternative(event: events.Transcript, *, punctuate: bool) -> tuple[str, floa
 
 def _word(word: events.Word, *, punctuate: bool) -> dict:
     plain = _plain(word.text) or word.text.strip()
-    return {"word": plain, "start": word.start_ms / 1000, "end": word.end_ms / 1000,
-            "confidence": round(word.confidence, 4), "punctuated_word": word.text.strip() if punctuate else plain}
+    out = {"word": plain, "start": word.start_ms / 1000, "end": word.end_ms / 1000,
+           "confidence": round(word.confidence, 4), "punctuated_word": word.text.strip() if punctuate else plain}
+    if word.speaker is not None:  # a diarized live call's (the pre-recorded path adds its own after)
+        out["speaker"] = word.speaker
+        if word.speaker_confidence is not None:
+            out["speaker_confidence"] = word.speaker_confidence
+    return out
 
 
 def model_uuid(model: str) -> str:

@@ -55,6 +55,7 @@ class StreamSettings:
     eager_finals: bool = False
     detect_language: bool = False  # the client asked to detect it (language=multi, detect_language=true)
     redact: tuple[str, ...] = ()
+    diarize: bool = False
 
     def session_config(self, *, encoding: str | None = None, sample_rate: int | None = None,
                        channels: int | None = None) -> SessionConfig:
@@ -62,7 +63,8 @@ class StreamSettings:
         return SessionConfig(encoding=encoding or self.encoding or "pcm16", sample_rate=sample_rate or self.sample_rate,
                              channels=channels or self.channels, multichannel=self.multichannel,
                              language=self.language, detect_language=self.detect_language, context=self.context,
-                             words=True, vad=self.vad, eager_finals=self.eager_finals, redact=self.redact)
+                             words=True, vad=self.vad, eager_finals=self.eager_finals, redact=self.redact,
+                             diarize=self.diarize)
 
 
 def refuse_recording_only(query: kit.Query) -> None:

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from common.errors import ConfigError
 from common.redaction.audio import MODES
@@ -123,7 +123,9 @@ class Settings:
         search = query.all("search")
         if len(search) > MAX_SEARCH:
             raise ConfigError(f"invalid value for search: {len(search)} terms (expected at most {MAX_SEARCH})")
-        return cls(stream=deepgram.Settings.from_query(query), utterances=query.flag("utterances"),
+        # The recording is diarized whole, at its end (gateway/http/prerecorded.py), not final by final.
+        stream = replace(deepgram.Settings.from_query(query), diarize=False)
+        return cls(stream=stream, utterances=query.flag("utterances"),
                    utt_split=UTT_SPLIT_SEC if utt_split is None else utt_split,
                    paragraphs=query.flag("paragraphs"), callback=callback, callback_method=method,
                    sentiment=query.flag("sentiment"), analytics=query.flag("analytics"),

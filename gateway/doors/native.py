@@ -44,7 +44,7 @@ CONTROL_TYPES = ("finalize", "keepalive", "close")
 _CONTROL: dict[str, events.Operation] = {"finalize": events.Finalize(), "keepalive": events.KeepAlive(), "close": events.Close()}
 _TYPES = {"sample_rate": int, "channels": int, "chunk_size_sec": float, "unfixed_chunk_num": int,
           "unfixed_token_num": int}
-_FLAGS = ("multichannel", "words", "eager_finals", "detect_language")
+_FLAGS = ("multichannel", "words", "eager_finals", "detect_language", "diarize")
 _NULLABLE_FLAGS = ("denoise", "sentence_endpoint")  # null: the deployment default
 _STRINGS = ("encoding", "language", "context", "asr_audio", "priority")
 REPLAY_KEPT = 512  # numbered messages (all but partials and acks) a resumable session can send again
@@ -223,12 +223,22 @@ class NativeDoor(Door):
             message["is_speech_final"] = event.speech_final
             if event.truncated:  # the engine cut out a repetition loop: words may be missing
                 message["truncated"] = True
+            if event.speaker is not None:  # a diarized call's (its first word's)
+                message["speaker"] = event.speaker
         if event.confidence is not None:
             message["confidence"] = round(event.confidence, 4)
         if final and event.redactions:
             message["redactions"] = [{"type": r.entity, "placeholder": r.label, "start_ms": r.start_ms,
                                       "end_ms": r.end_ms} for r in event.redactions]
-        if final and self.config is not None and self.config.words:
-            message["words"] = [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
-                                 "confidence": round(w.confidence, 4)} for w in event.words]
+        if final and self.config is not None and (self.config.words or self.config.diarize):
+            message["words"] = [_word(w) for w in event.words]
         return message
+
+
+def _word(word: events.Word) -> dict:
+    out: dict[str, object] = {"word": word.text, "start_ms": word.start_ms, "end_ms": word.end_ms,
+                              "confidence": round(word.confidence, 4)}
+    if word.speaker is not None:
+        out["speaker"] = word.speaker
+        out["speaker_confidence"] = word.speaker_confidence
+    return out

@@ -171,7 +171,8 @@ class Prerecorded:
         self.inflight = InFlight(undelivered=undelivered)
         self.courier = courier
         self._fetcher: httpx.AsyncClient | None = None  # {"url": ...} bodies
-        self.diarizer = diarization.Diarizer()  # its process starts with the first diarize=true
+        # the gateway's one, shared with live calls (a hub-less Prerecorded, in tests, gets its own)
+        self.diarizer = hub.diarizer if hub is not None else diarization.Diarizer()
 
     @property
     def closing(self) -> bool:
@@ -192,7 +193,6 @@ class Prerecorded:
             if self._fetcher is not None:
                 await self._fetcher.aclose()
             self._fetcher = None
-            self.diarizer.close()
 
     async def serve(self, connection: GatewayConnection, request: Request, handshake: Handshake, *,
                     tenant: Tenant, give_back: Callable[[], Awaitable[None]]) -> Response:

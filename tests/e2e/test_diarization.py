@@ -1,4 +1,4 @@
-"""``diarize=true`` on a pre-recorded mono call, end to end, with the official ``deepgram-sdk``.
+"""``diarize=true`` on a pre-recorded mono call and on a live one, end to end, with the official ``deepgram-sdk``.
 
 A mono recording of two speakers taking turns (tests/kit/mixes.py: an espeak-ng voice that
 greets, the LibriVox reader who answers) goes through a gateway with real workers (whisper
@@ -8,6 +8,7 @@ and the response's shape are tested sans I/O in tests/unit/test_diarization.py.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import io
 import json
@@ -19,7 +20,9 @@ import pytest
 import soundfile
 
 from tests.kit import mixes
-from tests.kit.deepgram import sdk_client
+from tests.kit.deepgram import Listener, sdk_client
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -46,14 +49,7 @@ async def test_sdk_words_of_each_speaker_get_one_speaker(live, call):
     words = response.results.channels[0].alternatives[0].words
     assert words and all(w.speaker is not None and 0 <= w.speaker_confidence <= 1 for w in words)
     assert len({w.speaker for w in words}) >= 2
-    majority = {}
-    for source in (0, 1):  # the words within each source's turns mostly carry one speaker
-        spoken = [w.speaker for w in words
-                  if any(t.speaker == source and t.start <= (w.start + w.end) / 2 <= t.end for t in turns)]
-        assert len(spoken) >= 5, (source, spoken)
-        speaker, count = collections.Counter(spoken).most_common(1)[0]
-        assert count / len(spoken) >= 0.8, (source, spoken)
-        majority[source] = speaker
+    majority = _majorities(words, turns)  # the words within each source's turns mostly carry one speaker
     assert majority[0] != majority[1]
     # Utterances never hold two speakers, say whose they are, and are bounded by their words (a
     # speaker's turn without the VAD's padding).
@@ -99,3 +95,51 @@ def test_diarize_of_a_multichannel_call_is_a_clear_error(live, call):
     status, body = _post(live.port, _wav(audio[:mixes.RATE * 3], channels=2), "?diarize=true&multichannel=true")
     assert status == 400
     assert "diarize=true needs one channel" in body["err_msg"] and "multichannel=false" in body["err_msg"]
+
+
+def _majorities(words, turns) -> dict[int, int]:
+    """Each source's speaker: the one most of the words within its turns carry (asserted: 80 % of them)."""
+    majority = {}
+    for source in (0, 1):
+        spoken = [w.speaker for w in words
+                  if any(t.speaker == source and t.start <= (w.start + w.end) / 2 <= t.end for t in turns)]
+        assert len(spoken) >= 5, (source, spoken)
+        speaker, count = collections.Counter(spoken).most_common(1)[0]
+        assert count / len(spoken) >= 0.8, (source, spoken)
+        majority[source] = speaker
+    return majority
+
+
+async def test_sdk_live_words_get_speakers_as_the_finals_come(live, call):
+    """The mix streamed at real time through the live door: each final's words carry the speaker of
+    its source (labelled as the final comes, never corrected)."""
+    audio, turns = call
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    async with sdk_client(live.port).listen.v1.connect(model="nova-3", encoding="linear16", sample_rate=16000,
+                                                        punctuate="true", diarize="true") as socket:
+        listener = Listener(socket)
+        step = 3200  # 100 ms, sent at real time as a live source does (pacing, not synchronisation)
+        for i in range(0, len(pcm), step):
+            await socket.send_media(pcm[i:i + step])
+            await asyncio.sleep(0.1)
+        await socket.send_close_stream()
+        code, reason = await listener.wait_closed(TIMEOUT)
+    assert code == 1000, (code, reason)
+    finals = [r.channel.alternatives[0] for r in listener.results(is_final=True) if r.channel.alternatives[0].words]
+    words = [w for final in finals for w in final.words]
+    assert words and all(w.speaker is not None and 0 <= w.speaker_confidence <= 1 for w in words), \
+        [(f.transcript, [w.speaker for w in f.words]) for f in finals]
+    assert len({w.speaker for w in words}) >= 2
+    majority = _majorities(words, turns)
+    assert majority[0] != majority[1]
+    assert majority[turns[0].speaker] == 0  # speaker 0 speaks first
+
+
+async def test_live_diarize_of_a_multichannel_call_is_a_clear_error(live):
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(f"ws://127.0.0.1:{live.port}/v1/listen?encoding=linear16&sample_rate=16000&channels=2"
+                           "&multichannel=true&diarize=true", additional_headers={"Authorization": "Token test-key"},
+                           open_timeout=10):
+            pass
+    response = info.value.response
+    assert response.status_code == 400 and "diarize=true needs one channel" in response.body.decode()

@@ -339,3 +339,22 @@ def test_flux_eager_end_of_turn_resumed_and_forced():
     assert turn(d, partial("there")) == [("StartOfTurn", "there")]
     (forced,) = rendered(d, events.Flushed(2))  # the partial's utterance had no words after all
     assert (forced["event"], forced["transcript"], forced["trigger"]) == ("EndOfTurn", "", "manual")
+
+
+def test_a_diarized_live_final_has_deepgrams_speaker_on_each_word():
+    d = door("encoding=linear16&sample_rate=16000&diarize=true")
+    assert d.opening() and d.settings.diarize
+    words = (events.Word(text="Hi", start_ms=500, end_ms=800, confidence=0.9, speaker=0, speaker_confidence=1.0),
+             events.Word(text="there.", start_ms=900, end_ms=1600, confidence=0.8, speaker=1, speaker_confidence=0.6))
+    (result,) = [m for m in rendered(d, final("Hi there.", words=words, speaker=0)) if m["type"] == "Results"]
+    said = result["channel"]["alternatives"][0]["words"]
+    assert [(w["speaker"], w["speaker_confidence"]) for w in said] == [(0, 1.0), (1, 0.6)]
+    unlabelled = (events.Word(text="Hi.", start_ms=500, end_ms=800, confidence=0.9),)
+    (plain,) = [m for m in rendered(d, final("Hi.", words=unlabelled)) if m["type"] == "Results"]
+    assert "speaker" not in plain["channel"]["alternatives"][0]["words"][0]  # unlabelled (the wait ran out)
+
+
+def test_live_diarize_with_several_channels_is_refused():
+    with pytest.raises(HandshakeRefused) as info:
+        door("encoding=linear16&sample_rate=16000&channels=2&multichannel=true&diarize=true")
+    assert info.value.status == 400 and "diarize=true needs one channel" in json.loads(info.value.body)["err_msg"]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gateway.diarization import cluster, parties, words
+from gateway.diarization import cluster, online, parties, words
 from gateway.diarization.cluster import Labels
 
 
@@ -191,3 +191,71 @@ def test_a_diarized_summary_counts_speakers_as_parties():
     assert customer["sentiment"]["sentiment"] == "negative" and agent["sentiment"]["sentiment"] == "positive"
     assert agent["level_dbfs"] == pytest.approx((-20 * 1800 - 30 * 1600) / 3400, abs=0.01)
     assert "channel" not in agent
+
+
+# -- live calls: gateway/diarization/online.py ------------------------------------------------------------
+
+
+def _final(history: online.History, embeddings: np.ndarray) -> online.Labelled:
+    """A final whose windows are ``embeddings``, one word per window (hop 0.4 s, 1.6 s windows, in samples)."""
+    spans = [(i * 6400, i * 6400 + 25600) for i in range(len(embeddings))]
+    return online.label(history, embeddings, spans, [(a + 9600, a + 16000) for a, _ in spans])
+
+
+def test_online_finals_keep_their_speakers_across_re_clustering() -> None:
+    rng = np.random.default_rng(2)
+    a, b = _voices(2)
+    history = online.History.empty()
+    said = []
+    for voice in (a, b, a, b, a):
+        labelled = _final(history, _noisy(voice, 8, rng))
+        history = labelled.history
+        said.append(set(labelled.speakers))
+    assert said == [{0}, {1}, {0}, {1}, {0}]
+    assert history.speakers == 2 and len(history.delivered) == 40
+    assert all(c == 1.0 for c in labelled.confidences)
+
+
+def test_online_a_new_speaker_is_numbered_next_and_the_first_keeps_zero() -> None:
+    rng = np.random.default_rng(3)
+    a, b, c = _voices(3)
+    history = online.History.empty()
+    for voice, expected in ((a, 0), (b, 1), (c, 2), (a, 0)):
+        labelled = _final(history, _noisy(voice, 8, rng))
+        history = labelled.history
+        assert set(labelled.speakers) == {expected}
+
+
+def test_online_assign_maps_clusters_onto_delivered_speakers() -> None:
+    # The re-clustering numbered the clusters the other way round: the delivered speakers win.
+    labels, speakers = online.assign(np.array([1, 1, 0, 0, 1, 0, 2]), np.array([0, 0, 1, 1]), 2)
+    assert labels.tolist() == [0, 0, 1, 1, 0, 1, 2] and speakers == 3
+    # A cluster that merged two delivered speakers keeps the one most of its windows had.
+    labels, speakers = online.assign(np.array([0, 0, 0, 0]), np.array([0, 0, 1]), 2)
+    assert labels.tolist() == [0, 0, 0, 0] and speakers == 2
+
+
+def test_online_a_word_takes_the_speaker_most_of_its_windows_carry() -> None:
+    spans = [(0, 100), (50, 150), (100, 200)]
+    speakers, confidences = online.word_speakers(spans, np.array([0, 0, 1]), [(0, 40), (90, 150), (300, 400)])
+    assert speakers == [0, 0, 1]
+    assert confidences[0] == 1.0 and confidences[1] == pytest.approx(70 / 120, abs=1e-3) and confidences[2] == 0.5
+
+
+def test_online_history_is_capped_by_thinning_evenly() -> None:
+    history = online.History(np.eye(10, dtype=np.float32), np.arange(10), 10)
+    kept = online.capped(history, max_windows=4)
+    assert kept.delivered.tolist() == [0, 4, 8] and kept.embeddings.shape == (3, 10) and kept.speakers == 10
+    rng = np.random.default_rng(4)
+    a, b = _voices(2)
+    state = online.History.empty()
+    for voice in (a, b) * 3:
+        labelled = online.label(state, _noisy(voice, 10, rng), [(0, 1)] * 10, [(0, 1)], max_windows=30)
+        state = labelled.history
+        assert len(state.delivered) <= 30
+    assert labelled.speakers == [1] and state.speakers == 2
+
+
+def test_online_a_final_without_windows_changes_nothing() -> None:
+    history = online.History.empty()
+    assert online.label(history, np.zeros((0, 0), np.float32), [], []) == online.Labelled([], [], history)

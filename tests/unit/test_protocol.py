@@ -151,3 +151,16 @@ def test_a_final_whose_loop_was_cut_out_says_so():
                                           events.Final(utterance_id="abc-1", text="4 1", **common))
                   for m in door.render(e))
     assert cut["truncated"] is True and "truncated" not in whole
+
+
+def test_a_diarized_final_says_its_speaker_and_its_words_theirs():
+    door = _door()
+    (opened,) = door.receive('{"type": "config", "diarize": true}')
+    assert opened.config.diarize
+    word = events.Word(text="Hi", start_ms=10, end_ms=200, confidence=0.9, speaker=1, speaker_confidence=0.75)
+    (message,) = door.render(events.Final(channel=0, session_id="abc", utterance_id="abc-0", text="Hi", start_ms=0,
+                                          end_ms=300, language="en", speech_final=True, words=(word,), speaker=1))
+    final = json.loads(message)
+    assert final["speaker"] == 1  # words come with diarize even without "words": true
+    assert final["words"] == [{"word": "Hi", "start_ms": 10, "end_ms": 200, "confidence": 0.9, "speaker": 1,
+                               "speaker_confidence": 0.75}]
