@@ -397,6 +397,7 @@ class WhisperDecoder:
 class WhisperEngine(Engine):
     name = "whisper"
     times_words = True
+    continues_prefix = True
 
     def __init__(self, options: WhisperOptions) -> None:
         decoder = WhisperDecoder(options)
