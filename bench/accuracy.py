@@ -21,8 +21,11 @@ processes, the ASR worker on that model with its default int8 compute type). Ite
 Each item names its language to both (the Twilio door as its ``language`` parameter), so the
 English-only tiny.en is not asked for Spanish: the door refuses it, and the table says so.
 
-Denoise is left out: a third way through the denoise worker costs another real-time pass per
-door and model (docs/denoise and bench/denoise_wer.py measure it on the LibriVox clips).
+With ``--denoise`` both doors are streamed a second time through a stack that denoises
+(``--enable-noise-suppression`` on its gateway, a denoise worker with DeepFilterNet3): the
+deployment default with denoise on, in which the VAD hears the denoised audio and the ASR the
+raw audio (``asr_audio: raw``; docs/denoise.md says why). It costs another real-time pass per
+door and model.
 
 Text is compared after normalisation: lower case, accents and punctuation dropped, number words
 as digits and numbers one digit a word (a script's "four seven two" and whisper's "472" are
@@ -33,7 +36,7 @@ a WER over the offline one by more than 10 points.
 Usage (from the repository root; about 4 minutes with the default reduced set on 2 cores)::
 
     .venv/bin/python -m bench.accuracy [--models tiny.en base] [--sets librivox calls spanish]
-        [--voices en-us en-gb] [--concurrency 3] [--json out.json]
+        [--voices en-us en-gb] [--concurrency 3] [--denoise] [--json out.json]
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ RATE = 16000
 PHONE_RATE = 8000
 SET_DIR = Path(__file__).parent / "accuracy_set"
 WAYS = ("offline 16k", "offline 8k mu-law", "native 16k", "twilio 8k mu-law")
+DENOISED = " denoise"  # the streamed ways through the denoising stack
+STREAMED = {"native 16k": "offline 16k", "twilio 8k mu-law": "offline 8k mu-law"}  # and the offline way each matches
 DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
           "seven": "7", "eight": "8", "nine": "9"}
 
@@ -232,22 +237,29 @@ async def twilio(port: int, item: Item) -> str | None:
     return None if refused else " ".join(finals)
 
 
-async def streamed(model: str, items: list[Item], concurrency: int) -> None:
+async def streamed(model: str, items: list[Item], concurrency: int, *, denoise: bool = False) -> None:
     from bench.latency import OwnStack
     from tests.kit.support import wait_for_workers
 
     # No recordings here: the batch child (a second copy of the model) is not started.
-    own = OwnStack(extra_env={"STREAMSCRIBE_ASR_MODEL": model, "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "false"})
+    env = {"STREAMSCRIBE_ASR_MODEL": model, "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "false"}
+    if denoise:
+        env["STREAMSCRIBE_GATEWAY_ENABLE_NOISE_SUPPRESSION"] = "true"
+    own = OwnStack(extra_env=env)
     try:
-        wait_for_workers(own.stack.http, ("vad", "asr"), timeout=120)
+        stages: tuple[str, ...] = ("vad", "asr")
+        if denoise:
+            own.stack.add_worker("denoise", env=own.stack.env).wait_for_line(r"\bready\b", 120)
+            stages += ("denoise",)
+        wait_for_workers(own.stack.http, stages, timeout=120)
         gate = asyncio.Semaphore(concurrency)
 
         async def run(item: Item, way: str) -> None:
             async with gate:
                 text = await (native(own.url, item) if way == "native 16k" else twilio(own.stack.port, item))
-            item.results[model][way] = text
+            item.results[model][way + (DENOISED if denoise else "")] = text
 
-        await asyncio.gather(*(run(item, way) for item in items for way in ("native 16k", "twilio 8k mu-law")))
+        await asyncio.gather(*(run(item, way) for item in items for way in STREAMED))
     finally:
         own.close()
 
@@ -255,13 +267,14 @@ async def streamed(model: str, items: list[Item], concurrency: int) -> None:
 # -- the report ---------------------------------------------------------------------------------
 
 
-def report(items: list[Item], models: list[str], lost_words: int) -> dict:
+def report(items: list[Item], models: list[str], lost_words: int, *, denoise: bool = False) -> dict:
     summary: dict = {}
-    print(f"\n{'model':8} {'set':9} " + " ".join(f"{way:>18}" for way in WAYS))
+    ways = WAYS + tuple(way + DENOISED for way in STREAMED) if denoise else WAYS
+    print(f"\n{'model':8} {'set':9} " + " ".join(f"{way:>18}" for way in ways))
     for model in models:
         for name in sorted({item.set for item in items}, key=["librivox", "calls", "spanish"].index):
             row = []
-            for way in WAYS:
+            for way in ways:
                 chosen = [i for i in items if i.set == name]
                 if any(i.results[model][way] is None for i in chosen):
                     row.append("refused")
@@ -269,14 +282,14 @@ def report(items: list[Item], models: list[str], lost_words: int) -> dict:
                 counts = [errors(i.reference, i.results[model][way] or "") for i in chosen]
                 wer = 100 * sum(c[0] for c in counts) / sum(c[1] for c in counts)
                 row.append(f"{wer:.1f} %")
-            summary[f"{model} {name}"] = dict(zip(WAYS, row))
+            summary[f"{model} {name}"] = dict(zip(ways, row))
             print(f"{model:8} {name:9} " + " ".join(f"{cell:>18}" for cell in row))
     print("\nUtterances that lost content when streamed (a run of deleted reference words, or WER over "
           "offline's by more than 10 points):")
     lost = []
     for model in models:
         for item in items:
-            for way, offline_way in (("native 16k", "offline 16k"), ("twilio 8k mu-law", "offline 8k mu-law")):
+            for way, offline_way in [*STREAMED.items(), *((w + DENOISED, o) for w, o in STREAMED.items() if denoise)]:
                 text, reference_text = item.results[model][way], item.results[model][offline_way]
                 if text is None or reference_text is None:
                     continue
@@ -303,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spanish-voices", nargs="+", default=["es"], help="espeak-ng voices of the Spanish set")
     parser.add_argument("--concurrency", type=int, default=3, help="sessions streamed at once")
     parser.add_argument("--lost-words", type=int, default=3, help="deleted words in a row that count as lost content")
+    parser.add_argument("--denoise", action="store_true",
+                        help="stream both doors a second time through a stack that denoises (DeepFilterNet3)")
     parser.add_argument("--json", help="write the figures and every transcript here")
     args = parser.parse_args(argv)
 
@@ -325,9 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         asyncio.run(streamed(model, items, args.concurrency))
         timings[f"{model} streamed"] = {"wall_s": round(time.monotonic() - started, 1)}
+        if args.denoise:
+            started = time.monotonic()
+            asyncio.run(streamed(model, items, args.concurrency, denoise=True))
+            timings[f"{model} streamed denoise"] = {"wall_s": round(time.monotonic() - started, 1)}
         print(f"{model}: offline {timings[f'{model} offline']}, streamed {timings[f'{model} streamed']}",
               file=sys.stderr)
-    figures = report(items, args.models, args.lost_words)
+    figures = report(items, args.models, args.lost_words, denoise=args.denoise)
     figures["timings"] = timings
     figures["audio_s"] = round(audio, 1)
     if args.json:
