@@ -60,6 +60,7 @@ RATE = 16000
 PHONE_RATE = 8000
 SET_DIR = Path(__file__).parent / "accuracy_set"
 WAYS = ("offline 16k", "offline 8k mu-law", "native 16k", "twilio 8k mu-law")
+FAILED = "\x00failed"  # a streamed session that failed (overloaded box): not a transcript
 DENOISED = " denoise"  # the streamed ways through the denoising stack
 STREAMED = {"native 16k": "offline 16k", "twilio 8k mu-law": "offline 8k mu-law"}  # and the offline way each matches
 DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
@@ -193,10 +194,10 @@ async def native(url: str, item: Item) -> str | None:
     except StreamClosed as exc:
         if any(m.get("code") == "bad_config" for m in exc.messages):
             return None
-        if exc.code == 1013:  # refused as overloaded (the denoise worker behind on a busy box): no text
-            print(f"  {item.name} native: refused, overloaded: {exc}", file=sys.stderr)
-            return ""
-        raise
+        # Overloaded (1013: the denoise worker behind; 1011: results late) on a busy box: the session
+        # failed, not the run; the report says which.
+        print(f"  {item.name} native: failed: {exc}", file=sys.stderr)
+        return FAILED
     return " ".join(m["text"] for m in messages if m["type"] == "final")
 
 
@@ -208,7 +209,7 @@ async def twilio(port: int, item: Item) -> str | None:
 
     mulaw = telephone(item.samples)[1]
     frame = PHONE_RATE // 50  # 20 ms, as Twilio sends
-    finals, refused = [], False
+    finals, refused, errors_seen = [], False, []
     async with connect(f"ws://127.0.0.1:{port}/twilio") as ws:
         async def receive() -> None:
             nonlocal refused
@@ -219,6 +220,7 @@ async def twilio(port: int, item: Item) -> str | None:
                         finals.append(message["text"])
                     elif message.get("event") == "error":
                         refused = refused or message.get("code") == "bad_config"
+                        errors_seen.append(message)
             except ConnectionClosed:
                 pass  # closed with an error code: the error message came first
 
@@ -237,7 +239,12 @@ async def twilio(port: int, item: Item) -> str | None:
         except ConnectionClosed:
             pass  # refused (a language the model lacks): the receiver saw why
         await asyncio.wait_for(receiver, 180)
-    return None if refused else " ".join(finals)
+    if refused:
+        return None
+    if errors_seen:  # overloaded on a busy box: the session failed, not the run
+        print(f"  {item.name} twilio: failed: {errors_seen}", file=sys.stderr)
+        return FAILED
+    return " ".join(finals)
 
 
 async def streamed(model: str, items: list[Item], concurrency: int, *, denoise: bool = False) -> None:
@@ -259,7 +266,11 @@ async def streamed(model: str, items: list[Item], concurrency: int, *, denoise: 
 
         async def run(item: Item, way: str) -> None:
             async with gate:
-                text = await (native(own.url, item) if way == "native 16k" else twilio(own.stack.port, item))
+                try:
+                    text = await (native(own.url, item) if way == "native 16k" else twilio(own.stack.port, item))
+                except (OSError, TimeoutError, ConnectionError) as exc:  # a session of a busy box, not the run
+                    print(f"  {item.name} {way}: failed: {exc!r}", file=sys.stderr)
+                    text = FAILED
             item.results[model][way + (DENOISED if denoise else "")] = text
 
         await asyncio.gather(*(run(item, way) for item in items for way in STREAMED))
@@ -282,6 +293,9 @@ def report(items: list[Item], models: list[str], lost_words: int, *, denoise: bo
                 if any(i.results[model][way] is None for i in chosen):
                     row.append("refused")
                     continue
+                if failed := sum(i.results[model][way] == FAILED for i in chosen):
+                    row.append(f"{failed} failed")
+                    continue
                 counts = [errors(i.reference, i.results[model][way] or "") for i in chosen]
                 wer = 100 * sum(c[0] for c in counts) / sum(c[1] for c in counts)
                 row.append(f"{wer:.1f} %")
@@ -294,7 +308,7 @@ def report(items: list[Item], models: list[str], lost_words: int, *, denoise: bo
         for item in items:
             for way, offline_way in [*STREAMED.items(), *((w + DENOISED, o) for w, o in STREAMED.items() if denoise)]:
                 text, reference_text = item.results[model][way], item.results[model][offline_way]
-                if text is None or reference_text is None:
+                if text is None or reference_text is None or text == FAILED:
                     continue
                 wrong, total, run = errors(item.reference, text)
                 offline_wrong, _, _ = errors(item.reference, reference_text)
