@@ -268,7 +268,7 @@ async def streamed(model: str, items: list[Item], concurrency: int, *, denoise: 
             async with gate:
                 try:
                     text = await (native(own.url, item) if way == "native 16k" else twilio(own.stack.port, item))
-                except (OSError, TimeoutError, ConnectionError) as exc:  # a session of a busy box, not the run
+                except Exception as exc:  # a session of a busy box (refused, late, cut), not the run
                     print(f"  {item.name} {way}: failed: {exc!r}", file=sys.stderr)
                     text = FAILED
             item.results[model][way + (DENOISED if denoise else "")] = text
