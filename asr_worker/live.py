@@ -315,6 +315,7 @@ class LiveSessions(StageCore):
         utt.token_ids = hypothesis.token_ids
         utt.language = hypothesis.language
         return hypothesis
+
     async def _continue(self, session: AsrSession, asr: LiveState, request: DecodeRequest,
                         before: tuple[Piece, ...]) -> Hypothesis | None:
         """The final of the rest of an utterance split by early finals, decoded after the speech
