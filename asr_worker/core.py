@@ -34,6 +34,7 @@ from common.records import SAMPLE_RATE, Audio, SpeechEnd, TimedWord, Transcript,
 from common.redaction.redactor import Redactor
 from common.stage import Session, Stage
 
+from .continuation import Piece
 from .engines import DecodeRequest, Engine, Hypothesis, Word
 from .redacting import RedactingRunner
 
@@ -113,6 +114,8 @@ class Utterance:
     language: str = ""  # detected by the last decode
     ending: bool = False  # the final is being decoded: no partial starts
     pauses: list[int] = field(default_factory=list)  # ends of the VAD's pauses in it (batch packs)
+    # The VAD's utterance before this one's start, where early finals split it (see .continuation).
+    before: tuple[Piece, ...] = ()
     announce: bool = False  # a batch pack sends its SpeechStart with its finals
 
     def __post_init__(self) -> None:
@@ -157,6 +160,8 @@ class Head:
     vad_start: int
     through: int
     speech_final: bool
+    # The speech up to ``through`` and its finals (in memory only: not in the checkpoint).
+    before: tuple[Piece, ...] = field(default=(), compare=False)
 
     def encode(self) -> bytes:
         return json.dumps({"head": self.to_list()}).encode()
@@ -228,7 +233,7 @@ class StageCore(Stage[AsrSessionState]):
             if record.offset + record.samples <= asr.head.through:
                 return None  # replayed audio that has its final
             # Speech resumed after an early final: the rest is an utterance of its own.
-            asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start)
+            asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start, before=asr.head.before)
             asr.head = None
         if asr.utterance is None:
             session.log.warning("audio at %d outside an utterance; ignored", record.offset)

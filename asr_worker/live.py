@@ -49,7 +49,7 @@ the pause, and splits where a live session with instant decodes would.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -57,6 +57,7 @@ from common.errors import LeaseLost, SessionGone
 from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript,
                             utterance_id)
 
+from .continuation import Piece, continued, joined, kept
 from .core import (AsrSession, AsrSessionState, Head, StageCore, Utterance, ends_sentence, probability,
                    session_words)
 from .engines import DecodeRequest, Hypothesis
@@ -219,7 +220,10 @@ class LiveSessions(StageCore):
         self.metrics.early_finals.labels(kind="sentence" if turn_end else "eager").inc()
         await self._stop_partial(asr)
         asr.utterance = None
-        asr.head = Head(utt.vad_start, speculation.end, turn_end)
+        # The speech so far and its text, for the final of what resumes (.continuation).
+        before = (*utt.before, Piece(utt.pcm()[:speculation.end - utt.start].copy(), hypothesis.text))
+        asr.head = Head(utt.vad_start, speculation.end, turn_end,
+                        before=kept(before, rest=0) if self.engine.continues_prefix else ())
         self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
         await self.runner.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
@@ -300,13 +304,36 @@ class LiveSessions(StageCore):
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=asr.config.context, word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text, batch=session.config.batch)
-        hypothesis = await self._transcribe(session, asr, request)
+        before = kept(utt.before, rest=len(audio)) if final else ()
+        if before:
+            hypothesis = await self._continue(session, asr, request, before)
+        else:
+            hypothesis = await self._transcribe(session, asr, request)
         if hypothesis is None:
             return None
         utt.decodes += 1
         utt.token_ids = hypothesis.token_ids
         utt.language = hypothesis.language
         return hypothesis
+
+    async def _continue(self, session: AsrSession, asr: LiveState, request: DecodeRequest,
+                        before: tuple[Piece, ...]) -> Hypothesis | None:
+        """The final of the rest of an utterance split by early finals, decoded after the speech
+        ``before`` it with that speech's finals as the forced prefix (:mod:`.continuation`); decoded
+        alone if the engine did not write the prefix back."""
+        left, text = joined(before)
+        offset = len(left) / SAMPLE_RATE
+        hypothesis = await self._transcribe(session, asr, replace(
+            request, audio=np.concatenate([left, request.audio]), prefix=f"{text} {request.prefix}".strip()))
+        if hypothesis is None:
+            return None
+        rest = continued(hypothesis, prefix=text, offset=offset, tokenize=self.engine.tokenize)
+        if rest is not None:
+            return rest
+        session.log.info("the decode after %.1f s of earlier speech did not continue its text; decoding the rest alone",
+                         offset)
+        return await self._transcribe(session, asr, request)  # (the same id: the first decode is over)
+
     @staticmethod
     def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
                     speech_final: bool = False) -> Transcript:

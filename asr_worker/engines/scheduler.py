@@ -109,6 +109,7 @@ class DecodeScheduler(Generic[Request]):
         self._run_batch = run_batch or run
         self._clock = clock
         self._on_stale = on_stale
+        self.stale = 0  # next partials dropped unrun, having waited past partial_max_wait (under the lock)
         self._on_live = on_live
         self._on_live_kinds = on_live_kinds
         self._queues: list[list[_Queued]] = [[] for _ in range(BATCH + 1)]
@@ -229,8 +230,10 @@ class DecodeScheduler(Generic[Request]):
     def _admit(self, kind: int, entry: _Queued, batch: list) -> None:
         """Add a queued request to ``batch`` unless it was aborted or went stale."""
         if kind == PARTIAL and self._clock() - entry.queued_at > self.partial_max_wait:
-            if entry.future.cancel() and self._on_stale is not None:
-                self._on_stale()
+            if entry.future.cancel():
+                self.stale += 1
+                if self._on_stale is not None:
+                    self._on_stale()
         elif entry.future.set_running_or_notify_cancel():  # False: aborted while it waited
             batch.append((entry.future, entry.request))
 
@@ -244,3 +247,25 @@ class DecodeScheduler(Generic[Request]):
             return
         for (future, _), result in zip(batch, results, strict=True):
             future.set_result(result)
+
+
+class StaleCollector:
+    """``streamscribe_asr_stale_partials_total``: the partials a scheduler dropped as stale (a
+    counter; no session in its labels). A partial dropped so is never decoded, and its session sees
+    no partial for that audio: the next partial or the final covers it. Where this grows, the
+    engine is short of threads for the partial cadence its calls ask for (``--chunk-size-sec``)."""
+
+    def __init__(self, scheduler: DecodeScheduler) -> None:
+        self._scheduler = scheduler
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        yield CounterMetricFamily(
+            "streamscribe_asr_stale_partials",
+            "Partial decodes dropped unrun because they waited for a decode thread longer than the "
+            "scheduler's partial_max_wait (newer audio had come; the next partial or the final covers it).",
+            value=self._scheduler.stale)
+
+    def describe(self):
+        return list(self.collect())

@@ -93,7 +93,7 @@ from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .batch_pause import ChildPauser
 from .loop_guard import GuardOptions, LoopGuard
 from .repetition import LoopLimits
-from .scheduler import FINAL, FIRST_WORDS, PARTIAL, DecodeScheduler
+from .scheduler import FINAL, FIRST_WORDS, PARTIAL, DecodeScheduler, StaleCollector
 from .whisper_models import ResolvedModel, resolve_model
 
 log = logging.getLogger(__name__)
@@ -397,6 +397,7 @@ class WhisperDecoder:
 class WhisperEngine(Engine):
     name = "whisper"
     times_words = True
+    continues_prefix = True
 
     def __init__(self, options: WhisperOptions) -> None:
         decoder = WhisperDecoder(options)
@@ -501,8 +502,9 @@ class WhisperEngine(Engine):
         return executor
 
     def collectors(self) -> list:
-        """Prometheus collectors of the batch child's pauses (none where it is not paused)."""
-        return [_PauseCollector(self.pauser)] if self.pauser is not None else []
+        """Prometheus collectors of the partials dropped as stale and of the batch child's pauses
+        (none of those where it is not paused)."""
+        return [StaleCollector(self._scheduler), *([_PauseCollector(self.pauser)] if self.pauser is not None else [])]
 
     def tokenize(self, text: str) -> list[int]:
         assert self.decoder is not None, "the engine is closed"

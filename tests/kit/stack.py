@@ -18,7 +18,7 @@ from .support import Process, RedisServer, free_port, service
 # Worker ids, unique in the test run: the stacks of one module share its Redis and live until the
 # module ends, and two live workers of one id (seen: two "asr0") overwrite each other's load, so
 # a gateway admitted against the other stack's capacity (10 sessions for 4).
-WORKER_NUMBERS = {"vad": itertools.count(), "asr": itertools.count()}
+WORKER_NUMBERS = {"vad": itertools.count(), "asr": itertools.count(), "denoise": itertools.count()}
 
 SESSION_KEYS = f"{keys.PREFIX}:{{*"  # every key of a session carries the hash tag {sid}
 SLOT_KEYS = keys.slots("*")  # admission reservations, gone with the last session
@@ -107,8 +107,9 @@ class Stack:
         return process
 
     def add_worker(self, stage: str, *, env: dict, args: tuple = ()):
-        module = {"vad": "vad_worker", "asr": "asr_worker"}[stage]
+        module = {"vad": "vad_worker", "asr": "asr_worker", "denoise": "denoise_worker"}[stage]
         name = f"{stage}{next(WORKER_NUMBERS[stage])}"  # its worker id too
+        self.workers.setdefault(stage, [])
         worker = service(name, module, "--http-port", str(free_port()), "--lease-ttl", "2", "--worker-id", name,
                          *args, env=env)
         self.workers[stage].append(worker)

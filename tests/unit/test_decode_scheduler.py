@@ -327,3 +327,30 @@ def test_without_a_grace_finals_go_first_however_young():
         assert order == ["final", "first"]
     finally:
         scheduler.close()
+
+
+def test_stale_partials_are_counted_in_a_metric_without_session_labels():
+    from prometheus_client import CollectorRegistry
+
+    from asr_worker.engines.scheduler import StaleCollector
+
+    clock, order = ManualClock(0.0), []
+    scheduler = DecodeScheduler(calls, workers=1, partial_max_wait=2.0, clock=clock)
+    registry = CollectorRegistry()
+    registry.register(StaleCollector(scheduler))
+    try:
+        assert registry.get_sample_value("streamscribe_asr_stale_partials_total") == 0
+        release, _ = blocked(scheduler)
+        old = scheduler.submit(Utterance("old", 1.0, order), final=False)
+        clock.now = 2.5  # old waited past partial_max_wait; fresh did not
+        fresh = scheduler.submit(Utterance("fresh", 1.0, order), final=False)
+        release.set()
+        assert fresh.result(TIMEOUT) == "fresh"
+        with pytest.raises(CancelledError):
+            old.result(TIMEOUT)
+        assert order == ["fresh"]
+        assert registry.get_sample_value("streamscribe_asr_stale_partials_total") == 1
+        metric, = (m for m in registry.collect() if m.name == "streamscribe_asr_stale_partials")
+        assert all(sample.labels == {} for sample in metric.samples)
+    finally:
+        scheduler.close()

@@ -510,3 +510,33 @@ async def test_a_batch_session_gets_no_partials_and_splits_at_a_pause_as_with_in
     ]
     assert not [t for t in worker.transcripts() if not t.final]
     assert requests and all(r.final and r.batch for r in requests)
+
+
+def continuing(request: fake_vllm.FakeRequest) -> str:
+    """A model that writes on from what is pre-filled (the language, and any prefix): "Heard N." of its audio."""
+    return f" Heard {len(request.audio)}." if request.assistant.endswith(("<asr_text>", ".")) else sentence(request)
+
+
+async def test_the_rest_after_an_early_final_is_decoded_with_the_speech_before_it(engine, monkeypatch):
+    """An engine that continues a forced prefix (whisper) decodes the final of the speech that
+    resumed after an early final over the whole of the VAD's utterance, the early final's text
+    forced: the final is the rest's text alone."""
+    monkeypatch.setattr(engine, "continues_prefix", True)
+    requests = recorded_requests(engine, monkeypatch)
+    fake(engine).responder = continuing
+    worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True, language="en"), resume=True)
+    assert finals(worker) == [
+        (utterance_id("spec", START), f"Heard {int(1.2 * SR)}.", True, START, PAUSE_END),
+        (utterance_id("spec", PAUSE_END), f"Heard {2 * SR}.", True, PAUSE_END, RESUMED_END),  # 1.2 s + 0.8 s heard
+    ]
+    rest = [r for r in requests if r.final][-1]
+    assert rest.prefix == f"Heard {int(1.2 * SR)}." and len(rest.audio) == 2 * SR
+
+
+async def test_without_continuation_the_rest_after_an_early_final_is_decoded_alone(engine, monkeypatch):
+    requests = recorded_requests(engine, monkeypatch)
+    fake(engine).responder = continuing
+    worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True, language="en"), resume=True)
+    assert [f[1] for f in finals(worker)] == [f"Heard {int(1.2 * SR)}.", f"Heard {int(0.8 * SR)}."]
+    rest = [r for r in requests if r.final][-1]
+    assert rest.prefix == "" and len(rest.audio) == int(0.8 * SR)

@@ -1,0 +1,125 @@
+"""Early finals replayed in process: what decoding the speech after an early final alone costs in WER.
+
+    .venv/bin/python -m bench.early_final_replay [--model base] [--sets calls spanish] [--telephone]
+
+For each item of ``bench/accuracy.py``'s set, the VAD worker's Silero model and segmenter find the
+utterances and their pauses (the default endpointing); the ASR worker's whisper decoder (int8,
+greedy, the fitted window) then decodes them as the live path does with the sentence endpoint on:
+at each pause, the utterance so far; a decode that ends a sentence is an early final, and the
+speech after it a piece of its own. Three ways, each piece's decode:
+
+* ``whole``: no split (each VAD utterance decoded at its end);
+* ``alone``: the live path before the continuation (each piece decoded alone);
+* ``continued``: the live path now (asr_worker/continuation.py: after the speech before it, that
+  speech's finals forced as the prefix).
+
+It prints each item's pieces and WER per way, and the process time of all final decodes per way.
+No stack and no real-time streaming: the decodes and splits are those of the live path, whatever
+the load (the live path waits for the decode at a pause before it splits, see asr_worker/live.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from asr_worker.continuation import Piece, continued, joined, kept
+from asr_worker.core import ends_sentence
+from asr_worker.engines.base import DecodeRequest, Hypothesis
+from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
+from bench.accuracy import RATE, build_set, errors, telephone
+from common.endpointing import FRAME, EndpointOptions
+from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad
+from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechPaused, SpeechStarted
+
+WAYS = ("whole", "alone", "continued")
+
+
+def utterances(vad: SileroVad, audio: np.ndarray) -> list[tuple[np.ndarray, list[int]]]:
+    """The VAD's utterances of ``audio``: each one's samples (float32) and its pauses' ends in it."""
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    count = len(pcm) // FRAME
+    frames = pcm[:count * FRAME].reshape(count, FRAME)
+    context = np.zeros(CONTEXT, np.float32)
+    state = np.zeros((STATE_SHAPE[0], 1, STATE_SHAPE[1]), np.float32)
+    probs = []
+    for frame in frames.astype(np.float32) / 32768:
+        scored = np.concatenate([context, frame])[None]
+        prob, state = vad(scored, state)
+        probs.append(float(prob[0]))
+        context = scored[0, -CONTEXT:]
+    segmenter = Segmenter(EndpointOptions())
+    out: list[tuple[np.ndarray, list[int]]] = []
+    chunks: list[np.ndarray] = []
+    pauses: list[int] = []
+    start = 0
+    for event in segmenter.push_frames(0, frames, probs) + segmenter.flush("end"):
+        if isinstance(event, SpeechStarted):
+            chunks, pauses, start = [], [], event.start
+        elif isinstance(event, SpeechAudio):
+            chunks.append(event.pcm)
+        elif isinstance(event, SpeechPaused):
+            pauses.append(event.end - start)
+        elif isinstance(event, SpeechEnded):
+            out.append((np.concatenate(chunks).astype(np.float32) / 32768, pauses))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="base")
+    parser.add_argument("--sets", nargs="+", default=["calls", "spanish"], choices=["librivox", "calls", "spanish"])
+    parser.add_argument("--telephone", action="store_true", help="through 8 kHz mu-law, as the Twilio door hands it on")
+    args = parser.parse_args(argv)
+    decoder = WhisperDecoder(WhisperOptions(model=args.model, batch_process=False))
+    vad = SileroVad()
+    totals = {way: [0, 0] for way in WAYS}
+    cpu = dict.fromkeys(WAYS, 0.0)
+
+    def decode(way: str, audio: np.ndarray, language: str, prefix: str = "") -> Hypothesis:
+        started = time.process_time()
+        hypothesis = decoder.decode([DecodeRequest(way, audio, True, language=language, prefix=prefix)])[0]
+        cpu[way] += time.process_time() - started
+        return hypothesis
+
+    for item in build_set(args.sets, ["en-us", "en-gb"], ["es"]):
+        if item.language not in decoder.languages:
+            continue
+        audio = telephone(item.samples)[0] if args.telephone else item.samples
+        texts: dict[str, list[str]] = {way: [] for way in WAYS}
+        for samples, pauses in utterances(vad, audio):
+            texts["whole"].append(decode("whole", samples, item.language).text)
+            for way in ("alone", "continued"):
+                begin = 0
+                before: tuple[Piece, ...] = ()
+                for end in [*pauses, len(samples)]:
+                    if end <= begin:
+                        continue
+                    piece = samples[begin:end]
+                    earlier = kept(before, rest=len(piece)) if way == "continued" else ()
+                    got = None
+                    if earlier:  # as LiveSessions._continue does
+                        left, prefix = joined(earlier)
+                        got = continued(decode(way, np.concatenate([left, piece]), item.language, prefix),
+                                        prefix=prefix, offset=len(left) / RATE, tokenize=decoder.tokenize)
+                    text = (got or decode(way, piece, item.language)).text
+                    if end == len(samples) or ends_sentence(text):
+                        texts[way].append(text + " /")
+                        before = (*before, Piece((piece * 32768).astype(np.int16), text))
+                        begin = end
+        print(f"== {item.name}")
+        for way in WAYS:
+            wrong, total, _ = errors(item.reference, " ".join(texts[way]))
+            totals[way][0] += wrong
+            totals[way][1] += total
+            print(f"  {way:10} {100 * wrong / total:5.1f} %  {' '.join(texts[way])}")
+    print("\nWER: " + ", ".join(f"{way} {100 * w / n:.1f} %" for way, (w, n) in totals.items()))
+    print("CPU of the final decodes (process time): " + ", ".join(f"{way} {s:.1f} s" for way, s in cpu.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
