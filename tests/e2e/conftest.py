@@ -6,7 +6,7 @@ import pytest
 
 from common import bus
 from tests.kit.stack import SESSION_KEYS, SLOT_KEYS, Stack
-from tests.kit.support import RedisServer, wait_for_workers, wait_until
+from tests.kit.support import RedisServer, close_all, wait_for_workers, wait_until
 
 
 @pytest.fixture
@@ -54,14 +54,7 @@ def stacks():
                 left = stack.redis.keys(SESSION_KEYS) + stack.redis.keys(SLOT_KEYS)
                 raise AssertionError(f"{exc}: {left}\n{stack.logs()}") from None
     finally:
-        failures = []
-        for stack in started:  # each, even if closing one before it failed
-            try:
-                stack.close()
-            except Exception as exc:  # noqa: BLE001 - raised below, after the others closed
-                failures.append(exc)
-        if failures:
-            raise failures[0]
+        close_all(stack.close for stack in started)
 
 
 @pytest.fixture(scope="module")

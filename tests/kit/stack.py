@@ -13,7 +13,7 @@ import time
 from common import keys
 
 from .faults import metric, scrape
-from .support import Process, RedisServer, free_port, service
+from .support import Process, RedisServer, close_all, free_port, service
 
 # Worker ids, unique in the test run: the stacks of one module share its Redis and live until the
 # module ends, and two live workers of one id (seen: two "asr0") overwrite each other's load, so
@@ -131,11 +131,4 @@ class Stack:
     def close(self) -> None:
         """Stop every process, each even if stopping one before it failed (then raise the first
         failure): a teardown that gave up at one process left the rest running for the session."""
-        failures = []
-        for process in self.processes:
-            try:
-                process.stop()
-            except Exception as exc:  # noqa: BLE001 - raised below, after the others stopped
-                failures.append(exc)
-        if failures:
-            raise failures[0]
+        close_all(process.stop for process in self.processes)

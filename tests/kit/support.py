@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import redis as sync_redis
@@ -36,6 +37,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 LOWEST_PORT = 10_000
 KILL_TIMEOUT = 30.0  # seconds for a SIGKILLed child to be gone
+
+
+def close_all(closers: Iterable[Callable[[], object]]) -> None:
+    """Call each of ``closers`` (callables: a process's stop, a stack's close), each even if one
+    before it failed, then raise the first failure: a teardown that gave up at the first failure
+    left the rest running for the whole session."""
+    failures = []
+    for close in closers:
+        try:
+            close()
+        except Exception as exc:  # noqa: BLE001 - raised below, after the others
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 def free_port() -> int:
