@@ -116,9 +116,8 @@ async def test_a_live_decode_stops_the_batch_child_until_it_ends(clip_samples, m
         assert (await asyncio.wait_for(recording, 60)).text == first.text  # the recording goes on
         paused, pauses, shares = engine.pauser.stats()
         assert pauses == 1 and paused > 0 and shares == 0
-        (collector,) = engine.collectors()
-        assert {family.name: family.samples[0].value for family in collector.collect()}[
-            "streamscribe_asr_batch_child_pauses"] == 1
+        families = {family.name: family for collector in engine.collectors() for family in collector.collect()}
+        assert families["streamscribe_asr_batch_child_pauses"].samples[0].value == 1
     finally:
         release.set()
         await engine.close()
