@@ -200,8 +200,13 @@ class _Child:
                 try:
                     await self.loop.run_in_executor(self._sender, self.conn.send, (req_id, op, session_id, payload))
                 except (OSError, ValueError) as exc:
-                    # The reader thread reports the death; make sure we do not wait for it.
-                    raise DenoiseProcessDied(self.dead or f"denoise process {self.index} is gone: {exc}") from exc
+                    # Dead from now on, so the pool's next call starts a fresh child: the reader
+                    # thread reports the death too, but on a loaded box only after the caller's
+                    # retries had all found this child "alive" and failed (seen: a killed child's
+                    # session passed through undenoised). Its report then finds it replaced.
+                    if self.dead is None:
+                        self.dead = f"denoise process {self.index} is gone: {exc}"
+                    raise DenoiseProcessDied(self.dead) from exc
                 return await future
             finally:
                 self._pending.pop(req_id, None)
