@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 LOWEST_PORT = 10_000
+SLICES = 8  # test processes with port ranges of their own (workers gw8 on share gw0's)
+_HANDED_OUT: set[int] = set()  # this process's ports handed out by free_port()
 KILL_TIMEOUT = 30.0  # seconds for a SIGKILLed child to be gone
 
 
@@ -65,15 +67,29 @@ def free_port() -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             return sock.getsockname()[1]
+    # Each test process (pytest-xdist's PYTEST_XDIST_WORKER gwN) draws from a slice of its own,
+    # and never draws a port it handed out before (until it has drawn every port of its
+    # slice): a port handed out is free only until its service binds it, and another
+    # process or test drawing it in that window failed to bind (seen in CI: a gateway's
+    # raw TCP door, "address already in use").
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    width = (ephemeral - LOWEST_PORT) // SLICES
+    first = LOWEST_PORT + (worker % SLICES) * width
+    ports = range(first, first + width)
+    if len(_HANDED_OUT) >= width // 2:
+        _HANDED_OUT.clear()
     for _ in range(200):
-        port = secrets.choice(range(LOWEST_PORT, ephemeral))
+        port = secrets.choice(ports)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _HANDED_OUT.add(port)
             return port
-    raise RuntimeError(f"no free port from {LOWEST_PORT} to {ephemeral - 1}")
+    raise RuntimeError(f"no free port from {ports.start} to {ports.stop - 1}")
 
 
 class Process:
