@@ -88,7 +88,9 @@ API_KEY = "demo-page-key"
 
 @pytest.fixture(scope="module")
 def browser_stack(browser_tools, redis_server, stacks):
-    return stacks(redis_server, extra_env={"STREAMSCRIBE_GATEWAY_API_KEY": API_KEY})
+    # The product's partial cadence (tests.kit.stack slows it for the rest of the suite): the page's
+    # partials are what these tests watch.
+    return stacks(redis_server, extra_env={"STREAMSCRIBE_GATEWAY_API_KEY": API_KEY, "STREAMSCRIBE_ASR_CHUNK_SIZE_SEC": "1"})
 
 
 @pytest.fixture

@@ -49,6 +49,11 @@ class Stack:
                # tests' own. Tests of these rules set them (test_idle, bench.abuse_review's flags).
                "STREAMSCRIBE_GATEWAY_RESULTS_TIMEOUT": "120",
                "STREAMSCRIBE_GATEWAY_IDLE_TIMEOUT": "60",
+               # A partial decode every 2 s of new speech, not every 1 s: partials were ~60 % of the
+               # suite's decode time, and the ASR workers ~40 % of its CPU (BENCHMARKS, "The test
+               # suite on 2 cores"). The partial path is the same; the demo page's test
+               # (test_browser.py) and the benches run the default cadence.
+               "STREAMSCRIBE_ASR_CHUNK_SIZE_SEC": "2",
                **(extra_env or {})}
         self.env = env
         self.workers: dict[str, list[Process]] = {"vad": [], "asr": []}
