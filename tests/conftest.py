@@ -22,6 +22,9 @@ the long files measured; one without takes 0 s, and goes with the short files.""
 def pytest_addoption(parser):
     parser.addoption("--store-durations", action="store_true",
                      help=f"write the seconds each test file took to {DURATIONS.name} (keeps the files not run)")
+    parser.addoption("--cpu-profile", metavar="FILE", type=Path,
+                     help="append the CPU seconds of each test file, per kind of process, to FILE as JSON lines "
+                          "(tests/kit/cpu_profile.py; python -m bench.suite_cpu FILE sums them)")
 
 
 def file_of(nodeid: str) -> str:
@@ -65,6 +68,13 @@ class FileDurations:
 def pytest_configure(config):
     if config.getoption("store_durations") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(FileDurations(), "file-durations")
+    # In each process that runs tests: xdist's workers, or this one without them (the controller's
+    # descendants are the workers, whose time they count themselves).
+    runs_tests = hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None)
+    if config.getoption("cpu_profile") and runs_tests:
+        from tests.kit.cpu_profile import CpuProfile
+
+        config.pluginmanager.register(CpuProfile(config.getoption("cpu_profile")), "cpu-profile")
 
 
 @pytest.fixture(scope="session")
