@@ -60,6 +60,12 @@ _EXPIRY = {"expiry", "expiration", "expires", "expire", "exp", "valid", "thru"}
 _MONTHS = {m: i + 1 for i, m in enumerate(
     "january february march april may june july august september october november december".split())}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+# Days said as ordinals ("july twelfth", "the third of may"): only beside a month, where they are a date.
+_ORDINAL_UNITS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+                  "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth").split()
+_ORDINALS = frozenset(_ORDINAL_UNITS) | {"twentieth", "thirtieth"} | {
+    f"{tens}-{unit}" for tens in ("twenty", "thirty") for unit in _ORDINAL_UNITS[:9]}
+_DAY = re.compile(r"^\d{1,2}(st|nd|rd|th)?,?$")
 _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "boulevard", "blvd", "way",
            "court", "ct", "place", "pl", "terrace", "circle", "highway", "parkway", "square", "close"}
 _ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"}
@@ -159,6 +165,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     # stray piece (below).
     amounts = [False] * len(tokens)
     for run in _joined(runs(tokens), tokens, cores, kinds, before, keyword_at):
+        if any(taken[run.first:run.last + 1]):  # a ZIP code in the address before it
+            continue
         if _unit_after(run, tokens, cores) or len(run.digits) < 3:
             amounts[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
         span = _classify(run, tokens, cores, kinds, before[run.first], keyword_at, breaks)
@@ -211,6 +219,28 @@ def _sensitive(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None
         return "CREDIT_CARD"
     if "pii" in kinds and (ctx.phone > 0 or near("phone")):
         return "PHONE_NUMBER"
+    return None
+
+
+def _since(ctx: Context, name: str) -> int:
+    """Words since the last ``name`` keyword (a large number when its context has lapsed)."""
+    left = getattr(ctx, name)
+    return (DOB_WORDS if name == "dob" else CONTEXT_WORDS) - left if left > 0 else 10**6
+
+
+def _date_start(run: Run, tokens: list[str], cores: list[str]) -> int | None:
+    """Where a spoken date that ends with ``run`` (its year) begins: a month right before it
+    (``may 2027``), or a month and a day (``july twelfth 1976``, ``july 12th 1976``, ``the 12th of
+    july 1976``); None if no month is there."""
+    first = run.first
+    if first > 0 and cores[first - 1] in _MONTHS:
+        start = first - 1
+        # "twelfth of july 1976", "12th of july"
+        if start >= 2 and cores[start - 1] == "of" and (cores[start - 2] in _ORDINALS or _DAY.match(cores[start - 2])):
+            start -= 2
+        return start
+    if first > 1 and cores[first - 1] in _ORDINALS and cores[first - 2] in _MONTHS:  # (a written day is in the run)
+        return first - 2
     return None
 
 
@@ -292,6 +322,24 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
     amount = _unit_after(run, tokens, cores)
+    if "pii" in kinds and not amount:
+        # A house number with its street, or a number a keyword nearer than the card's names
+        # (a phone number, a date of birth, an account after a card was talked about): that
+        # entity, not a card's piece. Deepgram's example: "... the cvv code is one one one i live
+        # at one two three main street dallas texas seven five two zero one my phone number is
+        # ..." has an address and a phone number after the card's words.
+        address = _address(run, tokens, cores)
+        if address is not None:
+            return address
+        card_since = 0 if _near(keyword_at, run, "card") else _since(ctx, "card")
+        if _since(ctx, "dob") < card_since:
+            start = _date_start(run, tokens, cores)
+            if start is not None or _date_shaped(run, tokens):
+                return Span(first if start is None else start, last, "DOB")
+        if _since(ctx, "phone") < card_since and (n == 7 or 9 <= n <= 11):
+            return Span(first, last, "PHONE_NUMBER")
+        if _since(ctx, "account") < card_since and n >= 4:
+            return Span(first, last, "ACCOUNT_NUMBER")
     if "pci" in kinds and not amount:
         if card and month_before:
             return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
@@ -313,25 +361,39 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
         if n >= 4 and (ctx.account > 0 or _near(keyword_at, run, "account")):
             return Span(first, last, "ACCOUNT_NUMBER")
         if ctx.dob > 0 or _near(keyword_at, run, "dob"):
-            if month_before:
-                return Span(first - 1, last, "DOB")
-            if _date_shaped(run, tokens):
-                return Span(first, last, "DOB")
-        if n <= 6:  # a house number, words, a street suffix
-            for j in range(last + 1, min(last + 5, len(tokens))):
-                if cores[j] in _STREET:
-                    return Span(first, j, "LOCATION_ADDRESS")
-            # Or in an address context ("I live at 42 Elms Treet", the suffix misheard): the house
-            # number and up to three words after it, to the end of the sentence.
-            if not amount and any(c in _ADDRESS for c in cores[max(0, first - 3):first]) and last + 1 < len(tokens) \
-                    and cores[last + 1] not in _STOP:
-                j = last + 1
-                while j + 1 < min(last + 4, len(tokens)) and cores[j + 1] not in _STOP \
-                        and tokens[j].rstrip()[-1:] not in ".,?!;":
-                    j += 1
-                return Span(first, j, "LOCATION_ADDRESS")
+            start = _date_start(run, tokens, cores)
+            if start is not None or _date_shaped(run, tokens):
+                return Span(first if start is None else start, last, "DOB")
     if "numbers" in kinds:
         return Span(first, last, "NUMBER")
+    return None
+
+
+def _address(run: Run, tokens: list[str], cores: list[str]) -> Span | None:
+    """A street address that begins with ``run`` (a house number of 6 digits at most): up to three
+    words and a street suffix, then the city and state's words and a ZIP code of 5 (or 9) digits
+    within four words after the suffix (``123 main street dallas texas 75201``); or, in an address
+    context ("I live at 42 Elms Treet", the suffix misheard), the house number and up to three
+    words after it, to the end of the sentence. None if neither."""
+    first, last = run.first, run.last
+    if len(run.digits) > 6:
+        return None
+    for j in range(last + 1, min(last + 5, len(tokens))):
+        if cores[j] in _STREET:
+            end = j
+            if tokens[j].rstrip()[-1:] not in ".?!":
+                for zip_code in runs(tokens[j + 1:j + 5 + 5]):
+                    if zip_code.first <= 4 and len(zip_code.digits) in (5, 9):
+                        end = j + 1 + zip_code.last
+                        break
+            return Span(first, end, "LOCATION_ADDRESS")
+    if any(c in _ADDRESS for c in cores[max(0, first - 3):first]) and last + 1 < len(tokens) \
+            and cores[last + 1] not in _STOP:
+        j = last + 1
+        while j + 1 < min(last + 4, len(tokens)) and cores[j + 1] not in _STOP \
+                and tokens[j].rstrip()[-1:] not in ".,?!;":
+            j += 1
+        return Span(first, j, "LOCATION_ADDRESS")
     return None
 
 

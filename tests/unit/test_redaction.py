@@ -287,3 +287,34 @@ def test_an_ssn_read_3_2_4_across_finals_without_context_is_an_ssn():
     other.final(final("5.", 20000, 30000))
     assert [t.text for t in other.final(final("6 7 8 9.", 35000, 50000)) + other.release()] == \
         ["1 2 3 4.", "5.", "6 7 8 9."]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # A keyword nearer than the card's names decides what a number is (with pii).
+    ("my card number is 4111 1111 1111 1111 and my phone number is 555 212 9333",
+     [("4111 1111 1111 1111", "CREDIT_CARD"), ("555 212 9333", "PHONE_NUMBER")]),
+    ("the cvv is 123 and my date of birth is july twelfth nineteen seventy six",
+     [("123", "CVV"), ("july twelfth nineteen seventy six", "DOB")]),
+    ("my visa card is on my account number 88120456",
+     [("88120456", "ACCOUNT_NUMBER")]),
+    # A house number before its street is an address, not a security code; its ZIP goes with it.
+    ("the cvv code is one one one i live at one two three main street dallas texas seven five two zero one",
+     [("one one one", "CVV"), ("one two three main street dallas texas seven five two zero one", "LOCATION_ADDRESS")]),
+    ("I live at 42 Elm Street, Springfield 90210 now",
+     [("42 Elm Street, Springfield 90210", "LOCATION_ADDRESS")]),
+    ("I live at 42 Elm Street. 90210 is the code", [("42 Elm Street.", "LOCATION_ADDRESS")]),
+    # Dates said with an ordinal day beside the month.
+    ("I was born on the twelfth of july 1976", [("twelfth of july 1976", "DOB")]),
+    ("my birthday is may third 1985", [("may third 1985", "DOB")]),
+])
+def test_the_nearest_keyword_and_addresses_decide(text, expected):
+    assert spans(text) == expected
+
+
+def test_with_pci_alone_numbers_after_a_card_keyword_stay_redacted():
+    # Without pii, a phone number or an address in a card context is still taken (as a card's
+    # piece): pci errs towards redacting.
+    assert spans("my card is 4111 1111 1111 1111 and my phone number is 555 212 9333", kinds=("pci",)) == [
+        ("4111 1111 1111 1111", "CREDIT_CARD"), ("555 212 9333", "CREDIT_CARD")]
+    assert spans("the cvv is 111 i live at 123 main street", kinds=("pci",)) == [
+        ("111", "CVV"), ("123", "CVV")]
