@@ -322,6 +322,12 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
     amount = _unit_after(run, tokens, cores)
+    # After a social security keyword, shorter numbers too: the last four digits ("the last four of
+    # my social are 6789", which Deepgram's pii redacts too) and what the recogniser kept of one
+    # read in pieces ("6th Ammonator Island" for "six seven eight nine"); unless a card keyword is nearer.
+    if ("ssn" in kinds or "pii" in kinds) and ctx.ssn > 0 and n <= 4 and not amount \
+            and _since(ctx, "ssn") < (0 if _near(keyword_at, run, "card") else _since(ctx, "card")):
+        return Span(first, last, "SSN")
     if "pii" in kinds and not amount:
         # A house number with its street, or a number a keyword nearer than the card's names
         # (a phone number, a date of birth, an account after a card was talked about): that
@@ -337,6 +343,10 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             if start is not None or _date_shaped(run, tokens):
                 return Span(first if start is None else start, last, "DOB")
         if _since(ctx, "phone") < card_since and (n == 7 or 9 <= n <= 11):
+            return Span(first, last, "PHONE_NUMBER")
+        # A phone number's group of 3 or 4 digits after a phone keyword: what the recogniser kept of
+        # one it garbled ("call me on time 150 if I may 300 eyes" for "555 867 5309").
+        if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0:
             return Span(first, last, "PHONE_NUMBER")
         if _since(ctx, "account") < card_since and n >= 4:
             return Span(first, last, "ACCOUNT_NUMBER")

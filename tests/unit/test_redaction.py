@@ -318,3 +318,19 @@ def test_with_pci_alone_numbers_after_a_card_keyword_stay_redacted():
         ("4111 1111 1111 1111", "CREDIT_CARD"), ("555 212 9333", "CREDIT_CARD")]
     assert spans("the cvv is 111 i live at 123 main street", kinds=("pci",)) == [
         ("111", "CVV"), ("123", "CVV")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # The last four of an SSN, and what the recogniser kept of one read in pieces (base over 8 kHz
+    # mu-law, "six seven eight nine" after "My social security number is").
+    ("the last four of my social security number are 6789", [("6789", "SSN")]),
+    ("My social security number is For I'm 6th Ammonator Island", [("6th", "SSN")]),
+    # ... but not an amount or a time, nor a number nearer a card keyword.
+    ("my social security number is on file, I paid 25 dollars at 3:30", []),
+    ("my social security number is on file and the card code is 731", [("731", "CVV")]),
+    # A phone number's groups kept of a garbled one (base over mu-law for "555 867 5309").
+    ("you can call me on time 150 if I may 300 eyes.", [("150", "PHONE_NUMBER"), ("300", "PHONE_NUMBER")]),
+    ("call me back in 10 minutes", []),
+])
+def test_pieces_after_ssn_and_phone_keywords(text, expected):
+    assert spans(text) == expected
