@@ -71,7 +71,7 @@ _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive",
 _ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"}
 # Words after a number that make it an amount or a time (never a card's piece, even in a card context).
 _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence",
-          "percent", "o'clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
+          "percent", "times", "o'clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening"}
 # A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
@@ -314,7 +314,11 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             # Luhn is not a gate: tiny.en writes "4111 1111 1111 1111" said aloud as
             # "4,111,111,111,111,111,111" (a group too many), and one misheard digit fails it.
             return Span(first, last, "CREDIT_CARD")
-    ssn_shape = n == 9 and (tuple(map(len, run.groups)) == (3, 2, 4) or _by_final(run, tokens, breaks) == (3, 2, 4))
+    # An SSN's 3-2-4 shape: in its written groups, or as three finals hold it, where the last group
+    # may have a digit dropped or doubled (base over mu-law: "1 2 3" / "4-5" / "6, 8, 9").
+    by_final = _by_final(run, tokens, breaks)
+    ssn_shape = n == 9 and tuple(map(len, run.groups)) == (3, 2, 4) or (
+        len(by_final) == 3 and by_final[:2] == (3, 2) and 3 <= by_final[2] <= 5)
     ssn_context = ctx.ssn > 0 or _near(keyword_at, run, "ssn")
     # In a social security context any 5-12 digits: the recogniser splits and pads SSNs
     # ("123-45-6,700-80" for 123-45-6789). Before the card context's rules: "... 6789. The
@@ -353,10 +357,12 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     if "pci" in kinds and not amount:
         if card and month_before:
             return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
-        if ctx.card > 0 and n == 1:  # a stray digit of a number read in pieces (after "card")
-            return Span(first, last, "CREDIT_CARD")
         if card and n == 2 and first > 0 and cores[first - 1] in ("slash", "/"):  # an expiry's year: "... slash 27"
             return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
+        # A stray digit of a number read in pieces (after "card"), or two read one by one ("M and 3
+        # one" for "seven three one", "0 5" for "oh five"); not a numeral of two digits ("in 10 pays").
+        if ctx.card > 0 and (n == 1 or n == 2 and last > first):
+            return Span(first, last, "CREDIT_CARD")
         if card and 3 <= n <= 12:
             expiry = ctx.expiry or any("/" in t for t in tokens[first:last + 1]) or (
                 n in (4, 6) and 1 <= int(run.digits[:2]) <= 12 and len(run.groups) == 2)

@@ -334,3 +334,28 @@ def test_with_pci_alone_numbers_after_a_card_keyword_stay_redacted():
 ])
 def test_pieces_after_ssn_and_phone_keywords(text, expected):
     assert spans(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # base over 8 kHz mu-law, en-us+f3: "The security code is seven three one." and "My credit
+    # card expires 05/27."; two digits read one by one after a card keyword are a piece.
+    ("Not a security code is M and 3 one.", [("3 one.", "CREDIT_CARD")]),
+    ("My credit card at fire 0 5 last 20 am", [("0 5", "CREDIT_CARD")]),
+    # ... not a numeral of two digits, nor a count.
+    ("my card. The new car derives in 10 pays.", []),
+    ("My card was declined 2 times", []),
+])
+def test_two_digits_read_one_by_one_after_a_card_keyword(text, expected):
+    assert spans(text) == expected
+
+
+def test_an_ssn_over_three_finals_with_a_digit_lost_is_an_ssn():
+    # base over mu-law, en-us+f3: "My social security number is" heard as "My soul should secure a
+    # bit humburrish." (no context), then the groups "one two three." "four five." "six seven eight
+    # nine." as three finals, a digit lost in the last.
+    redactor = Redactor(("ssn",), hold_gap=3 * 16_000)
+    out = redactor.final(final("My soul should secure a bit humburrish.", 0, 16_000))
+    for n, text in enumerate(("1 2 3", "4-5", "6, 8, 9")):
+        out += redactor.final(final(text, (n + 2) * 16_000, (n + 2) * 16_000 + 8_000))
+    out += redactor.release()
+    assert [t.text for t in out] == ["My soul should secure a bit humburrish.", "[SSN_1]", "[SSN_1]", "[SSN_1]"]
