@@ -71,11 +71,13 @@ _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive",
 _ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"}
 # Words after a number that make it an amount or a time (never a card's piece, even in a card context).
 _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence",
-          "percent", "times", "o'clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
+          "percent", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening"}
 # A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
-_DECIMAL = re.compile(r"^[$£€]?\d{1,3}\.\d{2}[.,]?$")
+# Not one that starts with 0 ("0.78": an SSN's "oh seven eight" as base wrote it; no time, and a
+# price under one would have its currency sign).
+_DECIMAL = re.compile(r"^(?:[$£€]\d{1,3}|[1-9]\d{0,2})\.\d{2}[.,]?$")
 _STOP = {"and", "but", "in", "on", "at", "with", "for", "to", "my", "the", "a", "is", "was", "it", "i", "and,"}
 _WRITTEN_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*$")  # (not "3.30": a time)
