@@ -284,7 +284,8 @@ def _joined(found: list[Run], tokens: list[str], cores: list[str], kinds: tuple[
                     and not _unit_after(last, tokens, cores) and not _unit_after(run, tokens, cores)
                     and (_sensitive(kinds, before[last.first], keyword_at, last.first, run.last)
                          # a card number is its own context ("4,000 and 12,000, 8888 1,881,881")
-                         or "pci" in kinds and max(len(last.digits), len(run.digits)) >= 13)):
+                         # (or makes one with the piece before: "4,000 and well-made, 888, 888, 1,881")
+                         or "pci" in kinds and len(last.digits) + len(run.digits) >= 13)):
                 out[-1] = Run(last.first, run.last, last.digits + run.digits, last.groups + run.groups)
                 continue
         out.append(run)
@@ -348,7 +349,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             start = _date_start(run, tokens, cores)
             if start is not None or _date_shaped(run, tokens):
                 return Span(first if start is None else start, last, "DOB")
-        if _since(ctx, "phone") < card_since and (n == 7 or 9 <= n <= 11):
+        if _since(ctx, "phone") < card_since and (n == 7 or 9 <= n <= 12):
             return Span(first, last, "PHONE_NUMBER")
         # A phone number's group of 3 or 4 digits after a phone keyword: what the recogniser kept of
         # one it garbled ("call me on time 150 if I may 300 eyes" for "555 867 5309").
@@ -373,8 +374,9 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             return Span(first, last, "CREDIT_CARD_EXPIRATION" if expiry else "CVV")
     if "pii" in kinds:
         phone = ctx.phone > 0 or _near(keyword_at, run, "phone")
-        # (in a phone context also 9 and 11: the recogniser drops or doubles a digit, "555 867 53009")
-        if n == 10 or n == 11 and run.digits[0] == "1" or phone and (n == 7 or 9 <= n <= 11) and not amount:
+        # (in a phone context also 9, 11 and 12: the recogniser drops or doubles digits, "555 867 53009",
+        # "5555-867-55300-I" with a prompt)
+        if n == 10 or n == 11 and run.digits[0] == "1" or phone and (n == 7 or 9 <= n <= 12) and not amount:
             return Span(first, last, "PHONE_NUMBER")
         if n >= 4 and (ctx.account > 0 or _near(keyword_at, run, "account")):
             return Span(first, last, "ACCOUNT_NUMBER")

@@ -331,6 +331,9 @@ def test_with_pci_alone_numbers_after_a_card_keyword_stay_redacted():
     # A phone number's groups kept of a garbled one (base over mu-law for "555 867 5309").
     ("you can call me on time 150 if I may 300 eyes.", [("150", "PHONE_NUMBER"), ("300", "PHONE_NUMBER")]),
     ("call me back in 10 minutes", []),
+    ("You can call me on 5555-867-55300-I.", [("5555-867-55300-I.", "PHONE_NUMBER")]),
+    # tiny.en over mu-law for "Visa 4012 8888 8888 1881" (its keyword misheard): the pieces make 14 digits.
+    ("MEMA 4,000 and well-made, 888, 888, 1,881", [("4,000 and well-made, 888, 888, 1,881", "CREDIT_CARD")]),
     ("I will call back at 10 o 'clock.", []),  # base's word timings cut "o'clock"
     # SSN 078-05-1120 as base heard it over mu-law: "0.78" is no decimal amount.
     ("my social security number is FFN, 0 .78, MASH, 0 .5, MASH, 1,120.",
