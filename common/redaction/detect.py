@@ -74,6 +74,9 @@ _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pound
           "percent", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening"}
+# Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
+_AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
+                  "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
 # A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
 # Not one that starts with 0 ("0.78": an SSN's "oh seven eight" as base wrote it; no time, and a
 # price under one would have its currency sign).
@@ -169,7 +172,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     for run in _joined(runs(tokens), tokens, cores, kinds, before, keyword_at):
         if any(taken[run.first:run.last + 1]):  # a ZIP code in the address before it
             continue
-        if _unit_after(run, tokens, cores) or len(run.digits) < 3:
+        if _amount(run, tokens, cores) or len(run.digits) < 3:
             amounts[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
         span = _classify(run, tokens, cores, kinds, before[run.first], keyword_at, breaks)
         if span is not None:
@@ -271,6 +274,12 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str]) -> bool:
     return after in _UNITS or written[:1] in "$£€" or ":" in written or decimal
 
 
+def _amount(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is an amount or a time: :func:`_unit_after`, or a word such as "charge" right before
+    it. (Not where pieces are joined: "pay 4111. I'm 1111 1111 1111" is a card number whole.)"""
+    return _unit_after(run, tokens, cores) or run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE
+
+
 def _joined(found: list[Run], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
             before: list[Context], keyword_at: list[str | None]) -> list[Run]:
     """``found`` with the runs of one number the recogniser split (see the module's docstring) joined."""
@@ -328,7 +337,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     # card is" is an SSN and then a card.
     if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
-    amount = _unit_after(run, tokens, cores)
+    amount = _amount(run, tokens, cores)
     # After a social security keyword, shorter numbers too: the last four digits ("the last four of
     # my social are 6789", which Deepgram's pii redacts too) and what the recogniser kept of one
     # read in pieces ("6th Ammonator Island" for "six seven eight nine"); unless a card keyword is nearer.

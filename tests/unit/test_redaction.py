@@ -134,6 +134,18 @@ def test_negatives_are_not_redacted(text):
     assert spans(text) == []
 
 
+@pytest.mark.parametrize("text", [
+    # tiny.en prompted with digits (--redact-prompt) for "Please charge 149 dollars to my Visa card.",
+    # "dollars" dropped: a number right after "charge" is an amount.
+    "my card. Please charge 140.", "my card. Please charge 140 $10.00 to my beam card.",
+    "the card's balance 1,200 is due",
+])
+def test_a_number_after_charge_or_pay_is_an_amount(text):
+    assert spans(text) == []
+    # ... but not a piece of a card number read in pieces.
+    assert spans("I want to pay 4111. I'm 1111 1111 1111") == [("4111. I'm 1111 1111 1111", "CREDIT_CARD")]
+
+
 def test_numbers_redacts_every_numeral():
     assert spans("it costs 25 dollars at 3:30", kinds=("numbers",)) == [("25", "NUMBER"), ("3:30", "NUMBER")]
 
