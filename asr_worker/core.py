@@ -88,12 +88,21 @@ class StreamingOptions:
         "sessions with redaction: a final that ends in a number waits this long for the next final "
         "(a number read in groups across finals is redacted in every piece), and pieces more than "
         "this far apart in audio are not one number", parse=positive(float)))
+    redact_prompt: str = field(default="", metadata=option(
+        "sessions with redaction: whisper's prompt for their decodes, before the session's own context "
+        "(text whose numbers are written as digits biases the recogniser towards writing digits; "
+        "default: none, see docs/redaction.md for what it costs)"))
     max_pending: int = 400  # records queued per session before reading pauses
 
     def for_session(self, config: AsrConfig) -> StreamingOptions:
         """These options with those the session sets."""
         return replace(self, **{name: value for name in _SESSION_OPTIONS
                                 if (value := getattr(config, name)) is not None})
+
+    def context(self, config: AsrConfig) -> str:
+        """The prompt of a session's decodes: :attr:`redact_prompt` when it has redaction, then its
+        own context (whisper keeps a long prompt's last tokens: the session's)."""
+        return " ".join(filter(None, (self.redact_prompt if config.redact else "", config.context)))
 
 
 # What a session's config may override (None there: the worker's).

@@ -302,7 +302,7 @@ class LiveSessions(StageCore):
         # A prefix continues the previous answer, so it must keep that answer's language.
         language = asr.config.language or (utt.language if prefix else None) or asr.language or None
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
-                                context=asr.config.context, word_timestamps=final and asr.config.words,
+                                context=options.context(asr.config), word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text, batch=session.config.batch)
         before = kept(utt.before, rest=len(audio)) if final else ()
         if before:

@@ -216,7 +216,7 @@ class Recordings(StageCore):
             audio=pack_audio([ended.utterance.pcm() for ended in pack], gap=gap), final=True,
             # The session's context last: whisper keeps a prompt's last tokens when it is too long.
             language=asr.config.language or asr.language or None,
-            context=" ".join(filter(None, (previous, asr.config.context))),
+            context=" ".join(filter(None, (previous, asr.options.context(asr.config)))),
             word_timestamps=True, batch=True)
         hypothesis = await self._transcribe(session, asr, request)
         words = hypothesis.words if hypothesis is not None and not hypothesis.no_speech else ()
@@ -228,7 +228,7 @@ class Recordings(StageCore):
                              pack[0].utterance.start)
             retry = await self._transcribe(session, asr, replace(
                 request, request_id=self._request_id(session, pack[0].utterance, "pack"),
-                context=asr.config.context))
+                context=asr.options.context(asr.config)))
             retry_words = retry.words if retry is not None and not retry.no_speech else ()
             retry_dealt = deal_words(retry_words, lengths, gap=gap, rate=SAMPLE_RATE)
             if sum(map(bool, retry_dealt)) > sum(map(bool, dealt)):  # else the prompted decode stands

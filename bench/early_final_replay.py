@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="base")
     parser.add_argument("--sets", nargs="+", default=["calls", "spanish"], choices=["librivox", "calls", "spanish"])
+    parser.add_argument("--context", default="", help="whisper's prompt for every decode (as a session's "
+                        "context or the ASR worker's --redact-prompt gives it)")
+    parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS, help="which ways to decode")
     parser.add_argument("--telephone", action="store_true", help="through 8 kHz mu-law, as the Twilio door hands it on")
     args = parser.parse_args(argv)
     decoder = WhisperDecoder(WhisperOptions(model=args.model, batch_process=False))
@@ -81,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def decode(way: str, audio: np.ndarray, language: str, prefix: str = "") -> Hypothesis:
         started = time.process_time()
-        hypothesis = decoder.decode([DecodeRequest(way, audio, True, language=language, prefix=prefix)])[0]
+        hypothesis = decoder.decode([DecodeRequest(way, audio, True, language=language, prefix=prefix,
+                                                   context=args.context)])[0]
         cpu[way] += time.process_time() - started
         return hypothesis
 
@@ -91,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         audio = telephone(item.samples)[0] if args.telephone else item.samples
         texts: dict[str, list[str]] = {way: [] for way in WAYS}
         for samples, pauses in utterances(vad, audio):
-            texts["whole"].append(decode("whole", samples, item.language).text)
-            for way in ("alone", "continued"):
+            if "whole" in args.ways:
+                texts["whole"].append(decode("whole", samples, item.language).text)
+            for way in (w for w in ("alone", "continued") if w in args.ways):
                 begin = 0
                 before: tuple[Piece, ...] = ()
                 for end in [*pauses, len(samples)]:
@@ -111,12 +116,12 @@ def main(argv: list[str] | None = None) -> int:
                         before = (*before, Piece((piece * 32768).astype(np.int16), text))
                         begin = end
         print(f"== {item.name}")
-        for way in WAYS:
+        for way in args.ways:
             wrong, total, _ = errors(item.reference, " ".join(texts[way]))
             totals[way][0] += wrong
             totals[way][1] += total
             print(f"  {way:10} {100 * wrong / total:5.1f} %  {' '.join(texts[way])}")
-    print("\nWER: " + ", ".join(f"{way} {100 * w / n:.1f} %" for way, (w, n) in totals.items()))
+    print("\nWER: " + ", ".join(f"{way} {100 * w / n:.1f} %" for way, (w, n) in totals.items() if n))
     print("CPU of the final decodes (process time): " + ", ".join(f"{way} {s:.1f} s" for way, s in cpu.items()))
     return 0
 

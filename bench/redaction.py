@@ -83,13 +83,13 @@ def phone_line(audio: np.ndarray) -> np.ndarray:
     return soxr.resample(decoded, 8000, SAMPLE_RATE).astype(np.float32)
 
 
-async def decode(engine, audio: np.ndarray, request_id: str) -> tuple[str, tuple]:
+async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "") -> tuple[str, tuple]:
     hypothesis = await engine.transcribe(DecodeRequest(request_id=request_id, audio=audio, final=True,
-                                                       language="en", word_timestamps=True))
+                                                       language="en", word_timestamps=True, context=prompt))
     return hypothesis.text, hypothesis.words
 
 
-async def finals_of(pieces, source: str, engine) -> list[Transcript]:
+async def finals_of(pieces, source: str, engine, prompt: str = "") -> list[Transcript]:
     """One final per piece, as the ASR stage would write it before redaction."""
     finals, at = [], 0
     for n, piece in enumerate(pieces):
@@ -102,7 +102,7 @@ async def finals_of(pieces, source: str, engine) -> list[Transcript]:
             if line == "8k-mulaw":
                 audio = phone_line(audio)
             length = len(audio)
-            text, words = await decode(engine, audio, f"{source}-{n}-{at}")
+            text, words = await decode(engine, audio, f"{source}-{n}-{at}", prompt)
             finals.append(Transcript(utterance_id=f"b-{at}", start=at, end=at + length, text=text, final=True,
                                      words=session_words(words, at, at + length)))
         at += length + int(piece.pause * SAMPLE_RATE)
@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="keep each source's decoded finals in DIR (JSON) and read them back from there "
                              "next time: a change of the rules is scored on the same transcripts without "
                              "decoding again")
+    parser.add_argument("--prompt", default="", help="whisper's prompt for every decode (the ASR worker's "
+                        "--redact-prompt; default: none)")
+    parser.add_argument("--calls", default="", help="only these calls of the set, comma-separated (default: all)")
     parser.add_argument("--hold-sec", type=float, default=3.0, help="the ASR worker's --redact-hold-sec")
     parser.add_argument("--audio", action="store_true", help="only the redacted audio's cost (no whisper)")
     parser.add_argument("--repeats", type=int, default=20, help="--audio: timings per figure (median)")
@@ -170,7 +173,8 @@ def main(argv: list[str] | None = None) -> None:
             sources.append(f"{voice}/16k")
             if args.mulaw:
                 sources.append(f"{voice}/8k-mulaw")
-    asyncio.run(run(sources, args.hold_sec, model=args.model, cache=args.finals))
+    calls = tuple(c for c in CALLS if not args.calls or c[0] in args.calls.split(","))
+    asyncio.run(run(sources, args.hold_sec, model=args.model, cache=args.finals, prompt=args.prompt, calls=calls))
 
 
 AUDIO_FORMATS = ((8000, 1), (16000, 1), (16000, 2), (48000, 2))  # (rate, channels) of a recording
@@ -203,8 +207,9 @@ def audio_cost(repeats: int) -> None:
 class Finals:
     """Each call's finals from one source: decoded, or read back from ``cache`` (a directory)."""
 
-    def __init__(self, *, model: str | None, cache: str | None) -> None:
+    def __init__(self, *, model: str | None, cache: str | None, prompt: str = "") -> None:
         self.model = model
+        self.prompt = prompt
         self.cache = pathlib.Path(cache) if cache else None
         self.engine: Engine | None = None
 
@@ -212,6 +217,8 @@ class Finals:
         path = None
         if self.cache is not None and source != "text":
             script = hashlib.sha1(repr([(p.text, p.pause) for p in pieces]).encode()).hexdigest()[:8]
+            if self.prompt:
+                script += "-p" + hashlib.sha1(self.prompt.encode()).hexdigest()[:6]
             path = self.cache / f"{self.model or 'tiny.en'}-{source.replace('/', '-')}-{name}-{script}.json"
             if path.exists():
                 return [cast(Transcript, records.decode(bytes.fromhex(line))) for line in json.loads(path.read_text())]
@@ -219,7 +226,7 @@ class Finals:
             self.engine = load_engine("whisper", WhisperOptions(model=self.model, num_workers=1,
                                                                 batch_process=False))
             await self.engine.start()
-        finals = await finals_of(pieces, source, self.engine)
+        finals = await finals_of(pieces, source, self.engine, self.prompt)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps([records.encode(final).hex() for final in finals]))
@@ -230,8 +237,9 @@ class Finals:
             await self.engine.close()
 
 
-async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: str | None) -> None:
-    finals = Finals(model=model, cache=cache)
+async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: str | None,
+              prompt: str = "", calls=CALLS) -> None:
+    finals = Finals(model=model, cache=cache, prompt=prompt)
     nlp = None
     if name_model.installed():
         started = time.perf_counter()
@@ -239,15 +247,15 @@ async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: 
         print(f"== name model {name_model.PACKAGE} loaded in {time.perf_counter() - started:.1f} s")
     else:
         print("== no name model (the names extra): names are not looked for")
-    print(f"== model {model or 'tiny.en'}")
+    print(f"== model {model or 'tiny.en'}" + (f", prompt {prompt!r}" if prompt else ""))
     try:
         for source in sources:
-            await score(source, finals, hold_sec, nlp)
+            await score(source, finals, hold_sec, nlp, calls)
     finally:
         await finals.close()
 
 
-async def score(source: str, decoded: Finals, hold_sec: float, nlp) -> None:
+async def score(source: str, decoded: Finals, hold_sec: float, nlp, calls=CALLS) -> None:
     found: defaultdict[str, int] = defaultdict(int)
     leaked: defaultdict[str, int] = defaultdict(int)
     negatives: defaultdict[str, int] = defaultdict(int)
@@ -257,7 +265,7 @@ async def score(source: str, decoded: Finals, hold_sec: float, nlp) -> None:
     holds: list[float] = []
     name_costs: list[float] = []
     started = time.perf_counter()
-    for name, pieces in CALLS:
+    for name, pieces in calls:
         finals = await decoded.of(name, pieces, source)
         redacted, cost, held = redact(finals, hold_sec, nlp, name_costs)
         costs += cost

@@ -60,16 +60,27 @@ _EXPIRY = {"expiry", "expiration", "expires", "expire", "exp", "valid", "thru"}
 _MONTHS = {m: i + 1 for i, m in enumerate(
     "january february march april may june july august september october november december".split())}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+# Days said as ordinals ("july twelfth", "the third of may"): only beside a month, where they are a date.
+_ORDINAL_UNITS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+                  "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth").split()
+_ORDINALS = frozenset(_ORDINAL_UNITS) | {"twentieth", "thirtieth"} | {
+    f"{tens}-{unit}" for tens in ("twenty", "thirty") for unit in _ORDINAL_UNITS[:9]}
+_DAY = re.compile(r"^\d{1,2}(st|nd|rd|th)?,?$")
 _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "boulevard", "blvd", "way",
            "court", "ct", "place", "pl", "terrace", "circle", "highway", "parkway", "square", "close"}
 _ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"}
 # Words after a number that make it an amount or a time (never a card's piece, even in a card context).
 _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence",
-          "percent", "o'clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
+          "percent", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening"}
+# Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
+_AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
+                  "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
 # A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
-_DECIMAL = re.compile(r"^[$£€]?\d{1,3}\.\d{2}[.,]?$")
+# Not one that starts with 0 ("0.78": an SSN's "oh seven eight" as base wrote it; no time, and a
+# price under one would have its currency sign).
+_DECIMAL = re.compile(r"^(?:[$£€]\d{1,3}|[1-9]\d{0,2})\.\d{2}[.,]?$")
 _STOP = {"and", "but", "in", "on", "at", "with", "for", "to", "my", "the", "a", "is", "was", "it", "i", "and,"}
 _WRITTEN_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*$")  # (not "3.30": a time)
@@ -159,7 +170,9 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     # stray piece (below).
     amounts = [False] * len(tokens)
     for run in _joined(runs(tokens), tokens, cores, kinds, before, keyword_at):
-        if _unit_after(run, tokens, cores) or len(run.digits) < 3:
+        if any(taken[run.first:run.last + 1]):  # a ZIP code in the address before it
+            continue
+        if _amount(run, tokens, cores) or len(run.digits) < 3:
             amounts[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
         span = _classify(run, tokens, cores, kinds, before[run.first], keyword_at, breaks)
         if span is not None:
@@ -214,6 +227,28 @@ def _sensitive(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None
     return None
 
 
+def _since(ctx: Context, name: str) -> int:
+    """Words since the last ``name`` keyword (a large number when its context has lapsed)."""
+    left = getattr(ctx, name)
+    return (DOB_WORDS if name == "dob" else CONTEXT_WORDS) - left if left > 0 else 10**6
+
+
+def _date_start(run: Run, tokens: list[str], cores: list[str]) -> int | None:
+    """Where a spoken date that ends with ``run`` (its year) begins: a month right before it
+    (``may 2027``), or a month and a day (``july twelfth 1976``, ``july 12th 1976``, ``the 12th of
+    july 1976``); None if no month is there."""
+    first = run.first
+    if first > 0 and cores[first - 1] in _MONTHS:
+        start = first - 1
+        # "twelfth of july 1976", "12th of july"
+        if start >= 2 and cores[start - 1] == "of" and (cores[start - 2] in _ORDINALS or _DAY.match(cores[start - 2])):
+            start -= 2
+        return start
+    if first > 1 and cores[first - 1] in _ORDINALS and cores[first - 2] in _MONTHS:  # (a written day is in the run)
+        return first - 2
+    return None
+
+
 def _date_shaped(run: Run, tokens: list[str]) -> bool:
     """``run`` reads as a date: written with ``/`` or ``-`` (``05/03/1985``), or 6 or 8 digits that
     start with a month and a day either way round (``0503 1985``); not ``58,213`` (thousands)."""
@@ -239,6 +274,12 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str]) -> bool:
     return after in _UNITS or written[:1] in "$£€" or ":" in written or decimal
 
 
+def _amount(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is an amount or a time: :func:`_unit_after`, or a word such as "charge" right before
+    it. (Not where pieces are joined: "pay 4111. I'm 1111 1111 1111" is a card number whole.)"""
+    return _unit_after(run, tokens, cores) or run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE
+
+
 def _joined(found: list[Run], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
             before: list[Context], keyword_at: list[str | None]) -> list[Run]:
     """``found`` with the runs of one number the recogniser split (see the module's docstring) joined."""
@@ -252,7 +293,8 @@ def _joined(found: list[Run], tokens: list[str], cores: list[str], kinds: tuple[
                     and not _unit_after(last, tokens, cores) and not _unit_after(run, tokens, cores)
                     and (_sensitive(kinds, before[last.first], keyword_at, last.first, run.last)
                          # a card number is its own context ("4,000 and 12,000, 8888 1,881,881")
-                         or "pci" in kinds and max(len(last.digits), len(run.digits)) >= 13)):
+                         # (or makes one with the piece before: "4,000 and well-made, 888, 888, 1,881")
+                         or "pci" in kinds and len(last.digits) + len(run.digits) >= 13)):
                 out[-1] = Run(last.first, run.last, last.digits + run.digits, last.groups + run.groups)
                 continue
         out.append(run)
@@ -284,21 +326,55 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             # Luhn is not a gate: tiny.en writes "4111 1111 1111 1111" said aloud as
             # "4,111,111,111,111,111,111" (a group too many), and one misheard digit fails it.
             return Span(first, last, "CREDIT_CARD")
-    ssn_shape = n == 9 and (tuple(map(len, run.groups)) == (3, 2, 4) or _by_final(run, tokens, breaks) == (3, 2, 4))
+    # An SSN's 3-2-4 shape: in its written groups, or as three finals hold it, where the last group
+    # may have a digit dropped or doubled (base over mu-law: "1 2 3" / "4-5" / "6, 8, 9").
+    by_final = _by_final(run, tokens, breaks)
+    ssn_shape = n == 9 and tuple(map(len, run.groups)) == (3, 2, 4) or (
+        len(by_final) == 3 and by_final[:2] == (3, 2) and 3 <= by_final[2] <= 5)
     ssn_context = ctx.ssn > 0 or _near(keyword_at, run, "ssn")
     # In a social security context any 5-12 digits: the recogniser splits and pads SSNs
     # ("123-45-6,700-80" for 123-45-6789). Before the card context's rules: "... 6789. The
     # card is" is an SSN and then a card.
     if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
-    amount = _unit_after(run, tokens, cores)
+    amount = _amount(run, tokens, cores)
+    # After a social security keyword, shorter numbers too: the last four digits ("the last four of
+    # my social are 6789", which Deepgram's pii redacts too) and what the recogniser kept of one
+    # read in pieces ("6th Ammonator Island" for "six seven eight nine"); unless a card keyword is nearer.
+    if ("ssn" in kinds or "pii" in kinds) and ctx.ssn > 0 and n <= 4 and not amount \
+            and _since(ctx, "ssn") < (0 if _near(keyword_at, run, "card") else _since(ctx, "card")):
+        return Span(first, last, "SSN")
+    if "pii" in kinds and not amount:
+        # A house number with its street, or a number a keyword nearer than the card's names
+        # (a phone number, a date of birth, an account after a card was talked about): that
+        # entity, not a card's piece. Deepgram's example: "... the cvv code is one one one i live
+        # at one two three main street dallas texas seven five two zero one my phone number is
+        # ..." has an address and a phone number after the card's words.
+        address = _address(run, tokens, cores)
+        if address is not None:
+            return address
+        card_since = 0 if _near(keyword_at, run, "card") else _since(ctx, "card")
+        if _since(ctx, "dob") < card_since:
+            start = _date_start(run, tokens, cores)
+            if start is not None or _date_shaped(run, tokens):
+                return Span(first if start is None else start, last, "DOB")
+        if _since(ctx, "phone") < card_since and (n == 7 or 9 <= n <= 12):
+            return Span(first, last, "PHONE_NUMBER")
+        # A phone number's group of 3 or 4 digits after a phone keyword: what the recogniser kept of
+        # one it garbled ("call me on time 150 if I may 300 eyes" for "555 867 5309").
+        if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0:
+            return Span(first, last, "PHONE_NUMBER")
+        if _since(ctx, "account") < card_since and n >= 4:
+            return Span(first, last, "ACCOUNT_NUMBER")
     if "pci" in kinds and not amount:
         if card and month_before:
             return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
-        if ctx.card > 0 and n == 1:  # a stray digit of a number read in pieces (after "card")
-            return Span(first, last, "CREDIT_CARD")
         if card and n == 2 and first > 0 and cores[first - 1] in ("slash", "/"):  # an expiry's year: "... slash 27"
             return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
+        # A stray digit of a number read in pieces (after "card"), or two read one by one ("M and 3
+        # one" for "seven three one", "0 5" for "oh five"); not a numeral of two digits ("in 10 pays").
+        if ctx.card > 0 and (n == 1 or n == 2 and last > first):
+            return Span(first, last, "CREDIT_CARD")
         if card and 3 <= n <= 12:
             expiry = ctx.expiry or any("/" in t for t in tokens[first:last + 1]) or (
                 n in (4, 6) and 1 <= int(run.digits[:2]) <= 12 and len(run.groups) == 2)
@@ -307,31 +383,46 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             return Span(first, last, "CREDIT_CARD_EXPIRATION" if expiry else "CVV")
     if "pii" in kinds:
         phone = ctx.phone > 0 or _near(keyword_at, run, "phone")
-        # (in a phone context also 9 and 11: the recogniser drops or doubles a digit, "555 867 53009")
-        if n == 10 or n == 11 and run.digits[0] == "1" or phone and (n == 7 or 9 <= n <= 11) and not amount:
+        # (in a phone context also 9, 11 and 12: the recogniser drops or doubles digits, "555 867 53009",
+        # "5555-867-55300-I" with a prompt)
+        if n == 10 or n == 11 and run.digits[0] == "1" or phone and (n == 7 or 9 <= n <= 12) and not amount:
             return Span(first, last, "PHONE_NUMBER")
         if n >= 4 and (ctx.account > 0 or _near(keyword_at, run, "account")):
             return Span(first, last, "ACCOUNT_NUMBER")
         if ctx.dob > 0 or _near(keyword_at, run, "dob"):
-            if month_before:
-                return Span(first - 1, last, "DOB")
-            if _date_shaped(run, tokens):
-                return Span(first, last, "DOB")
-        if n <= 6:  # a house number, words, a street suffix
-            for j in range(last + 1, min(last + 5, len(tokens))):
-                if cores[j] in _STREET:
-                    return Span(first, j, "LOCATION_ADDRESS")
-            # Or in an address context ("I live at 42 Elms Treet", the suffix misheard): the house
-            # number and up to three words after it, to the end of the sentence.
-            if not amount and any(c in _ADDRESS for c in cores[max(0, first - 3):first]) and last + 1 < len(tokens) \
-                    and cores[last + 1] not in _STOP:
-                j = last + 1
-                while j + 1 < min(last + 4, len(tokens)) and cores[j + 1] not in _STOP \
-                        and tokens[j].rstrip()[-1:] not in ".,?!;":
-                    j += 1
-                return Span(first, j, "LOCATION_ADDRESS")
+            start = _date_start(run, tokens, cores)
+            if start is not None or _date_shaped(run, tokens):
+                return Span(first if start is None else start, last, "DOB")
     if "numbers" in kinds:
         return Span(first, last, "NUMBER")
+    return None
+
+
+def _address(run: Run, tokens: list[str], cores: list[str]) -> Span | None:
+    """A street address that begins with ``run`` (a house number of 6 digits at most): up to three
+    words and a street suffix, then the city and state's words and a ZIP code of 5 (or 9) digits
+    within four words after the suffix (``123 main street dallas texas 75201``); or, in an address
+    context ("I live at 42 Elms Treet", the suffix misheard), the house number and up to three
+    words after it, to the end of the sentence. None if neither."""
+    first, last = run.first, run.last
+    if len(run.digits) > 6:
+        return None
+    for j in range(last + 1, min(last + 5, len(tokens))):
+        if cores[j] in _STREET:
+            end = j
+            if tokens[j].rstrip()[-1:] not in ".?!":
+                for zip_code in runs(tokens[j + 1:j + 5 + 5]):
+                    if zip_code.first <= 4 and len(zip_code.digits) in (5, 9):
+                        end = j + 1 + zip_code.last
+                        break
+            return Span(first, end, "LOCATION_ADDRESS")
+    if any(c in _ADDRESS for c in cores[max(0, first - 3):first]) and last + 1 < len(tokens) \
+            and cores[last + 1] not in _STOP:
+        j = last + 1
+        while j + 1 < min(last + 4, len(tokens)) and cores[j + 1] not in _STOP \
+                and tokens[j].rstrip()[-1:] not in ".,?!;":
+            j += 1
+        return Span(first, j, "LOCATION_ADDRESS")
     return None
 
 

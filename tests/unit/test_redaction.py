@@ -134,6 +134,18 @@ def test_negatives_are_not_redacted(text):
     assert spans(text) == []
 
 
+@pytest.mark.parametrize("text", [
+    # tiny.en prompted with digits (--redact-prompt) for "Please charge 149 dollars to my Visa card.",
+    # "dollars" dropped: a number right after "charge" is an amount.
+    "my card. Please charge 140.", "my card. Please charge 140 $10.00 to my beam card.",
+    "the card's balance 1,200 is due",
+])
+def test_a_number_after_charge_or_pay_is_an_amount(text):
+    assert spans(text) == []
+    # ... but not a piece of a card number read in pieces.
+    assert spans("I want to pay 4111. I'm 1111 1111 1111") == [("4111. I'm 1111 1111 1111", "CREDIT_CARD")]
+
+
 def test_numbers_redacts_every_numeral():
     assert spans("it costs 25 dollars at 3:30", kinds=("numbers",)) == [("25", "NUMBER"), ("3:30", "NUMBER")]
 
@@ -287,3 +299,81 @@ def test_an_ssn_read_3_2_4_across_finals_without_context_is_an_ssn():
     other.final(final("5.", 20000, 30000))
     assert [t.text for t in other.final(final("6 7 8 9.", 35000, 50000)) + other.release()] == \
         ["1 2 3 4.", "5.", "6 7 8 9."]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # A keyword nearer than the card's names decides what a number is (with pii).
+    ("my card number is 4111 1111 1111 1111 and my phone number is 555 212 9333",
+     [("4111 1111 1111 1111", "CREDIT_CARD"), ("555 212 9333", "PHONE_NUMBER")]),
+    ("the cvv is 123 and my date of birth is july twelfth nineteen seventy six",
+     [("123", "CVV"), ("july twelfth nineteen seventy six", "DOB")]),
+    ("my visa card is on my account number 88120456",
+     [("88120456", "ACCOUNT_NUMBER")]),
+    # A house number before its street is an address, not a security code; its ZIP goes with it.
+    ("the cvv code is one one one i live at one two three main street dallas texas seven five two zero one",
+     [("one one one", "CVV"), ("one two three main street dallas texas seven five two zero one", "LOCATION_ADDRESS")]),
+    ("I live at 42 Elm Street, Springfield 90210 now",
+     [("42 Elm Street, Springfield 90210", "LOCATION_ADDRESS")]),
+    ("I live at 42 Elm Street. 90210 is the code", [("42 Elm Street.", "LOCATION_ADDRESS")]),
+    # Dates said with an ordinal day beside the month.
+    ("I was born on the twelfth of july 1976", [("twelfth of july 1976", "DOB")]),
+    ("my birthday is may third 1985", [("may third 1985", "DOB")]),
+])
+def test_the_nearest_keyword_and_addresses_decide(text, expected):
+    assert spans(text) == expected
+
+
+def test_with_pci_alone_numbers_after_a_card_keyword_stay_redacted():
+    # Without pii, a phone number or an address in a card context is still taken (as a card's
+    # piece): pci errs towards redacting.
+    assert spans("my card is 4111 1111 1111 1111 and my phone number is 555 212 9333", kinds=("pci",)) == [
+        ("4111 1111 1111 1111", "CREDIT_CARD"), ("555 212 9333", "CREDIT_CARD")]
+    assert spans("the cvv is 111 i live at 123 main street", kinds=("pci",)) == [
+        ("111", "CVV"), ("123", "CVV")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # The last four of an SSN, and what the recogniser kept of one read in pieces (base over 8 kHz
+    # mu-law, "six seven eight nine" after "My social security number is").
+    ("the last four of my social security number are 6789", [("6789", "SSN")]),
+    ("My social security number is For I'm 6th Ammonator Island", [("6th", "SSN")]),
+    # ... but not an amount or a time, nor a number nearer a card keyword.
+    ("my social security number is on file, I paid 25 dollars at 3:30", []),
+    ("my social security number is on file and the card code is 731", [("731", "CVV")]),
+    # A phone number's groups kept of a garbled one (base over mu-law for "555 867 5309").
+    ("you can call me on time 150 if I may 300 eyes.", [("150", "PHONE_NUMBER"), ("300", "PHONE_NUMBER")]),
+    ("call me back in 10 minutes", []),
+    ("You can call me on 5555-867-55300-I.", [("5555-867-55300-I.", "PHONE_NUMBER")]),
+    # tiny.en over mu-law for "Visa 4012 8888 8888 1881" (its keyword misheard): the pieces make 14 digits.
+    ("MEMA 4,000 and well-made, 888, 888, 1,881", [("4,000 and well-made, 888, 888, 1,881", "CREDIT_CARD")]),
+    ("I will call back at 10 o 'clock.", []),  # base's word timings cut "o'clock"
+    # SSN 078-05-1120 as base heard it over mu-law: "0.78" is no decimal amount.
+    ("my social security number is FFN, 0 .78, MASH, 0 .5, MASH, 1,120.",
+     [("0 .78, MASH, 0 .5, MASH, 1,120.", "SSN")]),
+])
+def test_pieces_after_ssn_and_phone_keywords(text, expected):
+    assert spans(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # base over 8 kHz mu-law, en-us+f3: "The security code is seven three one." and "My credit
+    # card expires 05/27."; two digits read one by one after a card keyword are a piece.
+    ("Not a security code is M and 3 one.", [("3 one.", "CREDIT_CARD")]),
+    ("My credit card at fire 0 5 last 20 am", [("0 5", "CREDIT_CARD")]),
+    # ... not a numeral of two digits, nor a count.
+    ("my card. The new car derives in 10 pays.", []),
+])
+def test_two_digits_read_one_by_one_after_a_card_keyword(text, expected):
+    assert spans(text) == expected
+
+
+def test_an_ssn_over_three_finals_with_a_digit_lost_is_an_ssn():
+    # base over mu-law, en-us+f3: "My social security number is" heard as "My soul should secure a
+    # bit humburrish." (no context), then the groups "one two three." "four five." "six seven eight
+    # nine." as three finals, a digit lost in the last.
+    redactor = Redactor(("ssn",), hold_gap=3 * 16_000)
+    out = redactor.final(final("My soul should secure a bit humburrish.", 0, 16_000))
+    for n, text in enumerate(("1 2 3", "4-5", "6, 8, 9")):
+        out += redactor.final(final(text, (n + 2) * 16_000, (n + 2) * 16_000 + 8_000))
+    out += redactor.release()
+    assert [t.text for t in out] == ["My soul should secure a bit humburrish.", "[SSN_1]", "[SSN_1]", "[SSN_1]"]

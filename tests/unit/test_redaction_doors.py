@@ -105,3 +105,53 @@ def test_placeholders_reach_the_wire():
     message = native._transcript(final)
     assert message["redactions"] == [{"type": "CREDIT_CARD", "placeholder": "[CREDIT_CARD_1]", "start_ms": 900,
                                       "end_ms": 1700}]
+
+
+# Deepgram's documented example (developers.deepgram.com/docs/redaction, "Results"; source
+# fern/docs/redaction.mdx of deepgram/deepgram-docs): redact=pci&redact=pii, before and after.
+# (Its "after" column writes "cv code" for the source's "cvv code": a typo of the page.)
+DEEPGRAM_SOURCE = (
+    "my credit card number is four four four four nine nine nine nine three three three three two two two two "
+    "with an expiration date of one twenty three and the cvv code is one one one i live at one two three main "
+    "street dallas texas seven five two zero one my phone number is five five five two one two nine three three "
+    "three my date of birth is july twelfth nineteen seventy six")
+DEEPGRAM_REDACTED = (
+    "my credit card number is [CREDIT_CARD_1] with an expiration date of [CREDIT_CARD_EXPIRATION_1] and the cvv "
+    "code is [CVV_1] i live at [LOCATION_ADDRESS_1] my phone number is [PHONE_NUMBER_1] my date of birth is [DOB_1]")
+
+
+@pytest.mark.parametrize("kinds", [("pci", "pii"), ("pci", "ssn", "pii")])
+def test_deepgram_documented_example_comes_out_as_documented(kinds):
+    from common.records import TimedWord, Transcript
+    from common.redaction.redactor import Redactor
+
+    tokens = DEEPGRAM_SOURCE.split()
+    words = tuple(TimedWord(t, i * 8000, (i + 1) * 8000, 0.9) for i, t in enumerate(tokens))
+    redactor = Redactor(kinds, hold_gap=48_000)
+    out = redactor.final(Transcript(utterance_id="u", start=0, end=len(tokens) * 8000, text=DEEPGRAM_SOURCE,
+                                    final=True, words=words)) + redactor.release()
+    assert [t.text for t in out] == [DEEPGRAM_REDACTED]
+    record = out[0]
+    final = events.Final(channel=0, session_id="s", utterance_id="u", text=record.text, start_ms=0,
+                         end_ms=record.end // 16, language="en", speech_final=True,
+                         words=tuple(events.Word(text=w.text, start_ms=w.start // 16, end_ms=w.end // 16,
+                                                 confidence=w.probability) for w in record.words))
+    transcript, _, wire = dg.alternative(final, punctuate=False)
+    assert transcript == DEEPGRAM_REDACTED
+    assert [w["word"] for w in wire] == DEEPGRAM_REDACTED.split()
+    # Each placeholder is one word spanning its entity's words (0.5 s each here): the address is
+    # "one two three main street dallas texas seven five two zero one", 12 words after "at".
+    first = tokens.index("live") + 2
+    address = wire[DEEPGRAM_REDACTED.split().index("[LOCATION_ADDRESS_1]")]
+    assert (address["start"], address["end"]) == (first * 0.5, (first + 12) * 0.5)
+
+
+def test_deepgram_documented_ssn_example():
+    from common.records import Transcript
+    from common.redaction.redactor import Redactor
+
+    text = ("My social security number is five five five two two one one one one and his is six six six two "
+            "two one three three three")
+    redactor = Redactor(("ssn",), hold_gap=48_000)
+    out = redactor.final(Transcript(utterance_id="u", start=0, end=16_000, text=text, final=True))
+    assert [t.text for t in out + redactor.release()] == ["My social security number is [SSN_1] and his is [SSN_2]"]
