@@ -108,7 +108,8 @@ class Call:
         self._analytics_warning = ""  # said to the client once the call opens
         self.analyzer = self._analyzer()
         # A recording is diarized whole at its end (gateway/http/prerecorded.py); a live call final by final.
-        self.speakers = LiveSpeakers(hub.diarizer, metrics=hub.metrics, wait=hub.options.diarize_wait) \
+        self.speakers = LiveSpeakers(hub.diarizer, metrics=hub.metrics, wait=hub.options.diarize_wait,
+                                     load_wait=hub.options.diarize_load_wait) \
             if config.diarize and not self.batch and len(self.sessions) == 1 else None
 
     def _analyzer(self) -> CallAnalyzer | None:
