@@ -11,6 +11,8 @@ one torch thread), and each variant clusters the same embeddings; DER without a 
 - ``0.35 cut``, ``0.3 cut``: the same at other cuts;
 - ``0.4 cut + split by turns``: :func:`gateway.diarization.cluster.cluster` as shipped.
 
+``--truth``: the truth's speech spans as the regions (the ``oracle`` column of bench/diarization.py).
+
 Mixes: bench/diarization.py's, and each voice alone (12 turns) with ``--alone``.
 
     PYTHONPATH=$PWD .venv/bin/python -m bench.diarization_variants [--mix NAME ...] [--alone]
@@ -55,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mix", nargs="+", choices=[*MIXES, *ALONE], default=list(MIXES))
     parser.add_argument("--alone", action="store_true", help="each voice alone too")
+    parser.add_argument("--truth", action="store_true", help="the truth's speech spans as the regions, not the VAD's")
     args = parser.parse_args()
     pool._load()
     encoder = pool._encoder
@@ -66,7 +69,8 @@ def main() -> None:
         for overlap in (0.0,) if len(voices) == 1 else (0.0, 0.5):
             began = time.process_time()
             mix, truth = mixes.build(voices, overlap=overlap, seed=0, turns=12 if len(voices) == 1 else 6)
-            regions = pool._merged([(a * 16, b * 16) for a, b in regions_ms(mix)])
+            found = [(int(t.start * 1000), int(t.end * 1000)) for t in truth] if args.truth else regions_ms(mix)
+            regions = pool._merged([(a * 16, b * 16) for a, b in found])
             spans = cluster.windows(regions)
             embeddings = encoder.embed([mix[a:b] for a, b in spans])
             reference = reference_frames([(t.speaker, t.start, t.end) for t in truth], -(-len(mix) // 160))

@@ -42,7 +42,7 @@ MAX_SPEAKERS = 8
 MAX_LINKED = 2000  # windows clustered directly (~16 MB of distances); the rest join the nearest centre
 SPLIT_MIN_WINDOWS = 15  # each half of a cluster split by turns (~6 s of speech at the 0.4 s hop)
 SPLIT_DISTANCE = 0.15  # cosine distance between the halves' centres (two male espeak-ng voices: 0.2)
-SPLIT_COHERENCE = 0.9  # share of the cluster's consecutive windows in one half (turns, not scattered windows)
+SPLIT_COHERENCE = 0.8  # share of the cluster's consecutive windows in one half: turns of 5 windows (~3 s) or more; a chance split ~0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +112,22 @@ def split_turns(embeddings: np.ndarray, found: np.ndarray, *, max_speakers: int 
         if len(members) < 2 * SPLIT_MIN_WINDOWS or following >= max_speakers:
             continue
         picked = members[np.linspace(0, len(members) - 1, min(len(members), max_linked)).round().astype(int)]
-        halves = fcluster(linkage(embeddings[picked].astype(np.float64), method="average", metric="cosine"),
-                          2, "maxclust") - 1
-        if halves.max() < 1:
+        tree = linkage(embeddings[picked].astype(np.float64), method="average", metric="cosine")
+        # The tree's top split may peel off a few odd windows (a turn's edge) rather than a voice: the two
+        # largest groups of the first cut into 2-6 that has two of SPLIT_MIN_WINDOWS seed the halves.
+        for parts in range(2, 7):
+            groups = fcluster(tree, parts, "maxclust") - 1
+            largest = np.argsort(np.bincount(groups))[::-1][:2]
+            if len(largest) == 2 and np.bincount(groups)[largest[1]] >= SPLIT_MIN_WINDOWS:
+                break
+        else:
             continue
-        centres = _centres(embeddings[picked], halves, np.arange(2))
-        # beyond max_linked, the windows not linked join the nearer half's centre
-        half = halves if len(picked) == len(members) else np.argmax(embeddings[members] @ centres.T, axis=1)
+        centres = _centres(embeddings[picked], groups, largest)
+        for _ in range(3):  # each window to the nearer half, the centres moved (k-means steps)
+            half = np.argmax(embeddings[members] @ centres.T, axis=1)
+            if np.bincount(half, minlength=2).min() == 0:
+                break
+            centres = _centres(embeddings[members], half, np.arange(2))
         if (np.bincount(half, minlength=2).min() < SPLIT_MIN_WINDOWS
                 or 1.0 - float(centres[0] @ centres[1]) < SPLIT_DISTANCE
                 or np.mean(half[1:] == half[:-1]) < SPLIT_COHERENCE):
