@@ -78,7 +78,7 @@ def metrics(http: str) -> tuple[dict[str, float], dict[float, float], dict[str, 
     buckets: dict[float, float] = {}
     reasons: dict[str, float] = {}
     for line in text.splitlines():
-        if not line.startswith("streamscribe_gateway_diarize_"):
+        if not line.startswith(("streamscribe_gateway_diarize_", "streamscribe_gateway_diarizer_")):
             continue
         name, value = line.rsplit(" ", 1)
         if name.startswith("streamscribe_gateway_diarize_wait_seconds_bucket"):
@@ -146,7 +146,9 @@ async def main() -> None:
         count = totals.get("streamscribe_gateway_diarize_wait_seconds_count", 0)
         mean = totals.get("streamscribe_gateway_diarize_wait_seconds_sum", 0) / count if count else float("nan")
         print(f"gateway: diarize_wait_seconds mean {mean:.3f} s, p50 {bucket_percentile(buckets, 0.5)}, p95 "
-              f"{bucket_percentile(buckets, 0.95)} over {count:.0f} finals; unlabelled by reason {reasons}")
+              f"{bucket_percentile(buckets, 0.95)} over {count:.0f} finals; unlabelled by reason {reasons}; the "
+              f"diarizer's load {totals.get('streamscribe_gateway_diarizer_load_seconds', float('nan')):.1f} s "
+              "(started by the first call)")
     finally:
         stack.close()
         server.close()

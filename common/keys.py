@@ -114,6 +114,12 @@ def parked(tenant: str, call_id: str) -> str:
     return f"{PREFIX}:parked:{tenant}:{call_id}"
 
 
+def tenant_phrases(tenant: str) -> str:
+    """String: JSON list of the phrases ``tenant`` set over the admin API (gateway/http/phrases.py), spotted in
+    its analysed calls in place of its keys file's; no TTL (a setting, kept until deleted)."""
+    return f"{PREFIX}:tenant:{tenant}:phrases"
+
+
 def let_go(tenant: str, call_id: str) -> str:
     """Pub/sub channel: a client resumes this call, so the gateway that still serves it drops its old connection."""
     return f"{PREFIX}:letgo:{tenant}:{call_id}"

@@ -51,11 +51,16 @@ class GatewayMetrics:
         self.finals = Counter(p + "finals_total", "Final transcripts sent to clients.", registry=registry)
         self.diarize_unlabelled = Counter(
             p + "diarize_unlabelled_total", "Finals of diarized live calls sent without speakers, by reason: "
-            "timeout (the wait ran out), failed (the diarizer failed), audio_gone (the final's audio was no "
-            "longer kept).", ["reason"], registry=registry)
+            "timeout (the wait ran out), loading (the diarizer's model was not loaded within --diarize-load-wait), "
+            "failed (the diarizer failed), audio_gone (the final's audio was no longer kept).", ["reason"],
+            registry=registry)
         self.diarize_wait = Histogram(
             p + "diarize_wait_seconds", "Seconds a diarized live call's final waited for its speakers (answered "
-            "in time).", buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0), registry=registry)
+            "in time), a wait for the diarizer's model to load included.",
+            buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0), registry=registry)
+        self.diarizer_load_seconds = Gauge(
+            p + "diarizer_load_seconds", "Seconds the diarizer's process took from its start to its speaker model "
+            "loaded, its latest start (0 until one loaded).", registry=registry)
         self.duplicate_finals = Counter(
             p + "duplicate_finals_total", "Finals suppressed because their utterance was already final.",
             registry=registry,

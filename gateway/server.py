@@ -15,7 +15,9 @@ with the socket (:class:`AdmittedConnection`) to the handler, which serves it:
 - ``/ws/status`` takes a status slot of its key and streams :mod:`gateway.http.status`,
   the key's tenant's part unless the key is an admin's;
 - ``POST /v1/listen`` is Deepgram's pre-recorded API (:mod:`gateway.http.prerecorded`), and
-  ``GET /v1/listen/{request_id}/audio`` a recording's redacted audio, for its tenant's keys.
+  ``GET /v1/listen/{request_id}/audio`` a recording's redacted audio, for its tenant's keys;
+- ``GET``/``PUT``/``DELETE /v1/analytics/phrases``: a tenant's phrase list (:mod:`gateway.http.phrases`),
+  for keys with ``perms=settings`` (their tenant's) or ``perms=admin``.
 
 Every call, follower and status socket belongs to the tenant of its key
 (:mod:`gateway.core.tenant`). Other GET requests get the browser demo, health
@@ -55,7 +57,7 @@ from .core.hub import HubOptions, SessionHub
 from .core.tenant import Tenants
 from .doors import ROUTES, door_for
 from .doors.base import BadTarget, Handshake
-from .http import prerecorded, routes
+from .http import phrases, prerecorded, routes
 from .http.status import ADMIN_PATHS, GatewayStatus, StatusOptions
 from .http.status import WEBSOCKET_PATH as STATUS_PATH
 from .http.wire import OPEN_TIMEOUT, GatewayConnection
@@ -67,6 +69,7 @@ from .outputs.transcript_log import TranscriptLog, TranscriptOptions
 from .outputs.webhook import Schedule
 from .security import auth
 from .security.gate import AccessOptions, AccessRequest, Admission, Allowances, Gate, Purpose, Refusal
+from .security.keyfile import is_tenant_name
 from .security.limits import FOLLOWERS, STATUS, KeyLimits, NoSlot
 from .security.replay import Nonces
 
@@ -162,6 +165,7 @@ class Gateway:
                          slots=self.key_limits, pending=self._pending,
                          doors={type(options): options for options in doors})
         self.tenants = Tenants(redact_of=access.api_keys.redaction_of)
+        self.phrases = phrases.PhraseLists(redis, keys_file=access.api_keys.analytics_of)
         # Door sockets the gate let in, until their handler ends (or, if their handshake failed, they are gone).
         self._calls: weakref.WeakSet[AdmittedConnection] = weakref.WeakSet()
         self.status = GatewayStatus(self.hub, self.metrics, options=status)
@@ -267,6 +271,8 @@ class Gateway:
         """What ``request`` asks for, put to the gate; None lets a WebSocket's handshake proceed."""
         if request.method == "POST" and request.path.partition("?")[0] == prerecorded.ROUTE:
             return await self._prerecorded(connection, request)
+        if request.path.partition("?")[0] == phrases.ROUTE:
+            return await self._phrases(connection, request)
         if refused := routes.method_refusal(request):
             return refused
         try:
@@ -323,6 +329,31 @@ class Gateway:
         return await self.prerecorded.serve(connection, request, admission.handshake,
                                             tenant=self.tenants[admission.key.tenant],
                                             give_back=functools.partial(self.gate.give_back, admission.slot))
+
+    async def _phrases(self, connection: AdmittedConnection, request: Request) -> Response:
+        """The admin API of a tenant's phrase list (:mod:`gateway.http.phrases`): the key's own tenant's, or
+        with ``?tenant=`` another's for an admin key."""
+        if request.method not in phrases.METHODS:
+            allowed = ", ".join(phrases.METHODS)
+            return routes.refusal(http.HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
+                                  f"{request.method} is not allowed here; use {allowed}", [("Allow", allowed)])
+        try:
+            handshake = Handshake.from_target(request.path, request.headers)
+        except BadTarget as exc:
+            return routes.refusal(http.HTTPStatus.BAD_REQUEST, "bad_request", str(exc))
+        named = [value for name, value in handshake.query if name == "tenant"]
+        if len(named) > 1 or (named and not is_tenant_name(named[0])):
+            return routes.refusal(http.HTTPStatus.BAD_REQUEST, "bad_request",
+                                  "tenant= names one tenant (letters, digits, '.', '_', '-'; 64 at most)")
+        admission = await self.gate.admit(AccessRequest(purpose=Purpose.SETTINGS, handshake=handshake,
+                                                        address=_address(connection),
+                                                        tenant=named[0] if named else None))
+        if isinstance(admission, Refusal):
+            return _response(admission)
+        response = await self.phrases.serve(connection, request, named[0] if named else admission.key.tenant)
+        if request.method == "HEAD":
+            response = replace(response, body=b"")  # Content-Length stays the GET's
+        return response
 
     async def _redacted_audio(self, connection: AdmittedConnection, request: Request, handshake: Handshake,
                               request_id: str) -> Response:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import json
 import os
 import shutil
@@ -261,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             gateway.append("--enable-noise-suppression")
         if args.tls:
             gateway.append("--generate-self-signed-cert")
+        if importlib.util.find_spec("resemblyzer") is not None:  # the diarize extra: diarizer loaded at start
+            gateway.append("--diarize-preload")
         pid = start("gateway", [python, *gateway, *passed]).proc.pid
         tls = args.tls or any(arg.startswith(("--ssl-certfile", "--generate-self-signed-cert")) for arg in passed)
         scheme = "https" if tls else "http"

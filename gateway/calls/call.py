@@ -11,6 +11,7 @@ connection's to judge (:mod:`gateway.core.idle`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -22,7 +23,7 @@ from redis.exceptions import RedisError
 from websockets.frames import CloseCode
 
 from common.aio import wait_event
-from common.errors import BacklogFull, ErrorCode, ModelError, ProtocolError
+from common.errors import BacklogFull, ConfigError, ErrorCode, ModelError, ProtocolError
 from common.languages import ModelLanguages, names_refusal
 from common.logs import Untrusted
 from common.records import End, Flush, Record, SpeechStart, Transcript
@@ -32,7 +33,7 @@ from common.records import SAMPLE_RATE
 from ..analytics.options import NO_TENANT_SETTINGS, CallAnalytics
 from ..analytics.sentiment import sentiment
 from ..analytics.tracker import CallTracker
-from ..core import events
+from ..core import events, phrase_lists
 from ..core.audio import BATCH_MAX_CHUNK, MAX_CHUNK, CallAudio
 from ..core.config import SessionConfig
 from ..core.hub import SessionHub
@@ -108,14 +109,18 @@ class Call:
         self._analytics_warning = ""  # said to the client once the call opens
         self.analyzer = self._analyzer()
         # A recording is diarized whole at its end (gateway/http/prerecorded.py); a live call final by final.
-        self.speakers = LiveSpeakers(hub.diarizer, metrics=hub.metrics, wait=hub.options.diarize_wait) \
+        self.speakers = LiveSpeakers(hub.diarizer, metrics=hub.metrics, wait=hub.options.diarize_wait,
+                                     load_wait=hub.options.diarize_load_wait) \
             if config.diarize and not self.batch and len(self.sessions) == 1 else None
 
-    def _analyzer(self) -> CallAnalyzer | None:
-        """The call's analytics, if it or its tenant asks for them (gateway/analytics)."""
+    def _analyzer(self, phrases: tuple[str, ...] | None = None) -> CallAnalyzer | None:
+        """The call's analytics, if it or its tenant asks for them (gateway/analytics). ``phrases``: the
+        tenant's list set over the admin API, in place of its keys file's (None: the keys file's)."""
         tenant = self.tenant.name if self.tenant is not None else ANONYMOUS
         tenant_settings = self._transcripts.tenant_analytics(tenant) if self._transcripts is not None \
             else NO_TENANT_SETTINGS
+        if phrases is not None:
+            tenant_settings = dataclasses.replace(tenant_settings, phrases=phrases)
         asked = self.config.call_analytics
         if asked is None and not tenant_settings.enabled:
             return None
@@ -180,6 +185,18 @@ class Call:
         await self._start_analytics()
 
     async def _start_analytics(self) -> None:
+        if self.analyzer is not None:
+            # The tenant's list set over the admin API, read as the call starts: a change applies to the
+            # calls that start after it, on every gateway (gateway/core/phrase_lists.py).
+            tenant = self.tenant.name if self.tenant is not None else ANONYMOUS
+            try:
+                phrases = await phrase_lists.get(self.hub.redis, tenant)
+            except (RedisError, OSError, ConfigError) as exc:
+                log.warning("call %s: the tenant's phrase list was not read (its keys file's applies): %s",
+                            self.call_id, exc)
+                phrases = None
+            if phrases is not None:
+                self.analyzer = self._analyzer(phrases)
         if self.analyzer is not None:
             self.analyzer.start()
             if self._analytics_warning and self.analyzer.to_client:

@@ -7,12 +7,15 @@ speech (its first word's start to its last word's end) goes to the gateway's dia
 process with the call's window history (:mod:`gateway.diarization.online`); its words come
 back with ``speaker`` and ``speaker_confidence``, and the final with its first word's.
 
-The diarizer's process is started as the call opens (if no call or recording started it
-before), so that the model is loaded by the first final. A final waits ``wait`` seconds at most. Then, or if the diarizer fails, or its audio is no
-longer kept, it goes out as it came, without speakers, counted by
-``streamscribe_gateway_diarize_unlabelled_total`` (by reason); a late answer is dropped,
-and the call's history does not gain that final's windows. A final is never lost or held
-past the wait.
+The diarizer's process is started with the gateway (``--diarize-preload``) or as the call opens
+(if no call or recording started it before). A final first waits for the process to have loaded
+its model, ``load_wait`` seconds at most (a one-off of seconds: torch's import; a final must not
+lose its speakers to the gateway's own start-up), then ``wait`` seconds at most for its speakers
+(the diarizer's queue and work). Then, or if the diarizer fails, or its audio is no longer kept,
+it goes out as it came, without speakers, counted by
+``streamscribe_gateway_diarize_unlabelled_total`` (by reason); a late answer is dropped, and the
+call's history does not gain that final's windows. A final is never lost or held past the two
+bounds.
 """
 
 from __future__ import annotations
@@ -41,10 +44,11 @@ class LiveSpeakers:
     """One live mono call's diarization: its recent audio, its window history, its finals labelled."""
 
     def __init__(self, diarizer: diarization.Diarizer, *, metrics: GatewayMetrics, wait: float,
-                 keep_sec: int = KEEP_SEC) -> None:
+                 load_wait: float = 30.0, keep_sec: int = KEEP_SEC) -> None:
         self.diarizer = diarizer
         self.metrics = metrics
         self.wait = wait
+        self.load_wait = load_wait
         self.history = online.History.empty()
         self._ring = np.zeros(keep_sec * RATE, np.int16)
         self._end = 0  # samples received: the ring holds [_end - len(_ring), _end)
@@ -83,6 +87,15 @@ class LiveSpeakers:
         words = [(max(0, w.start_ms * RATE // 1000 - start), max(0, w.end_ms * RATE // 1000 - start))
                  for w in final.words]
         began = time.monotonic()
+        try:  # the load's own bound: the final's wait counts from a loaded model
+            await self.diarizer.loaded(self.load_wait)
+        except TimeoutError:
+            self.metrics.diarize_unlabelled.labels(reason="loading").inc()
+            return final
+        except diarization.DiarizationFailed as exc:
+            log.warning("live diarization failed: %s", exc)
+            self.metrics.diarize_unlabelled.labels(reason="failed").inc()
+            return final
         try:
             # The deadline lets the process skip a request this final gave up on (one process serves
             # every call: stale work would make the requests behind it miss their waits too).

@@ -50,10 +50,11 @@ from redis.exceptions import RedisError
 
 from common import aio, bus, keys
 from common.config import option, positive
+from common.errors import ConfigError
 from common.languages import ModelLanguages
 from common.metrics import GatewayMetrics
 
-from ..diarization.pool import Diarizer
+from ..diarization.pool import Diarizer, available
 from .resp import Command, Lane
 from .writer import AppendWriter
 
@@ -145,8 +146,18 @@ class HubOptions:
         "seconds audio waits for a full input stream to drain before the session fails", parse=positive(float)))
     # A diarized live call's final waits this long for its speakers, then goes without (gateway/calls/speakers.py).
     diarize_wait: float = field(default=2.0, metadata=option(
-        "seconds a diarized live call's final waits for its speakers before it goes without them",
+        "seconds a diarized live call's final waits for its speakers before it goes without them (counted from "
+        "the diarizer's model loaded)", parse=positive(float)))
+    # ... after waiting this long at most for the diarizer's process to load its model (a one-off per process).
+    diarize_load_wait: float = field(default=30.0, metadata=option(
+        "seconds a diarized live call's final waits for the diarizer's process to load its model (the first "
+        "diarized call after the gateway starts, or after that process died) before --diarize-wait begins",
         parse=positive(float)))
+    # Start the diarizer's process (torch, ~1 s of CPU and a few hundred MB) with the gateway, not at the first
+    # diarize=true: where diarized calls are expected.
+    diarize_preload: bool = field(default=False, metadata=option(
+        "start the diarizer's process (and load its speaker model) as the gateway starts, not at the first "
+        "diarize=true request; nothing when the diarize extra is not installed"))
     sweep_interval: float = 1.0
 
 
@@ -169,13 +180,26 @@ class SessionHub:
         self.writer = AppendWriter(redis)
         self._sweeps = Lane(redis)  # the tick's batches: a command per session each
         self.reads = asyncio.Semaphore(bus.CONCURRENCY)  # relays' reads in flight
-        self.diarizer = Diarizer()  # the gateway's one diarizer process (started by the first diarize=true)
+        # The gateway's one diarizer process (started by start() with diarize_preload, else by the first diarize=true).
+        self.diarizer = Diarizer(metrics=metrics)
 
     async def start(self) -> None:
+        if self.options.diarize_preload:
+            self._preload_diarizer()
         await self.doorbell.start()
         self.writer.start()
         self._tasks = [asyncio.create_task(self._tick(), name="hub-tick"),
                        asyncio.create_task(self._watch_stages(), name="watch-stages")]
+
+    def _preload_diarizer(self) -> None:
+        """Start the diarizer's process now (its model loads in the background; readiness does not wait
+        for it: a final waits for the load, bounded by diarize_load_wait), or say why not."""
+        try:
+            available()
+        except ConfigError as exc:
+            log.warning("--diarize-preload: nothing to start: %s", exc)
+            return
+        self.diarizer.warm()
 
     async def close(self) -> None:
         self.diarizer.close()

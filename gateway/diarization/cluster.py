@@ -13,6 +13,12 @@ The steps, each a function with a unit test on synthetic embeddings:
    the whole call is lost so). Beyond :data:`MAX_LINKED`
    windows an evenly spaced subset is clustered and every window goes to the nearest
    cluster centre (the linkage's memory grows with the square of the windows).
+   Then each cluster may be split in two by turns (:func:`split_turns`): two voices closer than
+   the cut (two male voices: 0.2 apart) are one cluster, but they take turns, so the cluster's
+   two halves by linkage each hold long runs of consecutive windows. A split is kept when both
+   halves have :data:`SPLIT_MIN_WINDOWS` windows, their centres are :data:`SPLIT_DISTANCE` apart,
+   and :data:`SPLIT_COHERENCE` of the cluster's consecutive windows (in time) fall in one half:
+   a voice split by chance (its windows scattered over both halves) is not.
 3. :func:`frame_labels`: every 10 ms frame of a region takes the label most of its windows
    carry, with the share of them that carry it (the ``speaker_confidence``); frames
    outside the regions are -1.
@@ -34,6 +40,9 @@ THRESHOLD = 0.4  # cosine distance between clusters that separates speakers (ben
 MIN_WINDOWS = 5  # a cluster of fewer windows (~3 s of speech) is a stray, joined to its nearest
 MAX_SPEAKERS = 8
 MAX_LINKED = 2000  # windows clustered directly (~16 MB of distances); the rest join the nearest centre
+SPLIT_MIN_WINDOWS = 15  # each half of a cluster split by turns (~6 s of speech at the 0.4 s hop)
+SPLIT_DISTANCE = 0.15  # cosine distance between the halves' centres (two male espeak-ng voices: 0.2)
+SPLIT_COHERENCE = 0.8  # share of the cluster's consecutive windows in one half: turns of 5 windows (~3 s) or more; a chance split ~0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +92,49 @@ def cluster(embeddings: np.ndarray, *, threshold: float = THRESHOLD, max_speaker
     counts = np.bincount(found)
     kept = np.flatnonzero(counts >= min(MIN_WINDOWS, counts.max()))
     if len(picked) == n and len(kept) == len(counts):
-        return found
+        return split_turns(embeddings, found, max_speakers=max_speakers, max_linked=max_linked)
     centres = _centres(embeddings[picked], found, kept)
-    return kept[np.argmax(embeddings @ centres.T, axis=1)]
+    joined = kept[np.argmax(embeddings @ centres.T, axis=1)]
+    return split_turns(embeddings, np.unique(joined, return_inverse=True)[1],
+                       max_speakers=max_speakers, max_linked=max_linked)
+
+
+def split_turns(embeddings: np.ndarray, found: np.ndarray, *, max_speakers: int = MAX_SPEAKERS,
+                max_linked: int = MAX_LINKED) -> np.ndarray:
+    """``found`` (a cluster per window, windows in time order) with each cluster that holds two speakers'
+    turns split in two (see the module's docstring); once per cluster, at most ``max_speakers`` in all."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    out = found.copy()
+    following = int(found.max()) + 1 if len(found) else 0
+    for k in range(following):
+        members = np.flatnonzero(found == k)
+        if len(members) < 2 * SPLIT_MIN_WINDOWS or following >= max_speakers:
+            continue
+        picked = members[np.linspace(0, len(members) - 1, min(len(members), max_linked)).round().astype(int)]
+        tree = linkage(embeddings[picked].astype(np.float64), method="average", metric="cosine")
+        # The tree's top split may peel off a few odd windows (a turn's edge) rather than a voice: the two
+        # largest groups of the first cut into 2-6 that has two of SPLIT_MIN_WINDOWS seed the halves.
+        for parts in range(2, 7):
+            groups = fcluster(tree, parts, "maxclust") - 1
+            largest = np.argsort(np.bincount(groups))[::-1][:2]
+            if len(largest) == 2 and np.bincount(groups)[largest[1]] >= SPLIT_MIN_WINDOWS:
+                break
+        else:
+            continue
+        centres = _centres(embeddings[picked], groups, largest)
+        for _ in range(3):  # each window to the nearer half, the centres moved (k-means steps)
+            half = np.argmax(embeddings[members] @ centres.T, axis=1)
+            if np.bincount(half, minlength=2).min() == 0:
+                break
+            centres = _centres(embeddings[members], half, np.arange(2))
+        if (np.bincount(half, minlength=2).min() < SPLIT_MIN_WINDOWS
+                or 1.0 - float(centres[0] @ centres[1]) < SPLIT_DISTANCE
+                or np.mean(half[1:] == half[:-1]) < SPLIT_COHERENCE):
+            continue
+        out[members[half == 1]] = following
+        following += 1
+    return out
 
 
 def _centres(embeddings: np.ndarray, found: np.ndarray, kept: np.ndarray) -> np.ndarray:

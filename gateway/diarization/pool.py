@@ -5,7 +5,8 @@ its end, and the gateway is what holds the whole recording (its decoded PCM) and
 finals then. The ASR worker sees one utterance at a time and would have to ship every
 window's embedding through Redis for the gateway to cluster anyway. But the gateway's
 event loop carries every live call's audio, so the model runs in a process of its own
-(one per gateway, started on the first ``diarize=true`` request, spawned so that it
+(one per gateway, started with the gateway (``--diarize-preload``) or by the first ``diarize=true``
+request, spawned so that it
 shares nothing with the loop's process): the encoder is loaded there once, torch stays
 out of the gateway's process, and its CPU work (one torch thread: it shares the box with
 the live calls) never holds the loop's GIL. Requests queue for that one process; how many
@@ -22,16 +23,21 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
 from common.errors import ConfigError
+from common.metrics import GatewayMetrics
 
 from . import MISSING, cluster, online
+
+log = logging.getLogger(__name__)
 
 _encoder = None  # the diarizer process's one Encoder (built by _load)
 
@@ -103,6 +109,14 @@ def _ready() -> None:
     """Nothing: submitted to start the process (and so load the model) ahead of use."""
 
 
+def _failure(done: Future) -> str | None:
+    """Why a finished future did not succeed (None when it did)."""
+    if done.cancelled():
+        return "cancelled (the gateway is shutting down)"
+    exc = done.exception()
+    return None if exc is None else f"{type(exc).__name__}: {exc}"
+
+
 def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sorted spans with overlapping ones joined (finals of one channel may touch)."""
     out: list[tuple[int, int]] = []
@@ -115,10 +129,18 @@ def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 class Diarizer:
-    """The gateway's handle on its diarizer process (started on first use, restarted if it dies)."""
+    """The gateway's handle on its diarizer process (started on first use or by :meth:`warm`, restarted if
+    it dies).
 
-    def __init__(self) -> None:
+    ``initializer``: what the process runs before any request (:func:`_load`, the model; tests give
+    another). ``metrics``: where the load's seconds go (``diarizer_load_seconds``).
+    """
+
+    def __init__(self, *, initializer: Callable[[], None] = _load, metrics: GatewayMetrics | None = None) -> None:
+        self._initializer = initializer
+        self._metrics = metrics
         self._pool: ProcessPoolExecutor | None = None
+        self._ready: Future | None = None  # the started process's _ready: done once its initializer ran
 
     async def labels(self, pcm: np.ndarray, sample_rate: int, regions_ms: list[tuple[int, int]]) -> cluster.Labels:
         """:func:`diarize` in the diarizer's process; :class:`DiarizationFailed` if that process fails."""
@@ -131,23 +153,73 @@ class Diarizer:
 
     def warm(self) -> None:
         """Start the process now, if it is not running, so that its model loads (seconds: torch's import)
-        before the first request needs it: a live call's first final waits a bounded time only."""
-        self._started().submit(_ready)
+        before the first request needs it."""
+        self._started()
+
+    @property
+    def is_loaded(self) -> bool:
+        """True when the running process has loaded its model (False before it started or while it loads)."""
+        return self._ready is not None and self._ready.done() and _failure(self._ready) is None
+
+    async def loaded(self, timeout: float) -> None:
+        """Return once the process (started now if it is not running) has loaded its model: at once when it
+        has. ``TimeoutError`` after ``timeout`` seconds (the load goes on, for whoever asks next);
+        :class:`DiarizationFailed` if the load failed (the next request starts a new process).
+
+        Why apart from a request's own wait: a live final's wait for its speakers (``--diarize-wait``)
+        bounds the diarizer's work and its queue, which take a fraction of a second; the load is a
+        one-off of seconds (torch's import), and a final must not lose its speakers to it."""
+        pool = self._started()
+        ready = self._ready
+        assert ready is not None
+        if not ready.done():
+            # asyncio.wait, not wait_for: a final that gives up must not cancel the process's _ready
+            # (still queued, it could be), which every later final waits on.
+            waiter = asyncio.wrap_future(ready)
+            waiter.add_done_callback(lambda f: f.cancelled() or f.exception())  # read here: no "never retrieved"
+            done, _ = await asyncio.wait({waiter}, timeout=timeout)
+            if not done:
+                raise TimeoutError(f"the diarizer's process did not load its model within {timeout:g} s")
+        failure = _failure(ready)
+        if failure is not None:
+            self._broken(pool)
+            raise DiarizationFailed(f"the diarizer's process could not load its model: {failure}")
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            began = time.monotonic()
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_load)
+                                             initializer=self._initializer)
+            # The one process runs its initializer before any task, so this is done once it has loaded.
+            self._ready = self._pool.submit(_ready)
+            self._ready.add_done_callback(lambda ready: self._on_ready(ready, began))
         return self._pool
+
+    def _on_ready(self, ready: Future, began: float) -> None:
+        """The load's outcome, logged and measured (in the pool's management thread: logging and
+        prometheus_client are thread-safe)."""
+        failure = _failure(ready)
+        if failure is not None:
+            log.warning("the diarizer's process did not load its model: %s", failure)
+            return
+        seconds = time.monotonic() - began
+        log.info("the diarizer's process loaded its model in %.1f s", seconds)
+        if self._metrics is not None:
+            self._metrics.diarizer_load_seconds.set(seconds)
+
+    def _broken(self, pool: ProcessPoolExecutor) -> None:
+        """``pool`` failed: the next request starts a new process (unless one did already)."""
+        if self._pool is pool:
+            self._pool = None
+            self._ready = None
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def _run(self, function, *args):
         pool = self._started()
         try:
             return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
         except BrokenProcessPool as exc:
-            if self._pool is pool:  # the next request starts a new process
-                self._pool = None
-                pool.shutdown(wait=False, cancel_futures=True)
+            self._broken(pool)
             raise DiarizationFailed(f"the diarizer's process died: {exc}") from exc
         except Exception as exc:  # whatever the diarizer raised, the transcript goes out with a warning
             raise DiarizationFailed(f"{type(exc).__name__}: {exc}") from exc
@@ -157,3 +229,4 @@ class Diarizer:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+            self._ready = None

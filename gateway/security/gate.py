@@ -82,6 +82,7 @@ class Purpose(enum.Enum):
     ADMIN = "admin"  # a page for admin keys only (/health/extended)
     RECORDING = "recording"  # Deepgram's pre-recorded POST /v1/listen
     RECORDED_AUDIO = "recorded_audio"  # GET /v1/listen/{request_id}/audio: a redacted recording
+    SETTINGS = "settings"  # a tenant's settings over the admin API (/v1/analytics/phrases)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +94,7 @@ class AccessRequest:
     address: str
     door: type[Door] | None = None  # CALL, RECORDING, RECORDED_AUDIO: the door it streams to
     call_id: str | None = None  # FOLLOW: the call it follows
+    tenant: str | None = None  # SETTINGS: the tenant whose settings it reads or changes (None: the key's own)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,6 +231,13 @@ class Gate:
                 return Refusal(status=http.HTTPStatus.TOO_MANY_REQUESTS, error=str(refused.code),
                                message=str(refused), headers=(("Retry-After", "1"),))
             return self._admission(request, key, slot=slot)
+        if purpose is Purpose.SETTINGS:
+            tenant = request.tenant or key.tenant
+            if not key.may_manage(tenant):
+                raise self._forbidden(
+                    "this API key may not read or change this tenant's settings (perms=settings in the API keys "
+                    "file: its own tenant's; perms=admin: any tenant's)")
+            return self._admission(request, key)
         if purpose is Purpose.RECORDED_AUDIO:  # a key that may send recordings may fetch its tenant's
             self._check_door(key, _door_of(request))
             return self._admission(request, key)

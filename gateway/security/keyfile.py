@@ -15,8 +15,10 @@ The settings, each at most once a line:
   ``.``, ``_``, ``-``; 64 at most). Keys that name the same tenant share its
   calls. Default: a tenant of the key's own, ``key-<key id>``.
 - ``perms``: comma-separated, of ``stream`` (open calls at the doors),
-  ``follow`` (follow calls) and ``admin`` (the whole gateway's ``/ws/status``
-  and ``/health/extended``). Default: ``stream,follow``.
+  ``follow`` (follow calls), ``settings`` (read and change its own tenant's
+  settings over the admin API: its phrase list, ``/v1/analytics/phrases``) and
+  ``admin`` (the whole gateway's ``/ws/status`` and ``/health/extended``, and
+  any tenant's settings). Default: ``stream,follow``.
 - ``doors``: comma-separated door names (``native``, ``deepgram``, ``flux``,
   ``twilio``, ``audiohook``, ``rnnt``, ``whisper_stream``) the key may stream
   to. Default: every door.
@@ -67,8 +69,8 @@ from ..core.tenant import ANONYMOUS
 from ..doors import ROUTES
 from ..outputs.webhook import Destination, http_url, signing_secret
 
-STREAM, FOLLOW, ADMIN = "stream", "follow", "admin"
-PERMISSIONS = (STREAM, FOLLOW, ADMIN)
+STREAM, FOLLOW, ADMIN, SETTINGS_PERM = "stream", "follow", "admin", "settings"
+PERMISSIONS = (STREAM, FOLLOW, ADMIN, SETTINGS_PERM)
 DEFAULT_PERMISSIONS = frozenset({STREAM, FOLLOW})
 DOORS = tuple(sorted({door.name for door in ROUTES.values()}))
 LIMITS = ("sessions", "followers", "status")
@@ -79,6 +81,11 @@ MAX_URL = 2000  # characters of a webhook URL
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _COUNT = re.compile(r"[1-9][0-9]{0,8}")  # checked before int(): a line cannot ask for a huge conversion
+
+
+def is_tenant_name(name: str) -> bool:
+    """Whether ``name`` is a tenant's name as a keys file's ``tenant=`` may give it."""
+    return _TENANT.fullmatch(name) is not None
 
 
 def key_id(key: str) -> str:
@@ -105,6 +112,11 @@ class ApiKey:
     @property
     def admin(self) -> bool:
         return ADMIN in self.permissions
+
+    def may_manage(self, tenant: str) -> bool:
+        """Whether this key may read and change ``tenant``'s settings over the admin API: its own tenant's
+        with ``settings``, any tenant's with ``admin``."""
+        return self.admin or (SETTINGS_PERM in self.permissions and tenant == self.tenant)
 
     @property
     def may_follow(self) -> bool:

@@ -19,8 +19,13 @@ import numpy as np
 import pytest
 import soundfile
 
+from common.metrics import GatewayMetrics
+from gateway.diarization import pool
+from prometheus_client import CollectorRegistry
 from tests.kit import mixes
 from tests.kit.deepgram import Listener, sdk_client
+from tests.kit.faults import metric, scrape
+from tests.kit.support import wait_until
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -110,29 +115,98 @@ def _majorities(words, turns) -> dict[int, int]:
     return majority
 
 
-async def test_sdk_live_words_get_speakers_as_the_finals_come(live, call):
-    """The mix streamed at real time through the live door: each final's words carry the speaker of
-    its source (labelled as the final comes, never corrected)."""
-    audio, turns = call
+async def _live_call(port: int, audio: np.ndarray, *, real_time: bool = True) -> list:
+    """The mix through the live door with diarize=true; the finals' alternatives that hold words."""
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
-    async with sdk_client(live.port).listen.v1.connect(model="nova-3", encoding="linear16", sample_rate=16000,
-                                                        punctuate="true", diarize="true") as socket:
+    async with sdk_client(port).listen.v1.connect(model="nova-3", encoding="linear16", sample_rate=16000,
+                                                  punctuate="true", diarize="true") as socket:
         listener = Listener(socket)
         step = 3200  # 100 ms, sent at real time as a live source does (pacing, not synchronisation)
         for i in range(0, len(pcm), step):
             await socket.send_media(pcm[i:i + step])
-            await asyncio.sleep(0.1)
+            if real_time:
+                await asyncio.sleep(0.1)
         await socket.send_close_stream()
         code, reason = await listener.wait_closed(TIMEOUT)
     assert code == 1000, (code, reason)
-    finals = [r.channel.alternatives[0] for r in listener.results(is_final=True) if r.channel.alternatives[0].words]
+    return [r.channel.alternatives[0] for r in listener.results(is_final=True) if r.channel.alternatives[0].words]
+
+
+def _all_have_speakers(finals) -> list:
+    """Every word of ``finals``, each asserted to carry a speaker and its confidence."""
     words = [w for final in finals for w in final.words]
     assert words and all(w.speaker is not None and 0 <= w.speaker_confidence <= 1 for w in words), \
         [(f.transcript, [w.speaker for w in f.words]) for f in finals]
+    return words
+
+
+async def test_sdk_live_words_get_speakers_as_the_finals_come(live, call):
+    """The mix streamed at real time through the live door: each final's words carry the speaker of
+    its source (labelled as the final comes, never corrected)."""
+    audio, turns = call
+    words = _all_have_speakers(await _live_call(live.port, audio))
     assert len({w.speaker for w in words}) >= 2
     majority = _majorities(words, turns)
     assert majority[0] != majority[1]
     assert majority[turns[0].speaker] == 0  # speaker 0 speaks first
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
+async def test_the_first_diarized_call_of_a_fresh_gateway_gets_speakers_on_every_final(live, call):
+    """A gateway that has diarized nothing yet: its diarizer's process starts as this call opens, and its
+    first finals come while the process still imports torch and loads the encoder (the audio goes as fast
+    as the gateway takes it, so they come early). They wait for the load (--diarize-load-wait, a bound
+    here, generous for a loaded CI box) and then get their speakers, not go out without (as they did
+    when the load counted against --diarize-wait's 2 s)."""
+    audio, _ = call
+    port = _port(live.add_gateway("--diarize-load-wait", str(TIMEOUT)))
+    assert metric(scrape(port), "streamscribe_gateway_diarizer_load_seconds") == 0  # nothing started it
+    finals = await _live_call(port, audio, real_time=False)
+    _all_have_speakers(finals)
+    text = scrape(port)
+    assert metric(text, "streamscribe_gateway_diarize_unlabelled_total") == 0, text
+    assert metric(text, "streamscribe_gateway_diarizer_load_seconds") > 0
+
+
+def test_a_gateway_with_diarize_preload_starts_its_diarizer_with_no_call(live):
+    port = _port(live.add_gateway("--diarize-preload"))
+    wait_until(lambda: metric(scrape(port), "streamscribe_gateway_diarizer_load_seconds") > 0, TIMEOUT,
+               "the preloaded diarizer's model loaded")
+
+
+def _nothing() -> None:
+    """A diarizer process's initializer that loads nothing (the model's load is tested above)."""
+
+
+def _no_model() -> None:
+    raise RuntimeError("no model here")
+
+
+async def test_the_diarizer_says_when_its_process_has_loaded() -> None:
+    metrics = GatewayMetrics(CollectorRegistry())
+    diarizer = pool.Diarizer(initializer=_nothing, metrics=metrics)
+    try:
+        assert not diarizer.is_loaded
+        await diarizer.loaded(TIMEOUT)  # starts the process
+        assert diarizer.is_loaded and metrics.diarizer_load_seconds._value.get() > 0
+        await diarizer.loaded(0.001)  # loaded: at once
+    finally:
+        diarizer.close()
+
+
+async def test_a_load_that_fails_is_a_failure_and_the_next_request_starts_a_new_process() -> None:
+    diarizer = pool.Diarizer(initializer=_no_model)
+    try:
+        with pytest.raises(pool.DiarizationFailed, match="could not load its model"):
+            await diarizer.loaded(TIMEOUT)
+        assert not diarizer.is_loaded and diarizer._pool is None  # the next request starts afresh
+        with pytest.raises(pool.DiarizationFailed, match="could not load its model"):
+            await diarizer.loaded(TIMEOUT)  # a new process, which fails again: not a stale answer
+    finally:
+        diarizer.close()
 
 
 async def test_live_diarize_of_a_multichannel_call_is_a_clear_error(live):

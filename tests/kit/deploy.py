@@ -53,6 +53,7 @@ WORKER_FLAGS: dict[str, object] = {"--http-host": "str", "--http-port": "int"}
 CONTRACT: dict[str, Svc] = {
     "gateway": Svc("gateway", "streamscribe-gateway", "STREAMSCRIBE_GATEWAY_", {
         **COMMON_FLAGS, "--host": "str", "--port": "int", "--enable-noise-suppression": None, "--api-key": "str",
+        "--diarize-preload": None,
     }, "--port", 8000),
     "vad": Svc("vad_worker", "streamscribe-vad", "STREAMSCRIBE_VAD_", {
         **COMMON_FLAGS, **WORKER_FLAGS,

@@ -21,7 +21,7 @@ WORKER = f"{COMMON} --http-port --http-host --capacity --lease-ttl --sweep-inter
 # Each service's flags, and the prefix of the variables they read.
 FLAGS = {
     "gateway": (f"""{COMMON} --host --port --max-frame-bytes --permessage-deflate --no-permessage-deflate
-        --ping-interval --ping-timeout --close-timeout --drain-timeout --diarize-wait --max-audio-lead --max-realtime-factor
+        --ping-interval --ping-timeout --close-timeout --drain-timeout --diarize-wait --diarize-load-wait --diarize-preload --no-diarize-preload --max-audio-lead --max-realtime-factor
         --max-backlog-records --backlog-timeout --config-timeout --send-queue --idle-timeout --min-audio-share
         --audio-share-window --max-keepalive-idle --results-timeout --resume-grace --session-ttl --max-queue-lag --asr-overbooking --batch-share --batch-backlog-timeout
         --prerecorded-max-bytes --prerecorded-body-timeout --prerecorded-callback-hosts --prerecorded-url-hosts --prerecorded-callback-attempts

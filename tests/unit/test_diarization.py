@@ -113,6 +113,44 @@ def test_warn_keeps_the_transcript_and_says_why():
                                              "message": "diarization failed"}]
 
 
+def _close_pair(distance: float, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit directions ``distance`` apart in cosine distance (closer than the cut: one cluster)."""
+    a, orth = _voices(2, seed=seed)
+    orth = orth - (orth @ a) * a
+    orth /= np.linalg.norm(orth)
+    cos = 1.0 - distance
+    return a, cos * a + np.sqrt(1 - cos * cos) * orth
+
+
+def test_two_close_voices_taking_turns_are_split_in_two():
+    """Two voices 0.2 apart (two male voices' distance on the bench) are one cluster at the 0.4 cut; their
+    turns (runs of consecutive windows) split it."""
+    rng = np.random.default_rng(6)
+    a, b = _close_pair(0.2)
+    runs = [(a, 0), (b, 1), (a, 0), (b, 1)]
+    embeddings = np.concatenate([_noisy(v, 20, rng) for v, _ in runs])
+    truth = np.repeat([k for _, k in runs], 20)
+    found = cluster.cluster(embeddings)
+    assert len(set(found.tolist())) == 2
+    assert all(len(set(found[truth == k].tolist())) == 1 for k in (0, 1))
+    assert len(set(cluster.cluster(embeddings, max_speakers=1).tolist())) == 1  # the cap holds
+
+
+@pytest.mark.parametrize("case", ["scattered", "one voice", "a short second voice", "too close"])
+def test_a_cluster_is_not_split_without_two_voices_taking_turns(case):
+    rng = np.random.default_rng(7)
+    a, b = _close_pair(0.1 if case == "too close" else 0.2)
+    if case == "scattered":  # the two halves' windows interleave: not turns
+        embeddings = np.stack([_noisy(a if i % 2 else b, 1, rng)[0] for i in range(80)])
+    elif case == "one voice":
+        embeddings = _noisy(a, 80, rng, spread=0.05)
+    elif case == "a short second voice":  # under SPLIT_MIN_WINDOWS windows
+        embeddings = np.concatenate([_noisy(a, 60, rng), _noisy(b, cluster.SPLIT_MIN_WINDOWS - 1, rng)])
+    else:
+        embeddings = np.concatenate([_noisy(a, 40, rng), _noisy(b, 40, rng)])
+    assert len(set(cluster.cluster(embeddings).tolist())) == 1
+
+
 def test_a_stray_cluster_of_few_windows_joins_its_nearest():
     rng = np.random.default_rng(3)
     a, b = _voices(2, seed=4)

@@ -28,6 +28,7 @@ KEYS = """\
 streamer tenant=acme perms=stream doors=native
 watcher tenant=acme perms=follow
 boss tenant=ops perms=admin
+manager tenant=acme perms=settings
 """
 ADDRESS = "192.0.2.7"
 
@@ -102,10 +103,11 @@ def gate(tmp_path, *, pending: int = 0, nonces: FakeNonces | None = None, lookup
 
 
 def request(purpose: Purpose, target: str = "/ws/asr", *, door: type[Door] | None = NativeDoor,
-            call_id: str | None = None, **headers: str) -> AccessRequest:
+            call_id: str | None = None, tenant: str | None = None, **headers: str) -> AccessRequest:
     sent = Headers((name.replace("_", "-"), value) for name, value in headers.items())
     handshake = Handshake.from_target(target, sent)
-    return AccessRequest(purpose=purpose, handshake=handshake, address=ADDRESS, door=door, call_id=call_id)
+    return AccessRequest(purpose=purpose, handshake=handshake, address=ADDRESS, door=door, call_id=call_id,
+                         tenant=tenant)
 
 
 def refused(gate: Gate, reason: str) -> float:
@@ -191,6 +193,26 @@ async def test_admin_pages_need_an_admin_key(tmp_path):
     assert isinstance(refusal, Refusal) and refusal.status == http.HTTPStatus.FORBIDDEN
     assert "needs an admin API key" in refusal.message
     assert isinstance(await checks.admit(request(Purpose.ADMIN, "/health/extended")), Refusal)  # no key: 401
+
+
+@pytest.mark.parametrize("key, tenant, allowed", [
+    ("manager", None, True),  # perms=settings: its own tenant's
+    ("manager", "acme", True),
+    ("manager", "ops", False),  # ... not another's
+    ("boss", "acme", True),  # perms=admin: any tenant's
+    ("boss", None, True),
+    ("streamer", None, False),  # stream, follow: not the settings
+    ("watcher", "acme", False),
+])
+async def test_a_tenants_settings_need_its_settings_key_or_an_admin(tmp_path, key, tenant, allowed):
+    checks = gate(tmp_path)
+    admitted = await checks.admit(request(Purpose.SETTINGS, f"/v1/analytics/phrases?token={key}", door=None,
+                                          tenant=tenant))
+    assert isinstance(admitted, Admission) == allowed, admitted
+    if not allowed:
+        assert admitted.status == http.HTTPStatus.FORBIDDEN and "perms=settings" in admitted.message
+    assert isinstance(await checks.admit(request(Purpose.SETTINGS, "/v1/analytics/phrases", door=None)),
+                      Refusal)  # no key: 401
 
 
 async def test_a_signed_handshake_is_taken_once(tmp_path):

@@ -23,13 +23,26 @@ from gateway.diarization import online, pool
 class StandIn:
     """Answers each request with ``speakers`` (one per word), or never (``hold``), or fails."""
 
-    def __init__(self, *, hold: bool = False, fail: bool = False) -> None:
-        self.hold, self.fail = hold, fail
+    def __init__(self, *, hold: bool = False, fail: bool = False, loading: bool = False,
+                 load_fails: bool = False) -> None:
+        self.hold, self.fail, self.load_fails = hold, fail, load_fails
         self.requests: list[tuple[online.History, np.ndarray, list]] = []
         self.warmed = 0
+        self.load = asyncio.Event()  # set: the model is loaded
+        if not loading:
+            self.load.set()
+        self.load_waits: list[float] = []
+        self.asked = asyncio.Event()  # a final waits for the load
 
     def warm(self) -> None:
         self.warmed += 1
+
+    async def loaded(self, timeout: float) -> None:
+        self.load_waits.append(timeout)
+        self.asked.set()
+        await asyncio.wait_for(self.load.wait(), timeout)
+        if self.load_fails:
+            raise pool.DiarizationFailed("the diarizer's process could not load its model")
 
     async def live(self, history, audio, words, *, deadline: float) -> online.Labelled:
         self.requests.append((history, audio, words))
@@ -48,7 +61,7 @@ def _final(*words: tuple[int, int]) -> events.Final:
 
 def _speakers(diarizer, **options) -> tuple[LiveSpeakers, GatewayMetrics]:
     metrics = GatewayMetrics(CollectorRegistry())
-    return LiveSpeakers(diarizer, metrics=metrics, wait=0.2, **options), metrics
+    return LiveSpeakers(diarizer, metrics=metrics, **{"wait": 0.2, "load_wait": 0.2, **options}), metrics
 
 
 def test_the_ring_keeps_the_last_seconds_and_refuses_what_it_no_longer_has() -> None:
@@ -75,7 +88,8 @@ async def test_a_final_gets_its_words_speakers_and_the_history_moves_on() -> Non
 
 
 @pytest.mark.parametrize("diarizer, reason", [(StandIn(hold=True), "timeout"), (StandIn(fail=True), "failed"),
-                                              (StandIn(), "audio_gone")])
+                                              (StandIn(), "audio_gone"), (StandIn(loading=True), "loading"),
+                                              (StandIn(load_fails=True), "failed")])
 async def test_a_final_that_cannot_have_speakers_in_time_goes_without_and_is_counted(diarizer, reason) -> None:
     speakers, metrics = _speakers(diarizer)
     if reason != "audio_gone":
@@ -84,6 +98,23 @@ async def test_a_final_that_cannot_have_speakers_in_time_goes_without_and_is_cou
     assert await asyncio.wait_for(speakers.label(final), 5) == final
     assert metrics.diarize_unlabelled.labels(reason=reason)._value.get() == 1
     assert speakers.history.speakers == 0  # a final without speakers adds nothing
+
+
+async def test_a_final_waits_for_the_model_to_load_then_its_own_wait_begins() -> None:
+    """The first diarized call after a gateway starts: its first final comes while the diarizer's process
+    still loads its model. It waits for the load (bounded apart, load_wait), not within the 0.2 s wait of
+    the diarizer's work, and gets its speakers."""
+    diarizer = StandIn(loading=True)
+    speakers, metrics = _speakers(diarizer, load_wait=600)
+    speakers.audio([(0, np.ones(48_000, np.int16))])
+    labelling = asyncio.create_task(speakers.label(_final((500, 900), (1000, 1500))))
+    await asyncio.wait_for(diarizer.asked.wait(), 5)  # the final is waiting for the load
+    assert diarizer.requests == [] and not labelling.done()
+    diarizer.load.set()  # loaded: now the final's request goes to the diarizer
+    labelled = await asyncio.wait_for(labelling, 5)
+    assert diarizer.load_waits == [600]
+    assert [w.speaker for w in labelled.words] == [0, 0]
+    assert sum(metrics.diarize_unlabelled.labels(reason=r)._value.get() for r in ("timeout", "loading")) == 0
 
 
 def test_diarize_with_several_channels_is_refused_and_needs_words() -> None:
@@ -96,3 +127,4 @@ def test_diarize_with_several_channels_is_refused_and_needs_words() -> None:
 def test_the_diarizer_skips_a_request_past_its_deadline() -> None:
     # Run where the process would run it: no encoder needed, the deadline is checked first.
     assert pool.label_live(online.History.empty(), np.ones(16_000, np.int16), [(0, 100)], deadline=0.0) is None
+

@@ -60,7 +60,7 @@ def test_the_one_key_a_line_file_keeps_its_meaning():
     ("secret-key colour=blue", "word 1 after the key is not a setting"),
     ("secret-key secret-continued", "word 1 after the key is not a setting"),
     ("secret-key tenant=", "tenant has no value"),
-    ("secret-key perms=stream,root", "perms may list stream, follow, admin; not root"),
+    ("secret-key perms=stream,root", "perms may list stream, follow, admin, settings; not root"),
     ("secret-key perms=stream,,follow", "perms has an empty item"),
     ("secret-key doors=native,skype", "not skype"),
     ("secret-key sessions=0", "sessions must be a whole number from 1 to 999999999"),
