@@ -8,7 +8,11 @@ English-only model decodes English only: a request for another language is a
 :class:`~common.errors.ModelError` (the gateway refuses such a call at its
 door, from the languages the worker announces; this is the last guard).
 
-Decodes are greedy, and each goes through the loop guard (:mod:`.loop_guard`): text with no
+Decodes are greedy; a live final whose greedy decode looks poor (whisper's average token
+log-probability under ``final_beam_logprob``, or a text that compresses like a loop) is decoded
+again with ``final_beam_size`` beams, and the better scored decode kept (:mod:`.fallback`: what
+faster-whisper's offline fallback decides, paid only by the finals that need it). Each result
+then goes through the loop guard (:mod:`.loop_guard`): text with no
 word in it is no speech, a looping partial is cut, a looping final is decoded again in pieces
 and flagged where a loop had to be cut out.
 
@@ -91,6 +95,7 @@ from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .batch_pause import ChildPauser
+from .fallback import Decoded, FallbackPolicy, needs_beam, pick
 from .loop_guard import GuardOptions, LoopGuard
 from .repetition import LoopLimits
 from .scheduler import FINAL, FIRST_WORDS, PARTIAL, DecodeScheduler, StaleCollector
@@ -171,6 +176,17 @@ class WhisperOptions(EngineOptions):
         "'full' for whisper's fixed 30 s window", parse=window_margin))
     partial_window_margin_sec: float | None = field(default=5.0, metadata=option(
         "whisper: the same for partial decodes (narrower: cheaper, as good for partials)", parse=window_margin))
+    final_beam_size: int = field(default=5, metadata=option(
+        "whisper: beams of the second decode of a live final whose greedy decode looks poor "
+        "(--final-beam-logprob, --final-beam-compression-ratio; offline transcribe()'s fallback); "
+        "1: finals greedy only. Partials stay greedy", parse=positive(int)))
+    final_beam_logprob: float = field(default=-0.5, metadata=option(
+        "whisper: a live final whose greedy decode's average token log-probability is under this is "
+        "decoded again with beam search (0: every final; faster-whisper's fallback uses -1.0; the "
+        "trade-off between WER and CPU is measured in BENCHMARKS.md)"))
+    final_beam_compression_ratio: float = field(default=2.4, metadata=option(
+        "whisper: the same for a greedy final whose text compresses more than this (zlib; a loop)",
+        parse=positive(float)))
     batch_process: bool = field(default=True, metadata=option(
         "whisper on the CPU: decode batch sessions (recordings) in a child process at nice 19, so that "
         "live decodes get the cores first (--no-batch-process: in this process, at the same priority)"))
@@ -241,6 +257,8 @@ class WhisperDecoder:
                          for final, seconds in ((True, options.window_margin_sec),
                                                 (False, options.partial_window_margin_sec))}
         self._tokenizer = self.model.hf_tokenizer
+        self.fallback = FallbackPolicy(beam_size=options.final_beam_size, logprob=options.final_beam_logprob,
+                                       compression_ratio=options.final_beam_compression_ratio)
         # The loop test's length cap is the decode's own (see _decode_windows).
         self._guard = LoopGuard(self._decode, tokenize=self.tokenize, detokenize=self.detokenize,
                                 options=GuardOptions(limits=LoopLimits(tokens_per_sec=TOKENS_PER_SECOND,
@@ -248,11 +266,27 @@ class WhisperDecoder:
         log.info("whisper model %s loaded (%s, %s)", path, self.device, options.compute_type)
 
     def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
-        """Decode what a scheduler thread took, through the loop guard (:mod:`.loop_guard`: no
-        text on non-speech; a looping partial cut, a looping final decoded again in pieces)."""
-        return self._guard.apply(requests, self._decode(requests))
+        """Decode what a scheduler thread took: greedily, live finals that look poor again with beam
+        search (:mod:`.fallback`), then through the loop guard (:mod:`.loop_guard`: no text on
+        non-speech; a looping partial cut, a looping final decoded again in pieces)."""
+        return self._guard.apply(requests, self._with_fallback(requests, self._decode(requests)))
 
-    def _decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+    def _with_fallback(self, requests: list[DecodeRequest], hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+        """``hypotheses`` with each live final that :func:`.fallback.needs_beam` decoded again with
+        beam search, and the better scored of its two decodes kept (recordings' packs stay greedy:
+        the batch lane's throughput is measured greedy)."""
+        again = [index for index, (request, hypothesis) in enumerate(zip(requests, hypotheses))
+                 if request.final and not request.batch and needs_beam(_decoded(hypothesis), self.fallback)]
+        if not again:
+            return hypotheses
+        results = list(hypotheses)
+        beams = self._decode([requests[index] for index in again], beam_size=self.fallback.beam_size)
+        for index, beam in zip(again, beams):
+            chosen = pick(_decoded(results[index]), _decoded(beam))
+            results[index] = replace(beam if chosen == "beam" else results[index], fallback=chosen)
+        return results
+
+    def _decode(self, requests: list[DecodeRequest], *, beam_size: int = 1) -> list[Hypothesis]:
         """Decode ``requests`` as they are: fitted windows in one batch, those with word
         timings in batches of one window size each (one encode, one decoder loop and one
         alignment pass for all: a recording's packs, taken together by the batch thread); audio
@@ -262,7 +296,7 @@ class WhisperDecoder:
         for index, request in enumerate(requests):
             margin = self._margins[request.final]
             if margin is None or len(request.audio) > FULL_WINDOW * HOP:
-                results[index] = self._transcribe_windows(request)
+                results[index] = self._transcribe_windows(request, beam_size=beam_size)
             elif request.word_timestamps:
                 # Those of one window size together: a pack decoded with others has the words it
                 # has alone (a short live final is not encoded in a pack's 30 s window either).
@@ -271,7 +305,8 @@ class WhisperDecoder:
             else:
                 groups.setdefault((False, self._previous_tokens(request), 0), []).append(index)
         for batched in groups.values():
-            for index, hypothesis in zip(batched, self._decode_windows([requests[i] for i in batched])):
+            for index, hypothesis in zip(batched, self._decode_windows([requests[i] for i in batched],
+                                                                       beam_size=beam_size)):
                 results[index] = hypothesis
         decoded = [hypothesis for hypothesis in results if hypothesis is not None]
         assert len(decoded) == len(requests)  # every request went one way or the other
@@ -285,8 +320,9 @@ class WhisperDecoder:
             return 0
         return min(len(self.tokenize(request.context)), self.model.max_length // 2 - 1)
 
-    def _decode_windows(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
-        """One greedy decode of each request, batched, in an encoder window fitted to the longest."""
+    def _decode_windows(self, requests: list[DecodeRequest], *, beam_size: int = 1) -> list[Hypothesis]:
+        """One decode of each request (greedy, or ``beam_size`` beams), batched, in an encoder
+        window fitted to the longest."""
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
@@ -314,7 +350,7 @@ class WhisperDecoder:
             len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + TOKEN_SLACK
             for prompt, r in zip(prompts, requests)))
         outputs = model.model.generate(
-            encoded, prompts, beam_size=1, max_length=max_length, return_scores=True, return_no_speech_prob=True,
+            encoded, prompts, beam_size=beam_size, max_length=max_length, return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]))
         # CTranslate2 returns the forced prefix as part of the output: no join needed.
         sequences = [[t for t in result.sequences_ids[0] if t < tokenizer.eot]
@@ -333,7 +369,8 @@ class WhisperDecoder:
             confidence = _confidence(words, [(avg_logprob, len(tokens))])
             hypotheses.append(Hypothesis(text=text, language=language or "", no_speech=silent or not text,
                                          tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
-                                         confidence=confidence))
+                                         confidence=confidence, avg_logprob=avg_logprob,
+                                         no_speech_prob=result.no_speech_prob))
         return hypotheses
 
     def _align(self, encoded, windows: np.ndarray, tokenizers: list, sequences: list[list[int]],
@@ -362,11 +399,11 @@ class WhisperDecoder:
             return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.asarray(encoded)[indices]))
         return self.model.encode(windows[indices])
 
-    def _transcribe_windows(self, request: DecodeRequest) -> Hypothesis:
+    def _transcribe_windows(self, request: DecodeRequest, *, beam_size: int = 1) -> Hypothesis:
         """faster-whisper's transcription in 30 s windows (audio longer than one window)."""
         language = request.language if self._multilingual else "en"
         segments, info = self.model.transcribe(
-            request.audio, language=language, beam_size=1, vad_filter=False,
+            request.audio, language=language, beam_size=beam_size, vad_filter=False,
             # With word timings, faster-whisper seeks to the last word's end unless the model
             # closes the window with a timestamp token, and decodes the trailing silence again
             # (hallucinated words): timestamp tokens stay on when words are asked for.
@@ -382,10 +419,14 @@ class WhisperDecoder:
         # CTranslate2 returns the forced prefix as part of the output: no join needed.
         text = words
         token_ids = self.tokenize(text)
-        confidence = _confidence(timed, [(s.avg_logprob, len(s.tokens)) for s in segments])
+        scored = [(s.avg_logprob, len(s.tokens)) for s in segments]
+        confidence = _confidence(timed, scored)
+        weights = sum(n + 1 for _, n in scored)
         return Hypothesis(text=text, language=info.language or "", no_speech=silent or not text,
                           tokens=sum(len(s.tokens) for s in segments), token_ids=tuple(token_ids),
-                          words=timed, confidence=confidence)
+                          words=timed, confidence=confidence,
+                          avg_logprob=sum(lp * (n + 1) for lp, n in scored) / weights if weights else None,
+                          no_speech_prob=min((s.no_speech_prob for s in segments), default=None))
 
     def tokenize(self, text: str) -> list[int]:
         return self._tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids if text else []
@@ -613,6 +654,12 @@ def _exit_with_parent(lifeline) -> None:
 def _decode_in_batch_child(requests: list[DecodeRequest]) -> list[Hypothesis]:
     assert _batch_decoder is not None  # made by the child's initializer
     return _batch_decoder.decode(requests)
+
+
+def _decoded(hypothesis: Hypothesis) -> Decoded:
+    """What :mod:`.fallback` looks at in a decode (a decode without scores counts as sure)."""
+    return Decoded(text=hypothesis.text, avg_logprob=0.0 if hypothesis.avg_logprob is None else hypothesis.avg_logprob,
+                   no_speech_prob=hypothesis.no_speech_prob or 0.0)
 
 
 def words_of(segments: list) -> tuple[Word, ...]:
