@@ -17,8 +17,9 @@ with the log-probability under :data:`SILENCE_LOGPROB`: faster-whisper skips the
 too), nor for a decode with no text. :func:`pick` keeps whichever of the two decodes whisper
 scores higher (the average log-probability), as faster-whisper does among its fallbacks.
 
-``--final-beam-size`` 1 (or less) turns it off; ``--final-beam-logprob`` 0 decodes every final
-with beam search (the offline decode's cost). The figures that chose the defaults are in
+``--final-beam-size`` 1 turns it off; ``--final-beam-logprob`` 0 decodes every final with beam
+search alone (no greedy decode first: the offline decode's cost). The second decode reuses the
+first's encoder output: it costs a decoder pass, not another encode. The figures that chose the defaults are in
 BENCHMARKS.md. Pure functions over a decode's figures: unit-tested on recorded decoder outputs.
 """
 
@@ -52,6 +53,12 @@ class FallbackPolicy:
     @property
     def enabled(self) -> bool:
         return self.beam_size > 1
+
+    @property
+    def every_final(self) -> bool:
+        """Every final takes beam search (``logprob`` 0 or more: no decode scores above 0), so the
+        engine decodes finals with beams alone, without the greedy decode first."""
+        return self.enabled and self.logprob >= 0
 
 
 def needs_beam(decoded: Decoded, policy: FallbackPolicy) -> bool:

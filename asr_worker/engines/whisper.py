@@ -269,34 +269,29 @@ class WhisperDecoder:
         """Decode what a scheduler thread took: greedily, live finals that look poor again with beam
         search (:mod:`.fallback`), then through the loop guard (:mod:`.loop_guard`: no text on
         non-speech; a looping partial cut, a looping final decoded again in pieces)."""
-        return self._guard.apply(requests, self._with_fallback(requests, self._decode(requests)))
+        return self._guard.apply(requests, self._decode(requests, fallback=True))
 
-    def _with_fallback(self, requests: list[DecodeRequest], hypotheses: list[Hypothesis]) -> list[Hypothesis]:
-        """``hypotheses`` with each live final that :func:`.fallback.needs_beam` decoded again with
-        beam search, and the better scored of its two decodes kept (recordings' packs stay greedy:
-        the batch lane's throughput is measured greedy)."""
-        again = [index for index, (request, hypothesis) in enumerate(zip(requests, hypotheses))
-                 if request.final and not request.batch and needs_beam(_decoded(hypothesis), self.fallback)]
-        if not again:
-            return hypotheses
-        results = list(hypotheses)
-        beams = self._decode([requests[index] for index in again], beam_size=self.fallback.beam_size)
-        for index, beam in zip(again, beams):
-            chosen = pick(_decoded(results[index]), _decoded(beam))
-            results[index] = replace(beam if chosen == "beam" else results[index], fallback=chosen)
-        return results
+    def _falls_back(self, request: DecodeRequest) -> bool:
+        """Whether the beam fallback may decode ``request`` again: a live final (recordings' packs
+        stay greedy: the batch lane's throughput is measured greedy, and a pack has no one waiting)."""
+        return self.fallback.enabled and request.final and not request.batch
 
-    def _decode(self, requests: list[DecodeRequest], *, beam_size: int = 1) -> list[Hypothesis]:
+    def _decode(self, requests: list[DecodeRequest], *, fallback: bool = False, beam_size: int = 1) -> list[Hypothesis]:
         """Decode ``requests`` as they are: fitted windows in one batch, those with word
         timings in batches of one window size each (one encode, one decoder loop and one
         alignment pass for all: a recording's packs, taken together by the batch thread); audio
-        over 30 s alone."""
+        over 30 s alone. ``beam_size``: greedy (1) or beam search for all; ``fallback``: live
+        finals that look poor decoded again with beam search (:mod:`.fallback`)."""
         results: list[Hypothesis | None] = [None] * len(requests)
         groups: dict[tuple[bool, int, int], list[int]] = {}
         for index, request in enumerate(requests):
             margin = self._margins[request.final]
             if margin is None or len(request.audio) > FULL_WINDOW * HOP:
-                results[index] = self._transcribe_windows(request, beam_size=beam_size)
+                greedy = results[index] = self._transcribe_windows(request, beam_size=beam_size)
+                if fallback and self._falls_back(request) and needs_beam(_decoded(greedy), self.fallback):
+                    beam = self._transcribe_windows(request, beam_size=self.fallback.beam_size)
+                    chosen = pick(_decoded(greedy), _decoded(beam))
+                    results[index] = replace(beam if chosen == "beam" else greedy, fallback=chosen)
             elif request.word_timestamps:
                 # Those of one window size together: a pack decoded with others has the words it
                 # has alone (a short live final is not encoded in a pack's 30 s window either).
@@ -306,7 +301,7 @@ class WhisperDecoder:
                 groups.setdefault((False, self._previous_tokens(request), 0), []).append(index)
         for batched in groups.values():
             for index, hypothesis in zip(batched, self._decode_windows([requests[i] for i in batched],
-                                                                       beam_size=beam_size)):
+                                                                       beam_size=beam_size, fallback=fallback)):
                 results[index] = hypothesis
         decoded = [hypothesis for hypothesis in results if hypothesis is not None]
         assert len(decoded) == len(requests)  # every request went one way or the other
@@ -320,9 +315,12 @@ class WhisperDecoder:
             return 0
         return min(len(self.tokenize(request.context)), self.model.max_length // 2 - 1)
 
-    def _decode_windows(self, requests: list[DecodeRequest], *, beam_size: int = 1) -> list[Hypothesis]:
+    def _decode_windows(self, requests: list[DecodeRequest], *, beam_size: int = 1,
+                        fallback: bool = False) -> list[Hypothesis]:
         """One decode of each request (greedy, or ``beam_size`` beams), batched, in an encoder
-        window fitted to the longest."""
+        window fitted to the longest; with ``fallback``, live finals whose decode looks poor decoded
+        again with the fallback's beams on the same encoder output, the better scored kept (where
+        every final takes beam search, those are decoded with beams alone)."""
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
@@ -345,23 +343,56 @@ class WhisperDecoder:
         prompts = [model.get_prompt(tokenizer, tokenizer.encode(" " + r.context.strip()) if r.context else [],
                                     without_timestamps=True, prefix=r.prefix or None)
                    for tokenizer, r in zip(tokenizers, requests)]
+        # Tokens of each prompt's forced prefix: CTranslate2 scores them 0 and counts them in the
+        # length it divides by, so they are taken out of the average (a continued final's score is
+        # that of the speech after the prefix, not diluted by the finals before it).
+        forced = [len(prompt) - len(model.get_prompt(tokenizer, tokenizer.encode(" " + r.context.strip())
+                                                     if r.context else [], without_timestamps=True))
+                  if r.prefix else 0 for prompt, tokenizer, r in zip(prompts, tokenizers, requests)]
         # In a batch the longest request's cap holds for all (a recording's packs: all about 28 s).
         max_length = min(model.max_length, max(
             len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + TOKEN_SLACK
             for prompt, r in zip(prompts, requests)))
-        outputs = model.model.generate(
-            encoded, prompts, beam_size=beam_size, max_length=max_length, return_scores=True, return_no_speech_prob=True,
-            suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]))
-        # CTranslate2 returns the forced prefix as part of the output: no join needed.
-        sequences = [[t for t in result.sequences_ids[0] if t < tokenizer.eot]
-                     for result, tokenizer in zip(outputs, tokenizers)]
+        suppress = get_suppressed_tokens(tokenizers[0], [-1])
+
+        def generate(indices: list[int], beams: int) -> dict[int, tuple[list[int], float, float]]:
+            """Each request's (tokens, average log-probability, no-speech probability) decoded with ``beams``."""
+            if not indices:
+                return {}
+            rows = encoded if len(indices) == len(requests) else self._rows(encoded, windows, indices)
+            found = model.model.generate(
+                rows, [prompts[i] for i in indices], beam_size=beams, max_length=max_length, return_scores=True,
+                return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppress)
+            out = {}
+            for index, result in zip(indices, found):
+                # CTranslate2 returns the forced prefix as part of the output: no join needed.
+                tokens = [t for t in result.sequences_ids[0] if t < tokenizers[index].eot]
+                out[index] = (tokens, result.scores[0] * len(tokens) / (max(0, len(tokens) - forced[index]) + 1),
+                              result.no_speech_prob)
+            return out
+
+        def scored(index: int, decode: tuple[list[int], float, float]) -> Decoded:
+            return Decoded(text=tokenizers[index].decode(decode[0]).strip(), avg_logprob=decode[1],
+                           no_speech_prob=decode[2])
+
+        eligible = [i for i, r in enumerate(requests) if fallback and beam_size == 1 and self._falls_back(r)]
+        every = self.fallback.every_final
+        decodes = generate([i for i in range(len(requests)) if not (every and i in eligible)], beam_size)
+        again = eligible if every else [i for i in eligible if needs_beam(scored(i, decodes[i]), self.fallback)]
+        fell_back: dict[int, str] = {}
+        for index, beam in generate(again, self.fallback.beam_size).items():
+            chosen = "beam" if every else pick(scored(index, decodes[index]), scored(index, beam))
+            fell_back[index] = chosen
+            if chosen == "beam":
+                decodes[index] = beam
+        sequences = [decodes[i][0] for i in range(len(requests))]
         aligned = self._align(encoded, windows, tokenizers, sequences, contents,
                               [r.word_timestamps for r in requests])
         hypotheses = []
-        for result, tokenizer, language, tokens, timed in zip(outputs, tokenizers, languages, sequences, aligned):
+        for index, (tokenizer, language, timed) in enumerate(zip(tokenizers, languages, aligned)):
+            tokens, avg_logprob, no_speech_prob = decodes[index]
             text = tokenizer.decode(tokens).strip()
-            avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-            silent = result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
+            silent = no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
             words: tuple[Word, ...] = ()
             if timed is not None:
                 merge_punctuations(timed, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
@@ -370,7 +401,7 @@ class WhisperDecoder:
             hypotheses.append(Hypothesis(text=text, language=language or "", no_speech=silent or not text,
                                          tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
                                          confidence=confidence, avg_logprob=avg_logprob,
-                                         no_speech_prob=result.no_speech_prob))
+                                         no_speech_prob=no_speech_prob, fallback=fell_back.get(index, "")))
         return hypotheses
 
     def _align(self, encoded, windows: np.ndarray, tokenizers: list, sequences: list[list[int]],
