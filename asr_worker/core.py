@@ -287,6 +287,8 @@ class StageCore(Stage[AsrSessionState]):
         self.metrics.decode_seconds.labels(kind=kind).observe(time.perf_counter() - started)
         self.metrics.decoded_audio.inc(len(request.audio) / SAMPLE_RATE)
         self.metrics.tokens.inc(hypothesis.tokens)
+        if hypothesis.fallback:
+            self.metrics.beam_fallbacks.labels(kept=hypothesis.fallback).inc()
         if hypothesis.loop:
             self.metrics.loops.labels(kind=kind, outcome=hypothesis.loop).inc()
             session.log.info("decode of %.1f s looped (%s): %s", len(request.audio) / SAMPLE_RATE, kind,

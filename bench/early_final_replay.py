@@ -14,6 +14,12 @@ speech after it a piece of its own. Three ways, each piece's decode:
   speech's finals forced as the prefix).
 
 It prints each item's pieces and WER per way, and the process time of all final decodes per way.
+``--final-beam-size``/``--final-beam-logprob``/``--final-beam-compression-ratio`` set the engine's
+beam fallback for poor finals (asr_worker/engines/fallback.py; ``--final-beam-size 1``: greedy
+only); the figures say how many decodes it decoded again and their process time per decode.
+``--record FILE`` writes each final decode's greedy result and, decoded again with
+``--final-beam-size`` beams, the beam's (text and whisper's scores; run it with the fallback off):
+tests/data/whisper_fallback.json, on which tests/unit/test_fallback.py tests the decision.
 No stack and no real-time streaming: the decodes and splits are those of the live path, whatever
 the load (the live path waits for the decode at a pause before it splits, see asr_worker/live.py).
 """
@@ -21,6 +27,7 @@ the load (the live path waits for the decode at a pause before it splits, see as
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -76,28 +83,46 @@ def main(argv: list[str] | None = None) -> int:
                         "context or the ASR worker's --redact-prompt gives it)")
     parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS, help="which ways to decode")
     parser.add_argument("--telephone", action="store_true", help="through 8 kHz mu-law, as the Twilio door hands it on")
+    defaults = WhisperOptions()
+    parser.add_argument("--final-beam-size", type=int, default=defaults.final_beam_size)
+    parser.add_argument("--final-beam-logprob", type=float, default=defaults.final_beam_logprob)
+    parser.add_argument("--final-beam-compression-ratio", type=float, default=defaults.final_beam_compression_ratio)
+    parser.add_argument("--record", metavar="FILE", help="write each final decode's greedy and beam results (JSON)")
+    parser.add_argument("--record-beam-size", type=int, default=defaults.final_beam_size)
     args = parser.parse_args(argv)
-    decoder = WhisperDecoder(WhisperOptions(model=args.model, batch_process=False))
+    recorded: list[dict] = []
+    ways = [way for way in WAYS if way in args.ways]
+    decoder = WhisperDecoder(WhisperOptions(model=args.model, batch_process=False, final_beam_size=args.final_beam_size,
+                                            final_beam_logprob=args.final_beam_logprob,
+                                            final_beam_compression_ratio=args.final_beam_compression_ratio))
     vad = SileroVad()
-    totals = {way: [0, 0] for way in WAYS}
-    cpu = dict.fromkeys(WAYS, 0.0)
+    totals = {way: [0, 0] for way in ways}
+    cpu = dict.fromkeys(ways, 0.0)
+    counts = {way: [0, 0] for way in ways}  # final decodes, of them decoded again with beam search
 
     def decode(way: str, audio: np.ndarray, language: str, prefix: str = "") -> Hypothesis:
+        request = DecodeRequest(way, audio, True, language=language, prefix=prefix, context=args.context)
         started = time.process_time()
-        hypothesis = decoder.decode([DecodeRequest(way, audio, True, language=language, prefix=prefix,
-                                                   context=args.context)])[0]
+        hypothesis = decoder.decode([request])[0]
         cpu[way] += time.process_time() - started
+        if args.record:
+            beam = decoder._decode([request], beam_size=args.record_beam_size)[0]
+            recorded.append({"item": item.name, "way": way, "seconds": round(len(audio) / RATE, 2), "prefix": prefix,
+                             **{name: {"text": h.text, "avg_logprob": h.avg_logprob, "no_speech_prob": h.no_speech_prob}
+                                for name, h in (("greedy", hypothesis), ("beam", beam))}})
+        counts[way][0] += 1
+        counts[way][1] += bool(hypothesis.fallback)
         return hypothesis
 
     for item in build_set(args.sets, ["en-us", "en-gb"], ["es"]):
         if item.language not in decoder.languages:
             continue
         audio = telephone(item.samples)[0] if args.telephone else item.samples
-        texts: dict[str, list[str]] = {way: [] for way in WAYS}
+        texts: dict[str, list[str]] = {way: [] for way in ways}
         for samples, pauses in utterances(vad, audio):
-            if "whole" in args.ways:
+            if "whole" in ways:
                 texts["whole"].append(decode("whole", samples, item.language).text)
-            for way in (w for w in ("alone", "continued") if w in args.ways):
+            for way in [name for name in ways if name != "whole"]:
                 begin = 0
                 before: tuple[Piece, ...] = ()
                 for end in [*pauses, len(samples)]:
@@ -112,17 +137,26 @@ def main(argv: list[str] | None = None) -> int:
                                         prefix=prefix, offset=len(left) / RATE, tokenize=decoder.tokenize)
                     text = (got or decode(way, piece, item.language)).text
                     if end == len(samples) or ends_sentence(text):
+                        if args.record:
+                            recorded[-1]["final"] = text
                         texts[way].append(text + " /")
                         before = (*before, Piece((piece * 32768).astype(np.int16), text))
                         begin = end
         print(f"== {item.name}")
-        for way in args.ways:
+        for way in ways:
             wrong, total, _ = errors(item.reference, " ".join(texts[way]))
             totals[way][0] += wrong
             totals[way][1] += total
             print(f"  {way:10} {100 * wrong / total:5.1f} %  {' '.join(texts[way])}")
-    print("\nWER: " + ", ".join(f"{way} {100 * w / n:.1f} %" for way, (w, n) in totals.items() if n))
+    if args.record:
+        with open(args.record, "w") as out:
+            json.dump({"command": "python -m bench.early_final_replay " + " ".join(argv or sys.argv[1:]),
+                       "model": args.model, "decodes": recorded}, out, indent=1, ensure_ascii=False)
+            out.write("\n")
+    print("\nWER: " + ", ".join(f"{way} {100 * w / n:.1f} %" for way, (w, n) in totals.items()))
     print("CPU of the final decodes (process time): " + ", ".join(f"{way} {s:.1f} s" for way, s in cpu.items()))
+    print("Final decodes (decoded again with beam search), CPU per decode: " + ", ".join(
+        f"{way} {n} ({again}), {1000 * cpu[way] / max(n, 1):.0f} ms" for way, (n, again) in counts.items()))
     return 0
 
 

@@ -257,6 +257,11 @@ class AsrMetrics:
             "recovered (decoded again without one) or truncated (the loop cut out: on a final, flagged truncated).",
             ["kind", "outcome"], registry=registry,
         )
+        self.beam_fallbacks = Counter(
+            p + "beam_fallbacks_total",
+            "Live final decodes decoded again with beam search because the greedy decode looked poor (whisper), "
+            "by the decode kept: beam or greedy.", ["kept"], registry=registry,
+        )
         self.decodes_in_flight = Gauge(p + "decodes_in_flight", "Decodes running in the engine.", registry=registry)
         self.speculative_decodes = Counter(
             p + "speculative_decodes_total",

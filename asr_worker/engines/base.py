@@ -70,6 +70,13 @@ class Hypothesis:
     # words may be missing from ``lost``, spans of the request's audio in seconds).
     loop: str = ""
     lost: tuple[tuple[float, float], ...] = ()
+    # The decoder's own scores, where it has them (whisper): the average token log-probability and
+    # the probability that the window holds no speech. The whisper engine's beam fallback reads them.
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    # Whether a final was decoded again with beam search (whisper's beam fallback): "" (no),
+    # "beam" (and that decode was kept) or "greedy" (decoded again, the greedy decode kept).
+    fallback: str = ""
 
 
 class Engine(abc.ABC):

@@ -8,7 +8,11 @@ English-only model decodes English only: a request for another language is a
 :class:`~common.errors.ModelError` (the gateway refuses such a call at its
 door, from the languages the worker announces; this is the last guard).
 
-Decodes are greedy, and each goes through the loop guard (:mod:`.loop_guard`): text with no
+Decodes are greedy; a live final whose greedy decode looks poor (whisper's average token
+log-probability under ``final_beam_logprob``, or a text that compresses like a loop) is decoded
+again with ``final_beam_size`` beams, and the better scored decode kept (:mod:`.fallback`: what
+faster-whisper's offline fallback decides, paid only by the finals that need it). Each result
+then goes through the loop guard (:mod:`.loop_guard`): text with no
 word in it is no speech, a looping partial is cut, a looping final is decoded again in pieces
 and flagged where a loop had to be cut out.
 
@@ -91,6 +95,7 @@ from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .batch_pause import ChildPauser
+from .fallback import Decoded, FallbackPolicy, needs_beam, pick
 from .loop_guard import GuardOptions, LoopGuard
 from .repetition import LoopLimits
 from .scheduler import FINAL, FIRST_WORDS, PARTIAL, DecodeScheduler, StaleCollector
@@ -171,6 +176,17 @@ class WhisperOptions(EngineOptions):
         "'full' for whisper's fixed 30 s window", parse=window_margin))
     partial_window_margin_sec: float | None = field(default=5.0, metadata=option(
         "whisper: the same for partial decodes (narrower: cheaper, as good for partials)", parse=window_margin))
+    final_beam_size: int = field(default=5, metadata=option(
+        "whisper: beams of the second decode of a live final whose greedy decode looks poor "
+        "(--final-beam-logprob, --final-beam-compression-ratio; offline transcribe()'s fallback); "
+        "1: finals greedy only. Partials stay greedy", parse=positive(int)))
+    final_beam_logprob: float = field(default=-0.5, metadata=option(
+        "whisper: a live final whose greedy decode's average token log-probability is under this is "
+        "decoded again with beam search (0: every final; faster-whisper's fallback uses -1.0; the "
+        "trade-off between WER and CPU is measured in BENCHMARKS.md)"))
+    final_beam_compression_ratio: float = field(default=2.4, metadata=option(
+        "whisper: the same for a greedy final whose text compresses more than this (zlib; a loop)",
+        parse=positive(float)))
     batch_process: bool = field(default=True, metadata=option(
         "whisper on the CPU: decode batch sessions (recordings) in a child process at nice 19, so that "
         "live decodes get the cores first (--no-batch-process: in this process, at the same priority)"))
@@ -241,6 +257,8 @@ class WhisperDecoder:
                          for final, seconds in ((True, options.window_margin_sec),
                                                 (False, options.partial_window_margin_sec))}
         self._tokenizer = self.model.hf_tokenizer
+        self.fallback = FallbackPolicy(beam_size=options.final_beam_size, logprob=options.final_beam_logprob,
+                                       compression_ratio=options.final_beam_compression_ratio)
         # The loop test's length cap is the decode's own (see _decode_windows).
         self._guard = LoopGuard(self._decode, tokenize=self.tokenize, detokenize=self.detokenize,
                                 options=GuardOptions(limits=LoopLimits(tokens_per_sec=TOKENS_PER_SECOND,
@@ -248,21 +266,32 @@ class WhisperDecoder:
         log.info("whisper model %s loaded (%s, %s)", path, self.device, options.compute_type)
 
     def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
-        """Decode what a scheduler thread took, through the loop guard (:mod:`.loop_guard`: no
-        text on non-speech; a looping partial cut, a looping final decoded again in pieces)."""
-        return self._guard.apply(requests, self._decode(requests))
+        """Decode what a scheduler thread took: greedily, live finals that look poor again with beam
+        search (:mod:`.fallback`), then through the loop guard (:mod:`.loop_guard`: no text on
+        non-speech; a looping partial cut, a looping final decoded again in pieces)."""
+        return self._guard.apply(requests, self._decode(requests, fallback=True))
 
-    def _decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+    def _falls_back(self, request: DecodeRequest) -> bool:
+        """Whether the beam fallback may decode ``request`` again: a live final (recordings' packs
+        stay greedy: the batch lane's throughput is measured greedy, and a pack has no one waiting)."""
+        return self.fallback.enabled and request.final and not request.batch
+
+    def _decode(self, requests: list[DecodeRequest], *, fallback: bool = False, beam_size: int = 1) -> list[Hypothesis]:
         """Decode ``requests`` as they are: fitted windows in one batch, those with word
         timings in batches of one window size each (one encode, one decoder loop and one
         alignment pass for all: a recording's packs, taken together by the batch thread); audio
-        over 30 s alone."""
+        over 30 s alone. ``beam_size``: greedy (1) or beam search for all; ``fallback``: live
+        finals that look poor decoded again with beam search (:mod:`.fallback`)."""
         results: list[Hypothesis | None] = [None] * len(requests)
         groups: dict[tuple[bool, int, int], list[int]] = {}
         for index, request in enumerate(requests):
             margin = self._margins[request.final]
             if margin is None or len(request.audio) > FULL_WINDOW * HOP:
-                results[index] = self._transcribe_windows(request)
+                greedy = results[index] = self._transcribe_windows(request, beam_size=beam_size)
+                if fallback and self._falls_back(request) and needs_beam(_decoded(greedy), self.fallback):
+                    beam = self._transcribe_windows(request, beam_size=self.fallback.beam_size)
+                    chosen = pick(_decoded(greedy), _decoded(beam))
+                    results[index] = replace(beam if chosen == "beam" else greedy, fallback=chosen)
             elif request.word_timestamps:
                 # Those of one window size together: a pack decoded with others has the words it
                 # has alone (a short live final is not encoded in a pack's 30 s window either).
@@ -271,7 +300,8 @@ class WhisperDecoder:
             else:
                 groups.setdefault((False, self._previous_tokens(request), 0), []).append(index)
         for batched in groups.values():
-            for index, hypothesis in zip(batched, self._decode_windows([requests[i] for i in batched])):
+            for index, hypothesis in zip(batched, self._decode_windows([requests[i] for i in batched],
+                                                                       beam_size=beam_size, fallback=fallback)):
                 results[index] = hypothesis
         decoded = [hypothesis for hypothesis in results if hypothesis is not None]
         assert len(decoded) == len(requests)  # every request went one way or the other
@@ -285,8 +315,12 @@ class WhisperDecoder:
             return 0
         return min(len(self.tokenize(request.context)), self.model.max_length // 2 - 1)
 
-    def _decode_windows(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
-        """One greedy decode of each request, batched, in an encoder window fitted to the longest."""
+    def _decode_windows(self, requests: list[DecodeRequest], *, beam_size: int = 1,
+                        fallback: bool = False) -> list[Hypothesis]:
+        """One decode of each request (greedy, or ``beam_size`` beams), batched, in an encoder
+        window fitted to the longest; with ``fallback``, live finals whose decode looks poor decoded
+        again with the fallback's beams on the same encoder output, the better scored kept (where
+        every final takes beam search, those are decoded with beams alone)."""
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
@@ -309,23 +343,56 @@ class WhisperDecoder:
         prompts = [model.get_prompt(tokenizer, tokenizer.encode(" " + r.context.strip()) if r.context else [],
                                     without_timestamps=True, prefix=r.prefix or None)
                    for tokenizer, r in zip(tokenizers, requests)]
+        # Tokens of each prompt's forced prefix: CTranslate2 scores them 0 and counts them in the
+        # length it divides by, so they are taken out of the average (a continued final's score is
+        # that of the speech after the prefix, not diluted by the finals before it).
+        forced = [len(prompt) - len(model.get_prompt(tokenizer, tokenizer.encode(" " + r.context.strip())
+                                                     if r.context else [], without_timestamps=True))
+                  if r.prefix else 0 for prompt, tokenizer, r in zip(prompts, tokenizers, requests)]
         # In a batch the longest request's cap holds for all (a recording's packs: all about 28 s).
         max_length = min(model.max_length, max(
             len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + TOKEN_SLACK
             for prompt, r in zip(prompts, requests)))
-        outputs = model.model.generate(
-            encoded, prompts, beam_size=1, max_length=max_length, return_scores=True, return_no_speech_prob=True,
-            suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizers[0], [-1]))
-        # CTranslate2 returns the forced prefix as part of the output: no join needed.
-        sequences = [[t for t in result.sequences_ids[0] if t < tokenizer.eot]
-                     for result, tokenizer in zip(outputs, tokenizers)]
+        suppress = get_suppressed_tokens(tokenizers[0], [-1])
+
+        def generate(indices: list[int], beams: int) -> dict[int, tuple[list[int], float, float]]:
+            """Each request's (tokens, average log-probability, no-speech probability) decoded with ``beams``."""
+            if not indices:
+                return {}
+            rows = encoded if len(indices) == len(requests) else self._rows(encoded, windows, indices)
+            found = model.model.generate(
+                rows, [prompts[i] for i in indices], beam_size=beams, max_length=max_length, return_scores=True,
+                return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppress)
+            out = {}
+            for index, result in zip(indices, found):
+                # CTranslate2 returns the forced prefix as part of the output: no join needed.
+                tokens = [t for t in result.sequences_ids[0] if t < tokenizers[index].eot]
+                out[index] = (tokens, result.scores[0] * len(tokens) / (max(0, len(tokens) - forced[index]) + 1),
+                              result.no_speech_prob)
+            return out
+
+        def scored(index: int, decode: tuple[list[int], float, float]) -> Decoded:
+            return Decoded(text=tokenizers[index].decode(decode[0]).strip(), avg_logprob=decode[1],
+                           no_speech_prob=decode[2])
+
+        eligible = [i for i, r in enumerate(requests) if fallback and beam_size == 1 and self._falls_back(r)]
+        every = self.fallback.every_final
+        decodes = generate([i for i in range(len(requests)) if not (every and i in eligible)], beam_size)
+        again = eligible if every else [i for i in eligible if needs_beam(scored(i, decodes[i]), self.fallback)]
+        fell_back: dict[int, str] = {}
+        for index, beam in generate(again, self.fallback.beam_size).items():
+            chosen = "beam" if every else pick(scored(index, decodes[index]), scored(index, beam))
+            fell_back[index] = chosen
+            if chosen == "beam":
+                decodes[index] = beam
+        sequences = [decodes[i][0] for i in range(len(requests))]
         aligned = self._align(encoded, windows, tokenizers, sequences, contents,
                               [r.word_timestamps for r in requests])
         hypotheses = []
-        for result, tokenizer, language, tokens, timed in zip(outputs, tokenizers, languages, sequences, aligned):
+        for index, (tokenizer, language, timed) in enumerate(zip(tokenizers, languages, aligned)):
+            tokens, avg_logprob, no_speech_prob = decodes[index]
             text = tokenizer.decode(tokens).strip()
-            avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-            silent = result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
+            silent = no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
             words: tuple[Word, ...] = ()
             if timed is not None:
                 merge_punctuations(timed, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
@@ -333,7 +400,8 @@ class WhisperDecoder:
             confidence = _confidence(words, [(avg_logprob, len(tokens))])
             hypotheses.append(Hypothesis(text=text, language=language or "", no_speech=silent or not text,
                                          tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
-                                         confidence=confidence))
+                                         confidence=confidence, avg_logprob=avg_logprob,
+                                         no_speech_prob=no_speech_prob, fallback=fell_back.get(index, "")))
         return hypotheses
 
     def _align(self, encoded, windows: np.ndarray, tokenizers: list, sequences: list[list[int]],
@@ -362,11 +430,11 @@ class WhisperDecoder:
             return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.asarray(encoded)[indices]))
         return self.model.encode(windows[indices])
 
-    def _transcribe_windows(self, request: DecodeRequest) -> Hypothesis:
+    def _transcribe_windows(self, request: DecodeRequest, *, beam_size: int = 1) -> Hypothesis:
         """faster-whisper's transcription in 30 s windows (audio longer than one window)."""
         language = request.language if self._multilingual else "en"
         segments, info = self.model.transcribe(
-            request.audio, language=language, beam_size=1, vad_filter=False,
+            request.audio, language=language, beam_size=beam_size, vad_filter=False,
             # With word timings, faster-whisper seeks to the last word's end unless the model
             # closes the window with a timestamp token, and decodes the trailing silence again
             # (hallucinated words): timestamp tokens stay on when words are asked for.
@@ -382,10 +450,14 @@ class WhisperDecoder:
         # CTranslate2 returns the forced prefix as part of the output: no join needed.
         text = words
         token_ids = self.tokenize(text)
-        confidence = _confidence(timed, [(s.avg_logprob, len(s.tokens)) for s in segments])
+        scored = [(s.avg_logprob, len(s.tokens)) for s in segments]
+        confidence = _confidence(timed, scored)
+        weights = sum(n + 1 for _, n in scored)
         return Hypothesis(text=text, language=info.language or "", no_speech=silent or not text,
                           tokens=sum(len(s.tokens) for s in segments), token_ids=tuple(token_ids),
-                          words=timed, confidence=confidence)
+                          words=timed, confidence=confidence,
+                          avg_logprob=sum(lp * (n + 1) for lp, n in scored) / weights if weights else None,
+                          no_speech_prob=min((s.no_speech_prob for s in segments), default=None))
 
     def tokenize(self, text: str) -> list[int]:
         return self._tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids if text else []
@@ -613,6 +685,12 @@ def _exit_with_parent(lifeline) -> None:
 def _decode_in_batch_child(requests: list[DecodeRequest]) -> list[Hypothesis]:
     assert _batch_decoder is not None  # made by the child's initializer
     return _batch_decoder.decode(requests)
+
+
+def _decoded(hypothesis: Hypothesis) -> Decoded:
+    """What :mod:`.fallback` looks at in a decode (a decode without scores counts as sure)."""
+    return Decoded(text=hypothesis.text, avg_logprob=0.0 if hypothesis.avg_logprob is None else hypothesis.avg_logprob,
+                   no_speech_prob=hypothesis.no_speech_prob or 0.0)
 
 
 def words_of(segments: list) -> tuple[Word, ...]:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from asr_worker.engines import DecodeRequest
+from asr_worker.engines.fallback import FallbackPolicy
 from asr_worker.engines.whisper import FULL_WINDOW, WhisperEngine, WhisperOptions, encoder_frames
 
 pytestmark = pytest.mark.slow
@@ -95,3 +96,39 @@ async def test_a_recordings_decode_runs_in_a_child_at_the_lowest_cpu_priority(cl
     finally:
         await engine.close()
     assert not engine._batch_child._processes  # stopped with the engine
+
+
+def test_a_poor_final_is_decoded_again_with_beams_on_the_same_encoding(engine, clip_samples, monkeypatch):
+    """The beam fallback (asr_worker/engines/fallback.py) on the real model: a live final it finds poor
+    is decoded again with beams, over the encoder output of its greedy decode; partials and
+    recordings' decodes stay greedy."""
+    encodes = []
+    encode = engine.decoder.model.encode
+
+    def counting(features):
+        encodes.append(features.shape[0])
+        return encode(features)
+
+    audio = clip_samples[1][0][:4 * SR]
+    final, partial, batch = (DecodeRequest(request_id=kind, audio=audio, final=kind != "partial",
+                                           batch=kind == "batch", language="en")
+                             for kind in ("final", "partial", "batch"))
+    greedy = engine.decoder._decode([final])[0]
+    beam = engine.decoder._decode([final], beam_size=5)[0]
+    monkeypatch.setattr(engine.decoder.model, "encode", counting)
+    # Under the greedy decode's score: decoded again, the better scored decode kept.
+    monkeypatch.setattr(engine.decoder, "fallback", FallbackPolicy(logprob=greedy.avg_logprob + 0.01))
+    got = engine.decoder.decode([final, partial, batch])
+    assert encodes == [3]  # one encode of the three windows, none for the second decode
+    kept = "greedy" if greedy.avg_logprob > beam.avg_logprob else "beam"
+    assert got[0].fallback == kept and got[0].text == (greedy if kept == "greedy" else beam).text
+    assert [h.fallback for h in got[1:]] == ["", ""] and got[1].text == got[2].text == greedy.text
+    # Above it, or with one beam: greedy only.
+    for policy in (FallbackPolicy(logprob=greedy.avg_logprob - 0.01), FallbackPolicy(beam_size=1, logprob=0.0)):
+        monkeypatch.setattr(engine.decoder, "fallback", policy)
+        (alone,) = engine.decoder.decode([final])
+        assert alone.fallback == "" and alone.text == greedy.text
+    # Every final: beams alone.
+    monkeypatch.setattr(engine.decoder, "fallback", FallbackPolicy(logprob=0.0))
+    (every,) = engine.decoder.decode([final])
+    assert every.fallback == "beam" and every.text == beam.text

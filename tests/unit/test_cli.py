@@ -37,7 +37,7 @@ FLAGS = {
         --finals-webhook-secret --finals-webhook-secret-file
         --finals-webhook-attempts --tcp-port --tcp-allowed-networks""", "STREAMSCRIBE_GATEWAY_"),
     "asr_worker": (f"""{WORKER} --engine --model --device --compute-type --model-cache-dir --cpu-threads --num-workers --max-batch --batch-max-batch
-        --window-margin-sec --partial-window-margin-sec --first-words-grace-sec --batch-process --no-batch-process --batch-child-at-start
+        --window-margin-sec --partial-window-margin-sec --final-beam-size --final-beam-logprob --final-beam-compression-ratio --first-words-grace-sec --batch-process --no-batch-process --batch-child-at-start
         --no-batch-child-at-start --batch-cpu-threads --batch-nice
         --batch-pause --no-batch-pause --batch-pause-for --batch-pause-min-run-sec --batch-pause-period-sec --batch-pause-resume-after-sec
         --dtype --gpu-memory-utilization --max-model-len

@@ -1,0 +1,75 @@
+"""When a whisper final decoded greedily is decoded again with beam search: the decision alone.
+
+Live decodes are greedy (one decoder pass; a partial is decoded again a moment later anyway).
+faster-whisper's offline ``transcribe()`` decodes with beam 5 and falls back to sampling when a
+decode looks poor, and through 8 kHz μ-law that is worth 10 points of WER on the call scripts
+(BENCHMARKS.md, "Beam search for poor finals"). Beam search on every final would cost each
+final several greedy decodes; most finals do not need it. So a final is decoded greedily first,
+and decoded again with beam search only when the greedy decode looks poor by whisper's own
+measures, as faster-whisper's temperature fallback decides (``generate_with_fallback``):
+
+* its average token log-probability is under ``logprob`` (faster-whisper: ``log_prob_threshold``
+  -1.0), or
+* its text compresses too well (zlib ratio over ``compression_ratio``, 2.4: a loop);
+
+and never when whisper calls the window silence (no-speech probability over ``no_speech_prob``
+with the log-probability under :data:`SILENCE_LOGPROB`: faster-whisper skips the fallback then
+too), nor for a decode with no text. :func:`pick` keeps whichever of the two decodes whisper
+scores higher (the average log-probability), as faster-whisper does among its fallbacks.
+
+``--final-beam-size`` 1 turns it off; ``--final-beam-logprob`` 0 decodes every final with beam
+search alone (no greedy decode first: the offline decode's cost). The second decode reuses the
+first's encoder output: it costs a decoder pass, not another encode. The figures that chose the defaults are in
+BENCHMARKS.md. Pure functions over a decode's figures: unit-tested on recorded decoder outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .repetition import COMPRESSION_RATIO_THRESHOLD, compression_ratio
+
+SILENCE_LOGPROB = -1.0  # faster-whisper's log_prob_threshold, in its no-speech rule
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decoded:
+    """What the fallback looks at in one decode: its text and whisper's scores of it."""
+
+    text: str
+    avg_logprob: float
+    no_speech_prob: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FallbackPolicy:
+    """When a greedy final is decoded again, and with how many beams (see the module's docstring)."""
+
+    beam_size: int = 5
+    logprob: float = -0.5
+    compression_ratio: float = COMPRESSION_RATIO_THRESHOLD
+    no_speech_prob: float = 0.6
+
+    @property
+    def enabled(self) -> bool:
+        return self.beam_size > 1
+
+    @property
+    def every_final(self) -> bool:
+        """Every final takes beam search (``logprob`` 0 or more: no decode scores above 0), so the
+        engine decodes finals with beams alone, without the greedy decode first."""
+        return self.enabled and self.logprob >= 0
+
+
+def needs_beam(decoded: Decoded, policy: FallbackPolicy) -> bool:
+    """Whether the greedy ``decoded`` final should be decoded again with beam search."""
+    if not policy.enabled or not decoded.text.strip():
+        return False
+    if decoded.no_speech_prob > policy.no_speech_prob and decoded.avg_logprob < SILENCE_LOGPROB:
+        return False  # whisper calls it silence: another decode would only invent words
+    return decoded.avg_logprob < policy.logprob or compression_ratio(decoded.text) > policy.compression_ratio
+
+
+def pick(greedy: Decoded, beam: Decoded) -> str:
+    """``"beam"`` or ``"greedy"``: the decode whisper scores higher (the beam's on a tie)."""
+    return "greedy" if greedy.avg_logprob > beam.avg_logprob else "beam"
