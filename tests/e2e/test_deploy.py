@@ -61,7 +61,7 @@ def test_commands_are_accepted_by_the_real_cli(cname):
                     used.setdefault(f, set()).add(v)
                 env_used |= {k for k in env_of(s) if k.startswith("STREAMSCRIBE_")}
     # The services print the variables each flag reads: "[env STREAMSCRIBE_VAD_HTTP_PORT]".
-    env_listed = {v for group in re.findall(r"\[env ([^\]]+)\]", help_text)
+    env_listed = {v for group in re.findall(r"\[env\s+([^\]]+)\]", help_text)
                   for v in re.findall(r"STREAMSCRIBE_[A-Z0-9_]+", group)}
     assert env_listed, f"{svc.module}: --help names no '[env STREAMSCRIBE_...]' variable; cannot check compose's"
     assert env_used <= env_listed, f"{svc.module}: compose sets {sorted(env_used - env_listed)}, not read"
