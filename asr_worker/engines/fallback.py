@@ -15,7 +15,10 @@ measures, as faster-whisper's temperature fallback decides (``generate_with_fall
 and never when whisper calls the window silence (no-speech probability over ``no_speech_prob``
 with the log-probability under :data:`SILENCE_LOGPROB`: faster-whisper skips the fallback then
 too), nor for a decode with no text. :func:`pick` keeps whichever of the two decodes whisper
-scores higher (the average log-probability), as faster-whisper does among its fallbacks.
+scores higher (the average log-probability), as faster-whisper does among its fallbacks, except
+a beam decode that says a sentence twice in a row more often than the greedy one: beam search on
+a short final through μ-law gave "Hi. Hi." for one "Hi." (a higher score for a repeat the audio
+does not hold; tests/e2e/test_telephony.py's AudioHook call).
 
 ``--final-beam-size`` 1 turns it off; ``--final-beam-logprob`` 0 decodes every final with beam
 search alone (no greedy decode first: the offline decode's cost). The second decode reuses the
@@ -25,6 +28,7 @@ BENCHMARKS.md. Pure functions over a decode's figures: unit-tested on recorded d
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .repetition import COMPRESSION_RATIO_THRESHOLD, compression_ratio
@@ -71,5 +75,17 @@ def needs_beam(decoded: Decoded, policy: FallbackPolicy) -> bool:
 
 
 def pick(greedy: Decoded, beam: Decoded) -> str:
-    """``"beam"`` or ``"greedy"``: the decode whisper scores higher (the beam's on a tie)."""
+    """``"beam"`` or ``"greedy"``: the decode whisper scores higher (the beam's on a tie), unless
+    the beam decode repeats a sentence more than the greedy one (see the module's docstring)."""
+    if repeats(beam.text) > repeats(greedy.text):
+        return "greedy"
     return "greedy" if greedy.avg_logprob > beam.avg_logprob else "beam"
+
+
+def repeats(text: str) -> int:
+    """Sentences said again right after themselves (case and punctuation aside): "Hi. Hi." 1.
+    Words repeated inside a sentence are speech's own (digits read out: "two, two, one"; "no,
+    no"), which a garbled greedy decode may have lost: they do not count."""
+    sentences = [" ".join(re.findall(r"[\w']+", sentence.lower())) for sentence in re.split(r"[.?!]+", text)]
+    sentences = [sentence for sentence in sentences if sentence]
+    return sum(a == b for a, b in zip(sentences, sentences[1:]))

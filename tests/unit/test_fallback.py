@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from asr_worker.engines.fallback import Decoded, FallbackPolicy, needs_beam, pick
+from asr_worker.engines.fallback import Decoded, FallbackPolicy, needs_beam, pick, repeats
 from asr_worker.engines.whisper import WhisperOptions
 from bench.accuracy import SET_DIR, read_lines
 
@@ -84,6 +84,17 @@ def test_pick_keeps_the_better_scored_decode():
 
 
 # -- the decision on the recorded finals -----------------------------------------------------------
+
+def test_a_beam_decode_that_repeats_what_the_greedy_one_said_once_is_not_kept():
+    # tests/e2e/test_telephony.py's AudioHook greeting through mu-law: beam search scored "Hi. Hi." higher.
+    assert pick(Decoded(text="Hi.", avg_logprob=-0.9), Decoded(text="Hi. Hi.", avg_logprob=-0.4)) == "greedy"
+    # Repeats the audio holds are in both decodes: the score decides.
+    # Words said again inside a sentence are speech's own, which a garbled greedy decode may have lost.
+    assert pick(Decoded(text="Did it in 7th and 3th?", avg_logprob=-0.9),
+                Decoded(text="Did it seven, seven, three?", avg_logprob=-0.4)) == "beam"
+    assert repeats("Hi. Hi.") == 1 and repeats("Hi! hi? Thanks.") == 1 and repeats("hello there") == 0
+    assert repeats("two, two, one. Eight eight.") == 0
+
 
 def test_the_default_decodes_again_only_part_of_the_finals():
     again = [d for d in RECORDED if needs_beam(decoded(d["greedy"]), DEFAULT)]
