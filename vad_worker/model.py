@@ -38,7 +38,7 @@ _PROBE_TOLERANCE = 1e-6
 
 def bundled_model_path(name: str = MODEL_FILE) -> Path:
     """The model file inside the installed ``silero-vad`` package, found without importing the
-    package: its ``__init__`` imports torch (1.5-2 s of CPU and ~300 MB at every worker's start),
+    package: its ``__init__`` imports torch (2.8 against 0.6 CPU s to ready: python -m bench.service_start),
     which the ONNX models do not need."""
     spec = importlib.util.find_spec("silero_vad")
     if spec is None or not spec.submodule_search_locations:

@@ -1,0 +1,102 @@
+"""What a service costs to start: CPU seconds until it says "ready", and whether torch is loaded.
+
+    python -m bench.service_start [--services gateway vad_worker asr_worker denoise_worker]
+
+Each service starts alone against a private redis-server (tests.kit.support), with its
+defaults; its CPU is read from /proc once it logs "ready" (its children included), and torch
+counts as loaded when libtorch is mapped in one of them. The test suite starts ~80 gateways and
+~55 of each worker (BENCHMARKS.md, "The test suite on 2 cores"); a fleet starts them at every
+scale-out and rolling update.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.kit.support import RedisServer, free_port
+
+SERVICES = ("gateway", "vad_worker", "asr_worker", "denoise_worker")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree(root: int) -> list[int]:
+    """``root`` and its descendants."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                pass
+    found = [root]
+    for pid in sorted(parents):
+        ancestor = parents.get(pid)
+        while ancestor is not None and ancestor not in found and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor in found and pid not in found:
+            found.append(pid)
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def torch_loaded(pids: list[int]) -> bool:
+    for pid in pids:
+        try:
+            if "libtorch_cpu" in Path(f"/proc/{pid}/maps").read_text():
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.service_start", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--services", nargs="+", default=list(SERVICES), choices=SERVICES)
+    args = parser.parse_args(argv)
+    redis = RedisServer()
+    redis.start()
+    try:
+        env = {**os.environ, "STREAMSCRIBE_REDIS_URL": redis.url}
+        print("| service | wall s to ready | CPU s to ready | torch loaded |\n|---|---:|---:|---|")
+        for module in args.services:
+            flags = (["--host", "127.0.0.1", "--port", str(free_port())] if module == "gateway"
+                     else ["--http-port", str(free_port())])
+            started = time.monotonic()
+            process = subprocess.Popen([sys.executable, "-m", module, *flags], env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True)
+            try:
+                assert process.stdout is not None
+                for line in process.stdout:
+                    if re.search(r"\bready\b", line):
+                        break
+                else:
+                    raise SystemExit(f"{module} exited before it was ready")
+                wall = time.monotonic() - started
+                pids = tree(process.pid)
+                print(f"| {module} | {wall:.1f} | {cpu_seconds(pids):.2f} | {torch_loaded(pids)} |", flush=True)
+            finally:
+                process.terminate()
+                process.wait(30)
+    finally:
+        redis.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
