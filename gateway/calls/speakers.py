@@ -87,22 +87,17 @@ class LiveSpeakers:
         words = [(max(0, w.start_ms * RATE // 1000 - start), max(0, w.end_ms * RATE // 1000 - start))
                  for w in final.words]
         began = time.monotonic()
-        try:  # the load's own bound: the final's wait counts from a loaded model
-            await self.diarizer.loaded(self.load_wait)
-        except TimeoutError:
-            self.metrics.diarize_unlabelled.labels(reason="loading").inc()
-            return final
-        except diarization.DiarizationFailed as exc:
-            log.warning("live diarization failed: %s", exc)
-            self.metrics.diarize_unlabelled.labels(reason="failed").inc()
-            return final
+        waited_for = "loading"  # the unlabelled reason of a timeout: the load's bound, then the final's
         try:
+            # The load's own bound: the final's wait counts from a loaded model.
+            await self.diarizer.loaded(self.load_wait)
+            waited_for = "timeout"
             # The deadline lets the process skip a request this final gave up on (one process serves
             # every call: stale work would make the requests behind it miss their waits too).
             labelled = await asyncio.wait_for(
                 self.diarizer.live(self.history, audio, words, deadline=time.time() + self.wait), self.wait)
         except TimeoutError:
-            self.metrics.diarize_unlabelled.labels(reason="timeout").inc()
+            self.metrics.diarize_unlabelled.labels(reason=waited_for).inc()
             return final
         except diarization.DiarizationFailed as exc:
             log.warning("live diarization failed: %s", exc)
