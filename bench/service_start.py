@@ -19,21 +19,18 @@ import sys
 import time
 from pathlib import Path
 
+from tests.kit.cpu_profile import proc_stat
 from tests.kit.support import RedisServer, free_port
 
 SERVICES = ("gateway", "vad_worker", "asr_worker", "denoise_worker")
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def tree(root: int) -> list[int]:
     """``root`` and its descendants."""
     parents = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                pass
+        if entry.isdigit() and (stat := proc_stat(int(entry))) is not None:
+            parents[int(entry)] = stat[0]
     found = [root]
     for pid in sorted(parents):
         ancestor = parents.get(pid)
@@ -45,14 +42,7 @@ def tree(root: int) -> list[int]:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / TICKS
-    return total
+    return sum(stat[1] for pid in pids if (stat := proc_stat(pid)) is not None)
 
 
 def torch_loaded(pids: list[int]) -> bool:

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import threading
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -41,7 +41,7 @@ def kind_of(cmdline: str) -> str:
     return Path(cmdline.split(" ", 1)[0]).name or "?"
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
+def proc_stat(pid: int) -> tuple[int, float] | None:
     """(parent pid, CPU seconds) of ``pid``, None once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -57,7 +57,7 @@ class CpuProfile:
         self.path = path
         self.root = os.getpid()
         self.file = "(collection)"
-        self.seconds: Counter[tuple[str, str]] = Counter()
+        self.seconds: defaultdict[tuple[str, str], float] = defaultdict(float)
         self._seen: dict[int, float] = {}
         self._kinds: dict[int, str] = {}
         self._stop = threading.Event()
@@ -69,7 +69,7 @@ class CpuProfile:
         cpu: dict[int, float] = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
-                stat = _stat(int(entry))
+                stat = proc_stat(int(entry))
                 if stat is not None:
                     parents[int(entry)], cpu[int(entry)] = stat
         for pid, seconds in cpu.items():
