@@ -54,6 +54,9 @@ class Stack:
                # suite on 2 cores"). The partial path is the same; the demo page's test
                # (test_browser.py) and the benches run the default cadence.
                "STREAMSCRIBE_ASR_CHUNK_SIZE_SEC": "2",
+               # One thread per decode: three test processes' stacks share 2 cores, where a decode's
+               # second thread only waits for a core (the same decodes, less CPU in all).
+               "STREAMSCRIBE_ASR_CPU_THREADS": "1",
                **(extra_env or {})}
         self.env = env
         self.workers: dict[str, list[Process]] = {"vad": [], "asr": []}
