@@ -41,6 +41,7 @@ MIN_PAUSE = 20  # frames (0.2 s): the shortest pause a speaker change is moved i
 REACH = 100  # frames (1 s) either side of the windows' change searched for the pause (a window is 1.6 s)
 FLOOR_PERCENTILE = 5  # the recording's noise floor: a percentile of all its frames' levels (its pauses)
 NOISE_MARGIN_DB = 6.0  # silence is at least this far above the floor wherever the floor is within SILENCE_DB of speech
+MIN_SNR_DB = 15.0  # the least a run's loud level must be above the silence level for the run to be snapped
 GROW = 30  # frames (0.3 s): how far a run's edge may grow into the sound next to it
 
 
@@ -59,15 +60,24 @@ def snapped(labels: Labels, level: np.ndarray) -> Labels:
     confidence = labels.confidence.copy()
     floor = float(np.percentile(level, FLOOR_PERCENTILE)) + NOISE_MARGIN_DB if len(level) else 0.0
     for start, end in _runs(speaker >= 0):
-        _into_pauses(speaker, level, max(floor, _loud(level[start:end]) - SILENCE_DB), start, end)
+        threshold = _silence(level[start:end], floor)
+        if threshold is not None:
+            _into_pauses(speaker, level, threshold, start, end)
     for start, end in _runs(speaker >= 0):
-        _to_edges(speaker, confidence, level, max(floor, _loud(level[start:end]) - SILENCE_DB), start, end)
+        threshold = _silence(level[start:end], floor)
+        if threshold is not None:
+            _to_edges(speaker, confidence, level, threshold, start, end)
     confidence[speaker < 0] = 0
     return Labels(by_first_speech(speaker), confidence)
 
 
-def _loud(level: np.ndarray) -> float:
-    return float(np.percentile(level, LOUD_PERCENTILE))
+def _silence(level: np.ndarray, floor: float) -> float | None:
+    """The level under which a frame is silent, for a run whose frames' levels are ``level``: SILENCE_DB
+    under its loud level, and above the recording's ``floor``; None where that leaves less than
+    MIN_SNR_DB under its loud level (its speech is not far enough above the floor to tell its pauses)."""
+    loud = float(np.percentile(level, LOUD_PERCENTILE))
+    threshold = max(loud - SILENCE_DB, floor)
+    return threshold if threshold <= loud - MIN_SNR_DB else None
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
