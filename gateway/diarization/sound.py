@@ -47,10 +47,14 @@ GROW = 30  # frames (0.3 s): how far a run's edge may grow into the sound next t
 
 def levels(mono: np.ndarray) -> np.ndarray:
     """The level of each 10 ms frame of ``mono`` (float, 16 kHz), in dB (full scale: 0)."""
-    frames = -(-len(mono) // FRAME)
-    padded = np.zeros(frames * FRAME, np.float64)
-    padded[:len(mono)] = mono
-    return 10 * np.log10((padded.reshape(frames, FRAME) ** 2).mean(axis=1) + 1e-12)
+    whole = len(mono) // FRAME
+    tail = np.zeros(FRAME, np.float32)
+    tail[:len(mono) - whole * FRAME] = mono[whole * FRAME:]
+    frames = np.asarray(mono[:whole * FRAME], np.float32).reshape(whole, FRAME)
+    power = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / FRAME  # no squared copy of the audio
+    if len(mono) > whole * FRAME:  # a last, partial frame: padded with silence
+        power = np.append(power, float(tail @ tail) / FRAME)
+    return 10 * np.log10(power + 1e-12)
 
 
 def snapped(labels: Labels, level: np.ndarray) -> Labels:
