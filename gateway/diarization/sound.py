@@ -12,7 +12,8 @@ sound").
 
 So, on each 10 ms frame's level (:func:`levels`), a frame more than :data:`SILENCE_DB` below its
 run's loud level (the 99th percentile of the run's frames, so that a click does not set it) is
-silent, and:
+silent, and so is one within :data:`NOISE_MARGIN_DB` of the recording's noise floor (its quietest
+:data:`FLOOR_PERCENTILE` % of frames: on a line with a steady hiss the pauses are that level), and:
 
 1. at each speaker change inside a labelled run, the longest silent pause of
    :data:`MIN_PAUSE` frames or more within :data:`REACH` frames of the change becomes nobody's
@@ -24,9 +25,11 @@ silent, and:
    stays where the words put it.
 
 Only silence at a change or at an edge is removed: a pause inside one speaker's turn stays
-speech (DER's convention, and the bench's truth). On audio whose noise is within
-:data:`SILENCE_DB` of its speech (a noisy line) no frame is silent and the labels stay as the
-windows voted: the gain is on clean audio.
+speech (DER's convention, and the bench's truth). A run whose loud level is less than
+:data:`MIN_SNR_DB` above its silence level (speech barely above the noise, or a recording with
+no pause to set the floor) stays as the windows voted. The bench's mixes have silent pauses;
+under white noise 25 dB below the speech the gain held (BENCHMARKS); noise that is not steady
+(music, babble) is not measured.
 """
 
 from __future__ import annotations
