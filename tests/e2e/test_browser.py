@@ -482,14 +482,20 @@ def test_demo_page_fits_a_phone_has_an_icon_and_gives_the_transcript(browser_sta
 
 
 def _timeline(driver) -> dict:
-    """What the timeline drew: talk spans per channel, overtalk, alerts, phrase hits; the page's width."""
-    return driver.execute_script("""
-const svg = document.getElementById("timeline"), count = (s) => svg.querySelectorAll(s).length;
-const talk = {};
-for (const r of svg.querySelectorAll("rect.talk")) talk[r.dataset.channel] = (talk[r.dataset.channel] || 0) + 1;
-return {talk, overtalk: count("rect.overtalk"), alerts: count("path.alert"), phrases: count("path.phrase"),
+    """What the timeline drew: talk spans per channel, overtalk, alerts, phrase hits; the page's width.
+
+    Read in an animation frame: the page draws events in the next frame (scheduleTimeline), whose
+    callback, asked for first, has run by then (read at once, a loaded CI box found nothing drawn)."""
+    return driver.execute_async_script("""
+const done = arguments[arguments.length - 1];
+requestAnimationFrame(() => {
+  const svg = document.getElementById("timeline"), count = (s) => svg.querySelectorAll(s).length;
+  const talk = {};
+  for (const r of svg.querySelectorAll("rect.talk")) talk[r.dataset.channel] = (talk[r.dataset.channel] || 0) + 1;
+  done({talk, overtalk: count("rect.overtalk"), alerts: count("path.alert"), phrases: count("path.phrase"),
         interruptions: count("rect.interruption"), width: svg.getBoundingClientRect().width,
-        scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth};""")
+        scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth});
+});""")
 
 
 def _figures(driver) -> dict[str, str]:
