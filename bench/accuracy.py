@@ -72,7 +72,10 @@ DENOISED = " denoise"  # the streamed ways through the denoising stack
 STREAMED = {"native 16k": "offline 16k", "twilio 8k mu-law": "offline 8k mu-law"}  # and the offline way each matches
 DOORS = {"native 16k": "native", "twilio 8k mu-law": "twilio"}  # --doors' name of each streamed way
 DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-          "seven": "7", "eight": "8", "nine": "9"}
+          "seven": "7", "eight": "8", "nine": "9",
+          # Spanish (the spanish set reads account and phone numbers one digit a word)
+          "cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5", "seis": "6",
+          "siete": "7", "ocho": "8", "nueve": "9"}
 
 
 @dataclass
