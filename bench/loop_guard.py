@@ -66,7 +66,7 @@ def guard_overhead(decoder: WhisperDecoder, clips) -> dict:
         detector = []
         for request, (found, _, _) in zip(requests, raw):
             started = time.perf_counter()
-            find_loop(found[0].text, found[0].token_ids, len(request.audio) / RATE)
+            find_loop(found[0].text, found[0].token_ids, len(request.audio) / RATE, final=request.final)
             detector.append(time.perf_counter() - started)
         changed = sum(a[0][0].text != b[0][0].text for a, b in zip(raw, guarded))
         out[kind] = {"decodes": len(requests), "changed_by_guard": changed,
