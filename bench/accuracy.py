@@ -6,8 +6,8 @@ The set (``--sets``):
 * ``librivox``: the five LibriVox clips (tests/kit/testdata.py; 24.7 s of read English);
 * ``calls``: call scripts (bench/accuracy_set/calls.txt: account and phone numbers, names,
   addresses), each synthesised at run time by espeak-ng in each of ``--voices``;
-* ``spanish``: bench/accuracy_set/spanish.txt (Don Quijote's opening, public domain, and a
-  call script), in espeak-ng's ``--spanish-voices``.
+* ``spanish``: bench/accuracy_set/spanish.txt (Don Quijote's opening, public domain, and eleven
+  call scripts: numbers, dates, amounts, names; 257 words), in espeak-ng's ``--spanish-voices``.
 
 Each item goes four ways per model (``--models``, default tiny.en and base; base needs the
 ``whisper-base`` extra): offline ``transcribe()`` (faster-whisper's defaults: beam 5, temperature
