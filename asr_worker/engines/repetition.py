@@ -4,7 +4,7 @@ A Whisper decoder that loses its place in the audio repeats itself ("My card
 number is 4-1-1-1-1-1-..."), often until the length cap, and everything spoken
 after the loop's start is missing from its text. This module is the pure part of
 the whisper engine's guard: given a decode's text, its tokens and the seconds of
-audio it covers, :func:`find_loop` says whether it looped and where, by three
+audio it covers, :func:`find_loop` says whether it looped and where, by four
 tests, any of which is enough:
 
 * ``compression`` -- the text compresses too well: zlib's ratio over its UTF-8
