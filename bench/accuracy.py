@@ -6,8 +6,8 @@ The set (``--sets``):
 * ``librivox``: the five LibriVox clips (tests/kit/testdata.py; 24.7 s of read English);
 * ``calls``: call scripts (bench/accuracy_set/calls.txt: account and phone numbers, names,
   addresses), each synthesised at run time by espeak-ng in each of ``--voices``;
-* ``spanish``: bench/accuracy_set/spanish.txt (Don Quijote's opening, public domain, and a
-  call script), in espeak-ng's ``--spanish-voices``.
+* ``spanish``: bench/accuracy_set/spanish.txt (Don Quijote's opening, public domain, and eleven
+  call scripts: numbers, dates, amounts, names; 257 words), in espeak-ng's ``--spanish-voices``.
 
 Each item goes four ways per model (``--models``, default tiny.en and base; base needs the
 ``whisper-base`` extra): offline ``transcribe()`` (faster-whisper's defaults: beam 5, temperature
@@ -72,7 +72,10 @@ DENOISED = " denoise"  # the streamed ways through the denoising stack
 STREAMED = {"native 16k": "offline 16k", "twilio 8k mu-law": "offline 8k mu-law"}  # and the offline way each matches
 DOORS = {"native 16k": "native", "twilio 8k mu-law": "twilio"}  # --doors' name of each streamed way
 DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-          "seven": "7", "eight": "8", "nine": "9"}
+          "seven": "7", "eight": "8", "nine": "9",
+          # Spanish (the spanish set reads account and phone numbers one digit a word)
+          "cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5", "seis": "6",
+          "siete": "7", "ocho": "8", "nueve": "9"}
 
 
 @dataclass

@@ -20,6 +20,11 @@ this process (wall time and this process's CPU time, all threads):
    decode CPU, and the decode time of the last final (the wait after the speaker
    stops).
 
+5. with ``--finals RUN.json`` (a ``bench.accuracy --json`` file) and nothing else:
+   no decode, the detector alone on every streamed final in it, each tokenized
+   with its model's tokenizer, as a partial and as a final (the ``tail`` test
+   tests finals alone): how many it calls loops, and which.
+
 Figures compare within one run: the box may be busy.
 """
 
@@ -61,7 +66,7 @@ def guard_overhead(decoder: WhisperDecoder, clips) -> dict:
         detector = []
         for request, (found, _, _) in zip(requests, raw):
             started = time.perf_counter()
-            find_loop(found[0].text, found[0].token_ids, len(request.audio) / RATE)
+            find_loop(found[0].text, found[0].token_ids, len(request.audio) / RATE, final=request.final)
             detector.append(time.perf_counter() - started)
         changed = sum(a[0][0].text != b[0][0].text for a, b in zip(raw, guarded))
         out[kind] = {"decodes": len(requests), "changed_by_guard": changed,
@@ -178,10 +183,45 @@ PARTS = {"guard_overhead": lambda decoder, clips: guard_overhead(decoder, clips)
          "utterance_limit": lambda decoder, clips: utterance_limit(decoder, clips)}
 
 
+def recorded_finals(path: str) -> dict:
+    """The detector on every streamed final of a ``bench.accuracy --json`` run (see the docstring).
+    A final decoded after earlier pieces of its utterance (a continued final) was tested whole in
+    the engine, its prefix's text and audio with it; here it is its own text and span."""
+    from tokenizers import Tokenizer
+
+    from asr_worker.engines.whisper_models import resolve_model
+
+    run = json.loads(open(path).read())
+    tokenizers: dict[str, Tokenizer] = {}
+    finals = 0
+    flagged: dict[str, list] = {"as partial": [], "as final": []}
+    for item in run["items"]:
+        for model, ways in item.get("finals", {}).items():
+            if model not in tokenizers:
+                tokenizers[model] = Tokenizer.from_file(f"{resolve_model(model).path}/tokenizer.json")
+            for way, streamed in ways.items():
+                for final in streamed:
+                    text = final["text"]
+                    tokens = tokenizers[model].encode(" " + text.strip(), add_special_tokens=False).ids
+                    seconds = (final["end_ms"] - final["start_ms"]) / 1000
+                    finals += 1
+                    for label, is_final in (("as partial", False), ("as final", True)):
+                        loop = find_loop(text, tokens, seconds, final=is_final)
+                        if loop:
+                            flagged[label].append({"item": item["name"], "model": model, "way": way,
+                                                   "reason": loop.reason, "seconds": seconds, "text": text})
+    return {"finals": finals, **{label: {"loops": len(found), "which": found} for label, found in flagged.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    parser.add_argument("--finals", metavar="RUN.json",
+                        help="only the detector on the streamed finals of a bench.accuracy --json run")
     args = parser.parse_args()
+    if args.finals:
+        print(json.dumps({"recorded_finals": recorded_finals(args.finals)}, indent=1))
+        return
     decoder = WhisperDecoder(WhisperOptions(batch_process=False))
     clips = librivox_samples()
     decoder.decode([DecodeRequest("warm", clips[0][0], final=True)])

@@ -17,6 +17,10 @@ Every decode's result goes through :meth:`LoopGuard.apply` (:mod:`.repetition` f
   ``min_piece_sec``; one that still loops then is cut as a partial is, and the
   result says so (``loop`` "truncated", the piece's span in ``lost``): words may
   be missing there, and the final carries that flag to the client.
+* A final's decode that ends inside a run of a short unit, unfinished
+  (``tail``: "... 4-9-0-1-0-1-0-1-0-1-0-1-0-1-"), is a loop too; a piece's
+  is tested so only if it is the last, the one that ends where the final did
+  (the others end at the guard's cuts, often inside a number).
 
 Why pieces, not faster-whisper's temperature fallback or beam search: on the
 regression set (``tests/kit/loop_clips.py``, espeak-ng reading card numbers digit by
@@ -90,6 +94,13 @@ class LoopGuard:
 
     def apply(self, requests: Sequence[DecodeRequest], hypotheses: Sequence[Hypothesis]) -> list[Hypothesis]:
         """``hypotheses`` (of ``requests``, in order) with non-speech marked and loops cut or decoded again."""
+        return self._apply(requests, hypotheses, paused=[request.final for request in requests])
+
+    def _apply(self, requests: Sequence[DecodeRequest], hypotheses: Sequence[Hypothesis], *,
+               paused: Sequence[bool]) -> list[Hypothesis]:
+        """:meth:`apply`; ``paused`` says of each request whether its audio ends where the speaker
+        paused (a final's), not at one of the guard's own cuts (a piece before the last): only there
+        may a decode not end inside a run (the ``tail`` test of :func:`.repetition.find_loop`)."""
         results = list(hypotheses)
         again: dict[int, list[int]] = {}  # index -> piece boundaries
         for index, (request, hypothesis) in enumerate(zip(requests, hypotheses)):
@@ -97,7 +108,8 @@ class LoopGuard:
                 results[index] = replace(hypothesis, no_speech=True)
                 continue
             seconds = len(request.audio) / SAMPLE_RATE
-            loop = find_loop(hypothesis.text, hypothesis.token_ids, seconds, limits=self.options.limits)
+            loop = find_loop(hypothesis.text, hypothesis.token_ids, seconds, final=paused[index],
+                             limits=self.options.limits)
             if loop is None:
                 continue
             if request.final and seconds >= 2 * self.options.min_piece_sec:
@@ -109,7 +121,8 @@ class LoopGuard:
             pieces = [replace(requests[index], audio=requests[index].audio[start:end],
                               prefix=requests[index].prefix if start == 0 else "")
                       for index, cuts in again.items() for start, end in zip(cuts, cuts[1:])]
-            decoded = iter(self.apply(pieces, self._decode(pieces)))
+            ends = [paused[index] and end == cuts[-1] for index, cuts in again.items() for end in cuts[1:]]
+            decoded = iter(self._apply(pieces, self._decode(pieces), paused=ends))
             for index, cuts in again.items():
                 parts = [(start / SAMPLE_RATE, next(decoded)) for start in cuts[:-1]]
                 results[index] = self._join(parts)

@@ -4,7 +4,7 @@ A Whisper decoder that loses its place in the audio repeats itself ("My card
 number is 4-1-1-1-1-1-..."), often until the length cap, and everything spoken
 after the loop's start is missing from its text. This module is the pure part of
 the whisper engine's guard: given a decode's text, its tokens and the seconds of
-audio it covers, :func:`find_loop` says whether it looped and where, by three
+audio it covers, :func:`find_loop` says whether it looped and where, by four
 tests, any of which is enough:
 
 * ``compression`` -- the text compresses too well: zlib's ratio over its UTF-8
@@ -19,6 +19,16 @@ tests, any of which is enough:
   audio, at least ``min_repeats``). It catches a loop in a short decode, whose
   text is too short to compress well; a true run (a card number's "1 1 1 1")
   is spoken at most a few digits a second, and stays under it.
+* ``tail`` -- a final's decode that ends inside a run of a short unit
+  (at most ``tail_max_unit`` tokens, at least ``tail_repeats`` copies) and not
+  at the end of a sentence: "... 4-9-0-1-0-1-0-1-0-1-0-1-0-1-", "... 8, 8, 8, 8,
+  8, 8, 8, 8, 8,". A final's audio ends where the speaker paused, so its text
+  ends a sentence or at least a number; a decoder that never left a run until
+  the audio ran out wrote it. Such a run can be short and slow (six "0-1-" in
+  6 s), under the other tests, and each of its units is something a caller
+  might say (a card's "4242 4242 ...", its "1111"); what no caller's pause
+  leaves is the run unfinished. Partials are not tested: their audio ends
+  where the speaker is, often inside a number.
 * ``length`` -- more tokens, or more words, than the audio's length allows:
   the decode ran to the engine's cap (``tokens_per_sec`` per second plus
   ``token_slack``) or holds more than ``words_per_sec`` words a second.
@@ -57,6 +67,8 @@ class LoopLimits:
     token_slack: int = 20
     words_per_sec: float = 6.0
     word_slack: int = 4
+    tail_repeats: int = 6  # copies of a short unit a final may not end inside
+    tail_max_unit: int = 4  # tokens in the longest such unit ("0", "-", "1", "-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +88,7 @@ class Run:
 class Loop:
     """Why a decode counts as a loop, and its longest repeated run (None if it has none)."""
 
-    reason: str  # compression, repeats or length
+    reason: str  # compression, repeats, tail or length
     run: Run | None
 
 
@@ -109,18 +121,46 @@ def longest_run(tokens: Sequence[int], *, max_unit: int = MAX_UNIT) -> Run | Non
     return best
 
 
+def tail_run(tokens: Sequence[int], *, max_unit: int = MAX_UNIT) -> Run | None:
+    """The run of one n-gram repeated back to back (at least twice) that ends ``tokens``,
+    in whatever phase it stops (``... 0 - 1 - 0 - 1 -`` or ``... 0 - 1 - 0``); of the units
+    up to ``max_unit`` tokens, the one whose run covers the most tokens, then the shortest.
+    None if the tokens do not end in one."""
+    best: Run | None = None
+    count = len(tokens)
+    for unit in range(1, min(max_unit, count // 2) + 1):
+        start = count - unit  # tokens[start:] repeat with period ``unit`` from here on
+        while start > 0 and tokens[start - 1] == tokens[start - 1 + unit]:
+            start -= 1
+        repeats = (count - start) // unit
+        if repeats >= 2 and (best is None or repeats * unit > best.repeats * best.unit):
+            best = Run(count - repeats * unit, unit, repeats)
+    return best
+
+
+def ends_sentence(text: str) -> bool:
+    """True when ``text`` ends as a sentence does (".", "?", "!", "…", or their full-width forms)."""
+    return text.rstrip().endswith((".", "?", "!", "…", "。", "？", "！"))
+
+
 def _better(run: Run, than: Run) -> bool:
     covered, other = run.unit * run.repeats, than.unit * than.repeats
     return covered > other or covered == other and (run.start, run.unit) < (than.start, than.unit)
 
 
-def find_loop(text: str, tokens: Sequence[int], seconds: float, *, limits: LoopLimits = LoopLimits()) -> Loop | None:
-    """Whether the decode of ``seconds`` of audio to ``text`` (``tokens``) looped, and why; None if not."""
+def find_loop(text: str, tokens: Sequence[int], seconds: float, *, final: bool = False,
+              limits: LoopLimits = LoopLimits()) -> Loop | None:
+    """Whether the decode of ``seconds`` of audio to ``text`` (``tokens``) looped, and why; None if not.
+    ``final``: the audio ended where the speaker paused (a final's), which adds the ``tail`` test."""
     run = longest_run(tokens, max_unit=limits.max_unit)
     if len(text.encode("utf-8")) >= limits.compression_min_bytes and compression_ratio(text) > limits.compression_ratio:
         return Loop("compression", run)
     if run is not None and run.repeats >= limits.min_repeats and run.repeats > limits.repeats_per_sec * seconds:
         return Loop("repeats", run)
+    if final and not ends_sentence(text):
+        tail = tail_run(tokens, max_unit=limits.tail_max_unit)
+        if tail is not None and tail.repeats >= limits.tail_repeats:
+            return Loop("tail", tail)
     if (len(tokens) >= math.floor(limits.tokens_per_sec * seconds) + limits.token_slack
             or len(text.split()) > limits.words_per_sec * seconds + limits.word_slack):
         return Loop("length", run)

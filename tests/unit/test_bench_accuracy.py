@@ -17,6 +17,7 @@ def test_words_one_digit_a_word_whichever_way_written() -> None:
     assert words("Four seven two, 9-1.") == ["4", "7", "2", "9", "1"]
     assert words("Mr. Dashwood's ill-disposed") == ["mister", "dashwood's", "ill", "disposed"]
     assert words("llegó la semana") == ["llego", "la", "semana"]
+    assert words("Cuatro siete, dos nueve") == words("4729") == ["4", "7", "2", "9"]
 
 
 def test_errors_count_the_longest_deleted_run() -> None:

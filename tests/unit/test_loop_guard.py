@@ -16,8 +16,8 @@ import pytest
 
 from asr_worker.engines.base import DecodeRequest, Hypothesis, Word
 from asr_worker.engines.loop_guard import RECOVERED, TRUNCATED, GuardOptions, LoopGuard, quiet_cuts
-from asr_worker.engines.repetition import (LoopLimits, Run, compression_ratio, cut_loop, cut_words, find_loop,
-                                           longest_run, non_speech)
+from asr_worker.engines.repetition import (LoopLimits, Run, compression_ratio, cut_loop, cut_words, ends_sentence,
+                                           find_loop, longest_run, non_speech, tail_run)
 from tests.kit.loop_clips import CONTENT, FIXTURE
 
 RATE = 16000
@@ -89,6 +89,111 @@ def test_a_true_digit_run_is_not_a_loop():
     assert compression_ratio("1 " * 16) > LIMITS.compression_ratio  # too short a text to tell by that
     assert find_loop("1 " * 16, tokens, 6.0, limits=LIMITS) is None
     assert find_loop("1 " * 16, tokens, 4.0, limits=LIMITS).reason == "repeats"
+
+
+# Base's streamed finals through 8 kHz mu-law (bench.accuracy, phone/en-gb; BENCHMARKS.md "A digit loop
+# that ends a final"): the first as streamed (tokenized here with tiny.en's tokenizer, which splits digits and
+# hyphens as base's does), the second an in-process replay of it, with base's own token ids.
+ZERO_ONE = "You can control me more on time, time, time. 2-1-3-884-0-1-4-9-0-1-0-1-0-1-0-1-0-1-0-1-"
+EIGHTS = ("You can control me more on time, time, time. 2, 1, 3, 8, 8, 4, 10, 8, 4, 10, 8, 8, 8, 4, 10, 8, 8, 8, 8, "
+          "8, 8, 8, 8, 8,")
+EIGHTS_IDS = (509, 393, 1969, 385, 544, 322, 220, 3766, 11, 220, 3766, 11, 220, 3766, 13, 568, 11, 502, 11, 805, 11,
+              1649, 11, 1649, 11, 1017, 11, 1266, 11, 1649, 11, 1017, 11, 1266, 11, 1649, 11, 1649, 11, 1649, 11, 1017,
+              11, 1266, 11, 1649, 11, 1649, 11, 1649, 11, 1649, 11, 1649, 11, 1649, 11, 1649, 11, 1649, 11, 1649, 11)
+
+
+def test_a_final_that_ends_inside_a_short_run_is_a_loop():
+    """Six "0-1-" or nine "8," in 6-9 s pass the compression (1.4) and repeats tests; the final's
+    decode ends inside the run, unfinished, where the speaker had paused: a loop, cut after one unit."""
+    for text, token_ids, seconds in ((ZERO_ONE, tokenize(ZERO_ONE), 9.1), (EIGHTS, EIGHTS_IDS, 8.9)):
+        assert compression_ratio(text) < LIMITS.compression_ratio
+        assert find_loop(text, token_ids, seconds, limits=LIMITS) is None  # as a partial: not tested
+        loop = find_loop(text, token_ids, seconds, final=True, limits=LIMITS)
+        assert loop is not None and loop.reason == "tail" and loop.run.repeats >= LIMITS.tail_repeats
+        assert loop.run.end == len(token_ids)
+    loop = find_loop(ZERO_ONE, tokenize(ZERO_ONE), 9.1, final=True, limits=LIMITS)
+    assert detokenize(cut_loop(tokenize(ZERO_ONE), loop)).endswith("4-9-0-1-")
+    loop = find_loop(EIGHTS, EIGHTS_IDS, 8.9, final=True, limits=LIMITS)
+    kept = cut_loop(EIGHTS_IDS, loop)  # (base's ids: 1649 " 8", 11 ",") the run's first "8," kept
+    assert kept[-2:] == [1649, 11] and len(EIGHTS_IDS) - len(kept) == 2 * (loop.run.repeats - 1)
+    ones = "Your PIN is " + "1, " * 8  # the brief's "1, 1, 1, 1, ..."
+    assert find_loop(ones, tokenize(ones), 6.0, final=True, limits=LIMITS).reason == "tail"
+
+
+@pytest.mark.parametrize("text", [
+    "4111 1111 1111 1111", "My card number is 4111 1111 1111 1111.", "123-45-6789", "555-213-8840",
+    "It's 4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1.", "4-2-4-2-4-2-4-2-4-2-4-2-4-2-4-2.", "4 2 4 2 4 2 4 2 4 2 4 2 4 2 4 2?",
+    "You can call me Mark on 5, 5, 5. 2, 1, 3, 8, 8, 4, 0.", "The code is 1, 1, 1, 1, 1",
+    "No, no, no, no, no, no.", "0-1-0-1-0-1-0-1-0-1"])
+def test_real_digit_strings_in_a_final_are_not_loops(text):
+    """Numbers as callers say them, as whole finals over 6 s: ended as a sentence, or inside fewer
+    than ``tail_repeats`` copies of their last unit (five "0-1", five "1,")."""
+    assert find_loop(text, tokenize(text), 6.0, final=True, limits=LIMITS) is None
+
+
+def test_where_the_tail_test_stops():
+    """What it cannot tell: a final that ends in six copies of a unit without a sentence's end is a
+    loop, whether or not a caller said it ("... 4 2 4 2 4 2 4 2" unpunctuated)."""
+    text = "My number is 4 2 4 2 4 2 4 2 4 2 4 2"
+    assert find_loop(text, tokenize(text), 6.0, final=True, limits=LIMITS).reason == "tail"
+    assert find_loop(text + ".", tokenize(text + "."), 6.0, final=True, limits=LIMITS) is None
+
+
+def test_tail_run_and_sentence_ends():
+    assert tail_run([1, 2, 3]) is None
+    assert tail_run([9, 5, 5, 5]) == Run(start=1, unit=1, repeats=3)
+    assert tail_run([7, 1, 2, 1, 2, 1]) == Run(start=2, unit=2, repeats=2)  # ends mid-unit: "2 1" twice
+    assert tail_run([1, 2, 1, 2, 1, 2, 9]) is None
+    assert ends_sentence("Thank you. ") and ends_sentence("¿Sí?") and ends_sentence("Wait…")
+    assert not ends_sentence("0-1-") and not ends_sentence("8, 8,") and not ends_sentence("")
+
+
+def test_recorded_normal_outputs_are_not_loops_as_finals():
+    """Every recorded final that did not loop, and every recorded piece of a looping final that ends
+    where the final did (the others end at the guard's cuts, and are not tested so): the tail test
+    adds no loop (a piece that looped before still does)."""
+    checked = 0
+    for clip, samples in [(c, c["samples"]) for c in RECORDED["librivox"]] + [
+            (RECORDED["speech"][name], RECORDED["speech"][name]["samples"]) for name in ("card_groups", "repeated_words")]:
+        found = hypothesis(clip["final"])
+        assert find_loop(found.text, found.token_ids, samples / RATE, final=True, limits=LIMITS) is None, found.text
+        checked += 1
+    for name, clip in RECORDED["speech"].items():
+        for key, piece in clip.get("pieces", {}).items():
+            start, end = map(int, key.split(":"))
+            if end != clip["samples"]:
+                continue
+            found = hypothesis(piece)
+            seconds = (end - start) / RATE
+            as_partial = find_loop(found.text, found.token_ids, seconds, limits=LIMITS)
+            as_final = find_loop(found.text, found.token_ids, seconds, final=True, limits=LIMITS)
+            assert as_final == as_partial, (name, key, found.text)
+            checked += 1
+    assert checked == 7 + 3
+
+
+def test_a_final_ending_inside_a_run_is_decoded_again_and_its_pieces_by_where_they_end():
+    """The tail test sends a final (not a partial) to be decoded again in pieces; the first piece,
+    which ends at the guard's own cut inside the run, is kept; the last, which ends where the final
+    did and still ends inside the run, is cut after its first copy of the unit and flagged."""
+    looping = "My card number is 4-1-1-1-1-1-1-1-1-1-1-1-1"
+    pieces = {0: "My card number is 4-1-1-1-1-1-1-1", 4 * RATE: "1-1-1-1-1-1-1-1-1"}
+
+    def decode(requests):
+        return [Hypothesis(text=pieces[int(r.audio[0])], tokens=1, token_ids=tuple(tokenize(pieces[int(r.audio[0])])))
+                for r in requests]
+
+    guard = LoopGuard(decode, tokenize=tokenize, detokenize=detokenize,
+                      options=GuardOptions(limits=LIMITS, min_piece_sec=2.5),  # a 4 s piece is cut, not split
+                      split=lambda audio, *, max_samples: [0, 4 * RATE, 8 * RATE])
+    audio = np.arange(8 * RATE, dtype=np.float32)  # each sample says where it is
+    found = Hypothesis(text=looping, tokens=1, token_ids=tuple(tokenize(looping)))
+    assert find_loop(found.text, found.token_ids, 8.0, limits=LIMITS) is None  # slow enough for the other tests
+    assert guard.apply([DecodeRequest("p", audio, final=False)], [found]) == [found]
+    (result,) = guard.apply([DecodeRequest("f", audio, final=True)], [found])
+    assert result.loop == TRUNCATED
+    assert result.text == f"{pieces[0]} 1-1"  # the run, aligned to its end, is "-1": its first copy kept
+    assert result.lost == ((4.0, 8.0),)
 
 
 def test_length_beyond_the_cap_is_a_loop():
