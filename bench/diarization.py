@@ -29,6 +29,10 @@ Columns:
   window so far clustered again as the recording's are (:func:`gateway.diarization.cluster.cluster`),
   the clusters mapped onto the speakers already delivered (by the earlier windows' labels),
   and the new final labelled; scored as delivered, earlier finals never relabelled.
+- ``live words`` / ``live turns``: each final labelled in order as a live call's is
+  (:func:`gateway.diarization.pool.label_live`, the product's code, the call's history carried),
+  scored as bench/live_diarization.py scores what a call delivered (its words; its turns, each
+  word run to the next word's start): the live path without a stack, on the same finals.
 - ``one cluster``: the floor to beat: everything one speaker on the word-bounded regions.
 - ``CPU``: the diarizer's process time (embeddings and clustering) on the word-bounded regions.
 
@@ -41,6 +45,7 @@ see what the labels' snapping to the sound (:mod:`gateway.diarization.sound`) do
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import numpy as np
@@ -52,6 +57,7 @@ from asr_worker.engines.whisper_models import resolve_model
 from bench.der import der, reference_frames
 from gateway.core import events
 from gateway.diarization import cluster, encoder, pool, words
+from gateway.diarization.online import History
 from gateway.doors import deepgram_prerecorded
 from tests.kit import mixes
 
@@ -140,6 +146,27 @@ def reclustered(model: encoder.Encoder, mix: np.ndarray, regions: list[tuple[int
     return out, speakers
 
 
+def live(pcm: np.ndarray, finals: list[events.Final], frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Speaker per 10 ms frame of the finals labelled as a live call's (its words', its turns'): each final's
+    speech (first word to last) and its words' samples in it, as gateway/calls/speakers.py sends them."""
+    from bench.live_diarization import hypotheses  # that module imports this one's MIXES
+
+    history = History.empty()
+    delivered = []
+    for final in finals:
+        if not final.words:
+            continue
+        start_ms, end_ms = words.spoken(final.start_ms, final.end_ms, [(w.start_ms, w.end_ms) for w in final.words])
+        start, end = start_ms * 16, max(end_ms * 16, start_ms * 16 + 1)
+        said = [(max(0, w.start_ms * 16 - start), max(0, w.end_ms * 16 - start)) for w in final.words]
+        labelled = pool.label_live(history, pcm[start:end, 0], said, deadline=math.inf)
+        assert labelled is not None
+        history = labelled.history
+        delivered.append({"words": [{"start_ms": w.start_ms, "end_ms": w.end_ms, "speaker": k}
+                                    for w, k in zip(final.words, labelled.speakers)]})
+    return hypotheses(delivered, frames)
+
+
 def transcribe(model, mix: np.ndarray, regions: list[tuple[int, int]]) -> list[events.Final]:
     """Each region as the pipeline's final: whisper tiny.en's words, in ms of the mix."""
     finals = []
@@ -185,8 +212,9 @@ def main() -> None:
     settings = deepgram_prerecorded.Settings.from_query([("utterances", "true"), ("diarize", "true")])
     print("| mix | overlap | speakers found | labels, VAD regions | collar 0.25 s | labels (missed / false alarm / "
           "confusion) | collar 0.25 s | utterances (missed / false alarm / confusion) | collar 0.25 s | words "
-          "| collar 0.25 s | oracle | online (speakers) | re-clustered (speakers) | one cluster | audio | CPU |")
-    print("|---" * 17 + "|")
+          "| collar 0.25 s | oracle | online (speakers) | re-clustered (speakers) | live words | live turns (missed / false alarm / confusion) "
+          "| collar 0.25 s | one cluster | audio | CPU |")
+    print("|---" * 20 + "|")
     for name in args.mix:
         for overlap in args.overlap:
             mix, truth = mixes.build(MIXES[name], overlap=overlap, seed=args.seed)
@@ -214,13 +242,15 @@ def main() -> None:
                                      if "speaker" in w], frames)
             oracle = pool.diarize(pcm, mixes.RATE, [(int(t.start * 1000), int(t.end * 1000)) for t in truth])
             streamed = online(speakers_model, mix, regions)
-            live, live_speakers = reclustered(speakers_model, mix, regions)
+            reclustered_, live_speakers = reclustered(speakers_model, mix, regions)
+            live_said, live_turns = live(pcm, finals, frames)
             floor = der(reference, np.where(labels.speaker >= 0, 0, -1))
             print(f"| {name} | {overlap:g} s | {labels.speakers} of {len(MIXES[name])} | {_der(reference, padded.speaker)} "
                   f"| {_der(reference, labels.speaker, parts=True)} | {_der(reference, turns, parts=True)} "
                   f"| {_der(reference, said)} | {der(reference, oracle.speaker).total:.1%} ({oracle.speakers}) "
                   f"| {der(reference, streamed).total:.1%} ({streamed.max() + 1}) "
-                  f"| {der(reference, live).total:.1%} ({live_speakers}) | {floor.total:.1%} "
+                  f"| {der(reference, reclustered_).total:.1%} ({live_speakers}) | {der(reference, live_said).total:.1%} "
+                  f"| {_der(reference, live_turns, parts=True)} | {floor.total:.1%} "
                   f"| {len(mix) / mixes.RATE:.0f} s | {spent:.1f} s |", flush=True)
 
 

@@ -143,8 +143,9 @@ def _centres(embeddings: np.ndarray, found: np.ndarray, kept: np.ndarray) -> np.
 
 
 def frame_labels(spans: list[tuple[int, int]], clusters: np.ndarray, regions: list[tuple[int, int]],
-                 samples: int) -> Labels:
-    """Each frame of ``regions`` takes the cluster most of its windows (``spans``) carry; renumbered by first speech."""
+                 samples: int, *, renumber: bool = True) -> Labels:
+    """Each frame of ``regions`` takes the cluster most of its windows (``spans``) carry; renumbered by first
+    speech unless ``renumber`` is False (a live final's labels are the call's speakers already)."""
     frames = -(-samples // FRAME)
     speaker = -np.ones(frames, int)
     confidence = np.zeros(frames, np.float32)
@@ -158,7 +159,7 @@ def frame_labels(spans: list[tuple[int, int]], clusters: np.ndarray, regions: li
         total = votes[a:b].sum(axis=1)
         speaker[a:b] = votes[a:b].argmax(axis=1)
         confidence[a:b] = np.where(total > 0, votes[a:b].max(axis=1) / np.maximum(total, 1), 0)
-    return Labels(by_first_speech(speaker), confidence)
+    return Labels(by_first_speech(speaker) if renumber else speaker, confidence)
 
 
 def by_first_speech(speaker: np.ndarray) -> np.ndarray:

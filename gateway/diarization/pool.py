@@ -102,7 +102,7 @@ def label_live(history: online.History, audio: np.ndarray, words: list[tuple[int
     if _encoder is None:
         raise RuntimeError("the diarizer's encoder is not loaded (the process's initializer, _load, loads it)")
     embeddings = _encoder.embed([mono[a:b] for a, b in spans]) if spans else np.zeros((0, 0), np.float32)
-    return online.label(history, embeddings, spans, words)
+    return online.label(history, embeddings, spans, words, sound.levels(mono))
 
 
 def _ready() -> None:

@@ -60,9 +60,10 @@ def levels(mono: np.ndarray) -> np.ndarray:
     return 10 * np.log10(power + 1e-12)
 
 
-def snapped(labels: Labels, level: np.ndarray) -> Labels:
+def snapped(labels: Labels, level: np.ndarray, *, renumber: bool = True) -> Labels:
     """``labels`` with pauses at speaker changes and silent edges unlabelled (see the module's docstring);
-    ``level``: :func:`levels` of the same audio (one value per frame)."""
+    ``level``: :func:`levels` of the same audio (one value per frame). Renumbered by first speech unless
+    ``renumber`` is False (a live final's labels are the call's speakers: :func:`.online.label`)."""
     speaker = labels.speaker.copy()
     confidence = labels.confidence.copy()
     floor = float(np.percentile(level, FLOOR_PERCENTILE)) + NOISE_MARGIN_DB if len(level) else 0.0
@@ -75,7 +76,7 @@ def snapped(labels: Labels, level: np.ndarray) -> Labels:
         if threshold is not None:
             _to_edges(speaker, confidence, level, threshold, start, end)
     confidence[speaker < 0] = 0
-    return Labels(by_first_speech(speaker), confidence)
+    return Labels(by_first_speech(speaker) if renumber else speaker, confidence)
 
 
 def _silence(level: np.ndarray, floor: float) -> float | None:

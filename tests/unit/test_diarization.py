@@ -255,7 +255,8 @@ def test_a_diarized_summary_counts_speakers_as_parties():
 def _final(history: online.History, embeddings: np.ndarray) -> online.Labelled:
     """A final whose windows are ``embeddings``, one word per window (hop 0.4 s, 1.6 s windows, in samples)."""
     spans = [(i * 6400, i * 6400 + 25600) for i in range(len(embeddings))]
-    return online.label(history, embeddings, spans, [(a + 9600, a + 16000) for a, _ in spans])
+    level = np.full(-(-spans[-1][1] // 160), -20.0)  # steady sound: nothing to snap
+    return online.label(history, embeddings, spans, [(a + 9600, a + 16000) for a, _ in spans], level)
 
 
 def test_online_finals_keep_their_speakers_across_re_clustering() -> None:
@@ -291,11 +292,28 @@ def test_online_assign_maps_clusters_onto_delivered_speakers() -> None:
     assert labels.tolist() == [0, 0, 0, 0] and speakers == 2
 
 
-def test_online_a_word_takes_the_speaker_most_of_its_windows_carry() -> None:
-    spans = [(0, 100), (50, 150), (100, 200)]
-    speakers, confidences = online.word_speakers(spans, np.array([0, 0, 1]), [(0, 40), (90, 150), (300, 400)])
-    assert speakers == [0, 0, 1]
-    assert confidences[0] == 1.0 and confidences[1] == pytest.approx(70 / 120, abs=1e-3) and confidences[2] == 0.5
+def test_online_a_word_takes_the_speaker_most_of_its_frames_carry() -> None:
+    spans = [(0, 16000), (8000, 24000), (16000, 32000)]  # in samples: frames 0-100, 50-150, 100-200
+    level = np.full(200, -20.0)  # steady sound: the windows' votes stand
+    speakers, confidences = online.word_speakers(spans, np.array([0, 0, 1]), [(0, 6400), (14400, 24000)], level)
+    assert speakers == [0, 0]
+    assert confidences[0] == 1.0  # frames 0-40: one window, speaker 0
+    # Frames 90-150: 60 of speaker 0, the 50 from frame 100 of them shared half with speaker 1.
+    assert confidences[1] == pytest.approx((10 * 1.0 + 50 * 0.5) / 60, abs=1e-3)
+
+
+def test_online_a_change_moves_into_the_pause_and_the_words_beside_it_follow() -> None:
+    # Windows of 1.6 s every 0.4 s over 6 s: the first five say speaker 3, the rest speaker 1, so the
+    # frames' votes change at 2.4 s; the sound's pause is 2.8-3.2 s.
+    spans = [(i * 6400, i * 6400 + 25600) for i in range(12)]
+    labels = np.array([3] * 5 + [1] * 7)
+    level = np.full(600, -20.0)
+    level[280:320] = -80.0
+    before, starts_in_pause, after = (40000, 44000), (45600, 52800), (56000, 64000)  # 2.5-2.75, 2.85-3.3, 3.5-4 s
+    speakers, _ = online.word_speakers(spans, labels, [before, starts_in_pause, after], level)
+    assert speakers == [3, 1, 1]  # the call's speaker numbers, not renumbered by first speech
+    unsnapped, _ = online.word_speakers(spans, labels, [before], np.full(600, -20.0))
+    assert unsnapped == [1]  # the windows alone gave the earlier speaker's last word to the later one
 
 
 def test_online_history_is_capped_by_thinning_evenly() -> None:
@@ -306,7 +324,7 @@ def test_online_history_is_capped_by_thinning_evenly() -> None:
     a, b = _voices(2)
     state = online.History.empty()
     for voice in (a, b) * 3:
-        labelled = online.label(state, _noisy(voice, 10, rng), [(0, 1)] * 10, [(0, 1)], max_windows=30)
+        labelled = online.label(state, _noisy(voice, 10, rng), [(0, 1)] * 10, [(0, 1)], np.zeros(1), max_windows=30)
         state = labelled.history
         assert len(state.delivered) <= 30
     assert labelled.speakers == [1] and state.speakers == 2
@@ -314,7 +332,7 @@ def test_online_history_is_capped_by_thinning_evenly() -> None:
 
 def test_online_a_final_without_windows_changes_nothing() -> None:
     history = online.History.empty()
-    assert online.label(history, np.zeros((0, 0), np.float32), [], []) == online.Labelled([], [], history)
+    assert online.label(history, np.zeros((0, 0), np.float32), [], [], np.zeros(0)) == online.Labelled([], [], history)
 
 
 # -- labels snapped to the sound -----------------------------------------------------------------
