@@ -95,6 +95,7 @@ from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .batch_pause import ChildPauser
+from .digits import keep_digits, needs_digits
 from .fallback import Decoded, FallbackPolicy, needs_beam, pick
 from .loop_guard import GuardOptions, LoopGuard
 from .repetition import LoopLimits
@@ -287,11 +288,18 @@ class WhisperDecoder:
         for index, request in enumerate(requests):
             margin = self._margins[request.final]
             if margin is None or len(request.audio) > FULL_WINDOW * HOP:
-                greedy = results[index] = self._transcribe_windows(request, beam_size=beam_size)
-                if fallback and self._falls_back(request) and needs_beam(_decoded(greedy), self.fallback):
+                decoded = self._transcribe_windows(request, beam_size=beam_size)
+                if fallback and self._falls_back(request) and needs_beam(_decoded(decoded), self.fallback):
                     beam = self._transcribe_windows(request, beam_size=self.fallback.beam_size)
-                    chosen = pick(_decoded(greedy), _decoded(beam))
-                    results[index] = replace(beam if chosen == "beam" else greedy, fallback=chosen)
+                    chosen = pick(_decoded(decoded), _decoded(beam))
+                    decoded = replace(beam if chosen == "beam" else decoded, fallback=chosen)
+                if request.digits_prompt and needs_digits(decoded.text):
+                    again = self._transcribe_windows(replace(request, context=f"{request.digits_prompt} "
+                                                                                f"{request.context}"))
+                    kept = keep_digits(decoded.text, again.text)
+                    decoded = replace(again if kept else decoded, digits="kept" if kept else "dropped",
+                                      fallback=decoded.fallback)
+                results[index] = decoded
             elif request.word_timestamps:
                 # Those of one window size together: a pack decoded with others has the words it
                 # has alone (a short live final is not encoded in a pack's 30 s window either).
@@ -340,34 +348,40 @@ class WhisperDecoder:
             languages = [language or found[0][0][2:-2] for language, found in zip(languages, detected)]  # <|en|>
         tokenizers = [Tokenizer(self._tokenizer, self._multilingual, task="transcribe", language=language)
                       for language in languages]
-        prompts = [model.get_prompt(tokenizer, tokenizer.encode(" " + r.context.strip()) if r.context else [],
-                                    without_timestamps=True, prefix=r.prefix or None)
-                   for tokenizer, r in zip(tokenizers, requests)]
-        # Tokens of each prompt's forced prefix: CTranslate2 scores them 0 and counts them in the
-        # length it divides by, so they are taken out of the average (a continued final's score is
-        # that of the speech after the prefix, not diluted by the finals before it).
-        forced = [len(prompt) - len(model.get_prompt(tokenizer, tokenizer.encode(" " + r.context.strip())
-                                                     if r.context else [], without_timestamps=True))
-                  if r.prefix else 0 for prompt, tokenizer, r in zip(prompts, tokenizers, requests)]
-        # In a batch the longest request's cap holds for all (a recording's packs: all about 28 s).
-        max_length = min(model.max_length, max(
-            len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + TOKEN_SLACK
-            for prompt, r in zip(prompts, requests)))
+
+        def prompt(index: int, context: str) -> tuple[list[int], int]:
+            """The request's prompt with ``context`` as its previous text, and how many of its tokens
+            are the forced prefix: CTranslate2 scores them 0 and counts them in the length it divides
+            by, so they are taken out of the average (a continued final's score is that of the speech
+            after the prefix, not diluted by the finals before it)."""
+            tokenizer, prefix = tokenizers[index], requests[index].prefix
+            previous = tokenizer.encode(" " + context.strip()) if context else []
+            tokens = model.get_prompt(tokenizer, previous, without_timestamps=True, prefix=prefix or None)
+            return tokens, len(tokens) - len(model.get_prompt(tokenizer, previous, without_timestamps=True)) if prefix else 0
+
+        prompts = {i: prompt(i, r.context) for i, r in enumerate(requests)}
         suppress = get_suppressed_tokens(tokenizers[0], [-1])
 
-        def generate(indices: list[int], beams: int) -> dict[int, tuple[list[int], float, float]]:
-            """Each request's (tokens, average log-probability, no-speech probability) decoded with ``beams``."""
+        def generate(indices: list[int], beams: int, given: dict[int, tuple[list[int], int]] = prompts,
+                     ) -> dict[int, tuple[list[int], float, float]]:
+            """Each request's (tokens, average log-probability, no-speech probability) decoded with
+            ``beams`` and its prompt of ``given``."""
             if not indices:
                 return {}
             rows = encoded if len(indices) == len(requests) else self._rows(encoded, windows, indices)
+            # In a batch the longest request's cap holds for all (a recording's packs: all about 28 s).
+            max_length = min(model.max_length, max(
+                len(given[i][0]) + TOKENS_PER_SECOND * len(requests[i].audio) // SAMPLE_RATE + TOKEN_SLACK
+                for i in indices))
             found = model.model.generate(
-                rows, [prompts[i] for i in indices], beam_size=beams, max_length=max_length, return_scores=True,
+                rows, [given[i][0] for i in indices], beam_size=beams, max_length=max_length, return_scores=True,
                 return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppress)
             out = {}
             for index, result in zip(indices, found):
                 # CTranslate2 returns the forced prefix as part of the output: no join needed.
                 tokens = [t for t in result.sequences_ids[0] if t < tokenizers[index].eot]
-                out[index] = (tokens, result.scores[0] * len(tokens) / (max(0, len(tokens) - forced[index]) + 1),
+                forced = given[index][1]
+                out[index] = (tokens, result.scores[0] * len(tokens) / (max(0, len(tokens) - forced) + 1),
                               result.no_speech_prob)
             return out
 
@@ -385,6 +399,18 @@ class WhisperDecoder:
             fell_back[index] = chosen
             if chosen == "beam":
                 decodes[index] = beam
+        # Finals of a number passage that wrote no number: again with the digits prompt (.digits), one
+        # by one (CTranslate2 batches only prompts whose previous text is of one length).
+        digits: dict[int, str] = {}
+        for index, request in enumerate(requests):
+            first = scored(index, decodes[index]).text
+            if request.digits_prompt and needs_digits(first):
+                given = {index: prompt(index, f"{request.digits_prompt} {request.context}")}
+                again = generate([index], 1, given)[index]
+                kept = keep_digits(first, scored(index, again).text)
+                digits[index] = "kept" if kept else "dropped"
+                if kept:
+                    decodes[index] = again
         sequences = [decodes[i][0] for i in range(len(requests))]
         aligned = self._align(encoded, windows, tokenizers, sequences, contents,
                               [r.word_timestamps for r in requests])
@@ -401,7 +427,8 @@ class WhisperDecoder:
             hypotheses.append(Hypothesis(text=text, language=language or "", no_speech=silent or not text,
                                          tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
                                          confidence=confidence, avg_logprob=avg_logprob,
-                                         no_speech_prob=no_speech_prob, fallback=fell_back.get(index, "")))
+                                         no_speech_prob=no_speech_prob, fallback=fell_back.get(index, ""),
+                                         digits=digits.get(index, "")))
         return hypotheses
 
     def _align(self, encoded, windows: np.ndarray, tokenizers: list, sequences: list[list[int]],

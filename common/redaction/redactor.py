@@ -17,8 +17,15 @@ clock). A final whose number has :data:`CARD_DIGITS` digits already is not
 held (it is a card whatever follows), and at most :data:`MAX_HELD` finals
 are held at once.
 
+Number passages. :meth:`number_passage` says whether speech starting at a sample is
+likely part of a card number (a card keyword's context, or right after a final that ended in
+a number): the ASR stage then has a final of it that the recogniser wrote without a digit
+decoded again with a digits prompt (``asr_worker.engines.digits``). It is read from the
+checkpointed state alone (the context as it stands past any held finals, and where the last
+final ended in a number), never from what a timer released, so a replay decides the same.
+
 Checkpoints. :meth:`state` is what must survive a takeover (the keyword
-context and the placeholder counters); it exists only while nothing is held
+context, the placeholder counters and where the last final ended in a number); it exists only while nothing is held
 (:attr:`holding` false), since held finals hold clear text and a checkpoint
 goes to Redis. The ASR stage therefore writes no checkpoint while a final is
 held: a takeover replays from before it, decodes it again and holds it again.
@@ -57,9 +64,13 @@ class Redactor:
         self.counts: dict[str, int] = {}
         self.held: list[Transcript] = []
         self.held_names: list[frozenset[int]] = []  # per held final: its words that are a name
+        # The end (a sample) of the last final when that final ended in a number; None otherwise.
+        self.number_end: int | None = None
         if state:
             self.context = Context.from_dict(state.get("context", {}))
             self.counts = {str(k): int(v) for k, v in state.get("counts", {}).items()}
+            end = state.get("number_end")
+            self.number_end = None if end is None else int(end)
 
     @property
     def holding(self) -> bool:
@@ -69,7 +80,21 @@ class Redactor:
         """What a checkpoint saves (only while nothing is held)."""
         if self.held:
             raise RuntimeError("the redactor holds finals: no checkpoint now")
-        return {"context": self.context.to_dict(), "counts": dict(self.counts)}
+        return {"context": self.context.to_dict(), "counts": dict(self.counts), "number_end": self.number_end}
+
+    def number_passage(self, start: int) -> bool:
+        """Whether speech starting at ``start`` (a sample) may be a card number's piece: the session
+        redacts cards (``pci`` or ``numbers``), and a card keyword's context holds there (past the
+        held finals' words too), or the last final ended in a number no more than ``hold_gap``
+        samples before (the next group of digits read across finals). Reads the state only."""
+        if not {"pci", "numbers"} & set(self.kinds):
+            return False
+        if self.number_end is not None and 0 <= start - self.number_end <= self.hold_gap:
+            return True
+        context = Context(**self.context.to_dict())
+        if self.held:  # the context as it will stand once they are released (a timer may do it any time)
+            detect([t[0] for transcript in self.held for t in _tokens(transcript)], self.kinds, context)
+        return context.card > 0
 
     def final(self, transcript: Transcript, *, names: frozenset[int] = frozenset()) -> list[Transcript]:
         """Take a final in; return the finals redacted and due now, in order (maybe none).
@@ -84,6 +109,7 @@ class Redactor:
             out += self.release(after=[t[0] for t in _tokens(transcript)[:LOOKAHEAD]])
         self.held.append(transcript)
         self.held_names.append(names)
+        self.number_end = transcript.end if _ends_in_number(transcript) else None
         # Numbers alone need no look at the next final: every numeral goes anyway; nor does a number
         # that is a whole card already (what follows would not make its pieces any less a card).
         if (len(self.held) < MAX_HELD and set(self.kinds) - {"numbers"} and _ends_in_number(transcript)
