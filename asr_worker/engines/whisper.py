@@ -11,7 +11,10 @@ door, from the languages the worker announces; this is the last guard).
 Decodes are greedy; a live final whose greedy decode looks poor (whisper's average token
 log-probability under ``final_beam_logprob``, or a text that compresses like a loop) is decoded
 again with ``final_beam_size`` beams, and the better scored decode kept (:mod:`.fallback`: what
-faster-whisper's offline fallback decides, paid only by the finals that need it). Each result
+faster-whisper's offline fallback decides, paid only by the finals that need it). A final whose
+request carries a digits prompt (a card-number passage of a session with redaction) and whose
+decode wrote no number is decoded again with that prompt, greedily, on the same encoder output,
+and kept by :mod:`.digits`'s rule. Each result
 then goes through the loop guard (:mod:`.loop_guard`): text with no
 word in it is no speech, a looping partial is cut, a looping final is decoded again in pieces
 and flagged where a loop had to be cut out.
@@ -282,24 +285,25 @@ class WhisperDecoder:
         timings in batches of one window size each (one encode, one decoder loop and one
         alignment pass for all: a recording's packs, taken together by the batch thread); audio
         over 30 s alone. ``beam_size``: greedy (1) or beam search for all; ``fallback``: live
-        finals that look poor decoded again with beam search (:mod:`.fallback`)."""
+        finals that look poor decoded again with beam search (:mod:`.fallback`). Requests with a
+        digits prompt that wrote no number are decoded again with it (:mod:`.digits`)."""
         results: list[Hypothesis | None] = [None] * len(requests)
         groups: dict[tuple[bool, int, int], list[int]] = {}
         for index, request in enumerate(requests):
             margin = self._margins[request.final]
             if margin is None or len(request.audio) > FULL_WINDOW * HOP:
-                decoded = self._transcribe_windows(request, beam_size=beam_size)
-                if fallback and self._falls_back(request) and needs_beam(_decoded(decoded), self.fallback):
+                hypothesis = self._transcribe_windows(request, beam_size=beam_size)
+                if fallback and self._falls_back(request) and needs_beam(_decoded(hypothesis), self.fallback):
                     beam = self._transcribe_windows(request, beam_size=self.fallback.beam_size)
-                    chosen = pick(_decoded(decoded), _decoded(beam))
-                    decoded = replace(beam if chosen == "beam" else decoded, fallback=chosen)
-                if request.digits_prompt and needs_digits(decoded.text):
+                    chosen = pick(_decoded(hypothesis), _decoded(beam))
+                    hypothesis = replace(beam if chosen == "beam" else hypothesis, fallback=chosen)
+                if request.digits_prompt and needs_digits(hypothesis.text):
                     again = self._transcribe_windows(replace(request, context=f"{request.digits_prompt} "
                                                                                 f"{request.context}"))
-                    kept = keep_digits(decoded.text, again.text)
-                    decoded = replace(again if kept else decoded, digits="kept" if kept else "dropped",
-                                      fallback=decoded.fallback)
-                results[index] = decoded
+                    kept = keep_digits(hypothesis.text, again.text)
+                    hypothesis = replace(again if kept else hypothesis, digits="kept" if kept else "dropped",
+                                         fallback=hypothesis.fallback)
+                results[index] = hypothesis
             elif request.word_timestamps:
                 # Those of one window size together: a pack decoded with others has the words it
                 # has alone (a short live final is not encoded in a pack's 30 s window either).
@@ -328,7 +332,8 @@ class WhisperDecoder:
         """One decode of each request (greedy, or ``beam_size`` beams), batched, in an encoder
         window fitted to the longest; with ``fallback``, live finals whose decode looks poor decoded
         again with the fallback's beams on the same encoder output, the better scored kept (where
-        every final takes beam search, those are decoded with beams alone)."""
+        every final takes beam search, those are decoded with beams alone); then those with a digits
+        prompt that wrote no number, again with it on the same encoder output (:mod:`.digits`)."""
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
@@ -406,11 +411,11 @@ class WhisperDecoder:
             first = scored(index, decodes[index]).text
             if request.digits_prompt and needs_digits(first):
                 given = {index: prompt(index, f"{request.digits_prompt} {request.context}")}
-                again = generate([index], 1, given)[index]
-                kept = keep_digits(first, scored(index, again).text)
+                prompted = generate([index], 1, given)[index]
+                kept = keep_digits(first, scored(index, prompted).text)
                 digits[index] = "kept" if kept else "dropped"
                 if kept:
-                    decodes[index] = again
+                    decodes[index] = prompted
         sequences = [decodes[i][0] for i in range(len(requests))]
         aligned = self._align(encoded, windows, tokenizers, sequences, contents,
                               [r.word_timestamps for r in requests])
