@@ -96,8 +96,8 @@ class StreamingOptions:
         "(text whose numbers are written as digits biases the recogniser towards writing digits; "
         "default: none, see docs/redaction.md for what it costs)"))
     redact_digits_prompt: str = field(default=DIGITS_PROMPT, metadata=option(
-        "sessions that redact cards (pci, numbers): a final in a number passage (a card keyword's context, or "
-        "right after a final that ended in a number) whose decode wrote no number is decoded again with this "
+        "sessions that redact card numbers or SSNs: a final in a number passage (a card or SSN keyword's context, "
+        "or right after a final that ended in a number) whose decode wrote no number is decoded again with this "
         "prompt (whisper), and that decode kept when it writes a number without losing a word of the first "
         "(docs/redaction.md); '' turns it off"))
     max_pending: int = 400  # records queued per session before reading pauses

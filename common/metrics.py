@@ -264,7 +264,7 @@ class AsrMetrics:
         )
         self.digit_redecodes = Counter(
             p + "digit_redecodes_total",
-            "Finals of sessions that redact cards, in a number passage and decoded without a number, decoded "
+            "Finals of sessions that redact card numbers or SSNs, in a number passage and decoded without a number, decoded "
             "again with the digits prompt (whisper), by whether that decode was kept: true or false.", ["kept"],
             registry=registry,
         )

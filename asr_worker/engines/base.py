@@ -29,7 +29,7 @@ class DecodeRequest:
     serve it before other partials (the first partial is what tells a speaker
     they are heard). ``batch`` marks a decode of a batch session (a recording):
     engines that queue decodes serve it after live sessions' decodes.
-    ``digits_prompt``: a final of a session that redacts cards, in a number passage
+    ``digits_prompt``: a final of a session that redacts card numbers or SSNs, in a number passage
     (:mod:`.digits`): if its decode writes no number, engines that take a prompt (whisper)
     decode it again with this text before ``context`` and keep the better by :mod:`.digits`'s
     rule; others ignore it.

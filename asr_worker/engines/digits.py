@@ -1,16 +1,16 @@
-"""When a final in a card-number passage is decoded again with a digits prompt: the decision alone.
+"""When a final in a number passage is decoded again with a digits prompt: the decision alone.
 
 Whisper does not always write digits read aloud as digits: base wrote "eight eight eight
 eight" as ``Hey, hey``, tiny.en as ``K, K, K, K.``, and a card number then leaks as words
 no rule can read (BENCHMARKS.md, "Redaction: every miss classified"). A prompt of numbers
 written as digits makes whisper write digits, but given to every decode it costs elsewhere
 (addresses, names, SSN pieces, 1.4 points of WER: the ``--redact-prompt`` measurements). So
-the prompt goes only where a card number is likely and the recogniser wrote none:
+the prompt goes only where a card number (or an SSN) is likely and the recogniser wrote none:
 
 * the ASR stage marks a final's request with the prompt (``DecodeRequest.digits_prompt``) when
-  the session redacts cards and the utterance is in a *number passage*
-  (:meth:`~common.redaction.redactor.Redactor.number_passage`: a card keyword's context, or
-  right after a final that ended in a number);
+  the session redacts card numbers or SSNs and the utterance is in a *number passage*
+  (:meth:`~common.redaction.redactor.Redactor.number_passage`: a card or SSN keyword's
+  context, or right after a final that ended in a number);
 * the engine decodes it as usual, and when that decode wrote words but no number
   (:func:`needs_digits`, read as the redactor reads numbers, spoken ones included), decodes it
   again with the prompt before the session's context, on the same encoder output (a decoder

@@ -18,8 +18,8 @@ held (it is a card whatever follows), and at most :data:`MAX_HELD` finals
 are held at once.
 
 Number passages. :meth:`number_passage` says whether speech starting at a sample is
-likely part of a card number (a card keyword's context, or right after a final that ended in
-a number): the ASR stage then has a final of it that the recogniser wrote without a digit
+likely part of a card number or an SSN (a card or SSN keyword's context, or right after a final
+that ended in a number): the ASR stage then has a final of it that the recogniser wrote without a digit
 decoded again with a digits prompt (``asr_worker.engines.digits``). It is read from the
 checkpointed state alone (the context as it stands past any held finals, and where the last
 final ended in a number), never from what a timer released, so a replay decides the same.
@@ -83,18 +83,20 @@ class Redactor:
         return {"context": self.context.to_dict(), "counts": dict(self.counts), "number_end": self.number_end}
 
     def number_passage(self, start: int) -> bool:
-        """Whether speech starting at ``start`` (a sample) may be a card number's piece: the session
-        redacts cards (``pci`` or ``numbers``), and a card keyword's context holds there (past the
-        held finals' words too), or the last final ended in a number no more than ``hold_gap``
-        samples before (the next group of digits read across finals). Reads the state only."""
-        if not {"pci", "numbers"} & set(self.kinds):
+        """Whether speech starting at ``start`` (a sample) may be a card number's or an SSN's piece:
+        the session redacts them (cards: ``pci`` or ``numbers``; SSNs: ``ssn`` or ``pii``), and a
+        keyword's context of theirs holds there (past the held finals' words too), or the last final
+        ended in a number no more than ``hold_gap`` samples before (the next group of digits read
+        across finals). Reads the state only."""
+        cards, ssns = bool({"pci", "numbers"} & set(self.kinds)), bool({"ssn", "pii"} & set(self.kinds))
+        if not (cards or ssns):
             return False
         if self.number_end is not None and 0 <= start - self.number_end <= self.hold_gap:
             return True
         context = Context(**self.context.to_dict())
         if self.held:  # the context as it will stand once they are released (a timer may do it any time)
             detect([t[0] for transcript in self.held for t in _tokens(transcript)], self.kinds, context)
-        return context.card > 0
+        return cards and context.card > 0 or ssns and context.ssn > 0
 
     def final(self, transcript: Transcript, *, names: frozenset[int] = frozenset()) -> list[Transcript]:
         """Take a final in; return the finals redacted and due now, in order (maybe none).

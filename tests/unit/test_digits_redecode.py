@@ -34,7 +34,7 @@ RECOVERED = [
     ("K, K, K, K.", "8888."),  # tiny.en, en-us+f3 mu-law
     ("A-A", "888"),  # tiny.en, en-us+f3 16 kHz
     ("K-K-K-K-K", "888 888"),  # tiny.en, en-us+f3 mu-law
-    ("For I'm", "1 2 3."),  # base, "one two three." of an SSN read in groups
+    ("For I'm", "1 2 3."),  # base, en-gb mu-law: "one two three." of an SSN read in groups
 ]
 
 
@@ -126,11 +126,18 @@ def test_a_keyword_in_held_finals_counts_whether_a_timer_released_them_or_not():
     assert held.number_passage(12 * SECOND) and released.number_passage(12 * SECOND)
 
 
-def test_only_sessions_that_redact_cards_have_number_passages():
-    for kinds, expected in ((("ssn", "pii"), False), (("numbers",), True), (("pci",), True)):
-        r = redactor(kinds)
-        r.final(final("My card number is", 0, 1))
-        assert r.number_passage(2 * SECOND) is expected
+@pytest.mark.parametrize("said, kinds, expected", [
+    ("My card number is", ("pci",), True),
+    ("My card number is", ("numbers",), True),
+    ("My card number is", ("ssn", "pii"), False),  # a card keyword, but no card redaction
+    ("My social security number is", ("ssn",), True),
+    ("My social security number is", ("pii",), True),
+    ("My social security number is", ("pci",), False),
+])
+def test_number_passages_are_those_of_the_numbers_a_session_redacts(said, kinds, expected):
+    r = redactor(kinds)
+    r.final(final(said, 0, 1))
+    assert r.number_passage(2 * SECOND) is expected
 
 
 def test_a_takeover_decides_as_the_worker_before_it():
@@ -223,7 +230,7 @@ async def test_a_final_of_a_card_passage_written_without_digits_is_decoded_again
 
 
 @pytest.mark.parametrize("redact, prompt", [(("ssn",), DIGITS_PROMPT), (("pci",), "")])
-async def test_sessions_without_cards_and_the_option_off_decode_once(redact, prompt):
+async def test_sessions_without_card_redaction_and_the_option_off_decode_once(redact, prompt):
     worker = Worker(redact, prompt=prompt)
     await worker.run([1, 3, 5])
     assert worker.prompted() == []
