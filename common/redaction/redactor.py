@@ -45,7 +45,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
-from .detect import LOOKAHEAD, Context, Span, detect
+from .detect import CONTEXT_WORDS, LOOKAHEAD, Context, Span, detect
 from .itn import numeric, runs
 
 MAX_HELD = 4  # a card read in groups of four
@@ -95,7 +95,9 @@ class Redactor:
             return True
         context = Context(**self.context.to_dict())
         if self.held:  # the context as it will stand once they are released (a timer may do it any time)
-            detect([t[0] for transcript in self.held for t in _tokens(transcript)], self.kinds, context)
+            tokens, _, starts = _joined(self.held)
+            spans = detect([t[0] for t in tokens], self.kinds, context, breaks=frozenset(starts))
+            _card_read(context, spans, len(tokens))
         return cards and context.card > 0 or ssns and context.ssn > 0
 
     def final(self, transcript: Transcript, *, names: frozenset[int] = frozenset()) -> list[Transcript]:
@@ -136,26 +138,19 @@ class Redactor:
         held_names, self.held_names = self.held_names, []
         if not held:
             return []
-        tokens: list[Token] = []
-        owners: list[int] = []
-        names: set[int] = set()
-        breaks: set[int] = set()  # where each held final's words begin
-        for n, transcript in enumerate(held):
-            names.update(len(tokens) + i for i in held_names[n])
-            breaks.add(len(tokens))
-            for token in _tokens(transcript):
-                tokens.append(token)
-                owners.append(n)
+        tokens, owners, starts = _joined(held)
+        breaks = frozenset(starts)  # where each held final's words begin
+        found = frozenset(start + i for start, names in zip(starts, held_names) for i in names)
         texts = [t[0] for t in tokens]
-        found = frozenset(names)
         if after:
             spans = [Span(s.first, min(s.last, len(texts) - 1), s.entity)
                      for s in detect(texts + after, self.kinds, Context(**self.context.to_dict()), names=found,
-                                     breaks=frozenset(breaks))
+                                     breaks=breaks)
                      if s.first < len(texts)]
             detect(texts, self.kinds, self.context)  # the context moves past the held words only
         else:
-            spans = detect(texts, self.kinds, self.context, names=found, breaks=frozenset(breaks))
+            spans = detect(texts, self.kinds, self.context, names=found, breaks=breaks)
+        _card_read(self.context, spans, len(texts))
         labels = {}
         for span in spans:
             self.counts[span.entity] = self.counts.get(span.entity, 0) + 1
@@ -197,6 +192,30 @@ def _tokens(transcript: Transcript) -> list[Token]:
     if transcript.words:
         return [(w.text.strip(), w.start, w.end, w.probability) for w in transcript.words if w.text.strip()]
     return [(t, transcript.start, transcript.end, 1.0) for t in transcript.text.split()]
+
+
+def _joined(held: list[Transcript]) -> tuple[list[Token], list[int], list[int]]:
+    """The tokens of ``held`` read as one text, the held final each is of (its index), and where
+    each final's tokens begin."""
+    tokens: list[Token] = []
+    owners: list[int] = []
+    starts: list[int] = []
+    for n, transcript in enumerate(held):
+        starts.append(len(tokens))
+        for token in _tokens(transcript):
+            tokens.append(token)
+            owners.append(n)
+    return tokens, owners, starts
+
+
+def _card_read(context: Context, spans: list[Span], length: int) -> None:
+    """A card number read (``spans`` of a text of ``length`` tokens) is a card's context for the words
+    after it, as a card keyword is: the caller goes on with the card. Its keyword misheard (`My car
+    doesn't burn me.`), `4012` / `88888` / `88888` go out as a whole card number, and the group read
+    after them, `1 8 8 1`, is a piece of it."""
+    for span in spans:
+        if span.entity == "CREDIT_CARD":
+            context.card = max(context.card, CONTEXT_WORDS - (length - 1 - span.last))
 
 
 def _trailing_digits(held: list[Transcript]) -> int:
