@@ -12,8 +12,8 @@ to a :class:`~common.redaction.redactor.Redactor` with ``pci``, ``ssn`` and ``pi
 With ``--digits``, the finals of number passages carry the ASR worker's digits prompt
 (``--redact-digits-prompt``'s default) for the engine's re-decode of those that come out
 without a number (:mod:`asr_worker.engines.digits`), decided by a redactor fed the finals so
-far, as the ASR stage decides; each re-decode is listed with what it cost (the same decode
-without it, timed right after).
+far, as the ASR stage decides; each re-decode is listed with what it cost (CPU time of the
+process, the same decode without it measured right after).
 
 With the ``names`` extra installed, names are looked for as an ASR worker does (the name
 model on each final's words; its time per final is reported). ``--finals DIR`` keeps the
@@ -92,7 +92,7 @@ def phone_line(audio: np.ndarray) -> np.ndarray:
 
 
 # What the re-decodes with the digits prompt did, over the whole run: per re-decoded final, (request
-# id, the first decode's text, the final's text, kept, seconds of the decode with it, seconds without).
+# id, the first decode's text, the final's text, kept, CPU seconds of the decode with it, and without).
 REDECODES: list[tuple[str, str, str, bool, float, float]] = []
 
 
@@ -100,15 +100,15 @@ async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
                  digits_prompt: str = "") -> tuple[str, tuple]:
     request = DecodeRequest(request_id=request_id, audio=audio, final=True, language="en", word_timestamps=True,
                             context=prompt, digits_prompt=digits_prompt)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU of the process: the decode thread's, the only one busy
     hypothesis = await engine.transcribe(request)
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     if hypothesis.digits:
         # What the re-decode cost this final: the same decode without the digits prompt, timed.
-        started = time.perf_counter()
+        started = time.process_time()
         first = await engine.transcribe(replace(request, request_id=request_id + "-plain", digits_prompt=""))
         REDECODES.append((request_id, first.text, hypothesis.text, hypothesis.digits == "kept", seconds,
-                          time.perf_counter() - started))
+                          time.process_time() - started))
     return hypothesis.text, hypothesis.words
 
 
@@ -304,8 +304,8 @@ def report_redecodes() -> None:
     if REDECODES:
         extra = sorted((w - wo) * 1e3 for *_, w, wo in REDECODES)
         plain = sorted(wo * 1e3 for *_, wo in REDECODES)
-        print(f"  decode of such a final: {statistics.median(plain):.0f} ms without the re-decode, "
-              f"+{statistics.median(extra):.0f} ms median (max +{extra[-1]:.0f} ms) with it")
+        print(f"  CPU of such a final's decode: {statistics.median(plain):.0f} ms without the re-decode, "
+              f"+{statistics.median(extra):.0f} ms median (range {extra[0]:+.0f} to {extra[-1]:+.0f} ms) with it")
 
 
 async def score(source: str, decoded: Finals, hold_sec: float, nlp, calls=CALLS) -> None:
