@@ -292,17 +292,12 @@ class WhisperDecoder:
         for index, request in enumerate(requests):
             margin = self._margins[request.final]
             if margin is None or len(request.audio) > FULL_WINDOW * HOP:
-                hypothesis = self._transcribe_windows(request, beam_size=beam_size)
-                if fallback and self._falls_back(request) and needs_beam(_decoded(hypothesis), self.fallback):
-                    beam = self._transcribe_windows(request, beam_size=self.fallback.beam_size)
-                    chosen = pick(_decoded(hypothesis), _decoded(beam))
-                    hypothesis = replace(beam if chosen == "beam" else hypothesis, fallback=chosen)
+                hypothesis = self._decode_long(request, beam_size=beam_size, fallback=fallback)
                 if request.digits_prompt and needs_digits(hypothesis.text):
-                    again = self._transcribe_windows(replace(request, context=f"{request.digits_prompt} "
-                                                                                f"{request.context}"))
+                    again = self._decode_long(replace(request, context=f"{request.digits_prompt} {request.context}"),
+                                              beam_size=beam_size, fallback=fallback)
                     kept = keep_digits(hypothesis.text, again.text)
-                    hypothesis = replace(again if kept else hypothesis, digits="kept" if kept else "dropped",
-                                         fallback=hypothesis.fallback)
+                    hypothesis = replace(again if kept else hypothesis, digits="kept" if kept else "dropped")
                 results[index] = hypothesis
             elif request.word_timestamps:
                 # Those of one window size together: a pack decoded with others has the words it
@@ -318,6 +313,16 @@ class WhisperDecoder:
         decoded = [hypothesis for hypothesis in results if hypothesis is not None]
         assert len(decoded) == len(requests)  # every request went one way or the other
         return decoded
+
+    def _decode_long(self, request: DecodeRequest, *, beam_size: int, fallback: bool) -> Hypothesis:
+        """Audio over one window: faster-whisper's windowed transcription; with ``fallback``, a live
+        final that looks poor decoded again with beam search (:mod:`.fallback`)."""
+        hypothesis = self._transcribe_windows(request, beam_size=beam_size)
+        if fallback and self._falls_back(request) and needs_beam(_decoded(hypothesis), self.fallback):
+            beam = self._transcribe_windows(request, beam_size=self.fallback.beam_size)
+            chosen = pick(_decoded(hypothesis), _decoded(beam))
+            hypothesis = replace(beam if chosen == "beam" else hypothesis, fallback=chosen)
+        return hypothesis
 
     def _previous_tokens(self, request: DecodeRequest) -> int:
         """Tokens of the request's context in its prompt: CTranslate2 decodes a batch only when
@@ -394,28 +399,37 @@ class WhisperDecoder:
             return Decoded(text=tokenizers[index].decode(decode[0]).strip(), avg_logprob=decode[1],
                            no_speech_prob=decode[2])
 
-        eligible = [i for i, r in enumerate(requests) if fallback and beam_size == 1 and self._falls_back(r)]
-        every = self.fallback.every_final
-        decodes = generate([i for i in range(len(requests)) if not (every and i in eligible)], beam_size)
-        again = eligible if every else [i for i in eligible if needs_beam(scored(i, decodes[i]), self.fallback)]
-        fell_back: dict[int, str] = {}
-        for index, beam in generate(again, self.fallback.beam_size).items():
-            chosen = "beam" if every else pick(scored(index, decodes[index]), scored(index, beam))
-            fell_back[index] = chosen
-            if chosen == "beam":
-                decodes[index] = beam
-        # Finals of a number passage that wrote no number: again with the digits prompt (.digits), one
-        # by one (CTranslate2 batches only prompts whose previous text is of one length).
+        def decode(indices: list[int], given: dict[int, tuple[list[int], int]] = prompts,
+                   ) -> tuple[dict[int, tuple[list[int], float, float]], dict[int, str]]:
+            """Each request's decode with ``beam_size`` and its prompt of ``given``; with ``fallback``,
+            live finals that look poor again with the fallback's beams (and the decode kept of each)."""
+            eligible = [i for i in indices if fallback and beam_size == 1 and self._falls_back(requests[i])]
+            every = self.fallback.every_final
+            decodes = generate([i for i in indices if not (every and i in eligible)], beam_size, given)
+            again = eligible if every else [i for i in eligible if needs_beam(scored(i, decodes[i]), self.fallback)]
+            fell_back: dict[int, str] = {}
+            for index, beam in generate(again, self.fallback.beam_size, given).items():
+                chosen = "beam" if every else pick(scored(index, decodes[index]), scored(index, beam))
+                fell_back[index] = chosen
+                if chosen == "beam":
+                    decodes[index] = beam
+            return decodes, fell_back
+
+        decodes, fell_back = decode(list(range(len(requests))))
+        # Finals of a number passage that wrote no number: again with the digits prompt (.digits), the
+        # beam fallback included, one by one (CTranslate2 batches only prompts whose previous text is
+        # of one length).
         digits: dict[int, str] = {}
         for index, request in enumerate(requests):
             first = scored(index, decodes[index]).text
             if request.digits_prompt and needs_digits(first):
-                given = {index: prompt(index, f"{request.digits_prompt} {request.context}")}
-                prompted = generate([index], 1, given)[index]
-                kept = keep_digits(first, scored(index, prompted).text)
+                prompted, beamed = decode([index], {index: prompt(index, f"{request.digits_prompt} {request.context}")})
+                kept = keep_digits(first, scored(index, prompted[index]).text)
                 digits[index] = "kept" if kept else "dropped"
                 if kept:
-                    decodes[index] = prompted
+                    decodes[index] = prompted[index]
+                    fell_back.pop(index, None)
+                    fell_back.update(beamed)
         sequences = [decodes[i][0] for i in range(len(requests))]
         aligned = self._align(encoded, windows, tokenizers, sequences, contents,
                               [r.word_timestamps for r in requests])
