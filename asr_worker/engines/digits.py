@@ -14,7 +14,7 @@ the prompt goes only where a card number (or an SSN) is likely and the recognise
 * the engine decodes it as usual, and when that decode wrote words but no number
   (:func:`needs_digits`, read as the redactor reads numbers, spoken ones included), decodes it
   again with the prompt before the session's context, on the same encoder output (a decoder
-  pass, not another encode);
+  pass, not another encode; the beam fallback for poor finals applies to it as to the first);
 * :func:`keep_digits` keeps the second decode only when it writes a number the first did not
   *without losing other words*: every word of the first is in the second, or stands where the
   second wrote digits; a second decode that drops a word or adds one that is not a number

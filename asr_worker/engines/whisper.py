@@ -13,8 +13,8 @@ log-probability under ``final_beam_logprob``, or a text that compresses like a l
 again with ``final_beam_size`` beams, and the better scored decode kept (:mod:`.fallback`: what
 faster-whisper's offline fallback decides, paid only by the finals that need it). A final whose
 request carries a digits prompt (a card-number passage of a session with redaction) and whose
-decode wrote no number is decoded again with that prompt, greedily, on the same encoder output,
-and kept by :mod:`.digits`'s rule. Each result
+decode wrote no number is decoded again with that prompt on the same encoder output (the beam
+fallback included), and kept by :mod:`.digits`'s rule. Each result
 then goes through the loop guard (:mod:`.loop_guard`): text with no
 word in it is no speech, a looping partial is cut, a looping final is decoded again in pieces
 and flagged where a loop had to be cut out.
