@@ -17,8 +17,10 @@ the prompt goes only where a card number (or an SSN) is likely and the recognise
   pass, not another encode; the beam fallback for poor finals applies to it as to the first);
 * :func:`keep_digits` keeps the second decode only when it writes a number the first did not
   *without losing other words*: every word of the first is in the second, or stands where the
-  second wrote digits; a second decode that drops a word or adds one that is not a number
-  (``Thanks for watching.``) is not kept.
+  second wrote digits (at most :data:`MAX_REPLACED` words for one number, a word repeated in a
+  row counting once: the decode is read before the loop guard, and base loops ``Hey, hey, hey,
+  ...`` on "eight eight eight eight"); a second decode that drops a word or adds one that is not
+  a number (``Thanks for watching.``) is not kept.
 
 Pure functions over texts: unit-tested on the recorded transcripts of the evaluation set.
 """
@@ -30,9 +32,10 @@ import re
 
 from common.redaction.itn import numeric, runs
 
-# Words of the first decode that one number of the second may stand for: "eight eight eight eight"
-# came out as up to 4 words (`K, K, K, K.`); a longer stretch of words is speech, not a number.
-MAX_REPLACED = 4
+# Words of the first decode that one number of the second may stand for, a word repeated in a row
+# counting once: "eight eight eight eight" came out as one (`Hey, hey`, `K, K, K, K.`, `A-tait`),
+# "one two three" as two (`For I'm`); a longer stretch of words is speech, not a number.
+MAX_REPLACED = 2
 
 
 def words(text: str) -> list[str]:
@@ -56,7 +59,10 @@ def keep_digits(first: str, second: str) -> bool:
     """Whether the digits-prompted decode ``second`` replaces ``first`` (see the module's docstring)."""
     if not has_number(second) or has_number(first):
         return False
-    old, new = words(first), words(second)
+    # A word the first decode repeated in a row is one stretch of it: whisper loops on what it
+    # cannot read ("Hey, hey, hey, ..." for "eight eight eight eight", before the loop guard cuts it).
+    said = words(first)
+    old, new = [w for n, w in enumerate(said) if n == 0 or w != said[n - 1]], words(second)
     numbers = numeric(new) if new else []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
         if tag == "equal":

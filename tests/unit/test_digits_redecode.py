@@ -28,7 +28,9 @@ SECOND = 16_000
 # (first decode, the decode with the digits prompt), as recorded: "eight eight eight eight." read as a
 # card's group after "My card number is", and "four two four two." (base and tiny.en, 16 kHz and mu-law).
 RECOVERED = [
-    ("Hey, hey.", "8888."),  # base, en-us 8 kHz mu-law
+    # base, en-us mu-law: its decode before the loop guard (which cuts it to "Hey, hey"), and with the prompt.
+    ("Hey, hey, hey, hey, hey, hey, hey, hey, hey, hey", "8888"),
+    ("Hey, hey.", "8888."),
     ("A-tait", "8888."),  # base, en-gb 16 kHz
     ("a-t", "8 8 8 8."),  # base, en-gb mu-law
     ("K, K, K, K.", "8888."),  # tiny.en, en-us+f3 mu-law
