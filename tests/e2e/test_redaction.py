@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from common.aio import within
 from gateway.http import media
 from gateway.outputs.transcript_log import FINALS_STREAM, call_key, log_key
-from streamscribe_client import file_frames, stream
+from streamscribe_client import StreamClosed, file_frames, stream
 from tests.e2e.test_prerecorded import post
 from tests.kit.deepgram import Listener, sdk_client
 from tests.kit.faults import http_port, lease_owner, metric, replace_worker, scrape
@@ -258,8 +258,11 @@ async def test_a_group_the_recogniser_writes_as_words_is_decoded_again_with_digi
     leak as words). The ASR worker's digits prompt (--redact-digits-prompt, on by default) has
     such a final of a card passage decoded again, and its number redacted."""
     audio, _ = synthesise(CARD_WORDS_CALL, "en-us+f3")
-    messages = await stream(stack.url, file_frames(audio, 16000, chunk_ms=100, speed=2.0), sample_rate=16000,
-                            config={"redact": ["pci"]}, timeout=TIMEOUT, api_key=OPEN)
+    try:
+        messages = await stream(stack.url, file_frames(audio, 16000, chunk_ms=100, speed=2.0), sample_rate=16000,
+                                config={"redact": ["pci"]}, timeout=TIMEOUT, api_key=OPEN)
+    except StreamClosed as exc:
+        raise AssertionError(f"{exc}\n{stack.logs()}") from None
     finals = [m["text"] for m in messages if m["type"] == "final"]
     # Every final but the keyword's is its group's placeholder (and punctuation) alone.
     rest = [PLACEHOLDER.sub("", text).strip(" .,") for text in finals]
