@@ -25,18 +25,18 @@ from tests.kit.support import RecordingRunner
 SECOND = 16_000
 
 
-# (first decode, the decode with the digits prompt), as recorded: "eight eight eight eight." read as a
-# card's group after "My card number is", and "four two four two." (base and tiny.en, 16 kHz and mu-law).
+# (first decode, the decode with the digits prompt), as recorded by bench.redaction --digits (2026-11-24):
+# the card-words call's "eight eight eight eight." groups after "My card number is".
 RECOVERED = [
     # base, en-us mu-law: its decode before the loop guard (which cuts it to "Hey, hey"), and with the prompt.
     ("Hey, hey, hey, hey, hey, hey, hey, hey, hey, hey", "8888"),
-    ("Hey, hey.", "8888."),
-    ("A-tait", "8888."),  # base, en-gb 16 kHz
-    ("a-t", "8 8 8 8."),  # base, en-gb mu-law
-    ("K, K, K, K.", "8888."),  # tiny.en, en-us+f3 mu-law
+    ("Hey, hey", "8888."),  # base, en-us+f3 16 kHz
+    ("Hey, hey", "3055"),  # base, en-us+f3 mu-law: wrong digits, redacted all the same
+    ("Tait", "8888"),  # base, en-us 16 kHz
+    ("A-T-A-T-A-T", "8888"),  # base, en-gb 16 kHz
+    ("a-a", "8888"),  # base, en-gb mu-law
     ("A-A", "888"),  # tiny.en, en-us+f3 16 kHz
-    ("K-K-K-K-K", "888 888"),  # tiny.en, en-us+f3 mu-law
-    ("For I'm", "1 2 3."),  # base, en-gb mu-law: "one two three." of an SSN read in groups
+    ("K-K-K-K-K", "888 888."),  # tiny.en, en-us+f3 mu-law
 ]
 
 
