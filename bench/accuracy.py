@@ -33,16 +33,23 @@ the same words). The report lists WER per set and way, and every item whose stre
 lost content: a reference word span of ``--lost-words`` or more missing from it (deleted), or
 a WER over the offline one by more than 10 points.
 
+``--items`` (shell-style patterns of item names) and ``--doors`` take a few items through one door
+again, the quick way to look at one cell's items; ``--show`` prints each item's transcripts, and
+for a streamed way each final's span (where the utterance was cut) and the language it was
+decoded in; ``--json`` keeps them all.
+
 Usage (from the repository root; about 4 minutes with the default reduced set on 2 cores)::
 
     .venv/bin/python -m bench.accuracy [--models tiny.en base] [--sets librivox calls spanish]
         [--voices en-us en-gb] [--concurrency 3] [--denoise] [--json out.json]
+    .venv/bin/python -m bench.accuracy --models base --sets spanish --items 'factura/*' --doors native --show
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import fnmatch
 import json
 import re
 import shutil
@@ -63,6 +70,7 @@ WAYS = ("offline 16k", "offline 8k mu-law", "native 16k", "twilio 8k mu-law")
 FAILED = "\x00failed"  # a streamed session that failed (overloaded box): not a transcript
 DENOISED = " denoise"  # the streamed ways through the denoising stack
 STREAMED = {"native 16k": "offline 16k", "twilio 8k mu-law": "offline 8k mu-law"}  # and the offline way each matches
+DOORS = {"native 16k": "native", "twilio 8k mu-law": "twilio"}  # --doors' name of each streamed way
 DIGITS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
           "seven": "7", "eight": "8", "nine": "9"}
 
@@ -75,6 +83,7 @@ class Item:
     reference: str
     samples: np.ndarray  # float32 at 16 kHz, with 0.5 s of silence before and 1 s after
     results: dict[str, dict[str, str | None]] = field(default_factory=dict)  # model -> way -> text (None: refused)
+    finals: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # model -> streamed way -> each final
 
 
 def words(text: str) -> list[str]:
@@ -137,7 +146,9 @@ def padded(samples: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros(RATE // 2, np.float32), samples.astype(np.float32), np.zeros(RATE, np.float32)])
 
 
-def build_set(sets: list[str], voices: list[str], spanish_voices: list[str]) -> list[Item]:
+def build_set(sets: list[str], voices: list[str], spanish_voices: list[str],
+              patterns: list[str] | None = None) -> list[Item]:
+    """The items of ``sets``; with ``patterns``, those whose name matches one (shell-style: ``factura/*``)."""
     from tests.kit.testdata import librivox_samples
 
     items = []
@@ -150,8 +161,14 @@ def build_set(sets: list[str], voices: list[str], spanish_voices: list[str]) -> 
         if name in sets:
             for script, language, text in read_lines(SET_DIR / file):
                 for voice in chosen:
-                    items.append(Item(f"{script}/{voice}", name, language, text, padded(espeak(text, voice=voice))))
-    return items
+                    if chosen_name(f"{script}/{voice}", patterns):
+                        items.append(Item(f"{script}/{voice}", name, language, text,
+                                          padded(espeak(text, voice=voice))))
+    return [item for item in items if chosen_name(item.name, patterns)]
+
+
+def chosen_name(name: str, patterns: list[str] | None) -> bool:
+    return patterns is None or any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
 def telephone(samples: np.ndarray) -> tuple[np.ndarray, bytes]:
@@ -185,7 +202,15 @@ def offline(model: str, whisper, items: list[Item]) -> float:
     return time.process_time() - started
 
 
-async def native(url: str, item: Item) -> str | None:
+# What the JSON keeps of each streamed final: where the utterance was cut, and what it was decoded as.
+FINAL_FIELDS = ("text", "start_ms", "end_ms", "language", "is_speech_final", "confidence")
+
+
+def final_of(message: dict) -> dict:
+    return {key: message.get(key) for key in FINAL_FIELDS}
+
+
+async def native(url: str, item: Item) -> list[dict] | None:
     from streamscribe_client import StreamClosed, file_frames, stream
 
     try:
@@ -194,14 +219,11 @@ async def native(url: str, item: Item) -> str | None:
     except StreamClosed as exc:
         if any(m.get("code") == "bad_config" for m in exc.messages):
             return None
-        # Overloaded (1013: the denoise worker behind; 1011: results late) on a busy box: the session
-        # failed, not the run; the report says which.
-        print(f"  {item.name} native: failed: {exc}", file=sys.stderr)
-        return FAILED
-    return " ".join(m["text"] for m in messages if m["type"] == "final")
+        raise  # overloaded (1013: the denoise worker behind; 1011: results late): the session failed
+    return [final_of(m) for m in messages if m["type"] == "final"]
 
 
-async def twilio(port: int, item: Item) -> str | None:
+async def twilio(port: int, item: Item) -> list[dict] | None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
@@ -217,7 +239,7 @@ async def twilio(port: int, item: Item) -> str | None:
                 async for raw in ws:
                     message = json.loads(raw)
                     if message.get("event") == "final":
-                        finals.append(message["text"])
+                        finals.append(final_of(message))
                     elif message.get("event") == "error":
                         refused = refused or message.get("code") == "bad_config"
                         errors_seen.append(message)
@@ -241,13 +263,13 @@ async def twilio(port: int, item: Item) -> str | None:
         await asyncio.wait_for(receiver, 180)
     if refused:
         return None
-    if errors_seen:  # overloaded on a busy box: the session failed, not the run
-        print(f"  {item.name} twilio: failed: {errors_seen}", file=sys.stderr)
-        return FAILED
-    return " ".join(finals)
+    if errors_seen:  # overloaded on a busy box: the session failed
+        raise RuntimeError(f"errors: {errors_seen}")
+    return finals
 
 
-async def streamed(model: str, items: list[Item], concurrency: int, *, denoise: bool = False) -> None:
+async def streamed(model: str, items: list[Item], concurrency: int, doors: list[str], *,
+                   denoise: bool = False) -> None:
     from bench.latency import OwnStack
     from tests.kit.support import wait_for_workers
 
@@ -265,15 +287,18 @@ async def streamed(model: str, items: list[Item], concurrency: int, *, denoise: 
         gate = asyncio.Semaphore(concurrency)
 
         async def run(item: Item, way: str) -> None:
+            way_name = way + (DENOISED if denoise else "")
             async with gate:
                 try:
-                    text = await (native(own.url, item) if way == "native 16k" else twilio(own.stack.port, item))
+                    finals = await (native(own.url, item) if way == "native 16k" else twilio(own.stack.port, item))
                 except Exception as exc:  # a session of a busy box (refused, late, cut), not the run
                     print(f"  {item.name} {way}: failed: {exc!r}", file=sys.stderr)
-                    text = FAILED
-            item.results[model][way + (DENOISED if denoise else "")] = text
+                    item.results[model][way_name] = FAILED
+                    return
+            item.results[model][way_name] = None if finals is None else " ".join(f["text"] for f in finals)
+            item.finals.setdefault(model, {})[way_name] = finals or []
 
-        await asyncio.gather(*(run(item, way) for item in items for way in STREAMED))
+        await asyncio.gather(*(run(item, way) for item in items for way in STREAMED if DOORS[way] in doors))
     finally:
         own.close()
 
@@ -281,9 +306,10 @@ async def streamed(model: str, items: list[Item], concurrency: int, *, denoise: 
 # -- the report ---------------------------------------------------------------------------------
 
 
-def report(items: list[Item], models: list[str], lost_words: int, *, denoise: bool = False) -> dict:
+def report(items: list[Item], models: list[str], lost_words: int, *, show: bool = False) -> dict:
     summary: dict = {}
-    ways = WAYS + tuple(way + DENOISED for way in STREAMED) if denoise else WAYS
+    every = WAYS + tuple(way + DENOISED for way in STREAMED)
+    ways = tuple(way for way in every if any(way in i.results[m] for i in items for m in models))  # those run
     print(f"\n{'model':8} {'set':9} " + " ".join(f"{way:>18}" for way in ways))
     for model in models:
         for name in sorted({item.set for item in items}, key=["librivox", "calls", "spanish"].index):
@@ -301,12 +327,28 @@ def report(items: list[Item], models: list[str], lost_words: int, *, denoise: bo
                 row.append(f"{wer:.1f} %")
             summary[f"{model} {name}"] = dict(zip(ways, row))
             print(f"{model:8} {name:9} " + " ".join(f"{cell:>18}" for cell in row))
+    if show:
+        print("\nEach item, each way (WER, then the text; streamed: one final a line, its span and language):")
+        for model in models:
+            for item in items:
+                print(f"  {model} {item.name}: {item.reference}")
+                for way in ways:
+                    text = item.results[model][way]
+                    if text is None or text == FAILED:
+                        print(f"    {way:24} {'refused' if text is None else 'failed'}")
+                        continue
+                    print(f"    {way:24} {100 * errors(item.reference, text)[0] / len(words(item.reference)):5.1f} %"
+                          + ("" if way in item.finals.get(model, {}) else f"  {text}"))
+                    for final in item.finals.get(model, {}).get(way, []):
+                        print(f"      {final['start_ms']:>6}-{final['end_ms']:<6} {final['language']}  {final['text']}")
     print("\nUtterances that lost content when streamed (a run of deleted reference words, or WER over "
           "offline's by more than 10 points):")
     lost = []
     for model in models:
         for item in items:
-            for way, offline_way in [*STREAMED.items(), *((w + DENOISED, o) for w, o in STREAMED.items() if denoise)]:
+            for way, offline_way in [*STREAMED.items(), *((w + DENOISED, o) for w, o in STREAMED.items())]:
+                if way not in ways:
+                    continue
                 text, reference_text = item.results[model][way], item.results[model][offline_way]
                 if text is None or reference_text is None or text == FAILED:
                     continue
@@ -338,14 +380,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--denoise-concurrency", type=int, default=1,
                         help="sessions streamed at once through the denoising stack (DeepFilterNet3 on a small "
                              "CPU keeps up with few: the gateway refuses sessions when it falls behind)")
-    parser.add_argument("--json", help="write the figures and every transcript here")
+    parser.add_argument("--items", nargs="+", metavar="PATTERN",
+                        help="only the items whose name matches one of these (shell-style: librivox1 factura/* "
+                             "'*/en-gb'): the quick way to look at a few again")
+    parser.add_argument("--doors", nargs="+", default=["native", "twilio"], choices=["native", "twilio"],
+                        help="the doors to stream through (the offline ways are decoded either way)")
+    parser.add_argument("--show", action="store_true",
+                        help="print every item's transcripts, and each streamed final's span and language")
+    parser.add_argument("--json", help="write the figures and every transcript (each streamed final too) here")
     args = parser.parse_args(argv)
 
     from faster_whisper import WhisperModel
 
     from asr_worker.engines.whisper_models import resolve_model
 
-    items = build_set(args.sets, args.voices, args.spanish_voices)
+    items = build_set(args.sets, args.voices, args.spanish_voices, args.items)
+    if not items:
+        raise SystemExit(f"no item of {args.sets} matches {args.items}")
     audio = sum(len(i.samples) for i in items) / RATE
     print(f"{len(items)} items, {audio:.0f} s of audio: {', '.join(i.name for i in items)}")
     timings = {}
@@ -358,20 +409,21 @@ def main(argv: list[str] | None = None) -> int:
         del whisper  # the stack's worker loads its own
         timings[f"{model} offline"] = {"wall_s": round(time.monotonic() - started, 1), "cpu_s": round(cpu, 1)}
         started = time.monotonic()
-        asyncio.run(streamed(model, items, args.concurrency))
+        asyncio.run(streamed(model, items, args.concurrency, args.doors))
         timings[f"{model} streamed"] = {"wall_s": round(time.monotonic() - started, 1)}
         if args.denoise:
             started = time.monotonic()
-            asyncio.run(streamed(model, items, args.denoise_concurrency, denoise=True))
+            asyncio.run(streamed(model, items, args.denoise_concurrency, args.doors, denoise=True))
             timings[f"{model} streamed denoise"] = {"wall_s": round(time.monotonic() - started, 1)}
         print(f"{model}: offline {timings[f'{model} offline']}, streamed {timings[f'{model} streamed']}",
               file=sys.stderr)
-    figures = report(items, args.models, args.lost_words, denoise=args.denoise)
+    figures = report(items, args.models, args.lost_words, show=args.show)
     figures["timings"] = timings
     figures["audio_s"] = round(audio, 1)
     if args.json:
         Path(args.json).write_text(json.dumps({**figures, "items": [
-            {"name": i.name, "set": i.set, "reference": i.reference, "results": i.results} for i in items]},
+            {"name": i.name, "set": i.set, "reference": i.reference, "results": i.results, "finals": i.finals}
+            for i in items]},
             indent=1, ensure_ascii=False))
     return 0
 

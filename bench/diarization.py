@@ -32,7 +32,10 @@ Columns:
 - ``one cluster``: the floor to beat: everything one speaker on the word-bounded regions.
 - ``CPU``: the diarizer's process time (embeddings and clustering) on the word-bounded regions.
 
-    PYTHONPATH=$PWD .venv/bin/python -m bench.diarization [--mix NAME ...] [--overlap 0 0.5]
+``--noise-db``: white noise of that level added to each mix (the truth stays the clean turns'), to
+see what the labels' snapping to the sound (:mod:`gateway.diarization.sound`) does on a noise floor.
+
+    PYTHONPATH=$PWD .venv/bin/python -m bench.diarization [--mix NAME ...] [--overlap 0 0.5] [--noise-db -45]
 """
 
 from __future__ import annotations
@@ -171,6 +174,8 @@ def main() -> None:
     parser.add_argument("--mix", nargs="+", choices=list(MIXES), default=list(MIXES))
     parser.add_argument("--overlap", type=float, nargs="+", default=[0.0, 0.5], help="seconds turns overlap")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--noise-db", type=float, default=None,
+                        help="white noise of this level (dBFS) added to every mix (a line's noise floor)")
     args = parser.parse_args()
     pool._load()  # for pool.diarize, as the diarizer's process does
     speakers_model = encoder.Encoder(encoder.weights_path())  # for the streaming variants
@@ -185,6 +190,9 @@ def main() -> None:
     for name in args.mix:
         for overlap in args.overlap:
             mix, truth = mixes.build(MIXES[name], overlap=overlap, seed=args.seed)
+            if args.noise_db is not None:  # the truth stays the clean turns' speech
+                noise = np.random.default_rng(args.seed).normal(scale=10 ** (args.noise_db / 20), size=len(mix))
+                mix = mix + noise.astype(np.float32)
             pcm = (np.clip(mix, -1, 1) * 32767).astype(np.int16)[:, None]
             vad = regions_ms(mix)
             finals = transcribe(model, mix, vad)

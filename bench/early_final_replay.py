@@ -22,6 +22,10 @@ for finals of number passages, asr_worker/engines/digits.py); the finals decoded
 ``--record FILE`` writes each final decode's greedy result and, decoded again with
 ``--final-beam-size`` beams, the beam's (text and whisper's scores; run it with the fallback off):
 tests/data/whisper_fallback.json, on which tests/unit/test_fallback.py tests the decision.
+``--shifts MS ...`` decodes each item again after that much more silence before it (a few ms
+move every VAD frame, so the cuts move with them: is a word that differs one decode's noise?),
+``--offline`` adds faster-whisper's offline ``transcribe()`` of the same audio (bench/accuracy.py's
+offline way) beside the three, and ``--items`` picks items by name (shell-style patterns).
 No stack and no real-time streaming: the decodes and splits are those of the live path, whatever
 the load (the live path waits for the decode at a pause before it splits, see asr_worker/live.py).
 """
@@ -47,6 +51,7 @@ from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad
 from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechPaused, SpeechStarted
 
 WAYS = ("whole", "alone", "continued")
+OFFLINE = "offline"  # faster-whisper's transcribe() of the whole item (--offline)
 
 
 def utterances(vad: SileroVad, audio: np.ndarray) -> list[tuple[np.ndarray, list[int], int]]:
@@ -91,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
                         "carries the ASR worker's default --redact-digits-prompt (asr_worker/engines/digits.py)")
     parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS, help="which ways to decode")
     parser.add_argument("--telephone", action="store_true", help="through 8 kHz mu-law, as the Twilio door hands it on")
+    parser.add_argument("--items", nargs="+", metavar="PATTERN", help="only the items whose name matches one")
+    parser.add_argument("--shifts", nargs="+", type=int, default=[0], metavar="MS",
+                        help="decode each item after this many ms of extra silence before it (each one in turn)")
+    parser.add_argument("--offline", action="store_true",
+                        help="also faster-whisper's offline transcribe() (beam 5, temperature fallback) of each item")
     defaults = WhisperOptions()
     parser.add_argument("--final-beam-size", type=int, default=defaults.final_beam_size)
     parser.add_argument("--final-beam-logprob", type=float, default=defaults.final_beam_logprob)
@@ -100,14 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     recorded: list[dict] = []
     redecoded: list[str] = []  # --digits: the finals decoded again with the digits prompt
-    ways = [way for way in WAYS if way in args.ways]
+    ways = [way for way in WAYS if way in args.ways] + ([OFFLINE] if args.offline else [])
     decoder = WhisperDecoder(WhisperOptions(model=args.model, batch_process=False, final_beam_size=args.final_beam_size,
                                             final_beam_logprob=args.final_beam_logprob,
                                             final_beam_compression_ratio=args.final_beam_compression_ratio))
     vad = SileroVad()
     totals = {way: [0, 0] for way in ways}
     cpu = dict.fromkeys(ways, 0.0)
-    counts = {way: [0, 0] for way in ways}  # final decodes, of them decoded again with beam search
+    counts = {way: [0, 0] for way in ways if way != OFFLINE}  # final decodes, of them decoded again with beam search
 
     def decode(way: str, audio: np.ndarray, language: str, prefix: str = "", *, digits: bool = False) -> Hypothesis:
         request = DecodeRequest(way, audio, True, language=language, prefix=prefix, context=args.context,
@@ -126,11 +136,18 @@ def main(argv: list[str] | None = None) -> int:
             redecoded.append(f"{item.name}: {hypothesis.digits}: {hypothesis.text!r}")
         return hypothesis
 
-    for item in build_set(args.sets, ["en-us", "en-gb"], ["es"]):
+    for item, shift in ((item, shift) for item in build_set(args.sets, ["en-us", "en-gb"], ["es"], args.items)
+                        for shift in args.shifts):
         if item.language not in decoder.languages:
             continue
-        audio = telephone(item.samples)[0] if args.telephone else item.samples
+        audio = np.concatenate([np.zeros(shift * RATE // 1000, np.float32), item.samples])
+        audio = telephone(audio)[0] if args.telephone else audio
         texts: dict[str, list[str]] = {way: [] for way in ways}
+        if OFFLINE in ways:
+            started = time.process_time()
+            segments, _ = decoder.model.transcribe(audio, language=item.language)
+            texts[OFFLINE].append(" ".join(segment.text.strip() for segment in segments))
+            cpu[OFFLINE] += time.process_time() - started
         passages = Redactor(("pci", "ssn", "pii"), hold_gap=round(StreamingOptions().redact_hold_sec * RATE))
         for samples, pauses, start in utterances(vad, audio):
             if "whole" in ways:
@@ -140,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 passages.speech_start(start)
                 passages.final(Transcript(utterance_id=str(start), start=start, end=start + len(samples), text=text,
                                           final=True))
-            for way in [name for name in ways if name != "whole"]:
+            for way in [name for name in ways if name in ("alone", "continued")]:
                 begin = 0
                 before: tuple[Piece, ...] = ()
                 for end in [*pauses, len(samples)]:
@@ -160,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                         texts[way].append(text + " /")
                         before = (*before, Piece((piece * 32768).astype(np.int16), text))
                         begin = end
-        print(f"== {item.name}")
+        print(f"== {item.name}" + (f", {shift} ms later" if shift else ""))
         for way in ways:
             wrong, total, _ = errors(item.reference, " ".join(texts[way]))
             totals[way][0] += wrong

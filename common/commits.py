@@ -175,6 +175,12 @@ class Commits:
             await self.exits.drop(session, f"commit failed: {result}")
             raise LeaseLost(f"commit of {session.session_id}/{stage} failed: {result}") from result
         if result is Commit.FENCED:
+            if session.handed_over:
+                # Our drain released the lease while this write was on its way (seen under load:
+                # the hand-over logged as a lost lease). Nothing was written; the next owner
+                # replays from the checkpoint, as after any drain.
+                await self.exits.drop(session, "drained")
+                raise LeaseLost(f"{session.session_id}/{stage} handed over")
             self.metrics.fenced_rejects.inc()
             await self.exits.drop(session, "lease lost (write fenced)")
             raise LeaseLost(f"lease of {session.session_id}/{stage} lost")

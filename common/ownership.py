@@ -266,8 +266,9 @@ class Ownership:
                     if result == 1:
                         renewed[session.session_id] = self.deadline_ms()
                     elif result == 0:
-                        self.metrics.leases_lost.inc()
-                        await host.drop(session, "lease lost")
+                        if not session.handed_over:  # else our drain released it meanwhile
+                            self.metrics.leases_lost.inc()
+                            await host.drop(session, "lease lost")
                     else:
                         await self.forget_gone(session)
                 if renewed:
@@ -294,6 +295,7 @@ class Ownership:
         host = self.host
         self.draining = True
         for session in list(host.sessions.values()):
+            session.handed_over = True  # before the release: a write in flight may meet it
             try:
                 await self.fence.release(session.keys, session.token)
                 await self.redis.zadd(keys.owners(self.stage), {session.session_id: 0})

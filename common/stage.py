@@ -59,6 +59,9 @@ class Session(Generic[StateT]):
     announced: bool = False  # to the next stage's control stream, by this owner
     ids_to_seq: dict[str, int] = field(default_factory=dict)
     closed: bool = False
+    # The drain released (or is releasing) the lease: a write of ours that the fence refuses
+    # now is the hand-over, not a lost lease.
+    handed_over: bool = False
     state: StateT = field(init=False, repr=False)
     log: logging.LoggerAdapter = field(init=False, repr=False)
 

@@ -158,10 +158,10 @@ def frame_labels(spans: list[tuple[int, int]], clusters: np.ndarray, regions: li
         total = votes[a:b].sum(axis=1)
         speaker[a:b] = votes[a:b].argmax(axis=1)
         confidence[a:b] = np.where(total > 0, votes[a:b].max(axis=1) / np.maximum(total, 1), 0)
-    return Labels(_by_first_speech(speaker), confidence)
+    return Labels(by_first_speech(speaker), confidence)
 
 
-def _by_first_speech(speaker: np.ndarray) -> np.ndarray:
+def by_first_speech(speaker: np.ndarray) -> np.ndarray:
     """Labels renumbered 0, 1, ... in the order they first occur (-1 kept)."""
     found, first = np.unique(speaker[speaker >= 0], return_index=True)
     mapping = -np.ones(int(speaker.max()) + 2, int)  # index -1 (the last) maps -1 to itself

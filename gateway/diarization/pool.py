@@ -35,7 +35,7 @@ import numpy as np
 from common.errors import ConfigError
 from common.metrics import GatewayMetrics
 
-from . import MISSING, cluster, online
+from . import MISSING, cluster, online, sound
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def diarize(pcm: np.ndarray, sample_rate: int, regions_ms: list[tuple[int, int]]
         raise RuntimeError("the diarizer's encoder is not loaded (the process's initializer, _load, loads it)")
     embeddings = _encoder.embed([mono[a:b] for a, b in spans])
     clusters = cluster.cluster(embeddings, max_speakers=max_speakers)
-    return cluster.frame_labels(spans, clusters, regions, len(mono))
+    return sound.snapped(cluster.frame_labels(spans, clusters, regions, len(mono)), sound.levels(mono))
 
 
 def label_live(history: online.History, audio: np.ndarray, words: list[tuple[int, int]],

@@ -9,8 +9,9 @@ Here a word's speaker is the label most of its 10 ms frames carry (:mod:`.cluste
 ``speaker_confidence`` the mean share of windows that agree on those frames, times the share
 of its frames that carry its speaker (not a probability). An utterance
 whose words change speaker is split there (ids of the parts derived from the utterance's), and
-every utterance runs from its first word's start to its last word's end (the speaker's turn as
-its words bound it, without the VAD's padding).
+every utterance runs over its speaker's labelled speech around its words (the speaker's turn as
+the labels, snapped to the sound, bound it: :func:`_bounded`), or from its first word's start to
+its last word's end where the labels give its speaker no frame there.
 Speakers are numbered in order of first speech.
 
 Not Deepgram's: ``results.agent``, which speaker is the call centre's agent on a mono call
@@ -77,7 +78,8 @@ def apply(body: dict, labels: Labels) -> None:
         for alternative in channel["alternatives"]:
             _label(alternative["words"], labels)
     if "utterances" in results:
-        results["utterances"] = [part for utterance in results["utterances"] for part in _split(utterance, labels)]
+        results["utterances"] = _bounded([part for utterance in results["utterances"]
+                                          for part in _split(utterance, labels)], labels)
     agent = agent_of(results["channels"][0]["alternatives"][0]["words"]) if results["channels"] else None
     if agent is not None:
         results["agent"] = agent
@@ -119,6 +121,37 @@ def _split(utterance: dict, labels: Labels) -> list[dict]:
              "speaker": run[0].get("speaker", 0),
              "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{utterance['id']}/speaker/{index}"))}
             for index, run in enumerate(runs)]
+
+
+def _bounded(utterances: list[dict], labels: Labels) -> list[dict]:
+    """Each utterance (in time order) with its bounds moved to its speaker's labelled speech: the first
+    and last frames its speaker's labels hold between its words' bounds, then out along that speaker's
+    frames as far as they run, not past the utterances beside it.
+
+    Why: whisper's word timings are loose at a turn's edges (a turn's first word often starts in the
+    pause before it, a last word ends early or late), where the labels are snapped to the sound
+    (:mod:`.sound`). An utterance whose words carry no frame of its speaker keeps its words' bounds.
+    """
+    speaker = labels.speaker
+    out = []
+    for index, utterance in enumerate(utterances):
+        k = utterance.get("speaker")
+        a = max(0, round(utterance["start"] * FRAMES_PER_SEC))
+        b = min(len(speaker), round(utterance["end"] * FRAMES_PER_SEC))
+        own = np.flatnonzero(speaker[a:b] == k) if utterance["words"] else np.zeros(0, int)
+        if not len(own):
+            out.append(utterance)
+            continue
+        a, b = a + int(own[0]), a + int(own[-1]) + 1
+        floor = round(out[-1]["end"] * FRAMES_PER_SEC) if out else 0  # the previous one's end as moved
+        ceiling = (round(utterances[index + 1]["start"] * FRAMES_PER_SEC) if index + 1 < len(utterances)
+                   else len(speaker))
+        while a > floor and speaker[a - 1] == k:
+            a -= 1
+        while b < ceiling and speaker[b] == k:
+            b += 1
+        out.append({**utterance, "start": a / FRAMES_PER_SEC, "end": b / FRAMES_PER_SEC})
+    return out
 
 
 def agent_of(words: list[dict]) -> dict | None:

@@ -41,6 +41,14 @@ def _wav(audio: np.ndarray, channels: int = 1) -> bytes:
 
 
 @pytest.fixture(scope="module")
+def stack(redis_server, stacks):
+    # These tests check each live final's speakers, not how long a final may wait for them: that
+    # bound (--diarize-wait, 2 s) and what passes it are tests/unit/test_live_speakers.py's. Seen
+    # at a load average of 13: one final past 2 s, out with no speaker.
+    return stacks(redis_server, extra_env={"STREAMSCRIBE_GATEWAY_DIARIZE_WAIT": str(TIMEOUT)})
+
+
+@pytest.fixture(scope="module")
 def call():
     """A mono mix of two speakers, two turns each, and its turns."""
     return mixes.build(2, turns=2)
@@ -56,11 +64,16 @@ async def test_sdk_words_of_each_speaker_get_one_speaker(live, call):
     assert len({w.speaker for w in words}) >= 2
     majority = _majorities(words, turns)  # the words within each source's turns mostly carry one speaker
     assert majority[0] != majority[1]
-    # Utterances never hold two speakers, say whose they are, and are bounded by their words (a
-    # speaker's turn without the VAD's padding).
-    for utterance in response.results.utterances:
+    # Utterances never hold two speakers, say whose they are, and run over their speaker's speech
+    # around their words: a speaker's turn, without the VAD's padding or the pause before the next
+    # speaker's turn (the middle of every pause between two turns is outside every utterance).
+    utterances = response.results.utterances
+    pauses = [(a.end + b.start) / 2 for a, b in zip(turns, turns[1:])]
+    for utterance in utterances:
         assert {w.speaker for w in utterance.words} == {utterance.speaker}
-        assert (utterance.start, utterance.end) == (utterance.words[0].start, utterance.words[-1].end)
+        assert utterance.start <= utterance.words[0].end and utterance.end >= utterance.words[-1].start
+        assert not [p for p in pauses if utterance.start < p < utterance.end], (utterance.start, utterance.end, turns)
+    assert all(a.end <= b.start for a, b in zip(utterances, utterances[1:]))
 
 
 def _post(port: int, body: bytes, query: str) -> tuple[int, dict]:

@@ -35,14 +35,14 @@ class Stack:
         self.http = f"http://127.0.0.1:{self.port}"
         env = {"STREAMSCRIBE_REDIS_URL": redis_server.url,
                # A recording's decodes at nice 19 starve behind the other test processes' stacks
-               # (CI runs three): no final within the 120 s batch timeout. The tests check what a
+               # (CI runs four): no final within the 120 s batch timeout. The tests check what a
                # recording gets; its priority is checked apart (test_whisper_engine, bench/).
                "STREAMSCRIBE_ASR_BATCH_NICE": "0",
                # Most tests send no recording: their workers start the child (a second model,
                # ~1.3 CPU s) at the first one. Its start with the worker is checked apart
                # (test_batch_pause).
                "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "false",
-               # A loaded CI box (three test processes' stacks on 2 cores) may take longer than the
+               # A loaded CI box (four test processes' stacks on 2 cores) may take longer than the
                # defaults (30 s, 10 s) to bring a closed call's last finals, or to let a client
                # send again (seen: "results did not complete within 30 s" in four modules, a demo
                # page's idle_timeout). The tests check what arrives; the bounds they leave are the
@@ -54,6 +54,9 @@ class Stack:
                # suite on 2 cores"). The partial path is the same; the demo page's test
                # (test_browser.py) and the benches run the default cadence.
                "STREAMSCRIBE_ASR_CHUNK_SIZE_SEC": "2",
+               # One thread per decode: four test processes' stacks share 2 cores, where a decode's
+               # second thread only waits for a core (the same decodes, less CPU in all).
+               "STREAMSCRIBE_ASR_CPU_THREADS": "1",
                **(extra_env or {})}
         self.env = env
         self.workers: dict[str, list[Process]] = {"vad": [], "asr": []}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gateway.diarization import cluster, online, parties, words
+from gateway.diarization import cluster, online, parties, sound, words
 from gateway.diarization.cluster import Labels
 
 
@@ -93,11 +93,29 @@ def test_apply_labels_words_splits_utterances_and_finds_the_agent():
     speakers = [w["speaker"] for w in body["results"]["channels"][0]["alternatives"][0]["words"]]
     assert speakers == [1, 1, 1, 1, 0, 0]
     first, second = body["results"]["utterances"]
-    assert (first["speaker"], first["transcript"], first["end"]) == (1, "Hello, thanks for calling.", 1.3)
-    assert (second["speaker"], second["transcript"], second["start"]) == (0, "Hi there.", 2.1)
+    # each part runs over its speaker's labelled frames around its words (0-1.5 s, 2.0-3.0 s), not its words' bounds
+    assert (first["speaker"], first["transcript"], first["start"], first["end"]) == (
+        1, "Hello, thanks for calling.", 0.0, 1.5)
+    assert (second["speaker"], second["transcript"], second["start"], second["end"]) == (0, "Hi there.", 2.0, 3.0)
     assert first["id"] != second["id"] and {"speaker_confidence"} <= set(first["words"][0])
     assert first["sentiment"] == second["sentiment"] == "positive"  # the final's other fields stay with its parts
     assert body["results"]["agent"] == {"speaker": 1, "rule": "greeting"}
+
+
+def _utterance(start: float, end: float, speaker: int, said: list[dict]) -> dict:
+    return {"start": start, "end": end, "confidence": 0.9, "channel": 0, "transcript": "", "words": said,
+            "speaker": speaker, "id": f"u{start}"}
+
+
+def test_utterances_are_bounded_by_their_speakers_labelled_speech_not_past_their_neighbours():
+    labels = _labels([(0, 50, 200), (1, 240, 400), (0, 400, 450)])
+    early = _utterance(0.3, 2.1, 0, [_word("hi", 0.3, 1.0), _word("there", 1.0, 2.1)])  # words run into the pause
+    late = _utterance(2.6, 3.9, 1, [_word("yes", 2.6, 3.9)])  # its first word starts late
+    bare = _utterance(4.6, 5.0, 0, [])  # no words: as it came
+    out = words._bounded([early, late, bare], labels)
+    assert [(u["start"], u["end"]) for u in out] == [(0.5, 2.0), (2.4, 4.0), (4.6, 5.0)]  # not into the next
+    nowhere = _utterance(5.0, 5.5, 1, [_word("hm", 5.0, 5.5)])  # no frame of its speaker: its words' bounds
+    assert words._bounded([nowhere], labels)[0] is nowhere
 
 
 def test_agent_without_a_greeting_is_who_speaks_first():
@@ -297,3 +315,81 @@ def test_online_history_is_capped_by_thinning_evenly() -> None:
 def test_online_a_final_without_windows_changes_nothing() -> None:
     history = online.History.empty()
     assert online.label(history, np.zeros((0, 0), np.float32), [], []) == online.Labelled([], [], history)
+
+
+# -- labels snapped to the sound -----------------------------------------------------------------
+
+
+def _audio(spec: list[tuple[int, int, float]], frames: int = 600, noise_db: float | None = None) -> np.ndarray:
+    """Frames of a 200 Hz tone at ``level`` dB where ``spec`` says (start frame, end frame, level), else silence
+    (or white noise at ``noise_db``)."""
+    rng = np.random.default_rng(0)
+    out = np.zeros(frames * cluster.FRAME, np.float32)
+    if noise_db is not None:
+        out += rng.normal(scale=10 ** (noise_db / 20), size=len(out)).astype(np.float32)
+    t = np.arange(len(out)) / cluster.RATE
+    for a, b, level in spec:
+        span = slice(a * cluster.FRAME, b * cluster.FRAME)
+        out[span] += (10 ** (level / 20) * np.sqrt(2) * np.sin(2 * np.pi * 200 * t[span])).astype(np.float32)
+    return out
+
+
+def test_levels_are_each_frames_power_in_db():
+    level = sound.levels(_audio([(0, 10, -20.0)], frames=20)[:-80])  # a half frame at the end: padded
+    assert level[:10] == pytest.approx(-20.0, abs=0.1)
+    assert (level[10:] < -100).all() and len(level) == 20
+
+
+def test_a_speaker_change_moves_into_the_pause_near_it_and_the_pause_is_nobodys():
+    level = sound.levels(_audio([(0, 300, -20.0), (360, 600, -25.0)]))
+    labels = _labels([(0, 0, 400), (1, 400, 600)])  # the windows put the change 0.4 s into the second turn
+    snapped = sound.snapped(labels, level).speaker
+    assert (snapped[:300] == 0).all() and (snapped[300:360] == -1).all() and (snapped[360:] == 1).all()
+    early = sound.snapped(_labels([(0, 0, 250), (1, 250, 600)]), level).speaker  # or before the pause
+    assert (early[:300] == 0).all() and (early[300:360] == -1).all() and (early[360:] == 1).all()
+
+
+def test_a_pause_inside_one_speakers_turn_stays_speech():
+    level = sound.levels(_audio([(0, 300, -20.0), (340, 600, -20.0)]))
+    assert (sound.snapped(_labels([(0, 0, 600)]), level).speaker == 0).all()
+
+
+def test_a_change_without_a_pause_near_it_stays_where_the_windows_put_it():
+    level = sound.levels(_audio([(0, 300, -20.0), (310, 500, -20.0)]))  # 0.1 s: shorter than MIN_PAUSE
+    snapped = sound.snapped(_labels([(0, 0, 320), (1, 320, 600)]), level).speaker
+    assert (snapped[:320] == 0).all() and (snapped[320:500] == 1).all() and (snapped[500:] == -1).all()
+
+
+def test_without_a_floor_below_the_speech_the_labels_stay_as_voted():
+    level = sound.levels(_audio([(0, 600, -20.0)], noise_db=-30.0))  # noise 10 dB under the speech everywhere
+    labels = _labels([(0, 0, 400), (1, 400, 600)])
+    assert (sound.snapped(labels, level).speaker == labels.speaker).all()
+
+
+def test_edges_lose_their_silence_and_grow_into_the_sound_beside_them():
+    level = sound.levels(_audio([(80, 250, -20.0), (400, 560, -20.0)]))
+    labels = _labels([(0, 100, 300), (1, 380, 540)])  # starts late and ends in silence; starts early, ends early
+    snapped = sound.snapped(labels, level)
+    assert (snapped.speaker[80:250] == 0).all() and (snapped.speaker[400:560] == 1).all()
+    assert (snapped.speaker[:80] == -1).all() and (snapped.speaker[250:400] == -1).all()
+    assert (snapped.speaker[560:] == -1).all()
+    assert snapped.confidence[85] == pytest.approx(0.9) and snapped.confidence[270] == 0
+
+
+def test_an_edge_does_not_grow_into_sound_that_runs_on():
+    level = sound.levels(_audio([(0, 600, -20.0)]))  # speech (or a noise above the silence) past GROW
+    assert (sound.snapped(_labels([(0, 100, 400)]), level).speaker[100:400] == 0).all()
+    assert (sound.snapped(_labels([(0, 100, 400)]), level).speaker[:100] == -1).all()
+
+
+def test_silence_is_measured_above_a_noise_floor():
+    level = sound.levels(_audio([(0, 300, -20.0), (360, 600, -20.0)], noise_db=-45.0))  # 25 dB: within 35
+    snapped = sound.snapped(_labels([(0, 0, 400), (1, 400, 600)]), level).speaker
+    assert (snapped[:300] == 0).all() and (snapped[300:360] == -1).all() and (snapped[360:] == 1).all()
+
+
+def test_snapping_renumbers_by_first_speech_and_keeps_unlabelled_audio_unlabelled():
+    level = sound.levels(_audio([(0, 100, -20.0), (100, 300, -20.0)]))
+    snapped = sound.snapped(_labels([(1, 0, 100), (0, 100, 300)]), level)
+    assert snapped.speaker[0] == 0 and snapped.speaker[200] == 1 and (snapped.speaker[300:] == -1).all()
+    assert (sound.snapped(_labels([]), level).speaker == -1).all()

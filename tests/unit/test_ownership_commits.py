@@ -113,6 +113,8 @@ class FakeHost:
         self.dirty.extend(self.sessions)
 
     async def drop(self, session: Session, reason: str) -> None:
+        if session.closed:  # idempotent, as the runner's
+            return
         session.closed = True
         self.sessions.pop(session.session_id, None)
         self.dropped.append((session.session_id, reason))
@@ -184,6 +186,27 @@ async def test_a_drain_hands_every_session_over():
     assert owned.draining and fence.released == ["w1:3"] and host.dropped == [(SID, "drained")]
     assert (keys.owners(STAGE), {SID: 0}) in owned.redis.commands("zadd")  # an orphan for any worker
     assert (keys.workers(STAGE), "w1") in owned.redis.commands("zrem")
+
+
+async def test_a_write_that_meets_the_drains_release_is_the_hand_over_not_a_lost_lease():
+    # Seen in test_faults under load: the drain released the lease, a write already on its way
+    # was refused by the fence, and the session was dropped as "lease lost (write fenced)".
+    fence = FakeFence(lease=lease(), outcome=Commit.FENCED)
+    owned, host, _ = ownership(fence)
+    await owned.claim(SID, takeover=False)
+    claimed = host.sessions[SID]
+    writes = commits(fence, host)
+    release = fence.release
+
+    async def release_while_a_write_lands(sk, token):
+        await release(sk, token)
+        with pytest.raises(LeaseLost):
+            await writes.commit(claimed, [SpeechStart(start=0)])
+
+    fence.release = release_while_a_write_lands  # type: ignore[method-assign]
+    await owned.drain()
+    assert host.dropped == [(SID, "drained")]
+    assert writes.metrics.fenced_rejects._value.get() == 0  # not counted as a fenced write
 
 
 def commits(fence: FakeFence, host: FakeHost, redis: FakeRedis | None = None) -> Commits:
