@@ -39,6 +39,9 @@ from .engines import DecodeRequest, Engine, Hypothesis, Word
 from .redacting import RedactingRunner
 
 
+# The digits prompt of --redact-digits-prompt: numbers written as digits, none a real card's (measured
+# as --redact-prompt's, BENCHMARKS.md).
+DIGITS_PROMPT = "Card 4929 3851 7602 2948, expiry 09/29, code 506. SSN 604-27-3815."
 MAX_PACK_SEC = 29.5  # a pack fits whisper's 30 s window, or it would be decoded as long-form audio
 SETTLE_WORDS = 3  # a final this long (auto-detect) settles the session's language for its later utterances
 
@@ -92,6 +95,11 @@ class StreamingOptions:
         "sessions with redaction: whisper's prompt for their decodes, before the session's own context "
         "(text whose numbers are written as digits biases the recogniser towards writing digits; "
         "default: none, see docs/redaction.md for what it costs)"))
+    redact_digits_prompt: str = field(default=DIGITS_PROMPT, metadata=option(
+        "sessions that redact card numbers or SSNs: a final in a number passage (a card or SSN keyword's context, "
+        "or right after a final that ended in a number) whose decode wrote no number is decoded again with this "
+        "prompt (whisper), and that decode kept when it writes a number without losing a word of the first "
+        "(docs/redaction.md); '' turns it off"))
     max_pending: int = 400  # records queued per session before reading pauses
 
     def for_session(self, config: AsrConfig) -> StreamingOptions:
@@ -289,11 +297,20 @@ class StageCore(Stage[AsrSessionState]):
         self.metrics.tokens.inc(hypothesis.tokens)
         if hypothesis.fallback:
             self.metrics.beam_fallbacks.labels(kept=hypothesis.fallback).inc()
+        if hypothesis.digits:
+            self.metrics.digit_redecodes.labels(kept=str(hypothesis.digits == "kept").lower()).inc()
         if hypothesis.loop:
             self.metrics.loops.labels(kind=kind, outcome=hypothesis.loop).inc()
             session.log.info("decode of %.1f s looped (%s): %s", len(request.audio) / SAMPLE_RATE, kind,
                              hypothesis.loop)
         return hypothesis
+
+    @staticmethod
+    def _digits_prompt(asr: AsrSessionState, utt: Utterance) -> str:
+        """The digits prompt of a final decode of ``utt`` (:mod:`.engines.digits`): the option's, for a
+        session whose redactor has the utterance in a number passage; "" otherwise."""
+        prompt = asr.options.redact_digits_prompt
+        return prompt if prompt and asr.redactor is not None and asr.redactor.number_passage(utt.start) else ""
 
     def _count_final(self, asr: AsrSessionState, language: str, words: int) -> None:
         """Count a final by the language it was decoded in. With auto-detect, the first final of

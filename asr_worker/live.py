@@ -303,7 +303,8 @@ class LiveSessions(StageCore):
         language = asr.config.language or (utt.language if prefix else None) or asr.language or None
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=options.context(asr.config), word_timestamps=final and asr.config.words,
-                                first_words=not final and not utt.text, batch=session.config.batch)
+                                first_words=not final and not utt.text, batch=session.config.batch,
+                                digits_prompt=self._digits_prompt(asr, utt) if final else "")
         before = kept(utt.before, rest=len(audio)) if final else ()
         if before:
             hypothesis = await self._continue(session, asr, request, before)

@@ -17,6 +17,8 @@ It prints each item's pieces and WER per way, and the process time of all final 
 ``--final-beam-size``/``--final-beam-logprob``/``--final-beam-compression-ratio`` set the engine's
 beam fallback for poor finals (asr_worker/engines/fallback.py; ``--final-beam-size 1``: greedy
 only); the figures say how many decodes it decoded again and their process time per decode.
+``--digits``: the whole way as a session that redacts card numbers decodes (the digits prompt
+for finals of number passages, asr_worker/engines/digits.py); the finals decoded again are listed.
 ``--record FILE`` writes each final decode's greedy result and, decoded again with
 ``--final-beam-size`` beams, the beam's (text and whisper's scores; run it with the fallback off):
 tests/data/whisper_fallback.json, on which tests/unit/test_fallback.py tests the decision.
@@ -38,11 +40,13 @@ import time
 import numpy as np
 
 from asr_worker.continuation import Piece, continued, joined, kept
-from asr_worker.core import ends_sentence
+from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence
 from asr_worker.engines.base import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
 from bench.accuracy import RATE, build_set, errors, telephone
 from common.endpointing import FRAME, EndpointOptions
+from common.records import Transcript
+from common.redaction.redactor import Redactor
 from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad
 from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechPaused, SpeechStarted
 
@@ -50,8 +54,9 @@ WAYS = ("whole", "alone", "continued")
 OFFLINE = "offline"  # faster-whisper's transcribe() of the whole item (--offline)
 
 
-def utterances(vad: SileroVad, audio: np.ndarray) -> list[tuple[np.ndarray, list[int]]]:
-    """The VAD's utterances of ``audio``: each one's samples (float32) and its pauses' ends in it."""
+def utterances(vad: SileroVad, audio: np.ndarray) -> list[tuple[np.ndarray, list[int], int]]:
+    """The VAD's utterances of ``audio``: each one's samples (float32), its pauses' ends in it and
+    its first sample."""
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
     count = len(pcm) // FRAME
     frames = pcm[:count * FRAME].reshape(count, FRAME)
@@ -64,7 +69,7 @@ def utterances(vad: SileroVad, audio: np.ndarray) -> list[tuple[np.ndarray, list
         probs.append(float(prob[0]))
         context = scored[0, -CONTEXT:]
     segmenter = Segmenter(EndpointOptions())
-    out: list[tuple[np.ndarray, list[int]]] = []
+    out: list[tuple[np.ndarray, list[int], int]] = []
     chunks: list[np.ndarray] = []
     pauses: list[int] = []
     start = 0
@@ -76,7 +81,7 @@ def utterances(vad: SileroVad, audio: np.ndarray) -> list[tuple[np.ndarray, list
         elif isinstance(event, SpeechPaused):
             pauses.append(event.end - start)
         elif isinstance(event, SpeechEnded):
-            out.append((np.concatenate(chunks).astype(np.float32) / 32768, pauses))
+            out.append((np.concatenate(chunks).astype(np.float32) / 32768, pauses, start))
     return out
 
 
@@ -86,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", nargs="+", default=["calls", "spanish"], choices=["librivox", "calls", "spanish"])
     parser.add_argument("--context", default="", help="whisper's prompt for every decode (as a session's "
                         "context or the ASR worker's --redact-prompt gives it)")
+    parser.add_argument("--digits", action="store_true", help="the whole way: a final of a card-number passage "
+                        "(a redactor with pci, ssn and pii fed the finals so far decides, as the ASR stage's does) "
+                        "carries the ASR worker's default --redact-digits-prompt (asr_worker/engines/digits.py)")
     parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS, help="which ways to decode")
     parser.add_argument("--telephone", action="store_true", help="through 8 kHz mu-law, as the Twilio door hands it on")
     parser.add_argument("--items", nargs="+", metavar="PATTERN", help="only the items whose name matches one")
@@ -101,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record-beam-size", type=int, default=defaults.final_beam_size)
     args = parser.parse_args(argv)
     recorded: list[dict] = []
+    redecoded: list[str] = []  # --digits: the finals decoded again with the digits prompt
     ways = [way for way in WAYS if way in args.ways] + ([OFFLINE] if args.offline else [])
     decoder = WhisperDecoder(WhisperOptions(model=args.model, batch_process=False, final_beam_size=args.final_beam_size,
                                             final_beam_logprob=args.final_beam_logprob,
@@ -110,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     cpu = dict.fromkeys(ways, 0.0)
     counts = {way: [0, 0] for way in ways if way != OFFLINE}  # final decodes, of them decoded again with beam search
 
-    def decode(way: str, audio: np.ndarray, language: str, prefix: str = "") -> Hypothesis:
-        request = DecodeRequest(way, audio, True, language=language, prefix=prefix, context=args.context)
+    def decode(way: str, audio: np.ndarray, language: str, prefix: str = "", *, digits: bool = False) -> Hypothesis:
+        request = DecodeRequest(way, audio, True, language=language, prefix=prefix, context=args.context,
+                                digits_prompt=DIGITS_PROMPT if digits else "")
         started = time.process_time()
         hypothesis = decoder.decode([request])[0]
         cpu[way] += time.process_time() - started
@@ -122,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                                 for name, h in (("greedy", hypothesis), ("beam", beam))}})
         counts[way][0] += 1
         counts[way][1] += bool(hypothesis.fallback)
+        if hypothesis.digits:
+            redecoded.append(f"{item.name}: {hypothesis.digits}: {hypothesis.text!r}")
         return hypothesis
 
     for item, shift in ((item, shift) for item in build_set(args.sets, ["en-us", "en-gb"], ["es"], args.items)
@@ -136,9 +148,15 @@ def main(argv: list[str] | None = None) -> int:
             segments, _ = decoder.model.transcribe(audio, language=item.language)
             texts[OFFLINE].append(" ".join(segment.text.strip() for segment in segments))
             cpu[OFFLINE] += time.process_time() - started
-        for samples, pauses in utterances(vad, audio):
+        passages = Redactor(("pci", "ssn", "pii"), hold_gap=round(StreamingOptions().redact_hold_sec * RATE))
+        for samples, pauses, start in utterances(vad, audio):
             if "whole" in ways:
-                texts["whole"].append(decode("whole", samples, item.language).text)
+                digits = args.digits and passages.number_passage(start)
+                text = decode("whole", samples, item.language, digits=digits).text
+                texts["whole"].append(text)
+                passages.speech_start(start)
+                passages.final(Transcript(utterance_id=str(start), start=start, end=start + len(samples), text=text,
+                                          final=True))
             for way in [name for name in ways if name in ("alone", "continued")]:
                 begin = 0
                 before: tuple[Piece, ...] = ()
@@ -170,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             json.dump({"command": "python -m bench.early_final_replay " + " ".join(argv or sys.argv[1:]),
                        "model": args.model, "decodes": recorded}, out, indent=1, ensure_ascii=False)
             out.write("\n")
+    if args.digits:
+        print(f"\nDecoded again with the digits prompt: {len(redecoded)}" + "".join(f"\n  {r}" for r in redecoded))
     print("\nWER: " + ", ".join(f"{way} {100 * w / n:.1f} %" for way, (w, n) in totals.items()))
     print("CPU of the final decodes (process time): " + ", ".join(f"{way} {s:.1f} s" for way, s in cpu.items()))
     print("Final decodes (decoded again with beam search), CPU per decode: " + ", ".join(

@@ -9,6 +9,12 @@ to a :class:`~common.redaction.redactor.Redactor` with ``pci``, ``ssn`` and ``pi
   with ``--mulaw``, as a phone line carries it (8 kHz, G.711 mu-law, back to 16 kHz with
   soxr, as the Twilio door does). Each piece is one utterance (the VAD's cut is left out).
 
+With ``--digits``, the finals of number passages carry the ASR worker's digits prompt
+(``--redact-digits-prompt``'s default) for the engine's re-decode of those that come out
+without a number (:mod:`asr_worker.engines.digits`), decided by a redactor fed the finals so
+far, as the ASR stage decides; each re-decode is listed with what it cost (CPU time of the
+process, the same decode without it measured right after).
+
 With the ``names`` extra installed, names are looked for as an ASR worker does (the name
 model on each final's words; its time per final is reported). ``--finals DIR`` keeps the
 decoded finals, so that a change of the rules is scored on the same transcripts.
@@ -28,7 +34,7 @@ redacted entities (silence and tone) and encoding it as WAV, per format, median 
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m bench.redaction [--model base] [--voices en-us,en-gb] [--mulaw] [--text-only] [--finals DIR]
+    .venv/bin/python -m bench.redaction [--model base] [--voices en-us,en-gb] [--mulaw] [--text-only] [--finals DIR] [--digits]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
 """
 
@@ -44,6 +50,7 @@ import re
 import statistics
 import time
 from collections import defaultdict
+from dataclasses import replace
 from typing import cast
 
 import numpy as np
@@ -52,7 +59,7 @@ import soxr
 from asr_worker.engines import Engine, load_engine
 from asr_worker.engines.base import DecodeRequest
 from asr_worker.engines.whisper import WhisperOptions
-from asr_worker.core import session_words
+from asr_worker.core import DIGITS_PROMPT, session_words
 from common import records
 from common.records import SAMPLE_RATE, Transcript
 from common.redaction.audio import MODES, Span, mute, wav
@@ -62,6 +69,7 @@ from common.redaction.redactor import Redactor, words_of
 from tests.kit.redaction import CALLS, Piece, speak
 
 KINDS = ("pci", "ssn", "pii")
+HOLD_SEC = 3.0  # the ASR worker's --redact-hold-sec default
 PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9]+\]")
 SECRET_WORDS = {"email": ("example", "smith"), "address": ("elm",)}
 
@@ -83,15 +91,33 @@ def phone_line(audio: np.ndarray) -> np.ndarray:
     return soxr.resample(decoded, 8000, SAMPLE_RATE).astype(np.float32)
 
 
-async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "") -> tuple[str, tuple]:
-    hypothesis = await engine.transcribe(DecodeRequest(request_id=request_id, audio=audio, final=True,
-                                                       language="en", word_timestamps=True, context=prompt))
+# What the re-decodes with the digits prompt did, over the whole run: per re-decoded final, (request
+# id, the first decode's text, the final's text, kept, CPU seconds of the decode with it, and without).
+REDECODES: list[tuple[str, str, str, bool, float, float]] = []
+
+
+async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
+                 digits_prompt: str = "") -> tuple[str, tuple]:
+    request = DecodeRequest(request_id=request_id, audio=audio, final=True, language="en", word_timestamps=True,
+                            context=prompt, digits_prompt=digits_prompt)
+    started = time.process_time()  # CPU of the process: the decode thread's, the only one busy
+    hypothesis = await engine.transcribe(request)
+    seconds = time.process_time() - started
+    if hypothesis.digits:
+        # What the re-decode cost this final: the same decode without the digits prompt, timed.
+        started = time.process_time()
+        first = await engine.transcribe(replace(request, request_id=request_id + "-plain", digits_prompt=""))
+        REDECODES.append((request_id, first.text, hypothesis.text, hypothesis.digits == "kept", seconds,
+                          time.process_time() - started))
     return hypothesis.text, hypothesis.words
 
 
-async def finals_of(pieces, source: str, engine, prompt: str = "") -> list[Transcript]:
-    """One final per piece, as the ASR stage would write it before redaction."""
+async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt: str = "") -> list[Transcript]:
+    """One final per piece, as the ASR stage would write it before redaction; with ``digits_prompt``,
+    each final of a number passage (a redactor fed the finals so far decides, as the ASR stage's does)
+    carries it for the engine's re-decode."""
     finals, at = [], 0
+    passages = Redactor(KINDS, hold_gap=round(HOLD_SEC * SAMPLE_RATE))
     for n, piece in enumerate(pieces):
         if source == "text":
             length = SAMPLE_RATE * max(1, len(piece.text) // 12)
@@ -102,9 +128,12 @@ async def finals_of(pieces, source: str, engine, prompt: str = "") -> list[Trans
             if line == "8k-mulaw":
                 audio = phone_line(audio)
             length = len(audio)
-            text, words = await decode(engine, audio, f"{source}-{n}-{at}", prompt)
+            digits = digits_prompt if digits_prompt and passages.number_passage(at) else ""
+            text, words = await decode(engine, audio, f"{source}-{n}-{at}", prompt, digits)
             finals.append(Transcript(utterance_id=f"b-{at}", start=at, end=at + length, text=text, final=True,
                                      words=session_words(words, at, at + length)))
+            passages.speech_start(at)
+            passages.final(finals[-1])
         at += length + int(piece.pause * SAMPLE_RATE)
     return finals
 
@@ -160,7 +189,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prompt", default="", help="whisper's prompt for every decode (the ASR worker's "
                         "--redact-prompt; default: none)")
     parser.add_argument("--calls", default="", help="only these calls of the set, comma-separated (default: all)")
-    parser.add_argument("--hold-sec", type=float, default=3.0, help="the ASR worker's --redact-hold-sec")
+    parser.add_argument("--digits", action="store_true", help="finals of number passages carry the ASR "
+                        "worker's --redact-digits-prompt (its default) for the engine's re-decode (asr_worker/engines/"
+                        "digits.py); the re-decodes and their cost are listed")
+    parser.add_argument("--hold-sec", type=float, default=HOLD_SEC, help="the ASR worker's --redact-hold-sec")
     parser.add_argument("--audio", action="store_true", help="only the redacted audio's cost (no whisper)")
     parser.add_argument("--repeats", type=int, default=20, help="--audio: timings per figure (median)")
     args = parser.parse_args(argv)
@@ -174,7 +206,8 @@ def main(argv: list[str] | None = None) -> None:
             if args.mulaw:
                 sources.append(f"{voice}/8k-mulaw")
     calls = tuple(c for c in CALLS if not args.calls or c[0] in args.calls.split(","))
-    asyncio.run(run(sources, args.hold_sec, model=args.model, cache=args.finals, prompt=args.prompt, calls=calls))
+    asyncio.run(run(sources, args.hold_sec, model=args.model, cache=args.finals, prompt=args.prompt, calls=calls,
+                    digits_prompt=DIGITS_PROMPT if args.digits else ""))
 
 
 AUDIO_FORMATS = ((8000, 1), (16000, 1), (16000, 2), (48000, 2))  # (rate, channels) of a recording
@@ -207,9 +240,10 @@ def audio_cost(repeats: int) -> None:
 class Finals:
     """Each call's finals from one source: decoded, or read back from ``cache`` (a directory)."""
 
-    def __init__(self, *, model: str | None, cache: str | None, prompt: str = "") -> None:
+    def __init__(self, *, model: str | None, cache: str | None, prompt: str = "", digits_prompt: str = "") -> None:
         self.model = model
         self.prompt = prompt
+        self.digits_prompt = digits_prompt
         self.cache = pathlib.Path(cache) if cache else None
         self.engine: Engine | None = None
 
@@ -219,6 +253,8 @@ class Finals:
             script = hashlib.sha1(repr([(p.text, p.pause) for p in pieces]).encode()).hexdigest()[:8]
             if self.prompt:
                 script += "-p" + hashlib.sha1(self.prompt.encode()).hexdigest()[:6]
+            if self.digits_prompt:
+                script += "-d" + hashlib.sha1(self.digits_prompt.encode()).hexdigest()[:6]
             path = self.cache / f"{self.model or 'tiny.en'}-{source.replace('/', '-')}-{name}-{script}.json"
             if path.exists():
                 return [cast(Transcript, records.decode(bytes.fromhex(line))) for line in json.loads(path.read_text())]
@@ -226,7 +262,7 @@ class Finals:
             self.engine = load_engine("whisper", WhisperOptions(model=self.model, num_workers=1,
                                                                 batch_process=False))
             await self.engine.start()
-        finals = await finals_of(pieces, source, self.engine, self.prompt)
+        finals = await finals_of(pieces, source, self.engine, self.prompt, self.digits_prompt)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps([records.encode(final).hex() for final in finals]))
@@ -238,8 +274,8 @@ class Finals:
 
 
 async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: str | None,
-              prompt: str = "", calls=CALLS) -> None:
-    finals = Finals(model=model, cache=cache, prompt=prompt)
+              prompt: str = "", calls=CALLS, digits_prompt: str = "") -> None:
+    finals = Finals(model=model, cache=cache, prompt=prompt, digits_prompt=digits_prompt)
     nlp = None
     if name_model.installed():
         started = time.perf_counter()
@@ -247,12 +283,29 @@ async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: 
         print(f"== name model {name_model.PACKAGE} loaded in {time.perf_counter() - started:.1f} s")
     else:
         print("== no name model (the names extra): names are not looked for")
-    print(f"== model {model or 'tiny.en'}" + (f", prompt {prompt!r}" if prompt else ""))
+    print(f"== model {model or 'tiny.en'}" + (f", prompt {prompt!r}" if prompt else "")
+          + (f", digits prompt {digits_prompt!r} for number passages" if digits_prompt else ""))
     try:
         for source in sources:
             await score(source, finals, hold_sec, nlp, calls)
     finally:
         await finals.close()
+    if digits_prompt:
+        report_redecodes()
+
+
+def report_redecodes() -> None:
+    """The finals decoded again with the digits prompt (decoded in this run, not read back), and what
+    that cost: the decode with the re-decode against the same decode without it."""
+    kept = sum(k for _, _, _, k, _, _ in REDECODES)
+    print(f"== re-decoded with the digits prompt: {len(REDECODES)} finals, kept {kept}")
+    for request_id, first, final, was_kept, _, _ in REDECODES:
+        print(f"  {request_id}: {first!r} -> {final!r}" if was_kept else f"  {request_id}: {first!r} (dropped)")
+    if REDECODES:
+        extra = sorted((w - wo) * 1e3 for *_, w, wo in REDECODES)
+        plain = sorted(wo * 1e3 for *_, wo in REDECODES)
+        print(f"  CPU of such a final's decode: {statistics.median(plain):.0f} ms without the re-decode, "
+              f"+{statistics.median(extra):.0f} ms median (range {extra[0]:+.0f} to {extra[-1]:+.0f} ms) with it")
 
 
 async def score(source: str, decoded: Finals, hold_sec: float, nlp, calls=CALLS) -> None:

@@ -262,6 +262,12 @@ class AsrMetrics:
             "Live final decodes decoded again with beam search because the greedy decode looked poor (whisper), "
             "by the decode kept: beam or greedy.", ["kept"], registry=registry,
         )
+        self.digit_redecodes = Counter(
+            p + "digit_redecodes_total",
+            "Finals of sessions that redact card numbers or SSNs, in a number passage and decoded without a number, decoded "
+            "again with the digits prompt (whisper), by whether that decode was kept: true or false.", ["kept"],
+            registry=registry,
+        )
         self.decodes_in_flight = Gauge(p + "decodes_in_flight", "Decodes running in the engine.", registry=registry)
         self.speculative_decodes = Counter(
             p + "speculative_decodes_total",

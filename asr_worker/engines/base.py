@@ -29,6 +29,10 @@ class DecodeRequest:
     serve it before other partials (the first partial is what tells a speaker
     they are heard). ``batch`` marks a decode of a batch session (a recording):
     engines that queue decodes serve it after live sessions' decodes.
+    ``digits_prompt``: a final of a session that redacts card numbers or SSNs, in a number passage
+    (:mod:`.digits`): if its decode writes no number, engines that take a prompt (whisper)
+    decode it again with this text before ``context`` and keep the better by :mod:`.digits`'s
+    rule; others ignore it.
     """
 
     request_id: str
@@ -40,6 +44,7 @@ class DecodeRequest:
     word_timestamps: bool = False
     first_words: bool = False
     batch: bool = False
+    digits_prompt: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,9 @@ class Hypothesis:
     # Whether a final was decoded again with beam search (whisper's beam fallback): "" (no),
     # "beam" (and that decode was kept) or "greedy" (decoded again, the greedy decode kept).
     fallback: str = ""
+    # Whether a final was decoded again with the digits prompt (``DecodeRequest.digits_prompt``): ""
+    # (no), "kept" (that decode was kept) or "dropped" (decoded again, the first decode kept).
+    digits: str = ""
 
 
 class Engine(abc.ABC):

@@ -11,7 +11,10 @@ door, from the languages the worker announces; this is the last guard).
 Decodes are greedy; a live final whose greedy decode looks poor (whisper's average token
 log-probability under ``final_beam_logprob``, or a text that compresses like a loop) is decoded
 again with ``final_beam_size`` beams, and the better scored decode kept (:mod:`.fallback`: what
-faster-whisper's offline fallback decides, paid only by the finals that need it). Each result
+faster-whisper's offline fallback decides, paid only by the finals that need it). A final whose
+request carries a digits prompt (a card-number passage of a session with redaction) and whose
+decode wrote no number is decoded again with that prompt on the same encoder output (the beam
+fallback included), and kept by :mod:`.digits`'s rule. Each result
 then goes through the loop guard (:mod:`.loop_guard`): text with no
 word in it is no speech, a looping partial is cut, a looping final is decoded again in pieces
 and flagged where a loop had to be cut out.
@@ -95,6 +98,7 @@ from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .batch_pause import ChildPauser
+from .digits import keep_digits, needs_digits
 from .fallback import Decoded, FallbackPolicy, needs_beam, pick
 from .loop_guard import GuardOptions, LoopGuard
 from .repetition import LoopLimits
@@ -281,17 +285,20 @@ class WhisperDecoder:
         timings in batches of one window size each (one encode, one decoder loop and one
         alignment pass for all: a recording's packs, taken together by the batch thread); audio
         over 30 s alone. ``beam_size``: greedy (1) or beam search for all; ``fallback``: live
-        finals that look poor decoded again with beam search (:mod:`.fallback`)."""
+        finals that look poor decoded again with beam search (:mod:`.fallback`). Requests with a
+        digits prompt that wrote no number are decoded again with it (:mod:`.digits`)."""
         results: list[Hypothesis | None] = [None] * len(requests)
         groups: dict[tuple[bool, int, int], list[int]] = {}
         for index, request in enumerate(requests):
             margin = self._margins[request.final]
             if margin is None or len(request.audio) > FULL_WINDOW * HOP:
-                greedy = results[index] = self._transcribe_windows(request, beam_size=beam_size)
-                if fallback and self._falls_back(request) and needs_beam(_decoded(greedy), self.fallback):
-                    beam = self._transcribe_windows(request, beam_size=self.fallback.beam_size)
-                    chosen = pick(_decoded(greedy), _decoded(beam))
-                    results[index] = replace(beam if chosen == "beam" else greedy, fallback=chosen)
+                hypothesis = self._decode_long(request, beam_size=beam_size, fallback=fallback)
+                if request.digits_prompt and needs_digits(hypothesis.text):
+                    again = self._decode_long(replace(request, context=f"{request.digits_prompt} {request.context}"),
+                                              beam_size=beam_size, fallback=fallback)
+                    kept = keep_digits(hypothesis.text, again.text)
+                    hypothesis = replace(again if kept else hypothesis, digits="kept" if kept else "dropped")
+                results[index] = hypothesis
             elif request.word_timestamps:
                 # Those of one window size together: a pack decoded with others has the words it
                 # has alone (a short live final is not encoded in a pack's 30 s window either).
@@ -307,6 +314,16 @@ class WhisperDecoder:
         assert len(decoded) == len(requests)  # every request went one way or the other
         return decoded
 
+    def _decode_long(self, request: DecodeRequest, *, beam_size: int, fallback: bool) -> Hypothesis:
+        """Audio over one window: faster-whisper's windowed transcription; with ``fallback``, a live
+        final that looks poor decoded again with beam search (:mod:`.fallback`)."""
+        hypothesis = self._transcribe_windows(request, beam_size=beam_size)
+        if fallback and self._falls_back(request) and needs_beam(_decoded(hypothesis), self.fallback):
+            beam = self._transcribe_windows(request, beam_size=self.fallback.beam_size)
+            chosen = pick(_decoded(hypothesis), _decoded(beam))
+            hypothesis = replace(beam if chosen == "beam" else hypothesis, fallback=chosen)
+        return hypothesis
+
     def _previous_tokens(self, request: DecodeRequest) -> int:
         """Tokens of the request's context in its prompt: CTranslate2 decodes a batch only when
         the start of the transcript is at the same place in every prompt, so only requests with
@@ -320,7 +337,8 @@ class WhisperDecoder:
         """One decode of each request (greedy, or ``beam_size`` beams), batched, in an encoder
         window fitted to the longest; with ``fallback``, live finals whose decode looks poor decoded
         again with the fallback's beams on the same encoder output, the better scored kept (where
-        every final takes beam search, those are decoded with beams alone)."""
+        every final takes beam search, those are decoded with beams alone); then those with a digits
+        prompt that wrote no number, again with it on the same encoder output (:mod:`.digits`)."""
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
@@ -340,34 +358,40 @@ class WhisperDecoder:
             languages = [language or found[0][0][2:-2] for language, found in zip(languages, detected)]  # <|en|>
         tokenizers = [Tokenizer(self._tokenizer, self._multilingual, task="transcribe", language=language)
                       for language in languages]
-        prompts = [model.get_prompt(tokenizer, tokenizer.encode(" " + r.context.strip()) if r.context else [],
-                                    without_timestamps=True, prefix=r.prefix or None)
-                   for tokenizer, r in zip(tokenizers, requests)]
-        # Tokens of each prompt's forced prefix: CTranslate2 scores them 0 and counts them in the
-        # length it divides by, so they are taken out of the average (a continued final's score is
-        # that of the speech after the prefix, not diluted by the finals before it).
-        forced = [len(prompt) - len(model.get_prompt(tokenizer, tokenizer.encode(" " + r.context.strip())
-                                                     if r.context else [], without_timestamps=True))
-                  if r.prefix else 0 for prompt, tokenizer, r in zip(prompts, tokenizers, requests)]
-        # In a batch the longest request's cap holds for all (a recording's packs: all about 28 s).
-        max_length = min(model.max_length, max(
-            len(prompt) + TOKENS_PER_SECOND * len(r.audio) // SAMPLE_RATE + TOKEN_SLACK
-            for prompt, r in zip(prompts, requests)))
+
+        def prompt(index: int, context: str) -> tuple[list[int], int]:
+            """The request's prompt with ``context`` as its previous text, and how many of its tokens
+            are the forced prefix: CTranslate2 scores them 0 and counts them in the length it divides
+            by, so they are taken out of the average (a continued final's score is that of the speech
+            after the prefix, not diluted by the finals before it)."""
+            tokenizer, prefix = tokenizers[index], requests[index].prefix
+            previous = tokenizer.encode(" " + context.strip()) if context else []
+            tokens = model.get_prompt(tokenizer, previous, without_timestamps=True, prefix=prefix or None)
+            return tokens, len(tokens) - len(model.get_prompt(tokenizer, previous, without_timestamps=True)) if prefix else 0
+
+        prompts = {i: prompt(i, r.context) for i, r in enumerate(requests)}
         suppress = get_suppressed_tokens(tokenizers[0], [-1])
 
-        def generate(indices: list[int], beams: int) -> dict[int, tuple[list[int], float, float]]:
-            """Each request's (tokens, average log-probability, no-speech probability) decoded with ``beams``."""
+        def generate(indices: list[int], beams: int, given: dict[int, tuple[list[int], int]] = prompts,
+                     ) -> dict[int, tuple[list[int], float, float]]:
+            """Each request's (tokens, average log-probability, no-speech probability) decoded with
+            ``beams`` and its prompt of ``given``."""
             if not indices:
                 return {}
             rows = encoded if len(indices) == len(requests) else self._rows(encoded, windows, indices)
+            # In a batch the longest request's cap holds for all (a recording's packs: all about 28 s).
+            max_length = min(model.max_length, max(
+                len(given[i][0]) + TOKENS_PER_SECOND * len(requests[i].audio) // SAMPLE_RATE + TOKEN_SLACK
+                for i in indices))
             found = model.model.generate(
-                rows, [prompts[i] for i in indices], beam_size=beams, max_length=max_length, return_scores=True,
+                rows, [given[i][0] for i in indices], beam_size=beams, max_length=max_length, return_scores=True,
                 return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppress)
             out = {}
             for index, result in zip(indices, found):
                 # CTranslate2 returns the forced prefix as part of the output: no join needed.
                 tokens = [t for t in result.sequences_ids[0] if t < tokenizers[index].eot]
-                out[index] = (tokens, result.scores[0] * len(tokens) / (max(0, len(tokens) - forced[index]) + 1),
+                forced = given[index][1]
+                out[index] = (tokens, result.scores[0] * len(tokens) / (max(0, len(tokens) - forced) + 1),
                               result.no_speech_prob)
             return out
 
@@ -375,16 +399,37 @@ class WhisperDecoder:
             return Decoded(text=tokenizers[index].decode(decode[0]).strip(), avg_logprob=decode[1],
                            no_speech_prob=decode[2])
 
-        eligible = [i for i, r in enumerate(requests) if fallback and beam_size == 1 and self._falls_back(r)]
-        every = self.fallback.every_final
-        decodes = generate([i for i in range(len(requests)) if not (every and i in eligible)], beam_size)
-        again = eligible if every else [i for i in eligible if needs_beam(scored(i, decodes[i]), self.fallback)]
-        fell_back: dict[int, str] = {}
-        for index, beam in generate(again, self.fallback.beam_size).items():
-            chosen = "beam" if every else pick(scored(index, decodes[index]), scored(index, beam))
-            fell_back[index] = chosen
-            if chosen == "beam":
-                decodes[index] = beam
+        def decode(indices: list[int], given: dict[int, tuple[list[int], int]] = prompts,
+                   ) -> tuple[dict[int, tuple[list[int], float, float]], dict[int, str]]:
+            """Each request's decode with ``beam_size`` and its prompt of ``given``; with ``fallback``,
+            live finals that look poor again with the fallback's beams (and the decode kept of each)."""
+            eligible = [i for i in indices if fallback and beam_size == 1 and self._falls_back(requests[i])]
+            every = self.fallback.every_final
+            decodes = generate([i for i in indices if not (every and i in eligible)], beam_size, given)
+            again = eligible if every else [i for i in eligible if needs_beam(scored(i, decodes[i]), self.fallback)]
+            fell_back: dict[int, str] = {}
+            for index, beam in generate(again, self.fallback.beam_size, given).items():
+                chosen = "beam" if every else pick(scored(index, decodes[index]), scored(index, beam))
+                fell_back[index] = chosen
+                if chosen == "beam":
+                    decodes[index] = beam
+            return decodes, fell_back
+
+        decodes, fell_back = decode(list(range(len(requests))))
+        # Finals of a number passage that wrote no number: again with the digits prompt (.digits), the
+        # beam fallback included, one by one (CTranslate2 batches only prompts whose previous text is
+        # of one length).
+        digits: dict[int, str] = {}
+        for index, request in enumerate(requests):
+            first = scored(index, decodes[index]).text
+            if request.digits_prompt and needs_digits(first):
+                prompted, beamed = decode([index], {index: prompt(index, f"{request.digits_prompt} {request.context}")})
+                kept = keep_digits(first, scored(index, prompted[index]).text)
+                digits[index] = "kept" if kept else "dropped"
+                if kept:
+                    decodes[index] = prompted[index]
+                    fell_back.pop(index, None)
+                    fell_back.update(beamed)
         sequences = [decodes[i][0] for i in range(len(requests))]
         aligned = self._align(encoded, windows, tokenizers, sequences, contents,
                               [r.word_timestamps for r in requests])
@@ -401,7 +446,8 @@ class WhisperDecoder:
             hypotheses.append(Hypothesis(text=text, language=language or "", no_speech=silent or not text,
                                          tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
                                          confidence=confidence, avg_logprob=avg_logprob,
-                                         no_speech_prob=no_speech_prob, fallback=fell_back.get(index, "")))
+                                         no_speech_prob=no_speech_prob, fallback=fell_back.get(index, ""),
+                                         digits=digits.get(index, "")))
         return hypotheses
 
     def _align(self, encoded, windows: np.ndarray, tokenizers: list, sequences: list[list[int]],

@@ -17,8 +17,15 @@ clock). A final whose number has :data:`CARD_DIGITS` digits already is not
 held (it is a card whatever follows), and at most :data:`MAX_HELD` finals
 are held at once.
 
+Number passages. :meth:`number_passage` says whether speech starting at a sample is
+likely part of a card number or an SSN (a card or SSN keyword's context, or right after a final
+that ended in a number): the ASR stage then has a final of it that the recogniser wrote without a digit
+decoded again with a digits prompt (``asr_worker.engines.digits``). It is read from the
+checkpointed state alone (the context as it stands past any held finals, and where the last
+final ended in a number), never from what a timer released, so a replay decides the same.
+
 Checkpoints. :meth:`state` is what must survive a takeover (the keyword
-context and the placeholder counters); it exists only while nothing is held
+context, the placeholder counters and where the last final ended in a number); it exists only while nothing is held
 (:attr:`holding` false), since held finals hold clear text and a checkpoint
 goes to Redis. The ASR stage therefore writes no checkpoint while a final is
 held: a takeover replays from before it, decodes it again and holds it again.
@@ -38,7 +45,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
-from .detect import LOOKAHEAD, Context, Span, detect
+from .detect import CONTEXT_WORDS, LOOKAHEAD, Context, Span, detect
 from .itn import numeric, runs
 
 MAX_HELD = 4  # a card read in groups of four
@@ -57,9 +64,13 @@ class Redactor:
         self.counts: dict[str, int] = {}
         self.held: list[Transcript] = []
         self.held_names: list[frozenset[int]] = []  # per held final: its words that are a name
+        # The end (a sample) of the last final when that final ended in a number; None otherwise.
+        self.number_end: int | None = None
         if state:
             self.context = Context.from_dict(state.get("context", {}))
             self.counts = {str(k): int(v) for k, v in state.get("counts", {}).items()}
+            end = state.get("number_end")
+            self.number_end = None if end is None else int(end)
 
     @property
     def holding(self) -> bool:
@@ -69,7 +80,25 @@ class Redactor:
         """What a checkpoint saves (only while nothing is held)."""
         if self.held:
             raise RuntimeError("the redactor holds finals: no checkpoint now")
-        return {"context": self.context.to_dict(), "counts": dict(self.counts)}
+        return {"context": self.context.to_dict(), "counts": dict(self.counts), "number_end": self.number_end}
+
+    def number_passage(self, start: int) -> bool:
+        """Whether speech starting at ``start`` (a sample) may be a card number's or an SSN's piece:
+        the session redacts them (cards: ``pci`` or ``numbers``; SSNs: ``ssn`` or ``pii``), and a
+        keyword's context of theirs holds there (past the held finals' words too), or the last final
+        ended in a number no more than ``hold_gap`` samples before (the next group of digits read
+        across finals). Reads the state only."""
+        cards, ssns = bool({"pci", "numbers"} & set(self.kinds)), bool({"ssn", "pii"} & set(self.kinds))
+        if not (cards or ssns):
+            return False
+        if self.number_end is not None and 0 <= start - self.number_end <= self.hold_gap:
+            return True
+        context = Context(**self.context.to_dict())
+        if self.held:  # the context as it will stand once they are released (a timer may do it any time)
+            tokens, _, starts = _joined(self.held)
+            spans = detect([t[0] for t in tokens], self.kinds, context, breaks=frozenset(starts))
+            _card_read(context, spans, len(tokens))
+        return cards and context.card > 0 or ssns and context.ssn > 0
 
     def final(self, transcript: Transcript, *, names: frozenset[int] = frozenset()) -> list[Transcript]:
         """Take a final in; return the finals redacted and due now, in order (maybe none).
@@ -84,6 +113,7 @@ class Redactor:
             out += self.release(after=[t[0] for t in _tokens(transcript)[:LOOKAHEAD]])
         self.held.append(transcript)
         self.held_names.append(names)
+        self.number_end = transcript.end if _ends_in_number(transcript) else None
         # Numbers alone need no look at the next final: every numeral goes anyway; nor does a number
         # that is a whole card already (what follows would not make its pieces any less a card).
         if (len(self.held) < MAX_HELD and set(self.kinds) - {"numbers"} and _ends_in_number(transcript)
@@ -108,26 +138,19 @@ class Redactor:
         held_names, self.held_names = self.held_names, []
         if not held:
             return []
-        tokens: list[Token] = []
-        owners: list[int] = []
-        names: set[int] = set()
-        breaks: set[int] = set()  # where each held final's words begin
-        for n, transcript in enumerate(held):
-            names.update(len(tokens) + i for i in held_names[n])
-            breaks.add(len(tokens))
-            for token in _tokens(transcript):
-                tokens.append(token)
-                owners.append(n)
+        tokens, owners, starts = _joined(held)
+        breaks = frozenset(starts)  # where each held final's words begin
+        found = frozenset(start + i for start, names in zip(starts, held_names) for i in names)
         texts = [t[0] for t in tokens]
-        found = frozenset(names)
         if after:
             spans = [Span(s.first, min(s.last, len(texts) - 1), s.entity)
                      for s in detect(texts + after, self.kinds, Context(**self.context.to_dict()), names=found,
-                                     breaks=frozenset(breaks))
+                                     breaks=breaks)
                      if s.first < len(texts)]
             detect(texts, self.kinds, self.context)  # the context moves past the held words only
         else:
-            spans = detect(texts, self.kinds, self.context, names=found, breaks=frozenset(breaks))
+            spans = detect(texts, self.kinds, self.context, names=found, breaks=breaks)
+        _card_read(self.context, spans, len(texts))
         labels = {}
         for span in spans:
             self.counts[span.entity] = self.counts.get(span.entity, 0) + 1
@@ -169,6 +192,30 @@ def _tokens(transcript: Transcript) -> list[Token]:
     if transcript.words:
         return [(w.text.strip(), w.start, w.end, w.probability) for w in transcript.words if w.text.strip()]
     return [(t, transcript.start, transcript.end, 1.0) for t in transcript.text.split()]
+
+
+def _joined(held: list[Transcript]) -> tuple[list[Token], list[int], list[int]]:
+    """The tokens of ``held`` read as one text, the held final each is of (its index), and where
+    each final's tokens begin."""
+    tokens: list[Token] = []
+    owners: list[int] = []
+    starts: list[int] = []
+    for n, transcript in enumerate(held):
+        starts.append(len(tokens))
+        for token in _tokens(transcript):
+            tokens.append(token)
+            owners.append(n)
+    return tokens, owners, starts
+
+
+def _card_read(context: Context, spans: list[Span], length: int) -> None:
+    """A card number read (``spans`` of a text of ``length`` tokens) is a card's context for the words
+    after it, as a card keyword is: the caller goes on with the card. Its keyword misheard (`My car
+    doesn't burn me.`), `4012` / `88888` / `88888` go out as a whole card number, and the group read
+    after them, `1 8 8 1`, is a piece of it."""
+    for span in spans:
+        if span.entity == "CREDIT_CARD":
+            context.card = max(context.card, CONTEXT_WORDS - (length - 1 - span.last))
 
 
 def _trailing_digits(held: list[Transcript]) -> int:

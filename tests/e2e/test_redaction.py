@@ -37,11 +37,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from common.aio import within
 from gateway.http import media
 from gateway.outputs.transcript_log import FINALS_STREAM, call_key, log_key
-from streamscribe_client import file_frames, stream
+from streamscribe_client import StreamClosed, file_frames, stream
 from tests.e2e.test_prerecorded import post
 from tests.kit.deepgram import Listener, sdk_client
 from tests.kit.faults import http_port, lease_owner, metric, replace_worker, scrape
-from tests.kit.redaction import CARD_CALL, NAMES_CALL, synthesise
+from tests.kit.redaction import CARD_CALL, CARD_WORDS_CALL, NAMES_CALL, synthesise
 from tests.kit.support import converse, paced, wait_for_workers
 from tests.kit.telephony import CALL_SID, STREAM_SID, mulaw_encode, twilio_media, twilio_start
 from tests.kit.webhook import WebhookReceiver
@@ -250,6 +250,26 @@ async def test_a_card_number_reaches_no_key_and_no_output(stack, redis, redis_se
     assert_nothing_leaks(outputs, commands, stack)
     # The policy that applied is recorded with the call.
     assert (await redis.hget(call_key("bank", call_id), "redaction")) == b"tenant:pci,ssn"
+
+
+async def test_a_group_the_recogniser_writes_as_words_is_decoded_again_with_digits(stack):
+    """A card read in groups after "My card number is", by espeak-ng's en-us+f3 voice: tiny.en
+    writes its "eight eight eight eight." as ``A-A`` (no digit, no rule can read it: it would
+    leak as words). The ASR worker's digits prompt (--redact-digits-prompt, on by default) has
+    such a final of a card passage decoded again, and its number redacted."""
+    audio, _ = synthesise(CARD_WORDS_CALL, "en-us+f3")
+    try:
+        messages = await stream(stack.url, file_frames(audio, 16000, chunk_ms=100, speed=2.0), sample_rate=16000,
+                                config={"redact": ["pci"]}, timeout=TIMEOUT, api_key=OPEN)
+    except StreamClosed as exc:
+        raise AssertionError(f"{exc}\n{stack.logs()}") from None
+    finals = [m["text"] for m in messages if m["type"] == "final"]
+    # Every final but the keyword's is its group's placeholder (and punctuation) alone.
+    rest = [PLACEHOLDER.sub("", text).strip(" .,") for text in finals]
+    assert [r for r in rest if r and "card" not in r.lower()] == [], finals
+    assert sum(bool(PLACEHOLDER.search(text)) for text in finals) >= 4, finals
+    assert sum(metric(scrape(http_port(w)), "streamscribe_asr_digit_redecodes_total", kept="true")
+               for w in stack.workers["asr"]) >= 1
 
 
 def wav(audio: np.ndarray) -> bytes:

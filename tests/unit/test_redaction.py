@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -377,3 +378,28 @@ def test_an_ssn_over_three_finals_with_a_digit_lost_is_an_ssn():
         out += redactor.final(final(text, (n + 2) * 16_000, (n + 2) * 16_000 + 8_000))
     out += redactor.release()
     assert [t.text for t in out] == ["My soul should secure a bit humburrish.", "[SSN_1]", "[SSN_1]", "[SSN_1]"]
+
+
+@pytest.mark.parametrize("groups", [
+    ("4012", "88888", "88888", "1 8 8 1"),  # "four oh one two." "eight eight eight eight." ... "one eight eight one."
+    ("4, 1", "for two for two for two", "for two for two for two", "for two for two for two"),  # "4111" "4242" x3
+])
+def test_a_group_read_after_a_whole_card_number_is_a_piece_of_it(groups):
+    # tiny.en over mu-law, en-gb: "My card number is" heard as "My car doesn't burn me." (no context);
+    # the first three groups go out as a whole card number (13 digits or more), and the fourth, read
+    # after them, had no context and leaked: a card number read is a card's context, as its keyword is.
+    redactor = Redactor(("pci", "ssn", "pii"), hold_gap=3 * 16_000)
+    out = redactor.final(final("My car doesn't burn me.", 0, 16_000))
+    for n, text in enumerate(groups):
+        out += redactor.final(final(text, (n + 2) * 16_000, (n + 2) * 16_000 + 8_000))
+    out += redactor.release()
+    assert out[0].text == "My car doesn't burn me."
+    assert all(re.fullmatch(r"\[[A-Z_]+_\d\]", t.text) for t in out[1:]), [t.text for t in out]
+
+
+def test_a_card_number_gives_card_context_for_the_words_after_it():
+    redactor = Redactor(("pci",), hold_gap=3 * 16_000)
+    redactor.final(final(f"It is {CARD}.", 0, 16_000))
+    assert redactor.context.card == CONTEXT_WORDS  # the number ends the text
+    out = redactor.final(final("Thank you, and it is 731.", 2 * 16_000, 3 * 16_000)) + redactor.release()
+    assert [t.text for t in out] == ["Thank you, and it is [CVV_1]."]

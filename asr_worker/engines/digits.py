@@ -1,0 +1,74 @@
+"""When a final in a number passage is decoded again with a digits prompt: the decision alone.
+
+Whisper does not always write digits read aloud as digits: base wrote "eight eight eight
+eight" as ``Hey, hey``, tiny.en as ``K, K, K, K.``, and a card number then leaks as words
+no rule can read (BENCHMARKS.md, "Redaction: every miss classified"). A prompt of numbers
+written as digits makes whisper write digits, but given to every decode it costs elsewhere
+(addresses, names, SSN pieces, 1.4 points of WER: the ``--redact-prompt`` measurements). So
+the prompt goes only where a card number (or an SSN) is likely and the recogniser wrote none:
+
+* the ASR stage marks a final's request with the prompt (``DecodeRequest.digits_prompt``) when
+  the session redacts card numbers or SSNs and the utterance is in a *number passage*
+  (:meth:`~common.redaction.redactor.Redactor.number_passage`: a card or SSN keyword's
+  context, or right after a final that ended in a number);
+* the engine decodes it as usual, and when that decode wrote words but no number
+  (:func:`needs_digits`, read as the redactor reads numbers, spoken ones included), decodes it
+  again with the prompt before the session's context, on the same encoder output (a decoder
+  pass, not another encode; the beam fallback for poor finals applies to it as to the first);
+* :func:`keep_digits` keeps the second decode only when it writes a number the first did not
+  *without losing other words*: every word of the first is in the second, or stands where the
+  second wrote digits (at most :data:`MAX_REPLACED` words for one number, a word repeated in a
+  row counting once: the decode is read before the loop guard, and base loops ``Hey, hey, hey,
+  ...`` on "eight eight eight eight"); a second decode that drops a word or adds one that is not
+  a number (``Thanks for watching.``) is not kept.
+
+Pure functions over texts: unit-tested on the recorded transcripts of the evaluation set.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from common.redaction.itn import numeric, runs
+
+# Words of the first decode that one number of the second may stand for, a word repeated in a row
+# counting once: "eight eight eight eight" came out as one (`Hey, hey`, `K, K, K, K.`, `A-tait`),
+# "one two three" as two (`For I'm`); a longer stretch of words is speech, not a number.
+MAX_REPLACED = 2
+
+
+def words(text: str) -> list[str]:
+    """``text``'s words, lower case, punctuation around them aside (``Hey,`` and ``hey`` are one word)."""
+    return [w for w in (re.sub(r"^\W+|\W+$", "", token.lower()) for token in text.split()) if w]
+
+
+def has_number(text: str) -> bool:
+    """Whether ``text`` holds a number as the redactor reads them (digits, or number words ITN reads;
+    a number word under ten alone, "this one", is none)."""
+    return bool(runs(text.split()))
+
+
+def needs_digits(text: str) -> bool:
+    """Whether a final of a number passage decoded as ``text`` should be decoded again with the
+    digits prompt: it has words, and none of them is a number."""
+    return bool(text.strip()) and not has_number(text)
+
+
+def keep_digits(first: str, second: str) -> bool:
+    """Whether the digits-prompted decode ``second`` replaces ``first`` (see the module's docstring)."""
+    if not has_number(second) or has_number(first):
+        return False
+    # A word the first decode repeated in a row is one stretch of it: whisper loops on what it
+    # cannot read ("Hey, hey, hey, ..." for "eight eight eight eight", before the loop guard cuts it).
+    said = words(first)
+    old, new = [w for n, w in enumerate(said) if n == 0 or w != said[n - 1]], words(second)
+    numbers = numeric(new) if new else []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        if j1 == j2 or not all(numbers[j1:j2]):
+            return False  # a word lost, or one added that is not a number
+        if i2 - i1 > MAX_REPLACED:
+            return False  # too many words for one number: speech the prompt turned into digits
+    return True

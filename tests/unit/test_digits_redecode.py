@@ -1,0 +1,253 @@
+"""The second decode of a card-number passage with a digits prompt (asr_worker/engines/digits.py):
+when a final is decoded again and which decode is kept, on transcripts recorded from whisper on
+the redaction set (bench.redaction, tests/kit/redaction.py's calls), and the redactor's view of a
+number passage (common/redaction/redactor.py), which must read checkpointed state only."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+from asr_worker.core import DIGITS_PROMPT
+from asr_worker.engines import DecodeRequest, Engine, Hypothesis
+from asr_worker.engines.digits import keep_digits, needs_digits
+from asr_worker.stage import AsrStage, StreamingOptions
+from common.metrics import AsrMetrics
+from common.pipeline_config import AsrConfig, PipelineConfig
+from common.records import Audio, End, Record, SpeechEnd, SpeechStart, Transcript
+from common.redaction.redactor import Redactor
+
+from tests.kit.support import RecordingRunner
+
+SECOND = 16_000
+
+
+# (first decode, the decode with the digits prompt), as recorded by bench.redaction --digits (2026-11-24):
+# the card-words call's "eight eight eight eight." groups after "My card number is".
+RECOVERED = [
+    # base, en-us mu-law: its decode before the loop guard (which cuts it to "Hey, hey"), and with the prompt.
+    ("Hey, hey, hey, hey, hey, hey, hey, hey, hey, hey", "8888"),
+    ("Hey, hey", "8888."),  # base, en-us+f3 16 kHz
+    ("Hey, hey", "3055"),  # base, en-us+f3 mu-law: wrong digits, redacted all the same
+    ("Tait", "8888"),  # base, en-us 16 kHz
+    ("A-T-A-T-A-T", "8888"),  # base, en-gb 16 kHz
+    ("a-a", "8888"),  # base, en-gb mu-law
+    ("A-A", "888"),  # tiny.en, en-us+f3 16 kHz
+    ("K-K-K-K-K", "888 888."),  # tiny.en, en-us+f3 mu-law
+]
+
+
+@pytest.mark.parametrize("first, second", RECOVERED)
+def test_a_number_written_as_words_is_decoded_again_and_the_digits_kept(first, second):
+    assert needs_digits(first)
+    assert keep_digits(first, second)
+
+
+@pytest.mark.parametrize("first", [
+    "4.1.2",  # tiny.en's "four oh one two.": digits already
+    "1 8 8 1",
+    "eight eight eight eight.",  # number words: ITN reads them
+    "5000. I'm 100,000 Nero Nero 4",  # a number the rules join
+    "",
+])
+def test_a_decode_with_a_number_or_no_words_is_not_decoded_again(first):
+    assert not needs_digits(first)
+
+
+def test_this_one_is_no_number():
+    # A number word under ten alone is no number (ITN's rule), so such a final may be decoded again.
+    assert needs_digits("I want this one.")
+
+
+@pytest.mark.parametrize("first, second", [
+    # The prompt's style where there is no number (tiny.en with --redact-prompt, recorded).
+    ("Sure, it is Robert Brown.", "Thanks for watching."),
+    ("Sure, it is Robert Brown.", "19."),
+    # The keyword misheard: the second decode has it right, but no number; nothing to gain.
+    ("My color tell em, buried.", "My card number is"),
+    # The same words again.
+    ("Thank you very much.", "Thank you very much."),
+    # A number, but words of the first lost without one in their place, or words added.
+    ("Hey, hey. That is all.", "8888."),
+    ("Hey, hey.", "8888. Thanks for watching."),
+    # Too many words for one number: speech the prompt turned into digits.
+    ("I would like to pay my bill.", "4111 1111."),
+    # The first had a number already.
+    ("4.1.2", "4012."),
+])
+def test_a_second_decode_that_loses_or_adds_words_is_not_kept(first, second):
+    assert not keep_digits(first, second)
+
+
+def test_the_words_around_a_recovered_number_stay():
+    assert keep_digits("The code is Hey, hey.", "The code is 8888.")
+    assert keep_digits("The code is", "The code is 506.")  # a number the first left out
+
+
+def final(text: str, start: float, end: float) -> Transcript:
+    return Transcript(utterance_id=f"s-{int(start * SECOND)}", start=int(start * SECOND), end=int(end * SECOND),
+                      text=text, final=True)
+
+
+def redactor(kinds=("pci", "ssn", "pii"), state=None) -> Redactor:
+    return Redactor(kinds, hold_gap=3 * SECOND, state=state)
+
+
+def test_a_card_keyword_makes_a_number_passage_for_thirty_words():
+    r = redactor()
+    assert not r.number_passage(0)
+    r.final(final("My card number is", 0, 1))
+    assert r.number_passage(2 * SECOND)
+    r.final(final(" ".join(["word"] * 30) + ".", 2, 9))
+    assert not r.number_passage(10 * SECOND)
+
+
+def test_a_final_that_ended_in_a_number_makes_the_next_speech_a_number_passage_within_the_hold_gap():
+    # "My color tell em, buried." (the keyword misheard), then the groups: 4.1.2 is a number's piece.
+    r = redactor()
+    r.final(final("My color tell em, buried.", 0, 1))
+    assert not r.number_passage(2 * SECOND)
+    r.final(final("4.1.2", 2, 3))
+    assert r.holding
+    assert r.number_passage(4 * SECOND)
+    assert not r.number_passage(7 * SECOND)  # more than the hold gap after it: no group of it
+    r.final(final("Thanks.", 4, 5))
+    assert not r.number_passage(6 * SECOND)
+
+
+def test_a_keyword_in_held_finals_counts_whether_a_timer_released_them_or_not():
+    held, released = redactor(), redactor()
+    for r in (held, released):
+        r.final(final("My card number is 4111.", 0, 2))  # held: it ends in a number
+    released.release()  # the hold's timer (wall-clock) let it go
+    assert held.holding and not released.holding
+    # 10 s later: not a group of the held number, but in the card keyword's context, either way.
+    assert held.number_passage(12 * SECOND) and released.number_passage(12 * SECOND)
+
+
+@pytest.mark.parametrize("said, kinds, expected", [
+    ("My card number is", ("pci",), True),
+    ("My card number is", ("numbers",), True),
+    ("My card number is", ("ssn", "pii"), False),  # a card keyword, but no card redaction
+    ("My social security number is", ("ssn",), True),
+    ("My social security number is", ("pii",), True),
+    ("My social security number is", ("pci",), False),
+])
+def test_number_passages_are_those_of_the_numbers_a_session_redacts(said, kinds, expected):
+    r = redactor(kinds)
+    r.final(final(said, 0, 1))
+    assert r.number_passage(2 * SECOND) is expected
+
+
+def test_a_takeover_decides_as_the_worker_before_it():
+    # The checkpoint (state(), written only while nothing is held) carries what the decision reads.
+    r = redactor()
+    r.final(final("Please hold on.", 0, 1))
+    r.final(final("1 8 8 1", 2, 3))
+    r.release()  # the timer let it go; the next boundary's checkpoint has it
+    resumed = redactor(state=r.state())
+    assert resumed.number_passage(5 * SECOND) and r.number_passage(5 * SECOND)
+    assert not resumed.number_passage(7 * SECOND)
+    # An old checkpoint without it reads as no number before.
+    assert not redactor(state={"context": {}, "counts": {}}).number_passage(0)
+
+
+# The ASR stage: which decodes carry the digits prompt, what comes out, what is counted, and a takeover.
+
+class Scripted(Engine):
+    """Texts by utterance (its start, from the request id): the first decode's and, for a request that
+    carries the digits prompt, the second's (the rule of .digits applied as the whisper engine does)."""
+
+    name = "fake-digits"
+
+    def __init__(self, script: dict[int, tuple[str, str]]) -> None:
+        self.script = script
+        self.requests: list[tuple[int, bool, str]] = []  # (utterance start, final, digits prompt)
+
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        start = int(request.request_id.split("-")[1])
+        self.requests.append((start, request.final, request.digits_prompt))
+        first, second = self.script[start]
+        if not (request.digits_prompt and needs_digits(first)):
+            return Hypothesis(text=first, language="en")
+        kept = keep_digits(first, second)
+        return Hypothesis(text=second if kept else first, language="en", digits="kept" if kept else "dropped")
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(range(len(text.split())))
+
+    def detokenize(self, token_ids: list[int]) -> str:
+        return ""
+
+
+def spoken(start: float, seconds: float = 1.0) -> list[Record]:
+    first = round(start * SECOND)
+    pcm = np.full(round(seconds * SECOND), 3000, np.int16)
+    return [SpeechStart(seq=0, start=first),
+            *(Audio(seq=0, offset=first + at, pcm=pcm[at:at + 1600].tobytes()) for at in range(0, len(pcm), 1600)),
+            SpeechEnd(seq=0, start=first, end=first + len(pcm), reason="silence")]
+
+
+CALL = {SECOND: ("My card number is", ""), 3 * SECOND: ("Hey, hey.", "8888."),
+        5 * SECOND: ("Thank you.", "Thank you.")}
+
+
+class Worker:
+    def __init__(self, redact: tuple[str, ...], *, prompt: str = DIGITS_PROMPT, state: bytes | None = None,
+                 epoch: int = 1) -> None:
+        self.engine = Scripted(CALL)
+        self.registry = CollectorRegistry()
+        self.runner = RecordingRunner(lambda r: AsrStage(r, self.engine, defaults=StreamingOptions(
+            redact_digits_prompt=prompt), metrics=AsrMetrics(self.registry)))
+        self.session = self.runner.open("d", config=PipelineConfig(asr=AsrConfig(language="en", redact=redact)),
+                                        state=state, epoch=epoch)
+
+    async def run(self, starts: list[float]) -> None:
+        records = [r for start in starts for r in spoken(start)] + [End(seq=0)]
+        await self.runner.stage.process([(self.session, [(f"{i + 1}-0", r) for i, r in enumerate(records)])])
+        await asyncio.wait_for(self.runner.finished.wait(), 10)
+        await self.runner.stage.close(self.session, "test over")
+
+    def finals(self) -> list[str]:
+        return [r.text for r in self.runner.outputs() if isinstance(r, Transcript) and r.final]
+
+    def prompted(self) -> list[int]:
+        """The utterances whose decodes carried the digits prompt (finals only: partials never)."""
+        assert not [start for start, final, prompt in self.engine.requests if prompt and not final]
+        return sorted({start for start, _, prompt in self.engine.requests if prompt})
+
+    def counted(self, kept: str) -> float:
+        return self.registry.get_sample_value("streamscribe_asr_digit_redecodes_total", {"kept": kept}) or 0.0
+
+
+async def test_a_final_of_a_card_passage_written_without_digits_is_decoded_again_and_redacted():
+    worker = Worker(("pci",))
+    await worker.run([1, 3, 5])
+    assert worker.prompted() == [3 * SECOND, 5 * SECOND]
+    assert worker.finals() == ["My card number is", "[CVV_1].", "Thank you."]  # 4 digits after "card"
+    assert (worker.counted("true"), worker.counted("false")) == (1, 1)
+
+
+@pytest.mark.parametrize("redact, prompt", [(("ssn",), DIGITS_PROMPT), (("pci",), "")])
+async def test_sessions_without_card_redaction_and_the_option_off_decode_once(redact, prompt):
+    worker = Worker(redact, prompt=prompt)
+    await worker.run([1, 3, 5])
+    assert worker.prompted() == []
+    assert worker.finals() == ["My card number is", "Hey, hey.", "Thank you."]
+    assert worker.counted("true") == worker.counted("false") == 0
+
+
+async def test_a_takeover_re_decodes_as_the_worker_before_it():
+    first = Worker(("pci",))
+    await first.run([1, 3, 5])
+    # The checkpoint written with the first final (the card keyword's context in it); the next worker
+    # replays the rest from there.
+    state = next(state for outputs, _, state, *_ in first.runner.commits
+                 if any(isinstance(r, Transcript) and r.final for r in outputs))
+    second = Worker(("pci",), state=state, epoch=2)
+    await second.run([3, 5])
+    assert second.prompted() == [3 * SECOND, 5 * SECOND]
+    assert second.finals() == first.finals()[1:]
