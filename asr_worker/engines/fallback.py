@@ -18,7 +18,12 @@ too), nor for a decode with no text. :func:`pick` keeps whichever of the two dec
 scores higher (the average log-probability), as faster-whisper does among its fallbacks, except
 a beam decode that says a sentence twice in a row more often than the greedy one: beam search on
 a short final through μ-law gave "Hi. Hi." for one "Hi." (a higher score for a repeat the audio
-does not hold; tests/e2e/test_telephony.py's AudioHook call).
+does not hold; tests/e2e/test_telephony.py's AudioHook call), and a beam decode that stops early:
+beam search scored "My card number is 4,111,111,111,111,111,111,111." higher than a greedy decode
+that went on to the security code and the social security number (tiny.en, the loop guard's
+``card_groups`` clip), so the rest of the final was dropped, silently. A beam decode with
+:data:`LOST_WORDS` or more fewer words than the greedy one, and under half as many, numbers aside
+(digits and number words, which the two write differently), is not kept.
 
 ``--final-beam-size`` 1 turns it off; ``--final-beam-logprob`` 0 decodes every final with beam
 search alone (no greedy decode first: the offline decode's cost). The second decode reuses the
@@ -31,9 +36,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from common.redaction.itn import numeric
+
 from .repetition import COMPRESSION_RATIO_THRESHOLD, compression_ratio
 
 SILENCE_LOGPROB = -1.0  # faster-whisper's log_prob_threshold, in its no-speech rule
+# Words (numbers aside) a beam decode may lack against the greedy one before it counts as stopped
+# early, if it also has under half as many. On the recorded call-script finals
+# (tests/data/whisper_fallback.json) a beam decode lacked at most 2 but where it stopped early (8).
+LOST_WORDS = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +90,21 @@ def pick(greedy: Decoded, beam: Decoded) -> str:
     the beam decode repeats a sentence more than the greedy one (see the module's docstring)."""
     if repeats(beam.text) > repeats(greedy.text):
         return "greedy"
+    said, kept = words(greedy.text), words(beam.text)
+    if said - kept >= LOST_WORDS and kept < said / 2:
+        return "greedy"  # the beam decode stopped early (see the module's docstring)
     return "greedy" if greedy.avg_logprob > beam.avg_logprob else "beam"
+
+
+def words(text: str) -> int:
+    """The words of ``text`` that are not part of a number, a word said again right after itself
+    once (a loop's "I'm, I'm, I'm" is one): what a decode keeps of the speech, whichever way it
+    writes the numbers ("47291836" or "four, seven, two, ...")."""
+    tokens = [t for t in (re.sub(r"^\W+|\W+$", "", token.lower()) for token in text.split()) if t]
+    if not tokens:
+        return 0
+    plain = [t for t, number in zip(tokens, numeric(tokens)) if not number and not any(c.isdigit() for c in t)]
+    return sum(n == 0 or t != plain[n - 1] for n, t in enumerate(plain))
 
 
 def repeats(text: str) -> int:
