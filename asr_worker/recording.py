@@ -31,11 +31,20 @@ pack's; with more, packs that close while others decode share the last text
 known (the one before them is not decoded yet), which is also what lets them
 decode together (CTranslate2 batches only prompts of one length). After a
 takeover the first packs replayed have none.
+
+A session that redacts card numbers or SSNs has a pack's finals looked at once
+more when the pack is committed, in order (the redactor's state is then that of
+the finals before them): a final that the redactor has in a number passage and
+that the pack's decode wrote without a number is decoded again alone, its own
+audio with the digits prompt, and the new text kept by the rule live finals
+keep theirs by (:mod:`.engines.digits`). What decides is the redactor's state,
+which a checkpoint saves and a replay rebuilds, so a takeover decides the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections import deque
 from dataclasses import dataclass, field, replace
 
@@ -46,6 +55,7 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
 
 from .core import AsrSession, AsrSessionState, StageCore, Utterance, ends_sentence, probability, session_words
 from .engines import DecodeRequest
+from .engines.digits import keep_digits, needs_digits
 from .packing import Piece, Segment, deal_spans, deal_words, join_words, pack_audio, pack_length, split_at_sentences
 
 
@@ -97,8 +107,9 @@ class Recordings(StageCore):
         if not asr.inflight:
             return []
         outputs, _, asr.pack_text = await asr.inflight[0].task
-        asr.inflight.popleft()
-        return outputs  # written with the marker: a takeover never decodes the pack again
+        pack = asr.inflight.popleft().pack
+        # Written with the marker: a takeover never decodes the pack again.
+        return await self._digits_again(session, asr, pack, outputs)
 
     async def _apply_packed(self, session: AsrSession, asr: PackState, entry_id: str, record: Record) -> None:
         """Apply an input record to a batch session decoded in packs: its ended utterances wait in the
@@ -199,7 +210,7 @@ class Recordings(StageCore):
         """Wait for the oldest pack in flight to be decoded and commit its finals in one write, with
         a checkpoint after its last utterance's end."""
         outputs, consumed, asr.pack_text = await asr.inflight[0].task
-        asr.inflight.popleft()
+        outputs = await self._digits_again(session, asr, asr.inflight.popleft().pack, outputs)
         if outputs or consumed is not None:
             await self.runner.commit(session, outputs, consumed=consumed, boundary=True)
 
@@ -258,6 +269,49 @@ class Recordings(StageCore):
                                                         speech_final=segment.split or ended.speech_final,
                                                         truncated=truncated))
         return outputs, pack[-1].entry_id, text
+
+    async def _digits_again(self, session: AsrSession, asr: PackState, pack: list[Ended],
+                            outputs: list[Record]) -> list[Record]:
+        """``outputs``, a pack's, about to be committed after every pack before it: each final of a
+        number passage (:meth:`~common.redaction.redactor.Redactor.number_passage`) that has no
+        number decoded again alone with the digits prompt, and replaced when :func:`keep_digits`
+        keeps the new text. The passage of each final is read from a copy of the redactor that
+        has taken the finals before it in the pack, as the redactor will when they are committed."""
+        prompt = asr.options.redact_digits_prompt
+        if not prompt or asr.redactor is None or not any(
+                isinstance(r, Transcript) and needs_digits(r.text) for r in outputs):
+            return outputs
+        ahead = copy.deepcopy(asr.redactor)  # (the real one changes only when these are committed)
+        again: list[Record] = []
+        for record in outputs:
+            if isinstance(record, SpeechStart):
+                ahead.speech_start(record.start)
+            elif isinstance(record, Transcript) and record.final:
+                if needs_digits(record.text) and ahead.number_passage(record.start):
+                    record = await self._decode_digits(session, asr, pack, record, prompt)
+                ahead.final(record)
+            again.append(record)
+        return again
+
+    async def _decode_digits(self, session: AsrSession, asr: PackState, pack: list[Ended], final: Transcript,
+                             prompt: str) -> Transcript:
+        """``final`` decoded again from its own audio with the digits ``prompt`` before the session's
+        context (greedy, as the pack was); the new text if :func:`keep_digits` keeps it."""
+        utt = next(e.utterance for e in pack if e.utterance.start <= final.start < e.utterance.start + e.utterance.samples)
+        pcm = utt.pcm()[final.start - utt.start:final.end - utt.start]
+        hypothesis = await self._transcribe(session, asr, DecodeRequest(
+            request_id=self._request_id(session, utt, "digits"), audio=pcm.astype(np.float32) / 32768.0, final=True,
+            language=final.language or asr.config.language or asr.language or None,
+            context=" ".join(filter(None, (prompt, asr.options.context(asr.config)))),
+            word_timestamps=asr.config.words, batch=True))
+        kept = hypothesis is not None and not hypothesis.no_speech and keep_digits(final.text, hypothesis.text)
+        self.metrics.digit_redecodes.labels(kept=str(kept).lower()).inc()
+        if not kept:
+            return final
+        assert hypothesis is not None  # kept
+        return replace(final, text=hypothesis.text, confidence=probability(hypothesis.confidence),
+                       words=session_words(hypothesis.words, final.start, final.end) if asr.config.words else (),
+                       truncated=bool(hypothesis.lost))
 
     @staticmethod
     def _segment_transcript(session: AsrSession, asr: PackState, segment: Segment, *, language: str,

@@ -1,23 +1,26 @@
 """The second decode of a card-number passage with a digits prompt (asr_worker/engines/digits.py):
 when a final is decoded again and which decode is kept, on transcripts recorded from whisper on
 the redaction set (bench.redaction, tests/kit/redaction.py's calls), and the redactor's view of a
-number passage (common/redaction/redactor.py), which must read checkpointed state only."""
+number passage (common/redaction/redactor.py), which must read checkpointed state only; live
+finals, and a recording's finals decoded in packs."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
 from asr_worker.core import DIGITS_PROMPT
-from asr_worker.engines import DecodeRequest, Engine, Hypothesis
+from asr_worker.engines import DecodeRequest, Engine, Hypothesis, Word
 from asr_worker.engines.digits import keep_digits, needs_digits
+from asr_worker.recording import PackState
 from asr_worker.stage import AsrStage, StreamingOptions
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig, PipelineConfig
-from common.records import Audio, End, Record, SpeechEnd, SpeechStart, Transcript
+from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechStart, Transcript
 from common.redaction.redactor import Redactor
 
 from tests.kit.support import RecordingRunner
@@ -251,3 +254,112 @@ async def test_a_takeover_re_decodes_as_the_worker_before_it():
     await second.run([3, 5])
     assert second.prompted() == [3 * SECOND, 5 * SECOND]
     assert second.finals() == first.finals()[1:]
+
+
+# A recording decoded in packs (asr_worker/recording.py): its finals are looked at when the pack is
+# committed, in order, and those of a number passage without a number decoded again alone.
+
+class PackScripted(Engine):
+    """Times words, as whisper does (so the stage decodes the recording in packs). Each utterance's
+    audio is a constant level that names its line of ``CALL`` (its start second): a pack's stretches
+    of sound get the first decode's words, spread over them; a decode alone prompted with the digits
+    prompt gets the second's."""
+
+    name = "fake-digits-packs"
+    times_words = True
+
+    def __init__(self) -> None:
+        self.requests: list[DecodeRequest] = []
+
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        self.requests.append(request)
+        level = np.rint(request.audio * 32768).astype(np.int32)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], level != 0, [0]]).astype(np.int8)))
+        words: list[Word] = []
+        prompted = request.context.startswith(DIGITS_PROMPT)
+        for start, end in zip(edges[::2], edges[1::2]):
+            first, second = CALL[int(level[start]) * SECOND]
+            said = (second if prompted else first).split()
+            step = (end - start) / SECOND / max(1, len(said))
+            words += [Word(w, start / SECOND + i * step, start / SECOND + (i + 1) * step, 0.9)
+                      for i, w in enumerate(said)]
+        return Hypothesis(text=" ".join(w.text for w in words), language="en", no_speech=not words,
+                          words=tuple(words) if request.word_timestamps else ())
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(range(len(text.split())))
+
+    def detokenize(self, token_ids: list[int]) -> str:
+        return ""
+
+    def again(self) -> list[int]:
+        """The utterances (start samples) decoded again alone with the digits prompt."""
+        return [int(r.request_id.split("-")[1]) for r in self.requests if "-digits" in r.request_id]
+
+
+def said(start: int) -> list[Record]:
+    """The utterance of ``CALL`` at ``start`` s: a second of sound at the level ``start``."""
+    first, pcm = start * SECOND, np.full(SECOND, start, np.int16)
+    return [SpeechStart(seq=0, start=first),
+            *(Audio(seq=0, offset=first + at, pcm=pcm[at:at + 1600].tobytes()) for at in range(0, SECOND, 1600)),
+            SpeechEnd(seq=0, start=first, end=first + SECOND, reason="silence")]
+
+
+class Recording:
+    def __init__(self, redact: tuple[str, ...], *, prompt: str = DIGITS_PROMPT, state: bytes | None = None,
+                 epoch: int = 1) -> None:
+        self.engine = PackScripted()
+        self.registry = CollectorRegistry()
+        self.runner = RecordingRunner(lambda r: AsrStage(r, self.engine, defaults=StreamingOptions(
+            redact_digits_prompt=prompt), metrics=AsrMetrics(self.registry)))
+        config = PipelineConfig(asr=AsrConfig(language="en", redact=redact), priority="batch")
+        self.session = self.runner.open("d", config=config, state=state, epoch=epoch)
+        assert isinstance(self.session.state, PackState)
+
+    async def run(self, records: list[Record]) -> None:
+        await self.runner.stage.process([(self.session, [(f"{i + 1}-0", r) for i, r in enumerate(records)])])
+        try:
+            await asyncio.wait_for(self.runner.finished.wait(), 10)
+        finally:
+            await self.runner.stage.close(self.session, "test over")
+
+    def finals(self) -> list[str]:
+        return [r.text for r in self.runner.outputs() if isinstance(r, Transcript) and r.final]
+
+    def counted(self, kept: str) -> float:
+        return self.registry.get_sample_value("streamscribe_asr_digit_redecodes_total", {"kept": kept}) or 0.0
+
+
+async def test_a_recordings_final_of_a_card_passage_written_without_digits_is_decoded_again_in_its_pack():
+    # One pack for the three: the card keyword that makes the next two a number passage is in it.
+    recording = Recording(("pci",))
+    await recording.run([*said(1), *said(3), *said(5), End(seq=0)])
+    assert sum(not r.context.startswith(DIGITS_PROMPT) for r in recording.engine.requests) == 1  # the pack
+    assert recording.engine.again() == [3 * SECOND, 5 * SECOND]
+    assert recording.finals() == ["My card number is", "[CVV_1].", "Thank you."]
+    assert (recording.counted("true"), recording.counted("false")) == (1, 1)
+
+
+@pytest.mark.parametrize("redact, prompt", [(("ssn",), DIGITS_PROMPT), (("pci",), "")])
+async def test_recordings_without_card_redaction_or_the_option_decode_their_packs_once(redact, prompt):
+    recording = Recording(redact, prompt=prompt)
+    await recording.run([*said(1), *said(3), *said(5), End(seq=0)])
+    assert recording.engine.again() == []
+    assert recording.finals() == ["My card number is", "Hey, hey.", "Thank you."]
+
+
+async def test_a_recordings_takeover_decides_from_the_checkpoint_as_the_worker_before_it():
+    # A flush after the keyword: its pack is committed with a checkpoint that carries its context.
+    flush = Flush(seq=0, flush_id=1)
+    first = Recording(("pci",))
+    await first.run([*said(1), flush, *said(3), *said(5), End(seq=0)])
+    state = next(state for outputs, _, state, *_ in first.runner.commits if flush in [replace(r, seq=0)
+                                                                                       for r in outputs])
+    second = Recording(("pci",), state=state, epoch=2)
+    await second.run([*said(3), *said(5), End(seq=0)])
+    assert second.engine.again() == [3 * SECOND, 5 * SECOND]
+    assert second.finals() == first.finals()[1:] == ["[CVV_1].", "Thank you."]
+    # Without that state (the keyword unknown), nothing is a number passage: the decision is the state's.
+    alone = Recording(("pci",))
+    await alone.run([*said(3), *said(5), End(seq=0)])
+    assert alone.engine.again() == [] and alone.finals() == ["Hey, hey.", "Thank you."]
