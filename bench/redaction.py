@@ -15,6 +15,13 @@ without a number (:mod:`asr_worker.engines.digits`), decided by a redactor fed t
 far, as the ASR stage decides; each re-decode is listed with what it cost (CPU time of the
 process, the same decode without it measured right after).
 
+With ``--packs``, each call is a recording instead (``POST /v1/listen``'s batch lane): its pieces
+go, one utterance each, through an in-process ASR stage with the whisper engine as a batch
+session redacting ``pci,ssn``, decoded in packs (:mod:`asr_worker.recording`); with ``--digits``
+the stage decodes a pack's finals of number passages that have no number again alone, without it
+not (``--redact-digits-prompt ""``). The finals are scored as they were before the stage's
+redactor, by the same rules as the other passes.
+
 With the ``names`` extra installed, names are looked for as an ASR worker does (the name
 model on each final's words; its time per final is reported). ``--finals DIR`` keeps the
 decoded finals, so that a change of the rules is scored on the same transcripts.
@@ -34,7 +41,7 @@ redacted entities (silence and tone) and encoding it as WAV, per format, median 
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m bench.redaction [--model base] [--voices en-us,en-gb] [--mulaw] [--text-only] [--finals DIR] [--digits]
+    .venv/bin/python -m bench.redaction [--model base] [--voices en-us,en-gb] [--mulaw] [--text-only] [--finals DIR] [--digits] [--packs]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
 """
 
@@ -55,18 +62,23 @@ from typing import cast
 
 import numpy as np
 import soxr
+from prometheus_client import CollectorRegistry
 
 from asr_worker.engines import Engine, load_engine
 from asr_worker.engines.base import DecodeRequest
 from asr_worker.engines.whisper import WhisperOptions
-from asr_worker.core import DIGITS_PROMPT, session_words
+from asr_worker.core import DIGITS_PROMPT, StreamingOptions, session_words
+from asr_worker.stage import AsrStage
+from common.metrics import AsrMetrics
+from common.pipeline_config import AsrConfig, PipelineConfig
 from common import records
-from common.records import SAMPLE_RATE, Transcript
+from common.records import SAMPLE_RATE, Audio, End, Record, SpeechEnd, SpeechStart, Transcript, utterance_id
 from common.redaction.audio import MODES, Span, mute, wav
 from common.redaction import names as name_model
 from common.redaction.names import persons_in
 from common.redaction.redactor import Redactor, words_of
 from tests.kit.redaction import CALLS, Piece, speak
+from tests.kit.support import RecordingRunner
 
 KINDS = ("pci", "ssn", "pii")
 HOLD_SEC = 3.0  # the ASR worker's --redact-hold-sec default
@@ -138,6 +150,59 @@ async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt
     return finals
 
 
+async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> list[Transcript]:
+    """One final per piece (an empty one where none came), of the call as a recording: its pieces, one
+    utterance each, decoded in packs by an ASR stage redacting ``pci,ssn`` (which decides the second
+    decodes with ``digits_prompt``); the finals as they went into its redactor. Each second decode
+    is printed."""
+    voice, line = source.split("/")
+    records: list[Record] = []
+    starts, at = [], 0
+    for piece in pieces:
+        audio = speak(piece.text, voice)
+        if line == "8k-mulaw":
+            audio = phone_line(audio)
+        pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+        records += [SpeechStart(seq=0, start=at),
+                    *(Audio(seq=0, offset=at + i, pcm=pcm[i:i + 1600].tobytes()) for i in range(0, len(pcm), 1600)),
+                    SpeechEnd(seq=0, start=at, end=at + len(pcm), reason="silence")]
+        starts.append((at, len(pcm)))
+        at += len(pcm) + int(piece.pause * SAMPLE_RATE)
+    registry = CollectorRegistry()
+    runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=StreamingOptions(redact_digits_prompt=digits_prompt),
+                                                metrics=AsrMetrics(registry)))
+    stage = runner.stage
+    clear: dict[str, Transcript] = {}
+    redacting = stage.runner.redact
+
+    def redact(session, outputs, names=None):  # the finals before the stage's redactor, kept for scoring
+        outputs = list(outputs)
+        clear.update((r.utterance_id, r) for r in outputs if isinstance(r, Transcript) and r.final)
+        return redacting(session, outputs, names)
+
+    stage.runner.redact = redact
+    decode_digits = stage._decode_digits
+
+    async def traced(session, asr, pack, final, prompt):  # what each second decode did
+        again = await decode_digits(session, asr, pack, final, prompt)
+        print(f"  {source}-{final.start}: {final.text!r} -> {again.text!r}" if again is not final
+              else f"  {source}-{final.start}: {final.text!r} (dropped)")
+        return again
+
+    stage._decode_digits = traced
+    session = runner.open(source, config=PipelineConfig(asr=AsrConfig(language="en", redact=("pci", "ssn"), words=True),
+                                                        priority="batch"))
+    records.append(End(seq=0))
+    await stage.process([(session, [(f"{i + 1}-0", r) for i, r in enumerate(records)])])
+    try:
+        await asyncio.wait_for(runner.finished.wait(), 600)
+    finally:
+        await stage.close(session, "bench over")
+    return [clear.get(utterance_id(source, start)) or Transcript(utterance_id=utterance_id(source, start), start=start,
+                                                                 end=start + length, text="", final=True)
+            for start, length in starts]
+
+
 def redact(finals: list[Transcript], hold_sec: float, nlp=None,
            name_costs: list[float] | None = None) -> tuple[dict[str, str], list[float], list[float]]:
     """The redacted text of each final (by utterance id), the seconds each final took in the
@@ -192,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--digits", action="store_true", help="finals of number passages carry the ASR "
                         "worker's --redact-digits-prompt (its default) for the engine's re-decode (asr_worker/engines/"
                         "digits.py); the re-decodes and their cost are listed")
+    parser.add_argument("--packs", action="store_true", help="each call a recording decoded in packs by an "
+                        "in-process ASR stage (with --digits: its second decode of number passages)")
     parser.add_argument("--hold-sec", type=float, default=HOLD_SEC, help="the ASR worker's --redact-hold-sec")
     parser.add_argument("--audio", action="store_true", help="only the redacted audio's cost (no whisper)")
     parser.add_argument("--repeats", type=int, default=20, help="--audio: timings per figure (median)")
@@ -207,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
                 sources.append(f"{voice}/8k-mulaw")
     calls = tuple(c for c in CALLS if not args.calls or c[0] in args.calls.split(","))
     asyncio.run(run(sources, args.hold_sec, model=args.model, cache=args.finals, prompt=args.prompt, calls=calls,
-                    digits_prompt=DIGITS_PROMPT if args.digits else ""))
+                    digits_prompt=DIGITS_PROMPT if args.digits else "", packs=args.packs))
 
 
 AUDIO_FORMATS = ((8000, 1), (16000, 1), (16000, 2), (48000, 2))  # (rate, channels) of a recording
@@ -240,10 +307,12 @@ def audio_cost(repeats: int) -> None:
 class Finals:
     """Each call's finals from one source: decoded, or read back from ``cache`` (a directory)."""
 
-    def __init__(self, *, model: str | None, cache: str | None, prompt: str = "", digits_prompt: str = "") -> None:
+    def __init__(self, *, model: str | None, cache: str | None, prompt: str = "", digits_prompt: str = "",
+                 packs: bool = False) -> None:
         self.model = model
         self.prompt = prompt
         self.digits_prompt = digits_prompt
+        self.packs = packs
         self.cache = pathlib.Path(cache) if cache else None
         self.engine: Engine | None = None
 
@@ -255,6 +324,8 @@ class Finals:
                 script += "-p" + hashlib.sha1(self.prompt.encode()).hexdigest()[:6]
             if self.digits_prompt:
                 script += "-d" + hashlib.sha1(self.digits_prompt.encode()).hexdigest()[:6]
+            if self.packs:
+                script += "-packs"
             path = self.cache / f"{self.model or 'tiny.en'}-{source.replace('/', '-')}-{name}-{script}.json"
             if path.exists():
                 return [cast(Transcript, records.decode(bytes.fromhex(line))) for line in json.loads(path.read_text())]
@@ -262,7 +333,10 @@ class Finals:
             self.engine = load_engine("whisper", WhisperOptions(model=self.model, num_workers=1,
                                                                 batch_process=False))
             await self.engine.start()
-        finals = await finals_of(pieces, source, self.engine, self.prompt, self.digits_prompt)
+        if self.packs and source != "text":
+            finals = await packed_finals(pieces, source, self.engine, self.digits_prompt)
+        else:
+            finals = await finals_of(pieces, source, self.engine, self.prompt, self.digits_prompt)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps([records.encode(final).hex() for final in finals]))
@@ -274,8 +348,8 @@ class Finals:
 
 
 async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: str | None,
-              prompt: str = "", calls=CALLS, digits_prompt: str = "") -> None:
-    finals = Finals(model=model, cache=cache, prompt=prompt, digits_prompt=digits_prompt)
+              prompt: str = "", calls=CALLS, digits_prompt: str = "", packs: bool = False) -> None:
+    finals = Finals(model=model, cache=cache, prompt=prompt, digits_prompt=digits_prompt, packs=packs)
     nlp = None
     if name_model.installed():
         started = time.perf_counter()
@@ -283,14 +357,15 @@ async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: 
         print(f"== name model {name_model.PACKAGE} loaded in {time.perf_counter() - started:.1f} s")
     else:
         print("== no name model (the names extra): names are not looked for")
-    print(f"== model {model or 'tiny.en'}" + (f", prompt {prompt!r}" if prompt else "")
+    print(f"== model {model or 'tiny.en'}" + (", recordings in packs" if packs else "")
+          + (f", prompt {prompt!r}" if prompt else "")
           + (f", digits prompt {digits_prompt!r} for number passages" if digits_prompt else ""))
     try:
         for source in sources:
             await score(source, finals, hold_sec, nlp, calls)
     finally:
         await finals.close()
-    if digits_prompt:
+    if digits_prompt and not packs:
         report_redecodes()
 
 
