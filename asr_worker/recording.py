@@ -297,7 +297,10 @@ class Recordings(StageCore):
                              prompt: str) -> Transcript:
         """``final`` decoded again from its own audio with the digits ``prompt`` before the session's
         context (greedy, as the pack was); the new text if :func:`keep_digits` keeps it."""
-        utt = next(e.utterance for e in pack if e.utterance.start <= final.start < e.utterance.start + e.utterance.samples)
+        utt = next((e.utterance for e in pack
+                    if e.utterance.start <= final.start < e.utterance.start + e.utterance.samples), None)
+        if utt is None:  # not a final of this pack's audio (none seen): as it is
+            return final
         pcm = utt.pcm()[final.start - utt.start:final.end - utt.start]
         hypothesis = await self._transcribe(session, asr, DecodeRequest(
             request_id=self._request_id(session, utt, "digits"), audio=pcm.astype(np.float32) / 32768.0, final=True,
