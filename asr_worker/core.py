@@ -36,6 +36,7 @@ from common.stage import Session, Stage
 
 from .continuation import Piece
 from .engines import DecodeRequest, Engine, Hypothesis, Word
+from .engines.repetition import SENTENCE_ENDS
 from .redacting import RedactingRunner
 
 
@@ -195,7 +196,6 @@ class Head:
         return cls(int(vad_start), int(through), bool(speech_final))
 
 
-SENTENCE_ENDS = ".?!。？！"
 CLOSERS = "\"'”’)]}»"
 
 

@@ -55,7 +55,7 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
 
 from .core import AsrSession, AsrSessionState, StageCore, Utterance, ends_sentence, probability, session_words
 from .engines import DecodeRequest
-from .engines.digits import keep_digits, needs_digits
+from .engines.digits import keep_digits, needs_digits, prompted
 from .packing import Piece, Segment, deal_spans, deal_words, join_words, pack_audio, pack_length, split_at_sentences
 
 
@@ -305,7 +305,7 @@ class Recordings(StageCore):
         hypothesis = await self._transcribe(session, asr, DecodeRequest(
             request_id=self._request_id(session, utt, "digits"), audio=pcm.astype(np.float32) / 32768.0, final=True,
             language=final.language or asr.config.language or asr.language or None,
-            context=" ".join(filter(None, (prompt, asr.options.context(asr.config)))),
+            context=prompted(prompt, asr.options.context(asr.config)),
             word_timestamps=asr.config.words, batch=True))
         kept = hypothesis is not None and not hypothesis.no_speech and keep_digits(final.text, hypothesis.text)
         self.metrics.digit_redecodes.labels(kept=str(kept).lower()).inc()

@@ -43,6 +43,18 @@ def words(text: str) -> list[str]:
     return [w for w in (re.sub(r"^\W+|\W+$", "", token.lower()) for token in text.split()) if w]
 
 
+def once(said: list[str]) -> list[str]:
+    """``said`` with a word said again right after itself kept once: whisper loops on what it cannot
+    read ("Hey, hey, hey, ..." for "eight eight eight eight", "I'm, I'm, I'm" before the loop guard)."""
+    return [w for n, w in enumerate(said) if n == 0 or w != said[n - 1]]
+
+
+def prompted(prompt: str, context: str) -> str:
+    """The previous text of a decode with the digits ``prompt``: the prompt, then the session's context
+    (whisper keeps a long prompt's last tokens: the session's)."""
+    return " ".join(filter(None, (prompt, context)))
+
+
 def has_number(text: str) -> bool:
     """Whether ``text`` holds a number as the redactor reads them (digits, or number words ITN reads;
     a number word under ten alone, "this one", is none)."""
@@ -59,10 +71,8 @@ def keep_digits(first: str, second: str) -> bool:
     """Whether the digits-prompted decode ``second`` replaces ``first`` (see the module's docstring)."""
     if not has_number(second) or has_number(first):
         return False
-    # A word the first decode repeated in a row is one stretch of it: whisper loops on what it
-    # cannot read ("Hey, hey, hey, ..." for "eight eight eight eight", before the loop guard cuts it).
-    said = words(first)
-    old, new = [w for n, w in enumerate(said) if n == 0 or w != said[n - 1]], words(second)
+    # A word the first decode repeated in a row is one stretch of it (:func:`once`).
+    old, new = once(words(first)), words(second)
     numbers = numeric(new) if new else []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
         if tag == "equal":

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from common.redaction.itn import numeric
 
+from .digits import once, words
 from .repetition import COMPRESSION_RATIO_THRESHOLD, compression_ratio
 
 SILENCE_LOGPROB = -1.0  # faster-whisper's log_prob_threshold, in its no-speech rule
@@ -90,21 +91,26 @@ def pick(greedy: Decoded, beam: Decoded) -> str:
     the beam decode repeats a sentence more than the greedy one (see the module's docstring)."""
     if repeats(beam.text) > repeats(greedy.text):
         return "greedy"
-    said, kept = words(greedy.text), words(beam.text)
-    if said - kept >= LOST_WORDS and kept < said / 2:
-        return "greedy"  # the beam decode stopped early (see the module's docstring)
+    if stopped_early(greedy.text, beam.text):
+        return "greedy"
     return "greedy" if greedy.avg_logprob > beam.avg_logprob else "beam"
 
 
-def words(text: str) -> int:
+def stopped_early(greedy: str, beam: str) -> bool:
+    """Whether the beam decode ``beam`` stopped before the greedy one (``greedy``) did: it has
+    :data:`LOST_WORDS` or more fewer :func:`content_words`, and under half as many."""
+    said, kept = content_words(greedy), content_words(beam)
+    return said - kept >= LOST_WORDS and kept < said / 2
+
+
+def content_words(text: str) -> int:
     """The words of ``text`` that are not part of a number, a word said again right after itself
-    once (a loop's "I'm, I'm, I'm" is one): what a decode keeps of the speech, whichever way it
-    writes the numbers ("47291836" or "four, seven, two, ...")."""
-    tokens = [t for t in (re.sub(r"^\W+|\W+$", "", token.lower()) for token in text.split()) if t]
+    once (:func:`.digits.once`: a loop's "I'm, I'm, I'm" is one): what a decode keeps of the speech,
+    whichever way it writes the numbers ("47291836" or "four, seven, two, ...")."""
+    tokens = words(text)
     if not tokens:
         return 0
-    plain = [t for t, number in zip(tokens, numeric(tokens)) if not number and not any(c.isdigit() for c in t)]
-    return sum(n == 0 or t != plain[n - 1] for n, t in enumerate(plain))
+    return len(once([t for t, number in zip(tokens, numeric(tokens)) if not number and not any(c.isdigit() for c in t)]))
 
 
 def repeats(text: str) -> int:

@@ -49,6 +49,8 @@ from dataclasses import dataclass
 
 from .base import Word
 
+SENTENCE_ENDS = ".?!。？！"  # marks that end a sentence in whisper's text (ASCII and full-width)
+
 # faster-whisper's transcribe() defaults (and Whisper's).
 COMPRESSION_RATIO_THRESHOLD = 2.4
 MAX_UNIT = 12  # tokens in the longest repeated n-gram looked for
@@ -138,9 +140,11 @@ def tail_run(tokens: Sequence[int], *, max_unit: int = MAX_UNIT) -> Run | None:
     return best
 
 
-def ends_sentence(text: str) -> bool:
-    """True when ``text`` ends as a sentence does (".", "?", "!", "…", or their full-width forms)."""
-    return text.rstrip().endswith((".", "?", "!", "…", "。", "？", "！"))
+def finished(text: str) -> bool:
+    """True when ``text`` ends as a decode that stopped does: a sentence mark (:data:`SENTENCE_ENDS`)
+    or an ellipsis. Unlike ``asr_worker.core.ends_sentence``, whisper's trailing off counts: the
+    ``tail`` test asks whether the decoder left the run, not whether the speaker ended a sentence."""
+    return text.rstrip().endswith((*SENTENCE_ENDS, "…"))
 
 
 def _better(run: Run, than: Run) -> bool:
@@ -157,7 +161,7 @@ def find_loop(text: str, tokens: Sequence[int], seconds: float, *, final: bool =
         return Loop("compression", run)
     if run is not None and run.repeats >= limits.min_repeats and run.repeats > limits.repeats_per_sec * seconds:
         return Loop("repeats", run)
-    if final and not ends_sentence(text):
+    if final and not finished(text):
         tail = tail_run(tokens, max_unit=limits.tail_max_unit)
         if tail is not None and tail.repeats >= limits.tail_repeats:
             return Loop("tail", tail)

@@ -98,7 +98,7 @@ from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .batch_pause import ChildPauser
-from .digits import keep_digits, needs_digits
+from .digits import keep_digits, needs_digits, prompted
 from .fallback import Decoded, FallbackPolicy, needs_beam, pick
 from .loop_guard import GuardOptions, LoopGuard
 from .repetition import LoopLimits
@@ -294,7 +294,7 @@ class WhisperDecoder:
             if margin is None or len(request.audio) > FULL_WINDOW * HOP:
                 hypothesis = self._decode_long(request, beam_size=beam_size, fallback=fallback)
                 if request.digits_prompt and needs_digits(hypothesis.text):
-                    again = self._decode_long(replace(request, context=f"{request.digits_prompt} {request.context}"),
+                    again = self._decode_long(replace(request, context=prompted(request.digits_prompt, request.context)),
                                               beam_size=beam_size, fallback=fallback)
                     kept = keep_digits(hypothesis.text, again.text)
                     hypothesis = replace(again if kept else hypothesis, digits="kept" if kept else "dropped")
@@ -423,11 +423,11 @@ class WhisperDecoder:
         for index, request in enumerate(requests):
             first = scored(index, decodes[index]).text
             if request.digits_prompt and needs_digits(first):
-                prompted, beamed = decode([index], {index: prompt(index, f"{request.digits_prompt} {request.context}")})
-                kept = keep_digits(first, scored(index, prompted[index]).text)
+                again, beamed = decode([index], {index: prompt(index, prompted(request.digits_prompt, request.context))})
+                kept = keep_digits(first, scored(index, again[index]).text)
                 digits[index] = "kept" if kept else "dropped"
                 if kept:
-                    decodes[index] = prompted[index]
+                    decodes[index] = again[index]
                     fell_back.pop(index, None)
                     fell_back.update(beamed)
         sequences = [decodes[i][0] for i in range(len(requests))]

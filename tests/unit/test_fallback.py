@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from asr_worker.engines.fallback import LOST_WORDS, Decoded, FallbackPolicy, needs_beam, pick, repeats, words
+from asr_worker.engines.fallback import (Decoded, FallbackPolicy, content_words, needs_beam, pick, repeats,
+                                         stopped_early)
 from asr_worker.engines.whisper import WhisperOptions
 from bench.accuracy import SET_DIR, read_lines
 
@@ -114,8 +115,7 @@ def test_where_beam_search_changes_a_final_the_default_mostly_decodes_it_again()
 def test_on_the_recorded_finals_it_keeps_the_beam_decode_where_that_scores_higher():
     flagged = [d for d in RECORDED if needs_beam(decoded(d["greedy"]), DEFAULT)]
     kept = [pick(decoded(d["greedy"]), decoded(d["beam"])) for d in flagged]
-    early = [(lambda said, kept: said - kept >= LOST_WORDS and kept < said / 2)(
-        words(d["greedy"]["text"]), words(d["beam"]["text"])) for d in flagged]
+    early = [stopped_early(d["greedy"]["text"], d["beam"]["text"]) for d in flagged]
     assert all(k == "beam" for d, k, e in zip(flagged, kept, early)
                if d["beam"]["avg_logprob"] >= d["greedy"]["avg_logprob"] and not e)
     assert kept.count("beam") > kept.count("greedy")
@@ -134,7 +134,8 @@ def test_a_beam_decode_that_stops_early_is_not_kept():
     assert phone["beam"]["avg_logprob"] > phone["greedy"]["avg_logprob"]
     assert pick(decoded(phone["greedy"]), decoded(phone["beam"])) == "greedy"
     # Numbers written either way, a loop's repeats and a few words are not "stopping early".
-    assert words("My account number is 47291836.") == words("My account number is four, seven, two, nine.") == 4
-    assert words("I'm, I'm, I'm too.") == 2
+    assert content_words("My account number is 47291836.") == content_words(
+        "My account number is four, seven, two, nine.") == 4
+    assert content_words("I'm, I'm, I'm too.") == 2
     assert pick(Decoded(text="Did it in 7th and 3th?", avg_logprob=-0.9),
                 Decoded(text="Did it seven, seven, three?", avg_logprob=-0.4)) == "beam"

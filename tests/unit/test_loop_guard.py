@@ -16,7 +16,7 @@ import pytest
 
 from asr_worker.engines.base import DecodeRequest, Hypothesis, Word
 from asr_worker.engines.loop_guard import RECOVERED, TRUNCATED, GuardOptions, LoopGuard, quiet_cuts
-from asr_worker.engines.repetition import (LoopLimits, Run, compression_ratio, cut_loop, cut_words, ends_sentence,
+from asr_worker.engines.repetition import (LoopLimits, Run, compression_ratio, cut_loop, cut_words, finished,
                                            find_loop, longest_run, non_speech, tail_run)
 from tests.kit.loop_clips import CONTENT, FIXTURE
 
@@ -144,8 +144,8 @@ def test_tail_run_and_sentence_ends():
     assert tail_run([9, 5, 5, 5]) == Run(start=1, unit=1, repeats=3)
     assert tail_run([7, 1, 2, 1, 2, 1]) == Run(start=2, unit=2, repeats=2)  # ends mid-unit: "2 1" twice
     assert tail_run([1, 2, 1, 2, 1, 2, 9]) is None
-    assert ends_sentence("Thank you. ") and ends_sentence("¿Sí?") and ends_sentence("Wait…")
-    assert not ends_sentence("0-1-") and not ends_sentence("8, 8,") and not ends_sentence("")
+    assert finished("Thank you. ") and finished("¿Sí?") and finished("Wait…")
+    assert not finished("0-1-") and not finished("8, 8,") and not finished("")
 
 
 def test_recorded_normal_outputs_are_not_loops_as_finals():
