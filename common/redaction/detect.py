@@ -338,11 +338,13 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
     amount = _amount(run, tokens, cores)
+    # Words since the card keyword, for the rules below where a nearer keyword wins (0: one right after).
+    card_since = 0 if _near(keyword_at, run, "card") else _since(ctx, "card")
     # After a social security keyword, shorter numbers too: the last four digits ("the last four of
     # my social are 6789", which Deepgram's pii redacts too) and what the recogniser kept of one
     # read in pieces ("6th Ammonator Island" for "six seven eight nine"); unless a card keyword is nearer.
     if ("ssn" in kinds or "pii" in kinds) and ctx.ssn > 0 and n <= 4 and not amount \
-            and _since(ctx, "ssn") < (0 if _near(keyword_at, run, "card") else _since(ctx, "card")):
+            and _since(ctx, "ssn") < card_since:
         return Span(first, last, "SSN")
     if "pii" in kinds and not amount:
         # A house number with its street, or a number a keyword nearer than the card's names
@@ -353,7 +355,6 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
         address = _address(run, tokens, cores)
         if address is not None:
             return address
-        card_since = 0 if _near(keyword_at, run, "card") else _since(ctx, "card")
         if _since(ctx, "dob") < card_since:
             start = _date_start(run, tokens, cores)
             if start is not None or _date_shaped(run, tokens):
