@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import redis as sync_redis
 from websockets.datastructures import Headers
 
@@ -380,6 +381,13 @@ async def converse(websocket, send, on_text, *, timeout: float) -> None:
             await sender
     finally:
         sender.cancel()
+
+
+def sound_runs(samples: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each stretch of non-zero ``samples``: the speech a fake engine that times
+    words hears in a request's audio (silence is exact zeros there)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(samples) != 0, [0]]).astype(np.int8)))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
 class ManualClock:

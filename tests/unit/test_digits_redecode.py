@@ -23,7 +23,7 @@ from common.pipeline_config import AsrConfig, PipelineConfig
 from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechStart, Transcript
 from common.redaction.redactor import Redactor
 
-from tests.kit.support import RecordingRunner
+from tests.kit.support import RecordingRunner, sound_runs
 
 SECOND = 16_000
 
@@ -274,10 +274,9 @@ class PackScripted(Engine):
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
         self.requests.append(request)
         level = np.rint(request.audio * 32768).astype(np.int32)
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], level != 0, [0]]).astype(np.int8)))
         words: list[Word] = []
         prompted = request.context.startswith(DIGITS_PROMPT)
-        for start, end in zip(edges[::2], edges[1::2]):
+        for start, end in sound_runs(level):
             first, second = CALL[int(level[start]) * SECOND]
             said = (second if prompted else first).split()
             step = (end - start) / SECOND / max(1, len(said))

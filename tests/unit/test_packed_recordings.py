@@ -22,7 +22,7 @@ from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig, PipelineConfig
 from common.records import Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript, utterance_id
 
-from tests.kit.support import RecordingRunner
+from tests.kit.support import RecordingRunner, sound_runs
 
 SR = 16_000
 BLOCK = SR // 5  # a word per 0.2 s of sound
@@ -41,9 +41,8 @@ class WordTimer(Engine):
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
         self.requests.append(request)
-        sound = np.flatnonzero(np.diff(np.concatenate([[0], request.audio != 0, [0]]).astype(np.int8)))
         words = tuple(Word("w.", at / SR, (at + BLOCK) / SR, 0.9)
-                      for start, end in zip(sound[::2], sound[1::2]) for at in range(start, end - BLOCK + 1, BLOCK))
+                      for start, end in sound_runs(request.audio) for at in range(start, end - BLOCK + 1, BLOCK))
         return Hypothesis(text=" ".join(w.text for w in words), language="en", no_speech=not words,
                           tokens=len(words), words=words if request.word_timestamps else ())
 
