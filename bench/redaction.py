@@ -26,10 +26,15 @@ With the ``names`` extra installed, names are looked for as an ASR worker does (
 model on each final's words; its time per final is reported). ``--finals DIR`` keeps the
 decoded finals, so that a change of the rules is scored on the same transcripts.
 
-Per piece: an entity piece is *recalled* when its final carries a placeholder, and *leaks*
-when what it must hide survives (a digit outside a placeholder; for e-mails, names and
-addresses their words). A negative (amounts, times, an order number, a date) is *falsely
-redacted* when its final carries a placeholder. Also: the time one final spends in the
+Per entity (a card number or an SSN read in groups is one entity of several pieces, each its own
+utterance): it is *redacted* when it is covered by placeholders (one at least in its stretch of
+the call, and each of its pieces' finals has one or is empty: a recording's pack may deal a
+number read in groups to one utterance) and nothing of it is in clear there: no digit, written or
+spoken, outside a placeholder in its stretch (its pieces and the unlabelled pieces right around
+them, "My card number is"), nor the words of an e-mail, a name or an address. Its *leaked digits*
+are those digits. Per piece, as before: an entity piece is *recalled* when its final carries a
+placeholder, and *leaks* when what it must hide survives. A negative (amounts, times, an order
+number, a date) is *falsely redacted* when its final carries a placeholder. Also: the time one final spends in the
 redactor (ITN and rules), and how long finals that end in a number are held: until the
 final that releases it, as far apart as their ends in audio (a live call's finals come as
 far apart as its speech); ``--hold-sec`` (the worker's timer) when no speech follows in time.
@@ -57,7 +62,7 @@ import re
 import statistics
 import time
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
@@ -76,6 +81,7 @@ from common.records import SAMPLE_RATE, Audio, End, Record, SpeechEnd, SpeechSta
 from common.redaction.audio import MODES, Span, mute, wav
 from common.redaction import names as name_model
 from common.redaction.names import persons_in
+from common.redaction.itn import runs
 from common.redaction.redactor import Redactor, words_of
 from tests.kit.redaction import CALLS, Piece, speak
 from tests.kit.support import RecordingRunner
@@ -93,6 +99,63 @@ def leaks(piece: Piece, text: str) -> bool:
     if words:
         return any(word in rest for word in words)
     return bool(re.search(r"\d", rest))
+
+
+def clear_digits(text: str) -> int:
+    """How many digits ``text`` (a redacted final) says in clear, outside its placeholders: written
+    (``3-1``) or spoken (``four one one one``), as the redactor reads numbers."""
+    tokens = PLACEHOLDER.sub(" ", text).split()
+    found = runs(tokens)
+    inside = {i for run in found for i in range(run.first, run.last + 1)}
+    return sum(len(run.digits) for run in found) + sum(
+        ch.isdigit() for i, token in enumerate(tokens) if i not in inside for ch in token)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One entity of a call: ``members``, the indices of its pieces; ``stretch``, the pieces whose
+    output may hold it (its own and the unlabelled ones right around them)."""
+
+    members: tuple[int, ...]
+    stretch: range
+
+    def piece(self, pieces) -> Piece:
+        return pieces[self.members[0]]
+
+
+def entities(pieces) -> list[Entity]:
+    """The entities (of ``pci``, ``ssn``, ``pii``) of a call's ``pieces``, in order; a piece marked
+    ``part`` goes on with the one before."""
+    groups: list[list[int]] = []
+    for n, piece in enumerate(pieces):
+        if piece.entity not in KINDS:
+            continue
+        if piece.part and groups and groups[-1][-1] == n - 1:
+            groups[-1].append(n)
+        else:
+            groups.append([n])
+    found = []
+    for members in groups:
+        first, last = members[0], members[-1]
+        while first > 0 and not pieces[first - 1].label:
+            first -= 1
+        while last + 1 < len(pieces) and not pieces[last + 1].label:
+            last += 1
+        found.append(Entity(tuple(members), range(first, last + 1)))
+    return found
+
+
+def entity_score(pieces, entity: Entity, texts: list[str]) -> tuple[bool, int]:
+    """Whether ``entity`` is redacted in ``texts`` (each piece's redacted final, "" for a piece with
+    no final of its own), and how many digits of its stretch are in clear."""
+    stretch = [texts[i] for i in entity.stretch]
+    leaked = sum(clear_digits(text) for text in stretch)
+    piece = entity.piece(pieces)
+    words = piece.secret or SECRET_WORDS.get(piece.label, ())
+    said = any(word in PLACEHOLDER.sub("", text).lower() for text in stretch for word in words)
+    covered = any(PLACEHOLDER.search(text) for text in stretch) and all(
+        PLACEHOLDER.search(texts[i]) or not texts[i].strip() for i in entity.members)
+    return covered and not leaked and not said, leaked
 
 
 def phone_line(audio: np.ndarray) -> np.ndarray:
@@ -389,6 +452,8 @@ async def score(source: str, decoded: Finals, hold_sec: float, nlp, calls=CALLS)
     negatives: defaultdict[str, int] = defaultdict(int)
     missed: defaultdict[str, list] = defaultdict(list)
     false: defaultdict[str, list] = defaultdict(list)
+    # Per entity: (redacted, leaked digits, its stretch's finals redacted) by kind:label.
+    whole: defaultdict[str, list[tuple[bool, int, list[str]]]] = defaultdict(list)
     costs: list[float] = []
     holds: list[float] = []
     name_costs: list[float] = []
@@ -398,6 +463,12 @@ async def score(source: str, decoded: Finals, hold_sec: float, nlp, calls=CALLS)
         redacted, cost, held = redact(finals, hold_sec, nlp, name_costs)
         costs += cost
         holds += held
+        texts = [redacted[final.utterance_id] for final in finals]
+        for entity in entities(pieces):
+            piece = entity.piece(pieces)
+            done, leaked_digits = entity_score(pieces, entity, texts)
+            whole[f"{piece.entity}:{piece.label}"].append(
+                (done, leaked_digits, [texts[i] for i in entity.stretch]))
         for piece, final in zip(pieces, finals):
             text = redacted[final.utterance_id]
             if piece.entity in ("pci", "ssn", "pii"):
@@ -414,9 +485,18 @@ async def score(source: str, decoded: Finals, hold_sec: float, nlp, calls=CALLS)
                     false[piece.entity].append(f"{final.text!r} -> {text!r}")
     print(f"== {source} ({time.perf_counter() - started:.0f} s)")
     for kind in ("pci", "ssn", "pii"):
+        scored = [e for key, es in whole.items() if key.startswith(kind + ":") for e in es]
+        redacted_n = sum(e[0] for e in scored)
+        print(f"  {kind} entities: redacted {redacted_n}/{len(scored)} ({100 * redacted_n / max(len(scored), 1):.1f} %), "
+              f"leaked digits {sum(e[1] for e in scored)}")
+    for key in sorted(whole):
+        misses = [texts for redacted_, _, texts in whole[key] if not redacted_]
+        print(f"  {key:16} entities {len(whole[key]) - len(misses)}/{len(whole[key])}, leaked digits {sum(e[1] for e in whole[key])}"
+              + (f"; not redacted: {misses}" if misses else ""))
+    for kind in ("pci", "ssn", "pii"):
         hits = sum(n for key, n in found.items() if key.startswith(kind + ":"))
         total = hits + sum(len(m) for key, m in missed.items() if key.startswith(kind + ":"))
-        print(f"  {kind} overall: recall {hits}/{total} ({100 * hits / max(total, 1):.1f} %)")
+        print(f"  {kind} pieces: recall {hits}/{total} ({100 * hits / max(total, 1):.1f} %)")
     for key in sorted(set(found) | set(missed)):
         total = found[key] + len(missed[key])
         print(f"  {key:16} recall {found[key]}/{total} ({100 * found[key] / total:.0f} %), "

@@ -35,6 +35,7 @@ class Piece:
     label: str = ""
     entity: str = ""  # pci, ssn, pii: the kind that must redact it; amount, time, order, date, place: a negative
     secret: tuple[str, ...] = ()  # words that must not survive (names, e-mails, addresses; else: no digit)
+    part: bool = False  # goes on with the entity of the piece before (a number read in groups, one final each)
 
 
 # The e2e test's call: a card read in one breath, an SSN, a card read in groups across finals.
@@ -47,7 +48,7 @@ CARD_CALL = (
     Piece("My social security number is 123-45-6789.", label="ssn", entity="ssn"),
     Piece("Here is my second credit card."),
     Piece("four one one one.", pause=1.0, label="card group", entity="pci"),
-    Piece("four two four two.", pause=1.0, label="card group", entity="pci"),
+    Piece("four two four two.", pause=1.0, label="card group", entity="pci", part=True),
     Piece("Thank you very much.", pause=0.8),
 )
 
@@ -62,12 +63,13 @@ NAMES_CALL = (
 CARD_WORDS_CALL = (
     Piece("My card number is"),
     Piece("four oh one two.", pause=1.0, label="card", entity="pci"),
-    Piece("eight eight eight eight.", pause=1.0, label="card", entity="pci"),
-    Piece("eight eight eight eight.", pause=1.0, label="card", entity="pci"),
-    Piece("one eight eight one.", label="card", entity="pci"),
+    Piece("eight eight eight eight.", pause=1.0, label="card", entity="pci", part=True),
+    Piece("eight eight eight eight.", pause=1.0, label="card", entity="pci", part=True),
+    Piece("one eight eight one.", label="card", entity="pci", part=True),
 )
 
-# The evaluation set: (call name, pieces). Each entity piece is scored on its own utterance.
+# The evaluation set: (call name, pieces). Each entity piece is scored on its own utterance, and each
+# entity (its pieces: one, or a number read in groups) on the whole call's output.
 CALLS = (
     ("card-runs", (
         Piece("My card number is 4111 1111 1111 1111.", label="card", entity="pci"),
@@ -78,9 +80,9 @@ CALLS = (
     ("card-groups", (
         Piece("My card number is"),
         Piece("four one one one.", pause=1.0, label="card", entity="pci"),
-        Piece("four two four two.", pause=1.0, label="card", entity="pci"),
-        Piece("four two four two.", pause=1.0, label="card", entity="pci"),
-        Piece("four two four two.", label="card", entity="pci"),
+        Piece("four two four two.", pause=1.0, label="card", entity="pci", part=True),
+        Piece("four two four two.", pause=1.0, label="card", entity="pci", part=True),
+        Piece("four two four two.", label="card", entity="pci", part=True),
     )),
     ("card-words", CARD_WORDS_CALL),
     ("card-details", (
@@ -98,8 +100,8 @@ CALLS = (
     ("ssn-groups", (
         Piece("My social security number is"),
         Piece("one two three.", pause=1.0, label="ssn", entity="ssn"),
-        Piece("four five.", pause=1.0, label="ssn", entity="ssn"),
-        Piece("six seven eight nine.", label="ssn", entity="ssn"),
+        Piece("four five.", pause=1.0, label="ssn", entity="ssn", part=True),
+        Piece("six seven eight nine.", label="ssn", entity="ssn", part=True),
     )),
     ("pii", (
         Piece("You can call me on 555 867 5309.", label="phone", entity="pii"),

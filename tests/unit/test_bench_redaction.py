@@ -1,0 +1,79 @@
+"""bench/redaction.py's per-entity scoring: which pieces of a call are one entity, what of it is in
+clear, and when it counts as redacted (a recording's pack may write a number read in groups as one
+token in one utterance, leaving its other pieces with no final of their own)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.redaction import clear_digits, entities, entity_score
+from tests.kit.redaction import CALLS
+
+CALL = dict(CALLS)
+
+
+def test_a_number_read_in_groups_is_one_entity_with_its_keyword_around_it() -> None:
+    (card,) = entities(CALL["card-groups"])
+    assert card.members == (1, 2, 3, 4)
+    assert card.stretch == range(0, 5)  # "My card number is" too: a pack may deal the number there
+    (ssn,) = entities(CALL["ssn-groups"])
+    assert ssn.members == (1, 2, 3)
+
+
+def test_cards_read_one_after_another_are_entities_of_their_own() -> None:
+    found = entities(CALL["card-runs"])
+    assert [e.members for e in found] == [(0,), (1,), (2,), (3,)]
+    assert [e.stretch for e in found] == [range(0, 1), range(1, 2), range(2, 3), range(3, 4)]
+    assert [e.members for e in entities(CALL["card-details"])] == [(0,), (1,), (2,)]
+
+
+def test_negatives_are_no_entities() -> None:
+    assert entities(CALL["negatives"]) == []
+
+
+@pytest.mark.parametrize("text, digits", [
+    ("The security code is M and 3-1.", 2),  # base's CVV "seven three one": 3 and 1 in clear
+    ("My credit card expires [CREDIT_CARD_EXPIRATION_1] 7.", 1),
+    ("four one one one.", 4),  # spoken digits are digits
+    ("Meem4 [CREDIT_CARD_1]", 1),  # a digit in a word no rule reads as a number
+    ("[CVV_1].", 0),
+    ("I want this one.", 0),  # a number word under ten alone is no number
+    ("", 0),
+])
+def test_clear_digits(text: str, digits: int) -> None:
+    assert clear_digits(text) == digits
+
+
+def score(call: str, texts: list[str], n: int = 0) -> tuple[bool, int]:
+    pieces = CALL[call]
+    return entity_score(pieces, entities(pieces)[n], texts)
+
+
+def test_a_number_the_pack_wrote_in_one_utterance_is_redacted_whole() -> None:
+    # base over en-us 16 kHz, card-words as a recording: the pack wrote "40128888888888881" in one
+    # utterance; the other pieces have no final of their own.
+    assert score("card-words", ["My card number is", "[CREDIT_CARD_1].", "", "", ""]) == (True, 0)
+
+
+def test_a_digit_in_clear_anywhere_in_the_stretch_is_a_leak() -> None:
+    assert score("card-words", ["My card number is 4", "[CREDIT_CARD_1].", "", "", ""]) == (False, 1)
+    assert score("card-groups", ["My card number is", "[CREDIT_CARD_1]", "[CREDIT_CARD_1]", "[CREDIT_CARD_1]",
+                                 "[CREDIT_CARD_1] 2"]) == (False, 1)
+
+
+def test_a_piece_written_as_words_is_not_covered() -> None:
+    # "eight eight eight eight." as "Hey, hey": no digit leaks, but the number is not all redacted.
+    assert score("card-words", ["My card number is", "[CREDIT_CARD_1]", "Hey, hey", "[CREDIT_CARD_1]",
+                                "[CREDIT_CARD_1]"]) == (False, 0)
+
+
+def test_no_placeholder_is_no_redaction() -> None:
+    assert score("card-words", ["My card number is", "", "", "", ""]) == (False, 0)
+
+
+def test_a_name_whose_words_survive_is_not_redacted() -> None:
+    names = CALL["names"]
+    texts = ["This is [NAME_1] calling about my bill.", *[""] * (len(names) - 1)]
+    assert entity_score(names, entities(names)[0], texts) == (True, 0)
+    texts[0] = "This is [NAME_1] Garcia calling about my bill."
+    assert entity_score(names, entities(names)[0], texts) == (False, 0)
