@@ -74,6 +74,10 @@ _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pound
           "percent", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening"}
+_CLOCK = {"am", "pm", "a.m", "p.m"}  # (of _UNITS) a time only after an hour: "20 am" is none
+# An hour, with its minutes or not, as the recogniser writes one before am/pm: 10, 3:30, 3.30, 330.
+_HOUR = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?[.,]?$")
+_CARD_PIECES = ("CREDIT_CARD", "CREDIT_CARD_EXPIRATION", "CVV")
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
@@ -169,7 +173,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     # Tokens of amounts and times, and of numbers under 3 digits ("in 10 pays"): never a number's
     # stray piece (below).
     amounts = [False] * len(tokens)
-    for run in _joined(runs(tokens), tokens, cores, kinds, before, keyword_at):
+    numbers_read = _joined(runs(tokens), tokens, cores, kinds, before, keyword_at)
+    for run in numbers_read:
         if any(taken[run.first:run.last + 1]):  # a ZIP code in the address before it
             continue
         if _amount(run, tokens, cores) or len(run.digits) < 3:
@@ -193,6 +198,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if entity in ("CREDIT_CARD", "SSN"):
             spans.append(Span(i, i, entity))
             taken[i] = True
+    _absorb(spans, taken, numbers_read, tokens, cores, keyword_at)
     if "pii" in kinds:
         for span in _emails(tokens, cores):
             if not any(taken[span.first:span.last + 1]):
@@ -209,6 +215,27 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             else:
                 i += 1
     return sorted(spans, key=lambda s: s.first)
+
+
+def _absorb(spans: list[Span], taken: list[bool], found: list[Run], tokens: list[str], cores: list[str],
+            keyword_at: list[str | None]) -> None:
+    """A number no rule took, at most :data:`JOIN_GAP` words from a card's piece (a card number, an
+    expiry, a security code) with no keyword between, and neither an amount nor a time, goes into
+    that piece's span with the words between: it is the rest of what the caller read, which the
+    recogniser split with a word (``O5's last 20`` for "oh five slash twenty seven"; base over mu-law).
+    Any digit left in clear there is one of the card's. ``spans`` and ``taken`` are updated."""
+    for run in found:
+        if any(taken[run.first:run.last + 1]) or _amount(run, tokens, cores):
+            continue
+        for n, span in enumerate(spans):
+            if span.entity not in _CARD_PIECES:
+                continue
+            gap = range(span.last + 1, run.first) if run.first > span.last else range(run.last + 1, span.first)
+            if len(gap) <= JOIN_GAP and not any(keyword_at[i] for i in gap):
+                first, last = min(span.first, run.first), max(span.last, run.last)
+                spans[n] = Span(first, last, span.entity)
+                taken[first:last + 1] = [True] * (last + 1 - first)
+                break
 
 
 def _sensitive(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None], first: int,
@@ -266,6 +293,10 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is an amount or a time: a unit after it, a currency sign or a colon in it."""
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
     written = "".join(tokens[run.first:run.last + 1])
+    if after in _CLOCK and not _HOUR.match(written):
+        # No time of day: base over mu-law wrote "... 0 .5 last 20 am" for an expiry, "oh five slash
+        # twenty seven" (and "0 .5 last 20" is pieces of a number, not 5:20).
+        after = ""
     # Two decimals as the recogniser wrote them: "3.30", or "3" ".30" (its word timings cut there);
     # not "4" ".1" "2", a group of digits read one by one.
     pieces = tokens[run.first:run.last + 1]
@@ -373,8 +404,9 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
         if card and n == 2 and first > 0 and cores[first - 1] in ("slash", "/"):  # an expiry's year: "... slash 27"
             return Span(first - 1, last, "CREDIT_CARD_EXPIRATION")
         # A stray digit of a number read in pieces (after "card"), or two read one by one ("M and 3
-        # one" for "seven three one", "0 5" for "oh five"); not a numeral of two digits ("in 10 pays").
-        if ctx.card > 0 and (n == 1 or n == 2 and last > first):
+        # one" or "M and 3-1" for "seven three one", "0 5" for "oh five"); not a numeral of two
+        # digits ("in 10 pays").
+        if ctx.card > 0 and (n == 1 or n == 2 and (last > first or len(run.groups) == 2)):
             return Span(first, last, "CREDIT_CARD")
         if card and 3 <= n <= 12:
             expiry = ctx.expiry or any("/" in t for t in tokens[first:last + 1]) or (

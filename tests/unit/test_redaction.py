@@ -360,12 +360,36 @@ def test_pieces_after_ssn_and_phone_keywords(text, expected):
     # base over 8 kHz mu-law, en-us+f3: "The security code is seven three one." and "My credit
     # card expires 05/27."; two digits read one by one after a card keyword are a piece.
     ("Not a security code is M and 3 one.", [("3 one.", "CREDIT_CARD")]),
-    ("My credit card at fire 0 5 last 20 am", [("0 5", "CREDIT_CARD")]),
+    ("The security code is M and 3-1.", [("3-1.", "CREDIT_CARD")]),  # base, one word for two digits
     # ... not a numeral of two digits, nor a count.
     ("my card. The new car derives in 10 pays.", []),
 ])
 def test_two_digits_read_one_by_one_after_a_card_keyword(text, expected):
     assert spans(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # base over 8 kHz mu-law, "My credit card expires 05/27." as whisper's words: the year, split off
+    # the month by a word, went out in clear beside the placeholder. A number beside a card's piece
+    # goes with it; "20 am" is no time of day.
+    ("My credit card expired near O5's last 20 payment.", [("O5's last 20", "CREDIT_CARD")]),  # en-gb
+    ("My credit card has higher 0 .5 last 20 am.", [("0 .5 last 20", "CVV")]),  # en-us+f3
+    ("My credit card at fire 0 5 last 20 am", [("0 5 last 20", "CREDIT_CARD_EXPIRATION")]),
+    # Not an amount or a time beside it, nor a number past a keyword.
+    ("my card code is 123 and the total is 25 dollars", [("123", "CVV")]),
+    ("the security code is 731 at 10 am", [("731", "CVV")]),
+    ("the card code is 731 phone 12", [("731", "CVV")]),
+])
+def test_a_number_beside_a_cards_piece_goes_with_it(text, expected):
+    assert spans(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "my card was declined at 10 am", "my card was declined at 3 .30 pm", "my card was declined at 330 pm",
+    "my card was declined at 12.30 p.m.",
+])
+def test_an_hour_before_am_or_pm_is_a_time_in_a_card_context(text):
+    assert spans(text) == []
 
 
 def test_an_ssn_over_three_finals_with_a_digit_lost_is_an_ssn():
