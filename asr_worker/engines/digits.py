@@ -17,10 +17,12 @@ the prompt goes only where a card number (or an SSN) is likely and the recognise
   pass, not another encode; the beam fallback for poor finals applies to it as to the first);
 * :func:`keep_digits` keeps the second decode only when it writes a number the first did not
   *without losing other words*: every word of the first is in the second, or stands where the
-  second wrote digits (at most :data:`MAX_REPLACED` words for one number, a word repeated in a
-  row counting once: the decode is read before the loop guard, and base loops ``Hey, hey, hey,
-  ...`` on "eight eight eight eight"); a second decode that drops a word or adds one that is not
-  a number (``Thanks for watching.``) is not kept.
+  second wrote digits, a card or SSN keyword beside them or not (at most :data:`MAX_REPLACED`
+  words for one number, a word repeated in a row counting once: the decode is read before the
+  loop guard, and base loops ``Hey, hey, hey, ...`` on "eight eight eight eight"; tiny.en wrote
+  "SSN 078-05-1120." as ``S.M.``, and with the prompt ``SSN 078-05-1120.``); a second decode
+  that drops a word or adds one that is neither a number nor its keyword (``Thanks for
+  watching.``) is not kept.
 
 Pure functions over texts: unit-tested on the recorded transcripts of the evaluation set.
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 import difflib
 import re
 
+from common.redaction.detect import NUMBER_KEYWORDS
 from common.redaction.itn import numeric, runs
 
 # Words of the first decode that one number of the second may stand for, a word repeated in a row
@@ -77,8 +80,10 @@ def keep_digits(first: str, second: str) -> bool:
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
-        if j1 == j2 or not all(numbers[j1:j2]):
-            return False  # a word lost, or one added that is not a number
+        stretch = range(j1, j2)
+        if j1 == j2 or not any(numbers[k] for k in stretch) \
+                or not all(numbers[k] or new[k] in NUMBER_KEYWORDS for k in stretch):
+            return False  # a word lost, or one added that is neither a number nor its keyword
         if i2 - i1 > MAX_REPLACED:
             return False  # too many words for one number: speech the prompt turned into digits
     return True

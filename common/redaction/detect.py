@@ -56,6 +56,8 @@ _KEYWORDS = {
     "account": {"account", "acct", "routing", "member", "membership", "policy", "iban"},
     "dob": {"born", "birth", "birthday", "dob", "birthdate"},
 }
+# The words of card and SSN keywords, which a recogniser writes around such a number ("SSN 078-05-1120").
+NUMBER_KEYWORDS = frozenset(_KEYWORDS["card"] | _KEYWORDS["ssn"])
 _EXPIRY = {"expiry", "expiration", "expires", "expire", "exp", "valid", "thru"}
 _MONTHS = {m: i + 1 for i, m in enumerate(
     "january february march april may june july august september october november december".split())}

@@ -85,6 +85,25 @@ def test_a_second_decode_that_loses_or_adds_words_is_not_kept(first, second):
     assert not keep_digits(first, second)
 
 
+@pytest.mark.parametrize("first, second", [
+    # tiny.en, en-us+f3 16 kHz: "SSN 078-05-1120." as `S.M.`; the second decode has it right.
+    ("S.M.", "SSN 078-05-1120."),
+    ("ffn-milo-78-milo-5-1,120", "SSN 708-05-1,120."),  # base, en-us+f3 mu-law, the same piece
+])
+def test_a_number_with_its_keyword_in_place_of_what_the_first_garbled_is_kept(first, second):
+    assert needs_digits(first)
+    assert keep_digits(first, second)
+
+
+@pytest.mark.parametrize("first, second", [
+    ("Thank you, that is all.", "Card, that is all. 4111"),  # a keyword in place of words, no number there
+    ("Hey, hey. That is all.", "SSN 8888."),  # words lost
+    ("Hey, hey.", "8888. Thanks, SSN."),  # a word added that is neither
+])
+def test_a_keyword_is_kept_only_beside_its_number(first, second):
+    assert not keep_digits(first, second)
+
+
 def test_the_words_around_a_recovered_number_stay():
     assert keep_digits("The code is Hey, hey.", "The code is 8888.")
     assert keep_digits("The code is", "The code is 506.")  # a number the first left out
