@@ -27,9 +27,9 @@ deployment default with denoise on, in which the VAD hears the denoised audio an
 raw audio (``asr_audio: raw``; docs/denoise.md says why). It costs another real-time pass per
 door and model.
 
-Text is compared after normalisation: lower case, accents and punctuation dropped, number words
-as digits and numbers one digit a word (a script's "four seven two" and whisper's "472" are
-the same words). The report lists WER per set and way, and every item whose streamed result
+Text is compared after normalisation: lower case, accents and punctuation dropped, spoken numbers
+as digits (text2num in the item's language) and numbers one digit a word (a script's "four seven
+two" and whisper's "472" are the same words, as are "doscientos treinta y cinco" and "235"). The report lists WER per set and way, and every item whose streamed result
 lost content: a reference word span of ``--lost-words`` or more missing from it (deleted), or
 a WER over the offline one by more than 10 points.
 
@@ -89,9 +89,14 @@ class Item:
     finals: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # model -> streamed way -> each final
 
 
-def words(text: str) -> list[str]:
-    """Lower case, no accents or punctuation, number words as digits, numbers one digit a word."""
-    plain = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+def words(text: str, language: str = "en") -> list[str]:
+    """Lower case, no accents or punctuation, numbers as digits, one digit a word. Spoken numbers
+    become digits with text2num's ``alpha2digit`` in the item's ``language`` first ("doscientos
+    treinta y cinco" and "235" are the same words: whisper writes either, and which it writes
+    says nothing of what it heard), then the digit words left (a lone "four", "oh")."""
+    from text_to_num import alpha2digit
+
+    plain = unicodedata.normalize("NFKD", alpha2digit(text, language).lower()).encode("ascii", "ignore").decode()
     plain = plain.replace("-", " ").replace("mr.", "mister").replace("mrs.", "missus")
     out = []
     for word in re.findall(r"[a-z0-9']+", plain):
@@ -123,14 +128,16 @@ def alignment(reference: list[str], hypothesis: list[str]) -> list[str]:
     return ops[::-1]
 
 
-def errors(reference: str, hypothesis: str) -> tuple[int, int, int]:
-    """(word errors, reference words, longest run of reference words deleted)."""
-    ops = alignment(words(reference), words(hypothesis))
+def errors(reference: str, hypothesis: str, *, language: str = "en") -> tuple[int, int, int]:
+    """(word errors, reference words, longest run of reference words deleted), compared as
+    :func:`words` in ``language``."""
+    said = words(reference, language)
+    ops = alignment(said, words(hypothesis, language))
     run = longest = 0
     for op in ops:
         run = run + 1 if op == "del" else 0 if op != "ins" else run
         longest = max(longest, run)
-    return sum(op != "ok" for op in ops), len(words(reference)), longest
+    return sum(op != "ok" for op in ops), len(said), longest
 
 
 # -- the set ------------------------------------------------------------------------------------
@@ -325,7 +332,7 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
                 if failed := sum(i.results[model][way] == FAILED for i in chosen):
                     row.append(f"{failed} failed")
                     continue
-                counts = [errors(i.reference, i.results[model][way] or "") for i in chosen]
+                counts = [errors(i.reference, i.results[model][way] or "", language=i.language) for i in chosen]
                 wer = 100 * sum(c[0] for c in counts) / sum(c[1] for c in counts)
                 row.append(f"{wer:.1f} %")
             summary[f"{model} {name}"] = dict(zip(ways, row))
@@ -340,7 +347,7 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
                     if text is None or text == FAILED:
                         print(f"    {way:24} {'refused' if text is None else 'failed'}")
                         continue
-                    print(f"    {way:24} {100 * errors(item.reference, text)[0] / len(words(item.reference)):5.1f} %"
+                    print(f"    {way:24} {100 * errors(item.reference, text, language=item.language)[0] / len(words(item.reference, item.language)):5.1f} %"
                           + ("" if way in item.finals.get(model, {}) else f"  {text}"))
                     for final in item.finals.get(model, {}).get(way, []):
                         print(f"      {final['start_ms']:>6}-{final['end_ms']:<6} {final['language']}  {final['text']}")
@@ -355,8 +362,8 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
                 text, reference_text = item.results[model][way], item.results[model][offline_way]
                 if text is None or reference_text is None or text == FAILED:
                     continue
-                wrong, total, run = errors(item.reference, text)
-                offline_wrong, _, _ = errors(item.reference, reference_text)
+                wrong, total, run = errors(item.reference, text, language=item.language)
+                offline_wrong, _, _ = errors(item.reference, reference_text, language=item.language)
                 if run >= lost_words or (wrong - offline_wrong) / total > 0.10:
                     lost.append({"model": model, "item": item.name, "way": way, "wer": round(100 * wrong / total, 1),
                                  "offline_wer": round(100 * offline_wrong / total, 1), "deleted_run": run,

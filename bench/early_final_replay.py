@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                         "carries the ASR worker's default --redact-digits-prompt (asr_worker/engines/digits.py)")
     parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS, help="which ways to decode")
     parser.add_argument("--telephone", action="store_true", help="through 8 kHz mu-law, as the Twilio door hands it on")
+    parser.add_argument("--spanish-voices", nargs="+", default=["es"], metavar="VOICE",
+                        help="espeak-ng voices of the Spanish set (es-419: Latin American)")
     parser.add_argument("--items", nargs="+", metavar="PATTERN", help="only the items whose name matches one")
     parser.add_argument("--shifts", nargs="+", type=int, default=[0], metavar="MS",
                         help="decode each item after this many ms of extra silence before it (each one in turn)")
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             redecoded.append(f"{item.name}: {hypothesis.digits}: {hypothesis.text!r}")
         return hypothesis
 
-    for item, shift in ((item, shift) for item in build_set(args.sets, ["en-us", "en-gb"], ["es"], args.items)
+    for item, shift in ((item, shift) for item in build_set(args.sets, ["en-us", "en-gb"], args.spanish_voices, args.items)
                         for shift in args.shifts):
         if item.language not in decoder.languages:
             continue
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                         begin = end
         print(f"== {item.name}" + (f", {shift} ms later" if shift else ""))
         for way in ways:
-            wrong, total, _ = errors(item.reference, " ".join(texts[way]))
+            wrong, total, _ = errors(item.reference, " ".join(texts[way]), language=item.language)
             totals[way][0] += wrong
             totals[way][1] += total
             print(f"  {way:10} {100 * wrong / total:5.1f} %  {' '.join(texts[way])}")

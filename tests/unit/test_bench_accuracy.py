@@ -20,6 +20,15 @@ def test_words_one_digit_a_word_whichever_way_written() -> None:
     assert words("Cuatro siete, dos nueve") == words("4729") == ["4", "7", "2", "9"]
 
 
+def test_spoken_numbers_compare_as_digits_in_the_items_language() -> None:
+    """Whisper writes an amount as words or as digits; either is the number said."""
+    reference = "Me han cobrado 235 euros en lugar de 135."
+    assert errors(reference, "Me han cobrado doscientos treinta y cinco euros en lugar de ciento treinta y cinco.",
+                  language="es") == (0, 13, 0)
+    assert errors(reference, "Me han cobrado 935 euros en lugar de 135.", language="es") == (1, 13, 0)
+    assert words("two thousand and five") == words("2005") == ["2", "0", "0", "5"]
+
+
 def test_errors_count_the_longest_deleted_run() -> None:
     assert errors("he was not an ill disposed young man", "He was not an ill-sposed young man.") == (1, 8, 0)
     assert errors("one two three four", "one four") == (2, 4, 2)
