@@ -55,6 +55,14 @@ def pack_seconds(raw: str) -> float:
     return value
 
 
+def fraction(raw: str) -> float:
+    """A flag's value from 0 to 1 (a probability)."""
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be from 0 to 1")
+    return value
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamingOptions:
     """Defaults of the streaming recipe; a session's config may override some (:meth:`for_session`)."""
@@ -73,6 +81,11 @@ class StreamingOptions:
         "end an utterance at a pause (the VAD's pause_threshold) when its text ends a sentence "
         "(--no-sentence-endpoint: at silence_threshold only); sessions may override with the "
         "config field sentence_endpoint"))
+    # A sentence whisper is unsure of is not ended early: the speech after the pause is context
+    # that fixes it (BENCHMARKS.md, "Early finals only for sentences the recogniser is sure of").
+    sentence_confidence: float = field(default=0.6, metadata=option(
+        "with --sentence-endpoint, end an utterance early only where the decode's confidence (its mean "
+        "token probability) is at least this (0: at every sentence end)", parse=fraction))
     batch_pack_sec: float = field(default=28.0, metadata=option(
         "batch sessions (recordings) with an engine that times words (whisper): ended utterances "
         "gathered, up to this many seconds with the silences between them, and decoded in one "
@@ -204,6 +217,13 @@ def ends_sentence(text: str) -> bool:
     (closing quotes and brackets aside), but not an ellipsis (whisper's trailing off)."""
     text = text.rstrip().rstrip(CLOSERS)
     return bool(text) and text[-1] in SENTENCE_ENDS and not text.endswith(("..", "…"))
+
+
+def sure(hypothesis: Hypothesis, confidence: float) -> bool:
+    """Whether ``hypothesis`` may end its utterance early at a sentence end: its confidence is at
+    least ``confidence`` (:attr:`StreamingOptions.sentence_confidence`); an engine that gives none
+    always may."""
+    return hypothesis.confidence is None or hypothesis.confidence >= confidence
 
 
 @dataclass(eq=False)

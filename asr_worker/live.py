@@ -19,8 +19,8 @@ stopped otherwise.
 Early finals. A session may take the speculative decode as its final at
 once, when it ends (before the endpoint): always, with ``eager_finals`` (the
 final has ``speech_final`` false: the turn may go on, as Deepgram Flux's
-EagerEndOfTurn), or when its text ends a sentence, with
-``sentence_endpoint`` (``speech_final`` true: the text ended the turn, a
+EagerEndOfTurn), or when its text ends a sentence the recogniser is sure of
+(``sentence_confidence``), with ``sentence_endpoint`` (``speech_final`` true: the text ended the turn, a
 shorter silence than ``silence_threshold`` ended the utterance). The speech
 up to the pause then has its final: the VAD's utterance goes on, and speech
 that resumes in it is a new utterance of the ASR, starting at the pause (a
@@ -58,7 +58,7 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
                             utterance_id)
 
 from .continuation import Piece, continued, joined, kept
-from .core import (AsrSession, AsrSessionState, Head, StageCore, Utterance, ends_sentence, probability,
+from .core import (AsrSession, AsrSessionState, Head, StageCore, Utterance, ends_sentence, probability, sure,
                    session_words)
 from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
@@ -209,7 +209,8 @@ class LiveSessions(StageCore):
         hypothesis = speculation.task.result()
         if hypothesis is None or not hypothesis.text or hypothesis.no_speech:
             return  # the endpoint decides what becomes of it
-        turn_end = asr.options.sentence_endpoint and ends_sentence(hypothesis.text)
+        turn_end = (asr.options.sentence_endpoint and ends_sentence(hypothesis.text)
+                    and sure(hypothesis, asr.options.sentence_confidence))
         if not (turn_end or eager and asr.config.eager_finals):
             return
         utt = asr.utterance

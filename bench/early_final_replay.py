@@ -40,7 +40,7 @@ import time
 import numpy as np
 
 from asr_worker.continuation import Piece, continued, joined, kept
-from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence
+from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence, sure
 from asr_worker.engines.base import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
 from bench.accuracy import RATE, build_set, errors, telephone
@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--digits", action="store_true", help="the whole way: a final of a card-number passage "
                         "(a redactor with pci, ssn and pii fed the finals so far decides, as the ASR stage's does) "
                         "carries the ASR worker's default --redact-digits-prompt (asr_worker/engines/digits.py)")
+    parser.add_argument("--sentence-confidence", type=float, default=StreamingOptions().sentence_confidence,
+                        help="an early final only where the decode's confidence is at least this (the ASR "
+                        "worker's --sentence-confidence; 0: every sentence end)")
     parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS, help="which ways to decode")
     parser.add_argument("--telephone", action="store_true", help="through 8 kHz mu-law, as the Twilio door hands it on")
     parser.add_argument("--spanish-voices", nargs="+", default=["es"], metavar="VOICE",
@@ -120,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     totals = {way: [0, 0] for way in ways}
     cpu = dict.fromkeys(ways, 0.0)
     counts = {way: [0, 0] for way in ways if way != OFFLINE}  # final decodes, of them decoded again with beam search
+    early: dict[str, list[float | None]] = {way: [] for way in ways}  # confidence of each piece that ends a sentence
 
     def decode(way: str, audio: np.ndarray, language: str, prefix: str = "", *, digits: bool = False) -> Hypothesis:
         request = DecodeRequest(way, audio, True, language=language, prefix=prefix, context=args.context,
@@ -172,8 +176,11 @@ def main(argv: list[str] | None = None) -> int:
                         left, prefix = joined(earlier)
                         got = continued(decode(way, np.concatenate([left, piece]), item.language, prefix),
                                         prefix=prefix, offset=len(left) / RATE, tokenize=decoder.tokenize)
-                    text = (got or decode(way, piece, item.language)).text
-                    if end == len(samples) or ends_sentence(text):
+                    decoded = got or decode(way, piece, item.language)
+                    text = decoded.text
+                    if end < len(samples) and ends_sentence(text):
+                        early[way].append(decoded.confidence)
+                    if end == len(samples) or ends_sentence(text) and sure(decoded, args.sentence_confidence):
                         if args.record:
                             recorded[-1]["final"] = text
                         texts[way].append(text + " /")
@@ -192,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
             out.write("\n")
     if args.digits:
         print(f"\nDecoded again with the digits prompt: {len(redecoded)}" + "".join(f"\n  {r}" for r in redecoded))
+    for way, found in early.items():
+        if found:
+            scores = np.array([c for c in found if c is not None])
+            print(f"{way}: {len(found)} pieces end a sentence before their utterance does; confidence p10/p50/p90 "
+                  f"{np.percentile(scores, 10):.2f}/{np.percentile(scores, 50):.2f}/{np.percentile(scores, 90):.2f}, "
+                  f"{sum(c is not None and c < args.sentence_confidence for c in found)} under "
+                  f"--sentence-confidence {args.sentence_confidence}")
     print("\nWER: " + ", ".join(f"{way} {100 * w / n:.1f} %" for way, (w, n) in totals.items()))
     print("CPU of the final decodes (process time): " + ", ".join(f"{way} {s:.1f} s" for way, s in cpu.items()))
     print("Final decodes (decoded again with beam search), CPU per decode: " + ", ".join(

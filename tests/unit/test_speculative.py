@@ -12,6 +12,7 @@ length of the audio it heard, so each final shows which audio it decoded.
 from __future__ import annotations
 
 import asyncio
+import math
 
 import numpy as np
 import pytest
@@ -95,9 +96,9 @@ class Worker:
     """One ASR stage owning the session (one epoch), fed records by entry id."""
 
     def __init__(self, engine, *, epoch: int, config: AsrConfig = AsrConfig(), state: bytes | None = None,
-                 chunk_size_sec: float = 30, priority: str = "live") -> None:
+                 chunk_size_sec: float = 30, priority: str = "live", sentence_confidence: float = 0.0) -> None:
         self.registry = CollectorRegistry()
-        defaults = StreamingOptions(chunk_size_sec=chunk_size_sec)
+        defaults = StreamingOptions(chunk_size_sec=chunk_size_sec, sentence_confidence=sentence_confidence)
         self.runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=defaults, metrics=AsrMetrics(self.registry)))
         self.stage = self.runner.stage
         self.session = self.runner.open("spec", config=PipelineConfig(asr=config, priority=priority), epoch=epoch,
@@ -335,11 +336,12 @@ def finals(worker: Worker) -> list[tuple[str, str, bool, int, int]]:
     return [(t.utterance_id, t.text, t.speech_final, t.start, t.end) for t in worker.transcripts() if t.final]
 
 
-async def run_through(engine, config: AsrConfig, *, resume: bool, early: bool = True) -> tuple[Worker, int]:
+async def run_through(engine, config: AsrConfig, *, resume: bool, early: bool = True,
+                      sentence_confidence: float = 0.0) -> tuple[Worker, int]:
     """One utterance: feed the records up to the pause, let the speculative decode end and its
     early final go out (``early``; else check that none did once its outcome was applied),
     then feed the rest. Returns the worker and the pause's index."""
-    worker = Worker(engine, epoch=1, config=config)
+    worker = Worker(engine, epoch=1, config=config, sentence_confidence=sentence_confidence)
     records = utterance(resume=resume)
     pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
     try:
@@ -406,6 +408,22 @@ async def test_an_unfinished_sentence_or_the_option_off_waits_for_the_endpoint(e
     assert final[0] == utterance_id("spec", START) and final[2:] == (True, START, PAUSE_END)
     assert len(finals_requested(engine)) == 1  # the endpoint used the speculative decode
     assert worker.registry.get_sample_value("streamscribe_asr_early_finals_total", {"kind": "sentence"}) is None
+
+
+@pytest.mark.parametrize("certainty, early", [(0.5, False), (0.9, True)])
+async def test_a_sentence_the_recogniser_is_unsure_of_waits_for_the_endpoint(engine, certainty, early):
+    """``sentence_confidence`` 0.7: a sentence decoded with every token at probability 0.5 is not
+    ended at the pause (the speech after it may be the context that fixes it); at 0.9 it is."""
+    fake(engine).responder = sentence
+    fake(engine).token_logprob = lambda token: math.log(certainty)
+    worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True), resume=True, early=early,
+                                  sentence_confidence=0.7)
+    if early:
+        assert [f[1] for f in finals(worker)] == [f"Heard {int(1.2 * SR)}.", f"Heard {int(0.8 * SR)}."]
+    else:  # one final for the whole utterance, at the VAD's end
+        assert [f[1:] for f in finals(worker)] == [(f"Heard {int(2.0 * SR)}.", True, START, RESUMED_END)]
+    assert worker.registry.get_sample_value("streamscribe_asr_early_finals_total", {"kind": "sentence"}) == (
+        1 if early else None)
 
 
 @pytest.mark.parametrize("responder", [sentence, heard])
