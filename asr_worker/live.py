@@ -339,6 +339,10 @@ class LiveSessions(StageCore):
     @staticmethod
     def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
                     speech_final: bool = False) -> Transcript:
+        """The transcript of ``hypothesis``; a final whose digits' second decode was refused is noted
+        for the redactor (:attr:`~.core.AsrSessionState.unread_numbers`)."""
+        if final and hypothesis.digits == "refused":
+            session.state.unread_numbers.add(utterance_id(session.session_id, utt.start))
         return Transcript(utterance_id=utterance_id(session.session_id, utt.start),
                           start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,
                           speech_final=speech_final, language=hypothesis.language,

@@ -16,6 +16,10 @@ after the held final with no speech, :data:`CONTINUED_SEC` after speech that
 started in time (its final is what the hold waits for). A release by the timer carries no checkpoint (the session's task may
 be mid-utterance); the next boundary's does.
 
+A final whose second decode with the digits prompt wrote digits that were not kept (the stage
+notes its utterance id in the session's ``unread_numbers``) is given to the redactor as
+``unread_number``, which decides what that means; the note never leaves the worker's memory.
+
 Names (``pii``): before a commit's transcripts are redacted, the worker's
 :class:`~common.redaction.names.NameModel` reads them on its own thread (the
 first time, it loads); the redaction itself then runs synchronously as before.
@@ -103,7 +107,9 @@ class RedactingRunner:
                 out.append(redactor.partial(record, names=names.get(id(record), frozenset())))
             elif isinstance(record, Transcript):
                 asr.held_since.setdefault(record.utterance_id, now)
-                out.extend(redactor.final(record, names=names.get(id(record), frozenset())))
+                unread = record.utterance_id in asr.unread_numbers
+                asr.unread_numbers.discard(record.utterance_id)
+                out.extend(redactor.final(record, names=names.get(id(record), frozenset()), unread_number=unread))
                 wait = self.hold_sec
             elif isinstance(record, SpeechStart):
                 out.extend(redactor.speech_start(record.start))

@@ -167,12 +167,15 @@ def phone_line(audio: np.ndarray) -> np.ndarray:
 
 
 # What the re-decodes with the digits prompt did, over the whole run: per re-decoded final, (request
-# id, the first decode's text, the final's text, kept, CPU seconds of the decode with it, and without).
-REDECODES: list[tuple[str, str, str, bool, float, float]] = []
+# id, the first decode's text, the final's text, the outcome (Hypothesis.digits: kept, refused,
+# dropped), CPU seconds of the decode with it, and without).
+REDECODES: list[tuple[str, str, str, str, float, float]] = []
 
 
 async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
-                 digits_prompt: str = "") -> tuple[str, tuple]:
+                 digits_prompt: str = "") -> tuple[str, tuple, bool]:
+    """The final's text, its words, and whether its second decode's digits were refused (what the ASR
+    stage tells the redactor: ``unread_number``)."""
     request = DecodeRequest(request_id=request_id, audio=audio, final=True, language="en", word_timestamps=True,
                             context=prompt, digits_prompt=digits_prompt)
     started = time.process_time()  # CPU of the process: the decode thread's, the only one busy
@@ -182,16 +185,19 @@ async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
         # What the re-decode cost this final: the same decode without the digits prompt, timed.
         started = time.process_time()
         first = await engine.transcribe(replace(request, request_id=request_id + "-plain", digits_prompt=""))
-        REDECODES.append((request_id, first.text, hypothesis.text, hypothesis.digits == "kept", seconds,
+        REDECODES.append((request_id, first.text, hypothesis.text, hypothesis.digits, seconds,
                           time.process_time() - started))
-    return hypothesis.text, hypothesis.words
+    return hypothesis.text, hypothesis.words, hypothesis.digits == "refused"
 
 
-async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt: str = "") -> list[Transcript]:
+async def finals_of(pieces, source: str, engine, prompt: str = "",
+                    digits_prompt: str = "") -> tuple[list[Transcript], frozenset[str]]:
     """One final per piece, as the ASR stage would write it before redaction; with ``digits_prompt``,
     each final of a number passage (a redactor fed the finals so far decides, as the ASR stage's does)
-    carries it for the engine's re-decode."""
+    carries it for the engine's re-decode. Also the utterance ids of the finals whose second decode's
+    digits were refused (``unread_number``)."""
     finals, at = [], 0
+    unread: set[str] = set()
     passages = Redactor(KINDS, hold_gap=round(HOLD_SEC * SAMPLE_RATE))
     for n, piece in enumerate(pieces):
         if source == "text":
@@ -204,13 +210,15 @@ async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt
                 audio = phone_line(audio)
             length = len(audio)
             digits = digits_prompt if digits_prompt and passages.number_passage(at) else ""
-            text, words = await decode(engine, audio, f"{source}-{n}-{at}", prompt, digits)
+            text, words, refused = await decode(engine, audio, f"{source}-{n}-{at}", prompt, digits)
             finals.append(Transcript(utterance_id=f"b-{at}", start=at, end=at + length, text=text, final=True,
                                      words=session_words(words, at, at + length)))
+            if refused:
+                unread.add(finals[-1].utterance_id)
             passages.speech_start(at)
-            passages.final(finals[-1])
+            passages.final(finals[-1], unread_number=refused)
         at += length + int(piece.pause * SAMPLE_RATE)
-    return finals
+    return finals, frozenset(unread)
 
 
 async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> list[Transcript]:
@@ -266,12 +274,12 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> list
             for start, length in starts]
 
 
-def redact(finals: list[Transcript], hold_sec: float, nlp=None,
-           name_costs: list[float] | None = None) -> tuple[dict[str, str], list[float], list[float]]:
+def redact(finals: list[Transcript], hold_sec: float, nlp=None, name_costs: list[float] | None = None,
+           unread: frozenset[str] = frozenset()) -> tuple[dict[str, str], list[float], list[float]]:
     """The redacted text of each final (by utterance id), the seconds each final took in the
     redactor, and the seconds each held final waited (the last of a call: ``hold_sec``, the timer).
     ``nlp``: the name model (None: names are not looked for); the seconds it took a final go
-    to ``name_costs``."""
+    to ``name_costs``. ``unread``: the finals told ``unread_number``."""
     redactor = Redactor(KINDS, hold_gap=round(hold_sec * SAMPLE_RATE))
     out: dict[str, str] = {}
     costs: list[float] = []
@@ -294,7 +302,8 @@ def redact(finals: list[Transcript], hold_sec: float, nlp=None,
             if name_costs is not None:
                 name_costs.append(time.perf_counter() - started)
         started = time.perf_counter()
-        released = redactor.speech_start(final.start) + redactor.final(final, names=names)
+        released = redactor.speech_start(final.start) + redactor.final(
+            final, names=names, unread_number=final.utterance_id in unread)
         costs.append(time.perf_counter() - started)
         if redactor.holding:
             held_at.setdefault(final.utterance_id, final.end)
@@ -379,7 +388,9 @@ class Finals:
         self.cache = pathlib.Path(cache) if cache else None
         self.engine: Engine | None = None
 
-    async def of(self, name: str, pieces, source: str) -> list[Transcript]:
+    async def of(self, name: str, pieces, source: str) -> tuple[list[Transcript], frozenset[str]]:
+        """The call's finals, and the utterance ids of those whose second decode's digits were refused
+        (kept beside the cache's file, ``.unread.json``: none for a recording's packs)."""
         path = None
         if self.cache is not None and source != "text":
             script = hashlib.sha1(repr([(p.text, p.pause) for p in pieces]).encode()).hexdigest()[:8]
@@ -391,19 +402,23 @@ class Finals:
                 script += "-packs"
             path = self.cache / f"{self.model or 'tiny.en'}-{source.replace('/', '-')}-{name}-{script}.json"
             if path.exists():
-                return [cast(Transcript, records.decode(bytes.fromhex(line))) for line in json.loads(path.read_text())]
+                told = path.with_suffix(".unread.json")
+                return ([cast(Transcript, records.decode(bytes.fromhex(line))) for line in json.loads(path.read_text())],
+                        frozenset(json.loads(told.read_text())) if told.exists() else frozenset())
         if source != "text" and self.engine is None:
             self.engine = load_engine("whisper", WhisperOptions(model=self.model, num_workers=1,
                                                                 batch_process=False))
             await self.engine.start()
+        unread: frozenset[str] = frozenset()
         if self.packs and source != "text":
             finals = await packed_finals(pieces, source, self.engine, self.digits_prompt)
         else:
-            finals = await finals_of(pieces, source, self.engine, self.prompt, self.digits_prompt)
+            finals, unread = await finals_of(pieces, source, self.engine, self.prompt, self.digits_prompt)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps([records.encode(final).hex() for final in finals]))
-        return finals
+            path.with_suffix(".unread.json").write_text(json.dumps(sorted(unread)))
+        return finals, unread
 
     async def close(self) -> None:
         if self.engine is not None:
@@ -435,10 +450,11 @@ async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: 
 def report_redecodes() -> None:
     """The finals decoded again with the digits prompt (decoded in this run, not read back), and what
     that cost: the decode with the re-decode against the same decode without it."""
-    kept = sum(k for _, _, _, k, _, _ in REDECODES)
-    print(f"== re-decoded with the digits prompt: {len(REDECODES)} finals, kept {kept}")
-    for request_id, first, final, was_kept, _, _ in REDECODES:
-        print(f"  {request_id}: {first!r} -> {final!r}" if was_kept else f"  {request_id}: {first!r} (dropped)")
+    kept = sum(o == "kept" for _, _, _, o, _, _ in REDECODES)
+    refused = sum(o == "refused" for _, _, _, o, _, _ in REDECODES)
+    print(f"== re-decoded with the digits prompt: {len(REDECODES)} finals, kept {kept}, refused (wrote digits) {refused}")
+    for request_id, first, final, came, _, _ in REDECODES:
+        print(f"  {request_id}: {first!r} -> {final!r}" if came == "kept" else f"  {request_id}: {first!r} ({came})")
     if REDECODES:
         extra = sorted((w - wo) * 1e3 for *_, w, wo in REDECODES)
         plain = sorted(wo * 1e3 for *_, wo in REDECODES)
@@ -458,9 +474,11 @@ async def score(source: str, decoded: Finals, hold_sec: float, nlp, calls=CALLS)
     holds: list[float] = []
     name_costs: list[float] = []
     started = time.perf_counter()
+    told: list[str] = []  # the finals told unread_number: what they became
     for name, pieces in calls:
-        finals = await decoded.of(name, pieces, source)
-        redacted, cost, held = redact(finals, hold_sec, nlp, name_costs)
+        finals, unread = await decoded.of(name, pieces, source)
+        redacted, cost, held = redact(finals, hold_sec, nlp, name_costs, unread)
+        told += [f"{name}: {f.text!r} -> {redacted[f.utterance_id]!r}" for f in finals if f.utterance_id in unread]
         costs += cost
         holds += held
         texts = [redacted[final.utterance_id] for final in finals]
@@ -504,6 +522,8 @@ async def score(source: str, decoded: Finals, hold_sec: float, nlp, calls=CALLS)
     for kind in sorted(negatives):
         print(f"  {kind:16} false redactions {len(false[kind])}/{negatives[kind]} "
               f"({100 * len(false[kind]) / negatives[kind]:.0f} %)" + (f": {false[kind]}" if false[kind] else ""))
+    print(f"  finals told unread_number (second decode's digits refused): {len(told)}" + "".join(
+        f"\n    {line}" for line in told))
     costs_us = sorted(c * 1e6 for c in costs)
     print(f"  redactor per final: median {statistics.median(costs_us):.0f} us, max {costs_us[-1]:.0f} us; "
           f"held finals {len(holds)}, hold (s) median {statistics.median(holds) if holds else 0:.2f}, "

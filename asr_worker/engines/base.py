@@ -83,7 +83,8 @@ class Hypothesis:
     # "beam" (and that decode was kept) or "greedy" (decoded again, the greedy decode kept).
     fallback: str = ""
     # Whether a final was decoded again with the digits prompt (``DecodeRequest.digits_prompt``): ""
-    # (no), "kept" (that decode was kept) or "dropped" (decoded again, the first decode kept).
+    # (no), "kept" (that decode was kept), "refused" (it wrote digits that .digits' rule refused, the
+    # first decode kept: the redactor may mask the final whole) or "dropped" (it wrote none).
     digits: str = ""
 
 

@@ -30,26 +30,14 @@ Pure functions over texts: unit-tested on the recorded transcripts of the evalua
 from __future__ import annotations
 
 import difflib
-import re
 
 from common.redaction.detect import NUMBER_KEYWORDS
-from common.redaction.itn import numeric, runs
+from common.redaction.itn import numeric, once, runs, words
 
 # Words of the first decode that one number of the second may stand for, a word repeated in a row
 # counting once: "eight eight eight eight" came out as one (`Hey, hey`, `K, K, K, K.`, `A-tait`),
 # "one two three" as two (`For I'm`); a longer stretch of words is speech, not a number.
 MAX_REPLACED = 2
-
-
-def words(text: str) -> list[str]:
-    """``text``'s words, lower case, punctuation around them aside (``Hey,`` and ``hey`` are one word)."""
-    return [w for w in (re.sub(r"^\W+|\W+$", "", token.lower()) for token in text.split()) if w]
-
-
-def once(said: list[str]) -> list[str]:
-    """``said`` with a word said again right after itself kept once: whisper loops on what it cannot
-    read ("Hey, hey, hey, ..." for "eight eight eight eight", "I'm, I'm, I'm" before the loop guard)."""
-    return [w for n, w in enumerate(said) if n == 0 or w != said[n - 1]]
 
 
 def prompted(prompt: str, context: str) -> str:
@@ -87,3 +75,13 @@ def keep_digits(first: str, second: str) -> bool:
         if i2 - i1 > MAX_REPLACED:
             return False  # too many words for one number: speech the prompt turned into digits
     return True
+
+
+def outcome(first: str, second: str) -> str:
+    """What a second decode with the digits prompt came to, for :attr:`Hypothesis.digits`: "kept"
+    (:func:`keep_digits`), "refused" (it wrote a digit, or a number, that the rule refused: base's
+    ``4-I`` for ``For I'm...``, "four five." of an SSN), or "dropped" (it wrote none). A fact about
+    the decodes, not a redaction: the redactor decides what "refused" means for the final."""
+    if keep_digits(first, second):
+        return "kept"
+    return "refused" if any(c.isdigit() for c in second) or has_number(second) else "dropped"

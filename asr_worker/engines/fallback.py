@@ -36,9 +36,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from common.redaction.itn import numeric
+from common.redaction.itn import numeric, once, words
 
-from .digits import once, words
 from .repetition import COMPRESSION_RATIO_THRESHOLD, compression_ratio
 
 SILENCE_LOGPROB = -1.0  # faster-whisper's log_prob_threshold, in its no-speech rule

@@ -98,7 +98,7 @@ from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .batch_pause import ChildPauser
-from .digits import keep_digits, needs_digits, prompted
+from .digits import needs_digits, outcome, prompted
 from .fallback import Decoded, FallbackPolicy, needs_beam, pick
 from .loop_guard import GuardOptions, LoopGuard
 from .repetition import LoopLimits
@@ -296,8 +296,8 @@ class WhisperDecoder:
                 if request.digits_prompt and needs_digits(hypothesis.text):
                     again = self._decode_long(replace(request, context=prompted(request.digits_prompt, request.context)),
                                               beam_size=beam_size, fallback=fallback)
-                    kept = keep_digits(hypothesis.text, again.text)
-                    hypothesis = replace(again if kept else hypothesis, digits="kept" if kept else "dropped")
+                    came = outcome(hypothesis.text, again.text)
+                    hypothesis = replace(again if came == "kept" else hypothesis, digits=came)
                 results[index] = hypothesis
             elif request.word_timestamps:
                 # Those of one window size together: a pack decoded with others has the words it
@@ -424,9 +424,8 @@ class WhisperDecoder:
             first = scored(index, decodes[index]).text
             if request.digits_prompt and needs_digits(first):
                 again, beamed = decode([index], {index: prompt(index, prompted(request.digits_prompt, request.context))})
-                kept = keep_digits(first, scored(index, again[index]).text)
-                digits[index] = "kept" if kept else "dropped"
-                if kept:
+                digits[index] = outcome(first, scored(index, again[index]).text)
+                if digits[index] == "kept":
                     decodes[index] = again[index]
                     fell_back.pop(index, None)
                     fell_back.update(beamed)

@@ -43,6 +43,17 @@ _SEPARATORS = re.compile(r"[-/,.:;]")
 _LEADING = re.compile(r"^\d[\d\-/.,:]*[-/.,:]")  # digit groups and the separator after them
 
 
+def words(text: str) -> list[str]:
+    """``text``'s words, lower case, punctuation around them aside (``Hey,`` and ``hey`` are one word)."""
+    return [w for w in (re.sub(r"^\W+|\W+$", "", token.lower()) for token in text.split()) if w]
+
+
+def once(said: list[str]) -> list[str]:
+    """``said`` with a word said again right after itself kept once: whisper loops on what it cannot
+    read ("Hey, hey, hey, ..." for "eight eight eight eight", "I'm, I'm, I'm" before the loop guard)."""
+    return [w for n, w in enumerate(said) if n == 0 or w != said[n - 1]]
+
+
 def core(token: str) -> str:
     """``token`` lower-cased without the punctuation around it (``Four,`` -> ``four``)."""
     return _EDGE.sub("", token.lower())

@@ -24,6 +24,19 @@ decoded again with a digits prompt (``asr_worker.engines.digits``). It is read f
 checkpointed state alone (the context as it stands past any held finals, and where the last
 final ended in a number), never from what a timer released, so a replay decides the same.
 
+Numbers the recogniser would not write. A final of a number passage whose first decode wrote
+no number, but whose second decode with the digits prompt wrote digits that the engine's keep
+rule refused (base wrote "four five." of an SSN read in groups as ``For I'm...``, and with the
+prompt ``4-I``), is told so by the caller (``unread_number``): when it is short (at most
+:data:`MAX_UNREAD_WORDS` words, a word repeated in a row counting once) and the passage has a
+card or SSN keyword's context, it is redacted whole as a piece of that entity (a placeholder of
+its own: it starts with no number, so it never joins the finals held before it). Its words are
+likely a number written as words; a caller's sentence is longer. The type and the decision are
+read when the final comes in, from the checkpointed state and the final alone, so a replay
+(which decodes it again) decides the same; nothing new is kept. A partial cannot know what its
+final's second decode will write, so in such a passage a partial that short with no number is
+masked whole (:meth:`Redactor.partial`).
+
 Checkpoints. :meth:`state` is what must survive a takeover (the keyword
 context, the placeholder counters and where the last final ended in a number); it exists only while nothing is held
 (:attr:`holding` false), since held finals hold clear text and a checkpoint
@@ -46,12 +59,20 @@ from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
 from .detect import CONTEXT_WORDS, LOOKAHEAD, Context, Span, detect
-from .itn import numeric, runs
+from .itn import numeric, once, runs, words
 
 MAX_HELD = 4  # a card read in groups of four
 CARD_DIGITS = 13  # a number this long is a card number whatever follows
 MASK = "[REDACTED]"
 _TRAILING = ".,?!;:"
+# A final of a number passage told ``unread_number`` is redacted whole up to this many words (a word
+# repeated in a row counting once). Recorded (BENCHMARKS.md, "the unread number"): the pieces whose
+# second decode wrote refused digits were 1-2 words (`For I'm...` -> `4-I`; `FEM-0 FEM-0 ... FEM-`);
+# the negatives whose second decode wrote digits were sentences of 6 and more (`A new car derived in
+# Penn Bay.` -> `The new card arrived in 10 days.`), and a keyword sentence "My email is John." is 4.
+# Two words stand for one number in the keep rule (asr_worker.engines.digits.MAX_REPLACED); one more
+# for a word between two groups ("and").
+MAX_UNREAD_WORDS = 3
 
 
 class Redactor:
@@ -64,6 +85,7 @@ class Redactor:
         self.counts: dict[str, int] = {}
         self.held: list[Transcript] = []
         self.held_names: list[frozenset[int]] = []  # per held final: its words that are a name
+        self.held_whole: list[str | None] = []  # per held final: the entity it is redacted whole as, if so
         # The end (a sample) of the last final when that final ended in a number; None otherwise.
         self.number_end: int | None = None
         if state:
@@ -93,17 +115,39 @@ class Redactor:
             return False
         if self.number_end is not None and 0 <= start - self.number_end <= self.hold_gap:
             return True
+        return self._keyword_entity() is not None
+
+    def _keyword_entity(self) -> str | None:
+        """The entity whose keyword's context holds past the held finals' words ("CREDIT_CARD" or
+        "SSN", of the session's kinds; the later keyword's when both hold); None when neither does."""
+        cards, ssns = bool({"pci", "numbers"} & set(self.kinds)), bool({"ssn", "pii"} & set(self.kinds))
         context = Context(**self.context.to_dict())
         if self.held:  # the context as it will stand once they are released (a timer may do it any time)
             tokens, _, starts = _joined(self.held)
             spans = detect([t[0] for t in tokens], self.kinds, context, breaks=frozenset(starts))
             _card_read(context, spans, len(tokens))
-        return cards and context.card > 0 or ssns and context.ssn > 0
+        card, ssn = context.card if cards else 0, context.ssn if ssns else 0
+        if not (card or ssn):
+            return None
+        return "CREDIT_CARD" if card >= ssn else "SSN"  # more words left: the later keyword
 
-    def final(self, transcript: Transcript, *, names: frozenset[int] = frozenset()) -> list[Transcript]:
+    def _whole(self, transcript: Transcript) -> str | None:
+        """The entity a final told ``unread_number`` is redacted whole as, or a partial masked whole
+        (see the module's docstring): a short text with no number in a card or SSN keyword's
+        context; None: it is read as any other."""
+        said = once(words(transcript.text))
+        if not said or len(said) > MAX_UNREAD_WORDS or runs(transcript.text.split()):
+            return None
+        return self._keyword_entity()
+
+    def final(self, transcript: Transcript, *, names: frozenset[int] = frozenset(),
+              unread_number: bool = False) -> list[Transcript]:
         """Take a final in; return the finals redacted and due now, in order (maybe none).
 
-        ``names``: the indices of its words (:func:`words_of`) that are a person's name."""
+        ``names``: the indices of its words (:func:`words_of`) that are a person's name.
+        ``unread_number``: its second decode with the digits prompt wrote digits that were not kept
+        (the engine's ``Hypothesis.digits == "refused"``)."""
+        whole = self._whole(transcript) if unread_number else None  # (the state before it)
         out = self.speech_start(transcript.start)
         if not transcript.text.strip():
             return [*out, *self.release(), transcript]
@@ -113,6 +157,7 @@ class Redactor:
             out += self.release(after=[t[0] for t in _tokens(transcript)[:LOOKAHEAD]])
         self.held.append(transcript)
         self.held_names.append(names)
+        self.held_whole.append(whole)
         self.number_end = transcript.end if _ends_in_number(transcript) else None
         # Numbers alone need no look at the next final: every numeral goes anyway; nor does a number
         # that is a whole card already (what follows would not make its pieces any less a card).
@@ -136,6 +181,7 @@ class Redactor:
         """
         held, self.held = self.held, []
         held_names, self.held_names = self.held_names, []
+        held_whole, self.held_whole = self.held_whole, []
         if not held:
             return []
         tokens, owners, starts = _joined(held)
@@ -150,6 +196,11 @@ class Redactor:
             detect(texts, self.kinds, self.context)  # the context moves past the held words only
         else:
             spans = detect(texts, self.kinds, self.context, names=found, breaks=breaks)
+        for n, entity in enumerate(held_whole):
+            if entity is not None:  # one span over the final's words, whatever the rules found in them
+                first, last = starts[n], (starts[n + 1] if n + 1 < len(starts) else len(texts)) - 1
+                spans = sorted([s for s in spans if s.last < first or s.first > last] + [Span(first, last, entity)],
+                               key=lambda s: s.first)
         _card_read(self.context, spans, len(texts))
         labels = {}
         for span in spans:
@@ -166,6 +217,9 @@ class Redactor:
 
         ``names``: as for :meth:`final`."""
         tokens = _tokens(transcript)
+        if tokens and self._whole(transcript) is not None:  # its final may come out redacted whole
+            whole = Span(0, len(tokens) - 1, "NUMBER")
+            return _apply(transcript, tokens, list(range(len(tokens))), [whole], {whole: MASK}, spans_out=False)
         spans = detect([t[0] for t in tokens], (*self.kinds, "numbers"), Context(**self.context.to_dict()),
                        names=names)
         # A token with a digit that no rule read as a number ("123-45-bic-thousand", a word the

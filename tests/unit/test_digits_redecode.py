@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from asr_worker.core import DIGITS_PROMPT
 from asr_worker.engines import DecodeRequest, Engine, Hypothesis, Word
-from asr_worker.engines.digits import keep_digits, needs_digits
+from asr_worker.engines.digits import keep_digits, needs_digits, outcome
 from asr_worker.recording import PackState
 from asr_worker.stage import AsrStage, StreamingOptions
 from common.metrics import AsrMetrics
@@ -195,8 +195,8 @@ class Scripted(Engine):
         first, second = self.script[start]
         if not (request.digits_prompt and needs_digits(first)):
             return Hypothesis(text=first, language="en")
-        kept = keep_digits(first, second)
-        return Hypothesis(text=second if kept else first, language="en", digits="kept" if kept else "dropped")
+        came = outcome(first, second)
+        return Hypothesis(text=second if came == "kept" else first, language="en", digits=came)
 
     def tokenize(self, text: str) -> list[int]:
         return list(range(len(text.split())))
@@ -219,8 +219,8 @@ CALL = {SECOND: ("My card number is", ""), 3 * SECOND: ("Hey, hey.", "8888."),
 
 class Worker:
     def __init__(self, redact: tuple[str, ...], *, prompt: str = DIGITS_PROMPT, state: bytes | None = None,
-                 epoch: int = 1) -> None:
-        self.engine = Scripted(CALL)
+                 epoch: int = 1, script: dict[int, tuple[str, str]] = CALL) -> None:
+        self.engine = Scripted(script)
         self.registry = CollectorRegistry()
         self.runner = RecordingRunner(lambda r: AsrStage(r, self.engine, defaults=StreamingOptions(
             redact_digits_prompt=prompt), metrics=AsrMetrics(self.registry)))
@@ -273,6 +273,19 @@ async def test_a_takeover_re_decodes_as_the_worker_before_it():
     await second.run([3, 5])
     assert second.prompted() == [3 * SECOND, 5 * SECOND]
     assert second.finals() == first.finals()[1:]
+
+
+# base, en-gb mu-law, "four five." of an SSN read in groups: `For I'm...`, and with the digits prompt `4-I`.
+SSN_GROUPS = {SECOND: ("my social security number.", ""), 3 * SECOND: ("one two three", ""),
+              5 * SECOND: ("For I'm...", "4-I"), 7 * SECOND: ("Thank you, that is all.", "Thank you, that is all.")}
+
+
+async def test_a_final_whose_second_decode_wrote_digits_not_kept_goes_out_redacted_whole():
+    worker = Worker(("ssn",), script=SSN_GROUPS)
+    await worker.run([1, 3, 5, 7])
+    assert worker.prompted() == [3 * SECOND, 5 * SECOND, 7 * SECOND]
+    assert worker.finals() == ["my social security number.", "[SSN_1]", "[SSN_2]...", "Thank you, that is all."]
+    assert (worker.counted("true"), worker.counted("false")) == (0, 2)
 
 
 # A recording decoded in packs (asr_worker/recording.py): its finals are looked at when the pack is

@@ -279,8 +279,9 @@ def test_names_given_per_final_survive_a_hold_and_mask_partials():
     out = redactor.final(final("1111 1111 1111. Thanks Sarah.", 20000, 40000, words=True), names=frozenset({4}))
     assert [t.text for t in out] == ["I am [NAME_1], card [CREDIT_CARD_1]", "[CREDIT_CARD_1]. Thanks [NAME_2]."]
     assert [r.entity for r in out[0].redactions] == ["NAME", "CREDIT_CARD"]
-    partial = Transcript(utterance_id="p", start=0, end=1, text="I am John", final=False)
-    assert redactor.partial(partial, names=frozenset({2})).text == "I am [REDACTED]"
+    # (Four words: in a card's context a partial of three or fewer with no number is masked whole.)
+    partial = Transcript(utterance_id="p", start=0, end=1, text="Yes, I am John", final=False)
+    assert redactor.partial(partial, names=frozenset({3})).text == "Yes, I am [REDACTED]"
     # Without pii, names given are not redacted.
     assert Redactor(("pci",), hold_gap=48000).final(final("I am John.", 0, 1), names=frozenset({2}))[0].text == \
         "I am John."
