@@ -121,6 +121,39 @@ def deal_words(words: Sequence[Word], lengths: Sequence[int], *, gap: int, rate:
     return dealt
 
 
+def spanned_by_numbers(words: Sequence[Word], lengths: Sequence[int], *, gap: int, rate: int,
+                       share: float = 0.5) -> list[bool]:
+    """Whether words of the pack that hold a digit (``words`` in seconds from the pack's start, their
+    times as the engine gave them, before dealing) overlap at least ``share`` of each utterance.
+
+    A number read in groups, one utterance a group, is sometimes written by the pack as one word
+    (``40128888888888881``) timed across the groups' utterances: it is dealt to the one its midpoint
+    falls in, and the others get no words although what was spoken there is written. Such an
+    utterance is not decoded again alone (its digits would be written twice). Only numbers count:
+    whisper's alignment may stretch an ordinary last word over the audio after it, where a dropped
+    utterance is still to be recovered."""
+    found = []
+    for start, length in zip(offsets(lengths, gap=gap), lengths):
+        begin, end = start / rate, (start + length) / rate
+        overlap = sum(max(0.0, min(w.end, end) - max(w.start, begin)) for w in words
+                      if any(c.isdigit() for c in w.text))
+        found.append(length > 0 and overlap >= share * (end - begin))
+    return found
+
+
+ALONE, SPANNED = "alone", "spanned"
+
+
+def unworded(dealt: Sequence[Sequence[Word]], lost: Sequence[Sequence[tuple[float, float]]],
+             spanned: Sequence[bool]) -> list[str]:
+    """What becomes of each utterance of a pack given its words (``dealt``), where the engine cut a
+    loop out (``lost``) and whether a number the pack wrote spans it (:func:`spanned_by_numbers`):
+    "" (its finals as dealt: it has words, or a loop was cut out and its final says so),
+    :data:`SPANNED` (no words of its own, but its digits are written in a neighbour's final) or
+    :data:`ALONE` (speech the pack wrote nothing of: decode it alone, as a live final is)."""
+    return ["" if words or cut else SPANNED if span else ALONE for words, cut, span in zip(dealt, lost, spanned)]
+
+
 def deal_spans(spans: Sequence[tuple[float, float]], lengths: Sequence[int], *, gap: int,
                rate: int) -> list[list[tuple[float, float]]]:
     """Spans of the pack (seconds from its start: where the engine cut a loop out) dealt to the

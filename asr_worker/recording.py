@@ -54,9 +54,10 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
                             utterance_id)
 
 from .core import AsrSession, AsrSessionState, StageCore, Utterance, ends_sentence, probability, session_words
-from .engines import DecodeRequest
+from .engines import DecodeRequest, Word
 from .engines.digits import keep_digits, needs_digits, prompted
-from .packing import Piece, Segment, deal_spans, deal_words, join_words, pack_audio, pack_length, split_at_sentences
+from .packing import (ALONE, SPANNED, Piece, Segment, deal_spans, deal_words, join_words, pack_audio, pack_length,
+                      spanned_by_numbers, split_at_sentences, unworded)
 
 
 PACK_GAP_SEC = 0.3  # silence between two utterances of a pack (each has its own trailing padding too)
@@ -245,11 +246,13 @@ class Recordings(StageCore):
             if sum(map(bool, retry_dealt)) > sum(map(bool, dealt)):  # else the prompted decode stands
                 hypothesis, words, dealt = retry, retry_words, retry_dealt
         lost = deal_spans(hypothesis.lost if hypothesis is not None else (), lengths, gap=gap, rate=SAMPLE_RATE)
+        unheard = await self._decode_alone(session, asr, pack, request, dealt, lost, unworded(
+            dealt, lost, spanned_by_numbers(words, lengths, gap=gap, rate=SAMPLE_RATE)) if hypothesis else [])
         # A later pack's prompt (none after a takeover: the replay starts without it).
         text = join_words(words[-PROMPT_WORDS:], language=hypothesis.language if hypothesis else "")
         language = hypothesis.language if hypothesis is not None else ""
         outputs: list[Record] = []
-        for ended, its_words, its_lost in zip(pack, dealt, lost):
+        for index, (ended, its_words, its_lost) in enumerate(zip(pack, dealt, lost)):
             utt = ended.utterance
             if utt.announce:
                 outputs.append(SpeechStart(start=utt.start))
@@ -258,6 +261,11 @@ class Recordings(StageCore):
             cut = [(utt.start + round(a * SAMPLE_RATE), utt.start + round(b * SAMPLE_RATE)) for a, b in its_lost]
             for segment in split_at_sentences(piece, its_words, rate=SAMPLE_RATE, ends_sentence=ends_sentence):
                 truncated = any(a <= segment.end and b >= segment.start for a, b in cut)
+                if not segment.words and not truncated and index in unheard:  # the result says what is missing
+                    self._count_final(asr, language, 0)
+                    outputs.append(replace(self._segment_transcript(session, asr, segment, language=language,
+                                                                    speech_final=ended.speech_final), no_words=True))
+                    continue
                 if not segment.words and not truncated:
                     self.metrics.no_speech.inc()
                     session.log.info("utterance at %d has no words; no final", segment.start)
@@ -269,6 +277,39 @@ class Recordings(StageCore):
                                                         speech_final=segment.split or ended.speech_final,
                                                         truncated=truncated))
         return outputs, pack[-1].entry_id, text
+
+    async def _decode_alone(self, session: AsrSession, asr: PackState, pack: list[Ended], request: DecodeRequest,
+                            dealt: list[list[Word]], lost: list[list[tuple[float, float]]],
+                            fates: list[str]) -> set[int]:
+        """Each utterance of ``pack`` that the pack's decode (``request``) wrote nothing of and no number
+        of a neighbour spans (``fates``, :func:`~.packing.unworded`) decoded alone, its own audio as a
+        live final's (greedy, the engine's beam fallback; a number passage's digits prompt follows at
+        the commit, :meth:`_digits_again`): its words and cut loops put in ``dealt`` and ``lost``. Returns
+        the utterances that got no words that way either (their finals say so: ``no_words``)."""
+        for index in (i for i, fate in enumerate(fates) if fate == SPANNED):
+            self.metrics.lone_decodes.labels(outcome="spanned").inc()
+            session.log.info("utterance at %d got no words in its pack, a number written beside it spans it; "
+                             "not decoded alone", pack[index].utterance.start)
+        alone = [i for i, fate in enumerate(fates) if fate == ALONE]
+        # Together: the engine's batch thread decodes the ones waiting in one call.
+        hypotheses = await asyncio.gather(*(self._transcribe(session, asr, replace(
+            request, request_id=self._request_id(session, pack[i].utterance, "alone"),
+            audio=pack[i].utterance.pcm().astype(np.float32) / 32768.0,
+            context=asr.options.context(asr.config))) for i in alone))
+        unheard = set()
+        for index, hypothesis in zip(alone, hypotheses):
+            utt = pack[index].utterance
+            if hypothesis is not None and not hypothesis.no_speech:
+                # (dealt as a pack of one: the times kept inside the utterance)
+                dealt[index] = deal_words(hypothesis.words, [utt.samples], gap=0, rate=SAMPLE_RATE)[0]
+                lost[index] = list(hypothesis.lost)
+            outcome = "words" if dealt[index] else "none"
+            self.metrics.lone_decodes.labels(outcome=outcome).inc()
+            session.log.info("utterance at %d got no words in its pack; decoded alone: %s", utt.start,
+                             f"{len(dealt[index])} words" if dealt[index] else "none either")
+            if not dealt[index] and not lost[index]:
+                unheard.add(index)
+        return unheard
 
     async def _digits_again(self, session: AsrSession, asr: PackState, pack: list[Ended],
                             outputs: list[Record]) -> list[Record]:
