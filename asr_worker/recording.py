@@ -56,7 +56,7 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
 from .core import AsrSession, AsrSessionState, StageCore, Utterance, ends_sentence, probability, session_words
 from .engines import DecodeRequest, Word
 from .engines.digits import keep_digits, needs_digits, prompted
-from .packing import (ALONE, SPANNED, Piece, Segment, deal_spans, deal_words, join_words, pack_audio, pack_length,
+from .packing import (ALONE, SPANNED, Piece, Segment, beside_surplus, deal_spans, deal_words, join_words, pack_audio, pack_length,
                       spanned_by_numbers, split_at_sentences, unworded)
 
 
@@ -247,7 +247,8 @@ class Recordings(StageCore):
                 hypothesis, words, dealt = retry, retry_words, retry_dealt
         lost = deal_spans(hypothesis.lost if hypothesis is not None else (), lengths, gap=gap, rate=SAMPLE_RATE)
         unheard = await self._decode_alone(session, asr, pack, request, dealt, lost, unworded(
-            dealt, lost, spanned_by_numbers(words, lengths, gap=gap, rate=SAMPLE_RATE)) if hypothesis else [])
+            dealt, lost, [a or b for a, b in zip(spanned_by_numbers(words, lengths, gap=gap, rate=SAMPLE_RATE),
+                                                 beside_surplus(dealt, lengths, rate=SAMPLE_RATE))]) if hypothesis else [])
         # A later pack's prompt (none after a takeover: the replay starts without it).
         text = join_words(words[-PROMPT_WORDS:], language=hypothesis.language if hypothesis else "")
         language = hypothesis.language if hypothesis is not None else ""
@@ -288,7 +289,7 @@ class Recordings(StageCore):
         the utterances that got no words that way either (their finals say so: ``no_words``)."""
         for index in (i for i, fate in enumerate(fates) if fate == SPANNED):
             self.metrics.lone_decodes.labels(outcome="spanned").inc()
-            session.log.info("utterance at %d got no words in its pack, a number written beside it spans it; "
+            session.log.info("utterance at %d got no words in its pack, a number written beside it covers it; "
                              "not decoded alone", pack[index].utterance.start)
         alone = [i for i, fate in enumerate(fates) if fate == ALONE]
         # Together: the engine's batch thread decodes the ones waiting in one call.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from asr_worker.engines import Word
-from asr_worker.packing import (ALONE, SPANNED, Piece, deal_words, join_words, offsets, pack_audio, pack_length,
+from asr_worker.packing import (ALONE, SPANNED, Piece, beside_surplus, deal_words, join_words, offsets, pack_audio, pack_length,
                                 spanned_by_numbers, split_at_sentences, unworded)
 from asr_worker.core import ends_sentence
 
@@ -134,3 +134,17 @@ def test_what_becomes_of_an_utterance_with_no_words():
     word = Word("yes", 0.0, 0.5, 0.9)
     fates = unworded([[word], [], [], [], [word]], [[], [(0.1, 0.2)], [], [], []], [False, False, True, False, True])
     assert fates == ["", "", SPANNED, ALONE, ""]
+
+
+def test_an_utterance_beside_a_final_with_more_digits_than_its_audio_could_hold_is_covered():
+    """tiny.en wrote "four two four two." (1.6 s) and the group after it as ``4242 4242``, timed
+    inside the first: 8 digits in 1.6 s (over 4 a second) hold the next group's, and the
+    utterance after it (no words) is covered; 4 digits there would not be."""
+    group = [Word("4242", 0.1, 0.7, 0.9), Word("4242", 0.8, 1.5, 0.9)]
+    dealt = [[Word("4111", 0.1, 1.4, 0.9)], group, [], [], [Word("Thanks.", 0.1, 0.5, 0.9)]]
+    lengths = [16, 16, 16, 16, 16]
+    assert beside_surplus(dealt, lengths, rate=10) == [True, False, True, True, True]
+    dealt[1] = group[:1]
+    assert beside_surplus(dealt, lengths, rate=10) == [False, False, False, False, False]
+    # Before or after: the nearest with words on either side.
+    assert beside_surplus([[], [], group], [16, 16, 16], rate=10) == [True, True, False]
