@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 from collections import deque
 from dataclasses import dataclass, field, replace
 
@@ -63,6 +64,13 @@ from .packing import (ALONE, SPANNED, Piece, Segment, beside_surplus, deal_spans
 PACK_GAP_SEC = 0.3  # silence between two utterances of a pack (each has its own trailing padding too)
 PACK_IDLE_SEC = 1.0  # a pack waits this long for more input before it is decoded as it is
 PROMPT_WORDS = 100  # of the previous pack in a pack's prompt (whisper keeps at most 223 tokens of it)
+
+
+def echoes(prompt: str, text: str) -> bool:
+    """Whether a number written in ``text`` is one of the digits ``prompt``'s own (``506``,
+    ``4929``): whisper copies the prompt where it hears too little, and for an utterance that
+    had no words before there is no first decode to hold it against."""
+    return bool(set(re.findall(r"\d+", text)) & set(re.findall(r"\d+", prompt)))
 
 
 @dataclass(eq=False)
@@ -316,12 +324,13 @@ class Recordings(StageCore):
                             outputs: list[Record]) -> list[Record]:
         """``outputs``, a pack's, about to be committed after every pack before it: each final of a
         number passage (:meth:`~common.redaction.redactor.Redactor.number_passage`) that has no
-        number decoded again alone with the digits prompt, and replaced when :func:`keep_digits`
-        keeps the new text. The passage of each final is read from a copy of the redactor that
+        number, or no words at all (``no_words``: its pack and its decode alone wrote nothing),
+        decoded again alone with the digits prompt, and replaced when :func:`keep_digits` keeps
+        the new text (for one with no words: unless a number of it is the prompt's own). The passage of each final is read from a copy of the redactor that
         has taken the finals before it in the pack, as the redactor will when they are committed."""
         prompt = asr.options.redact_digits_prompt
         if not prompt or asr.redactor is None or not any(
-                isinstance(r, Transcript) and needs_digits(r.text) for r in outputs):
+                isinstance(r, Transcript) and (needs_digits(r.text) or r.no_words) for r in outputs):
             return outputs
         ahead = copy.deepcopy(asr.redactor)  # (the real one changes only when these are committed)
         again: list[Record] = []
@@ -329,7 +338,7 @@ class Recordings(StageCore):
             if isinstance(record, SpeechStart):
                 ahead.speech_start(record.start)
             elif isinstance(record, Transcript) and record.final:
-                if needs_digits(record.text) and ahead.number_passage(record.start):
+                if (needs_digits(record.text) or record.no_words) and ahead.number_passage(record.start):
                     record = await self._decode_digits(session, asr, pack, record, prompt)
                 ahead.final(record)
             again.append(record)
@@ -349,12 +358,13 @@ class Recordings(StageCore):
             language=final.language or asr.config.language or asr.language or None,
             context=prompted(prompt, asr.options.context(asr.config)),
             word_timestamps=asr.config.words, batch=True))
-        kept = hypothesis is not None and not hypothesis.no_speech and keep_digits(final.text, hypothesis.text)
+        kept = hypothesis is not None and not hypothesis.no_speech and keep_digits(final.text, hypothesis.text) \
+            and not (final.no_words and echoes(prompt, hypothesis.text))
         self.metrics.digit_redecodes.labels(kept=str(kept).lower()).inc()
         if not kept:
             return final
         assert hypothesis is not None  # kept
-        return replace(final, text=hypothesis.text, confidence=probability(hypothesis.confidence),
+        return replace(final, text=hypothesis.text, confidence=probability(hypothesis.confidence), no_words=False,
                        words=session_words(hypothesis.words, final.start, final.end) if asr.config.words else (),
                        truncated=bool(hypothesis.lost))
 

@@ -11,7 +11,7 @@ before), so the question is whether what the decodes alone write is the speech o
   with them stubbed out (as before them); WER of each way (bench.accuracy's normalisation);
 * ``--finals BEFORE AFTER``: the recording finals that ``bench.redaction --packs --finals DIR``
   kept, before the change and after (the redaction set's calls: one reference text a piece);
-  WER of each, and each piece whose final differs.
+  WER of each (each call's finals against its pieces' text), and each piece whose final differs.
 
 Usage::
 
@@ -88,12 +88,14 @@ def compare(before: Path, after: Path) -> None:
             if not old.exists():
                 continue
             name = next(n for n in pieces if re.search(rf"-{re.escape(n)}-[0-9a-f]{{8}}-", path.name))
-            for piece, was, now in zip(pieces[name], cached(old), cached(path)):
-                for way, final in (("before", was), ("after", now)):
-                    e, n, _ = errors(piece.text, final.text)
-                    sums[way][0] += e
-                    sums[way][1] += n
-                if was.text != now.text:
+            said, was_finals, now_finals = pieces[name], cached(old), cached(path)
+            for way, finals in (("before", was_finals), ("after", now_finals)):
+                # The whole call: a pack may deal a piece's words to its neighbour.
+                e, n, _ = errors(" ".join(p.text for p in said), " ".join(f.text for f in finals))
+                sums[way][0] += e
+                sums[way][1] += n
+            for piece, was, now in zip(said, was_finals, now_finals):
+                if was.text != now.text or was.no_words != now.no_words:
                     print(f"  {path.name}: {piece.text!r}: {was.text!r} -> {now.text!r}"
                           + (" (no_words)" if now.no_words else ""))
         for way, (e, n) in sums.items():
