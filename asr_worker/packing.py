@@ -121,6 +121,64 @@ def deal_words(words: Sequence[Word], lengths: Sequence[int], *, gap: int, rate:
     return dealt
 
 
+def spanned_by_numbers(words: Sequence[Word], lengths: Sequence[int], *, gap: int, rate: int,
+                       share: float = 0.5) -> list[bool]:
+    """Whether words of the pack that hold a digit (``words`` in seconds from the pack's start, their
+    times as the engine gave them, before dealing) overlap at least ``share`` of each utterance.
+
+    A number read in groups, one utterance a group, is sometimes written by the pack as one word
+    (``40128888888888881``) timed across the groups' utterances: it is dealt to the one its midpoint
+    falls in, and the others get no words although what was spoken there is written. Such an
+    utterance is not decoded again alone (its digits would be written twice). Only numbers count:
+    whisper's alignment may stretch an ordinary last word over the audio after it, where a dropped
+    utterance is still to be recovered."""
+    found = []
+    for start, length in zip(offsets(lengths, gap=gap), lengths):
+        begin, end = start / rate, (start + length) / rate
+        overlap = sum(max(0.0, min(w.end, end) - max(w.start, begin)) for w in words
+                      if any(c.isdigit() for c in w.text))
+        found.append(length > 0 and overlap >= share * (end - begin))
+    return found
+
+
+# A person reads a card number at 2-3 digits a second (the redaction set's voices at most 2.75):
+# a final with more digits than this for each second of its own audio holds digits spoken beside it.
+MAX_DIGITS_PER_SEC = 4.0
+
+
+def beside_surplus(dealt: Sequence[Sequence[Word]], lengths: Sequence[int], *, rate: int,
+                   per_second: float = MAX_DIGITS_PER_SEC) -> list[bool]:
+    """Whether the nearest utterance with words before or after each utterance (in the pack) holds
+    more digits than ``per_second`` for each second of its own audio.
+
+    The pack sometimes writes a number read in groups, one utterance a group, in one utterance
+    (``4242 4242`` for a "four two four two." of 1.6 s) with times that deal it there whole: the
+    utterances beside it with no words were where the rest was spoken (the timing rule,
+    :func:`spanned_by_numbers`, does not see it)."""
+    over = [sum(c.isdigit() for w in words for c in w.text) > per_second * length / rate
+            for words, length in zip(dealt, lengths)]
+    found = []
+    for index in range(len(dealt)):
+        before = next((i for i in range(index - 1, -1, -1) if dealt[i]), None)
+        after = next((i for i in range(index + 1, len(dealt)) if dealt[i]), None)
+        found.append(any(i is not None and over[i] for i in (before, after)))
+    return found
+
+
+ALONE, SPANNED = "alone", "spanned"
+
+
+def unworded(dealt: Sequence[Sequence[Word]], lost: Sequence[Sequence[tuple[float, float]]],
+             spanned: Sequence[bool]) -> list[str]:
+    """What becomes of each utterance of a pack given its words (``dealt``), where the engine cut a
+    loop out (``lost``) and whether a number the pack wrote covers it (:func:`spanned_by_numbers`,
+    :func:`beside_surplus`):
+    "" (its finals as dealt: it has words, or a loop was cut out and its final says so),
+    :data:`SPANNED` (no words of its own, but its digits are written in a neighbour's final) or
+    :data:`ALONE` (speech the pack wrote nothing of: decode it alone, as a live final is)."""
+    return ["" if words or cut else SPANNED if span else ALONE for words, cut, span in zip(dealt, lost, spanned)]
+
+
 def deal_spans(spans: Sequence[tuple[float, float]], lengths: Sequence[int], *, gap: int,
                rate: int) -> list[list[tuple[float, float]]]:
     """Spans of the pack (seconds from its start: where the engine cut a loop out) dealt to the

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 from collections import deque
 from dataclasses import dataclass, field, replace
 
@@ -54,14 +55,22 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
                             utterance_id)
 
 from .core import AsrSession, AsrSessionState, StageCore, Utterance, ends_sentence, probability, session_words
-from .engines import DecodeRequest
+from .engines import DecodeRequest, Word
 from .engines.digits import keep_digits, needs_digits, prompted
-from .packing import Piece, Segment, deal_spans, deal_words, join_words, pack_audio, pack_length, split_at_sentences
+from .packing import (ALONE, SPANNED, Piece, Segment, beside_surplus, deal_spans, deal_words, join_words, pack_audio, pack_length,
+                      spanned_by_numbers, split_at_sentences, unworded)
 
 
 PACK_GAP_SEC = 0.3  # silence between two utterances of a pack (each has its own trailing padding too)
 PACK_IDLE_SEC = 1.0  # a pack waits this long for more input before it is decoded as it is
 PROMPT_WORDS = 100  # of the previous pack in a pack's prompt (whisper keeps at most 223 tokens of it)
+
+
+def echoes(prompt: str, text: str) -> bool:
+    """Whether a number written in ``text`` is one of the digits ``prompt``'s own (``506``,
+    ``4929``): whisper copies the prompt where it hears too little, and for an utterance that
+    had no words before there is no first decode to hold it against."""
+    return bool(set(re.findall(r"\d+", text)) & set(re.findall(r"\d+", prompt)))
 
 
 @dataclass(eq=False)
@@ -245,11 +254,14 @@ class Recordings(StageCore):
             if sum(map(bool, retry_dealt)) > sum(map(bool, dealt)):  # else the prompted decode stands
                 hypothesis, words, dealt = retry, retry_words, retry_dealt
         lost = deal_spans(hypothesis.lost if hypothesis is not None else (), lengths, gap=gap, rate=SAMPLE_RATE)
+        unheard = await self._decode_alone(session, asr, pack, request, dealt, lost, unworded(
+            dealt, lost, [a or b for a, b in zip(spanned_by_numbers(words, lengths, gap=gap, rate=SAMPLE_RATE),
+                                                 beside_surplus(dealt, lengths, rate=SAMPLE_RATE))]) if hypothesis else [])
         # A later pack's prompt (none after a takeover: the replay starts without it).
         text = join_words(words[-PROMPT_WORDS:], language=hypothesis.language if hypothesis else "")
         language = hypothesis.language if hypothesis is not None else ""
         outputs: list[Record] = []
-        for ended, its_words, its_lost in zip(pack, dealt, lost):
+        for index, (ended, its_words, its_lost) in enumerate(zip(pack, dealt, lost)):
             utt = ended.utterance
             if utt.announce:
                 outputs.append(SpeechStart(start=utt.start))
@@ -258,6 +270,11 @@ class Recordings(StageCore):
             cut = [(utt.start + round(a * SAMPLE_RATE), utt.start + round(b * SAMPLE_RATE)) for a, b in its_lost]
             for segment in split_at_sentences(piece, its_words, rate=SAMPLE_RATE, ends_sentence=ends_sentence):
                 truncated = any(a <= segment.end and b >= segment.start for a, b in cut)
+                if not segment.words and not truncated and index in unheard:  # the result says what is missing
+                    self._count_final(asr, language, 0)
+                    outputs.append(replace(self._segment_transcript(session, asr, segment, language=language,
+                                                                    speech_final=ended.speech_final), no_words=True))
+                    continue
                 if not segment.words and not truncated:
                     self.metrics.no_speech.inc()
                     session.log.info("utterance at %d has no words; no final", segment.start)
@@ -270,16 +287,50 @@ class Recordings(StageCore):
                                                         truncated=truncated))
         return outputs, pack[-1].entry_id, text
 
+    async def _decode_alone(self, session: AsrSession, asr: PackState, pack: list[Ended], request: DecodeRequest,
+                            dealt: list[list[Word]], lost: list[list[tuple[float, float]]],
+                            fates: list[str]) -> set[int]:
+        """Each utterance of ``pack`` that the pack's decode (``request``) wrote nothing of and no number
+        of a neighbour spans (``fates``, :func:`~.packing.unworded`) decoded alone, its own audio as a
+        live final's (greedy, the engine's beam fallback; a number passage's digits prompt follows at
+        the commit, :meth:`_digits_again`): its words and cut loops put in ``dealt`` and ``lost``. Returns
+        the utterances that got no words that way either (their finals say so: ``no_words``)."""
+        for index in (i for i, fate in enumerate(fates) if fate == SPANNED):
+            self.metrics.lone_decodes.labels(outcome="spanned").inc()
+            session.log.info("utterance at %d got no words in its pack, a number written beside it covers it; "
+                             "not decoded alone", pack[index].utterance.start)
+        alone = [i for i, fate in enumerate(fates) if fate == ALONE]
+        # Together: the engine's batch thread decodes the ones waiting in one call.
+        hypotheses = await asyncio.gather(*(self._transcribe(session, asr, replace(
+            request, request_id=self._request_id(session, pack[i].utterance, "alone"),
+            audio=pack[i].utterance.pcm().astype(np.float32) / 32768.0,
+            context=asr.options.context(asr.config))) for i in alone))
+        unheard = set()
+        for index, hypothesis in zip(alone, hypotheses):
+            utt = pack[index].utterance
+            if hypothesis is not None and not hypothesis.no_speech:
+                # (dealt as a pack of one: the times kept inside the utterance)
+                dealt[index] = deal_words(hypothesis.words, [utt.samples], gap=0, rate=SAMPLE_RATE)[0]
+                lost[index] = list(hypothesis.lost)
+            outcome = "words" if dealt[index] else "none"
+            self.metrics.lone_decodes.labels(outcome=outcome).inc()
+            session.log.info("utterance at %d got no words in its pack; decoded alone: %s", utt.start,
+                             f"{len(dealt[index])} words" if dealt[index] else "none either")
+            if not dealt[index] and not lost[index]:
+                unheard.add(index)
+        return unheard
+
     async def _digits_again(self, session: AsrSession, asr: PackState, pack: list[Ended],
                             outputs: list[Record]) -> list[Record]:
         """``outputs``, a pack's, about to be committed after every pack before it: each final of a
         number passage (:meth:`~common.redaction.redactor.Redactor.number_passage`) that has no
-        number decoded again alone with the digits prompt, and replaced when :func:`keep_digits`
-        keeps the new text. The passage of each final is read from a copy of the redactor that
+        number, or no words at all (``no_words``: its pack and its decode alone wrote nothing),
+        decoded again alone with the digits prompt, and replaced when :func:`keep_digits` keeps
+        the new text (for one with no words: unless a number of it is the prompt's own). The passage of each final is read from a copy of the redactor that
         has taken the finals before it in the pack, as the redactor will when they are committed."""
         prompt = asr.options.redact_digits_prompt
         if not prompt or asr.redactor is None or not any(
-                isinstance(r, Transcript) and needs_digits(r.text) for r in outputs):
+                isinstance(r, Transcript) and (needs_digits(r.text) or r.no_words) for r in outputs):
             return outputs
         ahead = copy.deepcopy(asr.redactor)  # (the real one changes only when these are committed)
         again: list[Record] = []
@@ -287,7 +338,7 @@ class Recordings(StageCore):
             if isinstance(record, SpeechStart):
                 ahead.speech_start(record.start)
             elif isinstance(record, Transcript) and record.final:
-                if needs_digits(record.text) and ahead.number_passage(record.start):
+                if (needs_digits(record.text) or record.no_words) and ahead.number_passage(record.start):
                     record = await self._decode_digits(session, asr, pack, record, prompt)
                 ahead.final(record)
             again.append(record)
@@ -307,12 +358,13 @@ class Recordings(StageCore):
             language=final.language or asr.config.language or asr.language or None,
             context=prompted(prompt, asr.options.context(asr.config)),
             word_timestamps=asr.config.words, batch=True))
-        kept = hypothesis is not None and not hypothesis.no_speech and keep_digits(final.text, hypothesis.text)
+        kept = hypothesis is not None and not hypothesis.no_speech and keep_digits(final.text, hypothesis.text) \
+            and not (final.no_words and echoes(prompt, hypothesis.text))
         self.metrics.digit_redecodes.labels(kept=str(kept).lower()).inc()
         if not kept:
             return final
         assert hypothesis is not None  # kept
-        return replace(final, text=hypothesis.text, confidence=probability(hypothesis.confidence),
+        return replace(final, text=hypothesis.text, confidence=probability(hypothesis.confidence), no_words=False,
                        words=session_words(hypothesis.words, final.start, final.end) if asr.config.words else (),
                        truncated=bool(hypothesis.lost))
 

@@ -225,7 +225,8 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> list
     """One final per piece (an empty one where none came), of the call as a recording: its pieces, one
     utterance each, decoded in packs by an ASR stage redacting ``pci,ssn`` (which decides the second
     decodes with ``digits_prompt``); the finals as they went into its redactor. Each second decode
-    is printed."""
+    is printed, and each utterance that its pack wrote nothing of (decoded alone, and what that
+    wrote, with its CPU time; or spanned by a number written beside it)."""
     voice, line = source.split("/")
     records: list[Record] = []
     starts, at = [], 0
@@ -261,6 +262,20 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> list
         return again
 
     stage._decode_digits = traced
+    decode_alone = stage._decode_alone
+
+    async def alone(session, asr, pack, request, dealt, lost, fates):  # what the pack wrote nothing of
+        cpu = time.process_time()  # (the engine's threads included: nothing else decodes meanwhile)
+        unheard = await decode_alone(session, asr, pack, request, dealt, lost, fates)
+        if "alone" in fates:
+            print(f"  {source}: {fates.count('alone')} decoded alone in {time.process_time() - cpu:.2f} s of CPU")
+        for ended, words, fate in zip(pack, dealt, fates):
+            if fate:
+                print(f"  {source}-{ended.utterance.start}: {fate}" + (f" -> {' '.join(w.text for w in words)!r}"
+                                                                        if fate == "alone" else ""))
+        return unheard
+
+    stage._decode_alone = alone
     session = runner.open(source, config=PipelineConfig(asr=AsrConfig(language="en", redact=("pci", "ssn"), words=True),
                                                         priority="batch"))
     records.append(End(seq=0))

@@ -268,6 +268,12 @@ class AsrMetrics:
             "again with the digits prompt (whisper), by whether that decode was kept: true or false.", ["kept"],
             registry=registry,
         )
+        self.lone_decodes = Counter(
+            p + "lone_decodes_total",
+            "Utterances of a recording's pack to which the pack's decode dealt no words, by outcome: words or none "
+            "(decoded again alone: its final has words, or is empty and flagged no_words), or spanned (not decoded: "
+            "a number the pack wrote beside it holds its digits).", ["outcome"], registry=registry,
+        )
         self.decodes_in_flight = Gauge(p + "decodes_in_flight", "Decodes running in the engine.", registry=registry)
         self.speculative_decodes = Counter(
             p + "speculative_decodes_total",

@@ -142,7 +142,10 @@ class Transcript(Record):
     ``confidence`` is the engine's own figure for the text (a mean token
     probability, 0..1), ``None`` when the engine gives none. ``truncated``
     marks a final whose decode looped and could not be recovered: the engine
-    cut the repetition out, and words spoken there may be missing. ``redactions``: the
+    cut the repetition out, and words spoken there may be missing. ``no_words`` marks the
+    empty final of a recording's utterance in which speech was found but for which the
+    recogniser wrote no words (its pack's decode, and the utterance decoded alone): what was
+    spoken there is missing, and the result says so. ``redactions``: the
     entities the session's redaction replaced in ``text`` and ``words``, in order.
     """
 
@@ -158,6 +161,7 @@ class Transcript(Record):
     confidence: float | None = None
     truncated: bool = False
     redactions: tuple[Redacted, ...] = ()
+    no_words: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -457,7 +457,7 @@ class Call:
             metrics.finals.inc()
             from_finalize = bool(self._flush_pending) and record.speech_final
             final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize,
-                                 truncated=record.truncated)
+                                 truncated=record.truncated, no_words=record.no_words)
             if self.speakers is not None:  # a bounded wait (hub option diarize_wait), then it goes without
                 final = await self.speakers.label(final)
             self._observe(metrics.final_latency, session, record.end)  # the speakers' wait included

@@ -153,12 +153,15 @@ class Final(Transcript):
     finalize, end of the call), false when very long speech was split.
     ``from_finalize`` is true when a client's finalize closed it. ``truncated``
     is true when the engine's decode looped and could not be recovered: it cut
-    the repetition out, and words spoken there may be missing.
+    the repetition out, and words spoken there may be missing. ``no_words`` is true on
+    the empty final of a recording's utterance in which speech was found but the
+    recogniser wrote no words: what was spoken there is missing.
     """
 
     speech_final: bool
     from_finalize: bool = False
     truncated: bool = False
+    no_words: bool = False
     speaker: int | None = None  # a diarized live call's: its first word's speaker
 
 

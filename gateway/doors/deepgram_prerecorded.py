@@ -181,12 +181,22 @@ def response(settings: Settings, finals: list[events.Final], *, request_id: str,
                 "model_info": {model: deepgram.model_info(name)}}
     if redacted_audio is not None:
         metadata["redacted_audio"] = redacted_audio
-    truncated = sorted((f for f in finals if f.truncated), key=lambda f: (f.start_ms, f.channel))
-    if truncated:  # Deepgram's metadata.warnings: nothing cut out goes unsaid
-        metadata["warnings"] = [{"type": "truncated_transcript", "message": (
-            f"channel {f.channel}, {f.start_ms / 1000:.2f}-{f.end_ms / 1000:.2f} s: the recogniser cut out a "
-            "repetition loop it could not recover; words spoken there may be missing")} for f in truncated]
+    # Deepgram's metadata.warnings: nothing cut out or left unrecognised goes unsaid.
+    warned = sorted((f for f in finals if f.truncated or f.no_words), key=lambda f: (f.start_ms, f.channel))
+    if warned:
+        metadata["warnings"] = [_warning(f) for f in warned]
     return {"metadata": metadata, "results": results}
+
+
+def _warning(final: events.Final) -> dict:
+    """The ``metadata.warnings`` entry of a final flagged truncated or no_words."""
+    where = f"channel {final.channel}, {final.start_ms / 1000:.2f}-{final.end_ms / 1000:.2f} s: "
+    if final.truncated:
+        return {"type": "truncated_transcript", "message": where + (
+            "the recogniser cut out a repetition loop it could not recover; words spoken there may be missing")}
+    return {"type": "untranscribed_speech", "message": where + (
+        "speech was detected but the recogniser wrote no words for it (decoded in its pack and alone); "
+        "what was spoken there is missing")}
 
 
 def _sentiment_of(event: dict | None) -> dict:

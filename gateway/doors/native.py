@@ -223,6 +223,8 @@ class NativeDoor(Door):
             message["is_speech_final"] = event.speech_final
             if event.truncated:  # the engine cut out a repetition loop: words may be missing
                 message["truncated"] = True
+            if event.no_words:  # speech found, no words recognised: what was spoken there is missing
+                message["no_words"] = True
             if event.speaker is not None:  # a diarized call's (its first word's)
                 message["speaker"] = event.speaker
         if event.confidence is not None:

@@ -214,7 +214,10 @@ def spoken(start: float, seconds: float = 1.0) -> list[Record]:
 
 
 CALL = {SECOND: ("My card number is", ""), 3 * SECOND: ("Hey, hey.", "8888."),
-        5 * SECOND: ("Thank you.", "Thank you.")}
+        5 * SECOND: ("Thank you.", "Thank you."),
+        # What a recording's pack and the decode alone write nothing of; the digits prompt, a number
+        # or the prompt's own.
+        7 * SECOND: ("", "8888."), 9 * SECOND: ("", "Code 506.")}
 
 
 class Worker:
@@ -394,3 +397,24 @@ async def test_a_recordings_takeover_decides_from_the_checkpoint_as_the_worker_b
     alone = Recording(("pci",))
     await alone.run([*said(3), *said(5), End(seq=0)])
     assert alone.engine.again() == [] and alone.finals() == ["Hey, hey.", "Thank you."]
+
+
+async def test_a_recordings_utterance_with_no_words_in_a_card_passage_gets_the_digits_prompt_too():
+    """Its pack and its decode alone wrote nothing (a final flagged no_words): in a number passage it
+    is decoded with the digits prompt as well, and a number kept (the flag dropped); a number the
+    prompt says itself is not (whisper copying it), and the final stays flagged."""
+    recording = Recording(("pci",))
+    await recording.run([*said(1), *said(7), End(seq=0)])
+    assert recording.engine.again() == [7 * SECOND]
+    finals = [r for r in recording.runner.outputs() if isinstance(r, Transcript) and r.final]
+    assert [(f.text, f.no_words) for f in finals] == [("My card number is", False), ("[CVV_1].", False)]
+    echo = Recording(("pci",))
+    await echo.run([*said(1), *said(9), End(seq=0)])
+    assert echo.engine.again() == [9 * SECOND]
+    finals = [r for r in echo.runner.outputs() if isinstance(r, Transcript) and r.final]
+    assert [(f.text, f.no_words) for f in finals] == [("My card number is", False), ("", True)]
+    assert (echo.counted("true"), echo.counted("false")) == (0, 1)
+    # Without card redaction nothing is a number passage: the empty final stays as it is.
+    plain = Recording(("ssn",))
+    await plain.run([*said(1), *said(7), End(seq=0)])
+    assert plain.engine.again() == [] and plain.finals() == ["My card number is", ""]

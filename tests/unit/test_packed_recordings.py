@@ -263,8 +263,14 @@ async def test_a_retry_that_covers_fewer_utterances_leaves_the_prompted_decode_s
                           End(seq=0)])
     finally:
         await worker.close()
-    assert len(engine.requests) == 3  # the second pack decoded again, to no avail
-    assert [f[3] for f in worker.finals()] == [10, 5, 5]  # its first utterance keeps the prompted words
+    assert len(engine.requests) == 4  # the second pack decoded again, to no avail; its last utterance alone
+    assert [f[3] for f in worker.finals()] == [10, 5, 5, 0]  # its first utterance keeps the prompted words
+    # The last: no words either way, and its final says so (the utterance decoded alone heard nothing).
+    last = [t for t in worker.runner.outputs() if isinstance(t, Transcript)][-1]
+    assert (last.start, last.text, last.no_words, last.truncated) == (8 * SR, "", True, False)
+    assert len(engine.requests[3].audio) == SR and engine.requests[3].context == ""
+    assert worker.stage.metrics.lone_decodes.labels(outcome="none")._value.get() == 1
+    assert worker.stage.metrics.no_speech._value.get() == 0
 
 
 async def test_no_prompt_with_the_option_off():
@@ -422,3 +428,43 @@ async def test_a_final_whose_words_were_all_cut_out_still_comes():
     engine.LOST = (2.3, 3.3)
     _, finals = await three_utterances(engine)
     assert [(t.start, t.text, t.truncated) for t in finals][1] == (4 * SR, "", True)
+
+
+class DropsInPack(WordTimer):
+    """As WordTimer, but the pack's decode writes nothing of 2.3-3.3 s of the pack (the second of
+    three_utterances' utterances), or writes ``NUMBER`` over it when set; an utterance decoded
+    alone is heard."""
+
+    NUMBER: Word | None = None
+
+    async def transcribe(self, request: DecodeRequest) -> Hypothesis:
+        found = await super().transcribe(request)
+        if len(request.audio) <= 3 * SR:  # an utterance alone
+            return found
+        words = tuple(w for w in found.words if not 2.3 <= w.start < 3.3)
+        if self.NUMBER is not None:
+            words = tuple(sorted([*(w for w in words if not self.NUMBER.start <= w.start < self.NUMBER.end),
+                                  self.NUMBER], key=lambda w: w.start))
+        return replace(found, words=words, text=" ".join(w.text for w in words))
+
+
+async def test_an_utterance_the_pack_wrote_nothing_of_is_decoded_alone_and_its_words_are_its_final():
+    engine = DropsInPack()
+    worker, finals = await three_utterances(engine)
+    assert [(t.start, len(t.text.split()), t.no_words) for t in finals] == [
+        (SR, 10, False), (4 * SR, 5, False), (6 * SR, 15, False)]
+    alone = engine.requests[1]  # its own second of audio, as a live final's decode (no pack prompt)
+    assert len(engine.requests) == 2 and len(alone.audio) == SR and alone.final and alone.word_timestamps
+    assert alone.context == "" and alone.request_id != engine.requests[0].request_id
+    assert worker.stage.metrics.lone_decodes.labels(outcome="words")._value.get() == 1
+
+
+async def test_an_utterance_spanned_by_a_number_written_beside_it_is_not_decoded_again():
+    """The pack wrote a number read over the first two utterances as one word dealt to the first
+    (its midpoint): the second's digits are written there, and a decode alone would write them twice."""
+    engine = DropsInPack()
+    engine.NUMBER = Word("40128888", 0.9, 3.3, 0.8)  # midpoint 2.1 s: the first utterance's (to 2.15 s)
+    worker, finals = await three_utterances(engine)
+    assert len(engine.requests) == 1
+    assert [(t.start, t.text.split()[-1]) for t in finals] == [(SR, "40128888"), (6 * SR, "w.")]
+    assert worker.stage.metrics.lone_decodes.labels(outcome="spanned")._value.get() == 1

@@ -3,11 +3,14 @@ back to the utterances, and the splits at sentence ends."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from asr_worker.engines import Word
-from asr_worker.packing import Piece, deal_words, join_words, offsets, pack_audio, pack_length, split_at_sentences
+from asr_worker.packing import (ALONE, SPANNED, Piece, beside_surplus, deal_words, join_words, offsets, pack_audio, pack_length,
+                                spanned_by_numbers, split_at_sentences, unworded)
 from asr_worker.core import ends_sentence
 
 RATE = 100  # samples per second: times read as hundredths
@@ -94,3 +97,54 @@ def test_deal_spans_clips_a_cut_loop_to_the_utterances_it_overlaps():
     assert deal_spans([(1.5, 3.0)], lengths, gap=gap, rate=rate) == [[(1.5, 2.0)], [(0.0, 0.5)], []]
     assert deal_spans([(6.5, 9.0)], lengths, gap=gap, rate=rate) == [[], [], [(0.5, 1.0)]]
     assert deal_spans([], lengths, gap=gap, rate=rate) == [[], [], []]
+
+
+# Three utterances of 1 s, 2 s and 1 s, 0.5 s between each two, at 10 samples a second:
+# in the pack 0-1, 1.5-3.5 and 4-5 s.
+SPAN = dict(lengths=[10, 20, 10], gap=5, rate=10)
+
+
+def test_a_number_written_as_one_word_across_utterances_spans_those_it_covers():
+    """The pack wrote a card number read in three groups as one word, timed over the three
+    utterances: it is dealt to the middle one, and the other two are spanned."""
+    number = Word("40128888888888881", 0.2, 4.9, 0.8)
+    assert deal_words([number], **SPAN)[1]  # its midpoint, 2.55 s
+    assert spanned_by_numbers([number], **SPAN) == [True, True, True]
+
+
+def test_a_number_spans_an_utterance_only_over_half_of_it():
+    """A number that reaches 0.4 s (40 %) into the next utterance does not span it; 0.6 s does."""
+    assert spanned_by_numbers([Word("4012", 0.0, 4.4, 0.9)], **SPAN)[2] is False
+    assert spanned_by_numbers([Word("4012", 0.0, 4.6, 0.9)], **SPAN)[2] is True
+    # Several numbers add up: 0.3 s and 0.3 s of the last utterance.
+    two = [Word("4012", 3.0, 4.3, 0.9), Word("8888", 4.3, 4.6, 0.9)]
+    assert spanned_by_numbers(two, **SPAN)[2] is True
+
+
+def test_only_numbers_span():
+    """Whisper's alignment may stretch an ordinary last word over the audio after it: that is no
+    speech written, and the utterance under it is still to be decoded alone."""
+    stretched = Word("end.", 3.0, 5.0, 0.4)
+    assert spanned_by_numbers([stretched], **SPAN) == [False, False, False]
+    assert spanned_by_numbers([replace(stretched, text="3-1")], **SPAN) == [False, False, True]
+
+
+def test_what_becomes_of_an_utterance_with_no_words():
+    """Words or a cut loop: its finals as dealt; none and spanned: nothing more; none: decoded alone."""
+    word = Word("yes", 0.0, 0.5, 0.9)
+    fates = unworded([[word], [], [], [], [word]], [[], [(0.1, 0.2)], [], [], []], [False, False, True, False, True])
+    assert fates == ["", "", SPANNED, ALONE, ""]
+
+
+def test_an_utterance_beside_a_final_with_more_digits_than_its_audio_could_hold_is_covered():
+    """tiny.en wrote "four two four two." (1.6 s) and the group after it as ``4242 4242``, timed
+    inside the first: 8 digits in 1.6 s (over 4 a second) hold the next group's, and the
+    utterance after it (no words) is covered; 4 digits there would not be."""
+    group = [Word("4242", 0.1, 0.7, 0.9), Word("4242", 0.8, 1.5, 0.9)]
+    dealt = [[Word("4111", 0.1, 1.4, 0.9)], group, [], [], [Word("Thanks.", 0.1, 0.5, 0.9)]]
+    lengths = [16, 16, 16, 16, 16]
+    assert beside_surplus(dealt, lengths, rate=10) == [True, False, True, True, True]
+    dealt[1] = group[:1]
+    assert beside_surplus(dealt, lengths, rate=10) == [False, False, False, False, False]
+    # Before or after: the nearest with words on either side.
+    assert beside_surplus([[], [], group], [16, 16, 16], rate=10) == [True, True, False]

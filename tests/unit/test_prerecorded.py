@@ -373,3 +373,15 @@ def test_a_truncated_final_is_a_warning_of_the_response():
     plain = deepgram_prerecorded.response(settings("model=nova-3"), FINALS, request_id="r1",
                                           created="2026-01-01T00:00:00.000Z", sha256="ab", duration=4.25, channels=2)
     assert "warnings" not in plain["metadata"]
+
+
+def test_speech_with_no_words_is_a_warning_of_the_response_in_order_with_the_cut_loops():
+    """A recording's utterance that the recogniser wrote no words for (an empty final flagged
+    no_words) is listed in ``metadata.warnings``, with the truncated finals, by time."""
+    unheard = replace(final(0, 2000, 2800, ""), no_words=True)
+    cut = replace(final(1, 500, 1000, "Yes?", ("Yes?", 500, 1000, 0.5)), truncated=True)
+    body = deepgram_prerecorded.response(settings("model=nova-3"), [FINALS[0], unheard, cut], request_id="r1",
+                                         created="2026-01-01T00:00:00.000Z", sha256="ab", duration=4.25, channels=2)
+    assert [w["type"] for w in body["metadata"]["warnings"]] == ["truncated_transcript", "untranscribed_speech"]
+    assert "channel 0, 2.00-2.80 s: speech was detected" in body["metadata"]["warnings"][1]["message"]
+    assert body["results"]["channels"][0]["alternatives"][0]["transcript"] == "goodbye mr smith"

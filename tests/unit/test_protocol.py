@@ -153,6 +153,17 @@ def test_a_final_whose_loop_was_cut_out_says_so():
     assert cut["truncated"] is True and "truncated" not in whole
 
 
+def test_a_final_of_speech_with_no_words_says_so():
+    """``no_words``: a recording's utterance in which speech was found and nothing recognised."""
+    door = _door()
+    door.receive('{"type": "config"}')
+    common = dict(channel=0, session_id="abc", start_ms=0, end_ms=900, language="en", speech_final=True)
+    unheard, heard = (json.loads(m) for e in (events.Final(utterance_id="abc-0", text="", no_words=True, **common),
+                                              events.Final(utterance_id="abc-1", text="4 1", **common))
+                      for m in door.render(e))
+    assert (unheard["text"], unheard["no_words"]) == ("", True) and "no_words" not in heard
+
+
 def test_a_diarized_final_says_its_speaker_and_its_words_theirs():
     door = _door()
     (opened,) = door.receive('{"type": "config", "diarize": true}')

@@ -15,11 +15,13 @@ RECORDS = [
     End(seq=5),
     Transcript(seq=1, utterance_id="abc-512", start=512, end=9000, text="héllo wörld", final=True,
                speech_final=True, language="en"),
+    # A recording's utterance with speech and no words recognised: the flag reaches the gateway.
+    Transcript(seq=2, utterance_id="abc-9000", start=9000, end=12000, text="", final=True, no_words=True),
     Error(seq=0, code="sequence_gap", message="2 records lost", fatal=False),
 ]
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=lambda r: r.TYPE)
+@pytest.mark.parametrize("record", RECORDS, ids=lambda r: f"{r.TYPE}-{r.seq}")
 def test_round_trip(record):
     assert decode(encode(record)) == record
 
