@@ -56,7 +56,7 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
 
 from .core import AsrSession, AsrSessionState, StageCore, Utterance, ends_sentence, probability, session_words
 from .engines import DecodeRequest, Word
-from .engines.digits import keep_digits, needs_digits, prompted
+from .engines.digits import needs_digits, outcome, prompted
 from .packing import (ALONE, SPANNED, Piece, Segment, beside_surplus, deal_spans, deal_words, join_words, pack_audio, pack_length,
                       spanned_by_numbers, split_at_sentences, unworded)
 
@@ -325,7 +325,7 @@ class Recordings(StageCore):
         """``outputs``, a pack's, about to be committed after every pack before it: each final of a
         number passage (:meth:`~common.redaction.redactor.Redactor.number_passage`) that has no
         number, or no words at all (``no_words``: its pack and its decode alone wrote nothing),
-        decoded again alone with the digits prompt, and replaced when :func:`keep_digits` keeps
+        decoded again alone with the digits prompt, and replaced when :func:`~.engines.digits.keep_digits` keeps
         the new text (for one with no words: unless a number of it is the prompt's own). The passage of each final is read from a copy of the redactor that
         has taken the finals before it in the pack, as the redactor will when they are committed."""
         prompt = asr.options.redact_digits_prompt
@@ -340,14 +340,16 @@ class Recordings(StageCore):
             elif isinstance(record, Transcript) and record.final:
                 if (needs_digits(record.text) or record.no_words) and ahead.number_passage(record.start):
                     record = await self._decode_digits(session, asr, pack, record, prompt)
-                ahead.final(record)
+                ahead.final(record, unread_number=record.utterance_id in asr.unread_numbers)
             again.append(record)
         return again
 
     async def _decode_digits(self, session: AsrSession, asr: PackState, pack: list[Ended], final: Transcript,
                              prompt: str) -> Transcript:
         """``final`` decoded again from its own audio with the digits ``prompt`` before the session's
-        context (greedy, as the pack was); the new text if :func:`keep_digits` keeps it."""
+        context (greedy, as the pack was); the new text if :func:`~.engines.digits.keep_digits` keeps it. One that
+        wrote digits the rule refused is noted for the redactor, as a live final is
+        (:attr:`~.core.AsrSessionState.unread_numbers`)."""
         utt = next((e.utterance for e in pack
                     if e.utterance.start <= final.start < e.utterance.start + e.utterance.samples), None)
         if utt is None:  # not a final of this pack's audio (none seen): as it is
@@ -358,10 +360,13 @@ class Recordings(StageCore):
             language=final.language or asr.config.language or asr.language or None,
             context=prompted(prompt, asr.options.context(asr.config)),
             word_timestamps=asr.config.words, batch=True))
-        kept = hypothesis is not None and not hypothesis.no_speech and keep_digits(final.text, hypothesis.text) \
-            and not (final.no_words and echoes(prompt, hypothesis.text))
+        came = outcome(final.text, hypothesis.text) if hypothesis is not None and not hypothesis.no_speech \
+            else "dropped"
+        kept = came == "kept" and not (final.no_words and echoes(prompt, hypothesis.text if hypothesis else ""))
         self.metrics.digit_redecodes.labels(kept=str(kept).lower()).inc()
         if not kept:
+            if came == "refused":  # as a live final's (.live): the redactor decides what it means
+                asr.unread_numbers.add(final.utterance_id)
             return final
         assert hypothesis is not None  # kept
         return replace(final, text=hypothesis.text, confidence=probability(hypothesis.confidence), no_words=False,

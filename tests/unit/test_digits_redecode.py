@@ -217,7 +217,9 @@ CALL = {SECOND: ("My card number is", ""), 3 * SECOND: ("Hey, hey.", "8888."),
         5 * SECOND: ("Thank you.", "Thank you."),
         # What a recording's pack and the decode alone write nothing of; the digits prompt, a number
         # or the prompt's own.
-        7 * SECOND: ("", "8888."), 9 * SECOND: ("", "Code 506.")}
+        7 * SECOND: ("", "8888."), 9 * SECOND: ("", "Code 506."),
+        # An SSN group base would not write (SSN_GROUPS below), in a recording.
+        11 * SECOND: ("my social security number.", ""), 13 * SECOND: ("For I'm...", "4-I")}
 
 
 class Worker:
@@ -418,3 +420,11 @@ async def test_a_recordings_utterance_with_no_words_in_a_card_passage_gets_the_d
     plain = Recording(("ssn",))
     await plain.run([*said(1), *said(7), End(seq=0)])
     assert plain.engine.again() == [] and plain.finals() == ["My card number is", ""]
+
+
+async def test_a_recordings_final_whose_second_decode_wrote_digits_not_kept_goes_out_redacted_whole():
+    recording = Recording(("ssn",))
+    await recording.run([*said(11), *said(13), End(seq=0)])
+    assert recording.engine.again() == [13 * SECOND]
+    assert recording.finals() == ["my social security number.", "[SSN_1]..."]
+    assert not recording.session.state.unread_numbers  # the note is gone with the final it was for
