@@ -142,26 +142,18 @@ def test_docs_list_every_error_code():
     assert listed == {code.value for code in ErrorCode}
 
 
-def test_a_final_whose_loop_was_cut_out_says_so():
-    """``truncated`` only where the engine cut a repetition loop out (words may be missing)."""
+@pytest.mark.parametrize("flag, text", [
+    ("truncated", "4 1"),  # the engine cut a repetition loop out: words may be missing
+    ("no_words", ""),  # a recording's utterance in which speech was found and nothing recognised
+])
+def test_a_final_says_what_it_lacks_only_when_it_does(flag, text):
     door = _door()
     door.receive('{"type": "config"}')
     common = dict(channel=0, session_id="abc", start_ms=0, end_ms=900, language="en", speech_final=True)
-    cut, whole = (json.loads(m) for e in (events.Final(utterance_id="abc-0", text="4 1", truncated=True, **common),
-                                          events.Final(utterance_id="abc-1", text="4 1", **common))
-                  for m in door.render(e))
-    assert cut["truncated"] is True and "truncated" not in whole
-
-
-def test_a_final_of_speech_with_no_words_says_so():
-    """``no_words``: a recording's utterance in which speech was found and nothing recognised."""
-    door = _door()
-    door.receive('{"type": "config"}')
-    common = dict(channel=0, session_id="abc", start_ms=0, end_ms=900, language="en", speech_final=True)
-    unheard, heard = (json.loads(m) for e in (events.Final(utterance_id="abc-0", text="", no_words=True, **common),
+    flagged, plain = (json.loads(m) for e in (events.Final(utterance_id="abc-0", text=text, **{flag: True}, **common),
                                               events.Final(utterance_id="abc-1", text="4 1", **common))
                       for m in door.render(e))
-    assert (unheard["text"], unheard["no_words"]) == ("", True) and "no_words" not in heard
+    assert (flagged["text"], flagged[flag]) == (text, True) and flag not in plain
 
 
 def test_a_diarized_final_says_its_speaker_and_its_words_theirs():
