@@ -110,7 +110,7 @@ class Redactor:
         keyword's context of theirs holds there (past the held finals' words too), or the last final
         ended in a number no more than ``hold_gap`` samples before (the next group of digits read
         across finals). Reads the state only."""
-        cards, ssns = bool({"pci", "numbers"} & set(self.kinds)), bool({"ssn", "pii"} & set(self.kinds))
+        cards, ssns = _number_kinds(self.kinds)
         if not (cards or ssns):
             return False
         if self.number_end is not None and 0 <= start - self.number_end <= self.hold_gap:
@@ -120,7 +120,7 @@ class Redactor:
     def _keyword_entity(self) -> str | None:
         """The entity whose keyword's context holds past the held finals' words ("CREDIT_CARD" or
         "SSN", of the session's kinds; the later keyword's when both hold); None when neither does."""
-        cards, ssns = bool({"pci", "numbers"} & set(self.kinds)), bool({"ssn", "pii"} & set(self.kinds))
+        cards, ssns = _number_kinds(self.kinds)
         context = Context(**self.context.to_dict())
         if self.held:  # the context as it will stand once they are released (a timer may do it any time)
             tokens, _, starts = _joined(self.held)
@@ -246,6 +246,11 @@ def _tokens(transcript: Transcript) -> list[Token]:
     if transcript.words:
         return [(w.text.strip(), w.start, w.end, w.probability) for w in transcript.words if w.text.strip()]
     return [(t, transcript.start, transcript.end, 1.0) for t in transcript.text.split()]
+
+
+def _number_kinds(kinds: tuple[str, ...]) -> tuple[bool, bool]:
+    """Whether a session of ``kinds`` redacts card numbers (``pci`` or ``numbers``), and SSNs (``ssn`` or ``pii``)."""
+    return bool({"pci", "numbers"} & set(kinds)), bool({"ssn", "pii"} & set(kinds))
 
 
 def _joined(held: list[Transcript]) -> tuple[list[Token], list[int], list[int]]:
