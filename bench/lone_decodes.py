@@ -23,18 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
 from pathlib import Path
-from typing import cast
 
 from asr_worker.engines import load_engine
 from asr_worker.engines.whisper import WhisperOptions
 from asr_worker.stage import AsrStage
 from bench.accuracy import errors, read_lines
-from bench.redaction import packed_finals
-from common import records
-from common.records import Transcript
+from bench.redaction import packed_finals, read_finals
 from tests.kit.redaction import CALLS, Piece
 
 CALL_SCRIPTS = Path(__file__).parent / "accuracy_set" / "calls.txt"
@@ -64,7 +60,7 @@ async def calls(models: list[str], voices: list[str]) -> None:
                     for line in ("16k", "8k-mulaw"):
                         for name, text in scripts:
                             pieces = [Piece(s, pause=0.8) for s in sentences(text)]
-                            finals = await packed_finals(pieces, f"{voice}/{line}", engine, "")
+                            finals, _ = await packed_finals(pieces, f"{voice}/{line}", engine, "")
                             said = " ".join(f.text for f in finals)
                             e, n, _ = errors(text, said)
                             wrong, total = wrong + e, total + n
@@ -73,10 +69,6 @@ async def calls(models: list[str], voices: list[str]) -> None:
         finally:
             AsrStage._decode_alone = alone  # type: ignore[method-assign]
             await engine.close()
-
-
-def cached(path: Path) -> list[Transcript]:
-    return [cast(Transcript, records.decode(bytes.fromhex(line))) for line in json.loads(path.read_text())]
 
 
 def compare(before: Path, after: Path) -> None:
@@ -88,7 +80,7 @@ def compare(before: Path, after: Path) -> None:
             if not old.exists():
                 continue
             name = next(n for n in pieces if re.search(rf"-{re.escape(n)}-[0-9a-f]{{8}}-", path.name))
-            said, was_finals, now_finals = pieces[name], cached(old), cached(path)
+            said, was_finals, now_finals = pieces[name], read_finals(old), read_finals(path)
             for way, finals in (("before", was_finals), ("after", now_finals)):
                 # The whole call: a pack may deal a piece's words to its neighbour.
                 e, n, _ = errors(" ".join(p.text for p in said), " ".join(f.text for f in finals))

@@ -221,12 +221,18 @@ async def finals_of(pieces, source: str, engine, prompt: str = "",
     return finals, frozenset(unread)
 
 
-async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> list[Transcript]:
+def read_finals(path: pathlib.Path) -> list[Transcript]:
+    """The finals ``--finals DIR`` kept of one call (``Decoded.of``'s cache file)."""
+    return [cast(Transcript, records.decode(bytes.fromhex(line))) for line in json.loads(path.read_text())]
+
+
+async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> tuple[list[Transcript], frozenset[str]]:
     """One final per piece (an empty one where none came), of the call as a recording: its pieces, one
     utterance each, decoded in packs by an ASR stage redacting ``pci,ssn`` (which decides the second
     decodes with ``digits_prompt``); the finals as they went into its redactor. Each second decode
     is printed, and each utterance that its pack wrote nothing of (decoded alone, and what that
-    wrote, with its CPU time; or spanned by a number written beside it)."""
+    wrote, with its CPU time; or spanned by a number written beside it). Also the utterance ids the
+    stage told its redactor ``unread_number`` (a second decode's digits refused)."""
     voice, line = source.split("/")
     records: list[Record] = []
     starts, at = [], 0
@@ -245,11 +251,14 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> list
                                                 metrics=AsrMetrics(registry)))
     stage = runner.stage
     clear: dict[str, Transcript] = {}
+    told: set[str] = set()
     redacting = stage.runner.redact
 
     def redact(session, outputs, names=None):  # the finals before the stage's redactor, kept for scoring
         outputs = list(outputs)
-        clear.update((r.utterance_id, r) for r in outputs if isinstance(r, Transcript) and r.final)
+        finals = [r for r in outputs if isinstance(r, Transcript) and r.final]
+        clear.update((r.utterance_id, r) for r in finals)
+        told.update(r.utterance_id for r in finals if r.utterance_id in session.state.unread_numbers)
         return redacting(session, outputs, names)
 
     stage.runner.redact = redact
@@ -258,7 +267,8 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> list
     async def traced(session, asr, pack, final, prompt):  # what each second decode did
         again = await decode_digits(session, asr, pack, final, prompt)
         print(f"  {source}-{final.start}: {final.text!r} -> {again.text!r}" if again is not final
-              else f"  {source}-{final.start}: {final.text!r} (dropped)")
+              else f"  {source}-{final.start}: {final.text!r} "
+                   f"({'refused' if final.utterance_id in asr.unread_numbers else 'dropped'})")
         return again
 
     stage._decode_digits = traced
@@ -286,7 +296,7 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> list
         await stage.close(session, "bench over")
     return [clear.get(utterance_id(source, start)) or Transcript(utterance_id=utterance_id(source, start), start=start,
                                                                  end=start + length, text="", final=True)
-            for start, length in starts]
+            for start, length in starts], frozenset(told)
 
 
 def redact(finals: list[Transcript], hold_sec: float, nlp=None, name_costs: list[float] | None = None,
@@ -405,7 +415,7 @@ class Finals:
 
     async def of(self, name: str, pieces, source: str) -> tuple[list[Transcript], frozenset[str]]:
         """The call's finals, and the utterance ids of those whose second decode's digits were refused
-        (kept beside the cache's file, ``.unread.json``: none for a recording's packs)."""
+        (kept beside the cache's file, ``.unread.json``)."""
         path = None
         if self.cache is not None and source != "text":
             script = hashlib.sha1(repr([(p.text, p.pause) for p in pieces]).encode()).hexdigest()[:8]
@@ -418,15 +428,13 @@ class Finals:
             path = self.cache / f"{self.model or 'tiny.en'}-{source.replace('/', '-')}-{name}-{script}.json"
             if path.exists():
                 told = path.with_suffix(".unread.json")
-                return ([cast(Transcript, records.decode(bytes.fromhex(line))) for line in json.loads(path.read_text())],
-                        frozenset(json.loads(told.read_text())) if told.exists() else frozenset())
+                return read_finals(path), frozenset(json.loads(told.read_text())) if told.exists() else frozenset()
         if source != "text" and self.engine is None:
             self.engine = load_engine("whisper", WhisperOptions(model=self.model, num_workers=1,
                                                                 batch_process=False))
             await self.engine.start()
-        unread: frozenset[str] = frozenset()
         if self.packs and source != "text":
-            finals = await packed_finals(pieces, source, self.engine, self.digits_prompt)
+            finals, unread = await packed_finals(pieces, source, self.engine, self.digits_prompt)
         else:
             finals, unread = await finals_of(pieces, source, self.engine, self.prompt, self.digits_prompt)
         if path is not None:
