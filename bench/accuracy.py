@@ -51,6 +51,7 @@ import argparse
 import asyncio
 import fnmatch
 import json
+import random
 import re
 import shutil
 import sys
@@ -138,6 +139,23 @@ def errors(reference: str, hypothesis: str, *, language: str = "en") -> tuple[in
         run = run + 1 if op == "del" else 0 if op != "ins" else run
         longest = max(longest, run)
     return sum(op != "ok" for op in ops), len(said), longest
+
+
+def wer(draws: list[dict], way: str) -> float:
+    """WER in % of ``way`` over ``draws`` (each a dict with ``way`` -> {"errors", "words"})."""
+    return 100 * sum(draw[way]["errors"] for draw in draws) / sum(draw[way]["words"] for draw in draws)
+
+
+def interval(draws: list[dict], way: str, against: str, *, samples: int = 2000, seed: int = 1) -> tuple[float, float]:
+    """90 % bootstrap interval of ``way``'s WER minus ``against``'s on the same ``draws``, drawing
+    items (``draw["item"]``) with replacement: the draws of one item (its shifts) go together,
+    since a few ms of shift flip one phrase of it. Seeded: the same draws give the same interval."""
+    items = sorted({draw["item"] for draw in draws})
+    by_item = {item: [draw for draw in draws if draw["item"] == item] for item in items}
+    rng = random.Random(seed)
+    differences = sorted(wer(drawn, way) - wer(drawn, against) for drawn in (
+        [draw for item in rng.choices(items, k=len(items)) for draw in by_item[item]] for _ in range(samples)))
+    return differences[int(0.05 * samples)], differences[int(0.95 * samples)]
 
 
 # -- the set ------------------------------------------------------------------------------------

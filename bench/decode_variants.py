@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from collections.abc import Callable
@@ -39,11 +38,10 @@ import numpy as np
 
 from asr_worker.engines.base import DecodeRequest
 from asr_worker.engines.whisper import FRAMES_PER_SECOND, WhisperDecoder, WhisperOptions
-from bench.accuracy import RATE, build_set, errors, telephone
-from bench.early_final_replay import utterances
+from bench.accuracy import RATE, build_set, errors, interval, telephone, wer
+from bench.early_final_replay import OFFLINE, utterances
 from vad_worker.model import SileroVad
 
-OFFLINE = "offline"
 # Engine variants: (beam search on every final, encoder window margin in seconds or None: full).
 ENGINE = {"engine": (False, 10.0), "engine-beam": (True, 10.0), "engine-full": (False, None),
           "engine-beam-full": (True, None), "engine-beam-m20": (True, 20.0)}
@@ -76,23 +74,6 @@ def decoders(decoder: WhisperDecoder, names: list[str]) -> dict[str, Callable[[n
     made |= {name: engine(*spec) for name, spec in ENGINE.items()}
     made |= {name: offline(**options) for name, options in CUT_OFFLINE.items()}
     return {name: made[name] for name in names}
-
-
-def interval(rows: list[dict], name: str, *, draws: int = 2000, seed: int = 1) -> tuple[float, float]:
-    """90 % bootstrap interval of ``name``'s WER minus offline's, items drawn with replacement."""
-    items = sorted({row["item"] for row in rows})
-    by_item = {item: [row for row in rows if row["item"] == item] for item in items}
-    rng = random.Random(seed)
-    differences = []
-    for _ in range(draws):
-        drawn = [row for item in rng.choices(items, k=len(items)) for row in by_item[item]]
-        differences.append(wer(drawn, name) - wer(drawn, OFFLINE))
-    differences.sort()
-    return differences[int(0.05 * draws)], differences[int(0.95 * draws)]
-
-
-def wer(rows: list[dict], name: str) -> float:
-    return 100 * sum(row[name]["errors"] for row in rows) / sum(row[name]["words"] for row in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             out.write("\n")
     print(f"\n{len(rows)} draws; WER, against offline (90 % interval over items), process time:")
     for name in names:
-        low, high = interval(rows, name) if name != OFFLINE else (0.0, 0.0)
+        low, high = interval(rows, name, OFFLINE) if name != OFFLINE else (0.0, 0.0)
         print(f"  {name:18} {wer(rows, name):5.1f} %  {wer(rows, name) - wer(rows, OFFLINE):+5.1f} "
               f"({low:+.1f} .. {high:+.1f})  {cpu[name]:7.1f} s")
     return 0

@@ -43,7 +43,7 @@ from asr_worker.continuation import Piece, continued, joined, kept
 from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence, sure
 from asr_worker.engines.base import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
-from bench.accuracy import RATE, build_set, errors, telephone
+from bench.accuracy import RATE, build_set, errors, interval, telephone
 from common.endpointing import FRAME, EndpointOptions
 from common.records import Transcript
 from common.redaction.redactor import Redactor
@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                                             final_beam_compression_ratio=args.final_beam_compression_ratio))
     vad = SileroVad()
     totals = {way: [0, 0] for way in ways}
+    draws: list[dict] = []  # each item and shift: errors and words per way (--offline: the paired interval)
     cpu = dict.fromkeys(ways, 0.0)
     counts = {way: [0, 0] for way in ways if way != OFFLINE}  # final decodes, of them decoded again with beam search
     early: dict[str, list[float | None]] = {way: [] for way in ways}  # confidence of each piece that ends a sentence
@@ -187,10 +188,12 @@ def main(argv: list[str] | None = None) -> int:
                         before = (*before, Piece((piece * 32768).astype(np.int16), text))
                         begin = end
         print(f"== {item.name}" + (f", {shift} ms later" if shift else ""))
+        draws.append({"item": item.name})
         for way in ways:
             wrong, total, _ = errors(item.reference, " ".join(texts[way]), language=item.language)
             totals[way][0] += wrong
             totals[way][1] += total
+            draws[-1][way] = {"errors": wrong, "words": total}
             print(f"  {way:10} {100 * wrong / total:5.1f} %  {' '.join(texts[way])}")
     if args.record:
         with open(args.record, "w") as out:
@@ -207,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{sum(c is not None and c < args.sentence_confidence for c in found)} under "
                   f"--sentence-confidence {args.sentence_confidence}")
     print("\nWER: " + ", ".join(f"{way} {100 * w / n:.1f} %" for way, (w, n) in totals.items()))
+    if OFFLINE in ways:
+        print("Against offline, 90 % interval over items: " + ", ".join(
+            "{} {:+.1f} ({:+.1f} .. {:+.1f})".format(way, 100 * (totals[way][0] / totals[way][1]
+                                                           - totals[OFFLINE][0] / totals[OFFLINE][1]),
+                                                    *interval(draws, way, OFFLINE))
+            for way in ways if way != OFFLINE))
     print("CPU of the final decodes (process time): " + ", ".join(f"{way} {s:.1f} s" for way, s in cpu.items()))
     print("Final decodes (decoded again with beam search), CPU per decode: " + ", ".join(
         f"{way} {n} ({again}), {1000 * cpu[way] / max(n, 1):.0f} ms" for way, (n, again) in counts.items()))

@@ -1,8 +1,9 @@
-"""bench/decode_variants.py's pure part: the paired interval against offline."""
+"""bench/accuracy.py's paired interval, as bench.decode_variants and bench.early_final_replay report it."""
 
 from __future__ import annotations
 
-from bench.decode_variants import OFFLINE, interval, wer
+from bench.accuracy import interval, wer
+from bench.decode_variants import OFFLINE
 
 
 def draw(item: str, offline: int, engine: int, words: int = 10) -> dict:
@@ -12,7 +13,7 @@ def draw(item: str, offline: int, engine: int, words: int = 10) -> dict:
 def test_a_variant_as_good_as_offline_has_a_zero_interval() -> None:
     rows = [draw(f"item{i}", i, i) for i in range(6)]
     assert wer(rows, "engine") == wer(rows, OFFLINE)
-    assert interval(rows, "engine") == (0.0, 0.0)
+    assert interval(rows, "engine", OFFLINE) == (0.0, 0.0)
 
 
 def test_the_interval_is_over_items_and_holds_the_difference() -> None:
@@ -20,7 +21,7 @@ def test_the_interval_is_over_items_and_holds_the_difference() -> None:
     and a draw of items without that one gives the low end of 0."""
     rows = [draw(f"item{i}", 2, 2) for i in range(5)] + [draw("bad", 2, 5), draw("bad", 2, 5)]
     difference = wer(rows, "engine") - wer(rows, OFFLINE)
-    low, high = interval(rows, "engine")
+    low, high = interval(rows, "engine", OFFLINE)
     assert low == 0.0
     assert low <= difference <= high
     assert high > difference
