@@ -351,10 +351,26 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
                     row.append(f"{failed} failed")
                     continue
                 counts = [errors(i.reference, i.results[model][way] or "", language=i.language) for i in chosen]
-                wer = 100 * sum(c[0] for c in counts) / sum(c[1] for c in counts)
-                row.append(f"{wer:.1f} %")
+                row.append(f"{100 * sum(c[0] for c in counts) / sum(c[1] for c in counts):.1f} %")
             summary[f"{model} {name}"] = dict(zip(ways, row))
             print(f"{model:8} {name:9} " + " ".join(f"{cell:>18}" for cell in row))
+    print("\nStreamed against offline on the same audio, 90 % interval over items (the target: at most +1):")
+    against: dict[str, tuple[float, float, float]] = {}
+    for model in models:
+        for name in sorted({item.set for item in items}, key=["librivox", "calls", "spanish"].index):
+            chosen = [i for i in items if i.set == name]
+            for way, offline_way in [*STREAMED.items(), *((w + DENOISED, o) for w, o in STREAMED.items())]:
+                if way not in ways or any(i.results[model][w] in (None, FAILED) for i in chosen
+                                          for w in (way, offline_way)):
+                    continue
+                draws = [{"item": i.name, **{w: dict(zip(("errors", "words"), errors(
+                    i.reference, i.results[model][w] or "", language=i.language)[:2])) for w in (way, offline_way)}}
+                    for i in chosen]
+                low, high = interval(draws, way, offline_way)
+                against[f"{model} {name} {way}"] = (round(wer(draws, way) - wer(draws, offline_way), 1),
+                                                    round(low, 1), round(high, 1))
+                print(f"  {model:8} {name:9} {way:26} {wer(draws, way) - wer(draws, offline_way):+5.1f} "
+                      f"({low:+.1f} .. {high:+.1f})")
     if show:
         print("\nEach item, each way (WER, then the text; streamed: one final a line, its span and language):")
         for model in models:
@@ -391,7 +407,7 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
                           f"    streamed: {text}\n    offline:  {reference_text}\n    reference: {item.reference}")
     if not lost:
         print("  none")
-    return {"wer": summary, "lost": lost}
+    return {"wer": summary, "against_offline": against, "lost": lost}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,6 +54,7 @@ def test_report_has_only_the_ways_run() -> None:
     figures = report(items, ["base"], lost_words=3, show=True)
     assert figures["wer"] == {"base librivox": {"offline 16k": "0.0 %", "offline 8k mu-law": "0.0 %",
                                                 "native 16k": "37.5 %"}}
+    assert figures["against_offline"] == {"base librivox native 16k": (37.5, 37.5, 37.5)}
     [lost] = figures["lost"]
     assert (lost["way"], lost["wer"], lost["offline_wer"], lost["deleted_run"]) == ("native 16k", 37.5, 0.0, 3)
 
@@ -68,4 +69,5 @@ def test_report_says_refused_and_failed() -> None:
         ("offline 16k", "offline 8k mu-law", "native 16k", "twilio 8k mu-law"), "refused")
     assert figures["wer"]["base librivox"]["native 16k"] == "1 failed"
     assert figures["wer"]["base librivox"]["twilio 8k mu-law"] == "33.3 %"
+    assert figures["against_offline"] == {"base librivox twilio 8k mu-law": (33.3, 33.3, 33.3)}  # none refused or failed
     assert [lost["way"] for lost in figures["lost"]] == ["twilio 8k mu-law"]
