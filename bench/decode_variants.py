@@ -45,8 +45,9 @@ from vad_worker.model import SileroVad
 # Engine variants: (beam search on every final, encoder window margin in seconds or None: full).
 ENGINE = {"engine": (False, 10.0), "engine-beam": (True, 10.0), "engine-full": (False, None),
           "engine-beam-full": (True, None), "engine-beam-m20": (True, 20.0)}
+FLOOR = "engine-floor"  # the engine, its window's padding the log-mel of silence instead of zeros
 CUT_OFFLINE = {"cut-offline": {}, "cut-offline-nots": {"without_timestamps": True}}
-VARIANTS = (OFFLINE, *ENGINE, *CUT_OFFLINE)
+VARIANTS = (OFFLINE, *ENGINE, FLOOR, *CUT_OFFLINE)
 
 
 def decoders(decoder: WhisperDecoder, names: list[str]) -> dict[str, Callable[[np.ndarray, str], str]]:
@@ -72,8 +73,31 @@ def decoders(decoder: WhisperDecoder, names: list[str]) -> dict[str, Callable[[n
 
     made: dict[str, Callable[[np.ndarray, str], str]] = {OFFLINE: offline()}
     made |= {name: engine(*spec) for name, spec in ENGINE.items()}
+    made[FLOOR] = floored(decoder, made["engine"])
     made |= {name: offline(**options) for name, options in CUT_OFFLINE.items()}
     return {name: made[name] for name in names}
+
+
+def floored(decoder: WhisperDecoder, decode: Callable[[np.ndarray, str], str]) -> Callable[[np.ndarray, str], str]:
+    """``decode`` with the encoder window's padding (the frames after the audio, zeros in the
+    normalised log-mel) set to what whisper's feature extractor gives digital silence: the clamp,
+    8 (log10) under the window's loudest frame, (max - 8 + 4) / 4 = max - 2 normalised."""
+    encode = decoder.model.encode
+
+    def padded_with_silence(windows: np.ndarray):
+        windows = windows.copy()
+        for window in windows:
+            sounding = np.flatnonzero(np.any(window != 0, axis=0))
+            window[:, sounding[-1] + 1 if len(sounding) else 0:] = window.max() - 2.0
+        return encode(windows)
+
+    def decode_floored(cut: np.ndarray, language: str) -> str:
+        decoder.model.encode = padded_with_silence
+        try:
+            return decode(cut, language)
+        finally:
+            decoder.model.encode = encode
+    return decode_floored
 
 
 def main(argv: list[str] | None = None) -> int:
