@@ -233,21 +233,38 @@ class WhisperOptions(EngineOptions):
                              f"--batch-pause-period-sec ({self.batch_pause_period_sec})")
 
 
+NARROWBAND_BIN = 62  # whisper's first mel bin (of 80) centred over 4 kHz: 8 kHz audio holds nothing there
+NARROWBAND_SLACK = 0.05  # over the floor, normalised log-mel (0.2 in log10: 2 dB)
+
+
 def fitted_windows(features: list[np.ndarray], contents: list[int], frames: int) -> np.ndarray:
     """The encoder's input: each request's first ``contents`` mel frames of ``features`` (its
-    normalised log-mel), then the log-mel of silence up to ``frames``.
+    normalised log-mel), padded to ``frames``: with zeros, as faster-whisper's ``pad_or_trim``
+    pads, except after narrowband audio (:func:`narrowband`), padded with the log-mel of silence.
 
-    Silence, not zeros: whisper was trained on audio padded with zero samples, whose log-mel is
-    the extractor's floor, 8 (log10) under the loudest frame, ``(max - 8 + 4) / 4 = max - 2``
-    normalised; a frame of zeros in the normalised log-mel is a moderately loud noise no
-    training window held (openai/whisper pads the audio since 2023-03 for it; faster-whisper's
-    ``pad_or_trim`` pads the features with zeros). Through 8 kHz μ-law it was 3 points of WER on
-    the Spanish set (BENCHMARKS.md, "The encoder window's padding")."""
-    windows = np.empty((len(features), features[0].shape[0], frames), np.float32)
+    Zeros in the normalised log-mel are a faint noise in every band, the bands over 4 kHz
+    included: after 8 kHz audio (the telephone doors, resampled up), whose bands there sit at the
+    extractor's floor throughout, that noise starts where the speech stops, and whisper writes
+    worse (English call scripts through μ-law 34.6 -> 31.8 % WER with silence, Spanish 41.1 ->
+    37.8 %). Silence is what whisper trained on (audio padded with zero samples, whose log-mel is
+    the floor: 8 under the loudest frame in log10, ``max - 2`` normalised; openai/whisper pads the
+    audio for it since 2023-03). After wideband audio it is worse (English call scripts at
+    16 kHz 13.0 -> 16.6 %), so wideband keeps zeros. BENCHMARKS.md, "The encoder window's padding"."""
+    windows = np.zeros((len(features), features[0].shape[0], frames), np.float32)
     for window, feature, content in zip(windows, features, contents):
         window[:, :content] = feature[:, :content]
-        window[:, content:] = feature.max() - 2.0
+        if narrowband(feature[:, :content]):
+            window[:, content:] = feature.max() - 2.0
     return windows
+
+
+def narrowband(feature: np.ndarray) -> bool:
+    """Whether the normalised log-mel ``feature`` holds nothing over 4 kHz: nine tenths of its
+    values there at the floor (``max - 2``; the bin at the band's edge leaks a little). On the
+    accuracy set the 90th percentile is at the floor through μ-law and 0.75-1.0 over it at 16 kHz."""
+    if not feature.size:
+        return False
+    return bool(np.percentile(feature[NARROWBAND_BIN:], 90) <= feature.max() - 2.0 + NARROWBAND_SLACK)
 
 
 def encoder_frames(content: int, *, margin: int, step: int = WINDOW_STEP) -> int:

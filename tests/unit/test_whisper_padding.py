@@ -1,38 +1,58 @@
-"""The encoder window's padding is the log-mel of silence, as whisper was trained on."""
+"""The encoder window's padding: the log-mel of silence after narrowband (telephone) audio, as
+whisper was trained on; zeros, as faster-whisper pads, after wideband audio."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from asr_worker.engines.whisper import HOP, fitted_windows
+from asr_worker.engines.whisper import HOP, fitted_windows, narrowband
 
 FeatureExtractor = pytest.importorskip("faster_whisper.feature_extractor").FeatureExtractor
+soxr = pytest.importorskip("soxr")
 
 
-def test_padding_is_what_the_extractor_gives_zero_samples() -> None:
-    """A window fitted to 1.5 s of sound, 5 s long, holds what the extractor computes for the
-    sound followed by 3.5 s of digital silence; the old padding (zeros in the normalised log-mel)
-    was a loud frame by comparison."""
-    extract = FeatureExtractor()
-    rng = np.random.default_rng(0)
+def sound() -> np.ndarray:
+    """1.5 s of a tone in broadband noise (energy in every mel band)."""
     seconds = np.arange(24000) / 16000
-    sound = (0.3 * np.sin(2 * np.pi * 440 * seconds) + 0.01 * rng.standard_normal(24000)).astype(np.float32)
-    feature = extract(sound)
-    content = len(sound) // HOP
+    noise = np.random.default_rng(0).standard_normal(24000)
+    return (0.3 * np.sin(2 * np.pi * 440 * seconds) + 0.01 * noise).astype(np.float32)
+
+
+def telephone(audio: np.ndarray) -> np.ndarray:
+    """Down to 8 kHz and up again, as the telephone doors hand audio on."""
+    return soxr.resample(soxr.resample(audio, 16000, 8000), 8000, 16000).astype(np.float32)
+
+
+def test_after_telephone_audio_the_padding_is_what_the_extractor_gives_zero_samples() -> None:
+    extract = FeatureExtractor()
+    audio = telephone(sound())
+    feature = extract(audio)
+    content = len(audio) // HOP
+    assert narrowband(feature[:, :content])
     [window] = fitted_windows([feature], [content], 500)
-    silent = extract(np.pad(sound, (0, 500 * HOP - len(sound))))[:, :500]
+    silent = extract(np.pad(audio, (0, 500 * HOP - len(audio))))[:, :500]
     assert np.array_equal(window[:, :content], feature[:, :content])
     # Past the frames whose STFT window still reaches the sound, the two are the same.
     np.testing.assert_allclose(window[:, content + 2:], silent[:, content + 2:], atol=1e-6)
-    assert window[:, content:].max() < feature.max() - 1.9
-    assert (window[:, content:] < 0).all()
+    assert (window[:, content:] < 0).all()  # zeros would be louder than the audio's bands over 4 kHz
+
+
+def test_after_wideband_audio_the_padding_stays_zeros() -> None:
+    feature = FeatureExtractor()(sound())
+    content = 24000 // HOP
+    assert not narrowband(feature[:, :content])
+    [window] = fitted_windows([feature], [content], 500)
+    assert np.array_equal(window[:, :content], feature[:, :content])
+    assert not window[:, content:].any()
 
 
 def test_each_request_pads_with_its_own_floor() -> None:
-    """Batched requests: a quiet one's silence is its own (the clamp is per request)."""
+    """Batched requests: a quiet one's silence is its own (the extractor's clamp is per request)."""
     loud, quiet = np.full((80, 300), 1.0, np.float32), np.full((80, 100), -0.5, np.float32)
+    loud[62:], quiet[62:] = -1.0, -2.5  # nothing over 4 kHz
     windows = fitted_windows([loud, quiet], [300, 100], 500)
     assert windows.shape == (2, 80, 500)
     assert (windows[0, :, 300:] == -1.0).all()
     assert (windows[1, :, 100:] == -2.5).all()
+    assert not narrowband(np.zeros((80, 0), np.float32))  # no audio: nothing to tell
