@@ -15,6 +15,8 @@ of the whole clip (bench/accuracy.py's offline way: the reference of the issue's
 * ``engine-beam``: the same with beam search on every final (``--final-beam-logprob 0``);
 * ``engine-full``, ``engine-beam-full``: those two with whisper's full 30 s window
   (``--window-margin full``); ``engine-beam-m20``: beam search, a 20 s margin;
+* ``engine-zeros``, ``engine-silence``: the engine with its window padded with zeros (as before
+  it told narrowband audio apart) or with the log-mel of silence after any audio;
 * ``cut-offline``: ``transcribe()`` of the cut (beam 5, temperature fallback, timestamps);
   ``cut-offline-nots``: the same without timestamps, as the engine decodes.
 
@@ -37,6 +39,7 @@ from dataclasses import replace
 import numpy as np
 
 from asr_worker.engines.base import DecodeRequest
+from asr_worker.engines import whisper
 from asr_worker.engines.whisper import FRAMES_PER_SECOND, WhisperDecoder, WhisperOptions
 from bench.accuracy import RATE, build_set, errors, interval, telephone, wer
 from bench.early_final_replay import OFFLINE, utterances
@@ -45,10 +48,11 @@ from vad_worker.model import SileroVad
 # Engine variants: (beam search on every final, encoder window margin in seconds or None: full).
 ENGINE = {"engine": (False, 10.0), "engine-beam": (True, 10.0), "engine-full": (False, None),
           "engine-beam-full": (True, None), "engine-beam-m20": (True, 20.0)}
-FLOOR = "engine-floor"  # the engine, its window's padding the log-mel of silence instead of zeros
-NARROW = "engine-floor-narrow"  # the same for narrowband audio only (nothing over 4 kHz: telephone)
+# The engine with its window padded one way whatever the audio (it pads with the log-mel of silence
+# after narrowband audio only, zeros after wideband: whisper.fitted_windows).
+PADDING = {"engine-zeros": False, "engine-silence": True}
 CUT_OFFLINE = {"cut-offline": {}, "cut-offline-nots": {"without_timestamps": True}}
-VARIANTS = (OFFLINE, *ENGINE, FLOOR, NARROW, *CUT_OFFLINE)
+VARIANTS = (OFFLINE, *ENGINE, *PADDING, *CUT_OFFLINE)
 
 
 def decoders(decoder: WhisperDecoder, names: list[str]) -> dict[str, Callable[[np.ndarray, str], str]]:
@@ -74,37 +78,21 @@ def decoders(decoder: WhisperDecoder, names: list[str]) -> dict[str, Callable[[n
 
     made: dict[str, Callable[[np.ndarray, str], str]] = {OFFLINE: offline()}
     made |= {name: engine(*spec) for name, spec in ENGINE.items()}
-    made[FLOOR] = floored(decoder, made["engine"])
-    made[NARROW] = floored(decoder, made["engine"], narrowband_only=True)
+    made |= {name: padded(made["engine"], silence) for name, silence in PADDING.items()}
     made |= {name: offline(**options) for name, options in CUT_OFFLINE.items()}
     return {name: made[name] for name in names}
 
 
-def floored(decoder: WhisperDecoder, decode: Callable[[np.ndarray, str], str], *,
-            narrowband_only: bool = False) -> Callable[[np.ndarray, str], str]:
-    """``decode`` with the encoder window's padding (the frames after the audio, zeros in the
-    normalised log-mel) set to what whisper's feature extractor gives digital silence: the clamp,
-    8 (log10) under the window's loudest frame, (max - 8 + 4) / 4 = max - 2 normalised.
-    ``narrowband_only``: only where the audio's mel bins over 4 kHz (62 of 80) sit at that floor,
-    nine tenths of them (8 kHz audio resampled up: the telephone doors; the bin at the edge leaks)."""
-    encode = decoder.model.encode
-
-    def padded_with_silence(windows: np.ndarray):
-        windows = windows.copy()
-        for window in windows:
-            sounding = np.flatnonzero(np.any(window != 0, axis=0))
-            end, floor = sounding[-1] + 1 if len(sounding) else 0, window.max() - 2.0
-            if not narrowband_only or np.percentile(window[62:, :end], 90) <= floor + 0.05:
-                window[:, end:] = floor
-        return encode(windows)
-
-    def decode_floored(cut: np.ndarray, language: str) -> str:
-        decoder.model.encode = padded_with_silence
+def padded(decode: Callable[[np.ndarray, str], str], silence: bool) -> Callable[[np.ndarray, str], str]:
+    """``decode`` with the encoder window padded with silence (True) or zeros (False) after any audio."""
+    def decode_padded(cut: np.ndarray, language: str) -> str:
+        told = whisper.narrowband
+        whisper.narrowband = lambda feature: silence
         try:
             return decode(cut, language)
         finally:
-            decoder.model.encode = encode
-    return decode_floored
+            whisper.narrowband = told
+    return decode_padded
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,7 @@ from asr_worker.continuation import Piece, continued, joined, kept
 from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence, sure
 from asr_worker.engines.base import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
-from bench.accuracy import RATE, build_set, errors, interval, telephone
+from bench.accuracy import RATE, build_set, errors, interval, telephone, wer
 from common.endpointing import FRAME, EndpointOptions
 from common.records import Transcript
 from common.redaction.redactor import Redactor
@@ -212,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nWER: " + ", ".join(f"{way} {100 * w / n:.1f} %" for way, (w, n) in totals.items()))
     if OFFLINE in ways:
         print("Against offline, 90 % interval over items: " + ", ".join(
-            "{} {:+.1f} ({:+.1f} .. {:+.1f})".format(way, 100 * (totals[way][0] / totals[way][1]
-                                                           - totals[OFFLINE][0] / totals[OFFLINE][1]),
+            "{} {:+.1f} ({:+.1f} .. {:+.1f})".format(way, wer(draws, way) - wer(draws, OFFLINE),
                                                     *interval(draws, way, OFFLINE))
             for way in ways if way != OFFLINE))
     print("CPU of the final decodes (process time): " + ", ".join(f"{way} {s:.1f} s" for way, s in cpu.items()))
