@@ -338,9 +338,22 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
     summary: dict = {}
     every = WAYS + tuple(way + DENOISED for way in STREAMED)
     ways = tuple(way for way in every if any(way in i.results[m] for i in items for m in models))  # those run
+    # Each streamed way (denoised too) and the offline way it is compared with.
+    pairs = [*STREAMED.items(), *((way + DENOISED, offline) for way, offline in STREAMED.items())]
+    sets = sorted({item.set for item in items}, key=["librivox", "calls", "spanish"].index)
+    scores: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+
+    def scored(model: str, item: Item, way: str) -> tuple[int, int, int]:
+        """:func:`errors` of ``item``'s text of ``way``, computed once (the table, the intervals, the
+        items and the lost content all read it)."""
+        key = (model, item.name, way)
+        if key not in scores:
+            scores[key] = errors(item.reference, item.results[model][way] or "", language=item.language)
+        return scores[key]
+
     print(f"\n{'model':8} {'set':9} " + " ".join(f"{way:>18}" for way in ways))
     for model in models:
-        for name in sorted({item.set for item in items}, key=["librivox", "calls", "spanish"].index):
+        for name in sets:
             row = []
             for way in ways:
                 chosen = [i for i in items if i.set == name]
@@ -350,27 +363,25 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
                 if failed := sum(i.results[model][way] == FAILED for i in chosen):
                     row.append(f"{failed} failed")
                     continue
-                counts = [errors(i.reference, i.results[model][way] or "", language=i.language) for i in chosen]
+                counts = [scored(model, i, way) for i in chosen]
                 row.append(f"{100 * sum(c[0] for c in counts) / sum(c[1] for c in counts):.1f} %")
             summary[f"{model} {name}"] = dict(zip(ways, row))
             print(f"{model:8} {name:9} " + " ".join(f"{cell:>18}" for cell in row))
     print("\nStreamed against offline on the same audio, 90 % interval over items (the target: at most +1):")
     against: dict[str, tuple[float, float, float]] = {}
     for model in models:
-        for name in sorted({item.set for item in items}, key=["librivox", "calls", "spanish"].index):
+        for name in sets:
             chosen = [i for i in items if i.set == name]
-            for way, offline_way in [*STREAMED.items(), *((w + DENOISED, o) for w, o in STREAMED.items())]:
+            for way, offline_way in pairs:
                 if way not in ways or any(i.results[model][w] in (None, FAILED) for i in chosen
                                           for w in (way, offline_way)):
                     continue
-                draws = [{"item": i.name, **{w: dict(zip(("errors", "words"), errors(
-                    i.reference, i.results[model][w] or "", language=i.language)[:2])) for w in (way, offline_way)}}
-                    for i in chosen]
+                draws = [{"item": i.name, **{w: dict(zip(("errors", "words"), scored(model, i, w)[:2]))
+                                             for w in (way, offline_way)}} for i in chosen]
+                difference = wer(draws, way) - wer(draws, offline_way)
                 low, high = interval(draws, way, offline_way)
-                against[f"{model} {name} {way}"] = (round(wer(draws, way) - wer(draws, offline_way), 1),
-                                                    round(low, 1), round(high, 1))
-                print(f"  {model:8} {name:9} {way:26} {wer(draws, way) - wer(draws, offline_way):+5.1f} "
-                      f"({low:+.1f} .. {high:+.1f})")
+                against[f"{model} {name} {way}"] = (round(difference, 1), round(low, 1), round(high, 1))
+                print(f"  {model:8} {name:9} {way:26} {difference:+5.1f} ({low:+.1f} .. {high:+.1f})")
     if show:
         print("\nEach item, each way (WER, then the text; streamed: one final a line, its span and language):")
         for model in models:
@@ -381,7 +392,8 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
                     if text is None or text == FAILED:
                         print(f"    {way:24} {'refused' if text is None else 'failed'}")
                         continue
-                    print(f"    {way:24} {100 * errors(item.reference, text, language=item.language)[0] / len(words(item.reference, item.language)):5.1f} %"
+                    wrong, total, _ = scored(model, item, way)
+                    print(f"    {way:24} {100 * wrong / total:5.1f} %"
                           + ("" if way in item.finals.get(model, {}) else f"  {text}"))
                     for final in item.finals.get(model, {}).get(way, []):
                         print(f"      {final['start_ms']:>6}-{final['end_ms']:<6} {final['language']}  {final['text']}")
@@ -390,14 +402,14 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
     lost = []
     for model in models:
         for item in items:
-            for way, offline_way in [*STREAMED.items(), *((w + DENOISED, o) for w, o in STREAMED.items())]:
+            for way, offline_way in pairs:
                 if way not in ways:
                     continue
                 text, reference_text = item.results[model][way], item.results[model][offline_way]
                 if text is None or reference_text is None or text == FAILED:
                     continue
-                wrong, total, run = errors(item.reference, text, language=item.language)
-                offline_wrong, _, _ = errors(item.reference, reference_text, language=item.language)
+                wrong, total, run = scored(model, item, way)
+                offline_wrong, _, _ = scored(model, item, offline_way)
                 if run >= lost_words or (wrong - offline_wrong) / total > 0.10:
                     lost.append({"model": model, "item": item.name, "way": way, "wer": round(100 * wrong / total, 1),
                                  "offline_wer": round(100 * offline_wrong / total, 1), "deleted_run": run,
