@@ -41,8 +41,8 @@ import numpy as np
 from asr_worker.engines.base import DecodeRequest
 from asr_worker.engines import whisper
 from asr_worker.engines.whisper import FRAMES_PER_SECOND, WhisperDecoder, WhisperOptions
-from bench.accuracy import RATE, build_set, errors, interval, telephone, wer
-from bench.early_final_replay import OFFLINE, utterances
+from bench.accuracy import build_set, errors, interval, wer
+from bench.early_final_replay import OFFLINE, shifted, utterances
 from vad_worker.model import SileroVad
 
 # Engine variants: (beam search on every final, encoder window margin in seconds or None: full).
@@ -118,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         if item.language not in decoder.languages:
             continue
         for shift in args.shifts:
-            audio = np.concatenate([np.zeros(shift * RATE // 1000, np.float32), item.samples])
-            audio = telephone(audio)[0] if args.telephone else audio
+            audio = shifted(item.samples, shift, phone=args.telephone)
             cuts = [samples for samples, _, _ in utterances(vad, audio)]
             row: dict = {"item": item.name, "shift": shift}
             for name, decode in ways.items():

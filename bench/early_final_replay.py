@@ -54,6 +54,13 @@ WAYS = ("whole", "alone", "continued")
 OFFLINE = "offline"  # faster-whisper's transcribe() of the whole item (--offline)
 
 
+def shifted(samples: np.ndarray, shift_ms: int, *, phone: bool) -> np.ndarray:
+    """``samples`` after ``shift_ms`` more silence before them (``--shifts``: every VAD frame moves),
+    through 8 kHz μ-law with ``phone`` (``--telephone``)."""
+    audio = np.concatenate([np.zeros(shift_ms * RATE // 1000, np.float32), samples])
+    return telephone(audio)[0] if phone else audio
+
+
 def utterances(vad: SileroVad, audio: np.ndarray) -> list[tuple[np.ndarray, list[int], int]]:
     """The VAD's utterances of ``audio``: each one's samples (float32), its pauses' ends in it and
     its first sample."""
@@ -147,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                         for shift in args.shifts):
         if item.language not in decoder.languages:
             continue
-        audio = np.concatenate([np.zeros(shift * RATE // 1000, np.float32), item.samples])
-        audio = telephone(audio)[0] if args.telephone else audio
+        audio = shifted(item.samples, shift, phone=args.telephone)
         texts: dict[str, list[str]] = {way: [] for way in ways}
         if OFFLINE in ways:
             started = time.process_time()
