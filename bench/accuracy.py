@@ -33,6 +33,14 @@ two" and whisper's "472" are the same words, as are "doscientos treinta y cinco"
 lost content: a reference word span of ``--lost-words`` or more missing from it (deleted), or
 a WER over the offline one by more than 10 points.
 
+Offline ``transcribe()`` is not one figure: where a segment fails its thresholds it samples
+(temperature fallback), and the same audio then gives another text call to call (a hard Spanish
+item through μ-law: 8 to 13 errors of 23). Such decodes run ``--offline-runs`` times (default 3)
+and offline's WER is their mean; ``ctranslate2.set_random_seed`` makes the run repeat in another
+process. ``--shifts MS ...`` streams (and decodes offline) each item again after that much more
+silence before it: each shift moves every VAD frame, so each is another draw of where the
+utterances are cut. The interval draws an item's shifts together.
+
 ``--items`` (shell-style patterns of item names) and ``--doors`` take a few items through one door
 again, the quick way to look at one cell's items; ``--show`` prints each item's transcripts, and
 for a streamed way each final's span (where the utterance was cut) and the language it was
@@ -41,7 +49,8 @@ decoded in; ``--json`` keeps them all.
 Usage (from the repository root; about 4 minutes with the default reduced set on 2 cores)::
 
     .venv/bin/python -m bench.accuracy [--models tiny.en base] [--sets librivox calls spanish]
-        [--voices en-us en-gb] [--concurrency 3] [--denoise] [--json out.json]
+        [--voices en-us en-gb] [--concurrency 3] [--denoise] [--shifts 0 10 20 30] [--offline-runs 3]
+        [--json out.json]
     .venv/bin/python -m bench.accuracy --models base --sets spanish --items 'factura/*' --doors native --show
 """
 
@@ -87,6 +96,9 @@ class Item:
     reference: str
     samples: np.ndarray  # float32 at 16 kHz, with 0.5 s of silence before and 1 s after
     results: dict[str, dict[str, str | None]] = field(default_factory=dict)  # model -> way -> text (None: refused)
+    # model -> offline way -> the text of each run of transcribe() (--offline-runs; results holds the first)
+    runs: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    source: str = ""  # the item this one is a shifted copy of (--shifts), whose draws go together; "": itself
     finals: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # model -> streamed way -> each final
 
 
@@ -199,6 +211,21 @@ def chosen_name(name: str, patterns: list[str] | None) -> bool:
     return patterns is None or any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
+def shifted(samples: np.ndarray, shift_ms: int, *, phone: bool = False) -> np.ndarray:
+    """``samples`` after ``shift_ms`` more silence before them (``--shifts``: every VAD frame moves,
+    so the cuts move with them), through 8 kHz μ-law with ``phone``."""
+    audio = np.concatenate([np.zeros(shift_ms * RATE // 1000, np.float32), samples])
+    return telephone(audio)[0] if phone else audio
+
+
+def with_shifts(items: list[Item], shifts: list[int]) -> list[Item]:
+    """Each item at each of ``shifts`` (ms of silence more before it), named ``name@10ms`` past the
+    first; a copy's ``source`` is the item's name, so its draws go together in :func:`interval`."""
+    return [Item(f"{item.name}@{shift}ms" if shift else item.name, item.set, item.language, item.reference,
+                 shifted(item.samples, shift) if shift else item.samples, source=item.name)
+            for item in items for shift in shifts]
+
+
 def telephone(samples: np.ndarray) -> tuple[np.ndarray, bytes]:
     """The audio as the Twilio door gets it (8 kHz μ-law bytes) and as it hands it on (16 kHz)."""
     import soxr
@@ -215,18 +242,39 @@ def telephone(samples: np.ndarray) -> tuple[np.ndarray, bytes]:
 # -- the four ways --------------------------------------------------------------------------------
 
 
-def offline(model: str, whisper, items: list[Item]) -> float:
-    """faster-whisper's transcribe() (its defaults) with ``whisper`` (a ``WhisperModel`` of ``model``)
-    on each item, 16 kHz and through μ-law; CPU seconds."""
+def transcribed(whisper, audio: np.ndarray, language: str, *, runs: int = 1) -> list[str]:
+    """faster-whisper's ``transcribe()`` (its defaults) of ``audio``: the text of each of up to ``runs``
+    runs. Past the first only where it sampled: a segment whose greedy and beam decodes failed its
+    thresholds is decoded again at a temperature over 0 (its fallback), so the same audio gives
+    another text call to call, and one run is one draw of offline's WER. Where every segment kept
+    temperature 0, beam search gave it, and every run would repeat it."""
+    texts = []
+    for _ in range(runs):
+        segments = list(whisper.transcribe(audio, language=language)[0])
+        texts.append(" ".join(segment.text.strip() for segment in segments))
+        if all(segment.temperature == 0 for segment in segments):
+            break
+    return texts
+
+
+def offline(model: str, whisper, items: list[Item], *, runs: int = 1, seed: int = 1) -> float:
+    """:func:`transcribed` with ``whisper`` (a ``WhisperModel`` of ``model``) on each item, 16 kHz and
+    through μ-law, ``runs`` times where it samples; CPU seconds. ``ctranslate2.set_random_seed``
+    first: it seeds each decoding thread's generator once, so the run's sequence of calls repeats
+    in another process (not one call alone)."""
+    import ctranslate2
+
+    ctranslate2.set_random_seed(seed)
     languages = whisper.supported_languages
     started = time.process_time()
     for item in items:
+        item.runs[model] = {}
         for way, audio in (("offline 16k", item.samples), ("offline 8k mu-law", telephone(item.samples)[0])):
             if item.language not in languages:
                 item.results[model][way] = None  # the model cannot: what the doors refuse
                 continue
-            segments, _ = whisper.transcribe(audio, language=item.language)
-            item.results[model][way] = " ".join(s.text.strip() for s in segments)
+            item.runs[model][way] = transcribed(whisper, audio, item.language, runs=runs)
+            item.results[model][way] = item.runs[model][way][0]
     return time.process_time() - started
 
 
@@ -341,14 +389,17 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
     # Each streamed way (denoised too) and the offline way it is compared with.
     pairs = [*STREAMED.items(), *((way + DENOISED, offline) for way, offline in STREAMED.items())]
     sets = sorted({item.set for item in items}, key=["librivox", "calls", "spanish"].index)
-    scores: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+    scores: dict[tuple[str, str, str], tuple[float, int, int]] = {}
 
-    def scored(model: str, item: Item, way: str) -> tuple[int, int, int]:
+    def scored(model: str, item: Item, way: str) -> tuple[float, int, int]:
         """:func:`errors` of ``item``'s text of ``way``, computed once (the table, the intervals, the
-        items and the lost content all read it)."""
+        items and the lost content all read it); an offline way run more than once
+        (``--offline-runs``): its errors are the runs' mean, the rest the first run's."""
         key = (model, item.name, way)
         if key not in scores:
-            scores[key] = errors(item.reference, item.results[model][way] or "", language=item.language)
+            texts = item.runs.get(model, {}).get(way) or [item.results[model][way] or ""]
+            each = [errors(item.reference, text, language=item.language) for text in texts]
+            scores[key] = (sum(wrong for wrong, _, _ in each) / len(each), *each[0][1:])
         return scores[key]
 
     print(f"\n{'model':8} {'set':9} " + " ".join(f"{way:>18}" for way in ways))
@@ -376,7 +427,7 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
                 if way not in ways or any(i.results[model][w] in (None, FAILED) for i in chosen
                                           for w in (way, offline_way)):
                     continue
-                draws = [{"item": i.name, **{w: dict(zip(("errors", "words"), scored(model, i, w)[:2]))
+                draws = [{"item": i.source or i.name, **{w: dict(zip(("errors", "words"), scored(model, i, w)[:2]))
                                              for w in (way, offline_way)}} for i in chosen]
                 difference = wer(draws, way) - wer(draws, offline_way)
                 low, high = interval(draws, way, offline_way)
@@ -395,6 +446,8 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
                     wrong, total, _ = scored(model, item, way)
                     print(f"    {way:24} {100 * wrong / total:5.1f} %"
                           + ("" if way in item.finals.get(model, {}) else f"  {text}"))
+                    for other in item.runs.get(model, {}).get(way, [])[1:]:
+                        print(f"    {'':24} {'':7}  {other}")  # offline's further runs, whose mean is its WER
                     for final in item.finals.get(model, {}).get(way, []):
                         print(f"      {final['start_ms']:>6}-{final['end_ms']:<6} {final['language']}  {final['text']}")
     print("\nUtterances that lost content when streamed (a run of deleted reference words, or WER over "
@@ -441,6 +494,12 @@ def main(argv: list[str] | None = None) -> int:
                              "'*/en-gb'): the quick way to look at a few again")
     parser.add_argument("--doors", nargs="+", default=["native", "twilio"], choices=["native", "twilio"],
                         help="the doors to stream through (the offline ways are decoded either way)")
+    parser.add_argument("--shifts", nargs="+", type=int, default=[0], metavar="MS",
+                        help="each item again after this much more silence before it (a few ms move every VAD "
+                             "frame, so the cuts move with them): several draws of an item's streamed WER")
+    parser.add_argument("--offline-runs", type=int, default=3, metavar="N",
+                        help="runs of offline transcribe() where it samples (its temperature fallback); its WER "
+                             "is their mean")
     parser.add_argument("--show", action="store_true",
                         help="print every item's transcripts, and each streamed final's span and language")
     parser.add_argument("--json", help="write the figures and every transcript (each streamed final too) here")
@@ -450,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from asr_worker.engines.whisper_models import resolve_model
 
-    items = build_set(args.sets, args.voices, args.spanish_voices, args.items)
+    items = with_shifts(build_set(args.sets, args.voices, args.spanish_voices, args.items), args.shifts)
     if not items:
         raise SystemExit(f"no item of {args.sets} matches {args.items}")
     audio = sum(len(i.samples) for i in items) / RATE
@@ -461,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         for item in items:
             item.results[model] = {}
         started = time.monotonic()
-        cpu = offline(model, whisper, items)
+        cpu = offline(model, whisper, items, runs=args.offline_runs)
         del whisper  # the stack's worker loads its own
         timings[f"{model} offline"] = {"wall_s": round(time.monotonic() - started, 1), "cpu_s": round(cpu, 1)}
         started = time.monotonic()
@@ -478,7 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     figures["audio_s"] = round(audio, 1)
     if args.json:
         Path(args.json).write_text(json.dumps({**figures, "items": [
-            {"name": i.name, "set": i.set, "reference": i.reference, "results": i.results, "finals": i.finals}
+            {"name": i.name, "set": i.set, "reference": i.reference, "results": i.results, "offline_runs": i.runs,
+             "finals": i.finals}
             for i in items]},
             indent=1, ensure_ascii=False))
     return 0

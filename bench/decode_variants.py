@@ -41,8 +41,8 @@ import numpy as np
 from asr_worker.engines.base import DecodeRequest
 from asr_worker.engines import whisper
 from asr_worker.engines.whisper import FRAMES_PER_SECOND, WhisperDecoder, WhisperOptions
-from bench.accuracy import build_set, errors, interval, wer
-from bench.early_final_replay import OFFLINE, shifted, utterances
+from bench.accuracy import build_set, errors, interval, shifted, wer
+from bench.early_final_replay import OFFLINE, utterances
 from vad_worker.model import SileroVad
 
 # Engine variants: (beam search on every final, encoder window margin in seconds or None: full).

@@ -25,7 +25,8 @@ tests/data/whisper_fallback.json, on which tests/unit/test_fallback.py tests the
 ``--shifts MS ...`` decodes each item again after that much more silence before it (a few ms
 move every VAD frame, so the cuts move with them: is a word that differs one decode's noise?),
 ``--offline`` adds faster-whisper's offline ``transcribe()`` of the same audio (bench/accuracy.py's
-offline way) beside the three, and ``--items`` picks items by name (shell-style patterns).
+offline way: ``--offline-runs`` runs where it samples, its WER their mean) beside the three, and
+``--items`` picks items by name (shell-style patterns).
 No stack and no real-time streaming: the decodes and splits are those of the live path, whatever
 the load (the live path waits for the decode at a pause before it splits, see asr_worker/live.py).
 """
@@ -43,7 +44,7 @@ from asr_worker.continuation import Piece, continued, joined, kept
 from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence, sure
 from asr_worker.engines.base import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
-from bench.accuracy import RATE, build_set, errors, interval, telephone, wer
+from bench.accuracy import RATE, build_set, errors, interval, shifted, transcribed, wer
 from common.endpointing import FRAME, EndpointOptions
 from common.records import Transcript
 from common.redaction.redactor import Redactor
@@ -52,13 +53,6 @@ from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechPaus
 
 WAYS = ("whole", "alone", "continued")
 OFFLINE = "offline"  # faster-whisper's transcribe() of the whole item (--offline)
-
-
-def shifted(samples: np.ndarray, shift_ms: int, *, phone: bool) -> np.ndarray:
-    """``samples`` after ``shift_ms`` more silence before them (``--shifts``: every VAD frame moves),
-    through 8 kHz μ-law with ``phone`` (``--telephone``)."""
-    audio = np.concatenate([np.zeros(shift_ms * RATE // 1000, np.float32), samples])
-    return telephone(audio)[0] if phone else audio
 
 
 def utterances(vad: SileroVad, audio: np.ndarray) -> list[tuple[np.ndarray, list[int], int]]:
@@ -113,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="decode each item after this many ms of extra silence before it (each one in turn)")
     parser.add_argument("--offline", action="store_true",
                         help="also faster-whisper's offline transcribe() (beam 5, temperature fallback) of each item")
+    parser.add_argument("--offline-runs", type=int, default=3, metavar="N",
+                        help="runs of offline transcribe() where it samples; its WER is their mean (bench.accuracy)")
     defaults = WhisperOptions()
     parser.add_argument("--final-beam-size", type=int, default=defaults.final_beam_size)
     parser.add_argument("--final-beam-logprob", type=float, default=defaults.final_beam_logprob)
@@ -126,8 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     decoder = WhisperDecoder(WhisperOptions(model=args.model, batch_process=False, final_beam_size=args.final_beam_size,
                                             final_beam_logprob=args.final_beam_logprob,
                                             final_beam_compression_ratio=args.final_beam_compression_ratio))
+    if args.offline:
+        import ctranslate2
+
+        ctranslate2.set_random_seed(1)  # offline's sampling runs repeat in another process (bench.accuracy.offline)
     vad = SileroVad()
-    totals = {way: [0, 0] for way in ways}
+    totals = {way: [0.0, 0] for way in ways}
     draws: list[dict] = []  # each item and shift: errors and words per way (--offline: the paired interval)
     cpu = dict.fromkeys(ways, 0.0)
     counts = {way: [0, 0] for way in ways if way != OFFLINE}  # final decodes, of them decoded again with beam search
@@ -156,10 +156,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         audio = shifted(item.samples, shift, phone=args.telephone)
         texts: dict[str, list[str]] = {way: [] for way in ways}
-        if OFFLINE in ways:
+        if OFFLINE in ways:  # each run's whole text (where it samples, --offline-runs), not pieces
             started = time.process_time()
-            segments, _ = decoder.model.transcribe(audio, language=item.language)
-            texts[OFFLINE].append(" ".join(segment.text.strip() for segment in segments))
+            texts[OFFLINE] = transcribed(decoder.model, audio, item.language, runs=args.offline_runs)
             cpu[OFFLINE] += time.process_time() - started
         passages = Redactor(("pci", "ssn", "pii"), hold_gap=round(StreamingOptions().redact_hold_sec * RATE))
         for samples, pauses, start in utterances(vad, audio):
@@ -196,11 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {item.name}" + (f", {shift} ms later" if shift else ""))
         draws.append({"item": item.name})
         for way in ways:
-            wrong, total, _ = errors(item.reference, " ".join(texts[way]), language=item.language)
+            runs = texts[way] if way == OFFLINE else [" ".join(texts[way])]
+            each = [errors(item.reference, text, language=item.language)[:2] for text in runs]
+            wrong, total = sum(e for e, _ in each) / len(each), each[0][1]  # offline: the runs' mean
             totals[way][0] += wrong
             totals[way][1] += total
             draws[-1][way] = {"errors": wrong, "words": total}
-            print(f"  {way:10} {100 * wrong / total:5.1f} %  {' '.join(texts[way])}")
+            print(f"  {way:10} {100 * wrong / total:5.1f} %  " + "\n             ".join(runs))
     if args.record:
         with open(args.record, "w") as out:
             json.dump({"command": "python -m bench.early_final_replay " + " ".join(argv or sys.argv[1:]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.accuracy import FAILED, Item, chosen_name, errors, report, words
+from bench.accuracy import FAILED, RATE, Item, chosen_name, errors, report, with_shifts, words
 
 
 def item(name: str, reference: str, results: dict[str, str | None], finals: dict[str, list[dict]] | None = None,
@@ -71,3 +71,34 @@ def test_report_says_refused_and_failed() -> None:
     assert figures["wer"]["base librivox"]["twilio 8k mu-law"] == "33.3 %"
     assert figures["against_offline"] == {"base librivox twilio 8k mu-law": (33.3, 33.3, 33.3)}  # none refused or failed
     assert [lost["way"] for lost in figures["lost"]] == ["twilio 8k mu-law"]
+
+
+def test_offline_run_more_than_once_scores_the_runs_mean() -> None:
+    """``--offline-runs``: offline's WER is its runs' mean, so one sampled draw does not set the
+    target; the table, the interval and the lost content all read the mean."""
+    reference = "one two three four"
+    runs = {"offline 16k": ["one two three four", "one two", "one two three"]}  # 0, 2 and 1 errors: mean 1
+    items = [Item("digits", "calls", "en", reference, np.zeros(1, np.float32),
+                  results={"base": {"offline 16k": runs["offline 16k"][0], "native 16k": "one two three"}},
+                  runs={"base": runs})]
+    figures = report(items, ["base"], lost_words=3)
+    assert figures["wer"]["base calls"] == {"offline 16k": "25.0 %", "native 16k": "25.0 %"}
+    assert figures["against_offline"] == {"base calls native 16k": (0.0, 0.0, 0.0)}
+    assert figures["lost"] == []
+
+
+def test_shifts_copy_each_item_after_more_silence_and_draw_together() -> None:
+    """``--shifts``: each item again, that much later, named for it; the copies' draws go together
+    in the interval (one item's shifts are not independent items)."""
+    samples = np.ones(RATE, np.float32)
+    shifted = with_shifts([Item("cuenta/es", "spanish", "es", "hola", samples)], [0, 10, 30])
+    assert [i.name for i in shifted] == ["cuenta/es", "cuenta/es@10ms", "cuenta/es@30ms"]
+    assert {i.source for i in shifted} == {"cuenta/es"}
+    assert [len(i.samples) - RATE for i in shifted] == [0, RATE // 100, 3 * RATE // 100]
+    assert not shifted[2].samples[:3 * RATE // 100].any() and shifted[2].samples[3 * RATE // 100:].all()
+    # Two shifts of one item, streamed 1 and 3 errors worse than offline: one item, so the
+    # interval is the mean difference of its draws, not a spread over two items.
+    for copy, streamed in zip(shifted, ["hola x", "hola x y z", "hola"]):
+        copy.results = {"base": {"offline 16k": "hola", "native 16k": streamed}}
+    figures = report(shifted, ["base"], lost_words=3)
+    assert figures["against_offline"] == {"base spanish native 16k": (133.3, 133.3, 133.3)}
