@@ -22,8 +22,8 @@ does not hold; tests/e2e/test_telephony.py's AudioHook call), and a beam decode 
 beam search scored "My card number is 4,111,111,111,111,111,111,111." higher than a greedy decode
 that went on to the security code and the social security number (tiny.en, the loop guard's
 ``card_groups`` clip), so the rest of the final was dropped, silently. A beam decode with
-:data:`LOST_WORDS` or more fewer words than the greedy one, and under half as many, numbers aside
-(digits and number words, which the two write differently), is not kept.
+:data:`LOST_WORDS` or more fewer words than the greedy one, and under half as many, a number one
+word (the two write numbers differently: "47291836", "four, seven, two"), is not kept.
 
 ``--final-beam-size`` 1 turns it off; ``--final-beam-logprob`` 0 decodes every final with beam
 search alone (no greedy decode first: the offline decode's cost). The second decode reuses the
@@ -41,10 +41,12 @@ from common.redaction.itn import numeric, once, words
 from .repetition import COMPRESSION_RATIO_THRESHOLD, compression_ratio
 
 SILENCE_LOGPROB = -1.0  # faster-whisper's log_prob_threshold, in its no-speech rule
-# Words (numbers aside) a beam decode may lack against the greedy one before it counts as stopped
-# early, if it also has under half as many. On the recorded call-script finals
-# (tests/data/whisper_fallback.json) a beam decode lacked at most 2 but where it stopped early (8).
+# Words (a number one word) a beam decode may lack against the greedy one before it counts as
+# stopped early, if it also has under half as many. On the recorded call-script finals
+# (tests/data/whisper_fallback.json) a beam decode lacked at most 3, or 6 of 20 where the greedy
+# one wrote a number as "5th year, or 1th", but where it stopped early (8 of 15).
 LOST_WORDS = 4
+NUMBER = "\x00number"  # content_words' stand-in for a number token: no word of a text equals it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,13 +105,18 @@ def stopped_early(greedy: str, beam: str) -> bool:
 
 
 def content_words(text: str) -> int:
-    """The words of ``text`` that are not part of a number, a word said again right after itself
-    once (:func:`.digits.once`: a loop's "I'm, I'm, I'm" is one): what a decode keeps of the speech,
-    whichever way it writes the numbers ("47291836" or "four, seven, two, ...")."""
+    """The words of ``text``, a word said again right after itself once (:func:`.digits.once`: a
+    loop's "I'm, I'm, I'm" is one) and a number one word however it is written ("47291836" and
+    "four, seven, two, ..." alike): what a decode keeps of the speech. A number still counts: a
+    beam decode that dropped the sentence holding one ("y en la nes 7 mos 5 4 1 9 8 es. lo tengo
+    aquí delante" against its beam's "Y lo tengo aquí delante.", base, a Spanish ID number through
+    the native door) stopped early as much as one that dropped words."""
     tokens = words(text)
     if not tokens:
         return 0
-    return len(once([t for t, number in zip(tokens, numeric(tokens)) if not number and not any(c.isdigit() for c in t)]))
+    # Each number token as one placeholder, which once() then keeps once a run: the run is one word.
+    return len(once([NUMBER if number or any(c.isdigit() for c in token) else token
+                     for token, number in zip(tokens, numeric(tokens))]))
 
 
 def repeats(text: str) -> int:
