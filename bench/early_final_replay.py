@@ -46,6 +46,7 @@ from asr_worker.engines.base import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
 from bench.accuracy import RATE, build_set, errors, interval, shifted, transcribed, wer
 from common.endpointing import FRAME, EndpointOptions
+from gateway.core.audio import to_pcm16
 from common.records import Transcript
 from common.redaction.redactor import Redactor
 from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad
@@ -58,7 +59,7 @@ OFFLINE = "offline"  # faster-whisper's transcribe() of the whole item (--offlin
 def utterances(vad: SileroVad, audio: np.ndarray) -> list[tuple[np.ndarray, list[int], int]]:
     """The VAD's utterances of ``audio``: each one's samples (float32), its pauses' ends in it and
     its first sample."""
-    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    pcm = to_pcm16(audio)  # as the gateway hands audio on: a sample off flips a hard decode
     count = len(pcm) // FRAME
     frames = pcm[:count * FRAME].reshape(count, FRAME)
     context = np.zeros(CONTEXT, np.float32)
