@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 import time
 
 import redis as sync_redis
 
-from .support import Process, free_port
+from .support import Process, free_port, memory_dir
 
 MASTERS = 3
 
@@ -34,7 +33,7 @@ class RedisClusterServer:
         # The cluster bus defaults to port + 10000, which may be taken or above
         # 65535; an explicit free port avoids both.
         self.bus_ports = [free_port() for _ in self.ports]
-        self.dir = tempfile.mkdtemp(prefix="ss-redis-cluster-")
+        self.dir = memory_dir("ss-redis-cluster-")
         self.processes: list[Process] = []
 
     @property

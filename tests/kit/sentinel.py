@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import redis as sync_redis
 
-from .support import KILL_TIMEOUT, Process, free_port, wait_until
+from .support import KILL_TIMEOUT, Process, free_port, memory_dir, wait_until
 
 SERVICE = "ssmaster"
 SENTINELS = 3
@@ -124,7 +123,7 @@ class SentinelGroup:
         for tool in ("redis-server", "redis-sentinel"):
             if shutil.which(tool) is None:
                 raise RuntimeError(f"{tool} is not installed (Debian packages redis-server, redis-sentinel)")
-        self.dir = Path(tempfile.mkdtemp(prefix="ss-sentinel-"))
+        self.dir = Path(memory_dir("ss-sentinel-"))
         self.data_ports = [free_port() for _ in range(1 + replicas)]
         self.sentinel_ports = [free_port() for _ in range(SENTINELS)]
         self.servers: dict[int, Process] = {}  # port -> redis-server

@@ -158,6 +158,18 @@ class Process:
             self.proc.wait(KILL_TIMEOUT)
 
 
+def memory_dir(prefix: str) -> str:
+    """A new temporary folder in memory (/dev/shm where the machine has one, else the default).
+
+    For the files that redis-sentinel and Redis Cluster nodes rewrite and fsync at each change of
+    state, in the middle of a failover: on a disk the suite keeps busy one fsync took 3 s, the
+    sentinel saw its own timer late by more than 2 s and went into TILT (it stops acting for 30 s),
+    and the failover a test waited for came 30 s late. What the tests check is the service
+    through a failover, not the disk under it."""
+    shm = Path("/dev/shm")
+    return tempfile.mkdtemp(prefix=prefix, dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None)
+
+
 class RedisServer:
     """A throw-away redis-server on a free loopback port (no persistence)."""
 
