@@ -39,7 +39,8 @@ item through μ-law: 8 to 13 errors of 23). Such decodes run ``--offline-runs`` 
 and offline's WER is their mean; ``ctranslate2.set_random_seed`` makes the run repeat in another
 process. ``--shifts MS ...`` streams (and decodes offline) each item again after that much more
 silence before it: each shift moves every VAD frame, so each is another draw of where the
-utterances are cut. The interval draws an item's shifts together.
+utterances are cut, and of offline's own windows (base's Spanish through μ-law, offline: 34.6 to
+40.7 % over shifts of 0-30 ms). The interval draws an item's shifts together.
 
 ``--items`` (shell-style patterns of item names) and ``--doors`` take a few items through one door
 again, the quick way to look at one cell's items; ``--show`` prints each item's transcripts, and
@@ -244,8 +245,8 @@ def telephone(samples: np.ndarray) -> tuple[np.ndarray, bytes]:
 
 def transcribed(whisper, audio: np.ndarray, language: str, *, runs: int = 1) -> list[str]:
     """faster-whisper's ``transcribe()`` (its defaults) of ``audio``: the text of each of up to ``runs``
-    runs. Past the first only where it sampled: a segment whose greedy and beam decodes failed its
-    thresholds is decoded again at a temperature over 0 (its fallback), so the same audio gives
+    runs. Past the first only where it sampled: a segment whose beam decode (temperature 0) failed
+    its thresholds is decoded again at a temperature over 0 (its fallback), so the same audio gives
     another text call to call, and one run is one draw of offline's WER. Where every segment kept
     temperature 0, beam search gave it, and every run would repeat it."""
     texts = []
