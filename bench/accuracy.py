@@ -154,6 +154,13 @@ def errors(reference: str, hypothesis: str, *, language: str = "en") -> tuple[in
     return sum(op != "ok" for op in ops), len(said), longest
 
 
+def mean_errors(reference: str, texts: list[str], *, language: str = "en") -> tuple[float, int, int]:
+    """:func:`errors` of several runs' ``texts`` of one item: the mean of their errors, the
+    reference's words, and the first run's longest deleted run (offline ``--offline-runs``)."""
+    each = [errors(reference, text, language=language) for text in texts]
+    return sum(wrong for wrong, _, _ in each) / len(each), each[0][1], each[0][2]
+
+
 def wer(draws: list[dict], way: str) -> float:
     """WER in % of ``way`` over ``draws`` (each a dict with ``way`` -> {"errors", "words"})."""
     return 100 * sum(draw[way]["errors"] for draw in draws) / sum(draw[way]["words"] for draw in draws)
@@ -243,15 +250,15 @@ def telephone(samples: np.ndarray) -> tuple[np.ndarray, bytes]:
 # -- the four ways --------------------------------------------------------------------------------
 
 
-def transcribed(whisper, audio: np.ndarray, language: str, *, runs: int = 1) -> list[str]:
-    """faster-whisper's ``transcribe()`` (its defaults) of ``audio``: the text of each of up to ``runs``
-    runs. Past the first only where it sampled: a segment whose beam decode (temperature 0) failed
+def transcribed(whisper, audio: np.ndarray, language: str, *, runs: int = 1, **options) -> list[str]:
+    """faster-whisper's ``transcribe()`` (its defaults, or ``options``) of ``audio``: the text of each
+    of up to ``runs`` runs. Past the first only where it sampled: a segment whose beam decode (temperature 0) failed
     its thresholds is decoded again at a temperature over 0 (its fallback), so the same audio gives
     another text call to call, and one run is one draw of offline's WER. Where every segment kept
     temperature 0, beam search gave it, and every run would repeat it."""
     texts = []
     for _ in range(runs):
-        segments = list(whisper.transcribe(audio, language=language)[0])
+        segments = list(whisper.transcribe(audio, language=language, **options)[0])
         texts.append(" ".join(segment.text.strip() for segment in segments))
         if all(segment.temperature == 0 for segment in segments):
             break
@@ -399,8 +406,7 @@ def report(items: list[Item], models: list[str], lost_words: int, *, show: bool 
         key = (model, item.name, way)
         if key not in scores:
             texts = item.runs.get(model, {}).get(way) or [item.results[model][way] or ""]
-            each = [errors(item.reference, text, language=item.language) for text in texts]
-            scores[key] = (sum(wrong for wrong, _, _ in each) / len(each), *each[0][1:])
+            scores[key] = mean_errors(item.reference, texts, language=item.language)
         return scores[key]
 
     print(f"\n{'model':8} {'set':9} " + " ".join(f"{way:>18}" for way in ways))

@@ -41,7 +41,7 @@ import numpy as np
 from asr_worker.engines.base import DecodeRequest
 from asr_worker.engines import whisper
 from asr_worker.engines.whisper import FRAMES_PER_SECOND, WhisperDecoder, WhisperOptions
-from bench.accuracy import build_set, errors, interval, shifted, wer
+from bench.accuracy import build_set, errors, interval, shifted, transcribed, wer
 from bench.early_final_replay import OFFLINE, utterances
 from vad_worker.model import SileroVad
 
@@ -72,8 +72,7 @@ def decoders(decoder: WhisperDecoder, names: list[str]) -> dict[str, Callable[[n
 
     def offline(**options) -> Callable[[np.ndarray, str], str]:
         def decode(audio: np.ndarray, language: str) -> str:
-            segments, _ = decoder.model.transcribe(audio, language=language, **options)
-            return " ".join(segment.text.strip() for segment in segments)
+            return transcribed(decoder.model, audio, language, **options)[0]
         return decode
 
     made: dict[str, Callable[[np.ndarray, str], str]] = {OFFLINE: offline()}

@@ -44,11 +44,11 @@ from asr_worker.continuation import Piece, continued, joined, kept
 from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence, sure
 from asr_worker.engines.base import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
-from bench.accuracy import RATE, build_set, errors, interval, shifted, transcribed, wer
+from bench.accuracy import RATE, build_set, interval, mean_errors, shifted, transcribed, wer
 from common.endpointing import FRAME, EndpointOptions
-from gateway.core.audio import to_pcm16
 from common.records import Transcript
 from common.redaction.redactor import Redactor
+from gateway.core.audio import to_pcm16
 from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad
 from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechPaused, SpeechStarted
 
@@ -191,14 +191,13 @@ def main(argv: list[str] | None = None) -> int:
                         if args.record:
                             recorded[-1]["final"] = text
                         texts[way].append(text + " /")
-                        before = (*before, Piece((piece * 32768).astype(np.int16), text))
+                        before = (*before, Piece(to_pcm16(piece), text))
                         begin = end
         print(f"== {item.name}" + (f", {shift} ms later" if shift else ""))
         draws.append({"item": item.name})
         for way in ways:
             runs = texts[way] if way == OFFLINE else [" ".join(texts[way])]
-            each = [errors(item.reference, text, language=item.language)[:2] for text in runs]
-            wrong, total = sum(e for e, _ in each) / len(each), each[0][1]  # offline: the runs' mean
+            wrong, total, _ = mean_errors(item.reference, runs, language=item.language)  # offline: the runs' mean
             totals[way][0] += wrong
             totals[way][1] += total
             draws[-1][way] = {"errors": wrong, "words": total}
