@@ -1,65 +1,104 @@
-"""The rest of an utterance after an early final, decoded with the audio and text before it.
+"""The rest of an utterance after an early final: decoded with bounded context, and guarded against echoes.
 
 An early final (:mod:`.live`: the sentence endpoint, or eager finals) ends the ASR's utterance at
-a pause the VAD does not count as an endpoint; speech that resumes is an utterance of its own. Decoded
-alone, that rest loses what whisper knew from the speech before it: on the call scripts of
-``bench/accuracy.py`` the pieces after an early final ("It is seven seven three, five zero one,
-nine nine two." after "Could you read me the reference number again?") came out as "It is 7, 7,
-3, I'm near a 1, I'm 2.", and streaming lost 4-5 points of WER to offline decoding this way.
+a pause the VAD does not count as an endpoint; speech that resumes is an utterance of its own,
+the rest. Decoded with nothing before it, the rest loses what whisper knew from the speech before
+("It is seven seven three, five zero one, nine nine two." after "Could you read me the reference
+number again?" came out as "It is 7, 7, 3, I'm near a 1, I'm 2."). So its final decode gets
+context, bounded so that its cost does not grow with the stretch of speech (:meth:`~.live.LiveSessions._decode_rest`):
 
-So the final decode of such a rest gets the earlier pieces of the VAD's utterance (their audio
-before its own, their finals' text as the forced prefix): the model reads the whole speech and
-writes only the rest (:func:`continued` takes the prefix back off). Whisper's offline
-``transcribe()`` sees the whole stretch of speech in one window likewise. Partials are decoded
-as before (the rest alone): they are cheap and replaced by the final.
+1. an engine that continues a forced prefix (whisper) hears the **last piece** before the rest, the
+   speech of the early final just before it, when it is at most :data:`MAX_CONTEXT_SEC` long,
+   with that final's text forced as the prefix, and writes on (:func:`continued` takes the prefix
+   back off). Each piece is heard at most twice, for its own final and as the next one's context;
+2. otherwise, or when that decode :func:`echoes` the piece or is :func:`implausible`, the rest's
+   own audio with the finals before it in the VAD's utterance as whisper's previous text (the
+   prompt, the latest :data:`PROMPT_CHARS` characters, as faster-whisper's
+   ``condition_on_previous_text`` gives each window the text of the one before);
+3. and when that echoes the prompt too, the rest's audio alone: what it writes is the rest's text.
 
-What it costs: only these finals, and only their encoder window, which now spans the earlier
-pieces too (at most :data:`MAX_CONTEXT_SEC` with the rest; whisper fits its window to the audio in
-steps of 5 s). The pieces are kept in memory, not in the checkpoint: after a takeover the rest
-is decoded alone, as before.
+Until 2026-11 step 1 heard every earlier piece of the VAD's utterance, up to 20 s: a stretch of
+continuous speech cost a multiple of its length (final p95 x2.6 at 8 calls), and whisper, reading
+the earlier sentences again after the prefix, wrote them again as the rest's ("It was the season of
+light." then "It was the season of light, it was the season of darkness."; "Ask what you can do for
+your country." then, for 160 ms of audio, "What you can do for your country."). A final's text now
+comes from its own audio: text that says again what the context said is not taken.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from common.records import SAMPLE_RATE
 
-from .engines import Hypothesis
+from .engines import DecodeRequest, Hypothesis
 
-# Earlier pieces and the rest together, at most: whisper's fitted window (the audio and 10 s of
-# margin) then stays within its 30 s, and the decode within one window.
-MAX_CONTEXT_SEC = 20.0
+# The last piece heard before the rest, at most: a short sentence ("It is 773.") whose speech the
+# rest goes on from. A longer piece is context enough as text, and would make the rest's decode
+# cost grow with the speech before it.
+MAX_CONTEXT_SEC = 6.0
+# The prompt's length: two or three sentences, the context that helps (a question before the
+# answer's number), and short enough that every rest's prompt costs a few dozen tokens.
+PROMPT_CHARS = 200
+# Faster than anybody speaks, with room for a word cut at each end: text that cannot have come
+# from so little audio (fast speech is 4-5 words a second; digits written "4929" count once).
+MAX_WORDS_PER_SECOND = 7.0
+SPARE_WORDS = 2
+# A rest that begins with this many of the context's last words carried the context over.
+ECHO_WORDS = 3
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """Speech of the VAD's utterance that had its (early) final: its int16 samples and the final's text."""
+    """Speech that had its early final: its int16 samples and the final's text."""
 
     pcm: np.ndarray
     text: str
 
 
-def kept(pieces: Sequence[Piece], *, rest: int, max_samples: int = int(MAX_CONTEXT_SEC * SAMPLE_RATE)
-         ) -> tuple[Piece, ...]:
-    """The latest ``pieces`` (whole ones, in order) that fit before ``rest`` samples in ``max_samples``."""
-    out: list[Piece] = []
-    room = max_samples - rest
-    for piece in reversed(pieces):
-        if len(piece.pcm) > room or not piece.text:
-            break
-        out.append(piece)
-        room -= len(piece.pcm)
-    return tuple(reversed(out))
+def context_piece(pcm: np.ndarray, text: str) -> Piece | None:
+    """The piece a rest may hear before it: None when it has no text or is over :data:`MAX_CONTEXT_SEC`."""
+    if not text.strip() or len(pcm) > MAX_CONTEXT_SEC * SAMPLE_RATE:
+        return None
+    return Piece(pcm.copy(), text.strip())
 
 
-def joined(pieces: Sequence[Piece]) -> tuple[np.ndarray, str]:
-    """The pieces' audio (float32, as a decode takes it) and their text, as one."""
-    pcm = np.concatenate([p.pcm for p in pieces]) if pieces else np.zeros(0, np.int16)
-    return pcm.astype(np.float32) / 32768.0, " ".join(p.text.strip() for p in pieces)
+def words(text: str) -> list[str]:
+    """``text``'s words, lower case, without punctuation."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def prompt(texts: Sequence[str], *, limit: int = PROMPT_CHARS) -> str:
+    """The finals' ``texts`` before a rest as one prompt: their latest ``limit`` characters, cut at a word."""
+    joined = " ".join(t.strip() for t in texts if t.strip())
+    if len(joined) <= limit:
+        return joined
+    cut = joined[-limit:]
+    space = cut.find(" ")
+    return cut[space + 1:] if space >= 0 else cut
+
+
+def echoes(text: str, context: str) -> bool:
+    """Whether ``text`` says again what ``context`` said: its words (at least one) are a run of the
+    context's, or it begins with the context's last :data:`ECHO_WORDS` words or more."""
+    said, before = words(text), words(context)
+    if not said or not before:
+        return False
+    if len(said) <= len(before) and any(before[i:i + len(said)] == said
+                                        for i in range(len(before) - len(said) + 1)):
+        return True
+    return any(said[:k] == before[-k:] for k in range(ECHO_WORDS, min(len(said), len(before)) + 1))
+
+
+def implausible(text: str, seconds: float) -> bool:
+    """Whether ``text`` has more words than ``seconds`` of speech can hold."""
+    return len(words(text)) > SPARE_WORDS + MAX_WORDS_PER_SECOND * seconds
 
 
 def _bare(text: str) -> str:
@@ -68,27 +107,56 @@ def _bare(text: str) -> str:
 
 def continued(hypothesis: Hypothesis, *, prefix: str, offset: float,
               tokenize: Callable[[str], list[int]]) -> Hypothesis | None:
-    """``hypothesis`` (of ``offset`` seconds of earlier speech and the rest, decoded with ``prefix``
+    """``hypothesis`` (of ``offset`` seconds of the piece before and the rest, decoded with ``prefix``
     forced) as the rest's own: its text after the prefix, its words after the prefix's with times
     from the rest's start; None when its text does not begin with the prefix (the engine did not
-    continue it: decode the rest alone)."""
+    continue it)."""
     text = hypothesis.text.strip()
     prefix = prefix.strip()
     if not text.startswith(prefix):
         return None
     rest = text[len(prefix):].strip()
-    words = hypothesis.words
+    timed = hypothesis.words
     # The prefix's own words: the first ones whose letters spell it (any language, spaces or none);
     # failing that, those that end within the earlier speech.
     spelled, count, target = "", 0, _bare(prefix)
-    while count < len(words) and len(spelled) < len(target):
-        spelled += _bare(words[count].text)
+    while count < len(timed) and len(spelled) < len(target):
+        spelled += _bare(timed[count].text)
         count += 1
     if spelled != target:
-        count = sum(1 for w in words if (w.start + w.end) / 2 < offset)
-    words = tuple(replace(w, start=max(0.0, w.start - offset), end=max(0.0, w.end - offset)) for w in words[count:])
-    confidence = sum(w.probability for w in words) / len(words) if words else hypothesis.confidence
+        count = sum(1 for w in timed if (w.start + w.end) / 2 < offset)
+    timed = tuple(replace(w, start=max(0.0, w.start - offset), end=max(0.0, w.end - offset)) for w in timed[count:])
+    confidence = sum(w.probability for w in timed) / len(timed) if timed else hypothesis.confidence
     token_ids = tuple(tokenize(rest)) if rest else ()
     lost = tuple((max(0.0, a - offset), b - offset) for a, b in hypothesis.lost if b > offset)
-    return replace(hypothesis, text=rest, words=words, confidence=confidence, token_ids=token_ids,
+    return replace(hypothesis, text=rest, words=timed, confidence=confidence, token_ids=token_ids,
                    tokens=len(token_ids), no_speech=hypothesis.no_speech or not rest, lost=lost)
+
+
+async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], Awaitable[Hypothesis | None]], *,
+                      last: Piece | None, earlier: Sequence[str], tokenize: Callable[[str], list[int]]
+                      ) -> tuple[Hypothesis | None, int]:
+    """The final decode of a rest (``request``: its own audio) with bounded context, in the steps
+    of this module's docstring; ``last``: the piece just before it (None: no audio context),
+    ``earlier``: the finals' texts before it. Returns the rest's hypothesis (None: a decode failed)
+    and how many decodes were not taken because they echoed their context."""
+    seconds = len(request.audio) / SAMPLE_RATE
+    echoed = 0
+    if last is not None:
+        left = last.pcm.astype(np.float32) / 32768.0
+        heard = await decode(replace(request, audio=np.concatenate([left, request.audio]),
+                                     prefix=f"{last.text} {request.prefix}".strip()))
+        if heard is None:
+            return None, echoed
+        rest = continued(heard, prefix=last.text, offset=len(left) / SAMPLE_RATE, tokenize=tokenize)
+        if rest is not None and not echoes(rest.text, last.text) and not implausible(rest.text, seconds):
+            return rest, echoed
+        echoed += rest is not None  # (None: the engine did not continue the prefix)
+    context = prompt(earlier)
+    if context:
+        prompted = await decode(replace(request, request_id=f"{request.request_id}-p",
+                                        context=" ".join(filter(None, (request.context, context)))))
+        if prompted is None or not echoes(prompted.text, context) and not implausible(prompted.text, seconds):
+            return prompted, echoed
+        echoed += 1
+    return await decode(replace(request, request_id=f"{request.request_id}-a")), echoed

@@ -85,7 +85,11 @@ class StreamingOptions:
     # that fixes it (BENCHMARKS.md, "Spanish: streamed against offline on a set twice the size ...").
     sentence_confidence: float = field(default=0.6, metadata=option(
         "with --sentence-endpoint, end an utterance early only where the decode's confidence (its mean "
-        "token probability) is at least this (0: at every sentence end)", parse=fraction))
+        "token probability) is at least this, or the sentence is short (--sentence-short-words) "
+        "(0: at every sentence end)", parse=fraction))
+    sentence_short_words: int = field(default=3, metadata=option(
+        "with --sentence-endpoint, a sentence of at most this many words ends its utterance at a pause "
+        "whatever the decode's confidence (short replies are turns)", parse=non_negative(int)))
     batch_pack_sec: float = field(default=28.0, metadata=option(
         "batch sessions (recordings) with an engine that times words (whisper): ended utterances "
         "gathered, up to this many seconds with the silences between them, and decoded in one "
@@ -145,8 +149,10 @@ class Utterance:
     language: str = ""  # detected by the last decode
     ending: bool = False  # the final is being decoded: no partial starts
     pauses: list[int] = field(default_factory=list)  # ends of the VAD's pauses in it (batch packs)
-    # The VAD's utterance before this one's start, where early finals split it (see .continuation).
-    before: tuple[Piece, ...] = ()
+    # The finals' texts of the VAD's utterance before this one's start, where early finals split it,
+    # and the speech of the last of them: the context of its final decode (see .continuation).
+    earlier: tuple[str, ...] = ()
+    last: Piece | None = None
     announce: bool = False  # a batch pack sends its SpeechStart with its finals
 
     def __post_init__(self) -> None:
@@ -191,8 +197,10 @@ class Head:
     vad_start: int
     through: int
     speech_final: bool
-    # The speech up to ``through`` and its finals (in memory only: not in the checkpoint).
-    before: tuple[Piece, ...] = field(default=(), compare=False)
+    # The finals' texts up to ``through`` and the last one's speech (in memory only: clear text never
+    # goes into the checkpoint).
+    earlier: tuple[str, ...] = field(default=(), compare=False)
+    last: Piece | None = field(default=None, compare=False)
 
     def encode(self) -> bytes:
         return json.dumps({"head": self.to_list()}).encode()
@@ -209,6 +217,11 @@ class Head:
         return cls(int(vad_start), int(through), bool(speech_final))
 
 
+def final_through(blob: bytes | None) -> int:
+    """:attr:`AsrSessionState.final_through` from a checkpoint's state (0: none there)."""
+    return int(json.loads(blob).get("through", 0)) if blob else 0
+
+
 CLOSERS = "\"'”’)]}»"
 
 
@@ -219,10 +232,17 @@ def ends_sentence(text: str) -> bool:
     return bool(text) and text[-1] in SENTENCE_ENDS and not text.endswith(("..", "…"))
 
 
-def sure(hypothesis: Hypothesis, confidence: float) -> bool:
-    """Whether ``hypothesis`` may end its utterance early at a sentence end: its confidence is at
-    least ``confidence`` (:attr:`StreamingOptions.sentence_confidence`); an engine that gives none
-    always may."""
+def ends_turn(hypothesis: Hypothesis, *, confidence: float, short_words: int) -> bool:
+    """Whether ``hypothesis`` ends its utterance early at a pause (the sentence endpoint): its text
+    ends a sentence, and either the sentence is short (at most ``short_words`` words:
+    :attr:`StreamingOptions.sentence_short_words`) or the decode's confidence is at least
+    ``confidence`` (:attr:`StreamingOptions.sentence_confidence`; an engine that gives none always
+    is). Whisper is rarely sure of a one-word sentence, and "Hi.", "Yes." are the turns a call is
+    made of: the confidence gate held them back and merged them into the next sentence."""
+    if not ends_sentence(hypothesis.text):
+        return False
+    if len(hypothesis.text.split()) <= short_words:
+        return True
     return hypothesis.confidence is None or hypothesis.confidence >= confidence
 
 
@@ -233,6 +253,10 @@ class AsrSessionState:
     options: StreamingOptions
     config: AsrConfig  # language, context, word timings, eager finals
     head: Head | None = None  # an early final covered the VAD's utterance in progress up to here
+    # The session's finals cover its audio up to this sample (checkpointed): an utterance the VAD
+    # sends again from earlier (its replay after a takeover may cut a frame elsewhere, and so
+    # start an utterance of another id) starts here, so no moment of speech is in two finals.
+    final_through: int = 0
     applied: str | None = None  # entry id of the last input record applied
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     task: asyncio.Task | None = None
@@ -274,7 +298,8 @@ class StageCore(Stage[AsrSessionState]):
             if record.offset + record.samples <= asr.head.through:
                 return None  # replayed audio that has its final
             # Speech resumed after an early final: the rest is an utterance of its own.
-            asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start, before=asr.head.before)
+            asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start, earlier=asr.head.earlier,
+                                      last=asr.head.last)
             asr.head = None
         if asr.utterance is None:
             session.log.warning("audio at %d outside an utterance; ignored", record.offset)
@@ -285,6 +310,7 @@ class StageCore(Stage[AsrSessionState]):
         """The VAD ended an utterance whose speech had its early final: the turn is over."""
         head, asr.head = asr.head, None
         assert head is not None  # the caller saw it
+        asr.final_through = max(asr.final_through, end.end)
         outputs = []
         if not head.speech_final:  # an eager final: say that the turn ended, with no new words
             outputs.append(Transcript(utterance_id=utterance_id(session.session_id, head.through),

@@ -49,7 +49,7 @@ the pause, and splits where a live session with instant decodes would.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,9 +57,8 @@ from common.errors import LeaseLost, SessionGone
 from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript,
                             utterance_id)
 
-from .continuation import Piece, continued, joined, kept
-from .core import (AsrSession, AsrSessionState, Head, StageCore, Utterance, ends_sentence, probability, sure,
-                   session_words)
+from .continuation import context_piece, decode_rest
+from .core import AsrSession, AsrSessionState, Head, StageCore, Utterance, ends_turn, probability, session_words
 from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
 
@@ -101,7 +100,7 @@ class LiveSessions(StageCore):
             if asr.utterance is not None:  # unterminated utterance: close it first
                 await self._finalize(session, asr, None, record.start, speech_final=False)
             asr.head = None
-            asr.utterance = Utterance(start=record.start)
+            asr.utterance = Utterance(start=max(record.start, asr.final_through), vad_start=record.start)
             # Clients are told too (Deepgram's SpeechStarted); no checkpoint, as for partials.
             await self.runner.commit(session, [SpeechStart(start=record.start)])
         elif isinstance(record, Audio):
@@ -209,8 +208,8 @@ class LiveSessions(StageCore):
         hypothesis = speculation.task.result()
         if hypothesis is None or not hypothesis.text or hypothesis.no_speech:
             return  # the endpoint decides what becomes of it
-        turn_end = (asr.options.sentence_endpoint and ends_sentence(hypothesis.text)
-                    and sure(hypothesis, asr.options.sentence_confidence))
+        turn_end = asr.options.sentence_endpoint and ends_turn(
+            hypothesis, confidence=asr.options.sentence_confidence, short_words=asr.options.sentence_short_words)
         if not (turn_end or eager and asr.config.eager_finals):
             return
         utt = asr.utterance
@@ -221,10 +220,11 @@ class LiveSessions(StageCore):
         self.metrics.early_finals.labels(kind="sentence" if turn_end else "eager").inc()
         await self._stop_partial(asr)
         asr.utterance = None
-        # The speech so far and its text, for the final of what resumes (.continuation).
-        before = (*utt.before, Piece(utt.pcm()[:speculation.end - utt.start].copy(), hypothesis.text))
-        asr.head = Head(utt.vad_start, speculation.end, turn_end,
-                        before=kept(before, rest=0) if self.engine.continues_prefix else ())
+        asr.final_through = max(asr.final_through, speculation.end)
+        # The finals' texts so far: the prompt of the final of what resumes (.continuation).
+        piece = (context_piece(utt.pcm()[:speculation.end - utt.start], hypothesis.text)
+                 if self.engine.continues_prefix else None)
+        asr.head = Head(utt.vad_start, speculation.end, turn_end, earlier=(*utt.earlier, hypothesis.text), last=piece)
         self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
         await self.runner.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
@@ -279,6 +279,7 @@ class LiveSessions(StageCore):
         # one still decoding is stopped now, one committing is let finish: partials precede the final.
         await self._stop_partial(asr)
         asr.utterance = None
+        asr.final_through = max(asr.final_through, end)
         outputs = []
         # A decode whose loop was cut out has its final, words or none: it says that words may be missing.
         if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
@@ -306,9 +307,12 @@ class LiveSessions(StageCore):
                                 context=options.context(asr.config), word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text, batch=session.config.batch,
                                 digits_prompt=self._digits_prompt(asr, utt) if final else "")
-        before = kept(utt.before, rest=len(audio)) if final else ()
-        if before:
-            hypothesis = await self._continue(session, asr, request, before)
+        if final and utt.earlier:  # the rest after an early final: with bounded context (.continuation)
+            hypothesis, echoed = await decode_rest(request, lambda r: self._transcribe(session, asr, r),
+                                                   last=utt.last, earlier=utt.earlier, tokenize=self.engine.tokenize)
+            if echoed:
+                self.metrics.echoes.inc(echoed)
+                session.log.info("the final at %d: %d decode(s) wrote the speech before it again", utt.start, echoed)
         else:
             hypothesis = await self._transcribe(session, asr, request)
         if hypothesis is None:
@@ -317,24 +321,6 @@ class LiveSessions(StageCore):
         utt.token_ids = hypothesis.token_ids
         utt.language = hypothesis.language
         return hypothesis
-
-    async def _continue(self, session: AsrSession, asr: LiveState, request: DecodeRequest,
-                        before: tuple[Piece, ...]) -> Hypothesis | None:
-        """The final of the rest of an utterance split by early finals, decoded after the speech
-        ``before`` it with that speech's finals as the forced prefix (:mod:`.continuation`); decoded
-        alone if the engine did not write the prefix back."""
-        left, text = joined(before)
-        offset = len(left) / SAMPLE_RATE
-        hypothesis = await self._transcribe(session, asr, replace(
-            request, audio=np.concatenate([left, request.audio]), prefix=f"{text} {request.prefix}".strip()))
-        if hypothesis is None:
-            return None
-        rest = continued(hypothesis, prefix=text, offset=offset, tokenize=self.engine.tokenize)
-        if rest is not None:
-            return rest
-        session.log.info("the decode after %.1f s of earlier speech did not continue its text; decoding the rest alone",
-                         offset)
-        return await self._transcribe(session, asr, request)  # (the same id: the first decode is over)
 
     @staticmethod
     def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,

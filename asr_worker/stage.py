@@ -23,7 +23,7 @@ from common.redaction.names import MISSING, NameModel
 from common.redaction.redactor import Redactor
 from common.stage import Input, Runner
 
-from .core import AsrSession, AsrSessionState, Head, StreamingOptions
+from .core import AsrSession, AsrSessionState, Head, StreamingOptions, final_through
 from .engines import Engine
 from .live import LiveSessions, LiveState, Speculation
 from .recording import PACK_IDLE_SEC, InFlight, PackState, Recordings
@@ -62,7 +62,8 @@ class AsrStage(LiveSessions, Recordings):
         packed = (session.config.batch and options.batch_pack_sec > 0 and self.engine.times_words
                   and not config.eager_finals)
         asr: AsrSessionState = (PackState if packed else LiveState)(options=options, config=config,
-                                                                     head=Head.decode(state))
+                                                                     head=Head.decode(state),
+                                                                     final_through=final_through(state))
         if config.redact:
             saved = json.loads(state).get("redactor") if state else None
             asr.redactor = Redactor(config.redact, hold_gap=round(self.defaults.redact_hold_sec * SAMPLE_RATE),
@@ -77,6 +78,8 @@ class AsrStage(LiveSessions, Recordings):
         body: dict = {}
         if asr.head:
             body["head"] = asr.head.to_list()
+        if asr.final_through:
+            body["through"] = asr.final_through
         if asr.redactor is not None:
             if asr.redactor.holding:
                 return None

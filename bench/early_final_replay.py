@@ -10,8 +10,11 @@ speech after it a piece of its own. Three ways, each piece's decode:
 
 * ``whole``: no split (each VAD utterance decoded at its end);
 * ``alone``: the live path before the continuation (each piece decoded alone);
-* ``continued``: the live path now (asr_worker/continuation.py: after the speech before it, that
-  speech's finals forced as the prefix).
+* ``continued``: the live path until 2026-11 (after the speech before it, that speech's finals
+  forced as the prefix: the earlier audio decoded again for every piece);
+* ``bounded``: the live path now (asr_worker/continuation.py ``decode_rest``: after the last piece
+  only, when it is short, else with the finals before it as the prompt; decoded with less context
+  where the text echoes its context).
 
 It prints each item's pieces and WER per way, and the process time of all final decodes per way.
 ``--final-beam-size``/``--final-beam-logprob``/``--final-beam-compression-ratio`` set the engine's
@@ -34,14 +37,16 @@ the load (the live path waits for the decode at a pause before it splits, see as
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from asr_worker.continuation import Piece, continued, joined, kept
-from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence, sure
+from asr_worker.continuation import context_piece, decode_rest
+from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence, ends_turn
 from asr_worker.engines.base import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
 from bench.accuracy import RATE, build_set, interval, mean_errors, shifted, transcribed, wer
@@ -52,7 +57,37 @@ from gateway.core.audio import to_pcm16
 from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad
 from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechPaused, SpeechStarted
 
-WAYS = ("whole", "alone", "continued")
+WAYS = ("whole", "alone", "continued", "bounded")
+MAX_CONTEXT_SEC = 20.0  # the continued way's earlier audio, at most (with the piece)
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Speech that had its early final: its samples (float32) and the final's text."""
+
+    audio: np.ndarray
+    text: str
+
+
+def kept(pieces: tuple[Piece, ...], *, rest: int) -> tuple[Piece, ...]:
+    """The latest whole ``pieces`` that fit before ``rest`` samples in MAX_CONTEXT_SEC (the continued way)."""
+    out: list[Piece] = []
+    room = int(MAX_CONTEXT_SEC * RATE) - rest
+    for piece in reversed(pieces):
+        if len(piece.audio) > room or not piece.text:
+            break
+        out.append(piece)
+        room -= len(piece.audio)
+    return tuple(reversed(out))
+
+
+def continued(hypothesis: Hypothesis, prefix: str) -> Hypothesis | None:
+    """The continued way's decode as the piece's own: its text after the forced prefix (None: not continued)."""
+    text = hypothesis.text.strip()
+    if not text.startswith(prefix.strip()):
+        return None
+    rest = text[len(prefix.strip()):].strip()
+    return replace(hypothesis, text=rest, no_speech=hypothesis.no_speech or not rest)
 OFFLINE = "offline"  # faster-whisper's transcribe() of the whole item (--offline)
 
 
@@ -99,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentence-confidence", type=float, default=StreamingOptions().sentence_confidence,
                         help="an early final only where the decode's confidence is at least this (the ASR "
                         "worker's --sentence-confidence; 0: every sentence end)")
+    parser.add_argument("--short-words", type=int, default=StreamingOptions().sentence_short_words,
+                        help="a sentence of at most this many words is an early final whatever its confidence "
+                        "(the ASR worker's --sentence-short-words)")
     parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS, help="which ways to decode")
     parser.add_argument("--telephone", action="store_true", help="through 8 kHz mu-law, as the Twilio door hands it on")
     parser.add_argument("--spanish-voices", nargs="+", default=["es"], metavar="VOICE",
@@ -134,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     counts = {way: [0, 0] for way in ways if way != OFFLINE}  # final decodes, of them decoded again with beam search
     early: dict[str, list[float | None]] = {way: [] for way in ways}  # confidence of each piece that ends a sentence
 
-    def decode(way: str, audio: np.ndarray, language: str, prefix: str = "", *, digits: bool = False) -> Hypothesis:
-        request = DecodeRequest(way, audio, True, language=language, prefix=prefix, context=args.context,
+    def decode(way: str, audio: np.ndarray, language: str, prefix: str = "", *, digits: bool = False,
+               context: str = "") -> Hypothesis:
+        request = DecodeRequest(way, audio, True, language=language, prefix=prefix, context=context or args.context,
                                 digits_prompt=DIGITS_PROMPT if digits else "")
         started = time.process_time()
         hypothesis = decoder.decode([request])[0]
@@ -150,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         if hypothesis.digits:
             redecoded.append(f"{item.name}: {hypothesis.digits}: {hypothesis.text!r}")
         return hypothesis
+
+    def rest_decoder(way: str):
+        async def decoded(request: DecodeRequest) -> Hypothesis:
+            return decode(way, request.audio, request.language or "", request.prefix, context=request.context)
+        return decoded
 
     for item, shift in ((item, shift) for item in build_set(args.sets, ["en-us", "en-gb"], args.spanish_voices, args.items)
                         for shift in args.shifts):
@@ -170,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                 passages.speech_start(start)
                 passages.final(Transcript(utterance_id=str(start), start=start, end=start + len(samples), text=text,
                                           final=True))
-            for way in [name for name in ways if name in ("alone", "continued")]:
+            for way in [name for name in ways if name in ("alone", "continued", "bounded")]:
                 begin = 0
                 before: tuple[Piece, ...] = ()
                 for end in [*pauses, len(samples)]:
@@ -179,19 +223,25 @@ def main(argv: list[str] | None = None) -> int:
                     piece = samples[begin:end]
                     earlier = kept(before, rest=len(piece)) if way == "continued" else ()
                     got = None
-                    if earlier:  # as LiveSessions._continue does
-                        left, prefix = joined(earlier)
-                        got = continued(decode(way, np.concatenate([left, piece]), item.language, prefix),
-                                        prefix=prefix, offset=len(left) / RATE, tokenize=decoder.tokenize)
+                    if earlier:  # as the live path did until 2026-11
+                        prefix = " ".join(p.text.strip() for p in earlier)
+                        left = np.concatenate([p.audio for p in earlier])
+                        got = continued(decode(way, np.concatenate([left, piece]), item.language, prefix), prefix)
+                    if way == "bounded" and before:  # as LiveSessions._decode does
+                        got = asyncio.run(decode_rest(
+                            DecodeRequest(way, piece, True, language=item.language, context=args.context),
+                            rest_decoder(way), last=context_piece(to_pcm16(before[-1].audio), before[-1].text),
+                            earlier=[p.text for p in before], tokenize=decoder.tokenize))[0]
                     decoded = got or decode(way, piece, item.language)
                     text = decoded.text
                     if end < len(samples) and ends_sentence(text):
                         early[way].append(decoded.confidence)
-                    if end == len(samples) or ends_sentence(text) and sure(decoded, args.sentence_confidence):
+                    if end == len(samples) or ends_turn(decoded, confidence=args.sentence_confidence,
+                                                        short_words=args.short_words):
                         if args.record:
                             recorded[-1]["final"] = text
                         texts[way].append(text + " /")
-                        before = (*before, Piece(to_pcm16(piece), text))
+                        before = (*before, Piece(to_pcm16(piece).astype(np.float32) / 32768, text))
                         begin = end
         print(f"== {item.name}" + (f", {shift} ms later" if shift else ""))
         draws.append({"item": item.name})

@@ -286,6 +286,12 @@ class AsrMetrics:
             "sentence (the text ended a sentence) or eager (the session asked for eager finals).",
             ["kind"], registry=registry,
         )
+        self.echoes = Counter(
+            p + "echoes_total",
+            "Decodes of the speech after an early final not taken because they wrote the speech before it "
+            "again (its context), or more words than its audio holds; it was decoded again with less context.",
+            registry=registry,
+        )
         self.redactions = Counter(
             p + "redactions_total", "Entities redacted in finals, by entity (CREDIT_CARD, SSN, ...); never the text.",
             ["entity"], registry=registry,

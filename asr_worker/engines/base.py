@@ -96,8 +96,8 @@ class Engine(abc.ABC):
     # then decoded in packs, their words dealt back to each (asr_worker/packing.py).
     times_words: bool = False
     # Whether a decode with a ``prefix`` writes the prefix's text and then the rest of the audio's
-    # (whisper's forced prefix): the rest of an utterance after an early final is then decoded with
-    # the speech before it (asr_worker/continuation.py).
+    # (whisper's forced prefix): the rest of an utterance after an early final is then decoded after
+    # the speech just before it (asr_worker/continuation.py).
     continues_prefix: bool = False
     # The loaded model's name (``tiny.en``) and the languages it decodes (whisper's codes); None:
     # the engine does not say, and sessions in any language are handed to it.

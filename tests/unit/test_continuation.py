@@ -1,60 +1,113 @@
-"""The rest of an utterance after an early final: the earlier pieces kept, the prefix taken back off."""
+"""The rest after an early final: its prompt, and the tests that tell an echo of it."""
 
-from __future__ import annotations
+import asyncio
 
 import numpy as np
 
-from asr_worker.continuation import Piece, continued, joined, kept
-from asr_worker.engines import Hypothesis, Word
+from asr_worker.continuation import (MAX_CONTEXT_SEC, PROMPT_CHARS, Piece, context_piece, continued, decode_rest,
+                                     echoes, implausible, prompt, words)
+from asr_worker.engines import DecodeRequest, Hypothesis, Word
 
 SR = 16_000
+
+
+def test_the_prompt_is_the_latest_finals_cut_at_a_word():
+    assert prompt(["Hello. ", "", " It is 773."]) == "Hello. It is 773."
+    long = ["word " * 30 + "first.", "word " * 30 + "last."]
+    cut = prompt(long)
+    assert len(cut) <= PROMPT_CHARS and cut.endswith("last.") and not cut.startswith(("ord", " "))
+    assert prompt([]) == ""
+
+
+def test_words_are_lower_case_without_punctuation():
+    assert words("What you can do for your country.") == ["what", "you", "can", "do", "for", "your", "country"]
+    assert words("I'm at 4929, ¿sí?") == ["i'm", "at", "4929", "sí"]
+
+
+def test_a_rest_that_says_part_of_the_prompt_again_echoes_it():
+    before = "Ask not what your country can do for you. Ask what you can do for your country."
+    assert echoes("What you can do for your country.", before)
+    assert echoes("country.", before)
+    # It carries the prompt's last words over, then goes on.
+    assert echoes("It was the season of light, it was the season of darkness.", "It was the season of light.")
+
+
+def test_a_rest_with_words_of_its_own_does_not_echo():
+    assert not echoes("And what about my account?", "I would like to check my balance.")
+    assert not echoes("", "Anything.") and not echoes("Yes.", "")
+    # Two of the prompt's last words, then new ones: a phrase said again, not the prompt carried over.
+    assert not echoes("Your country needs you.", "Ask what you can do for your country.")
+
+
+def test_more_words_than_the_audio_can_hold_are_implausible():
+    assert implausible("What you can do for your country.", 0.16)
+    assert not implausible("Hi.", 0.2) and not implausible("Thank you.", 0.16)
+    assert not implausible("It was the season of light.", 1.5)
+    assert not implausible("Card 4929 3851 7602 2948.", 1.0)  # digits written as one word each group
 
 
 def piece(seconds: float, text: str) -> Piece:
     return Piece(np.full(int(seconds * SR), 1000, np.int16), text)
 
 
-def tokenize(text: str) -> list[int]:
-    return [len(word) for word in text.split()]
+def test_a_piece_is_context_only_when_short_and_with_text():
+    got = context_piece(np.ones(SR, np.int16), " It is 773. ")
+    assert got is not None and got.text == "It is 773." and np.array_equal(got.pcm, np.ones(SR, np.int16))
+    assert context_piece(np.zeros(int(MAX_CONTEXT_SEC * SR) + 1, np.int16), "Long.") is None
+    assert context_piece(np.zeros(SR, np.int16), "  ") is None
 
 
-def test_kept_takes_the_latest_whole_pieces_that_fit_with_the_rest():
-    pieces = (piece(8, "One."), piece(6, "Two."), piece(5, "Three."))
-    assert [p.text for p in kept(pieces, rest=3 * SR, max_samples=20 * SR)] == ["Two.", "Three."]
-    assert [p.text for p in kept(pieces, rest=0, max_samples=20 * SR)] == ["One.", "Two.", "Three."]
-    assert kept(pieces, rest=16 * SR, max_samples=20 * SR) == ()  # no room for the last piece
-    # A piece without text (no final words) cannot be a prefix: nothing before it is kept either.
-    assert [p.text for p in kept((piece(1, "One."), piece(1, ""), piece(1, "Three.")), rest=0)] == ["Three."]
+def test_continued_takes_the_prefix_and_its_words_off():
+    hypothesis = Hypothesis(text="It is 773. 501 992.", language="en", confidence=0.9,
+                            words=(Word("It", 0.0, 0.2, 0.9), Word("is", 0.2, 0.4, 0.9), Word("773.", 0.4, 1.0, 0.9),
+                                   Word("501", 1.6, 2.0, 0.8), Word("992.", 2.0, 2.4, 0.6)))
+    rest = continued(hypothesis, prefix="It is 773.", offset=1.2, tokenize=lambda t: list(range(len(t.split()))))
+    assert rest is not None and rest.text == "501 992."
+    assert [(w.text, round(w.start, 1)) for w in rest.words] == [("501", 0.4), ("992.", 0.8)]
+    assert abs(rest.confidence - 0.7) < 1e-9
+    assert continued(hypothesis, prefix="Hello.", offset=1.2, tokenize=lambda t: []) is None
 
 
-def test_joined_is_the_pieces_audio_as_floats_and_their_text():
-    audio, text = joined((piece(1, " Hello. "), piece(0.5, "It is 773.")))
-    assert audio.dtype == np.float32 and len(audio) == int(1.5 * SR) and abs(audio[0] - 1000 / 32768) < 1e-6
-    assert text == "Hello. It is 773."
+class Decoder:
+    """A stand-in engine for decode_rest: answers each request with the next of ``texts`` and keeps the requests."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+        self.requests: list[DecodeRequest] = []
+
+    async def __call__(self, request: DecodeRequest) -> Hypothesis:
+        self.requests.append(request)
+        return Hypothesis(text=self.texts.pop(0), language="en")
 
 
-def test_continued_keeps_the_text_and_words_after_the_prefix_timed_from_the_rest():
-    words = (Word("Could", 0.1, 0.3, 0.9), Word("you?", 0.3, 0.6, 0.9), Word("It", 1.3, 1.4, 0.6),
-             Word("is", 1.4, 1.5, 0.8), Word("773.", 1.5, 2.2, 0.7))
-    hypothesis = Hypothesis(text="Could you? It is 773.", language="en", tokens=9, words=words, confidence=0.8,
-                            lost=((0.2, 0.5), (1.4, 2.0)))
-    rest = continued(hypothesis, prefix="Could you?", offset=1.0, tokenize=tokenize)
-    assert rest is not None
-    assert rest.text == "It is 773." and rest.token_ids == (2, 2, 4) and rest.tokens == 3
-    assert [(w.text, round(w.start, 2), round(w.end, 2)) for w in rest.words] == [
-        ("It", 0.3, 0.4), ("is", 0.4, 0.5), ("773.", 0.5, 1.2)]
-    assert abs(rest.confidence - 0.7) < 1e-9 and not rest.no_speech
-    assert [(round(a, 2), round(b, 2)) for a, b in rest.lost] == [(0.4, 1.0)]  # the span within the rest
+def rest(decoder: Decoder, *, last: Piece | None, earlier=("Could you read it?", "It is 773.")):
+    request = DecodeRequest("r1", np.zeros(2 * SR, np.float32), True, context="Acme")
+    return asyncio.run(decode_rest(request, decoder, last=last, earlier=earlier, tokenize=lambda t: []))
 
 
-def test_continued_counts_the_prefix_words_by_their_letters_whatever_the_spacing():
-    words = (Word("你好。", 0.0, 0.5, 0.9), Word("谢谢", 1.2, 1.5, 0.8))  # no spaces between words
-    rest = continued(Hypothesis(text="你好。谢谢", words=words), prefix="你好。", offset=1.0, tokenize=tokenize)
-    assert rest is not None and rest.text == "谢谢" and [w.text for w in rest.words] == ["谢谢"]
+def test_the_rest_is_decoded_after_the_short_piece_before_it_with_its_text_forced():
+    decoder = Decoder("It is 773. 501 992.")
+    got, echoed = rest(decoder, last=piece(1.2, "It is 773."))
+    assert got is not None and got.text == "501 992." and echoed == 0
+    (request,) = decoder.requests
+    assert request.prefix == "It is 773." and len(request.audio) == int(3.2 * SR) and request.context == "Acme"
 
 
-def test_continued_is_none_where_the_engine_did_not_write_the_prefix_and_empty_is_no_speech():
-    hypothesis = Hypothesis(text="Could we? It is 773.")
-    assert continued(hypothesis, prefix="Could you?", offset=1.0, tokenize=tokenize) is None
-    nothing = continued(Hypothesis(text="Could you?"), prefix="Could you?", offset=1.0, tokenize=tokenize)
-    assert nothing is not None and nothing.text == "" and nothing.no_speech and nothing.token_ids == ()
+def test_without_a_piece_the_rest_is_decoded_alone_with_the_earlier_finals_as_its_prompt():
+    decoder = Decoder("501 992.")
+    got, echoed = rest(decoder, last=None)
+    assert got is not None and got.text == "501 992." and echoed == 0
+    (request,) = decoder.requests
+    assert request.prefix == "" and len(request.audio) == 2 * SR
+    assert request.context == "Acme Could you read it? It is 773."
+
+
+def test_a_rest_that_echoes_its_context_is_decoded_with_less():
+    """Whisper wrote the piece again after its prefix, then the prompt's last sentence again: the
+    rest's audio alone gives its text."""
+    decoder = Decoder("It is 773. It is 773.", "It is 773.", "Thank you.")
+    got, echoed = rest(decoder, last=piece(1.2, "It is 773."))
+    assert got is not None and got.text == "Thank you." and echoed == 2
+    assert [(r.prefix, r.context, len(r.audio)) for r in decoder.requests] == [
+        ("It is 773.", "Acme", int(3.2 * SR)), ("", "Acme Could you read it? It is 773.", 2 * SR), ("", "Acme", 2 * SR)]
+    assert len({r.request_id for r in decoder.requests}) == 3

@@ -303,6 +303,10 @@ def sentence(request: fake_vllm.FakeRequest) -> str:
     return f"language English<asr_text>Heard {len(request.audio)}."
 
 
+def long_sentence(request: fake_vllm.FakeRequest) -> str:
+    return f"language English<asr_text>I have heard {len(request.audio)} samples."
+
+
 def recorded_requests(engine, monkeypatch) -> list:
     """The decode requests the engine gets from here on, in order."""
     requests = []
@@ -410,18 +414,24 @@ async def test_an_unfinished_sentence_or_the_option_off_waits_for_the_endpoint(e
     assert worker.registry.get_sample_value("streamscribe_asr_early_finals_total", {"kind": "sentence"}) is None
 
 
-@pytest.mark.parametrize("certainty, early", [(0.5, False), (0.9, True)])
-async def test_a_sentence_the_recogniser_is_unsure_of_waits_for_the_endpoint(engine, certainty, early):
-    """``sentence_confidence`` 0.7: a sentence decoded with every token at probability 0.5 is not
-    ended at the pause (the speech after it may be the context that fixes it); at 0.9 it is."""
-    fake(engine).responder = sentence
+@pytest.mark.parametrize("certainty, early, responder", [
+    (0.5, False, long_sentence), (0.9, True, long_sentence),
+    (0.5, True, sentence),  # "Heard N.": two words, a short reply, ends at its pause however unsure
+])
+async def test_a_long_sentence_the_recogniser_is_unsure_of_waits_for_the_endpoint(engine, certainty, early, responder):
+    """``sentence_confidence`` 0.7: a sentence of more than ``sentence_short_words`` words decoded
+    with every token at probability 0.5 is not ended at the pause (the speech after it may be the
+    context that fixes it); at 0.9 it is. A short one is whatever its confidence: whisper is rarely
+    sure of "Hi.", and short replies are the turns a call is made of."""
+    fake(engine).responder = responder
     fake(engine).token_logprob = lambda token: math.log(certainty)
     worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True), resume=True, early=early,
                                   sentence_confidence=0.7)
+    text = responder.__name__ == "sentence" and "Heard {}." or "I have heard {} samples."
     if early:
-        assert [f[1] for f in finals(worker)] == [f"Heard {int(1.2 * SR)}.", f"Heard {int(0.8 * SR)}."]
+        assert [f[1] for f in finals(worker)] == [text.format(int(1.2 * SR)), text.format(int(0.8 * SR))]
     else:  # one final for the whole utterance, at the VAD's end
-        assert [f[1:] for f in finals(worker)] == [(f"Heard {int(2.0 * SR)}.", True, START, RESUMED_END)]
+        assert [f[1:] for f in finals(worker)] == [(text.format(int(2.0 * SR)), True, START, RESUMED_END)]
     assert worker.registry.get_sample_value("streamscribe_asr_early_finals_total", {"kind": "sentence"}) == (
         1 if early else None)
 
@@ -453,8 +463,7 @@ async def test_speech_resuming_during_the_decode_lets_the_decode_decide(engine, 
         ]
         assert worker.speculative("used") == 1
         # The early final's checkpoint is before the resumed speech: a replay splits the same way.
-        (early,) = [c for c in worker.runner.commits if any(isinstance(r, Transcript) and r.final for r in c[0])
-                    and c[2]]
+        early, _ = [c for c in worker.runner.commits if any(isinstance(r, Transcript) and r.final for r in c[0])]
         assert early[1] == f"{pause + 1}-0" and Head.decode(early[2]) == Head(START, PAUSE_END, True)
     else:
         assert finals(worker) == [(utterance_id("spec", START), f"heard {2 * SR}", True, START, RESUMED_END)]
@@ -530,31 +539,59 @@ async def test_a_batch_session_gets_no_partials_and_splits_at_a_pause_as_with_in
     assert requests and all(r.final and r.batch for r in requests)
 
 
-def continuing(request: fake_vllm.FakeRequest) -> str:
-    """A model that writes on from what is pre-filled (the language, and any prefix): "Heard N." of its audio."""
-    return f" Heard {len(request.audio)}." if request.assistant.endswith(("<asr_text>", ".")) else sentence(request)
-
-
-async def test_the_rest_after_an_early_final_is_decoded_with_the_speech_before_it(engine, monkeypatch):
-    """An engine that continues a forced prefix (whisper) decodes the final of the speech that
-    resumed after an early final over the whole of the VAD's utterance, the early final's text
-    forced: the final is the rest's text alone."""
-    monkeypatch.setattr(engine, "continues_prefix", True)
+async def test_the_rest_after_an_early_final_is_decoded_alone_with_the_text_before_it_as_its_prompt(engine, monkeypatch):
+    """The final of the speech that resumed after an early final decodes that speech's audio only
+    (each moment of audio in one final's decode: the cost stays linear), with the early final's
+    text as the prompt (the context a question gives its answer)."""
     requests = recorded_requests(engine, monkeypatch)
-    fake(engine).responder = continuing
-    worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True, language="en"), resume=True)
-    assert finals(worker) == [
-        (utterance_id("spec", START), f"Heard {int(1.2 * SR)}.", True, START, PAUSE_END),
-        (utterance_id("spec", PAUSE_END), f"Heard {2 * SR}.", True, PAUSE_END, RESUMED_END),  # 1.2 s + 0.8 s heard
-    ]
-    rest = [r for r in requests if r.final][-1]
-    assert rest.prefix == f"Heard {int(1.2 * SR)}." and len(rest.audio) == 2 * SR
+    fake(engine).responder = sentence
+    worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True, language="en", context="Acme"),
+                                  resume=True)
+    assert [f[1] for f in finals(worker)] == [f"Heard {int(1.2 * SR)}.", f"Heard {int(0.8 * SR)}."]
+    first, rest = [r for r in requests if r.final]
+    assert first.context == "Acme" and len(first.audio) == int(1.2 * SR)
+    assert rest.prefix == "" and len(rest.audio) == int(0.8 * SR)
+    assert rest.context == f"Acme Heard {int(1.2 * SR)}."
 
 
-async def test_without_continuation_the_rest_after_an_early_final_is_decoded_alone(engine, monkeypatch):
+def echoing(request: fake_vllm.FakeRequest) -> str:
+    """A model that, given a prompt, writes its last sentence again (whisper on a rest with little speech)."""
+    said = [line for line in request.prompt.split("\n") if "Heard" in line and "<asr_text>" not in line]
+    return f"language English<asr_text>{said[-1].split('. ')[-1].strip()}" if said else sentence(request)
+
+
+async def test_a_rest_whose_decode_echoes_the_final_before_it_is_decoded_again_without_it(engine, monkeypatch):
+    """"Ask what you can do for your country." and then, for 160 ms of audio, "What you can do for
+    your country.": text that came from the prompt, not from the rest's audio. The rest is decoded
+    again without the prompt, and that decode is its final."""
     requests = recorded_requests(engine, monkeypatch)
-    fake(engine).responder = continuing
+    fake(engine).responder = echoing
     worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True, language="en"), resume=True)
     assert [f[1] for f in finals(worker)] == [f"Heard {int(1.2 * SR)}.", f"Heard {int(0.8 * SR)}."]
-    rest = [r for r in requests if r.final][-1]
-    assert rest.prefix == "" and len(rest.audio) == int(0.8 * SR)
+    rest = [r for r in requests if r.final][1:]
+    assert [r.context for r in rest] == [f"Heard {int(1.2 * SR)}.", ""]
+    assert worker.registry.get_sample_value("streamscribe_asr_echoes_total") == 1
+
+
+async def test_an_utterance_sent_again_from_inside_a_final_starts_where_the_final_ended(engine):
+    """After a VAD takeover the replay may cut a frame elsewhere: an utterance that starts inside
+    audio a final already holds (10.5 s against the final's 10.6-14.5 s) is decoded from that
+    final's end, so no moment of speech is in two finals, whatever its id."""
+    fake(engine).responder = sentence
+    fake(engine).gate.set()
+    worker = Worker(engine, epoch=1, config=AsrConfig(sentence_endpoint=False, language="en"))
+    first = [SpeechStart(seq=0, start=START), *audio_records(1, START, 1.2)]
+    first.append(SpeechEnd(seq=len(first), start=START, end=PAUSE_END, reason="silence"))
+    again = START - 1024  # two frames before the first: the replay's cut
+    replay = [SpeechStart(seq=len(first), start=again), *audio_records(len(first) + 1, again, 2.0)]
+    replay.append(SpeechEnd(seq=len(first) + len(replay), start=again, end=again + 2 * SR, reason="silence"))
+    records = [*first, *replay, End(seq=len(first) + len(replay) + 1)]
+    try:
+        await worker.feed(records, wait=False)
+        assert await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    assert finals(worker) == [
+        (utterance_id("spec", START), f"Heard {int(1.2 * SR)}.", True, START, PAUSE_END),
+        (utterance_id("spec", PAUSE_END), f"Heard {again + 2 * SR - PAUSE_END}.", True, PAUSE_END, again + 2 * SR),
+    ]
