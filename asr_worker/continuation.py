@@ -7,11 +7,12 @@ the rest. Decoded with nothing before it, the rest loses what whisper knew from 
 number again?" came out as "It is 7, 7, 3, I'm near a 1, I'm 2."). So its final decode gets
 context, bounded so that its cost does not grow with the stretch of speech (:meth:`~.live.LiveSessions._decode_rest`):
 
-1. an engine that continues a forced prefix (whisper) hears the **last piece** before the rest, the
-   speech of the early final just before it, when it is at most :data:`MAX_CONTEXT_SEC` long,
-   with that final's text forced as the prefix, and writes on (:func:`continued` takes the prefix
-   back off). Each piece is heard at most twice, for its own final and as the next one's context;
-2. otherwise, or when that decode :func:`echoes` the piece or is :func:`implausible`, the rest's
+1. an engine that continues a forced prefix (whisper) hears the **latest pieces** before the rest
+   (the speech of the early finals just before it, whole ones, :data:`MAX_CONTEXT_SEC` at most
+   together: :func:`context`), with their finals' text forced as the prefix, and writes on
+   (:func:`continued` takes the prefix back off). A rest's decode costs its own audio and at most
+   that much more, however long the stretch of speech;
+2. otherwise, or when that decode :func:`echoes` the pieces or is :func:`implausible`, the rest's
    own audio with the finals before it in the VAD's utterance as whisper's previous text (the
    prompt, the latest :data:`PROMPT_CHARS` characters, as faster-whisper's
    ``condition_on_previous_text`` gives each window the text of the one before);
@@ -37,10 +38,12 @@ from common.records import SAMPLE_RATE
 
 from .engines import DecodeRequest, Hypothesis
 
-# The last piece heard before the rest, at most: a short sentence ("It is 773.") whose speech the
-# rest goes on from. A longer piece is context enough as text, and would make the rest's decode
-# cost grow with the speech before it.
-MAX_CONTEXT_SEC = 6.0
+# The pieces heard before the rest, at most: the question and the first group of a number read in
+# groups ("Could you read me the reference number again?" 2.8 s, "It is 773." 1.9 s), without which
+# whisper base wrote "I'm here alone" for "five zero one" (bench/early_final_replay.py). Before
+# the rest's own audio and whisper's 10 s of margin, it bounds the decode's window at 20 s for a
+# 2 s rest (15 s alone; 30 s with the 20 s of context heard until 2026-11).
+MAX_CONTEXT_SEC = 8.0
 # The prompt's length: two or three sentences, the context that helps (a question before the
 # answer's number), and short enough that every rest's prompt costs a few dozen tokens.
 PROMPT_CHARS = 200
@@ -62,11 +65,17 @@ class Piece:
     text: str
 
 
-def context_piece(pcm: np.ndarray, text: str) -> Piece | None:
-    """The piece a rest may hear before it: None when it has no text or is over :data:`MAX_CONTEXT_SEC`."""
-    if not text.strip() or len(pcm) > MAX_CONTEXT_SEC * SAMPLE_RATE:
-        return None
-    return Piece(pcm.copy(), text.strip())
+def context(pieces: Sequence[Piece], *, max_samples: int = int(MAX_CONTEXT_SEC * SAMPLE_RATE)) -> tuple[Piece, ...]:
+    """The latest ``pieces`` (whole ones, in order, with text) that a rest may hear before it: at
+    most ``max_samples`` together."""
+    out: list[Piece] = []
+    room = max_samples
+    for piece in reversed(pieces):
+        if len(piece.pcm) > room or not piece.text.strip():
+            break
+        out.append(piece)
+        room -= len(piece.pcm)
+    return tuple(reversed(out))
 
 
 def words(text: str) -> list[str]:
@@ -134,7 +143,7 @@ def continued(hypothesis: Hypothesis, *, prefix: str, offset: float,
 
 
 async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], Awaitable[Hypothesis | None]], *,
-                      last: Piece | None, earlier: Sequence[str], tokenize: Callable[[str], list[int]]
+                      heard: Sequence[Piece], earlier: Sequence[str], tokenize: Callable[[str], list[int]]
                       ) -> tuple[Hypothesis | None, int]:
     """The final decode of a rest (``request``: its own audio) with bounded context, in the steps
     of this module's docstring; ``last``: the piece just before it (None: no audio context),
@@ -142,21 +151,22 @@ async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], 
     and how many decodes were not taken because they echoed their context."""
     seconds = len(request.audio) / SAMPLE_RATE
     echoed = 0
-    if last is not None:
-        left = last.pcm.astype(np.float32) / 32768.0
-        heard = await decode(replace(request, audio=np.concatenate([left, request.audio]),
-                                     prefix=f"{last.text} {request.prefix}".strip()))
-        if heard is None:
+    if heard:
+        left = np.concatenate([p.pcm for p in heard]).astype(np.float32) / 32768.0
+        said = " ".join(p.text.strip() for p in heard)
+        decoded = await decode(replace(request, audio=np.concatenate([left, request.audio]),
+                                       prefix=f"{said} {request.prefix}".strip()))
+        if decoded is None:
             return None, echoed
-        rest = continued(heard, prefix=last.text, offset=len(left) / SAMPLE_RATE, tokenize=tokenize)
-        if rest is not None and not echoes(rest.text, last.text) and not implausible(rest.text, seconds):
+        rest = continued(decoded, prefix=said, offset=len(left) / SAMPLE_RATE, tokenize=tokenize)
+        if rest is not None and not echoes(rest.text, said) and not implausible(rest.text, seconds):
             return rest, echoed
         echoed += rest is not None  # (None: the engine did not continue the prefix)
-    context = prompt(earlier)
-    if context:
+    previous = prompt(earlier)
+    if previous:
         prompted = await decode(replace(request, request_id=f"{request.request_id}-p",
-                                        context=" ".join(filter(None, (request.context, context)))))
-        if prompted is None or not echoes(prompted.text, context) and not implausible(prompted.text, seconds):
+                                        context=" ".join(filter(None, (request.context, previous)))))
+        if prompted is None or not echoes(prompted.text, previous) and not implausible(prompted.text, seconds):
             return prompted, echoed
         echoed += 1
     return await decode(replace(request, request_id=f"{request.request_id}-a")), echoed

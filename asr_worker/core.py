@@ -150,9 +150,9 @@ class Utterance:
     ending: bool = False  # the final is being decoded: no partial starts
     pauses: list[int] = field(default_factory=list)  # ends of the VAD's pauses in it (batch packs)
     # The finals' texts of the VAD's utterance before this one's start, where early finals split it,
-    # and the speech of the last of them: the context of its final decode (see .continuation).
+    # and the latest of those pieces: the context of its final decode (see .continuation).
     earlier: tuple[str, ...] = ()
-    last: Piece | None = None
+    heard: tuple[Piece, ...] = ()
     announce: bool = False  # a batch pack sends its SpeechStart with its finals
 
     def __post_init__(self) -> None:
@@ -197,10 +197,10 @@ class Head:
     vad_start: int
     through: int
     speech_final: bool
-    # The finals' texts up to ``through`` and the last one's speech (in memory only: clear text never
+    # The finals' texts up to ``through`` and their latest pieces (in memory only: clear text never
     # goes into the checkpoint).
     earlier: tuple[str, ...] = field(default=(), compare=False)
-    last: Piece | None = field(default=None, compare=False)
+    heard: tuple[Piece, ...] = field(default=(), compare=False)
 
     def encode(self) -> bytes:
         return json.dumps({"head": self.to_list()}).encode()
@@ -299,7 +299,7 @@ class StageCore(Stage[AsrSessionState]):
                 return None  # replayed audio that has its final
             # Speech resumed after an early final: the rest is an utterance of its own.
             asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start, earlier=asr.head.earlier,
-                                      last=asr.head.last)
+                                      heard=asr.head.heard)
             asr.head = None
         if asr.utterance is None:
             session.log.warning("audio at %d outside an utterance; ignored", record.offset)

@@ -57,7 +57,7 @@ from common.errors import LeaseLost, SessionGone
 from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript,
                             utterance_id)
 
-from .continuation import context_piece, decode_rest
+from .continuation import Piece, context, decode_rest
 from .core import AsrSession, AsrSessionState, Head, StageCore, Utterance, ends_turn, probability, session_words
 from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
@@ -222,9 +222,9 @@ class LiveSessions(StageCore):
         asr.utterance = None
         asr.final_through = max(asr.final_through, speculation.end)
         # The finals' texts so far: the prompt of the final of what resumes (.continuation).
-        piece = (context_piece(utt.pcm()[:speculation.end - utt.start], hypothesis.text)
-                 if self.engine.continues_prefix else None)
-        asr.head = Head(utt.vad_start, speculation.end, turn_end, earlier=(*utt.earlier, hypothesis.text), last=piece)
+        heard = (context((*utt.heard, Piece(utt.pcm()[:speculation.end - utt.start].copy(), hypothesis.text)))
+                 if self.engine.continues_prefix else ())
+        asr.head = Head(utt.vad_start, speculation.end, turn_end, earlier=(*utt.earlier, hypothesis.text), heard=heard)
         self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
         await self.runner.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
@@ -309,7 +309,7 @@ class LiveSessions(StageCore):
                                 digits_prompt=self._digits_prompt(asr, utt) if final else "")
         if final and utt.earlier:  # the rest after an early final: with bounded context (.continuation)
             hypothesis, echoed = await decode_rest(request, lambda r: self._transcribe(session, asr, r),
-                                                   last=utt.last, earlier=utt.earlier, tokenize=self.engine.tokenize)
+                                                   heard=utt.heard, earlier=utt.earlier, tokenize=self.engine.tokenize)
             if echoed:
                 self.metrics.echoes.inc(echoed)
                 session.log.info("the final at %d: %d decode(s) wrote the speech before it again", utt.start, echoed)

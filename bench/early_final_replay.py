@@ -12,8 +12,8 @@ speech after it a piece of its own. Three ways, each piece's decode:
 * ``alone``: the live path before the continuation (each piece decoded alone);
 * ``continued``: the live path until 2026-11 (after the speech before it, that speech's finals
   forced as the prefix: the earlier audio decoded again for every piece);
-* ``bounded``: the live path now (asr_worker/continuation.py ``decode_rest``: after the last piece
-  only, when it is short, else with the finals before it as the prompt; decoded with less context
+* ``bounded``: the live path now (asr_worker/continuation.py ``decode_rest``: after the latest
+  pieces, 8 s at most, else with the finals before it as the prompt; decoded with less context
   where the text echoes its context).
 
 It prints each item's pieces and WER per way, and the process time of all final decodes per way.
@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from asr_worker.continuation import context_piece, decode_rest
+from asr_worker.continuation import Piece as Heard, context, decode_rest
 from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence, ends_turn
 from asr_worker.engines.base import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                     if way == "bounded" and before:  # as LiveSessions._decode does
                         got = asyncio.run(decode_rest(
                             DecodeRequest(way, piece, True, language=item.language, context=args.context),
-                            rest_decoder(way), last=context_piece(to_pcm16(before[-1].audio), before[-1].text),
+                            rest_decoder(way), heard=context([Heard(to_pcm16(p.audio), p.text) for p in before]),
                             earlier=[p.text for p in before], tokenize=decoder.tokenize))[0]
                     decoded = got or decode(way, piece, item.language)
                     text = decoded.text

@@ -4,8 +4,8 @@ import asyncio
 
 import numpy as np
 
-from asr_worker.continuation import (MAX_CONTEXT_SEC, PROMPT_CHARS, Piece, context_piece, continued, decode_rest,
-                                     echoes, implausible, prompt, words)
+from asr_worker.continuation import (PROMPT_CHARS, Piece, context, continued, decode_rest, echoes, implausible, prompt,
+                                     words)
 from asr_worker.engines import DecodeRequest, Hypothesis, Word
 
 SR = 16_000
@@ -50,11 +50,12 @@ def piece(seconds: float, text: str) -> Piece:
     return Piece(np.full(int(seconds * SR), 1000, np.int16), text)
 
 
-def test_a_piece_is_context_only_when_short_and_with_text():
-    got = context_piece(np.ones(SR, np.int16), " It is 773. ")
-    assert got is not None and got.text == "It is 773." and np.array_equal(got.pcm, np.ones(SR, np.int16))
-    assert context_piece(np.zeros(int(MAX_CONTEXT_SEC * SR) + 1, np.int16), "Long.") is None
-    assert context_piece(np.zeros(SR, np.int16), "  ") is None
+def test_the_context_is_the_latest_whole_pieces_with_text_that_fit():
+    pieces = (piece(4, "One."), piece(3, "Two."), piece(4, "Three."))
+    assert [p.text for p in context(pieces, max_samples=8 * SR)] == ["Two.", "Three."]
+    assert [p.text for p in context(pieces, max_samples=11 * SR)] == ["One.", "Two.", "Three."]
+    assert context((piece(9, "Long."),), max_samples=8 * SR) == ()  # no room for the last piece
+    assert [p.text for p in context((piece(1, "One."), piece(1, " "), piece(1, "Three.")))] == ["Three."]
 
 
 def test_continued_takes_the_prefix_and_its_words_off():
@@ -80,22 +81,23 @@ class Decoder:
         return Hypothesis(text=self.texts.pop(0), language="en")
 
 
-def rest(decoder: Decoder, *, last: Piece | None, earlier=("Could you read it?", "It is 773.")):
+def rest(decoder: Decoder, *, heard: tuple[Piece, ...], earlier=("Could you read it?", "It is 773.")):
     request = DecodeRequest("r1", np.zeros(2 * SR, np.float32), True, context="Acme")
-    return asyncio.run(decode_rest(request, decoder, last=last, earlier=earlier, tokenize=lambda t: []))
+    return asyncio.run(decode_rest(request, decoder, heard=heard, earlier=earlier, tokenize=lambda t: []))
 
 
-def test_the_rest_is_decoded_after_the_short_piece_before_it_with_its_text_forced():
-    decoder = Decoder("It is 773. 501 992.")
-    got, echoed = rest(decoder, last=piece(1.2, "It is 773."))
+def test_the_rest_is_decoded_after_the_pieces_before_it_with_their_text_forced():
+    decoder = Decoder("Could you read it? It is 773. 501 992.")
+    got, echoed = rest(decoder, heard=(piece(1.0, "Could you read it?"), piece(1.2, "It is 773.")))
     assert got is not None and got.text == "501 992." and echoed == 0
     (request,) = decoder.requests
-    assert request.prefix == "It is 773." and len(request.audio) == int(3.2 * SR) and request.context == "Acme"
+    assert request.prefix == "Could you read it? It is 773." and request.context == "Acme"
+    assert len(request.audio) == int(4.2 * SR)
 
 
 def test_without_a_piece_the_rest_is_decoded_alone_with_the_earlier_finals_as_its_prompt():
     decoder = Decoder("501 992.")
-    got, echoed = rest(decoder, last=None)
+    got, echoed = rest(decoder, heard=())
     assert got is not None and got.text == "501 992." and echoed == 0
     (request,) = decoder.requests
     assert request.prefix == "" and len(request.audio) == 2 * SR
@@ -106,7 +108,7 @@ def test_a_rest_that_echoes_its_context_is_decoded_with_less():
     """Whisper wrote the piece again after its prefix, then the prompt's last sentence again: the
     rest's audio alone gives its text."""
     decoder = Decoder("It is 773. It is 773.", "It is 773.", "Thank you.")
-    got, echoed = rest(decoder, last=piece(1.2, "It is 773."))
+    got, echoed = rest(decoder, heard=(piece(1.2, "It is 773."),))
     assert got is not None and got.text == "Thank you." and echoed == 2
     assert [(r.prefix, r.context, len(r.audio)) for r in decoder.requests] == [
         ("It is 773.", "Acme", int(3.2 * SR)), ("", "Acme Could you read it? It is 773.", 2 * SR), ("", "Acme", 2 * SR)]
