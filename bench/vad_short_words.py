@@ -117,7 +117,7 @@ def main() -> None:
         row[3] += found and not started_here
         if found != started_here:
             differ.append((clip, found, started_here, probs))
-    print(f"| clip | clips | Silero finds | ours finds | ours misses what Silero finds |\n|---|---|---|---|---|")
+    print("| clip | clips | Silero finds | ours finds | ours misses what Silero finds |\n|---|---|---|---|---|")
     totals = {True: [0, 0, 0, 0], False: [0, 0, 0, 0]}
     for name, row in rows.items():
         print(f"| {name} | {row[0]} | {row[1]} | {row[2]} | {row[3]} |")
