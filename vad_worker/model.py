@@ -88,7 +88,8 @@ class SileroVad:
         session's audio from its start), scored a frame a call from a fresh state, as the stage
         scores a live session's: for benches and tests that segment a clip as the stage would."""
         count = len(pcm) // FRAME
-        audio = pcm[:count * FRAME].astype(np.float32) / 32768
+        audio = pcm[:count * FRAME].astype(np.float32)
+        audio *= 1 / 32768  # as the stage does: exact
         context = np.zeros(CONTEXT, np.float32)
         state = np.zeros((STATE_SHAPE[0], 1, STATE_SHAPE[1]), np.float32)
         probs = []
