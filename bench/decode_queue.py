@@ -17,7 +17,7 @@ session (the five clips, ``--gap`` s apart, true speech bounds from Silero; call
 i starts 0.37 i s after the first), in 100 ms steps:
 
 - the utterance's audio starts 0.3 s before the true speech start (pre-roll) and
-  reaches the stage when the VAD has seen 0.3 s of speech (``min_speech_duration``);
+  reaches the stage when the VAD has seen 0.25 s of speech (``min_speech_duration``);
 - a partial decode of the audio so far starts when no decode of the call is in
   flight and 0.25 s (until words) or 1 s of new audio has come; a first decode
   finds words when it covers at least ``--words-after`` s of speech;
@@ -49,7 +49,7 @@ from typing import Any
 RATE = 16000
 STEP = 0.1  # seconds between looks at a call (the client's frame)
 PRE_ROLL = 0.3
-MIN_SPEECH = 0.3
+MIN_SPEECH = 0.25  # the VAD's default min_speech_duration (0.3 before issue 47)
 PAUSE = 0.2
 ENDPOINT = 0.8
 FIRST_WINDOW = 0.25

@@ -15,6 +15,10 @@ from .errors import ConfigError
 from .records import SAMPLE_RATE
 
 FRAME = 512  # samples per Silero VAD frame (32 ms at 16 kHz)
+# Silence inside a word (a stop consonant's closure: the "k" of "okay") that does not end speech
+# still too short to count: Silero's own ``get_speech_timestamps`` bridges this much
+# (``min_silence_duration_ms``), and the speech it counts runs over such gaps.
+WORD_GAP = 0.1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,7 +26,10 @@ class EndpointOptions:
     threshold: float = field(default=0.5, metadata=option(
         "speech probability that starts speech", flag="--vad-threshold"))
     neg_threshold: float | None = None  # default: threshold - 0.15
-    min_speech_duration: float = field(default=0.3, metadata=option("seconds of speech before it counts"))
+    # Silero's get_speech_timestamps' own minimum (250 ms): a one-word reply ("No.", "Hi.") said
+    # quickly is 8 or 9 frames of speech (bench/vad_short_words.py).
+    min_speech_duration: float = field(default=0.25, metadata=option(
+        "seconds of speech before it counts (gaps of up to 0.1 s within it included)"))
     silence_threshold: float = field(default=0.8, metadata=option("seconds of silence that end an utterance"))
     pre_roll: float = field(default=0.3, metadata=option("seconds kept before speech start"))
     trailing_padding: float = field(default=0.2, metadata=option("seconds of silence kept after speech"))

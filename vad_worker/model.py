@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.endpointing import FRAME
 from common.errors import ModelError
 from common.records import SAMPLE_RATE
 
@@ -81,6 +82,23 @@ class SileroVad:
         assert self._sequence is not None, "no sequence model (has_sequence)"
         probs, h, c = self._sequence.run(None, {"input": frames, "h": state[0][None, None], "c": state[1][None, None]})
         return probs, np.concatenate([h[0], c[0]])
+
+    def probabilities(self, pcm: np.ndarray) -> list[float]:
+        """The speech probability of each whole 512-sample frame of ``pcm`` (int16 at 16 kHz, a
+        session's audio from its start), scored a frame a call from a fresh state, as the stage
+        scores a live session's: for benches and tests that segment a clip as the stage would."""
+        count = len(pcm) // FRAME
+        audio = pcm[:count * FRAME].astype(np.float32)
+        audio *= 1 / 32768  # as the stage does: exact
+        context = np.zeros(CONTEXT, np.float32)
+        state = np.zeros((STATE_SHAPE[0], 1, STATE_SHAPE[1]), np.float32)
+        probs = []
+        for frame in audio.reshape(count, FRAME):
+            scored = np.concatenate([context, frame])[None]
+            prob, state = self(scored, state)
+            probs.append(float(prob[0]))
+            context = frame[-CONTEXT:]
+        return probs
 
     def _load(self, path: Path):
         import onnxruntime

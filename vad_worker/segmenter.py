@@ -4,7 +4,10 @@ No I/O and no model here: the stage feeds frames of 512 samples with their
 Silero probability and gets back events. States (:class:`SegmenterState`):
 
 * ``SILENCE`` -- frames go to a pre-roll ring so the first syllable is not clipped;
-* ``PENDING`` -- speech seen, but less than ``min_speech_duration`` of it yet;
+* ``PENDING`` -- speech seen, but less than ``min_speech_duration`` of it yet; as in
+  Silero's ``get_speech_timestamps``, a silence of up to :data:`~common.endpointing.WORD_GAP`
+  (a stop consonant's closure) does not end it, and the speech is counted from its first frame
+  to its last, gaps included; a longer silence before it counts makes it a click or noise;
 * ``SPEECH`` -- audio is emitted; a silence run is held back (never sent) until it
   either ends with speech resuming (then sent) or reaches ``silence_threshold``
   (then only ``trailing_padding`` of it is sent and the utterance ends).
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.endpointing import FRAME, EndpointOptions
+from common.endpointing import FRAME, WORD_GAP, EndpointOptions
 
 
 class SegmenterState(str, enum.Enum):
@@ -122,11 +125,16 @@ class Segmenter:
         self.start = 0  # start sample of the current utterance
         self.preroll: deque[tuple[int, np.ndarray]] = deque(maxlen=max(1, options.frames(options.pre_roll)))
         self.pending: list[tuple[int, np.ndarray, float]] = []
+        # Index in ``pending`` of the first frame under ``low`` since the last one over the
+        # threshold (Silero's ``temp_end``): where the speech would end if the silence lasts.
+        self.quiet_from: int | None = None
         self.held: list[tuple[int, np.ndarray, float]] = []
         self.released = 0  # held frames already emitted (the padding sent at a pause)
         search = min(options.split_search, options.max_utterance_sec / 2)
         self.recent: deque[tuple[int, np.ndarray, float]] = deque(maxlen=max(1, options.frames(search)))
         self._min_speech = max(1, options.frames(options.min_speech_duration))
+        # Frames past a silence's first that end pending speech: Silero's "more than WORD_GAP".
+        self._gap = int(WORD_GAP * options.sample_rate) // FRAME + 1
         self._silence = max(1, options.frames(options.silence_threshold))
         self._padding = options.frames(options.trailing_padding)
         pause = max(1, self._padding, options.frames(options.pause_threshold))
@@ -189,7 +197,8 @@ class Segmenter:
     def flush(self, reason: str) -> list[Event]:
         """Close the utterance in progress now (finalize, end of session)."""
         if self.state == SegmenterState.PENDING:
-            if len(self.pending) * FRAME >= self.options.sample_rate // 10:
+            speech = len(self.pending) if self.quiet_from is None else self.quiet_from  # frames, to its last
+            if speech * FRAME >= self.options.sample_rate // 10:
                 events = self._begin_speech()
                 return events + self._end(reason, keep_padding=False)
             self._abort_pending()
@@ -204,6 +213,7 @@ class Segmenter:
         if prob >= self.options.threshold:
             self.state = SegmenterState.PENDING
             self.pending = [(offset, frame, prob)]
+            self.quiet_from = None
             if self._min_speech <= 1:
                 return self._begin_speech()
             return []
@@ -211,16 +221,21 @@ class Segmenter:
         return []
 
     def _pending_frame(self, offset: int, frame: np.ndarray, prob: float) -> list[Event]:
+        index = len(self.pending)
         self.pending.append((offset, frame, prob))
-        trailing_quiet = 0
-        for _, _, p in reversed(self.pending):
-            if p >= self.options.low:
-                break
-            trailing_quiet += 1
-        if trailing_quiet >= 3:  # ~100 ms of silence: it was a click, not speech
+        # As Silero's get_speech_timestamps: only a frame over the threshold ends a silence run;
+        # one between the thresholds counts as speech right after speech, not after a quiet frame.
+        if prob >= self.options.threshold:
+            self.quiet_from = None
+        elif prob < self.options.low and self.quiet_from is None:
+            self.quiet_from = index
+        # Too short, then silence: a click, not speech. (Silero would wait through frames between
+        # the thresholds for one over it; here they end it too, so ``pending`` stays short, and
+        # speech that comes back starts anew, its start in the pre-roll.)
+        if self.quiet_from is not None and index - self.quiet_from >= self._gap:
             self._abort_pending()
             return []
-        if trailing_quiet == 0 and len(self.pending) >= self._min_speech:
+        if self.quiet_from is None and len(self.pending) >= self._min_speech:
             return self._begin_speech()
         return []
 
@@ -244,6 +259,7 @@ class Segmenter:
         for offset, frame, _ in self.pending:
             self.preroll.append((offset, frame))
         self.pending = []
+        self.quiet_from = None
         self.state = SegmenterState.SILENCE
 
     def _begin_speech(self) -> list[Event]:
@@ -257,6 +273,7 @@ class Segmenter:
         self.state = SegmenterState.SPEECH
         frames = head + self.pending
         self.pending = []
+        self.quiet_from = None
         return [SpeechStarted(self.start), *self._emit(frames)]
 
     def _emit(self, frames: list[tuple[int, np.ndarray, float]]) -> list[Event]:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import msgpack
 import numpy as np
 
-from common.endpointing import FRAME, EndpointOptions
+from common.endpointing import FRAME, WORD_GAP, EndpointOptions
 from common.errors import ConfigError
 from common.metrics import VadMetrics
 from common.records import SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart
@@ -114,7 +114,7 @@ class VadSessionState:
     def _raw_horizon(self) -> int:
         """Samples of raw audio the segmenter may still emit."""
         options = self.segmenter.options
-        return options.frames(options.pre_roll + options.min_speech_duration + options.silence_threshold
+        return options.frames(options.pre_roll + options.min_speech_duration + WORD_GAP + options.silence_threshold
                               + options.split_search) * FRAME + 2 * FRAME
 
     def _add_raw(self, offset: int, raw: bytes, pcm: bytes) -> None:

@@ -263,3 +263,71 @@ def test_split_search_follows_a_short_max_utterance():
     _, events = run(probs, options)
     ends = [e for e in events if isinstance(e, SpeechEnded)]
     assert ends[0].reason == "max_length" and ends[0].end == 72 * FRAME
+
+
+# -- short words: what Silero's get_speech_timestamps counts as speech (min speech 250 ms, min silence 100 ms)
+
+
+def starts(probs, options=EndpointOptions()):
+    return [e.start for e in run(probs, options)[1] if isinstance(e, SpeechStarted)]
+
+
+def test_a_stop_closure_inside_a_short_word_does_not_end_it():
+    """"Okay." in espeak-ng's en-gb voice: 4 frames of "o", 3 of the "k" closure under the low
+    threshold, 9 of "kay" (bench/vad_short_words.py). The closure is no silence that ends a click."""
+    probs = [0.0] * 20 + [0.9] * 4 + [0.05] * 3 + [0.9] * 9 + [0.0] * 40
+    _, events = run(probs)
+    pre_roll = EndpointOptions().frames(0.3)
+    assert [e.start for e in events if isinstance(e, SpeechStarted)] == [(20 - pre_roll) * FRAME]
+    (end,) = [e for e in events if isinstance(e, SpeechEnded)]
+    # The whole word goes out, the closure too, from the pre-roll to the padding.
+    padding = EndpointOptions().frames(0.2)
+    assert np.array_equal(speech_audio(events), np.repeat(np.arange(20 - pre_roll, 36 + padding), FRAME))
+    assert end.end == (36 + padding) * FRAME
+
+
+def test_a_gap_of_up_to_100_ms_is_bridged_and_one_longer_is_not():
+    # Silero ends a segment when its silence is over 100 ms past its first quiet frame: 4 quiet frames
+    # are bridged, a 5th ends it. Neither part alone is 250 ms of speech.
+    assert starts([0.0] * 20 + [0.9] * 4 + [0.05] * 4 + [0.9] * 4 + [0.0] * 40)
+    assert not starts([0.0] * 20 + [0.9] * 4 + [0.05] * 5 + [0.9] * 4 + [0.0] * 40)
+
+
+def test_a_word_of_250_ms_is_speech_and_one_shorter_is_not():
+    # "No." at 200 words a minute: 8 frames over the threshold (256 ms); Silero counts more than 250 ms.
+    assert starts([0.0] * 20 + [0.9] * 8 + [0.0] * 40)
+    assert not starts([0.0] * 20 + [0.9] * 7 + [0.0] * 40)
+
+
+def test_the_speech_is_counted_over_the_segment_with_its_gaps():
+    # "Thanks." at 200 words a minute: 7 frames, one quiet, one more: 9 frames from its start to its end.
+    assert starts([0.0] * 20 + [0.9] * 7 + [0.05] + [0.9] + [0.0] * 40)
+    # ...but not the quiet frames after its last speech: 6 frames and 4 of silence are no word.
+    assert not starts([0.0] * 20 + [0.9] * 6 + [0.05] * 4 + [0.0] * 40)
+
+
+def test_a_middling_frame_after_a_quiet_one_does_not_restart_the_silence():
+    """As in Silero: only a frame over the threshold ends a silence run; one between the thresholds
+    after a quiet frame neither counts as speech nor resets the run (6 frames of speech: a click)."""
+    assert not starts([0.0] * 20 + [0.9] * 6 + [0.05, 0.4, 0.05, 0.05, 0.05] + [0.0] * 40)
+    assert not starts([0.0] * 20 + [0.9] * 6 + [0.05, 0.4, 0.4, 0.4] + [0.0] * 40)
+    # Frames between the thresholds right after speech are speech (Silero's neg_threshold).
+    assert starts([0.0] * 20 + [0.9] * 6 + [0.4] * 2 + [0.0] * 40)
+
+
+def test_pending_speech_stays_short_through_steady_middling_noise():
+    segmenter = Segmenter(EndpointOptions())
+    options = segmenter.options
+    events = []
+    for i, p in enumerate([0.0] * 10 + [0.9, 0.05] + [0.4] * 1000):
+        events += segmenter.push(i * FRAME, np.zeros(FRAME, np.int16), p)
+        assert len(segmenter.pending) <= options.frames(options.min_speech_duration) + options.frames(0.1)
+    assert events == []
+
+
+def test_flush_of_pending_speech_counts_it_to_its_last_speech_frame():
+    # 3 frames (96 ms) then silence at the close: a click, its quiet frames do not make it 100 ms.
+    assert run([0.0] * 10 + [0.9] * 3 + [0.05] * 3, flush="end")[1] == []
+    # 4 frames (128 ms) cut off by the close: a short word, sent.
+    _, events = run([0.0] * 10 + [0.9] * 4 + [0.05] * 2, flush="end")
+    assert [type(e).__name__ for e in events] == ["SpeechStarted", "SpeechAudio", "SpeechEnded"]

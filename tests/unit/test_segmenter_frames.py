@@ -27,7 +27,7 @@ def state_of(segmenter):
     def frames(items):
         return [(item[0], item[1].tobytes(), *item[2:]) for item in items]
     return (segmenter.state, segmenter.start, frames(segmenter.preroll), frames(segmenter.pending),
-            frames(segmenter.held), segmenter.released, frames(segmenter.recent))
+            segmenter.quiet_from, frames(segmenter.held), segmenter.released, frames(segmenter.recent))
 
 
 def probabilities(rng, count):
