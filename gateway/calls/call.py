@@ -147,7 +147,8 @@ class Call:
         except (RedisError, OSError):
             pass  # creating the sessions reports the Redis failure
         # Refused before any slot is taken: an English-only model never hears Spanish as English.
-        refusal = self.models.refusal(self.config.language, detect=self.config.detect_language)
+        refusal = self.models.refusal(self.config.language, detect=self.config.detect_language,
+                                      languages=self.config.languages)
         if refusal:
             metrics.sessions_refused.labels(reason="language").inc()
             raise CallRefused(ErrorCode.BAD_CONFIG, refusal, CloseCode.POLICY_VIOLATION)
