@@ -18,6 +18,7 @@ from common.records import SAMPLE_RATE
 from common.redaction.policy import merge, parse_kinds
 
 from ..analytics.options import CallAnalytics
+from ..analytics.sentiment import available as sentiment_available
 from ..diarization.pool import available
 from .audio import ENCODINGS
 
@@ -89,6 +90,9 @@ class SessionConfig:
             available()  # the diarize extra: refused as the call opens, not at its first final
         self.pipeline(denoise_default=False)  # refused now, when the client connects
         CallAnalytics.parse(self.analytics)
+        if isinstance(self.analytics, dict) and self.analytics.get("sentiment") is True:
+            sentiment_available()  # asked for by name: refused without the analytics extra (analytics: true
+            # alone runs without it, and the client is told so: gateway/calls/call.py)
 
     @property
     def call_analytics(self) -> CallAnalytics | None:

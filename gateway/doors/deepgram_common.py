@@ -81,9 +81,18 @@ def detect_languages(query: kit.Query) -> tuple[bool, tuple[str, ...]]:
     return True, tuple(dict.fromkeys(values))
 
 
+# Pre-recorded analyses a live stream asking for would not get (Deepgram's are pre-recorded only too).
+RECORDING_ANALYSES = ("sentiment", "summarize", "topics", "intents")
+
+
 def refuse_recording_only(query: kit.Query) -> None:
     """A live door refuses ``redact_audio`` (a pre-recorded request's: it keeps no live call's audio)
-    rather than ignore it: a client asking for redacted audio must not believe it gets some."""
+    and the pre-recorded analyses (``sentiment=true``...) rather than ignore them: a client asking for
+    redacted audio or sentiment must not believe it gets some."""
+    asked = [name for name in RECORDING_ANALYSES if query.flag(name)]
+    if asked:
+        raise ConfigError(f"{'=true, '.join(asked)}=true is for pre-recorded requests (POST /v1/listen); a live "
+                          "call's sentiment comes with the native door's analytics (docs/analytics.md)")
     if "redact_audio" in query.names():
         raise ConfigError("redact_audio is for pre-recorded requests (POST /v1/listen): this server keeps no "
                           "live call's audio; a native door's finals carry the redacted spans' times (redactions) "
