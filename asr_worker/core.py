@@ -37,6 +37,7 @@ from common.stage import Session, Stage
 from .continuation import Piece
 from .engines import DecodeRequest, Engine, Hypothesis, Word
 from .engines.repetition import SENTENCE_ENDS
+from .language import DEFAULT_LANGUAGES, LanguageVote, languages, script_fits
 from .redacting import RedactingRunner
 
 
@@ -44,7 +45,6 @@ from .redacting import RedactingRunner
 # as --redact-prompt's, BENCHMARKS.md).
 DIGITS_PROMPT = "Card 4929 3851 7602 2948, expiry 09/29, code 506. SSN 604-27-3815."
 MAX_PACK_SEC = 29.5  # a pack fits whisper's 30 s window, or it would be decoded as long-form audio
-SETTLE_WORDS = 3  # a final this long (auto-detect) settles the session's language for its later utterances
 
 
 def pack_seconds(raw: str) -> float:
@@ -118,6 +118,18 @@ class StreamingOptions:
         "or right after a final that ended in a number) whose decode wrote no number is decoded again with this "
         "prompt (whisper), and that decode kept when it writes a number without losing a word of the first "
         "(docs/redaction.md); '' turns it off"))
+    detect_languages: tuple[str, ...] = field(default=DEFAULT_LANGUAGES, metadata=option(
+        "sessions that name no language (and no languages of their own): the languages detected among, "
+        "comma-separated whisper codes, most likely first (the first decodes audio too short to detect "
+        "on); the model's others are never detected (asr_worker/language.py)", parse=languages))
+    detect_min_sec: float = field(default=1.0, metadata=option(
+        "sessions that name no language: a decode of less audio than this is not detected on, it is "
+        "decoded in the session's leading language so far (else the first of its languages)",
+        parse=non_negative(float)))
+    settle_sec: float = field(default=2.0, metadata=option(
+        "sessions that name no language: seconds of finals their language is settled on, then kept; "
+        "changed only by 3 finals in a row of this long or longer, each 90 %% sure of another",
+        parse=positive(float)))
     max_pending: int = 400  # records queued per session before reading pauses
 
     def for_session(self, config: AsrConfig) -> StreamingOptions:
@@ -262,9 +274,13 @@ class AsrSessionState:
     task: asyncio.Task | None = None
     utterance: Utterance | None = None
     request_id: str = ""  # of the latest decode in flight, to abort it
-    # Auto-detect: the language the session's first final of SETTLE_WORDS words or more was decoded
-    # in, which later utterances decode in ("" until then; not checkpointed: a takeover detects anew).
+    # A session that names no language: its vote (asr_worker.language; None: it names one, or the
+    # model decodes one), the language settled by it ("" until then: later decodes are in it; in the
+    # checkpoint, so a takeover goes on in it), and the last final decode's (seconds, probabilities),
+    # counted when its final is.
+    vote: LanguageVote | None = None
     language: str = ""
+    evidence: tuple[float, tuple[tuple[str, float], ...]] | None = None
     redactor: Redactor | None = None  # the session asked for redaction (see asr_worker.redacting)
     redact_timer: asyncio.Task | None = None  # releases held finals after redact_hold_sec
     held_since: dict[str, float] = field(default_factory=dict)  # utterance id -> when its final was held
@@ -325,7 +341,49 @@ class StageCore(Stage[AsrSessionState]):
 
     async def _transcribe(self, session: AsrSession, asr: AsrSessionState,
                           request: DecodeRequest) -> Hypothesis | None:
-        """The engine's decode of ``request``, counted; None (the client told) if it failed."""
+        """The engine's decode of ``request``, counted; None (the client told) if it failed. A session
+        that names no language decodes among its languages (:meth:`_in_language`), and a partial in
+        another script than its language's is not sent (its text dropped)."""
+        request = self._in_language(asr, request)
+        hypothesis = await self._decode_counted(session, asr, request)
+        if hypothesis is None or asr.vote is None:
+            return hypothesis
+        if request.final:
+            asr.evidence = (len(request.audio) / SAMPLE_RATE, self._language_probs(asr.vote, request, hypothesis))
+        if hypothesis.text and not script_fits(hypothesis.text, hypothesis.language):
+            self.metrics.wrong_script.labels(kind="final" if request.final else "partial").inc()
+            session.log.warning("a %s decoded as %r is not in its script: %r", "final" if request.final else "partial",
+                                hypothesis.language, hypothesis.text[:80])
+            if not request.final:
+                hypothesis = replace(hypothesis, text="", token_ids=(), tokens=0, words=(), no_speech=True)
+        return hypothesis
+
+    @staticmethod
+    def _language_probs(vote: LanguageVote, request: DecodeRequest,
+                        hypothesis: Hypothesis) -> tuple[tuple[str, float], ...]:
+        """The evidence of a final decode: the engine's probabilities of the allowed languages; from an
+        engine that gives none (Qwen3), the language it detected, if allowed, as a certainty."""
+        if hypothesis.language_probs:
+            return hypothesis.language_probs
+        detected = request.language is None and hypothesis.language in vote.allowed
+        return ((hypothesis.language, 1.0),) if detected else ()
+
+    @staticmethod
+    def _in_language(asr: AsrSessionState, request: DecodeRequest) -> DecodeRequest:
+        """``request`` of a session that names no language, restricted to its languages: in the settled
+        or leading one when it has too little audio to detect on, else detected among them (and
+        their probabilities asked for when it is a final: the vote's evidence)."""
+        vote = asr.vote
+        if vote is None or asr.config.language is not None:
+            return request
+        if request.language is None and len(request.audio) < asr.options.detect_min_sec * SAMPLE_RATE:
+            request = replace(request, language=vote.guess())
+        if request.language is None or request.final:
+            request = replace(request, languages=vote.allowed)
+        return request
+
+    async def _decode_counted(self, session: AsrSession, asr: AsrSessionState,
+                              request: DecodeRequest) -> Hypothesis | None:
         started = time.perf_counter()
         asr.request_id = request.request_id
         self.metrics.decodes_in_flight.inc()
@@ -363,13 +421,17 @@ class StageCore(Stage[AsrSessionState]):
         return prompt if prompt and asr.redactor is not None and asr.redactor.number_passage(utt.start) else ""
 
     def _count_final(self, asr: AsrSessionState, language: str, words: int) -> None:
-        """Count a final by the language it was decoded in. With auto-detect, the first final of
-        :data:`SETTLE_WORDS` words or more settles the session's language: a short utterance alone
-        is often detected as another ("por favor." heard as English "for the Lord."), and a call
-        keeps its language. A caller who switches languages mid-call then needs a new session."""
+        """Count a final by the language it was decoded in. A session that names no language counts
+        its last final decode's language probabilities in its vote (:class:`~.language.LanguageVote`):
+        settled on enough speech (a short utterance alone is often detected as another: "por favor."
+        heard as English "for the Lord."), then kept unless several long finals in a row say another."""
         self.metrics.finals.labels(language=language or "unknown").inc()
-        if asr.config.language is None and not asr.language and language and words >= SETTLE_WORDS:
-            asr.language = language
+        evidence, asr.evidence = asr.evidence, None
+        if asr.vote is None or evidence is None or not evidence[1] or not words:
+            return
+        if asr.vote.add(evidence[1], evidence[0]):
+            self.metrics.language_settled.labels(kind="switched" if asr.language else "settled").inc()
+            asr.language = asr.vote.language
 
 
 def session_words(words: tuple[Word, ...], start: int, end: int) -> tuple[TimedWord, ...]:

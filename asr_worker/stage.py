@@ -18,6 +18,7 @@ import json
 from common.errors import ErrorCode, LeaseLost, SessionGone
 from common.languages import ModelLanguages
 from common.metrics import AsrMetrics
+from common.pipeline_config import AsrConfig
 from common.records import SAMPLE_RATE, End, Flush, Record
 from common.redaction.names import MISSING, NameModel
 from common.redaction.redactor import Redactor
@@ -25,6 +26,7 @@ from common.stage import Input, Runner
 
 from .core import AsrSession, AsrSessionState, Head, StreamingOptions, final_through
 from .engines import Engine
+from .language import LanguageVote, allowed
 from .live import LiveSessions, LiveState, Speculation
 from .recording import PACK_IDLE_SEC, InFlight, PackState, Recordings
 from .redacting import RedactingRunner
@@ -64,12 +66,26 @@ class AsrStage(LiveSessions, Recordings):
         asr: AsrSessionState = (PackState if packed else LiveState)(options=options, config=config,
                                                                      head=Head.decode(state),
                                                                      final_through=final_through(state))
+        asr.vote = self._vote(config, options)
+        if asr.vote is not None and state:
+            asr.vote.restore(json.loads(state).get("language"))
+            asr.language = asr.vote.language
         if config.redact:
             saved = json.loads(state).get("redactor") if state else None
             asr.redactor = Redactor(config.redact, hold_gap=round(self.defaults.redact_hold_sec * SAMPLE_RATE),
                                     state=saved)
         asr.task = asyncio.create_task(self._run(session, asr), name=f"asr-{session.session_id}")
         return asr
+
+    def _vote(self, config: AsrConfig, options: StreamingOptions) -> LanguageVote | None:
+        """The language vote of a session that names no language, among its own ``languages`` (else
+        the worker's ``--detect-languages``) that the model decodes; None where it names one, or the
+        model decodes one language only."""
+        model = self.engine.languages
+        if config.language is not None or model is not None and len(model) < 2:
+            return None
+        choices = allowed(config.languages or options.detect_languages, model)
+        return LanguageVote(choices, settle_sec=options.settle_sec) if choices else None
 
     def snapshot(self, session: AsrSession) -> bytes | None:
         # Checkpoints fall between utterances, or after an early final (the head); none while the
@@ -80,6 +96,8 @@ class AsrStage(LiveSessions, Recordings):
             body["head"] = asr.head.to_list()
         if asr.final_through:
             body["through"] = asr.final_through
+        if asr.vote is not None and asr.vote.weights:
+            body["language"] = asr.vote.state()
         if asr.redactor is not None:
             if asr.redactor.holding:
                 return None
@@ -147,7 +165,8 @@ class AsrStage(LiveSessions, Recordings):
         # The gateway refuses such a session at its door; a worker with another model (a fleet
         # of mixed models) refuses it here rather than decode it in a language it was not spoken in.
         refusal = ModelLanguages((self.engine.model_name,), None if self.engine.languages is None
-                                 else frozenset(self.engine.languages)).refusal(asr.config.language)
+                                 else frozenset(self.engine.languages)).refusal(asr.config.language,
+                                                                                languages=asr.config.languages)
         if not refusal and "pii" in (asr.config.redact or ()) and self.runner.names is None:
             refusal = MISSING  # (the gateway refuses it first when every worker says so)
         if refusal:

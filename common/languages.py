@@ -72,12 +72,18 @@ class ModelLanguages:
         """The model's name for responses (``tiny.en``; several joined with ``+``; "" unknown)."""
         return "+".join(self.models)
 
-    def refusal(self, language: str | None, *, detect: bool = False) -> str:
+    def refusal(self, language: str | None, *, detect: bool = False, languages: Sequence[str] = ()) -> str:
         """Why a session asking for ``language`` (None: auto-detect; ``detect``: the client asked
-        explicitly to detect among languages) cannot be decoded, or "" if it can."""
+        explicitly to detect among languages; ``languages``: the ones to detect among) cannot be
+        decoded, or "" if it can."""
         if self.languages is None:
             return ""
         model = f"the loaded model ({self.name})" if self.name else "the loaded model"
+        missing = [tag for tag in languages if language_code(tag) not in self.languages]
+        if language is None and missing:
+            return (f"languages {', '.join(map(repr, missing))} are not ones {model} recognises; run an ASR "
+                    "model that does, e.g. --model base (the whisper-base extra), or leave them out")
+        detect = detect or len({language_code(tag) for tag in languages}) > 1
         if language is not None and language_code(language) not in self.languages:
             offered = ", ".join(sorted(self.languages)) if len(self.languages) <= 10 else \
                 f"{len(self.languages)} languages"

@@ -251,6 +251,13 @@ class AsrMetrics:
                               "(unknown: the engine did not say).", ["language"], registry=registry)
         self.no_speech = Counter(p + "no_speech_total", "Utterances that decoded to no words (no final).",
                                  registry=registry)
+        self.language_settled = Counter(
+            p + "language_settled_total", "Sessions naming no language whose language was settled on enough "
+            "speech (settled) or changed by several long finals in a row (switched).", ["kind"], registry=registry)
+        self.wrong_script = Counter(
+            p + "wrong_script_total", "Decodes of a session naming no language written in another script than "
+            "their language's, by kind: a partial (not sent) or a final (sent, logged).", ["kind"],
+            registry=registry)
         self.loops = Counter(
             p + "loops_total",
             "Decodes in which the engine found a repetition loop, by kind (partial, final, batch) and outcome: "

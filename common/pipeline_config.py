@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,6 +42,8 @@ from .redaction.policy import KINDS, parse_kinds
 
 VERSION = 2
 MAX_CONTEXT_CHARS = 4000
+MAX_LANGUAGES = 20  # of a session's languages to detect among
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*")
 ASR_AUDIO = ("raw", "denoised")
 PRIORITIES = ("live", "batch")
 
@@ -139,6 +142,9 @@ class AsrConfig:
     """Recognition settings of a session."""
 
     language: str | None = None  # None: auto-detect
+    # With language None: the languages to detect among, most likely first (): the ASR worker's
+    # --detect-languages). Detection never picks another (asr_worker/language.py).
+    languages: tuple[str, ...] = ()
     context: str = ""  # words and names to expect (a prompt)
     words: bool = False  # word timings on finals
     eager_finals: bool = False  # the final of the speech so far at each pause (speech_final false)
@@ -163,6 +169,14 @@ class AsrConfig:
             raise ConfigError("redact_policy must be a short string")
         if self.language is not None and not (isinstance(self.language, str) and 0 < len(self.language) <= 32):
             raise ConfigError("language must be a language name or code, or null for auto-detect")
+        if isinstance(self.languages, list):  # the JSON form
+            object.__setattr__(self, "languages", tuple(self.languages))
+        if (not isinstance(self.languages, tuple) or len(self.languages) > MAX_LANGUAGES
+                or not all(isinstance(tag, str) and _LANGUAGE_TAG.fullmatch(tag) for tag in self.languages)):
+            raise ConfigError(f"languages must be a list of at most {MAX_LANGUAGES} language codes or tags "
+                              "(en, es-MX) to detect among")
+        if self.languages and self.language is not None:
+            raise ConfigError("languages (the ones to detect among) goes with no language: name one or the other")
         if not isinstance(self.context, str) or len(self.context) > MAX_CONTEXT_CHARS:
             raise ConfigError(f"context must be a string of at most {MAX_CONTEXT_CHARS} characters")
         for name in ("language", "context"):  # JSON's "\ud800" decodes to a lone surrogate: no UTF-8 encodes it
@@ -227,6 +241,10 @@ class PipelineConfig:
             del asr["redact"], asr["redact_policy"]
         else:
             asr["redact"] = list(self.asr.redact)
+        if not self.asr.languages:  # likewise
+            del asr["languages"]
+        else:
+            asr["languages"] = list(self.asr.languages)
         body = {"v": 1, "stages": list(self.stages), "vad": self.vad.overrides(),
                 "asr": asr, "denoise": dataclasses.asdict(self.denoise)}
         if self.batch:

@@ -33,6 +33,10 @@ class DecodeRequest:
     (:mod:`.digits`): if its decode writes no number, engines that take a prompt (whisper)
     decode it again with this text before ``context`` and keep the better by :mod:`.digits`'s
     rule; others ignore it.
+    ``languages``: the languages a session that names none may be in (:mod:`asr_worker.language`),
+    most likely first: with ``language`` None, engines that detect (whisper's multilingual
+    models) decode in the most probable of them, never another; either way they give those
+    languages' probabilities in :attr:`Hypothesis.language_probs`. () : any language, none given.
     """
 
     request_id: str
@@ -45,6 +49,7 @@ class DecodeRequest:
     first_words: bool = False
     batch: bool = False
     digits_prompt: str = ""
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,9 @@ class Hypothesis:
     # (no), "kept" (that decode was kept), "refused" (it wrote digits that .digits' rule refused, the
     # first decode kept: the redactor may mask the final whole) or "dropped" (it wrote none).
     digits: str = ""
+    # The request's ``languages`` with their probabilities in its audio (renormalised among them,
+    # most probable first), where the engine detects languages (whisper's multilingual models).
+    language_probs: tuple[tuple[str, float], ...] = ()
 
 
 class Engine(abc.ABC):

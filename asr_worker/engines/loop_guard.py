@@ -118,14 +118,16 @@ class LoopGuard:
             else:
                 results[index] = self._cut(hypothesis, loop, seconds)
         if again:
+            # The pieces keep the language the whole was decoded in (each alone could detect another).
             pieces = [replace(requests[index], audio=requests[index].audio[start:end],
-                              prefix=requests[index].prefix if start == 0 else "")
+                              prefix=requests[index].prefix if start == 0 else "",
+                              language=requests[index].language or results[index].language or None)
                       for index, cuts in again.items() for start, end in zip(cuts, cuts[1:])]
             ends = [paused[index] and end == cuts[-1] for index, cuts in again.items() for end in cuts[1:]]
             decoded = iter(self._apply(pieces, self._decode(pieces), paused=ends))
             for index, cuts in again.items():
                 parts = [(start / SAMPLE_RATE, next(decoded)) for start in cuts[:-1]]
-                results[index] = self._join(parts)
+                results[index] = replace(self._join(parts), language_probs=results[index].language_probs)
         return results
 
     def _cut(self, hypothesis: Hypothesis, loop: Loop, seconds: float) -> Hypothesis:

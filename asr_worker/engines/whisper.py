@@ -96,6 +96,7 @@ from common.errors import ConfigError, ModelError
 from common.languages import language_code
 from common.records import SAMPLE_RATE
 
+from ..language import restricted
 from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
 from .batch_pause import ChildPauser
 from .digits import needs_digits, outcome, prompted
@@ -267,6 +268,17 @@ def narrowband(feature: np.ndarray) -> bool:
     return bool(np.percentile(feature[NARROWBAND_BIN:], 90) <= feature.max() - 2.0 + NARROWBAND_SLACK)
 
 
+def detected(found: list[tuple[str, float]], *, language: str | None,
+             allowed: tuple[str, ...]) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """The language of a decode and the ``allowed`` languages' probabilities (:func:`~asr_worker.language.restricted`)
+    from whisper's detection ``found`` (every language's, most probable first): ``language`` when the request
+    names one, else the most probable allowed one (any, with none allowed)."""
+    probabilities = restricted(found, allowed) if allowed else ()
+    if language:
+        return language, probabilities
+    return (probabilities or found)[0][0], probabilities
+
+
 def encoder_frames(content: int, *, margin: int, step: int = WINDOW_STEP) -> int:
     """Mel frames the encoder sees for ``content`` frames of audio: at least ``margin``
     frames of padding after it, rounded up to ``step``, at most whisper's 30 s."""
@@ -385,9 +397,12 @@ class WhisperDecoder:
         windows = fitted_windows(features, contents, frames)
         encoded = model.encode(windows)
         languages = [r.language if self._multilingual else "en" for r in requests]
-        if self._multilingual and not all(languages):
-            detected = model.model.detect_language(encoded)
-            languages = [language or found[0][0][2:-2] for language, found in zip(languages, detected)]  # <|en|>
+        probabilities: list[tuple[tuple[str, float], ...]] = [()] * len(requests)
+        if self._multilingual and any(not language or r.languages for language, r in zip(languages, requests)):
+            for index, found in enumerate(model.model.detect_language(encoded)):
+                languages[index], probabilities[index] = detected(
+                    [(token[2:-2], p) for token, p in found], language=languages[index],  # <|en|>
+                    allowed=requests[index].languages)
         tokenizers = [Tokenizer(self._tokenizer, self._multilingual, task="transcribe", language=language)
                       for language in languages]
 
@@ -478,7 +493,7 @@ class WhisperDecoder:
                                          tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
                                          confidence=confidence, avg_logprob=avg_logprob,
                                          no_speech_prob=no_speech_prob, fallback=fell_back.get(index, ""),
-                                         digits=digits.get(index, "")))
+                                         digits=digits.get(index, ""), language_probs=probabilities[index]))
         return hypotheses
 
     def _align(self, encoded, windows: np.ndarray, tokenizers: list, sequences: list[list[int]],
@@ -510,6 +525,10 @@ class WhisperDecoder:
     def _transcribe_windows(self, request: DecodeRequest, *, beam_size: int = 1) -> Hypothesis:
         """faster-whisper's transcription in 30 s windows (audio longer than one window)."""
         language = request.language if self._multilingual else "en"
+        probabilities: tuple[tuple[str, float], ...] = ()
+        if self._multilingual and request.languages:  # detected on the first window, as transcribe() would
+            language, probabilities = detected(self.model.detect_language(request.audio)[2], language=language,
+                                               allowed=request.languages)
         segments, info = self.model.transcribe(
             request.audio, language=language, beam_size=beam_size, vad_filter=False,
             # With word timings, faster-whisper seeks to the last word's end unless the model
@@ -534,7 +553,8 @@ class WhisperDecoder:
                           tokens=sum(len(s.tokens) for s in segments), token_ids=tuple(token_ids),
                           words=timed, confidence=confidence,
                           avg_logprob=sum(lp * (n + 1) for lp, n in scored) / weights if weights else None,
-                          no_speech_prob=min((s.no_speech_prob for s in segments), default=None))
+                          no_speech_prob=min((s.no_speech_prob for s in segments), default=None),
+                          language_probs=probabilities)
 
     def tokenize(self, text: str) -> list[int]:
         return self._tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids if text else []

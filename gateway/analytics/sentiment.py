@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from importlib import resources
 
-from common.errors import ModelError
+from common.errors import ConfigError, ModelError
 
 LEXICON_SHA256 = "1ec9c6e9ee19aade328f8beb393a6afa71a5bb3acf7d3cc22d4ef568df374bf5"  # vaderSentiment 3.3.2
 THRESHOLD = 0.05
@@ -68,3 +68,12 @@ def sentiment() -> Sentiment:
         if _loaded is None:
             _loaded = Sentiment()
         return _loaded
+
+
+def available() -> None:
+    """Raise :class:`ConfigError` naming the extra when sentiment cannot be scored here: a request
+    that asks for it is refused as it comes (as ``diarize`` is), rather than answered "neutral"."""
+    try:
+        sentiment()
+    except ModelError as exc:
+        raise ConfigError(f"sentiment is not available on this server: {exc}") from None

@@ -106,7 +106,9 @@ class Call:
         self._finishing = False  # no more input: End was published
         self._opened = False
         self.models = ModelLanguages()  # what the ASR decodes, as the hub knew it at open
-        self._analytics_warning = ""  # said to the client once the call opens
+        # Analytics that run without what was asked (sentiment without the analytics extra): said to
+        # the client once the call opens (an error event, not fatal), or in a recording's warnings.
+        self.analytics_warning = ""
         self.analyzer = self._analyzer()
         # A recording is diarized whole at its end (gateway/http/prerecorded.py); a live call final by final.
         self.speakers = LiveSpeakers(hub.diarizer, metrics=hub.metrics, wait=hub.options.diarize_wait,
@@ -131,7 +133,7 @@ class Call:
                 scorer = sentiment()
             except ModelError as exc:
                 log.warning("call analytics without sentiment: %s", exc)
-                self._analytics_warning = f"analytics run without sentiment: {exc}"
+                self.analytics_warning = f"analytics run without sentiment: {exc}"
         tracker = CallTracker(channels=len(self.sessions), settings=settings, scorer=scorer, parties=self.parties)
         return CallAnalyzer(tracker, channels=len(self.sessions), tenant=tenant, metrics=self.hub.metrics,
                             emit=self._emit if asked is not None else None,
@@ -147,7 +149,8 @@ class Call:
         except (RedisError, OSError):
             pass  # creating the sessions reports the Redis failure
         # Refused before any slot is taken: an English-only model never hears Spanish as English.
-        refusal = self.models.refusal(self.config.language, detect=self.config.detect_language)
+        refusal = self.models.refusal(self.config.language, detect=self.config.detect_language,
+                                      languages=self.config.languages)
         if refusal:
             metrics.sessions_refused.labels(reason="language").inc()
             raise CallRefused(ErrorCode.BAD_CONFIG, refusal, CloseCode.POLICY_VIOLATION)
@@ -199,8 +202,8 @@ class Call:
                 self.analyzer = self._analyzer(phrases)
         if self.analyzer is not None:
             self.analyzer.start()
-            if self._analytics_warning and self.analyzer.to_client:
-                await self._emit(events.Error(ErrorCode.BAD_CONFIG, self._analytics_warning))
+            if self.analytics_warning and self.analyzer.to_client:
+                await self._emit(events.Error(ErrorCode.BAD_CONFIG, self.analytics_warning))
 
     def on_release(self, release: Callable[[], Awaitable[None]]) -> None:
         """Run ``release`` when the call is released: something held for the call's whole life

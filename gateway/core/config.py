@@ -18,6 +18,7 @@ from common.records import SAMPLE_RATE
 from common.redaction.policy import merge, parse_kinds
 
 from ..analytics.options import CallAnalytics
+from ..analytics.sentiment import available as sentiment_available
 from ..diarization.pool import available
 from .audio import ENCODINGS
 
@@ -40,6 +41,9 @@ class SessionConfig:
     # The client asked to detect the language (Deepgram's language=multi, detect_language): refused
     # at the door where the ASR model decodes one language only (an English-only model detects nothing).
     detect_language: bool = False
+    # With no language: the ones to detect among, most likely first (AsrConfig.languages; (): the
+    # ASR worker's --detect-languages).
+    languages: tuple[str, ...] = ()
     context: str = ""
     chunk_size_sec: float | None = None
     unfixed_chunk_num: int | None = None
@@ -65,6 +69,8 @@ class SessionConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.redact, tuple):
             object.__setattr__(self, "redact", parse_kinds(self.redact))
+        if isinstance(self.languages, list):  # the JSON form
+            object.__setattr__(self, "languages", tuple(self.languages))
         if self.redact and not self.redact_policy:
             object.__setattr__(self, "redact_policy", "client")
         if self.redact and self.language is not None and not self.language.lower().startswith(("en", "english")):
@@ -84,6 +90,9 @@ class SessionConfig:
             available()  # the diarize extra: refused as the call opens, not at its first final
         self.pipeline(denoise_default=False)  # refused now, when the client connects
         CallAnalytics.parse(self.analytics)
+        if isinstance(self.analytics, dict) and self.analytics.get("sentiment") is True:
+            sentiment_available()  # asked for by name: refused without the analytics extra (analytics: true
+            # alone runs without it, and the client is told so: gateway/calls/call.py)
 
     @property
     def call_analytics(self) -> CallAnalytics | None:
@@ -102,7 +111,7 @@ class SessionConfig:
             stages=("denoise", "vad", "asr") if denoise else ("vad", "asr"),
             vad=VadConfig.parse(self.vad),
             # Analytics time each party's talk by its words.
-            asr=AsrConfig(language=self.language, context=self.context,
+            asr=AsrConfig(language=self.language, languages=self.languages, context=self.context,
                           words=self.words or self.diarize or self.call_analytics is not None,
                           eager_finals=self.eager_finals, chunk_size_sec=self.chunk_size_sec,
                           unfixed_chunk_num=self.unfixed_chunk_num, unfixed_token_num=self.unfixed_token_num,

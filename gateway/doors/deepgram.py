@@ -27,8 +27,10 @@ Parameters honoured:
   ends (the endpoint's silence, not a separate gap timer).
 - ``vad_events``: send ``SpeechStarted``.
 - ``language`` (default ``en``; a code or tag, ``es``, ``es-MX``; ``multi`` or ``auto``:
-  detect, as does ``detect_language`` (true); each result's alternative then names
-  the language it was decoded in, ``languages: ["es"]``). A language the
+  detect, as does ``detect_language`` (true, or the codes to detect among, repeated:
+  ``detect_language=en&detect_language=es``; without them the ASR worker's
+  ``--detect-languages``); each result's alternative then names the language it was
+  decoded in, ``languages: ["es"]``; docs/models.md#detection). A language the
   deployment's model does not decode is refused as the stream opens (``language
   'es' is not one the loaded model (tiny.en) recognises``), and so is detection
   with an English-only model: never Spanish heard as English words. ``keywords``
@@ -131,10 +133,11 @@ class Settings(common.StreamSettings):
             extra[key] = value
         vad = _endpointing(query.last("endpointing"))
         language = query.last("language") or "en"
-        detect = query.flag("detect_language") or language in ("multi", "auto")
+        detect, languages = common.detect_languages(query)
+        detect = detect or language in ("multi", "auto")
         terms = [word.rsplit(":", 1)[0] if _has_boost(word) else word for word in query.all("keywords")]
         return cls(encoding=encoding, sample_rate=sample_rate, model=query.last("model") or "base",
-                   language=None if detect else language, detect_language=detect,
+                   language=None if detect else language, detect_language=detect, languages=languages,
                    context=common.context(terms + query.all("keyterm")), vad=vad, channels=channels,
                    multichannel=multichannel, interim_results=interim_results, vad_events=vad_events,
                    utterance_end=utterance_end, punctuate=punctuate, extra=extra, redact=common.redact(query),

@@ -54,6 +54,7 @@ class StreamSettings:
     multichannel: bool = False
     eager_finals: bool = False
     detect_language: bool = False  # the client asked to detect it (language=multi, detect_language=true)
+    languages: tuple[str, ...] = ()  # the ones to detect among (detect_language=en&detect_language=es)
     redact: tuple[str, ...] = ()
     diarize: bool = False
 
@@ -62,14 +63,36 @@ class StreamSettings:
         """The core's config; a container's header gives ``encoding``, ``sample_rate`` and ``channels``."""
         return SessionConfig(encoding=encoding or self.encoding or "pcm16", sample_rate=sample_rate or self.sample_rate,
                              channels=channels or self.channels, multichannel=self.multichannel,
-                             language=self.language, detect_language=self.detect_language, context=self.context,
+                             language=self.language, detect_language=self.detect_language,
+                             languages=self.languages, context=self.context,
                              words=True, vad=self.vad, eager_finals=self.eager_finals, redact=self.redact,
                              diarize=self.diarize)
 
 
+def detect_languages(query: kit.Query) -> tuple[bool, tuple[str, ...]]:
+    """Deepgram's ``detect_language``: ``true``/``false``, or language codes to detect among
+    (repeated: ``detect_language=en&detect_language=es``); (asked to detect, the languages)."""
+    values = query.all("detect_language")
+    if all(value.lower() in ("true", "false") for value in values):
+        return query.flag("detect_language"), ()
+    if any(value.lower() in ("true", "false") for value in values):
+        raise ConfigError("invalid value for detect_language: true, false, or language codes to detect among, "
+                          "not both")
+    return True, tuple(dict.fromkeys(values))
+
+
+# Pre-recorded analyses a live stream asking for would not get (Deepgram's are pre-recorded only too).
+RECORDING_ANALYSES = ("sentiment", "summarize", "topics", "intents")
+
+
 def refuse_recording_only(query: kit.Query) -> None:
     """A live door refuses ``redact_audio`` (a pre-recorded request's: it keeps no live call's audio)
-    rather than ignore it: a client asking for redacted audio must not believe it gets some."""
+    and the pre-recorded analyses (``sentiment=true``...) rather than ignore them: a client asking for
+    redacted audio or sentiment must not believe it gets some."""
+    asked = [name for name in RECORDING_ANALYSES if query.flag(name)]
+    if asked:
+        raise ConfigError(f"{'=true, '.join(asked)}=true is for pre-recorded requests (POST /v1/listen); a live "
+                          "call's sentiment comes with the native door's analytics (docs/analytics.md)")
     if "redact_audio" in query.names():
         raise ConfigError("redact_audio is for pre-recorded requests (POST /v1/listen): this server keeps no "
                           "live call's audio; a native door's finals carry the redacted spans' times (redactions) "

@@ -100,6 +100,7 @@ class FluxSettings(common.StreamSettings):
         return cls(encoding=encoding, sample_rate=sample_rate, model=model,
                    language="en" if not model.endswith("-multi") else hints[0] if len(hints) == 1 else None,
                    detect_language=model.endswith("-multi") and len(hints) != 1,
+                   languages=tuple(hints) if model.endswith("-multi") and len(hints) > 1 else (),
                    context=common.context(query.all("keyterm")),
                    vad={} if timeout is None else {"silence_threshold": timeout / 1000},
                    eager_finals=eager_threshold is not None, eager_threshold=eager_threshold,

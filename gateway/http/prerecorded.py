@@ -83,6 +83,7 @@ from common.redaction import audio as mute
 from ..core import events
 from ..analytics.loudness import LevelMeter
 from ..analytics.tracker import CallTracker
+from ..analytics import sentiment
 from ..diarization import parties, pool as diarization, words as speakers
 from ..diarization.cluster import Labels
 from ..calls.call import Call, CallRefused
@@ -156,6 +157,16 @@ class PrerecordedOptions:
     queue: int = 256  # the call's events waiting for the collector
 
 
+def check_extras(settings: deepgram_prerecorded.Settings) -> None:
+    """Raise :class:`ConfigError` naming the extra a request's analysis needs and this server lacks
+    (``diarize``, ``sentiment``): refused with 400 as it comes, never answered without it (every
+    segment "neutral")."""
+    if settings.diarize:
+        diarization.available()
+    if settings.sentiment:
+        sentiment.available()
+
+
 class Prerecorded:
     """Serve ``POST /v1/listen`` requests whose key the server has checked."""
 
@@ -227,8 +238,7 @@ class Prerecorded:
             try:
                 settings = deepgram_prerecorded.Settings.from_query(list(handshake.query))
                 self._check_callback(settings)
-                if settings.diarize:
-                    diarization.available()
+                check_extras(settings)
                 self._check_redact_audio(settings, tenant)
             except ConfigError as exc:
                 return _error(400, request_id, "INVALID_QUERY_PARAMETER", str(exc))
@@ -385,6 +395,9 @@ class Prerecorded:
             job.settings, finals, request_id=job.request_id, created=deepgram.created_now(), sha256=job.sha256,
             duration=audio.duration, channels=config.pipelines, model=call.models.name,
             analysed=analysed if config.analytics is not None else None, redacted_audio=redacted)
+        if call.analytics_warning:  # analytics=true without the analytics extra: the summary has no sentiment
+            body["metadata"].setdefault("warnings", []).append(
+                {"parameter": "analytics", "type": "partial_support", "message": call.analytics_warning})
         if job.settings.diarize:
             labels = await self._diarize(body, audio, finals, request_id=job.request_id)
             results = body["results"]

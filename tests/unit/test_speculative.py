@@ -463,7 +463,8 @@ async def test_speech_resuming_during_the_decode_lets_the_decode_decide(engine, 
         ]
         assert worker.speculative("used") == 1
         # The early final's checkpoint is before the resumed speech: a replay splits the same way.
-        early, _ = [c for c in worker.runner.commits if any(isinstance(r, Transcript) and r.final for r in c[0])]
+        (early,) = [c for c in worker.runner.commits if any(isinstance(r, Transcript) and r.final for r in c[0])
+                    and Head.decode(c[2])]
         assert early[1] == f"{pause + 1}-0" and Head.decode(early[2]) == Head(START, PAUSE_END, True)
     else:
         assert finals(worker) == [(utterance_id("spec", START), f"heard {2 * SR}", True, START, RESUMED_END)]
