@@ -221,7 +221,7 @@ class LiveSessions(StageCore):
         await self._stop_partial(asr)
         asr.utterance = None
         asr.final_through = max(asr.final_through, speculation.end)
-        # The finals' texts so far: the prompt of the final of what resumes (.continuation).
+        # The finals so far (texts, latest pieces): the context of the final of what resumes (.continuation).
         heard = (context((*utt.heard, Piece(utt.pcm()[:speculation.end - utt.start].copy(), hypothesis.text)))
                  if self.engine.continues_prefix else ())
         asr.head = Head(utt.vad_start, speculation.end, turn_end, earlier=(*utt.earlier, hypothesis.text), heard=heard)
