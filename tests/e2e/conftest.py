@@ -2,18 +2,66 @@
 
 from __future__ import annotations
 
+import asyncio
+import warnings
+
 import pytest
 
 from common import bus
+from common.contract import KINDS
+from tests.kit import contract
 from tests.kit.stack import SESSION_KEYS, SLOT_KEYS, Stack
 from tests.kit.support import RedisServer, close_all, wait_for_workers, wait_until
+
+contract.WATCH.enabled = True  # every test Redis's ss:finals is read and checked (tests/kit/contract.py)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "contract_exempt(reason, kinds=()): this test breaks the transcript "
+                            "contract on purpose (kinds: those it breaks; none named: every kind); its violations "
+                            "are warnings, not failures")
+
+
+class ContractExempted(UserWarning):
+    """Violations of the transcript contract by a test marked ``contract_exempt``."""
+
+
+def check_contract(request=None) -> None:
+    """Fail (or warn, for a test exempt from these kinds) if the finals read so far break the contract."""
+    found = contract.WATCH.new_violations()
+    unread, contract.WATCH.unread[:] = list(contract.WATCH.unread), []
+    for failure in unread:
+        warnings.warn(ContractExempted(f"ss:finals not read, its sessions not checked: {failure}"), stacklevel=1)
+    if not found:
+        return
+    marker = request.node.get_closest_marker("contract_exempt") if request is not None else None
+    if marker is not None:
+        reason = marker.args[0] if marker.args else ""
+        assert reason, "contract_exempt needs its reason"
+        exempt = set(marker.kwargs.get("kinds") or KINDS)
+        assert exempt <= set(KINDS), f"contract_exempt: unknown kinds {sorted(exempt - set(KINDS))}"
+        excused = [(s, e, [v for v in vs if v.kind in exempt]) for s, e, vs in found]
+        found = [(s, e, [v for v in vs if v.kind not in exempt]) for s, e, vs in found]
+        if text := contract.report([item for item in excused if item[2]]):
+            warnings.warn(ContractExempted(f"exempt ({reason}):\n{text}"), stacklevel=1)
+        found = [item for item in found if item[2]]
+    assert not found, f"the transcript contract is broken (docs/contract.md):\n{contract.report(found)}"
+
+
+@pytest.fixture(autouse=True)
+def transcript_contract(request):
+    """After each test, every final its sessions sent (on any door, read from ss:finals) is checked."""
+    yield
+    contract.WATCH.collect()
+    check_contract(request)
 
 
 @pytest.fixture
 async def redis(redis_server):
-    """An asyncio client of the module's Redis, emptied after the test."""
+    """An asyncio client of the module's Redis, emptied after the test (its finals read first, to be checked)."""
     client = bus.connect(redis_server.url)
     yield client
+    await asyncio.to_thread(contract.WATCH.collect, redis_server.url)
     await client.flushdb()
     await client.aclose()
 
@@ -53,6 +101,8 @@ def stacks():
             except AssertionError as exc:
                 left = stack.redis.keys(SESSION_KEYS) + stack.redis.keys(SLOT_KEYS)
                 raise AssertionError(f"{exc}: {left}\n{stack.logs()}") from None
+        contract.WATCH.collect()  # finals that came after the module's last test
+        check_contract()
     finally:
         close_all(stack.close for stack in started)
 

@@ -1,0 +1,103 @@
+"""The transcript contract (docs/contract.md) checked on every end-to-end test's sessions, on every door.
+
+Every final a gateway sends goes once to the Redis stream ``ss:finals`` (with its session, channel,
+span, text and language: gateway/outputs/transcript_log.py), whichever door the call came through.
+:data:`WATCH` reads what each test Redis got there, keeps each session's finals in order, and runs
+:func:`common.contract.check` on them: tests/e2e/conftest.py reads before every flush and when a
+test's Redis stops, and fails a test whose sessions broke the contract, with the finals around
+each violation. A test that breaks a rule on purpose says so with
+``@pytest.mark.contract_exempt("why", kinds=(...))``: its violations of those kinds are reported as
+warnings, not failures (a kind it does not name still fails).
+
+:func:`assert_contract` is the client-side check, for tests that hold a session's messages
+(partials too, which ``ss:finals`` lacks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import redis as sync_redis
+from redis.exceptions import RedisError
+
+from common.contract import Event, Violation, check, describe, from_finals_stream
+
+FINALS = "ss:finals"
+PAGE = 1000  # entries read per XRANGE
+
+
+def assert_contract(events: Sequence[Event], what: str = "session", **knowledge) -> None:
+    """Fail with a readable report when ``events`` (one session's, in order) break the contract.
+    ``knowledge``: :func:`common.contract.check`'s (``language``, ``speech``, ``reference``)."""
+    violations = check(events, **knowledge)
+    assert not violations, f"the transcript contract is broken in this {what}:\n{describe(events, violations)}"
+
+
+@dataclass
+class _Session:
+    events: list[Event] = field(default_factory=list)
+    checked: int = 0  # events already checked: only violations at or after them are new
+
+
+@dataclass
+class FinalsWatch:
+    """The finals each watched Redis got in ``ss:finals``, per session, and what is checked of them."""
+
+    enabled: bool = False  # set by the e2e conftest: benches that use the kit's RedisServer read nothing
+    last_ids: dict[str, str] = field(default_factory=dict)  # per Redis URL: the last entry read
+    sessions: dict[tuple[str, str], _Session] = field(default_factory=dict)  # (URL, session id)
+    unread: list[str] = field(default_factory=list)  # URLs a read failed on (the server was gone)
+
+    def watch(self, url: str) -> None:
+        if self.enabled:
+            self.last_ids.setdefault(url, "0-0")
+
+    def collect(self, url: str | None = None) -> None:
+        """Read the entries not read yet of ``url``'s ``ss:finals`` (None: every watched Redis)."""
+        for each in [url] if url is not None else list(self.last_ids):
+            if each in self.last_ids:
+                self._read(each)
+
+    def _read(self, url: str) -> None:
+        client = sync_redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
+        try:
+            while True:
+                entries = client.xrange(FINALS, min=f"({self.last_ids[url]}", count=PAGE)
+                for entry_id, fields in entries:
+                    (event,) = from_finals_stream([fields])
+                    self.sessions.setdefault((url, fields.get("session_id", "")), _Session()).events.append(event)
+                    self.last_ids[url] = entry_id
+                if len(entries) < PAGE:
+                    return
+        except (RedisError, OSError) as exc:  # a server a test killed: its finals since the last read are unknown
+            self.unread.append(f"{url}: {exc}")
+        finally:
+            client.close()
+
+    def forget(self, url: str) -> None:
+        """Stop watching ``url`` (its server stopped)."""
+        self.last_ids.pop(url, None)
+
+    def new_violations(self) -> list[tuple[str, list[Event], list[Violation]]]:
+        """(session id, its finals, its new violations) of each session with finals not checked yet.
+
+        A session is checked whole each time (its finals may come over several reads), and only
+        violations at its new finals are returned."""
+        found = []
+        for (url, session_id), session in self.sessions.items():
+            if session.checked == len(session.events):
+                continue
+            violations = [v for v in check(session.events) if v.index >= session.checked or v.index < 0]
+            session.checked = len(session.events)
+            if violations:
+                found.append((session_id, session.events, violations))
+        return found
+
+
+WATCH = FinalsWatch()
+
+
+def report(found: list[tuple[str, list[Event], list[Violation]]]) -> str:
+    return "\n".join(f"session {session_id} (ss:finals):\n{describe(events, violations)}"
+                     for session_id, events, violations in found)
