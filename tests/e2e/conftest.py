@@ -8,7 +8,6 @@ import warnings
 import pytest
 
 from common import bus
-from common.contract import KINDS
 from tests.kit import contract
 from tests.kit.stack import SESSION_KEYS, SLOT_KEYS, Stack
 from tests.kit.support import RedisServer, close_all, wait_for_workers, wait_until
@@ -16,14 +15,12 @@ from tests.kit.support import RedisServer, close_all, wait_for_workers, wait_unt
 contract.WATCH.enabled = True  # every test Redis's ss:finals is read and checked (tests/kit/contract.py)
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "contract_exempt(reason, kinds=()): this test breaks the transcript "
-                            "contract on purpose (kinds: those it breaks; none named: every kind); its violations "
-                            "are warnings, not failures")
-
-
 class ContractExempted(UserWarning):
     """Violations of the transcript contract by a test marked ``contract_exempt``."""
+
+
+class ContractUnchecked(UserWarning):
+    """Finals that could not be read from a test Redis, so were not checked."""
 
 
 def check_contract(request=None) -> None:
@@ -31,20 +28,15 @@ def check_contract(request=None) -> None:
     found = contract.WATCH.new_violations()
     unread, contract.WATCH.unread[:] = list(contract.WATCH.unread), []
     for failure in unread:
-        warnings.warn(ContractExempted(f"ss:finals not read, its sessions not checked: {failure}"), stacklevel=1)
+        warnings.warn(ContractUnchecked(f"ss:finals not read, its sessions not checked: {failure}"), stacklevel=1)
     if not found:
         return
     marker = request.node.get_closest_marker("contract_exempt") if request is not None else None
     if marker is not None:
         reason = marker.args[0] if marker.args else ""
-        assert reason, "contract_exempt needs its reason"
-        exempt = set(marker.kwargs.get("kinds") or KINDS)
-        assert exempt <= set(KINDS), f"contract_exempt: unknown kinds {sorted(exempt - set(KINDS))}"
-        excused = [(s, e, [v for v in vs if v.kind in exempt]) for s, e, vs in found]
-        found = [(s, e, [v for v in vs if v.kind not in exempt]) for s, e, vs in found]
-        if text := contract.report([item for item in excused if item[2]]):
-            warnings.warn(ContractExempted(f"exempt ({reason}):\n{text}"), stacklevel=1)
-        found = [item for item in found if item[2]]
+        found, excused = contract.exempt(found, reason, marker.kwargs.get("kinds", ()))
+        if excused:
+            warnings.warn(ContractExempted(f"exempt ({reason}):\n{contract.report(excused)}"), stacklevel=1)
     assert not found, f"the transcript contract is broken (docs/contract.md):\n{contract.report(found)}"
 
 
@@ -63,6 +55,7 @@ async def redis(redis_server):
     yield client
     await asyncio.to_thread(contract.WATCH.collect, redis_server.url)
     await client.flushdb()
+    contract.WATCH.flushed(redis_server.url)
     await client.aclose()
 
 
