@@ -15,16 +15,19 @@ warnings, not failures (a kind it does not name still fails).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import redis as sync_redis
 from redis.exceptions import RedisError
 
+from common import bus
 from common.contract import KINDS, Event, Violation, check, describe, from_finals_stream
 
 FINALS = "ss:finals"
 PAGE = 1000  # entries read per XRANGE
+READ_TIMEOUT = 30.0  # seconds a read of a Redis's new finals may take (a Sentinel failover in progress)
 
 
 def assert_contract(events: Sequence[Event], what: str = "session", **knowledge) -> None:
@@ -63,20 +66,37 @@ class FinalsWatch:
                 self._read(each)
 
     def _read(self, url: str) -> None:
-        client = sync_redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
+        # In a thread of its own with its own loop: callers run inside a test's event loop or outside one.
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, self._read_all(url)).result()
+
+    async def _read_all(self, url: str) -> None:
+        client = bus.connect(url)  # a plain, Sentinel or Cluster URL alike
         try:
-            while True:
-                entries = client.xrange(FINALS, min=f"({self.last_ids[url]}", count=PAGE)
-                for entry_id, fields in entries:
-                    (event,) = from_finals_stream([fields])
-                    self.sessions.setdefault((url, fields.get("session_id", "")), _Session()).events.append(event)
-                    self.last_ids[url] = entry_id
-                if len(entries) < PAGE:
-                    return
-        except (RedisError, OSError) as exc:  # a server a test killed: its finals since the last read are unknown
-            self.unread.append(f"{url}: {exc}")
+            async with asyncio.timeout(READ_TIMEOUT):
+                while True:
+                    entries = await client.xrange(FINALS, min=f"({self.last_ids[url]}", count=PAGE)
+                    for entry_id, raw in entries:
+                        fields = {bus.text(k): bus.text(v) for k, v in raw.items()}
+                        (event,) = from_finals_stream([fields])
+                        self.sessions.setdefault((url, fields.get("session_id", "")), _Session()).events.append(event)
+                        self.last_ids[url] = bus.text(entry_id)
+                    if len(entries) < PAGE:
+                        return
+        except (RedisError, OSError, TimeoutError) as exc:  # its finals since the last read are not known
+            self.unread.append(f"{url}: {exc!r}")
         finally:
-            client.close()
+            await client.aclose()
+
+    def closing(self, url: str, processes) -> None:
+        """``url``'s Redis is stopping: read its finals first if all its ``processes`` still run (one a
+        test killed may leave it unreadable), then forget it."""
+        if url in self.last_ids:
+            if all(process.proc.poll() is None for process in processes):
+                self.collect(url)
+            else:
+                self.unread.append(f"{url}: a process of it had stopped; finals of its last test may be unread")
+        self.forget(url)
 
     def flushed(self, url: str) -> None:
         """``url``'s Redis was emptied: its next ``ss:finals`` is read from the start (a new entry's id

@@ -196,7 +196,7 @@ class RedisServer:
         if self.process is not None:
             if self.process.proc.poll() is None:  # its finals, before they go with it (nothing to read if killed)
                 contract.WATCH.collect(self.url)
-            contract.WATCH.forget(self.url)
+            contract.WATCH.forget(self.url)  # (a test that kills its Redis lost those since the last read)
             self.process.stop()
             self.process = None
 
