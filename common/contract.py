@@ -71,10 +71,11 @@ LOST_COVER_FRACTION = 0.5
 ENGLISH_SHARE = 0.4
 ENGLISH_MIN_WORDS = 5
 # Unambiguous English function words: none is a common word of another Latin-script language
-# ("a", "no", "me", "he", "in", "die" are left out for that reason).
+# ("a", "no", "me", "he", "in", "die", and "is", "was", "we" (Dutch), "will" (German), "to",
+# "my" (Polish), "do" (Portuguese), "has" (Spanish) are left out for that reason).
 ENGLISH_WORDS = frozenset(
-    "the and you your is are was were what that this with have has for of it to be we they can do not "
-    "would could should will there their which who how when where why my our".split())
+    "the and you your are were what that this with have for of it be they can not "
+    "would could should there their which who how when where why our".split())
 
 # Scripts a language's text may use besides digits and punctuation: unicodedata names' first word.
 # Non-Latin languages may also hold Latin letters (brand names, "OK"); Latin-script languages

@@ -188,6 +188,10 @@ def test_english_tagged_latin():
     assert kinds(check([final("Thank you for calling, how can I help you today?", 0, 3000, language="la")])) == [
         ("wrong_language", 0)]
     assert check([final("Gracias por llamar, ¿en qué puedo ayudarle hoy?", 0, 3000, language="es")]) == []
+    # words other languages share with English do not count
+    assert check([final("Was will er, wir haben die Zeit nicht mehr.", 0, 3000, language="de")]) == []
+    assert check([final("Is het waar dat we was hebben?", 0, 3000, language="nl")]) == []
+    assert check([final("To jest my do domu.", 0, 3000, language="pl")]) == []
 
 
 def test_speech_no_final_covers_is_lost():
