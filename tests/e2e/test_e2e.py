@@ -71,8 +71,10 @@ async def test_each_clip(stack, clips):
 
 
 def check_one_session_of_clips(messages, bounds, clips, logs: str = "") -> float:
-    """Assert one final per clip, in order and around its clip in audio time; return the WER."""
+    """Assert one final per clip, in order and around its clip in audio time, no clip lost nor said
+    twice (the transcript contract, knowing where speech was and what was said); return the WER."""
     check_event_order(messages)
+    assert_contract(from_native(messages), speech={0: bounds}, reference={0: " ".join(text for _, text in clips)})
     got = finals(messages)
     assert len(got) == len(clips), ([m["text"] for m in got], logs)
     errors = words = 0
