@@ -15,6 +15,8 @@ from websockets.exceptions import ConnectionClosed
 
 from streamscribe_client import file_frames, stream
 
+from common.contract import from_native
+from tests.kit.contract import assert_contract
 from tests.kit.faults import five_utterances_with_bounds
 from tests.kit.support import word_errors
 
@@ -34,19 +36,12 @@ def finals(messages):
 
 
 def check_event_order(messages):
-    """Partials precede their final, one final per utterance, audio times increase."""
-    seen_final = set()
-    last_end = -1
-    for message in messages:
-        if message["type"] == "partial":
-            assert message["utterance_id"] not in seen_final, "partial after its final"
-        if message["type"] == "final":
-            assert message["utterance_id"] not in seen_final, "two finals for one utterance"
-            seen_final.add(message["utterance_id"])
-            assert message["is_speech_final"] is True
-            assert 0 <= message["start_ms"] < message["end_ms"]
-            assert message["start_ms"] >= last_end, "finals out of order or overlapping"
-            last_end = message["end_ms"]
+    """The transcript contract on the client's messages (partials precede their final, one final per
+    utterance, finals disjoint and in order, each said once), every final at an endpoint, seqs in order."""
+    assert_contract(from_native(messages))
+    for message in finals(messages):
+        assert message["is_speech_final"] is True
+        assert 0 <= message["start_ms"] < message["end_ms"]
     seqs = [m["seq"] for m in messages]
     assert seqs == list(range(len(seqs)))
 
@@ -76,8 +71,10 @@ async def test_each_clip(stack, clips):
 
 
 def check_one_session_of_clips(messages, bounds, clips, logs: str = "") -> float:
-    """Assert one final per clip, in order and around its clip in audio time; return the WER."""
+    """Assert one final per clip, in order and around its clip in audio time, no clip lost nor said
+    twice (the transcript contract, knowing where speech was and what was said); return the WER."""
     check_event_order(messages)
+    assert_contract(from_native(messages), speech={0: bounds}, reference={0: " ".join(text for _, text in clips)})
     got = finals(messages)
     assert len(got) == len(clips), ([m["text"] for m in got], logs)
     errors = words = 0

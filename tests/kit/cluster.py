@@ -15,6 +15,7 @@ import time
 
 import redis as sync_redis
 
+from . import contract
 from .support import Process, free_port, memory_dir
 
 MASTERS = 3
@@ -71,6 +72,7 @@ class RedisClusterServer:
         except BaseException:
             self.close()
             raise
+        contract.WATCH.watch(self.url)
 
     def _wait_until_ok(self, timeout: float) -> None:
         """Every node reports ``cluster_state:ok`` (slots assigned, gossip converged), every
@@ -157,6 +159,7 @@ class RedisClusterServer:
             client.close()
 
     def stop(self) -> None:
+        contract.WATCH.closing(self.url, self.processes)
         for process in self.processes:
             process.stop()
         self.processes = []

@@ -7,6 +7,10 @@ import asyncio
 from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
 from websockets.exceptions import ConnectionClosed
 
+from common.contract import from_deepgram, from_flux
+
+from .contract import assert_contract
+
 TIMEOUT = 120
 
 
@@ -53,9 +57,13 @@ class Listener:
                     await self._changed.wait()
 
     async def wait_closed(self, timeout: float = TIMEOUT) -> tuple[int | None, str]:
+        """The close code and reason, once closed; the stream's results (or Flux's turns) kept the
+        transcript contract (interim results too, which ss:finals lacks)."""
         async with asyncio.timeout(timeout):
             async with self._changed:
                 await self._changed.wait_for(lambda: self.closed is not None)
+        # Results on /v1/listen, TurnInfo on Flux's /v2/listen: a stream has one or the other
+        assert_contract(from_deepgram(self.messages) + from_flux(self.messages), "Deepgram stream")
         return self.closed
 
     def results(self, **match) -> list:

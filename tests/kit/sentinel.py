@@ -21,6 +21,7 @@ from pathlib import Path
 
 import redis as sync_redis
 
+from . import contract
 from .support import KILL_TIMEOUT, Process, free_port, memory_dir, wait_until
 
 SERVICE = "ssmaster"
@@ -162,6 +163,7 @@ class SentinelGroup:
         except BaseException:
             self.close()
             raise
+        contract.WATCH.watch(self.url)
 
     def _start_server(self, port: int, *, replica_of: int | None = None) -> Process:
         argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -293,6 +295,7 @@ class SentinelGroup:
         return "\n".join(f"--- {p.name}\n{p.tail(30)}" for p in [*self.servers.values(), *self.sentinels])
 
     def close(self) -> None:
+        contract.WATCH.closing(self.url, [*self.sentinels, *self.servers.values()])
         for process in [*self.sentinels, *self.servers.values()]:
             process.stop()
         for relay in self.relays:

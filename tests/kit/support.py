@@ -33,6 +33,8 @@ from common.pipeline_config import PipelineConfig
 from common.stage import Session, Write
 from gateway.doors import httpsig
 
+from . import contract
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -188,9 +190,13 @@ class RedisServer:
         self.process = Process("redis", ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
                                          "--save", "", "--appendonly", "no", "--dir", self.dir])
         self.process.wait_for_line(r"Ready to accept connections", 10)
+        contract.WATCH.watch(self.url)
 
     def stop(self) -> None:
         if self.process is not None:
+            if self.process.proc.poll() is None:  # its finals, before they go with it (nothing to read if killed)
+                contract.WATCH.collect(self.url)
+            contract.WATCH.forget(self.url)  # (a test that kills its Redis lost those since the last read)
             self.process.stop()
             self.process = None
 
