@@ -30,7 +30,7 @@ from common.config import non_negative, option, positive
 from common.errors import ErrorCode
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig
-from common.records import SAMPLE_RATE, Audio, SpeechEnd, TimedWord, Transcript, utterance_id
+from common.records import SAMPLE_RATE, Audio, Record, SpeechEnd, TimedWord, Transcript, utterance_id
 from common.redaction.redactor import Redactor
 from common.stage import Session, Stage
 
@@ -237,6 +237,12 @@ def final_through(blob: bytes | None) -> int:
 CLOSERS = "\"'”’)]}»"
 
 
+def ended(end: SpeechEnd) -> SpeechEnd:
+    """The VAD's end of an utterance as this stage passes it on (numbered by its own runner): the
+    gateway's analytics time speech by the VAD's utterances, which early finals do not end."""
+    return SpeechEnd(start=end.start, end=end.end, reason=end.reason)
+
+
 def ends_sentence(text: str) -> bool:
     """True when ``text`` ends a sentence: a full stop, question or exclamation mark last
     (closing quotes and brackets aside), but not an ellipsis (whisper's trailing off)."""
@@ -327,11 +333,12 @@ class StageCore(Stage[AsrSessionState]):
         head, asr.head = asr.head, None
         assert head is not None  # the caller saw it
         asr.final_through = max(asr.final_through, end.end)
-        outputs = []
+        outputs: list[Record] = []
         if not head.speech_final:  # an eager final: say that the turn ended, with no new words
             outputs.append(Transcript(utterance_id=utterance_id(session.session_id, head.through),
                                       start=head.through, end=max(end.end, head.through), text="", final=True,
                                       speech_final=True))
+        outputs.append(ended(end))
         await self.runner.commit(session, outputs, consumed=entry_id, boundary=True)
 
     @staticmethod

@@ -58,7 +58,8 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
                             utterance_id)
 
 from .continuation import Piece, context, decode_rest
-from .core import AsrSession, AsrSessionState, Head, StageCore, Utterance, ends_turn, probability, session_words
+from .core import (AsrSession, AsrSessionState, Head, StageCore, Utterance, ended, ends_turn, probability,
+                   session_words)
 from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
 
@@ -119,11 +120,11 @@ class LiveSessions(StageCore):
                 return
             if asr.utterance is None or asr.utterance.vad_start != record.start:
                 session.log.warning("speech end for an utterance at %d not in progress", record.start)
-                await self.runner.commit(session, consumed=entry_id, boundary=True)
+                await self.runner.commit(session, [ended(record)], consumed=entry_id, boundary=True)
                 return
             asr.utterance.truncate(record.end)
             await self._finalize(session, asr, entry_id, record.end,
-                                 speech_final=record.reason != "max_length")
+                                 speech_final=record.reason != "max_length", vad_end=record)
         elif isinstance(record, (Flush, End)):
             await self.runner.commit(session, await self.pass_marker(session, record), consumed=entry_id)
 
@@ -258,7 +259,9 @@ class LiveSessions(StageCore):
             speculation.task.cancel()
 
     async def _finalize(self, session: AsrSession, asr: LiveState, entry_id: str | None, end: int, *,
-                        speech_final: bool) -> None:
+                        speech_final: bool, vad_end: SpeechEnd | None = None) -> None:
+        """The final of the utterance in progress, up to ``end``; ``vad_end``: the VAD's end that ended
+        it, passed on after the final (the gateway's analytics time speech by the VAD's utterances)."""
         utt = asr.utterance
         assert utt is not None  # the utterance being finalized
         utt.ending = True
@@ -280,7 +283,7 @@ class LiveSessions(StageCore):
         await self._stop_partial(asr)
         asr.utterance = None
         asr.final_through = max(asr.final_through, end)
-        outputs = []
+        outputs: list[Record] = []
         # A decode whose loop was cut out has its final, words or none: it says that words may be missing.
         if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
             self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
@@ -288,6 +291,8 @@ class LiveSessions(StageCore):
         else:
             self.metrics.no_speech.inc()
             session.log.info("utterance at %d has no words; no final", utt.start)
+        if vad_end is not None:
+            outputs.append(ended(vad_end))
         await self.runner.commit(session, outputs, consumed=entry_id, boundary=True)
 
     async def _decode(self, session: AsrSession, asr: LiveState, utt: Utterance, *, final: bool,

@@ -95,6 +95,7 @@ def run(audio: np.ndarray, turns: list[dict], *, phrases: tuple[str, ...], with_
             meter.forget_before(turn["start_ms"])
             tracker.final(channel=turn["channel"], utterance_id=turn["id"], text=turn["text"],
                           start_ms=turn["start_ms"], end_ms=turn["end_ms"], words=turn["words"], level_dbfs=level)
+            tracker.speech_ended(turn["channel"], turn["start_ms"], turn["end_ms"])  # the VAD's end, with the final
         if now % 500 == 0:
             tracker.tick(now)
         spent["tracker"] += clock() - began

@@ -138,10 +138,33 @@ def response_times(channels: Mapping[int, Sequence[Span]]) -> dict[int, list[int
 
 def silences(channels: Mapping[int, Sequence[Span]], duration_ms: int, *, longer_than_ms: int) -> list[Span]:
     """Stretches of the call longer than ``longer_than_ms`` in which nobody spoke."""
-    union = merged(span for spans in channels.values() for span in spans)
-    gaps, previous = [], 0
-    for start, end in union + [(duration_ms, duration_ms)]:
-        if start - previous > longer_than_ms:
-            gaps.append((previous, start))
-        previous = max(previous, end)
-    return gaps
+    return [gap for gap in gaps((span for spans in channels.values() for span in spans), 0, duration_ms)
+            if gap[1] - gap[0] > longer_than_ms]
+
+
+def gaps(spans: Iterable[Span], start: int, end: int) -> list[Span]:
+    """The stretches of ``start``..``end`` that none of ``spans`` covers, in order."""
+    found, previous = [], start
+    for begin, finish in merged(spans) + [(end, end)]:
+        if begin > previous and previous < end:
+            found.append((previous, min(begin, end)))
+        previous = max(previous, finish)
+    return found
+
+
+def overlaps(channels: Mapping[int, Sequence[Span]]) -> list[Span]:
+    """The stretches in which two channels or more speak (each channel's spans may overlap each other)."""
+    edges = sorted((t, d) for spans in channels.values() for start, end in merged(spans)
+                   for t, d in ((start, 1), (end, -1)))
+    found: list[list[int]] = []
+    active = 0
+    for t, delta in edges:
+        was = active
+        active += delta
+        if was < 2 <= active:
+            if found and found[-1][1] == t:  # touching: one stretch
+                continue
+            found.append([t, t])
+        elif was >= 2 > active:
+            found[-1][1] = t
+    return [(start, end) for start, end in found]

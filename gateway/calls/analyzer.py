@@ -51,6 +51,13 @@ class _Started:
 
 
 @dataclass(frozen=True, slots=True)
+class _Ended:
+    channel: int
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Clock:
     now_ms: int
 
@@ -77,6 +84,7 @@ class CallAnalyzer:
         self.meters = [LevelMeter() for _ in range(channels)]
         self._queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE)
         self._last_tick = 0
+        self._counted: set[int] = set()  # alerts counted in the metrics (a later event of one ends or moves it)
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -97,6 +105,9 @@ class CallAnalyzer:
 
     def speech_started(self, channel: int, start_ms: int) -> None:
         self._put(_Started(channel, start_ms))
+
+    def speech_ended(self, channel: int, start_ms: int, end_ms: int) -> None:
+        self._put(_Ended(channel, start_ms, end_ms))
 
     def final(self, final: events.Final) -> None:
         self._put(final)
@@ -136,12 +147,15 @@ class CallAnalyzer:
                                  confidence=item.confidence, level_dbfs=level)
         if isinstance(item, _Started):
             return tracker.speech_started(item.channel, item.start_ms)
+        if isinstance(item, _Ended):
+            return tracker.speech_ended(item.channel, item.start_ms, item.end_ms)
         assert isinstance(item, _Clock)
         return tracker.tick(item.now_ms)
 
     async def _send(self, event: dict) -> None:
         kind = event["event"]
-        if kind == "alert":
+        if kind == "alert" and event["id"] not in self._counted:
+            self._counted.add(event["id"])
             self.metrics.analytics_alerts.labels(tenant=self.tenant, alert=event["alert"]).inc()
         elif kind == "phrase":
             self.metrics.analytics_phrases.labels(tenant=self.tenant).inc()
@@ -151,8 +165,13 @@ class CallAnalyzer:
         if self._emit is not None:
             await self._emit(events.Analytics(event))
 
+    async def _send_all(self, out: list[dict]) -> None:
+        for event in out:
+            await self._send(event)
+
     async def finish(self, duration_ms: int) -> dict:
-        """Work off what is queued (``FINISH_TIMEOUT`` s at most), then make, count and send the summary."""
+        """Work off what is queued (``FINISH_TIMEOUT`` s at most), then settle the alerts (:meth:`CallTracker.settle`),
+        make, count and send the summary."""
         task = self._task
         if task is not None and not task.done():
             try:
@@ -166,8 +185,13 @@ class CallAnalyzer:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         began = time.thread_time()
+        settled = self.tracker.settle(duration_ms)  # the alerts ended and in line with the summary
         summary = self.tracker.summary(duration_ms)
         self.metrics.analytics_seconds.inc(time.thread_time() - began)
+        try:  # a client that stopped reading (or left) must not hold the call's end
+            await within(self._send_all(settled), FINISH_TIMEOUT)
+        except TimeoutError:
+            log.warning("the call's client did not take its settled alerts within %.0f s", FINISH_TIMEOUT)
         tenant = self.tenant
         metrics = self.metrics
         metrics.analytics_call_seconds.labels(tenant=tenant).inc(summary["duration_ms"] / 1000)

@@ -26,7 +26,7 @@ from common.aio import wait_event
 from common.errors import BacklogFull, ConfigError, ErrorCode, ModelError, ProtocolError
 from common.languages import ModelLanguages, names_refusal
 from common.logs import Untrusted
-from common.records import End, Flush, Record, SpeechStart, Transcript
+from common.records import End, Flush, Record, SpeechEnd, SpeechStart, Transcript
 from common.records import Error as ErrorRecord
 from common.records import SAMPLE_RATE
 
@@ -423,6 +423,9 @@ class Call:
             await self._emit(events.SpeechStarted(channel, samples_to_ms(record.start)))
             if self.analyzer is not None:
                 self.analyzer.speech_started(channel, samples_to_ms(record.start))
+        elif isinstance(record, SpeechEnd):  # for the analytics only: clients hear of turns from finals
+            if self.analyzer is not None:
+                self.analyzer.speech_ended(channel, samples_to_ms(record.start), samples_to_ms(record.end))
         elif isinstance(record, Flush):
             left = self._flush_pending.get(record.flush_id, 1) - 1
             if left > 0:

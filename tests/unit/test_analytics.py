@@ -15,6 +15,7 @@ from common.errors import ConfigError, ProtocolError
 from common.metrics import GatewayMetrics
 from gateway.analytics import talk
 from gateway.analytics.loudness import LevelMeter
+from gateway.analytics.consistency import consistent
 from gateway.analytics.options import (MAX_PHRASE_CHARS, MAX_PHRASES, AlertRules, CallAnalytics, Settings,
                                        TenantAnalytics, parse_phrases)
 from gateway.analytics.phrases import PhraseSpotter, timed_tokens
@@ -58,6 +59,8 @@ def test_interruptions_monologues_and_response_times():
     # channel 0 answers at 9000 after 1's end at 8000; channel 1 answers at 10500 after 0's end at 10000
     assert talk.response_times(channels) == {0: [1000], 1: [500]}
     assert talk.silences(channels, 20_000, longer_than_ms=2000) == [(11_000, 20_000)]
+    assert talk.gaps([(5, 10), (0, 3)], 0, 12) == [(3, 5), (10, 12)] and talk.gaps([(0, 20)], 5, 10) == []
+    assert talk.overlaps({0: [(0, 10), (20, 30)], 1: [(5, 25)], 2: [(9, 12)]}) == [(5, 12), (20, 25)]
 
 
 # -- the tracker ------------------------------------------------------------------------------------
@@ -89,21 +92,27 @@ def test_live_events_interruption_overtalk_and_speed():
     assert [e["event"] for e in out] == ["utterance", "alert"] and out[1]["alert"] == "fast"
     out = t.final(channel=1, utterance_id="b", text="y " * 4, start_ms=2000, end_ms=7000,
                   words=words_over(2500, 7000, 4))
-    kinds = [(e["event"], e.get("alert")) for e in out]
-    assert ("interruption", None) in kinds and ("alert", "overtalk") in kinds
-    interruption = next(e for e in out if e["event"] == "interruption")
+    interruption, = [e for e in out if e["event"] == "interruption"]
     assert (interruption["by"], interruption["of"], interruption["duration_ms"]) == (1, 0, 2500)
+    assert not [e for e in out if e.get("alert") == "overtalk"]  # no clock: both may speak on
+    alert, = t.speech_ended(0, 0, 5000)  # the VAD's end: 2000-5000 both spoke
+    assert (alert["alert"], alert["start_ms"], alert["duration_ms"]) == ("overtalk", 2000, 3000)
+    assert "ongoing" not in alert
 
 
-def test_the_clock_raises_dead_air_once_and_not_while_someone_speaks():
+def test_the_clock_raises_dead_air_once_and_ends_it_when_speech_resumes():
     t = tracker(dead_air_sec=5)
     t.final(channel=0, utterance_id="a", text="hello there", start_ms=0, end_ms=1000, words=words_over(0, 1000, 2))
     assert t.tick(1000 + 4000 + LIVE_LAG_MS) == []
     alert, = t.tick(1000 + 5000 + LIVE_LAG_MS)
     assert (alert["alert"], alert["start_ms"], alert["ongoing"]) == ("dead_air", 1000, True)
     assert t.tick(1000 + 9000 + LIVE_LAG_MS) == []  # once per silence
-    assert t.speech_started(1, 12_000) == []  # already alerted
-    assert t.tick(40_000) == []  # channel 1 speaks (no final yet)
+    ended, = t.speech_started(1, 12_000)  # over: a start bounds it, whatever the clock
+    assert (ended["id"], ended["start_ms"], ended["duration_ms"], ended["ended"]) == (alert["id"], 1000, 11_000, True)
+    assert t.tick(40_000) == []  # channel 1 speaks (no end yet)
+    summary = t.summary(40_000)
+    assert summary["alerts"]["dead_air"] == 1 and summary["dead_air"]["items"] == [{"start_ms": 1000,
+                                                                                    "end_ms": 12_000}]
 
 
 def test_dead_air_the_clock_missed_alerts_when_speech_resumes():
@@ -113,18 +122,23 @@ def test_dead_air_the_clock_missed_alerts_when_speech_resumes():
     assert (alert["alert"], alert["duration_ms"]) == ("dead_air", 7000) and "ongoing" not in alert
 
 
-def test_the_clock_raises_overtalk_while_both_speak():
+def test_the_clock_raises_overtalk_while_both_speak_and_the_end_settles_it():
     t = tracker(overtalk_sec=2)
     t.speech_started(0, 0)
     t.speech_started(1, 1000)
     assert t.tick(1000 + 1900 + LIVE_LAG_MS) == []
     alert, = t.tick(1000 + 2000 + LIVE_LAG_MS)
-    assert (alert["alert"], alert["start_ms"]) == ("overtalk", 1000)
+    assert (alert["alert"], alert["start_ms"], alert["ongoing"]) == ("overtalk", 1000, True)
     t.final(channel=0, utterance_id="a", text="x " * 8, start_ms=0, end_ms=6000, words=words_over(0, 6000, 8))
     out = t.final(channel=1, utterance_id="b", text="y " * 8, start_ms=1000, end_ms=6000,
                   words=words_over(1000, 6000, 8))
-    assert not [e for e in out if e.get("alert") == "overtalk"]  # alerted already
-    assert t.summary(6000)["alerts"]["overtalk"] == 1
+    assert not [e for e in out if e.get("alert") == "overtalk"]  # raised already, still going
+    # Their VAD ends never came: the end of the call ends each utterance with its last final.
+    ended, = t.settle(6000)
+    assert (ended["id"], ended["start_ms"], ended["duration_ms"], ended["ended"]) == (alert["id"], 1000, 5000, True)
+    summary = t.summary(6000)
+    assert summary["alerts"]["overtalk"] == 1 and summary["overtalk"]["items"] == [{"start_ms": 1000,
+                                                                                   "end_ms": 6000}]
 
 
 def test_loud_alert_and_level_in_the_summary():
@@ -256,16 +270,162 @@ def test_a_calls_settings_over_its_tenants():
 
 
 def test_dead_air_is_found_whatever_order_the_finals_come_in():
-    """Channel 0's final comes after channel 1 started again; channel 1's final still shows the silence."""
+    """Channel 0's final comes after channel 1 started again; the VAD's facts still show the silence."""
     t = tracker(dead_air_sec=1)
-    t.speech_started(0, 0)
-    t.speech_started(1, 9000)  # 0's final is late: nobody is known to be silent yet
-    t.final(channel=0, utterance_id="a", text="x y", start_ms=0, end_ms=7000, words=words_over(0, 7000, 2))
-    t.speech_started(0, 16_000)  # and 0 speaks again before 1's final
-    out = t.final(channel=1, utterance_id="b", text="x y", start_ms=9000, end_ms=14_000,
-                  words=words_over(9000, 14_000, 2))
+    out = t.speech_started(0, 0)
+    out += t.speech_started(1, 9000)  # 0's end is late: nobody is known to be silent yet
+    out += t.final(channel=0, utterance_id="a", text="x y", start_ms=0, end_ms=7000, words=words_over(0, 7000, 2))
+    assert not [e for e in out if e["event"] == "alert"]  # 0 may still speak: its utterance has not ended
+    out += t.speech_ended(0, 0, 7000)
+    out += t.speech_started(0, 16_000)  # and 0 speaks again before 1's final
+    out += t.final(channel=1, utterance_id="b", text="x y", start_ms=9000, end_ms=14_000,
+                   words=words_over(9000, 14_000, 2))
     alert, = [e for e in out if e.get("alert") == "dead_air"]
     assert (alert["start_ms"], alert["duration_ms"]) == (7000, 2000)
+
+
+# -- dead air and overtalk: the same facts live and in the summary ---------------------------------
+
+
+def test_an_utterance_in_progress_after_its_early_final_is_not_dead_air():
+    """The demo page under load: one long utterance of continuous speech, an early final at its first
+    sentence, the rest's final 10 s late. The old tracker took the early final for the end of the
+    utterance and alerted "dead air, ongoing" from 2.9 s while the caller spoke."""
+    t = tracker(dead_air_sec=10)
+    out = t.speech_started(0, 200)
+    for now in range(500, 4500, 500):
+        out += t.tick(now)
+    out += t.final(channel=0, utterance_id="a", text="x " * 8, start_ms=200, end_ms=3000,
+                   words=words_over(300, 2900, 8))
+    for now in range(4500, 20_000, 500):  # 0 speaks on until 15.5 s; the rest's final is late (load)
+        out += t.tick(now)
+    assert not [e for e in out if e.get("alert") == "dead_air"], out
+    out += t.final(channel=0, utterance_id="b", text="x " * 30, start_ms=3000, end_ms=15_500,
+                   words=words_over(3000, 15_400, 30))
+    out += t.speech_ended(0, 200, 15_500)
+    for now in range(20_000, 24_000, 500):  # 4.5 s of silence so far, judged 4 s late: none yet
+        out += t.tick(now)
+    out += t.settle(24_000)
+    summary = t.summary(24_000)
+    assert not [e for e in out if e.get("alert") == "dead_air"], out
+    assert summary["dead_air"]["count"] == 0 and consistent(out, summary) == []
+
+
+def test_a_late_end_and_the_start_behind_it_are_no_dead_air():
+    """Under load the VAD's end of an utterance comes with its final, 10 s late, the next start right
+    behind it: the silence between them is short, whatever the clock says meanwhile."""
+    t = tracker(dead_air_sec=5)
+    out = t.speech_started(0, 0)
+    for now in range(500, 18_000, 500):
+        out += t.tick(now)
+    out += t.speech_ended(0, 0, 8000)  # at 17.5 s: the pipeline is about 10 s late
+    out += t.tick(18_000)
+    out += t.speech_started(0, 8900)
+    for now in range(18_500, 30_000, 500):
+        out += t.tick(now)
+    assert not [e for e in out if e.get("alert") == "dead_air"], out
+    out += t.speech_ended(0, 8900, 20_000)
+    out += t.settle(30_000)
+    assert [(e["start_ms"], e["duration_ms"]) for e in out if e.get("alert") == "dead_air"] == [(20_000, 10_000)]
+    assert consistent(out, t.summary(30_000)) == []
+
+
+def test_a_start_later_than_the_lag_withdraws_the_alert_it_contradicts():
+    t = tracker(dead_air_sec=5)
+    out = t.speech_started(0, 0) + t.speech_ended(0, 0, 1000)
+    alert, = t.tick(1000 + 5000 + LIVE_LAG_MS)
+    assert alert.get("ongoing")
+    withdrawn, = t.speech_started(1, 4000)  # a start the pipeline was 3 s late with: 3 s of silence only
+    assert (withdrawn["id"], withdrawn["retracted"]) == (alert["id"], True)
+    out += [alert, withdrawn] + t.settle(9000)
+    summary = t.summary(9000)
+    assert summary["alerts"]["dead_air"] == 0 and summary["dead_air"]["count"] == 0
+    assert consistent(out, summary) == []
+
+
+def test_silence_at_the_end_of_the_call_is_alerted_when_it_settles():
+    t = tracker(dead_air_sec=2)
+    out = t.speech_started(0, 0) + t.speech_ended(0, 0, 1000)
+    out += t.final(channel=0, utterance_id="a", text="hello", start_ms=0, end_ms=1000)
+    settled = t.settle(4000)
+    assert [(e["alert"], e["start_ms"], e["duration_ms"]) for e in settled] == [("dead_air", 1000, 3000)]
+    summary = t.summary(4000)
+    assert consistent(out + settled, summary) == [] and summary["dead_air"]["total_ms"] == 3000
+
+
+def test_a_random_call_alerts_as_its_summary_says_however_late_the_facts():
+    """Two parties, facts arriving late by varying amounts with the clock running: whatever alerts
+    went out, once settled they are the summary's stretches."""
+    import random
+    rng = random.Random(7)
+    for _ in range(50):
+        t = tracker(dead_air_sec=2, overtalk_sec=1)
+        facts = []  # (arrival clock ms, what)
+        for channel in (0, 1):
+            at = rng.randrange(0, 3000)
+            while at < 60_000:
+                length = rng.randrange(300, 9000)
+                late = rng.choice([300, 800, 2000, 6000, 12_000])
+                facts.append((at + 200 + rng.randrange(0, 300), "start", channel, at, at + length))
+                facts.append((at + length + late, "end", channel, at, at + length))
+                at += length + rng.randrange(200, 6000)
+        facts.sort()
+        out: list[dict] = []
+        clock = 0
+        for arrival, what, channel, start, end in facts:
+            while clock + 500 <= arrival:
+                clock += 500
+                out += t.tick(clock)
+            out += t.speech_started(channel, start) if what == "start" else t.speech_ended(channel, start, end)
+        out += t.settle(clock)
+        summary = t.summary(clock)
+        assert consistent(out, summary) == [], (consistent(out, summary), out, summary)
+
+
+# -- the consistency check ---------------------------------------------------------------------------
+
+
+def summary_of(dead_air=(), overtalk=(), alerts=None) -> dict:
+    def stretches(found):
+        return {"count": len(found), "items": [{"start_ms": s, "end_ms": e} for s, e in found]}
+    return {"alerts": {"dead_air": 0, "overtalk": 0, "fast": 0, "loud": 0, **(alerts or {})},
+            "dead_air": stretches(dead_air), "overtalk": stretches(overtalk)}
+
+
+def alert(kind, id, start, duration, **flags) -> dict:
+    return {"event": "alert", "alert": kind, "id": id, "start_ms": start, "duration_ms": duration, **flags}
+
+
+def test_consistent_accepts_alerts_inside_the_summary_stretches():
+    events = [{"event": "utterance"}, alert("dead_air", 1, 1000, 10_000, ongoing=True),
+              alert("dead_air", 1, 1000, 12_000, ended=True), alert("overtalk", 2, 3000, 4000),
+              alert("dead_air", 3, 20_000, 10_000, ongoing=True), alert("dead_air", 3, 20_000, 500, retracted=True),
+              alert("loud", 4, 0, 900)]
+    assert consistent(events, summary_of([(1000, 13_000)], [(3000, 7000)], {"dead_air": 1, "overtalk": 1, "loud": 1})) == []
+
+
+@pytest.mark.parametrize("events, summary, problem", [
+    # The bug of issue 42: dead air "ongoing" while the summary has none.
+    ([alert("dead_air", 1, 2900, 10_100, ongoing=True)], summary_of([(2900, 14_000)], alerts={"dead_air": 1}),
+     "dead_air alert 1 at 2900 ms still goes on"),
+    ([alert("dead_air", 1, 2900, 10_100, ongoing=True)], summary_of(),
+     "1 dead_air alert(s) stand; the summary counts 0"),
+    ([alert("dead_air", 1, 2900, 10_100, ended=True)], summary_of(),
+     "ends or withdraws an alert never raised"),
+    ([alert("dead_air", 1, 2900, 10_100)], summary_of([(2900, 12_000)], alerts={"dead_air": 1}),
+     "(2900-13000 ms) is in none of the summary's dead_air stretches"),
+    ([alert("overtalk", 1, 1000, 3000)], summary_of((), [(1000, 4000), (9000, 9900)], {"overtalk": 1}),
+     "1 overtalk alert(s) stand; the summary has 2 overtalk stretch(es)"),
+    ([alert("fast", 1, 0, 1000)], summary_of(), "1 fast alert(s) stand; the summary counts 0"),
+    ([{"event": "alert", "alert": "loud", "start_ms": 0, "duration_ms": 5}], summary_of(), "has no id"),
+    ([alert("dead_air", 1, 0, 10_000, retracted=True)], summary_of(), "ends or withdraws an alert never raised"),
+    ([alert("dead_air", 1, 0, 10_000, ongoing=True), alert("dead_air", 1, 0, 10_000, retracted=True),
+      alert("dead_air", 1, 0, 12_000, ended=True)], summary_of([(0, 12_000)], alerts={"dead_air": 1}),
+     "comes after its alert was withdrawn"),
+])
+def test_consistent_says_where_alerts_and_summary_disagree(events, summary, problem):
+    problems = consistent(events, summary)
+    assert any(problem in p for p in problems), problems
 
 
 # -- the keys file ---------------------------------------------------------------------------------

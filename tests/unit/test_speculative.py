@@ -148,6 +148,9 @@ async def test_a_pause_starts_the_final_and_the_end_uses_it(engine):
     (commit,) = [c for c in worker.runner.commits if final in c[0]]
     assert commit[1] == f"{pause + 2}-0"
     assert worker.speculative("used") == 1 and worker.speculative("wasted") == 0
+    # The VAD's end goes on after the final (the gateway's analytics time speech by it).
+    assert [(r.start, r.end, r.reason) for r in commit[0] if isinstance(r, SpeechEnd)] == [
+        (START, START + int(1.2 * SR), "silence")]
 
 
 async def test_speech_resuming_after_the_pause_drops_the_speculative_result(engine):
@@ -391,6 +394,8 @@ async def test_speech_resuming_after_an_eager_final_is_an_utterance_of_its_own(e
         (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),
         (utterance_id("spec", PAUSE_END), f"heard {int(0.8 * SR)}", True, PAUSE_END, RESUMED_END),
     ]
+    # One VAD utterance, one end passed on: the early final did not end it.
+    assert [(r.start, r.end) for r in worker.runner.outputs() if isinstance(r, SpeechEnd)] == [(START, RESUMED_END)]
 
 
 async def test_a_pause_after_a_complete_sentence_ends_the_utterance(engine):
