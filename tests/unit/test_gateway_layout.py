@@ -33,7 +33,7 @@ COMMON_LAYERS: tuple[tuple[str, ...], ...] = (
     # foundations: errors, names, records, settings, metrics, small async helpers
     ("common.errors", "common.keys", "common.aio", "common.logs", "common.metrics", "common.checkpoint",
      "common.records", "common.config", "common.sentinel", "common.endpointing", "common.pipeline_config",
-     "common.http", "common.languages",
+     "common.http", "common.languages", "common.contract",
      "common.redaction"),  # pure redaction (policy, ITN, detection, the redactor's state machine)
     ("common.bus", "common.stage"),  # the bus; what a stage is and what it may ask of its runner
     ("common.fence", "common.reader", "common.lead"),  # a stage's Redis parts: fenced writes, reads, batch pace
