@@ -145,9 +145,9 @@ def session_audio(gap: float, tail: float, *, speech: str = "clips",
     after it, the utterances' true speech bounds and each utterance's span (a clip, a turn)."""
     if speech == "clips":
         clips = librivox_clips()
-        audio, bounds = five_utterances_with_bounds(clips, gap)
+        audio, clip_ms = five_utterances_with_bounds(clips, gap)
         texts = [text for _, text in clips]
-        spans = [(start / 1000, end / 1000) for start, end in bounds]
+        spans = [(start / 1000, end / 1000) for start, end in clip_ms]
     elif speech == "continuous":
         audio, spans, texts = continuous_audio()
     elif speech == "calls":
@@ -156,8 +156,8 @@ def session_audio(gap: float, tail: float, *, speech: str = "clips",
     else:
         raise ValueError(f"speech must be one of {', '.join(SPEECH)}, not {speech!r}")
     audio = np.concatenate([audio, np.zeros(int(tail * RATE), np.float32)])
-    bounds = silero_bounds(audio, spans)
-    return audio, [Utterance(s, e, text) for (s, e), text in zip(bounds, texts)], spans
+    speech_bounds = silero_bounds(audio, spans)
+    return audio, [Utterance(s, e, text) for (s, e), text in zip(speech_bounds, texts)], spans
 
 
 def continuous_audio() -> tuple[np.ndarray, list[tuple[float, float]], list[str]]:
@@ -372,7 +372,7 @@ def contract_faults(finals: list[Heard]) -> tuple[int, int]:
     final whose span starts before an earlier final's ends, and one that :func:`repeats` the
     previous final's words."""
     overlapping = repeated = 0
-    latest_end, previous = float("-inf"), []
+    latest_end, previous = float("-inf"), list[str]()
     for heard in finals:
         words = normalise(heard.text)
         overlapping += heard.start < latest_end - OVERLAP_SLACK
