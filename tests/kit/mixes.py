@@ -43,7 +43,8 @@ class Turn:
     text: str
 
 
-def _speech(x: np.ndarray) -> tuple[int, int]:
+def speech_span(x: np.ndarray) -> tuple[int, int]:
+    """First and last sample (end exclusive) of ``x``'s 10 ms frames within 35 dB of its loudest."""
     hop = RATE // 100
     frames = x[:len(x) // hop * hop].reshape(-1, hop).astype(np.float64)
     level = 10 * np.log10((frames ** 2).mean(axis=1) + 1e-12)
@@ -85,7 +86,7 @@ def build(voices: int | Sequence[str], *, turns: int = 6, overlap: float = 0.0, 
     truth: list[Turn] = []
     cursor = RATE // 2
     for speaker, x, text in parts:
-        first, last = _speech(x)
+        first, last = speech_span(x)
         start = cursor - first - int(overlap * RATE) if truth else cursor - first
         start = max(0, start)
         mix[start:start + len(x)] += x
