@@ -14,7 +14,9 @@ loudest, :func:`tests.kit.mixes.speech_span`) at the rendering's rate, so that a
 Renderings (:func:`items`'s ``form``): ``mono`` (float32, 16 kHz or 8 kHz: both parties on one
 channel), ``mulaw`` (8 kHz G.711 μ-law bytes of the mono call, what a phone network sends),
 ``stereo`` (float32, shape ``(samples, 2)``: party ``k`` on channel ``k``, with the other party
-leaking in at :data:`CROSSTALK`, as a call recorder's two legs carry each other's echo).
+leaking in at ``crosstalk``, by default :data:`CROSSTALK` (-30 dB), as a call recorder's two
+legs carry what the echo canceller left of each other; at -20 dB the VAD and tiny.en take the
+other party's words on each channel).
 
 The held-back part. The set is split in code into ``tune`` (seeds from :data:`TUNE_SEEDS`,
 voices :data:`TUNE_VOICES`) and ``heldout`` (seeds from :data:`HELDOUT_SEEDS`, voices
@@ -51,7 +53,7 @@ ITEMS = 12  # items per part by default
 TURNS = 8  # turns per item
 GAPS = (0.3, 0.7)  # s of silence between turns
 LEAD, TAIL = 0.5, 1.5  # s of silence before the first turn and after the last (past the VAD's 0.8 s)
-CROSSTALK = 0.1  # the other party's level on a party's channel (-20 dB)
+CROSSTALK = 0.03  # the other party's level on a party's channel (-30 dB: an echo a canceller left)
 SHORT_AFTER_LONG = 0.75  # chance that a long turn is answered by a short reply
 
 # One- and two-word replies: the greetings and acknowledgements turn-taking is made of, lone
