@@ -20,7 +20,7 @@ do not speak in lockstep:
   silence first, ``--gap`` seconds after each clip, ``--tail`` more at the end): each clip
   ends in silence, so there is next to no stretch of continuous speech;
 - ``continuous``: the same clips joined without added silence, twice through (49 s): read
-  speech with its own pauses (0.3-0.6 s between clips), sentences running on, as in a call;
+  speech with its own pauses (0.45-0.51 s between clips by Silero), sentences running on, as in a call;
 - ``calls``: a two-party call (``tests/kit/mixes.py``: an agent and a customer in two
   espeak-ng voices, ten turns) with 0.2-1.0 s between turns.
 
