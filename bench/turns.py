@@ -281,13 +281,13 @@ async def audiohook(port: int, item: turns.Item) -> list[Final]:
     return finals
 
 
-def rendering(door: str, item: turns.Item) -> turns.Item:
-    """``item`` as ``door`` takes it."""
+def rendering(door: str, item: turns.Item, *, crosstalk: float = turns.CROSSTALK) -> turns.Item:
+    """``item`` as ``door`` takes it (``crosstalk``: the stereo doors' leak of the other party)."""
     if door in ("native", "deepgram"):
         return turns.render(item.seed, form="mono", rate=turns.RATE)
     if door == "twilio":
         return turns.render(item.seed, form="mono", rate=turns.PHONE_RATE)
-    return turns.render(item.seed, form="stereo", rate=turns.PHONE_RATE)
+    return turns.render(item.seed, form="stereo", rate=turns.PHONE_RATE, crosstalk=crosstalk)
 
 
 async def session(door: str, own: OwnStack, item: turns.Item) -> list[Final]:
@@ -323,7 +323,7 @@ async def run_model(model: str, doors: list[str], chosen: list[turns.Item], args
         gate = asyncio.Semaphore(args.concurrency)
 
         async def one(door: str, item: turns.Item) -> None:
-            rendered = rendering(door, item)
+            rendered = rendering(door, item, crosstalk=args.crosstalk)
             async with gate:
                 try:
                     finals = await session(door, own, rendered)
@@ -357,6 +357,8 @@ async def main() -> int:
     parser.add_argument("--models", nargs="+", default=["tiny.en"], help="the ASR worker's --model, one stack each")
     parser.add_argument("--doors", type=door_list, default=list(DOORS),
                         help=f"comma-separated: {', '.join(DOORS)}, or all")
+    parser.add_argument("--crosstalk", type=float, default=turns.CROSSTALK,
+                        help="the other party's level on a party's channel, stereo doors (0: none)")
     parser.add_argument("--concurrency", type=int, default=3, help="sessions streamed at a time")
     parser.add_argument("--show", action="store_true", help="print each session's finals and each reply missed")
     args = parser.parse_args()
@@ -365,7 +367,7 @@ async def main() -> int:
     replies = sum(len(item.replies) for item in chosen)
     seconds = sum(len(item.audio) / item.rate for item in chosen)
     print(f"# turn set {args.part}: {len(chosen)} items, {replies} short replies, {seconds:.0f} s of audio; "
-          f"doors {', '.join(args.doors)}; {args.concurrency} at a time; load average at start {load_average()}",
+          f"doors {', '.join(args.doors)}; cross-talk {args.crosstalk}; {args.concurrency} at a time; load average at start {load_average()}",
           flush=True)
     results = {}
     for model in args.models:
