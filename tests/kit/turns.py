@@ -145,8 +145,11 @@ def script(seed: int, *, turns: int = TURNS) -> Script:
     party = int(rng.integers(2))
     short = rng.random() < 0.5  # half the calls open with a greeting or a short answer
     for index in range(turns):
-        choices = [text for text in (SHORT if short else LONG) if not drawn or text != drawn[-1][1]]
-        text = str(rng.choice(choices))  # never the turn before again: that would read as a repeat
+        # A sentence once a call, a reply never twice in a row: a repeat must be the service's.
+        said = {text for _, text, _ in drawn}
+        choices = [text for text in LONG if text not in said] if not short else \
+            [text for text in SHORT if not drawn or text != drawn[-1][1]]
+        text = str(rng.choice(choices))
         pause = LEAD if index == 0 else float(rng.uniform(*GAPS))
         drawn.append((party, text, pause))
         party = 1 - party

@@ -40,6 +40,8 @@ def test_calls_alternate_parties_with_short_replies_and_gaps_in_range() -> None:
         assert drawn[0][2] == turns.LEAD
         assert all(turns.GAPS[0] <= pause <= turns.GAPS[1] for _, _, pause in drawn[1:])
         assert all(a[1] != b[1] for a, b in zip(drawn, drawn[1:]))  # no turn said twice in a row
+        sentences = [text for _, text, _ in drawn if text in turns.LONG]
+        assert len(sentences) == len(set(sentences))  # a sentence once a call
         shorts += sum(text in turns.SHORT for _, text, _ in drawn)
         assert all(len(text.split()) <= 2 for text in turns.SHORT)
     assert shorts >= 30 * turns.TURNS // 3  # replies are what the set is about
