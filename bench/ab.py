@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.ab --a 888d18b --b main --sessions 8,16 --pairs 5
     .venv/bin/python -m bench.ab --a main --b main --b-env STREAMSCRIBE_ASR_BATCH_CHILD_AT_START=false
+    .venv/bin/python -m bench.ab --a bb73321 --b main --sessions 8,16 --pairs 3 --speech all
 
 The check to run before landing anything that touches the live path (docs/development.md).
 Each side is a commit (any git ref) plus optional environment: the commit is checked
@@ -10,6 +11,12 @@ gateway, one VAD and one ASR worker, as :mod:`bench.latency` starts) runs that
 worktree's code (``PYTHONPATH=<worktree>``, ``PYTHONSAFEPATH=1`` so that the
 current directory does not shadow it) with this checkout's venv. The client, the
 session audio and the scoring are :mod:`bench.latency`'s, the same for both sides.
+``--speech`` picks the sessions as there (``clips``, the default: five clips each followed by
+``--gap`` of silence; ``continuous``: read speech running on; ``calls``: two parties taking
+turns; several, or ``all``): each kind is run at each N in each pair and summed up on its own.
+With a kind other than ``clips`` the tables have a ``speech`` column and two more figures, the
+finals that overlap an earlier one and those that repeat the previous one's words
+(``bench.latency.contract_faults``); ``clips`` alone prints what it printed before.
 
 Both stacks stay up for the whole run; for each pair and each N the two sides
 take turns (A then B in even pairs, B then A in odd ones, so that a drift of the
@@ -57,6 +64,7 @@ ROLES = ("asr", "vad", "gateway", "redis")
 CPU = tuple(f"cpu {role} s" for role in ROLES)
 METRICS = ("final p50", "final p95", "final p99", "first p50", "first p95", "first p99", "WER %", "missing", *CPU)
 DIGITS = {"WER %": 1, **{name: 1 for name in CPU}}  # decimals shown; ms and counts: none
+CONTRACT = ("overlapping", "repeated")  # finals breaking the transcript contract (not with clips alone)
 
 
 # -- pure parts (tests/unit/test_bench_ab.py) ---------------------------------------------------------
@@ -81,6 +89,7 @@ def run_metrics(figures: latency.Figures, cpu: dict[str, float] | None = None) -
     out["missing"] = float(figures.utterances - figures.finals)
     for role in ROLES:
         out[f"cpu {role} s"] = (cpu or {}).get(role)
+    out["overlapping"], out["repeated"] = float(figures.overlapping), float(figures.repeated)
     return out
 
 
@@ -124,9 +133,10 @@ def fmt(value: float | None, digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def summary_rows(n: int, a: list[dict], b: list[dict], *, names: tuple[str, ...] = METRICS) -> list[str]:
+def summary_rows(n: int, a: list[dict], b: list[dict], *, names: tuple[str, ...] = METRICS,
+                 speech: str | None = None) -> list[str]:
     """Markdown rows for level ``n``: per metric of ``names``, A and B as median [min-max] over
-    pairs, and B/A."""
+    pairs, and B/A (with ``speech``: that kind of session first, :data:`SPEECH_SUMMARY_HEADER`)."""
     rows = []
     for name in names:
         xs, ys = [r[name] for r in a], [r[name] for r in b]
@@ -140,13 +150,14 @@ def summary_rows(n: int, a: list[dict], b: list[dict], *, names: tuple[str, ...]
         per_pair = [x for x in pair_ratios(xs, ys) if x is not None]
         rs = spread(per_pair)
         higher = sum(1 for x, y in zip(xs, ys) if x is not None and y is not None and y > x)
-        rows.append(f"| {n} | {name} | {cells[0]} | {cells[1]} | {fmt(r, 2)} "
+        rows.append(f"| {speech + ' | ' if speech else ''}{n} | {name} | {cells[0]} | {cells[1]} | {fmt(r, 2)} "
                     f"| {'n/a' if rs is None else f'{rs.low:.2f}-{rs.high:.2f}'} | {higher}/{len(per_pair)} |")
     return rows
 
 
 SUMMARY_HEADER = ("| N | figure | A median [min-max] | B median [min-max] | B/A | per-pair B/A | pairs B higher |\n"
                   "|---|---|---|---|---|---|---|")
+SPEECH_SUMMARY_HEADER = "| speech " + SUMMARY_HEADER.replace("\n", "\n|---", 1)
 
 
 POOLED = (("final", "eos_final"), ("first", "first_partial"))  # figure prefix, latency.Figures field
@@ -183,9 +194,10 @@ def ratio_interval(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], q
 
 
 def pooled_rows(n: int, a: dict[str, list[list[float]]], b: dict[str, list[list[float]]], *,
-                rounds: int = BOOTSTRAP_ROUNDS) -> list[str]:
+                rounds: int = BOOTSTRAP_ROUNDS, speech: str | None = None) -> list[str]:
     """Markdown rows for level ``n``: each side's pooled p50/p95/p99 per latency, B/A and its
-    bootstrap interval (``a``/``b``: figure prefix -> one list of seconds per run)."""
+    bootstrap interval (``a``/``b``: figure prefix -> one list of seconds per run; with
+    ``speech``: that kind of session first, :data:`SPEECH_POOLED_HEADER`)."""
     rows = []
     for prefix, _ in POOLED:
         xs, ys = pooled(a.get(prefix, [])), pooled(b.get(prefix, []))
@@ -193,13 +205,15 @@ def pooled_rows(n: int, a: dict[str, list[list[float]]], b: dict[str, list[list[
             x, y = (xs[i] if xs else None), (ys[i] if ys else None)
             interval = ratio_interval(a.get(prefix, []), b.get(prefix, []), q, rounds=rounds)
             count = sum(len(run) for run in b.get(prefix, []))
-            rows.append(f"| {n} | {prefix} p{q} | {fmt(x)} | {fmt(y)} | {fmt(ratio(y, x), 2)} | "
+            rows.append(f"| {speech + ' | ' if speech else ''}{n} | {prefix} p{q} | {fmt(x)} | {fmt(y)} "
+                        f"| {fmt(ratio(y, x), 2)} | "
                         f"{'n/a' if interval is None else f'{interval[0]:.2f}-{interval[1]:.2f}'} | {count} |")
     return rows
 
 
 POOLED_HEADER = ("| N | figure | A pooled ms | B pooled ms | B/A | 90 % interval of B/A | B values |\n"
                  "|---|---|---|---|---|---|---|")
+SPEECH_POOLED_HEADER = "| speech " + POOLED_HEADER.replace("\n", "\n|---", 1)
 
 
 def parse_env(items: list[str]) -> dict[str, str]:
@@ -224,9 +238,9 @@ class Side:
     commit: str = ""
     worktree: Path | None = None
     stack: latency.OwnStack | None = None
-    runs: dict[int, list[dict]] = field(default_factory=dict)  # N -> one metrics dict per pair
-    # N -> figure prefix (:data:`POOLED`) -> one list of latencies (s) per pair
-    samples: dict[int, dict[str, list[list[float]]]] = field(default_factory=dict)
+    runs: dict[tuple[str, int], list[dict]] = field(default_factory=dict)  # (speech, N) -> one metrics dict per pair
+    # (speech, N) -> figure prefix (:data:`POOLED`) -> one list of latencies (s) per pair
+    samples: dict[tuple[str, int], dict[str, list[list[float]]]] = field(default_factory=dict)
 
     def describe(self) -> str:
         extra = " ".join(f"{k}={v}" for k, v in self.env.items())
@@ -306,21 +320,25 @@ def cpu_by_role(pids: dict[str, list[int]]) -> dict[str, float]:
     return total
 
 
-async def one_run(side: Side, n: int, pair: int, audio, utterances, args) -> dict:
+async def one_run(side: Side, n: int, pair: int, speech: str, audio, utterances, args, *, labelled: bool) -> dict:
+    """One run of ``n`` calls of kind ``speech``; its row (with ``labelled``: the kind and
+    :data:`CONTRACT` too)."""
     assert side.stack is not None, "the side's stack has started"
     before = latency.load_average()
     pids = role_pids(side.stack)
     cpu = cpu_by_role(pids)
     figures = await latency.run_level("streamscribe", side.stack.url, n, audio, utterances, args, finalize=False,
-                                      model="")
+                                      model="", score=latency.scorer(speech))
     cpu = {role: seconds - cpu[role] for role, seconds in cpu_by_role(pids).items()}
     after = latency.load_average()
     metrics = run_metrics(figures, cpu)
-    side.runs.setdefault(n, []).append(metrics)
+    side.runs.setdefault((speech, n), []).append(metrics)
     for prefix, name in POOLED:
-        side.samples.setdefault(n, {}).setdefault(prefix, []).append(list(getattr(figures, name)))
-    cells = " | ".join(fmt(metrics[name], DIGITS.get(name, 0)) for name in METRICS)
-    print(f"| {pair} | {n} | {side.label} | {cells} | {before} | {after} |", flush=True)
+        side.samples.setdefault((speech, n), {}).setdefault(prefix, []).append(list(getattr(figures, name)))
+    names = METRICS + CONTRACT if labelled else METRICS
+    cells = " | ".join(fmt(metrics[name], DIGITS.get(name, 0)) for name in names)
+    print(f"| {pair} | {speech + ' | ' if labelled else ''}{n} | {side.label} | {cells} | {before} | {after} |",
+          flush=True)
     for error in sorted(set(figures.failed))[:3]:
         print(f"#   {side.label} N={n} pair {pair}: {figures.failed.count(error)} session(s) failed: {error}",
               flush=True)
@@ -336,7 +354,9 @@ async def main() -> int:
     parser.add_argument("--b-env", action="append", default=[], metavar="KEY=VALUE", help="the same for side B")
     parser.add_argument("--sessions", default="8,16", help="comma-separated concurrency levels")
     parser.add_argument("--pairs", type=int, default=3, help="alternating A/B pairs per level")
-    parser.add_argument("--gap", type=float, default=4.0, help="seconds of silence after each clip")
+    parser.add_argument("--speech", type=latency.speech_kinds, default=["clips"],
+                        help="the sessions (bench.latency's): clips, continuous, calls, comma-separated, or all")
+    parser.add_argument("--gap", type=float, default=4.0, help="seconds of silence after each clip (clips only)")
     parser.add_argument("--tail", type=float, default=3.0, help="more seconds of silence at the end")
     parser.add_argument("--chunk-ms", type=int, default=100, help="milliseconds of audio per frame")
     parser.add_argument("--config", type=json.loads, default={}, help="extra session config as JSON")
@@ -345,7 +365,8 @@ async def main() -> int:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, aio.current_task().cancel)
     levels = [int(x) for x in args.sessions.split(",")]
     sides = {"A": Side("A", args.a, parse_env(args.a_env)), "B": Side("B", args.b, parse_env(args.b_env))}
-    audio, utterances, _ = latency.session_audio(args.gap, args.tail)
+    sessions = {kind: latency.session_audio(args.gap, args.tail, speech=kind)[:2] for kind in args.speech}
+    labelled = args.speech != ["clips"]  # clips alone: the tables as before
     parent = Path(tempfile.mkdtemp(prefix="streamscribe-ab-"))
     try:
         for side in sides.values():
@@ -353,24 +374,32 @@ async def main() -> int:
             print(f"# {side.describe()}", flush=True)
         for side in sides.values():
             start(side)
-        print(f"# {len(audio) / latency.RATE:.1f} s per session, {len(utterances)} utterances, gap {args.gap} s, "
-              f"{args.pairs} pairs, {os.cpu_count()} cores; load average at start {latency.load_average()}",
-              flush=True)
-        print("| pair | N | side | " + " | ".join(METRICS) + " | load before | load after |\n"
-              + "|---" * (len(METRICS) + 5) + "|", flush=True)
+        for kind, (audio, utterances) in sessions.items():
+            print(f"# {kind + ': ' if labelled else ''}{len(audio) / latency.RATE:.1f} s per session, "
+                  f"{len(utterances)} utterances{f', gap {args.gap} s' if kind == 'clips' else ''}, "
+                  f"{args.pairs} pairs, {os.cpu_count()} cores; load average at start {latency.load_average()}",
+                  flush=True)
+        names = METRICS + CONTRACT if labelled else METRICS
+        print(f"| pair | {'speech | ' if labelled else ''}N | side | " + " | ".join(names)
+              + " | load before | load after |\n" + "|---" * (len(names) + 5 + labelled) + "|", flush=True)
         for pair in range(args.pairs):
             for n in levels:
-                for label in order(pair):
-                    await one_run(sides[label], n, pair, audio, utterances, args)
+                for kind, (audio, utterances) in sessions.items():
+                    for label in order(pair):
+                        await one_run(sides[label], n, pair, kind, audio, utterances, args, labelled=labelled)
         print(f"\n# {sides['A'].describe()}\n# {sides['B'].describe()}\n# load average at end "
-              f"{latency.load_average()}\n{SUMMARY_HEADER}", flush=True)
-        for n in levels:
-            for line in summary_rows(n, sides["A"].runs.get(n, []), sides["B"].runs.get(n, [])):
-                print(line, flush=True)
-        print(f"\n{POOLED_HEADER}", flush=True)
-        for n in levels:
-            for line in pooled_rows(n, sides["A"].samples.get(n, {}), sides["B"].samples.get(n, {})):
-                print(line, flush=True)
+              f"{latency.load_average()}\n{SPEECH_SUMMARY_HEADER if labelled else SUMMARY_HEADER}", flush=True)
+        for kind in sessions:
+            for n in levels:
+                for line in summary_rows(n, sides["A"].runs.get((kind, n), []), sides["B"].runs.get((kind, n), []),
+                                         names=names, speech=kind if labelled else None):
+                    print(line, flush=True)
+        print(f"\n{SPEECH_POOLED_HEADER if labelled else POOLED_HEADER}", flush=True)
+        for kind in sessions:
+            for n in levels:
+                for line in pooled_rows(n, sides["A"].samples.get((kind, n), {}),
+                                        sides["B"].samples.get((kind, n), {}), speech=kind if labelled else None):
+                    print(line, flush=True)
     finally:
         for side in sides.values():
             if side.stack is not None:

@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.latency --sessions 1,4,8,16,32
     .venv/bin/python -m bench.latency --sessions 1,4,8 --peer-python /work/wl-venv/bin/python
     .venv/bin/python -m bench.latency --url ws://host:8000/ws/asr --asr-metrics http://host:9101/metrics
+    .venv/bin/python -m bench.latency --sessions 1,8 --modes endpoint --speech all
 
 Without ``--url`` it starts its own stack (a private redis-server, one gateway,
 one VAD and one ASR worker, each on a free port) and stops it at the end, so one
@@ -11,10 +12,19 @@ command reproduces the figures. With ``--peer-python`` (a Python that has the
 whisper model (``--model``: tiny.en by default, base, or a directory) and runs the same
 sessions against it.
 
-Each session streams the five LibriVox clips of ``tests/kit/testdata.py`` (0.5 s of
-silence first, ``--gap`` seconds after each clip, ``--tail`` more at the end) in
-100 ms frames paced at real time; session ``i`` starts ``i * 0.37`` s after the
-first so that sessions do not speak in lockstep.
+Each session streams one of these (``--speech``; ``all``: each in turn) in 100 ms frames
+paced at real time; session ``i`` starts ``i * 0.37`` s after the first so that sessions
+do not speak in lockstep:
+
+- ``clips`` (the default): the five LibriVox clips of ``tests/kit/testdata.py`` (0.5 s of
+  silence first, ``--gap`` seconds after each clip, ``--tail`` more at the end): each clip
+  ends in silence, so there is next to no stretch of continuous speech;
+- ``continuous``: the same clips joined without added silence, twice through (49 s): read
+  speech with its own pauses (0.45-0.51 s between clips by Silero), sentences running on, as in a call;
+- ``calls``: a two-party call (``tests/kit/mixes.py``: an agent and a customer in two
+  espeak-ng voices, ten turns) with 0.2-1.0 s between turns.
+
+``--gap`` applies to ``clips`` only; ``--tail`` to all.
 
 True speech bounds are computed offline, before any session runs: Silero VAD
 (the ONNX model ``vad_worker`` ships) scores the session audio in 32 ms frames;
@@ -40,6 +50,13 @@ Figures, per system, mode and N (percentiles over every utterance of every sessi
   ``streamscribe_asr_speculative_decodes_total`` samples labelled wasted/dropped
   over the run (n/a when the worker has no such counter).
 
+With a ``--speech`` other than ``clips`` the table has a ``speech`` column and three more
+(``clips`` alone prints the table as before, so that older figures stay comparable): server
+CPU seconds per call, and the finals that break the transcript contract (issue 42): those
+whose span overlaps an earlier final's, and those whose words repeat the previous final's
+(:func:`contract_faults`). WER there compares numbers as digits (``bench.accuracy.errors``:
+the calls read numbers out).
+
 Results are matched to utterances by their ``start``/``end`` audio times: an
 utterance's final is the first final whose span covers its true speech end
 (0.3 s slack for timestamp error), its first partial the first result with text
@@ -64,20 +81,26 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from common import aio
+from tests.kit import mixes
 from tests.kit.faults import five_utterances_with_bounds
 from tests.kit.support import Process, RedisServer, cpu_seconds, free_port, normalise, word_errors
-from tests.kit.testdata import librivox_clips
+from tests.kit.testdata import librivox_clips, librivox_samples
 
 RATE = 16000
 VAD_FRAME = 512
 STAGGER = 0.37  # seconds between session starts
 SPECULATIVE = "streamscribe_asr_speculative_decodes_total"
+SPEECH = ("clips", "continuous", "calls")  # --speech: the kinds of session
+CONTINUOUS_PASSES = 2  # the clips twice through: 49 s of read speech in one stretch
+CALL_TURNS = 5  # turns per party of a call
+CALL_GAPS = (0.2, 1.0)  # seconds between a call's turns
 
 
 @dataclass(frozen=True)
@@ -116,14 +139,38 @@ class SessionRun:
 # -- the session audio and its true speech bounds ------------------------------------------
 
 
-def session_audio(gap: float, tail: float) -> tuple[np.ndarray, list[Utterance], list[tuple[float, float]]]:
-    """The clips in one stream, the utterances' true speech bounds and each clip's span."""
-    clips = librivox_clips()
-    audio, bounds = five_utterances_with_bounds(clips, gap)
+def session_audio(gap: float, tail: float, *, speech: str = "clips",
+                  ) -> tuple[np.ndarray, list[Utterance], list[tuple[float, float]]]:
+    """The session of kind ``speech`` (:data:`SPEECH`) in one stream, ``tail`` seconds of silence
+    after it, the utterances' true speech bounds and each utterance's span (a clip, a turn)."""
+    if speech == "clips":
+        clips = librivox_clips()
+        audio, clip_ms = five_utterances_with_bounds(clips, gap)
+        texts = [text for _, text in clips]
+        spans = [(start / 1000, end / 1000) for start, end in clip_ms]
+    elif speech == "continuous":
+        audio, spans, texts = continuous_audio()
+    elif speech == "calls":
+        audio, turns = mixes.build(mixes.VOICES, turns=CALL_TURNS, gaps=CALL_GAPS)
+        spans, texts = [(t.start, t.end) for t in turns], [t.text for t in turns]
+    else:
+        raise ValueError(f"speech must be one of {', '.join(SPEECH)}, not {speech!r}")
     audio = np.concatenate([audio, np.zeros(int(tail * RATE), np.float32)])
-    spans = [(start / 1000, end / 1000) for start, end in bounds]
-    speech = silero_bounds(audio, spans)
-    return audio, [Utterance(s, e, text) for (s, e), (_, text) in zip(speech, clips)], spans
+    speech_bounds = silero_bounds(audio, spans)
+    return audio, [Utterance(s, e, text) for (s, e), text in zip(speech_bounds, texts)], spans
+
+
+def continuous_audio() -> tuple[np.ndarray, list[tuple[float, float]], list[str]]:
+    """The clips joined without added silence (0.5 s before the first), :data:`CONTINUOUS_PASSES`
+    times through: float32 audio, each clip's span (s) and its text."""
+    parts, spans, texts, cursor = [np.zeros(RATE // 2, np.float32)], [], [], RATE // 2
+    for _ in range(CONTINUOUS_PASSES):
+        for samples, text in librivox_samples():
+            parts.append(samples)
+            spans.append((cursor / RATE, (cursor + len(samples)) / RATE))
+            texts.append(text)
+            cursor += len(samples)
+    return np.concatenate(parts).astype(np.float32), spans, texts
 
 
 def silero_bounds(audio: np.ndarray, spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -301,6 +348,39 @@ def covers_end(heard: Heard, utterance: Utterance) -> bool:
     return heard.start - SLACK <= utterance.end <= heard.end + SLACK
 
 
+REPEAT_WORDS = 3  # words a shorter final must have to count as repeating a longer one
+
+
+def repeats(previous: list[str], words: list[str]) -> bool:
+    """Whether a final of ``words`` says the previous final's words again: the same words, or one
+    of them (of :data:`REPEAT_WORDS` words or more) at the start or end of the other (the shapes
+    issue 42 shows: "It was the season of light." then "It was the season of light, it was...";
+    "Ask what you can do for your country." then "What you can do for your country.")."""
+    if not words or not previous:
+        return False
+    if words == previous:
+        return True
+    short, long = sorted((previous, words), key=len)
+    return len(short) >= REPEAT_WORDS and (long[:len(short)] == short or long[-len(short):] == short)
+
+
+OVERLAP_SLACK = 0.005  # s: spans are whole milliseconds
+
+
+def contract_faults(finals: list[Heard]) -> tuple[int, int]:
+    """(overlapping, repeated) among one session's ``finals`` (with words, in arrival order): a
+    final whose span starts before an earlier final's ends, and one that :func:`repeats` the
+    previous final's words."""
+    overlapping = repeated = 0
+    latest_end, previous = float("-inf"), list[str]()
+    for heard in finals:
+        words = normalise(heard.text)
+        overlapping += heard.start < latest_end - OVERLAP_SLACK
+        repeated += repeats(previous, words)
+        latest_end, previous = max(latest_end, heard.end), words
+    return overlapping, repeated
+
+
 @dataclass
 class Figures:
     eos_final: list[float] = field(default_factory=list)
@@ -311,7 +391,10 @@ class Figures:
     utterances: int = 0
     errors: int = 0  # word errors
     words: int = 0
+    overlapping: int = 0  # finals whose span overlaps an earlier final's (contract_faults)
+    repeated: int = 0  # finals that repeat the previous final's words
     failed: list[str] = field(default_factory=list)
+    score: Callable[[str, str], tuple[int, int]] = word_errors  # (word errors, reference words)
 
     def add(self, run: SessionRun, utterances: list[Utterance]) -> None:
         self.utterances += len(utterances)
@@ -338,9 +421,26 @@ class Figures:
                 self.eos_final.append(final_at[index] - sent)
             if index in run.finalized:
                 self.finalize_final.append(final_at[index] - run.finalized[index])
-        errors, words = word_errors(" ".join(u.text for u in utterances), run.transcript)
+        errors, words = self.score(" ".join(u.text for u in utterances), run.transcript)
         self.errors += errors
         self.words += words
+        finals = [heard for heard in sorted(run.heard, key=lambda h: h.at) if heard.final and normalise(heard.text)]
+        overlapping, repeated = contract_faults(finals)
+        self.overlapping += overlapping
+        self.repeated += repeated
+
+
+def digits_score(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(word errors, reference words) with numbers compared as digits (``bench.accuracy.errors``)."""
+    from bench.accuracy import errors
+
+    wrong, said, _ = errors(reference, hypothesis)
+    return wrong, said
+
+
+def scorer(speech: str) -> Callable[[str, str], tuple[int, int]]:
+    """WER's word comparison for a kind of session: ``clips`` as before, the others with digits."""
+    return word_errors if speech == "clips" else digits_score
 
 
 def percentiles(values: list[float]) -> str:
@@ -461,7 +561,7 @@ def speculative_wasted(metrics_url: str | None) -> float | None:
 
 
 async def run_level(system: str, url: str, n: int, audio, utterances, args, *, finalize: bool,
-                    model: str) -> Figures:
+                    model: str, score: Callable[[str, str], tuple[int, int]] = word_errors) -> Figures:
     timeout = len(audio) / RATE + 120
 
     async def one(i: int) -> SessionRun:
@@ -472,7 +572,7 @@ async def run_level(system: str, url: str, n: int, audio, utterances, args, *, f
                                           finalize_after=args.finalize_after if finalize else None,
                                           config=args.config, timeout=timeout)
 
-    figures = Figures()
+    figures = Figures(score=score)
     for i, run in enumerate(await asyncio.gather(*(one(i) for i in range(n)))):
         figures.add(run, utterances)
         if args.dump:
@@ -495,23 +595,43 @@ def dump(path: str, labels: dict, run: SessionRun, utterances: list[Utterance]) 
         out.write(json.dumps(line) + "\n")
 
 
-def row(system: str, mode: str, n: int, figures: Figures, wasted: str, cpu: str, load: str) -> str:
+def row(system: str, mode: str, n: int, figures: Figures, wasted: str, cpu: str, load: str, *,
+        speech: str | None = None) -> str:
+    """A row of :data:`HEADER`; with ``speech``, of :data:`SPEECH_HEADER`."""
     wer = f"{100 * figures.errors / figures.words:.1f} %" if figures.words else "n/a"
-    return (f"| {system} | {mode} | {n} | {percentiles(figures.eos_final)} | {percentiles(figures.finalize_final)} "
-            f"| {percentiles(figures.first_partial)} | {figures.finals}/{figures.utterances} ({figures.sent} sent) "
-            f"| {wer} | {wasted} | {cpu} | {load} |")
+    cells = [system, mode, str(n), percentiles(figures.eos_final), percentiles(figures.finalize_final),
+             percentiles(figures.first_partial), f"{figures.finals}/{figures.utterances} ({figures.sent} sent)", wer,
+             wasted, cpu]
+    if speech is not None:
+        per_call = f"{float(cpu) / n:.1f}" if cpu != "n/a" else "n/a"
+        cells = [speech, *cells, per_call, str(figures.overlapping), str(figures.repeated)]
+    return "| " + " | ".join([*cells, load]) + " |"
 
 
 HEADER = ("| system | mode | N | end of speech -> final p50/p95/p99 ms | finalize -> final p50/p95/p99 ms "
           "| speech start -> first partial p50/p95/p99 ms | finals | WER | speculative wasted | server CPU s "
           "| load avg |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|")
+SPEECH_HEADER = ("| speech | system | mode | N | end of speech -> final p50/p95/p99 ms "
+                 "| finalize -> final p50/p95/p99 ms | speech start -> first partial p50/p95/p99 ms | finals | WER "
+                 "| speculative wasted | server CPU s | server CPU s per call | overlapping finals | repeated finals "
+                 "| load avg |\n" + "|---" * 15 + "|")
 
 
-def report(system: str, mode: str, n: int, figures: Figures, wasted: str, cpu: str) -> None:
-    print(row(system, mode, n, figures, wasted, cpu, load_average()), flush=True)
+def report(system: str, mode: str, n: int, figures: Figures, wasted: str, cpu: str, *,
+           speech: str | None = None) -> None:
+    print(row(system, mode, n, figures, wasted, cpu, load_average(), speech=speech), flush=True)
     for error in sorted(set(figures.failed))[:3]:
         print(f"#   {system} {mode} N={n}: {figures.failed.count(error)} session(s) failed: {error}", flush=True)
+
+
+def speech_kinds(value: str) -> list[str]:
+    """``--speech``: comma-separated kinds of :data:`SPEECH`, or ``all``."""
+    kinds = list(SPEECH) if value == "all" else [kind.strip() for kind in value.split(",")]
+    unknown = [kind for kind in kinds if kind not in SPEECH]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"--speech takes all or some of {', '.join(SPEECH)}, not {value!r}")
+    return kinds
 
 
 def spent(before: float | None, pids: list[int]) -> str:
@@ -543,7 +663,10 @@ async def main() -> int:
     parser.add_argument("--config", type=json.loads, default={},
                         help='extra session config as JSON, e.g. \'{"vad": {"silence_threshold": 0.3}}\'')
     parser.add_argument("--chunk-ms", type=int, default=100, help="milliseconds of audio per frame")
-    parser.add_argument("--gap", type=float, default=1.5, help="seconds of silence after each clip")
+    parser.add_argument("--speech", type=speech_kinds, default=["clips"],
+                        help="the sessions: clips (each clip then --gap of silence), continuous (clips joined, "
+                             "twice through), calls (two parties taking turns), comma-separated, or all")
+    parser.add_argument("--gap", type=float, default=1.5, help="seconds of silence after each clip (clips only)")
     parser.add_argument("--tail", type=float, default=3.0, help="more seconds of silence after the last gap")
     parser.add_argument("--peer-python", default=None,
                         help="a Python with whisper-live installed: also measure WhisperLive")
@@ -559,17 +682,20 @@ async def main() -> int:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, aio.current_task().cancel)
     levels = [int(x) for x in args.sessions.split(",")]
     modes = [m.strip() for m in args.modes.split(",")]
-    audio, utterances, spans = session_audio(args.gap, args.tail)
+    sessions = {kind: session_audio(args.gap, args.tail, speech=kind) for kind in args.speech}
+    labelled = args.speech != ["clips"]  # clips alone: the table as before
     if args.show_bounds:
-        for u, (clip_start, clip_end), (e_start, e_end) in zip(utterances, spans, energy_bounds(audio, spans)):
-            print(f"clip {clip_start:6.2f}-{clip_end:6.2f}  silero {u.start:6.2f}-{u.end:6.2f}  "
-                  f"energy {e_start:6.2f}-{e_end:6.2f}  {u.text[:40]}")
+        for kind, (audio, utterances, spans) in sessions.items():
+            for u, (clip_start, clip_end), (e_start, e_end) in zip(utterances, spans, energy_bounds(audio, spans)):
+                print(f"{kind + ' ' if labelled else ''}clip {clip_start:6.2f}-{clip_end:6.2f}  "
+                      f"silero {u.start:6.2f}-{u.end:6.2f}  energy {e_start:6.2f}-{e_end:6.2f}  {u.text[:40]}")
         return 0
     model = whisper_model_path(args.model)
-    print(f"# model {args.model}; {len(audio) / RATE:.1f} s per session, {len(utterances)} utterances, "
-          f"chunk {args.chunk_ms} ms, "
-          f"config {json.dumps(args.config)}; load average at start {load_average()}", flush=True)
-    print(HEADER, flush=True)
+    for kind, (audio, utterances, _) in sessions.items():
+        print(f"# model {args.model}; {kind + ': ' if labelled else ''}{len(audio) / RATE:.1f} s per session, "
+              f"{len(utterances)} utterances, chunk {args.chunk_ms} ms, "
+              f"config {json.dumps(args.config)}; load average at start {load_average()}", flush=True)
+    print(SPEECH_HEADER if labelled else HEADER, flush=True)
 
     # Both servers run for the whole run and the systems take turns at each N, so that both
     # see about the same machine load (the box may be shared).
@@ -584,19 +710,23 @@ async def main() -> int:
         metrics = args.asr_metrics or (own.asr_metrics if own else None)
         peer_url = args.peer_url or (peer.url if peer else None)
         for n in levels:
-            if url is not None:
-                for mode in modes:
-                    before, cpu = speculative_wasted(metrics), server_cpu(own.pids if own else [])
-                    figures = await run_level("streamscribe", url, n, audio, utterances, args,
-                                              finalize=mode == "finalize", model=model)
-                    after = speculative_wasted(metrics)
-                    wasted = f"{after - before:.0f}" if before is not None and after is not None else "n/a"
-                    report("streamscribe", mode, n, figures, wasted, spent(cpu, own.pids if own else []))
-            if peer_url:
-                cpu = server_cpu(peer.pids if peer else [])
-                figures = await run_level("whisperlive", peer_url, n, audio, utterances, args, finalize=False,
-                                          model=model)
-                report("whisperlive", "endpoint", n, figures, "n/a", spent(cpu, peer.pids if peer else []))
+            for kind, (audio, utterances, _) in sessions.items():
+                label = kind if labelled else None
+                if url is not None:
+                    for mode in modes:
+                        before, cpu = speculative_wasted(metrics), server_cpu(own.pids if own else [])
+                        figures = await run_level("streamscribe", url, n, audio, utterances, args,
+                                                  finalize=mode == "finalize", model=model, score=scorer(kind))
+                        after = speculative_wasted(metrics)
+                        wasted = f"{after - before:.0f}" if before is not None and after is not None else "n/a"
+                        report("streamscribe", mode, n, figures, wasted, spent(cpu, own.pids if own else []),
+                               speech=label)
+                if peer_url:
+                    cpu = server_cpu(peer.pids if peer else [])
+                    figures = await run_level("whisperlive", peer_url, n, audio, utterances, args, finalize=False,
+                                              model=model, score=scorer(kind))
+                    report("whisperlive", "endpoint", n, figures, "n/a", spent(cpu, peer.pids if peer else []),
+                           speech=label)
     finally:
         for server in (peer, own):
             if server is not None:

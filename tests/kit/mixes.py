@@ -5,7 +5,7 @@ speech; the clips have one reader, so a mix holds at most one human voice), or a
 voice (``"en-us+m3"``: voice and variant; ``"en-us+m1/p30"``: with pitch 30 of 0-99),
 synthetic. Speaker 1 opens with a call centre's greeting, as an agent would; an espeak-ng
 speaker 0 speaks a customer's lines. Turns alternate; each starts 0.4-1.0 s after the previous
-one ends, or ``overlap`` s before it ends (both talking). A turn's truth is its speech: its
+one ends (``gaps``), or ``overlap`` s before it ends (both talking). A turn's truth is its speech: its
 10 ms frames within 35 dB of its loudest, first to last.
 """
 
@@ -43,7 +43,8 @@ class Turn:
     text: str
 
 
-def _speech(x: np.ndarray) -> tuple[int, int]:
+def speech_span(x: np.ndarray) -> tuple[int, int]:
+    """First and last sample (end exclusive) of ``x``'s 10 ms frames within 35 dB of its loudest."""
     hop = RATE // 100
     frames = x[:len(x) // hop * hop].reshape(-1, hop).astype(np.float64)
     level = 10 * np.log10((frames ** 2).mean(axis=1) + 1e-12)
@@ -57,13 +58,13 @@ def speak(voice: str, text: str) -> np.ndarray:
     return espeak(text, voice=name, pitch=int(pitch) if pitch else None) * 0.5
 
 
-def build(voices: int | Sequence[str], *, turns: int = 6, overlap: float = 0.0,
-          seed: int = 0) -> tuple[np.ndarray, list[Turn]]:
+def build(voices: int | Sequence[str], *, turns: int = 6, overlap: float = 0.0, seed: int = 0,
+          gaps: tuple[float, float] = (0.4, 1.0)) -> tuple[np.ndarray, list[Turn]]:
     """A float32 mix at 16 kHz of ``turns`` turns per speaker, and its turns in order.
 
     ``voices``: each speaker's voice; a number: that many of the reader, then :data:`VOICES`.
     Speaker 1 opens with a greeting (``LINES[0]``), as an agent would; the reader's turns are
-    the LibriVox clips in turn.
+    the LibriVox clips in turn. ``gaps``: the range a pause between turns is drawn from (s).
     """
     if isinstance(voices, int):
         voices = (READER, *VOICES[:voices - 1])
@@ -85,10 +86,10 @@ def build(voices: int | Sequence[str], *, turns: int = 6, overlap: float = 0.0,
     truth: list[Turn] = []
     cursor = RATE // 2
     for speaker, x, text in parts:
-        first, last = _speech(x)
+        first, last = speech_span(x)
         start = cursor - first - int(overlap * RATE) if truth else cursor - first
         start = max(0, start)
         mix[start:start + len(x)] += x
         truth.append(Turn(speaker, (start + first) / RATE, (start + last) / RATE, text))
-        cursor = start + last + int(rng.uniform(0.4, 1.0) * RATE)
+        cursor = start + last + int(rng.uniform(*gaps) * RATE)
     return mix[:cursor + RATE], truth

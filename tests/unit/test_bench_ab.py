@@ -17,7 +17,7 @@ def test_triple_is_p50_p95_p99_in_ms() -> None:
 def test_run_metrics_counts_missing_finals_and_wer() -> None:
     figures = Figures(eos_final=[0.5, 1.0], first_partial=[0.25], finals=2, utterances=3, errors=1, words=20)
     metrics = ab.run_metrics(figures)
-    assert list(metrics) == list(ab.METRICS)
+    assert list(metrics) == [*ab.METRICS, *ab.CONTRACT]
     assert metrics["final p50"] == pytest.approx(750.0)
     assert metrics["first p99"] == pytest.approx(250.0)
     assert metrics["WER %"] == pytest.approx(5.0)
@@ -34,6 +34,18 @@ def test_run_metrics_without_results_is_unknown_not_zero() -> None:
     metrics = ab.run_metrics(Figures(utterances=5))
     assert metrics["final p95"] is None and metrics["first p50"] is None and metrics["WER %"] is None
     assert metrics["missing"] == 5.0
+
+
+def test_run_metrics_counts_contract_faults() -> None:
+    metrics = ab.run_metrics(Figures(overlapping=2, repeated=1))
+    assert (metrics["overlapping"], metrics["repeated"]) == (2.0, 1.0)
+
+
+def test_summary_row_with_speech_starts_with_the_kind() -> None:
+    runs = [{"final p50": 100.0}]
+    row = ab.summary_rows(8, runs, runs, names=("final p50",), speech="calls")[0]
+    assert row.startswith("| calls | 8 | final p50 | 100 [100-100] |")
+    assert row.count("|") == ab.SPEECH_SUMMARY_HEADER.split("\n")[0].count("|")
 
 
 def test_spread_is_median_and_range_of_known_values() -> None:

@@ -1,0 +1,230 @@
+"""A turn-taking set: two parties trading short replies and longer sentences, each reply's span known.
+
+Calls are made of short turns ("Hi.", "Yes.", "Thank you.", a lone number, a name) between
+longer sentences; issue 47 found such replies merged into the next sentence or lost. Each
+item is a short call of :data:`TURNS` turns, the parties alternating, in two espeak-ng voices
+(:func:`tests.kit.mixes.speak`), with a pause drawn from :data:`GAPS` between turns; a short
+reply follows most long turns. Everything is drawn from the item's seed: the same item is the
+same audio on every run and box (espeak-ng's output for a given text and voice).
+
+Each :class:`Turn` knows its speech's exact sample span (its 10 ms frames within 35 dB of its
+loudest, :func:`tests.kit.mixes.speech_span`) at the rendering's rate, so that a check can ask
+"is this short reply a final of its own whose span is within 0.3 s of where it was said".
+
+Renderings (:func:`items`'s ``form``): ``mono`` (float32, 16 kHz or 8 kHz: both parties on one
+channel), ``mulaw`` (8 kHz G.711 μ-law bytes of the mono call, what a phone network sends),
+``stereo`` (float32, shape ``(samples, 2)``: party ``k`` on channel ``k``, with the other party
+leaking in at ``crosstalk``, by default :data:`CROSSTALK` (-30 dB), as a call recorder's two
+legs carry what the echo canceller left of each other; at -20 dB the VAD and tiny.en take the
+other party's words on each channel).
+
+The held-back part. The set is split in code into ``tune`` (seeds from :data:`TUNE_SEEDS`,
+voices :data:`TUNE_VOICES`) and ``heldout`` (seeds from :data:`HELDOUT_SEEDS`, voices
+:data:`HELDOUT_VOICES`, none of them in ``tune``): tune endpointing and such on ``tune`` only,
+and measure ``heldout`` once, at the end, so that its figures say how a change does on calls
+it was not fitted to.
+
+    from tests.kit import turns
+    for item in turns.items(part="tune", rate=16000):
+        item.audio, item.rate, item.replies, item.transcript
+        for reply in item.replies:  # the short turns
+            reply.party, reply.text, reply.start, reply.end  # samples at item.rate
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mixes import speak, speech_span
+
+RATE = 16_000
+PHONE_RATE = 8_000
+PARTS = ("tune", "heldout")
+FORMS = ("mono", "mulaw", "stereo")
+TUNE_SEEDS = range(0, 1000)  # an item's seed says which part it is in
+HELDOUT_SEEDS = range(1000, 2000)
+TUNE_VOICES = (("en-us+m3", "en+f3"), ("en-gb", "en-us+f2"), ("en-us+m1", "en-gb+f4"))
+HELDOUT_VOICES = (("en-gb-scotland", "en-us+f1"), ("en-029+m2", "en-gb-x-rp+f3"))
+ITEMS = 12  # items per part by default
+TURNS = 8  # turns per item
+GAPS = (0.3, 0.7)  # s of silence between turns
+LEAD, TAIL = 0.5, 1.5  # s of silence before the first turn and after the last (past the VAD's 0.8 s)
+CROSSTALK = 0.03  # the other party's level on a party's channel (-30 dB: an echo a canceller left)
+SHORT_AFTER_LONG = 0.75  # chance that a long turn is answered by a short reply
+
+# One- and two-word replies: the greetings and acknowledgements turn-taking is made of, lone
+# numbers and names.
+SHORT = ("Hi.", "Yes.", "No.", "Okay.", "Thank you.", "Sure.", "Hello.", "Right.", "Great.", "Thanks.",
+         "Seven.", "Three.", "Twelve.", "Forty two.", "Maria.", "David.", "Priya.", "Robert Brown.")
+# Longer sentences, an agent's and a caller's.
+LONG = ("Thanks for calling the store, how can I help you today?",
+        "Can I have the name on the account, please?",
+        "I have updated the address for you.",
+        "Is there anything else I can help you with?",
+        "I would like to check the balance of my account.",
+        "My order has not arrived yet and it has been two weeks.",
+        "Could you tell me how many items are in the order?",
+        "Let me look that up for you, it will take a moment.",
+        "I was charged twice for the same delivery last month.",
+        "Your refund will be processed within five working days.",
+        "Which day would suit you best for the engineer to visit?",
+        "I am calling about the letter you sent me on Friday.")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One turn: who said what, and its speech's first and last sample (end exclusive) at the
+    rendering's rate."""
+
+    party: int  # 0 or 1: the channel it is on in a stereo rendering
+    text: str
+    start: int
+    end: int
+    short: bool  # a one- or two-word reply
+
+    def seconds(self, rate: int) -> tuple[float, float]:
+        return self.start / rate, self.end / rate
+
+
+@dataclass(frozen=True)
+class Item:
+    """One call of the set, rendered."""
+
+    name: str  # "tune-0003": part and seed
+    part: str
+    seed: int
+    voices: tuple[str, str]
+    form: str
+    rate: int
+    audio: np.ndarray | bytes  # float32 (samples,) or (samples, 2); μ-law bytes for ``mulaw``
+    turns: tuple[Turn, ...]
+
+    @property
+    def replies(self) -> tuple[Turn, ...]:
+        """The short turns, in order."""
+        return tuple(turn for turn in self.turns if turn.short)
+
+    @property
+    def transcript(self) -> str:
+        return " ".join(turn.text for turn in self.turns)
+
+    def party_transcript(self, party: int) -> str:
+        return " ".join(turn.text for turn in self.turns if turn.party == party)
+
+
+@dataclass(frozen=True)
+class Script:
+    """What an item's seed draws: the voices and each turn's party, text and the pause before it."""
+
+    seed: int
+    voices: tuple[str, str]
+    turns: tuple[tuple[int, str, float], ...]  # (party, text, seconds of silence before it)
+
+
+def part_of(seed: int) -> str:
+    """``tune`` or ``heldout``: the part a seed belongs to."""
+    for part, seeds in (("tune", TUNE_SEEDS), ("heldout", HELDOUT_SEEDS)):
+        if seed in seeds:
+            return part
+    raise ValueError(f"seed {seed} is in no part ({TUNE_SEEDS} tune, {HELDOUT_SEEDS} heldout)")
+
+
+def script(seed: int, *, turns: int = TURNS) -> Script:
+    """The call that ``seed`` draws (its voices from its part's)."""
+    part = part_of(seed)
+    rng = np.random.default_rng(seed)
+    pairs = TUNE_VOICES if part == "tune" else HELDOUT_VOICES
+    voices = pairs[int(rng.integers(len(pairs)))]
+    if rng.random() < 0.5:
+        voices = (voices[1], voices[0])
+    drawn: list[tuple[int, str, float]] = []
+    party = int(rng.integers(2))
+    short = rng.random() < 0.5  # half the calls open with a greeting or a short answer
+    for index in range(turns):
+        # A sentence once a call, a reply never twice in a row: a repeat must be the service's.
+        said = {text for _, text, _ in drawn}
+        choices = [text for text in LONG if text not in said] if not short else \
+            [text for text in SHORT if not drawn or text != drawn[-1][1]]
+        text = str(rng.choice(choices))
+        pause = LEAD if index == 0 else float(rng.uniform(*GAPS))
+        drawn.append((party, text, pause))
+        party = 1 - party
+        # A long turn is mostly answered by a short reply; after a short one a long turn follows
+        # mostly, sometimes another short one ("Thank you." "Sure.").
+        short = rng.random() < SHORT_AFTER_LONG if not short else rng.random() < 0.2
+    return Script(seed, voices, tuple(drawn))
+
+
+@functools.lru_cache(maxsize=512)
+def _voiced(voice: str, text: str) -> tuple[np.ndarray, int, int]:
+    """``text`` in ``voice`` at 16 kHz, and its speech's span within the samples."""
+    samples = speak(voice, text)
+    first, last = speech_span(samples)
+    return samples, first, last
+
+
+def tracks(seed: int, *, turns: int = TURNS) -> tuple[np.ndarray, tuple[Turn, ...], Script]:
+    """Each party's own track at 16 kHz (float32, shape ``(samples, 2)``), the turns with their
+    spans at 16 kHz, and the script."""
+    drawn = script(seed, turns=turns)
+    pieces = []
+    cursor = 0
+    timeline: list[Turn] = []
+    for party, text, pause in drawn.turns:
+        samples, first, last = _voiced(drawn.voices[party], text)
+        # The pause is silence between the end of one turn's speech and the start of the next's.
+        start = cursor + int(pause * RATE) - first
+        pieces.append((party, start, samples))
+        timeline.append(Turn(party, text, start + first, start + last, text in SHORT))
+        cursor = start + last
+    audio = np.zeros((cursor + int(TAIL * RATE), 2), np.float32)
+    for party, start, samples in pieces:
+        audio[start:start + len(samples), party] += samples
+    return audio, tuple(timeline), drawn
+
+
+def render(seed: int, *, form: str = "mono", rate: int = RATE, crosstalk: float = CROSSTALK,
+           turns: int = TURNS) -> Item:
+    """Item ``seed`` as ``form`` (:data:`FORMS`) at ``rate`` (16000 or 8000; ``mulaw``: 8000)."""
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {', '.join(FORMS)}, not {form!r}")
+    if form == "mulaw":
+        rate = PHONE_RATE
+    if rate not in (RATE, PHONE_RATE):
+        raise ValueError(f"rate must be {RATE} or {PHONE_RATE}, not {rate}")
+    both, timeline, drawn = tracks(seed, turns=turns)
+    samples = both + crosstalk * both[:, ::-1] if form == "stereo" else both.sum(axis=1)
+    if rate != RATE:
+        import soxr
+
+        samples = soxr.resample(samples, RATE, rate).astype(np.float32)
+        timeline = tuple(Turn(t.party, t.text, t.start * rate // RATE, -(-t.end * rate // RATE), t.short)
+                         for t in timeline)
+    audio: np.ndarray | bytes = samples
+    if form == "mulaw":
+        from .telephony import mulaw_encode
+
+        audio = mulaw_encode(samples)
+    part = part_of(seed)
+    return Item(f"{part}-{seed:04d}", part, seed, drawn.voices, form, rate, audio, timeline)
+
+
+def seeds(part: str = "tune", *, count: int = ITEMS) -> Sequence[int]:
+    """The first ``count`` seeds of ``part``."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
+    chosen = TUNE_SEEDS if part == "tune" else HELDOUT_SEEDS
+    if not 0 < count <= len(chosen):
+        raise ValueError(f"count must be 1 to {len(chosen)}, not {count}")
+    return chosen[:count]
+
+
+def items(part: str = "tune", *, rate: int = RATE, form: str = "mono", count: int = ITEMS,
+          crosstalk: float = CROSSTALK) -> list[Item]:
+    """The first ``count`` items of ``part`` (``tune``; ``heldout`` only for the final figures),
+    rendered as ``form`` at ``rate``."""
+    return [render(seed, form=form, rate=rate, crosstalk=crosstalk) for seed in seeds(part, count=count)]

@@ -1,0 +1,47 @@
+"""tests/kit/turns.py's scripts: seeded, split into tune and heldout in code, gaps in range."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.kit import turns
+
+
+def test_a_seed_draws_the_same_call_every_time() -> None:
+    assert turns.script(3) == turns.script(3)
+    assert turns.script(3) != turns.script(4)
+
+
+def test_the_parts_share_no_seed_and_no_voice() -> None:
+    assert set(turns.TUNE_SEEDS).isdisjoint(turns.HELDOUT_SEEDS)
+    tune = {voice for pair in turns.TUNE_VOICES for voice in pair}
+    heldout = {voice for pair in turns.HELDOUT_VOICES for voice in pair}
+    assert tune.isdisjoint(heldout)
+    for seed in turns.seeds("tune", count=20):
+        assert set(turns.script(seed).voices) <= tune
+    for seed in turns.seeds("heldout", count=20):
+        assert set(turns.script(seed).voices) <= heldout
+
+
+def test_a_seed_outside_the_parts_and_a_bad_part_are_refused() -> None:
+    with pytest.raises(ValueError, match="in no part"):
+        turns.part_of(5000)
+    with pytest.raises(ValueError, match="part must be one of"):
+        turns.seeds("train")
+    with pytest.raises(ValueError, match="form must be one of"):
+        turns.render(0, form="wav")
+
+
+def test_calls_alternate_parties_with_short_replies_and_gaps_in_range() -> None:
+    shorts = 0
+    for seed in turns.seeds("tune", count=30):
+        drawn = turns.script(seed).turns
+        assert [party for party, _, _ in drawn[1:]] == [1 - party for party, _, _ in drawn[:-1]]
+        assert drawn[0][2] == turns.LEAD
+        assert all(turns.GAPS[0] <= pause <= turns.GAPS[1] for _, _, pause in drawn[1:])
+        assert all(a[1] != b[1] for a, b in zip(drawn, drawn[1:]))  # no turn said twice in a row
+        sentences = [text for _, text, _ in drawn if text in turns.LONG]
+        assert len(sentences) == len(set(sentences))  # a sentence once a call
+        shorts += sum(text in turns.SHORT for _, text, _ in drawn)
+        assert all(len(text.split()) <= 2 for text in turns.SHORT)
+    assert shorts >= 30 * turns.TURNS // 3  # replies are what the set is about
