@@ -62,6 +62,7 @@ from .core import (AsrSession, AsrSessionState, Head, StageCore, Utterance, ende
                    session_words)
 from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
+from .span import speech_bounds
 
 
 @dataclass(eq=False)
@@ -330,14 +331,21 @@ class LiveSessions(StageCore):
     @staticmethod
     def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,
                     speech_final: bool = False) -> Transcript:
-        """The transcript of ``hypothesis``; a final whose digits' second decode was refused is noted
-        for the redactor (:attr:`~.core.AsrSessionState.unread_numbers`)."""
+        """The transcript of ``hypothesis`` (a final's span narrowed to its speech: :mod:`.span`); a final
+        whose digits' second decode was refused is noted for the redactor
+        (:attr:`~.core.AsrSessionState.unread_numbers`)."""
         if final and hypothesis.digits == "refused":
             session.state.unread_numbers.add(utterance_id(session.session_id, utt.start))
+        start, end = utt.start, max(end, utt.start)
+        words = session_words(hypothesis.words, start, end)
+        if final:  # where its words were said (.span), timed words included
+            first, last = speech_bounds(utt.pcm()[:end - utt.start])
+            start, end = utt.start + first, utt.start + last
+            if words:
+                start, end = min(start, words[0].start), max(end, words[-1].end)
         return Transcript(utterance_id=utterance_id(session.session_id, utt.start),
-                          start=utt.start, end=max(end, utt.start), text=hypothesis.text, final=final,
-                          speech_final=speech_final, language=hypothesis.language,
-                          words=session_words(hypothesis.words, utt.start, max(end, utt.start)),
+                          start=start, end=end, text=hypothesis.text, final=final,
+                          speech_final=speech_final, language=hypothesis.language, words=words,
                           confidence=probability(hypothesis.confidence),
                           truncated=final and bool(hypothesis.lost))
 

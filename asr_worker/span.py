@@ -1,0 +1,43 @@
+"""The span a final reports: its audio less the silence at its ends.
+
+An utterance's audio is wider than its speech: the VAD's pre-roll (0.3 s) before it, its trailing
+padding (0.2 s) and the speech detector's own hangover after it, and, for the speech after an
+early final, the silence of the pause that split it. A final's ``start``/``end`` say where its
+words were said: clients align audio with them, Genesys' AudioHook suite checks them within
+0.5 s, and a one-word reply ("Sure." said at 4.10-4.57 s) reported as 3.87-4.90 s is 0.33 s off.
+So a final's span is narrowed to its speech by level: the frames within :data:`RELATIVE` of the
+utterance's loud frames, with :data:`MARGIN` kept at each end for a soft onset or decay. Audio
+with no such frame keeps its whole span. Pure: the same audio gives the same span on a replay.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.records import SAMPLE_RATE
+
+FRAME = SAMPLE_RATE // 50  # 20 ms
+# A frame is speech when its RMS is at least this fraction of the utterance's loud frames' (-20 dB:
+# a fricative onset stays in, the pause's room noise and a telephone line's hiss stay out) ...
+RELATIVE = 0.1
+# ... and over this floor (-50 dBFS): digital silence and dither never count.
+FLOOR = 0.003 * 32768
+LOUD_PERCENTILE = 95  # the utterance's loud frames: robust to one click
+MARGIN = int(0.1 * SAMPLE_RATE)
+
+
+def speech_bounds(pcm: np.ndarray) -> tuple[int, int]:
+    """The first and last sample of ``pcm`` (int16) that are speech by level, :data:`MARGIN` kept
+    around them; ``(0, len(pcm))`` when no frame is."""
+    count = len(pcm) // FRAME
+    if count == 0:
+        return 0, len(pcm)
+    frames = pcm[:count * FRAME].astype(np.float32).reshape(count, FRAME)
+    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    threshold = max(FLOOR, RELATIVE * float(np.percentile(rms, LOUD_PERCENTILE)))
+    loud = np.flatnonzero(rms >= threshold)
+    if loud.size == 0:
+        return 0, len(pcm)
+    first = max(0, int(loud[0]) * FRAME - MARGIN)
+    last = min(len(pcm), (int(loud[-1]) + 1) * FRAME + MARGIN)
+    return first, last
