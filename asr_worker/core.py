@@ -441,9 +441,12 @@ class StageCore(Stage[AsrSessionState]):
             asr.language = asr.vote.language
 
 
-def session_words(words: tuple[Word, ...], start: int, end: int) -> tuple[TimedWord, ...]:
-    """Word times (seconds into the utterance) as session samples, in order and inside ``start``..``end``."""
-    timed, previous = [], start
+def session_words(words: tuple[Word, ...], start: int, end: int, *, within: int | None = None
+                  ) -> tuple[TimedWord, ...]:
+    """Word times (seconds from sample ``start``) as session samples, in order and inside
+    ``within``..``end`` (``within``: the final's span's start, ``start`` by default)."""
+    lowest = start if within is None else within
+    timed, previous = [], lowest
     for word in words:
         first = min(max(start + round(word.start * SAMPLE_RATE), previous), end)
         last = min(max(start + round(word.end * SAMPLE_RATE), first), end)

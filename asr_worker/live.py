@@ -62,7 +62,7 @@ from .core import (AsrSession, AsrSessionState, Head, StageCore, Utterance, ende
                    session_words)
 from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
-from .span import speech_bounds
+from .span import final_span
 
 
 @dataclass(eq=False)
@@ -337,15 +337,12 @@ class LiveSessions(StageCore):
         if final and hypothesis.digits == "refused":
             session.state.unread_numbers.add(utterance_id(session.session_id, utt.start))
         start, end = utt.start, max(end, utt.start)
-        words = session_words(hypothesis.words, start, end)
-        if final:  # where its words were said (.span), timed words included
-            first, last = speech_bounds(utt.pcm()[:end - utt.start])
-            start, end = utt.start + first, utt.start + last
-            if words:
-                start, end = min(start, words[0].start), max(end, words[-1].end)
+        if final:  # where its words were said (.span)
+            start, end = final_span(utt.pcm()[:end - utt.start], utt.start)
         return Transcript(utterance_id=utterance_id(session.session_id, utt.start),
                           start=start, end=end, text=hypothesis.text, final=final,
-                          speech_final=speech_final, language=hypothesis.language, words=words,
+                          speech_final=speech_final, language=hypothesis.language,
+                          words=session_words(hypothesis.words, utt.start, end, within=start),
                           confidence=probability(hypothesis.confidence),
                           truncated=final and bool(hypothesis.lost))
 

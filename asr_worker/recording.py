@@ -55,6 +55,7 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
                             utterance_id)
 
 from .core import AsrSession, AsrSessionState, StageCore, Utterance, ends_sentence, probability, session_words
+from .span import final_span
 from .engines import DecodeRequest, Word
 from .engines.digits import needs_digits, outcome, prompted
 from .packing import (ALONE, SPANNED, Piece, Segment, beside_surplus, deal_spans, deal_words, join_words, pack_audio, pack_length,
@@ -270,9 +271,10 @@ class Recordings(StageCore):
             cut = [(utt.start + round(a * SAMPLE_RATE), utt.start + round(b * SAMPLE_RATE)) for a, b in its_lost]
             for segment in split_at_sentences(piece, its_words, rate=SAMPLE_RATE, ends_sentence=ends_sentence):
                 truncated = any(a <= segment.end and b >= segment.start for a, b in cut)
+                audio = utt.pcm()[segment.start - utt.start:segment.end - utt.start]
                 if not segment.words and not truncated and index in unheard:  # the result says what is missing
                     self._count_final(asr, language, 0)
-                    outputs.append(replace(self._segment_transcript(session, asr, segment, language=language,
+                    outputs.append(replace(self._segment_transcript(session, asr, segment, audio, language=language,
                                                                     speech_final=ended.speech_final), no_words=True))
                     continue
                 if not segment.words and not truncated:
@@ -282,7 +284,7 @@ class Recordings(StageCore):
                 if segment.split:
                     self.metrics.early_finals.labels(kind="sentence").inc()
                 self._count_final(asr, language, len(segment.words))
-                outputs.append(self._segment_transcript(session, asr, segment, language=language,
+                outputs.append(self._segment_transcript(session, asr, segment, audio, language=language,
                                                         speech_final=segment.split or ended.speech_final,
                                                         truncated=truncated))
         return outputs, pack[-1].entry_id, text
@@ -374,10 +376,14 @@ class Recordings(StageCore):
                        truncated=bool(hypothesis.lost))
 
     @staticmethod
-    def _segment_transcript(session: AsrSession, asr: PackState, segment: Segment, *, language: str,
-                            speech_final: bool, truncated: bool = False) -> Transcript:
-        return Transcript(utterance_id=utterance_id(session.session_id, segment.start), start=segment.start,
-                          end=segment.end, text=segment.text_in(language), final=True, speech_final=speech_final,
+    def _segment_transcript(session: AsrSession, asr: PackState, segment: Segment, audio: np.ndarray, *,
+                            language: str, speech_final: bool, truncated: bool = False) -> Transcript:
+        """The final of ``segment`` (its ``audio``): its span where its words were said (:mod:`.span`),
+        as a live final's."""
+        start, end = final_span(audio, segment.start)
+        return Transcript(utterance_id=utterance_id(session.session_id, segment.start), start=start,
+                          end=end, text=segment.text_in(language), final=True, speech_final=speech_final,
                           language=language,
-                          words=session_words(segment.words, segment.start, segment.end) if asr.config.words else (),
+                          words=session_words(segment.words, segment.start, end, within=start) if asr.config.words
+                          else (),
                           confidence=probability(segment.confidence), truncated=truncated)

@@ -41,3 +41,10 @@ def speech_bounds(pcm: np.ndarray) -> tuple[int, int]:
     first = max(0, int(loud[0]) * FRAME - MARGIN)
     last = min(len(pcm), (int(loud[-1]) + 1) * FRAME + MARGIN)
     return first, last
+
+
+def final_span(pcm: np.ndarray, start: int) -> tuple[int, int]:
+    """The span (session samples) of a final whose audio ``pcm`` starts at sample ``start``: its
+    speech by level (:func:`speech_bounds`). Its timed words, clamped into the span, say the rest."""
+    first, last = speech_bounds(pcm)
+    return start + first, start + last
