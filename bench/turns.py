@@ -49,6 +49,7 @@ import numpy as np
 from bench.latency import Heard, OwnStack, contract_faults, load_average
 from common import aio
 from tests.kit import turns
+from tests.kit.stack import Stack
 from tests.kit.support import normalise
 
 DOORS = ("native", "deepgram", "twilio", "twilio-stereo", "audiohook")
@@ -290,14 +291,15 @@ def rendering(door: str, item: turns.Item, *, crosstalk: float = turns.CROSSTALK
     return turns.render(item.seed, form="stereo", rate=turns.PHONE_RATE, crosstalk=crosstalk)
 
 
-async def session(door: str, own: OwnStack, item: turns.Item) -> list[Final]:
+async def session(door: str, stack: Stack, item: turns.Item) -> list[Final]:
+    """``item`` through ``door`` of ``stack`` (tests.kit.stack.Stack: a benchmark's own, or a test's)."""
     if door == "native":
-        return await native(own.url, item)
+        return await native(stack.url, item)
     if door == "deepgram":
-        return await deepgram(own.stack.port, item)
+        return await deepgram(stack.port, item)
     if door in ("twilio", "twilio-stereo"):
-        return await twilio(own.stack.port, item)
-    return await audiohook(own.stack.port, item)
+        return await twilio(stack.port, item)
+    return await audiohook(stack.port, item)
 
 
 # -- the run ------------------------------------------------------------------------------------------
@@ -326,7 +328,7 @@ async def run_model(model: str, doors: list[str], chosen: list[turns.Item], args
             rendered = rendering(door, item, crosstalk=args.crosstalk)
             async with gate:
                 try:
-                    finals = await session(door, own, rendered)
+                    finals = await session(door, own.stack, rendered)
                 except Exception as exc:  # a session that failed (a busy box, a refusal), not the run
                     tallies[door].failed.append(f"{item.name}: {type(exc).__name__}: {exc}")
                     return
