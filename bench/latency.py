@@ -432,9 +432,9 @@ def percentiles(values: list[float]) -> str:
 
 
 class OwnStack:
-    """A private redis-server, one gateway, one VAD and one ASR worker (tests' Stack)."""
+    """A private redis-server, one gateway, one VAD and ``asr_workers`` ASR workers (tests' Stack)."""
 
-    def __init__(self, extra_env: dict | None = None, *, ready_timeout: float = 60.0) -> None:
+    def __init__(self, extra_env: dict | None = None, *, ready_timeout: float = 60.0, asr_workers: int = 1) -> None:
         from tests.kit.stack import Stack
         from tests.kit.faults import http_port
 
@@ -445,7 +445,8 @@ class OwnStack:
             # behind other test processes) in a child started at the first recording; a
             # benchmark measures the service as it ships.
             shipped = {"STREAMSCRIBE_ASR_BATCH_NICE": "19", "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "true"}
-            self.stack = Stack(self.redis, extra_env={**shipped, **(extra_env or {})}, ready_timeout=ready_timeout)
+            self.stack = Stack(self.redis, extra_env={**shipped, **(extra_env or {})}, ready_timeout=ready_timeout,
+                               asr_workers=asr_workers)
         except BaseException:
             self.redis.close()
             raise
