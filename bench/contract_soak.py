@@ -56,7 +56,7 @@ these gets it, or an error or warning message, never nothing:
   that tag finals (native, Deepgram with detection, Twilio, AudioHook).
 
 It prints a table per door and condition (and one per kind): sessions, failed sessions, finals,
-then the violations of each kind and the option drops; each violating session on a line, and with
+then the finals that break each rule (and the speech stretches lost) and the option drops; each violating session on a line, and with
 ``--show`` the finals around each violation (:func:`common.contract.describe`). ``--dump PATH``
 writes every session's messages and findings as JSON lines.
 """
@@ -479,7 +479,10 @@ class Tally:
         self.sessions += 1
         self.failed += outcome.error is not None
         self.finals += outcome.finals
-        self.violations.update(v.kind for v in outcome.violations)
+        # A final counts once per kind (a carried-over text breaks the repeat and the words/s rule);
+        # each stretch of speech lost counts (they have no final: index -1).
+        self.violations.update(kind for kind, _ in {(v.kind, v.index) for v in outcome.violations if v.index >= 0})
+        self.violations.update(v.kind for v in outcome.violations if v.index < 0)
         self.drops += len(outcome.drops)
 
 
