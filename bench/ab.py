@@ -15,8 +15,8 @@ session audio and the scoring are :mod:`bench.latency`'s, the same for both side
 ``--gap`` of silence; ``continuous``: read speech running on; ``calls``: two parties taking
 turns; several, or ``all``): each kind is run at each N in each pair and summed up on its own.
 With a kind other than ``clips`` the tables have a ``speech`` column and two more figures, the
-finals that overlap an earlier one and those that repeat the previous one's words
-(``bench.latency.contract_faults``); ``clips`` alone prints what it printed before.
+finals that overlap an earlier one and those that repeat an earlier one's words
+(``bench.latency.contract_counts``: :mod:`common.contract`'s ``overlap`` and ``repeated_text``); ``clips`` alone prints what it printed before.
 
 Both stacks stay up for the whole run; for each pair and each N the two sides
 take turns (A then B in even pairs, B then A in odd ones, so that a drift of the

@@ -53,8 +53,8 @@ Figures, per system, mode and N (percentiles over every utterance of every sessi
 With a ``--speech`` other than ``clips`` the table has a ``speech`` column and three more
 (``clips`` alone prints the table as before, so that older figures stay comparable): server
 CPU seconds per call, and the finals that break the transcript contract (issue 42): those
-whose span overlaps an earlier final's, and those whose words repeat the previous final's
-(:func:`contract_faults`). WER there compares numbers as digits (``bench.accuracy.errors``:
+whose span overlaps an earlier final's, and those whose words repeat an earlier final's
+(:func:`contract_counts`: :func:`common.contract.check`'s ``overlap`` and ``repeated_text``). WER there compares numbers as digits (``bench.accuracy.errors``:
 the calls read numbers out).
 
 Results are matched to utterances by their ``start``/``end`` audio times: an
@@ -81,13 +81,14 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from common import aio
+from common.contract import Event, check
 from tests.kit import mixes
 from tests.kit.faults import five_utterances_with_bounds
 from tests.kit.support import Process, RedisServer, cpu_seconds, free_port, normalise, word_errors
@@ -348,37 +349,14 @@ def covers_end(heard: Heard, utterance: Utterance) -> bool:
     return heard.start - SLACK <= utterance.end <= heard.end + SLACK
 
 
-REPEAT_WORDS = 3  # words a shorter final must have to count as repeating a longer one
-
-
-def repeats(previous: list[str], words: list[str]) -> bool:
-    """Whether a final of ``words`` says the previous final's words again: the same words, or one
-    of them (of :data:`REPEAT_WORDS` words or more) at the start or end of the other (the shapes
-    issue 42 shows: "It was the season of light." then "It was the season of light, it was...";
-    "Ask what you can do for your country." then "What you can do for your country.")."""
-    if not words or not previous:
-        return False
-    if words == previous:
-        return True
-    short, long = sorted((previous, words), key=len)
-    return len(short) >= REPEAT_WORDS and (long[:len(short)] == short or long[-len(short):] == short)
-
-
-OVERLAP_SLACK = 0.005  # s: spans are whole milliseconds
-
-
-def contract_faults(finals: list[Heard]) -> tuple[int, int]:
-    """(overlapping, repeated) among one session's ``finals`` (with words, in arrival order): a
-    final whose span starts before an earlier final's ends, and one that :func:`repeats` the
-    previous final's words."""
-    overlapping = repeated = 0
-    latest_end, previous = float("-inf"), list[str]()
-    for heard in finals:
-        words = normalise(heard.text)
-        overlapping += heard.start < latest_end - OVERLAP_SLACK
-        repeated += repeats(previous, words)
-        latest_end, previous = max(latest_end, heard.end), words
-    return overlapping, repeated
+def contract_counts(finals: Sequence[Heard]) -> tuple[int, int]:
+    """(overlapping, repeated) among one channel's ``finals`` (with words, in arrival order): the
+    finals :func:`common.contract.check` finds a violation of kind ``overlap``, and of kind
+    ``repeated_text``, at (each final counted once per kind)."""
+    events = [Event(kind="final", text=heard.text, start_ms=round(heard.start * 1000),
+                    end_ms=max(round(heard.start * 1000), round(heard.end * 1000))) for heard in finals]
+    found = {(violation.kind, violation.index) for violation in check(events)}
+    return (sum(kind == "overlap" for kind, _ in found), sum(kind == "repeated_text" for kind, _ in found))
 
 
 @dataclass
@@ -391,8 +369,8 @@ class Figures:
     utterances: int = 0
     errors: int = 0  # word errors
     words: int = 0
-    overlapping: int = 0  # finals whose span overlaps an earlier final's (contract_faults)
-    repeated: int = 0  # finals that repeat the previous final's words
+    overlapping: int = 0  # finals whose span overlaps an earlier final's (contract_counts)
+    repeated: int = 0  # finals that repeat an earlier final's words
     failed: list[str] = field(default_factory=list)
     score: Callable[[str, str], tuple[int, int]] = word_errors  # (word errors, reference words)
 
@@ -425,7 +403,7 @@ class Figures:
         self.errors += errors
         self.words += words
         finals = [heard for heard in sorted(run.heard, key=lambda h: h.at) if heard.final and normalise(heard.text)]
-        overlapping, repeated = contract_faults(finals)
+        overlapping, repeated = contract_counts(finals)
         self.overlapping += overlapping
         self.repeated += repeated
 
@@ -454,9 +432,9 @@ def percentiles(values: list[float]) -> str:
 
 
 class OwnStack:
-    """A private redis-server, one gateway, one VAD and one ASR worker (tests' Stack)."""
+    """A private redis-server, one gateway, one VAD and ``asr_workers`` ASR workers (tests' Stack)."""
 
-    def __init__(self, extra_env: dict | None = None, *, ready_timeout: float = 60.0) -> None:
+    def __init__(self, extra_env: dict | None = None, *, ready_timeout: float = 60.0, asr_workers: int = 1) -> None:
         from tests.kit.stack import Stack
         from tests.kit.faults import http_port
 
@@ -467,7 +445,8 @@ class OwnStack:
             # behind other test processes) in a child started at the first recording; a
             # benchmark measures the service as it ships.
             shipped = {"STREAMSCRIBE_ASR_BATCH_NICE": "19", "STREAMSCRIBE_ASR_BATCH_CHILD_AT_START": "true"}
-            self.stack = Stack(self.redis, extra_env={**shipped, **(extra_env or {})}, ready_timeout=ready_timeout)
+            self.stack = Stack(self.redis, extra_env={**shipped, **(extra_env or {})}, ready_timeout=ready_timeout,
+                               asr_workers=asr_workers)
         except BaseException:
             self.redis.close()
             raise

@@ -28,7 +28,8 @@ turn's speech by more than :data:`TAKES_IN` s:
 - ``lost``: no final with words takes in the reply;
 
 and over the sessions' finals those whose span overlaps an earlier final's on the channel and
-those that repeat the previous final's words (``bench.latency.contract_faults``), and the WER of
+those that repeat an earlier final's words (``bench.latency.contract_counts``: the transcript
+contract's checker, :mod:`common.contract`), and the WER of
 the session's finals (``bench.accuracy.errors``: numbers as digits) against the turns' text.
 """
 
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.latency import Heard, OwnStack, contract_faults, load_average
+from bench.latency import Heard, OwnStack, contract_counts, load_average
 from common import aio
 from tests.kit import turns
 from tests.kit.stack import Stack
@@ -135,7 +136,7 @@ def score(item: turns.Item, finals: Sequence[Final], *, stereo: bool) -> Tally:
             tally.lost += 1
             tally.missed.append(f"{item.name}: {reply.text!r} at {start:.2f}-{end:.2f} s lost")
     for channel in sorted({final.channel for final in spoken}):
-        overlapping, repeated = contract_faults([Heard(0.0, True, f.start, f.end, f.text)
+        overlapping, repeated = contract_counts([Heard(0.0, True, f.start, f.end, f.text)
                                                  for f in spoken if f.channel == channel])
         tally.overlapping += overlapping
         tally.repeated += repeated
