@@ -43,8 +43,8 @@ Each channel is its own pipeline session with its own endpointing, with word
 timings. Finals go back as ``event`` messages holding one ``transcript``
 entity each, in the form Genesys defines for transcription connectors
 (``id``, ``channelId`` = the channel's index in the selected medium,
-``isFinal``, ``offset`` and ``duration`` of the words (the utterance's when
-no words were timed), ``alternatives`` with ``confidence``
+``isFinal``, ``offset`` and ``duration`` of the final (where its words were
+said: the ASR narrows it), ``alternatives`` with ``confidence``
 and ``interpretations`` of ``transcript`` and word ``tokens``), with one
 addition: ``party`` (the channel's name, ``external``/``internal``). An
 AudioHook Monitor integration ignores these events; *followers* of the call
@@ -120,21 +120,6 @@ def _confidence(event: events.Final) -> float:
     if event.words:
         return sum(word.confidence for word in event.words) / len(event.words)
     return 1.0  # no figure at all: the transcript is what the engine settled on
-
-
-def speech_span(event: events.Final) -> tuple[int, int]:
-    """The audio time (ms) a transcript entity spans: its words', when the engine timed them.
-
-    The utterance's own span adds the speech detector's margins (up to 0.3 s of pre-roll before
-    the words, 0.2 s of padding after them, and at a sentence split the pause before the next
-    words), which Genesys' conformance suite counts against the utterance's duration (it allows
-    0.5 s). The words' span is kept inside the utterance's; without words, the utterance's.
-    """
-    if not event.words:
-        return event.start_ms, event.end_ms
-    start = min(max(event.words[0].start_ms, event.start_ms), event.end_ms)
-    end = max(min(event.words[-1].end_ms, event.end_ms), start)
-    return start, end
 
 
 def token_starts(words: Sequence[events.Word]) -> list[int]:
@@ -397,9 +382,11 @@ class AudioHookDoor(Door):
                        "interpretations": [{"type": "display", "transcript": event.text, "tokens": tokens}]}
         if event.language:
             alternative["languages"] = [event.language]
-        start_ms, end_ms = speech_span(event)
+        # The final's own span: the ASR narrows it to where its words were said (asr_worker/span.py);
+        # whisper's word timings of a one-word reply can miss the word (the contract soak: "No." at
+        # 9.90-9.94 s for 9.50-9.88 s), and Genesys' suite allows 0.5 s.
         return {"type": "transcript", "data": {
             "id": str(uuid.uuid5(_ENTITY_IDS, event.utterance_id)), "channelId": event.channel, "isFinal": True,
-            "offset": format_duration(start_ms), "duration": format_duration(end_ms - start_ms),
+            "offset": format_duration(event.start_ms), "duration": format_duration(event.end_ms - event.start_ms),
             "alternatives": [alternative], "party": self.parties[event.channel],
         }}

@@ -465,10 +465,10 @@ def test_audiohook_renders_finals_as_transcript_events():
     door, client = opened_audiohook()
     words = (events.Word(text="How", start_ms=1000, end_ms=1200, confidence=0.9),
              events.Word(text=" help?", start_ms=1800, end_ms=2250, confidence=0.7))
-    # The utterance holds the VAD's margins (pre-roll before the words, padding after them); the
-    # entity spans the words (Genesys' suite allows 0.5 s on a duration).
+    # The entity spans the final, which the ASR narrows to where its words were said
+    # (asr_worker/span.py), not whisper's word timings (those of a one-word reply can miss it).
     final = events.Final(channel=1, session_id="s1", utterance_id="s1-16000", text="How can I help?",
-                         start_ms=700, end_ms=2450, language="en", speech_final=True, confidence=0.91, words=words)
+                         start_ms=1000, end_ms=2250, language="en", speech_final=True, confidence=0.91, words=words)
     body = client.seen(door.render(final)[0])
     assert (body["type"], body["seq"]) == ("event", 2)
     [entity] = body["parameters"]["entities"]
@@ -507,7 +507,7 @@ def test_audiohook_renders_finals_as_transcript_events():
     tokens = json.loads(door.render(dataclasses.replace(final, words=same))[0])[
         "parameters"]["entities"][0]["data"]["alternatives"][0]["interpretations"][0]["tokens"]
     assert [(t["offset"], t["duration"]) for t in tokens] == [("PT1S", "PT0S"), ("PT1.001S", "PT0.199S")]
-    assert span_of(words=()) == ("PT0.7S", "PT1.75S")  # no words timed: the utterance's span
+    assert span_of(words=()) == span_of() == ("PT1S", "PT1.25S")  # the final's span, words timed or not
     # Words timed past the utterance's edges are kept inside it.
     assert span_of(start_ms=1100, end_ms=2000) == ("PT1.1S", "PT0.9S")
     # Partials and empty finals are not sent; a failure ends with disconnect, then the close.
