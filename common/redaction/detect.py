@@ -225,12 +225,12 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if any(taken[run.first:run.last + 1]):
             continue
         if continues and run.first == 0 and not _unit_after(run, tokens, cores):
-            entity: str | None = continues  # the rest of the number the passage before ended with
+            label = continues  # the rest of the number the passage before ended with
         elif FAIL_CLOSED & set(kinds) and _may_be_secret(run, tokens, cores):
-            entity = _label(kinds, before[run.first], keyword_at, run)
+            label = _label(kinds, before[run.first], keyword_at, run)
         else:
             continue
-        spans.append(Span(run.first, run.last, entity))
+        spans.append(Span(run.first, run.last, label))
         taken[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
     if "pii" in kinds:
         for span in _emails(tokens, cores):

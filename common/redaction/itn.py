@@ -116,6 +116,10 @@ def numeric(tokens: list[str]) -> list[bool]:
             flags[i] = True
         elif c == "and" and before and cores[i - 1] in _SCALES and after:
             flags[i] = True
+    # "oh" before what the loop above took ("oh double one", "oh oh seven"): a zero too.
+    for i in reversed(range(len(cores) - 1)):
+        if not flags[i] and cores[i] in _ZEROS and flags[i + 1]:
+            flags[i] = True
     return flags
 
 

@@ -45,10 +45,11 @@ def redacted(texts: list[str], kinds: tuple[str, ...], *, timer_between: bool = 
 
 
 def in_clear(texts: list[str]) -> list[str]:
-    """The digits and digit words of ``texts`` outside placeholders."""
+    """The digits and digit words of ``texts`` outside placeholders (but "the last four": no digit
+    of the number)."""
     found = []
     for text in texts:
-        bare = re.sub(r"\[[A-Z_]+_\d+\]", " ", text)
+        bare = re.sub(r"\[[A-Z_]+_\d+\]|last four", " ", text)
         found += re.findall(r"\d", bare)
         found += [w for w in map(core, bare.split()) if w in DIGIT_WORDS]
     return found
