@@ -116,6 +116,9 @@ class Settings:
             raise ConfigError(f"invalid value for callback_method: {kit.header_text(method)!r} "
                               f"(expected {' or '.join(CALLBACK_METHODS)})")
         utt_split = query.number("utt_split", *UTT_SPLIT_RANGE)
+        if len(query.all("redact_audio")) > 1:  # which copy to keep must not depend on the order
+            raise ConfigError("invalid value for redact_audio: given more than once (expected one of "
+                              f"{' or '.join(REDACT_AUDIO)})")
         redact_audio = query.last("redact_audio")
         if redact_audio is not None and redact_audio.lower() not in REDACT_AUDIO:
             raise ConfigError(f"invalid value for redact_audio: {kit.header_text(redact_audio)!r} (expected "
