@@ -33,7 +33,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import Run, core, runs
+from .itn import SPANISH_DIGITS, Run, core, runs
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
 # ... but a birth keyword for fewer: a date of birth is said right after it, and other dates
@@ -87,6 +87,15 @@ _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs",
 # Not one that starts with 0 ("0.78": an SSN's "oh seven eight" as base wrote it; no time, and a
 # price under one would have its currency sign).
 _DECIMAL = re.compile(r"^(?:[$£€]\d{1,3}|[1-9]\d{0,2})\.\d{2}[.,]?$")
+# Kinds whose sessions fail closed: any number that may be a secret's is redacted (:func:`_may_be_secret`).
+# (``pii`` redacts SSNs too.)
+FAIL_CLOSED = frozenset({"pci", "ssn", "pii"})
+_AMOUNT_DIGITS = 9  # an amount or a time has no more digits ("$1,250,000"); a card's with "dollars" after is a card
+_ONE_DIGIT = frozenset("zero one two three four five six seven eight nine oh o double triple".split()) | frozenset(SPANISH_DIGITS)
+# Words after a short number that do not make it a quantity ("12 is", "34 and"): it may be a piece.
+_NOT_A_NOUN = {"is", "are", "was", "and", "or", "then", "that", "that's", "it", "it's", "thats", "its", "again"}
+_SOCIAL_NOT_SSN = {"media", "network", "networks", "worker", "workers", "work", "services", "service", "life",
+                   "event", "events", "club", "distancing", "skills", "studies", "science", "sciences", "anxiety"}
 _STOP = {"and", "but", "in", "on", "at", "with", "for", "to", "my", "the", "a", "is", "was", "it", "i", "and,"}
 _WRITTEN_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*$")  # (not "3.30": a time)
@@ -127,8 +136,12 @@ class Span:
 def _keyword(cores: list[str], i: int) -> str | None:
     word = cores[i].removesuffix("'s")  # "my card's number"
     following = cores[i + 1] if i + 1 < len(cores) else ""
-    if word == "social" and following not in ("security", "insurance"):
+    # "social" alone is how callers say it ("the last four of my social are 6789"), but not
+    # "social media" or "social worker".
+    if word == "social" and following in _SOCIAL_NOT_SSN:
         return None
+    if word == "count" and following in ("number", "numbers", "no"):  # "account number" misheard
+        return "account"
     if word == "security" and following in ("code", "number") and (i == 0 or cores[i - 1] != "social"):
         return "card"
     if word == "date" and following == "of" and i + 2 < len(cores) and cores[i + 2] == "birth":
@@ -140,13 +153,20 @@ def _keyword(cores: list[str], i: int) -> str | None:
 
 
 def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
-           names: frozenset[int] = frozenset(), breaks: frozenset[int] = frozenset()) -> list[Span]:
+           names: frozenset[int] = frozenset(), breaks: frozenset[int] = frozenset(),
+           continues: str | None = None) -> list[Span]:
     """The entities of ``kinds`` in ``tokens``; ``context`` (carried from earlier text) is moved past them.
+
+    Fails closed: with a kind of :data:`FAIL_CLOSED`, a number no rule took that may be a secret's
+    (:func:`_may_be_secret`) is redacted whatever the words around it; the keywords only name it
+    (:func:`_label`).
 
     ``names``: the tokens a name model found to be a person's name (``pii`` redacts them).
     ``breaks``: the tokens that begin a final (``tokens`` are several held finals): a number
     read as 3, 2 and 4 digits in three finals has an SSN's shape, whatever the recogniser's
     punctuation inside each.
+    ``continues``: ``tokens`` go on with a number that the text before them ended with, redacted as
+    this entity: a number they start with is its rest, whatever its length.
     """
     if not kinds or not tokens:
         return []
@@ -201,6 +221,17 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             spans.append(Span(i, i, entity))
             taken[i] = True
     _absorb(spans, taken, numbers_read, tokens, cores, keyword_at)
+    for run in numbers_read:
+        if any(taken[run.first:run.last + 1]):
+            continue
+        if continues and run.first == 0 and not _unit_after(run, tokens, cores):
+            label = continues  # the rest of the number the passage before ended with
+        elif FAIL_CLOSED & set(kinds) and _may_be_secret(run, tokens, cores):
+            label = _label(kinds, before[run.first], keyword_at, run)
+        else:
+            continue
+        spans.append(Span(run.first, run.last, label))
+        taken[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
     if "pii" in kinds:
         for span in _emails(tokens, cores):
             if not any(taken[span.first:span.last + 1]):
@@ -217,6 +248,53 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             else:
                 i += 1
     return sorted(spans, key=lambda s: s.first)
+
+
+def _digitwise(run: Run, cores: list[str]) -> bool:
+    """``run`` is read digit by digit (two words or more of one digit: "four four", "0 5", "oh
+    five"), as secrets are, not said as one number ("twenty five", "10")."""
+    return sum(c in _ONE_DIGIT or len(c) == 1 and c.isdigit() for c in cores[run.first:run.last + 1]) >= 2
+
+
+def _may_be_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """Whether ``run`` may be (part of) a card number, an SSN, a security code, an expiry date or an
+    account number, whatever the words around it: every number but
+
+    * an amount or a time (:func:`_unit_after`: "25 dollars", "$149", "3:30", "10 o'clock", "3
+      pm", "10 days") of at most :data:`_AMOUNT_DIGITS` digits, or one right after a word such as
+      "charge" of at most 6;
+    * a date of a call: a month word right before a day, a year or both ("March 3, 2024");
+    * a short quantity: 1 or 2 digits said as one number ("twenty five", "10"), not read digit by
+      digit ("four four", "oh five": masked), with a word after it in its sentence ("two items",
+      "10 pays"): one that ends a sentence or a passage ("I'm 42.", "... is 12") may be the first
+      piece of a number read in groups, and is masked.
+
+    When unsure, a number is masked: a year alone ("in 2019"), an order number, a house number
+    without a ``pii`` address rule, a quantity of 3 digits or more ("120 people")."""
+    n = len(run.digits)
+    if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS:
+        return False
+    if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and n <= 6:
+        return False
+    if _date_start(run, tokens, cores) is not None and n <= 6 and all(len(g) <= 4 for g in run.groups) \
+            and len(run.groups) <= 2:
+        return False
+    if n > 2 or _digitwise(run, cores):
+        return True
+    ends = tokens[run.last].rstrip()[-1:] in ".?!;:" or run.last + 1 >= len(tokens) \
+        or cores[run.last + 1] in _NOT_A_NOUN
+    return ends
+
+
+def _label(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None], run: Run) -> str:
+    """What a number that fails closed is redacted as: the entity whose keyword is about (an SSN's,
+    a card's, a phone number's, an account's), else ``NUMBER``."""
+    entity = _sensitive(kinds, ctx, keyword_at, run.first, run.last)
+    if entity is not None:
+        return entity
+    if "pii" in kinds and (ctx.account > 0 or _near(keyword_at, run, "account")):
+        return "ACCOUNT_NUMBER"
+    return "NUMBER"
 
 
 def _absorb(spans: list[Span], taken: list[bool], found: list[Run], tokens: list[str], cores: list[str],

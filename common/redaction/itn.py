@@ -30,7 +30,10 @@ _SCALES = {"hundred", "thousand", "million", "billion"}
 NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS) | _SCALES
 _ZEROS = {"oh", "o"}
 _REPEATS = {"double": 2, "triple": 3}
-_SMALL = frozenset(_UNITS[:10]) | _ZEROS
+# Spanish digits read one by one ("cuatro cuatro cuatro cuatro"): numbers beside another number
+# (a Spanish word alone, "uno", "dos", is not one). Compounds ("cuarenta y uno") are not read.
+SPANISH_DIGITS = dict(zip("cero uno dos tres cuatro cinco seis siete ocho nueve".split(), _UNITS[:10]))
+_SMALL = frozenset(_UNITS[:10]) | _ZEROS | frozenset(SPANISH_DIGITS)
 _SPOKEN_SEPARATORS = {"slash": "/", "dash": "-", "hyphen": "-"}  # "oh five slash twenty seven"
 # Homophones the recogniser writes for digits read aloud ("4. Too 4. Too" for "four two four
 # two", "for 240" for "four two four oh"): numbers only right after a numeral, with a numeral
@@ -101,6 +104,9 @@ def numeric(tokens: list[str]) -> list[bool]:
         after = i + 1 < len(cores) and (_is_digits(tokens[i + 1]) or _is_number_word(cores[i + 1]))
         if c in _ZEROS and (before or after):
             flags[i] = True
+        elif c in SPANISH_DIGITS and (before or i > 0 and cores[i - 1] in SPANISH_DIGITS
+                                or i + 1 < len(cores) and cores[i + 1] in SPANISH_DIGITS or after):
+            flags[i] = True
         elif c in _REPEATS and i + 1 < len(cores) and (_is_number_word(cores[i + 1]) or cores[i + 1] in _ZEROS
                                                         or _is_digits(tokens[i + 1])):
             flags[i] = True
@@ -109,6 +115,10 @@ def numeric(tokens: list[str]) -> list[bool]:
         elif c in _HOMOPHONES and (before and (after or i + 1 == len(cores)) or i == 0 and after):
             flags[i] = True
         elif c == "and" and before and cores[i - 1] in _SCALES and after:
+            flags[i] = True
+    # "oh" before what the loop above took ("oh double one", "oh oh seven"): a zero too.
+    for i in reversed(range(len(cores) - 1)):
+        if not flags[i] and cores[i] in _ZEROS and flags[i + 1]:
             flags[i] = True
     return flags
 
@@ -122,7 +132,8 @@ def runs(tokens: list[str]) -> list[Run]:
             i += 1
             continue
         j = i
-        while j + 1 < len(tokens) and flags[j + 1]:
+        # (An amount written with its currency sign is a number of its own: "charge 140 $10.00".)
+        while j + 1 < len(tokens) and flags[j + 1] and tokens[j + 1][:1] not in "$£€":
             j += 1
         run = _convert(tokens, i, j)
         if run is not None:
@@ -146,7 +157,7 @@ def _convert(tokens: list[str], first: int, last: int) -> Run | None:
             # Keep separators inside (4111-1111) and after (1111,): they mark groups.
             piece = re.sub(r"[^\d\-/,.:;]", "", token)
         else:
-            piece = "zero" if c in _ZEROS else _HOMOPHONES.get(c, c)
+            piece = "zero" if c in _ZEROS else SPANISH_DIGITS.get(c) or _HOMOPHONES.get(c, c)
             trail = token.rstrip()[-1:]
             if trail in ",.;:/":  # a group ends here ("one two three, four five")
                 piece += trail

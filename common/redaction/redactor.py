@@ -88,11 +88,17 @@ class Redactor:
         self.held_whole: list[str | None] = []  # per held final: the entity it is redacted whole as, if so
         # The end (a sample) of the last final when that final ended in a number; None otherwise.
         self.number_end: int | None = None
+        # The entity the number the last released final ended with was redacted as (None: it
+        # ended in no redacted number), and the one the held finals go on with.
+        self.number_entity: str | None = None
+        self.continues: str | None = None
         if state:
             self.context = Context.from_dict(state.get("context", {}))
             self.counts = {str(k): int(v) for k, v in state.get("counts", {}).items()}
             end = state.get("number_end")
             self.number_end = None if end is None else int(end)
+            entity = state.get("number_entity")
+            self.number_entity = None if entity is None else str(entity)
 
     @property
     def holding(self) -> bool:
@@ -102,7 +108,8 @@ class Redactor:
         """What a checkpoint saves (only while nothing is held)."""
         if self.held:
             raise RuntimeError("the redactor holds finals: no checkpoint now")
-        return {"context": self.context.to_dict(), "counts": dict(self.counts), "number_end": self.number_end}
+        return {"context": self.context.to_dict(), "counts": dict(self.counts), "number_end": self.number_end,
+                "number_entity": self.number_entity}
 
     def number_passage(self, start: int) -> bool:
         """Whether speech starting at ``start`` (a sample) may be a card number's or an SSN's piece:
@@ -155,6 +162,12 @@ class Redactor:
             # Nothing here goes on with their number, but its first words are the words after it:
             # a keyword there gives it context ("... 4111." / "That was my card.").
             out += self.release(after=[t[0] for t in _tokens(transcript)[:LOOKAHEAD]])
+        if not self.held:
+            # A final that starts with a number right after one that ended in a redacted number
+            # (released: too many held, or a whole card already) goes on with it, whatever its length.
+            self.continues = self.number_entity if (
+                self.number_end is not None and 0 <= transcript.start - self.number_end <= self.hold_gap
+                and _starts_with_number(transcript)) else None
         self.held.append(transcript)
         self.held_names.append(names)
         self.held_whole.append(whole)
@@ -191,17 +204,20 @@ class Redactor:
         if after:
             spans = [Span(s.first, min(s.last, len(texts) - 1), s.entity)
                      for s in detect(texts + after, self.kinds, Context(**self.context.to_dict()), names=found,
-                                     breaks=breaks)
+                                     breaks=breaks, continues=self.continues)
                      if s.first < len(texts)]
             detect(texts, self.kinds, self.context)  # the context moves past the held words only
         else:
-            spans = detect(texts, self.kinds, self.context, names=found, breaks=breaks)
+            spans = detect(texts, self.kinds, self.context, names=found, breaks=breaks, continues=self.continues)
         for n, entity in enumerate(held_whole):
             if entity is not None:  # one span over the final's words, whatever the rules found in them
                 first, last = starts[n], (starts[n + 1] if n + 1 < len(starts) else len(texts)) - 1
                 spans = sorted([s for s in spans if s.last < first or s.first > last] + [Span(first, last, entity)],
                                key=lambda s: s.first)
         _card_read(self.context, spans, len(texts))
+        ending = [s.entity for s in spans if s.last == len(texts) - 1] if _ends_in_number(held[-1]) else []
+        self.number_entity = ending[0] if ending else None
+        self.continues = None
         labels = {}
         for span in spans:
             self.counts[span.entity] = self.counts.get(span.entity, 0) + 1

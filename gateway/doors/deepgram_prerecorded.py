@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from urllib.parse import urlsplit
 from dataclasses import dataclass, replace
 
 from common.errors import ConfigError
@@ -71,6 +72,14 @@ UTT_SPLIT_SEC = 0.8  # Deepgram's default utt_split
 UTT_SPLIT_RANGE = (0.05, 3600.0)  # the utt_split a query may ask for, in seconds
 SENTENCE_ENDS = (".", "?", "!")
 ABBREVIATIONS = frozenset({"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "jr.", "sr.", "vs.", "e.g.", "i.e."})
+
+
+def _netloc(url: str) -> str:
+    """``url``'s network location (user, password, host, port); :class:`ConfigError` if it is no URL."""
+    try:
+        return urlsplit(url).netloc
+    except ValueError as exc:  # "Invalid IPv6 URL", a bad port
+        raise ConfigError(f"invalid value for callback: {exc}") from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,11 +120,19 @@ class Settings:
         if callback is not None and (bad := _URL_FORBIDS.search(callback)):  # or its delivery fails, not this request
             raise ConfigError(f"invalid value for callback: {kit.header_text(callback)!r} (a URL has no space or "
                               f"control character; {bad.group()!r} at position {bad.start()})")
+        if callback is not None and "@" in _netloc(callback):
+            # (Not echoed: it holds a password.) It would be sent as Basic auth and stored with a retried
+            # callback; a url= body with credentials is refused the same way (gateway.http.remote).
+            raise ConfigError("invalid value for callback: the URL has a user name or password; this server sends "
+                              "no credentials to a callback")
         method = (query.last("callback_method") or "post").lower()
         if method not in CALLBACK_METHODS:
             raise ConfigError(f"invalid value for callback_method: {kit.header_text(method)!r} "
                               f"(expected {' or '.join(CALLBACK_METHODS)})")
         utt_split = query.number("utt_split", *UTT_SPLIT_RANGE)
+        if len(query.all("redact_audio")) > 1:  # which copy to keep must not depend on the order
+            raise ConfigError("invalid value for redact_audio: given more than once (expected one of "
+                              f"{' or '.join(REDACT_AUDIO)})")
         redact_audio = query.last("redact_audio")
         if redact_audio is not None and redact_audio.lower() not in REDACT_AUDIO:
             raise ConfigError(f"invalid value for redact_audio: {kit.header_text(redact_audio)!r} (expected "

@@ -52,6 +52,8 @@ def parse_body(data: bytes) -> tuple[str, ...]:
         body = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise ConfigError('the body is not JSON; send {"phrases": ["cancel my account", ...]}') from None
+    except RecursionError:  # (as the WebSocket doors answer it: gateway.doors.kit)
+        raise ConfigError("the body is nested too deeply") from None
     if not isinstance(body, dict) or "phrases" not in body:
         raise ConfigError('the body must be a JSON object with "phrases", a list of phrases')
     unknown = sorted(set(body) - {"phrases"})

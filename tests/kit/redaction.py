@@ -128,6 +128,39 @@ CALLS = (
         Piece("Your order number is 58213.", label="order", entity="order"),
         Piece("It was delivered on March 3, 2024.", label="date", entity="date"),
     )),
+    # Issue 43's adversarial set: digits said in everyday ways, no keyword or a misheard one, a
+    # number over finals with any count of digits. Redaction fails closed, so each must be masked
+    # whatever the words around it. Every leak found later becomes a case here first.
+    ("ssn-everyday", (
+        Piece("My social is oh four two, seven seven, three oh nine five.", label="ssn", entity="ssn"),
+        Piece("The last four of my social are 6789.", label="ssn", entity="ssn"),
+    )),
+    ("phone-split", (
+        Piece("My phone number is two one two.", pause=1.0, label="phone", entity="pii"),
+        Piece("five five oh one eight.", label="phone", entity="pii", part=True),
+    )),
+    ("card-no-keyword", (
+        Piece("Okay, here it is."),
+        Piece("four four four four.", pause=1.0, label="card", entity="pci"),
+        Piece("one one one one.", pause=1.0, label="card", entity="pci", part=True),
+        Piece("double five, double five.", pause=1.0, label="card", entity="pci", part=True),
+        Piece("triple two, nine.", label="card", entity="pci", part=True),
+    )),
+    ("card-correction", (
+        Piece("My card number is four one one one, no wait."),
+        Piece("It's four oh one two.", pause=1.0, label="card", entity="pci"),
+        Piece("eight eight eight eight.", label="card", entity="pci", part=True),
+    )),
+    ("account", (
+        Piece("My account number is 7731942.", label="account", entity="pii"),
+        Piece("It is seven seven three, one nine four two.", label="account", entity="pii"),
+    )),
+    ("everyday-negatives", (
+        Piece("I ordered two items last week.", label="amount", entity="amount"),
+        Piece("It costs $149.", label="amount", entity="amount"),
+        Piece("The call was on March 3, 2024.", label="date", entity="date"),
+        Piece("See you at 3 pm.", label="time", entity="time"),
+    )),
     # Amounts and times where a card is talked about: not a security code.
     ("card-negatives", (
         Piece("Please charge 149 dollars to my Visa card.", label="amount", entity="amount"),

@@ -37,6 +37,8 @@ def test_a_list_is_stored_as_sent_trimmed_and_without_repeats() -> None:
     (_body({"phrases": ["ok", " ".join(["word"] * 13)]}), "phrases[1] has 13 words; at most 12"),
     (_body({"phrases": ["?!"]}), "phrases[0] has no word"),
     (_body({"phrases": [3]}), "phrases[0] must be a string"),
+    (b"[" * 30_000 + b"]" * 30_000, "the body is nested too deeply"),
+    (b'{"phrases":' + b"[" * 30_000 + b"]" * 30_000 + b"}", "the body is nested too deeply"),
 ])
 def test_a_bad_body_is_refused_saying_what_is_wrong(body, message) -> None:
     with pytest.raises(ConfigError) as info:

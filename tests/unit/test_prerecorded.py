@@ -202,7 +202,10 @@ def test_the_query():
                      ("callback=http://hooks.example/a\r\nX-Injected: 1", r"no space or control character; '\\r' at "
                                                                             "position 22"),
                      ("callback=http://hooks.example/a\x00", r"control character; '\\x00'"),
-                     ("callback=http://hooks.example/a b", "no space")]:
+                     ("callback=http://hooks.example/a b", "no space"),
+                     ("callback=https://user:pw@hooks.example/x", "a user name or password"),
+                     ("callback=https://token@hooks.example/x", "a user name or password"),
+                     ("callback=https://[::1/x", "invalid value for callback")]:
         with pytest.raises(ConfigError, match=why):
             settings(bad)
 

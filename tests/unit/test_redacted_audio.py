@@ -111,6 +111,8 @@ def test_the_query_asks_for_silence_or_tone_only():
     assert Settings.from_query([("redact", "pci")]).redact_audio is None
     with pytest.raises(ConfigError, match="redact_audio: 'beep' \\(expected silence or tone\\)"):
         Settings.from_query([("redact", "pci"), ("redact_audio", "beep")])
+    with pytest.raises(ConfigError, match="redact_audio: given more than once"):
+        Settings.from_query([("redact", "pci"), ("redact_audio", "tone"), ("redact_audio", "silence")])
 
 
 def test_the_audio_path_names_a_request_id_and_nothing_else():

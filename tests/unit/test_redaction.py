@@ -119,8 +119,8 @@ def test_split_numbers_in_context(text, expected):
 
 
 @pytest.mark.parametrize("text", [
-    "it costs $25.50 in total", "see you at 3:30 pm", "order number 55213 shipped", "on March 3, 2024 we met",
-    "about 120 people came in 2019",
+    "it costs $25.50 in total", "see you at 3:30 pm", "on March 3, 2024 we met",
+    "about 12 people came on March 3rd", "two items in 10 days", "twenty five people",
     # Amounts and times where a card is talked about are not security codes.
     "Please charge 149 dollars to my Visa card.", "My card was declined at 3:30 yesterday.",
     "The new card arrives in 10 days.", "My card was declined at 3.30 yesterday.",
@@ -128,11 +128,23 @@ def test_split_numbers_in_context(text, expected):
     # A time written with a dot is no e-mail domain; a birth keyword counts for a dozen words, and
     # thousands are no date.
     "The meeting is at 3.30 in the afternoon.",
-    "in my free birthday in the afternoon. I will call back at 10 o'clock. your order number is 58,213.",
-    "it was my birthday, order 58,213",
+    "in my free birthday in the afternoon. I will call back at 10 o'clock.",
+    "it was my birthday, the 3rd of May", "That will be $149.", "It is 1,250,000 dollars.",
 ])
 def test_negatives_are_not_redacted(text):
     assert spans(text) == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    # What failing closed costs: a number of 3 digits or more that is neither an amount, a time nor
+    # a call's date may be a card's or an SSN's piece, whatever the words: it is masked.
+    ("order number 55213 shipped", [("55213", "NUMBER")]),
+    ("about 120 people came in 2019", [("120", "NUMBER"), ("2019", "NUMBER")]),
+    ("I will call back at 10 o'clock. your order number is 58,213.", [("58,213.", "PHONE_NUMBER")]),
+    ("it was my birthday, order 58,213", [("58,213", "NUMBER")]),
+])
+def test_other_numbers_are_masked_fail_closed(text, expected):
+    assert spans(text) == expected
 
 
 @pytest.mark.parametrize("text", [
@@ -202,10 +214,10 @@ def test_a_keyword_in_the_next_final_gives_a_held_number_context():
     assert out[0].redactions and not out[1].redactions
     # The next final's words moved the context once: "card." then one word ("Thanks.").
     assert redactor.context.card == CONTEXT_WORDS - 1
-    # Without a keyword after it, the number stays (no card context, no card).
+    # Without a keyword after it, the number is no card's by its words, but redaction fails closed.
     plain = Redactor(("pci",), hold_gap=48000)
     plain.final(final("The code is 4111.", 0, 16000))
-    assert [t.text for t in plain.final(final("That was all.", 20000, 30000))] == ["The code is 4111.",
+    assert [t.text for t in plain.final(final("That was all.", 20000, 30000))] == ["The code is [NUMBER_1].",
                                                                                     "That was all."]
 
 
@@ -236,7 +248,7 @@ def test_a_long_pause_releases_what_is_held():
     redactor = Redactor(("pci",), hold_gap=16000)
     assert redactor.final(final("the code is 4111", 0, 16000)) == []
     released = redactor.speech_start(16000 + 16001)
-    assert [t.text for t in released] == ["the code is 4111"]  # no card context, no card: not redacted
+    assert [t.text for t in released] == ["the code is [NUMBER_1]"]  # no card context: a number (fail closed)
 
 
 def test_release_at_flush_and_numbers_do_not_hold():
@@ -295,12 +307,12 @@ def test_an_ssn_read_3_2_4_across_finals_without_context_is_an_ssn():
     assert redactor.final(final("4 .5.", 20000, 30000, words=True)) == []
     out = redactor.final(final("6th, 78, 9th.", 35000, 50000, words=True)) + redactor.release()
     assert [t.text for t in out] == ["[SSN_1].", "[SSN_1].", "[SSN_1]."]
-    # Not any 9 digits across finals: 4, 1 and 4 are no SSN's groups.
+    # 4, 1 and 4 digits are no SSN's groups, but a number all the same: redacted as one (fail closed).
     other = Redactor(("ssn",), hold_gap=48000)
     other.final(final("1 2 3 4.", 0, 16000))
     other.final(final("5.", 20000, 30000))
     assert [t.text for t in other.final(final("6 7 8 9.", 35000, 50000)) + other.release()] == \
-        ["1 2 3 4.", "5.", "6 7 8 9."]
+        ["[NUMBER_1].", "[NUMBER_1].", "[NUMBER_1]."]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -316,7 +328,7 @@ def test_an_ssn_read_3_2_4_across_finals_without_context_is_an_ssn():
      [("one one one", "CVV"), ("one two three main street dallas texas seven five two zero one", "LOCATION_ADDRESS")]),
     ("I live at 42 Elm Street, Springfield 90210 now",
      [("42 Elm Street, Springfield 90210", "LOCATION_ADDRESS")]),
-    ("I live at 42 Elm Street. 90210 is the code", [("42 Elm Street.", "LOCATION_ADDRESS")]),
+    ("I live at 42 Elm Street. 90210 is the code", [("42 Elm Street.", "LOCATION_ADDRESS"), ("90210", "NUMBER")]),
     # Dates said with an ordinal day beside the month.
     ("I was born on the twelfth of july 1976", [("twelfth of july 1976", "DOB")]),
     ("my birthday is may third 1985", [("may third 1985", "DOB")]),
@@ -379,7 +391,7 @@ def test_two_digits_read_one_by_one_after_a_card_keyword(text, expected):
     # Not an amount or a time beside it, nor a number past a keyword.
     ("my card code is 123 and the total is 25 dollars", [("123", "CVV")]),
     ("the security code is 731 at 10 am", [("731", "CVV")]),
-    ("the card code is 731 phone 12", [("731", "CVV")]),
+    ("the card code is 731 phone 12 times", [("731", "CVV")]),
 ])
 def test_a_number_beside_a_cards_piece_goes_with_it(text, expected):
     assert spans(text) == expected
