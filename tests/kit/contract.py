@@ -86,7 +86,9 @@ class FinalsWatch:
             async with asyncio.timeout(READ_TIMEOUT):
                 while True:
                     entries = await client.xrange(FINALS, min=f"({self.last_ids[url]}", count=PAGE)
+                    assert entries is not None  # no entries: []
                     for entry_id, raw in entries:
+                        assert entry_id is not None and raw is not None  # XRANGE gives both
                         fields = {bus.text(k): bus.text(v) for k, v in raw.items()}
                         (event,) = from_finals_stream([fields])
                         self._session(url, FINALS, fields.get("session_id", "")).events.append(event)
@@ -106,7 +108,9 @@ class FinalsWatch:
         at = (url, key, bus.text(started) if started is not None else "")
         while True:
             entries = await client.xrange(key, min=f"(0-{self.logs_read.get(at, 0)}", count=PAGE)
+            assert entries is not None  # no entries: []
             for entry_id, raw in entries:
+                assert entry_id is not None and raw is not None  # XRANGE gives both
                 message = json.loads(bus.text(raw.get(b"m", raw.get("m", b"{}"))))
                 for event in from_native([message]):
                     self._session(url, "call log", message.get("session_id", ""), LOG_KINDS).events.append(event)

@@ -508,7 +508,7 @@ def test_audiohook_renders_finals_as_transcript_events():
         "parameters"]["entities"][0]["data"]["alternatives"][0]["interpretations"][0]["tokens"]
     assert [(t["offset"], t["duration"]) for t in tokens] == [("PT1S", "PT0S"), ("PT1.001S", "PT0.199S")]
     assert span_of(words=()) == span_of() == ("PT1S", "PT1.25S")  # the final's span, words timed or not
-    # Words timed past the utterance's edges are kept inside it.
+    # The span is the final's, whatever its words say.
     assert span_of(start_ms=1100, end_ms=2000) == ("PT1.1S", "PT0.9S")
     # Partials and empty finals are not sent; a failure ends with disconnect, then the close.
     partial = events.Partial(channel=0, session_id="s0", utterance_id="s0-0", text="Ho", start_ms=0, end_ms=300,
