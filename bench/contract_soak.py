@@ -80,6 +80,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.latency import some_of
 from common import aio
 from common.contract import (KINDS as VIOLATIONS, Event, Violation, check, describe, from_audiohook, from_deepgram,
                              from_flux, from_native, from_twilio, words_of)
@@ -824,14 +825,6 @@ def lane_of(kind: str, lanes: Mapping[str, Lane]) -> Lane:
     return lanes["spanish" if kind == "spanish" else "kill" if kind == "kill" else "main"]
 
 
-def csv(value: str, allowed: Sequence[str], flag: str) -> list[str]:
-    chosen = list(allowed) if value == "all" else [part.strip() for part in value.split(",") if part.strip()]
-    unknown = [part for part in chosen if part not in allowed]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"{flag} takes all or some of {', '.join(allowed)}, not {value!r}")
-    return chosen
-
-
 def speeds(value: str) -> list[float]:
     try:
         chosen = [float(part) for part in value.split(",")]
@@ -847,9 +840,9 @@ async def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=500, help="sessions in all")
-    parser.add_argument("--doors", type=lambda v: csv(v, DOORS, "--doors"), default=list(DOORS),
+    parser.add_argument("--doors", type=lambda v: some_of(v, DOORS, "--doors"), default=list(DOORS),
                         help=f"comma-separated: {', '.join(DOORS)}, or all")
-    parser.add_argument("--kinds", type=lambda v: csv(v, KINDS, "--kinds"), default=list(KINDS),
+    parser.add_argument("--kinds", type=lambda v: some_of(v, KINDS, "--kinds"), default=list(KINDS),
                         help=f"comma-separated: {', '.join(KINDS)}, or all")
     parser.add_argument("--speeds", type=speeds, default=list(SPEEDS), help="comma-separated, e.g. 1,2")
     parser.add_argument("--hog", action=argparse.BooleanOptionalAction, default=True,

@@ -604,13 +604,18 @@ def report(system: str, mode: str, n: int, figures: Figures, wasted: str, cpu: s
         print(f"#   {system} {mode} N={n}: {figures.failed.count(error)} session(s) failed: {error}", flush=True)
 
 
+def some_of(value: str, allowed: Sequence[str], flag: str) -> list[str]:
+    """A flag's comma-separated choices among ``allowed`` (``all``: every one), in the order given."""
+    chosen = list(allowed) if value == "all" else [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [part for part in chosen if part not in allowed]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"{flag} takes all or some of {', '.join(allowed)}, not {value!r}")
+    return chosen
+
+
 def speech_kinds(value: str) -> list[str]:
     """``--speech``: comma-separated kinds of :data:`SPEECH`, or ``all``."""
-    kinds = list(SPEECH) if value == "all" else [kind.strip() for kind in value.split(",")]
-    unknown = [kind for kind in kinds if kind not in SPEECH]
-    if unknown or not kinds:
-        raise argparse.ArgumentTypeError(f"--speech takes all or some of {', '.join(SPEECH)}, not {value!r}")
-    return kinds
+    return some_of(value, SPEECH, "--speech")
 
 
 def spent(before: float | None, pids: list[int]) -> str:

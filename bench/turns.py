@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.latency import Heard, OwnStack, contract_counts, load_average
+from bench.latency import Heard, OwnStack, contract_counts, load_average, some_of
 from common import aio
 from tests.kit import turns
 from tests.kit.stack import Stack
@@ -345,11 +345,7 @@ async def run_model(model: str, doors: list[str], chosen: list[turns.Item], args
 
 
 def door_list(value: str) -> list[str]:
-    doors = list(DOORS) if value == "all" else [door.strip() for door in value.split(",")]
-    unknown = [door for door in doors if door not in DOORS]
-    if unknown or not doors:
-        raise argparse.ArgumentTypeError(f"--doors takes all or some of {', '.join(DOORS)}, not {value!r}")
-    return doors
+    return some_of(value, DOORS, "--doors")
 
 
 async def main() -> int:
