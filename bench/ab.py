@@ -400,6 +400,9 @@ async def main() -> int:
                 for line in pooled_rows(n, sides["A"].samples.get((kind, n), {}),
                                         sides["B"].samples.get((kind, n), {}), speech=kind if labelled else None):
                     print(line, flush=True)
+        print("\n# A change to endpointing, finals or a door: run Genesys' AudioHook API tests too, with both "
+              "models (python -m bench.audiohook_conformance --reference DIR --runs 3 [--model base]; "
+              "docs/development.md), and name its figure beside these.", flush=True)
     finally:
         for side in sides.values():
             if side.stack is not None:
