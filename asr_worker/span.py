@@ -17,9 +17,10 @@ import numpy as np
 from common.records import SAMPLE_RATE
 
 FRAME = SAMPLE_RATE // 50  # 20 ms
-# A frame is speech when its RMS is at least this fraction of the utterance's loud frames' (-20 dB:
-# a fricative onset stays in, the pause's room noise and a telephone line's hiss stay out) ...
-RELATIVE = 0.1
+# A frame is speech when its RMS is at least this fraction of the utterance's loud frames' (-30 dB:
+# a fricative onset and a word's decay stay in, as a talk-time measure counts them; a quiet room's
+# noise stays out; a louder line's hiss keeps the whole span) ...
+RELATIVE = 0.03
 # ... and over this floor (-50 dBFS): digital silence and dither never count.
 FLOOR = 0.003 * 32768
 LOUD_PERCENTILE = 95  # the utterance's loud frames: robust to one click

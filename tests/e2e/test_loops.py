@@ -71,7 +71,8 @@ async def test_a_monologue_is_split_at_pauses_with_continuous_word_times(live, c
     """The five LibriVox clips with 0.4 s pauses, from a speaker whose pauses never end an utterance
     (a 3 s silence threshold; no sentence endpoint): the VAD's 15 s limit splits the 26 s of speech
     at pauses, each part has its final (``is_speech_final`` false but the last), each final starts
-    where the one before ended, and the words' times run on in order across the split."""
+    at or after the end of the one before (at most the pause's second later), and the words' times
+    run on in order across the split."""
     stack = live
     pause = np.zeros(round(0.4 * 16000), np.float32)
     parts = [np.zeros(16000, np.float32)]
@@ -85,7 +86,10 @@ async def test_a_monologue_is_split_at_pauses_with_continuous_word_times(live, c
     assert len(finals) >= 2, f"{finals}\n{stack.logs()}"
     assert [m["is_speech_final"] for m in finals] == [False] * (len(finals) - 1) + [True]
     assert all(m["end_ms"] - m["start_ms"] <= 15000 for m in finals)
-    assert [m["start_ms"] for m in finals[1:]] == [m["end_ms"] for m in finals[:-1]]
+    # Disjoint and in order; the silence of the pause at the split is in neither (spans are narrowed
+    # to speech, asr_worker/span.py), and the second part's id is the cut.
+    assert all(b["start_ms"] >= a["end_ms"] for a, b in zip(finals, finals[1:]))
+    assert all(b["start_ms"] - a["end_ms"] <= 1000 for a, b in zip(finals, finals[1:]))
     words = [w for m in finals for w in m["words"]]
     assert all(a["start_ms"] <= b["start_ms"] and a["end_ms"] <= b["end_ms"] for a, b in zip(words, words[1:]))
     assert all(m["start_ms"] <= w["start_ms"] <= w["end_ms"] <= m["end_ms"] for m in finals for w in m["words"])
