@@ -41,11 +41,10 @@ import asyncio
 import json
 import sys
 import time
-from dataclasses import dataclass, replace
 
 import numpy as np
 
-from asr_worker.continuation import Piece as Heard, context, decode_rest
+from asr_worker.continuation import Piece, context, continued, decode_rest
 from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence, ends_turn
 from asr_worker.engines.base import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
@@ -58,36 +57,7 @@ from vad_worker.model import CONTEXT, STATE_SHAPE, SileroVad
 from vad_worker.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechPaused, SpeechStarted
 
 WAYS = ("whole", "alone", "continued", "bounded")
-MAX_CONTEXT_SEC = 20.0  # the continued way's earlier audio, at most (with the piece)
-
-
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """Speech that had its early final: its samples (float32) and the final's text."""
-
-    audio: np.ndarray
-    text: str
-
-
-def kept(pieces: tuple[Piece, ...], *, rest: int) -> tuple[Piece, ...]:
-    """The latest whole ``pieces`` that fit before ``rest`` samples in MAX_CONTEXT_SEC (the continued way)."""
-    out: list[Piece] = []
-    room = int(MAX_CONTEXT_SEC * RATE) - rest
-    for piece in reversed(pieces):
-        if len(piece.audio) > room or not piece.text:
-            break
-        out.append(piece)
-        room -= len(piece.audio)
-    return tuple(reversed(out))
-
-
-def continued(hypothesis: Hypothesis, prefix: str) -> Hypothesis | None:
-    """The continued way's decode as the piece's own: its text after the forced prefix (None: not continued)."""
-    text = hypothesis.text.strip()
-    if not text.startswith(prefix.strip()):
-        return None
-    rest = text[len(prefix.strip()):].strip()
-    return replace(hypothesis, text=rest, no_speech=hypothesis.no_speech or not rest)
+OLD_CONTEXT_SEC = 20.0  # the continued way's earlier audio with the piece, at most (the live path's until 2026-11)
 OFFLINE = "offline"  # faster-whisper's transcribe() of the whole item (--offline)
 
 
@@ -221,16 +191,18 @@ def main(argv: list[str] | None = None) -> int:
                     if end <= begin:
                         continue
                     piece = samples[begin:end]
-                    earlier = kept(before, rest=len(piece)) if way == "continued" else ()
+                    earlier = (context(before, max_samples=int(OLD_CONTEXT_SEC * RATE) - len(piece))
+                               if way == "continued" else ())
                     got = None
                     if earlier:  # as the live path did until 2026-11
                         prefix = " ".join(p.text.strip() for p in earlier)
-                        left = np.concatenate([p.audio for p in earlier])
-                        got = continued(decode(way, np.concatenate([left, piece]), item.language, prefix), prefix)
+                        left = np.concatenate([p.pcm for p in earlier]).astype(np.float32) / 32768
+                        got = continued(decode(way, np.concatenate([left, piece]), item.language, prefix),
+                                        prefix=prefix, offset=len(left) / RATE, tokenize=decoder.tokenize)
                     if way == "bounded" and before:  # as LiveSessions._decode does
                         got = asyncio.run(decode_rest(
                             DecodeRequest(way, piece, True, language=item.language, context=args.context),
-                            rest_decoder(way), heard=context([Heard(to_pcm16(p.audio), p.text) for p in before]),
+                            rest_decoder(way), heard=context(before),
                             earlier=[p.text for p in before], tokenize=decoder.tokenize))[0]
                     decoded = got or decode(way, piece, item.language)
                     text = decoded.text
@@ -241,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                         if args.record:
                             recorded[-1]["final"] = text
                         texts[way].append(text + " /")
-                        before = (*before, Piece(to_pcm16(piece).astype(np.float32) / 32768, text))
+                        before = (*before, Piece(to_pcm16(piece), text))
                         begin = end
         print(f"== {item.name}" + (f", {shift} ms later" if shift else ""))
         draws.append({"item": item.name})
