@@ -13,11 +13,26 @@ from common.logs import setup_logging
 from common.metrics import AsrMetrics
 from common.redaction.names import NameModel
 from common.redaction.names import installed as names_installed
-from common.runner import RunnerOptions
+from common.runner import TUNING_FLAGS, RunnerOptions
 from common.service import run_main, run_stage
 
 from .engines import ENGINES, load_engine, options_class
 from .stage import AsrStage, StreamingOptions
+
+# The flags --help leaves to --help-advanced: the decode recipe's knobs (measured in BENCHMARKS.md),
+# the recordings' child process and packs, redaction's prompts, and the stand-in engine of tests.
+TUNING = (
+    "--max-new-tokens", "--scheduling-policy",
+    "--window-margin-sec", "--partial-window-margin-sec", "--first-words-grace-sec", "--batch-max-batch",
+    "--final-beam-size", "--final-beam-logprob", "--final-beam-compression-ratio",
+    "--batch-process", "--batch-child-at-start", "--batch-cpu-threads", "--batch-nice", "--batch-pause",
+    "--batch-pause-for", "--batch-pause-min-run-sec", "--batch-pause-period-sec", "--batch-pause-resume-after-sec",
+    "--allow-standin-engine", "--standin-clips", "--standin-final-sec", "--standin-partial-sec",
+    "--standin-sec-per-audio-sec",
+    "--first-partial-sec", "--unfixed-chunk-num", "--unfixed-token-num", "--final-with-prefix",
+    "--sentence-confidence", "--sentence-short-words", "--batch-pack-sec", "--batch-pack-prompt", "--batch-pack-depth",
+    "--redact-hold-sec", "--redact-prompt", "--redact-digits-prompt", "--detect-min-sec", "--settle-sec",
+)
 
 
 def build_parser() -> SettingsParser:
@@ -29,6 +44,7 @@ def build_parser() -> SettingsParser:
     for engine in ENGINES:  # every engine's flags; one that engines share (--model) once
         parser.add_options(options_class(engine))
     parser.add_options(StreamingOptions)
+    parser.advanced(*TUNING_FLAGS, *TUNING)
     return parser
 
 

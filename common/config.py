@@ -16,6 +16,10 @@ in the field's metadata says the rest::
 :meth:`SettingsParser.add_options` makes the flags of such a class, and
 :func:`from_args` the instance from the parsed flags.
 
+``--help`` lists the flags an operator sets; a service names its tuning knobs with
+:meth:`SettingsParser.advanced`, and ``--help-advanced`` lists those too. Both kinds read
+their variables and parse alike: the split is only what ``--help`` shows.
+
 Secrets come from the environment or a file, never the command line: every user of
 the machine reads a process's arguments (``ps``, ``/proc/PID/cmdline``), and so do
 shell histories, ``docker inspect`` and ``kubectl describe``. The parser refuses a
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 import types
 import typing
 from collections.abc import Callable, Collection, Mapping
@@ -96,13 +101,20 @@ class SettingsParser(argparse.ArgumentParser):
 
     def __init__(self, *, prog: str, env_prefix: str, description: str,
                  environ: Mapping[str, str] | None = None) -> None:
-        super().__init__(prog=prog, description=description, formatter_class=_HelpFormatter)
+        # The usage line names no flags: --help lists them, and an error's usage is read in one line.
+        super().__init__(prog=prog, description=description, formatter_class=_HelpFormatter,
+                         usage="%(prog)s [options]")
         self.env_prefix = env_prefix
         self.environ = os.environ if environ is None else environ
         self._field_defaults: dict[str, Any] = {}  # flag -> default, of the flags add_options made
+        self._tuning: set[argparse.Action] = set()  # listed by --help-advanced only
+        self._folded: set[argparse.Action] = set()  # -file forms, listed in their flag's entry
         self.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+        self.add_argument("--help-advanced", action=_AdvancedHelp,
+                          help="show the advanced tuning options as well, and exit")
         self.flag("--allow-secrets-in-args", help="take secrets given on the command line, where every user of "
                                                   "this machine can read them (local development only)")
+        self.advanced("--allow-secrets-in-args")
 
     def option(self, flag: str, *, default: Any = None, type: Callable[[str], Any] = str,
                help: str, shared: bool = False, choices: list[str] | None = None,
@@ -187,14 +199,53 @@ class SettingsParser(argparse.ArgumentParser):
         action.shown_default = None if spec.show is None else spec.show(default)
         self._guard(action, spec.secret, names, file=spec.file, shared=spec.shared)
 
+    def advanced(self, *flags: str) -> None:
+        """Leave ``flags`` out of ``--help``: tuning knobs whose defaults suit a deployment, changed for a
+        measured need. ``--help-advanced`` lists them; they work as any flag."""
+        actions = {flag: action for action in self._actions for flag in action.option_strings}
+        for flag in flags:
+            if flag not in actions:
+                raise ValueError(f"{self.prog} has no {flag}")
+            self._tuning.add(actions[flag])
+
+    def format_help(self) -> str:
+        """The operator's flags (an ``argparse`` method: ``--help`` prints it), and how many more
+        ``--help-advanced`` lists."""
+        return self._help(advanced=False)
+
+    def format_advanced_help(self) -> str:
+        """Every flag: the operator's, then the advanced tuning ones (``--help-advanced``)."""
+        return self._help(advanced=True)
+
+    def _help(self, *, advanced: bool) -> str:
+        listed = [action for action in self._actions if action not in self._folded]
+        tuning = [action for action in listed if action in self._tuning]
+        formatter = self._get_formatter()
+        formatter.add_usage(self.usage, listed, [])
+        formatter.add_text(self.description)
+        sections = [("options", [action for action in listed if action not in self._tuning])]
+        if advanced:
+            sections.append(("advanced tuning (defaults that suit most deployments)", tuning))
+        for title, actions in sections:
+            formatter.start_section(title)
+            formatter.add_arguments(actions)
+            formatter.end_section()
+        if tuning and not advanced:
+            formatter.add_text(f"advanced tuning: {len(tuning)} more option{'s' * (len(tuning) > 1)}, "
+                               "listed by --help-advanced")
+        return formatter.format_help()
+
     def _guard(self, action: _Guarded, secret: bool | Callable[[Any], bool], names: list[str], *,
                file: bool, shared: bool) -> None:
         """Mark ``action`` secret (refused on the command line by :meth:`parse_known_args`) and add its
-        ``-file`` form if it has one."""
+        ``-file`` form if it has one (listed in ``action``'s entry of ``--help``, as one setting)."""
         flag = action.option_strings[0]
         action.secret = (_always if secret is True else secret) or None
         if file:
             self.option(f"{flag}-file", default="", shared=shared, help=f"file holding {flag} (read at the start)")
+            self._folded.add(self._actions[-1])
+            action.help = (f"{action.help}; or a file holding it: {flag}-file "
+                           f"[env {' or '.join(self._env_names(f'{flag}-file', shared=shared))}]")
         action.instead = f"the environment ({' or '.join(names)})" + (f" or a file ({flag}-file)" if file else "")
 
     def parse_known_args(self, args=None, namespace=None):
@@ -238,6 +289,19 @@ def version() -> str:
         return metadata.version("streamscribe")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+class _AdvancedHelp(argparse.Action):
+    """``--help-advanced``: print :meth:`SettingsParser.format_advanced_help` and exit, as ``--help`` does."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        assert isinstance(parser, SettingsParser)
+        parser._print_message(parser.format_advanced_help(), sys.stdout)
+        parser.exit()
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

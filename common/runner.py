@@ -91,6 +91,11 @@ class RunnerOptions:
         return self.worker_id or f"{self.stage}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
+# The flags of RunnerOptions that a worker's --help leaves to --help-advanced (--capacity is the
+# operator's; --checkpoint-interval, where a worker has it, is its own to place).
+TUNING_FLAGS = ("--worker-id", "--lease-ttl", "--sweep-interval", "--batch-read-count", "--batch-lead")
+
+
 class StageRunner:
     """Hosts one stage in a worker: owns its sessions and does all their Redis I/O.
 

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from common.config import SettingsParser, from_args, redis_url, option, positive
 from common.logs import setup_logging
 from common.metrics import DenoiseMetrics
-from common.runner import RunnerOptions
+from common.runner import TUNING_FLAGS, RunnerOptions
 from common.service import run_main, run_stage
 
 
@@ -54,6 +54,7 @@ def build_parser() -> SettingsParser:
     # A recording's records carry 500 ms (gateway.core.audio.BATCH_MAX_CHUNK): 4 are 2 s of its audio a round.
     parser.add_options(RunnerOptions, defaults={"capacity": 4 * _cpus(), "batch_read_count": 4})
     parser.add_options(DenoiseOptions)
+    parser.advanced(*TUNING_FLAGS, "--checkpoint-interval")
     return parser
 
 

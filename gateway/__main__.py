@@ -38,6 +38,22 @@ GC_THRESHOLD = 50_000  # allocations between young-generation collections (Pytho
 OPTIONS = (ListenOptions, PacingOptions, ConnectionOptions, HubOptions, KeyOptions, AccessOptions, TlsOptions,
            PrerecordedOptions)
 OUTPUT_OPTIONS = (TranscriptOptions, FollowOptions, StatusOptions, WebhookOptions, TcpOptions)
+# The flags --help leaves to --help-advanced: limits, timeouts and retention whose defaults suit a
+# deployment (docs/configuration.md says what each does).
+TUNING = (
+    "--max-frame-bytes", "--permessage-deflate", "--ping-interval", "--ping-timeout", "--close-timeout",
+    "--max-audio-lead", "--max-realtime-factor", "--config-timeout", "--send-queue", "--results-timeout",
+    "--idle-timeout", "--min-audio-share", "--audio-share-window", "--max-keepalive-idle", "--resume-grace",
+    "--max-queue-lag", "--asr-overbooking", "--batch-share", "--batch-backlog-timeout", "--session-ttl",
+    "--max-backlog-records", "--backlog-timeout", "--diarize-wait", "--diarize-load-wait",
+    "--max-pending-per-key", "--self-signed-cert-dir", "--audiohook-language",
+    "--prerecorded-max-bytes", "--prerecorded-body-timeout", "--prerecorded-callback-attempts",
+    "--prerecorded-callback-backlog", "--prerecorded-callback-backlog-bytes", "--prerecorded-callback-retention",
+    "--prerecorded-callback-senders", "--redacted-audio-max-bytes", "--redacted-audio-retention",
+    "--transcript-log-maxlen", "--finals-maxlen", "--transcript-retention", "--max-followers",
+    "--max-followers-per-key", "--max-failed-follows", "--max-status-sockets", "--max-status-per-key",
+    "--finals-webhook-attempts",
+)
 
 
 def door_options() -> list[type]:
@@ -52,6 +68,7 @@ def build_parser() -> SettingsParser:
     parser.add_common(http_port=None)
     for options in (*OPTIONS, *door_options(), *OUTPUT_OPTIONS):
         parser.add_options(options)
+    parser.advanced(*TUNING)
     return parser
 
 

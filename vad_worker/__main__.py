@@ -13,7 +13,7 @@ from common.config import SettingsParser, from_args, redis_url, option, positive
 from common.endpointing import EndpointOptions
 from common.logs import setup_logging
 from common.metrics import VadMetrics
-from common.runner import RunnerOptions
+from common.runner import TUNING_FLAGS, RunnerOptions
 from common.service import run_main, run_stage
 
 from .model import SileroVad
@@ -40,6 +40,7 @@ def build_parser() -> SettingsParser:
     parser.add_options(RunnerOptions, defaults={"capacity": 500, "batch_read_count": 4})
     parser.add_options(EndpointOptions)
     parser.add_options(VadOptions)
+    parser.advanced(*TUNING_FLAGS, "--checkpoint-interval", "--split-search", "--min-round-interval")
     return parser
 
 

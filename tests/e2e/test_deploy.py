@@ -1,7 +1,7 @@
-"""The deployable stack against the real tools: each service's ``--help`` and promtool.
+"""The deployable stack against the real tools: each service's ``--help-advanced`` and promtool.
 
 * every flag of the CLI contract, and every flag and STREAMSCRIBE_* variable that compose
-  passes, is in the real `python -m <service> --help`, with valid choice values;
+  passes, is in the real `python -m <service> --help-advanced`, with valid choice values;
 * `promtool check config`, `promtool check rules` and `promtool test rules` pass, and every
   dashboard query parses (promtool, as recording rules).
 
@@ -42,12 +42,13 @@ def _run_promtool(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("cname", sorted(CONTRACT))
 def test_commands_are_accepted_by_the_real_cli(cname):
-    """Run `python -m <module> --help` and check every flag we pass (compose, CPU override,
-    Dockerfile CMD) and every flag of the contract is there, and choice values are valid."""
+    """Run `python -m <module> --help-advanced` (every flag, the tuning ones too) and check every flag we
+    pass (compose, CPU override, Dockerfile CMD) and every flag of the contract is there, and choice
+    values are valid."""
     svc = CONTRACT[cname]
-    proc = subprocess.run([sys.executable, "-m", svc.module, "--help"], cwd=REPO, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", svc.module, "--help-advanced"], cwd=REPO, capture_output=True,
                           text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
-    assert proc.returncode == 0, f"python -m {svc.module} --help failed:\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, f"python -m {svc.module} --help-advanced failed:\n{proc.stderr[-3000:]}"
     help_text = proc.stdout
     real_flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", help_text))
     missing = set(svc.flags) - real_flags

@@ -11,7 +11,7 @@ server). What is checked, offline:
   are checked structurally here: required fields, the metric names and labels their queries
   use exist in common/metrics.py, the Deployments they point at exist;
 * every flag and STREAMSCRIBE_* variable the manifests give a service is in that service's
-  `--help`, and its parser accepts the arguments;
+  `--help-advanced`, and its parser accepts the arguments;
 * invariants: no secret in args or env values, no Secret object rendered; every pod non-root
   with a read-only root filesystem; every Deployment with probes, resources, a PDB and spread
   constraints; grace periods that cover preStop plus the drain; NetworkPolicies that select
@@ -239,14 +239,15 @@ def test_examples_validate():
 
 @pytest.fixture(scope="session")
 def service_help():
-    """module -> its `python -m <module> --help`, run once per test session."""
+    """module -> its `python -m <module> --help-advanced` (every flag: the manifests may set tuning
+    ones), run once per test session."""
     cache: dict[str, str] = {}
 
     def get(module: str) -> str:
         if module not in cache:
-            proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True,
+            proc = subprocess.run([sys.executable, "-m", module, "--help-advanced"], cwd=REPO, capture_output=True,
                                   text=True, timeout=120)
-            assert proc.returncode == 0, f"python -m {module} --help failed:\n{proc.stderr[-3000:]}"
+            assert proc.returncode == 0, f"python -m {module} --help-advanced failed:\n{proc.stderr[-3000:]}"
             cache[module] = proc.stdout
         return cache[module]
 

@@ -1,7 +1,7 @@
 """The deployable stack as the tests read it: the services' CLI contract and the compose files.
 
 Shared by tests/unit/test_deploy.py (static checks) and tests/e2e/test_deploy.py (the real
-``--help`` of each service, promtool).
+``--help-advanced`` of each service, promtool).
 """
 
 from __future__ import annotations

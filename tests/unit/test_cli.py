@@ -1,6 +1,7 @@
-"""Every service's command line: ``--version``, ``--help`` naming each default once, and the
-flags, recorded: a flag that vanishes (a field losing its option, a class left out of a parser)
-fails here, before a deployment passing it fails at start."""
+"""Every service's command line: ``--version``, ``--help`` naming each default once and the
+operator's flags (at most :data:`MAX_SHOWN`), ``--help-advanced`` every flag, and the flags,
+recorded: a flag that vanishes (a field losing its option, a class left out of a parser) fails
+here, before a deployment passing it fails at start."""
 
 from __future__ import annotations
 
@@ -82,11 +83,40 @@ def test_the_version_of_a_source_tree_not_installed_is_unknown(monkeypatch):
     assert config.version() == "unknown"
 
 
+def entries(help_text: str) -> list[str]:
+    """The entries of a help text, one per option (a --flag/--no-flag pair is one)."""
+    return re.split(r"\n  (?=-)", help_text)[1:]
+
+
 @pytest.mark.parametrize("module", SERVICES)
 def test_help_names_each_default_once(module):
-    entries = re.split(r"\n  (?=-)", parser_of(module).format_help())  # one per option
-    twice = [entry.split()[0] for entry in entries if entry.count("(default:") > 1]
-    assert not twice, twice
+    parser = parser_of(module)
+    for text in (parser.format_help(), parser.format_advanced_help()):
+        twice = [entry.split()[0] for entry in entries(text) if entry.count("(default:") > 1]
+        assert not twice, twice
+
+
+MAX_SHOWN = 25  # options --help lists a service's operator (-h, --version and --help-advanced aside)
+HELPS = {"-h,", "--version", "--help-advanced"}
+
+
+@pytest.mark.parametrize("module", SERVICES)
+def test_help_lists_the_operators_options_and_help_advanced_every_flag(module, monkeypatch):
+    for name in [name for name in os.environ if name.startswith("STREAMSCRIBE_")]:
+        monkeypatch.delenv(name)
+    parser = parser_of(module)
+    shown = [entry.split()[0] for entry in entries(parser.format_help()) if entry.split()[0] not in HELPS]
+    every = [entry.split()[0] for entry in entries(parser.format_advanced_help())]
+    assert 10 <= len(shown) <= MAX_SHOWN, shown
+    assert f"advanced tuning: {len(every) - len(shown) - len(HELPS)} more options, listed by --help-advanced" \
+        in " ".join(parser.format_help().split())
+    assert every[:len(HELPS) + len(shown)] == ["-h,", "--version", "--help-advanced", *shown]  # the operator's first
+    # Every flag is in --help-advanced: its own entry, or (a -file form) its secret's.
+    text = parser.format_advanced_help()
+    recorded = FLAGS[module][0].split()
+    assert all(re.search(rf"(?<![\w-]){flag}(?![\w-])", text) for flag in recorded), \
+        [flag for flag in recorded if not re.search(rf"(?<![\w-]){flag}(?![\w-])", text)]
+    assert "--redis-url" in shown and "--redis-url-file" not in shown  # the file form is in --redis-url's entry
 
 
 @pytest.mark.parametrize("module", SERVICES)
@@ -95,7 +125,7 @@ def test_the_flags_of_each_service_are_the_recorded_ones(module, monkeypatch):
         monkeypatch.delenv(name)
     recorded, prefix = FLAGS[module]
     actions = [action for action in parser_of(module)._actions if action.option_strings
-               and not {"--help", "--version"} & set(action.option_strings)]
+               and not {"--help", "--version", "--help-advanced"} & set(action.option_strings)]
     assert sorted(flag for action in actions for flag in action.option_strings) == sorted(recorded.split())
     for action in actions:  # each reads <prefix><FLAG> from the environment
         name = action.option_strings[0][2:].upper().replace("-", "_")

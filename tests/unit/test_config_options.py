@@ -78,7 +78,35 @@ def test_help_lists_flags_environment_and_defaults():
     assert "[env TEST_KEY, comma-separated]" in text
     assert "--mode {fast,exact}" in text
     assert "comma-separated numbers [env TEST_PAIRS] (default: 1,2)" in text  # show
-    assert "--secret-file SECRET_FILE file holding --secret (read at the start)" in text
+    # A -file form is listed in its secret's entry: one setting, two ways to give it.
+    assert ("--secret SECRET a secret (hex) [env TEST_SECRET]; or a file holding it: --secret-file "
+            "[env TEST_SECRET_FILE] (default: none)") in text
+    assert "--secret-file SECRET_FILE" not in text
+
+
+def advanced_parser(environ: dict[str, str] | None = None) -> SettingsParser:
+    parser = SettingsParser(prog="test", env_prefix=PREFIX, description="test", environ=environ or {})
+    parser.add_options(Sample)
+    parser.advanced("--max-lead", "--pairs")
+    return parser
+
+
+def test_advanced_flags_are_left_to_help_advanced_and_work_as_any_flag(capsys):
+    parser = advanced_parser({"TEST_PAIRS": "5,6"})
+    text = " ".join(parser.format_help().split())
+    assert "--max-lead" not in text and "--pairs" not in text and "--idle-timeout IDLE_TIMEOUT" in text
+    assert text.endswith("advanced tuning: 3 more options, listed by --help-advanced")  # --allow-secrets-in-args too
+    every = " ".join(parser.format_advanced_help().split())
+    assert every.index("--idle-timeout") < every.index("advanced tuning (defaults that suit most deployments):") \
+        < every.index("--max-lead MAX_LEAD seconds ahead [env TEST_MAX_LEAD] (default: 2.0)") \
+        < every.index("--pairs PAIRS")
+    assert "more options, listed by" not in every
+    assert from_args(Sample, parser.parse_args(["--max-lead", "3"])) == Sample(lead=3.0, pairs=(5, 6))
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["--help-advanced"])
+    assert exited.value.code == 0 and capsys.readouterr().out == parser.format_advanced_help()
+    with pytest.raises(ValueError, match="test has no --max-lag"):  # a renamed or dropped flag
+        parser.advanced("--max-lag")
 
 
 def test_secrets_are_hidden():
@@ -248,4 +276,4 @@ def test_a_redis_url_without_a_password_is_no_secret():
     assert "(default: redis://127.0.0.1:6379/0)" in shown
     hidden = " ".join(service_parser("asr_worker", {"STREAMSCRIBE_REDIS_URL": "redis://:pw-1234@h"})
                       .format_help().split())
-    assert "pw-1234" not in hidden and "STREAMSCRIBE_REDIS_URL] (default: set, hidden)" in hidden
+    assert "pw-1234" not in hidden and "STREAMSCRIBE_REDIS_URL_FILE] (default: set, hidden)" in hidden

@@ -11,7 +11,7 @@ What is checked here, without Docker and without running the services:
 * every metric name in the alert rules and the dashboard is defined in common/metrics.py
   (built on a fresh CollectorRegistry), with label names that those metrics carry.
 
-tests/e2e/test_deploy.py runs the services' real ``--help`` and promtool. jsonschema comes from
+tests/e2e/test_deploy.py runs the services' real ``--help-advanced`` and promtool. jsonschema comes from
 PyPI; locally a missing tool skips its tests with the reason, under CI (env CI set) it FAILS them.
 """
 
