@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from common.config import non_negative, option, positive
+from common.config import fraction, non_negative, option, positive
 from common.errors import ErrorCode
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig
@@ -52,14 +52,6 @@ def pack_seconds(raw: str) -> float:
     value = non_negative(float)(raw)
     if value > MAX_PACK_SEC:
         raise ValueError(f"{raw} is over {MAX_PACK_SEC:g} s (whisper's window is 30 s)")
-    return value
-
-
-def fraction(raw: str) -> float:
-    """A flag's value from 0 to 1 (a probability)."""
-    value = float(raw)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError("must be from 0 to 1")
     return value
 
 

@@ -358,6 +358,14 @@ def non_negative(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
+def fraction(raw: str) -> float:
+    """An argparse ``type``: a number from 0 to 1 (a share, a probability)."""
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{raw} is not between 0 and 1")
+    return value
+
+
 def from_args(cls: type[T], args: argparse.Namespace, **given: Any) -> T:
     """The instance of dataclass ``cls`` that the flags of :meth:`SettingsParser.add_options` say.
 

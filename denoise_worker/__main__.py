@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from common.config import SettingsParser, from_args, redis_url, option, positive
+from common.config import SettingsParser, fraction, from_args, redis_url, option, positive
 from common.logs import setup_logging
 from common.metrics import DenoiseMetrics
 from common.runner import TUNING_FLAGS, RunnerOptions
@@ -22,13 +22,6 @@ from common.service import run_main, run_stage
 
 def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def _beta(raw: str) -> float:
-    value = float(raw)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{raw} is not between 0 and 1")
-    return value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,7 +34,7 @@ class DenoiseOptions:
         "DeepFilterNet model: DeepFilterNet3 (bundled) or the path of an official .tar.gz model", flag="--dfn-model"))
     post_filter: float = field(default=0.0, metadata=option(
         "DeepFilterNet post-filter beta (0 disables; 0.02 is DeepFilterNet's usual value)",
-        flag="--dfn-post-filter", parse=_beta))
+        flag="--dfn-post-filter", parse=fraction))
     atten_lim_db: float | None = field(default=None, metadata=option(
         "maximum attenuation in dB (default: no limit)", parse=positive(float)))
 

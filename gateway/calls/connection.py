@@ -38,7 +38,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from common.aio import current_task, within
-from common.config import option, positive
+from common.config import fraction, option, positive
 from common.errors import BacklogFull, ConfigError, ErrorCode, ProtocolError
 from common.logs import Untrusted
 
@@ -62,14 +62,6 @@ _FLUSHED = object()  # queued behind a parking call's events: the sender stops t
 _DONE, _DROPPED, _STOPPED = "done", "dropped", "stopped"
 
 
-def share(text: str) -> float:
-    """A share of real time: a number from 0 to 1."""
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise ValueError(f"{text} is not between 0 and 1")
-    return value
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionOptions:
     config_timeout: float = field(default=10.0, metadata=option(
@@ -83,7 +75,7 @@ class ConnectionOptions:
         "end a session after this many seconds without audio or keep-alive", parse=positive(float)))
     min_audio_share: float = field(default=0.1, metadata=option(
         "end a session whose audio falls --audio-share-window seconds behind this share of real time, "
-        "unless it sends keep-alives (0: any byte is audio)", parse=share))
+        "unless it sends keep-alives (0: any byte is audio)", parse=fraction))
     audio_share_window: float = field(default=30.0, metadata=option(
         "seconds a session's audio may fall behind --min-audio-share of real time", parse=positive(float)))
     max_keepalive_idle: float = field(default=60.0, metadata=option(

@@ -49,7 +49,7 @@ from typing import Protocol, cast
 from redis.exceptions import RedisError
 
 from common import aio, bus, keys
-from common.config import option, positive
+from common.config import fraction, option, positive
 from common.errors import ConfigError
 from common.languages import ModelLanguages
 from common.metrics import GatewayMetrics
@@ -89,14 +89,6 @@ return 0
 """
 
 
-def share(text: str) -> float:
-    """A share of the capacity: a number from 0 to 1."""
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{value} is not a share from 0 to 1")
-    return value
-
-
 class Relay(Protocol):
     """A registered session as the hub sees it (:class:`~gateway.core.session.PipelineSession`).
 
@@ -130,7 +122,7 @@ class HubOptions:
     # Recordings take slots only where calls leave room, and a share of the capacity at most.
     batch_share: float = field(default=0.5, metadata=option(
         "batch sessions (recordings) a stage admits, as a share of its workers' capacity (0: none)",
-        parse=share))
+        parse=fraction))
     batch_backlog_timeout: float = field(default=120.0, metadata=option(
         "seconds a batch session's audio waits for its full input stream to move before the session fails",
         parse=positive(float)))

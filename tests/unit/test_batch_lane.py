@@ -11,7 +11,7 @@ from common.lead import BatchLead
 from common.pipeline_config import PipelineConfig
 from common.records import Audio
 from common.stage import Session
-from gateway.core.hub import batch_slots, share
+from gateway.core.hub import batch_slots
 
 from tests.kit.support import RecordingRunner
 
@@ -28,13 +28,6 @@ BATCH = PipelineConfig(priority="batch")
 ])
 def test_batch_slots_are_a_share_of_the_capacity(capacity, batch_share, expected):
     assert batch_slots(capacity, batch_share) == expected
-
-
-def test_the_batch_share_is_from_0_to_1():
-    assert share("0") == 0.0 and share("0.25") == 0.25 and share("1") == 1.0
-    for bad in ("-0.1", "1.5"):
-        with pytest.raises(ValueError):
-            share(bad)
 
 
 class Reads:

@@ -10,7 +10,7 @@ import pytest
 
 from asr_worker.engines import ENGINES, load_engine, options_class
 from asr_worker.engines.whisper import WhisperOptions
-from common.config import SettingsParser, from_args, has_password, option, positive, redis_url
+from common.config import SettingsParser, fraction, from_args, has_password, option, positive, redis_url
 from common.errors import ConfigError
 from gateway import __main__ as gateway_main
 from gateway.doors.audiohook import AudioHookOptions
@@ -196,6 +196,19 @@ def test_a_type_without_a_parser_is_refused():
     parser = SettingsParser(prog="test", env_prefix=PREFIX, description="test", environ={})
     with pytest.raises(TypeError, match="Odd.span: .* needs option"):
         parser.add_options(Odd)
+
+
+@pytest.mark.parametrize("module, flag", [("gateway", "--min-audio-share"), ("gateway", "--batch-share"),
+                                          ("asr_worker", "--sentence-confidence"), ("denoise_worker", "--dfn-post-filter")])
+def test_a_share_or_probability_is_from_0_to_1(module, flag):
+    assert [fraction(raw) for raw in ("0", "0.25", "1")] == [0.0, 0.25, 1.0]
+    for bad in ("-0.1", "1.5", "nan"):
+        with pytest.raises(ValueError, match=f"{bad} is not between 0 and 1"):
+            fraction(bad)
+    parser = service_parser(module)
+    assert getattr(parser.parse_args([flag, "0.5"]), flag[2:].replace("-", "_")) == 0.5
+    with pytest.raises(ConfigError, match=f"{flag} '1.5' is invalid: 1.5 is not between 0 and 1"):
+        parser.parse_args([flag, "1.5"])
 
 
 def test_the_gateway_adds_the_options_of_each_door_that_has_some():

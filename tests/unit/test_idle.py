@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from common.errors import ConfigError
-from gateway.calls.connection import ConnectionOptions, share
+from gateway.calls.connection import ConnectionOptions
 from gateway.core.idle import IdleClock, ReadyClock
 
 BYTE_OF_MULAW = 1 / 8000  # seconds of audio in one byte of 8 kHz mu-law
@@ -176,10 +176,6 @@ def test_a_zero_share_makes_any_byte_audio():
         idle.audio(now, BYTE_OF_MULAW)
 
 
-def test_the_audio_share_is_a_fraction():
-    assert share("0.25") == 0.25 and share("0") == 0.0 and share("1") == 1.0
-    for bad in ("1.5", "-0.1"):
-        with pytest.raises(ValueError, match="between 0 and 1"):
-            share(bad)
+def test_the_audio_share_is_a_fraction():  # the flag's: tests/unit/test_config_options.py
     with pytest.raises(ConfigError, match="between 0 and 1"):
         ConnectionOptions(min_audio_share=2.0)
