@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.kit.extras import require
 from tests.kit.testdata import librivox_clips, librivox_samples
 
 DURATIONS = Path(__file__).with_name("durations.json")
@@ -66,6 +67,8 @@ class FileDurations:
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "extra(name): needs the optional extra name: skips without it, fails "
+                                       "in CI (tests/kit/extras.py)")
     if config.getoption("store_durations") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(FileDurations(), "file-durations")
     # In each process that runs tests: xdist's workers, or this one without them (the controller's
@@ -75,6 +78,12 @@ def pytest_configure(config):
         from tests.kit.cpu_profile import CpuProfile
 
         config.pluginmanager.register(CpuProfile(config.getoption("cpu_profile")), "cpu-profile")
+
+
+def pytest_runtest_setup(item):
+    """A test marked ``extra(name)`` skips without that optional extra (fails in CI: tests/kit/extras.py)."""
+    for mark in item.iter_markers("extra"):
+        require(*mark.args)
 
 
 @pytest.fixture(scope="session")

@@ -210,6 +210,7 @@ def test_phrase_events_from_the_tracker():
 # -- sentiment -------------------------------------------------------------------------------------
 
 
+@pytest.mark.extra("analytics")
 def test_sentiment_of_utterances_and_parties():
     t = CallTracker(channels=2, settings=Settings(), scorer=sentiment())
     good, = [e for e in t.final(channel=0, utterance_id="a", text="Thank you so much, that is great!",

@@ -87,7 +87,7 @@ def test_invalid_parameters_refuse_the_handshake(query, text):
 
 
 def test_ignored_parameters_are_accepted():
-    d = door("encoding=linear16&sample_rate=16000&diarize=true&tag=a&tag=b&version=latest&redact=pci"
+    d = door("encoding=linear16&sample_rate=16000&diarize_model=x&tag=a&tag=b&version=latest&redact=pci"
              "&numerals=true&filler_words=false&mip_opt_out=true&callback=http://x&brand_new_param=1")
     assert d.opening()
 
@@ -341,6 +341,7 @@ def test_flux_eager_end_of_turn_resumed_and_forced():
     assert (forced["event"], forced["transcript"], forced["trigger"]) == ("EndOfTurn", "", "manual")
 
 
+@pytest.mark.extra("diarize")
 def test_a_diarized_live_final_has_deepgrams_speaker_on_each_word():
     d = door("encoding=linear16&sample_rate=16000&diarize=true")
     assert d.opening() and d.settings.diarize

@@ -25,6 +25,7 @@ def test_windows_slide_inside_regions_and_cover_their_tails():
     assert cluster.windows([(5, 5)]) == []
 
 
+@pytest.mark.extra("diarize")  # scipy clusters
 @pytest.mark.parametrize("speakers", [1, 2, 3, 5])
 def test_cluster_estimates_the_number_of_speakers(speakers):
     rng = np.random.default_rng(speakers)
@@ -36,6 +37,7 @@ def test_cluster_estimates_the_number_of_speakers(speakers):
         assert len(set(found[truth == k].tolist())) == 1
 
 
+@pytest.mark.extra("diarize")  # scipy clusters
 def test_cluster_respects_max_speakers_and_subsamples_long_inputs():
     rng = np.random.default_rng(1)
     embeddings = np.concatenate([_noisy(v, 30, rng) for v in _voices(4)])
@@ -46,6 +48,7 @@ def test_cluster_respects_max_speakers_and_subsamples_long_inputs():
     assert all(len(set(found[truth == k].tolist())) == 1 for k in range(4))
 
 
+@pytest.mark.extra("diarize")  # scipy clusters
 def test_cluster_of_nothing_or_one():
     assert cluster.cluster(np.zeros((0, 8))).tolist() == []
     assert cluster.cluster(_voices(1)).tolist() == [0]
@@ -140,6 +143,7 @@ def _close_pair(distance: float, seed: int = 5) -> tuple[np.ndarray, np.ndarray]
     return a, cos * a + np.sqrt(1 - cos * cos) * orth
 
 
+@pytest.mark.extra("diarize")  # scipy clusters
 def test_two_close_voices_taking_turns_are_split_in_two():
     """Two voices 0.2 apart (two male voices' distance on the bench) are one cluster at the 0.4 cut; their
     turns (runs of consecutive windows) split it."""
@@ -154,6 +158,7 @@ def test_two_close_voices_taking_turns_are_split_in_two():
     assert len(set(cluster.cluster(embeddings, max_speakers=1).tolist())) == 1  # the cap holds
 
 
+@pytest.mark.extra("diarize")  # scipy clusters
 @pytest.mark.parametrize("case", ["scattered", "one voice", "a short second voice", "too close"])
 def test_a_cluster_is_not_split_without_two_voices_taking_turns(case):
     rng = np.random.default_rng(7)
@@ -169,6 +174,7 @@ def test_a_cluster_is_not_split_without_two_voices_taking_turns(case):
     assert len(set(cluster.cluster(embeddings).tolist())) == 1
 
 
+@pytest.mark.extra("diarize")  # scipy clusters
 def test_a_stray_cluster_of_few_windows_joins_its_nearest():
     rng = np.random.default_rng(3)
     a, b = _voices(2, seed=4)
@@ -224,6 +230,7 @@ def test_names_say_the_agent_and_on_two_speakers_the_customer():
     assert parties.names(2, None) == (None, None)
 
 
+@pytest.mark.extra("analytics")  # the parties' sentiment
 def test_a_diarized_summary_counts_speakers_as_parties():
     from gateway.analytics.options import Settings
     from gateway.analytics.sentiment import sentiment
@@ -259,6 +266,7 @@ def _final(history: online.History, embeddings: np.ndarray) -> online.Labelled:
     return online.label(history, embeddings, spans, [(a + 9600, a + 16000) for a, _ in spans], level)
 
 
+@pytest.mark.extra("diarize")  # scipy clusters
 def test_online_finals_keep_their_speakers_across_re_clustering() -> None:
     rng = np.random.default_rng(2)
     a, b = _voices(2)
@@ -273,6 +281,7 @@ def test_online_finals_keep_their_speakers_across_re_clustering() -> None:
     assert all(c == 1.0 for c in labelled.confidences)
 
 
+@pytest.mark.extra("diarize")  # scipy clusters
 def test_online_a_new_speaker_is_numbered_next_and_the_first_keeps_zero() -> None:
     rng = np.random.default_rng(3)
     a, b, c = _voices(3)
@@ -283,6 +292,7 @@ def test_online_a_new_speaker_is_numbered_next_and_the_first_keeps_zero() -> Non
         assert set(labelled.speakers) == {expected}
 
 
+@pytest.mark.extra("diarize")  # scipy clusters
 def test_online_assign_maps_clusters_onto_delivered_speakers() -> None:
     # The re-clustering numbered the clusters the other way round: the delivered speakers win.
     labels, speakers = online.assign(np.array([1, 1, 0, 0, 1, 0, 2]), np.array([0, 0, 1, 1]), 2)
@@ -316,6 +326,7 @@ def test_online_a_change_moves_into_the_pause_and_the_words_beside_it_follow() -
     assert unsnapped == [1]  # the windows alone gave the earlier speaker's last word to the later one
 
 
+@pytest.mark.extra("diarize")  # scipy clusters
 def test_online_history_is_capped_by_thinning_evenly() -> None:
     history = online.History(np.eye(10, dtype=np.float32), np.arange(10), 10)
     kept = online.capped(history, max_windows=4)

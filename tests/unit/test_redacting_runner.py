@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from asr_worker.redacting import RedactingRunner
@@ -78,6 +79,7 @@ async def test_end_releases_before_the_marker_and_partials_are_masked():
         "card [REDACTED]", "card [CREDIT_CARD_1]", "End"]  # 8 digits in a card context
 
 
+@pytest.mark.extra("names")
 async def test_names_are_found_off_the_loop_and_redacted_in_finals_and_partials():
     # The real name model (the names extra: spaCy's small English pipeline), loaded at its first use.
     names = NameModel()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from common.redaction.names import installed, load_pipeline, persons_in
+from common.redaction.names import load_pipeline, persons_in
+
+
+pytestmark = pytest.mark.extra("names")
 
 
 @pytest.fixture(scope="module")
 def nlp():
-    assert installed(), "the names extra (requirements/names.txt) is part of the test environment"
     return load_pipeline()
 
 

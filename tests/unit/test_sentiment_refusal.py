@@ -35,8 +35,8 @@ def test_the_check_names_the_extra(no_extra):
         sentiment.available()
 
 
+@pytest.mark.extra("analytics")
 def test_the_check_passes_where_the_extra_is_installed():
-    pytest.importorskip("vaderSentiment")
     sentiment.available()
 
 

@@ -272,6 +272,7 @@ async def test_the_vad_stage_pauses_before_each_silence_end_with_the_same_end(cl
     assert [r.seq for r in out] == list(range(len(out)))
 
 
+@pytest.mark.extra("whisper")
 async def test_whisper_abort_drops_a_queued_decode_and_lets_a_running_one_finish(clips):
     """CTranslate2 cannot stop a running decode; a queued one must not take a thread at all."""
     import soundfile

