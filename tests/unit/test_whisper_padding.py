@@ -4,12 +4,12 @@ whisper was trained on; zeros, as faster-whisper pads, after wideband audio."""
 from __future__ import annotations
 
 import numpy as np
+import soxr
 
 from asr_worker.engines.whisper import HOP, fitted_windows, narrowband
 from tests.kit.extras import require
 
 require("whisper")
-import soxr  # noqa: E402
 from faster_whisper.feature_extractor import FeatureExtractor  # noqa: E402
 
 
