@@ -60,7 +60,7 @@ Report = Callable[[Session, str, str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class ReadResult:
     """What one read produced."""
 
     batch: list[tuple[Session, Input]]  # sessions with new records
@@ -81,7 +81,7 @@ class InputReader:
         self._background: set[asyncio.Task] = set()
         self._read_script = redis.register_script(READ)
 
-    async def read(self, sessions: list[Session], *, count: int | None = None) -> Delivery:
+    async def read(self, sessions: list[Session], *, count: int | None = None) -> ReadResult:
         """Up to ``count`` (default ``read_count``) new entries of each session; raises on Redis errors.
 
         One round trip per :data:`PIPELINE_READS` sessions, not one per session.
@@ -108,7 +108,7 @@ class InputReader:
                     records.append((entry_id, record))
             if records:
                 batch.append((session, records))
-        return Delivery(batch=batch, more=more, lag=max(0.0, lag_ms) / 1000)
+        return ReadResult(batch=batch, more=more, lag=max(0.0, lag_ms) / 1000)
 
     async def _read(self, sessions: list[Session], count: int) -> list[list[tuple]]:
         """The (id, payload) of the entries after ``read_id`` of each session's input.
