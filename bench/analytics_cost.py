@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from gateway.analytics.loudness import LevelMeter
-from gateway.analytics.options import Settings
+from gateway.analytics.options import AnalyticsSettings
 from gateway.analytics.sentiment import sentiment
 from gateway.analytics.tracker import CallTracker
 from gateway.diarization import parties
@@ -71,7 +71,8 @@ def build_call(minutes: float, gap: float, overlap_every: int) -> tuple[np.ndarr
 
 def run(audio: np.ndarray, turns: list[dict], *, phrases: tuple[str, ...], with_sentiment: bool) -> dict[str, float]:
     scorer = sentiment() if with_sentiment else None
-    tracker = CallTracker(channels=2, settings=Settings(phrases=phrases, sentiment=with_sentiment), scorer=scorer)
+    tracker = CallTracker(channels=2, settings=AnalyticsSettings(phrases=phrases, sentiment=with_sentiment),
+                          scorer=scorer)
     meters = [LevelMeter(), LevelMeter()]
     spent = {"meters": 0.0, "tracker": 0.0, "summary": 0.0}
     pending = sorted(turns, key=lambda t: t["end_ms"] + 900)  # a final comes ~0.9 s after its speech ends
@@ -154,8 +155,8 @@ def diarized(audio: np.ndarray, turns: list[dict]) -> dict[str, float]:
     for start in range(0, len(mono), RATE * 10):  # as gateway/http/prerecorded.py does
         meter.push(mono[start:start + RATE * 10].mean(axis=1))
     metered = clock()
-    parties.summary(said, labels, settings=Settings(), scorer=sentiment(), duration_ms=audio.shape[1] * 1000 // RATE,
-                    agent=0, level=meter.level)
+    parties.summary(said, labels, settings=AnalyticsSettings(), scorer=sentiment(),
+                    duration_ms=audio.shape[1] * 1000 // RATE, agent=0, level=meter.level)
     return {"meter": metered - began, "summary": clock() - metered}
 
 

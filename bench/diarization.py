@@ -209,7 +209,7 @@ def main() -> None:
     from faster_whisper import WhisperModel
 
     model = WhisperModel(resolve_model("tiny.en").path, device="cpu", compute_type="int8", cpu_threads=1)
-    settings = deepgram_prerecorded.Settings.from_query([("utterances", "true"), ("diarize", "true")])
+    settings = deepgram_prerecorded.PrerecordedSettings.from_query([("utterances", "true"), ("diarize", "true")])
     print("| mix | overlap | speakers found | labels, VAD regions | collar 0.25 s | labels (missed / false alarm / "
           "confusion) | collar 0.25 s | utterances (missed / false alarm / confusion) | collar 0.25 s | words "
           "| collar 0.25 s | oracle | online (speakers) | re-clustered (speakers) | live words | live turns (missed / false alarm / confusion) "

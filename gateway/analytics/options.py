@@ -139,15 +139,15 @@ class CallAnalytics:
         phrases = parse_phrases(value["phrases"], name="analytics.phrases") if "phrases" in value else ()
         return cls(phrases=phrases, alerts=alerts, sentiment=sentiment)
 
-    def settings(self, tenant: TenantAnalytics) -> Settings:
+    def settings(self, tenant: TenantAnalytics) -> AnalyticsSettings:
         """The settings the call runs with: the tenant's, with the call's own over them."""
         alerts = tenant.alerts.updated(self.alerts) if self.alerts else tenant.alerts
-        return Settings(phrases=tuple(dict.fromkeys(tenant.phrases + self.phrases)), alerts=alerts,
+        return AnalyticsSettings(phrases=tuple(dict.fromkeys(tenant.phrases + self.phrases)), alerts=alerts,
                         sentiment=self.sentiment)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Settings:
+class AnalyticsSettings:
     """What a call's analytics run with."""
 
     phrases: tuple[str, ...] = ()

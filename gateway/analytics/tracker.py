@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from . import talk
-from .options import Settings
+from .options import AnalyticsSettings
 from .phrases import PhraseSpotter, timed_tokens, tokens
 from .sentiment import Sentiment, label
 
@@ -80,7 +80,7 @@ class _Raised:
 class CallTracker:
     """The analytics of one call of ``channels`` parties."""
 
-    def __init__(self, *, channels: int, settings: Settings, scorer: Sentiment | None = None,
+    def __init__(self, *, channels: int, settings: AnalyticsSettings, scorer: Sentiment | None = None,
                  parties: Sequence[str | None] = ()) -> None:
         """``scorer``: the sentiment model (None: no sentiment); ``parties``: each channel's name, if any."""
         self.settings = settings

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..analytics.options import Settings
+from ..analytics.options import AnalyticsSettings
 from ..analytics.sentiment import Sentiment
 from ..analytics.tracker import CallTracker
 from .cluster import Labels
@@ -76,7 +76,7 @@ def names(speakers: int, agent: int | None) -> tuple[str | None, ...]:
     return tuple("agent" if k == agent else "customer" if speakers == 2 else None for k in range(speakers))
 
 
-def summary(finals: Iterable[Said], labels: Labels, *, settings: Settings, scorer: Sentiment | None,
+def summary(finals: Iterable[Said], labels: Labels, *, settings: AnalyticsSettings, scorer: Sentiment | None,
             duration_ms: int, agent: int | None = None,
             level: Callable[[int, int], float | None] | None = None) -> dict:
     """The call's analytics summary with its diarized speakers as parties.

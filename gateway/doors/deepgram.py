@@ -106,7 +106,7 @@ _SCHEMA_ERRORS = (ErrorCode.BAD_JSON, ErrorCode.UNKNOWN_TYPE, ErrorCode.PROTOCOL
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings(common.StreamSettings):
+class LiveSettings(common.StreamSettings):
     """The handshake's ``/v1/listen`` parameters, checked; :class:`ConfigError` names a bad one."""
 
     interim_results: bool = False
@@ -116,7 +116,7 @@ class Settings(common.StreamSettings):
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_query(cls, query: kit.Query) -> Settings:
+    def from_query(cls, query: kit.Query) -> LiveSettings:
         common.check_flags(query, IGNORED_FLAGS)
         encoding, sample_rate = common.audio_format(query)
         channels = query.integer("channels", 1, MAX_CHANNELS) or 1
@@ -219,9 +219,9 @@ def created_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _live_settings(query: kit.Query) -> Settings:
+def _live_settings(query: kit.Query) -> LiveSettings:
     common.refuse_recording_only(query)
-    return Settings.from_query(query)
+    return LiveSettings.from_query(query)
 
 
 class DeepgramDoor(Door):
@@ -231,8 +231,8 @@ class DeepgramDoor(Door):
         super().__init__(handshake, **options)
         self.intake = common.Intake.accept(handshake, _live_settings, controls=_CONTROL)
         self.request_id = self.intake.request_id
-        assert isinstance(self.intake.settings, Settings)  # what Settings.from_query read
-        self.settings: Settings = self.intake.settings
+        assert isinstance(self.intake.settings, LiveSettings)  # what LiveSettings.from_query read
+        self.settings: LiveSettings = self.intake.settings
         self.created = created_now()
         self.model = self.settings.model  # the loaded model's name once the call opened
         self.model_uuid = model_uuid(self.model)

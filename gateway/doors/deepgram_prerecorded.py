@@ -1,6 +1,6 @@
 """Deepgram's pre-recorded API (``POST /v1/listen``): its query and its response, sans I/O.
 
-The query is the live door's (:class:`gateway.doors.deepgram.Settings`: ``model``,
+The query is the live door's (:class:`gateway.doors.deepgram.LiveSettings`: ``model``,
 ``language``, ``punctuate``/``smart_format``, ``multichannel``, ``keyterm`` and
 ``keywords``, ``encoding``/``sample_rate``/``channels`` for raw audio, ``endpointing``),
 plus what only a recording has:
@@ -83,10 +83,10 @@ def _netloc(url: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings:
+class PrerecordedSettings:
     """The query of a pre-recorded request, checked; :class:`ConfigError` names a bad parameter."""
 
-    stream: deepgram.Settings  # what the live door reads
+    stream: deepgram.LiveSettings  # what the live door reads
     utterances: bool = False
     utt_split: float = UTT_SPLIT_SEC
     paragraphs: bool = False
@@ -107,7 +107,7 @@ class Settings:
         return {"sentiment": self.sentiment or self.analytics, **phrases}
 
     @classmethod
-    def from_query(cls, pairs: list[tuple[str, str]]) -> Settings:
+    def from_query(cls, pairs: list[tuple[str, str]]) -> PrerecordedSettings:
         # A container's name as the encoding: the header says it (the live door would refuse it).
         pairs = [(name, value) for name, value in pairs
                  if not (name == "encoding" and value.lower() in CONTAINER_ENCODINGS)]
@@ -141,7 +141,7 @@ class Settings:
         if len(search) > MAX_SEARCH:
             raise ConfigError(f"invalid value for search: {len(search)} terms (expected at most {MAX_SEARCH})")
         # The recording is diarized whole, at its end (gateway/http/prerecorded.py), not final by final.
-        stream = replace(deepgram.Settings.from_query(query), diarize=False)
+        stream = replace(deepgram.LiveSettings.from_query(query), diarize=False)
         return cls(stream=stream, utterances=query.flag("utterances"),
                    utt_split=UTT_SPLIT_SEC if utt_split is None else utt_split,
                    paragraphs=query.flag("paragraphs"), callback=callback, callback_method=method,
@@ -164,7 +164,7 @@ class Analysed:
     summary: dict | None
 
 
-def response(settings: Settings, finals: list[events.Final], *, request_id: str, created: str, sha256: str,
+def response(settings: PrerecordedSettings, finals: list[events.Final], *, request_id: str, created: str, sha256: str,
              duration: float, channels: int, analysed: Analysed | None = None, model: str = "",
              redacted_audio: dict | None = None) -> dict:
     """Deepgram's pre-recorded response for ``finals`` (any order) of ``channels`` result channels;

@@ -157,7 +157,7 @@ class PrerecordedOptions:
     queue: int = 256  # the call's events waiting for the collector
 
 
-def check_extras(settings: deepgram_prerecorded.Settings) -> None:
+def check_extras(settings: deepgram_prerecorded.PrerecordedSettings) -> None:
     """Raise :class:`ConfigError` naming the extra a request's analysis needs and this server lacks
     (``diarize``, ``sentiment``): refused with 400 as it comes, never answered without it (every
     segment "neutral")."""
@@ -236,7 +236,7 @@ class Prerecorded:
         handed_over = False
         try:
             try:
-                settings = deepgram_prerecorded.Settings.from_query(list(handshake.query))
+                settings = deepgram_prerecorded.PrerecordedSettings.from_query(list(handshake.query))
                 self._check_callback(settings)
                 check_extras(settings)
                 self._check_redact_audio(settings, tenant)
@@ -306,7 +306,7 @@ class Prerecorded:
         return await remote.fetch(self._fetcher, url, hosts=self.options.url_hosts, limit=self.options.max_bytes,
                                   idle_timeout=self.options.body_timeout)
 
-    def _check_callback(self, settings: deepgram_prerecorded.Settings) -> None:
+    def _check_callback(self, settings: deepgram_prerecorded.PrerecordedSettings) -> None:
         if settings.callback is None:
             return
         if self.courier is None:
@@ -316,7 +316,7 @@ class Prerecorded:
             raise ConfigError(f"callbacks to {kit.header_text(host)!r} are not allowed here (the gateway's "
                               "--prerecorded-callback-hosts lists the hosts it calls back)")
 
-    def _check_redact_audio(self, settings: deepgram_prerecorded.Settings, tenant: Tenant) -> None:
+    def _check_redact_audio(self, settings: deepgram_prerecorded.PrerecordedSettings, tenant: Tenant) -> None:
         if settings.redact_audio is None:
             return
         if self.redacted is None:
@@ -459,7 +459,7 @@ class Prerecorded:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Job:
     request_id: str
-    settings: deepgram_prerecorded.Settings
+    settings: deepgram_prerecorded.PrerecordedSettings
     audio: media.Media
     tenant: Tenant
     sha256: str

@@ -16,7 +16,7 @@ from common.metrics import GatewayMetrics
 from gateway.analytics import talk
 from gateway.analytics.loudness import LevelMeter
 from gateway.analytics.consistency import consistent
-from gateway.analytics.options import (MAX_PHRASE_CHARS, MAX_PHRASES, AlertRules, CallAnalytics, Settings,
+from gateway.analytics.options import (MAX_PHRASE_CHARS, MAX_PHRASES, AlertRules, AnalyticsSettings, CallAnalytics,
                                        TenantAnalytics, parse_phrases)
 from gateway.analytics.phrases import PhraseSpotter, timed_tokens
 from gateway.analytics.sentiment import sentiment
@@ -67,7 +67,7 @@ def test_interruptions_monologues_and_response_times():
 
 
 def tracker(**alerts) -> CallTracker:
-    return CallTracker(channels=2, settings=Settings(alerts=AlertRules(**alerts), sentiment=False),
+    return CallTracker(channels=2, settings=AnalyticsSettings(alerts=AlertRules(**alerts), sentiment=False),
                        parties=("agent", "customer"))
 
 
@@ -155,7 +155,7 @@ def test_an_empty_final_counts_nothing():
 
 
 def test_a_one_channel_call():
-    t = CallTracker(channels=1, settings=Settings(sentiment=False))
+    t = CallTracker(channels=1, settings=AnalyticsSettings(sentiment=False))
     t.final(channel=0, utterance_id="a", text="one two three", start_ms=0, end_ms=3000)
     summary = t.summary(4000)
     assert summary["overtalk_ms"] == 0 and summary["parties"][0]["talk_ms"] == 3000
@@ -200,7 +200,7 @@ def test_phrases_match_words_whatever_the_case_and_punctuation():
 
 
 def test_phrase_events_from_the_tracker():
-    t = CallTracker(channels=1, settings=Settings(phrases=("speak to a manager",), sentiment=False))
+    t = CallTracker(channels=1, settings=AnalyticsSettings(phrases=("speak to a manager",), sentiment=False))
     out = t.final(channel=0, utterance_id="u", text="Let me speak to a manager.", start_ms=0, end_ms=2000)
     phrase, = [e for e in out if e["event"] == "phrase"]
     assert phrase["phrase"] == "speak to a manager" and phrase["channel"] == 0
@@ -212,7 +212,7 @@ def test_phrase_events_from_the_tracker():
 
 @pytest.mark.extra("analytics")
 def test_sentiment_of_utterances_and_parties():
-    t = CallTracker(channels=2, settings=Settings(), scorer=sentiment())
+    t = CallTracker(channels=2, settings=AnalyticsSettings(), scorer=sentiment())
     good, = [e for e in t.final(channel=0, utterance_id="a", text="Thank you so much, that is great!",
                                 start_ms=0, end_ms=2000) if e["event"] == "utterance"]
     bad, = [e for e in t.final(channel=1, utterance_id="b", text="This is terrible, I hate this awful service.",

@@ -187,12 +187,12 @@ def test_a_stray_cluster_of_few_windows_joins_its_nearest():
 
 def test_the_query_asks_for_diarize_with_a_boolean():
     from common.errors import ConfigError
-    from gateway.doors.deepgram_prerecorded import Settings
+    from gateway.doors.deepgram_prerecorded import PrerecordedSettings
 
-    assert Settings.from_query([("diarize", "true")]).diarize
-    assert not Settings.from_query([]).diarize
+    assert PrerecordedSettings.from_query([("diarize", "true")]).diarize
+    assert not PrerecordedSettings.from_query([]).diarize
     with pytest.raises(ConfigError, match="diarize"):
-        Settings.from_query([("diarize", "maybe")])
+        PrerecordedSettings.from_query([("diarize", "maybe")])
 
 
 # -- regions and analytics by speaker ----------------------------------------------------------
@@ -232,7 +232,7 @@ def test_names_say_the_agent_and_on_two_speakers_the_customer():
 
 @pytest.mark.extra("analytics")  # the parties' sentiment
 def test_a_diarized_summary_counts_speakers_as_parties():
-    from gateway.analytics.options import Settings
+    from gateway.analytics.options import AnalyticsSettings
     from gateway.analytics.sentiment import sentiment
 
     # Speaker 1 greets (0-2 s), speaker 0 answers in the same final (2.6-4.5 s), then a final each.
@@ -241,7 +241,7 @@ def test_a_diarized_summary_counts_speakers_as_parties():
                            ("this", 2600, 3000), ("is", 3000, 3400), ("terrible", 3400, 4500)]),
               _said("u2", [("happy", 5300, 5800), ("to", 5800, 6100), ("help", 6100, 6900)]),
               _said("u3", [("awful", 7700, 8200), ("service", 8200, 8900)])]
-    summary = parties.summary(finals, labels, settings=Settings(), scorer=sentiment(), duration_ms=10_000, agent=1,
+    summary = parties.summary(finals, labels, settings=AnalyticsSettings(), scorer=sentiment(), duration_ms=10_000, agent=1,
                               level=lambda start, end: -20.0 if start < 5000 else -30.0)
     assert summary["parties_by"] == "speaker"
     customer, agent = summary["parties"]

@@ -17,7 +17,7 @@ from common.errors import ConfigError, ProtocolError
 from common.languages import ModelLanguages
 from common.pipeline_config import AsrConfig, PipelineConfig
 from gateway.doors import deepgram_common, kit
-from gateway.doors.deepgram import Settings
+from gateway.doors.deepgram import LiveSettings
 from gateway.doors.native import parse_config
 
 # Whisper's detection of English read speech cut to its first 0.5 s (LibriVox, BENCHMARKS.md): Hindi first.
@@ -152,7 +152,7 @@ def test_the_native_config_names_the_languages_to_detect_among():
 
 
 def test_deepgrams_detect_language_takes_the_codes_to_detect_among():
-    settings = Settings.from_query(kit.Query([("detect_language", "en"), ("detect_language", "es")]))
+    settings = LiveSettings.from_query(kit.Query([("detect_language", "en"), ("detect_language", "es")]))
     assert settings.detect_language and settings.language is None and settings.languages == ("en", "es")
     assert settings.session_config().languages == ("en", "es")
     assert deepgram_common.detect_languages(kit.Query([("detect_language", "true")])) == (True, ())

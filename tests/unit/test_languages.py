@@ -13,7 +13,7 @@ from gateway.core import events
 from gateway.doors import deepgram_prerecorded
 from gateway.doors import native
 from gateway.doors.base import Handshake
-from gateway.doors.deepgram import DeepgramDoor, Settings
+from gateway.doors.deepgram import DeepgramDoor, LiveSettings
 from gateway.doors.kit import Query
 
 TINY = {"model": "tiny.en", "languages": ["en"], "capacity": 4}
@@ -73,7 +73,7 @@ def test_audiohook_tags_from_the_model():
     ("language=auto", None, True), ("language=es&detect_language=true", None, True),
     ("detect_language=false", "en", False)])
 def test_deepgram_language_and_detection(query, language, detect):
-    settings = Settings.from_query(Query([tuple(p.split("=", 1)) for p in query.split("&") if p]))
+    settings = LiveSettings.from_query(Query([tuple(p.split("=", 1)) for p in query.split("&") if p]))
     config = settings.session_config()
     assert (config.language, config.detect_language) == (language, detect)
 
@@ -101,13 +101,13 @@ def test_deepgram_results_name_the_loaded_model_and_the_detected_language():
 
 def test_the_prerecorded_response_names_the_loaded_model_and_the_detected_language():
     query = [("detect_language", "true"), ("model", "nova-3")]
-    body = deepgram_prerecorded.response(deepgram_prerecorded.Settings.from_query(query), [es_final()],
+    body = deepgram_prerecorded.response(deepgram_prerecorded.PrerecordedSettings.from_query(query), [es_final()],
                                          request_id="r", created="c", sha256="h", duration=1.0, channels=1,
                                          model="tiny.en")
     metadata = body["metadata"]
     assert metadata["model_info"][metadata["models"][0]]["name"] == "tiny.en"
     assert body["results"]["channels"][0]["detected_language"] == "es"
-    plain = deepgram_prerecorded.response(deepgram_prerecorded.Settings.from_query([]), [es_final()],
+    plain = deepgram_prerecorded.response(deepgram_prerecorded.PrerecordedSettings.from_query([]), [es_final()],
                                           request_id="r", created="c", sha256="h", duration=1.0, channels=1)
     assert "detected_language" not in plain["results"]["channels"][0]
 

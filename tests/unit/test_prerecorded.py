@@ -182,9 +182,9 @@ def test_too_many_channels():
 # -- the query and the response -----------------------------------------------------------------
 
 
-def settings(query: str) -> deepgram_prerecorded.Settings:
+def settings(query: str) -> deepgram_prerecorded.PrerecordedSettings:
     pairs = [tuple(item.split("=", 1)) for item in query.split("&") if item]
-    return deepgram_prerecorded.Settings.from_query(pairs)
+    return deepgram_prerecorded.PrerecordedSettings.from_query(pairs)
 
 
 def test_the_query():

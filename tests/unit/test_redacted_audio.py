@@ -11,7 +11,7 @@ import soundfile
 
 from common.errors import ConfigError
 from common.redaction.audio import TONE_HZ, TONE_LEVEL, Span, mute, wav
-from gateway.doors.deepgram_prerecorded import Settings
+from gateway.doors.deepgram_prerecorded import PrerecordedSettings
 from gateway.http.prerecorded import audio_path, audio_request_id
 
 RATE = 8000
@@ -107,12 +107,12 @@ def test_wav_keeps_rate_channels_and_samples():
 
 
 def test_the_query_asks_for_silence_or_tone_only():
-    assert Settings.from_query([("redact", "pci"), ("redact_audio", "Tone")]).redact_audio == "tone"
-    assert Settings.from_query([("redact", "pci")]).redact_audio is None
+    assert PrerecordedSettings.from_query([("redact", "pci"), ("redact_audio", "Tone")]).redact_audio == "tone"
+    assert PrerecordedSettings.from_query([("redact", "pci")]).redact_audio is None
     with pytest.raises(ConfigError, match="redact_audio: 'beep' \\(expected silence or tone\\)"):
-        Settings.from_query([("redact", "pci"), ("redact_audio", "beep")])
+        PrerecordedSettings.from_query([("redact", "pci"), ("redact_audio", "beep")])
     with pytest.raises(ConfigError, match="redact_audio: given more than once"):
-        Settings.from_query([("redact", "pci"), ("redact_audio", "tone"), ("redact_audio", "silence")])
+        PrerecordedSettings.from_query([("redact", "pci"), ("redact_audio", "tone"), ("redact_audio", "silence")])
 
 
 def test_the_audio_path_names_a_request_id_and_nothing_else():

@@ -36,7 +36,7 @@ def test_deepgram_live_flux_and_prerecorded_take_redact():
     flux = FluxDoor(Handshake.from_target(f"/v2/listen?model=flux-general-en&{RAW}&redact=pci", {}))
     assert flux.opening()[0].config.redact == ("pci",)
     pairs = urllib.parse.parse_qsl("redact=pci&redact=pii", keep_blank_values=True)
-    recorded = deepgram_prerecorded.Settings.from_query(pairs)
+    recorded = deepgram_prerecorded.PrerecordedSettings.from_query(pairs)
     assert recorded.stream.session_config().redact == ("pci", "pii")
 
 

@@ -13,7 +13,7 @@ from common.errors import ConfigError, ModelError, ProtocolError
 from gateway.analytics import sentiment
 from gateway.core.config import SessionConfig
 from gateway.doors.base import HandshakeRefused
-from gateway.doors.deepgram_prerecorded import Settings
+from gateway.doors.deepgram_prerecorded import PrerecordedSettings
 from gateway.doors.native import parse_config
 from gateway.http.prerecorded import check_extras
 
@@ -54,8 +54,8 @@ def test_a_call_asking_for_sentiment_by_name_is_refused_without_the_extra(no_ext
 def test_a_recording_asking_for_sentiment_is_refused_without_the_extra(no_extra):
     """POST /v1/listen?sentiment=true: the handler answers this check's ConfigError with 400."""
     with pytest.raises(ConfigError, match=r"streamscribe\[analytics\]"):
-        check_extras(Settings.from_query([("sentiment", "true")]))
-    check_extras(Settings.from_query([("sentiment", "false"), ("search", "refund")]))
+        check_extras(PrerecordedSettings.from_query([("sentiment", "true")]))
+    check_extras(PrerecordedSettings.from_query([("sentiment", "false"), ("search", "refund")]))
 
 
 @pytest.mark.parametrize("name", ["sentiment", "summarize", "topics", "intents"])
