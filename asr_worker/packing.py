@@ -30,7 +30,7 @@ UNSPACED = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
 
 
 @dataclass(frozen=True, slots=True)
-class Piece:
+class UtteranceSpan:
     """An ended utterance in a pack: where it starts (session samples), its length in samples,
     and the ends of the pauses inside it (session samples) where a sentence end may split it."""
 
@@ -192,7 +192,7 @@ def deal_spans(spans: Sequence[tuple[float, float]], lengths: Sequence[int], *, 
     return dealt
 
 
-def split_at_sentences(piece: Piece, words: Sequence[Word], *, rate: int,
+def split_at_sentences(piece: UtteranceSpan, words: Sequence[Word], *, rate: int,
                        ends_sentence: Callable[[str], bool]) -> list[Segment]:
     """The finals of one utterance, ``words`` in seconds from its start: split at each pause inside
     it where the words so far (since the last split) end a sentence, as a live session's sentence

@@ -58,7 +58,7 @@ from .core import AsrSession, AsrSessionState, StageCore, Utterance, ends_senten
 from .span import final_span
 from .engines import DecodeRequest, Word
 from .engines.digits import needs_digits, outcome, prompted
-from .packing import (ALONE, SPANNED, Piece, Segment, beside_surplus, deal_spans, deal_words, join_words, pack_audio, pack_length,
+from .packing import (ALONE, SPANNED, Segment, UtteranceSpan, beside_surplus, deal_spans, deal_words, join_words, pack_audio, pack_length,
                       spanned_by_numbers, split_at_sentences, unworded)
 
 
@@ -75,7 +75,7 @@ def echoes(prompt: str, text: str) -> bool:
 
 
 @dataclass(eq=False)
-class Ended:
+class PackedUtterance:
     """An ended utterance of a batch session waiting in its pack for the pack's decode."""
 
     utterance: Utterance
@@ -84,10 +84,10 @@ class Ended:
 
 
 @dataclass(eq=False)
-class InFlight:
+class PackDecode:
     """A closed pack of a batch session whose decode runs while the session fills the next."""
 
-    pack: list[Ended]
+    pack: list[PackedUtterance]
     task: asyncio.Task  # -> (its finals, the input they cover, its text): see Recordings._decode_pack
 
 
@@ -95,9 +95,9 @@ class InFlight:
 class PackState(AsrSessionState):
     """A recording's session decoded in packs: the pack filling, and those decoding."""
 
-    pack: list[Ended] = field(default_factory=list)  # ended utterances waiting for the pack's decode
+    pack: list[PackedUtterance] = field(default_factory=list)  # ended utterances waiting for the pack's decode
     pack_text: str = ""  # the text of the session's last pack committed
-    inflight: deque[InFlight] = field(default_factory=deque)  # closed packs decoding, oldest first
+    inflight: deque[PackDecode] = field(default_factory=deque)  # closed packs decoding, oldest first
 
     def tasks(self) -> list[asyncio.Task | None]:
         return [*super().tasks(), *(f.task for f in self.inflight)]
@@ -167,7 +167,7 @@ class Recordings(StageCore):
         utt, asr.utterance = asr.utterance, None
         assert utt is not None  # an utterance in progress
         utt.truncate(end)
-        asr.pack.append(Ended(utterance=utt, speech_final=speech_final, entry_id=entry_id))
+        asr.pack.append(PackedUtterance(utterance=utt, speech_final=speech_final, entry_id=entry_id))
 
     @staticmethod
     def _pack_samples(asr: PackState, more: int) -> int:
@@ -205,7 +205,7 @@ class Recordings(StageCore):
         if not pack:
             return
         previous = asr.pack_text if asr.options.batch_pack_prompt else ""
-        flight = InFlight(pack, asyncio.create_task(self._decode_pack(session, asr, pack, previous),
+        flight = PackDecode(pack, asyncio.create_task(self._decode_pack(session, asr, pack, previous),
                                                     name=f"asr-pack-{session.session_id}-{pack[0].utterance.start}"))
         asr.inflight.append(flight)
         # The session's task commits it in order, when it ends (its input may have stalled).
@@ -224,7 +224,7 @@ class Recordings(StageCore):
         if outputs or consumed is not None:
             await self.runner.commit(session, outputs, consumed=consumed, boundary=True)
 
-    async def _decode_pack(self, session: AsrSession, asr: PackState, pack: list[Ended],
+    async def _decode_pack(self, session: AsrSession, asr: PackState, pack: list[PackedUtterance],
                            previous: str) -> tuple[list[Record], str | None, str]:
         """Decode ``pack`` in one window with word timings, prompted with ``previous`` (a pack's text),
         and deal the words to its utterances (split at sentence ends at pauses, as the sentence
@@ -266,7 +266,7 @@ class Recordings(StageCore):
             utt = ended.utterance
             if utt.announce:
                 outputs.append(SpeechStart(start=utt.start))
-            piece = Piece(utt.start, utt.samples, tuple(utt.pauses))
+            piece = UtteranceSpan(utt.start, utt.samples, tuple(utt.pauses))
             # Where the engine cut a loop out, in session samples.
             cut = [(utt.start + round(a * SAMPLE_RATE), utt.start + round(b * SAMPLE_RATE)) for a, b in its_lost]
             for segment in split_at_sentences(piece, its_words, rate=SAMPLE_RATE, ends_sentence=ends_sentence):
@@ -289,7 +289,7 @@ class Recordings(StageCore):
                                                         truncated=truncated))
         return outputs, pack[-1].entry_id, text
 
-    async def _decode_alone(self, session: AsrSession, asr: PackState, pack: list[Ended], request: DecodeRequest,
+    async def _decode_alone(self, session: AsrSession, asr: PackState, pack: list[PackedUtterance], request: DecodeRequest,
                             dealt: list[list[Word]], lost: list[list[tuple[float, float]]],
                             fates: list[str]) -> set[int]:
         """Each utterance of ``pack`` that the pack's decode (``request``) wrote nothing of and no number
@@ -322,7 +322,7 @@ class Recordings(StageCore):
                 unheard.add(index)
         return unheard
 
-    async def _digits_again(self, session: AsrSession, asr: PackState, pack: list[Ended],
+    async def _digits_again(self, session: AsrSession, asr: PackState, pack: list[PackedUtterance],
                             outputs: list[Record]) -> list[Record]:
         """``outputs``, a pack's, about to be committed after every pack before it: each final of a
         number passage (:meth:`~common.redaction.redactor.Redactor.number_passage`) that has no
@@ -346,7 +346,7 @@ class Recordings(StageCore):
             again.append(record)
         return again
 
-    async def _decode_digits(self, session: AsrSession, asr: PackState, pack: list[Ended], final: Transcript,
+    async def _decode_digits(self, session: AsrSession, asr: PackState, pack: list[PackedUtterance], final: Transcript,
                              prompt: str) -> Transcript:
         """``final`` decoded again from its own audio with the digits ``prompt`` before the session's
         context (greedy, as the pack was); the new text if :func:`~.engines.digits.keep_digits` keeps it. One that

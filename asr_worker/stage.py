@@ -28,7 +28,7 @@ from .core import AsrSession, AsrSessionState, Head, StreamingOptions, final_thr
 from .engines import Engine
 from .language import LanguageVote, allowed
 from .live import LiveSessions, LiveState, Speculation
-from .recording import PACK_IDLE_SEC, InFlight, PackState, Recordings
+from .recording import PACK_IDLE_SEC, PackDecode, PackState, Recordings
 from .redacting import RedactingRunner
 
 
@@ -188,7 +188,7 @@ class AsrStage(LiveSessions, Recordings):
                     assert isinstance(asr, LiveState)  # a speculation is a live session's
                     await self._early_final(session, asr, record)
                     continue
-                if isinstance(record, InFlight):  # a pack's decode ended: commit what is due, in order
+                if isinstance(record, PackDecode):  # a pack's decode ended: commit what is due, in order
                     assert isinstance(asr, PackState)
                     await self._commit_decoded(session, asr)
                     continue

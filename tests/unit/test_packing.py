@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from asr_worker.engines import Word
-from asr_worker.packing import (ALONE, SPANNED, Piece, beside_surplus, deal_words, join_words, offsets, pack_audio, pack_length,
-                                spanned_by_numbers, split_at_sentences, unworded)
+from asr_worker.packing import (ALONE, SPANNED, UtteranceSpan, beside_surplus, deal_words, join_words, offsets, pack_audio,
+                                pack_length, spanned_by_numbers, split_at_sentences, unworded)
 from asr_worker.core import ends_sentence
 
 RATE = 100  # samples per second: times read as hundredths
@@ -56,7 +56,7 @@ def test_words_in_order_never_go_back_to_an_earlier_utterance_and_a_silent_one_g
 
 def test_an_utterance_splits_at_a_pause_after_a_complete_sentence():
     # An utterance at 10 s (session samples 1000..1600) with pauses ending at 12 s and 14 s.
-    piece = Piece(start=1000, samples=600, pauses=(1200, 1400))
+    piece = UtteranceSpan(start=1000, samples=600, pauses=(1200, 1400))
     words = [word("Hi.", 0.1, 0.5), word("Thanks", 2.2, 2.6), word("for", 2.6, 2.8),
              word("calling", 4.2, 4.8), word("us.", 4.8, 5.2)]
     segments = split_at_sentences(piece, words, rate=RATE, ends_sentence=ends_sentence)
@@ -70,14 +70,14 @@ def test_an_utterance_splits_at_a_pause_after_a_complete_sentence():
 
 
 def test_a_pause_with_no_words_before_it_or_at_the_end_does_not_split():
-    piece = Piece(start=0, samples=500, pauses=(100, 500))
+    piece = UtteranceSpan(start=0, samples=500, pauses=(100, 500))
     words = [word("Done.", 2.0, 2.5)]
     segments = split_at_sentences(piece, words, rate=RATE, ends_sentence=ends_sentence)
     assert [(s.start, s.end, s.text, s.split) for s in segments] == [(0, 500, "Done.", False)]
 
 
 def test_an_utterance_without_words_is_one_empty_segment():
-    segments = split_at_sentences(Piece(start=0, samples=300, pauses=(100,)), [], rate=RATE,
+    segments = split_at_sentences(UtteranceSpan(start=0, samples=300, pauses=(100,)), [], rate=RATE,
                                   ends_sentence=ends_sentence)
     assert [(s.start, s.end, s.words, s.confidence) for s in segments] == [(0, 300, (), None)]
 
