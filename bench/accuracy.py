@@ -4,9 +4,9 @@ real time, beside faster-whisper's offline ``transcribe()`` on the same audio an
 The set (``--sets``):
 
 * ``librivox``: the five LibriVox clips (tests/kit/testdata.py; 24.7 s of read English);
-* ``calls``: call scripts (bench/accuracy_set/calls.txt: account and phone numbers, names,
+* ``calls``: call scripts (tests/data/accuracy_set/calls.txt: account and phone numbers, names,
   addresses), each synthesised at run time by espeak-ng in each of ``--voices``;
-* ``spanish``: bench/accuracy_set/spanish.txt (Don Quijote's opening, public domain, and eleven
+* ``spanish``: tests/data/accuracy_set/spanish.txt (Don Quijote's opening, public domain, and eleven
   call scripts: numbers, dates, amounts, names; 257 words), in espeak-ng's ``--spanish-voices``.
 
 Each item goes four ways per model (``--models``, default tiny.en and base; base needs the
@@ -72,11 +72,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.kit.testdata import espeak
+from tests.kit.testdata import accuracy_lines, espeak
 
 RATE = 16000
 PHONE_RATE = 8000
-SET_DIR = Path(__file__).parent / "accuracy_set"
 WAYS = ("offline 16k", "offline 8k mu-law", "native 16k", "twilio 8k mu-law")
 FAILED = "\x00failed"  # a streamed session that failed (overloaded box): not a transcript
 DENOISED = " denoise"  # the streamed ways through the denoising stack
@@ -181,15 +180,6 @@ def interval(draws: list[dict], way: str, against: str, *, samples: int = 2000, 
 # -- the set ------------------------------------------------------------------------------------
 
 
-def read_lines(path: Path) -> list[tuple[str, str, str]]:
-    rows = []
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, language, text = line.split("|", 2)
-            rows.append((name, language, text))
-    return rows
-
-
 def padded(samples: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros(RATE // 2, np.float32), samples.astype(np.float32), np.zeros(RATE, np.float32)])
 
@@ -207,7 +197,7 @@ def build_set(sets: list[str], voices: list[str], spanish_voices: list[str],
         raise SystemExit("espeak-ng is not installed (Debian package espeak-ng): needed for the calls and spanish sets")
     for name, file, chosen in (("calls", "calls.txt", voices), ("spanish", "spanish.txt", spanish_voices)):
         if name in sets:
-            for script, language, text in read_lines(SET_DIR / file):
+            for script, language, text in accuracy_lines(file):
                 for voice in chosen:
                     if chosen_name(f"{script}/{voice}", patterns):
                         items.append(Item(f"{script}/{voice}", name, language, text,

@@ -27,7 +27,7 @@ The kinds of speech (``--kinds``), each session's drawn from its own seed:
 - ``calls``: a call of the turn-taking set's ``tune`` part (:mod:`tests.kit.turns`; the ``heldout``
   part is kept for the issue's final check): two espeak-ng voices, short replies, 0.3-0.7 s gaps;
   AudioHook gets it as a two-channel call, the other doors mixed down;
-- ``spanish``: espeak-ng Spanish (bench/accuracy_set/spanish.txt) on a stack with ``--spanish-model``
+- ``spanish``: espeak-ng Spanish (tests/data/accuracy_set/spanish.txt) on a stack with ``--spanish-model``
   (base): half the sessions ask for ``es``, half detect the language;
 - ``kill``: continuous speech on a stack with two ASR workers; when 45 % of the audio has been sent
   the worker holding the session's ASR lease is killed with SIGKILL (by its PID) and a fresh one
@@ -272,9 +272,9 @@ def call(rng: np.random.Generator) -> Builder:
 
 @functools.lru_cache(maxsize=1)
 def spanish_lines() -> tuple[str, ...]:
-    from bench.accuracy import SET_DIR, read_lines
+    from tests.kit.testdata import accuracy_lines
 
-    return tuple(text for _, language, text in read_lines(SET_DIR / "spanish.txt") if language == "es")
+    return tuple(text for _, language, text in accuracy_lines("spanish.txt") if language == "es")
 
 
 def spanish(rng: np.random.Generator) -> Builder:

@@ -9,7 +9,7 @@ tiny.en (faster-whisper, the packaged model, word timings) as a final. Then the 
 code runs as the gateway's diarizer process does (:func:`gateway.diarization.pool.diarize`,
 one torch thread) on the finals' word-bounded regions (:func:`gateway.diarization.words.spoken`),
 and the response is made as the gateway makes it (``utterances=true&diarize=true``). DER:
-bench/der.py (10 ms frames, overlap scored; without a collar, and with NIST's 0.25 s).
+tests/kit/der.py (10 ms frames, overlap scored; without a collar, and with NIST's 0.25 s).
 Columns:
 
 - ``labels, VAD regions``: the diarizer on the VAD's regions (as it ran before the regions were
@@ -54,7 +54,7 @@ from scipy.optimize import linear_sum_assignment
 from silero_vad import get_speech_timestamps, load_silero_vad
 
 from asr_worker.engines.whisper_models import resolve_model
-from bench.der import der, reference_frames
+from tests.kit.der import der, reference_frames
 from gateway.core import events
 from gateway.diarization import cluster, encoder, pool, words
 from gateway.diarization.online import History

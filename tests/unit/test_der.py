@@ -1,9 +1,9 @@
-"""bench/der.py: the diarization error rate on hand-made references."""
+"""tests/kit/der.py: the diarization error rate on hand-made references."""
 
 import numpy as np
 import pytest
 
-from bench.der import der, reference_frames
+from tests.kit.der import der, reference_frames
 
 
 def test_perfect_hypothesis_under_any_names_scores_zero():

@@ -21,12 +21,12 @@ from pathlib import Path
 from asr_worker.engines.fallback import (Decoded, FallbackPolicy, content_words, needs_beam, pick, repeats,
                                          stopped_early)
 from asr_worker.engines.whisper import WhisperOptions
-from bench.accuracy import SET_DIR, read_lines
+from tests.kit.testdata import accuracy_lines
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "whisper_fallback.json"
 RECORDED = json.loads(FIXTURE.read_text())["decodes"]
 FINALS = [d for d in RECORDED if "final" in d]
-REFERENCES = {script: text for script, _, text in read_lines(SET_DIR / "calls.txt")}
+REFERENCES = {script: text for script, _, text in accuracy_lines("calls.txt")}
 DEFAULT = FallbackPolicy(beam_size=WhisperOptions().final_beam_size, logprob=WhisperOptions().final_beam_logprob,
                          compression_ratio=WhisperOptions().final_beam_compression_ratio)
 
