@@ -6,8 +6,15 @@ answers them with Deepgram's query parameters, defaults, messages (``Results``,
 operations on the core. Where this server cannot honour a parameter it refuses it (HTTP 400 with
 Deepgram's JSON body) rather than ignore it, except those Deepgram clients send routinely, which
 are accepted and ignored. ``endpointing`` has a floor: here the endpoint also ends the unit the
-recogniser decodes, and shorter pauses would cut sentences into words. docs/deepgram.md lists
-every parameter and message.
+recogniser decodes, and shorter pauses would cut sentences into words.
+
+Honoured: ``encoding``, ``sample_rate``, ``channels``, ``multichannel``, ``interim_results``,
+``endpointing``, ``utterance_end_ms``, ``vad_events``, ``language``, ``detect_language``,
+``keywords``, ``keyterm``, ``punctuate``, ``smart_format``, ``model``, ``extra``, ``redact``,
+``diarize``. Accepted and ignored: ``tag``, ``version``, ``diarize_model``, ``replace``,
+``search``, ``callback``, ``callback_method``, ``language_hint``, ``tier``, and the flags
+``detect_entities``, ``dictation``, ``filler_words``, ``numerals``, ``profanity_filter``,
+``mip_opt_out``, ``no_delay``. docs/deepgram.md says what each does.
 """
 
 from __future__ import annotations

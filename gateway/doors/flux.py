@@ -6,7 +6,12 @@ Flux clients (Deepgram's SDKs' ``listen.v2``, pipecat's and LiveKit's Flux servi
 ``/v1/listen``'s (:mod:`.deepgram_common`) and the turns :class:`~.turns.TurnTracker`'s. A turn
 starts at its first words, not at the VAD's speech start, because a noise that yields no words
 would open a turn no final ends. ``eager_eot_threshold`` turns on eager finals; its value, like
-``eot_threshold``, has no equivalent here. docs/flux.md lists every parameter and event.
+``eot_threshold``, has no equivalent here.
+
+Honoured: ``encoding``, ``sample_rate``, ``model``, ``eager_eot_threshold``, ``eot_timeout_ms``,
+``keyterm``, ``language_hint``, ``redact``. Accepted and ignored: ``eot_threshold``, ``tag``,
+and the flags ``profanity_filter``, ``numerals``, ``mip_opt_out``. docs/flux.md says what each
+does, and every event.
 """
 
 from __future__ import annotations
