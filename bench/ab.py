@@ -47,7 +47,7 @@ DIGITS = {"WER %": 1, **{name: 1 for name in CPU}}  # decimals shown; ms and cou
 CONTRACT = ("overlapping", "repeated")  # finals breaking the transcript contract (not with clips alone)
 
 
-# -- pure parts (tests/unit/test_bench_ab.py) ---------------------------------------------------------
+# -- pure parts (bench/tests/test_ab.py) --------------------------------------------------------------
 
 
 def triple(values: list[float]) -> tuple[float, float, float] | None:

@@ -315,7 +315,7 @@ def options(door: str, asks: bool) -> dict[str, Any]:
     return {}
 
 
-# -- what a session got (pure: tests/unit/test_contract_soak.py) -----------------------------------
+# -- what a session got (pure: bench/tests/test_contract_soak.py) ----------------------------------
 
 
 READERS = {"native": from_native, "deepgram": from_deepgram, "flux": from_flux, "twilio": from_twilio,

@@ -74,7 +74,7 @@ class Tally:
         self.missed += other.missed
 
 
-# -- scoring (pure: tests/unit/test_bench_turns.py) ------------------------------------------------
+# -- scoring (pure: bench/tests/test_turns.py) -------------------------------------------------------
 
 
 def takes_in(final: Final, start: float, end: float) -> bool:
