@@ -19,7 +19,7 @@ context, bounded so that its cost does not grow with the stretch of speech (:met
 3. and when that echoes the prompt too, the rest's audio alone: what it writes is the rest's text.
 
 Until 2026-11 step 1 heard every earlier piece of the VAD's utterance, up to 20 s: a stretch of
-continuous speech cost a multiple of its length (final p95 x2.6 at 8 calls), and whisper, reading
+continuous speech cost a multiple of its length (BENCHMARKS.md, "Live path A/B"), and whisper, reading
 the earlier sentences again after the prefix, wrote them again as the rest's ("It was the season of
 light." then "It was the season of light, it was the season of darkness."; "Ask what you can do for
 your country." then, for 160 ms of audio, "What you can do for your country."). A final's text now

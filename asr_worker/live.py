@@ -1,49 +1,16 @@
 """Sessions decoded utterance by utterance: live calls, partials, speculation and early finals.
 
-While speech goes on, a partial decode of the utterance so far starts whenever
-``chunk_size_sec`` of new audio has arrived (``first_partial_sec`` until a
-decode found words) and no decode of the session is in flight; audio that arrives
-meanwhile is folded into the next decode.
-
-The final is decoded early, speculatively: at a :class:`SpeechPause` (the VAD
-saw the silence begin) the session aborts its partial decode (as far as the
-engine can: a running whisper decode finishes) and starts the final decode of
-the audio up to the pause's ``end``; no other partial starts meanwhile. If the :class:`SpeechEnd`
-then comes with the same end, that decode *is* the final; if speech resumes
-first (audio past the end), it is dropped. Either way the outcome is counted.
-Without a usable speculation the utterance is decoded once more at its end.
-The final never waits for a partial decode: it is aborted as far as the engine
-can, and a decode that runs on (whisper) is sent if it ends before the final,
-stopped otherwise.
-
-Early finals. A session may take the speculative decode as its final at
-once, when it ends (before the endpoint): always, with ``eager_finals`` (the
-final has ``speech_final`` false: the turn may go on, as Deepgram Flux's
-EagerEndOfTurn), or when its text ends a sentence the recogniser is sure of
-(``sentence_confidence``), with ``sentence_endpoint`` (``speech_final`` true: the text ended the turn, a
-shorter silence than ``silence_threshold`` ended the utterance). The speech
-up to the pause then has its final: the VAD's utterance goes on, and speech
-that resumes in it is a new utterance of the ASR, starting at the pause (a
-:class:`~asr_worker.core.Head` records this, in the checkpoint written with the early final,
-so a replay splits the same way whatever the timing of its decodes). The
-VAD's end of that utterance gives the rest its final, or, with nothing after
-an eager final, an empty final with ``speech_final`` true.
-
-The final is written together with a checkpoint past the utterance, in one
-fenced write: a replay after a takeover restarts at the utterance (and so
-speculates again from its replayed pause), and the utterance id ``(session,
-start sample)`` is the same, so the gateway drops a duplicate.
-
-Batch sessions (recordings, ``priority: batch``) that are not decoded in packs
-(:mod:`.recording`: an engine that does not time words, ``batch_pack_sec`` 0, or
-eager finals) take this path too, with no partials: nobody watches
-them being spoken, and a partial decode per second of speech would cost more
-than the finals. Their decodes go to the engine marked ``batch`` (the whisper
-engine keeps them off the live sessions' threads and CPU time). A batch
-session's input arrives faster than real time, so
-whether speech resumes before the speculative decode at a pause ends would be a
-race; instead the session waits for that decode before it applies what follows
-the pause, and splits where a live session with instant decodes would.
+While speech goes on, a partial decode of the utterance so far starts every ``chunk_size_sec`` of
+new audio, one decode in flight per session (audio meanwhile folds into the next). At the VAD's
+pause the final is decoded speculatively; if the speech end confirms the pause, that decode is
+the final, else it is dropped. A final never waits for a partial. An early final (a sentence the
+recogniser is sure of, or short; or every pause with ``eager_finals``) ends the ASR's utterance at
+the pause, and the speech after it is decoded with bounded context (:mod:`.continuation`); where
+it split is in the checkpoint, so a replay splits the same whatever its decodes' timing. A final
+is written with the checkpoint past its utterance in one fenced write, and its id is
+``(session, start sample)``, so a takeover's duplicate is dropped at the gateway. Recordings not
+decoded in packs (:mod:`.recording`) take this path without partials, waiting for the decode at a
+pause before going on so that they split where a live session would.
 """
 
 from __future__ import annotations

@@ -1,44 +1,14 @@
 """Recordings in packs: the ASR stage's batch sessions with an engine that times words.
 
-Batch sessions (recordings, ``priority: batch``) get no partials, and with an
-engine that times words (whisper) their ended utterances are not decoded one by
-one: they wait in a *pack* of up to ``batch_pack_sec``
-seconds, decoded in one window with word timings, the words dealt back to each
-utterance and split at the pauses where a sentence ended, which is where a live
-session's speculative decode would have split (:mod:`asr_worker.packing`); no decode
-runs at a pause. The pack's finals go in one write, with the checkpoint past
-its last utterance (at a Flush or the End, in the marker's write), so a takeover
-either finds them all written or replays the whole pack.
-
-A closed pack's decode runs in a task of its own while the session fills the
-next ones, up to ``batch_pack_depth`` packs in flight (the one filling
-included): the engine's batch thread then finds several of the recording's packs
-waiting and decodes them in one call (the whisper engine: one encode, one
-decoder loop and one alignment pass, half the decoder's CPU per pack at 8).
-Packs are committed strictly in order by the session's task, each in its own
-write with its checkpoint, as above: a pack whose decode ends before an older
-one's waits for it (the done decode puts a marker in the session's queue, so
-the commit does not wait for the next input record). Whatever else the session
-commits (a Flush, the End, a speech end out of place) first commits every pack
-in flight, in order; the last one in flight at a Flush or the End goes out in
-the marker's write. A takeover replays from the checkpoint of the last pack
-committed, so the packs in flight are decoded again and each final still goes
-out once (same utterance ids).
-
-A pack's prompt is the text of the last pack committed when it closes (as
-faster-whisper's ``condition_on_previous_text``): with a depth of 1 the previous
-pack's; with more, packs that close while others decode share the last text
-known (the one before them is not decoded yet), which is also what lets them
-decode together (CTranslate2 batches only prompts of one length). After a
-takeover the first packs replayed have none.
-
-A session that redacts card numbers or SSNs has a pack's finals looked at once
-more when the pack is committed, in order (the redactor's state is then that of
-the finals before them): a final that the redactor has in a number passage and
-that the pack's decode wrote without a number is decoded again alone, its own
-audio with the digits prompt, and the new text kept by the rule live finals
-keep theirs by (:mod:`.engines.digits`). What decides is the redactor's state,
-which a checkpoint saves and a replay rebuilds, so a takeover decides the same.
+A recording's ended utterances are not decoded one by one: they wait in a pack of up to
+``batch_pack_sec`` seconds, decoded in one window with word timings and the previous pack's text
+as prompt, and the words are dealt back to each utterance and split where a live session would
+have split (:mod:`asr_worker.packing`). Up to ``batch_pack_depth`` packs decode at once so that the
+engine can batch them, but they are committed strictly in order, each pack's finals in one write
+with the checkpoint past its last utterance: a takeover replays whole packs and each final still
+goes out once. An utterance a pack wrote no words of is decoded alone. In a session redacting
+cards or SSNs, a final of a number passage without digits is decoded again with the digits
+prompt, decided from the redactor's checkpointed state so that a replay decides the same.
 """
 
 from __future__ import annotations

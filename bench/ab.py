@@ -1,36 +1,16 @@
 """A/B of two commits' live latency on one box: alternating runs, several pairs.
 
-    .venv/bin/python -m bench.ab --a 888d18b --b main --sessions 8,16 --pairs 5
+    .venv/bin/python -m bench.ab --a main --b HEAD --sessions 8,16 --pairs 3
     .venv/bin/python -m bench.ab --a main --b main --b-env STREAMSCRIBE_ASR_BATCH_CHILD_AT_START=false
     .venv/bin/python -m bench.ab --a bb73321 --b main --sessions 8,16 --pairs 3 --speech all
 
-The check to run before landing anything that touches the live path (docs/development.md).
-Each side is a commit (any git ref) plus optional environment: the commit is checked
-out into a temporary ``git worktree`` and its stack (a private redis-server, one
-gateway, one VAD and one ASR worker, as :mod:`bench.latency` starts) runs that
-worktree's code (``PYTHONPATH=<worktree>``, ``PYTHONSAFEPATH=1`` so that the
-current directory does not shadow it) with this checkout's venv. The client, the
-session audio and the scoring are :mod:`bench.latency`'s, the same for both sides.
-``--speech`` picks the sessions as there (``clips``, the default: five clips each followed by
-``--gap`` of silence; ``continuous``: read speech running on; ``calls``: two parties taking
-turns; several, or ``all``): each kind is run at each N in each pair and summed up on its own.
-With a kind other than ``clips`` the tables have a ``speech`` column and two more figures, the
-finals that overlap an earlier one and those that repeat an earlier one's words
-(``bench.latency.contract_counts``: :mod:`common.contract`'s ``overlap`` and ``repeated_text``); ``clips`` alone prints what it printed before.
-
-Both stacks stay up for the whole run; for each pair and each N the two sides
-take turns (A then B in even pairs, B then A in odd ones, so that a drift of the
-box's load hits both alike). A single run spreads by about +-15 % on a shared
-2-core box, so the summary is per N and side: the median over the pairs of each
-run's percentile, with the pairs' spread (min-max), and B/A as the ratio of those
-medians with the spread of the per-pair ratios and in how many pairs B was higher.
-The load average is printed before and after every run.
-
-A run of N calls gives 5N finals, so its p95 and p99 rest on the last few of them and move
-with any one late final. A second table pools every run's latencies per side (5N x pairs
-values) and gives B/A of the pooled percentiles with a 90 % interval from a two-level
-bootstrap (runs drawn with replacement, then each drawn run's values with replacement), so
-that a change is called a regression only when the interval lies above 1.
+The check before landing a change to the live path (docs/development.md). Each side is a commit
+checked out into a temporary worktree, with optional environment; its stack runs that worktree's
+code with this checkout's venv, and the client, sessions and scoring are :mod:`bench.latency`'s.
+The sides take turns (A first in even pairs, B first in odd ones) so that a drift of the box's load
+hits both. Per N: the median over pairs of each figure with its range, B/A and the pairs where B
+was higher; then every run's latencies pooled per side, with a 90 % bootstrap interval of B/A
+(runs drawn, then their values): a regression when that interval lies above 1.
 """
 
 from __future__ import annotations
@@ -67,7 +47,7 @@ DIGITS = {"WER %": 1, **{name: 1 for name in CPU}}  # decimals shown; ms and cou
 CONTRACT = ("overlapping", "repeated")  # finals breaking the transcript contract (not with clips alone)
 
 
-# -- pure parts (tests/unit/test_bench_ab.py) ---------------------------------------------------------
+# -- pure parts (bench/tests/test_ab.py) --------------------------------------------------------------
 
 
 def triple(values: list[float]) -> tuple[float, float, float] | None:

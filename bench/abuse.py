@@ -19,7 +19,7 @@ permessage-deflate (off by default: refused, so each byte costs its own wire
 byte); ``no-config`` connections that open and never send a config (past
 ``--max-pending-per-ip`` they get HTTP 429; the rest close at the config timeout).
 
-Then the abuse review (:mod:`bench.abuse_review`): every case of issue 19's
+Then the abuse review (:mod:`tests.kit.abuse_review`): every case of issue 19's
 findings against a second stack with API keys and short timers, printed as a
 table of finding, case, expectation, PASS or FAIL and result. The exit status
 is 1 if a case failed.
@@ -40,7 +40,7 @@ import soundfile
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from bench.abuse_review import add_arguments, run_review
+from tests.kit.abuse_review import add_arguments, run_review
 from bench.latency import streamscribe_session
 from tests.kit.stack import Stack
 from tests.kit.support import RedisServer

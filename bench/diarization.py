@@ -1,45 +1,15 @@
 """DER of ``diarize=true``'s diarizer on two- and three-speaker mono mixes, with and without overlap.
 
-The mixes (tests/kit/mixes.py, :data:`MIXES`): the LibriVox reader (the one human voice the
-test data has) and espeak-ng voices of different variants and pitches, two or three
-speakers, 6 turns each, 0.4-1.0 s apart or overlapping by ``--overlap`` s. Speech regions
-come from Silero VAD (the pipeline's VAD, with its 0.8 s end-of-speech silence and 0.3 s of
-pre-roll and padding), as the finals' spans would; each region is transcribed by whisper
-tiny.en (faster-whisper, the packaged model, word timings) as a final. Then the product's
-code runs as the gateway's diarizer process does (:func:`gateway.diarization.pool.diarize`,
-one torch thread) on the finals' word-bounded regions (:func:`gateway.diarization.words.spoken`),
-and the response is made as the gateway makes it (``utterances=true&diarize=true``). DER:
-bench/der.py (10 ms frames, overlap scored; without a collar, and with NIST's 0.25 s).
-Columns:
-
-- ``labels, VAD regions``: the diarizer on the VAD's regions (as it ran before the regions were
-  bounded by words), every frame of them with its label: the padding and the pauses under
-  0.8 s the VAD keeps in a region are false alarm.
-- ``labels``: the same on the word-bounded regions, every frame of them (missed / false alarm /
-  confusion).
-- ``utterances``: what the response says at the level of turns: each of ``results.utterances``
-  (split by speaker, bounded by its words) with its speaker. The scoring a diarizer's turns
-  (RTTM) would get.
-- ``words``: each word's span with its speaker (the gaps between words are missed speech).
-- ``oracle``: the same diarizer on the truth's speech spans: the speaker error alone.
-- ``online``: a streaming variant with no look-back: each final's windows assigned to the
-  nearest speaker so far when within cosine distance :data:`ONLINE_THRESHOLD` of its centre,
-  else a new speaker (at most 8); a centre is the running mean of its windows.
-- ``re-clustered``: a streaming variant as a live call could run it: at each final, every
-  window so far clustered again as the recording's are (:func:`gateway.diarization.cluster.cluster`),
-  the clusters mapped onto the speakers already delivered (by the earlier windows' labels),
-  and the new final labelled; scored as delivered, earlier finals never relabelled.
-- ``live words`` / ``live turns``: each final labelled in order as a live call's is
-  (:func:`gateway.diarization.pool.label_live`, the product's code, the call's history carried),
-  scored as bench/live_diarization.py scores what a call delivered (its words; its turns, each
-  word run to the next word's start): the live path without a stack, on the same finals.
-- ``one cluster``: the floor to beat: everything one speaker on the word-bounded regions.
-- ``CPU``: the diarizer's process time (embeddings and clustering) on the word-bounded regions.
-
-``--noise-db``: white noise of that level added to each mix (the truth stays the clean turns'), to
-see what the labels' snapping to the sound (:mod:`gateway.diarization.sound`) does on a noise floor.
-
     PYTHONPATH=$PWD .venv/bin/python -m bench.diarization [--mix NAME ...] [--overlap 0 0.5] [--noise-db -45]
+
+The mixes (:data:`MIXES`, built by tests/kit/mixes.py) join the LibriVox reader and espeak-ng
+voices, 6 turns each. Speech regions come from Silero with the pipeline's settings, each
+transcribed by whisper tiny.en as a final; then the product's diarizer runs on them as the
+gateway's diarizer process does, and the response is made as the gateway makes it. DER
+(tests/kit/der.py) of the labels, the response's utterances and its words; ``oracle`` on the
+truth's spans (the speaker error alone); ``online``, ``re-clustered`` and ``live words`` /
+``live turns`` score streaming labelling on the same finals, the last as a live call's is
+(:func:`gateway.diarization.pool.label_live`). ``--noise-db`` adds white noise under the speech.
 """
 
 from __future__ import annotations
@@ -54,7 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from silero_vad import get_speech_timestamps, load_silero_vad
 
 from asr_worker.engines.whisper_models import resolve_model
-from bench.der import der, reference_frames
+from tests.kit.der import der, reference_frames
 from gateway.core import events
 from gateway.diarization import cluster, encoder, pool, words
 from gateway.diarization.online import History

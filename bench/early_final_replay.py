@@ -1,37 +1,16 @@
-"""Early finals replayed in process: what decoding the speech after an early final alone costs in WER.
+"""Early finals replayed in process: what each way of decoding the speech after one costs in WER.
 
     .venv/bin/python -m bench.early_final_replay [--model base] [--sets calls spanish] [--telephone]
 
-For each item of ``bench/accuracy.py``'s set, the VAD worker's Silero model and segmenter find the
-utterances and their pauses (the default endpointing); the ASR worker's whisper decoder (int8,
-greedy, the fitted window) then decodes them as the live path does with the sentence endpoint on:
-at each pause, the utterance so far; a decode that ends a sentence is an early final, and the
-speech after it a piece of its own. Three ways, each piece's decode:
-
-* ``whole``: no split (each VAD utterance decoded at its end);
-* ``alone``: the live path before the continuation (each piece decoded alone);
-* ``continued``: the live path until 2026-11 (after the speech before it, that speech's finals
-  forced as the prefix: the earlier audio decoded again for every piece);
-* ``bounded``: the live path now (asr_worker/continuation.py ``decode_rest``: after the latest
-  pieces, 8 s at most, else with the finals before it as the prompt; decoded with less context
-  where the text echoes its context).
-
-It prints each item's pieces and WER per way, and the process time of all final decodes per way.
-``--final-beam-size``/``--final-beam-logprob``/``--final-beam-compression-ratio`` set the engine's
-beam fallback for poor finals (asr_worker/engines/fallback.py; ``--final-beam-size 1``: greedy
-only); the figures say how many decodes it decoded again and their process time per decode.
-``--digits``: the whole way as a session that redacts card numbers decodes (the digits prompt
-for finals of number passages, asr_worker/engines/digits.py); the finals decoded again are listed.
-``--record FILE`` writes each final decode's greedy result and, decoded again with
-``--final-beam-size`` beams, the beam's (text and whisper's scores; run it with the fallback off):
-tests/data/whisper_fallback.json, on which tests/unit/test_fallback.py tests the decision.
-``--shifts MS ...`` decodes each item again after that much more silence before it (a few ms
-move every VAD frame, so the cuts move with them: is a word that differs one decode's noise?),
-``--offline`` adds faster-whisper's offline ``transcribe()`` of the same audio (bench/accuracy.py's
-offline way: ``--offline-runs`` runs where it samples, its WER their mean) beside the three, and
-``--items`` picks items by name (shell-style patterns).
-No stack and no real-time streaming: the decodes and splits are those of the live path, whatever
-the load (the live path waits for the decode at a pause before it splits, see asr_worker/live.py).
+For each item of the accuracy set, the VAD worker's Silero model and segmenter cut the
+utterances and pauses, and the ASR worker's whisper decoder decodes them as the live path does
+with the sentence endpoint on; no stack, so the splits do not depend on the box's load. Ways
+(``--ways``): ``whole`` (no split), ``alone`` (each piece after an early final on its own),
+``continued`` (after every earlier piece, their text forced), ``bounded`` (the live path:
+asr_worker/continuation.py). Per item the pieces and WER per way, and the CPU of the final
+decodes. ``--offline`` adds ``transcribe()``, ``--shifts`` moves the cuts, ``--final-beam-*``
+set the beam fallback, ``--digits`` the redaction's second decode, ``--record`` writes
+tests/data/whisper_fallback.json for tests/unit/test_fallback.py.
 """
 
 from __future__ import annotations

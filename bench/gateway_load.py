@@ -2,41 +2,14 @@
 
     .venv/bin/python -m bench.gateway_load --sessions 100,300,1000 --seconds 20
 
-Starts a private redis-server and one gateway process (``python -m gateway``),
-then for each N opens N native sessions that each send 100 ms PCM16 frames at
-real time, and measures over the steady part of the run:
-
-* the gateway's CPU (``/proc/<pid>/stat``), as cores and as sessions per core
-  (N / gateway cores, and "by work": frames appended per second / 10 / gateway
-  cores, which holds also when the box starves the gateway and it falls behind);
-* send -> Redis per frame of a sample of the sessions (``--sampled``, default
-  200): from the client's wall-clock time just before it sends a frame to the
-  Redis time of that frame's stream entry (its id's millisecond, rounded up: an
-  upper bound), read back from the sampled sessions' input streams with ``XREAD``;
-* errors: sessions refused, error messages, and closes the client did not ask for;
-* the raw ``XADD`` latency of a plain redis-py client in another process, in
-  the same run (round trip, and send -> entry time like the frames), for the ratio;
-* the load generator's own CPU and how late its frames went out, so a run where
-  the generator itself starved shows as such.
-
-The load generator must cost far less than the gateway, or on a small box it
-starves the thing it measures (seen: 1000 sessions through the ``websockets``
-client took 0.6 core and sent late). So it runs in ``--clients`` processes,
-each a minimal WebSocket client on raw asyncio transports: the handshake, the
-config and the frames it writes are built once (binary frames masked with one
-fixed key, which the server unmasks like any other), and sending a frame is a
-clock read and ``transport.write``. One timer per process sends a tenth of its
-sessions every 10 ms. The gateway cannot tell it from any other client. At the
-end of a level the clients drop their connections (the gateway ends such calls
-at once, as for a lost client).
-
-By default the bench stands in for the first stage (``--workers none``): it
-registers one worker with room for every session so admission passes, and
-trims the input streams (those of sampled sessions after reading them, the
-others to their last few entries), so Redis memory stays flat. With
-``--workers real`` real VAD and ASR workers (with room for every session) consume
-the audio instead; on a small box they compete with the gateway for the CPU.
-The audio is quiet noise: with real workers the VAD finds no speech.
+One gateway process on a private redis-server; for each N, N native sessions each send 100 ms
+PCM16 frames at real time from ``--clients`` processes of a minimal raw-asyncio WebSocket client,
+cheap enough not to starve what it measures. The bench stands in for the VAD (``--workers none``:
+it registers room for every session and trims the input streams) or starts real workers. It
+reports the gateway's cores and sessions per core (also "by work", from the frames appended,
+which holds when the gateway falls behind), send -> Redis per frame of ``--sampled`` sessions
+against a plain client's raw ``XADD`` in the same run, errors, and the load generator's own CPU
+and lateness.
 """
 
 from __future__ import annotations

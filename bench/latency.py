@@ -1,70 +1,18 @@
 """Latency at the client: real clips streamed at real time by N concurrent sessions.
 
-    .venv/bin/python -m bench.latency --sessions 1,4,8,16,32
+    .venv/bin/python -m bench.latency --sessions 1,4,8,16 [--model base] [--speech all]
     .venv/bin/python -m bench.latency --sessions 1,4,8 --peer-python /work/wl-venv/bin/python
     .venv/bin/python -m bench.latency --url ws://host:8000/ws/asr --asr-metrics http://host:9101/metrics
-    .venv/bin/python -m bench.latency --sessions 1,8 --modes endpoint --speech all
 
-Without ``--url`` it starts its own stack (a private redis-server, one gateway,
-one VAD and one ASR worker, each on a free port) and stops it at the end, so one
-command reproduces the figures. With ``--peer-python`` (a Python that has the
-``whisper-live`` package) it also starts a WhisperLive server on the same
-whisper model (``--model``: tiny.en by default, base, or a directory) and runs the same
-sessions against it.
-
-Each session streams one of these (``--speech``; ``all``: each in turn) in 100 ms frames
-paced at real time; session ``i`` starts ``i * 0.37`` s after the first so that sessions
-do not speak in lockstep:
-
-- ``clips`` (the default): the five LibriVox clips of ``tests/kit/testdata.py`` (0.5 s of
-  silence first, ``--gap`` seconds after each clip, ``--tail`` more at the end): each clip
-  ends in silence, so there is next to no stretch of continuous speech;
-- ``continuous``: the same clips joined without added silence, twice through (49 s): read
-  speech with its own pauses (0.45-0.51 s between clips by Silero), sentences running on, as in a call;
-- ``calls``: a two-party call (``tests/kit/mixes.py``: an agent and a customer in two
-  espeak-ng voices, ten turns) with 0.2-1.0 s between turns.
-
-``--gap`` applies to ``clips`` only; ``--tail`` to all.
-
-True speech bounds are computed offline, before any session runs: Silero VAD
-(the ONNX model ``vad_worker`` ships) scores the session audio in 32 ms frames;
-an utterance's speech starts at the first frame scoring >= 0.5 inside its clip
-and ends at the end of the last such frame, clipped to the clip's last sample
-(the gaps are digital silence). ``--show-bounds`` prints them next to an energy
-envelope (last 10 ms frame within 20 dB of the clip's loudest frames).
-
-Figures, per system, mode and N (percentiles over every utterance of every session):
-
-- end of speech -> final: arrival of the utterance's (last) final minus the
-  moment the client sent the audio sample at its true speech end;
-- ``finalize`` -> final (mode ``finalize``, native protocol only): the client
-  sends ``{"type": "finalize"}`` 200 ms (``--finalize-after``) after each true
-  speech end, as voice-bot frameworks do; arrival of the final minus that send;
-- speech start -> first partial: arrival of the first partial (or final) with
-  text for the utterance minus the moment its true speech start was sent;
-- WER of the finals of each session against the clips' transcripts;
-- server CPU: CPU seconds the system's own processes used over the level (the
-  stack's Redis, gateway and workers; WhisperLive's one process), read from
-  ``/proc``; on a shared box a steadier measure of work than the latencies;
-- speculative decodes wasted: the increase of the ASR worker's
-  ``streamscribe_asr_speculative_decodes_total`` samples labelled wasted/dropped
-  over the run (n/a when the worker has no such counter).
-
-With a ``--speech`` other than ``clips`` the table has a ``speech`` column and three more
-(``clips`` alone prints the table as before, so that older figures stay comparable): server
-CPU seconds per call, and the finals that break the transcript contract (issue 42): those
-whose span overlaps an earlier final's, and those whose words repeat an earlier final's
-(:func:`contract_counts`: :func:`common.contract.check`'s ``overlap`` and ``repeated_text``). WER there compares numbers as digits (``bench.accuracy.errors``:
-the calls read numbers out).
-
-Results are matched to utterances by their ``start``/``end`` audio times: an
-utterance's final is the first final whose span covers its true speech end
-(0.3 s slack for timestamp error), its first partial the first result with text
-whose span overlaps its speech. WhisperLive has no utterances: a segment with
-``completed: true`` is its final (its client shows those as fixed text), and
-segments are re-sent in every message, so each completed segment counts from
-the first message carrying it. Its transcript for WER is its completed segments
-plus the last incomplete one when the stream ends (what its client prints).
+Starts its own stack (redis-server, gateway, VAD and ASR worker on free ports) unless ``--url``
+names one, and with ``--peer-python`` a WhisperLive server on the same model. Each session
+streams ``--speech`` (``clips``: the five LibriVox clips with ``--gap`` s of silence after each;
+``continuous``: the clips joined, twice through; ``calls``: two espeak-ng parties taking turns)
+in 100 ms frames, session ``i`` starting 0.37 i s after the first. Speech bounds come from Silero
+on the clean audio, before any session. Per system, mode and N: end of speech -> final,
+``finalize`` -> final, speech start -> first partial, WER, the servers' CPU from ``/proc``, and
+for the other kinds the finals that overlap or repeat an earlier one (:func:`contract_counts`).
+BENCHMARKS.md, "Live latency", defines each figure and has the latest.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ door, ``{"diarize": true, "words": true}`` and, alternately, ``{"words": true}``
   speech), as bench/diarization.py's ``words`` column; ``DER turns``: each final's speech from
   its first word to its last, every frame from a word's start to the next word's start with that
   word's speaker (as its ``labels``/``re-clustered`` columns score the word-bounded regions).
-  Without a collar and with NIST's 0.25 s (bench/der.py). Finals labelled as they came, never
+  Without a collar and with NIST's 0.25 s (tests/kit/der.py). Finals labelled as they came, never
   corrected.
 - latency of each final (audio at its end sent -> final received), p50/p95, with and without
   diarize in the same run; and the gateway's own ``diarize_wait_seconds`` (mean) and
@@ -26,7 +26,7 @@ import urllib.request
 
 import numpy as np
 
-from bench.der import der, reference_frames
+from tests.kit.der import der, reference_frames
 from bench.diarization import MIXES
 from bench.latency import SessionRun, paced
 from tests.kit import mixes

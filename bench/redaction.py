@@ -1,53 +1,17 @@
-"""Redaction on the labelled set of tests/kit/redaction.py: entity recall and false redactions per kind.
+"""Redaction on the labelled set of tests/kit/redaction.py: entity recall, leaks and false redactions.
 
-Two passes over the same calls, each call's pieces fed in order as one session's finals
-to a :class:`~common.redaction.redactor.Redactor` with ``pci``, ``ssn`` and ``pii``:
-
-* ``text``: the pieces' own text (what espeak-ng was asked to say) as the finals;
-* ``whisper``: each piece spoken by espeak-ng (``--voices``) and decoded on its own by the
-  real whisper engine (``--model``: tiny.en or base, word timings on, as the Deepgram doors ask), at 16 kHz and,
-  with ``--mulaw``, as a phone line carries it (8 kHz, G.711 mu-law, back to 16 kHz with
-  soxr, as the Twilio door does). Each piece is one utterance (the VAD's cut is left out).
-
-With ``--digits``, the finals of number passages carry the ASR worker's digits prompt
-(``--redact-digits-prompt``'s default) for the engine's re-decode of those that come out
-without a number (:mod:`asr_worker.engines.digits`), decided by a redactor fed the finals so
-far, as the ASR stage decides; each re-decode is listed with what it cost (CPU time of the
-process, the same decode without it measured right after).
-
-With ``--packs``, each call is a recording instead (``POST /v1/listen``'s batch lane): its pieces
-go, one utterance each, through an in-process ASR stage with the whisper engine as a batch
-session redacting ``pci,ssn``, decoded in packs (:mod:`asr_worker.recording`); with ``--digits``
-the stage decodes a pack's finals of number passages that have no number again alone, without it
-not (``--redact-digits-prompt ""``). The finals are scored as they were before the stage's
-redactor, by the same rules as the other passes.
-
-With the ``names`` extra installed, names are looked for as an ASR worker does (the name
-model on each final's words; its time per final is reported). ``--finals DIR`` keeps the
-decoded finals, so that a change of the rules is scored on the same transcripts.
-
-Per entity (a card number or an SSN read in groups is one entity of several pieces, each its own
-utterance): it is *redacted* when it is covered by placeholders (one at least in its stretch of
-the call, and each of its pieces' finals has one or is empty: a recording's pack may deal a
-number read in groups to one utterance) and nothing of it is in clear there: no digit, written or
-spoken, outside a placeholder in its stretch (its pieces and the unlabelled pieces right around
-them, "My card number is"), nor the words of an e-mail, a name or an address. Its *leaked digits*
-are those digits. Per piece, as before: an entity piece is *recalled* when its final carries a
-placeholder, and *leaks* when what it must hide survives. A negative (amounts, times, an order
-number, a date) is *falsely redacted* when its final carries a placeholder. Also: the time one final spends in the
-redactor (ITN and rules), and how long finals that end in a number are held: until the
-final that releases it, as far apart as their ends in audio (a live call's finals come as
-far apart as its speech); ``--hold-sec`` (the worker's timer) when no speech follows in time.
-
-With ``--audio``, only what a pre-recorded request's redacted audio costs the gateway
-(``redact_audio``, :mod:`common.redaction.audio`): muting a minute of audio with spans of
-redacted entities (silence and tone) and encoding it as WAV, per format, median of
-``--repeats``; storing it in Redis (one SET of ~1-4 MB a minute) is not part of it.
-
-Usage (from the repository root)::
-
-    .venv/bin/python -m bench.redaction [--model base] [--voices en-us,en-gb] [--mulaw] [--text-only] [--finals DIR] [--digits] [--packs]
+    .venv/bin/python -m bench.redaction [--model base] [--voices en-us,en-gb] [--mulaw] [--digits] [--packs]
+        [--finals DIR]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
+
+Each call's pieces are spoken by espeak-ng, decoded one utterance each by the whisper engine
+(16 kHz, and through 8 kHz μ-law with ``--mulaw``) and fed in order to the session's redactor
+(``pci,ssn,pii``; names with the ``names`` extra), as the ASR stage does; the ``text`` pass feeds
+the pieces' own words. ``--digits`` adds the second decode of number passages, ``--packs`` runs
+each call as a recording decoded in packs by an in-process ASR stage, ``--finals DIR`` keeps the
+decodes so that a rule change is scored on the same text. Scored per entity (a number read in
+groups is one): redacted, digits left in clear, negatives falsely redacted; and the redactor's
+time per final and how long held finals wait. ``--audio`` times a recording's redacted audio.
 """
 
 from __future__ import annotations

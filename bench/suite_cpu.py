@@ -12,17 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter, defaultdict
 from pathlib import Path
 
-
-def summarise(lines: list[dict]) -> tuple[Counter[str], dict[str, Counter[str]]]:
-    by_kind: Counter[str] = Counter()
-    by_file: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in lines:
-        by_kind[row["kind"]] += row["cpu_s"]
-        by_file[row["file"]][row["kind"]] += row["cpu_s"]
-    return by_kind, by_file
+from tests.kit.cpu_profile import summarise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,33 +4,13 @@
     .venv/bin/python -m bench.turns --models tiny.en base --doors native,deepgram --count 6
     .venv/bin/python -m bench.turns --part heldout        # only for the final figures (tests/kit/turns.py)
 
-Streams the turn-taking set (:mod:`tests.kit.turns`: two espeak-ng voices trading one- and
-two-word replies and longer sentences, 0.3-0.7 s apart) at real time through a private stack's
-doors (a redis-server, gateway, VAD and ASR worker as real processes, as :mod:`bench.latency`
-starts them; one stack per ``--models`` entry), ``--concurrency`` sessions at a time:
-
-- ``native``: ``/ws/asr``, the mono call at 16 kHz (float32, 100 ms frames);
-- ``deepgram``: ``/v1/listen``, the mono call at 16 kHz (linear16, 100 ms frames), then ``CloseStream``;
-- ``twilio``: ``/twilio``, the mono call at 8 kHz μ-law as the ``inbound`` track (20 ms media), then ``stop``;
-- ``twilio-stereo``: both tracks, each party on its own (party 0 ``inbound``), with cross-talk;
-- ``audiohook``: ``/audiohook``, the stereo call at 8 kHz PCMU (party 0 ``external``), then ``close``.
-
-Every item ends in 1.5 s of silence, so the last turn is ended by the VAD's pause, not the close.
-
-Per door and model, over every short reply (a party's channel's finals for the stereo doors;
-all finals for the mono ones), where a final "takes in" a turn when its span overlaps that
-turn's speech by more than :data:`TAKES_IN` s:
-
-- ``own <= 0.3 s``: a final takes in the reply and no other turn, and its start and end are each
-  within 0.3 s of the reply's speech (issue 47's test);
-- ``own``: the same without the 0.3 s bound (the span is off, the turn is right);
-- ``merged``: every final that takes in the reply takes in another turn too;
-- ``lost``: no final with words takes in the reply;
-
-and over the sessions' finals those whose span overlaps an earlier final's on the channel and
-those that repeat an earlier final's words (``bench.latency.contract_counts``: the transcript
-contract's checker, :mod:`common.contract`), and the WER of
-the session's finals (``bench.accuracy.errors``: numbers as digits) against the turns' text.
+Streams the turn-taking set (:mod:`tests.kit.turns`) at real time through a private stack's doors
+(``native``, ``deepgram``: mono 16 kHz; ``twilio``: mono μ-law; ``twilio-stereo``, ``audiohook``:
+each party on its own channel), ``--concurrency`` sessions at a time. A final "takes in" a turn
+when its span overlaps the turn's speech by more than :data:`TAKES_IN` s. Per short reply:
+``own <= 0.3 s`` (a final takes in it alone and starts and ends within :data:`SLACK` of its
+speech: issue 47's test), ``own``, ``merged`` (every final taking it in takes another turn too)
+or ``lost``; over the finals, those that overlap or repeat an earlier one, and the WER.
 """
 
 from __future__ import annotations
@@ -94,7 +74,7 @@ class Tally:
         self.missed += other.missed
 
 
-# -- scoring (pure: tests/unit/test_bench_turns.py) ------------------------------------------------
+# -- scoring (pure: bench/tests/test_turns.py) -------------------------------------------------------
 
 
 def takes_in(final: Final, start: float, end: float) -> bool:

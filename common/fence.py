@@ -1,36 +1,13 @@
 """Leases and fenced writes of (session, stage): the only Redis writes a stage makes.
 
-Ownership of a (session, stage) is a lease key holding ``worker:epoch``, taken
-with NX and a TTL and renewed by the owner's heartbeat. Every write of the
-owner (outputs, checkpoint, the end of the session) goes through one Lua
-script that checks the lease first, so a worker that lost its lease cannot
-write: its stale outputs never reach the next stage.
-
-The scripts take positional ``ARGV``; :class:`CommitRequest` is the typed form a
-caller builds, and :meth:`Fence.commit` the one place that lays it out.
-
-Batching: a worker with hundreds of sessions commits for many of them at once
-(the VAD after each round). Commits are queued and one flusher sends what is
-queued at once; on one Redis as one pipeline of COMMIT_MANY calls of up to
-:data:`COMMITS_PER_CALL` sessions each (one round trip, one command to pack and
-one reply to read per call, not per session), on a cluster as concurrent
-COMMIT calls, one per session (its pipelines refuse scripts, and sessions span
-slots). Each session's writes are still checked against its own lease token, so
-the fencing is per session as before. The flusher sends one batch at a time, so
-commits reach Redis in the order they were made. Lease renewals are batched the
-same way (:meth:`Fence.renew_all`).
-
-Retention: no key of a session outlives the session by more than its TTL. The
-session lives while its meta does (the gateway renews the meta's TTL while the
-client is connected and deletes every key of the session when it closes it).
-Each script checks the meta first: when it is gone nothing is written, and
-taking the lease of a session that is gone deletes what the stage would have
-owned (its input stream, its checkpoint), so a session that ended before a
-stage claimed it leaves nothing behind. Every key a script writes or renews
-expires at the meta's deadline plus the meta's remaining TTL (``KEY_EXPIRY``):
-it outlives a meta that stops being renewed by at most one session TTL, and an
-owner's heartbeat keeps its input and checkpoint alive as long as the session.
-A meta without a TTL (never the gateway's) falls back to ``key_ttl``.
+Ownership of a (session, stage) is a lease key holding ``worker:epoch``, taken with NX and a TTL
+and renewed by the owner's heartbeat. Every write of the owner (outputs, checkpoint, the end)
+goes through one Lua script that checks the lease first, so a worker that lost its lease cannot
+write. Commits of many sessions are batched (one ``COMMIT_MANY`` call per
+:data:`COMMITS_PER_CALL` sessions on one Redis, one call each on a cluster), each still checked
+against its own lease, and sent one batch at a time so that they reach Redis in order. No key of
+a session outlives it by more than one TTL: each script checks the session's meta first, and
+every key it writes expires with the meta's deadline (``KEY_EXPIRY``).
 """
 
 from __future__ import annotations

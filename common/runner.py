@@ -1,35 +1,15 @@
 """The stage runner: hosts one stage in a worker and does all its sessions' Redis I/O.
 
-A runner gives each (session, stage) exactly one owner and delivers the
-session's input to its stage, in order and exactly once in effect:
-
-* A session is announced to the first stage by the gateway when it is created,
-  and to each later stage by the stage before it, just before that stage's
-  first write to the later stage's input: a stage claims a session only once it
-  has input. The ASR thus claims a session at its first speech (or flush, or
-  end); a session in which nobody speaks holds no ASR worker.
-* Outputs and checkpoints go through one Lua script that checks the lease
-  first, so a worker that lost its lease cannot write; after a takeover the new
-  owner restores the checkpoint and replays the input that follows it, and
-  numbers the replayed outputs as the first owner did.
-
-Its duties, by concern: :mod:`.ownership` claims sessions, keeps their leases
-and takes over those of dead workers; this module reads each owned session's
-new input (:mod:`.reader`) and calls the stage with every session that has
-some, so a stage can batch across sessions (one Silero call per tick);
-:mod:`.commits` numbers, checkpoints and writes what the stage emits
-(:mod:`.fence`).
-
-Batch sessions (recordings, served with what live sessions leave) come after
-live ones in every call of the stage, or, where the stage says it can take
-them apart (:attr:`.stage.Stage.batch_apart`), go to calls of their own in a
-loop of their own, so that a live round never waits for a recording's; a read brings at most
-``batch_read_count`` of their records (a round's work for a recording stays
-small next to the live sessions'), and they are read only while the next
-stage keeps up (:mod:`.lead`). They count neither against the capacity
-(admission bounds them to a share of it) nor in the queue lag, the signal that
-refuses new calls and scales workers: a recording waiting for spare capacity
-is not a stage falling behind.
+Each (session, stage) has exactly one owner, and a stage gets its sessions' input in order and,
+in effect, once. A later stage learns of a session from the stage before it, just before its
+first input, so the ASR claims a session at its first speech and a silent session holds no ASR
+worker. Outputs and checkpoints are fenced writes (:mod:`.fence`); after a takeover the new owner
+restores the checkpoint and replays what follows, numbering outputs as the first owner did. By
+concern: :mod:`.ownership` claims and keeps leases, this module reads owned sessions' input
+(:mod:`.reader`) and calls the stage with every session that has some (so a stage can batch
+across sessions), :mod:`.commits` numbers and writes what it emits. Recordings come after live
+sessions, or in rounds of their own (:attr:`.stage.Stage.batch_apart`), read only while the next
+stage keeps up (:mod:`.lead`), and count neither against capacity nor in the queue lag.
 """
 
 from __future__ import annotations

@@ -1,39 +1,14 @@
 """The denoise stage: DeepFilterNet3 per session on the stage runner, offsets exact.
 
-Every session's :class:`~denoise_worker.dsp.DenoiseStream` lives in a
-:class:`~denoise_worker.pool.DenoisePool` child process (pinned by session id),
-so all cores work and the event loop never blocks on the model.
-
-Offsets. The denoiser's output lags its input by a bounded amount (resamplers,
-the model's hop and lookahead). The stage keeps, per session, the raw input it
-has received (``position``), the denoised samples it has but not yet sent
-(``ready``) and how far it has sent (``emitted``). Output sample ``i`` is aligned
-with input sample ``i``, so a record cut from ``ready`` at ``emitted`` carries
-offset ``emitted``, exactly. At a Flush or End the session's stream is flushed
-(``close_session``), so everything up to the marker is sent before the marker
-is forwarded, and output total equals input total.
-
-Record boundaries are deterministic: audio records are cut on a fixed grid of
-:data:`GRID` samples (the VAD's frame, so the VAD never waits on a partial
-frame; a recording's: :data:`BATCH_GRID`, 16 frames) and at markers, never
-where the denoiser's lag happens to fall. A replay after a takeover therefore
-emits the very same records with the very same seqs as the first run, and the
-next stage drops the ones it already has by seq.
-
-Checkpoint. The model's state cannot be serialised; the checkpoint is the
-position (``emitted``, ``position``; the runner keeps the output seq) plus the raw input from
-:data:`PREROLL` samples before ``emitted`` up to ``position`` (about 0.5 s plus
-the lag, ~20 KB), stored as PCM in the checkpoint state; ``consumed`` is the
-last input processed. A new owner re-warms a fresh stream with
-``resume_session(preroll)`` on the 0.5 s before ``emitted``, re-feeds the rest
-of the tail and goes on with the input after ``consumed``. The same path
-recovers from a crashed denoiser process (:class:`DenoiseProcessDied`,
-:class:`SessionStateLost`) without touching Redis. If the denoiser keeps failing,
-the stage passes that audio through undenoised rather than stall the session.
-
-Raw audio for the ASR: when the session's ``asr_audio`` is ``"raw"`` every
-audio record also carries the undenoised samples in ``Audio.raw``; the VAD
-scores ``pcm`` and sends ``raw`` on to the ASR.
+Each session's stream lives in a :class:`~denoise_worker.pool.DenoisePool` child process, so all
+cores work and the event loop never blocks on the model. The denoiser's output lags its input;
+the stage aligns output sample ``i`` with input sample ``i`` and cuts records on a fixed grid
+and at markers, never where the lag falls, so a replay emits the same records with the same seqs
+and the next stage drops what it has. The model's state cannot be saved: the checkpoint keeps the
+position and the last ~0.5 s of raw input, from which a new owner (or a restarted denoiser
+process) re-warms a fresh stream. A denoiser that keeps failing passes audio through undenoised
+rather than stall the session. With ``asr_audio: "raw"`` each record also carries the raw samples
+for the ASR.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ import urllib.request
 
 HOST = "127.0.0.1"  # every process listens on loopback only
 # The whisper model when neither --model nor STREAMSCRIBE_ASR_MODEL names one: multilingual base, for
-# its accuracy at about twice tiny.en's CPU (BENCHMARKS.md, "Accuracy per model").
+# its accuracy at about twice tiny.en's CPU (BENCHMARKS.md, "Accuracy").
 DEFAULT_WHISPER_MODEL = "base"
 # Gateway flags the launcher sets itself: passed after --, they would point its probe,
 # or the gateway, elsewhere than the workers.

@@ -1,37 +1,15 @@
-"""Strict CPU priority for live decodes: the batch child is stopped while a live decode runs.
+"""Strict CPU priority for live decodes: the batch child is stopped while a live decode waits or runs.
 
-The whisper engine decodes recordings in a child process at nice 19
-(:mod:`.whisper`). Nice 19 ranks the child last for the kernel's scheduler, but
-it still takes cycles a live decode could use: on a small VM the two vCPUs may
-be SMT siblings of one physical core, so a nice-19 decode on the other vCPU
-slows a live decode, and both share caches and memory bandwidth (issue 20:
-+12.5 % live p95 beside a recording on the 2-vCPU dev box). Here the parent
-stops the child (``SIGSTOP``) while any live decode is queued or running in it,
-and continues it (``SIGCONT``) when none has been for ``resume_after`` seconds: a
-recording gets only the cycles live work leaves idle. Live decodes come in bursts
-(a final, then the partials of the calls that spoke meanwhile); the delay keeps
-the child out of the short gaps inside a burst, where each run would leave the
-next live decode cold caches (``bench/batch_interference.py``: +4-12 % at the
-median after a run of 100-300 ms).
-
-Bounded starvation: a child stopped for ``period - min_run`` seconds in a row is
-continued for ``min_run`` seconds even while live partials go on, so a recording
-always progresses (at least ``min_run`` of every ``period`` not stopped, at nice
-19). Not beside a live final: a final queued or running ends such a run, and none
-starts until the finals have ended; a final is what a caller's end of speech
-waits on, and a share beside it costs it what nice 19 alone would (beside 8 live
-calls and an hour-long recording: +12.4 % live p95 with the floor's runs beside
-finals, +7.9 % and +12.3 % without; BENCHMARKS.md). The trade: a
-larger share moves a recording faster under sustained live load and costs the
-partials that overlap its runs; ``min_run=0`` is strict priority without a floor
-(a recording may then wait as long as live decodes keep coming).
-
-:class:`PausePolicy` is the decision alone (events and a clock in, "run" or
-"stop" and when to look again out), so it is tested without processes;
-:class:`ChildPauser` applies it to a process with signals (a pidfd, so a pid
-reused after the child died is never signalled) and a timer thread for the
-share. :meth:`ChildPauser.close` continues the child for good: call it before
-asking the child to exit, or a stopped child would never read the request.
+Nice 19 ranks the recordings' decoder last, but it still takes what a live decode could use (an
+SMT sibling's core, caches, memory bandwidth). So the parent stops the child (``SIGSTOP``) while a
+live decode is queued or running and continues it only after ``resume_after`` seconds without one:
+live decodes come in bursts, and a run inside a burst leaves the next decode cold caches.
+Starvation is bounded: a child stopped for ``period - min_run`` seconds runs ``min_run`` seconds
+even beside live partials (never beside a live final, which a caller's end of speech waits on), so
+a recording always progresses. :class:`PausePolicy` is the decision alone, tested without
+processes; :class:`ChildPauser` applies it with signals through a pidfd (a reused pid is never
+signalled). :meth:`ChildPauser.close` continues the child for good: call it before asking the
+child to exit, or a stopped child would never read the request.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Whisper does not always write digits read aloud as digits: base wrote "eight eight eight
 eight" as ``Hey, hey``, tiny.en as ``K, K, K, K.``, and a card number then leaks as words
-no rule can read (BENCHMARKS.md, "Redaction: every miss classified"). A prompt of numbers
-written as digits makes whisper write digits, but given to every decode it costs elsewhere
-(addresses, names, SSN pieces, 1.4 points of WER: the ``--redact-prompt`` measurements). So
+no rule can read. A prompt of numbers written as digits makes whisper write digits, but
+given to every decode it costs elsewhere (addresses, names, SSN pieces, WER: BENCHMARKS.md,
+"Redaction"). So
 the prompt goes only where a card number (or an SSN) is likely and the recogniser wrote none:
 
 * the ASR stage marks a final's request with the prompt (``DecodeRequest.digits_prompt``) when

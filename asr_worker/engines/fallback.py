@@ -1,34 +1,14 @@
-"""When a whisper final decoded greedily is decoded again with beam search: the decision alone.
+"""When a whisper final decoded greedily is decoded again with beam search: the decision alone (pure).
 
-Live decodes are greedy (one decoder pass; a partial is decoded again a moment later anyway).
-faster-whisper's offline ``transcribe()`` decodes with beam 5 and falls back to sampling when a
-decode looks poor, and through 8 kHz μ-law that is worth 10 points of WER on the call scripts
-(BENCHMARKS.md, "Beam search for poor finals"). Beam search on every final would cost each
-final several greedy decodes; most finals do not need it. So a final is decoded greedily first,
-and decoded again with beam search only when the greedy decode looks poor by whisper's own
-measures, as faster-whisper's temperature fallback decides (``generate_with_fallback``):
-
-* its average token log-probability is under ``logprob`` (faster-whisper: ``log_prob_threshold``
-  -1.0), or
-* its text compresses too well (zlib ratio over ``compression_ratio``, 2.4: a loop);
-
-and never when whisper calls the window silence (no-speech probability over ``no_speech_prob``
-with the log-probability under :data:`SILENCE_LOGPROB`: faster-whisper skips the fallback then
-too), nor for a decode with no text. :func:`pick` keeps whichever of the two decodes whisper
-scores higher (the average log-probability), as faster-whisper does among its fallbacks, except
-a beam decode that says a sentence twice in a row more often than the greedy one: beam search on
-a short final through μ-law gave "Hi. Hi." for one "Hi." (a higher score for a repeat the audio
-does not hold; tests/e2e/test_telephony.py's AudioHook call), and a beam decode that stops early:
-beam search scored "My card number is 4,111,111,111,111,111,111,111." higher than a greedy decode
-that went on to the security code and the social security number (tiny.en, the loop guard's
-``card_groups`` clip), so the rest of the final was dropped, silently. A beam decode with
-:data:`LOST_WORDS` or more fewer words than the greedy one, and under half as many, a number one
-word (the two write numbers differently: "47291836", "four, seven, two"), is not kept.
-
-``--final-beam-size`` 1 turns it off; ``--final-beam-logprob`` 0 decodes every final with beam
-search alone (no greedy decode first: the offline decode's cost). The second decode reuses the
-first's encoder output: it costs a decoder pass, not another encode. The figures that chose the defaults are in
-BENCHMARKS.md. Pure functions over a decode's figures: unit-tested on recorded decoder outputs.
+Live decodes are greedy; faster-whisper's offline ``transcribe()`` decodes with beams and falls
+back when a decode looks poor, which matters most through 8 kHz μ-law. Beams on every final would
+cost each several greedy decodes, so a final is decoded again with ``--final-beam-size`` beams
+(on the same encoder output: a decoder pass, not another encode) only when whisper's own measures
+call it poor, as faster-whisper decides: mean token log-probability under ``logprob``, or a text
+that compresses like a loop; never on what whisper calls silence. :func:`pick` keeps the better
+scored decode, except a beam decode that repeats a sentence or stops early (many fewer words,
+numbers counted as one), which silently dropped speech. ``--final-beam-size`` 1 turns it off;
+``--final-beam-logprob`` 0 decodes every final with beams alone. Unit-tested on recorded decodes.
 """
 
 from __future__ import annotations

@@ -1,34 +1,13 @@
 """The whisper engine's guard: no repetition loop, and no text on non-speech, leaves the engine.
 
-Every decode's result goes through :meth:`LoopGuard.apply` (:mod:`.repetition` finds the loops):
-
-* Text with no word in it (".", ". . .": whisper on noise or music) is no speech,
-  as is what whisper itself calls silence (the no-speech probability over 0.6
-  with an average log-probability under -1, faster-whisper's rule, applied by
-  the engine): such a result never becomes a final.
-* A looping partial is cut after the first occurrence of its repeated n-gram
-  (``loop`` "truncated"): a partial is cheap to get wrong, the next one decodes
-  the audio again, and its tokens, fed back as the next decode's prefix, must
-  not carry the loop into it.
-* A looping final (a live final, or a recording's pack) is decoded again in
-  pieces of at most ``piece_sec`` seconds, cut at the quietest point
-  (:func:`quiet_cuts`), and the pieces' texts and word timings are joined
-  (``loop`` "recovered"). A piece that loops is split again, down to
-  ``min_piece_sec``; one that still loops then is cut as a partial is, and the
-  result says so (``loop`` "truncated", the piece's span in ``lost``): words may
-  be missing there, and the final carries that flag to the client.
-* A final's decode that ends inside a run of a short unit, unfinished
-  (``tail``: "... 4-9-0-1-0-1-0-1-0-1-0-1-0-1-"), is a loop too; a piece's
-  is tested so only if it is the last, the one that ends where the final did
-  (the others end at the guard's cuts, often inside a number).
-
-Why pieces, not faster-whisper's temperature fallback or beam search: on the
-regression set (``tests/kit/loop_clips.py``, espeak-ng reading card numbers digit by
-digit) a loop that starts in the card number eats every sentence after it, and
-beam 5 or sampling at 0.2 and 0.6 (best of 5) over the whole audio kept those
-sentences in none of 9 decodes (8 still looped; ``bench/loop_guard.py``); a
-shorter window holds too few repeats to lose its place in. A loop costs its final one more decode of the audio (a few
-more where pieces loop too); a decode without a loop costs the tests alone.
+Every decode's result goes through :meth:`LoopGuard.apply` (:mod:`.repetition` finds the loops).
+Text with no word in it, or what whisper itself calls silence, never becomes a final. A looping
+partial is cut after the loop's first n-gram: the next partial decodes the audio again, and its
+tokens must not carry the loop forward as a prefix. A looping final is decoded again in pieces cut
+at quiet points and joined; a piece that still loops is cut and the final flagged ``truncated``
+with the span in ``lost``. Why pieces and not faster-whisper's beam or temperature fallback: a
+loop that starts in a card number eats every sentence after it, beams and sampling over the whole
+audio did not bring those back, and a short window holds too few repeats to lose its place in.
 """
 
 from __future__ import annotations

@@ -1,36 +1,13 @@
 """The ``qwen3-transformers`` engine: Qwen3-ASR through transformers, for a box without vLLM.
 
-Same streaming semantics as ``qwen3-vllm`` (prompts, language handling,
-parsing and repetition guard all come from :mod:`.qwen3_common` and
-:mod:`.qwen3_prompt`), with a
-different way of sharing the model: a small micro-batcher. Decodes wait in a
-bounded queue; one runner takes every decode waiting at that moment (up to
-``max_num_seqs``), runs one batched ``generate`` in a worker thread, and hands
-each session its answer. Sessions that arrive while a batch runs form the next
-batch, so under load the model works on many sessions per call, and a lone
-session is not delayed by any batching window. The event loop never blocks.
-
-Live calls come first: recordings' decodes (``DecodeRequest.batch``) wait in a
-queue of their own, and a batch is made of them only when no live decode waits;
-a batch never mixes the two (a recording's decode would lengthen a live batch's
-``generate``). So a live decode waits at most for one running batch, whatever
-backlog a recording has queued.
-
-:meth:`abort` drops a queued decode before it runs; a decode already inside a
-running ``generate`` cannot be stopped, its answer is discarded. A batch uses
-the largest token budget among its decodes (a partial batched with a final may
-run longer than ``max_new_tokens_partial``; greedy decoding stops at the end
-of the text anyway).
-
-The backend returns each answer's generated token ids with their
-log-probabilities, from which :mod:`.token_confidence` makes the confidence;
-Qwen3-ASR gives no word timings (see there).
-
-Needs a transformers release with ``Qwen3ASRForConditionalGeneration`` and
-weights in its format (the ``-hf`` checkpoints); torch and transformers are
-imported inside :func:`load`. Exercised only with a fake batch backend in
-tests; the transformers calls in :class:`TransformersBackend` follow the
-processor/model API as read from transformers' source, unverified on a GPU.
+Same streaming semantics as ``qwen3-vllm`` (:mod:`.qwen3_common`, :mod:`.qwen3_prompt`), with a
+micro-batcher to share the model: one runner takes every decode waiting (up to ``max_num_seqs``),
+runs one batched ``generate`` in a thread, and sessions that arrive meanwhile form the next batch,
+so a lone session waits for no batching window and the event loop never blocks. Live decodes come
+first: recordings' decodes are batched only when no live decode waits, and never with live ones.
+:meth:`abort` drops a queued decode; a running one's answer is discarded. Needs a transformers
+release with ``Qwen3ASRForConditionalGeneration`` (the ``-hf`` weights); exercised only with a
+fake backend, not on a GPU.
 """
 
 from __future__ import annotations

@@ -1,36 +1,14 @@
 """The ``qwen3-vllm`` engine: Qwen3-ASR served by vLLM's ``AsyncLLM`` on a GPU.
 
-One ``AsyncLLM`` per worker process serves every session. Each decode is its
-own vLLM request, so decodes of different sessions are batched by vLLM's
-continuous batching; there is no lock around the engine and no per-session
-engine. The ASR worker keeps at most one decode in flight per session and
-calls :meth:`abort` when a session ends or is taken over. Recordings' decodes
-(batch sessions) go in at a lower vLLM priority than live ones: with the
-default ``scheduling_policy`` ``priority`` vLLM schedules waiting live requests
-first and, when its KV cache runs short, pre-empts a recording's request first.
-
-A request is ``{"prompt": <chat template text>, "multi_modal_data": {"audio":
-(samples, 16000)}}`` with greedy ``SamplingParams``: ``max_new_tokens_partial``
-tokens for partials, ``max_new_tokens`` for finals (:mod:`.qwen3_common` builds
-the prompt and parses the answer). Each request asks for the sampled tokens'
-log-probabilities (``logprobs=0``), from which :mod:`.token_confidence` makes
-the hypothesis' confidence; Qwen3-ASR gives no word timings (see there).
-
-Lifecycle: :func:`load` checks the options, imports vLLM and loads the
-tokenizer; it does not start vLLM, so it may be called from a synchronous
-``main()``. The ``AsyncLLM`` is created by ``await engine.start()`` inside the
-running event loop, as vLLM's own API server does; it blocks the loop while
-the weights load, so call it at worker start-up, before taking sessions (the
-first :meth:`transcribe` starts it otherwise). :attr:`ready` is true once
-started.
-
-Verified against vLLM's source (0.16-era ``AsyncLLM``, ``SamplingParams``,
-``RequestOutputKind``, ``Qwen3ASRForConditionalGeneration``) by reading it;
-exercised only against the labelled fake in ``tests/kit/fakes/fake_vllm.py``, not a
-GPU. Unverified on hardware: what vLLM's ``generate`` yields after ``abort``
-(handled both ways: a final output with ``finish_reason="abort"`` or none), and
-whether the tokenizer's ``skip_special_tokens`` keeps ``<asr_text>`` in the
-output text (the parser tolerates a missing tag).
+One ``AsyncLLM`` per worker serves every session; each decode is its own request, so vLLM's
+continuous batching batches sessions, with no lock and no engine per session. Recordings' decodes
+go in at a lower priority than live ones (``scheduling_policy`` ``priority``). :mod:`.qwen3_common`
+builds the prompt and parses the answer, :mod:`.token_confidence` makes the confidence; Qwen3-ASR
+gives no word timings. :func:`load` only imports vLLM and loads the tokenizer; ``await
+engine.start()`` creates the ``AsyncLLM`` in the running loop (it blocks while the weights load:
+call it at start-up). Written against vLLM's source and exercised only against the fake in
+tests/kit/fakes/fake_vllm.py, not on a GPU: what ``generate`` yields after ``abort`` and whether
+``<asr_text>`` survives ``skip_special_tokens`` are handled both ways.
 """
 
 from __future__ import annotations

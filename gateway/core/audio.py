@@ -5,8 +5,7 @@ any size. :class:`AudioConverter` keeps per-connection resampler state so that
 frame boundaries leave no seams, and emits chunks of 20-100 ms: a live call's
 audio goes on at once. A recording's (a batch session's, unpaced) goes in chunks of
 up to :data:`BATCH_MAX_CHUNK`, 500 ms: its latency does not matter, and every
-record costs each stage and Redis about the same whatever its size: five times fewer
-records took 11 % off the CPU of the stages around the decodes (BENCHMARKS.md).
+record costs each stage and Redis about the same whatever its size.
 """
 
 from __future__ import annotations

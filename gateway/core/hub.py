@@ -1,36 +1,13 @@
 """The gateway's side of the pipeline: Redis, the doorbell, admission, and the sessions it relays.
 
-Pipeline sessions register here. One periodic tick looks for results no
-doorbell announced (a message lost while the pub/sub connection was down) with
-one pipelined ``XLEN`` of every result stream, and rings only the relays whose
-stream holds unread entries; and it renews the sessions' meta TTL, which is the
-gateway's liveness lease; a meta that is already gone means Redis lost the
-session, and its call is told. A watcher tracks live workers and their load per
-stage for admission, readiness and metrics. Sessions append their audio through
-one :class:`~gateway.core.writer.AppendWriter`, and relays read with at most
-:data:`common.bus.CONCURRENCY` commands in flight.
-
-Admission reserves a slot per stage for each session (``RESERVE``) against the
-summed capacity of the stage's live workers. A VAD or denoise worker holds a
-session for its whole life, so those slots are its capacity. An ASR worker
-claims a session only at its first speech and counts it against its capacity
-only while an utterance is in progress (common/ownership.py, ``Stage.active``):
-its capacity is concurrent utterances, not sessions. Its slots are therefore
-overbooked by ``asr_overbooking`` (default 2: a party to a call speaks about
-half of the time), so that idle sessions do not lock speakers out (seen: 60
-idle sockets took all 50 ASR slots) while the sessions that may speak at once
-stay bounded; when more speak at once than the ASR can decode, utterances wait
-for a free slot, the ASR's queue lag grows and new sessions are refused by the
-``max_queue_lag`` check.
-
-Batch sessions (recordings) have slots of their own, and take one only where
-live calls leave room: a batch session is admitted while the batch sessions of
-the stage hold fewer than ``batch_share`` of its workers' capacity *and* live and
-batch sessions together fewer than its slots; a live call is admitted against
-the live calls' slots alone, so recordings never refuse a call. A stage may
-thus carry its slots plus the batch share at most: its workers serve live input
-first and count only live sessions against their capacity, so the recordings
-take what the calls leave and slow down, not the calls.
+Pipeline sessions register here. One periodic tick finds results no doorbell announced (one
+pipelined ``XLEN`` of every result stream) and renews the sessions' meta TTL, the gateway's
+liveness lease; a meta already gone means Redis lost the session. A watcher tracks live workers
+and their load per stage. Admission reserves a slot per stage for each session against the
+stage's live capacity; ASR slots are overbooked (``asr_overbooking``) because an ASR worker holds
+a session only while it speaks, and idle sockets must not lock speakers out; the queue-lag check
+refuses new calls when more speak than the ASR decodes. Recordings take slots of their own, only
+where live calls leave room, so a recording never refuses a call.
 """
 
 from __future__ import annotations

@@ -8,11 +8,11 @@ were delivered with. A cluster no earlier window maps to is a new speaker, numbe
 of their windows got, snapped to the final's sound as a recording's are (:mod:`.sound`: the
 pause at a speaker change is nobody's and the change moves into it), and each word takes the
 speaker of the labelled frames it overlaps most (:func:`.words.word_speaker`). Why: the windows
-(1.6 s) put a change anywhere in the pause, so the words beside it took the wrong speaker
-(BENCHMARKS "Live words snapped to the sound"). A final is labelled once and never corrected:
-what was delivered stays, and what the re-clustering learns later only labels later finals.
-(bench/diarization.py ``re-clustered``: within 0.6 points of the offline DER on every mix;
-a variant without look-back, each window to the nearest centre so far, scored 10.7-33.9 %.)
+(1.6 s) put a change anywhere in the pause, so the words beside it took the wrong speaker. A
+final is labelled once and never corrected: what was delivered stays, and what the
+re-clustering learns later only labels later finals. Why re-cluster at every final rather than
+assign each window to the nearest speaker so far: without look-back the speakers drift and
+multiply (bench/diarization.py scores both; BENCHMARKS.md, "Diarization").
 
 The state a call keeps (:class:`History`) is its windows' embeddings and the speaker each
 was delivered with. It is capped at :data:`MAX_WINDOWS` (800 s of speech at the 0.4 s

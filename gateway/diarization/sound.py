@@ -1,35 +1,13 @@
 """Speaker labels snapped to the sound: the silence at a speaker change and at a turn's edges is nobody's (pure).
 
-Why: the regions the diarizer labels are the finals' speech, first word to last
-(:func:`.words.spoken`), and a final often holds several turns (the VAD bridges pauses under
-0.8 s, and two parties' turns are often closer than that). The windows' votes
-(:func:`.cluster.frame_labels`) then label every frame of the region, the pause between two
-speakers' turns included, and put the change somewhere in it (a window is 1.6 s); whisper's
-first word of a turn often starts in the pause before it and its last word runs past the
-speech. On the bench's clean mixes that was most of the error: false alarm 5.6-13.1 % of the
-speech, where confusion was 0-2.7 % (bench/diarization.py, BENCHMARKS "Labels snapped to the
-sound").
-
-So, on each 10 ms frame's level (:func:`levels`), a frame more than :data:`SILENCE_DB` below its
-run's loud level (the 99th percentile of the run's frames, so that a click does not set it) is
-silent, and so is one within :data:`NOISE_MARGIN_DB` of the recording's noise floor (its quietest
-:data:`FLOOR_PERCENTILE` % of frames: on a line with a steady hiss the pauses are that level), and:
-
-1. at each speaker change inside a labelled run, the longest silent pause of
-   :data:`MIN_PAUSE` frames or more within :data:`REACH` frames of the change becomes nobody's
-   (-1), and the change moves into it: the speech before the pause is the earlier speaker's,
-   the speech after it the later one's;
-2. each labelled run then loses the silence at its edges, and grows into the sound just
-   outside it (a last word whisper ended early) when silence comes within :data:`GROW`
-   frames; where it does not (speech running on, or noise above the silence level) the edge
-   stays where the words put it.
-
-Only silence at a change or at an edge is removed: a pause inside one speaker's turn stays
-speech (DER's convention, and the bench's truth). A run whose loud level is less than
-:data:`MIN_SNR_DB` above its silence level (speech barely above the noise, or a recording with
-no pause to set the floor) stays as the windows voted. The bench's mixes have silent pauses;
-under white noise 25 dB below the speech the gain held (BENCHMARKS); noise that is not steady
-(music, babble) is not measured.
+Why: the windows' votes label every frame of a final's speech, the pause between two speakers'
+turns included, and put the change somewhere in it (a window is 1.6 s), and whisper's word
+bounds run into the pauses. So, on each 10 ms frame's level (:func:`levels`), a frame far below
+its run's loud level, or near the recording's noise floor, is silent; at each speaker change the
+longest silent pause nearby becomes nobody's and the change moves into it; and each labelled run
+loses its silent edges and grows into sound just outside it. A pause inside one speaker's turn
+stays speech (DER's convention), and a run barely above the noise stays as the windows voted.
+Noise that is not steady (music, babble) is not measured (BENCHMARKS.md, "Diarization").
 """
 
 from __future__ import annotations

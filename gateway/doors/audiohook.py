@@ -1,54 +1,16 @@
 """Genesys Cloud AudioHook (protocol version 2) at ``/audiohook``.
 
-Genesys opens the WebSocket with the headers ``Audiohook-Session-Id`` (a UUID,
-the session's id in every message), ``Audiohook-Organization-Id``,
-``Audiohook-Correlation-Id`` and ``X-API-KEY`` (the integration's API key,
-checked by the gateway's auth like any other key). With
-``--audiohook-client-secret`` set, the handshake must also carry a valid
-``Signature`` and ``Signature-Input`` made with the integration's Client
-Secret (:mod:`gateway.doors.httpsig`), or it is refused with HTTP 401; the
-signature's nonce is taken once over all gateways (a replayed handshake gets
-401 too, :mod:`gateway.security.replay`). Then, as the
-AudioHook protocol reference describes:
-
-- the client's ``open`` (``organizationId``, ``conversationId``,
-  ``participant``, the ``media`` it offers, ``language``) is answered by
-  ``opened`` with the one medium selected: PCMU at 8000 Hz, with the channels
-  offered (``external`` = the customer, ``internal`` = the agent), and, when
-  the ``open`` asks with ``supportedLanguages: true``, the languages this
-  deployment recognises: those the ASR workers' model decodes, as BCP 47 tags
-  like ``en-US`` (narrowed to ``--audiohook-language`` where given); an open
-  whose ``language`` the model does not decode is refused (``disconnect``);
-- binary frames carry that audio, the channels interleaved sample by sample;
-- ``ping`` is answered by ``pong``; ``paused``, ``resumed``, ``discarded`` and
-  ``update`` are taken note of (the call keeps its language); ``error`` is the
-  client's report of a problem;
-- the client's ``close`` is answered by ``closed`` once every result of the
-  call was sent; the server's ``disconnect`` asks the client to close (sent
-  on a protocol error, with reason ``error`` and the explanation in ``info``).
-
-Every message has ``version`` ``"2"``, ``id`` (the session id), ``seq`` and
-``parameters``; the server numbers its messages ``seq`` 1, 2, 3... and each
-carries as ``clientseq`` the ``seq`` of the last client message handled before
-it: a ``pong`` the ``seq`` of its ``ping``, even when more client messages came
-in before it went out (the client checks this). Client messages must be
-numbered 1, 2, 3... too (a gap is a protocol error) and carry ``serverseq`` and
-``position``, the audio time at which they were sent. When ``position`` runs
-ahead of the audio received (audio the client discarded and counted), the gap
-is filled with silence so audio time stays the stream's time. A pause closes
-the current utterance of each channel (no utterance spans audio that was not
-sent), and so does an update, as Genesys' reference server does.
-
-Each channel is its own pipeline session with its own endpointing, with word
-timings. Finals go back as ``event`` messages holding one ``transcript``
-entity each, in the form Genesys defines for transcription connectors
-(``id``, ``channelId`` = the channel's index in the selected medium,
-``isFinal``, ``offset`` and ``duration`` of the final (where its words were
-said: the ASR narrows it), ``alternatives`` with ``confidence``
-and ``interpretations`` of ``transcript`` and word ``tokens``), with one
-addition: ``party`` (the channel's name, ``external``/``internal``). An
-AudioHook Monitor integration ignores these events; *followers* of the call
-are the transcripts' real consumers.
+Genesys opens the WebSocket with its session, organisation and correlation headers and the
+integration's API key; with ``--audiohook-client-secret`` the handshake's HTTP message signature
+is checked too (:mod:`gateway.doors.httpsig`), and its nonce taken once over every gateway. The
+``open``/``opened`` exchange selects PCMU at 8 kHz with the offered channels (``external``: the
+customer, ``internal``: the agent) and, when asked, the languages the loaded model decodes. Each
+channel is its own pipeline session; finals go back as ``transcript`` entities whose
+``offset``/``duration`` are where the words were said. Messages are numbered both ways
+(``seq``/``clientseq``, ``serverseq``, ``position``) as the protocol requires; audio the client
+discarded is filled with silence so audio time stays the stream's, and a ``paused`` or an
+``update`` ends each channel's utterance, as Genesys' reference server does. An AudioHook Monitor
+ignores the transcripts: followers of the call are their consumers. docs/audiohook.md.
 """
 
 from __future__ import annotations

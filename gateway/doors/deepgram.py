@@ -1,75 +1,20 @@
 """Deepgram's live streaming API at ``/v1/listen``: a drop-in for clients that speak it.
 
-Voice-bot frameworks (pipecat, LiveKit Agents) and the Deepgram SDKs let the
-user point their Deepgram service at any base URL; this door answers them.
+Voice-bot frameworks (pipecat, LiveKit Agents) and Deepgram's SDKs take any base URL; this door
+answers them with Deepgram's query parameters, defaults, messages (``Results``,
+``UtteranceEnd``, ``SpeechStarted``, ``Metadata``), errors and close codes, translated to session
+operations on the core. Where this server cannot honour a parameter it refuses it (HTTP 400 with
+Deepgram's JSON body) rather than ignore it, except those Deepgram clients send routinely, which
+are accepted and ignored. ``endpointing`` has a floor: here the endpoint also ends the unit the
+recogniser decodes, and shorter pauses would cut sentences into words.
 
-Handshake: the call is configured by the URL's query parameters, with
-Deepgram's names and defaults. An invalid value refuses the handshake with
-HTTP 400 and a Deepgram-style JSON body (``err_code``, ``err_msg``,
-``request_id``). Every response carries a ``dg-request-id`` header, and every
-message the same ``request_id``.
-
-Parameters honoured:
-
-- ``encoding``: ``linear16``, ``mulaw``, ``alaw``; without it the stream is a
-  container, and a WAV header (PCM16, float32, mu-law or A-law) is read from
-  the first bytes. Other Deepgram encodings (opus, flac, ...) get a 400.
-- ``sample_rate`` (required with ``encoding``, 8000-48000), ``channels`` (1-8),
-  ``multichannel`` (each channel its own pipeline session and its own
-  ``channel_index``; otherwise the channels are mixed down).
-- ``interim_results`` (partials as ``is_final: false`` Results; default false).
-- ``endpointing``: ms of silence that end an utterance (``speech_final: true``),
-  at least ``MIN_ENDPOINTING_MS``, because here the endpoint also ends the unit
-  the recogniser decodes and shorter pauses would cut sentences into words;
-  ``false``: only ``Finalize``, ``CloseStream`` or very long speech end one.
-  Absent: the deployment's silence threshold (not Deepgram's 10 ms, same reason).
-- ``utterance_end_ms``: send ``UtteranceEnd`` when an utterance with words
-  ends (the endpoint's silence, not a separate gap timer).
-- ``vad_events``: send ``SpeechStarted``.
-- ``language`` (default ``en``; a code or tag, ``es``, ``es-MX``; ``multi`` or ``auto``:
-  detect, as does ``detect_language`` (true, or the codes to detect among, repeated:
-  ``detect_language=en&detect_language=es``; without them the ASR worker's
-  ``--detect-languages``); each result's alternative then names the language it was
-  decoded in, ``languages: ["es"]``; docs/models.md#detection). A language the
-  deployment's model does not decode is refused as the stream opens (``language
-  'es' is not one the loaded model (tiny.en) recognises``), and so is detection
-  with an English-only model: never Spanish heard as English words. ``keywords``
-  (``word`` or ``word:boost``, boost dropped) and ``keyterm``, both repeatable:
-  joined into the recogniser's context (prompt).
-- ``punctuate`` / ``smart_format``: the transcript as the recogniser wrote it;
-  without either, lower case without punctuation, as Deepgram does.
-- ``model`` (accepted: the deployment's engine recognises; ``model_info.name``
-  names the model the ASR workers loaded, ``tiny.en`` or ``base``),
-- ``redact`` (repeatable, or comma-separated): ``pci``, ``ssn``, ``numbers``
-  (``true``), ``pii``; redacted entities become typed placeholders
-  (``[CREDIT_CARD_1]``) in the transcript and the words (docs/redaction.md).
-  An unknown kind or an empty value is refused with HTTP 400, never ignored.
-  ``extra`` (``key:value``, echoed in each Results' ``metadata.extra``).
-
-- ``diarize``: on a mono call (or channels mixed down), each final's words carry
-  ``speaker`` (0, 1, ... in order of first speech) and ``speaker_confidence``, labelled
-  as the final comes and never corrected (docs/diarization.md "Live calls"); with
-  ``multichannel=true`` and several channels it is refused with HTTP 400.
-
-Accepted and ignored (booleans checked): ``tag``, ``version``,
-``diarize_model``, ``detect_entities``, ``dictation``, ``filler_words``,
-``numerals``, ``profanity_filter``, ``replace``, ``search``,
-``callback``, ``callback_method``, ``mip_opt_out``, ``language_hint``,
-``no_delay``, ``tier``; unknown parameters are ignored too, as new SDK
-versions add some.
-
-Messages: binary audio; ``KeepAlive``; ``Finalize`` (the current utterance's
-final comes with ``from_finalize: true``, or an empty one if nothing was
-pending, and the stream stays open); ``CloseStream`` (or an empty binary
-frame, Deepgram's old way): every result, then ``Metadata``, then close 1000.
-``Configure`` is not supported (answered with an ``Error`` message).
-
-Confidence: the engine's figure; without one the mean of the words', and
-without words 1.0 for a non-empty transcript (0.0 for an empty one).
-
-Errors close as Deepgram does: no audio within the idle timeout 1011
-``NET-0001``, undecodable audio 1008 ``DATA-0000``, a failure of the service
-1011 ``NET-0000``; an ``Error`` message says more first.
+Honoured: ``encoding``, ``sample_rate``, ``channels``, ``multichannel``, ``interim_results``,
+``endpointing``, ``utterance_end_ms``, ``vad_events``, ``language``, ``detect_language``,
+``keywords``, ``keyterm``, ``punctuate``, ``smart_format``, ``model``, ``extra``, ``redact``,
+``diarize``. Accepted and ignored: ``tag``, ``version``, ``diarize_model``, ``replace``,
+``search``, ``callback``, ``callback_method``, ``language_hint``, ``tier``, and the flags
+``detect_entities``, ``dictation``, ``filler_words``, ``numerals``, ``profanity_filter``,
+``mip_opt_out``, ``no_delay``. docs/deepgram.md says what each does.
 """
 
 from __future__ import annotations

@@ -1,49 +1,11 @@
 """Deepgram's pre-recorded API (``POST /v1/listen``): its query and its response, sans I/O.
 
-The query is the live door's (:class:`gateway.doors.deepgram.LiveSettings`: ``model``,
-``language``, ``punctuate``/``smart_format``, ``multichannel``, ``keyterm`` and
-``keywords``, ``encoding``/``sample_rate``/``channels`` for raw audio, ``endpointing``),
-plus what only a recording has:
-
-- ``utterances``: ``results.utterances``, one per final (with its channel), split
-  where its words pause ``utt_split`` seconds or more (Deepgram's default
-  :data:`UTT_SPLIT_SEC`): see :func:`_utterances` for what that can and cannot do;
-- ``paragraphs``: each channel's alternative gains ``paragraphs``: its finals in
-  paragraphs, split where the speaker paused :data:`PARAGRAPH_PAUSE_SEC` or more,
-  each in sentences (split after a word that ends one, timed by its words);
-- ``callback`` (an ``http(s)://`` URL) and ``callback_method`` (``post``, ``put``):
-  answer ``{"request_id"}`` at once and deliver the result there
-  (:mod:`gateway.http.prerecorded`);
-- ``diarize``: who spoke when on a one-channel call (:mod:`gateway.diarization`; a call
-  of several result channels is refused: each channel is one party already);
-- ``encoding`` naming a container (``flac``, ``opus``, ``ogg-opus``, ``mp3``,
-  ``wav``) is taken and ignored: the body's header says what it is;
-- ``sentiment``: ``results.sentiments`` (``segments``, one per final, with
-  ``start_word``/``end_word`` indexing its channel's words, and the ``average``), and
-  ``sentiment``/``sentiment_score`` on each utterance; scored by VADER, a
-  lexicon for English (:mod:`gateway.analytics.sentiment`), not Deepgram's model;
-- ``search`` (up to :data:`MAX_SEARCH` terms): each channel gains ``search``, one
-  ``{query, hits}`` per term, a hit per place the term's words were recognised
-  (``confidence``: their mean probability; ``snippet``: the final's text). This
-  matches the transcript's words, where Deepgram matches sounds: a misheard term
-  is not found;
-- ``analytics`` (this server's own): ``results.analytics``, the call's analytics
-  summary (talk, silence, overtalk, interruptions... :mod:`gateway.analytics.tracker`);
-- ``redact_audio`` (this server's own: ``silence`` or ``tone``, with redaction on):
-  the recording is kept with its redacted spans muted, for its tenant, and
-  ``metadata.redacted_audio`` says where to fetch it (:mod:`gateway.http.prerecorded`,
-  docs/redaction.md).
-
-``detect_language=true`` (or ``language=multi``) detects the language, as the live
-door does, and each channel says the one most of its words were decoded in
-(``detected_language``); ``metadata.model_info`` names the model the ASR
-workers loaded (``tiny.en``, ``base``).
-
-Accepted and ignored: what the live door ignores, and
-``summarize``, ``topics``, ``intents``
-(booleans checked where Deepgram's are booleans). The response
-(:func:`response`) has Deepgram's ``metadata`` and ``results.channels[].alternatives[]``,
-with the words of every final in order.
+The query is the live door's (:class:`gateway.doors.deepgram.LiveSettings`) plus what only a
+recording has: ``utterances`` (split at ``utt_split`` pauses), ``paragraphs``, ``callback``,
+``diarize`` (one channel), ``sentiment`` (VADER, English), ``search`` (on the recognised words,
+not the sounds), ``detect_language``, and this server's own ``analytics`` and ``redact_audio``.
+:func:`response` builds Deepgram's ``metadata`` and ``results.channels[].alternatives[]`` from the
+call's finals, with every final's words in order. docs/deepgram.md lists every parameter.
 """
 
 from __future__ import annotations

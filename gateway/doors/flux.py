@@ -1,61 +1,17 @@
 """Deepgram Flux at ``/v2/listen``: turn events for voice agents, on the same session core.
 
-Flux clients (the Deepgram SDKs' ``listen.v2``, pipecat's and LiveKit's Flux
-services) get ``TurnInfo`` messages instead of ``Results``. The handshake,
-the audio (``encoding`` ``linear16``, ``mulaw`` or ``alaw`` with
-``sample_rate``, or left out for a WAV stream), the ``dg-request-id`` header,
-refusals (HTTP 400 with ``err_code``) and close codes are those of Deepgram's
-``/v1/listen`` (:mod:`.deepgram_common`); authentication is the server's, as
-for every door. The turns are :class:`~.turns.TurnTracker`'s.
+Flux clients (Deepgram's SDKs' ``listen.v2``, pipecat's and LiveKit's Flux services) get
+``TurnInfo`` messages (``StartOfTurn``, ``Update``, ``EagerEndOfTurn``, ``TurnResumed``,
+``EndOfTurn``) instead of ``Results``; the handshake, audio, refusals and close codes are
+``/v1/listen``'s (:mod:`.deepgram_common`) and the turns :class:`~.turns.TurnTracker`'s. A turn
+starts at its first words, not at the VAD's speech start, because a noise that yields no words
+would open a turn no final ends. ``eager_eot_threshold`` turns on eager finals; its value, like
+``eot_threshold``, has no equivalent here.
 
-Parameters honoured:
-
-- ``model`` (default ``flux-general-en``: English; ``flux-general-multi``:
-  the language is detected, or ``language_hint`` when exactly one is given).
-- ``eager_eot_threshold`` (0.3-0.9): its presence turns on eager finals, the
-  speculative final at each pause; the value itself has no equivalent here.
-- ``eot_timeout_ms`` (500-10000): the silence that ends a turn (the VAD's
-  ``silence_threshold``; 10 s is the most the VAD allows). Absent: the
-  deployment's silence threshold, not Flux's 5 s.
-- ``keyterm`` (repeatable): joined into the recogniser's context.
-- ``redact`` (repeatable): as on ``/v1/listen`` (docs/redaction.md); an unknown
-  kind or an empty value is refused.
-
-Accepted and ignored (``eot_threshold`` range-checked, flags checked):
-``eot_threshold`` (0.5-1.0; the turn ends at the endpoint the VAD and the
-recogniser find), ``profanity_filter``, ``numerals``, ``mip_opt_out``,
-``tag``; unknown parameters too, as new SDK versions add some.
-
-Events (``TurnInfo`` with ``event``, ``turn_index``, ``audio_window_start`` /
-``audio_window_end`` in audio seconds, ``transcript`` of the whole turn so far,
-``words`` and ``end_of_turn_confidence``), from the core's events:
-
-- ``StartOfTurn``: the turn's first words (a partial or final with text). Not
-  the VAD's speech start: a noise that yields no words would open a turn that
-  no final ever ends.
-- ``Update``: a partial; the transcript is the turn's finals and the partial.
-- ``EagerEndOfTurn`` (only with ``eager_eot_threshold``): a final with
-  ``speech_final`` false, the speech so far, sent at a pause before the endpoint.
-- ``TurnResumed``: new words after an ``EagerEndOfTurn`` (a partial or final
-  with text), before anything else about them.
-- ``EndOfTurn``: a final with ``speech_final`` true; the transcript is the
-  turn's finals joined, so after an ``EagerEndOfTurn`` with no new words it is
-  the same. ``trigger`` is ``manual`` after ``ForceEndTurn``, ``model`` otherwise.
-  ``turn_index`` counts turns from 0.
-
-``end_of_turn_confidence`` has no model figure here: 1.0 on ``EndOfTurn``, the
-``eager_eot_threshold`` on ``EagerEndOfTurn``, 0.0 otherwise. Words are the
-finals' (timed) followed by the partial's (untimed), punctuated as written.
-
-Client messages: binary audio; ``ForceEndTurn`` (the core's finalize: the
-turn's ``EndOfTurn`` with ``trigger: manual``, even when nothing was pending
-but the turn had begun); ``CloseStream`` (every result, so the open turn's
-``EndOfTurn`` when its final comes, then close 1000; Flux itself stops at the last ``Update``, without a
-close code); ``KeepAlive``. ``Configure`` is answered with ``ConfigureFailure``
-(settings cannot change mid-stream here). Every server message carries
-``sequence_id`` from 0. Bad JSON or an unknown type is answered with a
-``Warning`` (``code``, ``description``) and the stream goes on; a fatal error
-is an ``Error`` message, then the close.
+Honoured: ``encoding``, ``sample_rate``, ``model``, ``eager_eot_threshold``, ``eot_timeout_ms``,
+``keyterm``, ``language_hint``, ``redact``. Accepted and ignored: ``eot_threshold``, ``tag``,
+and the flags ``profanity_filter``, ``numerals``, ``mip_opt_out``. docs/flux.md says what each
+does, and every event.
 """
 
 from __future__ import annotations

@@ -1,40 +1,12 @@
 """The seed RNN-T server's protocol at ``/ws/transcribe``, so its browser, Node and React clients work unchanged.
 
-Handshake: ``/ws/transcribe?client_id=ID`` (optional; the server makes one).
-The server greets at once with ``{"type": "connection", "status": "connected",
-"client_id", "protocol_version": "1.0", "supported_audio_formats"}``.
-
-Client messages (text frames are JSON control, binary frames audio):
-
-- ``{"type": "start_recording", "config": {"sample_rate": 16000, "encoding":
-  "pcm16", "language": "en", "channels": 1}}``: opens the session (every
-  ``config`` field is optional; unknown ones are ignored, as the seed did).
-  Answered by ``{"type": "recording_started", "timestamp", "config"}``, with
-  ``session_id`` added.
-- binary frames: PCM16 little-endian mono 16 kHz (the default; ``pcm16`` or
-  ``float32`` at 8-48 kHz, 1-2 channels mixed down, as the config says).
-  Audio before ``start_recording`` is ignored, as the seed did.
-- ``{"type": "stop_recording"}``: ends the session after its last result;
-  answered by ``{"type": "recording_stopped", "final_transcript",
-  "total_duration", "total_segments", "timestamp"}``, then a normal close (one
-  recording per connection: the seed kept the socket for another
-  ``start_recording``, which no seed client used).
-- ``{"type": "ping"}``: answered by ``{"type": "pong"}`` (also a keep-alive).
-- ``{"type": "configure", "silence_duration": 0.5}``: before
-  ``start_recording`` only; ``silence_duration`` (seconds of silence that end a
-  segment) sets endpointing; ``vad_threshold`` was an energy threshold with no
-  meaning for this server's neural VAD and is ignored. Answered by
-  ``{"type": "configured", "config"}``.
-
-Server results:
-
-- ``{"type": "partial", "segment_id", "text", "is_final": false, "timestamp"}``
-- ``{"type": "transcription", "segment_id", "text", "is_final": true, "words":
-  [{"word", "start", "end", "confidence"}], "duration", "timestamp"}``, plus
-  ``utterance_id``, ``start`` and ``end``. Times are seconds of audio from the
-  start of the recording (word times from the ASR's own alignment, not spread
-  evenly as the seed did); ``segment_id`` counts utterances from 0.
-- ``{"type": "error", "error": "message", "code", "timestamp"}``.
+``/ws/transcribe?client_id=ID``; the server greets with ``connection``; the client sends
+``start_recording`` (with an optional ``config``), binary PCM, ``stop_recording``, ``ping`` and
+``configure`` (``silence_duration`` sets endpointing; the seed's energy ``vad_threshold`` means
+nothing to a neural VAD and is ignored); the server answers ``recording_started``, ``partial``,
+``transcription`` (with word times from the ASR's alignment and the utterance's ``start``/``end``
+in audio seconds), ``recording_stopped``, ``pong`` and ``error``. One recording per connection.
+docs/rnnt.md.
 """
 
 from __future__ import annotations

@@ -1,39 +1,13 @@
 """Twilio Media Streams at ``/twilio``: a phone call's audio, one channel per track.
 
-Twilio connects when TwiML says ``<Start><Stream url="wss://HOST/twilio?token=KEY"
-track="both_tracks"/></Start>`` and sends JSON text messages, as its Media
-Streams documentation describes them:
-
-- ``connected`` (``protocol``, ``version``), then ``start`` once: ``streamSid``,
-  ``callSid``, ``accountSid``, ``tracks`` (``inbound`` and/or ``outbound``),
-  ``mediaFormat`` (``audio/x-mulaw``, 8000 Hz, 1 channel) and ``customParameters``
-  (the ``<Parameter>`` elements of the ``<Stream>``);
-- ``media``: ``track``, ``chunk`` (1, 2, ... per track), ``timestamp`` (ms from
-  the start of the stream) and ``payload`` (base64 μ-law, 20 ms per message);
-- ``dtmf``, ``mark`` (not used here), and ``stop`` at the end.
-
-Each track is a channel with its own pipeline session and endpointing:
-channel 0 is ``inbound`` (the caller), channel 1 ``outbound`` (the agent or
-bot) when the stream has both. A gap in a track's timestamps (lost media) is
-filled with silence, so audio time stays the call's time. The call's id is the
-``streamSid``. The ``<Parameter>``\\ s ``language`` (e.g. ``en-US``) and
-``context`` set the call's language and recognition context.
-
-Twilio reads no transcripts from this socket (it takes only ``media``,
-``mark`` and ``clear`` from a server and ignores the rest), so transcripts
-belong to *followers* of the call, who get them elsewhere. They are also sent
-here as JSON text messages, ``{"event": "partial" | "final" | "error", ...}``
-with ``streamSid``, ``channel`` and ``party`` (the track's name): harmless to
-Twilio and useful to a test or a proxy reading the socket.
-
-With ``--twilio-auth-token`` set, the handshake must carry a valid
-``X-Twilio-Signature`` (base64 HMAC-SHA1 of the ``wss://`` URL Twilio connected
-to, keyed with the account's auth token), or it is refused with HTTP 403. That
-URL is ``--twilio-public-url`` (and the query the request carries), never one
-made of the ``Host`` header, which the client chooses. The signature covers
-nothing but the URL: no time, no nonce, so every stream to one URL carries the
-same signature and a replay cannot be told from Twilio's next call
-(docs/security.md says what that leaves).
+Twilio connects as TwiML's ``<Stream>`` says and sends ``connected``, ``start``, 20 ms μ-law
+``media`` and ``stop``. Each track is a channel with its own pipeline session (0 ``inbound``, the
+caller; 1 ``outbound``); gaps in a track's timestamps are filled with silence, so audio time stays
+the call's. The call's id is the ``streamSid``. Twilio reads no transcripts from this socket: they
+belong to the call's followers, and are also sent here as JSON for a test or proxy. With
+``--twilio-auth-token`` the handshake's ``X-Twilio-Signature`` is checked against
+``--twilio-public-url``, never a URL made of the client's ``Host`` header; it signs nothing but
+the URL, so a replay cannot be told from Twilio's next call (docs/security.md).
 """
 
 from __future__ import annotations

@@ -1,58 +1,16 @@
 """``POST /v1/listen``: Deepgram's pre-recorded API, on the live port, through the batch lane.
 
-A request passes the live doors' checks first (origin, API key, the key's
-permission for the ``deepgram`` door: :mod:`gateway.server`), then takes a
-``SESSION`` slot of its key for as long as its recording is transcribed (a
-callback's included), and only then is its body read (:mod:`gateway.http.wire`):
-up to ``--prerecorded-max-bytes`` (413 beyond), no byte for
-``--prerecorded-body-timeout`` s is a 408. The body is sniffed and decoded
-(:mod:`gateway.http.media`; undecodable: 400) off the event loop, then runs
-through the pipeline as one call of priority ``batch`` (:doc:`docs/batch.md`:
-unpaced, admitted and served only with what live calls leave, the same leases
-and replay): the audio goes in as fast as the pipeline's backpressure lets it,
-and the call's finals make the response
-(:mod:`gateway.doors.deepgram_prerecorded`). Its transcripts go to the
-transcript log like any call's.
-
-With ``callback``, the answer is ``{"request_id": ...}`` at once and the result
-goes to the callback URL later (``callback_method`` POST or PUT, header
-``Idempotency-Key`` and ``dg-request-id``: the request id), with the finals
-webhook's retry schedule and signature (:class:`gateway.outputs.webhook.Schedule`,
-``--prerecorded-callback-attempts``; ``Streamscribe-Signature`` with the tenant's
-``webhook_secret``, else the operator's ``--finals-webhook-secret``; unsigned
-without either). This gateway sends the first attempt; if it fails, the delivery
-is handed to the fleet (:mod:`gateway.outputs.courier`): stored in Redis, its
-next attempts are sent by whichever gateway claims it when due, so a finished
-transcript survives the gateway that made it (at least once: a receiver
-de-duplicates by ``dg-request-id``). The server makes
-requests to a URL a client names, so a callback's host must be one of
-``--prerecorded-callback-hosts`` (none by default: callbacks refused with 400).
-A ``{"url": ...}`` body (Deepgram's remote audio, ``Content-Type:
-application/json``) is off by default (400 that says how to allow it): fetching a
-URL a client names is a server-side request forgery. With
-``--prerecorded-url-hosts``, the gateway fetches ``http(s)`` URLs on those hosts
-(:mod:`gateway.http.remote`: redirects only to them, the uploads' size limit and
-idle timeout; a remote error, an unreachable host or a timeout: 400
-``REMOTE_CONTENT_ERROR``), after the same checks and slot as an upload, and the
-file is decoded and transcribed as an uploaded body is.
-
-With ``redact_audio=silence|tone`` (our extension; it needs redaction, asked for or forced by
-the tenant, else 400) the recording's PCM is bounded by ``--redacted-audio-max-bytes`` (413
-beyond, before it is transcribed); once its finals are in, the recording is muted where they
-redacted (:mod:`common.redaction.audio`), stored as WAV for the tenant for
-``--redacted-audio-retention`` s (:mod:`gateway.outputs.redacted_audio`), and the response (or
-callback) says where in ``metadata.redacted_audio``; ``GET /v1/listen/{request_id}/audio`` with
-a key of the same tenant fetches it (404 for any other). The clear recording never leaves memory.
-
-A client that disconnects before its answer ends the call (``client_disconnected``).
-
-At shutdown (SIGTERM) the gateway finishes what it promised (:mod:`gateway.http.inflight`):
-a request that comes then gets 503 with ``Retry-After``, and every request in flight,
-its body's upload (or its URL's fetch), transcription and callback's first attempt
-included, gets the gateway's ``--drain-timeout`` to finish; one still running then is cancelled (a client
-that waits for its JSON gets 503), logged at WARNING with its request id and counted. A callback
-whose transcript is ready is not lost so: its attempt in flight is cut and the delivery handed
-to Redis, due at once, for another gateway (lost, logged and counted only if Redis cannot take it).
+A request passes the live doors' checks, takes a session slot of its key for as long as it is
+transcribed, and only then has its body read (size and idle bounds) and decoded off the event
+loop; the audio then runs through the pipeline as one call of priority ``batch`` (unpaced, served
+with what live calls leave: docs/batch.md), and its finals make Deepgram's response
+(:mod:`gateway.doors.deepgram_prerecorded`). A ``callback`` answers at once and delivers later
+with the finals webhook's retries, handed to the fleet through Redis when the first attempt fails
+(:mod:`gateway.outputs.courier`), so a transcript survives its gateway. The server fetches or
+calls URLs a client names only on hosts the operator lists (``--prerecorded-url-hosts``,
+``--prerecorded-callback-hosts``): anything else is a server-side request forgery.
+``redact_audio`` keeps a redacted copy for the tenant; the clear recording never leaves memory.
+At SIGTERM, requests in flight get ``--drain-timeout`` to finish (:mod:`gateway.http.inflight`).
 """
 
 from __future__ import annotations

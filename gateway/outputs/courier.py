@@ -1,38 +1,13 @@
 """Pre-recorded callbacks that outlive their gateway: stored in Redis, delivered by any gateway of the fleet.
 
-The gateway that transcribed a recording sends its callback's first attempt itself
-(:meth:`Courier.first`). If that attempt fails and may be retried, the delivery
-(:class:`~gateway.outputs.delivery.Delivery`: URL, method, headers, body, tenant,
-attempts made) is handed to the fleet: stored in Redis, due when the retry schedule
-says (:class:`~gateway.outputs.webhook.Schedule`). A drain that cuts a first attempt
-in flight hands it over the same way, due at once. From there every gateway's
-:class:`Courier` loop claims due deliveries, sends one attempt each, signed at send
-time with the tenant's secret, and then acknowledges it (delivered, or given up:
-refused by a 4xx or out of attempts, logged at WARNING and counted in
-``prerecorded_undelivered_total{kind="callback"}``) or stores it again for its next
-attempt. A gateway that stops hands the attempts it has in flight back (due at once);
-one that dies leaves its claims to lapse after :data:`LEASE` and another gateway
-takes them. Delivery is at least once: a receiver may get a callback twice (an
-attempt cut after it arrived, a lease that lapsed); ``dg-request-id`` and
-``Idempotency-Key`` (the request id) let it drop the second.
-
-Redis layout (one hash tag, ``{callbacks}``: one Cluster slot, so each script is legal there):
-
-* ``ss:callbacks:{callbacks}:records`` hash: request id -> the record (JSON);
-* ``ss:callbacks:{callbacks}:due`` sorted set: request id -> when it is due (ms, Redis' clock);
-  a claim moves it :data:`LEASE` ahead, and that score is the claim's token: acknowledging
-  or rescheduling checks it, so a claimer whose lease lapsed changes nothing;
-* ``ss:callbacks:{callbacks}:created`` sorted set: request id -> when first stored (ms).
-
-Bounded: at most ``--prerecorded-callback-backlog`` records and
-``--prerecorded-callback-backlog-bytes`` of them (a 10-minute recording's callback is ~150 KB,
-~330 KB with ``utterances``; a delivery that finds it full is retried by its own gateway
-alone, as before: counted ``dropped{reason="full"}``)
-and each at most ``--prerecorded-callback-retention`` seconds (then dropped, logged and
-counted ``dropped{reason="expired"}`` and undelivered). Gateway clocks play no part:
-every time is Redis' ``TIME``. Redis unreachable when a callback would be handed over:
-its gateway keeps the retries, and a drain that cuts them logs and counts them
-undelivered as before.
+The gateway that transcribed a recording sends a callback's first attempt itself; if that fails
+and may be retried (or a drain cuts it), the delivery (no secret, no signature) is stored in
+Redis, due when the retry schedule says, and every gateway's :class:`Courier` claims due
+deliveries, signs each at send time with the tenant's secret and sends it. A claim is a lease: a
+gateway that dies leaves its claims to lapse after :data:`LEASE` and another takes them, so
+delivery is at least once (receivers de-duplicate by ``dg-request-id``). The store is bounded in
+number, bytes and age, and every time is Redis' ``TIME``, so gateway clocks play no part. Keys
+share the hash tag ``{callbacks}`` (one Cluster slot, so each script is legal there).
 """
 
 from __future__ import annotations

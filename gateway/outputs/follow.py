@@ -1,37 +1,12 @@
 """Followers at ``/ws/follow/{call_id}``: a call's transcripts for whoever needs them, on any gateway.
 
-A follower reads the call's log in Redis (:mod:`gateway.outputs.transcript_log`), so its
-gateway need not be the one serving the call. The server sends, as JSON text:
-
-1. ``{"type": "following", "call_id", "tenant", "protocol", "channels", "parties",
-   "state", "first_seq"}`` (``first_seq``: the oldest entry still in the log; a
-   ``from_seq`` below it lost entries to the log's bound);
-2. every ``partial`` and ``final`` of the call in order, from the start of the
-   call or from ``?from_seq=N`` (entries with ``seq >= N``), each with ``seq``,
-   ``call_id``, ``channel``, ``party``, ``session_id``, ``utterance_id``, ``text``,
-   ``start_ms``, ``end_ms``, ``language`` (finals: ``is_speech_final``, ``words``
-   when the call asked for them; both: ``confidence`` when the engine gives
-   one); a partial already superseded by a later entry read in the same batch
-   is skipped, so a late follower gets the finals so far first, without the
-   partials they replaced;
-3. ``{"type": "ended", ...}`` when the call ends, then close 1000.
-
-A follower who reconnects with ``from_seq`` = the last ``seq`` it saw + 1 gets
-every later entry exactly once. An unknown call gets an ``error`` with code
-``not_found`` and close 1008; a call whose log vanished without an end (its
-gateway died) gets ``session_lost`` and close 1011.
-
-A key follows the calls of its own tenant, and of the tenants its keys file
-line grants it (``follow_tenants``), looked for in that order, or only in
-``?tenant=NAME``. Another tenant's call is answered exactly as an unknown one.
-Follows that find no call are limited per key and per address
-(:class:`FailedLookups`), so call ids cannot be guessed at speed.
-
-Waiting costs no polling: one task per followed call per gateway (a
-:class:`Feed`) blocks in ``XREAD BLOCK`` on the log and wakes that gateway's
-followers of the call, who then read what they have not seen with ``XRANGE``.
-So a call followed by many clients on one gateway holds one blocked Redis
-connection, not one each.
+A follower reads the call's log in Redis (:mod:`gateway.outputs.transcript_log`), so its gateway
+need not serve the call: ``following``, then every partial and final from the start or from
+``?from_seq=N`` (a reconnect with the last ``seq`` + 1 gets each later entry once), then ``ended``.
+A key follows its own tenant's calls and those its keys file line grants; another tenant's call
+is answered exactly as an unknown one, and failed lookups are limited per key and address, so
+call ids cannot be guessed. One task per followed call per gateway blocks on the log and wakes
+that gateway's followers: no polling, one Redis connection however many follow. docs/followers.md.
 """
 
 from __future__ import annotations

@@ -1,48 +1,15 @@
 """A call's transcripts in Redis for whoever follows them: the call registry, its log, ``ss:finals``.
 
-A call belongs to the tenant of the API key that opened it
-(:mod:`gateway.core.tenant`), and its id (the id the door reports: the native
-``session_id``, Twilio's ``streamSid``, the AudioHook session id, the RNN-T
-``client_id``) names it within that tenant only: clients choose some of these
-ids, and third parties see them. The gateway that serves a call keeps:
-
-- ``ss:call:{TENANT/CALL_ID}``, a hash: the call's registry entry (``tenant``,
-  ``protocol``, ``gateway``, ``channels``, ``parties`` and ``session_ids`` as
-  JSON, ``started``, ``state`` = ``live`` or ``ended``). Any gateway finds a
-  call here.
-- ``ss:call:{TENANT/CALL_ID}:log``, a stream: every partial and final the call emits
-  (and, for an analysed call, its ``analytics`` events and its ``analytics_summary``:
-  docs/analytics.md), then one ``ended`` entry, each a field ``m`` holding the follower's JSON
-  message. Entry ids are ``0-SEQ``: ``SEQ`` counts the call's entries from 1 and
-  is the ``seq`` followers see, so reading "after seq N" is reading after id
-  ``0-N``, and rewriting an entry after a lost reply is refused by Redis
-  instead of duplicating it. Bounded by ``MAXLEN ~ log_maxlen``.
-
-Both keys live while the call does (TTL = the gateway's session TTL, renewed
-as results are written and every few seconds for every live call of the
-gateway in one pipeline, so a call whose gateway died vanishes within that TTL) and for ``retention`` seconds after
-the call ended, so that a follower who comes late or reconnects still reads
-every final; then Redis expires them. They are not session keys (``ss:{sid}:*``,
-deleted at once when a session ends): ``ss:call:`` names a call, for a while.
-
-A call id already registered in its tenant, by a live call or by an ended one
-whose log is still kept, is not taken over: the new call then runs without a
-log (and says so in the gateway's log), so nobody can replace what a call's
-followers read.
-
-Every final also goes, once, to the stream ``ss:finals`` (``MAXLEN ~ finals_maxlen``)
-for analytics consumers with their own consumer groups, and to the finals
-webhook when one is configured (which gets an analysed call's summary too). Its fields are
-strings: ``tenant``, ``call_id``, ``channel``,
-``party`` ("" when the door names no parties), ``session_id``, ``utterance_id``,
-``text``, ``start_ms``, ``end_ms``, ``language``, ``confidence`` ("" when the
-engine gives none), ``is_speech_final`` (``1``/``0``), ``words`` (JSON list of
-``{word, start_ms, end_ms, confidence}``), ``protocol`` and ``gateway``.
-
-One writer task per call appends in order and pipelines what has queued up;
-a call's results reach its own client first, and its relay never waits on the
-log for a partial (partials are dropped from the log when the writer lags far
-behind; finals wait for room).
+A call belongs to its API key's tenant, and its id (the door's: ``session_id``, ``streamSid``,
+the AudioHook session id) names it within that tenant only, since clients choose some ids. Its
+gateway keeps ``ss:call:{TENANT/CALL_ID}`` (a hash: the registry entry any gateway finds) and
+``ss:call:{TENANT/CALL_ID}:log`` (a stream of every partial and final, then ``ended``, with ids
+``0-SEQ`` so that a follower reads "after seq N" and a rewrite after a lost reply is refused
+instead of duplicated). Both live while the call does and ``retention`` seconds after, for late
+followers. A call id still registered is never taken over: the new call runs without a log.
+Every final also goes once to ``ss:finals`` and to the finals webhook. One writer task per call
+appends in order; a call's own client comes first, and partials are dropped from the log before
+finals wait.
 """
 
 from __future__ import annotations

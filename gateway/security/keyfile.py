@@ -4,54 +4,15 @@ A line is a key, then optional ``name=value`` settings; ``#`` starts a comment::
 
     k-8f3a19c2                # alone: its own tenant, may stream and follow, every door
     k-1b7c55e0  tenant=acme perms=stream,follow doors=native,twilio sessions=50 followers=10 status=2
-    k-77d0a4b1  tenant=assist perms=follow follow_tenants=acme followers=200
-    k-02e4c9d7  tenant=ops perms=admin
-    k-5c0ffee1  tenant=globex webhook=https://hooks.globex.example/finals webhook_secret=9f8e7d6c5b4a3210ffee
-    k-c0ffee22  tenant=acme analytics=on phrases=cancel+my+account,speak+to+a+manager alerts=dead_air_sec:8
+    k-c0ffee22  tenant=acme analytics=on phrases=cancel+my+account alerts=dead_air_sec:8 redact=pci
 
-The settings, each at most once a line:
-
-- ``tenant``: the tenant whose calls the key opens and follows (letters, digits,
-  ``.``, ``_``, ``-``; 64 at most). Keys that name the same tenant share its
-  calls. Default: a tenant of the key's own, ``key-<key id>``.
-- ``perms``: comma-separated, of ``stream`` (open calls at the doors),
-  ``follow`` (follow calls), ``settings`` (read and change its own tenant's
-  settings over the admin API: its phrase list, ``/v1/analytics/phrases``) and
-  ``admin`` (the whole gateway's ``/ws/status`` and ``/health/extended``, and
-  any tenant's settings). Default: ``stream,follow``.
-- ``doors``: comma-separated door names (``native``, ``deepgram``, ``flux``,
-  ``twilio``, ``audiohook``, ``rnnt``, ``whisper_stream``) the key may stream
-  to. Default: every door.
-- ``sessions``, ``followers``, ``status``: the key's concurrent sessions,
-  followers and ``/ws/status`` sockets over every gateway on one Redis.
-  Default: the gateway's ``--max-sessions-per-key``, ``--max-followers-per-key``
-  and ``--max-status-per-key``.
-- ``follow_tenants``: comma-separated tenants besides its own whose calls the
-  key may follow (an agent-assist service's key, say); needs ``follow``.
-- ``webhook``: an http(s) URL that receives each final of the tenant's calls
-  (as ``--finals-webhook`` does every tenant's; :mod:`gateway.outputs.webhook`).
-  ``webhook_secret`` (16 characters at least) signs its deliveries. A tenant
-  has one webhook: its keys that name one must name the same.
-- ``analytics``: ``on`` analyses every call of the tenant (gateway/analytics:
-  events and summary to followers, the transcript log, the webhook and metrics),
-  ``off`` (the default) only calls that ask in their config.
-- ``phrases``: comma-separated phrases to spot in every analysed call of the
-  tenant, ``+`` between a phrase's words (``cancel+my+account``); 200 at most.
-- ``alerts``: comma-separated ``name:value`` thresholds of the live alerts
-  (``dead_air_sec``, ``overtalk_sec``, ``fast_wpm``, ``loud_dbfs``; ``off`` turns one
-  off), e.g. ``alerts=dead_air_sec:8,loud_dbfs:off``.
-  A tenant has one set of these three: its keys that set them must set the same.
-- ``redact``: comma-separated redaction kinds (``pci``, ``ssn``, ``numbers``,
-  ``pii``) forced on every call of the key's tenant, through every door
-  (Twilio and AudioHook included): a client may ask for more, never less. A
-  tenant's calls get what any of its keys forces. An unknown kind is an error.
-
-Why a line format and not TOML: it is the older one-key-a-line file with
-optional additions, so every existing file keeps working unchanged and means
-the same (each key its own tenant); one key is one line, so revoking a key is
-deleting a line; and an error names its line, whatever is wrong. Errors never
-quote a key, nor a word that is not a setting (it may be part of a key that
-holds a space).
+Settings: ``tenant``, ``perms`` (``stream``, ``follow``, ``settings``, ``admin``), ``doors``,
+``sessions``/``followers``/``status`` limits, ``follow_tenants``, ``webhook`` and
+``webhook_secret``, ``analytics``, ``phrases``, ``alerts``, ``redact``; docs/security.md says
+what each does. Why a line format and not TOML: every older one-key-a-line file keeps working
+and means the same (each key its own tenant), revoking a key is deleting a line, and an error
+names its line. Errors never quote a key, nor a word that is not a setting (it may be part of a
+key that holds a space).
 """
 
 from __future__ import annotations

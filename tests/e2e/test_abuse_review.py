@@ -1,11 +1,11 @@
-"""The abuse review's cases (bench/abuse_review.py) as security regression tests, one test a case.
+"""The abuse review's cases (tests/kit/abuse_review.py) as security regression tests, one test a case.
 
 Every case of the reviews' findings runs against one review stack (a gateway with an
 API keys file and short timers, a VAD and an ASR worker, two signing gateways, on the
 module's redis-server), in the review's order: the killed client's case last, since
 the session it leaves behind would refuse the cases after it. A case fails when its
 observation is not what it expects, or when a process of the stack logs a traceback
-while it runs (:func:`bench.abuse_review.run_case`). The cases are the review's own
+while it runs (:func:`tests.kit.abuse_review.run_case`). The cases are the review's own
 code, not a copy: a case added there is a test here.
 
 Smaller than the bench's defaults, so that the module takes about two minutes: fewer
@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 
-from bench.abuse_review import CASES, Case, Review, arguments, run_case
+from tests.kit.abuse_review import CASES, Case, Review, arguments, run_case
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 

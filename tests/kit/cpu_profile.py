@@ -18,7 +18,7 @@ import json
 import os
 import re
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -39,6 +39,16 @@ def kind_of(cmdline: str) -> str:
         if name in cmdline:
             return name
     return Path(cmdline.split(" ", 1)[0]).name or "?"
+
+
+def summarise(lines: list[dict]) -> tuple[Counter[str], dict[str, Counter[str]]]:
+    """CPU seconds of a profile's JSON lines per kind of process, and per test file and kind."""
+    by_kind: Counter[str] = Counter()
+    by_file: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in lines:
+        by_kind[row["kind"]] += row["cpu_s"]
+        by_file[row["file"]][row["kind"]] += row["cpu_s"]
+    return by_kind, by_file
 
 
 def proc_stat(pid: int) -> tuple[int, float] | None:

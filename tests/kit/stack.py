@@ -46,7 +46,7 @@ class Stack:
                # defaults (30 s, 10 s) to bring a closed call's last finals, or to let a client
                # send again (seen: "results did not complete within 30 s" in four modules, a demo
                # page's idle_timeout). The tests check what arrives; the bounds they leave are the
-               # tests' own. Tests of these rules set them (test_idle, bench.abuse_review's flags).
+               # tests' own. Tests of these rules set them (test_idle, tests.kit.abuse_review's flags).
                "STREAMSCRIBE_GATEWAY_RESULTS_TIMEOUT": "120",
                "STREAMSCRIBE_GATEWAY_IDLE_TIMEOUT": "60",
                # A partial decode every 2 s of new speech, not every 1 s: partials were ~60 % of the

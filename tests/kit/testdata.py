@@ -103,6 +103,20 @@ def librivox_samples() -> list[tuple]:
     return out
 
 
+ACCURACY_SET = ROOT / "tests" / "data" / "accuracy_set"
+
+
+def accuracy_lines(name: str) -> list[tuple[str, str, str]]:
+    """The accuracy set's file ``name`` (``calls.txt``, ``spanish.txt``): its (script, language,
+    text) rows; the text has numbers written as they are spoken."""
+    rows = []
+    for line in (ACCURACY_SET / name).read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            script, language, text = line.split("|", 2)
+            rows.append((script, language, text))
+    return rows
+
+
 AGENT_LINE = "thank you for calling the billing department how can i help you today"
 
 

@@ -1,34 +1,17 @@
 """A turn-taking set: two parties trading short replies and longer sentences, each reply's span known.
 
-Calls are made of short turns ("Hi.", "Yes.", "Thank you.", a lone number, a name) between
-longer sentences; issue 47 found such replies merged into the next sentence or lost. Each
-item is a short call of :data:`TURNS` turns, the parties alternating, in two espeak-ng voices
-(:func:`tests.kit.mixes.speak`), with a pause drawn from :data:`GAPS` between turns; a short
-reply follows most long turns. Everything is drawn from the item's seed: the same item is the
-same audio on every run and box (espeak-ng's output for a given text and voice).
-
-Each :class:`Turn` knows its speech's exact sample span (its 10 ms frames within 35 dB of its
-loudest, :func:`tests.kit.mixes.speech_span`) at the rendering's rate, so that a check can ask
-"is this short reply a final of its own whose span is within 0.3 s of where it was said".
-
-Renderings (:func:`items`'s ``form``): ``mono`` (float32, 16 kHz or 8 kHz: both parties on one
-channel), ``mulaw`` (8 kHz G.711 μ-law bytes of the mono call, what a phone network sends),
-``stereo`` (float32, shape ``(samples, 2)``: party ``k`` on channel ``k``, with the other party
-leaking in at ``crosstalk``, by default :data:`CROSSTALK` (-30 dB), as a call recorder's two
-legs carry what the echo canceller left of each other; at -20 dB the VAD and tiny.en take the
-other party's words on each channel).
-
-The held-back part. The set is split in code into ``tune`` (seeds from :data:`TUNE_SEEDS`,
-voices :data:`TUNE_VOICES`) and ``heldout`` (seeds from :data:`HELDOUT_SEEDS`, voices
-:data:`HELDOUT_VOICES`, none of them in ``tune``): tune endpointing and such on ``tune`` only,
-and measure ``heldout`` once, at the end, so that its figures say how a change does on calls
-it was not fitted to.
+Issue 47 found short replies ("Hi.", "Yes.", a lone number, a name) merged into the next sentence
+or lost. Each item is a short call of :data:`TURNS` turns in two espeak-ng voices, pauses drawn
+from :data:`GAPS`, everything drawn from the item's seed (the same audio on every run and box), and
+each :class:`Turn` knows its speech's exact span, so a check can ask "is this reply a final of its
+own within 0.3 s of where it was said". Renderings: ``mono``, ``mulaw`` and ``stereo`` (each party
+on its own channel, the other leaking in at ``crosstalk``). The set is split into ``tune`` and
+``heldout`` (other seeds and voices): tune on ``tune`` only, and measure ``heldout`` once, at the
+end, so that its figures say how a change does on calls it was not fitted to.
 
     from tests.kit import turns
     for item in turns.items(part="tune", rate=16000):
         item.audio, item.rate, item.replies, item.transcript
-        for reply in item.replies:  # the short turns
-            reply.party, reply.text, reply.start, reply.end  # samples at item.rate
 """
 
 from __future__ import annotations

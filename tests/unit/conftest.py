@@ -7,73 +7,10 @@ belongs in tests/e2e. Fetching the LibriVox clips on a new machine is the one ex
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing.process
-import os
-import socket
-import subprocess
-
 import pytest
 
+from tests.kit.guard import guard
 from tests.kit.testdata import librivox_clips
-
-
-class NotAUnitTest(AssertionError):
-    """Raised where a unit test starts a process or opens a connection."""
-
-
-def _refuse(what: str):
-    def refuse(*args, **kwargs):
-        raise NotAUnitTest(f"a unit test {what}; tests that need this belong in tests/e2e")
-    return refuse
-
-
-class Guard:
-    """Refuses process starts and socket connects while armed."""
-
-    def __init__(self) -> None:
-        self._patch: pytest.MonkeyPatch | None = None
-
-    def arm(self) -> None:
-        patch = pytest.MonkeyPatch()
-        patch.setattr(subprocess.Popen, "__init__", _refuse("starts a process"))
-        patch.setattr(os, "fork", _refuse("forks"))
-        patch.setattr(os, "posix_spawn", _refuse("spawns a process"))
-        patch.setattr(os, "posix_spawnp", _refuse("spawns a process"))
-        patch.setattr(multiprocessing.process.BaseProcess, "start", _refuse("starts a process"))
-        patch.setattr(socket.socket, "connect", _refuse("opens a connection"))
-        patch.setattr(socket.socket, "connect_ex", _refuse("opens a connection"))
-        self._patch = patch
-
-    def disarm(self) -> None:
-        if self._patch is not None:
-            self._patch.undo()
-            self._patch = None
-
-    @contextlib.contextmanager
-    def armed(self):
-        self.arm()
-        try:
-            yield
-        finally:
-            self.disarm()
-
-    @contextlib.contextmanager
-    def lifted(self):
-        was_armed = self._patch is not None
-        self.disarm()
-        try:
-            yield
-        finally:
-            if was_armed:
-                self.arm()
-
-
-GUARD = pytest.StashKey[Guard]()
-
-
-def guard(config: pytest.Config) -> Guard:
-    return config.stash.setdefault(GUARD, Guard())
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,12 +1,12 @@
-"""bench/der.py: the diarization error rate on hand-made references."""
+"""tests/kit/der.py: the diarization error rate on hand-made references."""
 
 import numpy as np
 import pytest
 
 from tests.kit.extras import require
 
-require("diarize")  # bench.der matches speakers with scipy
-from bench.der import der, reference_frames  # noqa: E402
+require("diarize")  # tests.kit.der matches speakers with scipy
+from tests.kit.der import der, reference_frames  # noqa: E402
 
 
 def test_perfect_hypothesis_under_any_names_scores_zero():

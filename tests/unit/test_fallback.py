@@ -10,7 +10,7 @@ decode and its beam-5 decode of the same request, each with whisper's scores, re
 
 The decision is replayed on them: which finals it decodes again and which decode it keeps. (What
 it does to the WER is measured on the live path, where a final's text becomes the prefix of the
-next: BENCHMARKS.md, "Beam search for poor finals".)
+next: BENCHMARKS.md, "Early-final replay".)
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from pathlib import Path
 from asr_worker.engines.fallback import (Decoded, FallbackPolicy, content_words, needs_beam, pick, repeats,
                                          stopped_early)
 from asr_worker.engines.whisper import WhisperOptions
-from bench.accuracy import SET_DIR, read_lines
+from tests.kit.testdata import accuracy_lines
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "whisper_fallback.json"
 RECORDED = json.loads(FIXTURE.read_text())["decodes"]
 FINALS = [d for d in RECORDED if "final" in d]
-REFERENCES = {script: text for script, _, text in read_lines(SET_DIR / "calls.txt")}
+REFERENCES = {script: text for script, _, text in accuracy_lines("calls.txt")}
 DEFAULT = FallbackPolicy(beam_size=WhisperOptions().final_beam_size, logprob=WhisperOptions().final_beam_logprob,
                          compression_ratio=WhisperOptions().final_beam_compression_ratio)
 
@@ -124,7 +124,7 @@ def test_on_the_recorded_finals_it_keeps_the_beam_decode_where_that_scores_highe
 
 def test_a_beam_decode_that_stops_early_is_not_kept():
     """Whatever its score: the words after where it stopped would be dropped, silently."""
-    # The loop guard's card_groups clip, tiny.en in process (BENCHMARKS, "A digit loop that ends a final").
+    # The loop guard's card_groups clip, tiny.en in process (BENCHMARKS, "Loop guard").
     greedy = Decoded(text="My card number is 4,111,111,111 Security Code 123 Social Security Number 123-45-6,700",
                      avg_logprob=-0.9)
     beam = Decoded(text="My card number is 4,111,111,111,111,111,111,111.", avg_logprob=-0.3)

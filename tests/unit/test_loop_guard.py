@@ -94,9 +94,9 @@ def test_a_true_digit_run_is_not_a_loop():
     assert find_loop("1 " * 16, tokens, 4.0, limits=LIMITS).reason == "repeats"
 
 
-# Base's streamed finals through 8 kHz mu-law (bench.accuracy, phone/en-gb; BENCHMARKS.md "A digit loop
-# that ends a final"): the first as streamed (tokenized here with tiny.en's tokenizer, which splits digits and
-# hyphens as base's does), the second an in-process replay of it, with base's own token ids.
+# Base's streamed finals through 8 kHz mu-law (bench.accuracy, phone/en-gb; BENCHMARKS.md "Loop guard"):
+# the first as streamed (tokenized here with tiny.en's tokenizer, which splits digits and hyphens as
+# base's does), the second an in-process replay of it, with base's own token ids.
 ZERO_ONE = "You can control me more on time, time, time. 2-1-3-884-0-1-4-9-0-1-0-1-0-1-0-1-0-1-0-1-"
 EIGHTS = ("You can control me more on time, time, time. 2, 1, 3, 8, 8, 4, 10, 8, 4, 10, 8, 8, 8, 4, 10, 8, 8, 8, 8, "
           "8, 8, 8, 8, 8,")

@@ -1,7 +1,6 @@
-"""The suite's CPU profile: process kinds and the sums of bench.suite_cpu."""
+"""The suite's CPU profile: process kinds and the sums that bench.suite_cpu prints."""
 
-from bench.suite_cpu import summarise
-from tests.kit.cpu_profile import kind_of
+from tests.kit.cpu_profile import kind_of, summarise
 
 
 def test_kinds_of_processes():

@@ -1,35 +1,13 @@
 """FAKE vLLM: the API surface the qwen3-vllm engine uses, with no GPU and no model.
 
-This is a test double at the vLLM boundary, not vLLM. It implements exactly:
-
-- ``AsyncEngineArgs(**kwargs)`` (records the keyword arguments),
-- ``AsyncLLM.from_engine_args(args)``,
-- ``AsyncLLM.generate(prompt, sampling_params, request_id)``: an async
-  generator of ``RequestOutput`` (``.request_id``, ``.finished``,
-  ``.outputs[0].text``, ``.outputs[0].token_ids``,
-  ``.outputs[0].finish_reason``, ``.outputs[0].logprobs``,
-  ``.outputs[0].cumulative_logprob``), cumulative or final-only per
-  ``sampling_params.output_kind``,
-- ``AsyncLLM.abort(request_id)`` and ``AsyncLLM.shutdown()``,
-- ``SamplingParams(temperature=, max_tokens=, output_kind=, logprobs=)``,
-  ``RequestOutputKind`` and ``Logprob``.
-
-Log-probabilities, when ``logprobs`` is not None, are one ``{token_id:
-Logprob}`` map per generated token holding the sampled token only (what vLLM
-returns for ``logprobs=0``); each "token"'s log-probability comes from
-``token_logprob`` (default :func:`letter_logprob`).
-
-Like vLLM it rejects a prompt without exactly one ``<|audio_pad|>``
-placeholder or with badly shaped audio, refuses a duplicate in-flight request
-id, ends an aborted request with ``finish_reason="abort"`` and aborts a request
-whose consumer stops iterating (cancellation). Requests really run
-concurrently: each is its own coroutine stepping one "token" (character) at a
-time, so the number of requests in flight together is observable
-(``wait_for_in_flight``); ``gate`` holds every request before its first token
-until the test releases it. Outputs come from ``responder`` (default
-:func:`echo_responder`); :class:`TranscriptResponder` plays a reference
-transcript in proportion to the audio length, continuing after any pre-filled
-prefix, like a streaming recogniser would.
+A test double at the vLLM boundary, not vLLM: ``AsyncEngineArgs``, ``AsyncLLM`` (``from_engine_args``,
+``generate``, ``abort``, ``shutdown``), ``SamplingParams``, ``RequestOutputKind`` and ``Logprob``,
+as far as the engine uses them. Like vLLM it checks the prompt's audio placeholder and shape,
+refuses a duplicate request id, ends an aborted request with ``finish_reason="abort"`` and aborts
+one whose consumer stops. Requests really run concurrently, one "token" (character) at a time, so
+a test can count them in flight (``wait_for_in_flight``) and hold them (``gate``); answers come
+from a ``responder`` (:func:`echo_responder`, or :class:`TranscriptResponder`, which plays a
+reference transcript in proportion to the audio as a streaming recogniser would).
 """
 
 from __future__ import annotations

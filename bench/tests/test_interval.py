@@ -1,9 +1,9 @@
-"""bench/accuracy.py's paired interval, as bench.decode_variants and bench.early_final_replay report it."""
+"""bench/accuracy.py's paired interval, as bench.early_final_replay and bench.accuracy report it."""
 
 from __future__ import annotations
 
 from bench.accuracy import interval, wer
-from bench.decode_variants import OFFLINE
+from bench.early_final_replay import OFFLINE
 
 
 def draw(item: str, offline: int, engine: int, words: int = 10) -> dict:
