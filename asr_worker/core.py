@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field, replace
 
@@ -242,16 +243,39 @@ def ends_sentence(text: str) -> bool:
     return bool(text) and text[-1] in SENTENCE_ENDS and not text.endswith(("..", "…"))
 
 
+# Words a phrase does not end on ("I want to", "my", "and so"): a short decode ending in one at a
+# pause is the speaker going on, not a turn. Per language; in a language not listed, a decode
+# without a sentence mark never ends a turn.
+OPEN_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset("""a an the to of and or but for from with by about into at in on as than so because if
+        when while that this these those my your our their his her its i you we they he she it me him them us
+        is are was were am be been has have had do does did can could will would shall should may might must
+        not no nor uh um er erm like just very really then there what which who whose where how why""".split()),
+    "es": frozenset("""el la los las un una unos unas de del al a en con por para sin sobre y e o u ni pero que
+        si como cuando porque mi mis tu tus su sus nuestro nuestra me te se le les lo nos es son está están
+        era fue ser estar he ha han hay muy no""".split()),
+}
+_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+
+
 def ends_turn(hypothesis: Hypothesis, *, confidence: float, short_words: int) -> bool:
-    """Whether ``hypothesis`` ends its utterance early at a pause (the sentence endpoint): its text
-    ends a sentence, and either the sentence is short (at most ``short_words`` words:
-    :attr:`StreamingOptions.sentence_short_words`) or the decode's confidence is at least
-    ``confidence`` (:attr:`StreamingOptions.sentence_confidence`; an engine that gives none always
+    """Whether ``hypothesis`` ends its utterance early at a pause (the sentence endpoint).
+
+    A sentence ends it when it is short (at most ``short_words`` words:
+    :attr:`StreamingOptions.sentence_short_words`) or the decode is sure of it (confidence at least
+    ``confidence``: :attr:`StreamingOptions.sentence_confidence`; an engine that gives none always
     is). Whisper is rarely sure of a one-word sentence, and "Hi.", "Yes." are the turns a call is
-    made of: the confidence gate held them back and merged them into the next sentence."""
-    if not ends_sentence(hypothesis.text):
-        return False
-    if len(hypothesis.text.split()) <= short_words:
+    made of. A short decode without a sentence mark ends it too unless its last word leaves the
+    phrase open (:data:`OPEN_WORDS`): whisper writes a lone reply at a pause as "42", "Okay,",
+    "Right" or "Well...", and those merged with the other party's next sentence.
+    """
+    text = hypothesis.text
+    if not ends_sentence(text):
+        words = _WORD.findall(text.lower())
+        open_words = OPEN_WORDS.get(hypothesis.language.split("-")[0])
+        cut = text.rstrip().rstrip(CLOSERS).endswith(("-", "—"))  # a word broken off
+        return open_words is not None and 0 < len(words) <= short_words and words[-1] not in open_words and not cut
+    if len(text.split()) <= short_words:
         return True
     return hypothesis.confidence is None or hypothesis.confidence >= confidence
 

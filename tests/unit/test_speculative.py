@@ -39,7 +39,7 @@ TIMEOUT = 10.0
 
 def heard(request: fake_vllm.FakeRequest) -> str:
     """The fake's "transcript": how many samples of audio the decode was given."""
-    return f"language English<asr_text>heard {len(request.audio)}"
+    return f"language English<asr_text>heard {len(request.audio)} and"
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ async def test_a_pause_starts_the_final_and_the_end_uses_it(engine):
     finally:
         await worker.close()
     (final,) = [t for t in worker.transcripts() if t.final]
-    assert final.text == f"heard {int(1.2 * SR)}" and final.speech_final
+    assert final.text == f"heard {int(1.2 * SR)} and" and final.speech_final
     assert final.utterance_id == utterance_id("spec", START) and final.end == START + int(1.2 * SR)
     assert len(finals_requested(engine)) == 1  # no second decode at the end
     # Committed as the normal final path does: with the checkpoint past the speech end.
@@ -172,7 +172,7 @@ async def test_speech_resuming_after_the_pause_drops_the_speculative_result(engi
         await worker.close()
     (final,) = [t for t in worker.transcripts() if t.final]
     # The final covers the resumed speech too: 2 s, not the 1.2 s heard at the pause.
-    assert final.text == f"heard {2 * SR}" and final.end == START + 2 * SR
+    assert final.text == f"heard {2 * SR} and" and final.end == START + 2 * SR
     assert worker.speculative("used") == 0 and worker.speculative("wasted") == 1
 
 
@@ -197,7 +197,7 @@ async def test_a_takeover_mid_speculation_replays_and_yields_exactly_one_final(e
     finally:
         await second.close()
     finals = [t for t in first.transcripts() + second.transcripts() if t.final]
-    assert [(t.utterance_id, t.text) for t in finals] == [(utterance_id("spec", START), f"heard {int(1.2 * SR)}")]
+    assert [(t.utterance_id, t.text) for t in finals] == [(utterance_id("spec", START), f"heard {int(1.2 * SR)} and")]
     assert second.speculative("used") == 1
     # Same record, same seq as an uninterrupted worker writes.
     reference = Worker(engine, epoch=3)
@@ -223,7 +223,7 @@ async def test_an_end_elsewhere_than_the_pause_decodes_afresh(engine):
     finally:
         await worker.close()
     (final,) = [t for t in worker.transcripts() if t.final]
-    assert final.text == f"heard {SR}" and not final.speech_final
+    assert final.text == f"heard {SR} and" and not final.speech_final
     assert worker.speculative("wasted") == 1 and worker.speculative("used") == 0
 
 
@@ -380,7 +380,7 @@ def test_ends_sentence():
 async def test_an_eager_final_comes_at_the_pause_and_the_end_confirms_it_with_an_empty_final(engine):
     worker, pause = await run_through(engine, AsrConfig(eager_finals=True), resume=False)
     assert finals(worker) == [
-        (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),  # eager: the turn may go on
+        (utterance_id("spec", START), f"heard {int(1.2 * SR)} and", False, START, PAUSE_END),  # eager: the turn may go on
         (utterance_id("spec", PAUSE_END), "", True, PAUSE_END, PAUSE_END),  # the endpoint: the turn is over
     ]
     (early,) = [c for c in worker.runner.commits if any(isinstance(r, Transcript) and r.final and r.text
@@ -392,8 +392,8 @@ async def test_an_eager_final_comes_at_the_pause_and_the_end_confirms_it_with_an
 async def test_speech_resuming_after_an_eager_final_is_an_utterance_of_its_own(engine):
     worker, _ = await run_through(engine, AsrConfig(eager_finals=True), resume=True)
     assert finals(worker) == [
-        (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),
-        (utterance_id("spec", PAUSE_END), f"heard {int(0.8 * SR)}", True, PAUSE_END, RESUMED_END),
+        (utterance_id("spec", START), f"heard {int(1.2 * SR)} and", False, START, PAUSE_END),
+        (utterance_id("spec", PAUSE_END), f"heard {int(0.8 * SR)} and", True, PAUSE_END, RESUMED_END),
     ]
     # One VAD utterance, one end passed on: the early final did not end it.
     assert [(r.start, r.end) for r in worker.runner.outputs() if isinstance(r, SpeechEnd)] == [(START, RESUMED_END)]
@@ -473,7 +473,7 @@ async def test_speech_resuming_during_the_decode_lets_the_decode_decide(engine, 
                     and Head.decode(c[2])]
         assert early[1] == f"{pause + 1}-0" and Head.decode(early[2]) == Head(START, PAUSE_END, True)
     else:
-        assert finals(worker) == [(utterance_id("spec", START), f"heard {2 * SR}", True, START, RESUMED_END)]
+        assert finals(worker) == [(utterance_id("spec", START), f"heard {2 * SR} and", True, START, RESUMED_END)]
         assert worker.speculative("wasted") == 1
 
 
@@ -497,8 +497,8 @@ async def test_a_takeover_after_an_early_final_splits_the_replay_the_same_way(en
     finally:
         await second.close()
     assert finals(first) + finals(second) == [
-        (utterance_id("spec", START), f"heard {int(1.2 * SR)}", False, START, PAUSE_END),
-        (utterance_id("spec", PAUSE_END), f"heard {int(0.8 * SR)}", True, PAUSE_END, RESUMED_END),
+        (utterance_id("spec", START), f"heard {int(1.2 * SR)} and", False, START, PAUSE_END),
+        (utterance_id("spec", PAUSE_END), f"heard {int(0.8 * SR)} and", True, PAUSE_END, RESUMED_END),
     ]
 
 
@@ -506,7 +506,7 @@ async def test_partials_keep_the_short_first_window_until_a_decode_finds_words(e
     """A first decode of too little speech finds no words; the next one must not wait for a
     whole chunk (30 s here), or the first partial comes seconds late."""
     fake(engine).responder = lambda r: ("language English<asr_text>" +
-                                        (f"heard {len(r.audio)}" if len(r.audio) > int(0.5 * SR) else ""))  # padded to 0.5 s
+                                        (f"heard {len(r.audio)} and" if len(r.audio) > int(0.5 * SR) else ""))  # padded to 0.5 s
     fake(engine).gate.set()
     worker = Worker(engine, epoch=1)
     records = [SpeechStart(seq=0, start=START)] + audio_records(1, START, 1.0)
