@@ -84,6 +84,7 @@ import logging
 import math
 import multiprocessing
 import os
+import re
 import signal
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -487,7 +488,7 @@ class WhisperDecoder:
             words: tuple[Word, ...] = ()
             if timed is not None:
                 merge_punctuations(timed, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
-                words = join_hyphenated((w["word"], w["start"], w["end"], w["probability"]) for w in timed)
+                words = join_split_words((w["word"], w["start"], w["end"], w["probability"]) for w in timed)
             confidence = _confidence(words, [(avg_logprob, len(tokens))])
             hypotheses.append(Hypothesis(text=text, language=language or "", no_speech=silent or not text,
                                          tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
@@ -791,19 +792,26 @@ def _decoded(hypothesis: Hypothesis) -> Decoded:
 
 
 def words_of(segments: list) -> tuple[Word, ...]:
-    """faster-whisper's words of its segments, hyphenated words joined."""
-    return join_hyphenated((w.word, w.start, w.end, w.probability) for s in segments for w in s.words or ())
+    """faster-whisper's words of its segments, words its alignment split joined back."""
+    return join_split_words((w.word, w.start, w.end, w.probability) for s in segments for w in s.words or ())
 
 
-def join_hyphenated(aligned) -> tuple[Word, ...]:
-    """Words from (text, start, end, probability), with hyphenated words joined back
-    (whisper's alignment splits ``cold`` ``-hearted``)."""
+# A piece of a written number that whisper's alignment starts a word with: a separator, then digits.
+_NUMBER_PIECE = re.compile(r"^[,.:/]\d")
+
+
+def join_split_words(aligned) -> tuple[Word, ...]:
+    """Words from (text, start, end, probability), with the words whisper's alignment split joined
+    back, so that the words say what the text says: hyphenated words (``cold`` ``-hearted``) and
+    written numbers (``4`` ``,111`` ``,111`` for ``4,111,111``; ``05`` ``/27``, ``3`` ``:30``,
+    ``$25`` ``.50``): its word splitting starts a new word at each punctuation token."""
     words: list[Word] = []
     for raw, start, end, probability in aligned:
         text = raw.strip()
         if not text:
             continue
-        if words and text.startswith("-") and not raw[:1].isspace():
+        number_piece = bool(words) and bool(_NUMBER_PIECE.match(text)) and words[-1].text[-1:].isdigit()
+        if words and (text.startswith("-") or number_piece) and not raw[:1].isspace():
             last = words[-1]
             words[-1] = Word(text=last.text + text, start=last.start, end=max(last.end, float(end)),
                              probability=(last.probability + float(probability)) / 2)
