@@ -166,7 +166,7 @@ class Gateway:
                          slots=self.key_limits, pending=self._pending,
                          doors={type(options): options for options in doors})
         self.tenants = Tenants(redact_of=access.api_keys.redaction_of)
-        self.phrases = phrases.PhraseLists(redis, keys_file=access.api_keys.analytics_of)
+        self.phrases = phrases.PhraseLists(redis, keys_file=access.api_keys.analytics_of, knows=access.api_keys.knows)
         # Door sockets the gate let in, until their handler ends (or, if their handshake failed, they are gone).
         self._calls: weakref.WeakSet[AdmittedConnection] = weakref.WeakSet()
         self.status = GatewayStatus(self.hub, self.metrics, options=status)
