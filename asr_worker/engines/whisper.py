@@ -796,22 +796,26 @@ def words_of(segments: list) -> tuple[Word, ...]:
     return join_split_words((w.word, w.start, w.end, w.probability) for s in segments for w in s.words or ())
 
 
-# A piece of a written number that whisper's alignment starts a word with: a separator, then digits.
+# A piece that whisper's alignment starts a word with where the text has none: a written number's
+# separator and digits after a digit (",111"), an apostrophe and letters after a letter ("'clock").
 _NUMBER_PIECE = re.compile(r"^[,.:/]\d")
+_WORD_PIECE = re.compile(r"^'[^\W\d_]")
 
 
 def join_split_words(aligned) -> tuple[Word, ...]:
     """Words from (text, start, end, probability), with the words whisper's alignment split joined
     back, so that the words say what the text says: hyphenated words (``cold`` ``-hearted``) and
     written numbers (``4`` ``,111`` ``,111`` for ``4,111,111``; ``05`` ``/27``, ``3`` ``:30``,
-    ``$25`` ``.50``): its word splitting starts a new word at each punctuation token."""
+    ``$25`` ``.50``) and words with an apostrophe (``o`` ``'clock``): its word splitting starts a
+    new word at each punctuation token."""
     words: list[Word] = []
     for raw, start, end, probability in aligned:
         text = raw.strip()
         if not text:
             continue
-        number_piece = bool(words) and bool(_NUMBER_PIECE.match(text)) and words[-1].text[-1:].isdigit()
-        if words and (text.startswith("-") or number_piece) and not raw[:1].isspace():
+        tail = words[-1].text[-1:] if words else ""
+        piece = bool(_NUMBER_PIECE.match(text)) and tail.isdigit() or bool(_WORD_PIECE.match(text)) and tail.isalpha()
+        if words and (text.startswith("-") or piece) and not raw[:1].isspace():
             last = words[-1]
             words[-1] = Word(text=last.text + text, start=last.start, end=max(last.end, float(end)),
                              probability=(last.probability + float(probability)) / 2)

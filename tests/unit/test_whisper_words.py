@@ -20,6 +20,8 @@ def aligned(*pieces: str) -> list[tuple[str, float, float, float]]:
     ((" at", " 3", ":30", " pm"), ["at", "3:30", "pm"]),
     ((" $25", ".50"), ["$25.50"]),
     ((" cold", "-hearted"), ["cold-hearted"]),
+    ((" at", " 10", " o", "'clock."), ["at", "10", "o'clock."]),
+    ((" He", " said", " 'hello'"), ["He", "said", "'hello'"]),  # a quote, said apart
     ((" 123", "-45", "-6789"), ["123-45-6789"]),
     # Not a number's piece: a separator after a word, or a piece said apart (a space before it).
     ((" is", ",111"), ["is", ",111"]),
