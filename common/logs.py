@@ -7,6 +7,11 @@ What a client sent (an id, a header, a message field) is logged as
 :class:`Untrusted` ``(value)``: escaped and cut short, so that it can neither
 forge a line of its own nor flood the log. The text formatter escapes line
 breaks in every message too, for the call site that forgot.
+
+What goes over a WebSocket stays out of the log at every level: websockets' DEBUG
+lines dump each frame (a client's config, a transcript, audio) and the handshake's
+headers (an API key); :class:`WireContents` keeps a frame's kind and size and a
+header's name only (:func:`setup_logging` installs it on every service's handler).
 """
 
 from __future__ import annotations
@@ -63,6 +68,59 @@ class Untrusted:
         return repr(str(self))
 
 
+# Handshake headers websockets' DEBUG lines may show as they are: nothing a client chose to send.
+_PLAIN_HEADERS = frozenset({"host", "upgrade", "connection", "sec-websocket-version", "sec-websocket-key",
+                            "sec-websocket-accept", "sec-websocket-extensions", "content-type", "content-length",
+                            "transfer-encoding", "date", "server", "retry-after"})
+
+
+class _Frame:
+    """A websockets frame as a log shows it: kind, size and (of a close) the code, never its payload."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: object) -> None:
+        self.frame = frame
+
+    def __str__(self) -> str:
+        opcode = getattr(self.frame, "opcode", None)
+        data = bytes(getattr(self.frame, "data", b""))
+        name = getattr(opcode, "name", str(opcode))
+        code = f" code {int.from_bytes(data[:2], 'big')}" if name == "CLOSE" and len(data) >= 2 else ""
+        more = "" if getattr(self.frame, "fin", True) else ", continued"
+        return f"{name}{code} [{len(data)} bytes{more}]"
+
+
+class WireContents(logging.Filter):
+    """Keeps what a WebSocket carried out of websockets' log lines (loggers ``websockets`` and below).
+
+    At DEBUG, websockets logs every frame it sends and receives with the start and end of
+    its payload (``< TEXT '{"type": "config", ...}'``, ``> TEXT '{"type": "final", "text": ...'``)
+    and each handshake header with its value (``Authorization``, ``X-API-KEY``,
+    ``Sec-WebSocket-Protocol: token, KEY``). A frame becomes its kind and size; a header not in
+    :data:`_PLAIN_HEADERS` its name and length; a request's target its path without the query
+    (``?token=KEY``, a door's settings). Other records pass as they are.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "websockets" and not record.name.startswith("websockets."):
+            return True
+        args = record.args
+        if isinstance(args, tuple) and args:
+            if record.msg in ("< %s: %s", "> %s: %s") and len(args) == 2 and \
+                    str(args[0]).lower() not in _PLAIN_HEADERS:
+                args = (args[0], f"[{len(str(args[1]))} chars]")
+            elif record.msg == "< %s %s %s" and len(args) == 3:  # method, target, protocol
+                args = (args[0], str(args[1]).partition("?")[0], args[2])
+            elif record.msg == "> GET %s HTTP/1.1" and len(args) == 1:
+                args = (str(args[0]).partition("?")[0],)
+            record.args = tuple(_Frame(a) if hasattr(a, "opcode") and hasattr(a, "data") else a for a in args)
+        return True
+
+
+WIRE_CONTENTS = WireContents()
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -100,6 +158,7 @@ class TextFormatter(logging.Formatter):
 def setup_logging(*, level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(WIRE_CONTENTS)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

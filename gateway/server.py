@@ -49,6 +49,7 @@ from websockets.protocol import State
 from common import bus
 from common.config import option, positive
 from common.errors import ErrorCode
+from common.logs import WIRE_CONTENTS
 from common.metrics import GatewayMetrics
 
 from .calls.connection import Connection, ConnectionOptions
@@ -165,7 +166,7 @@ class Gateway:
                          slots=self.key_limits, pending=self._pending,
                          doors={type(options): options for options in doors})
         self.tenants = Tenants(redact_of=access.api_keys.redaction_of)
-        self.phrases = phrases.PhraseLists(redis, keys_file=access.api_keys.analytics_of)
+        self.phrases = phrases.PhraseLists(redis, keys_file=access.api_keys.analytics_of, knows=access.api_keys.knows)
         # Door sockets the gate let in, until their handler ends (or, if their handshake failed, they are gone).
         self._calls: weakref.WeakSet[AdmittedConnection] = weakref.WeakSet()
         self.status = GatewayStatus(self.hub, self.metrics, options=status)
@@ -197,7 +198,7 @@ class Gateway:
             compression="deflate" if self.listen.permessage_deflate else None,
             ping_interval=self.listen.ping_interval, ping_timeout=self.listen.ping_timeout,
             close_timeout=self.listen.close_timeout, ssl=self.listen.tls,
-            logger=_ProbesAtDebug(logging.getLogger("websockets.server")),
+            logger=_ProbesAtDebug(_websockets_log()),
         )
         if server.sockets:
             self.port = server.sockets[0].getsockname()[1]
@@ -454,6 +455,14 @@ class Gateway:
             await self.status.serve(websocket, tenant=None if key.admin else self.tenants[key.tenant])
         finally:
             await self.gate.give_back(slot)
+
+
+def _websockets_log() -> logging.Logger:
+    """websockets' server logger, which never shows what a connection carried, whatever the
+    process's logging set-up (:class:`common.logs.WireContents`)."""
+    logger = logging.getLogger("websockets.server")
+    logger.addFilter(WIRE_CONTENTS)  # (once: a filter already there is not added again)
+    return logger
 
 
 class _ProbesAtDebug(logging.LoggerAdapter):

@@ -21,6 +21,7 @@ import logging
 import math
 import multiprocessing
 import os
+import re
 import signal
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -424,7 +425,7 @@ class WhisperDecoder:
             words: tuple[Word, ...] = ()
             if timed is not None:
                 merge_punctuations(timed, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
-                words = join_hyphenated((w["word"], w["start"], w["end"], w["probability"]) for w in timed)
+                words = join_split_words((w["word"], w["start"], w["end"], w["probability"]) for w in timed)
             confidence = _confidence(words, [(avg_logprob, len(tokens))])
             hypotheses.append(Hypothesis(text=text, language=language or "", no_speech=silent or not text,
                                          tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
@@ -728,19 +729,30 @@ def _decoded(hypothesis: Hypothesis) -> Decoded:
 
 
 def words_of(segments: list) -> tuple[Word, ...]:
-    """faster-whisper's words of its segments, hyphenated words joined."""
-    return join_hyphenated((w.word, w.start, w.end, w.probability) for s in segments for w in s.words or ())
+    """faster-whisper's words of its segments, words its alignment split joined back."""
+    return join_split_words((w.word, w.start, w.end, w.probability) for s in segments for w in s.words or ())
 
 
-def join_hyphenated(aligned) -> tuple[Word, ...]:
-    """Words from (text, start, end, probability), with hyphenated words joined back
-    (whisper's alignment splits ``cold`` ``-hearted``)."""
+# A piece that whisper's alignment starts a word with where the text has none: a written number's
+# separator and digits after a digit (",111"), an apostrophe and letters after a letter ("'clock").
+_NUMBER_PIECE = re.compile(r"^[,.:/]\d")
+_WORD_PIECE = re.compile(r"^'[^\W\d_]")
+
+
+def join_split_words(aligned) -> tuple[Word, ...]:
+    """Words from (text, start, end, probability), with the words whisper's alignment split joined
+    back, so that the words say what the text says: hyphenated words (``cold`` ``-hearted``) and
+    written numbers (``4`` ``,111`` ``,111`` for ``4,111,111``; ``05`` ``/27``, ``3`` ``:30``,
+    ``$25`` ``.50``) and words with an apostrophe (``o`` ``'clock``): its word splitting starts a
+    new word at each punctuation token."""
     words: list[Word] = []
     for raw, start, end, probability in aligned:
         text = raw.strip()
         if not text:
             continue
-        if words and text.startswith("-") and not raw[:1].isspace():
+        tail = words[-1].text[-1:] if words else ""
+        piece = bool(_NUMBER_PIECE.match(text)) and tail.isdigit() or bool(_WORD_PIECE.match(text)) and tail.isalpha()
+        if words and (text.startswith("-") or piece) and not raw[:1].isspace():
             last = words[-1]
             words[-1] = Word(text=last.text + text, start=last.start, end=max(last.end, float(end)),
                              probability=(last.probability + float(probability)) / 2)

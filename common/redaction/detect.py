@@ -59,6 +59,8 @@ _KEYWORDS = {
 # The words of card and SSN keywords, which a recogniser writes around such a number ("SSN 078-05-1120").
 NUMBER_KEYWORDS = frozenset(_KEYWORDS["card"] | _KEYWORDS["ssn"])
 _EXPIRY = {"expiry", "expiration", "expires", "expire", "exp", "valid", "thru"}
+# Card keywords of a security code (and a PIN): a short number after them is a CVV, not an expiry.
+_CODE = {"cvv", "cvc", "cv2", "pin", "security"}
 _MONTHS = {m: i + 1 for i, m in enumerate(
     "january february march april may june july august september october november december".split())}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
@@ -105,7 +107,8 @@ _NAME_PART = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 @dataclass(slots=True)
 class Context:
     """Words left during which each keyword's context holds; ``expiry``: the last card keyword was
-    about an expiry date. Saved in the checkpoint (:meth:`to_dict`)."""
+    about an expiry date; ``code``: about a security code (or a PIN). Saved in the checkpoint
+    (:meth:`to_dict`)."""
 
     card: int = 0
     ssn: int = 0
@@ -113,13 +116,14 @@ class Context:
     account: int = 0
     dob: int = 0
     expiry: bool = False
+    code: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> Context:
-        fields: dict[str, Any] = {k: (bool(v) if k == "expiry" else int(v)) for k, v in values.items()
+        fields: dict[str, Any] = {k: (bool(v) if k in ("expiry", "code") else int(v)) for k, v in values.items()
                                   if k in cls.__dataclass_fields__}
         return cls(**fields)
 
@@ -184,11 +188,13 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if found:
             setattr(ctx, found, DOB_WORDS if found == "dob" else CONTEXT_WORDS)
             if found == "card":
-                ctx.expiry = cores[i] in _EXPIRY
-        elif cores[i] in ("valid", "thru"):
-            ctx.expiry = True
-    context.card, context.ssn, context.phone, context.account, context.dob, context.expiry = (
-        ctx.card, ctx.ssn, ctx.phone, ctx.account, ctx.dob, ctx.expiry)
+                ctx.expiry, ctx.code = cores[i] in _EXPIRY, cores[i] in _CODE
+        elif cores[i] in ("valid", "thru", "date"):  # "valid thru", "the date is 1226" (a card's expiry date)
+            ctx.expiry, ctx.code = True, False
+        elif cores[i] == "code":  # "the code is 123" ("security" misheard)
+            ctx.expiry, ctx.code = False, True
+    context.card, context.ssn, context.phone, context.account, context.dob, context.expiry, context.code = (
+        ctx.card, ctx.ssn, ctx.phone, ctx.account, ctx.dob, ctx.expiry, ctx.code)
 
     spans: list[Span] = []
     taken = [False] * len(tokens)
@@ -489,8 +495,13 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
         if ctx.card > 0 and (n == 1 or n == 2 and (last > first or len(run.groups) == 2)):
             return Span(first, last, "CREDIT_CARD")
         if card and 3 <= n <= 12:
+            # An expiry: after an expiry keyword, written with a slash, or month and year in two
+            # groups; or, unless a security code's keyword came last, 4 digits that read MMYY or 6
+            # MMYYYY ("1226", its keyword misheard: a security code of 4 digits is said after its own).
+            month = 1 <= int(run.digits[:2]) <= 12
             expiry = ctx.expiry or any("/" in t for t in tokens[first:last + 1]) or (
-                n in (4, 6) and 1 <= int(run.digits[:2]) <= 12 and len(run.groups) == 2)
+                n in (4, 6) and month and len(run.groups) == 2) or (
+                not ctx.code and month and (n == 4 or n == 6 and run.digits[2:4] == "20"))
             if n >= 7:
                 return Span(first, last, "CREDIT_CARD")
             return Span(first, last, "CREDIT_CARD_EXPIRATION" if expiry else "CVV")

@@ -31,13 +31,28 @@ NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS) | _SCALES
 _ZEROS = {"oh", "o"}
 _REPEATS = {"double": 2, "triple": 3}
 # Spanish digits read one by one ("cuatro cuatro cuatro cuatro"): numbers beside another number
-# (a Spanish word alone, "uno", "dos", is not one). Compounds ("cuarenta y uno") are not read.
+# (a Spanish word alone, "uno", "dos", is not one).
 SPANISH_DIGITS = dict(zip("cero uno dos tres cuatro cinco seis siete ocho nueve".split(), _UNITS[:10]))
+# Spanish numbers said as numbers ("cuarenta y uno", "veintidós", "cuatro mil ciento once"): read by
+# text2num's Spanish grammar. Those that are no English word are numbers alone, as "twenty" is;
+# "once" (11) and "mil" only beside another number ("once" is an English word). The recogniser may
+# drop an accent ("veintidos"): :data:`_SPANISH_ACCENTS` puts it back for the grammar.
+_SPANISH_TENS = frozenset("veinte treinta cuarenta cincuenta sesenta setenta ochenta noventa".split())
+_SPANISH_ALONE = frozenset(
+    "diez doce trece catorce quince dieciséis diecisiete dieciocho diecinueve veintiuno veintiún veintidós "
+    "veintitrés veinticuatro veinticinco veintiséis veintisiete veintiocho veintinueve cien ciento "
+    "doscientos trescientos cuatrocientos quinientos seiscientos setecientos ochocientos novecientos "
+    "doscientas trescientas cuatrocientas quinientas seiscientas setecientas ochocientas novecientas".split()
+) | _SPANISH_TENS
+_SPANISH_ACCENTS = {"dieciseis": "dieciséis", "veintidos": "veintidós", "veintitres": "veintitrés",
+                    "veintiseis": "veintiséis", "veintiun": "veintiún"}
+_SPANISH_BESIDE = frozenset(SPANISH_DIGITS) | {"once", "mil", "una"}
+SPANISH_NUMBERS = _SPANISH_ALONE | frozenset(_SPANISH_ACCENTS) | _SPANISH_BESIDE
 _SMALL = frozenset(_UNITS[:10]) | _ZEROS | frozenset(SPANISH_DIGITS)
 _SPOKEN_SEPARATORS = {"slash": "/", "dash": "-", "hyphen": "-"}  # "oh five slash twenty seven"
 # Homophones the recogniser writes for digits read aloud ("4. Too 4. Too" for "four two four
-# two", "for 240" for "four two four oh"): numbers only right after a numeral, with a numeral
-# or nothing after, or first in a text (a final) with a numeral after.
+# two", "for 240" for "four two four oh", "info for 2, 7, 7" for "oh four two, seven seven"):
+# see :func:`_homophones` for where they are numbers.
 _HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight"}
 
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
@@ -96,31 +111,63 @@ class Run:
 def numeric(tokens: list[str]) -> list[bool]:
     """Per token: does it belong to a spoken or written number (before the single-word rule)."""
     cores = [core(t) for t in tokens]
-    flags = [_is_digits(t) or _is_number_word(c) for t, c in zip(tokens, cores)]
+    flags = [_is_digits(t) or _is_number_word(c) or c in _SPANISH_ALONE or c in _SPANISH_ACCENTS
+             for t, c in zip(tokens, cores)]
     for i, c in enumerate(cores):
         if flags[i]:
             continue
         before = i > 0 and flags[i - 1]
-        after = i + 1 < len(cores) and (_is_digits(tokens[i + 1]) or _is_number_word(cores[i + 1]))
+        after = i + 1 < len(cores) and (_is_digits(tokens[i + 1]) or _is_number_word(cores[i + 1])
+                                         or cores[i + 1] in _SPANISH_ALONE or cores[i + 1] in _SPANISH_ACCENTS)
         if c in _ZEROS and (before or after):
             flags[i] = True
-        elif c in SPANISH_DIGITS and (before or i > 0 and cores[i - 1] in SPANISH_DIGITS
-                                or i + 1 < len(cores) and cores[i + 1] in SPANISH_DIGITS or after):
+        elif c in _SPANISH_BESIDE and (before or i > 0 and cores[i - 1] in SPANISH_DIGITS
+                                       or i + 1 < len(cores) and cores[i + 1] in _SPANISH_BESIDE or after):
+            flags[i] = True
+        elif c == "y" and before and cores[i - 1] in _SPANISH_TENS and i + 1 < len(cores) \
+                and cores[i + 1] in _SPANISH_BESIDE:  # "cuarenta y uno"
             flags[i] = True
         elif c in _REPEATS and i + 1 < len(cores) and (_is_number_word(cores[i + 1]) or cores[i + 1] in _ZEROS
                                                         or _is_digits(tokens[i + 1])):
             flags[i] = True
         elif c in _SPOKEN_SEPARATORS and before and after:
             flags[i] = True
-        elif c in _HOMOPHONES and (before and (after or i + 1 == len(cores)) or i == 0 and after):
-            flags[i] = True
         elif c == "and" and before and cores[i - 1] in _SCALES and after:
             flags[i] = True
+    _homophones(tokens, cores, flags)
     # "oh" before what the loop above took ("oh double one", "oh oh seven"): a zero too.
     for i in reversed(range(len(cores) - 1)):
         if not flags[i] and cores[i] in _ZEROS and flags[i + 1]:
             flags[i] = True
     return flags
+
+
+def _single_digit(token: str, c: str) -> bool:
+    """``token`` says one digit: ``4``, ``4,``, ``four``, ``oh``, ``cuatro``."""
+    return c in _SMALL or len(c) == 1 and c.isdigit()
+
+
+def _homophones(tokens: list[str], cores: list[str], flags: list[bool]) -> None:
+    """Mark as numbers the homophones of digits (one or several in a row: "for for") that stand
+    between two numbers ("4 1 for for 1"), that end the text right after one ("1 1 1 too"), that
+    begin it before one ("For 240"), or that come right before digits read one by one ("info for
+    2, 7, 7", "to 4 4 1"): there a homophone is far likelier a digit than a word. Not before a
+    number said as one ("for 10 minutes", "to 2 people"). ``flags`` is updated."""
+    n, i = len(cores), 0
+    while i < n:
+        if flags[i] or cores[i] not in _HOMOPHONES:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and not flags[j + 1] and cores[j + 1] in _HOMOPHONES:
+            j += 1
+        before = i > 0 and flags[i - 1]
+        after = j + 1 < n and flags[j + 1]
+        digitwise = after and j + 2 < n and flags[j + 2] and _single_digit(tokens[j + 1], cores[j + 1]) \
+            and _single_digit(tokens[j + 2], cores[j + 2])
+        if before and (after or j + 1 == n) or i == 0 and after or digitwise:
+            flags[i:j + 1] = [True] * (j + 1 - i)
+        i = j + 1
 
 
 def runs(tokens: list[str]) -> list[Run]:
@@ -142,10 +189,43 @@ def runs(tokens: list[str]) -> list[Run]:
     return found
 
 
+def _spanish(tokens: list[str]) -> list[str]:
+    """``tokens`` with each stretch of Spanish number words said as numbers (``cuarenta y uno``,
+    ``veintidós``, ``cuatro mil ciento once``) in digits, as text2num's Spanish grammar reads it
+    (its punctuation after it kept: a group ends there); others as they are."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        c = core(tokens[i])
+        if c not in SPANISH_NUMBERS and c != "y" or c in SPANISH_DIGITS and not _compound(tokens, i):
+            out.append(tokens[i])
+            i += 1
+            continue
+        j = i  # the stretch ends at a word that is not Spanish, or after one with a group's punctuation
+        while j + 1 < len(tokens) and (core(tokens[j + 1]) in SPANISH_NUMBERS or core(tokens[j + 1]) == "y") \
+                and tokens[j].rstrip()[-1:] not in ",.;:/":
+            j += 1
+        said = " ".join(_SPANISH_ACCENTS.get(core(t), core(t)) for t in tokens[i:j + 1])
+        trail = tokens[j].rstrip()[-1:]
+        out.append(alpha2digit(said, "es", threshold=0).replace(" y ", " ") + (trail if trail in ",.;:/" else ""))
+        i = j + 1
+    return out
+
+
+def _compound(tokens: list[str], i: int) -> bool:
+    """Token ``i``, a Spanish digit, is part of a Spanish number said as one (next to a word such as
+    "cuarenta", "mil", "y", "veintidós"), not one of digits read one by one ("cuatro cuatro")."""
+    near = [core(t) for t in tokens[max(0, i - 1):i + 2]]
+    return any(c in _SPANISH_ALONE or c in _SPANISH_ACCENTS or c in ("mil", "y", "once") for c in near)
+
+
 def _convert(tokens: list[str], first: int, last: int) -> Run | None:
     words: list[str] = []
     repeat = 1
-    for token in tokens[first:last + 1]:
+    said = tokens[first:last + 1]
+    if any(core(t) in SPANISH_NUMBERS for t in said):
+        said = _spanish(said)
+    for token in said:
         c = core(token)
         if c in _REPEATS:
             repeat = _REPEATS[c]
@@ -163,8 +243,8 @@ def _convert(tokens: list[str], first: int, last: int) -> Run | None:
                 piece += trail
         words.extend([piece] * repeat)
         repeat = 1
-    if last == first and not _is_digits(tokens[first]) and core(tokens[first]) in _SMALL:
-        return None  # "this one", "oh"
+    if last == first and not _is_digits(tokens[first]) and core(tokens[first]) in _SMALL | _SPANISH_BESIDE:
+        return None  # "this one", "oh", "once"
     text = alpha2digit(" ".join(words), "en", threshold=0)
     groups = tuple(g for g in (re.sub(r"\D", "", part) for part in _SEPARATORS.split(text)) if g)
     digits = "".join(groups)

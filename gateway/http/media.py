@@ -17,12 +17,16 @@ FLAC header may claim 2**36 frames, which libsndfile's reader allocates up
 front. So the rate must be one a recording has (:data:`FILE_RATES`), the frames
 the header claims must fit in the body (:data:`MAX_SAMPLES_PER_BYTE`: digital
 silence in FLAC, the best compressed audio there is, holds about 350 samples a
-byte), and the decoded result is bounded (:data:`MAX_SAMPLES`).
+byte), and the decoded result is bounded (:data:`MAX_SAMPLES`). :func:`probe` reads that much
+(and what decoding will take at its peak, :attr:`Probe.peak_bytes`) before :func:`decode`
+decodes, so that a gateway can bound the memory of all its recordings at once
+(:mod:`gateway.http.memory`).
 """
 
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,8 +76,42 @@ def sniff(body: bytes | bytearray) -> str | None:
     return None
 
 
-def decode(body: bytes | bytearray, *, encoding: str | None, sample_rate: int, channels: int, max_channels: int) -> Media:
-    """``body`` as PCM16 at a rate a call takes (resampled to 16 kHz when outside 8-48 kHz).
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What a body holds, from its header (raw audio: from its size), before anything is decoded."""
+
+    kind: str  # "wav", "flac", ..., or "raw"
+    encoding: str | None  # raw audio's (pcm16, mulaw, alaw); None: a container
+    frames: int
+    channels: int
+    rate: int
+
+    @property
+    def resampled(self) -> bool:
+        """Whether decoding resamples it (to 16 kHz: a rate outside 8-48 kHz)."""
+        return not MIN_RATE <= self.rate <= MAX_RATE
+
+    @property
+    def pcm_bytes(self) -> int:
+        """Bytes of the decoded PCM16 samples (:attr:`Media.pcm`)."""
+        frames = math.ceil(self.frames * SAMPLE_RATE / self.rate) if self.resampled else self.frames
+        return 2 * frames * self.channels
+
+    @property
+    def peak_bytes(self) -> int:
+        """What decoding holds at most at once, the body aside (an upper bound): a container's float32
+        samples and their PCM16 (6 bytes a sample), raw audio's PCM16 (2); a resampling adds its float32
+        input and output and their PCM16 (4 bytes a sample in, 6 out)."""
+        samples = self.frames * self.channels
+        peak = samples * (2 if self.kind == "raw" else 6)
+        if self.resampled:
+            peak += 4 * samples + 3 * self.pcm_bytes
+        return peak
+
+
+def probe(body: bytes | bytearray, *, encoding: str | None, sample_rate: int, channels: int) -> Probe:
+    """What ``body`` holds (:class:`BadMedia` when it is no audio this server decodes, or when its
+    header claims what it cannot hold); reads the header only.
 
     ``encoding``: the raw encoding the query named (``pcm16``, ``mulaw``, ``alaw``), None: a container.
     """
@@ -83,28 +121,51 @@ def decode(body: bytes | bytearray, *, encoding: str | None, sample_rate: int, c
     if kind is None and encoding is None:
         raise BadMedia("the body is no audio format this server recognises (WAV, FLAC, Ogg Vorbis or Opus, MP3); "
                        "for raw audio set encoding (linear16, mulaw or alaw) and sample_rate")
+    if kind is None:
+        assert encoding is not None  # checked above
+        width = 2 if encoding == "pcm16" else 1
+        if len(body) % (width * channels):
+            raise BadMedia(f"the body's {len(body)} bytes are not whole frames of {channels} channel(s) of "
+                           f"{encoding} ({width * channels} bytes each)")
+        return Probe(kind="raw", encoding=encoding, frames=len(body) // (width * channels), channels=channels,
+                     rate=sample_rate)
     try:
-        if kind is None:
-            assert encoding is not None  # checked above
-            pcm, rate = _raw(body, encoding, sample_rate, channels)
-            kind = "raw"
-        else:  # as float (libsndfile reads a float file into integers unscaled: silence), then PCM16
-            info = soundfile.info(io.BytesIO(body))
-            frames = _check_header(rate=info.samplerate, frames=info.frames, channels=info.channels, size=len(body))
-            samples, rate = soundfile.read(io.BytesIO(body), frames=frames, dtype="float32", always_2d=True)
-            pcm = _pcm16(samples)
-    except BadMedia:  # the header's own refusal (a ValueError too): its message as it is
-        raise
+        info = soundfile.info(io.BytesIO(body))
     except soundfile.LibsndfileError as exc:
-        raise BadMedia(f"the body cannot be decoded as {kind or encoding} audio: {exc.error_string}") from None
+        raise BadMedia(f"the body cannot be decoded as {kind} audio: {exc.error_string}") from None
     except (RuntimeError, ValueError, TypeError) as exc:  # libsndfile's refusals of a malformed header
-        raise BadMedia(f"the body cannot be decoded as {kind or encoding} audio: {exc}") from None
+        raise BadMedia(f"the body cannot be decoded as {kind} audio: {exc}") from None
+    frames = _check_header(rate=info.samplerate, frames=info.frames, channels=info.channels, size=len(body))
+    return Probe(kind=kind, encoding=None, frames=frames, channels=info.channels, rate=info.samplerate)
+
+
+def decode(body: bytes | bytearray, *, encoding: str | None, sample_rate: int, channels: int, max_channels: int,
+           probed: Probe | None = None) -> Media:
+    """``body`` as PCM16 at a rate a call takes (resampled to 16 kHz when outside 8-48 kHz).
+
+    ``encoding``: the raw encoding the query named (``pcm16``, ``mulaw``, ``alaw``), None: a container;
+    ``probed``: what :func:`probe` found in it (probed here if not given).
+    """
+    found = probed or probe(body, encoding=encoding, sample_rate=sample_rate, channels=channels)
+    try:
+        if found.encoding is not None:
+            pcm, rate = _raw(body, found.encoding, found.rate, found.channels)
+        else:  # as float (libsndfile reads a float file into integers unscaled: silence), then PCM16
+            samples, rate = soundfile.read(io.BytesIO(body), frames=found.frames, dtype="float32", always_2d=True)
+            pcm = _pcm16(samples)
+            del samples
+    except soundfile.LibsndfileError as exc:
+        raise BadMedia(f"the body cannot be decoded as {found.kind} audio: {exc.error_string}") from None
+    except (RuntimeError, ValueError, TypeError) as exc:  # libsndfile's refusals of a malformed body
+        raise BadMedia(f"the body cannot be decoded as {found.kind} audio: {exc}") from None
     if not 1 <= pcm.shape[1] <= max_channels:
         raise BadMedia(f"the audio has {pcm.shape[1]} channels; this server takes 1 to {max_channels}")
     if not MIN_RATE <= rate <= MAX_RATE:
-        pcm = _pcm16(soxr.resample(pcm.astype(np.float32) / 32768, rate, SAMPLE_RATE).reshape(-1, pcm.shape[1]))
+        scaled = pcm.astype(np.float32)
+        scaled /= 32768
+        pcm = _pcm16(soxr.resample(scaled, rate, SAMPLE_RATE).reshape(-1, pcm.shape[1]))
         rate = SAMPLE_RATE
-    return Media(np.ascontiguousarray(pcm), int(rate), kind)
+    return Media(np.ascontiguousarray(pcm), int(rate), found.kind)
 
 
 def _check_header(*, rate: int, frames: int, channels: int, size: int) -> int:
@@ -126,14 +187,14 @@ def _check_header(*, rate: int, frames: int, channels: int, size: int) -> int:
 
 
 def _raw(body: bytes | bytearray, encoding: str, sample_rate: int, channels: int) -> tuple[np.ndarray, int]:
-    width = 2 if encoding == "pcm16" else 1
-    if len(body) % (width * channels):
-        raise BadMedia(f"the body's {len(body)} bytes are not whole frames of {channels} channel(s) of "
-                       f"{encoding} ({width * channels} bytes each)")
     return soundfile.read(io.BytesIO(body), dtype="int16", always_2d=True, format="RAW",
                           subtype=RAW_SUBTYPES[encoding], samplerate=sample_rate, channels=channels,
                           endian="LITTLE")
 
 
 def _pcm16(samples: np.ndarray) -> np.ndarray:
-    return (samples * 32768).round().clip(-32768, 32767).astype(np.int16)
+    """float32 ``samples`` (scaled in place: no float copy beside them) as PCM16."""
+    samples *= 32768
+    np.round(samples, out=samples)
+    np.clip(samples, -32768, 32767, out=samples)
+    return samples.astype(np.int16)

@@ -16,8 +16,10 @@ either: a tenant's phrases say what it listens for.
 - ``DELETE``: removes the tenant's list; answers as ``GET`` does (the keys file's list, if any).
 
 Errors are JSON ``{"error", "message"}``: 400 for a bad list or body (saying which phrase and why),
-403 for a key that may not, 405 for another method, 413 for a body over :data:`MAX_BODY`, 503 when
-Redis cannot be reached.
+403 for a key that may not, 404 for a ``PUT`` for a tenant no API key belongs to (an admin key's
+typo would otherwise store a list no call ever reads; ``GET`` and ``DELETE`` still answer, so a
+list left by a tenant since removed can be read and deleted), 405 for another method, 413 for a
+body over :data:`MAX_BODY`, 503 when Redis cannot be reached.
 """
 
 from __future__ import annotations
@@ -65,11 +67,14 @@ def parse_body(data: bytes) -> tuple[str, ...]:
 
 
 class PhraseLists:
-    """Serves the route for a gateway: ``redis`` where the lists are, ``keys_file`` a tenant's keys-file settings."""
+    """Serves the route for a gateway: ``redis`` where the lists are, ``keys_file`` a tenant's keys-file
+    settings, ``knows`` whether a tenant is one an API key belongs to now."""
 
-    def __init__(self, redis: bus.Redis, *, keys_file: Callable[[str], TenantAnalytics]) -> None:
+    def __init__(self, redis: bus.Redis, *, keys_file: Callable[[str], TenantAnalytics],
+                 knows: Callable[[str], bool]) -> None:
         self.redis = redis
         self.keys_file = keys_file
+        self.knows = knows
 
     async def serve(self, connection: GatewayConnection, request: Request, tenant: str) -> Response:
         """Answer ``request`` for ``tenant``, whose settings the gate let its key read and change."""
@@ -90,6 +95,10 @@ class PhraseLists:
                            "the service cannot reach its store; try again")
 
     async def _put(self, connection: GatewayConnection, request: Request, tenant: str) -> Response:
+        if not self.knows(tenant):
+            return refusal(http.HTTPStatus.NOT_FOUND, "unknown_tenant",
+                           f"no API key belongs to tenant {tenant!r}: a phrase list is set for a tenant of the "
+                           "keys file (tenant=...), add a key of it first")
         if not has_body(request.headers):
             return refusal(http.HTTPStatus.BAD_REQUEST, "bad_request",
                            'the request has no body: send {"phrases": [...]} as JSON')

@@ -2,8 +2,9 @@
 
 A request passes the live doors' checks, takes a session slot of its key for as long as it is
 transcribed, and only then has its body read (size and idle bounds) and decoded off the event
-loop; the audio then runs through the pipeline as one call of priority ``batch`` (unpaced, served
-with what live calls leave: docs/batch.md), and its finals make Deepgram's response
+loop within the gateway's memory for recordings (``--prerecorded-memory-bytes``: 503 when it
+does not fit now, 413 when it never would); the audio then runs through the pipeline as one call
+of priority ``batch`` (unpaced, served with what live calls leave: docs/batch.md), and its finals make Deepgram's response
 (:mod:`gateway.doors.deepgram_prerecorded`). A ``callback`` answers at once and delivers later
 with the finals webhook's retries, handed to the fleet through Redis when the first attempt fails
 (:mod:`gateway.outputs.courier`), so a transcript survives its gateway. The server fetches or
@@ -56,6 +57,7 @@ from ..outputs.delivery import Delivery, url_host
 from ..outputs.redacted_audio import RedactedAudio
 from . import media, remote, routes
 from .inflight import InFlight
+from .memory import MemoryBudget, OverBudget, Reservation
 from .wire import BodyError, GatewayConnection, has_body
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,11 @@ class PrerecordedOptions:
         "largest recording, in bytes of its decoded PCM16 samples, of which a request with redact_audio keeps "
         "a redacted copy (413 beyond; 64 MiB: 35 min of 16 kHz mono)", flag="--redacted-audio-max-bytes",
         parse=positive(int)))
+    memory_bytes: int = field(default=2 << 30, metadata=option(
+        "bytes the pre-recorded requests of this gateway may hold at once: each its body and what decoding takes "
+        "at its peak (about 6 bytes a sample of a container), then its PCM16 samples while it is transcribed (3 "
+        "times that with redact_audio); a request that does not fit now is refused with 503 and Retry-After, one "
+        "larger than all of it with 413", flag="--prerecorded-memory-bytes", parse=positive(int)))
     redacted_audio_retention: float = field(default=3600.0, metadata=option(
         "seconds a redacted copy of a recording (redact_audio) stays in Redis for its tenant to fetch",
         flag="--redacted-audio-retention", parse=positive(float)))
@@ -138,6 +145,7 @@ class Prerecorded:
         self.options = options
         self.redacted = redacted
         self.inflight = InFlight(undelivered=undelivered)
+        self.memory = MemoryBudget(options.memory_bytes)
         self.courier = courier
         self._fetcher: httpx.AsyncClient | None = None  # {"url": ...} bodies
         # the gateway's one, shared with live calls (a hub-less Prerecorded, in tests, gets its own)
@@ -192,6 +200,7 @@ class Prerecorded:
     async def _serve(self, connection: GatewayConnection, request: Request, handshake: Handshake, *,
                      request_id: str, tenant: Tenant, give_back: Callable[[], Awaitable[None]]) -> Response:
         handed_over = False
+        held: Reservation | None = None  # of the gateway's memory for recordings
         try:
             try:
                 settings = deepgram_prerecorded.PrerecordedSettings.from_query(list(handshake.query))
@@ -230,20 +239,31 @@ class Prerecorded:
                     return _error(400, request_id, "REMOTE_CONTENT_ERROR", str(exc))
             stream = settings.stream
             try:
-                audio = await asyncio.to_thread(media.decode, data, encoding=stream.encoding,
-                                                sample_rate=stream.sample_rate, channels=stream.channels,
-                                                max_channels=MAX_CHANNELS)
+                probed = await asyncio.to_thread(media.probe, data, encoding=stream.encoding,
+                                                 sample_rate=stream.sample_rate, channels=stream.channels)
             except media.BadMedia as exc:
                 return _error(400, request_id, "Bad Request", str(exc))
             most = self.options.redacted_audio_max_bytes
-            if settings.redact_audio is not None and audio.pcm.nbytes > most:
+            if settings.redact_audio is not None and probed.pcm_bytes > most:
                 return _error(413, request_id, "PAYLOAD_TOO_LARGE", (
-                    f"the recording is {audio.pcm.nbytes} bytes of PCM16 samples ({audio.duration:.0f} s, "
-                    f"{audio.channels} channel(s) at {audio.sample_rate} Hz); this server keeps redacted audio of "
+                    f"the recording is {probed.pcm_bytes} bytes of PCM16 samples ({probed.frames / probed.rate:.0f} "
+                    f"s, {probed.channels} channel(s) at {probed.rate} Hz); this server keeps redacted audio of "
                     f"recordings up to {most} bytes (--redacted-audio-max-bytes): send it without redact_audio, "
                     "or in parts"))
+            try:
+                held = self.memory.reserve(len(data) + probed.peak_bytes)
+            except OverBudget as exc:
+                return _over_budget(request_id, exc)
+            try:
+                audio = await asyncio.to_thread(media.decode, data, encoding=stream.encoding,
+                                                sample_rate=stream.sample_rate, channels=stream.channels,
+                                                max_channels=MAX_CHANNELS, probed=probed)
+            except media.BadMedia as exc:
+                return _error(400, request_id, "Bad Request", str(exc))
+            # What the request holds from now until its response or callback is done.
+            held.resize(audio.pcm.nbytes * (1 if settings.redact_audio is None else 3))
             job = _Job(request_id=request_id, settings=settings, audio=audio, tenant=tenant,
-                       sha256=hashlib.sha256(data).hexdigest())
+                       sha256=hashlib.sha256(data).hexdigest(), memory=held)
             del data
             if settings.callback is not None:
                 task = asyncio.create_task(self._call_back(job, give_back), name=f"callback-{request_id}")
@@ -254,6 +274,8 @@ class Prerecorded:
             return _json(status, request_id, result)
         finally:
             if not handed_over:
+                if held is not None:
+                    held.release()
                 await give_back()
 
     async def _fetch(self, body: bytes | bytearray) -> bytearray:
@@ -287,6 +309,7 @@ class Prerecorded:
         try:
             status, result = await self._transcribe(job)
         finally:
+            job.memory.release()
             await give_back()
         if status != 200:
             result = {**result, "request_id": job.request_id}
@@ -421,6 +444,7 @@ class _Job:
     audio: media.Media
     tenant: Tenant
     sha256: str
+    memory: Reservation  # of the gateway's memory for recordings, released when its result is out
 
 
 def _by_speaker(finals: list[events.Final], labels: Labels, audio: media.Media,
@@ -499,6 +523,21 @@ def audio_request_id(path: str) -> str | None:
         return None
     request_id = path[len(prefix):-len(AUDIO_SUFFIX)]
     return request_id if REQUEST_ID.fullmatch(request_id) else None
+
+
+def _over_budget(request_id: str, refused: OverBudget) -> Response:
+    """The answer to a request whose recording does not fit the gateway's memory for recordings."""
+    log.info("pre-recorded %s refused: its recording would take %d bytes, %d of %d are free "
+             "(--prerecorded-memory-bytes)", request_id, refused.wanted, refused.free, refused.limit)
+    if refused.alone:
+        return _error(413, request_id, "PAYLOAD_TOO_LARGE", (
+            f"the recording takes {refused.wanted} bytes to decode and hold; this server holds at most "
+            f"{refused.limit} bytes of recordings at once (--prerecorded-memory-bytes): send it in parts, or "
+            "as raw audio (encoding=linear16: decoded with the least memory)"))
+    return _error(503, request_id, str(ErrorCode.OVERLOADED).upper(), (
+        f"this server is transcribing other recordings: yours takes {refused.wanted} bytes to decode and hold, "
+        f"{refused.free} of its {refused.limit} are free now (--prerecorded-memory-bytes); send it again in a "
+        "moment"), retry_after=True)
 
 
 def restarting(request_id: str) -> Response:

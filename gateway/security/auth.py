@@ -29,6 +29,7 @@ from common.errors import ConfigError
 from common.redaction.policy import merge
 
 from ..analytics.options import NO_TENANT_SETTINGS, TenantAnalytics
+from ..core.tenant import ANONYMOUS
 from ..outputs.webhook import Destination
 from .keyfile import ApiKey, bare_key, read_keys_file
 
@@ -72,6 +73,12 @@ class ApiKeys:
     @property
     def tenants(self) -> int:
         return len({api_key.tenant for api_key in self._digests.values()})
+
+    def knows(self, tenant: str) -> bool:
+        """Whether ``tenant`` is one a key belongs to now (an open gateway's: the anonymous tenant)."""
+        if not self.enabled:
+            return tenant == ANONYMOUS
+        return any(api_key.tenant == tenant for api_key in self._digests.values())
 
     def _load(self) -> None:
         keys = {key: bare_key(key) for key in self.fixed}

@@ -4,7 +4,8 @@ Acme's settings key replaces its keys file's list on one gateway; the other gate
 new list (it is in Redis) and a call of acme that starts there spots its phrase. Globex's
 settings key reads its own (empty) list and can neither read nor change acme's; a key without
 the settings permission cannot read even its own tenant's; an admin key reads any tenant's.
-Bad lists and bodies get a 400 (or 413) that says why. The body's checks are unit-tested
+Bad lists and bodies get a 400 (or 413) that says why; a list for a tenant no key belongs to, a 404.
+The body's checks are unit-tested
 (tests/unit/test_phrase_lists.py).
 """
 
@@ -103,3 +104,12 @@ def test_a_bad_list_is_refused_saying_why_and_the_stored_one_stays(stack, body, 
 def test_other_methods_are_refused(stack):
     status, refusal = _call(stack.port, "POST", GLOBEX, body=_list("x"))
     assert status == 405 and "use GET, HEAD, PUT, DELETE" in refusal["message"]
+
+
+def test_an_admin_key_sets_no_list_for_a_tenant_no_key_belongs_to(stack):
+    """A typo in ``?tenant=`` would store a list no call reads: refused, and nothing is stored."""
+    status, refusal = _call(stack.port, "PUT", OPS, query="?tenant=acmee", body=_list("cancel my account"))
+    assert status == 404 and refusal["error"] == "unknown_tenant" and "'acmee'" in refusal["message"], refusal
+    assert _call(stack.port, "GET", OPS, query="?tenant=acmee") == (200, {"tenant": "acmee", "phrases": [],
+                                                                          "source": "none"})
+    assert _call(stack.port, "PUT", OPS, query="?tenant=globex", body=_list("keep me"))[0] == 200

@@ -23,6 +23,7 @@ import re
 import signal
 import urllib.error
 import urllib.request
+import uuid
 
 import msgpack
 import numpy as np
@@ -42,8 +43,8 @@ from tests.e2e.test_prerecorded import post
 from tests.kit.deepgram import Listener, sdk_client
 from tests.kit.faults import http_port, lease_owner, metric, replace_worker, scrape
 from tests.kit.redaction import CARD_CALL, CARD_WORDS_CALL, NAMES_CALL, synthesise
-from tests.kit.support import converse, paced, wait_for_workers
-from tests.kit.telephony import CALL_SID, STREAM_SID, mulaw_encode, twilio_media, twilio_start
+from tests.kit.support import converse, paced, pcm_chunks, wait_for_workers
+from tests.kit.telephony import CALL_SID, STREAM_SID, AudioHookClient, mulaw_encode, twilio_media, twilio_start
 from tests.kit.webhook import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -51,7 +52,10 @@ pytestmark = pytest.mark.e2e
 TIMEOUT = 180
 BANK = "bank-key-1"  # tenant bank: every call redacted for pci and ssn
 OPEN = "open-key-2"  # tenant open: redaction only when asked
-KEYS = f"{BANK} tenant=bank redact=pci,ssn\n{OPEN} tenant=open\n"
+# tenant audit: redacted for pci and ssn, every call analysed, with a phrase that is the card's digits
+AUDIT = "audit-key-3"
+KEYS = (f"{BANK} tenant=bank redact=pci,ssn\n{OPEN} tenant=open\n"
+        f"{AUDIT} tenant=audit redact=pci,ssn analytics=on phrases=card+number,4111\n")
 PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9]+\]|\[REDACTED\]")
 # The call's numbers as tiny.en writes them, with their separators (bare digit runs would match
 # stream entry ids): never in any command sent to Redis, the metrics or a log.
@@ -89,7 +93,9 @@ def callbacks():
 def stack(redis_server, stacks, webhook, callbacks, tmp_path_factory):
     path = tmp_path_factory.mktemp("redaction") / "api-keys"
     path.write_text(KEYS)
+    # Every service logs at DEBUG: nothing in clear at any level (websockets' frame dump included).
     stack = stacks(redis_server, extra_env={"STREAMSCRIBE_GATEWAY_API_KEYS_FILE": str(path),
+                                            "STREAMSCRIBE_LOG_LEVEL": "DEBUG",
                                             "STREAMSCRIBE_GATEWAY_FINALS_WEBHOOK": webhook.url,
                                             "STREAMSCRIBE_GATEWAY_PRERECORDED_CALLBACK_HOSTS": "127.0.0.1"})
     wait_for_workers(stack.http, ("vad", "asr"))
@@ -152,9 +158,9 @@ async def monitor(client: aioredis.Redis, commands: list[str], started: asyncio.
             commands.append(command["command"])
 
 
-async def follow(port: int, call_id: str) -> list[dict]:
+async def follow(port: int, call_id: str, key: str = BANK) -> list[dict]:
     messages = []
-    async with connect(f"ws://127.0.0.1:{port}/ws/follow/{call_id}?token={BANK}", open_timeout=10) as ws:
+    async with connect(f"ws://127.0.0.1:{port}/ws/follow/{call_id}?token={key}", open_timeout=10) as ws:
         try:
             async for text in ws:
                 messages.append(json.loads(text))
@@ -369,6 +375,121 @@ async def test_a_twilio_call_of_a_tenant_that_forces_pci(stack, redis, redis_ser
                **await kept_outputs(redis, webhook, tenant="bank", call_id=STREAM_SID, finals=len(finals))}
     assert_nothing_leaks(outputs, commands, stack)
     assert (await redis.hget(call_key("bank", STREAM_SID), "redaction")) == b"tenant:pci,ssn"
+
+
+# The fields of a door's or an output's JSON that hold transcript text (the analytics' matched
+# "phrase" is the tenant's own, and hits on it are checked apart).
+TEXT_FIELDS = frozenset({"text", "transcript", "word", "punctuated_word", "value", "snippet"})
+
+
+def texts_in(value: object) -> list[str]:
+    """Every string under one of :data:`TEXT_FIELDS` anywhere in a JSON value."""
+    if isinstance(value, dict):
+        return [t for key, item in value.items()
+                for t in ([item] if key in TEXT_FIELDS and isinstance(item, str) else texts_in(item))]
+    if isinstance(value, list):
+        return [t for item in value for t in texts_in(item)]
+    return []
+
+
+async def flux_call(port: int, audio: np.ndarray) -> list[dict]:
+    """``audio`` through Flux (/v2/listen) with a key of tenant audit (its policy redacts): every message."""
+    received: list[dict] = []
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    async with connect(f"ws://127.0.0.1:{port}/v2/listen?model=flux-general-en&encoding=linear16&sample_rate=16000",
+                       additional_headers={"Authorization": f"Token {AUDIT}"}, open_timeout=10) as ws:
+        async def send() -> None:
+            async for chunk in paced(pcm_chunks(pcm), 100, speed=2.0):
+                await ws.send(chunk)
+            await ws.send(json.dumps({"type": "CloseStream"}))
+
+        await converse(ws, send, lambda text: received.append(json.loads(text)), timeout=TIMEOUT)
+    return received
+
+
+async def audiohook_call(port: int, audio: np.ndarray, client: AudioHookClient, opened: asyncio.Event) -> list[dict]:
+    """``audio`` through Genesys AudioHook (8 kHz PCMU) with a key of tenant audit: every message."""
+    received: list[dict] = []
+    headers = {"Audiohook-Session-Id": client.id, "Audiohook-Organization-Id": str(uuid.uuid4()),
+               "Audiohook-Correlation-Id": str(uuid.uuid4()), "X-API-KEY": AUDIT}
+    mulaw = mulaw_encode(soxr.resample(audio, 16000, 8000).astype(np.float32))
+    frame = 800  # 100 ms
+    async with connect(f"ws://127.0.0.1:{port}/audiohook", additional_headers=headers, open_timeout=10) as ws:
+        await ws.send(client.open(media=[{"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000}]))
+        answer = client.seen(await within(ws.recv(), 30))
+        assert answer["type"] == "opened", answer
+        opened.set()
+
+        async def send() -> None:
+            chunks = [mulaw[i:i + frame] for i in range(0, len(mulaw), frame)]
+            async for i, chunk in paced(list(enumerate(chunks)), 100, speed=2.0):
+                await ws.send(chunk)
+                client.position = (i + 1) * frame / 8000
+            await ws.send(client.message("close", {"reason": "end"}))
+
+        await converse(ws, send, lambda text: received.append(client.seen(text)), timeout=TIMEOUT)
+    return received
+
+
+async def test_every_door_and_output_at_debug_level(stack, redis, redis_server, webhook, call_audio):
+    """Issue 43 item 4, the doors and outputs the tests above do not reach, at once: a call of a
+    tenant whose policy redacts pci and ssn and analyses every call (a phrase list with the card's
+    ``4111``) through Flux and through AudioHook (8 kHz PCMU, followed), and a recording of it with
+    ``search`` (``4111`` among the terms), analytics, utterances and paragraphs. No digit outside a
+    placeholder in any message, follower, transcript log entry, ``ss:finals`` entry, webhook body,
+    phrase hit or search hit, nor in any command sent to Redis; and every process, at DEBUG (the
+    stack's level), logged none of the call's numbers, no API key and no frame's payload."""
+    client = AudioHookClient(str(uuid.uuid4()))
+    opened = asyncio.Event()
+
+    async def followed() -> list[dict]:
+        await within(opened.wait(), 60)
+        return await follow(stack.port, client.id, AUDIT)
+
+    async def recording() -> dict:
+        query = "?search=card&search=4111&analytics=true&utterances=true&paragraphs=true&punctuate=true"
+        status, body, _ = await asyncio.to_thread(post, stack.port, wav(call_audio), query,
+                                                  headers={"Authorization": f"Token {AUDIT}"})
+        assert status == 200, body
+        return body
+
+    async def calls():
+        return await asyncio.gather(flux_call(stack.port, call_audio), audiohook_call(stack.port, call_audio, client,
+                                                                                      opened),
+                                    followed(), recording())
+
+    (flux, audiohook, follower, recorded), commands = await watched(redis_server.url, calls())
+    assert not [m for m in flux + audiohook if m.get("type") in ("Error", "error")], (flux, audiohook)
+    outputs: dict[str, list[str]] = {"flux": texts_in(flux), "audiohook": texts_in(audiohook),
+                                     "follower": texts_in(follower), "recording": texts_in(recorded["results"])}
+    assert any(PLACEHOLDER.search(t) for t in outputs["flux"]), outputs["flux"]
+    # Search and phrase spotting read the redacted words: the card's digits are never found.
+    searches = {s["query"]: s["hits"] for s in recorded["results"]["channels"][0]["search"]}
+    assert searches["4111"] == [], searches
+    # Every final of the tenant's calls, in ss:finals and the transcript logs (analytics included),
+    # and the finals webhook.
+    entries = [fields for _, fields in await redis.xrange(FINALS_STREAM) if fields[b"tenant"] == b"audit"]
+    calls_of = {fields[b"call_id"].decode() for fields in entries}
+    assert client.id in calls_of and len(calls_of) >= 3, calls_of  # Flux, AudioHook, the recording
+    outputs["ss:finals"] = [t for fields in entries
+                            for t in [fields[b"text"].decode(), *words_of(json.loads(fields[b"words"]))]]
+    logged = [json.loads(fields[b"m"]) for call_id in calls_of
+              for _, fields in await redis.xrange(log_key("audit", call_id))]
+    outputs["transcript log"] = texts_in(logged)
+    phrases = [m["phrase"] for m in logged + follower if m.get("type") == "analytics" and m.get("event") == "phrase"]
+    assert "card number" in phrases and "4111" not in phrases, phrases
+    mine = lambda: [body for _, body in webhook.delivered() if body.get("tenant") == "audit"]  # noqa: E731
+    assert await asyncio.to_thread(webhook.wait_until, lambda: len(mine()) >= len(entries), 60)
+    outputs["webhook"] = texts_in(mine())
+    assert_nothing_leaks(outputs, commands, stack)
+    # Every line every process wrote so far (the module's calls above included), at DEBUG.
+    for process in stack.processes:
+        log = "\n".join(process.lines)
+        assert not CLEAR.search(log), (process.name, CLEAR.search(log))
+        for secret in (BANK, OPEN, AUDIT, "TEXT '{"):
+            assert secret not in log, (process.name, secret)
+    gateway_log = "\n".join(stack.gateway.lines)
+    assert "websockets.server: < TEXT [" in gateway_log and " DEBUG " in gateway_log  # the frame dump, scrubbed
 
 
 async def test_deepgram_sdk_pre_recorded_with_redact_numbers(stack, call_audio):

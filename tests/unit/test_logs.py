@@ -91,3 +91,50 @@ def test_an_audiohook_error_report_makes_one_short_line(caplog):
     assert "\n" not in error and "client error 500: boom\\n2099-01-01T00:00:00.000Z INFO gateway: FORGED" in error
     assert len(error) < 400 and error.endswith("chars)")
     assert "\n" not in update and "'fr\\\\n2099" in update
+
+
+def test_websockets_debug_lines_keep_no_frame_payload_header_value_or_query():
+    """websockets at DEBUG, through its own sans-I/O protocols: the handshake's key (a header, the
+    query, the subprotocol pair) and what the frames carry (a config, a transcript with a card
+    number) never reach the log; each frame's kind and size do."""
+    from websockets.client import ClientProtocol
+    from websockets.server import ServerProtocol
+    from websockets.uri import parse_uri
+
+    from common.logs import WIRE_CONTENTS
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Keep()
+    handler.setFormatter(TextFormatter())
+    handler.addFilter(WIRE_CONTENTS)  # as setup_logging installs it
+    logger = logging.getLogger("websockets.test_wire")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        client = ClientProtocol(parse_uri("ws://gw/v1/listen?token=s3cret-key-777&redact=pci"), logger=logger)
+        server = ServerProtocol(logger=logger)
+        request = client.connect()
+        request.headers["Authorization"] = "Token s3cret-key-777"
+        request.headers["Sec-WebSocket-Protocol"] = "token, s3cret-key-777"
+        client.send_request(request)
+        server.receive_data(b"".join(client.data_to_send()))
+        [received] = server.events_received()
+        server.send_response(server.accept(received))
+        client.receive_data(b"".join(server.data_to_send()))
+        client.send_text(b'{"type": "config", "context": "card 4111 1111 1111 1111"}')
+        server.receive_data(b"".join(client.data_to_send()))
+        server.send_text(b'{"type": "final", "text": "My card is 4111 1111 1111 1111."}')
+        server.send_close(1000, "done")
+        client.receive_data(b"".join(server.data_to_send()))
+    finally:
+        logger.removeHandler(handler)
+    log = "\n".join(lines)
+    assert "< TEXT [" in log and "> TEXT [" in log and "CLOSE code 1000" in log, log
+    assert "> GET /v1/listen HTTP/1.1" in log and "Authorization: [" in log, log
+    assert "s3cret" not in log and "4111" not in log and "config" not in log and "redact" not in log, log

@@ -57,3 +57,16 @@ def test_the_settings_permission_is_its_own_tenants_and_admin_is_every_tenants()
                                       ("a:b", False), ("-a", False), ("a b", False)])
 def test_a_tenant_name_in_a_query_is_checked_as_the_keys_file_checks_it(name, ok) -> None:
     assert is_tenant_name(name) is ok
+
+
+def test_the_tenants_a_gateway_knows_are_its_keys(tmp_path) -> None:
+    """A phrase list is set only for a tenant an API key belongs to (gateway/http/phrases.py: 404 else)."""
+    from gateway.security.auth import ApiKeys
+
+    path = tmp_path / "keys"
+    path.write_text("m tenant=acme perms=settings\nb tenant=ops perms=admin\n")
+    keys = ApiKeys(keys_file=path)
+    assert keys.knows("acme") and keys.knows("ops")
+    assert not keys.knows("acmee") and not keys.knows("anonymous")
+    open_gateway = ApiKeys()  # no keys: everyone is the anonymous tenant
+    assert open_gateway.knows("anonymous") and not open_gateway.knows("acme")

@@ -386,7 +386,7 @@ def test_two_digits_read_one_by_one_after_a_card_keyword(text, expected):
     # the month by a word, went out in clear beside the placeholder. A number beside a card's piece
     # goes with it; "20 am" is no time of day.
     ("My credit card expired near O5's last 20 payment.", [("O5's last 20", "CREDIT_CARD")]),  # en-gb
-    ("My credit card has higher 0 .5 last 20 am.", [("0 .5 last 20", "CVV")]),  # en-us+f3
+    ("My credit card has higher 0 .5 last 20 am.", [("0 .5 last 20", "CREDIT_CARD_EXPIRATION")]),  # en-us+f3
     ("My credit card at fire 0 5 last 20 am", [("0 5 last 20", "CREDIT_CARD_EXPIRATION")]),
     # Not an amount or a time beside it, nor a number past a keyword.
     ("my card code is 123 and the total is 25 dollars", [("123", "CVV")]),

@@ -14,13 +14,15 @@ import re
 import pytest
 
 from common.records import Transcript
-from common.redaction.itn import SPANISH_DIGITS, core
+from common.redaction.itn import SPANISH_DIGITS, SPANISH_NUMBERS, core, runs
 from common.redaction.redactor import Redactor
 
 SECOND = 16_000
 WORDS = "zero one two three four five six seven eight nine".split()
 # Words that say a digit: what must not survive outside a placeholder.
-DIGIT_WORDS = frozenset(WORDS) | {"oh", "double", "triple"} | frozenset(SPANISH_DIGITS)
+DIGIT_WORDS = frozenset(WORDS) | {"oh", "double", "triple"} | frozenset(SPANISH_DIGITS) | SPANISH_NUMBERS - {"once"}
+# The recogniser's homophones of digits: in clear beside a number's placeholder, a digit of it leaked.
+HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
 KINDS = (("pci", "ssn"), ("pci",), ("ssn",), ("pii",), ("pci", "ssn", "pii"))
 
 
@@ -52,6 +54,18 @@ def in_clear(texts: list[str]) -> list[str]:
         bare = re.sub(r"\[[A-Z_]+_\d+\]|last four", " ", text)
         found += re.findall(r"\d", bare)
         found += [w for w in map(core, bare.split()) if w in DIGIT_WORDS]
+    return found
+
+
+def homophones_beside(texts: list[str]) -> list[str]:
+    """Homophones of digits right before or after a placeholder ("for [SSN_1]"): a digit read as one."""
+    found = []
+    for text in texts:
+        tokens = text.split()
+        for i, token in enumerate(tokens):
+            near = tokens[max(0, i - 1):i] + tokens[i + 1:i + 2]
+            if core(token) in HOMOPHONES and any(re.match(r"\[[A-Z_]+_\d+\]", t) for t in near):
+                found.append(token)
     return found
 
 
@@ -154,6 +168,73 @@ def test_a_number_read_over_more_finals_than_are_held_leaks_nothing(pieces, time
     # may let each go before the next: what goes on with a redacted number is redacted with it.
     texts = ["My card number is", *pieces]
     assert in_clear(redacted(texts, ("pci",), timer_between=timer_between)) == []
+
+
+@pytest.mark.parametrize("texts", [
+    ["My social info for 2, 7, 7, 3, 0, 9, 5."],  # the issue's: "oh four two, seven seven, ..."
+    ["my card is 4 1 for for 1 1 1 1"],
+    ["the code is to 4 2"],
+    ["My card number is 4111 1111", "to to 1 1."],
+    ["4 ate 8 8 won 1 1 1."],
+    ["It is 1 1 1 too"],
+])
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pii",)])
+def test_homophones_of_digits_go_with_their_number(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and homophones_beside(out) == [], out
+
+
+@pytest.mark.parametrize("text, digits", [
+    ("I waited for 10 minutes", "10"),  # before a number said as one: a word
+    ("send it to 2 people", "2"),
+    ("it's for 4 of us", "4"),
+    ("My social info for 2, 7, 7, 3", "42773"),
+    ("ate ate 8 8", "8888"),
+])
+def test_where_a_homophone_is_a_digit(text, digits):
+    assert "".join(r.digits for r in runs(text.split())) == digits
+
+
+@pytest.mark.parametrize("text, digits", [
+    ("cuarenta y uno", "41"),
+    ("veintidós", "22"),
+    ("veintidos, treinta y tres, cuarenta y cuatro.", "223344"),  # an accent dropped
+    ("cuatro mil ciento once", "4111"),
+    ("doscientos treinta y cuatro personas", "234"),
+    ("cuatro uno uno uno, uno uno uno uno", "41111111"),
+    # Not numbers: a Spanish digit or "once" alone, "y" without a number on each side.
+    ("uno de ellos", ""), ("una casa", ""), ("I was there once", ""), ("y luego", ""),
+])
+def test_spanish_numbers_said_as_numbers(text, digits):
+    assert "".join(r.digits for r in runs(text.split())) == digits
+
+
+@pytest.mark.parametrize("texts", [
+    ["mi tarjeta es cuarenta y uno once, once once, once once, once once"],
+    ["mi tarjeta es", "cuarenta y uno once.", "veintidós treinta y tres."],
+    ["mi seguro social es cero cuarenta y dos, setenta y siete, treinta noventa y cinco"],
+])
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pii",)])
+def test_spanish_compound_numbers_leak_no_digit(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("texts, expected", [
+    # An expiry whose keyword the recogniser misheard (issue 45: "1226" was labelled a CVV).
+    (["My credit card number is 4111 1111 1111 1111 and the date is 1226."],
+     ["My credit card number is [CREDIT_CARD_1] and the date is [CREDIT_CARD_EXPIRATION_1]."]),
+    (["My credit card number is 4111 1111 1111 1111.", "Expert aid 1226.", "The code is 1234."],
+     ["My credit card number is [CREDIT_CARD_1].", "Expert aid [CREDIT_CARD_EXPIRATION_1].",
+      "The code is [CVV_1]."]),
+    # After a security code's keyword, 4 digits are the code.
+    (["My card number is 4111 1111 1111 1111, security code 1226."],
+     ["My card number is [CREDIT_CARD_1], security code [CVV_1]."]),
+    (["Card 4111 1111 1111 1111, exp 12/26, CVV 123."],
+     ["Card [CREDIT_CARD_1], exp [CREDIT_CARD_EXPIRATION_1], CVV [CVV_1]."]),
+])
+def test_expiry_and_security_code_labels(texts, expected):
+    assert redacted(texts, ("pci",)) == expected
 
 
 def test_spanish_digits_are_numbers():
