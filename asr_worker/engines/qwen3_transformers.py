@@ -26,11 +26,12 @@ The backend returns each answer's generated token ids with their
 log-probabilities, from which :mod:`.token_confidence` makes the confidence;
 Qwen3-ASR gives no word timings (see there).
 
-Needs a transformers release with ``Qwen3ASRForConditionalGeneration`` and
-weights in its format (the ``-hf`` checkpoints); torch and transformers are
-imported inside :func:`load`. Exercised only with a fake batch backend in
-tests; the transformers calls in :class:`TransformersBackend` follow the
-processor/model API as read from transformers' source, unverified on a GPU.
+Needs a transformers release with ``Qwen3ASRForConditionalGeneration`` (5.13
+or later) and weights in its format (the ``-hf`` checkpoints); torch and
+transformers are imported inside :func:`load`. :class:`TransformersBackend`
+runs in the tests on transformers' real Qwen3-ASR code with a tiny
+random-weight model on the CPU (tests/kit/qwen3_tiny.py); not yet on a GPU or
+trained weights (docs/engines.md, "What has run, and on what").
 """
 
 from __future__ import annotations

@@ -24,13 +24,14 @@ the weights load, so call it at worker start-up, before taking sessions (the
 first :meth:`transcribe` starts it otherwise). :attr:`ready` is true once
 started.
 
-Verified against vLLM's source (0.16-era ``AsyncLLM``, ``SamplingParams``,
-``RequestOutputKind``, ``Qwen3ASRForConditionalGeneration``) by reading it;
-exercised only against the labelled fake in ``tests/kit/fakes/fake_vllm.py``, not a
-GPU. Unverified on hardware: what vLLM's ``generate`` yields after ``abort``
-(handled both ways: a final output with ``finish_reason="abort"`` or none), and
-whether the tokenizer's ``skip_special_tokens`` keeps ``<asr_text>`` in the
-output text (the parser tolerates a missing tag).
+Its calls are checked against vLLM 0.33.0's signatures, fields and constants
+as recorded from its source (tests/data/vllm_api.json, tests/unit/test_vllm_api.py);
+it runs in the tests against the labelled fake in ``tests/kit/fakes/fake_vllm.py``,
+not yet on a GPU. vLLM's source ends an aborted request with an output whose
+``finish_reason`` is ``"abort"``; a stream that ends without output is handled too.
+Unverified on hardware: whether the released tokenizers' ``skip_special_tokens``
+keeps ``<asr_text>`` in the output text (the parser tolerates a missing tag).
+vLLM 0.33 logs once that a prompt dict is deprecated in ``generate`` (docs/engines.md).
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ returns for ``logprobs=0``); each "token"'s log-probability comes from
 
 Like vLLM it rejects a prompt without exactly one ``<|audio_pad|>``
 placeholder or with badly shaped audio, refuses a duplicate in-flight request
-id, ends an aborted request with ``finish_reason="abort"`` and aborts a request
+id (stricter than vLLM 0.33, which suffixes each id to keep it unique; the engine never
+reuses one in flight), ends an aborted request with ``finish_reason="abort"`` and aborts a request
 whose consumer stops iterating (cancellation). Requests really run
 concurrently: each is its own coroutine stepping one "token" (character) at a
 time, so the number of requests in flight together is observable
