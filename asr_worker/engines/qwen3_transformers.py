@@ -6,8 +6,9 @@ runs one batched ``generate`` in a thread, and sessions that arrive meanwhile fo
 so a lone session waits for no batching window and the event loop never blocks. Live decodes come
 first: recordings' decodes are batched only when no live decode waits, and never with live ones.
 :meth:`abort` drops a queued decode; a running one's answer is discarded. Needs a transformers
-release with ``Qwen3ASRForConditionalGeneration`` (the ``-hf`` weights); exercised only with a
-fake backend, not on a GPU.
+release with ``Qwen3ASRForConditionalGeneration`` (5.13 or later; the ``-hf`` weights). Runs in
+the tests on transformers' real Qwen3-ASR code with a tiny random-weight model on the CPU
+(tests/kit/qwen3_tiny.py); not yet on a GPU or trained weights (docs/engines.md).
 """
 
 from __future__ import annotations

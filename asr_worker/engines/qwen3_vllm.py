@@ -6,9 +6,9 @@ go in at a lower priority than live ones (``scheduling_policy`` ``priority``). :
 builds the prompt and parses the answer, :mod:`.token_confidence` makes the confidence; Qwen3-ASR
 gives no word timings. :func:`load` only imports vLLM and loads the tokenizer; ``await
 engine.start()`` creates the ``AsyncLLM`` in the running loop (it blocks while the weights load:
-call it at start-up). Written against vLLM's source and exercised only against the fake in
-tests/kit/fakes/fake_vllm.py, not on a GPU: what ``generate`` yields after ``abort`` and whether
-``<asr_text>`` survives ``skip_special_tokens`` are handled both ways.
+call it at start-up). Its calls are checked against vLLM 0.33.0's recorded signatures
+(tests/unit/test_vllm_api.py); it runs only against the fake in tests/kit/fakes/fake_vllm.py, not
+on a GPU: whether ``<asr_text>`` survives ``skip_special_tokens`` is handled both ways.
 """
 
 from __future__ import annotations

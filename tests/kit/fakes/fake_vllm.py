@@ -3,7 +3,7 @@
 A test double at the vLLM boundary, not vLLM: ``AsyncEngineArgs``, ``AsyncLLM`` (``from_engine_args``,
 ``generate``, ``abort``, ``shutdown``), ``SamplingParams``, ``RequestOutputKind`` and ``Logprob``,
 as far as the engine uses them. Like vLLM it checks the prompt's audio placeholder and shape,
-refuses a duplicate request id, ends an aborted request with ``finish_reason="abort"`` and aborts
+refuses a duplicate request id (stricter than vLLM, which suffixes ids), ends an aborted request with ``finish_reason="abort"`` and aborts
 one whose consumer stops. Requests really run concurrently, one "token" (character) at a time, so
 a test can count them in flight (``wait_for_in_flight``) and hold them (``gate``); answers come
 from a ``responder`` (:func:`echo_responder`, or :class:`TranscriptResponder`, which plays a
