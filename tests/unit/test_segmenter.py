@@ -43,7 +43,7 @@ def test_one_utterance_with_pre_roll_and_trailing_padding():
     assert starts[0].start == (30 - pre_roll) * FRAME
     audio = speech_audio(events)
     # Pre-roll, speech and trailing padding, contiguous and in order.
-    padding = EndpointOptions().frames(0.2)
+    padding = EndpointOptions().frames(EndpointOptions().trailing_padding)
     expected = np.repeat(np.arange(30 - pre_roll, 70 + padding), FRAME)
     assert np.array_equal(audio, expected)
     assert ends[0].end == (70 + padding) * FRAME and ends[0].reason == "silence"
@@ -164,7 +164,7 @@ def test_speech_resuming_after_a_pause_sends_the_rest_of_the_silence_and_can_pau
     paused = [e for e in events if isinstance(e, SpeechPaused)]
     (end,) = [e for e in events if isinstance(e, SpeechEnded)]
     assert len(paused) == 2  # one per silence run
-    padding = EndpointOptions().frames(0.2)
+    padding = EndpointOptions().frames(EndpointOptions().trailing_padding)
     assert paused[0].end == (30 + padding) * FRAME and paused[1] == SpeechPaused(end.start, end.end)
     audio = speech_audio(events)
     # Every frame once, in order, from the pre-roll to the padding after the second run.
@@ -200,8 +200,8 @@ def test_pause_threshold_is_validated_and_follows_session_overrides():
     with pytest.raises(ConfigError, match="pause_threshold"):
         with_overrides(EndpointOptions(), {"pause_threshold": 1.0})
     # A session's short silence threshold brings the default pause down with it (no pause then).
-    options = with_overrides(EndpointOptions(), {"silence_threshold": 0.2, "trailing_padding": 0.1})
-    assert options.pause_threshold == 0.2
+    options = with_overrides(EndpointOptions(), {"silence_threshold": 0.12, "trailing_padding": 0.1})
+    assert options.pause_threshold == 0.12
     _, events = run([0.0] * 10 + [0.9] * 20 + [0.0] * 20, options)
     assert not any(isinstance(e, SpeechPaused) for e in events)
     assert with_overrides(EndpointOptions(), {"trailing_padding": 0.3}).pause_threshold == 0.3
@@ -281,7 +281,7 @@ def test_a_stop_closure_inside_a_short_word_does_not_end_it():
     assert [e.start for e in events if isinstance(e, SpeechStarted)] == [(20 - pre_roll) * FRAME]
     (end,) = [e for e in events if isinstance(e, SpeechEnded)]
     # The whole word goes out, the closure too, from the pre-roll to the padding.
-    padding = EndpointOptions().frames(0.2)
+    padding = EndpointOptions().frames(EndpointOptions().trailing_padding)
     assert np.array_equal(speech_audio(events), np.repeat(np.arange(20 - pre_roll, 36 + padding), FRAME))
     assert end.end == (36 + padding) * FRAME
 
