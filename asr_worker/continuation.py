@@ -18,6 +18,9 @@ context, bounded so that its cost does not grow with the stretch of speech (:met
    ``condition_on_previous_text`` gives each window the text of the one before);
 3. and when that echoes the prompt too, the rest's audio alone: what it writes is the rest's text.
 
+The window of step 1 is mostly the context's speech, so its no-speech verdict is the context's: a
+short rest (:data:`MAX_JUDGED_SEC`) is also decoded alone, and is no speech when that says so.
+
 Until 2026-11 step 1 heard every earlier piece of the VAD's utterance, up to 20 s: a stretch of
 continuous speech cost a multiple of its length (BENCHMARKS.md, "Live path A/B"), and whisper, reading
 the earlier sentences again after the prefix, wrote them again as the rest's ("It was the season of
@@ -53,6 +56,10 @@ MAX_WORDS_PER_SECOND = 7.0
 SPARE_WORDS = 2
 # A rest that begins with this many of the context's last words carried the context over.
 ECHO_WORDS = 3
+# A rest this short (a reply, a breath, a click: pre-roll and padding included) is also decoded
+# alone, for its own no-speech verdict. Alone, tiny.en and base flag 12 of 12 breaths of 0.1-0.3 s
+# and none of the turn set's 113 short replies (bench/contract_soak.py's ``tail`` sessions).
+MAX_JUDGED_SEC = 1.5
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
@@ -160,7 +167,12 @@ async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], 
             return None, echoed
         rest = continued(decoded, prefix=said, offset=len(left) / SAMPLE_RATE, tokenize=tokenize)
         if rest is not None and not echoes(rest.text, said) and not implausible(rest.text, seconds):
-            return rest, echoed
+            if seconds > MAX_JUDGED_SEC:
+                return rest, echoed
+            # The window's no-speech verdict is the context's: a breath after a sentence came out
+            # as "Thank you very much.". Its own audio decoded alone says whether it holds speech.
+            alone = await decode(replace(request, request_id=f"{request.request_id}-s"))
+            return (alone if alone is None or alone.no_speech else rest), echoed
         echoed += rest is not None  # (None: the engine did not continue the prefix)
     previous = prompt(earlier)
     if previous:

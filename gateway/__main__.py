@@ -47,7 +47,7 @@ TUNING = (
     "--max-queue-lag", "--asr-overbooking", "--batch-share", "--batch-backlog-timeout", "--session-ttl",
     "--max-backlog-records", "--backlog-timeout", "--diarize-wait", "--diarize-load-wait",
     "--max-pending-per-key", "--self-signed-cert-dir", "--audiohook-language",
-    "--prerecorded-max-bytes", "--prerecorded-body-timeout", "--prerecorded-callback-attempts",
+    "--prerecorded-max-bytes", "--prerecorded-memory-bytes", "--prerecorded-body-timeout", "--prerecorded-callback-attempts",
     "--prerecorded-callback-backlog", "--prerecorded-callback-backlog-bytes", "--prerecorded-callback-retention",
     "--prerecorded-callback-senders", "--redacted-audio-max-bytes", "--redacted-audio-retention",
     "--transcript-log-maxlen", "--finals-maxlen", "--transcript-retention", "--max-followers",

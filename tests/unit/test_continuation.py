@@ -78,11 +78,12 @@ class Decoder:
 
     async def __call__(self, request: DecodeRequest) -> Hypothesis:
         self.requests.append(request)
-        return Hypothesis(text=self.texts.pop(0), language="en")
+        text = self.texts.pop(0)
+        return Hypothesis(text=text.removeprefix("(no speech) "), language="en", no_speech=text.startswith("(no speech)"))
 
 
-def rest(decoder: Decoder, *, heard: tuple[Piece, ...], earlier=("Could you read it?", "It is 773.")):
-    request = DecodeRequest("r1", np.zeros(2 * SR, np.float32), True, context="Acme")
+def rest(decoder: Decoder, *, heard: tuple[Piece, ...], earlier=("Could you read it?", "It is 773."), seconds=2.0):
+    request = DecodeRequest("r1", np.zeros(int(seconds * SR), np.float32), True, context="Acme")
     return asyncio.run(decode_rest(request, decoder, heard=heard, earlier=earlier, tokenize=lambda t: []))
 
 
@@ -113,3 +114,18 @@ def test_a_rest_that_echoes_its_context_is_decoded_with_less():
     assert [(r.prefix, r.context, len(r.audio)) for r in decoder.requests] == [
         ("It is 773.", "Acme", int(3.2 * SR)), ("", "Acme Could you read it? It is 773.", 2 * SR), ("", "Acme", 2 * SR)]
     assert len({r.request_id for r in decoder.requests}) == 3
+
+
+def test_a_short_rest_is_no_speech_when_its_own_audio_says_so():
+    """The continued window's no-speech verdict is the context's: a breath after a sentence came
+    out as "Thank you very much."; decoded alone, it is no speech."""
+    decoder = Decoder("It is 773. Thank you very much.", "(no speech) Okay.")
+    got, _ = rest(decoder, heard=(piece(1.2, "It is 773."),), seconds=0.6)
+    assert got is not None and got.no_speech
+    assert [(r.prefix, len(r.audio)) for r in decoder.requests] == [("It is 773.", int(1.8 * SR)), ("", int(0.6 * SR))]
+
+
+def test_a_short_rest_with_speech_keeps_its_continued_text():
+    decoder = Decoder("It is 773. 501.", "Five oh one.")
+    got, _ = rest(decoder, heard=(piece(1.2, "It is 773."),), seconds=0.6)
+    assert got is not None and got.text == "501." and not got.no_speech
