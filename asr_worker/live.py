@@ -178,7 +178,8 @@ class LiveSessions(StageCore):
         if hypothesis is None or not hypothesis.text or hypothesis.no_speech:
             return  # the endpoint decides what becomes of it
         turn_end = asr.options.sentence_endpoint and ends_turn(
-            hypothesis, confidence=asr.options.sentence_confidence, short_words=asr.options.sentence_short_words)
+            hypothesis, confidence=asr.options.sentence_confidence, short_words=asr.options.sentence_short_words,
+            ungated=asr.options.sentence_confidence_skip)
         if not (turn_end or eager and asr.config.eager_finals):
             return
         utt = asr.utterance

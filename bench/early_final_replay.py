@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentence-confidence", type=float, default=StreamingOptions().sentence_confidence,
                         help="an early final only where the decode's confidence is at least this (the ASR "
                         "worker's --sentence-confidence; 0: every sentence end)")
+    parser.add_argument("--sentence-confidence-skip", nargs="*", default=StreamingOptions().sentence_confidence_skip,
+                        metavar="LANGUAGE", help="languages whose sentences end a turn whatever the confidence")
     parser.add_argument("--short-words", type=int, default=StreamingOptions().sentence_short_words,
                         help="a sentence of at most this many words is an early final whatever its confidence "
                         "(the ASR worker's --sentence-short-words)")
@@ -188,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                     if end < len(samples) and ends_sentence(text):
                         early[way].append(decoded.confidence)
                     if end == len(samples) or ends_turn(decoded, confidence=args.sentence_confidence,
+                                                        ungated=args.sentence_confidence_skip,
                                                         short_words=args.short_words):
                         if args.record:
                             recorded[-1]["final"] = text

@@ -43,3 +43,14 @@ def test_in_a_language_without_a_word_list_only_a_sentence_mark_ends():
     assert not ends("42", language="de")
     assert not ends("42", language="")
     assert ends("42.", language="de")
+
+
+def test_in_an_ungated_language_every_sentence_ends_whatever_the_confidence():
+    """English lost nothing without the confidence gate, and phone calls' sentences (confidence
+    p50 0.64 through μ-law) were held back by it with the other party's replies merged into them."""
+    text = "Which may want to do that for the engineer come with it."
+    hypothesis = Hypothesis(text=text, language="en", confidence=0.4)
+    assert ends_turn(hypothesis, confidence=0.6, short_words=3, ungated=("en",))
+    assert not ends_turn(hypothesis, confidence=0.6, short_words=3, ungated=("es",))
+    spanish = Hypothesis(text="Me han cobrado dos veces el mismo envío.", language="es", confidence=0.4)
+    assert not ends_turn(spanish, confidence=0.6, short_words=3, ungated=("en",))
