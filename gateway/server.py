@@ -55,6 +55,7 @@ from .calls.connection import Connection, ConnectionOptions
 from .calls.resume import Parking
 from .core.hub import HubOptions, SessionHub
 from .core.tenant import Tenants
+from .diarization.pool import Diarizer
 from .doors import ROUTES, door_for
 from .doors.base import BadTarget, Handshake
 from .http import phrases, prerecorded, routes
@@ -67,9 +68,9 @@ from .outputs.follow import FollowOptions, Followers
 from .outputs.redacted_audio import RedactedAudio
 from .outputs.transcript_log import TranscriptLog, TranscriptOptions
 from .outputs.webhook import Schedule
+from .policy.keyfile import is_tenant_name
 from .security import auth
 from .security.gate import AccessOptions, AccessRequest, Admission, Allowances, Gate, Purpose, Refusal
-from .security.keyfile import is_tenant_name
 from .security.limits import FOLLOWERS, STATUS, KeyLimits, NoSlot
 from .security.replay import Nonces
 
@@ -138,6 +139,9 @@ class Gateway:
         self.listen = listen
         self.connection_options = connection
         self.hub = SessionHub(redis, options=hub, metrics=self.metrics)
+        # The gateway's one diarizer process, for live calls and recordings (started by start() with
+        # diarize_preload, else by the first diarize=true).
+        self.diarizer = Diarizer(metrics=self.metrics)
         self.transcripts = TranscriptLog(redis, options=transcripts, ttl=hub.session_ttl,
                                          gateway_id=self.hub.gateway_id, metrics=self.metrics,
                                          tenant_webhook=access.api_keys.webhook_of,
@@ -152,7 +156,7 @@ class Gateway:
                                undelivered=self.metrics.prerecorded_undelivered, gateway_id=self.hub.gateway_id)
         self.prerecorded = prerecorded.Prerecorded(self.hub, transcripts=self.transcripts, options=recordings,
                                                    undelivered=self.metrics.prerecorded_undelivered,
-                                                   courier=self.courier,
+                                                   courier=self.courier, diarizer=self.diarizer,
                                                    redacted=RedactedAudio(redis,
                                                                           retention=recordings.redacted_audio_retention))
         self.port = listen.port
@@ -185,6 +189,8 @@ class Gateway:
         if not self.api_keys.enabled:
             log.warning("no API keys configured (--api-key, --api-keys-file): anyone who can reach "
                         "this port may use the service")
+        if self.hub.options.diarize_preload:
+            self.diarizer.preload()
         await self.hub.start()
         await self.transcripts.start()
         self.key_limits.start()
@@ -256,6 +262,7 @@ class Gateway:
         await self.key_limits.close()
         await self.followers.close()
         await self.transcripts.close()
+        self.diarizer.close()
         await self.hub.close()
 
     # -- HTTP and handshakes ----------------------------------------------------------
@@ -410,7 +417,8 @@ class Gateway:
         try:
             websocket.driver = Connection(websocket, door, self.hub, options=self.connection_options,
                                           transcripts=self.transcripts, parking=self.parking,
-                                          key_id=key.key_id, tenant=tenant, limits=self.key_limits)
+                                          key_id=key.key_id, tenant=tenant, limits=self.key_limits,
+                                          diarizer=self.diarizer)
             await websocket.driver.run()
         finally:
             self._calls.discard(websocket)

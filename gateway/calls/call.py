@@ -30,7 +30,6 @@ from common.records import End, Flush, Record, SpeechEnd, SpeechStart, Transcrip
 from common.records import Error as ErrorRecord
 from common.records import SAMPLE_RATE
 
-from ..analytics.options import NO_TENANT_SETTINGS, CallAnalytics
 from ..analytics.sentiment import sentiment
 from ..analytics.tracker import CallTracker
 from ..core import events, phrase_lists
@@ -38,8 +37,11 @@ from ..core.audio import BATCH_MAX_CHUNK, MAX_CHUNK, CallAudio
 from ..core.config import SessionConfig
 from ..core.hub import SessionHub
 from ..core.session import PipelineSession
-from ..core.tenant import ANONYMOUS, Tenant
+from ..core.tenant import Tenant
+from ..diarization.pool import Diarizer
 from ..outputs.transcript_log import CallLog, TranscriptLog
+from ..policy.analytics import NO_TENANT_SETTINGS, CallAnalytics
+from ..policy.keyfile import ANONYMOUS
 from .analyzer import CallAnalyzer
 from .speakers import LiveSpeakers
 
@@ -68,10 +70,11 @@ class Call:
     def __init__(self, hub: SessionHub, config: SessionConfig, *, protocol: str,
                  events_out: asyncio.Queue, call_id: str | None = None, parties: tuple[str, ...] = (),
                  transcripts: TranscriptLog | None = None, tenant: Tenant | None = None,
-                 session_ids: Sequence[str] = ()) -> None:
+                 session_ids: Sequence[str] = (), diarizer: Diarizer | None = None) -> None:
         """``tenant``: who owns the call (its log is the tenant's, and it counts among the tenant's
         sessions); None: the anonymous tenant, uncounted (raw TCP calls, which have no keys).
-        ``session_ids``: those of a parked call's pipeline sessions (:meth:`restore`); none: new ones."""
+        ``session_ids``: those of a parked call's pipeline sessions (:meth:`restore`); none: new ones.
+        ``diarizer``: the gateway's, which labels a diarized live call's finals (None: they go unlabelled)."""
         self.hub = hub
         self.tenant = tenant
         if tenant is not None:
@@ -111,9 +114,9 @@ class Call:
         self.analytics_warning = ""
         self.analyzer = self._analyzer()
         # A recording is diarized whole at its end (gateway/http/prerecorded.py); a live call final by final.
-        self.speakers = LiveSpeakers(hub.diarizer, metrics=hub.metrics, wait=hub.options.diarize_wait,
+        self.speakers = LiveSpeakers(diarizer, metrics=hub.metrics, wait=hub.options.diarize_wait,
                                      load_wait=hub.options.diarize_load_wait) \
-            if config.diarize and not self.batch and len(self.sessions) == 1 else None
+            if diarizer is not None and config.diarize and not self.batch and len(self.sessions) == 1 else None
 
     def _analyzer(self, phrases: tuple[str, ...] | None = None) -> CallAnalyzer | None:
         """The call's analytics, if it or its tenant asks for them (gateway/analytics). ``phrases``: the
@@ -255,11 +258,12 @@ class Call:
 
     @classmethod
     def restore(cls, hub: SessionHub, state: dict, *, events_out: asyncio.Queue,
-                transcripts: TranscriptLog | None = None, tenant: Tenant | None = None) -> Call:
+                transcripts: TranscriptLog | None = None, tenant: Tenant | None = None,
+                diarizer: Diarizer | None = None) -> Call:
         """The call :meth:`park` handed on, not relaying yet (:meth:`attach` starts that)."""
         call = cls(hub, SessionConfig(**state["config"]), protocol=state["protocol"], events_out=events_out,
                    call_id=state["call_id"], parties=tuple(state["parties"]), transcripts=transcripts,
-                   tenant=tenant, session_ids=[s["session_id"] for s in state["sessions"]])
+                   tenant=tenant, session_ids=[s["session_id"] for s in state["sessions"]], diarizer=diarizer)
         call._flushes = state["flushes"]
         call._flush_pending = {int(k): v for k, v in state["flush_pending"].items()}
         call._last_word_end = {int(k): v for k, v in state["last_word_end"].items()}

@@ -46,9 +46,11 @@ from ..core import events
 from ..core.hub import SessionHub
 from ..core.idle import IdleClock, ReadyClock
 from ..core.pacing import AudioPacer, PacingOptions
-from ..core.tenant import ANONYMOUS, Tenant
+from ..core.tenant import Tenant
+from ..diarization.pool import Diarizer
 from ..doors.base import CloseFrame, Door
 from ..outputs.transcript_log import TranscriptLog
+from ..policy.keyfile import ANONYMOUS
 from ..security.limits import PENDING, SESSION, KeyLimits, NoSlot, Slot
 from .call import Call, CallRefused
 from .resume import Parking
@@ -103,9 +105,9 @@ class Connection:
     def __init__(self, websocket: ServerConnection, door: Door, hub: SessionHub, *,
                  options: ConnectionOptions, transcripts: TranscriptLog | None = None,
                  parking: Parking | None = None, key_id: str | None = None, tenant: Tenant | None = None,
-                 limits: KeyLimits | None = None) -> None:
+                 limits: KeyLimits | None = None, diarizer: Diarizer | None = None) -> None:
         """``tenant``: who owns the call; ``limits``: where the connection and its call count against
-        ``key_id`` (None: they do not)."""
+        ``key_id`` (None: they do not); ``diarizer``: the gateway's, for a diarized call (:class:`Call`)."""
         self.websocket = websocket
         self.transcripts = transcripts
         self.door = door
@@ -115,6 +117,7 @@ class Connection:
         self.key_id = key_id
         self.tenant = tenant  # who owns the call
         self.limits = limits
+        self.diarizer = diarizer
         self.parked = False
         self.events: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=options.send_queue)
         self.call: Call | None = None
@@ -230,7 +233,7 @@ class Connection:
         if slot is None:
             return []
         call = Call(self.hub, first.config, protocol=self.door.name, events_out=self.events, call_id=first.call_id,
-                    parties=first.parties, transcripts=self.transcripts, tenant=self.tenant)
+                    parties=first.parties, transcripts=self.transcripts, tenant=self.tenant, diarizer=self.diarizer)
         try:
             await call.open()
         except BaseException as exc:
@@ -268,7 +271,7 @@ class Connection:
                                "or waited too long for its client; start a new session", CloseCode.POLICY_VIOLATION)
             return False
         call = Call.restore(self.hub, state["call"], events_out=self.events, transcripts=self.transcripts,
-                            tenant=self.tenant)
+                            tenant=self.tenant, diarizer=self.diarizer)
         self.door.restore(state["door"], call.config)
         if self.key_id is not None:
             slot = Slot(SESSION, self.key_id, state["slot"])

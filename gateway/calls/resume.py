@@ -44,8 +44,9 @@ from redis.exceptions import RedisError
 from common import aio, keys
 
 from ..core.hub import SessionHub
-from ..core.tenant import ANONYMOUS, Tenant
+from ..core.tenant import Tenant
 from ..outputs.transcript_log import TranscriptLog, call_key, log_key
+from ..policy.keyfile import ANONYMOUS
 from ..security.limits import SESSION, KeyLimits, Slot
 from .call import Call
 

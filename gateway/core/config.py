@@ -17,9 +17,7 @@ from common.pipeline_config import AsrConfig, DenoiseConfig, PipelineConfig, Vad
 from common.records import SAMPLE_RATE
 from common.redaction.policy import merge, parse_kinds
 
-from ..analytics.options import CallAnalytics
-from ..analytics.sentiment import available as sentiment_available
-from ..diarization.pool import available
+from ..policy.analytics import CallAnalytics
 from .audio import ENCODINGS
 
 MAX_CHANNELS = 8
@@ -86,13 +84,10 @@ class SessionConfig:
             raise ConfigError(f"diarize=true needs one channel, and multichannel=true makes {self.channels}: each "
                               "channel is one party already; send multichannel=false to diarize their mix, or "
                               "leave diarize out")
-        if self.diarize:
-            available()  # the diarize extra: refused as the call opens, not at its first final
         self.pipeline(denoise_default=False)  # refused now, when the client connects
         CallAnalytics.parse(self.analytics)
-        if isinstance(self.analytics, dict) and self.analytics.get("sentiment") is True:
-            sentiment_available()  # asked for by name: refused without the analytics extra (analytics: true
-            # alone runs without it, and the client is told so: gateway/calls/call.py)
+        # Whether this server has the extras a feature asked for needs (diarize, sentiment) is the
+        # doors' check as they parse (gateway/doors/kit.py check_extras): the core knows no feature.
 
     @property
     def call_analytics(self) -> CallAnalytics | None:

@@ -1,8 +1,8 @@
 """Tenants on this gateway: who owns a call, and what each has open here.
 
 Every call, follower and status socket belongs to the tenant of the API key
-that opened it (:mod:`gateway.security.keyfile`); without API keys, everything
-belongs to one tenant, :data:`ANONYMOUS`. A tenant's counts (live pipeline
+that opened it (:mod:`gateway.policy.keyfile`); without API keys, everything
+belongs to one tenant, :data:`~gateway.policy.keyfile.ANONYMOUS`. A tenant's counts (live pipeline
 sessions and open connections, by protocol) are what ``/ws/status`` shows a key
 of that tenant instead of the whole gateway's.
 """
@@ -12,23 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-ANONYMOUS = "anonymous"  # the one tenant of a gateway without API keys
-
-
-class Member(Protocol):
-    """What the outputs need of the key behind a socket (an ``ApiKey`` of :mod:`gateway.security.keyfile`).
-
-    A protocol here, not the class: the outputs sit below the security layer that defines keys.
-    """
-
-    @property
-    def key_id(self) -> str | None: ...  # None: no keys are configured
-
-    def followable(self, requested: str | None = None) -> tuple[str, ...]:
-        """The tenants a follow of this key looks in for a call id, in order."""
-        ...
 
 
 @dataclass(slots=True, eq=False)

@@ -22,9 +22,9 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..analytics.options import Settings
 from ..analytics.sentiment import Sentiment
 from ..analytics.tracker import CallTracker
+from ..policy.analytics import Settings
 from .cluster import Labels
 from .words import word_speaker
 

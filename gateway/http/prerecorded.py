@@ -171,10 +171,12 @@ class Prerecorded:
     """Serve ``POST /v1/listen`` requests whose key the server has checked."""
 
     def __init__(self, hub: SessionHub, *, transcripts: TranscriptLog, options: PrerecordedOptions,
-                 undelivered: Counter, courier: Courier | None = None, redacted: RedactedAudio | None = None) -> None:
+                 undelivered: Counter, courier: Courier | None = None, redacted: RedactedAudio | None = None,
+                 diarizer: diarization.Diarizer | None = None) -> None:
         """``undelivered``: the counter of results lost, labelled by ``kind``; ``courier``: what delivers
         callbacks (none: a request with a callback is refused with 400); ``redacted``: where redacted
-        recordings are kept (none: a request with ``redact_audio`` is refused with 400)."""
+        recordings are kept (none: a request with ``redact_audio`` is refused with 400); ``diarizer``: the
+        gateway's, shared with live calls (none: one of its own)."""
         self.hub = hub
         self.transcripts = transcripts
         self.options = options
@@ -182,8 +184,7 @@ class Prerecorded:
         self.inflight = InFlight(undelivered=undelivered)
         self.courier = courier
         self._fetcher: httpx.AsyncClient | None = None  # {"url": ...} bodies
-        # the gateway's one, shared with live calls (a hub-less Prerecorded, in tests, gets its own)
-        self.diarizer = hub.diarizer if hub is not None else diarization.Diarizer()
+        self.diarizer = diarizer if diarizer is not None else diarization.Diarizer()
 
     @property
     def closing(self) -> bool:

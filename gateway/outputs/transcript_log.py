@@ -61,10 +61,11 @@ from common.config import option, positive
 from common.logs import Untrusted
 from common.metrics import GatewayMetrics
 
-from ..analytics.options import NO_TENANT_SETTINGS, TenantAnalytics
 from ..core import events
 from ..core.resp import Lane
-from .webhook import Destination, FinalsWebhook, WebhookOptions
+from ..policy.analytics import NO_TENANT_SETTINGS, TenantAnalytics
+from ..policy.webhook import Destination
+from .webhook import FinalsWebhook, WebhookOptions
 
 log = logging.getLogger(__name__)
 

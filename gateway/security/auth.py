@@ -1,7 +1,7 @@
 """API keys: who may open a WebSocket on the gateway, and as which tenant.
 
 Keys come from ``--api-key`` (repeatable) and ``--api-keys-file`` (one key a
-line, with optional settings: :mod:`gateway.security.keyfile`), the file being
+line, with optional settings: :mod:`gateway.policy.keyfile`), the file being
 read again on SIGHUP. A client presents
 its key in an ``Authorization: Token KEY`` or ``Bearer KEY`` header, in an
 ``X-API-KEY`` header (how Genesys AudioHook sends it), or, for
@@ -28,9 +28,9 @@ from common.config import option
 from common.errors import ConfigError
 from common.redaction.policy import merge
 
-from ..analytics.options import NO_TENANT_SETTINGS, TenantAnalytics
-from ..outputs.webhook import Destination
-from .keyfile import ApiKey, bare_key, read_keys_file
+from ..policy.analytics import NO_TENANT_SETTINGS, TenantAnalytics
+from ..policy.keyfile import ApiKey, bare_key, read_keys_file
+from ..policy.webhook import Destination
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from common.metrics import GatewayMetrics
 from gateway.analytics import talk
 from gateway.analytics.loudness import LevelMeter
 from gateway.analytics.consistency import consistent
-from gateway.analytics.options import (MAX_PHRASE_CHARS, MAX_PHRASES, AlertRules, CallAnalytics, Settings,
+from gateway.policy.analytics import (MAX_PHRASE_CHARS, MAX_PHRASES, AlertRules, CallAnalytics, Settings,
                                        TenantAnalytics, parse_phrases)
 from gateway.analytics.phrases import PhraseSpotter, timed_tokens
 from gateway.analytics.sentiment import sentiment
@@ -24,7 +24,7 @@ from gateway.analytics.tracker import LIVE_LAG_MS, CallTracker
 from gateway.core import events
 from gateway.calls.analyzer import QUEUE, CallAnalyzer
 from gateway.doors.native import NativeDoor, parse_config
-from gateway.security.keyfile import parse_keys
+from gateway.policy.keyfile import parse_keys
 
 
 def words_over(start: int, end: int, count: int) -> list[tuple[str, int, int, float]]:

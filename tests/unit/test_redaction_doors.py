@@ -19,7 +19,7 @@ from gateway.doors.base import Handshake, HandshakeRefused
 from gateway.doors.deepgram import DeepgramDoor
 from gateway.doors.flux import FluxDoor
 from gateway.doors.native import NativeDoor, parse_config
-from gateway.security.keyfile import parse_keys
+from gateway.policy.keyfile import parse_keys
 
 RAW = "encoding=linear16&sample_rate=16000"
 

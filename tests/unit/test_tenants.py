@@ -11,14 +11,16 @@ import hmac
 import pytest
 
 from common.errors import ConfigError
-from gateway.core.tenant import ANONYMOUS, Tenants
+from gateway.core.tenant import Tenants
 from gateway.http.status import StatusOptions
+from gateway.doors import ROUTES
 from gateway.outputs.follow import FailedLookups, FollowOptions, _Refusal, _tenant
 from gateway.outputs.transcript_log import call_key, finals_fields, log_key
-from gateway.outputs.webhook import Destination, signature, signing_secret
+from gateway.outputs.webhook import signature
+from gateway.policy.keyfile import ANONYMOUS, DOORS, OPEN, ApiKey, bare_key, key_id, parse_keys
+from gateway.policy.webhook import Destination, signing_secret
 from gateway.security.auth import ApiKeys
 from gateway.security.gate import AccessOptions, Allowances
-from gateway.security.keyfile import DOORS, OPEN, ApiKey, bare_key, key_id, parse_keys
 from gateway.security.limits import FOLLOWERS, PENDING, SESSION, STATUS, Limit
 
 SOURCE = "keys.txt"
@@ -109,6 +111,11 @@ def test_what_a_key_may_do():
     # Without keys: one anonymous tenant that may do everything, as before tenants.
     assert OPEN.tenant == ANONYMOUS and OPEN.admin and OPEN.may_follow and all(OPEN.may_stream(d) for d in DOORS)
     assert OPEN.followable() == (ANONYMOUS,)
+
+
+def test_the_keys_file_names_every_door_and_only_doors():
+    """The keys file is plain data below the doors: it names them, and here the names meet the doors."""
+    assert DOORS == tuple(sorted({door.name for door in ROUTES.values()}))
 
 
 def test_flag_keys_are_bare_and_the_file_sets_a_key_given_both_ways(tmp_path):
