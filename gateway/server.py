@@ -51,6 +51,7 @@ from common.config import option, positive
 from common.errors import ErrorCode
 from common.metrics import GatewayMetrics
 
+from . import features
 from .calls.connection import Connection, ConnectionOptions
 from .calls.resume import Parking
 from .core.hub import HubOptions, SessionHub
@@ -144,8 +145,11 @@ class Gateway:
         self.diarizer = Diarizer(metrics=self.metrics)
         self.transcripts = TranscriptLog(redis, options=transcripts, ttl=hub.session_ttl,
                                          gateway_id=self.hub.gateway_id, metrics=self.metrics,
-                                         tenant_webhook=access.api_keys.webhook_of,
-                                         tenant_analytics=access.api_keys.analytics_of)
+                                         tenant_webhook=lambda tenant: access.api_keys.policy_of(tenant).webhook)
+        self.tenants = Tenants()
+        # What plugs into every call of this gateway (gateway/features).
+        self.plugs = features.plugs(features.Shared(tenants=self.tenants, transcripts=self.transcripts,
+                                                    diarizer=self.diarizer))
         self.followers = Followers(redis, options=follow, metrics=self.metrics)
         # Callbacks whose first attempt failed go to Redis; this gateway's courier delivers any gateway's.
         self.courier = Courier(redis, schedule=Schedule(attempts=recordings.callback_attempts),
@@ -154,9 +158,10 @@ class Gateway:
                                senders=recordings.callback_senders, hosts=recordings.callback_hosts,
                                secret_of=self.transcripts.signing_secret, metrics=self.metrics,
                                undelivered=self.metrics.prerecorded_undelivered, gateway_id=self.hub.gateway_id)
-        self.prerecorded = prerecorded.Prerecorded(self.hub, transcripts=self.transcripts, options=recordings,
+        self.prerecorded = prerecorded.Prerecorded(self.hub, options=recordings,
                                                    undelivered=self.metrics.prerecorded_undelivered,
                                                    courier=self.courier, diarizer=self.diarizer,
+                                                   plugs=self.plugs,
                                                    redacted=RedactedAudio(redis,
                                                                           retention=recordings.redacted_audio_retention))
         self.port = listen.port
@@ -168,8 +173,7 @@ class Gateway:
         self.gate = Gate(access, metrics=self.metrics, nonces=Nonces(redis), lookups=self.followers.lookups,
                          slots=self.key_limits, pending=self._pending,
                          doors={type(options): options for options in doors})
-        self.tenants = Tenants(redact_of=access.api_keys.redaction_of)
-        self.phrases = phrases.PhraseLists(redis, keys_file=access.api_keys.analytics_of)
+        self.phrases = phrases.PhraseLists(redis, keys_file=lambda tenant: access.api_keys.policy_of(tenant).analytics)
         # Door sockets the gate let in, until their handler ends (or, if their handshake failed, they are gone).
         self._calls: weakref.WeakSet[AdmittedConnection] = weakref.WeakSet()
         self.status = GatewayStatus(self.hub, self.metrics, options=status)
@@ -334,7 +338,7 @@ class Gateway:
         if isinstance(admission, Refusal):
             return _response(admission)
         return await self.prerecorded.serve(connection, request, admission.handshake,
-                                            tenant=self.tenants[admission.key.tenant],
+                                            policy=self.api_keys.policy_of(admission.key.tenant),
                                             give_back=functools.partial(self.gate.give_back, admission.slot))
 
     async def _phrases(self, connection: AdmittedConnection, request: Request) -> Response:
@@ -369,7 +373,7 @@ class Gateway:
                                                         door=ROUTES[prerecorded.ROUTE], address=_address(connection)))
         if isinstance(admission, Refusal):
             return _response(admission)
-        response = await self.prerecorded.redacted_audio(request_id, tenant=self.tenants[admission.key.tenant])
+        response = await self.prerecorded.redacted_audio(request_id, tenant=admission.key.tenant)
         if request.method == "HEAD":
             response = replace(response, body=b"")  # Content-Length stays the GET's
         return response
@@ -416,9 +420,9 @@ class Gateway:
         self._handlers.add(handler)
         try:
             websocket.driver = Connection(websocket, door, self.hub, options=self.connection_options,
-                                          transcripts=self.transcripts, parking=self.parking,
-                                          key_id=key.key_id, tenant=tenant, limits=self.key_limits,
-                                          diarizer=self.diarizer)
+                                          parking=self.parking, key_id=key.key_id,
+                                          policy=self.api_keys.policy_of(key.tenant), limits=self.key_limits,
+                                          plugs=self.plugs)
             await websocket.driver.run()
         finally:
             self._calls.discard(websocket)
@@ -459,7 +463,8 @@ class Gateway:
             except NoSlot as refused:
                 await self.status.refuse(websocket, refused.code, str(refused))
                 return
-            await self.status.serve(websocket, tenant=None if key.admin else self.tenants[key.tenant])
+            await self.status.serve(websocket, tenant=None if key.admin else self.tenants[key.tenant],
+                                    forced=self.api_keys.policy_of(key.tenant).redact)
         finally:
             await self.gate.give_back(slot)
 

@@ -1,6 +1,6 @@
 """One call's analytics as a state machine: fed the VAD's speech starts and ends, finals and the audio clock; gives events and a summary.
 
-No I/O: :mod:`gateway.calls.analyzer` feeds it from the call's records, off the
+No I/O: :mod:`gateway.features.analytics` feeds it from the call's records, off the
 path of the finals, and sends what it returns. Every method returns the
 analytics events it produced, as JSON-ready dicts with an ``event`` field:
 

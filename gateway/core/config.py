@@ -18,6 +18,7 @@ from common.records import SAMPLE_RATE
 from common.redaction.policy import merge, parse_kinds
 
 from ..policy.analytics import CallAnalytics
+from ..policy.tenant import TenantPolicy
 from .audio import ENCODINGS
 
 MAX_CHANNELS = 8
@@ -58,10 +59,10 @@ class SessionConfig:
     # Call analytics (gateway/analytics): null/false off, true on, or an object of phrases, alerts, sentiment
     analytics: bool | dict | None = None
     # Redaction kinds (common.redaction.policy); redact_policy says who asked: "client", "tenant"
-    # (the API key's tenant forces them, see with_tenant_policy) or "tenant+client"
+    # (the API key's tenant forces them, see with_policy) or "tenant+client"
     redact: tuple[str, ...] = ()
     redact_policy: str = ""
-    # Who spoke when on a one-pipeline call: each final's words get a speaker (gateway/calls/speakers.py)
+    # Who spoke when on a one-pipeline call: each final's words get a speaker (gateway/features/speakers.py)
     diarize: bool = False
 
     def __post_init__(self) -> None:
@@ -95,6 +96,11 @@ class SessionConfig:
         return CallAnalytics.parse(self.analytics)
 
     @property
+    def redaction(self) -> str:
+        """The redaction the call runs with, as its log records it: ``tenant:pci,ssn``; "" for none."""
+        return f"{self.redact_policy}:{','.join(self.redact)}" if self.redact else ""
+
+    @property
     def pipelines(self) -> int:
         """Pipeline sessions of a call with this config: one per channel, or one mixed down."""
         return self.channels if self.multichannel else 1
@@ -116,9 +122,11 @@ class SessionConfig:
             priority=self.priority,
         )
 
-    def with_tenant_policy(self, forced: tuple[str, ...]) -> SessionConfig:
-        """This config with the kinds its tenant forces added (a client cannot turn them off)."""
-        if not forced:
-            return self
+    def with_policy(self, policy: TenantPolicy) -> SessionConfig:
+        """This config with what its tenant's ``policy`` forces added (redaction kinds: a client cannot
+        turn them off), as the call's pipeline sessions and their workers get it."""
+        forced = policy.redact
+        if not forced or set(forced) <= set(self.redact) and "tenant" in self.redact_policy:
+            return self  # nothing forced, or applied already (a parked call's config, resumed)
         return replace(self, redact=merge(forced, self.redact),
                        redact_policy="tenant+client" if self.redact else "tenant")

@@ -142,7 +142,7 @@ class HubOptions:
         "as many, of 500 ms each", parse=positive(int)))
     backlog_timeout: float = field(default=10.0, metadata=option(
         "seconds audio waits for a full input stream to drain before the session fails", parse=positive(float)))
-    # A diarized live call's final waits this long for its speakers, then goes without (gateway/calls/speakers.py).
+    # A diarized live call's final waits this long for its speakers, then goes without (gateway/features/speakers.py).
     diarize_wait: float = field(default=2.0, metadata=option(
         "seconds a diarized live call's final waits for its speakers before it goes without them (counted from "
         "the diarizer's model loaded)", parse=positive(float)))

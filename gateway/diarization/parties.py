@@ -1,6 +1,6 @@
 """A diarized recording's call analytics by speaker, not by channel (sans I/O).
 
-A mono recording is one channel, so the call's own analytics (:mod:`gateway.calls.analyzer`)
+A mono recording is one channel, so the call's own analytics (:mod:`gateway.features.analytics`)
 see one party. With ``diarize=true`` its summary is made again here with the diarized
 speakers as the parties: each final is cut into runs of one speaker's words (as the
 response's utterances are: :func:`.words.apply`), each run fed to a

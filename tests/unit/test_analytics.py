@@ -22,7 +22,7 @@ from gateway.analytics.phrases import PhraseSpotter, timed_tokens
 from gateway.analytics.sentiment import sentiment
 from gateway.analytics.tracker import LIVE_LAG_MS, CallTracker
 from gateway.core import events
-from gateway.calls.analyzer import QUEUE, CallAnalyzer
+from gateway.features.analytics import QUEUE, CallAnalyzer
 from gateway.doors.native import NativeDoor, parse_config
 from gateway.policy.keyfile import parse_keys
 
@@ -480,7 +480,7 @@ def test_a_bad_analytics_config_is_a_bad_config_error():
     assert caught.value.code == "bad_config"
 
 
-# -- the analyzer task (gateway/calls/analyzer.py) --------------------------------------------------
+# -- the analyzer task (gateway/features/analytics.py) --------------------------------------------------
 
 
 def final_event(channel: int, start_ms: int, end_ms: int, text: str) -> events.Final:

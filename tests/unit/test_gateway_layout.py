@@ -199,6 +199,7 @@ def test_the_documented_layers_are_read_as_written():
     order = [name for layer in GATEWAY_LAYERS for name in layer]
     assert order.index("gateway.core") < order.index("gateway.analytics") < order.index("gateway.doors")
     assert order.index("gateway.core") < order.index("gateway.diarization")
+    assert order.index("gateway.calls") < order.index("gateway.features") < order.index("gateway.server")
 
 
 def test_every_gateway_package_is_documented_and_every_documented_one_exists():
