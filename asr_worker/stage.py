@@ -16,11 +16,11 @@ import asyncio
 import json
 
 from common.errors import ErrorCode, LeaseLost, SessionGone
-from common.languages import ModelLanguages
+from common.languages import ModelLanguages, names_refusal
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig
 from common.records import SAMPLE_RATE, End, Flush, Record
-from common.redaction.names import MISSING, NameModel
+from common.redaction.names import NameModel
 from common.redaction.redactor import Redactor
 from common.stage import Input, Runner
 
@@ -162,13 +162,15 @@ class AsrStage(LiveSessions, Recordings):
     # -- per-session task -----------------------------------------------------
 
     async def _run(self, session: AsrSession, asr: AsrSessionState) -> None:
-        # The gateway refuses such a session at its door; a worker with another model (a fleet
-        # of mixed models) refuses it here rather than decode it in a language it was not spoken in.
-        refusal = ModelLanguages((self.engine.model_name,), None if self.engine.languages is None
-                                 else frozenset(self.engine.languages)).refusal(asr.config.language,
-                                                                                languages=asr.config.languages)
-        if not refusal and "pii" in (asr.config.redact or ()) and self.runner.names is None:
-            refusal = MISSING  # (the gateway refuses it first when every worker says so)
+        # The rules the gateway applies at a call's open to what the fleet announced
+        # (gateway/features/languages.py, redaction.py), applied to this worker's own model: a
+        # worker of another model (a mixed fleet) refuses a session rather than decode it in a
+        # language it was not spoken in, and so does one that claims a session admitted before
+        # any worker had announced its model.
+        model = ModelLanguages((self.engine.model_name,), None if self.engine.languages is None
+                               else frozenset(self.engine.languages), names=self.runner.names is not None)
+        refusal = (model.refusal(asr.config.language, languages=asr.config.languages)
+                   or names_refusal(model, asr.config.redact or ()))
         if refusal:
             session.log.warning("refused: %s", refusal)
             await self.runner.report(session, ErrorCode.BAD_CONFIG, refusal, fatal=True)

@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 from gateway.analytics.loudness import LevelMeter
-from gateway.analytics.options import AnalyticsSettings
+from gateway.policy.analytics import AnalyticsSettings
 from gateway.analytics.sentiment import sentiment
 from gateway.analytics.tracker import CallTracker
 from gateway.diarization import parties

@@ -118,7 +118,7 @@ def reclustered(model: encoder.Encoder, mix: np.ndarray, regions: list[tuple[int
 
 def live(pcm: np.ndarray, finals: list[events.Final], frames: int) -> tuple[np.ndarray, np.ndarray]:
     """Speaker per 10 ms frame of the finals labelled as a live call's (its words', its turns'): each final's
-    speech (first word to last) and its words' samples in it, as gateway/calls/speakers.py sends them."""
+    speech (first word to last) and its words' samples in it, as gateway/features/speakers.py sends them."""
     from bench.live_diarization import hypotheses  # that module imports this one's MIXES
 
     history = History.empty()

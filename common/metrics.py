@@ -106,7 +106,7 @@ class GatewayMetrics:
         self.webhook_retries = Counter(
             p + "webhook_retries_total", "Finals webhook deliveries tried again after a failure.", registry=registry
         )
-        # Call analytics (gateway/analytics, gateway/calls/analyzer.py), by tenant: the keys file names
+        # Call analytics (gateway/analytics, gateway/features/analytics.py), by tenant: the keys file names
         # the tenants, so the label is bounded; never a call id or a text. Ratios are rates of these
         # over analytics_call_seconds_total (deploy/grafana).
         self.analytics_call_seconds = Counter(

@@ -21,11 +21,12 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import Protocol
 
 from redis.exceptions import RedisError, ResponseError
 
-from . import aio, bus, keys
+from . import bus, keys
 from .errors import ConfigError, ErrorCode, SessionGone
 from .fence import CommitRequest, Fence, Lease
 from .metrics import StageMetrics
@@ -53,16 +54,19 @@ class Settings(Protocol):
 
 
 class Host(Protocol):
-    """What ownership needs of the runner it works for (:class:`~.runner.StageRunner`).
+    """What ownership asks of the runner it works for (:class:`~.runner.StageRunner`).
 
-    The sessions it hosts (a claim adds one, :meth:`drop` lets one go), how busy they
-    keep it (announced with the heartbeat), and a way to have a session's input read.
+    The runner owns the table of the sessions it hosts: ownership reads it, hands a
+    claimed session in (:meth:`serve`) and asks for one to go (:meth:`drop`), and
+    changes nothing of the runner itself. How busy the sessions keep it is announced
+    with the heartbeat.
     """
-
-    sessions: dict[str, Session]  # owned here, by id
 
     @property
     def closed(self) -> bool: ...
+
+    @property
+    def sessions(self) -> Mapping[str, Session]: ...  # owned here, by id
 
     @property
     def load(self) -> int: ...  # live sessions that count against the capacity
@@ -73,33 +77,47 @@ class Host(Protocol):
     @property
     def queue_lag(self) -> float: ...  # seconds
 
-    def mark_dirty(self, session_id: str) -> None: ...
+    async def serve(self, session: Session) -> None:
+        """Add a claimed session to the table and start delivering its input."""
+        ...
 
-    def mark_all_dirty(self) -> None: ...
+    async def drop(self, session: Session, reason: str) -> None:
+        """The session leaves the table (idempotent)."""
+        ...
 
-    async def drop(self, session: Session, reason: str) -> None: ...
+    def mark_all_dirty(self) -> None:
+        """Read every owned session's input once more (the sweep's fallback for a missed doorbell)."""
+        ...
+
+    async def wait_for_room(self, timeout: float) -> None:
+        """Return when a session leaves or the runner closes, or after ``timeout`` seconds."""
+        ...
 
 
 class Ownership:
     """The ownership side of one runner (``host``): its loops run as the runner's tasks.
 
     ``fence`` takes, renews and releases the leases; ``stage`` opens a claimed session's
-    state; ``doorbell`` rings when a claimed session's input grows.
+    state. The runner calls in (the loops, :meth:`drain`, :attr:`draining`); this side
+    sees it only as its :class:`Host`.
     """
 
-    def __init__(self, host: Host, *, redis: bus.Redis, fence: Fence, stage: Stage, doorbell: bus.Doorbell,
-                 metrics: StageMetrics, options: Settings, worker_id: str) -> None:
+    def __init__(self, host: Host, *, redis: bus.Redis, fence: Fence, stage: Stage, metrics: StageMetrics,
+                 options: Settings, worker_id: str) -> None:
         self.host = host
         self.redis = redis
         self.fence = fence
         self._stage = stage
-        self.doorbell = doorbell
         self.metrics = metrics
         self.options = options
         self.worker_id = worker_id
         self.stage = options.stage
-        self.draining = False
-        self.room = asyncio.Event()  # set when a session leaves: the claim loop may read again
+        self._draining = False
+
+    @property
+    def draining(self) -> bool:
+        """Whether :meth:`drain` has begun: no more claims."""
+        return self._draining
 
     # -- claims ---------------------------------------------------------------------
 
@@ -118,7 +136,8 @@ class Ownership:
         recreate_group = False
         while not host.closed:
             if self.draining or host.load >= self.options.capacity:
-                await self._wait_for_room()  # a drop sets it; a session going inactive is seen within a sweep
+                # A session leaving ends the wait; one going inactive is seen within a sweep.
+                await host.wait_for_room(self.options.sweep_interval)
                 continue
             try:
                 if recreate_group:  # Redis restarted empty: recreate it idempotently
@@ -145,10 +164,6 @@ class Ownership:
             for _, entries in reply or []:
                 for entry_id, fields in entries:
                     await self._claim_entry(stream, entry_id, fields)
-
-    async def _wait_for_room(self) -> None:
-        self.room.clear()
-        await aio.wait_event(self.room, self.options.sweep_interval)
 
     async def _claim_entry(self, stream: str, entry_id, fields: dict) -> None:
         raw = fields.get(b"sid") or fields.get("sid") or b""
@@ -203,16 +218,13 @@ class Ownership:
             session.log.exception("could not restore state; releasing the session")
             await self.fence.release(sk, session.token)
             raise
-        host.sessions[session_id] = session
+        await host.serve(session)
         await self.redis.zadd(keys.owners(self.stage), {session_id: self.deadline_ms()})
-        await self.doorbell.subscribe(sk.bell(self.stage))
-        self.metrics.sessions_active.set(len(host.sessions))
         if takeover:
             self.metrics.takeovers.inc()
             session.log.info("took over at epoch %d from checkpoint %s", session.epoch, lease.consumed or "start")
         else:
             session.log.info("claimed at epoch %d", session.epoch)
-        host.mark_dirty(session_id)
         return True
 
     async def _refuse(self, sk: keys.SessionKeys, lease: Lease, reason: str) -> None:
@@ -293,7 +305,7 @@ class Ownership:
     async def drain(self) -> None:
         """Stop claiming and hand every owned session over: release leases, mark orphaned."""
         host = self.host
-        self.draining = True
+        self._draining = True
         for session in list(host.sessions.values()):
             session.handed_over = True  # before the release: a write in flight may meet it
             try:

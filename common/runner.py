@@ -88,10 +88,11 @@ class StageRunner:
         self.options = options
         self.metrics = metrics
         self.worker_id = options.resolved_worker_id()
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Session] = {}  # owned here, by id: changed by serve and drop only
         self.closed = False
         self.queue_lag = 0.0  # seconds, as of the last read
         self._dirty: set[str] = set()
+        self._room = asyncio.Event()  # set when a session leaves: the claim loop may read again
         self._tasks: list[asyncio.Task] = []
         self.fence = Fence(redis, stage=options.stage, worker_id=self.worker_id, lease_ttl=options.lease_ttl,
                            key_ttl=options.key_ttl)
@@ -108,9 +109,10 @@ class StageRunner:
             idle_channel=f"{keys.PREFIX}:idle:{self.worker_id}",
         )
         # Ownership and the writes see this runner through narrow protocols (ownership.Host,
-        # commits.Exits) and get the rest handed in: neither imports this module.
-        self.ownership = Ownership(self, redis=redis, fence=self.fence, stage=self.stage, doorbell=self.doorbell,
-                                   metrics=metrics, options=options, worker_id=self.worker_id)
+        # commits.Exits) and get the rest handed in: neither imports this module, and neither
+        # changes the session table but through serve and drop.
+        self.ownership = Ownership(self, redis=redis, fence=self.fence, stage=self.stage, metrics=metrics,
+                                   options=options, worker_id=self.worker_id)
         self.commits = Commits(redis=redis, fence=self.fence, stage=self.stage, reader=self.reader, exits=self,
                                metrics=metrics, stage_name=options.stage,
                                policy=CheckpointPolicy(options.checkpoint_interval))
@@ -162,7 +164,7 @@ class StageRunner:
         # repeated cancellation.
         for wake in self._wakes.values():
             wake.set()
-        self.ownership.room.set()
+        self._room.set()
         await aio.cancel_all(self._tasks)
         self._tasks.clear()
         for session in list(self.sessions.values()):
@@ -183,6 +185,15 @@ class StageRunner:
         under_capacity = self.load < self.options.capacity and not self.ownership.draining
         return stage_ready and under_capacity, {**details, **stage_details, "redis": "ok"}
 
+    # -- the session table (ownership.Host) ------------------------------------------
+
+    async def serve(self, session: Session) -> None:
+        """A claimed session joins this worker: deliver its input from now on."""
+        self.sessions[session.session_id] = session
+        await self.doorbell.subscribe(session.keys.bell(self.options.stage))
+        self.metrics.sessions_active.set(len(self.sessions))
+        self.mark_dirty(session.session_id)
+
     async def drop(self, session: Session, reason: str) -> None:
         """The session leaves this worker (ended, lease lost, drained, failed): stop
         delivering its input and let the stage close it. Idempotent."""
@@ -201,7 +212,14 @@ class StageRunner:
         except Exception:
             session.log.exception("stage close failed")
         session.log.info("dropped: %s", reason)
-        self.ownership.room.set()
+        self._room.set()
+
+    async def wait_for_room(self, timeout: float) -> None:
+        """Return when a session leaves or the runner closes, or after ``timeout`` seconds."""
+        if self.closed:
+            return
+        self._room.clear()
+        await aio.wait_event(self._room, timeout)
 
     async def forget_gone(self, session: Session) -> None:
         """The session's meta vanished (client left, gateway died): delete its keys here and drop it."""

@@ -52,10 +52,12 @@ from common.errors import ErrorCode
 from common.logs import WIRE_CONTENTS
 from common.metrics import GatewayMetrics
 
+from . import features
 from .calls.connection import Connection, ConnectionOptions
 from .calls.resume import Parking
 from .core.hub import HubOptions, SessionHub
 from .core.tenant import Tenants
+from .diarization.pool import Diarizer
 from .doors import ROUTES, door_for
 from .doors.base import BadTarget, Handshake
 from .http import phrases, prerecorded, routes
@@ -68,9 +70,9 @@ from .outputs.follow import FollowOptions, Followers
 from .outputs.redacted_audio import RedactedAudio
 from .outputs.transcript_log import TranscriptLog, TranscriptOptions
 from .outputs.webhook import Schedule
+from .policy.keyfile import is_tenant_name
 from .security import auth
 from .security.gate import AccessOptions, AccessRequest, Admission, Allowances, Gate, Purpose, Refusal
-from .security.keyfile import is_tenant_name
 from .security.limits import FOLLOWERS, STATUS, KeyLimits, NoSlot
 from .security.replay import Nonces
 
@@ -139,10 +141,16 @@ class Gateway:
         self.listen = listen
         self.connection_options = connection
         self.hub = SessionHub(redis, options=hub, metrics=self.metrics)
+        # The gateway's one diarizer process, for live calls and recordings (started by start() with
+        # diarize_preload, else by the first diarize=true).
+        self.diarizer = Diarizer(metrics=self.metrics)
         self.transcripts = TranscriptLog(redis, options=transcripts, ttl=hub.session_ttl,
                                          gateway_id=self.hub.gateway_id, metrics=self.metrics,
-                                         tenant_webhook=access.api_keys.webhook_of,
-                                         tenant_analytics=access.api_keys.analytics_of)
+                                         tenant_webhook=lambda tenant: access.api_keys.policy_of(tenant).webhook)
+        self.tenants = Tenants()
+        # What plugs into every call of this gateway (gateway/features).
+        self.plugs = features.plugs(features.Shared(tenants=self.tenants, transcripts=self.transcripts,
+                                                    diarizer=self.diarizer))
         self.followers = Followers(redis, options=follow, metrics=self.metrics)
         # Callbacks whose first attempt failed go to Redis; this gateway's courier delivers any gateway's.
         self.courier = Courier(redis, schedule=Schedule(attempts=recordings.callback_attempts),
@@ -151,9 +159,10 @@ class Gateway:
                                senders=recordings.callback_senders, hosts=recordings.callback_hosts,
                                secret_of=self.transcripts.signing_secret, metrics=self.metrics,
                                undelivered=self.metrics.prerecorded_undelivered, gateway_id=self.hub.gateway_id)
-        self.prerecorded = prerecorded.Prerecorded(self.hub, transcripts=self.transcripts, options=recordings,
+        self.prerecorded = prerecorded.Prerecorded(self.hub, options=recordings,
                                                    undelivered=self.metrics.prerecorded_undelivered,
-                                                   courier=self.courier,
+                                                   courier=self.courier, diarizer=self.diarizer,
+                                                   plugs=self.plugs,
                                                    redacted=RedactedAudio(redis,
                                                                           retention=recordings.redacted_audio_retention))
         self.port = listen.port
@@ -165,8 +174,8 @@ class Gateway:
         self.gate = Gate(access, metrics=self.metrics, nonces=Nonces(redis), lookups=self.followers.lookups,
                          slots=self.key_limits, pending=self._pending,
                          doors={type(options): options for options in doors})
-        self.tenants = Tenants(redact_of=access.api_keys.redaction_of)
-        self.phrases = phrases.PhraseLists(redis, keys_file=access.api_keys.analytics_of, knows=access.api_keys.knows)
+        self.phrases = phrases.PhraseLists(redis, keys_file=lambda tenant: access.api_keys.policy_of(tenant).analytics,
+                                             knows=access.api_keys.knows)
         # Door sockets the gate let in, until their handler ends (or, if their handshake failed, they are gone).
         self._calls: weakref.WeakSet[AdmittedConnection] = weakref.WeakSet()
         self.status = GatewayStatus(self.hub, self.metrics, options=status)
@@ -186,6 +195,8 @@ class Gateway:
         if not self.api_keys.enabled:
             log.warning("no API keys configured (--api-key, --api-keys-file): anyone who can reach "
                         "this port may use the service")
+        if self.hub.options.diarize_preload:
+            self.diarizer.preload()
         await self.hub.start()
         await self.transcripts.start()
         self.key_limits.start()
@@ -257,6 +268,7 @@ class Gateway:
         await self.key_limits.close()
         await self.followers.close()
         await self.transcripts.close()
+        self.diarizer.close()
         await self.hub.close()
 
     # -- HTTP and handshakes ----------------------------------------------------------
@@ -328,7 +340,7 @@ class Gateway:
         if isinstance(admission, Refusal):
             return _response(admission)
         return await self.prerecorded.serve(connection, request, admission.handshake,
-                                            tenant=self.tenants[admission.key.tenant],
+                                            policy=self.api_keys.policy_of(admission.key.tenant),
                                             give_back=functools.partial(self.gate.give_back, admission.slot))
 
     async def _phrases(self, connection: AdmittedConnection, request: Request) -> Response:
@@ -363,7 +375,7 @@ class Gateway:
                                                         door=ROUTES[prerecorded.ROUTE], address=_address(connection)))
         if isinstance(admission, Refusal):
             return _response(admission)
-        response = await self.prerecorded.redacted_audio(request_id, tenant=self.tenants[admission.key.tenant])
+        response = await self.prerecorded.redacted_audio(request_id, tenant=admission.key.tenant)
         if request.method == "HEAD":
             response = replace(response, body=b"")  # Content-Length stays the GET's
         return response
@@ -410,8 +422,9 @@ class Gateway:
         self._handlers.add(handler)
         try:
             websocket.driver = Connection(websocket, door, self.hub, options=self.connection_options,
-                                          transcripts=self.transcripts, parking=self.parking,
-                                          key_id=key.key_id, tenant=tenant, limits=self.key_limits)
+                                          parking=self.parking, key_id=key.key_id,
+                                          policy=self.api_keys.policy_of(key.tenant), limits=self.key_limits,
+                                          plugs=self.plugs)
             await websocket.driver.run()
         finally:
             self._calls.discard(websocket)
@@ -452,7 +465,8 @@ class Gateway:
             except NoSlot as refused:
                 await self.status.refuse(websocket, refused.code, str(refused))
                 return
-            await self.status.serve(websocket, tenant=None if key.admin else self.tenants[key.tenant])
+            await self.status.serve(websocket, tenant=None if key.admin else self.tenants[key.tenant],
+                                    forced=self.api_keys.policy_of(key.tenant).redact)
         finally:
             await self.gate.give_back(slot)
 

@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from common import aio
 from common.config import option
 
+from . import features
 from .calls.connection import Connection, ConnectionOptions
 from .core.hub import SessionHub
 from .doors.base import Handshake
@@ -158,6 +159,8 @@ class TcpListener:
 
     def __init__(self, hub: SessionHub, *, options: TcpOptions, connection: ConnectionOptions) -> None:
         self.hub = hub
+        # Its calls have no key: no tenant counts them, no log, no speakers (the door asks for none).
+        self.plugs = features.plugs(features.Shared())
         self.options = options
         self.connection_options = connection
         self.port = options.port
@@ -224,7 +227,7 @@ class TcpListener:
             # A TcpStream has what a Connection uses of a WebSocket without a ping or close code (it
             # looks those up): duck-typed, where a Protocol of websockets' connection would be most of it.
             connection = self._handlers[handler] = Connection(
-                stream, door, self.hub, options=self.connection_options)  # type: ignore[arg-type]
+                stream, door, self.hub, options=self.connection_options, plugs=self.plugs)  # type: ignore[arg-type]
             if self._closing:  # accepted as the listener closed
                 connection.stop(timeout=0)
             await connection.run()

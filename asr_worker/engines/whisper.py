@@ -544,7 +544,8 @@ class WhisperEngine(Engine):
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
         if request.language is not None:
             # Whisper takes codes: es-MX asks for es. A language the model lacks is refused, never
-            # decoded as another (an English-only model would write Spanish as English words).
+            # decoded as another (an English-only model would write Spanish as English words): the
+            # ASR stage refuses such a session first; this guards the callers that bypass it (bench/).
             code = language_code(request.language)
             if code not in self.languages:
                 raise ModelError(f"language {request.language!r} is not one the loaded model ({self.model_name}) "

@@ -12,21 +12,10 @@ found (Deepgram's own ``search`` matches sounds instead; see docs/analytics.md).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"[0-9a-z]+(?:'[0-9a-z]+)*")
-
-
-def tokens(text: str) -> list[str]:
-    """The matching tokens of ``text`` (lower case; punctuation, hyphens and spaces split)."""
-    return _TOKEN.findall(text.lower().replace("\u2019", "'"))
-
-
-def normalise_phrase(phrase: str) -> tuple[str, ...]:
-    return tuple(tokens(phrase))
-
+from ..policy.analytics import normalise_phrase, tokens
 
 @dataclass(frozen=True, slots=True)
 class TimedToken:

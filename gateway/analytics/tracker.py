@@ -1,6 +1,6 @@
 """One call's analytics as a state machine: fed the VAD's speech starts and ends, finals and the audio clock; gives events and a summary.
 
-No I/O: :mod:`gateway.calls.analyzer` feeds it from the call's records, off the
+No I/O: :mod:`gateway.features.analytics` feeds it from the call's records, off the
 path of the finals, and sends what it returns. Every method returns the
 analytics events it produced, as JSON-ready dicts with an ``event`` field:
 
@@ -8,7 +8,7 @@ analytics events it produced, as JSON-ready dicts with an ``event`` field:
   minute, level in dBFS, sentiment);
 - ``phrase``: a phrase of the call's list, spotted in a final;
 - ``interruption``: a party cut in on another (:func:`talk.interruption`);
-- ``alert``: a threshold of :class:`~gateway.analytics.options.AlertRules` passed:
+- ``alert``: a threshold of :class:`~gateway.policy.analytics.AlertRules` passed:
   ``dead_air``, ``overtalk``, ``fast``, ``loud``.
 
 Dead air and overtalk, live and in the summary, come from one set of facts in
@@ -34,9 +34,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..policy.analytics import AnalyticsSettings, tokens
 from . import talk
-from .options import AnalyticsSettings
-from .phrases import PhraseSpotter, timed_tokens, tokens
+from .phrases import PhraseSpotter, timed_tokens
 from .sentiment import Sentiment, label
 
 LIVE_LAG_MS = 1000  # the least lag of the live judgement (the VAD reports a start some hundreds of ms late)

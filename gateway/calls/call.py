@@ -6,42 +6,41 @@ Doors drive it with :meth:`Call.open`, :meth:`audio`, :meth:`finalize` and
 Partials are dropped when that queue is full (a slow client only delays
 itself); everything else waits for room. Whether a call idles is its
 connection's to judge (:mod:`gateway.core.idle`).
+
+This is the core of a call; what else it does (checks, counts, speakers, analytics,
+its transcript log) are its features (:mod:`.feature`), each made by a plug the
+gateway registers (``gateway/features``) and handed the call's audio, results and
+life cycle here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 from websockets.frames import CloseCode
 
 from common.aio import wait_event
-from common.errors import BacklogFull, ConfigError, ErrorCode, ModelError, ProtocolError
-from common.languages import ModelLanguages, names_refusal
+from common.errors import BacklogFull, ErrorCode, ProtocolError
+from common.languages import ModelLanguages
 from common.logs import Untrusted
-from common.records import End, Flush, Record, SpeechEnd, SpeechStart, Transcript
+from common.records import End, Flush, Record, SpeechStart, Transcript
 from common.records import Error as ErrorRecord
 from common.records import SAMPLE_RATE
 
-from ..analytics.options import NO_TENANT_SETTINGS, CallAnalytics
-from ..analytics.sentiment import sentiment
-from ..analytics.tracker import CallTracker
-from ..core import events, phrase_lists
+from ..core import events
 from ..core.audio import BATCH_MAX_CHUNK, MAX_CHUNK, CallAudio
 from ..core.config import SessionConfig
 from ..core.hub import SessionHub
 from ..core.session import PipelineSession
-from ..core.tenant import ANONYMOUS, Tenant
-from ..outputs.transcript_log import CallLog, TranscriptLog
-from .analyzer import CallAnalyzer
-from .speakers import LiveSpeakers
+from ..policy.tenant import TenantPolicy
+from .feature import Chunks, Feature
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +54,6 @@ class CallRefused(Exception):
         self.close_code = close_code
 
 
-def config_redaction(config: SessionConfig) -> str:
-    """The redaction a call runs with, as its log records it: ``tenant:pci,ssn``; "" for none."""
-    return f"{config.redact_policy}:{','.join(config.redact)}" if config.redact else ""
-
-
 def samples_to_ms(samples: int) -> int:
     return samples * 1000 // SAMPLE_RATE
 
@@ -67,16 +61,15 @@ def samples_to_ms(samples: int) -> int:
 class Call:
     def __init__(self, hub: SessionHub, config: SessionConfig, *, protocol: str,
                  events_out: asyncio.Queue, call_id: str | None = None, parties: tuple[str, ...] = (),
-                 transcripts: TranscriptLog | None = None, tenant: Tenant | None = None,
+                 policy: TenantPolicy = TenantPolicy(), plugs: Sequence[Plug] = (),
                  session_ids: Sequence[str] = ()) -> None:
-        """``tenant``: who owns the call (its log is the tenant's, and it counts among the tenant's
-        sessions); None: the anonymous tenant, uncounted (raw TCP calls, which have no keys).
-        ``session_ids``: those of a parked call's pipeline sessions (:meth:`restore`); none: new ones."""
+        """``policy``: what the call's tenant says of its calls, resolved as its key was admitted
+        (the default: a gateway without keys); the config gets what it forces. ``plugs``: make the
+        call's features (:mod:`.feature`), in the order they hear it. ``session_ids``: those of a
+        parked call's pipeline sessions (:meth:`restore`); none: new ones."""
         self.hub = hub
-        self.tenant = tenant
-        if tenant is not None:
-            config = config.with_tenant_policy(tenant.redact)  # what the tenant forces, whatever the door
-        self.config = config
+        self.policy = policy
+        self.config = config = config.with_policy(policy)
         self.protocol = protocol
         self.events = events_out
         pipeline = config.pipeline(denoise_default=hub.options.enable_noise_suppression)
@@ -92,8 +85,6 @@ class Call:
         ]
         self.call_id = call_id or (self.sessions[0].session_id if len(self.sessions) == 1 else uuid.uuid4().hex)
         self.parties = parties  # each channel's name on the door's platform, if it has them
-        self._transcripts = transcripts
-        self.transcript_log: CallLog | None = None  # for followers; None: this call cannot be followed
         self._on_release: list[Callable[[], Awaitable[None]]] = []
         self.last_result = time.monotonic()  # the last record from the pipeline (a batch session's close waits on it)
         self._channel = {session.session_id: index for index, session in enumerate(self.sessions)}
@@ -104,40 +95,13 @@ class Call:
         self._all_ended = asyncio.Event()
         self._ended = False  # Ended was emitted
         self._finishing = False  # no more input: End was published
-        self._opened = False
+        self._left = False  # the features were told the call left (released or parked)
         self.models = ModelLanguages()  # what the ASR decodes, as the hub knew it at open
-        # Analytics that run without what was asked (sentiment without the analytics extra): said to
-        # the client once the call opens (an error event, not fatal), or in a recording's warnings.
-        self.analytics_warning = ""
-        self.analyzer = self._analyzer()
-        # A recording is diarized whole at its end (gateway/http/prerecorded.py); a live call final by final.
-        self.speakers = LiveSpeakers(hub.diarizer, metrics=hub.metrics, wait=hub.options.diarize_wait,
-                                     load_wait=hub.options.diarize_load_wait) \
-            if config.diarize and not self.batch and len(self.sessions) == 1 else None
+        self.features: list[Feature] = [feature for plug in plugs if (feature := plug(self)) is not None]
 
-    def _analyzer(self, phrases: tuple[str, ...] | None = None) -> CallAnalyzer | None:
-        """The call's analytics, if it or its tenant asks for them (gateway/analytics). ``phrases``: the
-        tenant's list set over the admin API, in place of its keys file's (None: the keys file's)."""
-        tenant = self.tenant.name if self.tenant is not None else ANONYMOUS
-        tenant_settings = self._transcripts.tenant_analytics(tenant) if self._transcripts is not None \
-            else NO_TENANT_SETTINGS
-        if phrases is not None:
-            tenant_settings = dataclasses.replace(tenant_settings, phrases=phrases)
-        asked = self.config.call_analytics
-        if asked is None and not tenant_settings.enabled:
-            return None
-        settings = (asked or CallAnalytics()).settings(tenant_settings)
-        scorer = None
-        if settings.sentiment:
-            try:
-                scorer = sentiment()
-            except ModelError as exc:
-                log.warning("call analytics without sentiment: %s", exc)
-                self.analytics_warning = f"analytics run without sentiment: {exc}"
-        tracker = CallTracker(channels=len(self.sessions), settings=settings, scorer=scorer, parties=self.parties)
-        return CallAnalyzer(tracker, channels=len(self.sessions), tenant=tenant, metrics=self.hub.metrics,
-                            emit=self._emit if asked is not None else None,
-                            call_log=lambda: self.transcript_log, clock=not self.batch)
+    def feature(self, kind: type[F]) -> F | None:
+        """The call's feature of ``kind``, if it has one (a feature that reads another's work)."""
+        return next((feature for feature in self.features if isinstance(feature, kind)), None)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -148,17 +112,12 @@ class Call:
             self.models = await self.hub.models()
         except (RedisError, OSError):
             pass  # creating the sessions reports the Redis failure
-        # Refused before any slot is taken: an English-only model never hears Spanish as English.
-        refusal = self.models.refusal(self.config.language, detect=self.config.detect_language,
-                                      languages=self.config.languages)
-        if refusal:
-            metrics.sessions_refused.labels(reason="language").inc()
-            raise CallRefused(ErrorCode.BAD_CONFIG, refusal, CloseCode.POLICY_VIOLATION)
-        # ... and redact=pii is never served without names (the workers' name model: the names extra).
-        refusal = names_refusal(self.models, self.config.redact)
-        if refusal:
-            metrics.sessions_refused.labels(reason="redaction").inc()
-            raise CallRefused(ErrorCode.BAD_CONFIG, refusal, CloseCode.POLICY_VIOLATION)
+        # Refused before any slot is taken (an English-only model never hears Spanish as English).
+        for feature in self.features:
+            refused = feature.refusal()
+            if refused is not None:
+                metrics.sessions_refused.labels(reason=refused.reason).inc()
+                raise CallRefused(ErrorCode.BAD_CONFIG, refused.message, CloseCode.POLICY_VIOLATION)
         try:
             refusal = await self.hub.admission(self.stages, [s.session_id for s in self.sessions], batch=self.batch)
         except (RedisError, OSError):
@@ -175,35 +134,13 @@ class Call:
             await self.release()
             raise CallRefused(ErrorCode.UNAVAILABLE, "the service cannot reach its queue; try again later",
                               CloseCode.TRY_AGAIN_LATER) from None
-        # Counted together with _opened, which release() reads to count them out: no await between.
         metrics.sessions.labels(protocol=self.protocol).inc(len(self.sessions))
-        self._count(+1)
-        if self._transcripts is not None:
-            self.transcript_log = await self._transcripts.open_call(
-                tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id,
-                protocol=self.protocol, parties=self.parties, session_ids=tuple(s.session_id for s in self.sessions),
-                redaction=config_redaction(self.config))
-        await self._emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions),
+        for feature in self.features:
+            await feature.open(None)
+        await self.emit(events.Opened(self.call_id, tuple(s.session_id for s in self.sessions),
                                        model=self.models.name, languages=self.models.languages))
-        await self._start_analytics()
-
-    async def _start_analytics(self) -> None:
-        if self.analyzer is not None:
-            # The tenant's list set over the admin API, read as the call starts: a change applies to the
-            # calls that start after it, on every gateway (gateway/core/phrase_lists.py).
-            tenant = self.tenant.name if self.tenant is not None else ANONYMOUS
-            try:
-                phrases = await phrase_lists.get(self.hub.redis, tenant)
-            except (RedisError, OSError, ConfigError) as exc:
-                log.warning("call %s: the tenant's phrase list was not read (its keys file's applies): %s",
-                            self.call_id, exc)
-                phrases = None
-            if phrases is not None:
-                self.analyzer = self._analyzer(phrases)
-        if self.analyzer is not None:
-            self.analyzer.start()
-            if self.analytics_warning and self.analyzer.to_client:
-                await self._emit(events.Error(ErrorCode.BAD_CONFIG, self.analytics_warning))
+        for feature in self.features:
+            await feature.opened()
 
     def on_release(self, release: Callable[[], Awaitable[None]]) -> None:
         """Run ``release`` when the call is released: something held for the call's whole life
@@ -212,21 +149,28 @@ class Call:
         self._on_release.append(release)
 
     async def release(self) -> None:
-        """Forget the call's sessions in Redis, and run its :meth:`on_release` callbacks; idempotent."""
-        if self._opened:
-            self._count(-1)
-        if self.analyzer is not None:  # never finished: the call never got to its end
-            analyzer, self.analyzer = self.analyzer, None
-            await analyzer.stop()
+        """Forget the call's sessions in Redis, let its features go, and run its :meth:`on_release`
+        callbacks; idempotent."""
         try:
             for session in self.sessions:
                 await session.close()
-            if self.transcript_log is not None:
-                await self.transcript_log.close()
         finally:
-            callbacks, self._on_release = self._on_release, []
-            for release in callbacks:
-                await release()
+            try:
+                await self._leave(parked=False)
+            finally:
+                callbacks, self._on_release = self._on_release, []
+                for release in callbacks:
+                    await release()
+
+    async def _leave(self, *, parked: bool) -> dict:
+        """Tell the features the call leaves this gateway (once); what of their state goes with a parked call."""
+        if self._left:
+            return {}
+        self._left = True
+        state: dict = {}
+        for feature in self.features:
+            state.update(await feature.close(parked=parked))
+        return state
 
     # -- parking: a resumable call between two connections ---------------------------------
 
@@ -235,31 +179,28 @@ class Call:
 
         The audio buffered here is published first (a resampler's tail with it: a
         resampled call resumes with a fresh resampler, a seam of a few samples), so
-        the state is offsets and counters only. The call is over on this gateway
-        afterwards: nothing it holds is released (:meth:`restore` takes it all over).
+        the state is offsets and counters only, and what the features hand on. The call
+        is over on this gateway afterwards: nothing it holds is released (:meth:`restore`
+        takes it all over).
         """
-        for session, chunks in zip(self.sessions, self.audio_in.flush()):
-            await session.publish_audio(chunks)
-        if self.analyzer is not None:  # its state stays here (the module's docstring of analyzer.py)
-            analyzer, self.analyzer = self.analyzer, None
-            await analyzer.stop()
+        for channel, chunks in enumerate(self.audio_in.flush()):
+            await self._publish(channel, chunks)
         sessions = [await session.park() for session in self.sessions]
-        log_seq = await self.transcript_log.park() if self.transcript_log is not None else None
-        self._count(-1)
+        features = await self._leave(parked=True)
         self._ended = True  # nothing more is emitted here
         return {"call_id": self.call_id, "protocol": self.protocol, "config": asdict(self.config),
                 "parties": list(self.parties), "sessions": sessions, "flushes": self._flushes,
                 "flush_pending": {str(k): v for k, v in self._flush_pending.items()},
                 "last_word_end": {str(k): v for k, v in self._last_word_end.items()},
-                "offsets": [converter.offset for converter in self.audio_in.converters], "log_seq": log_seq}
+                "offsets": [converter.offset for converter in self.audio_in.converters], **features}
 
     @classmethod
     def restore(cls, hub: SessionHub, state: dict, *, events_out: asyncio.Queue,
-                transcripts: TranscriptLog | None = None, tenant: Tenant | None = None) -> Call:
+                policy: TenantPolicy = TenantPolicy(), plugs: Sequence[Plug] = ()) -> Call:
         """The call :meth:`park` handed on, not relaying yet (:meth:`attach` starts that)."""
         call = cls(hub, SessionConfig(**state["config"]), protocol=state["protocol"], events_out=events_out,
-                   call_id=state["call_id"], parties=tuple(state["parties"]), transcripts=transcripts,
-                   tenant=tenant, session_ids=[s["session_id"] for s in state["sessions"]])
+                   call_id=state["call_id"], parties=tuple(state["parties"]), policy=policy, plugs=plugs,
+                   session_ids=[s["session_id"] for s in state["sessions"]])
         call._flushes = state["flushes"]
         call._flush_pending = {int(k): v for k, v in state["flush_pending"].items()}
         call._last_word_end = {int(k): v for k, v in state["last_word_end"].items()}
@@ -267,27 +208,17 @@ class Call:
             converter.offset = offset
         for session in call.sessions:
             session.mark_created()  # its keys exist: releasing the call deletes them
-        call._count(+1)
         return call
 
     async def attach(self, state: dict) -> None:
-        """Relay the restored call's results (to :attr:`events`) and log its transcripts from this gateway."""
-        if self._transcripts is not None and state["log_seq"] is not None:
-            self.transcript_log = await self._transcripts.adopt_call(
-                tenant=self.tenant.name if self.tenant is not None else ANONYMOUS, call_id=self.call_id,
-                protocol=self.protocol, parties=self.parties, seq=state["log_seq"])
-        await self._start_analytics()
+        """Open the restored call's features here (its client has heard it resumed), then relay its
+        results (to :attr:`events`)."""
+        for feature in self.features:
+            await feature.open(state)
+        for feature in self.features:
+            await feature.opened()
         for session, session_state in zip(self.sessions, state["sessions"]):
             await session.attach(session_state)
-
-    def _count(self, sign: int) -> None:
-        """Count the call's sessions in (1) or out (-1) of this gateway's gauges and its tenant's."""
-        self._opened = sign > 0
-        self.hub.metrics.sessions_active.labels(protocol=self.protocol).inc(sign * len(self.sessions))
-        if self.tenant is not None:
-            self.tenant.sessions[self.protocol] += sign * len(self.sessions)
-            if self.config.redact:
-                self.tenant.redacted[self.config.redact_policy] += sign * len(self.sessions)
 
     # -- operations --------------------------------------------------------------------------
 
@@ -299,31 +230,27 @@ class Call:
         if self._finishing:
             raise ProtocolError(ErrorCode.PROTOCOL, "audio after close")
         if channel is None:
-            outputs = self.audio_in.push(data)
             seconds = len(data) / self.audio_in.bytes_per_second
-            for index, (session, chunks) in enumerate(zip(self.sessions, outputs)):
-                await session.publish_audio(chunks)
-                if self.analyzer is not None:
-                    self.analyzer.audio(index, chunks)
-                if self.speakers is not None:
-                    self.speakers.audio(chunks)
+            for index, chunks in enumerate(self.audio_in.push(data)):
+                await self._publish(index, chunks)
         else:
-            chunks = self.audio_in.push_channel(data, channel)
             seconds = len(data) * self.config.channels / self.audio_in.bytes_per_second
-            await self.sessions[channel].publish_audio(chunks)
-            if self.analyzer is not None:
-                self.analyzer.audio(channel, chunks)
+            await self._publish(channel, self.audio_in.push_channel(data, channel))
         self.hub.metrics.audio_seconds.inc(seconds)
         return seconds
+
+    async def _publish(self, channel: int, chunks: Chunks, *then: Flush | End) -> None:
+        """Publish a channel's converted ``chunks`` (then any markers), and hand them to the features."""
+        await self.sessions[channel].publish_audio(chunks, *then)
+        for feature in self.features:
+            feature.audio(channel, chunks)
 
     async def finalize(self) -> int:
         """Close the current utterance of every channel; :class:`events.Flushed` follows its finals."""
         self._flushes += 1
         self._flush_pending[self._flushes] = len(self.sessions)
-        for session, chunks in zip(self.sessions, self.audio_in.flush()):
-            await session.publish_audio(chunks, Flush(seq=0, flush_id=self._flushes))
-            if self.speakers is not None:
-                self.speakers.audio(chunks)
+        for channel, chunks in enumerate(self.audio_in.flush()):
+            await self._publish(channel, chunks, Flush(seq=0, flush_id=self._flushes))
         return self._flushes
 
     @property
@@ -381,7 +308,7 @@ class Call:
 
     async def error(self, code: ErrorCode, message: str, *, fatal: bool = False) -> None:
         self.hub.metrics.errors_sent.labels(code=str(code)).inc()
-        await self._emit(events.Error(code, message, fatal))
+        await self.emit(events.Error(code, message, fatal))
 
     async def lose(self, session: PipelineSession, reason: str) -> None:
         """A session's data vanished from Redis: nothing more will come."""
@@ -392,24 +319,19 @@ class Call:
         if self._finishing:
             return
         self._finishing = True
-        for session, chunks in zip(self.sessions, self.audio_in.flush()):
-            await session.publish_audio(chunks, End(seq=0, reason=reason))
-            if self.speakers is not None:
-                self.speakers.audio(chunks)
+        for channel, chunks in enumerate(self.audio_in.flush()):
+            await self._publish(channel, chunks, End(seq=0, reason=reason))
 
     async def _end(self, close_code: int, reason: str, *, complete: bool) -> None:
         if self._ended:
             return
-        if self.analyzer is not None:  # the summary goes out before the end
-            analyzer, self.analyzer = self.analyzer, None
-            await analyzer.finish(self.audio_in.offset_ms)
-            if self._ended:
+        ended = events.Ended(close_code, reason, complete, self.audio_in.offset_ms)
+        for feature in self.features:  # in order: the analytics' summary goes out before the log's end
+            await feature.end(ended)
+            if self._ended:  # another end came meanwhile (a fatal error during the summary), and went out
                 return
         self._ended = True
-        ended = events.Ended(close_code, reason, complete, self.audio_in.offset_ms)
-        if self.transcript_log is not None:
-            self.transcript_log.end(ended)
-        await self._emit(ended, force=True)
+        await self.emit(ended, force=True)
 
     # -- results ---------------------------------------------------------------------------
 
@@ -420,28 +342,26 @@ class Call:
         if isinstance(record, Transcript):
             await self._transcript(session, channel, record)
         elif isinstance(record, SpeechStart):
-            await self._emit(events.SpeechStarted(channel, samples_to_ms(record.start)))
-            if self.analyzer is not None:
-                self.analyzer.speech_started(channel, samples_to_ms(record.start))
-        elif isinstance(record, SpeechEnd):  # for the analytics only: clients hear of turns from finals
-            if self.analyzer is not None:
-                self.analyzer.speech_ended(channel, samples_to_ms(record.start), samples_to_ms(record.end))
+            await self.emit(events.SpeechStarted(channel, samples_to_ms(record.start)))
         elif isinstance(record, Flush):
             left = self._flush_pending.get(record.flush_id, 1) - 1
             if left > 0:
                 self._flush_pending[record.flush_id] = left
             else:
                 self._flush_pending.pop(record.flush_id, None)
-                await self._emit(events.Flushed(record.flush_id))
+                await self.emit(events.Flushed(record.flush_id))
         elif isinstance(record, ErrorRecord):
             metrics.errors_sent.labels(code=record.code).inc()
             code = ErrorCode(record.code) if record.code in ErrorCode._value2member_map_ else ErrorCode.INTERNAL
-            await self._emit(events.Error(code, record.message, record.fatal))
+            await self.emit(events.Error(code, record.message, record.fatal))
             if record.fatal:
                 self._session_ended(session)
                 await self._end(CloseCode.INTERNAL_ERROR, record.message, complete=False)
         elif isinstance(record, End):
             self._session_ended(session)
+        # (a SpeechEnd goes to the features only: clients hear of turns from finals)
+        for feature in self.features:
+            feature.record(channel, record)
 
     def _session_ended(self, session: PipelineSession) -> None:
         session.ended.set()
@@ -464,31 +384,29 @@ class Call:
             from_finalize = bool(self._flush_pending) and record.speech_final
             final = events.Final(**fields, speech_final=record.speech_final, from_finalize=from_finalize,
                                  truncated=record.truncated, no_words=record.no_words)
-            if self.speakers is not None:  # a bounded wait (hub option diarize_wait), then it goes without
-                final = await self.speakers.label(final)
-            self._observe(metrics.final_latency, session, record.end)  # the speakers' wait included
-            await self._emit(final)
-            if self.analyzer is not None:  # after the final went to the client, without waiting
-                self.analyzer.final(final)
+            for feature in self.features:  # each a bounded wait (speakers: the hub option diarize_wait)
+                final = await feature.final(final)
+            self._observe(metrics.final_latency, session, record.end)  # the features' waits included
+            await self.emit(final)
+            for feature in self.features:  # after the final went to the client
+                await feature.result(final)
             if record.text:
                 self._last_word_end[channel] = fields["end_ms"]
-                if self.transcript_log is not None:
-                    await self.transcript_log.add(final)
             # After an eager final, the turn's end comes as an empty final.
             if record.speech_final and channel in self._last_word_end:
-                await self._emit(events.UtteranceEnd(channel, self._last_word_end.pop(channel)))
+                await self.emit(events.UtteranceEnd(channel, self._last_word_end.pop(channel)))
             return
         if record.utterance_id not in self._partial_seen:
             self._partial_seen.add(record.utterance_id)
             self._observe(metrics.first_partial_latency, session, record.start)
         metrics.partials.inc()
         partial = events.Partial(**fields)
-        if self.transcript_log is not None:
-            await self.transcript_log.add(partial)
         if self.events.full():
             metrics.partials_dropped.inc()
-            return
-        await self._emit(partial)
+        else:
+            await self.emit(partial)
+        for feature in self.features:
+            await feature.result(partial)
 
     def _observe(self, histogram, session: PipelineSession, sample: int) -> None:
         """Latency from the arrival of audio up to ``sample`` until now (of live calls: a recording
@@ -499,7 +417,14 @@ class Call:
         if arrived is not None:
             histogram.observe(max(0.0, time.time() - arrived))
 
-    async def _emit(self, event: events.Event, *, force: bool = False) -> None:
+    async def emit(self, event: events.Event, *, force: bool = False) -> None:
+        """Send the call's client ``event`` (``force``: even once the call ended: its end)."""
         if self._ended and not force:
             return
         await self.events.put(event)
+
+
+F = TypeVar("F", bound=Feature)
+# A feature's plug: the call's feature (made as the call is, from the call and its policy), or None
+# where it does not apply to the call.
+Plug = Callable[[Call], Feature | None]

@@ -30,6 +30,7 @@ import asyncio
 import functools
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
@@ -46,11 +47,10 @@ from ..core import events
 from ..core.hub import SessionHub
 from ..core.idle import IdleClock, ReadyClock
 from ..core.pacing import AudioPacer, PacingOptions
-from ..core.tenant import ANONYMOUS, Tenant
 from ..doors.base import CloseFrame, Door
-from ..outputs.transcript_log import TranscriptLog
+from ..policy.tenant import TenantPolicy
 from ..security.limits import PENDING, SESSION, KeyLimits, NoSlot, Slot
-from .call import Call, CallRefused
+from .call import Call, CallRefused, Plug
 from .resume import Parking
 
 log = logging.getLogger(__name__)
@@ -93,20 +93,21 @@ class ConnectionOptions:
 
 class Connection:
     def __init__(self, websocket: ServerConnection, door: Door, hub: SessionHub, *,
-                 options: ConnectionOptions, transcripts: TranscriptLog | None = None,
-                 parking: Parking | None = None, key_id: str | None = None, tenant: Tenant | None = None,
-                 limits: KeyLimits | None = None) -> None:
-        """``tenant``: who owns the call; ``limits``: where the connection and its call count against
-        ``key_id`` (None: they do not)."""
+                 options: ConnectionOptions, parking: Parking | None = None, key_id: str | None = None,
+                 policy: TenantPolicy = TenantPolicy(), limits: KeyLimits | None = None,
+                 plugs: Sequence[Plug] = ()) -> None:
+        """``policy``: the call's tenant's, resolved as the key was admitted; ``limits``: where the
+        connection and its call count against ``key_id`` (None: they do not); ``plugs``: make the call's
+        features (:mod:`gateway.calls.feature`)."""
         self.websocket = websocket
-        self.transcripts = transcripts
         self.door = door
         self.hub = hub
         self.options = options
         self.parking = parking  # where a resumable door's dropped call waits for its client
         self.key_id = key_id
-        self.tenant = tenant  # who owns the call
+        self.policy = policy  # who owns the call, and what the tenant says of it
         self.limits = limits
+        self.plugs = plugs
         self.parked = False
         self.events: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=options.send_queue)
         self.call: Call | None = None
@@ -222,7 +223,7 @@ class Connection:
         if slot is None:
             return []
         call = Call(self.hub, first.config, protocol=self.door.name, events_out=self.events, call_id=first.call_id,
-                    parties=first.parties, transcripts=self.transcripts, tenant=self.tenant)
+                    parties=first.parties, policy=self.policy, plugs=self.plugs)
         try:
             await call.open()
         except BaseException as exc:
@@ -247,7 +248,7 @@ class Connection:
         state = None
         if self.parking is not None and self.parking.enabled:
             try:
-                state = await self.parking.take(resume.call_id, tenant=self._tenant_name, key_id=self.key_id,
+                state = await self.parking.take(resume.call_id, tenant=self.policy.tenant, key_id=self.key_id,
                                                 timeout=self.options.config_timeout)
             except (RedisError, OSError) as exc:
                 log.warning("resuming session %s failed: %s", Untrusted(resume.call_id), exc)
@@ -259,8 +260,7 @@ class Connection:
             await self._refuse(ErrorCode.SESSION_LOST, f"no session {resume.call_id[:64]} to resume: it ended "
                                "or waited too long for its client; start a new session", CloseCode.POLICY_VIOLATION)
             return False
-        call = Call.restore(self.hub, state["call"], events_out=self.events, transcripts=self.transcripts,
-                            tenant=self.tenant)
+        call = Call.restore(self.hub, state["call"], events_out=self.events, policy=self.policy, plugs=self.plugs)
         self.door.restore(state["door"], call.config)
         if self.key_id is not None:
             slot = Slot(SESSION, self.key_id, state["slot"])
@@ -273,10 +273,6 @@ class Connection:
         await call.attach(state["call"])
         await self._watch()
         return True
-
-    @property
-    def _tenant_name(self) -> str:
-        return self.tenant.name if self.tenant is not None else ANONYMOUS
 
     async def _watch(self) -> None:
         """A resumable call: a client resuming it elsewhere makes this connection let go."""

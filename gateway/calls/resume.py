@@ -26,7 +26,6 @@ from redis.exceptions import RedisError
 from common import aio, keys
 
 from ..core.hub import SessionHub
-from ..core.tenant import ANONYMOUS, Tenant
 from ..outputs.transcript_log import TranscriptLog, call_key, log_key
 from ..security.limits import SESSION, KeyLimits, Slot
 from .call import Call
@@ -64,19 +63,19 @@ class Parking:
 
     async def watch(self, call: Call, let_go: Callable[[], None]) -> None:
         """While the call runs here, ``let_go`` drops its connection when a client resumes it elsewhere."""
-        await self.hub.listen(keys.let_go(_tenant(call.tenant), call.call_id), let_go)
+        await self.hub.listen(keys.let_go(call.policy.tenant, call.call_id), let_go)
 
     async def unwatch(self, call: Call) -> None:
-        await self.hub.unlisten(keys.let_go(_tenant(call.tenant), call.call_id))
+        await self.hub.unlisten(keys.let_go(call.policy.tenant, call.call_id))
 
     async def park(self, call: Call, call_state: dict, door_state: dict, *, key_id: str | None,
                    slot: Slot | None) -> None:
         """Write the record of a call that :meth:`Call.park` stopped (``call_state``), with its door's state
         (``door_state``: after every event the call queued); RedisError passes (the call is lost)."""
-        tenant = _tenant(call.tenant)
+        tenant = call.policy.tenant
         state = {"call": call_state, "door": door_state, "slot": slot.member if slot else None}
         hold = self.grace + self.hub.options.session_ttl
-        await self._hold(call, tenant, hold)
+        await self._hold(call, tenant, hold, logged=call_state.get("log_seq") is not None)
         if self.limits is not None and slot is not None:
             await self.limits.park(slot, hold)
         record = keys.parked(tenant, call.call_id)
@@ -89,8 +88,9 @@ class Parking:
         timer.add_done_callback(self._timers.discard)
         log.info("call %s parked in Redis for %.0f s awaiting a resume", call.call_id, self.grace)
 
-    async def _hold(self, call: Call, tenant: str, seconds: float) -> None:
-        """Keep what nobody renews while the call is parked for ``seconds`` (never shortening a TTL)."""
+    async def _hold(self, call: Call, tenant: str, seconds: float, *, logged: bool) -> None:
+        """Keep what nobody renews while the call is parked for ``seconds`` (never shortening a TTL);
+        ``logged``: its transcript log's keys too."""
         deadline_ms = int((time.time() + seconds) * 1000)
         async with self.hub.redis.pipeline(transaction=False) as pipe:
             for session in call.sessions:
@@ -99,7 +99,7 @@ class Parking:
                 for key in session.slot_keys:
                     pipe.zadd(key, {session.session_id: deadline_ms}, xx=True)
                     pipe.pexpireat(key, deadline_ms, gt=True)
-            if call.transcript_log is not None:
+            if logged:
                 for key in (call_key(tenant, call.call_id), log_key(tenant, call.call_id)):
                     pipe.expire(key, int(seconds), gt=True)
             await pipe.execute()
@@ -140,21 +140,23 @@ class Parking:
             return  # resumed
         state = json.loads(raw)
         log.info("call %s not resumed within %.0f s; it ends", call_id, self.grace)
-        call = Call.restore(self.hub, state["call"], events_out=asyncio.Queue(), transcripts=None)
+        # The call does not run again: its sessions go, its key's slot is given back, and its log
+        # (the transcript log feature's while it ran) gets its end.
+        call = Call.restore(self.hub, state["call"], events_out=asyncio.Queue())
         limits = self.limits
         if limits is not None and state["slot"] is not None and key_id is not None:
             slot = Slot(SESSION, key_id, state["slot"])
             call.on_release(lambda: limits.release(slot))
-        if self.transcripts is not None and state["call"]["log_seq"] is not None:
-            call.transcript_log = await self.transcripts.adopt_call(
-                tenant=tenant, call_id=call_id, protocol=call.protocol, parties=call.parties,
-                seq=state["call"]["log_seq"])
-        await call.release()
+        seq = state["call"].get("log_seq")
+        try:
+            await call.release()
+        finally:
+            if self.transcripts is not None and seq is not None:
+                call_log = await self.transcripts.adopt_call(tenant=tenant, call_id=call_id, protocol=call.protocol,
+                                                             parties=call.parties, seq=seq)
+                await call_log.close()
 
     async def close(self) -> None:
         """Stop ending parked calls (they stay in Redis for another gateway); idempotent."""
         await aio.cancel_all(list(self._timers))
 
-
-def _tenant(tenant: Tenant | None) -> str:
-    return tenant.name if tenant is not None else ANONYMOUS

@@ -17,9 +17,8 @@ from common.pipeline_config import AsrConfig, DenoiseConfig, PipelineConfig, Vad
 from common.records import SAMPLE_RATE
 from common.redaction.policy import merge, parse_kinds
 
-from ..analytics.options import CallAnalytics
-from ..analytics.sentiment import available as sentiment_available
-from ..diarization.pool import available
+from ..policy.analytics import CallAnalytics
+from ..policy.tenant import TenantPolicy
 from .audio import ENCODINGS
 
 MAX_CHANNELS = 8
@@ -60,10 +59,10 @@ class SessionConfig:
     # Call analytics (gateway/analytics): null/false off, true on, or an object of phrases, alerts, sentiment
     analytics: bool | dict | None = None
     # Redaction kinds (common.redaction.policy); redact_policy says who asked: "client", "tenant"
-    # (the API key's tenant forces them, see with_tenant_policy) or "tenant+client"
+    # (the API key's tenant forces them, see with_policy) or "tenant+client"
     redact: tuple[str, ...] = ()
     redact_policy: str = ""
-    # Who spoke when on a one-pipeline call: each final's words get a speaker (gateway/calls/speakers.py)
+    # Who spoke when on a one-pipeline call: each final's words get a speaker (gateway/features/speakers.py)
     diarize: bool = False
 
     def __post_init__(self) -> None:
@@ -86,18 +85,20 @@ class SessionConfig:
             raise ConfigError(f"diarize=true needs one channel, and multichannel=true makes {self.channels}: each "
                               "channel is one party already; send multichannel=false to diarize their mix, or "
                               "leave diarize out")
-        if self.diarize:
-            available()  # the diarize extra: refused as the call opens, not at its first final
         self.pipeline(denoise_default=False)  # refused now, when the client connects
         CallAnalytics.parse(self.analytics)
-        if isinstance(self.analytics, dict) and self.analytics.get("sentiment") is True:
-            sentiment_available()  # asked for by name: refused without the analytics extra (analytics: true
-            # alone runs without it, and the client is told so: gateway/calls/call.py)
+        # Whether this server has the extras a feature asked for needs (diarize, sentiment) is the
+        # doors' check as they parse (gateway/doors/kit.py check_extras): the core knows no feature.
 
     @property
     def call_analytics(self) -> CallAnalytics | None:
         """The analytics the call asked for itself (None: none; its tenant may still turn them on)."""
         return CallAnalytics.parse(self.analytics)
+
+    @property
+    def redaction(self) -> str:
+        """The redaction the call runs with, as its log records it: ``tenant:pci,ssn``; "" for none."""
+        return f"{self.redact_policy}:{','.join(self.redact)}" if self.redact else ""
 
     @property
     def pipelines(self) -> int:
@@ -121,9 +122,11 @@ class SessionConfig:
             priority=self.priority,
         )
 
-    def with_tenant_policy(self, forced: tuple[str, ...]) -> SessionConfig:
-        """This config with the kinds its tenant forces added (a client cannot turn them off)."""
-        if not forced:
-            return self
+    def with_policy(self, policy: TenantPolicy) -> SessionConfig:
+        """This config with what its tenant's ``policy`` forces added (redaction kinds: a client cannot
+        turn them off), as the call's pipeline sessions and their workers get it."""
+        forced = policy.redact
+        if not forced or set(forced) <= set(self.redact) and "tenant" in self.redact_policy:
+            return self  # nothing forced, or applied already (a parked call's config, resumed)
         return replace(self, redact=merge(forced, self.redact),
                        redact_policy="tenant+client" if self.redact else "tenant")

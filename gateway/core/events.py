@@ -109,7 +109,7 @@ class Word:
     start_ms: int
     end_ms: int
     confidence: float
-    speaker: int | None = None  # a diarized live call's (gateway/calls/speakers.py)
+    speaker: int | None = None  # a diarized live call's (gateway/features/speakers.py)
     speaker_confidence: float | None = None
 
 

@@ -27,11 +27,9 @@ from redis.exceptions import RedisError
 
 from common import aio, bus, keys
 from common.config import fraction, option, positive
-from common.errors import ConfigError
 from common.languages import ModelLanguages
 from common.metrics import GatewayMetrics
 
-from ..diarization.pool import Diarizer, available
 from .resp import Command, Lane
 from .writer import AppendWriter
 
@@ -113,7 +111,7 @@ class HubOptions:
         "as many, of 500 ms each", parse=positive(int)))
     backlog_timeout: float = field(default=10.0, metadata=option(
         "seconds audio waits for a full input stream to drain before the session fails", parse=positive(float)))
-    # A diarized live call's final waits this long for its speakers, then goes without (gateway/calls/speakers.py).
+    # A diarized live call's final waits this long for its speakers, then goes without (gateway/features/speakers.py).
     diarize_wait: float = field(default=2.0, metadata=option(
         "seconds a diarized live call's final waits for its speakers before it goes without them (counted from "
         "the diarizer's model loaded)", parse=positive(float)))
@@ -149,29 +147,14 @@ class SessionHub:
         self.writer = AppendWriter(redis)
         self._sweeps = Lane(redis)  # the tick's batches: a command per session each
         self.reads = asyncio.Semaphore(bus.CONCURRENCY)  # relays' reads in flight
-        # The gateway's one diarizer process (started by start() with diarize_preload, else by the first diarize=true).
-        self.diarizer = Diarizer(metrics=metrics)
 
     async def start(self) -> None:
-        if self.options.diarize_preload:
-            self._preload_diarizer()
         await self.doorbell.start()
         self.writer.start()
         self._tasks = [asyncio.create_task(self._tick(), name="hub-tick"),
                        asyncio.create_task(self._watch_stages(), name="watch-stages")]
 
-    def _preload_diarizer(self) -> None:
-        """Start the diarizer's process now (its model loads in the background; readiness does not wait
-        for it: a final waits for the load, bounded by diarize_load_wait), or say why not."""
-        try:
-            available()
-        except ConfigError as exc:
-            log.warning("--diarize-preload: nothing to start: %s", exc)
-            return
-        self.diarizer.warm()
-
     async def close(self) -> None:
-        self.diarizer.close()
         await aio.cancel_all(self._tasks)
         self._tasks = []
         await self.writer.close()

@@ -1,11 +1,11 @@
 """Tenants' phrase lists set over the admin API, kept in Redis so that every gateway reads the same.
 
-A tenant's list here replaces its keys file's ``phrases=`` (:mod:`gateway.security.keyfile`) for
+A tenant's list here replaces its keys file's ``phrases=`` (:mod:`gateway.policy.keyfile`) for
 the calls it analyses; deleting it brings the keys file's back. A call reads it once, as its
 analytics start (:meth:`gateway.calls.call.Call._start_analytics`): a change applies to calls
 that open after it, on every gateway, and never to a call under way (whose events a client may
 already be reading). Written and read by :mod:`gateway.http.phrases`; checked there
-(:func:`gateway.analytics.options.parse_phrases`) and again here when read, so a value written
+(:func:`gateway.policy.analytics.parse_phrases`) and again here when read, so a value written
 by hand into Redis cannot reach a call unchecked.
 """
 
@@ -16,7 +16,7 @@ import json
 from common import bus, keys
 from common.errors import ConfigError
 
-from ..analytics.options import parse_phrases
+from ..policy.analytics import parse_phrases
 
 
 async def get(redis: bus.Redis, tenant: str) -> tuple[str, ...] | None:

@@ -1,34 +1,18 @@
 """Tenants on this gateway: who owns a call, and what each has open here.
 
 Every call, follower and status socket belongs to the tenant of the API key
-that opened it (:mod:`gateway.security.keyfile`); without API keys, everything
-belongs to one tenant, :data:`ANONYMOUS`. A tenant's counts (live pipeline
+that opened it (:mod:`gateway.policy.keyfile`); without API keys, everything
+belongs to one tenant, :data:`~gateway.policy.keyfile.ANONYMOUS`. A tenant's counts (live pipeline
 sessions and open connections, by protocol) are what ``/ws/status`` shows a key
-of that tenant instead of the whole gateway's.
+of that tenant instead of the whole gateway's. What its keys say of its calls is
+its policy (:mod:`gateway.policy.tenant`), not counted here.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-ANONYMOUS = "anonymous"  # the one tenant of a gateway without API keys
-
-
-class Member(Protocol):
-    """What the outputs need of the key behind a socket (an ``ApiKey`` of :mod:`gateway.security.keyfile`).
-
-    A protocol here, not the class: the outputs sit below the security layer that defines keys.
-    """
-
-    @property
-    def key_id(self) -> str | None: ...  # None: no keys are configured
-
-    def followable(self, requested: str | None = None) -> tuple[str, ...]:
-        """The tenants a follow of this key looks in for a call id, in order."""
-        ...
 
 
 @dataclass(slots=True, eq=False)
@@ -36,21 +20,17 @@ class Tenant:
     name: str
     sessions: Counter[str] = field(default_factory=Counter)  # live pipeline sessions by protocol
     connections: Counter[str] = field(default_factory=Counter)  # open connections by protocol
-    redact: tuple[str, ...] = ()  # redaction kinds its keys force on its calls (keys file redact=)
     redacted: Counter[str] = field(default_factory=Counter)  # live pipeline sessions with redaction, by policy
 
 
 class Tenants:
     """This gateway's tenants by name, each made on first use (there are as many as the keys file names)."""
 
-    def __init__(self, *, redact_of: Callable[[str], tuple[str, ...]] | None = None) -> None:
+    def __init__(self) -> None:
         self._named: dict[str, Tenant] = {}
-        self._redact_of = redact_of  # the keys file's forced redaction of a tenant, as it is now
 
     def __getitem__(self, name: str) -> Tenant:
         tenant = self._named.get(name)
         if tenant is None:
             tenant = self._named[name] = Tenant(name)
-        if self._redact_of is not None:
-            tenant.redact = self._redact_of(name)  # a reloaded keys file applies to the next call
         return tenant

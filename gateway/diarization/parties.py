@@ -1,6 +1,6 @@
 """A diarized recording's call analytics by speaker, not by channel (sans I/O).
 
-A mono recording is one channel, so the call's own analytics (:mod:`gateway.calls.analyzer`)
+A mono recording is one channel, so the call's own analytics (:mod:`gateway.features.analytics`)
 see one party. With ``diarize=true`` its summary is made again here with the diarized
 speakers as the parties: each final is cut into runs of one speaker's words (as the
 response's utterances are: :func:`.words.apply`), each run fed to a
@@ -22,9 +22,9 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..analytics.options import AnalyticsSettings
 from ..analytics.sentiment import Sentiment
 from ..analytics.tracker import CallTracker
+from ..policy.analytics import AnalyticsSettings
 from .cluster import Labels
 from .words import word_speaker
 

@@ -156,6 +156,16 @@ class Diarizer:
         before the first request needs it."""
         self._started()
 
+    def preload(self) -> None:
+        """``--diarize-preload``: :meth:`warm` as the gateway starts (readiness does not wait for the load:
+        a final waits for it, bounded by ``diarize_load_wait``), or say why not."""
+        try:
+            available()
+        except ConfigError as exc:
+            log.warning("--diarize-preload: nothing to start: %s", exc)
+            return
+        self.warm()
+
     @property
     def is_loaded(self) -> bool:
         """True when the running process has loaded its model (False before it started or while it loads)."""

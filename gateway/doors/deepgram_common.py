@@ -61,12 +61,11 @@ class StreamSettings:
     def session_config(self, *, encoding: str | None = None, sample_rate: int | None = None,
                        channels: int | None = None) -> SessionConfig:
         """The core's config; a container's header gives ``encoding``, ``sample_rate`` and ``channels``."""
-        return SessionConfig(encoding=encoding or self.encoding or "pcm16", sample_rate=sample_rate or self.sample_rate,
-                             channels=channels or self.channels, multichannel=self.multichannel,
-                             language=self.language, detect_language=self.detect_language,
-                             languages=self.languages, context=self.context,
-                             words=True, vad=self.vad, eager_finals=self.eager_finals, redact=self.redact,
-                             diarize=self.diarize)
+        return kit.check_extras(SessionConfig(
+            encoding=encoding or self.encoding or "pcm16", sample_rate=sample_rate or self.sample_rate,
+            channels=channels or self.channels, multichannel=self.multichannel, language=self.language,
+            detect_language=self.detect_language, languages=self.languages, context=self.context, words=True,
+            vad=self.vad, eager_finals=self.eager_finals, redact=self.redact, diarize=self.diarize))
 
 
 def detect_languages(query: kit.Query) -> tuple[bool, tuple[str, ...]]:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from common.errors import ConfigError
 from common.redaction.audio import MODES
 
-from ..analytics.options import parse_phrases
 from ..analytics.sentiment import label as sentiment_label
 from ..core import events
+from ..policy.analytics import parse_phrases
 from . import deepgram, deepgram_common, kit
 
 CONTAINER_ENCODINGS = ("flac", "opus", "ogg-opus", "mp3", "wav")

@@ -19,7 +19,9 @@ from typing import NamedTuple, TypeVar
 
 from common.errors import ConfigError, ErrorCode, ProtocolError
 
+from ..analytics import sentiment
 from ..core.config import MAX_CHANNELS, SessionConfig
+from ..diarization import pool as diarization
 from .base import HandshakeRefused
 
 MAX_TEXT_BYTES = 64 * 1024  # control messages; audio frames have their own limit
@@ -145,11 +147,23 @@ def choice(value: T, name: str, choices: Collection[T], *, expected: str | None 
 
 
 def session_config(**values) -> SessionConfig:
-    """A :class:`SessionConfig` of a client's values; what it refuses is the client's ``bad_config``."""
+    """A :class:`SessionConfig` of a client's values that this server can serve (:func:`check_extras`);
+    what it refuses is the client's ``bad_config``."""
     try:
-        return SessionConfig(**values)
+        return check_extras(SessionConfig(**values))
     except ConfigError as exc:
         raise ProtocolError(ErrorCode.BAD_CONFIG, str(exc)) from None
+
+
+def check_extras(config: SessionConfig) -> SessionConfig:
+    """``config``, or :class:`ConfigError` naming the extra a feature it asks for needs and this
+    server lacks: ``diarize`` (refused as the call opens, not at its first final) and sentiment asked
+    for by name (``analytics: true`` alone runs without it, and the client is told so)."""
+    if config.diarize:
+        diarization.available()
+    if isinstance(config.analytics, dict) and config.analytics.get("sentiment") is True:
+        sentiment.available()
+    return config
 
 
 # -- numbers in text ----------------------------------------------------------------------------------

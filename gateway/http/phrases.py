@@ -35,8 +35,8 @@ from websockets.http11 import Request, Response
 from common import bus
 from common.errors import ConfigError
 
-from ..analytics.options import MAX_PHRASES, TenantAnalytics, parse_phrases
 from ..core import phrase_lists
+from ..policy.analytics import MAX_PHRASES, TenantAnalytics, parse_phrases
 from .routes import refusal, response
 from .wire import BodyError, GatewayConnection, has_body
 

@@ -25,7 +25,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -45,16 +45,16 @@ from ..analytics.tracker import CallTracker
 from ..analytics import sentiment
 from ..diarization import parties, pool as diarization, words as speakers
 from ..diarization.cluster import Labels
-from ..calls.call import Call, CallRefused
+from ..calls.call import Call, CallRefused, Plug
 from ..core.config import MAX_CHANNELS
 from ..core.hub import SessionHub
-from ..core.tenant import Tenant
 from ..doors import deepgram, deepgram_common, deepgram_prerecorded, kit
 from ..doors.base import Handshake
-from ..outputs.transcript_log import TranscriptLog
+from ..features.analytics import Analytics
 from ..outputs.courier import Courier
 from ..outputs.delivery import Delivery, url_host
 from ..outputs.redacted_audio import RedactedAudio
+from ..policy.tenant import TenantPolicy
 from . import media, remote, routes
 from .inflight import InFlight
 from .memory import MemoryBudget, OverBudget, Reservation
@@ -135,21 +135,23 @@ def check_extras(settings: deepgram_prerecorded.PrerecordedSettings) -> None:
 class Prerecorded:
     """Serve ``POST /v1/listen`` requests whose key the server has checked."""
 
-    def __init__(self, hub: SessionHub, *, transcripts: TranscriptLog, options: PrerecordedOptions,
-                 undelivered: Counter, courier: Courier | None = None, redacted: RedactedAudio | None = None) -> None:
+    def __init__(self, hub: SessionHub, *, options: PrerecordedOptions, undelivered: Counter,
+                 courier: Courier | None = None, redacted: RedactedAudio | None = None,
+                 diarizer: diarization.Diarizer | None = None, plugs: Sequence[Plug] = ()) -> None:
         """``undelivered``: the counter of results lost, labelled by ``kind``; ``courier``: what delivers
         callbacks (none: a request with a callback is refused with 400); ``redacted``: where redacted
-        recordings are kept (none: a request with ``redact_audio`` is refused with 400)."""
+        recordings are kept (none: a request with ``redact_audio`` is refused with 400); ``diarizer``: the
+        gateway's, shared with live calls (none: one of its own); ``plugs``: make a recording's call's
+        features (:mod:`gateway.calls.feature`), as a live call's."""
         self.hub = hub
-        self.transcripts = transcripts
+        self.plugs = plugs
         self.options = options
         self.redacted = redacted
         self.inflight = InFlight(undelivered=undelivered)
         self.memory = MemoryBudget(options.memory_bytes)
         self.courier = courier
         self._fetcher: httpx.AsyncClient | None = None  # {"url": ...} bodies
-        # the gateway's one, shared with live calls (a hub-less Prerecorded, in tests, gets its own)
-        self.diarizer = hub.diarizer if hub is not None else diarization.Diarizer()
+        self.diarizer = diarizer if diarizer is not None else diarization.Diarizer()
 
     @property
     def closing(self) -> bool:
@@ -172,8 +174,9 @@ class Prerecorded:
             self._fetcher = None
 
     async def serve(self, connection: GatewayConnection, request: Request, handshake: Handshake, *,
-                    tenant: Tenant, give_back: Callable[[], Awaitable[None]]) -> Response:
-        """Answer one request that holds its key's session ``slot``; ``give_back()`` releases it (awaitable).
+                    policy: TenantPolicy, give_back: Callable[[], Awaitable[None]]) -> Response:
+        """Answer one request of a key of ``policy``'s tenant that holds its key's session slot;
+        ``give_back()`` releases the slot (awaitable).
 
         The request's work is a job of :attr:`inflight` from here (its body's upload included): a
         shutdown waits for it, and one that cuts it answers 503.
@@ -183,7 +186,7 @@ class Prerecorded:
             await give_back()
             return restarting(request_id)
         work = asyncio.ensure_future(self._serve(connection, request, handshake, request_id=request_id,
-                                                 tenant=tenant, give_back=give_back))
+                                                 policy=policy, give_back=give_back))
         self.inflight.add(work, request_id=request_id, kind="response")
         try:
             await asyncio.wait({work})
@@ -198,7 +201,7 @@ class Prerecorded:
         return work.result()
 
     async def _serve(self, connection: GatewayConnection, request: Request, handshake: Handshake, *,
-                     request_id: str, tenant: Tenant, give_back: Callable[[], Awaitable[None]]) -> Response:
+                     request_id: str, policy: TenantPolicy, give_back: Callable[[], Awaitable[None]]) -> Response:
         handed_over = False
         held: Reservation | None = None  # of the gateway's memory for recordings
         try:
@@ -206,7 +209,7 @@ class Prerecorded:
                 settings = deepgram_prerecorded.PrerecordedSettings.from_query(list(handshake.query))
                 self._check_callback(settings)
                 check_extras(settings)
-                self._check_redact_audio(settings, tenant)
+                self._check_redact_audio(settings, policy)
             except ConfigError as exc:
                 return _error(400, request_id, "INVALID_QUERY_PARAMETER", str(exc))
             if not has_body(request.headers):
@@ -262,7 +265,7 @@ class Prerecorded:
                 return _error(400, request_id, "Bad Request", str(exc))
             # What the request holds from now until its response or callback is done.
             held.resize(audio.pcm.nbytes * (1 if settings.redact_audio is None else 3))
-            job = _Job(request_id=request_id, settings=settings, audio=audio, tenant=tenant,
+            job = _Job(request_id=request_id, settings=settings, audio=audio, policy=policy,
                        sha256=hashlib.sha256(data).hexdigest(), memory=held)
             del data
             if settings.callback is not None:
@@ -296,12 +299,12 @@ class Prerecorded:
             raise ConfigError(f"callbacks to {kit.header_text(host)!r} are not allowed here (the gateway's "
                               "--prerecorded-callback-hosts lists the hosts it calls back)")
 
-    def _check_redact_audio(self, settings: deepgram_prerecorded.PrerecordedSettings, tenant: Tenant) -> None:
+    def _check_redact_audio(self, settings: deepgram_prerecorded.PrerecordedSettings, policy: TenantPolicy) -> None:
         if settings.redact_audio is None:
             return
         if self.redacted is None:
             raise ConfigError("redact_audio is off on this server")
-        if not (settings.stream.redact or tenant.redact):
+        if not (settings.stream.redact or policy.redact):
             raise ConfigError("redact_audio needs redaction: add redact=pci (or ssn, numbers, pii), or use a key "
                               "whose tenant's policy forces it")
 
@@ -317,7 +320,7 @@ class Prerecorded:
         assert settings.callback is not None and self.courier is not None  # checked when the job came
         delivery = Delivery(request_id=job.request_id, url=settings.callback, method=settings.callback_method.upper(),
                             headers={"Idempotency-Key": job.request_id, "dg-request-id": job.request_id},
-                            body=json.dumps(result, ensure_ascii=False).encode(), tenant=job.tenant.name,
+                            body=json.dumps(result, ensure_ascii=False).encode(), tenant=job.policy.tenant,
                             created=time.time())
         await self.courier.first(delivery, handed=lambda: self.inflight.handed_over(job.request_id))
 
@@ -337,14 +340,16 @@ class Prerecorded:
                 "send multichannel=false to diarize their mix, or leave diarize out")
         queue: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=self.options.queue)
         call = Call(self.hub, config, protocol=deepgram.DeepgramDoor.name, events_out=queue, call_id=job.request_id,
-                    transcripts=self.transcripts, tenant=job.tenant)
+                    policy=job.policy, plugs=self.plugs)
         try:
             await call.open()
         except CallRefused as exc:  # a language the model lacks is the request's fault; the rest the service's
             status = 400 if exc.code is ErrorCode.BAD_CONFIG else 503
             return status, deepgram_prerecorded.refusal_body(job.request_id, str(exc.code).upper(), str(exc))
         collector = asyncio.create_task(_collect(queue))
-        tracker = call.analyzer.tracker if call.analyzer is not None else None  # a diarized summary's settings
+        analytics = call.feature(Analytics)
+        analyzer = analytics.analyzer if analytics is not None else None
+        tracker = analyzer.tracker if analyzer is not None else None  # a diarized summary's settings
         try:
             try:
                 await _feed(call, audio)
@@ -376,9 +381,9 @@ class Prerecorded:
             job.settings, finals, request_id=job.request_id, created=deepgram.created_now(), sha256=job.sha256,
             duration=audio.duration, channels=config.pipelines, model=call.models.name,
             analysed=analysed if config.analytics is not None else None, redacted_audio=redacted)
-        if call.analytics_warning:  # analytics=true without the analytics extra: the summary has no sentiment
+        if analytics is not None and analytics.warning:  # analytics=true without the analytics extra: no sentiment
             body["metadata"].setdefault("warnings", []).append(
-                {"parameter": "analytics", "type": "partial_support", "message": call.analytics_warning})
+                {"parameter": "analytics", "type": "partial_support", "message": analytics.warning})
         if job.settings.diarize:
             labels = await self._diarize(body, audio, finals, request_id=job.request_id)
             results = body["results"]
@@ -417,16 +422,16 @@ class Prerecorded:
             return mute.wav(muted, sample_rate=audio.sample_rate)
 
         wav = await asyncio.to_thread(redact)
-        await self.redacted.put(job.tenant.name, job.request_id, wav)
+        await self.redacted.put(job.policy.tenant, job.request_id, wav)
         return {"path": audio_path(job.request_id), "mode": mode, "content_type": "audio/wav", "bytes": len(wav),
                 "expires": round(time.time() + self.redacted.retention), "padding": mute.PADDING_MS / 1000,
                 "spans": [{"channel": channel, "type": r.entity, "placeholder": r.label, "start": r.start_ms / 1000,
                            "end": r.end_ms / 1000} for channel, r in sorted(redactions, key=lambda c: c[1].start_ms)]}
 
-    async def redacted_audio(self, request_id: str, *, tenant: Tenant) -> Response:
+    async def redacted_audio(self, request_id: str, *, tenant: str) -> Response:
         """``GET /v1/listen/{request_id}/audio`` of a key of ``tenant``: the redacted recording, or 404."""
         try:
-            wav = await self.redacted.get(tenant.name, request_id) if self.redacted is not None else None
+            wav = await self.redacted.get(tenant, request_id) if self.redacted is not None else None
         except RedisError as exc:
             log.warning("redacted audio of %s not read: %s", request_id, exc)
             return _error(503, request_id, str(ErrorCode.UNAVAILABLE).upper(),
@@ -442,7 +447,7 @@ class _Job:
     request_id: str
     settings: deepgram_prerecorded.PrerecordedSettings
     audio: media.Media
-    tenant: Tenant
+    policy: TenantPolicy  # its tenant's, as the request was admitted
     sha256: str
     memory: Reservation  # of the gateway's memory for recordings, released when its result is out
 

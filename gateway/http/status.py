@@ -142,8 +142,9 @@ class GatewayStatus:
 
     # -- /ws/status --------------------------------------------------------------------------
 
-    def snapshot(self, tenant: Tenant | None = None) -> dict:
-        """The gateway's status; with ``tenant``, its sessions and connections are that tenant's."""
+    def snapshot(self, tenant: Tenant | None = None, *, forced: tuple[str, ...] = ()) -> dict:
+        """The gateway's status; with ``tenant``, its sessions and connections are that tenant's, and
+        ``forced`` the redaction its policy forces."""
         sessions = _by_protocol(self.metrics.sessions_active)
         connections = _by_protocol(self.metrics.connections)
         mine = {}
@@ -151,7 +152,7 @@ class GatewayStatus:
             sessions = {protocol: tenant.sessions[protocol] for protocol in sessions}
             connections = {protocol: tenant.connections[protocol] for protocol in connections}
             mine = {"tenant": tenant.name, "redaction": {
-                "forced": list(tenant.redact), "sessions": {p: n for p, n in tenant.redacted.items() if n}}}
+                "forced": list(forced), "sessions": {p: n for p, n in tenant.redacted.items() if n}}}
         return {"type": "status", "timestamp": _now(), "gateway_id": self.hub.gateway_id, **mine,
                 "sessions": sessions, "connections": connections,
                 "total_sessions": sum(sessions.values()),
@@ -165,10 +166,12 @@ class GatewayStatus:
                     return sample.value
         return 0
 
-    async def serve(self, websocket: ServerConnection, *, tenant: Tenant | None = None) -> None:
+    async def serve(self, websocket: ServerConnection, *, tenant: Tenant | None = None,
+                    forced: tuple[str, ...] = ()) -> None:
         """Push a status every ``interval`` s, and at once after each client message, until it leaves.
 
-        ``tenant``: show that tenant's sessions and connections only (None: the gateway's).
+        ``tenant``: show that tenant's sessions and connections only (None: the gateway's), and
+        ``forced``, the redaction kinds its policy forces (as its key was admitted).
         """
         self.watchers += 1
         try:
@@ -177,7 +180,7 @@ class GatewayStatus:
                              f"{self.options.max_watchers} status sockets; try again later")
                 return
             while True:
-                await websocket.send(json.dumps(self.snapshot(tenant)))
+                await websocket.send(json.dumps(self.snapshot(tenant, forced=forced)))
                 try:
                     message = await within(websocket.recv(), self.options.interval)
                 except TimeoutError:

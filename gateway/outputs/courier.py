@@ -24,8 +24,9 @@ from redis.exceptions import RedisError
 from common import aio, bus, keys
 from common.metrics import GatewayMetrics
 
+from ..policy.webhook import Destination
 from .delivery import BadRecord, Delivery
-from .webhook import Destination, Next, Outcome, Schedule, after, send
+from .webhook import Next, Outcome, Schedule, after, send
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from common.config import non_negative, option, positive
 from common.errors import ErrorCode
 from common.metrics import GatewayMetrics
 
-from ..core.tenant import Member
+from ..policy.keyfile import ApiKey
 from .transcript_log import call_key, entry_id, log_key, seq_of
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ class Followers:
             await feed.stop()
 
     async def serve(self, websocket: ServerConnection, call_id: str, query: list[tuple[str, str]], *,
-                    key: Member, address: str) -> None:
+                    key: ApiKey, address: str) -> None:
         """Follow ``call_id`` of a tenant ``key`` may follow, until the call ends or the client leaves.
 
         The follow was counted as failed (:meth:`FailedLookups.attempt`); it is taken back if the call is found.

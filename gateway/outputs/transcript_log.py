@@ -28,10 +28,10 @@ from common.config import option, positive
 from common.logs import Untrusted
 from common.metrics import GatewayMetrics
 
-from ..analytics.options import NO_TENANT_SETTINGS, TenantAnalytics
 from ..core import events
 from ..core.resp import Lane
-from .webhook import Destination, FinalsWebhook, WebhookOptions
+from ..policy.webhook import Destination
+from .webhook import FinalsWebhook, WebhookOptions
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +126,10 @@ class TranscriptLog:
     """The gateway's side: opens each call's :class:`CallLog`, owns the finals webhook."""
 
     def __init__(self, redis: bus.Redis, *, options: TranscriptOptions, ttl: float, gateway_id: str,
-                 metrics: GatewayMetrics, tenant_webhook: Callable[[str], Destination | None] = lambda tenant: None,
-                 tenant_analytics: Callable[[str], TenantAnalytics] = lambda tenant: NO_TENANT_SETTINGS) -> None:
-        """``tenant_webhook``: a tenant's own webhook, if it has one (looked up per final: the keys
-        file may be reloaded); ``tenant_analytics``: a tenant's analytics settings (looked up per call)."""
+                 metrics: GatewayMetrics,
+                 tenant_webhook: Callable[[str], Destination | None] = lambda tenant: None) -> None:
+        """``tenant_webhook``: a tenant's own webhook as the keys file says now (what signs a stored
+        callback of the tenant's, delivered later by any gateway); a call's comes with it (its policy)."""
         self.redis = redis
         self.options = options
         self.ttl = int(ttl)
@@ -137,16 +137,15 @@ class TranscriptLog:
         self.metrics = metrics
         self.webhook = FinalsWebhook(options.webhook, metrics=metrics)
         self._tenant_webhook = tenant_webhook
-        self.tenant_analytics = tenant_analytics
         self._claim = redis.register_script(CLAIM)
         self.live: set[CallLog] = set()  # logs whose call has not ended: renewed together
         self._renew_every = max(0.5, min(2.0, self.ttl / 3))
         self._renewer: asyncio.Task | None = None
         self._lane = Lane(redis)  # the renewals' batches
 
-    def webhooks(self, tenant: str) -> list[Destination]:
-        """Where a final of ``tenant`` is delivered: the operator's webhook and the tenant's own."""
-        return [to for to in (self.webhook.destination, self._tenant_webhook(tenant)) if to is not None]
+    def webhooks(self, tenant_webhook: Destination | None) -> tuple[Destination, ...]:
+        """Where a call's finals are delivered: the operator's webhook and its tenant's own."""
+        return tuple(to for to in (self.webhook.destination, tenant_webhook) if to is not None)
 
     def signing_secret(self, tenant: str) -> bytes | None:
         """What signs a delivery to ``tenant``: its own webhook's secret, else the operator's."""
@@ -177,10 +176,12 @@ class TranscriptLog:
                 log.warning("renewing %d call transcript logs failed: %s", len(commands) // 2, exc)
 
     async def open_call(self, *, tenant: str, call_id: str, protocol: str, parties: tuple[str, ...],
-                        session_ids: tuple[str, ...], redaction: str = "") -> CallLog | None:
+                        session_ids: tuple[str, ...], redaction: str = "",
+                        webhook: Destination | None = None) -> CallLog | None:
         """Register the call of ``tenant`` and start its log; None when it cannot have one (the call runs anyway).
 
-        ``redaction``: the policy and kinds its finals were redacted with (``client:pci``), recorded with it."""
+        ``redaction``: the policy and kinds its finals were redacted with (``client:pci``), recorded with it;
+        ``webhook``: the tenant's own, as its policy said when the call was admitted."""
         if not keys.valid_session_id(call_id):
             log.warning("call %r: not followable (a call id is 1-64 letters, digits, '-' or '_')", Untrusted(call_id))
             return None
@@ -198,19 +199,21 @@ class TranscriptLog:
             log.warning("call %s of tenant %s: the tenant's live call, or an ended one still kept, has this id; "
                         "this one cannot be followed", call_id, tenant)
             return None
-        call_log = CallLog(self, tenant=tenant, call_id=call_id, protocol=protocol, parties=parties)
+        call_log = CallLog(self, tenant=tenant, call_id=call_id, protocol=protocol, parties=parties,
+                           webhooks=self.webhooks(webhook))
         call_log.start()
         return call_log
 
     async def adopt_call(self, *, tenant: str, call_id: str, protocol: str, parties: tuple[str, ...],
-                         seq: int) -> CallLog:
+                         seq: int, webhook: Destination | None = None) -> CallLog:
         """Go on with the log of a parked call that this gateway resumes (:meth:`CallLog.park`)."""
         try:
             await self.redis.hset(call_key(tenant, call_id), "gateway", self.gateway_id)
         except (RedisError, OSError) as exc:  # the registry only says where the call runs
             self.metrics.redis_errors.inc()
             log.warning("call %s: updating its registry entry failed: %s", call_id, exc)
-        call_log = CallLog(self, tenant=tenant, call_id=call_id, protocol=protocol, parties=parties)
+        call_log = CallLog(self, tenant=tenant, call_id=call_id, protocol=protocol, parties=parties,
+                           webhooks=self.webhooks(webhook))
         call_log.seq = seq
         call_log.start()
         return call_log
@@ -220,8 +223,9 @@ class CallLog:
     """One call's log, written in order by one task."""
 
     def __init__(self, owner: TranscriptLog, *, tenant: str, call_id: str, protocol: str,
-                 parties: tuple[str, ...]) -> None:
+                 parties: tuple[str, ...], webhooks: tuple[Destination, ...] = ()) -> None:
         self.owner = owner
+        self.webhooks = webhooks  # where its finals and summary are delivered
         self.tenant = tenant
         self.call_id = call_id
         self.protocol = protocol
@@ -391,6 +395,6 @@ class CallLog:
     def _deliver(self, message: dict, *, key: str) -> None:
         """Hand a final or the analytics summary to the tenant's webhooks."""
         owner = self.owner
-        for to in owner.webhooks(self.tenant):
+        for to in self.webhooks:
             owner.webhook.submit({**message, "tenant": self.tenant, "protocol": self.protocol,
                                   "gateway": owner.gateway_id}, key=key, to=to)

@@ -2,7 +2,7 @@
 
 A final goes to the gateway's ``--finals-webhook URL`` (the operator's: every
 tenant's finals) and to its tenant's own ``webhook=`` from the API keys file
-(:mod:`gateway.security.keyfile`): a tenant's URL never receives another tenant's
+(:mod:`gateway.policy.keyfile`): a tenant's URL never receives another tenant's
 finals.
 
 Each final is one ``POST`` of a JSON object (the follower's ``final`` message plus
@@ -41,40 +41,18 @@ from common.config import option, positive
 from common.errors import ConfigError
 from common.metrics import GatewayMetrics
 
+from ..policy.webhook import MIN_SECRET, Destination, http_url, signing_secret
+
 log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = frozenset({408, 425, 429})  # plus every 5xx
 SIGNATURE_HEADER = "Streamscribe-Signature"
-MIN_SECRET = 16  # characters of a signing secret at least
-
-
-def http_url(text: str) -> str:
-    """``text``, an http:// or https:// URL (or empty: no webhook)."""
-    if text and not text.startswith(("http://", "https://")):
-        raise ValueError("not an http:// or https:// URL")
-    return text
-
-
-def signing_secret(text: str) -> bytes:
-    """A webhook signing secret: at least :data:`MIN_SECRET` characters, surrounding whitespace dropped."""
-    secret = text.strip()
-    if len(secret) < MIN_SECRET:
-        raise ValueError(f"a signing secret has at least {MIN_SECRET} characters")
-    return secret.encode()
 
 
 def signature(secret: bytes, body: bytes, *, timestamp: int) -> str:
     """The :data:`SIGNATURE_HEADER` value of ``body`` sent at ``timestamp`` (Unix seconds)."""
     digest = hmac.new(secret, b"%d." % timestamp + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
-
-
-@dataclass(frozen=True, slots=True)
-class Destination:
-    """Where finals go: a URL, and the secret that signs each delivery (None: unsigned)."""
-
-    url: str
-    secret: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

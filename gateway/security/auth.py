@@ -1,7 +1,7 @@
 """API keys: who may open a WebSocket on the gateway, and as which tenant.
 
 Keys come from ``--api-key`` (repeatable) and ``--api-keys-file`` (one key a
-line, with optional settings: :mod:`gateway.security.keyfile`), the file being
+line, with optional settings: :mod:`gateway.policy.keyfile`), the file being
 read again on SIGHUP. A client presents
 its key in an ``Authorization: Token KEY`` or ``Bearer KEY`` header, in an
 ``X-API-KEY`` header (how Genesys AudioHook sends it), or, for
@@ -26,12 +26,9 @@ from websockets.datastructures import Headers
 
 from common.config import option
 from common.errors import ConfigError
-from common.redaction.policy import merge
 
-from ..analytics.options import NO_TENANT_SETTINGS, TenantAnalytics
-from ..core.tenant import ANONYMOUS
-from ..outputs.webhook import Destination
-from .keyfile import ApiKey, bare_key, read_keys_file
+from ..policy.keyfile import ANONYMOUS, ApiKey, bare_key, read_keys_file
+from ..policy.tenant import TenantPolicy, policies
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +55,7 @@ class ApiKeys:
         self.keys_file = keys_file
         self._digests: dict[bytes, ApiKey] = {}
         self._by_id: dict[str | None, ApiKey] = {}  # (only OPEN has no id, and it is no configured key)
-        self._webhooks: dict[str, Destination] = {}
-        self._analytics: dict[str, TenantAnalytics] = {}
-        self._redact: dict[str, tuple[str, ...]] = {}
+        self._policies: dict[str, TenantPolicy] = {}
         self._load()
 
     @property
@@ -86,12 +81,7 @@ class ApiKeys:
             keys.update(read_keys_file(self.keys_file))
         self._digests = {hashlib.sha256(key.encode()).digest(): api_key for key, api_key in keys.items()}
         self._by_id = {api_key.key_id: api_key for api_key in keys.values()}
-        self._webhooks = {api_key.tenant: api_key.webhook for api_key in keys.values() if api_key.webhook}
-        self._analytics = {api_key.tenant: api_key.analytics for api_key in keys.values() if api_key.analytics}
-        redact: dict[str, set[str]] = {}
-        for api_key in keys.values():  # a tenant's calls get what any of its keys forces
-            redact.setdefault(api_key.tenant, set()).update(api_key.redact)
-        self._redact = {tenant: merge(kinds, ()) for tenant, kinds in redact.items() if kinds}
+        self._policies = policies(keys.values())
 
     async def reload(self) -> bool:
         """Read the keys file again (off the event loop); on error keep the keys in use."""
@@ -108,17 +98,11 @@ class ApiKeys:
             log.warning("the API keys file %s has no keys: every WebSocket is refused", self.keys_file)
         return True
 
-    def webhook_of(self, tenant: str) -> Destination | None:
-        """Where ``tenant``'s finals go besides ``--finals-webhook``, as the keys file says now."""
-        return self._webhooks.get(tenant)
-
-    def analytics_of(self, tenant: str) -> TenantAnalytics:
-        """``tenant``'s analytics settings, as the keys file says now."""
-        return self._analytics.get(tenant, NO_TENANT_SETTINGS)
-
-    def redaction_of(self, tenant: str) -> tuple[str, ...]:
-        """The redaction kinds the keys file forces on ``tenant``'s calls now (none: ())."""
-        return self._redact.get(tenant, ())
+    def policy_of(self, tenant: str) -> TenantPolicy:
+        """``tenant``'s policy as the keys file says now (:mod:`gateway.policy.tenant`): resolved as
+        a key is admitted, and kept by what it admits."""
+        policy = self._policies.get(tenant)
+        return policy if policy is not None else TenantPolicy(tenant=tenant)
 
     def find(self, key_id: str) -> ApiKey | None:
         """The settings of the key whose id is ``key_id`` now (a reload may have changed or removed it)."""

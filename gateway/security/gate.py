@@ -11,7 +11,7 @@ The rules, in the order they are checked:
 - pending connections per address: at most ``max_pending_per_ip`` connections from one
   address that have not opened their call yet;
 - permissions: a door's key may stream to that door, a follower's key may follow
-  (:mod:`gateway.security.keyfile`), an admin page needs an admin key;
+  (:mod:`gateway.policy.keyfile`), an admin page needs an admin key;
 - follow lookups: a key or address that followed too many unknown calls waits
   (:class:`~gateway.outputs.follow.FailedLookups`);
 - nonces: a signed handshake's nonce is taken once over every gateway (:mod:`gateway.security.replay`);
@@ -44,9 +44,9 @@ from common.metrics import GatewayMetrics
 
 from ..doors.base import Door, Handshake, HandshakeRefused
 from ..doors.httpsig import Nonce
+from ..policy.keyfile import OPEN, ApiKey
 from . import auth
 from .auth import ApiKeys
-from .keyfile import OPEN, ApiKey
 from .limits import FOLLOWERS, PENDING, SESSION, STATUS, Limit, NoSlot, Slot
 from .origins import OriginPolicy
 

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from common import keys
 from common.metrics import GatewayMetrics
 from gateway.core import events
-from gateway.core.tenant import ANONYMOUS
+from gateway.policy.keyfile import ANONYMOUS
 from gateway.outputs.transcript_log import FINALS_STREAM, call_key, finals_fields, log_key, transcript_message
 from gateway.outputs.webhook import FinalsWebhook, WebhookOptions
 

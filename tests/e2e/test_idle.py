@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from common.aio import within
-from gateway.security.keyfile import key_id
+from gateway.policy.keyfile import key_id
 from gateway.security.limits import SESSION, claims_key
 
 from tests.kit.faults import metric, scrape

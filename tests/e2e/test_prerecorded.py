@@ -27,7 +27,7 @@ import soundfile
 
 from gateway.outputs.transcript_log import call_key
 from gateway.outputs.webhook import signature
-from gateway.security.keyfile import key_id
+from gateway.policy.keyfile import key_id
 from gateway.security.limits import SESSION, claims_key
 from tests.e2e.test_deepgram import load, pcm16, send_paced
 from tests.kit.deepgram import Listener, sdk_client

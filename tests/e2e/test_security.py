@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common.aio import within
 from gateway.security import limits
-from gateway.security.keyfile import key_id
+from gateway.policy.keyfile import key_id
 
 from streamscribe_client import file_frames, stream
 

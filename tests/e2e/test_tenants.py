@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from common.aio import within
 from gateway.outputs.transcript_log import call_key
-from gateway.security.keyfile import key_id
+from gateway.policy.keyfile import key_id
 from gateway.security.limits import FOLLOWERS, STATUS, claims_key
 
 from tests.kit.support import eventually

@@ -56,7 +56,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from common.aio import within
 from gateway.doors.twilio import signature as twilio_signature
 from gateway.outputs.transcript_log import call_key
-from gateway.security.keyfile import key_id
+from gateway.policy.keyfile import key_id
 from gateway.security.limits import SESSION, claims_key
 
 from tests.kit.faults import metric, scrape

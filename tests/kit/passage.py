@@ -76,7 +76,9 @@ def prerecorded(http: str, audio: np.ndarray) -> str:
     """The pre-recorded API's transcript of ``audio`` (16 kHz)."""
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
-        out.setnchannels(1), out.setsampwidth(2), out.setframerate(16000)
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
         out.writeframes(to_pcm16(audio).tobytes())
     request = urllib.request.Request(f"{http}/v1/listen?model=nova-3&language=en", data=buffer.getvalue(),
                                      headers={"Content-Type": "audio/wav"}, method="POST")

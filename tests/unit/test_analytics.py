@@ -16,15 +16,15 @@ from common.metrics import GatewayMetrics
 from gateway.analytics import talk
 from gateway.analytics.loudness import LevelMeter
 from gateway.analytics.consistency import consistent
-from gateway.analytics.options import (MAX_PHRASE_CHARS, MAX_PHRASES, AlertRules, AnalyticsSettings, CallAnalytics,
+from gateway.policy.analytics import (MAX_PHRASE_CHARS, MAX_PHRASES, AlertRules, AnalyticsSettings, CallAnalytics,
                                        TenantAnalytics, parse_phrases)
 from gateway.analytics.phrases import PhraseSpotter, timed_tokens
 from gateway.analytics.sentiment import sentiment
 from gateway.analytics.tracker import LIVE_LAG_MS, CallTracker
 from gateway.core import events
-from gateway.calls.analyzer import QUEUE, CallAnalyzer
+from gateway.features.analytics import QUEUE, CallAnalyzer
 from gateway.doors.native import NativeDoor, parse_config
-from gateway.security.keyfile import parse_keys
+from gateway.policy.keyfile import parse_keys
 
 
 def words_over(start: int, end: int, count: int) -> list[tuple[str, int, int, float]]:
@@ -481,7 +481,7 @@ def test_a_bad_analytics_config_is_a_bad_config_error():
     assert caught.value.code == "bad_config"
 
 
-# -- the analyzer task (gateway/calls/analyzer.py) --------------------------------------------------
+# -- the analyzer task (gateway/features/analytics.py) --------------------------------------------------
 
 
 def final_event(channel: int, start_ms: int, end_ms: int, text: str) -> events.Final:

@@ -34,7 +34,7 @@ class ScriptedRedis:
 
 
 def runner_with(replies):
-    runner = SimpleNamespace(closed=False, load=0, worker_id="w1",
+    runner = SimpleNamespace(closed=False, load=0, sessions={}, worker_id="w1",
                              options=SimpleNamespace(stage="vad", capacity=4, sweep_interval=1.0),
                              metrics=SimpleNamespace(redis_errors=SimpleNamespace(inc=lambda: None)))
     runner.redis = ScriptedRedis(runner, replies)
@@ -43,7 +43,7 @@ def runner_with(replies):
 
 def ownership_of(runner) -> Ownership:
     """The claim loop reads with Redis and the host only (no lease, stage or doorbell is reached)."""
-    return Ownership(runner, redis=runner.redis, fence=None, stage=None, doorbell=None, metrics=runner.metrics,
+    return Ownership(runner, redis=runner.redis, fence=None, stage=None, metrics=runner.metrics,
                      options=runner.options, worker_id=runner.worker_id)
 
 

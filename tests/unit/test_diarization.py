@@ -232,7 +232,7 @@ def test_names_say_the_agent_and_on_two_speakers_the_customer():
 
 @pytest.mark.extra("analytics")  # the parties' sentiment
 def test_a_diarized_summary_counts_speakers_as_parties():
-    from gateway.analytics.options import AnalyticsSettings
+    from gateway.policy.analytics import AnalyticsSettings
     from gateway.analytics.sentiment import sentiment
 
     # Speaker 1 greets (0-2 s), speaker 0 answers in the same final (2.6-4.5 s), then a final each.

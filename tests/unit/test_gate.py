@@ -20,7 +20,7 @@ from gateway.doors.httpsig import Nonce
 from gateway.doors.native import NativeDoor
 from gateway.security.auth import ApiKeys
 from gateway.security.gate import AccessOptions, AccessRequest, Admission, Gate, Purpose, Refusal
-from gateway.security.keyfile import OPEN, key_id
+from gateway.policy.keyfile import OPEN, key_id
 from gateway.security.limits import SESSION, NoSlot, Slot
 from gateway.security.origins import OriginPolicy
 

@@ -1,5 +1,6 @@
 """The code's layout: layers that import only downward, no import cycles (not even under TYPE_CHECKING),
-the client apart, every package shipped. The gateway's layers, then common/'s and the workers'.
+the client apart, every package shipped. The gateway's layers (as docs/development.md lists them), then
+common/'s and the workers'.
 
 Pure AST walks of the sources: nothing is imported or started.
 """
@@ -7,6 +8,7 @@ Pure AST walks of the sources: nothing is imported or started.
 from __future__ import annotations
 
 import ast
+import re
 import tomllib
 from pathlib import Path
 
@@ -14,19 +16,28 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("gateway", "streamscribe_client")
 WORKERS = ("vad_worker", "asr_worker", "denoise_worker")
 
-# The gateway's layers, lowest first: a module imports only from its own layer and those below.
-GATEWAY_LAYERS: tuple[tuple[str, ...], ...] = (
-    ("gateway.analytics",),  # call analytics' pure figures (no I/O): talk, overtalk, alerts, phrases, sentiment
-    ("gateway.diarization",),  # who spoke when on one channel: clustering, the encoder's process, speakers in a response
-    ("gateway.core",),  # a call's session core: pipeline sessions, audio, config, events (no websockets)
-    ("gateway.doors",),  # protocol adapters: a wire format to and from the core's events
-    ("gateway.outputs",),  # where transcripts go besides the caller: log, followers, webhooks
-    ("gateway.security",),  # keys, origins, limits and the gate that holds every access rule
-    ("gateway.calls",),  # a call over a socket: the call, its parking, its connection
-    ("gateway.http",),  # HTTP routes, status, the pre-recorded API, the HTTP wire
-    ("gateway.server", "gateway.tcp"),  # wiring, serving and draining
-    ("gateway.__main__",),
-)
+# The gateway's layers, lowest first: a module imports only from its own layer and those below. They are
+# written once, in docs/development.md's layout (the lines of its gateway/ block that name a package or
+# module, in order; names on one line share a layer), and read from there.
+DEVELOPMENT = ROOT / "docs" / "development.md"
+_LAYER_LINE = re.compile(r"^  ([a-z_]+(?:/|\.py)(?:, [a-z_]+(?:/|\.py))*)\s+\S")
+
+
+def documented_layers(text: str) -> tuple[tuple[str, ...], ...]:
+    """The gateway's layers as the layout block of ``text`` lists them, lowest first."""
+    block = text.split("\ngateway/", 1)[1].split("\n", 1)[1]
+    layers = []
+    for line in block.splitlines():
+        if line and not line.startswith(" "):  # the next top-level entry: the gateway's block ended
+            break
+        found = _LAYER_LINE.match(line)
+        if found:
+            names = [name.removesuffix("/").removesuffix(".py") for name in found.group(1).split(", ")]
+            layers.append(tuple(f"gateway.{name}" for name in names))
+    return tuple(layers)
+
+
+GATEWAY_LAYERS = documented_layers(DEVELOPMENT.read_text())
 
 # common/'s layers, lowest first, and the workers on top: the stages that the runner hosts.
 COMMON_LAYERS: tuple[tuple[str, ...], ...] = (
@@ -178,6 +189,24 @@ def test_the_layer_check_finds_an_upward_import():
     layers = (("low",), ("high.a", "high.b"))
     graph = {"low.x": {"high.a.y"}, "high.a.y": {"low.x", "high.b"}, "high.b": set()}
     assert upward_imports(graph, layers) == ["low.x -> high.a.y"]
+
+
+def test_the_documented_layers_are_read_as_written():
+    text = "x\n```\ngateway/       layers\n  low/         a\n               more\n  a.py, b.py   c\nvad_worker/  v\n"
+    assert documented_layers(text) == (("gateway.low",), ("gateway.a", "gateway.b"))
+    # The gateway's own: the plain policy data lowest, features' figures above the core, wiring on top.
+    assert GATEWAY_LAYERS[0] == ("gateway.policy",) and GATEWAY_LAYERS[-1] == ("gateway.__main__",)
+    order = [name for layer in GATEWAY_LAYERS for name in layer]
+    assert order.index("gateway.core") < order.index("gateway.analytics") < order.index("gateway.doors")
+    assert order.index("gateway.core") < order.index("gateway.diarization")
+    assert order.index("gateway.calls") < order.index("gateway.features") < order.index("gateway.server")
+
+
+def test_every_gateway_package_is_documented_and_every_documented_one_exists():
+    packages = {".".join(path.relative_to(ROOT).with_suffix("").parts)
+                for path in (ROOT / "gateway").iterdir()
+                if (path / "__init__.py").exists() or (path.suffix == ".py" and path.name != "__init__.py")}
+    assert {name for layer in GATEWAY_LAYERS for name in layer} == packages
 
 
 def test_every_gateway_module_has_a_layer():

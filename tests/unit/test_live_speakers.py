@@ -1,4 +1,4 @@
-"""gateway/calls/speakers.py: a live call's kept audio, and a final's bounded wait for its speakers.
+"""gateway/features/speakers.py: a live call's kept audio, and a final's bounded wait for its speakers.
 
 The diarizer is a stand-in here (its process and model are tested in tests/e2e/test_diarization.py):
 what is checked is what the call does with its answer, its failure, or its silence.
@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from common.errors import ConfigError
 from common.metrics import GatewayMetrics
-from gateway.calls.speakers import LiveSpeakers
+from gateway.features.speakers import LiveSpeakers
 from gateway.core import events
 from gateway.core.config import SessionConfig
 from gateway.diarization import online, pool
@@ -67,7 +67,7 @@ def _speakers(diarizer, **options) -> tuple[LiveSpeakers, GatewayMetrics]:
 def test_the_ring_keeps_the_last_seconds_and_refuses_what_it_no_longer_has() -> None:
     speakers, _ = _speakers(StandIn(), keep_sec=1)
     audio = np.arange(40_000, dtype=np.int16)
-    speakers.audio([(0, audio[:10_000]), (10_000, audio[10_000:30_000]), (30_000, audio[30_000:])])
+    speakers.audio(0, [(0, audio[:10_000]), (10_000, audio[10_000:30_000]), (30_000, audio[30_000:])])
     assert speakers.clip(30_000, 40_000).tolist() == audio[30_000:].tolist()
     assert speakers.clip(24_000, 40_000).tolist() == audio[24_000:].tolist()  # wraps around the ring
     assert speakers.clip(23_999, 24_100) is None  # older than the 16 000 samples kept
@@ -78,8 +78,8 @@ async def test_a_final_gets_its_words_speakers_and_the_history_moves_on() -> Non
     diarizer = StandIn()
     speakers, metrics = _speakers(diarizer)
     assert diarizer.warmed == 1  # the process starts as the call opens
-    speakers.audio([(0, np.ones(48_000, np.int16))])
-    labelled = await speakers.label(_final((500, 900), (1000, 1500)))
+    speakers.audio(0, [(0, np.ones(48_000, np.int16))])
+    labelled = await speakers.final(_final((500, 900), (1000, 1500)))
     assert labelled.speaker == 0 and [(w.speaker, w.speaker_confidence) for w in labelled.words] == [(0, 1.0)] * 2
     history, audio, words = diarizer.requests[0]
     assert len(audio) == 16_000 and words == [(0, 6400), (8000, 16_000)]  # the speech its words hold
@@ -93,9 +93,9 @@ async def test_a_final_gets_its_words_speakers_and_the_history_moves_on() -> Non
 async def test_a_final_that_cannot_have_speakers_in_time_goes_without_and_is_counted(diarizer, reason) -> None:
     speakers, metrics = _speakers(diarizer)
     if reason != "audio_gone":
-        speakers.audio([(0, np.ones(48_000, np.int16))])
+        speakers.audio(0, [(0, np.ones(48_000, np.int16))])
     final = _final((500, 900), (1000, 1500))
-    assert await asyncio.wait_for(speakers.label(final), 5) == final
+    assert await asyncio.wait_for(speakers.final(final), 5) == final
     assert metrics.diarize_unlabelled.labels(reason=reason)._value.get() == 1
     assert speakers.history.speakers == 0  # a final without speakers adds nothing
 
@@ -106,8 +106,8 @@ async def test_a_final_waits_for_the_model_to_load_then_its_own_wait_begins() ->
     the diarizer's work, and gets its speakers."""
     diarizer = StandIn(loading=True)
     speakers, metrics = _speakers(diarizer, load_wait=600)
-    speakers.audio([(0, np.ones(48_000, np.int16))])
-    labelling = asyncio.create_task(speakers.label(_final((500, 900), (1000, 1500))))
+    speakers.audio(0, [(0, np.ones(48_000, np.int16))])
+    labelling = asyncio.create_task(speakers.final(_final((500, 900), (1000, 1500))))
     await asyncio.wait_for(diarizer.asked.wait(), 5)  # the final is waiting for the load
     assert diarizer.requests == [] and not labelling.done()
     diarizer.load.set()  # loaded: now the final's request goes to the diarizer

@@ -1,7 +1,8 @@
 """Ownership and the writes of a stage runner, each over its narrow interface with small fakes: no Redis.
 
 ``Ownership`` sees its runner as an ``ownership.Host`` and ``Commits`` as a ``commits.Exits``
-(no import of the runner, not even for type checking); the Redis calls they make go to
+(no import of the runner, not even for type checking); the runner owns the session table, which
+ownership reads and changes only by asking (the fake's table is read-only to it); the Redis calls they make go to
 :class:`FakeRedis`, the fenced ones to :class:`FakeFence`. Against a real Redis the same code
 runs in tests/e2e/test_runner.py and test_faults.py.
 """
@@ -9,6 +10,8 @@ runs in tests/e2e/test_runner.py and test_faults.py.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -23,8 +26,8 @@ from common.ownership import Ownership
 from common.pipeline_config import PipelineConfig
 from common.reader import InputReader
 from common.records import End, Error, SpeechStart
-from common.runner import RunnerOptions
-from common.stage import Session, Write
+from common.runner import RunnerOptions, StageRunner
+from common.stage import Session, Stage, Write
 
 STAGE = "vad"
 SID = "a" * 32
@@ -75,7 +78,7 @@ class FakeFence:
         self.released.append(token)
 
 
-class FakeStage:
+class FakeStage(Stage):
     """Opens a session with its checkpointed state as is; snapshots it as ``b"snap"``."""
 
     def open(self, session, state):
@@ -84,39 +87,46 @@ class FakeStage:
     def snapshot(self, session) -> bytes:
         return b"snap"
 
-
-class FakeDoorbell:
-    def __init__(self) -> None:
-        self.channels: list[str] = []
-
-    async def subscribe(self, channel: str) -> None:
-        self.channels.append(channel)
+    async def process(self, batch) -> None:
+        raise AssertionError("no input is processed here")
 
 
 class FakeHost:
-    """The runner as ownership and the writes see it: its sessions, its load, how a session leaves."""
+    """The runner as ownership and the writes see it: its session table (read-only to them), its
+    load, how a session joins and leaves, and the wait for room."""
 
     def __init__(self) -> None:
-        self.sessions: dict[str, Session] = {}
+        self._sessions: dict[str, Session] = {}
         self.closed = False
         self.load = 0
         self.batch_load = 0
         self.queue_lag = 0.0
-        self.dirty: list[str] = []
+        self.served: list[str] = []
+        self.swept = 0
         self.dropped: list[tuple[str, str]] = []
         self.gone: list[str] = []
+        self.room_waits: list[float] = []
 
-    def mark_dirty(self, session_id: str) -> None:
-        self.dirty.append(session_id)
+    @property
+    def sessions(self) -> Mapping[str, Session]:
+        return MappingProxyType(self._sessions)  # a write from ownership would raise
+
+    async def serve(self, session: Session) -> None:
+        self._sessions[session.session_id] = session
+        self.served.append(session.session_id)
 
     def mark_all_dirty(self) -> None:
-        self.dirty.extend(self.sessions)
+        self.swept += 1
+
+    async def wait_for_room(self, timeout: float) -> None:
+        self.room_waits.append(timeout)
+        self.closed = True  # the claim loop's one wait ends the test's loop
 
     async def drop(self, session: Session, reason: str) -> None:
         if session.closed:  # idempotent, as the runner's
             return
         session.closed = True
-        self.sessions.pop(session.session_id, None)
+        self._sessions.pop(session.session_id, None)
         self.dropped.append((session.session_id, reason))
 
     async def forget_gone(self, session: Session) -> None:
@@ -128,12 +138,13 @@ def lease(*, config: str | None = None, state: bytes = b"", consumed: str = "") 
                  config=PipelineConfig().encode() if config is None else config)
 
 
-def ownership(fence: FakeFence, redis: FakeRedis | None = None) -> tuple[Ownership, FakeHost, FakeDoorbell]:
-    host, doorbell = FakeHost(), FakeDoorbell()
-    owned = Ownership(host, redis=redis or FakeRedis(), fence=fence, stage=FakeStage(), doorbell=doorbell,
-                      metrics=StageMetrics(CollectorRegistry(), STAGE), options=RunnerOptions(stage=STAGE),
-                      worker_id="w1")
-    return owned, host, doorbell
+def ownership(fence: FakeFence, redis: FakeRedis | None = None, *,
+              lease_ttl: float = 5.0) -> tuple[Ownership, FakeHost]:
+    host = FakeHost()
+    owned = Ownership(host, redis=redis or FakeRedis(), fence=fence, stage=FakeStage(),
+                      metrics=StageMetrics(CollectorRegistry(), STAGE),
+                      options=RunnerOptions(stage=STAGE, lease_ttl=lease_ttl), worker_id="w1")
+    return owned, host
 
 
 def session(*, next_stage: str | None = "asr") -> Session:
@@ -141,24 +152,47 @@ def session(*, next_stage: str | None = "asr") -> Session:
 
 
 async def test_a_claim_hosts_the_session_from_its_checkpoint_and_asks_for_its_input():
-    owned, host, doorbell = ownership(FakeFence(lease=lease(state=b"state", consumed="9-0")))
+    owned, host = ownership(FakeFence(lease=lease(state=b"state", consumed="9-0")))
     assert await owned.claim(SID, takeover=False)
     claimed = host.sessions[SID]
     assert (claimed.epoch, claimed.token, claimed.read_id, claimed.input_seq, claimed.output_seq) == (
         3, "w1:3", "9-0", 7, 5)
     assert claimed.state == b"state" and claimed.next_stage == "asr" and claimed.replay_until == "0-0"
-    assert doorbell.channels == [keys.SessionKeys(SID).bell(STAGE)] and host.dirty == [SID]
+    assert host.served == [SID]  # handed to the runner, which delivers its input from now on
     assert [args[0] for args in owned.redis.commands("zadd")] == [keys.owners(STAGE)]
     # Owned already, or leased by another worker: no claim.
     assert not await owned.claim(SID, takeover=False)
-    other, other_host, _ = ownership(FakeFence(lease=None))
+    other, other_host = ownership(FakeFence(lease=None))
     assert not await other.claim(SID, takeover=False) and other_host.sessions == {}
+
+
+async def test_at_capacity_or_draining_the_claim_loop_waits_for_room_through_the_runner():
+    owned, host = ownership(FakeFence())
+    host.load = owned.options.capacity
+    await asyncio.wait_for(owned.claim_loop(), 5)
+    assert host.room_waits == [owned.options.sweep_interval] and owned.redis.commands("xreadgroup") == []
+
+
+async def test_a_lease_lost_at_the_heartbeat_asks_the_runner_to_drop_the_session():
+    fence = FakeFence(lease=lease())
+    owned, host = ownership(fence, lease_ttl=0.03)  # the beat's period: lease_ttl / 3
+    await owned.claim(SID, takeover=False)
+    claimed = host.sessions[SID]
+
+    async def renew_all(leases):
+        host.closed = True  # one beat
+        return [0]
+
+    fence.renew_all = renew_all  # type: ignore[attr-defined]
+    await asyncio.wait_for(owned.heartbeat_loop(), 5)
+    assert host.dropped == [(SID, "lease lost")] and claimed.closed and host.sessions == {}
+    assert owned.metrics.leases_lost._value.get() == 1
 
 
 async def test_a_takeover_replays_up_to_the_input_there_is_now():
     sk = keys.SessionKeys(SID)
     redis = FakeRedis({sk.input(STAGE): [(b"11-0", {}), (b"12-0", {})]})
-    owned, host, _ = ownership(FakeFence(lease=lease()), redis)
+    owned, host = ownership(FakeFence(lease=lease()), redis)
     assert await owned.claim(SID, takeover=True)
     assert host.sessions[SID].replay_until == "12-0"
     assert owned.metrics.takeovers._value.get() == 1
@@ -166,7 +200,7 @@ async def test_a_takeover_replays_up_to_the_input_there_is_now():
 
 async def test_a_session_whose_config_cannot_be_read_is_refused_and_ended():
     fence = FakeFence(lease=lease(config='{"version": 99}'))
-    owned, host, _ = ownership(fence)
+    owned, host = ownership(fence)
     assert not await owned.claim(SID, takeover=False)
     assert host.sessions == {}
     (dead,) = owned.redis.commands("xadd")
@@ -180,7 +214,7 @@ async def test_a_session_whose_config_cannot_be_read_is_refused_and_ended():
 
 async def test_a_drain_hands_every_session_over():
     fence = FakeFence(lease=lease())
-    owned, host, _ = ownership(fence)
+    owned, host = ownership(fence)
     await owned.claim(SID, takeover=False)
     await owned.drain()
     assert owned.draining and fence.released == ["w1:3"] and host.dropped == [(SID, "drained")]
@@ -192,7 +226,7 @@ async def test_a_write_that_meets_the_drains_release_is_the_hand_over_not_a_lost
     # Seen in test_faults under load: the drain released the lease, a write already on its way
     # was refused by the fence, and the session was dropped as "lease lost (write fenced)".
     fence = FakeFence(lease=lease(), outcome=Commit.FENCED)
-    owned, host, _ = ownership(fence)
+    owned, host = ownership(fence)
     await owned.claim(SID, takeover=False)
     claimed = host.sessions[SID]
     writes = commits(fence, host)
@@ -245,3 +279,40 @@ async def test_the_write_that_passes_the_end_on_ends_the_session():
     errors = await writes.commit_all([Write(session(next_stage=None), [End()])])
     assert errors == [None] and host.dropped == [(SID, "session ended")]
     assert writes.redis.commands("zrem") == [(keys.owners(STAGE), SID)]
+
+
+class ScriptRedis(FakeRedis):
+    """A FakeRedis that registers scripts (a runner's parts register theirs when made)."""
+
+    def register_script(self, script: str) -> object:
+        return script
+
+
+class FakeDoorbell:
+    def __init__(self) -> None:
+        self.channels: set[str] = set()
+
+    async def subscribe(self, channel: str) -> None:
+        self.channels.add(channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self.channels.discard(channel)
+
+
+async def test_the_runner_serves_a_claimed_session_and_makes_room_when_it_leaves():
+    """The other side of ownership.Host: the runner's table, changed by serve and drop alone."""
+    runner = StageRunner(ScriptRedis(), lambda _: FakeStage(), options=RunnerOptions(stage=STAGE),
+                         metrics=StageMetrics(CollectorRegistry(), STAGE))
+    runner.doorbell = doorbell = FakeDoorbell()  # type: ignore[assignment]
+    served = session()
+    await runner.serve(served)
+    assert runner.sessions == {SID: served} and doorbell.channels == {served.keys.bell(STAGE)}
+    assert runner.metrics.sessions_active._value.get() == 1
+    assert [s.session_id for s in runner._take_dirty(None)] == [SID]  # its input is read next
+    waiting = asyncio.create_task(runner.wait_for_room(60))
+    await asyncio.sleep(0)  # the wait has begun
+    assert not waiting.done()
+    await runner.drop(served, "ended")
+    await asyncio.wait_for(waiting, 5)  # the drop made room
+    assert runner.sessions == {} and doorbell.channels == set() and served.closed
+    await runner.drop(served, "ended")  # idempotent

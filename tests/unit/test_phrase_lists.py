@@ -10,9 +10,9 @@ import json
 import pytest
 
 from common.errors import ConfigError
-from gateway.analytics.options import MAX_PHRASES
+from gateway.policy.analytics import MAX_PHRASES
 from gateway.http.phrases import parse_body
-from gateway.security.keyfile import is_tenant_name, parse_keys
+from gateway.policy.keyfile import is_tenant_name, parse_keys
 
 
 def _body(value: object) -> bytes:

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from common.metrics import GatewayMetrics
 from gateway.http import prerecorded
 from gateway.http.inflight import InFlight
+from gateway.policy.tenant import TenantPolicy
 
 UNDELIVERED = "streamscribe_gateway_prerecorded_undelivered_total"
 
@@ -90,7 +91,7 @@ async def test_the_drain_of_no_job_returns_at_once(inflight):
 
 def recordings(registry) -> prerecorded.Prerecorded:
     """A Prerecorded whose requests never reach the pipeline (hub and transcript log unused)."""
-    return prerecorded.Prerecorded(None, transcripts=None, options=prerecorded.PrerecordedOptions(),
+    return prerecorded.Prerecorded(None, options=prerecorded.PrerecordedOptions(),
                                    undelivered=GatewayMetrics(registry).prerecorded_undelivered)
 
 
@@ -102,7 +103,7 @@ async def test_a_request_during_the_drain_gets_503_and_gives_its_slot_back(regis
     async def give_back():
         given_back.append(True)
 
-    response = await api.serve(None, None, None, tenant=None, give_back=give_back)
+    response = await api.serve(None, None, None, policy=TenantPolicy(), give_back=give_back)
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     body = json.loads(response.body)
     assert body["err_code"] == "UNAVAILABLE" and "restarting" in body["err_msg"]
@@ -119,7 +120,7 @@ async def test_a_synchronous_request_cut_by_the_drain_answers_503(registry, monk
         await asyncio.Event().wait()
 
     monkeypatch.setattr(api, "_serve", transcribing_forever)
-    serving = asyncio.create_task(api.serve(None, None, None, tenant=None, give_back=None))
+    serving = asyncio.create_task(api.serve(None, None, None, policy=TenantPolicy(), give_back=None))
     await started.wait()
     assert len(await api.drain(timeout=0.05)) == 1
     response = await serving

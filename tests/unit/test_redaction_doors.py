@@ -10,16 +10,15 @@ import pytest
 from common.errors import ConfigError, ProtocolError
 from common.pipeline_config import PipelineConfig
 from gateway.core import events
-from gateway.calls.call import config_redaction
 from gateway.core.config import SessionConfig
-from gateway.core.tenant import Tenants
 from gateway.doors import deepgram as dg
 from gateway.doors import deepgram_prerecorded
 from gateway.doors.base import Handshake, HandshakeRefused
 from gateway.doors.deepgram import DeepgramDoor
 from gateway.doors.flux import FluxDoor
 from gateway.doors.native import NativeDoor, parse_config
-from gateway.security.keyfile import parse_keys
+from gateway.policy.keyfile import parse_keys
+from gateway.policy.tenant import policies
 
 RAW = "encoding=linear16&sample_rate=16000"
 
@@ -81,14 +80,16 @@ def test_the_pipeline_config_carries_redaction_only_when_set():
 def test_a_tenant_forces_redaction_that_clients_cannot_drop():
     keys = parse_keys("k1 tenant=bank redact=pci,ssn\nk2 tenant=bank\nk3 tenant=other\n", source="keys")
     assert keys["k1"].redact == ("pci", "ssn") and keys["k2"].redact == ()
-    forced = {"bank": ("pci", "ssn")}
-    tenants = Tenants(redact_of=lambda name: forced.get(name, ()))
+    tenants = policies(keys.values())
     bank = tenants["bank"]
-    assert SessionConfig().with_tenant_policy(bank.redact).redact == ("pci", "ssn")
-    both = SessionConfig(redact=("numbers",)).with_tenant_policy(bank.redact)
+    forced = SessionConfig().with_policy(bank)
+    assert forced.redact == ("pci", "ssn") and forced.redact_policy == "tenant"
+    both = SessionConfig(redact=("numbers",)).with_policy(bank)
     assert both.redact == ("pci", "ssn", "numbers") and both.redact_policy == "tenant+client"
-    assert config_redaction(both) == "tenant+client:pci,ssn,numbers"
-    assert SessionConfig().with_tenant_policy(tenants["other"].redact).redact == ()
+    assert both.redaction == "tenant+client:pci,ssn,numbers"
+    assert SessionConfig().with_policy(tenants["other"]).redact == ()
+    # Applied once: a parked call's config, resumed, keeps what it had.
+    assert both.with_policy(bank) is both and forced.with_policy(bank) is forced
     with pytest.raises(ConfigError, match="keys:1: redact: unknown redaction kind 'cards'"):
         parse_keys("k1 redact=cards\n", source="keys")
 

@@ -12,6 +12,7 @@ import pytest
 from common.errors import ConfigError, ModelError, ProtocolError
 from gateway.analytics import sentiment
 from gateway.core.config import SessionConfig
+from gateway.doors import kit
 from gateway.doors.base import HandshakeRefused
 from gateway.doors.deepgram_prerecorded import PrerecordedSettings
 from gateway.doors.native import parse_config
@@ -42,13 +43,13 @@ def test_the_check_passes_where_the_extra_is_installed():
 
 def test_a_call_asking_for_sentiment_by_name_is_refused_without_the_extra(no_extra):
     with pytest.raises(ConfigError, match=r"streamscribe\[analytics\]"):
-        SessionConfig(analytics={"sentiment": True})
+        kit.check_extras(SessionConfig(analytics={"sentiment": True}))
     with pytest.raises(ProtocolError, match=r"streamscribe\[analytics\]") as info:
         parse_config(json.dumps({"type": "config", "analytics": {"sentiment": True}}))
     assert str(info.value.code) == "bad_config"
     # analytics: true runs without sentiment and tells the client (gateway/calls/call.py); off is off.
-    SessionConfig(analytics=True)
-    SessionConfig(analytics={"sentiment": False})
+    kit.check_extras(SessionConfig(analytics=True))
+    kit.check_extras(SessionConfig(analytics={"sentiment": False}))
 
 
 def test_a_recording_asking_for_sentiment_is_refused_without_the_extra(no_extra):

@@ -11,14 +11,17 @@ import hmac
 import pytest
 
 from common.errors import ConfigError
-from gateway.core.tenant import ANONYMOUS, Tenants
+from gateway.core.tenant import Tenants
 from gateway.http.status import StatusOptions
+from gateway.doors import ROUTES
 from gateway.outputs.follow import FailedLookups, FollowOptions, _Refusal, _tenant
 from gateway.outputs.transcript_log import call_key, finals_fields, log_key
-from gateway.outputs.webhook import Destination, signature, signing_secret
+from gateway.outputs.webhook import signature
+from gateway.policy.keyfile import ANONYMOUS, DOORS, OPEN, ApiKey, bare_key, key_id, parse_keys
+from gateway.policy.tenant import TenantPolicy
+from gateway.policy.webhook import Destination, signing_secret
 from gateway.security.auth import ApiKeys
 from gateway.security.gate import AccessOptions, Allowances
-from gateway.security.keyfile import DOORS, OPEN, ApiKey, bare_key, key_id, parse_keys
 from gateway.security.limits import FOLLOWERS, PENDING, SESSION, STATUS, Limit
 
 SOURCE = "keys.txt"
@@ -109,6 +112,11 @@ def test_what_a_key_may_do():
     # Without keys: one anonymous tenant that may do everything, as before tenants.
     assert OPEN.tenant == ANONYMOUS and OPEN.admin and OPEN.may_follow and all(OPEN.may_stream(d) for d in DOORS)
     assert OPEN.followable() == (ANONYMOUS,)
+
+
+def test_the_keys_file_names_every_door_and_only_doors():
+    """The keys file is plain data below the doors: it names them, and here the names meet the doors."""
+    assert DOORS == tuple(sorted({door.name for door in ROUTES.values()}))
 
 
 def test_flag_keys_are_bare_and_the_file_sets_a_key_given_both_ways(tmp_path):
@@ -218,12 +226,21 @@ def test_a_bad_webhook_names_its_line_and_never_the_secret(lines, why):
     assert "tooshort" not in message and "0123456789abcdef" not in message, message
 
 
-def test_a_tenants_webhook_follows_the_keys_file(tmp_path):
+async def test_a_tenants_policy_follows_the_keys_file_and_is_resolved_once(tmp_path):
     path = tmp_path / "keys"
-    path.write_text("k1 tenant=acme webhook=https://a.example/\nk2 tenant=globex\n")
+    path.write_text("k1 tenant=acme webhook=https://a.example/ redact=pci analytics=on\nk2 tenant=acme redact=ssn\n"
+                    "k3 tenant=globex\n")
     keys = ApiKeys(keys_file=path)
-    assert keys.webhook_of("acme") == Destination("https://a.example/")
-    assert keys.webhook_of("globex") is None and keys.webhook_of("nobody") is None
+    acme = keys.policy_of("acme")
+    assert acme == TenantPolicy(tenant="acme", redact=("pci", "ssn"), analytics=acme.analytics,
+                                webhook=Destination("https://a.example/"))
+    assert acme.analytics.enabled
+    assert keys.policy_of("globex") == TenantPolicy(tenant="globex")
+    assert keys.policy_of("nobody") == TenantPolicy(tenant="nobody")
+    # A reload changes the policy of what is admitted next; what was admitted keeps its own (a value).
+    path.write_text("k1 tenant=acme\n")
+    assert await keys.reload()
+    assert keys.policy_of("acme") == TenantPolicy(tenant="acme") and acme.webhook is not None
 
 
 def test_a_delivery_signature_is_the_hmac_of_its_time_and_body():

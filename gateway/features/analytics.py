@@ -1,4 +1,9 @@
-"""A call's analytics beside the call, off the path of its results.
+"""A call's analytics as a feature: beside the call, off the path of its results.
+
+Made where the call asks for analytics (its config's ``analytics``) or its tenant's policy turns
+them on (the keys file's ``analytics=on``), with the tenant's phrases and thresholds under the
+call's own; the tenant's phrase list set over the admin API (gateway/core/phrase_lists.py) is
+read as the call starts and replaces its keys file's.
 
 The call hands its records over without waiting (:meth:`CallAnalyzer.final`
 after the final is already queued for the client; a full queue drops the
@@ -22,20 +27,30 @@ covers the audio after the resume only.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
+from redis.exceptions import RedisError
 
 from common.aio import within
+from common.errors import ConfigError, ErrorCode, ModelError
 from common.metrics import GatewayMetrics
+from common.records import Record, SpeechEnd, SpeechStart
 
 from ..analytics.loudness import LevelMeter
+from ..analytics.sentiment import sentiment
 from ..analytics.tracker import CallTracker
-from ..core import events
+from ..calls.call import Call, Plug, samples_to_ms
+from ..calls.feature import Chunks, Feature
+from ..core import events, phrase_lists
 from ..outputs.transcript_log import CallLog
+from ..policy.analytics import CallAnalytics
+from .shared import Shared
+from .transcripts import Transcripts
 
 log = logging.getLogger(__name__)
 
@@ -214,3 +229,84 @@ class CallAnalyzer:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+class Analytics(Feature):
+    """The feature of an analysed call: its :class:`CallAnalyzer`, from the call's open to its end."""
+
+    def __init__(self, call: Call, asked: CallAnalytics | None) -> None:
+        self.call = call
+        self.asked = asked  # the call's own settings (None: its tenant turned analytics on)
+        self.analyzer: CallAnalyzer | None = None  # from the call's open to its end
+        # Analytics that run without what was asked (sentiment without the analytics extra): said to
+        # the client once the call opens (an error event, not fatal), or in a recording's warnings.
+        self.warning = ""
+
+    async def opened(self) -> None:
+        call = self.call
+        settings = call.policy.analytics
+        # The tenant's list set over the admin API, read as the call starts: a change applies to the
+        # calls that start after it, on every gateway (gateway/core/phrase_lists.py).
+        try:
+            phrases = await phrase_lists.get(call.hub.redis, call.policy.tenant)
+        except (RedisError, OSError, ConfigError) as exc:
+            log.warning("call %s: the tenant's phrase list was not read (its keys file's applies): %s",
+                        call.call_id, exc)
+            phrases = None
+        if phrases is not None:
+            settings = dataclasses.replace(settings, phrases=phrases)
+        run = (self.asked or CallAnalytics()).settings(settings)
+        scorer = None
+        if run.sentiment:
+            try:
+                scorer = sentiment()
+            except ModelError as exc:
+                log.warning("call analytics without sentiment: %s", exc)
+                self.warning = f"analytics run without sentiment: {exc}"
+        channels = len(call.sessions)
+        transcripts = call.feature(Transcripts)
+        self.analyzer = CallAnalyzer(
+            CallTracker(channels=channels, settings=run, scorer=scorer, parties=call.parties), channels=channels,
+            tenant=call.policy.tenant, metrics=call.hub.metrics, emit=call.emit if self.asked is not None else None,
+            call_log=lambda: transcripts.call_log if transcripts is not None else None, clock=not call.batch)
+        self.analyzer.start()
+        if self.warning and self.analyzer.to_client:
+            await call.emit(events.Error(ErrorCode.BAD_CONFIG, self.warning))
+
+    def audio(self, channel: int, chunks: Chunks) -> None:
+        if self.analyzer is not None:
+            self.analyzer.audio(channel, chunks)
+
+    def record(self, channel: int, record: Record) -> None:
+        if self.analyzer is None:
+            return
+        if isinstance(record, SpeechStart):
+            self.analyzer.speech_started(channel, samples_to_ms(record.start))
+        elif isinstance(record, SpeechEnd):
+            self.analyzer.speech_ended(channel, samples_to_ms(record.start), samples_to_ms(record.end))
+
+    async def result(self, event: events.Partial | events.Final) -> None:
+        if self.analyzer is not None and isinstance(event, events.Final):
+            self.analyzer.final(event)  # queued: the analytics never hold the relay
+
+    async def end(self, ended: events.Ended) -> None:
+        analyzer, self.analyzer = self.analyzer, None
+        if analyzer is not None:  # the summary goes out before the end
+            await analyzer.finish(self.call.audio_in.offset_ms)
+
+    async def close(self, *, parked: bool) -> dict:
+        """Never finished (parked, or released early): dropped without a summary. A parked call's
+        analytics stay here: the gateway that resumes it starts afresh."""
+        analyzer, self.analyzer = self.analyzer, None
+        if analyzer is not None:
+            await analyzer.stop()
+        return {}
+
+
+def plug(shared: Shared) -> Plug:
+    def analytics(call: Call) -> Analytics | None:
+        asked = call.config.call_analytics
+        if asked is None and not call.policy.analytics.enabled:
+            return None
+        return Analytics(call, asked)
+    return analytics

@@ -29,10 +29,13 @@ import numpy as np
 
 from common.metrics import GatewayMetrics
 
+from ..calls.call import Call, Plug
+from ..calls.feature import Chunks, Feature
 from ..core import events
 from ..diarization import online
 from ..diarization import pool as diarization
 from ..diarization.words import spoken
+from .shared import Shared
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ RATE = 16_000
 KEEP_SEC = 60
 
 
-class LiveSpeakers:
+class LiveSpeakers(Feature):
     """One live mono call's diarization: its recent audio, its window history, its finals labelled."""
 
     def __init__(self, diarizer: diarization.Diarizer, *, metrics: GatewayMetrics, wait: float,
@@ -54,8 +57,8 @@ class LiveSpeakers:
         self._end = 0  # samples received: the ring holds [_end - len(_ring), _end)
         diarizer.warm()
 
-    def audio(self, chunks: list[tuple[int, np.ndarray]]) -> None:
-        """The call's converted chunks (offset, int16 samples), in order."""
+    def audio(self, channel: int, chunks: Chunks) -> None:
+        """The call's converted chunks (offset, int16 samples), in order (of its one channel)."""
         size = len(self._ring)
         for offset, pcm in chunks:
             if len(pcm) > size:
@@ -74,7 +77,7 @@ class LiveSpeakers:
         index = np.arange(start, end) % size
         return self._ring[index]
 
-    async def label(self, final: events.Final) -> events.Final:
+    async def final(self, final: events.Final) -> events.Final:
         """``final`` with its words' speakers, or as it came (counted) when they cannot be had in time."""
         if not final.words:
             return final
@@ -114,3 +117,15 @@ class LiveSpeakers:
         said = tuple(dataclasses.replace(w, speaker=s, speaker_confidence=c)
                      for w, s, c in zip(final.words, labelled.speakers, labelled.confidences))
         return dataclasses.replace(final, words=said, speaker=said[0].speaker)
+
+
+def plug(shared: Shared) -> Plug:
+    """Speakers for a live mono call that asks (``diarize``): a recording is diarized whole at its end
+    (gateway/http/prerecorded.py)."""
+    def speakers(call: Call) -> LiveSpeakers | None:
+        if shared.diarizer is None or not call.config.diarize or call.batch or len(call.sessions) != 1:
+            return None
+        options = call.hub.options
+        return LiveSpeakers(shared.diarizer, metrics=call.hub.metrics, wait=options.diarize_wait,
+                            load_wait=options.diarize_load_wait)
+    return speakers

@@ -2,22 +2,34 @@
 
 A call asks for analytics in its config (``"analytics": true`` or an object of
 these settings); its tenant's keys file may add phrases and alert thresholds
-(:mod:`gateway.security.keyfile`); the call's own settings win over the tenant's,
-which win over the defaults here.
+(:mod:`gateway.policy.keyfile`); the call's own settings win over the tenant's,
+which win over the defaults here. What a phrase's words are (:func:`tokens`) is
+defined here too: a phrase is checked by it, and spotted by it
+(:mod:`gateway.analytics.phrases`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from common.errors import ConfigError
 
-from .phrases import normalise_phrase
-
 MAX_PHRASES = 200  # phrases of one list (a call's, a tenant's)
 MAX_PHRASE_CHARS = 100
 MAX_PHRASE_WORDS = 12
+
+_TOKEN = re.compile(r"[0-9a-z]+(?:'[0-9a-z]+)*")
+
+
+def tokens(text: str) -> list[str]:
+    """The matching tokens of ``text`` (lower case; punctuation, hyphens and spaces split)."""
+    return _TOKEN.findall(text.lower().replace("\u2019", "'"))
+
+
+def normalise_phrase(phrase: str) -> tuple[str, ...]:
+    return tuple(tokens(phrase))
 
 # name: (low, high, what it is); each may be null (the alert is off)
 ALERT_RANGES: dict[str, tuple[float, float, str]] = {
