@@ -16,7 +16,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request
 
 from common.metrics import GatewayMetrics
-from gateway.core.tenant import Tenant
+from gateway.policy.tenant import TenantPolicy
 from gateway.doors.base import Handshake
 from gateway.http import media, prerecorded
 from gateway.http.memory import MemoryBudget, OverBudget
@@ -86,7 +86,7 @@ class Connection:
 
 def api(limit: int) -> prerecorded.Prerecorded:
     options = prerecorded.PrerecordedOptions(memory_bytes=limit)
-    return prerecorded.Prerecorded(None, transcripts=None, options=options,
+    return prerecorded.Prerecorded(None, options=options,
                                    undelivered=GatewayMetrics(CollectorRegistry()).prerecorded_undelivered)
 
 
@@ -99,7 +99,7 @@ async def post(recordings: prerecorded.Prerecorded, body: bytes, query: str = ""
         given_back.set()
 
     response = await recordings.serve(Connection(body), request, Handshake.from_target(f"/v1/listen{query}", headers),
-                                      tenant=Tenant("acme"), give_back=give_back)
+                                      policy=TenantPolicy(tenant="acme"), give_back=give_back)
     assert given_back.is_set() or "callback" in query  # (a callback's job gives it back when it is out)
     return response.status_code, response.headers, json.loads(response.body)
 
@@ -137,7 +137,7 @@ async def test_recordings_within_the_gateways_memory(monkeypatch):
 
 async def test_a_callback_holds_its_recording_until_it_is_out(monkeypatch):
     recordings = prerecorded.Prerecorded(
-        None, transcripts=None, options=prerecorded.PrerecordedOptions(callback_hosts=frozenset({"hooks.example"})),
+        None, options=prerecorded.PrerecordedOptions(callback_hosts=frozenset({"hooks.example"})),
         undelivered=GatewayMetrics(CollectorRegistry()).prerecorded_undelivered)
     transcribing, finish = asyncio.Event(), asyncio.Event()
     delivered = []

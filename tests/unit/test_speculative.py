@@ -98,7 +98,8 @@ class Worker:
     def __init__(self, engine, *, epoch: int, config: AsrConfig = AsrConfig(), state: bytes | None = None,
                  chunk_size_sec: float = 30, priority: str = "live", sentence_confidence: float = 0.0) -> None:
         self.registry = CollectorRegistry()
-        defaults = StreamingOptions(chunk_size_sec=chunk_size_sec, sentence_confidence=sentence_confidence)
+        defaults = StreamingOptions(chunk_size_sec=chunk_size_sec, sentence_confidence=sentence_confidence,
+                                    sentence_confidence_skip=())  # the gate in every language
         self.runner = RecordingRunner(lambda r: AsrStage(r, engine, defaults=defaults, metrics=AsrMetrics(self.registry)))
         self.stage = self.runner.stage
         self.session = self.runner.open("spec", config=PipelineConfig(asr=config, priority=priority), epoch=epoch,
