@@ -59,7 +59,8 @@ the cores first, preempting a recording's decode within a few milliseconds
 (CTranslate2 cannot pause a running decode; stopping the process can, below). A
 recording still gets every cycle live calls leave, and at least the small share
 CFS gives a nice-19 task, so it always finishes. The child starts with the
-worker (``batch_child_at_start``; else at the first recording).
+worker (``batch_child_at_start``: it loads its model at the worker's priority, then
+takes nice 19; else at the first recording, at nice 19 throughout).
 
 Nice 19 still lets the child take cycles a live decode could use (an SMT sibling
 of a live decode's core, caches, memory bandwidth): with ``batch_pause`` (the
@@ -601,7 +602,7 @@ class WhisperEngine(Engine):
 
     async def start(self) -> None:
         if self._in_child and self._options.batch_child_at_start:
-            await asyncio.to_thread(self._start_child)
+            await asyncio.to_thread(self._start_child, at_start=True)
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
         if request.language is not None:
@@ -634,8 +635,9 @@ class WhisperEngine(Engine):
         child = self._batch_child or self._start_child()
         return child.submit(_decode_in_batch_child, requests).result()
 
-    def _start_child(self) -> ProcessPoolExecutor:
-        """Start the batch child and wait for its model; hand its pid to the pauser.
+    def _start_child(self, *, at_start: bool = False) -> ProcessPoolExecutor:
+        """Start the batch child and wait for its model; hand its pid to the pauser. ``at_start``: before
+        the worker serves, so the child loads its model before it takes its low priority.
 
         The process is spawned by a thread of its own that lives until the child is gone:
         ``PR_SET_PDEATHSIG`` (see :func:`_start_batch_child`) fires when the *thread* that
@@ -649,7 +651,7 @@ class WhisperEngine(Engine):
             context = multiprocessing.get_context("spawn")
             lifeline, self._lifeline = context.Pipe(duplex=False)
             executor = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_start_batch_child,
-                                           initargs=(options, self.resolved, lifeline, os.getpid()))
+                                           initargs=(options, self.resolved, lifeline, os.getpid(), at_start))
             self._batch_child = executor
             spawned: Future = Future()
 
@@ -729,8 +731,16 @@ class _PauseCollector:
 _batch_decoder: WhisperDecoder | None = None
 
 
-def _start_batch_child(options: WhisperOptions, resolved: ResolvedModel, lifeline, parent: int) -> None:
-    """In the child: an end with the parent, the lowest CPU priority (``batch_nice``), the model.
+def _start_batch_child(options: WhisperOptions, resolved: ResolvedModel, lifeline, parent: int,
+                       load_first: bool) -> None:
+    """In the child: an end with the parent, the model, the lowest CPU priority (``batch_nice``).
+
+    ``load_first`` (a child started with the worker, before it serves): the model loads at the
+    parent's priority, then the child takes its own. Loaded at nice 19, the load waited for
+    whatever else the host ran: on a busy 2-core box the worker said ready 40-70 s after its own
+    model, the child's threads on the run queue for all but about a second of it
+    (``bench.service_start --busy``). Started at a first recording, beside live calls, it loads
+    at its own priority.
 
     Where the kernel groups processes by session for scheduling (autogroup, the default
     on desktop and many server kernels outside containers), a nice value ranks a process
@@ -749,14 +759,17 @@ def _start_batch_child(options: WhisperOptions, resolved: ResolvedModel, lifelin
     global _batch_decoder
     _die_with_parent(parent)
     os.setsid()
+    threading.Thread(target=_exit_with_parent, args=(lifeline,), name="lifeline", daemon=True).start()
+    if load_first:
+        _batch_decoder = WhisperDecoder(options, resolved)
     try:
         with open("/proc/self/autogroup", "w") as autogroup:
             autogroup.write(str(options.batch_nice))
     except OSError:
         pass  # no autogroups here (another system, or a container's cgroup): the nice value does it
     os.nice(options.batch_nice)
-    threading.Thread(target=_exit_with_parent, args=(lifeline,), name="lifeline", daemon=True).start()
-    _batch_decoder = WhisperDecoder(options, resolved)
+    if not load_first:
+        _batch_decoder = WhisperDecoder(options, resolved)
 
 
 def _die_with_parent(parent: int) -> None:
