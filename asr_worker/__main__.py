@@ -8,7 +8,7 @@ import sys
 
 from prometheus_client import CollectorRegistry
 
-from common.config import SettingsParser, from_args, redis_url
+from common.config import SettingsParser, from_args, program, redis_url
 from common.logs import setup_logging
 from common.metrics import AsrMetrics
 from common.redaction.names import NameModel
@@ -36,7 +36,7 @@ TUNING = (
 
 
 def build_parser() -> SettingsParser:
-    parser = SettingsParser(prog="python -m asr_worker", env_prefix="STREAMSCRIBE_ASR_",
+    parser = SettingsParser(prog=program("asr_worker"), env_prefix="STREAMSCRIBE_ASR_",
                             description="ASR worker: partial and final transcripts of each utterance.")
     parser.add_common(http_port=9103)
     parser.add_options(RunnerOptions, defaults={"capacity": 50}, skip=("checkpoint_interval",))

@@ -283,6 +283,20 @@ class SettingsParser(argparse.ArgumentParser):
                         help="address of the HTTP endpoints (0.0.0.0: every interface)")
 
 
+def program(module: str) -> str:
+    """The name of the command that runs ``module``, for ``--help`` and ``--version``: the console
+    script's (``streamscribe-gateway``) when the process started as one of this package's, else
+    ``python -m MODULE`` (whose ``sys.argv[0]`` is the path of ``MODULE/__main__.py``)."""
+    script = os.path.basename(sys.argv[0]) if sys.argv else ""
+    try:
+        entry_points = metadata.distribution("streamscribe").entry_points
+    except metadata.PackageNotFoundError:
+        entry_points = metadata.EntryPoints(())
+    ours = {entry.name for entry in entry_points
+            if entry.group == "console_scripts" and entry.module.split(".")[0] == module}
+    return script if script in ours else f"python -m {module}"
+
+
 def version() -> str:
     """The installed streamscribe's version, or ``unknown`` when it runs from a source tree not installed."""
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from common.config import SettingsParser, fraction, from_args, redis_url, option, positive
+from common.config import SettingsParser, fraction, from_args, option, positive, program, redis_url
 from common.logs import setup_logging
 from common.metrics import DenoiseMetrics
 from common.runner import TUNING_FLAGS, RunnerOptions
@@ -40,7 +40,7 @@ class DenoiseOptions:
 
 
 def build_parser() -> SettingsParser:
-    parser = SettingsParser(prog="python -m denoise_worker", env_prefix="STREAMSCRIBE_DENOISE_",
+    parser = SettingsParser(prog=program("denoise_worker"), env_prefix="STREAMSCRIBE_DENOISE_",
                             description="DeepFilterNet3 worker: streaming noise suppression before the VAD.")
     parser.add_common(http_port=9101)
     # About 5 real-time streams fit on one core (RTF ~0.17); keep headroom.

@@ -22,6 +22,7 @@ import asyncio
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
@@ -219,20 +220,41 @@ class _Child:
                 await self.loop.run_in_executor(self._sender, self.conn.send, None)
             except (OSError, ValueError):
                 pass
-            await self.loop.run_in_executor(None, self.process.join, timeout)
-            if self.process.is_alive():
-                logger.warning("denoise process %d did not stop; killing it", self.index)
+            if not await self._exited(timeout) and not self._ended():
+                logger.warning("denoise process %d did not stop within %.0f s; killing it", self.index, timeout)
                 self.process.kill()
-                await self.loop.run_in_executor(None, self.process.join, timeout)
-        if self._reader is not None:
-            await self.loop.run_in_executor(None, self._reader.join, timeout)
+                await self._exited(timeout)
         self._fail_pending(StreamscribeError("denoise pool is closed"))
         self._sender.shutdown(wait=False)
         self.conn.close()
         if not self._child_conn.closed:
             self._child_conn.close()
-        if self.process.pid is not None and not self.process.is_alive():
+        if self.process.pid is not None and self._reaped():
             self.process.close()
+
+    async def _exited(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the child to exit and be reaped; whether it was.
+
+        One thread waits on the process at a time: the reader thread, which reaps the child once its
+        pipe ends, then this one if the reader gave up. Two threads in ``waitpid`` at once race: the
+        loser gets ECHILD and, until the winner records the exit code, the child looks alive (a normal
+        stop on a loaded box logged "did not stop" and killed a child that had exited).
+        """
+        deadline = self.loop.time() + timeout
+        if self._reader is not None:
+            await self.loop.run_in_executor(None, self._reader.join, timeout)
+            if self._reader.is_alive():
+                return False  # the child holds its pipe still, or the reader is reaping it
+        await self.loop.run_in_executor(None, self.process.join, max(0.0, deadline - self.loop.time()))
+        return self._reaped()
+
+    def _reaped(self) -> bool:
+        """Whether the child's exit code is known (asked only when no other thread waits on it)."""
+        return (self._reader is None or not self._reader.is_alive()) and self.process.exitcode is not None
+
+    def _ended(self) -> bool:
+        """Whether the child has exited, reaped or not (its sentinel: no wait on the process)."""
+        return bool(multiprocessing.connection.wait([self.process.sentinel], 0))
 
 
 class DenoisePool:

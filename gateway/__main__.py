@@ -11,7 +11,7 @@ import sys
 from prometheus_client import CollectorRegistry
 
 from common import bus
-from common.config import SettingsParser, from_args, redis_url
+from common.config import SettingsParser, from_args, program, redis_url
 from common.logs import setup_logging
 from common.service import run_main
 
@@ -62,7 +62,7 @@ def door_options() -> list[type]:
 
 
 def build_parser() -> SettingsParser:
-    parser = SettingsParser(prog="python -m gateway", env_prefix="STREAMSCRIBE_GATEWAY_",
+    parser = SettingsParser(prog=program("gateway"), env_prefix="STREAMSCRIBE_GATEWAY_",
                             description="WebSocket gateway: /ws/asr, the browser demo at /, "
                                         "/healthz, /readyz and /metrics on one port.")
     parser.add_common(http_port=None)

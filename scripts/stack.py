@@ -165,6 +165,28 @@ def answers_as(url: str, pid: int, context: ssl.SSLContext | None) -> bool:
         return False
 
 
+def ready_banner(url: str, *, cafile: str | None = None) -> str:
+    """What the stack says once ready: where the demo page is, and the client's command for this port
+    (the client reads the server from STREAMSCRIBE_URL); ``cafile``: the self-signed certificate to trust."""
+    websocket = url.replace("http", "ws", 1) + "ws/asr"
+    trust = f" --cafile {cafile}" if cafile else ""
+    return (f"\n  streamscribe is ready: open {url} (WebSocket {websocket})\n"
+            f"  Stream a file from another terminal:\n"
+            f"    STREAMSCRIBE_URL={websocket} .venv/bin/streamscribe-client examples/speech.wav{trust}\n"
+            f"  Ctrl-C stops everything.\n")
+
+
+def self_signed_cert(passed: list[str]) -> str | None:
+    """The certificate --tls makes the gateway write (None when the gateway flags give their own)."""
+    from gateway.security.tls import CERT_NAME, TlsOptions
+
+    if flag_value(passed, "--ssl-certfile") is not None or "STREAMSCRIBE_GATEWAY_SSL_CERTFILE" in os.environ:
+        return None
+    folder = (flag_value(passed, "--self-signed-cert-dir") or os.environ.get("STREAMSCRIBE_GATEWAY_SELF_SIGNED_CERT_DIR")
+              or TlsOptions().self_signed_dir)
+    return os.path.join(folder, CERT_NAME)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scripts/stack", usage="%(prog)s [options] [-- gateway options]",
                                      description=__doc__.split("\n")[0],
@@ -277,8 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             wake.wait(0.5)
         if not stop.is_set() and not dead():
-            print(f"\n  streamscribe is ready: open {url} (WebSocket {url.replace('http', 'ws')}ws/asr)\n"
-                  f"  Ctrl-C stops everything.\n", flush=True)
+            print(ready_banner(url, cafile=self_signed_cert(passed) if tls else None), flush=True)
             wake.wait()
         if stop.is_set():
             return 0

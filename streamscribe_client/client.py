@@ -1,6 +1,7 @@
 """A command-line client: stream a WAV/FLAC file (or the microphone) and print transcripts.
 
-    python -m streamscribe_client speech.wav --url ws://localhost:8000/ws/asr --speed 2
+    streamscribe-client speech.wav --url ws://localhost:8000/ws/asr --speed 2
+    STREAMSCRIBE_URL=ws://localhost:8765/ws/asr streamscribe-client speech.wav
 
 Partials overwrite one line on a terminal; finals are printed on their own line
 (and only finals, without terminal codes, when the output is a file or a pipe).
@@ -19,7 +20,7 @@ import os
 import ssl
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TextIO
 
 import numpy as np
@@ -27,10 +28,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from common.aio import wait_event, within
-from common.config import version
+from common.config import program, version
 from common.records import SAMPLE_RATE
 
 DEFAULT_URL = "ws://localhost:8000/ws/asr"
+URL_VARIABLE = "STREAMSCRIBE_URL"  # the server when --url is not given (scripts/stack prints the line to use)
+# What an unreachable server's message adds, by where its URL came from.
+URL_HINTS = {"default": f" (another gateway: --url or {URL_VARIABLE})", URL_VARIABLE: f" (from {URL_VARIABLE})"}
 SERVICE_RESTART = 1012  # close code of a gateway that goes away: a resumable session reconnects at once
 
 
@@ -391,10 +395,11 @@ def refusal(exc: InvalidHandshake) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streamscribe_client", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=program("streamscribe_client"), description=__doc__.split("\n")[0])
     parser.add_argument("file", nargs="?", help="WAV/FLAC file to stream (omit with --mic)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    parser.add_argument("--url", default=DEFAULT_URL, help="gateway WebSocket URL")
+    parser.add_argument("--url", default=None,
+                        help=f"gateway WebSocket URL (default: env {URL_VARIABLE}, else {DEFAULT_URL})")
     parser.add_argument("--speed", type=float, default=1.0, help="times real time (0: as fast as possible)")
     parser.add_argument("--chunk-ms", type=int, default=100, help="milliseconds of audio per frame")
     parser.add_argument("--language", default=None, help="force a language (default: auto)")
@@ -410,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.file and not args.mic:
         parser.error("give a FILE or --mic")
+    url, origin = server_url(args.url, os.environ)
     config = {"language": args.language, "context": args.context}
     if args.denoise is not None:
         config["denoise"] = args.denoise
@@ -424,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             return fail(f"cannot read {args.file}: {why or exc}")
         frames = file_frames(samples, rate, chunk_ms=args.chunk_ms, speed=args.speed)
     try:
-        messages = asyncio.run(stream(args.url, frames, sample_rate=rate, config=config,
+        messages = asyncio.run(stream(url, frames, sample_rate=rate, config=config,
                                       on_message=printer(args.json), timeout=120, api_key=args.api_key,
                                       tls=ssl.create_default_context(cafile=args.cafile) if args.cafile else None))
     except KeyboardInterrupt:
@@ -432,14 +438,24 @@ def main(argv: list[str] | None = None) -> int:
     except StreamClosed as exc:
         return fail(str(exc))
     except InvalidURI as exc:
-        return fail(f"bad --url: {exc}")
+        return fail(f"bad {origin}: {exc}")
     except InvalidHandshake as exc:
-        return fail(f"{args.url} refused the connection: {refusal(exc)}")
+        return fail(f"{url} refused the connection: {refusal(exc)}")
     except BrokenPipeError:  # our reader went away (``| head``): it took what it wanted; not the server
         return reader_gone()
     except OSError as exc:  # refused, unreachable, no such host, timed out
-        return fail(f"cannot reach {args.url}: {exc}")
+        return fail(f"cannot reach {url}: {exc}{URL_HINTS.get(origin, '')}")
     return 1 if any(m["type"] == "error" and m.get("fatal") for m in messages) else 0
+
+
+def server_url(flag: str | None, environ: Mapping[str, str]) -> tuple[str, str]:
+    """The gateway's URL and where it came from: ``--url``, else the environment's
+    ``STREAMSCRIBE_URL`` (an empty one counts as unset), else the default."""
+    if flag:
+        return flag, "--url"
+    if environ.get(URL_VARIABLE):
+        return environ[URL_VARIABLE], URL_VARIABLE
+    return DEFAULT_URL, "default"
 
 
 def reader_gone() -> int:

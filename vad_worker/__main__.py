@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from common.config import SettingsParser, from_args, redis_url, option, positive
+from common.config import SettingsParser, from_args, option, positive, program, redis_url
 from common.endpointing import EndpointOptions
 from common.logs import setup_logging
 from common.metrics import VadMetrics
@@ -33,7 +33,7 @@ class VadOptions:
 
 
 def build_parser() -> SettingsParser:
-    parser = SettingsParser(prog="python -m vad_worker", env_prefix="STREAMSCRIBE_VAD_",
+    parser = SettingsParser(prog=program("vad_worker"), env_prefix="STREAMSCRIBE_VAD_",
                             description="Silero VAD worker: segments session audio into utterances.")
     parser.add_common(http_port=9102)
     # A recording's records carry 500 ms (gateway.core.audio.BATCH_MAX_CHUNK): 4 are 2 s of its audio a round.

@@ -8,8 +8,8 @@ digits prompt (:mod:`.digits`), and every result goes through the loop guard (:m
 The encoder sees a window fitted to the audio plus a margin (whisper drops words at the edge of a
 window cut flush with the audio), not a fixed 30 s, because its cost grows with the window; after
 telephone audio the window is padded with the log-mel of silence, as whisper was trained.
-Decodes run on a :class:`~.scheduler.DecodeScheduler`. Recordings decode in a child process at
-nice 19 with its own model, stopped while live decodes wait (:mod:`.batch_pause`), so live calls
+Decodes run on a :class:`~.scheduler.DecodeScheduler`. Recordings decode in a child process with
+its own model (loaded at the worker's priority, then at nice 19), stopped while live decodes wait (:mod:`.batch_pause`), so live calls
 keep the CPU first; the child dies with the worker however it ends (``PR_SET_PDEATHSIG``).
 """
 
@@ -539,7 +539,7 @@ class WhisperEngine(Engine):
 
     async def start(self) -> None:
         if self._in_child and self._options.batch_child_at_start:
-            await asyncio.to_thread(self._start_child)
+            await asyncio.to_thread(self._start_child, at_start=True)
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
         if request.language is not None:
@@ -573,8 +573,9 @@ class WhisperEngine(Engine):
         child = self._batch_child or self._start_child()
         return child.submit(_decode_in_batch_child, requests).result()
 
-    def _start_child(self) -> ProcessPoolExecutor:
-        """Start the batch child and wait for its model; hand its pid to the pauser.
+    def _start_child(self, *, at_start: bool = False) -> ProcessPoolExecutor:
+        """Start the batch child and wait for its model; hand its pid to the pauser. ``at_start``: before
+        the worker serves, so the child loads its model before it takes its low priority.
 
         The process is spawned by a thread of its own that lives until the child is gone:
         ``PR_SET_PDEATHSIG`` (see :func:`_start_batch_child`) fires when the *thread* that
@@ -588,7 +589,7 @@ class WhisperEngine(Engine):
             context = multiprocessing.get_context("spawn")
             lifeline, self._lifeline = context.Pipe(duplex=False)
             executor = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_start_batch_child,
-                                           initargs=(options, self.resolved, lifeline, os.getpid()))
+                                           initargs=(options, self.resolved, lifeline, os.getpid(), at_start))
             self._batch_child = executor
             spawned: Future = Future()
 
@@ -668,8 +669,16 @@ class _PauseCollector:
 _batch_decoder: WhisperDecoder | None = None
 
 
-def _start_batch_child(options: WhisperOptions, resolved: ResolvedModel, lifeline, parent: int) -> None:
-    """In the child: an end with the parent, the lowest CPU priority (``batch_nice``), the model.
+def _start_batch_child(options: WhisperOptions, resolved: ResolvedModel, lifeline, parent: int,
+                       load_first: bool) -> None:
+    """In the child: an end with the parent, the model, the lowest CPU priority (``batch_nice``).
+
+    ``load_first`` (a child started with the worker, before it serves): the model loads at the
+    parent's priority, then the child takes its own. Loaded at nice 19, the load waited for
+    whatever else the host ran: on a busy 2-core box the worker said ready 40-70 s after its own
+    model, the child's threads on the run queue for all but about a second of it
+    (``bench.service_start --busy``). Started at a first recording, beside live calls, it loads
+    at its own priority.
 
     Where the kernel groups processes by session for scheduling (autogroup, the default
     on desktop and many server kernels outside containers), a nice value ranks a process
@@ -688,14 +697,17 @@ def _start_batch_child(options: WhisperOptions, resolved: ResolvedModel, lifelin
     global _batch_decoder
     _die_with_parent(parent)
     os.setsid()
+    threading.Thread(target=_exit_with_parent, args=(lifeline,), name="lifeline", daemon=True).start()
+    if load_first:
+        _batch_decoder = WhisperDecoder(options, resolved)
     try:
         with open("/proc/self/autogroup", "w") as autogroup:
             autogroup.write(str(options.batch_nice))
     except OSError:
         pass  # no autogroups here (another system, or a container's cgroup): the nice value does it
     os.nice(options.batch_nice)
-    threading.Thread(target=_exit_with_parent, args=(lifeline,), name="lifeline", daemon=True).start()
-    _batch_decoder = WhisperDecoder(options, resolved)
+    if not load_first:
+        _batch_decoder = WhisperDecoder(options, resolved)
 
 
 def _die_with_parent(parent: int) -> None:

@@ -1,16 +1,17 @@
 """Who talked when: per-party talk time, silence, overtalk, interruptions, monologues, response times.
 
-Pure functions over each channel's speech spans (start, end in ms). A span is
-where a final's words were spoken (its first word's start to its last word's
-end; the VAD's segment of the utterance when it has no word timings), so the
-VAD's pre-roll and trailing padding are not counted as talk; pauses inside an
-utterance (shorter than the VAD's ``silence_threshold``) are.
+Pure functions over each channel's spans (start, end in ms). A final's *speech
+span* runs from its first word's start to its last word's end (the VAD's segment
+of the utterance when it has no word timings), so the VAD's pre-roll and
+trailing padding are in no span. Its *talk* is its words' own timings, those
+less than :data:`TALK_GAP_MS` apart joined (:func:`spoken`): a pause inside an
+utterance is not talk, the short gaps between words of one phrase are.
 
 Definitions (docs/analytics.md):
 
-- *talk*: the union of a party's spans; *non-talk*: the call's time that is in
-  nobody's; *overtalk*: time in the spans of two parties or more.
-- *interruption*: a party's span that starts while another party's span is under
+- *talk*: the union of a party's words (as :func:`spoken` joins them); *non-talk*: the
+  call's time in nobody's talk; *overtalk*: time in the talk of two parties or more.
+- the rest are over speech spans: *interruption*: a party's span that starts while another party's span is under
   way (started at least :data:`MIN_LEAD_MS` before) and overlaps it by at least
   :data:`MIN_OVERLAP_MS`: who cut in (``by``) on whom (``of``), when, and for how
   long both spoke.
@@ -28,6 +29,11 @@ from dataclasses import dataclass
 
 MIN_OVERLAP_MS = 300  # shorter overlaps are backchannels ("mm-hm"), not interruptions
 MIN_LEAD_MS = 300  # a span that starts within this of the other's start is a joint start, not a cut-in
+# Words closer than this are one stretch of talk: the gaps inside a phrase (a stop's closure, a breath,
+# the aligner's misplaced boundaries) are, a pause is not. A talk-time measure bridges gaps of a
+# few hundred ms; the VAD's silence_threshold (0.8 s), which the spans bridge, counted pauses as talk
+# (+20-25 % over Silero VAD's speech on a two-party recording, issue 45).
+TALK_GAP_MS = 300
 
 Span = tuple[int, int]
 
@@ -50,6 +56,20 @@ def merged(spans: Iterable[Span]) -> list[Span]:
         if end <= start:
             continue
         if out and start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return [(start, end) for start, end in out]
+
+
+def spoken(words: Iterable[Span], *, gap_ms: int = TALK_GAP_MS) -> list[Span]:
+    """Where ``words`` (each one's start and end) were spoken: sorted, overlapping ones and those less
+    than ``gap_ms`` apart joined, empty ones dropped."""
+    out: list[list[int]] = []
+    for start, end in sorted(words):
+        if end <= start:
+            continue
+        if out and start - out[-1][1] < gap_ms:
             out[-1][1] = max(out[-1][1], end)
         else:
             out.append([start, end])

@@ -52,7 +52,8 @@ STRETCHES = ("dead_air", "overtalk")  # the alerts of stretches of the call, kep
 
 @dataclass(slots=True)
 class _Party:
-    spans: list[talk.Span] = field(default_factory=list)  # its finals' words: talk
+    spans: list[talk.Span] = field(default_factory=list)  # its finals' speech spans (first word to last)
+    spoken: list[talk.Span] = field(default_factory=list)  # its finals' words, pauses left out: talk time
     heard: list[talk.Span] = field(default_factory=list)  # the VAD's utterances and finals' audio: speech
     open_since: int | None = None  # a speech start without its end yet
     final_end: int = 0  # where its latest final's audio ends
@@ -141,6 +142,8 @@ class CallTracker:
         length = span[1] - span[0]
         out = self._interruptions_of(channel, span)
         party.spans.append(span)
+        party.spoken += talk.spoken((max(span[0], word[1]), min(span[1], word[2])) for word in words) if words \
+            else [span]
         party.words += count
         party.utterances += 1
         wpm = round(count * 60_000 / length, 1) if length >= WPM_MIN_MS else None
@@ -341,15 +344,16 @@ class CallTracker:
         """The whole call's figures (``duration_ms``: its audio's length); settles the call first."""
         self.settle(duration_ms)
         spans = {channel: talk.merged(p.spans) for channel, p in enumerate(self._party)}
+        talked_by = {channel: talk.merged(p.spoken) for channel, p in enumerate(self._party)}
         duration = self._duration(duration_ms)
-        anyone, overtalk = talk.coverage(spans)
+        anyone, overtalk = talk.coverage(talked_by)
         monologues = talk.monologues(spans)
         responses = talk.response_times(spans)
         cut_ins = talk.interruptions(spans)
         ratio = (lambda ms: round(ms / duration, 4)) if duration else (lambda ms: 0.0)
         parties = []
         for channel, party in enumerate(self._party):
-            talked = talk.total(spans[channel])
+            talked = talk.total(talked_by[channel])
             waits = responses[channel]
             entry = {"channel": channel, "party": self.parties[channel] if channel < len(self.parties) else None,
                      "talk_ms": talked, "talk_ratio": ratio(talked), "utterances": party.utterances,

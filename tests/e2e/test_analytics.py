@@ -15,6 +15,7 @@ import soundfile
 from websockets.asyncio.client import connect
 
 from gateway.analytics.consistency import consistent
+from gateway.analytics.talk import TALK_GAP_MS
 from tests.e2e.test_prerecorded import encoded
 from tests.kit.deepgram import sdk_client
 from tests.kit.faults import five_utterances_with_bounds
@@ -25,14 +26,14 @@ pytestmark = pytest.mark.slow
 RATE = 16_000
 TIMEOUT = 180
 SPEED = 4.0  # times real time: the gateway's default limit; the analytics run on the audio clock
-GAP_MS = 800  # pauses shorter than this are inside a turn (the VAD's silence_threshold)
+GAP_MS = TALK_GAP_MS  # gaps shorter than this are talk (the definition of talk time: docs/analytics.md)
 # (channel, clip index, start second): 1 cuts in on 0 for about 3 s, then each speaks alone.
 LAYOUT = [(0, 0, 0.5), (1, 1, 4.5), (1, 2, 9.5), (0, 4, 16.5)]
 CALL_SECONDS = 21.0
 
 
 def speech_segments(samples: np.ndarray, offset_ms: int) -> list[tuple[int, int]]:
-    """Where a clip speaks (10 ms frames within 35 dB of its loudest), pauses under GAP_MS joined."""
+    """Where a clip speaks (10 ms frames within 35 dB of its loudest), gaps under GAP_MS joined."""
     frame = RATE // 100
     frames = samples[:len(samples) // frame * frame].reshape(-1, frame)
     level = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)

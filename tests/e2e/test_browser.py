@@ -286,6 +286,7 @@ def test_demo_page_transcribes_the_microphone(browser_stack, chrome, capture_wav
                 return lines[:count]
         return False
 
+    chrome.find_element(By.ID, "analytics").click()  # the timeline's axis is checked at the end
     chrome.find_element(By.ID, "start").click()
     try:
         WebDriverWait(chrome, 20).until(lambda d: d.find_element(By.ID, "status").text.startswith("live"))
@@ -321,13 +322,29 @@ def test_demo_page_transcribes_the_microphone(browser_stack, chrome, capture_wav
 
     chrome.save_screenshot(str(SCREENSHOT))
 
-    chrome.find_element(By.ID, "stop").click()
+    # Stop, then 3 s of the frames a stopped track's source still gives a real browser (silence) while
+    # the last results come; headless Chromium's fake device gives none.
+    still_open = chrome.execute_script(
+        "document.getElementById('stop').click(); const open = Boolean(main && main.isOpen);"
+        "for (let i = 0; i < 30; i++) onMicFrame(new Float32Array(4800), 48000); return open;")
+    assert still_open, "the call closed at once: the frames after Stop were not tried"
     WebDriverWait(chrome, 30).until(lambda d: d.find_element(By.ID, "status").text == "closed (1000)",
                                     message="session did not close cleanly")
     assert chrome.find_element(By.ID, "errors").text == ""
     assert chrome.find_element(By.ID, "start").is_enabled()
     assert not chrome.find_element(By.ID, "stop").is_enabled()
     _check_message_log(chrome)
+    # Issue 45: the microphone's audio went on after the close (while the last results came), and the
+    # timeline's axis with it (35 s for a 20 s call). Nothing is sent after the close; the axis ends
+    # with the call.
+    WebDriverWait(chrome, 10).until(
+        lambda d: d.find_element(By.ID, "analytics-summary").get_attribute("data-state") == "done",
+        message="no summary shown after the call ended")
+    sent = chrome.execute_script("return [...document.querySelectorAll('#log .row.out')].map((r) => r.dataset.type);")
+    assert "close" in sent and "audio" not in sent[sent.index("close"):], sent
+    axis_ms, call_ms = chrome.execute_script("return [Number(document.getElementById('timeline').dataset.totalMs),"
+                                             " tl.summary.duration_ms];")
+    assert axis_ms == max(1000, call_ms), (axis_ms, call_ms)
     severe = [entry for entry in chrome.get_log("browser") if entry["level"] == "SEVERE"
               and "favicon.ico" not in entry["message"]]
     assert not severe, severe
@@ -503,7 +520,7 @@ def _figures(driver) -> dict[str, str]:
     return driver.execute_script("""
 const out = {};
 for (const item of document.querySelectorAll("#analytics-summary .figures [data-figure]"))
-  out[item.dataset.figure] = item.querySelector("dd").textContent;
+  out[item.dataset.figure] = item.querySelector("dd").textContent.replace(/\u00a0/g, " ");
 for (const dd of document.querySelectorAll("#analytics-summary .party[data-channel='0'] dd"))
   out["0." + dd.dataset.figure] = dd.textContent;
 return out;""")
@@ -646,11 +663,76 @@ def test_demo_timeline_of_two_parties_fits_a_phone_and_takes_the_keyboard(browse
     assert figures["overtalk"] == "0.6 s · 4 %" and figures["interruptions"] == "1", figures
     assert figures["0.talk_share"] == "51 %" and figures["0.interruptions"] == "0 / 1", figures
     assert len(chrome.find_elements(By.CSS_SELECTOR, "#analytics-summary .party")) == 2
+    rows = _figure_rows(chrome)
+    assert sum(rows) == 9 and min(rows) >= max(rows) - 1, rows  # no figure alone on a row
     scroll, client = chrome.execute_script(
         "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert scroll <= client == 390, (scroll, client)
     chrome.execute_script("document.getElementById('analytics-panel').scrollIntoView()")
     chrome.save_screenshot(str(ANALYTICS_SCREENSHOTS).format("phone"))
+
+
+def _figure_rows(driver) -> list[int]:
+    """How many of the call's figures each row of #analytics-summary .figures holds, top to bottom."""
+    tops = driver.execute_script("return [...document.querySelectorAll('#analytics-summary .figures > div')]"
+                                 ".map((item) => Math.round(item.getBoundingClientRect().top));")
+    return [tops.count(top) for top in sorted(set(tops))]
+
+
+def test_demo_legend_figures_and_notices_at_a_laptops_width(browser_stack, chrome):
+    """Issue 45 at 1366 px: the legend shows each alert kind's own marker (the timeline's triangle in its
+    colour, not one amber square); the call's figures fit one row, or rows filled evenly (never one
+    figure alone on a row); a non-fatal error is a notice that clears, not a red error."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": False})
+    chrome.get(browser_stack.http + "/")
+    chrome.execute_script("resetTimeline(true, 2);"
+                          "for (const e of arguments[0]) onMessage({type: 'analytics', session_id: 's', ...e});",
+                          TWO_PARTIES)
+    _timeline(chrome)  # drawn
+    legend = chrome.execute_script("""
+const out = {};
+for (const item of document.querySelectorAll('#analytics-panel .legend li[data-alert]')) {
+  const path = item.querySelector('svg path');
+  out[item.dataset.alert] = {fill: path.getAttribute('fill'), d: path.getAttribute('d'), text: item.textContent};
+}
+return out;""")
+    assert sorted(legend) == ["dead_air", "fast", "loud", "overtalk"], legend
+    assert len({entry["fill"] for entry in legend.values()}) == 4, legend  # a colour each
+    drawn = chrome.execute_script(
+        "return Object.fromEntries([...document.querySelectorAll('#timeline path.alert')]"
+        ".map((p) => [p.dataset.alert, [p.getAttribute('fill'), p.getAttribute('d')]]));")
+    assert set(drawn) == {"dead_air", "loud"}, drawn
+    for kind, (fill, shape) in drawn.items():  # the same colour and the same triangle as on the timeline
+        assert legend[kind]["fill"] == fill and shape.endswith("h14l-7 12z") and \
+            legend[kind]["d"].endswith("h14l-7 12z"), (kind, legend[kind], fill, shape)
+    assert legend["dead_air"]["text"] == "alert: dead air" and legend["fast"]["text"] == "alert: talking fast"
+    assert not chrome.find_elements(By.XPATH, "//ul[@class='legend']/li[normalize-space()='alert']")
+
+    without_sentiment = {key: value for key, value in SUMMARY.items() if key != "sentiment"}
+    chrome.execute_script("onMessage({type: 'analytics_summary', session_id: 's', summary: arguments[0]})",
+                          without_sentiment)
+    assert _figure_rows(chrome) == [8], _figure_rows(chrome)  # Phrases on the row of the others
+    chrome.execute_script("onMessage({type: 'analytics_summary', session_id: 's', summary: arguments[0]})", SUMMARY)
+    rows = _figure_rows(chrome)
+    assert sum(rows) == 9 and min(rows) >= max(rows) - 1, rows
+    chrome.execute_script("document.getElementById('analytics-panel').scrollIntoView()")
+    chrome.save_screenshot(str(ANALYTICS_SCREENSHOTS).format("1366"))
+
+    chrome.execute_script("onMessage({type: 'error', code: 'bad_audio', message: 'pcm16 frame of 321 bytes has "
+                          "an odd byte count', fatal: false})")
+    notice = chrome.find_element(By.ID, "notice")
+    assert notice.text == "bad_audio: pcm16 frame of 321 bytes has an odd byte count", notice.text
+    assert chrome.find_element(By.ID, "errors").text == ""
+    assert notice.value_of_css_property("color") != chrome.find_element(By.ID, "errors").value_of_css_property("color")
+    WebDriverWait(chrome, 30).until(lambda d: notice.text == "", message="the notice stayed")
+    chrome.execute_script("onMessage({type: 'error', code: 'session_lost', message: 'the service lost the "
+                          "session', fatal: true})")
+    assert chrome.find_element(By.ID, "errors").text == "session_lost: the service lost the session"
+    assert notice.text == ""
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -107,3 +109,42 @@ async def test_close_is_idempotent_and_final():
             os.kill(pid, 0)  # reaped
     with pytest.raises(StreamscribeError):
         await pool.process("s", float_to_pcm16(white_noise(320)))
+
+
+async def test_close_stops_children_without_a_kill_however_late_the_reaper_runs(monkeypatch, caplog):
+    """Issue 45: stopping the stack logged "did not stop; killing it" for a child that had exited.
+    Two threads waited on it; the one that lost the race for ``waitpid`` took it for a live one
+    until the other recorded its exit. Here the reaping thread lingers after ``waitpid``, as one
+    a loaded box does not schedule at once."""
+    reap = os.waitpid
+
+    def lingering(pid, options):
+        reaped = reap(pid, options)
+        if reaped[0] == pid:
+            time.sleep(0.3)  # not a wait for anything: the reaper descheduled
+        return reaped
+
+    pool = DenoisePool(processes=2)
+    await pool.start()
+    pids = [pid for pid in pool.pids if pid is not None]
+    monkeypatch.setattr(os, "waitpid", lingering)
+    with caplog.at_level(logging.WARNING, logger="denoise_worker.pool"):
+        await pool.close()
+    monkeypatch.undo()
+    assert not [record for record in caplog.records if "did not stop" in record.getMessage()], caplog.text
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # reaped
+
+
+async def test_a_child_that_does_not_stop_is_killed(caplog):
+    """The last resort stays: a child that cannot read the request to stop (stopped here) is killed."""
+    pool = DenoisePool(processes=1)
+    await pool.start()
+    pid = pool.pids[0]
+    os.kill(pid, signal.SIGSTOP)
+    with caplog.at_level(logging.WARNING, logger="denoise_worker.pool"):
+        await pool.close()
+    assert "denoise process 0 did not stop" in caplog.text
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped

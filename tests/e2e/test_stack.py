@@ -155,6 +155,8 @@ def test_the_whole_stack_with_gateway_flags_then_ctrl_c():
             assert json.loads(websocket.recv(timeout=60))["type"] == "session_created"
         stack.signal(signal.SIGINT)
         assert stack.proc.wait(60) == 0, stack.tail()
+        # Everything stopped on its own: no child killed (issue 45: the denoise pool's "did not stop").
+        assert not [line for line in stack.lines if "did not stop" in line], stack.tail()
     finally:
         stack.stop()
     assert processes_marked(mark) == []

@@ -98,6 +98,27 @@ async def test_a_recordings_decode_runs_in_a_child_at_the_lowest_cpu_priority(cl
     assert not engine._batch_child._processes  # stopped with the engine
 
 
+async def test_a_child_started_with_the_worker_loads_first_then_takes_the_lowest_priority(clip_samples):
+    """Issue 45: a child started with the worker loads its model at the worker's priority (at nice 19 the
+    load waited for the host's other work: ``bench.service_start --busy``), then takes nice 19 all the same."""
+    import os
+
+    engine = WhisperEngine(WhisperOptions(num_workers=1))
+    try:
+        await engine.start()
+        (child,) = engine._batch_child._processes
+        assert os.getpriority(os.PRIO_PROCESS, child) == 19
+        if os.path.exists("/proc/self/autogroup"):
+            with open(f"/proc/{child}/autogroup") as autogroup:
+                assert autogroup.read().split()[-1] == "19"
+        audio = clip_samples[1][0][:4 * SR]
+        recording = await engine.transcribe(DecodeRequest(request_id="recording", audio=audio, final=True,
+                                                          language="en", batch=True))
+        assert recording.text
+    finally:
+        await engine.close()
+
+
 def test_a_poor_final_is_decoded_again_with_beams_on_the_same_encoding(engine, clip_samples, monkeypatch):
     """The beam fallback (asr_worker/engines/fallback.py) on the real model: a live final it finds poor
     is decoded again with beams, over the encoder output of its greedy decode; partials and

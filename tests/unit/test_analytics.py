@@ -523,3 +523,36 @@ async def test_the_analyzer_sends_events_then_the_summary_and_counts_by_tenant()
     for _ in range(QUEUE + 3):
         idle.speech_started(0, 0)
     assert idle.metrics.analytics_dropped._value.get() == 3
+
+
+# -- talk time from the words ------------------------------------------------------------------------
+
+
+def test_spoken_joins_words_closer_than_the_gap_and_keeps_pauses_out():
+    gap = talk.TALK_GAP_MS
+    words = [(1000, 1400), (0, 300), (300 + gap - 1, 900), (1400 + gap, 2000), (2100, 2100), (1900, 2050)]
+    assert talk.spoken(words) == [(0, 1400), (1400 + gap, 2050)]  # a gap of exactly TALK_GAP_MS is a pause
+    assert talk.spoken([]) == [] and talk.spoken([(5, 5)]) == []
+    assert talk.spoken([(0, 100), (150, 200)], gap_ms=0) == [(0, 100), (150, 200)]
+
+
+def test_talk_time_leaves_out_the_pauses_inside_an_utterance():
+    """Issue 45: a pause inside an utterance (shorter than the VAD's silence_threshold) counted as talk."""
+    t = tracker()
+    words = [("one", 0, 400, 0.9), ("two", 500, 1000, 0.9), ("three", 1700, 2200, 0.9), ("four", 2250, 2600, 0.9)]
+    utterance, = t.final(channel=0, utterance_id="a", text="one two three four", start_ms=0, end_ms=3000, words=words)
+    assert (utterance["start_ms"], utterance["end_ms"]) == (0, 2600)  # the speech span keeps the pause
+    t.final(channel=1, utterance_id="b", text="yes", start_ms=1000, end_ms=1600, words=[("yes", 1100, 1600, 0.9)])
+    summary = t.summary(4000)
+    agent, customer = summary["parties"]
+    assert agent["talk_ms"] == 1000 + 900  # 0-1000 (a 100 ms gap joined) and 1700-2600, not the 700 ms pause
+    assert agent["wpm"] == round(4 * 60_000 / 1900, 1)
+    # The customer spoke inside the agent's pause: no overtalk, although the speech spans overlap.
+    assert customer["talk_ms"] == 500 and summary["overtalk_ms"] == 0
+    assert summary["talk_ms"] == 2400 and summary["non_talk_ms"] == 4000 - 2400
+
+
+def test_a_final_without_word_timings_talks_over_its_span():
+    t = tracker()
+    t.final(channel=0, utterance_id="a", text="hello there", start_ms=500, end_ms=2000)
+    assert t.summary(3000)["parties"][0]["talk_ms"] == 1500

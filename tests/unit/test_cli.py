@@ -8,11 +8,14 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sys
+import tomllib
 from importlib import metadata
 
 import pytest
 
 from common import config
+from tests.kit.support import ROOT
 
 SERVICES = ["gateway", "vad_worker", "asr_worker", "denoise_worker"]
 
@@ -58,21 +61,29 @@ def parser_of(module: str):
     return importlib.import_module(f"{module}.__main__").build_parser()
 
 
-@pytest.mark.parametrize("module", SERVICES)
-def test_every_service_says_its_version(module, capsys):
+SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+def says_version(entry: str, capsys) -> str:
+    """What the ``main`` of ``entry`` (``module:function``) prints for ``--version``."""
+    module, function = entry.split(":")
     with pytest.raises(SystemExit) as exited:
-        parser_of(module).parse_args(["--version"])
+        getattr(importlib.import_module(module), function)(["--version"])
     assert exited.value.code == 0
-    assert capsys.readouterr().out == f"python -m {module} {metadata.version('streamscribe')}\n"
+    return capsys.readouterr().out
 
 
-def test_the_client_says_its_version(capsys):
-    from streamscribe_client import client
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_every_console_script_names_itself_in_its_version(script, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [f"/somewhere/.venv/bin/{script}", "--version"])
+    assert says_version(SCRIPTS[script], capsys) == f"{script} {metadata.version('streamscribe')}\n"
 
-    with pytest.raises(SystemExit) as exited:
-        client.main(["--version"])
-    assert exited.value.code == 0
-    assert capsys.readouterr().out == f"python -m streamscribe_client {metadata.version('streamscribe')}\n"
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_run_as_a_module_it_names_the_module(script, monkeypatch, capsys):
+    package = SCRIPTS[script].split(".")[0]
+    monkeypatch.setattr(sys, "argv", [str(ROOT / package / "__main__.py"), "--version"])
+    assert says_version(SCRIPTS[script], capsys) == f"python -m {package} {metadata.version('streamscribe')}\n"
 
 
 def test_the_version_of_a_source_tree_not_installed_is_unknown(monkeypatch):

@@ -8,11 +8,13 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Response
 
-from streamscribe_client.client import CLEAR_LINE, printer, refusal
+from streamscribe_client.client import CLEAR_LINE, DEFAULT_URL, URL_VARIABLE, main, printer, refusal, server_url
+from tests.kit.support import ROOT
 
 PARTIAL = {"type": "partial", "text": "hello wor"}
 FINAL = {"type": "final", "text": "hello world", "start_ms": 250, "end_ms": 1500}
@@ -61,3 +63,26 @@ def test_a_refused_handshake_says_the_servers_reason():
     assert refusal(refused) == "HTTP 403: the origin is not allowed"
     assert refusal(InvalidStatus(Response(502, "Bad Gateway", Headers(), b"<html>"))) == "HTTP 502"
     assert refusal(InvalidStatus(Response(500, "Internal Server Error", Headers(), b"[]"))) == "HTTP 500"
+
+
+def test_the_server_comes_from_the_flag_then_the_environment_then_the_default():
+    assert server_url("ws://flag/ws/asr", {URL_VARIABLE: "ws://env/ws/asr"}) == ("ws://flag/ws/asr", "--url")
+    assert server_url(None, {URL_VARIABLE: "ws://env/ws/asr"}) == ("ws://env/ws/asr", URL_VARIABLE)
+    assert server_url(None, {URL_VARIABLE: ""}) == (DEFAULT_URL, "default")
+    assert server_url(None, {}) == (DEFAULT_URL, "default")
+
+
+def test_help_names_the_url_variable(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "STREAMSCRIBE_URL" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_bad_url_names_where_it_came_from(monkeypatch, capsys):
+    """websockets refuses a URL that is not ws:// or wss:// before it opens any socket."""
+    speech = str(ROOT / "examples" / "speech.wav")
+    monkeypatch.setenv(URL_VARIABLE, "http://localhost:1/")
+    assert main([speech]) == 1
+    assert capsys.readouterr().err.startswith(f"streamscribe-client: bad {URL_VARIABLE}: ")
+    assert main([speech, "--url", "ftp://localhost:1/"]) == 1  # the flag wins over the environment
+    assert capsys.readouterr().err.startswith("streamscribe-client: bad --url: ")

@@ -66,3 +66,32 @@ def test_slug_matches_github():
     assert slug("Use it from pipecat / LiveKit / the Deepgram SDK") == "use-it-from-pipecat--livekit--the-deepgram-sdk"
     assert slug("Finals webhook (`--finals-webhook URL`)") == "finals-webhook---finals-webhook-url"
     assert slug("Every final of every call: the `ss:finals` stream") == "every-final-of-every-call-the-ssfinals-stream"
+
+
+CONFIGURATION = ROOT / "docs" / "configuration.md"
+# docs/configuration.md's sections of flags, and the services whose flags each names.
+SECTIONS = {"All services": ("gateway", "vad_worker", "asr_worker", "denoise_worker"), "Gateway": ("gateway",),
+            "VAD worker": ("vad_worker",), "ASR worker": ("asr_worker",), "Denoise worker": ("denoise_worker",),
+            "Every worker (VAD, ASR, denoise)": ("vad_worker", "asr_worker", "denoise_worker")}
+
+
+def test_configuration_reads_in_lines_of_at_most_100_characters():
+    """Issue 45: its table's rows were single lines of several hundred characters."""
+    long = [number for number, line in enumerate(CONFIGURATION.read_text().splitlines(), 1) if len(line) > 100]
+    assert not long, f"docs/configuration.md lines over 100 characters: {long}"
+
+
+def test_every_flag_configuration_names_is_one_of_its_services():
+    import importlib
+
+    flags = {module: {flag for action in importlib.import_module(f"{module}.__main__").build_parser()._actions
+                      for flag in action.option_strings}
+             for module in {module for modules in SECTIONS.values() for module in modules}}
+    sections = re.split(r"^### (.+)$", CONFIGURATION.read_text().split("\n## Flags\n")[1].split("\n## ")[0],
+                        flags=re.M)
+    found = dict(zip(sections[1::2], sections[2::2]))
+    assert set(found) == set(SECTIONS), sorted(found)
+    unknown = [(title, flag, module) for title, text in found.items()
+               for flag in re.findall(r"`(--[a-z0-9-]+)`", text) for module in SECTIONS[title]
+               if flag not in flags[module]]
+    assert not unknown, unknown
