@@ -32,13 +32,14 @@ class EndpointOptions:
         "seconds of speech before it counts (gaps of up to 0.1 s within it included)"))
     silence_threshold: float = field(default=0.8, metadata=option("seconds of silence that end an utterance"))
     pre_roll: float = field(default=0.3, metadata=option("seconds kept before speech start"))
-    trailing_padding: float = field(default=0.15, metadata=option("seconds of silence kept after speech"))
+    trailing_padding: float = field(default=0.2, metadata=option("seconds of silence kept after speech"))
     # Held silence that marks a pause: the ASR starts the final decode there, so the final
     # is ready when the silence reaches ``silence_threshold``, and a sentence (or a short reply)
     # ends its turn there (the sentence endpoint). Equal to it: no pause. Silero's probability stays
-    # high for about 0.1 s after the last word, so a 0.3 s gap between two parties' turns holds
-    # 0.19 s of silence: at 0.2 s "Forty two." and the other party's next sentence were one final.
-    pause_threshold: float = field(default=0.15, metadata=option(
+    # high for about 0.1 s after the last word, so a gap of 0.3 s between turns holds about 0.19 s
+    # of silence and no pause; 0.15 s found it, but each pause's decode is waited for when speech
+    # resumes, and continuous speech at 8 calls lagged seconds behind (bench.ab, 2026-11-25).
+    pause_threshold: float = field(default=0.2, metadata=option(
         "seconds of silence that mark a pause (the ASR starts the final decode there)"))
     # Whisper's cost grows with an utterance, loops grow likelier, and the final comes only at
     # its end: speech that goes on (a card number read with short pauses) is split at a pause.

@@ -200,8 +200,8 @@ def test_pause_threshold_is_validated_and_follows_session_overrides():
     with pytest.raises(ConfigError, match="pause_threshold"):
         with_overrides(EndpointOptions(), {"pause_threshold": 1.0})
     # A session's short silence threshold brings the default pause down with it (no pause then).
-    options = with_overrides(EndpointOptions(), {"silence_threshold": 0.12, "trailing_padding": 0.1})
-    assert options.pause_threshold == 0.12
+    options = with_overrides(EndpointOptions(), {"silence_threshold": 0.2, "trailing_padding": 0.1})
+    assert options.pause_threshold == 0.2
     _, events = run([0.0] * 10 + [0.9] * 20 + [0.0] * 20, options)
     assert not any(isinstance(e, SpeechPaused) for e in events)
     assert with_overrides(EndpointOptions(), {"trailing_padding": 0.3}).pause_threshold == 0.3
