@@ -71,3 +71,22 @@ GUARD = pytest.StashKey[Guard]()
 
 def guard(config: pytest.Config) -> Guard:
     return config.stash.setdefault(GUARD, Guard())
+
+
+# The hooks a pure layer's conftest imports: each test's setup, call and teardown run guarded.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    with guard(item.config).armed():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    with guard(item.config).armed():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item):
+    with guard(item.config).armed():
+        return (yield)

@@ -10,25 +10,9 @@ from __future__ import annotations
 import pytest
 
 from tests.kit.guard import guard
+from tests.kit.guard import (  # noqa: F401 (the guard's hooks)
+    pytest_runtest_call, pytest_runtest_setup, pytest_runtest_teardown)
 from tests.kit.testdata import librivox_clips
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item):
-    with guard(item.config).armed():
-        return (yield)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    with guard(item.config).armed():
-        return (yield)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item):
-    with guard(item.config).armed():
-        return (yield)
 
 
 @pytest.fixture(scope="session")
