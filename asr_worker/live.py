@@ -3,8 +3,8 @@
 While speech goes on, a partial decode of the utterance so far starts every ``chunk_size_sec`` of
 new audio, one decode in flight per session (audio meanwhile folds into the next). At the VAD's
 pause the final is decoded speculatively; if the speech end confirms the pause, that decode is
-the final, else it is dropped. A final never waits for a partial. An early final (a sentence the
-recogniser is sure of, or short; or every pause with ``eager_finals``) ends the ASR's utterance at
+the final, else it is dropped. A final never waits for a partial. An early final (a decode that ends
+the turn, :func:`~.core.ends_turn`; or every pause with ``eager_finals``) ends the ASR's utterance at
 the pause, and the speech after it is decoded with bounded context (:mod:`.continuation`); where
 it split is in the checkpoint, so a replay splits the same whatever its decodes' timing. A final
 is written with the checkpoint past its utterance in one fenced write, and its id is
