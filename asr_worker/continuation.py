@@ -19,7 +19,10 @@ context, bounded so that its cost does not grow with the stretch of speech (:met
 3. and when that echoes the prompt too, the rest's audio alone: what it writes is the rest's text.
 
 The window of step 1 is mostly the context's speech, so its no-speech verdict is the context's: a
-short rest (:data:`MAX_JUDGED_SEC`) is also decoded alone, and is no speech when that says so.
+short rest (:data:`MAX_JUDGED_SEC`) is also decoded alone, and is no speech when that says so. What a
+rest's decode may hold is measured against its sound (:func:`spoken_seconds`: its frames of speech
+by level, not its pre-roll and padding), and a last decode with more words than that can hold is no
+speech: whisper writes "Thank you very much." on a 0.1 s breath.
 
 Until 2026-11 step 1 heard every earlier piece of the VAD's utterance, up to 20 s: a stretch of
 continuous speech cost a multiple of its length (BENCHMARKS.md, "Live path A/B"), and whisper, reading
@@ -40,6 +43,7 @@ import numpy as np
 from common.records import SAMPLE_RATE
 
 from .engines import DecodeRequest, Hypothesis
+from .span import speech_extent
 
 # The pieces heard before the rest, at most: the question and the first group of a number read in
 # groups ("Could you read me the reference number again?" 2.8 s, "It is 773." 1.9 s), without which
@@ -117,6 +121,14 @@ def implausible(text: str, seconds: float) -> bool:
     return len(words(text)) > SPARE_WORDS + MAX_WORDS_PER_SECOND * seconds
 
 
+def spoken_seconds(audio: np.ndarray) -> float:
+    """Seconds of ``audio`` (float32) from its first to its last frame of speech by level
+    (:func:`~.span.speech_extent`); all of it when no frame is."""
+    pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    extent = speech_extent(pcm)
+    return (extent[1] - extent[0] if extent else len(audio)) / SAMPLE_RATE
+
+
 def _bare(text: str) -> str:
     return "".join(text.split())
 
@@ -157,6 +169,7 @@ async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], 
     ``earlier``: the finals' texts before it. Returns the rest's hypothesis (None: a decode failed)
     and how many decodes were not taken because they echoed their context."""
     seconds = len(request.audio) / SAMPLE_RATE
+    spoken = spoken_seconds(request.audio)  # what words can come from: not its pre-roll or padding
     echoed = 0
     if heard:
         left = np.concatenate([p.pcm for p in heard]).astype(np.float32) / 32768.0
@@ -166,7 +179,7 @@ async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], 
         if decoded is None:
             return None, echoed
         rest = continued(decoded, prefix=said, offset=len(left) / SAMPLE_RATE, tokenize=tokenize)
-        if rest is not None and not echoes(rest.text, said) and not implausible(rest.text, seconds):
+        if rest is not None and not echoes(rest.text, said) and not implausible(rest.text, spoken):
             if seconds > MAX_JUDGED_SEC:
                 return rest, echoed
             # The window's no-speech verdict is the context's: a breath after a sentence came out
@@ -178,7 +191,12 @@ async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], 
     if previous:
         prompted = await decode(replace(request, request_id=f"{request.request_id}-p",
                                         context=" ".join(filter(None, (request.context, previous)))))
-        if prompted is None or not echoes(prompted.text, previous) and not implausible(prompted.text, seconds):
+        if prompted is None or not echoes(prompted.text, previous) and not implausible(prompted.text, spoken):
             return prompted, echoed
         echoed += 1
-    return await decode(replace(request, request_id=f"{request.request_id}-a")), echoed
+    alone = await decode(replace(request, request_id=f"{request.request_id}-a"))
+    if alone is not None and implausible(alone.text, spoken):
+        # Whisper's filler on a breath or a click ("Thank you very much." on 0.1 s of noise): more
+        # words than the rest's sound can hold is no speech.
+        return replace(alone, no_speech=True), echoed
+    return alone, echoed

@@ -27,21 +27,28 @@ LOUD_PERCENTILE = 95  # the utterance's loud frames: robust to one click
 MARGIN = int(0.1 * SAMPLE_RATE)
 
 
-def speech_bounds(pcm: np.ndarray) -> tuple[int, int]:
-    """The first and last sample of ``pcm`` (int16) that are speech by level, :data:`MARGIN` kept
-    around them; ``(0, len(pcm))`` when no frame is."""
+def speech_extent(pcm: np.ndarray) -> tuple[int, int] | None:
+    """The first and last sample of ``pcm`` (int16) in a frame that is speech by level, without
+    margins; None when no frame is."""
     count = len(pcm) // FRAME
     if count == 0:
-        return 0, len(pcm)
+        return None
     frames = pcm[:count * FRAME].astype(np.float32).reshape(count, FRAME)
     rms = np.sqrt(np.mean(frames * frames, axis=1))
     threshold = max(FLOOR, RELATIVE * float(np.percentile(rms, LOUD_PERCENTILE)))
     loud = np.flatnonzero(rms >= threshold)
     if loud.size == 0:
+        return None
+    return int(loud[0]) * FRAME, (int(loud[-1]) + 1) * FRAME
+
+
+def speech_bounds(pcm: np.ndarray) -> tuple[int, int]:
+    """The first and last sample of ``pcm`` (int16) that are speech by level, :data:`MARGIN` kept
+    around them; ``(0, len(pcm))`` when no frame is."""
+    extent = speech_extent(pcm)
+    if extent is None:
         return 0, len(pcm)
-    first = max(0, int(loud[0]) * FRAME - MARGIN)
-    last = min(len(pcm), (int(loud[-1]) + 1) * FRAME + MARGIN)
-    return first, last
+    return max(0, extent[0] - MARGIN), min(len(pcm), extent[1] + MARGIN)
 
 
 def final_span(pcm: np.ndarray, start: int) -> tuple[int, int]:

@@ -5,7 +5,7 @@ import asyncio
 import numpy as np
 
 from asr_worker.continuation import (PROMPT_CHARS, Piece, context, continued, decode_rest, echoes, implausible, prompt,
-                                     words)
+                                     spoken_seconds, words)
 from asr_worker.engines import DecodeRequest, Hypothesis, Word
 
 SR = 16_000
@@ -129,3 +129,34 @@ def test_a_short_rest_with_speech_keeps_its_continued_text():
     decoder = Decoder("It is 773. 501.", "Five oh one.")
     got, _ = rest(decoder, heard=(piece(1.2, "It is 773."),), seconds=0.6)
     assert got is not None and got.text == "501." and not got.no_speech
+
+
+def sound(seconds: float, *, at: float, length: float) -> np.ndarray:
+    """``seconds`` of silence with ``length`` s of a loud tone from ``at``."""
+    audio = np.zeros(int(seconds * SR), np.float32)
+    first = int(at * SR)
+    audio[first:first + int(length * SR)] = 0.3 * np.sin(np.arange(int(length * SR)) * 0.2)
+    return audio
+
+
+def test_a_rests_sound_is_its_frames_of_speech_not_its_silence():
+    assert abs(spoken_seconds(sound(0.7, at=0.3, length=0.1)) - 0.1) < 0.021
+    assert spoken_seconds(np.zeros(SR, np.float32)) == 1.0  # no speech by level: all of it
+
+
+def test_a_last_decode_with_more_words_than_its_sound_holds_is_no_speech():
+    """A breath 0.3 s after a sentence: the continued decode echoed it, the prompted one too, and
+    alone whisper wrote "Thank you very much." on 0.1 s of sound."""
+    decoder = Decoder("It is 773. It is 773.", "It is 773.", "Thank you very much.")
+    request = DecodeRequest("r1", sound(0.7, at=0.3, length=0.1), True)
+    got, echoed = asyncio.run(decode_rest(request, decoder, heard=(piece(1.2, "It is 773."),),
+                                          earlier=("It is 773.",), tokenize=lambda t: []))
+    assert got is not None and got.no_speech and echoed == 2
+
+
+def test_a_short_reply_its_sound_can_hold_is_kept():
+    decoder = Decoder("It is 773. It is 773.", "It is 773.", "Thank you.")
+    request = DecodeRequest("r1", sound(0.9, at=0.3, length=0.45), True)
+    got, _ = asyncio.run(decode_rest(request, decoder, heard=(piece(1.2, "It is 773."),),
+                                     earlier=("It is 773.",), tokenize=lambda t: []))
+    assert got is not None and got.text == "Thank you." and not got.no_speech
