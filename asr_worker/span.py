@@ -28,8 +28,8 @@ MARGIN = int(0.1 * SAMPLE_RATE)
 
 
 def speech_extent(pcm: np.ndarray) -> tuple[int, int] | None:
-    """The first and last sample of ``pcm`` (int16) in a frame that is speech by level, without
-    margins; None when no frame is."""
+    """The first and last sample of ``pcm`` (int16, or float samples on the int16 scale) in a frame
+    that is speech by level, without margins; None when no frame is."""
     count = len(pcm) // FRAME
     if count == 0:
         return None
