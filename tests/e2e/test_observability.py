@@ -38,6 +38,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streamscribe_client import file_frames, stream
 
+from tests.kit.extras import unavailable
 from tests.kit.metric_names import EXTERNAL_METRICS, PROM_RULES, dashboard_queries, prom_config, referenced_metric_names
 from tests.kit.metric_names import rules as alert_rules
 from tests.kit.support import Process, free_port, service, wait_until
@@ -45,7 +46,6 @@ from tests.kit.support import Process, free_port, service, wait_until
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-IN_CI = bool(os.environ.get("CI"))
 SPEED = 4.0  # times real time, as in test_e2e
 TIMEOUT = 120
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -327,9 +327,7 @@ class Prometheus:
 def prometheus(endpoints, first_session):
     if not os.access(PROMETHEUS, os.X_OK):
         reason = "prometheus (Debian package `prometheus`) is not installed"
-        if IN_CI:
-            pytest.fail(f"{reason}; .ci/run must install it")
-        pytest.skip(reason)
+        unavailable(skip=reason, fail=f"{reason}; .ci/run must install it")
     server = Prometheus(endpoints)
     try:
         server.start()

@@ -6,25 +6,22 @@ Shared by tests/unit/test_deploy.py (static checks) and tests/e2e/test_deploy.py
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 
+from .extras import unavailable
 from .metric_names import DEPLOY, REPO
 
 COMPOSE = REPO / "docker-compose.yml"
 COMPOSE_CPU = DEPLOY / "compose.cpu.yml"
-IN_CI = bool(os.environ.get("CI"))
 
 
 def missing(what: str) -> None:
     """A prerequisite is missing: skip locally, fail in CI (where .ci/run must install it)."""
-    if IN_CI:
-        pytest.fail(f"{what} is missing in CI: .ci/run must install it")
-    pytest.skip(f"{what} is not installed here (CI installs it; this test fails there without it)")
+    unavailable(skip=f"{what} is not installed here (CI installs it; this test fails there without it)",
+                fail=f"{what} is missing in CI: .ci/run must install it")
 
 
 # ======================================================================================

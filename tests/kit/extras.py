@@ -37,10 +37,15 @@ def reason(extra: str) -> str:
             f"scripts/bootstrap installs it (EXTRAS={extra})")
 
 
+def unavailable(*, skip: str, fail: str) -> None:
+    """Something a test needs is not installed: skip the module, test or fixture that calls it,
+    with ``skip`` as the reason, or fail it with ``fail`` in CI (where it must be installed)."""
+    if IN_CI:
+        pytest.fail(fail, pytrace=False)
+    pytest.skip(skip, allow_module_level=True)
+
+
 def require(extra: str) -> None:
     """Skip (fail in CI) the test module, test or fixture that calls it when ``extra`` is not installed."""
-    if not missing(extra):
-        return
-    if IN_CI:
-        pytest.fail(f"{reason(extra)}; CI must install every extra", pytrace=False)
-    pytest.skip(reason(extra), allow_module_level=True)
+    if missing(extra):
+        unavailable(skip=reason(extra), fail=f"{reason(extra)}; CI must install every extra")
