@@ -395,12 +395,15 @@ def check_call(messages: Sequence[Mapping[str, Any]], *, asked: Mapping[str, Any
         words = final.get("words") or []
         if asked.get("words") and words_of(text) and not words:
             dropped("words", f"final {text!r} has no word timings", index)
-        if asked.get("diarize") and any(word.get("speaker") is None for word in words):
-            dropped("diarize", f"final {text!r} has words without a speaker", index)
         for kind in asked.get("redact") or ():
             pattern = UNREDACTED.get(kind)
             if pattern is not None and (found := pattern.search(text)):
                 dropped("redact", f"final {text!r} holds {found.group()!r} unredacted ({kind})", index)
+    # A live final past the diarizer's bounded wait goes out without speakers (docs/diarization.md):
+    # diarize is dropped when no final with words has any.
+    worded = [(i, m) for i, m in finals if m.get("words")]
+    if asked.get("diarize") and worded and not any(w.get("speaker") is not None for _, m in worded for w in m["words"]):
+        dropped("diarize", f"none of the call's {len(worded)} finals with words has a speaker", worded[-1][0])
     ended = any(m.get("type") == "ended" for m in messages)
     summaries = [m.get("summary") or {} for m in messages if m.get("type") == "analytics_summary"]
     analytics = [m for m in messages if m.get("type") == "analytics"]

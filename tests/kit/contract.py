@@ -9,9 +9,9 @@ session's finals in order, and runs :func:`common.contract.check` on them; from 
 with what it asked for (its registry entry's ``asked``) for rules 7 and 8
 (:func:`common.contract.check_call`: options dropped silently, alerts against the summary). A
 session's finals are checked against the language it asked for (``ss:finals``' ``language_asked``).
-tests/e2e/conftest.py reads
-after each test, before every flush and when a test's Redis stops, and fails a test whose
-sessions broke the contract, with the finals around each violation. A test that breaks a rule on purpose says so with
+tests/e2e/conftest.py reads after each test, before every flush and when a test's Redis stops,
+and fails a test whose sessions broke the contract, with the finals around each violation. A test
+that breaks a rule on purpose says so with
 ``@pytest.mark.contract_exempt("why", kinds=(...))``: its violations of those kinds are reported as
 warnings, not failures (a kind it does not name still fails).
 
