@@ -23,7 +23,8 @@ from typing import Any, Literal
 from .languages import language_code
 
 __all__ = ["Event", "Violation", "check", "check_call", "alert_problems", "describe", "from_native", "from_twilio",
-           "from_deepgram", "from_flux", "from_audiohook", "from_finals_stream", "KINDS"]
+           "from_deepgram", "from_flux", "from_audiohook", "from_finals_stream", "KINDS", "SESSION_KINDS",
+           "CALL_KINDS"]
 
 # -- thresholds ----------------------------------------------------------------------------------
 
@@ -107,8 +108,11 @@ UNREDACTED["numbers"] = re.compile(f"{UNREDACTED['pci'].pattern}|{UNREDACTED['ss
 # Alerts of stretches of a call (a dead air, an overtalk): the summary lists each (docs/analytics.md).
 STRETCHES = ("dead_air", "overtalk")
 
-KINDS = ("overlap", "duplicate_final", "repeated_text", "partial_after_final", "language_flip", "wrong_script",
-         "wrong_language", "lost_speech", "option_dropped", "alert_disagrees")
+# What :func:`check` reports of a session's transcripts, and :func:`check_call` of a call's log.
+SESSION_KINDS = ("overlap", "duplicate_final", "repeated_text", "partial_after_final", "language_flip",
+                 "wrong_script", "wrong_language", "lost_speech")
+CALL_KINDS = ("option_dropped", "alert_disagrees")
+KINDS = SESSION_KINDS + CALL_KINDS
 
 
 # -- the data --------------------------------------------------------------------------------------
