@@ -25,7 +25,7 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
                             utterance_id)
 
 from .continuation import Piece, context, decode_rest
-from .core import (AsrSession, AsrSessionState, Head, StageCore, Utterance, ended, ends_turn, probability,
+from .core import (AsrSession, AsrSessionState, Done, Head, Mode, Utterance, ended, ends_turn, probability,
                    session_words)
 from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
@@ -54,28 +54,28 @@ class LiveState(AsrSessionState):
         return [self.partial, *super().tasks(), speculative]
 
 
-class LiveSessions(StageCore):
-    """The stage's sessions decoded utterance by utterance (a mixin of :class:`~asr_worker.stage.AsrStage`)."""
+class LiveSessions(Mode[LiveState]):
+    """The stage's sessions decoded utterance by utterance (a strategy of :class:`~asr_worker.stage.AsrStage`)."""
 
-    async def _close_live(self, session: AsrSession, asr: LiveState, marker: Flush | End) -> None:
-        """:meth:`~asr_worker.stage.AsrStage.close_pending` of a live session: at the End, the
-        final of the utterance in progress (committed on its own); a Flush comes after the VAD
-        ended the utterance."""
+    async def close_pending(self, session: AsrSession, asr: LiveState, marker: Flush | End) -> list[Record]:
+        """At the End, the final of the utterance in progress (committed on its own); a Flush comes
+        after the VAD ended the utterance."""
         if isinstance(marker, End) and asr.utterance is not None:
             await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples, speech_final=True)
+        return []
 
-    async def _apply(self, session: AsrSession, asr: LiveState, entry_id: str, record: Record) -> None:
+    async def apply(self, session: AsrSession, asr: LiveState, entry_id: str, record: Record) -> None:
         if isinstance(record, SpeechStart):
             if asr.utterance is not None:  # unterminated utterance: close it first
                 await self._finalize(session, asr, None, record.start, speech_final=False)
             asr.head = None
             asr.utterance = Utterance(start=max(record.start, asr.final_through), vad_start=record.start)
             # Clients are told too (Deepgram's SpeechStarted); no checkpoint, as for partials.
-            await self.runner.commit(session, [SpeechStart(start=record.start)])
+            await self.core.commit(session, [SpeechStart(start=record.start)])
         elif isinstance(record, Audio):
             if asr.speculation is not None and record.offset + record.samples > asr.speculation.end:
                 await self._speech_resumed(session, asr)
-            utt = self._utterance_of(session, asr, record)
+            utt = self.core.utterance_of(session, asr, record)
             if utt is None:
                 return
             utt.append(record.offset, np.frombuffer(record.pcm, np.int16))
@@ -84,17 +84,17 @@ class LiveSessions(StageCore):
             await self._speculate(session, asr, record, entry_id)
         elif isinstance(record, SpeechEnd):
             if asr.utterance is None and asr.head is not None and asr.head.vad_start == record.start:
-                await self._end_after_early_final(session, asr, entry_id, record)
+                await self.core.end_after_early_final(session, asr, entry_id, record)
                 return
             if asr.utterance is None or asr.utterance.vad_start != record.start:
                 session.log.warning("speech end for an utterance at %d not in progress", record.start)
-                await self.runner.commit(session, [ended(record)], consumed=entry_id, boundary=True)
+                await self.core.commit(session, [ended(record)], consumed=entry_id, boundary=True)
                 return
             asr.utterance.truncate(record.end)
             await self._finalize(session, asr, entry_id, record.end,
                                  speech_final=record.reason != "max_length", vad_end=record)
         elif isinstance(record, (Flush, End)):
-            await self.runner.commit(session, await self.pass_marker(session, record), consumed=entry_id)
+            await self.core.commit(session, [*await self.close_pending(session, asr, record), record], consumed=entry_id)
 
     def _maybe_partial(self, session: AsrSession, asr: LiveState) -> None:
         utt = asr.utterance
@@ -106,7 +106,7 @@ class LiveSessions(StageCore):
                                                                  asr.options.chunk_size_sec)
         if utt.samples - utt.decoded_samples < window * SAMPLE_RATE:
             return
-        asr.partial_request = self._request_id(session, utt, "partial")
+        asr.partial_request = self.core.request_id(session, utt, "partial")
         asr.partial = asyncio.create_task(self._partial(session, asr, utt, asr.partial_request))
 
     async def _partial(self, session: AsrSession, asr: LiveState, utt: Utterance, request_id: str) -> None:
@@ -121,7 +121,7 @@ class LiveSessions(StageCore):
             utt.text = hypothesis.text
             self.metrics.partials.inc()
             try:
-                await self.runner.commit(session, [self._transcript(session, utt, utt.start + utt.decoded_samples,
+                await self.core.commit(session, [self._transcript(session, utt, utt.start + utt.decoded_samples,
                                                                     hypothesis, final=False)])
             except (LeaseLost, SessionGone):
                 return
@@ -153,7 +153,7 @@ class LiveSessions(StageCore):
             # decode that runs on is let finish, and shows as a partial if it ends before the final.
             await self.engine.abort(asr.partial_request)
         await self._drop_speculation(asr)
-        request_id = self._request_id(session, utt, "final")
+        request_id = self.core.request_id(session, utt, "final")
         speculation = asr.speculation = Speculation(end=pause.end, request_id=request_id, task=asyncio.create_task(
             self._decode(session, asr, utt, final=True, request_id=request_id)))
         if not (asr.config.eager_finals or asr.options.sentence_endpoint):
@@ -163,7 +163,8 @@ class LiveSessions(StageCore):
             await self._early_final(session, asr, speculation, consumed=entry_id)
         else:
             # Its outcome is applied by the session's task, in order with the input records.
-            speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(("", speculation)))
+            done = Done(lambda: self._early_final(session, asr, speculation))
+            speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(done))
 
     async def _early_final(self, session: AsrSession, asr: LiveState, speculation: Speculation, *,
                            eager: bool = True, consumed: str | None = None) -> None:
@@ -195,8 +196,8 @@ class LiveSessions(StageCore):
         heard = (context((*utt.heard, Piece(utt.pcm()[:speculation.end - utt.start].copy(), hypothesis.text)))
                  if self.engine.continues_prefix else ())
         asr.head = Head(utt.vad_start, speculation.end, turn_end, earlier=(*utt.earlier, hypothesis.text), heard=heard)
-        self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
-        await self.runner.commit(
+        self.core.count_final(asr, hypothesis.language, len(hypothesis.text.split()))
+        await self.core.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
             consumed=consumed or asr.applied, boundary=True)
 
@@ -246,7 +247,7 @@ class LiveSessions(StageCore):
             hypothesis = None
             if utt.samples:
                 hypothesis = await self._decode(session, asr, utt, final=True,
-                                                request_id=self._request_id(session, utt, "final"))
+                                                request_id=self.core.request_id(session, utt, "final"))
         # A partial that ended meanwhile has been sent (a decode the engine could not abort);
         # one still decoding is stopped now, one committing is let finish: partials precede the final.
         await self._stop_partial(asr)
@@ -255,14 +256,14 @@ class LiveSessions(StageCore):
         outputs: list[Record] = []
         # A decode whose loop was cut out has its final, words or none: it says that words may be missing.
         if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
-            self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
+            self.core.count_final(asr, hypothesis.language, len(hypothesis.text.split()))
             outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
         else:
             self.metrics.no_speech.inc()
             session.log.info("utterance at %d has no words; no final", utt.start)
         if vad_end is not None:
             outputs.append(ended(vad_end))
-        await self.runner.commit(session, outputs, consumed=entry_id, boundary=True)
+        await self.core.commit(session, outputs, consumed=entry_id, boundary=True)
 
     async def _decode(self, session: AsrSession, asr: LiveState, utt: Utterance, *, final: bool,
                       request_id: str) -> Hypothesis | None:
@@ -280,15 +281,15 @@ class LiveSessions(StageCore):
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=options.context(asr.config), word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text, batch=session.config.batch,
-                                digits_prompt=self._digits_prompt(asr, utt) if final else "")
+                                digits_prompt=self.core.digits_prompt(asr, utt) if final else "")
         if final and utt.earlier:  # the rest after an early final: with bounded context (.continuation)
-            hypothesis, echoed = await decode_rest(request, lambda r: self._transcribe(session, asr, r),
+            hypothesis, echoed = await decode_rest(request, lambda r: self.core.transcribe(session, asr, r),
                                                    heard=utt.heard, earlier=utt.earlier, tokenize=self.engine.tokenize)
             if echoed:
                 self.metrics.echoes.inc(echoed)
                 session.log.info("the final at %d: %d decode(s) wrote the speech before it again", utt.start, echoed)
         else:
-            hypothesis = await self._transcribe(session, asr, request)
+            hypothesis = await self.core.transcribe(session, asr, request)
         if hypothesis is None:
             return None
         utt.decodes += 1
