@@ -39,7 +39,10 @@ from common.redaction.redactor import Redactor
 from common.stage import Runner, Session
 
 from .continuation import Piece
-from .engines import DecodeRequest, Engine, Hypothesis, Word
+from . import digits
+from .engines import DecodeRequest, Engine, Hypothesis, Retry, Word
+from .engines.fallback import STEP as FALLBACK
+from .engines.loop_guard import STEP as LOOP
 from .engines.repetition import SENTENCE_ENDS
 from .language import DEFAULT_LANGUAGES, LanguageVote, languages, script_fits
 from .redacting import Redaction
@@ -322,7 +325,7 @@ class AsrSessionState:
     redact_timer: asyncio.Task | None = None  # releases held finals after redact_hold_sec
     held_since: dict[str, float] = field(default_factory=dict)  # utterance id -> when its final was held
     # Utterance ids of finals whose second decode with the digits prompt wrote digits it did not keep
-    # (Hypothesis.digits "refused"), until the final passes the redactor: what the redactor is told
+    # (its step .digits.STEP "refused"), until the final passes the redactor: what the redactor is told
     # (``unread_number``). In memory only: a replay decodes the final, and says it, again.
     unread_numbers: set[str] = field(default_factory=set)
 
@@ -526,22 +529,23 @@ class Core:
         self.metrics.decode_seconds.labels(kind=kind).observe(time.perf_counter() - started)
         self.metrics.decoded_audio.inc(len(request.audio) / SAMPLE_RATE)
         self.metrics.tokens.inc(hypothesis.tokens)
-        if hypothesis.fallback:
-            self.metrics.beam_fallbacks.labels(kept=hypothesis.fallback).inc()
-        if hypothesis.digits:
-            self.metrics.digit_redecodes.labels(kept=str(hypothesis.digits == "kept").lower()).inc()
-        if hypothesis.loop:
-            self.metrics.loops.labels(kind=kind, outcome=hypothesis.loop).inc()
-            session.log.info("decode of %.1f s looped (%s): %s", len(request.audio) / SAMPLE_RATE, kind,
-                             hypothesis.loop)
+        for step, outcome in hypothesis.steps:  # what the engine's own steps did
+            if step == FALLBACK:
+                self.metrics.beam_fallbacks.labels(kept=outcome).inc()
+            elif step == digits.STEP:
+                self.metrics.digit_redecodes.labels(kept=str(outcome == "kept").lower()).inc()
+            elif step == LOOP:
+                self.metrics.loops.labels(kind=kind, outcome=outcome).inc()
+                session.log.info("decode of %.1f s looped (%s): %s", len(request.audio) / SAMPLE_RATE, kind, outcome)
         return hypothesis
 
     @staticmethod
-    def digits_prompt(asr: AsrSessionState, utt: Utterance) -> str:
-        """The digits prompt of a final decode of ``utt`` (:mod:`.engines.digits`): the option's, for a
-        session whose redactor has the utterance in a number passage; "" otherwise."""
+    def digits_retry(asr: AsrSessionState, utt: Utterance) -> Retry | None:
+        """The digits prompt's retry of a final decode of ``utt`` (:mod:`.digits`): for a session whose
+        redactor has the utterance in a number passage, with the option's prompt; None otherwise."""
         prompt = asr.options.redact_digits_prompt
-        return prompt if prompt and asr.redactor is not None and asr.redactor.number_passage(utt.start) else ""
+        return digits.retry(prompt) if prompt and asr.redactor is not None and asr.redactor.number_passage(
+            utt.start) else None
 
     def count_final(self, asr: AsrSessionState, language: str, words: int) -> None:
         """Count a final by the language it was decoded in. A session that names no language counts

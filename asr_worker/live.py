@@ -25,6 +25,7 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
                             utterance_id)
 
 from .continuation import Piece, context, decode_rest
+from .digits import STEP as DIGITS
 from .core import (AsrSession, AsrSessionState, Done, Head, Mode, Utterance, ended, ends_turn, probability,
                    session_words)
 from .engines import DecodeRequest, Hypothesis
@@ -281,7 +282,7 @@ class LiveSessions(Mode[LiveState]):
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=options.context(asr.config), word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text, batch=session.config.batch,
-                                digits_prompt=self.core.digits_prompt(asr, utt) if final else "")
+                                retry=self.core.digits_retry(asr, utt) if final else None)
         if final and utt.earlier:  # the rest after an early final: with bounded context (.continuation)
             hypothesis, echoed = await decode_rest(request, lambda r: self.core.transcribe(session, asr, r),
                                                    heard=utt.heard, earlier=utt.earlier, tokenize=self.engine.tokenize)
@@ -303,7 +304,7 @@ class LiveSessions(Mode[LiveState]):
         """The transcript of ``hypothesis`` (a final's span narrowed to its speech: :mod:`.span`); a final
         whose digits' second decode was refused is noted for the redactor
         (:attr:`~.core.AsrSessionState.unread_numbers`)."""
-        if final and hypothesis.digits == "refused":
+        if final and hypothesis.step(DIGITS) == "refused":
             session.state.unread_numbers.add(utterance_id(session.session_id, utt.start))
         start, end = utt.start, max(end, utt.start)
         if final:  # where its words were said (.span)

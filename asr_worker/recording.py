@@ -27,7 +27,8 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
 from .core import AsrSession, AsrSessionState, Done, Mode, Utterance, ends_sentence, probability, session_words
 from .span import final_span
 from .engines import DecodeRequest, Word
-from .engines.digits import needs_digits, outcome, prompted
+from .digits import needs_digits, outcome
+from .digits import retry as digits_retry
 from .packing import (ALONE, SPANNED, Segment, UtteranceSpan, beside_surplus, deal_spans, deal_words, join_words, pack_audio, pack_length,
                       spanned_by_numbers, split_at_sentences, unworded)
 
@@ -308,7 +309,7 @@ class Recordings(Mode[PackState]):
         """``outputs``, a pack's, about to be committed after every pack before it: each final of a
         number passage (:meth:`~common.redaction.redactor.Redactor.number_passage`) that has no
         number, or no words at all (``no_words``: its pack and its decode alone wrote nothing),
-        decoded again alone with the digits prompt, and replaced when :func:`~.engines.digits.keep_digits` keeps
+        decoded again alone with the digits prompt, and replaced when :func:`~.digits.keep_digits` keeps
         the new text (for one with no words: unless a number of it is the prompt's own). The passage of each final is read from a copy of the redactor that
         has taken the finals before it in the pack, as the redactor will when they are committed."""
         prompt = asr.options.redact_digits_prompt
@@ -330,7 +331,7 @@ class Recordings(Mode[PackState]):
     async def _decode_digits(self, session: AsrSession, asr: PackState, pack: list[PackedUtterance], final: Transcript,
                              prompt: str) -> Transcript:
         """``final`` decoded again from its own audio with the digits ``prompt`` before the session's
-        context (greedy, as the pack was); the new text if :func:`~.engines.digits.keep_digits` keeps it. One that
+        context (greedy, as the pack was); the new text if :func:`~.digits.keep_digits` keeps it. One that
         wrote digits the rule refused is noted for the redactor, as a live final is
         (:attr:`~.core.AsrSessionState.unread_numbers`)."""
         utt = next((e.utterance for e in pack
@@ -341,7 +342,7 @@ class Recordings(Mode[PackState]):
         hypothesis = await self.core.transcribe(session, asr, DecodeRequest(
             request_id=self.core.request_id(session, utt, "digits"), audio=pcm.astype(np.float32) / 32768.0, final=True,
             language=final.language or asr.config.language or asr.language or None,
-            context=prompted(prompt, asr.options.context(asr.config)),
+            context=digits_retry(prompt).context(asr.options.context(asr.config)),
             word_timestamps=asr.config.words, batch=True))
         came = outcome(final.text, hypothesis.text) if hypothesis is not None and not hypothesis.no_speech \
             else "dropped"

@@ -1,4 +1,4 @@
-"""The second decode of a card-number passage with a digits prompt (asr_worker/engines/digits.py):
+"""The second decode of a card-number passage with a digits prompt (asr_worker/digits.py):
 when a final is decoded again and which decode is kept, on transcripts recorded from whisper on
 the redaction set (bench.redaction, tests/kit/redaction.py's calls), and the redactor's view of a
 number passage (common/redaction/redactor.py), which must read checkpointed state only; live
@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from asr_worker.core import DIGITS_PROMPT
 from asr_worker.engines import DecodeRequest, Engine, Hypothesis, Word
-from asr_worker.engines.digits import keep_digits, needs_digits, outcome
+from asr_worker.digits import keep_digits, needs_digits
 from asr_worker.recording import PackState
 from asr_worker.stage import AsrStage, StreamingOptions
 from common.metrics import AsrMetrics
@@ -191,12 +191,13 @@ class Scripted(Engine):
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
         start = int(request.request_id.split("-")[1])
-        self.requests.append((start, request.final, request.digits_prompt))
+        retry = request.retry
+        self.requests.append((start, request.final, retry.prompt if retry is not None else ""))
         first, second = self.script[start]
-        if not (request.digits_prompt and needs_digits(first)):
+        if retry is None or not retry.wanted(first):
             return Hypothesis(text=first, language="en")
-        came = outcome(first, second)
-        return Hypothesis(text=second if came == "kept" else first, language="en", digits=came)
+        came = retry.judge(first, second)
+        return Hypothesis(text=second if came == "kept" else first, language="en", steps=((retry.name, came),))
 
     def tokenize(self, text: str) -> list[int]:
         return list(range(len(text.split())))
