@@ -438,12 +438,17 @@ class Core:
         if asr.utterance is None and asr.head is not None:
             if record.offset + record.samples <= asr.head.through:
                 return None  # replayed audio that has its final
-            # Speech resumed after an early final: the rest is an utterance of its own.
-            asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start, earlier=asr.head.earlier,
-                                      heard=asr.head.heard)
-            asr.head = None
+            Core.resume(asr)
         if asr.utterance is None:
             session.log.warning("audio at %d outside an utterance; ignored", record.offset)
+        return asr.utterance
+
+    @staticmethod
+    def resume(asr: AsrSessionState) -> Utterance:
+        """Speech resumed after an early final (the head): the rest is an utterance of its own."""
+        head, asr.head = asr.head, None
+        assert head is not None  # an early final's
+        asr.utterance = Utterance(start=head.through, vad_start=head.vad_start, earlier=head.earlier, heard=head.heard)
         return asr.utterance
 
     async def end_after_early_final(self, session: AsrSession, asr: AsrSessionState, entry_id: str,
