@@ -1,10 +1,11 @@
 """What the ASR stage's two modes share: options, the utterance, the per-session state, decodes.
 
 A session is decoded either utterance by utterance (:mod:`.live`: live calls, and
-recordings the engine cannot pack) or in packs (:mod:`.recording`); both stand on
+recordings the engine cannot pack) or in packs (:mod:`.recording`), each a strategy
+(:class:`Mode`, bound to the session's state at open: :class:`SessionMode`); both stand on
 what is here: the streaming options, the :class:`Utterance` being gathered, the
-:class:`Head` an early final leaves, the state every session has, and the engine's
-decodes, counted.
+:class:`Head` an early final leaves, the state every session has, and the :class:`Core`:
+the engine's decodes, counted, and the commits, through redaction (:mod:`.redacting`).
 
 An engine that guards against repetition loops (whisper: :mod:`.engines.loop_guard`) says
 so in its hypothesis: a loop it recovered from or cut out is counted by kind and outcome,
@@ -452,7 +453,7 @@ class Core:
         return asr.utterance
 
     async def end_after_early_final(self, session: AsrSession, asr: AsrSessionState, entry_id: str,
-                                     end: SpeechEnd) -> None:
+                                    end: SpeechEnd) -> None:
         """The VAD ended an utterance whose speech had its early final: the turn is over."""
         head, asr.head = asr.head, None
         assert head is not None  # the caller saw it
@@ -471,7 +472,7 @@ class Core:
         return f"{session.session_id}-{utt.start}-{kind}{utt.requests}-{session.epoch}"
 
     async def transcribe(self, session: AsrSession, asr: AsrSessionState,
-                          request: DecodeRequest) -> Hypothesis | None:
+                         request: DecodeRequest) -> Hypothesis | None:
         """The engine's decode of ``request``, counted; None (the client told) if it failed. A session
         that names no language decodes among its languages (:meth:`in_language`), and a partial in
         another script than its language's is not sent (its text dropped)."""
@@ -491,7 +492,7 @@ class Core:
 
     @staticmethod
     def language_probs(vote: LanguageVote, request: DecodeRequest,
-                        hypothesis: Hypothesis) -> tuple[tuple[str, float], ...]:
+                       hypothesis: Hypothesis) -> tuple[tuple[str, float], ...]:
         """The evidence of a final decode: the engine's probabilities of the allowed languages; from an
         engine that gives none (Qwen3), the language it detected, if allowed, as a certainty."""
         if hypothesis.language_probs:
@@ -514,7 +515,7 @@ class Core:
         return request
 
     async def decode_counted(self, session: AsrSession, asr: AsrSessionState,
-                              request: DecodeRequest) -> Hypothesis | None:
+                             request: DecodeRequest) -> Hypothesis | None:
         started = time.perf_counter()
         asr.request_id = request.request_id
         self.metrics.decodes_in_flight.inc()
