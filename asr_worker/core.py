@@ -258,6 +258,15 @@ def ends_sentence(text: str) -> bool:
     return bool(text) and text[-1] in SENTENCE_ENDS and not text.endswith(("..", "…"))
 
 
+def as_sentence(text: str) -> str:
+    """``text`` ending a sentence: a full stop added where it has no sentence mark ("or be too",
+    "Okay,", "Well..."). An early final that ended a turn heard as the context of the next decode:
+    written without a stop, whisper continues it unpunctuated and no sentence ends after it."""
+    if ends_sentence(text):
+        return text
+    return text.rstrip().rstrip(".…,;:-–— ") + "."
+
+
 # Words a phrase does not end on ("I want to", "my", "and so"): a short decode ending in one at a
 # pause is the speaker going on, not a turn. Per language; in a language not listed, a decode
 # without a sentence mark never ends a turn.

@@ -25,9 +25,9 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
                             utterance_id)
 
 from .continuation import Piece, context, decode_rest
+from .core import (AsrSession, AsrSessionState, Done, Head, Mode, Utterance, as_sentence, ended, ends_turn,
+                   probability, session_words)
 from .digits import STEP as DIGITS
-from .core import (AsrSession, AsrSessionState, Done, Head, Mode, Utterance, ended, ends_turn, probability,
-                   session_words)
 from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
 from .span import final_span
@@ -204,9 +204,10 @@ class LiveSessions(Mode[LiveState]):
         asr.utterance = None
         asr.final_through = max(asr.final_through, speculation.end)
         # The finals so far (texts, latest pieces): the context of the final of what resumes (.continuation).
-        heard = (context((*utt.heard, Piece(utt.pcm()[:speculation.end - utt.start].copy(), hypothesis.text)))
+        said = as_sentence(hypothesis.text) if turn_end else hypothesis.text  # a turn ended there
+        heard = (context((*utt.heard, Piece(utt.pcm()[:speculation.end - utt.start].copy(), said)))
                  if self.engine.continues_prefix else ())
-        asr.head = Head(utt.vad_start, speculation.end, turn_end, earlier=(*utt.earlier, hypothesis.text), heard=heard)
+        asr.head = Head(utt.vad_start, speculation.end, turn_end, earlier=(*utt.earlier, said), heard=heard)
         self.core.count_final(asr, hypothesis.language, len(hypothesis.text.split()))
         await self.core.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from . import digits
 from .continuation import continued, echoes, implausible
-from .core import Core, ends_sentence, ends_turn
+from .core import Core, as_sentence, ends_sentence, ends_turn
 from .engines import fallback, loop_guard
 from .engines.repetition import find_loop, non_speech
 from .language import script_fits
@@ -56,8 +56,9 @@ POLICY: tuple[Step, ...] = (
          "a partial in another script than its language's loses its text"),
     Step("early final", LIVE, (ends_turn, ends_sentence), ("test_ends_turn.py", "test_speculative.py"),
          "the final decoded at a pause ends the utterance there when it ends the turn (or eager finals)"),
-    Step("continuation", LIVE, (continued, echoes, implausible), ("test_continuation.py",),
-         "the rest after an early final: decoded after the pieces before it, else prompted, else alone"),
+    Step("continuation", LIVE, (as_sentence, continued, echoes, implausible), ("test_continuation.py", "test_ends_turn.py"),
+         "the rest after an early final: decoded after the pieces before it (a turn's ended as a sentence), "
+         "else prompted, else alone"),
     Step("final", LIVE, (speech_bounds,), ("test_span.py",),
          "a final with words (or a cut loop: truncated) goes out, its span narrowed to its speech"),
     Step("pack prompt", PACKS, (deal_words,), ("test_packing.py",),

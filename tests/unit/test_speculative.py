@@ -613,6 +613,18 @@ async def test_the_rest_after_an_early_final_is_decoded_alone_with_the_text_befo
     assert rest.context == f"Acme Heard {int(1.2 * SR)}."
 
 
+async def test_a_short_reply_without_a_stop_is_a_sentence_in_the_context_of_the_rest(engine, monkeypatch):
+    """A short reply whisper wrote without a stop ("or be too") ended its turn: the rest hears it
+    as a sentence, so that it is not continued unpunctuated (and no sentence ends after it); the
+    client still gets the reply as it was written."""
+    requests = recorded_requests(engine, monkeypatch)
+    fake(engine).responder = lambda r: f"language English<asr_text>heard {len(r.audio)}"
+    worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True, language="en"), resume=True)
+    assert [f[1] for f in finals(worker)][0] == f"heard {int(1.2 * SR)}"
+    _, rest = [r for r in requests if r.final]
+    assert rest.context == f"heard {int(1.2 * SR)}."
+
+
 def echoing(request: fake_vllm.FakeRequest) -> str:
     """A model that, given a prompt, writes its last sentence again (whisper on a rest with little speech)."""
     said = [line for line in request.prompt.split("\n") if "Heard" in line and "<asr_text>" not in line]
