@@ -55,7 +55,8 @@ POLICY: tuple[Step, ...] = (
     Step("script", CORE, (script_fits,), ("test_language_detection.py",),
          "a partial in another script than its language's loses its text"),
     Step("early final", LIVE, (ends_turn, ends_sentence), ("test_ends_turn.py", "test_speculative.py"),
-         "the final decoded at a pause ends the utterance there when it ends the turn (or eager finals)"),
+         "the final decoded at a pause ends the utterance there when it ends the turn: a sentence short or "
+         "decoded sure enough, or a short reply not left open (or eager finals)"),
     Step("continuation", LIVE, (as_sentence, continued, echoes, implausible), ("test_continuation.py", "test_ends_turn.py"),
          "the rest after an early final: decoded after the pieces before it (a turn's ended as a sentence), "
          "else prompted, else alone"),
