@@ -134,11 +134,11 @@ async def test_a_call_hands_its_features_its_life_in_order():
     assert heard == [("a", "audio", 0, 1600), ("b", "audio", 0, 1600)]
     heard.clear()
     session = call.sessions[0]
-    await call._on_record(session, SpeechStart(start=0))
-    await call._on_record(session, Transcript(utterance_id="u", start=0, end=1600, text="hi", final=False))
-    await call._on_record(session, Transcript(utterance_id="u", start=0, end=1600, text="hi", final=True,
+    await call.results.relay(session, SpeechStart(start=0))
+    await call.results.relay(session, Transcript(utterance_id="u", start=0, end=1600, text="hi", final=False))
+    await call.results.relay(session, Transcript(utterance_id="u", start=0, end=1600, text="hi", final=True,
                                               speech_final=True))
-    await call._on_record(session, SpeechEnd(start=0, end=1600, reason="silence"))
+    await call.results.relay(session, SpeechEnd(start=0, end=1600, reason="silence"))
     # Each final through every feature before it goes out, then each feature hears what went out.
     assert heard == [("a", "record", "SpeechStart"), ("b", "record", "SpeechStart"),
                      ("a", "result", "Partial", "hi"), ("b", "result", "Partial", "hi"),
@@ -151,7 +151,7 @@ async def test_a_call_hands_its_features_its_life_in_order():
     assert [type(event).__name__ for event in sent] == ["SpeechStarted", "Partial", "Final", "UtteranceEnd"]
     assert sent[2].text == "hi +a +b"
     heard.clear()
-    await call._on_record(session, End())
+    await call.results.relay(session, End())
     await call.close(timeout=5)
     await call.release()
     await call.release()  # idempotent: the features let go once
@@ -189,8 +189,8 @@ async def test_a_parked_call_hands_its_features_state_on_and_a_resumed_one_gets_
 async def test_a_feature_is_found_by_its_kind():
     heard: list = []
     call, _ = call_with(recorder(heard), features.counts.plug(Shared()))
-    assert isinstance(call.feature(Counts), Counts) and isinstance(call.feature(Recorder), Recorder)
-    assert call.feature(Transcripts) is None
+    assert isinstance(call.features.find(Counts), Counts) and isinstance(call.features.find(Recorder), Recorder)
+    assert call.features.find(Transcripts) is None
 
 
 def test_every_feature_module_is_registered_once():
