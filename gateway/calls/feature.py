@@ -121,7 +121,7 @@ class Features:
             feature.record(channel, record)
 
     async def final(self, final: events.Final) -> events.Final:
-        for feature in self._features:  # each a bounded wait (speakers: the hub option diarize_wait)
+        for feature in self._features:  # each a bounded wait (speakers: --diarize-wait)
             final = await feature.final(final)
         return final
 

@@ -111,20 +111,6 @@ class HubOptions:
         "as many, of 500 ms each", parse=positive(int)))
     backlog_timeout: float = field(default=10.0, metadata=option(
         "seconds audio waits for a full input stream to drain before the session fails", parse=positive(float)))
-    # A diarized live call's final waits this long for its speakers, then goes without (gateway/features/speakers.py).
-    diarize_wait: float = field(default=2.0, metadata=option(
-        "seconds a diarized live call's final waits for its speakers before it goes without them (counted from "
-        "the diarizer's model loaded)", parse=positive(float)))
-    # ... after waiting this long at most for the diarizer's process to load its model (a one-off per process).
-    diarize_load_wait: float = field(default=30.0, metadata=option(
-        "seconds a diarized live call's final waits for the diarizer's process to load its model (the first "
-        "diarized call after the gateway starts, or after that process died) before --diarize-wait begins",
-        parse=positive(float)))
-    # Start the diarizer's process (torch, ~1 s of CPU and a few hundred MB) with the gateway, not at the first
-    # diarize=true: where diarized calls are expected.
-    diarize_preload: bool = field(default=False, metadata=option(
-        "start the diarizer's process (and load its speaker model) as the gateway starts, not at the first "
-        "diarize=true request; nothing when the diarize extra is not installed"))
     sweep_interval: float = 1.0
 
 
