@@ -180,7 +180,7 @@ class Gateway:
         # Door sockets the gate let in, until their handler ends (or, if their handshake failed, they are gone).
         self._calls: weakref.WeakSet[AdmittedConnection] = weakref.WeakSet()
         self.status = GatewayStatus(self.hub, self.metrics, options=status)
-        self.pages = routes.Pages(registry=registry, readiness=self.hub.readiness, status=self.status)
+        self.pages = routes.Pages(registry=registry, readiness=self.hub.stages.readiness, status=self.status)
         self.parking = Parking(self.hub, grace=connection.resume_grace, limits=self.key_limits,
                                transcripts=self.transcripts)
         self._drained: asyncio.Future | None = None

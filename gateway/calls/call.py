@@ -94,7 +94,7 @@ class Call:
         """Admit and create the call's pipeline sessions; raise :class:`CallRefused` if it cannot start."""
         metrics = self.hub.metrics
         try:
-            self.models = await self.hub.models()
+            self.models = await self.hub.stages.models()
         except (RedisError, OSError):
             pass  # creating the sessions reports the Redis failure
         # Refused before any slot is taken (an English-only model never hears Spanish as English).
@@ -103,7 +103,7 @@ class Call:
             metrics.sessions_refused.labels(reason=refused.reason).inc()
             raise CallRefused(ErrorCode.BAD_CONFIG, refused.message, CloseCode.POLICY_VIOLATION)
         try:
-            refusal = await self.hub.admission(self.stages, [s.session_id for s in self.sessions], batch=self.batch)
+            refusal = await self.hub.stages.admission(self.stages, [s.session_id for s in self.sessions], batch=self.batch)
         except (RedisError, OSError):
             refusal = ""  # creating the sessions reports the Redis failure
         if refusal:

@@ -38,12 +38,10 @@ from gateway.features.transcripts import Transcripts
 from gateway.policy.tenant import TenantPolicy
 
 
-class FakeHub:
-    """What a call asks of the hub, without Redis: the ASR's ``models`` and an ``admission`` that admits."""
+class FakeStages:
+    """What a call asks of the hub's stages, without Redis: the ASR's ``models`` and an ``admission`` that admits."""
 
-    def __init__(self, models: ModelLanguages = ModelLanguages()) -> None:
-        self.options = HubOptions()
-        self.metrics = GatewayMetrics(CollectorRegistry())
+    def __init__(self, models: ModelLanguages) -> None:
         self._models = models
 
     async def models(self) -> ModelLanguages:
@@ -51,6 +49,13 @@ class FakeHub:
 
     async def admission(self, stages, session_ids, *, batch=False) -> str:
         return ""
+
+
+class FakeHub:
+    def __init__(self, models: ModelLanguages = ModelLanguages()) -> None:
+        self.options = HubOptions()
+        self.metrics = GatewayMetrics(CollectorRegistry())
+        self.stages = FakeStages(models)
 
 
 @pytest.fixture(autouse=True)
