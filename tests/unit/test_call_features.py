@@ -191,6 +191,27 @@ async def test_a_parked_call_hands_its_features_state_on_and_a_resumed_one_gets_
     assert heard == [("a", "open", "state"), ("a", "opened")]
 
 
+async def test_a_parked_calls_state_keeps_its_format_and_comes_back_whole():
+    """A call parked by one gateway version resumes on another (a rolling restart): the state's keys
+    stay as they are, and the flushes, the last words' ends and the offsets come back."""
+    call, queue = call_with(config=SessionConfig(encoding="pcm16", sample_rate=8000))
+    await call.open()
+    await call.audio(np.ones(800, np.int16).tobytes())
+    assert await call.finalize() == 1
+    await call.results.relay(call.sessions[0], Transcript(utterance_id="u", start=0, end=1600, text="hi",
+                                                          final=True))
+    state = await call.park()
+    assert set(state) == {"call_id", "protocol", "config", "parties", "sessions", "flushes", "flush_pending",
+                          "last_word_end", "offsets"}
+    assert (state["flushes"], state["flush_pending"], state["last_word_end"]) == (1, {"1": 1}, {"0": 100})
+    assert state["offsets"] == [call.audio_in.converted.converters[0].offset] and state["offsets"][0] > 0
+    resumed = Call.restore(FakeHub(), state, events_out=asyncio.Queue())
+    assert (resumed.results.flushes, resumed.results.flush_pending, resumed.results.last_word_end) == \
+        (1, {1: 1}, {0: 100})
+    assert resumed.audio_in.offsets == state["offsets"]
+    assert await resumed.finalize() == 2  # the flush ids go on
+
+
 async def test_a_feature_is_found_by_its_kind():
     heard: list = []
     call, _ = call_with(recorder(heard), features.counts.plug(Shared()))
