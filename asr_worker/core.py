@@ -252,6 +252,15 @@ def ends_sentence(text: str) -> bool:
     return bool(text) and text[-1] in SENTENCE_ENDS and not text.endswith(("..", "…"))
 
 
+def as_sentence(text: str) -> str:
+    """``text`` ending a sentence: a full stop added where it has no sentence mark ("or be too",
+    "Okay,", "Well..."). An early final that ended a turn heard as the context of the next decode:
+    written without a stop, whisper continues it unpunctuated and no sentence ends after it."""
+    if ends_sentence(text):
+        return text
+    return text.rstrip().rstrip(".…,;:-–— ") + "."
+
+
 # Words a phrase does not end on ("I want to", "my", "and so"): a short decode ending in one at a
 # pause is the speaker going on, not a turn. Per language; in a language not listed, a decode
 # without a sentence mark never ends a turn.
@@ -346,12 +355,17 @@ class StageCore(Stage[AsrSessionState]):
         if asr.utterance is None and asr.head is not None:
             if record.offset + record.samples <= asr.head.through:
                 return None  # replayed audio that has its final
-            # Speech resumed after an early final: the rest is an utterance of its own.
-            asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start, earlier=asr.head.earlier,
-                                      heard=asr.head.heard)
-            asr.head = None
+            StageCore._resume(asr)
         if asr.utterance is None:
             session.log.warning("audio at %d outside an utterance; ignored", record.offset)
+        return asr.utterance
+
+    @staticmethod
+    def _resume(asr: AsrSessionState) -> Utterance:
+        """Speech resumed after an early final (the head): the rest is an utterance of its own."""
+        head, asr.head = asr.head, None
+        assert head is not None  # an early final's
+        asr.utterance = Utterance(start=head.through, vad_start=head.vad_start, earlier=head.earlier, heard=head.heard)
         return asr.utterance
 
     async def _end_after_early_final(self, session: AsrSession, asr: AsrSessionState, entry_id: str,

@@ -188,7 +188,7 @@ class AsrStage(LiveSessions, Recordings):
                     entry_id, record = await asr.queue.get()
                 if isinstance(record, Speculation):  # its decode ended
                     assert isinstance(asr, LiveState)  # a speculation is a live session's
-                    await self._early_final(session, asr, record)
+                    await self.settle(session, asr, record)
                     continue
                 if isinstance(record, PackDecode):  # a pack's decode ended: commit what is due, in order
                     assert isinstance(asr, PackState)
