@@ -25,7 +25,7 @@ features as :class:`Features`, which hands each hook to them all, in order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -92,9 +92,6 @@ class Features:
     def __init__(self, features: Iterable[Feature]) -> None:
         self._features = tuple(features)
         self._left = False  # they were told the call left (released or parked)
-
-    def __iter__(self) -> Iterator[Feature]:
-        return iter(self._features)
 
     def find(self, kind: type[F]) -> F | None:
         """The feature of ``kind``, if the call has one (a feature that reads another's work)."""
