@@ -49,7 +49,7 @@ from common.redaction import names as name_model
 from common.redaction.names import persons_in
 from common.redaction.itn import runs
 from common.redaction.redactor import Redactor, words_of
-from tests.kit.redaction import CALLS, Piece, speak
+from tests.kit.redaction import CALLS, CallPiece, speak
 from tests.kit.support import RecordingRunner
 
 KINDS = ("pci", "ssn", "pii")
@@ -58,7 +58,7 @@ PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9]+\]")
 SECRET_WORDS = {"email": ("example", "smith"), "address": ("elm",)}
 
 
-def leaks(piece: Piece, text: str) -> bool:
+def leaks(piece: CallPiece, text: str) -> bool:
     """What ``piece`` must hide survives in ``text`` (a redacted final)."""
     rest = PLACEHOLDER.sub("", text).lower()
     words = piece.secret or SECRET_WORDS.get(piece.label)
@@ -85,7 +85,7 @@ class Entity:
     members: tuple[int, ...]
     stretch: range
 
-    def piece(self, pieces) -> Piece:
+    def piece(self, pieces) -> CallPiece:
         return pieces[self.members[0]]
 
 
