@@ -25,8 +25,9 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
                             utterance_id)
 
 from .continuation import Piece, context, decode_rest
-from .core import (AsrSession, AsrSessionState, Head, StageCore, Utterance, as_sentence, ended, ends_turn,
+from .core import (AsrSession, AsrSessionState, Done, Head, Mode, Utterance, as_sentence, ended, ends_turn,
                    probability, session_words)
+from .digits import STEP as DIGITS
 from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
 from .span import final_span
@@ -57,17 +58,17 @@ class LiveState(AsrSessionState):
         return [self.partial, *super().tasks(), speculative]
 
 
-class LiveSessions(StageCore):
-    """The stage's sessions decoded utterance by utterance (a mixin of :class:`~asr_worker.stage.AsrStage`)."""
+class LiveSessions(Mode[LiveState]):
+    """The stage's sessions decoded utterance by utterance (a strategy of :class:`~asr_worker.stage.AsrStage`)."""
 
-    async def _close_live(self, session: AsrSession, asr: LiveState, marker: Flush | End) -> None:
-        """:meth:`~asr_worker.stage.AsrStage.close_pending` of a live session: at the End, the
-        final of the utterance in progress (committed on its own); a Flush comes after the VAD
-        ended the utterance."""
+    async def close_pending(self, session: AsrSession, asr: LiveState, marker: Flush | End) -> list[Record]:
+        """At the End, the final of the utterance in progress (committed on its own); a Flush comes
+        after the VAD ended the utterance."""
         if isinstance(marker, End) and asr.utterance is not None:
             await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples, speech_final=True)
+        return []
 
-    async def _apply(self, session: AsrSession, asr: LiveState, entry_id: str, record: Record) -> None:
+    async def apply(self, session: AsrSession, asr: LiveState, entry_id: str, record: Record) -> None:
         if not isinstance(record, Audio) and asr.speculation is not None and asr.speculation.resumed_after is not None:
             # Whatever a pause's decode decides is applied before the next pause or end.
             await self.settle(session, asr, asr.speculation)
@@ -77,12 +78,12 @@ class LiveSessions(StageCore):
             asr.head = None
             asr.utterance = Utterance(start=max(record.start, asr.final_through), vad_start=record.start)
             # Clients are told too (Deepgram's SpeechStarted); no checkpoint, as for partials.
-            await self.runner.commit(session, [SpeechStart(start=record.start)])
+            await self.core.commit(session, [SpeechStart(start=record.start)])
         elif isinstance(record, Audio):
             if (asr.speculation is not None and asr.speculation.resumed_after is None
                     and record.offset + record.samples > asr.speculation.end):
                 await self._speech_resumed(session, asr)
-            utt = self._utterance_of(session, asr, record)
+            utt = self.core.utterance_of(session, asr, record)
             if utt is None:
                 return
             utt.append(record.offset, np.frombuffer(record.pcm, np.int16))
@@ -91,17 +92,17 @@ class LiveSessions(StageCore):
             await self._speculate(session, asr, record, entry_id)
         elif isinstance(record, SpeechEnd):
             if asr.utterance is None and asr.head is not None and asr.head.vad_start == record.start:
-                await self._end_after_early_final(session, asr, entry_id, record)
+                await self.core.end_after_early_final(session, asr, entry_id, record)
                 return
             if asr.utterance is None or asr.utterance.vad_start != record.start:
                 session.log.warning("speech end for an utterance at %d not in progress", record.start)
-                await self.runner.commit(session, [ended(record)], consumed=entry_id, boundary=True)
+                await self.core.commit(session, [ended(record)], consumed=entry_id, boundary=True)
                 return
             asr.utterance.truncate(record.end)
             await self._finalize(session, asr, entry_id, record.end,
                                  speech_final=record.reason != "max_length", vad_end=record)
         elif isinstance(record, (Flush, End)):
-            await self.runner.commit(session, await self.pass_marker(session, record), consumed=entry_id)
+            await self.core.commit(session, [*await self.close_pending(session, asr, record), record], consumed=entry_id)
 
     def _maybe_partial(self, session: AsrSession, asr: LiveState) -> None:
         utt = asr.utterance
@@ -113,7 +114,7 @@ class LiveSessions(StageCore):
                                                                  asr.options.chunk_size_sec)
         if utt.samples - utt.decoded_samples < window * SAMPLE_RATE:
             return
-        asr.partial_request = self._request_id(session, utt, "partial")
+        asr.partial_request = self.core.request_id(session, utt, "partial")
         asr.partial = asyncio.create_task(self._partial(session, asr, utt, asr.partial_request,
                                                         through=utt.start + utt.samples))
 
@@ -130,7 +131,7 @@ class LiveSessions(StageCore):
             utt.text = hypothesis.text
             self.metrics.partials.inc()
             try:
-                await self.runner.commit(session, [self._transcript(session, utt, utt.start + utt.decoded_samples,
+                await self.core.commit(session, [self._transcript(session, utt, utt.start + utt.decoded_samples,
                                                                     hypothesis, final=False)])
             except (LeaseLost, SessionGone):
                 return
@@ -162,7 +163,7 @@ class LiveSessions(StageCore):
             # decode that runs on is let finish, and shows as a partial if it ends before the final.
             await self.engine.abort(asr.partial_request)
         await self._drop_speculation(asr)
-        request_id = self._request_id(session, utt, "final")
+        request_id = self.core.request_id(session, utt, "final")
         speculation = asr.speculation = Speculation(end=pause.end, request_id=request_id, task=asyncio.create_task(
             self._decode(session, asr, utt, final=True, request_id=request_id, through=pause.end)))
         if not (asr.config.eager_finals or asr.options.sentence_endpoint):
@@ -172,7 +173,8 @@ class LiveSessions(StageCore):
             await self._early_final(session, asr, speculation, consumed=entry_id)
         else:
             # Its outcome is applied by the session's task, in order with the input records.
-            speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(("", speculation)))
+            done = Done(lambda: self.settle(session, asr, speculation))
+            speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(done))
 
     async def _early_final(self, session: AsrSession, asr: LiveState, speculation: Speculation, *,
                            eager: bool = True, consumed: str | None = None) -> None:
@@ -206,12 +208,12 @@ class LiveSessions(StageCore):
         heard = (context((*utt.heard, Piece(utt.pcm()[:speculation.end - utt.start].copy(), said)))
                  if self.engine.continues_prefix else ())
         asr.head = Head(utt.vad_start, speculation.end, turn_end, earlier=(*utt.earlier, said), heard=heard)
-        self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
-        await self.runner.commit(
+        self.core.count_final(asr, hypothesis.language, len(hypothesis.text.split()))
+        await self.core.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
             consumed=consumed or speculation.resumed_after or asr.applied, boundary=True)
         if len(carried):  # after the commit: its checkpoint holds the head, as a replay finds it
-            self._resume(asr).append(speculation.end, carried)
+            self.core.resume(asr).append(speculation.end, carried)
             self._maybe_partial(session, asr)
 
     async def _speech_resumed(self, session: AsrSession, asr: LiveState) -> None:
@@ -225,7 +227,7 @@ class LiveSessions(StageCore):
         resumed goes on into the utterance meanwhile (no partial), and an early final carries it
         over to the rest; waiting held every session's input behind the decode queue, so the
         pauses of continuous speech made it lag seconds behind at 8 calls. The next pause or end
-        waits for it (:meth:`_apply`). Eager finals keep to what came first.
+        waits for it (:meth:`apply`). Eager finals keep to what came first.
         """
         speculation = asr.speculation
         assert speculation is not None  # the pause's
@@ -281,7 +283,7 @@ class LiveSessions(StageCore):
             hypothesis = None
             if utt.samples:
                 hypothesis = await self._decode(session, asr, utt, final=True,
-                                                request_id=self._request_id(session, utt, "final"))
+                                                request_id=self.core.request_id(session, utt, "final"))
         # A partial that ended meanwhile has been sent (a decode the engine could not abort);
         # one still decoding is stopped now, one committing is let finish: partials precede the final.
         await self._stop_partial(asr)
@@ -290,14 +292,14 @@ class LiveSessions(StageCore):
         outputs: list[Record] = []
         # A decode whose loop was cut out has its final, words or none: it says that words may be missing.
         if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
-            self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
+            self.core.count_final(asr, hypothesis.language, len(hypothesis.text.split()))
             outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
         else:
             self.metrics.no_speech.inc()
             session.log.info("utterance at %d has no words; no final", utt.start)
         if vad_end is not None:
             outputs.append(ended(vad_end))
-        await self.runner.commit(session, outputs, consumed=entry_id, boundary=True)
+        await self.core.commit(session, outputs, consumed=entry_id, boundary=True)
 
     async def _decode(self, session: AsrSession, asr: LiveState, utt: Utterance, *, final: bool,
                       request_id: str, through: int | None = None) -> Hypothesis | None:
@@ -317,15 +319,15 @@ class LiveSessions(StageCore):
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=options.context(asr.config), word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text, batch=session.config.batch,
-                                digits_prompt=self._digits_prompt(asr, utt) if final else "")
+                                retry=self.core.digits_retry(asr, utt) if final else None)
         if final and utt.earlier:  # the rest after an early final: with bounded context (.continuation)
-            hypothesis, echoed = await decode_rest(request, lambda r: self._transcribe(session, asr, r),
+            hypothesis, echoed = await decode_rest(request, lambda r: self.core.transcribe(session, asr, r),
                                                    heard=utt.heard, earlier=utt.earlier, tokenize=self.engine.tokenize)
             if echoed:
                 self.metrics.echoes.inc(echoed)
                 session.log.info("the final at %d: %d decode(s) wrote the speech before it again", utt.start, echoed)
         else:
-            hypothesis = await self._transcribe(session, asr, request)
+            hypothesis = await self.core.transcribe(session, asr, request)
         if hypothesis is None:
             return None
         utt.decodes += 1
@@ -339,7 +341,7 @@ class LiveSessions(StageCore):
         """The transcript of ``hypothesis`` (a final's span narrowed to its speech: :mod:`.span`); a final
         whose digits' second decode was refused is noted for the redactor
         (:attr:`~.core.AsrSessionState.unread_numbers`)."""
-        if final and hypothesis.digits == "refused":
+        if final and hypothesis.step(DIGITS) == "refused":
             session.state.unread_numbers.add(utterance_id(session.session_id, utt.start))
         start, end = utt.start, max(end, utt.start)
         if final:  # where its words were said (.span)
