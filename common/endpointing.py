@@ -37,8 +37,9 @@ class EndpointOptions:
     # is ready when the silence reaches ``silence_threshold``, and a sentence (or a short reply)
     # ends its turn there (the sentence endpoint). Equal to it: no pause. Silero's probability stays
     # high for about 0.1 s after the last word, so a gap of 0.3 s between turns holds about 0.19 s
-    # of silence and no pause; 0.15 s found it, but each pause's decode is waited for when speech
-    # resumes, and continuous speech at 8 calls lagged seconds behind (bench.ab, 2026-11-25).
+    # of silence and no pause; 0.15 s (with the padding) finds it, but splits sentences at their
+    # short pauses too: more finals, 0.7-3 WER points worse on the turn set, 9 % more ASR CPU on
+    # continuous speech (BENCHMARKS.md, "Short turns").
     pause_threshold: float = field(default=0.2, metadata=option(
         "seconds of silence that mark a pause (the ASR starts the final decode there)"))
     # Whisper's cost grows with an utterance, loops grow likelier, and the final comes only at
