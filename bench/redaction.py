@@ -45,7 +45,7 @@ from common.records import SAMPLE_RATE, Audio, End, Record, SpeechEnd, SpeechSta
 from common.redaction.audio import MODES, Span, mute, wav
 from common.redaction import names as name_model
 from common.redaction.names import persons_in
-from common.redaction.itn import runs
+from common.redaction.itn import DIGIT_SPELLINGS, core, runs
 from common.redaction.redactor import Redactor, words_of
 from tests.kit.redaction import CALLS, Piece, speak
 from tests.kit.support import RecordingRunner
@@ -62,17 +62,31 @@ def leaks(piece: Piece, text: str) -> bool:
     words = piece.secret or SECRET_WORDS.get(piece.label)
     if words:
         return any(word in rest for word in words)
-    return bool(re.search(r"\d", rest))
+    return clear_digits(text, plain=plain_words([piece])) > 0
 
 
-def clear_digits(text: str) -> int:
-    """How many digits ``text`` (a redacted final) says in clear, outside its placeholders: written
-    (``3-1``) or spoken (``four one one one``), as the redactor reads numbers."""
+def plain_words(pieces) -> frozenset[str]:
+    """The words ``pieces`` say that are no number ("to" in "I would like to pay"): a recogniser's
+    word that is one of them is taken as said, not as a digit."""
+    plain: set[str] = set()
+    for piece in pieces:
+        said = piece.text.split()
+        number = {i for run in runs(said) for i in range(run.first, run.last + 1)}
+        plain.update(core(w) for i, w in enumerate(said) if i not in number)
+    return frozenset(plain)
+
+
+def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
+    """How many digits ``text`` (a redacted final) says in clear, outside its placeholders, in any
+    spelling: written (``3-1``), spoken (``four one one one``, ``double five``), or one digit's word
+    alone that no rule reads as a number (``four.``, ``oh``, ``for``, ``too``, ``won``, ``ate``),
+    unless the script says that word as a word (``plain``: "like to pay")."""
     tokens = PLACEHOLDER.sub(" ", text).split()
     found = runs(tokens)
     inside = {i for run in found for i in range(run.first, run.last + 1)}
-    return sum(len(run.digits) for run in found) + sum(
-        ch.isdigit() for i, token in enumerate(tokens) if i not in inside for ch in token)
+    alone = [t for i, t in enumerate(tokens) if i not in inside]
+    return sum(len(run.digits) for run in found) + sum(ch.isdigit() for t in alone for ch in t) + sum(
+        core(t) in DIGIT_SPELLINGS and core(t) not in plain for t in alone)
 
 
 @dataclass(frozen=True)
@@ -113,7 +127,8 @@ def entity_score(pieces, entity: Entity, texts: list[str]) -> tuple[bool, int]:
     """Whether ``entity`` is redacted in ``texts`` (each piece's redacted final, "" for a piece with
     no final of its own), and how many digits of its stretch are in clear."""
     stretch = [texts[i] for i in entity.stretch]
-    leaked = sum(clear_digits(text) for text in stretch)
+    plain = plain_words([pieces[i] for i in entity.stretch])
+    leaked = sum(clear_digits(text, plain=plain) for text in stretch)
     piece = entity.piece(pieces)
     words = piece.secret or SECRET_WORDS.get(piece.label, ())
     said = any(word in PLACEHOLDER.sub("", text).lower() for text in stretch for word in words)

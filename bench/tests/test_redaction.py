@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.redaction import clear_digits, entities, entity_score
-from tests.kit.redaction import CALLS
+from bench.redaction import clear_digits, entities, entity_score, leaks, plain_words
+from tests.kit.redaction import CALLS, Piece
 
 CALL = dict(CALLS)
 
@@ -37,11 +37,28 @@ def test_negatives_are_no_entities() -> None:
     ("four one one one.", 4),  # spoken digits are digits
     ("Meem4 [CREDIT_CARD_1]", 1),  # a digit in a word no rule reads as a number
     ("[CVV_1].", 0),
-    ("I want this one.", 0),  # a number word under ten alone is no number
     ("", 0),
+    # Every spelling of a digit is a leaked digit, alone too: a number word, "oh", a homophone.
+    ("I want this one.", 1),
+    ("[CREDIT_CARD_1] four.", 1),
+    ("My social info for [SSN_1]", 1),
+    ("Double time, too.", 1),
+    ("oh [SSN_1] ate", 2),
+    ("I won it", 1),
+    ("double five", 2),
+    ("[CREDIT_CARD_1] cuatro", 1),
 ])
 def test_clear_digits(text: str, digits: int) -> None:
     assert clear_digits(text) == digits
+
+
+def test_a_word_the_script_says_as_a_word_is_no_digit() -> None:
+    plain = plain_words([Piece("I would like to pay for this one.")])
+    assert {"to", "for", "one"} <= plain
+    assert clear_digits("I would like to pay for this one.", plain=plain) == 0
+    assert clear_digits("I would like to pay for this one, and 4 too.", plain=plain) == 2
+    # A number word of a number the script reads is not plain: "four" of "four one one one".
+    assert "four" not in plain_words([Piece("My card is four one one one.")])
 
 
 def score(call: str, texts: list[str], n: int = 0) -> tuple[bool, int]:
@@ -77,3 +94,14 @@ def test_a_name_whose_words_survive_is_not_redacted() -> None:
     assert entity_score(names, entities(names)[0], texts) == (True, 0)
     texts[0] = "This is [NAME_1] Garcia calling about my bill."
     assert entity_score(names, entities(names)[0], texts) == (False, 0)
+
+
+def test_a_homophone_left_next_to_no_digit_is_a_leak() -> None:
+    # tiny.en's "My social info for 2, 7, 7" with the digits masked but "for" (the SSN's 4) left.
+    ssn = CALL["ssn-everyday"]
+    assert score("ssn-everyday", ["My social info for [SSN_1].", "[SSN_2]."]) == (False, 1)
+    assert leaks(ssn[0], "My social info for [SSN_1].")
+    assert not leaks(ssn[0], "My social info [SSN_1].")
+    # A lone group word, "oh", "too" in the stretch of a card read in groups.
+    assert score("card-no-keyword", ["Okay, here it is.", "[CREDIT_CARD_1]", "[CREDIT_CARD_1] too.",
+                                     "Oh, [CREDIT_CARD_1]", "[CREDIT_CARD_1] nine."]) == (False, 3)

@@ -54,6 +54,8 @@ _SPOKEN_SEPARATORS = {"slash": "/", "dash": "-", "hyphen": "-"}  # "oh five slas
 # two", "for 240" for "four two four oh", "info for 2, 7, 7" for "oh four two, seven seven"):
 # see :func:`_homophones` for where they are numbers.
 _HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight"}
+# Every word that alone may say one digit (what a leak of a digit can look like in any spelling).
+DIGIT_SPELLINGS = _SMALL | frozenset(_HOMOPHONES)
 
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
 _DIGITS = re.compile(r"^[$£€#]?\d[\d\-/.,:]*(?:st|nd|rd|th|%|[a-z]{1,2})?$")
