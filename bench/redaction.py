@@ -47,7 +47,7 @@ from common.redaction import names as name_model
 from common.redaction.names import persons_in
 from common.redaction.itn import DIGIT_SPELLINGS, core, runs
 from common.redaction.redactor import Redactor, words_of
-from tests.kit.redaction import CALLS, Piece, speak
+from tests.kit.redaction import CALLS, SETS, Piece, speak
 from tests.kit.support import RecordingRunner
 
 KINDS = ("pci", "ssn", "pii")
@@ -152,10 +152,10 @@ REDECODES: list[tuple[str, str, str, str, float, float]] = []
 
 
 async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
-                 digits_prompt: str = "") -> tuple[str, tuple, bool]:
+                 digits_prompt: str = "", language: str = "en") -> tuple[str, tuple, bool]:
     """The final's text, its words, and whether its second decode's digits were refused (what the ASR
     stage tells the redactor: ``unread_number``)."""
-    request = DecodeRequest(request_id=request_id, audio=audio, final=True, language="en", word_timestamps=True,
+    request = DecodeRequest(request_id=request_id, audio=audio, final=True, language=language, word_timestamps=True,
                             context=prompt, digits_prompt=digits_prompt)
     started = time.process_time()  # CPU of the process: the decode thread's, the only one busy
     hypothesis = await engine.transcribe(request)
@@ -169,8 +169,8 @@ async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
     return hypothesis.text, hypothesis.words, hypothesis.digits == "refused"
 
 
-async def finals_of(pieces, source: str, engine, prompt: str = "",
-                    digits_prompt: str = "") -> tuple[list[Transcript], frozenset[str]]:
+async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt: str = "",
+                    language: str = "en") -> tuple[list[Transcript], frozenset[str]]:
     """One final per piece, as the ASR stage would write it before redaction; with ``digits_prompt``,
     each final of a number passage (a redactor fed the finals so far decides, as the ASR stage's does)
     carries it for the engine's re-decode. Also the utterance ids of the finals whose second decode's
@@ -189,7 +189,7 @@ async def finals_of(pieces, source: str, engine, prompt: str = "",
                 audio = phone_line(audio)
             length = len(audio)
             digits = digits_prompt if digits_prompt and passages.number_passage(at) else ""
-            text, words, refused = await decode(engine, audio, f"{source}-{n}-{at}", prompt, digits)
+            text, words, refused = await decode(engine, audio, f"{source}-{n}-{at}", prompt, digits, language)
             finals.append(Transcript(utterance_id=f"b-{at}", start=at, end=at + length, text=text, final=True,
                                      words=session_words(words, at, at + length)))
             if refused:
@@ -205,7 +205,8 @@ def read_finals(path: pathlib.Path) -> list[Transcript]:
     return [cast(Transcript, records.decode(bytes.fromhex(line))) for line in json.loads(path.read_text())]
 
 
-async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> tuple[list[Transcript], frozenset[str]]:
+async def packed_finals(pieces, source: str, engine, digits_prompt: str,
+                        language: str = "en") -> tuple[list[Transcript], frozenset[str]]:
     """One final per piece (an empty one where none came), of the call as a recording: its pieces, one
     utterance each, decoded in packs by an ASR stage redacting ``pci,ssn`` (which decides the second
     decodes with ``digits_prompt``); the finals as they went into its redactor. Each second decode
@@ -265,7 +266,7 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> tupl
         return unheard
 
     stage._decode_alone = alone
-    session = runner.open(source, config=PipelineConfig(asr=AsrConfig(language="en", redact=("pci", "ssn"), words=True),
+    session = runner.open(source, config=PipelineConfig(asr=AsrConfig(language=language, redact=("pci", "ssn"), words=True),
                                                         priority="batch"))
     records.append(End(seq=0))
     await stage.process([(session, [(f"{i + 1}-0", r) for i, r in enumerate(records)])])
@@ -330,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prompt", default="", help="whisper's prompt for every decode (the ASR worker's "
                         "--redact-prompt; default: none)")
     parser.add_argument("--calls", default="", help="only these calls of the set, comma-separated (default: all)")
+    parser.add_argument("--set", default="tuning", choices=tuple(SETS), help="the calls: the rules' tuning set, "
+                        "its held-out part (never tuned on) or Spanish numbers (decoded as Spanish: --model base)")
     parser.add_argument("--digits", action="store_true", help="finals of number passages carry the ASR "
                         "worker's --redact-digits-prompt (its default) for the engine's re-decode (asr_worker/engines/"
                         "digits.py); the re-decodes and their cost are listed")
@@ -348,9 +351,10 @@ def main(argv: list[str] | None = None) -> None:
             sources.append(f"{voice}/16k")
             if args.mulaw:
                 sources.append(f"{voice}/8k-mulaw")
-    calls = tuple(c for c in CALLS if not args.calls or c[0] in args.calls.split(","))
+    calls = tuple(c for c in SETS[args.set] if not args.calls or c[0] in args.calls.split(","))
+    language = "es" if args.set == "spanish" else "en"
     asyncio.run(run(sources, args.hold_sec, model=args.model, cache=args.finals, prompt=args.prompt, calls=calls,
-                    digits_prompt=DIGITS_PROMPT if args.digits else "", packs=args.packs))
+                    digits_prompt=DIGITS_PROMPT if args.digits else "", packs=args.packs, language=language))
 
 
 AUDIO_FORMATS = ((8000, 1), (16000, 1), (16000, 2), (48000, 2))  # (rate, channels) of a recording
@@ -384,8 +388,9 @@ class Finals:
     """Each call's finals from one source: decoded, or read back from ``cache`` (a directory)."""
 
     def __init__(self, *, model: str | None, cache: str | None, prompt: str = "", digits_prompt: str = "",
-                 packs: bool = False) -> None:
+                 packs: bool = False, language: str = "en") -> None:
         self.model = model
+        self.language = language
         self.prompt = prompt
         self.digits_prompt = digits_prompt
         self.packs = packs
@@ -413,9 +418,10 @@ class Finals:
                                                                 batch_process=False))
             await self.engine.start()
         if self.packs and source != "text":
-            finals, unread = await packed_finals(pieces, source, self.engine, self.digits_prompt)
+            finals, unread = await packed_finals(pieces, source, self.engine, self.digits_prompt, self.language)
         else:
-            finals, unread = await finals_of(pieces, source, self.engine, self.prompt, self.digits_prompt)
+            finals, unread = await finals_of(pieces, source, self.engine, self.prompt, self.digits_prompt,
+                                             self.language)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps([records.encode(final).hex() for final in finals]))
@@ -428,8 +434,9 @@ class Finals:
 
 
 async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: str | None,
-              prompt: str = "", calls=CALLS, digits_prompt: str = "", packs: bool = False) -> None:
-    finals = Finals(model=model, cache=cache, prompt=prompt, digits_prompt=digits_prompt, packs=packs)
+              prompt: str = "", calls=CALLS, digits_prompt: str = "", packs: bool = False, language: str = "en") -> None:
+    finals = Finals(model=model, cache=cache, prompt=prompt, digits_prompt=digits_prompt, packs=packs,
+                    language=language)
     nlp = None
     if name_model.installed():
         started = time.perf_counter()

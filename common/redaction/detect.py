@@ -78,6 +78,8 @@ _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pound
           "percent", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening"}
+# Words between a number and its unit that keep it an amount or a time.
+_BEFORE_UNIT = {"this", "business", "working", "calendar", "more", "whole", "full"}
 _CLOCK = {"am", "pm", "a.m", "p.m"}  # (of _UNITS) a time only after an hour: "20 am" is none
 # An hour, with its minutes or not, as the recogniser writes one before am/pm: 10, 3:30, 3.30, 330.
 _HOUR = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?[.,]?$")
@@ -376,8 +378,11 @@ def _date_shaped(run: Run, tokens: list[str]) -> bool:
 
 
 def _unit_after(run: Run, tokens: list[str], cores: list[str]) -> bool:
-    """``run`` is an amount or a time: a unit after it, a currency sign or a colon in it."""
+    """``run`` is an amount or a time: a unit after it (or after a word such as "this" or "business":
+    "4.30 this afternoon", "3 to 5 business days"), a currency sign or a colon in it."""
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+    if after in _BEFORE_UNIT and run.last + 2 < len(cores) and cores[run.last + 2] in _UNITS - _CLOCK:
+        after = cores[run.last + 2]
     written = "".join(tokens[run.first:run.last + 1])
     if after in _CLOCK and not _HOUR.match(written):
         # No time of day: base over mu-law wrote "... 0 .5 last 20 am" for an expiry, "oh five slash
@@ -480,7 +485,8 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             return Span(first, last, "PHONE_NUMBER")
         # A phone number's group of 3 or 4 digits after a phone keyword: what the recogniser kept of
         # one it garbled ("call me on time 150 if I may 300 eyes" for "555 867 5309").
-        if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0:
+        # (Not a year after a month: "the fifth of June, 2023".)
+        if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0 and not (n == 4 and _date_start(run, tokens, cores)):
             return Span(first, last, "PHONE_NUMBER")
         if _since(ctx, "account") < card_since and n >= 4:
             return Span(first, last, "ACCOUNT_NUMBER")

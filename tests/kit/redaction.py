@@ -167,7 +167,109 @@ CALLS = (
         Piece("My card was declined at 3:30 yesterday.", label="time", entity="time"),
         Piece("The new card arrives in 10 days.", label="amount", entity="amount"),
     )),
+    # Generated variants (issue 43 item 5): groups of 2-4 read as words, "oh", "double"/"triple", a
+    # number over two or three utterances with a pause, the keyword misheard or absent, a correction.
+    ("card-pairs", (
+        Piece("My card number is"),
+        Piece("forty one, eleven.", pause=1.0, label="card", entity="pci"),
+        Piece("eleven, eleven.", pause=1.0, label="card", entity="pci", part=True),
+        Piece("fifty five, oh four.", pause=1.0, label="card", entity="pci", part=True),
+        Piece("thirty two, ninety nine.", label="card", entity="pci", part=True),
+    )),
+    ("card-misheard", (
+        Piece("My cart numb is"),
+        Piece("five five oh oh.", pause=1.5, label="card", entity="pci"),
+        Piece("two two two two.", pause=1.5, label="card", entity="pci", part=True),
+        Piece("three three three three.", pause=1.5, label="card", entity="pci", part=True),
+        Piece("oh oh oh four.", label="card", entity="pci", part=True),
+    )),
+    ("ssn-pause", (
+        Piece("Sure, it's"),
+        Piece("five three one.", pause=2.0, label="ssn", entity="ssn"),
+        Piece("double seven.", pause=2.0, label="ssn", entity="ssn", part=True),
+        Piece("one two oh eight.", label="ssn", entity="ssn", part=True),
+    )),
+    ("cvv-expiry-words", (
+        Piece("The code on the back is oh four seven.", label="cvv", entity="pci"),
+        Piece("It expires oh nine, twenty eight.", label="expiry", entity="pci"),
+    )),
+    ("ssn-correction", (
+        Piece("My social is one two three, no wait, it's one two four, five six, seven eight nine oh.",
+              label="ssn", entity="ssn"),
+    )),
+    ("phone-triple", (
+        Piece("Call me at five five five, double two, triple three, four.", label="phone", entity="pii"),
+    )),
+    ("groups-negatives", (
+        Piece("It will arrive in 3 to 5 business days.", label="amount", entity="amount"),
+        Piece("The total comes to forty two dollars and ten cents.", label="amount", entity="amount"),
+        Piece("Can you call me back at four thirty this afternoon?", label="time", entity="time"),
+        Piece("My appointment was on the fifth of June, 2023.", label="date", entity="date"),
+    )),
 )
+
+# The held-out part of the adversarial set: scored only to check the rules, never tuned on
+# (``bench.redaction --set held-out``).
+HELD_OUT = (
+    ("held-card-no-keyword", (
+        Piece("Right, so it's"),
+        Piece("three seven eight two.", pause=1.2, label="card", entity="pci"),
+        Piece("eight two two four.", pause=1.2, label="card", entity="pci", part=True),
+        Piece("six three one, double oh oh five.", label="card", entity="pci", part=True),
+    )),
+    ("held-card-pairs", (
+        Piece("Take down my Visa:"),
+        Piece("forty five, thirty two.", pause=1.0, label="card", entity="pci"),
+        Piece("seventy six, ninety eight.", pause=1.0, label="card", entity="pci", part=True),
+        Piece("ten, twenty one.", pause=1.0, label="card", entity="pci", part=True),
+        Piece("oh nine, eighty seven.", label="card", entity="pci", part=True),
+    )),
+    ("held-ssn", (
+        Piece("Social security: zero seven eight, zero five, eleven twenty.", label="ssn", entity="ssn"),
+        Piece("Sorry, the last four are", pause=0.8),
+        Piece("triple nine, one.", label="ssn", entity="ssn"),
+    )),
+    ("held-correction", (
+        Piece("The expiry is oh six twenty seven, sorry, oh seven twenty seven.", label="expiry", entity="pci"),
+        Piece("And the security code is two ate one.", label="cvv", entity="pci"),
+    )),
+    ("held-phone", (
+        Piece("You can reach me on"),
+        Piece("two oh two.", pause=2.0, label="phone", entity="pii"),
+        Piece("five five five.", pause=2.0, label="phone", entity="pii", part=True),
+        Piece("oh one nine nine.", label="phone", entity="pii", part=True),
+    )),
+    ("held-negatives", (
+        Piece("That comes to 45 dollars.", label="amount", entity="amount"),
+        Piece("Please call me back at 4:15.", label="time", entity="time"),
+        Piece("The appointment is on April 2nd.", label="date", entity="date"),
+        Piece("I have two kids and one dog.", label="amount", entity="amount"),
+    )),
+)
+
+# Numbers in Spanish, for the multilingual model (``bench.redaction --set spanish --model base``):
+# digits read one by one and numbers said as numbers, a correction, and negatives.
+SPANISH = (
+    ("es-card", (
+        Piece("Mi número de tarjeta es"),
+        Piece("cuatro uno uno uno.", pause=1.0, label="card", entity="pci"),
+        Piece("cuatro dos cuatro dos.", pause=1.0, label="card", entity="pci", part=True),
+        Piece("cuarenta y dos, cuarenta y dos.", pause=1.0, label="card", entity="pci", part=True),
+        Piece("veintidós, once.", label="card", entity="pci", part=True),
+    )),
+    ("es-ssn", (
+        Piece("Mi número de seguro social es uno dos tres, cuatro cinco, seis siete ocho nueve.",
+              label="ssn", entity="ssn"),
+        Piece("El código de seguridad es siete tres uno.", label="cvv", entity="pci"),
+        Piece("Perdón, no, es cero cero siete.", label="cvv", entity="pci"),
+    )),
+    ("es-negatives", (
+        Piece("El total es de veinticinco dólares.", label="amount", entity="amount"),
+        Piece("La reunión es a las tres de la tarde.", label="time", entity="time"),
+        Piece("Llegó el cinco de marzo de 2024.", label="date", entity="date"),
+    )),
+)
+SETS = {"tuning": CALLS, "held-out": HELD_OUT, "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:

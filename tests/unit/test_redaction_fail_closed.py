@@ -253,3 +253,15 @@ def test_spanish_digits_are_numbers():
 ])
 def test_amounts_times_dates_and_quantities_stay_readable(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    # bench.redaction's groups-negatives (text pass): a range of days, a time said in words before
+    # "this afternoon", a date after a phone keyword (its year was a phone number's 4-digit group).
+    ["It will arrive in 3 to 5 business days."],
+    ["Can you call me back at 4.30 this afternoon?"],
+    ["Can you call me back at four thirty this afternoon?", "My appointment was on the fifth of June, 2023."],
+])
+def test_ranges_times_and_dates_after_a_phone_keyword_stay_readable(texts, kinds):
+    assert redacted(texts, kinds) == texts
