@@ -64,6 +64,10 @@ _CODE = {"cvv", "cvc", "cv2", "pin", "security"}
 _MONTHS = {m: i + 1 for i, m in enumerate(
     "january february march april may june july august september october november december".split())}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+# Spanish months ("el cinco de marzo de 2024"): said with "de" before the year.
+_MONTHS.update({m: i + 1 for i, m in enumerate(
+    "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre".split())})
+_MONTHS["setiembre"] = 9
 # Days said as ordinals ("july twelfth", "the third of may"): only beside a month, where they are a date.
 _ORDINAL_UNITS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
                   "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth").split()
@@ -77,7 +81,10 @@ _ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"
 _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence",
           "percent", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
-          "evening"}
+          "evening",
+          # Spanish
+          "dólar", "dólares", "dolares", "peso", "pesos", "centavos", "céntimos", "minutos", "horas", "días",
+          "semanas", "meses", "años"}
 # Words between a number and its unit that keep it an amount or a time.
 _BEFORE_UNIT = {"this", "business", "working", "calendar", "more", "whole", "full"}
 _CLOCK = {"am", "pm", "a.m", "p.m"}  # (of _UNITS) a time only after an hour: "20 am" is none
@@ -353,6 +360,12 @@ def _date_start(run: Run, tokens: list[str], cores: list[str]) -> int | None:
     (``may 2027``), or a month and a day (``july twelfth 1976``, ``july 12th 1976``, ``the 12th of
     july 1976``); None if no month is there."""
     first = run.first
+    if first > 1 and cores[first - 1] == "de" and cores[first - 2] in _MONTHS:  # "cinco de marzo de 2024"
+        start = first - 2
+        if start >= 2 and cores[start - 1] == "de" and _DAY.match(cores[start - 2]) or start >= 2 \
+                and cores[start - 1] == "de" and cores[start - 2] in SPANISH_DIGITS:
+            start -= 2
+        return start
     if first > 0 and cores[first - 1] in _MONTHS:
         start = first - 1
         # "twelfth of july 1976", "12th of july"

@@ -265,3 +265,12 @@ def test_amounts_times_dates_and_quantities_stay_readable(text, kinds):
 ])
 def test_ranges_times_and_dates_after_a_phone_keyword_stay_readable(texts, kinds):
     assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", [
+    "Llegó el cinco de marzo de 2024.", "Llegó el 5 de marzo de 2024.", "Son 149 dólares.",
+    "La reunión dura 120 minutos.",
+])
+def test_spanish_dates_and_amounts_stay_readable(text, kinds):
+    assert redacted([text], kinds) == [text]
