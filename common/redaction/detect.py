@@ -33,7 +33,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import SPANISH_DIGITS, Run, core, runs
+from .itn import DIGIT_SPELLINGS, SPANISH_DIGITS, Run, core, runs
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
 # ... but a birth keyword for fewer: a date of birth is said right after it, and other dates
@@ -91,6 +91,10 @@ _CLOCK = {"am", "pm", "a.m", "p.m"}  # (of _UNITS) a time only after an hour: "2
 # An hour, with its minutes or not, as the recogniser writes one before am/pm: 10, 3:30, 3.30, 330.
 _HOUR = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?[.,]?$")
 _CARD_PIECES = ("CREDIT_CARD", "CREDIT_CARD_EXPIRATION", "CVV")
+# Words a recogniser puts between a number and a digit of it it wrote apart ("for the 11").
+_FILLERS = frozenset({"the", "a", "and", "uh", "um", "then"})
+# The entities that are a number (a digit's word beside one is one of its digits).
+_NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER", "NUMBER"})
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
@@ -247,6 +251,11 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             continue
         spans.append(Span(run.first, run.last, label))
         taken[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
+    if continues and not taken[0] and cores[0] in DIGIT_SPELLINGS:  # "one." after a card released whole
+        spans.append(Span(0, 0, continues))
+        taken[0] = True
+    if FAIL_CLOSED & set(kinds) or continues:
+        _spellings_beside(spans, taken, cores)
     if "pii" in kinds:
         for span in _emails(tokens, cores):
             if not any(taken[span.first:span.last + 1]):
@@ -330,6 +339,30 @@ def _absorb(spans: list[Span], taken: list[bool], found: list[Run], tokens: list
                 first, last = min(span.first, run.first), max(span.last, run.last)
                 spans[n] = Span(first, last, span.entity)
                 taken[first:last + 1] = [True] * (last + 1 - first)
+                break
+
+
+def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) -> None:
+    """A word that alone says a digit (``four``, ``oh``, a homophone: ``for``, ``too``) that no rule
+    took, right beside a number's span or one filler word from it (:data:`_FILLERS`), goes into
+    that span with the word between: a digit of the number the recogniser wrote apart ("for the
+    [CREDIT_CARD_1]" for "forty one, eleven"). ``spans`` and ``taken`` are updated."""
+    changed = True
+    while changed:
+        changed = False
+        for i, word in enumerate(cores):
+            if taken[i] or word not in DIGIT_SPELLINGS:
+                continue
+            for n, span in enumerate(spans):
+                if span.entity not in _NUMBER_SPANS:
+                    continue
+                gap = range(i + 1, span.first) if i < span.first else range(span.last + 1, i)
+                if len(gap) > 1 or any(cores[j] not in _FILLERS for j in gap):
+                    continue
+                first, last = min(span.first, i), max(span.last, i)
+                spans[n] = Span(first, last, span.entity)
+                taken[first:last + 1] = [True] * (last + 1 - first)
+                changed = True
                 break
 
 

@@ -181,7 +181,7 @@ def test_a_number_read_over_more_finals_than_are_held_leaks_nothing(pieces, time
 @pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pii",)])
 def test_homophones_of_digits_go_with_their_number(texts, kinds):
     out = redacted(texts, kinds)
-    assert in_clear(out) == [] and homophones_beside(out) == [], out
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == [], out
 
 
 @pytest.mark.parametrize("text, digits", [
@@ -273,4 +273,24 @@ def test_ranges_times_and_dates_after_a_phone_keyword_stay_readable(texts, kinds
     "La reunión dura 120 minutos.",
 ])
 def test_spanish_dates_and_amounts_stay_readable(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",), ("pii",)])
+@pytest.mark.parametrize("texts", [
+    # bench.redaction (tiny.en, en-us): "forty one, eleven." after "My card, where is it?" came out
+    # "for the [CREDIT_CARD_1]." ("forty" heard "for the"): the 4 stayed beside the number.
+    ["My card, where is it?", "for the 11.", "11, 11.", "55 04", "32, 99,"],
+    # A digit's word alone right after a number's piece: "4111 1111 1111 111 one."
+    ["My card number is 4111 1111 1111 111", "one."],
+    ["My social is", "531", "oh", "7 7 1208"],
+])
+def test_a_digits_word_beside_a_numbers_placeholder_goes_with_it(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["I'd like to pay for it with my card.", "Send it to me, thanks for that."])
+def test_a_homophone_far_from_a_number_stays(text, kinds):
     assert redacted([text], kinds) == [text]
