@@ -51,9 +51,10 @@ SPANISH_NUMBERS = _SPANISH_ALONE | frozenset(_SPANISH_ACCENTS) | _SPANISH_BESIDE
 _SMALL = frozenset(_UNITS[:10]) | _ZEROS | frozenset(SPANISH_DIGITS)
 _SPOKEN_SEPARATORS = {"slash": "/", "dash": "-", "hyphen": "-"}  # "oh five slash twenty seven"
 # Homophones the recogniser writes for digits read aloud ("4. Too 4. Too" for "four two four
-# two", "for 240" for "four two four oh", "info for 2, 7, 7" for "oh four two, seven seven"):
+# two", "for 240" for "four two four oh", "info for 2, 7, 7" for "oh four two, seven seven",
+# "5 free one." for "five three one."):
 # see :func:`_homophones` for where they are numbers.
-_HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight"}
+_HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight", "free": "three"}
 # Every word that alone may say one digit (what a leak of a digit can look like in any spelling).
 DIGIT_SPELLINGS = _SMALL | frozenset(_HOMOPHONES)
 
@@ -165,8 +166,10 @@ def _homophones(tokens: list[str], cores: list[str], flags: list[bool]) -> None:
             j += 1
         before = i > 0 and flags[i - 1]
         after = j + 1 < n and flags[j + 1]
-        digitwise = after and j + 2 < n and flags[j + 2] and _single_digit(tokens[j + 1], cores[j + 1]) \
-            and _single_digit(tokens[j + 2], cores[j + 2])
+        # (or before the one digit that ends the text or a sentence: "I'm free one." for "five three one.")
+        digitwise = after and _single_digit(tokens[j + 1], cores[j + 1]) and (
+            j + 2 == n or tokens[j + 1].rstrip()[-1:] in ".?!"
+            or j + 2 < n and flags[j + 2] and _single_digit(tokens[j + 2], cores[j + 2]))
         if before and (after or j + 1 == n) or i == 0 and after or digitwise:
             flags[i:j + 1] = [True] * (j + 1 - i)
         i = j + 1

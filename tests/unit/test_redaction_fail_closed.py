@@ -294,3 +294,19 @@ def test_a_digits_word_beside_a_numbers_placeholder_goes_with_it(texts, kinds):
 @pytest.mark.parametrize("text", ["I'd like to pay for it with my card.", "Send it to me, thanks for that."])
 def test_a_homophone_far_from_a_number_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("ssn",), ("pii",)])
+@pytest.mark.parametrize("texts", [
+    ["Here it's", "5 free one.", "77", "1208"],  # tiny.en, en-gb-scotland: "five three one." (bench.redaction)
+    ["Sure it's...", "I'm free one.", "Not will happen.", "1208"],  # tiny.en, en-us mu-law
+])
+def test_free_is_a_homophone_of_three(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not [t for t in out if "free" in t.lower()], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Feel free to call.", "It is toll free.", "Three free items."])
+def test_free_alone_is_a_word(text, kinds):
+    assert redacted([text], kinds) == [text]

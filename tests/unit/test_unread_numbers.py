@@ -25,7 +25,8 @@ SECOND = 16_000
     ("The new card arrived in Penn Bay.", "The new card arrived in Penn Bay.", "dropped"),  # base
     ("My email is john.missatemple.com", "My email is dot miss at blampl.com.", "dropped"),  # tiny.en
     ("My email is John.", "My email is john.miff at blampl.com", "dropped"),  # tiny.en
-    ("I think you already call this m and free one.", "I think you already call this m and free one.", "dropped"),
+    # base's CVV "seven three one": "free one." is its 3 and 1 ("free" a homophone of three before a digit)
+    ("I think you already call this m and free one.", "I think you already call this m and free one.", "refused"),
     ("Let me begin after free third in the afternoon.", "Let me begin after free third in the afternoon.",
      "dropped"),
 ])
