@@ -254,6 +254,19 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     if continues and not taken[0] and cores[0] in DIGIT_SPELLINGS:  # "one." after a card released whole
         spans.append(Span(0, 0, continues))
         taken[0] = True
+    if FAIL_CLOSED & set(kinds):
+        # A digit's word that ends a sentence or the text in a card's or an SSN's context (a keyword,
+        # or such a number, before it): the last digit the recogniser kept of a number it garbled
+        # ("[CREDIT_CARD_1] near O'miral, near O'miral, for").
+        for i, token in enumerate(tokens):
+            if not taken[i] and cores[i] in DIGIT_SPELLINGS and (i == len(tokens) - 1 or token[-1:] in ".?!"):
+                entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=False)
+                after = [s.entity for s in spans if s.entity in ("CREDIT_CARD", "SSN", "NUMBER")
+                         and 0 < i - s.last <= CONTEXT_WORDS]
+                entity = entity or (after[-1] if after else None)
+                if entity in ("CREDIT_CARD", "SSN", "NUMBER"):
+                    spans.append(Span(i, i, entity))
+                    taken[i] = True
     if FAIL_CLOSED & set(kinds) or continues:
         _spellings_beside(spans, taken, cores)
     if "pii" in kinds:
