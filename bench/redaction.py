@@ -127,9 +127,10 @@ def entity_score(pieces, entity: Entity, texts: list[str]) -> tuple[bool, int]:
     """Whether ``entity`` is redacted in ``texts`` (each piece's redacted final, "" for a piece with
     no final of its own), and how many digits of its stretch are in clear."""
     stretch = [texts[i] for i in entity.stretch]
-    plain = plain_words([pieces[i] for i in entity.stretch])
-    leaked = sum(clear_digits(text, plain=plain) for text in stretch)
     piece = entity.piece(pieces)
+    plain = plain_words([pieces[i] for i in entity.stretch])
+    # (A name's secret is its words: a digit's word beside it, "Thank you for", is none of it.)
+    leaked = 0 if piece.secret else sum(clear_digits(text, plain=plain) for text in stretch)
     words = piece.secret or SECRET_WORDS.get(piece.label, ())
     said = any(word in PLACEHOLDER.sub("", text).lower() for text in stretch for word in words)
     covered = any(PLACEHOLDER.search(text) for text in stretch) and all(

@@ -342,7 +342,14 @@ def _absorb(spans: list[Span], taken: list[bool], found: list[Run], tokens: list
     recogniser split with a word (``O5's last 20`` for "oh five slash twenty seven"; base over mu-law).
     Any digit left in clear there is one of the card's. ``spans`` and ``taken`` are updated."""
     for run in found:
-        if any(taken[run.first:run.last + 1]) or _amount(run, tokens, cores):
+        if any(taken[run.first:run.last + 1]):
+            continue
+        # An amount only by its currency sign, right after a card number, is the number's rest as
+        # the recogniser wrote it ("4012 8888 8888 $1,000 bit" for "... 8888 1881", tiny.en).
+        unit = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+        signed = tokens[run.first][:1] in "$£€" and unit not in _UNITS
+        if _amount(run, tokens, cores) and not (signed and any(
+                s.entity == "CREDIT_CARD" and s.last + 1 == run.first for s in spans)):
             continue
         for n, span in enumerate(spans):
             if span.entity not in _CARD_PIECES:

@@ -328,3 +328,10 @@ def test_a_homophone_that_ends_a_sentence_in_a_cards_context_is_a_digit(texts, k
 @pytest.mark.parametrize("text", ["My card is the one I use for groceries.", "I want to pay with my card too much."])
 def test_a_homophone_inside_a_sentence_about_a_card_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",)])
+def test_an_amount_right_after_a_card_number_is_its_rest(kinds):
+    # tiny.en, en-029 (bench.redaction): "Visa 4012 8888 8888 1881." as "VMA 4012 8888 8888 $1,000 bit".
+    out = redacted(["It is 3782 822463 10005.", "VMA 4012 8888 8888 $1,000 bit"], kinds)
+    assert in_clear(out) == [], out
