@@ -66,7 +66,7 @@ _MONTHS = {m: i + 1 for i, m in enumerate(
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 # Spanish months ("el cinco de marzo de 2024"): said with "de" before the year.
 _MONTHS.update({m: i + 1 for i, m in enumerate(
-    "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre".split())})
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split())})
 _MONTHS["setiembre"] = 9
 # Days said as ordinals ("july twelfth", "the third of may"): only beside a month, where they are a date.
 _ORDINAL_UNITS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
