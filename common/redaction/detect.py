@@ -443,9 +443,11 @@ def _date_shaped(run: Run, tokens: list[str]) -> bool:
     return 1 <= a <= 12 and 1 <= b <= 31 or 1 <= b <= 12 and 1 <= a <= 31
 
 
-def _unit_after(run: Run, tokens: list[str], cores: list[str]) -> bool:
+def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
     """``run`` is an amount or a time: a unit after it (or after a word such as "this" or "business":
-    "4.30 this afternoon", "3 to 5 business days"), a currency sign or a colon in it."""
+    "4.30 this afternoon", "3 to 5 business days"), a currency sign or a colon in it, or two
+    decimals; not two decimals alone in a card's context (``card``): "My card is" / "5.50." is
+    "five five oh oh"."""
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
     if after in _BEFORE_UNIT and run.last + 2 < len(cores) and cores[run.last + 2] in _UNITS - _CLOCK:
         after = cores[run.last + 2]
@@ -459,13 +461,13 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str]) -> bool:
     pieces = tokens[run.first:run.last + 1]
     decimal = bool(_DECIMAL.match(written)) and (len(pieces) == 1 or len(pieces) == 2
                                                  and bool(re.match(r"^\.\d{2}[.,]?$", pieces[1])))
-    return after in _UNITS or written[:1] in "$£€" or ":" in written or decimal
+    return after in _UNITS or written[:1] in "$£€" or ":" in written or decimal and not card
 
 
-def _amount(run: Run, tokens: list[str], cores: list[str]) -> bool:
+def _amount(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
     """``run`` is an amount or a time: :func:`_unit_after`, or a word such as "charge" right before
     it. (Not where pieces are joined: "pay 4111. I'm 1111 1111 1111" is a card number whole.)"""
-    return _unit_after(run, tokens, cores) or run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE
+    return _unit_after(run, tokens, cores, card=card) or run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE
 
 
 def _joined(found: list[Run], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
@@ -525,7 +527,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     # card is" is an SSN and then a card.
     if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
-    amount = _amount(run, tokens, cores)
+    amount = _amount(run, tokens, cores, card=card and "pci" in kinds)
     # Words since the card keyword, for the rules below where a nearer keyword wins (0: one right after).
     card_since = 0 if _near(keyword_at, run, "card") else _since(ctx, "card")
     # After a social security keyword, shorter numbers too: the last four digits ("the last four of

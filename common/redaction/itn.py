@@ -133,6 +133,8 @@ def numeric(tokens: list[str]) -> list[bool]:
         elif c in _REPEATS and i + 1 < len(cores) and (_is_number_word(cores[i + 1]) or cores[i + 1] in _ZEROS
                                                         or _is_digits(tokens[i + 1])):
             flags[i] = True
+        elif c in _REPEATS and i + 1 < len(cores) and cores[i + 1] in _HOMOPHONES:  # "triple to the eye"
+            flags[i] = flags[i + 1] = True
         elif c in _SPOKEN_SEPARATORS and before and after:
             flags[i] = True
         elif c == "and" and before and cores[i - 1] in _SCALES and after:

@@ -335,3 +335,15 @@ def test_an_amount_right_after_a_card_number_is_its_rest(kinds):
     # tiny.en, en-029 (bench.redaction): "Visa 4012 8888 8888 1881." as "VMA 4012 8888 8888 $1,000 bit".
     out = redacted(["It is 3782 822463 10005.", "VMA 4012 8888 8888 $1,000 bit"], kinds)
     assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",)])
+@pytest.mark.parametrize("texts", [
+    # tiny.en over mu-law, a recording in packs (bench.redaction --packs): "five five oh oh." after
+    # "My card is" as a price with no currency, and "triple two, nine." as "triple to the eye".
+    ["My card is", "5.50.", "2222", "3333"],
+    ["Okay, here it is.", "4444.", "1111", "double five double five", "triple to the eye"],
+])
+def test_a_bare_decimal_after_a_card_keyword_and_a_repeated_homophone_are_digits(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == [], out
