@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bench.redaction import clear_digits, entities, entity_score, leaks, plain_words
-from tests.kit.redaction import CALLS, Piece
+from tests.kit.redaction import CALLS, SETS, Piece
 
 CALL = dict(CALLS)
 
@@ -105,3 +105,13 @@ def test_a_homophone_left_next_to_no_digit_is_a_leak() -> None:
     # A lone group word, "oh", "too" in the stretch of a card read in groups.
     assert score("card-no-keyword", ["Okay, here it is.", "[CREDIT_CARD_1]", "[CREDIT_CARD_1] too.",
                                      "Oh, [CREDIT_CARD_1]", "[CREDIT_CARD_1] nine."]) == (False, 3)
+
+
+def test_every_call_of_every_set_has_a_name_of_its_own_and_something_to_score() -> None:
+    # (The decodes' cache is keyed by the call's name: a name in two sets would read the other's.)
+    names = [name for calls in SETS.values() for name, _ in calls]
+    assert len(names) == len(set(names))
+    for calls in SETS.values():
+        for name, pieces in calls:
+            assert any(piece.entity for piece in pieces), name
+    assert not set(dict(SETS["held-out"])) & set(dict(CALLS))
