@@ -33,7 +33,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import DIGIT_SPELLINGS, SPANISH_DIGITS, Run, core, runs
+from .itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, runs
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
 # ... but a birth keyword for fewer: a date of birth is said right after it, and other dates
@@ -50,11 +50,13 @@ ENTITIES = tuple(ENTITY_KIND)
 
 _KEYWORDS = {
     "card": {"card", "cards", "credit", "debit", "visa", "mastercard", "amex", "discover", "cvv", "cvc", "cv2",
-             "expiry", "expiration", "expires", "expire", "exp", "pin"},
-    "ssn": {"ssn", "social"},
-    "phone": {"phone", "telephone", "cell", "mobile", "call", "reach", "callback", "text"},
-    "account": {"account", "acct", "routing", "member", "membership", "policy", "iban"},
-    "dob": {"born", "birth", "birthday", "dob", "birthdate"},
+             "expiry", "expiration", "expires", "expire", "exp", "pin",
+             "tarjeta", "crédito", "credito", "débito", "debito", "vencimiento", "caduca", "vence"},
+    "ssn": {"ssn", "social", "sociales"},
+    "phone": {"phone", "telephone", "cell", "mobile", "call", "reach", "callback", "text",
+              "teléfono", "telefono", "celular", "móvil", "movil"},
+    "account": {"account", "acct", "routing", "member", "membership", "policy", "iban", "cuenta"},
+    "dob": {"born", "birth", "birthday", "dob", "birthdate", "nacimiento", "nací", "naci"},
 }
 # The words of card and SSN keywords, which a recogniser writes around such a number ("SSN 078-05-1120").
 NUMBER_KEYWORDS = frozenset(_KEYWORDS["card"] | _KEYWORDS["ssn"])
@@ -204,7 +206,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
                 ctx.expiry, ctx.code = cores[i] in _EXPIRY, cores[i] in _CODE
         elif cores[i] in ("valid", "thru", "date"):  # "valid thru", "the date is 1226" (a card's expiry date)
             ctx.expiry, ctx.code = True, False
-        elif cores[i] == "code":  # "the code is 123" ("security" misheard)
+        elif cores[i] in ("code", "código", "codigo"):  # "the code is 123" ("security" misheard)
             ctx.expiry, ctx.code = False, True
     context.card, context.ssn, context.phone, context.account, context.dob, context.expiry, context.code = (
         ctx.card, ctx.ssn, ctx.phone, ctx.account, ctx.dob, ctx.expiry, ctx.code)
@@ -239,6 +241,10 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if entity in ("CREDIT_CARD", "SSN"):
             spans.append(Span(i, i, entity))
             taken[i] = True
+        elif FAIL_CLOSED & set(kinds) and not any(run.first <= i <= run.last for run in numbers_read):
+            # Fails closed: digits run into a word ("40mos" for "cuarenta y dos"), whatever the context.
+            spans.append(Span(i, i, entity or "NUMBER"))
+            taken[i] = True
     _absorb(spans, taken, numbers_read, tokens, cores, keyword_at)
     for run in numbers_read:
         if any(taken[run.first:run.last + 1]):
@@ -255,16 +261,21 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         spans.append(Span(0, 0, continues))
         taken[0] = True
     if FAIL_CLOSED & set(kinds):
-        # A digit's word that ends a sentence or the text in a card's or an SSN's context (a keyword,
-        # or such a number, before it): the last digit the recogniser kept of a number it garbled
-        # ("[CREDIT_CARD_1] near O'miral, near O'miral, for").
+        # A digit's word alone in a card's or an SSN's keyword context ("uno sociales uno nostres,
+        # cuatro tinkos": base over Spanish), or a homophone that ends a sentence or the text there or
+        # after such a number: what the recogniser kept of a number it garbled ("[CREDIT_CARD_1] near
+        # O'miral, near O'miral, for"). (A homophone inside a sentence is a word: "pay for it".)
         for i, token in enumerate(tokens):
-            if not taken[i] and cores[i] in DIGIT_SPELLINGS and (i == len(tokens) - 1 or token[-1:] in ".?!"):
-                entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=False)
+            if taken[i] or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first"):
+                continue  # ("the last four of my social": no digit)
+            entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=cores[i] not in HOMOPHONES)
+            if cores[i] in HOMOPHONES:
+                if not (i == len(tokens) - 1 or token[-1:] in ".?!"):
+                    continue
                 after = [s.entity for s in spans if s.entity in ("CREDIT_CARD", "SSN", "NUMBER")
                          and 0 < i - s.last <= CONTEXT_WORDS]
                 entity = entity or (after[-1] if after else None)
-                if entity in ("CREDIT_CARD", "SSN", "NUMBER"):
+            if entity in ("CREDIT_CARD", "SSN", "NUMBER"):
                     spans.append(Span(i, i, entity))
                     taken[i] = True
     if FAIL_CLOSED & set(kinds) or continues:

@@ -55,8 +55,9 @@ _SPOKEN_SEPARATORS = {"slash": "/", "dash": "-", "hyphen": "-"}  # "oh five slas
 # "5 free one." for "five three one."):
 # see :func:`_homophones` for where they are numbers.
 _HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight", "free": "three"}
+HOMOPHONES = frozenset(_HOMOPHONES)
 # Every word that alone may say one digit (what a leak of a digit can look like in any spelling).
-DIGIT_SPELLINGS = _SMALL | frozenset(_HOMOPHONES)
+DIGIT_SPELLINGS = _SMALL | HOMOPHONES
 
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
 _DIGITS = re.compile(r"^[$£€#]?\d[\d\-/.,:]*(?:st|nd|rd|th|%|[a-z]{1,2})?$")
