@@ -265,8 +265,9 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         # cuatro tinkos": base over Spanish), or a homophone that ends a sentence or the text there or
         # after such a number: what the recogniser kept of a number it garbled ("[CREDIT_CARD_1] near
         # O'miral, near O'miral, for"). (A homophone inside a sentence is a word: "pay for it".)
+        in_runs = {i for run in numbers_read for i in range(run.first, run.last + 1)}  # (the rules above read those)
         for i, token in enumerate(tokens):
-            if taken[i] or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first"):
+            if taken[i] or i in in_runs or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first"):
                 continue  # ("the last four of my social": no digit)
             entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=cores[i] not in HOMOPHONES)
             if cores[i] in HOMOPHONES:
