@@ -45,7 +45,7 @@ from common.records import SAMPLE_RATE, Audio, End, Record, SpeechEnd, SpeechSta
 from common.redaction.audio import MODES, Span, mute, wav
 from common.redaction import names as name_model
 from common.redaction.names import persons_in
-from common.redaction.itn import DIGIT_SPELLINGS, core, runs
+from common.redaction.itn import DIGIT_SPELLINGS, core, digit_word, runs
 from common.redaction.redactor import Redactor, words_of
 from tests.kit.redaction import CALLS, SETS, Piece, speak
 from tests.kit.support import RecordingRunner
@@ -80,13 +80,14 @@ def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
     """How many digits ``text`` (a redacted final) says in clear, outside its placeholders, in any
     spelling: written (``3-1``), spoken (``four one one one``, ``double five``), or one digit's word
     alone that no rule reads as a number (``four.``, ``oh``, ``for``, ``too``, ``won``, ``ate``),
-    unless the script says that word as a word (``plain``: "like to pay")."""
+    unless the script says that word, or the number word it sounds like, as a word (``plain``: "like
+    to pay", "the last four are")."""
     tokens = PLACEHOLDER.sub(" ", text).split()
     found = runs(tokens)
     inside = {i for run in found for i in range(run.first, run.last + 1)}
     alone = [t for i, t in enumerate(tokens) if i not in inside]
     return sum(len(run.digits) for run in found) + sum(ch.isdigit() for t in alone for ch in t) + sum(
-        core(t) in DIGIT_SPELLINGS and core(t) not in plain for t in alone)
+        core(t) in DIGIT_SPELLINGS and core(t) not in plain and digit_word(core(t)) not in plain for t in alone)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,8 @@ def test_a_word_the_script_says_as_a_word_is_no_digit() -> None:
     assert {"to", "for", "one"} <= plain
     assert clear_digits("I would like to pay for this one.", plain=plain) == 0
     assert clear_digits("I would like to pay for this one, and 4 too.", plain=plain) == 2
+    # "for" where the script says "four" as a word ("the last four are"): said, no digit.
+    assert clear_digits("Sorry, the rest for us.", plain=plain_words([Piece("Sorry, the last four are")])) == 0
     # A number word of a number the script reads is not plain: "four" of "four one one one".
     assert "four" not in plain_words([Piece("My card is four one one one.")])
 

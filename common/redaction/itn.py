@@ -148,6 +148,11 @@ def numeric(tokens: list[str]) -> list[bool]:
     return flags
 
 
+def digit_word(word: str) -> str:
+    """The number word a homophone of a digit stands for (``for`` -> ``four``); others as they are."""
+    return _HOMOPHONES.get(word, word)
+
+
 def _single_digit(token: str, c: str) -> bool:
     """``token`` says one digit: ``4``, ``4,``, ``four``, ``oh``, ``cuatro``."""
     return c in _SMALL or len(c) == 1 and c.isdigit()

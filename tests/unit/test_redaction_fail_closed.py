@@ -376,3 +376,10 @@ def test_an_amounts_number_words_before_a_card_keyword_stay(kinds):
     # tiny.en over mu-law (bench.redaction): the amount's "nine" was masked as a lone digit's word.
     text = "Please charge one hundred forty nine dollars to might be the card."
     assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [("pii",), ("pci", "ssn", "pii")])
+def test_homophones_that_start_and_end_a_final_in_a_phone_context_are_digits(kinds):
+    # tiny.en, en-us (bench.redaction --set held-out): "two oh two." as "to load to".
+    out = redacted(["You can reach me on.", "to load to", "555", "0199"], kinds)
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == [], out
