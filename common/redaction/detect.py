@@ -261,9 +261,9 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         spans.append(Span(0, 0, continues))
         taken[0] = True
     if FAIL_CLOSED & set(kinds):
-        # A digit's word alone in a card's, an SSN's or a phone number's keyword context ("uno sociales
-        # uno nostres, cuatro tinkos": base over Spanish), or a homophone that starts the text or ends
-        # a sentence or the text there or after such a number: what the recogniser kept of a number it garbled ("[CREDIT_CARD_1] near
+        # A digit's word alone in a card's or an SSN's keyword context ("uno sociales uno nostres,
+        # cuatro tinkos": base over Spanish), or a homophone that starts the text or ends a sentence or
+        # the text there, in a phone number's, or after such a number: what the recogniser kept of a number it garbled ("[CREDIT_CARD_1] near
         # O'miral, near O'miral, for"). (A homophone inside a sentence is a word: "pay for it".)
         in_runs = {i for run in numbers_read for i in range(run.first, run.last + 1)}  # (the rules above read those)
         for i, token in enumerate(tokens):
@@ -276,6 +276,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
                 after = [s.entity for s in spans if s.entity in ("CREDIT_CARD", "SSN", "NUMBER")
                          and 0 < i - s.last <= CONTEXT_WORDS]
                 entity = entity or (after[-1] if after else None)
+            elif entity == "PHONE_NUMBER":
+                continue  # (a number word alone after "call" is a quantity: "two kids and one dog")
             if entity in ("CREDIT_CARD", "SSN", "PHONE_NUMBER", "NUMBER"):
                     spans.append(Span(i, i, entity))
                     taken[i] = True

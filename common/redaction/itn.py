@@ -52,9 +52,10 @@ _SMALL = frozenset(_UNITS[:10]) | _ZEROS | frozenset(SPANISH_DIGITS)
 _SPOKEN_SEPARATORS = {"slash": "/", "dash": "-", "hyphen": "-"}  # "oh five slash twenty seven"
 # Homophones the recogniser writes for digits read aloud ("4. Too 4. Too" for "four two four
 # two", "for 240" for "four two four oh", "info for 2, 7, 7" for "oh four two, seven seven",
-# "5 free one." for "five three one."):
+# "5 free one." for "five three one.", "far too far too far 4242" for "four two four two."):
 # see :func:`_homophones` for where they are numbers.
-_HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight", "free": "three"}
+_HOMOPHONES = {"to": "two", "too": "two", "for": "four", "far": "four", "won": "one", "ate": "eight",
+               "free": "three"}
 HOMOPHONES = frozenset(_HOMOPHONES)
 # Every word that alone may say one digit (what a leak of a digit can look like in any spelling).
 DIGIT_SPELLINGS = _SMALL | HOMOPHONES

@@ -383,3 +383,19 @@ def test_homophones_that_start_and_end_a_final_in_a_phone_context_are_digits(kin
     # tiny.en, en-us (bench.redaction --set held-out): "two oh two." as "to load to".
     out = redacted(["You can reach me on.", "to load to", "555", "0199"], kinds)
     assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == [], out
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",)])
+def test_far_is_a_homophone_of_four_beside_digits(kinds):
+    # tiny.en, en-gb-x-gbcwmd (bench.redaction): "four two four two." as "far too far too far 4242".
+    out = redacted(["My card number is", "4111", "far too far too far 4242", "far too far too far 4242"], kinds)
+    assert in_clear(out) == [] and not [t for t in out if re.search(r"\b(far|too)\b", t)], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["Please call me back at 4:15.", "I have two kids and one dog."],  # quantities after a phone keyword
+    ["How far is it?", "It is far too far."],
+])
+def test_quantities_after_a_phone_keyword_and_far_alone_stay(texts, kinds):
+    assert redacted(texts, kinds) == texts
