@@ -261,26 +261,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         spans.append(Span(0, 0, continues))
         taken[0] = True
     if FAIL_CLOSED & set(kinds):
-        # A digit's word alone in a card's or an SSN's keyword context ("uno sociales uno nostres,
-        # cuatro tinkos": base over Spanish), or a homophone that starts the text or ends a sentence or
-        # the text there, in a phone number's, or after such a number: what the recogniser kept of a number it garbled ("[CREDIT_CARD_1] near
-        # O'miral, near O'miral, for"). (A homophone inside a sentence is a word: "pay for it".)
-        in_runs = {i for run in numbers_read for i in range(run.first, run.last + 1)}  # (the rules above read those)
-        for i, token in enumerate(tokens):
-            if taken[i] or i in in_runs or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first"):
-                continue  # ("the last four of my social": no digit)
-            entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=cores[i] not in HOMOPHONES)
-            if cores[i] in HOMOPHONES:
-                if not (i == 0 or i == len(tokens) - 1 or token[-1:] in ".?!"):
-                    continue
-                after = [s.entity for s in spans if s.entity in ("CREDIT_CARD", "SSN", "NUMBER")
-                         and 0 < i - s.last <= CONTEXT_WORDS]
-                entity = entity or (after[-1] if after else None)
-            elif entity == "PHONE_NUMBER":
-                continue  # (a number word alone after "call" is a quantity: "two kids and one dog")
-            if entity in ("CREDIT_CARD", "SSN", "PHONE_NUMBER", "NUMBER"):
-                    spans.append(Span(i, i, entity))
-                    taken[i] = True
+        _lone_digits(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read)
     if FAIL_CLOSED & set(kinds) or continues:
         _spellings_beside(spans, taken, cores)
     if "pii" in kinds:
@@ -374,6 +355,32 @@ def _absorb(spans: list[Span], taken: list[bool], found: list[Run], tokens: list
                 spans[n] = Span(first, last, span.entity)
                 taken[first:last + 1] = [True] * (last + 1 - first)
                 break
+
+
+def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
+                 before: list[Context], keyword_at: list[str | None], found: list[Run]) -> None:
+    """What the recogniser kept of a number it garbled, outside every number the rules read: a
+    digit's word alone in a card's or an SSN's keyword context ("uno sociales uno nostres, cuatro
+    tinkos": base over Spanish); a homophone that starts the text or ends a sentence or the text
+    there, in a phone number's, or after such a number ("[CREDIT_CARD_1] near O'miral, near
+    O'miral, for"). A homophone inside a sentence is a word ("pay for it"), a number word after a
+    phone keyword a quantity ("two kids"). ``spans`` and ``taken`` are updated."""
+    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
+    for i, token in enumerate(tokens):
+        if taken[i] or i in in_runs or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first"):
+            continue  # ("the last four of my social": no digit)
+        entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=cores[i] not in HOMOPHONES)
+        if cores[i] in HOMOPHONES:
+            if not (i == 0 or i == len(tokens) - 1 or token[-1:] in ".?!"):
+                continue
+            after = [s.entity for s in spans if s.entity in ("CREDIT_CARD", "SSN", "NUMBER")
+                     and 0 < i - s.last <= CONTEXT_WORDS]
+            entity = entity or (after[-1] if after else None)
+        elif entity == "PHONE_NUMBER":
+            continue
+        if entity in ("CREDIT_CARD", "SSN", "PHONE_NUMBER", "NUMBER"):
+            spans.append(Span(i, i, entity))
+            taken[i] = True
 
 
 def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) -> None:
