@@ -191,7 +191,12 @@ async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt
                 audio = phone_line(audio)
             length = len(audio)
             digits = digits_prompt if digits_prompt and passages.number_passage(at) else ""
-            text, words, refused = await decode(engine, audio, f"{source}-{n}-{at}", prompt, digits, language)
+            try:
+                text, words, refused = await decode(engine, audio, f"{source}-{n}-{at}", prompt, digits, language)
+            except Exception as exc:  # the engine's failure, not the redactor's: scored as no final, said
+                print(f"  {source}-{n}-{at}: the decode failed ({type(exc).__name__}: {exc}); {piece.text!r} "
+                      "has no final")
+                text, words, refused = "", (), False
             finals.append(Transcript(utterance_id=f"b-{at}", start=at, end=at + length, text=text, final=True,
                                      words=session_words(words, at, at + length)))
             if refused:
