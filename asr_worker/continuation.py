@@ -5,7 +5,7 @@ a pause the VAD does not count as an endpoint; speech that resumes is an utteran
 the rest. Decoded with nothing before it, the rest loses what whisper knew from the speech before
 ("It is seven seven three, five zero one, nine nine two." after "Could you read me the reference
 number again?" came out as "It is 7, 7, 3, I'm near a 1, I'm 2."). So its final decode gets
-context, bounded so that its cost does not grow with the stretch of speech (:meth:`~.live.LiveSessions._decode_rest`):
+context, bounded so that its cost does not grow with the stretch of speech (:func:`decode_rest`):
 
 1. an engine that continues a forced prefix (whisper) hears the **latest pieces** before the rest
    (the speech of the early finals just before it, whole ones, :data:`MAX_CONTEXT_SEC` at most

@@ -1,10 +1,11 @@
 """What the ASR stage's two modes share: options, the utterance, the per-session state, decodes.
 
 A session is decoded either utterance by utterance (:mod:`.live`: live calls, and
-recordings the engine cannot pack) or in packs (:mod:`.recording`); both stand on
+recordings the engine cannot pack) or in packs (:mod:`.recording`), each a strategy
+(:class:`Mode`, bound to the session's state at open: :class:`SessionMode`); both stand on
 what is here: the streaming options, the :class:`Utterance` being gathered, the
-:class:`Head` an early final leaves, the state every session has, and the engine's
-decodes, counted.
+:class:`Head` an early final leaves, the state every session has, and the :class:`Core`:
+the engine's decodes, counted, and the commits, through redaction (:mod:`.redacting`).
 
 An engine that guards against repetition loops (whisper: :mod:`.engines.loop_guard`) says
 so in its hypothesis: a loop it recovered from or cut out is counted by kind and outcome,
@@ -18,13 +19,15 @@ words, moved from utterance time to session samples (:func:`session_words`), rid
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import json
 import math
 import re
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -32,15 +35,18 @@ from common.config import fraction, non_negative, option, positive
 from common.errors import ErrorCode
 from common.metrics import AsrMetrics
 from common.pipeline_config import AsrConfig
-from common.records import SAMPLE_RATE, Audio, Record, SpeechEnd, TimedWord, Transcript, utterance_id
+from common.records import SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, TimedWord, Transcript, utterance_id
 from common.redaction.redactor import Redactor
-from common.stage import Session, Stage
+from common.stage import Runner, Session
 
 from .continuation import Piece
-from .engines import DecodeRequest, Engine, Hypothesis, Word
+from . import digits
+from .engines import DecodeRequest, Engine, Hypothesis, Retry, Word
+from .engines.fallback import STEP as FALLBACK
+from .engines.loop_guard import STEP as LOOP
 from .engines.repetition import SENTENCE_ENDS
 from .language import DEFAULT_LANGUAGES, LanguageVote, languages, script_fits
-from .redacting import RedactingRunner
+from .redacting import Redaction
 
 
 # The digits prompt of --redact-digits-prompt: numbers written as digits, none a real card's (measured
@@ -252,6 +258,15 @@ def ends_sentence(text: str) -> bool:
     return bool(text) and text[-1] in SENTENCE_ENDS and not text.endswith(("..", "…"))
 
 
+def as_sentence(text: str) -> str:
+    """``text`` ending a sentence: a full stop added where it has no sentence mark ("or be too",
+    "Okay,", "Well..."). An early final that ended a turn heard as the context of the next decode:
+    written without a stop, whisper continues it unpunctuated and no sentence ends after it."""
+    if ends_sentence(text):
+        return text
+    return text.rstrip().rstrip(".…,;:-–— ") + "."
+
+
 # Words a phrase does not end on ("I want to", "my", "and so"): a short decode ending in one at a
 # pause is the speaker going on, not a turn. Per language; in a language not listed, a decode
 # without a sentence mark never ends a turn.
@@ -303,7 +318,9 @@ class AsrSessionState:
     # start an utterance of another id) starts here, so no moment of speech is in two finals.
     final_through: int = 0
     applied: str | None = None  # entry id of the last input record applied
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    # Input records (entry id, record) and, in order with them, the ends of decodes (Done).
+    queue: asyncio.Queue[tuple[str, Record] | Done] = field(default_factory=asyncio.Queue)
+    mode: SessionMode = field(init=False, repr=False)  # how it is decoded, set by the stage's open()
     task: asyncio.Task | None = None
     utterance: Utterance | None = None
     request_id: str = ""  # of the latest decode in flight, to abort it
@@ -318,7 +335,7 @@ class AsrSessionState:
     redact_timer: asyncio.Task | None = None  # releases held finals after redact_hold_sec
     held_since: dict[str, float] = field(default_factory=dict)  # utterance id -> when its final was held
     # Utterance ids of finals whose second decode with the digits prompt wrote digits it did not keep
-    # (Hypothesis.digits "refused"), until the final passes the redactor: what the redactor is told
+    # (its step .digits.STEP "refused"), until the final passes the redactor: what the redactor is told
     # (``unread_number``). In memory only: a replay decodes the final, and says it, again.
     unread_numbers: set[str] = field(default_factory=set)
 
@@ -328,34 +345,124 @@ class AsrSessionState:
 
 
 AsrSession = Session[AsrSessionState]
+StateT = TypeVar("StateT", bound=AsrSessionState)
 
 
-class StageCore(Stage[AsrSessionState]):
-    """What :class:`~asr_worker.stage.AsrStage` and its modes' mixins share: the engine's decodes,
-    counted, request ids, finals counted by language, and the utterance after an early final."""
+@dataclass(frozen=True, slots=True)
+class Done:
+    """A decode of the session ended: ``run`` applies its outcome, in order with the input records."""
 
-    runner: RedactingRunner
-    engine: Engine
-    metrics: AsrMetrics
+    run: Callable[[], Awaitable[None]]
+
+
+class Mode(abc.ABC, Generic[StateT]):
+    """How the stage decodes sessions of one kind (a strategy): utterance by utterance
+    (:mod:`.live`) or in packs (:mod:`.recording`), each over the shared :class:`Core`."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.engine = core.engine
+        self.metrics = core.metrics
+
+    @abc.abstractmethod
+    async def apply(self, session: AsrSession, asr: StateT, entry_id: str, record: Record) -> None:
+        """Take in one input record."""
+
+    @abc.abstractmethod
+    async def close_pending(self, session: AsrSession, asr: StateT, marker: Flush | End) -> list[Record]:
+        """What has to be committed before ``marker`` (its checkpoint would pass it); see
+        :meth:`common.stage.Stage.close_pending`."""
+
+    def busy(self, asr: StateT) -> bool:
+        """Work in progress besides the utterance, the decode and the queue (the stage's ``active``)."""
+        return False
+
+    def idle_after(self, asr: StateT) -> float | None:
+        """Seconds the session waits for input before :meth:`idle` (None: no limit)."""
+        return None
+
+    async def idle(self, session: AsrSession, asr: StateT) -> None:
+        """No input came for :meth:`idle_after` seconds."""
+
+    def bind(self, asr: StateT) -> SessionMode:
+        """This mode for the session whose state is ``asr``."""
+        return Bound(self, asr)
+
+
+class SessionMode(Protocol):
+    """A session's :class:`Mode` with its state: what the stage calls, whichever mode it is."""
+
+    async def apply(self, session: AsrSession, entry_id: str, record: Record) -> None: ...
+    async def close_pending(self, session: AsrSession, marker: Flush | End) -> list[Record]: ...
+    def busy(self) -> bool: ...
+    def idle_after(self) -> float | None: ...
+    async def idle(self, session: AsrSession) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Bound(Generic[StateT]):
+    """:class:`SessionMode` of a mode and its session's state (typed alike)."""
+
+    mode: Mode[StateT]
+    state: StateT
+
+    async def apply(self, session: AsrSession, entry_id: str, record: Record) -> None:
+        await self.mode.apply(session, self.state, entry_id, record)
+
+    async def close_pending(self, session: AsrSession, marker: Flush | End) -> list[Record]:
+        return await self.mode.close_pending(session, self.state, marker)
+
+    def busy(self) -> bool:
+        return self.mode.busy(self.state)
+
+    def idle_after(self) -> float | None:
+        return self.mode.idle_after(self.state)
+
+    async def idle(self, session: AsrSession) -> None:
+        await self.mode.idle(session, self.state)
+
+
+class Core:
+    """What the stage's two modes share: the engine's decodes, counted, request ids, finals counted by
+    language, the utterance after an early final, and the commits (through :mod:`.redacting`)."""
+
+    def __init__(self, runner: Runner, engine: Engine, *, metrics: AsrMetrics, redaction: Redaction) -> None:
+        self.runner = runner
+        self.engine = engine
+        self.metrics = metrics
+        self.redaction = redaction
+
+    async def commit(self, session: AsrSession, outputs: Iterable[Record] = (), *, consumed: str | None = None,
+                     boundary: bool = False) -> None:
+        """The runner's fenced write of ``outputs``, each redacted first where the session redacts."""
+        await self.redaction.commit(session, outputs, consumed=consumed, boundary=boundary)
+
+    async def report(self, session: AsrSession, code: str, message: str, *, fatal: bool = False) -> None:
+        await self.runner.report(session, code, message, fatal=fatal)
 
     @staticmethod
-    def _utterance_of(session: AsrSession, asr: AsrSessionState, record: Audio) -> Utterance | None:
+    def utterance_of(session: AsrSession, asr: AsrSessionState, record: Audio) -> Utterance | None:
         """The utterance ``record`` belongs to: the one in progress or, after an early final, a new
         one for the speech that resumed; None for replayed audio that has its final, or for audio
         outside any utterance (logged)."""
         if asr.utterance is None and asr.head is not None:
             if record.offset + record.samples <= asr.head.through:
                 return None  # replayed audio that has its final
-            # Speech resumed after an early final: the rest is an utterance of its own.
-            asr.utterance = Utterance(start=asr.head.through, vad_start=asr.head.vad_start, earlier=asr.head.earlier,
-                                      heard=asr.head.heard)
-            asr.head = None
+            Core.resume(asr)
         if asr.utterance is None:
             session.log.warning("audio at %d outside an utterance; ignored", record.offset)
         return asr.utterance
 
-    async def _end_after_early_final(self, session: AsrSession, asr: AsrSessionState, entry_id: str,
-                                     end: SpeechEnd) -> None:
+    @staticmethod
+    def resume(asr: AsrSessionState) -> Utterance:
+        """Speech resumed after an early final (the head): the rest is an utterance of its own."""
+        head, asr.head = asr.head, None
+        assert head is not None  # an early final's
+        asr.utterance = Utterance(start=head.through, vad_start=head.vad_start, earlier=head.earlier, heard=head.heard)
+        return asr.utterance
+
+    async def end_after_early_final(self, session: AsrSession, asr: AsrSessionState, entry_id: str,
+                                    end: SpeechEnd) -> None:
         """The VAD ended an utterance whose speech had its early final: the turn is over."""
         head, asr.head = asr.head, None
         assert head is not None  # the caller saw it
@@ -366,24 +473,24 @@ class StageCore(Stage[AsrSessionState]):
                                       start=head.through, end=max(end.end, head.through), text="", final=True,
                                       speech_final=True))
         outputs.append(ended(end))
-        await self.runner.commit(session, outputs, consumed=entry_id, boundary=True)
+        await self.commit(session, outputs, consumed=entry_id, boundary=True)
 
     @staticmethod
-    def _request_id(session: AsrSession, utt: Utterance, kind: str) -> str:
+    def request_id(session: AsrSession, utt: Utterance, kind: str) -> str:
         utt.requests += 1
         return f"{session.session_id}-{utt.start}-{kind}{utt.requests}-{session.epoch}"
 
-    async def _transcribe(self, session: AsrSession, asr: AsrSessionState,
-                          request: DecodeRequest) -> Hypothesis | None:
+    async def transcribe(self, session: AsrSession, asr: AsrSessionState,
+                         request: DecodeRequest) -> Hypothesis | None:
         """The engine's decode of ``request``, counted; None (the client told) if it failed. A session
-        that names no language decodes among its languages (:meth:`_in_language`), and a partial in
+        that names no language decodes among its languages (:meth:`in_language`), and a partial in
         another script than its language's is not sent (its text dropped)."""
-        request = self._in_language(asr, request)
-        hypothesis = await self._decode_counted(session, asr, request)
+        request = self.in_language(asr, request)
+        hypothesis = await self.decode_counted(session, asr, request)
         if hypothesis is None or asr.vote is None:
             return hypothesis
         if request.final:
-            asr.evidence = (len(request.audio) / SAMPLE_RATE, self._language_probs(asr.vote, request, hypothesis))
+            asr.evidence = (len(request.audio) / SAMPLE_RATE, self.language_probs(asr.vote, request, hypothesis))
         if hypothesis.text and not script_fits(hypothesis.text, hypothesis.language):
             self.metrics.wrong_script.labels(kind="final" if request.final else "partial").inc()
             session.log.warning("a %s decoded as %r is not in its script: %r", "final" if request.final else "partial",
@@ -393,8 +500,8 @@ class StageCore(Stage[AsrSessionState]):
         return hypothesis
 
     @staticmethod
-    def _language_probs(vote: LanguageVote, request: DecodeRequest,
-                        hypothesis: Hypothesis) -> tuple[tuple[str, float], ...]:
+    def language_probs(vote: LanguageVote, request: DecodeRequest,
+                       hypothesis: Hypothesis) -> tuple[tuple[str, float], ...]:
         """The evidence of a final decode: the engine's probabilities of the allowed languages; from an
         engine that gives none (Qwen3), the language it detected, if allowed, as a certainty."""
         if hypothesis.language_probs:
@@ -403,7 +510,7 @@ class StageCore(Stage[AsrSessionState]):
         return ((hypothesis.language, 1.0),) if detected else ()
 
     @staticmethod
-    def _in_language(asr: AsrSessionState, request: DecodeRequest) -> DecodeRequest:
+    def in_language(asr: AsrSessionState, request: DecodeRequest) -> DecodeRequest:
         """``request`` of a session that names no language, restricted to its languages: in the settled
         or leading one when it has too little audio to detect on, else detected among them (and
         their probabilities asked for when it is a final: the vote's evidence)."""
@@ -416,8 +523,8 @@ class StageCore(Stage[AsrSessionState]):
             request = replace(request, languages=vote.allowed)
         return request
 
-    async def _decode_counted(self, session: AsrSession, asr: AsrSessionState,
-                              request: DecodeRequest) -> Hypothesis | None:
+    async def decode_counted(self, session: AsrSession, asr: AsrSessionState,
+                             request: DecodeRequest) -> Hypothesis | None:
         started = time.perf_counter()
         asr.request_id = request.request_id
         self.metrics.decodes_in_flight.inc()
@@ -427,7 +534,7 @@ class StageCore(Stage[AsrSessionState]):
             raise
         except Exception as exc:
             session.log.exception("decode failed")
-            await self.runner.report(session, ErrorCode.ASR_FAILED, f"recognition failed for one utterance: {exc}")
+            await self.report(session, ErrorCode.ASR_FAILED, f"recognition failed for one utterance: {exc}")
             return None
         finally:
             if asr.request_id == request.request_id:
@@ -437,24 +544,25 @@ class StageCore(Stage[AsrSessionState]):
         self.metrics.decode_seconds.labels(kind=kind).observe(time.perf_counter() - started)
         self.metrics.decoded_audio.inc(len(request.audio) / SAMPLE_RATE)
         self.metrics.tokens.inc(hypothesis.tokens)
-        if hypothesis.fallback:
-            self.metrics.beam_fallbacks.labels(kept=hypothesis.fallback).inc()
-        if hypothesis.digits:
-            self.metrics.digit_redecodes.labels(kept=str(hypothesis.digits == "kept").lower()).inc()
-        if hypothesis.loop:
-            self.metrics.loops.labels(kind=kind, outcome=hypothesis.loop).inc()
-            session.log.info("decode of %.1f s looped (%s): %s", len(request.audio) / SAMPLE_RATE, kind,
-                             hypothesis.loop)
+        for step, outcome in hypothesis.steps:  # what the engine's own steps did
+            if step == FALLBACK:
+                self.metrics.beam_fallbacks.labels(kept=outcome).inc()
+            elif step == digits.STEP:
+                self.metrics.digit_redecodes.labels(kept=str(outcome == "kept").lower()).inc()
+            elif step == LOOP:
+                self.metrics.loops.labels(kind=kind, outcome=outcome).inc()
+                session.log.info("decode of %.1f s looped (%s): %s", len(request.audio) / SAMPLE_RATE, kind, outcome)
         return hypothesis
 
     @staticmethod
-    def _digits_prompt(asr: AsrSessionState, utt: Utterance) -> str:
-        """The digits prompt of a final decode of ``utt`` (:mod:`.engines.digits`): the option's, for a
-        session whose redactor has the utterance in a number passage; "" otherwise."""
+    def digits_retry(asr: AsrSessionState, utt: Utterance) -> Retry | None:
+        """The digits prompt's retry of a final decode of ``utt`` (:mod:`.digits`): for a session whose
+        redactor has the utterance in a number passage, with the option's prompt; None otherwise."""
         prompt = asr.options.redact_digits_prompt
-        return prompt if prompt and asr.redactor is not None and asr.redactor.number_passage(utt.start) else ""
+        return digits.retry(prompt) if prompt and asr.redactor is not None and asr.redactor.number_passage(
+            utt.start) else None
 
-    def _count_final(self, asr: AsrSessionState, language: str, words: int) -> None:
+    def count_final(self, asr: AsrSessionState, language: str, words: int) -> None:
         """Count a final by the language it was decoded in. A session that names no language counts
         its last final decode's language probabilities in its vote (:class:`~.language.LanguageVote`):
         settled on enough speech (a short utterance alone is often detected as another: "por favor."

@@ -25,8 +25,9 @@ from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, S
                             utterance_id)
 
 from .continuation import Piece, context, decode_rest
-from .core import (AsrSession, AsrSessionState, Head, StageCore, Utterance, ended, ends_turn, probability,
-                   session_words)
+from .core import (AsrSession, AsrSessionState, Done, Head, Mode, Utterance, as_sentence, ended, ends_turn,
+                   probability, session_words)
+from .digits import STEP as DIGITS
 from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
 from .span import final_span
@@ -39,6 +40,9 @@ class Speculation:
     end: int
     request_id: str
     task: asyncio.Task  # -> Hypothesis | None
+    # Speech resumed before the decode ended: the input applied before it (the checkpoint of an
+    # early final from this decode; what came after it is carried over to the rest).
+    resumed_after: str | None = None
 
 
 @dataclass(eq=False)
@@ -54,28 +58,32 @@ class LiveState(AsrSessionState):
         return [self.partial, *super().tasks(), speculative]
 
 
-class LiveSessions(StageCore):
-    """The stage's sessions decoded utterance by utterance (a mixin of :class:`~asr_worker.stage.AsrStage`)."""
+class LiveSessions(Mode[LiveState]):
+    """The stage's sessions decoded utterance by utterance (a strategy of :class:`~asr_worker.stage.AsrStage`)."""
 
-    async def _close_live(self, session: AsrSession, asr: LiveState, marker: Flush | End) -> None:
-        """:meth:`~asr_worker.stage.AsrStage.close_pending` of a live session: at the End, the
-        final of the utterance in progress (committed on its own); a Flush comes after the VAD
-        ended the utterance."""
+    async def close_pending(self, session: AsrSession, asr: LiveState, marker: Flush | End) -> list[Record]:
+        """At the End, the final of the utterance in progress (committed on its own); a Flush comes
+        after the VAD ended the utterance."""
         if isinstance(marker, End) and asr.utterance is not None:
             await self._finalize(session, asr, None, asr.utterance.start + asr.utterance.samples, speech_final=True)
+        return []
 
-    async def _apply(self, session: AsrSession, asr: LiveState, entry_id: str, record: Record) -> None:
+    async def apply(self, session: AsrSession, asr: LiveState, entry_id: str, record: Record) -> None:
+        if not isinstance(record, Audio) and asr.speculation is not None and asr.speculation.resumed_after is not None:
+            # Whatever a pause's decode decides is applied before the next pause or end.
+            await self.settle(session, asr, asr.speculation)
         if isinstance(record, SpeechStart):
             if asr.utterance is not None:  # unterminated utterance: close it first
                 await self._finalize(session, asr, None, record.start, speech_final=False)
             asr.head = None
             asr.utterance = Utterance(start=max(record.start, asr.final_through), vad_start=record.start)
             # Clients are told too (Deepgram's SpeechStarted); no checkpoint, as for partials.
-            await self.runner.commit(session, [SpeechStart(start=record.start)])
+            await self.core.commit(session, [SpeechStart(start=record.start)])
         elif isinstance(record, Audio):
-            if asr.speculation is not None and record.offset + record.samples > asr.speculation.end:
+            if (asr.speculation is not None and asr.speculation.resumed_after is None
+                    and record.offset + record.samples > asr.speculation.end):
                 await self._speech_resumed(session, asr)
-            utt = self._utterance_of(session, asr, record)
+            utt = self.core.utterance_of(session, asr, record)
             if utt is None:
                 return
             utt.append(record.offset, np.frombuffer(record.pcm, np.int16))
@@ -84,17 +92,17 @@ class LiveSessions(StageCore):
             await self._speculate(session, asr, record, entry_id)
         elif isinstance(record, SpeechEnd):
             if asr.utterance is None and asr.head is not None and asr.head.vad_start == record.start:
-                await self._end_after_early_final(session, asr, entry_id, record)
+                await self.core.end_after_early_final(session, asr, entry_id, record)
                 return
             if asr.utterance is None or asr.utterance.vad_start != record.start:
                 session.log.warning("speech end for an utterance at %d not in progress", record.start)
-                await self.runner.commit(session, [ended(record)], consumed=entry_id, boundary=True)
+                await self.core.commit(session, [ended(record)], consumed=entry_id, boundary=True)
                 return
             asr.utterance.truncate(record.end)
             await self._finalize(session, asr, entry_id, record.end,
                                  speech_final=record.reason != "max_length", vad_end=record)
         elif isinstance(record, (Flush, End)):
-            await self.runner.commit(session, await self.pass_marker(session, record), consumed=entry_id)
+            await self.core.commit(session, [*await self.close_pending(session, asr, record), record], consumed=entry_id)
 
     def _maybe_partial(self, session: AsrSession, asr: LiveState) -> None:
         utt = asr.utterance
@@ -106,12 +114,14 @@ class LiveSessions(StageCore):
                                                                  asr.options.chunk_size_sec)
         if utt.samples - utt.decoded_samples < window * SAMPLE_RATE:
             return
-        asr.partial_request = self._request_id(session, utt, "partial")
-        asr.partial = asyncio.create_task(self._partial(session, asr, utt, asr.partial_request))
+        asr.partial_request = self.core.request_id(session, utt, "partial")
+        asr.partial = asyncio.create_task(self._partial(session, asr, utt, asr.partial_request,
+                                                        through=utt.start + utt.samples))
 
-    async def _partial(self, session: AsrSession, asr: LiveState, utt: Utterance, request_id: str) -> None:
+    async def _partial(self, session: AsrSession, asr: LiveState, utt: Utterance, request_id: str, *,
+                       through: int) -> None:
         try:
-            hypothesis = await self._decode(session, asr, utt, final=False, request_id=request_id)
+            hypothesis = await self._decode(session, asr, utt, final=False, request_id=request_id, through=through)
         finally:
             if asr.partial_request == request_id:
                 asr.partial_request = ""  # from here on it commits: stopping it would leave a seq gap
@@ -121,7 +131,7 @@ class LiveSessions(StageCore):
             utt.text = hypothesis.text
             self.metrics.partials.inc()
             try:
-                await self.runner.commit(session, [self._transcript(session, utt, utt.start + utt.decoded_samples,
+                await self.core.commit(session, [self._transcript(session, utt, utt.start + utt.decoded_samples,
                                                                     hypothesis, final=False)])
             except (LeaseLost, SessionGone):
                 return
@@ -153,9 +163,9 @@ class LiveSessions(StageCore):
             # decode that runs on is let finish, and shows as a partial if it ends before the final.
             await self.engine.abort(asr.partial_request)
         await self._drop_speculation(asr)
-        request_id = self._request_id(session, utt, "final")
+        request_id = self.core.request_id(session, utt, "final")
         speculation = asr.speculation = Speculation(end=pause.end, request_id=request_id, task=asyncio.create_task(
-            self._decode(session, asr, utt, final=True, request_id=request_id)))
+            self._decode(session, asr, utt, final=True, request_id=request_id, through=pause.end)))
         if not (asr.config.eager_finals or asr.options.sentence_endpoint):
             return
         if session.config.batch:
@@ -163,7 +173,8 @@ class LiveSessions(StageCore):
             await self._early_final(session, asr, speculation, consumed=entry_id)
         else:
             # Its outcome is applied by the session's task, in order with the input records.
-            speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(("", speculation)))
+            done = Done(lambda: self.settle(session, asr, speculation))
+            speculation.task.add_done_callback(lambda _: asr.queue.put_nowait(done))
 
     async def _early_final(self, session: AsrSession, asr: LiveState, speculation: Speculation, *,
                            eager: bool = True, consumed: str | None = None) -> None:
@@ -186,36 +197,62 @@ class LiveSessions(StageCore):
         assert utt is not None  # the speculation is the utterance's
         utt.ending = True
         asr.speculation = None
+        carried = utt.pcm()[speculation.end - utt.start:].copy()  # speech that resumed before the decode ended
         self.metrics.speculative_decodes.labels(outcome="used").inc()
         self.metrics.early_finals.labels(kind="sentence" if turn_end else "eager").inc()
         await self._stop_partial(asr)
         asr.utterance = None
         asr.final_through = max(asr.final_through, speculation.end)
         # The finals so far (texts, latest pieces): the context of the final of what resumes (.continuation).
-        heard = (context((*utt.heard, Piece(utt.pcm()[:speculation.end - utt.start].copy(), hypothesis.text)))
+        said = as_sentence(hypothesis.text) if turn_end else hypothesis.text  # a turn ended there
+        heard = (context((*utt.heard, Piece(utt.pcm()[:speculation.end - utt.start].copy(), said)))
                  if self.engine.continues_prefix else ())
-        asr.head = Head(utt.vad_start, speculation.end, turn_end, earlier=(*utt.earlier, hypothesis.text), heard=heard)
-        self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
-        await self.runner.commit(
+        asr.head = Head(utt.vad_start, speculation.end, turn_end, earlier=(*utt.earlier, said), heard=heard)
+        self.core.count_final(asr, hypothesis.language, len(hypothesis.text.split()))
+        await self.core.commit(
             session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
-            consumed=consumed or asr.applied, boundary=True)
+            consumed=consumed or speculation.resumed_after or asr.applied, boundary=True)
+        if len(carried):  # after the commit: its checkpoint holds the head, as a replay finds it
+            self.core.resume(asr).append(speculation.end, carried)
+            self._maybe_partial(session, asr)
 
     async def _speech_resumed(self, session: AsrSession, asr: LiveState) -> None:
         """Speech resumed after the pause: the speculative final is dropped, unless the session
         ends utterances at sentence ends and its text ends one.
 
-        That decode is waited for: had the pause ended the utterance or not depended on which
-        came first, the decode or the speech, a short sentence and a short pause ("Hi." then
-        0.6 s) would split at real time on an idle worker but not on a busy one, nor in audio
-        sent faster than real time. Eager finals keep to what came first.
+        What that decode says is applied whenever it ends: had the pause ended the utterance or
+        not depended on which came first, the decode or the speech, a short sentence and a short
+        pause ("Hi." then 0.6 s) would split at real time on an idle worker but not on a busy one,
+        nor in audio sent faster than real time. It is not waited for here: the speech that
+        resumed goes on into the utterance meanwhile (no partial), and an early final carries it
+        over to the rest; waiting held every session's input behind the decode queue, so the
+        pauses of continuous speech made it lag seconds behind at 8 calls. The next pause or end
+        waits for it (:meth:`apply`). Eager finals keep to what came first.
         """
         speculation = asr.speculation
         assert speculation is not None  # the pause's
-        if asr.options.sentence_endpoint:
-            await asyncio.wait({speculation.task})
-            await self._early_final(session, asr, speculation, eager=False)
+        if not asr.options.sentence_endpoint:
+            await self._drop_speculation(asr)
+        elif speculation.task.done():
+            await self.settle(session, asr, speculation, resumed_after=asr.applied)
+        else:
+            speculation.resumed_after = asr.applied
+
+    async def settle(self, session: AsrSession, asr: LiveState, speculation: Speculation, *,
+                     resumed_after: str | None = None) -> None:
+        """Apply the outcome of a pause's decode (it ended, or is waited for here): an early final,
+        or, once speech has resumed, nothing (dropped); before that the endpoint may still use it."""
+        if asr.speculation is not speculation:
+            return  # dropped, or used by the endpoint
+        speculation.resumed_after = speculation.resumed_after or resumed_after
+        if speculation.resumed_after is None:
+            await self._early_final(session, asr, speculation)
+            return
+        await asyncio.wait({speculation.task})
+        await self._early_final(session, asr, speculation, eager=False)
         if asr.speculation is speculation:
             await self._drop_speculation(asr)
+            self._maybe_partial(session, asr)
 
     async def _drop_speculation(self, asr: LiveState) -> None:
         """Discard the speculative final (speech resumed, or the utterance ended elsewhere)."""
@@ -246,7 +283,7 @@ class LiveSessions(StageCore):
             hypothesis = None
             if utt.samples:
                 hypothesis = await self._decode(session, asr, utt, final=True,
-                                                request_id=self._request_id(session, utt, "final"))
+                                                request_id=self.core.request_id(session, utt, "final"))
         # A partial that ended meanwhile has been sent (a decode the engine could not abort);
         # one still decoding is stopped now, one committing is let finish: partials precede the final.
         await self._stop_partial(asr)
@@ -255,24 +292,26 @@ class LiveSessions(StageCore):
         outputs: list[Record] = []
         # A decode whose loop was cut out has its final, words or none: it says that words may be missing.
         if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
-            self._count_final(asr, hypothesis.language, len(hypothesis.text.split()))
+            self.core.count_final(asr, hypothesis.language, len(hypothesis.text.split()))
             outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
         else:
             self.metrics.no_speech.inc()
             session.log.info("utterance at %d has no words; no final", utt.start)
         if vad_end is not None:
             outputs.append(ended(vad_end))
-        await self.runner.commit(session, outputs, consumed=entry_id, boundary=True)
+        await self.core.commit(session, outputs, consumed=entry_id, boundary=True)
 
     async def _decode(self, session: AsrSession, asr: LiveState, utt: Utterance, *, final: bool,
-                      request_id: str) -> Hypothesis | None:
+                      request_id: str, through: int | None = None) -> Hypothesis | None:
+        """The decode of ``utt`` up to ``through``, the audio there when it was asked for: the session
+        goes on appending before the task runs (a pause's decode while speech resumes)."""
         options = asr.options
         use_prefix = not final or options.final_with_prefix
         prefix = stable_prefix(utt.token_ids, chunk_index=utt.decodes,
                                unfixed_chunk_num=options.unfixed_chunk_num,
                                unfixed_token_num=options.unfixed_token_num,
                                detokenize=self.engine.detokenize) if use_prefix else ""
-        audio = utt.audio()
+        audio = utt.audio() if through is None else utt.audio()[:through - utt.start]
         if not final:
             utt.decoded_samples = len(audio)
         # A prefix continues the previous answer, so it must keep that answer's language.
@@ -280,15 +319,15 @@ class LiveSessions(StageCore):
         request = DecodeRequest(request_id=request_id, audio=audio, final=final, prefix=prefix, language=language,
                                 context=options.context(asr.config), word_timestamps=final and asr.config.words,
                                 first_words=not final and not utt.text, batch=session.config.batch,
-                                digits_prompt=self._digits_prompt(asr, utt) if final else "")
+                                retry=self.core.digits_retry(asr, utt) if final else None)
         if final and utt.earlier:  # the rest after an early final: with bounded context (.continuation)
-            hypothesis, echoed = await decode_rest(request, lambda r: self._transcribe(session, asr, r),
+            hypothesis, echoed = await decode_rest(request, lambda r: self.core.transcribe(session, asr, r),
                                                    heard=utt.heard, earlier=utt.earlier, tokenize=self.engine.tokenize)
             if echoed:
                 self.metrics.echoes.inc(echoed)
                 session.log.info("the final at %d: %d decode(s) wrote the speech before it again", utt.start, echoed)
         else:
-            hypothesis = await self._transcribe(session, asr, request)
+            hypothesis = await self.core.transcribe(session, asr, request)
         if hypothesis is None:
             return None
         utt.decodes += 1
@@ -302,7 +341,7 @@ class LiveSessions(StageCore):
         """The transcript of ``hypothesis`` (a final's span narrowed to its speech: :mod:`.span`); a final
         whose digits' second decode was refused is noted for the redactor
         (:attr:`~.core.AsrSessionState.unread_numbers`)."""
-        if final and hypothesis.digits == "refused":
+        if final and hypothesis.step(DIGITS) == "refused":
             session.state.unread_numbers.add(utterance_id(session.session_id, utt.start))
         start, end = utt.start, max(end, utt.start)
         if final:  # where its words were said (.span)

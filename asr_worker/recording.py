@@ -24,10 +24,11 @@ import numpy as np
 from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript,
                             utterance_id)
 
-from .core import AsrSession, AsrSessionState, StageCore, Utterance, ends_sentence, probability, session_words
+from .core import AsrSession, AsrSessionState, Done, Mode, Utterance, ends_sentence, probability, session_words
 from .span import final_span
 from .engines import DecodeRequest, Word
-from .engines.digits import needs_digits, outcome, prompted
+from .digits import needs_digits, outcome
+from .digits import retry as digits_retry
 from .packing import (ALONE, SPANNED, Segment, UtteranceSpan, beside_surplus, deal_spans, deal_words, join_words, pack_audio, pack_length,
                       spanned_by_numbers, split_at_sentences, unworded)
 
@@ -73,12 +74,12 @@ class PackState(AsrSessionState):
         return [*super().tasks(), *(f.task for f in self.inflight)]
 
 
-class Recordings(StageCore):
-    """The stage's recordings in packs (a mixin of :class:`~asr_worker.stage.AsrStage`)."""
+class Recordings(Mode[PackState]):
+    """The stage's recordings in packs (a strategy of :class:`~asr_worker.stage.AsrStage`)."""
 
-    async def _close_packs(self, session: AsrSession, asr: PackState, marker: Flush | End) -> list[Record]:
-        """:meth:`~asr_worker.stage.AsrStage.close_pending` of a session in packs: the pack decoded and
-        the finals of the packs before it committed; its own finals are returned, for the marker's write."""
+    async def close_pending(self, session: AsrSession, asr: PackState, marker: Flush | End) -> list[Record]:
+        """The pack decoded and the finals of the packs before it committed; its own finals are
+        returned, for the marker's write."""
         if isinstance(marker, End) and asr.utterance is not None:
             self._pack(asr, asr.utterance.start + asr.utterance.samples, speech_final=True, entry_id=None)
         self._start_pack(session, asr)
@@ -91,7 +92,17 @@ class Recordings(StageCore):
         # Written with the marker: a takeover never decodes the pack again.
         return await self._digits_again(session, asr, pack, outputs)
 
-    async def _apply_packed(self, session: AsrSession, asr: PackState, entry_id: str, record: Record) -> None:
+    def busy(self, asr: PackState) -> bool:
+        return bool(asr.pack or asr.inflight)
+
+    def idle_after(self, asr: PackState) -> float | None:
+        """A recording whose input stalls has its pack decoded as it is."""
+        return PACK_IDLE_SEC if asr.pack else None
+
+    async def idle(self, session: AsrSession, asr: PackState) -> None:
+        await self._close_pack(session, asr)
+
+    async def apply(self, session: AsrSession, asr: PackState, entry_id: str, record: Record) -> None:
         """Apply an input record to a batch session decoded in packs: its ended utterances wait in the
         pack (no decode at a pause, no partials) until the next would not fit, the input stalls,
         or a Flush or the End comes; then the pack is decoded and its finals committed."""
@@ -103,7 +114,7 @@ class Recordings(StageCore):
             asr.utterance = Utterance(start=record.start, announce=True)
         elif isinstance(record, Audio):
             # (A head here comes from a checkpoint of a worker that decoded utterances one by one.)
-            utt = self._utterance_of(session, asr, record)
+            utt = self.core.utterance_of(session, asr, record)
             if utt is None:
                 return
             utt.append(record.offset, np.frombuffer(record.pcm, np.int16))
@@ -118,10 +129,10 @@ class Recordings(StageCore):
             if utt is None or utt.vad_start != record.start:
                 await self._flush_pack(session, asr)  # the commit below checkpoints past the pack
                 if utt is None and asr.head is not None and asr.head.vad_start == record.start:
-                    await self._end_after_early_final(session, asr, entry_id, record)
+                    await self.core.end_after_early_final(session, asr, entry_id, record)
                 else:
                     session.log.warning("speech end for an utterance at %d not in progress", record.start)
-                    await self.runner.commit(session, consumed=entry_id, boundary=True)
+                    await self.core.commit(session, consumed=entry_id, boundary=True)
                 return
             utt.truncate(record.end)
             self._pack(asr, record.end, speech_final=record.reason != "max_length", entry_id=entry_id)
@@ -129,7 +140,7 @@ class Recordings(StageCore):
             if self._pack_samples(asr, SAMPLE_RATE) > self._pack_limit(asr):
                 await self._close_pack(session, asr)
         elif isinstance(record, (Flush, End)):
-            await self.runner.commit(session, await self.pass_marker(session, record), consumed=entry_id)
+            await self.core.commit(session, [*await self.close_pending(session, asr, record), record], consumed=entry_id)
 
     @staticmethod
     def _pack(asr: PackState, end: int, *, speech_final: bool, entry_id: str | None) -> None:
@@ -179,7 +190,8 @@ class Recordings(StageCore):
                                                     name=f"asr-pack-{session.session_id}-{pack[0].utterance.start}"))
         asr.inflight.append(flight)
         # The session's task commits it in order, when it ends (its input may have stalled).
-        flight.task.add_done_callback(lambda _: asr.queue.put_nowait(("", flight)))
+        done = Done(lambda: self._commit_decoded(session, asr))
+        flight.task.add_done_callback(lambda _: asr.queue.put_nowait(done))
 
     async def _commit_decoded(self, session: AsrSession, asr: PackState) -> None:
         """Commit the packs at the head of those in flight whose decodes ended."""
@@ -192,7 +204,7 @@ class Recordings(StageCore):
         outputs, consumed, asr.pack_text = await asr.inflight[0].task
         outputs = await self._digits_again(session, asr, asr.inflight.popleft().pack, outputs)
         if outputs or consumed is not None:
-            await self.runner.commit(session, outputs, consumed=consumed, boundary=True)
+            await self.core.commit(session, outputs, consumed=consumed, boundary=True)
 
     async def _decode_pack(self, session: AsrSession, asr: PackState, pack: list[PackedUtterance],
                            previous: str) -> tuple[list[Record], str | None, str]:
@@ -203,13 +215,13 @@ class Recordings(StageCore):
         gap = round(PACK_GAP_SEC * SAMPLE_RATE)
         lengths = [ended.utterance.samples for ended in pack]
         request = DecodeRequest(
-            request_id=self._request_id(session, pack[0].utterance, "pack"),
+            request_id=self.core.request_id(session, pack[0].utterance, "pack"),
             audio=pack_audio([ended.utterance.pcm() for ended in pack], gap=gap), final=True,
             # The session's context last: whisper keeps a prompt's last tokens when it is too long.
             language=asr.config.language or asr.language or None,
             context=" ".join(filter(None, (previous, asr.options.context(asr.config)))),
             word_timestamps=True, batch=True)
-        hypothesis = await self._transcribe(session, asr, request)
+        hypothesis = await self.core.transcribe(session, asr, request)
         words = hypothesis.words if hypothesis is not None and not hypothesis.no_speech else ()
         dealt = deal_words(words, lengths, gap=gap, rate=SAMPLE_RATE)
         if previous and hypothesis is not None and not all(dealt):
@@ -217,8 +229,8 @@ class Recordings(StageCore):
             # audio says); as faster-whisper falls back without it, decode once more unprompted.
             session.log.info("pack at %d: an utterance got no words with the prompt; decoding without",
                              pack[0].utterance.start)
-            retry = await self._transcribe(session, asr, replace(
-                request, request_id=self._request_id(session, pack[0].utterance, "pack"),
+            retry = await self.core.transcribe(session, asr, replace(
+                request, request_id=self.core.request_id(session, pack[0].utterance, "pack"),
                 context=asr.options.context(asr.config)))
             retry_words = retry.words if retry is not None and not retry.no_speech else ()
             retry_dealt = deal_words(retry_words, lengths, gap=gap, rate=SAMPLE_RATE)
@@ -243,7 +255,7 @@ class Recordings(StageCore):
                 truncated = any(a <= segment.end and b >= segment.start for a, b in cut)
                 audio = utt.pcm()[segment.start - utt.start:segment.end - utt.start]
                 if not segment.words and not truncated and index in unheard:  # the result says what is missing
-                    self._count_final(asr, language, 0)
+                    self.core.count_final(asr, language, 0)
                     outputs.append(replace(self._segment_transcript(session, asr, segment, audio, language=language,
                                                                     speech_final=ended.speech_final), no_words=True))
                     continue
@@ -253,7 +265,7 @@ class Recordings(StageCore):
                     continue
                 if segment.split:
                     self.metrics.early_finals.labels(kind="sentence").inc()
-                self._count_final(asr, language, len(segment.words))
+                self.core.count_final(asr, language, len(segment.words))
                 outputs.append(self._segment_transcript(session, asr, segment, audio, language=language,
                                                         speech_final=segment.split or ended.speech_final,
                                                         truncated=truncated))
@@ -273,8 +285,8 @@ class Recordings(StageCore):
                              "not decoded alone", pack[index].utterance.start)
         alone = [i for i, fate in enumerate(fates) if fate == ALONE]
         # Together: the engine's batch thread decodes the ones waiting in one call.
-        hypotheses = await asyncio.gather(*(self._transcribe(session, asr, replace(
-            request, request_id=self._request_id(session, pack[i].utterance, "alone"),
+        hypotheses = await asyncio.gather(*(self.core.transcribe(session, asr, replace(
+            request, request_id=self.core.request_id(session, pack[i].utterance, "alone"),
             audio=pack[i].utterance.pcm().astype(np.float32) / 32768.0,
             context=asr.options.context(asr.config))) for i in alone))
         unheard = set()
@@ -297,7 +309,7 @@ class Recordings(StageCore):
         """``outputs``, a pack's, about to be committed after every pack before it: each final of a
         number passage (:meth:`~common.redaction.redactor.Redactor.number_passage`) that has no
         number, or no words at all (``no_words``: its pack and its decode alone wrote nothing),
-        decoded again alone with the digits prompt, and replaced when :func:`~.engines.digits.keep_digits` keeps
+        decoded again alone with the digits prompt, and replaced when :func:`~.digits.keep_digits` keeps
         the new text (for one with no words: unless a number of it is the prompt's own). The passage of each final is read from a copy of the redactor that
         has taken the finals before it in the pack, as the redactor will when they are committed."""
         prompt = asr.options.redact_digits_prompt
@@ -319,7 +331,7 @@ class Recordings(StageCore):
     async def _decode_digits(self, session: AsrSession, asr: PackState, pack: list[PackedUtterance], final: Transcript,
                              prompt: str) -> Transcript:
         """``final`` decoded again from its own audio with the digits ``prompt`` before the session's
-        context (greedy, as the pack was); the new text if :func:`~.engines.digits.keep_digits` keeps it. One that
+        context (greedy, as the pack was); the new text if :func:`~.digits.keep_digits` keeps it. One that
         wrote digits the rule refused is noted for the redactor, as a live final is
         (:attr:`~.core.AsrSessionState.unread_numbers`)."""
         utt = next((e.utterance for e in pack
@@ -327,10 +339,10 @@ class Recordings(StageCore):
         if utt is None:  # not a final of this pack's audio (none seen): as it is
             return final
         pcm = utt.pcm()[final.start - utt.start:final.end - utt.start]
-        hypothesis = await self._transcribe(session, asr, DecodeRequest(
-            request_id=self._request_id(session, utt, "digits"), audio=pcm.astype(np.float32) / 32768.0, final=True,
+        hypothesis = await self.core.transcribe(session, asr, DecodeRequest(
+            request_id=self.core.request_id(session, utt, "digits"), audio=pcm.astype(np.float32) / 32768.0, final=True,
             language=final.language or asr.config.language or asr.language or None,
-            context=prompted(prompt, asr.options.context(asr.config)),
+            context=digits_retry(prompt).context(asr.options.context(asr.config)),
             word_timestamps=asr.config.words, batch=True))
         came = outcome(final.text, hypothesis.text) if hypothesis is not None and not hypothesis.no_speech \
             else "dropped"

@@ -1,6 +1,6 @@
-"""Redaction of what the ASR stage writes, between the stage and its runner.
+"""Redaction of what the ASR stage writes: a filter after the decodes, before the runner's write.
 
-:class:`RedactingRunner` stands where the stage's runner stood: every record
+:class:`Redaction` is the stage's commit path (``asr_worker.core.Core.commit``): every record
 the stage commits passes through the session's
 :class:`~common.redaction.redactor.Redactor` (when the session asked for
 redaction) before the fenced write, so the clear text of a redacted entity
@@ -31,19 +31,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeVar
 
 from common.errors import ErrorCode, LeaseLost, SessionGone
 from common.metrics import AsrMetrics
 from common.records import End, Flush, Record, SpeechStart, Transcript
 from common.redaction.names import NameModel
-from common.redaction.redactor import words_of
+from common.redaction.redactor import Redactor, words_of
 from common.stage import Runner, Session
 
-# A session of the ASR stage, seen only through what redaction keeps in its state (the stage's
-# AsrSessionState: redactor, redact_timer, held_since), so this module needs nothing of the stage.
-AsrSession = Session[Any]
+
+class Redacted(Protocol):
+    """What redaction keeps in a session's state (the stage's ``AsrSessionState`` has it), so that
+    this module needs nothing of the stage."""
+
+    redactor: Redactor | None
+    redact_timer: asyncio.Task | None
+    held_since: dict[str, float]
+    unread_numbers: set[str]
+
+
+StateT = TypeVar("StateT", bound=Redacted)
 
 # A held final waits this long for the final of speech that started within --redact-hold-sec of
 # it (the utterance that may go on with the number): long enough for a group of digits read
@@ -51,8 +60,8 @@ AsrSession = Session[Any]
 CONTINUED_SEC = 15.0
 
 
-class RedactingRunner:
-    """The ASR stage's view of its runner: commits redacted per session; the rest delegated."""
+class Redaction:
+    """The ASR stage's commits, each session's redacted by its redactor (none: as they are)."""
 
     def __init__(self, runner: Runner, *, metrics: AsrMetrics, hold_sec: float, names: NameModel | None = None) -> None:
         self.runner = runner
@@ -60,10 +69,7 @@ class RedactingRunner:
         self.hold_sec = hold_sec
         self.names = names  # None: this worker has no name model (sessions with pii are refused)
 
-    def __getattr__(self, name: str) -> Any:  # report, wake, commit_all ...: the runner's own
-        return getattr(self.runner, name)
-
-    async def commit(self, session: AsrSession, outputs: Iterable[Record] = (), *, consumed: str | None = None,
+    async def commit(self, session: Session[StateT], outputs: Iterable[Record] = (), *, consumed: str | None = None,
                      boundary: bool = False, to_client: Iterable[Record] = ()) -> None:
         redactor = session.state.redactor
         if redactor is None:
@@ -74,10 +80,11 @@ class RedactingRunner:
         await self.runner.commit(session, self.redact(session, outputs, names), consumed=consumed, boundary=boundary,
                                  to_client=to_client)
 
-    async def find_names(self, session: AsrSession, outputs: list[Record]) -> dict[int, frozenset[int]]:
+    async def find_names(self, session: Session[StateT], outputs: list[Record]) -> dict[int, frozenset[int]]:
         """Per transcript of ``outputs`` (by ``id``) the indices of its words that are a person's name,
         when the session redacts ``pii`` (none otherwise)."""
         redactor = session.state.redactor
+        assert redactor is not None  # commit() calls it for sessions with redaction only
         transcripts = [r for r in outputs if isinstance(r, Transcript) and r.text.strip()]
         if self.names is None or "pii" not in redactor.kinds or not transcripts:
             return {}
@@ -92,12 +99,13 @@ class RedactingRunner:
         self.metrics.redaction_names_seconds.observe(time.perf_counter() - started)
         return {id(t): f for t, f in zip(transcripts, found)}
 
-    def redact(self, session: AsrSession, outputs: Iterable[Record],
+    def redact(self, session: Session[StateT], outputs: Iterable[Record],
                names: dict[int, frozenset[int]] | None = None) -> list[Record]:
         """``outputs`` as they may leave the worker (synchronous: no other commit interleaves);
         ``names``: :meth:`find_names`'."""
         asr = session.state
         redactor = asr.redactor
+        assert redactor is not None  # a session with redaction
         names = names or {}
         now = time.monotonic()
         out: list[Record] = []
@@ -125,7 +133,7 @@ class RedactingRunner:
         self._arm(session, wait)
         return out
 
-    def _count(self, session: AsrSession, records: list[Record], now: float) -> None:
+    def _count(self, session: Session[StateT], records: Sequence[Record], now: float) -> None:
         """Metrics of the finals going out: how long each was held, what was redacted."""
         held_since = session.state.held_since
         for record in records:
@@ -134,11 +142,12 @@ class RedactingRunner:
                 for span in record.redactions:
                     self.metrics.redactions.labels(entity=span.entity).inc()
 
-    def _arm(self, session: AsrSession, wait: float | None) -> None:
+    def _arm(self, session: Session[StateT], wait: float | None) -> None:
         """While finals are held, (re)start their timeout of ``wait`` seconds (None: keep the one
         running); stop it when none is held."""
         asr = session.state
         timer = asr.redact_timer
+        assert asr.redactor is not None  # redact() arms it
         if asr.redactor.holding and (wait is not None or timer is None or timer.done()):
             if timer is not None and timer is not asyncio.current_task():
                 timer.cancel()
@@ -148,11 +157,12 @@ class RedactingRunner:
             timer.cancel()
             asr.redact_timer = None
 
-    async def _timeout(self, session: AsrSession, wait: float) -> None:
+    async def _timeout(self, session: Session[StateT], wait: float) -> None:
         await asyncio.sleep(wait)  # the hold's timeout, not a synchronisation
         asr = session.state
         if asr.redact_timer is asyncio.current_task():
             asr.redact_timer = None
+        assert asr.redactor is not None  # armed by redact()
         released = asr.redactor.release()
         if not released:
             return

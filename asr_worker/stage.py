@@ -1,13 +1,12 @@
-"""The ASR stage: what the runner hosts, dispatching each session to its mode.
+"""The ASR stage: what the runner hosts, handing each session to its mode.
 
-Each owned session has a small task that applies its input records in order.
-A session is decoded in one of two modes, each a mixin of :class:`AsrStage`
-over the shared :mod:`.core`: utterance by utterance, with partials and
-speculative early finals (:mod:`.live`: live calls, and recordings the engine
-cannot pack), or in packs of ended utterances (:mod:`.recording`: recordings
-with an engine that times words). :meth:`AsrStage.open` picks the mode (the type
-of the session's state); the session's task dispatches to it. Every write goes through
-the session's redactor (:mod:`.redacting`).
+Each owned session has a small task that applies its input records in order, and the ends of its
+decodes in order with them. A session is decoded in one of two modes, each a strategy
+(:class:`~.core.Mode`) over the shared :class:`~.core.Core`: utterance by utterance, with
+partials and speculative early finals (:mod:`.live`: live calls, and recordings the engine
+cannot pack), or in packs of ended utterances (:mod:`.recording`: recordings with an engine that
+times words). :meth:`AsrStage.open` picks the mode and binds it to the session's state. Every
+write goes through the session's redactor (:mod:`.redacting`).
 """
 
 from __future__ import annotations
@@ -22,20 +21,20 @@ from common.pipeline_config import AsrConfig
 from common.records import SAMPLE_RATE, End, Flush, Record
 from common.redaction.names import NameModel
 from common.redaction.redactor import Redactor
-from common.stage import Input, Runner
+from common.stage import Input, Runner, Stage
 
-from .core import AsrSession, AsrSessionState, Head, StreamingOptions, final_through
+from .core import AsrSession, AsrSessionState, Core, Done, Head, StreamingOptions, final_through
 from .engines import Engine
 from .language import LanguageVote, allowed
-from .live import LiveSessions, LiveState, Speculation
-from .recording import PACK_IDLE_SEC, PackDecode, PackState, Recordings
-from .redacting import RedactingRunner
+from .live import LiveSessions, LiveState
+from .recording import PackState, Recordings
+from .redacting import Redaction
 
 
 CLOSE_TIMEOUT = 10.0  # seconds close() waits for a session's tasks
 
 
-class AsrStage(LiveSessions, Recordings):
+class AsrStage(Stage[AsrSessionState]):
     """Streaming recognition; the stage owns ``engine`` from :meth:`start` to :meth:`shutdown`."""
 
     name = "asr"
@@ -44,18 +43,22 @@ class AsrStage(LiveSessions, Recordings):
                  names: NameModel | None = None) -> None:
         # Every write goes through the session's redactor first (a pass-through without redaction);
         # ``names``: the name model of redact=pii (None: sessions asking for pii are refused).
-        self.runner = RedactingRunner(runner, metrics=metrics, hold_sec=defaults.redact_hold_sec, names=names)
+        self.redaction = Redaction(runner, metrics=metrics, hold_sec=defaults.redact_hold_sec, names=names)
+        self.runner = runner
         self.engine = engine
         self.defaults = defaults
         self.metrics = metrics
+        core = Core(runner, engine, metrics=metrics, redaction=self.redaction)
+        self.live = LiveSessions(core)
+        self.packs = Recordings(core)
 
     async def start(self) -> None:
         await self.engine.start()  # vLLM loads its weights here, before sessions are taken
 
     async def shutdown(self) -> None:
         await self.engine.close()
-        if self.runner.names is not None:
-            self.runner.names.close()
+        if self.redaction.names is not None:
+            self.redaction.names.close()
 
     def open(self, session: AsrSession, state: bytes | None) -> AsrSessionState:
         config = session.config.asr
@@ -63,9 +66,14 @@ class AsrStage(LiveSessions, Recordings):
         # Packs need word timings to deal the words back; eager finals need a decode at each pause.
         packed = (session.config.batch and options.batch_pack_sec > 0 and self.engine.times_words
                   and not config.eager_finals)
-        asr: AsrSessionState = (PackState if packed else LiveState)(options=options, config=config,
-                                                                     head=Head.decode(state),
-                                                                     final_through=final_through(state))
+        head, through = Head.decode(state), final_through(state)
+        asr: AsrSessionState
+        if packed:
+            asr = PackState(options=options, config=config, head=head, final_through=through)
+            asr.mode = self.packs.bind(asr)
+        else:
+            asr = LiveState(options=options, config=config, head=head, final_through=through)
+            asr.mode = self.live.bind(asr)
         asr.vote = self._vote(config, options)
         if asr.vote is not None and state:
             asr.vote.restore(json.loads(state).get("language"))
@@ -106,18 +114,12 @@ class AsrStage(LiveSessions, Recordings):
 
     async def close_pending(self, session: AsrSession, marker: Flush | End) -> list[Record]:
         """What the session's mode has to commit before the marker (its checkpoint would pass it)."""
-        asr = session.state
-        if isinstance(asr, PackState):
-            return await self._close_packs(session, asr, marker)
-        assert isinstance(asr, LiveState)
-        await self._close_live(session, asr, marker)
-        return []
+        return await session.state.mode.close_pending(session, marker)
 
     def active(self, session: AsrSession) -> bool:
         """Counts against the capacity only while an utterance, a decode or other input is in progress."""
         asr = session.state
-        return (asr.utterance is not None or bool(asr.request_id) or not asr.queue.empty()
-                or isinstance(asr, PackState) and bool(asr.pack or asr.inflight))
+        return asr.utterance is not None or bool(asr.request_id) or not asr.queue.empty() or asr.mode.busy()
 
     def ready_for_input(self, session: AsrSession) -> bool:
         return session.state.queue.qsize() < session.state.options.max_pending
@@ -157,7 +159,7 @@ class AsrStage(LiveSessions, Recordings):
         find names here, for the gateways' checks."""
         languages = self.engine.languages
         return {"model": self.engine.model_name, "languages": None if languages is None else list(languages),
-                "names": self.runner.names is not None}
+                "names": self.redaction.names is not None}
 
     # -- per-session task -----------------------------------------------------
 
@@ -168,7 +170,7 @@ class AsrStage(LiveSessions, Recordings):
         # language it was not spoken in, and so does one that claims a session admitted before
         # any worker had announced its model.
         model = ModelLanguages((self.engine.model_name,), None if self.engine.languages is None
-                               else frozenset(self.engine.languages), names=self.runner.names is not None)
+                               else frozenset(self.engine.languages), names=self.redaction.names is not None)
         refusal = (model.refusal(asr.config.language, languages=asr.config.languages)
                    or names_refusal(model, asr.config.redact or ()))
         if refusal:
@@ -177,30 +179,23 @@ class AsrStage(LiveSessions, Recordings):
             return
         try:
             while not session.closed:  # closed by the commit of the end, among others
-                if isinstance(asr, PackState) and asr.pack:
-                    try:  # a recording whose input stalls has its pack decoded as it is
-                        async with asyncio.timeout(PACK_IDLE_SEC):
-                            entry_id, record = await asr.queue.get()
-                    except TimeoutError:
-                        await self._close_pack(session, asr)
-                        continue
+                wait = asr.mode.idle_after()
+                if wait is None:
+                    item = await asr.queue.get()
                 else:
-                    entry_id, record = await asr.queue.get()
-                if isinstance(record, Speculation):  # its decode ended
-                    assert isinstance(asr, LiveState)  # a speculation is a live session's
-                    await self._early_final(session, asr, record)
+                    try:  # (a recording whose input stalls has its pack decoded as it is)
+                        async with asyncio.timeout(wait):
+                            item = await asr.queue.get()
+                    except TimeoutError:
+                        await asr.mode.idle(session)
+                        continue
+                if isinstance(item, Done):  # a decode ended: its outcome applied in order with the input
+                    await item.run()
                     continue
-                if isinstance(record, PackDecode):  # a pack's decode ended: commit what is due, in order
-                    assert isinstance(asr, PackState)
-                    await self._commit_decoded(session, asr)
-                    continue
+                entry_id, record = item
                 if asr.queue.qsize() == asr.options.max_pending // 2:
                     self.runner.wake(session)
-                if isinstance(asr, PackState):
-                    await self._apply_packed(session, asr, entry_id, record)
-                else:
-                    assert isinstance(asr, LiveState)
-                    await self._apply(session, asr, entry_id, record)
+                await asr.mode.apply(session, entry_id, record)
                 asr.applied = entry_id
         except (LeaseLost, SessionGone) as exc:
             session.log.info("stopped: %s", exc)

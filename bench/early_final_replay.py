@@ -25,7 +25,10 @@ import numpy as np
 
 from asr_worker.continuation import Piece, context, continued, decode_rest
 from asr_worker.core import DIGITS_PROMPT, StreamingOptions, ends_sentence, ends_turn
+from asr_worker.digits import STEP as DIGITS
+from asr_worker.digits import retry as digits_retry
 from asr_worker.engines.base import DecodeRequest, Hypothesis
+from asr_worker.engines.fallback import STEP as FALLBACK
 from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
 from bench.accuracy import RATE, build_set, interval, mean_errors, shifted, transcribed, wer
 from common.endpointing import FRAME, EndpointOptions
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                         "context or the ASR worker's --redact-prompt gives it)")
     parser.add_argument("--digits", action="store_true", help="the whole way: a final of a card-number passage "
                         "(a redactor with pci, ssn and pii fed the finals so far decides, as the ASR stage's does) "
-                        "carries the ASR worker's default --redact-digits-prompt (asr_worker/engines/digits.py)")
+                        "carries the ASR worker's default --redact-digits-prompt (asr_worker/digits.py)")
     parser.add_argument("--sentence-confidence", type=float, default=StreamingOptions().sentence_confidence,
                         help="an early final only where the decode's confidence is at least this (the ASR "
                         "worker's --sentence-confidence; 0: every sentence end)")
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     def decode(way: str, audio: np.ndarray, language: str, prefix: str = "", *, digits: bool = False,
                context: str = "") -> Hypothesis:
         request = DecodeRequest(way, audio, True, language=language, prefix=prefix, context=context or args.context,
-                                digits_prompt=DIGITS_PROMPT if digits else "")
+                                retry=digits_retry(DIGITS_PROMPT) if digits else None)
         started = time.process_time()
         hypothesis = decoder.decode([request])[0]
         cpu[way] += time.process_time() - started
@@ -136,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
                              **{name: {"text": h.text, "avg_logprob": h.avg_logprob, "no_speech_prob": h.no_speech_prob}
                                 for name, h in (("greedy", hypothesis), ("beam", beam))}})
         counts[way][0] += 1
-        counts[way][1] += bool(hypothesis.fallback)
-        if hypothesis.digits:
-            redecoded.append(f"{item.name}: {hypothesis.digits}: {hypothesis.text!r}")
+        counts[way][1] += bool(hypothesis.step(FALLBACK))
+        if hypothesis.step(DIGITS):
+            redecoded.append(f"{item.name}: {hypothesis.step(DIGITS)}: {hypothesis.text!r}")
         return hypothesis
 
     def rest_decoder(way: str):

@@ -38,6 +38,7 @@ import time
 import numpy as np
 
 from asr_worker.engines import DecodeRequest
+from asr_worker.engines.loop_guard import STEP as LOOP
 from asr_worker.engines.repetition import find_loop
 from asr_worker.engines.whisper import (HOP, TOKEN_SLACK, TOKENS_PER_SECOND, WhisperDecoder, WhisperOptions,
                                         encoder_frames)
@@ -88,7 +89,7 @@ def regression_set(decoder: WhisperDecoder) -> dict:
         out[name] = {"seconds": round(len(audio) / RATE, 1),
                      "raw_loop": bool(find_loop(raw.text, raw.token_ids, len(audio) / RATE)),
                      "raw_kept": all(w in raw.text.lower() for w in CONTENT[name]),
-                     "guarded": guarded.loop or "no loop",
+                     "guarded": guarded.step(LOOP) or "no loop",
                      "guarded_kept": all(w in guarded.text.lower() for w in CONTENT[name]),
                      "raw_wall_s": round(raw_wall, 2), "guarded_wall_s": round(wall, 2),
                      "raw_cpu_s": round(raw_cpu, 2), "guarded_cpu_s": round(cpu, 2)}

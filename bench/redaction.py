@@ -33,6 +33,8 @@ import numpy as np
 import soxr
 from prometheus_client import CollectorRegistry
 
+from asr_worker.digits import STEP as DIGITS
+from asr_worker.digits import retry as digits_retry
 from asr_worker.engines import Engine, load_engine
 from asr_worker.engines.base import DecodeRequest
 from asr_worker.engines.whisper import WhisperOptions
@@ -47,7 +49,7 @@ from common.redaction import names as name_model
 from common.redaction.names import persons_in
 from common.redaction.itn import DIGIT_SPELLINGS, core, digit_word, runs
 from common.redaction.redactor import Redactor, words_of
-from tests.kit.redaction import CALLS, SETS, Piece, speak
+from tests.kit.redaction import CALLS, SETS, CallPiece, speak
 from tests.kit.support import RecordingRunner
 
 KINDS = ("pci", "ssn", "pii")
@@ -56,7 +58,7 @@ PLACEHOLDER = re.compile(r"\[[A-Z_]+_[0-9]+\]")
 SECRET_WORDS = {"email": ("example", "smith"), "address": ("elm",)}
 
 
-def leaks(piece: Piece, text: str) -> bool:
+def leaks(piece: CallPiece, text: str) -> bool:
     """What ``piece`` must hide survives in ``text`` (a redacted final)."""
     rest = PLACEHOLDER.sub("", text).lower()
     words = piece.secret or SECRET_WORDS.get(piece.label)
@@ -98,7 +100,7 @@ class Entity:
     members: tuple[int, ...]
     stretch: range
 
-    def piece(self, pieces) -> Piece:
+    def piece(self, pieces) -> CallPiece:
         return pieces[self.members[0]]
 
 
@@ -148,7 +150,7 @@ def phone_line(audio: np.ndarray) -> np.ndarray:
 
 
 # What the re-decodes with the digits prompt did, over the whole run: per re-decoded final, (request
-# id, the first decode's text, the final's text, the outcome (Hypothesis.digits: kept, refused,
+# id, the first decode's text, the final's text, the outcome (its step digits: kept, refused,
 # dropped), CPU seconds of the decode with it, and without).
 REDECODES: list[tuple[str, str, str, str, float, float]] = []
 
@@ -158,17 +160,17 @@ async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
     """The final's text, its words, and whether its second decode's digits were refused (what the ASR
     stage tells the redactor: ``unread_number``)."""
     request = DecodeRequest(request_id=request_id, audio=audio, final=True, language=language, word_timestamps=True,
-                            context=prompt, digits_prompt=digits_prompt)
+                            context=prompt, retry=digits_retry(digits_prompt) if digits_prompt else None)
     started = time.process_time()  # CPU of the process: the decode thread's, the only one busy
     hypothesis = await engine.transcribe(request)
     seconds = time.process_time() - started
-    if hypothesis.digits:
+    if hypothesis.step(DIGITS):
         # What the re-decode cost this final: the same decode without the digits prompt, timed.
         started = time.process_time()
-        first = await engine.transcribe(replace(request, request_id=request_id + "-plain", digits_prompt=""))
-        REDECODES.append((request_id, first.text, hypothesis.text, hypothesis.digits, seconds,
+        first = await engine.transcribe(replace(request, request_id=request_id + "-plain", retry=None))
+        REDECODES.append((request_id, first.text, hypothesis.text, hypothesis.step(DIGITS), seconds,
                           time.process_time() - started))
-    return hypothesis.text, hypothesis.words, hypothesis.digits == "refused"
+    return hypothesis.text, hypothesis.words, hypothesis.step(DIGITS) == "refused"
 
 
 async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt: str = "",

@@ -37,7 +37,7 @@ from .stage import Session, Stage
 log = logging.getLogger(__name__)
 
 
-class Settings(Protocol):
+class OwnershipOptions(Protocol):
     """The runner's settings that ownership reads (:class:`~.runner.RunnerOptions`)."""
 
     @property
@@ -103,7 +103,7 @@ class Ownership:
     """
 
     def __init__(self, host: Host, *, redis: bus.Redis, fence: Fence, stage: Stage, metrics: StageMetrics,
-                 options: Settings, worker_id: str) -> None:
+                 options: OwnershipOptions, worker_id: str) -> None:
         self.host = host
         self.redis = redis
         self.fence = fence

@@ -18,6 +18,7 @@ from common.service import run_main
 from .calls.connection import ConnectionOptions
 from .core.hub import HubOptions
 from .core.pacing import PacingOptions
+from .diarization.pool import DiarizeOptions
 from .doors import ROUTES
 from .http.prerecorded import PrerecordedOptions
 from .http.status import StatusOptions
@@ -35,8 +36,8 @@ log = logging.getLogger("gateway")
 GC_THRESHOLD = 50_000  # allocations between young-generation collections (Python's default: 700)
 
 # The classes whose fields are the gateway's flags, in --help's order; the doors' own follow.
-OPTIONS = (ListenOptions, PacingOptions, ConnectionOptions, HubOptions, KeyOptions, AccessOptions, TlsOptions,
-           PrerecordedOptions)
+OPTIONS = (ListenOptions, PacingOptions, ConnectionOptions, HubOptions, DiarizeOptions, KeyOptions, AccessOptions,
+           TlsOptions, PrerecordedOptions)
 OUTPUT_OPTIONS = (TranscriptOptions, FollowOptions, StatusOptions, WebhookOptions, TcpOptions)
 # The flags --help leaves to --help-advanced: limits, timeouts and retention whose defaults suit a
 # deployment (docs/configuration.md says what each does).
@@ -93,6 +94,7 @@ async def serve(args) -> None:
         hub=from_args(HubOptions, args), doors=[from_args(options, args) for options in door_options()],
         transcripts=from_args(TranscriptOptions, args, webhook=from_args(WebhookOptions, args)), follow=from_args(FollowOptions, args),
         status=from_args(StatusOptions, args), recordings=from_args(PrerecordedOptions, args),
+        diarize=from_args(DiarizeOptions, args),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

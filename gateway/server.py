@@ -57,7 +57,7 @@ from .calls.connection import Connection, ConnectionOptions
 from .calls.resume import Parking
 from .core.hub import HubOptions, SessionHub
 from .core.tenant import Tenants
-from .diarization.pool import Diarizer
+from .diarization.pool import DiarizeOptions, Diarizer
 from .doors import ROUTES, door_for
 from .doors.base import BadTarget, Handshake
 from .http import phrases, prerecorded, routes
@@ -133,7 +133,8 @@ class Gateway:
                  access: AccessOptions = AccessOptions(), doors: Iterable[object] = (),
                  transcripts: TranscriptOptions = TranscriptOptions(), follow: FollowOptions = FollowOptions(),
                  status: StatusOptions = StatusOptions(),
-                 recordings: prerecorded.PrerecordedOptions = prerecorded.PrerecordedOptions()) -> None:
+                 recordings: prerecorded.PrerecordedOptions = prerecorded.PrerecordedOptions(),
+                 diarize: DiarizeOptions = DiarizeOptions()) -> None:
         """``doors``: the options of the doors that have some (``TwilioOptions``...); a door's missing ones
         are its defaults."""
         self.registry = registry
@@ -142,8 +143,8 @@ class Gateway:
         self.connection_options = connection
         self.hub = SessionHub(redis, options=hub, metrics=self.metrics)
         # The gateway's one diarizer process, for live calls and recordings (started by start() with
-        # diarize_preload, else by the first diarize=true).
-        self.diarizer = Diarizer(metrics=self.metrics)
+        # --diarize-preload, else by the first diarize=true).
+        self.diarizer = Diarizer(options=diarize, metrics=self.metrics)
         self.transcripts = TranscriptLog(redis, options=transcripts, ttl=hub.session_ttl,
                                          gateway_id=self.hub.gateway_id, metrics=self.metrics,
                                          tenant_webhook=lambda tenant: access.api_keys.policy_of(tenant).webhook)
@@ -179,7 +180,7 @@ class Gateway:
         # Door sockets the gate let in, until their handler ends (or, if their handshake failed, they are gone).
         self._calls: weakref.WeakSet[AdmittedConnection] = weakref.WeakSet()
         self.status = GatewayStatus(self.hub, self.metrics, options=status)
-        self.pages = routes.Pages(registry=registry, readiness=self.hub.readiness, status=self.status)
+        self.pages = routes.Pages(registry=registry, readiness=self.hub.stages.readiness, status=self.status)
         self.parking = Parking(self.hub, grace=connection.resume_grace, limits=self.key_limits,
                                transcripts=self.transcripts)
         self._drained: asyncio.Future | None = None
@@ -195,7 +196,7 @@ class Gateway:
         if not self.api_keys.enabled:
             log.warning("no API keys configured (--api-key, --api-keys-file): anyone who can reach "
                         "this port may use the service")
-        if self.hub.options.diarize_preload:
+        if self.diarizer.options.preload:
             self.diarizer.preload()
         await self.hub.start()
         await self.transcripts.start()

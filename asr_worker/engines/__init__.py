@@ -6,7 +6,7 @@ import importlib
 
 from common.errors import ConfigError
 
-from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
+from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Retry, Word
 
 # Engine modules are imported lazily: vLLM and transformers are optional extras.
 ENGINES = {
@@ -39,4 +39,4 @@ def load_engine(name: str, options: EngineOptions) -> Engine:
     return module.load(options)
 
 
-__all__ = ["DecodeRequest", "Engine", "EngineOptions", "Hypothesis", "Word", "load_engine", "options_class", "ENGINES"]
+__all__ = ["DecodeRequest", "Engine", "EngineOptions", "Hypothesis", "Retry", "Word", "load_engine", "options_class", "ENGINES"]

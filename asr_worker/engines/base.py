@@ -9,7 +9,8 @@ engines submit to their own scheduler (vLLM's continuous batching).
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,10 +30,8 @@ class DecodeRequest:
     serve it before other partials (the first partial is what tells a speaker
     they are heard). ``batch`` marks a decode of a batch session (a recording):
     engines that queue decodes serve it after live sessions' decodes.
-    ``digits_prompt``: a final of a session that redacts card numbers or SSNs, in a number passage
-    (:mod:`.digits`): if its decode writes no number, engines that take a prompt (whisper)
-    decode it again with this text before ``context`` and keep the better by :mod:`.digits`'s
-    rule; others ignore it.
+    ``retry``: a second decode of the same audio with another prompt, when the first calls for it
+    (:class:`Retry`; engines that take no prompt ignore it).
     ``languages``: the languages a session that names none may be in (:mod:`asr_worker.language`),
     most likely first: with ``language`` None, engines that detect (whisper's multilingual
     models) decode in the most probable of them, never another; either way they give those
@@ -48,8 +47,28 @@ class DecodeRequest:
     word_timestamps: bool = False
     first_words: bool = False
     batch: bool = False
-    digits_prompt: str = ""
+    retry: Retry | None = None
     languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A second decode of a request's audio with ``prompt`` before its context, made when
+    ``wanted(text)`` of the first decode; ``judge(first text, second text)`` names the outcome, and
+    "kept" keeps the second. Engines that take a prompt (whisper) decode it on the same encoder output
+    and say the outcome in :attr:`Hypothesis.steps` under ``name``. The functions are module-level
+    (a request may be pickled to a child process). The ASR stage's digits prompt is one
+    (:mod:`asr_worker.digits`)."""
+
+    name: str
+    prompt: str
+    wanted: Callable[[str], bool]
+    judge: Callable[[str, str], str]
+
+    def context(self, context: str) -> str:
+        """The second decode's previous text: the prompt, then the request's ``context`` (whisper
+        keeps a long prompt's last tokens: the request's)."""
+        return " ".join(filter(None, (self.prompt, context)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,25 +94,29 @@ class Hypothesis:
     words: tuple[Word, ...] = ()
     # The engine's confidence in ``text``: a mean token probability (0..1); None if it has none.
     confidence: float | None = None
-    # The engine's guard against repetition loops (whisper, :mod:`.loop_guard`): "" (no loop),
-    # "recovered" (a loop was decoded again without one) or "truncated" (a loop was cut out:
-    # words may be missing from ``lost``, spans of the request's audio in seconds).
-    loop: str = ""
+    # Spans of the request's audio (seconds) whose words the engine cut out (whisper's loop guard,
+    # :mod:`.loop_guard`): words may be missing there, and the final says so (``truncated``).
     lost: tuple[tuple[float, float], ...] = ()
     # The decoder's own scores, where it has them (whisper): the average token log-probability and
     # the probability that the window holds no speech. The whisper engine's beam fallback reads them.
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
-    # Whether a final was decoded again with beam search (whisper's beam fallback): "" (no),
-    # "beam" (and that decode was kept) or "greedy" (decoded again, the greedy decode kept).
-    fallback: str = ""
-    # Whether a final was decoded again with the digits prompt (``DecodeRequest.digits_prompt``): ""
-    # (no), "kept" (that decode was kept), "refused" (it wrote digits that .digits' rule refused, the
-    # first decode kept: the redactor may mask the final whole) or "dropped" (it wrote none).
-    digits: str = ""
+    # What the engine's own steps did to this decode, (step, outcome) in the order they ran: whisper's
+    # beam fallback ("fallback": "beam" or "greedy", :mod:`.fallback`), a request's :class:`Retry`
+    # (its name: its judge's outcome), the loop guard ("loop": "recovered" or "truncated",
+    # :mod:`.loop_guard`). The ASR stage counts them; a step that did nothing is not there.
+    steps: tuple[tuple[str, str], ...] = ()
     # The request's ``languages`` with their probabilities in its audio (renormalised among them,
     # most probable first), where the engine detects languages (whisper's multilingual models).
     language_probs: tuple[tuple[str, float], ...] = ()
+
+    def step(self, name: str) -> str:
+        """The outcome of the engine's step ``name`` (:attr:`steps`); "" where it did nothing."""
+        return next((outcome for step, outcome in self.steps if step == name), "")
+
+    def with_step(self, name: str, outcome: str) -> Hypothesis:
+        """This hypothesis with ``outcome`` of step ``name`` noted after the others."""
+        return replace(self, steps=(*self.steps, (name, outcome)))
 
 
 class Engine(abc.ABC):

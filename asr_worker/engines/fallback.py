@@ -20,6 +20,7 @@ from common.redaction.itn import numeric, once, words
 
 from .repetition import COMPRESSION_RATIO_THRESHOLD, compression_ratio
 
+STEP = "fallback"  # the name of its outcome ("beam" or "greedy") in Hypothesis.steps
 SILENCE_LOGPROB = -1.0  # faster-whisper's log_prob_threshold, in its no-speech rule
 # Words (a number one word) a beam decode may lack against the greedy one before it counts as
 # stopped early, if it also has under half as many. On the recorded call-script finals
@@ -85,7 +86,7 @@ def stopped_early(greedy: str, beam: str) -> bool:
 
 
 def content_words(text: str) -> int:
-    """The words of ``text``, a word said again right after itself once (:func:`.digits.once`: a
+    """The words of ``text``, a word said again right after itself once (:func:`common.redaction.itn.once`: a
     loop's "I'm, I'm, I'm" is one) and a number one word however it is written ("47291836" and
     "four, seven, two, ..." alike): what a decode keeps of the speech. A number still counts: a
     beam decode that dropped the sentence holding one ("y en la nes 7 mos 5 4 1 9 8 es. lo tengo

@@ -5,7 +5,7 @@ Text with no word in it, or what whisper itself calls silence, never becomes a f
 partial is cut after the loop's first n-gram: the next partial decodes the audio again, and its
 tokens must not carry the loop forward as a prefix. A looping final is decoded again in pieces cut
 at quiet points and joined; a piece that still loops is cut and the final flagged ``truncated``
-with the span in ``lost``. Why pieces and not faster-whisper's beam or temperature fallback: a
+with the span in ``lost``. The outcome is the hypothesis's step :data:`STEP`. Why pieces and not faster-whisper's beam or temperature fallback: a
 loop that starts in a card number eats every sentence after it, beams and sampling over the whole
 audio did not bring those back, and a short window holds too few repeats to lose its place in.
 """
@@ -23,6 +23,7 @@ from common.records import SAMPLE_RATE
 from .base import DecodeRequest, Hypothesis, Word
 from .repetition import Loop, LoopLimits, cut_loop, cut_words, find_loop, non_speech
 
+STEP = "loop"  # the name of the guard's outcome in Hypothesis.steps: RECOVERED or TRUNCATED
 RECOVERED = "recovered"
 TRUNCATED = "truncated"
 
@@ -118,7 +119,7 @@ class LoopGuard:
         words = cut_words(hypothesis.words, text)
         lost_from = words[-1].end if words else 0.0
         return replace(hypothesis, text=text, token_ids=tuple(token_ids), tokens=len(token_ids), words=words,
-                       no_speech=not text, loop=TRUNCATED, lost=((min(lost_from, seconds), seconds),))
+                       no_speech=not text, lost=((min(lost_from, seconds), seconds),)).with_step(STEP, TRUNCATED)
 
     def _join(self, parts: list[tuple[float, Hypothesis]]) -> Hypothesis:
         """One hypothesis of pieces decoded apart, each (its start in seconds, its hypothesis)."""
@@ -138,4 +139,4 @@ class LoopGuard:
         language = next((h.language for _, h in parts if h.language), "")
         return Hypothesis(text=text, language=language, no_speech=not text, tokens=tokens,
                           token_ids=tuple(self._tokenize(text)), words=words, confidence=confidence,
-                          loop=TRUNCATED if lost else RECOVERED, lost=lost)
+                          lost=lost, steps=((STEP, TRUNCATED if lost else RECOVERED),))

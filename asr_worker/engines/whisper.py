@@ -3,8 +3,8 @@
 ``--model`` names the model (:mod:`.whisper_models`: ``tiny.en``, shipped, English only;
 ``base``, multilingual, the ``whisper-base`` extra; or a CTranslate2 directory); an English-only
 model refuses another language. Decodes are greedy; a live final that looks poor is decoded
-again with beams (:mod:`.fallback`), one in a number passage of a redacting session again with a
-digits prompt (:mod:`.digits`), and every result goes through the loop guard (:mod:`.loop_guard`).
+again with beams (:mod:`.fallback`), one whose request has a retry (:class:`~.base.Retry`: a redacting
+session's digits prompt) again with its prompt, and every result goes through the loop guard (:mod:`.loop_guard`).
 The encoder sees a window fitted to the audio plus a margin (whisper drops words at the edge of a
 window cut flush with the audio), not a fixed 30 s, because its cost grows with the window; after
 telephone audio the window is padded with the log-mel of silence, as whisper was trained.
@@ -35,10 +35,9 @@ from common.languages import language_code
 from common.records import SAMPLE_RATE
 
 from ..language import restricted
-from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Word
+from .base import DecodeRequest, Engine, EngineOptions, Hypothesis, Retry, Word
 from .batch_pause import ChildPauser
-from .digits import needs_digits, outcome, prompted
-from .fallback import Decoded, FallbackPolicy, needs_beam, pick
+from .fallback import STEP as FALLBACK, Decoded, FallbackPolicy, needs_beam, pick
 from .loop_guard import GuardOptions, LoopGuard
 from .repetition import LoopLimits
 from .scheduler import FINAL, FIRST_WORDS, PARTIAL, DecodeScheduler, StaleCollector
@@ -269,19 +268,20 @@ class WhisperDecoder:
         timings in batches of one window size each (one encode, one decoder loop and one
         alignment pass for all: a recording's packs, taken together by the batch thread); audio
         over 30 s alone. ``beam_size``: greedy (1) or beam search for all; ``fallback``: live
-        finals that look poor decoded again with beam search (:mod:`.fallback`). Requests with a
-        digits prompt that wrote no number are decoded again with it (:mod:`.digits`)."""
+        finals that look poor decoded again with beam search (:mod:`.fallback`). Requests whose
+        retry the decode calls for are decoded again with its prompt (:class:`~.base.Retry`)."""
         results: list[Hypothesis | None] = [None] * len(requests)
         groups: dict[tuple[bool, int, int], list[int]] = {}
         for index, request in enumerate(requests):
             margin = self._margins[request.final]
             if margin is None or len(request.audio) > FULL_WINDOW * HOP:
                 hypothesis = self._decode_long(request, beam_size=beam_size, fallback=fallback)
-                if request.digits_prompt and needs_digits(hypothesis.text):
-                    again = self._decode_long(replace(request, context=prompted(request.digits_prompt, request.context)),
+                retry = request.retry
+                if retry is not None and retry.wanted(hypothesis.text):
+                    again = self._decode_long(replace(request, context=retry.context(request.context)),
                                               beam_size=beam_size, fallback=fallback)
-                    came = outcome(hypothesis.text, again.text)
-                    hypothesis = replace(again if came == "kept" else hypothesis, digits=came)
+                    came = retry.judge(hypothesis.text, again.text)
+                    hypothesis = (again if came == "kept" else hypothesis).with_step(retry.name, came)
                 results[index] = hypothesis
             elif request.word_timestamps:
                 # Those of one window size together: a pack decoded with others has the words it
@@ -305,7 +305,7 @@ class WhisperDecoder:
         if fallback and self._falls_back(request) and needs_beam(_decoded(hypothesis), self.fallback):
             beam = self._transcribe_windows(request, beam_size=self.fallback.beam_size)
             chosen = pick(_decoded(hypothesis), _decoded(beam))
-            hypothesis = replace(beam if chosen == "beam" else hypothesis, fallback=chosen)
+            hypothesis = (beam if chosen == "beam" else hypothesis).with_step(FALLBACK, chosen)
         return hypothesis
 
     def _previous_tokens(self, request: DecodeRequest) -> int:
@@ -321,8 +321,8 @@ class WhisperDecoder:
         """One decode of each request (greedy, or ``beam_size`` beams), batched, in an encoder
         window fitted to the longest; with ``fallback``, live finals whose decode looks poor decoded
         again with the fallback's beams on the same encoder output, the better scored kept (where
-        every final takes beam search, those are decoded with beams alone); then those with a digits
-        prompt that wrote no number, again with it on the same encoder output (:mod:`.digits`)."""
+        every final takes beam search, those are decoded with beams alone); then those whose retry the
+        decode calls for, again with its prompt on the same encoder output (:class:`~.base.Retry`)."""
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
@@ -401,16 +401,16 @@ class WhisperDecoder:
             return decodes, fell_back
 
         decodes, fell_back = decode(list(range(len(requests))))
-        # Finals of a number passage that wrote no number: again with the digits prompt (.digits), the
-        # beam fallback included, one by one (CTranslate2 batches only prompts whose previous text is
-        # of one length).
-        digits: dict[int, str] = {}
+        # Requests whose retry the first decode calls for (a number passage's digits prompt): again
+        # with its prompt, the beam fallback included, one by one (CTranslate2 batches only prompts
+        # whose previous text is of one length).
+        retried: dict[int, str] = {}
         for index, request in enumerate(requests):
-            first = scored(index, decodes[index]).text
-            if request.digits_prompt and needs_digits(first):
-                again, beamed = decode([index], {index: prompt(index, prompted(request.digits_prompt, request.context))})
-                digits[index] = outcome(first, scored(index, again[index]).text)
-                if digits[index] == "kept":
+            first, retry = scored(index, decodes[index]).text, request.retry
+            if retry is not None and retry.wanted(first):
+                again, beamed = decode([index], {index: prompt(index, retry.context(request.context))})
+                retried[index] = retry.judge(first, scored(index, again[index]).text)
+                if retried[index] == "kept":
                     decodes[index] = again[index]
                     fell_back.pop(index, None)
                     fell_back.update(beamed)
@@ -430,8 +430,9 @@ class WhisperDecoder:
             hypotheses.append(Hypothesis(text=text, language=language or "", no_speech=silent or not text,
                                          tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
                                          confidence=confidence, avg_logprob=avg_logprob,
-                                         no_speech_prob=no_speech_prob, fallback=fell_back.get(index, ""),
-                                         digits=digits.get(index, ""), language_probs=probabilities[index]))
+                                         no_speech_prob=no_speech_prob, language_probs=probabilities[index],
+                                         steps=steps(fell_back.get(index, ""), requests[index].retry,
+                                                     retried.get(index, ""))))
         return hypotheses
 
     def _align(self, encoded, windows: np.ndarray, tokenizers: list, sequences: list[list[int]],
@@ -733,6 +734,12 @@ def _exit_with_parent(lifeline) -> None:
 def _decode_in_batch_child(requests: list[DecodeRequest]) -> list[Hypothesis]:
     assert _batch_decoder is not None  # made by the child's initializer
     return _batch_decoder.decode(requests)
+
+
+def steps(fell_back: str, retry: Retry | None, retried: str) -> tuple[tuple[str, str], ...]:
+    """:attr:`Hypothesis.steps` of a decode: the beam fallback's outcome, then the retry's."""
+    done = ((FALLBACK, fell_back), (retry.name if retry is not None else "", retried))
+    return tuple((step, outcome) for step, outcome in done if outcome)
 
 
 def _decoded(hypothesis: Hypothesis) -> Decoded:

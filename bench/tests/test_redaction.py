@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bench.redaction import clear_digits, entities, entity_score, leaks, plain_words
-from tests.kit.redaction import CALLS, SETS, Piece
+from tests.kit.redaction import CALLS, SETS, CallPiece
 
 CALL = dict(CALLS)
 
@@ -53,14 +53,14 @@ def test_clear_digits(text: str, digits: int) -> None:
 
 
 def test_a_word_the_script_says_as_a_word_is_no_digit() -> None:
-    plain = plain_words([Piece("I would like to pay for this one.")])
+    plain = plain_words([CallPiece("I would like to pay for this one.")])
     assert {"to", "for", "one"} <= plain
     assert clear_digits("I would like to pay for this one.", plain=plain) == 0
     assert clear_digits("I would like to pay for this one, and 4 too.", plain=plain) == 2
     # "for" where the script says "four" as a word ("the last four are"): said, no digit.
-    assert clear_digits("Sorry, the rest for us.", plain=plain_words([Piece("Sorry, the last four are")])) == 0
+    assert clear_digits("Sorry, the rest for us.", plain=plain_words([CallPiece("Sorry, the last four are")])) == 0
     # A number word of a number the script reads is not plain: "four" of "four one one one".
-    assert "four" not in plain_words([Piece("My card is four one one one.")])
+    assert "four" not in plain_words([CallPiece("My card is four one one one.")])
 
 
 def score(call: str, texts: list[str], n: int = 0) -> tuple[bool, int]:

@@ -1,4 +1,5 @@
-"""bench/turns.py's scoring: own finals, merged and lost replies, on hand-made items and finals."""
+"""bench/turns.py's scoring (its reply part: tests/kit/turns.py): own finals, merged and lost replies,
+on hand-made items and finals."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 
 from bench import turns as bench
-from bench.turns import Final
-from tests.kit.turns import Item, Turn
+from tests.kit.turn_doors import parse_duration
+from tests.kit.turns import Final, Item, Turn
 
 RATE = 1000  # samples are milliseconds here
 
@@ -58,9 +59,9 @@ def test_overlaps_and_repeats_are_counted_per_channel() -> None:
 
 
 def test_durations_and_doors() -> None:
-    assert bench.parse_duration("PT1.25S") == 1.25
+    assert parse_duration("PT1.25S") == 1.25
     with pytest.raises(ValueError):
-        bench.parse_duration("1.25")
+        parse_duration("1.25")
     assert bench.door_list("all") == list(bench.DOORS)
     with pytest.raises(Exception, match="--doors takes"):
         bench.door_list("native,sip")

@@ -30,7 +30,7 @@ _TRAILING = ".,?!;:"
 # second decode wrote refused digits were 1-2 words (`For I'm...` -> `4-I`; `FEM-0 FEM-0 ... FEM-`);
 # the negatives whose second decode wrote digits were sentences of 6 and more (`A new car derived in
 # Penn Bay.` -> `The new card arrived in 10 days.`), and a keyword sentence "My email is John." is 4.
-# Two words stand for one number in the keep rule (asr_worker.engines.digits.MAX_REPLACED); one more
+# Two words stand for one number in the keep rule (asr_worker.digits.MAX_REPLACED); one more
 # for a word between two groups ("and").
 MAX_UNREAD_WORDS = 3
 
@@ -113,7 +113,7 @@ class Redactor:
 
         ``names``: the indices of its words (:func:`words_of`) that are a person's name.
         ``unread_number``: its second decode with the digits prompt wrote digits that were not kept
-        (the engine's ``Hypothesis.digits == "refused"``)."""
+        (the step ``digits`` of the engine's ``Hypothesis.steps``: "refused")."""
         whole = self._whole(transcript) if unread_number else None  # (the state before it)
         out = self.speech_start(transcript.start)
         if not transcript.text.strip():

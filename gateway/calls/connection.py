@@ -12,9 +12,10 @@ session limit can still reconnect to resume a call.
 
 While the call runs, a watchdog ends it when it idles (:mod:`gateway.core.idle`),
 and the connection pings the client and drops it when a pong is late. Both
-count only the time the gateway is ready to read the client: while it paces a
-fast sender, the client's audio waits in the socket, and its pong behind it.
-A pacing wait ends when the connection is lost.
+count only the time the gateway is ready to read the client (:mod:`.ready`):
+while it paces a fast sender, the client's audio waits in the socket, and its
+pong behind it. A pacing wait ends when the connection is lost. The call's
+events go out through :mod:`.sender`; the key's slots are held in :mod:`.slots`.
 
 A resumable door's call is parked in Redis (:mod:`gateway.calls.resume`) when its
 client drops without a close, for a client to resume through any gateway. When
@@ -27,7 +28,6 @@ taken is delivered), then ends with close 1001 and a reason saying so.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -45,19 +45,20 @@ from common.logs import Untrusted
 
 from ..core import events
 from ..core.hub import SessionHub
-from ..core.idle import IdleClock, ReadyClock
+from ..core.idle import IdleClock
 from ..core.pacing import AudioPacer, PacingOptions
-from ..doors.base import CloseFrame, Door
+from ..doors.base import Door
 from ..policy.tenant import TenantPolicy
 from ..security.limits import PENDING, SESSION, KeyLimits, NoSlot, Slot
 from .call import Call, CallRefused, Plug
+from .ready import Reading, pace, take_over_keepalive, watch_idle
 from .resume import Parking
+from .sender import FLUSH_TIMEOUT, Sender, goodbye, write
+from .slots import KeySlots
 
 log = logging.getLogger(__name__)
 
 RESTART_REASON = "the server is restarting: every result of the audio taken was sent; reconnect to go on"
-FLUSH_TIMEOUT = 5.0  # seconds a parking connection waits to send what its call queued
-_FLUSHED = object()  # queued behind a parking call's events: the sender stops there
 # How reading the client ended.
 _DONE, _DROPPED, _STOPPED = "done", "dropped", "stopped"
 
@@ -106,24 +107,21 @@ class Connection:
         self.parking = parking  # where a resumable door's dropped call waits for its client
         self.key_id = key_id
         self.policy = policy  # who owns the call, and what the tenant says of it
-        self.limits = limits
+        self.slots = KeySlots(limits, key_id)
         self.plugs = plugs
         self.parked = False
         self.events: asyncio.Queue[events.Event] = asyncio.Queue(maxsize=options.send_queue)
+        self.sender = Sender(websocket, door, self.events)
         self.call: Call | None = None
         self.pacer = AudioPacer(options.pacing)
         self.started = time.monotonic()  # the handshake's end: the config deadline runs from here
-        self.ready = ReadyClock(self.started)  # stands still while the connection holds back reading
-        self._reading = asyncio.Event()  # set while the ready clock runs
-        self._reading.set()
+        self.reading = Reading(self.started)  # its clock stands still while the connection holds back reading
         self.idle: IdleClock | None = None  # once the call opened
-        self.slot: Slot | None = None  # the call's session slot of its key, held until the call ends
         self._watched = False  # a resume elsewhere makes this connection let go of its call
         self._stopping = False  # the gateway shuts down: stop reading
         self._stop_timeout = options.results_timeout
         self._waiting = False  # waiting for the client's next message (safe to interrupt)
         self._reader: asyncio.Task | None = None
-        self._sender: asyncio.Task | None = None
         self._goodbye: asyncio.Task | None = None
 
     def stop(self, *, timeout: float) -> None:
@@ -140,50 +138,42 @@ class Connection:
             self._reader.cancel()  # cancelling a WebSocket's recv loses nothing
 
     async def run(self) -> None:
-        self._sender = sender = asyncio.create_task(self._send(), name="send")
-        keepalive = self._take_over_keepalive()
+        self.sender.start()
+        keepalive = take_over_keepalive(self.websocket, self.reading, drop=self._let_go,
+                                        call_id=lambda: self.call.call_id if self.call is not None else None)
         try:
             pending = await self._claim(PENDING)
             if pending is not None:
                 try:
                     operations = await self._open()
                 finally:
-                    await self._give_back(pending)
+                    await self.slots.give_back(pending)
                 if self.call is not None:
                     await self._receive(operations)
             if not self.parked:
-                await asyncio.wait({sender}, timeout=self.options.results_timeout)
+                await self.sender.finished(self.options.results_timeout)
         except Exception:
             log.exception("connection failed")
             await self._abort(ErrorCode.INTERNAL, "internal error; the session ends")
         finally:
-            sender.cancel()
             if keepalive is not None:
                 keepalive.cancel()
-            await asyncio.gather(sender, *([keepalive] if keepalive else []), return_exceptions=True)
+            await asyncio.gather(self.sender.stop(), *([keepalive] if keepalive else []), return_exceptions=True)
             if self.call is not None and not self.parked:
                 if self._watched:
                     assert self.parking is not None  # it watches the call
                     await self.parking.unwatch(self.call)
                 await self.call.release()
 
-    # -- counting against the key ------------------------------------------------------------
-
     async def _claim(self, kind: str) -> Slot | None:
         """A slot of ``kind`` for this connection's key; None when refused (the refusal is queued)."""
-        if self.limits is None or self.key_id is None:
-            return Slot(kind, self.key_id or "")
         try:
-            return await self.limits.take(kind, self.key_id)
+            return await self.slots.take(kind)
         except NoSlot as refused:
             if refused.reason is not None:
                 self.hub.metrics.sessions_refused.labels(reason=refused.reason).inc()
             await self._refuse(refused.code, str(refused), CloseCode.TRY_AGAIN_LATER)
             return None
-
-    async def _give_back(self, slot: Slot) -> None:
-        if self.limits is not None:
-            await self.limits.release(slot)
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -227,21 +217,15 @@ class Connection:
         try:
             await call.open()
         except BaseException as exc:
-            await self._give_back(slot)
+            await self.slots.give_back(slot)
             if not isinstance(exc, CallRefused):
                 raise
             await self._refuse(exc.code, str(exc), exc.close_code)
             return []
-        self._hold_slot(call, slot)
+        self.slots.hold(call, slot)
         self.call = call
         await self._watch()
         return rest
-
-    def _hold_slot(self, call: Call, slot: Slot) -> None:
-        """The call holds its key's session slot until it ends (parked too)."""
-        self.slot = slot
-        if self.limits is not None:
-            call.on_release(functools.partial(self.limits.release, slot))
 
     async def _resume(self, resume: events.Resume) -> bool:
         """Take over a parked call, from any gateway; False (refused) when there is none to take."""
@@ -262,11 +246,7 @@ class Connection:
             return False
         call = Call.restore(self.hub, state["call"], events_out=self.events, policy=self.policy, plugs=self.plugs)
         self.door.restore(state["door"], call.config)
-        if self.key_id is not None:
-            slot = Slot(SESSION, self.key_id, state["slot"])
-            if self.limits is not None:
-                self.limits.adopt(slot)
-            self._hold_slot(call, slot)
+        self.slots.adopt(call, state["slot"])
         self.call = call
         # The replay and the confirmation first, then what the pipeline sent while the call was parked.
         await self.events.put(events.Resumed(call.call_id, self.door.received_samples, resume.last_seq))
@@ -303,11 +283,13 @@ class Connection:
 
     async def _receive(self, pending: list[events.Operation]) -> None:
         options = self.options
-        self.idle = IdleClock(self.ready, time.monotonic(), idle_timeout=options.idle_timeout,
+        call = self.call
+        assert call is not None  # reading starts once the call is open
+        self.idle = IdleClock(self.reading.clock, time.monotonic(), idle_timeout=options.idle_timeout,
                               min_audio_share=options.min_audio_share,
                               audio_share_window=options.audio_share_window,
                               max_keepalive_idle=options.max_keepalive_idle)
-        watchdog = asyncio.create_task(self._watch_idle(), name="idle")
+        watchdog = asyncio.create_task(watch_idle(call, self.idle, self.reading), name="idle")
         try:
             self._reader = asyncio.create_task(self._read(pending), name="read")
             try:
@@ -319,15 +301,13 @@ class Connection:
         finally:
             watchdog.cancel()
             await asyncio.gather(watchdog, return_exceptions=True)
-        call = self.call
-        assert call is not None  # reading starts once the call is open
         resumable = self._watched and call.taking_input
         if outcome == _STOPPED:
             if resumable and await self._park(moving=True):
                 return
             if not call.taking_input:
                 return
-            self._hold()  # no reading from now on: no pong is late
+            self.reading.hold()  # no reading from now on: no pong is late
             await call.close(timeout=self._stop_timeout, close_code=CloseCode.GOING_AWAY, reason=RESTART_REASON)
             return
         if outcome == _DROPPED:
@@ -338,152 +318,6 @@ class Connection:
                 await call.disconnect()
             except (RedisError, OSError):
                 pass
-
-    async def _park(self, *, moving: bool) -> bool:
-        """Park the call in Redis for its client to resume; True if parked (else the caller ends it).
-
-        ``moving``: the gateway shuts down and the socket still works: what the call
-        queued is sent, then the client is told to reconnect (close 1012). Otherwise the
-        door renders it unsent, into its replay buffer.
-        """
-        call = self.call
-        assert call is not None and self.parking is not None  # a watched call
-        try:
-            call_state = await call.park()
-            flushed = await self._flush_events(send=moving)
-            await self.parking.park(call, call_state, self.door.park(), key_id=self.key_id, slot=self.slot)
-        except (RedisError, OSError) as exc:
-            log.warning("session %s: parking it failed, so it ends: %s", Untrusted(call.call_id), exc)
-            return False
-        finally:
-            await self.parking.unwatch(call)
-            self._watched = False
-        self.parked = True
-        if moving:
-            if not flushed:
-                self._let_go()  # a client that does not read gets no goodbye; it reconnects all the same
-                return True
-            try:
-                await within(write(self.websocket, self.door, events.Moving(call.call_id)), FLUSH_TIMEOUT)
-            except (ConnectionClosed, TimeoutError):
-                pass
-        return True
-
-    async def _flush_events(self, *, send: bool) -> bool:
-        """Render every event the parked call queued: sent when ``send`` (True if all were), else into the
-        door's replay buffer only."""
-        sender, flushed = self._sender, False
-        if send and sender is not None and not sender.done():
-            try:
-                # A marker, not an event: the sender stops at it, and the loop below skips it.
-                await within(self.events.put(_FLUSHED), FLUSH_TIMEOUT)  # type: ignore[arg-type]
-                await asyncio.wait({sender}, timeout=FLUSH_TIMEOUT)
-                flushed = sender.done() and not sender.cancelled()
-            except TimeoutError:
-                pass
-        if sender is not None:
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
-        while not self.events.empty():
-            event = self.events.get_nowait()
-            if event is not _FLUSHED:
-                self.door.render(event)  # numbered and kept for the replay
-        return flushed
-
-    async def _watch_idle(self) -> None:
-        """End the call when it idles too long (:class:`IdleClock`)."""
-        call = self.call
-        assert call is not None and self.idle is not None  # made before this watchdog starts
-        while call.taking_input:
-            await self._until(self.idle.deadline())
-            message = self.idle.idle(time.monotonic())
-            if message is not None and call.taking_input:
-                await call.fail(ErrorCode.IDLE_TIMEOUT, message, CloseCode.INTERNAL_ERROR)
-                return
-
-    # -- ready time --------------------------------------------------------------------------
-
-    def _hold(self) -> None:
-        """The connection stops reading the client for a while (it applies a message: paces, publishes)."""
-        self.ready.hold(time.monotonic())
-        self._reading.clear()
-
-    def _release(self) -> None:
-        self.ready.release(time.monotonic())
-        self._reading.set()
-
-    async def _until(self, ready: float, done: asyncio.Future | None = None) -> bool:
-        """Wait until the ready clock reads ``ready``, or ``done`` is; True if ``done`` came first."""
-        while done is None or not done.done():
-            now = time.monotonic()
-            at = self.ready.wall(ready, now)
-            if at is not None and at <= now:
-                return False
-            if at is not None and done is None:
-                await asyncio.sleep(at - now)  # a timer: the deadline is checked again when it rings
-                continue
-            waiters = set() if done is None else {done}
-            reading = None
-            if at is None:  # held: the clock stands still until the connection reads again
-                reading = asyncio.ensure_future(self._reading.wait())
-                waiters.add(reading)
-            try:
-                await asyncio.wait(waiters, timeout=None if at is None else at - now,
-                                   return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                if reading is not None:
-                    reading.cancel()
-        return True
-
-    # -- keepalive ---------------------------------------------------------------------------
-
-    def _take_over_keepalive(self) -> asyncio.Task | None:
-        """Replace the WebSocket library's keepalive with one on the ready clock; None without pings.
-
-        The library counts a pong's delay in wall time: while pacing holds back reads,
-        a live client's pong waits behind its audio and would time out (seen: 1011
-        after ~20 s of a fast upload). Its pings stop here; this connection sends its own.
-        """
-        interval = getattr(self.websocket, "ping_interval", None)
-        timeout = getattr(self.websocket, "ping_timeout", None)
-        if interval is None or timeout is None:
-            return None
-        library = getattr(self.websocket, "keepalive_task", None)
-        if library is not None:
-            library.cancel()
-        return asyncio.create_task(self._keepalive(interval, timeout), name="keepalive")
-
-    async def _keepalive(self, interval: float, timeout: float) -> None:
-        """Ping every ``interval`` s; drop the client when a pong is ``timeout`` s of ready time late.
-
-        The pings go on every ``interval`` s while a pong is pending, too: they find a
-        client that is gone while pacing holds back reads, when its pong cannot come and
-        nothing else writes. A ping to a killed client's socket draws a reset from its
-        host (even when the client's FIN waits behind data the gateway does not read),
-        the write after it fails, and that closes the connection and ends the pacing wait.
-        One ping while the pong stands still on the ready clock would wait for ever.
-        """
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                pong = await self.websocket.ping()
-            except ConnectionClosed:
-                return
-            assert isinstance(pong, asyncio.Future)  # what websockets returns (typed as an Awaitable)
-            answer = asyncio.ensure_future(self._until(self.ready.read(time.monotonic()) + timeout, pong))
-            try:
-                while not (await asyncio.wait({answer}, timeout=interval))[0]:
-                    try:
-                        await self.websocket.ping()  # its pong answers the first one too
-                    except ConnectionClosed:
-                        return
-            finally:
-                answer.cancel()
-            if not answer.result():
-                log.info("session %s: no pong within %g s; the client is dropped",
-                         Untrusted(self.call.call_id) if self.call is not None else "(not open)", timeout)
-                self._let_go()  # as a network failure would: a resumable call is parked
-                return
 
     async def _read(self, pending: list[events.Operation]) -> str:
         """Apply the client's messages until the call is done with them, the client goes, or the gateway stops."""
@@ -508,60 +342,41 @@ class Connection:
             return _DROPPED
 
     async def _apply(self, operations: list[events.Operation]) -> bool:
-        """Apply operations to the call (the client waits meanwhile); True when the connection is done reading."""
-        self._hold()
-        try:
-            return await self._apply_held(operations)
-        finally:
-            self._release()
-
-    async def _apply_held(self, operations: list[events.Operation]) -> bool:
+        """Apply operations to the call, not reading the client meanwhile (its ready clock stands
+        still); True when the connection is done reading."""
         call = self.call
         assert call is not None and self.idle is not None  # the call is open
-        for operation in operations:
-            try:
-                if isinstance(operation, events.Audio):
-                    seconds = await call.audio(operation.data, channel=operation.channel)
-                    self.idle.audio(time.monotonic(), seconds)
-                    # A batch session (a recording) is unpaced: its backlog bounds it (core/session.py).
-                    if not call.batch and (delay := self.pacer.spend(seconds)):
-                        # Not reading the socket meanwhile is the point: TCP pushes back.
-                        self.hub.metrics.paced_seconds.inc(delay)
-                        await self._pace(delay)
-                elif isinstance(operation, events.Finalize):
-                    await call.finalize()
-                elif isinstance(operation, events.KeepAlive):
-                    self.idle.keepalive(time.monotonic())
-                elif isinstance(operation, events.Reply):
-                    await self.events.put(operation)
-                elif isinstance(operation, events.Close):
-                    await call.close(timeout=self.options.results_timeout)
-                    return True
-                elif isinstance(operation, events.Open):
-                    raise ProtocolError(ErrorCode.PROTOCOL, "the session is already open")
-            except ProtocolError as exc:
-                await self._reject(exc)
-            except (BacklogFull, RedisError, OSError) as exc:
-                await call.fail_publishing(exc)
-                return True
-        return False
-
-    async def _pace(self, delay: float) -> None:
-        """Wait ``delay`` s before reading on; raise ConnectionClosed if the connection is lost meanwhile.
-
-        The rest of what the client sent is not taken then: nobody is left to pace.
-        """
-        lost = getattr(self.websocket, "wait_closed", None)
-        if lost is None:  # a raw TCP stream: it cannot tell while nobody reads it
-            await asyncio.sleep(delay)
-            return
-        waiter = asyncio.ensure_future(lost())
+        self.reading.hold()
         try:
-            done, _ = await asyncio.wait({waiter}, timeout=delay)
+            for operation in operations:
+                try:
+                    if isinstance(operation, events.Audio):
+                        seconds = await call.audio(operation.data, channel=operation.channel)
+                        self.idle.audio(time.monotonic(), seconds)
+                        # A batch session (a recording) is unpaced: its backlog bounds it (core/session.py).
+                        if not call.batch and (delay := self.pacer.spend(seconds)):
+                            # Not reading the socket meanwhile is the point: TCP pushes back.
+                            self.hub.metrics.paced_seconds.inc(delay)
+                            await pace(self.websocket, delay)
+                    elif isinstance(operation, events.Finalize):
+                        await call.finalize()
+                    elif isinstance(operation, events.KeepAlive):
+                        self.idle.keepalive(time.monotonic())
+                    elif isinstance(operation, events.Reply):
+                        await self.events.put(operation)
+                    elif isinstance(operation, events.Close):
+                        await call.close(timeout=self.options.results_timeout)
+                        return True
+                    elif isinstance(operation, events.Open):
+                        raise ProtocolError(ErrorCode.PROTOCOL, "the session is already open")
+                except ProtocolError as exc:
+                    await self._reject(exc)
+                except (BacklogFull, RedisError, OSError) as exc:
+                    await call.fail_publishing(exc)
+                    return True
+            return False
         finally:
-            waiter.cancel()
-        if done:
-            raise self.websocket.close_exc
+            self.reading.release()
 
     async def _reject(self, exc: ProtocolError) -> None:
         """A bad message after the call opened: say what was wrong and carry on."""
@@ -569,40 +384,39 @@ class Connection:
         assert self.call is not None  # the call is open
         await self.call.error(exc.code, str(exc))
 
-    # -- call to client --------------------------------------------------------------------
+    # -- parking and goodbyes ----------------------------------------------------------------
 
-    async def _send(self) -> None:
+    async def _park(self, *, moving: bool) -> bool:
+        """Park the call in Redis for its client to resume; True if parked (else the caller ends it).
+
+        ``moving``: the gateway shuts down and the socket still works: what the call
+        queued is sent, then the client is told to reconnect (close 1012). Otherwise the
+        door renders it unsent, into its replay buffer.
+        """
+        call = self.call
+        assert call is not None and self.parking is not None  # a watched call
         try:
-            while True:
-                event = await self.events.get()
-                if event is _FLUSHED:
-                    return  # the call was parked: the connection takes the rest from here
-                if await write(self.websocket, self.door, event):
-                    return
-        except ConnectionClosed:
-            pass
+            call_state = await call.park()
+            flushed = await self.sender.flush(send=moving)
+            await self.parking.park(call, call_state, self.door.park(), key_id=self.key_id, slot=self.slots.session)
+        except (RedisError, OSError) as exc:
+            log.warning("session %s: parking it failed, so it ends: %s", Untrusted(call.call_id), exc)
+            return False
+        finally:
+            await self.parking.unwatch(call)
+            self._watched = False
+        self.parked = True
+        if moving:
+            if not flushed:
+                self._let_go()  # a client that does not read gets no goodbye; it reconnects all the same
+                return True
+            try:
+                await within(write(self.websocket, self.door, events.Moving(call.call_id)), FLUSH_TIMEOUT)
+            except (ConnectionClosed, TimeoutError):
+                pass
+        return True
 
     async def _abort(self, code: ErrorCode, message: str) -> None:
         """Say goodbye directly on the socket (the sender may be the thing that failed)."""
         self.hub.metrics.errors_sent.labels(code=str(code)).inc()
         await goodbye(self.websocket, self.door, code, message, CloseCode.INTERNAL_ERROR)
-
-
-async def write(websocket, door: Door, event: events.Event) -> bool:
-    """Send ``event`` as ``door`` renders it; True once it closed the socket."""
-    for outgoing in door.render(event):
-        if isinstance(outgoing, CloseFrame):
-            await websocket.close(outgoing.code, outgoing.reason)
-            return True
-        await websocket.send(outgoing)
-    return False
-
-
-async def goodbye(websocket, door: Door, code: ErrorCode, message: str, close_code: int) -> None:
-    """A fatal error and the close, written straight to the socket, not through a sender task."""
-    try:
-        for event in (events.Error(code, message, fatal=True), events.Ended(close_code, message, complete=False)):
-            if await write(websocket, door, event):
-                return
-    except ConnectionClosed:
-        pass

@@ -19,14 +19,15 @@ admission (:mod:`gateway.policy.tenant`), or not made where it does not apply. A
 - :meth:`Feature.close` when the call leaves the gateway: released, or parked to resume elsewhere.
 
 Every hook does nothing here; a feature overrides the ones it needs. Hooks that do not return
-anything must not wait on the call's client (the call awaits them in its relay).
+anything must not wait on the call's client (the call awaits them in its relay). A call holds its
+features as :class:`Features`, which hands each hook to them all, in order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -80,3 +81,67 @@ class Feature:
         """The call leaves this gateway (``parked``: to resume elsewhere; else released, ended or not):
         let go of what the feature holds; idempotent. Parked, what of its state goes with the call (JSON)."""
         return {}
+
+
+F = TypeVar("F", bound=Feature)
+
+
+class Features:
+    """A call's features, in the order they hear it, and each hook handed to them all."""
+
+    def __init__(self, features: Iterable[Feature]) -> None:
+        self._features = tuple(features)
+        self._left = False  # they were told the call left (released or parked)
+
+    def find(self, kind: type[F]) -> F | None:
+        """The feature of ``kind``, if the call has one (a feature that reads another's work)."""
+        return next((feature for feature in self._features if isinstance(feature, kind)), None)
+
+    def refusal(self) -> Refusal | None:
+        """The first feature's refusal, if one refuses (the rest are not asked)."""
+        return next((refused for feature in self._features if (refused := feature.refusal()) is not None), None)
+
+    async def open(self, parked: Mapping[str, Any] | None) -> None:
+        for feature in self._features:
+            await feature.open(parked)
+
+    async def opened(self) -> None:
+        for feature in self._features:
+            await feature.opened()
+
+    def audio(self, channel: int, chunks: Chunks) -> None:
+        for feature in self._features:
+            feature.audio(channel, chunks)
+
+    def record(self, channel: int, record: Record) -> None:
+        for feature in self._features:
+            feature.record(channel, record)
+
+    async def final(self, final: events.Final) -> events.Final:
+        for feature in self._features:  # each a bounded wait (speakers: --diarize-wait)
+            final = await feature.final(final)
+        return final
+
+    async def result(self, event: events.Partial | events.Final) -> None:
+        for feature in self._features:
+            await feature.result(event)
+
+    async def end(self, ended: events.Ended, *, ended_meanwhile: Callable[[], bool]) -> bool:
+        """Hand each feature ``ended``, in order (the analytics' summary goes out before the log's end);
+        False, and the rest not told, once ``ended_meanwhile()``: another end came during one (a fatal
+        error during the summary) and went out."""
+        for feature in self._features:
+            await feature.end(ended)
+            if ended_meanwhile():
+                return False
+        return True
+
+    async def leave(self, *, parked: bool) -> dict:
+        """Tell the features the call leaves this gateway (once); what of their state goes with a parked call."""
+        if self._left:
+            return {}
+        self._left = True
+        state: dict = {}
+        for feature in self._features:
+            state.update(await feature.close(parked=parked))
+        return state

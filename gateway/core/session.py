@@ -235,7 +235,7 @@ class PipelineSession:
         for attempt in range(3):
             try:
                 await self.hub.redis.delete(*self.keys.all())
-                await self.hub.release(self.session_id, list(self.pipeline.stages))
+                await self.hub.stages.release(self.session_id, list(self.pipeline.stages))
                 return
             except (RedisError, OSError) as exc:
                 self.log.warning("deleting session keys failed (attempt %d): %s", attempt + 1, exc)

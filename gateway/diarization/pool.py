@@ -29,9 +29,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.config import option, positive
 from common.errors import ConfigError
 from common.metrics import GatewayMetrics
 
@@ -128,15 +130,39 @@ def _merged(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiarizeOptions:
+    """When the diarizer's process starts, and how long a diarized live call's final waits for it
+    (gateway/features/speakers.py)."""
+
+    # A diarized live call's final waits this long for its speakers, then goes without.
+    wait: float = field(default=2.0, metadata=option(
+        "seconds a diarized live call's final waits for its speakers before it goes without them (counted from "
+        "the diarizer's model loaded)", flag="--diarize-wait", parse=positive(float)))
+    # ... after waiting this long at most for the diarizer's process to load its model (a one-off per process).
+    load_wait: float = field(default=30.0, metadata=option(
+        "seconds a diarized live call's final waits for the diarizer's process to load its model (the first "
+        "diarized call after the gateway starts, or after that process died) before --diarize-wait begins",
+        flag="--diarize-load-wait", parse=positive(float)))
+    # Start the process (torch, ~1 s of CPU and a few hundred MB) with the gateway, not at the first
+    # diarize=true: where diarized calls are expected.
+    preload: bool = field(default=False, metadata=option(
+        "start the diarizer's process (and load its speaker model) as the gateway starts, not at the first "
+        "diarize=true request; nothing when the diarize extra is not installed", flag="--diarize-preload"))
+
+
 class Diarizer:
     """The gateway's handle on its diarizer process (started on first use or by :meth:`warm`, restarted if
     it dies).
 
-    ``initializer``: what the process runs before any request (:func:`_load`, the model; tests give
-    another). ``metrics``: where the load's seconds go (``diarizer_load_seconds``).
+    ``options``: when it starts, how long live calls wait for it. ``initializer``: what the process runs
+    before any request (:func:`_load`, the model; tests give another). ``metrics``: where the load's
+    seconds go (``diarizer_load_seconds``).
     """
 
-    def __init__(self, *, initializer: Callable[[], None] = _load, metrics: GatewayMetrics | None = None) -> None:
+    def __init__(self, *, options: DiarizeOptions = DiarizeOptions(), initializer: Callable[[], None] = _load,
+                 metrics: GatewayMetrics | None = None) -> None:
+        self.options = options
         self._initializer = initializer
         self._metrics = metrics
         self._pool: ProcessPoolExecutor | None = None
@@ -158,7 +184,7 @@ class Diarizer:
 
     def preload(self) -> None:
         """``--diarize-preload``: :meth:`warm` as the gateway starts (readiness does not wait for the load:
-        a final waits for it, bounded by ``diarize_load_wait``), or say why not."""
+        a final waits for it, bounded by ``--diarize-load-wait``), or say why not."""
         try:
             available()
         except ConfigError as exc:

@@ -44,7 +44,8 @@ from common.records import Record, SpeechEnd, SpeechStart
 from ..analytics.loudness import LevelMeter
 from ..analytics.sentiment import sentiment
 from ..analytics.tracker import CallTracker
-from ..calls.call import Call, Plug, samples_to_ms
+from ..calls.call import Call, Plug
+from ..calls.results import samples_to_ms
 from ..calls.feature import Chunks, Feature
 from ..core import events, phrase_lists
 from ..outputs.transcript_log import CallLog
@@ -264,7 +265,7 @@ class Analytics(Feature):
                 log.warning("call analytics without sentiment: %s", exc)
                 self.warning = f"analytics run without sentiment: {exc}"
         channels = len(call.sessions)
-        transcripts = call.feature(Transcripts)
+        transcripts = call.features.find(Transcripts)
         self.analyzer = CallAnalyzer(
             CallTracker(channels=channels, settings=run, scorer=scorer, parties=call.parties), channels=channels,
             tenant=call.policy.tenant, metrics=call.hub.metrics, emit=call.emit if self.asked is not None else None,

@@ -125,7 +125,6 @@ def plug(shared: Shared) -> Plug:
     def speakers(call: Call) -> LiveSpeakers | None:
         if shared.diarizer is None or not call.config.diarize or call.batch or len(call.sessions) != 1:
             return None
-        options = call.hub.options
-        return LiveSpeakers(shared.diarizer, metrics=call.hub.metrics, wait=options.diarize_wait,
-                            load_wait=options.diarize_load_wait)
+        options = shared.diarizer.options
+        return LiveSpeakers(shared.diarizer, metrics=call.hub.metrics, wait=options.wait, load_wait=options.load_wait)
     return speakers

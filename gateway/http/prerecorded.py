@@ -347,7 +347,7 @@ class Prerecorded:
             status = 400 if exc.code is ErrorCode.BAD_CONFIG else 503
             return status, deepgram_prerecorded.refusal_body(job.request_id, str(exc.code).upper(), str(exc))
         collector = asyncio.create_task(_collect(queue))
-        analytics = call.feature(Analytics)
+        analytics = call.features.find(Analytics)
         analyzer = analytics.analyzer if analytics is not None else None
         tracker = analyzer.tracker if analyzer is not None else None  # a diarized summary's settings
         try:

@@ -102,7 +102,7 @@ class GatewayStatus:
 
     def summary(self) -> dict:
         sessions = _by_protocol(self.metrics.sessions_active)
-        accepting = not any(self.hub.refusals[stage] for stage in self.hub.default_stages)
+        accepting = not any(self.hub.stages.refusals[stage] for stage in self.hub.stages.default_stages)
         return {"status": "healthy" if accepting else "degraded", "service": "streamscribe-gateway",
                 "host": socket.gethostname(), "gateway_id": self.hub.gateway_id,
                 "uptime_s": round(time.monotonic() - self.started, 1), "sessions": sum(sessions.values()),
@@ -124,7 +124,7 @@ class GatewayStatus:
         return body
 
     async def _stage(self, stage: str) -> dict:
-        live = await self.hub.workers(stage)
+        live = await self.hub.stages.workers(stage)
         reserved = await self.hub.redis.zcount(keys.slots(stage), int(time.time() * 1000), "+inf")
         workers: list[dict] = []
         for worker_id, state in live:
@@ -137,7 +137,7 @@ class GatewayStatus:
                 "sessions": sum(w["sessions"] for w in reported),
                 "reserved": reserved,
                 "max_lag_s": max((w["lag_s"] for w in reported), default=0.0),
-                "accepting": not self.hub.refusals.get(stage), "refusal": self.hub.refusals.get(stage) or None,
+                "accepting": not self.hub.stages.refusals.get(stage), "refusal": self.hub.stages.refusals.get(stage) or None,
                 "workers": workers}
 
     # -- /ws/status --------------------------------------------------------------------------
@@ -156,8 +156,8 @@ class GatewayStatus:
         return {"type": "status", "timestamp": _now(), "gateway_id": self.hub.gateway_id, **mine,
                 "sessions": sessions, "connections": connections,
                 "total_sessions": sum(sessions.values()),
-                "stages": {stage: {"live_workers": int(self._live(stage)), "capacity": self.hub.capacity[stage],
-                                   "accepting": not self.hub.refusals[stage]} for stage in keys.STAGES}}
+                "stages": {stage: {"live_workers": int(self._live(stage)), "capacity": self.hub.stages.capacity[stage],
+                                   "accepting": not self.hub.stages.refusals[stage]} for stage in keys.STAGES}}
 
     def _live(self, stage: str) -> float:
         for metric in self.metrics.live_workers.collect():

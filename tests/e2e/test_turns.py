@@ -4,7 +4,7 @@ The turn-taking set (tests/kit/turns.py: two espeak-ng voices trading one- and t
 and longer sentences, 0.3-0.7 s apart; its ``tune`` part, the ``heldout`` one is for the issue's
 final figures) through the native, Deepgram, Twilio (8 kHz μ-law) and AudioHook (stereo PCMU,
 each party on its own channel) doors: each short reply is a final of its own, whose span is
-within 0.3 s of where it was said (bench/turns.py scores it). Every final also passes the
+within 0.3 s of where it was said (tests/kit/turns.py judges it). Every final also passes the
 transcript contract (tests/kit/contract.py checks each test's ``ss:finals``).
 
 Flux's turns (``/v2/listen`` with eager end of turn: EagerEndOfTurn, TurnResumed, EndOfTurn) on
@@ -20,9 +20,8 @@ import asyncio
 
 import pytest
 
-from bench import turns as bench_turns
 from common.contract import check, from_flux
-from tests.kit import passage, turns
+from tests.kit import passage, turn_doors, turns
 from tests.kit.support import word_errors
 
 ITEMS = 1  # of the tune part: 8 turns, 3 of them short replies (bench.turns runs the whole set)
@@ -37,13 +36,13 @@ def items() -> list[turns.Item]:
 def test_each_short_reply_is_a_final_of_its_own_where_it_was_said(live, items, door):
     stereo = door == "audiohook"
     for item in items:
-        rendered = bench_turns.rendering(door, item, crosstalk=0.0)
-        finals = asyncio.run(bench_turns.session(door, live, rendered))
-        tally = bench_turns.score(rendered, finals, stereo=stereo)
+        rendered = turn_doors.rendering(door, item, crosstalk=0.0)
+        finals = asyncio.run(turn_doors.session(door, live, rendered))
+        heard = turns.replies(rendered, finals, stereo=stereo)
         said = "\n".join(f"  {f.channel} {f.start:6.2f}-{f.end:6.2f} {f.text}" for f in finals)
-        assert tally.replies and tally.own_close == tally.replies, (
-            f"{door} {item.name}: {tally.missed}, {tally.own_close} of {tally.replies} within "
-            f"{bench_turns.SLACK} s\nturns:\n" + "\n".join(
+        assert heard.replies and heard.own_close == heard.replies, (
+            f"{door} {item.name}: {heard.missed}, {heard.own_close} of {heard.replies} within "
+            f"{turns.SLACK} s\nturns:\n" + "\n".join(
                 f"  {t.party} {t.seconds(rendered.rate)[0]:6.2f}-{t.seconds(rendered.rate)[1]:6.2f} {t.text}"
                 for t in rendered.turns) + f"\nfinals:\n{said}")
 

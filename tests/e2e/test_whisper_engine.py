@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from asr_worker.engines import DecodeRequest
+from asr_worker.engines.fallback import STEP as FALLBACK
 from asr_worker.engines.fallback import FallbackPolicy
 from asr_worker.engines.whisper import FULL_WINDOW, WhisperEngine, WhisperOptions, encoder_frames
 
@@ -142,14 +143,14 @@ def test_a_poor_final_is_decoded_again_with_beams_on_the_same_encoding(engine, c
     got = engine.decoder.decode([final, partial, batch])
     assert encodes == [3]  # one encode of the three windows, none for the second decode
     kept = "greedy" if greedy.avg_logprob > beam.avg_logprob else "beam"
-    assert got[0].fallback == kept and got[0].text == (greedy if kept == "greedy" else beam).text
-    assert [h.fallback for h in got[1:]] == ["", ""] and got[1].text == got[2].text == greedy.text
+    assert got[0].step(FALLBACK) == kept and got[0].text == (greedy if kept == "greedy" else beam).text
+    assert [h.step(FALLBACK) for h in got[1:]] == ["", ""] and got[1].text == got[2].text == greedy.text
     # Above it, or with one beam: greedy only.
     for policy in (FallbackPolicy(logprob=greedy.avg_logprob - 0.01), FallbackPolicy(beam_size=1, logprob=0.0)):
         monkeypatch.setattr(engine.decoder, "fallback", policy)
         (alone,) = engine.decoder.decode([final])
-        assert alone.fallback == "" and alone.text == greedy.text
+        assert alone.step(FALLBACK) == "" and alone.text == greedy.text
     # Every final: beams alone.
     monkeypatch.setattr(engine.decoder, "fallback", FallbackPolicy(logprob=0.0))
     (every,) = engine.decoder.decode([final])
-    assert every.fallback == "beam" and every.text == beam.text
+    assert every.step(FALLBACK) == "beam" and every.text == beam.text

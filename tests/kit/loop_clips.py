@@ -99,6 +99,7 @@ def record(path: Path = FIXTURE) -> dict:
     (speech that must not count as a loop) and of the noises.
     """
     from asr_worker.engines.base import DecodeRequest
+    from asr_worker.engines.loop_guard import STEP as LOOP
     from asr_worker.engines.loop_guard import quiet_cuts
     from asr_worker.engines.whisper import WhisperDecoder, WhisperOptions
     from tests.kit.testdata import librivox_samples
@@ -133,8 +134,8 @@ def record(path: Path = FIXTURE) -> dict:
         partials = {str(seconds): _hypothesis(decoder._decode([DecodeRequest("p", audio[:seconds * RATE], final=False)])[0])
                     for seconds in (3, 6, 9)}
         out["speech"][name] = {"samples": len(audio), "final": _hypothesis(whole[0]), "partials": partials,
-                               "cuts": cuts, "pieces": pieces, "guarded_text": guarded.text, "loop": guarded.loop}
-        print(name, guarded.loop or "-", repr(whole[0].text[:80]), "->", repr(guarded.text), file=sys.stderr)
+                               "cuts": cuts, "pieces": pieces, "guarded_text": guarded.text, "loop": guarded.step(LOOP)}
+        print(name, guarded.step(LOOP) or "-", repr(whole[0].text[:80]), "->", repr(guarded.text), file=sys.stderr)
     for samples, reference in librivox_samples():
         hypothesis = decoder._decode([DecodeRequest("l", samples, final=True)])[0]
         out["librivox"].append({"samples": len(samples), "final": _hypothesis(hypothesis)})

@@ -26,7 +26,7 @@ VOICES = ("en-us", "en-gb", "en-us+f3")
 
 
 @dataclass(frozen=True)
-class Piece:
+class CallPiece:
     """``text`` as spoken, then ``pause`` seconds of silence; ``label``: what it holds (``""``:
     nothing); ``entity``: the kind that must redact it, or the negative it is."""
 
@@ -43,168 +43,168 @@ class Piece:
 # as "They don't recover this", so the groups had no card context and a lone "4." stayed (a CI
 # failure of test_deepgram_sdk_live_with_redact). The groups' joining is what this call tests.
 CARD_CALL = (
-    Piece("Hello, I would like to pay my bill."),
-    Piece("My card number is 4111 1111 1111 1111.", label="card", entity="pci"),
-    Piece("My social security number is 123-45-6789.", label="ssn", entity="ssn"),
-    Piece("Here is my second credit card."),
-    Piece("four one one one.", pause=1.0, label="card group", entity="pci"),
-    Piece("four two four two.", pause=1.0, label="card group", entity="pci", part=True),
-    Piece("Thank you very much.", pause=0.8),
+    CallPiece("Hello, I would like to pay my bill."),
+    CallPiece("My card number is 4111 1111 1111 1111.", label="card", entity="pci"),
+    CallPiece("My social security number is 123-45-6789.", label="ssn", entity="ssn"),
+    CallPiece("Here is my second credit card."),
+    CallPiece("four one one one.", pause=1.0, label="card group", entity="pci"),
+    CallPiece("four two four two.", pause=1.0, label="card group", entity="pci", part=True),
+    CallPiece("Thank you very much.", pause=0.8),
 )
 
 # The e2e test's call for names (pii).
 NAMES_CALL = (
-    Piece("This is Maria Garcia calling about my bill."),
-    Piece("Sure, it is Robert Brown.", pause=0.8),
+    CallPiece("This is Maria Garcia calling about my bill."),
+    CallPiece("Sure, it is Robert Brown.", pause=0.8),
 )
 
 # Groups read with "oh" for zero, as separate finals: the evaluation set's "card-words", and the
 # e2e test's call for the digits prompt (whisper writes "eight eight eight eight." as words).
 CARD_WORDS_CALL = (
-    Piece("My card number is"),
-    Piece("four oh one two.", pause=1.0, label="card", entity="pci"),
-    Piece("eight eight eight eight.", pause=1.0, label="card", entity="pci", part=True),
-    Piece("eight eight eight eight.", pause=1.0, label="card", entity="pci", part=True),
-    Piece("one eight eight one.", label="card", entity="pci", part=True),
+    CallPiece("My card number is"),
+    CallPiece("four oh one two.", pause=1.0, label="card", entity="pci"),
+    CallPiece("eight eight eight eight.", pause=1.0, label="card", entity="pci", part=True),
+    CallPiece("eight eight eight eight.", pause=1.0, label="card", entity="pci", part=True),
+    CallPiece("one eight eight one.", label="card", entity="pci", part=True),
 )
 
 # The evaluation set: (call name, pieces). Each entity piece is scored on its own utterance, and each
 # entity (its pieces: one, or a number read in groups) on the whole call's output.
 CALLS = (
     ("card-runs", (
-        Piece("My card number is 4111 1111 1111 1111.", label="card", entity="pci"),
-        Piece("The card number is 5500 0000 0000 0004.", label="card", entity="pci"),
-        Piece("It is 3782 822463 10005.", label="card", entity="pci"),
-        Piece("Visa 4012 8888 8888 1881.", label="card", entity="pci"),
+        CallPiece("My card number is 4111 1111 1111 1111.", label="card", entity="pci"),
+        CallPiece("The card number is 5500 0000 0000 0004.", label="card", entity="pci"),
+        CallPiece("It is 3782 822463 10005.", label="card", entity="pci"),
+        CallPiece("Visa 4012 8888 8888 1881.", label="card", entity="pci"),
     )),
     ("card-groups", (
-        Piece("My card number is"),
-        Piece("four one one one.", pause=1.0, label="card", entity="pci"),
-        Piece("four two four two.", pause=1.0, label="card", entity="pci", part=True),
-        Piece("four two four two.", pause=1.0, label="card", entity="pci", part=True),
-        Piece("four two four two.", label="card", entity="pci", part=True),
+        CallPiece("My card number is"),
+        CallPiece("four one one one.", pause=1.0, label="card", entity="pci"),
+        CallPiece("four two four two.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("four two four two.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("four two four two.", label="card", entity="pci", part=True),
     )),
     ("card-words", CARD_WORDS_CALL),
     ("card-details", (
-        Piece("My credit card expires 05/27.", label="expiry", entity="pci"),
-        Piece("The security code is seven three one.", label="cvv", entity="pci"),
-        Piece("The card expiry is May 2028.", label="expiry", entity="pci"),
+        CallPiece("My credit card expires 05/27.", label="expiry", entity="pci"),
+        CallPiece("The security code is seven three one.", label="cvv", entity="pci"),
+        CallPiece("The card expiry is May 2028.", label="expiry", entity="pci"),
     )),
     ("ssn", (
-        Piece("My social security number is 123-45-6789.", label="ssn", entity="ssn"),
-        Piece("My social security number is one two three, four five, six seven eight nine.", label="ssn",
+        CallPiece("My social security number is 123-45-6789.", label="ssn", entity="ssn"),
+        CallPiece("My social security number is one two three, four five, six seven eight nine.", label="ssn",
               entity="ssn"),
-        Piece("SSN 078-05-1120.", label="ssn", entity="ssn"),
+        CallPiece("SSN 078-05-1120.", label="ssn", entity="ssn"),
     )),
     # An SSN read in its 3-2-4 groups, each a final of its own.
     ("ssn-groups", (
-        Piece("My social security number is"),
-        Piece("one two three.", pause=1.0, label="ssn", entity="ssn"),
-        Piece("four five.", pause=1.0, label="ssn", entity="ssn", part=True),
-        Piece("six seven eight nine.", label="ssn", entity="ssn", part=True),
+        CallPiece("My social security number is"),
+        CallPiece("one two three.", pause=1.0, label="ssn", entity="ssn"),
+        CallPiece("four five.", pause=1.0, label="ssn", entity="ssn", part=True),
+        CallPiece("six seven eight nine.", label="ssn", entity="ssn", part=True),
     )),
     ("pii", (
-        Piece("You can call me on 555 867 5309.", label="phone", entity="pii"),
-        Piece("My email is john.smith@example.com.", label="email", entity="pii"),
-        Piece("I live at 42 Elm Street.", label="address", entity="pii"),
-        Piece("My name is John Smith.", label="name", entity="pii", secret=("john", "smith")),
+        CallPiece("You can call me on 555 867 5309.", label="phone", entity="pii"),
+        CallPiece("My email is john.smith@example.com.", label="email", entity="pii"),
+        CallPiece("I live at 42 Elm Street.", label="address", entity="pii"),
+        CallPiece("My name is John Smith.", label="name", entity="pii", secret=("john", "smith")),
     )),
     # Names (the name model of pii) and sentences with capitalised words that are not names.
     ("names", (
-        Piece("This is Maria Garcia calling about my bill.", label="name", entity="pii", secret=("maria", "garcia")),
-        Piece("Can I speak to David Johnson, please?", label="name", entity="pii", secret=("david", "johnson")),
-        Piece("Sure, it is Robert Brown.", label="name", entity="pii", secret=("robert", "brown")),
-        Piece("Hi, I am Priya Patel from accounts.", label="name", entity="pii", secret=("priya", "patel")),
-        Piece("Thanks Sarah, that is all.", label="name", entity="pii", secret=("sarah",)),
-        Piece("I ordered it from Amazon on Monday.", label="place", entity="place"),
-        Piece("I am calling from Boston about my order.", label="place", entity="place"),
-        Piece("Thank you very much, have a nice day.", label="place", entity="place"),
+        CallPiece("This is Maria Garcia calling about my bill.", label="name", entity="pii", secret=("maria", "garcia")),
+        CallPiece("Can I speak to David Johnson, please?", label="name", entity="pii", secret=("david", "johnson")),
+        CallPiece("Sure, it is Robert Brown.", label="name", entity="pii", secret=("robert", "brown")),
+        CallPiece("Hi, I am Priya Patel from accounts.", label="name", entity="pii", secret=("priya", "patel")),
+        CallPiece("Thanks Sarah, that is all.", label="name", entity="pii", secret=("sarah",)),
+        CallPiece("I ordered it from Amazon on Monday.", label="place", entity="place"),
+        CallPiece("I am calling from Boston about my order.", label="place", entity="place"),
+        CallPiece("Thank you very much, have a nice day.", label="place", entity="place"),
     )),
     ("negatives", (
-        Piece("The total is 25 dollars and 50 cents.", label="amount", entity="amount"),
-        Piece("That will be 149 dollars.", label="amount", entity="amount"),
-        Piece("The meeting is at 3:30 in the afternoon.", label="time", entity="time"),
-        Piece("I will call back at 10 o'clock.", label="time", entity="time"),
-        Piece("Your order number is 58213.", label="order", entity="order"),
-        Piece("It was delivered on March 3, 2024.", label="date", entity="date"),
+        CallPiece("The total is 25 dollars and 50 cents.", label="amount", entity="amount"),
+        CallPiece("That will be 149 dollars.", label="amount", entity="amount"),
+        CallPiece("The meeting is at 3:30 in the afternoon.", label="time", entity="time"),
+        CallPiece("I will call back at 10 o'clock.", label="time", entity="time"),
+        CallPiece("Your order number is 58213.", label="order", entity="order"),
+        CallPiece("It was delivered on March 3, 2024.", label="date", entity="date"),
     )),
     # Issue 43's adversarial set: digits said in everyday ways, no keyword or a misheard one, a
     # number over finals with any count of digits. Redaction fails closed, so each must be masked
     # whatever the words around it. Every leak found later becomes a case here first.
     ("ssn-everyday", (
-        Piece("My social is oh four two, seven seven, three oh nine five.", label="ssn", entity="ssn"),
-        Piece("The last four of my social are 6789.", label="ssn", entity="ssn"),
+        CallPiece("My social is oh four two, seven seven, three oh nine five.", label="ssn", entity="ssn"),
+        CallPiece("The last four of my social are 6789.", label="ssn", entity="ssn"),
     )),
     ("phone-split", (
-        Piece("My phone number is two one two.", pause=1.0, label="phone", entity="pii"),
-        Piece("five five oh one eight.", label="phone", entity="pii", part=True),
+        CallPiece("My phone number is two one two.", pause=1.0, label="phone", entity="pii"),
+        CallPiece("five five oh one eight.", label="phone", entity="pii", part=True),
     )),
     ("card-no-keyword", (
-        Piece("Okay, here it is."),
-        Piece("four four four four.", pause=1.0, label="card", entity="pci"),
-        Piece("one one one one.", pause=1.0, label="card", entity="pci", part=True),
-        Piece("double five, double five.", pause=1.0, label="card", entity="pci", part=True),
-        Piece("triple two, nine.", label="card", entity="pci", part=True),
+        CallPiece("Okay, here it is."),
+        CallPiece("four four four four.", pause=1.0, label="card", entity="pci"),
+        CallPiece("one one one one.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("double five, double five.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("triple two, nine.", label="card", entity="pci", part=True),
     )),
     ("card-correction", (
-        Piece("My card number is four one one one, no wait."),
-        Piece("It's four oh one two.", pause=1.0, label="card", entity="pci"),
-        Piece("eight eight eight eight.", label="card", entity="pci", part=True),
+        CallPiece("My card number is four one one one, no wait."),
+        CallPiece("It's four oh one two.", pause=1.0, label="card", entity="pci"),
+        CallPiece("eight eight eight eight.", label="card", entity="pci", part=True),
     )),
     ("account", (
-        Piece("My account number is 7731942.", label="account", entity="pii"),
-        Piece("It is seven seven three, one nine four two.", label="account", entity="pii"),
+        CallPiece("My account number is 7731942.", label="account", entity="pii"),
+        CallPiece("It is seven seven three, one nine four two.", label="account", entity="pii"),
     )),
     ("everyday-negatives", (
-        Piece("I ordered two items last week.", label="amount", entity="amount"),
-        Piece("It costs $149.", label="amount", entity="amount"),
-        Piece("The call was on March 3, 2024.", label="date", entity="date"),
-        Piece("See you at 3 pm.", label="time", entity="time"),
+        CallPiece("I ordered two items last week.", label="amount", entity="amount"),
+        CallPiece("It costs $149.", label="amount", entity="amount"),
+        CallPiece("The call was on March 3, 2024.", label="date", entity="date"),
+        CallPiece("See you at 3 pm.", label="time", entity="time"),
     )),
     # Amounts and times where a card is talked about: not a security code.
     ("card-negatives", (
-        Piece("Please charge 149 dollars to my Visa card.", label="amount", entity="amount"),
-        Piece("My card was declined at 3:30 yesterday.", label="time", entity="time"),
-        Piece("The new card arrives in 10 days.", label="amount", entity="amount"),
+        CallPiece("Please charge 149 dollars to my Visa card.", label="amount", entity="amount"),
+        CallPiece("My card was declined at 3:30 yesterday.", label="time", entity="time"),
+        CallPiece("The new card arrives in 10 days.", label="amount", entity="amount"),
     )),
     # Generated variants (issue 43 item 5): groups of 2-4 read as words, "oh", "double"/"triple", a
     # number over two or three utterances with a pause, the keyword misheard or absent, a correction.
     ("card-pairs", (
-        Piece("My card number is"),
-        Piece("forty one, eleven.", pause=1.0, label="card", entity="pci"),
-        Piece("eleven, eleven.", pause=1.0, label="card", entity="pci", part=True),
-        Piece("fifty five, oh four.", pause=1.0, label="card", entity="pci", part=True),
-        Piece("thirty two, ninety nine.", label="card", entity="pci", part=True),
+        CallPiece("My card number is"),
+        CallPiece("forty one, eleven.", pause=1.0, label="card", entity="pci"),
+        CallPiece("eleven, eleven.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("fifty five, oh four.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("thirty two, ninety nine.", label="card", entity="pci", part=True),
     )),
     ("card-misheard", (
-        Piece("My cart numb is"),
-        Piece("five five oh oh.", pause=1.5, label="card", entity="pci"),
-        Piece("two two two two.", pause=1.5, label="card", entity="pci", part=True),
-        Piece("three three three three.", pause=1.5, label="card", entity="pci", part=True),
-        Piece("oh oh oh four.", label="card", entity="pci", part=True),
+        CallPiece("My cart numb is"),
+        CallPiece("five five oh oh.", pause=1.5, label="card", entity="pci"),
+        CallPiece("two two two two.", pause=1.5, label="card", entity="pci", part=True),
+        CallPiece("three three three three.", pause=1.5, label="card", entity="pci", part=True),
+        CallPiece("oh oh oh four.", label="card", entity="pci", part=True),
     )),
     ("ssn-pause", (
-        Piece("Sure, it's"),
-        Piece("five three one.", pause=2.0, label="ssn", entity="ssn"),
-        Piece("double seven.", pause=2.0, label="ssn", entity="ssn", part=True),
-        Piece("one two oh eight.", label="ssn", entity="ssn", part=True),
+        CallPiece("Sure, it's"),
+        CallPiece("five three one.", pause=2.0, label="ssn", entity="ssn"),
+        CallPiece("double seven.", pause=2.0, label="ssn", entity="ssn", part=True),
+        CallPiece("one two oh eight.", label="ssn", entity="ssn", part=True),
     )),
     ("cvv-expiry-words", (
-        Piece("The code on the back is oh four seven.", label="cvv", entity="pci"),
-        Piece("It expires oh nine, twenty eight.", label="expiry", entity="pci"),
+        CallPiece("The code on the back is oh four seven.", label="cvv", entity="pci"),
+        CallPiece("It expires oh nine, twenty eight.", label="expiry", entity="pci"),
     )),
     ("ssn-correction", (
-        Piece("My social is one two three, no wait, it's one two four, five six, seven eight nine oh.",
+        CallPiece("My social is one two three, no wait, it's one two four, five six, seven eight nine oh.",
               label="ssn", entity="ssn"),
     )),
     ("phone-triple", (
-        Piece("Call me at five five five, double two, triple three, four.", label="phone", entity="pii"),
+        CallPiece("Call me at five five five, double two, triple three, four.", label="phone", entity="pii"),
     )),
     ("groups-negatives", (
-        Piece("It will arrive in 3 to 5 business days.", label="amount", entity="amount"),
-        Piece("The total comes to forty two dollars and ten cents.", label="amount", entity="amount"),
-        Piece("Can you call me back at four thirty this afternoon?", label="time", entity="time"),
-        Piece("My appointment was on the fifth of June, 2023.", label="date", entity="date"),
+        CallPiece("It will arrive in 3 to 5 business days.", label="amount", entity="amount"),
+        CallPiece("The total comes to forty two dollars and ten cents.", label="amount", entity="amount"),
+        CallPiece("Can you call me back at four thirty this afternoon?", label="time", entity="time"),
+        CallPiece("My appointment was on the fifth of June, 2023.", label="date", entity="date"),
     )),
 )
 
@@ -212,38 +212,38 @@ CALLS = (
 # (``bench.redaction --set held-out``).
 HELD_OUT = (
     ("held-card-no-keyword", (
-        Piece("Right, so it's"),
-        Piece("three seven eight two.", pause=1.2, label="card", entity="pci"),
-        Piece("eight two two four.", pause=1.2, label="card", entity="pci", part=True),
-        Piece("six three one, double oh oh five.", label="card", entity="pci", part=True),
+        CallPiece("Right, so it's"),
+        CallPiece("three seven eight two.", pause=1.2, label="card", entity="pci"),
+        CallPiece("eight two two four.", pause=1.2, label="card", entity="pci", part=True),
+        CallPiece("six three one, double oh oh five.", label="card", entity="pci", part=True),
     )),
     ("held-card-pairs", (
-        Piece("Take down my Visa:"),
-        Piece("forty five, thirty two.", pause=1.0, label="card", entity="pci"),
-        Piece("seventy six, ninety eight.", pause=1.0, label="card", entity="pci", part=True),
-        Piece("ten, twenty one.", pause=1.0, label="card", entity="pci", part=True),
-        Piece("oh nine, eighty seven.", label="card", entity="pci", part=True),
+        CallPiece("Take down my Visa:"),
+        CallPiece("forty five, thirty two.", pause=1.0, label="card", entity="pci"),
+        CallPiece("seventy six, ninety eight.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("ten, twenty one.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("oh nine, eighty seven.", label="card", entity="pci", part=True),
     )),
     ("held-ssn", (
-        Piece("Social security: zero seven eight, zero five, eleven twenty.", label="ssn", entity="ssn"),
-        Piece("Sorry, the last four are", pause=0.8),
-        Piece("triple nine, one.", label="ssn", entity="ssn"),
+        CallPiece("Social security: zero seven eight, zero five, eleven twenty.", label="ssn", entity="ssn"),
+        CallPiece("Sorry, the last four are", pause=0.8),
+        CallPiece("triple nine, one.", label="ssn", entity="ssn"),
     )),
     ("held-correction", (
-        Piece("The expiry is oh six twenty seven, sorry, oh seven twenty seven.", label="expiry", entity="pci"),
-        Piece("And the security code is two ate one.", label="cvv", entity="pci"),
+        CallPiece("The expiry is oh six twenty seven, sorry, oh seven twenty seven.", label="expiry", entity="pci"),
+        CallPiece("And the security code is two ate one.", label="cvv", entity="pci"),
     )),
     ("held-phone", (
-        Piece("You can reach me on"),
-        Piece("two oh two.", pause=2.0, label="phone", entity="pii"),
-        Piece("five five five.", pause=2.0, label="phone", entity="pii", part=True),
-        Piece("oh one nine nine.", label="phone", entity="pii", part=True),
+        CallPiece("You can reach me on"),
+        CallPiece("two oh two.", pause=2.0, label="phone", entity="pii"),
+        CallPiece("five five five.", pause=2.0, label="phone", entity="pii", part=True),
+        CallPiece("oh one nine nine.", label="phone", entity="pii", part=True),
     )),
     ("held-negatives", (
-        Piece("That comes to 45 dollars.", label="amount", entity="amount"),
-        Piece("Please call me back at 4:15.", label="time", entity="time"),
-        Piece("The appointment is on April 2nd.", label="date", entity="date"),
-        Piece("I have two kids and one dog.", label="amount", entity="amount"),
+        CallPiece("That comes to 45 dollars.", label="amount", entity="amount"),
+        CallPiece("Please call me back at 4:15.", label="time", entity="time"),
+        CallPiece("The appointment is on April 2nd.", label="date", entity="date"),
+        CallPiece("I have two kids and one dog.", label="amount", entity="amount"),
     )),
 )
 
@@ -251,22 +251,22 @@ HELD_OUT = (
 # digits read one by one and numbers said as numbers, a correction, and negatives.
 SPANISH = (
     ("es-card", (
-        Piece("Mi número de tarjeta es"),
-        Piece("cuatro uno uno uno.", pause=1.0, label="card", entity="pci"),
-        Piece("cuatro dos cuatro dos.", pause=1.0, label="card", entity="pci", part=True),
-        Piece("cuarenta y dos, cuarenta y dos.", pause=1.0, label="card", entity="pci", part=True),
-        Piece("veintidós, once.", label="card", entity="pci", part=True),
+        CallPiece("Mi número de tarjeta es"),
+        CallPiece("cuatro uno uno uno.", pause=1.0, label="card", entity="pci"),
+        CallPiece("cuatro dos cuatro dos.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("cuarenta y dos, cuarenta y dos.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("veintidós, once.", label="card", entity="pci", part=True),
     )),
     ("es-ssn", (
-        Piece("Mi número de seguro social es uno dos tres, cuatro cinco, seis siete ocho nueve.",
+        CallPiece("Mi número de seguro social es uno dos tres, cuatro cinco, seis siete ocho nueve.",
               label="ssn", entity="ssn"),
-        Piece("El código de seguridad es siete tres uno.", label="cvv", entity="pci"),
-        Piece("Perdón, no, es cero cero siete.", label="cvv", entity="pci"),
+        CallPiece("El código de seguridad es siete tres uno.", label="cvv", entity="pci"),
+        CallPiece("Perdón, no, es cero cero siete.", label="cvv", entity="pci"),
     )),
     ("es-negatives", (
-        Piece("El total es de veinticinco dólares.", label="amount", entity="amount"),
-        Piece("La reunión es a las tres de la tarde.", label="time", entity="time"),
-        Piece("Llegó el cinco de marzo de 2024.", label="date", entity="date"),
+        CallPiece("El total es de veinticinco dólares.", label="amount", entity="amount"),
+        CallPiece("La reunión es a las tres de la tarde.", label="time", entity="time"),
+        CallPiece("Llegó el cinco de marzo de 2024.", label="date", entity="date"),
     )),
 )
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "spanish": SPANISH}
@@ -277,7 +277,7 @@ def speak(text: str, voice: str) -> np.ndarray:
     return espeak(text, voice=voice)
 
 
-def synthesise(pieces, voice: str = "en-us") -> tuple[np.ndarray, list[tuple[Piece, int, int]]]:
+def synthesise(pieces, voice: str = "en-us") -> tuple[np.ndarray, list[tuple[CallPiece, int, int]]]:
     """The call as float32 at 16 kHz, and each piece with its first and last sample."""
     parts, bounds, at = [np.zeros(RATE // 2, np.float32)], [], RATE // 2
     for piece in pieces:

@@ -12,17 +12,21 @@ end, so that its figures say how a change does on calls it was not fitted to.
     from tests.kit import turns
     for item in turns.items(part="tune", rate=16000):
         item.audio, item.rate, item.replies, item.transcript
+    heard = turns.replies(item, finals, stereo=False)  # finals: turns.Final, as a door gave them
+
+:mod:`tests.kit.turn_doors` streams an item through the gateway's doors (issue 47's test, ``bench.turns``).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .mixes import speak, speech_span
+from .support import normalise
 
 RATE = 16_000
 PHONE_RATE = 8_000
@@ -38,6 +42,8 @@ GAPS = (0.3, 0.7)  # s of silence between turns
 LEAD, TAIL = 0.5, 1.5  # s of silence before the first turn and after the last (past the VAD's 0.8 s)
 CROSSTALK = 0.03  # the other party's level on a party's channel (-30 dB: an echo a canceller left)
 SHORT_AFTER_LONG = 0.75  # chance that a long turn is answered by a short reply
+SLACK = 0.3  # s: how far a reply's final may start or end from its speech (issue 47)
+TAKES_IN = 0.2  # s: overlap of a final's span with a turn's speech that puts the turn in the final
 
 # One- and two-word replies: the greetings and acknowledgements turn-taking is made of, lone
 # numbers and names.
@@ -211,3 +217,66 @@ def items(part: str = "tune", *, rate: int = RATE, form: str = "mono", count: in
     """The first ``count`` items of ``part`` (``tune``; ``heldout`` only for the final figures),
     rendered as ``form`` at ``rate``."""
     return [render(seed, form=form, rate=rate, crosstalk=crosstalk) for seed in seeds(part, count=count)]
+
+
+# -- how a session's finals took in the replies (pure: bench/tests/test_turns.py) -------------------
+
+
+@dataclass(frozen=True)
+class Final:
+    """A final as a door gave it: its channel, span (s of the call's audio) and text."""
+
+    channel: int
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Replies:
+    """How one session's finals took in its item's short replies."""
+
+    replies: int = 0
+    own_close: int = 0  # a final of its own, within :data:`SLACK` at both ends
+    own: int = 0  # a final of its own
+    merged: int = 0  # only in finals that take in another turn too
+    lost: int = 0  # in no final
+    missed: list[str] = field(default_factory=list)  # "item: reply at start-end s merged|lost"
+
+
+def takes_in(final: Final, start: float, end: float) -> bool:
+    """Whether ``final``'s span overlaps the speech ``start``-``end`` by more than :data:`TAKES_IN`
+    (or covers all of it, for a reply shorter than that)."""
+    overlap = min(final.end, end) - max(final.start, start)
+    return overlap > min(TAKES_IN, (end - start) / 2)
+
+
+def spoken(finals: Sequence[Final]) -> list[Final]:
+    """The finals with words."""
+    return [final for final in finals if normalise(final.text)]
+
+
+def replies(item: Item, finals: Sequence[Final], *, stereo: bool) -> Replies:
+    """Each reply of ``item`` against the ``finals`` with words it got (with ``stereo``, a party's
+    replies against its own channel's finals)."""
+    heard = Replies()
+    said = spoken(finals)
+    for reply in item.replies:
+        mine = [f for f in said if f.channel == reply.party] if stereo else said
+        others = [turn.seconds(item.rate) for turn in item.turns
+                  if turn is not reply and (not stereo or turn.party == reply.party)]
+        start, end = reply.seconds(item.rate)
+        taking = [final for final in mine if takes_in(final, start, end)]
+        alone = [final for final in taking if not any(takes_in(final, *other) for other in others)]
+        heard.replies += 1
+        if any(abs(f.start - start) <= SLACK and abs(f.end - end) <= SLACK for f in alone):
+            heard.own_close += 1
+        if alone:
+            heard.own += 1
+        elif taking:
+            heard.merged += 1
+            heard.missed.append(f"{item.name}: {reply.text!r} at {start:.2f}-{end:.2f} s merged")
+        else:
+            heard.lost += 1
+            heard.missed.append(f"{item.name}: {reply.text!r} at {start:.2f}-{end:.2f} s lost")
+    return heard

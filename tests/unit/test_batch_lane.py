@@ -11,7 +11,7 @@ from common.lead import BatchLead
 from common.pipeline_config import PipelineConfig
 from common.records import Audio
 from common.stage import Session
-from gateway.core.hub import batch_slots
+from gateway.core.stages import batch_slots
 
 from tests.kit.support import RecordingRunner
 

@@ -38,12 +38,10 @@ from gateway.features.transcripts import Transcripts
 from gateway.policy.tenant import TenantPolicy
 
 
-class FakeHub:
-    """What a call asks of the hub, without Redis: the ASR's ``models`` and an ``admission`` that admits."""
+class FakeStages:
+    """What a call asks of the hub's stages, without Redis: the ASR's ``models`` and an ``admission`` that admits."""
 
-    def __init__(self, models: ModelLanguages = ModelLanguages()) -> None:
-        self.options = HubOptions()
-        self.metrics = GatewayMetrics(CollectorRegistry())
+    def __init__(self, models: ModelLanguages) -> None:
         self._models = models
 
     async def models(self) -> ModelLanguages:
@@ -51,6 +49,13 @@ class FakeHub:
 
     async def admission(self, stages, session_ids, *, batch=False) -> str:
         return ""
+
+
+class FakeHub:
+    def __init__(self, models: ModelLanguages = ModelLanguages()) -> None:
+        self.options = HubOptions()
+        self.metrics = GatewayMetrics(CollectorRegistry())
+        self.stages = FakeStages(models)
 
 
 @pytest.fixture(autouse=True)
@@ -134,11 +139,11 @@ async def test_a_call_hands_its_features_its_life_in_order():
     assert heard == [("a", "audio", 0, 1600), ("b", "audio", 0, 1600)]
     heard.clear()
     session = call.sessions[0]
-    await call._on_record(session, SpeechStart(start=0))
-    await call._on_record(session, Transcript(utterance_id="u", start=0, end=1600, text="hi", final=False))
-    await call._on_record(session, Transcript(utterance_id="u", start=0, end=1600, text="hi", final=True,
+    await call.results.relay(session, SpeechStart(start=0))
+    await call.results.relay(session, Transcript(utterance_id="u", start=0, end=1600, text="hi", final=False))
+    await call.results.relay(session, Transcript(utterance_id="u", start=0, end=1600, text="hi", final=True,
                                               speech_final=True))
-    await call._on_record(session, SpeechEnd(start=0, end=1600, reason="silence"))
+    await call.results.relay(session, SpeechEnd(start=0, end=1600, reason="silence"))
     # Each final through every feature before it goes out, then each feature hears what went out.
     assert heard == [("a", "record", "SpeechStart"), ("b", "record", "SpeechStart"),
                      ("a", "result", "Partial", "hi"), ("b", "result", "Partial", "hi"),
@@ -151,7 +156,7 @@ async def test_a_call_hands_its_features_its_life_in_order():
     assert [type(event).__name__ for event in sent] == ["SpeechStarted", "Partial", "Final", "UtteranceEnd"]
     assert sent[2].text == "hi +a +b"
     heard.clear()
-    await call._on_record(session, End())
+    await call.results.relay(session, End())
     await call.close(timeout=5)
     await call.release()
     await call.release()  # idempotent: the features let go once
@@ -186,11 +191,32 @@ async def test_a_parked_call_hands_its_features_state_on_and_a_resumed_one_gets_
     assert heard == [("a", "open", "state"), ("a", "opened")]
 
 
+async def test_a_parked_calls_state_keeps_its_format_and_comes_back_whole():
+    """A call parked by one gateway version resumes on another (a rolling restart): the state's keys
+    stay as they are, and the flushes, the last words' ends and the offsets come back."""
+    call, queue = call_with(config=SessionConfig(encoding="pcm16", sample_rate=8000))
+    await call.open()
+    await call.audio(np.ones(800, np.int16).tobytes())
+    assert await call.finalize() == 1
+    await call.results.relay(call.sessions[0], Transcript(utterance_id="u", start=0, end=1600, text="hi",
+                                                          final=True))
+    state = await call.park()
+    assert set(state) == {"call_id", "protocol", "config", "parties", "sessions", "flushes", "flush_pending",
+                          "last_word_end", "offsets"}
+    assert (state["flushes"], state["flush_pending"], state["last_word_end"]) == (1, {"1": 1}, {"0": 100})
+    assert state["offsets"] == [call.audio_in.converted.converters[0].offset] and state["offsets"][0] > 0
+    resumed = Call.restore(FakeHub(), state, events_out=asyncio.Queue())
+    assert (resumed.results.flushes, resumed.results.flush_pending, resumed.results.last_word_end) == \
+        (1, {1: 1}, {0: 100})
+    assert resumed.audio_in.offsets == state["offsets"]
+    assert await resumed.finalize() == 2  # the flush ids go on
+
+
 async def test_a_feature_is_found_by_its_kind():
     heard: list = []
     call, _ = call_with(recorder(heard), features.counts.plug(Shared()))
-    assert isinstance(call.feature(Counts), Counts) and isinstance(call.feature(Recorder), Recorder)
-    assert call.feature(Transcripts) is None
+    assert isinstance(call.features.find(Counts), Counts) and isinstance(call.features.find(Recorder), Recorder)
+    assert call.features.find(Transcripts) is None
 
 
 def test_every_feature_module_is_registered_once():

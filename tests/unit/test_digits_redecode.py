@@ -1,4 +1,4 @@
-"""The second decode of a card-number passage with a digits prompt (asr_worker/engines/digits.py):
+"""The second decode of a card-number passage with a digits prompt (asr_worker/digits.py):
 when a final is decoded again and which decode is kept, on transcripts recorded from whisper on
 the redaction set (bench.redaction, tests/kit/redaction.py's calls), and the redactor's view of a
 number passage (common/redaction/redactor.py), which must read checkpointed state only; live
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from asr_worker.core import DIGITS_PROMPT
+from asr_worker.core import DIGITS_PROMPT, AsrSessionState, Core, Utterance
 from asr_worker.engines import DecodeRequest, Engine, Hypothesis, Word
-from asr_worker.engines.digits import keep_digits, needs_digits, outcome
+from asr_worker.digits import STEP, keep_digits, needs_digits
 from asr_worker.recording import PackState
 from asr_worker.stage import AsrStage, StreamingOptions
 from common.metrics import AsrMetrics
@@ -177,6 +177,23 @@ def test_a_takeover_decides_as_the_worker_before_it():
     assert not redactor(state={"context": {}, "counts": {}}).number_passage(0)
 
 
+def test_a_final_carries_the_digits_retry_only_in_a_number_passage_of_a_session_redacting_numbers():
+    asr = AsrSessionState(options=StreamingOptions(), config=AsrConfig(language="en", redact=("pci",)))
+    utterance = Utterance(start=3 * SECOND)
+    assert Core.digits_retry(asr, utterance) is None  # no redactor
+    asr.redactor = Redactor(("pci",), hold_gap=3 * SECOND)
+    assert Core.digits_retry(asr, utterance) is None  # no card keyword yet
+    asr.redactor.final(Transcript(utterance_id="d-16000", start=SECOND, end=2 * SECOND, text="My card number is",
+                                  final=True))
+    retry = Core.digits_retry(asr, utterance)
+    assert retry is not None and retry.name == STEP and retry.prompt == DIGITS_PROMPT
+    assert retry.context("Okafor") == f"{DIGITS_PROMPT} Okafor"
+    assert retry.wanted("Hey, hey.") and not retry.wanted("4111.") and not retry.wanted("")
+    assert retry.judge("Hey, hey.", "8888.") == "kept" and retry.judge("Thanks.", "Thanks.") == "dropped"
+    asr.options = replace(asr.options, redact_digits_prompt="")  # --redact-digits-prompt ''
+    assert Core.digits_retry(asr, utterance) is None
+
+
 # The ASR stage: which decodes carry the digits prompt, what comes out, what is counted, and a takeover.
 
 class Scripted(Engine):
@@ -191,12 +208,13 @@ class Scripted(Engine):
 
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
         start = int(request.request_id.split("-")[1])
-        self.requests.append((start, request.final, request.digits_prompt))
+        retry = request.retry
+        self.requests.append((start, request.final, retry.prompt if retry is not None else ""))
         first, second = self.script[start]
-        if not (request.digits_prompt and needs_digits(first)):
+        if retry is None or not retry.wanted(first):
             return Hypothesis(text=first, language="en")
-        came = outcome(first, second)
-        return Hypothesis(text=second if came == "kept" else first, language="en", digits=came)
+        came = retry.judge(first, second)
+        return Hypothesis(text=second if came == "kept" else first, language="en", steps=((retry.name, came),))
 
     def tokenize(self, text: str) -> list[int]:
         return list(range(len(text.split())))

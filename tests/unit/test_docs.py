@@ -95,3 +95,27 @@ def test_every_flag_configuration_names_is_one_of_its_services():
                for flag in re.findall(r"`(--[a-z0-9-]+)`", text) for module in SECTIONS[title]
                if flag not in flags[module]]
     assert not unknown, unknown
+
+
+BENCHMARKS_CITE = re.compile(r'\(BENCHMARKS\.md[^)]*\)|BENCHMARKS\.md "[^"]+"')
+
+
+def cited_sections(text: str) -> list[str]:
+    """The BENCHMARKS.md sections that comments in ``text`` (a YAML file) name: quoted titles inside
+    ``(BENCHMARKS.md, "Title"; ... "Other")``, or right after ``BENCHMARKS.md``; a comment may wrap."""
+    comments = " ".join(line.split("#", 1)[1].strip() for line in text.splitlines() if "#" in line)
+    return [title for cite in BENCHMARKS_CITE.findall(comments) for title in re.findall(r'"([^"]+)"', cite)]
+
+
+def test_cited_sections_are_read_across_wrapped_comments():
+    text = '  # 2 cores (BENCHMARKS.md, "Capacity model and the\n  # spine"; 203 in "VAD throughput")\n' \
+           '# memory (BENCHMARKS.md "Abuse") and the rest\nkey: "not a comment"\n'
+    assert cited_sections(text) == ["Capacity model and the spine", "VAD throughput", "Abuse"]
+
+
+def test_the_deploy_files_cite_benchmark_sections_that_exist():
+    titles = {line[3:].strip() for line in (ROOT / "BENCHMARKS.md").read_text().splitlines()
+              if line.startswith("## ")}
+    cited = {f"{path.relative_to(ROOT)}: {title!r}" for path in sorted((ROOT / "deploy").rglob("*.y*ml"))
+             for title in cited_sections(path.read_text()) if title not in titles}
+    assert cited == set(), "name a section of BENCHMARKS.md as its heading reads"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from asr_worker.core import ends_turn
+from asr_worker.core import as_sentence, ends_turn
 from asr_worker.engines.base import Hypothesis
 
 
@@ -54,3 +54,11 @@ def test_in_an_ungated_language_every_sentence_ends_whatever_the_confidence():
     assert not ends_turn(hypothesis, confidence=0.6, short_words=3, ungated=("es",))
     spanish = Hypothesis(text="Me han cobrado dos veces el mismo envío.", language="es", confidence=0.4)
     assert not ends_turn(spanish, confidence=0.6, short_words=3, ungated=("en",))
+
+
+@pytest.mark.parametrize(("text", "sentence"), [
+    ("or be too", "or be too."), ("Okay,", "Okay."), ("Well...", "Well."), ("Hi.", "Hi."), ("Is it?", "Is it?"),
+    ("42", "42."), ('He said "yes."', 'He said "yes."'),
+])
+def test_a_turn_heard_as_context_ends_a_sentence(text, sentence):
+    assert as_sentence(text) == sentence

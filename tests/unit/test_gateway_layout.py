@@ -318,6 +318,14 @@ def test_the_client_does_not_use_the_server_and_the_server_not_the_client():
         assert not {target for target in targets if target.split(".")[0] == other}, name
 
 
+def test_nothing_in_tests_imports_the_benchmarks():
+    """What tests and benchmarks share is in tests.kit; bench/ may use it, never the other way round."""
+    known = set(module_names("bench")) | {"bench"}
+    found = {f"{name} -> {target}" for name, path in module_names("tests").items()
+             for target in imported(name, path, known)}
+    assert found == set()
+
+
 def test_every_package_is_in_the_wheel():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     for package in PACKAGES:

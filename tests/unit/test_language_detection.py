@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from asr_worker.core import AsrSessionState, StageCore, StreamingOptions
+from asr_worker.core import AsrSessionState, Core, StreamingOptions
 from asr_worker.engines import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import detected
 from asr_worker.language import LanguageVote, allowed, languages, restricted, script_fits
@@ -94,10 +94,6 @@ def test_a_text_is_in_its_languages_script(text, language, fits):
     assert script_fits(text, language) is fits
 
 
-class Core(StageCore):
-    """StageCore's request and evidence rules, without a stage."""
-
-
 def state(config: AsrConfig = AsrConfig()) -> AsrSessionState:
     asr = AsrSessionState(options=StreamingOptions(), config=config)
     asr.vote = LanguageVote(("en", "es"), settle_sec=2.0)
@@ -111,7 +107,7 @@ def request(seconds: float, *, final: bool = False, language: str | None = None)
 
 def asked(asr: AsrSessionState, decode: DecodeRequest) -> tuple[str | None, tuple[str, ...]]:
     """The language and the languages to detect among of ``decode`` as the session sends it."""
-    sent = Core._in_language(asr, decode)
+    sent = Core.in_language(asr, decode)
     return sent.language, sent.languages
 
 
@@ -130,11 +126,11 @@ def test_a_decode_of_too_little_audio_is_in_the_leading_language_and_longer_ones
 
 def test_an_engine_without_probabilities_gives_its_detected_language_as_evidence():
     vote = LanguageVote(("en", "es"))
-    assert Core._language_probs(vote, request(2), Hypothesis("hola", language="es")) == (("es", 1.0),)
-    assert Core._language_probs(vote, request(2, language="es"), Hypothesis("hola", language="es")) == ()
-    assert Core._language_probs(vote, request(2), Hypothesis("x", language="th")) == ()
+    assert Core.language_probs(vote, request(2), Hypothesis("hola", language="es")) == (("es", 1.0),)
+    assert Core.language_probs(vote, request(2, language="es"), Hypothesis("hola", language="es")) == ()
+    assert Core.language_probs(vote, request(2), Hypothesis("x", language="th")) == ()
     given = (("en", 0.7), ("es", 0.3))
-    assert Core._language_probs(vote, request(2), Hypothesis("x", language="en", language_probs=given)) == given
+    assert Core.language_probs(vote, request(2), Hypothesis("x", language="en", language_probs=given)) == given
 
 
 def test_the_native_config_names_the_languages_to_detect_among():

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from asr_worker.engines.base import DecodeRequest, Hypothesis, Word
-from asr_worker.engines.loop_guard import RECOVERED, TRUNCATED, GuardOptions, LoopGuard, quiet_cuts
+from asr_worker.engines.loop_guard import RECOVERED, STEP, TRUNCATED, GuardOptions, LoopGuard, quiet_cuts
 from asr_worker.engines.repetition import (LoopLimits, Run, compression_ratio, cut_loop, cut_words, finished,
                                            find_loop, longest_run, non_speech, tail_run)
 from tests.kit.extras import require
@@ -194,7 +194,7 @@ def test_a_final_ending_inside_a_run_is_decoded_again_and_its_pieces_by_where_th
     assert find_loop(found.text, found.token_ids, 8.0, limits=LIMITS) is None  # slow enough for the other tests
     assert guard.apply([DecodeRequest("p", audio, final=False)], [found]) == [found]
     (result,) = guard.apply([DecodeRequest("f", audio, final=True)], [found])
-    assert result.loop == TRUNCATED
+    assert result.step(STEP) == TRUNCATED
     assert result.text == f"{pieces[0]} 1-1"  # the run, aligned to its end, is "-1": its first copy kept
     assert result.lost == ((4.0, 8.0),)
 
@@ -287,13 +287,13 @@ def test_a_looping_final_keeps_every_sentence(name):
     result = guard_for(replay).apply([request], [final])[0]
     text = result.text.lower()
     assert all(word in text for word in CONTENT[name]), text
-    assert result.loop == replay.clip["loop"]
+    assert result.step(STEP) == replay.clip["loop"]
     assert set(replay.decoded) == set(replay.clip["pieces"])
     assert result.token_ids == tuple(tokenize(result.text)) and not result.no_speech
-    if result.loop == TRUNCATED:
+    if result.step(STEP) == TRUNCATED:
         assert result.lost and all(0 <= a <= b <= replay.clip["samples"] / RATE for a, b in result.lost)
     else:
-        assert result.loop == RECOVERED and not result.lost
+        assert result.step(STEP) == RECOVERED and not result.lost
 
 
 def test_a_piece_that_loops_at_the_smallest_size_is_cut_and_flagged():
@@ -302,7 +302,7 @@ def test_a_piece_that_loops_at_the_smallest_size_is_cut_and_flagged():
     replay = Replay("card_fast")
     result = guard_for(replay).apply([DecodeRequest("r", replay.audio, final=True)],
                                      [hypothesis(replay.clip["final"])])[0]
-    assert result.loop == TRUNCATED
+    assert result.step(STEP) == TRUNCATED
     assert result.text.endswith("6 7 8 9") and "6 7 8 9 6" not in result.text
     start, end = result.lost[-1]
     assert end == pytest.approx(replay.clip["samples"] / RATE) and start == pytest.approx(205520 / RATE)
@@ -315,7 +315,7 @@ def test_a_looping_partial_is_cut_not_decoded_again():
     request = DecodeRequest("p", replay.audio[:6 * RATE], final=False)
     result = guard_for(replay).apply([request], [partial])[0]
     assert replay.decoded == []
-    assert result.loop == TRUNCATED and result.text == "My card number is for one"
+    assert result.step(STEP) == TRUNCATED and result.text == "My card number is for one"
     assert result.token_ids == tuple(tokenize(result.text))
 
 
@@ -347,7 +347,7 @@ def test_joined_pieces_shift_their_word_timings():
                       split=lambda audio, *, max_samples: [0, 3 * RATE, 8 * RATE])
     result = guard.apply([DecodeRequest("w", audio, final=True, word_timestamps=True)], [looping])[0]
     assert calls == [[3 * RATE, 5 * RATE]]
-    assert result.text == "piece0 piece1" and result.loop == RECOVERED
+    assert result.text == "piece0 piece1" and result.step(STEP) == RECOVERED
     assert [(w.start, w.end) for w in result.words] == [(0.5, 1.0), (3.5, 4.0)]
     assert result.confidence == pytest.approx(0.8)
 

@@ -399,7 +399,7 @@ class CutLoop(WordTimer):
     async def transcribe(self, request: DecodeRequest) -> Hypothesis:
         found = await super().transcribe(request)
         words = tuple(w for w in found.words if not self.LOST[0] <= w.start < self.LOST[1])
-        return replace(found, words=words, text=" ".join(w.text for w in words), loop="truncated",
+        return replace(found, words=words, text=" ".join(w.text for w in words), steps=(("loop", "truncated"),),
                        lost=(self.LOST,))
 
 

@@ -241,6 +241,21 @@ async def test_the_first_partial_decodes_a_short_window(engine):
     assert partial.end - partial.start < 0.3 * SR + CHUNK
 
 
+async def test_a_partial_decodes_the_audio_there_when_it_was_asked_for(engine):
+    """The session goes on appending audio before a partial's task runs; the partial decodes what
+    was there when it was started, so its span never reaches into speech taken after it (after
+    a pause: speech that an early final may yet give to the next utterance)."""
+    fake(engine).gate.set()
+    worker = Worker(engine, epoch=1)  # chunk_size_sec=30: only the first partial is due
+    try:
+        await worker.feed([SpeechStart(seq=0, start=START), *audio_records(1, START, 1.2)])  # taken at once
+        await until(lambda: any(not t.final for t in worker.transcripts()), "first partial")
+    finally:
+        await worker.close()
+    (partial,) = [t for t in worker.transcripts() if not t.final]
+    assert partial.end - partial.start < 0.25 * SR + CHUNK  # not the 1.2 s taken meanwhile
+
+
 async def test_the_vad_stage_pauses_before_each_silence_end_with_the_same_end(clips):
     """Real Silero on a real clip: a pause, then nothing but the end, which says the pause's end."""
     import soundfile
@@ -446,7 +461,7 @@ async def test_a_long_sentence_the_recogniser_is_unsure_of_waits_for_the_endpoin
 @pytest.mark.parametrize("responder", [sentence, heard])
 async def test_speech_resuming_during_the_decode_lets_the_decode_decide(engine, responder):
     """Speech resumes while the pause's decode is still running: with the sentence endpoint the
-    decode is waited for, and splits the utterance as it would have had it ended first (a
+    decode decides when it ends, and splits the utterance as it would have had it ended first (a
     sentence: an early final at the pause, the rest an utterance of its own), whichever came
     first. Not a sentence: dropped, one final for all of it."""
     fake(engine).responder = responder
@@ -470,6 +485,42 @@ async def test_speech_resuming_during_the_decode_lets_the_decode_decide(engine, 
         ]
         assert worker.speculative("used") == 1
         # The early final's checkpoint is before the resumed speech: a replay splits the same way.
+        (early,) = [c for c in worker.runner.commits if any(isinstance(r, Transcript) and r.final for r in c[0])
+                    and Head.decode(c[2])]
+        assert early[1] == f"{pause + 1}-0" and Head.decode(early[2]) == Head(START, PAUSE_END, True)
+    else:
+        assert finals(worker) == [(utterance_id("spec", START), f"heard {2 * SR} and", True, START, RESUMED_END)]
+        assert worker.speculative("wasted") == 1
+
+
+@pytest.mark.parametrize("responder", [sentence, heard])
+async def test_speech_resuming_during_the_decode_is_taken_while_it_runs(engine, responder):
+    """The pause's decode is not waited for when speech resumes: the input goes on being taken
+    (at 8 calls a wait there held each session's input behind the decode queue), and the decode
+    still decides whenever it ends: the resumed speech is carried over to the rest (a sentence)
+    or stays in the utterance (not one), the checkpoint of the early final before it."""
+    fake(engine).responder = responder
+    worker = Worker(engine, epoch=1, config=AsrConfig(sentence_endpoint=True))
+    records = utterance(resume=True)
+    pause = next(i for i, r in enumerate(records) if isinstance(r, SpeechPause))
+    end = next(i for i, r in enumerate(records) if isinstance(r, SpeechEnd))
+    try:
+        await worker.feed(records[:pause + 1])
+        await until(lambda: len(finals_requested(engine)) == 1, "speculative final requested")
+        await worker.feed(records[pause + 1:end], first=pause + 1)  # all the resumed speech is taken
+        assert not worker.transcripts() and len(finals_requested(engine)) == 1  # no partial meanwhile
+        fake(engine).gate.set()
+        if responder is sentence:
+            await until(lambda: any(t.final for t in worker.transcripts()), "early final sent")
+        await worker.feed(records[end:], first=end, wait=False)
+        assert await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    if responder is sentence:
+        assert finals(worker) == [
+            (utterance_id("spec", START), f"Heard {int(1.2 * SR)}.", True, START, PAUSE_END),
+            (utterance_id("spec", PAUSE_END), f"Heard {int(0.8 * SR)}.", True, PAUSE_END, RESUMED_END),
+        ]
         (early,) = [c for c in worker.runner.commits if any(isinstance(r, Transcript) and r.final for r in c[0])
                     and Head.decode(c[2])]
         assert early[1] == f"{pause + 1}-0" and Head.decode(early[2]) == Head(START, PAUSE_END, True)
@@ -560,6 +611,18 @@ async def test_the_rest_after_an_early_final_is_decoded_alone_with_the_text_befo
     assert first.context == "Acme" and len(first.audio) == int(1.2 * SR)
     assert rest.prefix == "" and len(rest.audio) == int(0.8 * SR)
     assert rest.context == f"Acme Heard {int(1.2 * SR)}."
+
+
+async def test_a_short_reply_without_a_stop_is_a_sentence_in_the_context_of_the_rest(engine, monkeypatch):
+    """A short reply whisper wrote without a stop ("or be too") ended its turn: the rest hears it
+    as a sentence, so that it is not continued unpunctuated (and no sentence ends after it); the
+    client still gets the reply as it was written."""
+    requests = recorded_requests(engine, monkeypatch)
+    fake(engine).responder = lambda r: f"language English<asr_text>heard {len(r.audio)}"
+    worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True, language="en"), resume=True)
+    assert [f[1] for f in finals(worker)][0] == f"heard {int(1.2 * SR)}"
+    _, rest = [r for r in requests if r.final]
+    assert rest.context == f"heard {int(1.2 * SR)}."
 
 
 def echoing(request: fake_vllm.FakeRequest) -> str:

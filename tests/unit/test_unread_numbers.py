@@ -1,5 +1,5 @@
 """A final of a number passage whose second decode with the digits prompt wrote digits that were not
-kept (``Hypothesis.digits == "refused"``; the redactor is told ``unread_number``): redacted whole
+kept (its step ``asr_worker.digits.STEP`` "refused"; the redactor is told ``unread_number``): redacted whole
 when short and in a card or SSN keyword's context, read as any other final otherwise; its partials
 masked. On the transcripts recorded by bench.redaction --digits (2026-11-24, tests/kit/redaction.py's
 calls): the base SSN miss, and the finals that must not be masked."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from asr_worker.engines.digits import outcome
+from asr_worker.digits import outcome
 from common.records import TimedWord, Transcript
 from common.redaction.redactor import Redactor
 

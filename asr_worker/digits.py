@@ -7,7 +7,7 @@ given to every decode it costs elsewhere (addresses, names, SSN pieces, WER: BEN
 "Redaction"). So
 the prompt goes only where a card number (or an SSN) is likely and the recogniser wrote none:
 
-* the ASR stage marks a final's request with the prompt (``DecodeRequest.digits_prompt``) when
+* the ASR stage gives a final's request the retry of :func:`retry` (``DecodeRequest.retry``) when
   the session redacts card numbers or SSNs and the utterance is in a *number passage*
   (:meth:`~common.redaction.redactor.Redactor.number_passage`: a card or SSN keyword's
   context, or right after a final that ended in a number);
@@ -24,7 +24,8 @@ the prompt goes only where a card number (or an SSN) is likely and the recognise
   that drops a word or adds one that is neither a number nor its keyword (``Thanks for
   watching.``) is not kept.
 
-Pure functions over texts: unit-tested on the recorded transcripts of the evaluation set.
+Pure functions over texts: unit-tested on the recorded transcripts of the evaluation set. The
+outcome (:func:`outcome`) is the hypothesis's step :data:`STEP`.
 """
 
 from __future__ import annotations
@@ -34,16 +35,19 @@ import difflib
 from common.redaction.detect import NUMBER_KEYWORDS
 from common.redaction.itn import numeric, once, runs, words
 
+from .engines import Retry
+
+STEP = "digits"  # the name of the second decode's outcome in Hypothesis.steps
+
 # Words of the first decode that one number of the second may stand for, a word repeated in a row
 # counting once: "eight eight eight eight" came out as one (`Hey, hey`, `K, K, K, K.`, `A-tait`),
 # "one two three" as two (`For I'm`); a longer stretch of words is speech, not a number.
 MAX_REPLACED = 2
 
 
-def prompted(prompt: str, context: str) -> str:
-    """The previous text of a decode with the digits ``prompt``: the prompt, then the session's context
-    (whisper keeps a long prompt's last tokens: the session's)."""
-    return " ".join(filter(None, (prompt, context)))
+def retry(prompt: str) -> Retry:
+    """The second decode of a final of a number passage, with the digits ``prompt``."""
+    return Retry(name=STEP, prompt=prompt, wanted=needs_digits, judge=outcome)
 
 
 def has_number(text: str) -> bool:
@@ -78,7 +82,7 @@ def keep_digits(first: str, second: str) -> bool:
 
 
 def outcome(first: str, second: str) -> str:
-    """What a second decode with the digits prompt came to, for :attr:`Hypothesis.digits`: "kept"
+    """What a second decode with the digits prompt came to (the step :data:`STEP`): "kept"
     (:func:`keep_digits`), "refused" (it wrote a digit, or a number, that the rule refused: base's
     ``4-I`` for ``For I'm...``, "four five." of an SSN), or "dropped" (it wrote none). A fact about
     the decodes, not a redaction: the redactor decides what "refused" means for the final."""
