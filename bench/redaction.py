@@ -1,7 +1,7 @@
 """Redaction on the labelled set of tests/kit/redaction.py: entity recall, leaks and false redactions.
 
-    .venv/bin/python -m bench.redaction [--model base] [--voices en-us,en-gb] [--mulaw] [--digits] [--packs]
-        [--finals DIR]
+    .venv/bin/python -m bench.redaction [--set tuning|held-out|spanish] [--model base] [--voices en-us,en-gb]
+        [--mulaw] [--digits] [--packs] [--finals DIR]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
 
 Each call's pieces are spoken by espeak-ng, decoded one utterance each by the whisper engine
@@ -81,7 +81,7 @@ def plain_words(pieces) -> frozenset[str]:
 def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
     """How many digits ``text`` (a redacted final) says in clear, outside its placeholders, in any
     spelling: written (``3-1``), spoken (``four one one one``, ``double five``), or one digit's word
-    alone that no rule reads as a number (``four.``, ``oh``, ``for``, ``too``, ``won``, ``ate``),
+    alone that no rule reads as a number (``four.``, ``oh``, a homophone: ``for``, ``far``, ``too``, ``free``),
     unless the script says that word, or the number word it sounds like, as a word (``plain``: "like
     to pay", "the last four are")."""
     tokens = PLACEHOLDER.sub(" ", text).split()
