@@ -361,23 +361,25 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                  before: list[Context], keyword_at: list[str | None], found: list[Run]) -> None:
     """What the recogniser kept of a number it garbled, outside every number the rules read: a
     digit's word alone in a card's or an SSN's keyword context ("uno sociales uno nostres, cuatro
-    tinkos": base over Spanish); a homophone that starts the text or ends a sentence or the text
-    there, in a phone number's, or after such a number ("[CREDIT_CARD_1] near O'miral, near
-    O'miral, for"). A homophone inside a sentence is a word ("pay for it"), a number word after a
+    tinkos": base over Spanish) or after such a number; a homophone that starts the text or ends a
+    sentence or the text there, in a phone number's, or after any number masked ("[CREDIT_CARD_1]
+    near O'miral, near O'miral, for"). A homophone inside a sentence is a word ("pay for it"), a number word after a
     phone keyword a quantity ("two kids"). ``spans`` and ``taken`` are updated."""
     in_runs = {i for run in found for i in range(run.first, run.last + 1)}
     for i, token in enumerate(tokens):
         if taken[i] or i in in_runs or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first"):
             continue  # ("the last four of my social": no digit)
         entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=cores[i] not in HOMOPHONES)
-        if cores[i] in HOMOPHONES:
-            if not (i == 0 or i == len(tokens) - 1 or token[-1:] in ".?!"):
-                continue
-            after = [s.entity for s in spans if s.entity in ("CREDIT_CARD", "SSN", "NUMBER")
-                     and 0 < i - s.last <= CONTEXT_WORDS]
-            entity = entity or (after[-1] if after else None)
-        elif entity == "PHONE_NUMBER":
+        homophone = cores[i] in HOMOPHONES
+        if homophone and not (i == 0 or i == len(tokens) - 1 or token[-1:] in ".?!"):
             continue
+        if entity == "PHONE_NUMBER" and not homophone:
+            continue
+        # A card number or an SSN read is their context for the words after it, as their keyword is
+        # (:func:`.redactor._card_read` carries it past the text).
+        after = [s.entity for s in spans if s.entity in ("CREDIT_CARD", "SSN", *(("NUMBER",) if homophone else ()))
+                 and 0 < i - s.last <= CONTEXT_WORDS]
+        entity = entity or (after[-1] if after else None)
         if entity in ("CREDIT_CARD", "SSN", "PHONE_NUMBER", "NUMBER"):
             spans.append(Span(i, i, entity))
             taken[i] = True
@@ -482,7 +484,10 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     pieces = tokens[run.first:run.last + 1]
     decimal = bool(_DECIMAL.match(written)) and (len(pieces) == 1 or len(pieces) == 2
                                                  and bool(re.match(r"^\.\d{2}[.,]?$", pieces[1])))
-    return after in _UNITS or written[:1] in "$£€" or ":" in written or decimal and not card
+    # (A unit names the number said right before it: not one that a sentence's end splits, "the
+    # eight. 1,000 days.", where the first words are another number's digits.)
+    broken = any(t.rstrip()[-1:] in ".?!" for t in pieces[:-1])
+    return after in _UNITS and not broken or written[:1] in "$£€" or ":" in written or decimal and not card
 
 
 def _amount(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
