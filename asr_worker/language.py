@@ -12,7 +12,10 @@ that asks for no language:
 - decodes audio too short to detect on (``--detect-min-sec``) in its leading language so far,
   or, before any evidence, in the first allowed one (the deployment's most likely);
 - **settles** its language (:class:`LanguageVote`) once its finals hold ``--settle-sec`` of
-  speech, on their summed probabilities weighted by seconds, and from then on decodes in it;
+  speech, on their summed probabilities weighted by seconds, when one language holds most of
+  that evidence (``settle_share``: finals that disagree wait for more speech, each decode
+  detecting on its own), or on the leader once they hold ``settle_max_sec``; from then on it
+  decodes in it;
 - changes it only on strong evidence over several utterances: ``switch_finals`` finals in a
   row, each of ``settle_sec`` or more, each giving another language ``switch_probability``
   or more; a shorter final counts neither way, one in the settled language starts over.
@@ -72,6 +75,12 @@ class LanguageVote:
 
     allowed: tuple[str, ...]  # most likely first; never empty
     settle_sec: float = 2.0
+    # The leader settles when it holds this share of the evidence: a Spanish line's first 2.5 s in
+    # two finals (es 0.68 on 1 s, en 0.84 on 1.5 s) summed to English 54 %, the line whole being
+    # Spanish (0.94); one language's finals agree at 66-97 % (BENCHMARKS.md, "Language detection").
+    settle_share: float = 0.6
+    # Seconds of finals after which the leader settles however split the evidence (0: 3 x settle_sec).
+    settle_max_sec: float = 0.0
     switch_finals: int = 3
     switch_probability: float = 0.9
     language: str = ""
@@ -83,6 +92,8 @@ class LanguageVote:
     def __post_init__(self) -> None:
         if not self.allowed:
             raise ValueError("a language vote needs at least one allowed language")
+        if not self.settle_max_sec:
+            self.settle_max_sec = 3 * self.settle_sec
 
     def leader(self) -> str:
         """The settled language, else the most probable so far ("" without evidence)."""
@@ -106,10 +117,14 @@ class LanguageVote:
             for code, p in probabilities:
                 self.weights[code] = self.weights.get(code, 0.0) + seconds * p
             self.seconds += seconds
-            if self.seconds >= self.settle_sec:
-                self.language = self.leader()
-                return True
-            return False
+            if self.seconds < self.settle_sec:
+                return False
+            leader = self.leader()
+            if self.weights[leader] < self.settle_share * sum(self.weights.values()) \
+                    and self.seconds < self.settle_max_sec:
+                return False  # the finals disagree: wait for more speech
+            self.language = leader
+            return True
         if seconds < self.settle_sec:
             return False  # a short final says too little either way
         top, p = probabilities[0]

@@ -34,7 +34,7 @@ import numpy as np
 
 from bench.latency import some_of
 from common import aio
-from common.contract import (KINDS as VIOLATIONS, Event, Violation, check, describe, from_audiohook, from_deepgram,
+from common.contract import (SESSION_KINDS as VIOLATIONS, Event, Violation, check, describe, from_audiohook, from_deepgram,
                              from_flux, from_native, from_twilio, words_of)
 
 RATE = 16_000
@@ -441,7 +441,7 @@ class Tally:
 
 COLUMNS = ("overlap", "duplicate_final", "repeated_text", "partial_after_final", "lost_speech", "language_flip",
            "wrong_script", "wrong_language")
-assert sorted(COLUMNS) == sorted(VIOLATIONS)  # every kind the checker knows has a column
+assert sorted(COLUMNS) == sorted(VIOLATIONS)  # every kind the session checker knows has a column
 
 
 def table(outcomes: Sequence[Outcome], key: str) -> str:

@@ -22,8 +22,9 @@ from typing import Any, Literal
 
 from .languages import language_code
 
-__all__ = ["Event", "Violation", "check", "describe", "from_native", "from_twilio", "from_deepgram", "from_flux",
-           "from_audiohook", "from_finals_stream", "KINDS"]
+__all__ = ["Event", "Violation", "check", "check_call", "alert_problems", "describe", "from_native", "from_twilio",
+           "from_deepgram", "from_flux", "from_audiohook", "from_finals_stream", "KINDS", "SESSION_KINDS",
+           "CALL_KINDS"]
 
 # -- thresholds ----------------------------------------------------------------------------------
 
@@ -95,8 +96,23 @@ SCRIPTS: Mapping[str, frozenset[str]] = {
     "ja": frozenset({"CJK", "HIRAGANA", "KATAKANA"}), "ko": frozenset({"HANGUL", "CJK"}),
 }
 
-KINDS = ("overlap", "duplicate_final", "repeated_text", "partial_after_final", "language_flip", "wrong_script",
-         "wrong_language", "lost_speech")
+# Numbers a redaction of these kinds leaves no trace of (common/redaction): a card's 13-19 digits
+# (spaces or hyphens between groups), a social security number's 3-2-4. A final holding one was
+# not redacted: the option was dropped.
+UNREDACTED = {
+    "pci": re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"),
+    "ssn": re.compile(r"(?<![\d-])\d{3}[ -]?\d{2}[ -]?\d{4}(?![\d-])"),
+}
+UNREDACTED["numbers"] = re.compile(f"{UNREDACTED['pci'].pattern}|{UNREDACTED['ssn'].pattern}")
+
+# Alerts of stretches of a call (a dead air, an overtalk): the summary lists each (docs/analytics.md).
+STRETCHES = ("dead_air", "overtalk")
+
+# What :func:`check` reports of a session's transcripts, and :func:`check_call` of a call's log.
+SESSION_KINDS = ("overlap", "duplicate_final", "repeated_text", "partial_after_final", "language_flip",
+                 "wrong_script", "wrong_language", "lost_speech")
+CALL_KINDS = ("option_dropped", "alert_disagrees")
+KINDS = SESSION_KINDS + CALL_KINDS
 
 
 # -- the data --------------------------------------------------------------------------------------
@@ -359,6 +375,110 @@ def _lost(speech: Sequence[tuple[int, int]], finals: list[_Final]) -> list[Viola
     return out
 
 
+# -- rules 7 and 8: a call's options and alerts ----------------------------------------------------
+
+def check_call(messages: Sequence[Mapping[str, Any]], *, asked: Mapping[str, Any]) -> list[Violation]:
+    """Options dropped silently (rule 7) and alerts that contradict the summary (rule 8) in one
+    call's log: ``messages`` as a follower gets them (``final``, ``analytics``,
+    ``analytics_summary``, ``warning``, ``ended``...; others skipped), in order, and ``asked``
+    what the call asked for (gateway/core/config.py ``SessionConfig.asked``: ``words``,
+    ``diarize``, ``analytics``, ``sentiment``, ``redact``). An option is honoured when the log
+    shows it (finals' word timings, speakers, analytics events, sentiment scores, no unredacted
+    number), or flagged when a ``warning`` entry names it; anything else is ``option_dropped``.
+    Violations' index: the message's in ``messages`` (-1: the call as a whole)."""
+    out: list[Violation] = []
+    warned = {m.get("option") for m in messages if m.get("type") == "warning"}
+    finals = [(i, m) for i, m in enumerate(messages) if m.get("type") == "final"]
+
+    def dropped(option: str, detail: str, index: int) -> None:
+        if option not in warned:
+            out.append(Violation("option_dropped", f"{option} asked for: {detail}, and no warning says why", index))
+
+    for index, final in finals:
+        text = final.get("text") or ""
+        words = final.get("words") or []
+        if asked.get("words") and words_of(text) and not words:
+            dropped("words", f"final {text!r} has no word timings", index)
+        for kind in asked.get("redact") or ():
+            pattern = UNREDACTED.get(kind)
+            if pattern is not None and (found := pattern.search(text)):
+                dropped("redact", f"final {text!r} holds {found.group()!r} unredacted ({kind})", index)
+    # A live final past the diarizer's bounded wait goes out without speakers (docs/diarization.md):
+    # diarize is dropped when no final with words has any.
+    worded = [(i, m) for i, m in finals if m.get("words")]
+    if asked.get("diarize") and worded and not any(w.get("speaker") is not None for _, m in worded for w in m["words"]):
+        dropped("diarize", f"none of the call's {len(worded)} finals with words has a speaker", worded[-1][0])
+    ended = any(m.get("type") == "ended" for m in messages)
+    summaries = [m.get("summary") or {} for m in messages if m.get("type") == "analytics_summary"]
+    analytics = [m for m in messages if m.get("type") == "analytics"]
+    if asked.get("analytics") and ended and not summaries:
+        dropped("analytics", "the call ended without its analytics summary", -1)
+    said = [m for m in analytics if m.get("event") == "utterance" and words_of(m.get("text") or "")]
+    if asked.get("sentiment") and said and not any("sentiment" in m for m in said):
+        dropped("sentiment", f"none of the call's {len(said)} analysed utterances has a sentiment", -1)
+    for summary in summaries:
+        out += [Violation("alert_disagrees", problem, -1) for problem in alert_problems(analytics, summary)]
+    return out
+
+
+def alert_problems(events: Iterable[Mapping[str, Any]], summary: Mapping[str, Any]) -> list[str]:
+    """Where a call's analytics ``events`` (alerts among them; other events are skipped) disagree
+    with its ``summary``, one sentence each; empty when they agree.
+
+    The promise (docs/analytics.md#alerts): every dead-air and overtalk alert that stands (not
+    withdrawn) says, in its latest event, a stretch inside one of the summary's stretches of its
+    kind; none is left going on; the summary counts exactly the alerts that stand, and has one
+    dead-air or overtalk stretch per such alert. A later event of an alert (same ``id``) ends,
+    moves or withdraws it. ``events``: in the order sent, as the tracker gives them or as a door
+    or the call log renders them (the same fields).
+    """
+    problems: list[str] = []
+    latest: dict[object, Mapping[str, Any]] = {}
+    for event in events:
+        if event.get("event") != "alert":
+            continue
+        key = event.get("id")
+        if key is None:
+            problems.append(f"{_alert_name(event)} has no id")
+            continue
+        if key not in latest and (event.get("ended") or event.get("retracted")):
+            problems.append(f"{_alert_name(event)} ends or withdraws an alert never raised")
+        elif key in latest and latest[key].get("retracted"):
+            problems.append(f"{_alert_name(event)} comes after its alert was withdrawn")
+        elif key in latest and latest[key].get("alert") != event.get("alert"):
+            problems.append(f"{_alert_name(event)} changes its alert's kind from {latest[key].get('alert')}")
+        latest[key] = event
+    standing = [event for event in latest.values() if not event.get("retracted")]
+    counts = summary.get("alerts", {})
+    for kind in sorted(set(counts) | {str(event.get("alert")) for event in standing}):
+        mine = sum(1 for event in standing if event.get("alert") == kind)
+        if mine != counts.get(kind, 0):
+            problems.append(f"{mine} {kind} alert(s) stand; the summary counts {counts.get(kind, 0)}")
+    for kind in STRETCHES:
+        stretches = summary.get(kind, {})
+        items = [(item["start_ms"], item["end_ms"]) for item in stretches.get("items", [])]
+        listed_all = stretches.get("count", 0) <= len(items)
+        alerts = [event for event in standing if event.get("alert") == kind]
+        if len(alerts) != stretches.get("count", 0):
+            problems.append(f"{len(alerts)} {kind} alert(s) stand; the summary has {stretches.get('count', 0)} "
+                            f"{kind} stretch(es)")
+        for event in alerts:
+            start = event["start_ms"]
+            end = start + event["duration_ms"]
+            if event.get("ongoing") and not event.get("ended"):
+                problems.append(f"{_alert_name(event)} still goes on when the summary came")
+            if not listed_all and items and start > items[-1][0]:
+                continue  # past the stretches the summary lists
+            if not any(first <= start and end <= last for first, last in items):
+                problems.append(f"{_alert_name(event)} ({start}-{end} ms) is in none of the summary's {kind} "
+                                "stretches")
+    return problems
+
+
+def _alert_name(event: Mapping[str, Any]) -> str:
+    return f"{event.get('alert')} alert {event.get('id')} at {event.get('start_ms')} ms"
+
+
 def _span(event: Event) -> str:
     return f"{event.start_ms}-{event.end_ms} ms"
 
@@ -479,8 +599,10 @@ def from_audiohook(messages: Iterable[Mapping[str, Any]]) -> list[Event]:
 
 
 def from_finals_stream(entries: Iterable[Mapping[str, str]]) -> list[Event]:
-    """Entries of the ``ss:finals`` stream (fields: gateway/outputs/transcript_log.py), each a final."""
+    """Entries of the ``ss:finals`` stream (fields: gateway/outputs/transcript_log.py), each a final.
+    (An entry's ``language_asked`` is the session's: :func:`check`'s ``language``.)"""
     return [Event(kind="final", text=e["text"], start_ms=int(e["start_ms"]), end_ms=int(e["end_ms"]),
                   utterance_id=e.get("utterance_id") or None, channel=int(e.get("channel") or 0),
-                  language=e.get("language", ""), speech_final=e.get("is_speech_final") == "1")
+                  language=e.get("language", ""), speech_final=e.get("is_speech_final") == "1",
+                  flags=frozenset(flag for flag in (e.get("flags") or "").split(",") if flag in FLAGS))
             for e in entries]

@@ -5,9 +5,11 @@ Text with no word in it, or what whisper itself calls silence, never becomes a f
 partial is cut after the loop's first n-gram: the next partial decodes the audio again, and its
 tokens must not carry the loop forward as a prefix. A looping final is decoded again in pieces cut
 at quiet points and joined; a piece that still loops is cut and the final flagged ``truncated``
-with the span in ``lost``. The outcome is the hypothesis's step :data:`STEP`. Why pieces and not faster-whisper's beam or temperature fallback: a
-loop that starts in a card number eats every sentence after it, beams and sampling over the whole
-audio did not bring those back, and a short window holds too few repeats to lose its place in.
+with the span in ``lost``. A loop of a phrase whose copies differ in tokens (case, accents, marks)
+is cut after its first copy's words. The outcome is the hypothesis's step :data:`STEP`. Why pieces
+and not faster-whisper's beam or temperature fallback: a loop that starts in a card number eats
+every sentence after it, beams and sampling over the whole audio did not bring those back, and a
+short window holds too few repeats to lose its place in.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 from common.records import SAMPLE_RATE
 
 from .base import DecodeRequest, Hypothesis, Word
-from .repetition import Loop, LoopLimits, cut_loop, cut_words, find_loop, non_speech
+from .repetition import Loop, LoopLimits, cut_loop, cut_text, cut_words, find_loop, non_speech
 
 STEP = "loop"  # the name of the guard's outcome in Hypothesis.steps: RECOVERED or TRUNCATED
 RECOVERED = "recovered"
@@ -112,8 +114,12 @@ class LoopGuard:
 
     def _cut(self, hypothesis: Hypothesis, loop: Loop, seconds: float) -> Hypothesis:
         """``hypothesis`` cut after the first occurrence of its loop's n-gram, flagged."""
-        token_ids = cut_loop(hypothesis.token_ids, loop)
-        text = self._detokenize(token_ids) if len(token_ids) < len(hypothesis.token_ids) else hypothesis.text
+        kept = cut_text(hypothesis.text, loop)
+        if kept is not None:  # a phrase's copies differ in tokens: cut by its words, tokenized again
+            text, token_ids = kept, self._tokenize(kept)
+        else:
+            token_ids = cut_loop(hypothesis.token_ids, loop)
+            text = self._detokenize(token_ids) if len(token_ids) < len(hypothesis.token_ids) else hypothesis.text
         if non_speech(text):  # nothing but the loop's punctuation is left
             text, token_ids = "", []
         words = cut_words(hypothesis.words, text)

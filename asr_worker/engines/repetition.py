@@ -1,18 +1,22 @@
 """Whisper's repetition loops and non-speech text, told from a decode's output alone (pure).
 
 A decoder that loses its place repeats itself ("4-1-1-1-1-...") and drops everything said after
-the loop's start. :func:`find_loop` says whether a decode looped and where, by any of four tests:
+the loop's start. :func:`find_loop` says whether a decode looped and where, by any of five tests:
 ``compression`` (zlib ratio over 2.4, as whisper's own threshold; short texts are left to the next
 test), ``repeats`` (one n-gram repeated faster than speech allows), ``tail`` (a final that ends
 unfinished inside a run of a short unit: a caller's pause ends a sentence or a number, a looping
-decoder does not) and ``length`` (more tokens or words than the audio holds). :func:`cut_loop`
-and :func:`cut_words` keep what came before the loop; :func:`non_speech` tells text with no word
-in it, what whisper writes for noise.
+decoder does not), ``phrase`` (a phrase of a few words three times back to back, compared as words:
+whisper's copies of one phrase differ in case, accents and marks, so no token run shows them) and
+``length`` (more tokens or words than the audio holds). :func:`cut_loop`, :func:`cut_text` and
+:func:`cut_words` keep what came before the loop and its first copy; :func:`non_speech` tells text
+with no word in it, what whisper writes for noise.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +45,12 @@ class LoopLimits:
     word_slack: int = 4
     tail_repeats: int = 6  # copies of a short unit a final may not end inside
     tail_max_unit: int = 4  # tokens in the longest such unit ("0", "-", "1", "-")
+    # A phrase of this many words or more, said this many times back to back, is a loop: callers
+    # repeat a word ("no, no, no"), two ("thank you, thank you, thank you") or a phrase twice, hardly
+    # a phrase three times; base looped an 8-word Spanish phrase three times in 5 s of audio.
+    phrase_min_words: int = 3
+    phrase_max_words: int = 12
+    phrase_repeats: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +70,11 @@ class Run:
 class Loop:
     """Why a decode counts as a loop, and its longest repeated run (None if it has none)."""
 
-    reason: str  # compression, repeats, tail or length
+    reason: str  # compression, repeats, tail, phrase or length
     run: Run | None
+    # Characters of the text a cut keeps: up to the end of a repeated phrase's first copy (its
+    # sentence mark kept). None: the loop is cut by its token run (:func:`cut_loop`).
+    keep: int | None = None
 
 
 def compression_ratio(text: str) -> float:
@@ -110,6 +123,55 @@ def tail_run(tokens: Sequence[int], *, max_unit: int = MAX_UNIT) -> Run | None:
     return best
 
 
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+
+def _plain(word: str) -> str:
+    """A word as copies of a phrase are compared: case and accents aside ("Aquí" is "aqui")."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def phrase_run(text: str, *, min_words: int, max_words: int, min_repeats: int) -> int | None:
+    """Where the first copy of ``text``'s longest run of one phrase (``min_words``..``max_words``
+    words, at least ``min_repeats`` copies back to back, compared by :func:`_plain`) ends: the
+    character after its last word, and after the sentence marks that follow it. Of runs covering as
+    many words, the earliest. None if no phrase repeats so."""
+    spans = [(match.end(), _plain(match.group())) for match in _WORD.finditer(text)]
+    words = [word for _, word in spans]
+    count = len(words)
+    best: tuple[int, int, int] | None = None  # (words covered, -start, unit)
+    for unit in range(min_words, min(max_words, count // min_repeats) + 1):
+        j = 0
+        while j + unit < count:
+            if words[j] != words[j + unit]:
+                j += 1
+                continue
+            start = j
+            while j + unit < count and words[j] == words[j + unit]:
+                j += 1
+            repeats = (j - start + unit) // unit
+            covered = repeats * unit
+            if (repeats >= min_repeats and (best is None or (covered, -start) > best[:2])
+                    and _a_phrase(words[start:start + unit])):
+                best = (covered, -start, unit)
+    if best is None:
+        return None
+    end = spans[-best[1] + best[2] - 1][0]
+    while end < len(text) and text[end] in SENTENCE_ENDS + "…":
+        end += 1
+    return end
+
+
+def _a_phrase(unit: list[str]) -> bool:
+    """Whether ``unit`` is a phrase of its own: not a shorter unit again ("1 1 1", "4 2 4 2": the
+    other tests judge those) and not digits alone (numbers read out repeat: the other tests')."""
+    size = len(unit)
+    if all(word.isdigit() for word in unit):
+        return False
+    return not any(size % part == 0 and unit == unit[:part] * (size // part) for part in range(1, size))
+
+
 def finished(text: str) -> bool:
     """True when ``text`` ends as a decode that stopped does: a sentence mark (:data:`SENTENCE_ENDS`)
     or an ellipsis. Unlike ``asr_worker.core.ends_sentence``, whisper's trailing off counts: the
@@ -127,17 +189,24 @@ def find_loop(text: str, tokens: Sequence[int], seconds: float, *, final: bool =
     """Whether the decode of ``seconds`` of audio to ``text`` (``tokens``) looped, and why; None if not.
     ``final``: the audio ended where the speaker paused (a final's), which adds the ``tail`` test."""
     run = longest_run(tokens, max_unit=limits.max_unit)
+    phrase = phrase_run(text, min_words=limits.phrase_min_words, max_words=limits.phrase_max_words,
+                        min_repeats=limits.phrase_repeats)
+    # Where a loop with no token run is cut: after a phrase said twice, if it has one.
+    keep = phrase if phrase is not None or run is not None else phrase_run(
+        text, min_words=limits.phrase_min_words, max_words=limits.phrase_max_words, min_repeats=2)
     if len(text.encode("utf-8")) >= limits.compression_min_bytes and compression_ratio(text) > limits.compression_ratio:
-        return Loop("compression", run)
+        return Loop("compression", run, keep)
     if run is not None and run.repeats >= limits.min_repeats and run.repeats > limits.repeats_per_sec * seconds:
-        return Loop("repeats", run)
+        return Loop("repeats", run, keep)
     if final and not finished(text):
         tail = tail_run(tokens, max_unit=limits.tail_max_unit)
         if tail is not None and tail.repeats >= limits.tail_repeats:
-            return Loop("tail", tail)
+            return Loop("tail", tail, keep)
+    if phrase is not None:
+        return Loop("phrase", run, phrase)
     if (len(tokens) >= math.floor(limits.tokens_per_sec * seconds) + limits.token_slack
             or len(text.split()) > limits.words_per_sec * seconds + limits.word_slack):
-        return Loop("length", run)
+        return Loop("length", run, keep)
     return None
 
 
@@ -147,6 +216,12 @@ def cut_loop(tokens: Sequence[int], loop: Loop) -> list[int]:
     if loop.run is None:
         return list(tokens)
     return list(tokens[:loop.run.start + loop.run.unit])
+
+
+def cut_text(text: str, loop: Loop) -> str | None:
+    """``text`` up to the end of the first copy of the loop's repeated phrase; None when the loop is
+    cut by its tokens (:func:`cut_loop`)."""
+    return None if loop.keep is None else text[:loop.keep].strip()
 
 
 def cut_words(words: Sequence[Word], text: str) -> tuple[Word, ...]:

@@ -26,7 +26,7 @@ event with the same id ends it (``ended``: its whole stretch), moves it, or
 withdraws it (``retracted``). :meth:`CallTracker.settle`, at the end, ends
 every alert and raises those the call's end showed, so that the summary's
 stretches and the standing alerts are the same
-(:func:`gateway.analytics.consistency.consistent` checks it).
+(:func:`common.contract.alert_problems` checks it).
 """
 
 from __future__ import annotations

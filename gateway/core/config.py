@@ -95,6 +95,27 @@ class SessionConfig:
         """The analytics the call asked for itself (None: none; its tenant may still turn them on)."""
         return CallAnalytics.parse(self.analytics)
 
+    def asked(self) -> dict:
+        """What the call asked for that its transcripts show done (the transcript contract's rule 7,
+        common.contract.check_call), as its log records it: only the options set. ``diarize``
+        where each final carries its speakers (a live call: a recording is diarized whole, in its
+        response); ``analytics``/``sentiment`` the call's own (a tenant's analytics are no ask)."""
+        out: dict[str, object] = {}
+        if self.language:
+            out["language"] = self.language
+        if self.words:
+            out["words"] = True
+        if self.diarize and self.priority != "batch":
+            out["diarize"] = True
+        analytics = self.call_analytics
+        if analytics is not None:
+            out["analytics"] = True
+            if analytics.sentiment:
+                out["sentiment"] = True
+        if self.redact:
+            out["redact"] = list(self.redact)
+        return out
+
     @property
     def redaction(self) -> str:
         """The redaction the call runs with, as its log records it: ``tenant:pci,ssn``; "" for none."""

@@ -271,8 +271,11 @@ class Analytics(Feature):
             tenant=call.policy.tenant, metrics=call.hub.metrics, emit=call.emit if self.asked is not None else None,
             call_log=lambda: transcripts.call_log if transcripts is not None else None, clock=not call.batch)
         self.analyzer.start()
-        if self.warning and self.analyzer.to_client:
-            await call.emit(events.Error(ErrorCode.BAD_CONFIG, self.warning))
+        if self.warning:
+            if transcripts is not None and transcripts.call_log is not None:  # followers and the contract see it too
+                transcripts.call_log.add_warning("sentiment", self.warning)
+            if self.analyzer.to_client:
+                await call.emit(events.Error(ErrorCode.BAD_CONFIG, self.warning))
 
     def audio(self, channel: int, chunks: Chunks) -> None:
         if self.analyzer is not None:

@@ -29,14 +29,16 @@ class Transcripts(Feature):
             self.call_log = await self.transcripts.open_call(
                 tenant=policy.tenant, call_id=call.call_id, protocol=call.protocol, parties=call.parties,
                 session_ids=tuple(s.session_id for s in call.sessions), redaction=call.config.redaction,
-                webhook=policy.webhook)
+                webhook=policy.webhook, asked=call.config.asked())
         elif parked.get("log_seq") is not None:
             self.call_log = await self.transcripts.adopt_call(
                 tenant=policy.tenant, call_id=call.call_id, protocol=call.protocol, parties=call.parties,
-                seq=parked["log_seq"], webhook=policy.webhook)
+                seq=parked["log_seq"], webhook=policy.webhook, language_asked=call.config.language or "")
 
     async def result(self, event: events.Partial | events.Final) -> None:
-        if self.call_log is not None and (isinstance(event, events.Partial) or event.text):
+        # An empty final is logged when it says speech went unrecognised (no_words), not when it only
+        # ends a turn whose words an earlier final had.
+        if self.call_log is not None and (isinstance(event, events.Partial) or event.text or event.no_words):
             await self.call_log.add(event)
 
     async def end(self, ended: events.Ended) -> None:

@@ -39,6 +39,7 @@ CALL_PREFIX = f"{keys.PREFIX}:call"
 FINALS_STREAM = f"{keys.PREFIX}:finals"
 BATCH = 100  # entries written per round trip
 _PARKED = {"type": "parked"}  # queued by CallLog.park: the writer stops after what came before
+FLAGS = ("no_words", "truncated")  # a final's flags, logged and in ss:finals
 
 # Register a call unless its id is taken, by a live call or an ended one still kept.
 # KEYS: the registry hash, the log. ARGV: TTL (s), then the registry's field/value pairs.
@@ -96,12 +97,24 @@ def transcript_message(call_id: str, event: events.Transcript, party: str | None
                "text": event.text, "start_ms": event.start_ms, "end_ms": event.end_ms, "language": event.language}
     if isinstance(event, events.Final):
         message["is_speech_final"] = event.speech_final
+        for flag in FLAGS:  # what the final says of itself: words missing (the native door's fields)
+            if getattr(event, flag):
+                message[flag] = True
+        if event.speaker is not None:
+            message["speaker"] = event.speaker
     if event.confidence is not None:
         message["confidence"] = round(event.confidence, 4)
     if final and event.words:
-        message["words"] = [{"word": w.text, "start_ms": w.start_ms, "end_ms": w.end_ms,
-                             "confidence": round(w.confidence, 4)} for w in event.words]
+        message["words"] = [_word(w) for w in event.words]
     return message
+
+
+def _word(word: events.Word) -> dict:
+    out: dict[str, object] = {"word": word.text, "start_ms": word.start_ms, "end_ms": word.end_ms,
+                              "confidence": round(word.confidence, 4)}
+    if word.speaker is not None:  # a diarized call's
+        out["speaker"] = word.speaker
+    return out
 
 
 def ended_message(call_id: str, event: events.Ended) -> dict:
@@ -109,8 +122,10 @@ def ended_message(call_id: str, event: events.Ended) -> dict:
             "audio_ms": event.audio_ms}
 
 
-def finals_fields(message: dict, *, tenant: str, protocol: str, gateway: str) -> dict:
-    """The ``ss:finals`` entry of a final's message (every value a string)."""
+def finals_fields(message: dict, *, tenant: str, protocol: str, gateway: str, language_asked: str = "") -> dict:
+    """The ``ss:finals`` entry of a final's message (every value a string). ``language_asked``: the
+    session's language as asked for ("": detected), so that a reader tells "asked for es" from
+    "detected es"; ``flags`` the final's (``no_words``, ``truncated``), comma-separated."""
     confidence = message.get("confidence")
     return {"tenant": tenant, "call_id": message["call_id"], "channel": str(message["channel"]),
             "party": message["party"] or "", "session_id": message["session_id"],
@@ -119,7 +134,8 @@ def finals_fields(message: dict, *, tenant: str, protocol: str, gateway: str) ->
             "language": message["language"] or "", "confidence": "" if confidence is None else str(confidence),
             "is_speech_final": "1" if message["is_speech_final"] else "0",
             "words": json.dumps(message.get("words", []), ensure_ascii=False), "protocol": protocol,
-            "gateway": gateway}
+            "gateway": gateway, "language_asked": language_asked,
+            "flags": ",".join(flag for flag in FLAGS if message.get(flag))}
 
 
 class TranscriptLog:
@@ -177,17 +193,21 @@ class TranscriptLog:
 
     async def open_call(self, *, tenant: str, call_id: str, protocol: str, parties: tuple[str, ...],
                         session_ids: tuple[str, ...], redaction: str = "",
-                        webhook: Destination | None = None) -> CallLog | None:
+                        webhook: Destination | None = None, asked: dict | None = None) -> CallLog | None:
         """Register the call of ``tenant`` and start its log; None when it cannot have one (the call runs anyway).
 
         ``redaction``: the policy and kinds its finals were redacted with (``client:pci``), recorded with it;
-        ``webhook``: the tenant's own, as its policy said when the call was admitted."""
+        ``webhook``: the tenant's own, as its policy said when the call was admitted; ``asked``: what the
+        call asked for (``SessionConfig.asked``), recorded with it (its ``language`` goes with each final
+        to ``ss:finals``)."""
+        asked = asked or {}
         if not keys.valid_session_id(call_id):
             log.warning("call %r: not followable (a call id is 1-64 letters, digits, '-' or '_')", Untrusted(call_id))
             return None
         info = {"tenant": tenant, "protocol": protocol, "gateway": self.gateway_id, "channels": str(len(session_ids)),
                 "parties": json.dumps(list(parties)), "session_ids": json.dumps(list(session_ids)),
-                "started": f"{time.time():.3f}", "state": "live", "redaction": redaction}
+                "started": f"{time.time():.3f}", "state": "live", "redaction": redaction,
+                "asked": json.dumps(asked, ensure_ascii=False)}
         try:
             claimed = await self._claim(keys=[call_key(tenant, call_id), log_key(tenant, call_id)],
                                         args=[self.ttl, *(item for pair in info.items() for item in pair)])
@@ -200,12 +220,12 @@ class TranscriptLog:
                         "this one cannot be followed", call_id, tenant)
             return None
         call_log = CallLog(self, tenant=tenant, call_id=call_id, protocol=protocol, parties=parties,
-                           webhooks=self.webhooks(webhook))
+                           webhooks=self.webhooks(webhook), language_asked=str(asked.get("language") or ""))
         call_log.start()
         return call_log
 
     async def adopt_call(self, *, tenant: str, call_id: str, protocol: str, parties: tuple[str, ...],
-                         seq: int, webhook: Destination | None = None) -> CallLog:
+                         seq: int, webhook: Destination | None = None, language_asked: str = "") -> CallLog:
         """Go on with the log of a parked call that this gateway resumes (:meth:`CallLog.park`)."""
         try:
             await self.redis.hset(call_key(tenant, call_id), "gateway", self.gateway_id)
@@ -213,7 +233,7 @@ class TranscriptLog:
             self.metrics.redis_errors.inc()
             log.warning("call %s: updating its registry entry failed: %s", call_id, exc)
         call_log = CallLog(self, tenant=tenant, call_id=call_id, protocol=protocol, parties=parties,
-                           webhooks=self.webhooks(webhook))
+                           webhooks=self.webhooks(webhook), language_asked=language_asked)
         call_log.seq = seq
         call_log.start()
         return call_log
@@ -223,8 +243,9 @@ class CallLog:
     """One call's log, written in order by one task."""
 
     def __init__(self, owner: TranscriptLog, *, tenant: str, call_id: str, protocol: str,
-                 parties: tuple[str, ...], webhooks: tuple[Destination, ...] = ()) -> None:
+                 parties: tuple[str, ...], webhooks: tuple[Destination, ...] = (), language_asked: str = "") -> None:
         self.owner = owner
+        self.language_asked = language_asked  # the call's language as asked ("": detected), in ss:finals
         self.webhooks = webhooks  # where its finals and summary are delivered
         self.tenant = tenant
         self.call_id = call_id
@@ -270,6 +291,16 @@ class CallLog:
                 self._pending_summary = message  # the writer takes it once the queue is empty, before the end
             else:
                 self.owner.metrics.log_dropped.inc()
+
+    def add_warning(self, option: str, message: str) -> None:
+        """Log that the call runs without something it asked for (``option``: its name, e.g.
+        ``sentiment``), as its client was told; dropped, as a partial, when the writer lags far behind."""
+        if self._ended:
+            return
+        try:
+            self._queue.put_nowait({"type": "warning", "call_id": self.call_id, "option": option, "message": message})
+        except asyncio.QueueFull:
+            self.owner.metrics.log_dropped.inc()
 
     def end(self, event: events.Ended) -> None:
         """Log the end of the call (once); the writer stops after writing it."""
@@ -357,7 +388,8 @@ class CallLog:
                                       maxlen=owner.options.log_maxlen, approximate=True)
                         elif kind == "finals":
                             pipe.xadd(FINALS_STREAM, finals_fields(message, tenant=self.tenant, protocol=self.protocol,
-                                                                   gateway=owner.gateway_id),
+                                                                   gateway=owner.gateway_id,
+                                                                   language_asked=self.language_asked),
                                       maxlen=owner.options.finals_maxlen, approximate=True)
                         else:
                             pipe.hset(registry, mapping={"state": "ended", "ended": f"{time.time():.3f}"})

@@ -14,7 +14,7 @@ import pytest
 import soundfile
 from websockets.asyncio.client import connect
 
-from gateway.analytics.consistency import consistent
+from common.contract import alert_problems
 from gateway.analytics.talk import TALK_GAP_MS
 from tests.e2e.test_prerecorded import encoded
 from tests.kit.deepgram import sdk_client
@@ -98,7 +98,7 @@ async def test_two_party_call_talk_overtalk_interruption_and_follower(live, two_
     alerts = {e["alert"] for e in events if e["event"] == "alert"}
     assert {"overtalk", "dead_air"} <= alerts, (events, summary)
     assert summary["alerts"]["overtalk"] >= 1 and summary["non_talk_ms"] > 0
-    assert consistent(events, summary) == [], (events, summary)  # the alerts say what the summary says
+    assert alert_problems(events, summary) == [], (events, summary)  # the alerts say what the summary says
     # The phrases said on channel 1 were spotted there; the one nobody said was not.
     spotted = {(e["phrase"], e["channel"]) for e in events if e["event"] == "phrase"}
     assert spotted <= {("ill disposed young man", 1), ("rather selfish", 1)} and spotted, spotted

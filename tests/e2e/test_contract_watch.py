@@ -89,6 +89,39 @@ def test_call_logs_show_partials_after_their_final(redis_server, client):
     assert watch.new_violations() == []
 
 
+@pytest.mark.contract_exempt("writes a call that breaks rules 6-8 by hand, to see the check find it",
+                             kinds=["option_dropped", "alert_disagrees", "language_flip"])
+def test_an_ended_call_is_checked_for_what_it_asked_and_its_alerts(redis_server, client):
+    """An ended call's log, whole, against its registry's ``asked``; a session's finals against the
+    language ss:finals says it asked for."""
+    watch = FinalsWatch(enabled=True)
+    watch.watch(redis_server.url)
+    client.hset(call_key("t", "call-2"), mapping={"started": "1.0", "state": "live",
+                                                  "asked": json.dumps({"words": True, "analytics": True})})
+    final = events.Final(channel=0, session_id="s3", utterance_id="u1", text="I would like to check my balance.",
+                         start_ms=10_600, end_ms=14_500, language="en", speech_final=True)
+    alert = {"type": "analytics", "call_id": "call-2", "event": "alert", "alert": "dead_air", "id": 1,
+             "start_ms": 10_600, "duration_ms": 10_000, "ongoing": True}
+    summary = {"type": "analytics_summary", "call_id": "call-2",
+               "summary": {"alerts": {"dead_air": 0}, "dead_air": {"count": 0, "items": []}}}
+    ended = {"type": "ended", "call_id": "call-2", "reason": "session complete", "complete": True}
+    log = [transcript_message("call-2", final, None), alert, summary, ended]
+    for seq, message in enumerate(log[:2], 1):
+        client.xadd(log_key("t", "call-2"), {"m": json.dumps(message)}, id=f"0-{seq}")
+    client.xadd(FINALS_STREAM, {**entry("s3", "u1", final.text, final.start_ms, final.end_ms), "language_asked": "es"})
+    watch.collect()
+    (finals, (call, _, violations)) = watch.new_violations()  # the call goes on: what its log shows so far
+    assert finals[0] == "s3 (ss:finals)" and [v.kind for v in finals[2]] == ["language_flip"]
+    assert call.startswith("ss:call:{t/call-2}:log (call log")
+    assert [v.kind for v in violations] == ["option_dropped"] and "words asked for" in violations[0].detail
+    for seq, message in enumerate(log[2:], 3):
+        client.xadd(log_key("t", "call-2"), {"m": json.dumps(message)}, id=f"0-{seq}")
+    watch.collect()
+    ((call, _, violations),) = watch.new_violations()  # its summary came: the alert contradicts it
+    assert {v.kind for v in violations} == {"alert_disagrees"}
+    assert watch.new_violations() == []  # reported once
+
+
 def test_a_watch_not_enabled_reads_nothing(redis_server, client):
     watch = FinalsWatch()
     watch.watch(redis_server.url)

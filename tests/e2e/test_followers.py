@@ -36,7 +36,7 @@ from .test_telephony import RATE, paced_frames, two_party_call
 TIMEOUT = 120
 PARTIES = ("inbound", "outbound")
 FINALS_SCHEMA = {"tenant", "call_id", "channel", "party", "session_id", "utterance_id", "text", "start_ms", "end_ms",
-                 "language", "confidence", "is_speech_final", "words", "protocol", "gateway"}
+                 "language", "confidence", "is_speech_final", "words", "protocol", "gateway", "language_asked", "flags"}
 RETENTION = 3  # seconds an ended call stays readable (short, so the test sees its keys expire)
 API_KEY = "follow-test-key"
 

@@ -5,9 +5,13 @@ span, text and language: gateway/outputs/transcript_log.py), whichever door the 
 :data:`WATCH` reads what each test Redis (plain, Sentinel or Cluster) got there, keeps each
 session's finals in order, and runs :func:`common.contract.check` on them; from the calls' logs
 (``ss:call:...:log``, kept a while after each call) it reads the partials too, for the one rule
-``ss:finals`` cannot show (no partial after its utterance's final). tests/e2e/conftest.py reads
-after each test, before every flush and when a test's Redis stops, and fails a test whose
-sessions broke the contract, with the finals around each violation. A test that breaks a rule on purpose says so with
+``ss:finals`` cannot show (no partial after its utterance's final), and each call's log whole
+with what it asked for (its registry entry's ``asked``) for rules 7 and 8
+(:func:`common.contract.check_call`: options dropped silently, alerts against the summary). A
+session's finals are checked against the language it asked for (``ss:finals``' ``language_asked``).
+tests/e2e/conftest.py reads after each test, before every flush and when a test's Redis stops,
+and fails a test whose sessions broke the contract, with the finals around each violation. A test
+that breaks a rule on purpose says so with
 ``@pytest.mark.contract_exempt("why", kinds=(...))``: its violations of those kinds are reported as
 warnings, not failures (a kind it does not name still fails).
 
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from redis.exceptions import RedisError
 
 from common import bus
-from common.contract import KINDS, Event, Violation, check, describe, from_finals_stream, from_native
+from common.contract import KINDS, Event, Violation, check, check_call, describe, from_finals_stream, from_native
 
 FINALS = "ss:finals"
 PAGE = 1000  # entries read per XRANGE
@@ -53,6 +57,19 @@ class _Session:
     kinds: frozenset[str] = frozenset(KINDS)  # the violations looked for in them
     events: list[Event] = field(default_factory=list)
     checked: int = 0  # events already checked: only violations at or after them are new
+    language: str | None = None  # the language the session asked for (None: detected)
+
+
+@dataclass
+class _Call:
+    """A call's log, read whole, and what the call asked for: checked whole each time it grew, its
+    violations reported once (a test's check may come before the call's end was written)."""
+
+    call_id: str
+    asked: dict
+    messages: list[dict] = field(default_factory=list)
+    checked: int = 0  # messages already checked
+    reported: set[tuple[str, str, int]] = field(default_factory=set)
 
 
 @dataclass
@@ -63,6 +80,7 @@ class FinalsWatch:
     last_ids: dict[str, str] = field(default_factory=dict)  # per Redis URL: the last entry read
     sessions: dict[tuple[str, str, str], _Session] = field(default_factory=dict)  # (URL, source, session id)
     logs_read: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (URL, log key, started): seq
+    calls: dict[tuple[str, str, str], _Call] = field(default_factory=dict)  # (URL, log key, started)
     unread: list[str] = field(default_factory=list)  # URLs a read failed on (the server was gone)
 
     def watch(self, url: str) -> None:
@@ -91,7 +109,9 @@ class FinalsWatch:
                         assert entry_id is not None and raw is not None  # XRANGE gives both
                         fields = {bus.text(k): bus.text(v) for k, v in raw.items()}
                         (event,) = from_finals_stream([fields])
-                        self._session(url, FINALS, fields.get("session_id", "")).events.append(event)
+                        session = self._session(url, FINALS, fields.get("session_id", ""))
+                        session.events.append(event)
+                        session.language = session.language or fields.get("language_asked") or None
                         self.last_ids[url] = bus.text(entry_id)
                     if len(entries) < PAGE:
                         break
@@ -103,15 +123,19 @@ class FinalsWatch:
             await client.aclose()
 
     async def _read_log(self, url: str, client: bus.Redis, key: str) -> None:
-        """A call log's new partials and finals (a log is read by its seq: entry ids ``0-SEQ``)."""
-        started = await client.hget(key.removesuffix(":log"), "started")  # a call id used again: a new log
+        """A call log's new entries (a log is read by its seq: entry ids ``0-SEQ``): partials and finals
+        per session, every entry per call."""
+        # A call id used again: a new log.
+        started, asked = await client.hmget(key.removesuffix(":log"), ["started", "asked"])
         at = (url, key, bus.text(started) if started is not None else "")
+        call = self.calls.setdefault(at, _Call(key, json.loads(bus.text(asked)) if asked else {}))
         while True:
             entries = await client.xrange(key, min=f"(0-{self.logs_read.get(at, 0)}", count=PAGE)
             assert entries is not None  # no entries: []
             for entry_id, raw in entries:
                 assert entry_id is not None and raw is not None  # XRANGE gives both
                 message = json.loads(bus.text(raw.get(b"m", raw.get("m", b"{}"))))
+                call.messages.append(message)
                 for event in from_native([message]):
                     self._session(url, "call log", message.get("session_id", ""), LOG_KINDS).events.append(event)
                 self.logs_read[at] = int(bus.text(entry_id).partition("-")[2])
@@ -137,6 +161,9 @@ class FinalsWatch:
         if url in self.last_ids:
             self.last_ids[url] = "0-0"
         self.logs_read = {at: seq for at, seq in self.logs_read.items() if at[0] != url}
+        # Calls with entries not checked yet (the check comes after the flush) are kept.
+        self.calls = {at: call for at, call in self.calls.items()
+                      if at[0] != url or call.checked < len(call.messages)}
 
     def forget(self, url: str) -> None:
         """Stop watching ``url`` (its server stopped)."""
@@ -151,11 +178,20 @@ class FinalsWatch:
         for (url, source, session_id), session in self.sessions.items():
             if session.checked == len(session.events):
                 continue
-            violations = [v for v in check(session.events) if (v.index >= session.checked or v.index < 0)
-                          and v.kind in session.kinds]
+            violations = [v for v in check(session.events, language=session.language)
+                          if (v.index >= session.checked or v.index < 0) and v.kind in session.kinds]
             session.checked = len(session.events)
             if violations:
                 found.append((f"{session_id} ({source})", session.events, violations))
+        for call in self.calls.values():
+            if call.checked == len(call.messages):
+                continue
+            call.checked = len(call.messages)
+            violations = [v for v in check_call(call.messages, asked=call.asked)
+                          if (v.kind, v.detail, v.index) not in call.reported]
+            call.reported |= {(v.kind, v.detail, v.index) for v in violations}
+            if violations:
+                found.append((f"{call.call_id} (call log, asked {call.asked})", [], violations))
         return found
 
 

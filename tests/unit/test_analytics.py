@@ -15,7 +15,7 @@ from common.errors import ConfigError, ProtocolError
 from common.metrics import GatewayMetrics
 from gateway.analytics import talk
 from gateway.analytics.loudness import LevelMeter
-from gateway.analytics.consistency import consistent
+from common.contract import alert_problems
 from gateway.policy.analytics import (MAX_PHRASE_CHARS, MAX_PHRASES, AlertRules, AnalyticsSettings, CallAnalytics,
                                        TenantAnalytics, parse_phrases)
 from gateway.analytics.phrases import PhraseSpotter, timed_tokens
@@ -309,7 +309,7 @@ def test_an_utterance_in_progress_after_its_early_final_is_not_dead_air():
     out += t.settle(24_000)
     summary = t.summary(24_000)
     assert not [e for e in out if e.get("alert") == "dead_air"], out
-    assert summary["dead_air"]["count"] == 0 and consistent(out, summary) == []
+    assert summary["dead_air"]["count"] == 0 and alert_problems(out, summary) == []
 
 
 def test_a_late_end_and_the_start_behind_it_are_no_dead_air():
@@ -328,7 +328,7 @@ def test_a_late_end_and_the_start_behind_it_are_no_dead_air():
     out += t.speech_ended(0, 8900, 20_000)
     out += t.settle(30_000)
     assert [(e["start_ms"], e["duration_ms"]) for e in out if e.get("alert") == "dead_air"] == [(20_000, 10_000)]
-    assert consistent(out, t.summary(30_000)) == []
+    assert alert_problems(out, t.summary(30_000)) == []
 
 
 def test_a_start_later_than_the_lag_withdraws_the_alert_it_contradicts():
@@ -341,7 +341,7 @@ def test_a_start_later_than_the_lag_withdraws_the_alert_it_contradicts():
     out += [alert, withdrawn] + t.settle(9000)
     summary = t.summary(9000)
     assert summary["alerts"]["dead_air"] == 0 and summary["dead_air"]["count"] == 0
-    assert consistent(out, summary) == []
+    assert alert_problems(out, summary) == []
 
 
 def test_silence_at_the_end_of_the_call_is_alerted_when_it_settles():
@@ -351,7 +351,7 @@ def test_silence_at_the_end_of_the_call_is_alerted_when_it_settles():
     settled = t.settle(4000)
     assert [(e["alert"], e["start_ms"], e["duration_ms"]) for e in settled] == [("dead_air", 1000, 3000)]
     summary = t.summary(4000)
-    assert consistent(out + settled, summary) == [] and summary["dead_air"]["total_ms"] == 3000
+    assert alert_problems(out + settled, summary) == [] and summary["dead_air"]["total_ms"] == 3000
 
 
 def test_a_random_call_alerts_as_its_summary_says_however_late_the_facts():
@@ -380,7 +380,7 @@ def test_a_random_call_alerts_as_its_summary_says_however_late_the_facts():
             out += t.speech_started(channel, start) if what == "start" else t.speech_ended(channel, start, end)
         out += t.settle(clock)
         summary = t.summary(clock)
-        assert consistent(out, summary) == [], (consistent(out, summary), out, summary)
+        assert alert_problems(out, summary) == [], (alert_problems(out, summary), out, summary)
 
 
 # -- the consistency check ---------------------------------------------------------------------------
@@ -402,7 +402,7 @@ def test_consistent_accepts_alerts_inside_the_summary_stretches():
               alert("dead_air", 1, 1000, 12_000, ended=True), alert("overtalk", 2, 3000, 4000),
               alert("dead_air", 3, 20_000, 10_000, ongoing=True), alert("dead_air", 3, 20_000, 500, retracted=True),
               alert("loud", 4, 0, 900)]
-    assert consistent(events, summary_of([(1000, 13_000)], [(3000, 7000)], {"dead_air": 1, "overtalk": 1, "loud": 1})) == []
+    assert alert_problems(events, summary_of([(1000, 13_000)], [(3000, 7000)], {"dead_air": 1, "overtalk": 1, "loud": 1})) == []
 
 
 @pytest.mark.parametrize("events, summary, problem", [
@@ -425,7 +425,7 @@ def test_consistent_accepts_alerts_inside_the_summary_stretches():
      "comes after its alert was withdrawn"),
 ])
 def test_consistent_says_where_alerts_and_summary_disagree(events, summary, problem):
-    problems = consistent(events, summary)
+    problems = alert_problems(events, summary)
     assert any(problem in p for p in problems), problems
 
 

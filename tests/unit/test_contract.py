@@ -346,3 +346,139 @@ def test_describe_shows_the_events_around_a_violation():
     events_ = [final("Hello.", 0, 800, "a"), final("Goodbye.", 900, 1500, "a")]
     report = contract.describe(events_, check(events_))
     assert "duplicate_final" in report and "> [1]" in report and "  [0]" in report
+
+
+# -- what ss:finals carries: the language asked for, the finals' flags -------------------------------
+
+def test_finals_stream_entries_carry_the_language_asked_and_the_flags():
+    flagged = events.Final(channel=0, session_id="s", utterance_id="u0", text="", start_ms=0, end_ms=900,
+                           language="es", speech_final=True, no_words=True)
+    cut = events.Final(channel=0, session_id="s", utterance_id="u1", text="Hola, buenos días.", start_ms=1000,
+                       end_ms=2500, language="es", speech_final=True, truncated=True)
+    entries = [finals_fields(transcript_message("call", e, None), tenant="t", protocol="native", gateway="g",
+                             language_asked="es") for e in (flagged, cut)]
+    assert [(e["language_asked"], e["flags"]) for e in entries] == [("es", "no_words"), ("es", "truncated")]
+    got = contract.from_finals_stream(entries)
+    assert [e.flags for e in got] == [frozenset({"no_words"}), frozenset({"truncated"})]
+    english = [finals_fields(transcript_message("call", events.Final(
+        channel=0, session_id="s", utterance_id=f"e{i}", text="Thank you very much.", start_ms=3000 + 2000 * i,
+        end_ms=4200 + 2000 * i, language="en", speech_final=True), None), tenant="t", protocol="native",
+        gateway="g", language_asked=asked) for i, asked in enumerate(("es", "es"))]
+    # Asked for es, English finals are each a flip; detected, English is the session's language.
+    assert kinds(check(contract.from_finals_stream(english), language="es")) == [
+        ("language_flip", 0), ("language_flip", 1)]
+    assert check(contract.from_finals_stream(english)) == []
+
+
+# -- rules 7 and 8 on a call's log ---------------------------------------------------------------------
+
+def logged(text: str, start_ms: int, end_ms: int, *, words: bool = True, speaker: int | None = None) -> dict:
+    said = text.split()
+    step = (end_ms - start_ms) // max(1, len(said))
+    message = {"type": "final", "text": text, "start_ms": start_ms, "end_ms": end_ms, "language": "en",
+               "utterance_id": f"u{start_ms}"}
+    if words:
+        message["words"] = [{"word": w, "start_ms": start_ms + i * step, "end_ms": start_ms + (i + 1) * step,
+                             "confidence": 0.9, **({} if speaker is None else {"speaker": speaker})}
+                            for i, w in enumerate(said)]
+    return message
+
+
+ENDED = {"type": "ended", "reason": "session complete", "complete": True}
+
+
+def call_kinds(violations) -> list[tuple[str, int]]:
+    return [(v.kind, v.index) for v in violations]
+
+
+def test_a_call_that_got_what_it_asked_for_passes():
+    asked = {"language": "en", "words": True, "diarize": True, "analytics": True, "sentiment": True,
+             "redact": ["pci", "ssn"]}
+    log = [logged("My card is [CREDIT_CARD_1].", 0, 2000, speaker=0),
+           {"type": "analytics", "event": "utterance", "text": "My card is [CREDIT_CARD_1].", "sentiment": "neutral",
+            "sentiment_score": 0.0},
+           logged("Thank you, call 555-213-8840.", 2500, 4000, speaker=1),
+           {"type": "analytics_summary", "summary": {"alerts": {"dead_air": 0}, "dead_air": {"count": 0}}}, ENDED]
+    assert contract.check_call(log, asked=asked) == []
+    assert contract.check_call(log, asked={}) == []
+
+
+@pytest.mark.parametrize("asked, log, expected", [
+    # words=true, a final with text and no word timings
+    ({"words": True}, [logged("Hello there.", 0, 900, words=False), ENDED], [("option_dropped", 0)]),
+    # diarize=true, no final with speakers (one unlabelled past the diarizer's wait is documented)
+    ({"diarize": True}, [logged("Hello there.", 0, 900), logged("Hi.", 1000, 1400), ENDED], [("option_dropped", 1)]),
+    ({"diarize": True}, [logged("Hello there.", 0, 900, speaker=0), logged("Hi.", 1000, 1400), ENDED], []),
+    # redact=pci, a card number left in the text; ssn likewise
+    ({"redact": ["pci"]}, [logged("It is 4111 1111 1111 1111.", 0, 4000)], [("option_dropped", 0)]),
+    ({"redact": ["ssn"]}, [logged("Mine is 123-45-6789.", 0, 3000)], [("option_dropped", 0)]),
+    ({"redact": ["numbers"]}, [logged("It is 4111-1111-1111-1111.", 0, 4000)], [("option_dropped", 0)]),
+    # analytics asked, the call ended without a summary
+    ({"analytics": True}, [logged("Hello there.", 0, 900), ENDED], [("option_dropped", -1)]),
+    # sentiment asked, analysed utterances without one (issue 42's "neutral, 0.0" with no warning)
+    ({"analytics": True, "sentiment": True},
+     [logged("Hi, I am really unhappy.", 0, 1500), {"type": "analytics", "event": "utterance",
+                                                   "text": "Hi, I am really unhappy."},
+      {"type": "analytics_summary", "summary": {}}, ENDED], [("option_dropped", -1)]),
+])
+def test_an_option_asked_for_and_not_honoured_is_dropped(asked, log, expected):
+    assert call_kinds(contract.check_call(log, asked=asked)) == expected
+
+
+def test_an_option_flagged_by_a_warning_is_not_dropped():
+    log = [{"type": "warning", "option": "sentiment", "message": "analytics run without sentiment: no extra"},
+           logged("Hi, I am really unhappy.", 0, 1500),
+           {"type": "analytics", "event": "utterance", "text": "Hi, I am really unhappy."},
+           {"type": "analytics_summary", "summary": {}}, ENDED]
+    assert contract.check_call(log, asked={"analytics": True, "sentiment": True}) == []
+    assert contract.check_call([logged("Hello there.", 0, 900, words=False),
+                                {"type": "warning", "option": "words", "message": "no timings"}],
+                               asked={"words": True}) == []
+
+
+def test_nothing_to_judge_is_no_violation():
+    """A call without speech honours nothing and drops nothing; an analytics summary is judged only
+    once the call has ended."""
+    asked = {"words": True, "analytics": True, "sentiment": True}
+    assert contract.check_call([ENDED], asked={"words": True}) == []
+    assert contract.check_call([logged("", 0, 500, words=False)], asked=asked) == []
+
+
+def test_an_alert_contradicting_the_summary_is_reported():
+    """Issue 42: a dead_air alert "ongoing" for 10 s during speech while the summary says dead air 0."""
+    alert = {"type": "analytics", "event": "alert", "alert": "dead_air", "id": 1, "start_ms": 10_600,
+             "duration_ms": 10_000, "ongoing": True}
+    summary = {"alerts": {"dead_air": 0, "overtalk": 0, "fast": 0, "loud": 0}, "dead_air": {"count": 0, "items": []},
+               "overtalk": {"count": 0, "items": []}}
+    log = [logged("I would like to check the balance of my account.", 10_600, 14_500), alert,
+           {"type": "analytics_summary", "summary": summary}, ENDED]
+    found = contract.check_call(log, asked={"analytics": True})
+    assert {v.kind for v in found} == {"alert_disagrees"}
+    assert any("1 dead_air alert(s) stand; the summary counts 0" in v.detail for v in found)
+    assert any("still goes on" in v.detail for v in found)
+    agreeing = {**summary, "alerts": {**summary["alerts"], "dead_air": 1},
+                "dead_air": {"count": 1, "items": [{"start_ms": 10_600, "end_ms": 20_600}]}}
+    ended = {**alert, "ongoing": False, "ended": True}
+    assert contract.check_call([*log[:2], ended, {"type": "analytics_summary", "summary": agreeing}, ENDED],
+                               asked={"analytics": True}) == []
+
+
+def test_a_final_message_carries_its_flags_and_speakers():
+    final = events.Final(channel=0, session_id="s", utterance_id="u", text="Hi.", start_ms=0, end_ms=500,
+                         language="en", speech_final=True, truncated=True, speaker=1,
+                         words=(events.Word(text="Hi.", start_ms=0, end_ms=400, confidence=0.9, speaker=1),))
+    message = transcript_message("c", final, None)
+    assert message["truncated"] is True and "no_words" not in message and message["speaker"] == 1
+    assert message["words"][0]["speaker"] == 1
+    assert contract.from_native([message])[0].flags == frozenset({"truncated"})
+
+
+def test_what_a_call_asked_for_as_its_log_records_it():
+    from gateway.core.config import SessionConfig
+
+    assert SessionConfig().asked() == {}
+    assert SessionConfig(language="es", words=True, analytics={"sentiment": False}).asked() == {
+        "language": "es", "words": True, "analytics": True}
+    assert SessionConfig(diarize=True, analytics=True, redact=("pci",)).asked() == {
+        "diarize": True, "analytics": True, "sentiment": True, "redact": ["pci"]}
+    assert "diarize" not in SessionConfig(diarize=True, priority="batch").asked()  # speakers in its response

@@ -12,7 +12,7 @@ import pytest
 from asr_worker.core import AsrSessionState, Core, StreamingOptions
 from asr_worker.engines import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import detected
-from asr_worker.language import LanguageVote, allowed, languages, restricted, script_fits
+from asr_worker.language import DEFAULT_LANGUAGES, LanguageVote, allowed, languages, restricted, script_fits
 from common.errors import ConfigError, ProtocolError
 from common.languages import ModelLanguages
 from common.pipeline_config import AsrConfig, PipelineConfig
@@ -55,6 +55,38 @@ def test_a_short_final_settles_nothing_and_enough_speech_settles_the_leader():
     assert vote.language == "" and vote.leader() == "es" and vote.guess() == "es"
     assert vote.add((("en", 0.9), ("es", 0.1)), 1.5)  # 2.3 s: settled on the sum
     assert vote.language == "en"  # 0.32 + 1.35 for en against 0.48 + 0.15 for es
+
+
+# Whisper base's probabilities (among the default allowed languages) of espeak-ng Spanish lines cut
+# into a call's first finals, 0-1 s, 1-2.5 s and 2.5-4 s (bench.language_detection's pieces):
+# "Mi tarjeta fue rechazada ayer..." in the es voice, and in es-419, whose first 2.5 s summed
+# settled English although the line detected whole is Spanish (0.94, 0.93).
+ES_PIECES = [((("es", 0.68), ("fr", 0.21), ("en", 0.05)), 1.0), ((("en", 0.84), ("es", 0.08), ("fr", 0.05)), 1.5),
+             ((("es", 0.96), ("en", 0.04)), 1.5)]
+ES_419_PIECES = [((("en", 0.54), ("fr", 0.24), ("es", 0.16)), 1.0), ((("en", 0.49), ("fr", 0.23), ("de", 0.2)), 1.5),
+                 ((("es", 0.95), ("en", 0.04)), 1.5)]
+
+
+@pytest.mark.parametrize("pieces", [ES_PIECES, ES_419_PIECES])
+def test_split_evidence_settles_nothing_until_one_language_holds_most_of_it(pieces):
+    """Finals that disagree (a Spanish line's middle heard as English) do not settle on the sum's
+    narrow leader: the session waits for more speech, each decode detecting on its own, and settles
+    once one language holds ``settle_share`` of the evidence (or on the leader at ``settle_max_sec``)."""
+    vote = LanguageVote(DEFAULT_LANGUAGES, settle_sec=2.0)
+    for probabilities, seconds in pieces:
+        assert not vote.add(probabilities, seconds)
+    assert vote.language == "" and vote.leader() == "es"
+    spanish = (("es", 0.93), ("en", 0.06))
+    settled = [vote.add(spanish, 2.0) for _ in range(2)]
+    assert vote.language == "es" and settled.count(True) == 1
+
+
+def test_without_agreement_the_leader_settles_at_the_cap():
+    vote = LanguageVote(("en", "es"), settle_sec=2.0)
+    half = (("en", 0.5), ("es", 0.5))
+    assert not vote.add(half, 2.0) and not vote.add(half, 3.0) and vote.language == ""
+    assert vote.settle_max_sec == 6.0
+    assert vote.add((("es", 0.55), ("en", 0.45)), 1.0) and vote.language == "es"  # 6 s: the leader
 
 
 def test_a_settled_language_changes_only_on_several_long_sure_finals_in_a_row():

