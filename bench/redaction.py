@@ -1,7 +1,7 @@
 """Redaction on the labelled set of tests/kit/redaction.py: entity recall, leaks and false redactions.
 
-    .venv/bin/python -m bench.redaction [--model base] [--voices en-us,en-gb] [--mulaw] [--digits] [--packs]
-        [--finals DIR]
+    .venv/bin/python -m bench.redaction [--set tuning|held-out|spanish] [--model base] [--voices en-us,en-gb]
+        [--mulaw] [--digits] [--packs] [--finals DIR]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
 
 Each call's pieces are spoken by espeak-ng, decoded one utterance each by the whisper engine
@@ -47,9 +47,9 @@ from common.records import SAMPLE_RATE, Audio, End, Record, SpeechEnd, SpeechSta
 from common.redaction.audio import MODES, Span, mute, wav
 from common.redaction import names as name_model
 from common.redaction.names import persons_in
-from common.redaction.itn import runs
+from common.redaction.itn import DIGIT_SPELLINGS, core, digit_word, runs
 from common.redaction.redactor import Redactor, words_of
-from tests.kit.redaction import CALLS, CallPiece, speak
+from tests.kit.redaction import CALLS, SETS, CallPiece, speak
 from tests.kit.support import RecordingRunner
 
 KINDS = ("pci", "ssn", "pii")
@@ -64,17 +64,32 @@ def leaks(piece: CallPiece, text: str) -> bool:
     words = piece.secret or SECRET_WORDS.get(piece.label)
     if words:
         return any(word in rest for word in words)
-    return bool(re.search(r"\d", rest))
+    return clear_digits(text, plain=plain_words([piece])) > 0
 
 
-def clear_digits(text: str) -> int:
-    """How many digits ``text`` (a redacted final) says in clear, outside its placeholders: written
-    (``3-1``) or spoken (``four one one one``), as the redactor reads numbers."""
+def plain_words(pieces) -> frozenset[str]:
+    """The words ``pieces`` say that are no number ("to" in "I would like to pay"): a recogniser's
+    word that is one of them is taken as said, not as a digit."""
+    plain: set[str] = set()
+    for piece in pieces:
+        said = piece.text.split()
+        number = {i for run in runs(said) for i in range(run.first, run.last + 1)}
+        plain.update(core(w) for i, w in enumerate(said) if i not in number)
+    return frozenset(plain)
+
+
+def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
+    """How many digits ``text`` (a redacted final) says in clear, outside its placeholders, in any
+    spelling: written (``3-1``), spoken (``four one one one``, ``double five``), or one digit's word
+    alone that no rule reads as a number (``four.``, ``oh``, a homophone: ``for``, ``far``, ``too``, ``free``),
+    unless the script says that word, or the number word it sounds like, as a word (``plain``: "like
+    to pay", "the last four are")."""
     tokens = PLACEHOLDER.sub(" ", text).split()
     found = runs(tokens)
     inside = {i for run in found for i in range(run.first, run.last + 1)}
-    return sum(len(run.digits) for run in found) + sum(
-        ch.isdigit() for i, token in enumerate(tokens) if i not in inside for ch in token)
+    alone = [t for i, t in enumerate(tokens) if i not in inside]
+    return sum(len(run.digits) for run in found) + sum(ch.isdigit() for t in alone for ch in t) + sum(
+        core(t) in DIGIT_SPELLINGS and core(t) not in plain and digit_word(core(t)) not in plain for t in alone)
 
 
 @dataclass(frozen=True)
@@ -115,8 +130,10 @@ def entity_score(pieces, entity: Entity, texts: list[str]) -> tuple[bool, int]:
     """Whether ``entity`` is redacted in ``texts`` (each piece's redacted final, "" for a piece with
     no final of its own), and how many digits of its stretch are in clear."""
     stretch = [texts[i] for i in entity.stretch]
-    leaked = sum(clear_digits(text) for text in stretch)
     piece = entity.piece(pieces)
+    plain = plain_words([pieces[i] for i in entity.stretch])
+    # (A name's secret is its words: a digit's word beside it, "Thank you for", is none of it.)
+    leaked = 0 if piece.secret else sum(clear_digits(text, plain=plain) for text in stretch)
     words = piece.secret or SECRET_WORDS.get(piece.label, ())
     said = any(word in PLACEHOLDER.sub("", text).lower() for text in stretch for word in words)
     covered = any(PLACEHOLDER.search(text) for text in stretch) and all(
@@ -139,10 +156,10 @@ REDECODES: list[tuple[str, str, str, str, float, float]] = []
 
 
 async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
-                 digits_prompt: str = "") -> tuple[str, tuple, bool]:
+                 digits_prompt: str = "", language: str = "en") -> tuple[str, tuple, bool]:
     """The final's text, its words, and whether its second decode's digits were refused (what the ASR
     stage tells the redactor: ``unread_number``)."""
-    request = DecodeRequest(request_id=request_id, audio=audio, final=True, language="en", word_timestamps=True,
+    request = DecodeRequest(request_id=request_id, audio=audio, final=True, language=language, word_timestamps=True,
                             context=prompt, retry=digits_retry(digits_prompt) if digits_prompt else None)
     started = time.process_time()  # CPU of the process: the decode thread's, the only one busy
     hypothesis = await engine.transcribe(request)
@@ -156,8 +173,8 @@ async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
     return hypothesis.text, hypothesis.words, hypothesis.step(DIGITS) == "refused"
 
 
-async def finals_of(pieces, source: str, engine, prompt: str = "",
-                    digits_prompt: str = "") -> tuple[list[Transcript], frozenset[str]]:
+async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt: str = "",
+                    language: str = "en") -> tuple[list[Transcript], frozenset[str]]:
     """One final per piece, as the ASR stage would write it before redaction; with ``digits_prompt``,
     each final of a number passage (a redactor fed the finals so far decides, as the ASR stage's does)
     carries it for the engine's re-decode. Also the utterance ids of the finals whose second decode's
@@ -176,7 +193,12 @@ async def finals_of(pieces, source: str, engine, prompt: str = "",
                 audio = phone_line(audio)
             length = len(audio)
             digits = digits_prompt if digits_prompt and passages.number_passage(at) else ""
-            text, words, refused = await decode(engine, audio, f"{source}-{n}-{at}", prompt, digits)
+            try:
+                text, words, refused = await decode(engine, audio, f"{source}-{n}-{at}", prompt, digits, language)
+            except Exception as exc:  # the engine's failure, not the redactor's: scored as no final, said
+                print(f"  {source}-{n}-{at}: the decode failed ({type(exc).__name__}: {exc}); {piece.text!r} "
+                      "has no final")
+                text, words, refused = "", (), False
             finals.append(Transcript(utterance_id=f"b-{at}", start=at, end=at + length, text=text, final=True,
                                      words=session_words(words, at, at + length)))
             if refused:
@@ -192,7 +214,8 @@ def read_finals(path: pathlib.Path) -> list[Transcript]:
     return [cast(Transcript, records.decode(bytes.fromhex(line))) for line in json.loads(path.read_text())]
 
 
-async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> tuple[list[Transcript], frozenset[str]]:
+async def packed_finals(pieces, source: str, engine, digits_prompt: str,
+                        language: str = "en") -> tuple[list[Transcript], frozenset[str]]:
     """One final per piece (an empty one where none came), of the call as a recording: its pieces, one
     utterance each, decoded in packs by an ASR stage redacting ``pci,ssn`` (which decides the second
     decodes with ``digits_prompt``); the finals as they went into its redactor. Each second decode
@@ -252,7 +275,7 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str) -> tupl
         return unheard
 
     stage._decode_alone = alone
-    session = runner.open(source, config=PipelineConfig(asr=AsrConfig(language="en", redact=("pci", "ssn"), words=True),
+    session = runner.open(source, config=PipelineConfig(asr=AsrConfig(language=language, redact=("pci", "ssn"), words=True),
                                                         priority="batch"))
     records.append(End(seq=0))
     await stage.process([(session, [(f"{i + 1}-0", r) for i, r in enumerate(records)])])
@@ -317,6 +340,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prompt", default="", help="whisper's prompt for every decode (the ASR worker's "
                         "--redact-prompt; default: none)")
     parser.add_argument("--calls", default="", help="only these calls of the set, comma-separated (default: all)")
+    parser.add_argument("--set", default="tuning", choices=tuple(SETS), help="the calls: the rules' tuning set, "
+                        "its held-out part (never tuned on) or Spanish numbers (decoded as Spanish: --model base)")
     parser.add_argument("--digits", action="store_true", help="finals of number passages carry the ASR "
                         "worker's --redact-digits-prompt (its default) for the engine's re-decode (asr_worker/engines/"
                         "digits.py); the re-decodes and their cost are listed")
@@ -335,9 +360,10 @@ def main(argv: list[str] | None = None) -> None:
             sources.append(f"{voice}/16k")
             if args.mulaw:
                 sources.append(f"{voice}/8k-mulaw")
-    calls = tuple(c for c in CALLS if not args.calls or c[0] in args.calls.split(","))
+    calls = tuple(c for c in SETS[args.set] if not args.calls or c[0] in args.calls.split(","))
+    language = "es" if args.set == "spanish" else "en"
     asyncio.run(run(sources, args.hold_sec, model=args.model, cache=args.finals, prompt=args.prompt, calls=calls,
-                    digits_prompt=DIGITS_PROMPT if args.digits else "", packs=args.packs))
+                    digits_prompt=DIGITS_PROMPT if args.digits else "", packs=args.packs, language=language))
 
 
 AUDIO_FORMATS = ((8000, 1), (16000, 1), (16000, 2), (48000, 2))  # (rate, channels) of a recording
@@ -371,8 +397,9 @@ class Finals:
     """Each call's finals from one source: decoded, or read back from ``cache`` (a directory)."""
 
     def __init__(self, *, model: str | None, cache: str | None, prompt: str = "", digits_prompt: str = "",
-                 packs: bool = False) -> None:
+                 packs: bool = False, language: str = "en") -> None:
         self.model = model
+        self.language = language
         self.prompt = prompt
         self.digits_prompt = digits_prompt
         self.packs = packs
@@ -400,9 +427,10 @@ class Finals:
                                                                 batch_process=False))
             await self.engine.start()
         if self.packs and source != "text":
-            finals, unread = await packed_finals(pieces, source, self.engine, self.digits_prompt)
+            finals, unread = await packed_finals(pieces, source, self.engine, self.digits_prompt, self.language)
         else:
-            finals, unread = await finals_of(pieces, source, self.engine, self.prompt, self.digits_prompt)
+            finals, unread = await finals_of(pieces, source, self.engine, self.prompt, self.digits_prompt,
+                                             self.language)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps([records.encode(final).hex() for final in finals]))
@@ -415,8 +443,9 @@ class Finals:
 
 
 async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: str | None,
-              prompt: str = "", calls=CALLS, digits_prompt: str = "", packs: bool = False) -> None:
-    finals = Finals(model=model, cache=cache, prompt=prompt, digits_prompt=digits_prompt, packs=packs)
+              prompt: str = "", calls=CALLS, digits_prompt: str = "", packs: bool = False, language: str = "en") -> None:
+    finals = Finals(model=model, cache=cache, prompt=prompt, digits_prompt=digits_prompt, packs=packs,
+                    language=language)
     nlp = None
     if name_model.installed():
         started = time.perf_counter()

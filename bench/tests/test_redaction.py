@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.redaction import clear_digits, entities, entity_score
-from tests.kit.redaction import CALLS
+from bench.redaction import clear_digits, entities, entity_score, leaks, plain_words
+from tests.kit.redaction import CALLS, SETS, CallPiece
 
 CALL = dict(CALLS)
 
@@ -37,11 +37,30 @@ def test_negatives_are_no_entities() -> None:
     ("four one one one.", 4),  # spoken digits are digits
     ("Meem4 [CREDIT_CARD_1]", 1),  # a digit in a word no rule reads as a number
     ("[CVV_1].", 0),
-    ("I want this one.", 0),  # a number word under ten alone is no number
     ("", 0),
+    # Every spelling of a digit is a leaked digit, alone too: a number word, "oh", a homophone.
+    ("I want this one.", 1),
+    ("[CREDIT_CARD_1] four.", 1),
+    ("My social info for [SSN_1]", 1),
+    ("Double time, too.", 1),
+    ("oh [SSN_1] ate", 2),
+    ("I won it", 1),
+    ("double five", 2),
+    ("[CREDIT_CARD_1] cuatro", 1),
 ])
 def test_clear_digits(text: str, digits: int) -> None:
     assert clear_digits(text) == digits
+
+
+def test_a_word_the_script_says_as_a_word_is_no_digit() -> None:
+    plain = plain_words([CallPiece("I would like to pay for this one.")])
+    assert {"to", "for", "one"} <= plain
+    assert clear_digits("I would like to pay for this one.", plain=plain) == 0
+    assert clear_digits("I would like to pay for this one, and 4 too.", plain=plain) == 2
+    # "for" where the script says "four" as a word ("the last four are"): said, no digit.
+    assert clear_digits("Sorry, the rest for us.", plain=plain_words([CallPiece("Sorry, the last four are")])) == 0
+    # A number word of a number the script reads is not plain: "four" of "four one one one".
+    assert "four" not in plain_words([CallPiece("My card is four one one one.")])
 
 
 def score(call: str, texts: list[str], n: int = 0) -> tuple[bool, int]:
@@ -77,3 +96,24 @@ def test_a_name_whose_words_survive_is_not_redacted() -> None:
     assert entity_score(names, entities(names)[0], texts) == (True, 0)
     texts[0] = "This is [NAME_1] Garcia calling about my bill."
     assert entity_score(names, entities(names)[0], texts) == (False, 0)
+
+
+def test_a_homophone_left_next_to_no_digit_is_a_leak() -> None:
+    # tiny.en's "My social info for 2, 7, 7" with the digits masked but "for" (the SSN's 4) left.
+    ssn = CALL["ssn-everyday"]
+    assert score("ssn-everyday", ["My social info for [SSN_1].", "[SSN_2]."]) == (False, 1)
+    assert leaks(ssn[0], "My social info for [SSN_1].")
+    assert not leaks(ssn[0], "My social info [SSN_1].")
+    # A lone group word, "oh", "too" in the stretch of a card read in groups.
+    assert score("card-no-keyword", ["Okay, here it is.", "[CREDIT_CARD_1]", "[CREDIT_CARD_1] too.",
+                                     "Oh, [CREDIT_CARD_1]", "[CREDIT_CARD_1] nine."]) == (False, 3)
+
+
+def test_every_call_of_every_set_has_a_name_of_its_own_and_something_to_score() -> None:
+    # (The decodes' cache is keyed by the call's name: a name in two sets would read the other's.)
+    names = [name for calls in SETS.values() for name, _ in calls]
+    assert len(names) == len(set(names))
+    for calls in SETS.values():
+        for name, pieces in calls:
+            assert any(piece.entity for piece in pieces), name
+    assert not set(dict(SETS["held-out"])) & set(dict(CALLS))

@@ -33,7 +33,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import SPANISH_DIGITS, Run, core, runs
+from .itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, runs
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
 # ... but a birth keyword for fewer: a date of birth is said right after it, and other dates
@@ -50,11 +50,13 @@ ENTITIES = tuple(ENTITY_KIND)
 
 _KEYWORDS = {
     "card": {"card", "cards", "credit", "debit", "visa", "mastercard", "amex", "discover", "cvv", "cvc", "cv2",
-             "expiry", "expiration", "expires", "expire", "exp", "pin"},
-    "ssn": {"ssn", "social"},
-    "phone": {"phone", "telephone", "cell", "mobile", "call", "reach", "callback", "text"},
-    "account": {"account", "acct", "routing", "member", "membership", "policy", "iban"},
-    "dob": {"born", "birth", "birthday", "dob", "birthdate"},
+             "expiry", "expiration", "expires", "expire", "exp", "pin",
+             "tarjeta", "crédito", "credito", "débito", "debito", "vencimiento", "caduca", "vence"},
+    "ssn": {"ssn", "social", "sociales"},
+    "phone": {"phone", "telephone", "cell", "mobile", "call", "reach", "callback", "text",
+              "teléfono", "telefono", "celular", "móvil", "movil"},
+    "account": {"account", "acct", "routing", "member", "membership", "policy", "iban", "cuenta"},
+    "dob": {"born", "birth", "birthday", "dob", "birthdate", "nacimiento", "nací", "naci"},
 }
 # The words of card and SSN keywords, which a recogniser writes around such a number ("SSN 078-05-1120").
 NUMBER_KEYWORDS = frozenset(_KEYWORDS["card"] | _KEYWORDS["ssn"])
@@ -64,6 +66,10 @@ _CODE = {"cvv", "cvc", "cv2", "pin", "security"}
 _MONTHS = {m: i + 1 for i, m in enumerate(
     "january february march april may june july august september october november december".split())}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+# Spanish months ("el cinco de marzo de 2024"): said with "de" before the year.
+_MONTHS.update({m: i + 1 for i, m in enumerate(
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split())})
+_MONTHS["setiembre"] = 9
 # Days said as ordinals ("july twelfth", "the third of may"): only beside a month, where they are a date.
 _ORDINAL_UNITS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
                   "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth").split()
@@ -77,11 +83,20 @@ _ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"
 _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence",
           "percent", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
-          "evening"}
+          "evening",
+          # Spanish
+          "dólar", "dólares", "dolares", "peso", "pesos", "centavos", "céntimos", "minutos", "horas", "días",
+          "semanas", "meses", "años"}
+# Words between a number and its unit that keep it an amount or a time.
+_BEFORE_UNIT = {"this", "business", "working", "calendar", "more", "whole", "full"}
 _CLOCK = {"am", "pm", "a.m", "p.m"}  # (of _UNITS) a time only after an hour: "20 am" is none
 # An hour, with its minutes or not, as the recogniser writes one before am/pm: 10, 3:30, 3.30, 330.
 _HOUR = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?[.,]?$")
 _CARD_PIECES = ("CREDIT_CARD", "CREDIT_CARD_EXPIRATION", "CVV")
+# Words a recogniser puts between a number and a digit of it it wrote apart ("for the 11").
+_FILLERS = frozenset({"the", "a", "and", "uh", "um", "then"})
+# The entities that are a number (a digit's word beside one is one of its digits).
+_NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER", "NUMBER"})
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
@@ -191,7 +206,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
                 ctx.expiry, ctx.code = cores[i] in _EXPIRY, cores[i] in _CODE
         elif cores[i] in ("valid", "thru", "date"):  # "valid thru", "the date is 1226" (a card's expiry date)
             ctx.expiry, ctx.code = True, False
-        elif cores[i] == "code":  # "the code is 123" ("security" misheard)
+        elif cores[i] in ("code", "código", "codigo"):  # "the code is 123" ("security" misheard)
             ctx.expiry, ctx.code = False, True
     context.card, context.ssn, context.phone, context.account, context.dob, context.expiry, context.code = (
         ctx.card, ctx.ssn, ctx.phone, ctx.account, ctx.dob, ctx.expiry, ctx.code)
@@ -226,6 +241,10 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if entity in ("CREDIT_CARD", "SSN"):
             spans.append(Span(i, i, entity))
             taken[i] = True
+        elif FAIL_CLOSED & set(kinds) and not any(run.first <= i <= run.last for run in numbers_read):
+            # Fails closed: digits run into a word ("40mos" for "cuarenta y dos"), whatever the context.
+            spans.append(Span(i, i, entity or "NUMBER"))
+            taken[i] = True
     _absorb(spans, taken, numbers_read, tokens, cores, keyword_at)
     for run in numbers_read:
         if any(taken[run.first:run.last + 1]):
@@ -238,6 +257,13 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             continue
         spans.append(Span(run.first, run.last, label))
         taken[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
+    if continues and not taken[0] and cores[0] in DIGIT_SPELLINGS:  # "one." after a card released whole
+        spans.append(Span(0, 0, continues))
+        taken[0] = True
+    if FAIL_CLOSED & set(kinds):
+        _lone_digits(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read)
+    if FAIL_CLOSED & set(kinds) or continues:
+        _spellings_beside(spans, taken, cores)
     if "pii" in kinds:
         for span in _emails(tokens, cores):
             if not any(taken[span.first:span.last + 1]):
@@ -311,7 +337,14 @@ def _absorb(spans: list[Span], taken: list[bool], found: list[Run], tokens: list
     recogniser split with a word (``O5's last 20`` for "oh five slash twenty seven"; base over mu-law).
     Any digit left in clear there is one of the card's. ``spans`` and ``taken`` are updated."""
     for run in found:
-        if any(taken[run.first:run.last + 1]) or _amount(run, tokens, cores):
+        if any(taken[run.first:run.last + 1]):
+            continue
+        # An amount only by its currency sign, right after a card number, is the number's rest as
+        # the recogniser wrote it ("4012 8888 8888 $1,000 bit" for "... 8888 1881", tiny.en).
+        unit = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+        signed = tokens[run.first][:1] in "$£€" and unit not in _UNITS
+        if _amount(run, tokens, cores) and not (signed and any(
+                s.entity == "CREDIT_CARD" and s.last + 1 == run.first for s in spans)):
             continue
         for n, span in enumerate(spans):
             if span.entity not in _CARD_PIECES:
@@ -321,6 +354,58 @@ def _absorb(spans: list[Span], taken: list[bool], found: list[Run], tokens: list
                 first, last = min(span.first, run.first), max(span.last, run.last)
                 spans[n] = Span(first, last, span.entity)
                 taken[first:last + 1] = [True] * (last + 1 - first)
+                break
+
+
+def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
+                 before: list[Context], keyword_at: list[str | None], found: list[Run]) -> None:
+    """What the recogniser kept of a number it garbled, outside every number the rules read: a
+    digit's word alone in a card's or an SSN's keyword context ("uno sociales uno nostres, cuatro
+    tinkos": base over Spanish) or after such a number; a homophone that starts the text or ends a
+    sentence or the text there, in a phone number's, or after any number masked ("[CREDIT_CARD_1]
+    near O'miral, near O'miral, for"). A homophone inside a sentence is a word ("pay for it"), a number word after a
+    phone keyword a quantity ("two kids"). ``spans`` and ``taken`` are updated."""
+    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
+    for i, token in enumerate(tokens):
+        if taken[i] or i in in_runs or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first"):
+            continue  # ("the last four of my social": no digit)
+        entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=cores[i] not in HOMOPHONES)
+        homophone = cores[i] in HOMOPHONES
+        if homophone and not (i == 0 or i == len(tokens) - 1 or token[-1:] in ".?!"):
+            continue
+        if entity == "PHONE_NUMBER" and not homophone:
+            continue
+        # A card number or an SSN read is their context for the words after it, as their keyword is
+        # (:func:`.redactor._card_read` carries it past the text).
+        after = [s.entity for s in spans if s.entity in ("CREDIT_CARD", "SSN", *(("NUMBER",) if homophone else ()))
+                 and 0 < i - s.last <= CONTEXT_WORDS]
+        entity = entity or (after[-1] if after else None)
+        if entity in ("CREDIT_CARD", "SSN", "PHONE_NUMBER", "NUMBER"):
+            spans.append(Span(i, i, entity))
+            taken[i] = True
+
+
+def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) -> None:
+    """A word that alone says a digit (``four``, ``oh``, a homophone: ``for``, ``too``) that no rule
+    took, right beside a number's span or one filler word from it (:data:`_FILLERS`), goes into
+    that span with the word between: a digit of the number the recogniser wrote apart ("for the
+    [CREDIT_CARD_1]" for "forty one, eleven"). ``spans`` and ``taken`` are updated."""
+    changed = True
+    while changed:
+        changed = False
+        for i, word in enumerate(cores):
+            if taken[i] or word not in DIGIT_SPELLINGS:
+                continue
+            for n, span in enumerate(spans):
+                if span.entity not in _NUMBER_SPANS:
+                    continue
+                gap = range(i + 1, span.first) if i < span.first else range(span.last + 1, i)
+                if len(gap) > 1 or any(cores[j] not in _FILLERS for j in gap):
+                    continue
+                first, last = min(span.first, i), max(span.last, i)
+                spans[n] = Span(first, last, span.entity)
+                taken[first:last + 1] = [True] * (last + 1 - first)
+                changed = True
                 break
 
 
@@ -351,6 +436,12 @@ def _date_start(run: Run, tokens: list[str], cores: list[str]) -> int | None:
     (``may 2027``), or a month and a day (``july twelfth 1976``, ``july 12th 1976``, ``the 12th of
     july 1976``); None if no month is there."""
     first = run.first
+    if first > 1 and cores[first - 1] == "de" and cores[first - 2] in _MONTHS:  # "cinco de marzo de 2024"
+        start = first - 2
+        if start >= 2 and cores[start - 1] == "de" and _DAY.match(cores[start - 2]) or start >= 2 \
+                and cores[start - 1] == "de" and cores[start - 2] in SPANISH_DIGITS:
+            start -= 2
+        return start
     if first > 0 and cores[first - 1] in _MONTHS:
         start = first - 1
         # "twelfth of july 1976", "12th of july"
@@ -375,9 +466,14 @@ def _date_shaped(run: Run, tokens: list[str]) -> bool:
     return 1 <= a <= 12 and 1 <= b <= 31 or 1 <= b <= 12 and 1 <= a <= 31
 
 
-def _unit_after(run: Run, tokens: list[str], cores: list[str]) -> bool:
-    """``run`` is an amount or a time: a unit after it, a currency sign or a colon in it."""
+def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
+    """``run`` is an amount or a time: a unit after it (or after a word such as "this" or "business":
+    "4.30 this afternoon", "3 to 5 business days"), a currency sign or a colon in it, or two
+    decimals; not two decimals alone in a card's context (``card``): "My card is" / "5.50." is
+    "five five oh oh"."""
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+    if after in _BEFORE_UNIT and run.last + 2 < len(cores) and cores[run.last + 2] in _UNITS - _CLOCK:
+        after = cores[run.last + 2]
     written = "".join(tokens[run.first:run.last + 1])
     if after in _CLOCK and not _HOUR.match(written):
         # No time of day: base over mu-law wrote "... 0 .5 last 20 am" for an expiry, "oh five slash
@@ -388,13 +484,16 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str]) -> bool:
     pieces = tokens[run.first:run.last + 1]
     decimal = bool(_DECIMAL.match(written)) and (len(pieces) == 1 or len(pieces) == 2
                                                  and bool(re.match(r"^\.\d{2}[.,]?$", pieces[1])))
-    return after in _UNITS or written[:1] in "$£€" or ":" in written or decimal
+    # (A unit names the number said right before it: not one that a sentence's end splits, "the
+    # eight. 1,000 days.", where the first words are another number's digits.)
+    broken = any(t.rstrip()[-1:] in ".?!" for t in pieces[:-1])
+    return after in _UNITS and not broken or written[:1] in "$£€" or ":" in written or decimal and not card
 
 
-def _amount(run: Run, tokens: list[str], cores: list[str]) -> bool:
+def _amount(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
     """``run`` is an amount or a time: :func:`_unit_after`, or a word such as "charge" right before
     it. (Not where pieces are joined: "pay 4111. I'm 1111 1111 1111" is a card number whole.)"""
-    return _unit_after(run, tokens, cores) or run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE
+    return _unit_after(run, tokens, cores, card=card) or run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE
 
 
 def _joined(found: list[Run], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
@@ -454,7 +553,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     # card is" is an SSN and then a card.
     if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
-    amount = _amount(run, tokens, cores)
+    amount = _amount(run, tokens, cores, card=card and "pci" in kinds)
     # Words since the card keyword, for the rules below where a nearer keyword wins (0: one right after).
     card_since = 0 if _near(keyword_at, run, "card") else _since(ctx, "card")
     # After a social security keyword, shorter numbers too: the last four digits ("the last four of
@@ -480,7 +579,8 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             return Span(first, last, "PHONE_NUMBER")
         # A phone number's group of 3 or 4 digits after a phone keyword: what the recogniser kept of
         # one it garbled ("call me on time 150 if I may 300 eyes" for "555 867 5309").
-        if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0:
+        # (Not a year after a month: "the fifth of June, 2023".)
+        if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0 and not (n == 4 and _date_start(run, tokens, cores)):
             return Span(first, last, "PHONE_NUMBER")
         if _since(ctx, "account") < card_since and n >= 4:
             return Span(first, last, "ACCOUNT_NUMBER")

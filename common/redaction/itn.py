@@ -51,9 +51,14 @@ SPANISH_NUMBERS = _SPANISH_ALONE | frozenset(_SPANISH_ACCENTS) | _SPANISH_BESIDE
 _SMALL = frozenset(_UNITS[:10]) | _ZEROS | frozenset(SPANISH_DIGITS)
 _SPOKEN_SEPARATORS = {"slash": "/", "dash": "-", "hyphen": "-"}  # "oh five slash twenty seven"
 # Homophones the recogniser writes for digits read aloud ("4. Too 4. Too" for "four two four
-# two", "for 240" for "four two four oh", "info for 2, 7, 7" for "oh four two, seven seven"):
+# two", "for 240" for "four two four oh", "info for 2, 7, 7" for "oh four two, seven seven",
+# "5 free one." for "five three one.", "far too far too far 4242" for "four two four two."):
 # see :func:`_homophones` for where they are numbers.
-_HOMOPHONES = {"to": "two", "too": "two", "for": "four", "won": "one", "ate": "eight"}
+_HOMOPHONES = {"to": "two", "too": "two", "for": "four", "far": "four", "won": "one", "ate": "eight",
+               "free": "three"}
+HOMOPHONES = frozenset(_HOMOPHONES)
+# Every word that alone may say one digit (what a leak of a digit can look like in any spelling).
+DIGIT_SPELLINGS = _SMALL | HOMOPHONES
 
 _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
 _DIGITS = re.compile(r"^[$£€#]?\d[\d\-/.,:]*(?:st|nd|rd|th|%|[a-z]{1,2})?$")
@@ -130,6 +135,8 @@ def numeric(tokens: list[str]) -> list[bool]:
         elif c in _REPEATS and i + 1 < len(cores) and (_is_number_word(cores[i + 1]) or cores[i + 1] in _ZEROS
                                                         or _is_digits(tokens[i + 1])):
             flags[i] = True
+        elif c in _REPEATS and i + 1 < len(cores) and cores[i + 1] in _HOMOPHONES:  # "triple to the eye"
+            flags[i] = flags[i + 1] = True
         elif c in _SPOKEN_SEPARATORS and before and after:
             flags[i] = True
         elif c == "and" and before and cores[i - 1] in _SCALES and after:
@@ -140,6 +147,11 @@ def numeric(tokens: list[str]) -> list[bool]:
         if not flags[i] and cores[i] in _ZEROS and flags[i + 1]:
             flags[i] = True
     return flags
+
+
+def digit_word(word: str) -> str:
+    """The number word a homophone of a digit stands for (``for`` -> ``four``); others as they are."""
+    return _HOMOPHONES.get(word, word)
 
 
 def _single_digit(token: str, c: str) -> bool:
@@ -163,8 +175,10 @@ def _homophones(tokens: list[str], cores: list[str], flags: list[bool]) -> None:
             j += 1
         before = i > 0 and flags[i - 1]
         after = j + 1 < n and flags[j + 1]
-        digitwise = after and j + 2 < n and flags[j + 2] and _single_digit(tokens[j + 1], cores[j + 1]) \
-            and _single_digit(tokens[j + 2], cores[j + 2])
+        # (or before the one digit that ends the text or a sentence: "I'm free one." for "five three one.")
+        digitwise = after and _single_digit(tokens[j + 1], cores[j + 1]) and (
+            j + 2 == n or tokens[j + 1].rstrip()[-1:] in ".?!"
+            or j + 2 < n and flags[j + 2] and _single_digit(tokens[j + 2], cores[j + 2]))
         if before and (after or j + 1 == n) or i == 0 and after or digitwise:
             flags[i:j + 1] = [True] * (j + 1 - i)
         i = j + 1

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
 from .detect import CONTEXT_WORDS, LOOKAHEAD, Context, Span, detect
-from .itn import numeric, once, runs, words
+from .itn import DIGIT_SPELLINGS, core, numeric, once, runs, words
 
 MAX_HELD = 4  # a card read in groups of four
 CARD_DIGITS = 13  # a number this long is a card number whatever follows
@@ -172,8 +172,10 @@ class Redactor:
         for n, entity in enumerate(held_whole):
             if entity is not None:  # one span over the final's words, whatever the rules found in them
                 first, last = starts[n], (starts[n + 1] if n + 1 < len(starts) else len(texts)) - 1
-                spans = sorted([s for s in spans if s.last < first or s.first > last] + [Span(first, last, entity)],
-                               key=lambda s: s.first)
+                # (A span that crosses into it keeps its part outside: "one two three" + "For I'm...".)
+                outside = [*(Span(s.first, min(s.last, first - 1), s.entity) for s in spans if s.first < first),
+                           *(Span(max(s.first, last + 1), s.last, s.entity) for s in spans if s.last > last)]
+                spans = sorted(outside + [Span(first, last, entity)], key=lambda s: s.first)
         _card_read(self.context, spans, len(texts))
         ending = [s.entity for s in spans if s.last == len(texts) - 1] if _ends_in_number(held[-1]) else []
         self.number_entity = ending[0] if ending else None
@@ -261,13 +263,16 @@ def _trailing_digits(held: list[Transcript]) -> int:
 
 
 def _ends_in_number(transcript: Transcript) -> bool:
+    """It ends in a number, or says nothing but digits' words ("Oh.", "too.": a digit of a number
+    read over finals, alone)."""
     tokens = [t[0] for t in _tokens(transcript)]
-    return bool(tokens) and numeric(tokens)[-1]
+    return bool(tokens) and (numeric(tokens)[-1] or all(core(t) in DIGIT_SPELLINGS for t in tokens))
 
 
 def _starts_with_number(transcript: Transcript) -> bool:
+    """It starts with a number or a word that alone says a digit ("for the 11." for "forty one, eleven")."""
     tokens = [t[0] for t in _tokens(transcript)]
-    return bool(tokens) and numeric(tokens)[0]
+    return bool(tokens) and (numeric(tokens)[0] or core(tokens[0]) in DIGIT_SPELLINGS)
 
 
 def _apply(transcript: Transcript, tokens: list[Token], mine: list[int], spans: list[Span],

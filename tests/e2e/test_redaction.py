@@ -379,7 +379,7 @@ async def test_a_twilio_call_of_a_tenant_that_forces_pci(stack, redis, redis_ser
 
 # The fields of a door's or an output's JSON that hold transcript text (the analytics' matched
 # "phrase" is the tenant's own, and hits on it are checked apart).
-TEXT_FIELDS = frozenset({"text", "transcript", "word", "punctuated_word", "value", "snippet"})
+TEXT_FIELDS = frozenset({"text", "transcript", "word", "punctuated_word", "value", "snippet", "final_transcript"})
 
 
 def texts_in(value: object) -> list[str]:
@@ -482,7 +482,12 @@ async def test_every_door_and_output_at_debug_level(stack, redis, redis_server, 
     assert await asyncio.to_thread(webhook.wait_until, lambda: len(mine()) >= len(entries), 60)
     outputs["webhook"] = texts_in(mine())
     assert_nothing_leaks(outputs, commands, stack)
-    # Every line every process wrote so far (the module's calls above included), at DEBUG.
+    assert_logs_clear(stack)
+
+
+def assert_logs_clear(stack) -> None:
+    """Every line every process wrote so far (the module's calls before included), at DEBUG: none
+    of the call's numbers, no API key, no frame's payload."""
     for process in stack.processes:
         log = "\n".join(process.lines)
         assert not CLEAR.search(log), (process.name, CLEAR.search(log))
@@ -490,6 +495,91 @@ async def test_every_door_and_output_at_debug_level(stack, redis, redis_server, 
             assert secret not in log, (process.name, secret)
     gateway_log = "\n".join(stack.gateway.lines)
     assert "websockets.server: < TEXT [" in gateway_log and " DEBUG " in gateway_log  # the frame dump, scrubbed
+
+
+async def tenant_outputs(redis, webhook, tenant: str, call_ids: set[str]) -> dict[str, list[str]]:
+    """The texts ``tenant``'s calls ``call_ids`` left in ``ss:finals``, their transcript logs and the
+    finals webhook (waiting for a delivery per entry)."""
+    entries = [fields for _, fields in await redis.xrange(FINALS_STREAM)
+               if fields[b"tenant"] == tenant.encode() and fields[b"call_id"].decode() in call_ids]
+    logged = [json.loads(fields[b"m"]) for call_id in call_ids for _, fields in await redis.xrange(log_key(tenant, call_id))]
+    mine = lambda: [body for _, body in webhook.delivered()  # noqa: E731
+                    if body.get("tenant") == tenant and body.get("call_id") in call_ids]
+    assert await asyncio.to_thread(webhook.wait_until, lambda: len(mine()) >= len(entries), 60)
+    return {"ss:finals": [t for fields in entries for t in [fields[b"text"].decode(), *words_of(json.loads(fields[b"words"]))]],
+            "transcript log": texts_in(logged), "webhook": texts_in(mine())}
+
+
+async def rnnt_call(port: int, audio: np.ndarray, client_id: str) -> list[dict]:
+    """``audio`` through the seed RNN-T door (/ws/transcribe) with a key of tenant audit: every message."""
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    received: list[dict] = []
+    async with connect(f"ws://127.0.0.1:{port}/ws/transcribe?client_id={client_id}&token={AUDIT}",
+                       open_timeout=10) as ws:
+        assert json.loads(await within(ws.recv(), 30))["type"] == "connection"
+        await ws.send(json.dumps({"type": "start_recording", "config": {"sample_rate": 16000, "encoding": "pcm16"}}))
+
+        async def send() -> None:
+            async for chunk in paced(pcm_chunks(pcm), 100, speed=2.0):
+                await ws.send(chunk)
+            await ws.send(json.dumps({"type": "stop_recording"}))
+
+        await converse(ws, send, lambda text: received.append(json.loads(text)), timeout=TIMEOUT)
+    return received
+
+
+async def whisper_stream_call(port: int, audio: np.ndarray) -> list[dict]:
+    """``audio`` through the seed whisper-streaming door (/ws/stream) with a key of tenant audit."""
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    received: list[dict] = []
+    async with connect(f"ws://127.0.0.1:{port}/ws/stream?token={AUDIT}", open_timeout=10) as ws:
+        assert json.loads(await within(ws.recv(), 30))["type"] == "ready"
+
+        async def send() -> None:
+            async for chunk in paced(pcm_chunks(pcm), 100, speed=2.0):
+                await ws.send(chunk)
+            await ws.send("close")
+
+        await converse(ws, send, lambda text: received.append(json.loads(text)), timeout=TIMEOUT)
+    return received
+
+
+async def test_the_seed_doors_and_diarized_output_at_debug_level(stack, redis, redis_server, webhook, call_audio):
+    """Issue 43 item 4, the older doors and diarized output: the call of a tenant whose policy
+    redacts pci and ssn through /ws/transcribe (partials, transcriptions and its final transcript)
+    and /ws/stream, and as a recording with ``diarize=true`` (speakers' utterances and paragraphs).
+    No digit outside a placeholder in any message, ``ss:finals`` entry, transcript log entry,
+    webhook body or command sent to Redis; no process logged one at DEBUG."""
+    client_id = f"redact-{uuid.uuid4().hex[:8]}"
+
+    async def recording() -> dict:
+        query = "?diarize=true&utterances=true&paragraphs=true&punctuate=true"
+        status, body, _ = await asyncio.to_thread(post, stack.port, wav(call_audio), query,
+                                                  headers={"Authorization": f"Token {AUDIT}"})
+        assert status == 200, body
+        return body
+
+    async def calls():
+        return await asyncio.gather(rnnt_call(stack.port, call_audio, client_id),
+                                    whisper_stream_call(stack.port, call_audio), recording())
+
+    before = {fields[b"call_id"].decode() for _, fields in await redis.xrange(FINALS_STREAM)}
+    (rnnt, streamed, recorded), commands = await watched(redis_server.url, calls())
+    assert not [m for m in rnnt + streamed if m.get("type") == "error"], (rnnt, streamed)
+    transcriptions = [m["text"] for m in rnnt if m["type"] == "transcription"]
+    assert any(PLACEHOLDER.search(t) for t in transcriptions), transcriptions
+    assert any(PLACEHOLDER.search(m["text"]) for m in streamed if m["type"] == "final"), streamed
+    results = recorded["results"]
+    assert results["utterances"] and {w.get("speaker") for u in results["utterances"] for w in u["words"]} != {None}
+    assert any(PLACEHOLDER.search(u["transcript"]) for u in results["utterances"]), results["utterances"]
+    outputs: dict[str, list[str]] = {"rnnt": texts_in(rnnt), "whisper stream": texts_in(streamed),
+                                     "diarized recording": texts_in(results)}
+    new = {fields[b"call_id"].decode() for _, fields in await redis.xrange(FINALS_STREAM)
+           if fields[b"tenant"] == b"audit"} - before
+    assert len(new) >= 3, new  # the two doors' calls and the recording
+    outputs.update(await tenant_outputs(redis, webhook, "audit", new))
+    assert_nothing_leaks(outputs, commands, stack)
+    assert_logs_clear(stack)
 
 
 async def test_deepgram_sdk_pre_recorded_with_redact_numbers(stack, call_audio):

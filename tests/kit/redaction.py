@@ -167,7 +167,109 @@ CALLS = (
         CallPiece("My card was declined at 3:30 yesterday.", label="time", entity="time"),
         CallPiece("The new card arrives in 10 days.", label="amount", entity="amount"),
     )),
+    # Generated variants (issue 43 item 5): groups of 2-4 read as words, "oh", "double"/"triple", a
+    # number over two or three utterances with a pause, the keyword misheard or absent, a correction.
+    ("card-pairs", (
+        CallPiece("My card number is"),
+        CallPiece("forty one, eleven.", pause=1.0, label="card", entity="pci"),
+        CallPiece("eleven, eleven.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("fifty five, oh four.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("thirty two, ninety nine.", label="card", entity="pci", part=True),
+    )),
+    ("card-misheard", (
+        CallPiece("My cart numb is"),
+        CallPiece("five five oh oh.", pause=1.5, label="card", entity="pci"),
+        CallPiece("two two two two.", pause=1.5, label="card", entity="pci", part=True),
+        CallPiece("three three three three.", pause=1.5, label="card", entity="pci", part=True),
+        CallPiece("oh oh oh four.", label="card", entity="pci", part=True),
+    )),
+    ("ssn-pause", (
+        CallPiece("Sure, it's"),
+        CallPiece("five three one.", pause=2.0, label="ssn", entity="ssn"),
+        CallPiece("double seven.", pause=2.0, label="ssn", entity="ssn", part=True),
+        CallPiece("one two oh eight.", label="ssn", entity="ssn", part=True),
+    )),
+    ("cvv-expiry-words", (
+        CallPiece("The code on the back is oh four seven.", label="cvv", entity="pci"),
+        CallPiece("It expires oh nine, twenty eight.", label="expiry", entity="pci"),
+    )),
+    ("ssn-correction", (
+        CallPiece("My social is one two three, no wait, it's one two four, five six, seven eight nine oh.",
+              label="ssn", entity="ssn"),
+    )),
+    ("phone-triple", (
+        CallPiece("Call me at five five five, double two, triple three, four.", label="phone", entity="pii"),
+    )),
+    ("groups-negatives", (
+        CallPiece("It will arrive in 3 to 5 business days.", label="amount", entity="amount"),
+        CallPiece("The total comes to forty two dollars and ten cents.", label="amount", entity="amount"),
+        CallPiece("Can you call me back at four thirty this afternoon?", label="time", entity="time"),
+        CallPiece("My appointment was on the fifth of June, 2023.", label="date", entity="date"),
+    )),
 )
+
+# The held-out part of the adversarial set: scored only to check the rules, never tuned on
+# (``bench.redaction --set held-out``).
+HELD_OUT = (
+    ("held-card-no-keyword", (
+        CallPiece("Right, so it's"),
+        CallPiece("three seven eight two.", pause=1.2, label="card", entity="pci"),
+        CallPiece("eight two two four.", pause=1.2, label="card", entity="pci", part=True),
+        CallPiece("six three one, double oh oh five.", label="card", entity="pci", part=True),
+    )),
+    ("held-card-pairs", (
+        CallPiece("Take down my Visa:"),
+        CallPiece("forty five, thirty two.", pause=1.0, label="card", entity="pci"),
+        CallPiece("seventy six, ninety eight.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("ten, twenty one.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("oh nine, eighty seven.", label="card", entity="pci", part=True),
+    )),
+    ("held-ssn", (
+        CallPiece("Social security: zero seven eight, zero five, eleven twenty.", label="ssn", entity="ssn"),
+        CallPiece("Sorry, the last four are", pause=0.8),
+        CallPiece("triple nine, one.", label="ssn", entity="ssn"),
+    )),
+    ("held-correction", (
+        CallPiece("The expiry is oh six twenty seven, sorry, oh seven twenty seven.", label="expiry", entity="pci"),
+        CallPiece("And the security code is two ate one.", label="cvv", entity="pci"),
+    )),
+    ("held-phone", (
+        CallPiece("You can reach me on"),
+        CallPiece("two oh two.", pause=2.0, label="phone", entity="pii"),
+        CallPiece("five five five.", pause=2.0, label="phone", entity="pii", part=True),
+        CallPiece("oh one nine nine.", label="phone", entity="pii", part=True),
+    )),
+    ("held-negatives", (
+        CallPiece("That comes to 45 dollars.", label="amount", entity="amount"),
+        CallPiece("Please call me back at 4:15.", label="time", entity="time"),
+        CallPiece("The appointment is on April 2nd.", label="date", entity="date"),
+        CallPiece("I have two kids and one dog.", label="amount", entity="amount"),
+    )),
+)
+
+# Numbers in Spanish, for the multilingual model (``bench.redaction --set spanish --model base``):
+# digits read one by one and numbers said as numbers, a correction, and negatives.
+SPANISH = (
+    ("es-card", (
+        CallPiece("Mi número de tarjeta es"),
+        CallPiece("cuatro uno uno uno.", pause=1.0, label="card", entity="pci"),
+        CallPiece("cuatro dos cuatro dos.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("cuarenta y dos, cuarenta y dos.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("veintidós, once.", label="card", entity="pci", part=True),
+    )),
+    ("es-ssn", (
+        CallPiece("Mi número de seguro social es uno dos tres, cuatro cinco, seis siete ocho nueve.",
+              label="ssn", entity="ssn"),
+        CallPiece("El código de seguridad es siete tres uno.", label="cvv", entity="pci"),
+        CallPiece("Perdón, no, es cero cero siete.", label="cvv", entity="pci"),
+    )),
+    ("es-negatives", (
+        CallPiece("El total es de veinticinco dólares.", label="amount", entity="amount"),
+        CallPiece("La reunión es a las tres de la tarde.", label="time", entity="time"),
+        CallPiece("Llegó el cinco de marzo de 2024.", label="date", entity="date"),
+    )),
+)
+SETS = {"tuning": CALLS, "held-out": HELD_OUT, "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:

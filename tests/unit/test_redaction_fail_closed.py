@@ -181,7 +181,7 @@ def test_a_number_read_over_more_finals_than_are_held_leaks_nothing(pieces, time
 @pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pii",)])
 def test_homophones_of_digits_go_with_their_number(texts, kinds):
     out = redacted(texts, kinds)
-    assert in_clear(out) == [] and homophones_beside(out) == [], out
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == [], out
 
 
 @pytest.mark.parametrize("text, digits", [
@@ -253,3 +253,159 @@ def test_spanish_digits_are_numbers():
 ])
 def test_amounts_times_dates_and_quantities_stay_readable(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    # bench.redaction's groups-negatives (text pass): a range of days, a time said in words before
+    # "this afternoon", a date after a phone keyword (its year was a phone number's 4-digit group).
+    ["It will arrive in 3 to 5 business days."],
+    ["Can you call me back at 4.30 this afternoon?"],
+    ["Can you call me back at four thirty this afternoon?", "My appointment was on the fifth of June, 2023."],
+])
+def test_ranges_times_and_dates_after_a_phone_keyword_stay_readable(texts, kinds):
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", [
+    "Llegó el cinco de marzo de 2024.", "Llegó el 5 de marzo de 2024.", "Son 149 dólares.",
+    "La reunión dura 120 minutos.",
+])
+def test_spanish_dates_and_amounts_stay_readable(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",), ("pii",)])
+@pytest.mark.parametrize("texts", [
+    # bench.redaction (tiny.en, en-us): "forty one, eleven." after "My card, where is it?" came out
+    # "for the [CREDIT_CARD_1]." ("forty" heard "for the"): the 4 stayed beside the number.
+    ["My card, where is it?", "for the 11.", "11, 11.", "55 04", "32, 99,"],
+    # A digit's word alone right after a number's piece: "4111 1111 1111 111 one."
+    ["My card number is 4111 1111 1111 111", "one."],
+    ["My social is", "531", "oh", "7 7 1208"],
+])
+def test_a_digits_word_beside_a_numbers_placeholder_goes_with_it(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["I'd like to pay for it with my card.", "Send it to me, thanks for that."])
+def test_a_homophone_far_from_a_number_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("ssn",), ("pii",)])
+@pytest.mark.parametrize("texts", [
+    ["Here it's", "5 free one.", "77", "1208"],  # tiny.en, en-gb-scotland: "five three one." (bench.redaction)
+    ["Sure it's...", "I'm free one.", "Not will happen.", "1208"],  # tiny.en, en-us mu-law
+])
+def test_free_is_a_homophone_of_three(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not [t for t in out if "free" in t.lower()], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Feel free to call.", "It is toll free.", "Three free items."])
+def test_free_alone_is_a_word(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",)])
+@pytest.mark.parametrize("texts", [
+    # tiny.en, en-us mu-law and en-gb-scotland (bench.redaction): a digit's homophone that ends the
+    # final, after a card number, far from its placeholder.
+    ["The car down where in 4111 1111 1111 1111 near O'miral, near O'miral, for"],
+    ["My card number is", "I will run too"],
+])
+def test_a_homophone_that_ends_a_sentence_in_a_cards_context_is_a_digit(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == [], out
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",), ("pii",)])
+@pytest.mark.parametrize("text", ["I want to pay for it with my card today.", "My card is the kind I use for groceries."])
+def test_a_homophone_inside_a_sentence_about_a_card_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+def test_a_number_word_alone_after_a_card_keyword_is_masked():
+    # Fails closed: after a card keyword a digit's word is likelier a digit than a word.
+    assert redacted(["My card is the one I use for groceries."], ("pci",)) == [
+        "My card is the [CREDIT_CARD_1] I use for groceries."]
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",)])
+def test_an_amount_right_after_a_card_number_is_its_rest(kinds):
+    # tiny.en, en-029 (bench.redaction): "Visa 4012 8888 8888 1881." as "VMA 4012 8888 8888 $1,000 bit".
+    out = redacted(["It is 3782 822463 10005.", "VMA 4012 8888 8888 $1,000 bit"], kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",)])
+@pytest.mark.parametrize("texts", [
+    # tiny.en over mu-law, a recording in packs (bench.redaction --packs): "five five oh oh." after
+    # "My card is" as a price with no currency, and "triple two, nine." as "triple to the eye".
+    ["My card is", "5.50.", "2222", "3333"],
+    ["Okay, here it is.", "4444.", "1111", "double five double five", "triple to the eye"],
+])
+def test_a_bare_decimal_after_a_card_keyword_and_a_repeated_homophone_are_digits(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == [], out
+
+
+SSN_KINDS, CARD_KINDS = [("pci", "ssn"), ("ssn",), ("pii",)], [("pci", "ssn"), ("pci",)]
+
+
+@pytest.mark.parametrize("texts, kinds", [
+    # base over espeak-ng es / es-419 (bench.redaction --set spanish): Spanish keywords, lone
+    # Spanish digits in their context, digits run into a word ("40mos" for "cuarenta y dos").
+    *((["Mi número de seguro social es", "uno nostres, cuatro tinkos, 6789."], k) for k in SSN_KINDS),
+    *((["minúmenos en uno sociales uno nostres, cuatro tinkos, 6789."], k) for k in SSN_KINDS),
+    *((["Watt or Morst Watt or Morst", "40mos 40mos", "veintimos conse."], k) for k in SSN_KINDS + CARD_KINDS),
+    *((["Mi número de tarjeta es", "cuatro, uno uno uno."], k) for k in CARD_KINDS),
+])
+def test_spanish_numbers_garbled_leak_no_digit(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not [t for t in out if re.search(r"\d", re.sub(r"\[[A-Z_]+_\d+\]", "", t))], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_an_amounts_number_words_before_a_card_keyword_stay(kinds):
+    # tiny.en over mu-law (bench.redaction): the amount's "nine" was masked as a lone digit's word.
+    text = "Please charge one hundred forty nine dollars to might be the card."
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [("pii",), ("pci", "ssn", "pii")])
+def test_homophones_that_start_and_end_a_final_in_a_phone_context_are_digits(kinds):
+    # tiny.en, en-us (bench.redaction --set held-out): "two oh two." as "to load to".
+    out = redacted(["You can reach me on.", "to load to", "555", "0199"], kinds)
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == [], out
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",)])
+def test_far_is_a_homophone_of_four_beside_digits(kinds):
+    # tiny.en, en-gb-x-gbcwmd (bench.redaction): "four two four two." as "far too far too far 4242".
+    out = redacted(["My card number is", "4111", "far too far too far 4242", "far too far too far 4242"], kinds)
+    assert in_clear(out) == [] and not [t for t in out if re.search(r"\b(far|too)\b", t)], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["Please call me back at 4:15.", "I have two kids and one dog."],  # quantities after a phone keyword
+    ["How far is it?", "It is far too far."],
+])
+def test_quantities_after_a_phone_keyword_and_far_alone_stay(texts, kinds):
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",)])
+def test_a_unit_after_a_sentences_end_makes_no_amount_of_what_came_before(kinds):
+    # tiny.en over en-029 and mu-law (bench.redaction): "Visa 4012 8888 8888 1881." ended "... than the
+    # eight. 1,000 days.": "eight. 1,000" is one number (punctuation does not end one), not a duration.
+    out = redacted(["Mi Ma 4,000 and 12,000, 8,000, 888 The only one that's hungry than the eight. 1,000 days. 1."],
+                   kinds)
+    assert in_clear(out) == [], out
+    assert redacted(["It will arrive in 10 days."], kinds) == ["It will arrive in 10 days."]

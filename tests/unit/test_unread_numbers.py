@@ -25,7 +25,8 @@ SECOND = 16_000
     ("The new card arrived in Penn Bay.", "The new card arrived in Penn Bay.", "dropped"),  # base
     ("My email is john.missatemple.com", "My email is dot miss at blampl.com.", "dropped"),  # tiny.en
     ("My email is John.", "My email is john.miff at blampl.com", "dropped"),  # tiny.en
-    ("I think you already call this m and free one.", "I think you already call this m and free one.", "dropped"),
+    # base's CVV "seven three one": "free one." is its 3 and 1 ("free" a homophone of three before a digit)
+    ("I think you already call this m and free one.", "I think you already call this m and free one.", "refused"),
     ("Let me begin after free third in the afternoon.", "Let me begin after free third in the afternoon.",
      "dropped"),
 ])
@@ -66,8 +67,10 @@ def test_the_base_ssn_miss_is_redacted_whole_with_its_words_times():
     assert [(r.entity, r.start, r.end) for r in miss.redactions] == [("SSN", 93910, 112150)]
 
 
-def test_untold_it_goes_out_as_it_was():
-    assert run(redactor(), SSN_GROUPS, set())[2].text == "For I'm..."
+def test_untold_it_goes_out_as_the_rules_read_it():
+    # "For", a digit's homophone, starts it: the rest of the number before it.
+    out = run(redactor(), SSN_GROUPS, set())
+    assert [t.text for t in out[1:]] == ["[SSN_1]", "[SSN_1] I'm..."]
 
 
 def test_a_card_passage_gives_a_card_placeholder():
@@ -93,7 +96,7 @@ def test_what_must_not_be_masked_is_not(before, text):
 
 
 def test_not_for_kinds_the_session_does_not_redact():
-    assert run(redactor(("pci",)), SSN_GROUPS, {2})[2].text == "For I'm..."
+    assert run(redactor(("pci",)), SSN_GROUPS, {2})[2].text == "[NUMBER_1] I'm..."  # (not whole: the rules')
 
 
 def test_a_takeover_redacts_the_same_from_the_checkpoint():
