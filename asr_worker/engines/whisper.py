@@ -447,11 +447,25 @@ class WhisperDecoder:
                 groups.setdefault(tuple(tokenizer.sot_sequence), []).append(index)
         for indices in groups.values():
             rows = encoded if len(indices) == len(sequences) else self._rows(encoded, windows, indices)
-            found = self.model.find_alignment(tokenizers[indices[0]], [sequences[i] for i in indices], rows,
-                                              [contents[i] for i in indices])
+            try:
+                found = self.model.find_alignment(tokenizers[indices[0]], [sequences[i] for i in indices], rows,
+                                                  [contents[i] for i in indices])
+            except IndexError:
+                # faster-whisper fails a whole pass on one empty alignment ("boolean index did not
+                # match": SYSTRAN/faster-whisper#1460); the decodes keep their text: each is aligned
+                # alone, and one that fails alone has no word timings.
+                found = [self._align_alone(tokenizers[i], sequences[i], self._rows(encoded, windows, [i]), contents[i])
+                         for i in indices]
             for index, words in zip(indices, found):
                 aligned[index] = words
         return aligned
+
+    def _align_alone(self, tokenizer, tokens: list[int], rows, content: int) -> list[dict] | None:
+        try:
+            return self.model.find_alignment(tokenizer, [tokens], rows, [content])[0]
+        except IndexError:
+            log.warning("no word timings for a decode of %d tokens: faster-whisper's alignment failed", len(tokens))
+            return None
 
     def _rows(self, encoded, windows: np.ndarray, indices: list[int]):
         """The encoder output of the windows at ``indices`` (on a GPU: encoded again)."""

@@ -61,3 +61,26 @@ def test_prompts_of_different_lengths_decode_apart(decoder, clips):
     encodes = counted(decoder, "encode")
     hypotheses = decoder.decode(requests)
     assert encodes == [1, 1, 1] and all(h.words for h in hypotheses)
+
+
+def test_an_alignment_that_fails_costs_only_that_decode_its_words(decoder, clips, monkeypatch):
+    """faster-whisper's alignment raises IndexError on an empty alignment (tiny.en on an 8 kHz
+    card number), failing the pass of every decode aligned with it: the others keep their words,
+    and every decode its text."""
+    audio = [soundfile.read(str(path), dtype="float32")[0] for path, _ in clips]
+    requests = [DecodeRequest(request_id=str(n), audio=audio[n], final=True, word_timestamps=True, batch=True)
+                for n in (2, 3)]
+    alone = [decoder.decode([request])[0] for request in requests]
+    bad = alone[1].tokens  # the second decode's alignment fails, alone or with the first
+    assert alone[0].tokens != bad
+    method = decoder.model.find_alignment
+
+    def failing(tokenizer, sequences, *args, **kwargs):
+        if any(len(s) == bad for s in sequences):
+            raise IndexError("boolean index did not match indexed array")
+        return method(tokenizer, sequences, *args, **kwargs)
+
+    monkeypatch.setattr(decoder.model, "find_alignment", failing)
+    together = decoder.decode(requests)
+    assert [h.text for h in together] == [h.text for h in alone]
+    assert [w.text for w in together[0].words] == [w.text for w in alone[0].words] and not together[1].words
