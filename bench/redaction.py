@@ -1,6 +1,6 @@
 """Redaction on the labelled set of tests/kit/redaction.py: entity recall, leaks and false redactions.
 
-    .venv/bin/python -m bench.redaction [--set tuning|held-out|spanish] [--model base] [--voices en-us,en-gb]
+    .venv/bin/python -m bench.redaction [--set tuning|held-out|held-out-2|spanish] [--model base] [--voices en-us,en-gb]
         [--mulaw] [--digits] [--packs] [--finals DIR]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
 
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
                         "--redact-prompt; default: none)")
     parser.add_argument("--calls", default="", help="only these calls of the set, comma-separated (default: all)")
     parser.add_argument("--set", default="tuning", choices=tuple(SETS), help="the calls: the rules' tuning set, "
-                        "its held-out part (never tuned on) or Spanish numbers (decoded as Spanish: --model base)")
+                        "its held-out parts (never tuned on) or Spanish numbers (decoded as Spanish: --model base)")
     parser.add_argument("--digits", action="store_true", help="finals of number passages carry the ASR "
                         "worker's --redact-digits-prompt (its default) for the engine's re-decode (asr_worker/engines/"
                         "digits.py); the re-decodes and their cost are listed")

@@ -117,3 +117,4 @@ def test_every_call_of_every_set_has_a_name_of_its_own_and_something_to_score() 
         for name, pieces in calls:
             assert any(piece.entity for piece in pieces), name
     assert not set(dict(SETS["held-out"])) & set(dict(CALLS))
+    assert not set(dict(SETS["held-out-2"])) & (set(dict(CALLS)) | set(dict(SETS["held-out"])))

@@ -247,6 +247,62 @@ HELD_OUT = (
     )),
 )
 
+# A second held-out part (``bench.redaction --set held-out-2``), written before the fail-closed
+# rules of 2026-11-25 afternoon were changed and scored once, at the end, with voices no rule was
+# tuned on (en-us+m3, en-gb-x-rp, en-us+f2): fresh phrasings, the keyword absent or said the
+# everyday way ("the long number on the front", "my social"), numbers read every way (digits one by
+# one, pairs and hundreds as words, "oh", "double", "triple"), split over two or three utterances,
+# a correction; negatives: amounts with and without a currency, times, dates, quantities, an order number.
+HELD_OUT_2 = (
+    ("h2-card-front", (
+        CallPiece("Okay, the long number on the front is"),
+        CallPiece("fifty four, twelve.", pause=1.1, label="card", entity="pci"),
+        CallPiece("seven five three four.", pause=1.1, label="card", entity="pci", part=True),
+        CallPiece("ninety eight, twenty one.", pause=1.1, label="card", entity="pci", part=True),
+        CallPiece("double oh six seven.", label="card", entity="pci", part=True),
+    )),
+    ("h2-ssn-casual", (
+        CallPiece("You'll want my social as well, yeah?"),
+        CallPiece("Yep, two one nine.", pause=1.5, label="ssn", entity="ssn"),
+        CallPiece("oh eight.", pause=1.5, label="ssn", entity="ssn", part=True),
+        CallPiece("double four six one.", label="ssn", entity="ssn", part=True),
+    )),
+    ("h2-back-of-card", (
+        CallPiece("The digits on the back are nine oh two.", label="cvv", entity="pci"),
+        CallPiece("And it's good through eleven twenty nine.", label="expiry", entity="pci"),
+    )),
+    ("h2-phone-three", (
+        CallPiece("The best number to get me on is"),
+        CallPiece("seven one eight.", pause=1.4, label="phone", entity="pii"),
+        CallPiece("four nine six.", pause=1.4, label="phone", entity="pii", part=True),
+        CallPiece("two two oh three.", label="phone", entity="pii", part=True),
+    )),
+    ("h2-statement-number", (
+        CallPiece("The number on my statement is eight hundred forty one, triple seven, fifty two.",
+                  label="account", entity="pii"),
+    )),
+    ("h2-card-correction", (
+        CallPiece("Let me read it. Four nine one six, no sorry, four nine one seven.", pause=1.0,
+                  label="card", entity="pci"),
+        CallPiece("thirty three, oh two.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("six six one eight.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("oh five, five nine.", label="card", entity="pci", part=True),
+    )),
+    ("h2-ssn-hundreds", (
+        CallPiece("It's five hundred twelve, sixty, seventy one eighty three.", label="ssn", entity="ssn"),
+        CallPiece("That's the social on file."),
+    )),
+    ("h2-negatives", (
+        CallPiece("I paid two hundred and twelve dollars last month.", label="amount", entity="amount"),
+        CallPiece("It came to about three fifty in the end.", label="amount", entity="amount"),
+        CallPiece("The engineer comes at seven fifteen tomorrow morning.", label="time", entity="time"),
+        CallPiece("We spoke on the twelfth of October.", label="date", entity="date"),
+        CallPiece("I need three boxes and twelve labels.", label="amount", entity="amount"),
+        CallPiece("My order number is four four seven one two.", label="order", entity="order"),
+        CallPiece("The parcel came on June 9th, 2025.", label="date", entity="date"),
+    )),
+)
+
 # Numbers in Spanish, for the multilingual model (``bench.redaction --set spanish --model base``):
 # digits read one by one and numbers said as numbers, a correction, and negatives.
 SPANISH = (
@@ -269,7 +325,7 @@ SPANISH = (
         CallPiece("Llegó el cinco de marzo de 2024.", label="date", entity="date"),
     )),
 )
-SETS = {"tuning": CALLS, "held-out": HELD_OUT, "spanish": SPANISH}
+SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:
