@@ -42,6 +42,11 @@ DOB_WORDS = 12
 LOOKAHEAD = 6  # words after a number where a keyword still gives it context
 
 JOIN_GAP = 2  # words between two runs that are still one number in a card, SSN or phone context
+# A masked number's passage: the words after it (and those of its sentence before it) where whatever
+# says a digit is masked (:func:`_passages`). The recogniser writes the groups that follow a number's
+# first piece as short sentences of words it made of digits ("No real time, no real time." / "3 fail
+# to the iron."); an unrelated quantity after a masked number is masked when it comes this close.
+PASSAGE_WORDS = 12
 
 ENTITY_KIND = {"CREDIT_CARD": "pci", "CREDIT_CARD_EXPIRATION": "pci", "CVV": "pci", "SSN": "ssn",
                "PHONE_NUMBER": "pii", "EMAIL_ADDRESS": "pii", "ACCOUNT_NUMBER": "pii", "DOB": "pii",
@@ -62,7 +67,10 @@ _KEYWORDS = {
 NUMBER_KEYWORDS = frozenset(_KEYWORDS["card"] | _KEYWORDS["ssn"])
 _EXPIRY = {"expiry", "expiration", "expires", "expire", "exp", "valid", "thru"}
 # Card keywords of a security code (and a PIN): a short number after them is a CVV, not an expiry.
-_CODE = {"cvv", "cvc", "cv2", "pin", "security"}
+_CODE = {"cvv", "cvc", "cv2", "pin", "security", "code", "código", "codigo"}
+# "code" alone is a security code's keyword ("the code on the back is ..."), but not after these.
+_OTHER_CODES = {"zip", "post", "postal", "area", "promo", "promotional", "discount", "coupon", "voucher", "country",
+                "dress", "error", "source", "bar", "qr"}
 _MONTHS = {m: i + 1 for i, m in enumerate(
     "january february march april may june july august september october november december".split())}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
@@ -87,6 +95,8 @@ _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pound
           # Spanish
           "dólar", "dólares", "dolares", "peso", "pesos", "centavos", "céntimos", "minutos", "horas", "días",
           "semanas", "meses", "años"}
+# Units that say a time of day only loosely ("on 3 tonight"): in a number's passage they make no time.
+_DAY_WORDS = {"yesterday", "today", "tomorrow", "tonight", "morning", "afternoon", "evening"}
 # Words between a number and its unit that keep it an amount or a time.
 _BEFORE_UNIT = {"this", "business", "working", "calendar", "more", "whole", "full"}
 _CLOCK = {"am", "pm", "a.m", "p.m"}  # (of _UNITS) a time only after an hour: "20 am" is none
@@ -130,6 +140,7 @@ class Context:
     phone: int = 0
     account: int = 0
     dob: int = 0
+    number: int = 0  # words left of a masked number's passage (:data:`PASSAGE_WORDS`)
     expiry: bool = False
     code: bool = False
 
@@ -162,6 +173,8 @@ def _keyword(cores: list[str], i: int) -> str | None:
     if word == "count" and following in ("number", "numbers", "no"):  # "account number" misheard
         return "account"
     if word == "security" and following in ("code", "number") and (i == 0 or cores[i - 1] != "social"):
+        return "card"
+    if word in ("code", "código", "codigo") and (i == 0 or cores[i - 1] not in _OTHER_CODES):
         return "card"
     if word == "date" and following == "of" and i + 2 < len(cores) and cores[i + 2] == "birth":
         return "dob"
@@ -196,7 +209,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     keyword_at: list[str | None] = []
     for i in range(len(tokens)):
         before.append(Context(**ctx.to_dict()))
-        for name in ("card", "ssn", "phone", "account", "dob"):
+        for name in ("card", "ssn", "phone", "account", "dob", "number"):
             setattr(ctx, name, max(0, getattr(ctx, name) - 1))
         found = _keyword(cores, i)
         keyword_at.append(found)
@@ -206,10 +219,9 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
                 ctx.expiry, ctx.code = cores[i] in _EXPIRY, cores[i] in _CODE
         elif cores[i] in ("valid", "thru", "date"):  # "valid thru", "the date is 1226" (a card's expiry date)
             ctx.expiry, ctx.code = True, False
-        elif cores[i] in ("code", "código", "codigo"):  # "the code is 123" ("security" misheard)
-            ctx.expiry, ctx.code = False, True
-    context.card, context.ssn, context.phone, context.account, context.dob, context.expiry, context.code = (
-        ctx.card, ctx.ssn, ctx.phone, ctx.account, ctx.dob, ctx.expiry, ctx.code)
+    context.card, context.ssn, context.phone, context.account, context.dob, context.number = (
+        ctx.card, ctx.ssn, ctx.phone, ctx.account, ctx.dob, ctx.number)
+    context.expiry, context.code = ctx.expiry, ctx.code
 
     spans: list[Span] = []
     taken = [False] * len(tokens)
@@ -251,7 +263,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             continue
         if continues and run.first == 0 and not _unit_after(run, tokens, cores):
             label = continues  # the rest of the number the passage before ended with
-        elif FAIL_CLOSED & set(kinds) and _may_be_secret(run, tokens, cores):
+        elif FAIL_CLOSED & set(kinds) and _may_be_secret(run, tokens, cores, breaks):
             label = _label(kinds, before[run.first], keyword_at, run)
         else:
             continue
@@ -262,6 +274,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         taken[0] = True
     if FAIL_CLOSED & set(kinds):
         _lone_digits(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read)
+        _digits_alone(spans, taken, cores, kinds, before, keyword_at, breaks)
+        context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, breaks)
     if FAIL_CLOSED & set(kinds) or continues:
         _spellings_beside(spans, taken, cores)
     if "pii" in kinds:
@@ -288,7 +302,7 @@ def _digitwise(run: Run, cores: list[str]) -> bool:
     return sum(c in _ONE_DIGIT or len(c) == 1 and c.isdigit() for c in cores[run.first:run.last + 1]) >= 2
 
 
-def _may_be_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
+def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset()) -> bool:
     """Whether ``run`` may be (part of) a card number, an SSN, a security code, an expiry date or an
     account number, whatever the words around it: every number but
 
@@ -298,8 +312,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
     * a date of a call: a month word right before a day, a year or both ("March 3, 2024");
     * a short quantity: 1 or 2 digits said as one number ("twenty five", "10"), not read digit by
       digit ("four four", "oh five": masked), with a word after it in its sentence ("two items",
-      "10 pays"): one that ends a sentence or a passage ("I'm 42.", "... is 12") may be the first
-      piece of a number read in groups, and is masked.
+      "10 pays"): one that ends a sentence, a final or a passage ("I'm 42.", "... is 12") may be
+      the first piece of a number read in groups, and is masked (``breaks``: where finals begin).
 
     When unsure, a number is masked: a year alone ("in 2019"), an order number, a house number
     without a ``pii`` address rule, a quantity of 3 digits or more ("120 people")."""
@@ -313,9 +327,117 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
         return False
     if n > 2 or _digitwise(run, cores):
         return True
-    ends = tokens[run.last].rstrip()[-1:] in ".?!;:" or run.last + 1 >= len(tokens) \
+    ends = tokens[run.last].rstrip()[-1:] in ".?!;:" or run.last + 1 >= len(tokens) or run.last + 1 in breaks \
         or cores[run.last + 1] in _NOT_A_NOUN
     return ends
+
+
+def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
+              before: list[Context], keyword_at: list[str | None], found: list[Run], breaks: frozenset[int]) -> int:
+    """Fails closed where digits are being read: in a *passage*, whatever says a digit is masked but an
+    amount, a time or a date. A passage is a card's or an SSN's keyword context (whatever kinds the
+    session redacts: a keyword only names what is masked), and the words around a masked number: up to
+    three of its sentence before it ("Free Pampinate 2" for "three seven eight two") and
+    :data:`PASSAGE_WORDS` words after it (carried across finals in
+    ``Context.number``) up to the sentence that says an amount, a time or a month's name (the caller
+    has moved on), where the caller goes on reading and the recogniser writes the digits it
+    misheard as words ("Don't be able to save him." / "One to it." for "double seven" / "one two oh
+    eight"). There a number is masked unless a currency, a unit (not a day's word: "on 3 tonight"
+    beside a card number), a colon or a date says what it is: a short quantity is masked too ("3 fail
+    to the iron."); and so is a digit's word alone or a homophone ("too", "for", "free": "the security
+    code is too late"), but one right before an amount ("for 10 minutes") or after "last"/"first" ("the
+    last four"). Masking a number opens a passage after it in turn. ``spans`` and ``taken`` are updated;
+    returns the passage's words left after the text."""
+    n = len(tokens)
+    starts = [0] * n  # where each token's sentence begins (a final's start ends one too)
+    for i in range(1, n):
+        starts[i] = i if i in breaks or tokens[i - 1].rstrip()[-1:] in ".?!" else starts[i - 1]
+    # Where an amount, a time or a date begins (a month's name, whether the recogniser wrote its day as
+    # a number or not: "The Pointment of our April second."): a passage ends there.
+    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores)} | {
+        i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3}
+    # ... and so does the sentence that says it ("The call won on March 3, 1024.": "won" is a word there).
+    stops |= {starts[i] for i in stops}
+
+    def ahead(start: int, length: int) -> tuple[range, int]:
+        """The passage's words from ``start`` (at most ``length``), and how many are left past the text."""
+        for i in range(start, min(n, start + length)):
+            if i in stops:
+                return range(start, i), 0
+        return range(start, min(n, start + length)), max(0, start + length - n)
+    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
+    passage: list[str | None] = [_sensitive(("pci", "ssn"), ctx, keyword_at, i, i, ahead=False) for i, ctx in enumerate(before)]
+    carried, left = ahead(0, before[0].number)
+    for i in carried:
+        passage[i] = passage[i] or "NUMBER"
+    opened_by: set[Span] = set()
+    changed = True
+    while changed:
+        changed = False
+        for span in [s for s in spans if s.entity in _NUMBER_SPANS and s not in opened_by]:
+            opened_by.add(span)
+            lead = range(max(starts[span.first], span.first - JOIN_GAP - 1), span.first)
+            after, past = ahead(span.last + 1, PASSAGE_WORDS)
+            left = max(left, past)
+            for i in [*lead, *after]:
+                if passage[i] in (None, "NUMBER"):
+                    passage[i] = span.entity
+        for run in found:
+            if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) \
+                    or _clearly_no_secret(run, tokens, cores):
+                continue
+            entity = _label(kinds, before[run.first], keyword_at, run)
+            if entity == "NUMBER":
+                entity = next(e for e in passage[run.first:run.last + 1] if e)
+            spans.append(Span(run.first, run.last, _named(entity, kinds)))
+            taken[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
+            changed = True
+        for i in range(n):
+            if taken[i] or i in in_runs or not passage[i] or cores[i] not in DIGIT_SPELLINGS \
+                    or i > 0 and cores[i - 1] in ("last", "first"):
+                continue
+            amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores)]
+            if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
+                continue
+            spans.append(Span(i, i, _named(passage[i] or "NUMBER", kinds)))
+            taken[i] = True
+            changed = True
+    return left
+
+
+def _digits_alone(spans: list[Span], taken: list[bool], cores: list[str], kinds: tuple[str, ...],
+                  before: list[Context], keyword_at: list[str | None], breaks: frozenset[int]) -> None:
+    """A final that says nothing but digits' words ("four", "Oh.", "too.") is a piece of a number read
+    over finals, alone: the redactor holds it for the next final, and a hold's timer that lets it go
+    alone must not let it go in clear. ``spans`` and ``taken`` are updated."""
+    bounds = sorted({0, *breaks, len(cores)})
+    for first, end in zip(bounds, bounds[1:]):
+        if end > first and not any(taken[first:end]) and all(c in DIGIT_SPELLINGS for c in cores[first:end]):
+            entity = _sensitive(kinds, before[first], keyword_at, first, end - 1, ahead=False) or "NUMBER"
+            spans.append(Span(first, end - 1, entity))
+            taken[first:end] = [True] * (end - first)
+
+
+def _named(entity: str, kinds: tuple[str, ...]) -> str:
+    """``entity`` as a session of ``kinds`` names it: an SSN's or a card's piece where it redacts
+    those, else a number."""
+    if entity == "SSN" and not {"ssn", "pii"} & set(kinds) or entity in _CARD_PIECES and "pci" not in kinds:
+        return "NUMBER"
+    return entity
+
+
+def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is an amount or a time by a currency, a unit (a day's word only after a time with its
+    minutes), a colon or two decimals, or a word such as "charge" before it (6 digits at most); or a
+    date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
+    if len(run.digits) > _AMOUNT_DIGITS:
+        return False
+    if _unit_after(run, tokens, cores, strict=True):
+        return True
+    if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and len(run.digits) <= 6:
+        return True
+    return _date_start(run, tokens, cores) is not None and len(run.digits) <= 6 \
+        and all(len(g) <= 4 for g in run.groups) and len(run.groups) <= 2
 
 
 def _label(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None], run: Run) -> str:
@@ -466,15 +588,20 @@ def _date_shaped(run: Run, tokens: list[str]) -> bool:
     return 1 <= a <= 12 and 1 <= b <= 31 or 1 <= b <= 12 and 1 <= a <= 31
 
 
-def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
+def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = False, strict: bool = False) -> bool:
     """``run`` is an amount or a time: a unit after it (or after a word such as "this" or "business":
     "4.30 this afternoon", "3 to 5 business days"), a currency sign or a colon in it, or two
     decimals; not two decimals alone in a card's context (``card``): "My card is" / "5.50." is
-    "five five oh oh"."""
-    after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
-    if after in _BEFORE_UNIT and run.last + 2 < len(cores) and cores[run.last + 2] in _UNITS - _CLOCK:
-        after = cores[run.last + 2]
+    "five five oh oh"; ``strict``: a day's word ("tonight", "this afternoon") makes a time only of a
+    number with its minutes ("3.30 yesterday", "4 30 this afternoon"; not "on 3 tonight")."""
     written = "".join(tokens[run.first:run.last + 1])
+    minutes = len(run.groups) == 2 and len(run.groups[1]) == 2 or bool(re.match(r"^(?:1[0-2]|0?[1-9])[0-5]\d\b", written))
+    units = _UNITS - _DAY_WORDS if strict and not minutes else _UNITS
+    after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+    if after in _BEFORE_UNIT and run.last + 2 < len(cores) and cores[run.last + 2] in units - _CLOCK:
+        after = cores[run.last + 2]
+    if after in ("a", "p") and run.last + 2 < len(cores) and cores[run.last + 2] == "m":
+        after += "m"  # "3 p .m." (the recogniser's word timings cut "p.m.")
     if after in _CLOCK and not _HOUR.match(written):
         # No time of day: base over mu-law wrote "... 0 .5 last 20 am" for an expiry, "oh five slash
         # twenty seven" (and "0 .5 last 20" is pieces of a number, not 5:20).
@@ -487,7 +614,7 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     # (A unit names the number said right before it: not one that a sentence's end splits, "the
     # eight. 1,000 days.", where the first words are another number's digits.)
     broken = any(t.rstrip()[-1:] in ".?!" for t in pieces[:-1])
-    return after in _UNITS and not broken or written[:1] in "$£€" or ":" in written or decimal and not card
+    return after in units and not broken or written[:1] in "$£€" or ":" in written or decimal and not card
 
 
 def _amount(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:

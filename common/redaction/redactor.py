@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
-from .detect import CONTEXT_WORDS, LOOKAHEAD, Context, Span, detect
+from .detect import CONTEXT_WORDS, FAIL_CLOSED, LOOKAHEAD, Context, Span, detect
 from .itn import DIGIT_SPELLINGS, core, numeric, once, runs, words
 
 MAX_HELD = 4  # a card read in groups of four
@@ -134,8 +134,8 @@ class Redactor:
         self.number_end = transcript.end if _ends_in_number(transcript) else None
         # Numbers alone need no look at the next final: every numeral goes anyway; nor does a number
         # that is a whole card already (what follows would not make its pieces any less a card).
-        if (len(self.held) < MAX_HELD and set(self.kinds) - {"numbers"} and _ends_in_number(transcript)
-                and _trailing_digits(self.held) < CARD_DIGITS):
+        if (len(self.held) < MAX_HELD and set(self.kinds) - {"numbers"} and _trailing_digits(self.held) < CARD_DIGITS
+                and (_ends_in_number(transcript) or FAIL_CLOSED & set(self.kinds) and _ends_in_spelling(transcript))):
             return out
         return [*out, *self.release()]
 
@@ -162,9 +162,10 @@ class Redactor:
         found = frozenset(start + i for start, names in zip(starts, held_names) for i in names)
         texts = [t[0] for t in tokens]
         if after:
+            # (The next final's words begin a final: a number the held ones end with is no quantity of them.)
             spans = [Span(s.first, min(s.last, len(texts) - 1), s.entity)
                      for s in detect(texts + after, self.kinds, Context(**self.context.to_dict()), names=found,
-                                     breaks=breaks, continues=self.continues)
+                                     breaks=breaks | {len(texts)}, continues=self.continues)
                      if s.first < len(texts)]
             detect(texts, self.kinds, self.context)  # the context moves past the held words only
         else:
@@ -267,6 +268,14 @@ def _ends_in_number(transcript: Transcript) -> bool:
     read over finals, alone)."""
     tokens = [t[0] for t in _tokens(transcript)]
     return bool(tokens) and (numeric(tokens)[-1] or all(core(t) in DIGIT_SPELLINGS for t in tokens))
+
+
+def _ends_in_spelling(transcript: Transcript) -> bool:
+    """Its last word alone says a digit, a homophone included ("pre-payment it to" / "2, 2, 4" for
+    "eight two two four"): the number may go on in the next final, where a homophone before digits
+    read one by one is one of them."""
+    tokens = [t[0] for t in _tokens(transcript)]
+    return bool(tokens) and core(tokens[-1]) in DIGIT_SPELLINGS
 
 
 def _starts_with_number(transcript: Transcript) -> bool:

@@ -60,12 +60,12 @@ async def test_groups_across_finals_go_out_together_and_redacted():
 async def test_the_timer_lets_go_when_no_speech_follows():
     runner = Runner()
     redacting, s = Redaction(runner, metrics=AsrMetrics(CollectorRegistry()), hold_sec=0.05), session()
-    await redacting.commit(s, [final("the code is 4111", 0, 2)])
+    await redacting.commit(s, [final("the number is 4111", 0, 2)])
     runner.committed.clear()
     await asyncio.wait_for(runner.committed.wait(), 5)
     (outputs, consumed), = runner.commits[-1:]
     # (4 digits with no keyword: redaction fails closed, a number)
-    assert [r.text for r in outputs] == ["the code is [NUMBER_1]"] and consumed is None  # no checkpoint
+    assert [r.text for r in outputs] == ["the number is [NUMBER_1]"] and consumed is None  # no checkpoint
 
 
 async def test_end_releases_before_the_marker_and_partials_are_masked():

@@ -124,7 +124,7 @@ def test_split_numbers_in_context(text, expected):
     # Amounts and times where a card is talked about are not security codes.
     "Please charge 149 dollars to my Visa card.", "My card was declined at 3:30 yesterday.",
     "The new card arrives in 10 days.", "My card was declined at 3.30 yesterday.",
-    "My card was declined that 330 yesterday.", "my card. The new car derives in 10 pays.",
+    "My card was declined that 330 yesterday.",
     # A time written with a dot is no e-mail domain; a birth keyword counts for a dozen words, and
     # thousands are no date.
     "The meeting is at 3.30 in the afternoon.",
@@ -150,13 +150,15 @@ def test_other_numbers_are_masked_fail_closed(text, expected):
 @pytest.mark.parametrize("text", [
     # tiny.en prompted with digits (--redact-prompt) for "Please charge 149 dollars to my Visa card.",
     # "dollars" dropped: a number right after "charge" is an amount.
-    "my card. Please charge 140.", "my card. Please charge 140 $10.00 to my beam card.",
+    "my card. Please charge 140.", "my card. Please charge 140 $10.00 for my beam card.",
     "the card's balance 1,200 is due",
 ])
 def test_a_number_after_charge_or_pay_is_an_amount(text):
-    assert spans(text) == []
-    # ... but not a piece of a card number read in pieces.
-    assert spans("I want to pay 4111. I'm 1111 1111 1111") == [("4111. I'm 1111 1111 1111", "CREDIT_CARD")]
+    # (In a card's context a homophone is masked: "for", not "140" and "$10.00".)
+    assert [span for span in spans(text) if span[0] != "for"] == []
+    # ... but not a piece of a card number read in pieces (a homophone three words before it is masked with it).
+    assert spans("I want to pay 4111. I'm 1111 1111 1111") == [("to", "CREDIT_CARD"),
+                                                                ("4111. I'm 1111 1111 1111", "CREDIT_CARD")]
 
 
 def test_numbers_redacts_every_numeral():
@@ -208,16 +210,16 @@ def test_a_final_that_cannot_go_on_with_the_number_releases_the_held_ones():
 
 def test_a_keyword_in_the_next_final_gives_a_held_number_context():
     redactor = Redactor(("pci",), hold_gap=48000)
-    assert redactor.final(final("The code is 4111.", 0, 16000, words=True)) == []
+    assert redactor.final(final("The number is 4111.", 0, 16000, words=True)) == []
     out = redactor.final(final("That was my card. Thanks.", 20000, 30000, words=True))
-    assert [t.text for t in out] == ["The code is [CVV_1].", "That was my card. Thanks."]
+    assert [t.text for t in out] == ["The number is [CVV_1].", "That was my card. Thanks."]
     assert out[0].redactions and not out[1].redactions
     # The next final's words moved the context once: "card." then one word ("Thanks.").
     assert redactor.context.card == CONTEXT_WORDS - 1
     # Without a keyword after it, the number is no card's by its words, but redaction fails closed.
     plain = Redactor(("pci",), hold_gap=48000)
-    plain.final(final("The code is 4111.", 0, 16000))
-    assert [t.text for t in plain.final(final("That was all.", 20000, 30000))] == ["The code is [NUMBER_1].",
+    plain.final(final("The number is 4111.", 0, 16000))
+    assert [t.text for t in plain.final(final("That was all.", 20000, 30000))] == ["The number is [NUMBER_1].",
                                                                                     "That was all."]
 
 
@@ -246,9 +248,9 @@ def test_groups_misheard_as_words_still_join():
 
 def test_a_long_pause_releases_what_is_held():
     redactor = Redactor(("pci",), hold_gap=16000)
-    assert redactor.final(final("the code is 4111", 0, 16000)) == []
+    assert redactor.final(final("the number is 4111", 0, 16000)) == []
     released = redactor.speech_start(16000 + 16001)
-    assert [t.text for t in released] == ["the code is [NUMBER_1]"]  # no card context: a number (fail closed)
+    assert [t.text for t in released] == ["the number is [NUMBER_1]"]  # no card context: a number (fail closed)
 
 
 def test_release_at_flush_and_numbers_do_not_hold():
@@ -328,7 +330,7 @@ def test_an_ssn_read_3_2_4_across_finals_without_context_is_an_ssn():
      [("one one one", "CVV"), ("one two three main street dallas texas seven five two zero one", "LOCATION_ADDRESS")]),
     ("I live at 42 Elm Street, Springfield 90210 now",
      [("42 Elm Street, Springfield 90210", "LOCATION_ADDRESS")]),
-    ("I live at 42 Elm Street. 90210 is the code", [("42 Elm Street.", "LOCATION_ADDRESS"), ("90210", "NUMBER")]),
+    ("I live at 42 Elm Street. 90210 is the zip code", [("42 Elm Street.", "LOCATION_ADDRESS"), ("90210", "NUMBER")]),
     # Dates said with an ordinal day beside the month.
     ("I was born on the twelfth of july 1976", [("twelfth of july 1976", "DOB")]),
     ("my birthday is may third 1985", [("may third 1985", "DOB")]),
@@ -350,7 +352,7 @@ def test_with_pci_alone_numbers_after_a_card_keyword_stay_redacted():
     # The last four of an SSN, and what the recogniser kept of one read in pieces (base over 8 kHz
     # mu-law, "six seven eight nine" after "My social security number is").
     ("the last four of my social security number are 6789", [("6789", "SSN")]),
-    ("My social security number is For I'm 6th Ammonator Island", [("6th", "SSN")]),
+    ("My social security number is For I'm 6th Ammonator Island", [("For", "SSN"), ("6th", "SSN")]),
     # ... but not an amount or a time, nor a number nearer a card keyword.
     ("my social security number is on file, I paid 25 dollars at 3:30", []),
     ("my social security number is on file and the card code is 731", [("731", "CVV")]),
@@ -374,8 +376,8 @@ def test_pieces_after_ssn_and_phone_keywords(text, expected):
     # card expires 05/27."; two digits read one by one after a card keyword are a piece.
     ("Not a security code is M and 3 one.", [("3 one.", "CREDIT_CARD")]),
     ("The security code is M and 3-1.", [("3-1.", "CREDIT_CARD")]),  # base, one word for two digits
-    # ... not a numeral of two digits, nor a count.
-    ("my card. The new car derives in 10 pays.", []),
+    # ... nor a numeral of two digits, but it is masked (fails closed: a quantity in a card's context).
+    ("my card. The new car derives in 10 pays.", [("10", "CREDIT_CARD")]),
 ])
 def test_two_digits_read_one_by_one_after_a_card_keyword(text, expected):
     assert spans(text) == expected
@@ -391,7 +393,7 @@ def test_two_digits_read_one_by_one_after_a_card_keyword(text, expected):
     # Not an amount or a time beside it, nor a number past a keyword.
     ("my card code is 123 and the total is 25 dollars", [("123", "CVV")]),
     ("the security code is 731 at 10 am", [("731", "CVV")]),
-    ("the card code is 731 phone 12 times", [("731", "CVV")]),
+    ("the card code is 731 phone 12 times", [("731", "CVV"), ("12", "CREDIT_CARD")]),  # (a quantity, fails closed)
 ])
 def test_a_number_beside_a_cards_piece_goes_with_it(text, expected):
     assert spans(text) == expected

@@ -325,15 +325,19 @@ def test_a_homophone_that_ends_a_sentence_in_a_cards_context_is_a_digit(texts, k
 
 
 @pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",), ("pii",)])
-@pytest.mark.parametrize("text", ["I want to pay for it with my card today.", "My card is the kind I use for groceries."])
-def test_a_homophone_inside_a_sentence_about_a_card_stays(text, kinds):
+def test_a_homophone_before_a_card_keyword_stays_and_after_it_is_masked(kinds):
+    text = "I want to pay for it with my card today."
     assert redacted([text], kinds) == [text]
+    # Fails closed: after a card keyword a homophone may be a digit the recogniser misheard ("The
+    # code on the Mac is low for salmon." for "oh four seven"); that costs a word.
+    out = redacted(["My card is the kind I use for groceries."], kinds)
+    assert re.fullmatch(r"My card is the kind I use \[(CREDIT_CARD|NUMBER)_1\] groceries\.", out[0]), out
 
 
 def test_a_number_word_alone_after_a_card_keyword_is_masked():
     # Fails closed: after a card keyword a digit's word is likelier a digit than a word.
     assert redacted(["My card is the one I use for groceries."], ("pci",)) == [
-        "My card is the [CREDIT_CARD_1] I use for groceries."]
+        "My card is the [CREDIT_CARD_1] I use [CREDIT_CARD_2] groceries."]
 
 
 @pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",)])
@@ -409,3 +413,107 @@ def test_a_unit_after_a_sentences_end_makes_no_amount_of_what_came_before(kinds)
                    kinds)
     assert in_clear(out) == [], out
     assert redacted(["It will arrive in 10 days."], kinds) == ["It will arrive in 10 days."]
+
+
+# Number passages (issue 43, the leaks of bench.redaction's tuning and held-out parts on 2026-11-25
+# at 50964de, tiny.en over espeak-ng voices, 16 kHz and mu-law): what the recogniser made of the
+# digits between and around the masked pieces of a number, as it wrote them.
+PASSAGES = [
+    # en-029 mu-law, card-no-keyword: "3" kept as a quantity ("3 fail"), "to" inside a sentence.
+    ["Okay, here he seems.", "four", "one one one one", "No real time, no real time.", "3 fail to the iron."],
+    # en-029 16 kHz, ssn-pause: "double seven" and "one two oh eight" as sentences.
+    ["Sure is...", "5 3 1", "Don't be able to save him.", "One to it."],
+    # en-gb-scotland mu-law, held-card-no-keyword: a digit before a word, homophones between groups.
+    ["right thoughts.", "3 emanate 2.", "It's too too far.", "Next free one, not a long time."],
+    # en-029 mu-law, held-card-pairs: an ordinal and a digit's word after the masked pairs.
+    ["It's not my leader.", "45. 32.", "7nd D-teak, 9th year.", "Then, win the one."],
+    # en-gb-x-gbcwmd mu-law, card-misheard: "3," alone, read with the next final's first words.
+    ["My car doesn't all mean...", "fine, fine, mellow", "Toto,", "3,", "Oh, no, no, no, four."],
+    # en-us mu-law, held-card-no-keyword: a homophone that starts the sentence the number ends.
+    ["right so it's", "Free Pampinate 2", "2 2 4", "6, 3, 1, not below 5."],
+    # en-gb-scotland 16 kHz, card-runs: a card number, then "to" in the words the recogniser made of its end.
+    ["The car number is 5000. 500, I'm not going to be able"],
+    # en-gb-x-gbcwmd 16 kHz, card-runs: a day word after a digit is no time beside a card number.
+    ["The 4,000 and 12,000 800 and 88,000 2008 on Read the N88 2008 on 3 tonight"],
+]
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",), ("ssn",), ("pii",)])
+@pytest.mark.parametrize("timer_between", [False, True])
+@pytest.mark.parametrize("texts", PASSAGES)
+def test_a_masked_number_opens_a_passage_where_every_digit_is_masked(texts, kinds, timer_between):
+    # Fails closed: after a masked number (and in the sentence it ends), a short number, a digit's
+    # word and a homophone are masked unless an amount, a time or a date, whatever the keyword.
+    out = redacted(texts, kinds, timer_between=timer_between)
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES | {"far", "free"}] == [], out
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",), ("ssn",), ("pii",)])
+@pytest.mark.parametrize("texts", [
+    ["The code on the Mac is low for salmon."],  # "oh four seven" (en-us): "code" alone is a card keyword
+    ["The code on the Mac in vote for Hammond."],
+    ["The code on the Mac is go far inland."],
+    ["and the security code is too late."],  # "two eight one" (en-029, en-gb-x-gbcwmd)
+    ["And the security code is to add one."],
+    ["Social Security I'm not going to be in the comments. 0.5. 11. 20."],
+    ["My social in more parker, Cameron, Cameron, free all time."],  # "oh four two ..." (en-gb-scotland mu-law)
+    ["My card is on, man.", "for the one, the only event.", "I'm going to be leaving.", "55 or 4.",
+     "I'm not going to be able to go to the end of the game."],
+])
+def test_a_homophone_in_a_card_or_ssn_keywords_context_is_a_digit(texts, kinds):
+    # (Whatever the kinds: a keyword of any secret makes a passage of a session that fails closed.)
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES | {"far", "free"}] == [], out
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pii",)])
+def test_a_final_that_ends_in_a_homophone_is_read_with_the_number_after_it(kinds):
+    # en-029 mu-law, held-card-no-keyword: "eight two two four." as "pre-payment it to" / "2, 2, 4".
+    out = redacted(["Right, so...", "pre-payment it to", "2, 2, 4", "6, 3, 1, nom it l'o time!"], kinds)
+    assert in_clear(out) == [] and "to" not in out[1].split(), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_number_that_ends_a_final_is_no_quantity_of_the_next_finals_words(kinds):
+    assert in_clear(redacted(["Here.", "3,", "No, no"], kinds)) == []
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Use the promo code to save 10 percent.", "What is the zip code for it?",
+                                  "The area code is the one for Boston."])
+def test_codes_that_are_no_cards_open_no_card_context(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    # Far from a masked number (more than a passage's words), a quantity is one again.
+    ["Your order number is 58213.", "Thanks. It was delivered on March 3, 2024, and honestly the box was "
+     "fine and everything inside looked all right to me.", "I ordered two items."],
+    ["It was delivered on March 3, 2024.", "I ordered two items."],
+])
+def test_quantities_and_dates_far_from_a_masked_number_stay(texts, kinds):
+    out = redacted(texts, kinds)
+    assert out[1:] == texts[1:], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("timer_between", [False, True])
+def test_a_passage_ends_at_an_amount_a_time_or_a_date(kinds, timer_between):
+    # tiny.en (held-out part): "4:15" written "415" after "call me back" is masked (a phone number's
+    # group); the date after it says the caller has moved on, so the quantities after that are readable.
+    texts = ["Please call me back at 415.", "The appointment is on April 2nd.", "I have two kids and one dog."]
+    assert redacted(texts, kinds, timer_between=timer_between)[1:] == texts[1:]
+    # ... its day in words, or misheard ("April second" as "April weekend", tiny.en over mu-law)
+    texts = ["Please call me back at 415.", "The appointment in my April weekend.", "I have two kids and one dog."]
+    assert redacted(texts, kinds, timer_between=timer_between)[1:] == texts[1:]
+    # ... and so does the sentence that says it ("won" is a word there; tiny.en over mu-law).
+    texts = ["Your order number is 58213.", "The call won on March 3, 1024."]
+    assert redacted(texts, kinds, timer_between=timer_between)[1:] == texts[1:]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_time_whose_pm_the_word_timings_cut_stays(kinds):
+    # tiny.en's words for "See you at 3 pm.": "3", "p", ".m." (in a passage, or not).
+    assert redacted(["See you at 3 p .m."], kinds) == ["See you at 3 p .m."]
+    assert redacted(["My number is 4111.", "See you at 3 p .m."], kinds)[1] == "See you at 3 p .m."
