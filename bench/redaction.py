@@ -241,7 +241,7 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str,
     stage = runner.stage
     clear: dict[str, Transcript] = {}
     told: set[str] = set()
-    redacting = stage.runner.redact
+    redacting = stage.redaction.redact
 
     def redact(session, outputs, names=None):  # the finals before the stage's redactor, kept for scoring
         outputs = list(outputs)
@@ -250,8 +250,8 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str,
         told.update(r.utterance_id for r in finals if r.utterance_id in session.state.unread_numbers)
         return redacting(session, outputs, names)
 
-    stage.runner.redact = redact
-    decode_digits = stage._decode_digits
+    stage.redaction.redact = redact  # type: ignore[method-assign]
+    decode_digits = stage.packs._decode_digits
 
     async def traced(session, asr, pack, final, prompt):  # what each second decode did
         again = await decode_digits(session, asr, pack, final, prompt)
@@ -260,8 +260,8 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str,
                    f"({'refused' if final.utterance_id in asr.unread_numbers else 'dropped'})")
         return again
 
-    stage._decode_digits = traced
-    decode_alone = stage._decode_alone
+    stage.packs._decode_digits = traced  # type: ignore[method-assign]
+    decode_alone = stage.packs._decode_alone
 
     async def alone(session, asr, pack, request, dealt, lost, fates):  # what the pack wrote nothing of
         cpu = time.process_time()  # (the engine's threads included: nothing else decodes meanwhile)
@@ -274,7 +274,7 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str,
                                                                         if fate == "alone" else ""))
         return unheard
 
-    stage._decode_alone = alone
+    stage.packs._decode_alone = alone  # type: ignore[method-assign]
     session = runner.open(source, config=PipelineConfig(asr=AsrConfig(language=language, redact=("pci", "ssn"), words=True),
                                                         priority="batch"))
     records.append(End(seq=0))

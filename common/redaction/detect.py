@@ -279,6 +279,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     if FAIL_CLOSED & set(kinds) or continues:
         _spellings_beside(spans, taken, cores)
     if "pii" in kinds:
+        _spoken_house_numbers(spans, taken, tokens, cores)
         for span in _emails(tokens, cores):
             if not any(taken[span.first:span.last + 1]):
                 spans.append(span)
@@ -775,6 +776,20 @@ def _address(run: Run, tokens: list[str], cores: list[str]) -> Span | None:
             j += 1
         return Span(first, j, "LOCATION_ADDRESS")
     return None
+
+
+def _spoken_house_numbers(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str]) -> None:
+    """A house number the recogniser wrote as a digit's word or a homophone, then up to three
+    capitalised words and a street suffix ("I will not forget to Elm Street." for "I live at 42 Elm
+    Street."): an address from the number to the suffix. ``spans`` and ``taken`` are updated."""
+    for i in range(len(tokens) - 2):
+        if taken[i] or cores[i] not in DIGIT_SPELLINGS:
+            continue
+        for j in range(i + 2, min(i + 5, len(tokens))):
+            if cores[j] in _STREET and not any(taken[i:j + 1]) and all(t[:1].isupper() for t in tokens[i + 1:j]):
+                spans.append(Span(i, j, "LOCATION_ADDRESS"))
+                taken[i:j + 1] = [True] * (j + 1 - i)
+                break
 
 
 def _emails(tokens: list[str], cores: list[str]) -> list[Span]:

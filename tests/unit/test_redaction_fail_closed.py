@@ -517,3 +517,11 @@ def test_a_time_whose_pm_the_word_timings_cut_stays(kinds):
     # tiny.en's words for "See you at 3 pm.": "3", "p", ".m." (in a passage, or not).
     assert redacted(["See you at 3 p .m."], kinds) == ["See you at 3 p .m."]
     assert redacted(["My number is 4111.", "See you at 3 p .m."], kinds)[1] == "See you at 3 p .m."
+
+
+@pytest.mark.parametrize("kinds", [("pii",), ("pci", "ssn", "pii")])
+def test_a_house_number_heard_as_words_goes_with_its_street(kinds):
+    # tiny.en, en-gb-scotland (bench.redaction): "I live at 42 Elm Street." as "I will not forget to Elm Street.".
+    assert redacted(["I will not forget to Elm Street."], kinds) == ["I will not forget [LOCATION_ADDRESS_1]."]
+    # Not a homophone before a word that is no street's name.
+    assert redacted(["I want to place an order."], kinds) == ["I want to place an order."]
