@@ -250,7 +250,7 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str,
         told.update(r.utterance_id for r in finals if r.utterance_id in session.state.unread_numbers)
         return redacting(session, outputs, names)
 
-    stage.redaction.redact = redact  # type: ignore[method-assign]
+    stage.redaction.redact = redact
     decode_digits = stage.packs._decode_digits
 
     async def traced(session, asr, pack, final, prompt):  # what each second decode did
@@ -260,7 +260,7 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str,
                    f"({'refused' if final.utterance_id in asr.unread_numbers else 'dropped'})")
         return again
 
-    stage.packs._decode_digits = traced  # type: ignore[method-assign]
+    stage.packs._decode_digits = traced
     decode_alone = stage.packs._decode_alone
 
     async def alone(session, asr, pack, request, dealt, lost, fates):  # what the pack wrote nothing of
@@ -274,7 +274,7 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str,
                                                                         if fate == "alone" else ""))
         return unheard
 
-    stage.packs._decode_alone = alone  # type: ignore[method-assign]
+    stage.packs._decode_alone = alone
     session = runner.open(source, config=PipelineConfig(asr=AsrConfig(language=language, redact=("pci", "ssn"), words=True),
                                                         priority="batch"))
     records.append(End(seq=0))
