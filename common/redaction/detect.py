@@ -275,9 +275,10 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     if FAIL_CLOSED & set(kinds):
         _lone_digits(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read)
         _digits_alone(spans, taken, cores, kinds, before, keyword_at, breaks)
-        context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, breaks)
     if FAIL_CLOSED & set(kinds) or continues:
         _spellings_beside(spans, taken, cores)
+    if FAIL_CLOSED & set(kinds):  # (after the spans have taken the words beside them: they open passages)
+        context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, breaks)
     if "pii" in kinds:
         _spoken_house_numbers(spans, taken, tokens, cores)
         for span in _emails(tokens, cores):

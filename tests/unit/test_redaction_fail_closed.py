@@ -449,6 +449,15 @@ def test_a_masked_number_opens_a_passage_where_every_digit_is_masked(texts, kind
 
 
 @pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",), ("ssn",), ("pii",)])
+def test_a_held_homophone_and_the_digit_before_it_in_its_sentence_go_with_the_number(kinds):
+    # en-us mu-law, recordings in packs: "eight two two four." as "3 emanate to" / "822.4": the final
+    # that ends in "to" is held, "to" goes with the number, and so does the digit before it in its
+    # sentence. (A hold's timer that let "3 emanate to" go alone, 3 s without speech, would not know.)
+    out = redacted(["right. So it's", "3 emanate to", "822.4", "631. No, no, no, no, I am."], kinds)
+    assert in_clear(out) == [] and "to" not in out[1].split(), out
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",), ("ssn",), ("pii",)])
 @pytest.mark.parametrize("texts", [
     ["The code on the Mac is low for salmon."],  # "oh four seven" (en-us): "code" alone is a card keyword
     ["The code on the Mac in vote for Hammond."],
