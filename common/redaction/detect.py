@@ -274,7 +274,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         taken[0] = True
     if FAIL_CLOSED & set(kinds):
         _lone_digits(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read)
-        _digits_alone(spans, taken, cores, kinds, before, keyword_at, breaks)
+        _digits_alone(spans, taken, cores, kinds, before, keyword_at, breaks, numbers_read)
     if FAIL_CLOSED & set(kinds) or continues:
         _spellings_beside(spans, taken, cores)
     if FAIL_CLOSED & set(kinds):  # (after the spans have taken the words beside them: they open passages)
@@ -300,8 +300,11 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
 
 def _digitwise(run: Run, cores: list[str]) -> bool:
     """``run`` is read digit by digit (two words or more of one digit: "four four", "0 5", "oh
-    five"), as secrets are, not said as one number ("twenty five", "10")."""
-    return sum(c in _ONE_DIGIT or len(c) == 1 and c.isdigit() for c in cores[run.first:run.last + 1]) >= 2
+    five", or digits written one by one: "4-9"), as secrets are, not said as one number ("twenty
+    five", "10")."""
+    written = "".join(cores[run.first:run.last + 1])
+    return sum(c in _ONE_DIGIT or len(c) == 1 and c.isdigit() for c in cores[run.first:run.last + 1]) >= 2 \
+        or len(run.groups) >= 2 and all(len(group) == 1 for group in run.groups) and "-" in written  # (not "3.0")
 
 
 def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset()) -> bool:
@@ -313,8 +316,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
       "charge" of at most 6;
     * a date of a call: a month word right before a day, a year or both ("March 3, 2024");
     * a short quantity: 1 or 2 digits said as one number ("twenty five", "10"), not read digit by
-      digit ("four four", "oh five": masked), with a word after it in its sentence ("two items",
-      "10 pays"): one that ends a sentence, a final or a passage ("I'm 42.", "... is 12") may be
+      digit ("four four", "oh five": masked), with a word after it in its phrase ("two items",
+      "10 pays"): one that ends a phrase, a sentence, a final or a passage ("I'm 42.", "... is 12") may be
       the first piece of a number read in groups, and is masked (``breaks``: where finals begin).
 
     When unsure, a number is masked: a year alone ("in 2019"), an order number, a house number
@@ -329,7 +332,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return False
     if n > 2 or _digitwise(run, cores):
         return True
-    ends = tokens[run.last].rstrip()[-1:] in ".?!;:" or run.last + 1 >= len(tokens) or run.last + 1 in breaks \
+    # (A comma after it ends its phrase too: "Fifty-four, well..." is a group, not "54 items".)
+    ends = tokens[run.last].rstrip()[-1:] in ".?!;:," or run.last + 1 >= len(tokens) or run.last + 1 in breaks \
         or cores[run.last + 1] in _NOT_A_NOUN
     return ends
 
@@ -408,16 +412,24 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
 
 
 def _digits_alone(spans: list[Span], taken: list[bool], cores: list[str], kinds: tuple[str, ...],
-                  before: list[Context], keyword_at: list[str | None], breaks: frozenset[int]) -> None:
+                  before: list[Context], keyword_at: list[str | None], breaks: frozenset[int],
+                  found: list[Run]) -> None:
     """A final that says nothing but digits' words ("four", "Oh.", "too.") is a piece of a number read
     over finals, alone: the redactor holds it for the next final, and a hold's timer that lets it go
-    alone must not let it go in clear. ``spans`` and ``taken`` are updated."""
+    alone must not let it go in clear. So is a homophone that ends a final outside a number (the
+    last digit of what the caller read: "The digits on the back aren't I low too." for "... are nine
+    oh two."; "toll free" at a final's end costs its word). ``spans`` and ``taken`` are updated."""
+    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
     bounds = sorted({0, *breaks, len(cores)})
     for first, end in zip(bounds, bounds[1:]):
         if end > first and not any(taken[first:end]) and all(c in DIGIT_SPELLINGS for c in cores[first:end]):
             entity = _sensitive(kinds, before[first], keyword_at, first, end - 1, ahead=False) or "NUMBER"
             spans.append(Span(first, end - 1, entity))
             taken[first:end] = [True] * (end - first)
+        elif end > first and not taken[end - 1] and end - 1 not in in_runs and cores[end - 1] in HOMOPHONES:
+            entity = _sensitive(kinds, before[end - 1], keyword_at, end - 1, end - 1, ahead=False) or "NUMBER"
+            spans.append(Span(end - 1, end - 1, entity))
+            taken[end - 1] = True
 
 
 def _named(entity: str, kinds: tuple[str, ...]) -> str:

@@ -307,9 +307,11 @@ def test_free_is_a_homophone_of_three(texts, kinds):
 
 
 @pytest.mark.parametrize("kinds", KINDS)
-@pytest.mark.parametrize("text", ["Feel free to call.", "It is toll free.", "Three free items."])
+@pytest.mark.parametrize("text", ["Feel free to call.", "It is toll free now.", "Three free items."])
 def test_free_alone_is_a_word(text, kinds):
     assert redacted([text], kinds) == [text]
+    # ... but not ending a final, where it may be a number's last digit: that costs the word.
+    assert redacted(["It is toll free."], kinds) == ["It is toll [NUMBER_1]."]
 
 
 @pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",)])
@@ -399,7 +401,7 @@ def test_far_is_a_homophone_of_four_beside_digits(kinds):
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("texts", [
     ["Please call me back at 4:15.", "I have two kids and one dog."],  # quantities after a phone keyword
-    ["How far is it?", "It is far too far."],
+    ["How far is it?", "It is far too far away."],
 ])
 def test_quantities_after_a_phone_keyword_and_far_alone_stay(texts, kinds):
     assert redacted(texts, kinds) == texts
@@ -534,3 +536,48 @@ def test_a_house_number_heard_as_words_goes_with_its_street(kinds):
     assert redacted(["I will not forget to Elm Street."], kinds) == ["I will not forget [LOCATION_ADDRESS_1]."]
     # Not a homophone before a word that is no street's name.
     assert redacted(["I want to place an order."], kinds) == ["I want to place an order."]
+
+
+# The leaks of the second held-out part (bench.redaction --set held-out-2, scored once at 4acb25a:
+# tiny.en over espeak-ng en-us+m3, en-gb-x-rp, en-us+f2, 16 kHz and mu-law, live and in packs), as
+# the recogniser wrote them: cases added after seeing its scores.
+HELD_OUT_2_LEAKS = [
+    # "fifty four, twelve." / "seven five three four." ...: a short number before a comma.
+    ["Okay, but long number on the front", "Fifty-four, well...", "7.5.3.4", "I'm C-A-W-M-V-1."],
+    # "seven one eight." / "four nine six." / "two two oh three.": digits written one by one with dashes.
+    ["The best number to get me all is...", "and well made.", "4-9 big.", "Too Too Low Free"],
+    ["The mass number to get me on", "is...", "4-9 big", "2, 2, 3"],
+    # "The digits on the back are nine oh two.": a homophone that ends a final.
+    ["The vidgets on the back are I know too."],
+    ["The digits on the back aren't I low too."],
+    ["But it's on the Mac I know too."],
+    ["Let me get some of my current high note too."],
+]
+# ... and those no rule reads (no keyword, no masked number near them): they leak still.
+HELD_OUT_2_UNREAD = [
+    ["And it's good through", "and it stopped from 11.29."],  # "good through eleven twenty nine": a price's shape
+    # ("for" in a sentence with no keyword; its "too" and "11 to" are masked now)
+    ["The biggest sun for my car I know too.", "And it's gone from 11 to empty I'm..."],
+]
+
+
+@pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pii",)])
+@pytest.mark.parametrize("texts", HELD_OUT_2_LEAKS)
+def test_the_second_held_out_parts_leaks(texts, kinds):
+    out = redacted(texts, kinds)
+    # (The lead's own words aside: "The best number to get me")
+    said = [w for t in out[1:] or out for w in t.split()]
+    assert in_clear(out) == [] and [w for w in said if core(w) in HOMOPHONES | {"far", "free"}] == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_decimal_of_single_digits_is_no_number_read_digit_by_digit(kinds):
+    # tiny.en over en-029 for "The meeting is at 3:30 in the afternoon." ("4-9" is read one by one).
+    assert redacted(["The meeting is at 3.0 in the afternoon."], kinds) == ["The meeting is at 3.0 in the afternoon."]
+
+
+@pytest.mark.xfail(strict=True, reason="no keyword and no masked number near: no rule reads them (docs/redaction.md, Not caught)")
+@pytest.mark.parametrize("texts", HELD_OUT_2_UNREAD)
+def test_the_second_held_out_parts_leaks_no_rule_reads(texts):
+    out = redacted(texts, ("pci", "ssn"))
+    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == []
