@@ -609,7 +609,8 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     "five five oh oh"; ``strict``: a day's word ("tonight", "this afternoon") makes a time only of a
     number with its minutes ("3.30 yesterday", "4 30 this afternoon"; not "on 3 tonight")."""
     written = "".join(tokens[run.first:run.last + 1])
-    minutes = len(run.groups) == 2 and len(run.groups[1]) == 2 or bool(re.match(r"^(?:1[0-2]|0?[1-9])[0-5]\d\b", written))
+    # (by its digits: "seven fifteen" is 715)
+    minutes = len(run.groups) == 2 and len(run.groups[1]) == 2 or bool(re.fullmatch(r"(?:1[0-2]|0?[1-9])[0-5]\d", run.digits))
     units = _UNITS - _DAY_WORDS if strict and not minutes else _UNITS
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
     if after in _BEFORE_UNIT and run.last + 2 < len(cores) and cores[run.last + 2] in units - _CLOCK:
