@@ -24,7 +24,8 @@ In a card, SSN or phone context the recogniser's pieces of one number are one
 number: runs at most :data:`JOIN_GAP` words apart (``5000. I'm 100,000``,
 ``078, MASH 05, 1,120``: words it made of a digit or a pause) are joined unless
 a keyword, a month or a unit (dollars, o'clock) stands between them; and a word
-with a digit that no rule read as a number (``PVN-88``) is redacted with them.
+with a digit that no rule read as a number (``PVN-88``) is redacted with them. A
+session that fails closed masks every digit in a number passage (:func:`_passages`).
 """
 
 from __future__ import annotations

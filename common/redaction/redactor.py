@@ -4,7 +4,8 @@ A pure state machine (no clock, no model; a name model's findings are handed in)
 card numbers in groups over several finals, so a final that ends in a number is held until the
 next one and the two are read together; held finals go out when the number cannot go on (a
 final that does not start with one, a long pause, a flush, the caller's timeout). It fails
-closed: in a secret's context a number is masked whatever the words around it. Partials mask
+closed: in a secret's context and near a masked number, digits are masked whatever the words
+around them (a final that ends in a digit's homophone is held too). Partials mask
 every number, since they cannot know whether their digits start a card. :meth:`number_passage`
 tells the stage when a final without digits deserves a second decode with a digits prompt, and
 ``unread_number`` lets a short final the recogniser would not write as digits be masked whole;
