@@ -9,6 +9,7 @@ digits. The assertion is the same for each: no digit of the secret in clear in a
 from __future__ import annotations
 
 import itertools
+import json
 import re
 
 import pytest
@@ -591,3 +592,16 @@ def test_a_decimal_of_single_digits_is_no_number_read_digit_by_digit(kinds):
 def test_the_second_held_out_parts_leaks_no_rule_reads(texts):
     out = redacted(texts, ("pci", "ssn"))
     assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == []
+
+
+def test_a_passage_survives_a_checkpoint_and_an_older_one_reads():
+    first = Redactor(("pci", "ssn"), hold_gap=3 * SECOND)
+    first.final(final("Okay, here it is. 5 3 1. Thanks.", 0))
+    assert first.context.number > 0  # the passage goes on past the text
+    again = Redactor(("pci", "ssn"), hold_gap=3 * SECOND, state=json.loads(json.dumps(first.state())))
+    assert again.context.number == first.context.number
+    assert in_clear([t.text for t in again.final(final("One to it.", 1))]) == []
+    # A checkpoint written before passages existed (no "number") reads as no passage.
+    state = first.state()
+    del state["context"]["number"]
+    assert Redactor(("pci", "ssn"), hold_gap=3 * SECOND, state=state).context.number == 0
