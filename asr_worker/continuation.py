@@ -24,12 +24,10 @@ rest's decode may hold is measured against its sound (:func:`spoken_seconds`: it
 by level, not its pre-roll and padding), and a last decode with more words than that can hold is no
 speech: whisper writes "Thank you very much." on a 0.1 s breath.
 
-Until 2026-11 step 1 heard every earlier piece of the VAD's utterance, up to 20 s: a stretch of
-continuous speech cost a multiple of its length (BENCHMARKS.md, "Live path A/B"), and whisper, reading
-the earlier sentences again after the prefix, wrote them again as the rest's ("It was the season of
-light." then "It was the season of light, it was the season of darkness."; "Ask what you can do for
-your country." then, for 160 ms of audio, "What you can do for your country."). A final's text now
-comes from its own audio: text that says again what the context said is not taken.
+Why bounded: hearing every earlier piece (up to 20 s) made continuous speech cost a multiple of its
+length, and whisper wrote the earlier sentences again as the rest's ("It was the season of light."
+then "It was the season of light, it was the season of darkness."); text that says again what the
+context said is not taken.
 """
 
 from __future__ import annotations
