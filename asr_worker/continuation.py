@@ -119,6 +119,13 @@ def implausible(text: str, seconds: float) -> bool:
     return len(words(text)) > SPARE_WORDS + MAX_WORDS_PER_SECOND * seconds
 
 
+def judged(hypothesis: Hypothesis, spoken: float) -> Hypothesis:
+    """``hypothesis`` as no speech when its text has more words than ``spoken`` seconds of speech can
+    hold: whisper's filler on a breath or a click ("Thank you very much." on 0.1 s of noise, "I'm
+    not going to be able to do that." on 0.3 s)."""
+    return replace(hypothesis, no_speech=True) if implausible(hypothesis.text, spoken) else hypothesis
+
+
 def spoken_seconds(audio: np.ndarray) -> float:
     """Seconds of ``audio`` (float32) from its first to its last frame of speech by level
     (:func:`~.span.speech_extent`); all of it when no frame is."""
@@ -192,8 +199,4 @@ async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], 
             return prompted, echoed
         echoed += 1
     alone = await decode(replace(request, request_id=f"{request.request_id}-a"))
-    if alone is not None and implausible(alone.text, spoken):
-        # Whisper's filler on a breath or a click ("Thank you very much." on 0.1 s of noise): more
-        # words than the rest's sound can hold is no speech.
-        return replace(alone, no_speech=True), echoed
-    return alone, echoed
+    return (None if alone is None else judged(alone, spoken)), echoed
