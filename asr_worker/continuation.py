@@ -24,12 +24,10 @@ rest's decode may hold is measured against its sound (:func:`spoken_seconds`: it
 by level, not its pre-roll and padding), and a last decode with more words than that can hold is no
 speech: whisper writes "Thank you very much." on a 0.1 s breath.
 
-Until 2026-11 step 1 heard every earlier piece of the VAD's utterance, up to 20 s: a stretch of
-continuous speech cost a multiple of its length (BENCHMARKS.md, "Live path A/B"), and whisper, reading
-the earlier sentences again after the prefix, wrote them again as the rest's ("It was the season of
-light." then "It was the season of light, it was the season of darkness."; "Ask what you can do for
-your country." then, for 160 ms of audio, "What you can do for your country."). A final's text now
-comes from its own audio: text that says again what the context said is not taken.
+Why bounded: hearing every earlier piece (up to 20 s) made continuous speech cost a multiple of its
+length, and whisper wrote the earlier sentences again as the rest's ("It was the season of light."
+then "It was the season of light, it was the season of darkness."); text that says again what the
+context said is not taken.
 """
 
 from __future__ import annotations
@@ -121,6 +119,13 @@ def implausible(text: str, seconds: float) -> bool:
     return len(words(text)) > SPARE_WORDS + MAX_WORDS_PER_SECOND * seconds
 
 
+def judged(hypothesis: Hypothesis, spoken: float) -> Hypothesis:
+    """``hypothesis`` as no speech when its text has more words than ``spoken`` seconds of speech can
+    hold: whisper's filler on a breath or a click ("Thank you very much." on 0.1 s of noise, "I'm
+    not going to be able to do that." on 0.3 s)."""
+    return replace(hypothesis, no_speech=True) if implausible(hypothesis.text, spoken) else hypothesis
+
+
 def spoken_seconds(audio: np.ndarray) -> float:
     """Seconds of ``audio`` (float32) from its first to its last frame of speech by level
     (:func:`~.span.speech_extent`); all of it when no frame is."""
@@ -194,8 +199,4 @@ async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], 
             return prompted, echoed
         echoed += 1
     alone = await decode(replace(request, request_id=f"{request.request_id}-a"))
-    if alone is not None and implausible(alone.text, spoken):
-        # Whisper's filler on a breath or a click ("Thank you very much." on 0.1 s of noise): more
-        # words than the rest's sound can hold is no speech.
-        return replace(alone, no_speech=True), echoed
-    return alone, echoed
+    return (None if alone is None else judged(alone, spoken)), echoed

@@ -46,7 +46,7 @@ from .engines.fallback import STEP as FALLBACK
 from .engines.loop_guard import STEP as LOOP
 from .engines.repetition import SENTENCE_ENDS
 from .language import DEFAULT_LANGUAGES, LanguageVote, languages, script_fits
-from .redacting import Redaction
+from .redacting import RedactionFilter
 
 
 # The digits prompt of --redact-digits-prompt: numbers written as digits, none a real card's (measured
@@ -426,7 +426,7 @@ class Core:
     """What the stage's two modes share: the engine's decodes, counted, request ids, finals counted by
     language, the utterance after an early final, and the commits (through :mod:`.redacting`)."""
 
-    def __init__(self, runner: Runner, engine: Engine, *, metrics: AsrMetrics, redaction: Redaction) -> None:
+    def __init__(self, runner: Runner, engine: Engine, *, metrics: AsrMetrics, redaction: RedactionFilter) -> None:
         self.runner = runner
         self.engine = engine
         self.metrics = metrics

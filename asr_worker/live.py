@@ -24,7 +24,7 @@ from common.errors import LeaseLost, SessionGone
 from common.records import (SAMPLE_RATE, Audio, End, Flush, Record, SpeechEnd, SpeechPause, SpeechStart, Transcript,
                             utterance_id)
 
-from .continuation import Piece, context, decode_rest
+from .continuation import Piece, context, decode_rest, judged, spoken_seconds
 from .core import (AsrSession, AsrSessionState, Done, Head, Mode, Utterance, as_sentence, ended, ends_turn,
                    probability, session_words)
 from .digits import STEP as DIGITS
@@ -328,6 +328,8 @@ class LiveSessions(Mode[LiveState]):
                 session.log.info("the final at %d: %d decode(s) wrote the speech before it again", utt.start, echoed)
         else:
             hypothesis = await self.core.transcribe(session, asr, request)
+            if final and hypothesis is not None:  # as a rest's last decode is judged (.continuation)
+                hypothesis = judged(hypothesis, spoken_seconds(audio))
         if hypothesis is None:
             return None
         utt.decodes += 1

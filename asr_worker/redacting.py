@@ -1,6 +1,6 @@
 """Redaction of what the ASR stage writes: a filter after the decodes, before the runner's write.
 
-:class:`Redaction` is the stage's commit path (``asr_worker.core.Core.commit``): every record
+The :class:`RedactionFilter` is the stage's commit path (``asr_worker.core.Core.commit``): every record
 the stage commits passes through the session's
 :class:`~common.redaction.redactor.Redactor` (when the session asked for
 redaction) before the fenced write, so the clear text of a redacted entity
@@ -42,7 +42,7 @@ from common.redaction.redactor import Redactor, words_of
 from common.stage import Runner, Session
 
 
-class Redacted(Protocol):
+class RedactedState(Protocol):
     """What redaction keeps in a session's state (the stage's ``AsrSessionState`` has it), so that
     this module needs nothing of the stage."""
 
@@ -52,7 +52,7 @@ class Redacted(Protocol):
     unread_numbers: set[str]
 
 
-StateT = TypeVar("StateT", bound=Redacted)
+StateT = TypeVar("StateT", bound=RedactedState)
 
 # A held final waits this long for the final of speech that started within --redact-hold-sec of
 # it (the utterance that may go on with the number): long enough for a group of digits read
@@ -60,7 +60,7 @@ StateT = TypeVar("StateT", bound=Redacted)
 CONTINUED_SEC = 15.0
 
 
-class Redaction:
+class RedactionFilter:
     """The ASR stage's commits, each session's redacted by its redactor (none: as they are)."""
 
     def __init__(self, runner: Runner, *, metrics: AsrMetrics, hold_sec: float, names: NameModel | None = None) -> None:

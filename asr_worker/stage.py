@@ -28,7 +28,7 @@ from .engines import Engine
 from .language import LanguageVote, allowed
 from .live import LiveSessions, LiveState
 from .recording import PackState, Recordings
-from .redacting import Redaction
+from .redacting import RedactionFilter
 
 
 CLOSE_TIMEOUT = 10.0  # seconds close() waits for a session's tasks
@@ -43,7 +43,7 @@ class AsrStage(Stage[AsrSessionState]):
                  names: NameModel | None = None) -> None:
         # Every write goes through the session's redactor first (a pass-through without redaction);
         # ``names``: the name model of redact=pii (None: sessions asking for pii are refused).
-        self.redaction = Redaction(runner, metrics=metrics, hold_sec=defaults.redact_hold_sec, names=names)
+        self.redaction = RedactionFilter(runner, metrics=metrics, hold_sec=defaults.redact_hold_sec, names=names)
         self.runner = runner
         self.engine = engine
         self.defaults = defaults

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import digits
-from .continuation import continued, echoes, implausible
+from .continuation import continued, echoes, implausible, judged, spoken_seconds
 from .core import Core, as_sentence, ends_sentence, ends_turn
 from .engines import fallback, loop_guard
 from .engines.repetition import find_loop, non_speech
@@ -60,6 +60,8 @@ POLICY: tuple[Step, ...] = (
     Step("continuation", LIVE, (as_sentence, continued, echoes, implausible), ("test_continuation.py", "test_ends_turn.py"),
          "the rest after an early final: decoded after the pieces before it (a turn's ended as a sentence), "
          "else prompted, else alone"),
+    Step("plausible", LIVE, (judged, spoken_seconds), ("test_continuation.py", "test_speculative.py"),
+         "a final decode with more words than its frames of speech can hold is no speech (whisper's filler on a breath)"),
     Step("final", LIVE, (speech_bounds,), ("test_span.py",),
          "a final with words (or a cut loop: truncated) goes out, its span narrowed to its speech"),
     Step("pack prompt", PACKS, (deal_words,), ("test_packing.py",),

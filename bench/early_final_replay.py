@@ -133,11 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         started = time.process_time()
         hypothesis = decoder.decode([request])[0]
         cpu[way] += time.process_time() - started
-        if args.record:
-            beam = decoder._decode([request], beam_size=args.record_beam_size)[0]
+        if args.record:  # (recorded with --final-beam-size 1: the decode above is the greedy one)
+            ((_, greedy),), ((_, beam),) = (decoder.decode_scored([request], beam_size=beams)
+                                            for beams in (1, args.record_beam_size))
             recorded.append({"item": item.name, "way": way, "seconds": round(len(audio) / RATE, 2), "prefix": prefix,
-                             **{name: {"text": h.text, "avg_logprob": h.avg_logprob, "no_speech_prob": h.no_speech_prob}
-                                for name, h in (("greedy", hypothesis), ("beam", beam))}})
+                             **{name: {"text": text, "avg_logprob": scores.avg_logprob,
+                                       "no_speech_prob": scores.no_speech_prob}
+                                for name, text, scores in (("greedy", hypothesis.text, greedy),
+                                                           ("beam", beam.text, beam))}})
         counts[way][0] += 1
         counts[way][1] += bool(hypothesis.step(FALLBACK))
         if hypothesis.step(DIGITS):

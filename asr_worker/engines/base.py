@@ -97,10 +97,6 @@ class Hypothesis:
     # Spans of the request's audio (seconds) whose words the engine cut out (whisper's loop guard,
     # :mod:`.loop_guard`): words may be missing there, and the final says so (``truncated``).
     lost: tuple[tuple[float, float], ...] = ()
-    # The decoder's own scores, where it has them (whisper): the average token log-probability and
-    # the probability that the window holds no speech. The whisper engine's beam fallback reads them.
-    avg_logprob: float | None = None
-    no_speech_prob: float | None = None
     # What the engine's own steps did to this decode, (step, outcome) in the order they ran: whisper's
     # beam fallback ("fallback": "beam" or "greedy", :mod:`.fallback`), a request's :class:`Retry`
     # (its name: its judge's outcome), the loop guard ("loop": "recovered" or "truncated",

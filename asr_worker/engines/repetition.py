@@ -18,7 +18,7 @@ import math
 import re
 import unicodedata
 import zlib
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .base import Word
@@ -87,23 +87,28 @@ def longest_run(tokens: Sequence[int], *, max_unit: int = MAX_UNIT) -> Run | Non
     """The run of one n-gram repeated back to back (at least twice) that covers the most tokens;
     of equal ones the earliest, then the shortest unit. None if no n-gram repeats."""
     best: Run | None = None
-    count = len(tokens)
-    for unit in range(1, min(max_unit, count // 2) + 1):
-        # tokens[j] == tokens[j + unit] along a stretch: the n-gram at its start repeats over it.
-        j = 0
-        while j + unit < count:
-            if tokens[j] != tokens[j + unit]:
-                j += 1
-                continue
-            start = j
-            while j + unit < count and tokens[j] == tokens[j + unit]:
-                j += 1
-            repeats = (j - start + unit) // unit
+    for unit in range(1, min(max_unit, len(tokens) // 2) + 1):
+        for start, repeats in _stretches(tokens, unit):
             if repeats >= 2:
                 run = Run(start, unit, repeats)
                 if best is None or _better(run, best):
                     best = run
     return best
+
+
+def _stretches(items: Sequence[Hashable], unit: int) -> Iterator[tuple[int, int]]:
+    """Each stretch along which ``items[j] == items[j + unit]``, in order: the ``unit`` items at its
+    start repeat over it; (its start, how many copies of them back to back it holds)."""
+    count = len(items)
+    j = 0
+    while j + unit < count:
+        if items[j] != items[j + unit]:
+            j += 1
+            continue
+        start = j
+        while j + unit < count and items[j] == items[j + unit]:
+            j += 1
+        yield start, (j - start + unit) // unit
 
 
 def tail_run(tokens: Sequence[int], *, max_unit: int = MAX_UNIT) -> Run | None:
@@ -142,15 +147,7 @@ def phrase_run(text: str, *, min_words: int, max_words: int, min_repeats: int) -
     count = len(words)
     best: tuple[int, int, int] | None = None  # (words covered, -start, unit)
     for unit in range(min_words, min(max_words, count // min_repeats) + 1):
-        j = 0
-        while j + unit < count:
-            if words[j] != words[j + unit]:
-                j += 1
-                continue
-            start = j
-            while j + unit < count and words[j] == words[j + unit]:
-                j += 1
-            repeats = (j - start + unit) // unit
+        for start, repeats in _stretches(words, unit):
             covered = repeats * unit
             if (repeats >= min_repeats and (best is None or (covered, -start) > best[:2])
                     and _a_phrase(words[start:start + unit])):

@@ -264,25 +264,34 @@ class WhisperDecoder:
         return self.fallback.enabled and request.final and not request.batch
 
     def _decode(self, requests: list[DecodeRequest], *, fallback: bool = False, beam_size: int = 1) -> list[Hypothesis]:
+        """Decode ``requests`` as they are (:meth:`decode_scored`, without the scores)."""
+        return [hypothesis for hypothesis, _ in self.decode_scored(requests, fallback=fallback, beam_size=beam_size)]
+
+    def decode_scored(self, requests: list[DecodeRequest], *, fallback: bool = False,
+                      beam_size: int = 1) -> list[tuple[Hypothesis, Decoded]]:
         """Decode ``requests`` as they are: fitted windows in one batch, those with word
         timings in batches of one window size each (one encode, one decoder loop and one
         alignment pass for all: a recording's packs, taken together by the batch thread); audio
         over 30 s alone. ``beam_size``: greedy (1) or beam search for all; ``fallback``: live
         finals that look poor decoded again with beam search (:mod:`.fallback`). Requests whose
-        retry the decode calls for are decoded again with its prompt (:class:`~.base.Retry`)."""
-        results: list[Hypothesis | None] = [None] * len(requests)
+        retry the decode calls for are decoded again with its prompt (:class:`~.base.Retry`).
+        Each with whisper's scores of the decode kept (what :mod:`.fallback` reads; the tools that
+        record or compare decodes read them here: they are no part of the engine's :class:`Hypothesis`)."""
+        results: list[tuple[Hypothesis, Decoded] | None] = [None] * len(requests)
         groups: dict[tuple[bool, int, int], list[int]] = {}
         for index, request in enumerate(requests):
             margin = self._margins[request.final]
             if margin is None or len(request.audio) > FULL_WINDOW * HOP:
-                hypothesis = self._decode_long(request, beam_size=beam_size, fallback=fallback)
+                hypothesis, scores = self._decode_long(request, beam_size=beam_size, fallback=fallback)
                 retry = request.retry
                 if retry is not None and retry.wanted(hypothesis.text):
-                    again = self._decode_long(replace(request, context=retry.context(request.context)),
-                                              beam_size=beam_size, fallback=fallback)
+                    again, again_scores = self._decode_long(replace(request, context=retry.context(request.context)),
+                                                            beam_size=beam_size, fallback=fallback)
                     came = retry.judge(hypothesis.text, again.text)
-                    hypothesis = (again if came == "kept" else hypothesis).with_step(retry.name, came)
-                results[index] = hypothesis
+                    if came == "kept":
+                        hypothesis, scores = again, again_scores
+                    hypothesis = hypothesis.with_step(retry.name, came)
+                results[index] = hypothesis, scores
             elif request.word_timestamps:
                 # Those of one window size together: a pack decoded with others has the words it
                 # has alone (a short live final is not encoded in a pack's 30 s window either).
@@ -291,22 +300,24 @@ class WhisperDecoder:
             else:
                 groups.setdefault((False, self._previous_tokens(request), 0), []).append(index)
         for batched in groups.values():
-            for index, hypothesis in zip(batched, self._decode_windows([requests[i] for i in batched],
-                                                                       beam_size=beam_size, fallback=fallback)):
-                results[index] = hypothesis
-        decoded = [hypothesis for hypothesis in results if hypothesis is not None]
-        assert len(decoded) == len(requests)  # every request went one way or the other
-        return decoded
+            for index, decoded in zip(batched, self._decode_windows([requests[i] for i in batched],
+                                                                    beam_size=beam_size, fallback=fallback)):
+                results[index] = decoded
+        done = [decoded for decoded in results if decoded is not None]
+        assert len(done) == len(requests)  # every request went one way or the other
+        return done
 
-    def _decode_long(self, request: DecodeRequest, *, beam_size: int, fallback: bool) -> Hypothesis:
+    def _decode_long(self, request: DecodeRequest, *, beam_size: int, fallback: bool) -> tuple[Hypothesis, Decoded]:
         """Audio over one window: faster-whisper's windowed transcription; with ``fallback``, a live
         final that looks poor decoded again with beam search (:mod:`.fallback`)."""
-        hypothesis = self._transcribe_windows(request, beam_size=beam_size)
-        if fallback and self._falls_back(request) and needs_beam(_decoded(hypothesis), self.fallback):
-            beam = self._transcribe_windows(request, beam_size=self.fallback.beam_size)
-            chosen = pick(_decoded(hypothesis), _decoded(beam))
-            hypothesis = (beam if chosen == "beam" else hypothesis).with_step(FALLBACK, chosen)
-        return hypothesis
+        hypothesis, scores = self._transcribe_windows(request, beam_size=beam_size)
+        if fallback and self._falls_back(request) and needs_beam(scores, self.fallback):
+            beam, beam_scores = self._transcribe_windows(request, beam_size=self.fallback.beam_size)
+            chosen = pick(scores, beam_scores)
+            if chosen == "beam":
+                hypothesis, scores = beam, beam_scores
+            hypothesis = hypothesis.with_step(FALLBACK, chosen)
+        return hypothesis, scores
 
     def _previous_tokens(self, request: DecodeRequest) -> int:
         """Tokens of the request's context in its prompt: CTranslate2 decodes a batch only when
@@ -317,7 +328,7 @@ class WhisperDecoder:
         return min(len(self.tokenize(request.context)), self.model.max_length // 2 - 1)
 
     def _decode_windows(self, requests: list[DecodeRequest], *, beam_size: int = 1,
-                        fallback: bool = False) -> list[Hypothesis]:
+                        fallback: bool = False) -> list[tuple[Hypothesis, Decoded]]:
         """One decode of each request (greedy, or ``beam_size`` beams), batched, in an encoder
         window fitted to the longest; with ``fallback``, live finals whose decode looks poor decoded
         again with the fallback's beams on the same encoder output, the better scored kept (where
@@ -427,12 +438,12 @@ class WhisperDecoder:
                 merge_punctuations(timed, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
                 words = join_split_words((w["word"], w["start"], w["end"], w["probability"]) for w in timed)
             confidence = _confidence(words, [(avg_logprob, len(tokens))])
-            hypotheses.append(Hypothesis(text=text, language=language or "", no_speech=silent or not text,
-                                         tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
-                                         confidence=confidence, avg_logprob=avg_logprob,
-                                         no_speech_prob=no_speech_prob, language_probs=probabilities[index],
-                                         steps=steps(fell_back.get(index, ""), requests[index].retry,
-                                                     retried.get(index, ""))))
+            hypotheses.append((Hypothesis(text=text, language=language or "", no_speech=silent or not text,
+                                          tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
+                                          confidence=confidence, language_probs=probabilities[index],
+                                          steps=steps(fell_back.get(index, ""), requests[index].retry,
+                                                      retried.get(index, ""))),
+                               Decoded(text=text, avg_logprob=avg_logprob, no_speech_prob=no_speech_prob)))
         return hypotheses
 
     def _align(self, encoded, windows: np.ndarray, tokenizers: list, sequences: list[list[int]],
@@ -475,8 +486,9 @@ class WhisperDecoder:
             return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.asarray(encoded)[indices]))
         return self.model.encode(windows[indices])
 
-    def _transcribe_windows(self, request: DecodeRequest, *, beam_size: int = 1) -> Hypothesis:
-        """faster-whisper's transcription in 30 s windows (audio longer than one window)."""
+    def _transcribe_windows(self, request: DecodeRequest, *, beam_size: int = 1) -> tuple[Hypothesis, Decoded]:
+        """faster-whisper's transcription in 30 s windows (audio longer than one window), and whisper's
+        scores of it for :mod:`.fallback` (a decode without segments counts as sure)."""
         language = request.language if self._multilingual else "en"
         probabilities: tuple[tuple[str, float], ...] = ()
         if self._multilingual and request.languages:  # detected on the first window, as transcribe() would
@@ -502,12 +514,12 @@ class WhisperDecoder:
         scored = [(s.avg_logprob, len(s.tokens)) for s in segments]
         confidence = _confidence(timed, scored)
         weights = sum(n + 1 for _, n in scored)
-        return Hypothesis(text=text, language=info.language or "", no_speech=silent or not text,
-                          tokens=sum(len(s.tokens) for s in segments), token_ids=tuple(token_ids),
-                          words=timed, confidence=confidence,
-                          avg_logprob=sum(lp * (n + 1) for lp, n in scored) / weights if weights else None,
-                          no_speech_prob=min((s.no_speech_prob for s in segments), default=None),
-                          language_probs=probabilities)
+        hypothesis = Hypothesis(text=text, language=info.language or "", no_speech=silent or not text,
+                                tokens=sum(len(s.tokens) for s in segments), token_ids=tuple(token_ids),
+                                words=timed, confidence=confidence, language_probs=probabilities)
+        scores = Decoded(text=text, avg_logprob=sum(lp * (n + 1) for lp, n in scored) / weights if weights else 0.0,
+                         no_speech_prob=min((s.no_speech_prob for s in segments), default=0.0) or 0.0)
+        return hypothesis, scores
 
     def tokenize(self, text: str) -> list[int]:
         return self._tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids if text else []
@@ -754,12 +766,6 @@ def steps(fell_back: str, retry: Retry | None, retried: str) -> tuple[tuple[str,
     """:attr:`Hypothesis.steps` of a decode: the beam fallback's outcome, then the retry's."""
     done = ((FALLBACK, fell_back), (retry.name if retry is not None else "", retried))
     return tuple((step, outcome) for step, outcome in done if outcome)
-
-
-def _decoded(hypothesis: Hypothesis) -> Decoded:
-    """What :mod:`.fallback` looks at in a decode (a decode without scores counts as sure)."""
-    return Decoded(text=hypothesis.text, avg_logprob=0.0 if hypothesis.avg_logprob is None else hypothesis.avg_logprob,
-                   no_speech_prob=hypothesis.no_speech_prob or 0.0)
 
 
 def words_of(segments: list) -> tuple[Word, ...]:

@@ -135,18 +135,18 @@ def test_a_poor_final_is_decoded_again_with_beams_on_the_same_encoding(engine, c
     final, partial, batch = (DecodeRequest(request_id=kind, audio=audio, final=kind != "partial",
                                            batch=kind == "batch", language="en")
                              for kind in ("final", "partial", "batch"))
-    greedy = engine.decoder._decode([final])[0]
-    beam = engine.decoder._decode([final], beam_size=5)[0]
+    (greedy, greedy_scores), = engine.decoder.decode_scored([final])
+    (beam, beam_scores), = engine.decoder.decode_scored([final], beam_size=5)
     monkeypatch.setattr(engine.decoder.model, "encode", counting)
     # Under the greedy decode's score: decoded again, the better scored decode kept.
-    monkeypatch.setattr(engine.decoder, "fallback", FallbackPolicy(logprob=greedy.avg_logprob + 0.01))
+    monkeypatch.setattr(engine.decoder, "fallback", FallbackPolicy(logprob=greedy_scores.avg_logprob + 0.01))
     got = engine.decoder.decode([final, partial, batch])
     assert encodes == [3]  # one encode of the three windows, none for the second decode
-    kept = "greedy" if greedy.avg_logprob > beam.avg_logprob else "beam"
+    kept = "greedy" if greedy_scores.avg_logprob > beam_scores.avg_logprob else "beam"
     assert got[0].step(FALLBACK) == kept and got[0].text == (greedy if kept == "greedy" else beam).text
     assert [h.step(FALLBACK) for h in got[1:]] == ["", ""] and got[1].text == got[2].text == greedy.text
     # Above it, or with one beam: greedy only.
-    for policy in (FallbackPolicy(logprob=greedy.avg_logprob - 0.01), FallbackPolicy(beam_size=1, logprob=0.0)):
+    for policy in (FallbackPolicy(logprob=greedy_scores.avg_logprob - 0.01), FallbackPolicy(beam_size=1, logprob=0.0)):
         monkeypatch.setattr(engine.decoder, "fallback", policy)
         (alone,) = engine.decoder.decode([final])
         assert alone.step(FALLBACK) == "" and alone.text == greedy.text

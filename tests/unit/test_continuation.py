@@ -4,8 +4,8 @@ import asyncio
 
 import numpy as np
 
-from asr_worker.continuation import (PROMPT_CHARS, Piece, context, continued, decode_rest, echoes, implausible, prompt,
-                                     spoken_seconds, words)
+from asr_worker.continuation import (PROMPT_CHARS, Piece, context, continued, decode_rest, echoes, implausible, judged,
+                                     prompt, spoken_seconds, words)
 from asr_worker.engines import DecodeRequest, Hypothesis, Word
 
 SR = 16_000
@@ -160,3 +160,13 @@ def test_a_short_reply_its_sound_can_hold_is_kept():
     got, _ = asyncio.run(decode_rest(request, decoder, heard=(piece(1.2, "It is 773."),),
                                      earlier=("It is 773.",), tokenize=lambda t: []))
     assert got is not None and got.text == "Thank you." and not got.no_speech
+
+
+def test_a_decode_with_more_words_than_its_sound_holds_is_judged_no_speech():
+    """Whisper's filler on a 0.3 s tail after a sentence: "I'm not going to be able to do that."
+    (the contract soak, a Flux session of the ``tail`` kind); a reply its sound can hold stays."""
+    tail = sound(0.6, at=0.15, length=0.3)
+    filler = Hypothesis(text="I'm not going to be able to do that.")
+    assert judged(filler, spoken_seconds(tail)).no_speech
+    reply = Hypothesis(text="Thank you.")
+    assert judged(reply, spoken_seconds(tail)) is reply

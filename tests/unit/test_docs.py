@@ -119,3 +119,22 @@ def test_the_deploy_files_cite_benchmark_sections_that_exist():
     cited = {f"{path.relative_to(ROOT)}: {title!r}" for path in sorted((ROOT / "deploy").rglob("*.y*ml"))
              for title in cited_sections(path.read_text()) if title not in titles}
     assert cited == set(), "name a section of BENCHMARKS.md as its heading reads"
+
+
+DOCSTRING_MAX_LINES = 30
+CODE = ("gateway", "asr_worker", "vad_worker", "denoise_worker", "common", "streamscribe_client", "bench", "tests")
+
+
+def test_module_docstrings_say_what_and_why_in_a_few_lines():
+    """A module's docstring says what it is and why in a few lines; figures and their history live
+    in BENCHMARKS.md (git keeps the journal). deploy/'s scripts are apart: a script's docstring is
+    its manual."""
+    import ast
+
+    long = []
+    for package in CODE:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            doc = ast.get_docstring(ast.parse(path.read_text()), clean=False)
+            if doc and len(doc.splitlines()) > DOCSTRING_MAX_LINES:
+                long.append(f"{path.relative_to(ROOT)} ({len(doc.splitlines())} lines)")
+    assert long == []

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client import CollectorRegistry
 
-from asr_worker.redacting import Redaction
+from asr_worker.redacting import RedactionFilter
 from common.metrics import AsrMetrics
 from common.records import End, SpeechStart, Transcript
 from common.redaction.names import NameModel
@@ -46,7 +46,7 @@ def texts(commits) -> list[str]:
 
 async def test_groups_across_finals_go_out_together_and_redacted():
     runner, metrics = Runner(), AsrMetrics(CollectorRegistry())
-    redacting, s = Redaction(runner, metrics=metrics, hold_sec=3.0), session()
+    redacting, s = RedactionFilter(runner, metrics=metrics, hold_sec=3.0), session()
     await redacting.commit(s, [final("my card is 4111", 0, 2)], consumed="1-0", boundary=True)
     assert texts(runner.commits) == [] and s.state.redact_timer is not None
     await redacting.commit(s, [SpeechStart(start=int(3 * SECOND))])  # within the hold: goes on holding
@@ -59,7 +59,7 @@ async def test_groups_across_finals_go_out_together_and_redacted():
 
 async def test_the_timer_lets_go_when_no_speech_follows():
     runner = Runner()
-    redacting, s = Redaction(runner, metrics=AsrMetrics(CollectorRegistry()), hold_sec=0.05), session()
+    redacting, s = RedactionFilter(runner, metrics=AsrMetrics(CollectorRegistry()), hold_sec=0.05), session()
     await redacting.commit(s, [final("the number is 4111", 0, 2)])
     runner.committed.clear()
     await asyncio.wait_for(runner.committed.wait(), 5)
@@ -70,7 +70,7 @@ async def test_the_timer_lets_go_when_no_speech_follows():
 
 async def test_end_releases_before_the_marker_and_partials_are_masked():
     runner = Runner()
-    redacting, s = Redaction(runner, metrics=AsrMetrics(CollectorRegistry()), hold_sec=3.0), session()
+    redacting, s = RedactionFilter(runner, metrics=AsrMetrics(CollectorRegistry()), hold_sec=3.0), session()
     partial = Transcript(utterance_id="s-0", start=0, end=SECOND, text="card 4111", final=False)
     await redacting.commit(s, [partial, final("card 4111 1111", 0, 2)])
     await redacting.commit(s, [End()])
@@ -85,7 +85,7 @@ async def test_names_are_found_off_the_loop_and_redacted_in_finals_and_partials(
     names = NameModel()
     try:
         runner, metrics = Runner(), AsrMetrics(CollectorRegistry())
-        redacting, s = Redaction(runner, metrics=metrics, hold_sec=3.0, names=names), session(("pci", "pii"))
+        redacting, s = RedactionFilter(runner, metrics=metrics, hold_sec=3.0, names=names), session(("pci", "pii"))
         partial = Transcript(utterance_id="s-0", start=0, end=SECOND, text="This is Maria Garcia", final=False)
         await redacting.commit(s, [partial, final("This is Maria Garcia calling about my bill.", 0, 2)])
         await redacting.commit(s, [final("Thank you very much, have a nice day.", 3, 4)])

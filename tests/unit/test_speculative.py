@@ -666,3 +666,18 @@ async def test_an_utterance_sent_again_from_inside_a_final_starts_where_the_fina
         (utterance_id("spec", START), f"Heard {int(1.2 * SR)}.", True, START, PAUSE_END),
         (utterance_id("spec", PAUSE_END), f"Heard {again + 2 * SR - PAUSE_END}.", True, PAUSE_END, again + 2 * SR),
     ]
+
+
+def filler(request: fake_vllm.FakeRequest) -> str:
+    """Whisper's filler on a short noise: more words than the audio can hold."""
+    return "language English<asr_text>I'm not going to be able to do that, I'm sorry, not today."
+
+
+async def test_a_final_with_more_words_than_its_audio_can_hold_is_no_speech(engine):
+    """A 0.3 s tail after a sentence came out as "I'm not going to be able to do that." (the
+    contract soak): a final decode with more words than its sound holds is no speech, as a rest's
+    is, so the utterance has no final (1.2 s here: 13 words against at most 10)."""
+    fake(engine).responder = filler
+    worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True, language="en"), resume=False, early=False)
+    assert finals(worker) == []
+    assert worker.registry.get_sample_value("streamscribe_asr_no_speech_total") == 1
