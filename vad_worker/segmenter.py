@@ -17,8 +17,11 @@ A silence run that reaches ``pause_threshold`` is a pause: its first
 endpoint, or as speech if speech resumes) with one :class:`SpeechPaused`, whose
 ``end`` is the end the utterance will have if the silence goes on to the
 endpoint. The ASR starts the final decode there, so the final is ready when the
-endpoint is confirmed; speech that resumes simply continues the utterance. After a
-short stretch of speech (a reply) the pause comes sooner: :func:`pause_frames`.
+endpoint is confirmed; speech that resumes simply continues the utterance. After
+a short stretch of speech (a reply: under :data:`~common.endpointing.SHORT_SPEECH`
+since the utterance began or its last pause) the pause comes at
+``short_pause_threshold`` (:func:`pause_frames`), with the padding held so far,
+and the utterance ends there if the silence goes on.
 
 Very long speech is split at ``max_utterance_sec``, at the best pause of the last
 ``split_search`` seconds (at most half the utterance): the longest run of frames
@@ -99,8 +102,7 @@ def coalesced(events: list[Event]) -> list[Event]:
 def pause_frames(speech: int, *, pause: int | None, short_pause: int | None, short_speech: int) -> int | None:
     """Frames of held silence that make a pause after ``speech`` samples of speech (since the
     utterance began or its last pause): ``short_pause`` after less than ``short_speech`` samples
-    (a reply the other party answers closely), else ``pause``; None: no pause (nor a short one).
-    A short pause sends the padding held so far, and the utterance ends there if the silence goes on."""
+    (a reply the other party answers closely), else ``pause``; None: no pause (nor a short one)."""
     if pause is not None and short_pause is not None and speech < short_speech and short_pause < pause:
         return short_pause
     return pause
