@@ -19,12 +19,6 @@ FRAME = 512  # samples per Silero VAD frame (32 ms at 16 kHz)
 # still too short to count: Silero's own ``get_speech_timestamps`` bridges this much
 # (``min_silence_duration_ms``), and the speech it counts runs over such gaps.
 WORD_GAP = 0.1
-# Speech shorter than this (from its first frame to the silence after it) is a short stretch: it
-# pauses at ``short_pause_threshold``. Above the one- and two-word replies of the turn set with
-# Silero's tail after them ("Robert Brown." 0.98 s of sound, "Forty two." 0.81 s); most short gaps
-# inside its sentences come later (Silero on its tune part, 24 calls at 16 kHz and 12 through μ-law:
-# a 0.15 s pause everywhere made 22 more pauses inside turns, this rule at most 6).
-SHORT_SPEECH = 1.5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,14 +42,6 @@ class EndpointOptions:
     # continuous speech (BENCHMARKS.md, "Short turns").
     pause_threshold: float = field(default=0.2, metadata=option(
         "seconds of silence that mark a pause (the ASR starts the final decode there)"))
-    # A reply followed closely by the other party ("Forty two.", 0.31 s, then the agent) holds
-    # under 0.2 s of silence; inside a sentence the same short gaps come after its first
-    # SHORT_SPEECH seconds (commas, breaths), where a shorter pause everywhere split sentences. So
-    # the shorter pause applies only to a short stretch of speech: since the utterance began or
-    # its last pause (BENCHMARKS.md, "Short turns").
-    short_pause_threshold: float = field(default=0.15, metadata=option(
-        "seconds of silence that mark a pause after a short stretch of speech (a reply: under "
-        "1.5 s since the utterance began or its last pause; at or above --pause-threshold: no shorter pause)"))
     # Whisper's cost grows with an utterance, loops grow likelier, and the final comes only at
     # its end: speech that goes on (a card number read with short pauses) is split at a pause.
     max_utterance_sec: float = field(default=15.0, metadata=option(
@@ -76,7 +62,6 @@ class EndpointOptions:
              "trailing_padding must be between 0 and silence_threshold"),
             (self.trailing_padding <= self.pause_threshold <= self.silence_threshold,
              "pause_threshold must be between trailing_padding and silence_threshold"),
-            (0.0 <= self.short_pause_threshold <= 10.0, "short_pause_threshold must be 0..10 s"),
             (2.0 <= self.max_utterance_sec <= 120.0, "max_utterance_sec must be 2..120 s"),
             (0.0 < self.split_search <= 30.0, "split_search must be 0..30 s"),
         ]

@@ -97,7 +97,6 @@ class VadConfig:
     pre_roll: float | None = None
     trailing_padding: float | None = None
     pause_threshold: float | None = None
-    short_pause_threshold: float | None = None
     max_utterance_sec: float | None = None
     split_search: float | None = None
 

@@ -40,8 +40,7 @@ def build_parser() -> SettingsParser:
     parser.add_options(RunnerOptions, defaults={"capacity": 500, "batch_read_count": 4})
     parser.add_options(EndpointOptions)
     parser.add_options(VadOptions)
-    parser.advanced(*TUNING_FLAGS, "--checkpoint-interval", "--split-search", "--short-pause-threshold",
-                    "--min-round-interval")
+    parser.advanced(*TUNING_FLAGS, "--checkpoint-interval", "--split-search", "--min-round-interval")
     return parser
 
 

@@ -17,11 +17,7 @@ A silence run that reaches ``pause_threshold`` is a pause: its first
 endpoint, or as speech if speech resumes) with one :class:`SpeechPaused`, whose
 ``end`` is the end the utterance will have if the silence goes on to the
 endpoint. The ASR starts the final decode there, so the final is ready when the
-endpoint is confirmed; speech that resumes simply continues the utterance. After
-a short stretch of speech (a reply: under :data:`~common.endpointing.SHORT_SPEECH`
-since the utterance began or its last pause) the pause comes at
-``short_pause_threshold`` (:func:`pause_frames`), with the padding held so far,
-and the utterance ends there if the silence goes on.
+endpoint is confirmed; speech that resumes simply continues the utterance.
 
 Very long speech is split at ``max_utterance_sec``, at the best pause of the last
 ``split_search`` seconds (at most half the utterance): the longest run of frames
@@ -40,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.endpointing import FRAME, SHORT_SPEECH, WORD_GAP, EndpointOptions
+from common.endpointing import FRAME, WORD_GAP, EndpointOptions
 
 
 class SegmenterState(str, enum.Enum):
@@ -99,15 +95,6 @@ def coalesced(events: list[Event]) -> list[Event]:
     return out
 
 
-def pause_frames(speech: int, *, pause: int | None, short_pause: int | None, short_speech: int) -> int | None:
-    """Frames of held silence that make a pause after ``speech`` samples of speech (since the
-    utterance began or its last pause): ``short_pause`` after less than ``short_speech`` samples
-    (a reply the other party answers closely), else ``pause``; None: no pause (nor a short one)."""
-    if pause is not None and short_pause is not None and speech < short_speech and short_pause < pause:
-        return short_pause
-    return pause
-
-
 def best_pause(probs: list[float], *, low: float) -> int:
     """Where to split speech whose frames have speech probabilities ``probs``: the middle of the
     longest run of frames under ``low`` (of runs as long, the one with the lowest mean), else
@@ -143,9 +130,6 @@ class Segmenter:
         self.quiet_from: int | None = None
         self.held: list[tuple[int, np.ndarray, float]] = []
         self.released = 0  # held frames already emitted (the padding sent at a pause)
-        self.paused = False  # the held silence made a pause: the utterance ends where it said
-        self.stretch = 0  # first sample of the speech since the utterance began or its last pause
-        self.held_pause: int | None = None  # frames of the held silence that make a pause (pause_frames)
         search = min(options.split_search, options.max_utterance_sec / 2)
         self.recent: deque[tuple[int, np.ndarray, float]] = deque(maxlen=max(1, options.frames(search)))
         self._min_speech = max(1, options.frames(options.min_speech_duration))
@@ -155,9 +139,6 @@ class Segmenter:
         self._padding = options.frames(options.trailing_padding)
         pause = max(1, self._padding, options.frames(options.pause_threshold))
         self._pause = pause if pause < self._silence else None  # None: no pause before the endpoint
-        short_pause = max(1, options.frames(options.short_pause_threshold))
-        self._short_pause = short_pause if short_pause < self._silence else None
-        self._short_speech = int(SHORT_SPEECH * options.sample_rate)
         self._max = options.frames(options.max_utterance_sec) * FRAME
 
     @property
@@ -261,18 +242,13 @@ class Segmenter:
     def _speech_frame(self, offset: int, frame: np.ndarray, prob: float) -> list[Event]:
         events: list[Event] = []
         if self.held and prob >= self.options.threshold or not self.held and prob >= self.options.low:
-            if self.paused:  # a new stretch of speech
-                self.stretch = offset
             events += self._emit(self.held[self.released:] + [(offset, frame, prob)])  # speech (resumed)
-            self.held, self.released, self.paused = [], 0, False
+            self.held, self.released = [], 0
         else:
-            if not self.held:
-                self.held_pause = pause_frames(offset - self.stretch, pause=self._pause, short_pause=self._short_pause,
-                                               short_speech=self._short_speech)
             self.held.append((offset, frame, prob))
             if len(self.held) >= self._silence:
                 return self._end("silence", keep_padding=True)
-            if len(self.held) == self.held_pause:
+            if len(self.held) == self._pause:
                 events += self._pause_events()
         events += self._maybe_split()
         return events
@@ -292,7 +268,6 @@ class Segmenter:
         first = self.pending[0][0]
         head = [item for item in head if item[0] < first]
         self.start = head[0][0] if head else first
-        self.stretch = first
         self.preroll.clear()
         self.recent.clear()
         self.state = SegmenterState.SPEECH
@@ -308,11 +283,9 @@ class Segmenter:
         return [SpeechAudio(frames[0][0], np.concatenate([f for _, f, _ in frames]))]
 
     def _pause_events(self) -> list[Event]:
-        """Send the padding of the held silence now (a short pause: what is held of it), and say
-        where the utterance would end."""
+        """Send the padding of the held silence now, and say where the utterance would end."""
         events = self._emit(self.held[self.released:self._padding])
-        self.released = max(self.released, min(self._padding, len(self.held)))
-        self.paused = True
+        self.released = max(self.released, self._padding)
         return [*events, SpeechPaused(self.start, self._emitted_end())]
 
     def _emitted_end(self) -> int:
@@ -322,14 +295,13 @@ class Segmenter:
         return self.start
 
     def _end(self, reason: str, *, keep_padding: bool) -> list[Event]:
-        # After a pause the utterance ends where the pause said (its padding was sent with it);
-        # frames released at a pause stay in the utterance either way.
-        padding = self.released if self.paused else max(self._padding if keep_padding else 0, self.released)
+        # Frames released at a pause were sent already: they stay in the utterance.
+        padding = max(self._padding if keep_padding else 0, self.released)
         rest = self.held[padding:]
         events = self._emit(self.held[self.released:padding])
         events.append(SpeechEnded(self.start, self._emitted_end(), reason))
         self.state = SegmenterState.SILENCE
-        self.held, self.released, self.paused = [], 0, False
+        self.held, self.released = [], 0
         self.recent.clear()
         self.preroll.clear()
         for offset, frame, _ in rest:

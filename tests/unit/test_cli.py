@@ -50,7 +50,7 @@ FLAGS = {
         --unfixed-chunk-num --unfixed-token-num --detect-languages --detect-min-sec --settle-sec --final-with-prefix --no-final-with-prefix --scheduling-policy --sentence-endpoint
         --no-sentence-endpoint --sentence-confidence --sentence-confidence-skip --sentence-short-words --batch-pack-sec --batch-pack-prompt --no-batch-pack-prompt --batch-pack-depth --redact-hold-sec --redact-prompt --redact-digits-prompt""", "STREAMSCRIBE_ASR_"),
     "vad_worker": (f"""{WORKER} --vad-threshold --min-speech-duration --silence-threshold --pre-roll
-        --trailing-padding --pause-threshold --short-pause-threshold --max-utterance-sec --split-search --checkpoint-interval --vad-model --threads
+        --trailing-padding --pause-threshold --max-utterance-sec --split-search --checkpoint-interval --vad-model --threads
         --min-round-interval""", "STREAMSCRIBE_VAD_"),
     "denoise_worker": (f"""{WORKER} --processes --dfn-model --dfn-post-filter --atten-lim-db
         --checkpoint-interval""", "STREAMSCRIBE_DENOISE_"),

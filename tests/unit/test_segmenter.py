@@ -34,7 +34,7 @@ def speech_audio(events):
 
 
 def test_one_utterance_with_pre_roll_and_trailing_padding():
-    probs = [0.0] * 30 + [0.9] * 50 + [0.0] * 40  # 1.6 s: not a short stretch
+    probs = [0.0] * 30 + [0.9] * 40 + [0.0] * 40
     _, events = run(probs)
     starts = [e for e in events if isinstance(e, SpeechStarted)]
     ends = [e for e in events if isinstance(e, SpeechEnded)]
@@ -44,9 +44,9 @@ def test_one_utterance_with_pre_roll_and_trailing_padding():
     audio = speech_audio(events)
     # Pre-roll, speech and trailing padding, contiguous and in order.
     padding = EndpointOptions().frames(EndpointOptions().trailing_padding)
-    expected = np.repeat(np.arange(30 - pre_roll, 80 + padding), FRAME)
+    expected = np.repeat(np.arange(30 - pre_roll, 70 + padding), FRAME)
     assert np.array_equal(audio, expected)
-    assert ends[0].end == (80 + padding) * FRAME and ends[0].reason == "silence"
+    assert ends[0].end == (70 + padding) * FRAME and ends[0].reason == "silence"
 
 
 def test_silence_never_reaches_the_asr():
@@ -136,16 +136,16 @@ def test_session_overrides_accept_seed_names_and_reject_unknown_ones():
 
 def test_pause_sends_the_padding_at_once_and_says_where_the_utterance_would_end():
     options = EndpointOptions()
-    probs = [0.0] * 10 + [0.9] * 50 + [0.0] * 40  # 1.6 s of speech: the pause comes at pause_threshold
+    probs = [0.0] * 10 + [0.9] * 20 + [0.0] * 40
     segmenter = Segmenter(options)
-    pause_at = 60 + options.frames(options.pause_threshold) - 1  # the frame that completes the pause
+    pause_at = 30 + options.frames(options.pause_threshold) - 1  # the frame that completes the pause
     events_by_frame = [segmenter.push(i * FRAME, np.full(FRAME, i, np.int16), p) for i, p in enumerate(probs)]
     paused = [(i, e) for i, events in enumerate(events_by_frame) for e in events if isinstance(e, SpeechPaused)]
     assert [i for i, _ in paused] == [pause_at]  # once per silence run
     padding = options.frames(options.trailing_padding)
     # The padding goes out with the pause, before it: the ASR has the audio up to the pause's end.
     at_pause = events_by_frame[pause_at]
-    assert isinstance(at_pause[0], SpeechAudio) and at_pause[0].offset == 60 * FRAME
+    assert isinstance(at_pause[0], SpeechAudio) and at_pause[0].offset == 30 * FRAME
     assert isinstance(at_pause[-1], SpeechPaused)
     (end,) = [e for events in events_by_frame for e in events if isinstance(e, SpeechEnded)]
     assert paused[0][1] == SpeechPaused(start=end.start, end=end.end)
@@ -155,20 +155,20 @@ def test_pause_sends_the_padding_at_once_and_says_where_the_utterance_would_end(
     ours = [e for events in events_by_frame for e in events]
     assert np.array_equal(speech_audio(ours), speech_audio(plain))
     assert [e for e in ours if isinstance(e, SpeechEnded)] == [e for e in plain if isinstance(e, SpeechEnded)]
-    assert np.array_equal(speech_audio(ours), np.repeat(np.arange(10 - options.frames(0.3), 60 + padding), FRAME))
+    assert np.array_equal(speech_audio(ours), np.repeat(np.arange(10 - options.frames(0.3), 30 + padding), FRAME))
 
 
 def test_speech_resuming_after_a_pause_sends_the_rest_of_the_silence_and_can_pause_again():
-    probs = [0.0] * 10 + [0.9] * 50 + [0.0] * 15 + [0.9] * 50 + [0.0] * 40  # 0.48 s pause < 0.8 s
+    probs = [0.0] * 10 + [0.9] * 20 + [0.0] * 15 + [0.9] * 20 + [0.0] * 40  # 0.48 s pause < 0.8 s
     _, events = run(probs)
     paused = [e for e in events if isinstance(e, SpeechPaused)]
     (end,) = [e for e in events if isinstance(e, SpeechEnded)]
     assert len(paused) == 2  # one per silence run
     padding = EndpointOptions().frames(EndpointOptions().trailing_padding)
-    assert paused[0].end == (60 + padding) * FRAME and paused[1] == SpeechPaused(end.start, end.end)
+    assert paused[0].end == (30 + padding) * FRAME and paused[1] == SpeechPaused(end.start, end.end)
     audio = speech_audio(events)
     # Every frame once, in order, from the pre-roll to the padding after the second run.
-    assert np.array_equal(audio, np.repeat(np.arange(10 - EndpointOptions().frames(0.3), 125 + padding), FRAME))
+    assert np.array_equal(audio, np.repeat(np.arange(10 - EndpointOptions().frames(0.3), 65 + padding), FRAME))
     # Audio after the first pause belongs to the utterance: the pause came before it.
     first_pause = events.index(paused[0])
     assert any(isinstance(e, SpeechAudio) for e in events[first_pause:events.index(paused[1])])
@@ -280,9 +280,8 @@ def test_a_stop_closure_inside_a_short_word_does_not_end_it():
     pre_roll = EndpointOptions().frames(0.3)
     assert [e.start for e in events if isinstance(e, SpeechStarted)] == [(20 - pre_roll) * FRAME]
     (end,) = [e for e in events if isinstance(e, SpeechEnded)]
-    # The whole word goes out, the closure too, from the pre-roll to the padding (a short stretch's:
-    # what its short pause held).
-    padding = EndpointOptions().frames(EndpointOptions().short_pause_threshold)
+    # The whole word goes out, the closure too, from the pre-roll to the padding.
+    padding = EndpointOptions().frames(EndpointOptions().trailing_padding)
     assert np.array_equal(speech_audio(events), np.repeat(np.arange(20 - pre_roll, 36 + padding), FRAME))
     assert end.end == (36 + padding) * FRAME
 
@@ -332,84 +331,3 @@ def test_flush_of_pending_speech_counts_it_to_its_last_speech_frame():
     # 4 frames (128 ms) cut off by the close: a short word, sent.
     _, events = run([0.0] * 10 + [0.9] * 4 + [0.05] * 2, flush="end")
     assert [type(e).__name__ for e in events] == ["SpeechStarted", "SpeechAudio", "SpeechEnded"]
-
-
-# -- the short pause: a reply the other party answers closely (issue 47)
-
-
-def pauses(events):
-    return [e for e in events if isinstance(e, SpeechPaused)]
-
-
-def test_a_short_reply_answered_closely_pauses_where_a_sentence_would_not():
-    """"Forty two." (0.64 s) and the other party 0.31 s later: Silero's tail leaves 6 quiet frames
-    (0.19 s), under the 0.2 s pause; after a short stretch of speech they make a pause."""
-    options = EndpointOptions()
-    short = options.frames(options.short_pause_threshold)
-    assert short < 6 < options.frames(options.pause_threshold)
-    probs = [0.0] * 10 + [0.9] * 20 + [0.05] * 6 + [0.9] * 60 + [0.0] * 40
-    _, events = run(probs)
-    first = pauses(events)[0]
-    assert first.end == (30 + short) * FRAME  # with the padding held so far
-    assert sum(isinstance(e, SpeechStarted) for e in events) == 1  # speech resumed: one utterance
-    # Every frame once, in order: the rest of the gap goes out when speech resumes.
-    pre_roll = options.frames(options.pre_roll)
-    padding = options.frames(options.trailing_padding)
-    assert np.array_equal(speech_audio(events), np.repeat(np.arange(10 - pre_roll, 96 + padding), FRAME))
-
-
-def test_the_same_gap_inside_a_sentence_is_no_pause():
-    probs = [0.0] * 10 + [0.9] * 50 + [0.05] * 6 + [0.9] * 20 + [0.0] * 40  # 1.6 s in
-    _, events = run(probs)
-    (end,) = [e for e in events if isinstance(e, SpeechEnded)]
-    assert pauses(events) == [SpeechPaused(end.start, end.end)]  # only at the end
-
-
-def test_a_short_stretch_counts_from_the_last_pause():
-    """A sentence, a pause, a reply, 0.19 s, the other party: the reply pauses too."""
-    options = EndpointOptions()
-    probs = [0.0] * 10 + [0.9] * 50 + [0.05] * 12 + [0.9] * 20 + [0.05] * 6 + [0.9] * 50 + [0.0] * 40
-    _, events = run(probs)
-    ends = [p.end for p in pauses(events)]
-    assert ends[:2] == [(60 + options.frames(options.trailing_padding)) * FRAME,
-                        (92 + options.frames(options.short_pause_threshold)) * FRAME]
-    # A gap that is no pause does not start a stretch: the same 0.19 s after 0.64 s of speech, a
-    # 0.1 s gap and 0.96 s more is none.
-    probs = [0.0] * 10 + [0.9] * 20 + [0.05] * 3 + [0.9] * 30 + [0.05] * 6 + [0.9] * 50 + [0.0] * 40
-    assert len(pauses(run(probs)[1])) == 1
-
-
-def test_a_short_reply_that_ends_ends_where_its_pause_said():
-    options = EndpointOptions()
-    probs = [0.0] * 10 + [0.9] * 20 + [0.0] * 40
-    segmenter, events = run(probs)
-    (paused,) = pauses(events)
-    (end,) = [e for e in events if isinstance(e, SpeechEnded)]
-    assert (end.start, end.end) == (paused.start, paused.end)
-    assert end.end == (30 + options.frames(options.short_pause_threshold)) * FRAME
-    assert not isinstance(events[events.index(end) - 1], SpeechAudio)  # nothing sent after the pause
-    # Flushed after its pause: the same end.
-    _, flushed = run(probs[:40], flush="flush")
-    assert [(e.start, e.end) for e in flushed if isinstance(e, SpeechEnded)] == [(end.start, end.end)]
-    assert segmenter.at_boundary
-
-
-def test_pause_frames():
-    from vad_worker.segmenter import pause_frames
-
-    kwargs = dict(pause=7, short_pause=5, short_speech=24000)
-    assert pause_frames(23999, **kwargs) == 5
-    assert pause_frames(24000, **kwargs) == 7
-    assert pause_frames(0, pause=7, short_pause=7, short_speech=24000) == 7
-    assert pause_frames(0, pause=5, short_pause=7, short_speech=24000) == 5  # never longer than the pause
-    assert pause_frames(0, pause=None, short_pause=5, short_speech=24000) is None  # no pause: no short one
-    assert pause_frames(0, pause=7, short_pause=None, short_speech=24000) == 7
-
-
-def test_the_short_pause_is_a_session_option_and_off_at_the_pause_threshold():
-    options = with_overrides(EndpointOptions(), {"short_pause_threshold": 0.2})
-    probs = [0.0] * 10 + [0.9] * 20 + [0.05] * 6 + [0.9] * 60 + [0.0] * 40
-    (paused,) = pauses(run(probs, options)[1])  # only the end's
-    assert paused.end > 96 * FRAME
-    with pytest.raises(ConfigError, match="short_pause_threshold"):
-        with_overrides(EndpointOptions(), {"short_pause_threshold": -0.1})
