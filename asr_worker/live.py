@@ -16,7 +16,7 @@ pause before going on so that they split where a live session would.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -291,6 +291,9 @@ class LiveSessions(Mode[LiveState]):
         asr.final_through = max(asr.final_through, end)
         outputs: list[Record] = []
         # A decode whose loop was cut out has its final, words or none: it says that words may be missing.
+        # One judged no speech (a looping filler on a breath) says so without its words.
+        if hypothesis is not None and hypothesis.no_speech and hypothesis.lost:
+            hypothesis = replace(hypothesis, text="", words=())
         if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
             self.core.count_final(asr, hypothesis.language, len(hypothesis.text.split()))
             outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -681,3 +682,22 @@ async def test_a_final_with_more_words_than_its_audio_can_hold_is_no_speech(engi
     worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True, language="en"), resume=False, early=False)
     assert finals(worker) == []
     assert worker.registry.get_sample_value("streamscribe_asr_no_speech_total") == 1
+
+
+async def test_a_cut_loop_on_no_speech_is_flagged_without_its_words(engine, monkeypatch):
+    """A looping filler on a breath: the loop guard cut its repeats (``lost``) and the rest is more
+    words than the audio can hold. The final is flagged ``truncated`` (words may be missing) but
+    carries none of the filler's words."""
+    transcribe = engine.transcribe
+
+    async def looping(request):
+        hypothesis = await transcribe(request)
+        if request.final and hypothesis is not None:
+            return replace(hypothesis, text="I'm not going to be able to do that, I'm sorry, not today.",
+                           lost=((0.6, 1.2),))
+        return hypothesis
+
+    monkeypatch.setattr(engine, "transcribe", looping)
+    worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True, language="en"), resume=False, early=False)
+    [final] = [t for t in worker.transcripts() if t.final]
+    assert final.text == "" and final.truncated and not final.words
