@@ -39,9 +39,10 @@ Chunks = list[tuple[int, np.ndarray]]  # (offset in samples, int16 samples) as a
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why a call cannot start: the client's ``bad_config`` message, counted by ``reason``
-    (``streamscribe_gateway_sessions_refused_total``)."""
+class FeatureRefusal:
+    """Why a feature will not let its call start: the client's ``bad_config`` message, counted by
+    ``reason`` (``streamscribe_gateway_sessions_refused_total``). Not the gate's HTTP refusal
+    (:class:`gateway.security.gate.Refusal`)."""
 
     reason: str
     message: str
@@ -50,7 +51,7 @@ class Refusal:
 class Feature:
     """Something a call does besides carrying audio and results: see the module's docstring."""
 
-    def refusal(self) -> Refusal | None:
+    def refusal(self) -> FeatureRefusal | None:
         """Why the call cannot start, or None; nothing has been taken for it yet."""
         return None
 
@@ -97,7 +98,7 @@ class Features:
         """The feature of ``kind``, if the call has one (a feature that reads another's work)."""
         return next((feature for feature in self._features if isinstance(feature, kind)), None)
 
-    def refusal(self) -> Refusal | None:
+    def refusal(self) -> FeatureRefusal | None:
         """The first feature's refusal, if one refuses (the rest are not asked)."""
         return next((refused for feature in self._features if (refused := feature.refusal()) is not None), None)
 

@@ -2,7 +2,7 @@
 
 A tenant's list here replaces its keys file's ``phrases=`` (:mod:`gateway.policy.keyfile`) for
 the calls it analyses; deleting it brings the keys file's back. A call reads it once, as its
-analytics start (:meth:`gateway.features.analytics.Analytics.opened`): a change applies to calls
+analytics start (:meth:`gateway.features.analytics.AnalyticsFeature.opened`): a change applies to calls
 that open after it, on every gateway, and never to a call under way (whose events a client may
 already be reading). Written and read by :mod:`gateway.http.phrases`; checked there
 (:func:`gateway.policy.analytics.parse_phrases`) and again here when read, so a value written

@@ -232,8 +232,9 @@ class CallAnalyzer:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-class Analytics(Feature):
-    """The feature of an analysed call: its :class:`CallAnalyzer`, from the call's open to its end."""
+class AnalyticsFeature(Feature):
+    """The feature of an analysed call: its :class:`CallAnalyzer`, from the call's open to its end
+    (what it sends the client is :class:`gateway.core.events.Analytics`)."""
 
     def __init__(self, call: Call, asked: CallAnalytics | None) -> None:
         self.call = call
@@ -308,9 +309,9 @@ class Analytics(Feature):
 
 
 def plug(shared: Shared) -> Plug:
-    def analytics(call: Call) -> Analytics | None:
+    def analytics(call: Call) -> AnalyticsFeature | None:
         asked = call.config.call_analytics
         if asked is None and not call.policy.analytics.enabled:
             return None
-        return Analytics(call, asked)
+        return AnalyticsFeature(call, asked)
     return analytics

@@ -11,7 +11,7 @@ mixed fleet, a model being rolled out) and a call admitted before any worker had
 from __future__ import annotations
 
 from ..calls.call import Call, Plug
-from ..calls.feature import Feature, Refusal
+from ..calls.feature import Feature, FeatureRefusal
 from .shared import Shared
 
 
@@ -19,10 +19,10 @@ class Languages(Feature):
     def __init__(self, call: Call) -> None:
         self.call = call
 
-    def refusal(self) -> Refusal | None:
+    def refusal(self) -> FeatureRefusal | None:
         config = self.call.config
         message = self.call.models.refusal(config.language, detect=config.detect_language, languages=config.languages)
-        return Refusal("language", message) if message else None
+        return FeatureRefusal("language", message) if message else None
 
 
 def plug(shared: Shared) -> Plug:

@@ -14,20 +14,22 @@ from typing import Any
 from common.languages import names_refusal
 
 from ..calls.call import Call, Plug
-from ..calls.feature import Feature, Refusal
+from ..calls.feature import Feature, FeatureRefusal
 from ..core.tenant import Tenant
 from .shared import Shared
 
 
-class Redaction(Feature):
+class RedactionFeature(Feature):
+    """The redaction feature of a call (a redacted span of a final is :class:`gateway.core.events.Redaction`)."""
+
     def __init__(self, call: Call, tenant: Tenant | None) -> None:
         self.call = call
         self.tenant = tenant  # None: counted nowhere
         self._counted = 0
 
-    def refusal(self) -> Refusal | None:
+    def refusal(self) -> FeatureRefusal | None:
         message = names_refusal(self.call.models, self.call.config.redact)
-        return Refusal("redaction", message) if message else None
+        return FeatureRefusal("redaction", message) if message else None
 
     async def open(self, parked: Mapping[str, Any] | None) -> None:
         if self.tenant is not None:
@@ -42,8 +44,8 @@ class Redaction(Feature):
 
 
 def plug(shared: Shared) -> Plug:
-    def redaction(call: Call) -> Redaction | None:
+    def redaction(call: Call) -> RedactionFeature | None:
         if not call.config.redact:
             return None
-        return Redaction(call, shared.tenants[call.policy.tenant] if shared.tenants is not None else None)
+        return RedactionFeature(call, shared.tenants[call.policy.tenant] if shared.tenants is not None else None)
     return redaction

@@ -50,7 +50,7 @@ from ..core.config import MAX_CHANNELS
 from ..core.hub import SessionHub
 from ..doors import deepgram, deepgram_common, deepgram_prerecorded, kit
 from ..doors.base import Handshake
-from ..features.analytics import Analytics
+from ..features.analytics import AnalyticsFeature
 from ..outputs.courier import Courier
 from ..outputs.delivery import Delivery, url_host
 from ..outputs.redacted_audio import RedactedAudio
@@ -347,7 +347,7 @@ class Prerecorded:
             status = 400 if exc.code is ErrorCode.BAD_CONFIG else 503
             return status, deepgram_prerecorded.refusal_body(job.request_id, str(exc.code).upper(), str(exc))
         collector = asyncio.create_task(_collect(queue))
-        analytics = call.features.find(Analytics)
+        analytics = call.features.find(AnalyticsFeature)
         analyzer = analytics.analyzer if analytics is not None else None
         tracker = analyzer.tracker if analyzer is not None else None  # a diarized summary's settings
         try:

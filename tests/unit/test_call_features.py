@@ -24,7 +24,7 @@ from common.metrics import GatewayMetrics
 from common.records import End, Record, SpeechEnd, SpeechStart, Transcript
 from gateway import features
 from gateway.calls.call import Call, CallRefused
-from gateway.calls.feature import Chunks, Feature, Refusal
+from gateway.calls.feature import Chunks, Feature, FeatureRefusal
 from gateway.core import events
 from gateway.core.config import SessionConfig
 from gateway.core.hub import HubOptions
@@ -32,7 +32,7 @@ from gateway.core.session import PipelineSession
 from gateway.core.tenant import Tenants
 from gateway.features.counts import Counts
 from gateway.features.languages import Languages
-from gateway.features.redaction import Redaction
+from gateway.features.redaction import RedactionFeature
 from gateway.features.shared import Shared
 from gateway.features.transcripts import Transcripts
 from gateway.policy.tenant import TenantPolicy
@@ -78,9 +78,9 @@ class Recorder(Feature):
     def __init__(self, call: Call, heard: list, *, name: str = "a", refuse: str = "") -> None:
         self.call, self.heard, self.name, self.refuse = call, heard, name, refuse
 
-    def refusal(self) -> Refusal | None:
+    def refusal(self) -> FeatureRefusal | None:
         self.heard.append((self.name, "refusal"))
-        return Refusal("test", self.refuse) if self.refuse else None
+        return FeatureRefusal("test", self.refuse) if self.refuse else None
 
     async def open(self, parked: Mapping[str, Any] | None) -> None:
         self.heard.append((self.name, "open", None if parked is None else parked.get(self.name)))
@@ -258,7 +258,7 @@ async def test_redaction_refuses_names_without_the_name_model_and_counts_the_ten
     no_names = ModelLanguages(("tiny.en",), frozenset({"en"}), names=False)
     policy = TenantPolicy(tenant="bank", redact=("pci",))
     call, pii = plugged(plug, SessionConfig(redact=("pii",)), models=no_names, policy=policy)
-    assert isinstance(pii, Redaction)
+    assert isinstance(pii, RedactionFeature)
     refused = pii.refusal()
     assert refused is not None and refused.reason == "redaction"
     # The tenant's forced kinds are in the config its sessions get; counted under who asked.
