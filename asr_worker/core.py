@@ -45,7 +45,7 @@ from .engines import DecodeRequest, Engine, Hypothesis, Retry, Word
 from .engines.fallback import STEP as FALLBACK
 from .engines.loop_guard import STEP as LOOP
 from .engines.repetition import SENTENCE_ENDS
-from .language import DEFAULT_LANGUAGES, LanguageVote, languages, script_fits
+from .language import DEFAULT_LANGUAGES, LanguageVote, languages, request_language, script_fits
 from .redacting import RedactionFilter
 
 
@@ -511,17 +511,12 @@ class Core:
 
     @staticmethod
     def in_language(asr: AsrSessionState, request: DecodeRequest) -> DecodeRequest:
-        """``request`` of a session that names no language, restricted to its languages: in the settled
-        or leading one when it has too little audio to detect on, else detected among them (and
-        their probabilities asked for when it is a final: the vote's evidence)."""
+        """``request`` of a session that names no language, restricted to its languages
+        (:func:`.language.request_language` over its vote and options)."""
         vote = asr.vote
-        if vote is None or asr.config.language is not None:
-            return request
-        if request.language is None and len(request.audio) < asr.options.detect_min_sec * SAMPLE_RATE:
-            request = replace(request, language=vote.guess())
-        if request.language is None or request.final:
-            request = replace(request, languages=vote.allowed)
-        return request
+        return request_language(request, asked=asr.config.language, allowed=None if vote is None else vote.allowed,
+                                guess=vote.guess() if vote is not None else "",
+                                detect_min_sec=asr.options.detect_min_sec)
 
     async def decode_counted(self, session: AsrSession, asr: AsrSessionState,
                              request: DecodeRequest) -> Hypothesis | None:
@@ -556,11 +551,12 @@ class Core:
 
     @staticmethod
     def digits_retry(asr: AsrSessionState, utt: Utterance) -> Retry | None:
-        """The digits prompt's retry of a final decode of ``utt`` (:mod:`.digits`): for a session whose
-        redactor has the utterance in a number passage, with the option's prompt; None otherwise."""
+        """The digits prompt's retry of a final decode of ``utt`` (:func:`.digits.final_retry`): asks the
+        session's redactor whether the utterance is in a number passage only where the option gives a prompt."""
         prompt = asr.options.redact_digits_prompt
-        return digits.retry(prompt) if prompt and asr.redactor is not None and asr.redactor.number_passage(
-            utt.start) else None
+        redactor = asr.redactor
+        return digits.final_retry(prompt, number_passage=bool(prompt) and redactor is not None
+                                  and redactor.number_passage(utt.start))
 
     def count_final(self, asr: AsrSessionState, language: str, words: int) -> None:
         """Count a final by the language it was decoded in. A session that names no language counts

@@ -7,7 +7,7 @@ given to every decode it costs elsewhere (addresses, names, SSN pieces, WER: BEN
 "Redaction"). So
 the prompt goes only where a card number (or an SSN) is likely and the recogniser wrote none:
 
-* the ASR stage gives a final's request the retry of :func:`retry` (``DecodeRequest.retry``) when
+* the ASR stage gives a final's request the retry of :func:`final_retry` (``DecodeRequest.retry``) when
   the session redacts card numbers or SSNs and the utterance is in a *number passage*
   (:meth:`~common.redaction.redactor.Redactor.number_passage`: a card or SSN keyword's
   context, or right after a final that ended in a number);
@@ -48,6 +48,13 @@ MAX_REPLACED = 2
 def retry(prompt: str) -> Retry:
     """The second decode of a final of a number passage, with the digits ``prompt``."""
     return Retry(name=STEP, prompt=prompt, wanted=needs_digits, judge=outcome)
+
+
+def final_retry(prompt: str, *, number_passage: bool) -> Retry | None:
+    """The retry a final decode's request carries: the digits ``prompt``'s (:func:`retry`) where the
+    option gives one and the utterance is in a ``number_passage`` of a session redacting card
+    numbers or SSNs (:meth:`~common.redaction.redactor.Redactor.number_passage`); None otherwise."""
+    return retry(prompt) if prompt and number_passage else None
 
 
 def has_number(text: str) -> bool:

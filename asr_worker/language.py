@@ -10,7 +10,8 @@ that asks for no language:
   (``languages``), else the worker's ``--detect-languages``, each as far as the model
   decodes it; their probabilities renormalised, the most probable wins;
 - decodes audio too short to detect on (``--detect-min-sec``) in its leading language so far,
-  or, before any evidence, in the first allowed one (the deployment's most likely);
+  or, before any evidence, in the first allowed one (the deployment's most likely)
+  (:func:`request_language`);
 - **settles** its language (:class:`LanguageVote`) once its finals hold ``--settle-sec`` of
   speech, on their summed probabilities weighted by seconds, when one language holds most of
   that evidence (``settle_share``: finals that disagree wait for more speech, each decode
@@ -28,9 +29,14 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from common.languages import language_code
+from common.records import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from .engines import DecodeRequest
 
 # Call-centre languages, most likely first: the first is the decode language of the audio
 # before there is enough to detect on. Whisper's codes.
@@ -67,6 +73,22 @@ def restricted(probabilities: Iterable[tuple[str, float]],
         return ()
     order = {code: index for index, code in enumerate(allowed)}
     return tuple(sorted(((code, p / total) for code, p in kept), key=lambda item: (-item[1], order[item[0]])))
+
+
+def request_language(request: DecodeRequest, *, asked: str | None, allowed: tuple[str, ...] | None, guess: str,
+                     detect_min_sec: float) -> DecodeRequest:
+    """``request`` of a session restricted to its languages. Left as it is where the session names a
+    language (``asked``) or votes on none (``allowed`` None); else in ``guess`` (its settled or
+    leading language, :meth:`LanguageVote.guess`) when it has under ``detect_min_sec`` of audio to
+    detect on, and detected among ``allowed`` otherwise; a final asks for their probabilities
+    whatever its language (the vote's evidence)."""
+    if allowed is None or asked is not None:
+        return request
+    if request.language is None and len(request.audio) < detect_min_sec * SAMPLE_RATE:
+        request = replace(request, language=guess)
+    if request.language is None or request.final:
+        request = replace(request, languages=allowed)
+    return request
 
 
 @dataclass(eq=False)

@@ -2,8 +2,9 @@
 
 A decode goes through these steps in the order of :data:`POLICY`; each step runs where its moment
 comes (``at``: the request as it is built, the engine's decoder, the stage's core, or one of the
-two modes), and decides by pure functions of the request, the hypothesis and the options
-(``decides``), each unit-tested apart (``tests``). docs/architecture.md shows the same list
+two modes), and decides by pure functions of the request, the hypothesis, the options and the few
+fields of the session that they need, passed in (``decides``; the stage's methods that call them
+are thin), each unit-tested apart (``tests``). docs/architecture.md shows the same list
 ("Decode steps"), and tests/unit/test_asr_steps.py keeps the two and the tests in step.
 
 The engine's steps run inside its decoder, on one encoder output for the decodes batched with it
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 
 from . import digits
 from .continuation import continued, echoes, implausible, judged, spoken_seconds
-from .core import Core, as_sentence, ends_sentence, ends_turn
+from .core import as_sentence, ends_sentence, ends_turn
 from .engines import fallback, loop_guard
 from .engines.repetition import find_loop, non_speech
-from .language import script_fits
+from .language import request_language, script_fits
 from .packing import deal_words, split_at_sentences, unworded
 from .rollback import stable_prefix
 from .span import speech_bounds
@@ -43,11 +44,11 @@ class Step:
 POLICY: tuple[Step, ...] = (
     Step("prefix", REQUEST, (stable_prefix,), ("test_rollback.py",),
          "a partial continues the stable text of the one before (the rollback recipe); finals decode afresh"),
-    Step("language", REQUEST, (Core.in_language,), ("test_language_detection.py",),
+    Step("language", REQUEST, (request_language,), ("test_language_detection.py",),
          "a session that names no language decodes in its settled one, or detects among its own"),
     Step(fallback.STEP, ENGINE, (fallback.needs_beam, fallback.pick), ("test_fallback.py",),
          "a live final whisper scores poor is decoded again with beams; the better scored kept"),
-    Step(digits.STEP, ENGINE, (Core.digits_retry, digits.needs_digits, digits.outcome),
+    Step(digits.STEP, ENGINE, (digits.final_retry, digits.needs_digits, digits.outcome),
          ("test_digits_redecode.py", "test_unread_numbers.py"),
          "a final of a number passage (redacting cards or SSNs) that wrote no number: again with the digits prompt"),
     Step(loop_guard.STEP, ENGINE, (non_speech, find_loop), ("test_loop_guard.py",),

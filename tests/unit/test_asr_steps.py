@@ -35,4 +35,7 @@ def test_each_decision_is_a_plain_function_that_its_steps_tests_name():
         tests = " ".join((ROOT / "tests" / "unit" / name).read_text() for name in step.tests)
         for decide in step.decides:
             assert inspect.isfunction(decide), (step.name, decide)  # no bound method: no state of its own
+            # A module's function, not a class's (Core's methods read the session's state; the
+            # decision gets what it needs as arguments).
+            assert "." not in decide.__qualname__, (step.name, decide.__qualname__)
             assert re.search(rf"\b{decide.__name__}\b", tests), (step.name, decide.__name__, step.tests)

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from asr_worker.core import DIGITS_PROMPT, AsrSessionState, Core, Utterance
 from asr_worker.engines import DecodeRequest, Engine, Hypothesis, Word
-from asr_worker.digits import STEP, keep_digits, needs_digits
+from asr_worker.digits import STEP, final_retry, keep_digits, needs_digits
 from asr_worker.recording import PackState
 from asr_worker.stage import AsrStage, StreamingOptions
 from common.metrics import AsrMetrics
@@ -175,6 +175,15 @@ def test_a_takeover_decides_as_the_worker_before_it():
     assert not resumed.number_passage(7 * SECOND)
     # An old checkpoint without it reads as no number before.
     assert not redactor(state={"context": {}, "counts": {}}).number_passage(0)
+
+
+def test_the_final_retry_is_decided_from_the_prompt_and_the_number_passage_alone():
+    """The decision itself (asr_worker.steps' ``digits``), pure: what Core.digits_retry passes it."""
+    assert final_retry("", number_passage=True) is None  # --redact-digits-prompt ''
+    assert final_retry(DIGITS_PROMPT, number_passage=False) is None
+    retry = final_retry(DIGITS_PROMPT, number_passage=True)
+    assert retry is not None and retry.name == STEP and retry.prompt == DIGITS_PROMPT
+    assert retry.wanted("Hey, hey.") and not retry.wanted("4111.")
 
 
 def test_a_final_carries_the_digits_retry_only_in_a_number_passage_of_a_session_redacting_numbers():

@@ -12,7 +12,8 @@ import pytest
 from asr_worker.core import AsrSessionState, Core, StreamingOptions
 from asr_worker.engines import DecodeRequest, Hypothesis
 from asr_worker.engines.whisper import detected
-from asr_worker.language import DEFAULT_LANGUAGES, LanguageVote, allowed, languages, restricted, script_fits
+from asr_worker.language import (DEFAULT_LANGUAGES, LanguageVote, allowed, languages, request_language, restricted,
+                                 script_fits)
 from common.errors import ConfigError, ProtocolError
 from common.languages import ModelLanguages
 from common.pipeline_config import AsrConfig, PipelineConfig
@@ -154,6 +155,25 @@ def test_a_decode_of_too_little_audio_is_in_the_leading_language_and_longer_ones
     assert asked(asr, request(0.2, final=True)) == ("es", ("en", "es"))
     named = state(AsrConfig(language="en"))
     assert asked(named, request(0.2)) == (None, ())  # a named language is left alone (the caller passes it)
+
+
+def test_the_request_language_is_decided_from_the_sessions_few_fields_alone():
+    """The decision itself (asr_worker.steps' ``language``), pure: what Core.in_language passes it."""
+    def decided(decode: DecodeRequest, *, asked: str | None = None, allowed: tuple[str, ...] | None = ("en", "es"),
+                guess: str = "es") -> tuple[str | None, tuple[str, ...]]:
+        sent = request_language(decode, asked=asked, allowed=allowed, guess=guess, detect_min_sec=1.0)
+        return sent.language, sent.languages
+
+    assert decided(request(0.5)) == ("es", ())  # under detect_min_sec: the guess, nothing detected
+    assert decided(request(0.999)) == ("es", ())
+    assert decided(request(1.0)) == (None, ("en", "es"))  # enough audio: detected among the allowed
+    assert decided(request(0.5, language="en")) == ("en", ())  # a partial's own language is kept
+    assert decided(request(0.5, final=True)) == ("es", ("en", "es"))  # a final asks for the evidence
+    assert decided(request(2.0, final=True, language="en")) == ("en", ("en", "es"))
+    assert decided(request(0.5), asked="en") == (None, ())  # a named language: left alone
+    assert decided(request(0.5), allowed=None) == (None, ())  # no vote (a model of one language)
+    decode = request(3.0, language="en")
+    assert request_language(decode, asked="en", allowed=("en",), guess="en", detect_min_sec=1.0) is decode
 
 
 def test_an_engine_without_probabilities_gives_its_detected_language_as_evidence():
