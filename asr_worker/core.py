@@ -82,7 +82,7 @@ class StreamingOptions:
         "(--no-sentence-endpoint: at silence_threshold only); sessions may override with the "
         "config field sentence_endpoint"))
     # A sentence whisper is unsure of is not ended early: the speech after the pause is context
-    # that fixes it (BENCHMARKS.md, "Spanish: streamed against offline on a set twice the size ...").
+    # that fixes it (BENCHMARKS.md, "Spanish").
     sentence_confidence: float = field(default=0.6, metadata=option(
         "with --sentence-endpoint, end an utterance early only where the decode's confidence (its mean "
         "token probability) is at least this, or the sentence is short (--sentence-short-words) "

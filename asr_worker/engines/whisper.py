@@ -187,7 +187,7 @@ def fitted_windows(features: list[np.ndarray], contents: list[int], frames: int)
     37.8 %). Silence is what whisper trained on (audio padded with zero samples, whose log-mel is
     the floor: 8 under the loudest frame in log10, ``max - 2`` normalised; openai/whisper pads the
     audio for it since 2023-03). After wideband audio it is worse (English call scripts at
-    16 kHz 13.0 -> 16.6 %), so wideband keeps zeros. BENCHMARKS.md, "The encoder window's padding"."""
+    16 kHz 13.0 -> 16.6 %), so wideband keeps zeros. BENCHMARKS.md, "Spanish"."""
     windows = np.zeros((len(features), features[0].shape[0], frames), np.float32)
     for window, feature, content in zip(windows, features, contents):
         window[:, :content] = feature[:, :content]

@@ -27,7 +27,7 @@ CARD_DIGITS = 13  # a number this long is a card number whatever follows
 MASK = "[REDACTED]"
 _TRAILING = ".,?!;:"
 # A final of a number passage told ``unread_number`` is redacted whole up to this many words (a word
-# repeated in a row counting once). Recorded (BENCHMARKS.md, "the unread number"): the pieces whose
+# repeated in a row counting once). Recorded while tuning it (git log -p BENCHMARKS.md): the pieces whose
 # second decode wrote refused digits were 1-2 words (`For I'm...` -> `4-I`; `FEM-0 FEM-0 ... FEM-`);
 # the negatives whose second decode wrote digits were sentences of 6 and more (`A new car derived in
 # Penn Bay.` -> `The new card arrived in 10 days.`), and a keyword sentence "My email is John." is 4.
