@@ -30,13 +30,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 from common.languages import language_code
 from common.records import SAMPLE_RATE
 
-if TYPE_CHECKING:
-    from .engines import DecodeRequest
+from .engines import DecodeRequest
 
 # Call-centre languages, most likely first: the first is the decode language of the audio
 # before there is enough to detect on. Whisper's codes.
