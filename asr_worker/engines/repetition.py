@@ -21,6 +21,8 @@ import zlib
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 
+from common.contract import ADJACENT_REPEAT_WORDS
+
 from .base import Word
 
 SENTENCE_ENDS = ".?!。？！"  # marks that end a sentence in whisper's text (ASCII and full-width)
@@ -51,6 +53,10 @@ class LoopLimits:
     phrase_min_words: int = 3
     phrase_max_words: int = 12
     phrase_repeats: int = 3
+    # A phrase this long said twice back to back is a loop as well: the transcript contract's own
+    # rule (natural speech hardly repeats five words back to back). Base, under load, wrote a
+    # 7-word Spanish phrase twice and began a third copy (the contract soak, 2026-11-25).
+    phrase_twice_min_words: int = ADJACENT_REPEAT_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +194,9 @@ def find_loop(text: str, tokens: Sequence[int], seconds: float, *, final: bool =
     run = longest_run(tokens, max_unit=limits.max_unit)
     phrase = phrase_run(text, min_words=limits.phrase_min_words, max_words=limits.phrase_max_words,
                         min_repeats=limits.phrase_repeats)
+    if phrase is None and limits.phrase_twice_min_words <= limits.phrase_max_words:
+        phrase = phrase_run(text, min_words=limits.phrase_twice_min_words, max_words=limits.phrase_max_words,
+                            min_repeats=2)
     # Where a loop with no token run is cut: after a phrase said twice, if it has one.
     keep = phrase if phrase is not None or run is not None else phrase_run(
         text, min_words=limits.phrase_min_words, max_words=limits.phrase_max_words, min_repeats=2)

@@ -228,14 +228,34 @@ def test_a_spanish_phrase_said_over_and_over_is_a_loop_cut_after_its_first_copy(
         assert cut_text(text, loop) == kept
 
 
+# Base under load in the contract soak (2026-11-25): a 7-word phrase twice, then a third copy begun.
+SOAK_TWICE = ("Me cuyo nombre no quiero acorrarme, no ha mucho tiempo que mide a un y algo de los relanzas y "
+              "a un y algo de los relanzas y a un y algo de algo de amor.")
+
+
+@pytest.mark.parametrize("text, kept", [
+    (SOAK_TWICE, "Me cuyo nombre no quiero acorrarme, no ha mucho tiempo que mide a un y algo de los relanzas y"),
+    ("we were all going direct the other way we were all going direct the other way",
+     "we were all going direct the other way"),
+])
+def test_a_phrase_of_five_words_or_more_said_twice_is_a_loop(text, kept):
+    """Five words or more twice back to back, the contract's own rule for a repeat inside a final
+    (common.contract.ADJACENT_REPEAT_WORDS), is a loop cut after its first copy."""
+    for final in (False, True):
+        loop = find_loop(text, es_tokenize(text), 12.0, final=final, limits=LIMITS)
+        assert loop is not None and loop.reason == "phrase", (text, final)
+        assert cut_text(text, loop) == kept
+
+
 @pytest.mark.parametrize("text", [
     "Sí, sí, sí, claro que sí.", "No, no y no. Le he dicho que no.", "Gracias, gracias, muchas gracias.",
     "Uno, dos, tres, uno, dos, tres.", "Es la una, la una y media, las dos.",
     "En un lugar de la Mancha, de cuyo nombre no quiero acordarme, no ha mucho tiempo que vivía un hidalgo.",
     "Mi número es 4111 1111 1111 1111 y caduca en el 2027.",
-    "Thank you, thank you, thank you so much."])
+    "Thank you, thank you, thank you so much.", "I want to, I want to ask about my bill.",
+    "Can you hear me? Can you hear me now?", "My number is four four one two, four four one two."])
 def test_what_callers_do_say_twice_is_not_a_phrase_loop(text):
-    """Short words said again, a phrase twice, numbers: speech, not a loop."""
+    """Short words said again, a phrase of under five words twice, numbers: speech, not a loop."""
     assert find_loop(text, es_tokenize(text), 6.0, final=True, limits=LIMITS) is None
 
 
