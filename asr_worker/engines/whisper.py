@@ -45,9 +45,25 @@ from .whisper_models import ResolvedModel, resolve_model
 
 log = logging.getLogger(__name__)
 
-# A segment counts as silence when whisper is this sure of it (and unsure of its words).
+# A segment counts as silence when whisper is this sure of it (and unsure of its words): faster-whisper's rule.
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
+# ... and whatever its words' scores when it is this sure: tiny.en writes "you" on a breath through
+# 8 kHz mu-law at a no-speech probability of 0.92-0.98 and a log-probability of -0.5 to -1.0, where
+# the turn set's short replies reach 0.54 (tiny.en) and 0.38 (base).
+SURE_NO_SPEECH_PROB = 0.85
+
+
+def silence(text: str, *, avg_logprob: float, no_speech_prob: float) -> bool:
+    """Whether whisper's decode of ``text`` is of silence or noise, not speech (:data:`NO_SPEECH_PROB`,
+    :data:`SURE_NO_SPEECH_PROB`). A decode that writes a number is speech unless whisper is sure of
+    silence: its no-speech probability runs highest on numbers said alone (0.50-0.63 for "Three.",
+    "Forty two." in the turn set), and a number the caller said is the last thing to drop."""
+    if no_speech_prob > SURE_NO_SPEECH_PROB:
+        return True
+    if any(character.isdigit() for character in text):
+        return False
+    return no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
 
 CLOSE_TIMEOUT = 30.0  # seconds close() waits for the decode in progress
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -432,7 +448,7 @@ class WhisperDecoder:
         for index, (tokenizer, language, timed) in enumerate(zip(tokenizers, languages, aligned)):
             tokens, avg_logprob, no_speech_prob = decodes[index]
             text = tokenizer.decode(tokens).strip()
-            silent = no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB
+            silent = silence(text, avg_logprob=avg_logprob, no_speech_prob=no_speech_prob)
             words: tuple[Word, ...] = ()
             if timed is not None:
                 merge_punctuations(timed, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
@@ -507,7 +523,7 @@ class WhisperDecoder:
         timed = words_of(segments)
         words = " ".join(s.text.strip() for s in segments).strip()
         silent = bool(segments) and all(
-            s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob < LOW_LOGPROB for s in segments)
+            silence(s.text, avg_logprob=s.avg_logprob, no_speech_prob=s.no_speech_prob) for s in segments)
         # CTranslate2 returns the forced prefix as part of the output: no join needed.
         text = words
         token_ids = self.tokenize(text)
