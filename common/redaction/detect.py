@@ -115,6 +115,14 @@ _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs",
 # Not one that starts with 0 ("0.78": an SSN's "oh seven eight" as base wrote it; no time, and a
 # price under one would have its currency sign).
 _DECIMAL = re.compile(r"^(?:[$£€]\d{1,3}|[1-9]\d{0,2})\.\d{2}[.,]?$")
+# ... but one with no currency that reads as a card's expiry, month and year ("11.29", "3.27": the
+# recogniser writes "eleven twenty nine" so), is no amount or time unless a word says it is a time
+# (:data:`_TIME_BEFORE`, or a unit after it): a price without its currency is rarer than an expiry
+# said with no keyword, and it fails closed.
+_EXPIRY_DECIMAL = re.compile(r"^(?:1[0-2]|[1-9])\.(?:[23]\d)[.,]?$")
+_TIME_BEFORE = {"at", "by", "until", "till", "til", "after", "before", "around", "about", "past", "since"}
+# A time written as one token with its am or pm ("3pm", "10am", "3.30pm").
+_HOUR_CLOCK = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?(?:am|pm)[.,]?$")
 # Kinds whose sessions fail closed: any number that may be a secret's is redacted (:func:`_may_be_secret`).
 # (``pii`` redacts SSNs too.)
 FAIL_CLOSED = frozenset({"pci", "ssn", "pii"})
@@ -627,6 +635,10 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     pieces = tokens[run.first:run.last + 1]
     decimal = bool(_DECIMAL.match(written)) and (len(pieces) == 1 or len(pieces) == 2
                                                  and bool(re.match(r"^\.\d{2}[.,]?$", pieces[1])))
+    if decimal and _EXPIRY_DECIMAL.match(written) and not (run.first > 0 and cores[run.first - 1] in _TIME_BEFORE):
+        decimal = False  # "and it stopped from 11.29." for "good through eleven twenty nine": an expiry's shape
+    if _HOUR_CLOCK.match(written.lower()):
+        return True  # "See you at 3pm."
     # (A unit names the number said right before it: not one that a sentence's end splits, "the
     # eight. 1,000 days.", where the first words are another number's digits.)
     broken = any(t.rstrip()[-1:] in ".?!" for t in pieces[:-1])

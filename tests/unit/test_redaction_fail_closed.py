@@ -563,10 +563,11 @@ HELD_OUT_2_LEAKS = [
     ["The digits on the back aren't I low too."],
     ["But it's on the Mac I know too."],
     ["Let me get some of my current high note too."],
+    # "good through eleven twenty nine": an expiry's shape written as a price with no currency.
+    ["And it's good through", "and it stopped from 11.29."],
 ]
 # ... and those no rule reads (no keyword, no masked number near them): they leak still.
 HELD_OUT_2_UNREAD = [
-    ["And it's good through", "and it stopped from 11.29."],  # "good through eleven twenty nine": a price's shape
     # ("for" in a sentence with no keyword; its "too" and "11 to" are masked now)
     ["The biggest sun for my car I know too.", "And it's gone from 11 to empty I'm..."],
 ]
