@@ -316,6 +316,16 @@ def _digitwise(run: Run, cores: list[str]) -> bool:
         or len(run.groups) >= 2 and all(len(group) == 1 for group in run.groups) and "-" in written  # (not "3.0")
 
 
+def _one_by_one(run: Run, cores: list[str]) -> bool:
+    """``run`` says 3 digits or more one by one ("4 4 1 2", "nine oh three", "double six one", "4-4-1"):
+    no amount, time or date is said so, whatever word comes after it ("4 4 1 2 in the evening"); a
+    range ("3 to 5 business days") and a time ("4 30", "seven fifteen") are not."""
+    said = cores[run.first:run.last + 1]
+    singles = sum(1 if c in _ONE_DIGIT - {"double", "triple"} or len(c) == 1 and c.isdigit()
+                  else 2 if c in ("double", "triple") else 0 for c in said)
+    return singles >= 3 or len(run.groups) >= 3 and all(len(g) == 1 for g in run.groups)
+
+
 def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset()) -> bool:
     """Whether ``run`` may be (part of) a card number, an SSN, a security code, an expiry date or an
     account number, whatever the words around it: every number but
@@ -332,6 +342,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     When unsure, a number is masked: a year alone ("in 2019"), an order number, a house number
     without a ``pii`` address rule, a quantity of 3 digits or more ("120 people")."""
     n = len(run.digits)
+    if _one_by_one(run, cores):
+        return True
     if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS:
         return False
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and n <= 6:
@@ -453,7 +465,7 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is an amount or a time by a currency, a unit (a day's word only after a time with its
     minutes), a colon or two decimals, or a word such as "charge" before it (6 digits at most); or a
     date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
-    if len(run.digits) > _AMOUNT_DIGITS:
+    if len(run.digits) > _AMOUNT_DIGITS or _one_by_one(run, cores):
         return False
     if _unit_after(run, tokens, cores, strict=True):
         return True
@@ -624,6 +636,9 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
     if after in _BEFORE_UNIT and run.last + 2 < len(cores) and cores[run.last + 2] in units - _CLOCK:
         after = cores[run.last + 2]
+    if after == "in" and cores[run.last + 2:run.last + 4] in (["the", "morning"], ["the", "afternoon"],
+                                                             ["the", "evening"]):
+        after = cores[run.last + 3]  # "at 3 30 in the afternoon"
     if after in ("a", "p") and run.last + 2 < len(cores) and cores[run.last + 2] == "m":
         after += "m"  # "3 p .m." (the recogniser's word timings cut "p.m.")
     if after in _CLOCK and not _HOUR.match(written):

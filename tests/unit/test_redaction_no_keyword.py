@@ -37,6 +37,8 @@ def redacted(texts: list[str], kinds: tuple[str, ...]) -> list[str]:
     ["The number on the back is 5 3 1"],
     # An expiry the recogniser wrote as a price with no currency ("good through eleven twenty nine").
     ["And it's good through", "and it stopped from 11.29."], ["It runs out 11.29."],
+    # Digits read one by one are no amount or time, whatever word follows.
+    ["It's 4 4 1 2 in the evening."], ["It's 4 4 1 2 dollars."], ["It's 4-4-1 tomorrow."], ["It's double six one today."],
 ])
 def test_digits_with_no_keyword_are_masked(texts, kinds):
     out = redacted(texts, kinds)
@@ -53,6 +55,8 @@ def test_digits_with_no_keyword_are_masked(texts, kinds):
     "I waited for twenty minutes.", "It was around 300 dollars.", "Call me after 5 pm.", "See you at 3pm.",
     "See you at 10am tomorrow.", "We moved here on the fourth of July, 2019.", "The meeting is at 3.30 in the afternoon.",
     "It was 12.99 in the sale.", "It came to about 3.50 in the end.", "Can you call me back at 4.30 this afternoon?",
+    "The meeting is at 3 30 in the afternoon.", "It will arrive in 3 to 5 business days.",
+    "The engineer comes at seven fifteen tomorrow morning.",
 ])
 def test_quantities_amounts_times_and_dates_stay_readable(text, kinds):
     assert redacted([text], kinds) == [text]
