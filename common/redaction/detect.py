@@ -827,10 +827,21 @@ def _spoken_house_numbers(spans: list[Span], taken: list[bool], tokens: list[str
     for i in range(len(tokens) - 2):
         if taken[i] or cores[i] not in DIGIT_SPELLINGS:
             continue
+        # The house number's other digits before it, a filler word apart ("for the two" for "42").
+        first = i
+        while first > 0 and not taken[first - 1] and (cores[first - 1] in DIGIT_SPELLINGS or first > 1
+                                                       and cores[first - 1] in _FILLERS
+                                                       and cores[first - 2] in DIGIT_SPELLINGS
+                                                       and not taken[first - 2]):
+            first -= 1 if cores[first - 1] in DIGIT_SPELLINGS else 2
+        # (Capitalised; or, the recogniser writing the street in lower case, a digit's own word, not a
+        # homophone, after another digit's: "I limit for the two elm street", not "walked to the main
+        # street" nor "one main street".)
+        lower = cores[i] not in HOMOPHONES and first < i
         for j in range(i + 2, min(i + 5, len(tokens))):
-            if cores[j] in _STREET and not any(taken[i:j + 1]) and all(t[:1].isupper() for t in tokens[i + 1:j]):
-                spans.append(Span(i, j, "LOCATION_ADDRESS"))
-                taken[i:j + 1] = [True] * (j + 1 - i)
+            if cores[j] in _STREET and not any(taken[i:j + 1]) and (lower or all(t[:1].isupper() for t in tokens[i + 1:j])):
+                spans.append(Span(first, j, "LOCATION_ADDRESS"))
+                taken[first:j + 1] = [True] * (j + 1 - first)
                 break
 
 

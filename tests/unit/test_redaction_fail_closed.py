@@ -547,6 +547,10 @@ def test_a_house_number_heard_as_words_goes_with_its_street(kinds):
     assert redacted(["I will not forget to Elm Street."], kinds) == ["I will not forget [LOCATION_ADDRESS_1]."]
     # Not a homophone before a word that is no street's name.
     assert redacted(["I want to place an order."], kinds) == ["I want to place an order."]
+    # tiny.en, en-us+f3 (bench.redaction): "I live at 42 Elm Street." in lower case, its digits apart.
+    assert redacted(["I limit for the two elm street"], kinds) == ["I limit [LOCATION_ADDRESS_1]"]
+    for text in ("i walked to the main street", "we have one main street here", "I live on one way street."):
+        assert redacted([text], kinds) == [text]
 
 
 # The leaks of the second held-out part (bench.redaction --set held-out-2, scored once at 4acb25a:
