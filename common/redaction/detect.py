@@ -283,7 +283,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         taken[0] = True
     if FAIL_CLOSED & set(kinds):
         _lone_digits(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read)
-        _digits_alone(spans, taken, cores, kinds, before, keyword_at, breaks, numbers_read)
+        _digits_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read)
     if FAIL_CLOSED & set(kinds) or continues:
         _spellings_beside(spans, taken, cores)
     if FAIL_CLOSED & set(kinds):  # (after the spans have taken the words beside them: they open passages)
@@ -432,7 +432,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     return left
 
 
-def _digits_alone(spans: list[Span], taken: list[bool], cores: list[str], kinds: tuple[str, ...],
+def _digits_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
                   before: list[Context], keyword_at: list[str | None], breaks: frozenset[int],
                   found: list[Run]) -> None:
     """A final that says nothing but digits' words ("four", "Oh.", "too.") is a piece of a number read
@@ -451,6 +451,14 @@ def _digits_alone(spans: list[Span], taken: list[bool], cores: list[str], kinds:
             entity = _sensitive(kinds, before[end - 1], keyword_at, end - 1, end - 1, ahead=False) or "NUMBER"
             spans.append(Span(end - 1, end - 1, entity))
             taken[end - 1] = True
+    # "oh" that ends a sentence or a final after other words ("So that's oh."): a zero, the last digit of
+    # what was read (as an interjection it begins one: "Oh, I see").
+    for i, c in enumerate(cores):
+        if c in ("oh", "o") and not taken[i] and i not in in_runs and i > 0 and i not in breaks \
+                and tokens[i - 1].rstrip()[-1:] not in ".?!" and (i + 1 in breaks or i + 1 == len(cores)
+                                                                   or tokens[i].rstrip()[-1:] in ".?!"):
+            spans.append(Span(i, i, _sensitive(kinds, before[i], keyword_at, i, i, ahead=False) or "NUMBER"))
+            taken[i] = True
 
 
 def _named(entity: str, kinds: tuple[str, ...]) -> str:

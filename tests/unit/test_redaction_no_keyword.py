@@ -39,6 +39,8 @@ def redacted(texts: list[str], kinds: tuple[str, ...]) -> list[str]:
     ["And it's good through", "and it stopped from 11.29."], ["It runs out 11.29."],
     # Digits read one by one are no amount or time, whatever word follows.
     ["It's 4 4 1 2 in the evening."], ["It's 4 4 1 2 dollars."], ["It's 4-4-1 tomorrow."], ["It's double six one today."],
+    # Homophones and "oh" read as digits with no keyword; "oh" ending a sentence is a zero.
+    ["Okay.", "for for to to."], ["Won to free."], ["So that's oh."], ["It's 5 3 oh."],
 ])
 def test_digits_with_no_keyword_are_masked(texts, kinds):
     out = redacted(texts, kinds)
@@ -57,6 +59,8 @@ def test_digits_with_no_keyword_are_masked(texts, kinds):
     "It was 12.99 in the sale.", "It came to about 3.50 in the end.", "Can you call me back at 4.30 this afternoon?",
     "The meeting is at 3 30 in the afternoon.", "It will arrive in 3 to 5 business days.",
     "The engineer comes at seven fifteen tomorrow morning.",
+    # "Oh" that begins a sentence is an interjection; homophones inside a sentence are words.
+    "Oh, I see.", "Oh okay, thanks.", "I went to the store for two hours.", "I paid for two tickets.",
 ])
 def test_quantities_amounts_times_and_dates_stay_readable(text, kinds):
     assert redacted([text], kinds) == [text]
