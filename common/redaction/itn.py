@@ -179,6 +179,12 @@ def _homophones(tokens: list[str], cores: list[str], flags: list[bool]) -> None:
         digitwise = after and _single_digit(tokens[j + 1], cores[j + 1]) and (
             j + 2 == n or tokens[j + 1].rstrip()[-1:] in ".?!"
             or j + 2 < n and flags[j + 2] and _single_digit(tokens[j + 2], cores[j + 2]))
+        # (Not "for"/"to" alone before one digit's word that ends the sentence after a word: "a table for
+        # one.", "down to two." are quantities; "I'm free one." is "three one", and in a keyword's or a
+        # masked number's passage the detector masks both words anyway.)
+        if digitwise and j == i and i > 0 and cores[i] in ("for", "to") and cores[j + 1] in _UNITS[:10] \
+                and not flags[i - 1] and not (j + 2 < n and flags[j + 2]):
+            digitwise = False
         if before and (after or j + 1 == n) or i == 0 and after or digitwise:
             flags[i:j + 1] = [True] * (j + 1 - i)
         i = j + 1

@@ -41,6 +41,7 @@ def redacted(texts: list[str], kinds: tuple[str, ...]) -> list[str]:
     ["It's 4 4 1 2 in the evening."], ["It's 4 4 1 2 dollars."], ["It's 4-4-1 tomorrow."], ["It's double six one today."],
     # Homophones and "oh" read as digits with no keyword; "oh" ending a sentence is a zero.
     ["Okay.", "for for to to."], ["Won to free."], ["So that's oh."], ["It's 5 3 oh."],
+    ["I'm free one."], ["It's oh seven, for one."], ["My card code is for one."],
 ])
 def test_digits_with_no_keyword_are_masked(texts, kinds):
     out = redacted(texts, kinds)
@@ -61,6 +62,8 @@ def test_digits_with_no_keyword_are_masked(texts, kinds):
     "The engineer comes at seven fifteen tomorrow morning.",
     # "Oh" that begins a sentence is an interjection; homophones inside a sentence are words.
     "Oh, I see.", "Oh okay, thanks.", "I went to the store for two hours.", "I paid for two tickets.",
+    # "for one", "down to two": a quantity, with no keyword and no masked number near.
+    "A table for one.", "A table for two.", "It came down to one.",
 ])
 def test_quantities_amounts_times_and_dates_stay_readable(text, kinds):
     assert redacted([text], kinds) == [text]
