@@ -429,6 +429,15 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             spans.append(Span(i, i, _named(passage[i] or "NUMBER", kinds)))
             taken[i] = True
             changed = True
+        # "double"/"triple" and the word after it, the digit it repeats misheard ("double heaven," for
+        # "double seven,"; "a double room" outside a passage is words).
+        for i in range(n - 1):
+            if taken[i] or i in in_runs or not passage[i] or cores[i] not in ("double", "triple") \
+                    or taken[i + 1] or i + 1 in in_runs or tokens[i].rstrip()[-1:] in ".?!,":
+                continue
+            spans.append(Span(i, i + 1, _named(passage[i] or "NUMBER", kinds)))
+            taken[i:i + 2] = [True, True]
+            changed = True
     return left
 
 

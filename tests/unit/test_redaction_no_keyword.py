@@ -42,6 +42,8 @@ def redacted(texts: list[str], kinds: tuple[str, ...]) -> list[str]:
     # Homophones and "oh" read as digits with no keyword; "oh" ending a sentence is a zero.
     ["Okay.", "for for to to."], ["Won to free."], ["So that's oh."], ["It's 5 3 oh."],
     ["I'm free one."], ["It's oh seven, for one."], ["My card code is for one."],
+    # tiny.en in packs, en-gb mu-law, for "Sure, it's" / "five three one." / "double seven." / "one two oh eight.".
+    ["Sure, it's", "time free one,", "double heaven,", "1208."],
 ])
 def test_digits_with_no_keyword_are_masked(texts, kinds):
     out = redacted(texts, kinds)
@@ -63,7 +65,7 @@ def test_digits_with_no_keyword_are_masked(texts, kinds):
     # "Oh" that begins a sentence is an interjection; homophones inside a sentence are words.
     "Oh, I see.", "Oh okay, thanks.", "I went to the store for two hours.", "I paid for two tickets.",
     # "for one", "down to two": a quantity, with no keyword and no masked number near.
-    "A table for one.", "A table for two.", "It came down to one.",
+    "A table for one.", "A table for two.", "It came down to one.", "I, for one, agree.", "I got a free one, thanks.",
 ])
 def test_quantities_amounts_times_and_dates_stay_readable(text, kinds):
     assert redacted([text], kinds) == [text]
