@@ -267,12 +267,13 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             spans.append(Span(i, i, entity or "NUMBER"))
             taken[i] = True
     _absorb(spans, taken, numbers_read, tokens, cores, keyword_at)
+    chained = _signed_chain(numbers_read, tokens, cores) if FAIL_CLOSED & set(kinds) else set()
     for run in numbers_read:
         if any(taken[run.first:run.last + 1]):
             continue
         if continues and run.first == 0 and not _unit_after(run, tokens, cores):
             label = continues  # the rest of the number the passage before ended with
-        elif FAIL_CLOSED & set(kinds) and _may_be_secret(run, tokens, cores, breaks):
+        elif FAIL_CLOSED & set(kinds) and (run.first in chained or _may_be_secret(run, tokens, cores, breaks)):
             label = _label(kinds, before[run.first], keyword_at, run)
         else:
             continue
@@ -314,6 +315,29 @@ def _digitwise(run: Run, cores: list[str]) -> bool:
     written = "".join(cores[run.first:run.last + 1])
     return sum(c in _ONE_DIGIT or len(c) == 1 and c.isdigit() for c in cores[run.first:run.last + 1]) >= 2 \
         or len(run.groups) >= 2 and all(len(group) == 1 for group in run.groups) and "-" in written  # (not "3.0")
+
+
+def _signed_chain(found: list[Run], tokens: list[str], cores: list[str]) -> set[int]:
+    """Where (their first tokens) numbers with a currency sign and no unit word after them follow one
+    another, at most :data:`JOIN_GAP` words apart within a sentence, 3 or more of them, 7 digits or more
+    in all, none with a thousands separator or cents: a number read in groups that the recogniser wrote as
+    prices ("It's £100, well £60, £7183," for "It's five hundred twelve, sixty, seventy one eighty
+    three", an SSN)."""
+    def signed(run: Run) -> bool:
+        after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+        # (Written as groups are, no thousands separator nor cents: "$1,000", "$4.50" are prices.)
+        return bool(re.match(r"^[$£€]\d+[,.;]?$", "".join(tokens[run.first:run.last + 1]))) and after not in _UNITS
+    out: set[int] = set()
+    chain: list[Run] = []
+    for run in [*found, None]:
+        if run is not None and signed(run) and chain and run.first - chain[-1].last - 1 <= JOIN_GAP \
+                and not any(t.rstrip()[-1:] in ".?!" for t in tokens[chain[-1].last:run.first]):
+            chain.append(run)
+            continue
+        if len(chain) >= 3 and sum(len(r.digits) for r in chain) >= 7:
+            out.update(r.first for r in chain)
+        chain = [run] if run is not None and signed(run) else []
+    return out
 
 
 def _one_by_one(run: Run, cores: list[str]) -> bool:
