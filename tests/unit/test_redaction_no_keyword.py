@@ -90,3 +90,23 @@ def test_a_keyword_only_names_what_is_masked(texts, kinds, label):
 def test_sessions_without_a_fail_closed_kind_are_unchanged():
     assert redacted(["It's 4 4 1 2."], ("numbers",)) == ["It's [NUMBER_1]."]
     assert redacted(["and it stopped from 11.29."], ("numbers",)) == ["and it stopped from [NUMBER_1]."]
+
+
+# The leaks of the third held-out part (bench.redaction --set held-out-3, scored once at its end,
+# tiny.en over espeak-ng en-us+m3, en-gb-x-rp, en-us+f2, 16 kHz and mu-law, live and in packs), as the
+# recogniser wrote them: no keyword and no masked number near, no rule reads them yet.
+HELD_OUT_3_UNREAD = [
+    # "My reference is oh seven seven two." / "double six one.": digits' words said as a quantity would be.
+    ["My reference in both M&M and two.", "Not will fix one."],
+    ["My reference in both M &M and two,", "normal 661."],
+    # "The one on the back is five three one.": "free one" with no punctuation, a final held with the next.
+    ["but well on the back is time free one", "And it runs out 11.29."],
+    # "oh seven seven two" heard as a date.
+    ["My reference in November 7th 72", "Number 661"],
+]
+
+
+@pytest.mark.xfail(strict=True, reason="no keyword and no masked number near: no rule reads them (docs/redaction.md, Not caught)")
+@pytest.mark.parametrize("texts", HELD_OUT_3_UNREAD)
+def test_the_third_held_out_parts_leaks_no_rule_reads(texts):
+    assert in_clear(redacted(texts, ("pci", "ssn"))) == []
