@@ -118,3 +118,5 @@ def test_every_call_of_every_set_has_a_name_of_its_own_and_something_to_score() 
             assert any(piece.entity for piece in pieces), name
     assert not set(dict(SETS["held-out"])) & set(dict(CALLS))
     assert not set(dict(SETS["held-out-2"])) & (set(dict(CALLS)) | set(dict(SETS["held-out"])))
+    assert not set(dict(SETS["held-out-3"])) & (set(dict(CALLS)) | set(dict(SETS["held-out"]))
+                                                 | set(dict(SETS["held-out-2"])))

@@ -115,6 +115,14 @@ _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs",
 # Not one that starts with 0 ("0.78": an SSN's "oh seven eight" as base wrote it; no time, and a
 # price under one would have its currency sign).
 _DECIMAL = re.compile(r"^(?:[$£€]\d{1,3}|[1-9]\d{0,2})\.\d{2}[.,]?$")
+# ... but one with no currency that reads as a card's expiry, month and year ("11.29", "3.27": the
+# recogniser writes "eleven twenty nine" so), is no amount or time unless a word says it is a time
+# (:data:`_TIME_BEFORE`, or a unit after it): a price without its currency is rarer than an expiry
+# said with no keyword, and it fails closed.
+_EXPIRY_DECIMAL = re.compile(r"^(?:1[0-2]|[1-9])\.(?:[23]\d)[.,]?$")
+_TIME_BEFORE = {"at", "by", "until", "till", "til", "after", "before", "around", "about", "past", "since"}
+# A time written as one token with its am or pm ("3pm", "10am", "3.30pm").
+_HOUR_CLOCK = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?(?:am|pm)[.,]?$")
 # Kinds whose sessions fail closed: any number that may be a secret's is redacted (:func:`_may_be_secret`).
 # (``pii`` redacts SSNs too.)
 FAIL_CLOSED = frozenset({"pci", "ssn", "pii"})
@@ -259,12 +267,13 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             spans.append(Span(i, i, entity or "NUMBER"))
             taken[i] = True
     _absorb(spans, taken, numbers_read, tokens, cores, keyword_at)
+    chained = _signed_chain(numbers_read, tokens, cores) if FAIL_CLOSED & set(kinds) else set()
     for run in numbers_read:
         if any(taken[run.first:run.last + 1]):
             continue
         if continues and run.first == 0 and not _unit_after(run, tokens, cores):
             label = continues  # the rest of the number the passage before ended with
-        elif FAIL_CLOSED & set(kinds) and _may_be_secret(run, tokens, cores, breaks):
+        elif FAIL_CLOSED & set(kinds) and (run.first in chained or _may_be_secret(run, tokens, cores, breaks)):
             label = _label(kinds, before[run.first], keyword_at, run)
         else:
             continue
@@ -275,7 +284,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         taken[0] = True
     if FAIL_CLOSED & set(kinds):
         _lone_digits(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read)
-        _digits_alone(spans, taken, cores, kinds, before, keyword_at, breaks, numbers_read)
+        _digits_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read)
     if FAIL_CLOSED & set(kinds) or continues:
         _spellings_beside(spans, taken, cores)
     if FAIL_CLOSED & set(kinds):  # (after the spans have taken the words beside them: they open passages)
@@ -308,6 +317,39 @@ def _digitwise(run: Run, cores: list[str]) -> bool:
         or len(run.groups) >= 2 and all(len(group) == 1 for group in run.groups) and "-" in written  # (not "3.0")
 
 
+def _signed_chain(found: list[Run], tokens: list[str], cores: list[str]) -> set[int]:
+    """Where (their first tokens) numbers with a currency sign and no unit word after them follow one
+    another, at most :data:`JOIN_GAP` words apart within a sentence, 3 or more of them, 7 digits or more
+    in all, none with a thousands separator or cents: a number read in groups that the recogniser wrote as
+    prices ("It's £100, well £60, £7183," for "It's five hundred twelve, sixty, seventy one eighty
+    three", an SSN)."""
+    def signed(run: Run) -> bool:
+        after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+        # (Written as groups are, no thousands separator nor cents: "$1,000", "$4.50" are prices.)
+        return bool(re.match(r"^[$£€]\d+[,.;]?$", "".join(tokens[run.first:run.last + 1]))) and after not in _UNITS
+    out: set[int] = set()
+    chain: list[Run] = []
+    for run in [*found, None]:
+        if run is not None and signed(run) and chain and run.first - chain[-1].last - 1 <= JOIN_GAP \
+                and not any(t.rstrip()[-1:] in ".?!" for t in tokens[chain[-1].last:run.first]):
+            chain.append(run)
+            continue
+        if len(chain) >= 3 and sum(len(r.digits) for r in chain) >= 7:
+            out.update(r.first for r in chain)
+        chain = [run] if run is not None and signed(run) else []
+    return out
+
+
+def _one_by_one(run: Run, cores: list[str]) -> bool:
+    """``run`` says 3 digits or more one by one ("4 4 1 2", "nine oh three", "double six one", "4-4-1"):
+    no amount, time or date is said so, whatever word comes after it ("4 4 1 2 in the evening"); a
+    range ("3 to 5 business days") and a time ("4 30", "seven fifteen") are not."""
+    said = cores[run.first:run.last + 1]
+    singles = sum(1 if c in _ONE_DIGIT - {"double", "triple"} or len(c) == 1 and c.isdigit()
+                  else 2 if c in ("double", "triple") else 0 for c in said)
+    return singles >= 3 or len(run.groups) >= 3 and all(len(g) == 1 for g in run.groups)
+
+
 def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset()) -> bool:
     """Whether ``run`` may be (part of) a card number, an SSN, a security code, an expiry date or an
     account number, whatever the words around it: every number but
@@ -324,6 +366,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     When unsure, a number is masked: a year alone ("in 2019"), an order number, a house number
     without a ``pii`` address rule, a quantity of 3 digits or more ("120 people")."""
     n = len(run.digits)
+    if _one_by_one(run, cores):
+        return True
     if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS:
         return False
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and n <= 6:
@@ -409,10 +453,19 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             spans.append(Span(i, i, _named(passage[i] or "NUMBER", kinds)))
             taken[i] = True
             changed = True
+        # "double"/"triple" and the word after it, the digit it repeats misheard ("double heaven," for
+        # "double seven,"; "a double room" outside a passage is words).
+        for i in range(n - 1):
+            if taken[i] or i in in_runs or not passage[i] or cores[i] not in ("double", "triple") \
+                    or taken[i + 1] or i + 1 in in_runs or tokens[i].rstrip()[-1:] in ".?!,":
+                continue
+            spans.append(Span(i, i + 1, _named(passage[i] or "NUMBER", kinds)))
+            taken[i:i + 2] = [True, True]
+            changed = True
     return left
 
 
-def _digits_alone(spans: list[Span], taken: list[bool], cores: list[str], kinds: tuple[str, ...],
+def _digits_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
                   before: list[Context], keyword_at: list[str | None], breaks: frozenset[int],
                   found: list[Run]) -> None:
     """A final that says nothing but digits' words ("four", "Oh.", "too.") is a piece of a number read
@@ -431,6 +484,14 @@ def _digits_alone(spans: list[Span], taken: list[bool], cores: list[str], kinds:
             entity = _sensitive(kinds, before[end - 1], keyword_at, end - 1, end - 1, ahead=False) or "NUMBER"
             spans.append(Span(end - 1, end - 1, entity))
             taken[end - 1] = True
+    # "oh" that ends a sentence or a final after other words ("So that's oh."): a zero, the last digit of
+    # what was read (as an interjection it begins one: "Oh, I see").
+    for i, c in enumerate(cores):
+        if c in ("oh", "o") and not taken[i] and i not in in_runs and i > 0 and i not in breaks \
+                and tokens[i - 1].rstrip()[-1:] not in ".?!" and (i + 1 in breaks or i + 1 == len(cores)
+                                                                   or tokens[i].rstrip()[-1:] in ".?!"):
+            spans.append(Span(i, i, _sensitive(kinds, before[i], keyword_at, i, i, ahead=False) or "NUMBER"))
+            taken[i] = True
 
 
 def _named(entity: str, kinds: tuple[str, ...]) -> str:
@@ -445,7 +506,7 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is an amount or a time by a currency, a unit (a day's word only after a time with its
     minutes), a colon or two decimals, or a word such as "charge" before it (6 digits at most); or a
     date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
-    if len(run.digits) > _AMOUNT_DIGITS:
+    if len(run.digits) > _AMOUNT_DIGITS or _one_by_one(run, cores):
         return False
     if _unit_after(run, tokens, cores, strict=True):
         return True
@@ -616,6 +677,9 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
     if after in _BEFORE_UNIT and run.last + 2 < len(cores) and cores[run.last + 2] in units - _CLOCK:
         after = cores[run.last + 2]
+    if after == "in" and cores[run.last + 2:run.last + 4] in (["the", "morning"], ["the", "afternoon"],
+                                                             ["the", "evening"]):
+        after = cores[run.last + 3]  # "at 3 30 in the afternoon"
     if after in ("a", "p") and run.last + 2 < len(cores) and cores[run.last + 2] == "m":
         after += "m"  # "3 p .m." (the recogniser's word timings cut "p.m.")
     if after in _CLOCK and not _HOUR.match(written):
@@ -627,6 +691,10 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     pieces = tokens[run.first:run.last + 1]
     decimal = bool(_DECIMAL.match(written)) and (len(pieces) == 1 or len(pieces) == 2
                                                  and bool(re.match(r"^\.\d{2}[.,]?$", pieces[1])))
+    if decimal and _EXPIRY_DECIMAL.match(written) and not (run.first > 0 and cores[run.first - 1] in _TIME_BEFORE):
+        decimal = False  # "and it stopped from 11.29." for "good through eleven twenty nine": an expiry's shape
+    if _HOUR_CLOCK.match(written.lower()):
+        return True  # "See you at 3pm."
     # (A unit names the number said right before it: not one that a sentence's end splits, "the
     # eight. 1,000 days.", where the first words are another number's digits.)
     broken = any(t.rstrip()[-1:] in ".?!" for t in pieces[:-1])
@@ -800,10 +868,21 @@ def _spoken_house_numbers(spans: list[Span], taken: list[bool], tokens: list[str
     for i in range(len(tokens) - 2):
         if taken[i] or cores[i] not in DIGIT_SPELLINGS:
             continue
+        # The house number's other digits before it, a filler word apart ("for the two" for "42").
+        first = i
+        while first > 0 and not taken[first - 1] and (cores[first - 1] in DIGIT_SPELLINGS or first > 1
+                                                       and cores[first - 1] in _FILLERS
+                                                       and cores[first - 2] in DIGIT_SPELLINGS
+                                                       and not taken[first - 2]):
+            first -= 1 if cores[first - 1] in DIGIT_SPELLINGS else 2
+        # (Capitalised; or, the recogniser writing the street in lower case, a digit's own word, not a
+        # homophone, after another digit's: "I limit for the two elm street", not "walked to the main
+        # street" nor "one main street".)
+        lower = cores[i] not in HOMOPHONES and first < i
         for j in range(i + 2, min(i + 5, len(tokens))):
-            if cores[j] in _STREET and not any(taken[i:j + 1]) and all(t[:1].isupper() for t in tokens[i + 1:j]):
-                spans.append(Span(i, j, "LOCATION_ADDRESS"))
-                taken[i:j + 1] = [True] * (j + 1 - i)
+            if cores[j] in _STREET and not any(taken[i:j + 1]) and (lower or all(t[:1].isupper() for t in tokens[i + 1:j])):
+                spans.append(Span(first, j, "LOCATION_ADDRESS"))
+                taken[first:j + 1] = [True] * (j + 1 - first)
                 break
 
 

@@ -178,7 +178,17 @@ def _homophones(tokens: list[str], cores: list[str], flags: list[bool]) -> None:
         # (or before the one digit that ends the text or a sentence: "I'm free one." for "five three one.")
         digitwise = after and _single_digit(tokens[j + 1], cores[j + 1]) and (
             j + 2 == n or tokens[j + 1].rstrip()[-1:] in ".?!"
-            or j + 2 < n and flags[j + 2] and _single_digit(tokens[j + 2], cores[j + 2]))
+            or j + 2 < n and flags[j + 2] and _single_digit(tokens[j + 2], cores[j + 2])
+            # ... or ends a group (a comma) after a homophone that is seldom a word before a number: "time free
+            # one," / "double heaven," for "five three one." / "double seven." (not "I, for one, ...")
+            or tokens[j + 1].rstrip()[-1:] == "," and all(c not in ("for", "to") for c in cores[i:j + 1])
+            and not (i > 0 and cores[i - 1] in ("a", "an", "the", "another", "this", "that")))  # "a free one,"
+        # (Not "for"/"to" alone before one digit's word that ends the sentence after a word: "a table for
+        # one.", "down to two." are quantities; "I'm free one." is "three one", and in a keyword's or a
+        # masked number's passage the detector masks both words anyway.)
+        if digitwise and j == i and i > 0 and cores[i] in ("for", "to") and cores[j + 1] in _UNITS[:10] \
+                and not flags[i - 1] and not (j + 2 < n and flags[j + 2]):
+            digitwise = False
         if before and (after or j + 1 == n) or i == 0 and after or digitwise:
             flags[i:j + 1] = [True] * (j + 1 - i)
         i = j + 1

@@ -325,7 +325,46 @@ SPANISH = (
         CallPiece("Llegó el cinco de marzo de 2024.", label="date", entity="date"),
     )),
 )
-SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "spanish": SPANISH}
+# A third held-out part (``bench.redaction --set held-out-3``), written before the keyword-free
+# fail-closed rule of 2026-11-25 evening and scored once, at its end: digits said with no keyword at
+# all (no "card", "social", "code", "number" where it would help), digit by digit, in pairs, with
+# "oh" and "double", an expiry said as a price would be; negatives said with no keyword either:
+# short quantities, amounts, times, a date.
+HELD_OUT_3 = (
+    ("h3-plain-groups", (
+        CallPiece("Sure, it's four four one two."),
+        CallPiece("nine oh three seven.", pause=1.1, label="card", entity="pci"),
+        CallPiece("sixty two, eighteen.", pause=1.1, label="card", entity="pci", part=True),
+        CallPiece("Got all that?"),
+    )),
+    ("h3-on-the-back", (
+        CallPiece("The one on the back is five three one.", label="cvv", entity="pci"),
+        CallPiece("And it runs out eleven twenty nine.", label="expiry", entity="pci"),
+    )),
+    ("h3-reference", (
+        CallPiece("My reference is oh seven seven two.", pause=1.0, label="account", entity="pii"),
+        CallPiece("double six one.", label="account", entity="pii", part=True),
+    )),
+    ("h3-ssn-plain", (
+        CallPiece("Okay. Six two one."),
+        CallPiece("four four.", pause=1.3, label="ssn", entity="ssn"),
+        CallPiece("oh nine eight seven.", label="ssn", entity="ssn", part=True),
+    )),
+    ("h3-written-together", (
+        CallPiece("Write this down, 7731942, that is the one they gave me.", label="account", entity="pii"),
+    )),
+    ("h3-negatives", (
+        CallPiece("I would like two tickets for Friday.", label="amount", entity="amount"),
+        CallPiece("Can you hold on for one moment?", label="amount", entity="amount"),
+        CallPiece("It was around 300 dollars.", label="amount", entity="amount"),
+        CallPiece("Call me after 5 pm.", label="time", entity="time"),
+        CallPiece("There are 3 items in the box.", label="amount", entity="amount"),
+        CallPiece("We moved here on the fourth of July, 2019.", label="date", entity="date"),
+        CallPiece("I waited for twenty minutes.", label="time", entity="time"),
+    )),
+)
+SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
+        "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:

@@ -547,6 +547,10 @@ def test_a_house_number_heard_as_words_goes_with_its_street(kinds):
     assert redacted(["I will not forget to Elm Street."], kinds) == ["I will not forget [LOCATION_ADDRESS_1]."]
     # Not a homophone before a word that is no street's name.
     assert redacted(["I want to place an order."], kinds) == ["I want to place an order."]
+    # tiny.en, en-us+f3 (bench.redaction): "I live at 42 Elm Street." in lower case, its digits apart.
+    assert redacted(["I limit for the two elm street"], kinds) == ["I limit [LOCATION_ADDRESS_1]"]
+    for text in ("i walked to the main street", "we have one main street here", "I live on one way street."):
+        assert redacted([text], kinds) == [text]
 
 
 # The leaks of the second held-out part (bench.redaction --set held-out-2, scored once at 4acb25a:
@@ -563,10 +567,11 @@ HELD_OUT_2_LEAKS = [
     ["The digits on the back aren't I low too."],
     ["But it's on the Mac I know too."],
     ["Let me get some of my current high note too."],
+    # "good through eleven twenty nine": an expiry's shape written as a price with no currency.
+    ["And it's good through", "and it stopped from 11.29."],
 ]
 # ... and those no rule reads (no keyword, no masked number near them): they leak still.
 HELD_OUT_2_UNREAD = [
-    ["And it's good through", "and it stopped from 11.29."],  # "good through eleven twenty nine": a price's shape
     # ("for" in a sentence with no keyword; its "too" and "11 to" are masked now)
     ["The biggest sun for my car I know too.", "And it's gone from 11 to empty I'm..."],
 ]

@@ -1,0 +1,112 @@
+"""Redaction fails closed with no keyword at all (issue 43, item 1): in a session that redacts
+``pci`` or ``ssn`` (or ``pii``), digits said digit by digit, and numbers of 3 digits or more, are
+masked whatever the words around them; a keyword only names them (``[NUMBER_n]`` without one).
+Amounts with a currency or a unit, times, a call's dates and short quantities stay readable."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.records import Transcript
+from common.redaction.redactor import Redactor
+
+from .test_redaction_fail_closed import in_clear
+
+SECOND = 16_000
+FAIL_CLOSED_KINDS = (("pci",), ("ssn",), ("pci", "ssn"), ("pii",), ("pci", "ssn", "pii"))
+
+
+def redacted(texts: list[str], kinds: tuple[str, ...]) -> list[str]:
+    redactor = Redactor(kinds, hold_gap=3 * SECOND)
+    out: list[Transcript] = []
+    for n, text in enumerate(texts):
+        start = n * 3 * SECOND // 2
+        out += redactor.final(Transcript(utterance_id=f"u-{n}", start=start, end=start + SECOND, text=text,
+                                         final=True))
+    out += redactor.release()
+    return [t.text for t in out]
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("texts", [
+    # Digit by digit: as digits, as words, with "oh", "double", dashes, commas, dots.
+    ["It's 4 4 1 2."], ["nine oh three seven."], ["It's oh seven seven two."], ["double six one."],
+    ["5-3-1 is it."], ["So 5, 3, 1 then."], ["Right, 5.3.1."], ["Sure, it's four four one two.", "nine oh three seven."],
+    # Pairs read as numbers, and 3 digits or more written together.
+    ["It's sixty two, eighteen."], ["Write this down, 7731942, that is it."], ["It's 531."],
+    ["The number on the back is 5 3 1"],
+    # An expiry the recogniser wrote as a price with no currency ("good through eleven twenty nine").
+    ["And it's good through", "and it stopped from 11.29."], ["It runs out 11.29."],
+    # Digits read one by one are no amount or time, whatever word follows.
+    ["It's 4 4 1 2 in the evening."], ["It's 4 4 1 2 dollars."], ["It's 4-4-1 tomorrow."], ["It's double six one today."],
+    # Homophones and "oh" read as digits with no keyword; "oh" ending a sentence is a zero.
+    ["Okay.", "for for to to."], ["Won to free."], ["So that's oh."], ["It's 5 3 oh."],
+    ["I'm free one."], ["It's oh seven, for one."], ["My card code is for one."],
+    # tiny.en in packs, en-gb mu-law, for "Sure, it's" / "five three one." / "double seven." / "one two oh eight.".
+    ["Sure, it's", "time free one,", "double heaven,", "1208."],
+    # Groups the recogniser wrote as prices (tiny.en in packs, for "It's five hundred twelve, sixty,
+    # seventy one eighty three." / "That's the social on file.").
+    ["It's £100, well £60, £7183,", "and a social on-file."], ["It's $512, $60, $7183."],
+])
+def test_digits_with_no_keyword_are_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+    assert all("[" in t or not any(c.isdigit() for c in s) for t, s in zip(out, texts)), out
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("text", [
+    # Short quantities: a number said as one, with a noun after it.
+    "I would like two tickets for Friday.", "There are 3 items in the box.", "Can you hold on for one moment?",
+    "I have 2 kids.",
+    # Amounts, times and a call's dates.
+    "I waited for twenty minutes.", "It was around 300 dollars.", "Call me after 5 pm.", "See you at 3pm.",
+    "See you at 10am tomorrow.", "We moved here on the fourth of July, 2019.", "The meeting is at 3.30 in the afternoon.",
+    "It was 12.99 in the sale.", "It came to about 3.50 in the end.", "Can you call me back at 4.30 this afternoon?",
+    "The meeting is at 3 30 in the afternoon.", "It will arrive in 3 to 5 business days.",
+    "The engineer comes at seven fifteen tomorrow morning.",
+    # "Oh" that begins a sentence is an interjection; homophones inside a sentence are words.
+    "Oh, I see.", "Oh okay, thanks.", "I went to the store for two hours.", "I paid for two tickets.",
+    # "for one", "down to two": a quantity, with no keyword and no masked number near.
+    "A table for one.", "A table for two.", "It came down to one.", "I, for one, agree.", "I got a free one, thanks.",
+    "It costs $10, $20, $30.", "Prices were $100, $250, $1,000.", "Prices were $100, $250, $4.50.",
+])
+def test_quantities_amounts_times_and_dates_stay_readable(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("texts, kinds, label", [
+    (["It's 4 4 1 2."], ("pci", "ssn"), "NUMBER"),
+    (["My card number is 4 4 1 2."], ("pci", "ssn"), "CVV"),
+    (["My social is 5 3 1."], ("pci", "ssn"), "SSN"),
+    (["My social is 5 3 1."], ("pci",), "NUMBER"),
+    (["and it stopped from 11.29."], ("pci", "ssn"), "NUMBER"),
+])
+def test_a_keyword_only_names_what_is_masked(texts, kinds, label):
+    out = redacted(texts, kinds)
+    assert f"[{label}_1]" in " ".join(out), out
+
+
+def test_sessions_without_a_fail_closed_kind_are_unchanged():
+    assert redacted(["It's 4 4 1 2."], ("numbers",)) == ["It's [NUMBER_1]."]
+    assert redacted(["and it stopped from 11.29."], ("numbers",)) == ["and it stopped from [NUMBER_1]."]
+
+
+# The leaks of the third held-out part (bench.redaction --set held-out-3, scored once at its end,
+# tiny.en over espeak-ng en-us+m3, en-gb-x-rp, en-us+f2, 16 kHz and mu-law, live and in packs), as the
+# recogniser wrote them: no keyword and no masked number near, no rule reads them yet.
+HELD_OUT_3_UNREAD = [
+    # "My reference is oh seven seven two." / "double six one.": digits' words said as a quantity would be.
+    ["My reference in both M&M and two.", "Not will fix one."],
+    ["My reference in both M &M and two,", "normal 661."],
+    # "The one on the back is five three one.": "free one" with no punctuation, a final held with the next.
+    ["but well on the back is time free one", "And it runs out 11.29."],
+    # "oh seven seven two" heard as a date.
+    ["My reference in November 7th 72", "Number 661"],
+]
+
+
+@pytest.mark.xfail(strict=True, reason="no keyword and no masked number near: no rule reads them (docs/redaction.md, Not caught)")
+@pytest.mark.parametrize("texts", HELD_OUT_3_UNREAD)
+def test_the_third_held_out_parts_leaks_no_rule_reads(texts):
+    assert in_clear(redacted(texts, ("pci", "ssn"))) == []
