@@ -5,7 +5,7 @@
 Each short reply of the turn set's items (:mod:`tests.kit.turns`, ``--part``: tune or heldout),
 cut from its party's track with 0.25 s either side (about the VAD's margins), and as many
 breath-like bursts (the contract soak's :func:`~bench.contract_soak.breath`, 0.1-0.3 s, drawn
-apart per part), each at 16 kHz and through 8 kHz mu-law and the gateway's converter, are decoded
+apart per part), each at 16 kHz and through 8 kHz mu-law (:func:`bench.accuracy.telephone`), are decoded
 as a live final (language ``en``) by the whisper decoder. A reply is **lost** when its decode is
 judged silence (:func:`asr_worker.engines.whisper.silence`) or writes nothing; a breath gives a
 **filler** when its decode is taken as speech with a letter or digit in it. The table puts the rule
@@ -23,10 +23,9 @@ import numpy as np
 
 from asr_worker.engines import DecodeRequest
 from asr_worker.engines.whisper import LOW_LOGPROB, NO_SPEECH_PROB, WhisperDecoder, WhisperOptions, silence
-from bench.contract_soak import breath, phone
-from gateway.core.audio import AudioConverter
+from bench.accuracy import telephone
+from bench.contract_soak import breath
 from tests.kit import turns
-from tests.kit.telephony import mulaw_encode
 
 RATE = 16_000
 MARGIN = int(0.25 * RATE)
@@ -49,13 +48,6 @@ class Decode:
         return silence(self.text, avg_logprob=self.logprob, no_speech_prob=self.no_speech)
 
 
-def through_phone(samples: np.ndarray) -> np.ndarray:
-    """16 kHz float samples through 8 kHz mu-law and the gateway's converter, back at 16 kHz."""
-    pcm = [chunk for _, chunk in AudioConverter(sample_rate=8000, encoding="mulaw").push(
-        mulaw_encode(phone(samples[:, None])[:, 0]))]
-    return (np.concatenate(pcm).astype(np.float32) / 32768).astype(np.float32)
-
-
 def clips(part: str, count: int) -> Iterator[tuple[str, str, np.ndarray]]:
     """(kind, what was said, 16 kHz samples): the part's short replies, then as many breaths."""
     replies = 0
@@ -75,7 +67,7 @@ def decodes(model: str, part: str, count: int) -> list[Decode]:
     decoder = WhisperDecoder(WhisperOptions(model=model))
     out = []
     for kind, said, samples in clips(part, count):
-        for form, audio in (("16k", samples.astype(np.float32)), ("mulaw", through_phone(samples))):
+        for form, audio in (("16k", samples.astype(np.float32)), ("mulaw", telephone(samples)[0])):
             ((_, scores),) = decoder.decode_scored([DecodeRequest(request_id="n", audio=audio, final=True,
                                                                   language="en")])
             out.append(Decode(kind, form, said, scores.text, scores.avg_logprob, scores.no_speech_prob))
