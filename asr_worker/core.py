@@ -98,6 +98,12 @@ class StreamingOptions:
     sentence_short_words: int = field(default=3, metadata=option(
         "with --sentence-endpoint, a sentence of at most this many words ends its utterance at a pause "
         "whatever the decode's confidence (short replies are turns)", parse=non_negative(int)))
+    # A reply answered within the VAD's pause ("Forty two." and the other party 0.32 s later) makes no
+    # pause, so it comes back inside the next sentence's final (.replies).
+    split_replies: bool = field(default=True, metadata=option(
+        "with --sentence-endpoint, a final whose decode begins or ends with a sentence of at most 3 words "
+        "that a silence of 0.12 s parts from the rest is sent as two finals, split in that silence "
+        "(--no-split-replies: as one)"))
     batch_pack_sec: float = field(default=28.0, metadata=option(
         "batch sessions (recordings) with an engine that times words (whisper): ended utterances "
         "gathered, up to this many seconds with the silences between them, and decoded in one "

@@ -28,6 +28,7 @@ from .continuation import Piece, context, decode_rest, judged, spoken_seconds
 from .core import (AsrSession, AsrSessionState, Done, Head, Mode, Utterance, as_sentence, ended, ends_turn,
                    probability, session_words)
 from .digits import STEP as DIGITS
+from .replies import split_reply
 from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
 from .span import final_span
@@ -210,7 +211,7 @@ class LiveSessions(Mode[LiveState]):
         asr.head = Head(utt.vad_start, speculation.end, turn_end, earlier=(*utt.earlier, said), heard=heard)
         self.core.count_final(asr, hypothesis.language, len(hypothesis.text.split()))
         await self.core.commit(
-            session, [self._transcript(session, utt, speculation.end, hypothesis, final=True, speech_final=turn_end)],
+            session, self._finals(session, asr, utt, speculation.end, hypothesis, speech_final=turn_end),
             consumed=consumed or speculation.resumed_after or asr.applied, boundary=True)
         if len(carried):  # after the commit: its checkpoint holds the head, as a replay finds it
             self.core.resume(asr).append(speculation.end, carried)
@@ -296,7 +297,7 @@ class LiveSessions(Mode[LiveState]):
             hypothesis = replace(hypothesis, text="", words=())
         if hypothesis is not None and (hypothesis.text and not hypothesis.no_speech or hypothesis.lost):
             self.core.count_final(asr, hypothesis.language, len(hypothesis.text.split()))
-            outputs.append(self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final))
+            outputs += self._finals(session, asr, utt, end, hypothesis, speech_final=speech_final)
         else:
             self.metrics.no_speech.inc()
             session.log.info("utterance at %d has no words; no final", utt.start)
@@ -339,6 +340,29 @@ class LiveSessions(Mode[LiveState]):
         utt.token_ids = hypothesis.token_ids
         utt.language = hypothesis.language
         return hypothesis
+
+    def _finals(self, session: AsrSession, asr: LiveState, utt: Utterance, end: int, hypothesis: Hypothesis, *,
+                speech_final: bool) -> list[Transcript]:
+        """The final of ``hypothesis`` up to ``end``; two where it holds a short reply beside a sentence that
+        a silence parts from it (:mod:`.replies`): the reply ended a turn, whoever spoke next."""
+        split = None
+        if asr.options.sentence_endpoint and asr.options.split_replies and not hypothesis.lost:
+            split = split_reply(hypothesis.text, utt.pcm()[:end - utt.start])
+        if split is None:
+            return [self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final)]
+        self.metrics.reply_splits.inc()
+        at = utt.start + split.at
+        words = {False: [], True: []}  # by side of the split: a word is where its middle is
+        for word in hypothesis.words:
+            words[utt.start + round((word.start + word.end) / 2 * SAMPLE_RATE) >= at].append(word)
+        before = replace(hypothesis, text=split.before, words=tuple(words[False]))
+        after = replace(hypothesis, text=split.after, words=tuple(replace(w, start=max(0.0, w.start - split.at / SAMPLE_RATE),
+                                                                          end=max(0.0, w.end - split.at / SAMPLE_RATE))
+                                                                  for w in words[True]))
+        rest = Utterance(start=at, vad_start=utt.vad_start, chunks=[utt.pcm()[split.at:end - utt.start]],
+                         samples=end - at)
+        return [self._transcript(session, utt, at, before, final=True, speech_final=True),
+                self._transcript(session, rest, end, after, final=True, speech_final=speech_final)]
 
     @staticmethod
     def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,

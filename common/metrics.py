@@ -293,6 +293,12 @@ class AsrMetrics:
             "sentence (the text ended a sentence) or eager (the session asked for eager finals).",
             ["kind"], registry=registry,
         )
+        self.reply_splits = Counter(
+            p + "reply_splits_total",
+            "Finals sent as two: a decode that began or ended with a short reply parted from the sentence beside "
+            "it by a silence shorter than the VAD's pause.",
+            registry=registry,
+        )
         self.echoes = Counter(
             p + "echoes_total",
             "Decodes of the speech after an early final not taken because they wrote the speech before it "

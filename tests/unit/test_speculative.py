@@ -701,3 +701,49 @@ async def test_a_cut_loop_on_no_speech_is_flagged_without_its_words(engine, monk
     worker, _ = await run_through(engine, AsrConfig(sentence_endpoint=True, language="en"), resume=False, early=False)
     [final] = [t for t in worker.transcripts() if t.final]
     assert final.text == "" and final.truncated and not final.words
+
+
+def reply_then_question(request: fake_vllm.FakeRequest) -> str:
+    return "language English<asr_text>Forty two. Could you tell me how many items are in the order?"
+
+
+def reply_records() -> tuple[list[Record], int]:
+    """"Forty two." (0.6 s), 0.32 s of silence (no VAD pause: the other party answers sooner), a
+    2 s question, the end; and the sample the silence ends at."""
+    records: list[Record] = [SpeechStart(seq=0, start=START)]
+    reply = audio_records(1, START, 0.6)
+    records += reply
+    gap_at = START + int(0.6 * SR)
+    silence = np.zeros(int(0.32 * SR), np.int16)
+    records.append(Audio(seq=len(records), offset=gap_at, pcm=silence.tobytes()))
+    question_at = gap_at + len(silence)
+    records += audio_records(len(records), question_at, 2.0)
+    end = question_at + 2 * SR
+    records += [SpeechEnd(seq=len(records), start=START, end=end, reason="silence"), End(seq=len(records) + 1)]
+    return records, question_at
+
+
+@pytest.mark.parametrize("sentence_endpoint", [True, False])
+async def test_a_reply_answered_within_the_pause_is_a_final_of_its_own(engine, sentence_endpoint):
+    """Issue 47: a one-word reply the other party answers 0.32 s later makes no VAD pause; the final's
+    decode holds both turns, and is sent as two finals parted in the silence between them."""
+    fake(engine).responder = reply_then_question
+    worker = Worker(engine, epoch=1, config=AsrConfig(sentence_endpoint=sentence_endpoint, language="en"))
+    records, question_at = reply_records()
+    try:
+        await worker.feed(records, wait=False)
+        fake(engine).gate.set()
+        assert await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
+    finally:
+        await worker.close()
+    got = finals(worker)
+    if not sentence_endpoint:  # the session keeps each VAD utterance whole
+        assert [text for _, text, *_ in got] == ["Forty two. Could you tell me how many items are in the order?"]
+        return
+    (reply_id, reply, reply_final, reply_start, reply_end), (next_id, question, next_final, next_start, next_end) = got
+    assert (reply, question) == ("Forty two.", "Could you tell me how many items are in the order?")
+    assert reply_final and next_final
+    assert reply_id == utterance_id("spec", START) and next_id != reply_id
+    assert START <= reply_start < reply_end <= next_start < next_end <= question_at + 2 * SR
+    assert START + int(0.6 * SR) <= reply_end <= question_at + int(0.1 * SR)  # the reply's span, not the question's
+    assert worker.registry.get_sample_value("streamscribe_asr_reply_splits_total") == 1
