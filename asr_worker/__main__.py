@@ -30,7 +30,7 @@ TUNING = (
     "--allow-standin-engine", "--standin-clips", "--standin-final-sec", "--standin-partial-sec",
     "--standin-sec-per-audio-sec",
     "--first-partial-sec", "--unfixed-chunk-num", "--unfixed-token-num", "--final-with-prefix",
-    "--sentence-confidence", "--sentence-confidence-skip", "--sentence-short-words", "--batch-pack-sec", "--batch-pack-prompt", "--batch-pack-depth",
+    "--sentence-confidence", "--sentence-confidence-skip", "--sentence-short-words", "--split-replies", "--batch-pack-sec", "--batch-pack-prompt", "--batch-pack-depth",
     "--redact-hold-sec", "--redact-prompt", "--redact-digits-prompt", "--detect-min-sec", "--settle-sec",
 )
 

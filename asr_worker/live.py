@@ -29,7 +29,7 @@ from .core import (AsrSession, AsrSessionState, Done, Head, Mode, Utterance, as_
                    probability, session_words)
 from .digits import STEP as DIGITS
 from .replies import split_reply
-from .engines import DecodeRequest, Hypothesis
+from .engines import DecodeRequest, Hypothesis, Word
 from .rollback import stable_prefix
 from .span import final_span
 
@@ -352,7 +352,7 @@ class LiveSessions(Mode[LiveState]):
             return [self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final)]
         self.metrics.reply_splits.inc()
         at = utt.start + split.at
-        words = {False: [], True: []}  # by side of the split: a word is where its middle is
+        words: dict[bool, list[Word]] = {False: [], True: []}  # by side of the split: a word is where its middle is
         for word in hypothesis.words:
             words[utt.start + round((word.start + word.end) / 2 * SAMPLE_RATE) >= at].append(word)
         before = replace(hypothesis, text=split.before, words=tuple(words[False]))

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.turns                       # tune part, tiny.en, every door
     .venv/bin/python -m bench.turns --models tiny.en base --doors native,deepgram --count 6
-    .venv/bin/python -m bench.turns --part heldout        # only for the final figures (tests/kit/turns.py)
+    .venv/bin/python -m bench.turns --part fresh          # only for the final figures (tests/kit/turns.py)
 
 Streams the turn-taking set (:mod:`tests.kit.turns`) at real time through a private stack's doors
 (:mod:`tests.kit.turn_doors`: ``native``, ``deepgram``: mono 16 kHz; ``twilio``: mono μ-law;

@@ -5,9 +5,10 @@ or lost. Each item is a short call of :data:`TURNS` turns in two espeak-ng voice
 from :data:`GAPS`, everything drawn from the item's seed (the same audio on every run and box), and
 each :class:`Turn` knows its speech's exact span, so a check can ask "is this reply a final of its
 own within 0.3 s of where it was said". Renderings: ``mono``, ``mulaw`` and ``stereo`` (each party
-on its own channel, the other leaking in at ``crosstalk``). The set is split into ``tune`` and
-``heldout`` (other seeds and voices): tune on ``tune`` only, and measure ``heldout`` once, at the
-end, so that its figures say how a change does on calls it was not fitted to.
+on its own channel, the other leaking in at ``crosstalk``). The set is split into ``tune``,
+``heldout`` (other seeds and voices) and ``fresh`` (other voices and words again): tune on ``tune``
+only, and measure a held-back part once, at the end, so that its figures say how a change does on
+calls it was not fitted to.
 
     from tests.kit import turns
     for item in turns.items(part="tune", rate=16000):
@@ -30,12 +31,17 @@ from .support import normalise
 
 RATE = 16_000
 PHONE_RATE = 8_000
-PARTS = ("tune", "heldout")
+PARTS = ("tune", "heldout", "fresh")
 FORMS = ("mono", "mulaw", "stereo")
 TUNE_SEEDS = range(0, 1000)  # an item's seed says which part it is in
 HELDOUT_SEEDS = range(1000, 2000)
+# The heldout part was measured often enough while the short turns were worked on (issue 47) that
+# it no longer says how a change does on calls it was not fitted to: ``fresh`` holds other voices
+# and other words, written before any change was measured on it; measure it once, at the end.
+FRESH_SEEDS = range(2000, 3000)
 TUNE_VOICES = (("en-us+m3", "en+f3"), ("en-gb", "en-us+f2"), ("en-us+m1", "en-gb+f4"))
 HELDOUT_VOICES = (("en-gb-scotland", "en-us+f1"), ("en-029+m2", "en-gb-x-rp+f3"))
+FRESH_VOICES = (("en-gb-x-gbclan+m4", "en-us+f4"), ("en-gb-x-gbcwmd+m6", "en-us+f5"))
 ITEMS = 12  # items per part by default
 TURNS = 8  # turns per item
 GAPS = (0.3, 0.7)  # s of silence between turns
@@ -49,6 +55,19 @@ TAKES_IN = 0.2  # s: overlap of a final's span with a turn's speech that puts th
 # numbers and names.
 SHORT = ("Hi.", "Yes.", "No.", "Okay.", "Thank you.", "Sure.", "Hello.", "Right.", "Great.", "Thanks.",
          "Seven.", "Three.", "Twelve.", "Forty two.", "Maria.", "David.", "Priya.", "Robert Brown.")
+# The fresh part's replies and sentences: none of them in the other parts.
+FRESH_SHORT = ("Yeah.", "Correct.", "Nope.", "Perfect.", "Fine.", "Nine.", "Sixty.", "Eighteen.",
+               "Laura.", "James.", "Kevin Smith.", "Got it.", "Exactly.", "Of course.")
+FRESH_LONG = ("Good morning, you are through to the billing team.",
+              "Can you confirm the first line of your address?",
+              "I moved house at the start of the year.",
+              "The engineer never turned up on Tuesday.",
+              "I will send you a text message with the details.",
+              "Do you want me to cancel the second order?",
+              "My card was declined when I tried to pay online.",
+              "We can offer you a discount on next month's bill.",
+              "The parcel says it was delivered but I never got it.",
+              "Please hold the line while I transfer you.")
 # Longer sentences, an agent's and a caller's.
 LONG = ("Thanks for calling the store, how can I help you today?",
         "Can I have the name on the account, please?",
@@ -114,19 +133,25 @@ class Script:
     turns: tuple[tuple[int, str, float], ...]  # (party, text, seconds of silence before it)
 
 
+SEEDS = {"tune": TUNE_SEEDS, "heldout": HELDOUT_SEEDS, "fresh": FRESH_SEEDS}
+VOICES = {"tune": TUNE_VOICES, "heldout": HELDOUT_VOICES, "fresh": FRESH_VOICES}
+PHRASES = {"tune": (SHORT, LONG), "heldout": (SHORT, LONG), "fresh": (FRESH_SHORT, FRESH_LONG)}
+
+
 def part_of(seed: int) -> str:
-    """``tune`` or ``heldout``: the part a seed belongs to."""
-    for part, seeds in (("tune", TUNE_SEEDS), ("heldout", HELDOUT_SEEDS)):
+    """The part (:data:`PARTS`) a seed belongs to."""
+    for part, seeds in SEEDS.items():
         if seed in seeds:
             return part
-    raise ValueError(f"seed {seed} is in no part ({TUNE_SEEDS} tune, {HELDOUT_SEEDS} heldout)")
+    raise ValueError(f"seed {seed} is in no part ({', '.join(f'{s} {p}' for p, s in SEEDS.items())})")
 
 
 def script(seed: int, *, turns: int = TURNS) -> Script:
     """The call that ``seed`` draws (its voices from its part's)."""
     part = part_of(seed)
     rng = np.random.default_rng(seed)
-    pairs = TUNE_VOICES if part == "tune" else HELDOUT_VOICES
+    pairs = VOICES[part]
+    replies, sentences = PHRASES[part]
     voices = pairs[int(rng.integers(len(pairs)))]
     if rng.random() < 0.5:
         voices = (voices[1], voices[0])
@@ -136,8 +161,8 @@ def script(seed: int, *, turns: int = TURNS) -> Script:
     for index in range(turns):
         # A sentence once a call, a reply never twice in a row: a repeat must be the service's.
         said = {text for _, text, _ in drawn}
-        choices = [text for text in LONG if text not in said] if not short else \
-            [text for text in SHORT if not drawn or text != drawn[-1][1]]
+        choices = [text for text in sentences if text not in said] if not short else \
+            [text for text in replies if not drawn or text != drawn[-1][1]]
         text = str(rng.choice(choices))
         pause = LEAD if index == 0 else float(rng.uniform(*GAPS))
         drawn.append((party, text, pause))
@@ -168,7 +193,7 @@ def tracks(seed: int, *, turns: int = TURNS) -> tuple[np.ndarray, tuple[Turn, ..
         # The pause is silence between the end of one turn's speech and the start of the next's.
         start = cursor + int(pause * RATE) - first
         pieces.append((party, start, samples))
-        timeline.append(Turn(party, text, start + first, start + last, text in SHORT))
+        timeline.append(Turn(party, text, start + first, start + last, text in SHORT or text in FRESH_SHORT))
         cursor = start + last
     audio = np.zeros((cursor + int(TAIL * RATE), 2), np.float32)
     for party, start, samples in pieces:
@@ -206,7 +231,7 @@ def seeds(part: str = "tune", *, count: int = ITEMS) -> Sequence[int]:
     """The first ``count`` seeds of ``part``."""
     if part not in PARTS:
         raise ValueError(f"part must be one of {', '.join(PARTS)}, not {part!r}")
-    chosen = TUNE_SEEDS if part == "tune" else HELDOUT_SEEDS
+    chosen = SEEDS[part]
     if not 0 < count <= len(chosen):
         raise ValueError(f"count must be 1 to {len(chosen)}, not {count}")
     return chosen[:count]

@@ -13,14 +13,22 @@ def test_a_seed_draws_the_same_call_every_time() -> None:
 
 
 def test_the_parts_share_no_seed_and_no_voice() -> None:
-    assert set(turns.TUNE_SEEDS).isdisjoint(turns.HELDOUT_SEEDS)
-    tune = {voice for pair in turns.TUNE_VOICES for voice in pair}
-    heldout = {voice for pair in turns.HELDOUT_VOICES for voice in pair}
-    assert tune.isdisjoint(heldout)
-    for seed in turns.seeds("tune", count=20):
-        assert set(turns.script(seed).voices) <= tune
-    for seed in turns.seeds("heldout", count=20):
-        assert set(turns.script(seed).voices) <= heldout
+    parts = turns.PARTS
+    voices = {part: {voice for pair in turns.VOICES[part] for voice in pair} for part in parts}
+    for i, a in enumerate(parts):
+        for b in parts[i + 1:]:
+            assert set(turns.SEEDS[a]).isdisjoint(turns.SEEDS[b])
+            assert voices[a].isdisjoint(voices[b])
+    for part in parts:
+        for seed in turns.seeds(part, count=20):
+            assert set(turns.script(seed).voices) <= voices[part]
+
+
+def test_the_fresh_part_says_other_words() -> None:
+    assert set(turns.FRESH_SHORT).isdisjoint(turns.SHORT) and set(turns.FRESH_LONG).isdisjoint(turns.LONG)
+    assert all(len(text.split()) <= 2 for text in turns.FRESH_SHORT)
+    said = {text for seed in turns.seeds("fresh", count=12) for _, text, _ in turns.script(seed).turns}
+    assert said <= set(turns.FRESH_SHORT + turns.FRESH_LONG)
 
 
 def test_a_seed_outside_the_parts_and_a_bad_part_are_refused() -> None:
