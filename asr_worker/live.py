@@ -28,8 +28,8 @@ from .continuation import Piece, context, decode_rest, judged, spoken_seconds
 from .core import (AsrSession, AsrSessionState, Done, Head, Mode, Utterance, as_sentence, ended, ends_turn,
                    probability, session_words)
 from .digits import STEP as DIGITS
-from .replies import split_reply
-from .engines import DecodeRequest, Hypothesis, Word
+from .replies import Part, split_replies
+from .engines import DecodeRequest, Hypothesis
 from .rollback import stable_prefix
 from .span import final_span
 
@@ -343,26 +343,27 @@ class LiveSessions(Mode[LiveState]):
 
     def _finals(self, session: AsrSession, asr: LiveState, utt: Utterance, end: int, hypothesis: Hypothesis, *,
                 speech_final: bool) -> list[Transcript]:
-        """The final of ``hypothesis`` up to ``end``; two where it holds a short reply beside a sentence that
-        a silence parts from it (:mod:`.replies`): the reply ended a turn, whoever spoke next."""
-        split = None
+        """The final of ``hypothesis`` up to ``end``; more where it holds a short reply beside a sentence
+        that a silence parts from it (:mod:`.replies`): the reply ended a turn, whoever spoke next."""
+        pcm = utt.pcm()[:end - utt.start]
+        pieces = [Part(hypothesis.text, 0)]
         if asr.options.sentence_endpoint and asr.options.split_replies and not hypothesis.lost:
-            split = split_reply(hypothesis.text, utt.pcm()[:end - utt.start])
-        if split is None:
+            pieces = split_replies(hypothesis.text, pcm)
+        if len(pieces) == 1:
             return [self._transcript(session, utt, end, hypothesis, final=True, speech_final=speech_final)]
-        self.metrics.reply_splits.inc()
-        at = utt.start + split.at
-        words: dict[bool, list[Word]] = {False: [], True: []}  # by side of the split: a word is where its middle is
-        for word in hypothesis.words:
-            words[utt.start + round((word.start + word.end) / 2 * SAMPLE_RATE) >= at].append(word)
-        before = replace(hypothesis, text=split.before, words=tuple(words[False]))
-        after = replace(hypothesis, text=split.after, words=tuple(replace(w, start=max(0.0, w.start - split.at / SAMPLE_RATE),
-                                                                          end=max(0.0, w.end - split.at / SAMPLE_RATE))
-                                                                  for w in words[True]))
-        rest = Utterance(start=at, vad_start=utt.vad_start, chunks=[utt.pcm()[split.at:end - utt.start]],
-                         samples=end - at)
-        return [self._transcript(session, utt, at, before, final=True, speech_final=True),
-                self._transcript(session, rest, end, after, final=True, speech_final=speech_final)]
+        self.metrics.reply_splits.inc(len(pieces) - 1)
+        finals = []
+        for piece, following in zip(pieces, [*pieces[1:], None]):
+            stop = len(pcm) if following is None else following.at
+            # A word is the piece's where its middle is; its times count from the piece's start.
+            shift = piece.at / SAMPLE_RATE
+            words = tuple(replace(w, start=max(0.0, w.start - shift), end=max(0.0, w.end - shift))
+                          for w in hypothesis.words if piece.at <= round((w.start + w.end) / 2 * SAMPLE_RATE) < stop)
+            part = Utterance(start=utt.start + piece.at, vad_start=utt.vad_start, chunks=[pcm[piece.at:stop]],
+                             samples=stop - piece.at)
+            finals.append(self._transcript(session, part, utt.start + stop, replace(hypothesis, text=piece.text, words=words),
+                                           final=True, speech_final=speech_final if following is None else True))
+        return finals
 
     @staticmethod
     def _transcript(session: AsrSession, utt: Utterance, end: int, hypothesis: Hypothesis, *, final: bool,

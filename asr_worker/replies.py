@@ -6,9 +6,10 @@ pause, and a pause whose decode wrote nothing ("David." opening a call, base) en
 way the reply comes back inside the next sentence's final. A shorter pause cannot tell a reply from
 a sentence's first words ("Thanks." then "for contacting the store" was split so, issue 47); the
 final's decode can, because it heard both sides: whisper writes a sentence mark after "42" and
-none inside "Thanks for contacting". So a final whose text begins (or ends) with a sentence of at
+none inside "Thanks for contacting". So a final whose text begins or ends with a sentence of at
 most :data:`MAX_WORDS` words, where its audio has a gap of silence, is sent as two finals split in
-that gap, each with its own words. Pure: the same text and audio split the same on a replay.
+that gap, each with its own words (a reply between two sentences: three, at the gaps around it).
+Pure: the same text and audio split the same on a replay.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from common.records import SAMPLE_RATE
 
-from .span import FLOOR, FRAME, LOUD_PERCENTILE, RELATIVE, speech_extent
+from .span import FLOOR, FRAME, LOUD_PERCENTILE, RELATIVE
 
 MAX_WORDS = 3  # a reply: "Hi.", "Thank you.", "Forty two.", "Robert Brown."
 # Silence that parts two turns, not the closure of a stop consonant inside a word (30-80 ms) nor
@@ -30,6 +31,10 @@ MIN_SPEECH = int(0.1 * SAMPLE_RATE)  # each side of the gap holds at least this 
 # How long a reply of n words may run before its gap: REPLY_BASE + n * REPLY_PER_WORD s.
 REPLY_BASE = 0.6
 REPLY_PER_WORD = 0.5
+# A reply between two sentences is looked for this near where its place among the words puts it:
+# MIDDLE_TOLERANCE s and MIDDLE_SHARE of the final's speech (speech rates differ within a final).
+MIDDLE_TOLERANCE = 0.6
+MIDDLE_SHARE = 0.1
 # A full stop that ends no sentence.
 ABBREVIATIONS = frozenset("mr mrs ms dr st mt jr sr vs etc prof sgt capt lt col gen rev".split())
 # A sentence mark, then a space and a letter (the next sentence's, when it is no lower-case one).
@@ -38,12 +43,10 @@ _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 
 
 @dataclass(frozen=True, slots=True)
-class Split:
-    """A final's text and audio parted in two: ``before`` said up to sample ``at`` of its audio
-    (the middle of the gap), ``after`` from there."""
+class Part:
+    """One final of a decode parted at its replies: its text, and its first sample in the decode's audio."""
 
-    before: str
-    after: str
+    text: str
     at: int
 
 
@@ -65,12 +68,39 @@ def sentences(text: str) -> list[str]:
 def gaps(pcm: np.ndarray) -> list[tuple[int, int]]:
     """The runs of silence (by level, as :mod:`.span` judges speech) of at least :data:`MIN_GAP`
     between speech in ``pcm`` (int16), as (first, end) samples."""
+    return _gaps(_loud(pcm))
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def split_replies(text: str, pcm: np.ndarray) -> list[Part]:
+    """The finals that a final of ``text`` decoded from ``pcm`` (int16, the final's audio) is: one, or
+    more where a sentence of at most :data:`MAX_WORDS` words at its start, its end or between two
+    others is parted from its neighbours by gaps of silence where its words can be."""
+    parts = sentences(text)
+    if len(parts) < 2:
+        return [Part(text, 0)]
+    loud = _loud(pcm)
+    cuts = _cuts([word_count(part) for part in parts], _gaps(loud), loud, 0, len(loud) * FRAME)
+    if not cuts:
+        return [Part(text, 0)]
+    firsts, ats = [0, *(k for k, _ in cuts), len(parts)], [0, *(at for _, at in cuts)]
+    return [Part(" ".join(parts[firsts[i]:firsts[i + 1]]), at) for i, at in enumerate(ats)]
+
+
+def _loud(pcm: np.ndarray) -> np.ndarray:
+    """Which 20 ms frames of ``pcm`` are speech by level (:func:`.span.speech_extent`'s rule)."""
     count = len(pcm) // FRAME
-    if count < 3:
-        return []
+    if count == 0:
+        return np.zeros(0, bool)
     frames = pcm[:count * FRAME].astype(np.float32).reshape(count, FRAME)
     rms = np.sqrt(np.mean(frames * frames, axis=1))
-    loud = rms >= max(FLOOR, RELATIVE * float(np.percentile(rms, LOUD_PERCENTILE)))
+    return rms >= max(FLOOR, RELATIVE * float(np.percentile(rms, LOUD_PERCENTILE)))
+
+
+def _gaps(loud: np.ndarray) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
     run = None
     seen_speech = False
@@ -84,39 +114,50 @@ def gaps(pcm: np.ndarray) -> list[tuple[int, int]]:
     return found
 
 
-def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
+def _reply_samples(words: int) -> int:
+    return int((REPLY_BASE + REPLY_PER_WORD * words) * SAMPLE_RATE)
 
 
-def split_reply(text: str, pcm: np.ndarray) -> Split | None:
-    """Where a final of ``text`` decoded from ``pcm`` (int16, the final's audio) begins or ends with a
-    reply of at most :data:`MAX_WORDS` words that a gap of silence parts from the rest: the two
-    finals it is (the first reply taken if both ends are one); else None."""
-    parts = sentences(text)
-    if len(parts) < 2:
-        return None
-    found = gaps(pcm)
-    if not found:
-        return None
-    extent = speech_extent(pcm)
-    if extent is None:
-        return None
-    first, last = extent
-    head = word_count(parts[0])
-    if head <= MAX_WORDS:
-        limit = first + int((REPLY_BASE + REPLY_PER_WORD * head) * SAMPLE_RATE)
-        near = [gap for gap in found if gap[0] - first >= MIN_SPEECH and gap[0] <= limit
-                and last - gap[1] >= MIN_SPEECH]
-        if near:
-            gap = max(near, key=lambda g: g[1] - g[0])
-            return Split(parts[0], " ".join(parts[1:]), (gap[0] + gap[1]) // 2)
-    tail = word_count(parts[-1])
-    if tail <= MAX_WORDS:
-        limit = last - int((REPLY_BASE + REPLY_PER_WORD * tail) * SAMPLE_RATE)
-        near = [gap for gap in found if last - gap[1] >= MIN_SPEECH and gap[1] >= limit
-                and gap[0] - first >= MIN_SPEECH]
-        if near:
-            gap = max(near, key=lambda g: g[1] - g[0])
-            return Split(" ".join(parts[:-1]), parts[-1], (gap[0] + gap[1]) // 2)
-    return None
+def _middle(gap: tuple[int, int]) -> int:
+    return (gap[0] + gap[1]) // 2
 
+
+def _cuts(counts: list[int], found: list[tuple[int, int]], loud: np.ndarray, lo: int, hi: int,
+          base: int = 0) -> list[tuple[int, int]]:
+    """Where to part sentences of ``counts`` words said in samples ``lo``..``hi``: (index of the
+    sentence a final starts with, its first sample), in order. A reply at the start is parted at the
+    longest gap its words can reach, one at the end likewise, one in between at the two gaps that
+    bracket about its words' time (its place among the words, by their count) and its length."""
+    if len(counts) < 2:
+        return []
+    speech = np.flatnonzero(loud[lo // FRAME:hi // FRAME])
+    if speech.size == 0:
+        return []
+    first, last = lo + int(speech[0]) * FRAME, lo + (int(speech[-1]) + 1) * FRAME
+    inside = [g for g in found if g[0] - first >= MIN_SPEECH and last - g[1] >= MIN_SPEECH]
+    if not inside:
+        return []
+    n = len(counts)
+    if counts[0] <= MAX_WORDS and (near := [g for g in inside if g[0] <= first + _reply_samples(counts[0])]):
+        gap = max(near, key=lambda g: g[1] - g[0])
+        return [(base + 1, _middle(gap)), *_cuts(counts[1:], found, loud, gap[1], hi, base + 1)]
+    if counts[-1] <= MAX_WORDS and (near := [g for g in inside if g[1] >= last - _reply_samples(counts[-1])]):
+        gap = max(near, key=lambda g: g[1] - g[0])
+        return [*_cuts(counts[:-1], found, loud, lo, gap[0], base), (base + n - 1, _middle(gap))]
+    best = None
+    total, length = sum(counts), last - first
+    tolerance = int(MIDDLE_TOLERANCE * SAMPLE_RATE + MIDDLE_SHARE * length)
+    for k in range(1, n - 1):
+        if counts[k] > MAX_WORDS:
+            continue
+        expected = first + length * sum(counts[:k]) // total
+        for before, after in zip(inside, inside[1:]):
+            said = after[0] - before[1]
+            off = abs(before[1] - expected)
+            if MIN_SPEECH <= said <= _reply_samples(counts[k]) and off <= tolerance and (best is None or off < best[0]):
+                best = (off, k, before, after)
+    if best is None:
+        return []
+    _, k, before, after = best
+    return [*_cuts(counts[:k], found, loud, lo, before[0], base), (base + k, _middle(before)),
+            (base + k + 1, _middle(after)), *_cuts(counts[k + 1:], found, loud, after[1], hi, base + k + 1)]

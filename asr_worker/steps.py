@@ -24,7 +24,7 @@ from .engines import fallback, loop_guard
 from .engines.repetition import find_loop, non_speech
 from .language import request_language, script_fits
 from .packing import deal_words, split_at_sentences, unworded
-from .replies import gaps, sentences, split_reply
+from .replies import gaps, sentences, split_replies
 from .rollback import stable_prefix
 from .span import speech_bounds
 
@@ -66,9 +66,9 @@ POLICY: tuple[Step, ...] = (
          "a final decode with more words than its frames of speech can hold is no speech (whisper's filler on a breath)"),
     Step("final", LIVE, (speech_bounds,), ("test_span.py",),
          "a final with words (or a cut loop: truncated) goes out, its span narrowed to its speech"),
-    Step("replies", LIVE, (split_reply, sentences, gaps), ("test_replies.py", "test_speculative.py"),
-         "a final that begins or ends with a short reply parted from the sentence beside it by a silence "
-         "is sent as two finals, split in that silence"),
+    Step("replies", LIVE, (split_replies, sentences, gaps), ("test_replies.py", "test_speculative.py"),
+         "a final that holds a short reply parted from the sentences beside it by silence is sent as "
+         "more finals, split in those silences"),
     Step("pack prompt", PACKS, (deal_words,), ("test_packing.py",),
          "a pack is decoded prompted with the last pack's text; where an utterance got no words, again unprompted"),
     Step("lone decodes", PACKS, (unworded,), ("test_packing.py",),

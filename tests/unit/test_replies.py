@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from asr_worker.replies import MIN_GAP, gaps, sentences, split_reply
+from asr_worker.replies import MIN_GAP, Part, gaps, sentences, split_replies
 
 SR = 16_000
 
@@ -42,47 +42,73 @@ def test_gaps_are_silences_between_speech_no_shorter_than_min_gap():
     assert end - first >= MIN_GAP
 
 
+def texts(parts: list[Part]) -> list[str]:
+    return [part.text for part in parts]
+
+
 def test_a_reply_answered_within_the_pause_is_parted_in_its_gap():
     """"Forty two." then the other party 0.32 s later: no VAD pause, one decode of both."""
     pcm = call(0.3, 0.6, 0.32, 2.5, 0.2)
-    split = split_reply("42. Could you tell me how many items are in the order?", pcm)
-    assert split is not None
-    assert split.before == "42." and split.after == "Could you tell me how many items are in the order?"
-    assert int(0.9 * SR) < split.at < int(1.22 * SR)
+    reply, question = split_replies("42. Could you tell me how many items are in the order?", pcm)
+    assert (reply.text, question.text) == ("42.", "Could you tell me how many items are in the order?")
+    assert reply.at == 0 and int(0.9 * SR) < question.at < int(1.22 * SR)
 
 
 def test_a_reply_after_a_sentence_is_parted_too():
     pcm = call(0.3, 2.5, 0.3, 0.5, 0.3)
-    split = split_reply("Can I have the name on the account? David.", pcm)
-    assert split is not None and split.after == "David." and split.before.endswith("account?")
-    assert int(2.8 * SR) < split.at < int(3.1 * SR)
+    question, reply = split_replies("Can I have the name on the account? David.", pcm)
+    assert reply.text == "David." and question.text.endswith("account?")
+    assert int(2.8 * SR) < reply.at < int(3.1 * SR)
+
+
+def test_a_reply_between_two_sentences_is_parted_at_the_gaps_around_it():
+    """"... how can I help you today? Robert Brown. Your refund will be ..." (base, one channel)."""
+    pcm = call(0.3, 3.6, 0.35, 0.8, 0.3, 3.4, 0.2)
+    text = "Thanks for calling the store. How can I help you today? Robert Brown. Your refund will be processed within five working days."
+    parts = split_replies(text, pcm)
+    assert texts(parts) == ["Thanks for calling the store. How can I help you today?", "Robert Brown.",
+                            "Your refund will be processed within five working days."]
+    assert int(3.9 * SR) < parts[1].at < int(4.25 * SR) and int(5.05 * SR) < parts[2].at < int(5.35 * SR)
+
+
+def test_a_reply_between_sentences_far_from_where_its_words_put_it_is_not_parted():
+    pcm = call(0.3, 0.5, 0.3, 0.6, 0.3, 6.0, 0.2)  # the short speech is near the start, the words say the middle
+    text = "Thanks for calling the store today. Yes. Your refund will be processed within five working days, I promise."
+    assert texts(split_replies(text, pcm)) == [text]
 
 
 def test_one_sentence_is_never_parted_whatever_its_pauses():
     """"Thanks for contacting the store." with a 0.16 s catch after "Thanks" (Genesys' suite)."""
     pcm = call(0.3, 0.4, 0.16, 1.6, 0.2)
-    assert split_reply("Thanks for contacting the store.", pcm) is None
+    assert texts(split_replies("Thanks for contacting the store.", pcm)) == ["Thanks for contacting the store."]
 
 
 def test_two_long_sentences_are_left_to_the_endpoint():
     pcm = call(0.3, 2.0, 0.3, 2.0, 0.2)
-    assert split_reply("I have updated the address for you. Is there anything else I can help with?", pcm) is None
+    text = "I have updated the address for you. Is there anything else I can help with?"
+    assert texts(split_replies(text, pcm)) == [text]
 
 
 def test_no_gap_where_the_reply_could_end_no_split():
     """Sentences run together ("Okay. So what I need is ...") are not parted anywhere else."""
-    assert split_reply("Okay. So what I need is the account number.", call(0.3, 2.5, 0.2)) is None
+    assert len(split_replies("Okay. So what I need is the account number.", call(0.3, 2.5, 0.2))) == 1
     # A gap too far on for a one-word reply (a pause inside the next sentence).
-    assert split_reply("Yes. I would like to check, the balance of my account.", call(0.3, 1.9, 0.3, 1.0, 0.2)) is None
+    assert len(split_replies("Yes. I would like to check, the balance of my account.", call(0.3, 1.9, 0.3, 1.0, 0.2))) == 1
 
 
 def test_the_longest_gap_near_the_reply_is_the_turn():
     pcm = call(0.3, 0.3, 0.13, 0.3, 0.35, 2.0, 0.2)  # "Robert ... Brown." then the next turn
-    split = split_reply("Robert Brown. Thanks for calling the store.", pcm)
-    assert split is not None and int(1.03 * SR) < split.at < int(1.38 * SR)
+    _, rest = split_replies("Robert Brown. Thanks for calling the store.", pcm)
+    assert int(1.03 * SR) < rest.at < int(1.38 * SR)
+
+
+def test_replies_at_both_ends_are_both_parted():
+    pcm = call(0.3, 0.4, 0.3, 2.0, 0.3, 0.4, 0.2)
+    assert texts(split_replies("Yes. I would like to check my balance. Thanks.", pcm)) == [
+        "Yes.", "I would like to check my balance.", "Thanks."]
 
 
 def test_the_same_text_and_audio_split_the_same():
     pcm = call(0.3, 0.6, 0.32, 2.5, 0.2)
     text = "42. Could you tell me how many items are in the order?"
-    assert split_reply(text, pcm) == split_reply(text, pcm.copy())
+    assert split_replies(text, pcm) == split_replies(text, pcm.copy())
