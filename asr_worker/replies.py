@@ -21,7 +21,7 @@ import numpy as np
 
 from common.records import SAMPLE_RATE
 
-from .span import FLOOR, FRAME, LOUD_PERCENTILE, RELATIVE
+from .span import FRAME, loud_frames
 
 MAX_WORDS = 3  # a reply: "Hi.", "Thank you.", "Forty two.", "Robert Brown."
 # Silence that parts two turns, not the closure of a stop consonant inside a word (30-80 ms) nor
@@ -68,7 +68,7 @@ def sentences(text: str) -> list[str]:
 def gaps(pcm: np.ndarray) -> list[tuple[int, int]]:
     """The runs of silence (by level, as :mod:`.span` judges speech) of at least :data:`MIN_GAP`
     between speech in ``pcm`` (int16), as (first, end) samples."""
-    return _gaps(_loud(pcm))
+    return _gaps(loud_frames(pcm))
 
 
 def word_count(text: str) -> int:
@@ -82,22 +82,12 @@ def split_replies(text: str, pcm: np.ndarray) -> list[Part]:
     parts = sentences(text)
     if len(parts) < 2:
         return [Part(text, 0)]
-    loud = _loud(pcm)
+    loud = loud_frames(pcm)
     cuts = _cuts([word_count(part) for part in parts], _gaps(loud), loud, 0, len(loud) * FRAME)
     if not cuts:
         return [Part(text, 0)]
     firsts, ats = [0, *(k for k, _ in cuts), len(parts)], [0, *(at for _, at in cuts)]
     return [Part(" ".join(parts[firsts[i]:firsts[i + 1]]), at) for i, at in enumerate(ats)]
-
-
-def _loud(pcm: np.ndarray) -> np.ndarray:
-    """Which 20 ms frames of ``pcm`` are speech by level (:func:`.span.speech_extent`'s rule)."""
-    count = len(pcm) // FRAME
-    if count == 0:
-        return np.zeros(0, bool)
-    frames = pcm[:count * FRAME].astype(np.float32).reshape(count, FRAME)
-    rms = np.sqrt(np.mean(frames * frames, axis=1))
-    return rms >= max(FLOOR, RELATIVE * float(np.percentile(rms, LOUD_PERCENTILE)))
 
 
 def _gaps(loud: np.ndarray) -> list[tuple[int, int]]:

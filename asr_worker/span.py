@@ -27,16 +27,21 @@ LOUD_PERCENTILE = 95  # the utterance's loud frames: robust to one click
 MARGIN = int(0.1 * SAMPLE_RATE)
 
 
+def loud_frames(pcm: np.ndarray) -> np.ndarray:
+    """Which 20 ms frames (:data:`FRAME`) of ``pcm`` (int16, or float samples on the int16 scale) are speech by
+    level (bool, one per whole frame)."""
+    count = len(pcm) // FRAME
+    if count == 0:
+        return np.zeros(0, bool)
+    frames = pcm[:count * FRAME].astype(np.float32).reshape(count, FRAME)
+    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    return rms >= max(FLOOR, RELATIVE * float(np.percentile(rms, LOUD_PERCENTILE)))
+
+
 def speech_extent(pcm: np.ndarray) -> tuple[int, int] | None:
     """The first and last sample of ``pcm`` (int16, or float samples on the int16 scale) in a frame
     that is speech by level, without margins; None when no frame is."""
-    count = len(pcm) // FRAME
-    if count == 0:
-        return None
-    frames = pcm[:count * FRAME].astype(np.float32).reshape(count, FRAME)
-    rms = np.sqrt(np.mean(frames * frames, axis=1))
-    threshold = max(FLOOR, RELATIVE * float(np.percentile(rms, LOUD_PERCENTILE)))
-    loud = np.flatnonzero(rms >= threshold)
+    loud = np.flatnonzero(loud_frames(pcm))
     if loud.size == 0:
         return None
     return int(loud[0]) * FRAME, (int(loud[-1]) + 1) * FRAME
