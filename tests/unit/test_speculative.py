@@ -122,6 +122,15 @@ class Worker:
     async def close(self) -> None:
         await self.stage.close(self.session, "test over")
 
+    async def run(self, records: list[Record], engine) -> None:
+        """Feed all of ``records`` with the engine's decodes let through, until the session ends; then close."""
+        try:
+            await self.feed(records, wait=False)
+            fake(engine).gate.set()
+            assert await asyncio.wait_for(self.runner.finished.wait(), TIMEOUT)
+        finally:
+            await self.close()
+
 
 async def test_a_pause_starts_the_final_and_the_end_uses_it(engine):
     worker = Worker(engine, epoch=1)
@@ -192,12 +201,7 @@ async def test_a_takeover_mid_speculation_replays_and_yields_exactly_one_final(e
     consumed = [c[1] for c in first.runner.commits if c[1]]
     assert consumed == []
     second = Worker(engine, epoch=2)
-    try:
-        await second.feed(records, wait=False)
-        fake(engine).gate.set()
-        assert await asyncio.wait_for(second.runner.finished.wait(), TIMEOUT)
-    finally:
-        await second.close()
+    await second.run(records, engine)
     finals = [t for t in first.transcripts() + second.transcripts() if t.final]
     assert [(t.utterance_id, t.text) for t in finals] == [(utterance_id("spec", START), f"heard {int(1.2 * SR)} and")]
     assert second.speculative("used") == 1
@@ -730,12 +734,7 @@ async def test_a_reply_answered_within_the_pause_is_a_final_of_its_own(engine, s
     fake(engine).responder = reply_then_question
     worker = Worker(engine, epoch=1, config=AsrConfig(sentence_endpoint=sentence_endpoint, language="en"))
     records, question_at = reply_records()
-    try:
-        await worker.feed(records, wait=False)
-        fake(engine).gate.set()
-        assert await asyncio.wait_for(worker.runner.finished.wait(), TIMEOUT)
-    finally:
-        await worker.close()
+    await worker.run(records, engine)
     got = finals(worker)
     if not sentence_endpoint:  # the session keeps each VAD utterance whole
         assert [text for _, text, *_ in got] == ["Forty two. Could you tell me how many items are in the order?"]
