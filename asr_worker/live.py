@@ -28,8 +28,8 @@ from .continuation import Piece, context, decode_rest, judged, spoken_seconds
 from .core import (AsrSession, AsrSessionState, Done, Head, Mode, Utterance, as_sentence, ended, ends_turn,
                    probability, session_words)
 from .digits import STEP as DIGITS
-from .replies import Part, split_replies
 from .engines import DecodeRequest, Hypothesis
+from .replies import Part, split_replies
 from .rollback import stable_prefix
 from .span import final_span
 

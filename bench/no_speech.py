@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.no_speech --models tiny.en base --part tune [--count 12] [--show]
 
-Each short reply of the turn set's items (:mod:`tests.kit.turns`, ``--part``: tune or heldout),
+Each short reply of the turn set's items (:mod:`tests.kit.turns`, ``--part``: tune, heldout or fresh),
 cut from its party's track with 0.25 s either side (about the VAD's margins), and as many
 breath-like bursts (the contract soak's :func:`~bench.contract_soak.breath`, 0.1-0.3 s, drawn
 apart per part), each at 16 kHz and through 8 kHz mu-law (:func:`bench.accuracy.telephone`), are decoded
@@ -29,7 +29,7 @@ from tests.kit import turns
 
 RATE = 16_000
 MARGIN = int(0.25 * RATE)
-BREATH_SEEDS = {"tune": 7, "heldout": 1007}
+BREATH_SEEDS = {"tune": 7, "heldout": 1007, "fresh": 2007}
 
 
 @dataclass(frozen=True, slots=True)
