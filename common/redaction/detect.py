@@ -34,7 +34,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, runs
+from .itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, numeric, runs
+from .quantity import counts_a_noun, determined
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
 # ... but a birth keyword for fewer: a date of birth is said right after it, and other dates
@@ -127,9 +128,9 @@ _HOUR_CLOCK = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?(?:am|pm)[.,]?$")
 # (``pii`` redacts SSNs too.)
 FAIL_CLOSED = frozenset({"pci", "ssn", "pii"})
 _AMOUNT_DIGITS = 9  # an amount or a time has no more digits ("$1,250,000"); a card's with "dollars" after is a card
+# A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
+_DIGIT_WORDS = frozenset("zero one two three four five six seven eight nine".split())
 _ONE_DIGIT = frozenset("zero one two three four five six seven eight nine oh o double triple".split()) | frozenset(SPANISH_DIGITS)
-# Words after a short number that do not make it a quantity ("12 is", "34 and"): it may be a piece.
-_NOT_A_NOUN = {"is", "are", "was", "and", "or", "then", "that", "that's", "it", "it's", "thats", "its", "again"}
 _SOCIAL_NOT_SSN = {"media", "network", "networks", "worker", "workers", "work", "services", "service", "life",
                    "event", "events", "club", "distancing", "skills", "studies", "science", "sciences", "anxiety"}
 _STOP = {"and", "but", "in", "on", "at", "with", "for", "to", "my", "the", "a", "is", "was", "it", "i", "and,"}
@@ -289,6 +290,9 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         _spellings_beside(spans, taken, cores)
     if FAIL_CLOSED & set(kinds):  # (after the spans have taken the words beside them: they open passages)
         context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, breaks)
+        # (after the passages: a digit's word alone is too weak a sign of digits being read to open one)
+        if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read):
+            _spellings_beside(spans, taken, cores)
     if "pii" in kinds:
         _spoken_house_numbers(spans, taken, tokens, cores)
         for span in _emails(tokens, cores):
@@ -372,15 +376,35 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return False
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and n <= 6:
         return False
-    if _date_start(run, tokens, cores) is not None and n <= 6 and all(len(g) <= 4 for g in run.groups) \
-            and len(run.groups) <= 2:
+    if _date_start(run, tokens, cores) is not None and _date_digits(run, tokens):
         return False
+    if n <= 2 and 1 <= int(run.digits) <= 31 and _month_after(run, cores):
+        return False  # a day before its month: "the 3rd of May", "3 March"
     if n > 2 or _digitwise(run, cores):
         return True
-    # (A comma after it ends its phrase too: "Fifty-four, well..." is a group, not "54 items".)
-    ends = tokens[run.last].rstrip()[-1:] in ".?!;:," or run.last + 1 >= len(tokens) or run.last + 1 in breaks \
-        or cores[run.last + 1] in _NOT_A_NOUN
-    return ends
+    # (A comma after it ends its phrase too: "Fifty-four, well..." is a group, not "54 items"; so does a
+    # function word: "12 is", "two might".)
+    return not counts_a_noun(tokens, cores, run.last, breaks=breaks)
+
+
+def _month_after(run: Run, cores: list[str]) -> bool:
+    """A month's name right after ``run``, or after "of" ("3 March", "the 3rd of May", "the 12th on October")."""
+    after = cores[run.last + 1:run.last + 3]
+    # ("on" for "of": "We spoke on the 12th on October.", tiny.en over mu-law)
+    return bool(after) and (after[0] in _MONTHS or after[0] in ("of", "on") and len(after) == 2 and after[1] in _MONTHS)
+
+
+def _date_digits(run: Run, tokens: list[str]) -> bool:
+    """``run``, after a month's name, says what a date says: a day (1-31), a year (4 digits), or a day
+    then a year ("3, 2024", "9th 2025"); not "7th 72" ("oh seven seven two" as the recogniser wrote it:
+    a two-digit year is how a secret's groups read, and it fails closed)."""
+    digits = run.digits
+    if len(digits) <= 2:
+        return 1 <= int(digits) <= 31
+    if len(digits) == 4:
+        return True
+    day = re.sub(r"\D", "", tokens[run.first])
+    return len(digits) in (5, 6) and day == digits[:-4] and 1 <= int(day) <= 31
 
 
 def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
@@ -465,6 +489,29 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     return left
 
 
+def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
+                 before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], found: list[Run]) -> bool:
+    """Fails closed on a digit's word alone ("two", "one", "zero"; not "oh", an interjection, nor a
+    homophone, a word elsewhere): the recogniser writes a secret's groups as words that read like a
+    quantity ("My reference in both M&M and two." / "Not will fix one." for "oh seven seven two" /
+    "double six one"). It is masked unless its phrase frames it as a quantity (:mod:`.quantity`: a noun
+    after it, "two tickets"; a determiner before it, "the one", "the last four"). ``spans`` and
+    ``taken`` are updated; returns whether any was masked."""
+    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
+    flags = numeric(tokens)
+    masked = False
+    for i, c in enumerate(cores):
+        if taken[i] or i in in_runs or c not in _DIGIT_WORDS:
+            continue
+        if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) or determined(tokens, cores, i, breaks=breaks):
+            continue
+        entity = _sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER"
+        spans.append(Span(i, i, _named(entity, kinds)))
+        taken[i] = True
+        masked = True
+    return masked
+
+
 def _digits_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
                   before: list[Context], keyword_at: list[str | None], breaks: frozenset[int],
                   found: list[Run]) -> None:
@@ -512,8 +559,7 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
         return True
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and len(run.digits) <= 6:
         return True
-    return _date_start(run, tokens, cores) is not None and len(run.digits) <= 6 \
-        and all(len(g) <= 4 for g in run.groups) and len(run.groups) <= 2
+    return _date_start(run, tokens, cores) is not None and _date_digits(run, tokens)
 
 
 def _label(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None], run: Run) -> str:

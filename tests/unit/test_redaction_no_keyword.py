@@ -67,8 +67,9 @@ def test_digits_with_no_keyword_are_masked(texts, kinds):
     "The engineer comes at seven fifteen tomorrow morning.",
     # "Oh" that begins a sentence is an interjection; homophones inside a sentence are words.
     "Oh, I see.", "Oh okay, thanks.", "I went to the store for two hours.", "I paid for two tickets.",
-    # "for one", "down to two": a quantity, with no keyword and no masked number near.
-    "A table for one.", "A table for two.", "It came down to one.", "I, for one, agree.", "I got a free one, thanks.",
+    # "a free one": a pronoun. ("A table for two.", "It came down to one.", "I, for one, agree." are masked
+    # since the night of 2026-11-25: no noun frames the digit's word, test_a_digits_word_alone_that_no_noun_frames_is_masked.)
+    "I got a free one, thanks.",
     "It costs $10, $20, $30.", "Prices were $100, $250, $1,000.", "Prices were $100, $250, $4.50.",
 ])
 def test_quantities_amounts_times_and_dates_stay_readable(text, kinds):
@@ -93,20 +94,48 @@ def test_sessions_without_a_fail_closed_kind_are_unchanged():
 
 
 # The leaks of the third held-out part (bench.redaction --set held-out-3, scored once at its end,
-# tiny.en over espeak-ng en-us+m3, en-gb-x-rp, en-us+f2, 16 kHz and mu-law, live and in packs), as the
-# recogniser wrote them: no keyword and no masked number near, no rule reads them yet.
-HELD_OUT_3_UNREAD = [
+# tiny.en over espeak-ng en-us+m3, en-gb-x-rp, en-us+f2, 16 kHz and mu-law, live and in packs), and
+# the second's last one, as the recogniser wrote them: no keyword and no masked number near. A digit's
+# word alone that no noun frames as a quantity is masked, and a date needs a day or a year that reads as one.
+HELD_OUT_3_LEAKS = [
     # "My reference is oh seven seven two." / "double six one.": digits' words said as a quantity would be.
     ["My reference in both M&M and two.", "Not will fix one."],
     ["My reference in both M &M and two,", "normal 661."],
     # "The one on the back is five three one.": "free one" with no punctuation, a final held with the next.
     ["but well on the back is time free one", "And it runs out 11.29."],
-    # "oh seven seven two" heard as a date.
+    # "oh seven seven two" heard as a date with a two-digit year.
     ["My reference in November 7th 72", "Number 661"],
+    # held-out-2, en-us+m3 mu-law: "You'll want my social as well, yeah?" / "Yep, two one nine." ...
+    ["One might go she'll have well, yeah.", "219.", "Okay."],
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="no keyword and no masked number near: no rule reads them (docs/redaction.md, Not caught)")
-@pytest.mark.parametrize("texts", HELD_OUT_3_UNREAD)
-def test_the_third_held_out_parts_leaks_no_rule_reads(texts):
-    assert in_clear(redacted(texts, ("pci", "ssn"))) == []
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("texts", HELD_OUT_3_LEAKS)
+def test_the_third_held_out_parts_leaks(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == []
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("text", [
+    # A digit's word alone with no noun after it in its phrase: masked, whatever the words before.
+    "I'll take two.", "Not will fix one.", "It came down to one.", "A table for two.", "So that's three, right?",
+    "Four is what it says.", "One might go.", "A table for one.", "I, for one, agree.",
+])
+def test_a_digits_word_alone_that_no_noun_frames_is_masked(text, kinds):
+    # (What failing closed costs: "I'll take two." is masked too; bench.redaction counts it.)
+    out = redacted([text], kinds)
+    assert in_clear(out) == [] and "[" in out[0], out
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("text", [
+    # ... but one that a noun after it, or a determiner before it, frames stays.
+    "I would like two tickets.", "Can you hold on for one moment?", "The one on the back.", "I'll take that one.",
+    "I got a free one, thanks.", "The last four are on the card.", "The first three are fine.", "No one called.",
+    "One of them is mine.", "Those two are fine.", "Two big boxes, please.", "I need two more.",
+    # Dates with a day or a year that reads as one.
+    "My flight is on December 14th.", "It was on November 7th, 2021.", "We met in May 2019.",
+])
+def test_a_digits_word_that_a_noun_or_a_determiner_frames_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
