@@ -49,6 +49,10 @@ JOIN_GAP = 2  # words between two runs that are still one number in a card, SSN 
 # first piece as short sentences of words it made of digits ("No real time, no real time." / "3 fail
 # to the iron."); an unrelated quantity after a masked number is masked when it comes this close.
 PASSAGE_WORDS = 12
+# A final this short that says a digit's word or homophone is held for the next final in a session that
+# fails closed, and read as the lead of a number that final begins with (:func:`_lead`).
+SHORT_FINAL = 3
+_STOPS = ".?!,;:"
 
 ENTITY_KIND = {"CREDIT_CARD": "pci", "CREDIT_CARD_EXPIRATION": "pci", "CVV": "pci", "SSN": "ssn",
                "PHONE_NUMBER": "pii", "EMAIL_ADDRESS": "pii", "ACCOUNT_NUMBER": "pii", "DOB": "pii",
@@ -451,15 +455,18 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
         changed = False
         for span in [s for s in spans if s.entity in _NUMBER_SPANS and s not in opened_by]:
             opened_by.add(span)
-            lead = range(max(starts[span.first], span.first - JOIN_GAP - 1), span.first)
+            lead = _lead(span, starts, breaks)
             after, past = ahead(span.last + 1, PASSAGE_WORDS)
             left = max(left, past)
             for i in [*lead, *after]:
                 if passage[i] in (None, "NUMBER"):
                     passage[i] = span.entity
         for run in found:
+            # (A day glued to a masked number is a piece of it: "November 7th [to]" for "oh seven seven two".)
+            glued = any(s.first == run.last + 1 and s.entity in _NUMBER_SPANS for s in spans) \
+                and tokens[run.last].rstrip()[-1:] not in _STOPS
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) \
-                    or _clearly_no_secret(run, tokens, cores):
+                    or _clearly_no_secret(run, tokens, cores, dates=not glued):
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)
             if entity == "NUMBER":
@@ -512,6 +519,20 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     return masked
 
 
+def _lead(span: Span, starts: list[int], breaks: frozenset[int]) -> range:
+    """The words before a masked number that its passage covers: its sentence's, from where the
+    sentence begins ("The biggest sun for my car I know [too]." for "The digits on the back are nine oh
+    two.": "for" is the nine's "four"); and, when the number begins a final, the whole final before it
+    if that is short (:data:`SHORT_FINAL` words: "free lemon" / "828224631" for "three seven eight two"
+    / "eight two two four": the redactor holds such a final for the next, :func:`.redactor._short_spelling`)."""
+    first = starts[span.first]
+    if first == span.first and span.first in breaks:
+        previous = max((b for b in breaks if b < span.first), default=0)
+        if span.first - previous <= SHORT_FINAL:
+            first = previous
+    return range(first, span.first)
+
+
 def _digits_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
                   before: list[Context], keyword_at: list[str | None], breaks: frozenset[int],
                   found: list[Run]) -> None:
@@ -549,7 +570,7 @@ def _named(entity: str, kinds: tuple[str, ...]) -> str:
     return entity
 
 
-def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
+def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: bool = True) -> bool:
     """``run`` is an amount or a time by a currency, a unit (a day's word only after a time with its
     minutes), a colon or two decimals, or a word such as "charge" before it (6 digits at most); or a
     date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
@@ -559,7 +580,7 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
         return True
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and len(run.digits) <= 6:
         return True
-    return _date_start(run, tokens, cores) is not None and _date_digits(run, tokens)
+    return dates and _date_start(run, tokens, cores) is not None and _date_digits(run, tokens)
 
 
 def _label(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None], run: Run) -> str:

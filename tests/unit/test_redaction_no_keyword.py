@@ -139,3 +139,33 @@ def test_a_digits_word_alone_that_no_noun_frames_is_masked(text, kinds):
 ])
 def test_a_digits_word_that_a_noun_or_a_determiner_frames_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# The leaks of the recordings in packs (tiny.en, mu-law) that text rules can read, as the recogniser wrote them.
+PACKS_LEAKS = [
+    # held-out, en-gb: "Right, so it's" / "three seven eight two." / "eight two two four." / ...: a short
+    # final before the masked number it goes on with.
+    ["right so it's", "free lemon", "828224631", "631, number 05."],
+    # held-out-2, en-us+m3: "The digits on the back are nine oh two.": "for" in the masked number's sentence.
+    ["The biggest sun for my car I know too.", "And it's gone from 11 to empty I'm..."],
+    # held-out-3, en-gb-x-rp: "My reference is oh seven seven two." / "double six one.": a day glued to the
+    # masked homophone after it.
+    ["My reference in November 7th to", "Number 6 1"],
+]
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("texts", PACKS_LEAKS)
+def test_the_packs_leaks(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not [w for t in out for w in t.lower().split() if w in ("free", "for", "to")], out
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("texts", [
+    # A short final with a digit's word stays when no number follows it, and a date far from a masked number.
+    ["Thanks for that.", "It was delivered on March 3, 2024."], ["One moment.", "I'll check."],
+    ["It was delivered on November 7th.", "Okay."],
+])
+def test_short_finals_and_dates_without_a_number_after_stay(texts, kinds):
+    assert redacted(texts, kinds) == texts
