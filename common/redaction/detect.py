@@ -455,7 +455,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
         changed = False
         for span in [s for s in spans if s.entity in _NUMBER_SPANS and s not in opened_by]:
             opened_by.add(span)
-            lead = _lead(span, starts, breaks)
+            lead = _lead(span, tokens, starts, breaks)
             after, past = ahead(span.last + 1, PASSAGE_WORDS)
             left = max(left, past)
             for i in [*lead, *after]:
@@ -519,13 +519,17 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     return masked
 
 
-def _lead(span: Span, starts: list[int], breaks: frozenset[int]) -> range:
-    """The words before a masked number that its passage covers: its sentence's, from where the
-    sentence begins ("The biggest sun for my car I know [too]." for "The digits on the back are nine oh
-    two.": "for" is the nine's "four"); and, when the number begins a final, the whole final before it
-    if that is short (:data:`SHORT_FINAL` words: "free lemon" / "828224631" for "three seven eight two"
-    / "eight two two four": the redactor holds such a final for the next, :func:`.redactor._short_spelling`)."""
-    first = starts[span.first]
+def _lead(span: Span, tokens: list[str], starts: list[int], breaks: frozenset[int]) -> range:
+    """The words before a masked number that its passage covers: up to three in its sentence; its
+    whole sentence when the recogniser wrote the number in words, no digit (it wrote the digits it
+    heard as words, and the words before may be digits too: "The biggest sun for my car I know [too]."
+    for "The digits on the back are nine oh two.", the "for" is the nine's four; but "I want to pay
+    with my card, [CREDIT_CARD_1]" keeps its "to"); and, when the number begins a final, the whole
+    final before it if that is short (:data:`SHORT_FINAL` words: "free lemon" / "828224631" for "three
+    seven eight two" / "eight two two four": the redactor holds such a final for the next,
+    :func:`.redactor._short_spelling`)."""
+    spelled = not any(ch.isdigit() for token in tokens[span.first:span.last + 1] for ch in token)
+    first = starts[span.first] if spelled else max(starts[span.first], span.first - JOIN_GAP - 1)
     if first == span.first and span.first in breaks:
         previous = max((b for b in breaks if b < span.first), default=0)
         if span.first - previous <= SHORT_FINAL:
