@@ -61,7 +61,7 @@ ENTITIES = tuple(ENTITY_KIND)
 
 _KEYWORDS = {
     "card": {"card", "cards", "credit", "debit", "visa", "mastercard", "amex", "discover", "cvv", "cvc", "cv2",
-             "expiry", "expiration", "expires", "expire", "exp", "pin",
+             "expiry", "expiration", "expires", "expire", "expired", "exp", "pin",
              "tarjeta", "crédito", "credito", "débito", "debito", "vencimiento", "caduca", "vence"},
     "ssn": {"ssn", "social", "sociales"},
     "phone": {"phone", "telephone", "cell", "mobile", "call", "reach", "callback", "text",
@@ -71,7 +71,7 @@ _KEYWORDS = {
 }
 # The words of card and SSN keywords, which a recogniser writes around such a number ("SSN 078-05-1120").
 NUMBER_KEYWORDS = frozenset(_KEYWORDS["card"] | _KEYWORDS["ssn"])
-_EXPIRY = {"expiry", "expiration", "expires", "expire", "exp", "valid", "thru"}
+_EXPIRY = {"expiry", "expiration", "expires", "expire", "expired", "exp", "valid", "thru"}
 # Card keywords of a security code (and a PIN): a short number after them is a CVV, not an expiry.
 _CODE = {"cvv", "cvc", "cv2", "pin", "security", "code", "código", "codigo"}
 # "code" alone is a security code's keyword ("the code on the back is ..."), but not after these.
@@ -118,20 +118,23 @@ _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
 # A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
 # Not one that starts with 0 ("0.78": an SSN's "oh seven eight" as base wrote it; no time, and a
-# price under one would have its currency sign).
+# price under one would have its currency sign). Without its currency it is an amount or a time only
+# when a word before it says so (:data:`_SAID_BEFORE_DECIMAL`: "at 3.30", "about 3.50", "costs 12.99")
+# or a unit after it: a price said bare is rarer than a secret's pairs written so, and it fails closed.
 _DECIMAL = re.compile(r"^(?:[$£€]\d{1,3}|[1-9]\d{0,2})\.\d{2}[.,]?$")
-# ... but one with no currency that reads as a card's expiry, month and year ("11.29", "3.27": the
-# recogniser writes "eleven twenty nine" so), is no amount or time unless a word says it is a time
-# (:data:`_TIME_BEFORE`, or a unit after it): a price without its currency is rarer than an expiry
-# said with no keyword, and it fails closed.
-_EXPIRY_DECIMAL = re.compile(r"^(?:1[0-2]|[1-9])\.(?:[23]\d)[.,]?$")
 _TIME_BEFORE = {"at", "by", "until", "till", "til", "after", "before", "around", "about", "past", "since"}
+_SAID_BEFORE_DECIMAL = _TIME_BEFORE | _AMOUNT_BEFORE
+# Words after an expiry keyword within which a number is the expiry, not an amount ("My credit card
+# expired near of $5.20." for "... expires 05/27.", base over mu-law): nobody says a price there.
+EXPIRY_NEAR = 3
 # A time written as one token with its am or pm ("3pm", "10am", "3.30pm").
 _HOUR_CLOCK = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?(?:am|pm)[.,]?$")
 # Kinds whose sessions fail closed: any number that may be a secret's is redacted (:func:`_may_be_secret`).
 # (``pii`` redacts SSNs too.)
 FAIL_CLOSED = frozenset({"pci", "ssn", "pii"})
 _AMOUNT_DIGITS = 9  # an amount or a time has no more digits ("$1,250,000"); a card's with "dollars" after is a card
+# Homophones that say digits when two come in a row (:func:`_words_alone`).
+_PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
 # A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
 _DIGIT_WORDS = frozenset("zero one two three four five six seven eight nine".split())
 _ONE_DIGIT = frozenset("zero one two three four five six seven eight nine oh o double triple".split()) | frozenset(SPANISH_DIGITS)
@@ -278,7 +281,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             continue
         if continues and run.first == 0 and not _unit_after(run, tokens, cores):
             label = continues  # the rest of the number the passage before ended with
-        elif FAIL_CLOSED & set(kinds) and (run.first in chained or _may_be_secret(run, tokens, cores, breaks)):
+        elif FAIL_CLOSED & set(kinds) and (run.first in chained or _may_be_secret(run, tokens, cores, breaks)
+                                           or _after_expiry(before[run.first], run, cores)):
             label = _label(kinds, before[run.first], keyword_at, run)
         else:
             continue
@@ -507,6 +511,18 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     in_runs = {i for run in found for i in range(run.first, run.last + 1)}
     flags = numeric(tokens)
     masked = False
+    # "I'm" between two digits' words or homophones is a nine ("For I'm one big" for "four nine one six",
+    # base over mu-law; "I'm free one" for "nine three one"): the three go together.
+    for i in range(1, len(cores) - 1):
+        if cores[i] == "i'm" and not taken[i] and all(
+                cores[k] in DIGIT_SPELLINGS or k in in_runs for k in (i - 1, i + 1)) and not any(
+                tokens[k].rstrip()[-1:] in _STOPS or k + 1 in breaks for k in (i - 1, i)):
+            first, last = (i - 1, i + 1) if not taken[i - 1] else (i, i + 1)
+            last = last if not taken[last] else i
+            entity = _sensitive(kinds, before[first], keyword_at, first, last, ahead=False) or "NUMBER"
+            spans.append(Span(first, last, _named(entity, kinds)))
+            taken[first:last + 1] = [True] * (last + 1 - first)
+            masked = True
     for i, c in enumerate(cores):
         if taken[i] or i in in_runs or c not in _DIGIT_WORDS:
             continue
@@ -516,6 +532,20 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         spans.append(Span(i, i, _named(entity, kinds)))
         taken[i] = True
         masked = True
+    # Homophones two or more in a row, no punctuation between, are digits ("already won to Lambon." for
+    # "forty one, eleven", base): no sentence says "won to" (not "free" nor "far": "free to", "far too").
+    i = 0
+    while i < len(cores):
+        j = i
+        while j < len(cores) and cores[j] in _PAIRED_HOMOPHONES and not taken[j] and j not in in_runs \
+                and (j == i or tokens[j - 1].rstrip()[-1:] not in _STOPS and j not in breaks):
+            j += 1
+        if j - i >= 2:
+            entity = _sensitive(kinds, before[i], keyword_at, i, j - 1, ahead=False) or "NUMBER"
+            spans.append(Span(i, j - 1, _named(entity, kinds)))
+            taken[i:j] = [True] * (j - i)
+            masked = True
+        i = max(j, i + 1)
     return masked
 
 
@@ -694,6 +724,14 @@ def _sensitive(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None
     return None
 
 
+def _after_expiry(ctx: Context, run: Run, cores: list[str]) -> bool:
+    """``run`` is within :data:`EXPIRY_NEAR` words of an expiry keyword, where a number is the expiry, not
+    a price ("My credit card expired near of $5.20." for "... expires 05/27."); but a unit word after it
+    still makes it one ("it expired 3 days ago")."""
+    after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+    return ctx.card > 0 and ctx.expiry and _since(ctx, "card") <= EXPIRY_NEAR and after not in _UNITS
+
+
 def _since(ctx: Context, name: str) -> int:
     """Words since the last ``name`` keyword (a large number when its context has lapsed)."""
     left = getattr(ctx, name)
@@ -762,8 +800,11 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     pieces = tokens[run.first:run.last + 1]
     decimal = bool(_DECIMAL.match(written)) and (len(pieces) == 1 or len(pieces) == 2
                                                  and bool(re.match(r"^\.\d{2}[.,]?$", pieces[1])))
-    if decimal and _EXPIRY_DECIMAL.match(written) and not (run.first > 0 and cores[run.first - 1] in _TIME_BEFORE):
-        decimal = False  # "and it stopped from 11.29." for "good through eleven twenty nine": an expiry's shape
+    if decimal and written[:1] not in "$£€" and not (run.first > 0 and cores[run.first - 1] in _SAID_BEFORE_DECIMAL):
+        # With no currency nor a word before it that makes it a price or a time, two decimals are how the
+        # recogniser writes a secret's pairs: "and it stopped from 11.29." for "good through eleven twenty
+        # nine", "32.99" for "thirty two, ninety nine", "and it scored 311.29." (base): it fails closed.
+        decimal = False
     if _HOUR_CLOCK.match(written.lower()):
         return True  # "See you at 3pm."
     # (A unit names the number said right before it: not one that a sentence's end splits, "the
@@ -835,7 +876,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     # card is" is an SSN and then a card.
     if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
-    amount = _amount(run, tokens, cores, card=card and "pci" in kinds)
+    amount = _amount(run, tokens, cores, card=card and "pci" in kinds) and not _after_expiry(ctx, run, cores)
     # Words since the card keyword, for the rules below where a nearer keyword wins (0: one right after).
     card_since = 0 if _near(keyword_at, run, "card") else _since(ctx, "card")
     # After a social security keyword, shorter numbers too: the last four digits ("the last four of

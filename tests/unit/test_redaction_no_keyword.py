@@ -62,7 +62,7 @@ def test_digits_with_no_keyword_are_masked(texts, kinds):
     # Amounts, times and a call's dates.
     "I waited for twenty minutes.", "It was around 300 dollars.", "Call me after 5 pm.", "See you at 3pm.",
     "See you at 10am tomorrow.", "We moved here on the fourth of July, 2019.", "The meeting is at 3.30 in the afternoon.",
-    "It was 12.99 in the sale.", "It came to about 3.50 in the end.", "Can you call me back at 4.30 this afternoon?",
+    "It was $12.99 in the sale.", "It came to about 3.50 in the end.", "It costs 12.99 now.", "Can you call me back at 4.30 this afternoon?",
     "The meeting is at 3 30 in the afternoon.", "It will arrive in 3 to 5 business days.",
     "The engineer comes at seven fifteen tomorrow morning.",
     # "Oh" that begins a sentence is an interjection; homophones inside a sentence are words.
@@ -176,3 +176,46 @@ def test_words_before_a_number_written_in_digits_stay(kinds):
     # The whole sentence before a masked number is its passage only when the recogniser wrote it in words.
     out = redacted(["I want to pay with my card, 4111 1111 1111 1111."], kinds)
     assert out[0].startswith("I want to pay with my card, ["), out
+
+
+# The leaks of whisper base on English (bench.redaction, its first run on English audio: espeak-ng voices,
+# 16 kHz and mu-law, live), as the recogniser wrote them.
+BASE_LEAKS = [
+    # "thirty two, ninety nine." / "fifty five, oh four." ...: pairs written as prices with no currency.
+    ["and then we have a new 41 11.", "11 11, so 55 04.", "32.99"],
+    ["you can reach beyond", "2.02", "Time, time, time.", "019 9"],
+    ["and it scored 311.29."],
+    ["sure it's 4412", "and I know 9037 payment.", "62.18"],
+    ["my total emo 042, Amran, Amran, 3.09 time."],
+    # "It expires oh nine, twenty eight." / "My credit card expires 05/27.": an expiry written as a price.
+    ["My credit card expired near of $5.20."],
+    # "oh six twenty seven, sorry, oh seven twenty seven": a filler after a pair is no noun it counts.
+    ["Next, fiery emotic, 20 mm, fiery emotic, 20 mm."],
+    # "Four nine one six, no sorry, four nine one seven.": "I'm" between digits' words is a nine.
+    ["Let me read it. For I'm one big, no hurry. For I'm one pamper.", "33.02"],
+    # "forty one, eleven.": homophones two in a row are digits.
+    ["My car, um, very...", "already won to Lambon.", "and", "11 11 times, so 55 04."],
+]
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("texts", BASE_LEAKS)
+def test_the_base_models_leaks(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not [w for t in out for w in t.lower().split() if w in ("won", "to")], out
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("text", [
+    # A decimal is an amount or a time by its currency, a unit, or a word before it; and homophones apart stay.
+    "It came to about 3.50 in the end.", "It costs 12.99 now.", "See you at 3.30.", "It was 12.99 dollars.",
+    "I went to the shop for milk.", "Nice to meet you too, thanks.", "Thanks for, I'm one of them.",
+    "That one, I'm two minutes away.",
+])
+def test_decimals_said_as_amounts_and_homophones_apart_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+def test_a_unit_after_an_expiry_keyword_still_makes_an_amount(kinds):
+    assert redacted(["My subscription expired 3 days ago."], kinds) == ["My subscription expired 3 days ago."]
