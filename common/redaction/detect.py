@@ -546,6 +546,15 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             taken[i:j] = [True] * (j - i)
             masked = True
         i = max(j, i + 1)
+    # "double"/"triple" right after what was masked here goes with it: the next group's start ("I'm free
+    # one Double" / "Heaven 1208" for "five three one." / "double seven.", base in packs).
+    if masked:
+        for n, span in enumerate(spans):
+            k = span.last + 1
+            if span.entity in _NUMBER_SPANS and k < len(cores) and cores[k] in ("double", "triple") and not taken[k] \
+                    and tokens[span.last].rstrip()[-1:] not in _STOPS and k not in breaks:
+                spans[n] = Span(span.first, k, span.entity)
+                taken[k] = True
     return masked
 
 

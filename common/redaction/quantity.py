@@ -30,7 +30,7 @@ FUNCTION_WORDS = frozenset("""
     off out up down over under about after before again also just only not no yes yeah okay ok oh well right please
     will would can could shall should may might must do does did done have has had having get got go goes went
     gone need needs want wants say says said see saw think know let let's okay sure sorry thanks thank hmm um uh
-    like mm mmm mhm er erm ah
+    like mm mmm mhm er erm ah double triple
 """.split())
 # Words right before "one" that make it a pronoun ("the one on the back", "that one", "no one"); up to
 # :data:`PRONOUN_REACH` words before it, an adjective between ("the other one", "a free one").

@@ -193,6 +193,8 @@ BASE_LEAKS = [
     ["Next, fiery emotic, 20 mm, fiery emotic, 20 mm."],
     # "Four nine one six, no sorry, four nine one seven.": "I'm" between digits' words is a nine.
     ["Let me read it. For I'm one big, no hurry. For I'm one pamper.", "33.02"],
+    # "five three one." / "double seven." in packs (base, en-gb mu-law): "double" counts no noun.
+    ["Sure, it's", "I'm free one Double", "Heaven 1208", "1208"],
     # "forty one, eleven.": homophones two in a row are digits.
     ["My car, um, very...", "already won to Lambon.", "and", "11 11 times, so 55 04."],
 ]
