@@ -95,7 +95,7 @@ _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive",
 _ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"}
 # Words after a number that make it an amount or a time (never a card's piece, even in a card context).
 _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence",
-          "percent", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
+          "percent", "each", "apiece", "per", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening",
           # Spanish
@@ -526,7 +526,8 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     for i, c in enumerate(cores):
         if taken[i] or i in in_runs or c not in _DIGIT_WORDS:
             continue
-        if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) or determined(tokens, cores, i, breaks=breaks):
+        if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
+                or determined(tokens, cores, i, breaks=breaks, numeric=flags):
             continue
         entity = _sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER"
         spans.append(Span(i, i, _named(entity, kinds)))
@@ -819,7 +820,9 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     # (A unit names the number said right before it: not one that a sentence's end splits, "the
     # eight. 1,000 days.", where the first words are another number's digits.)
     broken = any(t.rstrip()[-1:] in ".?!" for t in pieces[:-1])
-    return after in units and not broken or written[:1] in "$£€" or ":" in written or decimal and not card
+    # A percent sign on it or right after it ("5%", "5.5%", "5" "%" as base's word timings cut it).
+    percent = written.rstrip(".,?!;:").endswith("%") or run.last + 1 < len(tokens) and tokens[run.last + 1][:1] == "%"
+    return after in units and not broken or written[:1] in "$£€" or ":" in written or decimal and not card or percent
 
 
 def _amount(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:

@@ -56,16 +56,21 @@ def counts_a_noun(tokens: list[str], cores: list[str], last: int, *, breaks: fro
     after = cores[last + 1]
     if numeric is not None and numeric[last + 1]:
         return False
-    return bool(_WORD.match(after)) and (after not in FUNCTION_WORDS or cores[last] == "one" and after == "of")
+    # (A single letter is no noun: "4 m and 1 tics" for "four seven one six".)
+    return bool(_WORD.match(after)) and len(after) > 1 and (after not in FUNCTION_WORDS
+                                                             or cores[last] == "one" and after == "of")
 
 
-def determined(tokens: list[str], cores: list[str], i: int, *, breaks: frozenset[int] = frozenset()) -> bool:
+def determined(tokens: list[str], cores: list[str], i: int, *, breaks: frozenset[int] = frozenset(),
+               numeric: list[bool] | None = None) -> bool:
     """Whether a determiner before the digit's word at token ``i``, in its phrase, makes it a pronoun or a
-    count of what was said before (see :data:`PRONOUN_DETERMINERS`, :data:`COUNT_DETERMINERS`)."""
+    count of what was said before (see :data:`PRONOUN_DETERMINERS`, :data:`COUNT_DETERMINERS`); not
+    across a number (``numeric``, per token: "the first three aren't one" for "... are one two nine")."""
     pronoun = cores[i] == "one"
     reach, words = (PRONOUN_REACH, PRONOUN_DETERMINERS) if pronoun else (1, COUNT_DETERMINERS)
     for j in range(i - 1, max(-1, i - 1 - reach), -1):
-        if j + 1 in breaks or tokens[j].rstrip()[-1:] in ".?!;:," or cores[j] in _PREPOSITIONS:
+        if j + 1 in breaks or tokens[j].rstrip()[-1:] in ".?!;:," or cores[j] in _PREPOSITIONS \
+                or numeric is not None and numeric[j]:
             return False  # ("a table for one": what "a" determines is the table)
         if cores[j] in words:
             return True

@@ -221,3 +221,23 @@ def test_decimals_said_as_amounts_and_homophones_apart_stay(text, kinds):
 @pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
 def test_a_unit_after_an_expiry_keyword_still_makes_an_amount(kinds):
     assert redacted(["My subscription expired 3 days ago."], kinds) == ["My subscription expired 3 days ago."]
+
+
+# Found by held-out-4's one scoring (tiny.en and base, 2026-11-25 night), fixed after it: a percent sign is
+# a unit; "each" after a price; a digit's word with a number between it and a determiner is no pronoun; a
+# single letter after a digit is no noun it counts.
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("text", ["It went up by 5%.", "It went up 5.5%.", "The tickets were 12.50 each."])
+def test_percentages_and_prices_each_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("texts", [
+    ["Okay, so the first three aren't one to die.", "then for seven."],
+    ["The front number is 4 m and 1 tics."],
+])
+def test_held_out_4s_leaks_that_text_rules_read(texts, kinds):
+    out = redacted(texts, kinds)
+    # ("the first three": the caller's word, no digit of the number)
+    assert in_clear(out) == (["three"] if "first three" in texts[0] else []), out
