@@ -278,6 +278,12 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     chained = _signed_chain(numbers_read, tokens, cores) if FAIL_CLOSED & set(kinds) else set()
     for run in numbers_read:
         if any(taken[run.first:run.last + 1]):
+            if FAIL_CLOSED & set(kinds) and not all(taken[run.first:run.last + 1]):
+                # A number partly masked ("6, [SSN_1], [SSN_2]": a rule took the digits beside an SSN) is
+                # masked whole: what is left of it is its digits.
+                entity = next(s.entity for s in spans if s.first <= run.last and s.last >= run.first)
+                spans += [Span(i, i, entity) for i in range(run.first, run.last + 1) if not taken[i]]
+                taken[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
             continue
         if continues and run.first == 0 and not _unit_after(run, tokens, cores):
             label = continues  # the rest of the number the passage before ended with

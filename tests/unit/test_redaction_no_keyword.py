@@ -241,3 +241,11 @@ def test_held_out_4s_leaks_that_text_rules_read(texts, kinds):
     out = redacted(texts, kinds)
     # ("the first three": the caller's word, no digit of the number)
     assert in_clear(out) == (["three"] if "first three" in texts[0] else []), out
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+def test_a_number_partly_masked_is_masked_whole(kinds):
+    # held-out-4, tiny.en in packs, for "Six six three, sorry, six six four." / "double one." / "nine nine
+    # oh two.": the SSN's rules took the 6 and 3 beside it, and the first 6 of the same number stayed.
+    out = redacted(["6, 6, 3, sorry 6, 6, 4,", "double 1.", "9, 9, 0, 2."], kinds)
+    assert in_clear(out) == [], out
