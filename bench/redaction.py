@@ -1,6 +1,6 @@
 """Redaction on the labelled set of tests/kit/redaction.py: entity recall, leaks and false redactions.
 
-    .venv/bin/python -m bench.redaction [--set tuning|held-out|held-out-2|held-out-3|spanish] [--model base] [--voices en-us,en-gb]
+    .venv/bin/python -m bench.redaction [--set tuning|held-out|held-out-2|held-out-3|held-out-4|spanish] [--model base] [--voices en-us,en-gb]
         [--mulaw] [--digits] [--packs] [--finals DIR]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
 
@@ -82,14 +82,25 @@ def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
     """How many digits ``text`` (a redacted final) says in clear, outside its placeholders, in any
     spelling: written (``3-1``), spoken (``four one one one``, ``double five``), or one digit's word
     alone that no rule reads as a number (``four.``, ``oh``, a homophone: ``for``, ``far``, ``too``, ``free``),
-    unless the script says that word, or the number word it sounds like, as a word (``plain``: "like
-    to pay", "the last four are")."""
+    unless the script says that word, or the number word it sounds like, or the digit's word a lone
+    digit stands for, as a word (``plain``: "like to pay", "the last four are")."""
     tokens = PLACEHOLDER.sub(" ", text).split()
     found = runs(tokens)
     inside = {i for run in found for i in range(run.first, run.last + 1)}
     alone = [t for i, t in enumerate(tokens) if i not in inside]
-    return sum(len(run.digits) for run in found) + sum(ch.isdigit() for t in alone for ch in t) + sum(
+    return sum(len(run.digits) for run in found
+               if not (run.first == run.last and _plain_digit(core(tokens[run.first]), plain))) + sum(
+        ch.isdigit() for t in alone if not _plain_digit(core(t), plain) for ch in t) + sum(
         core(t) in DIGIT_SPELLINGS and core(t) not in plain and digit_word(core(t)) not in plain for t in alone)
+
+
+def _plain_digit(word: str, plain: frozenset[str]) -> bool:
+    """``word`` is one digit written (``4``) that the script says as a word ("the last four are",
+    written "the last 4 hours" by tiny.en): no digit of a number."""
+    return len(word) == 1 and word.isdigit() and DIGIT_WORDS[int(word)] in plain
+
+
+DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,14 @@ def test_a_homophone_left_next_to_no_digit_is_a_leak() -> None:
                                      "Oh, [CREDIT_CARD_1]", "[CREDIT_CARD_1] nine."]) == (False, 3)
 
 
+def test_a_lone_digit_the_script_says_as_a_word_is_no_leak() -> None:
+    # tiny.en, en-gb (held-out): "Sorry, the last four are" written "Sorry, the last 4 hours.": the 4 is
+    # the script's word "four", no digit of the SSN; a digit the script does not say as a word is one.
+    assert clear_digits("Sorry, the last 4 hours.", plain=frozenset({"sorry", "the", "last", "four", "are"})) == 0
+    assert clear_digits("Sorry, the last 4 hours.", plain=frozenset({"sorry", "the", "last", "are"})) == 1
+    assert clear_digits("Sorry, the last 44 hours.", plain=frozenset({"four"})) == 2
+
+
 def test_every_call_of_every_set_has_a_name_of_its_own_and_something_to_score() -> None:
     # (The decodes' cache is keyed by the call's name: a name in two sets would read the other's.)
     names = [name for calls in SETS.values() for name, _ in calls]
@@ -120,3 +128,5 @@ def test_every_call_of_every_set_has_a_name_of_its_own_and_something_to_score() 
     assert not set(dict(SETS["held-out-2"])) & (set(dict(CALLS)) | set(dict(SETS["held-out"])))
     assert not set(dict(SETS["held-out-3"])) & (set(dict(CALLS)) | set(dict(SETS["held-out"]))
                                                  | set(dict(SETS["held-out-2"])))
+    assert not set(dict(SETS["held-out-4"])) & (set(dict(CALLS)) | set(dict(SETS["held-out"]))
+                                                 | set(dict(SETS["held-out-2"])) | set(dict(SETS["held-out-3"])))

@@ -34,7 +34,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, runs
+from .itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, numeric, runs
+from .quantity import counts_a_noun, determined
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
 # ... but a birth keyword for fewer: a date of birth is said right after it, and other dates
@@ -48,6 +49,10 @@ JOIN_GAP = 2  # words between two runs that are still one number in a card, SSN 
 # first piece as short sentences of words it made of digits ("No real time, no real time." / "3 fail
 # to the iron."); an unrelated quantity after a masked number is masked when it comes this close.
 PASSAGE_WORDS = 12
+# A final this short that says a digit's word or homophone is held for the next final in a session that
+# fails closed, and read as the lead of a number that final begins with (:func:`_lead`).
+SHORT_FINAL = 3
+_STOPS = ".?!,;:"
 
 ENTITY_KIND = {"CREDIT_CARD": "pci", "CREDIT_CARD_EXPIRATION": "pci", "CVV": "pci", "SSN": "ssn",
                "PHONE_NUMBER": "pii", "EMAIL_ADDRESS": "pii", "ACCOUNT_NUMBER": "pii", "DOB": "pii",
@@ -56,7 +61,7 @@ ENTITIES = tuple(ENTITY_KIND)
 
 _KEYWORDS = {
     "card": {"card", "cards", "credit", "debit", "visa", "mastercard", "amex", "discover", "cvv", "cvc", "cv2",
-             "expiry", "expiration", "expires", "expire", "exp", "pin",
+             "expiry", "expiration", "expires", "expire", "expired", "exp", "pin",
              "tarjeta", "crédito", "credito", "débito", "debito", "vencimiento", "caduca", "vence"},
     "ssn": {"ssn", "social", "sociales"},
     "phone": {"phone", "telephone", "cell", "mobile", "call", "reach", "callback", "text",
@@ -66,7 +71,7 @@ _KEYWORDS = {
 }
 # The words of card and SSN keywords, which a recogniser writes around such a number ("SSN 078-05-1120").
 NUMBER_KEYWORDS = frozenset(_KEYWORDS["card"] | _KEYWORDS["ssn"])
-_EXPIRY = {"expiry", "expiration", "expires", "expire", "exp", "valid", "thru"}
+_EXPIRY = {"expiry", "expiration", "expires", "expire", "expired", "exp", "valid", "thru"}
 # Card keywords of a security code (and a PIN): a short number after them is a CVV, not an expiry.
 _CODE = {"cvv", "cvc", "cv2", "pin", "security", "code", "código", "codigo"}
 # "code" alone is a security code's keyword ("the code on the back is ..."), but not after these.
@@ -90,7 +95,7 @@ _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive",
 _ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"}
 # Words after a number that make it an amount or a time (never a card's piece, even in a card context).
 _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence",
-          "percent", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
+          "percent", "each", "apiece", "per", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening",
           # Spanish
@@ -113,23 +118,26 @@ _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
 # A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
 # Not one that starts with 0 ("0.78": an SSN's "oh seven eight" as base wrote it; no time, and a
-# price under one would have its currency sign).
+# price under one would have its currency sign). Without its currency it is an amount or a time only
+# when a word before it says so (:data:`_SAID_BEFORE_DECIMAL`: "at 3.30", "about 3.50", "costs 12.99")
+# or a unit after it: a price said bare is rarer than a secret's pairs written so, and it fails closed.
 _DECIMAL = re.compile(r"^(?:[$£€]\d{1,3}|[1-9]\d{0,2})\.\d{2}[.,]?$")
-# ... but one with no currency that reads as a card's expiry, month and year ("11.29", "3.27": the
-# recogniser writes "eleven twenty nine" so), is no amount or time unless a word says it is a time
-# (:data:`_TIME_BEFORE`, or a unit after it): a price without its currency is rarer than an expiry
-# said with no keyword, and it fails closed.
-_EXPIRY_DECIMAL = re.compile(r"^(?:1[0-2]|[1-9])\.(?:[23]\d)[.,]?$")
 _TIME_BEFORE = {"at", "by", "until", "till", "til", "after", "before", "around", "about", "past", "since"}
+_SAID_BEFORE_DECIMAL = _TIME_BEFORE | _AMOUNT_BEFORE
+# Words after an expiry keyword within which a number is the expiry, not an amount ("My credit card
+# expired near of $5.20." for "... expires 05/27.", base over mu-law): nobody says a price there.
+EXPIRY_NEAR = 3
 # A time written as one token with its am or pm ("3pm", "10am", "3.30pm").
 _HOUR_CLOCK = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?(?:am|pm)[.,]?$")
 # Kinds whose sessions fail closed: any number that may be a secret's is redacted (:func:`_may_be_secret`).
 # (``pii`` redacts SSNs too.)
 FAIL_CLOSED = frozenset({"pci", "ssn", "pii"})
 _AMOUNT_DIGITS = 9  # an amount or a time has no more digits ("$1,250,000"); a card's with "dollars" after is a card
+# Homophones that say digits when two come in a row (:func:`_words_alone`).
+_PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
+# A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
+_DIGIT_WORDS = frozenset("zero one two three four five six seven eight nine".split())
 _ONE_DIGIT = frozenset("zero one two three four five six seven eight nine oh o double triple".split()) | frozenset(SPANISH_DIGITS)
-# Words after a short number that do not make it a quantity ("12 is", "34 and"): it may be a piece.
-_NOT_A_NOUN = {"is", "are", "was", "and", "or", "then", "that", "that's", "it", "it's", "thats", "its", "again"}
 _SOCIAL_NOT_SSN = {"media", "network", "networks", "worker", "workers", "work", "services", "service", "life",
                    "event", "events", "club", "distancing", "skills", "studies", "science", "sciences", "anxiety"}
 _STOP = {"and", "but", "in", "on", "at", "with", "for", "to", "my", "the", "a", "is", "was", "it", "i", "and,"}
@@ -270,10 +278,17 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     chained = _signed_chain(numbers_read, tokens, cores) if FAIL_CLOSED & set(kinds) else set()
     for run in numbers_read:
         if any(taken[run.first:run.last + 1]):
+            if FAIL_CLOSED & set(kinds) and not all(taken[run.first:run.last + 1]):
+                # A number partly masked ("6, [SSN_1], [SSN_2]": a rule took the digits beside an SSN) is
+                # masked whole: what is left of it is its digits.
+                entity = next(s.entity for s in spans if s.first <= run.last and s.last >= run.first)
+                spans += [Span(i, i, entity) for i in range(run.first, run.last + 1) if not taken[i]]
+                taken[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
             continue
         if continues and run.first == 0 and not _unit_after(run, tokens, cores):
             label = continues  # the rest of the number the passage before ended with
-        elif FAIL_CLOSED & set(kinds) and (run.first in chained or _may_be_secret(run, tokens, cores, breaks)):
+        elif FAIL_CLOSED & set(kinds) and (run.first in chained or _may_be_secret(run, tokens, cores, breaks)
+                                           or _after_expiry(before[run.first], run, cores)):
             label = _label(kinds, before[run.first], keyword_at, run)
         else:
             continue
@@ -289,6 +304,9 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         _spellings_beside(spans, taken, cores)
     if FAIL_CLOSED & set(kinds):  # (after the spans have taken the words beside them: they open passages)
         context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, breaks)
+        # (after the passages: a digit's word alone is too weak a sign of digits being read to open one)
+        if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read):
+            _spellings_beside(spans, taken, cores)
     if "pii" in kinds:
         _spoken_house_numbers(spans, taken, tokens, cores)
         for span in _emails(tokens, cores):
@@ -372,15 +390,35 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return False
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and n <= 6:
         return False
-    if _date_start(run, tokens, cores) is not None and n <= 6 and all(len(g) <= 4 for g in run.groups) \
-            and len(run.groups) <= 2:
+    if _date_start(run, tokens, cores) is not None and _date_digits(run, tokens):
         return False
+    if n <= 2 and 1 <= int(run.digits) <= 31 and _month_after(run, cores):
+        return False  # a day before its month: "the 3rd of May", "3 March"
     if n > 2 or _digitwise(run, cores):
         return True
-    # (A comma after it ends its phrase too: "Fifty-four, well..." is a group, not "54 items".)
-    ends = tokens[run.last].rstrip()[-1:] in ".?!;:," or run.last + 1 >= len(tokens) or run.last + 1 in breaks \
-        or cores[run.last + 1] in _NOT_A_NOUN
-    return ends
+    # (A comma after it ends its phrase too: "Fifty-four, well..." is a group, not "54 items"; so does a
+    # function word: "12 is", "two might".)
+    return not counts_a_noun(tokens, cores, run.last, breaks=breaks)
+
+
+def _month_after(run: Run, cores: list[str]) -> bool:
+    """A month's name right after ``run``, or after "of" ("3 March", "the 3rd of May", "the 12th on October")."""
+    after = cores[run.last + 1:run.last + 3]
+    # ("on" for "of": "We spoke on the 12th on October.", tiny.en over mu-law)
+    return bool(after) and (after[0] in _MONTHS or after[0] in ("of", "on") and len(after) == 2 and after[1] in _MONTHS)
+
+
+def _date_digits(run: Run, tokens: list[str]) -> bool:
+    """``run``, after a month's name, says what a date says: a day (1-31), a year (4 digits), or a day
+    then a year ("3, 2024", "9th 2025"); not "7th 72" ("oh seven seven two" as the recogniser wrote it:
+    a two-digit year is how a secret's groups read, and it fails closed)."""
+    digits = run.digits
+    if len(digits) <= 2:
+        return 1 <= int(digits) <= 31
+    if len(digits) == 4:
+        return True
+    day = re.sub(r"\D", "", tokens[run.first])
+    return len(digits) in (5, 6) and day == digits[:-4] and 1 <= int(day) <= 31
 
 
 def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
@@ -427,15 +465,18 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
         changed = False
         for span in [s for s in spans if s.entity in _NUMBER_SPANS and s not in opened_by]:
             opened_by.add(span)
-            lead = range(max(starts[span.first], span.first - JOIN_GAP - 1), span.first)
+            lead = _lead(span, tokens, starts, breaks)
             after, past = ahead(span.last + 1, PASSAGE_WORDS)
             left = max(left, past)
             for i in [*lead, *after]:
                 if passage[i] in (None, "NUMBER"):
                     passage[i] = span.entity
         for run in found:
+            # (A day glued to a masked number is a piece of it: "November 7th [to]" for "oh seven seven two".)
+            glued = any(s.first == run.last + 1 and s.entity in _NUMBER_SPANS for s in spans) \
+                and tokens[run.last].rstrip()[-1:] not in _STOPS
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) \
-                    or _clearly_no_secret(run, tokens, cores):
+                    or _clearly_no_secret(run, tokens, cores, dates=not glued):
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)
             if entity == "NUMBER":
@@ -463,6 +504,83 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             taken[i:i + 2] = [True, True]
             changed = True
     return left
+
+
+def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
+                 before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], found: list[Run]) -> bool:
+    """Fails closed on a digit's word alone ("two", "one", "zero"; not "oh", an interjection, nor a
+    homophone, a word elsewhere): the recogniser writes a secret's groups as words that read like a
+    quantity ("My reference in both M&M and two." / "Not will fix one." for "oh seven seven two" /
+    "double six one"). It is masked unless its phrase frames it as a quantity (:mod:`.quantity`: a noun
+    after it, "two tickets"; a determiner before it, "the one", "the last four"). ``spans`` and
+    ``taken`` are updated; returns whether any was masked."""
+    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
+    flags = numeric(tokens)
+    masked = False
+    # "I'm" between two digits' words or homophones is a nine ("For I'm one big" for "four nine one six",
+    # base over mu-law; "I'm free one" for "nine three one"): the three go together.
+    for i in range(1, len(cores) - 1):
+        if cores[i] == "i'm" and not taken[i] and all(
+                cores[k] in DIGIT_SPELLINGS or k in in_runs for k in (i - 1, i + 1)) and not any(
+                tokens[k].rstrip()[-1:] in _STOPS or k + 1 in breaks for k in (i - 1, i)):
+            first, last = (i - 1, i + 1) if not taken[i - 1] else (i, i + 1)
+            last = last if not taken[last] else i
+            entity = _sensitive(kinds, before[first], keyword_at, first, last, ahead=False) or "NUMBER"
+            spans.append(Span(first, last, _named(entity, kinds)))
+            taken[first:last + 1] = [True] * (last + 1 - first)
+            masked = True
+    for i, c in enumerate(cores):
+        if taken[i] or i in in_runs or c not in _DIGIT_WORDS:
+            continue
+        if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
+                or determined(tokens, cores, i, breaks=breaks, numeric=flags):
+            continue
+        entity = _sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER"
+        spans.append(Span(i, i, _named(entity, kinds)))
+        taken[i] = True
+        masked = True
+    # Homophones two or more in a row, no punctuation between, are digits ("already won to Lambon." for
+    # "forty one, eleven", base): no sentence says "won to" (not "free" nor "far": "free to", "far too").
+    i = 0
+    while i < len(cores):
+        j = i
+        while j < len(cores) and cores[j] in _PAIRED_HOMOPHONES and not taken[j] and j not in in_runs \
+                and (j == i or tokens[j - 1].rstrip()[-1:] not in _STOPS and j not in breaks):
+            j += 1
+        if j - i >= 2:
+            entity = _sensitive(kinds, before[i], keyword_at, i, j - 1, ahead=False) or "NUMBER"
+            spans.append(Span(i, j - 1, _named(entity, kinds)))
+            taken[i:j] = [True] * (j - i)
+            masked = True
+        i = max(j, i + 1)
+    # "double"/"triple" right after what was masked here goes with it: the next group's start ("I'm free
+    # one Double" / "Heaven 1208" for "five three one." / "double seven.", base in packs).
+    if masked:
+        for n, span in enumerate(spans):
+            k = span.last + 1
+            if span.entity in _NUMBER_SPANS and k < len(cores) and cores[k] in ("double", "triple") and not taken[k] \
+                    and tokens[span.last].rstrip()[-1:] not in _STOPS and k not in breaks:
+                spans[n] = Span(span.first, k, span.entity)
+                taken[k] = True
+    return masked
+
+
+def _lead(span: Span, tokens: list[str], starts: list[int], breaks: frozenset[int]) -> range:
+    """The words before a masked number that its passage covers: up to three in its sentence; its
+    whole sentence when the recogniser wrote the number in words, no digit (it wrote the digits it
+    heard as words, and the words before may be digits too: "The biggest sun for my car I know [too]."
+    for "The digits on the back are nine oh two.", the "for" is the nine's four; but "I want to pay
+    with my card, [CREDIT_CARD_1]" keeps its "to"); and, when the number begins a final, the whole
+    final before it if that is short (:data:`SHORT_FINAL` words: "free lemon" / "828224631" for "three
+    seven eight two" / "eight two two four": the redactor holds such a final for the next,
+    :func:`.redactor._short_spelling`)."""
+    spelled = not any(ch.isdigit() for token in tokens[span.first:span.last + 1] for ch in token)
+    first = starts[span.first] if spelled else max(starts[span.first], span.first - JOIN_GAP - 1)
+    if first == span.first and span.first in breaks:
+        previous = max((b for b in breaks if b < span.first), default=0)
+        if span.first - previous <= SHORT_FINAL:
+            first = previous
+    return range(first, span.first)
 
 
 def _digits_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
@@ -502,7 +620,7 @@ def _named(entity: str, kinds: tuple[str, ...]) -> str:
     return entity
 
 
-def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
+def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: bool = True) -> bool:
     """``run`` is an amount or a time by a currency, a unit (a day's word only after a time with its
     minutes), a colon or two decimals, or a word such as "charge" before it (6 digits at most); or a
     date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
@@ -512,8 +630,7 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str]) -> bool:
         return True
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and len(run.digits) <= 6:
         return True
-    return _date_start(run, tokens, cores) is not None and len(run.digits) <= 6 \
-        and all(len(g) <= 4 for g in run.groups) and len(run.groups) <= 2
+    return dates and _date_start(run, tokens, cores) is not None and _date_digits(run, tokens)
 
 
 def _label(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None], run: Run) -> str:
@@ -623,6 +740,14 @@ def _sensitive(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None
     return None
 
 
+def _after_expiry(ctx: Context, run: Run, cores: list[str]) -> bool:
+    """``run`` is within :data:`EXPIRY_NEAR` words of an expiry keyword, where a number is the expiry, not
+    a price ("My credit card expired near of $5.20." for "... expires 05/27."); but a unit word after it
+    still makes it one ("it expired 3 days ago")."""
+    after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+    return ctx.card > 0 and ctx.expiry and _since(ctx, "card") <= EXPIRY_NEAR and after not in _UNITS
+
+
 def _since(ctx: Context, name: str) -> int:
     """Words since the last ``name`` keyword (a large number when its context has lapsed)."""
     left = getattr(ctx, name)
@@ -691,14 +816,19 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     pieces = tokens[run.first:run.last + 1]
     decimal = bool(_DECIMAL.match(written)) and (len(pieces) == 1 or len(pieces) == 2
                                                  and bool(re.match(r"^\.\d{2}[.,]?$", pieces[1])))
-    if decimal and _EXPIRY_DECIMAL.match(written) and not (run.first > 0 and cores[run.first - 1] in _TIME_BEFORE):
-        decimal = False  # "and it stopped from 11.29." for "good through eleven twenty nine": an expiry's shape
+    if decimal and written[:1] not in "$£€" and not (run.first > 0 and cores[run.first - 1] in _SAID_BEFORE_DECIMAL):
+        # With no currency nor a word before it that makes it a price or a time, two decimals are how the
+        # recogniser writes a secret's pairs: "and it stopped from 11.29." for "good through eleven twenty
+        # nine", "32.99" for "thirty two, ninety nine", "and it scored 311.29." (base): it fails closed.
+        decimal = False
     if _HOUR_CLOCK.match(written.lower()):
         return True  # "See you at 3pm."
     # (A unit names the number said right before it: not one that a sentence's end splits, "the
     # eight. 1,000 days.", where the first words are another number's digits.)
     broken = any(t.rstrip()[-1:] in ".?!" for t in pieces[:-1])
-    return after in units and not broken or written[:1] in "$£€" or ":" in written or decimal and not card
+    # A percent sign on it or right after it ("5%", "5.5%", "5" "%" as base's word timings cut it).
+    percent = written.rstrip(".,?!;:").endswith("%") or run.last + 1 < len(tokens) and tokens[run.last + 1][:1] == "%"
+    return after in units and not broken or written[:1] in "$£€" or ":" in written or decimal and not card or percent
 
 
 def _amount(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
@@ -764,7 +894,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     # card is" is an SSN and then a card.
     if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
-    amount = _amount(run, tokens, cores, card=card and "pci" in kinds)
+    amount = _amount(run, tokens, cores, card=card and "pci" in kinds) and not _after_expiry(ctx, run, cores)
     # Words since the card keyword, for the rules below where a nearer keyword wins (0: one right after).
     card_since = 0 if _near(keyword_at, run, "card") else _since(ctx, "card")
     # After a social security keyword, shorter numbers too: the last four digits ("the last four of

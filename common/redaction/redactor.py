@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
-from .detect import CONTEXT_WORDS, FAIL_CLOSED, LOOKAHEAD, Context, Span, detect
+from .detect import CONTEXT_WORDS, FAIL_CLOSED, LOOKAHEAD, SHORT_FINAL, Context, Span, detect
 from .itn import DIGIT_SPELLINGS, core, numeric, once, runs, words
 
 MAX_HELD = 4  # a card read in groups of four
@@ -136,7 +136,8 @@ class Redactor:
         # Numbers alone need no look at the next final: every numeral goes anyway; nor does a number
         # that is a whole card already (what follows would not make its pieces any less a card).
         if (len(self.held) < MAX_HELD and set(self.kinds) - {"numbers"} and _trailing_digits(self.held) < CARD_DIGITS
-                and (_ends_in_number(transcript) or FAIL_CLOSED & set(self.kinds) and _ends_in_spelling(transcript))):
+                and (_ends_in_number(transcript) or FAIL_CLOSED & set(self.kinds)
+                     and (_ends_in_spelling(transcript) or _short_spelling(transcript)))):
             return out
         return [*out, *self.release()]
 
@@ -277,6 +278,13 @@ def _ends_in_spelling(transcript: Transcript) -> bool:
     read one by one is one of them."""
     tokens = [t[0] for t in _tokens(transcript)]
     return bool(tokens) and core(tokens[-1]) in DIGIT_SPELLINGS
+
+
+def _short_spelling(transcript: Transcript) -> bool:
+    """It is short (:data:`.detect.SHORT_FINAL` words) and says a digit's word or homophone ("free lemon"
+    for "three seven"): held, a number the next final begins with reads it as its lead."""
+    tokens = [t[0] for t in _tokens(transcript)]
+    return 0 < len(tokens) <= SHORT_FINAL and any(core(t) in DIGIT_SPELLINGS for t in tokens)
 
 
 def _starts_with_number(transcript: Transcript) -> bool:

@@ -363,8 +363,66 @@ HELD_OUT_3 = (
         CallPiece("I waited for twenty minutes.", label="time", entity="time"),
     )),
 )
+# A fourth held-out part (``bench.redaction --set held-out-4``), written before the rules of
+# 2026-11-25 night (the stronger fail-closed rule) were changed and scored once, at their end, with the
+# voices of held-out-2 and -3: digits of a card, an SSN, an account, a CVV and an expiry said in
+# everyday ways with no keyword or a misheard one ("the crud number", "on the back"), in groups of 2-4,
+# "oh", "double", "triple", spread over two or three utterances, a correction, a "first three ... then";
+# negatives with no keyword either: amounts with and without a currency, times said bare, dates, short
+# quantities (one that ends its sentence: "I'll take two.").
+HELD_OUT_4 = (
+    ("h4-card-fours", (
+        CallPiece("Alright, are you ready?"),
+        CallPiece("five one oh five.", pause=1.1, label="card", entity="pci"),
+        CallPiece("one oh five one.", pause=1.1, label="card", entity="pci", part=True),
+        CallPiece("oh five one oh.", pause=1.1, label="card", entity="pci", part=True),
+        CallPiece("five one double oh.", label="card", entity="pci", part=True),
+    )),
+    ("h4-crud-number", (
+        CallPiece("Yeah, the crud number is four seven one six,", pause=1.0, label="card", entity="pci"),
+        CallPiece("twenty nine, oh three.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("triple eight, four.", label="card", entity="pci", part=True),
+    )),
+    ("h4-ssn-first-three", (
+        CallPiece("Okay, so the first three are one two nine.", pause=1.2, label="ssn", entity="ssn"),
+        CallPiece("Then four seven.", pause=1.2, label="ssn", entity="ssn", part=True),
+        CallPiece("And then two two eight oh.", label="ssn", entity="ssn", part=True),
+    )),
+    ("h4-back-and-date", (
+        CallPiece("It says eight one four on the back.", label="cvv", entity="pci"),
+        CallPiece("And it's good until oh three thirty.", label="expiry", entity="pci"),
+    )),
+    ("h4-pairs", (
+        CallPiece("Let me find it. Twenty two, forty eight.", pause=1.0, label="account", entity="pii"),
+        CallPiece("sixty one, oh nine.", label="account", entity="pii", part=True),
+    )),
+    ("h4-ssn-correction", (
+        CallPiece("Six six three, sorry, six six four.", pause=1.0, label="ssn", entity="ssn"),
+        CallPiece("double one.", pause=1.0, label="ssn", entity="ssn", part=True),
+        CallPiece("nine nine oh two.", label="ssn", entity="ssn", part=True),
+    )),
+    ("h4-triples", (
+        CallPiece("It's triple four, eight, triple one, two.", label="account", entity="pii"),
+        CallPiece("That one's for the savings."),
+    )),
+    ("h4-written", (
+        CallPiece("Put down 6011 0009 9013 9424 please.", label="card", entity="pci"),
+    )),
+    ("h4-negatives", (
+        CallPiece("I'll take two.", label="amount", entity="amount"),
+        CallPiece("The tickets were twelve fifty each.", label="amount", entity="amount"),
+        CallPiece("It went up by five percent.", label="amount", entity="amount"),
+        CallPiece("We had twenty people there.", label="amount", entity="amount"),
+        CallPiece("That came to 89 pounds.", label="amount", entity="amount"),
+        CallPiece("The store opens at nine thirty.", label="time", entity="time"),
+        CallPiece("Call me around 6 tonight.", label="time", entity="time"),
+        CallPiece("It took about ten minutes.", label="time", entity="time"),
+        CallPiece("We arrived on the second of May.", label="date", entity="date"),
+        CallPiece("My flight is on December 14th.", label="date", entity="date"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
-        "spanish": SPANISH}
+        "held-out-4": HELD_OUT_4, "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:

@@ -352,7 +352,8 @@ def test_with_pci_alone_numbers_after_a_card_keyword_stay_redacted():
     # The last four of an SSN, and what the recogniser kept of one read in pieces (base over 8 kHz
     # mu-law, "six seven eight nine" after "My social security number is").
     ("the last four of my social security number are 6789", [("6789", "SSN")]),
-    ("My social security number is For I'm 6th Ammonator Island", [("For", "SSN"), ("6th", "SSN")]),
+    # ("I'm" between a homophone and a number is the nine: masked with them)
+    ("My social security number is For I'm 6th Ammonator Island", [("For", "SSN"), ("I'm", "SSN"), ("6th", "SSN")]),
     # ... but not an amount or a time, nor a number nearer a card keyword.
     ("my social security number is on file, I paid 25 dollars at 3:30", []),
     ("my social security number is on file and the card code is 731", [("731", "CVV")]),

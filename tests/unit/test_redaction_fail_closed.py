@@ -567,13 +567,10 @@ HELD_OUT_2_LEAKS = [
     ["The digits on the back aren't I low too."],
     ["But it's on the Mac I know too."],
     ["Let me get some of my current high note too."],
+    # ("for" in the masked number's sentence: the passage covers the sentence before it, since 2026-11-25 night)
+    ["The biggest sun for my car I know too.", "And it's gone from 11 to empty I'm..."],
     # "good through eleven twenty nine": an expiry's shape written as a price with no currency.
     ["And it's good through", "and it stopped from 11.29."],
-]
-# ... and those no rule reads (no keyword, no masked number near them): they leak still.
-HELD_OUT_2_UNREAD = [
-    # ("for" in a sentence with no keyword; its "too" and "11 to" are masked now)
-    ["The biggest sun for my car I know too.", "And it's gone from 11 to empty I'm..."],
 ]
 
 
@@ -590,13 +587,6 @@ def test_the_second_held_out_parts_leaks(texts, kinds):
 def test_a_decimal_of_single_digits_is_no_number_read_digit_by_digit(kinds):
     # tiny.en over en-029 for "The meeting is at 3:30 in the afternoon." ("4-9" is read one by one).
     assert redacted(["The meeting is at 3.0 in the afternoon."], kinds) == ["The meeting is at 3.0 in the afternoon."]
-
-
-@pytest.mark.xfail(strict=True, reason="no keyword and no masked number near: no rule reads them (docs/redaction.md, Not caught)")
-@pytest.mark.parametrize("texts", HELD_OUT_2_UNREAD)
-def test_the_second_held_out_parts_leaks_no_rule_reads(texts):
-    out = redacted(texts, ("pci", "ssn"))
-    assert in_clear(out) == [] and [w for t in out for w in t.split() if core(w) in HOMOPHONES] == []
 
 
 def test_a_passage_survives_a_checkpoint_and_an_older_one_reads():

@@ -62,13 +62,14 @@ def test_digits_with_no_keyword_are_masked(texts, kinds):
     # Amounts, times and a call's dates.
     "I waited for twenty minutes.", "It was around 300 dollars.", "Call me after 5 pm.", "See you at 3pm.",
     "See you at 10am tomorrow.", "We moved here on the fourth of July, 2019.", "The meeting is at 3.30 in the afternoon.",
-    "It was 12.99 in the sale.", "It came to about 3.50 in the end.", "Can you call me back at 4.30 this afternoon?",
+    "It was $12.99 in the sale.", "It came to about 3.50 in the end.", "It costs 12.99 now.", "Can you call me back at 4.30 this afternoon?",
     "The meeting is at 3 30 in the afternoon.", "It will arrive in 3 to 5 business days.",
     "The engineer comes at seven fifteen tomorrow morning.",
     # "Oh" that begins a sentence is an interjection; homophones inside a sentence are words.
     "Oh, I see.", "Oh okay, thanks.", "I went to the store for two hours.", "I paid for two tickets.",
-    # "for one", "down to two": a quantity, with no keyword and no masked number near.
-    "A table for one.", "A table for two.", "It came down to one.", "I, for one, agree.", "I got a free one, thanks.",
+    # "a free one": a pronoun. ("A table for two.", "It came down to one.", "I, for one, agree." are masked
+    # since the night of 2026-11-25: no noun frames the digit's word, test_a_digits_word_alone_that_no_noun_frames_is_masked.)
+    "I got a free one, thanks.",
     "It costs $10, $20, $30.", "Prices were $100, $250, $1,000.", "Prices were $100, $250, $4.50.",
 ])
 def test_quantities_amounts_times_and_dates_stay_readable(text, kinds):
@@ -93,20 +94,158 @@ def test_sessions_without_a_fail_closed_kind_are_unchanged():
 
 
 # The leaks of the third held-out part (bench.redaction --set held-out-3, scored once at its end,
-# tiny.en over espeak-ng en-us+m3, en-gb-x-rp, en-us+f2, 16 kHz and mu-law, live and in packs), as the
-# recogniser wrote them: no keyword and no masked number near, no rule reads them yet.
-HELD_OUT_3_UNREAD = [
+# tiny.en over espeak-ng en-us+m3, en-gb-x-rp, en-us+f2, 16 kHz and mu-law, live and in packs), and
+# the second's last one, as the recogniser wrote them: no keyword and no masked number near. A digit's
+# word alone that no noun frames as a quantity is masked, and a date needs a day or a year that reads as one.
+HELD_OUT_3_LEAKS = [
     # "My reference is oh seven seven two." / "double six one.": digits' words said as a quantity would be.
     ["My reference in both M&M and two.", "Not will fix one."],
     ["My reference in both M &M and two,", "normal 661."],
     # "The one on the back is five three one.": "free one" with no punctuation, a final held with the next.
     ["but well on the back is time free one", "And it runs out 11.29."],
-    # "oh seven seven two" heard as a date.
+    # "oh seven seven two" heard as a date with a two-digit year.
     ["My reference in November 7th 72", "Number 661"],
+    # held-out-2, en-us+m3 mu-law: "You'll want my social as well, yeah?" / "Yep, two one nine." ...
+    ["One might go she'll have well, yeah.", "219.", "Okay."],
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="no keyword and no masked number near: no rule reads them (docs/redaction.md, Not caught)")
-@pytest.mark.parametrize("texts", HELD_OUT_3_UNREAD)
-def test_the_third_held_out_parts_leaks_no_rule_reads(texts):
-    assert in_clear(redacted(texts, ("pci", "ssn"))) == []
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("texts", HELD_OUT_3_LEAKS)
+def test_the_third_held_out_parts_leaks(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == []
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("text", [
+    # A digit's word alone with no noun after it in its phrase: masked, whatever the words before.
+    "I'll take two.", "Not will fix one.", "It came down to one.", "A table for two.", "So that's three, right?",
+    "Four is what it says.", "One might go.", "A table for one.", "I, for one, agree.",
+])
+def test_a_digits_word_alone_that_no_noun_frames_is_masked(text, kinds):
+    # (What failing closed costs: "I'll take two." is masked too; bench.redaction counts it.)
+    out = redacted([text], kinds)
+    assert in_clear(out) == [] and "[" in out[0], out
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("text", [
+    # ... but one that a noun after it, or a determiner before it, frames stays.
+    "I would like two tickets.", "Can you hold on for one moment?", "The one on the back.", "I'll take that one.",
+    "I got a free one, thanks.", "The last four are on the card.", "The first three are fine.", "No one called.",
+    "One of them is mine.", "Those two are fine.", "Two big boxes, please.", "I need two more.",
+    # Dates with a day or a year that reads as one.
+    "My flight is on December 14th.", "It was on November 7th, 2021.", "We met in May 2019.",
+])
+def test_a_digits_word_that_a_noun_or_a_determiner_frames_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+# The leaks of the recordings in packs (tiny.en, mu-law) that text rules can read, as the recogniser wrote them.
+PACKS_LEAKS = [
+    # held-out, en-gb: "Right, so it's" / "three seven eight two." / "eight two two four." / ...: a short
+    # final before the masked number it goes on with.
+    ["right so it's", "free lemon", "828224631", "631, number 05."],
+    # held-out-2, en-us+m3: "The digits on the back are nine oh two.": "for" in the masked number's sentence.
+    ["The biggest sun for my car I know too.", "And it's gone from 11 to empty I'm..."],
+    # held-out-3, en-gb-x-rp: "My reference is oh seven seven two." / "double six one.": a day glued to the
+    # masked homophone after it.
+    ["My reference in November 7th to", "Number 6 1"],
+]
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("texts", PACKS_LEAKS)
+def test_the_packs_leaks(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not [w for t in out for w in t.lower().split() if w in ("free", "for", "to")], out
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("texts", [
+    # A short final with a digit's word stays when no number follows it, and a date far from a masked number.
+    ["Thanks for that.", "It was delivered on March 3, 2024."], ["One moment.", "I'll check."],
+    ["It was delivered on November 7th.", "Okay."],
+])
+def test_short_finals_and_dates_without_a_number_after_stay(texts, kinds):
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+def test_words_before_a_number_written_in_digits_stay(kinds):
+    # The whole sentence before a masked number is its passage only when the recogniser wrote it in words.
+    out = redacted(["I want to pay with my card, 4111 1111 1111 1111."], kinds)
+    assert out[0].startswith("I want to pay with my card, ["), out
+
+
+# The leaks of whisper base on English (bench.redaction, its first run on English audio: espeak-ng voices,
+# 16 kHz and mu-law, live), as the recogniser wrote them.
+BASE_LEAKS = [
+    # "thirty two, ninety nine." / "fifty five, oh four." ...: pairs written as prices with no currency.
+    ["and then we have a new 41 11.", "11 11, so 55 04.", "32.99"],
+    ["you can reach beyond", "2.02", "Time, time, time.", "019 9"],
+    ["and it scored 311.29."],
+    ["sure it's 4412", "and I know 9037 payment.", "62.18"],
+    ["my total emo 042, Amran, Amran, 3.09 time."],
+    # "It expires oh nine, twenty eight." / "My credit card expires 05/27.": an expiry written as a price.
+    ["My credit card expired near of $5.20."],
+    # "oh six twenty seven, sorry, oh seven twenty seven": a filler after a pair is no noun it counts.
+    ["Next, fiery emotic, 20 mm, fiery emotic, 20 mm."],
+    # "Four nine one six, no sorry, four nine one seven.": "I'm" between digits' words is a nine.
+    ["Let me read it. For I'm one big, no hurry. For I'm one pamper.", "33.02"],
+    # "five three one." / "double seven." in packs (base, en-gb mu-law): "double" counts no noun.
+    ["Sure, it's", "I'm free one Double", "Heaven 1208", "1208"],
+    # "forty one, eleven.": homophones two in a row are digits.
+    ["My car, um, very...", "already won to Lambon.", "and", "11 11 times, so 55 04."],
+]
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("texts", BASE_LEAKS)
+def test_the_base_models_leaks(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not [w for t in out for w in t.lower().split() if w in ("won", "to")], out
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("text", [
+    # A decimal is an amount or a time by its currency, a unit, or a word before it; and homophones apart stay.
+    "It came to about 3.50 in the end.", "It costs 12.99 now.", "See you at 3.30.", "It was 12.99 dollars.",
+    "I went to the shop for milk.", "Nice to meet you too, thanks.", "Thanks for, I'm one of them.",
+    "That one, I'm two minutes away.",
+])
+def test_decimals_said_as_amounts_and_homophones_apart_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+def test_a_unit_after_an_expiry_keyword_still_makes_an_amount(kinds):
+    assert redacted(["My subscription expired 3 days ago."], kinds) == ["My subscription expired 3 days ago."]
+
+
+# Found by held-out-4's one scoring (tiny.en and base, 2026-11-25 night), fixed after it: a percent sign is
+# a unit; "each" after a price; a digit's word with a number between it and a determiner is no pronoun; a
+# single letter after a digit is no noun it counts.
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("text", ["It went up by 5%.", "It went up 5.5%.", "The tickets were 12.50 each."])
+def test_percentages_and_prices_each_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+@pytest.mark.parametrize("texts", [
+    ["Okay, so the first three aren't one to die.", "then for seven."],
+    ["The front number is 4 m and 1 tics."],
+])
+def test_held_out_4s_leaks_that_text_rules_read(texts, kinds):
+    out = redacted(texts, kinds)
+    # ("the first three": the caller's word, no digit of the number)
+    assert in_clear(out) == (["three"] if "first three" in texts[0] else []), out
+
+
+@pytest.mark.parametrize("kinds", FAIL_CLOSED_KINDS)
+def test_a_number_partly_masked_is_masked_whole(kinds):
+    # held-out-4, tiny.en in packs, for "Six six three, sorry, six six four." / "double one." / "nine nine
+    # oh two.": the SSN's rules took the 6 and 3 beside it, and the first 6 of the same number stayed.
+    out = redacted(["6, 6, 3, sorry 6, 6, 4,", "double 1.", "9, 9, 0, 2."], kinds)
+    assert in_clear(out) == [], out
