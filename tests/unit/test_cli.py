@@ -48,7 +48,7 @@ FLAGS = {
         --max-num-seqs --tensor-parallel-size --max-new-tokens --allow-standin-engine --no-allow-standin-engine
         --standin-clips --standin-final-sec --standin-partial-sec --standin-sec-per-audio-sec --chunk-size-sec --first-partial-sec
         --unfixed-chunk-num --unfixed-token-num --detect-languages --detect-min-sec --settle-sec --final-with-prefix --no-final-with-prefix --scheduling-policy --sentence-endpoint
-        --no-sentence-endpoint --sentence-confidence --sentence-confidence-skip --sentence-short-words --batch-pack-sec --batch-pack-prompt --no-batch-pack-prompt --batch-pack-depth --redact-hold-sec --redact-prompt --redact-digits-prompt""", "STREAMSCRIBE_ASR_"),
+        --no-sentence-endpoint --sentence-confidence --sentence-confidence-skip --sentence-short-words --split-replies --no-split-replies --batch-pack-sec --batch-pack-prompt --no-batch-pack-prompt --batch-pack-depth --redact-hold-sec --redact-prompt --redact-digits-prompt""", "STREAMSCRIBE_ASR_"),
     "vad_worker": (f"""{WORKER} --vad-threshold --min-speech-duration --silence-threshold --pre-roll
         --trailing-padding --pause-threshold --max-utterance-sec --split-search --checkpoint-interval --vad-model --threads
         --min-round-interval""", "STREAMSCRIBE_VAD_"),
