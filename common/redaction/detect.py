@@ -128,6 +128,10 @@ _SAID_BEFORE_DECIMAL = _TIME_BEFORE | _AMOUNT_BEFORE
 # its passage) they say a card's expiry, which the recogniser writes as a time or a date ("good until
 # oh three thirty" as "until 3.30", "runs out eleven twenty nine" as "till November 29"; base).
 _UNTIL = frozenset({"until", "till", "til", "through", "thru"})
+# The verbs after which digits are read: "the first three are ...", "my number is ..." ("in": as the
+# recogniser hears "is", "the crud number in 4 am"; "aren't": "are", "the first three aren't one to die").
+_ANNOUNCING_VERBS = frozenset({"is", "are", "was", "were", "in", "aren't"})
+_ANNOUNCED_COUNTS = frozenset("two three four five six seven eight nine".split())
 # Words before an hour that make it a time with its am or pm in a passage ("at 4 am", "from 9 am").
 _CLOCK_BEFORE = _TIME_BEFORE | {"from", "between", "to", "and"}
 # Words after an expiry keyword within which a number is the expiry, not an amount ("My credit card
@@ -469,6 +473,17 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     carried, left = ahead(0, before[0].number)
     for i in carried:
         passage[i] = passage[i] or "NUMBER"
+    for i in range(n):
+        # Words that announce digits: the phrase after them (to its punctuation or its final's end, within
+        # PASSAGE_WORDS) is a passage, where the digits are read ("the first three are one good iron.").
+        # (Only the phrase: "the first three are on the house, the rest is up to you" keeps its "to".)
+        if _announces(cores, i):
+            for j in ahead(i + 1, PASSAGE_WORDS)[0]:
+                if j in breaks:
+                    break
+                passage[j] = passage[j] or "NUMBER"
+                if tokens[j].rstrip()[-1:] in _STOPS:
+                    break
     opened_by: set[Span] = set()
     changed = True
     while changed:
@@ -518,6 +533,20 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             taken[i:i + 2] = [True, True]
             changed = True
     return left
+
+
+def _announces(cores: list[str], i: int) -> bool:
+    """Whether the words up to token ``i`` announce digits read next, whatever the number's name was heard
+    as: a count of them and a verb ("the first three are", "the last four is", "the third three are" for
+    "the first three are", a count of 2-9: "the first one is" is a pronoun), or "number" and a verb ("the
+    crud number in 4 am and 1 big" for "the card number is four seven one six"; not "the number of")."""
+    if cores[i] not in _ANNOUNCING_VERBS or i == 0:
+        return False
+    if cores[i - 1] in ("number", "numbers"):
+        return True
+    count = cores[i - 1]
+    return i >= 2 and (count in _ANNOUNCED_COUNTS or count.isdigit() and 2 <= int(count) <= 9) \
+        and (cores[i - 2] in _ORDINALS or cores[i - 2] in ("last", "next"))
 
 
 def _until_expiry(run: Run, tokens: list[str], cores: list[str]) -> int | None:

@@ -657,3 +657,32 @@ def test_a_unit_that_is_a_digit_misheard_in_a_passage_makes_no_amount_nor_time(t
 ])
 def test_times_and_amounts_with_their_units_stay_in_a_passage(texts, kinds):
     assert redacted(texts, kinds)[-1] == texts[-1]
+
+
+# Words that announce digits open a passage after them: "the first three are" (base, held-out-4:
+# "Okay, so the first three are one good iron." for "... are one two nine."; "one two-in", "the third
+# three are one two-eyed," in packs) and "number is" whatever the number's name was heard as ("Yeah, the
+# crud number in 4 am and 1 big." for "Yeah, the crud number is four seven one six,"; tiny.en).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["Okay, so the first three are one good iron.", "M4A1", "and M228O"],
+    ["Okay, so the first three are one good item.", "then 4 and 1.", "and N2280."],
+    ["Okay, so the first three are one two-in.", "N4 7.", "And N2 2 A2."],
+    ["Okay, so the third three are one two-eyed,", "NN4MN,", "NN228O."],
+    ["Yeah, the crud number in 4 am and 1 big.", "When did I go free?", "Triple 8 4"],
+])
+def test_words_that_announce_digits_open_a_passage(texts, kinds):
+    out = redacted(texts, kinds)
+    # ("the first three": the caller's count, no digit of the number)
+    assert [w for w in in_clear(out) if w != "three"] == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", [
+    "The first two are 5 dollars each.",
+    "The number is on the back of the letter.",
+    "The first three are on the house, the number of tickets is up to you.",
+    "The last two were great.",
+])
+def test_what_announces_digits_leaves_words_amounts_and_times(text, kinds):
+    assert redacted([text], kinds) == [text]
