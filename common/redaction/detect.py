@@ -132,6 +132,9 @@ _UNTIL = frozenset({"until", "till", "til", "through", "thru"})
 # recogniser hears "is", "the crud number in 4 am"; "aren't": "are", "the first three aren't one to die").
 _ANNOUNCING_VERBS = frozenset({"is", "are", "was", "were", "in", "aren't"})
 _ANNOUNCED_COUNTS = frozenset("two three four five six seven eight nine".split())
+# "four" as the recogniser writes it glued to the next word's sound, before "I'm" and a digit
+# ("Ford I'm one big" for "four nine one six"); only there: "Ford" elsewhere is a word (a car's make).
+_FOUR_GLUED = frozenset({"ford", "fort"})
 # Words before an hour that make it a time with its am or pm in a passage ("at 4 am", "from 9 am").
 _CLOCK_BEFORE = _TIME_BEFORE | {"from", "between", "to", "and"}
 # Words after an expiry keyword within which a number is the expiry, not an amount ("My credit card
@@ -592,10 +595,12 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     flags = numeric(tokens)
     masked = False
     # "I'm" between two digits' words or homophones is a nine ("For I'm one big" for "four nine one six",
-    # base over mu-law; "I'm free one" for "nine three one"): the three go together.
+    # base over mu-law; "I'm free one" for "nine three one"; "Ford I'm one big", "four" glued to the
+    # nine's sound, :data:`_FOUR_GLUED`): the three go together.
     for i in range(1, len(cores) - 1):
-        if cores[i] == "i'm" and not taken[i] and all(
-                cores[k] in DIGIT_SPELLINGS or k in in_runs for k in (i - 1, i + 1)) and not any(
+        if cores[i] == "i'm" and not taken[i] and (cores[i - 1] in _FOUR_GLUED or cores[i - 1] in DIGIT_SPELLINGS
+                                                    or i - 1 in in_runs) and (
+                cores[i + 1] in DIGIT_SPELLINGS or i + 1 in in_runs) and not any(
                 tokens[k].rstrip()[-1:] in _STOPS or k + 1 in breaks for k in (i - 1, i)):
             first, last = (i - 1, i + 1) if not taken[i - 1] else (i, i + 1)
             last = last if not taken[last] else i

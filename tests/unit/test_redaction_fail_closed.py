@@ -686,3 +686,14 @@ def test_words_that_announce_digits_open_a_passage(texts, kinds):
 ])
 def test_what_announces_digits_leaves_words_amounts_and_times(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# "Ford" before "I'm" and a digit is "four nine" (base over mu-law, held-out-2: "Let me read it. Ford I'm
+# one big. No sorry. Ford I'm one fair man." for "... four nine one six, no sorry, four nine one seven"),
+# as "For I'm one big" is; "Ford" elsewhere is a word.
+@pytest.mark.parametrize("kinds", KINDS)
+def test_ford_before_im_and_a_digit_is_four_nine(kinds):
+    out = redacted(["Let me read it. Ford I'm one big. No sorry. Ford I'm one fair man.", "33-02"], kinds)
+    assert in_clear(out) == [], out
+    for text in ("I drive a Ford. I'm one of the owners.", "My Ford is at the garage."):
+        assert redacted([text], kinds) == [text]
