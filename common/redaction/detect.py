@@ -124,6 +124,19 @@ _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs",
 _DECIMAL = re.compile(r"^(?:[$£€]\d{1,3}|[1-9]\d{0,2})\.\d{2}[.,]?$")
 _TIME_BEFORE = {"at", "by", "until", "till", "til", "after", "before", "around", "about", "past", "since"}
 _SAID_BEFORE_DECIMAL = _TIME_BEFORE | _AMOUNT_BEFORE
+# Words right before a time or a date that say until when something holds: after a number read (in
+# its passage) they say a card's expiry, which the recogniser writes as a time or a date ("good until
+# oh three thirty" as "until 3.30", "runs out eleven twenty nine" as "till November 29"; base).
+_UNTIL = frozenset({"until", "till", "til", "through", "thru"})
+# The verbs after which digits are read: "the first three are ...", "my number is ..." ("in": as the
+# recogniser hears "is", "the crud number in 4 am"; "aren't": "are", "the first three aren't one to die").
+_ANNOUNCING_VERBS = frozenset({"is", "are", "was", "were", "in", "aren't"})
+_ANNOUNCED_COUNTS = frozenset("two three four five six seven eight nine".split())
+# "four" as the recogniser writes it glued to the next word's sound, before "I'm" and a digit
+# ("Ford I'm one big" for "four nine one six"); only there: "Ford" elsewhere is a word (a car's make).
+_FOUR_GLUED = frozenset({"ford", "fort"})
+# Words before an hour that make it a time with its am or pm in a passage ("at 4 am", "from 9 am").
+_CLOCK_BEFORE = _TIME_BEFORE | {"from", "between", "to", "and"}
 # Words after an expiry keyword within which a number is the expiry, not an amount ("My credit card
 # expired near of $5.20." for "... expires 05/27.", base over mu-law): nobody says a price there.
 EXPIRY_NEAR = 3
@@ -443,8 +456,12 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
         starts[i] = i if i in breaks or tokens[i - 1].rstrip()[-1:] in ".?!" else starts[i - 1]
     # Where an amount, a time or a date begins (a month's name, whether the recogniser wrote its day as
     # a number or not: "The Pointment of our April second."): a passage ends there.
-    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores)} | {
-        i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3}
+    # (Not an expiry written as a time or a date, nor a number whose unit is a digit misheard: they are
+    # the passage's digits, masked below.)
+    expiries = {run.first: start for run in found if (start := _until_expiry(run, tokens, cores)) is not None}
+    loose = {run.first for run in found if _loose_unit(run, tokens, cores)}
+    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores)} - set(expiries) - loose | {
+        i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3} - set(expiries.values())
     # ... and so does the sentence that says it ("The call won on March 3, 1024.": "won" is a word there).
     stops |= {starts[i] for i in stops}
 
@@ -459,6 +476,17 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     carried, left = ahead(0, before[0].number)
     for i in carried:
         passage[i] = passage[i] or "NUMBER"
+    for i in range(n):
+        # Words that announce digits: the phrase after them (to its punctuation or its final's end, within
+        # PASSAGE_WORDS) is a passage, where the digits are read ("the first three are one good iron.").
+        # (Only the phrase: "the first three are on the house, the rest is up to you" keeps its "to".)
+        if _announces(cores, i):
+            for j in ahead(i + 1, PASSAGE_WORDS)[0]:
+                if j in breaks:
+                    break
+                passage[j] = passage[j] or "NUMBER"
+                if tokens[j].rstrip()[-1:] in _STOPS:
+                    break
     opened_by: set[Span] = set()
     changed = True
     while changed:
@@ -476,13 +504,17 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             glued = any(s.first == run.last + 1 and s.entity in _NUMBER_SPANS for s in spans) \
                 and tokens[run.last].rstrip()[-1:] not in _STOPS
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) \
-                    or _clearly_no_secret(run, tokens, cores, dates=not glued):
+                    or _clearly_no_secret(run, tokens, cores, dates=not glued) \
+                    and run.first not in expiries and run.first not in loose:
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)
             if entity == "NUMBER":
                 entity = next(e for e in passage[run.first:run.last + 1] if e)
-            spans.append(Span(run.first, run.last, _named(entity, kinds)))
-            taken[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
+            first = run.first
+            if run.first in expiries:  # (with its month: "till [CREDIT_CARD_EXPIRATION_1]")
+                first, entity = expiries[run.first], "CREDIT_CARD_EXPIRATION"
+            spans.append(Span(first, run.last, _named(entity, kinds)))
+            taken[first:run.last + 1] = [True] * (run.last + 1 - first)
             changed = True
         for i in range(n):
             if taken[i] or i in in_runs or not passage[i] or cores[i] not in DIGIT_SPELLINGS \
@@ -506,6 +538,51 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     return left
 
 
+def _announces(cores: list[str], i: int) -> bool:
+    """Whether the words up to token ``i`` announce digits read next, whatever the number's name was heard
+    as: a count of them and a verb ("the first three are", "the last four is", "the third three are" for
+    "the first three are", a count of 2-9: "the first one is" is a pronoun), or "number" and a verb ("the
+    crud number in 4 am and 1 big" for "the card number is four seven one six"; not "the number of")."""
+    if cores[i] not in _ANNOUNCING_VERBS or i == 0:
+        return False
+    if cores[i - 1] in ("number", "numbers"):
+        return True
+    count = cores[i - 1]
+    return i >= 2 and (count in _ANNOUNCED_COUNTS or count.isdigit() and 2 <= int(count) <= 9) \
+        and (cores[i - 2] in _ORDINALS or cores[i - 2] in ("last", "next"))
+
+
+def _until_expiry(run: Run, tokens: list[str], cores: list[str]) -> int | None:
+    """Where an expiry that the recogniser wrote as a time or a date begins, if ``run`` may be one: right
+    after a word of :data:`_UNTIL`, or after a month's name right after one ("until 3.30", "till November
+    29"), 4 digits at most, and no unit after it ("until 5 pm", "till 10 o'clock", "through 3 days": a
+    time or a span). Only a passage (:func:`_passages`) takes it for an expiry; None if it may not be one."""
+    first = run.first
+    if first > 0 and cores[first - 1] in _MONTHS:
+        first -= 1
+    after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+    written = "".join(tokens[run.first:run.last + 1]).lower()
+    if first == 0 or cores[first - 1] not in _UNTIL or len(run.digits) > 4 or after in _UNITS \
+            or _HOUR_CLOCK.match(written) or written[:1] in "$£€":
+        return None
+    return first
+
+
+def _loose_unit(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is an amount or a time only by a unit that, in a passage (:func:`_passages`), is a digit
+    misheard: "cent" after a number but one, no currency sign ("then 4 cent room" for "Then four seven.":
+    an amount says "cents"; base), or am/pm after an hour that no word such as "at", "until" or "from"
+    comes before ("The crud number in 4am and 1th 6," for "... is four seven one six,"; tiny.en)."""
+    after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+    written = "".join(tokens[run.first:run.last + 1]).lower()
+    if after == "cent":
+        return written[:1] not in "$£€" and run.digits.lstrip("0") != "1"
+    if after in ("a", "p") and cores[run.last + 2:run.last + 3] == ["m"]:
+        after += "m"  # "3 p .m." (the recogniser's word timings cut "p.m.")
+    clock = after in _CLOCK and bool(_HOUR.match(written)) or bool(_HOUR_CLOCK.match(written))
+    return clock and ":" not in written and not (run.first > 0 and cores[run.first - 1] in _CLOCK_BEFORE)
+
+
 def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
                  before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], found: list[Run]) -> bool:
     """Fails closed on a digit's word alone ("two", "one", "zero"; not "oh", an interjection, nor a
@@ -518,10 +595,12 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     flags = numeric(tokens)
     masked = False
     # "I'm" between two digits' words or homophones is a nine ("For I'm one big" for "four nine one six",
-    # base over mu-law; "I'm free one" for "nine three one"): the three go together.
+    # base over mu-law; "I'm free one" for "nine three one"; "Ford I'm one big", "four" glued to the
+    # nine's sound, :data:`_FOUR_GLUED`): the three go together.
     for i in range(1, len(cores) - 1):
-        if cores[i] == "i'm" and not taken[i] and all(
-                cores[k] in DIGIT_SPELLINGS or k in in_runs for k in (i - 1, i + 1)) and not any(
+        if cores[i] == "i'm" and not taken[i] and (cores[i - 1] in _FOUR_GLUED or cores[i - 1] in DIGIT_SPELLINGS
+                                                    or i - 1 in in_runs) and (
+                cores[i + 1] in DIGIT_SPELLINGS or i + 1 in in_runs) and not any(
                 tokens[k].rstrip()[-1:] in _STOPS or k + 1 in breaks for k in (i - 1, i)):
             first, last = (i - 1, i + 1) if not taken[i - 1] else (i, i + 1)
             last = last if not taken[last] else i

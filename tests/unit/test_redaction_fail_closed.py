@@ -600,3 +600,100 @@ def test_a_passage_survives_a_checkpoint_and_an_older_one_reads():
     state = first.state()
     del state["context"]["number"]
     assert Redactor(("pci", "ssn"), hold_gap=3 * SECOND, state=state).context.number == 0
+
+
+# What base left in clear on held-out-3 and -4 (bench.redaction, live), as it wrote it: an expiry read
+# after a security code, written as a time or a date after "until"/"till" ("And it's good until oh three
+# thirty." / "And it runs out eleven twenty nine."). After a number read (in its passage) such a time
+# or date is the card's expiry; a time with its unit ("until 5 pm") and one outside a passage stay.
+EXPIRY_AS_TIME = [
+    ["It says 814 on the back.", "and it's done until 3.30."],
+    ["It says eight one four on the back.", "and it's gone until 3.30"],
+    ["It reads 531 on the back.", "and it runs out till November 29."],
+    ["It reads five three one on the back.", "And it's good through December 27."],
+]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", EXPIRY_AS_TIME)
+def test_an_expiry_written_as_a_time_or_a_date_after_until_in_a_passage_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not re.search(r"november|december", out[1], re.I), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["The shop is open until 5.30."],                       # no number read before: a time
+    ["I am away till November 29."],                        # ... a date
+    ["It says 814 on the back.", "Call me until 5 pm."],    # a time with its unit
+    ["It says 814 on the back.", "I waited until 10 o'clock."],
+])
+def test_a_time_or_a_date_after_until_stays_outside_a_passage_or_with_its_unit(texts, kinds):
+    assert redacted(texts, kinds)[-1] == texts[-1]
+
+
+# A number written as an amount or a time by a unit that is a digit misheard, in a number's passage
+# (base, held-out-4: "then 4 cent room" for "Then four seven."; tiny.en in packs: "The crud number in
+# 4am and 1th 6," for "... is four seven one six,"): "cent" after a number but one (an amount says
+# "cents"), "am"/"pm" after an hour with no word such as "at" or "until" before it.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["Okay, so the first 3-1-2 time.", "then 4 cent room", "and N2282"],
+    ["The crud number in 4am and 1th 6,", "29, 0th 3,", "triple 8, 4."],
+    ["It says 814 on the back.", "then 4 am and 1."],
+])
+def test_a_unit_that_is_a_digit_misheard_in_a_passage_makes_no_amount_nor_time(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["It says 814 on the back.", "See you at 4 am."],
+    ["It says 814 on the back.", "It was 50 cents."],
+    ["It says 814 on the back.", "It was 1 cent."],
+    ["It costs 4 cent."],                                   # outside a passage: as before
+    ["See you 4 pm."],
+])
+def test_times_and_amounts_with_their_units_stay_in_a_passage(texts, kinds):
+    assert redacted(texts, kinds)[-1] == texts[-1]
+
+
+# Words that announce digits open a passage after them: "the first three are" (base, held-out-4:
+# "Okay, so the first three are one good iron." for "... are one two nine."; "one two-in", "the third
+# three are one two-eyed," in packs) and "number is" whatever the number's name was heard as ("Yeah, the
+# crud number in 4 am and 1 big." for "Yeah, the crud number is four seven one six,"; tiny.en).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["Okay, so the first three are one good iron.", "M4A1", "and M228O"],
+    ["Okay, so the first three are one good item.", "then 4 and 1.", "and N2280."],
+    ["Okay, so the first three are one two-in.", "N4 7.", "And N2 2 A2."],
+    ["Okay, so the third three are one two-eyed,", "NN4MN,", "NN228O."],
+    ["Yeah, the crud number in 4 am and 1 big.", "When did I go free?", "Triple 8 4"],
+])
+def test_words_that_announce_digits_open_a_passage(texts, kinds):
+    out = redacted(texts, kinds)
+    # ("the first three": the caller's count, no digit of the number)
+    assert [w for w in in_clear(out) if w != "three"] == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", [
+    "The first two are 5 dollars each.",
+    "The number is on the back of the letter.",
+    "The first three are on the house, the number of tickets is up to you.",
+    "The last two were great.",
+])
+def test_what_announces_digits_leaves_words_amounts_and_times(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+# "Ford" before "I'm" and a digit is "four nine" (base over mu-law, held-out-2: "Let me read it. Ford I'm
+# one big. No sorry. Ford I'm one fair man." for "... four nine one six, no sorry, four nine one seven"),
+# as "For I'm one big" is; "Ford" elsewhere is a word.
+@pytest.mark.parametrize("kinds", KINDS)
+def test_ford_before_im_and_a_digit_is_four_nine(kinds):
+    out = redacted(["Let me read it. Ford I'm one big. No sorry. Ford I'm one fair man.", "33-02"], kinds)
+    assert in_clear(out) == [], out
+    for text in ("I drive a Ford. I'm one of the owners.", "My Ford is at the garage."):
+        assert redacted([text], kinds) == [text]
