@@ -62,6 +62,10 @@ ECHO_WORDS = 3
 # alone, for its own no-speech verdict. Alone, tiny.en and base flag 12 of 12 breaths of 0.1-0.3 s
 # and none of the turn set's 113 short replies (bench/contract_soak.py's ``tail`` sessions).
 MAX_JUDGED_SEC = 1.5
+# ... unless its sound (:func:`spoken_seconds`) lasts longer than a breath (the soak's are 0.1-0.3 s):
+# alone, base heard nothing ("... ...") in "Exactly." said 0.48 s after a sentence (0.8 s of sound),
+# which the continued decode wrote.
+BREATH_SEC = 0.5
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
@@ -133,6 +137,12 @@ def spoken_seconds(audio: np.ndarray) -> float:
     return (extent[1] - extent[0] if extent else len(audio)) / SAMPLE_RATE
 
 
+def _sounded(audio: np.ndarray) -> float:
+    """Seconds of ``audio`` (float32) from its first to its last frame of speech by level; 0 when no frame is."""
+    extent = speech_extent(audio * 32768.0)
+    return (extent[1] - extent[0]) / SAMPLE_RATE if extent else 0.0
+
+
 def _bare(text: str) -> str:
     return "".join(text.split())
 
@@ -184,12 +194,16 @@ async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], 
             return None, echoed
         rest = continued(decoded, prefix=said, offset=len(left) / SAMPLE_RATE, tokenize=tokenize)
         if rest is not None and not echoes(rest.text, said) and not implausible(rest.text, spoken):
-            if seconds > MAX_JUDGED_SEC:
+            if (seconds > MAX_JUDGED_SEC or _sounded(request.audio) > BREATH_SEC) and words(rest.text):
                 return rest, echoed
             # The window's no-speech verdict is the context's: a breath after a sentence came out
             # as "Thank you very much.". Its own audio decoded alone says whether it holds speech.
             alone = await decode(replace(request, request_id=f"{request.request_id}-s"))
-            return (alone if alone is None or alone.no_speech else rest), echoed
+            if alone is None or alone.no_speech or words(rest.text):
+                return (alone if alone is None or alone.no_speech else rest), echoed
+            # Whisper may end the continued decode right after the forced sentence ("... the second
+            # order?" then EOT over "Exactly." said 0.48 s later, base): the words are the alone decode's.
+            return judged(alone, spoken), echoed
         echoed += rest is not None  # (None: the engine did not continue the prefix)
     previous = prompt(earlier)
     if previous:

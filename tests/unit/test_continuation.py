@@ -131,6 +131,33 @@ def test_a_short_rest_with_speech_keeps_its_continued_text():
     assert got is not None and got.text == "501." and not got.no_speech
 
 
+def test_a_continuation_that_writes_nothing_after_its_context_takes_the_words_its_audio_says_alone():
+    """Issue 47: "Exactly." said 0.48 s after "Do you want me to cancel the second order?" (one VAD
+    utterance, base, the Deepgram door): whisper ended the continued decode right after the forced
+    sentence, and the reply had no final ("has no words"); alone its audio says a word."""
+    decoder = Decoder("Do you want me to cancel the second order?", "Exactly.")
+    got, echoed = rest(decoder, heard=(piece(2.8, "Do you want me to cancel the second order?"),), seconds=1.2)
+    assert got is not None and got.text == "Exactly." and not got.no_speech and echoed == 0
+    assert [r.prefix for r in decoder.requests] == ["Do you want me to cancel the second order?", ""]
+
+
+def test_a_short_rest_that_sounds_longer_than_a_breath_keeps_its_continued_words():
+    """"Exactly." 0.48 s after a sentence (fresh-2004, base): continued "Emercately.", alone "... ..."
+    judged no speech, and the reply was lost. 0.8 s of sound is no breath: the continued words stand."""
+    decoder = Decoder("It is 773. Exactly.", "(no speech) ... ...")
+    request = DecodeRequest("r1", sound(1.4, at=0.3, length=0.8), True, context="Acme")
+    got, _ = asyncio.run(decode_rest(request, decoder, heard=(piece(1.2, "It is 773."),), earlier=(),
+                                     tokenize=lambda t: []))
+    assert got is not None and got.text == "Exactly." and not got.no_speech
+    assert len(decoder.requests) == 1  # no decode alone
+
+
+def test_a_continuation_that_writes_nothing_over_audio_alone_calls_silence_is_no_speech():
+    decoder = Decoder("It is 773.", "(no speech) Thank you very much.")
+    got, _ = rest(decoder, heard=(piece(1.2, "It is 773."),), seconds=0.6)
+    assert got is not None and got.no_speech
+
+
 def sound(seconds: float, *, at: float, length: float) -> np.ndarray:
     """``seconds`` of silence with ``length`` s of a loud tone from ``at``."""
     audio = np.zeros(int(seconds * SR), np.float32)
