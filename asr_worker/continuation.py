@@ -19,7 +19,9 @@ context, bounded so that its cost does not grow with the stretch of speech (:fun
 3. and when that echoes the prompt too, the rest's audio alone: what it writes is the rest's text.
 
 The window of step 1 is mostly the context's speech, so its no-speech verdict is the context's: a
-short rest (:data:`MAX_JUDGED_SEC`) is also decoded alone, and is no speech when that says so. What a
+short rest (:data:`MAX_JUDGED_SEC`) that sounds no longer than a breath (:data:`BREATH_SEC`) is also
+decoded alone, and is no speech when that says so; one whose step 1 wrote nothing takes what that
+decode alone writes. What a
 rest's decode may hold is measured against its sound (:func:`spoken_seconds`: its frames of speech
 by level, not its pre-roll and padding), and a last decode with more words than that can hold is no
 speech: whisper writes "Thank you very much." on a 0.1 s breath.
