@@ -18,18 +18,15 @@ context, bounded so that its cost does not grow with the stretch of speech (:fun
    ``condition_on_previous_text`` gives each window the text of the one before);
 3. and when that echoes the prompt too, the rest's audio alone: what it writes is the rest's text.
 
-The window of step 1 is mostly the context's speech, so its no-speech verdict is the context's: a
-short rest (:data:`MAX_JUDGED_SEC`) that sounds no longer than a breath (:data:`BREATH_SEC`) is also
-decoded alone, and is no speech when that says so; one whose step 1 wrote nothing takes what that
-decode alone writes. What a
-rest's decode may hold is measured against its sound (:func:`spoken_seconds`: its frames of speech
-by level, not its pre-roll and padding), and a last decode with more words than that can hold is no
-speech: whisper writes "Thank you very much." on a 0.1 s breath.
+Step 1's window is mostly the context's speech, so its no-speech verdict is the context's: a short
+rest (:data:`MAX_JUDGED_SEC`) that sounds no longer than a breath (:data:`BREATH_SEC`), or whose step
+1 wrote nothing, is also decoded alone, and is no speech when that says so (else, with nothing from
+step 1, that decode's words). A decode with more words than the rest's sound can hold
+(:func:`spoken_seconds`) is no speech: whisper writes "Thank you very much." on a 0.1 s breath.
 
 Why bounded: hearing every earlier piece (up to 20 s) made continuous speech cost a multiple of its
 length, and whisper wrote the earlier sentences again as the rest's ("It was the season of light."
-then "It was the season of light, it was the season of darkness."); text that says again what the
-context said is not taken.
+then "It was the season of light, it was the season of darkness."); echoed text is not taken.
 """
 
 from __future__ import annotations
