@@ -73,6 +73,9 @@ class TurnTracker:
         self._words: list[TurnWord] = []  # their words
         self._pending: events.Partial | None = None  # the latest partial after them
         self._window = (0, 0)  # audio of the turn, ms
+        # Where the turn's finals end: its end's window. A partial's may reach into the next turn's
+        # speech (a short reply the ASR parted from the sentence it was decoded with).
+        self._finals_end: int | None = None
 
     def partial(self, event: events.Partial) -> list[TurnInfo]:
         """A partial with words updates the turn (or starts, or resumes it)."""
@@ -91,6 +94,7 @@ class TurnTracker:
         if text:
             self._extend(event)
             self._texts.append(text)
+            self._finals_end = max(self._finals_end or event.end_ms, event.end_ms)
             self._words += [TurnWord(w.text.strip(), w.confidence, w.start_ms, w.end_ms) for w in event.words]
             if kind := self._advance():
                 infos.append(self._info(kind))
@@ -126,9 +130,11 @@ class TurnTracker:
     def _end(self, trigger: str) -> TurnInfo:
         """The turn's finals as its end (a partial not followed by a final had no words in the end)."""
         self._pending = None
+        if self._finals_end is not None:
+            self._window = (self._window[0], self._finals_end)
         info = self._info(TurnEvent.END, confidence=1.0, trigger=trigger)
         self.turn_index += 1
-        self.phase, self._texts, self._words = Phase.IDLE, [], []
+        self.phase, self._texts, self._words, self._finals_end = Phase.IDLE, [], [], None
         return info
 
     def _info(self, kind: TurnEvent, *, confidence: float = 0.0, trigger: str | None = None) -> TurnInfo:

@@ -303,7 +303,8 @@ def test_flux_turns_without_eager_finals():
     assert update["words"][1] == {"word": "world.", "confidence": 0.6, "start": 0.95, "end": 1.6}
     (end,) = rendered(d, final("How are you?", speech_final=True))
     assert (end["event"], end["transcript"], end["trigger"]) == ("EndOfTurn", "Hello world. How are you?", "model")
-    assert (end["turn_index"], end["audio_window_start"], end["audio_window_end"]) == (0, 0.5, 2.2)
+    # The end's window ends where its finals' words do (1.7 s), not where a partial decoded to.
+    assert (end["turn_index"], end["audio_window_start"], end["audio_window_end"]) == (0, 0.5, 1.7)
     assert end["end_of_turn_confidence"] == 1.0
     assert [m["sequence_id"] for m in rendered(d, partial("Next"))] == [6]
     (start,) = rendered(d, partial("Next"))

@@ -37,7 +37,9 @@ def test_a_turn_without_eager_finals():
     (end,) = turns.final(final("How are you?", speech_final=True, start_ms=1700, end_ms=2100))
     assert (end.event, end.transcript, end.trigger, end.confidence) == (TurnEvent.END, "Hello world. How are you?",
                                                                         "model", 1.0)
-    assert (end.turn_index, end.start_ms, end.end_ms) == (0, 500, 2200)  # the window never shrinks
+    # The end's window is where the finals' words were said (not the partial's 2200: what a partial
+    # decoded past the final may be the next turn's speech, a reply the ASR parted from this sentence).
+    assert (end.turn_index, end.start_ms, end.end_ms) == (0, 500, 2100)
     assert turns.turn_index == 1 and turns.phase is Phase.IDLE
     (start,) = turns.partial(partial("Next", start_ms=3000, end_ms=3400))
     assert (start.event, start.turn_index, start.start_ms, start.words) == (TurnEvent.START, 1, 3000,
@@ -90,3 +92,17 @@ def test_forced_ends():
 def test_turn_events_are_the_wire_names():
     assert [str(kind) for kind in TurnEvent] == ["StartOfTurn", "Update", "EagerEndOfTurn", "TurnResumed",
                                                  "EndOfTurn"]
+
+
+def test_a_reply_parted_from_the_sentence_is_a_turn_that_starts_after_the_last_ends():
+    """The contract soak (Flux, 2x, hog): a partial of "Can I have the name on the account, please" reached
+    13952 ms; the ASR sent "... account?" (to 13300) and "Please." (13378-14058) as two finals. The first
+    turn's end must not overlap the second's."""
+    turns = TurnTracker()
+    turns.partial(partial("Can I have the name on the account please", start_ms=11328, end_ms=13952))
+    (first,) = turns.final(final("Can I have the name on the account?", speech_final=True, start_ms=11328,
+                                 end_ms=13300))
+    start, end = turns.final(final("Please.", speech_final=True, start_ms=13378, end_ms=14058))
+    assert (first.event, first.end_ms) == (TurnEvent.END, 13300)
+    assert (start.event, end.event, end.start_ms, end.end_ms) == (TurnEvent.START, TurnEvent.END, 13378, 14058)
+    assert first.end_ms <= end.start_ms
