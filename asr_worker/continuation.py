@@ -132,13 +132,12 @@ def judged(hypothesis: Hypothesis, spoken: float) -> Hypothesis:
 def spoken_seconds(audio: np.ndarray) -> float:
     """Seconds of ``audio`` (float32) from its first to its last frame of speech by level
     (:func:`~.span.speech_extent`); all of it when no frame is."""
-    extent = speech_extent(audio * 32768.0)  # levels on the int16 scale; no int16 copy needed
-    return (extent[1] - extent[0] if extent else len(audio)) / SAMPLE_RATE
+    return _sounded(audio) or len(audio) / SAMPLE_RATE
 
 
 def _sounded(audio: np.ndarray) -> float:
     """Seconds of ``audio`` (float32) from its first to its last frame of speech by level; 0 when no frame is."""
-    extent = speech_extent(audio * 32768.0)
+    extent = speech_extent(audio * 32768.0)  # levels on the int16 scale; no int16 copy needed
     return (extent[1] - extent[0]) / SAMPLE_RATE if extent else 0.0
 
 
@@ -182,7 +181,8 @@ async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], 
     ``earlier``: the finals' texts before it. Returns the rest's hypothesis (None: a decode failed)
     and how many decodes were not taken because they echoed their context."""
     seconds = len(request.audio) / SAMPLE_RATE
-    spoken = spoken_seconds(request.audio)  # what words can come from: not its pre-roll or padding
+    sounded = _sounded(request.audio)
+    spoken = sounded or seconds  # what words can come from: not its pre-roll or padding (spoken_seconds)
     echoed = 0
     if heard:
         left = np.concatenate([p.pcm for p in heard]).astype(np.float32) / 32768.0
@@ -193,7 +193,7 @@ async def decode_rest(request: DecodeRequest, decode: Callable[[DecodeRequest], 
             return None, echoed
         rest = continued(decoded, prefix=said, offset=len(left) / SAMPLE_RATE, tokenize=tokenize)
         if rest is not None and not echoes(rest.text, said) and not implausible(rest.text, spoken):
-            if (seconds > MAX_JUDGED_SEC or _sounded(request.audio) > BREATH_SEC) and words(rest.text):
+            if (seconds > MAX_JUDGED_SEC or sounded > BREATH_SEC) and words(rest.text):
                 return rest, echoed
             # The window's no-speech verdict is the context's: a breath after a sentence came out
             # as "Thank you very much.". Its own audio decoded alone says whether it holds speech.
