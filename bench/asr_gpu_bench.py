@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target-final-p90-ms", type=float, default=1000.0)
     parser.add_argument("--stop-after-failures", type=int, default=1,
                         help="stop the sweep after this many session counts miss the targets (0: never)")
+    parser.add_argument("--burst", default="", help="comma-separated counts: before the sweep, time that many "
+                        "partial decodes sent at once (the engine's batch cost without streaming's arrival pattern)")
     parser.add_argument("--json", dest="json_path", help="also write the results here as JSON")
     parser.add_argument("--fake", action="store_true",
                         help="use the FAKE vLLM from tests/kit/fakes (harness check only, no GPU)")
@@ -230,6 +232,7 @@ async def sweep(args) -> dict:
 
     await engine.transcribe(DecodeRequest(request_id="warmup", audio=clips[0].audio, final=True))
 
+    bursts = [await burst(engine, clips, int(n)) for n in args.burst.split(",") if n.strip()]
     results, capacity, failures = [], 0, 0
     header = f"{'N':>5} {'first p50/p90/p99 ms':>24} {'partial p50/p90/p99 ms':>26} {'final p50/p90/p99 ms':>24} {'WER':>6}"
     print(header)
@@ -262,7 +265,21 @@ async def sweep(args) -> dict:
           f"and final p90 <= {args.target_final_p90_ms:.0f} ms (chunk {args.chunk_size_sec} s)")
     return {"engine": engine.name, "model": args.model, "fake": args.fake, "chunk_size_sec": args.chunk_size_sec,
             "targets_ms": {"partial_p90": args.target_partial_p90_ms, "final_p90": args.target_final_p90_ms},
-            "capacity_sessions": capacity, "results": results}
+            "capacity_sessions": capacity, "bursts": bursts, "results": results}
+
+
+async def burst(engine, clips: list[Clip], n: int, *, repeats: int = 2) -> dict[str, float]:
+    """Time ``n`` partial decodes sent together (the last of ``repeats`` tries: the first warms the shapes)."""
+    from asr_worker.engines import DecodeRequest
+
+    for rep in range(repeats):
+        began = time.perf_counter()
+        await asyncio.gather(*(engine.transcribe(DecodeRequest(request_id=f"burst-{n}-{rep}-{i}",
+                                                               audio=clips[i % len(clips)].audio, final=False))
+                               for i in range(n)))
+        seconds = time.perf_counter() - began
+    print(f"burst of {n:>4} partial decodes: {1000 * seconds:.0f} ms for all", flush=True)
+    return {"decodes": n, "ms": 1000 * seconds}
 
 
 def main(argv: list[str] | None = None) -> int:

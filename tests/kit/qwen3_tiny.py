@@ -26,7 +26,8 @@ What no package ships, and how this model stands in for it:
   (a final for each utterance) and may then end as a real one does.
 
 ``python -m tests.kit.qwen3_tiny DIR`` writes one (for ``--engine qwen3-transformers
---model DIR`` or ``bench.asr_gpu_bench``); no network is used.
+--model DIR`` or ``bench.asr_gpu_bench``); no network is used. ``--shape 0.6b|1.7b``: random
+weights of a release's size (:data:`SHAPES`, bfloat16), for timing on a GPU.
 """
 
 from __future__ import annotations
@@ -63,6 +64,24 @@ ASR_TEMPLATE = (
 )
 
 
+# 'tiny' is the tests' model. For GPU timing: '1.7b' is transformers' Qwen3ASRConfig defaults (documented for
+# Qwen/Qwen3-ASR-1.7B-hf), the encoder's output as wide as the text model; '0.6b' swaps in
+# Qwen3-0.6B's text shape and keeps that encoder (the 0.6B release's own encoder is smaller:
+# the figures lean slow). Both tie the embeddings, as the releases do.
+_ENCODER = {"encoder_layers": 24, "encoder_attention_heads": 16, "encoder_ffn_dim": 4096, "d_model": 1024,
+            "downsample_hidden_size": 480}
+_TEXT = {"num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128,
+         "tie_word_embeddings": True}
+SHAPES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "tiny": ({"encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64, "d_model": 32,
+              "output_dim": 32, "downsample_hidden_size": 8},
+             {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "num_key_value_heads": 1, "head_dim": 16, "tie_word_embeddings": False}),
+    "1.7b": ({**_ENCODER, "output_dim": 2048}, {**_TEXT, "hidden_size": 2048, "intermediate_size": 6144}),
+    "0.6b": ({**_ENCODER, "output_dim": 1024}, {**_TEXT, "hidden_size": 1024, "intermediate_size": 3072}),
+}
+
+
 def available() -> str | None:
     """None when the packages are installed, else what is missing (a reason to skip)."""
     for module in ("torch", "transformers", TOKENIZER_PACKAGE):
@@ -90,8 +109,8 @@ def _blank_ids(tokenizer: Any, keep: set[int]) -> list[int]:
     return [i for i, text in enumerate(texts) if not text.strip() and i not in keep]
 
 
-def build(out: str | Path, *, seed: int = 0, template: bool = True) -> Path:
-    """Write the tiny model, its processor and tokenizer to ``out``; return the directory."""
+def build(out: str | Path, *, seed: int = 0, template: bool = True, shape: str = "tiny") -> Path:
+    """Write the model (tiny, or of a :data:`SHAPES` size), its processor and tokenizer to ``out``."""
     import torch
     from transformers import (
         AutoTokenizer,
@@ -115,15 +134,16 @@ def build(out: str | Path, *, seed: int = 0, template: bool = True) -> Path:
     processor.save_pretrained(str(out))
 
     eos = [ids["<|endoftext|>"], ids["<|im_end|>"]]
+    audio, text = SHAPES[shape]
     config = Qwen3ASRConfig(
-        audio_config={"encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64, "d_model": 32,
-                      "output_dim": 32, "downsample_hidden_size": 8},
-        text_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-                     "num_key_value_heads": 1, "head_dim": 16, "vocab_size": len(tokenizer),
-                     "max_position_embeddings": 4096, "tie_word_embeddings": False},
-        audio_token_id=ids[AUDIO_PAD], pad_token_id=ids["<|im_end|>"], eos_token_id=eos, tie_word_embeddings=False)
+        audio_config=audio, text_config={**text, "vocab_size": len(tokenizer), "max_position_embeddings": 4096},
+        audio_token_id=ids[AUDIO_PAD], pad_token_id=ids["<|im_end|>"], eos_token_id=eos,
+        tie_word_embeddings=text["tie_word_embeddings"])
     torch.manual_seed(seed)
-    model = Qwen3ASRForConditionalGeneration(config).eval()
+    with torch.device("cuda" if shape != "tiny" and torch.cuda.is_available() else "cpu"):  # 1-2 B weights: init there
+        model = Qwen3ASRForConditionalGeneration(config).eval()
+    if shape != "tiny":
+        model.to(torch.bfloat16)
     model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=ids["<|im_end|>"], do_sample=False,
                                                min_new_tokens=MIN_NEW_TOKENS, suppress_tokens=_blank_ids(tokenizer, set(eos)))
     model.save_pretrained(str(out))
@@ -134,12 +154,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", help="directory to write the model to")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shape", choices=list(SHAPES), default="tiny",
+                        help="the tests' tiny model, or random weights of a release's size (GPU timing)")
     parser.add_argument("--no-template", action="store_true", help="write no chat template (the engine's built-in prompt)")
     args = parser.parse_args(argv)
     missing = available()
     if missing:
         raise SystemExit(missing)
-    print(build(args.out, seed=args.seed, template=not args.no_template))
+    print(build(args.out, seed=args.seed, template=not args.no_template, shape=args.shape))
 
 
 if __name__ == "__main__":
