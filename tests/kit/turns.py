@@ -31,7 +31,7 @@ from .support import normalise
 
 RATE = 16_000
 PHONE_RATE = 8_000
-PARTS = ("tune", "heldout", "fresh")
+PARTS = ("tune", "heldout", "fresh", "spare")
 FORMS = ("mono", "mulaw", "stereo")
 TUNE_SEEDS = range(0, 1000)  # an item's seed says which part it is in
 HELDOUT_SEEDS = range(1000, 2000)
@@ -39,9 +39,13 @@ HELDOUT_SEEDS = range(1000, 2000)
 # it no longer says how a change does on calls it was not fitted to: ``fresh`` holds other voices
 # and other words, written before any change was measured on it; measure it once, at the end.
 FRESH_SEEDS = range(2000, 3000)
+# ``fresh`` was then measured and its misses studied, so ``spare`` holds other voices and words
+# again, written before any change was measured on it: measure it once, at the end.
+SPARE_SEEDS = range(3000, 4000)
 TUNE_VOICES = (("en-us+m3", "en+f3"), ("en-gb", "en-us+f2"), ("en-us+m1", "en-gb+f4"))
 HELDOUT_VOICES = (("en-gb-scotland", "en-us+f1"), ("en-029+m2", "en-gb-x-rp+f3"))
 FRESH_VOICES = (("en-gb-x-gbclan+m4", "en-us+f4"), ("en-gb-x-gbcwmd+m6", "en-us+f5"))
+SPARE_VOICES = (("en-us-nyc+m2", "en-gb+f1"), ("en-gb-x-rp+m5", "en-029+f2"))
 ITEMS = 12  # items per part by default
 TURNS = 8  # turns per item
 GAPS = (0.3, 0.7)  # s of silence between turns
@@ -68,6 +72,19 @@ FRESH_LONG = ("Good morning, you are through to the billing team.",
               "We can offer you a discount on next month's bill.",
               "The parcel says it was delivered but I never got it.",
               "Please hold the line while I transfer you.")
+# The spare part's: none of them in the other parts.
+SPARE_SHORT = ("Alright.", "Definitely.", "Not yet.", "Sounds good.", "Eleven.", "Four.", "Fifteen.", "Ninety.",
+               "Sarah.", "Tom.", "Anna Lee.", "Maybe.", "Cheers.", "Go ahead.")
+SPARE_LONG = ("Hello, this is the returns desk, what seems to be the problem?",
+              "The screen cracked after only three days.",
+              "Could you read me the reference on the email?",
+              "I have been on hold for nearly an hour.",
+              "We will collect the old boiler on Monday morning.",
+              "Is the account in your name or your partner's?",
+              "The direct debit went out twice this month.",
+              "I can book you a callback for tomorrow afternoon.",
+              "She said someone would ring me back, but nobody did.",
+              "Let me just check that with my supervisor.")
 # Longer sentences, an agent's and a caller's.
 LONG = ("Thanks for calling the store, how can I help you today?",
         "Can I have the name on the account, please?",
@@ -133,9 +150,10 @@ class Script:
     turns: tuple[tuple[int, str, float], ...]  # (party, text, seconds of silence before it)
 
 
-SEEDS = {"tune": TUNE_SEEDS, "heldout": HELDOUT_SEEDS, "fresh": FRESH_SEEDS}
-VOICES = {"tune": TUNE_VOICES, "heldout": HELDOUT_VOICES, "fresh": FRESH_VOICES}
-PHRASES = {"tune": (SHORT, LONG), "heldout": (SHORT, LONG), "fresh": (FRESH_SHORT, FRESH_LONG)}
+SEEDS = {"tune": TUNE_SEEDS, "heldout": HELDOUT_SEEDS, "fresh": FRESH_SEEDS, "spare": SPARE_SEEDS}
+VOICES = {"tune": TUNE_VOICES, "heldout": HELDOUT_VOICES, "fresh": FRESH_VOICES, "spare": SPARE_VOICES}
+PHRASES = {"tune": (SHORT, LONG), "heldout": (SHORT, LONG), "fresh": (FRESH_SHORT, FRESH_LONG),
+           "spare": (SPARE_SHORT, SPARE_LONG)}
 
 
 def part_of(seed: int) -> str:
@@ -193,7 +211,7 @@ def tracks(seed: int, *, turns: int = TURNS) -> tuple[np.ndarray, tuple[Turn, ..
         # The pause is silence between the end of one turn's speech and the start of the next's.
         start = cursor + int(pause * RATE) - first
         pieces.append((party, start, samples))
-        timeline.append(Turn(party, text, start + first, start + last, text in SHORT or text in FRESH_SHORT))
+        timeline.append(Turn(party, text, start + first, start + last, text in PHRASES[part_of(seed)][0]))
         cursor = start + last
     audio = np.zeros((cursor + int(TAIL * RATE), 2), np.float32)
     for party, start, samples in pieces:

@@ -24,11 +24,14 @@ def test_the_parts_share_no_seed_and_no_voice() -> None:
             assert set(turns.script(seed).voices) <= voices[part]
 
 
-def test_the_fresh_part_says_other_words() -> None:
-    assert set(turns.FRESH_SHORT).isdisjoint(turns.SHORT) and set(turns.FRESH_LONG).isdisjoint(turns.LONG)
-    assert all(len(text.split()) <= 2 for text in turns.FRESH_SHORT)
-    said = {text for seed in turns.seeds("fresh", count=12) for _, text, _ in turns.script(seed).turns}
-    assert said <= set(turns.FRESH_SHORT + turns.FRESH_LONG)
+@pytest.mark.parametrize("part", ["fresh", "spare"])
+def test_the_later_parts_say_other_words(part: str) -> None:
+    short, long = turns.PHRASES[part]
+    others = [phrases for name, phrases in turns.PHRASES.items() if name != part and phrases != (short, long)]
+    assert all(set(short).isdisjoint(o[0]) and set(long).isdisjoint(o[1]) for o in others)
+    assert all(len(text.split()) <= 2 for text in short)
+    said = {text for seed in turns.seeds(part, count=12) for _, text, _ in turns.script(seed).turns}
+    assert said <= set(short + long) and said & set(short)
 
 
 def test_a_seed_outside_the_parts_and_a_bad_part_are_refused() -> None:
