@@ -44,7 +44,7 @@ OUTPUT_OPTIONS = (TranscriptOptions, FollowOptions, StatusOptions, WebhookOption
 TUNING = (
     "--max-frame-bytes", "--permessage-deflate", "--ping-interval", "--ping-timeout", "--close-timeout",
     "--max-audio-lead", "--max-realtime-factor", "--config-timeout", "--send-queue", "--results-timeout",
-    "--idle-timeout", "--min-audio-share", "--audio-share-window", "--max-keepalive-idle", "--resume-grace",
+    "--idle-timeout", "--echo-gate-db", "--min-audio-share", "--audio-share-window", "--max-keepalive-idle", "--resume-grace",
     "--max-queue-lag", "--asr-overbooking", "--batch-share", "--batch-backlog-timeout", "--session-ttl",
     "--max-backlog-records", "--backlog-timeout", "--diarize-wait", "--diarize-load-wait",
     "--max-pending-per-key", "--self-signed-cert-dir", "--audiohook-language",

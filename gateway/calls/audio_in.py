@@ -16,12 +16,12 @@ from .feature import Chunks, Features
 
 class AudioIn:
     def __init__(self, config: SessionConfig, sessions: Sequence[PipelineSession], features: Features, *,
-                 batch: bool) -> None:
+                 batch: bool, echo_margin_db: float = 0.0) -> None:
         """``sessions``: one per channel (or one for the mixed-down audio); ``batch``: a recording, cut
-        into longer records."""
+        into longer records; ``echo_margin_db``: the echo gate's (:mod:`..core.echo`; 0: none)."""
         self.converted = CallAudio(sample_rate=config.sample_rate, encoding=config.encoding,
                                    channels=config.channels, mix_down=not config.multichannel,
-                                   max_chunk=BATCH_MAX_CHUNK if batch else MAX_CHUNK)
+                                   max_chunk=BATCH_MAX_CHUNK if batch else MAX_CHUNK, echo_margin_db=echo_margin_db)
         self.channels = config.channels
         self.sessions = sessions
         self.features = features
@@ -33,12 +33,11 @@ class AudioIn:
         if self.finished:
             raise ProtocolError(ErrorCode.PROTOCOL, "audio after close")
         converted = self.converted
-        if channel is None:
-            for index, chunks in enumerate(converted.push(data)):
+        outputs = converted.push(data) if channel is None else converted.push_channel(data, channel)
+        for index, chunks in enumerate(outputs):
+            if chunks:
                 await self._publish(index, chunks)
-            return len(data) / converted.bytes_per_second
-        await self._publish(channel, converted.push_channel(data, channel))
-        return len(data) * self.channels / converted.bytes_per_second
+        return len(data) * (1 if channel is None else self.channels) / converted.bytes_per_second
 
     async def flush(self, *then: Flush | End) -> None:
         """Publish what the converters hold (a resampler's tail) on every channel, then ``then``."""

@@ -83,7 +83,8 @@ class Call:
         self._on_release: list[Callable[[], Awaitable[None]]] = []
         self._ended = False  # Ended was emitted
         self.features = Features(feature for plug in plugs if (feature := plug(self)) is not None)
-        self.audio_in = AudioIn(config, self.sessions, self.features, batch=self.batch)
+        self.audio_in = AudioIn(config, self.sessions, self.features, batch=self.batch,
+                                echo_margin_db=hub.options.echo_gate_db)
         self.results = Results(self.sessions, self.features, hub.metrics, batch=self.batch, emit=self.emit,
                                full=events_out.full,
                                fatal=functools.partial(self._end, CloseCode.INTERNAL_ERROR, complete=False))

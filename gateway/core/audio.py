@@ -16,6 +16,8 @@ import soxr
 from common.errors import ProtocolError
 from common.records import SAMPLE_RATE as CANONICAL_RATE
 
+from .echo import EchoGate
+
 MIN_CHUNK = CANONICAL_RATE // 50  # 20 ms
 MAX_CHUNK = CANONICAL_RATE // 10  # 100 ms
 BATCH_MAX_CHUNK = CANONICAL_RATE // 2  # 500 ms
@@ -143,11 +145,12 @@ class CallAudio:
     """A call's audio in: decode interleaved frames, then split or mix down the channels.
 
     Each output (a channel, or the mix) has its own :class:`AudioConverter`, so
-    every pipeline session gets gap-free canonical chunks with its own offsets.
+    every pipeline session gets gap-free canonical chunks with its own offsets. Channels kept
+    apart go through an :class:`~.echo.EchoGate` first (``echo_margin_db``; 0: none).
     """
 
     def __init__(self, *, sample_rate: int, encoding: str, channels: int = 1, mix_down: bool = False,
-                 max_chunk: int = MAX_CHUNK) -> None:
+                 max_chunk: int = MAX_CHUNK, echo_margin_db: float = 0.0) -> None:
         self.encoding = encoding
         self.channels = channels
         self.mix_down = mix_down
@@ -155,6 +158,7 @@ class CallAudio:
         self.converters = [AudioConverter(sample_rate=sample_rate, encoding=encoding, max_chunk=max_chunk)
                            for _ in range(outputs)]
         self.bytes_per_second = float(SAMPLE_WIDTH[encoding] * channels * sample_rate)
+        self.echo = EchoGate(channels=outputs, rate=sample_rate, margin_db=echo_margin_db)
 
     def push(self, data: bytes) -> list[list[tuple[int, np.ndarray]]]:
         """Chunks ready to publish, one list per output; raise :class:`ProtocolError` if malformed."""
@@ -163,19 +167,31 @@ class CallAudio:
         frames = decode_frame(data, self.encoding, self.channels)
         if self.mix_down:
             return [self.converters[0].push_samples(frames.mean(axis=1, dtype=np.float32))]
-        return [converter.push_samples(np.ascontiguousarray(frames[:, i]))
-                for i, converter in enumerate(self.converters)]
+        if self.echo.active:
+            return self._convert(self.echo.push_frames(frames))
+        return self._convert([frames[:, i] for i in range(self.channels)])
 
-    def push_channel(self, data: bytes, channel: int) -> list[tuple[int, np.ndarray]]:
-        """Chunks of one channel's own mono frame (the output of that channel)."""
+    def push_channel(self, data: bytes, channel: int) -> list[list[tuple[int, np.ndarray]]]:
+        """Chunks ready to publish, one list per output, after one channel's own mono frame (the
+        echo gate may release other channels' audio of the same time with it)."""
         if not 0 <= channel < self.channels:
             raise ProtocolError("bad_audio", f"channel {channel} is not one of this call's {self.channels}")
         if self.mix_down:
             raise ProtocolError("protocol", "per-channel audio needs a multichannel session")
-        return self.converters[channel].push_samples(decode_frame(data, self.encoding)[:, 0])
+        samples = decode_frame(data, self.encoding)[:, 0]
+        if self.echo.active:
+            return self._convert(self.echo.push(channel, samples))
+        return [self.converters[channel].push_samples(samples) if i == channel else []
+                for i in range(len(self.converters))]
 
     def flush(self) -> list[list[tuple[int, np.ndarray]]]:
-        return [converter.flush() for converter in self.converters]
+        """What the echo gate and the converters hold, one list per output."""
+        held = self._convert(self.echo.flush()) if self.echo.active else [[] for _ in self.converters]
+        return [chunks + converter.flush() for chunks, converter in zip(held, self.converters)]
+
+    def _convert(self, outputs: list[np.ndarray]) -> list[list[tuple[int, np.ndarray]]]:
+        return [converter.push_samples(np.ascontiguousarray(samples)) if len(samples) else []
+                for converter, samples in zip(self.converters, outputs)]
 
     @property
     def offset_ms(self) -> int:

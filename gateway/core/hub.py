@@ -21,7 +21,7 @@ from typing import Protocol
 from redis.exceptions import RedisError
 
 from common import aio, bus, keys
-from common.config import fraction, option, positive
+from common.config import fraction, non_negative, option, positive
 from common.metrics import GatewayMetrics
 
 from .resp import Command, Lane
@@ -54,6 +54,10 @@ class Relay(Protocol):
 class HubOptions:
     enable_noise_suppression: bool = field(default=False, metadata=option(
         "send sessions through the denoise stage by default"))
+    # Each party's channel carries the other's echo faintly; whisper would write it (core/echo.py).
+    echo_gate_db: float = field(default=20.0, metadata=option(
+        "on a call with a channel per party, silence a channel's audio while it is this many dB quieter than "
+        "another channel's speech of the last 0.15 s, as that speech's echo (0: off)", parse=non_negative(float)))
     max_queue_lag: float = field(default=5.0, metadata=option(
         "refuse new sessions (close 1013) while a stage lags more than this many seconds", parse=positive(float)))
     # An ASR slot is an utterance in progress.

@@ -27,7 +27,7 @@ FLAGS = {
     "gateway": (f"""{COMMON} --host --port --max-frame-bytes --permessage-deflate --no-permessage-deflate
         --ping-interval --ping-timeout --close-timeout --drain-timeout --diarize-wait --diarize-load-wait --diarize-preload --no-diarize-preload --max-audio-lead --max-realtime-factor
         --max-backlog-records --backlog-timeout --config-timeout --send-queue --idle-timeout --min-audio-share
-        --audio-share-window --max-keepalive-idle --results-timeout --resume-grace --session-ttl --max-queue-lag --asr-overbooking --batch-share --batch-backlog-timeout
+        --audio-share-window --max-keepalive-idle --results-timeout --resume-grace --session-ttl --echo-gate-db --max-queue-lag --asr-overbooking --batch-share --batch-backlog-timeout
         --prerecorded-max-bytes --prerecorded-memory-bytes --prerecorded-body-timeout --prerecorded-callback-hosts --prerecorded-url-hosts --prerecorded-callback-attempts
         --prerecorded-callback-backlog --prerecorded-callback-backlog-bytes --prerecorded-callback-retention --prerecorded-callback-senders
         --redacted-audio-max-bytes --redacted-audio-retention
