@@ -31,6 +31,10 @@ class GatewayMetrics:
         self.audio_seconds = Counter(
             p + "audio_seconds_total", "Seconds of audio received from clients.", registry=registry
         )
+        self.echo_gated_seconds = Counter(
+            p + "echo_gated_seconds_total", "Seconds of a channel's audio silenced as the other party's echo on "
+            "calls with a channel per party (summed over channels; --echo-gate-db).", registry=registry
+        )
         self.frames_rejected = Counter(
             p + "frames_rejected_total", "Client frames rejected, by reason.", ["reason"], registry=registry
         )

@@ -152,6 +152,7 @@ def build() -> dict:
         (f"sum(rate(streamscribe_gateway_audio_seconds_total[{RI}]))", "received by gateways"),
         (f"sum by (stage) (rate(streamscribe_stage_audio_seconds_total[{RI}]))", "processed by {{stage}}"),
         (f"sum(rate(streamscribe_denoise_audio_seconds_total[{RI}]))", "denoised"),
+        (f"sum(rate(streamscribe_gateway_echo_gated_seconds_total[{RI}]))", "silenced as echo"),
         (f"sum(rate(streamscribe_vad_speech_seconds_total[{RI}]))", "speech sent to ASR"),
     ], "short", "1.0 = one real-time stream. Silence never reaches the ASR, so its line is lower."), 8, 8)
     L.add(timeseries("Transcripts sent", [

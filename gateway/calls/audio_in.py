@@ -51,6 +51,12 @@ class AudioIn:
         self.finished = True
         await self.flush(End(seq=0, reason=reason))
 
+    def take_gated_seconds(self) -> float:
+        """Seconds of audio the echo gate silenced since the last call (over all channels)."""
+        echo = self.converted.echo
+        samples, echo.gated_samples = echo.gated_samples, 0
+        return samples / self.converted.sample_rate
+
     @property
     def offset_ms(self) -> int:
         """Audio received so far, in ms."""

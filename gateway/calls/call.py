@@ -194,6 +194,8 @@ class Call:
         """
         seconds = await self.audio_in.push(data, channel=channel)
         self.hub.metrics.audio_seconds.inc(seconds)
+        if gated := self.audio_in.take_gated_seconds():
+            self.hub.metrics.echo_gated_seconds.inc(gated)
         return seconds
 
     async def finalize(self) -> int:

@@ -154,6 +154,7 @@ class CallAudio:
         self.encoding = encoding
         self.channels = channels
         self.mix_down = mix_down
+        self.sample_rate = sample_rate
         outputs = 1 if mix_down else channels
         self.converters = [AudioConverter(sample_rate=sample_rate, encoding=encoding, max_chunk=max_chunk)
                            for _ in range(outputs)]

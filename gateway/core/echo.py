@@ -18,8 +18,6 @@ out, no clock.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 BLOCK = 0.01  # s
@@ -61,7 +59,7 @@ class EchoGate:
         self.pending[channel] = held = np.concatenate([held, samples.astype(np.float32, copy=False)])
         new = held[whole:len(held) // self.block * self.block].reshape(-1, self.block)
         if len(new):
-            levels = np.sqrt(np.mean(new * new, axis=1, dtype=np.float32))
+            levels = np.sqrt(np.einsum("ij,ij->i", new, new) / np.float32(self.block))
             self.levels[channel] = np.concatenate([self.levels[channel], levels])
         return self._release(flush=False)
 
@@ -114,7 +112,9 @@ class EchoGate:
         for other in range(self.channels):
             if other != channel:  # its loudest block in the window that ends at each of ours
                 levels = self._span(other, block - self.window + 1, block + count)
-                far = np.maximum(far, np.lib.stride_tricks.sliding_window_view(levels, self.window).max(axis=1))
+                step = levels.strides[0]
+                windows = np.lib.stride_tricks.as_strided(levels, shape=(count, self.window), strides=(step, step))
+                far = np.maximum(far, windows.max(axis=1))
         gains = np.where((far >= FLOOR) & (own < far * self.ratio), 0.0, 1.0).astype(np.float32)
         starts = np.concatenate([[self.gain[channel]], gains[:-1]]).astype(np.float32)
         self.gain[channel] = float(gains[-1])
