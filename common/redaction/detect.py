@@ -541,12 +541,15 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
 def _announces(cores: list[str], i: int) -> bool:
     """Whether the words up to token ``i`` announce digits read next, whatever the number's name was heard
     as: a count of them and a verb ("the first three are", "the last four is", "the third three are" for
-    "the first three are", a count of 2-9: "the first one is" is a pronoun), or "number" and a verb ("the
-    crud number in 4 am and 1 big" for "the card number is four seven one six"; not "the number of")."""
-    if cores[i] not in _ANNOUNCING_VERBS or i == 0:
+    "the first three are", a count of 2-9: "the first one is" is a pronoun), or "number" and a word, the
+    verb misheard too ("the crud number in 4 am and 1 big", "the truck number important one big" for "the
+    card number is four ..."; not "the number of")."""
+    if i == 0:
         return False
-    if cores[i - 1] in ("number", "numbers"):
+    if cores[i - 1] in ("number", "numbers") and cores[i] != "of":
         return True
+    if cores[i] not in _ANNOUNCING_VERBS:
+        return False
     count = cores[i - 1]
     return i >= 2 and (count in _ANNOUNCED_COUNTS or count.isdigit() and 2 <= int(count) <= 9) \
         and (cores[i - 2] in _ORDINALS or cores[i - 2] in ("last", "next"))

@@ -662,7 +662,8 @@ def test_times_and_amounts_with_their_units_stay_in_a_passage(texts, kinds):
 # Words that announce digits open a passage after them: "the first three are" (base, held-out-4:
 # "Okay, so the first three are one good iron." for "... are one two nine."; "one two-in", "the third
 # three are one two-eyed," in packs) and "number is" whatever the number's name was heard as ("Yeah, the
-# crud number in 4 am and 1 big." for "Yeah, the crud number is four seven one six,"; tiny.en).
+# crud number in 4 am and 1 big." for "Yeah, the crud number is four seven one six,"; tiny.en), or with
+# its verb misheard too ("the truck number important one big.": base, held-out-4, the one digit left).
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("texts", [
     ["Okay, so the first three are one good iron.", "M4A1", "and M228O"],
@@ -670,6 +671,7 @@ def test_times_and_amounts_with_their_units_stay_in_a_passage(texts, kinds):
     ["Okay, so the first three are one two-in.", "N4 7.", "And N2 2 A2."],
     ["Okay, so the third three are one two-eyed,", "NN4MN,", "NN228O."],
     ["Yeah, the crud number in 4 am and 1 big.", "When did I go free?", "Triple 8 4"],
+    ["Yeah, the truck number important one big."],
 ])
 def test_words_that_announce_digits_open_a_passage(texts, kinds):
     out = redacted(texts, kinds)
@@ -681,6 +683,8 @@ def test_words_that_announce_digits_open_a_passage(texts, kinds):
 @pytest.mark.parametrize("text", [
     "The first two are 5 dollars each.",
     "The number is on the back of the letter.",
+    "Call the number on the back of your card.",
+    "Your reference number changed last week.",
     "The first three are on the house, the number of tickets is up to you.",
     "The last two were great.",
 ])
