@@ -2,9 +2,10 @@
 
 The turn-taking set (tests/kit/turns.py: two espeak-ng voices trading one- and two-word replies
 and longer sentences, 0.3-0.7 s apart; its ``tune`` part, the ``heldout`` one is for the issue's
-final figures) through the native, Deepgram, Twilio (8 kHz μ-law) and AudioHook (stereo PCMU,
-each party on its own channel) doors: each short reply is a final of its own, whose span is
-within 0.3 s of where it was said (tests/kit/turns.py judges it). Every final also passes the
+final figures) through the native, Deepgram, Twilio (8 kHz μ-law; mono, and both tracks) and
+AudioHook (stereo PCMU) doors, each party on its own channel holding the other's echo at -30 dB:
+each short reply is a final of its own, whose span is within 0.3 s of where it was said
+(tests/kit/turns.py judges it). Every final also passes the
 transcript contract (tests/kit/contract.py checks each test's ``ss:finals``).
 
 Flux's turns (``/v2/listen`` with eager end of turn: EagerEndOfTurn, TurnResumed, EndOfTurn) on
@@ -35,11 +36,11 @@ def items() -> list[turns.Item]:
     return [turns.render(seed) for seed in SEEDS]
 
 
-@pytest.mark.parametrize("door", ["native", "deepgram", "twilio", "audiohook"])
+@pytest.mark.parametrize("door", ["native", "deepgram", "twilio", "twilio-stereo", "audiohook"])
 def test_each_short_reply_is_a_final_of_its_own_where_it_was_said(live, items, door):
-    stereo = door == "audiohook"
+    stereo = door in turn_doors.STEREO
     for item in items:
-        rendered = turn_doors.rendering(door, item, crosstalk=0.0)
+        rendered = turn_doors.rendering(door, item)  # (the echo: the gateway's echo gate silences it)
         finals = asyncio.run(turn_doors.session(door, live, rendered))
         heard = turns.replies(rendered, finals, stereo=stereo)
         said = "\n".join(f"  {f.channel} {f.start:6.2f}-{f.end:6.2f} {f.text}" for f in finals)
