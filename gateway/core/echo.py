@@ -125,10 +125,12 @@ class EchoGate:
         return samples * ramp.reshape(-1)
 
     def _forget(self) -> None:
-        """Drop levels no channel will look at again."""
-        keep = min(self.done) - self.window - 1
+        """Drop levels no channel will look at again: behind every channel's window, or so far behind
+        the newest that a channel this late gates against nothing (bounded when a track never comes)."""
+        newest = max(self.measured(c) for c in range(self.channels))
+        keep = max(min(self.done), newest - 2 * self.max_lead) - self.window - 1
         for c in range(self.channels):
-            drop = keep - self.first[c]
+            drop = min(keep, self.measured(c)) - self.first[c]
             if drop > 64:  # now and then, not every block
                 self.levels[c] = self.levels[c][drop:]
                 self.first[c] += drop
