@@ -168,9 +168,7 @@ class CallAudio:
         frames = decode_frame(data, self.encoding, self.channels)
         if self.mix_down:
             return [self.converters[0].push_samples(frames.mean(axis=1, dtype=np.float32))]
-        if self.echo.active:
-            return self._convert(self.echo.push_frames(frames))
-        return self._convert([frames[:, i] for i in range(self.channels)])
+        return self._convert(self.echo.push_frames(frames))  # (a gate that is off passes them on)
 
     def push_channel(self, data: bytes, channel: int) -> list[list[tuple[int, np.ndarray]]]:
         """Chunks ready to publish, one list per output, after one channel's own mono frame (the
@@ -179,15 +177,11 @@ class CallAudio:
             raise ProtocolError("bad_audio", f"channel {channel} is not one of this call's {self.channels}")
         if self.mix_down:
             raise ProtocolError("protocol", "per-channel audio needs a multichannel session")
-        samples = decode_frame(data, self.encoding)[:, 0]
-        if self.echo.active:
-            return self._convert(self.echo.push(channel, samples))
-        return [self.converters[channel].push_samples(samples) if i == channel else []
-                for i in range(len(self.converters))]
+        return self._convert(self.echo.push(channel, decode_frame(data, self.encoding)[:, 0]))
 
     def flush(self) -> list[list[tuple[int, np.ndarray]]]:
         """What the echo gate and the converters hold, one list per output."""
-        held = self._convert(self.echo.flush()) if self.echo.active else [[] for _ in self.converters]
+        held = self._convert(self.echo.flush())
         return [chunks + converter.flush() for chunks, converter in zip(held, self.converters)]
 
     def _convert(self, outputs: list[np.ndarray]) -> list[list[tuple[int, np.ndarray]]]:

@@ -27,7 +27,8 @@ FLOOR = 10 ** (-45 / 20)  # RMS (full scale 1.0) below which a channel is no sou
 
 
 class EchoGate:
-    """Gates ``channels`` channels of samples at ``rate`` Hz; ``margin_db`` 0 passes everything."""
+    """Gates ``channels`` channels of samples at ``rate`` Hz; with one channel or ``margin_db`` 0 it passes
+    everything on as it comes."""
 
     def __init__(self, *, channels: int, rate: int, margin_db: float) -> None:
         self.channels = channels
@@ -65,6 +66,8 @@ class EchoGate:
 
     def push_frames(self, frames: np.ndarray) -> list[np.ndarray]:
         """Add interleaved ``frames`` [n, channels]; return each channel's releasable samples."""
+        if not self.active:
+            return [frames[:, channel] for channel in range(self.channels)]
         out = [np.zeros(0, np.float32) for _ in range(self.channels)]
         for channel in range(self.channels):
             released = self.push(channel, np.ascontiguousarray(frames[:, channel]))
@@ -93,7 +96,7 @@ class EchoGate:
             if flush and len(self.pending[c]):
                 pieces.append(self.pending[c] * np.float32(self.gain[c]))
                 self.pending[c] = self.pending[c][:0]
-            out.append(np.concatenate(pieces) if len(pieces) > 1 else pieces[0] if pieces else np.zeros(0, np.float32))
+            out.append(np.concatenate(pieces) if pieces else np.zeros(0, np.float32))
         self._forget()
         return out
 
