@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop the sweep after this many session counts miss the targets (0: never)")
     parser.add_argument("--burst", default="", help="comma-separated counts: before the sweep, time that many "
                         "partial decodes sent at once (the engine's batch cost without streaming's arrival pattern)")
+    parser.add_argument("--new-lengths", type=int, default=0, help="before the sweep, time this many lone "
+                        "decodes of lengths not decoded before, each twice (what a first-seen input shape costs: "
+                        "streaming decodes are nearly all of new lengths)")
     parser.add_argument("--json", dest="json_path", help="also write the results here as JSON")
     parser.add_argument("--fake", action="store_true",
                         help="use the FAKE vLLM from tests/kit/fakes (harness check only, no GPU)")
@@ -233,6 +236,7 @@ async def sweep(args) -> dict:
     await engine.transcribe(DecodeRequest(request_id="warmup", audio=clips[0].audio, final=True))
 
     bursts = [await burst(engine, clips, int(n)) for n in args.burst.split(",") if n.strip()]
+    lengths = await new_lengths(engine, clips[0], args.new_lengths) if args.new_lengths else None
     results, capacity, failures = [], 0, 0
     header = (f"{'N':>5} {'first p50/p90/p99 ms':>24} {'partial p50/p90/p99 ms':>26} {'final p50/p90/p99 ms':>24} "
               f"{'WER':>6} {'loop lag p99':>12}")
@@ -272,7 +276,7 @@ async def sweep(args) -> dict:
           f"and final p90 <= {args.target_final_p90_ms:.0f} ms (chunk {args.chunk_size_sec} s)")
     return {"engine": engine.name, "model": args.model, "fake": args.fake, "chunk_size_sec": args.chunk_size_sec,
             "targets_ms": {"partial_p90": args.target_partial_p90_ms, "final_p90": args.target_final_p90_ms},
-            "capacity_sessions": capacity, "bursts": bursts, "results": results}
+            "capacity_sessions": capacity, "bursts": bursts, "new_lengths": lengths, "results": results}
 
 
 async def loop_lag(lags: list[float], *, tick: float = 0.01) -> None:
@@ -282,6 +286,24 @@ async def loop_lag(lags: list[float], *, tick: float = 0.01) -> None:
         began = time.perf_counter()
         await asyncio.sleep(tick)
         lags.append(time.perf_counter() - began - tick)
+
+
+async def new_lengths(engine, clip: Clip, n: int) -> dict[str, float]:
+    """p50 ms of ``n`` lone partial decodes of lengths not decoded before, and of the same again."""
+    from asr_worker.engines import DecodeRequest
+
+    first, again = [], []
+    for i in range(n):
+        # Odd lengths between 1 s and the clip's: no earlier decode (warm-up, bursts) had them.
+        audio = clip.audio[:SAMPLE_RATE + (i * 7919 + 1231) % max(1, len(clip.audio) - SAMPLE_RATE)]
+        for times in (first, again):
+            began = time.perf_counter()
+            await engine.transcribe(DecodeRequest(request_id=f"length-{i}-{len(times)}", audio=audio, final=False))
+            times.append(1000 * (time.perf_counter() - began))
+    result = {"decodes": n, "first_ms": float(np.median(first)), "again_ms": float(np.median(again))}
+    print(f"{n} lone decodes of new lengths: p50 {result['first_ms']:.0f} ms the first time, "
+          f"{result['again_ms']:.0f} ms again", flush=True)
+    return result
 
 
 async def burst(engine, clips: list[Clip], n: int, *, repeats: int = 2) -> dict[str, float]:
