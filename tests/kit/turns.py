@@ -6,9 +6,10 @@ from :data:`GAPS`, everything drawn from the item's seed (the same audio on ever
 each :class:`Turn` knows its speech's exact span, so a check can ask "is this reply a final of its
 own within 0.3 s of where it was said". Renderings: ``mono``, ``mulaw`` and ``stereo`` (each party
 on its own channel, the other leaking in at ``crosstalk``). The set is split into ``tune``,
-``heldout`` (other seeds and voices) and ``fresh`` (other voices and words again): tune on ``tune``
-only, and measure a held-back part once, at the end, so that its figures say how a change does on
-calls it was not fitted to.
+``heldout`` (other seeds and voices), then ``fresh``, ``spare`` and ``reserve`` (other voices and
+words each time, each written before a change was measured on it): tune on the parts already seen
+and measure the newest held-back part once, at the end, so that its figures say how a change does
+on calls it was not fitted to.
 
     from tests.kit import turns
     for item in turns.items(part="tune", rate=16000):
@@ -31,7 +32,7 @@ from .support import normalise
 
 RATE = 16_000
 PHONE_RATE = 8_000
-PARTS = ("tune", "heldout", "fresh", "spare")
+PARTS = ("tune", "heldout", "fresh", "spare", "reserve")
 FORMS = ("mono", "mulaw", "stereo")
 TUNE_SEEDS = range(0, 1000)  # an item's seed says which part it is in
 HELDOUT_SEEDS = range(1000, 2000)
@@ -42,10 +43,14 @@ FRESH_SEEDS = range(2000, 3000)
 # ``fresh`` was then measured and its misses studied, so ``spare`` holds other voices and words
 # again, written before any change was measured on it: measure it once, at the end.
 SPARE_SEEDS = range(3000, 4000)
+# ``spare`` was measured once too, and its misses studied: ``reserve`` holds other voices and words
+# again, written before any change was measured on it: measure it once, at the end.
+RESERVE_SEEDS = range(4000, 5000)
 TUNE_VOICES = (("en-us+m3", "en+f3"), ("en-gb", "en-us+f2"), ("en-us+m1", "en-gb+f4"))
 HELDOUT_VOICES = (("en-gb-scotland", "en-us+f1"), ("en-029+m2", "en-gb-x-rp+f3"))
 FRESH_VOICES = (("en-gb-x-gbclan+m4", "en-us+f4"), ("en-gb-x-gbcwmd+m6", "en-us+f5"))
 SPARE_VOICES = (("en-us-nyc+m2", "en-gb+f1"), ("en-gb-x-rp+m5", "en-029+f2"))
+RESERVE_VOICES = (("en-029+m4", "en-gb-x-gbcwmd+f4"), ("en-us-nyc+m7", "en-gb-scotland+f2"))
 ITEMS = 12  # items per part by default
 TURNS = 8  # turns per item
 GAPS = (0.3, 0.7)  # s of silence between turns
@@ -85,6 +90,19 @@ SPARE_LONG = ("Hello, this is the returns desk, what seems to be the problem?",
               "I can book you a callback for tomorrow afternoon.",
               "She said someone would ring me back, but nobody did.",
               "Let me just check that with my supervisor.")
+# The reserve part's: none of them in the other parts.
+RESERVE_SHORT = ("Yep.", "Absolutely.", "Not really.", "That's right.", "Thirteen.", "Two.", "Eighty.", "Nineteen.",
+                 "Peter.", "Emma.", "Lucy Chen.", "Please.", "Understood.", "Hang on.")
+RESERVE_LONG = ("Good afternoon, you have reached the claims line.",
+                "Can you spell your surname for me?",
+                "The invoice was sent to my old email address.",
+                "I have been charged a late fee that I did not expect.",
+                "Your new card should arrive within a week.",
+                "Would you like me to set up a payment plan?",
+                "The internet keeps dropping out every evening.",
+                "I will put a note on your account.",
+                "My husband usually deals with the bills.",
+                "Is there a reference number on the letter?")
 # Longer sentences, an agent's and a caller's.
 LONG = ("Thanks for calling the store, how can I help you today?",
         "Can I have the name on the account, please?",
@@ -150,10 +168,12 @@ class Script:
     turns: tuple[tuple[int, str, float], ...]  # (party, text, seconds of silence before it)
 
 
-SEEDS = {"tune": TUNE_SEEDS, "heldout": HELDOUT_SEEDS, "fresh": FRESH_SEEDS, "spare": SPARE_SEEDS}
-VOICES = {"tune": TUNE_VOICES, "heldout": HELDOUT_VOICES, "fresh": FRESH_VOICES, "spare": SPARE_VOICES}
+SEEDS = {"tune": TUNE_SEEDS, "heldout": HELDOUT_SEEDS, "fresh": FRESH_SEEDS, "spare": SPARE_SEEDS,
+         "reserve": RESERVE_SEEDS}
+VOICES = {"tune": TUNE_VOICES, "heldout": HELDOUT_VOICES, "fresh": FRESH_VOICES, "spare": SPARE_VOICES,
+          "reserve": RESERVE_VOICES}
 PHRASES = {"tune": (SHORT, LONG), "heldout": (SHORT, LONG), "fresh": (FRESH_SHORT, FRESH_LONG),
-           "spare": (SPARE_SHORT, SPARE_LONG)}
+           "spare": (SPARE_SHORT, SPARE_LONG), "reserve": (RESERVE_SHORT, RESERVE_LONG)}
 
 
 def part_of(seed: int) -> str:

@@ -24,7 +24,7 @@ def test_the_parts_share_no_seed_and_no_voice() -> None:
             assert set(turns.script(seed).voices) <= voices[part]
 
 
-@pytest.mark.parametrize("part", ["fresh", "spare"])
+@pytest.mark.parametrize("part", ["fresh", "spare", "reserve"])
 def test_the_later_parts_say_other_words(part: str) -> None:
     short, long = turns.PHRASES[part]
     others = [phrases for name, phrases in turns.PHRASES.items() if name != part and phrases != (short, long)]
@@ -36,7 +36,7 @@ def test_the_later_parts_say_other_words(part: str) -> None:
 
 def test_a_seed_outside_the_parts_and_a_bad_part_are_refused() -> None:
     with pytest.raises(ValueError, match="in no part"):
-        turns.part_of(5000)
+        turns.part_of(9000)
     with pytest.raises(ValueError, match="part must be one of"):
         turns.seeds("train")
     with pytest.raises(ValueError, match="form must be one of"):
