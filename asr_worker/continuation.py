@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 
 import numpy as np
 
@@ -57,6 +58,11 @@ MAX_WORDS_PER_SECOND = 7.0
 SPARE_WORDS = 2
 # A rest that begins with this many of the context's last words carried the context over.
 ECHO_WORDS = 3
+# A rest whose first LEAD_WORDS words are, all but one, a run of the context's anywhere said an
+# earlier sentence again: base on a call's μ-law audio wrote "I can book you a call back for
+# tomorrow afternoon. and we will ..." for "We will collect the old boiler ...", two turns after
+# "I can book you a call back tomorrow afternoon." (the turn set's spare-3006, Twilio).
+LEAD_WORDS = 6
 # A rest this short (a reply, a breath, a click: pre-roll and padding included) is also decoded
 # alone, for its own no-speech verdict. Alone, tiny.en and base flag 12 of 12 breaths of 0.1-0.3 s
 # and none of the turn set's 113 short replies (bench/contract_soak.py's ``tail`` sessions).
@@ -107,14 +113,30 @@ def prompt(texts: Sequence[str], *, limit: int = PROMPT_CHARS) -> str:
 
 def echoes(text: str, context: str) -> bool:
     """Whether ``text`` says again what ``context`` said: its words (at least one) are a run of the
-    context's, or it begins with the context's last :data:`ECHO_WORDS` words or more."""
+    context's, it begins with the context's last :data:`ECHO_WORDS` words or more, or its first
+    :data:`LEAD_WORDS` words are, all but one, a run of the context's (an earlier sentence again)."""
     said, before = words(text), words(context)
     if not said or not before:
         return False
     if len(said) <= len(before) and any(before[i:i + len(said)] == said
                                         for i in range(len(before) - len(said) + 1)):
         return True
-    return any(said[:k] == before[-k:] for k in range(ECHO_WORDS, min(len(said), len(before)) + 1))
+    if any(said[:k] == before[-k:] for k in range(ECHO_WORDS, min(len(said), len(before)) + 1)):
+        return True
+    return _opens_with_a_run_of(said, before)
+
+
+def _opens_with_a_run_of(said: list[str], before: list[str]) -> bool:
+    lead = said[:LEAD_WORDS]
+    if len(lead) < LEAD_WORDS:
+        return False
+    for i, word in enumerate(before):
+        if word in lead[:2]:  # a run that the lead's first or second word starts
+            # One word inserted, dropped or heard otherwise: the window is one longer than the lead.
+            matcher = SequenceMatcher(None, lead, before[i:i + LEAD_WORDS + 1], autojunk=False)
+            if sum(block.size for block in matcher.get_matching_blocks()) >= LEAD_WORDS - 1:
+                return True
+    return False
 
 
 def implausible(text: str, seconds: float) -> bool:

@@ -32,11 +32,22 @@ def test_a_rest_that_says_part_of_the_prompt_again_echoes_it():
     assert echoes("It was the season of light, it was the season of darkness.", "It was the season of light.")
 
 
+def test_a_rest_that_opens_with_an_earlier_sentence_echoes_it():
+    """Base on μ-law, the turn set's spare-3006 through Twilio: the rest of "We will collect the old
+    boiler on Monday morning." began with a sentence two turns back, one word added."""
+    before = "I can book you a call back tomorrow afternoon. See you tomorrow."
+    assert echoes("I can book you a call back for tomorrow afternoon. and we will correct the rules Boiler on "
+                  "Monday morning.", before)
+    assert echoes("Can book you a call back tomorrow, and then some.", before)  # the first word dropped
+
+
 def test_a_rest_with_words_of_its_own_does_not_echo():
     assert not echoes("And what about my account?", "I would like to check my balance.")
     assert not echoes("", "Anything.") and not echoes("Yes.", "")
     # Two of the prompt's last words, then new ones: a phrase said again, not the prompt carried over.
     assert not echoes("Your country needs you.", "Ask what you can do for your country.")
+    # Four of six opening words alike: a new sentence that begins the way an earlier one did.
+    assert not echoes("I would like to pay my bill today.", "I would like to check the balance of my account.")
 
 
 def test_more_words_than_the_audio_can_hold_are_implausible():

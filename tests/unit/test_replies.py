@@ -112,3 +112,24 @@ def test_the_same_text_and_audio_split_the_same():
     pcm = call(0.3, 0.6, 0.32, 2.5, 0.2)
     text = "42. Could you tell me how many items are in the order?"
     assert split_replies(text, pcm) == split_replies(text, pcm.copy())
+
+
+def test_a_reply_joined_to_the_sentence_before_with_a_comma_is_parted_at_a_turns_gap():
+    """tiny.en, the turn set's spare-3006: "I can be non-fold for nearly an hour, Sarah." with
+    "Sarah." said 0.31 s after the sentence by the other party."""
+    pcm = call(0.3, 2.4, 0.31, 0.45, 0.2)
+    sentence, reply = split_replies("I have been on hold for nearly an hour, Sarah.", pcm)
+    assert (sentence.text, reply.text) == ("I have been on hold for nearly an hour.", "Sarah.")
+    assert int(2.7 * SR) < reply.at < int(3.01 * SR)
+
+
+def test_a_clause_after_a_commas_own_pause_stays_in_its_sentence():
+    # A comma's pause (0.16-0.24 s in the turn set's voices) is no turn.
+    pcm = call(0.3, 1.8, 0.22, 0.8, 0.2)
+    text = "She said someone would ring me back, but nobody did."
+    assert texts(split_replies(text, pcm)) == [text]
+    # Nor is a long clause after the comma, or a short clause after a short one.
+    pcm = call(0.3, 1.8, 0.4, 1.6, 0.2)
+    text = "Good afternoon, you have reached the claims line."
+    assert texts(split_replies(text, pcm)) == [text]
+    assert texts(split_replies("Yes, please.", call(0.3, 0.4, 0.4, 0.5, 0.2))) == ["Yes, please."]
