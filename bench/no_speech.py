@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
     parser.add_argument("--part", choices=turns.PARTS, default="tune")
     parser.add_argument("--count", type=int, default=turns.ITEMS, help="items of the turn set")
-    parser.add_argument("--show", action="store_true", help="print the decodes the two rules judge apart")
+    parser.add_argument("--show", action="store_true",
+                        help="print the decodes the two rules judge apart, and every reply lost under ours")
     args = parser.parse_args(argv)
     print(f"# part {args.part}, {args.count} items")
     print("| model | audio | replies | breaths | faster-whisper's rule: lost / fillers | ours: lost / fillers |")
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"| {theirs[0]} / {theirs[1]} | {ours[0]} / {ours[1]} |")
         if args.show:
             for row in rows:
-                if row.faster_whisper() != row.ours():
+                lost = row.kind == "reply" and (row.ours() or not any(c.isalnum() for c in row.text))
+                if row.faster_whisper() != row.ours() or lost:
                     print(f"  {model} {row.form} {row.kind} {row.said!r} -> {row.text!r} logprob {row.logprob:.2f} "
                           f"no-speech {row.no_speech:.2f}: silence {row.faster_whisper()} -> {row.ours()}")
 
