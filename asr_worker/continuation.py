@@ -58,11 +58,14 @@ MAX_WORDS_PER_SECOND = 7.0
 SPARE_WORDS = 2
 # A rest that begins with this many of the context's last words carried the context over.
 ECHO_WORDS = 3
-# A rest whose first LEAD_WORDS words are, all but one, a run of the context's anywhere said an
-# earlier sentence again: base on a call's μ-law audio wrote "I can book you a call back for
-# tomorrow afternoon. and we will ..." for "We will collect the old boiler ...", two turns after
-# "I can book you a call back tomorrow afternoon." (the turn set's spare-3006, Twilio).
-LEAD_WORDS = 6
+# A rest whose first sentence is nearly one of the context's (difflib's ratio of their words, at
+# least SENTENCE_WORDS of them) said an earlier sentence again: base on a call's μ-law audio wrote
+# "I can book you a call back for tomorrow afternoon. and we will ..." for "We will collect the old
+# boiler ...", two turns after "I can book you a call back tomorrow afternoon." (the turn set's
+# spare-3006, Twilio). Whole sentences, not their first words: speech that repeats its own
+# pattern ("it was the age of wisdom, it was the age of foolishness") is no echo.
+SAME_SENTENCE = 0.8
+SENTENCE_WORDS = 4
 # A rest this short (a reply, a breath, a click: pre-roll and padding included) is also decoded
 # alone, for its own no-speech verdict. Alone, tiny.en and base flag 12 of 12 breaths of 0.1-0.3 s
 # and none of the turn set's 113 short replies (bench/contract_soak.py's ``tail`` sessions).
@@ -73,6 +76,7 @@ MAX_JUDGED_SEC = 1.5
 BREATH_SEC = 0.5
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +118,7 @@ def prompt(texts: Sequence[str], *, limit: int = PROMPT_CHARS) -> str:
 def echoes(text: str, context: str) -> bool:
     """Whether ``text`` says again what ``context`` said: its words (at least one) are a run of the
     context's, it begins with the context's last :data:`ECHO_WORDS` words or more, or its first
-    :data:`LEAD_WORDS` words are, all but one, a run of the context's (an earlier sentence again)."""
+    sentence is nearly one of the context's (:data:`SAME_SENTENCE`: an earlier sentence again)."""
     said, before = words(text), words(context)
     if not said or not before:
         return False
@@ -123,19 +127,18 @@ def echoes(text: str, context: str) -> bool:
         return True
     if any(said[:k] == before[-k:] for k in range(ECHO_WORDS, min(len(said), len(before)) + 1)):
         return True
-    return _opens_with_a_run_of(said, before)
+    return _opens_with_a_sentence_of(text, context)
 
 
-def _opens_with_a_run_of(said: list[str], before: list[str]) -> bool:
-    lead = said[:LEAD_WORDS]
-    if len(lead) < LEAD_WORDS:
+def _opens_with_a_sentence_of(text: str, context: str) -> bool:
+    # Cut at every sentence mark, whatever follows: the echo above went on in lower case.
+    first = words(_SENTENCE_END.split(text.strip(), maxsplit=1)[0])
+    if len(first) < SENTENCE_WORDS:
         return False
-    for i, word in enumerate(before):
-        if word in lead[:2]:  # a run that the lead's first or second word starts
-            # One word inserted, dropped or heard otherwise: the window is one longer than the lead.
-            matcher = SequenceMatcher(None, lead, before[i:i + LEAD_WORDS + 1], autojunk=False)
-            if sum(block.size for block in matcher.get_matching_blocks()) >= LEAD_WORDS - 1:
-                return True
+    for sentence in _SENTENCE_END.split(context):
+        other = words(sentence)
+        if len(other) >= SENTENCE_WORDS and SequenceMatcher(None, first, other, autojunk=False).ratio() >= SAME_SENTENCE:
+            return True
     return False
 
 

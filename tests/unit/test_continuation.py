@@ -38,7 +38,7 @@ def test_a_rest_that_opens_with_an_earlier_sentence_echoes_it():
     before = "I can book you a call back tomorrow afternoon. See you tomorrow."
     assert echoes("I can book you a call back for tomorrow afternoon. and we will correct the rules Boiler on "
                   "Monday morning.", before)
-    assert echoes("Can book you a call back tomorrow, and then some.", before)  # the first word dropped
+    assert echoes("Can book you a call back tomorrow afternoon. Thanks.", before)  # the first word dropped
 
 
 def test_a_rest_with_words_of_its_own_does_not_echo():
@@ -46,8 +46,10 @@ def test_a_rest_with_words_of_its_own_does_not_echo():
     assert not echoes("", "Anything.") and not echoes("Yes.", "")
     # Two of the prompt's last words, then new ones: a phrase said again, not the prompt carried over.
     assert not echoes("Your country needs you.", "Ask what you can do for your country.")
-    # Four of six opening words alike: a new sentence that begins the way an earlier one did.
-    assert not echoes("I would like to pay my bill today.", "I would like to check the balance of my account.")
+    # A new sentence that begins the way an earlier one did, or speech that repeats its own pattern.
+    assert not echoes("I would like to check my bill today.", "I would like to check the balance of my account.")
+    assert not echoes("It was the age of foolishness, it was the epoch of belief.",
+                      "It was the best of times, it was the worst of times, it was the age of wisdom.")
 
 
 def test_more_words_than_the_audio_can_hold_are_implausible():
