@@ -292,7 +292,8 @@ async def new_lengths(engine, clip: Clip, n: int) -> dict[str, float]:
     """p50 ms of ``n`` lone partial decodes of lengths not decoded before, and of the same again."""
     from asr_worker.engines import DecodeRequest
 
-    first, again = [], []
+    first: list[float] = []
+    again: list[float] = []
     for i in range(n):
         # Odd lengths between 1 s and the clip's: no earlier decode (warm-up, bursts) had them.
         audio = clip.audio[:SAMPLE_RATE + (i * 7919 + 1231) % max(1, len(clip.audio) - SAMPLE_RATE)]
