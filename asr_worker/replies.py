@@ -107,7 +107,7 @@ def _comma_reply(text: str) -> list[str]:
     if match is None:
         return [text]
     head, clause = text.strip()[:match.start()], match.group("clause")
-    if not 0 < word_count(clause) <= MAX_WORDS < word_count(sentences(head)[-1]):
+    if not head or not 0 < word_count(clause) <= MAX_WORDS < word_count(sentences(head)[-1]):
         return [text]
     return [f"{head}.", clause]
 

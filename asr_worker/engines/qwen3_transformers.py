@@ -200,7 +200,7 @@ class TransformersBackend:
             if self._torch.is_floating_point(value):
                 inputs[key] = value.to(self._model.dtype)
         recorder = _GreedyLogprobs(self._torch)
-        with self._torch.inference_mode(), self._attention():
+        with self._torch.inference_mode(), _without_cudnn_attention():
             out = self._model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                        logits_processor=LogitsProcessorList([recorder]))
         sequences = getattr(out, "sequences", out)
@@ -217,18 +217,18 @@ class TransformersBackend:
         return results
 
 
-    def _attention(self) -> Any:
-        """Scaled-dot-product attention without cuDNN's kernel, for this thread's ``generate``.
+def _without_cudnn_attention() -> Any:
+    """Scaled-dot-product attention without cuDNN's kernel, for the ``generate`` of the thread inside.
 
-        cuDNN builds a plan for each new input length, and streaming decodes are nearly all of
-        new lengths (the utterance so far, the prefix's tokens): on an H200 a batch-1 decode of a
-        length not seen before took 1.2-1.5 s against 0.74 s for a repeat, a batch of 8 mixed
-        lengths 2.2 s against 1.1 s; without cuDNN every length cost 0.65 s and 8 streaming
-        sessions' partials fell from 5.8 s to 2.3 s at p50 (BENCHMARKS.md, Qwen3-ASR on a GPU).
-        """
-        from torch.nn.attention import SDPBackend, sdpa_kernel
+    cuDNN builds a plan for each new input length, and streaming decodes are nearly all of new
+    lengths (the utterance so far, the prefix's tokens): on an H200 a batch-1 decode of a length
+    not seen before took 1.2-1.5 s against 0.74 s for a repeat, a batch of 8 mixed lengths 2.2 s
+    against 1.1 s; without cuDNN every length cost 0.65 s and 8 streaming sessions' partials fell
+    from 5.8 s to 2.3 s at p50 (BENCHMARKS.md, Qwen3-ASR on a GPU).
+    """
+    from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
 
 
 class _GreedyLogprobs:

@@ -133,3 +133,4 @@ def test_a_clause_after_a_commas_own_pause_stays_in_its_sentence():
     text = "Good afternoon, you have reached the claims line."
     assert texts(split_replies(text, pcm)) == [text]
     assert texts(split_replies("Yes, please.", call(0.3, 0.4, 0.4, 0.5, 0.2))) == ["Yes, please."]
+    assert texts(split_replies(", Sarah.", call(0.3, 0.4, 0.4, 0.5, 0.2))) == [", Sarah."]  # nothing before the comma
