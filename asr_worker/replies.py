@@ -88,13 +88,13 @@ def split_replies(text: str, pcm: np.ndarray) -> list[Part]:
     others is parted from its neighbours by gaps of silence where its words can be."""
     parts = sentences(text)
     loud = loud_frames(pcm)
-    found = _gaps(loud)
-    cuts = _cuts([word_count(part) for part in parts], found, loud, 0, len(loud) * FRAME)
-    if not cuts:
+    found, end = _gaps(loud), len(loud) * FRAME
+    cuts = _cuts([word_count(part) for part in parts], found, loud, 0, end)
+    if not cuts:  # (one part cuts nothing: _cuts returns at once)
         parts = _comma_reply(text)
         long_gaps = [gap for gap in found if gap[1] - gap[0] >= MIN_COMMA_GAP]
-        if len(parts) < 2 or not (cuts := _cuts([word_count(part) for part in parts], long_gaps, loud, 0,
-                                                len(loud) * FRAME)):
+        cuts = _cuts([word_count(part) for part in parts], long_gaps, loud, 0, end)
+        if not cuts:
             return [Part(text, 0)]
     firsts, ats = [0, *(k for k, _ in cuts), len(parts)], [0, *(at for _, at in cuts)]
     return [Part(" ".join(parts[firsts[i]:firsts[i + 1]]), at) for i, at in enumerate(ats)]
@@ -103,10 +103,11 @@ def split_replies(text: str, pcm: np.ndarray) -> list[Part]:
 def _comma_reply(text: str) -> list[str]:
     """``text`` as its words before its last comma (a full stop for the comma) and the short clause
     after it, when that clause is a reply's length and what comes before is longer; else whole."""
-    match = _LAST_CLAUSE.search(text.strip())
+    stripped = text.strip()
+    match = _LAST_CLAUSE.search(stripped)
     if match is None:
         return [text]
-    head, clause = text.strip()[:match.start()], match.group("clause")
+    head, clause = stripped[:match.start()], match.group("clause")
     if not head or not 0 < word_count(clause) <= MAX_WORDS < word_count(sentences(head)[-1]):
         return [text]
     return [f"{head}.", clause]
