@@ -47,7 +47,7 @@ from common.records import SAMPLE_RATE, Audio, End, Record, SpeechEnd, SpeechSta
 from common.redaction.audio import MODES, Span, mute, wav
 from common.redaction import names as name_model
 from common.redaction.names import persons_in
-from common.redaction.itn import DIGIT_SPELLINGS, core, digit_word, runs
+from common.redaction.itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, core, digit_word, runs
 from common.redaction.redactor import Redactor, words_of
 from tests.kit.redaction import CALLS, SETS, CallPiece, speak
 from tests.kit.support import RecordingRunner
@@ -101,6 +101,26 @@ def _plain_digit(word: str, plain: frozenset[str]) -> bool:
 
 
 DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
+# Words of other meanings that :func:`clear_digits` counts as a digit said in clear: a homophone ("to",
+# "won") or a Spanish digit ("dos").
+SOUNDALIKES = HOMOPHONES | frozenset(SPANISH_DIGITS)
+EDGE_WORDS = 2  # a recording's pack may deal a number's first words to the utterance before it
+SPOKEN_DIGITS = frozenset(DIGIT_WORDS) | {"oh", "o", "double", "triple"}
+
+
+def says_a_number(piece: CallPiece) -> bool:
+    """``piece``'s script reads a digit: written, a number word, "oh", "double"."""
+    said = piece.text.split()
+    return bool(runs(said)) or any(core(w) in SPOKEN_DIGITS or any(c.isdigit() for c in w) for w in said)
+
+
+def heard_alike(text: str) -> str:
+    """``text``, the final of a piece whose script reads no digit ("My cart numb is"), without the
+    words that are digits only by their sound ("My car to home is": that "to" is no digit of anything
+    said), but at its end, where a recording's pack may have dealt the next piece's first digit."""
+    tokens = text.split()
+    keep = len(tokens) - EDGE_WORDS
+    return " ".join(t for n, t in enumerate(tokens) if n >= keep or core(t) not in SOUNDALIKES)
 
 
 @dataclass(frozen=True)
@@ -139,12 +159,15 @@ def entities(pieces) -> list[Entity]:
 
 def entity_score(pieces, entity: Entity, texts: list[str]) -> tuple[bool, int]:
     """Whether ``entity`` is redacted in ``texts`` (each piece's redacted final, "" for a piece with
-    no final of its own), and how many digits of its stretch are in clear."""
+    no final of its own), and how many digits of its stretch are in clear (in the final of a piece
+    that reads no digit, a word that is a digit only by its sound is not counted: :func:`heard_alike`)."""
     stretch = [texts[i] for i in entity.stretch]
     piece = entity.piece(pieces)
     plain = plain_words([pieces[i] for i in entity.stretch])
     # (A name's secret is its words: a digit's word beside it, "Thank you for", is none of it.)
-    leaked = 0 if piece.secret else sum(clear_digits(text, plain=plain) for text in stretch)
+    leaked = 0 if piece.secret else sum(
+        clear_digits(text if says_a_number(pieces[i]) else heard_alike(text), plain=plain)
+        for i, text in zip(entity.stretch, stretch))
     words = piece.secret or SECRET_WORDS.get(piece.label, ())
     said = any(word in PLACEHOLDER.sub("", text).lower() for text in stretch for word in words)
     covered = any(PLACEHOLDER.search(text) for text in stretch) and all(

@@ -130,3 +130,16 @@ def test_every_call_of_every_set_has_a_name_of_its_own_and_something_to_score() 
                                                  | set(dict(SETS["held-out-2"])))
     assert not set(dict(SETS["held-out-4"])) & (set(dict(CALLS)) | set(dict(SETS["held-out"]))
                                                  | set(dict(SETS["held-out-2"])) | set(dict(SETS["held-out-3"])))
+
+
+def test_a_soundalike_in_a_piece_that_reads_no_digit_is_no_leak() -> None:
+    # base over en-us 16 kHz wrote "My car to home is" for "My cart numb is": that "to" says no digit.
+    texts = ["My car to home is", "[NUMBER_1]", "[NUMBER_1]", "[NUMBER_1]", "[NUMBER_1]"]
+    assert score("card-misheard", texts) == (True, 0)
+    # ... but a digit written there, a digit's own word, or a soundalike at its end (where a pack may
+    # deal the number's first word) is.
+    assert score("card-misheard", ["My car 2 home is", *texts[1:]]) == (False, 1)
+    assert score("card-misheard", ["My car two home is", *texts[1:]]) == (False, 1)
+    assert score("card-misheard", ["My car home is to", *texts[1:]]) == (False, 1)
+    # In a piece that reads digits, a soundalike anywhere is counted.
+    assert score("ssn-correction", ["My DOS shall in no [SSN_1], [SSN_2] time."]) == (False, 1)

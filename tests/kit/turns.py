@@ -6,7 +6,7 @@ from :data:`GAPS`, everything drawn from the item's seed (the same audio on ever
 each :class:`Turn` knows its speech's exact span, so a check can ask "is this reply a final of its
 own within 0.3 s of where it was said". Renderings: ``mono``, ``mulaw`` and ``stereo`` (each party
 on its own channel, the other leaking in at ``crosstalk``). The set is split into ``tune``,
-``heldout`` (other seeds and voices), then ``fresh``, ``spare`` and ``reserve`` (other voices and
+``heldout`` (other seeds and voices), then ``fresh``, ``spare``, ``reserve`` and ``extra`` (other voices and
 words each time, each written before a change was measured on it): tune on the parts already seen
 and measure the newest held-back part once, at the end, so that its figures say how a change does
 on calls it was not fitted to.
@@ -32,7 +32,7 @@ from .support import normalise
 
 RATE = 16_000
 PHONE_RATE = 8_000
-PARTS = ("tune", "heldout", "fresh", "spare", "reserve")
+PARTS = ("tune", "heldout", "fresh", "spare", "reserve", "extra")
 FORMS = ("mono", "mulaw", "stereo")
 TUNE_SEEDS = range(0, 1000)  # an item's seed says which part it is in
 HELDOUT_SEEDS = range(1000, 2000)
@@ -46,11 +46,15 @@ SPARE_SEEDS = range(3000, 4000)
 # ``spare`` was measured once too, and its misses studied: ``reserve`` holds other voices and words
 # again, written before any change was measured on it: measure it once, at the end.
 RESERVE_SEEDS = range(4000, 5000)
+# ``reserve`` was measured once (2026-11-26) and its misses studied: ``extra`` holds other voices and
+# words again, written before the code it was first measured on was changed: measure it once, at the end.
+EXTRA_SEEDS = range(5000, 6000)
 TUNE_VOICES = (("en-us+m3", "en+f3"), ("en-gb", "en-us+f2"), ("en-us+m1", "en-gb+f4"))
 HELDOUT_VOICES = (("en-gb-scotland", "en-us+f1"), ("en-029+m2", "en-gb-x-rp+f3"))
 FRESH_VOICES = (("en-gb-x-gbclan+m4", "en-us+f4"), ("en-gb-x-gbcwmd+m6", "en-us+f5"))
 SPARE_VOICES = (("en-us-nyc+m2", "en-gb+f1"), ("en-gb-x-rp+m5", "en-029+f2"))
 RESERVE_VOICES = (("en-029+m4", "en-gb-x-gbcwmd+f4"), ("en-us-nyc+m7", "en-gb-scotland+f2"))
+EXTRA_VOICES = (("en-gb-x-gbclan+f2", "en-us+m6"), ("en-us-nyc+f3", "en-gb-x-rp+m7"))
 ITEMS = 12  # items per part by default
 TURNS = 8  # turns per item
 GAPS = (0.3, 0.7)  # s of silence between turns
@@ -103,6 +107,19 @@ RESERVE_LONG = ("Good afternoon, you have reached the claims line.",
                 "I will put a note on your account.",
                 "My husband usually deals with the bills.",
                 "Is there a reference number on the letter?")
+# The extra part's: none of them in the other parts.
+EXTRA_SHORT = ("Uh huh.", "Certainly.", "No thanks.", "Fair enough.", "Fourteen.", "Six.", "Seventy.", "Twenty one.",
+               "Daniel.", "Grace.", "Omar Khan.", "Sorry?", "Lovely.", "One moment.")
+EXTRA_LONG = ("Hi there, you are speaking with the accounts team.",
+              "Could I take the postcode, please?",
+              "My meter reading looks far too high this quarter.",
+              "The technician said the router was faulty.",
+              "I have cancelled the duplicate payment for you.",
+              "Will I still get the loyalty discount?",
+              "I never received the confirmation email.",
+              "Your contract renews at the end of March.",
+              "I need to change the date of my delivery.",
+              "Is it alright if I put you on hold for a minute?")
 # Longer sentences, an agent's and a caller's.
 LONG = ("Thanks for calling the store, how can I help you today?",
         "Can I have the name on the account, please?",
@@ -169,11 +186,12 @@ class Script:
 
 
 SEEDS = {"tune": TUNE_SEEDS, "heldout": HELDOUT_SEEDS, "fresh": FRESH_SEEDS, "spare": SPARE_SEEDS,
-         "reserve": RESERVE_SEEDS}
+         "reserve": RESERVE_SEEDS, "extra": EXTRA_SEEDS}
 VOICES = {"tune": TUNE_VOICES, "heldout": HELDOUT_VOICES, "fresh": FRESH_VOICES, "spare": SPARE_VOICES,
-          "reserve": RESERVE_VOICES}
+          "reserve": RESERVE_VOICES, "extra": EXTRA_VOICES}
 PHRASES = {"tune": (SHORT, LONG), "heldout": (SHORT, LONG), "fresh": (FRESH_SHORT, FRESH_LONG),
-           "spare": (SPARE_SHORT, SPARE_LONG), "reserve": (RESERVE_SHORT, RESERVE_LONG)}
+           "spare": (SPARE_SHORT, SPARE_LONG), "reserve": (RESERVE_SHORT, RESERVE_LONG),
+           "extra": (EXTRA_SHORT, EXTRA_LONG)}
 
 
 def part_of(seed: int) -> str:
