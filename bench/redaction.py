@@ -104,7 +104,7 @@ DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
 # Words of other meanings that :func:`clear_digits` counts as a digit said in clear: a homophone ("to",
 # "won") or a Spanish digit ("dos").
 SOUNDALIKES = HOMOPHONES | frozenset(SPANISH_DIGITS)
-EDGE_WORDS = 2  # a recording's pack may deal a number's first words to the utterance before it
+EDGE_WORDS = 1  # a recording's pack may deal a number's first word to the utterance before it
 SPOKEN_DIGITS = frozenset(DIGIT_WORDS) | {"oh", "o", "double", "triple"}
 
 

@@ -133,7 +133,8 @@ def door_list(value: str) -> list[str]:
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", choices=turns.PARTS, default="tune",
-                        help="the set's part: tune, or heldout or fresh (held back: only for the final figures)")
+                        help="the set's part: tune (to tune on), or a later one (held back until measured once: "
+                             "see tests/kit/turns.py for which have been)")
     parser.add_argument("--count", type=int, default=turns.ITEMS, help="items of the part")
     parser.add_argument("--models", nargs="+", default=["tiny.en"], help="the ASR worker's --model, one stack each")
     parser.add_argument("--doors", type=door_list, default=list(DOORS),

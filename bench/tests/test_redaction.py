@@ -136,6 +136,7 @@ def test_a_soundalike_in_a_piece_that_reads_no_digit_is_no_leak() -> None:
     # base over en-us 16 kHz wrote "My car to home is" for "My cart numb is": that "to" says no digit.
     texts = ["My car to home is", "[NUMBER_1]", "[NUMBER_1]", "[NUMBER_1]", "[NUMBER_1]"]
     assert score("card-misheard", texts) == (True, 0)
+    assert score("card-misheard", ["My car to Hermes.", *texts[1:]]) == (True, 0)
     # ... but a digit written there, a digit's own word, or a soundalike at its end (where a pack may
     # deal the number's first word) is.
     assert score("card-misheard", ["My car 2 home is", *texts[1:]]) == (False, 1)
