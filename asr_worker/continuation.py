@@ -58,12 +58,14 @@ MAX_WORDS_PER_SECOND = 7.0
 SPARE_WORDS = 2
 # A rest that begins with this many of the context's last words carried the context over.
 ECHO_WORDS = 3
-# A rest whose first sentence is nearly one of the context's (difflib's ratio of their words, at
-# least SENTENCE_WORDS of them) said an earlier sentence again: base on a call's μ-law audio wrote
+# A rest with a sentence nearly one of the context's (difflib's ratio of their words, at least
+# SENTENCE_WORDS of them) said an earlier sentence again: base on a call's μ-law audio wrote
 # "I can book you a call back for tomorrow afternoon. and we will ..." for "We will collect the old
 # boiler ...", two turns after "I can book you a call back tomorrow afternoon." (the turn set's
-# spare-3006, Twilio). Whole sentences, not their first words: speech that repeats its own
-# pattern ("it was the age of wisdom, it was the age of foolishness") is no echo.
+# spare-3006, Twilio), and "I'm not sure. I never received a confirmation email. The technician ..."
+# right after "I never received the confirmation email." (extra-5011). Whole sentences, not their
+# first words: speech that repeats its own pattern ("it was the age of wisdom, it was the age of
+# foolishness") is no echo.
 SAME_SENTENCE = 0.8
 SENTENCE_WORDS = 4
 # A rest this short (a reply, a breath, a click: pre-roll and padding included) is also decoded
@@ -117,8 +119,8 @@ def prompt(texts: Sequence[str], *, limit: int = PROMPT_CHARS) -> str:
 
 def echoes(text: str, context: str) -> bool:
     """Whether ``text`` says again what ``context`` said: its words (at least one) are a run of the
-    context's, it begins with the context's last :data:`ECHO_WORDS` words or more, or its first
-    sentence is nearly one of the context's (:data:`SAME_SENTENCE`: an earlier sentence again)."""
+    context's, it begins with the context's last :data:`ECHO_WORDS` words or more, or one of its
+    sentences is nearly one of the context's (:data:`SAME_SENTENCE`: an earlier sentence again)."""
     said, before = words(text), words(context)
     if not said or not before:
         return False
@@ -127,17 +129,16 @@ def echoes(text: str, context: str) -> bool:
         return True
     if any(said[:k] == before[-k:] for k in range(ECHO_WORDS, min(len(said), len(before)) + 1)):
         return True
-    return _opens_with_a_sentence_of(text, context)
+    return _says_a_sentence_of(text, context)
 
 
-def _opens_with_a_sentence_of(text: str, context: str) -> bool:
+def _says_a_sentence_of(text: str, context: str) -> bool:
     # Cut at every sentence mark, whatever follows: the echo above went on in lower case.
-    first = words(_SENTENCE_END.split(text.strip(), maxsplit=1)[0])
-    if len(first) < SENTENCE_WORDS:
-        return False
-    for sentence in _SENTENCE_END.split(context):
-        other = words(sentence)
-        if len(other) >= SENTENCE_WORDS and SequenceMatcher(None, first, other, autojunk=False).ratio() >= SAME_SENTENCE:
+    others = [other for other in map(words, _SENTENCE_END.split(context)) if len(other) >= SENTENCE_WORDS]
+    for sentence in _SENTENCE_END.split(text.strip()):
+        mine = words(sentence)
+        if len(mine) >= SENTENCE_WORDS and any(
+                SequenceMatcher(None, mine, other, autojunk=False).ratio() >= SAME_SENTENCE for other in others):
             return True
     return False
 

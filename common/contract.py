@@ -36,6 +36,10 @@ OVERLAP_TOLERANCE_MS = 0
 # Repeated text: a final that starts with an earlier final's words or lies within them. Fewer than
 # three words repeat by chance ("Thank you." "Thank you."), so shorter texts are not compared.
 REPEAT_MIN_WORDS = 3
+# ... or that holds an earlier final's words anywhere, one of them changed ("I'm not sure. I never
+# received a confirmation email. The technician ..." after "I never received the confirmation
+# email."): from this many words, where a word of one's own in a recurring phrase is rare.
+REPEAT_INSIDE_WORDS = 4
 # How many finals back a repeat is looked for: a repeat of a reply "spoken seconds earlier" was
 # seen two finals later; a sentence said again after other speech is legitimate, the duration
 # test below tells them apart.
@@ -259,7 +263,9 @@ def _repeated(current: _Final, finals: list[_Final], reference: list[str] | None
         if repeated is None:
             continue
         if reference is not None:
-            if _count(reference, repeated) >= 2:
+            # (Said twice; or, a word changed, said as such: "It was the season of darkness." after
+            # "... light.")
+            if _count(reference, repeated) >= (1 if _count(earlier.words, repeated) == 0 else 2):
                 continue
         elif _said_again(event, words, earlier):
             continue
@@ -270,12 +276,18 @@ def _repeated(current: _Final, finals: list[_Final], reference: list[str] | None
 
 
 def _repeat_of(words: list[str], earlier: list[str]) -> list[str] | None:
-    """The earlier final's words this one repeats: all of them at its start, or all of its own
-    inside them (None: no repeat worth the name)."""
+    """This final's words that repeat the earlier one's: all of those at its start, all of its own
+    inside them, or all of those inside its own, one word changed at most (None: no repeat worth the
+    name)."""
     if len(earlier) >= REPEAT_MIN_WORDS and words[:len(earlier)] == earlier:
         return earlier
     if len(words) >= REPEAT_MIN_WORDS and _contains(earlier, words):
         return words
+    n = len(earlier)
+    if n >= REPEAT_INSIDE_WORDS:
+        for i in range(len(words) - n + 1):
+            if sum(a != b for a, b in zip(words[i:i + n], earlier)) <= 1:
+                return words[i:i + n]
     return None
 
 

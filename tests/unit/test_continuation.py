@@ -41,6 +41,13 @@ def test_a_rest_that_opens_with_an_earlier_sentence_echoes_it():
     assert echoes("Can book you a call back tomorrow afternoon. Thanks.", before)  # the first word dropped
 
 
+def test_a_rest_with_an_earlier_sentence_after_its_first_echoes_it():
+    """Base on μ-law, the turn set's extra-5011 through Twilio: the rest of "The technician said the
+    router was faulty." wrote a filler sentence, then the sentence before it again, one word changed."""
+    assert echoes("I'm not sure. I never received a confirmation email. The technician can't marute a one-fold bit.",
+                  "Uh-oh! I never received the confirmation email.")
+
+
 def test_a_rest_with_words_of_its_own_does_not_echo():
     assert not echoes("And what about my account?", "I would like to check my balance.")
     assert not echoes("", "Anything.") and not echoes("Yes.", "")

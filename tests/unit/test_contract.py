@@ -115,6 +115,19 @@ def test_a_final_starting_with_the_sentence_before():
     assert check([events_[0], final(events_[1].text, 22_200, 25_800)]) == []
 
 
+def test_a_final_holding_the_sentence_before_inside_it():
+    """The turn set's extra-5011, base through Twilio: the final of "The technician said the router
+    was faulty." (9.60-12.28 s) wrote the sentence before it again after a filler, one word changed."""
+    before = final("I never received the confirmation email.", 6630, 9210)
+    after = "I'm not sure. I never received a confirmation email. The technician can't marute a one-fold bit."
+    assert kinds(check([before, final(after, 9600, 12_280)])) == [("repeated_text", 1)]
+    assert kinds(check([before, final(after, 9600, 12_280)], reference={0: before.text})) == [("repeated_text", 1)]
+    # its span could hold all of it at the pace of the first: said again
+    assert check([before, final(after, 9600, 17_600)]) == []
+    # a three-word final with a word changed is no repeat: short phrases recur with a word of their own
+    assert check([final("I see that.", 0, 900), final("Okay. I saw that, and the rest is fine.", 1000, 4000)]) == []
+
+
 def test_a_repeat_two_finals_back():
     events_ = [final("I have updated the address for you.", 0, 2500), final("Thank you.", 3000, 3500),
                final("updated the address for you", 4000, 4300)]
