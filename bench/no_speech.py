@@ -29,7 +29,7 @@ from tests.kit import turns
 
 RATE = 16_000
 MARGIN = int(0.25 * RATE)
-BREATH_SEEDS = {"tune": 7, "heldout": 1007, "fresh": 2007, "spare": 3007, "reserve": 4007, "extra": 5007}
+BREATH_SEEDS = {"tune": 7, "heldout": 1007, "fresh": 2007, "spare": 3007, "reserve": 4007, "extra": 5007, "more": 6007}
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ from :data:`GAPS`, everything drawn from the item's seed (the same audio on ever
 each :class:`Turn` knows its speech's exact span, so a check can ask "is this reply a final of its
 own within 0.3 s of where it was said". Renderings: ``mono``, ``mulaw`` and ``stereo`` (each party
 on its own channel, the other leaking in at ``crosstalk``). The set is split into ``tune``,
-``heldout`` (other seeds and voices), then ``fresh``, ``spare``, ``reserve`` and ``extra`` (other voices and
-words each time, each written before a change was measured on it): tune on the parts already seen
+``heldout`` (other seeds and voices), then ``fresh``, ``spare``, ``reserve``, ``extra`` and ``more``
+(other voices and words each time, each written before a change was measured on it): tune on the parts already seen
 and measure the newest held-back part once, at the end, so that its figures say how a change does
 on calls it was not fitted to.
 
@@ -32,7 +32,7 @@ from .support import normalise
 
 RATE = 16_000
 PHONE_RATE = 8_000
-PARTS = ("tune", "heldout", "fresh", "spare", "reserve", "extra")
+PARTS = ("tune", "heldout", "fresh", "spare", "reserve", "extra", "more")
 FORMS = ("mono", "mulaw", "stereo")
 TUNE_SEEDS = range(0, 1000)  # an item's seed says which part it is in
 HELDOUT_SEEDS = range(1000, 2000)
@@ -49,12 +49,17 @@ RESERVE_SEEDS = range(4000, 5000)
 # ``reserve`` was measured once (2026-11-26) and its misses studied: ``extra`` holds other voices and
 # words again, written before the code it was first measured on was changed: measure it once, at the end.
 EXTRA_SEEDS = range(5000, 6000)
+# ``extra`` was measured once (2026-11-26, at 6e19e98) and its misses studied: ``more`` holds other
+# voices and words again, written before the change made for what ``extra`` showed (b4c9b5e) was
+# measured on anything but ``extra``.
+MORE_SEEDS = range(6000, 7000)
 TUNE_VOICES = (("en-us+m3", "en+f3"), ("en-gb", "en-us+f2"), ("en-us+m1", "en-gb+f4"))
 HELDOUT_VOICES = (("en-gb-scotland", "en-us+f1"), ("en-029+m2", "en-gb-x-rp+f3"))
 FRESH_VOICES = (("en-gb-x-gbclan+m4", "en-us+f4"), ("en-gb-x-gbcwmd+m6", "en-us+f5"))
 SPARE_VOICES = (("en-us-nyc+m2", "en-gb+f1"), ("en-gb-x-rp+m5", "en-029+f2"))
 RESERVE_VOICES = (("en-029+m4", "en-gb-x-gbcwmd+f4"), ("en-us-nyc+m7", "en-gb-scotland+f2"))
 EXTRA_VOICES = (("en-gb-x-gbclan+f2", "en-us+m6"), ("en-us-nyc+f3", "en-gb-x-rp+m7"))
+MORE_VOICES = (("en-us+m4", "en-gb-x-rp+f1"), ("en-gb-x-gbclan+m2", "en-029+f5"))
 ITEMS = 12  # items per part by default
 TURNS = 8  # turns per item
 GAPS = (0.3, 0.7)  # s of silence between turns
@@ -120,6 +125,19 @@ EXTRA_LONG = ("Hi there, you are speaking with the accounts team.",
               "Your contract renews at the end of March.",
               "I need to change the date of my delivery.",
               "Is it alright if I put you on hold for a minute?")
+# The more part's: none of them in the other parts.
+MORE_SHORT = ("Mm hmm.", "Indeed.", "Not quite.", "Brilliant.", "Sixteen.", "Eight.", "Fifty.", "Thirty five.",
+              "Michael.", "Sophie.", "Raj Patel.", "Pardon?", "Wonderful.", "Sure thing.")
+MORE_LONG = ("Morning, this is the customer care line, how can I help?",
+             "Could you confirm your date of birth for me?",
+             "The washing machine leaked all over the kitchen floor.",
+             "I was promised a call back yesterday but nobody rang.",
+             "I can see two payments went out on the same day.",
+             "Would you prefer the refund to your card or your account?",
+             "My neighbour signed for the parcel while I was out.",
+             "The app keeps logging me out every few minutes.",
+             "I would like to upgrade to the unlimited plan.",
+             "Let me put you through to the right department.")
 # Longer sentences, an agent's and a caller's.
 LONG = ("Thanks for calling the store, how can I help you today?",
         "Can I have the name on the account, please?",
@@ -186,12 +204,14 @@ class Script:
 
 
 SEEDS = {"tune": TUNE_SEEDS, "heldout": HELDOUT_SEEDS, "fresh": FRESH_SEEDS, "spare": SPARE_SEEDS,
-         "reserve": RESERVE_SEEDS, "extra": EXTRA_SEEDS}
+         "reserve": RESERVE_SEEDS, "extra": EXTRA_SEEDS,
+         "more": MORE_SEEDS}
 VOICES = {"tune": TUNE_VOICES, "heldout": HELDOUT_VOICES, "fresh": FRESH_VOICES, "spare": SPARE_VOICES,
-          "reserve": RESERVE_VOICES, "extra": EXTRA_VOICES}
+          "reserve": RESERVE_VOICES, "extra": EXTRA_VOICES,
+          "more": MORE_VOICES}
 PHRASES = {"tune": (SHORT, LONG), "heldout": (SHORT, LONG), "fresh": (FRESH_SHORT, FRESH_LONG),
            "spare": (SPARE_SHORT, SPARE_LONG), "reserve": (RESERVE_SHORT, RESERVE_LONG),
-           "extra": (EXTRA_SHORT, EXTRA_LONG)}
+           "extra": (EXTRA_SHORT, EXTRA_LONG), "more": (MORE_SHORT, MORE_LONG)}
 
 
 def part_of(seed: int) -> str:

@@ -24,7 +24,7 @@ def test_the_parts_share_no_seed_and_no_voice() -> None:
             assert set(turns.script(seed).voices) <= voices[part]
 
 
-@pytest.mark.parametrize("part", ["fresh", "spare", "reserve", "extra"])
+@pytest.mark.parametrize("part", ["fresh", "spare", "reserve", "extra", "more"])
 def test_the_later_parts_say_other_words(part: str) -> None:
     short, long = turns.PHRASES[part]
     others = [phrases for name, phrases in turns.PHRASES.items() if name != part and phrases != (short, long)]
