@@ -29,7 +29,7 @@ from tests.kit import turns
 
 RATE = 16_000
 MARGIN = int(0.25 * RATE)
-BREATH_SEEDS = {"tune": 7, "heldout": 1007, "fresh": 2007, "spare": 3007, "reserve": 4007, "extra": 5007, "more": 6007}
+BREATH_SEED = 7  # the breaths of a part are drawn from its first seed plus this
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ def clips(part: str, count: int) -> Iterator[tuple[str, str, np.ndarray]]:
             if turn.short:
                 replies += 1
                 yield "reply", turn.text, both[max(0, turn.start - MARGIN):turn.end + MARGIN, turn.party]
-    rng = np.random.default_rng(BREATH_SEEDS[part])
+    rng = np.random.default_rng(turns.SEEDS[part].start + BREATH_SEED)
     quiet = np.zeros(MARGIN, np.float32)
     for _ in range(replies):
         yield "breath", "", np.concatenate([quiet, breath(rng, float(rng.uniform(0.1, 0.3))), quiet])
@@ -74,12 +74,19 @@ def decodes(model: str, part: str, count: int) -> list[Decode]:
     return out
 
 
+def _worded(row: Decode) -> bool:
+    return any(c.isalnum() for c in row.text)
+
+
+def lost(row: Decode, rule: Callable[[Decode], bool]) -> bool:
+    """A reply that ``rule`` (a Decode -> silence predicate) judges silence, or whose decode wrote nothing."""
+    return row.kind == "reply" and (rule(row) or not _worded(row))
+
+
 def counts(rows: list[Decode], rule: Callable[[Decode], bool]) -> tuple[int, int]:
     """(replies lost, breaths that gave a filler) under ``rule`` (a Decode -> silence predicate)."""
-    worded = [any(c.isalnum() for c in row.text) for row in rows]
-    lost = sum(row.kind == "reply" and (rule(row) or not w) for row, w in zip(rows, worded))
-    fillers = sum(row.kind == "breath" and not rule(row) and w for row, w in zip(rows, worded))
-    return lost, fillers
+    return (sum(lost(row, rule) for row in rows),
+            sum(row.kind == "breath" and not rule(row) and _worded(row) for row in rows))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,8 +109,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"| {theirs[0]} / {theirs[1]} | {ours[0]} / {ours[1]} |")
         if args.show:
             for row in rows:
-                lost = row.kind == "reply" and (row.ours() or not any(c.isalnum() for c in row.text))
-                if row.faster_whisper() != row.ours() or lost:
+                if row.faster_whisper() != row.ours() or lost(row, Decode.ours):
                     print(f"  {model} {row.form} {row.kind} {row.said!r} -> {row.text!r} logprob {row.logprob:.2f} "
                           f"no-speech {row.no_speech:.2f}: silence {row.faster_whisper()} -> {row.ours()}")
 

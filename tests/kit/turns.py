@@ -32,7 +32,6 @@ from .support import normalise
 
 RATE = 16_000
 PHONE_RATE = 8_000
-PARTS = ("tune", "heldout", "fresh", "spare", "reserve", "extra", "more")
 FORMS = ("mono", "mulaw", "stereo")
 TUNE_SEEDS = range(0, 1000)  # an item's seed says which part it is in
 HELDOUT_SEEDS = range(1000, 2000)
@@ -204,11 +203,10 @@ class Script:
 
 
 SEEDS = {"tune": TUNE_SEEDS, "heldout": HELDOUT_SEEDS, "fresh": FRESH_SEEDS, "spare": SPARE_SEEDS,
-         "reserve": RESERVE_SEEDS, "extra": EXTRA_SEEDS,
-         "more": MORE_SEEDS}
+         "reserve": RESERVE_SEEDS, "extra": EXTRA_SEEDS, "more": MORE_SEEDS}
+PARTS = tuple(SEEDS)  # in the order they were written
 VOICES = {"tune": TUNE_VOICES, "heldout": HELDOUT_VOICES, "fresh": FRESH_VOICES, "spare": SPARE_VOICES,
-          "reserve": RESERVE_VOICES, "extra": EXTRA_VOICES,
-          "more": MORE_VOICES}
+          "reserve": RESERVE_VOICES, "extra": EXTRA_VOICES, "more": MORE_VOICES}
 PHRASES = {"tune": (SHORT, LONG), "heldout": (SHORT, LONG), "fresh": (FRESH_SHORT, FRESH_LONG),
            "spare": (SPARE_SHORT, SPARE_LONG), "reserve": (RESERVE_SHORT, RESERVE_LONG),
            "extra": (EXTRA_SHORT, EXTRA_LONG), "more": (MORE_SHORT, MORE_LONG)}
