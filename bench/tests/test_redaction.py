@@ -130,6 +130,9 @@ def test_every_call_of_every_set_has_a_name_of_its_own_and_something_to_score() 
                                                  | set(dict(SETS["held-out-2"])))
     assert not set(dict(SETS["held-out-4"])) & (set(dict(CALLS)) | set(dict(SETS["held-out"]))
                                                  | set(dict(SETS["held-out-2"])) | set(dict(SETS["held-out-3"])))
+    assert not set(dict(SETS["held-out-5"])) & (set(dict(CALLS)) | set(dict(SETS["held-out"]))
+                                                 | set(dict(SETS["held-out-2"])) | set(dict(SETS["held-out-3"]))
+                                                 | set(dict(SETS["held-out-4"])))
 
 
 def test_a_soundalike_in_a_piece_that_reads_no_digit_is_no_leak() -> None:

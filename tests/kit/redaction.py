@@ -421,8 +421,66 @@ HELD_OUT_4 = (
         CallPiece("My flight is on December 14th.", label="date", entity="date"),
     )),
 )
+# A fifth held-out part (``bench.redaction --set held-out-5``), written on 2026-11-26 before any rule
+# change of that day and scored once, at its end, with voices none of the other parts used
+# (en-us+m1, en-gb-scotland, en-us+f4): "my social" with no "security", "the last four", a card
+# "ending in", a security code and an expiry "slash", a routing number, a member ID, a phone number
+# with its area code said apart and split over three finals, "zero" and "nought", teens and tens
+# in pairs ("nineteen eighty-four" as digits), "double"/"triple" inside a group, a correction that
+# repeats only part; negatives with no keyword: years, a room, durations, prices said bare, times
+# with "quarter past" and "half", an age, a house size.
+HELD_OUT_5 = (
+    ("h5-my-social", (
+        CallPiece("Do you need my social?"),
+        CallPiece("It's five one eight.", pause=1.0, label="ssn", entity="ssn"),
+        CallPiece("three three.", pause=1.0, label="ssn", entity="ssn", part=True),
+        CallPiece("nought six seven two.", label="ssn", entity="ssn", part=True),
+    )),
+    ("h5-last-four", (
+        CallPiece("The last four of my social are two zero zero nine.", label="ssn", entity="ssn"),
+    )),
+    ("h5-ending-in", (
+        CallPiece("I'm calling about the card ending in seven three eight one.", label="card", entity="pci"),
+        CallPiece("The security code is zero four six.", label="cvv", entity="pci"),
+        CallPiece("Expiration is oh nine slash twenty seven.", label="expiry", entity="pci"),
+    )),
+    ("h5-pairs-teens", (
+        CallPiece("Okay here goes. Fifty four, nineteen.", pause=1.0, label="card", entity="pci"),
+        CallPiece("eighty four, double two.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("thirteen, seventy, triple three, one.", label="card", entity="pci", part=True),
+    )),
+    ("h5-routing", (
+        CallPiece("The routing number, let me see, zero two one.", pause=1.0, label="account", entity="pii"),
+        CallPiece("zero zero zero, two one.", label="account", entity="pii", part=True),
+    )),
+    ("h5-member-id", (
+        CallPiece("My member ID is nine nine two, four oh, one seven seven.", label="account", entity="pii"),
+    )),
+    ("h5-phone-three", (
+        CallPiece("You can reach me at area code four one five.", pause=1.0, label="phone", entity="pii"),
+        CallPiece("five five five.", pause=1.0, label="phone", entity="pii", part=True),
+        CallPiece("two three six eight.", label="phone", entity="pii", part=True),
+    )),
+    ("h5-partial-correction", (
+        CallPiece("Three one two, no, three two one.", pause=1.0, label="ssn", entity="ssn"),
+        CallPiece("fifty five.", pause=1.0, label="ssn", entity="ssn", part=True),
+        CallPiece("oh oh four one.", label="ssn", entity="ssn", part=True),
+    )),
+    ("h5-negatives", (
+        CallPiece("I have been with you since nineteen ninety eight.", label="date", entity="date"),
+        CallPiece("I'm staying in room four twelve.", label="place", entity="place"),
+        CallPiece("The call dropped after three minutes.", label="time", entity="time"),
+        CallPiece("It was forty five dollars last month.", label="amount", entity="amount"),
+        CallPiece("The bill says a hundred and twenty.", label="amount", entity="amount"),
+        CallPiece("I get home at quarter past six.", label="time", entity="time"),
+        CallPiece("The meeting is at half seven.", label="time", entity="time"),
+        CallPiece("My son is fourteen.", label="amount", entity="amount"),
+        CallPiece("It's a three bedroom house.", label="amount", entity="amount"),
+        CallPiece("We spoke on the twenty first of March.", label="date", entity="date"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
-        "held-out-4": HELD_OUT_4, "spanish": SPANISH}
+        "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:
