@@ -369,34 +369,37 @@ class DenoisePool:
         Concatenated over the session (with :meth:`close_session`'s result),
         the outputs are as long as the inputs and sample-aligned with them.
         """
+        slot = self.slot_of(session_id)
+        # The child first: finding its slot's child dead marks that child's sessions lost, and a
+        # session whose state died must not go on, stateless, in the child that replaces it.
+        child = await self._child(slot)
         if session_id in self._lost:
             raise SessionStateLost(f"denoiser state of session {session_id} was lost; resume or close it")
-        slot = self.slot_of(session_id)
         self._sessions[session_id] = slot
-        return await self._call(slot, "process", session_id, bytes(pcm))
+        return await self._call(child, "process", session_id, bytes(pcm))
 
     async def resume_session(self, session_id: str, preroll: bytes) -> None:
         """(Re)start ``session_id`` warmed up with ``preroll``, the audio just
         before the next chunk (see :meth:`DenoiseStream.resume`)."""
         slot = self.slot_of(session_id)
+        child = await self._child(slot)
         self._lost.discard(session_id)
         self._sessions[session_id] = slot
-        await self._call(slot, "resume", session_id, bytes(preroll))
+        await self._call(child, "resume", session_id, bytes(preroll))
 
     async def close_session(self, session_id: str) -> bytes:
         """End ``session_id`` and return its remaining output (``b""`` if unknown or lost)."""
-        if session_id in self._lost:
+        slot = self._sessions.get(session_id)
+        child = await self._child(slot) if slot is not None else None
+        self._sessions.pop(session_id, None)
+        if session_id in self._lost or child is None:
             self._lost.discard(session_id)
             return b""
-        slot = self._sessions.pop(session_id, None)
-        if slot is None:
-            return b""
-        return await self._call(slot, "close", session_id, b"")
+        return await self._call(child, "close", session_id, b"")
 
     # -- internals ------------------------------------------------------------
 
-    async def _call(self, slot: int, op: str, session_id: str, payload: bytes) -> Any:
-        child = await self._child(slot)
+    async def _call(self, child: _Child, op: str, session_id: str, payload: bytes) -> Any:
         try:
             return await child.request(op, session_id, payload)
         except DenoiseProcessDied:
@@ -419,6 +422,9 @@ class DenoisePool:
             if child is not None and child.dead is None:
                 return child
             if child is not None:
+                # Whoever notices first (a failed send here, or the reader's EOF) marks its
+                # sessions lost: once replaced, the reader's report finds it gone and does nothing.
+                self._on_child_death(child)
                 await child.stop(timeout=1.0)
                 logger.warning("restarting denoise process %d", slot)
             child = _Child(slot, self.options, max_pending=self.max_pending)

@@ -84,6 +84,24 @@ async def test_child_crash_raises_and_session_can_resume():
         assert len(out) == len(rest)
 
 
+async def test_a_session_of_a_child_found_dead_before_its_eof_is_lost_not_restarted_stateless():
+    # CI saw the race: a request's failed send marks the child dead before the reader thread's
+    # EOF report, the session's next chunk starts a fresh child, and went on there without state.
+    pcm = make_audio(1.0, seed=5)
+    async with DenoisePool(processes=1) as pool:
+        await pool.process("s", pcm[:3200])
+        child = pool._children[0]
+        assert child is not None
+        os.kill(child.pid, signal.SIGKILL)
+        child.dead = "gone (a failed send noticed it first)"  # as request() does, before any EOF
+        with pytest.raises(SessionStateLost):
+            await pool.process("s", pcm[3200:6400])
+        assert await pool.close_session("s") == b""
+        out = await pool.process("t", pcm)  # the fresh child serves new sessions
+        out += await pool.close_session("t")
+        assert len(out) == len(pcm)
+
+
 async def test_close_session_of_unknown_or_lost_session_is_empty():
     async with DenoisePool(processes=1) as pool:
         assert await pool.close_session("never-seen") == b""
