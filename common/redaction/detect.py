@@ -52,6 +52,8 @@ PASSAGE_WORDS = 12
 # A final this short that says a digit's word or homophone is held for the next final in a session that
 # fails closed, and read as the lead of a number that final begins with (:func:`_lead`).
 SHORT_FINAL = 3
+# Phrases of a word or two in one final that read like a number said in groups (:func:`_read_in_groups`).
+GROUPS_READ = 5
 _STOPS = ".?!,;:"
 
 ENTITY_KIND = {"CREDIT_CARD": "pci", "CREDIT_CARD_EXPIRATION": "pci", "CVV": "pci", "SSN": "ssn",
@@ -151,6 +153,8 @@ _PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
 # A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
 _DIGIT_WORDS = frozenset("zero one two three four five six seven eight nine".split())
 _ONE_DIGIT = frozenset("zero one two three four five six seven eight nine oh o double triple".split()) | frozenset(SPANISH_DIGITS)
+# Spanish digits that are no English word ("uno", the game, is one): in an English final, a digit heard.
+_SPANISH_ONLY = frozenset(SPANISH_DIGITS) - {"uno"}
 _SOCIAL_NOT_SSN = {"media", "network", "networks", "worker", "workers", "work", "services", "service", "life",
                    "event", "events", "club", "distancing", "skills", "studies", "science", "sciences", "anxiety"}
 _STOP = {"and", "but", "in", "on", "at", "with", "for", "to", "my", "the", "a", "is", "was", "it", "i", "and,"}
@@ -411,7 +415,25 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return True
     # (A comma after it ends its phrase too: "Fifty-four, well..." is a group, not "54 items"; so does a
     # function word: "12 is", "two might".)
-    return not counts_a_noun(tokens, cores, run.last, breaks=breaks)
+    return not counts_a_noun(tokens, cores, run.last, breaks=breaks) or _read_in_groups(run, tokens, cores, breaks)
+
+
+def _read_in_groups(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
+    """Whether ``run``'s final reads like a number said in groups, each heard as a word or two: at least
+    :data:`GROUPS_READ` phrases between punctuation, none over two words, two or more with a number
+    ("Nick, fiery emotic, 20 paren, fiery, both paren, 20 paren." for "The expiry is oh six twenty seven,
+    sorry, oh seven twenty seven.", base over mu-law: each "20 paren" reads as a quantity alone). A
+    list of things counted ("2 adults, 3 children, please.") has fewer phrases."""
+    first = max((b for b in breaks if b <= run.first), default=0)
+    end = min((b for b in breaks if b > run.first), default=len(tokens))
+    phrases: list[list[int]] = [[]]
+    for i in range(first, end):
+        phrases[-1].append(i)
+        if tokens[i].rstrip()[-1:] in _STOPS and i + 1 < end:
+            phrases.append([])
+    with_number = sum(any(any(ch.isdigit() for ch in tokens[i]) or cores[i] in DIGIT_SPELLINGS for i in phrase)
+                      for phrase in phrases)
+    return len(phrases) >= GROUPS_READ and all(len(p) <= 2 for p in phrases) and with_number >= 2
 
 
 def _month_after(run: Run, cores: list[str]) -> bool:
@@ -493,7 +515,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
         changed = False
         for span in [s for s in spans if s.entity in _NUMBER_SPANS and s not in opened_by]:
             opened_by.add(span)
-            lead = _lead(span, tokens, starts, breaks)
+            lead = _lead(span, tokens, cores, starts, breaks)
             after, past = ahead(span.last + 1, PASSAGE_WORDS)
             left = max(left, past)
             for i in [*lead, *after]:
@@ -647,16 +669,19 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     return masked
 
 
-def _lead(span: Span, tokens: list[str], starts: list[int], breaks: frozenset[int]) -> range:
+def _lead(span: Span, tokens: list[str], cores: list[str], starts: list[int], breaks: frozenset[int]) -> range:
     """The words before a masked number that its passage covers: up to three in its sentence; its
     whole sentence when the recogniser wrote the number in words, no digit (it wrote the digits it
     heard as words, and the words before may be digits too: "The biggest sun for my car I know [too]."
     for "The digits on the back are nine oh two.", the "for" is the nine's four; but "I want to pay
-    with my card, [CREDIT_CARD_1]" keeps its "to"); and, when the number begins a final, the whole
+    with my card, [CREDIT_CARD_1]" keeps its "to"), or when that sentence holds a Spanish digit (the
+    recogniser heard a digit there: "My DOS shall in no [NUMBER_1]" for "My social is one two three",
+    base over mu-law; no English sentence says "dos"); and, when the number begins a final, the whole
     final before it if that is short (:data:`SHORT_FINAL` words: "free lemon" / "828224631" for "three
     seven eight two" / "eight two two four": the redactor holds such a final for the next,
     :func:`.redactor._short_spelling`)."""
-    spelled = not any(ch.isdigit() for token in tokens[span.first:span.last + 1] for ch in token)
+    spelled = not any(ch.isdigit() for token in tokens[span.first:span.last + 1] for ch in token) \
+        or any(c in _SPANISH_ONLY for c in cores[starts[span.first]:span.first])
     first = starts[span.first] if spelled else max(starts[span.first], span.first - JOIN_GAP - 1)
     if first == span.first and span.first in breaks:
         previous = max((b for b in breaks if b < span.first), default=0)

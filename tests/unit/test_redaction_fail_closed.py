@@ -701,3 +701,24 @@ def test_ford_before_im_and_a_digit_is_four_nine(kinds):
     assert in_clear(out) == [], out
     for text in ("I drive a Ford. I'm one of the owners.", "My Ford is at the garage."):
         assert redacted([text], kinds) == [text]
+
+
+# What base left in clear live on tuning and held-out at 6e19e98 (rules of c44e4d0), over mu-law: a Spanish
+# digit four words before a masked number ("My DOS shall in no ..." for "My social is one two three, ...",
+# en-gb), and an expiry read twice, each group heard as a word or two ("... 20 paren, ..." for "The expiry
+# is oh six twenty seven, sorry, oh seven twenty seven.", en-us+m7: each "20 paren" read as a quantity).
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_spanish_digit_in_a_masked_numbers_sentence_is_masked(kinds):
+    out = redacted(["My DOS shall in no 1, 2, 3.", "45.", "6789."], kinds)
+    assert in_clear(out) == [] and "DOS" not in out[0], out
+    text = "I would like to pay with my card, please."
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_final_read_in_short_groups_masks_its_quantities(kinds):
+    out = redacted(["Nick, fiery emotic, 20 paren, fiery, both paren, 20 paren."], kinds)
+    assert in_clear(out) == [], out
+    for text in ("2 adults, 3 children, please.", "Yes, 2 tickets, for Friday, thanks.",
+                 "Okay, well, right, 2 tickets, thanks."):
+        assert redacted([text], kinds) == [text]
