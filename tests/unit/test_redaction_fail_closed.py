@@ -722,3 +722,28 @@ def test_a_final_read_in_short_groups_masks_its_quantities(kinds):
     for text in ("2 adults, 3 children, please.", "Yes, 2 tickets, for Friday, thanks.",
                  "Okay, well, right, 2 tickets, thanks."):
         assert redacted([text], kinds) == [text]
+
+
+# Fresh decodes of seen parts on 2026-11-26 (base and tiny.en live, new rules of that day): "forty one,
+# eleven." written "For the one to land." (base, en-us+m7) and "for the one element." (tiny.en, en-us+f3
+# over mu-law): "for the" before a digit's word is "forty", a noun after it or not; "Four nine one six, no
+# sorry, four nine one seven." written "Or I'm one big. No sorry. Or I'm one bad man." (base, en-gb-x-rp
+# over mu-law): "or" before "I'm" and a digit is "four nine", as "Ford" is.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["my car at home very soon.", "For the one to land.", "and then we have the", "55 and 04.", "32 99"],
+    ["My color time buried.", "for the one element.", "the landmen, the landmen."],
+    ["Let me read it. Or I'm one big. No sorry. Or I'm one bad man.", "33 02"],
+])
+def test_for_the_and_or_im_before_a_digit_say_forty_and_four_nine(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+    said = [w for t in out for w in t.split()]
+    assert [w for w in said if core(w) in HOMOPHONES] == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["I'll have one of the large ones.", "Was it for the kids?",
+                                  "It's the one or the other.", "Or I'm going to call back later."])
+def test_for_the_and_or_im_elsewhere_are_words(text, kinds):
+    assert redacted([text], kinds) == [text]
