@@ -418,7 +418,17 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return True
     # (A comma after it ends its phrase too: "Fifty-four, well..." is a group, not "54 items"; so does a
     # function word: "12 is", "two might".)
-    return not counts_a_noun(tokens, cores, run.last, breaks=breaks) or _read_in_groups(run, tokens, cores, breaks)
+    return not counts_a_noun(tokens, cores, run.last, breaks=breaks) or _read_in_groups(run, tokens, cores, breaks) \
+        or _said_twice(run, cores)
+
+
+def _said_twice(run: Run, cores: list[str]) -> bool:
+    """Whether ``run`` and the word after it come again in the final: a group of digits read again in a
+    correction, the recogniser hearing it the same way twice ("The next pirate-y-mothic 20 pamom, sorry,
+    both pamom 20 pamom." for "The expiry is oh six twenty seven, sorry, oh seven twenty seven.",
+    tiny.en over mu-law), not a quantity."""
+    said = cores[run.first:run.last + 2]
+    return any(cores[j:j + len(said)] == said for j in range(len(cores) - len(said) + 1) if j != run.first)
 
 
 def _read_in_groups(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
@@ -624,12 +634,14 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     masked = False
     # "I'm" between two digits' words or homophones is a nine ("For I'm one big" for "four nine one six",
     # base over mu-law; "I'm free one" for "nine three one"; "Ford I'm one big", "four" glued to the
-    # nine's sound, :data:`_FOUR_GLUED`): the three go together.
+    # nine's sound, :data:`_FOUR_GLUED`): the three go together; so after a number and its comma
+    # ("6,000, 11, 0 2013, I'm £1424." for "Put down 6011 0009 9013 9424 please.", tiny.en over mu-law).
     for i in range(1, len(cores) - 1):
         if cores[i] == "i'm" and not taken[i] and (cores[i - 1] in _FOUR_GLUED or cores[i - 1] in DIGIT_SPELLINGS
                                                     or i - 1 in in_runs) and (
                 cores[i + 1] in DIGIT_SPELLINGS or i + 1 in in_runs) and not any(
-                tokens[k].rstrip()[-1:] in _STOPS or k + 1 in breaks for k in (i - 1, i)):
+                (tokens[k].rstrip()[-1:] in _STOPS and not (k == i - 1 and k in in_runs and tokens[k].rstrip()[-1:] == ","))
+                or k + 1 in breaks for k in (i - 1, i)):
             first, last = (i - 1, i + 1) if not taken[i - 1] else (i, i + 1)
             last = last if not taken[last] else i
             entity = _sensitive(kinds, before[first], keyword_at, first, last, ahead=False) or "NUMBER"

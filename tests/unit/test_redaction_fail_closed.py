@@ -747,3 +747,21 @@ def test_for_the_and_or_im_before_a_digit_say_forty_and_four_nine(texts, kinds):
                                   "It's the one or the other.", "Or I'm going to call back later."])
 def test_for_the_and_or_im_elsewhere_are_words(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# tiny.en over mu-law, fresh decodes of seen parts (2026-11-26): "Put down 6011 0009 9013 9424 please." as
+# "6,000, 11, 0 2013, I'm £1424." ("I'm" after a number and its comma is a nine too); "The expiry is oh
+# six twenty seven, sorry, oh seven twenty seven." as "The next pirate-y-mothic 20 pamom, sorry, both
+# pamom 20 pamom." (a quantity said twice in one final is a group read again).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["6,000, 11, 0 2013, I'm £1424."],
+                                   ["The next pirate-y-mothic 20 pamom, sorry, both pamom 20 pamom."]])
+def test_im_after_a_number_and_a_quantity_said_twice_are_digits(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It cost 20, I'm sure of it.", "I want 2 tickets and 3 programmes."])
+def test_im_after_an_amount_and_quantities_said_once_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
