@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, numeric, runs
-from .quantity import counts_a_noun, determined
+from .quantity import FUNCTION_WORDS, counts_a_noun, determined
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
 # ... but a birth keyword for fewer: a date of birth is said right after it, and other dates
@@ -138,6 +138,8 @@ _ANNOUNCED_COUNTS = frozenset("two three four five six seven eight nine".split()
 # ("Ford I'm one big" for "four nine one six"), or with its "f" lost ("Or I'm one big", base over
 # mu-law, held-out-2); only there: "Ford" elsewhere is a word (a car's make).
 _FOUR_GLUED = frozenset({"ford", "fort", "or"})
+# Words people say three times in a row that are no digit misheard (:func:`_words_alone`).
+_SAID_AGAIN = frozenset("hello bye-bye goodbye very really much many sorry thanks please blah yeah".split())
 # What the recogniser writes for "forty" before "the" ("for the one" for "forty one").
 _FORTY = frozenset({"for", "four", "far"})
 # Words before an hour that make it a time with its am or pm in a passage ("at 4 am", "from 9 am").
@@ -323,6 +325,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     if FAIL_CLOSED & set(kinds) or continues:
         _spellings_beside(spans, taken, cores)
     if FAIL_CLOSED & set(kinds):  # (after the spans have taken the words beside them: they open passages)
+        _said_again(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read)
         context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, breaks)
         # (after the passages: a digit's word alone is too weak a sign of digits being read to open one)
         if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read):
@@ -695,6 +698,27 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                 spans[n] = Span(span.first, k, span.entity)
                 taken[k] = True
     return masked
+
+
+def _said_again(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
+                before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], found: list[Run]) -> None:
+    """Fails closed on one word three times or more in a row: a digit read again and again ("time time
+    time" for "five five five", tiny.en; "My god, I'm very time time time" for a card's keyword and
+    digits, issue 43); not a function word, a greeting or an intensifier ("no no no", "hello, hello,
+    hello", "very very very"). Masked as a number, it opens a passage. ``spans`` and ``taken`` are updated."""
+    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
+    i = 0
+    while i < len(cores):
+        j = i + 1
+        while j < len(cores) and cores[j] == cores[i] and j not in breaks \
+                and (tokens[j - 1].rstrip()[-1:] not in _STOPS or tokens[j - 1].rstrip()[-1:] == ","):
+            j += 1
+        if j - i >= 3 and len(cores[i]) >= 4 and cores[i].isalpha() and cores[i] not in FUNCTION_WORDS \
+                and cores[i] not in _SAID_AGAIN and not any(taken[i:j]) and not in_runs & set(range(i, j)):
+            entity = _sensitive(kinds, before[i], keyword_at, i, j - 1, ahead=False) or "NUMBER"
+            spans.append(Span(i, j - 1, _named(entity, kinds)))
+            taken[i:j] = [True] * (j - i)
+        i = j
 
 
 def _lead(span: Span, tokens: list[str], cores: list[str], starts: list[int], breaks: frozenset[int]) -> range:

@@ -98,7 +98,7 @@ def test_the_issues_cases_leak_no_digit(texts, kinds):
                                                              "[PHONE_NUMBER_1]."]),
     (["My count number is 7731942"], ("pii",), ["My count number is [ACCOUNT_NUMBER_1]"]),
     (["My god, I'm very time time time", "4, 4, 4, 4.", "1, 1, 1, 1."], ("pci",),
-     ["My god, I'm very time time time", "[NUMBER_1].", "[NUMBER_1]."]),
+     ["My god, I'm very [NUMBER_1]", "[NUMBER_2].", "[NUMBER_2]."]),  # ("time time time": a digit read again)
     # "social" that is no SSN's keyword.
     (["my social worker has 2 kids"], ("ssn",), ["my social worker has 2 kids"]),
 ])
@@ -764,4 +764,23 @@ def test_im_after_a_number_and_a_quantity_said_twice_are_digits(texts, kinds):
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("text", ["It cost 20, I'm sure of it.", "I want 2 tickets and 3 programmes."])
 def test_im_after_an_amount_and_quantities_said_once_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+# tiny.en over mu-law (held-out, fresh decodes of 2026-11-26): "You can reach me on" / "two oh two." /
+# "five five five." / "oh one nine nine." as "You can read me on." / "Hello, dude." / "time time time" /
+# "Oh, well, I'm dying.": one word three times in a row is a digit read again and again, and opens a
+# passage ("Oh" after it is the zero); as in issue 43's "My god, I'm very time time time".
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["You can read me on.", "Hello, dude.", "time time time", "Oh, well, I'm dying."],
+                                   ["My god, I'm very time time time"]])
+def test_a_word_three_times_in_a_row_is_a_digit_read_again(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not any("time" in t for t in out), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["No no no, that's not it.", "Hello, hello, hello?", "It was very very very good.",
+                                  "Bye bye.", "Thank you, thank you."])
+def test_words_people_say_again_stay(text, kinds):
     assert redacted([text], kinds) == [text]
