@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, numeric, runs
-from .quantity import FUNCTION_WORDS, counts_a_noun, determined
+from .quantity import FUNCTION_WORDS, PRONOUN_DETERMINERS, counts_a_noun, determined
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
 # ... but a birth keyword for fewer: a date of birth is said right after it, and other dates
@@ -134,6 +134,8 @@ _UNTIL = frozenset({"until", "till", "til", "through", "thru"})
 # recogniser hears "is", "the crud number in 4 am"; "aren't": "are", "the first three aren't one to die").
 _ANNOUNCING_VERBS = frozenset({"is", "are", "was", "were", "in", "aren't"})
 _ANNOUNCED_COUNTS = frozenset("two three four five six seven eight nine".split())
+# "code" after "area" as the recogniser hears it ("the area called for one time", tiny.en over mu-law).
+_AREA_CODE = frozenset({"code", "codes", "called", "coat", "cold"})
 # "four" as the recogniser writes it glued to the next word's sound, before "I'm" and a digit
 # ("Ford I'm one big" for "four nine one six"), or with its "f" lost ("Or I'm one big", base over
 # mu-law, held-out-2); only there: "Ford" elsewhere is a word (a car's make).
@@ -326,6 +328,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         _spellings_beside(spans, taken, cores)
     if FAIL_CLOSED & set(kinds):  # (after the spans have taken the words beside them: they open passages)
         _said_again(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read)
+        _dialled(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read)
         context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, breaks)
         # (after the passages: a digit's word alone is too weak a sign of digits being read to open one)
         if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read):
@@ -409,7 +412,7 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     n = len(run.digits)
     if _one_by_one(run, cores):
         return True
-    if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS:
+    if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS or _said_bare(run, cores):
         return False
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and n <= 6:
         return False
@@ -450,6 +453,32 @@ def _read_in_groups(run: Run, tokens: list[str], cores: list[str], breaks: froze
     with_number = sum(any(any(ch.isdigit() for ch in tokens[i]) or cores[i] in DIGIT_SPELLINGS for i in phrase)
                       for phrase in phrases)
     return len(phrases) >= GROUPS_READ and all(len(p) <= 2 for p in phrases) and with_number >= 2
+
+
+def _quantity_said(i: int, cores: list[str]) -> bool:
+    """The digit's word at token ``i`` is a duration, an amount or an hour by the words around it: a unit
+    after it that is no day's word ("three minutes", "five dollars"; not "4 cent", :func:`_loose_unit`)
+    or "quarter past" before it (:func:`_clock_said`)."""
+    after = cores[i + 1] if i + 1 < len(cores) else ""
+    return cores[i] in _DIGIT_WORDS and (after in _UNITS - _DAY_WORDS - _CLOCK - {"cent"}
+                                         or _clock_said(i, cores) and after not in DIGIT_SPELLINGS)
+
+
+def _said_bare(run: Run, cores: list[str]) -> bool:
+    """``run`` is a time, an amount or a year by how it is said, with no unit: an hour after "quarter
+    past", "half past", "quarter to" or a British "half" ("half seven"); "a hundred ...", "a thousand
+    ..." (a secret's digits are not read so); a year after "since" ("since 1998")."""
+    return _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12 \
+        or run.first > 0 and cores[run.first - 1] == "a" and cores[run.first] in ("hundred", "thousand") \
+        or run.first > 0 and cores[run.first - 1] == "since" and bool(re.fullmatch(r"(?:19|20)\d\d", run.digits))
+
+
+def _clock_said(first: int, cores: list[str]) -> bool:
+    """The words before token ``first`` make an hour of it: "quarter past", "half past", "quarter to",
+    "twenty to", a British "half" ("half seven")."""
+    before = cores[max(0, first - 2):first]
+    return before[-1:] == ["half"] or len(before) == 2 and before[1] in ("past", "to") \
+        and before[0] in ("quarter", "half", "ten", "five", "twenty", "twenty-five")
 
 
 def _month_after(run: Run, cores: list[str]) -> bool:
@@ -556,7 +585,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             changed = True
         for i in range(n):
             if taken[i] or i in in_runs or not passage[i] or cores[i] not in DIGIT_SPELLINGS \
-                    or i > 0 and cores[i - 1] in ("last", "first"):
+                    or i > 0 and cores[i - 1] in ("last", "first") or _quantity_said(i, cores):
                 continue
             amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
@@ -588,9 +617,16 @@ def _announces(cores: list[str], i: int) -> bool:
         return True
     if cores[i] not in _ANNOUNCING_VERBS:
         return False
-    count = cores[i - 1]
-    return i >= 2 and (count in _ANNOUNCED_COUNTS or count.isdigit() and 2 <= int(count) <= 9) \
-        and (cores[i - 2] in _ORDINALS or cores[i - 2] in ("last", "next"))
+    # The count, up to four words before the verb: "the last four of my social are" (tiny.en wrote the
+    # SSN's four digits after it "to narrow near old ein").
+    for j in range(i - 1, max(0, i - 5), -1):
+        count = cores[j]
+        if (count in _ANNOUNCED_COUNTS or count.isdigit() and 2 <= int(count) <= 9) \
+                and (cores[j - 1] in _ORDINALS or cores[j - 1] in ("last", "next")):
+            return True
+        if count in _ANNOUNCING_VERBS:
+            break
+    return False
 
 
 def _until_expiry(run: Run, tokens: list[str], cores: list[str]) -> int | None:
@@ -668,7 +704,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         if taken[i] or i in in_runs or c not in _DIGIT_WORDS:
             continue
         if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
-                or determined(tokens, cores, i, breaks=breaks, numeric=flags):
+                or determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores):
             continue
         entity = _sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER"
         spans.append(Span(i, i, _named(entity, kinds)))
@@ -700,6 +736,41 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     return masked
 
 
+def _dialled(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
+             before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], found: list[Run]) -> None:
+    """Fails closed on a phone number's digits heard as words: in the phrase after "area code" or "reach
+    me" ("read me", as heard; to its punctuation or its final's end), two or more digits' words or
+    homophones in a row ("You can reach the area code for one time." for "... area code four one five.",
+    base and tiny.en over mu-law; "area called Or one time", base in packs: "or" the four); not "the
+    one" ("The area code is the one for Boston."). Masked, they open a passage.
+    ``spans`` and ``taken`` are updated."""
+    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
+    for k in range(1, len(cores)):
+        if not (cores[k - 1] == "area" and cores[k] in _AREA_CODE
+                or cores[k - 1] in ("reach", "read") and cores[k] in ("me", "us")):
+            continue
+        phrase = []
+        for j in range(k + 1, min(len(cores), k + 1 + PASSAGE_WORDS)):
+            if j in breaks:
+                break
+            phrase.append(j)
+            if tokens[j].rstrip()[-1:] in _STOPS:
+                break
+        digit = [(cores[j] in DIGIT_SPELLINGS or cores[j] in _FOUR_GLUED or j in in_runs) and not taken[j]
+                 and not (cores[j] == "one" and j > 0 and cores[j - 1] in PRONOUN_DETERMINERS) for j in phrase]
+        m = 0
+        while m < len(phrase):
+            e = m
+            while e < len(phrase) and digit[e] and (e == m or tokens[phrase[e - 1]].rstrip()[-1:] not in ".?!"):
+                e += 1
+            if e - m >= 2:
+                first, last = phrase[m], phrase[e - 1]
+                entity = _sensitive(kinds, before[first], keyword_at, first, last, ahead=False) or "NUMBER"
+                spans.append(Span(first, last, _named(entity, kinds)))
+                taken[first:last + 1] = [True] * (last + 1 - first)
+            m = max(e, m + 1)
+
+
 def _said_again(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
                 before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], found: list[Run]) -> None:
     """Fails closed on one word three times or more in a row: a digit read again and again ("time time
@@ -710,14 +781,18 @@ def _said_again(spans: list[Span], taken: list[bool], tokens: list[str], cores: 
     i = 0
     while i < len(cores):
         j = i + 1
-        while j < len(cores) and cores[j] == cores[i] and j not in breaks \
+        while j < len(cores) and cores[j].split("-")[0] == cores[i] and j not in breaks \
                 and (tokens[j - 1].rstrip()[-1:] not in _STOPS or tokens[j - 1].rstrip()[-1:] == ","):
             j += 1
-        if j - i >= 3 and len(cores[i]) >= 4 and cores[i].isalpha() and cores[i] not in FUNCTION_WORDS \
-                and cores[i] not in _SAID_AGAIN and not any(taken[i:j]) and not in_runs & set(range(i, j)):
-            entity = _sensitive(kinds, before[i], keyword_at, i, j - 1, ahead=False) or "NUMBER"
-            spans.append(Span(i, j - 1, _named(entity, kinds)))
-            taken[i:j] = [True] * (j - i)
+        # (Twice is enough right after a digit's word: "one payment payment", "our two Nero Nero-Ein" for
+        # "... one seven seven", "... two zero zero nine", base over mu-law.)
+        first = i - 1 if j - i == 2 and i > 0 and cores[i - 1] in _DIGIT_WORDS and not taken[i - 1] \
+            and i - 1 not in breaks and tokens[i - 1].rstrip()[-1:] not in _STOPS else i
+        if (j - i >= 3 or first < i) and len(cores[i]) >= 4 and cores[i].isalpha() and cores[i] not in FUNCTION_WORDS \
+                and cores[i] not in _SAID_AGAIN and not any(taken[first:j]) and not in_runs & set(range(i, j)):
+            entity = _sensitive(kinds, before[first], keyword_at, first, j - 1, ahead=False) or "NUMBER"
+            spans.append(Span(first, j - 1, _named(entity, kinds)))
+            taken[first:j] = [True] * (j - first)
         i = j
 
 
@@ -785,7 +860,7 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: 
     date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
     if len(run.digits) > _AMOUNT_DIGITS or _one_by_one(run, cores):
         return False
-    if _unit_after(run, tokens, cores, strict=True):
+    if _unit_after(run, tokens, cores, strict=True) or _said_bare(run, cores):
         return True
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and len(run.digits) <= 6:
         return True

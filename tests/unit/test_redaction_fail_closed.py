@@ -784,3 +784,50 @@ def test_a_word_three_times_in_a_row_is_a_digit_read_again(texts, kinds):
                                   "Bye bye.", "Thank you, thank you."])
 def test_words_people_say_again_stay(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# The fifth held-out part's one scoring (bench.redaction --set held-out-5, 2026-11-26, tiny.en and base over
+# en-us+m1, en-gb-scotland, en-us+f4, 16 kHz and mu-law), as the recogniser wrote what leaked: a phone
+# number after "area code" or "reach me" heard as "for one time" ("four one five"); "the last four of my
+# social are" with words between the count and the verb; a word twice right after a digit's word ("one
+# payment payment" for "one seven seven", "our two Nero Nero-Ein" for "two zero zero nine").
+HELD_OUT_5_LEAKS = [
+    ["you can reach me up area code for one time.", "I'm I'm I'm", "555."],
+    ["You can reach the area code for one time.", "555", "2368."],
+    ["You can reach me a miracle for one time.", "555", "2368."],
+    ["You can reach me at the area called for one time.", "sign", "Good for each exit."],
+    ["You can reach me at the area called Or one time.", "555.", "2368 freeback state."],  # (base in packs)
+    ["You can read me a very cold for one time.", "555.", "2368."],
+    ["The last four of my socials are to narrow near old ein."],
+    ["But that's all that might also show our two Nero Nero-Ein."],
+    ["My member ideas are in line to follow one payment payment."],
+]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", HELD_OUT_5_LEAKS)
+def test_the_fifth_held_out_parts_leaks(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+    said = [w for t in out for w in t.split()]
+    assert [w for w in said if core(w) in HOMOPHONES and core(w) != "to"] == [], out
+
+
+# ... and what it masked that is no secret (its negatives, none with a keyword): a duration said with a
+# digit's word after a masked number ("after three minutes"), an hour said "quarter past six" or "half
+# seven", an amount said "a hundred and twenty", a year after "since".
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["The call dropped after three minutes.", "I get home at quarter past six.",
+                                  "I get home at quarter past 6.", "The meeting is at half seven.",
+                                  "The bill says a hundred and twenty.", "I have been with you since 1998.",
+                                  "I have been with you since nineteen ninety eight."])
+def test_times_amounts_and_years_said_bare_stay_after_a_masked_number(text, kinds):
+    out = redacted(["I'm staying in room 412.", text], kinds)
+    assert out[1] == text, out
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_card_read_with_quarter_past_is_masked_and_since_with_a_card_group_too(kinds):
+    assert in_clear(redacted(["My card is 4111 1111 quarter past 1111."], kinds)) == []
+    assert in_clear(redacted(["since 4111"], kinds)) == []
