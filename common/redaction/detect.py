@@ -140,7 +140,7 @@ _AREA_CODE = frozenset({"code", "codes", "called", "coat", "cold"})
 # ("Ford I'm one big" for "four nine one six"), or with its "f" lost ("Or I'm one big", base over
 # mu-law, held-out-2); only there: "Ford" elsewhere is a word (a car's make).
 _FOUR_GLUED = frozenset({"ford", "fort", "or"})
-# Words people say three times in a row that are no digit misheard (:func:`_words_alone`).
+# Words people say three times in a row that are no digit misheard (:func:`_said_again`).
 _SAID_AGAIN = frozenset("hello bye-bye goodbye very really much many sorry thanks please blah yeah".split())
 # What the recogniser writes for "forty" before "the" ("for the one" for "forty one").
 _FORTY = frozenset({"for", "four", "far"})
