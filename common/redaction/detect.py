@@ -154,7 +154,11 @@ _HOUR_CLOCK = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?(?:am|pm)[.,]?$")
 # Kinds whose sessions fail closed: any number that may be a secret's is redacted (:func:`_may_be_secret`).
 # (``pii`` redacts SSNs too.)
 FAIL_CLOSED = frozenset({"pci", "ssn", "pii"})
-_AMOUNT_DIGITS = 9  # an amount or a time has no more digits ("$1,250,000"); a card's with "dollars" after is a card
+# An amount or a time has no more digits ("$1,250,000"); a card's with "dollars" after is a card, and so is a
+# phone number written as a price ("You can call me on £155,867,500.", tiny.en in packs).
+_AMOUNT_DIGITS = 7
+# An amount the recogniser wrote that no price is: decimals before a thousands group ("is [CVV_1] $4.65,000").
+_MALFORMED_AMOUNT = re.compile(r"\.\d+,\d")
 # Homophones that say digits when two come in a row (:func:`_words_alone`).
 _PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
 # A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
@@ -410,7 +414,7 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     When unsure, a number is masked: a year alone ("in 2019"), an order number, a house number
     without a ``pii`` address rule, a quantity of 3 digits or more ("120 people")."""
     n = len(run.digits)
-    if _one_by_one(run, cores):
+    if _one_by_one(run, cores) or _MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1])):
         return True
     if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS or _said_bare(run, cores):
         return False
@@ -527,6 +531,12 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     # the passage's digits, masked below.)
     expiries = {run.first: start for run in found if (start := _until_expiry(run, tokens, cores)) is not None}
     loose = {run.first for run in found if _loose_unit(run, tokens, cores)}
+    # (Nor a number right after "number" and its verb, whatever its unit: "The card number is $5500." for
+    # "... is five five oh oh", tiny.en in packs: nobody says a price there; "the first two are 5 dollars
+    # each" is one.)
+    announced = {run.first for run in found if run.first > 1 and cores[run.first - 2] in ("number", "numbers")
+                 and _announces(cores, run.first - 1)}
+    loose |= announced
     stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores)} - set(expiries) - loose | {
         i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3} - set(expiries.values())
     # ... and so does the sentence that says it ("The call won on March 3, 1024.": "won" is a word there).
@@ -858,7 +868,8 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: 
     """``run`` is an amount or a time by a currency, a unit (a day's word only after a time with its
     minutes), a colon or two decimals, or a word such as "charge" before it (6 digits at most); or a
     date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
-    if len(run.digits) > _AMOUNT_DIGITS or _one_by_one(run, cores):
+    if len(run.digits) > _AMOUNT_DIGITS or _one_by_one(run, cores) \
+            or _MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1])):
         return False
     if _unit_after(run, tokens, cores, strict=True) or _said_bare(run, cores):
         return True

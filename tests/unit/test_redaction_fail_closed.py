@@ -831,3 +831,21 @@ def test_times_amounts_and_years_said_bare_stay_after_a_masked_number(text, kind
 def test_a_card_read_with_quarter_past_is_masked_and_since_with_a_card_group_too(kinds):
     assert in_clear(redacted(["My card is 4111 1111 quarter past 1111."], kinds)) == []
     assert in_clear(redacted(["since 4111"], kinds)) == []
+
+
+# Prices that are a secret's digits (tiny.en in packs, tuning, 2026-11-26): "The card number is five five oh
+# oh." as "The card number is $5500."; a phone number as a price of 9 digits ("You can call me on
+# £155,867,500."); an amount no price is ("is [CVV_1] $4.65,000": decimals before a thousands group).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["The card number is $5500. I'm here, I'm here,"],
+                                   ["You can call me on £155,867,500. My"],
+                                   ["My code is 123", "is 456 $4.65,000"]])
+def test_prices_that_are_a_secrets_digits_are_masked(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == []
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It is 1,250,000 dollars.", "That will be $149.", "It came to $4.65.",
+                                  "The first two are 5 dollars each."])
+def test_prices_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
