@@ -156,6 +156,8 @@ class LiveSessions(Mode[LiveState]):
                          entry_id: str) -> None:
         """Start the final decode of the utterance up to the pause's end (a batch session: and wait for it)."""
         utt = asr.utterance
+        if pause.end <= asr.final_through:
+            return  # a pause the VAD says again after a split (vad_worker.segmenter), whose final was sent
         if utt is None or utt.vad_start != pause.start or utt.start + utt.samples != pause.end:
             session.log.warning("pause at %d..%d does not match the utterance in progress", pause.start, pause.end)
             return

@@ -130,6 +130,7 @@ class Segmenter:
         self.quiet_from: int | None = None
         self.held: list[tuple[int, np.ndarray, float]] = []
         self.released = 0  # held frames already emitted (the padding sent at a pause)
+        self.paused_at: int | None = None  # where the utterance's last pause ended (said again at a split)
         search = min(options.split_search, options.max_utterance_sec / 2)
         self.recent: deque[tuple[int, np.ndarray, float]] = deque(maxlen=max(1, options.frames(search)))
         self._min_speech = max(1, options.frames(options.min_speech_duration))
@@ -286,7 +287,8 @@ class Segmenter:
         """Send the padding of the held silence now, and say where the utterance would end."""
         events = self._emit(self.held[self.released:self._padding])
         self.released = max(self.released, self._padding)
-        return [*events, SpeechPaused(self.start, self._emitted_end())]
+        self.paused_at = self._emitted_end()
+        return [*events, SpeechPaused(self.start, self.paused_at)]
 
     def _emitted_end(self) -> int:
         if self.recent:
@@ -302,6 +304,7 @@ class Segmenter:
         events.append(SpeechEnded(self.start, self._emitted_end(), reason))
         self.state = SegmenterState.SILENCE
         self.held, self.released = [], 0
+        self.paused_at = None
         self.recent.clear()
         self.preroll.clear()
         for offset, frame, _ in rest:
@@ -319,7 +322,7 @@ class Segmenter:
             end = last_offset + len(last_frame)
             self.recent.clear()
             events: list[Event] = [SpeechEnded(self.start, end, "max_length"), SpeechStarted(end)]
-            self.start = end
+            self.start, self.paused_at = end, None
             return events
         split_at = best_pause([p for _, _, p in candidates], low=self.options.low)
         cut_offset = candidates[split_at][0]
@@ -327,6 +330,16 @@ class Segmenter:
         events = [SpeechEnded(self.start, cut_offset, "max_length"), SpeechStarted(cut_offset)]
         self.start = cut_offset
         self.recent.clear()
+        paused_at, self.paused_at = self.paused_at, None
+        if paused_at is not None and paused_at > cut_offset:
+            # A pause after the cut was said for the utterance that ended there, whose decode of it the
+            # ASR drops: say it again for this one, where it was ("How can I help you today?" then,
+            # 0.42 s later, the other party's "Robert Brown.": one final of both without it).
+            said = [item for item in tail if item[0] + len(item[1]) <= paused_at]
+            events += self._emit(said)
+            self.paused_at = self._emitted_end()
+            events.append(SpeechPaused(self.start, self.paused_at))
+            tail = tail[len(said):]
         events += self._emit(tail)
         return events
 

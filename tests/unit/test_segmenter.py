@@ -331,3 +331,26 @@ def test_flush_of_pending_speech_counts_it_to_its_last_speech_frame():
     # 4 frames (128 ms) cut off by the close: a short word, sent.
     _, events = run([0.0] * 10 + [0.9] * 4 + [0.05] * 2, flush="end")
     assert [type(e).__name__ for e in events] == ["SpeechStarted", "SpeechAudio", "SpeechEnded"]
+
+
+def test_a_split_after_a_pause_says_the_pause_again_in_the_new_utterance():
+    # The turn set's tune-0009 on the native door (CI, 2026-11-26): a conversation with short gaps kept
+    # one VAD utterance for 15 s; the pause after "How can I help you today?" was sent, then speech
+    # resumed, the utterance reached max_utterance_sec and was split at an earlier, better pause. The
+    # ASR's decode of that pause belonged to the ended utterance and was dropped, and the new one had no
+    # pause: "Robert Brown." said 0.42 s later was merged into the sentence's final.
+    options = EndpointOptions(max_utterance_sec=4.0, split_search=2.0)
+    probs = [0.9] * 200
+    probs[80:94] = [0.0] * 14    # a 0.45 s gap: the split's best pause
+    probs[118:128] = [0.0] * 10  # a 0.32 s gap: a pause, sent before max_utterance_sec is reached
+    _, events = run(probs, options)
+    end = next(e for e in events if isinstance(e, SpeechEnded))
+    before, after = events[:events.index(end)], events[events.index(end) + 1:]
+    late = [e for e in before if isinstance(e, SpeechPaused)][-1]
+    assert end.reason == "max_length" and end.end < late.end
+    paused = [e for e in after if isinstance(e, SpeechPaused)]
+    assert paused and (paused[0].start, paused[0].end) == (end.end, late.end), after
+    # The new utterance's audio runs to the pause's end before the pause, and on after it.
+    sent = [e for e in after[:after.index(paused[0])] if isinstance(e, SpeechAudio)]
+    assert sent[0].offset == end.end and sent[-1].offset + len(sent[-1].pcm) == late.end
+    assert any(isinstance(e, SpeechAudio) for e in after[after.index(paused[0]) + 1:])
