@@ -10,14 +10,16 @@ final per utterance, with no chat tags in them. Skipped without the ``qwen3-tiny
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 
 import pytest
 import soundfile
 
-from streamscribe_client import file_frames, stream
+from streamscribe_client import stream
 from tests.kit import qwen3_tiny
+from tests.kit.faults import held_frames
 from tests.kit.support import wait_for_workers
 
 missing = qwen3_tiny.available()
@@ -48,8 +50,28 @@ async def test_speech_streamed_through_the_gateway_comes_back_as_finals(qwen3_st
         assert json.load(response)["engine"] == "qwen3-transformers"
     path, _ = clips[0]
     samples, rate = soundfile.read(str(path), dtype="float32")
-    messages = await stream(stack.url, file_frames(samples, rate, chunk_ms=100, speed=1), sample_rate=rate,
-                            config={"context": "Dashwood"}, timeout=120)
+    # A partial is best effort: one still decoding when its utterance's final is due is dropped,
+    # and on a loaded box the random model's decodes are slow. The call is held mid-speech until
+    # a partial comes (the utterance stays open meanwhile), so the pipe's partials are seen
+    # whatever the load, and then goes on to its end.
+    partial_seen = asyncio.Event()
+
+    def on_message(message):
+        if message["type"] == "partial":
+            partial_seen.set()
+
+    step = rate // 10
+    frames = held_frames(samples, rate, chunk_ms=100, speed=1, hold_at=len(samples) // 2 // step * step,
+                         resume=partial_seen)
+    call = asyncio.create_task(stream(stack.url, frames, sample_rate=rate, config={"context": "Dashwood"},
+                                      on_message=on_message, timeout=120))
+    try:
+        await asyncio.wait_for(asyncio.shield(partial_seen.wait()), 90)
+    except TimeoutError:
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+        raise AssertionError(f"no partial while the call was held mid-speech for 90 s\n{stack.logs()}") from None
+    messages = await call
     finals = [m for m in messages if m["type"] == "final"]
     partials = [m for m in messages if m["type"] == "partial"]
     assert finals, f"no final: {messages}\n{stack.logs()}"
