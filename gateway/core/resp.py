@@ -67,10 +67,16 @@ class Lane:
         if not commands:
             return []
         if self.cluster:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for command in commands:
-                    pipe.execute_command(*command)
-                return await pipe.execute(raise_on_error=False)
+            # The same one deadline: redis-py's cluster pipeline has no socket timeout here, and a
+            # batch that never settled stalled every session of the gateway (a call mid-failover
+            # never got its close answered); a timeout is a failover error the writer retries.
+            try:
+                async with asyncio.timeout(self.timeout), self.redis.pipeline(transaction=False) as pipe:
+                    for command in commands:
+                        pipe.execute_command(*command)
+                    return await pipe.execute(raise_on_error=False)
+            except TimeoutError:
+                raise RedisTimeout(f"a batch of {len(commands)} commands took over {self.timeout:g} s") from None
         parts: list[bytes] = []
         for command in commands:
             if isinstance(command, bytes):
