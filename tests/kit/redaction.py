@@ -479,8 +479,73 @@ HELD_OUT_5 = (
         CallPiece("We spoke on the twenty first of March.", label="date", entity="date"),
     )),
 )
+# A sixth held-out part (``bench.redaction --set held-out-6``), written on 2026-11-26 before any rule
+# change of that session and scored once, with voices none of the other parts used (en-gb-x-gbcwmd,
+# en-us+m5, en-us+f1): a card read four by four over four finals after "the long number on the
+# front", a card of one repeated digit, the agent asking for it again and the caller saying only the
+# last group, "dash" between an SSN's groups, hundreds inside a number ("twelve hundred"), "double
+# oh" in a phone number, a policy number with a letter spelled out, an expiry as a month's name, a
+# CVV "on the back", a correction mid-group, a number with no keyword at all after "ready when you
+# are"; negatives with no keyword: a page, a flight, a year said "two thousand and five", a price
+# "nine ninety five", an apartment, "eight thirty", children, "like five times", a count of pizzas.
+HELD_OUT_6 = (
+    ("h6-long-number", (
+        CallPiece("Okay, the long number on the front.", pause=1.0),
+        CallPiece("four nine one two.", pause=1.0, label="card", entity="pci"),
+        CallPiece("seven seven oh three.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("two eight eight one.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("oh six five four.", label="card", entity="pci", part=True),
+    )),
+    ("h6-one-digit", (
+        CallPiece("The card is four one one one, one one one one, one one one one, one one one one.",
+                  label="card", entity="pci"),
+    )),
+    ("h6-say-again", (
+        CallPiece("Sorry, can you say the last part again?"),
+        CallPiece("Sure, eight two six oh.", label="card", entity="pci"),
+    )),
+    ("h6-dashes", (
+        CallPiece("My SSN is three one seven dash five two dash eight eight four one.", label="ssn", entity="ssn"),
+    )),
+    ("h6-hundreds", (
+        CallPiece("My account number is twelve hundred thirty four, fifty six hundred.", label="account",
+                  entity="pii"),
+    )),
+    ("h6-double-oh", (
+        CallPiece("Call me back on seven one eight, two double oh, four nine three one.", label="phone",
+                  entity="pii"),
+    )),
+    ("h6-policy", (
+        CallPiece("The policy number is B as in bravo, six six oh two nine one.", label="account", entity="pii"),
+    )),
+    ("h6-month-expiry", (
+        CallPiece("It expires in March twenty twenty nine.", label="expiry", entity="pci"),
+        CallPiece("And on the back it says five five two.", label="cvv", entity="pci"),
+    )),
+    ("h6-mid-correction", (
+        CallPiece("Five four three two, one, no wait, one nine.", pause=1.0, label="card", entity="pci"),
+        CallPiece("eight eight seven three.", label="card", entity="pci", part=True),
+    )),
+    ("h6-no-keyword", (
+        CallPiece("Ready when you are.", pause=1.0),
+        CallPiece("Six seven nine, forty one, oh two two three.", label="ssn", entity="ssn"),
+    )),
+    ("h6-negatives", (
+        CallPiece("It's on page thirty two of the booklet.", label="place", entity="place"),
+        CallPiece("I was on flight two twenty nine.", label="order", entity="order"),
+        CallPiece("I opened it in two thousand and five.", label="date", entity="date"),
+        CallPiece("The plan is nine ninety five a month.", label="amount", entity="amount"),
+        CallPiece("We live in apartment four B.", label="place", entity="place"),
+        CallPiece("I finish work at eight thirty.", label="time", entity="time"),
+        CallPiece("I have three kids.", label="amount", entity="amount"),
+        CallPiece("I've called like five times.", label="amount", entity="amount"),
+        CallPiece("We ordered two large pizzas.", label="amount", entity="amount"),
+        CallPiece("It happened on the fourth of July.", label="date", entity="date"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
-        "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "spanish": SPANISH}
+        "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
+        "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:
