@@ -296,12 +296,10 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if beside:
             entity = beside[0]
         if entity in ("CREDIT_CARD", "SSN"):
-            spans.append(Span(i, i, entity))
-            taken[i] = True
+            _mask(spans, taken, i, i, entity)
         elif FAIL_CLOSED & set(kinds) and not any(run.first <= i <= run.last for run in numbers_read):
             # Fails closed: digits run into a word ("40mos" for "cuarenta y dos"), whatever the context.
-            spans.append(Span(i, i, entity or "NUMBER"))
-            taken[i] = True
+            _mask(spans, taken, i, i, entity or "NUMBER")
     _absorb(spans, taken, numbers_read, tokens, cores, keyword_at)
     chained = _signed_chain(numbers_read, tokens, cores) if FAIL_CLOSED & set(kinds) else set()
     for run in numbers_read:
@@ -320,11 +318,9 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             label = _label(kinds, before[run.first], keyword_at, run)
         else:
             continue
-        spans.append(Span(run.first, run.last, label))
-        taken[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
+        _mask(spans, taken, run.first, run.last, label)
     if continues and not taken[0] and cores[0] in DIGIT_SPELLINGS:  # "one." after a card released whole
-        spans.append(Span(0, 0, continues))
-        taken[0] = True
+        _mask(spans, taken, 0, 0, continues)
     if FAIL_CLOSED & set(kinds):
         _lone_digits(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read)
         _digits_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read)
@@ -341,8 +337,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         _spoken_house_numbers(spans, taken, tokens, cores)
         for span in _emails(tokens, cores):
             if not any(taken[span.first:span.last + 1]):
-                spans.append(span)
-                taken[span.first:span.last + 1] = [True] * (span.last + 1 - span.first)
+                _mask(spans, taken, span.first, span.last, span.entity)
         i = 0
         while i < len(tokens):
             if i in names and not taken[i]:
@@ -354,6 +349,12 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             else:
                 i += 1
     return sorted(spans, key=lambda s: s.first)
+
+
+def _mask(spans: list[Span], taken: list[bool], first: int, last: int, entity: str) -> None:
+    """Mask tokens ``first`` to ``last`` as ``entity``: their span, and each of them taken."""
+    spans.append(Span(first, last, entity))
+    taken[first:last + 1] = [True] * (last + 1 - first)
 
 
 def _digitwise(run: Run, cores: list[str]) -> bool:
@@ -590,8 +591,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             first = run.first
             if run.first in expiries:  # (with its month: "till [CREDIT_CARD_EXPIRATION_1]")
                 first, entity = expiries[run.first], "CREDIT_CARD_EXPIRATION"
-            spans.append(Span(first, run.last, _named(entity, kinds)))
-            taken[first:run.last + 1] = [True] * (run.last + 1 - first)
+            _mask(spans, taken, first, run.last, _named(entity, kinds))
             changed = True
         for i in range(n):
             if taken[i] or i in in_runs or not passage[i] or cores[i] not in DIGIT_SPELLINGS \
@@ -600,8 +600,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
                 continue
-            spans.append(Span(i, i, _named(passage[i] or "NUMBER", kinds)))
-            taken[i] = True
+            _mask(spans, taken, i, i, _named(passage[i] or "NUMBER", kinds))
             changed = True
         # "double"/"triple" and the word after it, the digit it repeats misheard ("double heaven," for
         # "double seven,"; "a double room" outside a passage is words).
@@ -609,8 +608,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             if taken[i] or i in in_runs or not passage[i] or cores[i] not in ("double", "triple") \
                     or taken[i + 1] or i + 1 in in_runs or tokens[i].rstrip()[-1:] in ".?!,":
                 continue
-            spans.append(Span(i, i + 1, _named(passage[i] or "NUMBER", kinds)))
-            taken[i:i + 2] = [True, True]
+            _mask(spans, taken, i, i + 1, _named(passage[i] or "NUMBER", kinds))
             changed = True
     return left
 
@@ -694,8 +692,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             first, last = (i - 1, i + 1) if not taken[i - 1] else (i, i + 1)
             last = last if not taken[last] else i
             entity = _sensitive(kinds, before[first], keyword_at, first, last, ahead=False) or "NUMBER"
-            spans.append(Span(first, last, _named(entity, kinds)))
-            taken[first:last + 1] = [True] * (last + 1 - first)
+            _mask(spans, taken, first, last, _named(entity, kinds))
             masked = True
     # "for the" before a digit's word is how the recogniser writes "forty" ("For the one to land." / "for
     # the one element." for "forty one, eleven.", base and tiny.en): the three go together, noun or
@@ -707,8 +704,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                 and cores[i + 3:i + 4] != ["of"] and not _STREET & set(cores[i + 3:i + 7]) and not any(
                     tokens[k].rstrip()[-1:] in _STOPS or k + 1 in breaks for k in (i, i + 1)):
             entity = _sensitive(kinds, before[i], keyword_at, i, i + 2, ahead=False) or "NUMBER"
-            spans.append(Span(i, i + 2, _named(entity, kinds)))
-            taken[i:i + 3] = [True] * 3
+            _mask(spans, taken, i, i + 2, _named(entity, kinds))
             masked = True
     for i, c in enumerate(cores):
         if taken[i] or i in in_runs or c not in _DIGIT_WORDS:
@@ -717,8 +713,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                 or determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores):
             continue
         entity = _sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER"
-        spans.append(Span(i, i, _named(entity, kinds)))
-        taken[i] = True
+        _mask(spans, taken, i, i, _named(entity, kinds))
         masked = True
     # Homophones two or more in a row, no punctuation between, are digits ("already won to Lambon." for
     # "forty one, eleven", base): no sentence says "won to" (not "free" nor "far": "free to", "far too").
@@ -730,8 +725,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             j += 1
         if j - i >= 2:
             entity = _sensitive(kinds, before[i], keyword_at, i, j - 1, ahead=False) or "NUMBER"
-            spans.append(Span(i, j - 1, _named(entity, kinds)))
-            taken[i:j] = [True] * (j - i)
+            _mask(spans, taken, i, j - 1, _named(entity, kinds))
             masked = True
         i = max(j, i + 1)
     # "double"/"triple" right after what was masked here goes with it: the next group's start ("I'm free
@@ -776,8 +770,7 @@ def _dialled(spans: list[Span], taken: list[bool], tokens: list[str], cores: lis
             if e - m >= 2:
                 first, last = phrase[m], phrase[e - 1]
                 entity = _sensitive(kinds, before[first], keyword_at, first, last, ahead=False) or "NUMBER"
-                spans.append(Span(first, last, _named(entity, kinds)))
-                taken[first:last + 1] = [True] * (last + 1 - first)
+                _mask(spans, taken, first, last, _named(entity, kinds))
             m = max(e, m + 1)
 
 
@@ -801,8 +794,7 @@ def _said_again(spans: list[Span], taken: list[bool], tokens: list[str], cores: 
         if (j - i >= 3 or first < i) and len(cores[i]) >= 4 and cores[i].isalpha() and cores[i] not in FUNCTION_WORDS \
                 and cores[i] not in _SAID_AGAIN and not any(taken[first:j]) and not in_runs & set(range(i, j)):
             entity = _sensitive(kinds, before[first], keyword_at, first, j - 1, ahead=False) or "NUMBER"
-            spans.append(Span(first, j - 1, _named(entity, kinds)))
-            taken[first:j] = [True] * (j - first)
+            _mask(spans, taken, first, j - 1, _named(entity, kinds))
         i = j
 
 
@@ -840,20 +832,17 @@ def _digits_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores
     for first, end in zip(bounds, bounds[1:]):
         if end > first and not any(taken[first:end]) and all(c in DIGIT_SPELLINGS for c in cores[first:end]):
             entity = _sensitive(kinds, before[first], keyword_at, first, end - 1, ahead=False) or "NUMBER"
-            spans.append(Span(first, end - 1, entity))
-            taken[first:end] = [True] * (end - first)
+            _mask(spans, taken, first, end - 1, entity)
         elif end > first and not taken[end - 1] and end - 1 not in in_runs and cores[end - 1] in HOMOPHONES:
             entity = _sensitive(kinds, before[end - 1], keyword_at, end - 1, end - 1, ahead=False) or "NUMBER"
-            spans.append(Span(end - 1, end - 1, entity))
-            taken[end - 1] = True
+            _mask(spans, taken, end - 1, end - 1, entity)
     # "oh" that ends a sentence or a final after other words ("So that's oh."): a zero, the last digit of
     # what was read (as an interjection it begins one: "Oh, I see").
     for i, c in enumerate(cores):
         if c in ("oh", "o") and not taken[i] and i not in in_runs and i > 0 and i not in breaks \
                 and tokens[i - 1].rstrip()[-1:] not in ".?!" and (i + 1 in breaks or i + 1 == len(cores)
                                                                    or tokens[i].rstrip()[-1:] in ".?!"):
-            spans.append(Span(i, i, _sensitive(kinds, before[i], keyword_at, i, i, ahead=False) or "NUMBER"))
-            taken[i] = True
+            _mask(spans, taken, i, i, _sensitive(kinds, before[i], keyword_at, i, i, ahead=False) or "NUMBER")
 
 
 def _named(entity: str, kinds: tuple[str, ...]) -> str:
@@ -941,8 +930,7 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                  and 0 < i - s.last <= CONTEXT_WORDS]
         entity = entity or (after[-1] if after else None)
         if entity in ("CREDIT_CARD", "SSN", "PHONE_NUMBER", "NUMBER"):
-            spans.append(Span(i, i, entity))
-            taken[i] = True
+            _mask(spans, taken, i, i, entity)
 
 
 def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) -> None:
@@ -1256,8 +1244,7 @@ def _spoken_house_numbers(spans: list[Span], taken: list[bool], tokens: list[str
         lower = cores[i] not in HOMOPHONES and first < i
         for j in range(i + 2, min(i + 5, len(tokens))):
             if cores[j] in _STREET and not any(taken[i:j + 1]) and (lower or all(t[:1].isupper() for t in tokens[i + 1:j])):
-                spans.append(Span(first, j, "LOCATION_ADDRESS"))
-                taken[first:j + 1] = [True] * (j + 1 - first)
+                _mask(spans, taken, first, j, "LOCATION_ADDRESS")
                 break
 
 
