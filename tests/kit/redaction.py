@@ -543,9 +543,45 @@ HELD_OUT_6 = (
         CallPiece("It happened on the fourth of July.", label="date", entity="date"),
     )),
 )
+# A seventh held-out part (``bench.redaction --set held-out-7``), written on 2026-11-26 after scoring
+# held-out-6 and before the rules that scoring led to, to be scored once at the session's end, with
+# voices none of the other parts used (en-gb-x-gbclan, en-us+m6, en-us+f5): expiries said with a
+# month's name in other ways, a CVV with "the three digits", an SSN with "social security" said
+# after the number, a card in pairs, a phone number said with "oh" and "double"; negatives with a
+# noun that names the number (a gate, a seat, a chapter, a bus), a month and a year of the past, a
+# date with its day, a price with cents.
+HELD_OUT_7 = (
+    ("h7-expiry-month", (
+        CallPiece("The card is good through November twenty eight.", label="expiry", entity="pci"),
+        CallPiece("The three digits are four one nine.", label="cvv", entity="pci"),
+    )),
+    ("h7-expiry-month-year", (
+        CallPiece("Expiry is June two thousand thirty.", label="expiry", entity="pci"),
+    )),
+    ("h7-ssn-after", (
+        CallPiece("Five six two, eight one, three three nine oh, that's my social security.", label="ssn",
+                  entity="ssn"),
+    )),
+    ("h7-card-pairs", (
+        CallPiece("It's forty five, fifty two, eleven, eighty.", pause=1.0, label="card", entity="pci"),
+        CallPiece("sixty six, oh one, twenty three, ninety.", label="card", entity="pci", part=True),
+    )),
+    ("h7-phone-oh", (
+        CallPiece("My cell is two oh six, five double five, oh one four two.", label="phone", entity="pii"),
+    )),
+    ("h7-negatives", (
+        CallPiece("We board at gate twelve.", label="place", entity="place"),
+        CallPiece("I was in seat fourteen.", label="place", entity="place"),
+        CallPiece("It's in chapter three of the guide.", label="place", entity="place"),
+        CallPiece("I take the number nine bus.", label="place", entity="place"),
+        CallPiece("I moved here in May twenty nineteen.", label="date", entity="date"),
+        CallPiece("The payment went out on June third, twenty twenty four.", label="date", entity="date"),
+        CallPiece("It was nineteen dollars and ninety nine cents.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
-        "spanish": SPANISH}
+        "held-out-7": HELD_OUT_7, "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:
