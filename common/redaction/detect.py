@@ -116,6 +116,12 @@ _FILLERS = frozenset({"the", "a", "and", "uh", "um", "then"})
 # The entities that are a number (a digit's word beside one is one of its digits).
 _NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER", "NUMBER"})
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
+# Nouns that say what the number after them names: a place in a text, a seat, a vehicle, a room ("page
+# 32", "flight 229", "apartment 4"); of 4 digits at most, said as a number (read digit by digit it fails
+# closed: "room four one one one, ..."). No word of a secret's keyword or a number's ("number", "line").
+_NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "gate", "platform", "seat", "row", "aisle",
+             "bus", "route", "exit", "room", "apartment", "suite", "floor", "level", "episode", "season", "question",
+             "step", "verse", "terminal"}
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
 # A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
@@ -313,7 +319,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             continue
         if continues and run.first == 0 and not _unit_after(run, tokens, cores):
             label = continues  # the rest of the number the passage before ended with
-        elif FAIL_CLOSED & set(kinds) and (run.first in chained or _may_be_secret(run, tokens, cores, breaks)
+        elif FAIL_CLOSED & set(kinds) and (run.first in chained
+                                           or _may_be_secret(run, tokens, cores, breaks, card="pci" in kinds)
                                            or _after_expiry(before[run.first], run, cores)):
             label = _label(kinds, before[run.first], keyword_at, run)
         else:
@@ -399,7 +406,8 @@ def _one_by_one(run: Run, cores: list[str]) -> bool:
     return singles >= 3 or len(run.groups) >= 3 and all(len(g) == 1 for g in run.groups)
 
 
-def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset()) -> bool:
+def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset(), *,
+                   card: bool = False) -> bool:
     """Whether ``run`` may be (part of) a card number, an SSN, a security code, an expiry date or an
     account number, whatever the words around it: every number but
 
@@ -421,7 +429,7 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return False
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and n <= 6:
         return False
-    if _date_start(run, tokens, cores) is not None and _date_digits(run, tokens):
+    if _date_said(run, tokens, cores, card=card):
         return False
     if n <= 2 and 1 <= int(run.digits) <= 31 and _month_after(run, cores):
         return False  # a day before its month: "the 3rd of May", "3 March"
@@ -472,10 +480,12 @@ def _quantity_said(i: int, cores: list[str]) -> bool:
 def _said_bare(run: Run, cores: list[str]) -> bool:
     """``run`` is a time, an amount or a year by how it is said, with no unit: an hour after "quarter
     past", "half past", "quarter to" or a British "half" ("half seven"); "a hundred ...", "a thousand
-    ..." (a secret's digits are not read so); a year after "since" ("since 1998")."""
+    ..." (a secret's digits are not read so); a year after "since" ("since 1998"); a number that the
+    noun before it names (:data:`_NAMED_BY`: "page 32", "flight 229")."""
     return _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12 \
         or run.first > 0 and cores[run.first - 1] == "a" and cores[run.first] in ("hundred", "thousand") \
-        or run.first > 0 and cores[run.first - 1] == "since" and bool(re.fullmatch(r"(?:19|20)\d\d", run.digits))
+        or run.first > 0 and cores[run.first - 1] == "since" and bool(re.fullmatch(r"(?:19|20)\d\d", run.digits)) \
+        or run.first > 0 and cores[run.first - 1] in _NAMED_BY and len(run.digits) <= 4
 
 
 def _clock_said(first: int, cores: list[str]) -> bool:
@@ -491,6 +501,18 @@ def _month_after(run: Run, cores: list[str]) -> bool:
     after = cores[run.last + 1:run.last + 3]
     # ("on" for "of": "We spoke on the 12th on October.", tiny.en over mu-law)
     return bool(after) and (after[0] in _MONTHS or after[0] in ("of", "on") and len(after) == 2 and after[1] in _MONTHS)
+
+
+def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
+    """``run`` ends a date of a call (:func:`_date_start`, :func:`_date_digits`). With ``card`` (a
+    session that redacts cards) not a month and a year alone ("March 2029", "marzo de 2029"): how a
+    card's expiry is read, its keyword often misheard ("it fires in March 2029"), and it fails closed."""
+    start = _date_start(run, tokens, cores)
+    if start is None or not _date_digits(run, tokens):
+        return False
+    first = run.first
+    year_after_month = start == first - 1 or start == first - 2 and cores[first - 1] == "de"
+    return not (card and year_after_month and len(run.digits) == 4)
 
 
 def _date_digits(run: Run, tokens: list[str]) -> bool:
@@ -538,7 +560,8 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     announced = {run.first for run in found if run.first > 1 and cores[run.first - 2] in ("number", "numbers")
                  and _announces(cores, run.first - 1)}
     loose |= announced
-    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores)} - set(expiries) - loose | {
+    card = "pci" in kinds
+    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card)} - set(expiries) - loose | {
         i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3} - set(expiries.values())
     # ... and so does the sentence that says it ("The call won on March 3, 1024.": "won" is a word there).
     stops |= {starts[i] for i in stops}
@@ -582,7 +605,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             glued = any(s.first == run.last + 1 and s.entity in _NUMBER_SPANS for s in spans) \
                 and tokens[run.last].rstrip()[-1:] not in _STOPS
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) \
-                    or _clearly_no_secret(run, tokens, cores, dates=not glued) \
+                    or _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) \
                     and run.first not in expiries and run.first not in loose:
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)
@@ -597,7 +620,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             if taken[i] or i in in_runs or not passage[i] or cores[i] not in DIGIT_SPELLINGS \
                     or i > 0 and cores[i - 1] in ("last", "first") or _quantity_said(i, cores):
                 continue
-            amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores)]
+            amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores, card=card)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
                 continue
             _mask(spans, taken, i, i, _named(passage[i] or "NUMBER", kinds))
@@ -853,7 +876,8 @@ def _named(entity: str, kinds: tuple[str, ...]) -> str:
     return entity
 
 
-def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: bool = True) -> bool:
+def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: bool = True,
+                       card: bool = False) -> bool:
     """``run`` is an amount or a time by a currency, a unit (a day's word only after a time with its
     minutes), a colon or two decimals, or a word such as "charge" before it (6 digits at most); or a
     date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
@@ -864,7 +888,7 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: 
         return True
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and len(run.digits) <= 6:
         return True
-    return dates and _date_start(run, tokens, cores) is not None and _date_digits(run, tokens)
+    return dates and _date_said(run, tokens, cores, card=card)
 
 
 def _label(kinds: tuple[str, ...], ctx: Context, keyword_at: list[str | None], run: Run) -> str:

@@ -849,3 +849,59 @@ def test_prices_that_are_a_secrets_digits_are_masked(texts, kinds):
                                   "The first two are 5 dollars each."])
 def test_prices_stay(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# The sixth held-out part's one scoring (bench.redaction --set held-out-6, 2026-11-26, tiny.en and base over
+# en-gb-x-gbcwmd, en-us+m5, en-us+f1, 16 kHz and mu-law), as the recogniser wrote what leaked most: an
+# expiry said with a month's name, its keyword misheard or gone ("It expires in March twenty twenty nine."
+# as "it fires in March 2029.", "It's probably March 2020, noin."). A month and a year with no day is how
+# an expiry is read: it fails closed (a date of a call has its day, and stays).
+HELD_OUT_6_LEAKS = [
+    ["it fires in March 2029."],
+    ["It's probably March 2020, noin."],
+    ["in March 2029."],
+    ["that's higher in March 2020 and"],
+    ["Good until marzo de 2029."],
+]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])  # (an expiry is the card's)
+@pytest.mark.parametrize("texts", HELD_OUT_6_LEAKS)
+def test_the_sixth_held_out_parts_leaks(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_a_month_and_a_year_alone_is_an_expiry_in_a_card_call(kinds):
+    out = redacted(["My card is 4111 1111 1111 1111.", "It expires in March 2029."], kinds)
+    assert "[CREDIT_CARD_EXPIRATION_1]" in out[1], out
+
+
+# ... and what it masked that is no secret: a number that the noun before it names (a page, a flight, an
+# apartment), which opened a passage that masked every quantity of the call after it.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It's on page thirty two of the booklet.", "It's on page 32 of the booklet.",
+                                  "I was on flight two twenty nine.", "I was on flight 229.",
+                                  "I'm staying in room 412.",
+                                  "We spoke on March 3, 2024.", "We spoke on the 3rd of March 2024."])
+def test_a_number_its_noun_names_and_a_date_with_its_day_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" not in kinds])
+def test_an_apartment_stays_where_addresses_are_not_redacted(kinds):
+    assert redacted(["We live in apartment 4 B."], kinds) == ["We live in apartment 4 B."]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_number_its_noun_names_opens_no_passage(kinds):
+    out = redacted(["It's on page thirty two of the booklet.", "I have three kids."], kinds)
+    assert out == ["It's on page thirty two of the booklet.", "I have three kids."]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_card_read_after_such_a_noun_is_still_masked(kinds):
+    assert in_clear(redacted(["The card on page 4111 1111 1111 1111."], kinds)) == []
+    assert in_clear(redacted(["Room four one one one, one one one one, one one one one, one one one one."],
+                             kinds)) == []
