@@ -115,13 +115,13 @@ _CARD_PIECES = ("CREDIT_CARD", "CREDIT_CARD_EXPIRATION", "CVV")
 _FILLERS = frozenset({"the", "a", "and", "uh", "um", "then"})
 # The entities that are a number (a digit's word beside one is one of its digits).
 _NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER", "NUMBER"})
-# Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 # Nouns that say what the number after them names: a place in a text, a seat, a vehicle, a room ("page
 # 32", "flight 229", "apartment 4"); of 4 digits at most, said as a number (read digit by digit it fails
 # closed: "room four one one one, ..."). No word of a secret's keyword or a number's ("number", "line").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "gate", "platform", "seat", "row", "aisle",
              "bus", "route", "exit", "room", "apartment", "suite", "floor", "level", "episode", "season", "question",
              "step", "verse", "terminal"}
+# Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
 # A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
@@ -414,7 +414,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     * an amount or a time (:func:`_unit_after`: "25 dollars", "$149", "3:30", "10 o'clock", "3
       pm", "10 days") of at most :data:`_AMOUNT_DIGITS` digits, or one right after a word such as
       "charge" of at most 6;
-    * a date of a call: a month word right before a day, a year or both ("March 3, 2024");
+    * a date of a call: a month word right before a day, a year or both ("March 3, 2024"); with
+      ``card`` not a month and a year alone ("March 2029": an expiry, :func:`_date_said`);
     * a short quantity: 1 or 2 digits said as one number ("twenty five", "10"), not read digit by
       digit ("four four", "oh five": masked), with a word after it in its phrase ("two items",
       "10 pays"): one that ends a phrase, a sentence, a final or a passage ("I'm 42.", "... is 12") may be
