@@ -115,12 +115,12 @@ _CARD_PIECES = ("CREDIT_CARD", "CREDIT_CARD_EXPIRATION", "CVV")
 _FILLERS = frozenset({"the", "a", "and", "uh", "um", "then"})
 # The entities that are a number (a digit's word beside one is one of its digits).
 _NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER", "NUMBER"})
-# Nouns that say what the number after them names: a place in a text, a seat, a vehicle, a room ("page
-# 32", "flight 229", "apartment 4"); of 4 digits at most, said as a number (read digit by digit it fails
-# closed: "room four one one one, ..."). No word of a secret's keyword or a number's ("number", "line").
-_NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "gate", "platform", "seat", "row", "aisle",
-             "bus", "route", "exit", "room", "apartment", "suite", "floor", "level", "episode", "season", "question",
-             "step", "verse", "terminal"}
+# Nouns that say what the number after them names: a place in a text, a vehicle, a room ("page 32",
+# "flight 229", "apartment 4"); of 4 digits at most, said as a number (read digit by digit it fails
+# closed: "room four one one one, ..."). None that a digit's word is heard as: not "level" ("level 1."
+# for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
+_NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
+             "apartment", "suite", "episode", "terminal"}
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}

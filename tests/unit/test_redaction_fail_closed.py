@@ -901,6 +901,13 @@ def test_a_number_its_noun_names_opens_no_passage(kinds):
 
 
 @pytest.mark.parametrize("kinds", KINDS)
+def test_a_digits_word_heard_as_such_a_noun_names_nothing(kinds):
+    # (base over mu-law, held-out-4: "level 1." for "double one.", the end of an SSN read in groups)
+    out = redacted(["Six six three, sorry, six six four.", "level 1.", "nine nine oh two."], kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
 def test_a_card_read_after_such_a_noun_is_still_masked(kinds):
     assert in_clear(redacted(["The card on page 4111 1111 1111 1111."], kinds)) == []
     assert in_clear(redacted(["Room four one one one, one one one one, one one one one, one one one one."],
