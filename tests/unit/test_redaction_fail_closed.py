@@ -903,7 +903,7 @@ def test_a_number_its_noun_names_opens_no_passage(kinds):
 @pytest.mark.parametrize("kinds", KINDS)
 def test_a_digits_word_heard_as_such_a_noun_names_nothing(kinds):
     # (base over mu-law, held-out-4: "level 1." for "double one.", the end of an SSN read in groups)
-    out = redacted(["Six six three, sorry, six six four.", "level 1.", "nine nine oh two."], kinds)
+    out = redacted(["6, 6, 3, sorry, 6, 6, 4.", "level 1.", "and I don't do."], kinds)
     assert in_clear(out) == [], out
 
 
