@@ -512,8 +512,10 @@ def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = Fa
     if start is None or not _date_digits(run, tokens):
         return False
     first = run.first
-    year_after_month = start == first - 1 or start == first - 2 and cores[first - 1] == "de"
-    return not (card and year_after_month and len(run.digits) == 4)
+    month = first - 1 if start == first - 1 else first - 2 if start == first - 2 and cores[first - 1] == "de" else None
+    # (A day right before the month is the date's too: "5th June, 2023", "the fifth June 2023".)
+    alone = month is not None and not (month > 0 and (cores[month - 1] in _ORDINALS or _DAY.match(cores[month - 1])))
+    return not (card and alone and len(run.digits) == 4)
 
 
 def _date_digits(run: Run, tokens: list[str]) -> bool:
