@@ -513,9 +513,12 @@ def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = Fa
         return False
     first = run.first
     month = first - 1 if start == first - 1 else first - 2 if start == first - 2 and cores[first - 1] == "de" else None
-    # (A day right before the month is the date's too: "5th June, 2023", "the fifth June 2023".)
-    alone = month is not None and not (month > 0 and (cores[month - 1] in _ORDINALS or _DAY.match(cores[month - 1])))
-    return not (card and alone and len(run.digits) == 4)
+    if not card or month is None or len(run.digits) != 4:
+        return True
+    # A day right before the month, or before "of" and the month, makes it a date: "5th June, 2023", "the
+    # fifth June 2023", "the fourth on July 2019" ("on" for "of", tiny.en in packs).
+    day = month - 2 if month > 1 and cores[month - 1] in ("of", "on") else month - 1
+    return day >= 0 and (cores[day] in _ORDINALS or bool(_DAY.match(cores[day])))
 
 
 def _date_digits(run: Run, tokens: list[str]) -> bool:

@@ -886,7 +886,8 @@ def test_a_month_and_a_year_alone_is_an_expiry_in_a_card_call(kinds):
                                   "I'm staying in room 412.",
                                   "We spoke on March 3, 2024.", "We spoke on the 3rd of March 2024.",
                                   "My appointment was on 5th June, 2023.",
-                                  "My appointment was on the fifth June 2023."])
+                                  "My appointment was on the fifth June 2023.",
+                                  "We moved here on the fourth on July 2019."])
 def test_a_number_its_noun_names_and_a_date_with_its_day_stay(text, kinds):
     assert redacted([text], kinds) == [text]
 
