@@ -1,13 +1,14 @@
 """Whisper's repetition loops and non-speech text, told from a decode's output alone (pure).
 
 A decoder that loses its place repeats itself ("4-1-1-1-1-...") and drops everything said after
-the loop's start. :func:`find_loop` says whether a decode looped and where, by any of five tests:
+the loop's start. :func:`find_loop` says whether a decode looped and where, by any of six tests:
 ``compression`` (zlib ratio over 2.4, as whisper's own threshold; short texts are left to the next
 test), ``repeats`` (one n-gram repeated faster than speech allows), ``tail`` (a final that ends
 unfinished inside a run of a short unit: a caller's pause ends a sentence or a number, a looping
 decoder does not), ``phrase`` (a phrase of a few words three times back to back, compared as words:
 whisper's copies of one phrase differ in case, accents and marks, so no token run shows them) and
-``length`` (more tokens or words than the audio holds). :func:`cut_loop`, :func:`cut_text` and
+``length`` (more tokens or words than the audio holds) and ``digits`` (one digit more times back
+to back than any number a caller reads holds). :func:`cut_loop`, :func:`cut_text` and
 :func:`cut_words` keep what came before the loop and its first copy; :func:`non_speech` tells text
 with no word in it, what whisper writes for noise.
 """
@@ -57,6 +58,10 @@ class LoopLimits:
     # rule (natural speech hardly repeats five words back to back). Base, under load, wrote a
     # 7-word Spanish phrase twice and began a third copy (the contract soak, 2026-11-25).
     phrase_twice_min_words: int = ADJACENT_REPEAT_WORDS
+    # One digit this many times back to back (spaces and hyphens between them ignored) is a loop: no
+    # number a caller reads holds more ("4111 1111 1111 1111" has 15 ones). Slow enough for the tests
+    # above: tiny.en wrote a 12 s card read as "My card number is 41-1-1-...-1." with 28 ones (CI).
+    digit_run: int = 17
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +81,7 @@ class Run:
 class Loop:
     """Why a decode counts as a loop, and its longest repeated run (None if it has none)."""
 
-    reason: str  # compression, repeats, tail, phrase or length
+    reason: str  # compression, repeats, tail, phrase, length or digits
     run: Run | None
     # Characters of the text a cut keeps: up to the end of a repeated phrase's first copy (its
     # sentence mark kept). None: the loop is cut by its token run (:func:`cut_loop`).
@@ -210,10 +215,22 @@ def find_loop(text: str, tokens: Sequence[int], seconds: float, *, final: bool =
             return Loop("tail", tail, keep)
     if phrase is not None:
         return Loop("phrase", run, phrase)
+    if same_digit_run(text) >= limits.digit_run:
+        return Loop("digits", run, keep)
     if (len(tokens) >= math.floor(limits.tokens_per_sec * seconds) + limits.token_slack
             or len(text.split()) > limits.words_per_sec * seconds + limits.word_slack):
         return Loop("length", run, keep)
     return None
+
+
+_SAME_DIGITS = re.compile(r"(\d)(?:[\s\-]*\1)+")
+
+
+def same_digit_run(text: str) -> int:
+    """The most times one digit is written back to back in ``text``, with spaces or hyphens between
+    them or none ("1-1-1", "1111 1111"); not across commas, which whisper writes in a number it
+    groups by thousands ("4,111,111,111,111,111,111" for a card read: no loop)."""
+    return max((sum(ch.isdigit() for ch in m.group()) for m in _SAME_DIGITS.finditer(text)), default=0)
 
 
 def cut_loop(tokens: Sequence[int], loop: Loop) -> list[int]:

@@ -186,6 +186,12 @@ class AppendWriter:
                 results = await self._write(lane, batch)
             except (RedisError, OSError) as exc:
                 results = [exc] * len(batch)
+            except (AttributeError, TypeError) as exc:
+                if not lane.cluster:
+                    raise
+                # redis-py's cluster client can race its own disconnect mid-failover ("'NoneType'
+                # object has no attribute 'writelines'" from a PUBLISH, CI): a broken connection.
+                results = [rx.ConnectionError(f"connection broke: {exc!r}")] * len(batch)
             retry = []
             for append, result in zip(batch, results):
                 if isinstance(result, _FAILOVER_ERRORS) and asyncio.get_running_loop().time() < deadline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis.asyncio as aioredis
 from redis import exceptions as rx
 
@@ -73,3 +74,16 @@ async def test_a_single_redis_is_not_retried_here():
     one = append("a")
     await writer()._write_settling(lane, [one])
     assert len(lane.batches) == 1 and isinstance(one._outcome, rx.ConnectionError)
+
+
+async def test_a_cluster_clients_race_with_its_own_disconnect_is_a_failover_error():
+    # (redis-py's cluster PUBLISH mid-failover, CI: "'NoneType' object has no attribute 'writelines'")
+    lane = FlakyLane(2, AttributeError("'NoneType' object has no attribute 'writelines'"), raised=True)
+    appends = [append("a")]
+    await writer()._write_settling(lane, appends)
+    assert len(lane.batches) == 3 and [a.result() for a in appends] == [None]
+
+    lane = FlakyLane(1, AttributeError("a bug of ours"), raised=True)
+    lane.cluster = False
+    with pytest.raises(AttributeError):  # on one Redis it is no failover: it surfaces
+        await writer()._write_settling(lane, [append("a")])

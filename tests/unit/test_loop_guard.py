@@ -18,6 +18,7 @@ import pytest
 from asr_worker.engines.base import DecodeRequest, Hypothesis, Word
 from asr_worker.engines.loop_guard import RECOVERED, STEP, TRUNCATED, GuardOptions, LoopGuard, quiet_cuts
 from asr_worker.engines.repetition import (LoopLimits, Run, compression_ratio, cut_loop, cut_text, cut_words,
+                                           same_digit_run,
                                            finished, find_loop, longest_run, non_speech, tail_run)
 from tests.kit.extras import require
 from tests.kit.loop_clips import CONTENT, FIXTURE
@@ -92,6 +93,19 @@ def test_a_true_digit_run_is_not_a_loop():
     assert compression_ratio("1 " * 16) > LIMITS.compression_ratio  # too short a text to tell by that
     assert find_loop("1 " * 16, tokens, 6.0, limits=LIMITS) is None
     assert find_loop("1 " * 16, tokens, 4.0, limits=LIMITS).reason == "repeats"
+
+
+def test_one_digit_more_times_than_a_number_holds_is_a_loop():
+    """tiny.en's final of a card read in 11.7 s (CI, 2026-11-26): 28 ones, slow enough and finished, so
+    neither the repeats nor the tail test tells; no number a caller reads holds 17 of one digit."""
+    looped = "My card number is 41" + "-1" * 27 + "."
+    assert same_digit_run(looped) == 28
+    assert find_loop(looped, tokenize(looped), 11.7, final=True, limits=LIMITS).reason == "digits"
+    card = "My card number is 4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1."  # 15 ones: the card said
+    assert same_digit_run(card) == 15 and find_loop(card, tokenize(card), 11.7, final=True, limits=LIMITS) is None
+    assert same_digit_run("0000 0000 0000 0000, 2, 22") == 16
+    assert same_digit_run("My card number is 4,111,111,111,111,111,111, ...") == 3  # thousands: base's card
+    assert same_digit_run("no digit") == 0
 
 
 # Base's streamed finals through 8 kHz mu-law (bench.accuracy, phone/en-gb; BENCHMARKS.md "Loop guard"):
