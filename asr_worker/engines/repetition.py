@@ -6,7 +6,7 @@ the loop's start. :func:`find_loop` says whether a decode looped and where, by a
 test), ``repeats`` (one n-gram repeated faster than speech allows), ``tail`` (a final that ends
 unfinished inside a run of a short unit: a caller's pause ends a sentence or a number, a looping
 decoder does not), ``phrase`` (a phrase of a few words three times back to back, compared as words:
-whisper's copies of one phrase differ in case, accents and marks, so no token run shows them) and
+whisper's copies of one phrase differ in case, accents and marks, so no token run shows them),
 ``length`` (more tokens or words than the audio holds) and ``digits`` (one digit more times back
 to back than any number a caller reads holds). :func:`cut_loop`, :func:`cut_text` and
 :func:`cut_words` keep what came before the loop and its first copy; :func:`non_speech` tells text
