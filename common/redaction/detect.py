@@ -512,13 +512,18 @@ def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = Fa
     if start is None or not _date_digits(run, tokens):
         return False
     first = run.first
-    month = first - 1 if start == first - 1 else first - 2 if start == first - 2 and cores[first - 1] == "de" else None
-    if not card or month is None or len(run.digits) != 4:
+    year_after_month = start == first - 1 or start == first - 2 and cores[first - 1] == "de"  # (start: the month)
+    if not card or not year_after_month or len(run.digits) != 4:
         return True
     # A day right before the month, or before "of" and the month, makes it a date: "5th June, 2023", "the
     # fifth June 2023", "the fourth on July 2019" ("on" for "of", tiny.en in packs).
-    day = month - 2 if month > 1 and cores[month - 1] in ("of", "on") else month - 1
-    return day >= 0 and (cores[day] in _ORDINALS or bool(_DAY.match(cores[day])))
+    day = start - 2 if start > 1 and cores[start - 1] in ("of", "on") else start - 1
+    return day >= 0 and _a_day(cores[day])
+
+
+def _a_day(word: str) -> bool:
+    """``word`` (a core) is a day of a month: an ordinal ("twelfth") or 1-2 digits ("12th", "3,")."""
+    return word in _ORDINALS or bool(_DAY.match(word))
 
 
 def _date_digits(run: Run, tokens: list[str]) -> bool:
@@ -1031,7 +1036,7 @@ def _date_start(run: Run, tokens: list[str], cores: list[str]) -> int | None:
     if first > 0 and cores[first - 1] in _MONTHS:
         start = first - 1
         # "twelfth of july 1976", "12th of july"
-        if start >= 2 and cores[start - 1] == "of" and (cores[start - 2] in _ORDINALS or _DAY.match(cores[start - 2])):
+        if start >= 2 and cores[start - 1] == "of" and _a_day(cores[start - 2]):
             start -= 2
         return start
     if first > 1 and cores[first - 1] in _ORDINALS and cores[first - 2] in _MONTHS:  # (a written day is in the run)
