@@ -287,8 +287,12 @@ class Segmenter:
         """Send the padding of the held silence now, and say where the utterance would end."""
         events = self._emit(self.held[self.released:self._padding])
         self.released = max(self.released, self._padding)
+        return [*events, self._paused()]
+
+    def _paused(self) -> SpeechPaused:
+        """The utterance pauses where its emitted audio ends (remembered: a split may say it again)."""
         self.paused_at = self._emitted_end()
-        return [*events, SpeechPaused(self.start, self.paused_at)]
+        return SpeechPaused(self.start, self.paused_at)
 
     def _emitted_end(self) -> int:
         if self.recent:
@@ -336,9 +340,7 @@ class Segmenter:
             # ASR drops: say it again for this one, where it was ("How can I help you today?" then,
             # 0.42 s later, the other party's "Robert Brown.": one final of both without it).
             said = [item for item in tail if item[0] + len(item[1]) <= paused_at]
-            events += self._emit(said)
-            self.paused_at = self._emitted_end()
-            events.append(SpeechPaused(self.start, self.paused_at))
+            events += [*self._emit(said), self._paused()]
             tail = tail[len(said):]
         events += self._emit(tail)
         return events

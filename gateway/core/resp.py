@@ -76,7 +76,7 @@ class Lane:
                         pipe.execute_command(*command)
                     return await pipe.execute(raise_on_error=False)
             except TimeoutError:
-                raise RedisTimeout(f"a batch of {len(commands)} commands took over {self.timeout:g} s") from None
+                raise self._late(len(commands)) from None
         parts: list[bytes] = []
         for command in commands:
             if isinstance(command, bytes):
@@ -106,11 +106,14 @@ class Lane:
                         replies.append(exc)
         except TimeoutError:
             await connection.disconnect(nowait=True)  # replies may still come: the connection is out of step
-            raise RedisTimeout(f"a batch of {count} commands took over {self.timeout:g} s") from None
+            raise self._late(count) from None
         except BaseException:
             await connection.disconnect(nowait=True)
             raise
         return replies
+
+    def _late(self, count: int) -> RedisTimeout:
+        return RedisTimeout(f"a batch of {count} commands took over {self.timeout:g} s")
 
     async def close(self) -> None:
         if self._connection is not None:

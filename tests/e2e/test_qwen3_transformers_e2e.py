@@ -17,6 +17,7 @@ import urllib.request
 import pytest
 import soundfile
 
+from common.aio import wait_event
 from streamscribe_client import stream
 from tests.kit import qwen3_tiny
 from tests.kit.faults import held_frames
@@ -65,12 +66,10 @@ async def test_speech_streamed_through_the_gateway_comes_back_as_finals(qwen3_st
                          resume=partial_seen)
     call = asyncio.create_task(stream(stack.url, frames, sample_rate=rate, config={"context": "Dashwood"},
                                       on_message=on_message, timeout=120))
-    try:
-        await asyncio.wait_for(asyncio.shield(partial_seen.wait()), 90)
-    except TimeoutError:
+    if not await wait_event(partial_seen, 90):
         call.cancel()
         await asyncio.gather(call, return_exceptions=True)
-        raise AssertionError(f"no partial while the call was held mid-speech for 90 s\n{stack.logs()}") from None
+        raise AssertionError(f"no partial while the call was held mid-speech for 90 s\n{stack.logs()}")
     messages = await call
     finals = [m for m in messages if m["type"] == "final"]
     partials = [m for m in messages if m["type"] == "partial"]
