@@ -579,9 +579,54 @@ HELD_OUT_7 = (
         CallPiece("It was nineteen dollars and ninety nine cents.", label="amount", entity="amount"),
     )),
 )
+# An eighth held-out part (``bench.redaction --set held-out-8``), written on 2026-11-26 at the start of a
+# session, before any rule of that session, to be scored once at its end, with voices none of the
+# other parts used (en-029, en-us+m2, en-us+m4): a phone number that starts with "two", an expiry as
+# a month and a day after "valid until", a CVV after its keyword, a phone number with "hundred", a card
+# with "triple", an SSN over three utterances after a filler, a member ID of zeros first, a routing
+# number; negatives with no keyword: minutes, a price with no currency word, a time, an age, a year,
+# a temperature.
+HELD_OUT_8 = (
+    ("h8-phone-two", (
+        CallPiece("You can reach me at two one two, four four seven, oh nine eight one.", label="phone",
+                  entity="pii"),
+    )),
+    ("h8-valid-until", (
+        CallPiece("It's valid until August twenty seven.", label="expiry", entity="pci"),
+        CallPiece("The security code is eight oh four.", label="cvv", entity="pci"),
+    )),
+    ("h8-phone-hundred", (
+        CallPiece("My number is three one oh, eight hundred, two two five one.", label="phone", entity="pii"),
+    )),
+    ("h8-card-triple", (
+        CallPiece("The card is five triple four, two one oh six.", pause=1.0, label="card", entity="pci"),
+        CallPiece("nine nine one three, seven oh two eight.", label="card", entity="pci", part=True),
+    )),
+    ("h8-ssn-three", (
+        CallPiece("My social, um, let me think.", pause=1.0),
+        CallPiece("five two one.", pause=1.0, label="ssn", entity="ssn"),
+        CallPiece("forty four.", pause=1.0, label="ssn", entity="ssn", part=True),
+        CallPiece("nine nine oh seven.", label="ssn", entity="ssn", part=True),
+    )),
+    ("h8-member-id", (
+        CallPiece("The member ID is zero zero four seven three one eight.", label="account", entity="pii"),
+    )),
+    ("h8-routing", (
+        CallPiece("The routing number is oh two one, oh oh oh, oh two one.", label="account", entity="pii"),
+    )),
+    ("h8-negatives", (
+        CallPiece("I waited about twenty five minutes.", label="time", entity="time"),
+        CallPiece("It costs forty nine ninety nine.", label="amount", entity="amount"),
+        CallPiece("Call me after two fifteen.", label="time", entity="time"),
+        CallPiece("My son just turned sixteen.", label="amount", entity="amount"),
+        CallPiece("That was back in nineteen ninety nine.", label="date", entity="date"),
+        CallPiece("It was ninety eight degrees outside.", label="amount", entity="amount"),
+        CallPiece("We need four hundred forms.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
-        "held-out-7": HELD_OUT_7, "spanish": SPANISH}
+        "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8, "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:
