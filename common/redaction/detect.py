@@ -120,7 +120,7 @@ _NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER
 # closed: "room four one one one, ..."). None that a digit's word is heard as: not "level" ("level 1."
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
-             "apartment", "suite", "episode", "terminal"}
+             "apartment", "suite", "episode", "terminal", "seat", "seats"}
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
@@ -317,15 +317,18 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
                 spans += [Span(i, i, entity) for i in range(run.first, run.last + 1) if not taken[i]]
                 taken[run.first:run.last + 1] = [True] * (run.last + 1 - run.first)
             continue
+        first = run.first
         if continues and run.first == 0 and not _unit_after(run, tokens, cores):
             label = continues  # the rest of the number the passage before ended with
+        elif "pci" in kinds and (vouched := _vouched_expiry(run, tokens, cores)) is not None:
+            first, label = vouched, "CREDIT_CARD_EXPIRATION"
         elif FAIL_CLOSED & set(kinds) and (run.first in chained
                                            or _may_be_secret(run, tokens, cores, breaks, card="pci" in kinds)
                                            or _after_expiry(before[run.first], run, cores)):
             label = _label(kinds, before[run.first], keyword_at, run)
         else:
             continue
-        _mask(spans, taken, run.first, run.last, label)
+        _mask(spans, taken, first, run.last, label)
     if continues and not taken[0] and cores[0] in DIGIT_SPELLINGS:  # "one." after a card released whole
         _mask(spans, taken, 0, 0, continues)
     if FAIL_CLOSED & set(kinds):
@@ -340,6 +343,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         # (after the passages: a digit's word alone is too weak a sign of digits being read to open one)
         if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read):
             _spellings_beside(spans, taken, cores)
+        _value_said(spans, taken, tokens, cores, breaks, numbers_read)
     if "pii" in kinds:
         _spoken_house_numbers(spans, taken, tokens, cores)
         for span in _emails(tokens, cores):
@@ -687,6 +691,15 @@ def _until_expiry(run: Run, tokens: list[str], cores: list[str]) -> int | None:
     return first
 
 
+def _vouched_expiry(run: Run, tokens: list[str], cores: list[str]) -> int | None:
+    """Where an expiry begins that "good" or "valid" and a word of :data:`_UNTIL` vouch for, whatever
+    the card was heard as and however the recogniser wrote it ("The car is good through November 28."
+    for "The card is good through November twenty eight.", base): :func:`_until_expiry` with "good" or
+    "valid" before it; None if ``run`` is not one. ("The offer runs through March 3" is a date.)"""
+    start = _until_expiry(run, tokens, cores)
+    return start if start is not None and start > 1 and cores[start - 2] in ("good", "valid") else None
+
+
 def _loose_unit(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is an amount or a time only by a unit that, in a passage (:func:`_passages`), is a digit
     misheard: "cent" after a number but one, no currency sign ("then 4 cent room" for "Then four seven.":
@@ -744,7 +757,8 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         if taken[i] or i in in_runs or c not in _DIGIT_WORDS:
             continue
         if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
-                or determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores):
+                or determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
+                or i > 0 and cores[i - 1] in _NAMED_BY:  # ("chapter three", as "page 32" stays)
             continue
         entity = _sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER"
         _mask(spans, taken, i, i, _named(entity, kinds))
@@ -772,6 +786,28 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                 spans[n] = Span(span.first, k, span.entity)
                 taken[k] = True
     return masked
+
+
+def _value_said(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], breaks: frozenset[int],
+                found: list[Run]) -> None:
+    """A homophone of a digit right after "my ... is", in a final that a masked number ends, is the
+    number's first digit, whatever the value's name was heard as ("My plan is too perfect. I'm not all
+    time. [NUMBER_1]." for "My cell is two oh six, five double five, oh one four two.", tiny.en over
+    mu-law; "My balance is too big, ...", base). "to" only before a digit's word or a number ("my plan
+    is to pay" keeps it), and no homophone in a final with no masked number after it ("my plan is too
+    expensive"). Masked as that number. ``spans`` and ``taken`` are updated."""
+    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
+    for i in range(2, len(cores)):
+        start = max((b for b in breaks if b <= i), default=0)  # (of the final)
+        if taken[i] or i in in_runs or cores[i] not in HOMOPHONES or cores[i - 1] != "is" \
+                or "my" not in cores[max(start, i - 4):i - 1]:
+            continue
+        if cores[i] == "to" and not (i + 1 < len(cores) and (cores[i + 1] in DIGIT_SPELLINGS or i + 1 in in_runs)):
+            continue
+        end = min((b for b in breaks if b > i), default=len(cores))
+        after = [s for s in spans if s.entity in _NUMBER_SPANS and i < s.first < end]
+        if after:
+            _mask(spans, taken, i, i, min(after, key=lambda s: s.first).entity)
 
 
 def _dialled(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],

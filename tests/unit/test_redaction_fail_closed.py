@@ -915,3 +915,45 @@ def test_a_card_read_after_such_a_noun_is_still_masked(kinds):
     assert in_clear(redacted(["The card on page 4111 1111 1111 1111."], kinds)) == []
     assert in_clear(redacted(["Room four one one one, one one one one, one one one one, one one one one."],
                              kinds)) == []
+
+
+# The seventh held-out part's leaks (tiny.en and base over mu-law, and base at 16 kHz), as the
+# recogniser wrote them: the "two" that starts a phone number heard as "too" after the keyword's "is",
+# the keyword misheard ("My cell is two oh six, ..."), and an expiry said as a month and a day after
+# "good through" with "card" heard as "car".
+HELD_OUT_7_LEAKS = [
+    ["My plan is too perfect. I'm not all time. 0142."],
+    ["My L is too perfect. Find normal time. 0142."],
+    ["My balance is too big, I'm double-time, 0142."],
+    ["The car is good through November 28."],
+]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds or "pii" in kinds])
+@pytest.mark.parametrize("texts", HELD_OUT_7_LEAKS)
+def test_the_seventh_held_out_parts_leaks(texts, kinds):
+    if "pci" not in kinds and "through" in texts[0]:
+        pytest.skip("an expiry is the card's")
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+    assert not HOMOPHONES & {core(word) for text in out for word in text.split()}, out  # ("too": the 2)
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    # "too" after "is" where no number follows in its final is a word.
+    ["My plan is too expensive.", "I want to cancel it."],
+    ["My bill is too high, I paid 25 dollars."],
+    # A date with its day after "until" or "through" that no "good" or "valid" vouches for.
+    ["I'm away until November 28."], ["The offer runs through March 3."],
+])
+def test_a_homophone_after_is_and_a_date_until_stay_where_nothing_says_a_secret(texts, kinds):
+    assert redacted(texts, kinds) == texts
+
+
+# What held-out-7 masked that is no secret: a number its noun names, said in words, and a seat.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It's in chapter three of the guide.", "I was in seat fourteen.",
+                                  "I was in seat 14.", "It's on page nine."])
+def test_a_digits_word_its_noun_names_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
