@@ -155,6 +155,8 @@ _CLOCK_BEFORE = _TIME_BEFORE | {"from", "between", "to", "and"}
 # Words after an expiry keyword within which a number is the expiry, not an amount ("My credit card
 # expired near of $5.20." for "... expires 05/27.", base over mu-law): nobody says a price there.
 EXPIRY_NEAR = 3
+# Words after a security code's keyword within which a short number is the code, whatever its unit.
+CODE_NEAR = 8
 # A time written as one token with its am or pm ("3pm", "10am", "3.30pm").
 _HOUR_CLOCK = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?(?:am|pm)[.,]?$")
 # Kinds whose sessions fail closed: any number that may be a secret's is redacted (:func:`_may_be_secret`).
@@ -324,7 +326,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             first, label = vouched, "CREDIT_CARD_EXPIRATION"
         elif FAIL_CLOSED & set(kinds) and (run.first in chained
                                            or _may_be_secret(run, tokens, cores, breaks, card="pci" in kinds)
-                                           or _after_expiry(before[run.first], run, cores)):
+                                           or _after_expiry(before[run.first], run, cores)
+                                           or _after_code(before[run.first], run, tokens)):
             label = _label(kinds, before[run.first], keyword_at, run)
         else:
             continue
@@ -1052,6 +1055,18 @@ def _after_expiry(ctx: Context, run: Run, cores: list[str]) -> bool:
     return ctx.card > 0 and ctx.expiry and _since(ctx, "card") <= EXPIRY_NEAR and after not in _UNITS
 
 
+def _after_code(ctx: Context, run: Run, tokens: list[str]) -> bool:
+    """``run`` (4 digits at most) is the first number within :data:`CODE_NEAR` words of a security code's
+    keyword, in its sentence: the code, whatever unit the recogniser wrote after it ("The code on the
+    Mac is all for 7 minutes." for "The code on the back is oh four seven.", tiny.en). Not one after
+    the code ("the security code is 731 at 10 am"). The cost: a duration said first there ("the code
+    expires in 10 minutes") is masked."""
+    since = _since(ctx, "card")
+    return ctx.card > 0 and ctx.code and since <= CODE_NEAR and len(run.digits) <= 4 and not any(
+        token.rstrip()[-1:] in ".?!" or any(ch.isdigit() for ch in token)
+        for token in tokens[max(0, run.first - since):run.first])
+
+
 def _since(ctx: Context, name: str) -> int:
     """Words since the last ``name`` keyword (a large number when its context has lapsed)."""
     left = getattr(ctx, name)
@@ -1198,7 +1213,8 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     # card is" is an SSN and then a card.
     if ("ssn" in kinds or "pii" in kinds) and (ssn_shape or ssn_context and 5 <= n <= 12):
         return Span(first, last, "SSN")
-    amount = _amount(run, tokens, cores, card=card and "pci" in kinds) and not _after_expiry(ctx, run, cores)
+    amount = _amount(run, tokens, cores, card=card and "pci" in kinds) and not _after_expiry(ctx, run, cores) \
+        and not _after_code(ctx, run, tokens)
     # Words since the card keyword, for the rules below where a nearer keyword wins (0: one right after).
     card_since = 0 if _near(keyword_at, run, "card") else _since(ctx, "card")
     # After a social security keyword, shorter numbers too: the last four digits ("the last four of

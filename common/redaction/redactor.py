@@ -252,10 +252,12 @@ def _card_read(context: Context, spans: list[Span], length: int) -> None:
     """A card number read (``spans`` of a text of ``length`` tokens) is a card's context for the words
     after it, as a card keyword is: the caller goes on with the card. Its keyword misheard (`My car
     doesn't burn me.`), `4012` / `88888` / `88888` go out as a whole card number, and the group read
-    after them, `1 8 8 1`, is a piece of it."""
+    after them, `1 8 8 1`, is a piece of it. The context is the number's then, no longer a security
+    code's or an expiry's (:func:`.detect._after_code`: "I waited for 7 minutes." after a code read)."""
     for span in spans:
-        if span.entity == "CREDIT_CARD":
-            context.card = max(context.card, CONTEXT_WORDS - (length - 1 - span.last))
+        left = CONTEXT_WORDS - (length - 1 - span.last)
+        if span.entity == "CREDIT_CARD" and left > context.card:
+            context.card, context.code, context.expiry = left, False, False
 
 
 def _trailing_digits(held: list[Transcript]) -> int:
