@@ -174,7 +174,8 @@ _DIGIT_WORDS = frozenset("zero one two three four five six seven eight nine".spl
 _ONE_DIGIT = frozenset("zero one two three four five six seven eight nine oh o double triple".split()) | frozenset(SPANISH_DIGITS)
 # Spanish digits that are no English word ("uno", the game, is one): in an English final, a digit heard.
 _SPANISH_ONLY = frozenset(SPANISH_DIGITS) - {"uno"}
-_SOCIAL_NOT_SSN = {"media", "network", "networks", "worker", "workers", "work", "services", "service", "life",
+# (Not "life": "my social life" is how base heard "my social are", and a call rarely says it.)
+_SOCIAL_NOT_SSN = {"media", "network", "networks", "worker", "workers", "work", "services", "service",
                    "event", "events", "club", "distancing", "skills", "studies", "science", "sciences", "anxiety"}
 _STOP = {"and", "but", "in", "on", "at", "with", "for", "to", "my", "the", "a", "is", "was", "it", "i", "and,"}
 _WRITTEN_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -343,6 +344,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         _said_again(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read)
         _dialled(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read)
         context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, breaks)
+        if _asks_again(tokens, cores):
+            context.number = max(context.number, PASSAGE_WORDS)
         # (after the passages: a digit's word alone is too weak a sign of digits being read to open one)
         if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read):
             _spellings_beside(spans, taken, cores)
@@ -654,6 +657,18 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     return left
 
 
+def _asks_again(tokens: list[str], cores: list[str]) -> bool:
+    """Whether the text ends asking for something to be said again ("Sorry, can you say the last part
+    again?", "Could you repeat that?"; "pay" for "say", tiny.en): what is said next is a number's
+    passage, the reply reads digits (`Sure, it's too thick so...` for "Sure, eight two six oh.")."""
+    start = max((i + 1 for i in range(len(tokens) - 1) if tokens[i].rstrip()[-1:] in ".?!"), default=0)
+    last = cores[start:]
+    if "repeat" in last:
+        return True
+    return any(c == "again" and {"say", "pay", "read", "give", "tell", "last"} & set(last[max(0, j - 6):j])
+               for j, c in enumerate(last))
+
+
 def _announces(cores: list[str], i: int) -> bool:
     """Whether the words up to token ``i`` announce digits read next, whatever the number's name was heard
     as: a count of them and a verb ("the first three are", "the last four is", "the third three are" for
@@ -663,6 +678,8 @@ def _announces(cores: list[str], i: int) -> bool:
     if i == 0:
         return False
     if cores[i - 1] in ("number", "numbers") and cores[i] != "of":
+        return True
+    if cores[i] == "goes" and cores[i - 1] in ("here", "there"):  # "Okay here goes. Fifty four, ..."
         return True
     if cores[i] not in _ANNOUNCING_VERBS:
         return False
@@ -840,7 +857,9 @@ def _dialled(spans: list[Span], taken: list[bool], tokens: list[str], cores: lis
             e = m
             while e < len(phrase) and digit[e] and (e == m or tokens[phrase[e - 1]].rstrip()[-1:] not in ".?!"):
                 e += 1
-            if e - m >= 2:
+            # (After "area code" one digit's word is enough, not a homophone: "the area called one time."
+            # for "... four one five."; "the one for Boston".)
+            if e - m >= 2 or e - m == 1 and cores[k - 1] == "area" and cores[phrase[m]] in _DIGIT_WORDS:
                 first, last = phrase[m], phrase[e - 1]
                 entity = _sensitive(kinds, before[first], keyword_at, first, last, ahead=False) or "NUMBER"
                 _mask(spans, taken, first, last, _named(entity, kinds))

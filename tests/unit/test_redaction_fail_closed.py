@@ -979,3 +979,49 @@ def test_a_number_right_after_a_codes_keyword_is_the_code_whatever_its_unit(text
 def test_a_duration_after_the_codes_sentence_stays(texts, kinds):
     out = redacted(texts, kinds)
     assert out[-1] == texts[-1], out
+
+
+# Leaks of the seen parts on this session's decodes (held-out-5 and -6, base and tiny.en), each in
+# a way other calls say digits too: the reply to a request to say the number again, "social" heard
+# as "social life", a lone digit after "area code", a card read after "here goes".
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["Sorry, can you say the last part again?", "Sure, it's too thick so..."],  # "Sure, eight two six oh."
+    ["Can you pay my last part again?", "Sure, it's too big so..."],
+    ["Could you repeat that?", "Sure, for nine, too."],
+])
+def test_the_reply_to_a_request_to_say_it_again_is_a_numbers_passage(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not HOMOPHONES & {core(w) for w in out[-1].split()}, out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"ssn", "pii"} & set(kinds)])
+def test_social_life_is_an_ssns_keyword_misheard(kinds):
+    # base, en-gb-scotland, for "The last four of my social are two zero zero nine."
+    out = redacted(["The last fall of my social life to near Omeiro-Ain."], kinds)
+    assert not HOMOPHONES & {core(w) for w in out[0].split()}, out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_one_digits_word_after_area_code_is_the_numbers(kinds):
+    # base in packs over mu-law, for "You can reach me at area code four one five."
+    out = redacted(["You can reach me at the area called one time."], kinds)
+    assert in_clear(out) == [], out
+    assert redacted(["The area code is the one for Boston."], kinds) == ["The area code is the one for Boston."]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_what_here_goes_announces_is_a_numbers_passage(kinds):
+    # base in packs over mu-law, for "Okay here goes. Fifty four, nineteen." / "eighty four, double two."
+    out = redacted(["Okay, there goes 64 Lightning.", "84, double 2."], kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["Can you say your name again?", "Sure, it's Maria."],
+    ["There goes the bus."],
+])
+def test_requests_and_here_goes_alone_mask_nothing(texts, kinds):
+    out = redacted(texts, kinds)
+    assert "[" not in " ".join(out) or "pii" in kinds, out
