@@ -624,9 +624,49 @@ HELD_OUT_8 = (
         CallPiece("We need four hundred forms.", label="amount", entity="amount"),
     )),
 )
+# A ninth held-out part (``bench.redaction --set held-out-9``), written on 2026-11-26 after scoring
+# held-out-8 once and before the rules its leaks led to, to be scored once at the session's end, with
+# voices none of the other parts used (en-us-nyc, en-gb+f2, en-029+f4): an expiry after "runs until"
+# and "good thru", a card in groups with "oh oh", a CVV after "the back says", an SSN with "oh oh", a
+# phone number after "best number", an account's last four after "ends in", a PIN; negatives with no
+# keyword: minutes, an amount with "dollars", times, a year after "back in", a count, a temperature.
+HELD_OUT_9 = (
+    ("h9-runs-until", (
+        CallPiece("Yeah, it runs until March thirty.", label="expiry", entity="pci"),
+        CallPiece("The back says six one nine.", label="cvv", entity="pci"),
+    )),
+    ("h9-good-thru", (
+        CallPiece("It's good thru oh four thirty one.", label="expiry", entity="pci"),
+    )),
+    ("h9-card-oh-oh", (
+        CallPiece("It's three seven oh oh, one two three four.", pause=1.0, label="card", entity="pci"),
+        CallPiece("five six seven eight, nine oh one two.", label="card", entity="pci", part=True),
+    )),
+    ("h9-ssn-oh-oh", (
+        CallPiece("My social is four oh oh, one two, seven seven seven one.", label="ssn", entity="ssn"),
+    )),
+    ("h9-best-number", (
+        CallPiece("The best number is nine one seven, two oh two, eight eight one four.", label="phone",
+                  entity="pii"),
+    )),
+    ("h9-ends-in", (
+        CallPiece("The account ends in four four eight two.", label="account", entity="pii"),
+        CallPiece("My PIN is one nine eight four.", label="cvv", entity="pci"),
+    )),
+    ("h9-negatives", (
+        CallPiece("It took about forty minutes.", label="time", entity="time"),
+        CallPiece("The total was two hundred and ten dollars.", label="amount", entity="amount"),
+        CallPiece("I'll be free at nine thirty.", label="time", entity="time"),
+        CallPiece("It was back in twenty eighteen.", label="date", entity="date"),
+        CallPiece("We have two hundred employees.", label="amount", entity="amount"),
+        CallPiece("The store opens at ten.", label="time", entity="time"),
+        CallPiece("It was seventy two degrees.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
-        "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8, "spanish": SPANISH}
+        "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
+        "held-out-9": HELD_OUT_9, "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:
