@@ -98,7 +98,7 @@ _ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"
 # Words after a number that make it an amount or a time (never a card's piece, even in a card context).
 _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence",
           "percent", "each", "apiece", "per", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
-          "weeks", "months", "years", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
+          "weeks", "months", "years", "seconds", "degree", "degrees", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening",
           # Spanish
           "dólar", "dólares", "dolares", "peso", "pesos", "centavos", "céntimos", "minutos", "horas", "días",
@@ -491,12 +491,22 @@ def _quantity_said(i: int, cores: list[str]) -> bool:
 def _said_bare(run: Run, cores: list[str]) -> bool:
     """``run`` is a time, an amount or a year by how it is said, with no unit: an hour after "quarter
     past", "half past", "quarter to" or a British "half" ("half seven"); "a hundred ...", "a thousand
-    ..." (a secret's digits are not read so); a year after "since" ("since 1998"); a number that the
-    noun before it names (:data:`_NAMED_BY`: "page 32", "flight 229")."""
+    ..." (a secret's digits are not read so); a year after "since" ("since 1998") or "back in" ("back in
+    99"); an hour and its minutes after "after", "before" or "around" ("after 215"; not after "at", where
+    a phone number's group is read: "reach me at 555"); a number that the noun before it names
+    (:data:`_NAMED_BY`: "page 32", "flight 229")."""
     return _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12 \
         or run.first > 0 and cores[run.first - 1] == "a" and cores[run.first] in ("hundred", "thousand") \
         or run.first > 0 and cores[run.first - 1] == "since" and bool(re.fullmatch(r"(?:19|20)\d\d", run.digits)) \
+        or cores[max(0, run.first - 2):run.first] == ["back", "in"] and bool(re.fullmatch(r"(?:19|20)?\d\d", run.digits)) \
+        or run.first > 0 and cores[run.first - 1] in ("after", "before", "around") and _clock_digits(run.digits) \
         or run.first > 0 and cores[run.first - 1] in _NAMED_BY and len(run.digits) <= 4
+
+
+def _clock_digits(digits: str) -> bool:
+    """``digits`` read as an hour and its minutes ("215" for "two fifteen", "1030"): 3 or 4 digits, the
+    hour 1-12, the minutes 00-59."""
+    return len(digits) in (3, 4) and 1 <= int(digits[:-2]) <= 12 and int(digits[-2:]) <= 59
 
 
 def _clock_said(first: int, cores: list[str]) -> bool:
@@ -712,12 +722,19 @@ def _until_expiry(run: Run, tokens: list[str], cores: list[str]) -> int | None:
 
 
 def _vouched_expiry(run: Run, tokens: list[str], cores: list[str]) -> int | None:
-    """Where an expiry begins that "good" or "valid" and a word of :data:`_UNTIL` vouch for, whatever
-    the card was heard as and however the recogniser wrote it ("The car is good through November 28."
-    for "The card is good through November twenty eight.", base): :func:`_until_expiry` with "good" or
-    "valid" before it; None if ``run`` is not one. ("The offer runs through March 3" is a date.)"""
+    """Where an expiry begins that a word of :data:`_UNTIL` vouches for, whatever the card was heard as
+    and however the recogniser wrote it: :func:`_until_expiry` with "good" or "valid" before it ("The
+    car is good through November 28." for "The card is good through November twenty eight.", base), or
+    a month and a number after it that may be a card's year, 20-39 ("It's merely until August 20th." for
+    "It's valid until August twenty seven.", tiny.en and base over mu-law, "valid" misheard); None if
+    ``run`` is not one. ("The offer runs through March 3" is a date; "until November 28" is masked.)"""
     start = _until_expiry(run, tokens, cores)
-    return start if start is not None and start > 1 and cores[start - 2] in ("good", "valid") else None
+    if start is None:
+        return None
+    if start > 1 and cores[start - 2] in ("good", "valid"):
+        return start
+    year = len(run.digits) == 2 and 20 <= int(run.digits) <= 39
+    return start if start == run.first - 1 and year else None
 
 
 def _loose_unit(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -1260,7 +1277,8 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
         # A phone number's group of 3 or 4 digits after a phone keyword: what the recogniser kept of
         # one it garbled ("call me on time 150 if I may 300 eyes" for "555 867 5309").
         # (Not a year after a month: "the fifth of June, 2023".)
-        if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0 and not (n == 4 and _date_start(run, tokens, cores)):
+        if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0 and not (n == 4 and _date_start(run, tokens, cores)) \
+                and not _said_bare(run, cores):  # ("call me after 215": a time)
             return Span(first, last, "PHONE_NUMBER")
         if _since(ctx, "account") < card_since and n >= 4:
             return Span(first, last, "ACCOUNT_NUMBER")

@@ -624,7 +624,8 @@ def test_an_expiry_written_as_a_time_or_a_date_after_until_in_a_passage_is_maske
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("texts", [
     ["The shop is open until 5.30."],                       # no number read before: a time
-    ["I am away till November 29."],                        # ... a date
+    ["I am away till November 3."],                         # ... a date (not 20-39, a card's year:
+                                                            # test_the_eighth_held_out_parts_leaks)
     ["It says 814 on the back.", "Call me until 5 pm."],    # a time with its unit
     ["It says 814 on the back.", "I waited until 10 o'clock."],
 ])
@@ -944,8 +945,9 @@ def test_the_seventh_held_out_parts_leaks(texts, kinds):
     # "too" after "is" where no number follows in its final is a word.
     ["My plan is too expensive.", "I want to cancel it."],
     ["My bill is too high, I paid 25 dollars."],
-    # A date with its day after "until" or "through" that no "good" or "valid" vouches for.
-    ["I'm away until November 28."], ["The offer runs through March 3."],
+    # A date with its day after "until" or "through" that no "good" or "valid" vouches for and that
+    # cannot be a card's year (20-39: "until November 28" is masked where cards are).
+    ["I'm away until November 3."], ["The offer runs through March 3."],
 ])
 def test_a_homophone_after_is_and_a_date_until_stay_where_nothing_says_a_secret(texts, kinds):
     assert redacted(texts, kinds) == texts
@@ -1025,3 +1027,38 @@ def test_what_here_goes_announces_is_a_numbers_passage(kinds):
 def test_requests_and_here_goes_alone_mask_nothing(texts, kinds):
     out = redacted(texts, kinds)
     assert "[" not in " ".join(out) or "pii" in kinds, out
+
+
+# The eighth held-out part's leaks and costs (scored once, then seen): "valid" misheard before an expiry
+# said as a month and its year, written as a day; and negatives masked with no secret near them.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [
+    ["It's merely until August 20th, Alan."], ["It's mainly until August 20th."],
+    ["It's not even till August 20th and..."], ["It's married until August 27."],
+])
+def test_the_eighth_held_out_parts_leaks(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+    assert "[CREDIT_CARD_EXPIRATION_1]" in out[0], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_a_date_after_until_that_may_be_a_cards_expiry_is_masked(kinds):
+    # (The cost, where cards are redacted: a date of the 20th to the 31st after "until" or "till".)
+    assert redacted(["I am away till November 29."], kinds) == ["I am away till [CREDIT_CARD_EXPIRATION_1]."]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It was 98 degrees outside.", "That was back in 1999.", "That was back in 99.",
+                                  "Call me after 215.", "Call me after two fifteen.", "It ends around 1030.",
+                                  "I'm away until November 3."])
+def test_degrees_a_year_back_in_and_an_hour_after_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["You can reach me at 555, 867, 5309."], ["Call me after 5 5 5 1."],
+                                   ["Call me after 4412 3."]])
+def test_digits_after_at_or_read_one_by_one_after_after_are_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
