@@ -294,7 +294,7 @@ class Courier:
                 continue
             try:
                 claim = await self.store.claim(lease=LEASE)
-            except (RedisError, OSError) as exc:
+            except bus.CONNECTION_ERRORS as exc:  # (redis-py's disconnect race too: common.bus)
                 if not outage:
                     log.warning("stored pre-recorded callbacks: Redis failed (%s); trying again every %.0f s",
                                 exc, POLL)

@@ -112,7 +112,7 @@ class Feed:
                 reply = await self.redis.xread({stream: entry_id(self.top)}, count=100, block=self.block_ms)
                 gone = not reply and not await self.redis.exists(call_key(self.tenant, self.call_id))
                 backoff.reset()
-            except (RedisError, OSError) as exc:
+            except bus.CONNECTION_ERRORS as exc:  # (redis-py's disconnect race too: common.bus)
                 if aio.current_task().cancelling():
                     raise asyncio.CancelledError from exc  # a cancellation redis turned into an error
                 log.warning("following call %s: reading its log failed: %s; retrying in %.1f s",

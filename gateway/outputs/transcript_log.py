@@ -397,7 +397,7 @@ class CallLog:
                     for key in self.keys:
                         pipe.expire(key, max(1, ttl))
                     results = await pipe.execute(raise_on_error=False)
-            except (RedisError, OSError) as exc:
+            except bus.CONNECTION_ERRORS as exc:  # (redis-py's disconnect race too: common.bus)
                 owner.metrics.redis_errors.inc()
                 log.warning("call %s: writing its transcript log failed: %s; retrying in %.1f s",
                             self.call_id, exc, backoff.delay)
