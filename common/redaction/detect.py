@@ -467,8 +467,7 @@ def _read_in_groups(run: Run, tokens: list[str], cores: list[str], breaks: froze
     ("Nick, fiery emotic, 20 paren, fiery, both paren, 20 paren." for "The expiry is oh six twenty seven,
     sorry, oh seven twenty seven.", base over mu-law: each "20 paren" reads as a quantity alone). A
     list of things counted ("2 adults, 3 children, please.") has fewer phrases."""
-    first = max((b for b in breaks if b <= run.first), default=0)
-    end = min((b for b in breaks if b > run.first), default=len(tokens))
+    first, end = _final_of(run.first, breaks, len(tokens))
     phrases: list[list[int]] = [[]]
     for i in range(first, end):
         phrases[-1].append(i)
@@ -477,6 +476,12 @@ def _read_in_groups(run: Run, tokens: list[str], cores: list[str], breaks: froze
     with_number = sum(any(any(ch.isdigit() for ch in tokens[i]) or cores[i] in DIGIT_SPELLINGS for i in phrase)
                       for phrase in phrases)
     return len(phrases) >= GROUPS_READ and all(len(p) <= 2 for p in phrases) and with_number >= 2
+
+
+def _final_of(i: int, breaks: frozenset[int], n: int) -> tuple[int, int]:
+    """Where the final that holds token ``i`` begins and ends (``breaks``: the tokens that begin a
+    final; ``n``: the tokens in all)."""
+    return max((b for b in breaks if b <= i), default=0), min((b for b in breaks if b > i), default=n)
 
 
 def _quantity_said(i: int, cores: list[str]) -> bool:
@@ -506,7 +511,7 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
 def _clock_digits(digits: str) -> bool:
     """``digits`` read as an hour and its minutes ("215" for "two fifteen", "1030"): 3 or 4 digits, the
     hour 1-12, the minutes 00-59."""
-    return len(digits) in (3, 4) and 1 <= int(digits[:-2]) <= 12 and int(digits[-2:]) <= 59
+    return len(digits) in (3, 4) and bool(_HOUR.match(digits))
 
 
 def _clock_said(first: int, cores: list[str]) -> bool:
@@ -835,13 +840,13 @@ def _value_said(spans: list[Span], taken: list[bool], tokens: list[str], cores: 
     expensive"). Masked as that number. ``spans`` and ``taken`` are updated."""
     in_runs = {i for run in found for i in range(run.first, run.last + 1)}
     for i in range(2, len(cores)):
-        start = max((b for b in breaks if b <= i), default=0)  # (of the final)
-        if taken[i] or i in in_runs or cores[i] not in HOMOPHONES or cores[i - 1] != "is" \
-                or "my" not in cores[max(start, i - 4):i - 1]:
+        if taken[i] or i in in_runs or cores[i] not in HOMOPHONES or cores[i - 1] != "is":
+            continue
+        start, end = _final_of(i, breaks, len(cores))
+        if "my" not in cores[max(start, i - 4):i - 1]:
             continue
         if cores[i] == "to" and not (i + 1 < len(cores) and (cores[i + 1] in DIGIT_SPELLINGS or i + 1 in in_runs)):
             continue
-        end = min((b for b in breaks if b > i), default=len(cores))
         after = [s for s in spans if s.entity in _NUMBER_SPANS and i < s.first < end]
         if after:
             _mask(spans, taken, i, i, min(after, key=lambda s: s.first).entity)
