@@ -663,10 +663,60 @@ HELD_OUT_9 = (
         CallPiece("It was seventy two degrees.", label="amount", entity="amount"),
     )),
 )
+# A tenth held-out part (``bench.redaction --set held-out-10``), written on 2026-11-26 at the start of a
+# session, before any rule of that session, to be scored once at its end, with voices none of the other
+# parts used (en-gb-scotland+m3, en-us-nyc+f5, en-029+m7): both sides of the call in one voice, the
+# agent asking and the caller answering with bare numbers (a CVV, an expiry, a card's groups, an SSN's
+# last four), a CVV after "CVV", a card's last four after "ends with", an expiry as a month's number
+# and a year, a phone number with an extension, a customer number, a correction of an expiry;
+# negatives with no keyword: a distance, a floor, a percentage, a duration in hours, a count of
+# units, a version, a year said as a date, a split payment.
+HELD_OUT_10 = (
+    ("h10-agent-asks-cvv", (
+        CallPiece("And the three digit code on the back?", pause=0.8),
+        CallPiece("Seven two five.", label="cvv", entity="pci"),
+    )),
+    ("h10-agent-asks-expiry", (
+        CallPiece("What's the expiration date?", pause=0.8),
+        CallPiece("Oh eight, twenty nine.", label="expiry", entity="pci"),
+    )),
+    ("h10-and-then", (
+        CallPiece("Go ahead with the card number when you're ready.", pause=0.8),
+        CallPiece("Five one six six.", pause=1.0, label="card", entity="pci"),
+        CallPiece("And then two two three one.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("Then oh seven eight four.", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("And last, nine nine two oh.", label="card", entity="pci", part=True),
+    )),
+    ("h10-last-four", (
+        CallPiece("Can you confirm the last four of your social?", pause=0.8),
+        CallPiece("Yeah, three eight two oh.", label="ssn", entity="ssn"),
+    )),
+    ("h10-cvv-word", (
+        CallPiece("The CVV is three four seven.", label="cvv", entity="pci"),
+        CallPiece("It ends with four two two one.", label="card", entity="pci"),
+        CallPiece("Expiry month is ten, year twenty eight.", label="expiry", entity="pci"),
+    )),
+    ("h10-extension", (
+        CallPiece("Call my office on three one two, five five five, oh one four seven, extension two two.",
+                  label="phone", entity="pii"),
+        CallPiece("My customer number is C four four nine, two one three.", label="account", entity="pii"),
+        CallPiece("The expiry is oh three twenty six, no, oh three twenty seven.", label="expiry", entity="pci"),
+    )),
+    ("h10-negatives", (
+        CallPiece("The branch is about fifteen miles away.", label="amount", entity="amount"),
+        CallPiece("Our office is on the third floor.", label="place", entity="place"),
+        CallPiece("The rate went up to six point five percent.", label="amount", entity="amount"),
+        CallPiece("I was on hold for two hours.", label="time", entity="time"),
+        CallPiece("We ordered six hundred and fifty units.", label="amount", entity="amount"),
+        CallPiece("I'm on version two point one of the app.", label="amount", entity="amount"),
+        CallPiece("Twenty twenty three was a hard year.", label="date", entity="date"),
+        CallPiece("I'll pay fifty now and fifty next week.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
-        "held-out-9": HELD_OUT_9, "spanish": SPANISH}
+        "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10, "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:
