@@ -121,6 +121,17 @@ _NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
              "apartment", "suite", "episode", "terminal", "seat", "seats"}
+# After "a" or "per", a unit that makes the number before it a rate ("nine ninety five a month").
+_RATE_UNITS = {"month", "week", "year", "day", "night", "hour", "person", "head"}
+# Words right before an age: "my son just turned 16", "she turns 9"; a kin noun and "is": "my son is 14".
+_AGE_VERBS = {"turned", "turns", "turning", "aged"}
+_KIN = {"son", "daughter", "kid", "child", "boy", "girl", "baby", "brother", "sister", "grandson", "granddaughter"}
+# Words before "at" that make what follows a place to be called, not a time: "call me at 830" may be
+# a phone number's first group.
+_CALLED = {"me", "us", "him", "her", "them", "number", "reach", "line"}
+# A time written as the recogniser writes one after "at" ("at 830."): an hour, and minutes on the
+# quarter hour (minutes that a phone number's group, "at 555", rarely has; it fails closed).
+_QUARTER_CLOCK = re.compile(r"^(?:1[0-2]|[1-9])(?:00|15|30|45)$")
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
@@ -438,6 +449,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return True
     if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS or _said_bare(run, cores):
         return False
+    if _said_plainly(run, tokens, cores, breaks):
+        return False
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and n <= 6:
         return False
     if _date_said(run, tokens, cores, card=card):
@@ -450,6 +463,36 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     # function word: "12 is", "two might".)
     return not counts_a_noun(tokens, cores, run.last, breaks=breaks) or _read_in_groups(run, tokens, cores, breaks) \
         or _said_twice(run, cores)
+
+
+def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset()) -> bool:
+    """``run`` is an age, an hour or a count by the words around it, where nothing says a secret (no
+    keyword, no passage: there digits read are masked whatever follows them, :func:`_passages`):
+
+    * an age: 1-2 digits after "turned" or "turns", or after a kin noun and "is" ("My son just turned
+      16.", "My son is 14.", "my daughter's 9");
+    * an hour after "at" that ends its sentence ("The store opens at 10."), an hour and its minutes said
+      as words ("at nine thirty") or written on the quarter hour ("I finish work at 830."); not after
+      "me" ("call me at 830": a phone number's first group, :data:`_CALLED`);
+    * a round hundred that counts the noun after it ("We need 400 forms.", "two hundred employees";
+      "120 people" fails closed).
+
+    Not digits read one by one ("at one two", "four oh oh forms": :func:`_digitwise`)."""
+    n, first = len(run.digits), run.first
+    if _one_by_one(run, cores) or _digitwise(run, cores):
+        return False
+    before = cores[first - 1] if first > 0 else ""
+    if n <= 2 and (before in _AGE_VERBS or before in ("is", "'s") and first > 1 and cores[first - 2] in _KIN
+                   or before.endswith("'s") and before[:-2] in _KIN):
+        return True
+    if before == "at" and not (first > 1 and cores[first - 2] in _CALLED):
+        ends = tokens[run.last].rstrip()[-1:] in ".?!"
+        written = "".join(tokens[first:run.last + 1])
+        spoken = not any(ch.isdigit() for ch in written)
+        if n <= 2 and 1 <= int(run.digits) <= 12 and ends or spoken and _clock_digits(run.digits) \
+                or ends and bool(_QUARTER_CLOCK.match(run.digits)) and written.rstrip(".?!").isdigit():
+            return True
+    return n == 3 and run.digits.endswith("00") and counts_a_noun(tokens, cores, run.last, breaks=breaks)
 
 
 def _said_twice(run: Run, cores: list[str]) -> bool:
@@ -1162,6 +1205,8 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
     if after in _BEFORE_UNIT and run.last + 2 < len(cores) and cores[run.last + 2] in units - _CLOCK:
         after = cores[run.last + 2]
+    if after in ("a", "an", "per") and run.last + 2 < len(cores) and cores[run.last + 2] in _RATE_UNITS:
+        after = "per"  # a rate: "9.95 a month", "12 per week"
     if after == "in" and cores[run.last + 2:run.last + 4] in (["the", "morning"], ["the", "afternoon"],
                                                              ["the", "evening"]):
         after = cores[run.last + 3]  # "at 3 30 in the afternoon"
@@ -1283,7 +1328,8 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
         # one it garbled ("call me on time 150 if I may 300 eyes" for "555 867 5309").
         # (Not a year after a month: "the fifth of June, 2023".)
         if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0 and not (n == 4 and _date_start(run, tokens, cores)) \
-                and not _said_bare(run, cores):  # ("call me after 215": a time)
+                and not _said_bare(run, cores) and not _said_plainly(run, tokens, cores, breaks):
+            # ("call me after 215": a time; "we need 400 forms" after a phone number: a count)
             return Span(first, last, "PHONE_NUMBER")
         if _since(ctx, "account") < card_since and n >= 4:
             return Span(first, last, "ACCOUNT_NUMBER")

@@ -1062,3 +1062,37 @@ def test_degrees_a_year_back_in_and_an_hour_after_stay(text, kinds):
 def test_digits_after_at_or_read_one_by_one_after_after_are_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert in_clear(out) == [], out
+
+
+# Costs of failing closed that the held-out parts' negatives showed, in the script's words and as the
+# recogniser wrote them: a rate, an age, an hour after "at", a round hundred that counts a noun.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", [
+    "The plan is nine ninety five a month.", "The plan is 995 a month.", "It's 12 per week.",
+    "My son just turned sixteen.", "My son just turned 16.", "My son is fourteen.", "My son is 14.",
+    "My daughter's 9.", "The store opens at ten.", "The store opens at 10.", "I'll be free at nine thirty.",
+    "I finish work at eight thirty.", "I finish work at 830.", "We need four hundred forms.",
+    "We need 400 forms.", "We have 200 employees."])
+def test_a_rate_an_age_an_hour_after_at_and_a_round_hundred_counted_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_calls_negatives_stay_in_a_row(kinds):
+    # (One number masked opens a passage that masked every quantity after it: held-out-5's and -9's.)
+    texts = ["It took about forty minutes.", "The total was two hundred and ten dollars.",
+             "I'll be free at nine thirty.", "We have two hundred employees.", "The store opens at ten.",
+             "My son is fourteen.", "It's a three bedroom house.", "It was seventy two degrees."]
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["You can reach me at 415.", "555 2368."], ["Call me at 830, 555 1234."], ["Call me at 830."],
+    ["The security code is at ten."], ["The code on the back is 400 forms."],
+    ["My social, let me think.", "Five two one.", "400 forms."], ["My son is four four one two."],
+    ["It turned four oh one two, eight eight."], ["The store opens at one two."],
+    ["We need four oh oh forms."], ["I finish work at 8 3 0."]])
+def test_digits_read_where_a_rate_an_age_an_hour_or_a_count_may_be_said_are_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
