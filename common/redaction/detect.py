@@ -449,7 +449,7 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return True
     if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS or _said_bare(run, cores):
         return False
-    if _said_plainly(run, tokens, cores, breaks):
+    if _said_plainly(run, tokens, cores, breaks, card=card):
         return False
     if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and n <= 6:
         return False
@@ -465,21 +465,26 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         or _said_twice(run, cores)
 
 
-def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset()) -> bool:
-    """``run`` is an age, an hour or a count by the words around it, where nothing says a secret (no
-    keyword, no passage: there digits read are masked whatever follows them, :func:`_passages`):
+def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset(), *,
+                  card: bool = True) -> bool:
+    """``run`` is an age, an hour, a year or a count by the words around it, where nothing says a secret
+    (no keyword, no passage: there digits read are masked whatever follows them, :func:`_passages`):
 
     * an age: 1-2 digits after "turned" or "turns", or after a kin noun and "is" ("My son just turned
       16.", "My son is 14.", "my daughter's 9");
     * an hour after "at" that ends its sentence ("The store opens at 10."), an hour and its minutes said
       as words ("at nine thirty") or written on the quarter hour ("I finish work at 830."); not after
       "me" ("call me at 830": a phone number's first group, :data:`_CALLED`);
+    * a year after "in" ("I opened it in 2005."): 1900-2019, and later ones unless ``card`` (a session
+      redacting cards: "It fires in 2029." for "It expires in 2029." is a card's year);
     * a round hundred that counts the noun after it ("We need 400 forms.", "two hundred employees";
       "120 people" fails closed).
 
-    Not digits read one by one ("at one two", "four oh oh forms": :func:`_digitwise`)."""
+    Not digits read one by one ("at one two", "four oh oh forms": :func:`_digitwise`; "two thousand and
+    five" is said as a number)."""
     n, first = len(run.digits), run.first
-    if _one_by_one(run, cores) or _digitwise(run, cores):
+    scaled = any(c in ("hundred", "thousand") for c in cores[first:run.last + 1])
+    if _one_by_one(run, cores) or _digitwise(run, cores) and not scaled:
         return False
     before = cores[first - 1] if first > 0 else ""
     if n <= 2 and (before in _AGE_VERBS or before in ("is", "'s") and first > 1 and cores[first - 2] in _KIN
@@ -492,6 +497,8 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
         if n <= 2 and 1 <= int(run.digits) <= 12 and ends or spoken and _clock_digits(run.digits) \
                 or ends and bool(_QUARTER_CLOCK.match(run.digits)) and written.rstrip(".?!").isdigit():
             return True
+    if before == "in" and re.fullmatch(r"19\d\d|20[01]\d" if card else r"(?:19|20)\d\d", run.digits):
+        return True
     return n == 3 and run.digits.endswith("00") and counts_a_noun(tokens, cores, run.last, breaks=breaks)
 
 
@@ -1328,7 +1335,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
         # one it garbled ("call me on time 150 if I may 300 eyes" for "555 867 5309").
         # (Not a year after a month: "the fifth of June, 2023".)
         if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0 and not (n == 4 and _date_start(run, tokens, cores)) \
-                and not _said_bare(run, cores) and not _said_plainly(run, tokens, cores, breaks):
+                and not _said_bare(run, cores) and not _said_plainly(run, tokens, cores, breaks, card="pci" in kinds):
             # ("call me after 215": a time; "we need 400 forms" after a phone number: a count)
             return Span(first, last, "PHONE_NUMBER")
         if _since(ctx, "account") < card_since and n >= 4:
