@@ -83,8 +83,11 @@ def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
     spelling: written (``3-1``), spoken (``four one one one``, ``double five``), or one digit's word
     alone that no rule reads as a number (``four.``, ``oh``, a homophone: ``for``, ``far``, ``too``, ``free``),
     unless the script says that word, or the number word it sounds like, or the digit's word a lone
-    digit stands for, as a word (``plain``: "like to pay", "the last four are")."""
-    tokens = PLACEHOLDER.sub(" ", text).split()
+    digit stands for, as a word (``plain``: "like to pay", "the last four are"). Words joined by
+    hyphens count one by one (``two-eight-one``, ``One-Ein``: whisper joins digits' words so)."""
+    tokens = [part for token in PLACEHOLDER.sub(" ", text).split()
+              for part in (token.split("-") if "-" in token and not any(ch.isdigit() for ch in token) else [token])
+              if part]
     found = runs(tokens)
     inside = {i for run in found for i in range(run.first, run.last + 1)}
     alone = [t for i, t in enumerate(tokens) if i not in inside]

@@ -34,7 +34,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, numeric, runs
+from .itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, digits_joined, numeric, runs
 from .quantity import FUNCTION_WORDS, PRONOUN_DETERMINERS, counts_a_noun, determined
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
@@ -387,10 +387,11 @@ def _mask(spans: list[Span], taken: list[bool], first: int, last: int, entity: s
 
 def _digitwise(run: Run, cores: list[str]) -> bool:
     """``run`` is read digit by digit (two words or more of one digit: "four four", "0 5", "oh
-    five", or digits written one by one: "4-9"), as secrets are, not said as one number ("twenty
-    five", "10")."""
+    five", "one-nine", or digits written one by one: "4-9"), as secrets are, not said as one number
+    ("twenty five", "10")."""
     written = "".join(cores[run.first:run.last + 1])
-    return sum(c in _ONE_DIGIT or len(c) == 1 and c.isdigit() for c in cores[run.first:run.last + 1]) >= 2 \
+    return sum(1 if c in _ONE_DIGIT or len(c) == 1 and c.isdigit() else len(digits_joined(c))
+               for c in cores[run.first:run.last + 1]) >= 2 \
         or len(run.groups) >= 2 and all(len(group) == 1 for group in run.groups) and "-" in written  # (not "3.0")
 
 
@@ -423,7 +424,7 @@ def _one_by_one(run: Run, cores: list[str]) -> bool:
     range ("3 to 5 business days") and a time ("4 30", "seven fifteen") are not."""
     said = cores[run.first:run.last + 1]
     singles = sum(1 if c in _ONE_DIGIT - {"double", "triple"} or len(c) == 1 and c.isdigit()
-                  else 2 if c in ("double", "triple") else 0 for c in said)
+                  else 2 if c in ("double", "triple") else len(digits_joined(c)) for c in said)
     return singles >= 3 or len(run.groups) >= 3 and all(len(g) == 1 for g in run.groups)
 
 

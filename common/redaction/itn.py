@@ -99,7 +99,15 @@ def _is_digits(token: str) -> bool:
 
 
 def _is_number_word(word: str) -> bool:
-    return bool(word) and all(part in NUMBER_WORDS for part in word.split("-"))
+    return bool(word) and all(part in NUMBER_WORDS for part in word.split("-")) or bool(digits_joined(word))
+
+
+def digits_joined(word: str) -> list[str]:
+    """The digits' words that ``word`` (a core) joins with hyphens, as whisper writes digits read one by
+    one ("two-eight-one", "one-nine-eight-four", "zero-four"); [] for any other word ("twenty-five": a
+    number said as one)."""
+    parts = word.split("-")
+    return parts if len(parts) > 1 and all(part in _SMALL for part in parts) else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +268,14 @@ def _convert(tokens: list[str], first: int, last: int) -> Run | None:
         if _is_digits(token):
             # Keep separators inside (4111-1111) and after (1111,): they mark groups.
             piece = re.sub(r"[^\d\-/,.:;]", "", token)
+        elif joined := digits_joined(c):  # "two-eight-one": one digit a word
+            said = ["zero" if p in _ZEROS else SPANISH_DIGITS.get(p, p) for p in joined]
+            words.append(" ".join([said[0]] * repeat + said[1:]))  # ("double oh-five": 0 0 5)
+            trail = token.rstrip()[-1:]
+            if trail in ",.;:/":
+                words[-1] += trail
+            repeat = 1
+            continue
         else:
             piece = "zero" if c in _ZEROS else SPANISH_DIGITS.get(c) or _HOMOPHONES.get(c, c)
             trail = token.rstrip()[-1:]

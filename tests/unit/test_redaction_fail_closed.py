@@ -1118,3 +1118,20 @@ def test_a_year_after_in_that_may_be_a_cards_is_masked_where_cards_are(kinds):
     # ("It fires in 2029." for "It expires in 2029.": a card's year, its keyword misheard.)
     out = redacted(["It fires in 2029."], kinds)
     assert in_clear(out) == [], out
+
+
+# Digits' words joined by hyphens, as whisper wrote them (tiny.en over mu-law: a CVV after its keyword,
+# a PIN, the rest of a CVV after a masked piece): digits read one by one.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["And my security code is two-eight-one."], ["My DIA is one-nine-eight-four."],
+                                   ["The next M6 one-nine..."], ["It's zero-four six."],
+                                   ["My card number is", "double oh-five, four-four."]])
+def test_digits_words_joined_by_hyphens_are_digits(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear([w for text in out for w in text.split("-")]) == [], out
+
+
+def test_hyphens_join_digits_words_only():
+    assert runs("It was one-of-a-kind.".split()) == []
+    assert [run.digits for run in runs("It costs twenty-five dollars.".split())] == ["25"]
+    assert [run.digits for run in runs("double oh-five".split())] == ["005"]
