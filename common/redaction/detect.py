@@ -476,8 +476,9 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     * an hour after "at" that ends its sentence ("The store opens at 10."), an hour and its minutes said
       as words ("at nine thirty") or written on the quarter hour ("I finish work at 830."); not after
       "me" ("call me at 830": a phone number's first group, :data:`_CALLED`);
-    * a year after "in" ("I opened it in 2005."): 1900-2019, and later ones unless ``card`` (a session
-      redacting cards: "It fires in 2029." for "It expires in 2029." is a card's year);
+    * a year after "in" that a sentence says ("I opened it in 2005."; not a final of "in 2013." alone,
+      tiny.en's for "It expires in March twenty twenty nine."): 1900-2019, and later ones unless
+      ``card`` (a session redacting cards: "It fires in 2029." for "It expires in 2029." is a card's year);
     * a round hundred that counts the noun after it ("We need 400 forms.", "two hundred employees";
       "120 people" fails closed).
 
@@ -498,7 +499,8 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
         if n <= 2 and 1 <= int(run.digits) <= 12 and ends or spoken and _clock_digits(run.digits) \
                 or ends and bool(_QUARTER_CLOCK.match(run.digits)) and written.rstrip(".?!").isdigit():
             return True
-    if before == "in" and re.fullmatch(r"19\d\d|20[01]\d" if card else r"(?:19|20)\d\d", run.digits):
+    if before == "in" and _final_of(first, breaks, len(tokens))[0] < first - 1 \
+            and re.fullmatch(r"19\d\d|20[01]\d" if card else r"(?:19|20)\d\d", run.digits):
         return True
     return n == 3 and run.digits.endswith("00") and counts_a_noun(tokens, cores, run.last, breaks=breaks)
 
@@ -704,7 +706,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             _mask(spans, taken, first, run.last, _named(entity, kinds))
             changed = True
         for i in range(n):
-            if taken[i] or i in in_runs or not passage[i] or cores[i] not in DIGIT_SPELLINGS \
+            if taken[i] or i in in_runs or not passage[i] or not _says_a_digit(cores[i]) \
                     or i > 0 and cores[i - 1] in ("last", "first") or _quantity_said(i, cores):
                 continue
             amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores, card=card)]
@@ -721,6 +723,13 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             _mask(spans, taken, i, i + 1, _named(passage[i] or "NUMBER", kinds))
             changed = True
     return left
+
+
+def _says_a_digit(word: str) -> bool:
+    """``word`` (a core) says a digit alone or joined by a hyphen to what the recogniser made of the
+    next ("One-Ein" for "one nine", "nine-high"; base and tiny.en over mu-law, after a masked expiry;
+    not "half-seven", a time)."""
+    return word in DIGIT_SPELLINGS or "-" in word and word.split("-")[0] in DIGIT_SPELLINGS
 
 
 def _asks_again(tokens: list[str], cores: list[str]) -> bool:
@@ -1100,15 +1109,15 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
 
 
 def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) -> None:
-    """A word that alone says a digit (``four``, ``oh``, a homophone: ``for``, ``too``) that no rule
-    took, right beside a number's span or one filler word from it (:data:`_FILLERS`), goes into
+    """A word that alone says a digit (``four``, ``oh``, a homophone: ``for``, ``too``; ``four-row``:
+    :func:`_says_a_digit`) that no rule took, right beside a number's span or one filler word from it (:data:`_FILLERS`), goes into
     that span with the word between: a digit of the number the recogniser wrote apart ("for the
     [CREDIT_CARD_1]" for "forty one, eleven"). ``spans`` and ``taken`` are updated."""
     changed = True
     while changed:
         changed = False
         for i, word in enumerate(cores):
-            if taken[i] or word not in DIGIT_SPELLINGS:
+            if taken[i] or not _says_a_digit(word):
                 continue
             for n, span in enumerate(spans):
                 if span.entity not in _NUMBER_SPANS:

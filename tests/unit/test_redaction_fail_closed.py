@@ -1135,3 +1135,31 @@ def test_hyphens_join_digits_words_only():
     assert runs("It was one-of-a-kind.".split()) == []
     assert [run.digits for run in runs("It costs twenty-five dollars.".split())] == ["25"]
     assert [run.digits for run in runs("double oh-five".split())] == ["005"]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_a_digits_word_hyphened_to_a_misheard_one_in_a_passage_is_masked(kinds):
+    # (base over mu-law, "Yeah, it runs until March thirty." / "The back says six one nine.")
+    out = redacted(["Yeah, it runs until March 30.", "The Mac Epic One-Ein"], kinds)
+    assert in_clear([w for text in out for w in text.split("-")]) == [], out
+    assert redacted(["It was a one-of-a-kind day."], kinds) == ["It was a one-of-a-kind day."]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_year_after_in_that_begins_a_final_is_masked(kinds):
+    # (tiny.en over mu-law: "in 2013." for "It expires in March twenty twenty nine.")
+    out = redacted(["in 2013."], kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_british_half_hour_hyphened_stays_in_a_passage(kinds):
+    texts = ["Okay. Six two one.", "The meeting is half-seven."]
+    assert redacted(texts, kinds)[1] == "The meeting is half-seven."
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_digits_words_hyphened_to_misheard_ones_beside_a_masked_number_are_masked(kinds):
+    # (tiny.en over mu-law in packs, "My member ID is nine nine two, four oh, one seven seven.")
+    out = redacted(["My member I need a nine-high two, four-row, one-am-and-am-and-am-and-am."], kinds)
+    assert in_clear([w for text in out for w in text.split("-")]) == [], out
