@@ -552,13 +552,16 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
     ..." (a secret's digits are not read so); a year after "since" ("since 1998") or "back in" ("back in
     99"); an hour and its minutes after "after", "before" or "around" ("after 215"; not after "at", where
     a phone number's group is read: "reach me at 555"); a number that the noun before it names
-    (:data:`_NAMED_BY`: "page 32", "flight 229")."""
+    (:data:`_NAMED_BY`: "page 32", "flight 229"; "flight to 29", "room for 12" as the recogniser
+    wrote them, the homophone its first digit)."""
     return _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12 \
         or run.first > 0 and cores[run.first - 1] == "a" and cores[run.first] in ("hundred", "thousand") \
         or run.first > 0 and cores[run.first - 1] == "since" and bool(re.fullmatch(r"(?:19|20)\d\d", run.digits)) \
         or cores[max(0, run.first - 2):run.first] == ["back", "in"] and bool(re.fullmatch(r"(?:19|20)?\d\d", run.digits)) \
         or run.first > 0 and cores[run.first - 1] in ("after", "before", "around") and _clock_digits(run.digits) \
-        or run.first > 0 and cores[run.first - 1] in _NAMED_BY and len(run.digits) <= 4
+        or run.first > 0 and cores[run.first - 1] in _NAMED_BY and len(run.digits) <= 4 \
+        or run.first > 1 and cores[run.first - 2] in _NAMED_BY and cores[run.first - 1] in HOMOPHONES \
+        and len(run.digits) <= 3
 
 
 def _clock_digits(digits: str) -> bool:

@@ -1163,3 +1163,17 @@ def test_digits_words_hyphened_to_misheard_ones_beside_a_masked_number_are_maske
     # (tiny.en over mu-law in packs, "My member ID is nine nine two, four oh, one seven seven.")
     out = redacted(["My member I need a nine-high two, four-row, one-am-and-am-and-am-and-am."], kinds)
     assert in_clear([w for text in out for w in text.split("-")]) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["I went on flight to 29.", "I'm staying in room for 12."])
+def test_a_number_its_noun_names_after_a_homophone_of_its_first_digit_stays(text, kinds):
+    # (tiny.en and base for "flight two twenty nine", "room four twelve")
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["I'm staying in room for 4 4 1 2."], ["The room for 12345."]])
+def test_digits_read_after_such_a_noun_and_a_homophone_are_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
