@@ -346,21 +346,24 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         _mask(spans, taken, first, run.last, label)
     if continues and not taken[0] and cores[0] in DIGIT_SPELLINGS:  # "one." after a card released whole
         _mask(spans, taken, 0, 0, continues)
+    # The tokens of the numbers read (the fail-closed rules below leave them to the rules above).
+    in_runs = frozenset(i for run in numbers_read for i in range(run.first, run.last + 1))
     if FAIL_CLOSED & set(kinds):
-        _lone_digits(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read)
-        _digits_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read)
+        _lone_digits(spans, taken, tokens, cores, kinds, before, keyword_at, in_runs)
+        _digits_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs)
     if FAIL_CLOSED & set(kinds) or continues:
         _spellings_beside(spans, taken, cores)
     if FAIL_CLOSED & set(kinds):  # (after the spans have taken the words beside them: they open passages)
-        _said_again(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read)
-        _dialled(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read)
-        context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, breaks)
+        _said_again(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs)
+        _dialled(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs)
+        context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, in_runs,
+                                   breaks)
         if _asks_again(tokens, cores):
             context.number = max(context.number, PASSAGE_WORDS)
         # (after the passages: a digit's word alone is too weak a sign of digits being read to open one)
-        if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, numbers_read):
+        if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs):
             _spellings_beside(spans, taken, cores)
-        _value_said(spans, taken, tokens, cores, breaks, numbers_read)
+        _value_said(spans, taken, tokens, cores, breaks, in_runs)
     if "pii" in kinds:
         _spoken_house_numbers(spans, taken, tokens, cores)
         for span in _emails(tokens, cores):
@@ -621,7 +624,8 @@ def _date_digits(run: Run, tokens: list[str]) -> bool:
 
 
 def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
-              before: list[Context], keyword_at: list[str | None], found: list[Run], breaks: frozenset[int]) -> int:
+              before: list[Context], keyword_at: list[str | None], found: list[Run], in_runs: frozenset[int],
+              breaks: frozenset[int]) -> int:
     """Fails closed where digits are being read: in a *passage*, whatever says a digit is masked but an
     amount, a time or a date. A passage is a card's or an SSN's keyword context (whatever kinds the
     session redacts: a keyword only names what is masked), and the words around a masked number: up to
@@ -664,7 +668,6 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             if i in stops:
                 return range(start, i), 0
         return range(start, min(n, start + length)), max(0, start + length - n)
-    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
     passage: list[str | None] = [_sensitive(("pci", "ssn"), ctx, keyword_at, i, i, ahead=False) for i, ctx in enumerate(before)]
     carried, left = ahead(0, before[0].number)
     for i in carried:
@@ -821,14 +824,13 @@ def _loose_unit(run: Run, tokens: list[str], cores: list[str]) -> bool:
 
 
 def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
-                 before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], found: list[Run]) -> bool:
+                 before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], in_runs: frozenset[int]) -> bool:
     """Fails closed on a digit's word alone ("two", "one", "zero"; not "oh", an interjection, nor a
     homophone, a word elsewhere): the recogniser writes a secret's groups as words that read like a
     quantity ("My reference in both M&M and two." / "Not will fix one." for "oh seven seven two" /
     "double six one"). It is masked unless its phrase frames it as a quantity (:mod:`.quantity`: a noun
     after it, "two tickets"; a determiner before it, "the one", "the last four"). ``spans`` and
     ``taken`` are updated; returns whether any was masked."""
-    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
     flags = numeric(tokens)
     masked = False
     # "I'm" between two digits' words or homophones is a nine ("For I'm one big" for "four nine one six",
@@ -894,14 +896,13 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
 
 
 def _value_said(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], breaks: frozenset[int],
-                found: list[Run]) -> None:
+                in_runs: frozenset[int]) -> None:
     """A homophone of a digit right after "my ... is", in a final that a masked number ends, is the
     number's first digit, whatever the value's name was heard as ("My plan is too perfect. I'm not all
     time. [NUMBER_1]." for "My cell is two oh six, five double five, oh one four two.", tiny.en over
     mu-law; "My balance is too big, ...", base). "to" only before a digit's word or a number ("my plan
     is to pay" keeps it), and no homophone in a final with no masked number after it ("my plan is too
     expensive"). Masked as that number. ``spans`` and ``taken`` are updated."""
-    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
     for i in range(2, len(cores)):
         if taken[i] or i in in_runs or cores[i] not in HOMOPHONES or cores[i - 1] != "is":
             continue
@@ -916,14 +917,13 @@ def _value_said(spans: list[Span], taken: list[bool], tokens: list[str], cores: 
 
 
 def _dialled(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
-             before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], found: list[Run]) -> None:
+             before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], in_runs: frozenset[int]) -> None:
     """Fails closed on a phone number's digits heard as words: in the phrase after "area code" or "reach
     me" ("read me", as heard; to its punctuation or its final's end), two or more digits' words or
     homophones in a row ("You can reach the area code for one time." for "... area code four one five.",
     base and tiny.en over mu-law; "area called Or one time", base in packs: "or" the four); not "the
     one" ("The area code is the one for Boston."). Masked, they open a passage.
     ``spans`` and ``taken`` are updated."""
-    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
     for k in range(1, len(cores)):
         if not (cores[k - 1] == "area" and cores[k] in _AREA_CODE
                 or cores[k - 1] in ("reach", "read") and cores[k] in ("me", "us")):
@@ -952,12 +952,11 @@ def _dialled(spans: list[Span], taken: list[bool], tokens: list[str], cores: lis
 
 
 def _said_again(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
-                before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], found: list[Run]) -> None:
+                before: list[Context], keyword_at: list[str | None], breaks: frozenset[int], in_runs: frozenset[int]) -> None:
     """Fails closed on one word three times or more in a row: a digit read again and again ("time time
     time" for "five five five", tiny.en; "My god, I'm very time time time" for a card's keyword and
     digits, issue 43); not a function word, a greeting or an intensifier ("no no no", "hello, hello,
     hello", "very very very"). Masked as a number, it opens a passage. ``spans`` and ``taken`` are updated."""
-    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
     i = 0
     while i < len(cores):
         j = i + 1
@@ -998,13 +997,12 @@ def _lead(span: Span, tokens: list[str], cores: list[str], starts: list[int], br
 
 def _digits_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
                   before: list[Context], keyword_at: list[str | None], breaks: frozenset[int],
-                  found: list[Run]) -> None:
+                  in_runs: frozenset[int]) -> None:
     """A final that says nothing but digits' words ("four", "Oh.", "too.") is a piece of a number read
     over finals, alone: the redactor holds it for the next final, and a hold's timer that lets it go
     alone must not let it go in clear. So is a homophone that ends a final outside a number (the
     last digit of what the caller read: "The digits on the back aren't I low too." for "... are nine
     oh two."; "toll free" at a final's end costs its word). ``spans`` and ``taken`` are updated."""
-    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
     bounds = sorted({0, *breaks, len(cores)})
     for first, end in zip(bounds, bounds[1:]):
         if end > first and not any(taken[first:end]) and all(c in DIGIT_SPELLINGS for c in cores[first:end]):
@@ -1085,14 +1083,13 @@ def _absorb(spans: list[Span], taken: list[bool], found: list[Run], tokens: list
 
 
 def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
-                 before: list[Context], keyword_at: list[str | None], found: list[Run]) -> None:
+                 before: list[Context], keyword_at: list[str | None], in_runs: frozenset[int]) -> None:
     """What the recogniser kept of a number it garbled, outside every number the rules read: a
     digit's word alone in a card's or an SSN's keyword context ("uno sociales uno nostres, cuatro
     tinkos": base over Spanish) or after such a number; a homophone that starts the text or ends a
     sentence or the text there, in a phone number's, or after any number masked ("[CREDIT_CARD_1]
     near O'miral, near O'miral, for"). A homophone inside a sentence is a word ("pay for it"), a number word after a
     phone keyword a quantity ("two kids"). ``spans`` and ``taken`` are updated."""
-    in_runs = {i for run in found for i in range(run.first, run.last + 1)}
     for i, token in enumerate(tokens):
         if taken[i] or i in in_runs or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first"):
             continue  # ("the last four of my social": no digit)
