@@ -1390,7 +1390,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
 
 def _address(run: Run, tokens: list[str], cores: list[str]) -> Span | None:
     """A street address that begins with ``run`` (a house number of 6 digits at most): up to three
-    words and a street suffix, then the city and state's words and a ZIP code of 5 (or 9) digits
+    words and a street suffix in its sentence, then the city and state's words and a ZIP code of 5 (or 9) digits
     within four words after the suffix (``123 main street dallas texas 75201``); or, in an address
     context ("I live at 42 Elms Treet", the suffix misheard), the house number and up to three
     words after it, to the end of the sentence. None if neither."""
@@ -1398,6 +1398,8 @@ def _address(run: Run, tokens: list[str], cores: list[str]) -> Span | None:
     if len(run.digits) > 6:
         return None
     for j in range(last + 1, min(last + 5, len(tokens))):
+        if tokens[j - 1].rstrip()[-1:] in ".?!":
+            break  # (a sentence's end: "five, four, three, two, one. No way." is no address)
         if cores[j] in _STREET:
             end = j
             if tokens[j].rstrip()[-1:] not in ".?!":
