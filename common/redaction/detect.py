@@ -863,11 +863,16 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     for i, c in enumerate(cores):
         if taken[i] or i in in_runs or c not in _DIGIT_WORDS:
             continue
+        # (Where cards are redacted, a determiner makes no quantity of a digit's word that ends its phrase
+        # after "through" or "until" in its sentence: "It's gone through all four, only one." for "It's good
+        # thru oh four thirty one.", tiny.en over mu-law, is an expiry; "all four of them" is a quantity.)
+        expiry = "pci" in kinds and (tokens[i].rstrip()[-1:] in _STOPS or i + 1 == len(tokens) or i + 1 in breaks) \
+            and _until_before(i, tokens, cores, breaks)
         if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
-                or determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
+                or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
                 or i > 0 and cores[i - 1] in _NAMED_BY:  # ("chapter three", as "page 32" stays)
             continue
-        entity = _sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER"
+        entity = "CREDIT_CARD_EXPIRATION" if expiry else _sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER"
         _mask(spans, taken, i, i, _named(entity, kinds))
         masked = True
     # Homophones two or more in a row, no punctuation between, are digits ("already won to Lambon." for
@@ -893,6 +898,17 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                 spans[n] = Span(span.first, k, span.entity)
                 taken[k] = True
     return masked
+
+
+def _until_before(i: int, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
+    """A word of :data:`_UNTIL` comes before token ``i`` in its sentence, within :data:`PASSAGE_WORDS`
+    words."""
+    for j in range(i - 1, max(-1, i - 1 - PASSAGE_WORDS), -1):
+        if tokens[j].rstrip()[-1:] in ".?!" or j + 1 in breaks:
+            return False
+        if cores[j] in _UNTIL:
+            return True
+    return False
 
 
 def _value_said(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], breaks: frozenset[int],

@@ -1186,3 +1186,12 @@ def test_a_street_suffix_in_the_next_sentence_makes_no_address(kinds):
     out = redacted(["Five, four, three, two, one. No way. One line."], kinds)
     assert in_clear(out) == [] and "LOCATION_ADDRESS" not in out[0], out
     assert redacted(["I live at 42 Elm Street."], kinds) == ["I live at [LOCATION_ADDRESS_1]."]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_digits_words_ending_their_phrase_after_through_are_an_expiry_where_cards_are_redacted(kinds):
+    # (tiny.en over mu-law, live and in packs, for "It's good thru oh four thirty one.")
+    out = redacted(["It's gone through all four, only one."], kinds)
+    assert in_clear(out) == [] and "CREDIT_CARD_EXPIRATION" in out[0], out
+    for text in ["We went through all four of them.", "We stayed until the one after."]:
+        assert redacted([text], kinds) == [text]
