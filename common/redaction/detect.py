@@ -732,10 +732,13 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
 
 
 def _says_a_digit(word: str) -> bool:
-    """``word`` (a core) says a digit alone or joined by a hyphen to what the recogniser made of the
-    next ("One-Ein" for "one nine", "nine-high"; base and tiny.en over mu-law, after a masked expiry;
-    not "half-seven", a time)."""
-    return word in DIGIT_SPELLINGS or "-" in word and word.split("-")[0] in DIGIT_SPELLINGS
+    """``word`` (a core) says a digit alone or joined by hyphens to what the recogniser made of the
+    digits beside it ("One-Ein" for "one nine", "nine-high", "time-free" for "five three", "I-I-I-O";
+    base and tiny.en over mu-law, in a number's passage; not "half-seven", a time)."""
+    if word in DIGIT_SPELLINGS:
+        return True
+    parts = word.split("-")
+    return len(parts) > 1 and parts[0] not in ("half", "quarter") and any(part in DIGIT_SPELLINGS for part in parts)
 
 
 def _asks_again(tokens: list[str], cores: list[str]) -> bool:

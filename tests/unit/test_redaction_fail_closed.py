@@ -1195,3 +1195,14 @@ def test_digits_words_ending_their_phrase_after_through_are_an_expiry_where_card
     assert in_clear(out) == [] and "CREDIT_CARD_EXPIRATION" in out[0], out
     for text in ["We went through all four of them.", "We stayed until the one after."]:
         assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["Sure, it's", "time-free 1.", "Double M and", "1-2-0-8."],
+                                   ["My social is 3 1 7, sorry 3 2 7.", "4 4.", "I-I-I-O 2."]])
+def test_a_digits_word_hyphened_after_a_misheard_one_in_a_passage_is_masked(texts, kinds):
+    # (base in packs for "Sure, it's" / "five three one." / "double seven." / "one two oh eight.": the
+    # "free" is the three, the "O" the zero)
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not any("time-free" in text or "I-I-I-O" in text for text in out), out
+    assert redacted(["Okay. Six two one.", "The meeting is half-seven."], kinds)[1] == "The meeting is half-seven."
