@@ -713,10 +713,50 @@ HELD_OUT_10 = (
         CallPiece("I'll pay fifty now and fifty next week.", label="amount", entity="amount"),
     )),
 )
+# An eleventh held-out part (``bench.redaction --set held-out-11``), written on 2026-11-26 after scoring
+# held-out-10 once and before the rules its leaks led to, to be scored once at the session's end, with
+# voices none of the other parts used (en-gb-x-gbcwmd+f3, en-us-nyc+m6, en-029+f2): an agent asking
+# for the security code and the expiry and the caller answering, a card read in four groups after
+# "let me grab it", a CVC, a card's last four, an SSN after "social's", a phone number after "my
+# number's", a policy ID with a letter; negatives with no keyword: a count of e-mails, a distance, two
+# ages, a closing hour, a price with no currency, a departure time, a queue's length.
+HELD_OUT_11 = (
+    ("h11-agent-code", (
+        CallPiece("Could I get the security code, please?", pause=0.8),
+        CallPiece("It's four four one.", label="cvv", entity="pci"),
+        CallPiece("And when does the card expire?", pause=0.8),
+        CallPiece("End of next year, twelve twenty seven.", label="expiry", entity="pci"),
+    )),
+    ("h11-grab-it", (
+        CallPiece("Card number, let me grab it. Three four one five,", pause=1.0, label="card", entity="pci"),
+        CallPiece("seven seven eight two,", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("one one nine three,", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("oh oh four six.", label="card", entity="pci", part=True),
+    )),
+    ("h11-cvc", (
+        CallPiece("CVC on the back is nine eight oh.", label="cvv", entity="pci"),
+        CallPiece("Last four of the card are five five one two.", label="card", entity="pci"),
+    )),
+    ("h11-socials", (
+        CallPiece("Social's two two seven, thirty one, eight oh four four.", label="ssn", entity="ssn"),
+        CallPiece("My number's four one five, two two oh, nine nine one three.", label="phone", entity="pii"),
+        CallPiece("Policy ID, P, seven seven four one nine.", label="account", entity="pii"),
+    )),
+    ("h11-negatives", (
+        CallPiece("I've got about thirty emails left.", label="amount", entity="amount"),
+        CallPiece("It's three hundred miles from here.", label="amount", entity="amount"),
+        CallPiece("The kids are six and nine.", label="amount", entity="amount"),
+        CallPiece("We close at six.", label="time", entity="time"),
+        CallPiece("The fee was twelve ninety nine.", label="amount", entity="amount"),
+        CallPiece("My flight leaves at seven forty five.", label="time", entity="time"),
+        CallPiece("There are twelve people in the queue.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
-        "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10, "spanish": SPANISH}
+        "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10,
+        "held-out-11": HELD_OUT_11, "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:
