@@ -364,6 +364,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs):
             _spellings_beside(spans, taken, cores)
         _value_said(spans, taken, tokens, cores, breaks, in_runs)
+        _unit_misheard(spans, taken, numbers_read, tokens, cores, before)
     if "pii" in kinds:
         _spoken_house_numbers(spans, taken, tokens, cores)
         for span in _emails(tokens, cores):
@@ -879,10 +880,15 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         _mask(spans, taken, i, i, _named(entity, kinds))
         masked = True
     # Homophones two or more in a row, no punctuation between, are digits ("already won to Lambon." for
-    # "forty one, eleven", base): no sentence says "won to" (not "free" nor "far": "free to", "far too").
+    # "forty one, eleven", base): no sentence says "won to" (not "free" nor "far": "free to", "far too");
+    # nor "free for" but "free for all" ("Nothing immediate free for heaven." for "The CVV is three four
+    # seven.", base and tiny.en over mu-law; "in three to five business days" is "free to five").
     i = 0
     while i < len(cores):
         j = i
+        if cores[i] == "free" and cores[i + 1:i + 2] == ["for"] and cores[i + 2:i + 3] != ["all"] \
+                and not taken[i] and i not in in_runs:
+            j = i + 1
         while j < len(cores) and cores[j] in _PAIRED_HOMOPHONES and not taken[j] and j not in in_runs \
                 and (j == i or tokens[j - 1].rstrip()[-1:] not in _STOPS and j not in breaks):
             j += 1
@@ -1098,6 +1104,25 @@ def _absorb(spans: list[Span], taken: list[bool], found: list[Run], tokens: list
                 first, last = min(span.first, run.first), max(span.last, run.last)
                 spans[n] = Span(first, last, span.entity)
                 taken[first:last + 1] = [True] * (last + 1 - first)
+                break
+
+
+def _unit_misheard(spans: list[Span], taken: list[bool], found: list[Run], tokens: list[str], cores: list[str],
+                   before: list[Context]) -> None:
+    """In a card's or an SSN's keyword context, one digit and a unit right before a masked number, nothing
+    between, is its first digits, the unit a digit misheard ("3 days [SSN_1] long." for "Yeah, three
+    eight two oh." after "Can you confirm the last four of your social?", tiny.en over mu-law): it goes
+    into the number's span. ``spans`` and ``taken`` are updated."""
+    for run in found:
+        unit = run.last + 1
+        if len(run.digits) != 1 or any(taken[run.first:unit + 1]) or unit + 1 >= len(tokens) \
+                or not (before[run.first].ssn or before[run.first].card) or cores[unit] not in _UNITS \
+                or any(tokens[i].rstrip()[-1:] in _STOPS for i in (run.last, unit)):
+            continue
+        for n, span in enumerate(spans):
+            if span.first == unit + 1 and span.entity in _NUMBER_SPANS:
+                spans[n] = Span(run.first, span.last, span.entity)
+                taken[run.first:unit + 1] = [True] * (unit + 1 - run.first)
                 break
 
 

@@ -1206,3 +1206,26 @@ def test_a_digits_word_hyphened_after_a_misheard_one_in_a_passage_is_masked(text
     out = redacted(texts, kinds)
     assert in_clear(out) == [] and not any("time-free" in text or "I-I-I-O" in text for text in out), out
     assert redacted(["Okay. Six two one.", "The meeting is half-seven."], kinds)[1] == "The meeting is half-seven."
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Nothing immediate free for heaven.", "The seamy meat is free for salmon."])
+def test_free_for_is_three_four(text, kinds):
+    # (base and tiny.en over mu-law, "The CVV is three four seven.": the keyword misheard too)
+    out = redacted([text], kinds)
+    assert "free for" not in out[0], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It was a free for all.", "It will arrive in three to five business days.",
+                                  "Feel free to call."])
+def test_free_to_and_free_for_all_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"ssn", "pii"} & set(kinds)])
+def test_a_digit_and_a_unit_right_before_a_masked_number_in_an_ssns_context_are_its_digits(kinds):
+    # (tiny.en over mu-law: "Yeah, three eight two oh." after "Can you confirm the last four of your social?")
+    out = redacted(["Can you confirm the last form of your social?", "3 days 20 long."], kinds)
+    assert in_clear(out) == [], out
+    assert redacted(["My social is 123-45-6789.", "It took 3 days 20 minutes."], kinds)[1] == "It took 3 days 20 minutes."
