@@ -456,7 +456,7 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return False
     if _said_plainly(run, tokens, cores, breaks, card=card):
         return False
-    if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and n <= 6:
+    if _priced(run, tokens, cores) and n <= 6:
         return False
     if _date_said(run, tokens, cores, card=card):
         return False
@@ -1063,7 +1063,7 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: 
         return False
     if _unit_after(run, tokens, cores, strict=True) or _said_bare(run, cores):
         return True
-    if run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and len(run.digits) <= 6:
+    if _priced(run, tokens, cores) and len(run.digits) <= 6:
         return True
     return dates and _date_said(run, tokens, cores, card=card)
 
@@ -1297,10 +1297,17 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     return after in units and not broken or written[:1] in "$£€" or ":" in written or decimal and not card or percent
 
 
+def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """A word such as "charge" or "total" (:data:`_AMOUNT_BEFORE`) right before ``run``, no punctuation
+    between: "Socials, total, 3134," (base in packs for "Social's two two seven, thirty one, eight oh four
+    four", the "two two" heard as "total") prices nothing."""
+    return run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and tokens[run.first - 1].rstrip()[-1:] not in _STOPS
+
+
 def _amount(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
     """``run`` is an amount or a time: :func:`_unit_after`, or a word such as "charge" right before
     it. (Not where pieces are joined: "pay 4111. I'm 1111 1111 1111" is a card number whole.)"""
-    return _unit_after(run, tokens, cores, card=card) or run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE
+    return _unit_after(run, tokens, cores, card=card) or _priced(run, tokens, cores)
 
 
 def _joined(found: list[Run], tokens: list[str], cores: list[str], kinds: tuple[str, ...],

@@ -1229,3 +1229,11 @@ def test_a_digit_and_a_unit_right_before_a_masked_number_in_an_ssns_context_are_
     out = redacted(["Can you confirm the last form of your social?", "3 days 20 long."], kinds)
     assert in_clear(out) == [], out
     assert redacted(["My social is 123-45-6789.", "It took 3 days 20 minutes."], kinds)[1] == "It took 3 days 20 minutes."
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_price_word_with_a_comma_before_the_number_prices_nothing(kinds):
+    # (base in packs for "Social's two two seven, thirty one, eight oh four four.": "two two" as "total")
+    out = redacted(["Socials, total, 3134,"], kinds)
+    assert in_clear(out) == [], out
+    assert redacted(["Please charge 149 to my card."], kinds) == ["Please charge 149 to my card."]
