@@ -752,11 +752,46 @@ HELD_OUT_11 = (
         CallPiece("There are twelve people in the queue.", label="amount", entity="amount"),
     )),
 )
+# A twelfth held-out part (``bench.redaction --set held-out-12``), written on 2026-11-26 after scoring
+# held-out-11 once and before scoring the rule its leaks led to, to be scored once at the session's end,
+# with voices none of the other parts used (en-gb-x-gbclan+f4, en-us+m8, en-029+m1): an agent asking
+# for the long number and the caller reading it in pairs and fours, an expiry with "expiring", a
+# security code after "three-digit number", an SSN after "the social on the account", a mobile
+# number, a card's last four after "the one ending"; negatives with no keyword: a price after "total"
+# with a comma, an age, an hour after "at", a year after "in", a round hundred, a rate.
+HELD_OUT_12 = (
+    ("h12-agent-long-number", (
+        CallPiece("Can you read me the long number on the card?", pause=0.8),
+        CallPiece("Sure. Forty two, sixty one,", pause=1.0, label="card", entity="pci"),
+        CallPiece("three three oh nine,", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("eighteen, seventy five,", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("two two four oh.", label="card", entity="pci", part=True),
+    )),
+    ("h12-expiring", (
+        CallPiece("It's expiring oh six, twenty eight.", label="expiry", entity="pci"),
+        CallPiece("And the three-digit number is five oh two.", label="cvv", entity="pci"),
+    )),
+    ("h12-social-on-account", (
+        CallPiece("The social on the account is six one four, two nine, three three eight oh.", label="ssn",
+                  entity="ssn"),
+        CallPiece("My mobile is nine one nine, four oh two, seven seven one six.", label="phone", entity="pii"),
+        CallPiece("Is that the one ending nine nine four one?", label="card", entity="pci"),
+    )),
+    ("h12-negatives", (
+        CallPiece("The total, two hundred forty dollars, was too much.", label="amount", entity="amount"),
+        CallPiece("My daughter just turned twelve.", label="amount", entity="amount"),
+        CallPiece("The office opens at eight.", label="time", entity="time"),
+        CallPiece("We bought the house in nineteen ninety five.", label="date", entity="date"),
+        CallPiece("They sent us three hundred letters.", label="amount", entity="amount"),
+        CallPiece("It's twenty dollars a week.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
         "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10,
-        "held-out-11": HELD_OUT_11, "spanish": SPANISH}
+        "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12,
+        "spanish": SPANISH}
 
 
 def speak(text: str, voice: str) -> np.ndarray:
