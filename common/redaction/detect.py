@@ -496,7 +496,7 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     if n <= 2 and (before in _AGE_VERBS or before in ("is", "'s") and first > 1 and cores[first - 2] in _KIN
                    or before.endswith("'s") and before[:-2] in _KIN):
         return True
-    if before == "at" and not (first > 1 and cores[first - 2] in _CALLED):
+    if _after_at(first, cores):
         ends = tokens[run.last].rstrip()[-1:] in ".?!"
         written = "".join(tokens[first:run.last + 1])
         spoken = not any(ch.isdigit() for ch in written)
@@ -507,6 +507,12 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
             and re.fullmatch(r"19\d\d|20[01]\d" if card else r"(?:19|20)\d\d", run.digits):
         return True
     return n == 3 and run.digits.endswith("00") and counts_a_noun(tokens, cores, run.last, breaks=breaks)
+
+
+def _after_at(first: int, cores: list[str]) -> bool:
+    """Token ``first`` comes after "at", which says a time there but after "me", "us", "reach" or "number"
+    (:data:`_CALLED`: "call me at 830" may be a phone number's first group)."""
+    return first > 0 and cores[first - 1] == "at" and not (first > 1 and cores[first - 2] in _CALLED)
 
 
 def _said_twice(run: Run, cores: list[str]) -> bool:
@@ -874,8 +880,9 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             and _until_before(i, tokens, cores, breaks)
         if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
                 or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
-                or i > 0 and cores[i - 1] in _NAMED_BY:  # ("chapter three", as "page 32" stays)
-            continue
+                or i > 0 and cores[i - 1] in _NAMED_BY \
+                or _after_at(i, cores) and c != "zero" and tokens[i].rstrip()[-1:] in ".?!":
+            continue  # ("chapter three", as "page 32" stays; "The office opens at eight.", as "at 10.")
         entity = "CREDIT_CARD_EXPIRATION" if expiry else _sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER"
         _mask(spans, taken, i, i, _named(entity, kinds))
         masked = True
