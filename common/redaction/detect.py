@@ -181,7 +181,8 @@ _MALFORMED_AMOUNT = re.compile(r"\.\d+,\d")
 # Homophones that say digits when two come in a row (:func:`_words_alone`).
 _PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
 # A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
-_DIGIT_WORDS = frozenset("zero one two three four five six seven eight nine".split())
+_DIGIT_NAMES = "zero one two three four five six seven eight nine".split()  # (by value)
+_DIGIT_WORDS = frozenset(_DIGIT_NAMES)
 _ONE_DIGIT = frozenset("zero one two three four five six seven eight nine oh o double triple".split()) | frozenset(SPANISH_DIGITS)
 # Spanish digits that are no English word ("uno", the game, is one): in an English final, a digit heard.
 _SPANISH_ONLY = frozenset(SPANISH_DIGITS) - {"uno"}
@@ -496,11 +497,13 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     if n <= 2 and (before in _AGE_VERBS or before in ("is", "'s") and first > 1 and cores[first - 2] in _KIN
                    or before.endswith("'s") and before[:-2] in _KIN):
         return True
+    if n <= 2 and _hour_ending_at(first, run.last, int(run.digits), tokens, cores):
+        return True
     if _after_at(first, cores):
         ends = tokens[run.last].rstrip()[-1:] in ".?!"
         written = "".join(tokens[first:run.last + 1])
         spoken = not any(ch.isdigit() for ch in written)
-        if n <= 2 and 1 <= int(run.digits) <= 12 and ends or spoken and _clock_digits(run.digits) \
+        if spoken and _clock_digits(run.digits) \
                 or ends and bool(_QUARTER_CLOCK.match(run.digits)) and written.rstrip(".?!").isdigit():
             return True
     if before == "in" and _final_of(first, breaks, len(tokens))[0] < first - 1 \
@@ -513,6 +516,12 @@ def _after_at(first: int, cores: list[str]) -> bool:
     """Token ``first`` comes after "at", which says a time there but after "me", "us", "reach" or "number"
     (:data:`_CALLED`: "call me at 830" may be a phone number's first group)."""
     return first > 0 and cores[first - 1] == "at" and not (first > 1 and cores[first - 2] in _CALLED)
+
+
+def _hour_ending_at(first: int, last: int, hour: int, tokens: list[str], cores: list[str]) -> bool:
+    """Tokens ``first``..``last`` say ``hour`` (1-12) after "at" (:func:`_after_at`) and end their
+    sentence: "The store opens at 10.", "The office opens at eight."."""
+    return 1 <= hour <= 12 and _after_at(first, cores) and tokens[last].rstrip()[-1:] in ".?!"
 
 
 def _said_twice(run: Run, cores: list[str]) -> bool:
@@ -881,7 +890,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
                 or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
                 or i > 0 and cores[i - 1] in _NAMED_BY \
-                or _after_at(i, cores) and c != "zero" and tokens[i].rstrip()[-1:] in ".?!":
+                or _hour_ending_at(i, i, _DIGIT_NAMES.index(c), tokens, cores):
             continue  # ("chapter three", as "page 32" stays; "The office opens at eight.", as "at 10.")
         entity = "CREDIT_CARD_EXPIRATION" if expiry else _sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER"
         _mask(spans, taken, i, i, _named(entity, kinds))
