@@ -786,11 +786,54 @@ HELD_OUT_12 = (
         CallPiece("It's twenty dollars a week.", label="amount", entity="amount"),
     )),
 )
+# A thirteenth held-out part (``bench.redaction --set held-out-13``), written on 2026-11-26 at the start
+# of a session and before any of its rules, to be scored once at its end, with voices none of the other
+# parts used (en-gb-scotland+f2, en-us-nyc+m1, en-029+m3): an agent asking for the "security number"
+# and the caller hesitating, an expiry as a month's name and a year, an American Express number read
+# four-six-five, an SSN with a correction ("sorry"), a phone number whose area code is its own final,
+# a bank account number, the agent reading the card's last four back; negatives with no keyword: years
+# as a customer, a weight, a count of calls, a callback time, a day of the month, a temperature, a bill
+# without a currency, a count of cars.
+HELD_OUT_13 = (
+    ("h13-security-number", (
+        CallPiece("For verification, what's the security number on the card?", pause=0.8),
+        CallPiece("Uh, it's eight one three.", label="cvv", entity="pci"),
+        CallPiece("And the expiry?", pause=0.8),
+        CallPiece("September twenty seven.", label="expiry", entity="pci"),
+    )),
+    ("h13-amex", (
+        CallPiece("It's an American Express. Three seven eight two,", pause=1.0, label="card", entity="pci"),
+        CallPiece("six one nine four oh five,", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("three one oh eight two.", label="card", entity="pci", part=True),
+    )),
+    ("h13-social-sorry", (
+        CallPiece("My social is five two nine, sorry, five two eight, four four, one oh six seven.", label="ssn",
+                  entity="ssn"),
+        CallPiece("Area code seven one eight.", pause=1.0, label="phone", entity="pii"),
+        CallPiece("Then five five five, two three oh nine.", label="phone", entity="pii", part=True),
+        CallPiece("The account number at the bank is four four seven one nine oh two six.", label="account",
+                  entity="pii"),
+    )),
+    ("h13-read-back", (
+        CallPiece("So that's the card ending in six two two four, correct?", label="card", entity="pci"),
+        CallPiece("Yes, that's right.", pause=0.8),
+    )),
+    ("h13-negatives", (
+        CallPiece("I've been a customer for eleven years.", label="amount", entity="amount"),
+        CallPiece("The package weighs about four pounds.", label="amount", entity="amount"),
+        CallPiece("I called three times last week.", label="amount", entity="amount"),
+        CallPiece("Can you call me back after two thirty?", label="time", entity="time"),
+        CallPiece("My appointment is on the fourteenth.", label="date", entity="date"),
+        CallPiece("It was around ninety degrees outside.", label="amount", entity="amount"),
+        CallPiece("The bill came to eighty seven fifty.", label="amount", entity="amount"),
+        CallPiece("We have two cars and one truck.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
         "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10,
-        "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12,
+        "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13,
         "spanish": SPANISH}
 
 
