@@ -340,10 +340,10 @@ class AsrSessionState:
     redactor: Redactor | None = None  # the session asked for redaction (see asr_worker.redacting)
     redact_timer: asyncio.Task | None = None  # releases held finals after redact_hold_sec
     held_since: dict[str, float] = field(default_factory=dict)  # utterance id -> when its final was held
-    # Utterance ids of finals whose second decode with the digits prompt wrote digits it did not keep
-    # (its step .digits.STEP "refused"), until the final passes the redactor: what the redactor is told
-    # (``unread_number``). In memory only: a replay decodes the final, and says it, again.
-    unread_numbers: set[str] = field(default_factory=set)
+    # Utterance id -> the text of a final's second decode with the digits prompt that wrote digits it
+    # did not keep (its step .digits.STEP "refused"), until the final passes the redactor: what the
+    # redactor is told (``unread_number``). In memory only: a replay decodes the final, and says it, again.
+    unread_numbers: dict[str, str] = field(default_factory=dict)
 
     def tasks(self) -> list[asyncio.Task | None]:
         """The session's tasks (None where there is none): its own, its mode's, the redaction timer's."""

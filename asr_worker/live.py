@@ -374,7 +374,7 @@ class LiveSessions(Mode[LiveState]):
         whose digits' second decode was refused is noted for the redactor
         (:attr:`~.core.AsrSessionState.unread_numbers`)."""
         if final and hypothesis.step(DIGITS) == "refused":
-            session.state.unread_numbers.add(utterance_id(session.session_id, utt.start))
+            session.state.unread_numbers[utterance_id(session.session_id, utt.start)] = hypothesis.retried
         start, end = utt.start, max(end, utt.start)
         if final:  # where its words were said (.span)
             start, end = final_span(utt.pcm()[:end - utt.start], utt.start)

@@ -324,7 +324,7 @@ class Recordings(Mode[PackState]):
             elif isinstance(record, Transcript) and record.final:
                 if (needs_digits(record.text) or record.no_words) and ahead.number_passage(record.start):
                     record = await self._decode_digits(session, asr, pack, record, prompt)
-                ahead.final(record, unread_number=record.utterance_id in asr.unread_numbers)
+                ahead.final(record, unread_number=asr.unread_numbers.get(record.utterance_id, ""))
             again.append(record)
         return again
 
@@ -350,7 +350,7 @@ class Recordings(Mode[PackState]):
         self.metrics.digit_redecodes.labels(kept=str(kept).lower()).inc()
         if not kept:
             if came == "refused":  # as a live final's (.live): the redactor decides what it means
-                asr.unread_numbers.add(final.utterance_id)
+                asr.unread_numbers[final.utterance_id] = hypothesis.text if hypothesis is not None else ""
             return final
         assert hypothesis is not None  # kept
         return replace(final, text=hypothesis.text, confidence=probability(hypothesis.confidence), no_words=False,

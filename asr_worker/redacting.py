@@ -17,7 +17,7 @@ started in time (its final is what the hold waits for). A release by the timer c
 be mid-utterance); the next boundary's does.
 
 A final whose second decode with the digits prompt wrote digits that were not kept (the stage
-notes its utterance id in the session's ``unread_numbers``) is given to the redactor as
+notes it in the session's ``unread_numbers``) is given to the redactor with that decode's text as
 ``unread_number``, which decides what that means; the note never leaves the worker's memory.
 
 Names (``pii``): before a commit's transcripts are redacted, the worker's
@@ -49,7 +49,7 @@ class RedactedState(Protocol):
     redactor: Redactor | None
     redact_timer: asyncio.Task | None
     held_since: dict[str, float]
-    unread_numbers: set[str]
+    unread_numbers: dict[str, str]
 
 
 StateT = TypeVar("StateT", bound=RedactedState)
@@ -115,8 +115,7 @@ class RedactionFilter:
                 out.append(redactor.partial(record, names=names.get(id(record), frozenset())))
             elif isinstance(record, Transcript):
                 asr.held_since.setdefault(record.utterance_id, now)
-                unread = record.utterance_id in asr.unread_numbers
-                asr.unread_numbers.discard(record.utterance_id)
+                unread = asr.unread_numbers.pop(record.utterance_id, "")
                 out.extend(redactor.final(record, names=names.get(id(record), frozenset()), unread_number=unread))
                 wait = self.hold_sec
             elif isinstance(record, SpeechStart):

@@ -187,15 +187,15 @@ def phone_line(audio: np.ndarray) -> np.ndarray:
 
 
 # What the re-decodes with the digits prompt did, over the whole run: per re-decoded final, (request
-# id, the first decode's text, the final's text, the outcome (its step digits: kept, refused,
-# dropped), CPU seconds of the decode with it, and without).
+# id, the first decode's text, the final's text (the second decode's where that was refused), the
+# outcome (its step digits: kept, refused, dropped), CPU seconds of the decode with it, and without).
 REDECODES: list[tuple[str, str, str, str, float, float]] = []
 
 
 async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
-                 digits_prompt: str = "", language: str = "en") -> tuple[str, tuple, bool]:
-    """The final's text, its words, and whether its second decode's digits were refused (what the ASR
-    stage tells the redactor: ``unread_number``)."""
+                 digits_prompt: str = "", language: str = "en") -> tuple[str, tuple, str]:
+    """The final's text, its words, and its second decode's text where that wrote digits that were
+    refused ("" otherwise: what the ASR stage tells the redactor, ``unread_number``)."""
     request = DecodeRequest(request_id=request_id, audio=audio, final=True, language=language, word_timestamps=True,
                             context=prompt, retry=digits_retry(digits_prompt) if digits_prompt else None)
     started = time.process_time()  # CPU of the process: the decode thread's, the only one busy
@@ -205,19 +205,19 @@ async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
         # What the re-decode cost this final: the same decode without the digits prompt, timed.
         started = time.process_time()
         first = await engine.transcribe(replace(request, request_id=request_id + "-plain", retry=None))
-        REDECODES.append((request_id, first.text, hypothesis.text, hypothesis.step(DIGITS), seconds,
+        REDECODES.append((request_id, first.text, hypothesis.retried or hypothesis.text, hypothesis.step(DIGITS), seconds,
                           time.process_time() - started))
-    return hypothesis.text, hypothesis.words, hypothesis.step(DIGITS) == "refused"
+    return hypothesis.text, hypothesis.words, hypothesis.retried if hypothesis.step(DIGITS) == "refused" else ""
 
 
 async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt: str = "",
-                    language: str = "en") -> tuple[list[Transcript], frozenset[str]]:
+                    language: str = "en") -> tuple[list[Transcript], dict[str, str]]:
     """One final per piece, as the ASR stage would write it before redaction; with ``digits_prompt``,
     each final of a number passage (a redactor fed the finals so far decides, as the ASR stage's does)
-    carries it for the engine's re-decode. Also the utterance ids of the finals whose second decode's
-    digits were refused (``unread_number``)."""
+    carries it for the engine's re-decode. Also, by utterance id, the second decodes whose digits
+    were refused (``unread_number``)."""
     finals, at = [], 0
-    unread: set[str] = set()
+    unread: dict[str, str] = {}
     passages = Redactor(KINDS, hold_gap=round(HOLD_SEC * SAMPLE_RATE))
     for n, piece in enumerate(pieces):
         if source == "text":
@@ -235,15 +235,15 @@ async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt
             except Exception as exc:  # the engine's failure, not the redactor's: scored as no final, said
                 print(f"  {source}-{n}-{at}: the decode failed ({type(exc).__name__}: {exc}); {piece.text!r} "
                       "has no final")
-                text, words, refused = "", (), False
+                text, words, refused = "", (), ""
             finals.append(Transcript(utterance_id=f"b-{at}", start=at, end=at + length, text=text, final=True,
                                      words=session_words(words, at, at + length)))
             if refused:
-                unread.add(finals[-1].utterance_id)
+                unread[finals[-1].utterance_id] = refused
             passages.speech_start(at)
             passages.final(finals[-1], unread_number=refused)
         at += length + int(piece.pause * SAMPLE_RATE)
-    return finals, frozenset(unread)
+    return finals, unread
 
 
 def read_finals(path: pathlib.Path) -> list[Transcript]:
@@ -252,13 +252,13 @@ def read_finals(path: pathlib.Path) -> list[Transcript]:
 
 
 async def packed_finals(pieces, source: str, engine, digits_prompt: str,
-                        language: str = "en") -> tuple[list[Transcript], frozenset[str]]:
+                        language: str = "en") -> tuple[list[Transcript], dict[str, str]]:
     """One final per piece (an empty one where none came), of the call as a recording: its pieces, one
     utterance each, decoded in packs by an ASR stage redacting ``pci,ssn`` (which decides the second
     decodes with ``digits_prompt``); the finals as they went into its redactor. Each second decode
     is printed, and each utterance that its pack wrote nothing of (decoded alone, and what that
-    wrote, with its CPU time; or spanned by a number written beside it). Also the utterance ids the
-    stage told its redactor ``unread_number`` (a second decode's digits refused)."""
+    wrote, with its CPU time; or spanned by a number written beside it). Also, by utterance id, what
+    the stage told its redactor as ``unread_number`` (a second decode whose digits it refused)."""
     voice, line = source.split("/")
     records: list[Record] = []
     starts, at = [], 0
@@ -277,14 +277,15 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str,
                                                 metrics=AsrMetrics(registry)))
     stage = runner.stage
     clear: dict[str, Transcript] = {}
-    told: set[str] = set()
+    told: dict[str, str] = {}
     redacting = stage.redaction.redact
 
     def redact(session, outputs, names=None):  # the finals before the stage's redactor, kept for scoring
         outputs = list(outputs)
         finals = [r for r in outputs if isinstance(r, Transcript) and r.final]
         clear.update((r.utterance_id, r) for r in finals)
-        told.update(r.utterance_id for r in finals if r.utterance_id in session.state.unread_numbers)
+        told.update((r.utterance_id, session.state.unread_numbers[r.utterance_id]) for r in finals
+                    if r.utterance_id in session.state.unread_numbers)
         return redacting(session, outputs, names)
 
     stage.redaction.redact = redact
@@ -294,7 +295,8 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str,
         again = await decode_digits(session, asr, pack, final, prompt)
         print(f"  {source}-{final.start}: {final.text!r} -> {again.text!r}" if again is not final
               else f"  {source}-{final.start}: {final.text!r} "
-                   f"({'refused' if final.utterance_id in asr.unread_numbers else 'dropped'})")
+                   + (f"(refused: {asr.unread_numbers[final.utterance_id]!r})" if final.utterance_id in asr.unread_numbers
+                      else "(dropped)"))
         return again
 
     stage.packs._decode_digits = traced
@@ -322,15 +324,15 @@ async def packed_finals(pieces, source: str, engine, digits_prompt: str,
         await stage.close(session, "bench over")
     return [clear.get(utterance_id(source, start)) or Transcript(utterance_id=utterance_id(source, start), start=start,
                                                                  end=start + length, text="", final=True)
-            for start, length in starts], frozenset(told)
+            for start, length in starts], told
 
 
 def redact(finals: list[Transcript], hold_sec: float, nlp=None, name_costs: list[float] | None = None,
-           unread: frozenset[str] = frozenset()) -> tuple[dict[str, str], list[float], list[float]]:
+           unread: dict[str, str] | None = None) -> tuple[dict[str, str], list[float], list[float]]:
     """The redacted text of each final (by utterance id), the seconds each final took in the
     redactor, and the seconds each held final waited (the last of a call: ``hold_sec``, the timer).
     ``nlp``: the name model (None: names are not looked for); the seconds it took a final go
-    to ``name_costs``. ``unread``: the finals told ``unread_number``."""
+    to ``name_costs``. ``unread``: what finals are told as ``unread_number``, by utterance id."""
     redactor = Redactor(KINDS, hold_gap=round(hold_sec * SAMPLE_RATE))
     out: dict[str, str] = {}
     costs: list[float] = []
@@ -354,7 +356,7 @@ def redact(finals: list[Transcript], hold_sec: float, nlp=None, name_costs: list
                 name_costs.append(time.perf_counter() - started)
         started = time.perf_counter()
         released = redactor.speech_start(final.start) + redactor.final(
-            final, names=names, unread_number=final.utterance_id in unread)
+            final, names=names, unread_number=(unread or {}).get(final.utterance_id, ""))
         costs.append(time.perf_counter() - started)
         if redactor.holding:
             held_at.setdefault(final.utterance_id, final.end)
@@ -443,9 +445,9 @@ class Finals:
         self.cache = pathlib.Path(cache) if cache else None
         self.engine: Engine | None = None
 
-    async def of(self, name: str, pieces, source: str) -> tuple[list[Transcript], frozenset[str]]:
-        """The call's finals, and the utterance ids of those whose second decode's digits were refused
-        (kept beside the cache's file, ``.unread.json``)."""
+    async def of(self, name: str, pieces, source: str) -> tuple[list[Transcript], dict[str, str]]:
+        """The call's finals, and by utterance id the second decodes whose digits were refused (kept
+        beside the cache's file, ``.refused.json``; a cache without it is decoded again)."""
         path = None
         if self.cache is not None and source != "text":
             script = hashlib.sha1(repr([(p.text, p.pause) for p in pieces]).encode()).hexdigest()[:8]
@@ -456,9 +458,9 @@ class Finals:
             if self.packs:
                 script += "-packs"
             path = self.cache / f"{self.model or 'tiny.en'}-{source.replace('/', '-')}-{name}-{script}.json"
-            if path.exists():
-                told = path.with_suffix(".unread.json")
-                return read_finals(path), frozenset(json.loads(told.read_text())) if told.exists() else frozenset()
+            told = path.with_suffix(".refused.json")
+            if path.exists() and told.exists():
+                return read_finals(path), json.loads(told.read_text())
         if source != "text" and self.engine is None:
             self.engine = load_engine("whisper", WhisperOptions(model=self.model, num_workers=1,
                                                                 batch_process=False))
@@ -471,7 +473,7 @@ class Finals:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps([records.encode(final).hex() for final in finals]))
-            path.with_suffix(".unread.json").write_text(json.dumps(sorted(unread)))
+            path.with_suffix(".refused.json").write_text(json.dumps(unread, sort_keys=True))
         return finals, unread
 
     async def close(self) -> None:
@@ -509,7 +511,8 @@ def report_redecodes() -> None:
     refused = sum(o == "refused" for _, _, _, o, _, _ in REDECODES)
     print(f"== re-decoded with the digits prompt: {len(REDECODES)} finals, kept {kept}, refused (wrote digits) {refused}")
     for request_id, first, final, came, _, _ in REDECODES:
-        print(f"  {request_id}: {first!r} -> {final!r}" if came == "kept" else f"  {request_id}: {first!r} ({came})")
+        print(f"  {request_id}: {first!r} -> {final!r}" + ("" if came == "kept" else f" ({came})") if came != "dropped"
+              else f"  {request_id}: {first!r} (dropped)")
     if REDECODES:
         extra = sorted((w - wo) * 1e3 for *_, w, wo in REDECODES)
         plain = sorted(wo * 1e3 for *_, wo in REDECODES)
@@ -533,7 +536,8 @@ async def score(source: str, decoded: Finals, hold_sec: float, nlp, calls=CALLS)
     for name, pieces in calls:
         finals, unread = await decoded.of(name, pieces, source)
         redacted, cost, held = redact(finals, hold_sec, nlp, name_costs, unread)
-        told += [f"{name}: {f.text!r} -> {redacted[f.utterance_id]!r}" for f in finals if f.utterance_id in unread]
+        told += [f"{name}: {f.text!r} (refused: {unread[f.utterance_id]!r}) -> {redacted[f.utterance_id]!r}"
+                 for f in finals if f.utterance_id in unread]
         costs += cost
         holds += held
         texts = [redacted[final.utterance_id] for final in finals]

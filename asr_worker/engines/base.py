@@ -102,6 +102,9 @@ class Hypothesis:
     # (its name: its judge's outcome), the loop guard ("loop": "recovered" or "truncated",
     # :mod:`.loop_guard`). The ASR stage counts them; a step that did nothing is not there.
     steps: tuple[tuple[str, str], ...] = ()
+    # The text of the request's :class:`Retry` when its judge did not keep it ("" when none ran or it
+    # was kept): a refused digits decode still says where the recogniser, asked, heard a number.
+    retried: str = ""
     # The request's ``languages`` with their probabilities in its audio (renormalised among them,
     # most probable first), where the engine detects languages (whisper's multilingual models).
     language_probs: tuple[tuple[str, float], ...] = ()

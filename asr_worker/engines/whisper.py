@@ -306,6 +306,8 @@ class WhisperDecoder:
                     came = retry.judge(hypothesis.text, again.text)
                     if came == "kept":
                         hypothesis, scores = again, again_scores
+                    else:
+                        hypothesis = replace(hypothesis, retried=again.text)
                     hypothesis = hypothesis.with_step(retry.name, came)
                 results[index] = hypothesis, scores
             elif request.word_timestamps:
@@ -432,15 +434,19 @@ class WhisperDecoder:
         # with its prompt, the beam fallback included, one by one (CTranslate2 batches only prompts
         # whose previous text is of one length).
         retried: dict[int, str] = {}
+        refused: dict[int, str] = {}  # the retry's text where it was not kept
         for index, request in enumerate(requests):
             first, retry = scored(index, decodes[index]).text, request.retry
             if retry is not None and retry.wanted(first):
                 again, beamed = decode([index], {index: prompt(index, retry.context(request.context))})
-                retried[index] = retry.judge(first, scored(index, again[index]).text)
+                second = scored(index, again[index]).text
+                retried[index] = retry.judge(first, second)
                 if retried[index] == "kept":
                     decodes[index] = again[index]
                     fell_back.pop(index, None)
                     fell_back.update(beamed)
+                else:
+                    refused[index] = second
         sequences = [decodes[i][0] for i in range(len(requests))]
         aligned = self._align(encoded, windows, tokenizers, sequences, contents,
                               [r.word_timestamps for r in requests])
@@ -458,7 +464,8 @@ class WhisperDecoder:
                                           tokens=len(tokens), token_ids=tuple(self.tokenize(text)), words=words,
                                           confidence=confidence, language_probs=probabilities[index],
                                           steps=steps(fell_back.get(index, ""), requests[index].retry,
-                                                      retried.get(index, ""))),
+                                                      retried.get(index, "")),
+                                          retried=refused.get(index, "")),
                                Decoded(text=text, avg_logprob=avg_logprob, no_speech_prob=no_speech_prob)))
         return hypotheses
 

@@ -114,7 +114,7 @@ _CARD_PIECES = ("CREDIT_CARD", "CREDIT_CARD_EXPIRATION", "CVV")
 # Words a recogniser puts between a number and a digit of it it wrote apart ("for the 11").
 _FILLERS = frozenset({"the", "a", "and", "uh", "um", "then"})
 # The entities that are a number (a digit's word beside one is one of its digits).
-_NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER", "NUMBER"})
+NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER", "NUMBER"})
 # Nouns that say what the number after them names: a place in a text, a vehicle, a room ("page 32",
 # "flight 229", "apartment 4"); of 4 digits at most, said as a number (read digit by digit it fails
 # closed: "room four one one one, ..."). None that a digit's word is heard as: not "level" ("level 1."
@@ -703,7 +703,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     changed = True
     while changed:
         changed = False
-        for span in [s for s in spans if s.entity in _NUMBER_SPANS and s not in opened_by]:
+        for span in [s for s in spans if s.entity in NUMBER_SPANS and s not in opened_by]:
             opened_by.add(span)
             lead = _lead(span, tokens, cores, starts, breaks)
             after, past = ahead(span.last + 1, PASSAGE_WORDS)
@@ -713,7 +713,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                     passage[i] = span.entity
         for run in found:
             # (A day glued to a masked number is a piece of it: "November 7th [to]" for "oh seven seven two".)
-            glued = any(s.first == run.last + 1 and s.entity in _NUMBER_SPANS for s in spans) \
+            glued = any(s.first == run.last + 1 and s.entity in NUMBER_SPANS for s in spans) \
                 and tokens[run.last].rstrip()[-1:] not in _STOPS
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) \
                     or _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) \
@@ -918,7 +918,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     if masked:
         for n, span in enumerate(spans):
             k = span.last + 1
-            if span.entity in _NUMBER_SPANS and k < len(cores) and cores[k] in ("double", "triple") and not taken[k] \
+            if span.entity in NUMBER_SPANS and k < len(cores) and cores[k] in ("double", "triple") and not taken[k] \
                     and tokens[span.last].rstrip()[-1:] not in _STOPS and k not in breaks:
                 spans[n] = Span(span.first, k, span.entity)
                 taken[k] = True
@@ -952,7 +952,7 @@ def _value_said(spans: list[Span], taken: list[bool], tokens: list[str], cores: 
             continue
         if cores[i] == "to" and not (i + 1 < len(cores) and (cores[i + 1] in DIGIT_SPELLINGS or i + 1 in in_runs)):
             continue
-        after = [s for s in spans if s.entity in _NUMBER_SPANS and i < s.first < end]
+        after = [s for s in spans if s.entity in NUMBER_SPANS and i < s.first < end]
         if after:
             _mask(spans, taken, i, i, min(after, key=lambda s: s.first).entity)
 
@@ -1136,7 +1136,7 @@ def _unit_misheard(spans: list[Span], taken: list[bool], found: list[Run], token
                 or any(tokens[i].rstrip()[-1:] in _STOPS for i in (run.last, unit)):
             continue
         for n, span in enumerate(spans):
-            if span.first == unit + 1 and span.entity in _NUMBER_SPANS:
+            if span.first == unit + 1 and span.entity in NUMBER_SPANS:
                 spans[n] = Span(run.first, span.last, span.entity)
                 taken[run.first:unit + 1] = [True] * (unit + 1 - run.first)
                 break
@@ -1180,7 +1180,7 @@ def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) ->
             if taken[i] or not _says_a_digit(word):
                 continue
             for n, span in enumerate(spans):
-                if span.entity not in _NUMBER_SPANS:
+                if span.entity not in NUMBER_SPANS:
                     continue
                 gap = range(i + 1, span.first) if i < span.first else range(span.last + 1, i)
                 if len(gap) > 1 or any(cores[j] not in _FILLERS for j in gap):

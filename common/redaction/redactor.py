@@ -8,9 +8,10 @@ closed: in a secret's context and near a masked number, digits are masked whatev
 around them (a final that ends in a digit's homophone is held too). Partials mask
 every number, since they cannot know whether their digits start a card. :meth:`number_passage`
 tells the stage when a final without digits deserves a second decode with a digits prompt, and
-``unread_number`` lets a short final the recogniser would not write as digits be masked whole;
-both are decided from checkpointed state alone, so a replay decides the same. :meth:`state` (the
-checkpoint) exists only while nothing is held: held finals hold clear text, which must not
+``unread_number`` (that decode's text, where the stage refused it) lets a short final the
+recogniser would not write as digits be masked whole, and a longer one's words where that decode
+wrote a number (:mod:`.reread`); both are decided from checkpointed state alone, so a replay
+decides the same. :meth:`state` (the checkpoint) exists only while nothing is held: held finals hold clear text, which must not
 reach Redis, so a takeover replays and holds them again. docs/redaction.md has the rules.
 """
 
@@ -19,8 +20,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
-from .detect import CONTEXT_WORDS, FAIL_CLOSED, LOOKAHEAD, SHORT_FINAL, Context, Span, detect
+from .detect import CONTEXT_WORDS, FAIL_CLOSED, LOOKAHEAD, NUMBER_SPANS, SHORT_FINAL, Context, Span, detect
 from .itn import DIGIT_SPELLINGS, core, numeric, once, runs, words
+from .reread import replaced
 
 MAX_HELD = 4  # a card read in groups of four
 CARD_DIGITS = 13  # a number this long is a card number whatever follows
@@ -47,6 +49,7 @@ class Redactor:
         self.held: list[Transcript] = []
         self.held_names: list[frozenset[int]] = []  # per held final: its words that are a name
         self.held_whole: list[str | None] = []  # per held final: the entity it is redacted whole as, if so
+        self.held_heard: list[list[Span]] = []  # per held final: its words a refused digits decode read as a number
         # The end (a sample) of the last final when that final ended in a number; None otherwise.
         self.number_end: int | None = None
         # The entity the number the last released final ended with was redacted as (None: it
@@ -89,15 +92,21 @@ class Redactor:
         """The entity whose keyword's context holds past the held finals' words ("CREDIT_CARD" or
         "SSN", of the session's kinds; the later keyword's when both hold); None when neither does."""
         cards, ssns = _number_kinds(self.kinds)
-        context = Context(**self.context.to_dict())
-        if self.held:  # the context as it will stand once they are released (a timer may do it any time)
-            tokens, _, starts = _joined(self.held)
-            spans = detect([t[0] for t in tokens], self.kinds, context, breaks=frozenset(starts))
-            _card_read(context, spans, len(tokens))
+        context = self._context_ahead()
         card, ssn = context.card if cards else 0, context.ssn if ssns else 0
         if not (card or ssn):
             return None
         return "CREDIT_CARD" if card >= ssn else "SSN"  # more words left: the later keyword
+
+    def _context_ahead(self) -> Context:
+        """The context past the held finals' words, as it will stand once they are released (a timer
+        may do it any time); a copy."""
+        context = Context(**self.context.to_dict())
+        if self.held:
+            tokens, _, starts = _joined(self.held)
+            spans = detect([t[0] for t in tokens], self.kinds, context, breaks=frozenset(starts))
+            _card_read(context, spans, len(tokens))
+        return context
 
     def _whole(self, transcript: Transcript) -> str | None:
         """The entity a final told ``unread_number`` is redacted whole as, or a partial masked whole
@@ -108,14 +117,29 @@ class Redactor:
             return None
         return self._keyword_entity()
 
+    def _heard(self, transcript: Transcript, second: str) -> list[Span]:
+        """The spans (over its own words) of a final whose refused digits decode wrote ``second``: the
+        words in place of which that decode wrote a number the rules mask, read in the context that
+        holds for the final (:mod:`.reread`), as the entity they mask it as."""
+        said = second.split()
+        masked: dict[int, str] = {}
+        for span in detect(said, self.kinds, self._context_ahead()):
+            if span.entity in NUMBER_SPANS:
+                masked.update((i, span.entity) for i in range(span.first, span.last + 1))
+        return [Span(mine[0], mine[-1], entities[0]) for mine, theirs in replaced(words_of(transcript), said)
+                if (entities := [masked[j] for j in theirs if j in masked])]
+
     def final(self, transcript: Transcript, *, names: frozenset[int] = frozenset(),
-              unread_number: bool = False) -> list[Transcript]:
+              unread_number: str = "") -> list[Transcript]:
         """Take a final in; return the finals redacted and due now, in order (maybe none).
 
         ``names``: the indices of its words (:func:`words_of`) that are a person's name.
-        ``unread_number``: its second decode with the digits prompt wrote digits that were not kept
-        (the step ``digits`` of the engine's ``Hypothesis.steps``: "refused")."""
-        whole = self._whole(transcript) if unread_number else None  # (the state before it)
+        ``unread_number``: the text of its second decode with the digits prompt when that wrote
+        digits that were not kept (the step ``digits`` of the engine's ``Hypothesis.steps``:
+        "refused"; ``Hypothesis.retried``); "" when there was none."""
+        # (Both from the state before it.)
+        whole = self._whole(transcript) if unread_number else None
+        heard = self._heard(transcript, unread_number) if unread_number and whole is None else []
         out = self.speech_start(transcript.start)
         if not transcript.text.strip():
             return [*out, *self.release(), transcript]
@@ -132,6 +156,7 @@ class Redactor:
         self.held.append(transcript)
         self.held_names.append(names)
         self.held_whole.append(whole)
+        self.held_heard.append(heard)
         self.number_end = transcript.end if _ends_in_number(transcript) else None
         # Numbers alone need no look at the next final: every numeral goes anyway; nor does a number
         # that is a whole card already (what follows would not make its pieces any less a card).
@@ -157,6 +182,7 @@ class Redactor:
         held, self.held = self.held, []
         held_names, self.held_names = self.held_names, []
         held_whole, self.held_whole = self.held_whole, []
+        held_heard, self.held_heard = self.held_heard, []
         if not held:
             return []
         tokens, owners, starts = _joined(held)
@@ -179,6 +205,9 @@ class Redactor:
                 outside = [*(Span(s.first, min(s.last, first - 1), s.entity) for s in spans if s.first < first),
                            *(Span(max(s.first, last + 1), s.last, s.entity) for s in spans if s.last > last)]
                 spans = sorted(outside + [Span(first, last, entity)], key=lambda s: s.first)
+        for start, heard in zip(starts, held_heard):
+            for span in heard:
+                spans = _covered(spans, Span(start + span.first, start + span.last, span.entity))
         _card_read(self.context, spans, len(texts))
         ending = [s.entity for s in spans if s.last == len(texts) - 1] if _ends_in_number(held[-1]) else []
         self.number_entity = ending[0] if ending else None
@@ -258,6 +287,15 @@ def _card_read(context: Context, spans: list[Span], length: int) -> None:
         left = CONTEXT_WORDS - (length - 1 - span.last)
         if span.entity == "CREDIT_CARD" and left > context.card:
             context.card, context.code, context.expiry = left, False, False
+
+
+def _covered(spans: list[Span], extra: Span) -> list[Span]:
+    """``spans`` with ``extra`` masked too: the spans it meets become one with it, under the rules'
+    entity (theirs is read from the words; ``extra``'s only from the context)."""
+    met = [s for s in spans if s.first <= extra.last and s.last >= extra.first]
+    if met:
+        extra = Span(min(extra.first, met[0].first), max(extra.last, *(s.last for s in met)), met[0].entity)
+    return sorted([s for s in spans if s not in met] + [extra], key=lambda s: s.first)
 
 
 def _trailing_digits(held: list[Transcript]) -> int:

@@ -223,7 +223,8 @@ class Scripted(Engine):
         if retry is None or not retry.wanted(first):
             return Hypothesis(text=first, language="en")
         came = retry.judge(first, second)
-        return Hypothesis(text=second if came == "kept" else first, language="en", steps=((retry.name, came),))
+        return Hypothesis(text=second if came == "kept" else first, language="en", steps=((retry.name, came),),
+                          retried="" if came == "kept" else second)
 
     def tokenize(self, text: str) -> list[int]:
         return list(range(len(text.split())))

@@ -31,7 +31,7 @@ class Runner:
 
 def session(kinds=("pci",)) -> SimpleNamespace:
     state = SimpleNamespace(redactor=Redactor(kinds, hold_gap=3 * SECOND), held_since={}, redact_timer=None,
-                            unread_numbers=set())
+                            unread_numbers={})
     return SimpleNamespace(session_id="s", state=state)
 
 
