@@ -11,11 +11,10 @@ the prompt goes only where a card number (or an SSN) is likely and the recognise
   the session redacts card numbers or SSNs and the utterance is in a *number passage*
   (:meth:`~common.redaction.redactor.Redactor.number_passage`: a card or SSN keyword's
   context, or right after a final that ended in a number);
-* the engine decodes it as usual, and when that decode wrote words but no number longer than
-  :data:`SHORT_NUMBER` digits (:func:`needs_digits`, read as the redactor reads numbers, spoken ones
-  included), decodes it again with the prompt before the session's context, on the same encoder
-  output (a decoder pass, not another encode; the beam fallback for poor finals applies to it as
-  to the first);
+* the engine decodes it as usual, and when that decode wrote words but no number
+  (:func:`needs_digits`, read as the redactor reads numbers, spoken ones included), decodes it
+  again with the prompt before the session's context, on the same encoder output (a decoder
+  pass, not another encode; the beam fallback for poor finals applies to it as to the first);
 * :func:`keep_digits` keeps the second decode only when it writes a number the first did not
   *without losing other words*: every word of the first is in the second, or stands where the
   second wrote digits, a card or SSN keyword beside them or not (at most :data:`MAX_REPLACED`
@@ -23,11 +22,9 @@ the prompt goes only where a card number (or an SSN) is likely and the recognise
   loop guard, and base loops ``Hey, hey, hey, ...`` on "eight eight eight eight"; tiny.en wrote
   "SSN 078-05-1120." as ``S.M.``, and with the prompt ``SSN 078-05-1120.``); a second decode
   that drops a word or adds one that is neither a number nor its keyword (``Thanks for
-  watching.``) is not kept, nor is one of a first decode that wrote a number already;
+  watching.``) is not kept;
 * one not kept that wrote a number is "refused", and its text goes to the redactor, which masks
-  the first's words where it wrote a number the rules mask (:mod:`common.redaction.reread`): a
-  short number is decoded again for that alone (tiny.en wrote "Expiration is oh nine slash twenty
-  seven." as ``Estimation of all kinds last 20 years.``).
+  the first's words where it wrote a number the rules mask (:mod:`common.redaction.reread`).
 
 Pure functions over texts: unit-tested on the recorded transcripts of the evaluation set. The
 outcome (:func:`outcome`) is the hypothesis's step :data:`STEP`.
@@ -48,9 +45,6 @@ STEP = "digits"  # the name of the second decode's outcome in Hypothesis.steps
 # counting once: "eight eight eight eight" came out as one (`Hey, hey`, `K, K, K, K.`, `A-tait`),
 # "one two three" as two (`For I'm`); a longer stretch of words is speech, not a number.
 MAX_REPLACED = 2
-# A final of a number passage whose numbers are this short (digits) is decoded again: they may be
-# the part of a longer one the recogniser wrote as digits ("20 years" of an expiry's "twenty seven").
-SHORT_NUMBER = 2
 
 
 def retry(prompt: str) -> Retry:
@@ -73,8 +67,8 @@ def has_number(text: str) -> bool:
 
 def needs_digits(text: str) -> bool:
     """Whether a final of a number passage decoded as ``text`` should be decoded again with the
-    digits prompt: it has words, and no number of more than :data:`SHORT_NUMBER` digits."""
-    return bool(text.strip()) and all(len(run.digits) <= SHORT_NUMBER for run in runs(text.split()))
+    digits prompt: it has words, and none of them is a number."""
+    return bool(text.strip()) and not has_number(text)
 
 
 def keep_digits(first: str, second: str) -> bool:

@@ -65,18 +65,6 @@ def test_this_one_is_no_number():
     assert needs_digits("I want this one.")
 
 
-@pytest.mark.parametrize("first", [
-    # tiny.en, held-out-5, en-us+f4 mu-law: "Expiration is oh nine slash twenty seven." after a CVV.
-    "Estimation of all kinds last 20 years.",
-    # tiny.en, held-out-12, mu-law: "It's expiring oh six, twenty eight."
-    "It's exciting or fix 20 years.",
-    "3 3",  # two digits: an SSN's middle group, or a piece of a longer number
-])
-def test_a_decode_with_a_short_number_is_decoded_again_only_to_say_where_digits_were_heard(first):
-    assert needs_digits(first)
-    assert not keep_digits(first, "Expiration is 09/27.")  # the first wrote a number: never replaced
-
-
 @pytest.mark.parametrize("first, second", [
     # The prompt's style where there is no number (tiny.en with --redact-prompt, recorded).
     ("Sure, it is Robert Brown.", "Thanks for watching."),
