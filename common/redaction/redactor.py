@@ -205,10 +205,12 @@ class Redactor:
                 outside = [*(Span(s.first, min(s.last, first - 1), s.entity) for s in spans if s.first < first),
                            *(Span(max(s.first, last + 1), s.last, s.entity) for s in spans if s.last > last)]
                 spans = sorted(outside + [Span(first, last, entity)], key=lambda s: s.first)
+        _card_read(self.context, spans, len(texts))
+        # (After the card's context is carried: a number only a refused decode heard is no sign that the
+        # caller reads a card; the digits prompt loops on speech too, `1, 2, 3, 4, 1, 1, 1, ...`.)
         for start, heard in zip(starts, held_heard):
             for span in heard:
                 spans = _covered(spans, Span(start + span.first, start + span.last, span.entity))
-        _card_read(self.context, spans, len(texts))
         ending = [s.entity for s in spans if s.last == len(texts) - 1] if _ends_in_number(held[-1]) else []
         self.number_entity = ending[0] if ending else None
         self.continues = None

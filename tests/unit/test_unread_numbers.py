@@ -142,3 +142,17 @@ def test_partials_in_the_passage_that_short_with_no_number_are_masked_whole():
     assert r.partial(partial("For I'm")).text == "[REDACTED]"
     assert r.partial(partial("Thank you, that is all.")).text == "Thank you, that is all."
     assert redactor().partial(partial("For I'm")).text == "For I'm"  # no keyword's context
+
+
+def test_a_number_only_a_refused_decode_heard_gives_no_card_context_to_the_words_after_it():
+    # tiny.en, held-out-5, en-us+f4 mu-law, the negatives: "The meeting is at half seven." in the passage
+    # that "a hundred and twenty." opened, whose digits prompt looped. Masked, but the negatives after it
+    # are read as they would be without it (they had gone out masked as a card's context).
+    texts = ["It was $45 last month.", "A real hundred and twenty.", "I get home at quarter past six.",
+             "Let me dig in half and run.", "My turn is for a theme.", "It's a free man room house.",
+             "We focus on the 23rd of March."]
+    finals = [final(text, 3 * n * SECOND, (3 * n + 2) * SECOND) for n, text in enumerate(texts)]
+    looped = "1, 2, 3, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1"
+    told, untold = run(redactor(), finals, {3: looped}), run(redactor(), finals, {})
+    assert told[3].text == "[CREDIT_CARD_1]."
+    assert [t.text for t in told[4:]] == [t.text for t in untold[4:]] == texts[4:]
