@@ -89,6 +89,12 @@ def test_a_card_passage_gives_a_card_placeholder():
      "The new card arrived in 10 days."),  # tiny.en mu-law
     ("My credit card at five zero five slash twenty seven.", "I think you already call this m and free one.",
      "I think you already call this m and free one."),  # base
+    # Both wrote the same number (base, a CVV "seven three one" after the card's expiry: its "free one",
+    # `3-1`): the rules' reading of the first stands (they mask it).
+    ("My credit card has higher 0.5 last 20 am.", "Not a pureity cold in heaven free one.",
+     "Not a security code, it's M and 3-1."),
+    # (tiny.en, held-out-5 in packs, "I get home at quarter past six." in a passage: `six` is `6`.)
+    ("A real hundred and twenty.", "I get home at quarter past six.", "I get home at quarter past 6."),
 ])
 def test_what_must_not_be_masked_is_not(before, text, second):
     finals = [final(before, 0, SECOND), final(text, 2 * SECOND, 3 * SECOND)]
@@ -103,9 +109,9 @@ def test_what_must_not_be_masked_is_not(before, text, second):
      "[NUMBER_3]."),
     # held-out-5, tiny.en en-gb-scotland mu-law, a card's group "eighty four, double two" after its first:
     ("Okay here goes. 54, 19.", "It's not not good.", "854-1922", "[NUMBER_2]."),
-    # 2026-11-24, base, a CVV "seven three one" after the card's expiry:
-    ("My credit card has higher 0.5 last 20 am.", "Not a pureity cold in heaven free one.",
-     "Not a security code, it's M and 3-1.", "Not a [CREDIT_CARD_1]."),
+    # tiny.en, held-out-5 in packs: what it wrote otherwise is masked, its `six` (`6`) read as the rules read it.
+    ("A real hundred and twenty.", "I get home at quarter past six.", "I get 4 more of your past 6.",
+     "I get [NUMBER_2] past six."),
     # A number passage by the number before it, no keyword (base, en-gb mu-law: "four five." of an SSN):
     ("My order number is 12345", "For I'm...", "4-I", "[NUMBER_1]..."),
     # tiny.en: "The new card arrived in ten days." after a card was declined, its "ten" heard "pen": masked,
