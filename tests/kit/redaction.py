@@ -829,11 +829,45 @@ HELD_OUT_13 = (
         CallPiece("We have two cars and one truck.", label="amount", entity="amount"),
     )),
 )
+# A fourteenth held-out part (``bench.redaction --set held-out-14``), written on 2026-11-26 at the end of
+# a session, after its rules, to be scored once at the end of the next session before any of that
+# session's rules are scored on it, with voices none of the other parts used (en-gb-x-rp+m4,
+# en-us-nyc+f3, en-029+f5): a card's details asked for and read in pairs, "double oh" and "the last bit",
+# a CVV as "the three numbers on the back", an expiry as a month "of" a year, an SSN after "my social
+# security is" with "sixty", a phone number after "text me at", a member number with a letter;
+# negatives with no keyword: a wait, a fee without a currency, a count of children, a day of a month, a
+# departure time, a distance, a room, a year after "back in".
+HELD_OUT_14 = (
+    ("h14-card-details", (
+        CallPiece("Can I take the card details now?", pause=0.8),
+        CallPiece("Yep. Five five, two one, double oh seven three,", pause=1.0, label="card", entity="pci"),
+        CallPiece("eight eight four oh,", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("and the last bit is one two two six.", label="card", entity="pci", part=True),
+        CallPiece("The three numbers on the back are nine oh one.", label="cvv", entity="pci"),
+        CallPiece("It runs out in April of twenty eight.", label="expiry", entity="pci"),
+    )),
+    ("h14-social-sixty", (
+        CallPiece("My social security is three one oh, sixty, four four nine two.", label="ssn", entity="ssn"),
+        CallPiece("You can text me at six four six, five five five, oh one three two.", label="phone",
+                  entity="pii"),
+        CallPiece("The member number is M, one one nine two, eight seven.", label="account", entity="pii"),
+    )),
+    ("h14-negatives", (
+        CallPiece("I waited about forty five minutes.", label="time", entity="time"),
+        CallPiece("The fee is nine ninety nine.", label="amount", entity="amount"),
+        CallPiece("I've got three kids.", label="amount", entity="amount"),
+        CallPiece("It was the fifth of June.", label="date", entity="date"),
+        CallPiece("The train leaves at six fifteen.", label="time", entity="time"),
+        CallPiece("We drove two hundred miles.", label="amount", entity="amount"),
+        CallPiece("Room three twelve, please.", label="place", entity="place"),
+        CallPiece("That was back in twenty twenty.", label="date", entity="date"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
         "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10,
-        "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13,
+        "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13, "held-out-14": HELD_OUT_14,
         "spanish": SPANISH}
 
 
