@@ -11,8 +11,9 @@ tells the stage when a final without digits deserves a second decode with a digi
 ``unread_number`` (that decode's text, where the stage refused it) lets a short final the
 recogniser would not write as digits be masked whole, and a longer one's words where that decode
 wrote a number (:mod:`.reread`); both are decided from checkpointed state alone, so a replay
-decides the same. :meth:`state` (the checkpoint) exists only while nothing is held: held finals hold clear text, which must not
-reach Redis, so a takeover replays and holds them again. docs/redaction.md has the rules.
+decides the same. :meth:`state` (the checkpoint) exists only while nothing is held: held finals
+hold clear text, which must not reach Redis, so a takeover replays and holds them again.
+docs/redaction.md has the rules.
 """
 
 from __future__ import annotations
@@ -293,7 +294,7 @@ def _card_read(context: Context, spans: list[Span], length: int) -> None:
 
 def _covered(spans: list[Span], extra: Span) -> list[Span]:
     """``spans`` with ``extra`` masked too: the spans it meets become one with it, under the rules'
-    entity (theirs is read from the words; ``extra``'s only from the context)."""
+    entity (theirs is read from the final's own words; ``extra``'s from another decode's)."""
     met = [s for s in spans if s.first <= extra.last and s.last >= extra.first]
     if met:
         extra = Span(min(extra.first, met[0].first), max(extra.last, *(s.last for s in met)), met[0].entity)
