@@ -92,6 +92,7 @@ _ORDINAL_UNITS = ("first second third fourth fifth sixth seventh eighth ninth te
 _ORDINALS = frozenset(_ORDINAL_UNITS) | {"twentieth", "thirtieth"} | {
     f"{tens}-{unit}" for tens in ("twenty", "thirty") for unit in _ORDINAL_UNITS[:9]}
 _DAY = re.compile(r"^\d{1,2}(st|nd|rd|th)?,?$")
+_WRITTEN_ORDINAL = re.compile(r"^\d{1,2}(?:st|nd|rd|th)[.,?!]?$")  # "14th.", as whisper writes a day
 _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "boulevard", "blvd", "way",
            "court", "ct", "place", "pl", "terrace", "circle", "highway", "parkway", "square", "close"}
 _ADDRESS = {"live", "lives", "living", "address", "reside", "resides", "located"}
@@ -500,6 +501,11 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
                    or before.endswith("'s") and before[:-2] in _KIN):
         return True
     if n <= 2 and _hour_ending_at(first, run.last, int(run.digits), tokens, cores):
+        return True
+    if first == run.last and 1 <= int(run.digits) <= 31 and _WRITTEN_ORDINAL.match(tokens[first]) \
+            and (before in ("on", "by") or before == "the" and first > 1 and cores[first - 2] in ("on", "by")):
+        # A day of the month written as one after "on" ("on the 14th."): no card or SSN is read so
+        # (an expiry's year is: `most of the 27th` for "... March of twenty seven").
         return True
     if _after_at(first, cores):
         ends = tokens[run.last].rstrip()[-1:] in ".?!"

@@ -1266,3 +1266,16 @@ def test_american_express_is_a_cards_keyword(kinds):
     out = redacted(["American Express.", "6-1-9-4-5", "3, 1, 0, 8, 2"], kinds)
     assert in_clear(out) == [] and out[1:] == ["[CREDIT_CARD_1]", "[CREDIT_CARD_1]"], out
     assert redacted(["I like the American Express train."], kinds) == ["I like the American Express train."]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_day_written_as_an_ordinal_stays_where_nothing_says_a_secret(kinds):
+    # (held-out-13, every model and path: "My appointment is on the fourteenth." went out masked, a number
+    # ending its sentence, and the passage it opened masked "two cars and one truck" after it)
+    texts = ["My appointment is on the 14th.", "We have two cars and one truck."]
+    assert redacted(texts, kinds) == texts
+    # ... but not after "of" (tiny.en's `most of the 27th` for an expiry's "March of twenty seven"), nor where
+    # a keyword or a number read says a secret.
+    for texts in (["The next pirate is most of the 27th, sorry, most of the 27th."], ["My card number is", "14th."],
+                  ["My social is on the 14th."], ["Okay. 4111", "on the 21st."]):
+        assert in_clear(redacted(texts, kinds)) == [], texts
