@@ -34,7 +34,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, digits_joined, numeric, runs
+from .itn import DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, digits_joined, numeric, runs
 from .quantity import FUNCTION_WORDS, PRONOUN_DETERMINERS, counts_a_noun, determined
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
@@ -182,9 +182,8 @@ _MALFORMED_AMOUNT = re.compile(r"\.\d+,\d")
 # Homophones that say digits when two come in a row (:func:`_words_alone`).
 _PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
 # A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
-_DIGIT_NAMES = "zero one two three four five six seven eight nine".split()  # (by value)
-_DIGIT_WORDS = frozenset(_DIGIT_NAMES)
-_ONE_DIGIT = frozenset("zero one two three four five six seven eight nine oh o double triple".split()) | frozenset(SPANISH_DIGITS)
+_DIGIT_WORDS = frozenset(DIGIT_NAMES)
+_ONE_DIGIT = _DIGIT_WORDS | {"oh", "o", "double", "triple"} | frozenset(SPANISH_DIGITS)
 # Spanish digits that are no English word ("uno", the game, is one): in an English final, a digit heard.
 _SPANISH_ONLY = frozenset(SPANISH_DIGITS) - {"uno"}
 # (Not "life": "my social life" is how base heard "my social are", and a call rarely says it.)
@@ -898,7 +897,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
                 or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
                 or i > 0 and cores[i - 1] in _NAMED_BY \
-                or _hour_ending_at(i, i, _DIGIT_NAMES.index(c), tokens, cores):
+                or _hour_ending_at(i, i, DIGIT_NAMES.index(c), tokens, cores):
             continue  # ("chapter three", as "page 32" stays; "The office opens at eight.", as "at 10.")
         entity = "CREDIT_CARD_EXPIRATION" if expiry else _sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER"
         _mask(spans, taken, i, i, _named(entity, kinds))

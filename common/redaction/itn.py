@@ -28,11 +28,12 @@ _UNITS = ("zero one two three four five six seven eight nine ten eleven twelve t
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SCALES = {"hundred", "thousand", "million", "billion"}
 NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS) | _SCALES
+DIGIT_NAMES = tuple(_UNITS[:10])  # a digit's own word, by value ("six": DIGIT_NAMES[6])
 _ZEROS = {"oh", "o"}
 _REPEATS = {"double": 2, "triple": 3}
 # Spanish digits read one by one ("cuatro cuatro cuatro cuatro"): numbers beside another number
 # (a Spanish word alone, "uno", "dos", is not one).
-SPANISH_DIGITS = dict(zip("cero uno dos tres cuatro cinco seis siete ocho nueve".split(), _UNITS[:10]))
+SPANISH_DIGITS = dict(zip("cero uno dos tres cuatro cinco seis siete ocho nueve".split(), DIGIT_NAMES))
 # Spanish numbers said as numbers ("cuarenta y uno", "veintidós", "cuatro mil ciento once"): read by
 # text2num's Spanish grammar. Those that are no English word are numbers alone, as "twenty" is;
 # "once" (11) and "mil" only beside another number ("once" is an English word). The recogniser may
@@ -48,7 +49,7 @@ _SPANISH_ACCENTS = {"dieciseis": "dieciséis", "veintidos": "veintidós", "veint
                     "veintiseis": "veintiséis", "veintiun": "veintiún"}
 _SPANISH_BESIDE = frozenset(SPANISH_DIGITS) | {"once", "mil", "una"}
 SPANISH_NUMBERS = _SPANISH_ALONE | frozenset(_SPANISH_ACCENTS) | _SPANISH_BESIDE
-_SMALL = frozenset(_UNITS[:10]) | _ZEROS | frozenset(SPANISH_DIGITS)
+_SMALL = frozenset(DIGIT_NAMES) | _ZEROS | frozenset(SPANISH_DIGITS)
 _SPOKEN_SEPARATORS = {"slash": "/", "dash": "-", "hyphen": "-"}  # "oh five slash twenty seven"
 # Homophones the recogniser writes for digits read aloud ("4. Too 4. Too" for "four two four
 # two", "for 240" for "four two four oh", "info for 2, 7, 7" for "oh four two, seven seven",
@@ -194,7 +195,7 @@ def _homophones(tokens: list[str], cores: list[str], flags: list[bool]) -> None:
         # (Not "for"/"to" alone before one digit's word that ends the sentence after a word: "a table for
         # one.", "down to two." are quantities; "I'm free one." is "three one", and in a keyword's or a
         # masked number's passage the detector masks both words anyway.)
-        if digitwise and j == i and i > 0 and cores[i] in ("for", "to") and cores[j + 1] in _UNITS[:10] \
+        if digitwise and j == i and i > 0 and cores[i] in ("for", "to") and cores[j + 1] in DIGIT_NAMES \
                 and not flags[i - 1] and not (j + 2 < n and flags[j + 2]):
             digitwise = False
         if before and (after or j + 1 == n) or i == 0 and after or digitwise:

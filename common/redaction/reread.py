@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import difflib
 
-from .itn import core, runs
-
-_DIGIT_NAMES = "zero one two three four five six seven eight nine".split()  # (by value)
+from .itn import DIGIT_NAMES, core, runs
 
 
 def replaced(first: list[str], second: list[str]) -> list[tuple[range, range]]:
@@ -35,4 +33,4 @@ def _said(tokens: list[str]) -> str:
     """The digits ``tokens`` say: their numbers', or a digit's word's alone ("six", which ITN reads as
     no number)."""
     return "".join(run.digits for run in runs(tokens)) \
-        or "".join(str(_DIGIT_NAMES.index(c)) for c in map(core, tokens) if c in _DIGIT_NAMES)
+        or "".join(str(DIGIT_NAMES.index(c)) for c in map(core, tokens) if c in DIGIT_NAMES)
