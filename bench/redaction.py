@@ -334,6 +334,7 @@ def redact(finals: list[Transcript], hold_sec: float, nlp=None, name_costs: list
     ``nlp``: the name model (None: names are not looked for); the seconds it took a final go
     to ``name_costs``. ``unread``: what finals are told as ``unread_number``, by utterance id."""
     redactor = Redactor(KINDS, hold_gap=round(hold_sec * SAMPLE_RATE))
+    unread = unread or {}
     out: dict[str, str] = {}
     costs: list[float] = []
     holds: list[float] = []
@@ -356,7 +357,7 @@ def redact(finals: list[Transcript], hold_sec: float, nlp=None, name_costs: list
                 name_costs.append(time.perf_counter() - started)
         started = time.perf_counter()
         released = redactor.speech_start(final.start) + redactor.final(
-            final, names=names, unread_number=(unread or {}).get(final.utterance_id, ""))
+            final, names=names, unread_number=unread.get(final.utterance_id, ""))
         costs.append(time.perf_counter() - started)
         if redactor.holding:
             held_at.setdefault(final.utterance_id, final.end)
