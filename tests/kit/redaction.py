@@ -863,11 +863,45 @@ HELD_OUT_14 = (
         CallPiece("That was back in twenty twenty.", label="date", entity="date"),
     )),
 )
+# A fifteenth held-out part (``bench.redaction --set held-out-15``), written on 2026-11-26 at the start of
+# a session, before any of its rules, to be scored once at its end, with voices none of the other parts
+# used (en-gb-x-gbcwmd+m2, en-us-nyc+f4, en-029+m5): a debit card's "long number" in fours over two
+# finals, an expiry "good through" a month and year, the code "on the back"; an SSN over two finals with
+# "um"; a phone number with "zero" after "call me on"; an account number read in threes after "my
+# account's"; negatives with no keyword: a flight's time, a queue, a setting, a year, copies, a date's
+# day, a page, a rating.
+HELD_OUT_15 = (
+    ("h15-debit", (
+        CallPiece("I'd like to pay with my debit card.", pause=0.8),
+        CallPiece("The long number is four nine one six, two two oh three,", pause=1.0, label="card",
+                  entity="pci"),
+        CallPiece("seven seven five one, eight oh oh four.", label="card", entity="pci", part=True),
+        CallPiece("It's good through oh three, twenty seven.", label="expiry", entity="pci"),
+        CallPiece("Code on the back is four four two.", label="cvv", entity="pci"),
+    )),
+    ("h15-social-um", (
+        CallPiece("Social's, um, six one two,", pause=1.0, label="ssn", entity="ssn"),
+        CallPiece("seventy, three three eight one.", label="ssn", entity="ssn", part=True),
+        CallPiece("Call me on two oh two, five five five, zero one nine eight.", label="phone", entity="pii"),
+        CallPiece("My account's three one seven, two two nine, four oh five.", label="account", entity="pii"),
+    )),
+    ("h15-negatives", (
+        CallPiece("My flight is at eleven forty.", label="time", entity="time"),
+        CallPiece("There were about fifty people in line.", label="amount", entity="amount"),
+        CallPiece("Turn it up to setting two.", label="amount", entity="amount"),
+        CallPiece("We moved here in twenty nineteen.", label="date", entity="date"),
+        CallPiece("I need four copies.", label="amount", entity="amount"),
+        CallPiece("It's due on the twenty first.", label="date", entity="date"),
+        CallPiece("It's on page thirty two.", label="place", entity="place"),
+        CallPiece("I'd give it eight out of ten.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
         "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10,
         "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13, "held-out-14": HELD_OUT_14,
+        "held-out-15": HELD_OUT_15,
         "spanish": SPANISH}
 
 
