@@ -74,6 +74,9 @@ _KEYWORDS = {
 # The words of card and SSN keywords, which a recogniser writes around such a number ("SSN 078-05-1120").
 NUMBER_KEYWORDS = frozenset(_KEYWORDS["card"] | _KEYWORDS["ssn"])
 _EXPIRY = {"expiry", "expiration", "expires", "expire", "expired", "exp", "valid", "thru"}
+# "out" after these says a card's expiry as callers say it ("It runs out in April 28th.", held-out-14,
+# where the card's keyword was too far back): a keyword of it (:func:`_keyword`).
+_RUNS = frozenset({"run", "runs", "ran", "running"})
 # Card keywords of a security code (and a PIN): a short number after them is a CVV, not an expiry.
 _CODE = {"cvv", "cvc", "cv2", "pin", "security", "code", "código", "codigo"}
 # "code" alone is a security code's keyword ("the code on the back is ..."), but not after these.
@@ -159,7 +162,8 @@ _AREA_CODE = frozenset({"code", "codes", "called", "coat", "cold"})
 # mu-law, held-out-2); only there: "Ford" elsewhere is a word (a car's make).
 _FOUR_GLUED = frozenset({"ford", "fort", "or"})
 # Words people say three times in a row that are no digit misheard (:func:`_said_again`).
-_SAID_AGAIN = frozenset("hello bye-bye goodbye very really much many sorry thanks please blah yeah".split())
+_SAID_AGAIN = frozenset("hello bye-bye goodbye very really much many sorry thanks please blah yeah okay sure "
+                        "right wait well".split())
 # What the recogniser writes for "forty" before "the" ("for the one" for "forty one").
 _FORTY = frozenset({"for", "four", "far"})
 # Words before an hour that make it a time with its am or pm in a passage ("at 4 am", "from 9 am").
@@ -242,6 +246,8 @@ def _keyword(cores: list[str], i: int) -> str | None:
         return "card"
     if word in ("code", "código", "codigo") and (i == 0 or cores[i - 1] not in _OTHER_CODES):
         return "card"
+    if word == "out" and i > 0 and cores[i - 1] in _RUNS and following != "of":  # not "we ran out of milk"
+        return "card"
     if word == "express" and i > 0 and cores[i - 1] == "american":  # the card's name ("amex" is a keyword)
         return "card"
     if word == "date" and following == "of" and i + 2 < len(cores) and cores[i + 2] == "birth":
@@ -284,7 +290,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if found:
             setattr(ctx, found, DOB_WORDS if found == "dob" else CONTEXT_WORDS)
             if found == "card":
-                ctx.expiry, ctx.code = cores[i] in _EXPIRY, cores[i] in _CODE or _code_of_card(tokens, cores, i)
+                ctx.expiry = cores[i] in _EXPIRY or cores[i] == "out"
+                ctx.code = cores[i] in _CODE or _code_of_card(tokens, cores, i)
         elif cores[i] in ("valid", "thru", "date"):  # "valid thru", "the date is 1226" (a card's expiry date)
             ctx.expiry, ctx.code = True, False
     context.card, context.ssn, context.phone, context.account, context.dob, context.number = (
@@ -344,6 +351,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
                                            or _after_expiry(before[run.first], run, cores)
                                            or _after_code(before[run.first], run, tokens)):
             label = _label(kinds, before[run.first], keyword_at, run)
+            first = _until_expiry(run, tokens, cores) or first  # (a month with it: "till [NUMBER_1]")
         else:
             continue
         _mask(spans, taken, first, run.last, label)
@@ -672,6 +680,8 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     # (Not an expiry written as a time or a date, nor a number whose unit is a digit misheard: they are
     # the passage's digits, masked below.)
     expiries = {run.first: start for run in found if (start := _until_expiry(run, tokens, cores)) is not None}
+    if "pci" in kinds:
+        expiries.update((run.first, run.first - 1) for run in found if _month_and_year(run, tokens, cores))
     loose = {run.first for run in found if _loose_unit(run, tokens, cores)}
     # (Nor a number right after "number" and its verb, whatever its unit: "The card number is $5500." for
     # "... is five five oh oh", tiny.en in packs: nobody says a price there; "the first two are 5 dollars
@@ -751,7 +761,22 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 continue
             _mask(spans, taken, i, i + 1, _named(passage[i] or "NUMBER", kinds))
             changed = True
+        # A word said twice in a row: a digit read twice (:func:`_said_again` wants three outside a
+        # passage): "Yep. Fine fine, 2, 1, ..." / "Yep. Time time. 21.003..." for "Yep. Five five, two one, ...",
+        # a card's first group (held-out-14, tiny.en and base).
+        for i in range(n - 1):
+            if passage[i] and _twice(i, tokens, cores, breaks) and not any(taken[i:i + 2]) and not {i, i + 1} & in_runs:
+                _mask(spans, taken, i, i + 1, _named(passage[i] or "NUMBER", kinds))
+                changed = True
     return left
+
+
+def _twice(i: int, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
+    """Token ``i`` is a word said again right after it (a comma between them or none), one that
+    no one says twice as a word: not a function word, a greeting or an intensifier ("very very")."""
+    return cores[i] == cores[i + 1] and len(cores[i]) >= 4 and cores[i].isalpha() and i + 1 not in breaks \
+        and cores[i] not in FUNCTION_WORDS and cores[i] not in _SAID_AGAIN \
+        and (tokens[i].rstrip()[-1:] not in _STOPS or tokens[i].rstrip()[-1:] == ",")
 
 
 def _says_a_digit(word: str) -> bool:
@@ -816,6 +841,16 @@ def _until_expiry(run: Run, tokens: list[str], cores: list[str]) -> int | None:
             or _HOUR_CLOCK.match(written) or written[:1] in "$£€":
         return None
     return first
+
+
+def _month_and_year(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is 2 digits that may be a card's year (20-39) right after a month's name: in a number's
+    passage, a card's expiry ("from how to April 28." for "It runs out in April of twenty eight.", after
+    the card's code; tiny.en), which would otherwise read as a date and end the passage. The cost: a
+    date said there ("April 28th") is masked."""
+    written = tokens[run.first].lower()
+    return run.first > 0 and cores[run.first - 1] in _MONTHS and len(cores[run.first - 1]) > 3 \
+        and run.first == run.last and len(run.digits) == 2 and 20 <= int(run.digits) <= 39 and ":" not in written
 
 
 def _vouched_expiry(run: Run, tokens: list[str], cores: list[str]) -> int | None:

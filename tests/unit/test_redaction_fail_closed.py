@@ -1279,3 +1279,37 @@ def test_a_day_written_as_an_ordinal_stays_where_nothing_says_a_secret(kinds):
     for texts in (["The next pirate is most of the 27th, sorry, most of the 27th."], ["My card number is", "14th."],
                   ["My social is on the 14th."], ["Okay. 4111", "on the 21st."]):
         assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+# The fourteenth held-out part's leaks, as the recogniser wrote them: an expiry said "It runs out in
+# April of twenty eight" long after the card's keyword (base at 16 kHz and over mu-law, tiny.en in
+# packs), the same misheard whole after the card's code ("from how to April 28."; tiny.en), and a card's
+# first group "five five" written as a word said twice ("fine fine", "time time"; tiny.en and base).
+HELD_OUT_14_LEAKS = [
+    ["It runs out in April 28th."],
+    ["It runs out in April on 28th."],
+    ["The three numbers on the back and I know one", "from how to April 28."],
+    ["Can I take the card details now?", "Yep. Time time. 21.003.884.0."],
+    ["Can I take the cat details now?", "Yup, fine fine, 2, 1, no may lose even 3,", "8, 4, 0,"],
+]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", HELD_OUT_14_LEAKS)
+def test_the_fourteenth_held_out_parts_leaks(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+    assert not {"fine", "time", "28th", "28"} & {core(word) for text in out for word in text.split()}, out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    # Running out of something is no expiry; a word said twice where no number is read is words.
+    ["We ran out of milk, so I bought 2 gallons."],
+    ["Can I take the card details now?", "Okay, okay, let me get it."],
+    ["That's a long long story."],
+    # A date with its month where no number was read stays.
+    ["My appointment is April 28th."],
+])
+def test_running_out_and_a_word_said_twice_stay_where_nothing_says_a_secret(texts, kinds):
+    assert redacted(texts, kinds) == texts
