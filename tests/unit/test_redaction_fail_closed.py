@@ -1313,3 +1313,15 @@ def test_the_fourteenth_held_out_parts_leaks(texts, kinds):
 ])
 def test_running_out_and_a_word_said_twice_stay_where_nothing_says_a_secret(texts, kinds):
     assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_rooms_lettered_number_and_a_distance_stay(kinds):
+    # (held-out-14: "Room B12, please." masked as digits run into a word, "We drove 200 miles." in the
+    # passage a price without its currency opened)
+    for texts in (["Room B12, please."], ["Seat 14C."], ["The train leaves at 615.", "We drove 200 miles."],
+                  ["It weighs 40 kilos."]):
+        assert redacted(texts, kinds) == texts
+    # ... but not where a card's number is read.
+    for texts in (["My card number is", "Room B12, please."], ["My card number is 4 miles."]):
+        assert in_clear(redacted(texts, kinds)) == [], texts
