@@ -1322,6 +1322,6 @@ def test_a_rooms_lettered_number_and_a_distance_stay(kinds):
     for texts in (["Room B12, please."], ["Seat 14C."], ["The train leaves at 615.", "We drove 200 miles."],
                   ["It weighs 40 kilos."]):
         assert redacted(texts, kinds) == texts
-    # ... but not where a card's number is read.
+    # ... but not where a card's number is read (in a session that redacts cards).
     for texts in (["My card number is", "Room B12, please."], ["My card number is 4 miles."]):
-        assert in_clear(redacted(texts, kinds)) == [], texts
+        assert "pci" not in kinds or in_clear(redacted(texts, kinds)) == [], texts
