@@ -104,13 +104,15 @@ _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pound
           "percent", "each", "apiece", "per", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days",
           "weeks", "months", "years", "seconds", "degree", "degrees", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening",
-          # distances, weights, volumes ("We drove 200 miles.", held-out-14: masked in a passage)
-          "mile", "miles", "kilometer", "kilometers", "kilometre", "kilometres", "km", "feet", "foot", "inch", "inches",
-          "yard", "yards", "meter", "meters", "metre", "metres", "kilo", "kilos", "kilogram", "kilograms", "kg",
-          "gram", "grams", "ounce", "ounces", "lbs", "gallon", "gallons", "liter", "liters", "litre", "litres",
           # Spanish
           "dólar", "dólares", "dolares", "peso", "pesos", "centavos", "céntimos", "minutos", "horas", "días",
           "semanas", "meses", "años"}
+# Units of a distance, a weight or a volume: in a number's passage they say what the number is ("We
+# drove 200 miles.", held-out-14, after a price said without its currency), but not where a card's or
+# an SSN's keyword is in force ("My social security number is [SSN_1] and 180 miles.", tiny.en).
+_MEASURES = {"mile", "miles", "kilometer", "kilometers", "kilometre", "kilometres", "km", "feet", "foot", "inch",
+             "inches", "yard", "yards", "meter", "meters", "metre", "metres", "kilo", "kilos", "kilogram", "kilograms",
+             "kg", "gram", "grams", "ounce", "ounces", "lbs", "gallon", "gallons", "liter", "liters", "litre", "litres"}
 # Units that say a time of day only loosely ("on 3 tonight"): in a number's passage they make no time.
 _DAY_WORDS = {"yesterday", "today", "tomorrow", "tonight", "morning", "afternoon", "evening"}
 # Words between a number and its unit that keep it an amount or a time.
@@ -742,7 +744,8 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 and tokens[run.last].rstrip()[-1:] not in _STOPS
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) \
                     or _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) \
-                    and run.first not in expiries and run.first not in loose:
+                    and run.first not in expiries and run.first not in loose \
+                    or _measured(run, tokens, cores) and not (before[run.first].card or before[run.first].ssn):
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)
             if entity == "NUMBER":
@@ -785,6 +788,13 @@ def _twice(i: int, tokens: list[str], cores: list[str], breaks: frozenset[int]) 
     return cores[i] == cores[i + 1] and len(cores[i]) >= 4 and cores[i].isalpha() and i + 1 not in breaks \
         and cores[i] not in FUNCTION_WORDS and cores[i] not in _SAID_AGAIN \
         and (tokens[i].rstrip()[-1:] not in _STOPS or tokens[i].rstrip()[-1:] == ",")
+
+
+def _measured(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is a distance, a weight or a volume: a unit of :data:`_MEASURES` right after it, in its
+    sentence ("200 miles", "40 kilos")."""
+    return run.last + 1 < len(cores) and cores[run.last + 1] in _MEASURES \
+        and tokens[run.last].rstrip()[-1:] not in _STOPS
 
 
 def _says_a_digit(word: str) -> bool:
