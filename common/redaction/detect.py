@@ -376,6 +376,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         _spellings_beside(spans, taken, cores)
     if FAIL_CLOSED & set(kinds):  # (after the spans have taken the words beside them: they open passages)
         _said_again(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs)
+        _ohs_spelled(spans, taken, cores, kinds, before, keyword_at)
         _dialled(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs)
         context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, in_runs,
                                    breaks)
@@ -1073,6 +1074,19 @@ def _said_again(spans: list[Span], taken: list[bool], tokens: list[str], cores: 
             entity = _sensitive(kinds, before[first], keyword_at, first, j - 1, ahead=False) or "NUMBER"
             _mask(spans, taken, first, j - 1, _named(entity, kinds))
         i = j
+
+
+def _ohs_spelled(spans: list[Span], taken: list[bool], cores: list[str], kinds: tuple[str, ...],
+                 before: list[Context], keyword_at: list[str | None]) -> None:
+    """Fails closed on letters joined by hyphens, half of them or more "o": zeros read as "oh" that the
+    recogniser spelled ("6th O-T-O-T-O-T-O-T-O-T-O" for a policy number, tiny.en over mu-law; a name
+    spelled has fewer). Masked as a number, they open a passage. ``spans`` and ``taken`` are updated."""
+    for i, word in enumerate(cores):
+        letters = word.split("-")
+        if not taken[i] and len(letters) >= 4 and all(len(c) == 1 and c.isalpha() for c in letters) \
+                and 2 * letters.count("o") >= len(letters):
+            _mask(spans, taken, i, i, _named(_sensitive(kinds, before[i], keyword_at, i, i, ahead=False) or "NUMBER",
+                                              kinds))
 
 
 def _lead(span: Span, tokens: list[str], cores: list[str], starts: list[int], breaks: frozenset[int]) -> range:
