@@ -750,9 +750,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) \
                     or _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) \
                     and run.first not in expiries and run.first not in loose \
-                    or (_measured(run, tokens, cores)
-                        or len(run.digits) <= 2 and not _digitwise(run, cores)
-                        and _counts_plural(run.last, int(run.digits), tokens, cores)) \
+                    or _measured(run, tokens, cores) \
                     and not (before[run.first].card or before[run.first].ssn):
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)
@@ -765,9 +763,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             changed = True
         for i in range(n):
             if taken[i] or i in in_runs or not passage[i] or not _says_a_digit(cores[i]) \
-                    or i > 0 and cores[i - 1] in ("last", "first") or _quantity_said(i, cores) \
-                    or cores[i] in _DIGIT_WORDS and _counts_plural(i, DIGIT_NAMES.index(cores[i]), tokens, cores) \
-                    and not (before[i].card or before[i].ssn):
+                    or i > 0 and cores[i - 1] in ("last", "first") or _quantity_said(i, cores):
                 continue
             amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores, card=card)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
@@ -805,17 +801,6 @@ def _measured(run: Run, tokens: list[str], cores: list[str]) -> bool:
     sentence ("200 miles", "40 kilos")."""
     return run.last + 1 < len(cores) and cores[run.last + 1] in _MEASURES \
         and tokens[run.last].rstrip()[-1:] not in _STOPS
-
-
-def _counts_plural(last: int, value: int, tokens: list[str], cores: list[str]) -> bool:
-    """A count ``value`` of 2-99 said as one number ("two", "12"), its last token ``last``, counts the plural
-    noun right after it in its phrase ("two cars", "three kids", "12 people"): in a number's passage a
-    digit misheard is rarely written so (it is "3 fail", "one big"); held-out-13 and -14 masked "We have
-    two cars and one truck." and "I've got three kids." after a price said without its currency."""
-    after = cores[last + 1] if last + 1 < len(cores) else ""
-    return 2 <= value <= 99 and tokens[last].rstrip()[-1:] not in _STOPS and len(after) >= 4 and after.isalpha() \
-        and after.endswith("s") and not after.endswith("ss") and after not in FUNCTION_WORDS \
-        and after not in DIGIT_SPELLINGS and after not in _UNITS
 
 
 def _says_a_digit(word: str) -> bool:

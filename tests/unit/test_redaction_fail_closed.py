@@ -1298,7 +1298,7 @@ HELD_OUT_14_LEAKS = [
 @pytest.mark.parametrize("texts", HELD_OUT_14_LEAKS)
 def test_the_fourteenth_held_out_parts_leaks(texts, kinds):
     out = redacted(texts, kinds)
-    assert in_clear([text.replace("three numbers", "") for text in out]) == [], out  # (a count of a noun)
+    assert in_clear(out) == [], out
     assert not {"fine", "time", "28th", "28"} & {core(word) for text in out for word in text.split()}, out
 
 
@@ -1337,14 +1337,14 @@ def test_ohs_spelled_are_zeros_read(kinds):
         assert redacted(texts, kinds) == texts
 
 
-@pytest.mark.parametrize("kinds", KINDS)
-def test_a_count_of_a_plural_noun_stays_in_a_passage_no_keyword_opened(kinds):
-    # (held-out-13 and -14: "The bill came to eighty seven fifty." masked, a number of 4 digits with no
-    # currency, and the passage it opened masked "two cars" and "three kids" after it)
-    out = redacted(["The bill came to 8750.", "We have two cars and one truck.", "I've got three kids.",
-                    "I got 3 kids."], kinds)
-    assert out[2:] == ["I've got three kids.", "I got 3 kids."] and "two cars" in out[1], out
-    # ... but not where a card's or an SSN's keyword is in force, nor read digit by digit, nor one.
-    for texts in (["My card number is", "4 1 1 1, two cars."], ["My social is", "five five, 2 kids."],
-                  ["Okay. 4111", "one big, six six."]):
-        assert in_clear(redacted(texts, kinds)) == [], texts
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [
+    # A card's digits the recogniser wrote as a count of a plural noun, in a number's passage (tiny.en and
+    # base; tried and taken back: keeping such a count readable there let these out).
+    ["Take down my mirror.", "40 times 4417", "and 2231."],
+    ["Okay, the long number on the front.", "Four times 4417."],
+    ["Sorry, can you pay my last part again?", "Sure, pay two tickets."],
+    ["sure it's 4417", "And I know three penguins.", "2231."],
+])
+def test_a_count_of_a_plural_noun_in_a_passage_is_masked(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
