@@ -896,12 +896,45 @@ HELD_OUT_15 = (
         CallPiece("I'd give it eight out of ten.", label="amount", entity="amount"),
     )),
 )
+# A sixteenth held-out part (``bench.redaction --set held-out-16``), written on 2026-11-26 at the end of a
+# session, after its rules, to be scored once by the next session before any of that session's rules are
+# scored on it, with voices none of the other parts used (en-gb-x-rp+f5, en-us-nyc+m2, en-gb-scotland+m6):
+# a Visa read in fours over three finals, an expiry as "twelve twenty nine", "the CVV" and its digits; an
+# SSN with "dash"; a phone number after "best number to reach me"; a routing number of zeros; negatives
+# with no keyword: a time since, a price in "bucks", a school grade, a date, a wait in minutes, a count
+# of employees, a gate, an age to come.
+HELD_OUT_16 = (
+    ("h16-visa", (
+        CallPiece("It's a Visa. Four four eight five,", pause=1.0, label="card", entity="pci"),
+        CallPiece("oh nine one two, three three seven six,", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("two oh four one.", label="card", entity="pci", part=True),
+        CallPiece("Expiry is twelve twenty nine.", label="expiry", entity="pci"),
+        CallPiece("And the CVV, five five eight.", label="cvv", entity="pci"),
+    )),
+    ("h16-ssn-dash", (
+        CallPiece("Social security number, two three four dash five six dash seven eight nine oh.", label="ssn",
+                  entity="ssn"),
+        CallPiece("Best number to reach me is nine one seven, four four four, one two one two.", label="phone",
+                  entity="pii"),
+        CallPiece("The routing number is oh two one, oh oh oh, oh two one.", label="account", entity="pii"),
+    )),
+    ("h16-negatives", (
+        CallPiece("We've been waiting since nine fifteen.", label="time", entity="time"),
+        CallPiece("It costs about thirty bucks.", label="amount", entity="amount"),
+        CallPiece("My son is in grade eleven.", label="amount", entity="amount"),
+        CallPiece("The package arrived on March third.", label="date", entity="date"),
+        CallPiece("I'll be there in ten minutes.", label="time", entity="time"),
+        CallPiece("We have about sixty employees.", label="amount", entity="amount"),
+        CallPiece("We're at gate twenty two.", label="place", entity="place"),
+        CallPiece("My daughter turns eighteen next month.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
         "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10,
         "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13, "held-out-14": HELD_OUT_14,
-        "held-out-15": HELD_OUT_15,
+        "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16,
         "spanish": SPANISH}
 
 
