@@ -169,7 +169,8 @@ _AREA_CODE = frozenset({"code", "codes", "called", "coat", "cold"})
 # ("Ford I'm one big" for "four nine one six"), or with its "f" lost ("Or I'm one big", base over
 # mu-law, held-out-2); only there: "Ford" elsewhere is a word (a car's make).
 _FOUR_GLUED = frozenset({"ford", "fort", "or"})
-# Words people say three times in a row that are no digit misheard (:func:`_said_again`).
+# Words people say again and again that are no digit misheard (three times: :func:`_said_again`; twice in
+# a passage: :func:`_twice`; "okay, okay").
 _SAID_AGAIN = frozenset("hello bye-bye goodbye very really much many sorry thanks please blah yeah okay sure "
                         "right wait well".split())
 # What the recogniser writes for "forty" before "the" ("for the one" for "forty one").
