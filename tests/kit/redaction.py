@@ -896,9 +896,9 @@ HELD_OUT_15 = (
         CallPiece("I'd give it eight out of ten.", label="amount", entity="amount"),
     )),
 )
-# A sixteenth held-out part (``bench.redaction --set held-out-16``), written on 2026-11-26 at the end of a
-# session, after its rules, to be scored once by the next session before any of that session's rules are
-# scored on it, with voices none of the other parts used (en-gb-x-rp+f5, en-us-nyc+m2, en-gb-scotland+m6):
+# A sixteenth held-out part (``bench.redaction --set held-out-16``), written on 2026-11-26 near the end of
+# a session (before its last rule, from held-out-15), to be scored once by the next session before any of
+# that session's rules are scored on it, with voices none of the other parts used (en-gb-x-rp+f5, en-us-nyc+m2, en-gb-scotland+m6):
 # a Visa read in fours over three finals, an expiry as "twelve twenty nine", "the CVV" and its digits; an
 # SSN with "dash"; a phone number after "best number to reach me"; a routing number of zeros; negatives
 # with no keyword: a time since, a price in "bucks", a school grade, a date, a wait in minutes, a count
