@@ -793,11 +793,21 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
 
 
 def _twice(i: int, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
-    """Token ``i`` is a word said again right after it (a comma between them or none), one that
-    no one says twice as a word: not a function word, a greeting or an intensifier ("very very")."""
-    return cores[i] == cores[i + 1] and len(cores[i]) >= 4 and cores[i].isalpha() and i + 1 not in breaks \
-        and cores[i] not in FUNCTION_WORDS and cores[i] not in _SAID_AGAIN \
-        and (tokens[i].rstrip()[-1:] not in _STOPS or tokens[i].rstrip()[-1:] == ",")
+    """Token ``i`` is a word said again right after it (a comma between them or none), one whose
+    repetition says a digit (:func:`_repeats_a_digit`)."""
+    return cores[i] == cores[i + 1] and i + 1 not in breaks and _runs_on(tokens[i]) and _repeats_a_digit(cores[i])
+
+
+def _repeats_a_digit(word: str) -> bool:
+    """``word`` (a core), said again and again, is a digit read so (:func:`_said_again`, :func:`_twice`): a
+    word of 4 letters or more, not a function word, a greeting or an intensifier ("no no no", "hello,
+    hello", "very very")."""
+    return len(word) >= 4 and word.isalpha() and word not in FUNCTION_WORDS and word not in _SAID_AGAIN
+
+
+def _runs_on(token: str) -> bool:
+    """``token`` ends with no punctuation or a comma: what comes after it is in its phrase."""
+    return token.rstrip()[-1:] not in _STOPS or token.rstrip()[-1:] == ","
 
 
 def _measured(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -1071,15 +1081,14 @@ def _said_again(spans: list[Span], taken: list[bool], tokens: list[str], cores: 
     i = 0
     while i < len(cores):
         j = i + 1
-        while j < len(cores) and cores[j].split("-")[0] == cores[i] and j not in breaks \
-                and (tokens[j - 1].rstrip()[-1:] not in _STOPS or tokens[j - 1].rstrip()[-1:] == ","):
+        while j < len(cores) and cores[j].split("-")[0] == cores[i] and j not in breaks and _runs_on(tokens[j - 1]):
             j += 1
         # (Twice is enough right after a digit's word: "one payment payment", "our two Nero Nero-Ein" for
         # "... one seven seven", "... two zero zero nine", base over mu-law.)
         first = i - 1 if j - i == 2 and i > 0 and cores[i - 1] in _DIGIT_WORDS and not taken[i - 1] \
             and i - 1 not in breaks and tokens[i - 1].rstrip()[-1:] not in _STOPS else i
-        if (j - i >= 3 or first < i) and len(cores[i]) >= 4 and cores[i].isalpha() and cores[i] not in FUNCTION_WORDS \
-                and cores[i] not in _SAID_AGAIN and not any(taken[first:j]) and not in_runs & set(range(i, j)):
+        if (j - i >= 3 or first < i) and _repeats_a_digit(cores[i]) and not any(taken[first:j]) \
+                and not in_runs & set(range(i, j)):
             entity = _sensitive(kinds, before[first], keyword_at, first, j - 1, ahead=False) or "NUMBER"
             _mask(spans, taken, first, j - 1, _named(entity, kinds))
         i = j
