@@ -929,12 +929,45 @@ HELD_OUT_16 = (
         CallPiece("My daughter turns eighteen next month.", label="amount", entity="amount"),
     )),
 )
+# A seventeenth held-out part (``bench.redaction --set held-out-17``), written on 2026-11-27 at the start of a
+# session, before its rules, to be scored once at that session's end, with voices none of the other parts
+# used (en-gb-x-gbclan+m3, en-us-nyc+f1, en-029+f1): a Mastercard read in pairs ("fifty four, twelve") over
+# two finals, an expiry with "slash", a "security code" said "nine hundred and two"; an SSN corrected
+# mid-way ("no sorry"); a member ID read in threes; a phone number's last four after "ending in";
+# negatives with no keyword: a total said as "forty two fifty", a half past, a room, a year gone by, a
+# count of tickets, a speed, a floor, a score.
+HELD_OUT_17 = (
+    ("h17-mastercard-pairs", (
+        CallPiece("Okay, the card is fifty four, twelve, thirty three, oh eight,", pause=1.0, label="card",
+                  entity="pci"),
+        CallPiece("ninety one, sixty six, twenty, seventy seven.", label="card", entity="pci", part=True),
+        CallPiece("It expires oh four slash twenty nine.", label="expiry", entity="pci"),
+        CallPiece("Security code is nine hundred and two.", label="cvv", entity="pci"),
+    )),
+    ("h17-ssn-corrected", (
+        CallPiece("My social is four one two, eight eight, no sorry, four one two, eight nine, three three oh "
+                  "seven.", label="ssn", entity="ssn"),
+        CallPiece("Member ID is seven one five, two two oh, four six one.", label="account", entity="pii"),
+        CallPiece("You can call me back on the number ending in six oh one three.", label="phone",
+                  entity="pii"),
+    )),
+    ("h17-negatives", (
+        CallPiece("The total came to forty two fifty.", label="amount", entity="amount"),
+        CallPiece("I'll call back at half past two.", label="time", entity="time"),
+        CallPiece("She's staying in room four twelve.", label="place", entity="place"),
+        CallPiece("We moved here back in nineteen ninety eight.", label="date", entity="date"),
+        CallPiece("I bought three tickets for the show.", label="amount", entity="amount"),
+        CallPiece("He was doing seventy on the highway.", label="amount", entity="amount"),
+        CallPiece("Our office is on the fifth floor.", label="place", entity="place"),
+        CallPiece("They won the game three to one.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
         "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10,
         "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13, "held-out-14": HELD_OUT_14,
-        "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16,
+        "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16, "held-out-17": HELD_OUT_17,
         "spanish": SPANISH}
 
 
