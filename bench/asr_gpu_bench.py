@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--new-lengths", type=int, default=0, help="before the sweep, time this many lone "
                         "decodes of lengths not decoded before, each twice (what a first-seen input shape costs: "
                         "streaming decodes are nearly all of new lengths)")
+    parser.add_argument("--attention", default="engine", choices=["engine", "cudnn", "no-cudnn"],
+                        help="qwen3-transformers only, to compare the engine's scope that leaves cuDNN's attention "
+                             "out of each generate (engine) with cuDNN's attention on (cudnn) or off for the whole "
+                             "process (no-cudnn)")
     parser.add_argument("--json", dest="json_path", help="also write the results here as JSON")
     parser.add_argument("--fake", action="store_true",
                         help="use the FAKE vLLM from tests/kit/fakes (harness check only, no GPU)")
@@ -145,6 +149,8 @@ def load(args: argparse.Namespace):
         **(dict(gpu_memory_utilization=args.gpu_memory_utilization, max_model_len=args.max_model_len,
                 tensor_parallel_size=args.tensor_parallel_size) if vllm else {}))
     if not args.fake:
+        if args.attention != "engine":
+            _attention_without_the_engines_scope(cudnn=args.attention == "cudnn")
         return load_engine(args.engine, options)
     import tempfile
 
@@ -158,6 +164,22 @@ def load(args: argparse.Namespace):
     engine = qwen3_vllm.load(options, api=fake_vllm, tokenizer=FakeTokenizer())
     engine._bench_fake = fake_vllm  # type: ignore[attr-defined]  # this bench's mark: run() finds the fake here
     return engine
+
+
+def _attention_without_the_engines_scope(*, cudnn: bool) -> None:
+    """Replace the engine's per-``generate`` attention scope by nothing, cuDNN's kernel on or off process-wide.
+
+    The A/B of docs/engines.md: whether the scope costs anything against the process-wide switch
+    it replaced, and what cuDNN's kernel costs beside both, in one run on one machine.
+    """
+    import contextlib
+
+    import torch
+
+    from asr_worker.engines import qwen3_transformers
+
+    qwen3_transformers._without_cudnn_attention = contextlib.nullcontext
+    torch.backends.cuda.enable_cudnn_sdp(cudnn)
 
 
 async def run_session(engine, clips: list[Clip], index: int, n: int, args, stats: Stats, stagger: float) -> None:
@@ -274,7 +296,7 @@ async def sweep(args) -> dict:
     await engine.close()
     print(f"capacity: {capacity} concurrent real-time sessions at partial p90 <= {args.target_partial_p90_ms:.0f} ms "
           f"and final p90 <= {args.target_final_p90_ms:.0f} ms (chunk {args.chunk_size_sec} s)")
-    return {"engine": engine.name, "model": args.model, "fake": args.fake, "chunk_size_sec": args.chunk_size_sec,
+    return {"engine": engine.name, "model": args.model, "fake": args.fake, "attention": args.attention, "chunk_size_sec": args.chunk_size_sec,
             "targets_ms": {"partial_p90": args.target_partial_p90_ms, "final_p90": args.target_final_p90_ms},
             "capacity_sessions": capacity, "bursts": bursts, "new_lengths": lengths, "results": results}
 
