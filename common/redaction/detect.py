@@ -130,7 +130,7 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # closed: "room four one one one, ..."). None that a digit's word is heard as: not "level" ("level 1."
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
-             "apartment", "suite", "episode", "terminal", "seat", "seats"}
+             "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "row", "track", "table"}
 # A place's number with its letter, as a room or a seat has ("b12", "12a"): after a noun of _NAMED_BY.
 _LETTERED = re.compile(r"^(?:[a-z]\d{1,3}|\d{1,3}[a-z])$")
 # After "a" or "per", a unit that makes the number before it a rate ("nine ninety five a month").
@@ -147,6 +147,8 @@ _QUARTER_CLOCK = re.compile(r"^(?:1[0-2]|[1-9])(?:00|15|30|45)$")
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
+# Verbs before "to" that say a total: "it came to", "the bill comes to" (:func:`_came_to`).
+_TOTAL_VERBS = {"came", "comes", "come", "amounts", "amounted"}
 # A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
 # Not one that starts with 0 ("0.78": an SSN's "oh seven eight" as base wrote it; no time, and a
 # price under one would have its currency sign). Without its currency it is an amount or a time only
@@ -599,16 +601,22 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
     """``run`` is a time, an amount or a year by how it is said, with no unit: an hour after "quarter
     past", "half past", "quarter to" or a British "half" ("half seven"); "a hundred ...", "a thousand
     ..." (a secret's digits are not read so); a year after "since" ("since 1998") or "back in" ("back in
-    99"); an hour and its minutes after "after", "before" or "around" ("after 215"; not after "at", where
-    a phone number's group is read: "reach me at 555"); a number that the noun before it names
+    99"); an hour and its minutes after "after", "before", "around" or "since" ("after 215", "since nine
+    fifteen"; not after "at", where a phone number's group is read: "reach me at 555"); a number that the noun before it names
     (:data:`_NAMED_BY`: "page 32", "flight 229"; "flight to 29", "room for 12" as the recogniser
     wrote them, the homophone its first digit)."""
     return _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12 \
         or run.first > 0 and cores[run.first - 1] == "a" and cores[run.first] in ("hundred", "thousand") \
         or run.first > 0 and cores[run.first - 1] == "since" and bool(re.fullmatch(r"(?:19|20)\d\d", run.digits)) \
         or cores[max(0, run.first - 2):run.first] == ["back", "in"] and bool(re.fullmatch(r"(?:19|20)?\d\d", run.digits)) \
-        or run.first > 0 and cores[run.first - 1] in ("after", "before", "around") and _clock_digits(run.digits) \
-        or run.first > 0 and cores[run.first - 1] in _NAMED_BY and len(run.digits) <= 4 \
+        or run.first > 0 and cores[run.first - 1] in ("after", "before", "around", "since") \
+        and _clock_digits(run.digits) \
+        or _named_by(run, cores)
+
+
+def _named_by(run: Run, cores: list[str]) -> bool:
+    """The noun before ``run`` names it (:data:`_NAMED_BY`): "page 32", "grade 11"; "room for 12"."""
+    return run.first > 0 and cores[run.first - 1] in _NAMED_BY and len(run.digits) <= 4 \
         or run.first > 1 and cores[run.first - 2] in _NAMED_BY and cores[run.first - 1] in HOMOPHONES \
         and len(run.digits) <= 3
 
@@ -754,6 +762,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) \
                     or _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) \
                     and run.first not in expiries and run.first not in loose \
+                    and not (_named_by(run, cores) and (before[run.first].card or before[run.first].ssn)) \
                     or _measured(run, tokens, cores) \
                     and not (before[run.first].card or before[run.first].ssn):
                 continue
@@ -1419,7 +1428,19 @@ def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """A word such as "charge" or "total" (:data:`_AMOUNT_BEFORE`) right before ``run``, no punctuation
     between: "Socials, total, 3134," (base in packs for "Social's two two seven, thirty one, eight oh four
     four", the "two two" heard as "total") prices nothing."""
-    return run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and tokens[run.first - 1].rstrip()[-1:] not in _STOPS
+    return run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and tokens[run.first - 1].rstrip()[-1:] not in _STOPS \
+        or _came_to(run, tokens, cores)
+
+
+def _came_to(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """A total said "came to", "comes to", "adds up to", maybe "about" or "around" between, no punctuation:
+    "It came to about three fifty in the end." (its "to" may be the run's first word, read as a two)."""
+    i = run.first + 1 if cores[run.first] == "to" and run.first < run.last else run.first
+    if i > 0 and cores[i - 1] in ("about", "around"):
+        i -= 1
+    if i < 2 or cores[i - 1] != "to" or any(t.rstrip()[-1:] in _STOPS for t in tokens[i - 2:i]):
+        return False
+    return cores[i - 2] in _TOTAL_VERBS or cores[i - 2] == "up" and i > 2 and cores[i - 3] in ("adds", "added")
 
 
 def _amount(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:

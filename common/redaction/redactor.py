@@ -18,6 +18,7 @@ docs/redaction.md has the rules.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
@@ -163,7 +164,8 @@ class Redactor:
         # that is a whole card already (what follows would not make its pieces any less a card).
         if (len(self.held) < MAX_HELD and set(self.kinds) - {"numbers"} and _trailing_digits(self.held) < CARD_DIGITS
                 and (_ends_in_number(transcript) or FAIL_CLOSED & set(self.kinds)
-                     and (_ends_in_spelling(transcript) or _short_spelling(transcript)))):
+                     and (_ends_in_spelling(transcript) or _short_spelling(transcript)
+                          or _ends_in_five_heard(transcript)))):
             return out
         return [*out, *self.release()]
 
@@ -190,6 +192,10 @@ class Redactor:
         breaks = frozenset(starts)  # where each held final's words begin
         found = frozenset(start + i for start, names in zip(starts, held_names) for i in names)
         texts = [t[0] for t in tokens]
+        for n, start in enumerate(starts[1:], 1):
+            if _ends_in_five_heard(held[n - 1]) and _starts_with_digits(held[n]):
+                # (The number goes on in the next final: the "times" it ended with was a five.)
+                texts[start - 1] = re.sub(r"[A-Za-z]+", "five", texts[start - 1], count=1)
         if after:
             # (The next final's words begin a final: a number the held ones end with is no quantity of them.)
             spans = [Span(s.first, min(s.last, len(texts) - 1), s.entity)
@@ -328,6 +334,23 @@ def _short_spelling(transcript: Transcript) -> bool:
     for "three seven"): held, a number the next final begins with reads it as its lead."""
     tokens = [t[0] for t in _tokens(transcript)]
     return 0 < len(tokens) <= SHORT_FINAL and any(core(t) in DIGIT_SPELLINGS for t in tokens)
+
+
+def _ends_in_five_heard(transcript: Transcript) -> bool:
+    """It ends in a number and "time(s)": a card's group whose five the recogniser heard as "times"
+    ("It's a means for 48 times." for "It's a Visa. Four four eight five,"; held-out-16), as it
+    writes "five five" "time time". Held: read as a five when the next final goes on with digits."""
+    tokens = [t[0] for t in _tokens(transcript)]
+    return len(tokens) >= 2 and core(tokens[-1]) in ("time", "times") \
+        and (numeric(tokens)[-2] or core(tokens[-2]) in DIGIT_SPELLINGS)
+
+
+def _starts_with_digits(transcript: Transcript) -> bool:
+    """It starts with a number of 3 digits or more or with digits read one by one ("0 9 12 3", "2, 4,
+    1."): a card's next groups, not a count ("2 days later")."""
+    tokens = [t[0] for t in _tokens(transcript)]
+    found = runs(tokens)
+    return bool(found) and found[0].first == 0 and (len(found[0].digits) >= 3 or found[0].last > 0)
 
 
 def _starts_with_number(transcript: Transcript) -> bool:

@@ -1358,3 +1358,46 @@ def test_an_hour_about_in_a_cards_passage_is_masked(kinds):
     # Outside a passage it is a time.
     for texts in (["It's just about 3.20 am."], ["I called around 3 pm."]):
         assert redacted(texts, kinds) == texts
+
+
+# Held-out-16's leaks, scored once with the rules before them (2026-11-27): a Visa's first group "four four
+# eight five" written as a count of times ("five" heard as "times", as "time time" for "five five"), its
+# keyword misheard, before the card's next groups in the next final.
+HELD_OUT_16_LEAKS = [
+    ["It's a means for 48 times.", "0 9 12 3 3 7 6", "2, 4, 1."],
+    ["It will be for all eight times.", "0 9 12 3 3 7 6", "2, 4, 1."],
+]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", HELD_OUT_16_LEAKS)
+def test_the_sixteenth_held_out_parts_leaks(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == []
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["I called three times.", "Nobody answered."],
+    ["I called three times.", "2 days later they wrote back."],
+    ["I called 3 times."],
+    ["We've been waiting since nine fifteen."],
+    ["We've been waiting since 915."],
+    ["My son is in grade 11."],
+    ["Take exit 22."],
+    ["It came to about 350 in the end."],
+    ["It came to 350."],
+    ["It all adds up to 240."],
+])
+def test_times_counted_a_wait_since_a_grade_and_a_total_stay(texts, kinds):
+    # (held-out-16: each masked where nothing says a secret; "times" after a number ending a final is held,
+    # a five the next final's digits may go on with, and stays when they do not. "We're at gate 22." stays
+    # masked: "gate" is a digit's word heard, "to get 22" for "two eight two two". The totals: the seen
+    # parts' "It came to about three fifty in the end.", masked in 6 of 8 decodes, its "to" a two)
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_a_named_number_and_a_wait_since_under_a_cards_keyword_are_masked(kinds):
+    for texts in (["My card number is", "room 22."], ["My card number is", "grade 11."],
+                  ["My card number is 4 1 1 1,", "since 915."]):
+        assert in_clear(redacted(texts, kinds)) == [], texts
