@@ -498,13 +498,22 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         or _said_twice(run, cores)
 
 
+def _an_age(run: Run, cores: list[str]) -> bool:
+    """``run`` is an age: 1-2 digits after "turned" or "turns", or after a kin noun and "is" ("My son just
+    turned 16.", "My daughter turns 18 next month.", "My son is 14.", "my daughter's 9")."""
+    first = run.first
+    before = cores[first - 1] if first > 0 else ""
+    return len(run.digits) <= 2 and (
+        before in _AGE_VERBS or before in ("is", "'s") and first > 1 and cores[first - 2] in _KIN
+        or before.endswith("'s") and before[:-2] in _KIN)
+
+
 def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset(), *,
                   card: bool = True) -> bool:
     """``run`` is an age, an hour, a year or a count by the words around it, where nothing says a secret
     (no keyword, no passage: there digits read are masked whatever follows them, :func:`_passages`):
 
-    * an age: 1-2 digits after "turned" or "turns", or after a kin noun and "is" ("My son just turned
-      16.", "My son is 14.", "my daughter's 9");
+    * an age (:func:`_an_age`; in a passage too, where no card's or SSN's keyword holds);
     * an hour after "at" that ends its sentence ("The store opens at 10."), an hour and its minutes said
       as words ("at nine thirty") or written on the quarter hour ("I finish work at 830."); not after
       "me" ("call me at 830": a phone number's first group, :data:`_CALLED`);
@@ -520,10 +529,9 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     scaled = any(c in ("hundred", "thousand") for c in cores[first:run.last + 1])
     if _one_by_one(run, cores) or _digitwise(run, cores) and not scaled:
         return False
-    before = cores[first - 1] if first > 0 else ""
-    if n <= 2 and (before in _AGE_VERBS or before in ("is", "'s") and first > 1 and cores[first - 2] in _KIN
-                   or before.endswith("'s") and before[:-2] in _KIN):
+    if _an_age(run, cores):
         return True
+    before = cores[first - 1] if first > 0 else ""
     if n <= 2 and _hour_ending_at(first, run.last, int(run.digits), tokens, cores):
         return True
     if first == run.last and 1 <= int(run.digits) <= 31 and _WRITTEN_ORDINAL.match(tokens[first]) \
@@ -763,7 +771,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                     or _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) \
                     and run.first not in expiries and run.first not in loose \
                     and not (_named_by(run, cores) and (before[run.first].card or before[run.first].ssn)) \
-                    or _measured(run, tokens, cores) \
+                    or (_measured(run, tokens, cores) or _an_age(run, cores) and not (_one_by_one(run, cores) or _digitwise(run, cores))) \
                     and not (before[run.first].card or before[run.first].ssn):
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)

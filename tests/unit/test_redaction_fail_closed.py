@@ -1401,3 +1401,13 @@ def test_a_named_number_and_a_wait_since_under_a_cards_keyword_are_masked(kinds)
     for texts in (["My card number is", "room 22."], ["My card number is", "grade 11."],
                   ["My card number is 4 1 1 1,", "since 915."]):
         assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_an_age_stays_in_a_passage_no_keyword_opened(kinds):
+    # (held-out-16: "My daughter turns 18 next month." masked in 8 of 12 decodes, in the passage a falsely
+    # masked number before it opened; not under a card's keyword, nor read digit by digit)
+    assert redacted(["It was 4 1 1 1.", "My daughter turns 18 next month."], kinds)[1] \
+        == "My daughter turns 18 next month."
+    for texts in (["My card number is", "My daughter turns 18 next month."], ["4 1 1 1", "My son is one four."]):
+        assert "pci" not in kinds or in_clear(redacted(texts, kinds)) == [], texts
