@@ -130,7 +130,7 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # closed: "room four one one one, ..."). None that a digit's word is heard as: not "level" ("level 1."
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
-             "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "row", "track", "table"}
+             "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "track", "table"}
 # A place's number with its letter, as a room or a seat has ("b12", "12a"): after a noun of _NAMED_BY.
 _LETTERED = re.compile(r"^(?:[a-z]\d{1,3}|\d{1,3}[a-z])$")
 # After "a" or "per", a unit that makes the number before it a rate ("nine ninety five a month").
@@ -508,6 +508,11 @@ def _an_age(run: Run, cores: list[str]) -> bool:
         or before.endswith("'s") and before[:-2] in _KIN)
 
 
+def _aged(run: Run, cores: list[str]) -> bool:
+    """An age said as one number (:func:`_an_age`), not read digit by digit ("my son is one four")."""
+    return _an_age(run, cores) and not (_one_by_one(run, cores) or _digitwise(run, cores))
+
+
 def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset(), *,
                   card: bool = True) -> bool:
     """``run`` is an age, an hour, a year or a count by the words around it, where nothing says a secret
@@ -610,8 +615,8 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
     past", "half past", "quarter to" or a British "half" ("half seven"); "a hundred ...", "a thousand
     ..." (a secret's digits are not read so); a year after "since" ("since 1998") or "back in" ("back in
     99"); an hour and its minutes after "after", "before", "around" or "since" ("after 215", "since nine
-    fifteen"; not after "at", where a phone number's group is read: "reach me at 555"); a number that the noun before it names
-    (:data:`_NAMED_BY`: "page 32", "flight 229"; "flight to 29", "room for 12" as the recogniser
+    fifteen"; not after "at", where a phone number's group is read: "reach me at 555"); a number that
+    the noun before it names (:data:`_NAMED_BY`: "page 32", "flight 229"; "flight to 29", "room for 12" as the recogniser
     wrote them, the homophone its first digit)."""
     return _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12 \
         or run.first > 0 and cores[run.first - 1] == "a" and cores[run.first] in ("hundred", "thousand") \
@@ -771,7 +776,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                     or _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) \
                     and run.first not in expiries and run.first not in loose \
                     and not (_named_by(run, cores) and (before[run.first].card or before[run.first].ssn)) \
-                    or (_measured(run, tokens, cores) or _an_age(run, cores) and not (_one_by_one(run, cores) or _digitwise(run, cores))) \
+                    or (_measured(run, tokens, cores) or _aged(run, cores)) \
                     and not (before[run.first].card or before[run.first].ssn):
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)
