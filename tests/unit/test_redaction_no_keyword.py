@@ -149,6 +149,10 @@ def test_a_month_and_a_year_alone_is_masked_only_where_cards_are(kinds):
     out = redacted(["We met in May 2029."], kinds)
     assert out == (["We met in May [NUMBER_1]."] if "pci" in kinds else ["We met in May 2029."]), out
     assert redacted(["We met in May 2019."], kinds) == ["We met in May 2019."]
+    # ... with two words of its sentence before "in": "Empire in June 2013." (base for "Expiry is June two
+    # thousand thirty.", held-out-7) is an expiry where cards are.
+    out = redacted(["Empire in June 2013."], kinds)
+    assert out == (["Empire in June [NUMBER_1]."] if "pci" in kinds else ["Empire in June 2013."]), out
 
 
 # The leaks of the recordings in packs (tiny.en, mu-law) that text rules can read, as the recogniser wrote them.
