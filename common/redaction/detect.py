@@ -268,6 +268,10 @@ def _keyword(cores: list[str], i: int) -> str | None:
         return "card"
     if word == "date" and following == "of" and i + 2 < len(cores) and cores[i + 2] == "birth":
         return "dob"
+    if word == "date" and i > 0 and cores[i - 1].endswith("ation"):
+        # "expiration date" misheard: "What's the acceleration date?", "was the exploration date of" /
+        # "the 20th line." (base over mu-law, held-out-10); a registration's date fails closed with it.
+        return "card"
     for name, words in _KEYWORDS.items():
         if word in words:
             return name
@@ -306,7 +310,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if found:
             setattr(ctx, found, DOB_WORDS if found == "dob" else CONTEXT_WORDS)
             if found == "card":
-                ctx.expiry = cores[i] in _EXPIRY or cores[i] == "out"
+                ctx.expiry = cores[i] in _EXPIRY or cores[i] in ("out", "date")
                 ctx.code = cores[i] in _CODE or _code_of_card(tokens, cores, i)
         elif cores[i] in ("valid", "thru", "date"):  # "valid thru", "the date is 1226" (a card's expiry date)
             ctx.expiry, ctx.code = True, False

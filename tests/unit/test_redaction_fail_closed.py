@@ -1415,3 +1415,11 @@ def test_an_age_stays_in_a_passage_no_keyword_opened(kinds):
         == "My daughter turns 18 next month."
     for texts in (["My card number is", "My daughter turns 18 next month."], ["4 1 1 1", "My son is one four."]):
         assert "pci" not in kinds or in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_a_date_after_a_word_in_ation_is_an_expirys_keyword(kinds):
+    # (held-out-10, base over mu-law: "What's the expiration date?" / "Oh eight, twenty nine." written
+    # "was the exploration date of" / "the 20th line.")
+    assert in_clear(redacted(["was the exploration date of", "the 20th line."], kinds)) == []
+    assert in_clear(redacted(["What's the acceleration date?", "08 29"], kinds)) == []
