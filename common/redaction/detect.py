@@ -500,8 +500,11 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return True
     # (A comma after it ends its phrase too: "Fifty-four, well..." is a group, not "54 items"; so does a
     # function word: "12 is", "two might".)
+    # (Nor a count written with a decimal point, but a measure: "The maximum 6.1 mile." for "The CVV is six
+    # one nine.", base over mu-law, held-out-9; "2.5 miles" is one.)
     return not counts_a_noun(tokens, cores, run.last, breaks=breaks) or _read_in_groups(run, tokens, cores, breaks) \
-        or _said_twice(run, cores)
+        or _said_twice(run, cores) \
+        or "." in "".join(tokens[run.first:run.last + 1]).rstrip(".?!,") and not _measured(run, tokens, cores)
 
 
 def _an_age(run: Run, cores: list[str]) -> bool:

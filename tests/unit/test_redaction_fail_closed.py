@@ -1326,6 +1326,9 @@ def test_a_rooms_lettered_number_and_a_distance_stay(kinds):
     # A unit in the singular after more than one, ending its sentence, is no measure: "The maximum 6.1 mile."
     # (base for "The CVV is six one nine.", held-out-9, in the passage the card's number opened).
     assert in_clear(redacted(["4 1 1 1", "The maximum 6.1 mile."], kinds)) == []
+    # ... nor, where nothing says a secret, a count written with a decimal point (but a measure).
+    assert in_clear(redacted(["and long gone till my story.", "The maximum 6.1 mile."], kinds)) == []
+    assert redacted(["We drove 2.5 miles today."], kinds) == ["We drove 2.5 miles today."]
     # ... but not where a card's number is read (in a session that redacts cards).
     for texts in (["My card number is", "Room B12, please."], ["My card number is 4 miles."]):
         assert "pci" not in kinds or in_clear(redacted(texts, kinds)) == [], texts
