@@ -784,8 +784,13 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             # (A day glued to a masked number is a piece of it: "November 7th [to]" for "oh seven seven two".)
             glued = any(s.first == run.last + 1 and s.entity in NUMBER_SPANS for s in spans) \
                 and tokens[run.last].rstrip()[-1:] not in _STOPS
+            # (So is a number whose unit a masked number follows, no pause between: "3 minutes [NUMBER_1],"
+            # for "three four, two six one ...", base over mu-law, held-out-13.)
+            unit_glued = run.last + 2 < n and cores[run.last + 1] in _UNITS \
+                and not any(t.rstrip()[-1:] in _STOPS for t in tokens[run.last:run.last + 2]) \
+                and any(s.first == run.last + 2 and s.entity in NUMBER_SPANS for s in spans)
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) \
-                    or _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) \
+                    or _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) and not unit_glued \
                     and run.first not in expiries and run.first not in loose \
                     and not (_named_by(run, cores) and (before[run.first].card or before[run.first].ssn)) \
                     or (_measured(run, tokens, cores) or _aged(run, cores)) \
