@@ -962,12 +962,45 @@ HELD_OUT_17 = (
         CallPiece("They won the game three to one.", label="amount", entity="amount"),
     )),
 )
+# An eighteenth held-out part (``bench.redaction --set held-out-18``), written on 2026-11-27 at the end of a
+# session, after its rules, to be scored once by the next session before any of that session's rules are
+# scored on it, with voices none of the other parts used (en-gb-x-rp+m1, en-us-nyc+m3, en-029+m6): a
+# Discover read with "zero" and a filler over two finals, an expiry as a month's name and "twenty eight"
+# after "good thru", a code as "the three digits"; an SSN with "triple"; a checking account; a callback
+# number read in two finals; negatives with no keyword: a price in "euros", a flight's time, a count of
+# boxes, a day and month, a street number said alone, a percentage, a size, an hour's wait.
+HELD_OUT_18 = (
+    ("h18-discover", (
+        CallPiece("Sure, it's a Discover card, six zero one one, um, four two two seven,", pause=1.0,
+                  label="card", entity="pci"),
+        CallPiece("zero nine nine one, three five eight two.", label="card", entity="pci", part=True),
+        CallPiece("It's good thru September twenty eight.", label="expiry", entity="pci"),
+        CallPiece("The three digits are one one nine.", label="cvv", entity="pci"),
+    )),
+    ("h18-ssn-triple", (
+        CallPiece("Social is triple seven, two one, four four oh oh.", label="ssn", entity="ssn"),
+        CallPiece("The checking account is eight eight one, two oh three, five five.", label="account",
+                  entity="pii"),
+        CallPiece("Call me back on six one seven,", pause=1.0, label="phone", entity="pii"),
+        CallPiece("five five five, oh one nine eight.", label="phone", entity="pii", part=True),
+    )),
+    ("h18-negatives", (
+        CallPiece("The room was eighty euros a night.", label="amount", entity="amount"),
+        CallPiece("My flight lands at six forty five.", label="time", entity="time"),
+        CallPiece("We packed twelve boxes.", label="amount", entity="amount"),
+        CallPiece("I was there on the second of March.", label="date", entity="date"),
+        CallPiece("The house is number forty two.", label="place", entity="place"),
+        CallPiece("Prices went up ten percent.", label="amount", entity="amount"),
+        CallPiece("I wear a size nine shoe.", label="amount", entity="amount"),
+        CallPiece("We waited about an hour and a half.", label="time", entity="time"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
         "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10,
         "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13, "held-out-14": HELD_OUT_14,
-        "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16, "held-out-17": HELD_OUT_17,
+        "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16, "held-out-17": HELD_OUT_17, "held-out-18": HELD_OUT_18,
         "spanish": SPANISH}
 
 
