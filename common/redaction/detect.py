@@ -789,12 +789,12 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             unit_glued = run.last + 2 < n and cores[run.last + 1] in _UNITS \
                 and not any(t.rstrip()[-1:] in _STOPS for t in tokens[run.last:run.last + 2]) \
                 and any(s.first == run.last + 2 and s.entity in NUMBER_SPANS for s in spans)
-            if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) \
-                    or _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) and not unit_glued \
-                    and run.first not in expiries and run.first not in loose \
-                    and not (_named_by(run, cores) and (before[run.first].card or before[run.first].ssn)) \
-                    or (_measured(run, tokens, cores) or _aged(run, cores)) \
-                    and not (before[run.first].card or before[run.first].ssn):
+            keyword = before[run.first].card or before[run.first].ssn  # (a card's or an SSN's, in force)
+            # What the words say it is (a unit, a date, a price...), or a distance or an age where no keyword holds.
+            said = _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) and not unit_glued \
+                and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores))
+            plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores))
+            if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) or said or plain:
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)
             if entity == "NUMBER":
