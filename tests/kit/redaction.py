@@ -995,12 +995,49 @@ HELD_OUT_18 = (
         CallPiece("We waited about an hour and a half.", label="time", entity="time"),
     )),
 )
+# A nineteenth held-out part (``bench.redaction --set held-out-19``), written on 2026-11-27 at the start of a
+# session, before its rules, to be scored once at that session's end, with voices none of the other parts
+# used (en-gb-scotland+f3, en-gb-x-gbcwmd+m4, en-029+m2): an American Express read four, six, five over
+# three finals, its expiry as "eleven twenty seven", its four-digit code "on the front"; an SSN read in
+# three finals after "hold on", the last two groups in pairs ("sixty two", "eighty eight forty"); a card
+# whose group is corrected ("no sorry"); a policy number; negatives with no keyword: a meeting's time,
+# a price with cents, a weight, a count of children, a chapter, a score, a distance, a birthday.
+HELD_OUT_19 = (
+    ("h19-amex", (
+        CallPiece("It's an American Express, three seven four two,", pause=1.0, label="card", entity="pci"),
+        CallPiece("nine one eight three five six,", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("seven one oh oh two.", label="card", entity="pci", part=True),
+        CallPiece("Expiry eleven twenty seven.", label="expiry", entity="pci"),
+        CallPiece("The four digit code on the front is two eight eight one.", label="cvv", entity="pci"),
+    )),
+    ("h19-ssn-pairs", (
+        CallPiece("Uh, my social, hold on, let me find it.", pause=1.0),
+        CallPiece("It's four one nine,", pause=1.0, label="ssn", entity="ssn"),
+        CallPiece("sixty two,", pause=1.0, label="ssn", entity="ssn", part=True),
+        CallPiece("eighty eight forty.", label="ssn", entity="ssn", part=True),
+        CallPiece("Card is five one two two, no sorry, five one two three, four four oh six, eight one one "
+                  "nine, two two seven five.", label="card", entity="pci"),
+        CallPiece("My policy number is three three nine, oh one four, seven seven two.", label="account",
+                  entity="pii"),
+    )),
+    ("h19-negatives", (
+        CallPiece("The meeting is at nine thirty tomorrow.", label="time", entity="time"),
+        CallPiece("I paid forty nine ninety nine for it.", label="amount", entity="amount"),
+        CallPiece("It weighs about three kilos.", label="amount", entity="amount"),
+        CallPiece("We have two kids and a dog.", label="amount", entity="amount"),
+        CallPiece("Chapter eleven was the best one.", label="place", entity="place"),
+        CallPiece("The final score was twenty one to fourteen.", label="amount", entity="amount"),
+        CallPiece("Turn left after about five hundred meters.", label="amount", entity="amount"),
+        CallPiece("My birthday is on July fourth.", label="date", entity="date"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
         "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10,
         "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13, "held-out-14": HELD_OUT_14,
         "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16, "held-out-17": HELD_OUT_17, "held-out-18": HELD_OUT_18,
+        "held-out-19": HELD_OUT_19,
         "spanish": SPANISH}
 
 
