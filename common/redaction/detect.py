@@ -133,6 +133,9 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
              "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "track", "table"}
+# A home whose "number" names a number after it of 3 digits at most ("The house is number 42."; "my number"
+# and "the number" name no place, and fail closed).
+_HOUSES = frozenset({"house", "flat", "apartment", "unit", "building", "door"})
 # A place's number with its letter, as a room or a seat has ("b12", "12a"): after a noun of _NAMED_BY.
 _LETTERED = re.compile(r"^(?:[a-z]\d{1,3}|\d{1,3}[a-z])$")
 # After "a" or "per", a unit that makes the number before it a rate ("nine ninety five a month").
@@ -203,6 +206,7 @@ _MALFORMED_AMOUNT = re.compile(r"\.\d+,\d")
 _PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
 # A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
 _DIGIT_WORDS = frozenset(DIGIT_NAMES)
+_TENS_WORDS = frozenset("twenty thirty forty fifty sixty seventy eighty ninety".split())
 _ONE_DIGIT = _DIGIT_WORDS | {"oh", "o", "double", "triple"} | frozenset(SPANISH_DIGITS)
 # Spanish digits that are no English word ("uno", the game, is one): in an English final, a digit heard.
 _SPANISH_ONLY = frozenset(SPANISH_DIGITS) - {"uno"}
@@ -426,10 +430,12 @@ def _mask(spans: list[Span], taken: list[bool], first: int, last: int, entity: s
 def _digitwise(run: Run, cores: list[str]) -> bool:
     """``run`` is read digit by digit (two words or more of one digit: "four four", "0 5", "oh
     five", "one-nine", or digits written one by one: "4-9"), as secrets are, not said as one number
-    ("twenty five", "10")."""
-    written = "".join(cores[run.first:run.last + 1])
-    return sum(1 if c in _ONE_DIGIT or len(c) == 1 and c.isdigit() else len(digits_joined(c))
-               for c in cores[run.first:run.last + 1]) >= 2 \
+    ("twenty five", "10"; nor "six forty five", whose "five" is the unit of "forty five")."""
+    said = cores[run.first:run.last + 1]
+    written = "".join(said)
+    return sum(0 if k > 0 and said[k - 1] in _TENS_WORDS and c in _DIGIT_WORDS - {"zero"}
+               else 1 if c in _ONE_DIGIT or len(c) == 1 and c.isdigit() else len(digits_joined(c))
+               for k, c in enumerate(said)) >= 2 \
         or len(run.groups) >= 2 and all(len(group) == 1 for group in run.groups) and "-" in written  # (not "3.0")
 
 
@@ -637,10 +643,17 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
 
 
 def _named_by(run: Run, cores: list[str]) -> bool:
-    """The noun before ``run`` names it (:data:`_NAMED_BY`): "page 32", "grade 11"; "room for 12"."""
-    return run.first > 0 and cores[run.first - 1] in _NAMED_BY and len(run.digits) <= 4 \
-        or run.first > 1 and cores[run.first - 2] in _NAMED_BY and cores[run.first - 1] in HOMOPHONES \
-        and len(run.digits) <= 3
+    """The noun before ``run`` names it (:data:`_NAMED_BY`): "page 32", "grade 11"; "room for 12"; a
+    house's "number" (:data:`_HOUSES`): "The house is number 42.", "our house number is 17"."""
+    first = run.first
+    before = cores[max(0, first - 4):first]
+    if before[-1:] == ["is"]:
+        before = before[:-1]
+    house = len(run.digits) <= 3 and (before[-1:] == ["number"] and before[-3:-1] and (
+        before[-2] in _HOUSES or before[-2] == "is" and before[-3] in _HOUSES))
+    return first > 0 and cores[first - 1] in _NAMED_BY and len(run.digits) <= 4 \
+        or first > 1 and cores[first - 2] in _NAMED_BY and cores[first - 1] in HOMOPHONES \
+        and len(run.digits) <= 3 or bool(house)
 
 
 def _clock_digits(digits: str) -> bool:
@@ -737,9 +750,9 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     loose = {run.first for run in found if _loose_unit(run, tokens, cores)}
     # (Nor a number right after "number" and its verb, whatever its unit: "The card number is $5500." for
     # "... is five five oh oh", tiny.en in packs: nobody says a price there; "the first two are 5 dollars
-    # each" is one.)
+    # each" is one; nor is a house's: "Our house number is 17.")
     announced = {run.first for run in found if run.first > 1 and cores[run.first - 2] in ("number", "numbers")
-                 and _announces(cores, run.first - 1)}
+                 and _announces(cores, run.first - 1) and not _named_by(run, cores)}
     loose |= announced
     card = "pci" in kinds
     stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card)} - set(expiries) - loose | {
