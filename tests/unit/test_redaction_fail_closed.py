@@ -1446,6 +1446,10 @@ def test_a_number_whose_unit_a_masked_number_follows_is_masked(kinds):
     ["The house is number 42."],
     ["Our house number is 17."],
     ["The flat is number 9, on the left."],
+    ["The house in number 42."],
+    ["The housing number forty-two."],
+    ["My flight landed 645."],
+    ["The shop opens nine thirty tomorrow."],
 ])
 def test_an_hour_and_its_minutes_as_words_and_a_house_number_stay(texts, kinds):
     # (held-out-18, scored once: "six forty five" after "at" read as digits said one by one, "six" and
@@ -1461,6 +1465,8 @@ def test_an_hour_and_its_minutes_as_words_and_a_house_number_stay(texts, kinds):
     ["The number is 42.", "1 7 7 3."],
     ["My card number is", "number forty two."],
     ["The house is number four one one one."],
+    ["It starts 1111."],
+    ["My flight landed 4 1 1."],
 ])
 def test_digits_read_after_at_or_number_are_still_masked(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
