@@ -1476,7 +1476,19 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     broken = any(t.rstrip()[-1:] in ".?!" for t in pieces[:-1])
     # A percent sign on it or right after it ("5%", "5.5%", "5" "%" as base's word timings cut it).
     percent = written.rstrip(".,?!;:").endswith("%") or run.last + 1 < len(tokens) and tokens[run.last + 1][:1] == "%"
-    return after in units and not broken or written[:1] in "$£€" or ":" in written or decimal and not card or percent
+    return after in units and not broken or _signed(run, tokens) or ":" in written or decimal and not card or percent
+
+
+def _signed(run: Run, tokens: list[str]) -> bool:
+    """``run`` is written with a currency sign, and what follows the sign's token in it says 2 digits at most
+    or a scale ("$5 fifty", "$1 million"): not "$5,000 free hundred and nine." (tiny.en over mu-law for a
+    phone number's "... five three oh nine", tuning), a number the recogniser glued to the sign's."""
+    if tokens[run.first][:1] not in "$£€":
+        return False
+    tail = tokens[run.first + 1:run.last + 1]
+    if all(core(t) in ("million", "billion", "thousand") for t in tail):
+        return True
+    return sum(len(r.digits) for r in runs(tail)) <= 2
 
 
 def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:

@@ -1470,3 +1470,11 @@ def test_an_hour_and_its_minutes_as_words_and_a_house_number_stay(texts, kinds):
 ])
 def test_digits_read_after_at_or_number_are_still_masked(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+def test_a_number_glued_to_a_price_after_a_phone_number_is_masked(kinds):
+    # (tuning, tiny.en over mu-law, for "You can call me on 555 867 5309.": 7 digits in clear)
+    assert in_clear(redacted(["You can call me on 555 867. $5,000 free hundred and nine."], kinds)) == []
+    for text in ("About $5 fifty.", "Prices were $100, $250, $1,000.", "It was $5,000 and 20 cents."):
+        assert redacted([text], kinds) == [text]
