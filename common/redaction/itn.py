@@ -105,10 +105,20 @@ def _is_number_word(word: str) -> bool:
 
 def digits_joined(word: str) -> list[str]:
     """The digits' words that ``word`` (a core) joins with hyphens, as whisper writes digits read one by
-    one ("two-eight-one", "one-nine-eight-four", "zero-four"); [] for any other word ("twenty-five": a
-    number said as one)."""
+    one ("two-eight-one", "one-nine-eight-four", "zero-four"; "double-seven": seven twice); [] for any
+    other word ("twenty-five": a number said as one; "double-decker")."""
     parts = word.split("-")
-    return parts if len(parts) > 1 and all(part in _SMALL for part in parts) else []
+    said: list[str] = []
+    repeat = 1
+    for part in parts:
+        if part in _REPEATS and repeat == 1:
+            repeat = _REPEATS[part]
+        elif part in _SMALL:
+            said += [part] * repeat
+            repeat = 1
+        else:
+            return []
+    return said if len(parts) > 1 and repeat == 1 else []
 
 
 @dataclass(frozen=True, slots=True)

@@ -1135,6 +1135,9 @@ def test_hyphens_join_digits_words_only():
     assert runs("It was one-of-a-kind.".split()) == []
     assert [run.digits for run in runs("It costs twenty-five dollars.".split())] == ["25"]
     assert [run.digits for run in runs("double oh-five".split())] == ["005"]
+    # "double" hyphened to the digit it repeats (tiny.en in packs, tuning: "double-seven," for "double seven")
+    assert [run.digits for run in runs("double-seven, triple-oh-five".split())] == ["770005"]
+    assert runs("a double-decker bus".split()) == [] and runs("it's double-sided".split()) == []
 
 
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
@@ -1478,3 +1481,10 @@ def test_a_number_glued_to_a_price_after_a_phone_number_is_masked(kinds):
     assert in_clear(redacted(["You can call me on 555 867. $5,000 free hundred and nine."], kinds)) == []
     for text in ("About $5 fifty.", "Prices were $100, $250, $1,000.", "It was $5,000 and 20 cents."):
         assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+def test_double_hyphened_to_its_digit_after_a_masked_group_is_masked(kinds):
+    # (tuning, tiny.en in packs, en-us+m7 over mu-law, for "Sure, it's" / "five three one." / "double seven." /
+    # "one two oh eight.": 2 digits in clear)
+    assert in_clear(redacted(["Sure, it's", "time for one,", "double-seven,", "one, two, eight."], kinds)) == []
