@@ -156,6 +156,9 @@ _QUARTER_CLOCK = re.compile(r"^(?:1[0-2]|[1-9])(?:00|15|30|45)$")
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
+# Nouns of a price, whose verb after them makes an amount of two decimals ("The fee was 12.99.", held-out-11).
+_PRICE_NOUNS = frozenset({"fee", "fees", "price", "cost", "total", "bill", "balance", "charge", "payment", "amount",
+                          "fare", "rent", "premium", "deductible"})
 # Verbs before "to" that say a total: "it came to", "the bill comes to" (:func:`_came_to`).
 _TOTAL_VERBS = {"came", "comes", "come", "amounts", "amounted"}
 # A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
@@ -1464,7 +1467,9 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     pieces = tokens[run.first:run.last + 1]
     decimal = bool(_DECIMAL.match(written)) and (len(pieces) == 1 or len(pieces) == 2
                                                  and bool(re.match(r"^\.\d{2}[.,]?$", pieces[1])))
-    if decimal and written[:1] not in "$£€" and not (run.first > 0 and cores[run.first - 1] in _SAID_BEFORE_DECIMAL):
+    priced = run.first > 1 and cores[run.first - 1] in ("is", "was", "'s") and cores[run.first - 2] in _PRICE_NOUNS
+    if decimal and written[:1] not in "$£€" and not priced \
+            and not (run.first > 0 and cores[run.first - 1] in _SAID_BEFORE_DECIMAL):
         # With no currency nor a word before it that makes it a price or a time, two decimals are how the
         # recogniser writes a secret's pairs: "and it stopped from 11.29." for "good through eleven twenty
         # nine", "32.99" for "thirty two, ninety nine", "and it scored 311.29." (base): it fails closed.
