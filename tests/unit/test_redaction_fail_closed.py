@@ -1501,7 +1501,8 @@ def test_a_number_after_a_price_noun_and_its_verb_is_an_amount(text, kinds):
 
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
 @pytest.mark.parametrize("texts", [["And it stopped from 11.29."], ["The code was 11.29."], ["My card is", "11.29."],
-                                   ["The total was 4 4 1 2."], ["The total, is 4412."]])
+                                   ["The total was 4 4 1 2."], ["The total, is 4412."],
+                                   ["My cost amount is C-449, 2-1-3."], ["The total was 449, 2-1-3."]])
 def test_two_decimals_after_other_words_and_digits_read_after_a_price_are_still_masked(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
 
