@@ -811,7 +811,12 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             lead = _lead(span, tokens, cores, starts, breaks)
             after, past = ahead(span.last + 1, PASSAGE_WORDS)
             left = max(left, past)
-            for i in [*lead, *after]:
+            # (and a number written in digits further back in its sentence: "6th Heaven High in [NUMBER_1]"
+            # for "Six seven five, ...", base over mu-law, held-out-6; its words around it stay)
+            written = [i for run in found if starts[span.first] <= run.first and run.last < lead.start
+                       and any(ch.isdigit() for t in tokens[run.first:run.last + 1] for ch in t)
+                       for i in range(run.first, run.last + 1)]
+            for i in [*written, *lead, *after]:
                 if passage[i] in (None, "NUMBER"):
                     passage[i] = span.entity
         for run in found:

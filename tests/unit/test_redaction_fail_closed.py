@@ -1517,3 +1517,10 @@ def test_the_call_as_a_noun_is_no_phone_keyword(kinds):
     for texts in (["Call me back on 555 0198."], ["The call back number is 555 0198."], ["A call on 555 867 5309."]):
         assert in_clear(redacted(texts, kinds)) == [], texts
     assert "PHONE_NUMBER" in redacted(["The call back number is 555 0198."], kinds)[0]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+def test_a_digit_written_in_the_sentence_of_a_masked_number_is_masked(kinds):
+    # (held-out-6, base over mu-law, for "Ready when you are." / "Six seven five, ...": "6th" in clear)
+    assert in_clear(redacted(["and when you are.", "6th Heaven High in 4 1 1 1 0 9"], kinds)) == []
+    assert redacted(["I paid $45 for it, and my number is 4 1 1 1 0 9."], kinds)[0].startswith("I paid $45 for it")
