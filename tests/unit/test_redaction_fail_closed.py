@@ -1524,3 +1524,27 @@ def test_a_digit_written_in_the_sentence_of_a_masked_number_is_masked(kinds):
     # (held-out-6, base over mu-law, for "Ready when you are." / "Six seven five, ...": "6th" in clear)
     assert in_clear(redacted(["and when you are.", "6th Heaven High in 4 1 1 1 0 9"], kinds)) == []
     assert redacted(["I paid $45 for it, and my number is 4 1 1 1 0 9."], kinds)[0].startswith("I paid $45 for it")
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["I'll take two."], ["I'll take two.", "Thanks."], ["We need four.", "Okay."],
+    ["We ordered 650 units."], ["We drove 250 miles."], ["It weighs 120 kilos."],
+    ["I'm on version 2.1 of the app."],
+    ["We've been waiting since I'm 15."],
+])
+def test_a_count_taken_a_measure_outside_a_passage_a_version_and_a_wait_since_stay(texts, kinds):
+    # (seen parts' costs: "I'll take two." masked in 18 of held-out-4's 24 decodes; "We ordered six hundred
+    # and fifty units." (held-out-10), masked outside a passage where it stayed inside one; "version 2.1";
+    # "since nine fifteen" written "since I'm 15" (held-out-16, 13 decodes), the nine heard as "I'm")
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [
+    ["My card number is", "I'll take two."], ["I'll take two.", "4 1 1 1."], ["I'll take two", "four one one one"],
+    ["My card number is", "650 units."], ["We drove 4 1 1 miles."], ["The CVV is", "version 211."],
+    ["The maximum 6.1 mile."], ["I'm 15 4 1 1 1."],
+])
+def test_such_counts_under_a_keyword_or_read_on_are_masked(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
