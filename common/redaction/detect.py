@@ -158,6 +158,11 @@ _QUARTER_CLOCK = re.compile(r"^(?:1[0-2]|[1-9])(?:00|15|30|45)$")
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
+# Words before a number of years that count them (:func:`_years_heard`): "for 20 years", "another 30 years".
+_YEARS_COUNTED = frozenset({"for", "in", "about", "around", "over", "than", "nearly", "almost", "another", "past",
+                            "next", "the", "those", "these", "few", "some", "of", "within", "after", "before", "since",
+                            "been", "least", "only", "just", "all", "took", "takes", "spent", "lasted", "served",
+                            "worked", "lived", "had", "was", "is", "be", "'s"})
 # Verbs after which a digit's word ending its sentence is a count of what is taken ("I'll take two.").
 _TAKING = frozenset({"take", "takes", "took", "want", "wants", "need", "needs", "buy", "bought", "order",
                      "ordered", "get", "got"})
@@ -512,7 +517,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     When unsure, a number is masked: a year alone ("in 2019"), an order number, a house number
     without a ``pii`` address rule, a quantity of 3 digits or more ("120 people")."""
     n = len(run.digits)
-    if _one_by_one(run, cores) or _MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1])):
+    if _one_by_one(run, cores) or _MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1])) \
+            or card and _years_heard(run, tokens, cores):
         return True
     if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS or _said_bare(run, cores):
         return False
@@ -535,6 +541,22 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     return not counts_a_noun(tokens, cores, run.last, breaks=breaks) or _read_in_groups(run, tokens, cores, breaks) \
         or _said_twice(run, cores) \
         or "." in "".join(tokens[run.first:run.last + 1]).rstrip(".?!,") and not _measured(run, tokens, cores)
+
+
+def _years_heard(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is "20" or "30" and "years" ending its sentence with no word before it that counts years
+    ("for", "in", "about", "the last", ...): how the recogniser wrote an expiry's year read last ("It's
+    exciting or fix 20 years." for "It's expiring oh six, twenty eight.", held-out-12, 3 of its decodes;
+    "kinds last 20 years." for "... slash twenty seven", held-out-5). Where cards are redacted it is masked;
+    "for 20 years", "20 years ago", "over the last 20 years" stay."""
+    after = run.last + 1
+    if run.digits not in ("20", "30") or after >= len(cores) or cores[after] not in ("years", "year") \
+            or tokens[after].rstrip()[-1:] not in ".?!" or tokens[run.last].rstrip()[-1:] in _STOPS:
+        return False
+    before = cores[run.first - 1] if run.first > 0 else ""
+    if before == "last":
+        return not (run.first > 1 and cores[run.first - 2] in ("the", "past", "my", "our", "your", "their", "his", "her"))
+    return before not in _YEARS_COUNTED
 
 
 def _an_age(run: Run, cores: list[str]) -> bool:
@@ -1268,7 +1290,7 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: 
     minutes), a colon or two decimals, or a word such as "charge" before it (6 digits at most); or a
     date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
     if len(run.digits) > _AMOUNT_DIGITS or _one_by_one(run, cores) \
-            or _MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1])):
+            or _MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1])) or card and _years_heard(run, tokens, cores):
         return False
     if _unit_after(run, tokens, cores, strict=True) or _said_bare(run, cores):
         return True

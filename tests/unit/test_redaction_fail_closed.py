@@ -1548,3 +1548,15 @@ def test_a_count_taken_a_measure_outside_a_passage_a_version_and_a_wait_since_st
 ])
 def test_such_counts_under_a_keyword_or_read_on_are_masked(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_twenty_years_ending_a_sentence_uncounted_is_an_expirys_year_where_cards_are_redacted(kinds):
+    # (held-out-12: "It's expiring oh six, twenty eight." as tiny.en and base heard it over mu-law; held-out-5:
+    # "Expiration is oh nine slash twenty seven.")
+    for texts in (["It's exciting or fix 20 years."], ["Exiring or thick, 20 years."], ["Next I am in O'Figs 20 years."],
+                  ["Estimation of all kinds last 20 years."]):
+        assert in_clear(redacted(texts, kinds)) == [], texts
+    for text in ("I've been a customer for 20 years.", "We moved here 20 years ago.", "Over the last 20 years.",
+                 "It was built in 30 years.", "That was 20 years.", "He's served 20 years."):
+        assert redacted([text], kinds) == [text]
