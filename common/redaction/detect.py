@@ -1093,13 +1093,14 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     # Homophones two or more in a row, no punctuation between, are digits ("already won to Lambon." for
     # "forty one, eleven", base): no sentence says "won to" (not "free" nor "far": "free to", "far too");
     # nor "free for" but "free for all" ("Nothing immediate free for heaven." for "The CVV is three four
-    # seven.", base and tiny.en over mu-law; "in three to five business days" is "free to five").
+    # seven.", base and tiny.en over mu-law; "in three to five business days" is "free to five"); "free free"
+    # is two threes ("All I want to free free payment fix." for "oh nine one two, three three ...", held-out-16).
     i = 0
     while i < len(cores):
         j = i
-        if cores[i] == "free" and cores[i + 1:i + 2] == ["for"] and cores[i + 2:i + 3] != ["all"] \
-                and not taken[i] and i not in in_runs:
-            j = i + 1
+        if cores[i] == "free" and cores[i + 1:i + 2] in (["for"], ["free"]) and cores[i + 2:i + 3] != ["all"] \
+                and not taken[i] and i not in in_runs and tokens[i].rstrip()[-1:] not in _STOPS:
+            j = i + 1 if cores[i + 1] == "for" else i + 2
         while j < len(cores) and cores[j] in _PAIRED_HOMOPHONES and not taken[j] and j not in in_runs \
                 and (j == i or tokens[j - 1].rstrip()[-1:] not in _STOPS and j not in breaks):
             j += 1

@@ -1560,3 +1560,11 @@ def test_twenty_years_ending_a_sentence_uncounted_is_an_expirys_year_where_cards
     for text in ("I've been a customer for 20 years.", "We moved here 20 years ago.", "Over the last 20 years.",
                  "It was built in 30 years.", "That was 20 years.", "He's served 20 years."):
         assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_free_free_is_two_threes(kinds):
+    # (held-out-16, base over mu-law, for "oh nine one two, three three seven six,")
+    out = redacted(["All I want to free free payment fix."], kinds)[0]
+    assert "free" not in out and "[" in out, out
+    assert redacted(["Feel free, free to ask."], kinds) == ["Feel free, free to ask."]
