@@ -421,8 +421,15 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if _asks_again(tokens, cores):
             context.number = max(context.number, PASSAGE_WORDS)
         # (after the passages: a digit's word alone is too weak a sign of digits being read to open one)
+        alone = set(spans)
         if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs):
             _spellings_beside(spans, taken, cores)
+            # ... unless a keyword's context holds what it masked: then it is a number read, and opens one ("My member I
+            # need a time time to follow [ACCOUNT_NUMBER_1] and a half." for "My member ID is nine nine two,
+            # four oh, one seven seven.", base in packs, held-out-5)
+            if any(span not in alone and _keyed(before[span.first]) for span in spans):
+                context.number = max(context.number, _passages(spans, taken, tokens, cores, kinds, before, keyword_at,
+                                                               numbers_read, in_runs, breaks))
         _value_said(spans, taken, tokens, cores, breaks, in_runs)
         _unit_misheard(spans, taken, numbers_read, tokens, cores, before)
     if "pii" in kinds:
@@ -441,6 +448,11 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             else:
                 i += 1
     return sorted(spans, key=lambda s: s.first)
+
+
+def _keyed(ctx: Context) -> bool:
+    """A keyword's context is in force (a card's, an SSN's, a phone's, an account's or a birth date's)."""
+    return any((ctx.card, ctx.ssn, ctx.phone, ctx.account, ctx.dob))
 
 
 def _mask(spans: list[Span], taken: list[bool], first: int, last: int, entity: str) -> None:

@@ -1568,3 +1568,12 @@ def test_free_free_is_two_threes(kinds):
     out = redacted(["All I want to free free payment fix."], kinds)[0]
     assert "free" not in out and "[" in out, out
     assert redacted(["Feel free, free to ask."], kinds) == ["Feel free, free to ask."]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+def test_a_digits_word_alone_masked_under_a_keyword_opens_a_passage(kinds):
+    # (held-out-5, base in packs, for "My member ID is nine nine two, four oh, one seven seven.")
+    out = redacted(["My member I need a time time to follow one and a half."], kinds)[0]
+    assert " to " not in out, out
+    # (with no keyword it opens none: "It came down to one." is masked, the words before it are not)
+    assert redacted(["It came down to one."], kinds)[0].startswith("It came down ")
