@@ -118,6 +118,10 @@ _MEASURES = {"mile", "miles", "kilometer", "kilometers", "kilometre", "kilometre
 _NUMBERLESS_MEASURES = {"feet", "km", "kg", "lbs"}
 # Units that say a time of day only loosely ("on 3 tonight"): in a number's passage they make no time.
 _DAY_WORDS = {"yesterday", "today", "tomorrow", "tonight", "morning", "afternoon", "evening"}
+# Words after "runs until" that say when (no misheard month): :func:`_keyword`.
+_WHEN = _DAY_WORDS | {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "the", "next",
+                      "end", "midnight", "noon", "then", "now", "further", "christmas", "easter", "summer", "winter",
+                      "spring", "fall", "autumn", "a", "mid", "late", "early"}
 # Words between a number and its unit that keep it an amount or a time.
 _BEFORE_UNIT = {"this", "business", "working", "calendar", "more", "whole", "full"}
 _CLOCK = {"am", "pm", "a.m", "p.m"}  # (of _UNITS) a time only after an hour: "20 am" is none
@@ -290,6 +294,13 @@ def _keyword(cores: list[str], i: int) -> str | None:
         return "card"
     if word == "out" and i > 0 and cores[i - 1] in _RUNS and following != "of":  # not "we ran out of milk"
         return "card"
+    if word in _UNTIL and i > 0 and cores[i - 1] in _RUNS and following and following not in _MONTHS \
+            and following not in _WHEN and not numeric(cores[i + 1:i + 2])[0]:
+        # A card's expiry whose month was misheard: "it run until match already." / "The Mac and Big One Iron"
+        # for "Yeah, it runs until March thirty." / "The back says six one nine." (base over mu-law,
+        # held-out-9); not "The offer runs through March 3.", "It runs until Friday.", "until 5": a date or a
+        # time said, read by the rules of dates.
+        return "card"
     if word == "express" and i > 0 and cores[i - 1] == "american":  # the card's name ("amex" is a keyword)
         return "card"
     if word == "date" and following == "of" and i + 2 < len(cores) and cores[i + 2] == "birth":
@@ -336,7 +347,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if found:
             setattr(ctx, found, DOB_WORDS if found == "dob" else CONTEXT_WORDS)
             if found == "card":
-                ctx.expiry = cores[i] in _EXPIRY or cores[i] in ("out", "date")
+                ctx.expiry = cores[i] in _EXPIRY or cores[i] in ("out", "date") or cores[i] in _UNTIL
                 ctx.code = cores[i] in _CODE or _code_of_card(tokens, cores, i)
         elif cores[i] in ("valid", "thru", "date"):  # "valid thru", "the date is 1226" (a card's expiry date)
             ctx.expiry, ctx.code = True, False

@@ -1577,3 +1577,14 @@ def test_a_digits_word_alone_masked_under_a_keyword_opens_a_passage(kinds):
     assert " to " not in out, out
     # (with no keyword it opens none: "It came down to one." is masked, the words before it are not)
     assert redacted(["It came down to one."], kinds)[0].startswith("It came down ")
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_runs_until_is_an_expirys_keyword(kinds):
+    # (held-out-9, base over mu-law, for "Yeah, it runs until March thirty." / "The back says six one nine.")
+    out = redacted(["Yeah, it run until match already.", "The Mac and Big One Iron"], kinds)
+    assert in_clear(out) == [] and "One" not in out[1], out
+    assert in_clear(redacted(["It runs until", "oh three thirty."], kinds)) == []
+    for text in ("The shop is open until 9 pm.", "The sale runs until Friday, I paid 25 dollars.",
+                 "It runs until the end of the month, about 12 days."):
+        assert redacted([text], kinds) == [text]
