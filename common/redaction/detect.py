@@ -435,10 +435,12 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         alone = set(spans)
         if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs):
             _spellings_beside(spans, taken, cores)
-            # ... unless a keyword's context holds what it masked: then it is a number read, and opens one ("My member I
-            # need a time time to follow [ACCOUNT_NUMBER_1] and a half." for "My member ID is nine nine two,
-            # four oh, one seven seven.", base in packs, held-out-5)
-            if any(span not in alone and _keyed(before[span.first]) for span in spans):
+            # ... unless a keyword's context holds what it masked, or it masked three words or more: then it is a
+            # number read, and opens one ("My member I need a time time to follow [NUMBER_1] and a half." for "My
+            # member ID is nine nine two, four oh, one seven seven.", base in packs, held-out-5; "[NUMBER_1] or six
+            # salmon." for "... four four one, oh six ...", the "For for one" masked, held-out-13)
+            new = sorted(i for span in spans if span not in alone for i in range(span.first, span.last + 1))
+            if any(_keyed(before[i]) for i in new) or any(new[k + 2] - new[k] == 2 for k in range(len(new) - 2)):
                 context.number = max(context.number, _passages(spans, taken, tokens, cores, kinds, before, keyword_at,
                                                                numbers_read, in_runs, breaks))
         _value_said(spans, taken, tokens, cores, breaks, in_runs)

@@ -1575,6 +1575,8 @@ def test_a_digits_word_alone_masked_under_a_keyword_opens_a_passage(kinds):
     # (held-out-5, base in packs, for "My member ID is nine nine two, four oh, one seven seven.")
     out = redacted(["My member I need a time time to follow one and a half."], kinds)[0]
     assert " to " not in out, out
+    out = redacted(["Sorry, inside to eat. For for one or six salmon."], kinds)[0]
+    assert "six" not in out, out
     # (with no keyword it opens none: "It came down to one." is masked, the words before it are not)
     assert redacted(["It came down to one."], kinds)[0].startswith("It came down ")
 
