@@ -439,6 +439,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             # number read, and opens one ("My member I need a time time to follow [NUMBER_1] and a half." for "My
             # member ID is nine nine two, four oh, one seven seven.", base in packs, held-out-5; "[NUMBER_1] or six
             # salmon." for "... four four one, oh six ...", the "For for one" masked, held-out-13)
+            _homophones_before([span for span in spans if span not in alone], spans, taken, tokens, cores, breaks,
+                               in_runs)
             new = sorted(i for span in spans if span not in alone for i in range(span.first, span.last + 1))
             if any(_keyed(before[i]) for i in new) or any(new[k + 2] - new[k] == 2 for k in range(len(new) - 2)):
                 context.number = max(context.number, _passages(spans, taken, tokens, cores, kinds, before, keyword_at,
@@ -461,6 +463,20 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             else:
                 i += 1
     return sorted(spans, key=lambda s: s.first)
+
+
+def _homophones_before(masked: list[Span], spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str],
+                       breaks: frozenset[int], in_runs: frozenset[int]) -> None:
+    """Digits' words and homophones up to :data:`JOIN_GAP` + 1 words before each of ``masked`` (digits' words
+    alone, :func:`_words_alone`) in its sentence are masked with it: "The pen went [NUMBER_2] Goku [NUMBER_3]."
+    for "The pen went for Goku one." ("... four one", base in packs, held-out-10). Only those: a word alone
+    opens no passage."""
+    for span in masked:
+        for j in range(span.first - 1, max(-1, span.first - JOIN_GAP - 2), -1):
+            if tokens[j].rstrip()[-1:] in ".?!" or j + 1 in breaks:
+                break
+            if not taken[j] and j not in in_runs and _says_a_digit(cores[j]):
+                _mask(spans, taken, j, j, span.entity)
 
 
 def _keyed(ctx: Context) -> bool:

@@ -1590,3 +1590,12 @@ def test_runs_until_is_an_expirys_keyword(kinds):
     for text in ("The shop is open until 9 pm.", "The sale runs until Friday, I paid 25 dollars.",
                  "It runs until the end of the month, about 12 days."):
         assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_homophone_just_before_a_digits_word_masked_alone_is_masked(kinds):
+    # (held-out-10, base in packs, for "The code is three four seven." / "... four one" written
+    # "The TVM free for them." / "The pen went for Goku one.")
+    out = redacted(["The pen went for Goku one."], kinds)[0]
+    assert " for " not in out and "[" in out, out
+    assert redacted(["I went for a walk. It came down to one."], kinds)[0].startswith("I went for a walk.")
