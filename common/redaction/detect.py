@@ -656,10 +656,18 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
         if spoken and _clock_digits(run.digits) \
                 or ends and bool(_QUARTER_CLOCK.match(run.digits)) and written.rstrip(".?!").isdigit():
             return True
-    if before == "in" and _final_of(first, breaks, len(tokens))[0] < first - 1 \
-            and re.fullmatch(r"19\d\d|20[01]\d" if card else r"(?:19|20)\d\d", run.digits):
+    if _year_in(run, tokens, cores, breaks, card=card):
         return True
     return n == 3 and run.digits.endswith("00") and counts_a_noun(tokens, cores, run.last, breaks=breaks)
+
+
+def _year_in(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int], *, card: bool) -> bool:
+    """``run`` is a year after "in" that a sentence says, a word of its final before "in" ("I opened it in
+    2005."; not a final of "in 2013." alone, tiny.en's for "It expires in March twenty twenty nine."):
+    1900-2019, and later ones unless ``card`` (a session redacting cards: "It fires in 2029." is a card's year)."""
+    first = run.first
+    return first > 0 and cores[first - 1] == "in" and _final_of(first, breaks, len(tokens))[0] < first - 1 \
+        and bool(re.fullmatch(r"19\d\d|20[01]\d" if card else r"(?:19|20)\d\d", run.digits))
 
 
 def _after_at(first: int, cores: list[str]) -> bool:
@@ -903,10 +911,12 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 and not any(t.rstrip()[-1:] in _STOPS for t in tokens[run.last:run.last + 2]) \
                 and any(s.first == run.last + 2 and s.entity in NUMBER_SPANS for s in spans)
             keyword = before[run.first].card or before[run.first].ssn  # (a card's or an SSN's, in force)
-            # What the words say it is (a unit, a date, a price...), or a distance or an age where no keyword holds.
+            # What the words say it is (a unit, a date, a price...), or a distance, an age or a year after "in" where
+            # no keyword holds ("here in 2019", held-out-15, in the passage a false mask before it opened).
             said = _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) and not unit_glued \
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores))
-            plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores))
+            plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores)
+                                     or _year_in(run, tokens, cores, breaks, card=card))
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) or said or plain:
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)

@@ -1599,3 +1599,12 @@ def test_a_homophone_just_before_a_digits_word_masked_alone_is_masked(kinds):
     out = redacted(["The pen went for Goku one."], kinds)[0]
     assert " for " not in out and "[" in out, out
     assert redacted(["I went for a walk. It came down to one."], kinds)[0].startswith("I went for a walk.")
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_year_after_in_stays_in_a_passage_no_keyword_opened(kinds):
+    # (held-out-15 and -6: "We moved here in 2019." / "I opened it in 2010." masked in the passage a false mask
+    # before them opened)
+    assert redacted(["It was 4 1 1 1.", "We moved here in 2019."], kinds)[1] == "We moved here in 2019."
+    assert "pci" not in kinds or in_clear(redacted(["My card number is", "We moved here in 2019."], kinds)) == []
+    assert in_clear(redacted(["It was 4 1 1 1.", "We moved here in 2 0 1 9."], kinds)) == []
