@@ -138,7 +138,7 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
              "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "track", "table",
-             "version"}
+             "version", "setting"}
 # Verbs of a timetable, after which an hour and its minutes is a time ("My flight landed 645.", held-out-18);
 # not "starts" ("it starts 1111" is how a card is read).
 _TIMETABLE = frozenset({"lands", "landed", "leaves", "departs", "departed", "arrives", "arrived", "boards",
@@ -1606,11 +1606,13 @@ def _signed(run: Run, tokens: list[str]) -> bool:
 
 def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """A word such as "charge" or "total" (:data:`_AMOUNT_BEFORE`) right before ``run``, or a price's noun
-    and its verb ("The total was 200 and $10.", held-out-9), no punctuation between: "Socials, total, 3134," (base in packs for "Social's two two seven, thirty one, eight oh four
+    and its verb ("The total was 200 and $10.", held-out-9), or "total of" ("a total of 10"), no punctuation
+    between: "Socials, total, 3134," (base in packs for "Social's two two seven, thirty one, eight oh four
     four", the "two two" heard as "total") prices nothing."""
     first = run.first
     return first > 0 and cores[first - 1] in _AMOUNT_BEFORE and tokens[first - 1].rstrip()[-1:] not in _STOPS \
-        or first > 1 and cores[first - 1] in ("is", "was", "'s") and cores[first - 2] in _PRICE_NOUNS \
+        or first > 1 and (cores[first - 1] in ("is", "was", "'s") and cores[first - 2] in _PRICE_NOUNS
+                          or cores[first - 2:first] == ["total", "of"]) \
         and not any(t.rstrip()[-1:] in _STOPS for t in tokens[first - 2:first]) \
         or _came_to(run, tokens, cores)
 

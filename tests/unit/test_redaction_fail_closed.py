@@ -1608,3 +1608,10 @@ def test_a_year_after_in_stays_in_a_passage_no_keyword_opened(kinds):
     assert redacted(["It was 4 1 1 1.", "We moved here in 2019."], kinds)[1] == "We moved here in 2019."
     assert "pci" not in kinds or in_clear(redacted(["My card number is", "We moved here in 2019."], kinds)) == []
     assert in_clear(redacted(["It was 4 1 1 1.", "We moved here in 2 0 1 9."], kinds)) == []
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["Turn it up to setting 2.", "I need 4 copies."], ["I'd give it a total of 10."]])
+def test_a_setting_and_a_total_of_stay(texts, kinds):
+    # (held-out-15: "Turn it up to setting two." masked, and "I need four copies." in the passage it opened)
+    assert redacted(texts, kinds) == texts
