@@ -34,7 +34,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, Run, core, digits_joined, numeric, runs
+from .itn import DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, TENS, Run, core, digits_joined, numeric, runs
 from .quantity import FUNCTION_WORDS, PRONOUN_DETERMINERS, counts_a_noun, determined
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
@@ -230,7 +230,6 @@ _MALFORMED_AMOUNT = re.compile(r"\.\d+,\d")
 _PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
 # A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
 _DIGIT_WORDS = frozenset(DIGIT_NAMES)
-_TENS_WORDS = frozenset("twenty thirty forty fifty sixty seventy eighty ninety".split())
 _ONE_DIGIT = _DIGIT_WORDS | {"oh", "o", "double", "triple"} | frozenset(SPANISH_DIGITS)
 # Spanish digits that are no English word ("uno", the game, is one): in an English final, a digit heard.
 _SPANISH_ONLY = frozenset(SPANISH_DIGITS) - {"uno"}
@@ -435,12 +434,12 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         alone = set(spans)
         if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs):
             _spellings_beside(spans, taken, cores)
-            # ... unless a keyword's context holds what it masked, or it masked three words or more: then it is a
+            _homophones_before([span for span in spans if span not in alone], spans, taken, tokens, cores, breaks,
+                               in_runs)
+            # ... unless a keyword's context holds what it masked, or it masked three words in a row: then it is a
             # number read, and opens one ("My member I need a time time to follow [NUMBER_1] and a half." for "My
             # member ID is nine nine two, four oh, one seven seven.", base in packs, held-out-5; "[NUMBER_1] or six
             # salmon." for "... four four one, oh six ...", the "For for one" masked, held-out-13)
-            _homophones_before([span for span in spans if span not in alone], spans, taken, tokens, cores, breaks,
-                               in_runs)
             new = sorted(i for span in spans if span not in alone for i in range(span.first, span.last + 1))
             if any(_keyed(before[i]) for i in new) or any(new[k + 2] - new[k] == 2 for k in range(len(new) - 2)):
                 context.number = max(context.number, _passages(spans, taken, tokens, cores, kinds, before, keyword_at,
@@ -496,7 +495,7 @@ def _digitwise(run: Run, cores: list[str]) -> bool:
     ("twenty five", "10"; nor "six forty five", whose "five" is the unit of "forty five")."""
     said = cores[run.first:run.last + 1]
     written = "".join(said)
-    return sum(0 if k > 0 and said[k - 1] in _TENS_WORDS and c in _DIGIT_WORDS - {"zero"}
+    return sum(0 if k > 0 and said[k - 1] in TENS and c in _DIGIT_WORDS - {"zero"}
                else 1 if c in _ONE_DIGIT or len(c) == 1 and c.isdigit() else len(digits_joined(c))
                for k, c in enumerate(said)) >= 2 \
         or len(run.groups) >= 2 and all(len(group) == 1 for group in run.groups) and "-" in written  # (not "3.0")

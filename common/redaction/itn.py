@@ -27,7 +27,8 @@ _UNITS = ("zero one two three four five six seven eight nine ten eleven twelve t
           "sixteen seventeen eighteen nineteen").split()
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SCALES = {"hundred", "thousand", "million", "billion"}
-NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS) | _SCALES
+TENS = frozenset(_TENS)
+NUMBER_WORDS = frozenset(_UNITS) | TENS | _SCALES
 DIGIT_NAMES = tuple(_UNITS[:10])  # a digit's own word, by value ("six": DIGIT_NAMES[6])
 _ZEROS = {"oh", "o"}
 _REPEATS = {"double": 2, "triple": 3}
