@@ -1033,13 +1033,44 @@ HELD_OUT_19 = (
         CallPiece("My birthday is on July fourth.", label="dob", entity="pii"),
     )),
 )
+# A twentieth held-out part (``bench.redaction --set held-out-20``), written on 2026-11-27 at the end of a
+# session, after its rules, to be scored once by the next session before any of that session's rules are
+# scored on it, with voices none of the other parts used (en-gb-x-gbclan+m1, en-us-nyc+m4, en-029+f3): a
+# Mastercard with "double" and "oh" over two finals and a "hang on" between them, an expiry as "September
+# of twenty nine", "CVV" and its digits; an SSN read with "uh" between its groups; a customer ID with a
+# letter "as in"; a phone extension; negatives with no keyword: a train's time, years as a customer, a
+# monthly price, bedrooms, a day and its date, minutes, a floor, an hour "around two".
+HELD_OUT_20 = (
+    ("h20-mastercard-hang-on", (
+        CallPiece("Five five double two, oh three four one,", pause=1.0, label="card", entity="pci"),
+        CallPiece("hang on,", pause=1.0),
+        CallPiece("eight eight seven six, five oh oh two.", label="card", entity="pci", part=True),
+        CallPiece("Expiration date, September of twenty nine.", label="expiry", entity="pci"),
+        CallPiece("CVV, four four seven.", label="cvv", entity="pci"),
+    )),
+    ("h20-ssn-uh", (
+        CallPiece("Social is, uh, six one two, uh, four four, uh, nine nine oh one.", label="ssn", entity="ssn"),
+        CallPiece("My customer ID is C as in cat, four four one two nine.", label="account", entity="pii"),
+        CallPiece("You can reach me on extension four one two.", label="phone", entity="pii"),
+    )),
+    ("h20-negatives", (
+        CallPiece("The train leaves at seven fifteen.", label="time", entity="time"),
+        CallPiece("I've been with you for twelve years.", label="time", entity="time"),
+        CallPiece("It's two hundred forty dollars a month.", label="amount", entity="amount"),
+        CallPiece("We have three bedrooms.", label="amount", entity="amount"),
+        CallPiece("The sale ends on Friday the thirteenth.", label="date", entity="date"),
+        CallPiece("Give me five minutes.", label="time", entity="time"),
+        CallPiece("It's on the second floor.", label="place", entity="place"),
+        CallPiece("Call me after lunch, around two.", label="time", entity="time"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
         "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10,
         "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13, "held-out-14": HELD_OUT_14,
         "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16, "held-out-17": HELD_OUT_17, "held-out-18": HELD_OUT_18,
-        "held-out-19": HELD_OUT_19,
+        "held-out-19": HELD_OUT_19, "held-out-20": HELD_OUT_20,
         "spanish": SPANISH}
 
 
