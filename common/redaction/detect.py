@@ -857,7 +857,8 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                  and _announces(cores, run.first - 1) and not _named_by(run, cores)}
     loose |= announced
     card = "pci" in kinds
-    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card)} - set(expiries) - loose | {
+    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card) and not _digitwise(run, cores)} \
+        - set(expiries) - loose | {
         i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3} - set(expiries.values())
     # ... and so does the sentence that says it ("The call won on March 3, 1024.": "won" is a word there).
     stops |= {starts[i] for i in stops}
@@ -912,8 +913,11 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             keyword = before[run.first].card or before[run.first].ssn  # (a card's or an SSN's, in force)
             # What the words say it is (a unit, a date, a price...), or a distance, an age or a year after "in" where
             # no keyword holds ("here in 2019", held-out-15, in the passage a false mask before it opened).
+            # (Not digits read one by one, whatever their unit: "and I will do three five weeks." for an Amex's
+            # "nine one eight three five six," after its first group, tiny.en over mu-law, held-out-19.)
             said = _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) and not unit_glued \
-                and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores))
+                and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
+                and not _digitwise(run, cores)
             plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores)
                                      or _year_in(run, tokens, cores, breaks, card=card))
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) or said or plain:
