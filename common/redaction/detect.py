@@ -857,7 +857,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                  and _announces(cores, run.first - 1) and not _named_by(run, cores)}
     loose |= announced
     card = "pci" in kinds
-    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card) and not _digitwise(run, cores)} \
+    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card) and not _spelled_out(run, cores)} \
         - set(expiries) - loose | {
         i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3} - set(expiries.values())
     # ... and so does the sentence that says it ("The call won on March 3, 1024.": "won" is a word there).
@@ -917,7 +917,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             # "nine one eight three five six," after its first group, tiny.en over mu-law, held-out-19.)
             said = _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) and not unit_glued \
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
-                and not _digitwise(run, cores)
+                and not _spelled_out(run, cores)
             plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores)
                                      or _year_in(run, tokens, cores, breaks, card=card))
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) or said or plain:
@@ -955,6 +955,12 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 _mask(spans, taken, i, i + 1, _named(passage[i] or "NUMBER", kinds))
                 changed = True
     return left
+
+
+def _spelled_out(run: Run, cores: list[str]) -> bool:
+    """``run`` is digits read one by one (:func:`_digitwise`) with no homophone among them: "three five", not
+    the range "6 to 9"."""
+    return _digitwise(run, cores) and not any(c in HOMOPHONES for c in cores[run.first:run.last + 1])
 
 
 def _twice(i: int, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:

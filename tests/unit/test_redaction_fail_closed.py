@@ -1625,3 +1625,4 @@ def test_digits_read_one_by_one_before_a_unit_in_a_passage_are_masked(kinds):
     assert redacted(["It takes two three hours."], kinds) == ["It takes two three hours."]
     assert redacted(["It was 4 1 1 1.", "It takes about four thirty minutes."], kinds)[1] == \
         "It takes about four thirty minutes."
+    assert redacted(["It was 4 1 1 1.", "It takes 3 to 5 business days."], kinds)[1] == "It takes 3 to 5 business days."
