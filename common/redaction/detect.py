@@ -747,12 +747,13 @@ def _named_by(run: Run, cores: list[str]) -> bool:
     """The noun before ``run`` names it (:data:`_NAMED_BY`): "page 32", "grade 11"; "room for 12"; a
     house's "number" (:data:`_HOUSES`): "The house is number 42.", "our house number is 17"."""
     first = run.first
-    before = cores[max(0, first - 4):first]
-    if before[-1:] == ["is"]:
-        before = before[:-1]
+    said = cores[max(0, first - 4):first]
+    if said[-1:] == ["is"]:
+        said.pop()
     # ("in" for "is": "The house in number 42.", tiny.en)
-    house = len(run.digits) <= 3 and (before[-1:] == ["number"] and before[-3:-1] and (
-        before[-2] in _HOUSES or before[-2] in ("is", "in") and before[-3] in _HOUSES))
+    if said[-2:-1] and said[-2] in ("is", "in"):
+        del said[-2]
+    house = len(run.digits) <= 3 and said[-2:-1] and said[-1] == "number" and said[-2] in _HOUSES
     return first > 0 and cores[first - 1] in _NAMED_BY and len(run.digits) <= 4 \
         or first > 1 and cores[first - 2] in _NAMED_BY and cores[first - 1] in HOMOPHONES \
         and len(run.digits) <= 3 or bool(house)
