@@ -210,6 +210,8 @@ _FORTY = frozenset({"for", "four", "far"})
 # Not "about" or "around": an approximate time is rarely said where digits are read, and an expiry after
 # a card's number is heard so ("It's just about 3.20 am." for "It's good through oh three, twenty seven.",
 # held-out-15, base over mu-law); outside a passage such a time stays.
+# Words before an hour and its minutes that make a time of them ("after 215", "since nine fifteen").
+_CLOCK_AFTER = frozenset({"after", "before", "around", "since"})
 _CLOCK_BEFORE = _TIME_BEFORE - {"about", "around"} | {"from", "between", "to", "and"}
 # Words after an expiry keyword within which a number is the expiry, not an amount ("My credit card
 # expired near of $5.20." for "... expires 05/27.", base over mu-law): nobody says a price there.
@@ -256,6 +258,16 @@ class Context:
     number: int = 0  # words left of a masked number's passage (:data:`PASSAGE_WORDS`)
     expiry: bool = False
     code: bool = False
+
+    @property
+    def keyed(self) -> bool:
+        """A keyword's context is in force (a card's, an SSN's, a phone's, an account's or a birth date's)."""
+        return any((self.card, self.ssn, self.phone, self.account, self.dob))
+
+    @property
+    def secret_keyed(self) -> bool:
+        """A card's or an SSN's keyword's context is in force."""
+        return bool(self.card or self.ssn)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -441,7 +453,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             # member ID is nine nine two, four oh, one seven seven.", base in packs, held-out-5; "[NUMBER_1] or six
             # salmon." for "... four four one, oh six ...", the "For for one" masked, held-out-13)
             new = sorted(i for span in spans if span not in alone for i in range(span.first, span.last + 1))
-            if any(_keyed(before[i]) for i in new) or any(new[k + 2] - new[k] == 2 for k in range(len(new) - 2)):
+            if any(before[i].keyed for i in new) or any(new[k + 2] - new[k] == 2 for k in range(len(new) - 2)):
                 context.number = max(context.number, _passages(spans, taken, tokens, cores, kinds, before, keyword_at,
                                                                numbers_read, in_runs, breaks))
         _value_said(spans, taken, tokens, cores, breaks, in_runs)
@@ -476,11 +488,6 @@ def _homophones_before(masked: list[Span], spans: list[Span], taken: list[bool],
                 break
             if not taken[j] and j not in in_runs and _says_a_digit(cores[j]):
                 _mask(spans, taken, j, j, span.entity)
-
-
-def _keyed(ctx: Context) -> bool:
-    """A keyword's context is in force (a card's, an SSN's, a phone's, an account's or a birth date's)."""
-    return any((ctx.card, ctx.ssn, ctx.phone, ctx.account, ctx.dob))
 
 
 def _mask(spans: list[Span], taken: list[bool], first: int, last: int, entity: str) -> None:
@@ -735,10 +742,8 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
         or run.first > 0 and cores[run.first - 1] == "a" and cores[run.first] in ("hundred", "thousand") \
         or run.first > 0 and cores[run.first - 1] == "since" and bool(re.fullmatch(r"(?:19|20)\d\d", run.digits)) \
         or cores[max(0, run.first - 2):run.first] == ["back", "in"] and bool(re.fullmatch(r"(?:19|20)?\d\d", run.digits)) \
-        or run.first > 0 and cores[run.first - 1] in ("after", "before", "around", "since") \
-        and _clock_digits(run.digits) \
-        or run.first > 1 and cores[run.first - 2:run.first] in (["after", "i'm"], ["before", "i'm"], ["around", "i'm"],
-                                                                 ["since", "i'm"]) \
+        or run.first > 0 and cores[run.first - 1] in _CLOCK_AFTER and _clock_digits(run.digits) \
+        or run.first > 1 and cores[run.first - 1] == "i'm" and cores[run.first - 2] in _CLOCK_AFTER \
         and len(run.digits) == 2 and int(run.digits) < 60 \
         or _named_by(run, cores)
 
@@ -911,7 +916,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             unit_glued = run.last + 2 < n and cores[run.last + 1] in _UNITS \
                 and not any(t.rstrip()[-1:] in _STOPS for t in tokens[run.last:run.last + 2]) \
                 and any(s.first == run.last + 2 and s.entity in NUMBER_SPANS for s in spans)
-            keyword = before[run.first].card or before[run.first].ssn  # (a card's or an SSN's, in force)
+            keyword = before[run.first].secret_keyed
             # What the words say it is (a unit, a date, a price...), or a distance, an age or a year after "in" where
             # no keyword holds ("here in 2019", held-out-15, in the passage a false mask before it opened).
             # (Not digits read one by one, whatever their unit: "and I will do three five weeks." for an Amex's
@@ -1187,7 +1192,7 @@ def _taken(i: int, tokens: list[str], cores: list[str], before: list[Context]) -
     :data:`_TAKING` where no card's or SSN's keyword is in force: "I'll take two." (held-out-4, masked in 18
     of its 24 decodes)."""
     return i > 0 and cores[i - 1] in _TAKING and tokens[i].rstrip()[-1:] in ".?!" \
-        and not (before[i].card or before[i].ssn)
+        and not before[i].secret_keyed
 
 
 def _until_before(i: int, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
