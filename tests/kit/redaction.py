@@ -1064,13 +1064,45 @@ HELD_OUT_20 = (
         CallPiece("Call me after lunch, around two.", label="time", entity="time"),
     )),
 )
+# A twenty-first held-out part (``bench.redaction --set held-out-21``), written on 2026-11-27 at the start of
+# a session, before its rules, to be scored once at that session's end, with voices none of the other parts
+# used (en-gb+m3, en-gb-x-rp+f2, en-us-nyc+f2): a Visa called "the long number" read in three finals with
+# "okay" and "yep" between its groups, its expiry "oh four slash twenty eight", "the code on the back";
+# an SSN read as "five oh five, twelve, thirty four fifty six" after "my social security"; a routing
+# number with zeros; a date of birth with its year; negatives with no keyword: a flight's number, calls
+# this week, a temperature, an order of pens, a day of the month, opening hours, a price "one fifty", a dog's age.
+HELD_OUT_21 = (
+    ("h21-visa-long-number", (
+        CallPiece("Okay, the long number is four five three nine,", pause=1.0, label="card", entity="pci"),
+        CallPiece("yep, one one two oh, seven seven three two,", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("and then six oh four eight.", label="card", entity="pci", part=True),
+        CallPiece("It expires oh four slash twenty eight.", label="expiry", entity="pci"),
+        CallPiece("The code on the back is nine oh six.", label="cvv", entity="pci"),
+    )),
+    ("h21-ssn-routing", (
+        CallPiece("My social security is five oh five, twelve, thirty four fifty six.", label="ssn", entity="ssn"),
+        CallPiece("The routing number is zero two one, zero zero zero, zero eight nine.", label="account",
+                  entity="pii"),
+        CallPiece("I was born on March third, nineteen eighty five.", label="dob", entity="pii"),
+    )),
+    ("h21-negatives", (
+        CallPiece("Flight twelve twenty was delayed again.", label="place", entity="place"),
+        CallPiece("I've called three times this week.", label="amount", entity="amount"),
+        CallPiece("It was ninety eight degrees outside.", label="amount", entity="amount"),
+        CallPiece("We ordered six hundred pens.", label="amount", entity="amount"),
+        CallPiece("The payment goes out on the twenty first.", label="date", entity="date"),
+        CallPiece("We're open nine to five on weekdays.", label="time", entity="time"),
+        CallPiece("It cost me one fifty at the store.", label="amount", entity="amount"),
+        CallPiece("Our dog is eleven years old.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
         "held-out-9": HELD_OUT_9, "held-out-10": HELD_OUT_10,
         "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13, "held-out-14": HELD_OUT_14,
         "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16, "held-out-17": HELD_OUT_17, "held-out-18": HELD_OUT_18,
-        "held-out-19": HELD_OUT_19, "held-out-20": HELD_OUT_20,
+        "held-out-19": HELD_OUT_19, "held-out-20": HELD_OUT_20, "held-out-21": HELD_OUT_21,
         "spanish": SPANISH}
 
 
