@@ -238,6 +238,9 @@ _SPANISH_ONLY = frozenset(SPANISH_DIGITS) - {"uno"}
 # (Not "life": "my social life" is how base heard "my social are", and a call rarely says it.)
 _SOCIAL_NOT_SSN = {"media", "network", "networks", "worker", "workers", "work", "services", "service",
                    "event", "events", "club", "distancing", "skills", "studies", "science", "sciences", "anxiety"}
+# What a caller says between a group read wrong and the group read again: "no sorry", "no wait", "I mean".
+_CORRECTING = frozenset({"no", "sorry", "wait", "i", "mean", "oops", "actually", "correction", "hang", "on", "um", "uh"})
+_CORRECTING_SAID = frozenset({"sorry", "wait", "mean", "oops", "actually", "correction"})
 _STOP = {"and", "but", "in", "on", "at", "with", "for", "to", "my", "the", "a", "is", "was", "it", "i", "and,"}
 _WRITTEN_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*$")  # (not "3.30": a time)
@@ -292,8 +295,10 @@ def _keyword(cores: list[str], i: int) -> str | None:
     word = cores[i].removesuffix("'s")  # "my card's number"
     following = cores[i + 1] if i + 1 < len(cores) else ""
     # "social" alone is how callers say it ("the last four of my social are 6789"), but not
-    # "social media" or "social worker".
-    if word == "social" and following in _SOCIAL_NOT_SSN:
+    # "social media" or "social worker", unless "the last four" comes just before it ("The last four on
+    # my social networks.", base for "... of my social are").
+    if word == "social" and following in _SOCIAL_NOT_SSN \
+            and not any(a == "last" and b in ("four", "4") for a, b in zip(cores[max(0, i - 5):i], cores[max(1, i - 4):i])):
         return None
     if word in ("call", "calls") and i > 0 and cores[i - 1] in _CALL_NOUN_BEFORE and following not in ("back", "number"):
         return None  # the call itself, no number to call ("The call dropped after 3 minutes.", held-out-5)
@@ -569,6 +574,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return True
     if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS or _said_bare(run, cores):
         return False
+    if _corrected(run, tokens, cores):
+        return True
     if _said_plainly(run, tokens, cores, breaks, card=card):
         return False
     if _measured(run, tokens, cores) and n <= 4:  # "We drove 250 miles.", as in a passage no keyword holds
@@ -588,6 +595,19 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     return not counts_a_noun(tokens, cores, run.last, breaks=breaks) or _read_in_groups(run, tokens, cores, breaks) \
         or _said_twice(run, cores) \
         or "." in "".join(tokens[run.first:run.last + 1]).rstrip(".?!,") and not _measured(run, tokens, cores)
+
+
+def _corrected(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is corrected by a number said right after it ("412, no sorry, 412, ...", base for "My social is
+    four one two, eight eight, no sorry, four one two, ...", "social" heard as "total", held-out-17): a group
+    of a number being read, whatever its noun said; an amount corrected keeps its unit or sign."""
+    j = run.last + 1
+    said = []
+    while j < len(cores) and len(said) < 3 and cores[j] in _CORRECTING:
+        said.append(cores[j])
+        j += 1
+    return bool(_CORRECTING_SAID & set(said)) and j < len(cores) \
+        and (any(ch.isdigit() for ch in tokens[j]) or cores[j] in DIGIT_SPELLINGS) and tokens[j][:1] not in "$£€"
 
 
 def _years_heard(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -1092,14 +1112,16 @@ def _loose_unit(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is an amount or a time only by a unit that, in a passage (:func:`_passages`), is a digit
     misheard: "cent" after a number but one, no currency sign ("then 4 cent room" for "Then four seven.":
     an amount says "cents"; base), or am/pm after an hour that no word such as "at", "until" or "from"
-    comes before ("The crud number in 4am and 1th 6," for "... is four seven one six,"; tiny.en)."""
+    comes before ("The crud number in 4am and 1th 6," for "... is four seven one six,"; tiny.en), or
+    "o'clock" so ("My count [NUMBER_1] high, 4 o'clock high." for "... two two nine, four oh five.", tiny.en
+    over mu-law: "four oh")."""
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
     written = "".join(tokens[run.first:run.last + 1]).lower()
     if after == "cent":
         return written[:1] not in "$£€" and run.digits.lstrip("0") != "1"
     if after in ("a", "p") and cores[run.last + 2:run.last + 3] == ["m"]:
         after += "m"  # "3 p .m." (the recogniser's word timings cut "p.m.")
-    clock = after in _CLOCK and bool(_HOUR.match(written)) or bool(_HOUR_CLOCK.match(written))
+    clock = after in _CLOCK | {"o'clock", "oclock"} and bool(_HOUR.match(written)) or bool(_HOUR_CLOCK.match(written))
     return clock and ":" not in written and not (run.first > 0 and cores[run.first - 1] in _CLOCK_BEFORE)
 
 

@@ -1633,3 +1633,37 @@ def test_digits_read_one_by_one_before_a_unit_in_a_passage_are_masked(kinds):
     assert redacted(["It was 4 1 1 1.", "It takes about four thirty minutes."], kinds)[1] == \
         "It takes about four thirty minutes."
     assert redacted(["It was 4 1 1 1.", "It takes 3 to 5 business days."], kinds)[1] == "It takes 3 to 5 business days."
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "ssn" in kinds])
+def test_the_last_four_of_my_social_is_an_ssns_keyword_whatever_follows_social(kinds):
+    # (tuning, base live over mu-law, for "The last four of my social are two zero zero nine.")
+    out = redacted(["The last four on my social networks. 1000 km on the navy line"], kinds)
+    assert in_clear(out) == [], out
+    # (with no "last four" before it, "social networks" says no SSN)
+    assert redacted(["My last social event had 200 people."], kinds) == ["My last social event had 200 people."]
+    assert redacted(["I saw it on my social networks, 1000 km away."], kinds) == \
+        ["I saw it on my social networks, 1000 km away."]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_number_corrected_by_the_next_is_read_like_it(kinds):
+    # (held-out-17, base live over mu-law, for "My social is four one two, eight eight, no sorry, four one two,
+    # eight nine, three three oh ...": "social" heard as "total", a price's noun, kept the first group)
+    out = redacted(["My total is 412, no sorry, 412, I am 89 or 330."], kinds)
+    assert in_clear(out) == [], out
+    assert in_clear(redacted(["It's 77, sorry, 4477 1234."], kinds)) == []
+    # (an amount corrected by an amount stays)
+    for text in ("It was $200, no sorry, $250.", "The total is 30 dollars, sorry, 35 dollars."):
+        assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_an_hour_and_oclock_with_no_time_word_in_a_passage_is_a_digit_misheard(kinds):
+    # (held-out-15, tiny.en live over mu-law, for "My account's three one seven, two two nine, four oh five.":
+    # "four oh" heard as "4 o'clock")
+    out = redacted(["My count 229 high, 4 o'clock high."], kinds)
+    assert in_clear(out) == [], out
+    # (after "at", or outside a passage, an hour)
+    assert redacted(["It was 4 1 1 1.", "Call me back at 4 o'clock."], kinds)[1] == "Call me back at 4 o'clock."
+    assert redacted(["It was 4 o'clock already."], kinds) == ["It was 4 o'clock already."]
