@@ -1667,3 +1667,20 @@ def test_an_hour_and_oclock_with_no_time_word_in_a_passage_is_a_digit_misheard(k
     # (after "at", or outside a passage, an hour)
     assert redacted(["It was 4 1 1 1.", "Call me back at 4 o'clock."], kinds)[1] == "Call me back at 4 o'clock."
     assert redacted(["It was 4 o'clock already."], kinds) == ["It was 4 o'clock already."]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Call me after lunch, around two.", "Call me around 2.", "Call me after lunch. Round two.",
+                                  "The store opens around 2.", "I've been waiting since 2."])
+def test_an_hour_after_around_after_or_since_ending_its_sentence_stays(text, kinds):
+    # (held-out-20: "Call me after lunch, around two." masked as a phone number in 14 of its 24 decodes)
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_day_of_the_month_after_its_weekday_stays(kinds):
+    # (held-out-20: "The sale ends on Friday the thirteenth." masked in 20 of its 24 decodes)
+    for text in ("The sale ends on Friday the 13th.", "The sale ends on Friday 13th.", "The sail ends on Friday, the 30th."):
+        assert redacted([text], kinds) == [text]
+    # (not a day: "Friday 1311" and a card's group after a weekday)
+    assert in_clear(redacted(["Friday 1311."], kinds)) == []
