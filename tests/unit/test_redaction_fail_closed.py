@@ -1684,3 +1684,16 @@ def test_a_day_of_the_month_after_its_weekday_stays(kinds):
         assert redacted([text], kinds) == [text]
     # (not a day: "Friday 1311" and a card's group after a weekday)
     assert in_clear(redacted(["Friday 1311."], kinds)) == []
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_express_before_a_digit_is_the_cards_name_its_american_misheard(kinds):
+    # (held-out-13 and -19, tiny.en live over mu-law, for "It's an American Express, three seven four two,":
+    # "and I may recon express free payment at school.", "And I'm Jen on Express, free film and for good.")
+    out = redacted(["and I may recon express free payment at school.", "4 1 1 2."], kinds)
+    assert in_clear(out) == [] and "free" not in out[0], out
+    out = redacted(["And I'm on Express, free film and for good."], kinds)
+    assert in_clear(out) == [], out
+    for text in ("I paid for express delivery.", "Use the express lane, it takes 2 minutes.",
+                 "It was sent express to the office.", "We got express free shipping."):
+        assert redacted([text], kinds) == [text]
