@@ -1096,6 +1096,38 @@ HELD_OUT_21 = (
         CallPiece("Our dog is eleven years old.", label="amount", entity="amount"),
     )),
 )
+# A twenty-second held-out part (``bench.redaction --set held-out-22``), written on 2026-11-27 at the end of a
+# session, after its rules, to be scored once by the next session before any of that session's rules are
+# scored on it, with voices none of the other parts used (en-gb-x-rp+m3, en-029+m4, en-gb-scotland+f1): a
+# Mastercard read in pairs over three finals after "I'll read it slowly", its expiry after "exp date", a
+# code after "security number"; an SSN's last four after "last four of my social"; a member number with a
+# letter read in pairs; a callback number with its area code over two finals; negatives with no keyword:
+# a drive's minutes, employees, an age, half past, a bill's price, a platform, calls at two hours, nights.
+HELD_OUT_22 = (
+    ("h22-card-pairs", (
+        CallPiece("I'll read it slowly. Five four, two four,", pause=1.0, label="card", entity="pci"),
+        CallPiece("nine nine, oh one,", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("three eight, seven seven, two two, six oh.", label="card", entity="pci", part=True),
+        CallPiece("Exp date oh six, two eight.", label="expiry", entity="pci"),
+        CallPiece("Security number is four one seven.", label="cvv", entity="pci"),
+    )),
+    ("h22-ssn-member-callback", (
+        CallPiece("Last four of my social, eight one oh two.", label="ssn", entity="ssn"),
+        CallPiece("My member number is M, nine three, four four, one.", label="account", entity="pii"),
+        CallPiece("Best callback number, area code three one two,", pause=1.0, label="phone", entity="pii"),
+        CallPiece("eight eight one, four oh four oh.", label="phone", entity="pii", part=True),
+    )),
+    ("h22-negatives", (
+        CallPiece("It's about a twenty minute drive.", label="time", entity="time"),
+        CallPiece("We have four hundred employees.", label="amount", entity="amount"),
+        CallPiece("My grandson is nine.", label="amount", entity="amount"),
+        CallPiece("I'll be there by half past three.", label="time", entity="time"),
+        CallPiece("The bill was sixty five forty.", label="amount", entity="amount"),
+        CallPiece("The train goes from platform nine.", label="place", entity="place"),
+        CallPiece("She called twice, at two and at four.", label="time", entity="time"),
+        CallPiece("We stayed for eleven nights.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1103,6 +1135,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13, "held-out-14": HELD_OUT_14,
         "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16, "held-out-17": HELD_OUT_17, "held-out-18": HELD_OUT_18,
         "held-out-19": HELD_OUT_19, "held-out-20": HELD_OUT_20, "held-out-21": HELD_OUT_21,
+        "held-out-22": HELD_OUT_22,
         "spanish": SPANISH}
 
 
