@@ -95,6 +95,7 @@ _ORDINAL_UNITS = ("first second third fourth fifth sixth seventh eighth ninth te
 _ORDINALS = frozenset(_ORDINAL_UNITS) | {"twentieth", "thirtieth"} | {
     f"{tens}-{unit}" for tens in ("twenty", "thirty") for unit in _ORDINAL_UNITS[:9]}
 _DAY = re.compile(r"^\d{1,2}(st|nd|rd|th)?,?$")
+_YEARS_OLD = re.compile(r"^\d{1,2}-years?-old$")  # "a 9-year-old", as whisper writes an age
 _WRITTEN_ORDINAL = re.compile(r"^\d{1,2}(?:st|nd|rd|th)[.,?!]?$")  # "14th.", as whisper writes a day
 _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "boulevard", "blvd", "way",
            "court", "ct", "place", "pl", "terrace", "circle", "highway", "parkway", "square", "close"}
@@ -410,9 +411,11 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if entity in ("CREDIT_CARD", "SSN"):
             _mask(spans, taken, i, i, entity)
         elif FAIL_CLOSED & set(kinds) and not any(run.first <= i <= run.last for run in numbers_read) \
-                and not (i > 0 and cores[i - 1] in _NAMED_BY and _LETTERED.match(cores[i])):
+                and not (i > 0 and cores[i - 1] in _NAMED_BY and _LETTERED.match(cores[i])) \
+                and not _YEARS_OLD.match(cores[i]):
             # Fails closed: digits run into a word ("40mos" for "cuarenta y dos"), whatever the context;
-            # but a room's or a seat's letter and number after its noun ("Room B12, please.", held-out-14).
+            # but a room's or a seat's letter and number after its noun ("Room B12, please.", held-out-14),
+            # and an age ("a 9-year-old").
             _mask(spans, taken, i, i, entity or "NUMBER")
     _absorb(spans, taken, numbers_read, tokens, cores, keyword_at)
     chained = _signed_chain(numbers_read, tokens, cores) if FAIL_CLOSED & set(kinds) else set()
@@ -637,12 +640,15 @@ def _years_heard(run: Run, tokens: list[str], cores: list[str]) -> bool:
 
 def _an_age(run: Run, cores: list[str]) -> bool:
     """``run`` is an age: 1-2 digits after "turned" or "turns", or after a kin noun and "is" ("My son just
-    turned 16.", "My daughter turns 18 next month.", "My son is 14.", "my daughter's 9")."""
+    turned 16.", "My daughter turns 18 next month.", "My son is 14.", "my daughter's 9"), or before "years
+    old" ("Our dog is 11 years old.", "a 9-year-old")."""
     first = run.first
     before = cores[first - 1] if first > 0 else ""
+    after = cores[run.last + 1:run.last + 3]
     return len(run.digits) <= 2 and (
         before in _AGE_VERBS or before in ("is", "'s") and first > 1 and cores[first - 2] in _KIN
-        or before.endswith("'s") and before[:-2] in _KIN)
+        or before.endswith("'s") and before[:-2] in _KIN
+        or after[:1] in (["year"], ["years"]) and after[1:] == ["old"] or after[:1] in (["year-old"], ["years-old"]))
 
 
 def _aged(run: Run, cores: list[str]) -> bool:
@@ -677,11 +683,7 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     before = cores[first - 1] if first > 0 else ""
     if n <= 2 and _hour_ending_at(first, run.last, int(run.digits), tokens, cores):
         return True
-    if first == run.last and 1 <= int(run.digits) <= 31 and _WRITTEN_ORDINAL.match(tokens[first]) \
-            and (before in _DAY_OF or before == "the" and first > 1 and cores[first - 2] in _DAY_OF):
-        # A day of the month written as one after "on" or its weekday ("on the 14th.", "on Friday the 13th.",
-        # held-out-20): no card or SSN is read so (an expiry's year is: `most of the 27th` for "... March of
-        # twenty seven").
+    if _day_on(run, tokens, cores):
         return True
     if before in _TIMETABLE and _clock_digits(run.digits):
         return True
@@ -695,6 +697,16 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     if _year_in(run, tokens, cores, breaks, card=card):
         return True
     return n == 3 and run.digits.endswith("00") and counts_a_noun(tokens, cores, run.last, breaks=breaks)
+
+
+def _day_on(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is a day of the month written as an ordinal after "on", "by" or its weekday ("on the 14th.", "on
+    Friday the 13th.", held-out-20): no card or SSN is read so (an expiry's year is: `most of the 27th` for
+    "... March of twenty seven")."""
+    first = run.first
+    before = cores[first - 1] if first > 0 else ""
+    return first == run.last and 1 <= int(run.digits) <= 31 and bool(_WRITTEN_ORDINAL.match(tokens[first])) \
+        and (before in _DAY_OF or before == "the" and first > 1 and cores[first - 2] in _DAY_OF)
 
 
 def _year_in(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int], *, card: bool) -> bool:
@@ -950,14 +962,15 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 and not any(t.rstrip()[-1:] in _STOPS for t in tokens[run.last:run.last + 2]) \
                 and any(s.first == run.last + 2 and s.entity in NUMBER_SPANS for s in spans)
             keyword = before[run.first].secret_keyed
-            # What the words say it is (a unit, a date, a price...), or a distance, an age or a year after "in" where
-            # no keyword holds ("here in 2019", held-out-15, in the passage a false mask before it opened).
+            # What the words say it is (a unit, a date, a price...), or a distance, an age, a day after "on" or a
+            # year after "in" where no keyword holds ("here in 2019", held-out-15; "11 years old", "on the 21st",
+            # held-out-21: in the passage a false mask before it opened).
             # (Not digits read one by one, whatever their unit: "and I will do three five weeks." for an Amex's
             # "nine one eight three five six," after its first group, tiny.en over mu-law, held-out-19.)
             said = _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) and not unit_glued \
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
                 and not _spelled_out(run, cores)
-            plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores)
+            plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores) or _day_on(run, tokens, cores)
                                      or _year_in(run, tokens, cores, breaks, card=card))
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) or said or plain:
                 continue

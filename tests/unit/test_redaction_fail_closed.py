@@ -1706,3 +1706,17 @@ def test_a_price_after_its_verb_and_whom_it_cost_stays(kinds):
         assert redacted([text], kinds) == [text]
     # (not digits read one by one, nor a number heard after a keyword)
     assert in_clear(redacted(["It cost me 4 4 1 2."], kinds)) == []
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_an_age_in_years_old_and_a_day_on_the_ordinal_stay_in_a_passage_no_keyword_opened(kinds):
+    # (held-out-21 after its scoring: "Our dog is eleven years old." / "The payment goes out on the twenty first."
+    # masked in the passage a false mask before them opened, "It's like 1221 grade again." for "Flight twelve
+    # twenty was delayed again.")
+    for text in ("Our dog is 11 years old.", "Our log is 11 year old.", "She's a 9-year-old.",
+                 "The payment goes out on the 21st."):
+        out = redacted(["It's like 1221 grade again.", text], kinds)
+        assert out[1] == text, out
+    # (not where a card's or an SSN's keyword holds, nor read one by one)
+    assert in_clear(redacted(["My card number is", "4 4 years old."], kinds)) == []
+    assert in_clear(redacted(["My social is", "on the 21st."], kinds)) == []
