@@ -962,15 +962,15 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 and not any(t.rstrip()[-1:] in _STOPS for t in tokens[run.last:run.last + 2]) \
                 and any(s.first == run.last + 2 and s.entity in NUMBER_SPANS for s in spans)
             keyword = before[run.first].secret_keyed
-            # What the words say it is (a unit, a date, a price...), or a distance, an age, a day after "on" or a
-            # year after "in" where no keyword holds ("here in 2019", held-out-15; "11 years old", "on the 21st",
-            # held-out-21: in the passage a false mask before it opened).
+            # What the words say it is (a unit, a date, a price...), or a distance, an age or a year after "in" where
+            # no keyword holds ("here in 2019", held-out-15; "11 years old", held-out-21: in the passage a false
+            # mask before it opened). (Not a day after "on": "I'm on the 10th year [NUMBER_3]" for an expiry.)
             # (Not digits read one by one, whatever their unit: "and I will do three five weeks." for an Amex's
             # "nine one eight three five six," after its first group, tiny.en over mu-law, held-out-19.)
             said = _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) and not unit_glued \
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
                 and not _spelled_out(run, cores)
-            plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores) or _day_on(run, tokens, cores)
+            plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores)
                                      or _year_in(run, tokens, cores, breaks, card=card))
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) or said or plain:
                 continue

@@ -1709,14 +1709,13 @@ def test_a_price_after_its_verb_and_whom_it_cost_stays(kinds):
 
 
 @pytest.mark.parametrize("kinds", KINDS)
-def test_an_age_in_years_old_and_a_day_on_the_ordinal_stay_in_a_passage_no_keyword_opened(kinds):
-    # (held-out-21 after its scoring: "Our dog is eleven years old." / "The payment goes out on the twenty first."
-    # masked in the passage a false mask before them opened, "It's like 1221 grade again." for "Flight twelve
-    # twenty was delayed again.")
-    for text in ("Our dog is 11 years old.", "Our log is 11 year old.", "She's a 9-year-old.",
-                 "The payment goes out on the 21st."):
+def test_an_age_in_years_old_stays_in_a_passage_no_keyword_opened(kinds):
+    # (held-out-21 after its scoring: "Our dog is eleven years old." masked in the passage a false mask before it
+    # opened, "It's like 1221 grade again." for "Flight twelve twenty was delayed again.")
+    for text in ("Our dog is 11 years old.", "Our log is 11 year old.", "She's a 9-year-old."):
         out = redacted(["It's like 1221 grade again.", text], kinds)
         assert out[1] == text, out
-    # (not where a card's or an SSN's keyword holds, nor read one by one)
+    # (not where a card's or an SSN's keyword holds, nor read one by one; nor a day after "on" in a passage:
+    # "I'm on the 10th year [NUMBER_3]" for an expiry, held-out-10)
     assert in_clear(redacted(["My card number is", "4 4 years old."], kinds)) == []
-    assert in_clear(redacted(["My social is", "on the 21st."], kinds)) == []
+    assert in_clear(redacted(["It's like 1221 grade again.", "I'm on the 10th year 2 9."], kinds)) == []
