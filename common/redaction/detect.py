@@ -218,6 +218,8 @@ _FORTY = frozenset({"for", "four", "far"})
 _CLOCK_AFTER = frozenset({"after", "before", "around", "since"})
 # Words before a day of the month written as an ordinal ("on the 14th", "Friday the 13th").
 _DAY_OF = _WEEKDAYS | {"on", "by"}
+# Words before two hours with "to" between that make them opening hours ("open nine to five").
+_OPEN_FROM = frozenset({"open", "opens", "opened", "from"})
 _CLOCK_BEFORE = _TIME_BEFORE - {"about", "around"} | {"from", "between", "to", "and"}
 # Words after an expiry keyword within which a number is the expiry, not an amount ("My credit card
 # expired near of $5.20." for "... expires 05/27.", base over mu-law): nobody says a price there.
@@ -581,6 +583,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     When unsure, a number is masked: a year alone ("in 2019"), an order number, a house number
     without a ``pii`` address rule, a quantity of 3 digits or more ("120 people")."""
     n = len(run.digits)
+    if _hours_or_score(run, tokens, cores):
+        return False
     if _one_by_one(run, cores) or _MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1])) \
             or card and _years_heard(run, tokens, cores):
         return True
@@ -614,7 +618,7 @@ def _corrected(run: Run, tokens: list[str], cores: list[str]) -> bool:
     four one two, eight eight, no sorry, four one two, ...", "social" heard as "total", held-out-17): a group
     of a number being read, whatever its noun said; an amount corrected keeps its unit or sign."""
     j = run.last + 1
-    said = []
+    said: list[str] = []
     while j < len(cores) and len(said) < 3 and cores[j] in _CORRECTING:
         said.append(cores[j])
         j += 1
@@ -697,6 +701,34 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     if _year_in(run, tokens, cores, breaks, card=card):
         return True
     return n == 3 and run.digits.endswith("00") and counts_a_noun(tokens, cores, run.last, breaks=breaks)
+
+
+def _hours_or_score(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is two numbers of 1-2 digits said with "to" between them or written "N-M" or "N.M" (:func:`_two_said`):
+    opening hours after "open" or "from", each 1-12 ("We're open nine to five on weekdays.", held-out-21), or a
+    game's score after "score" and its verb ("The final score was 21 to 14.", held-out-19). Elsewhere "9 to 5"
+    is 9 2 5 read with the two heard as "to", and fails closed."""
+    two = _two_said(run, tokens, cores)
+    first = run.first
+    before = cores[first - 1] if first > 0 else ""
+    return two is not None and (before in _OPEN_FROM and all(1 <= int(part) <= 12 for part in two)
+                                or before in ("is", "was", "'s") and first > 1 and cores[first - 2] == "score")
+
+
+def _two_said(run: Run, tokens: list[str], cores: list[str]) -> tuple[str, str] | None:
+    """The two numbers of 1-2 digits that ``run`` says with "to" or written "N-M" or "N.M" between them ("9 to
+    5", "nine to five", "21-14", "21.14"); None if it says no such two."""
+    written = [t.rstrip(".?!,") for t in tokens[run.first:run.last + 1]]
+    if len(written) == 3 and cores[run.first + 1] == "to":
+        parts = [cores[i] if cores[i].isdigit() else str(DIGIT_NAMES.index(cores[i])) if cores[i] in DIGIT_NAMES
+                 else "" for i in (run.first, run.last)]
+    elif len(written) == 1 and re.fullmatch(r"\d{1,2}[-.]\d{1,2}", written[0]):
+        parts = re.split(r"[-.]", written[0])
+    else:
+        return None
+    if any(not part or len(part) > 2 for part in parts):
+        return None
+    return parts[0], parts[1]
 
 
 def _day_on(run: Run, tokens: list[str], cores: list[str]) -> bool:
