@@ -306,7 +306,7 @@ def _keyword(cores: list[str], i: int) -> str | None:
     # "social media" or "social worker", unless "the last four" comes just before it ("The last four on
     # my social networks.", base for "... of my social are").
     if word == "social" and following in _SOCIAL_NOT_SSN \
-            and not any(a == "last" and b in ("four", "4") for a, b in zip(cores[max(0, i - 5):i], cores[max(1, i - 4):i])):
+            and not any(cores[k] == "last" and cores[k + 1] in ("four", "4") for k in range(max(0, i - 5), i - 1)):
         return None
     if word in ("call", "calls") and i > 0 and cores[i - 1] in _CALL_NOUN_BEFORE and following not in ("back", "number"):
         return None  # the call itself, no number to call ("The call dropped after 3 minutes.", held-out-5)
