@@ -31,6 +31,7 @@ session that fails closed masks every digit in a number passage (:func:`_passage
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -127,6 +128,8 @@ _WHEN = _DAY_WORDS | _WEEKDAYS | {"the", "next",
 # Words between a number and its unit that keep it an amount or a time.
 _BEFORE_UNIT = {"this", "business", "working", "calendar", "more", "whole", "full"}
 _CLOCK = {"am", "pm", "a.m", "p.m"}  # (of _UNITS) a time only after an hour: "20 am" is none
+# Units after an hour that a digit misheard may be, in a passage (:func:`_loose_unit`): "4am", "4 o'clock".
+_LOOSE_CLOCK = frozenset(_CLOCK | {"o'clock", "oclock"})
 # An hour, with its minutes or not, as the recogniser writes one before am/pm: 10, 3:30, 3.30, 330.
 _HOUR = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?[.,]?$")
 _CARD_PIECES = ("CREDIT_CARD", "CREDIT_CARD_EXPIRATION", "CVV")
@@ -216,6 +219,8 @@ _FORTY = frozenset({"for", "four", "far"})
 # held-out-15, base over mu-law); outside a passage such a time stays.
 # Words before an hour and its minutes that make a time of them ("after 215", "since nine fifteen").
 _CLOCK_AFTER = frozenset({"after", "before", "around", "since"})
+# ... and before an hour alone that ends its sentence ("Call me after lunch, around two."; "round" for "around").
+_HOUR_AFTER = _CLOCK_AFTER | {"round"}
 # Words before a day of the month written as an ordinal ("on the 14th", "Friday the 13th").
 _DAY_OF = _WEEKDAYS | {"on", "by"}
 # Words before two hours with "to" between that make them opening hours ("open nine to five").
@@ -585,8 +590,7 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     n = len(run.digits)
     if _hours_or_score(run, tokens, cores):
         return False
-    if _one_by_one(run, cores) or _MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1])) \
-            or card and _years_heard(run, tokens, cores):
+    if _surely_digits(run, tokens, cores, card=card):
         return True
     if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS or _said_bare(run, cores):
         return False
@@ -611,6 +615,14 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     return not counts_a_noun(tokens, cores, run.last, breaks=breaks) or _read_in_groups(run, tokens, cores, breaks) \
         or _said_twice(run, cores) \
         or "." in "".join(tokens[run.first:run.last + 1]).rstrip(".?!,") and not _measured(run, tokens, cores)
+
+
+def _surely_digits(run: Run, tokens: list[str], cores: list[str], *, card: bool) -> bool:
+    """``run`` is digits read, whatever the words around it: read one by one (:func:`_one_by_one`), an amount no
+    price is (:data:`_MALFORMED_AMOUNT`), or, where cards are redacted, an expiry's year heard as "20 years"
+    (:func:`_years_heard`)."""
+    return _one_by_one(run, cores) or bool(_MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1]))) \
+        or card and _years_heard(run, tokens, cores)
 
 
 def _corrected(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -712,7 +724,7 @@ def _hours_or_score(run: Run, tokens: list[str], cores: list[str]) -> bool:
     first = run.first
     before = cores[first - 1] if first > 0 else ""
     return two is not None and (before in _OPEN_FROM and all(1 <= int(part) <= 12 for part in two)
-                                or before in ("is", "was", "'s") and first > 1 and cores[first - 2] == "score")
+                                or _noun_is(first, cores, ("score",)))
 
 
 def _two_said(run: Run, tokens: list[str], cores: list[str]) -> tuple[str, str] | None:
@@ -761,7 +773,7 @@ def _hour_ending_at(first: int, last: int, hour: int, tokens: list[str], cores: 
     :data:`_CLOCK_AFTER` ("round" for "around" too; after "call me" as well: no phone number is given
     "around") and end their sentence: "The store opens at 10.", "The office opens at eight.", "Call me after
     lunch, around two." (held-out-20, masked as a phone number in 14 of its 24 decodes)."""
-    time_word = _after_at(first, cores) or first > 0 and cores[first - 1] in _CLOCK_AFTER | {"round"}
+    time_word = _after_at(first, cores) or first > 0 and cores[first - 1] in _HOUR_AFTER
     return 1 <= hour <= 12 and time_word and tokens[last].rstrip()[-1:] in ".?!"
 
 
@@ -1179,7 +1191,7 @@ def _loose_unit(run: Run, tokens: list[str], cores: list[str]) -> bool:
         return written[:1] not in "$£€" and run.digits.lstrip("0") != "1"
     if after in ("a", "p") and cores[run.last + 2:run.last + 3] == ["m"]:
         after += "m"  # "3 p .m." (the recogniser's word timings cut "p.m.")
-    clock = after in _CLOCK | {"o'clock", "oclock"} and bool(_HOUR.match(written)) or bool(_HOUR_CLOCK.match(written))
+    clock = after in _LOOSE_CLOCK and bool(_HOUR.match(written)) or bool(_HOUR_CLOCK.match(written))
     return clock and ":" not in written and not (run.first > 0 and cores[run.first - 1] in _CLOCK_BEFORE)
 
 
@@ -1436,8 +1448,7 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: 
     """``run`` is an amount or a time by a currency, a unit (a day's word only after a time with its
     minutes), a colon or two decimals, or a word such as "charge" before it (6 digits at most); or a
     date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
-    if len(run.digits) > _AMOUNT_DIGITS or _one_by_one(run, cores) \
-            or _MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1])) or card and _years_heard(run, tokens, cores):
+    if len(run.digits) > _AMOUNT_DIGITS or _surely_digits(run, tokens, cores, card=card):
         return False
     if _unit_after(run, tokens, cores, strict=True) or _said_bare(run, cores):
         return True
@@ -1670,7 +1681,7 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     pieces = tokens[run.first:run.last + 1]
     decimal = bool(_DECIMAL.match(written)) and (len(pieces) == 1 or len(pieces) == 2
                                                  and bool(re.match(r"^\.\d{2}[.,]?$", pieces[1])))
-    priced = run.first > 1 and cores[run.first - 1] in ("is", "was", "'s") and cores[run.first - 2] in _PRICE_NOUNS
+    priced = _noun_is(run.first, cores, _PRICE_NOUNS)
     if decimal and written[:1] not in "$£€" and not priced \
             and not (run.first > 0 and cores[run.first - 1] in _SAID_BEFORE_DECIMAL):
         # With no currency nor a word before it that makes it a price or a time, two decimals are how the
@@ -1708,10 +1719,15 @@ def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
     # (whom it cost between: "It cost me one fifty at the store.", held-out-21, masked in 15 of its 24 decodes)
     verb = first - 1 if first > 1 and cores[first - 1] in _WHOM and cores[first - 2] in _AMOUNT_BEFORE else first
     return verb > 0 and cores[verb - 1] in _AMOUNT_BEFORE and not any(t.rstrip()[-1:] in _STOPS for t in tokens[verb - 1:first]) \
-        or first > 1 and (cores[first - 1] in ("is", "was", "'s") and cores[first - 2] in _PRICE_NOUNS
-                          or cores[first - 2:first] == ["total", "of"]) \
+        or first > 1 and (_noun_is(first, cores, _PRICE_NOUNS) or cores[first - 2:first] == ["total", "of"]) \
         and not any(t.rstrip()[-1:] in _STOPS for t in tokens[first - 2:first]) \
         or _came_to(run, tokens, cores)
+
+
+def _noun_is(first: int, cores: list[str], nouns: Container[str]) -> bool:
+    """One of ``nouns`` and its verb ("is", "was", "'s") right before token ``first``: "The fee was 12.99.",
+    "The final score was 21 to 14."."""
+    return first > 1 and cores[first - 1] in ("is", "was", "'s") and cores[first - 2] in nouns
 
 
 def _came_to(run: Run, tokens: list[str], cores: list[str]) -> bool:
