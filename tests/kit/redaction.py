@@ -1128,6 +1128,39 @@ HELD_OUT_22 = (
         CallPiece("We stayed for eleven nights.", label="amount", entity="amount"),
     )),
 )
+# A twenty-third held-out part (``bench.redaction --set held-out-23``), written on 2026-11-27 at the start of
+# a session, before its rules, to be scored once at that session's end, with voices none of the other parts
+# used (en-gb-x-gbcwmd+f5, en-gb+m5, en-gb-scotland+m2): a card called "the sixteen digits on the front" read
+# with "double" and "triple" over two finals with "hang on" between, its expiry as "valid through ten,
+# twenty nine", "the three digit code"; an SSN begun with "uh" and read with a hesitation in the middle;
+# a checking account "ending in" four digits; a cell number read three, three, four; negatives with no
+# keyword: a room, years as a customer, a meeting's time, a price in dollars, a year, two dozen, minutes
+# before a call back, a chapter.
+HELD_OUT_23 = (
+    ("h23-card-front", (
+        CallPiece("The sixteen digits on the front, four double four seven, triple two one,", pause=1.0,
+                  label="card", entity="pci"),
+        CallPiece("hang on, eight oh five three, six six nine four.", label="card", entity="pci", part=True),
+        CallPiece("Valid through ten, twenty nine.", label="expiry", entity="pci"),
+        CallPiece("The three digit code is seven two five.", label="cvv", entity="pci"),
+    )),
+    ("h23-ssn-account-cell", (
+        CallPiece("Uh, it's my social, one three two, uh, forty seven, five eight six one.", label="ssn",
+                  entity="ssn"),
+        CallPiece("The checking account ending in four four one nine.", label="account", entity="pii"),
+        CallPiece("My cell is five oh three, eight six seven, two two nine oh.", label="phone", entity="pii"),
+    )),
+    ("h23-negatives", (
+        CallPiece("I'm in room four twelve.", label="place", entity="place"),
+        CallPiece("I've been a customer for twelve years.", label="amount", entity="amount"),
+        CallPiece("The meeting is at ten thirty tomorrow.", label="time", entity="time"),
+        CallPiece("It was about forty dollars.", label="amount", entity="amount"),
+        CallPiece("Twenty twenty four was a hard year.", label="date", entity="date"),
+        CallPiece("We need two dozen of them.", label="amount", entity="amount"),
+        CallPiece("Call me back in fifteen minutes.", label="time", entity="time"),
+        CallPiece("It's in chapter eleven of the guide.", label="place", entity="place"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1135,7 +1168,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-11": HELD_OUT_11, "held-out-12": HELD_OUT_12, "held-out-13": HELD_OUT_13, "held-out-14": HELD_OUT_14,
         "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16, "held-out-17": HELD_OUT_17, "held-out-18": HELD_OUT_18,
         "held-out-19": HELD_OUT_19, "held-out-20": HELD_OUT_20, "held-out-21": HELD_OUT_21,
-        "held-out-22": HELD_OUT_22,
+        "held-out-22": HELD_OUT_22, "held-out-23": HELD_OUT_23,
         "spanish": SPANISH}
 
 
