@@ -1736,3 +1736,31 @@ def test_digits_read_with_to_between_them_stay_masked_elsewhere(kinds):
     # ("nine to five" is 9 2 5 read with the two heard as "to": only opening hours and a score say otherwise)
     for texts in (["The code is", "9 to 5."], ["It's 9 to 5."], ["My card number is", "We're open 9 to 5."]):
         assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["She called twice, at 2 and at 4.", "She called twice, at two and at four.",
+                                  "Come by at two or three.", "She called around 2 and around 4."])
+def test_two_hours_after_at_stay(text, kinds):
+    # (held-out-22 after its scoring: "She called twice, at two and at four." masked in 18 of its 24 decodes)
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_hours_after_at_stay_masked_after_a_keyword_or_read_as_digits(kinds):
+    for texts in (["The code is at 2 and at 4."], ["Call me at 2 and 4 1 1."], ["It's at 2 and at 4 5 1."]):
+        assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["My grandson is nine.", "My son is two.", "My daughter's nine."])
+def test_an_age_said_as_a_digits_word_after_its_kin_stays(text, kinds):
+    # (held-out-22 after its scoring: "My grandson is nine." masked as a digit's word alone; "My grandson is 9." stayed)
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_kins_age_stays_masked_after_a_keyword_or_read_as_digits(kinds):
+    for texts in (["My card number is", "My son is nine."], ["My social is", "my son is nine."],
+                  ["My son is one four."]):
+        assert in_clear(redacted(texts, kinds)) == [], texts
