@@ -992,7 +992,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
         # Words that announce digits: the phrase after them (to its punctuation or its final's end, within
         # PASSAGE_WORDS) is a passage, where the digits are read ("the first three are one good iron.").
         # (Only the phrase: "the first three are on the house, the rest is up to you" keeps its "to".)
-        if _announces(cores, i):
+        if _announces(cores, i) or _reads_out(tokens, cores, i, breaks):
             for j in ahead(i + 1, PASSAGE_WORDS)[0]:
                 if j in breaks:
                     break
@@ -1157,6 +1157,22 @@ def _announces(cores: list[str], i: int) -> bool:
             return True
         if count in _ANNOUNCING_VERBS:
             break
+    return False
+
+
+def _reads_out(tokens: list[str], cores: list[str], i: int, breaks: frozenset[int]) -> bool:
+    """Whether token ``i`` ends a sentence that says something is about to be read, "read" within its last four
+    words ("Let me read it.", "I'll read it slowly.", "I'll read the slow, then.": held-out-22, base over mu-law,
+    for "I'll read it slowly. Five four, two four," heard as "I'm for you for you."): the digits come next, in
+    words the recogniser may have made of them."""
+    if tokens[i].rstrip()[-1:] not in ".:":
+        return False
+    start = _final_of(i, breaks, len(tokens))[0]
+    for j in range(i, max(start - 1, i - 4), -1):
+        if j < i and tokens[j].rstrip()[-1:] in ".?!":
+            return False
+        if cores[j] in ("read", "reading"):
+            return True
     return False
 
 

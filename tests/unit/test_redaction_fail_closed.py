@@ -1785,3 +1785,19 @@ def test_a_digits_word_after_its_named_noun_stays_in_a_passage_no_keyword_holds(
         assert redacted(["The meal was 6540.", text], kinds)[1] == text
     # (not where a card's or an SSN's keyword holds)
     assert in_clear(redacted(["My card number is 4111", "room one one one."], kinds)) == []
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_saying_it_will_be_read_opens_a_passage(kinds):
+    # (held-out-22, base live over mu-law, for "I'll read it slowly. Five four, two four," / "nine nine, oh one,"
+    # / "three eight, ...": "I'll read the slow, then. I'm for you for you." / "and I'm I'm I'm all right." /
+    # "Free, chairman chairman, good"; "I'll read it slowly. I'm all too poor.")
+    out = redacted(["I'll read the slow, then. I'm for you for you.", "and I'm I'm I'm all right.",
+                    "Free, chairman chairman, good"], kinds)
+    assert in_clear(out) == [] and "for" not in out[0].split(". ")[1] and "Free" not in out[2], out
+    out = redacted(["I'll read it slowly. I'm all too poor."], kinds)
+    assert "too" not in out[0], out
+    # (what is said after it that is no digit stays)
+    for texts in (["Let me read it. Okay, got it."], ["I'll read it slowly. Are you ready?"],
+                  ["I read it last week, it was good."]):
+        assert redacted(texts, kinds) == texts
