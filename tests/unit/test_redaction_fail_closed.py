@@ -1801,3 +1801,13 @@ def test_saying_it_will_be_read_opens_a_passage(kinds):
     for texts in (["Let me read it. Okay, got it."], ["I'll read it slowly. Are you ready?"],
                   ["I read it last week, it was good."]):
         assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_an_amounts_word_right_after_a_group_and_its_comma_is_a_digit_misheard(kinds):
+    # (held-out-11, tiny.en in packs, for "My number is four one four, two nine nine three": "My number 414, total
+    # 993", the "two" heard as "total": 993 went out as a price)
+    assert in_clear(redacted(["My number 414, total 993"], kinds)) == []
+    # (a price after "total" stays: "The total is 993.", "That's a total of 40.", "total 40 dollars")
+    for text in ("The total is 993.", "That's a total of 40.", "I paid 20, total 40 dollars."):
+        assert redacted([text], kinds) == [text]
