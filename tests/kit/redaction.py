@@ -1161,6 +1161,39 @@ HELD_OUT_23 = (
         CallPiece("It's in chapter eleven of the guide.", label="place", entity="place"),
     )),
 )
+# A twenty-fourth held-out part (``bench.redaction --set held-out-24``), written on 2026-11-27 during a session,
+# without looking at it again, to be scored once by the next session before any of that session's rules are
+# scored on it, with voices none of the other parts used (en-gb-x-gbclan+f2, en-gb-x-rp+f3, en-029+m8): a
+# Discover card after "the number on the card is" read in fours with "oh" over two finals, "okay" between;
+# its expiry said "the end of oh nine, twenty seven"; a PIN; an SSN read with "dash" between its groups; a
+# date of birth said as "oh three, fifteen, seventy two"; a phone number with an extension; negatives with no
+# keyword: a sum in hundreds of dollars, business days, a decade, a software version, a channel, a fraction,
+# the first of the month, "twenty four seven".
+HELD_OUT_24 = (
+    ("h24-discover-fours", (
+        CallPiece("The number on the card is six oh one one, two oh four seven,", pause=1.0, label="card",
+                  entity="pci"),
+        CallPiece("okay, eight eight one three, five oh nine two.", label="card", entity="pci", part=True),
+        CallPiece("It's good till the end of oh nine, twenty seven.", label="expiry", entity="pci"),
+        CallPiece("And my pin is four four eight one.", label="cvv", entity="pci"),
+    )),
+    ("h24-ssn-dob-extension", (
+        CallPiece("Social is two one four dash six six dash oh three nine eight.", label="ssn", entity="ssn"),
+        CallPiece("Date of birth oh three, fifteen, seventy two.", label="dob", entity="pii"),
+        CallPiece("Reach me at six one seven, five five five, oh one four two, extension three one.",
+                  label="phone", entity="pii"),
+    )),
+    ("h24-negatives", (
+        CallPiece("It came to about fifteen hundred dollars.", label="amount", entity="amount"),
+        CallPiece("It takes three to five business days.", label="time", entity="time"),
+        CallPiece("That was back in the nineties.", label="date", entity="date"),
+        CallPiece("I'm on version two point one.", label="place", entity="place"),
+        CallPiece("It was on channel seven.", label="place", entity="place"),
+        CallPiece("About two thirds of it is done.", label="amount", entity="amount"),
+        CallPiece("Rent is due on the first of the month.", label="date", entity="date"),
+        CallPiece("You can reach us twenty four seven.", label="time", entity="time"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1169,6 +1202,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16, "held-out-17": HELD_OUT_17, "held-out-18": HELD_OUT_18,
         "held-out-19": HELD_OUT_19, "held-out-20": HELD_OUT_20, "held-out-21": HELD_OUT_21,
         "held-out-22": HELD_OUT_22, "held-out-23": HELD_OUT_23,
+        "held-out-24": HELD_OUT_24,
         "spanish": SPANISH}
 
 
