@@ -791,6 +791,12 @@ def _hour_ending_at(first: int, last: int, hour: int, tokens: list[str], cores: 
         and _hour_after(first - 2, cores)
 
 
+def _hour_said(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is an hour (:func:`_hour_ending_at`) said as one number, not read digit by digit."""
+    return len(run.digits) <= 2 and not (_one_by_one(run, cores) or _digitwise(run, cores)) \
+        and _hour_ending_at(run.first, run.last, int(run.digits), tokens, cores)
+
+
 def _hour_after(first: int, cores: list[str]) -> bool:
     """Token ``first`` comes after "at" (:func:`_after_at`) or a word of :data:`_HOUR_AFTER` ("round" for
     "around" too; after "call me" as well: no phone number is given "around")."""
@@ -1035,7 +1041,8 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
                 and not _spelled_out(run, cores)
             plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores)
-                                     or _year_in(run, tokens, cores, breaks, card=card))
+                                     or _year_in(run, tokens, cores, breaks, card=card)
+                                     or starts[run.first] < run.first - 1 and _hour_said(run, tokens, cores))
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) or said or plain:
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)
@@ -1050,9 +1057,13 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             if taken[i] or i in in_runs or not passage[i] or not _says_a_digit(cores[i]) \
                     or i > 0 and cores[i - 1] in ("last", "first") or _quantity_said(i, cores):
                 continue
-            # (A digit's word after its noun where no keyword holds, as "platform 9" stays: "The train goes from
-            # platform nine.", held-out-22, in the passage a false mask before it opened.)
-            if i > 0 and cores[i - 1] in _NAMED_BY and cores[i] in _DIGIT_WORDS and not before[i].secret_keyed:
+            # (A digit's word after its noun, or an hour after "at" in a sentence that began before it, where no
+            # keyword holds, as "platform 9" and "opens at 4." stay: "The train goes from platform nine.", "She called
+            # twice, at two and at four.", held-out-22, in the passage a false mask before them opened; "at eight."
+            # alone after "Six two one." is read on.)
+            if cores[i] in _DIGIT_WORDS and not before[i].secret_keyed and (
+                    i > 0 and cores[i - 1] in _NAMED_BY
+                    or starts[i] < i - 1 and _hour_ending_at(i, i, _HOURS.get(cores[i], 0), tokens, cores)):
                 continue
             amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores, card=card)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"

@@ -1811,3 +1811,18 @@ def test_an_amounts_word_right_after_a_group_and_its_comma_is_a_digit_misheard(k
     # (a price after "total" stays: "The total is 993.", "That's a total of 40.", "total 40 dollars")
     for text in ("The total is 993.", "That's a total of 40.", "I paid 20, total 40 dollars."):
         assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["She called twice, at 2 and at 4.", "She called twice, at two and at four.",
+                                  "The store opens at 10.", "Call me after lunch, around two."])
+def test_an_hour_after_at_stays_in_a_passage_no_keyword_opened(text, kinds):
+    # (held-out-22 after its scoring: "She called twice, at two and at four." masked in the passage that "The meal
+    # was 6540." opened, a false mask of "The bill was sixty five forty.")
+    assert redacted(["The meal was 6540.", text], kinds)[1] == text
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_an_hour_after_at_stays_masked_where_a_keyword_holds(kinds):
+    for texts in (["My card number is 4111 1111", "at 4."], ["My social is 123 45", "at two."]):
+        assert in_clear(redacted(texts, kinds)) == [], texts
