@@ -161,9 +161,9 @@ _KIN = {"son", "daughter", "kid", "child", "boy", "girl", "baby", "brother", "si
 # Words before "at" that make what follows a place to be called, not a time: "call me at 830" may be
 # a phone number's first group.
 _CALLED = {"me", "us", "him", "her", "them", "number", "reach", "line"}
-# A time written as the recogniser writes one after "at" ("at 830."): an hour, and minutes on the
-# quarter hour (minutes that a phone number's group, "at 555", rarely has; it fails closed).
-_QUARTER_CLOCK = re.compile(r"^(?:1[0-2]|[1-9])(?:00|15|30|45)$")
+# A time written as the recogniser writes one after "at" ("at 830.", "at 1140."): an hour, and minutes on ten
+# or the quarter hour (minutes that a phone number's group, "at 555", rarely has; it fails closed).
+_ROUND_CLOCK = re.compile(r"^(?:1[0-2]|[1-9])(?:[0-5]0|15|45)$")
 # Whom a price is charged, between its verb and the amount ("It cost me 150").
 _WHOM = frozenset({"me", "us", "him", "her", "them", "you"})
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
@@ -683,8 +683,8 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     * an age (:func:`_an_age`; in a passage too, where no card's or SSN's keyword holds);
     * an hour and its minutes right after a timetable's verb (:data:`_TIMETABLE`: "My flight landed 645.");
     * an hour after "at" that ends its sentence ("The store opens at 10."), an hour and its minutes said
-      as words ("at nine thirty") or written on the quarter hour ("I finish work at 830."); not after
-      "me" ("call me at 830": a phone number's first group, :data:`_CALLED`);
+      as words ("at nine thirty") or written on ten or the quarter hour ("I finish work at 830.", "at
+      1140."); not after "me" ("call me at 830": a phone number's first group, :data:`_CALLED`);
     * a year after "in" that a sentence says ("I opened it in 2005."; not a final of "in 2013." alone,
       tiny.en's for "It expires in March twenty twenty nine."): 1900-2019, and later ones unless
       ``card`` (a session redacting cards: "It fires in 2029." for "It expires in 2029." is a card's year);
@@ -711,7 +711,7 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
         written = "".join(tokens[first:run.last + 1])
         spoken = not any(ch.isdigit() for ch in written)
         if spoken and _clock_digits(run.digits) \
-                or ends and bool(_QUARTER_CLOCK.match(run.digits)) and written.rstrip(".?!").isdigit():
+                or ends and bool(_ROUND_CLOCK.match(run.digits)) and written.rstrip(".?!").isdigit():
             return True
     if _year_in(run, tokens, cores, breaks, card=card):
         return True

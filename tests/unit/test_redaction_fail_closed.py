@@ -1826,3 +1826,18 @@ def test_an_hour_after_at_stays_in_a_passage_no_keyword_opened(text, kinds):
 def test_an_hour_after_at_stays_masked_where_a_keyword_holds(kinds):
     for texts in (["My card number is 4111 1111", "at 4."], ["My social is 123 45", "at two."]):
         assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["My flight is at 1140.", "The bus comes at 620.", "We close at 950."])
+def test_an_hour_and_its_minutes_on_ten_written_after_at_stay(text, kinds):
+    # (held-out-15: "My flight is at eleven forty." written "My flight is at 1140." masked, and the passage it opened
+    # masked "There were about 50 people in line." and "I need 4 copies." after it)
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["It's at 555."], ["Call me at 1140."], ["It's at 1141."], ["It's at 1170."],
+                                   ["My card number is 4111 1111", "at 1140."]])
+def test_digits_after_at_that_no_clock_reads_stay_masked(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
