@@ -244,7 +244,7 @@ FAIL_CLOSED = frozenset({"pci", "ssn", "pii"})
 # phone number written as a price ("You can call me on £155,867,500.", tiny.en in packs).
 _AMOUNT_DIGITS = 7
 # An amount the recogniser wrote that no price is: decimals before a thousands group ("is [CVV_1] $4.65,000").
-_ONE_DECIMAL = re.compile(r"\.\d(?!\d)")  # "9.0": a number with one decimal
+_POINT_ZERO = re.compile(r"\.0(?!\d)")  # "9.0": a decimal no price is written with ("49.9" is 49.90)
 _MALFORMED_AMOUNT = re.compile(r"\.\d+,\d")
 # Homophones that say digits when two come in a row (:func:`_words_alone`).
 _PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
@@ -1780,9 +1780,9 @@ def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
     verb = first - 1 if first > 1 and cores[first - 1] in _WHOM and cores[first - 2] in _AMOUNT_BEFORE else first
     # (Nor such a word right after a group and its comma: "My number 414, total 993", tiny.en in packs for "...
     # four one four, two nine nine three", held-out-11, is a digit misheard between the groups; nor before a
-    # number with one decimal, which no price has: "and total 9.0." for "... two two nine oh.", held-out-23.)
+    # number written with ".0", as no price is: "and total 9.0." for "... two two nine oh.", held-out-23.)
     misheard = verb > 1 and tokens[verb - 2].endswith(",") and cores[verb - 2].isdigit() \
-        or bool(_ONE_DECIMAL.search("".join(tokens[first:run.last + 1])))
+        or bool(_POINT_ZERO.search("".join(tokens[first:run.last + 1])))
     return verb > 0 and cores[verb - 1] in _AMOUNT_BEFORE and not misheard \
         and not any(t.rstrip()[-1:] in _STOPS for t in tokens[verb - 1:first]) \
         or first > 1 and (_noun_is(first, cores, _PRICE_NOUNS) or cores[first - 2:first] == ["total", "of"]) \

@@ -1856,10 +1856,10 @@ def test_a_digit_and_an_ordinal_after_its_comma_are_digits_read(kinds):
 
 
 @pytest.mark.parametrize("kinds", KINDS)
-def test_an_amount_with_one_decimal_after_total_prices_nothing(kinds):
+def test_an_amount_written_point_zero_after_total_prices_nothing(kinds):
     # (tiny.en, for "... eight six seven, two two nine oh.": "My channel is find my free 8G channel and total 9.0.",
     # the "two two" heard as "total"; 9.0 went out as a price)
     out = redacted(["My channel is find my free 8G channel and total 9.0."], kinds)
     assert in_clear(out) == [], out
-    for text in ("The total is 9.50.", "The total was $9.", "Your total is 12 dollars."):
+    for text in ("The total is 9.50.", "The total was $9.", "Your total is 12 dollars.", "It cost 49.9."):
         assert redacted([text], kinds) == [text]
