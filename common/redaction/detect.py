@@ -782,7 +782,7 @@ def _hour_ending_at(first: int, last: int, hour: int, tokens: list[str], cores: 
     sentence: "The store opens at 10.", "The office opens at eight.", "Call me after lunch, around two."
     (held-out-20, masked as a phone number in 14 of its 24 decodes); or one of two such hours said with "and"
     or "or" between them, the second ending the sentence ("She called twice, at two and at four.",
-    held-out-22, masked in 18 of its 24 decodes; "Come by at two or three.")."""
+    held-out-22, masked in 21 of its 24 decodes; "Come by at two or three.")."""
     if not 1 <= hour <= 12:
         return False
     ends = tokens[last].rstrip()[-1:] in ".?!"
