@@ -706,7 +706,7 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     if _an_age(run, cores):
         return True
     before = cores[first - 1] if first > 0 else ""
-    if n <= 2 and _hour_ending_at(first, run.last, int(run.digits), tokens, cores):
+    if n <= 2 and _hour_ending_at(first, run.last, int(run.digits), tokens, cores):  # (as :func:`_hour_said`)
         return True
     if _day_on(run, tokens, cores):
         return True
@@ -798,7 +798,8 @@ def _hour_ending_at(first: int, last: int, hour: int, tokens: list[str], cores: 
 
 
 def _hour_said(run: Run, tokens: list[str], cores: list[str]) -> bool:
-    """``run`` is an hour (:func:`_hour_ending_at`) said as one number, not read digit by digit."""
+    """``run`` is an hour (:func:`_hour_ending_at`) said as one number, not read digit by digit (as :func:`_aged`
+    is an age: for passages; :func:`_said_plainly` has ruled digits read out before it asks)."""
     return len(run.digits) <= 2 and not (_one_by_one(run, cores) or _digitwise(run, cores)) \
         and _hour_ending_at(run.first, run.last, int(run.digits), tokens, cores)
 
@@ -1069,7 +1070,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             # alone after "Six two one." is read on.)
             if cores[i] in _DIGIT_WORDS and not before[i].secret_keyed and (
                     i > 0 and cores[i - 1] in _NAMED_BY
-                    or starts[i] < i - 1 and _hour_ending_at(i, i, _HOURS.get(cores[i], 0), tokens, cores)):
+                    or starts[i] < i - 1 and _hour_ending_at(i, i, DIGIT_NAMES.index(cores[i]), tokens, cores)):
                 continue
             amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores, card=card)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
@@ -1292,6 +1293,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     for i, c in enumerate(cores):
         if taken[i] or i in in_runs or c not in _DIGIT_WORDS:
             continue
+        digit = DIGIT_NAMES.index(c)
         # (Where cards are redacted, a determiner makes no quantity of a digit's word that ends its phrase
         # after "through" or "until" in its sentence: "It's gone through all four, only one." for "It's good
         # thru oh four thirty one.", tiny.en over mu-law, is an expiry; "all four of them" is a quantity.)
@@ -1300,8 +1302,8 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
                 or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
                 or i > 0 and cores[i - 1] in _NAMED_BY \
-                or _hour_ending_at(i, i, DIGIT_NAMES.index(c), tokens, cores) or _taken(i, tokens, cores, before) \
-                or _an_age(Run(i, i, str(DIGIT_NAMES.index(c)), ()), cores) and not before[i].secret_keyed:
+                or _hour_ending_at(i, i, digit, tokens, cores) or _taken(i, tokens, cores, before) \
+                or _an_age(Run(i, i, str(digit), ()), cores) and not before[i].secret_keyed:
             # ("chapter three", as "page 32" stays; "The office opens at eight.", as "at 10."; "My grandson is
             # nine.", held-out-22, as "is 9.")
             continue
