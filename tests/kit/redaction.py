@@ -1194,6 +1194,42 @@ HELD_OUT_24 = (
         CallPiece("You can reach us twenty four seven.", label="time", entity="time"),
     )),
 )
+# A twenty-fifth held-out part (``bench.redaction --set held-out-25``), written on 2026-11-27 at the start of
+# a session, before its rules, to be scored once at that session's end, with voices none of the other parts
+# used (en-gb-scotland+m4, en-gb+f4, en-us-nyc+m5): an agent asking for "the long number on the card" and
+# the caller reading a Visa over three finals with a correction ("no sorry, four five three nine"); its
+# expiry as a month's name and a year; "the three numbers on the back"; an SSN said in hundreds and tens
+# after "my SSN"; a policy number with a letter spelled "as in"; a toll-free number said "eight hundred";
+# negatives with no keyword: children's ages, a score, a page, a price without its currency, opening
+# hours, a date in March, a wait in minutes, a floor.
+HELD_OUT_25 = (
+    ("h25-visa-correction", (
+        CallPiece("Can you read me the long number on the card?"),
+        CallPiece("Sure, four five three two,", pause=0.8, label="card", entity="pci"),
+        CallPiece("no sorry, four five three nine, one one seven two,", pause=1.0, label="card", entity="pci",
+                  part=True),
+        CallPiece("eight zero zero six, two two four one.", label="card", entity="pci", part=True),
+        CallPiece("It expires March twenty eight.", label="expiry", entity="pci"),
+        CallPiece("The three numbers on the back are seven one four.", label="cvv", entity="pci"),
+    )),
+    ("h25-ssn-policy-tollfree", (
+        CallPiece("My SSN is five hundred twelve, forty four, ninety eight seventy.", label="ssn", entity="ssn"),
+        CallPiece("The policy number is B as in boy, four four seven, nine one two.", label="account",
+                  entity="pii"),
+        CallPiece("You can call me back on eight hundred, five five five, twelve twelve.", label="phone",
+                  entity="pii"),
+    )),
+    ("h25-negatives", (
+        CallPiece("We have three kids, ages four, seven and nine.", label="amount", entity="amount"),
+        CallPiece("The score was two to one at half time.", label="amount", entity="amount"),
+        CallPiece("It's on page one twenty.", label="place", entity="place"),
+        CallPiece("I paid twenty nine ninety nine for it.", label="amount", entity="amount"),
+        CallPiece("The shop is open from nine to five.", label="time", entity="time"),
+        CallPiece("It happened on March third.", label="date", entity="date"),
+        CallPiece("I have been waiting forty five minutes.", label="time", entity="time"),
+        CallPiece("Their office is on the fourth floor.", label="place", entity="place"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1202,7 +1238,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-15": HELD_OUT_15, "held-out-16": HELD_OUT_16, "held-out-17": HELD_OUT_17, "held-out-18": HELD_OUT_18,
         "held-out-19": HELD_OUT_19, "held-out-20": HELD_OUT_20, "held-out-21": HELD_OUT_21,
         "held-out-22": HELD_OUT_22, "held-out-23": HELD_OUT_23,
-        "held-out-24": HELD_OUT_24,
+        "held-out-24": HELD_OUT_24, "held-out-25": HELD_OUT_25,
         "spanish": SPANISH}
 
 
