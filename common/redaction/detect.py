@@ -97,6 +97,8 @@ _ORDINALS = frozenset(_ORDINAL_UNITS) | {"twentieth", "thirtieth"} | {
     f"{tens}-{unit}" for tens in ("twenty", "thirty") for unit in _ORDINAL_UNITS[:9]}
 _DAY = re.compile(r"^\d{1,2}(st|nd|rd|th)?,?$")
 _YEARS_OLD = re.compile(r"^\d{1,2}-years?-old$")  # "a 9-year-old", as whisper writes an age
+# A word written as no secret's digits are: a decade ("90s", "1980s", "'70s") and round the clock ("24/7", "24-7").
+_IDIOM = re.compile(r"'?(?:[1-9]0|1[89]\d0|20\d0)'?s|24[/-]7")
 _DIGIT_ORDINAL = re.compile(r"^[1-9](?:st|nd|rd|th)$")  # "8th": a one digit's ordinal
 _WRITTEN_ORDINAL = re.compile(r"^\d{1,2}(?:st|nd|rd|th)[.,?!]?$")  # "14th.", as whisper writes a day
 _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "boulevard", "blvd", "way",
@@ -597,7 +599,7 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     When unsure, a number is masked: a year alone ("in 2019"), an order number, a house number
     without a ``pii`` address rule, a quantity of 3 digits or more ("120 people")."""
     n = len(run.digits)
-    if _hours_or_score(run, tokens, cores):
+    if _hours_or_score(run, tokens, cores) or _idiom(run, tokens):
         return False
     if _surely_digits(run, tokens, cores, card=card):
         return True
@@ -624,6 +626,12 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     return not counts_a_noun(tokens, cores, run.last, breaks=breaks) or _read_in_groups(run, tokens, cores, breaks) \
         or _said_twice(run, cores) \
         or "." in "".join(tokens[run.first:run.last + 1]).rstrip(".?!,") and not _measured(run, tokens, cores)
+
+
+def _idiom(run: Run, tokens: list[str]) -> bool:
+    """``run`` is one word written as no secret's digits are (:data:`_IDIOM`): "That was back in the 90s.", "You
+    can reach us 24/7." (held-out-24: masked in 8 and 9 of its 12 decodes)."""
+    return run.first == run.last and bool(_IDIOM.fullmatch(tokens[run.first].strip(".?!,;:")))
 
 
 def _surely_digits(run: Run, tokens: list[str], cores: list[str], *, card: bool) -> bool:
@@ -985,9 +993,16 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                  and _announces(cores, run.first - 1) and not _named_by(run, cores)}
     loose |= announced
     card = "pci" in kinds
+    # (Nor a date with its day and a year before 2020 said alone, a word before it at most: read after a secret it is
+    # an answer, a birth's, its keyword often lost: "November 3, 1672." after "So shall we do one four dash six six
+    # dash or three nine eight?", tiny.en over mu-law for an SSN and "Date of birth oh three, fifteen, seventy two.",
+    # held-out-24. A sentence that goes on before it says the caller has moved on: "The call won on March 3, 1024.")
+    born = {run.first: start for run in found
+            if (start := _dated_in_full(run, tokens, cores)) is not None and start - starts[start] <= 1}
     stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card) and not _spelled_out(run, cores)} \
-        - set(expiries) - loose | {
-        i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3} - set(expiries.values())
+        - set(expiries) - loose - set(born) | {
+        i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3} - set(expiries.values()) \
+        - {i for run in found if run.first in born for i in range(born[run.first], run.first)}
     # ... and so does the sentence that says it ("The call won on March 3, 1024.": "won" is a word there).
     stops |= {starts[i] for i in stops}
 
@@ -1044,7 +1059,8 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             # mask before it opened). (Not a day after "on": "I'm on the 10th year [NUMBER_3]" for an expiry.)
             # (Not digits read one by one, whatever their unit: "and I will do three five weeks." for an Amex's
             # "nine one eight three five six," after its first group, tiny.en over mu-law, held-out-19.)
-            said = _clearly_no_secret(run, tokens, cores, dates=not glued, card=card) and not unit_glued \
+            said = _clearly_no_secret(run, tokens, cores, dates=not glued and run.first not in born, card=card) \
+                and not unit_glued \
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
                 and not _spelled_out(run, cores)
             plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores)
@@ -1058,19 +1074,23 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             first = run.first
             if run.first in expiries:  # (with its month: "till [CREDIT_CARD_EXPIRATION_1]")
                 first, entity = expiries[run.first], "CREDIT_CARD_EXPIRATION"
+            elif run.first in born:  # (with its month: "[DOB_1].")
+                first = born[run.first]
+                entity = "DOB" if "pii" in kinds else entity
             _mask(spans, taken, first, run.last, _named(entity, kinds))
             changed = True
         for i in range(n):
             if taken[i] or i in in_runs or not passage[i] or not _says_a_digit(cores[i]) \
                     or i > 0 and cores[i - 1] in ("last", "first") or _quantity_said(i, cores):
                 continue
-            # (A digit's word after its noun, or an hour after "at" in a sentence that began before it, where no
-            # keyword holds, as "platform 9" and "opens at 4." stay: "The train goes from platform nine.", "She called
-            # twice, at two and at four.", held-out-22, in the passage a false mask before them opened; "at eight."
-            # alone after "Six two one." is read on.)
+            # (A digit's word after its noun, an hour after "at" in a sentence that began before it, or a kin's age,
+            # where no keyword holds, as "platform 9", "opens at 4." and "is 9." stay: "The train goes from platform
+            # nine.", "She called twice, at two and at four.", "My grandson is nine.", held-out-22, in the passage a
+            # false mask before them opened; "at eight." alone after "Six two one." is read on.)
             if cores[i] in _DIGIT_WORDS and not before[i].secret_keyed and (
                     i > 0 and cores[i - 1] in _NAMED_BY
-                    or starts[i] < i - 1 and _hour_ending_at(i, i, DIGIT_NAMES.index(cores[i]), tokens, cores)):
+                    or starts[i] < i - 1 and _hour_ending_at(i, i, DIGIT_NAMES.index(cores[i]), tokens, cores)
+                    or _an_age(Run(i, i, str(DIGIT_NAMES.index(cores[i])), ()), cores)):
                 continue
             amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores, card=card)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
@@ -1701,6 +1721,19 @@ def _date_start(run: Run, tokens: list[str], cores: list[str]) -> int | None:
     return None
 
 
+def _dated_in_full(run: Run, tokens: list[str], cores: list[str]) -> int | None:
+    """Where a date that ``run`` ends with its day and a year before 2020 begins ("November 3, 1972", "the 3rd of
+    November 1972", "November third 1972", "tres de noviembre de 1972"): a date of birth's shape; None if it is no
+    such date ("November 1972", "November 3", "March 3, 2024": a date of the call's matters, a delivery's)."""
+    start = _date_start(run, tokens, cores)
+    if start is None or not _date_digits(run, tokens) or len(run.digits) not in (4, 5, 6) \
+            or int(run.digits[-4:]) >= 2020:
+        return None
+    if len(run.digits) == 4 and cores[start] in _MONTHS and cores[run.first - 1] not in _ORDINALS:
+        return None
+    return start
+
+
 def _date_shaped(run: Run, tokens: list[str]) -> bool:
     """``run`` reads as a date: written with ``/`` or ``-`` (``05/03/1985``), or 6 or 8 digits that
     start with a month and a day either way round (``0503 1985``); not ``58,213`` (thousands)."""
@@ -1901,7 +1934,8 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
         # one it garbled ("call me on time 150 if I may 300 eyes" for "555 867 5309").
         # (Not a year after a month: "the fifth of June, 2023".)
         if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0 and not (n == 4 and _date_start(run, tokens, cores)) \
-                and not _said_bare(run, cores) and not _said_plainly(run, tokens, cores, breaks, card="pci" in kinds):
+                and not _said_bare(run, cores) and not _said_plainly(run, tokens, cores, breaks, card="pci" in kinds) \
+                and not _idiom(run, tokens):
             # ("call me after 215": a time; "we need 400 forms" after a phone number: a count)
             return Span(first, last, "PHONE_NUMBER")
         if _since(ctx, "account") < card_since and n >= 4:

@@ -1760,6 +1760,12 @@ def test_an_age_said_as_a_digits_word_after_its_kin_stays(text, kinds):
 
 
 @pytest.mark.parametrize("kinds", KINDS)
+def test_a_kins_age_said_as_a_digits_word_stays_in_a_passage_no_keyword_holds(kinds):
+    # (the passage a false mask opened: "The bill was sixty five forty." written "The meal was 6540.")
+    assert redacted(["The meal was 6540.", "My grandson is nine."], kinds)[1] == "My grandson is nine."
+
+
+@pytest.mark.parametrize("kinds", KINDS)
 def test_a_kins_age_stays_masked_after_a_keyword_or_read_as_digits(kinds):
     for texts in (["My card number is", "My son is nine."], ["My social is", "my son is nine."],
                   ["My son is one four."]):
@@ -1863,3 +1869,34 @@ def test_an_amount_written_point_zero_after_total_prices_nothing(kinds):
     assert in_clear(out) == [], out
     for text in ("The total is 9.50.", "The total was $9.", "Your total is 12 dollars.", "It cost 49.9."):
         assert redacted([text], kinds) == [text]
+
+
+# Held-out-24's leaks and costs, scored once with the rules before them (2026-11-27).
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_date_with_its_year_in_a_passage_is_masked(kinds):
+    # (tiny.en over mu-law, for "Social is two one four dash six six dash oh three nine eight." and "Date of birth oh
+    # three, fifteen, seventy two.": "So shall we do one four dash six six dash or three nine eight?" then "November 3,
+    # 1672.", the birth's keyword lost: a month's name ended the passage and the date went out)
+    out = redacted(["So shall we do one four dash six six dash or three nine eight?", "November 3, 1672."], kinds)
+    assert in_clear(out) == [], out
+    # (a date with no year, the caller moving on, stays; so does a date with its year where no number was read)
+    assert redacted(["So shall we do 214 66 0398?", "It came on March 3rd."], kinds)[1] == "It came on March 3rd."
+    assert redacted(["We moved here on March 3, 2019."], kinds) == ["We moved here on March 3, 2019."]
+    # (nor a date of the call's matters: a year since 2020, "delivered on March 3, 2024" after an order's number)
+    assert redacted(["So shall we do 214 66 0398?", "It came on March 3, 2024."], kinds)[1] == "It came on March 3, 2024."
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["That was back in the 90s.", "It was big in the 1980s.", "Back in the '70s, yes.",
+                                  "We can help you 24/7.", "You can reach us 24-7."])
+def test_a_decade_and_round_the_clock_stay(text, kinds):
+    # (held-out-24: "That was back in the nineties." written "90s" masked in 8 of its 12 decodes as a word a digit ran
+    # into; "You can reach us twenty four seven." written "24/7" or "24-7" masked as a phone number after "reach")
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["My card number is 4111 1111", "24/7."], ["You can reach me at 24-7", "1 1 3 2."],
+                                   ["My card is 4111 1111 1111 1111, it expires", "24/7."], ["The code is 90s."]])
+def test_round_the_clock_and_decades_stay_masked_where_digits_are_read(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
