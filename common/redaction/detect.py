@@ -177,6 +177,8 @@ _YEARS_COUNTED = frozenset({"for", "in", "about", "around", "over", "than", "nea
                             "next", "the", "those", "these", "few", "some", "of", "within", "after", "before", "since",
                             "been", "least", "only", "just", "all", "took", "takes", "spent", "lasted", "served",
                             "worked", "lived", "had", "was", "is", "be", "'s"})
+_YEARS_OR_SECONDS = frozenset({"years", "year", "seconds", "second"})
+_SECONDS_COUNTED = frozenset({"me", "us", "wait", "take", "give", "hold", "another", "a", "your", "my"})
 # Verbs after which a digit's word ending its sentence is a count of what is taken ("I'll take two.").
 _TAKING = frozenset({"take", "takes", "took", "want", "wants", "need", "needs", "buy", "bought", "order",
                      "ordered", "get", "got"})
@@ -656,19 +658,20 @@ def _corrected(run: Run, tokens: list[str], cores: list[str]) -> bool:
 
 
 def _years_heard(run: Run, tokens: list[str], cores: list[str]) -> bool:
-    """``run`` is "20" or "30" and "years" ending its sentence with no word before it that counts years
-    ("for", "in", "about", "the last", ...): how the recogniser wrote an expiry's year read last ("It's
+    """``run`` is "20" or "30" and "years" or "seconds" ending its sentence with no word before it that counts
+    them ("for", "in", "about", "the last", "me", ...): how the recogniser wrote an expiry's year read last ("It's
     exciting or fix 20 years." for "It's expiring oh six, twenty eight.", held-out-12, 3 of its decodes;
-    "kinds last 20 years." for "... slash twenty seven", held-out-5). Where cards are redacted it is masked;
-    "for 20 years", "20 years ago", "over the last 20 years" stay."""
+    "kinds last 20 years." for "... slash twenty seven", held-out-5; "You'll feel the end on road high, 20
+    seconds." for "It's good till the end of oh nine, twenty seven.", held-out-24). Where cards are redacted it
+    is masked; "for 20 years", "20 years ago", "over the last 20 years", "give me 30 seconds" stay."""
     after = run.last + 1
-    if run.digits not in ("20", "30") or after >= len(cores) or cores[after] not in ("years", "year") \
+    if run.digits not in ("20", "30") or after >= len(cores) or cores[after] not in _YEARS_OR_SECONDS \
             or tokens[after].rstrip()[-1:] not in ".?!" or tokens[run.last].rstrip()[-1:] in _STOPS:
         return False
     before = cores[run.first - 1] if run.first > 0 else ""
     if before == "last":
         return not (run.first > 1 and cores[run.first - 2] in ("the", "past", "my", "our", "your", "their", "his", "her"))
-    return before not in _YEARS_COUNTED
+    return before not in _YEARS_COUNTED and not (cores[after].startswith("second") and before in _SECONDS_COUNTED)
 
 
 def _an_age(run: Run, cores: list[str]) -> bool:
@@ -1161,11 +1164,13 @@ def _measured(run: Run, tokens: list[str], cores: list[str]) -> bool:
 def _says_a_digit(word: str) -> bool:
     """``word`` (a core) says a digit alone or joined by hyphens to what the recogniser made of the
     digits beside it ("One-Ein" for "one nine", "nine-high", "time-free" for "five three", "I-I-I-O";
-    base and tiny.en over mu-law, in a number's passage; not "half-seven", a time)."""
+    base and tiny.en over mu-law, in a number's passage; not "half-seven", a time), or a tens' word so
+    joined ("eighty-high" for "eight nine", tiny.en, the seen parts)."""
     if word in DIGIT_SPELLINGS:
         return True
     parts = word.split("-")
-    return len(parts) > 1 and parts[0] not in ("half", "quarter") and any(part in DIGIT_SPELLINGS for part in parts)
+    return len(parts) > 1 and parts[0] not in ("half", "quarter") \
+        and any(part in DIGIT_SPELLINGS or part in TENS for part in parts)
 
 
 def _asks_again(tokens: list[str], cores: list[str]) -> bool:

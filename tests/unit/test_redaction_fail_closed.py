@@ -1909,3 +1909,22 @@ def test_a_day_of_the_month_stays_in_a_passage_no_keyword_holds(text, kinds):
     # (held-out-24: masked in the passage a false mask before it opened)
     assert redacted(["It was 4 1 1 1.", text], kinds)[1] == text
     assert in_clear(redacted(["My card number is 4111", text.replace("1st", "1 1")], kinds)) == []
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_tens_word_joined_to_a_word_in_a_passage_is_a_digit_misheard(kinds):
+    # (tuning, tiny.en, for "My social security number is one two three, four five, six seven eight nine.": the
+    # last two as "eighty-high")
+    out = redacted(["My social security number is 123-45-67 eighty-high."], kinds)
+    assert "eighty" not in out[0] and in_clear(out) == [], out
+    # (where nothing was read, it stays: "She's twenty-something.")
+    assert redacted(["She's twenty-something."], kinds) == ["She's twenty-something."]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_an_expirys_year_heard_as_seconds_is_masked_where_cards_are_redacted(kinds):
+    # (held-out-24, tiny.en over mu-law, for "It's good till the end of oh nine, twenty seven.")
+    out = redacted(["You'll feel the end on road high, 20 seconds."], kinds)
+    assert in_clear(out) == [], out
+    for text in ("Give me 30 seconds.", "It took about 20 seconds.", "Please hold for 30 seconds.", "Wait 20 seconds."):
+        assert redacted([text], kinds) == [text]
