@@ -97,8 +97,9 @@ _ORDINALS = frozenset(_ORDINAL_UNITS) | {"twentieth", "thirtieth"} | {
     f"{tens}-{unit}" for tens in ("twenty", "thirty") for unit in _ORDINAL_UNITS[:9]}
 _DAY = re.compile(r"^\d{1,2}(st|nd|rd|th)?,?$")
 _YEARS_OLD = re.compile(r"^\d{1,2}-years?-old$")  # "a 9-year-old", as whisper writes an age
-# A word written as no secret's digits are: a decade ("90s", "1980s", "'70s") and round the clock ("24/7", "24-7").
-_IDIOM = re.compile(r"'?(?:[1-9]0|1[89]\d0|20\d0)'?s|24[/-]7")
+# A word written as no secret's digits are: a decade ("90s", "1980s", "'70s") and round the clock ("24/7", "24-7",
+# "24.7": no phone number's group is written so).
+_IDIOM = re.compile(r"'?(?:[1-9]0|1[89]\d0|20\d0)'?s|24[/.-]7")
 _DIGIT_ORDINAL = re.compile(r"^[1-9](?:st|nd|rd|th)$")  # "8th": a one digit's ordinal
 _WRITTEN_ORDINAL = re.compile(r"^\d{1,2}(?:st|nd|rd|th)[.,?!]?$")  # "14th.", as whisper writes a day
 _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "boulevard", "blvd", "way",

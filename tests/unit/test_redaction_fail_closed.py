@@ -1889,7 +1889,7 @@ def test_a_date_with_its_year_in_a_passage_is_masked(kinds):
 
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("text", ["That was back in the 90s.", "It was big in the 1980s.", "Back in the '70s, yes.",
-                                  "We can help you 24/7.", "You can reach us 24-7."])
+                                  "We can help you 24/7.", "You can reach us 24-7.", "You can reach just 24.7."])
 def test_a_decade_and_round_the_clock_stay(text, kinds):
     # (held-out-24: "That was back in the nineties." written "90s" masked in 8 of its 12 decodes as a word a digit ran
     # into; "You can reach us twenty four seven." written "24/7" or "24-7" masked as a phone number after "reach")
