@@ -1230,6 +1230,37 @@ HELD_OUT_25 = (
         CallPiece("Their office is on the fourth floor.", label="place", entity="place"),
     )),
 )
+# A twenty-sixth held-out part (``bench.redaction --set held-out-26``), written on 2026-11-27 during a session,
+# without looking at it again, to be scored once by the next session before any of that session's rules are
+# scored on it, with voices none of the other parts used (en-gb-scotland+m5, en-gb+f5, en-gb-x-gbcwmd+f1): an
+# American Express read four, six, five over three finals after "it's an Amex", "hold on" between; its four
+# digit code "on the front"; an SSN read with "and" between its groups after "the social"; a routing number
+# after "routing"; a date of birth said "the second of June, nineteen eighty one"; negatives with no keyword: a
+# drive in hours, a credit score, a bus route, staff in hundreds, a day of the month, a decade, a mile marker,
+# two of each.
+HELD_OUT_26 = (
+    ("h26-amex-front-code", (
+        CallPiece("Okay, it's an Amex, three seven four two,", pause=0.9, label="card", entity="pci"),
+        CallPiece("hold on, nine eight seven six five four,", pause=1.0, label="card", entity="pci", part=True),
+        CallPiece("three two one oh five.", label="card", entity="pci", part=True),
+        CallPiece("The four digits on the front are eight one two six.", label="cvv", entity="pci"),
+    )),
+    ("h26-ssn-routing-dob", (
+        CallPiece("The social is six one two and four four and nine eight seven oh.", label="ssn", entity="ssn"),
+        CallPiece("Routing is oh two one, oh oh oh, oh two one.", label="account", entity="pii"),
+        CallPiece("I was born the second of June, nineteen eighty one.", label="dob", entity="pii"),
+    )),
+    ("h26-negatives", (
+        CallPiece("It's about a two hour drive from here.", label="time", entity="time"),
+        CallPiece("My credit score is around seven fifty.", label="amount", entity="amount"),
+        CallPiece("I usually take the number nine bus.", label="place", entity="place"),
+        CallPiece("We have about three hundred staff.", label="amount", entity="amount"),
+        CallPiece("It renews on the twenty first.", label="date", entity="date"),
+        CallPiece("I grew up in the eighties.", label="date", entity="date"),
+        CallPiece("The accident was near mile marker sixty.", label="place", entity="place"),
+        CallPiece("Send me two of each, please.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1239,6 +1270,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-19": HELD_OUT_19, "held-out-20": HELD_OUT_20, "held-out-21": HELD_OUT_21,
         "held-out-22": HELD_OUT_22, "held-out-23": HELD_OUT_23,
         "held-out-24": HELD_OUT_24, "held-out-25": HELD_OUT_25,
+        "held-out-26": HELD_OUT_26,
         "spanish": SPANISH}
 
 
