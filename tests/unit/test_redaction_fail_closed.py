@@ -1928,3 +1928,22 @@ def test_an_expirys_year_heard_as_seconds_is_masked_where_cards_are_redacted(kin
     assert in_clear(out) == [], out
     for text in ("Give me 30 seconds.", "It took about 20 seconds.", "Please hold for 30 seconds.", "Wait 20 seconds."):
         assert redacted([text], kinds) == [text]
+
+
+# Held-out-25's costs, scored once with this session's rules (2026-11-27).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["We have 3 kids, ages 4, 7 and 9.", "We have three kids ages four, seven and nine.",
+                                  "Two boys, aged 12 and 14."])
+def test_a_list_of_ages_stays(text, kinds):
+    # (held-out-25: masked in 10 of its 12 decodes, and the passage it opened masked "The score was 2 to 1" after it)
+    assert redacted([text], kinds) == [text]
+    # (in a passage no keyword holds too; the count before them is masked there, as the passage's counts are)
+    ages = text[text.index("age"):]
+    assert redacted(["It was 4 1 1 1.", text], kinds)[1].endswith(ages)
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["My card number is", "ages 4, 7 and 9."], ["My social is", "ages 4, 7 and 9."],
+                                   ["We have kids, ages 4 1 1 1."], ["Ages. 4, 7 and 9."]])
+def test_ages_stay_masked_under_a_keyword_or_read_as_a_number(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
