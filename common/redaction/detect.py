@@ -692,8 +692,9 @@ def _ages_listed(first: int, last: int, tokens: list[str], cores: list[str]) -> 
     """Tokens ``first``..``last`` are in a list of ages after "ages" or "aged" in their sentence, each said as one number
     of 1-2 digits, with commas and "and" between ("We have three kids, ages four, seven and nine.", held-out-25:
     masked in 10 of its 12 decodes, and the passage it opened masked "The score was 2 to 1" after it)."""
-    def one(c: str) -> bool:
+    def one(c: str) -> bool:  # a number of 1-2 digits
         return c.isdigit() and len(c) <= 2 or c in NUMBER_WORDS and c not in ("hundred", "thousand", "million", "billion")
+
     if last - first > 4 or not all(one(c) or c == "and" for c in cores[first:last + 1]):
         return False
     # (each its own: a comma or "and" between two numbers, as "4 1 1 1" read after "ages" has none)
@@ -1121,11 +1122,11 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             # where no keyword holds, as "platform 9", "opens at 4." and "is 9." stay: "The train goes from platform
             # nine.", "She called twice, at two and at four.", "My grandson is nine.", held-out-22, in the passage a
             # false mask before them opened; "at eight." alone after "Six two one." is read on.)
-            if cores[i] in _DIGIT_WORDS and not before[i].secret_keyed and (
-                    i > 0 and cores[i - 1] in _NAMED_BY
-                    or starts[i] < i - 1 and _hour_ending_at(i, i, DIGIT_NAMES.index(cores[i]), tokens, cores)
-                    or _an_age(Run(i, i, str(DIGIT_NAMES.index(cores[i])), ()), cores) or _ages_listed(i, i, tokens, cores)):
-                continue
+            if cores[i] in _DIGIT_WORDS and not before[i].secret_keyed:
+                digit = DIGIT_NAMES.index(cores[i])
+                if i > 0 and cores[i - 1] in _NAMED_BY or starts[i] < i - 1 and _hour_ending_at(i, i, digit, tokens, cores) \
+                        or _an_age(Run(i, i, str(digit), ()), cores) or _ages_listed(i, i, tokens, cores):
+                    continue
             amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores, card=card)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
                 continue
