@@ -710,6 +710,12 @@ def _ages_listed(first: int, last: int, tokens: list[str], cores: list[str]) -> 
     return False
 
 
+def _age_word(i: int, digit: int, tokens: list[str], cores: list[str]) -> bool:
+    """Token ``i``, a digit's word saying ``digit``, is an age: a kin's (:func:`_an_age`, "My grandson is nine.") or one
+    of a list of ages (:func:`_ages_listed`)."""
+    return _an_age(Run(i, i, str(digit), ()), cores) or _ages_listed(i, i, tokens, cores)
+
+
 def _aged(run: Run, cores: list[str]) -> bool:
     """An age said as one number (:func:`_an_age`), not read digit by digit ("my son is one four")."""
     return _an_age(run, cores) and not (_one_by_one(run, cores) or _digitwise(run, cores))
@@ -1036,7 +1042,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card) and not _spelled_out(run, cores)} \
         - set(expiries) - loose - set(born) | {
         i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3} - set(expiries.values()) \
-        - {i for run in found if run.first in born for i in range(born[run.first], run.first)}
+        - {i for first, start in born.items() for i in range(start, first)}
     # ... and so does the sentence that says it ("The call won on March 3, 1024.": "won" is a word there).
     stops |= {starts[i] for i in stops}
 
@@ -1125,7 +1131,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             if cores[i] in _DIGIT_WORDS and not before[i].secret_keyed:
                 digit = DIGIT_NAMES.index(cores[i])
                 if i > 0 and cores[i - 1] in _NAMED_BY or starts[i] < i - 1 and _hour_ending_at(i, i, digit, tokens, cores) \
-                        or _an_age(Run(i, i, str(digit), ()), cores) or _ages_listed(i, i, tokens, cores):
+                        or _age_word(i, digit, tokens, cores):
                     continue
             amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores, card=card)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
@@ -1360,8 +1366,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                 or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
                 or i > 0 and cores[i - 1] in _NAMED_BY \
                 or _hour_ending_at(i, i, digit, tokens, cores) or _taken(i, tokens, cores, before) \
-                or (_an_age(Run(i, i, str(digit), ()), cores) or _ages_listed(i, i, tokens, cores)) \
-                and not before[i].secret_keyed:
+                or _age_word(i, digit, tokens, cores) and not before[i].secret_keyed:
             # ("chapter three", as "page 32" stays; "The office opens at eight.", as "at 10."; "My grandson is
             # nine.", held-out-22, as "is 9.")
             continue
