@@ -1261,6 +1261,40 @@ HELD_OUT_26 = (
         CallPiece("Send me two of each, please.", label="amount", entity="amount"),
     )),
 )
+# A twenty-seventh held-out part (``bench.redaction --set held-out-27``), written on 2026-11-27 at the start of
+# a session, before its rules, to be scored once at that session's end, with voices none of the other parts
+# used (en-gb-x-gbcwmd+f4, en-us-nyc+m7, en-gb-x-rp+f1): a Mastercard read in pairs ("fifty four, twelve")
+# over two finals after "I'll give you the card now"; its expiry "oh four slash twenty nine"; "security
+# code one oh one"; the last four of a social said as tens; a member ID with a letter spelled "as in" and
+# its digits in pairs; a phone number after "area code"; negatives with no keyword: a temperature, a shoe
+# size, a weight in pounds, a two for one deal, a quarter past the hour, a flight's time, a year said in
+# thousands, a room number.
+HELD_OUT_27 = (
+    ("h27-mastercard-pairs", (
+        CallPiece("I'll give you the card now."),
+        CallPiece("Fifty four, twelve, thirty three, oh eight,", pause=0.8, label="card", entity="pci"),
+        CallPiece("sixty one, ninety, twenty two, forty seven.", label="card", entity="pci", part=True),
+        CallPiece("Expiry is oh four slash twenty nine.", label="expiry", entity="pci"),
+        CallPiece("Security code one oh one.", label="cvv", entity="pci"),
+    )),
+    ("h27-last-four-member-phone", (
+        CallPiece("The last four of my social are ninety one oh two.", label="ssn", entity="ssn"),
+        CallPiece("My member ID is M as in Mary, six two, eight eight, one five.", label="account",
+                  entity="pii"),
+        CallPiece("Area code three one two, then four four four, nine nine one oh.", label="phone",
+                  entity="pii"),
+    )),
+    ("h27-negatives", (
+        CallPiece("It's about seventy two degrees outside.", label="amount", entity="amount"),
+        CallPiece("I wear a size nine shoe.", label="amount", entity="amount"),
+        CallPiece("The package weighs five pounds.", label="amount", entity="amount"),
+        CallPiece("It was a two for one deal.", label="amount", entity="amount"),
+        CallPiece("Call me at a quarter past three.", label="time", entity="time"),
+        CallPiece("My flight leaves at six forty five.", label="time", entity="time"),
+        CallPiece("We moved here in two thousand nineteen.", label="date", entity="date"),
+        CallPiece("We are staying in room four oh six.", label="place", entity="place"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1270,7 +1304,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-19": HELD_OUT_19, "held-out-20": HELD_OUT_20, "held-out-21": HELD_OUT_21,
         "held-out-22": HELD_OUT_22, "held-out-23": HELD_OUT_23,
         "held-out-24": HELD_OUT_24, "held-out-25": HELD_OUT_25,
-        "held-out-26": HELD_OUT_26,
+        "held-out-26": HELD_OUT_26, "held-out-27": HELD_OUT_27,
         "spanish": SPANISH}
 
 
