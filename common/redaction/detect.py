@@ -261,6 +261,10 @@ _SPANISH_ONLY = frozenset(SPANISH_DIGITS) - {"uno"}
 # (Not "life": "my social life" is how base heard "my social are", and a call rarely says it.)
 _SOCIAL_NOT_SSN = {"media", "network", "networks", "worker", "workers", "work", "services", "service",
                    "event", "events", "club", "distancing", "skills", "studies", "science", "sciences", "anxiety"}
+# "credit" is a card's keyword, but not before these: a score, a limit or a report has no card's digits
+# ("My credit score is around seven fifty.", held-out-26: masked as a CVV, and the bus's number after it).
+_CREDIT_NOT_CARD = frozenset({"score", "scores", "rating", "report", "reports", "history", "limit", "limits",
+                              "union", "check", "bureau", "bureaus"})
 # What a caller says between a group read wrong and the group read again: "no sorry", "no wait", "I mean".
 _CORRECTING = frozenset({"no", "sorry", "wait", "i", "mean", "oops", "actually", "correction", "hang", "on", "um", "uh"})
 _CORRECTING_SAID = frozenset({"sorry", "wait", "mean", "oops", "actually", "correction"})
@@ -322,6 +326,8 @@ def _keyword(cores: list[str], i: int) -> str | None:
     # my social networks.", base for "... of my social are").
     if word == "social" and following in _SOCIAL_NOT_SSN \
             and not any(cores[k] == "last" and cores[k + 1] in ("four", "4") for k in range(max(0, i - 5), i - 1)):
+        return None
+    if word == "credit" and following in _CREDIT_NOT_CARD:
         return None
     if word in ("call", "calls") and i > 0 and cores[i - 1] in _CALL_NOUN_BEFORE and following not in ("back", "number"):
         return None  # the call itself, no number to call ("The call dropped after 3 minutes.", held-out-5)

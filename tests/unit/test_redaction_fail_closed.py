@@ -1947,3 +1947,22 @@ def test_a_list_of_ages_stays(text, kinds):
                                    ["We have kids, ages 4 1 1 1."], ["Ages. 4, 7 and 9."]])
 def test_ages_stay_masked_under_a_keyword_or_read_as_a_number(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+# Held-out-26's costs, scored once with the start's rules of 2026-11-27's second session.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["My credit score is around 750.", "I usually take the number 9 bus."],
+                                   ["My credit score is around seven fifty."],
+                                   ["What's my credit limit?", "I usually take the number 9 bus."],
+                                   ["It's on my credit report.", "Page 12."]])
+def test_a_credit_score_limit_or_report_is_no_cards_keyword(texts, kinds):
+    # (held-out-26: "credit" of "My credit score is around seven fifty." opened a card's context: the score masked
+    # as a CVV in 10 of its 12 decodes, and "the number nine bus" after it as a card's piece)
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["My credit card number is 4111", "1111 1111 1111."], ["Credit, 4111 1111."],
+                                   ["The credit is 750."], ["Put it on credit.", "It's 4 1 1 1."]])
+def test_credit_alone_or_before_card_stays_a_cards_keyword(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
