@@ -147,7 +147,7 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
              "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "track", "table",
-             "version", "setting", "channel"}
+             "version", "setting", "channel", "marker", "route", "highway", "interstate"}
 # Verbs of a timetable, after which an hour and its minutes is a time ("My flight landed 645.", held-out-18);
 # not "starts" ("it starts 1111" is how a card is read).
 _TIMETABLE = frozenset({"lands", "landed", "leaves", "departs", "departed", "arrives", "arrived", "boards",

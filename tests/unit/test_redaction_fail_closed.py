@@ -1966,3 +1966,27 @@ def test_a_credit_score_limit_or_report_is_no_cards_keyword(texts, kinds):
                                    ["The credit is 750."], ["Put it on credit.", "It's 4 1 1 1."]])
 def test_credit_alone_or_before_card_stays_a_cards_keyword(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["The accident was near mile marker 60.", "The accident was near mile marker sixty.",
+                                  "Take route 66.", "I was on highway 101.", "Get on interstate 95."])
+def test_a_roads_named_number_stays(text, kinds):
+    # (held-out-26: "The accident was near mile marker sixty." masked in 12 of its 12 decodes)
+    assert redacted([text], kinds) == [text]
+    assert in_clear(redacted(["My card number is", text.split()[-1]], kinds)) == []
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Send me two of each, please.", "There are three of us.", "I'll take 2 of them.",
+                                  "Four of my friends came."])
+def test_a_digits_word_counting_what_of_names_stays(text, kinds):
+    # (held-out-26: "Send me two of each, please." masked in 12 of its 12 decodes)
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My social is", "two of four."], ["My card number is 4111", "two of each."],
+                                   ["It's four of 1 1 1 1."]])
+def test_a_digits_word_before_of_stays_masked_where_digits_are_read(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
