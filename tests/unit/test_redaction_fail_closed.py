@@ -1990,3 +1990,35 @@ def test_a_digits_word_counting_what_of_names_stays(text, kinds):
                                    ["It's four of 1 1 1 1."]])
 def test_a_digits_word_before_of_stays_masked_where_digits_are_read(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+# The seen parts' costs on this session's decodes.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["2024 was a hard year.", "Twenty twenty four was a hard year.",
+                                  "2023 was a good year for us.", "1999 was the year we moved."])
+def test_a_year_its_sentence_calls_a_year_stays(text, kinds):
+    # (held-out-10 and -23: "Twenty twenty three/four was a hard year." masked in 19 of their 24 decodes)
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My card number is", "2024 was a hard year."], ["It expires", "2029, yes."],
+                                   ["It's 4111 1111.", "2024 was a year."], ["4111 2024 was a year."],
+                                   ["2024. I said it was a year."]])
+def test_a_year_stays_masked_where_digits_are_read_or_no_year_is_named(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["I'd give it 8 out of 10.", "I'd give it eight out of ten.",
+                                  "Four out of five people agree.", "It scored 95 out of 100."])
+def test_a_rating_out_of_five_ten_or_a_hundred_stays(text, kinds):
+    # (held-out-15: "I'd give it eight out of ten." masked in 4 of its 12 decodes)
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My card number is", "8 out of 10."], ["It's 41 out of 11."],
+                                   ["My social is 8 out of 10 4 5."], ["4 1 1 1 out of 10."]])
+def test_a_rating_stays_masked_where_digits_are_read(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
