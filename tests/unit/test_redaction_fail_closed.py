@@ -2022,3 +2022,12 @@ def test_a_rating_out_of_five_ten_or_a_hundred_stays(text, kinds):
                                    ["My social is 8 out of 10 4 5."], ["4 1 1 1 out of 10."]])
 def test_a_rating_stays_masked_where_digits_are_read(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["The digits on the back are", "the marker I02."],
+                                   ["The digits on the marker I02."], ["The code is on the marker 102."]])
+def test_a_marker_not_a_miles_names_no_number(texts, kinds):
+    # (held-out-2, base over mu-law, for "The three digits on the back are one oh two.": in clear while "marker" named
+    # the number after it)
+    assert in_clear(redacted(texts, kinds)) == [], texts
