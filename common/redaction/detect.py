@@ -639,10 +639,18 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         or "." in "".join(tokens[run.first:run.last + 1]).rstrip(".?!,") and not _measured(run, tokens, cores)
 
 
+# Round the clock said in words or written as two numbers ("twenty four seven", "24 7").
+_ROUND_THE_CLOCK = (["24", "7"], ["twenty", "four", "seven"], ["twenty-four", "seven"])
+
+
 def _idiom(run: Run, tokens: list[str]) -> bool:
     """``run`` is one word written as no secret's digits are (:data:`_IDIOM`): "That was back in the 90s.", "You
-    can reach us 24/7." (held-out-24: masked in 8 and 9 of its 12 decodes)."""
-    return run.first == run.last and bool(_IDIOM.fullmatch(tokens[run.first].strip(".?!,;:")))
+    can reach us 24/7." (held-out-24: masked in 8 and 9 of its 12 decodes); or round the clock said, ending its
+    sentence with no number after it ("You can reach us twenty four seven.")."""
+    if run.first == run.last:
+        return bool(_IDIOM.fullmatch(tokens[run.first].strip(".?!,;:")))
+    return [core(t) for t in tokens[run.first:run.last + 1]] in _ROUND_THE_CLOCK \
+        and tokens[run.last].rstrip()[-1:] in ".?!"
 
 
 def _surely_digits(run: Run, tokens: list[str], cores: list[str], *, card: bool) -> bool:
@@ -1525,6 +1533,8 @@ def _dialled(spans: list[Span], taken: list[bool], tokens: list[str], cores: lis
             phrase.append(j)
             if tokens[j].rstrip()[-1:] in _STOPS:
                 break
+        if [cores[j] for j in phrase] in _ROUND_THE_CLOCK and tokens[phrase[-1]].rstrip()[-1:] in ".?!":
+            continue  # ("You can reach us twenty four seven.": :func:`_idiom`)
         digit = [(cores[j] in DIGIT_SPELLINGS or cores[j] in _FOUR_GLUED or j in in_runs) and not taken[j]
                  and not (cores[j] == "one" and j > 0 and cores[j - 1] in PRONOUN_DETERMINERS) for j in phrase]
         m = 0

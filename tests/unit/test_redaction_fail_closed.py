@@ -2031,3 +2031,20 @@ def test_a_marker_not_a_miles_names_no_number(texts, kinds):
     # (held-out-2, base over mu-law, for "The three digits on the back are one oh two.": in clear while "marker" named
     # the number after it)
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["You can reach us twenty four seven.", "You can reach us 24 7.",
+                                  "We're open twenty-four seven."])
+def test_round_the_clock_said_in_words_stays(text, kinds):
+    # (held-out-24: "You can reach us twenty four seven." masked as a phone number in 8 of its 12 decodes that
+    # wrote it in words or as "24 7")
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["You can reach me at twenty four seven, five five five."],
+                                   ["Call me on 24 7", "555 0123."], ["My card number is", "24 7."],
+                                   ["It's two four seven."]])
+def test_round_the_clock_in_words_stays_masked_where_a_number_goes_on(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
