@@ -1295,6 +1295,41 @@ HELD_OUT_27 = (
         CallPiece("We are staying in room four oh six.", label="place", entity="place"),
     )),
 )
+# A twenty-eighth held-out part (``bench.redaction --set held-out-28``), written on 2026-11-27 at the end of a
+# session, after its rules, to be scored once by the next session before any of that session's rules are scored
+# on it, with voices none of the other parts used (en-gb-scotland+f4, en-gb-x-gbclan+f1, en-gb-x-rp+f4): a
+# Discover read in four finals with "um" before the second, after the agent's "go ahead with the card"; its
+# expiry year said before its month; the code after the agent's "and the code?"; a checking account's number
+# with no "account"; an SSN's last four said twice after "let me check"; negatives with no keyword: a table for
+# four at seven, ninety days, an interest rate, one left in stock, a school grade, a flight, five minutes, points
+# scored.
+HELD_OUT_28 = (
+    ("h28-discover-um", (
+        CallPiece("Go ahead with the card when you're ready."),
+        CallPiece("Six zero one one,", pause=0.8, label="card", entity="pci"),
+        CallPiece("um, two two three three,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("four four five five,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("six six seven seven.", label="card", entity="pci", part=True),
+        CallPiece("It's twenty eight, the month is ten.", label="expiry", entity="pci"),
+        CallPiece("And the code?"),
+        CallPiece("Nine nine one.", label="cvv", entity="pci"),
+    )),
+    ("h28-checking-last-four", (
+        CallPiece("My checking is four four one two, three nine eight seven.", label="account", entity="pii"),
+        CallPiece("Let me check, the last four of my social, six two oh eight, yes six two oh eight.",
+                  label="ssn", entity="ssn"),
+    )),
+    ("h28-negatives", (
+        CallPiece("I need a table for four at seven.", label="time", entity="time"),
+        CallPiece("It's been ninety days.", label="time", entity="time"),
+        CallPiece("We're paying twelve percent interest.", label="amount", entity="amount"),
+        CallPiece("There's only one left in stock.", label="amount", entity="amount"),
+        CallPiece("My kid is in fifth grade.", label="place", entity="place"),
+        CallPiece("That was flight two twelve.", label="place", entity="place"),
+        CallPiece("Give me five minutes.", label="time", entity="time"),
+        CallPiece("He scored thirty points.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1305,6 +1340,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-22": HELD_OUT_22, "held-out-23": HELD_OUT_23,
         "held-out-24": HELD_OUT_24, "held-out-25": HELD_OUT_25,
         "held-out-26": HELD_OUT_26, "held-out-27": HELD_OUT_27,
+        "held-out-28": HELD_OUT_28,
         "spanish": SPANISH}
 
 
