@@ -647,10 +647,26 @@ def _idiom(run: Run, tokens: list[str]) -> bool:
     """``run`` is one word written as no secret's digits are (:data:`_IDIOM`): "That was back in the 90s.", "You
     can reach us 24/7." (held-out-24: masked in 8 and 9 of its 12 decodes); or round the clock said, ending its
     sentence with no number after it ("You can reach us twenty four seven.")."""
+    if _deal(run, tokens):
+        return True
     if run.first == run.last:
         return bool(_IDIOM.fullmatch(tokens[run.first].strip(".?!,;:")))
     return [core(t) for t in tokens[run.first:run.last + 1]] in _ROUND_THE_CLOCK \
         and tokens[run.last].rstrip()[-1:] in ".?!"
+
+
+# Nouns after "two for one" that make it a deal.
+_DEALS = frozenset({"deal", "deals", "special", "specials", "offer", "offers", "sale", "promotion", "promo"})
+
+
+def _deal(run: Run, tokens: list[str]) -> bool:
+    """``run`` is a deal: one digit "for" one digit right before its noun ("It was a two for one deal.",
+    held-out-27: masked in 8 of its 12 decodes; "a three for two offer")."""
+    said = [core(t) for t in tokens[run.first:run.last + 1]]
+    return len(said) == 3 and said[1] == "for" and all(w in DIGIT_NAMES or len(w) == 1 and w.isdigit()
+                                                       for w in (said[0], said[2])) \
+        and run.last + 1 < len(tokens) and tokens[run.last].rstrip()[-1:] not in _STOPS \
+        and core(tokens[run.last + 1]) in _DEALS
 
 
 def _surely_digits(run: Run, tokens: list[str], cores: list[str], *, card: bool) -> bool:

@@ -2048,3 +2048,19 @@ def test_round_the_clock_said_in_words_stays(text, kinds):
                                    ["It's two four seven."]])
 def test_round_the_clock_in_words_stays_masked_where_a_number_goes_on(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+# Held-out-27's costs, scored once with this session's rules.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It was a two for one deal.", "It was a 2 for 1 deal.",
+                                  "They have a three for two offer on."])
+def test_n_for_m_before_a_deal_stays(text, kinds):
+    # (held-out-27: "It was a two for one deal." masked in 8 of its 12 decodes)
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My card number is", "two for one deal."], ["It's 2 for 1 2 deal."],
+                                   ["It was a two for one.", "Deal."], ["It's 4 1 1 1, two for one deal."]])
+def test_n_for_m_stays_masked_where_digits_are_read_or_no_deal_follows(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
