@@ -100,6 +100,10 @@ _YEARS_OLD = re.compile(r"^\d{1,2}-years?-old$")  # "a 9-year-old", as whisper w
 # A word written as no secret's digits are: a decade ("90s", "1980s", "'70s") and round the clock ("24/7", "24-7",
 # "24.7": no phone number's group is written so).
 _IDIOM = re.compile(r"'?(?:[1-9]0|1[89]\d0|20\d0)'?s|24[/.-]7")
+# ... round the clock said in words or written as two numbers ("twenty four seven", "24 7");
+_ROUND_THE_CLOCK = (["24", "7"], ["twenty", "four", "seven"], ["twenty-four", "seven"])
+# ... and the nouns after "two for one" that make it a deal.
+_DEALS = frozenset({"deal", "deals", "special", "specials", "offer", "offers", "sale", "promotion", "promo"})
 _DIGIT_ORDINAL = re.compile(r"^[1-9](?:st|nd|rd|th)$")  # "8th": a one digit's ordinal
 _WRITTEN_ORDINAL = re.compile(r"^\d{1,2}(?:st|nd|rd|th)[.,?!]?$")  # "14th.", as whisper writes a day
 _STREET = {"street", "st", "avenue", "ave", "road", "rd", "lane", "ln", "drive", "dr", "boulevard", "blvd", "way",
@@ -639,24 +643,16 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         or "." in "".join(tokens[run.first:run.last + 1]).rstrip(".?!,") and not _measured(run, tokens, cores)
 
 
-# Round the clock said in words or written as two numbers ("twenty four seven", "24 7").
-_ROUND_THE_CLOCK = (["24", "7"], ["twenty", "four", "seven"], ["twenty-four", "seven"])
-
-
 def _idiom(run: Run, tokens: list[str]) -> bool:
-    """``run`` is one word written as no secret's digits are (:data:`_IDIOM`): "That was back in the 90s.", "You
-    can reach us 24/7." (held-out-24: masked in 8 and 9 of its 12 decodes); or round the clock said, ending its
-    sentence with no number after it ("You can reach us twenty four seven.")."""
+    """``run`` is said as no secret's digits are: one word written so (:data:`_IDIOM`: "That was back in the
+    90s.", "You can reach us 24/7.", held-out-24: masked in 8 and 9 of its 12 decodes); round the clock said,
+    ending its sentence with no number after it ("You can reach us twenty four seven."); a deal (:func:`_deal`)."""
     if _deal(run, tokens):
         return True
     if run.first == run.last:
         return bool(_IDIOM.fullmatch(tokens[run.first].strip(".?!,;:")))
     return [core(t) for t in tokens[run.first:run.last + 1]] in _ROUND_THE_CLOCK \
         and tokens[run.last].rstrip()[-1:] in ".?!"
-
-
-# Nouns after "two for one" that make it a deal.
-_DEALS = frozenset({"deal", "deals", "special", "specials", "offer", "offers", "sale", "promotion", "promo"})
 
 
 def _deal(run: Run, tokens: list[str]) -> bool:

@@ -51,7 +51,8 @@ _WORD = re.compile(r"^[a-z][a-z'-]*$")
 def counts_a_noun(tokens: list[str], cores: list[str], last: int, *, breaks: frozenset[int] = frozenset(),
                   numeric: list[bool] | None = None) -> bool:
     """Whether the number ending at token ``last`` has a word after it in its phrase that may be the noun it
-    counts ("two tickets", "12 people", "one of them", "two of each"): not a function word, a number or punctuation's end.
+    counts ("two tickets", "12 people", "one of them", "two of each"): not a function word, a number or
+    punctuation's end.
     ``breaks``: where finals begin (the next final may go on with the number); ``numeric``: per token,
     whether it is part of a number."""
     if tokens[last].rstrip()[-1:] in ".?!;:," or last + 1 >= len(tokens) or last + 1 in breaks:
@@ -60,9 +61,8 @@ def counts_a_noun(tokens: list[str], cores: list[str], last: int, *, breaks: fro
     if numeric is not None and numeric[last + 1]:
         return False
     # (A single letter is no noun: "4 m and 1 tics" for "four seven one six".)
-    return bool(_WORD.match(after)) and len(after) > 1 and (
-        after not in FUNCTION_WORDS or after == "of" and (cores[last] == "one" or cores[last + 2:last + 3] and
-                                                          cores[last + 2] in _OF_WHAT))
+    of_what = cores[last] == "one" or last + 2 < len(cores) and cores[last + 2] in _OF_WHAT
+    return bool(_WORD.match(after)) and len(after) > 1 and (after not in FUNCTION_WORDS or after == "of" and of_what)
 
 
 def determined(tokens: list[str], cores: list[str], i: int, *, breaks: frozenset[int] = frozenset(),
