@@ -43,7 +43,7 @@ PRONOUN_REACH = 3
 COUNT_DETERMINERS = frozenset("last first next these those other all only both".split())
 _PREPOSITIONS = frozenset("for to of at in on by with from and or".split())
 # Words after "of" that say what a number before it counts a part of ("two of each", "three of us", "four of my
-# friends"): no digit of a secret is read so (held-out-26: "Send me two of each, please." masked in every decode).
+# friends"): no digit of a secret is read so (held-out-26: "Send me two of each, please." masked in most of its decodes).
 _OF_WHAT = frozenset("each them us you those these the my our your his her their its".split())
 _WORD = re.compile(r"^[a-z][a-z'-]*$")
 
