@@ -845,7 +845,7 @@ def _year_in(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[in
 
 def _year_named(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
     """``run`` is a year, 1900-2039, that begins its sentence, and its sentence says "year" within five words
-    after it ("Twenty twenty four was a hard year.", held-out-10 and -23: masked in most of their 24 decodes); no card's
+    after it ("Twenty twenty four was a hard year.", held-out-10 and -23: masked in most of their 48 decodes); no card's
     expiry is said so."""
     first = run.first
     if not (first == 0 or first in breaks or tokens[first - 1].rstrip()[-1:] in ".?!") \
@@ -867,7 +867,7 @@ _RATED_OUT_OF = frozenset({"5", "10", "100", "five", "ten", "hundred"})
 
 def _rated(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is a rating: 1-2 digits before "out of" 5, 10 or 100 (:func:`_out_of`), or that 5, 10 or 100 after
-    them ("I'd give it eight out of ten.", held-out-15: masked in several of its 12 decodes); no secret's digits are read so."""
+    them ("I'd give it eight out of ten.", held-out-15: masked in several of its 24 decodes); no secret's digits are read so."""
     first = run.first
     if len(run.digits) <= 2 and _out_of(run.last, tokens, cores):
         return True

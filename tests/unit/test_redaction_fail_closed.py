@@ -1957,7 +1957,7 @@ def test_ages_stay_masked_under_a_keyword_or_read_as_a_number(texts, kinds):
                                    ["It's on my credit report.", "Page 12."]])
 def test_a_credit_score_limit_or_report_is_no_cards_keyword(texts, kinds):
     # (held-out-26: "credit" of "My credit score is around seven fifty." opened a card's context: the score masked
-    # as a CVV in most of its 12 decodes, and "the number nine bus" after it as a card's piece)
+    # as a CVV in most of its 24 decodes, and "the number nine bus" after it as a card's piece)
     assert redacted(texts, kinds) == texts
 
 
@@ -1972,7 +1972,7 @@ def test_credit_alone_or_before_card_stays_a_cards_keyword(texts, kinds):
 @pytest.mark.parametrize("text", ["The accident was near mile marker 60.", "The accident was near mile marker sixty.",
                                   "Take route 66.", "I was on highway 101.", "Get on interstate 95."])
 def test_a_roads_named_number_stays(text, kinds):
-    # (held-out-26: "The accident was near mile marker sixty." masked in most of its 12 decodes)
+    # (held-out-26: "The accident was near mile marker sixty." masked in most of its 24 decodes)
     assert redacted([text], kinds) == [text]
     assert in_clear(redacted(["My card number is", text.split()[-1]], kinds)) == []
 
@@ -1981,7 +1981,7 @@ def test_a_roads_named_number_stays(text, kinds):
 @pytest.mark.parametrize("text", ["Send me two of each, please.", "There are three of us.", "I'll take 2 of them.",
                                   "Four of my friends came."])
 def test_a_digits_word_counting_what_of_names_stays(text, kinds):
-    # (held-out-26: "Send me two of each, please." masked in most of its 12 decodes)
+    # (held-out-26: "Send me two of each, please." masked in most of its 24 decodes)
     assert redacted([text], kinds) == [text]
 
 
@@ -1997,7 +1997,7 @@ def test_a_digits_word_before_of_stays_masked_where_digits_are_read(texts, kinds
 @pytest.mark.parametrize("text", ["2024 was a hard year.", "Twenty twenty four was a hard year.",
                                   "2023 was a good year for us.", "1999 was the year we moved."])
 def test_a_year_its_sentence_calls_a_year_stays(text, kinds):
-    # (held-out-10 and -23: "Twenty twenty three/four was a hard year." masked in most of their 24 decodes)
+    # (held-out-10 and -23: "Twenty twenty three/four was a hard year." masked in most of their 48 decodes)
     assert redacted([text], kinds) == [text]
 
 
@@ -2013,7 +2013,7 @@ def test_a_year_stays_masked_where_digits_are_read_or_no_year_is_named(texts, ki
 @pytest.mark.parametrize("text", ["I'd give it 8 out of 10.", "I'd give it eight out of ten.",
                                   "Four out of five people agree.", "It scored 95 out of 100."])
 def test_a_rating_out_of_five_ten_or_a_hundred_stays(text, kinds):
-    # (held-out-15: "I'd give it eight out of ten." masked in several of its 12 decodes)
+    # (held-out-15: "I'd give it eight out of ten." masked in several of its 24 decodes)
     assert redacted([text], kinds) == [text]
 
 
