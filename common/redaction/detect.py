@@ -799,22 +799,30 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
 def _hours_or_score(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is two numbers of 1-2 digits said with "to" between them or written "N-M" or "N.M" (:func:`_two_said`):
     opening hours after "open" or "from", each 1-12 ("We're open nine to five on weekdays.", held-out-21), or a
-    game's score after "score" and its verb ("The final score was 21 to 14.", held-out-19). Elsewhere "9 to 5"
-    is 9 2 5 read with the two heard as "to", and fails closed."""
+    game's score after "score" and its verb ("The final score was 21 to 14.", held-out-19) or after the game won or
+    lost ("They won the game three to one.", held-out-17). Elsewhere "9 to 5" is 9 2 5 read with the two heard as
+    "to", and fails closed."""
     two = _two_said(run, tokens, cores)
     first = run.first
     before = cores[first - 1] if first > 0 else ""
     return two is not None and (before in _OPEN_FROM and all(1 <= int(part) <= 12 for part in two)
-                                or _noun_is(first, cores, ("score",)))
+                                or _noun_is(first, cores, ("score",))
+                                or before in ("game", "match") and bool(_PLAYED & set(cores[max(0, first - 4):first - 1])))
+
+
+# Verbs of a game's end, before "the game" and its score.
+_PLAYED = frozenset({"won", "lost", "win", "lose", "beat", "tied", "ended", "finished"})
 
 
 def _two_said(run: Run, tokens: list[str], cores: list[str]) -> tuple[str, str] | None:
     """The two numbers of 1-2 digits that ``run`` says with "to" or written "N-M" or "N.M" between them ("9 to
-    5", "nine to five", "21-14", "21.14"); None if it says no such two."""
+    5", "nine to five", "twenty one to fourteen", "21-14", "21.14"); None if it says no such two."""
     written = [t.rstrip(".?!,") for t in tokens[run.first:run.last + 1]]
-    if len(written) == 3 and cores[run.first + 1] == "to":
-        parts = [cores[i] if cores[i].isdigit() else str(DIGIT_NAMES.index(cores[i])) if cores[i] in DIGIT_NAMES
-                 else "" for i in (run.first, run.last)]
+    between = [k for k in range(run.first + 1, run.last) if cores[k] == "to"]
+    if len(between) == 1:
+        k = between[0]
+        parts = [_said_alone(tokens[run.first:k], cores[run.first:k]),
+                 _said_alone(tokens[k + 1:run.last + 1], cores[k + 1:run.last + 1])]
     elif len(written) == 1 and re.fullmatch(r"\d{1,2}[-.]\d{1,2}", written[0]):
         parts = re.split(r"[-.]", written[0])
     else:
@@ -822,6 +830,17 @@ def _two_said(run: Run, tokens: list[str], cores: list[str]) -> tuple[str, str] 
     if any(not part or len(part) > 2 for part in parts):
         return None
     return parts[0], parts[1]
+
+
+def _said_alone(tokens: list[str], cores: list[str]) -> str:
+    """The digits of the one number ``tokens`` say, all of them ("14", "six", "twenty one"); "" if they say
+    none, more, or digits one by one ("four one")."""
+    if len(cores) == 1 and (cores[0].isdigit() or cores[0] in DIGIT_NAMES):
+        return cores[0] if cores[0].isdigit() else str(DIGIT_NAMES.index(cores[0]))
+    if all(c in _ONE_DIGIT or len(c) == 1 and c.isdigit() for c in cores):
+        return ""
+    found = runs(tokens)
+    return found[0].digits if len(found) == 1 and (found[0].first, found[0].last) == (0, len(tokens) - 1) else ""
 
 
 def _day_on(run: Run, tokens: list[str], cores: list[str]) -> bool:

@@ -2064,3 +2064,26 @@ def test_n_for_m_before_a_deal_stays(text, kinds):
                                    ["It was a two for one.", "Deal."], ["It's 4 1 1 1, two for one deal."]])
 def test_n_for_m_stays_masked_where_digits_are_read_or_no_deal_follows(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["The final score was twenty one to fourteen.", "They won the game three to one.",
+                                  "They lost the match 2 to 1.", "The score was twenty to eleven."])
+def test_a_games_score_said_in_words_or_after_the_game_won_stays(text, kinds):
+    # (held-out-19 and -24: "The final score was twenty one to fourteen." and "They won the game three to one."
+    # masked where their words were read right)
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My card number is", "They won the game 4 to 4."], ["The game 4 to 1 1."],
+                                   ["The score was twenty one to fourteen 1 1."], ["I played game 41 to 1."]])
+def test_a_score_stays_masked_where_digits_are_read_or_no_game_was_won(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("text", ["The score was 4 1 to 1 1.", "The score was four one to one one.",
+                                  "They won the game oh four to two two."])
+def test_a_score_read_digit_by_digit_stays_masked(text, kinds):
+    assert in_clear(redacted([text], kinds)) == [], text
