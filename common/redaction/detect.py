@@ -651,8 +651,12 @@ def _idiom(run: Run, tokens: list[str]) -> bool:
         return True
     if run.first == run.last:
         return bool(_IDIOM.fullmatch(tokens[run.first].strip(".?!,;:")))
-    return [core(t) for t in tokens[run.first:run.last + 1]] in _ROUND_THE_CLOCK \
-        and tokens[run.last].rstrip()[-1:] in ".?!"
+    return _round_the_clock(run.first, run.last, tokens)
+
+
+def _round_the_clock(first: int, last: int, tokens: list[str]) -> bool:
+    """Tokens ``first``..``last`` say round the clock (:data:`_ROUND_THE_CLOCK`) and end their sentence."""
+    return [core(t) for t in tokens[first:last + 1]] in _ROUND_THE_CLOCK and tokens[last].rstrip()[-1:] in ".?!"
 
 
 def _deal(run: Run, tokens: list[str]) -> bool:
@@ -891,7 +895,8 @@ def _rated(run: Run, tokens: list[str], cores: list[str]) -> bool:
     if len(run.digits) <= 2 and _out_of(run.last, tokens, cores):
         return True
     return run.digits in ("5", "10", "100") and first >= 3 and cores[first - 2:first] == ["out", "of"] \
-        and _small(tokens[first - 3], cores[first - 3]) and tokens[first - 3].rstrip()[-1:] not in _STOPS
+        and len(_said_alone(tokens[first - 3:first - 2], cores[first - 3:first - 2])) in (1, 2) \
+        and tokens[first - 3].rstrip()[-1:] not in _STOPS
 
 
 def _out_of(last: int, tokens: list[str], cores: list[str]) -> bool:
@@ -899,12 +904,6 @@ def _out_of(last: int, tokens: list[str], cores: list[str]) -> bool:
     return cores[last + 1:last + 3] == ["out", "of"] and cores[last + 3:last + 4] != [] \
         and cores[last + 3] in _RATED_OUT_OF and tokens[last].rstrip()[-1:] not in _STOPS \
         and not any(numeric(tokens[last + 3:last + 5])[1:])
-
-
-def _small(token: str, core: str) -> bool:
-    """``token`` says a number of 1-2 digits alone ("8", "eight", "twenty")."""
-    found = runs([token])
-    return core in DIGIT_NAMES or len(found) == 1 and len(found[0].digits) <= 2
 
 
 def _after_at(first: int, cores: list[str]) -> bool:
@@ -1565,7 +1564,7 @@ def _dialled(spans: list[Span], taken: list[bool], tokens: list[str], cores: lis
             phrase.append(j)
             if tokens[j].rstrip()[-1:] in _STOPS:
                 break
-        if [cores[j] for j in phrase] in _ROUND_THE_CLOCK and tokens[phrase[-1]].rstrip()[-1:] in ".?!":
+        if phrase and _round_the_clock(phrase[0], phrase[-1], tokens):
             continue  # ("You can reach us twenty four seven.": :func:`_idiom`)
         digit = [(cores[j] in DIGIT_SPELLINGS or cores[j] in _FOUR_GLUED or j in in_runs) and not taken[j]
                  and not (cores[j] == "one" and j > 0 and cores[j - 1] in PRONOUN_DETERMINERS) for j in phrase]
