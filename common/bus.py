@@ -276,8 +276,8 @@ class Doorbell:
                 continue
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
-                log.warning("doorbell connection lost (%s); reconnecting in %.1fs", exc, backoff.delay)
+            except CONNECTION_ERRORS as exc:  # (redis-py's disconnect race too: above)
+                log.warning("doorbell connection lost (%r); reconnecting in %.1fs", exc, backoff.delay)
                 await self._reconnect(backoff)
 
     async def _reconnect(self, backoff: Backoff) -> None:
@@ -291,7 +291,7 @@ class Doorbell:
                     assert self._pubsub is not None  # the listener runs from start() until close()
                     await self._pubsub.aclose()
                     await self._open()
-            except (RedisError, OSError):
+            except CONNECTION_ERRORS:
                 continue
             self._on_reconnect()
             return

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from redis.exceptions import RedisError
 
 from common import aio, bus, keys
 from common.config import fraction, non_negative, option, positive
@@ -152,10 +151,16 @@ class SessionHub:
         renewed = time.monotonic()
         while True:
             await asyncio.sleep(self.options.sweep_interval)
-            await self._ring_unread()
-            if time.monotonic() - renewed >= renew_every:
-                renewed = time.monotonic()
-                await self._renew_sessions()
+            # The sweep is what wakes relays whose doorbell was lost and what keeps sessions alive:
+            # nothing may end it (a dead tick left a call waiting for its end, mid-failover).
+            try:
+                await self._ring_unread()
+                if time.monotonic() - renewed >= renew_every:
+                    renewed = time.monotonic()
+                    await self._renew_sessions()
+            except Exception:
+                log.exception("the hub's sweep failed; ringing every relay")
+                self._ring_all()
 
     async def _ring_unread(self) -> None:
         """Ring the relays whose result stream holds entries they have not read."""
@@ -164,7 +169,7 @@ class SessionHub:
             return
         try:
             lengths = await self._sweeps.execute([("XLEN", session.out_key) for session in sessions])
-        except (RedisError, OSError) as exc:
+        except bus.CONNECTION_ERRORS as exc:  # (redis-py's disconnect race too: common.bus)
             self.metrics.redis_errors.inc()
             log.warning("looking for unread results failed: %s; ringing every relay", exc)
             self._ring_all()
@@ -188,7 +193,7 @@ class SessionHub:
                     commands.append(("ZADD", key, "XX", deadline, session.session_id))
             commands += [("PEXPIREAT", key, deadline, "GT") for key in slot_keys]
             alive = (await self._sweeps.execute(commands))[:len(sessions)]
-        except (RedisError, OSError) as exc:
+        except bus.CONNECTION_ERRORS as exc:
             self.metrics.redis_errors.inc()
             log.warning("renewing sessions failed: %s", exc)
             return

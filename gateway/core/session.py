@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 
 from common import aio, keys
-from common.bus import Backoff, next_id
+from common.bus import CONNECTION_ERRORS, Backoff, next_id
 from common.errors import BacklogFull, RecordError
 from common.logs import SessionLogger
 from common.records import Record, Transcript, decode, encode, encode_audio
@@ -343,6 +343,16 @@ class PipelineSession:
         await self._on_lost(self, reason)
 
     async def _relay(self) -> None:
+        """Deliver the session's results until it closes. A relay that died would leave its call
+        waiting for results forever; a bug of ours ends the call with an error instead."""
+        try:
+            await self._relay_results()
+        except Exception as exc:
+            self.log.exception("relaying results failed")
+            await self._on_lost(self, f"the gateway could not relay this session's results ({type(exc).__name__}); "
+                                      "please reconnect")
+
+    async def _relay_results(self) -> None:
         backoff = Backoff()
         # Results delivered but not yet trimmed: trimmed in the round trip of the next read.
         trim_to = ""
@@ -356,7 +366,7 @@ class PipelineSession:
                     entries = await self._read_results(trim_to)
                 trim_to = ""
                 backoff.reset()
-            except (RedisError, OSError) as exc:
+            except CONNECTION_ERRORS as exc:  # (redis-py's disconnect race too: common.bus)
                 if aio.current_task().cancelling():
                     raise asyncio.CancelledError from exc  # a cancellation redis turned into an error
                 self.log.warning("reading results failed: %s; retrying in %.1fs", exc, backoff.delay)

@@ -99,7 +99,7 @@ class Stages:
                 for stage in keys.STAGES:
                     await self.check(stage)
                 self.metrics.redis_up.set(1)
-            except (RedisError, OSError) as exc:
+            except bus.CONNECTION_ERRORS as exc:  # (redis-py's disconnect race too: common.bus)
                 self.metrics.redis_up.set(0)
                 self.metrics.redis_errors.inc()
                 log.warning("watching stages failed: %s", exc)
