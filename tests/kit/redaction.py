@@ -1330,6 +1330,39 @@ HELD_OUT_28 = (
         CallPiece("He scored thirty points.", label="amount", entity="amount"),
     )),
 )
+# A twenty-ninth held-out part (``bench.redaction --set held-out-29``), written on 2026-11-27 at the start of a
+# session, before its rules, to be scored once at that session's end, with voices none of the other parts used
+# (en-gb-x-gbcwmd+f2, en-us-nyc+m8, en-gb-scotland+f5): a Visa read after "the long number on the front" (no
+# "card") over two finals, its last group corrected ("no wait"); its expiry after "valid thru"; the three on the
+# back; an SSN with a correction mid-number; a phone number with an extension; negatives with no keyword: a
+# floor, an age, a price in bucks, half seven, times called this week, a family of five, steps a day, chapter
+# eleven.
+HELD_OUT_29 = (
+    ("h29-front-correction", (
+        CallPiece("What's the long number on the front?"),
+        CallPiece("Four five three nine, seven one eight eight,", pause=0.8, label="card", entity="pci"),
+        CallPiece("oh two two one, five five six four, no wait, five five six three.", label="card", entity="pci",
+                  part=True),
+        CallPiece("Valid thru nine twenty seven.", label="expiry", entity="pci"),
+        CallPiece("The three on the back are four one seven.", label="cvv", entity="pci"),
+    )),
+    ("h29-ssn-correction-extension", (
+        CallPiece("My social is five three one, sorry, five three two, four four, one one nine eight.",
+                  label="ssn", entity="ssn"),
+        CallPiece("You can reach me on seven one eight, five five five, oh one nine two, extension four four.",
+                  label="phone", entity="pii"),
+    )),
+    ("h29-negatives", (
+        CallPiece("I'm on the third floor.", label="place", entity="place"),
+        CallPiece("My son just turned sixteen.", label="amount", entity="amount"),
+        CallPiece("It cost me about twenty bucks.", label="amount", entity="amount"),
+        CallPiece("The match starts at half seven.", label="time", entity="time"),
+        CallPiece("I've called three times this week.", label="amount", entity="amount"),
+        CallPiece("We're a family of five.", label="amount", entity="amount"),
+        CallPiece("I walk ten thousand steps a day.", label="amount", entity="amount"),
+        CallPiece("We're reading chapter eleven.", label="place", entity="place"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1340,7 +1373,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-22": HELD_OUT_22, "held-out-23": HELD_OUT_23,
         "held-out-24": HELD_OUT_24, "held-out-25": HELD_OUT_25,
         "held-out-26": HELD_OUT_26, "held-out-27": HELD_OUT_27,
-        "held-out-28": HELD_OUT_28,
+        "held-out-28": HELD_OUT_28, "held-out-29": HELD_OUT_29,
         "spanish": SPANISH}
 
 
