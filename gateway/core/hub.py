@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-
 from common import aio, bus, keys
 from common.config import fraction, non_negative, option, positive
 from common.metrics import GatewayMetrics
