@@ -1332,14 +1332,14 @@ HELD_OUT_28 = (
 )
 # A twenty-ninth held-out part (``bench.redaction --set held-out-29``), written on 2026-11-27 at the start of a
 # session, before its rules, to be scored once at that session's end, with voices none of the other parts used
-# (en-gb-x-gbcwmd+f2, en-us-nyc+m8, en-gb-scotland+f5): a Visa read after "the long number on the front" (no
+# (en-gb-x-gbcwmd+f2, en-us-nyc+m8, en-gb-scotland+f5): a Visa read after "the numbers across the front" (no
 # "card") over two finals, its last group corrected ("no wait"); its expiry after "valid thru"; the three on the
-# back; an SSN with a correction mid-number; a phone number with an extension; negatives with no keyword: a
-# floor, an age, a price in bucks, half seven, times called this week, a family of five, steps a day, chapter
-# eleven.
+# back; an SSN said in tens with "then" between its groups; a phone number with an extension; negatives with
+# no keyword: a level, an age, a price in bucks, ten to six, a bus's minutes, a family of five, steps a day, a
+# contract's section.
 HELD_OUT_29 = (
     ("h29-front-correction", (
-        CallPiece("What's the long number on the front?"),
+        CallPiece("Can you read me the numbers across the front?"),
         CallPiece("Four five three nine, seven one eight eight,", pause=0.8, label="card", entity="pci"),
         CallPiece("oh two two one, five five six four, no wait, five five six three.", label="card", entity="pci",
                   part=True),
@@ -1347,20 +1347,20 @@ HELD_OUT_29 = (
         CallPiece("The three on the back are four one seven.", label="cvv", entity="pci"),
     )),
     ("h29-ssn-correction-extension", (
-        CallPiece("My social is five three one, sorry, five three two, four four, one one nine eight.",
+        CallPiece("For the tax form, social, five thirty two, then forty four, then eleven ninety eight.",
                   label="ssn", entity="ssn"),
         CallPiece("You can reach me on seven one eight, five five five, oh one nine two, extension four four.",
                   label="phone", entity="pii"),
     )),
     ("h29-negatives", (
-        CallPiece("I'm on the third floor.", label="place", entity="place"),
-        CallPiece("My son just turned sixteen.", label="amount", entity="amount"),
+        CallPiece("Take the lift to level two.", label="place", entity="place"),
+        CallPiece("My nan turns ninety next week.", label="amount", entity="amount"),
         CallPiece("It cost me about twenty bucks.", label="amount", entity="amount"),
-        CallPiece("The match starts at half seven.", label="time", entity="time"),
-        CallPiece("I've called three times this week.", label="amount", entity="amount"),
+        CallPiece("The shop shuts at ten to six.", label="time", entity="time"),
+        CallPiece("The bus comes every twelve minutes.", label="time", entity="time"),
         CallPiece("We're a family of five.", label="amount", entity="amount"),
         CallPiece("I walk ten thousand steps a day.", label="amount", entity="amount"),
-        CallPiece("We're reading chapter eleven.", label="place", entity="place"),
+        CallPiece("It says so in section thirty two.", label="place", entity="place"),
     )),
 )
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
