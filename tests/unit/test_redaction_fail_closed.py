@@ -2087,3 +2087,33 @@ def test_a_score_stays_masked_where_digits_are_read_or_no_game_was_won(texts, ki
                                   "They won the game oh four to two two."])
 def test_a_score_read_digit_by_digit_stays_masked(text, kinds):
     assert in_clear(redacted([text], kinds)) == [], text
+
+
+# This session's costs from the seen parts.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["He was doing seventy on the highway.", "He was doing 70 on the highway.",
+                                  "She was going about eighty down the motorway.", "I drove 65 on the interstate.",
+                                  "He was doing 70 under highway."])
+def test_a_speed_on_a_road_stays(text, kinds):
+    # (held-out-17: "He was doing seventy on the highway." went out as an address, in 10 of its 28 runs)
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My card number is", "He was doing seventy on the highway."],
+                                   ["He was doing 4 1 on the highway."], ["He was doing seventy 11 on the highway."],
+                                   ["He was doing seventy.", "On the highway."], ["Seventy on the highway."],
+                                   ["He was doing seventy, on the highway."]])
+def test_a_speed_stays_masked_where_digits_are_read_or_no_road_or_verb_says_so(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("text", ["He was doing seventy on the highway.", "It was 7 beyond the highway."])
+def test_a_number_with_a_preposition_before_the_street_is_no_house_number(text):
+    assert "LOCATION_ADDRESS" not in redacted([text], ("pii",))[0]
+
+
+@pytest.mark.parametrize("text", ["I live at 42 Elm Street.", "It's 123 Main Street Dallas Texas 75201.",
+                                  "I live at 42 on Elm Street."])
+def test_house_numbers_stay_addresses(text):
+    assert "LOCATION_ADDRESS" in redacted([text], ("pii",))[0] and in_clear(redacted([text], ("pii",))) == []
