@@ -1363,6 +1363,38 @@ HELD_OUT_29 = (
         CallPiece("It says so in section thirty two.", label="place", entity="place"),
     )),
 )
+# A thirtieth held-out part (``bench.redaction --set held-out-30``), written on 2026-11-27 at the end of a
+# session, after its rules, to be scored once by the next session before any of that session's rules are scored
+# on it, with voices none of the other parts used (en-gb-x-rp+m5, en-gb+m4, en-gb-x-gbclan+m2): a card read in
+# groups full of "oh" over two finals after "the digits are"; its expiry "at the end of" a month and year; the
+# code "on the signature strip"; a UK sort code and account number said in pairs and fours; an SSN said with
+# "hyphen" between its groups; negatives with no keyword: a dress size, a show's time, a rating in stars, buy
+# one get one free, the news at eleven, a top ten hit, a birthday party's date, an age this year.
+HELD_OUT_30 = (
+    ("h30-card-oh-groups", (
+        CallPiece("I'll read the card, the digits are"),
+        CallPiece("five one oh five, one oh five one,", pause=0.8, label="card", entity="pci"),
+        CallPiece("oh five one oh, five one oh five.", label="card", entity="pci", part=True),
+        CallPiece("It stops working at the end of March twenty eight.", label="expiry", entity="pci"),
+        CallPiece("The signature strip says two nine four.", label="cvv", entity="pci"),
+    )),
+    ("h30-sort-code-hyphens", (
+        CallPiece("Sort code forty, twelve, seventy six, account three one oh four, two two eight one.",
+                  label="account", entity="pii"),
+        CallPiece("My social has hyphens, four one nine hyphen two two hyphen eight three oh five.",
+                  label="ssn", entity="ssn"),
+    )),
+    ("h30-negatives", (
+        CallPiece("She wears a size ten dress.", label="amount", entity="amount"),
+        CallPiece("We have tickets for the nine fifteen show.", label="time", entity="time"),
+        CallPiece("It got two and a half stars.", label="amount", entity="amount"),
+        CallPiece("It's buy one get one free.", label="amount", entity="amount"),
+        CallPiece("I heard it on the eleven o'clock news.", label="time", entity="time"),
+        CallPiece("That song was a top ten hit.", label="amount", entity="amount"),
+        CallPiece("Her party is on the ninth of August.", label="date", entity="date"),
+        CallPiece("He turns forty two this year.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1374,6 +1406,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-24": HELD_OUT_24, "held-out-25": HELD_OUT_25,
         "held-out-26": HELD_OUT_26, "held-out-27": HELD_OUT_27,
         "held-out-28": HELD_OUT_28, "held-out-29": HELD_OUT_29,
+        "held-out-30": HELD_OUT_30,
         "spanish": SPANISH}
 
 
