@@ -2159,7 +2159,8 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
 def _address(run: Run, tokens: list[str], cores: list[str]) -> Span | None:
     """A street address that begins with ``run`` (a house number of 6 digits at most): up to three
     words and a street suffix in its sentence, then the city and state's words and a ZIP code of 5 (or 9) digits
-    within four words after the suffix (``123 main street dallas texas 75201``); or, in an address
+    within four words after the suffix (``123 main street dallas texas 75201``), no preposition before the
+    suffix but after an address's keyword ("doing 70 on the highway" names no house); or, in an address
     context ("I live at 42 Elms Treet", the suffix misheard), the house number and up to three
     words after it, to the end of the sentence. None if neither."""
     first, last = run.first, run.last
