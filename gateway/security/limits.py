@@ -184,5 +184,5 @@ class KeyLimits:
             for (kind, key_id), members in list(self._held.items()):
                 try:
                     await self._renew_script(keys=[claims_key(kind, key_id)], args=[self.ttl_ms, *members])
-                except (RedisError, OSError) as exc:
-                    log.warning("renewing key slots failed: %s", exc)
+                except bus.CONNECTION_ERRORS as exc:  # (redis-py's disconnect race too: common.bus)
+                    log.warning("renewing key slots failed: %r", exc)
