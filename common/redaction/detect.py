@@ -905,15 +905,13 @@ def _speed(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int]
     j = first - 1
     while j >= 0 and cores[j] in _HEDGES:
         j -= 1
-    if j < 0 or cores[j] not in _SPEEDING or any(tokens[k].rstrip()[-1:] in _STOPS or k + 1 in breaks
-                                                 for k in range(j, last)):
-        return False
     k = last + 1
-    if tokens[last].rstrip()[-1:] in _STOPS or k >= len(cores) or k in breaks or cores[k] not in _BY_A_ROAD:
+    if j < 0 or cores[j] not in _SPEEDING or k >= len(cores) or cores[k] not in _BY_A_ROAD:
         return False
     road = k + 2 if cores[k + 1:k + 2] in (["the"], ["a"]) else k + 1
+    # One phrase from the verb to the road: no punctuation and no final's end between.
     return road < len(cores) and cores[road] in _ROADS and not any(
-        tokens[m].rstrip()[-1:] in _STOPS or m + 1 in breaks for m in range(k, road))
+        tokens[m].rstrip()[-1:] in _STOPS or m + 1 in breaks for m in range(j, road))
 
 
 # What a rating is out of ("eight out of ten").

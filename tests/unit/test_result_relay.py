@@ -33,10 +33,8 @@ class ResultRedis:
 
     def __init__(self, *errors: BaseException) -> None:
         self.errors = list(errors)
-        self.reads = 0
 
     async def xrange(self, key, min, count):
-        self.reads += 1
         if self.errors:
             raise self.errors.pop(0)
         return [(b"1-1", {b"r": encode(final("u1"))})] if min == "(0-0" else []
