@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from redis.exceptions import RedisError
 
 from . import bus, keys
 from .checkpoint import CheckpointPolicy
@@ -115,7 +114,7 @@ class Commits:
             return
         try:
             result: Commit | BaseException = await self.fence.commit(session.keys, request)
-        except (RedisError, OSError) as exc:
+        except bus.CONNECTION_ERRORS as exc:  # (redis-py's disconnect race too: see bus)
             result = exc
         await self._settle(session, request, result)
 
@@ -134,7 +133,7 @@ class Commits:
             pending.append((i, write.session, request, self.fence.submit(write.session.keys, request)))
         results = await asyncio.gather(*(future for *_, future in pending), return_exceptions=True)
         for (i, session, request, _), result in zip(pending, results):
-            if isinstance(result, BaseException) and not isinstance(result, (RedisError, OSError)):
+            if isinstance(result, BaseException) and not isinstance(result, bus.CONNECTION_ERRORS):
                 raise result
             try:
                 await self._settle(session, request,
@@ -147,7 +146,7 @@ class Commits:
         """Send an error to the client through the result stream (fenced); never raises."""
         try:
             await self.commit(session, to_client=[Error(code=str(code), message=message, fatal=fatal)])
-        except (LeaseLost, SessionGone, RedisError) as exc:
+        except (LeaseLost, SessionGone, *bus.CONNECTION_ERRORS) as exc:
             session.log.warning("could not report %s: %s", code, exc)
 
     async def _request(self, write: Write) -> CommitRequest | None:
@@ -191,7 +190,10 @@ class Commits:
             session.checkpointed_at = time.monotonic()
             self.reader.forget_through(session, request.checkpoint.consumed)
         if request.finish:
-            await self.redis.zrem(keys.owners(stage), session.session_id)
+            try:  # the End is written: a stale entry here only costs the sweep a look
+                await self.redis.zrem(keys.owners(stage), session.session_id)
+            except bus.CONNECTION_ERRORS as exc:
+                session.log.warning("leaving the owners set failed: %s", exc)
             await self.exits.drop(session, "session ended")
 
     async def _announce(self, session: Session) -> None:
@@ -207,7 +209,7 @@ class Commits:
         try:
             await self.redis.xadd(keys.control_stream(session.next_stage), {"sid": session.session_id},
                                     maxlen=100_000, approximate=True)
-        except (RedisError, OSError) as exc:
+        except bus.CONNECTION_ERRORS as exc:
             self.metrics.redis_errors.inc()
             await self.exits.drop(session, f"announcing to {session.next_stage} failed: {exc}")
             raise LeaseLost(f"announcing {session.session_id} to {session.next_stage} failed: {exc}") from exc

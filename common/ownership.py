@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from . import bus, keys
 from .errors import ConfigError, ErrorCode, SessionGone
@@ -175,7 +175,7 @@ class Ownership:
             else:
                 log.warning("control entry %s has invalid session id %r", entry_id, session_id)
             await self.redis.xack(stream, self.stage, entry_id)
-        except (RedisError, OSError) as exc:
+        except bus.CONNECTION_ERRORS as exc:
             # Left pending: the sweep re-claims entries whose claimer went quiet.
             self.metrics.redis_errors.inc()
             log.warning("claim of %s failed: %s", session_id, exc)
@@ -298,7 +298,7 @@ class Ownership:
         try:
             await redis.delete(sk.lease(self.stage), sk.checkpoint(self.stage), sk.input(self.stage))
             await redis.zrem(keys.owners(self.stage), session.session_id)
-        except RedisError as exc:
+        except bus.CONNECTION_ERRORS as exc:
             session.log.warning("cleanup failed: %s", exc)
         await self.host.drop(session, "session gone")
 
@@ -311,13 +311,13 @@ class Ownership:
             try:
                 await self.fence.release(session.keys, session.token)
                 await self.redis.zadd(keys.owners(self.stage), {session.session_id: 0})
-            except RedisError as exc:
+            except bus.CONNECTION_ERRORS as exc:
                 session.log.warning("release failed: %s", exc)
             await host.drop(session, "drained")
         try:
             await self.redis.zrem(keys.workers(self.stage), self.worker_id)
             await self.redis.hdel(keys.load(self.stage), self.worker_id)
-        except RedisError:
+        except bus.CONNECTION_ERRORS:
             pass
 
     # -- takeovers --------------------------------------------------------------------

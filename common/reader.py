@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
 
 from . import aio, bus, keys
 from .errors import ErrorCode, RecordError
@@ -185,7 +184,7 @@ class InputReader:
                                   {"sid": session.session_id, "id": entry_id, "reason": reason,
                                    "r": payload if isinstance(payload, bytes) else b""},
                                   maxlen=10_000, approximate=True)
-        except RedisError as exc:
+        except bus.CONNECTION_ERRORS as exc:
             session.log.warning("dead letter failed: %s", exc)
 
     async def close(self) -> None:

@@ -19,7 +19,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError
 
 from common import aio, keys
 from common.bus import CONNECTION_ERRORS, Backoff, next_id
@@ -237,7 +236,7 @@ class PipelineSession:
                 await self.hub.redis.delete(*self.keys.all())
                 await self.hub.stages.release(self.session_id, list(self.pipeline.stages))
                 return
-            except (RedisError, OSError) as exc:
+            except CONNECTION_ERRORS as exc:
                 self.log.warning("deleting session keys failed (attempt %d): %s", attempt + 1, exc)
                 await asyncio.sleep(0.2 * (attempt + 1))
 

@@ -316,3 +316,52 @@ async def test_the_runner_serves_a_claimed_session_and_makes_room_when_it_leaves
     await asyncio.wait_for(waiting, 5)  # the drop made room
     assert runner.sessions == {} and doorbell.channels == set() and served.closed
     await runner.drop(served, "ended")  # idempotent
+
+
+class RacingFence(FakeFence):
+    """A fence whose writes meet redis-py's disconnect race (redis/redis-py#3546): a connection
+    closed under the write leaks an AttributeError instead of a ConnectionError."""
+
+    async def commit(self, sk, request: CommitRequest) -> Commit:
+        raise AttributeError("'NoneType' object has no attribute 'writelines'")
+
+    def submit(self, sk, request: CommitRequest) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        future.set_exception(AttributeError("'NoneType' object has no attribute 'writelines'"))
+        return future
+
+
+class RacingRedis(FakeRedis):
+    def __getattr__(self, command: str):
+        async def call(*args, **kwargs):
+            raise AttributeError("'NoneType' object has no attribute 'writelines'")
+        return call
+
+
+async def test_a_write_that_meets_redis_pys_disconnect_race_lets_the_lease_lapse():
+    # CI, mid-CLUSTER FAILOVER: the race escaped the ASR worker's commit as an AttributeError,
+    # and the call ended "transcription failed for this session" instead of being replayed.
+    host = FakeHost()
+    writes = commits(RacingFence(), host)
+    with pytest.raises(LeaseLost):
+        await writes.commit(session(next_stage=None), [SpeechStart(start=0)])
+    assert host.dropped == [(SID, "commit failed: 'NoneType' object has no attribute 'writelines'")]
+
+
+async def test_a_batch_write_that_meets_the_race_reports_it_per_session():
+    host = FakeHost()
+    errors = await commits(RacingFence(), host).commit_all([Write(session(next_stage=None), [SpeechStart(start=0)])])
+    assert isinstance(errors[0], LeaseLost) and [sid for sid, _ in host.dropped] == [SID]
+
+
+async def test_an_announcement_that_meets_the_race_lets_the_lease_lapse():
+    host = FakeHost()
+    with pytest.raises(LeaseLost):
+        await commits(FakeFence(), host, RacingRedis()).commit(session(), [SpeechStart(start=0)])
+    assert [sid for sid, _ in host.dropped] == [SID]
+
+
+async def test_the_end_is_written_even_if_leaving_the_owners_set_meets_the_race():
+    host = FakeHost()
+    errors = await commits(FakeFence(), host, RacingRedis()).commit_all([Write(session(next_stage=None), [End()])])
+    assert errors == [None] and host.dropped == [(SID, "session ended")]
