@@ -1395,6 +1395,40 @@ HELD_OUT_30 = (
         CallPiece("He turns forty two this year.", label="amount", entity="amount"),
     )),
 )
+# A thirty-first held-out part (``bench.redaction --set held-out-31``), written on 2026-11-27 at the start of a
+# session, before its rules, to be scored once at that session's end, with voices none of the other parts used
+# (en-gb-x-rp+m2, en-gb-x-gbcwmd+m1, en-gb+f3): a card said in pairs ("forty nine, sixteen ...") over two
+# finals after no keyword, then the agent reading half of it back; its expiry "the date on it"; the code
+# "the back has nought ..."; a passport number in threes; an SSN's last four said like a year; a phone number
+# after "plus one"; negatives with no keyword: a height, twenty past ten, three quarters, a kettle's litres, a
+# shop's opening year, a terminal, miles to the gallon, quarter to eight.
+HELD_OUT_31 = (
+    ("h31-card-pairs-read-back", (
+        CallPiece("Right, I'm listening."),
+        CallPiece("Forty nine, sixteen, eighty eight, twenty one,", pause=0.8, label="card", entity="pci"),
+        CallPiece("thirty five, seventy two, forty six, oh nine.", label="card", entity="pci", part=True),
+        CallPiece("Let me read that back, four nine one six, eight eight two one.", label="card", entity="pci"),
+        CallPiece("The date on it is oh nine, thirty.", label="expiry", entity="pci"),
+        CallPiece("Then the back has nought eight one.", label="cvv", entity="pci"),
+    )),
+    ("h31-passport-year-plus-one", (
+        CallPiece("My passport number is five three one, two two eight, oh four seven.", label="account",
+                  entity="pii"),
+        CallPiece("Last four of the social, nineteen oh two.", label="ssn", entity="ssn"),
+        CallPiece("Call me back on plus one, three one two, four four six, nine oh one eight.", label="phone",
+                  entity="pii"),
+    )),
+    ("h31-negatives", (
+        CallPiece("I'm five foot ten.", label="amount", entity="amount"),
+        CallPiece("It's twenty past ten now.", label="time", entity="time"),
+        CallPiece("Three quarters of the staff were off.", label="amount", entity="amount"),
+        CallPiece("The kettle holds one point seven litres.", label="amount", entity="amount"),
+        CallPiece("The shop opened in two thousand and nine.", label="date", entity="date"),
+        CallPiece("Meet me at terminal five.", label="place", entity="place"),
+        CallPiece("It does forty miles to the gallon.", label="amount", entity="amount"),
+        CallPiece("The game starts at quarter to eight.", label="time", entity="time"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1406,7 +1440,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-24": HELD_OUT_24, "held-out-25": HELD_OUT_25,
         "held-out-26": HELD_OUT_26, "held-out-27": HELD_OUT_27,
         "held-out-28": HELD_OUT_28, "held-out-29": HELD_OUT_29,
-        "held-out-30": HELD_OUT_30,
+        "held-out-30": HELD_OUT_30, "held-out-31": HELD_OUT_31,
         "spanish": SPANISH}
 
 
