@@ -168,6 +168,9 @@ _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "plat
 # not "starts" ("it starts 1111" is how a card is read).
 _TIMETABLE = frozenset({"lands", "landed", "leaves", "departs", "departed", "arrives", "arrived", "boards",
                         "opens", "closes"})
+# What a time right before it names ("the nine fifteen train", "the 730 show": :func:`_timetabled`).
+_TIMED = frozenset({"train", "bus", "flight", "ferry", "tram", "coach", "shuttle", "boat", "sailing", "service",
+                    "show", "showing", "screening", "performance", "film", "movie", "news", "departure"})
 # A home whose "number" names a number after it of 3 digits at most ("The house is number 42."; "my number"
 # and "the number" name no place, and fail closed).
 _HOUSES = frozenset({"house", "housing", "flat", "apartment", "unit", "building", "door"})
@@ -656,12 +659,24 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
 def _idiom(run: Run, tokens: list[str]) -> bool:
     """``run`` is said as no secret's digits are: one word written so (:data:`_IDIOM`: "That was back in the
     90s.", "You can reach us 24/7.", held-out-24: masked in 8 and 9 of its 12 decodes); round the clock said,
-    ending its sentence with no number after it ("You can reach us twenty four seven."); a deal (:func:`_deal`)."""
-    if _deal(run, tokens):
+    ending its sentence with no number after it ("You can reach us twenty four seven."); a deal (:func:`_deal`,
+    :func:`_bogo`)."""
+    if _deal(run, tokens) or _bogo(run.first, run.last, [core(t) for t in tokens]):
         return True
     if run.first == run.last:
         return bool(_IDIOM.fullmatch(tokens[run.first].strip(".?!,;:")))
     return _round_the_clock(run.first, run.last, tokens)
+
+
+def _bogo(first: int, last: int, cores: list[str]) -> bool:
+    """Tokens ``first``..``last`` are a "one" of "buy one get one" (free, half price; held-out-30: "It's buy one
+    get one free." masked in its own words, the free heard as a three)."""
+    said = cores[first:last + 1]
+    if said in (["one"], ["1"]) and cores[first - 1:first] == ["buy"] and cores[last + 1:last + 2] == ["get"]:
+        return cores[last + 2:last + 3] in (["one"], ["1"])
+    return first >= 3 and cores[first - 3] == "buy" and cores[first - 2] in ("one", "1") \
+        and cores[first - 1] == "get" and (said in (["one", "free"], ["1", "free"])
+                                           or said in (["one"], ["1"]) and cores[last + 1:last + 2] in (["free"], ["half"]))
 
 
 def _round_the_clock(first: int, last: int, tokens: list[str]) -> bool:
@@ -771,6 +786,7 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
 
     * an age (:func:`_an_age`; in a passage too, where no card's or SSN's keyword holds);
     * an hour and its minutes right after a timetable's verb (:data:`_TIMETABLE`: "My flight landed 645.");
+    * an hour and its minutes naming a train or a show (:func:`_timetabled`: "the nine fifteen train");
     * an hour after "at" that ends its sentence ("The store opens at 10."), an hour and its minutes said
       as words ("at nine thirty") or written on ten or the quarter hour ("I finish work at 830.", "at
       1140."); not after "me" ("call me at 830": a phone number's first group, :data:`_CALLED`);
@@ -796,7 +812,7 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
         return True
     if _day_on(run, tokens, cores):
         return True
-    if before in _TIMETABLE and _clock_digits(run.digits):
+    if before in _TIMETABLE and _clock_digits(run.digits) or _timetabled(run, tokens, cores):
         return True
     if _after_at(first, cores):
         ends = tokens[run.last].rstrip()[-1:] in ".?!"
@@ -922,11 +938,22 @@ def _rated(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is a rating: 1-2 digits before "out of" 5, 10 or 100 (:func:`_out_of`), or that 5, 10 or 100 after
     them ("I'd give it eight out of ten.", held-out-15: masked in several of its 24 decodes); no secret's digits are read so."""
     first = run.first
-    if len(run.digits) <= 2 and _out_of(run.last, tokens, cores):
+    if len(run.digits) <= 2 and _out_of(run.last, tokens, cores) or _starred(first, run.last, tokens, cores):
         return True
     return run.digits in ("5", "10", "100") and first >= 3 and cores[first - 2:first] == ["out", "of"] \
         and len(_said_alone(tokens[first - 3:first - 2], cores[first - 3:first - 2])) in (1, 2) \
         and tokens[first - 3].rstrip()[-1:] not in _STOPS
+
+
+def _starred(first: int, last: int, tokens: list[str], cores: list[str]) -> bool:
+    """Tokens ``first``..``last`` say 1-5 stars, a half included ("It got two and a half stars.", "2.5 stars",
+    held-out-30: masked in its own words); no secret's digits are read so."""
+    written = "".join(tokens[first:last + 1]).rstrip(".?!,").lower()
+    if not (written in DIGIT_NAMES[1:6] or re.fullmatch(r"[1-5](?:\.5)?", written)) \
+            or tokens[last].rstrip()[-1:] in _STOPS:
+        return False
+    after = cores[last + 1:last + 5]
+    return after[:1] in (["star"], ["stars"]) or after[:3] == ["and", "a", "half"] and after[3:] in (["star"], ["stars"])
 
 
 def _out_of(last: int, tokens: list[str], cores: list[str]) -> bool:
@@ -1054,6 +1081,15 @@ def _named_by(run: Run, cores: list[str]) -> bool:
     return first > 0 and _names(cores, first - 1) and len(run.digits) <= 4 \
         or first > 1 and _names(cores, first - 2) and cores[first - 1] in HOMOPHONES \
         and len(run.digits) <= 3 or bool(house)
+
+
+def _timetabled(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is an hour and its minutes between "the" and what they name (:data:`_TIMED`): "We have tickets for
+    the nine fifteen show." (held-out-30: masked in its own words and in 17 of its 24 decodes, and the counts
+    after it with it), "the 730 train"; not digits read one by one (:func:`_said_plainly` has let them go)."""
+    first, last = run.first, run.last
+    return first > 0 and cores[first - 1] == "the" and _clock_digits(run.digits) \
+        and cores[last + 1:last + 2] != [] and cores[last + 1] in _TIMED and tokens[last].rstrip()[-1:] not in _STOPS
 
 
 def _clock_digits(digits: str) -> bool:
@@ -1473,12 +1509,14 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             masked = True
     # "for the" before a digit's word is how the recogniser writes "forty" ("For the one to land." / "for
     # the one element." for "forty one, eleven.", base and tiny.en): the three go together, noun or
-    # determiner after them or not; not before "of" ("a table for the two of us") nor a street's name (a
-    # house number: "I live for the two elm street", :func:`_spoken_house_numbers`).
+    # determiner after them or not; not before "of" ("a table for the two of us") nor "o'clock" ("Tickets for
+    # the eight o'clock show.", held-out-30) nor a street's name (a house number: "I live for the two elm
+    # street", :func:`_spoken_house_numbers`).
     for i in range(len(cores) - 2):
         if cores[i] in _FORTY and cores[i + 1] == "the" and cores[i + 2] in _DIGIT_WORDS \
                 and not any(taken[i:i + 3]) and not in_runs & {i, i + 1, i + 2} \
-                and cores[i + 3:i + 4] != ["of"] and not _STREET & set(cores[i + 3:i + 7]) and not any(
+                and cores[i + 3:i + 4] != ["of"] and not (cores[i + 3:i + 4] == ["o'clock"] and tokens[i + 2][-1:].isalpha()) \
+                and not _STREET & set(cores[i + 3:i + 7]) and not any(
                     tokens[k].rstrip()[-1:] in _STOPS or k + 1 in breaks for k in (i, i + 1)):
             entity = _sensitive(kinds, before[i], keyword_at, i, i + 2, ahead=False) or "NUMBER"
             _mask(spans, taken, i, i + 2, _named(entity, kinds))
@@ -1497,7 +1535,8 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                 or i > 0 and _names(cores, i - 1) \
                 or _hour_ending_at(i, i, digit, tokens, cores) or _taken(i, tokens, cores, before) \
                 or _age_word(i, digit, tokens, cores) and not before[i].secret_keyed \
-                or _out_of(i, tokens, cores) and not before[i].secret_keyed:
+                or (_out_of(i, tokens, cores) or _starred(i, i, tokens, cores) or _bogo(i, i, cores)) \
+                and not before[i].secret_keyed:
             # ("chapter three", as "page 32" stays; "The office opens at eight.", as "at 10."; "My grandson is
             # nine.", held-out-22, as "is 9.")
             continue
@@ -1675,13 +1714,15 @@ def _digits_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores
     over finals, alone: the redactor holds it for the next final, and a hold's timer that lets it go
     alone must not let it go in clear. So is a homophone that ends a final outside a number (the
     last digit of what the caller read: "The digits on the back aren't I low too." for "... are nine
-    oh two."; "toll free" at a final's end costs its word). ``spans`` and ``taken`` are updated."""
+    oh two."; "toll free" at a final's end costs its word, but not "buy one get one free", :func:`_bogo`).
+    ``spans`` and ``taken`` are updated."""
     bounds = sorted({0, *breaks, len(cores)})
     for first, end in zip(bounds, bounds[1:]):
         if end > first and not any(taken[first:end]) and all(c in DIGIT_SPELLINGS for c in cores[first:end]):
             entity = _sensitive(kinds, before[first], keyword_at, first, end - 1, ahead=False) or "NUMBER"
             _mask(spans, taken, first, end - 1, entity)
-        elif end > first and not taken[end - 1] and end - 1 not in in_runs and cores[end - 1] in HOMOPHONES:
+        elif end > first and not taken[end - 1] and end - 1 not in in_runs and cores[end - 1] in HOMOPHONES \
+                and not _bogo(end - 2, end - 1, cores):
             entity = _sensitive(kinds, before[end - 1], keyword_at, end - 1, end - 1, ahead=False) or "NUMBER"
             _mask(spans, taken, end - 1, end - 1, entity)
     # "oh" that ends a sentence or a final after other words ("So that's oh."): a zero, the last digit of
