@@ -1429,6 +1429,39 @@ HELD_OUT_31 = (
         CallPiece("The game starts at quarter to eight.", label="time", entity="time"),
     )),
 )
+# A thirty-second held-out part (``bench.redaction --set held-out-32``), written on 2026-11-27 at the end of a
+# session, after its rules, to be scored once by the next session before any of that session's rules are scored
+# on it, with voices none of the other parts used (en-gb-x-rp+m6, en-gb-x-gbclan+f3, en-gb-scotland+m1): a card
+# read in three pieces, each after the agent's prompt ("First four?", "Next four?", "And the rest?"), "nought"
+# for zero; its expiry "reads four, twenty thirty"; "security digits"; an SSN whose first group the caller says
+# twice; an account's number after "pay it from"; negatives with no keyword: minutes waited, chairs, forms of
+# ID, a baby's weight in pounds and ounces, ringing back in twenty minutes, second out of twelve, a shift's end.
+HELD_OUT_32 = (
+    ("h32-card-agent-prompts", (
+        CallPiece("First four?"),
+        CallPiece("Six oh one one.", label="card", entity="pci"),
+        CallPiece("Next four?"),
+        CallPiece("Nought nought nought nine.", label="card", entity="pci", part=True),
+        CallPiece("And the rest?"),
+        CallPiece("Nine oh one three, nine four two four.", label="card", entity="pci", part=True),
+        CallPiece("Expiry reads four, twenty thirty.", label="expiry", entity="pci"),
+        CallPiece("Security digits eight eight five.", label="cvv", entity="pci"),
+    )),
+    ("h32-ssn-said-twice-pay-from", (
+        CallPiece("Social is six one two, six one two,", pause=0.8, label="ssn", entity="ssn"),
+        CallPiece("then seventy, then four four eight one.", label="ssn", entity="ssn", part=True),
+        CallPiece("Pay it from account nine nine two oh four seven one.", label="account", entity="pii"),
+    )),
+    ("h32-negatives", (
+        CallPiece("I've been waiting forty minutes for this.", label="time", entity="time"),
+        CallPiece("We need six chairs for the party.", label="amount", entity="amount"),
+        CallPiece("Bring two forms of ID.", label="amount", entity="amount"),
+        CallPiece("The baby weighed seven pounds four ounces.", label="amount", entity="amount"),
+        CallPiece("I'll ring back in twenty minutes.", label="time", entity="time"),
+        CallPiece("She came second out of twelve runners.", label="amount", entity="amount"),
+        CallPiece("My shift ends at four thirty.", label="time", entity="time"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1440,7 +1473,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-24": HELD_OUT_24, "held-out-25": HELD_OUT_25,
         "held-out-26": HELD_OUT_26, "held-out-27": HELD_OUT_27,
         "held-out-28": HELD_OUT_28, "held-out-29": HELD_OUT_29,
-        "held-out-30": HELD_OUT_30, "held-out-31": HELD_OUT_31,
+        "held-out-30": HELD_OUT_30, "held-out-31": HELD_OUT_31, "held-out-32": HELD_OUT_32,
         "spanish": SPANISH}
 
 
