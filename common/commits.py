@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-
 from . import bus, keys
 from .checkpoint import CheckpointPolicy
 from .errors import LeaseLost, SessionGone
