@@ -627,7 +627,7 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     When unsure, a number is masked: a year alone ("in 2019"), an order number, a house number
     without a ``pii`` address rule, a quantity of 3 digits or more ("120 people")."""
     n = len(run.digits)
-    if _hours_or_score(run, tokens, cores) or _idiom(run, tokens) or _ages_listed(run.first, run.last, tokens, cores):
+    if _hours_or_score(run, tokens, cores) or _idiom(run, tokens, cores) or _ages_listed(run.first, run.last, tokens, cores):
         return False
     if _surely_digits(run, tokens, cores, card=card):
         return True
@@ -656,12 +656,12 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         or "." in "".join(tokens[run.first:run.last + 1]).rstrip(".?!,") and not _measured(run, tokens, cores)
 
 
-def _idiom(run: Run, tokens: list[str]) -> bool:
+def _idiom(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is said as no secret's digits are: one word written so (:data:`_IDIOM`: "That was back in the
     90s.", "You can reach us 24/7.", held-out-24: masked in 8 and 9 of its 12 decodes); round the clock said,
     ending its sentence with no number after it ("You can reach us twenty four seven."); a deal (:func:`_deal`,
     :func:`_bogo`)."""
-    if _deal(run, tokens) or _bogo(run.first, run.last, [core(t) for t in tokens]):
+    if _deal(run, tokens) or _bogo(run.first, run.last, cores):
         return True
     if run.first == run.last:
         return bool(_IDIOM.fullmatch(tokens[run.first].strip(".?!,;:")))
@@ -2153,7 +2153,7 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
         # (Not a year after a month: "the fifth of June, 2023".)
         if ctx.phone > 0 and 3 <= n <= 4 and ctx.card == 0 and not (n == 4 and _date_start(run, tokens, cores)) \
                 and not _said_bare(run, cores) and not _said_plainly(run, tokens, cores, breaks, card="pci" in kinds) \
-                and not _idiom(run, tokens):
+                and not _idiom(run, tokens, cores):
             # ("call me after 215": a time; "we need 400 forms" after a phone number: a count)
             return Span(first, last, "PHONE_NUMBER")
         if _since(ctx, "account") < card_since and n >= 4:
