@@ -29,13 +29,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError
 
 from . import aio, sentinel
 
@@ -62,15 +63,69 @@ def connect(url: str, *, client_name: str | None = None) -> Redis:
     options: dict[str, Any] = dict(socket_connect_timeout=2.0, health_check_interval=10, client_name=client_name,
                    max_connections=MAX_CONNECTIONS)
     if sentinel.is_sentinel_url(url):
-        return sentinel.connect(sentinel.parse_url(url), timeout=POOL_TIMEOUT, **options)
-    for scheme in CLUSTER_SCHEMES:
-        if url.startswith(scheme):
-            # RedisCluster has no retry_on_timeout: its own Retry already covers
-            # connection errors and timeouts, and follows MOVED/ASK.
-            plain = url.replace("+cluster", "", 1)
-            return RedisCluster.from_url(plain, **options)
-    pool = aioredis.BlockingConnectionPool.from_url(url, retry_on_timeout=True, timeout=POOL_TIMEOUT, **options)
-    return aioredis.Redis.from_pool(pool)
+        client: Redis = sentinel.connect(sentinel.parse_url(url), timeout=POOL_TIMEOUT, **options)
+    elif url.startswith(CLUSTER_SCHEMES):
+        # RedisCluster has no retry_on_timeout: its own Retry already covers
+        # connection errors and timeouts, and follows MOVED/ASK.
+        client = RedisCluster.from_url(url.replace("+cluster", "", 1), **options)
+    else:
+        pool = aioredis.BlockingConnectionPool.from_url(url, retry_on_timeout=True, timeout=POOL_TIMEOUT, **options)
+        client = aioredis.Redis.from_pool(pool)
+    _close_race_safe(client)
+    return client
+
+
+_C = TypeVar("_C", bound=AbstractConnection)
+
+
+class _RaceSafeConnection(AbstractConnection):
+    """Raises redis-py's disconnect race as the :class:`ConnectionError` it is.
+
+    A connection closed by another task while this one writes or reads (a pipeline's
+    error handling, a cluster's reinitialisation mid-failover) meets ``None`` where
+    its stream was and raises ``AttributeError`` or ``TypeError`` ("'NoneType' object
+    has no attribute 'writelines'": redis/redis-py#3546, #4287). Left so, redis-py's
+    own retry passes it over, a cluster pipeline hands it back as a command's
+    result, and a caller's ``RedisError`` handler misses it (seen in CI: a call ended
+    "internal error" mid-``CLUSTER FAILOVER``, three times at three call sites).
+    Mixed into every connection class :func:`connect` hands out.
+    """
+
+    async def send_packed_command(self, command, check_health: bool = True) -> None:
+        try:
+            await super().send_packed_command(command, check_health)
+        except (AttributeError, TypeError) as exc:
+            raise ConnectionError(f"the connection closed under a write ({exc!r})") from exc
+
+    async def read_response(self, *args, **kwargs):
+        try:
+            return await super().read_response(*args, **kwargs)
+        except (AttributeError, TypeError) as exc:
+            raise ConnectionError(f"the connection closed under a read ({exc!r})") from exc
+
+
+def race_safe(connection_class: type[_C]) -> type[_C]:
+    """``connection_class`` with :class:`_RaceSafeConnection` mixed in (itself if it has it)."""
+    if issubclass(connection_class, _RaceSafeConnection):
+        return connection_class
+    return type(f"RaceSafe{connection_class.__name__}", (_RaceSafeConnection, connection_class), {})
+
+
+def _close_race_safe(client: Redis) -> None:
+    """Make every connection ``client`` opens from now on a :func:`race_safe` one.
+
+    redis-py picks the class from the URL (TCP, TLS, Unix socket, Sentinel's), and its
+    cluster client hard-codes it, so it is swapped after construction: in the pool, or
+    in the cluster's shared node options and in the nodes made so far.
+    """
+    if isinstance(client, RedisCluster):
+        options = client.connection_kwargs  # shared with the nodes manager: nodes found later
+        safe = options["connection_class"] = race_safe(options["connection_class"])
+        for node in client.nodes_manager.startup_nodes.values():
+            node.connection_class = safe
+    else:
+        pool = client.connection_pool
+        pool.connection_class = race_safe(pool.connection_class)
 
 
 async def gather_bounded(coros, *, limit: int = CONCURRENCY, return_exceptions: bool = False) -> list:
@@ -184,9 +239,10 @@ def id_le(a: str, b: str) -> bool:
 
 
 # What a Redis call may raise when its connection breaks: redis-py's errors, the socket's, and
-# the AttributeError or TypeError that redis-py's asyncio writer leaks when a connection closes
-# under a write (redis/redis-py#3546, #4287; seen here mid-CLUSTER FAILOVER, which killed a
-# worker's claim loop). Loops that must outlive Redis trouble retry on these.
+# the AttributeError or TypeError of redis-py's disconnect race (redis/redis-py#3546, #4287;
+# seen here mid-CLUSTER FAILOVER, which killed a worker's claim loop). connect()'s connections
+# raise that race as ConnectionError (_RaceSafeConnection); loops that must outlive Redis
+# trouble still retry on all four, in case it surfaces outside a connection's read or write.
 CONNECTION_ERRORS = (RedisError, OSError, AttributeError, TypeError)
 
 

@@ -189,8 +189,9 @@ class AppendWriter:
             except (AttributeError, TypeError) as exc:
                 if not lane.cluster:
                     raise
-                # redis-py's cluster client can race its own disconnect mid-failover ("'NoneType'
-                # object has no attribute 'writelines'" from a PUBLISH, CI): a broken connection.
+                # redis-py's disconnect race ("'NoneType' object has no attribute 'writelines'",
+                # CI, mid-failover) is raised as ConnectionError by bus.connect's connections; this
+                # takes it should it surface outside a connection's read or write.
                 results = [rx.ConnectionError(f"connection broke: {exc!r}")] * len(batch)
             retry = []
             for append, result in zip(batch, results):
