@@ -1462,6 +1462,39 @@ HELD_OUT_32 = (
         CallPiece("My shift ends at four thirty.", label="time", entity="time"),
     )),
 )
+# A thirty-third held-out part (``bench.redaction --set held-out-33``), written on 2026-11-28 at the start of a
+# session, before its rules, to be scored once at that session's end, with voices none of the other parts used
+# (en-gb+f1, en-gb-x-gbcwmd+m3, en-gb-x-gbclan+m4): a card begun wrong and corrected ("sorry, ..."), with
+# "double" and "triple", then finished after the agent's "go on"; its expiry as a month's name and a year
+# ("good through March twenty eight"); "the three digits on the back"; an SSN after "S S N" in threes and
+# twos; a routing and an account number said one after the other; negatives with no keyword: a flight
+# number, a hotel room, a model year, a monthly price with no currency, a chapter, a page, a head count, a
+# day of a month.
+HELD_OUT_33 = (
+    ("h33-card-corrected-go-on", (
+        CallPiece("It's four five five six, sorry,", pause=0.8, label="card", entity="pci"),
+        CallPiece("four five five seven, double one two three,", label="card", entity="pci", part=True),
+        CallPiece("Go on."),
+        CallPiece("triple eight four, six two oh one.", label="card", entity="pci", part=True),
+        CallPiece("It's good through March twenty eight.", label="expiry", entity="pci"),
+        CallPiece("The three digits on the back are seven one six.", label="cvv", entity="pci"),
+    )),
+    ("h33-ssn-routing-account", (
+        CallPiece("S S N is four oh eight, two nine, six six one three.", label="ssn", entity="ssn"),
+        CallPiece("Routing zero two one, zero zero zero, zero eight nine.", label="account", entity="pii"),
+        CallPiece("And the account is three eight eight one, five oh two six.", label="account", entity="pii"),
+    )),
+    ("h33-negatives", (
+        CallPiece("Flight two four seven lands at six.", label="time", entity="time"),
+        CallPiece("We're in room four twelve.", label="place", entity="place"),
+        CallPiece("It's the twenty nineteen model.", label="date", entity="date"),
+        CallPiece("It's twelve ninety nine a month.", label="amount", entity="amount"),
+        CallPiece("Read chapter eleven first.", label="amount", entity="amount"),
+        CallPiece("It's on page three hundred and two.", label="amount", entity="amount"),
+        CallPiece("About fifteen people turned up.", label="amount", entity="amount"),
+        CallPiece("The party is on the fourteenth of May.", label="date", entity="date"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1474,6 +1507,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-26": HELD_OUT_26, "held-out-27": HELD_OUT_27,
         "held-out-28": HELD_OUT_28, "held-out-29": HELD_OUT_29,
         "held-out-30": HELD_OUT_30, "held-out-31": HELD_OUT_31, "held-out-32": HELD_OUT_32,
+        "held-out-33": HELD_OUT_33,
         "spanish": SPANISH}
 
 
