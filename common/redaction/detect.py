@@ -1069,7 +1069,9 @@ def _names(cores: list[str], j: int) -> bool:
 
 def _named_by(run: Run, cores: list[str]) -> bool:
     """The noun before ``run`` names it (:data:`_NAMED_BY`): "page 32", "grade 11"; "room for 12"; a
-    house's "number" (:data:`_HOUSES`): "The house is number 42.", "our house number is 17"."""
+    house's "number" (:data:`_HOUSES`): "The house is number 42.", "our house number is 17". Not a noun
+    right after a security code's keyword, where it is a word of the code's name misheard ("Security
+    page 885" for "Security digits eight eight five", held-out-32, base in packs)."""
     first = run.first
     said = cores[max(0, first - 4):first]
     if said[-1:] == ["is"]:
@@ -1078,9 +1080,13 @@ def _named_by(run: Run, cores: list[str]) -> bool:
     if said[-2:-1] and said[-2] in ("is", "in"):
         del said[-2]
     house = len(run.digits) <= 3 and said[-2:-1] and said[-1] == "number" and said[-2] in _HOUSES
-    return first > 0 and _names(cores, first - 1) and len(run.digits) <= 4 \
-        or first > 1 and _names(cores, first - 2) and cores[first - 1] in HOMOPHONES \
-        and len(run.digits) <= 3 or bool(house)
+    if first > 0 and _names(cores, first - 1) and len(run.digits) <= 4:
+        noun = first - 1
+    elif first > 1 and _names(cores, first - 2) and cores[first - 1] in HOMOPHONES and len(run.digits) <= 3:
+        noun = first - 2
+    else:
+        return bool(house)
+    return noun == 0 or cores[noun - 1] not in _CODE
 
 
 def _timetabled(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -1444,9 +1450,11 @@ def _month_and_year(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is 2 digits that may be a card's year (20-39) right after a month's name: in a number's
     passage, a card's expiry ("from how to April 28." for "It runs out in April of twenty eight.", after
     the card's code; tiny.en), which would otherwise read as a date and end the passage. The cost: a
-    date said there ("April 28th") is masked."""
+    date said there ("April 28th") is masked. A month's whole name, "may" too ("May 20th Emo 930" for "The
+    date on it is oh nine, thirty.", held-out-31, tiny.en in packs over mu-law, after the card read back)."""
     written = tokens[run.first].lower()
-    return run.first > 0 and cores[run.first - 1] in _MONTHS and len(cores[run.first - 1]) > 3 \
+    month = cores[run.first - 1] if run.first > 0 else ""
+    return month in _MONTHS and (len(month) > 3 or month == "may") \
         and run.first == run.last and len(run.digits) == 2 and 20 <= int(run.digits) <= 39 and ":" not in written
 
 

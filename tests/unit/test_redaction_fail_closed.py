@@ -2162,3 +2162,21 @@ def test_buy_one_get_one_free_ending_a_final_stays(kinds):
                                    ["Buy four one get one."]])
 def test_stars_and_buy_one_get_one_stay_masked_where_digits_are_read(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["Security page 885"], ["Xpiry reads 4 20 30", "Security page 885"],
+                                   ["The security room 22."], ["Security page for 12."], ["The code page 412."]])
+def test_a_named_number_right_after_a_codes_keyword_is_masked(texts, kinds):
+    # (held-out-32, scored once: "Security page 885" for "Security digits eight eight five", base in packs,
+    # kept as page 885)
+    assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["Let me read that back for 9 1 6 8 8 1", "May 20th Emo 930", "in the market in one"],
+                                   ["My card number is 4916 8821.", "May 28."]])
+def test_may_and_a_cards_year_in_a_numbers_passage_is_an_expiry(texts, kinds):
+    # (held-out-31, scored once: "May 20th Emo 930" for "The date on it is oh nine, thirty.", tiny.en in packs
+    # over mu-law, after the card read back: "April 20th" there was masked, "May 20th" kept)
+    assert in_clear(redacted(texts, kinds)) == [], texts
