@@ -36,7 +36,8 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from . import aio, sentinel
 
@@ -71,7 +72,7 @@ def connect(url: str, *, client_name: str | None = None) -> Redis:
     else:
         pool = aioredis.BlockingConnectionPool.from_url(url, retry_on_timeout=True, timeout=POOL_TIMEOUT, **options)
         client = aioredis.Redis.from_pool(pool)
-    _close_race_safe(client)
+    _make_race_safe(client)
     return client
 
 
@@ -79,7 +80,7 @@ _C = TypeVar("_C", bound=AbstractConnection)
 
 
 class _RaceSafeConnection(AbstractConnection):
-    """Raises redis-py's disconnect race as the :class:`ConnectionError` it is.
+    """Raises redis-py's disconnect race as the ``ConnectionError`` it is.
 
     A connection closed by another task while this one writes or reads (a pipeline's
     error handling, a cluster's reinitialisation mid-failover) meets ``None`` where
@@ -95,13 +96,13 @@ class _RaceSafeConnection(AbstractConnection):
         try:
             await super().send_packed_command(command, check_health)
         except (AttributeError, TypeError) as exc:
-            raise ConnectionError(f"the connection closed under a write ({exc!r})") from exc
+            raise RedisConnectionError(f"the connection closed under a write ({exc!r})") from exc
 
     async def read_response(self, *args, **kwargs):
         try:
             return await super().read_response(*args, **kwargs)
         except (AttributeError, TypeError) as exc:
-            raise ConnectionError(f"the connection closed under a read ({exc!r})") from exc
+            raise RedisConnectionError(f"the connection closed under a read ({exc!r})") from exc
 
 
 def race_safe(connection_class: type[_C]) -> type[_C]:
@@ -111,7 +112,7 @@ def race_safe(connection_class: type[_C]) -> type[_C]:
     return type(f"RaceSafe{connection_class.__name__}", (_RaceSafeConnection, connection_class), {})
 
 
-def _close_race_safe(client: Redis) -> None:
+def _make_race_safe(client: Redis) -> None:
     """Make every connection ``client`` opens from now on a :func:`race_safe` one.
 
     redis-py picks the class from the URL (TCP, TLS, Unix socket, Sentinel's), and its
