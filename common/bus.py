@@ -77,6 +77,8 @@ def connect(url: str, *, client_name: str | None = None) -> Redis:
 
 
 _C = TypeVar("_C", bound=AbstractConnection)
+# asyncio.StreamReader's refusal of a second reader.
+_TWO_READERS = "already waiting for incoming data"
 
 
 class _RaceSafeConnection(AbstractConnection):
@@ -89,6 +91,11 @@ class _RaceSafeConnection(AbstractConnection):
     own retry passes it over, a cluster pipeline hands it back as a command's
     result, and a caller's ``RedisError`` handler misses it (seen in CI: a call ended
     "internal error" mid-``CLUSTER FAILOVER``, three times at three call sites).
+    Likewise two tasks reading one connection at once, which asyncio refuses with a
+    ``RuntimeError``: a pub/sub's subscribe that reconnects (and reads the handshake)
+    while its listener waits on the same connection (seen in CI: a VAD worker died of
+    it when its Sentinel master was killed). redis-py has already closed the
+    connection then; as a ``ConnectionError`` the listener reconnects and resubscribes.
     Mixed into every connection class :func:`connect` hands out.
     """
 
@@ -103,6 +110,10 @@ class _RaceSafeConnection(AbstractConnection):
             return await super().read_response(*args, **kwargs)
         except (AttributeError, TypeError) as exc:
             raise RedisConnectionError(f"the connection closed under a read ({exc!r})") from exc
+        except RuntimeError as exc:
+            if _TWO_READERS not in str(exc):
+                raise
+            raise RedisConnectionError(f"two readers on one connection ({exc})") from exc
 
 
 def race_safe(connection_class: type[_C]) -> type[_C]:

@@ -76,3 +76,27 @@ async def test_every_client_connect_gives_opens_race_safe_connections(url):
         assert isinstance(connection, bus._RaceSafeConnection)
     finally:
         await client.aclose()
+
+
+class _SecondReader:
+    """A parser whose stream another task is already reading (asyncio's refusal, as a pub/sub's
+    reconnect under its listener meets it)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    async def read_response(self, **kwargs):
+        raise RuntimeError(self.message)
+
+    def on_disconnect(self) -> None:
+        pass
+
+
+async def test_a_second_reader_of_a_connection_is_a_connection_error_and_other_runtime_errors_stay():
+    closed = bus.race_safe(_ClosedUnderfoot)()
+    closed._parser = _SecondReader("read() called while another coroutine is already waiting for incoming data")
+    with pytest.raises(ConnectionError, match="two readers on one connection"):
+        await closed.read_response()
+    closed._parser = _SecondReader("something else")
+    with pytest.raises(RuntimeError, match="something else"):
+        await closed.read_response()
