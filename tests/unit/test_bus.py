@@ -64,7 +64,7 @@ async def test_a_race_safe_connection_raises_the_race_as_a_connection_error():
 
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "rediss://127.0.0.1:1", "unix:///tmp/none.sock",
                                  "redis+sentinel://127.0.0.1:1/main", "redis+cluster://127.0.0.1:1"])
-async def test_every_client_connect_gives_opens_race_safe_connections(url):
+async def test_every_client_that_connect_gives_opens_race_safe_connections(url):
     client = bus.connect(url)
     try:
         if isinstance(client, RedisCluster):
