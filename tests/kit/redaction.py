@@ -1495,6 +1495,44 @@ HELD_OUT_33 = (
         CallPiece("The party is on the fourteenth of May.", label="date", entity="date"),
     )),
 )
+# A thirty-fourth held-out part (``bench.redaction --set held-out-34``), written on 2026-11-28 at the start of a
+# session, before its rules, to be scored once at that session's end, with voices none of the other parts used
+# (en-gb+m1, en-gb+m2, en-gb+m6): an American Express number read four, six, five over three finals after "it's
+# an Amex"; its expiry "runs out end of June twenty nine"; "the four digits on the front"; an SSN over three
+# finals with the agent's "uh huh" between them; a British mobile with "double oh"; a member number; negatives
+# with no keyword: a bus route, a football score, degrees, an age, half six, a discount, a price in quid, a year
+# someone moved.
+HELD_OUT_34 = (
+    ("h34-amex-four-six-five", (
+        CallPiece("It's an Amex."),
+        CallPiece("Three seven one four,", pause=0.8, label="card", entity="pci"),
+        CallPiece("four nine six two oh one,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("then seven three oh oh five.", label="card", entity="pci", part=True),
+        CallPiece("It runs out end of June twenty nine.", label="expiry", entity="pci"),
+        CallPiece("The four digits on the front are two two six one.", label="cvv", entity="pci"),
+    )),
+    ("h34-ssn-uh-huh-mobile-member", (
+        CallPiece("What's your social?"),
+        CallPiece("It's five seven two.", label="ssn", entity="ssn"),
+        CallPiece("Uh huh."),
+        CallPiece("Thirty one.", label="ssn", entity="ssn", part=True),
+        CallPiece("Uh huh."),
+        CallPiece("Eight oh four four.", label="ssn", entity="ssn", part=True),
+        CallPiece("My mobile is oh seven seven double oh, nine one two, three four five.", label="phone",
+                  entity="pii"),
+        CallPiece("Member number nine four oh oh two eight one three.", label="account", entity="pii"),
+    )),
+    ("h34-negatives", (
+        CallPiece("I got the number forty three bus.", label="amount", entity="amount"),
+        CallPiece("We won three nil on Saturday.", label="amount", entity="amount"),
+        CallPiece("It's twenty two degrees out.", label="amount", entity="amount"),
+        CallPiece("My son is fourteen.", label="amount", entity="amount"),
+        CallPiece("Half six tomorrow suits me.", label="time", entity="time"),
+        CallPiece("Ten percent off would be nice.", label="amount", entity="amount"),
+        CallPiece("It cost forty quid.", label="amount", entity="amount"),
+        CallPiece("We moved here in twenty sixteen.", label="date", entity="date"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1507,7 +1545,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-26": HELD_OUT_26, "held-out-27": HELD_OUT_27,
         "held-out-28": HELD_OUT_28, "held-out-29": HELD_OUT_29,
         "held-out-30": HELD_OUT_30, "held-out-31": HELD_OUT_31, "held-out-32": HELD_OUT_32,
-        "held-out-33": HELD_OUT_33,
+        "held-out-33": HELD_OUT_33, "held-out-34": HELD_OUT_34,
         "spanish": SPANISH}
 
 
