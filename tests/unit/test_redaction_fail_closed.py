@@ -2180,3 +2180,40 @@ def test_may_and_a_cards_year_in_a_numbers_passage_is_an_expiry(texts, kinds):
     # (held-out-31, scored once: "May 20th Emo 930" for "The date on it is oh nine, thirty.", tiny.en in packs
     # over mu-law, after the card read back: "April 20th" there was masked, "May 20th" kept)
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["Okay, it's an AMX free payment photo.", "Oh, non-9876.4.", "Free to 105."],
+                                   ["Okay, it's an A-MX free payment for good."]])
+def test_whispers_spellings_of_amex_say_a_card(texts, kinds):
+    # (held-out-26, base over mu-law: "Okay, it's an AMX free payment photo." for "Okay, it's an Amex, three seven
+    # four two,", its "free" kept)
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not {"free", "for"} & {core(w) for w in out[0].split()}, out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["Routing 021, 000, 089.", "still counting three days. I want to fix"],
+                                   ["and the account is in 3881 airbase, 5 time or two weeks."],
+                                   ["My card number is 4556 1123,", "eight four, six two oh one days."],
+                                   ["My social is 408 29,", "six six one three hours."]])
+def test_a_digits_word_whose_unit_ends_its_sentence_in_a_passage_is_masked(texts, kinds):
+    # (held-out-33, scored once: "still counting three days." and "... [NUMBER_5] time or two weeks." for "And the
+    # account is three eight eight one, five oh two six.", after the routing number, tiny.en in packs and base live:
+    # the number's last digit heard as a duration's unit)
+    assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["It took three days."], ["I waited two weeks."], ["I waited two weeks for it."]])
+def test_a_duration_outside_a_reading_stays(texts, kinds):
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["SSS is for all it. 2 9 6 6 1 3"], ["SSS is for all it.", "2 9 6 6 1 3"]])
+def test_sss_says_an_ssn(texts, kinds):
+    # (held-out-33: "SSS is for all it. [NUMBER_1]" for "S S N is four oh eight, two nine, six six one three.",
+    # tiny.en live and in packs over mu-law, its "for" kept)
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and homophones_beside(out) == [] and "for" not in out[0].split(), out
