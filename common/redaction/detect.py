@@ -1282,7 +1282,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             said = _clearly_no_secret(run, tokens, cores, dates=not glued and run.first not in born, card=card) \
                 and not unit_glued \
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
-                and not _spelled_out(run, cores)
+                and not _spelled_out(run, cores) and not _signed_before_masked(run, spans, tokens, cores)
             plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores) or _day_of_the_month(run, cores)
                                      or _ages_listed(run.first, run.last, tokens, cores)
                                      or _year_in(run, tokens, cores, breaks, card=card)
@@ -1335,6 +1335,23 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 _mask(spans, taken, i, i + 1, _named(passage[i] or "NUMBER", kinds))
                 changed = True
     return left
+
+
+def _signed_before_masked(run: Run, spans: list[Span], tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is an amount only by its currency sign, and a masked number read (digits or a digit's word, not a
+    homophone) follows it in its sentence, at most :data:`JOIN_GAP` words on: in a passage, digits read that the
+    recogniser wrote as a price ("The 16 digits on the front, $4.04 in, [NUMBER_2]," for "... four double four
+    seven, triple two one,", tiny.en over mu-law, held-out-23)."""
+    if tokens[run.first][:1] not in "$£€" or run.last + 1 < len(cores) and cores[run.last + 1] in _UNITS:
+        return False
+    for span in spans:
+        gap = range(run.last + 1, span.first)
+        # (a number masked, not a homophone: "Please charge 140 $10.00 [CREDIT_CARD_2] my beam card.")
+        read = any(ch.isdigit() for ch in tokens[span.first]) or cores[span.first] in _DIGIT_WORDS
+        if span.entity in NUMBER_SPANS and read and 0 <= len(gap) <= JOIN_GAP \
+                and not any(tokens[i].rstrip()[-1:] in ".?!" for i in (run.last, *gap)):
+            return True
+    return False
 
 
 def _duration_ends_phrase(unit: int, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
