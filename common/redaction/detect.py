@@ -65,9 +65,8 @@ ENTITIES = tuple(ENTITY_KIND)
 _KEYWORDS = {
     # ("amx", "a-mx": whisper's spellings of "Amex": "Okay, it's an AMX free payment photo." for "... an Amex, three
     # seven four two,", base over mu-law, held-out-26)
-    "card": {"card", "cards", "credit", "debit", "visa", "mastercard", "amex", "amx", "a-mx", "discover", "cvv", "cvc",
-             "cv2",
-             "expiry", "expiration", "expires", "expire", "expired", "exp", "pin",
+    "card": {"card", "cards", "credit", "debit", "visa", "mastercard", "amex", "amx", "a-mx", "discover",
+             "cvv", "cvc", "cv2", "expiry", "expiration", "expires", "expire", "expired", "exp", "pin",
              "tarjeta", "crédito", "credito", "débito", "debito", "vencimiento", "caduca", "vence"},
     # ("sss": "S S N" as whisper may write it, "SSS is for all it." for "S S N is four oh eight, ...", held-out-33)
     "ssn": {"ssn", "sss", "social", "sociales"},
@@ -1348,7 +1347,7 @@ def _signed_before_masked(run: Run, spans: list[Span], tokens: list[str], cores:
         gap = range(run.last + 1, span.first)
         # (a number masked, not a homophone: "Please charge 140 $10.00 [CREDIT_CARD_2] my beam card.")
         read = any(ch.isdigit() for ch in tokens[span.first]) or cores[span.first] in _DIGIT_WORDS
-        if span.entity in NUMBER_SPANS and read and 0 <= len(gap) <= JOIN_GAP \
+        if span.entity in NUMBER_SPANS and read and span.first > run.last and len(gap) <= JOIN_GAP \
                 and not any(tokens[i].rstrip()[-1:] in ".?!" for i in (run.last, *gap)):
             return True
     return False
