@@ -1533,6 +1533,41 @@ HELD_OUT_34 = (
         CallPiece("We moved here in twenty sixteen.", label="date", entity="date"),
     )),
 )
+# A thirty-fifth held-out part (``bench.redaction --set held-out-35``), written on 2026-11-28 at the end of a
+# session, after its rules, to be scored once by the next session before any of that session's rules are scored
+# on it, with voices of three accents none of the other parts used (en-us+Andy, en-029+Annie, en-us-nyc+Denis):
+# a Discover card read with "dash" between its groups, the caller pausing mid-group; its expiry "oh two, slash,
+# thirty"; a code with "zero"; an SSN said in pairs ("twelve, thirty four, ..."); a number the caller reads
+# while the agent confirms each piece ("Got it."); negatives with no keyword: a price with no currency, a floor,
+# five minutes, a seat, a version number, a score out of ten, a century, a percentage.
+HELD_OUT_35 = (
+    ("h35-discover-dashes", (
+        CallPiece("Six zero one one dash two four", pause=0.7, label="card", entity="pci"),
+        CallPiece("eight one dash five five three oh dash nine two two seven.", label="card", entity="pci",
+                  part=True),
+        CallPiece("Oh two, slash, thirty.", label="expiry", entity="pci"),
+        CallPiece("The code's nine nine zero.", label="cvv", entity="pci"),
+    )),
+    ("h35-ssn-pairs-got-it", (
+        CallPiece("It's twelve, thirty four,", pause=0.8, label="ssn", entity="ssn"),
+        CallPiece("fifty six, seventy eight, nine.", label="ssn", entity="ssn", part=True),
+        CallPiece("Okay, the reference is four four one.", label="account", entity="pii"),
+        CallPiece("Got it."),
+        CallPiece("Then seven seven oh.", label="account", entity="pii", part=True),
+        CallPiece("Got it."),
+        CallPiece("Then two.", label="account", entity="pii", part=True),
+    )),
+    ("h35-negatives", (
+        CallPiece("It was twenty nine ninety five.", label="amount", entity="amount"),
+        CallPiece("We're on floor three.", label="place", entity="place"),
+        CallPiece("Give me five minutes.", label="time", entity="time"),
+        CallPiece("I'm in row twelve, seat nine.", label="place", entity="place"),
+        CallPiece("I'm on version two point one.", label="amount", entity="amount"),
+        CallPiece("I'd give it eight out of ten.", label="amount", entity="amount"),
+        CallPiece("The house is from the eighteen hundreds.", label="date", entity="date"),
+        CallPiece("About sixty percent of it works.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1546,6 +1581,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-28": HELD_OUT_28, "held-out-29": HELD_OUT_29,
         "held-out-30": HELD_OUT_30, "held-out-31": HELD_OUT_31, "held-out-32": HELD_OUT_32,
         "held-out-33": HELD_OUT_33, "held-out-34": HELD_OUT_34,
+        "held-out-35": HELD_OUT_35,
         "spanish": SPANISH}
 
 
