@@ -1341,7 +1341,7 @@ def _signed_before_masked(run: Run, spans: list[Span], tokens: list[str], cores:
     homophone) follows it in its sentence, at most :data:`JOIN_GAP` words on: in a passage, digits read that the
     recogniser wrote as a price ("The 16 digits on the front, $4.04 in, [NUMBER_2]," for "... four double four
     seven, triple two one,", tiny.en over mu-law, held-out-23)."""
-    if tokens[run.first][:1] not in "$£€" or run.last + 1 < len(cores) and cores[run.last + 1] in _UNITS:
+    if not _sign_alone(run, tokens, cores):
         return False
     for span in spans:
         gap = range(run.last + 1, span.first)
@@ -1351,6 +1351,12 @@ def _signed_before_masked(run: Run, spans: list[Span], tokens: list[str], cores:
                 and not any(tokens[i].rstrip()[-1:] in ".?!" for i in (run.last, *gap)):
             return True
     return False
+
+
+def _sign_alone(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is an amount only by its currency sign: written with one, and no unit's word after it."""
+    unit = cores[run.last + 1] if run.last + 1 < len(cores) else ""
+    return tokens[run.first][:1] in "$£€" and unit not in _UNITS
 
 
 def _duration_ends_phrase(unit: int, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
@@ -1822,9 +1828,7 @@ def _absorb(spans: list[Span], taken: list[bool], found: list[Run], tokens: list
             continue
         # An amount only by its currency sign, right after a card number, is the number's rest as
         # the recogniser wrote it ("4012 8888 8888 $1,000 bit" for "... 8888 1881", tiny.en).
-        unit = cores[run.last + 1] if run.last + 1 < len(cores) else ""
-        signed = tokens[run.first][:1] in "$£€" and unit not in _UNITS
-        if _amount(run, tokens, cores) and not (signed and any(
+        if _amount(run, tokens, cores) and not (_sign_alone(run, tokens, cores) and any(
                 s.entity == "CREDIT_CARD" and s.last + 1 == run.first for s in spans)):
             continue
         for n, span in enumerate(spans):
