@@ -2224,7 +2224,7 @@ def test_sss_says_an_ssn(texts, kinds):
                                    ["The digits on the front are 4556, $11.23, 8884."]])
 def test_an_amount_by_its_sign_alone_before_a_masked_number_in_a_passage_is_masked(texts, kinds):
     # (held-out-23: "The 16 digits on the front, $4.04 in, 3.21," for "The sixteen digits on the front, four double
-    # four seven, triple two one,", tiny.en live and in packs over mu-law: the amount kept between masked digits)
+    # four seven, triple two one,", tiny.en in packs over mu-law: the amount kept between masked digits)
     assert in_clear(redacted(texts, kinds)) == [], texts
 
 
