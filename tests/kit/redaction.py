@@ -1568,6 +1568,38 @@ HELD_OUT_35 = (
         CallPiece("About sixty percent of it works.", label="amount", entity="amount"),
     )),
 )
+# A thirty-sixth held-out part (``bench.redaction --set held-out-36``), written on 2026-11-28 at the start of a
+# session, before its rules, to be scored once at that session's end, with voices none of the other parts used
+# (en-us+Michael, en-029+Gene, en-gb-x-rp+Alicia): a Mastercard read in pairs with a filler mid-number; the agent
+# reading a piece back (the read-back is as secret as the reading); an expiry "the fourth month of twenty
+# eight"; an SSN with "and then" between its groups; a phone number with "extension"; negatives with no keyword:
+# time on hold, a model year, an apartment, a count of calls, a team's size, a page, a clock time, a channel.
+HELD_OUT_36 = (
+    ("h36-mastercard-pairs-readback", (
+        CallPiece("Okay, it's fifty four, um, twenty one,", pause=0.8, label="card", entity="pci"),
+        CallPiece("thirty three, oh eight, sixty seven,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("ninety, twelve, forty four.", label="card", entity="pci", part=True),
+        CallPiece("So that's five four two one, three three oh eight?", label="card", entity="pci"),
+        CallPiece("Yes."),
+        CallPiece("It expires the fourth month of twenty eight.", label="expiry", entity="pci"),
+    )),
+    ("h36-ssn-and-then-extension", (
+        CallPiece("Social is six one eight, and then", pause=0.8, label="ssn", entity="ssn"),
+        CallPiece("two nine, and then four four seven oh.", label="ssn", entity="ssn", part=True),
+        CallPiece("Call me on three one two, five five five, oh one nine six, extension forty.",
+                  label="phone", entity="pii"),
+    )),
+    ("h36-negatives", (
+        CallPiece("I've been on hold for forty five minutes.", label="time", entity="time"),
+        CallPiece("It's the two thousand eight model.", label="date", entity="date"),
+        CallPiece("I'm in apartment twelve.", label="place", entity="place"),
+        CallPiece("I called three times last week.", label="amount", entity="amount"),
+        CallPiece("There are nineteen of us on the team.", label="amount", entity="amount"),
+        CallPiece("It's on page four of the letter.", label="place", entity="place"),
+        CallPiece("It's two fifteen now.", label="time", entity="time"),
+        CallPiece("It was on channel seven.", label="place", entity="place"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1581,7 +1613,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-28": HELD_OUT_28, "held-out-29": HELD_OUT_29,
         "held-out-30": HELD_OUT_30, "held-out-31": HELD_OUT_31, "held-out-32": HELD_OUT_32,
         "held-out-33": HELD_OUT_33, "held-out-34": HELD_OUT_34,
-        "held-out-35": HELD_OUT_35,
+        "held-out-35": HELD_OUT_35, "held-out-36": HELD_OUT_36,
         "spanish": SPANISH}
 
 
