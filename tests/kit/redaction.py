@@ -1600,6 +1600,39 @@ HELD_OUT_36 = (
         CallPiece("It was on channel seven.", label="place", entity="place"),
     )),
 )
+# A second Spanish part (``bench.redaction --set spanish-2``), written on 2026-11-28 at the start of a session,
+# before its rules, to be scored once at that session's end, with Spanish voices the first part did not use
+# (es+m2, es-419+f3, es+f4): a Visa read in four finals after "es una Visa" with a filler; its expiry as a month
+# and a year; the code "de atrás"; an SSN in pairs after "mi seguro social" (no "número"); a phone number with
+# "doble"; an ID (DNI) with no other keyword; negatives with no keyword: a clock time, a price in euros, children,
+# a floor, a year of birth, minutes, a day of the month, a head count.
+SPANISH_2 = (
+    ("es2-visa-groups", (
+        CallPiece("Es una Visa, eh,", pause=0.8),
+        CallPiece("cuatro cinco cinco seis,", pause=0.8, label="card", entity="pci"),
+        CallPiece("siete ocho nueve cero,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("uno dos tres cuatro,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("cinco seis siete ocho.", label="card", entity="pci", part=True),
+        CallPiece("Vence en agosto del veintiocho.", label="expiry", entity="pci"),
+        CallPiece("Los tres de atrás son dos cero nueve.", label="cvv", entity="pci"),
+    )),
+    ("es2-ssn-phone-dni", (
+        CallPiece("Mi seguro social es cincuenta y uno, veintitrés, cuarenta y cinco, sesenta y siete, ocho.",
+                  label="ssn", entity="ssn"),
+        CallPiece("Mi teléfono es seis uno dos, cinco doble siete, cuatro tres uno.", label="phone", entity="pii"),
+        CallPiece("Y el DNI, siete tres ocho cuatro dos nueve uno cinco.", label="account", entity="pii"),
+    )),
+    ("es2-negatives", (
+        CallPiece("Son las diez y media.", label="time", entity="time"),
+        CallPiece("Cuesta treinta euros.", label="amount", entity="amount"),
+        CallPiece("Tengo dos hijos.", label="amount", entity="amount"),
+        CallPiece("Vivo en el piso cuatro.", label="place", entity="place"),
+        CallPiece("Nací en mil novecientos ochenta.", label="date", entity="date"),
+        CallPiece("Espere cinco minutos, por favor.", label="time", entity="time"),
+        CallPiece("El pedido llegó el día doce.", label="date", entity="date"),
+        CallPiece("Somos veinte en la oficina.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1614,7 +1647,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-30": HELD_OUT_30, "held-out-31": HELD_OUT_31, "held-out-32": HELD_OUT_32,
         "held-out-33": HELD_OUT_33, "held-out-34": HELD_OUT_34,
         "held-out-35": HELD_OUT_35, "held-out-36": HELD_OUT_36,
-        "spanish": SPANISH}
+        "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
 def speak(text: str, voice: str) -> np.ndarray:
