@@ -257,6 +257,9 @@ _HOURS = {**{str(h): h for h in range(1, 13)}, **{w: h for h, w in enumerate(DIG
           "ten": 10, "eleven": 11, "twelve": 12}
 # Words before a day of the month written as an ordinal ("on the 14th", "Friday the 13th").
 _DAY_OF = _WEEKDAYS | {"on", "by"}
+# Spanish words after a clock's hour that say its minutes or that it is sharp ("las diez y media", "la una menos
+# cuarto", "las doce en punto"): :func:`_hora`.
+_HORA_AFTER = frozenset({("y", "media"), ("y", "cuarto"), ("menos", "cuarto"), ("en", "punto")})
 # Words before two hours with "to" between that make them opening hours ("open nine to five").
 _OPEN_FROM = frozenset({"open", "opens", "opened", "from"})
 _CLOCK_BEFORE = _TIME_BEFORE - {"about", "around"} | {"from", "between", "to", "and"}
@@ -816,7 +819,7 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     before = cores[first - 1] if first > 0 else ""
     if n <= 2 and _hour_ending_at(first, run.last, int(run.digits), tokens, cores):  # (as :func:`_hour_said`)
         return True
-    if _day_on(run, tokens, cores):
+    if _day_on(run, tokens, cores) or _hora(run, tokens, cores) or _dia(run, cores):
         return True
     if before in _TIMETABLE and _clock_digits(run.digits) or _timetabled(run, tokens, cores):
         return True
@@ -888,6 +891,24 @@ def _day_on(run: Run, tokens: list[str], cores: list[str]) -> bool:
     before = cores[first - 1] if first > 0 else ""
     return first == run.last and 1 <= int(run.digits) <= 31 and bool(_WRITTEN_ORDINAL.match(tokens[first])) \
         and (before in _DAY_OF or before == "the" and first > 1 and cores[first - 2] in _DAY_OF)
+
+
+def _hora(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is a clock's hour said in Spanish, as "opens at 10." is in English: 1-12 as one number after "las"
+    ("la" before one) that ends its sentence or is followed by its minutes' words (:data:`_HORA_AFTER`): "Nos
+    vemos a las diez.", "Son las once y media." (hours 10-12 were masked as two digits alone)."""
+    first, hour = run.first, int(run.digits)
+    if first == 0 or len(run.digits) > 2 or not 1 <= hour <= 12 or cores[first - 1] != ("la" if hour == 1 else "las"):
+        return False
+    return tokens[run.last].rstrip()[-1:] in ".?!" or tuple(cores[run.last + 1:run.last + 3]) in _HORA_AFTER
+
+
+def _dia(run: Run, cores: list[str]) -> bool:
+    """``run`` is a day of the month said in Spanish after "el día", as "on the 14th." is in English: 1-31 as one
+    number ("La cita es el día quince.", "el día treinta y uno")."""
+    first = run.first
+    return first > 1 and cores[first - 1] in ("día", "dia") and cores[first - 2] == "el" \
+        and len(run.digits) <= 2 and 1 <= int(run.digits) <= 31
 
 
 def _year_in(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int], *, card: bool) -> bool:

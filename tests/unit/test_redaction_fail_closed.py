@@ -277,6 +277,29 @@ def test_spanish_dates_and_amounts_stay_readable(text, kinds):
     assert redacted([text], kinds) == [text]
 
 
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", [
+    # A clock's hour after "las" ("la" for one), as "opens at 10." stays: ending its sentence or with its
+    # minutes, "en punto" or the part of the day after it. (Hours 10-12 were masked: two digits alone.)
+    "Nos vemos a las diez.", "Abrimos a las doce.", "Son las once y media.", "Cierra a las diez de la noche.",
+    "Es la una y cuarto.", "Llego a las diez en punto.", "Salimos a las doce menos cuarto.",
+    # A day of the month after "el día", as "on the 14th." stays.
+    "La cita es el día quince.", "Pagué el día treinta y uno.", "Vuelvo el día doce por la tarde.",
+])
+def test_spanish_hours_and_days_stay_readable(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [
+    # Digits read one by one after "las" or "el día" are no hour and no day; nor is a number in a card's context.
+    ["Nos vemos a las uno dos tres cuatro."], ["Es el día cuatro uno uno uno."],
+    ["Mi número de tarjeta es", "cuatro uno uno uno,", "a las diez."],
+])
+def test_spanish_hours_and_days_fail_closed_where_digits_are_read(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
+
+
 @pytest.mark.parametrize("kinds", [("pci", "ssn"), ("pci",), ("pii",)])
 @pytest.mark.parametrize("texts", [
     # bench.redaction (tiny.en, en-us): "forty one, eleven." after "My card, where is it?" came out
