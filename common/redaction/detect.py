@@ -895,28 +895,31 @@ def _day_on(run: Run, tokens: list[str], cores: list[str]) -> bool:
 
 def _hora(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is a clock's hour said in Spanish, as "opens at 10." is in English: 1-12 as one number after "las"
-    ("la" before one) that ends its sentence or is followed by its minutes' words (:data:`_HORA_AFTER`): "Nos
-    vemos a las diez.", "Son las once y media." (hours 10-12 were masked as two digits alone)."""
+    ("la" before one), not read digit by digit, that ends its sentence or is followed by its minutes' words
+    (:data:`_HORA_AFTER`): "Nos vemos a las diez.", "Son las once y media." (hours 10-12 were masked as two
+    digits alone)."""
     first, hour = run.first, int(run.digits)
-    if first == 0 or len(run.digits) > 2 or not 1 <= hour <= 12 or cores[first - 1] != ("la" if hour == 1 else "las"):
+    if first == 0 or len(run.digits) > 2 or not 1 <= hour <= 12 or cores[first - 1] != ("la" if hour == 1 else "las") \
+            or _digitwise(run, cores):
         return False
     return tokens[run.last].rstrip()[-1:] in ".?!" or tuple(cores[run.last + 1:run.last + 3]) in _HORA_AFTER
 
 
 def _dia(run: Run, cores: list[str]) -> bool:
-    """``run`` is a day of the month said in Spanish after "el día", as "on the 14th." is in English: 1-31 as one
-    number ("La cita es el día quince.", "el día treinta y uno")."""
+    """``run`` is a day of the month said in Spanish after "el día", as "on the 14th." is in English: 1-31 said as one
+    number ("La cita es el día quince.", "el día treinta y uno"; not read digit by digit, "el día uno dos")."""
     first = run.first
     return first > 1 and cores[first - 1] in ("día", "dia") and cores[first - 2] == "el" \
-        and len(run.digits) <= 2 and 1 <= int(run.digits) <= 31
+        and len(run.digits) <= 2 and 1 <= int(run.digits) <= 31 and not _digitwise(run, cores)
 
 
 def _year_in(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int], *, card: bool) -> bool:
-    """``run`` is a year after "in" that a sentence says, a word of its final before "in" ("I opened it in
-    2005."; not a final of "in 2013." alone, tiny.en's for "It expires in March twenty twenty nine."):
+    """``run`` is a year after "in" (Spanish "en") that a sentence says, a word of its final before "in" ("I
+    opened it in 2005.", "Nací en 1980."; not a final of "in 2013." alone, tiny.en's for "It expires in March
+    twenty twenty nine."):
     1900-2019, and later ones unless ``card`` (a session redacting cards: "It fires in 2029." is a card's year)."""
     first = run.first
-    return first > 0 and cores[first - 1] == "in" and _final_of(first, breaks, len(tokens))[0] < first - 1 \
+    return first > 0 and cores[first - 1] in ("in", "en") and _final_of(first, breaks, len(tokens))[0] < first - 1 \
         and bool(re.fullmatch(r"19\d\d|20[01]\d" if card else r"(?:19|20)\d\d", run.digits))
 
 
@@ -1304,9 +1307,12 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
                 and not _spelled_out(run, cores) and not _signed_before_masked(run, spans, tokens, cores)
             plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores) or _day_of_the_month(run, cores)
+                                     or _dia(run, cores)
                                      or _ages_listed(run.first, run.last, tokens, cores)
                                      or _year_in(run, tokens, cores, breaks, card=card)
-                                     or starts[run.first] < run.first - 1 and _hour_said(run, tokens, cores))
+                                     or starts[run.first] < run.first - 1 and (
+                                         _hour_said(run, tokens, cores)
+                                         or _hora(run, tokens, cores)))
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) or said or plain:
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)

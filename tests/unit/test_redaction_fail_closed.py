@@ -285,9 +285,19 @@ def test_spanish_dates_and_amounts_stay_readable(text, kinds):
     "Es la una y cuarto.", "Llego a las diez en punto.", "Salimos a las doce menos cuarto.",
     # A day of the month after "el día", as "on the 14th." stays.
     "La cita es el día quince.", "Pagué el día treinta y uno.", "Vuelvo el día doce por la tarde.",
+    # A year after "en" in a sentence, as after "in" ("I was born in 1980.").
+    "Nací en 1980.", "Nací en mil novecientos ochenta.", "Nos mudamos aquí en dos mil quince.",
 ])
 def test_spanish_hours_and_days_stay_readable(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_spanish_hours_and_days_stay_readable_in_a_passage_no_keyword_holds(kinds):
+    # As "on the 1st of the month" and "opens at 4." do after a number masked with no keyword.
+    out = redacted(["Es el cuatro cuatro uno uno, dos nueve.", "La cita es el día quince, nos vemos a las diez."],
+                   kinds)
+    assert out[1] == "La cita es el día quince, nos vemos a las diez." and "[" in out[0], out
 
 
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
