@@ -157,6 +157,9 @@ _LOOSE_CLOCK = frozenset(_CLOCK | {"o'clock", "oclock"})
 # An hour, with its minutes or not, as the recogniser writes one before am/pm: 10, 3:30, 3.30, 330.
 _HOUR = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?[.,]?$")
 _CARD_PIECES = ("CREDIT_CARD", "CREDIT_CARD_EXPIRATION", "CVV")
+# Words between a duration's unit and a number after it that join the two, in a passage ("for 4 months on 28"):
+# the duration is a piece of the number misheard (:func:`_unit_joined`).
+_JOINING = frozenset({"on", "of", "in"})
 # Words a recogniser puts between a number and a digit of it it wrote apart ("for the 11").
 _FILLERS = frozenset({"the", "a", "and", "uh", "um", "then"})
 # The entities that are a number (a digit's word beside one is one of its digits).
@@ -1235,6 +1238,16 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     announced = {run.first for run in found if run.first > 1 and cores[run.first - 2] in ("number", "numbers")
                  and _announces(cores, run.first - 1) and not _named_by(run, cores)}
     loose |= announced
+    # (Nor a quantity whose unit one word of _JOINING ties to a number after it: "It's a Pion for 4 months on 28." for
+    # "It expires the fourth month of twenty eight.", after the card's read-back, base in packs over mu-law,
+    # held-out-36; nor a day of the month right after a digit's word or homophone, no article between, with its
+    # month: "Tonight, and then for 4th of January." for "two nine, and then four four seven oh.", an SSN's rest,
+    # base live, held-out-36. "on the 4th of January" and "for 4 months on my account" stay.)
+    loose |= {run.first for run in found if _unit_joined(run, found, tokens, cores)}
+    led = {run.first for run in found if _day_after_a_digit(run, tokens, cores)}
+    loose |= led
+    led_months = {j for run in found if run.first in led for j in range(run.last + 1, min(n, run.last + 3))
+                  if cores[j] in _MONTHS}
     card = "pci" in kinds
     # (Nor a date with its day and a year before 2020 said alone, a word before it at most: read after a secret it is
     # an answer, a birth's, its keyword often lost: "November 3, 1672." after "So shall we do one four dash six six
@@ -1245,7 +1258,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card) and not _spelled_out(run, cores)} \
         - set(expiries) - loose - set(born) | {
         i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3} - set(expiries.values()) \
-        - {i for first, start in born.items() for i in range(start, first)}
+        - {i for first, start in born.items() for i in range(start, first)} - led_months
     # ... and so does the sentence that says it ("The call won on March 3, 1024.": "won" is a word there).
     stops |= {starts[i] for i in stops}
 
@@ -1340,7 +1353,8 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 if i > 0 and _names(cores, i - 1) or starts[i] < i - 1 and _hour_ending_at(i, i, digit, tokens, cores) \
                         or _age_word(i, digit, tokens, cores):
                     continue
-            amount_after = [run for run in found if run.first == i + 1 and _clearly_no_secret(run, tokens, cores, card=card)]
+            amount_after = [run for run in found if run.first == i + 1 and not taken[run.first]
+                            and _clearly_no_secret(run, tokens, cores, card=card)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
                 continue
             _mask(spans, taken, i, i, _named(passage[i] or "NUMBER", kinds))
@@ -1361,6 +1375,25 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 _mask(spans, taken, i, i + 1, _named(passage[i] or "NUMBER", kinds))
                 changed = True
     return left
+
+
+def _unit_joined(run: Run, found: list[Run], tokens: list[str], cores: list[str]) -> bool:
+    """``run``'s unit, a duration's (:data:`_DURATIONS`, one or many), is followed by one word of :data:`_JOINING`
+    and another number, no punctuation between ("for 4 months on 28"): in a passage, a piece of the number
+    misheard as a quantity (not an amount: "I paid 25 dollars at 3:30")."""
+    unit = run.last + 1
+    return unit + 2 < len(cores) and (cores[unit] in _DURATIONS or cores[unit] + "s" in _DURATIONS) \
+        and cores[unit + 1] in _JOINING \
+        and any(other.first == unit + 2 for other in found) \
+        and not any(t.rstrip()[-1:] in _STOPS for t in tokens[run.last:unit + 2])
+
+
+def _day_after_a_digit(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is a day written as an ordinal ("4th") right after a digit's word or homophone, no article and no
+    punctuation between ("for 4th of January"): in a passage, a digit read, not a date of the call."""
+    first = run.first
+    return first == run.last and first > 0 and bool(_WRITTEN_ORDINAL.match(tokens[first])) \
+        and _says_a_digit(cores[first - 1]) and tokens[first - 1].rstrip()[-1:] not in _STOPS
 
 
 def _signed_before_masked(run: Run, spans: list[Span], tokens: list[str], cores: list[str]) -> bool:
