@@ -1633,6 +1633,38 @@ SPANISH_2 = (
         CallPiece("Somos veinte en la oficina.", label="amount", entity="amount"),
     )),
 )
+# A thirty-seventh held-out part (``bench.redaction --set held-out-37``), written on 2026-11-28 at the end of a
+# session, after its rules, to be scored once by the next session before any of that session's rules are scored
+# on it, with voices none of the other parts used (en-us+Lee, en-gb-scotland+Hugo, en-029+linda): a Visa read in
+# groups with "and" between them and a correction mid-group; the card's last four after the agent asks for
+# them; an SSN read with "dash"; a date of birth said with an ordinal; a code texted to the caller; negatives
+# with no keyword: pets, half past four, a weight in pounds, the second light, seven days a week, a price with
+# "a hundred and", a year, the third time today.
+HELD_OUT_37 = (
+    ("h37-visa-and-correction", (
+        CallPiece("Four seven one six, and,", pause=0.8, label="card", entity="pci"),
+        CallPiece("sorry, four seven one seven, and two two oh eight,", pause=0.8, label="card", entity="pci",
+                  part=True),
+        CallPiece("and five five three nine, and six six oh one.", label="card", entity="pci", part=True),
+        CallPiece("And the last four of the card again?"),
+        CallPiece("Ends in six six oh one.", label="card", entity="pci"),
+    )),
+    ("h37-ssn-dash-dob-texted-code", (
+        CallPiece("Five five five dash four four dash one two one two.", label="ssn", entity="ssn"),
+        CallPiece("I was born March third, nineteen eighty one.", label="dob", entity="pii"),
+        CallPiece("The code they texted me is four eight two, one nine five.", label="account", entity="pii"),
+    )),
+    ("h37-negatives", (
+        CallPiece("I've got two dogs and three cats.", label="amount", entity="amount"),
+        CallPiece("The meeting's at half past four.", label="time", entity="time"),
+        CallPiece("It weighs about sixty pounds.", label="amount", entity="amount"),
+        CallPiece("Turn left at the second light.", label="place", entity="place"),
+        CallPiece("We're open seven days a week.", label="time", entity="time"),
+        CallPiece("That's a hundred and twenty dollars.", label="amount", entity="amount"),
+        CallPiece("It happened back in nineteen ninety nine.", label="date", entity="date"),
+        CallPiece("I'm calling for the third time today.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1647,6 +1679,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-30": HELD_OUT_30, "held-out-31": HELD_OUT_31, "held-out-32": HELD_OUT_32,
         "held-out-33": HELD_OUT_33, "held-out-34": HELD_OUT_34,
         "held-out-35": HELD_OUT_35, "held-out-36": HELD_OUT_36,
+        "held-out-37": HELD_OUT_37,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
