@@ -899,8 +899,8 @@ def _day_on(run: Run, tokens: list[str], cores: list[str]) -> bool:
 def _hora(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is a clock's hour said in Spanish, as "opens at 10." is in English: 1-12 as one number after "las"
     ("la" before one), not read digit by digit, that ends its sentence or is followed by its minutes' words
-    (:data:`_HORA_AFTER`): "Nos vemos a las diez.", "Son las once y media." (hours 10-12 were masked as two
-    digits alone)."""
+    (:data:`_HORA_AFTER`): "Nos vemos a las diez.", "Son las once y media." (else hours 10-12, two digits alone,
+    are masked)."""
     first, hour = run.first, int(run.digits)
     if first == 0 or len(run.digits) > 2 or not 1 <= hour <= 12 or cores[first - 1] != ("la" if hour == 1 else "las") \
             or _digitwise(run, cores):
@@ -1353,6 +1353,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 if i > 0 and _names(cores, i - 1) or starts[i] < i - 1 and _hour_ending_at(i, i, digit, tokens, cores) \
                         or _age_word(i, digit, tokens, cores):
                     continue
+            # (An amount masked already is none: its homophone goes with it, "for [NUMBER_2] of January".)
             amount_after = [run for run in found if run.first == i + 1 and not taken[run.first]
                             and _clearly_no_secret(run, tokens, cores, card=card)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
