@@ -912,8 +912,12 @@ def _dia(run: Run, cores: list[str]) -> bool:
     """``run`` is a day of the month said in Spanish after "el día", as "on the 14th." is in English: 1-31 said as one
     number ("La cita es el día quince.", "el día treinta y uno"; not read digit by digit, "el día uno dos")."""
     first = run.first
-    return first > 1 and cores[first - 1] in ("día", "dia") and cores[first - 2] == "el" \
-        and len(run.digits) <= 2 and 1 <= int(run.digits) <= 31 and not _digitwise(run, cores)
+    return first > 1 and cores[first - 1] in ("día", "dia") and cores[first - 2] == "el" and _day_number(run, cores)
+
+
+def _day_number(run: Run, cores: list[str]) -> bool:
+    """``run`` may be a day of the month: 1-31 said as one number, not read digit by digit."""
+    return len(run.digits) <= 2 and 1 <= int(run.digits) <= 31 and not _digitwise(run, cores)
 
 
 def _year_in(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int], *, card: bool) -> bool:
@@ -1157,8 +1161,8 @@ def _day_of_the_month(run: Run, cores: list[str]) -> bool:
     """``run`` is a day (1-31, one number) before "of the month" or "of every month" ("Rent is due on the 1st of the
     month.", held-out-24: masked in the passage a false mask before it opened)."""
     after = cores[run.last + 1:run.last + 4]
-    return len(run.digits) <= 2 and 1 <= int(run.digits) <= 31 and not _digitwise(run, cores) \
-        and after[:1] == ["of"] and after[1:2] in (["the"], ["every"], ["each"]) and after[2:] == ["month"]
+    return _day_number(run, cores) and after[:1] == ["of"] and after[1:2] in (["the"], ["every"], ["each"]) \
+        and after[2:] == ["month"]
 
 
 def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
@@ -1244,10 +1248,9 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     # month: "Tonight, and then for 4th of January." for "two nine, and then four four seven oh.", an SSN's rest,
     # base live, held-out-36. "on the 4th of January" and "for 4 months on my account" stay.)
     loose |= {run.first for run in found if _unit_joined(run, found, tokens, cores)}
-    led = {run.first for run in found if _day_after_a_digit(run, tokens, cores)}
-    loose |= led
-    led_months = {j for run in found if run.first in led for j in range(run.last + 1, min(n, run.last + 3))
-                  if cores[j] in _MONTHS}
+    led = [run for run in found if _day_after_a_digit(run, tokens, cores)]
+    loose |= {run.first for run in led}
+    led_months = {j for run in led for j in range(run.last + 1, min(n, run.last + 3)) if cores[j] in _MONTHS}
     card = "pci" in kinds
     # (Nor a date with its day and a year before 2020 said alone, a word before it at most: read after a secret it is
     # an answer, a birth's, its keyword often lost: "November 3, 1672." after "So shall we do one four dash six six
