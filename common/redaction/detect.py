@@ -561,6 +561,16 @@ def _homophones_before(masked: list[Span], spans: list[Span], taken: list[bool],
                 _mask(spans, taken, j, j, span.entity)
 
 
+def _pause(token: str) -> bool:
+    """``token`` ends with punctuation (:data:`_STOPS`): the recogniser heard a pause after it."""
+    return token.rstrip()[-1:] in _STOPS
+
+
+def _phrase_ends(i: int, tokens: list[str], breaks: frozenset[int]) -> bool:
+    """Token ``i`` ends its phrase: a pause after it (:func:`_pause`), or its final ends there."""
+    return _pause(tokens[i]) or i + 1 == len(tokens) or i + 1 in breaks
+
+
 def _mask(spans: list[Span], taken: list[bool], first: int, last: int, entity: str) -> None:
     """Mask tokens ``first`` to ``last`` as ``entity``: their span, and each of them taken."""
     spans.append(Span(first, last, entity))
@@ -703,7 +713,7 @@ def _deal(run: Run, tokens: list[str]) -> bool:
     said = [core(t) for t in tokens[run.first:run.last + 1]]
     return len(said) == 3 and said[1] == "for" and all(w in DIGIT_NAMES or len(w) == 1 and w.isdigit()
                                                        for w in (said[0], said[2])) \
-        and run.last + 1 < len(tokens) and tokens[run.last].rstrip()[-1:] not in _STOPS \
+        and run.last + 1 < len(tokens) and not _pause(tokens[run.last]) \
         and core(tokens[run.last + 1]) in _DEALS
 
 
@@ -737,7 +747,7 @@ def _years_heard(run: Run, tokens: list[str], cores: list[str]) -> bool:
     is masked; "for 20 years", "20 years ago", "over the last 20 years", "give me 30 seconds" stay."""
     after = run.last + 1
     if run.digits not in ("20", "30") or after >= len(cores) or cores[after] not in _YEARS_OR_SECONDS \
-            or tokens[after].rstrip()[-1:] not in ".?!" or tokens[run.last].rstrip()[-1:] in _STOPS:
+            or tokens[after].rstrip()[-1:] not in ".?!" or _pause(tokens[run.last]):
         return False
     before = cores[run.first - 1] if run.first > 0 else ""
     if before == "last":
@@ -964,7 +974,7 @@ def _speed(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int]
     road = k + 2 if cores[k + 1:k + 2] in (["the"], ["a"]) else k + 1
     # One phrase from the verb to the road: no punctuation and no final's end between.
     return road < len(cores) and cores[road] in _ROADS and not any(
-        tokens[m].rstrip()[-1:] in _STOPS or m + 1 in breaks for m in range(j, road))
+        _pause(tokens[m]) or m + 1 in breaks for m in range(j, road))
 
 
 # What a rating is out of ("eight out of ten").
@@ -979,7 +989,7 @@ def _rated(run: Run, tokens: list[str], cores: list[str]) -> bool:
         return True
     return run.digits in ("5", "10", "100") and first >= 3 and cores[first - 2:first] == ["out", "of"] \
         and len(_said_alone(tokens[first - 3:first - 2], cores[first - 3:first - 2])) in (1, 2) \
-        and tokens[first - 3].rstrip()[-1:] not in _STOPS
+        and not _pause(tokens[first - 3])
 
 
 def _starred(first: int, last: int, tokens: list[str], cores: list[str]) -> bool:
@@ -987,7 +997,7 @@ def _starred(first: int, last: int, tokens: list[str], cores: list[str]) -> bool
     held-out-30: masked in its own words); no secret's digits are read so."""
     written = "".join(tokens[first:last + 1]).rstrip(".?!,").lower()
     if not (written in DIGIT_NAMES[1:6] or re.fullmatch(r"[1-5](?:\.5)?", written)) \
-            or tokens[last].rstrip()[-1:] in _STOPS:
+            or _pause(tokens[last]):
         return False
     after = cores[last + 1:last + 5]
     return after[:1] in (["star"], ["stars"]) or after[:3] == ["and", "a", "half"] and after[3:] in (["star"], ["stars"])
@@ -996,7 +1006,7 @@ def _starred(first: int, last: int, tokens: list[str], cores: list[str]) -> bool
 def _out_of(last: int, tokens: list[str], cores: list[str]) -> bool:
     """Token ``last`` (a number's last) is followed by "out of" and 5, 10 or 100, which no number goes on after."""
     return cores[last + 1:last + 3] == ["out", "of"] and cores[last + 3:last + 4] != [] \
-        and cores[last + 3] in _RATED_OUT_OF and tokens[last].rstrip()[-1:] not in _STOPS \
+        and cores[last + 3] in _RATED_OUT_OF and not _pause(tokens[last]) \
         and not any(numeric(tokens[last + 3:last + 5])[1:])
 
 
@@ -1058,7 +1068,7 @@ def _read_in_groups(run: Run, tokens: list[str], cores: list[str], breaks: froze
     phrases: list[list[int]] = [[]]
     for i in range(first, end):
         phrases[-1].append(i)
-        if tokens[i].rstrip()[-1:] in _STOPS and i + 1 < end:
+        if _pause(tokens[i]) and i + 1 < end:
             phrases.append([])
     with_number = sum(any(any(ch.isdigit() for ch in tokens[i]) or cores[i] in DIGIT_SPELLINGS for i in phrase)
                       for phrase in phrases)
@@ -1133,7 +1143,7 @@ def _timetabled(run: Run, tokens: list[str], cores: list[str]) -> bool:
     :func:`_said_plainly` refuses them first)."""
     first, last = run.first, run.last
     return first > 0 and cores[first - 1] == "the" and _clock_digits(run.digits) \
-        and cores[last + 1:last + 2] != [] and cores[last + 1] in _TIMED and tokens[last].rstrip()[-1:] not in _STOPS
+        and cores[last + 1:last + 2] != [] and cores[last + 1] in _TIMED and not _pause(tokens[last])
 
 
 def _clock_digits(digits: str) -> bool:
@@ -1284,7 +1294,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 if j in breaks:
                     break
                 passage[j] = passage[j] or "NUMBER"
-                if tokens[j].rstrip()[-1:] in _STOPS:
+                if _pause(tokens[j]):
                     break
     opened_by: set[Span] = set()
     changed = True
@@ -1306,11 +1316,11 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
         for run in found:
             # (A day glued to a masked number is a piece of it: "November 7th [to]" for "oh seven seven two".)
             glued = any(s.first == run.last + 1 and s.entity in NUMBER_SPANS for s in spans) \
-                and tokens[run.last].rstrip()[-1:] not in _STOPS
+                and not _pause(tokens[run.last])
             # (So is a number whose unit a masked number follows, no pause between: "3 minutes [NUMBER_1],"
             # for "three four, two six one ...", base over mu-law, held-out-13.)
             unit_glued = run.last + 2 < n and cores[run.last + 1] in _UNITS \
-                and not any(t.rstrip()[-1:] in _STOPS for t in tokens[run.last:run.last + 2]) \
+                and not any(_pause(t) for t in tokens[run.last:run.last + 2]) \
                 and any(s.first == run.last + 2 and s.entity in NUMBER_SPANS for s in spans)
             keyword = before[run.first].secret_keyed
             # What the words say it is (a unit, a date, a price...), or a distance, an age or a year after "in" where
@@ -1389,7 +1399,7 @@ def _unit_joined(run: Run, found: list[Run], tokens: list[str], cores: list[str]
     return unit + 2 < len(cores) and (cores[unit] in _DURATIONS or cores[unit] + "s" in _DURATIONS) \
         and cores[unit + 1] in _JOINING \
         and any(other.first == unit + 2 for other in found) \
-        and not any(t.rstrip()[-1:] in _STOPS for t in tokens[run.last:unit + 2])
+        and not any(_pause(t) for t in tokens[run.last:unit + 2])
 
 
 def _day_after_a_digit(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -1397,7 +1407,7 @@ def _day_after_a_digit(run: Run, tokens: list[str], cores: list[str]) -> bool:
     punctuation between ("for 4th of January"): in a passage, a digit read, not a date of the call."""
     first = run.first
     return first == run.last and first > 0 and bool(_WRITTEN_ORDINAL.match(tokens[first])) \
-        and _says_a_digit(cores[first - 1]) and tokens[first - 1].rstrip()[-1:] not in _STOPS
+        and _says_a_digit(cores[first - 1]) and not _pause(tokens[first - 1])
 
 
 def _signed_before_masked(run: Run, spans: list[Span], tokens: list[str], cores: list[str]) -> bool:
@@ -1430,7 +1440,7 @@ def _duration_ends_phrase(unit: int, tokens: list[str], cores: list[str], breaks
     that goes on, "three days ago", stays; so does one written in digits, "It took 7 minutes.", as the recogniser
     writes a duration it heard as one.)"""
     return unit < len(cores) and cores[unit] in _DURATIONS \
-        and (tokens[unit].rstrip()[-1:] in _STOPS or unit + 1 == len(tokens) or unit + 1 in breaks)
+        and _phrase_ends(unit, tokens, breaks)
 
 
 def _spelled_out(run: Run, cores: list[str]) -> bool:
@@ -1454,7 +1464,7 @@ def _repeats_a_digit(word: str) -> bool:
 
 def _runs_on(token: str) -> bool:
     """``token`` ends with no punctuation or a comma: what comes after it is in its phrase."""
-    return token.rstrip()[-1:] not in _STOPS or token.rstrip()[-1:] == ","
+    return not _pause(token) or token.rstrip()[-1:] == ","
 
 
 def _measured(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -1462,10 +1472,10 @@ def _measured(run: Run, tokens: list[str], cores: list[str]) -> bool:
     sentence ("200 miles", "40 kilos"); a unit in the singular after more than one only before its noun
     ("a 5 mile run"): "The maximum 6.1 mile." is base's for "The CVV is six one nine." (held-out-9)."""
     after = run.last + 1
-    if after >= len(cores) or cores[after] not in _MEASURES or tokens[run.last].rstrip()[-1:] in _STOPS:
+    if after >= len(cores) or cores[after] not in _MEASURES or _pause(tokens[run.last]):
         return False
     singular = cores[after] not in _NUMBERLESS_MEASURES and not cores[after].endswith("s")
-    return not singular or run.digits == "1" or after + 1 < len(cores) and tokens[after].rstrip()[-1:] not in _STOPS
+    return not singular or run.digits == "1" or after + 1 < len(cores) and not _pause(tokens[after])
 
 
 def _says_a_digit(word: str) -> bool:
@@ -1613,7 +1623,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         if cores[i] == "i'm" and not taken[i] and (cores[i - 1] in _FOUR_GLUED or cores[i - 1] in DIGIT_SPELLINGS
                                                     or i - 1 in in_runs) and (
                 cores[i + 1] in DIGIT_SPELLINGS or i + 1 in in_runs) and not any(
-                (tokens[k].rstrip()[-1:] in _STOPS and not (k == i - 1 and k in in_runs and tokens[k].rstrip()[-1:] == ","))
+                (_pause(tokens[k]) and not (k == i - 1 and k in in_runs and tokens[k].rstrip()[-1:] == ","))
                 or k + 1 in breaks for k in (i - 1, i)):
             first, last = (i - 1, i + 1) if not taken[i - 1] else (i, i + 1)
             last = last if not taken[last] else i
@@ -1630,7 +1640,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                 and not any(taken[i:i + 3]) and not in_runs & {i, i + 1, i + 2} \
                 and cores[i + 3:i + 4] != ["of"] and not (cores[i + 3:i + 4] == ["o'clock"] and tokens[i + 2][-1:].isalpha()) \
                 and not _STREET & set(cores[i + 3:i + 7]) and not any(
-                    tokens[k].rstrip()[-1:] in _STOPS or k + 1 in breaks for k in (i, i + 1)):
+                    _pause(tokens[k]) or k + 1 in breaks for k in (i, i + 1)):
             entity = _sensitive(kinds, before[i], keyword_at, i, i + 2, ahead=False) or "NUMBER"
             _mask(spans, taken, i, i + 2, _named(entity, kinds))
             masked = True
@@ -1641,7 +1651,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         # (Where cards are redacted, a determiner makes no quantity of a digit's word that ends its phrase
         # after "through" or "until" in its sentence: "It's gone through all four, only one." for "It's good
         # thru oh four thirty one.", tiny.en over mu-law, is an expiry; "all four of them" is a quantity.)
-        expiry = "pci" in kinds and (tokens[i].rstrip()[-1:] in _STOPS or i + 1 == len(tokens) or i + 1 in breaks) \
+        expiry = "pci" in kinds and _phrase_ends(i, tokens, breaks) \
             and _until_before(i, tokens, cores, breaks)
         if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
                 or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
@@ -1665,10 +1675,10 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     while i < len(cores):
         j = i
         if cores[i] == "free" and cores[i + 1:i + 2] in (["for"], ["free"]) and cores[i + 2:i + 3] != ["all"] \
-                and not taken[i] and i not in in_runs and tokens[i].rstrip()[-1:] not in _STOPS:
+                and not taken[i] and i not in in_runs and not _pause(tokens[i]):
             j = i + 1 if cores[i + 1] == "for" else i + 2
         while j < len(cores) and cores[j] in _PAIRED_HOMOPHONES and not taken[j] and j not in in_runs \
-                and (j == i or tokens[j - 1].rstrip()[-1:] not in _STOPS and j not in breaks):
+                and (j == i or not _pause(tokens[j - 1]) and j not in breaks):
             j += 1
         if j - i >= 2:
             entity = _sensitive(kinds, before[i], keyword_at, i, j - 1, ahead=False) or "NUMBER"
@@ -1681,7 +1691,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         for n, span in enumerate(spans):
             k = span.last + 1
             if span.entity in NUMBER_SPANS and k < len(cores) and cores[k] in ("double", "triple") and not taken[k] \
-                    and tokens[span.last].rstrip()[-1:] not in _STOPS and k not in breaks:
+                    and not _pause(tokens[span.last]) and k not in breaks:
                 spans[n] = Span(span.first, k, span.entity)
                 taken[k] = True
     return masked
@@ -1744,7 +1754,7 @@ def _dialled(spans: list[Span], taken: list[bool], tokens: list[str], cores: lis
             if j in breaks:
                 break
             phrase.append(j)
-            if tokens[j].rstrip()[-1:] in _STOPS:
+            if _pause(tokens[j]):
                 break
         if phrase and _round_the_clock(phrase[0], phrase[-1], tokens):
             continue  # ("You can reach us twenty four seven.": :func:`_idiom`)
@@ -1778,7 +1788,7 @@ def _said_again(spans: list[Span], taken: list[bool], tokens: list[str], cores: 
         # (Twice is enough right after a digit's word: "one payment payment", "our two Nero Nero-Ein" for
         # "... one seven seven", "... two zero zero nine", base over mu-law.)
         first = i - 1 if j - i == 2 and i > 0 and cores[i - 1] in _DIGIT_WORDS and not taken[i - 1] \
-            and i - 1 not in breaks and tokens[i - 1].rstrip()[-1:] not in _STOPS else i
+            and i - 1 not in breaks and not _pause(tokens[i - 1]) else i
         if (j - i >= 3 or first < i) and _repeats_a_digit(cores[i]) and not any(taken[first:j]) \
                 and not in_runs & set(range(i, j)):
             entity = _sensitive(kinds, before[first], keyword_at, first, j - 1, ahead=False) or "NUMBER"
@@ -1916,7 +1926,7 @@ def _unit_misheard(spans: list[Span], taken: list[bool], found: list[Run], token
         unit = run.last + 1
         if len(run.digits) != 1 or any(taken[run.first:unit + 1]) or unit + 1 >= len(tokens) \
                 or not (before[run.first].ssn or before[run.first].card) or cores[unit] not in _UNITS \
-                or any(tokens[i].rstrip()[-1:] in _STOPS for i in (run.last, unit)):
+                or any(_pause(tokens[i]) for i in (run.last, unit)):
             continue
         for n, span in enumerate(spans):
             if span.first == unit + 1 and span.entity in NUMBER_SPANS:
@@ -2147,9 +2157,9 @@ def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
     misheard = verb > 1 and tokens[verb - 2].endswith(",") and cores[verb - 2].isdigit() \
         or bool(_POINT_ZERO.search("".join(tokens[first:run.last + 1])))
     return verb > 0 and cores[verb - 1] in _AMOUNT_BEFORE and not misheard \
-        and not any(t.rstrip()[-1:] in _STOPS for t in tokens[verb - 1:first]) \
+        and not any(_pause(t) for t in tokens[verb - 1:first]) \
         or first > 1 and (_noun_is(first, cores, _PRICE_NOUNS) or cores[first - 2:first] == ["total", "of"]) \
-        and not any(t.rstrip()[-1:] in _STOPS for t in tokens[first - 2:first]) \
+        and not any(_pause(t) for t in tokens[first - 2:first]) \
         or _came_to(run, tokens, cores)
 
 
@@ -2165,7 +2175,7 @@ def _came_to(run: Run, tokens: list[str], cores: list[str]) -> bool:
     i = run.first + 1 if cores[run.first] == "to" and run.first < run.last else run.first
     if i > 0 and cores[i - 1] in ("about", "around"):
         i -= 1
-    if i < 2 or cores[i - 1] != "to" or any(t.rstrip()[-1:] in _STOPS for t in tokens[i - 2:i]):
+    if i < 2 or cores[i - 1] != "to" or any(_pause(t) for t in tokens[i - 2:i]):
         return False
     return cores[i - 2] in _TOTAL_VERBS or cores[i - 2] == "up" and i > 2 and cores[i - 3] in ("adds", "added")
 
