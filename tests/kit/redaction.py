@@ -1665,6 +1665,39 @@ HELD_OUT_37 = (
         CallPiece("I'm calling for the third time today.", label="amount", entity="amount"),
     )),
 )
+# A thirty-eighth held-out part (``bench.redaction --set held-out-38``), written on 2026-11-28 at the start of a
+# session, before its rules, to be scored once at that session's end, with voices none of the other parts used
+# (en-us-nyc+edward, en-gb-x-gbclan+steph, en-gb+john): an American Express read 4-6-5 and its four-digit code
+# on the front; an expiry with "slash"; an SSN spread over three utterances with "hold on"; a phone number whose
+# area code comes alone; a date of birth day-first; a bank's routing number; negatives with no keyword: years as
+# a customer, a closing time, a flight's day, a price a month with no currency, a room, a floor, minutes, a road.
+HELD_OUT_38 = (
+    ("h38-amex-front-code", (
+        CallPiece("It's an American Express, three seven one four,", pause=0.8, label="card", entity="pci"),
+        CallPiece("four nine six two one eight, three one oh oh five.", label="card", entity="pci", part=True),
+        CallPiece("The four digits on the front are two two five one.", label="cvv", entity="pci"),
+        CallPiece("Expiry is oh nine slash twenty nine.", label="expiry", entity="pci"),
+    )),
+    ("h38-ssn-three-utterances-area-code", (
+        CallPiece("My social, hold on, it's three oh", pause=0.8, label="ssn", entity="ssn"),
+        CallPiece("two, one four,", pause=0.8, label="ssn", entity="ssn", part=True),
+        CallPiece("seven two two nine.", label="ssn", entity="ssn", part=True),
+        CallPiece("Area code four one five,", pause=0.8, label="phone", entity="pii"),
+        CallPiece("then eight six two, oh nine nine one.", label="phone", entity="pii", part=True),
+        CallPiece("Date of birth is the twelfth of June, nineteen seventy four.", label="dob", entity="pii"),
+        CallPiece("The routing number is oh two one, oh oh oh, oh two one.", label="account", entity="pii"),
+    )),
+    ("h38-negatives", (
+        CallPiece("I've been with you for twelve years.", label="date", entity="date"),
+        CallPiece("The store closes at nine thirty.", label="time", entity="time"),
+        CallPiece("My flight is on the twenty second.", label="date", entity="date"),
+        CallPiece("It's forty nine ninety nine a month.", label="amount", entity="amount"),
+        CallPiece("We stayed in room two oh four.", label="place", entity="place"),
+        CallPiece("I'm on the fifth floor.", label="place", entity="place"),
+        CallPiece("Give me two minutes.", label="time", entity="time"),
+        CallPiece("It's just off route sixty six.", label="place", entity="place"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1679,7 +1712,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-30": HELD_OUT_30, "held-out-31": HELD_OUT_31, "held-out-32": HELD_OUT_32,
         "held-out-33": HELD_OUT_33, "held-out-34": HELD_OUT_34,
         "held-out-35": HELD_OUT_35, "held-out-36": HELD_OUT_36,
-        "held-out-37": HELD_OUT_37,
+        "held-out-37": HELD_OUT_37, "held-out-38": HELD_OUT_38,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
