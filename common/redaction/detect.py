@@ -1265,9 +1265,12 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     # (Nor a date with its day and a year before 2020 said alone, a word before it at most: read after a secret it is
     # an answer, a birth's, its keyword often lost: "November 3, 1672." after "So shall we do one four dash six six
     # dash or three nine eight?", tiny.en over mu-law for an SSN and "Date of birth oh three, fifteen, seventy two.",
-    # held-out-24. A sentence that goes on before it says the caller has moved on: "The call won on March 3, 1024.")
+    # held-out-24. A sentence that goes on before it says the caller has moved on: "The call won on March 3, 1024.";
+    # "was on" before it is "was born" heard without its "b": "was on March 3rd, 1988 at 1 The" for "I was born March
+    # third, nineteen eighty one.", after an SSN, base in packs, held-out-37.)
     born = {run.first: start for run in found
-            if (start := _dated_in_full(run, tokens, cores)) is not None and start - starts[start] <= 1}
+            if (start := _dated_in_full(run, tokens, cores)) is not None
+            and (start - starts[start] <= 1 or cores[start - 2:start] in (["was", "on"], ["were", "on"]))}
     stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card) and not _spelled_out(run, cores)} \
         - set(expiries) - loose - set(born) | {
         i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3} - set(expiries.values()) \
@@ -2153,8 +2156,12 @@ def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
     verb = first - 1 if first > 1 and cores[first - 1] in _WHOM and cores[first - 2] in _AMOUNT_BEFORE else first
     # (Nor such a word right after a group and its comma: "My number 414, total 993", tiny.en in packs for "...
     # four one four, two nine nine three", held-out-11, is a digit misheard between the groups; nor before a
-    # number written with ".0", as no price is: "and total 9.0." for "... two two nine oh.", held-out-23.)
+    # number written with ".0", as no price is: "and total 9.0." for "... two two nine oh.", held-out-23.
+    # Nor after a group of 3 digits or more and "and": "4-7-1-7 and total 8 and" for "four seven one seven, and
+    # two two oh eight,", base in packs, held-out-37.)
     misheard = verb > 1 and tokens[verb - 2].endswith(",") and cores[verb - 2].isdigit() \
+        or verb > 2 and cores[verb - 2] == "and" and (group := cores[verb - 3].replace("-", "")).isdigit() \
+        and len(group) >= 3 \
         or bool(_POINT_ZERO.search("".join(tokens[first:run.last + 1])))
     return verb > 0 and cores[verb - 1] in _AMOUNT_BEFORE and not misheard \
         and not any(_pause(t) for t in tokens[verb - 1:first]) \

@@ -2297,3 +2297,35 @@ def test_a_duration_with_no_masked_number_after_it_stays(kinds):
     out = redacted(["My card is 4111 1111.", "I have had it for 4 months on my account."], kinds)
     assert out[1] == "I have had it for 4 months on my account.", out
 
+
+
+# Held-out-37's leaks, scored once with the rules before them (2026-11-28).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+def test_a_date_of_birth_whose_born_was_heard_as_on_is_masked(kinds):
+    # (held-out-37, scored once: "was on March 3rd, 1988 at 1 The" for "I was born March third, nineteen eighty
+    # one.", after the SSN "5 5 5 dash 4 dash 1 2 1 2 I", base in packs)
+    out = redacted(["5 5 5 dash 4 dash 1 2 1 2 I", "was on March 3rd, 1988 at 1 The"], kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["It was on March 3rd, 2024."], ["So shall we do 214 66 0398?", "It was on March 3rd."],
+                                   ["So shall we do 214 66 0398?", "It was on March 3rd, 2024."],
+                                   ["We moved here on March 3, 1998."]])
+def test_a_date_on_which_something_was_stays(texts, kinds):
+    # (a date of the call's matters after "was on", or no year, or no passage: the caller moved on)
+    assert redacted(texts, kinds)[-1] == texts[-1]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+def test_total_after_a_group_and_and_is_a_misheard_two_two(kinds):
+    # (held-out-37, scored once: "4-7-1-7 and total 8 and" for "four seven one seven, and two two oh eight,", a
+    # Visa read in groups with "and" between them after a correction, base in packs)
+    out = redacted(["4-7-1-6 and sorry", "4-7-1-7 and total 8 and", "5-5-9 and 6-6-1 and"], kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["The fee was 10 and total 60.", "I paid the bill and total 60 is fine."])
+def test_a_total_after_no_group_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
