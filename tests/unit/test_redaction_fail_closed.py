@@ -2329,3 +2329,31 @@ def test_total_after_a_group_and_and_is_a_misheard_two_two(kinds):
 @pytest.mark.parametrize("text", ["The fee was 10 and total 60.", "I paid the bill and total 60 is fine."])
 def test_a_total_after_no_group_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# Held-out-37's costs (its decodes, scored once, then read as any seen part's).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["I got two mods and three cards.", "the meeting at half past four."],
+                                   ["My card is 4111 1111.", "I get home at quarter past six."]])
+def test_an_hour_after_quarter_or_half_past_stays_in_a_cards_context(texts, kinds):
+    # (held-out-37: "The meeting's at half past four." after "I've got two dogs and three cats." heard as "... three
+    # cards.", base live: the hour masked as a card's stray digit)
+    assert redacted(texts, kinds)[-1] == texts[-1]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["That's 100 and 20 dollars.", "That's 100 and $20.", "plus 100 and 20 dollars.",
+                                  "It came to 300 and 50 pounds."])
+def test_a_hundred_and_its_tens_before_a_unit_are_one_amount(text, kinds):
+    # (held-out-37: "That's a hundred and twenty dollars." written "100 and 20 dollars": its 100 masked in 6 of 12
+    # decodes, as a number of 3 digits with no unit)
+    assert redacted([text], kinds) == [text]
+    assert redacted(["My card is 4111 1111.", text], kinds)[1] == text
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["Security code is 900 and 2."], ["My card is 4111 1111.", "The code is 300 and 12."],
+                                   ["My card is 4111 1111.", "and 6 past 4 2 2 1."],
+                                   ["My card is 4111 1111.", "4, 100 and 20, 1 2 1 2 dollars."]])
+def test_a_hundred_and_no_unit_or_an_hour_read_with_digits_stays_masked(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
