@@ -2334,7 +2334,8 @@ def test_a_total_after_no_group_stays(text, kinds):
 # Held-out-37's costs (its decodes, scored once, then read as any seen part's).
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("texts", [["I got two mods and three cards.", "the meeting at half past four."],
-                                   ["My card is 4111 1111.", "I get home at quarter past six."]])
+                                   ["My card is 4111 1111.", "I get home at quarter past six."],
+                                   ["My card is 4111 1111.", "I get home at half past 6."]])
 def test_an_hour_after_quarter_or_half_past_stays_in_a_cards_context(texts, kinds):
     # (held-out-37: "The meeting's at half past four." after "I've got two dogs and three cats." heard as "... three
     # cards.", base live: the hour masked as a card's stray digit)
