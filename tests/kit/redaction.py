@@ -1698,6 +1698,41 @@ HELD_OUT_38 = (
         CallPiece("It's just off route sixty six.", label="place", entity="place"),
     )),
 )
+# A thirty-ninth held-out part (``bench.redaction --set held-out-39``), written on 2026-11-28 during a session,
+# before held-out-38 was scored, not run by it, to be scored once by the next session before any of that
+# session's rules, with voices none of the other parts used (en-us+caleb, en-gb-x-rp+belinda, en-029+david): a
+# Discover read with "double" and "triple"; the security code after the agent asks, with "uh"; an expiry said
+# "December of twenty seven"; an SSN whose rest comes after the agent's "Go ahead."; a phone number with "plus
+# one"; a policy number with a letter spelled "as in"; negatives with no keyword: minutes, bedrooms, an age, an
+# hour after "after", a floor, a price with its unit, a year, a platform.
+HELD_OUT_39 = (
+    ("h39-discover-double-triple", (
+        CallPiece("It's a Discover, six oh one one, double oh nine four,", pause=0.8, label="card", entity="pci"),
+        CallPiece("triple three two, eight one five seven.", label="card", entity="pci", part=True),
+        CallPiece("And the security code?"),
+        CallPiece("It's, uh, seven oh seven.", label="cvv", entity="pci"),
+        CallPiece("Valid through December of twenty seven.", label="expiry", entity="pci"),
+    )),
+    ("h39-ssn-go-ahead-plus-one", (
+        CallPiece("My social is four one two,", pause=0.8, label="ssn", entity="ssn"),
+        CallPiece("Go ahead."),
+        CallPiece("eighty eight, sixty one oh three.", label="ssn", entity="ssn", part=True),
+        CallPiece("You can reach me at plus one, six one seven, five five five, two three four oh.",
+                  label="phone", entity="pii"),
+        CallPiece("The policy number is P as in Peter, seven seven four one nine two.", label="account",
+                  entity="pii"),
+    )),
+    ("h39-negatives", (
+        CallPiece("I've got about twenty minutes.", label="time", entity="time"),
+        CallPiece("It's a two bedroom flat.", label="amount", entity="amount"),
+        CallPiece("She's eleven years old.", label="amount", entity="amount"),
+        CallPiece("Call back after three.", label="time", entity="time"),
+        CallPiece("We're on the fourth floor.", label="place", entity="place"),
+        CallPiece("It was nineteen ninety nine dollars.", label="amount", entity="amount"),
+        CallPiece("That was back in twenty twenty one.", label="date", entity="date"),
+        CallPiece("The train leaves from platform nine.", label="place", entity="place"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1713,6 +1748,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-33": HELD_OUT_33, "held-out-34": HELD_OUT_34,
         "held-out-35": HELD_OUT_35, "held-out-36": HELD_OUT_36,
         "held-out-37": HELD_OUT_37, "held-out-38": HELD_OUT_38,
+        "held-out-39": HELD_OUT_39,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
