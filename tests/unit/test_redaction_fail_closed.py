@@ -2358,3 +2358,14 @@ def test_a_hundred_and_its_tens_before_a_unit_are_one_amount(text, kinds):
                                    ["My card is 4111 1111.", "4, 100 and 20, 1 2 1 2 dollars."]])
 def test_a_hundred_and_no_unit_or_an_hour_read_with_digits_stays_masked(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+# Held-out-38's costs (scored once at the end of the session that wrote it: 0 digits in clear).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Give me two minutes.", "Can you wait two minutes?", "Give us five minutes.",
+                                  "I need another two weeks."])
+def test_a_duration_asked_for_in_a_passage_stays(text, kinds):
+    # (held-out-38: "Give me two minutes." masked in 12 of its 28 runs: a passage held from "We stayed in room
+    # two oh four.", digits read one by one and masked, two sentences before; held-out-35's "Give me five minutes.")
+    texts = ["We stayed in room two oh four.", "I'm on the fifth floor.", text]
+    assert redacted(texts, kinds)[2] == text
