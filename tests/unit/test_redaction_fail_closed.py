@@ -2298,7 +2298,6 @@ def test_a_duration_with_no_masked_number_after_it_stays(kinds):
     assert out[1] == "I have had it for 4 months on my account.", out
 
 
-
 # Held-out-37's leaks, scored once with the rules before them (2026-11-28).
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
 def test_a_date_of_birth_whose_born_was_heard_as_on_is_masked(kinds):
