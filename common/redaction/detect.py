@@ -1089,8 +1089,18 @@ def _quantity_said(i: int, cores: list[str]) -> bool:
     after it that is no day's word ("three minutes", "five dollars"; not "4 cent", :func:`_loose_unit`)
     or "quarter past" before it (:func:`_clock_said`)."""
     after = cores[i + 1] if i + 1 < len(cores) else ""
-    return cores[i] in _DIGIT_WORDS and (after in _UNITS - _DAY_WORDS - _CLOCK - {"cent"}
-                                         or _clock_said(i, cores) and after not in DIGIT_SPELLINGS)
+    return cores[i] in _DIGIT_WORDS and (after in _UNITS - _DAY_WORDS - _CLOCK - {"cent"} or _hour_word(i, cores))
+
+
+def _hour_word(i: int, cores: list[str]) -> bool:
+    """The word at token ``i`` is an hour by the words before it ("quarter past", :func:`_clock_said`), with no
+    digit's word after it ("quarter past six"; not "past 4 2 2 1", digits read)."""
+    return _clock_said(i, cores) and (cores[i + 1] if i + 1 < len(cores) else "") not in DIGIT_SPELLINGS
+
+
+def _clock_hour(run: Run, cores: list[str]) -> bool:
+    """``run`` is an hour (1-12) by the words before it ("half past 6", :func:`_clock_said`)."""
+    return _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12
 
 
 def _said_bare(run: Run, cores: list[str]) -> bool:
@@ -1102,7 +1112,7 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
     group is read: "reach me at 555"); a number that
     the noun before it names (:data:`_NAMED_BY`: "page 32", "flight 229"; "flight to 29", "room for 12" as the recogniser
     wrote them, the homophone its first digit)."""
-    return _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12 \
+    return _clock_hour(run, cores) \
         or run.first > 0 and cores[run.first - 1] == "a" and cores[run.first] in ("hundred", "thousand") \
         or run.first > 0 and cores[run.first - 1] == "since" and bool(re.fullmatch(r"(?:19|20)\d\d", run.digits)) \
         or cores[max(0, run.first - 2):run.first] == ["back", "in"] and bool(re.fullmatch(r"(?:19|20)?\d\d", run.digits)) \
@@ -1959,7 +1969,7 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             continue
         if entity == "PHONE_NUMBER" and not homophone:
             continue
-        if not homophone and _clock_said(i, cores) and (cores[i + 1] if i + 1 < len(cores) else "") not in DIGIT_SPELLINGS:
+        if not homophone and _hour_word(i, cores):
             continue  # an hour: "The meeting's at half past four." after "three cards", held-out-37
         # A card number or an SSN read is their context for the words after it, as their keyword is
         # (:func:`.redactor._card_read` carries it past the text).
@@ -2206,7 +2216,7 @@ def _amount(run: Run, tokens: list[str], cores: list[str], *, card: bool = False
     cards", held-out-37). (Not where pieces are joined: "pay 4111. I'm 1111 1111 1111" is a card number
     whole.)"""
     return _unit_after(run, tokens, cores, card=card) or _priced(run, tokens, cores) \
-        or _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12 and run.first == run.last
+        or _clock_hour(run, cores) and run.first == run.last
 
 
 def _joined(found: list[Run], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
