@@ -1733,6 +1733,38 @@ HELD_OUT_39 = (
         CallPiece("The train leaves from platform nine.", label="place", entity="place"),
     )),
 )
+# A fortieth held-out part (``bench.redaction --set held-out-40``), written on 2026-11-28 at the start of a
+# session, before its rules and before held-out-39 was scored, to be scored once at that session's end, with
+# voices none of the other parts used (en-us+Mike, en-gb-x-gbcwmd+Andrea, en-029+paul): a card read in three
+# groups with no keyword at all, after "Okay, it's"; its expiry after the agent asks; the last four of an SSN and
+# a correction "no wait"; an account's last four; a phone number read 3-3-4 with "oh"; negatives with no
+# keyword: minutes, a price a month with no unit, children, a time with its minutes, a house, a year with
+# "thousand and", an exit, a price with its unit.
+HELD_OUT_40 = (
+    ("h40-card-no-keyword", (
+        CallPiece("Okay, it's five four two four,", pause=0.8, label="card", entity="pci"),
+        CallPiece("three one eight eight, seven seven six two,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("oh oh four nine.", label="card", entity="pci", part=True),
+        CallPiece("And the expiration?"),
+        CallPiece("Eleven twenty eight.", label="expiry", entity="pci"),
+    )),
+    ("h40-ssn-correction-account-phone", (
+        CallPiece("The last four of my social are two nine oh six.", label="ssn", entity="ssn"),
+        CallPiece("No wait, it's two nine oh eight.", label="ssn", entity="ssn"),
+        CallPiece("My account ends in eight one one three.", label="account", entity="pii"),
+        CallPiece("Best number is seven one eight, two two two, oh one nine six.", label="phone", entity="pii"),
+    )),
+    ("h40-negatives", (
+        CallPiece("I'll be there in ten minutes.", label="time", entity="time"),
+        CallPiece("It's about three fifty a month.", label="amount", entity="amount"),
+        CallPiece("We have four kids.", label="amount", entity="amount"),
+        CallPiece("My appointment is at two fifteen.", label="time", entity="time"),
+        CallPiece("It's the third house on the left.", label="place", entity="place"),
+        CallPiece("We moved in two thousand and nine.", label="date", entity="date"),
+        CallPiece("Take exit forty two.", label="place", entity="place"),
+        CallPiece("I paid twenty five dollars.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1748,7 +1780,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-33": HELD_OUT_33, "held-out-34": HELD_OUT_34,
         "held-out-35": HELD_OUT_35, "held-out-36": HELD_OUT_36,
         "held-out-37": HELD_OUT_37, "held-out-38": HELD_OUT_38,
-        "held-out-39": HELD_OUT_39,
+        "held-out-39": HELD_OUT_39, "held-out-40": HELD_OUT_40,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
