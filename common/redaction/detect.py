@@ -53,6 +53,11 @@ PASSAGE_WORDS = 12
 # A final this short that says a digit's word or homophone is held for the next final in a session that
 # fails closed, and read as the lead of a number that final begins with (:func:`_lead`).
 SHORT_FINAL = 3
+# A number heard as other words at a final's end (:func:`spelled_tail`): it ends within this many words of
+# the end ("for even one piece and"), and the number of the next final begins within this many words of its
+# start ("sorry, 4717 ...", "Hold on, 4-5-3-2 ...") to reach back over it.
+TAIL_AFTER = 2
+TAIL_LEAD = 2
 # Phrases of a word or two in one final that read like a number said in groups (:func:`_read_in_groups`).
 GROUPS_READ = 5
 _STOPS = ".?!,;:"
@@ -1844,7 +1849,40 @@ def _lead(span: Span, tokens: list[str], cores: list[str], starts: list[int], br
         previous = max((b for b in breaks if b < span.first), default=0)
         if span.first - previous <= SHORT_FINAL:
             first = previous
+    own = max((b for b in breaks if b <= span.first), default=0)  # where the number's final begins
+    if 0 < own and span.first - own <= TAIL_LEAD:
+        previous = max((b for b in breaks if b < own), default=0)
+        tail = spelled_tail(tokens[previous:own])
+        if tail is not None:
+            first = min(first, previous + tail)
     return range(first, span.first)
+
+
+def spelled_tail(tokens: list[str]) -> int | None:
+    """Where a number the recogniser wrote as other words begins at the end of a final of ``tokens``, if
+    it ends so: within its last :data:`TAIL_AFTER` words (its sentence going on), a stretch of digits' words,
+    homophones and digits (:data:`.itn.DIGIT_SPELLINGS`; one other word at most between two of them; no
+    sentence's end) of two or more, not all "to" and "for", none a number of 2 digits or more ("for even one piece and" / "4 even 1 peaks and" for "Four seven one
+    six, and,"; not "I would like to pay for it."). The redactor holds such a final for the next
+    (:func:`.redactor._spelled_tail`), and a number that begins the next within :data:`TAIL_LEAD` words
+    reaches back over the stretch (:func:`_lead`): the caller began the number there, garbled whole."""
+    cores = [core(t) for t in tokens]
+    said = [c in DIGIT_SPELLINGS or any(ch.isdigit() for ch in c) for c in cores]
+    last = next((i for i in range(len(cores) - 1, len(cores) - 2 - TAIL_AFTER, -1) if i >= 0 and said[i]), None)
+    if last is None or any(t.rstrip()[-1:] in ".?!" for t in tokens[last:-1]):
+        return None  # (its sentence ended before the final did: "Okay, here it is. 5 3 1. Thanks.")
+    first, gap = last, 0
+    for i in range(last - 1, -1, -1):
+        if tokens[i].rstrip()[-1:] in ".?!":
+            break
+        if said[i]:
+            first, gap = i, 0
+        elif (gap := gap + 1) > 1:
+            break
+    stretch = [c for c, s in zip(cores[first:last + 1], said[first:last + 1]) if s]
+    if any(sum(ch.isdigit() for ch in c) >= 2 for c in stretch):
+        return None  # (a number the recogniser wrote as one: the rules read it as it is, "for 12 years.", "4111 ok")
+    return first if len(stretch) >= 2 and set(stretch) - {"to", "for"} else None
 
 
 def _digits_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],

@@ -22,7 +22,7 @@ import re
 from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
-from .detect import CONTEXT_WORDS, FAIL_CLOSED, LOOKAHEAD, NUMBER_SPANS, SHORT_FINAL, Context, Span, detect
+from .detect import CONTEXT_WORDS, FAIL_CLOSED, LOOKAHEAD, NUMBER_SPANS, SHORT_FINAL, Context, Span, detect, spelled_tail
 from .itn import DIGIT_SPELLINGS, core, numeric, once, runs, words
 from .reread import replaced
 
@@ -165,7 +165,7 @@ class Redactor:
         if (len(self.held) < MAX_HELD and set(self.kinds) - {"numbers"} and _trailing_digits(self.held) < CARD_DIGITS
                 and (_ends_in_number(transcript) or FAIL_CLOSED & set(self.kinds)
                      and (_ends_in_spelling(transcript) or _short_spelling(transcript)
-                          or _ends_in_five_heard(transcript)))):
+                          or _ends_in_five_heard(transcript) or _spelled_tail(transcript)))):
             return out
         return [*out, *self.release()]
 
@@ -334,6 +334,12 @@ def _short_spelling(transcript: Transcript) -> bool:
     for "three seven"): held, a number the next final begins with reads it as its lead."""
     tokens = [t[0] for t in _tokens(transcript)]
     return 0 < len(tokens) <= SHORT_FINAL and any(core(t) in DIGIT_SPELLINGS for t in tokens)
+
+
+def _spelled_tail(transcript: Transcript) -> bool:
+    """It ends in a number heard as other words (:func:`.detect.spelled_tail`: "for even one piece and"):
+    held, a number the next final begins with masks those words too."""
+    return spelled_tail([t[0] for t in _tokens(transcript)]) is not None
 
 
 def _ends_in_five_heard(transcript: Transcript) -> bool:

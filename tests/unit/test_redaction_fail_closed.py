@@ -2368,3 +2368,41 @@ def test_a_duration_asked_for_in_a_passage_stays(text, kinds):
     # two oh four.", digits read one by one and masked, two sentences before; held-out-35's "Give me five minutes.")
     texts = ["We stayed in room two oh four.", "I'm on the fifth floor.", text]
     assert redacted(texts, kinds)[2] == text
+
+
+# A number the recogniser wrote as other words at a final's end, before the final that reads it on (held-out-37's
+# first finals, and held-out-39's: garbled whole before any keyword, they went out before the number was masked).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["for even one piece and", "sorry, 4717 and 2208,", "and 5539 and 6601."],
+                                   ["4 even 1 peaks and", "Sorry, 4-7-1-7 and 2-2-0-8,", "5-5-3-9 and 6-6-0-1."],
+                                   ["Okay, let's animate. Free payment for good.", "Hold on, 4-5-3-2-1-1-8-9."],
+                                   ["So it's for even one", "Hold on, 4717 2208."]])
+def test_a_number_heard_as_words_before_the_final_that_reads_it_on_is_masked(texts, kinds):
+    # (held-out-37, scored once: "for even one piece and" / "4 even 1 peaks and" for "Four seven one six, and,",
+    # then "sorry, four seven one seven, and two two oh eight,", tiny.en and base; the first went out in clear)
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not {"for", "free"} & {core(w) for text in out for w in text.split()}, out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["I would like to pay for it.", "It's 4111 1111 1111 1111."],
+                                   ["I've got two dogs and three cats.", "It's 4111 1111 1111 1111."],
+                                   ["I'll take one. Thanks.", "My card is 4111 1111 1111 1111."],
+                                   ["for even one piece and", "Thanks, that's all for today."]])
+def test_words_before_a_number_that_is_not_read_on_stay(texts, kinds):
+    # (only a stretch of digits' words and homophones, not "to ... for" alone, at the end of the final right before
+    # a number that begins the next; and only when a number follows)
+    assert redacted(texts, kinds)[0] == texts[0]
+
+
+@pytest.mark.parametrize("text", ["for even one piece and", "4 even 1 peaks and", "Okay, let's animate. Free payment for"])
+def test_a_final_that_ends_in_a_number_heard_as_words_is_held(text):
+    redactor = Redactor(("pci",), hold_gap=3 * SECOND)
+    assert redactor.final(final(text, 0)) == [] and redactor.holding
+
+
+@pytest.mark.parametrize("text", ["I would like to pay for it.", "I've got two dogs and three cats.",
+                                  "I'll take one. Thanks.", "Thanks, that's all for today."])
+def test_a_final_with_no_number_heard_as_words_at_its_end_is_not_held(text):
+    redactor = Redactor(("pci",), hold_gap=3 * SECOND)
+    assert redactor.final(final(text, 0)) != [] and not redactor.holding
