@@ -1862,7 +1862,7 @@ def spelled_tail(tokens: list[str]) -> int | None:
     """Where a number the recogniser wrote as other words begins at the end of a final of ``tokens``, if
     it ends so: within its last :data:`TAIL_AFTER` words (its sentence going on), a stretch of digits' words,
     homophones and digits (:data:`.itn.DIGIT_SPELLINGS`; one other word at most between two of them; no
-    sentence's end) of two or more, not all "to" and "for", none a number of 2 digits or more ("for even one piece and" / "4 even 1 peaks and" for "Four seven one
+    sentence's end) of two or more, not all "to" and "for", none a number of 2 digits or more, no unit after it ("for even one piece and" / "4 even 1 peaks and" for "Four seven one
     six, and,"; not "I would like to pay for it."). The redactor holds such a final for the next
     (:func:`.redactor._spelled_tail`), and a number that begins the next within :data:`TAIL_LEAD` words
     reaches back over the stretch (:func:`_lead`): the caller began the number there, garbled whole."""
@@ -1871,6 +1871,8 @@ def spelled_tail(tokens: list[str]) -> int | None:
     last = next((i for i in range(len(cores) - 1, len(cores) - 2 - TAIL_AFTER, -1) if i >= 0 and said[i]), None)
     if last is None or any(t.rstrip()[-1:] in ".?!" for t in tokens[last:-1]):
         return None  # (its sentence ended before the final did: "Okay, here it is. 5 3 1. Thanks.")
+    if last + 1 < len(cores) and cores[last + 1] in _UNITS:
+        return None  # (a quantity with its unit: "I was on hold for two hours.")
     first, gap = last, 0
     for i in range(last - 1, -1, -1):
         if tokens[i].rstrip()[-1:] in ".?!":
