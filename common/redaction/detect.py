@@ -54,10 +54,12 @@ PASSAGE_WORDS = 12
 # fails closed, and read as the lead of a number that final begins with (:func:`_lead`).
 SHORT_FINAL = 3
 # A number heard as other words at a final's end (:func:`spelled_tail`): it ends within this many words of
-# the end ("for even one piece and"), and the number of the next final begins within this many words of its
-# start ("sorry, 4717 ...", "Hold on, 4-5-3-2 ...") to reach back over it.
+# the end ("for even one piece and"); the number of the next final begins within TAIL_LEAD words of its start
+# ("sorry, 4717 ...", "Hold on, I need 4-5-3-2 ...") to reach back over it.
 TAIL_AFTER = 2
-TAIL_LEAD = 2
+TAIL_LEAD = 4
+_A_MOMENT = frozenset({"moment", "second", "sec", "minute"})  # "for one moment", "give me one second"
+_SAID_AS_ONE = NUMBER_WORDS - DIGIT_SPELLINGS  # number words of two digits or more ("twenty", "fourteen", "hundred")
 # Phrases of a word or two in one final that read like a number said in groups (:func:`_read_in_groups`).
 GROUPS_READ = 5
 _STOPS = ".?!,;:"
@@ -1862,7 +1864,8 @@ def spelled_tail(tokens: list[str]) -> int | None:
     """Where a number the recogniser wrote as other words begins at the end of a final of ``tokens``, if
     it ends so: within its last :data:`TAIL_AFTER` words (its sentence going on), a stretch of digits' words,
     homophones and digits (:data:`.itn.DIGIT_SPELLINGS`; one other word at most between two of them; no
-    sentence's end) of two or more, not all "to" and "for", none a number of 2 digits or more, no unit after it ("for even one piece and" / "4 even 1 peaks and" for "Four seven one
+    sentence's end) of two or more, not all "to" and "for", no number of 2 digits or more in or beside it, no
+    amount, no unit after it ("for even one piece and" / "4 even 1 peaks and" for "Four seven one
     six, and,"; not "I would like to pay for it."). The redactor holds such a final for the next
     (:func:`.redactor._spelled_tail`), and a number that begins the next within :data:`TAIL_LEAD` words
     reaches back over the stretch (:func:`_lead`): the caller began the number there, garbled whole."""
@@ -1871,8 +1874,8 @@ def spelled_tail(tokens: list[str]) -> int | None:
     last = next((i for i in range(len(cores) - 1, len(cores) - 2 - TAIL_AFTER, -1) if i >= 0 and said[i]), None)
     if last is None or any(t.rstrip()[-1:] in ".?!" for t in tokens[last:-1]):
         return None  # (its sentence ended before the final did: "Okay, here it is. 5 3 1. Thanks.")
-    if last + 1 < len(cores) and cores[last + 1] in _UNITS:
-        return None  # (a quantity with its unit: "I was on hold for two hours.")
+    if last + 1 < len(cores) and (cores[last + 1] in _UNITS or cores[last + 1] in _A_MOMENT):
+        return None  # (a quantity with its unit: "I was on hold for two hours.", "Can you go on for one moment?")
     first, gap = last, 0
     for i in range(last - 1, -1, -1):
         if tokens[i].rstrip()[-1:] in ".?!":
@@ -1882,8 +1885,12 @@ def spelled_tail(tokens: list[str]) -> int | None:
         elif (gap := gap + 1) > 1:
             break
     stretch = [c for c, s in zip(cores[first:last + 1], said[first:last + 1]) if s]
-    if any(sum(ch.isdigit() for ch in c) >= 2 for c in stretch):
-        return None  # (a number the recogniser wrote as one: the rules read it as it is, "for 12 years.", "4111 ok")
+    around = cores[max(0, first - 1):last + 2]
+    if any(sum(ch.isdigit() for ch in c) >= 2 for c in stretch) or any(c in _SAID_AS_ONE for c in around) \
+            or any(t[:1] in "$£€" for t in tokens[first:last + 1]):
+        # (a number the recogniser wrote or heard as one, or an amount: the rules read it as it is, "for 12
+        # years.", "4111 ok", "twenty one to fourteen.", "It was for the $5 last month.")
+        return None
     return first if len(stretch) >= 2 and set(stretch) - {"to", "for"} else None
 
 

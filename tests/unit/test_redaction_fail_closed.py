@@ -2376,10 +2376,13 @@ def test_a_duration_asked_for_in_a_passage_stays(text, kinds):
 @pytest.mark.parametrize("texts", [["for even one piece and", "sorry, 4717 and 2208,", "and 5539 and 6601."],
                                    ["4 even 1 peaks and", "Sorry, 4-7-1-7 and 2-2-0-8,", "5-5-3-9 and 6-6-0-1."],
                                    ["Okay, let's animate. Free payment for good.", "Hold on, 4-5-3-2-1-1-8-9."],
-                                   ["So it's for even one", "Hold on, 4717 2208."]])
+                                   ["So it's for even one", "Hold on, 4717 2208."],
+                                   ["Okay, I'm gonna make free payment for good.", "Hold on, I need 4-5-3-2-1-1-8-9."],
+                                   ["4 even 1 peaks and", "Sorry, 4 game and 1 game and 2 2 8", "and"]])
 def test_a_number_heard_as_words_before_the_final_that_reads_it_on_is_masked(texts, kinds):
     # (held-out-37, scored once: "for even one piece and" / "4 even 1 peaks and" for "Four seven one six, and,",
-    # then "sorry, four seven one seven, and two two oh eight,", tiny.en and base; the first went out in clear)
+    # then "sorry, four seven one seven, and two two oh eight,", tiny.en and base; the first went out in clear;
+    # held-out-26's "Hold on, I need [NUMBER_1]." after "... free payment for good.")
     out = redacted(texts, kinds)
     assert in_clear(out) == [] and not {"for", "free"} & {core(w) for text in out for w in text.split()}, out
 
@@ -2389,7 +2392,10 @@ def test_a_number_heard_as_words_before_the_final_that_reads_it_on_is_masked(tex
                                    ["I've got two dogs and three cats.", "It's 4111 1111 1111 1111."],
                                    ["I'll take one. Thanks.", "My card is 4111 1111 1111 1111."],
                                    ["for even one piece and", "Thanks, that's all for today."],
-                                   ["I was on hold for two hours.", "We ordered 650 units."]])
+                                   ["I was on hold for two hours.", "We ordered 650 units."],
+                                   ["The final score was twenty one to fourteen.", "We ordered 650 units."],
+                                   ["It was for the $5 last month.", "I paid the bill and 120."],
+                                   ["Can you go on for one moment?", "It's 212 555 0182."]])
 def test_words_before_a_number_that_is_not_read_on_stay(texts, kinds):
     # (only a stretch of digits' words and homophones, not "to ... for" alone nor a quantity with its unit, at the end
     # of the final right before a number that begins the next; and only when a number follows; held-out-10's "I was
