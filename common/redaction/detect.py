@@ -1870,7 +1870,10 @@ def spelled_tail(tokens: list[str]) -> int | None:
     (:func:`.redactor._spelled_tail`), and a number that begins the next within :data:`TAIL_LEAD` words
     reaches back over the stretch (:func:`_lead`): the caller began the number there, garbled whole."""
     cores = [core(t) for t in tokens]
-    said = [c in DIGIT_SPELLINGS or any(ch.isdigit() for ch in c) for c in cores]
+    # (not a digit its noun names, "Turn it up to setting two.", nor one of 2-9 that counts the plural after it,
+    # "I bought three tickets for the show."; "1 peaks" is a number misheard)
+    said = [(c in DIGIT_SPELLINGS or any(ch.isdigit() for ch in c)) and not (i > 0 and _names(cores, i - 1))
+            and not _counts_plural(i, cores) for i, c in enumerate(cores)]
     last = next((i for i in range(len(cores) - 1, len(cores) - 2 - TAIL_AFTER, -1) if i >= 0 and said[i]), None)
     if last is None or any(t.rstrip()[-1:] in ".?!" for t in tokens[last:-1]):
         return None  # (its sentence ended before the final did: "Okay, here it is. 5 3 1. Thanks.")
@@ -1892,6 +1895,16 @@ def spelled_tail(tokens: list[str]) -> int | None:
         # years.", "4111 ok", "twenty one to fourteen.", "It was for the $5 last month.")
         return None
     return first if len(stretch) >= 2 and set(stretch) - {"to", "for"} else None
+
+
+def _counts_plural(i: int, cores: list[str]) -> bool:
+    """Token ``i`` is a digit of 2-9 (a word or a numeral) and the word after it a plural that is no
+    digit's word: a quantity ("three tickets", "4 copies")."""
+    c = cores[i]
+    digit = DIGIT_NAMES.index(c) if c in DIGIT_NAMES else int(c) if len(c) == 1 and c.isdigit() else -1
+    after = cores[i + 1] if i + 1 < len(cores) else ""
+    return digit >= 2 and len(after) > 2 and after.endswith("s") and after not in DIGIT_SPELLINGS \
+        and not any(ch.isdigit() for ch in after)
 
 
 def _digits_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str], kinds: tuple[str, ...],
