@@ -1843,7 +1843,9 @@ def _lead(span: Span, tokens: list[str], cores: list[str], starts: list[int], br
     base over mu-law; no English sentence says "dos"); and, when the number begins a final, the whole
     final before it if that is short (:data:`SHORT_FINAL` words: "free lemon" / "828224631" for "three
     seven eight two" / "eight two two four": the redactor holds such a final for the next,
-    :func:`.redactor._short_spelling`)."""
+    :func:`.redactor._short_spelling`); when the number begins within :data:`TAIL_LEAD` words of its
+    final, a number heard as other words at the end of the final before (:func:`spelled_tail`), or that
+    whole final if it is short and says a digit's word or homophone ("for the" / "full launch, [NUMBER_1]")."""
     spelled = not any(ch.isdigit() for token in tokens[span.first:span.last + 1] for ch in token) \
         or any(c in _SPANISH_ONLY for c in cores[starts[span.first]:span.first])
     first = starts[span.first] if spelled else max(starts[span.first], span.first - JOIN_GAP - 1)
@@ -1855,6 +1857,8 @@ def _lead(span: Span, tokens: list[str], cores: list[str], starts: list[int], br
     if 0 < own and span.first - own <= TAIL_LEAD:
         previous = max((b for b in breaks if b < own), default=0)
         tail = spelled_tail(tokens[previous:own])
+        if tail is None and own - previous <= SHORT_FINAL and any(c in DIGIT_SPELLINGS for c in cores[previous:own]):
+            tail = 0  # (a short final that says a digit's word or homophone: held as well, "for the")
         if tail is not None:
             first = min(first, previous + tail)
     return range(first, span.first)

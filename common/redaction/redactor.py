@@ -150,8 +150,9 @@ class Redactor:
             # a keyword there gives it context ("... 4111." / "That was my card."). All of them after a
             # number heard as other words: whether a number begins this final is read from the whole
             # ("Sorry, 4 game and 1 game and 2 2 8" is digits read by its end, after "4 even 1 peaks and").
-            after = _tokens(transcript)
-            out += self.release(after=[t[0] for t in (after if _spelled_tail(self.held[-1]) else after[:LOOKAHEAD])])
+            after = [t[0] for t in _tokens(transcript)]
+            read_whole = _spelled_tail(self.held[-1]) or _short_spelling(self.held[-1])
+            out += self.release(after=after if read_whole else after[:LOOKAHEAD])
         if not self.held:
             # A final that starts with a number right after one that ended in a redacted number
             # (released: too many held, or a whole card already) goes on with it, whatever its length.

@@ -2378,11 +2378,14 @@ def test_a_duration_asked_for_in_a_passage_stays(text, kinds):
                                    ["Okay, let's animate. Free payment for good.", "Hold on, 4-5-3-2-1-1-8-9."],
                                    ["So it's for even one", "Hold on, 4717 2208."],
                                    ["Okay, I'm gonna make free payment for good.", "Hold on, I need 4-5-3-2-1-1-8-9."],
-                                   ["4 even 1 peaks and", "Sorry, 4 game and 1 game and 2 2 8", "and"]])
+                                   ["4 even 1 peaks and", "Sorry, 4 game and 1 game and 2 2 8", "and"],
+                                   ["for the", "full launch, 4111 1111 1111 1111,"],
+                                   ["for it time.", "All 4111 1111 payments.", "Go 1111 1111."]])
 def test_a_number_heard_as_words_before_the_final_that_reads_it_on_is_masked(texts, kinds):
     # (held-out-37, scored once: "for even one piece and" / "4 even 1 peaks and" for "Four seven one six, and,",
     # then "sorry, four seven one seven, and two two oh eight,", tiny.en and base; the first went out in clear;
-    # held-out-26's "Hold on, I need [NUMBER_1]." after "... free payment for good.")
+    # held-out-26's "Hold on, I need [NUMBER_1]." after "... free payment for good."; a short final with a digit's
+    # homophone, "for the" before "full launch, [CREDIT_CARD_1],", held-out-9 and -26)
     out = redacted(texts, kinds)
     assert in_clear(out) == [] and not {"for", "free"} & {core(w) for text in out for w in text.split()}, out
 
