@@ -1902,10 +1902,11 @@ def spelled_tail(tokens: list[str]) -> int | None:
 
 
 def _counts_plural(i: int, cores: list[str]) -> bool:
-    """Token ``i`` is a digit of 2-9 (a word or a numeral) and the word after it a plural that is no
-    digit's word: a quantity ("three tickets", "4 copies")."""
+    """Token ``i`` is a digit of 2-9 (a word, a homophone or a numeral) and the word after it a plural that is
+    no digit's word: a quantity ("three tickets", "4 copies", "free tickets")."""
     c = cores[i]
-    digit = DIGIT_NAMES.index(c) if c in DIGIT_NAMES else int(c) if len(c) == 1 and c.isdigit() else -1
+    digit = DIGIT_NAMES.index(c) if c in DIGIT_NAMES else int(c) if len(c) == 1 and c.isdigit() \
+        else 2 if c in HOMOPHONES and c != "won" else -1
     after = cores[i + 1] if i + 1 < len(cores) else ""
     return digit >= 2 and len(after) > 2 and after.endswith("s") and after not in DIGIT_SPELLINGS \
         and not any(ch.isdigit() for ch in after)

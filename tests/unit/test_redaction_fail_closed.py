@@ -2400,7 +2400,8 @@ def test_a_number_heard_as_words_before_the_final_that_reads_it_on_is_masked(tex
                                    ["It was for the $5 last month.", "I paid the bill and 120."],
                                    ["Can you go on for one moment?", "It's 212 555 0182."],
                                    ["Turn it up to setting two.", "It's 212 555 0182."],
-                                   ["I bought three tickets for the show.", "It's 212 555 0182."]])
+                                   ["I bought three tickets for the show.", "It's 212 555 0182."],
+                                   ["I bought free tickets for the show.", "It's 212 555 0182."]])
 def test_words_before_a_number_that_is_not_read_on_stay(texts, kinds):
     # (only a stretch of digits' words and homophones, not "to ... for" alone nor a quantity with its unit, at the end
     # of the final right before a number that begins the next; and only when a number follows; held-out-10's "I was
