@@ -1857,11 +1857,18 @@ def _lead(span: Span, tokens: list[str], cores: list[str], starts: list[int], br
     if 0 < own and span.first - own <= TAIL_LEAD:
         previous = max((b for b in breaks if b < own), default=0)
         tail = spelled_tail(tokens[previous:own])
-        if tail is None and own - previous <= SHORT_FINAL and any(c in DIGIT_SPELLINGS for c in cores[previous:own]):
+        if tail is None and short_spelling(cores[previous:own]):
             tail = 0  # (a short final that says a digit's word or homophone: held as well, "for the")
         if tail is not None:
             first = min(first, previous + tail)
     return range(first, span.first)
+
+
+def short_spelling(cores: list[str]) -> bool:
+    """A final of these words is short (:data:`SHORT_FINAL` words) and says a digit's word or homophone ("free
+    lemon" for "three seven"): the redactor holds it, and a number the next final begins with reads it as its
+    lead (:func:`_lead`)."""
+    return 0 < len(cores) <= SHORT_FINAL and any(c in DIGIT_SPELLINGS for c in cores)
 
 
 def spelled_tail(tokens: list[str]) -> int | None:
@@ -1905,10 +1912,9 @@ def _counts_plural(i: int, cores: list[str]) -> bool:
     """Token ``i`` is a digit of 2-9 (a word, a homophone or a numeral) and the word after it a plural that is
     no digit's word: a quantity ("three tickets", "4 copies", "free tickets")."""
     c = cores[i]
-    digit = DIGIT_NAMES.index(c) if c in DIGIT_NAMES else int(c) if len(c) == 1 and c.isdigit() \
-        else 2 if c in HOMOPHONES and c != "won" else -1
+    digit = DIGIT_NAMES.index(c) if c in DIGIT_NAMES else int(c) if len(c) == 1 and c.isdigit() else -1
     after = cores[i + 1] if i + 1 < len(cores) else ""
-    return digit >= 2 and len(after) > 2 and after.endswith("s") and after not in DIGIT_SPELLINGS \
+    return (digit >= 2 or c in HOMOPHONES - {"won"}) and len(after) > 2 and after.endswith("s") and after not in DIGIT_SPELLINGS \
         and not any(ch.isdigit() for ch in after)
 
 

@@ -22,7 +22,8 @@ import re
 from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
-from .detect import CONTEXT_WORDS, FAIL_CLOSED, LOOKAHEAD, NUMBER_SPANS, SHORT_FINAL, Context, Span, detect, spelled_tail
+from .detect import (CONTEXT_WORDS, FAIL_CLOSED, LOOKAHEAD, NUMBER_SPANS, Context, Span, detect, short_spelling,
+                     spelled_tail)
 from .itn import DIGIT_SPELLINGS, core, numeric, once, runs, words
 from .reread import replaced
 
@@ -336,8 +337,7 @@ def _ends_in_spelling(transcript: Transcript) -> bool:
 def _short_spelling(transcript: Transcript) -> bool:
     """It is short (:data:`.detect.SHORT_FINAL` words) and says a digit's word or homophone ("free lemon"
     for "three seven"): held, a number the next final begins with reads it as its lead."""
-    tokens = [t[0] for t in _tokens(transcript)]
-    return 0 < len(tokens) <= SHORT_FINAL and any(core(t) in DIGIT_SPELLINGS for t in tokens)
+    return short_spelling([core(t[0]) for t in _tokens(transcript)])
 
 
 def _spelled_tail(transcript: Transcript) -> bool:
