@@ -35,7 +35,8 @@ from collections.abc import Container
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, NUMBER_WORDS, SPANISH_DIGITS, TENS, Run, core, digits_joined, numeric, runs
+from .itn import (DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, NUMBER_WORDS, SPANISH_DIGITS, TENS, Run, core, digit_word,
+                  digits_joined, numeric, runs)
 from .quantity import FUNCTION_WORDS, PRONOUN_DETERMINERS, counts_a_noun, determined
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
@@ -58,7 +59,7 @@ SHORT_FINAL = 3
 # ("sorry, 4717 ...", "Hold on, I need 4-5-3-2 ...") to reach back over it.
 TAIL_AFTER = 2
 TAIL_LEAD = 4
-_A_MOMENT = frozenset({"moment", "second", "sec", "minute"})  # "for one moment", "give me one second"
+_A_MOMENT = frozenset({"moment", "second", "sec"})  # "for one moment", "give me one second" ("minute" is a unit)
 _SAID_AS_ONE = NUMBER_WORDS - DIGIT_SPELLINGS  # number words of two digits or more ("twenty", "fourteen", "hundred")
 # Phrases of a word or two in one final that read like a number said in groups (:func:`_read_in_groups`).
 GROUPS_READ = 5
@@ -1911,10 +1912,10 @@ def spelled_tail(tokens: list[str]) -> int | None:
 def _counts_plural(i: int, cores: list[str]) -> bool:
     """Token ``i`` is a digit of 2-9 (a word, a homophone or a numeral) and the word after it a plural that is
     no digit's word: a quantity ("three tickets", "4 copies", "free tickets")."""
-    c = cores[i]
-    digit = DIGIT_NAMES.index(c) if c in DIGIT_NAMES else int(c) if len(c) == 1 and c.isdigit() else -1
+    c, name = cores[i], digit_word(cores[i])  # ("free" says "three"; "won" says "one")
+    digit = DIGIT_NAMES.index(name) if name in DIGIT_NAMES else int(c) if len(c) == 1 and c.isdigit() else -1
     after = cores[i + 1] if i + 1 < len(cores) else ""
-    return (digit >= 2 or c in HOMOPHONES - {"won"}) and len(after) > 2 and after.endswith("s") and after not in DIGIT_SPELLINGS \
+    return digit >= 2 and len(after) > 2 and after.endswith("s") and after not in DIGIT_SPELLINGS \
         and not any(ch.isdigit() for ch in after)
 
 
