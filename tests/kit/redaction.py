@@ -1765,6 +1765,42 @@ HELD_OUT_40 = (
         CallPiece("I paid twenty five dollars.", label="amount", entity="amount"),
     )),
 )
+# A forty-first held-out part (``bench.redaction --set held-out-41``), written on 2026-11-28 at the start of a
+# session, before its rules, to be scored once at that session's end, with voices none of the other parts used
+# (en-us-nyc+norbert, en-gb-scotland+anika, en-029+max): a Visa read over three finals with "uh" and a
+# "one sec" before it, its code with no keyword after the agent asks, an expiry "oh four, twenty nine"; an SSN
+# read 3-2-4 over three finals with no "number"; a mobile number split over two finals; a member ID with
+# "double"; negatives with no keyword: minutes, an amount with "hundred and", an age, a time with its minutes,
+# a bus route, a year, a gate, a rating.
+HELD_OUT_41 = (
+    ("h41-visa-three-finals", (
+        CallPiece("Sorry, one sec, it's a Visa."),
+        CallPiece("Four one four seven,", pause=0.8, label="card", entity="pci"),
+        CallPiece("uh, two zero zero nine,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("five five three one, seven two eight six.", label="card", entity="pci", part=True),
+        CallPiece("And the three digits on the back?"),
+        CallPiece("Nine one two.", label="cvv", entity="pci"),
+        CallPiece("It expires oh four, twenty nine.", label="expiry", entity="pci"),
+    )),
+    ("h41-ssn-mobile-member", (
+        CallPiece("Social security, five three eight,", pause=0.8, label="ssn", entity="ssn"),
+        CallPiece("four four,", pause=0.8, label="ssn", entity="ssn", part=True),
+        CallPiece("one nine seven oh.", label="ssn", entity="ssn", part=True),
+        CallPiece("My cell is three one two, eight six seven,", pause=0.8, label="phone", entity="pii"),
+        CallPiece("five three oh nine.", label="phone", entity="pii", part=True),
+        CallPiece("Member ID is double seven two, four eight one nine.", label="account", entity="pii"),
+    )),
+    ("h41-negatives", (
+        CallPiece("I'll call you back in fifteen minutes.", label="time", entity="time"),
+        CallPiece("It came to two hundred and fifty dollars.", label="amount", entity="amount"),
+        CallPiece("My son is seven.", label="amount", entity="amount"),
+        CallPiece("Can we do four forty five?", label="time", entity="time"),
+        CallPiece("I take the number twelve bus.", label="place", entity="place"),
+        CallPiece("It happened in nineteen eighty seven.", label="date", entity="date"),
+        CallPiece("Boarding is at gate thirty one.", label="place", entity="place"),
+        CallPiece("I'd give it three out of five.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1781,6 +1817,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-35": HELD_OUT_35, "held-out-36": HELD_OUT_36,
         "held-out-37": HELD_OUT_37, "held-out-38": HELD_OUT_38,
         "held-out-39": HELD_OUT_39, "held-out-40": HELD_OUT_40,
+        "held-out-41": HELD_OUT_41,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
