@@ -59,6 +59,11 @@ SHORT_FINAL = 3
 # ("sorry, 4717 ...", "Hold on, I need 4-5-3-2 ...") to reach back over it.
 TAIL_AFTER = 2
 TAIL_LEAD = 4
+# ... or after "it's" in a final whose sentence goes on past its end (:func:`spelled_opening`: "It's four time, I'm
+# big Sorry" for "It's four five five six, sorry,"): the next final's number may begin after more garbled digits
+# ("or I'm I'm Pam and nodal [NUMBER_1]"), within OPENING_LEAD words of its start.
+OPENING_LEAD = 8
+_OPENERS = frozenset({"it's", "its", "is", "are"})
 _A_MOMENT = frozenset({"moment", "second", "sec"})  # "for one moment", "give me one second" ("minute" is a unit)
 _SAID_AS_ONE = NUMBER_WORDS - DIGIT_SPELLINGS  # number words of two digits or more ("twenty", "fourteen", "hundred")
 # Phrases of a word or two in one final that read like a number said in groups (:func:`_read_in_groups`).
@@ -378,6 +383,10 @@ def _keyword(cores: list[str], i: int) -> str | None:
     if word == "security" and following in ("code", "number") and (i == 0 or cores[i - 1] != "social"):
         return "card"
     if word in ("code", "código", "codigo") and (i == 0 or cores[i - 1] not in _OTHER_CODES):
+        return "card"
+    if word == "back" and cores[max(0, i - 2):i] == ["on", "the"] and following in ("is", "are"):
+        # What is "on the back is" a number is the card's code, whatever the recogniser made of its name: "CBC on
+        # the back is I-N-E-T-O" for "CVC on the back is nine eight oh." (base in packs, held-out-11).
         return "card"
     if word == "out" and i > 0 and cores[i - 1] in _RUNS and following != "of":  # not "we ran out of milk"
         return "card"
@@ -1855,11 +1864,13 @@ def _lead(span: Span, tokens: list[str], cores: list[str], starts: list[int], br
         if span.first - previous <= SHORT_FINAL:
             first = previous
     own = max((b for b in breaks if b <= span.first), default=0)  # where the number's final begins
-    if 0 < own and span.first - own <= TAIL_LEAD:
+    if 0 < own and span.first - own <= OPENING_LEAD:
         previous = max((b for b in breaks if b < own), default=0)
-        tail = spelled_tail(tokens[previous:own])
-        if tail is None and short_spelling(cores[previous:own]):
+        tail = spelled_tail(tokens[previous:own]) if span.first - own <= TAIL_LEAD else None
+        if tail is None and span.first - own <= TAIL_LEAD and short_spelling(cores[previous:own]):
             tail = 0  # (a short final that says a digit's word or homophone: held as well, "for the")
+        if tail is None:
+            tail = spelled_opening(tokens[previous:own])
         if tail is not None:
             first = min(first, previous + tail)
     return range(first, span.first)
@@ -1882,10 +1893,7 @@ def spelled_tail(tokens: list[str]) -> int | None:
     (:func:`.redactor._spelled_tail`), and a number that begins the next within :data:`TAIL_LEAD` words
     reaches back over the stretch (:func:`_lead`): the caller began the number there, garbled whole."""
     cores = [core(t) for t in tokens]
-    # (not a digit its noun names, "Turn it up to setting two.", nor one of 2-9 that counts the plural after it,
-    # "I bought three tickets for the show."; "1 peaks" is a number misheard)
-    said = [(c in DIGIT_SPELLINGS or any(ch.isdigit() for ch in c)) and not (i > 0 and _names(cores, i - 1))
-            and not _counts_plural(i, cores) for i, c in enumerate(cores)]
+    said = _spelled(cores)
     last = next((i for i in range(len(cores) - 1, len(cores) - 2 - TAIL_AFTER, -1) if i >= 0 and said[i]), None)
     if last is None or any(t.rstrip()[-1:] in ".?!" for t in tokens[last:-1]):
         return None  # (its sentence ended before the final did: "Okay, here it is. 5 3 1. Thanks.")
@@ -1907,6 +1915,37 @@ def spelled_tail(tokens: list[str]) -> int | None:
         # years.", "4111 ok", "twenty one to fourteen.", "It was for the $5 last month.")
         return None
     return first if len(stretch) >= 2 and set(stretch) - {"to", "for"} else None
+
+
+def spelled_opening(tokens: list[str]) -> int | None:
+    """Where a number the recogniser wrote as other words begins right after "it's" (or "is", "are") in a
+    final of ``tokens`` whose last sentence goes on past its end, if it does: a digit's word, homophone or digit
+    there, not "to" or "too", not a quantity (a unit or "moment" after it, a number said as one beside it, an
+    amount) ("It's four time, I'm big Sorry" / "it's for I'm I'm big sorry" for "It's four five five six,
+    sorry,", base over mu-law, held-out-33; not "It's for my son." nor "It's too late, sorry"). Held like
+    :func:`spelled_tail`, and a number that begins the next final within :data:`OPENING_LEAD` words reaches
+    back to it (:func:`_lead`)."""
+    if not tokens or tokens[-1].rstrip()[-1:] in ".?!":
+        return None
+    cores = [core(t) for t in tokens]
+    said = _spelled(cores)
+    begin = max((i + 1 for i, t in enumerate(tokens) if t.rstrip()[-1:] in ".?!"), default=0)
+    for i in range(max(begin, 1), len(cores)):
+        if cores[i - 1] in _OPENERS and said[i] and cores[i] not in ("to", "too"):
+            near = cores[i:i + 4]  # (its quantity's unit may come after a second digit: "for two hours")
+            if any(c in _UNITS or c in _A_MOMENT or c in _SAID_AS_ONE or sum(ch.isdigit() for ch in c) >= 2
+                   for c in near) or any(t[:1] in "$£€" for t in tokens[i:i + 4]):
+                return None
+            return i
+    return None
+
+
+def _spelled(cores: list[str]) -> list[bool]:
+    """Which of ``cores`` say a digit (a word, a homophone or a numeral; :data:`.itn.DIGIT_SPELLINGS`): not a digit
+    its noun names, "Turn it up to setting two.", nor one of 2-9 that counts the plural after it, "I bought three
+    tickets for the show." ("1 peaks" is a number misheard)."""
+    return [(c in DIGIT_SPELLINGS or any(ch.isdigit() for ch in c)) and not (i > 0 and _names(cores, i - 1))
+            and not _counts_plural(i, cores) for i, c in enumerate(cores)]
 
 
 def _counts_plural(i: int, cores: list[str]) -> bool:

@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from ..records import Redacted, TimedWord, Transcript
 from .detect import (CONTEXT_WORDS, FAIL_CLOSED, LOOKAHEAD, NUMBER_SPANS, Context, Span, detect, short_spelling,
-                     spelled_tail)
+                     spelled_opening, spelled_tail)
 from .itn import DIGIT_SPELLINGS, core, numeric, once, runs, words
 from .reread import replaced
 
@@ -341,9 +341,11 @@ def _short_spelling(transcript: Transcript) -> bool:
 
 
 def _spelled_tail(transcript: Transcript) -> bool:
-    """It ends in a number heard as other words (:func:`.detect.spelled_tail`: "for even one piece and"):
-    held, a number the next final begins with masks those words too."""
-    return spelled_tail([t[0] for t in _tokens(transcript)]) is not None
+    """It ends in a number heard as other words (:func:`.detect.spelled_tail`: "for even one piece and"), or one
+    begins after "it's" in its unfinished sentence (:func:`.detect.spelled_opening`: "It's four time, I'm big
+    Sorry"): held, a number the next final begins with masks those words too."""
+    words = [t[0] for t in _tokens(transcript)]
+    return spelled_tail(words) is not None or spelled_opening(words) is not None
 
 
 def _ends_in_five_heard(transcript: Transcript) -> bool:

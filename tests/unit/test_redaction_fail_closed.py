@@ -2252,6 +2252,24 @@ def test_sss_says_an_ssn(texts, kinds):
     assert in_clear(out) == [] and homophones_beside(out) == [] and "for" not in out[0].split(), out
 
 
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["CBC on the back is I-N-E-T-O"], ["CBC on the back is 980."],
+                                   ["The three digits on the back are 9 0 2."],
+                                   ["The number on the back is four four one."]])
+def test_what_is_on_the_back_is_the_code(texts, kinds):
+    # (held-out-11: "CBC on the back is I-N-E-T-O" for "CVC on the back is nine eight oh.", base in packs: the code's
+    # name misheard, its digits heard as letters, the "O" in clear)
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not re.search(r"\bO\b|I-N", out[0]), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["I put the sticker on the back.", "Is it on the back of the box?",
+                                  "The charge on the back is $40."])
+def test_on_the_back_without_a_number_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
 @pytest.mark.parametrize("texts", [["The 16 digits on the front, $4.04 in, 3.21,", "hang on, 805-3, 66-Ine 4."],
                                    ["The digits on the front are 4556, $11.23, 8884."]])
@@ -2407,6 +2425,34 @@ def test_words_before_a_number_that_is_not_read_on_stay(texts, kinds):
     # of the final right before a number that begins the next; and only when a number follows; held-out-10's "I was
     # on hold for two hours." before "We ordered six hundred and fifty units.", a cost of a first version)
     assert redacted(texts, kinds)[0] == texts[0]
+
+
+# A number begun after "it's", garbled whole in a final whose sentence goes on, its next groups masked in the next
+# final a few garbled words in (held-out-33, base live and in packs over mu-law: the "four" / "for" went out).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["It's four time, I'm big Sorry", "4557, I'm I'm Dan, none will 8846.", "2201."],
+                                   ["it's for I'm I'm big sorry", "or I'm I'm Pam and nodal 4557 1123", "Go on."],
+                                   ["It's for I'm I'm big sorry", "Or I'm I'm a total 455-711-2388"]])
+def test_a_number_begun_after_its_and_heard_as_words_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and "for" not in out[0].split(), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["It's for my son.", "My card is 4111 1111 1111 1111."],
+                                   ["It's too late, sorry", "4111 1111 1111 1111"],
+                                   ["It's for two hours,", "212 555 0182"], ["It's for one moment", "212 555 0182"],
+                                   ["It's for 12 people and", "212 555 0182"],
+                                   ["It's for my son, and", "then my wife said we should all go and see the 4111 1111"]])
+def test_words_after_its_that_are_not_a_number_begun_stay(texts, kinds):
+    # (a sentence that ended, "to" or "too", a quantity, or a number too far into the next final)
+    assert redacted(texts, kinds)[0] == texts[0]
+
+
+@pytest.mark.parametrize("text", ["It's four time, I'm big Sorry", "it's for I'm I'm big sorry"])
+def test_a_final_with_a_number_begun_after_its_is_held(text):
+    redactor = Redactor(("pci",), hold_gap=3 * SECOND)
+    assert redactor.final(final(text, 0)) == [] and redactor.holding
 
 
 @pytest.mark.parametrize("text", ["for even one piece and", "4 even 1 peaks and", "Okay, let's animate. Free payment for"])
