@@ -380,6 +380,10 @@ def _keyword(cores: list[str], i: int) -> str | None:
         return None  # the call itself, no number to call ("The call dropped after 3 minutes.", held-out-5)
     if word == "count" and following in ("number", "numbers", "no"):  # "account number" misheard
         return "account"
+    if word == "car" and following in ("number", "numbers"):
+        # "card number" misheard: "Go ahead with the car number when you're in bed." / "I'd one big big." for "Go
+        # ahead with the card number when you're ready." / "Five one six six." (tiny.en over mu-law, held-out-10)
+        return "card"
     if word == "security" and following in ("code", "number") and (i == 0 or cores[i - 1] != "social"):
         return "card"
     if word in ("code", "código", "codigo") and (i == 0 or cores[i - 1] not in _OTHER_CODES):
@@ -1303,7 +1307,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             and (start - starts[start] <= 1 or cores[start - 2:start] in (["was", "on"], ["were", "on"]))}
     stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card) and not _spelled_out(run, cores)} \
         - set(expiries) - loose - set(born) | {
-        i for i, c in enumerate(cores) if c in _MONTHS and len(c) > 3} - set(expiries.values()) \
+        i for i, c in enumerate(cores) if c in _MONTHS and (len(c) > 3 or _day_of_may(cores, i))} - set(expiries.values()) \
         - {i for first, start in born.items() for i in range(start, first)} - led_months
     # ... and so does the sentence that says it ("The call won on March 3, 1024.": "won" is a word there).
     stops |= {starts[i] for i in stops}
@@ -1592,6 +1596,14 @@ def _until_expiry(run: Run, tokens: list[str], cores: list[str]) -> int | None:
             or _HOUR_CLOCK.match(written) or written[:1] in "$£€":
         return None
     return first
+
+
+def _day_of_may(cores: list[str], i: int) -> bool:
+    """``cores[i]`` is "may" after a day and "of" ("the 14th of May", "the fourteenth of May"): the month, a date that
+    ends a passage as another month's name does, not the verb ("The party is on the [NUMBER_5] of May." after
+    "about [NUMBER_4] people turned up.", held-out-33, every model and voice)."""
+    return cores[i] == "may" and i >= 2 and cores[i - 1] == "of" \
+        and (bool(_WRITTEN_ORDINAL.match(cores[i - 2])) or cores[i - 2] in _ORDINALS)
 
 
 def _month_and_year(run: Run, tokens: list[str], cores: list[str]) -> bool:

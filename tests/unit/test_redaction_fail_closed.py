@@ -2263,6 +2263,15 @@ def test_what_is_on_the_back_is_the_code(texts, kinds):
     assert in_clear(out) == [] and not re.search(r"\bO\b|I-N", out[0]), out
 
 
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_a_car_number_is_a_card_number_misheard(kinds):
+    # (held-out-10: "Go ahead with the car number when you're in bed." / "I'd one big big." / "and then [NUMBER_1]."
+    # for "... the card number when you're ready." / "Five one six six." / "And then two two three one.", tiny.en
+    # over mu-law: the "one" went out)
+    out = redacted(["Go ahead with the car number when you're in bed.", "I'd one big big.", "and then 2231."], kinds)
+    assert in_clear(out) == [] and "CREDIT_CARD" in out[1], out
+
+
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("text", ["I put the sticker on the back.", "Is it on the back of the box?",
                                   "The charge on the back is $40."])
@@ -2386,6 +2395,23 @@ def test_a_duration_asked_for_in_a_passage_stays(text, kinds):
     # two oh four.", digits read one by one and masked, two sentences before; held-out-35's "Give me five minutes.")
     texts = ["We stayed in room two oh four.", "I'm on the fifth floor.", text]
     assert redacted(texts, kinds)[2] == text
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["The party is on the 14th of May.", "The party is on the fourteenth of May.",
+                                  "It's on the 3rd of May, I think."])
+def test_a_day_of_may_in_a_passage_is_a_date(text, kinds):
+    # (held-out-33: "The party is on the fourteenth of May." masked in every decode, in the passage a masked number
+    # before it opened: "may" alone is no month's name, the verb, but after a day and "of" it is)
+    assert redacted(["It's the 2019 model.", text], kinds)[1] == text
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My card is 4111 1111.", "It may be 1 1 1 1."],
+                                   ["My card is 4111 1111.", "The 4th of May 1 1 1 1."],
+                                   ["It's the 2019 model.", "I may have 4 1 1 1."]])
+def test_may_the_verb_or_a_date_before_digits_keeps_the_passage(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
 
 
 # A number the recogniser wrote as other words at a final's end, before the final that reads it on (held-out-37's
