@@ -2403,13 +2403,33 @@ def test_a_duration_asked_for_in_a_passage_stays(text, kinds):
 def test_a_day_of_may_in_a_passage_is_a_date(text, kinds):
     # (held-out-33: "The party is on the fourteenth of May." masked in every decode, in the passage a masked number
     # before it opened: "may" alone is no month's name, the verb, but after a day and "of" it is)
-    assert redacted(["It's the 2019 model.", text], kinds)[1] == text
+    assert redacted(["It was 2 0 1 9.", text], kinds)[1] == text
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It's the 2019 model.", "It's the two thousand eight model.",
+                                  "It's the twenty nineteen model.", "I have a 2008 model.", "It's the 1998 edition."])
+def test_a_year_that_names_a_model_stays(text, kinds):
+    # (held-out-33 and -36: "It's the twenty nineteen model." / "It's the two thousand eight model." masked in every
+    # decode, 4 digits no rule read)
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["It's the two oh one nine model."], ["It's the 4111 model."], ["It's 2019 model."]])
+def test_a_model_year_read_digit_by_digit_stays_masked(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_a_model_year_in_a_card_context_stays_masked(kinds):
+    assert in_clear(redacted(["My card is 4111 1111.", "It's the 2019 model."], kinds)) == []
 
 
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
 @pytest.mark.parametrize("texts", [["My card is 4111 1111.", "It may be 1 1 1 1."],
                                    ["My card is 4111 1111.", "The 4th of May 1 1 1 1."],
-                                   ["It's the 2019 model.", "I may have 4 1 1 1."]])
+                                   ["It was 2 0 1 9.", "I may have 4 1 1 1."]])
 def test_may_the_verb_or_a_date_before_digits_keeps_the_passage(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
 
