@@ -193,6 +193,9 @@ _TIMETABLE = frozenset({"lands", "landed", "leaves", "departs", "departed", "arr
 # What a time right before it names ("the nine fifteen train", "the 730 show": :func:`_timetabled`).
 _TIMED = frozenset({"train", "bus", "flight", "ferry", "tram", "coach", "shuttle", "boat", "sailing", "service",
                     "show", "showing", "screening", "performance", "film", "movie", "news", "departure"})
+# Nouns a year written before them names ("the 2019 model"); a determiner comes before such a year.
+_YEAR_NOUNS = frozenset({"model", "models", "edition", "season", "vintage"})
+_YEAR_DETERMINERS = frozenset({"the", "a", "my", "our", "your", "his", "her", "their", "this", "that"})
 # A home whose "number" names a number after it of 3 digits at most ("The house is number 42."; "my number"
 # and "the number" name no place, and fail closed).
 _HOUSES = frozenset({"house", "housing", "flat", "apartment", "unit", "building", "door"})
@@ -2017,11 +2020,6 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: 
     if _priced(run, tokens, cores) and len(run.digits) <= 6:
         return True
     return dates and (_date_said(run, tokens, cores, card=card) or _model_year(run, cores))
-
-
-# Nouns a year written before them names ("the 2019 model"); a determiner comes before such a year.
-_YEAR_NOUNS = frozenset({"model", "models", "edition", "season", "vintage"})
-_YEAR_DETERMINERS = frozenset({"the", "a", "my", "our", "your", "his", "her", "their", "this", "that"})
 
 
 def _model_year(run: Run, cores: list[str]) -> bool:
