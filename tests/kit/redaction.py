@@ -1801,6 +1801,40 @@ HELD_OUT_41 = (
         CallPiece("I'd give it three out of five.", label="amount", entity="amount"),
     )),
 )
+# A forty-second held-out part (``bench.redaction --set held-out-42``), written on 2026-11-28 at the end of a
+# session, not run by it, to be scored once by the next session before any of its rules, with voices none of the
+# other parts used (en-gb-x-rp+gustave, en-us+iven, en-029+aunty): a Mastercard of fives, ones and "oh"s read over
+# three finals after its name; its expiry after the agent asks, "oh six, thirty"; a CVV with its keyword; an SSN
+# read with "dash"; a date of birth with a month's name; a number to text split over two finals; negatives with no
+# keyword: two ages, a drive in minutes, chairs, "half past", a day of June, a seat, a price with no currency, a
+# year after "back in".
+HELD_OUT_42 = (
+    ("h42-mastercard-ohs", (
+        CallPiece("Yeah, it's a Mastercard."),
+        CallPiece("Five one oh five,", pause=0.8, label="card", entity="pci"),
+        CallPiece("one oh five one, oh five one oh,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("five one oh five.", label="card", entity="pci", part=True),
+        CallPiece("What's the expiry on that?"),
+        CallPiece("Oh six, thirty.", label="expiry", entity="pci"),
+        CallPiece("And the CVV is four seven seven.", label="cvv", entity="pci"),
+    )),
+    ("h42-ssn-dashes-dob-text", (
+        CallPiece("My social is one two three dash four five dash six seven eight nine.", label="ssn", entity="ssn"),
+        CallPiece("Date of birth, the third of March, nineteen seventy six.", label="dob", entity="pii"),
+        CallPiece("You can text me on nine one seven,", pause=0.8, label="phone", entity="pii"),
+        CallPiece("four four two, eight oh one one.", label="phone", entity="pii", part=True),
+    )),
+    ("h42-negatives", (
+        CallPiece("The kids are eight and ten.", label="amount", entity="amount"),
+        CallPiece("It's a forty minute drive.", label="time", entity="time"),
+        CallPiece("We need six chairs.", label="amount", entity="amount"),
+        CallPiece("Meet me at half past three.", label="time", entity="time"),
+        CallPiece("It's on the twenty third of June.", label="date", entity="date"),
+        CallPiece("I'm in seat fourteen.", label="place", entity="place"),
+        CallPiece("It costs nine ninety nine.", label="amount", entity="amount"),
+        CallPiece("That was back in nineteen ninety five.", label="date", entity="date"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1817,7 +1851,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-35": HELD_OUT_35, "held-out-36": HELD_OUT_36,
         "held-out-37": HELD_OUT_37, "held-out-38": HELD_OUT_38,
         "held-out-39": HELD_OUT_39, "held-out-40": HELD_OUT_40,
-        "held-out-41": HELD_OUT_41,
+        "held-out-41": HELD_OUT_41, "held-out-42": HELD_OUT_42,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
