@@ -1881,9 +1881,11 @@ def _lead(span: Span, tokens: list[str], cores: list[str], starts: list[int], br
     own = max((b for b in breaks if b <= span.first), default=0)  # where the number's final begins
     if 0 < own and span.first - own <= OPENING_LEAD:
         previous = max((b for b in breaks if b < own), default=0)
-        tail = spelled_tail(tokens[previous:own]) if span.first - own <= TAIL_LEAD else None
-        if tail is None and span.first - own <= TAIL_LEAD and short_spelling(cores[previous:own]):
-            tail = 0  # (a short final that says a digit's word or homophone: held as well, "for the")
+        tail = None
+        if span.first - own <= TAIL_LEAD:
+            tail = spelled_tail(tokens[previous:own])
+            if tail is None and short_spelling(cores[previous:own]):
+                tail = 0  # (a short final that says a digit's word or homophone: held as well, "for the")
         if tail is None:
             tail = spelled_opening(tokens[previous:own])
         if tail is not None:
