@@ -1835,6 +1835,42 @@ HELD_OUT_42 = (
         CallPiece("That was back in nineteen ninety five.", label="date", entity="date"),
     )),
 )
+# A forty-third held-out part (``bench.redaction --set held-out-43``), written on 2026-11-28 at the start of a
+# session and committed before any of its rules, to be scored once at that session's end, with voices none of the
+# other parts used (en-us+travis, en-gb+Marco, en-029+shelby): an American Express read 4-6-5 after the agent asks
+# for "the long number", its middle group corrected ("no, sorry"); its code of four on the front; the last four of
+# a social given alone after "just the last four"; a bank account and its routing number with no card keyword; a
+# callback number with "double" split over two finals; negatives with no keyword: years as a customer, a range of
+# days, a flight and its hour, a score, a floor, a price in pounds, a percentage.
+HELD_OUT_43 = (
+    ("h43-amex-corrected", (
+        CallPiece("Go ahead with the long number."),
+        CallPiece("Three seven one five,", pause=0.8, label="card", entity="pci"),
+        CallPiece("six two two eight oh four, no, sorry, six two two eight four oh,", pause=0.8, label="card",
+                  entity="pci", part=True),
+        CallPiece("one one nine three two.", label="card", entity="pci", part=True),
+        CallPiece("And the four digits on the front?"),
+        CallPiece("Eight eight one oh.", label="cvv", entity="pci"),
+    )),
+    ("h43-last-four-bank", (
+        CallPiece("I just need the last four."),
+        CallPiece("Sure, it's two seven seven one.", label="ssn", entity="ssn"),
+        CallPiece("The account is four four nine oh one two two three,", pause=0.8, label="account", entity="pii"),
+        CallPiece("routing zero two one, zero zero zero, zero two one.", label="account", entity="pii"),
+        CallPiece("Call me back on six four six,", pause=0.8, label="phone", entity="pii"),
+        CallPiece("double five, five oh one three.", label="phone", entity="pii", part=True),
+    )),
+    ("h43-negatives", (
+        CallPiece("I've been with you for twenty two years.", label="amount", entity="amount"),
+        CallPiece("It takes three to five days.", label="time", entity="time"),
+        CallPiece("My flight is at nine fifteen.", label="time", entity="time"),
+        CallPiece("They won three two.", label="amount", entity="amount"),
+        CallPiece("The office is on floor eleven.", label="place", entity="place"),
+        CallPiece("It was forty nine pounds.", label="amount", entity="amount"),
+        CallPiece("The rate went up by four percent.", label="amount", entity="amount"),
+        CallPiece("We met in two thousand and twelve.", label="date", entity="date"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1852,6 +1888,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-37": HELD_OUT_37, "held-out-38": HELD_OUT_38,
         "held-out-39": HELD_OUT_39, "held-out-40": HELD_OUT_40,
         "held-out-41": HELD_OUT_41, "held-out-42": HELD_OUT_42,
+        "held-out-43": HELD_OUT_43,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
