@@ -2512,3 +2512,19 @@ def test_a_final_that_ends_in_a_number_heard_as_words_is_held(text):
 def test_a_final_with_no_number_heard_as_words_at_its_end_is_not_held(text):
     redactor = Redactor(("pci",), hold_gap=3 * SECOND)
     assert redactor.final(final(text, 0)) != [] and not redactor.holding
+
+
+# Held-out-42's leaks, scored once with the rules before them (2026-11-28).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("text", ["date on worth the third on March 19, 1776.", "Date of birth, the 3rd of March 1976.",
+                                  "My date a berth is March 3, 1976."])
+def test_a_date_of_birth_whose_keyword_was_misheard_is_masked(text, kinds):
+    # (held-out-42, scored once: "date on worth the third on March 19, 1776." for "Date of birth, the third of March,
+    # nineteen seventy six.", tiny.en over mu-law)
+    assert in_clear(redacted([text], kinds)) == [], redacted([text], kinds)
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["The date on the form is March 3, 2024.", "Is it worth the third on March 3?"])
+def test_a_date_with_no_birth_heard_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
