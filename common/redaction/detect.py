@@ -377,9 +377,13 @@ def _keyword(cores: list[str], i: int) -> str | None:
     # "social" alone is how callers say it ("the last four of my social are 6789"), but not
     # "social media" or "social worker", unless "the last four" comes just before it ("The last four on
     # my social networks.", base for "... of my social are").
-    if word == "social" and following in _SOCIAL_NOT_SSN \
-            and not any(cores[k] == "last" and cores[k + 1] in ("four", "4") for k in range(max(0, i - 5), i - 1)):
+    last_four = any(cores[k] == "last" and cores[k + 1] in ("four", "4") for k in range(max(0, i - 5), i - 1))
+    if word == "social" and following in _SOCIAL_NOT_SSN and not last_four:
         return None
+    if word == "socials" and last_four:
+        # Its "s" heard after "the last four": "The last four are my socials, two rhino-six." for "The last four of my
+        # social are two nine oh six." (base in packs over mu-law, held-out-40); "my socials" alone are accounts.
+        return "ssn"
     if word == "credit" and following in _CREDIT_NOT_CARD:
         return None
     if word in ("call", "calls") and i > 0 and cores[i - 1] in _CALL_NOUN_BEFORE and following not in ("back", "number"):

@@ -2528,3 +2528,16 @@ def test_a_date_of_birth_whose_keyword_was_misheard_is_masked(text, kinds):
 @pytest.mark.parametrize("text", ["The date on the form is March 3, 2024.", "Is it worth the third on March 3?"])
 def test_a_date_with_no_birth_heard_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"ssn", "pii"} & set(kinds)])
+def test_socials_after_the_last_four_is_the_ssns_keyword(kinds):
+    # (held-out-40, base in packs over mu-law: "The last four are my socials, two rhino-six." for "The last four of my
+    # social are two nine oh six.", then its correction)
+    out = redacted(["The last four are my socials, two rhino-six.", "Norway hits two rhino-eight."], kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+def test_socials_alone_are_accounts_not_a_keyword(kinds):
+    assert redacted(["Follow us on our socials for updates."], kinds) == ["Follow us on our socials for updates."]
