@@ -153,7 +153,8 @@ class Redactor:
             # ("Sorry, 4 game and 1 game and 2 2 8" is digits read by its end, after "4 even 1 peaks and").
             after = [t[0] for t in _tokens(transcript)]
             read_whole = _spelled_tail(self.held[-1]) or _short_spelling(self.held[-1])
-            out += self.release(after=after if read_whole else after[:LOOKAHEAD])
+            if not (read_whole and self._spelling_goes_on(transcript) and self._tail_unread(after)):
+                out += self.release(after=after if read_whole else after[:LOOKAHEAD])
         if not self.held:
             # A final that starts with a number right after one that ended in a redacted number
             # (released: too many held, or a whole card already) goes on with it, whatever its length.
@@ -173,6 +174,33 @@ class Redactor:
                           or _ends_in_five_heard(transcript) or _spelled_tail(transcript)))):
             return out
         return [*out, *self.release()]
+
+    def _spelling_goes_on(self, transcript: Transcript) -> bool:
+        """Whether ``transcript``, after held finals that end in a number heard as other words, ends so too (or is
+        short and says a digit's word): the caller is still reading, garbled, and all of them are held and read
+        with the final after (within :data:`MAX_HELD`). "for even one piece and" / "Sorry for him and one came and
+        I'm too too late." / "and five, five, three, nine, ..." for "Four seven one six, and," / "sorry, four seven
+        one seven, and two two oh eight," / "and five five three nine, ...": the second's own number begins too late
+        in it to reach the first, but the third's reaches the second, and through it the first (tiny.en over
+        mu-law, held-out-37)."""
+        return bool(FAIL_CLOSED & set(self.kinds)) and len(self.held) + 1 < MAX_HELD \
+            and (_spelled_tail(transcript) or _short_spelling(transcript))
+
+    def _tail_unread(self, after: list[str]) -> bool:
+        """Whether digits' words or homophones of the number heard as other words that the last held final ends
+        with would go out in clear if the held finals were read now with the words ``after`` them (a copy of the
+        context; the state is unchanged). Read in full, "Four seven one six, and," is masked and goes now."""
+        tokens, _, starts = _joined(self.held)
+        texts = [t[0] for t in tokens]
+        spans = detect(texts + after, self.kinds, Context(**self.context.to_dict()),
+                       breaks=frozenset(starts) | {len(texts)}, continues=self.continues)
+        covered = {i for span in spans for i in range(span.first, span.last + 1)}
+        own = texts[starts[-1]:]
+        tail = spelled_tail(own)
+        tail = spelled_opening(own) if tail is None else tail
+        first = starts[-1] + (tail or 0)  # (a short final that says a digit: all of it)
+        return any(i not in covered and (core(texts[i]) in DIGIT_SPELLINGS or numeric(texts[i:i + 1])[0])
+                   for i in range(first, len(texts)))
 
     def speech_start(self, start: int) -> list[Transcript]:
         """Speech starts at ``start``: held finals that ended too long before go out."""

@@ -16,7 +16,7 @@ import pytest
 
 from common.records import Transcript
 from common.redaction.itn import SPANISH_DIGITS, SPANISH_NUMBERS, core, runs
-from common.redaction.redactor import Redactor
+from common.redaction.redactor import MAX_HELD, Redactor
 
 SECOND = 16_000
 WORDS = "zero one two three four five six seven eight nine".split()
@@ -2541,3 +2541,24 @@ def test_socials_after_the_last_four_is_the_ssns_keyword(kinds):
 @pytest.mark.parametrize("kinds", KINDS)
 def test_socials_alone_are_accounts_not_a_keyword(kinds):
     assert redacted(["Follow us on our socials for updates."], kinds) == ["Follow us on our socials for updates."]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+def test_finals_that_go_on_reading_a_garbled_number_stay_held_for_the_one_that_reads_it(kinds):
+    # (held-out-37, tiny.en over mu-law, "Four seven one six, and," / "sorry, four seven one seven, and two two oh
+    # eight," / "and five five three nine, and six six oh one.": the second's own number begins too late in it to
+    # reach the first; the third's reaches the second, and through it the first)
+    out = redacted(["for even one piece and", "Sorry for him and one came and I'm too too late.",
+                    "and five, five, three, nine, and six, six, four, one."], kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+def test_a_chain_of_garbled_finals_is_held_no_longer_than_max_held(kinds):
+    redactor = Redactor(kinds, hold_gap=3 * SECOND)
+    out = []
+    for n in range(8):
+        out += redactor.final(final("and for one two", n))
+        assert len(redactor.held) <= MAX_HELD
+    out += redactor.release()
+    assert [t.utterance_id for t in out] == [f"u-{n}" for n in range(8)]
