@@ -257,6 +257,8 @@ _BIRTH_HEARD = frozenset({"birth", "berth", "worth", "bert", "burt", "bath", "bi
 # recogniser hears "is", "the crud number in 4 am"; "aren't": "are", "the first three aren't one to die").
 _ANNOUNCING_VERBS = frozenset({"is", "are", "was", "were", "in", "aren't"})
 _ANNOUNCED_COUNTS = frozenset("two three four five six seven eight nine".split())
+# Words after a count of digits asked for at a final's end ("the last four digits of it, please?").
+_AFTER_COUNT = frozenset({"digits", "digit", "numbers", "of", "it", "them", "that", "please", "again"})
 # "code" after "area" as the recogniser hears it ("the area called for one time", tiny.en over mu-law).
 _AREA_CODE = frozenset({"code", "codes", "called", "coat", "cold"})
 # "four" as the recogniser writes it glued to the next word's sound, before "I'm" and a digit
@@ -1346,6 +1348,12 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 passage[j] = passage[j] or "NUMBER"
                 if _pause(tokens[j]):
                     break
+        if _asks_for_digits(tokens, cores, i, breaks):
+            # (the answer is the next final: its first words are a passage, here or carried past the text)
+            after, past = ahead(i + 1, PASSAGE_WORDS)
+            for j in after:
+                passage[j] = passage[j] or "NUMBER"
+            left = max(left, past)
     opened_by: set[Span] = set()
     changed = True
     while changed:
@@ -1577,6 +1585,23 @@ def _announces(cores: list[str], i: int) -> bool:
         if count in _ANNOUNCING_VERBS:
             break
     return False
+
+
+def _asks_for_digits(tokens: list[str], cores: list[str], i: int, breaks: frozenset[int]) -> bool:
+    """Whether token ``i`` ends a final whose last words name digits to be read and none follows: "the last four"
+    and a count (2-9) after "last", "first" or "next", a few words such as "digits" or "of it" after it ("I just
+    need the last four.", "What are the first six digits?"). The answer, the next final, reads them: "Sure, it's
+    too same in same England." for "Sure, it's two seven seven one." (held-out-43, tiny.en and base, every
+    voice of one accent, the SSN's keyword never said)."""
+    if i + 1 not in breaks and i != len(tokens) - 1 or tokens[i].rstrip()[-1:] not in ".?":
+        return False
+    start = _final_of(i, breaks, len(tokens))[0]
+    j = i
+    while j > start and i - j < 3 and cores[j] in _AFTER_COUNT:
+        j -= 1
+    count = cores[j]
+    return j > start and (count in _ANNOUNCED_COUNTS or count.isdigit() and 2 <= int(count) <= 9) \
+        and cores[j - 1] in ("last", "first", "next")
 
 
 def _reads_out(tokens: list[str], cores: list[str], i: int, breaks: frozenset[int]) -> bool:

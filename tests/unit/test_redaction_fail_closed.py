@@ -2562,3 +2562,22 @@ def test_a_chain_of_garbled_finals_is_held_no_longer_than_max_held(kinds):
         assert len(redactor.held) <= MAX_HELD
     out += redactor.release()
     assert [t.utterance_id for t in out] == [f"u-{n}" for n in range(8)]
+
+
+# Held-out-43's leaks, scored once with the rules before them (2026-11-28).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"ssn", "pii"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["I just need the last four.", "Sure, it's too same in same England."],
+                                   ["I just read the last four.", "Sure, it's to Heaven, Heaven."],
+                                   ["What are the last four digits?", "Sure, it's too safe and safe and run."]])
+def test_the_answer_to_the_last_four_asked_for_is_a_passage(texts, kinds):
+    # (held-out-43, scored once: "Sure, it's two seven seven one." after the agent's "I just need the last four.",
+    # no SSN keyword said; tiny.en and base, live and in packs)
+    out = redacted(texts, kinds)
+    assert "too" not in out[1] and " to " not in out[1], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["I'll take the last four.", "Thank you so much, see you at 5 pm."],
+                                   ["The last four years were good.", "It's too late now."]])
+def test_no_digits_asked_for_or_an_amount_after_leaves_the_answer_readable(texts, kinds):
+    assert redacted(texts, kinds)[1] == texts[1]
