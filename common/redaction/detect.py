@@ -550,7 +550,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         _dialled(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs)
         context.number = _passages(spans, taken, tokens, cores, kinds, before, keyword_at, numbers_read, in_runs,
                                    breaks)
-        if _asks_again(tokens, cores):
+        if _asks_again(tokens, cores) or _asks_for_digits(tokens, cores):
             context.number = max(context.number, PASSAGE_WORDS)
         # (after the passages: a digit's word alone is too weak a sign of digits being read to open one)
         alone = set(spans)
@@ -1348,12 +1348,6 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 passage[j] = passage[j] or "NUMBER"
                 if _pause(tokens[j]):
                     break
-        if _asks_for_digits(tokens, cores, i, breaks):
-            # (the answer is the next final: its first words are a passage, here or carried past the text)
-            after, past = ahead(i + 1, PASSAGE_WORDS)
-            for j in after:
-                passage[j] = passage[j] or "NUMBER"
-            left = max(left, past)
     opened_by: set[Span] = set()
     changed = True
     while changed:
@@ -1587,21 +1581,20 @@ def _announces(cores: list[str], i: int) -> bool:
     return False
 
 
-def _asks_for_digits(tokens: list[str], cores: list[str], i: int, breaks: frozenset[int]) -> bool:
-    """Whether token ``i`` ends a final whose last words name digits to be read and none follows: "the last four"
-    and a count (2-9) after "last", "first" or "next", a few words such as "digits" or "of it" after it ("I just
-    need the last four.", "What are the first six digits?"). The answer, the next final, reads them: "Sure, it's
-    too same in same England." for "Sure, it's two seven seven one." (held-out-43, tiny.en and base, every
-    voice of one accent, the SSN's keyword never said)."""
-    if i + 1 not in breaks and i != len(tokens) - 1 or tokens[i].rstrip()[-1:] not in ".?":
+def _asks_for_digits(tokens: list[str], cores: list[str]) -> bool:
+    """Whether the text ends asking for digits by their count, none read after it: a count (2-9) after "last",
+    "first" or "next" in its last sentence, and at most four words such as "digits" or "of it" after it ("I just
+    need the last four.", "What are the first six digits?", "The last four digits of it, please?"): what is said next is a number's passage (as after
+    :func:`_asks_again`), the reply reads them ("Sure, it's too same in same England." for "Sure, it's two seven
+    seven one.", held-out-43, tiny.en and base, the SSN's keyword never said)."""
+    if not tokens or tokens[-1].rstrip()[-1:] not in ".?":
         return False
-    start = _final_of(i, breaks, len(tokens))[0]
-    j = i
-    while j > start and i - j < 3 and cores[j] in _AFTER_COUNT:
+    j = len(cores) - 1
+    while j > 0 and len(cores) - 1 - j < 4 and cores[j] in _AFTER_COUNT:
         j -= 1
     count = cores[j]
-    return j > start and (count in _ANNOUNCED_COUNTS or count.isdigit() and 2 <= int(count) <= 9) \
-        and cores[j - 1] in ("last", "first", "next")
+    return j > 0 and (count in _ANNOUNCED_COUNTS or count.isdigit() and 2 <= int(count) <= 9) \
+        and cores[j - 1] in ("last", "first", "next") and tokens[j - 1].rstrip()[-1:] not in ".?!"
 
 
 def _reads_out(tokens: list[str], cores: list[str], i: int, breaks: frozenset[int]) -> bool:

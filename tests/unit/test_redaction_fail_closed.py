@@ -2568,7 +2568,8 @@ def test_a_chain_of_garbled_finals_is_held_no_longer_than_max_held(kinds):
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"ssn", "pii"} & set(kinds)])
 @pytest.mark.parametrize("texts", [["I just need the last four.", "Sure, it's too same in same England."],
                                    ["I just read the last four.", "Sure, it's to Heaven, Heaven."],
-                                   ["What are the last four digits?", "Sure, it's too safe and safe and run."]])
+                                   ["The last four digits of it, please?", "Sure, it's too safe and safe and run."],
+                                   ["What are the last four?", "Sure, it's too safe and safe and run."]])
 def test_the_answer_to_the_last_four_asked_for_is_a_passage(texts, kinds):
     # (held-out-43, scored once: "Sure, it's two seven seven one." after the agent's "I just need the last four.",
     # no SSN keyword said; tiny.en and base, live and in packs)
