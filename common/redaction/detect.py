@@ -1584,9 +1584,9 @@ def _announces(cores: list[str], i: int) -> bool:
 def _asks_for_digits(tokens: list[str], cores: list[str]) -> bool:
     """Whether the text ends asking for digits by their count, none read after it: a count (2-9) after "last",
     "first" or "next" in its last sentence, and at most four words such as "digits" or "of it" after it ("I just
-    need the last four.", "What are the first six digits?", "The last four digits of it, please?"): what is said next is a number's passage (as after
-    :func:`_asks_again`), the reply reads them ("Sure, it's too same in same England." for "Sure, it's two seven
-    seven one.", held-out-43, tiny.en and base, the SSN's keyword never said)."""
+    need the last four.", "What are the first six digits?", "The last four digits of it, please?"): what is said
+    next is a number's passage (as after :func:`_asks_again`), the reply reads them ("Sure, it's too same in same
+    England." for "Sure, it's two seven seven one.", held-out-43, tiny.en and base, the SSN's keyword never said)."""
     if not tokens or tokens[-1].rstrip()[-1:] not in ".?":
         return False
     j = len(cores) - 1

@@ -192,15 +192,24 @@ class Redactor:
         context; the state is unchanged). Read in full, "Four seven one six, and," is masked and goes now."""
         tokens, _, starts = _joined(self.held)
         texts = [t[0] for t in tokens]
-        spans = detect(texts + after, self.kinds, Context(**self.context.to_dict()),
-                       breaks=frozenset(starts) | {len(texts)}, continues=self.continues)
-        covered = {i for span in spans for i in range(span.first, span.last + 1)}
+        covered = {i for span in self._read_ahead(texts, frozenset(starts), after)
+                   for i in range(span.first, span.last + 1)}
         own = texts[starts[-1]:]
         tail = spelled_tail(own)
         tail = spelled_opening(own) if tail is None else tail
         first = starts[-1] + (tail or 0)  # (a short final that says a digit: all of it)
         return any(i not in covered and (core(texts[i]) in DIGIT_SPELLINGS or numeric(texts[i:i + 1])[0])
                    for i in range(first, len(texts)))
+
+    def _read_ahead(self, texts: list[str], breaks: frozenset[int], after: list[str], *,
+                    names: frozenset[int] = frozenset()) -> list[Span]:
+        """The spans of the held finals' words ``texts`` (``breaks``: where each begins) read with the words
+        ``after`` them, which begin a final (a number the held ones end with is no quantity of theirs), on a copy
+        of the context; clipped to ``texts``."""
+        return [Span(s.first, min(s.last, len(texts) - 1), s.entity)
+                for s in detect(texts + after, self.kinds, Context(**self.context.to_dict()), names=names,
+                                breaks=breaks | {len(texts)}, continues=self.continues)
+                if s.first < len(texts)]
 
     def speech_start(self, start: int) -> list[Transcript]:
         """Speech starts at ``start``: held finals that ended too long before go out."""
@@ -230,11 +239,7 @@ class Redactor:
                 # (The number goes on in the next final: the "times" it ended with was a five.)
                 texts[start - 1] = re.sub(r"[A-Za-z]+", "five", texts[start - 1], count=1)
         if after:
-            # (The next final's words begin a final: a number the held ones end with is no quantity of them.)
-            spans = [Span(s.first, min(s.last, len(texts) - 1), s.entity)
-                     for s in detect(texts + after, self.kinds, Context(**self.context.to_dict()), names=found,
-                                     breaks=breaks | {len(texts)}, continues=self.continues)
-                     if s.first < len(texts)]
+            spans = self._read_ahead(texts, breaks, after, names=found)
             detect(texts, self.kinds, self.context)  # the context moves past the held words only
         else:
             spans = detect(texts, self.kinds, self.context, names=found, breaks=breaks, continues=self.continues)
