@@ -379,13 +379,14 @@ def _keyword(cores: list[str], i: int) -> str | None:
     # "social" alone is how callers say it ("the last four of my social are 6789"), but not
     # "social media" or "social worker", unless "the last four" comes just before it ("The last four on
     # my social networks.", base for "... of my social are").
-    last_four = any(cores[k] == "last" and cores[k + 1] in ("four", "4") for k in range(max(0, i - 5), i - 1))
-    if word == "social" and following in _SOCIAL_NOT_SSN and not last_four:
-        return None
-    if word == "socials" and last_four:
-        # Its "s" heard after "the last four": "The last four are my socials, two rhino-six." for "The last four of my
-        # social are two nine oh six." (base in packs over mu-law, held-out-40); "my socials" alone are accounts.
-        return "ssn"
+    if word in ("social", "socials"):  # (looked back for only there: this runs for every word)
+        last_four = any(cores[k] == "last" and cores[k + 1] in ("four", "4") for k in range(max(0, i - 5), i - 1))
+        if word == "socials":
+            # Its "s" heard after "the last four": "The last four are my socials, two rhino-six." for "The last four of
+            # my social are two nine oh six." (base in packs over mu-law, held-out-40); "my socials" alone are accounts.
+            return "ssn" if last_four else None
+        if following in _SOCIAL_NOT_SSN and not last_four:
+            return None
     if word == "credit" and following in _CREDIT_NOT_CARD:
         return None
     if word in ("call", "calls") and i > 0 and cores[i - 1] in _CALL_NOUN_BEFORE and following not in ("back", "number"):
@@ -702,7 +703,7 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return False
     if _priced(run, tokens, cores) and n <= 6:
         return False
-    if _date_said(run, tokens, cores, card=card) or _model_year(run, cores):
+    if _dated(run, tokens, cores, card=card):
         return False
     if n <= 2 and 1 <= int(run.digits) <= 31 and _month_after(run, cores):
         return False  # a day before its month: "the 3rd of May", "3 March"
@@ -2049,7 +2050,13 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: 
         return True
     if _priced(run, tokens, cores) and len(run.digits) <= 6:
         return True
-    return dates and (_date_said(run, tokens, cores, card=card) or _model_year(run, cores))
+    return dates and _dated(run, tokens, cores, card=card)
+
+
+def _dated(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
+    """``run`` is a date of a call (:func:`_date_said`) or a model's year (:func:`_model_year`): what both
+    :func:`_may_be_secret` and :func:`_clearly_no_secret` keep readable by the words around it."""
+    return _date_said(run, tokens, cores, card=card) or _model_year(run, cores)
 
 
 def _model_year(run: Run, cores: list[str]) -> bool:
