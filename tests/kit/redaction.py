@@ -1871,6 +1871,43 @@ HELD_OUT_43 = (
         CallPiece("We met in two thousand and twelve.", label="date", entity="date"),
     )),
 )
+# A forty-fourth held-out part (``bench.redaction --set held-out-44``), written on 2026-11-28 at the start of a
+# session and committed before any of its rules, to be scored once at that session's end, with voices none of the
+# other parts used (en-us+robert, en-gb-x-rp+grandma, en-us-nyc+victor): a Visa read in pairs ("forty one,
+# seventeen") over three finals after the agent asks, no card keyword from the caller; its expiry said with words
+# around it; its CVV after "three digits on the back?"; the last four of a social asked for, then the whole social
+# read 3 / 2-4 over two finals; a phone number with "triple"; negatives with no keyword: a count of calls, a span of
+# hours, boxes of twelve, a day of May, a motorway exit, a monthly price, "quarter to six", a child's age.
+HELD_OUT_44 = (
+    ("h44-visa-pairs", (
+        CallPiece("Can I take the number on the card, please?"),
+        CallPiece("Yep. Forty one, seventeen,", pause=0.7, label="card", entity="pci"),
+        CallPiece("twenty two, oh eight, ninety three, fifty,", pause=0.7, label="card", entity="pci", part=True),
+        CallPiece("sixty six, twelve.", label="card", entity="pci", part=True),
+        CallPiece("And when does it expire?"),
+        CallPiece("End of next year, twelve twenty seven.", label="expiry", entity="pci"),
+        CallPiece("Three digits on the back?"),
+        CallPiece("Five five two.", label="cvv", entity="pci"),
+    )),
+    ("h44-social-whole", (
+        CallPiece("For verification, the last four of your social?"),
+        CallPiece("Hang on. It's nine oh oh three.", label="ssn", entity="ssn"),
+        CallPiece("Actually my whole social is five six eight,", pause=0.8, label="ssn", entity="ssn"),
+        CallPiece("two one, nine oh oh three.", label="ssn", entity="ssn", part=True),
+        CallPiece("And a good number to reach you?"),
+        CallPiece("Seven oh three, triple two, one eight four six.", label="phone", entity="pii"),
+    )),
+    ("h44-negatives", (
+        CallPiece("I called three times yesterday.", label="amount", entity="amount"),
+        CallPiece("The meeting runs from ten to eleven thirty.", label="time", entity="time"),
+        CallPiece("I ordered two boxes of twelve.", label="amount", entity="amount"),
+        CallPiece("We moved here on the fifth of May.", label="date", entity="date"),
+        CallPiece("Take exit forty two off the motorway.", label="place", entity="place"),
+        CallPiece("It's about sixty five dollars a month.", label="amount", entity="amount"),
+        CallPiece("I'll be home by quarter to six.", label="time", entity="time"),
+        CallPiece("My son turns seven on Friday.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1888,7 +1925,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-37": HELD_OUT_37, "held-out-38": HELD_OUT_38,
         "held-out-39": HELD_OUT_39, "held-out-40": HELD_OUT_40,
         "held-out-41": HELD_OUT_41, "held-out-42": HELD_OUT_42,
-        "held-out-43": HELD_OUT_43,
+        "held-out-43": HELD_OUT_43, "held-out-44": HELD_OUT_44,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
