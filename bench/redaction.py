@@ -10,7 +10,8 @@ Each call's pieces are spoken by espeak-ng, decoded one utterance each by the wh
 the pieces' own words. ``--digits`` adds the second decode of number passages, ``--packs`` runs
 each call as a recording decoded in packs by an in-process ASR stage, ``--finals DIR`` keeps the
 decodes so that a rule change is scored on the same text. Scored per entity (a number read in
-groups is one): redacted, digits left in clear, negatives falsely redacted; and the redactor's
+groups is one): redacted, digits left in clear, negatives falsely redacted (and ``plain``: the lines that
+hold no number, an agent's question or a keyword's sentence, given a placeholder); and the redactor's
 time per final and how long held finals wait. ``--audio`` times a recording's redacted audio.
 """
 
@@ -557,7 +558,11 @@ async def score(source: str, decoded: Finals, hold_sec: float, nlp, calls=CALLS)
                     missed[key].append(final.text)
                 if leaks(piece, text):
                     leaked[key] += 1
-            elif piece.entity:
+            elif not piece.entity:  # (what fails closed costs beside the negatives: "Go ahead with the long [NUMBER_1].")
+                negatives["plain"] += 1
+                if PLACEHOLDER.search(text):
+                    false["plain"].append(f"{final.text!r} -> {text!r}")
+            else:
                 negatives[piece.entity] += 1
                 if PLACEHOLDER.search(text):
                     false[piece.entity].append(f"{final.text!r} -> {text!r}")
