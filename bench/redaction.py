@@ -1,7 +1,7 @@
 """Redaction on the labelled set of tests/kit/redaction.py: entity recall, leaks and false redactions.
 
     .venv/bin/python -m bench.redaction [--set tuning|held-out|held-out-2|held-out-3|held-out-4|held-out-5|held-out-6|held-out-7|held-out-8|held-out-9|held-out-10|held-out-11|held-out-12|held-out-13|held-out-14|held-out-15|held-out-16|held-out-17|held-out-18|held-out-19|held-out-20|held-out-21|held-out-22|held-out-23|held-out-24|held-out-25|held-out-26|held-out-27|held-out-28|held-out-29|held-out-30|held-out-31|held-out-32|held-out-33|held-out-34|held-out-35|held-out-36|held-out-37|held-out-38|held-out-39|held-out-40|held-out-41|held-out-42|held-out-43|held-out-44|spanish|spanish-2] [--model base] [--voices en-us,en-gb]
-        [--mulaw] [--digits] [--packs] [--finals DIR]
+        [--mulaw] [--digits] [--packs] [--finals DIR] [--unsure P]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
 
 Each call's pieces are spoken by espeak-ng, decoded one utterance each by the whisper engine
@@ -35,6 +35,7 @@ import soxr
 from prometheus_client import CollectorRegistry
 
 from asr_worker.digits import STEP as DIGITS
+from asr_worker.digits import needs_digits
 from asr_worker.digits import retry as digits_retry
 from asr_worker.engines import Engine, load_engine
 from asr_worker.engines.base import DecodeRequest
@@ -212,11 +213,14 @@ async def decode(engine, audio: np.ndarray, request_id: str, prompt: str = "",
 
 
 async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt: str = "",
-                    language: str = "en") -> tuple[list[Transcript], dict[str, str]]:
+                    language: str = "en", unsure: float = 0.0) -> tuple[list[Transcript], dict[str, str]]:
     """One final per piece, as the ASR stage would write it before redaction; with ``digits_prompt``,
     each final of a number passage (a redactor fed the finals so far decides, as the ASR stage's does)
     carries it for the engine's re-decode. Also, by utterance id, the second decodes whose digits
-    were refused (``unread_number``)."""
+    were refused (``unread_number``). ``unsure`` (an experiment, not the ASR stage's): a final outside
+    the number passages that wrote no number and whose words' mean probability is under it is decoded
+    again with the digits prompt too (the recogniser was unsure: the caller may have read digits whose
+    keyword it lost)."""
     finals, at = [], 0
     unread: dict[str, str] = {}
     passages = Redactor(KINDS, hold_gap=round(HOLD_SEC * SAMPLE_RATE))
@@ -233,6 +237,10 @@ async def finals_of(pieces, source: str, engine, prompt: str = "", digits_prompt
             digits = digits_prompt if digits_prompt and passages.number_passage(at) else ""
             try:
                 text, words, refused = await decode(engine, audio, f"{source}-{n}-{at}", prompt, digits, language)
+                if unsure and digits_prompt and not digits and needs_digits(text) and words \
+                        and statistics.mean(w.probability for w in words) < unsure:
+                    text, words, refused = await decode(engine, audio, f"{source}-{n}-{at}-unsure", prompt,
+                                                        digits_prompt, language)
             except Exception as exc:  # the engine's failure, not the redactor's: scored as no final, said
                 print(f"  {source}-{n}-{at}: the decode failed ({type(exc).__name__}: {exc}); {piece.text!r} "
                       "has no final")
@@ -388,10 +396,15 @@ def main(argv: list[str] | None = None) -> None:
                         "digits.py); the re-decodes and their cost are listed")
     parser.add_argument("--packs", action="store_true", help="each call a recording decoded in packs by an "
                         "in-process ASR stage (with --digits: its second decode of number passages)")
+    parser.add_argument("--unsure", type=float, default=0.0, metavar="P", help="an experiment, not the ASR "
+                        "stage's rule (with --digits, live only): finals outside number passages that wrote no number "
+                        "and whose words' mean probability is under P are decoded again with the digits prompt too")
     parser.add_argument("--hold-sec", type=float, default=HOLD_SEC, help="the ASR worker's --redact-hold-sec")
     parser.add_argument("--audio", action="store_true", help="only the redacted audio's cost (no whisper)")
     parser.add_argument("--repeats", type=int, default=20, help="--audio: timings per figure (median)")
     args = parser.parse_args(argv)
+    if args.unsure and (args.packs or not args.digits):
+        parser.error("--unsure needs --digits and the live path (not --packs)")
     if args.audio:
         audio_cost(args.repeats)
         return
@@ -404,7 +417,8 @@ def main(argv: list[str] | None = None) -> None:
     calls = tuple(c for c in SETS[args.set] if not args.calls or c[0] in args.calls.split(","))
     language = "es" if args.set.startswith("spanish") else "en"
     asyncio.run(run(sources, args.hold_sec, model=args.model, cache=args.finals, prompt=args.prompt, calls=calls,
-                    digits_prompt=DIGITS_PROMPT if args.digits else "", packs=args.packs, language=language))
+                    digits_prompt=DIGITS_PROMPT if args.digits else "", packs=args.packs, language=language,
+                    unsure=args.unsure))
 
 
 AUDIO_FORMATS = ((8000, 1), (16000, 1), (16000, 2), (48000, 2))  # (rate, channels) of a recording
@@ -438,12 +452,13 @@ class Finals:
     """Each call's finals from one source: decoded, or read back from ``cache`` (a directory)."""
 
     def __init__(self, *, model: str | None, cache: str | None, prompt: str = "", digits_prompt: str = "",
-                 packs: bool = False, language: str = "en") -> None:
+                 packs: bool = False, language: str = "en", unsure: float = 0.0) -> None:
         self.model = model
         self.language = language
         self.prompt = prompt
         self.digits_prompt = digits_prompt
         self.packs = packs
+        self.unsure = unsure
         self.cache = pathlib.Path(cache) if cache else None
         self.engine: Engine | None = None
 
@@ -459,6 +474,8 @@ class Finals:
                 script += "-d" + hashlib.sha1(self.digits_prompt.encode()).hexdigest()[:6]
             if self.packs:
                 script += "-packs"
+            if self.unsure:
+                script += f"-u{self.unsure:g}"
             path = self.cache / f"{self.model or 'tiny.en'}-{source.replace('/', '-')}-{name}-{script}.json"
             told = path.with_suffix(".refused.json")
             if path.exists() and told.exists():
@@ -471,7 +488,7 @@ class Finals:
             finals, unread = await packed_finals(pieces, source, self.engine, self.digits_prompt, self.language)
         else:
             finals, unread = await finals_of(pieces, source, self.engine, self.prompt, self.digits_prompt,
-                                             self.language)
+                                             self.language, self.unsure)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps([records.encode(final).hex() for final in finals]))
@@ -484,9 +501,10 @@ class Finals:
 
 
 async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: str | None,
-              prompt: str = "", calls=CALLS, digits_prompt: str = "", packs: bool = False, language: str = "en") -> None:
+              prompt: str = "", calls=CALLS, digits_prompt: str = "", packs: bool = False, language: str = "en",
+              unsure: float = 0.0) -> None:
     finals = Finals(model=model, cache=cache, prompt=prompt, digits_prompt=digits_prompt, packs=packs,
-                    language=language)
+                    language=language, unsure=unsure)
     nlp = None
     if name_model.installed():
         started = time.perf_counter()
@@ -496,7 +514,8 @@ async def run(sources: list[str], hold_sec: float, *, model: str | None, cache: 
         print("== no name model (the names extra): names are not looked for")
     print(f"== model {model or 'tiny.en'}" + (", recordings in packs" if packs else "")
           + (f", prompt {prompt!r}" if prompt else "")
-          + (f", digits prompt {digits_prompt!r} for number passages" if digits_prompt else ""))
+          + (f", digits prompt {digits_prompt!r} for number passages" if digits_prompt else "")
+          + (f" and finals with no number whose words' mean probability is under {unsure:g}" if unsure else ""))
     try:
         for source in sources:
             await score(source, finals, hold_sec, nlp, calls)
