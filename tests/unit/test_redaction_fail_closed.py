@@ -48,11 +48,11 @@ def redacted(texts: list[str], kinds: tuple[str, ...], *, timer_between: bool = 
 
 
 def in_clear(texts: list[str]) -> list[str]:
-    """The digits and digit words of ``texts`` outside placeholders (but "the last four": no digit
-    of the number)."""
+    """The digits and digit words of ``texts`` outside placeholders (but "the last four" and a count of digits,
+    "the 16 digits": no digit of the number)."""
     found = []
     for text in texts:
-        bare = re.sub(r"\[[A-Z_]+_\d+\]|last four", " ", text)
+        bare = re.sub(r"\[[A-Z_]+_\d+\]|last four|\S+(?= digits?\b)", " ", text)
         found += re.findall(r"\d", bare)
         found += [w for w in map(core, bare.split()) if w in DIGIT_WORDS]
     return found
@@ -2582,3 +2582,41 @@ def test_the_answer_to_the_last_four_asked_for_is_a_passage(texts, kinds):
                                    ["The last four years were good.", "It's too late now."]])
 def test_no_digits_asked_for_or_an_amount_after_leaves_the_answer_readable(texts, kinds):
     assert redacted(texts, kinds)[1] == texts[1]
+
+
+# Held-out-44's false masks in its own words, scored once with the rules before them (2026-11-28).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["End of next year, twelve twenty seven.", "Three digits on the back?"],
+                                   ["End of next year, twelve twenty seven.", "The three digits on the back?"],
+                                   ["It expires twelve twenty seven.", "Sixteen digits on the front, please."],
+                                   ["My card number is 4111 1111 1111 1111.", "And the three digit code?"]])
+def test_a_count_of_digits_asked_for_is_no_digit_of_the_number_before(texts, kinds):
+    # (held-out-44, its script's own words: "Three" masked as the expiry's last digit, and in its passage)
+    out = redacted(texts, kinds)
+    assert out[1] == texts[1], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["My social is 568-21-9003.", "And a good number to reach you?"],
+                                   ["My card number is 4111 1111 1111 1111.", "Is there a number to call you back on?"]])
+def test_a_number_to_reach_you_keeps_its_to(texts, kinds):
+    # (held-out-44, its script's own words: "And a good number [SSN_3] reach you?")
+    out = redacted(texts, kinds)
+    assert out[1] == texts[1], out
+
+
+@pytest.mark.xfail(strict=True, reason="not built yet: a span of hours read as one number of 5-7 digits")
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["The meeting runs from ten to eleven thirty.", "The meeting runs from 10 to 11.30.",
+                                  "We're open from nine to five thirty."])
+def test_a_span_of_hours_is_a_time(text, kinds):
+    # (held-out-44, its script's own words and every decode of it: "The meeting runs from [NUMBER_1].")
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["It expires twelve twenty seven.", "Three four five."],
+                                   ["My social is five six eight,", "two one, nine oh oh three."],
+                                   ["And a good number to reach you?", "Seven oh three, triple two, one eight four six."]])
+def test_the_digits_beside_those_are_still_masked(texts, kinds):
+    assert not in_clear(redacted(texts, kinds)), redacted(texts, kinds)
