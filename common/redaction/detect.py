@@ -895,25 +895,37 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
 
 def _hours_or_score(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is two numbers of 1-2 digits said with "to" between them or written "N-M" or "N.M" (:func:`_two_said`):
-    opening hours after "open" or "from", each 1-12 ("We're open nine to five on weekdays.", held-out-21), or a
-    game's score after "score" and its verb ("The final score was 21 to 14.", held-out-19) or after the game won or
-    lost ("They won the game three to one.", held-out-17). Elsewhere "9 to 5" is 9 2 5 read with the two heard as
-    "to", and fails closed."""
-    two = _two_said(run, tokens, cores)
+    opening hours after "open" or "from", each an hour 1-12 or one with its minutes ("We're open nine to five on
+    weekdays.", held-out-21; "The meeting runs from ten to eleven thirty.", held-out-44), or a game's score after
+    "score" and its verb ("The final score was 21 to 14.", held-out-19) or after the game won or lost ("They won the
+    game three to one.", held-out-17). Elsewhere "9 to 5" is 9 2 5 read with the two heard as "to", and fails
+    closed."""
+    two = _two_said(run, tokens, cores, clock=True)
+    if two is None:
+        return False
     first = run.first
     before = cores[first - 1] if first > 0 else ""
-    return two is not None and (before in _OPEN_FROM and all(1 <= int(part) <= 12 for part in two)
-                                or _noun_is(first, cores, ("score",))
-                                or before in ("game", "match") and bool(_PLAYED & set(cores[max(0, first - 4):first - 1])))
+    if before in _OPEN_FROM and all(_clock(part) for part in two):
+        return True
+    return all(len(part) <= 2 for part in two) and (
+        _noun_is(first, cores, ("score",))
+        or before in ("game", "match") and bool(_PLAYED & set(cores[max(0, first - 4):first - 1])))
+
+
+def _clock(digits: str) -> bool:
+    """``digits`` say an hour of the clock, 1-12, or one and its minutes ("1130" for "eleven thirty")."""
+    hour, minutes = (digits, "00") if len(digits) <= 2 else (digits[:-2], digits[-2:])
+    return 1 <= int(hour) <= 12 and int(minutes) < 60
 
 
 # Verbs of a game's end, before "the game" and its score.
 _PLAYED = frozenset({"won", "lost", "win", "lose", "beat", "tied", "ended", "finished"})
 
 
-def _two_said(run: Run, tokens: list[str], cores: list[str]) -> tuple[str, str] | None:
+def _two_said(run: Run, tokens: list[str], cores: list[str], *, clock: bool = False) -> tuple[str, str] | None:
     """The two numbers of 1-2 digits that ``run`` says with "to" or written "N-M" or "N.M" between them ("9 to
-    5", "nine to five", "twenty one to fourteen", "21-14", "21.14"); None if it says no such two."""
+    5", "nine to five", "twenty one to fourteen", "21-14", "21.14"); None if it says no such two. ``clock``: said
+    with "to", either may be of 3-4 digits too, an hour and its minutes ("ten to eleven thirty")."""
     written = [t.rstrip(".?!,") for t in tokens[run.first:run.last + 1]]
     between = [k for k in range(run.first + 1, run.last) if cores[k] == "to"]
     if len(between) == 1:
@@ -924,7 +936,7 @@ def _two_said(run: Run, tokens: list[str], cores: list[str]) -> tuple[str, str] 
         parts = re.split(r"[-.]", written[0])
     else:
         return None
-    if any(not part or len(part) > 2 for part in parts):
+    if any(not part or len(part) > (4 if clock and len(between) == 1 else 2) for part in parts):
         return None
     return parts[0], parts[1]
 
