@@ -1599,10 +1599,12 @@ def _announces(cores: list[str], i: int) -> bool:
 
 
 def _counts_digits(cores: list[str], i: int) -> bool:
-    """Whether token ``i`` counts digits, "digit" or "digits" right after it ("Three digits on the back?", "the
-    three digit code", "the 16 digits on the front"): it is none of them, nor of a number read before it
-    ("End of next year, twelve twenty seven." / "Three digits on the back?", held-out-44's own words)."""
-    return i + 1 < len(cores) and cores[i + 1] in ("digit", "digits")
+    """Whether token ``i`` counts digits, a number's one word or 1-2 digits with "digit" or "digits" right after it
+    ("Three digits on the back?", "the three digit code", "the 16 digits on the front"): it is none of them, nor of
+    a number read before it ("End of next year, twelve twenty seven." / "Three digits on the back?", held-out-44's
+    own words); a number written with it is (`and the next year 12-27-3` / `digits on the Mac.`, tiny.en in packs)."""
+    return i + 1 < len(cores) and cores[i + 1] in ("digit", "digits") \
+        and (cores[i] in NUMBER_WORDS or cores[i].isdigit() and len(cores[i]) <= 2)
 
 
 def _number_to(cores: list[str], i: int) -> bool:
