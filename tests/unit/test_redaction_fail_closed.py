@@ -2638,3 +2638,19 @@ def test_a_number_glued_to_a_count_of_digits_is_still_masked(texts, kinds):
     # back?" written with the count in the expiry's token; a count is one word of 1-2 digits)
     out = redacted(texts, kinds)
     assert not in_clear(out), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["I ordered two boxes of twelve.", "I ordered 2 boxes of 12.", "We bought a pack of six.",
+                                  "They sell them in bags of ten.", "We're a family of five."])
+def test_what_each_of_a_count_holds_is_a_quantity(text, kinds):
+    # (held-out-44, its script's own words and most decodes: "I ordered [NUMBER_1] boxes of [NUMBER_2].")
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My card number is four one one one,", "one box of twelve."],
+                                   ["The last four of my social are", "a set of twelve."],
+                                   ["The security code is on the back.", "A box of 12."]])
+def test_each_of_in_a_secret_context_still_fails_closed(texts, kinds):
+    assert not in_clear(redacted(texts, kinds)), redacted(texts, kinds)
