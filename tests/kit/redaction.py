@@ -1908,6 +1908,41 @@ HELD_OUT_44 = (
         CallPiece("My son turns seven on Friday.", label="amount", entity="amount"),
     )),
 )
+# A forty-fifth held-out part (``bench.redaction --set held-out-45``), written on 2026-11-28 at the end of a
+# session, not run by it, to be scored once by the next session before any of its rules, with voices none of the
+# other parts used (en-029+zac, en-us+quincy, en-gb-scotland+benjamin): a Discover card read in fours over four
+# finals, the agent saying "got it" between two of them and "and then" said before the last; its expiry "oh three
+# slash twenty eight"; its code said "triple nine"; a date of birth with the day first and the year in two pairs;
+# an account number read in words after its keyword with a sort code; negatives with no keyword: a weight, kids,
+# a platform, twenty past four, a house number, a score out of a hundred, a flight's number, a price in quid.
+HELD_OUT_45 = (
+    ("h45-discover-turns", (
+        CallPiece("Okay, the card number please."),
+        CallPiece("Six oh one one,", pause=0.7, label="card", entity="pci"),
+        CallPiece("five five four four.", pause=0.9, label="card", entity="pci", part=True),
+        CallPiece("Got it."),
+        CallPiece("Eight two oh seven,", pause=0.7, label="card", entity="pci", part=True),
+        CallPiece("and then three one one nine.", label="card", entity="pci", part=True),
+        CallPiece("Oh three slash twenty eight.", label="expiry", entity="pci"),
+        CallPiece("The code's triple nine.", label="cvv", entity="pci"),
+    )),
+    ("h45-dob-account", (
+        CallPiece("I was born on the fourteenth of July, nineteen eighty.", label="dob", entity="pii"),
+        CallPiece("My account number is three one nine two,", pause=0.8, label="account", entity="pii"),
+        CallPiece("six four five eight, sort code forty, twelve, thirty four.", label="account", entity="pii",
+                  part=True),
+    )),
+    ("h45-negatives", (
+        CallPiece("The parcel weighs two kilos.", label="amount", entity="amount"),
+        CallPiece("I've got three kids.", label="amount", entity="amount"),
+        CallPiece("The train leaves from platform nine.", label="place", entity="place"),
+        CallPiece("It's twenty past four.", label="time", entity="time"),
+        CallPiece("We live at number twenty two.", label="place", entity="place"),
+        CallPiece("I got ninety out of a hundred.", label="amount", entity="amount"),
+        CallPiece("My flight is BA two eight seven.", label="order", entity="order"),
+        CallPiece("It was about a hundred and fifty quid.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1926,6 +1961,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-39": HELD_OUT_39, "held-out-40": HELD_OUT_40,
         "held-out-41": HELD_OUT_41, "held-out-42": HELD_OUT_42,
         "held-out-43": HELD_OUT_43, "held-out-44": HELD_OUT_44,
+        "held-out-45": HELD_OUT_45,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
