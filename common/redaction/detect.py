@@ -35,7 +35,7 @@ from collections.abc import Container
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import (DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, NUMBER_WORDS, SPANISH_DIGITS, TENS, Run, core, digit_word,
+from .itn import (DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, NUMBER_WORDS, SCALES, SPANISH_DIGITS, TENS, Run, core, digit_word,
                   digits_joined, numeric, runs)
 from .quantity import FUNCTION_WORDS, PRONOUN_DETERMINERS, counts_a_noun, determined
 
@@ -733,12 +733,12 @@ def _each_holds(first: int, cores: list[str]) -> bool:
     noun, before = cores[first - 2], cores[first - 3]
     if not noun.isalpha() or noun in FUNCTION_WORDS or noun in NUMBER_WORDS or noun in DIGIT_SPELLINGS:
         return False
-    counted = before in ("a", "an") or before in NUMBER_WORDS and before not in _SCALES_SAID \
-        or before.isdigit() and len(before) <= 2
-    return counted or before in ("in", "by") and noun.endswith("s")
+    return before in ("a", "an") or _one_number(before) or before in ("in", "by") and noun.endswith("s")
 
 
-_SCALES_SAID = frozenset({"hundred", "thousand", "million", "billion"})
+def _one_number(word: str) -> bool:
+    """``word`` (a core) alone says a number of 1-2 digits ("4", "twelve", "twenty"; not "hundred")."""
+    return word.isdigit() and len(word) <= 2 or word in NUMBER_WORDS and word not in SCALES
 
 
 def _idiom(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -835,20 +835,17 @@ def _ages_listed(first: int, last: int, tokens: list[str], cores: list[str]) -> 
     """Tokens ``first``..``last`` are in a list of ages after "ages" or "aged" in their sentence, each said as one number
     of 1-2 digits, with commas and "and" between ("We have three kids, ages four, seven and nine.", held-out-25:
     masked in 10 of its 12 decodes, and the passage it opened masked "The score was 2 to 1" after it)."""
-    def one(c: str) -> bool:  # a number of 1-2 digits
-        return c.isdigit() and len(c) <= 2 or c in NUMBER_WORDS and c not in ("hundred", "thousand", "million", "billion")
-
-    if last - first > 4 or not all(one(c) or c == "and" for c in cores[first:last + 1]):
+    if last - first > 4 or not all(_one_number(c) or c == "and" for c in cores[first:last + 1]):
         return False
     # (each its own: a comma or "and" between two numbers, as "4 1 1 1" read after "ages" has none)
-    if any(one(cores[i]) and one(cores[i + 1]) and not tokens[i].endswith(",") for i in range(first, last)):
+    if any(_one_number(cores[i]) and _one_number(cores[i + 1]) and not tokens[i].endswith(",") for i in range(first, last)):
         return False
     for i in range(first - 1, max(-1, first - 9), -1):
         if tokens[i].rstrip()[-1:] in ".?!":
             return False
         if cores[i] in ("ages", "aged"):
             return True
-        if cores[i] != "and" and not one(cores[i]):
+        if cores[i] != "and" and not _one_number(cores[i]):
             return False
     return False
 
@@ -1622,8 +1619,7 @@ def _counts_digits(cores: list[str], i: int) -> bool:
     ("Three digits on the back?", "the three digit code", "the 16 digits on the front"): it is none of them, nor of
     a number read before it ("End of next year, twelve twenty seven." / "Three digits on the back?", held-out-44's
     own words); a number written with it is (`and the next year 12-27-3` / `digits on the Mac.`, tiny.en in packs)."""
-    return i + 1 < len(cores) and cores[i + 1] in ("digit", "digits") \
-        and (cores[i] in NUMBER_WORDS or cores[i].isdigit() and len(cores[i]) <= 2)
+    return i + 1 < len(cores) and cores[i + 1] in ("digit", "digits") and _one_number(cores[i])
 
 
 def _number_to(cores: list[str], i: int) -> bool:

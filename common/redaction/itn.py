@@ -28,6 +28,7 @@ _UNITS = ("zero one two three four five six seven eight nine ten eleven twelve t
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SCALES = {"hundred", "thousand", "million", "billion"}
 TENS = frozenset(_TENS)
+SCALES = frozenset(_SCALES)
 NUMBER_WORDS = frozenset(_UNITS) | TENS | _SCALES
 DIGIT_NAMES = tuple(_UNITS[:10])  # a digit's own word, by value ("six": DIGIT_NAMES[6])
 _ZEROS = {"oh", "o"}
