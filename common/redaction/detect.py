@@ -1615,21 +1615,28 @@ def _announces(cores: list[str], i: int) -> bool:
 
 
 def _counts_digits(cores: list[str], i: int) -> bool:
-    """Whether token ``i`` counts digits, a number's one word or 1-2 digits with "digit" or "digits" right after it
-    ("Three digits on the back?", "the three digit code", "the 16 digits on the front"): it is none of them, nor of
-    a number read before it ("End of next year, twelve twenty seven." / "Three digits on the back?", held-out-44's
-    own words); a number written with it is (`and the next year 12-27-3` / `digits on the Mac.`, tiny.en in packs)."""
-    return i + 1 < len(cores) and cores[i + 1] in ("digit", "digits") and _one_number(cores[i])
+    """Whether token ``i`` counts digits: a number's one word, 1-2 digits or a digit's homophone with "digit" or
+    "digits" right after it ("Three digits on the back?", "the three digit code", "the 16 digits on the front", "the
+    free digit on the back"), or one digit written alone after "last", "first" or "next" ("I just need the last 4.",
+    as "the last four"). It is none of them, nor of a number read before it ("End of next year, twelve twenty
+    seven." / "Three digits on the back?", held-out-44's own words); a number written with it is (`and the next year
+    12-27-3` / `digits on the Mac.`, tiny.en in packs; `the last 4 3 2 1.`)."""
+    word = cores[i]
+    if i + 1 < len(cores) and cores[i + 1] in ("digit", "digits"):
+        return _one_number(word) or word in HOMOPHONES
+    return i > 0 and cores[i - 1] in ("last", "first", "next") and len(word) == 1 and word in "23456789"
 
 
 def _number_to(cores: list[str], i: int) -> bool:
-    """Whether token ``i`` is the "to" of "a number to reach you on" ("And a good number to reach you?" after an
-    SSN, held-out-44's own words): a verb of getting in touch after it, no digit."""
-    return 0 < i < len(cores) - 1 and cores[i] == "to" and cores[i - 1] in ("number", "numbers") \
-        and cores[i + 1] in _GET_IN_TOUCH
+    """Whether token ``i`` is the "to" of "a number to reach you on" or "a good time to call you" ("And a good
+    number to reach you?" after an SSN, held-out-44's own words): a verb of getting in touch after it, and "number"
+    before it or a person after the verb; no digit."""
+    return 0 < i < len(cores) - 1 and cores[i] == "to" and cores[i + 1] in _GET_IN_TOUCH \
+        and (cores[i - 1] in ("number", "numbers") or i + 2 < len(cores) and cores[i + 2] in _PERSONS)
 
 
 _GET_IN_TOUCH = frozenset({"reach", "call", "ring", "text", "contact", "phone", "use", "try"})
+_PERSONS = frozenset({"you", "me", "us", "him", "her", "them"})
 
 
 def _less_counts(found: list[Run], tokens: list[str], cores: list[str]) -> list[Run]:

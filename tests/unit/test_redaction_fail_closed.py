@@ -2654,3 +2654,25 @@ def test_what_each_of_a_count_holds_is_a_quantity(text, kinds):
                                    ["The security code is on the back.", "A box of 12."]])
 def test_each_of_in_a_secret_context_still_fails_closed(texts, kinds):
     assert not in_clear(redacted(texts, kinds)), redacted(texts, kinds)
+
+
+# The lines with no number that this session's decodes of 14 parts masked most (bench.redaction's "plain").
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["I just need the last 4."], ["What are the first 6?"],
+                                   ["My card number is 4111 1111 1111 1111.", "Can you read the last 4 of the card again?"],
+                                   ["It expires 12 27.", "Okay. And the free digit on the back?"],
+                                   ["It expires 12 27.", "Free digits on the back."],
+                                   ["My social is 568-21-9003.", "And I go down to reach you."],
+                                   ["My card number is 4111 1111 1111 1111.", "Is there a good time to call you?"]])
+def test_an_agents_question_stays_readable(texts, kinds):
+    out = redacted(texts, kinds)
+    assert out[-1] == texts[-1], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My card number is 4111 1111 1111,", "the last 4 3 2 1."],
+                                   ["The last four of my social are", "4."],
+                                   ["My social is 123 45", "the last 6789."],
+                                   ["the last 4-1-5 again,"]])
+def test_digits_after_last_are_still_masked(texts, kinds):
+    assert not in_clear(redacted(texts, kinds)), redacted(texts, kinds)
