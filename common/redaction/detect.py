@@ -481,7 +481,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     # stray piece (below).
     amounts = [False] * len(tokens)
     said = runs(tokens)
-    counts = {run.last for run in said if _counts_digits(cores, run.last)}
+    counts = {run.last for run in said if _a_count(run, tokens, cores)}
     numbers_read = _joined(_less_counts(said, tokens, cores), tokens, cores, kinds, before, keyword_at)
     for run in numbers_read:
         if any(taken[run.first:run.last + 1]):  # a ZIP code in the address before it
@@ -1617,14 +1617,21 @@ def _announces(cores: list[str], i: int) -> bool:
 def _counts_digits(cores: list[str], i: int) -> bool:
     """Whether token ``i`` counts digits: a number's one word, 1-2 digits or a digit's homophone with "digit" or
     "digits" right after it ("Three digits on the back?", "the three digit code", "the 16 digits on the front", "the
-    free digit on the back"), or one digit written alone after "last", "first" or "next" ("I just need the last 4.",
-    as "the last four"). It is none of them, nor of a number read before it ("End of next year, twelve twenty
+    free digit on the back"). It is none of them, nor of a number read before it ("End of next year, twelve twenty
     seven." / "Three digits on the back?", held-out-44's own words); a number written with it is (`and the next year
-    12-27-3` / `digits on the Mac.`, tiny.en in packs; `the last 4 3 2 1.`)."""
-    word = cores[i]
-    if i + 1 < len(cores) and cores[i + 1] in ("digit", "digits"):
-        return _one_number(word) or word in HOMOPHONES
-    return i > 0 and cores[i - 1] in ("last", "first", "next") and len(word) == 1 and word in "23456789"
+    12-27-3` / `digits on the Mac.`, tiny.en in packs)."""
+    return i + 1 < len(cores) and cores[i + 1] in ("digit", "digits") and (_one_number(cores[i]) or cores[i] in HOMOPHONES)
+
+
+def _a_count(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """Whether ``run`` ends with a count (:func:`_counts_digits`), or is one digit written alone right after "last",
+    "first" or "next", no pause between, as "the last four" is ("I just need the last 4."; not `the last 4 3 2 1.`,
+    nor `And last, 9 and ...`, base in packs, the caller reading a card's last group)."""
+    if _counts_digits(cores, run.last):
+        return True
+    i = run.first
+    return i == run.last and i > 0 and cores[i - 1] in ("last", "first", "next") and not _pause(tokens[i - 1]) \
+        and len(cores[i]) == 1 and cores[i] in "23456789"
 
 
 def _number_to(cores: list[str], i: int) -> bool:
@@ -1640,11 +1647,10 @@ _PERSONS = frozenset({"you", "me", "us", "him", "her", "them"})
 
 
 def _less_counts(found: list[Run], tokens: list[str], cores: list[str]) -> list[Run]:
-    """``found`` without the words that count digits (:func:`_counts_digits`): a run that ends with one ends
-    before it."""
+    """``found`` without the words that count digits (:func:`_a_count`): a run that ends with one ends before it."""
     out: list[Run] = []
     for run in found:
-        if not _counts_digits(cores, run.last):
+        if not _a_count(run, tokens, cores):
             out.append(run)
         elif run.first < run.last:
             out += [Run(r.first + run.first, r.last + run.first, r.digits, r.groups)

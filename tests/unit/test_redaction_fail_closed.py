@@ -2676,3 +2676,11 @@ def test_an_agents_question_stays_readable(texts, kinds):
                                    ["the last 4-1-5 again,"]])
 def test_digits_after_last_are_still_masked(texts, kinds):
     assert not in_clear(redacted(texts, kinds)), redacted(texts, kinds)
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_the_last_group_read_after_last_is_masked(kinds):
+    # (held-out-10, base in packs: "And last, 9 and [CREDIT_CARD_2] all." for the card's last group, its 9 kept as a
+    # count with the first version of "the last 4")
+    texts = ["So, I'll head with the card number when you're ready.", "I want 5 1.", "And last, 9 and 8 8 all."]
+    assert not in_clear(redacted(texts, kinds)), redacted(texts, kinds)
