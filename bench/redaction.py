@@ -80,9 +80,7 @@ def plain_words(pieces) -> frozenset[str]:
     return frozenset(plain)
 
 
-# The word that counts digits: before "digit(s)", or one digit alone after "last", "first" or "next" ("the last 4";
-# not "the last 4 3 2 1").
-COUNTED = re.compile(r"\S+(?= digits?\b)|(?:(?<=\blast )|(?<=\bfirst )|(?<=\bnext ))[2-9]\b(?![-,.]?\s*\d)", re.IGNORECASE)
+COUNTED = re.compile(r"\S+(?= digits?\b)", re.IGNORECASE)  # the word that counts digits ("the sixteen digits")
 
 
 def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
@@ -92,7 +90,8 @@ def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
     unless the script says that word, or the number word it sounds like, or the digit's word a lone
     digit stands for, as a word (``plain``: "like to pay", "the last four are"). Words joined by
     hyphens count one by one (``two-eight-one``, ``One-Ein``: whisper joins digits' words so). A count of digits
-    ("the sixteen digits on the front", "the 3 digit code", "the last 4") is none of them."""
+    ("the sixteen digits on the front", "the 3 digit code") is none of them; "the last 4" is none where the script
+    says "four" as a word (``plain``)."""
     tokens = [part for token in COUNTED.sub(" ", PLACEHOLDER.sub(" ", text)).split()
               for part in (token.split("-") if "-" in token and not any(ch.isdigit() for ch in token) else [token])
               if part]
