@@ -482,7 +482,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     amounts = [False] * len(tokens)
     said = runs(tokens)
     counts = {run.last for run in said if _a_count(run, tokens, cores)}
-    numbers_read = _joined(_less_counts(said, tokens, cores), tokens, cores, kinds, before, keyword_at)
+    numbers_read = _joined(_less_counts(said, tokens, counts), tokens, cores, kinds, before, keyword_at)
     for run in numbers_read:
         if any(taken[run.first:run.last + 1]):  # a ZIP code in the address before it
             continue
@@ -1606,8 +1606,7 @@ def _announces(cores: list[str], i: int) -> bool:
     # SSN's four digits after it "to narrow near old ein").
     for j in range(i - 1, max(0, i - 5), -1):
         count = cores[j]
-        if (count in _ANNOUNCED_COUNTS or count.isdigit() and 2 <= int(count) <= 9) \
-                and (cores[j - 1] in _ORDINALS or cores[j - 1] in ("last", "next")):
+        if _count_said(count) and (cores[j - 1] in _ORDINALS or cores[j - 1] in ("last", "next")):
             return True
         if count in _ANNOUNCING_VERBS:
             break
@@ -1631,7 +1630,7 @@ def _a_count(run: Run, tokens: list[str], cores: list[str]) -> bool:
         return True
     i = run.first
     return i == run.last and i > 0 and cores[i - 1] in ("last", "first", "next") and not _pause(tokens[i - 1]) \
-        and len(cores[i]) == 1 and cores[i] in "23456789"
+        and len(cores[i]) == 1 and _count_said(cores[i])
 
 
 def _number_to(cores: list[str], i: int) -> bool:
@@ -1646,16 +1645,23 @@ _GET_IN_TOUCH = frozenset({"reach", "call", "ring", "text", "contact", "phone", 
 _PERSONS = frozenset({"you", "me", "us", "him", "her", "them"})
 
 
-def _less_counts(found: list[Run], tokens: list[str], cores: list[str]) -> list[Run]:
-    """``found`` without the words that count digits (:func:`_a_count`): a run that ends with one ends before it."""
+def _less_counts(found: list[Run], tokens: list[str], counts: set[int]) -> list[Run]:
+    """``found`` without the words that count digits (``counts``, the last tokens of the runs :func:`_a_count`
+    finds): a run that ends with one ends before it."""
     out: list[Run] = []
     for run in found:
-        if not _a_count(run, tokens, cores):
+        if run.last not in counts:
             out.append(run)
         elif run.first < run.last:
             out += [Run(r.first + run.first, r.last + run.first, r.digits, r.groups)
                     for r in runs(tokens[run.first:run.last])]
     return out
+
+
+def _count_said(word: str) -> bool:
+    """``word`` (a core) is a count of digits announced or asked for, 2-9 ("the first three", "the last 4"; "the
+    first one" is a pronoun)."""
+    return word in _ANNOUNCED_COUNTS or word.isdigit() and 2 <= int(word) <= 9
 
 
 def _asks_for_digits(tokens: list[str], cores: list[str]) -> bool:
@@ -1670,7 +1676,7 @@ def _asks_for_digits(tokens: list[str], cores: list[str]) -> bool:
     while j > 0 and len(cores) - 1 - j < 4 and cores[j] in _AFTER_COUNT:
         j -= 1
     count = cores[j]
-    return j > 0 and (count in _ANNOUNCED_COUNTS or count.isdigit() and 2 <= int(count) <= 9) \
+    return j > 0 and _count_said(count) \
         and cores[j - 1] in ("last", "first", "next") and tokens[j - 1].rstrip()[-1:] not in ".?!"
 
 
