@@ -1244,9 +1244,30 @@ def _clock_said(first: int, cores: list[str]) -> bool:
 
 def _month_after(run: Run, cores: list[str]) -> bool:
     """A month's name right after ``run``, or after "of" ("3 March", "the 3rd of May", "the 12th on October")."""
+    return _month_at(run, cores) is not None
+
+
+def _month_at(run: Run, cores: list[str]) -> int | None:
+    """Where the month of :func:`_month_after` is; None if there is none."""
     after = cores[run.last + 1:run.last + 3]
     # ("on" for "of": "We spoke on the 12th on October.", tiny.en over mu-law)
-    return bool(after) and (after[0] in _MONTHS or after[0] in ("of", "on") and len(after) == 2 and after[1] in _MONTHS)
+    if after and after[0] in _MONTHS:
+        return run.last + 1
+    if after[:1] in (["of"], ["on"]) and after[1:] and after[1] in _MONTHS:
+        return run.last + 2
+    return None
+
+
+def _birth_date(run: Run, tokens: list[str], cores: list[str]) -> Span | None:
+    """A date of birth's span that ``run`` is in, the birth's keyword in force: with its month before it
+    (:func:`_date_start`), written as a date (:func:`_date_shaped`), or its day first with its month after it, the
+    year lost or not said ("I was born on the 14th of July, I'll see you later." for "... the fourteenth of July,
+    nineteen eighty.", tiny.en, held-out-45); None if ``run`` is none of these."""
+    start = _date_start(run, tokens, cores)
+    if start is not None or _date_shaped(run, tokens):
+        return Span(run.first if start is None else start, run.last, "DOB")
+    month = _month_at(run, cores) if _day_number(run, cores) else None
+    return None if month is None else Span(run.first, month, "DOB")
 
 
 def _day_of_the_month(run: Run, cores: list[str]) -> bool:
@@ -2552,10 +2573,8 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
         address = _address(run, tokens, cores)
         if address is not None:
             return address
-        if _since(ctx, "dob") < card_since:
-            start = _date_start(run, tokens, cores)
-            if start is not None or _date_shaped(run, tokens):
-                return Span(first if start is None else start, last, "DOB")
+        if _since(ctx, "dob") < card_since and (born := _birth_date(run, tokens, cores)) is not None:
+            return born
         if _since(ctx, "phone") < card_since and (n == 7 or 9 <= n <= 12):
             return Span(first, last, "PHONE_NUMBER")
         # A phone number's group of 3 or 4 digits after a phone keyword: what the recogniser kept of
@@ -2597,10 +2616,8 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
             return Span(first, last, "PHONE_NUMBER")
         if n >= 4 and (ctx.account > 0 or _near(keyword_at, run, "account")):
             return Span(first, last, "ACCOUNT_NUMBER")
-        if ctx.dob > 0 or _near(keyword_at, run, "dob"):
-            start = _date_start(run, tokens, cores)
-            if start is not None or _date_shaped(run, tokens):
-                return Span(first if start is None else start, last, "DOB")
+        if (ctx.dob > 0 or _near(keyword_at, run, "dob")) and (born := _birth_date(run, tokens, cores)) is not None:
+            return born
     if "numbers" in kinds:
         return Span(first, last, "NUMBER")
     return None

@@ -126,10 +126,10 @@ def test_split_numbers_in_context(text, expected):
     "The new card arrives in 10 days.", "My card was declined at 3.30 yesterday.",
     "My card was declined that 330 yesterday.",
     # A time written with a dot is no e-mail domain; a birth keyword counts for a dozen words, and
-    # thousands are no date.
+    # thousands are no date. (A birthday's day and month are masked, said either way round: test_redaction_fail_closed.)
     "The meeting is at 3.30 in the afternoon.",
     "in my free birthday in the afternoon. I will call back at 10 o'clock.",
-    "it was my birthday, the 3rd of May", "That will be $149.", "It is 1,250,000 dollars.",
+    "That will be $149.", "It is 1,250,000 dollars.",
 ])
 def test_negatives_are_not_redacted(text):
     assert spans(text) == []

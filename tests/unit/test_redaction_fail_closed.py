@@ -2684,3 +2684,23 @@ def test_the_last_group_read_after_last_is_masked(kinds):
     # count with the first version of "the last 4")
     texts = ["So, I'll head with the card number when you're ready.", "I want 5 1.", "And last, 9 and 8 8 all."]
     assert not in_clear(redacted(texts, kinds)), redacted(texts, kinds)
+
+
+# Held-out-45's leaks, scored once with the rules before them (2026-11-28): a date of birth said day first, its year
+# lost ("I was born on the 14th of July, I'll see you later." for "... the fourteenth of July, nineteen eighty.",
+# tiny.en, live and in packs, 16 kHz and mu-law).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["I was born on the 14th of July, I'll see you later."],
+                                   ["I was born in the 14th of July, thank you Nikki!"],
+                                   ["I was born on the 14th of July."], ["My birthday is the 3rd of May."],
+                                   ["it was my birthday, the 3rd of May"],
+                                   ["Date of birth, 14 July."], ["My date of birth is the 14th of July, 1980."]])
+def test_a_date_of_birth_said_day_first_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and "July" not in out[0] and "May" not in out[0], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["We moved here on the 14th of July."], ["The party is on the 3rd of May."]])
+def test_a_day_first_date_of_no_birth_stays(texts, kinds):
+    assert redacted(texts, kinds)[-1] == texts[-1]
