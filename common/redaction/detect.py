@@ -1059,6 +1059,8 @@ def _rated(run: Run, tokens: list[str], cores: list[str]) -> bool:
     first = run.first
     if len(run.digits) <= 2 and _out_of(run.last, tokens, cores) or _starred(first, run.last, tokens, cores):
         return True
+    if cores[first - 1:first + 1] == ["a", "hundred"]:  # ("out of a hundred")
+        first -= 1
     return run.digits in ("5", "10", "100") and first >= 3 and cores[first - 2:first] == ["out", "of"] \
         and len(_said_alone(tokens[first - 3:first - 2], cores[first - 3:first - 2])) in (1, 2) \
         and not _pause(tokens[first - 3])
@@ -1076,10 +1078,12 @@ def _starred(first: int, last: int, tokens: list[str], cores: list[str]) -> bool
 
 
 def _out_of(last: int, tokens: list[str], cores: list[str]) -> bool:
-    """Token ``last`` (a number's last) is followed by "out of" and 5, 10 or 100, which no number goes on after."""
-    return cores[last + 1:last + 3] == ["out", "of"] and cores[last + 3:last + 4] != [] \
-        and cores[last + 3] in _RATED_OUT_OF and not _pause(tokens[last]) \
-        and not any(numeric(tokens[last + 3:last + 5])[1:])
+    """Token ``last`` (a number's last) is followed by "out of" and 5, 10 or 100 ("a hundred" too: "I got 90 out of
+    a hundred.", held-out-45), which no number goes on after."""
+    rest = last + 4 if cores[last + 3:last + 5] == ["a", "hundred"] else last + 3
+    return cores[last + 1:last + 3] == ["out", "of"] and cores[rest:rest + 1] != [] \
+        and cores[rest] in _RATED_OUT_OF and not _pause(tokens[last]) \
+        and not any(numeric(tokens[rest:rest + 2])[1:])
 
 
 def _after_at(first: int, cores: list[str]) -> bool:

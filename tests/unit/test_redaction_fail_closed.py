@@ -2711,7 +2711,8 @@ def test_a_day_first_date_of_no_birth_stays(texts, kinds):
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("text", ["20 past 4.", "It's 20 past 4.", "it's 20 past four.", "It's 10 past 9.",
                                   "It's 25 past 11.", "We live at number 22.", "It was about 150.",
-                                  "it was about 100 and 50 quid.", "It cost around 80."])
+                                  "it was about 100 and 50 quid.", "It cost around 80.", "I got 90 out of a hundred.",
+                                  "I got ninety out of a hundred."])
 def test_a_time_a_house_number_and_a_rough_sum_stay(text, kinds):
     assert redacted([text], kinds) == [text]
     if not text[0].isdigit():  # (a final that begins with digits may go on the number the one before ended with)
