@@ -1212,10 +1212,11 @@ def _minutes_past(run: Run, cores: list[str]) -> bool:
 
 
 def _at_number(run: Run, cores: list[str]) -> bool:
-    """``run`` is a house's number after "at number" ("We live at number 22.", held-out-45): 1-3 digits said as one
-    number."""
-    return cores[max(0, run.first - 2):run.first] == ["at", "number"] and len(run.digits) <= 3 \
-        and len(run.groups) == 1 and not _digitwise(run, cores)
+    """``run`` is a house's number after living "at number" ("We live at number 22.", held-out-45): 1-3 digits said
+    as one number. (Not after another verb: "look at number 3." for "The code's triple nine.", tiny.en in packs over
+    mu-law, held-out-45.)"""
+    return cores[max(0, run.first - 3):run.first] in (["live", "at", "number"], ["lives", "at", "number"]) \
+        and len(run.digits) <= 3 and len(run.groups) == 1 and not _digitwise(run, cores)
 
 
 def _roughly(run: Run, cores: list[str]) -> bool:

@@ -2724,7 +2724,8 @@ def test_a_time_a_house_number_and_a_rough_sum_stay(text, kinds):
 @pytest.mark.parametrize("texts", [["My card number is", "4111 1111 1111 past 1111."],
                                    ["My card number is 4111 1111 1111.", "about 1111."],
                                    ["My social is 123 45", "about 6789."], ["The card is at number 4111 1111 1111 1111."],
-                                   ["My card number is 4111 1111 1111.", "20 past 1 1 1 1."],
+                                   ["My card number is 4111 1111 1111.", "20 past 1 1 1 1."], ["look at number 3."],
+                                   ["Okay,", "I'm being pre-wanna-wanna-wanna", "look at number 3."],
                                    ["My social is", "about 123-45-6789."]])
 def test_digits_beside_past_at_number_and_about_are_still_masked(texts, kinds):
     assert not in_clear(redacted(texts, kinds)), redacted(texts, kinds)
