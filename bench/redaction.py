@@ -11,7 +11,7 @@ the pieces' own words. ``--digits`` adds the second decode of number passages, `
 each call as a recording decoded in packs by an in-process ASR stage, ``--finals DIR`` keeps the
 decodes so that a rule change is scored on the same text. Scored per entity (a number read in
 groups is one): redacted, digits left in clear, negatives falsely redacted (and ``plain``: the lines that
-hold no number, an agent's question or a keyword's sentence, given a placeholder); and the redactor's
+read no number, an agent's question or a keyword's sentence, given a placeholder; :func:`plain_line`); and the redactor's
 time per final and how long held finals wait. ``--audio`` times a recording's redacted audio.
 """
 
@@ -116,6 +116,14 @@ DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
 SOUNDALIKES = HOMOPHONES | frozenset(SPANISH_DIGITS)
 EDGE_WORDS = 1  # a recording's pack may deal a number's first word to the utterance before it
 SPOKEN_DIGITS = frozenset(DIGIT_WORDS) | {"oh", "o", "double", "triple"}
+
+
+def plain_line(piece: CallPiece) -> bool:
+    """``piece`` is a line of no secret and no negative that reads no number: an agent's question, a keyword's
+    sentence, "That one's for the savings."; not digits the script gives no label ("Okay. Six two one.", "My card
+    number is four one one one, no wait.": masked or not, unscored); a count is no number ("Three digits on the
+    back?")."""
+    return not piece.entity and not runs(piece.text.split())
 
 
 def says_a_number(piece: CallPiece) -> bool:
@@ -582,11 +590,11 @@ async def score(source: str, decoded: Finals, hold_sec: float, nlp, calls=CALLS)
                     missed[key].append(final.text)
                 if leaks(piece, text):
                     leaked[key] += 1
-            elif not piece.entity:  # (what fails closed costs beside the negatives: "Go ahead with the long [NUMBER_1].")
+            elif plain_line(piece):  # (what fails closed costs beside the negatives: "Go ahead with the long [NUMBER_1].")
                 negatives["plain"] += 1
                 if PLACEHOLDER.search(text):
                     false["plain"].append(f"{final.text!r} -> {text!r}")
-            else:
+            elif piece.entity:
                 negatives[piece.entity] += 1
                 if PLACEHOLDER.search(text):
                     false[piece.entity].append(f"{final.text!r} -> {text!r}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.redaction import clear_digits, entities, entity_score, leaks, plain_words
+from bench.redaction import clear_digits, entities, entity_score, leaks, plain_line, plain_words
 from tests.kit.redaction import CALLS, SETS, CallPiece
 
 CALL = dict(CALLS)
@@ -147,3 +147,12 @@ def test_a_soundalike_in_a_piece_that_reads_no_digit_is_no_leak() -> None:
     assert score("card-misheard", ["My car home is to", *texts[1:]]) == (False, 1)
     # In a piece that reads digits, a soundalike anywhere is counted.
     assert score("ssn-correction", ["My DOS shall in no [SSN_1], [SSN_2] time."]) == (False, 1)
+
+
+def test_a_plain_line_reads_no_number() -> None:
+    # (digits the script reads with no label are no line of no number: "Okay. Six two one." masked is no false mask)
+    assert plain_line(CallPiece("Three digits on the back?"))
+    assert plain_line(CallPiece("That one's for the savings."))
+    assert not plain_line(CallPiece("Okay. Six two one."))
+    assert not plain_line(CallPiece("My card number is four one one one, no wait."))
+    assert not plain_line(CallPiece("It's twenty past four.", label="time", entity="time"))
