@@ -1943,6 +1943,47 @@ HELD_OUT_45 = (
         CallPiece("It was about a hundred and fifty quid.", label="amount", entity="amount"),
     )),
 )
+# A forty-sixth held-out part (``bench.redaction --set held-out-46``), written on 2026-11-28 during a session and
+# not run by it, to be scored once by the next session before any of its rules, with voices none of the other parts
+# used (en-us+Alex, en-029+Jacky, en-gb-x-rp+Henrique; md5-distinct from their base voices): a Mastercard whose caller
+# corrects a group mid-read ("five four one two, no sorry, five four two one"), its groups over four finals with "uh"
+# between digits; an expiry said "the end of oh nine, twenty seven"; the code said as the numbers on the back; the
+# last four of a social asked for, then said with fillers; a phone number with its area code over three finals; a
+# date of birth month first with the year in words; negatives with no keyword: minutes waited, pizzas, a callback
+# hour, a page, a train's time, a note's worth, a year at school, a gate.
+HELD_OUT_46 = (
+    ("h46-card-corrected", (
+        CallPiece("Can I take the long number on the card?"),
+        CallPiece("Yes, five four one two, no sorry,", pause=0.6, label="card", entity="pci"),
+        CallPiece("five four two one, uh, seven seven", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("three oh, eight eight one six,", pause=0.7, label="card", entity="pci", part=True),
+        CallPiece("and four nine oh two.", label="card", entity="pci", part=True),
+        CallPiece("It runs to the end of oh nine, twenty seven.", label="expiry", entity="pci"),
+        CallPiece("The numbers on the back are eight oh five.", label="cvv", entity="pci"),
+    )),
+    ("h46-ssn-fillers", (
+        CallPiece("And the last four of your social, please."),
+        CallPiece("It's, uh, four, uh, seven two nine.", label="ssn", entity="ssn"),
+        CallPiece("Lovely, thank you."),
+    )),
+    ("h46-phone-dob", (
+        CallPiece("The best number for you?"),
+        CallPiece("Area code three one two,", pause=0.8, label="phone", entity="pii"),
+        CallPiece("five five five,", pause=0.8, label="phone", entity="pii", part=True),
+        CallPiece("oh one nine eight.", label="phone", entity="pii", part=True),
+        CallPiece("I was born March the second, nineteen seventy nine.", label="dob", entity="pii"),
+    )),
+    ("h46-negatives", (
+        CallPiece("I've been waiting forty minutes.", label="time", entity="time"),
+        CallPiece("We ordered two large pizzas.", label="amount", entity="amount"),
+        CallPiece("Call me back at five.", label="time", entity="time"),
+        CallPiece("It's on page twelve of the letter.", label="place", entity="place"),
+        CallPiece("I'll get the three fifteen train.", label="time", entity="time"),
+        CallPiece("She gave me a twenty pound note.", label="amount", entity="amount"),
+        CallPiece("My daughter is in year nine.", label="amount", entity="amount"),
+        CallPiece("Our flight leaves from gate fourteen.", label="place", entity="place"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -1961,7 +2002,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-39": HELD_OUT_39, "held-out-40": HELD_OUT_40,
         "held-out-41": HELD_OUT_41, "held-out-42": HELD_OUT_42,
         "held-out-43": HELD_OUT_43, "held-out-44": HELD_OUT_44,
-        "held-out-45": HELD_OUT_45,
+        "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
