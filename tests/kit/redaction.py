@@ -1950,7 +1950,7 @@ HELD_OUT_45 = (
 # between digits; an expiry said "the end of oh nine, twenty seven"; the code said as the numbers on the back; the
 # last four of a social asked for, then said with fillers; a phone number with its area code over three finals; a
 # date of birth month first with the year in words; negatives with no keyword: minutes waited, pizzas, a callback
-# hour, a page, a train's time, a note's worth, a year at school, a gate.
+# hour, a page, a train's time, a note's worth, a year at school, a row.
 HELD_OUT_46 = (
     ("h46-card-corrected", (
         CallPiece("Can I take the long number on the card?"),
@@ -1981,7 +1981,7 @@ HELD_OUT_46 = (
         CallPiece("I'll get the three fifteen train.", label="time", entity="time"),
         CallPiece("She gave me a twenty pound note.", label="amount", entity="amount"),
         CallPiece("My daughter is in year nine.", label="amount", entity="amount"),
-        CallPiece("Our flight leaves from gate fourteen.", label="place", entity="place"),
+        CallPiece("We sat in row eleven.", label="place", entity="place"),
     )),
 )
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
