@@ -1501,7 +1501,6 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
         for i in range(n):
             if taken[i] or i in in_runs or not passage[i] or not _says_a_digit(cores[i]) \
                     or i > 0 and cores[i - 1] in ("last", "first") or _counts_digits(cores, i) or _number_to(cores, i) \
-                    or _for_the(tokens, cores, i, breaks) \
                     or _quantity_said(i, cores) and not _duration_ends_phrase(i + 1, tokens, cores, breaks):
                 continue
             # (A digit's word after its noun, an hour after "at" in a sentence that began before it, or a kin's age,
@@ -1703,18 +1702,6 @@ def _number_to(cores: list[str], i: int) -> bool:
         and (cores[i - 1] in ("number", "numbers") or i + 2 < len(cores) and cores[i + 2] in _PERSONS)
 
 
-def _for_the(tokens: list[str], cores: list[str], i: int, breaks: frozenset[int]) -> bool:
-    """Whether token ``i`` is a "for" said before a determiner, no pause between, and nothing of a digit after it in
-    its final ("That one's for the savings." after an account number, held-out-4's own words: its "for" masked in 16
-    of 24 decodes). (Not with digits after it: "for the [NUMBER_1], the only event." and "The biggest sun for my car I
-    know 4..." are a card's digits misheard, "three" heard as "the".)"""
-    if cores[i] != "for" or _pause(tokens[i]) or i + 1 >= len(cores) or cores[i + 1] not in _DETERMINERS:
-        return False
-    end = _final_of(i, breaks, len(cores))[1]  # (and a word after the determiner: "for the" ending a final is digits)
-    return end > i + 2 and not any(_says_a_digit(c) or any(ch.isdigit() for ch in c) for c in cores[i + 2:end])
-
-
-_DETERMINERS = frozenset({"the", "my", "your", "our", "their", "his", "her", "this", "that", "a", "an"})
 _GET_IN_TOUCH = frozenset({"reach", "call", "ring", "text", "contact", "phone", "use", "try"})
 _PERSONS = frozenset({"you", "me", "us", "him", "her", "them"})
 

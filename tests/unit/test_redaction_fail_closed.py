@@ -2762,22 +2762,3 @@ def test_a_gate_and_a_year_said_the_british_way_stay(text, kinds):
 def test_digits_beside_a_gate_or_a_british_year_are_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert not re.search(r"\d", re.sub(r"\[[A-Z_]+_\d+\]|2000", "", " ".join(out))), out
-
-
-# Held-out-4's own words (and 16 of its decodes, 2026-11-28): "for" before "the savings" after an account number read.
-@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
-@pytest.mark.parametrize("texts", [["It's triple four, eight, triple one, two.", "That one's for the savings."],
-                                   ["It's 444 8 111 2.", "At once for the savings."],
-                                   ["My account number is 4421 9987.", "It's for my bills."]])
-def test_for_before_a_determiner_stays_after_a_number(texts, kinds):
-    out = redacted(texts, kinds)
-    assert out[-1] == texts[-1], out
-
-
-@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} <= set(kinds)])
-@pytest.mark.parametrize("texts", [["My card number is 4111 1111 1111,", "for, the, 1 1 1."],
-                                   ["My social is 123 45", "67 for. The rest is 9."],
-                                   ["My card number is 4111 1111 1111", "111 for"]])
-def test_for_with_a_pause_or_no_determiner_is_still_masked(texts, kinds):
-    out = redacted(texts, kinds)
-    assert not in_clear(out), out
