@@ -2774,3 +2774,20 @@ def test_digits_beside_a_gate_or_a_british_year_are_still_masked(texts, kinds):
 def test_for_before_a_determiner_in_a_passage_is_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert "for" not in [core(w) for w in out[-1].split()], out
+
+
+# Held-out-43's SSN asked for by its last four, "four" heard as "one" (tiny.en, live and in packs, this session's
+# decodes as the last session's): a need for "the last one" asks for digits as "the last four" does.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"ssn"} <= set(kinds)])
+@pytest.mark.parametrize("texts", [["I just need the last one.", "Sure, it's too safe and safe and run."],
+                                   ["I know you need the last one.", "Sure, it's too same and same in run."]])
+def test_a_need_for_the_last_one_asks_for_digits(texts, kinds):
+    out = redacted(texts, kinds)
+    assert "too" not in [core(w) for w in out[-1].split()], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["Which cake would you like?", "I'll take the last one.", "Thanks, that's great."],
+                                   ["I just need the last one.", "Sure, here you go."]])
+def test_the_last_one_with_no_digits_after_it_stays(texts, kinds):
+    assert redacted(texts, kinds) == texts
