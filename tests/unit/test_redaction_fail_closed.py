@@ -2808,3 +2808,30 @@ def test_kids_ages_and_a_duration_glued_to_its_unit_stay(text, kinds):
 def test_digits_beside_kids_or_glued_to_a_unit_are_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert not re.search(r"\d", re.sub(r"\[[A-Z_]+_\d+\]", "", " ".join(out))), out
+
+
+# Held-out-20's negative after its phone number, as this session's decodes wrote it (masked as the phone's piece).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["My number is 555 867 5309.", "Call me around 6 tonight."],
+                                   ["My number is 555 867 5309.", "Call me around six tonight."],
+                                   ["The best number is 9 1 7 2 2 8 8 1 4", "Call me after 7 tomorrow."]])
+def test_an_hour_before_a_days_word_ending_its_sentence_stays(texts, kinds):
+    assert redacted(texts, kinds)[-1] == texts[-1]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["My number is 555 867", "around 5309 tonight."],
+                                   ["My number is 555 867", "around 5 tonight, 3 0 9."],
+                                   ["My number is 555 867 530", "around 9 tonight 1 2."]])
+def test_a_phone_numbers_digits_before_a_days_word_are_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not re.search(r"\d", re.sub(r"\[[A-Z_]+_\d+\]", "", " ".join(out))), out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["My number is 555 867", "around 5309."], ["My number is 555 867", "about 5309."],
+                                   ["My number is 555 867 5309.", "We live at number 530."]])
+def test_a_rough_sum_or_a_house_number_in_a_phone_numbers_passage_is_masked(texts, kinds):
+    # (a first version kept "around 5309." after "My number is 555 867": a rough sum only where nothing says a secret)
+    out = redacted(texts, kinds)
+    assert not re.search(r"\d", re.sub(r"\[[A-Z_]+_\d+\]", "", " ".join(out))), out
