@@ -611,7 +611,7 @@ def _homophones_before(masked: list[Span], spans: list[Span], taken: list[bool],
 
 def _glued_unit(word: str) -> bool:
     """``word`` (a core) is 1-3 digits joined by a hyphen to a unit, as the recogniser writes a duration or a measure
-    before its noun ("a 40-minute drive", held-out-43: masked in 4 of its decodes; "a 3-hour flight")."""
+    before its noun ("a 40-minute drive", held-out-42: masked in 4 of its decodes; "a 3-hour flight")."""
     glued = re.fullmatch(r"\d{1,3}-([a-z]+)", word)
     return glued is not None and glued.group(1) in _UNITS
 
@@ -860,7 +860,7 @@ def _ages_listed(first: int, last: int, tokens: list[str], cores: list[str]) -> 
         if tokens[i].rstrip()[-1:] in ".?!":
             return False
         if cores[i] in ("ages", "aged") or cores[i] == "are" and i > 0 and cores[i - 1] in _KIN_PLURAL:
-            return True  # ("The kids are 8 and 10.", held-out-42 and -43: masked in 6 of their decodes)
+            return True  # ("The kids are 8 and 10.", held-out-42: masked in 6 of its decodes)
         if cores[i] != "and" and not _one_number(cores[i]):
             return False
     return False
@@ -1121,7 +1121,7 @@ def _hour_ending_at(first: int, last: int, hour: int, tokens: list[str], cores: 
     if not 1 <= hour <= 12:
         return False
     # (a day's word after it may end the sentence instead: "Call me around 6 tonight." after a phone number,
-    # held-out-20, masked as the number's piece)
+    # held-out-4, masked as the number's piece)
     ends = tokens[last].rstrip()[-1:] in ".?!" or not _pause(tokens[last]) and last + 1 < len(cores) \
         and cores[last + 1] in _DAY_WORDS and tokens[last + 1].rstrip()[-1:] in ".?!"
     if _hour_after(first, cores):
