@@ -181,7 +181,7 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # "flight 229", "apartment 4"); of 4 digits at most, said as a number (read digit by digit it fails
 # closed: "room four one one one, ..."). None that a digit's word is heard as: not "level" ("level 1."
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
-_NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "gate", "aisle", "bus", "room",
+_NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
              "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "track", "table",
              "version", "setting", "channel", "route", "highway", "interstate"}
 # ... and "marker" after "mile" ("mile marker 60"): alone it is how the recogniser wrote "the back" ("The digits
@@ -1079,7 +1079,7 @@ def _rated(run: Run, tokens: list[str], cores: list[str]) -> bool:
     first = run.first
     if len(run.digits) <= 2 and _out_of(run.last, tokens, cores) or _starred(first, run.last, tokens, cores):
         return True
-    if cores[first - 1:first + 1] == ["a", "hundred"]:  # ("out of a hundred")
+    if first > 0 and cores[first - 1:first + 1] == ["a", "hundred"]:  # ("out of a hundred")
         first -= 1
     return run.digits in ("5", "10", "100") and first >= 3 and cores[first - 2:first] == ["out", "of"] \
         and len(_said_alone(tokens[first - 3:first - 2], cores[first - 3:first - 2])) in (1, 2) \
@@ -1229,7 +1229,7 @@ def _minutes_past(run: Run, cores: list[str]) -> bool:
     homophone, "to" is: "20 to 4" is not taken)."""
     after = cores[run.last + 1:run.last + 3]
     return run.first == run.last and cores[run.first] in _MINUTES and after[:1] == ["past"] and len(after) == 2 \
-        and (after[1] in _DIGIT_WORDS or after[1] in ("eleven", "twelve") or after[1].isdigit() and 1 <= int(after[1]) <= 12)
+        and after[1] in _HOURS
 
 
 def _at_number(run: Run, cores: list[str]) -> bool:

@@ -2710,7 +2710,7 @@ def test_a_day_first_date_of_no_birth_stays(texts, kinds):
 # before "past" and the hour ("It's 20 past 4."), a house number after "at number", a sum after "about".
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("text", ["20 past 4.", "It's 20 past 4.", "it's 20 past four.", "It's 10 past 9.",
-                                  "It's 25 past 11.", "We live at number 22.", "It was about 150.",
+                                  "It's 25 past 11.", "It's 10 past ten.", "We live at number 22.", "It was about 150.",
                                   "it was about 100 and 50 quid.", "It cost around 80.", "I got 90 out of a hundred.",
                                   "I got ninety out of a hundred."])
 def test_a_time_a_house_number_and_a_rough_sum_stay(text, kinds):
@@ -2748,18 +2748,19 @@ def test_digits_after_a_count_of_cards_are_still_masked(texts, kinds):
     assert not re.search(r"\d", re.sub(r"\[[A-Z_]+_\d+\]", "", " ".join(out))), out
 
 
-# Held-out-6's and -7's negatives as this session's decodes wrote them (2026-11-28), masked with the rules before.
+# Held-out-6's negative as this session's decodes wrote it (2026-11-28), masked with the rules before.
 @pytest.mark.parametrize("kinds", KINDS)
-@pytest.mark.parametrize("text", ["We board at gate twelve.", "We board at gate 12.", "I opened it in 2000 and 5.",
-                                  "We moved here in 2000 and 12."])
-def test_a_gate_and_a_year_said_the_british_way_stay(text, kinds):
+@pytest.mark.parametrize("text", ["I opened it in 2000 and 5.", "We moved here in 2000 and 12."])
+def test_a_year_said_the_british_way_stays(text, kinds):
     assert redacted([text], kinds) == [text]
 
 
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} <= set(kinds)])
 @pytest.mark.parametrize("texts", [["My card number is 4111 1111", "2000 and 5"], ["My social is 123", "gate 45 6789."],
+                                   ["We board at gate 12."], ["Okay, it's", "gate 12."],
                                    ["My card number is 4111 1111 1111 1111.", "in 2000 and 5 1 1."]])
 def test_digits_beside_a_gate_or_a_british_year_are_still_masked(texts, kinds):
+    # ("gate" is how the recogniser hears "eight": "gate 12" may be "eight one two", and stays masked)
     out = redacted(texts, kinds)
     assert not re.search(r"\d", re.sub(r"\[[A-Z_]+_\d+\]|2000", "", " ".join(out))), out
 
