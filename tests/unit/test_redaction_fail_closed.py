@@ -2879,3 +2879,20 @@ def test_a_currency_sign_glued_to_a_chain_of_digits_is_masked(texts, kinds):
 @pytest.mark.parametrize("text", ["It costs $10-20.", "That's $10-$20.", "It was about £5-10 a month."])
 def test_a_range_of_prices_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# Held-out-46's negatives, in their own words and most decodes: "We sat in row [NUMBER_1]." and "My daughter is in
+# year [NUMBER_1]." (a school's year: 1-13 after "in year"; an expiry's year is no school's).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["We sat in row eleven.", "We sat in row 11.", "My daughter is in year nine.",
+                                  "My daughter is in year 9.", "He's in year 12 now."])
+def test_a_row_and_a_school_year_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["It expires in year 27."], ["My card number is 4111 1111", "in year 11 11."],
+                                   ["The security code is row 842."], ["It expires in year twenty seven."]])
+def test_digits_after_row_or_year_are_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [] and not re.search(r"\b(?:twenty|seven|eleven)\b", " ".join(out)), out
