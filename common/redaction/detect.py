@@ -537,6 +537,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             label = continues  # the rest of the number the passage before ended with
         elif "pci" in kinds and (vouched := _vouched_expiry(run, tokens, cores)) is not None:
             first, label = vouched, "CREDIT_CARD_EXPIRATION"
+        elif "pci" in kinds and _expiry_as_range(before[run.first], run, tokens):
+            label = "CREDIT_CARD_EXPIRATION"
         elif FAIL_CLOSED & set(kinds) and (run.first in chained
                                            or _may_be_secret(run, tokens, cores, breaks, card="pci" in kinds)
                                            or _after_expiry(before[run.first], run, cores)
@@ -1841,6 +1843,15 @@ def _vouched_expiry(run: Run, tokens: list[str], cores: list[str]) -> int | None
         return start
     year = len(run.digits) == 2 and 20 <= int(run.digits) <= 39
     return start if start == run.first - 1 and year else None
+
+
+def _expiry_as_range(ctx: Context, run: Run, tokens: list[str]) -> bool:
+    """``run`` is one token, a month (1-12), a hyphen and a card's year (20-39), where a card's keyword or a masked
+    number's passage holds: an expiry the recogniser wrote as a range, whatever unit it heard after it ("My credit
+    card at fire nearly 5-20 seconds." for "... expires oh five twenty eight.", tuning, tiny.en over mu-law; "3-20
+    days." for "Oh three slash twenty eight." after a card's groups, held-out-45). "3-5 days" is no expiry."""
+    return run.first == run.last and (ctx.card > 0 or ctx.number > 0) \
+        and bool(re.fullmatch(r"(?:0?[1-9]|1[0-2])-[23]\d[.,?!]?", tokens[run.first]))
 
 
 def _loose_unit(run: Run, tokens: list[str], cores: list[str]) -> bool:

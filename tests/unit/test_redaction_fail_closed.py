@@ -2896,3 +2896,22 @@ def test_a_row_and_a_school_year_stay(text, kinds):
 def test_digits_after_row_or_year_are_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert written_digits(out) == [] and not re.search(r"\b(?:twenty|seven|eleven)\b", " ".join(out)), out
+
+
+# An expiry written as a range with its unit: a month (1-12), a hyphen and a card's year (20-39), where a card's
+# keyword or a masked number's passage holds ("My credit card at fire nearly 5-20 seconds." for "My credit card
+# expires oh five twenty eight.", tuning, tiny.en over mu-law; "3-20 days." for "Oh three slash twenty eight." after
+# a card's groups, held-out-45).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["My credit card at fire nearly 5-20 seconds."],
+                                   ["My card number is 4111 1111 1111 1111.", "3-20 days."],
+                                   ["My card number is 4111 1111 1111 1111.", "It expires 05-28 days."]])
+def test_an_expiry_written_as_a_range_in_a_cards_context_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [] and "[CREDIT_CARD_EXPIRATION_" in out[-1], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["Delivery takes 3-20 days."], ["It takes 10-15 minutes."]])
+def test_a_range_with_its_unit_stays(texts, kinds):
+    assert redacted(texts, kinds)[-1] == texts[-1]
