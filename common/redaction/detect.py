@@ -1083,12 +1083,17 @@ _RATED_OUT_OF = frozenset({"5", "10", "100", "five", "ten", "hundred"})
 def _rated(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is a rating: 1-2 digits before "out of" 5, 10 or 100 (:func:`_out_of`), or that 5, 10 or 100 after
     them ("I'd give it eight out of ten.", held-out-15: masked in several of its 24 decodes); no secret's digits are read so."""
-    first = run.first
-    if len(run.digits) <= 2 and _out_of(run.last, tokens, cores) or _starred(first, run.last, tokens, cores):
+    if len(run.digits) <= 2 and _out_of(run.last, tokens, cores) or _starred(run.first, run.last, tokens, cores):
         return True
+    return _rated_out_of(run.first, run.digits, tokens, cores)
+
+
+def _rated_out_of(first: int, digits: str, tokens: list[str], cores: list[str]) -> bool:
+    """``digits``, said from token ``first``, are what a rating is out of: 5, 10 or 100 after "out of" and 1-2 digits
+    ("I got 90 out of a hundred.", "I'd give it three out of five.", held-out-41: its "five" a digit's word alone)."""
     if first > 0 and cores[first - 1:first + 1] == ["a", "hundred"]:  # ("out of a hundred")
         first -= 1
-    return run.digits in ("5", "10", "100") and first >= 3 and cores[first - 2:first] == ["out", "of"] \
+    return digits in ("5", "10", "100") and first >= 3 and cores[first - 2:first] == ["out", "of"] \
         and len(_said_alone(tokens[first - 3:first - 2], cores[first - 3:first - 2])) in (1, 2) \
         and not _pause(tokens[first - 3])
 
@@ -1924,8 +1929,8 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                 or i > 0 and _names(cores, i - 1) or _school_year(i, str(digit), cores) \
                 or _hour_ending_at(i, i, digit, tokens, cores) or _taken(i, tokens, cores, before) \
                 or (_age_word(i, digit, tokens, cores) or _each_holds(i, cores)) and not before[i].secret_keyed \
-                or (_out_of(i, tokens, cores) or _starred(i, i, tokens, cores) or _bogo(i, i, cores)) \
-                and not before[i].secret_keyed:
+                or (_out_of(i, tokens, cores) or _rated_out_of(i, str(digit), tokens, cores)
+                    or _starred(i, i, tokens, cores) or _bogo(i, i, cores)) and not before[i].secret_keyed:
             # ("chapter three", as "page 32" stays; "The office opens at eight.", as "at 10."; "My grandson is
             # nine.", held-out-22, as "is 9.")
             continue

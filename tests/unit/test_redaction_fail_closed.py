@@ -2049,15 +2049,18 @@ def test_a_year_stays_masked_where_digits_are_read_or_no_year_is_named(texts, ki
 
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("text", ["I'd give it 8 out of 10.", "I'd give it eight out of ten.",
-                                  "Four out of five people agree.", "It scored 95 out of 100."])
+                                  "Four out of five people agree.", "It scored 95 out of 100.",
+                                  "I'd give it three out of five.", "I'd give it 3 out of five."])
 def test_a_rating_out_of_five_ten_or_a_hundred_stays(text, kinds):
-    # (held-out-15: "I'd give it eight out of ten." masked in several of its 24 decodes)
+    # (held-out-15: "I'd give it eight out of ten." masked in several of its 24 decodes; held-out-41: "three out of
+    # five" masked in its own words, "five" a digit's word alone)
     assert redacted([text], kinds) == [text]
 
 
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
 @pytest.mark.parametrize("texts", [["My card number is", "8 out of 10."], ["It's 41 out of 11."],
-                                   ["My social is 8 out of 10 4 5."], ["4 1 1 1 out of 10."]])
+                                   ["My social is 8 out of 10 4 5."], ["4 1 1 1 out of 10."],
+                                   ["My social is four out of five."], ["My card number is 4111 1111", "1111 out of five."]])
 def test_a_rating_stays_masked_where_digits_are_read(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], texts
 
