@@ -726,7 +726,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return False
     # (Where nothing says a secret only: in a passage or a keyword's context "around 5309." after "My number is 555
     # 867" is the phone number's last group, and "at number 22" may be a code's.)
-    if _roughly(run, cores) or _at_number(run, cores):
+    if _roughly(run, cores) or _at_number(run, cores) \
+            or _minutes_after_homophone(run, cores) and _unit_after(run, tokens, cores, minutes=True):
         return False
     if _priced(run, tokens, cores) and n <= 6:
         return False
@@ -1236,6 +1237,8 @@ def _school_year(first: int, digits: str, cores: list[str]) -> bool:
     return cores[max(0, first - 2):first] == ["in", "year"] and len(digits) <= 2 and 1 <= int(digits) <= 13
 
 
+# Homophones of an hour's word (:func:`_minutes_after_homophone`).
+_HOUR_HOMOPHONES = frozenset({"free", "for", "to", "too", "ate"})
 # Minutes before "past" and an hour, written in digits ("It's 20 past 4.", held-out-45: masked in 4 of 6 decodes).
 _MINUTES = frozenset({"5", "10", "20", "25"})
 # Words that say a number is rough: a sum or a count, never a secret's digits ("It was about 150.", held-out-45).
@@ -2472,15 +2475,26 @@ def _date_shaped(run: Run, tokens: list[str]) -> bool:
     return 1 <= a <= 12 and 1 <= b <= 31 or 1 <= b <= 12 and 1 <= a <= 31
 
 
-def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = False, strict: bool = False) -> bool:
+def _minutes_after_homophone(run: Run, cores: list[str]) -> bool:
+    """``run`` is a clock's minutes after its hour heard as a homophone after "at" ("The meeting is at free 30 in the
+    afternoon.", tuning's negative as base and tiny.en wrote it over mu-law: masked in 5 of its decodes)."""
+    first = run.first
+    return first > 1 and cores[first - 2] == "at" and cores[first - 1] in _HOUR_HOMOPHONES \
+        and len(run.digits) == 2 and int(run.digits) < 60
+
+
+def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = False, strict: bool = False,
+                minutes: bool = False) -> bool:
     """``run`` is an amount or a time: a unit after it (or after a word such as "this" or "business":
     "4.30 this afternoon", "3 to 5 business days"), a currency sign or a colon in it, or two
     decimals; not two decimals alone in a card's context (``card``): "My card is" / "5.50." is
     "five five oh oh"; ``strict``: a day's word ("tonight", "this afternoon") makes a time only of a
-    number with its minutes ("3.30 yesterday", "4 30 this afternoon"; not "on 3 tonight")."""
+    number with its minutes ("3.30 yesterday", "4 30 this afternoon"; not "on 3 tonight"); ``minutes``: ``run``
+    is a clock's minutes whatever its digits (:func:`_minutes_after_homophone`)."""
     written = "".join(tokens[run.first:run.last + 1])
     # (by its digits: "seven fifteen" is 715)
-    minutes = len(run.groups) == 2 and len(run.groups[1]) == 2 or bool(re.fullmatch(r"(?:1[0-2]|0?[1-9])[0-5]\d", run.digits))
+    minutes = minutes or len(run.groups) == 2 and len(run.groups[1]) == 2 \
+        or bool(re.fullmatch(r"(?:1[0-2]|0?[1-9])[0-5]\d", run.digits))
     # (Not strict, a day's word makes a time of an hour too, but of no longer number: "around 5309 tonight." after
     # "My number is 555 867" is a phone number's last group.)
     hour = bool(re.fullmatch(r"(?:1[0-2]|0?[1-9])(?:[:.]\d{1,2})?[.,]?", written))
