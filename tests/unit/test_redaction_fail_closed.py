@@ -1740,11 +1740,14 @@ def test_express_before_a_digit_is_the_cards_name_its_american_misheard(kinds):
 
 @pytest.mark.parametrize("kinds", KINDS)
 def test_a_price_after_its_verb_and_whom_it_cost_stays(kinds):
-    # (held-out-21: "It cost me one fifty at the store." masked in 15 of its 24 decodes)
-    for text in ("It cost me 150 at the store.", "It cost me one fifty at the store.", "They charged us 40 for it."):
+    # (held-out-21: "It cost me one fifty at the store." masked in 15 of its 24 decodes; tuning: "It costs another
+    # 149." for "It costs one forty nine.", masked in 5 decodes)
+    for text in ("It cost me 150 at the store.", "It cost me one fifty at the store.", "They charged us 40 for it.",
+                 "It costs another 149.", "It cost another one hundred forty nine.", "I paid just 20."):
         assert redacted([text], kinds) == [text]
     # (not digits read one by one, nor a number heard after a keyword)
     assert in_clear(redacted(["It cost me 4 4 1 2."], kinds)) == []
+    assert in_clear(redacted(["It costs another 4 4 1 2."], kinds)) == []
 
 
 @pytest.mark.parametrize("kinds", KINDS)
