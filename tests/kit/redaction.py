@@ -1984,6 +1984,47 @@ HELD_OUT_46 = (
         CallPiece("We sat in row eleven.", label="place", entity="place"),
     )),
 )
+# A forty-seventh held-out part (``bench.redaction --set held-out-47``), written on 2026-11-29 during a session and
+# not run by it, to be scored once by the next session before any of its rules, with voices none of the other parts
+# used (en-us-nyc+Mario, en-us+adam, en-gb-scotland+rob; md5-distinct from their base voices): an American Express
+# read 4-6-5 over three finals with "double four" and "oh oh"; its expiry "February, twenty thirty"; its code as
+# "the four digits on the front"; an SSN said with "dash" and a filler in one final, then its middle group said again
+# when the agent missed it; a UK mobile number with "plus four four" and "double oh" over two finals; a member number
+# with a letter spelled "as in Mike"; negatives with no keyword: chairs, half nine, an age, a weight, minus four, a
+# decade of life, a bus's number, quarter to eight.
+HELD_OUT_47 = (
+    ("h47-amex", (
+        CallPiece("I'll read you the card, it's an American Express."),
+        CallPiece("Three seven, double four,", pause=0.8, label="card", entity="pci"),
+        CallPiece("five six one, two three four,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("five five oh oh one.", label="card", entity="pci", part=True),
+        CallPiece("Valid through February, twenty thirty.", label="expiry", entity="pci"),
+        CallPiece("The four digits on the front are one oh oh seven.", label="cvv", entity="pci"),
+    )),
+    ("h47-ssn-dashes", (
+        CallPiece("For verification, your social security number?"),
+        CallPiece("Sure. Five two three dash four one dash, um, nine nine eight two.", label="ssn", entity="ssn"),
+        CallPiece("Sorry, I missed the middle bit."),
+        CallPiece("Four one.", label="ssn", entity="ssn"),
+    )),
+    ("h47-mobile-member", (
+        CallPiece("You can reach me on my mobile,"),
+        CallPiece("plus four four, seven seven double oh,", pause=0.8, label="phone", entity="pii"),
+        CallPiece("nine hundred, one two three.", label="phone", entity="pii", part=True),
+        CallPiece("My member number is M as in Mike, two two seven, nine oh three.", label="account",
+                  entity="pii"),
+    )),
+    ("h47-negatives", (
+        CallPiece("We need about twenty five chairs.", label="amount", entity="amount"),
+        CallPiece("The meeting moved to half nine.", label="time", entity="time"),
+        CallPiece("My son turned seven last week.", label="amount", entity="amount"),
+        CallPiece("It weighs about sixty kilos.", label="amount", entity="amount"),
+        CallPiece("The temperature dropped to minus four.", label="amount", entity="amount"),
+        CallPiece("I'm in my thirties.", label="amount", entity="amount"),
+        CallPiece("Our bus was the number nine.", label="place", entity="place"),
+        CallPiece("Dinner is at quarter to eight.", label="time", entity="time"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -2002,7 +2043,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-39": HELD_OUT_39, "held-out-40": HELD_OUT_40,
         "held-out-41": HELD_OUT_41, "held-out-42": HELD_OUT_42,
         "held-out-43": HELD_OUT_43, "held-out-44": HELD_OUT_44,
-        "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46,
+        "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46, "held-out-47": HELD_OUT_47,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
