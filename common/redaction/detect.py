@@ -183,7 +183,7 @@ NUMBER_SPANS = frozenset({*_CARD_PIECES, "SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"
 # for "double one.", base over mu-law), "floor", "gate", "row", "line"; nor a secret's ("number").
 _NAMED_BY = {"page", "pages", "chapter", "section", "paragraph", "flight", "platform", "aisle", "bus", "room",
              "apartment", "suite", "episode", "terminal", "seat", "seats", "grade", "exit", "track", "table",
-             "version", "setting", "channel", "route", "highway", "interstate", "row"}
+             "version", "setting", "channel", "route", "highway", "interstate"}
 # ... and "marker" after "mile" ("mile marker 60"): alone it is how the recogniser wrote "the back" ("The digits
 # on the marker I02.", held-out-2, base over mu-law).
 # Verbs of a timetable, after which an hour and its minutes is a time ("My flight landed 645.", held-out-18);
