@@ -1728,12 +1728,17 @@ def _counts_digits(cores: list[str], i: int) -> bool:
 def _a_count(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """Whether ``run`` ends with a count (:func:`_counts_digits`), or is one digit written alone right after "last",
     "first" or "next", no pause between, as "the last four" is ("I just need the last 4."; not `the last 4 3 2 1.`,
-    nor `And last, 9 and ...`, base in packs, the caller reading a card's last group)."""
+    nor `And last, 9 and ...`, base in packs, the caller reading a card's last group; nor `next 3 or 4, 20 30,`,
+    base in packs for an expiry's "four, twenty thirty": digits read on after "or" or "and"; "the next 2 or 3 days"
+    is a count)."""
     if _counts_digits(cores, run.last):
         return True
     i = run.first
+    read_on = not _pause(tokens[i]) and cores[i + 1:i + 2] in (["or"], ["and"]) \
+        and any(ch.isdigit() for ch in "".join(tokens[i + 2:i + 3])) \
+        and (tokens[i + 2].endswith(",") or any(ch.isdigit() for ch in "".join(tokens[i + 3:i + 4])))
     return i == run.last and i > 0 and cores[i - 1] in ("last", "first", "next") and not _pause(tokens[i - 1]) \
-        and len(cores[i]) == 1 and _count_said(cores[i])
+        and len(cores[i]) == 1 and _count_said(cores[i]) and not read_on
 
 
 def _number_to(cores: list[str], i: int) -> bool:

@@ -2690,6 +2690,16 @@ def test_digits_after_last_are_still_masked(texts, kinds):
 
 
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_digits_read_on_after_next_and_or_are_masked(kinds):
+    # (held-out-32, base in packs over mu-law: "next 3 or 4, 20 30," for "Expiry reads four, twenty thirty." after
+    # the card's groups and the agent's "Next four?", its 3 kept as a count)
+    texts = ["First 4,", "6 or 11,", "next 4,", "not not not 9,", "and the rest 9", "or 13, 9 424,", "next 3 or 4, 20 30,"]
+    out = redacted(texts, kinds)
+    assert out[2] == "next 4," and written_digits(out[3:]) == [], out
+    assert redacted(["I'll call in the next 2 or 3 days."], kinds) == ["I'll call in the next 2 or 3 days."]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
 def test_the_last_group_read_after_last_is_masked(kinds):
     # (held-out-10, base in packs: "And last, 9 and [CREDIT_CARD_2] all." for the card's last group, its 9 kept as a
     # count with the first version of "the last 4")
