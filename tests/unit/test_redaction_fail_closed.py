@@ -2950,3 +2950,19 @@ def test_an_hour_heard_as_its_homophone_before_its_minutes_and_a_days_part_stays
 def test_a_homophone_and_digits_where_a_secret_may_be_are_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert written_digits(out) == [], out
+
+
+# A unit's word after the number's sentence ended is no unit of it (held-out-38, base in packs: "Area code 415." then
+# "Minute 6-2-4-9-9-1." for "five five five, ...", the 415 kept as 415 minutes).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["Area code 415.", "Minute 6-2-4-9-9-1."], ["My social is 302.", "Days 14 7229."],
+                                   ["Area code 415. Minutes 555 0198."]])
+def test_a_unit_after_the_numbers_sentence_ended_is_none_of_it(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["I waited 40 minutes.", "It took 3 days, maybe.", "We met at 10. Minutes later he left."])
+def test_a_unit_in_the_numbers_sentence_still_makes_it_an_amount(text, kinds):
+    assert redacted([text], kinds) == [text]
