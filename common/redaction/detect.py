@@ -2525,6 +2525,9 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
         if tens[0] == "$":
             return True
         after = cores[run.last + 3] if run.last + 3 < len(cores) and not _pause(tokens[run.last + 2]) else ""
+    if after in _LOOSE_CLOCK - _CLOCK and not (len(run.digits) <= 2 and 1 <= int(run.digits) <= 12):
+        # "o'clock" after no hour: "three three o'clock" for a read-back's "three three oh eight", held-out-36
+        after = ""
     if after in _CLOCK and not _HOUR.match(written):
         # No time of day: base over mu-law wrote "... 0 .5 last 20 am" for an expiry, "oh five slash
         # twenty seven" (and "0 .5 last 20" is pieces of a number, not 5:20).

@@ -2966,3 +2966,21 @@ def test_a_unit_after_the_numbers_sentence_ended_is_none_of_it(texts, kinds):
 @pytest.mark.parametrize("text", ["I waited 40 minutes.", "It took 3 days, maybe.", "We met at 10. Minutes later he left."])
 def test_a_unit_in_the_numbers_sentence_still_makes_it_an_amount(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# "o'clock" makes a time only of an hour, 1-12 (held-out-36, tiny.en over mu-law: "So that's time for two run three
+# three o'clock." for the agent's read-back "So that's five four two one, three three oh eight?", its "three three"
+# kept as 33 o'clock).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["So that's time for two run three three o'clock."],
+                                   ["My card number is 4111 1111", "1111 40 o'clock."]])
+def test_oclock_after_no_hour_is_no_time(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It's at three o'clock.", "Come at 10 o'clock.", "Tickets for the eight o'clock show.",
+                                  "The twelve o'clock news."])
+def test_oclock_after_an_hour_is_a_time(text, kinds):
+    assert redacted([text], kinds) == [text]
