@@ -95,7 +95,7 @@ def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
     says "four" as a word (``plain``), and so is the word after "last" where the script says "last" and a count
     ("the last one on your social" heard for "the last four of your social")."""
     text = PLACEHOLDER.sub(" ", text)
-    if "last" in plain and plain & set(DIGIT_WORDS):
+    if "last" in plain and not plain.isdisjoint(DIGIT_WORDS):
         text = LAST_COUNT.sub(" ", text)
     tokens = [part for token in COUNTED.sub(" ", text).split()
               for part in (token.split("-") if "-" in token and not any(ch.isdigit() for ch in token) else [token])

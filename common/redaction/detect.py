@@ -166,7 +166,8 @@ _WHEN = _DAY_WORDS | _WEEKDAYS | {"the", "next",
 _BEFORE_UNIT = {"this", "business", "working", "calendar", "more", "whole", "full"}
 _CLOCK = {"am", "pm", "a.m", "p.m"}  # (of _UNITS) a time only after an hour: "20 am" is none
 # Units after an hour that a digit misheard may be, in a passage (:func:`_loose_unit`): "4am", "4 o'clock".
-_LOOSE_CLOCK = frozenset(_CLOCK | {"o'clock", "oclock"})
+_OCLOCK = frozenset({"o'clock", "oclock"})  # (a time only after an hour, 1-12: not "three three o'clock")
+_LOOSE_CLOCK = frozenset(_CLOCK | _OCLOCK)
 # An hour, with its minutes or not, as the recogniser writes one before am/pm: 10, 3:30, 3.30, 330.
 _HOUR = re.compile(r"^(?:1[0-2]|0?[1-9])(?:[:.]?[0-5]\d)?[.,]?$")
 _CARD_PIECES = ("CREDIT_CARD", "CREDIT_CARD_EXPIRATION", "CVV")
@@ -214,10 +215,9 @@ _CALLED = {"me", "us", "him", "her", "them", "number", "reach", "line"}
 # A time written as the recogniser writes one after "at" ("at 830.", "at 1140."): an hour, and minutes on ten
 # or the quarter hour (minutes that a phone number's group, "at 555", rarely has; it fails closed).
 _ROUND_CLOCK = re.compile(r"^(?:1[0-2]|[1-9])(?:[0-5]0|15|45)$")
-# Whom a price is charged, between its verb and the amount ("It cost me 150").
-_WHOM = frozenset({"me", "us", "him", "her", "them", "you"})
-# ... and words that say how much more or less it was ("It costs another 149.", tuning, tiny.en and base).
-_PRICE_BETWEEN = _WHOM | {"another", "only", "just"}
+# Words between a price's verb and the amount: whom it was charged ("It cost me 150") or how much more or less it
+# was ("It costs another 149.", tuning, tiny.en and base).
+_PRICE_BETWEEN = frozenset({"me", "us", "him", "her", "them", "you", "another", "only", "just"})
 # Words right before a number that make it an amount ("charge 140." when the recogniser drops "dollars").
 _AMOUNT_BEFORE = {"charge", "charged", "pay", "paid", "paying", "cost", "costs", "costing", "total", "refund",
                   "refunded", "price", "balance", "owe", "owes", "spent", "spend"}
@@ -314,6 +314,8 @@ _POINT_ZERO = re.compile(r"\.0(?!\d)")  # "9.0": a decimal no price is written w
 _MALFORMED_AMOUNT = re.compile(r"\.\d+,\d|^[$£€]\d+-\d+-\d")
 # Homophones that say digits when two come in a row (:func:`_words_alone`).
 _PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
+# Homophones of an hour's word before its minutes (:func:`_minutes_after_homophone`: "at free 30").
+_HOUR_HOMOPHONES = frozenset({"free", "for", "to", "too", "ate"})
 # A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
 _DIGIT_WORDS = frozenset(DIGIT_NAMES)
 _ONE_DIGIT = _DIGIT_WORDS | {"oh", "o", "double", "triple"} | frozenset(SPANISH_DIGITS)
@@ -1239,8 +1241,6 @@ def _school_year(first: int, digits: str, cores: list[str]) -> bool:
     return cores[max(0, first - 2):first] == ["in", "year"] and len(digits) <= 2 and 1 <= int(digits) <= 13
 
 
-# Homophones of an hour's word (:func:`_minutes_after_homophone`).
-_HOUR_HOMOPHONES = frozenset({"free", "for", "to", "too", "ate"})
 # Minutes before "past" and an hour, written in digits ("It's 20 past 4.", held-out-45: masked in 4 of 6 decodes).
 _MINUTES = frozenset({"5", "10", "20", "25"})
 # Words that say a number is rough: a sum or a count, never a secret's digits ("It was about 150.", held-out-45).
@@ -1734,11 +1734,16 @@ def _a_count(run: Run, tokens: list[str], cores: list[str]) -> bool:
     if _counts_digits(cores, run.last):
         return True
     i = run.first
-    read_on = not _pause(tokens[i]) and cores[i + 1:i + 2] in (["or"], ["and"]) \
+    return i == run.last and i > 0 and cores[i - 1] in ("last", "first", "next") and not _pause(tokens[i - 1]) \
+        and len(cores[i]) == 1 and _count_said(cores[i]) and not _read_on(i, tokens, cores)
+
+
+def _read_on(i: int, tokens: list[str], cores: list[str]) -> bool:
+    """Digits go on after token ``i`` past "or" or "and", no pause before it: a digit after them that a comma or
+    another digit follows ("3 or 4, 20 30"; not "2 or 3 days")."""
+    return not _pause(tokens[i]) and cores[i + 1:i + 2] in (["or"], ["and"]) \
         and any(ch.isdigit() for ch in "".join(tokens[i + 2:i + 3])) \
         and (tokens[i + 2].endswith(",") or any(ch.isdigit() for ch in "".join(tokens[i + 3:i + 4])))
-    return i == run.last and i > 0 and cores[i - 1] in ("last", "first", "next") and not _pause(tokens[i - 1]) \
-        and len(cores[i]) == 1 and _count_said(cores[i]) and not read_on
 
 
 def _number_to(cores: list[str], i: int) -> bool:
@@ -2525,7 +2530,7 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
         if tens[0] == "$":
             return True
         after = cores[run.last + 3] if run.last + 3 < len(cores) and not _pause(tokens[run.last + 2]) else ""
-    if after in _LOOSE_CLOCK - _CLOCK and not (len(run.digits) <= 2 and 1 <= int(run.digits) <= 12):
+    if after in _OCLOCK and not (len(run.digits) <= 2 and 1 <= int(run.digits) <= 12):
         # "o'clock" after no hour: "three three o'clock" for a read-back's "three three oh eight", held-out-36
         after = ""
     if after in _CLOCK and not _HOUR.match(written):
