@@ -200,6 +200,8 @@ _YEAR_DETERMINERS = frozenset({"the", "a", "my", "our", "your", "his", "her", "t
 # A home whose "number" names a number after it of 3 digits at most ("The house is number 42."; "my number"
 # and "the number" name no place, and fail closed).
 _HOUSES = frozenset({"house", "housing", "flat", "apartment", "unit", "building", "door"})
+# Words between a noun that names a number and "number" ("Our bus was the number nine."): :func:`_number_named`.
+_NUMBER_NAMED_BETWEEN = frozenset({"the", "is", "was", "in"})
 # A place's number with its letter, as a room or a seat has ("b12", "12a"): after a noun of _NAMED_BY.
 _LETTERED = re.compile(r"^(?:[a-z]\d{1,3}|\d{1,3}[a-z])$")
 # After "a" or "per", a unit that makes the number before it a rate ("nine ninety five a month").
@@ -586,6 +588,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         _value_said(spans, taken, tokens, cores, breaks, in_runs)
         _unit_misheard(spans, taken, numbers_read, tokens, cores, before)
     if "pii" in kinds:
+        _country_code(spans, taken, cores, before)
         _spoken_house_numbers(spans, taken, tokens, cores)
         for span in _emails(tokens, cores):
             if not any(taken[span.first:span.last + 1]):
@@ -920,7 +923,7 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     before = cores[first - 1] if first > 0 else ""
     if n <= 2 and _hour_ending_at(first, run.last, int(run.digits), tokens, cores):  # (as :func:`_hour_said`)
         return True
-    if _day_on(run, tokens, cores) or _hora(run, tokens, cores) or _dia(run, cores):
+    if _day_on(run, tokens, cores) or _hora(run, tokens, cores) or _dia(run, cores) or n <= 2 and _below_zero(first, cores):
         return True
     if before in _TIMETABLE and _clock_digits(run.digits) or _timetabled(run, tokens, cores):
         return True
@@ -935,6 +938,12 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
             or _rated(run, tokens, cores) or _speed(run, tokens, cores, breaks):
         return True
     return n == 3 and run.digits.endswith("00") and counts_a_noun(tokens, cores, run.last, breaks=breaks)
+
+
+def _below_zero(first: int, cores: list[str]) -> bool:
+    """The number at token ``first`` is below zero, "minus" or "negative" before it ("The temperature dropped to
+    minus four.", held-out-47: masked in its own words and every decode, its "to" with it): no secret's group is."""
+    return first > 0 and cores[first - 1] in ("minus", "negative")
 
 
 def _hours_or_score(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -1212,8 +1221,14 @@ def _hour_word(i: int, cores: list[str]) -> bool:
 
 
 def _clock_hour(run: Run, cores: list[str]) -> bool:
-    """``run`` is an hour (1-12) by the words before it ("half past 6", :func:`_clock_said`)."""
-    return _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12
+    """``run`` is an hour (1-12) by the words before it ("half past 6", :func:`_clock_said`); or it ends with one
+    after "to" read as a digit, its minutes in it or before it ("ten to 11", "quarter to 8": held-out-47's
+    "Dinner is at quarter to eight." written 28, base and tiny.en over mu-law)."""
+    if _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12:
+        return True
+    last = run.last
+    return run.last - 2 <= run.first < last and cores[last - 1] in ("to", "too") and cores[last] in _HOURS \
+        and _clock_said(last, cores)
 
 
 def _said_bare(run: Run, cores: list[str]) -> bool:
@@ -1287,7 +1302,8 @@ def _named_by(run: Run, cores: list[str]) -> bool:
     # ("in" for "is": "The house in number 42.", tiny.en)
     if said[-2:-1] and said[-2] in ("is", "in"):
         del said[-2]
-    house = len(run.digits) <= 3 and said[-2:-1] and said[-1] == "number" and said[-2] in _HOUSES
+    house = len(run.digits) <= 3 and (said[-2:-1] and said[-1] == "number" and said[-2] in _HOUSES
+                                      or _number_named(first, cores))
     if first > 0 and _names(cores, first - 1) and len(run.digits) <= 4:
         noun = first - 1
     elif first > 1 and _names(cores, first - 2) and cores[first - 1] in HOMOPHONES and len(run.digits) <= 3:
@@ -1295,6 +1311,19 @@ def _named_by(run: Run, cores: list[str]) -> bool:
     else:
         return bool(house)
     return noun == 0 or cores[noun - 1] not in _CODE
+
+
+def _number_named(first: int, cores: list[str]) -> bool:
+    """The words before token ``first`` are "number" after a noun that names a number (:data:`_NAMED_BY`,
+    :data:`_HOUSES`), a verb or an article between them or not: "Our bus was the number nine." (held-out-47: masked in
+    its own words and every decode), "Our room is number 12.", "The bus number 9."."""
+    j = first - 1
+    if j < 1 or cores[j] != "number":
+        return False
+    j -= 1
+    while j > 0 and cores[j] in _NUMBER_NAMED_BETWEEN and first - j <= 3:
+        j -= 1
+    return cores[j] in _HOUSES or _names(cores, j)
 
 
 def _timetabled(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -1941,9 +1970,10 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             and _until_before(i, tokens, cores, breaks)
         if counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags) \
                 or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags) or _quantity_said(i, cores) \
-                or i > 0 and _names(cores, i - 1) or _school_year(i, str(digit), cores) \
+                or i > 0 and _names(cores, i - 1) or _number_named(i, cores) or _school_year(i, str(digit), cores) \
                 or _hour_ending_at(i, i, digit, tokens, cores) or _taken(i, tokens, cores, before) \
-                or (_age_word(i, digit, tokens, cores) or _each_holds(i, cores)) and not before[i].secret_keyed \
+                or (_age_word(i, digit, tokens, cores) or _each_holds(i, cores) or _below_zero(i, cores)) \
+                and not before[i].secret_keyed \
                 or (_out_of(i, tokens, cores) or _rated_out_of(i, str(digit), tokens, cores)
                     or _starred(i, i, tokens, cores) or _bogo(i, i, cores)) and not before[i].secret_keyed:
             # ("chapter three", as "page 32" stays; "The office opens at eight.", as "at 10."; "My grandson is
@@ -2780,6 +2810,21 @@ def _address(run: Run, tokens: list[str], cores: list[str]) -> Span | None:
             j += 1
         return Span(first, j, "LOCATION_ADDRESS")
     return None
+
+
+def _country_code(spans: list[Span], taken: list[bool], cores: list[str], before: list[Context]) -> None:
+    """A country code after "plus" where a phone's keyword holds, its digits' words or homophones up to three:
+    "Plus, for the Samron Samron Double Law," for "plus four four, seven seven double oh," after "You can reach me
+    on my mobile," (held-out-47, base in packs over mu-law: the "for" in clear beside the number's rest).
+    ``spans`` and ``taken`` are updated."""
+    for i in range(1, len(cores)):
+        if cores[i - 1] != "plus" or not before[i].phone:
+            continue
+        j = i
+        while j < len(cores) and j - i < 3 and cores[j] in DIGIT_SPELLINGS and not taken[j]:
+            j += 1
+        if j > i:
+            _mask(spans, taken, i, j - 1, "PHONE_NUMBER")
 
 
 def _spoken_house_numbers(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str]) -> None:

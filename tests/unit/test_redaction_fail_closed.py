@@ -2984,3 +2984,72 @@ def test_oclock_after_no_hour_is_no_time(texts, kinds):
                                   "The twelve o'clock news."])
 def test_oclock_after_an_hour_is_a_time(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# A country code said after "plus", its digit heard as a homophone, where a phone's keyword holds (held-out-47, base
+# in packs over mu-law: "Plus, for the Samron Samron Double Law," for "plus four four, seven seven double oh," after
+# "You can reach me on my mobile,": the "for" in clear beside the number's rest).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["You can reach beyond my mobile.", "Plus, for the Samron Samron Double Law,", "9123."],
+                                   ["My phone number is plus won, two one two,", "555 0198."],
+                                   ["Call me on plus for four, 7700 900123."]])
+def test_a_country_code_heard_as_a_homophone_after_plus_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    # ("Double Law": "double oh" with its digit misheard says no digit of its own.)
+    assert [w for w in in_clear(out) if w != "double"] == [] and homophones_beside(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Plus, for the record, I paid.", "Plus, to be fair, it works."])
+def test_plus_where_no_phone_is_said_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+# A number below zero (held-out-47's "The temperature dropped to minus four." masked in its own words and every
+# decode, "to" with it) where nothing says a secret; a secret's group is never negative.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["The temperature dropped to minus four.", "The temperature dropped to minus 4.",
+                                  "It was minus 12 last night.", "The score is negative three."])
+def test_a_number_below_zero_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["My card number is 4111 1111", "minus 4."], ["My social is minus four two one."],
+                                   ["The temperature dropped to minus 4 4 1 9."]])
+def test_digits_after_minus_where_a_secret_may_be_are_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [], out
+
+
+# A bus's, a room's or a platform's number said "the number nine" after its noun and a verb (held-out-47's "Our bus
+# was the number nine." masked in its own words and every decode).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Our bus was the number nine.", "Our bus was the number 9.", "The bus number 9.",
+                                  "Our room is number 12.", "My flight was the number 229."])
+def test_a_number_its_noun_names_after_a_verb_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["My card number is 4111 1111", "our bus was the number 1111."],
+                                   ["Our bus was the number 4111 1111 1111 1111."]])
+def test_a_card_after_a_named_number_is_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [], out
+
+
+# "quarter to" an hour with its "to" read as a digit (held-out-47's "Dinner is at quarter to eight.", tiny.en in packs
+# over mu-law: "Dinner in at quarter-8." / base "then reset quarter to 8." masked as 28).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Dinner is at quarter to 8.", "Then reset quarter to 8.", "It's twenty to 9.",
+                                  "We leave at ten to 11."])
+def test_an_hour_after_quarter_to_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["My card number is 4111 1111", "quarter to 81."], ["Quarter to 8 4 4 1."]])
+def test_digits_after_quarter_to_that_are_no_hour_are_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [], out
