@@ -112,6 +112,7 @@ _ORDINAL_UNITS = ("first second third fourth fifth sixth seventh eighth ninth te
 _ORDINALS = frozenset(_ORDINAL_UNITS) | {"twentieth", "thirtieth"} | {
     f"{tens}-{unit}" for tens in ("twenty", "thirty") for unit in _ORDINAL_UNITS[:9]}
 _DAY = re.compile(r"^\d{1,2}(st|nd|rd|th)?,?$")
+_GLUED_HOUR = re.compile(r"^(?:quarter|half)-(?:1[0-2]|[1-9])$")  # "quarter-8", as whisper writes "quarter to eight"
 _YEARS_OLD = re.compile(r"^\d{1,2}-years?-old$")  # "a 9-year-old", as whisper writes an age
 # A word written as no secret's digits are: a decade ("90s", "1980s", "'70s") and round the clock ("24/7", "24-7",
 # "24.7": no phone number's group is written so).
@@ -522,10 +523,11 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             _mask(spans, taken, i, i, entity)
         elif FAIL_CLOSED & set(kinds) and not any(run.first <= i <= run.last for run in numbers_read) \
                 and not (i > 0 and _names(cores, i - 1) and _LETTERED.match(cores[i])) \
-                and not _YEARS_OLD.match(cores[i]) and not _glued_unit(i, cores, breaks):
+                and not _YEARS_OLD.match(cores[i]) and not _glued_unit(i, cores, breaks) \
+                and not (_GLUED_HOUR.match(cores[i]) and not before[i].secret_keyed):
             # Fails closed: digits run into a word ("40mos" for "cuarenta y dos"), whatever the context;
             # but a room's or a seat's letter and number after its noun ("Room B12, please.", held-out-14),
-            # and an age ("a 9-year-old").
+            # and an age ("a 9-year-old"); "quarter-8" for "quarter to eight" (held-out-47, tiny.en over mu-law).
             _mask(spans, taken, i, i, entity or "NUMBER")
     _absorb(spans, taken, numbers_read, tokens, cores, keyword_at)
     chained = _signed_chain(numbers_read, tokens, cores) if FAIL_CLOSED & set(kinds) else set()

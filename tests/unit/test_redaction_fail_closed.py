@@ -3053,3 +3053,18 @@ def test_an_hour_after_quarter_to_stays(text, kinds):
 def test_digits_after_quarter_to_that_are_no_hour_are_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert written_digits(out) == [], out
+
+
+# "quarter to eight" written as one word with its hour (held-out-47, tiny.en in packs over mu-law: "Dinner in at
+# quarter-8." masked).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Dinner in at quarter-8.", "We start at half-9 tomorrow."])
+def test_a_quarter_or_half_glued_to_its_hour_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["My card number is 4111 1111", "quarter-8 1111."], ["Dinner at quarter-84."]])
+def test_a_quarter_glued_to_digits_that_are_no_hour_is_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [], out
