@@ -2397,20 +2397,24 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
 
 def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) -> None:
     """A word that alone says a digit (``four``, ``oh``, a homophone: ``for``, ``too``; ``four-row``:
-    :func:`_says_a_digit`) that no rule took, right beside a number's span or one filler word from it (:data:`_FILLERS`), goes into
+    :func:`_says_a_digit`) or "double"/"triple" that no rule took, right beside a number's span or one filler word from
+    it (:data:`_FILLERS`; after "double"/"triple" any word, the digit it repeats), goes into
     that span with the word between: a digit of the number the recogniser wrote apart ("for the
     [CREDIT_CARD_1]" for "forty one, eleven"). ``spans`` and ``taken`` are updated."""
     changed = True
     while changed:
         changed = False
         for i, word in enumerate(cores):
-            if taken[i] or not _says_a_digit(word) or _counts_digits(cores, i):
+            if taken[i] or not (_says_a_digit(word) or word in ("double", "triple")) or _counts_digits(cores, i):
                 continue
             for n, span in enumerate(spans):
                 if span.entity not in NUMBER_SPANS:
                     continue
                 gap = range(i + 1, span.first) if i < span.first else range(span.last + 1, i)
-                if len(gap) > 1 or any(cores[j] not in _FILLERS for j in gap):
+                # (The word after "double" or "triple" is the digit it repeats, whatever the recogniser made of it:
+                # "triple tow [NUMBER_1]" for "triple two one", held-out-23, tiny.en over mu-law.)
+                if len(gap) > 1 or any(cores[j] not in _FILLERS and not (j == i + 1 and word in ("double", "triple"))
+                                       for j in gap):
                     continue
                 first, last = min(span.first, i), max(span.last, i)
                 spans[n] = Span(first, last, span.entity)

@@ -3068,3 +3068,14 @@ def test_a_quarter_or_half_glued_to_its_hour_stays(text, kinds):
 def test_a_quarter_glued_to_digits_that_are_no_hour_is_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert written_digits(out) == [], out
+
+
+# The word after "double" or "triple" is the digit it repeats, whatever the recogniser made of it (held-out-23, tiny.en
+# in packs over mu-law: "... triple tow one" for a card's "triple two one", "triple" in clear before the number).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["The fixed engine is from the front, or normal for a moment, triple tow one",
+                                    "and long, 8.3, 6.94,", "malle broken, 29,", "the 3-digit code in 7.25."],
+                                   ["My card number is 4111, double tree 1111."]])
+def test_the_word_after_double_or_triple_goes_with_the_number(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
