@@ -913,8 +913,9 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     * a year that begins its sentence and that sentence calls a year (:func:`_year_named`);
     * a rating: 1-2 digits out of 5, 10 or 100, either of the two (:func:`_rated`);
     * a speed on a road (:func:`_speed`: "He was doing seventy on the highway.");
-    * a round hundred that counts the noun after it ("We need 400 forms.", "two hundred employees";
-      "120 people" fails closed).
+    * a number of 1-2 digits below zero (:func:`_below_zero`: "It was minus 12 last night.");
+    * a round hundred, or a round thousand said as words, that counts the noun after it ("We need 400 forms.", "two
+      hundred employees", "ten thousand steps"; "120 people" fails closed).
 
     Not digits read one by one ("at one two", "four oh oh forms": :func:`_digitwise`; "two thousand and
     five" is said as a number)."""
@@ -927,7 +928,8 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     before = cores[first - 1] if first > 0 else ""
     if n <= 2 and _hour_ending_at(first, run.last, int(run.digits), tokens, cores):  # (as :func:`_hour_said`)
         return True
-    if _day_on(run, tokens, cores) or _hora(run, tokens, cores) or _dia(run, cores) or n <= 2 and _below_zero(first, cores):
+    if _day_on(run, tokens, cores) or _hora(run, tokens, cores) or _dia(run, cores) \
+            or n <= 2 and _below_zero(first, cores):
         return True
     if before in _TIMETABLE and _clock_digits(run.digits) or _timetabled(run, tokens, cores):
         return True
@@ -957,9 +959,9 @@ def _hours_or_score(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is two numbers of 1-2 digits said with "to" between them or written "N-M" or "N.M" (:func:`_two_said`):
     opening hours after "open" or "from", each an hour 1-12 or one with its minutes ("We're open nine to five on
     weekdays.", held-out-21; "The meeting runs from ten to eleven thirty.", held-out-44), or a game's score after
-    "score", its verb said or misheard ("The final score was 21 to 14.", "score run 21 to 14", held-out-19) or after the game won or lost ("They won the
-    game three to one.", held-out-17). Elsewhere "9 to 5" is 9 2 5 read with the two heard as "to", and fails
-    closed."""
+    "score", its verb said or misheard ("The final score was 21 to 14.", "score run 21 to 14", held-out-19) or
+    after the game won or lost ("They won the game three to one.", held-out-17). Elsewhere "9 to 5" is 9 2 5 read
+    with the two heard as "to", and fails closed."""
     two = _two_said(run, tokens, cores, clock=True)
     if two is None:
         return False
