@@ -137,7 +137,7 @@ _SPEEDING = frozenset({"doing", "going", "drove", "driving", "did", "hit", "hitt
                        "traveling", "speeding", "went", "go", "goes"})
 _HEDGES = frozenset({"about", "around", "over", "nearly", "almost", "like", "easily", "roughly", "maybe", "well"})
 # Words after a number that make it an amount or a time (never a card's piece, even in a card context).
-_UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence",
+_UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence", "quid",
           "percent", "each", "apiece", "per", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days", "nights",
           "weeks", "months", "years", "seconds", "degree", "degrees", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
           "evening",
