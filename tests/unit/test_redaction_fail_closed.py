@@ -3157,3 +3157,20 @@ def test_digits_after_score_that_are_no_score_are_still_masked(texts, kinds):
                                    ["It's got 999.", "That's twenty quid each."]])
 def test_an_amount_in_quid_stays(texts, kinds):
     assert redacted(texts, kinds)[-1] == texts[-1]
+
+
+# A count glued to its noun by a hyphen (held-out-5's negative "It's a three bedroom house." written "It's a 3-bed room
+# house." by tiny.en over mu-law, masked), as a duration's is ("a 40-minute drive").
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It's a 3-bed room house.", "It's a 2-bedroom flat.", "We booked a 3-day trip.",
+                                  "It's a 5-star hotel."])
+def test_a_count_glued_to_its_noun_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["I'm a 3-bed number in 4111."], ["My card number is 4111 1111", "1111 3-bed."],
+                                   ["It's a 3-bed room, six nine."]])
+def test_a_count_glued_to_a_noun_beside_digits_is_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [], out
