@@ -862,13 +862,14 @@ def _years_heard(run: Run, tokens: list[str], cores: list[str]) -> bool:
 
 def _an_age(run: Run, cores: list[str]) -> bool:
     """``run`` is an age: 1-2 digits after "turned" or "turns", or after a kin noun and "is" ("My son just
-    turned 16.", "My daughter turns 18 next month.", "My son is 14.", "my daughter's 9"), or before "years
+    turned 16.", "My daughter turns 18 next month.", "My son is 14.", "my daughter's 9"; its "is" heard as "in": "My
+    son in 14.", held-out-5, base and tiny.en in packs), or before "years
     old" ("Our dog is 11 years old.", "a 9-year-old")."""
     first = run.first
     before = cores[first - 1] if first > 0 else ""
     after = cores[run.last + 1:run.last + 3]
     return len(run.digits) <= 2 and (
-        before in _AGE_VERBS or before in ("is", "'s") and first > 1 and cores[first - 2] in _KIN
+        before in _AGE_VERBS or before in ("is", "'s", "in") and first > 1 and cores[first - 2] in _KIN
         or before.endswith("'s") and before[:-2] in _KIN
         or after[:1] in (["year"], ["years"]) and after[1:] == ["old"] or after[:1] in (["year-old"], ["years-old"]))
 

@@ -3174,3 +3174,11 @@ def test_a_count_glued_to_its_noun_stays(text, kinds):
 def test_a_count_glued_to_a_noun_beside_digits_is_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert written_digits(out) == [], out
+
+
+# A kin's age with its "is" heard as "in" (held-out-5's "My son is fourteen." written "My son in 14." by base and tiny.en
+# in packs, masked).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["My son in 14.", "My son in fourteen.", "My daughter in nine."])
+def test_a_kins_age_after_is_heard_as_in_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
