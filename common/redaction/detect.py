@@ -1500,6 +1500,9 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     # month: "Tonight, and then for 4th of January." for "two nine, and then four four seven oh.", an SSN's rest,
     # base live, held-out-36. "on the 4th of January" and "for 4 months on my account" stay.)
     loose |= {run.first for run in found if _unit_joined(run, found, tokens, cores)}
+    # (Nor an expiry's year written as a price after its month's digit: "for $29", :func:`_expiry_priced`.)
+    if "pci" in kinds:
+        loose |= {run.first for run in found if _expiry_priced(run, tokens, cores)}
     led = [run for run in found if _day_after_a_digit(run, tokens, cores)]
     loose |= {run.first for run in led}
     led_months = {j for run in led for j in range(run.last + 1, min(n, run.last + 3)) if cores[j] in _MONTHS}
@@ -1653,6 +1656,15 @@ def _day_after_a_digit(run: Run, tokens: list[str], cores: list[str]) -> bool:
     first = run.first
     return first == run.last and first > 0 and bool(_WRITTEN_ORDINAL.match(tokens[first])) \
         and _says_a_digit(cores[first - 1]) and not _pause(tokens[first - 1])
+
+
+def _expiry_priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is an expiry's year written as a price ("$29": 20-39 and a sign alone) right after its month's digit
+    heard as a homophone or said as a word, no pause between: "Tick Fireball for $29." for "It expires oh four,
+    twenty nine." (held-out-41, base over mu-law, in the passage the card's code opened)."""
+    first = run.first
+    return first > 0 and _sign_alone(run, tokens, cores) and bool(re.fullmatch(r"[23]\d", run.digits)) \
+        and (cores[first - 1] in HOMOPHONES or cores[first - 1] in _DIGIT_WORDS) and not _pause(tokens[first - 1])
 
 
 def _signed_before_masked(run: Run, spans: list[Span], tokens: list[str], cores: list[str]) -> bool:

@@ -3182,3 +3182,20 @@ def test_a_count_glued_to_a_noun_beside_digits_is_still_masked(texts, kinds):
 @pytest.mark.parametrize("text", ["My son in 14.", "My son in fourteen.", "My daughter in nine."])
 def test_a_kins_age_after_is_heard_as_in_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# An expiry written as a price after its month's digit heard as a homophone, in the passage a card's code opened
+# (held-out-41, base over mu-law: "Tick Fireball for $29." for "It expires oh four, twenty nine." after "I'm one two."
+# for the code "Nine one two.").
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["and the pre-digit on the back.", "I'm one two.", "Tick Fireball for $29."],
+                                   ["My card number is 4111 1111 1111 1111.", "It's for $27."]])
+def test_an_expiry_written_as_a_price_after_a_homophone_in_a_passage_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [] and homophones_beside(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["It's for $29."], ["I paid for $29 yesterday."], ["It's got 999.", "It went for $250."]])
+def test_a_price_after_for_where_no_card_was_read_stays(texts, kinds):
+    assert redacted(texts, kinds)[-1] == texts[-1]
