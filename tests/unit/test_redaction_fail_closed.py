@@ -3199,3 +3199,20 @@ def test_an_expiry_written_as_a_price_after_a_homophone_in_a_passage_is_masked(t
 @pytest.mark.parametrize("texts", [["It's for $29."], ["I paid for $29 yesterday."], ["It's got 999.", "It went for $250."]])
 def test_a_price_after_for_where_no_card_was_read_stays(texts, kinds):
     assert redacted(texts, kinds)[-1] == texts[-1]
+
+
+# "ending in" announces digits read, its "ending" misheard too (held-out-13, base live: "so that's the car vendor in
+# seeks to do for correct." for the agent's read-back "So, the card ending in six two four, correct?"; held-out-5's
+# "I'm calling him out to the car window in ...").
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["so that's the car vendor in seeks to do for correct."],
+                                   ["It's the account ending in for to free."], ["The car window in six to for."]])
+def test_digits_after_ending_in_are_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and homophones_beside(out) == [] and not re.search(r"\b(to|for|free)\b", out[0]), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["The window in the kitchen is broken.", "The film had a happy ending in the end."])
+def test_ending_in_before_no_digits_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
