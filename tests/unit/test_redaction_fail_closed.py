@@ -3216,3 +3216,20 @@ def test_digits_after_ending_in_are_masked(texts, kinds):
 @pytest.mark.parametrize("text", ["The window in the kitchen is broken.", "The film had a happy ending in the end."])
 def test_ending_in_before_no_digits_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# An expiry said "the end of" its month and its year, a unit heard after the year (held-out-24, base live: "It should
+# feel the end of all nine, twenty-three minutes." for "It's good till the end of oh nine, twenty three.": kept as 923
+# minutes).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["It should feel the end of all nine, twenty-three minutes."],
+                                   ["It runs to the end of oh nine, twenty seven days."]])
+def test_an_expiry_after_the_end_of_with_a_unit_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["At the end of the day it took 25 minutes.", "By the end of it, 40 minutes had gone."])
+def test_minutes_after_the_end_of_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
