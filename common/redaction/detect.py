@@ -331,6 +331,9 @@ _DIGIT_WORDS = frozenset(DIGIT_NAMES)
 _ONE_DIGIT = _DIGIT_WORDS | {"oh", "o", "double", "triple"} | frozenset(SPANISH_DIGITS)
 # Spanish digits that are no English word ("uno", the game, is one): in an English final, a digit heard.
 _SPANISH_ONLY = frozenset(SPANISH_DIGITS) - {"uno"}
+# Spanish nouns that name the number after them, as _NAMED_BY's do ("Vivo en el piso cuatro.").
+_NOMBRADO_POR = frozenset({"piso", "planta", "página", "pagina", "capítulo", "capitulo", "habitación", "habitacion",
+                           "puerta", "andén", "anden", "vuelo", "sala", "mesa", "asiento"})
 # (Not "life": "my social life" is how base heard "my social are", and a call rarely says it.)
 _SOCIAL_NOT_SSN = {"media", "network", "networks", "worker", "workers", "work", "services", "service",
                    "event", "events", "club", "distancing", "skills", "studies", "science", "sciences", "anxiety"}
@@ -2061,6 +2064,15 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             _mask(spans, taken, i, j - 1, _named(entity, kinds))
             masked = True
         i = max(j, i + 1)
+    # A Spanish digit's word alone that ends its phrase is a number's last piece, as an English one is ("¿Cuál lo
+    # pinto, pinto, seis?" for a card's groups, spanish-2, base live); not an hour after "las" ("Son las seis."), nor a
+    # number its noun names ("Vivo en el piso cuatro.", spanish-2's negative).
+    for i, c in enumerate(cores):
+        if c in _SPANISH_ONLY and not taken[i] and i not in in_runs and _phrase_ends(i, tokens, breaks) \
+                and not (i > 0 and (cores[i - 1] in ("las", "la") or cores[i - 1] in _NOMBRADO_POR)):
+            entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=False) or "NUMBER"
+            _mask(spans, taken, i, i, _named(entity, kinds))
+            masked = True
     # "double"/"triple" right after what was masked here goes with it: the next group's start ("I'm free
     # one Double" / "Heaven 1208" for "five three one." / "double seven.", base in packs).
     if masked:

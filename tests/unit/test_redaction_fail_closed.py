@@ -3233,3 +3233,19 @@ def test_an_expiry_after_the_end_of_with_a_unit_is_masked(texts, kinds):
 @pytest.mark.parametrize("text", ["At the end of the day it took 25 minutes.", "By the end of it, 40 minutes had gone."])
 def test_minutes_after_the_end_of_stay(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# A Spanish digit's word alone that ends its phrase is a number's last piece, as an English one is (spanish-2, base
+# live: "¿Cuál lo pinto, pinto, seis?" for a card's groups, the "seis" in clear; "Mi número es cinco." was too).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["¿Cuál lo pinto, pinto, seis?"], ["Mi número es cinco."], ["Es el cuatro, y"]])
+def test_a_spanish_digit_alone_ending_its_phrase_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Tengo seis hijos.", "Son las seis.", "Nos vemos a la una.", "Quiero uno.",
+                                  "Vivo en el piso cuatro.", "Está en la página nueve."])
+def test_a_spanish_count_hour_or_named_number_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
