@@ -558,7 +558,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
             label = continues  # the rest of the number the passage before ended with
         elif "pci" in kinds and (vouched := _vouched_expiry(run, tokens, cores)) is not None:
             first, label = vouched, "CREDIT_CARD_EXPIRATION"
-        elif "pci" in kinds and (_expiry_as_range(before[run.first], run, tokens) or _end_of_expiry(run, cores)):
+        elif "pci" in kinds and (_expiry_as_range(before[run.first], run, tokens)
+                                 or _end_of_expiry(before[run.first], run, tokens, cores)):
             label = "CREDIT_CARD_EXPIRATION"
         elif FAIL_CLOSED & set(kinds) and (run.first in chained
                                            or _may_be_secret(run, tokens, cores, breaks, card="pci" in kinds)
@@ -1956,14 +1957,24 @@ def _expiry_as_range(ctx: Context, run: Run, tokens: list[str]) -> bool:
         and bool(re.fullmatch(r"(?:0?[1-9]|1[0-2])-[23]\d[.,?!]?", tokens[run.first]))
 
 
-def _end_of_expiry(run: Run, cores: list[str]) -> bool:
-    """``run`` is a month (1-12) and a card's year (20-39) in two groups after "the end of", its zero heard as a word
-    between them or not: an expiry, whatever unit the recogniser heard after it ("It should feel the end of all nine,
-    twenty-three minutes." for "It's good till the end of oh nine, twenty three.", held-out-24, base live)."""
-    if len(run.groups) != 2 or not (1 <= int(run.groups[0]) <= 12 and 20 <= int(run.groups[1]) <= 39):
+def _end_of_expiry(ctx: Context, run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is an expiry after "the end of", whatever unit the recogniser heard after it: a month (1-12) and a
+    card's year (20-39) in two groups, its zero heard as a word between them or not ("It should feel the end of all
+    nine, twenty-three minutes." for "It's good till the end of oh nine, twenty three.", held-out-24, base live); or,
+    where a card's keyword or a masked number's passage holds, a card's year alone within five words of it in its
+    sentence, the month garbled ("You close to the end of all the hours, 22 minutes." after a card's groups,
+    held-out-46, tiny.en live)."""
+    if len(run.groups) == 2 and 1 <= int(run.groups[0]) <= 12 and 20 <= int(run.groups[1]) <= 39:
+        said = cores[max(0, run.first - 3):run.first]
+        return said[-2:] == ["end", "of"] or said[:2] == ["end", "of"]
+    if not (ctx.card > 0 or ctx.number > 0) or not re.fullmatch(r"[23]\d", run.digits) or len(run.groups) != 1:
         return False
-    said = cores[max(0, run.first - 3):run.first]
-    return said[-2:] == ["end", "of"] or said[:2] == ["end", "of"]
+    for j in range(run.first - 1, max(0, run.first - 6), -1):
+        if tokens[j - 1].rstrip()[-1:] in ".?!":
+            return False
+        if cores[j - 1:j + 1] == ["end", "of"]:
+            return True
+    return False
 
 
 def _loose_unit(run: Run, tokens: list[str], cores: list[str]) -> bool:

@@ -3249,3 +3249,15 @@ def test_a_spanish_digit_alone_ending_its_phrase_is_masked(texts, kinds):
                                   "Vivo en el piso cuatro.", "Está en la página nueve."])
 def test_a_spanish_count_hour_or_named_number_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# A card's year after "the end of", its month garbled, in a card's passage (held-out-46, tiny.en live: "You close to the
+# end of all the hours, 22 minutes." for "It runs to the end of oh nine, twenty seven." after the card's groups).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["Can I take the long number on the card?", "Yes, 5 4 1 2, also.", "5, 4, 2, 1, 4, 7,",
+                                    "We all ate it last week.", "for the item.",
+                                    "You close to the end of all the hours, 22 minutes."],
+                                   ["My card number is 4111 1111 1111 1111.", "Good till the end of the year, 28 days."]])
+def test_a_cards_year_after_the_end_of_in_a_passage_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [], out
