@@ -2025,6 +2025,47 @@ HELD_OUT_47 = (
         CallPiece("Dinner is at quarter to eight.", label="time", entity="time"),
     )),
 )
+# A forty-eighth held-out part (``bench.redaction --set held-out-48``), written on 2026-11-29 during a session and
+# not run by it, to be scored once by the next session before any of its rules, with voices none of the other parts
+# used (en-us+grandpa, en-029+Storm, en-gb-x-gbclan+boris; md5-distinct from their base voices): a Discover card
+# read 4-2-2-3-1-4 over three finals with "triple four", the agent's read-back of its last four and the caller's
+# correction of its last digit; its expiry "November, twenty eight"; its code "on the back"; an SSN read with "and"
+# between its groups; a toll-free number "one eight hundred" over two finals after "reach you on"; a date of birth
+# day first with a two-digit year; negatives with no keyword: a walk's minutes, closing time, an age to come,
+# copies, a percentage, a draw, a flight's time, points.
+HELD_OUT_48 = (
+    ("h48-discover-corrected", (
+        CallPiece("Go ahead whenever you're ready."),
+        CallPiece("Six oh one one, five eight,", pause=0.8, label="card", entity="pci"),
+        CallPiece("two three, triple four, nine,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("one eight oh six.", label="card", entity="pci", part=True),
+        CallPiece("So that ends in one eight oh six?", label="card", entity="pci"),
+        CallPiece("Yes, except the last one is a seven.", label="card", entity="pci"),
+        CallPiece("It expires November, twenty eight.", label="expiry", entity="pci"),
+        CallPiece("The code on the back is two oh two.", label="cvv", entity="pci"),
+    )),
+    ("h48-ssn-and", (
+        CallPiece("And your social security number?"),
+        CallPiece("Five six seven and eight nine and one two three four.", label="ssn", entity="ssn"),
+    )),
+    ("h48-tollfree-dob", (
+        CallPiece("What number can we reach you on?"),
+        CallPiece("One eight hundred, five five five,", pause=0.8, label="phone", entity="pii"),
+        CallPiece("two three one nine.", label="phone", entity="pii", part=True),
+        CallPiece("And your date of birth?"),
+        CallPiece("The thirtieth of November, eighty four.", label="dob", entity="pii"),
+    )),
+    ("h48-negatives", (
+        CallPiece("It's a ten minute walk from the station.", label="time", entity="time"),
+        CallPiece("We're open till nine tonight.", label="time", entity="time"),
+        CallPiece("She's turning thirty next week.", label="amount", entity="amount"),
+        CallPiece("I need three copies of the form.", label="amount", entity="amount"),
+        CallPiece("It went up by five percent.", label="amount", entity="amount"),
+        CallPiece("The game ended two all.", label="amount", entity="amount"),
+        CallPiece("My flight leaves at twenty past nine.", label="time", entity="time"),
+        CallPiece("I've got two hundred and fifty points.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -2044,6 +2085,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-41": HELD_OUT_41, "held-out-42": HELD_OUT_42,
         "held-out-43": HELD_OUT_43, "held-out-44": HELD_OUT_44,
         "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46, "held-out-47": HELD_OUT_47,
+        "held-out-48": HELD_OUT_48,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
