@@ -1251,7 +1251,7 @@ def _clock_hour(run: Run, cores: list[str]) -> bool:
     if _clock_said(run.first, cores) and 1 <= int(run.digits) <= 12:
         return True
     last = run.last
-    return run.last - 2 <= run.first < last and cores[last - 1] in ("to", "too") and cores[last] in _HOURS \
+    return last - 2 <= run.first < last and cores[last - 1] in ("to", "too") and cores[last] in _HOURS \
         and _clock_said(last, cores)
 
 
@@ -2486,7 +2486,8 @@ def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) ->
     while changed:
         changed = False
         for i, word in enumerate(cores):
-            if taken[i] or not (_says_a_digit(word) or word in ("double", "triple")) or _counts_digits(cores, i):
+            repeats = word in ("double", "triple")
+            if taken[i] or not (_says_a_digit(word) or repeats) or _counts_digits(cores, i):
                 continue
             for n, span in enumerate(spans):
                 if span.entity not in NUMBER_SPANS:
@@ -2494,8 +2495,7 @@ def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) ->
                 gap = range(i + 1, span.first) if i < span.first else range(span.last + 1, i)
                 # (The word after "double" or "triple" is the digit it repeats, whatever the recogniser made of it:
                 # "triple tow [NUMBER_1]" for "triple two one", held-out-23, tiny.en over mu-law.)
-                if len(gap) > 1 or any(cores[j] not in _FILLERS and not (j == i + 1 and word in ("double", "triple"))
-                                       for j in gap):
+                if len(gap) > 1 or any(cores[j] not in _FILLERS and not (j == i + 1 and repeats) for j in gap):
                     continue
                 first, last = min(span.first, i), max(span.last, i)
                 spans[n] = Span(first, last, span.entity)
