@@ -1576,6 +1576,11 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             unit_glued = run.last + 2 < n and cores[run.last + 1] in _UNITS \
                 and not any(_pause(t) for t in tokens[run.last:run.last + 2]) \
                 and any(s.first == run.last + 2 and s.entity in NUMBER_SPANS for s in spans)
+            # (And so is a number that begins a final after one that ended in a masked number with no pause: the
+            # number goes on, whatever unit is heard after it: "2 feet while I..." for "two three one nine." after
+            # "What is for Bridge [NUMBER_1]", tiny.en over mu-law, held-out-48.)
+            goes_on = run.first in breaks and not _pause(tokens[run.first - 1]) \
+                and any(s.last == run.first - 1 and s.entity in NUMBER_SPANS for s in spans)
             keyword = before[run.first].secret_keyed
             # What the words say it is (a unit, a date, a price...), or a distance, an age or a year after "in" where
             # no keyword holds ("here in 2019", held-out-15; "11 years old", held-out-21: in the passage a false
@@ -1586,7 +1591,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 and not unit_glued \
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
                 and not _spelled_out(run, cores) and not _signed_before_masked(run, spans, tokens, cores)
-            plain = not keyword and (_measured(run, tokens, cores) or _aged(run, cores) or _day_of_the_month(run, cores)
+            plain = not keyword and not goes_on and (_measured(run, tokens, cores) or _aged(run, cores) or _day_of_the_month(run, cores)
                                      or _dia(run, cores)
                                      or _ages_listed(run.first, run.last, tokens, cores)
                                      or _year_in(run, tokens, cores, breaks, card=card)
@@ -2478,7 +2483,7 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
 
 def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) -> None:
     """A word that alone says a digit (``four``, ``oh``, a homophone: ``for``, ``too``; ``four-row``:
-    :func:`_says_a_digit`) or "double"/"triple" that no rule took, right beside a number's span or one filler word from
+    :func:`_says_a_digit`) or "double"/"triple" (or glued to the word after it: "triple-frogs") that no rule took, right beside a number's span or one filler word from
     it (:data:`_FILLERS`; after "double"/"triple" any word, the digit it repeats), goes into
     that span with the word between: a digit of the number the recogniser wrote apart ("for the
     [CREDIT_CARD_1]" for "forty one, eleven"). ``spans`` and ``taken`` are updated."""
@@ -2486,7 +2491,7 @@ def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) ->
     while changed:
         changed = False
         for i, word in enumerate(cores):
-            repeats = word in ("double", "triple")
+            repeats = word in ("double", "triple") or word.startswith(("double-", "triple-"))
             if taken[i] or not (_says_a_digit(word) or repeats) or _counts_digits(cores, i):
                 continue
             for n, span in enumerate(spans):

@@ -3261,3 +3261,38 @@ def test_a_spanish_count_hour_or_named_number_stays(text, kinds):
 def test_a_cards_year_after_the_end_of_in_a_passage_is_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert written_digits(out) == [], out
+
+
+# "double"/"triple" glued to the word after it by a hyphen, as the recogniser writes "triple four" (held-out-48, base in
+# packs over mu-law: "three triple-frogs." for a Discover card's "two three, triple four, nine," its keyword garbled).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["three triple-frogs."], ["Fix your walk walk. I move through", "three triple-frogs."],
+                                   ["Two three, triple-four, nine."], ["five double-eight."]])
+def test_double_or_triple_glued_by_a_hyphen_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not re.search(r"(?i)triple|double", " ".join(out)), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It's a double-decker bus.", "We booked a triple-room for three nights.",
+                                  "He got a double-double at the cafe."])
+def test_double_or_triple_glued_to_a_word_with_no_digit_beside_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+# A final that begins with a digit right after a final that ended in a masked number with no pause goes on with
+# that number, whatever unit is heard after it (held-out-48, tiny.en live over mu-law: "2 feet while I..." for the
+# toll-free number's "two three one nine." after "What is for Bridge Time Time Time" for "One eight hundred, five
+# five five,", its keyword garbled).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["I can't wait to talk.", "What is for Bridge Time Time Time", "2 feet while I..."],
+                                   ["It's four four one two, five five", "3 miles away."]])
+def test_a_digit_going_on_with_a_masked_number_across_finals_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["We drove 200 miles.", "2 miles more to go."], ["It's a long way.", "2 feet of snow fell."]])
+def test_a_distance_beginning_a_final_after_no_masked_number_stays(texts, kinds):
+    assert redacted(texts, kinds) == texts
