@@ -264,7 +264,7 @@ _SAID_BEFORE_DECIMAL = _TIME_BEFORE | _AMOUNT_BEFORE
 _UNTIL = frozenset({"until", "till", "til", "through", "thru"})
 # "of birth" after "date" as the recogniser hears it over the telephone (none of these pairs is a phrase of its own).
 _OF_HEARD = frozenset({"of", "on", "or", "a"})
-_BIRTH_HEARD = frozenset({"birth", "berth", "worth", "bert", "burt", "bath", "bird"})
+_BIRTH_HEARD = frozenset({"birth", "berth", "worth", "bert", "burt", "bath", "bird", "board"})
 # The verbs after which digits are read: "the first three are ...", "my number is ..." ("in": as the
 # recogniser hears "is", "the crud number in 4 am"; "aren't": "are", "the first three aren't one to die").
 _ANNOUNCING_VERBS = frozenset({"is", "are", "was", "were", "in", "aren't"})
@@ -446,7 +446,7 @@ def _keyword(cores: list[str], i: int) -> str | None:
     if word == "date" and following in _OF_HEARD and cores[i + 2:i + 3] and cores[i + 2] in _BIRTH_HEARD:
         # "date of birth", and as the recogniser mishears it over the telephone: "date on worth the third on
         # March 19, 1776." for "Date of birth, the third of March, nineteen seventy six." (tiny.en over mu-law,
-        # held-out-42).
+        # held-out-42); "and your date on board." (base over mu-law, held-out-48).
         return "dob"
     if word == "date" and i > 0 and cores[i - 1].endswith("ation"):
         # "expiration date" misheard: "What's the acceleration date?", "was the exploration date of" /

@@ -3296,3 +3296,13 @@ def test_a_digit_going_on_with_a_masked_number_across_finals_is_masked(texts, ki
 @pytest.mark.parametrize("texts", [["We drove 200 miles.", "2 miles more to go."], ["It's a long way.", "2 feet of snow fell."]])
 def test_a_distance_beginning_a_final_after_no_masked_number_stays(texts, kinds):
     assert redacted(texts, kinds) == texts
+
+
+# "of birth" heard as "on board" (held-out-48, base live over mu-law: "and your date on board." for the agent's "And
+# your date of birth?"; the caller's "The thirtieth of November, eighty four." then kept its day).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["and your date on board.", "The thirtieth of November, eighty four."],
+                                   ["and your date on board.", "The 30th of November, 84."]])
+def test_a_date_of_birth_after_date_on_board_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and re.search(r"\[DOB_\d+\]", out[1]) and not re.search(r"(?i)thirtieth|30", out[1]), out
