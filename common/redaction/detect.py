@@ -1591,13 +1591,10 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 and not unit_glued \
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
                 and not _spelled_out(run, cores) and not _signed_before_masked(run, spans, tokens, cores)
-            plain = not keyword and not goes_on and (_measured(run, tokens, cores) or _aged(run, cores) or _day_of_the_month(run, cores)
-                                     or _dia(run, cores)
-                                     or _ages_listed(run.first, run.last, tokens, cores)
-                                     or _year_in(run, tokens, cores, breaks, card=card)
-                                     or starts[run.first] < run.first - 1 and (
-                                         _hour_said(run, tokens, cores)
-                                         or _hora(run, tokens, cores)))
+            plain = not keyword and not goes_on and (
+                _measured(run, tokens, cores) or _aged(run, cores) or _day_of_the_month(run, cores) or _dia(run, cores)
+                or _ages_listed(run.first, run.last, tokens, cores) or _year_in(run, tokens, cores, breaks, card=card)
+                or starts[run.first] < run.first - 1 and (_hour_said(run, tokens, cores) or _hora(run, tokens, cores)))
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) or said or plain:
                 continue
             entity = _label(kinds, before[run.first], keyword_at, run)
@@ -2483,10 +2480,10 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
 
 def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) -> None:
     """A word that alone says a digit (``four``, ``oh``, a homophone: ``for``, ``too``; ``four-row``:
-    :func:`_says_a_digit`) or "double"/"triple" (or glued to the word after it: "triple-frogs") that no rule took, right beside a number's span or one filler word from
-    it (:data:`_FILLERS`; after "double"/"triple" any word, the digit it repeats), goes into
-    that span with the word between: a digit of the number the recogniser wrote apart ("for the
-    [CREDIT_CARD_1]" for "forty one, eleven"). ``spans`` and ``taken`` are updated."""
+    :func:`_says_a_digit`) or "double"/"triple" (or glued to the word after it: "triple-frogs") that no rule took,
+    right beside a number's span or one filler word from it (:data:`_FILLERS`; after "double"/"triple" any word, the
+    digit it repeats), goes into that span with the word between: a digit of the number the recogniser wrote apart
+    ("for the [CREDIT_CARD_1]" for "forty one, eleven"). ``spans`` and ``taken`` are updated."""
     changed = True
     while changed:
         changed = False
