@@ -2066,6 +2066,47 @@ HELD_OUT_48 = (
         CallPiece("I've got two hundred and fifty points.", label="amount", entity="amount"),
     )),
 )
+# A forty-ninth held-out part (``bench.redaction --set held-out-49``), written on 2026-11-29 at the end of a session and
+# not run by it, to be scored once by the next session before any of its rules, with voices none of the other parts
+# used (en-gb-x-rp+Tweaky, en-us-nyc+ed, en-us+pedro; md5-distinct from their base voices): a Mastercard read in pairs
+# over three finals; its expiry "oh three slash twenty nine"; its code with "zero"; the last four of an SSN and the
+# caller's correction of them; a phone number after "area code" over two finals with "oh oh"; a member ID with
+# letters before its digits; negatives with no keyword: half past an hour, minutes on hold, a count in hundreds, a
+# page, a weight with a point, a gate, a day of a month, a rating.
+HELD_OUT_49 = (
+    ("h49-mastercard-pairs", (
+        CallPiece("Could I get the card number, please?"),
+        CallPiece("Sure, fifty one, twenty three,", pause=0.8, label="card", entity="pci"),
+        CallPiece("forty five, sixty seven, eighty nine, ten,", pause=0.8, label="card", entity="pci", part=True),
+        CallPiece("twelve, thirty four.", label="card", entity="pci", part=True),
+        CallPiece("And when does it expire?"),
+        CallPiece("Oh three slash twenty nine.", label="expiry", entity="pci"),
+        CallPiece("Last thing, the security code."),
+        CallPiece("Seven seven zero.", label="cvv", entity="pci"),
+    )),
+    ("h49-ssn-last-four-corrected", (
+        CallPiece("To verify, I need the last four of your social."),
+        CallPiece("It's nine one zero two.", label="ssn", entity="ssn"),
+        CallPiece("Sorry, I meant nine one zero three.", label="ssn", entity="ssn"),
+    )),
+    ("h49-area-code-member-id", (
+        CallPiece("What's a good callback number?"),
+        CallPiece("Area code six one seven,", pause=0.8, label="phone", entity="pii"),
+        CallPiece("then four nine two, oh oh one one.", label="phone", entity="pii", part=True),
+        CallPiece("And your member ID?"),
+        CallPiece("It's A B four seven, two two nine one.", label="account", entity="pii"),
+    )),
+    ("h49-negatives", (
+        CallPiece("The meeting is at half past two.", label="time", entity="time"),
+        CallPiece("I waited forty five minutes on hold.", label="time", entity="time"),
+        CallPiece("We have twelve hundred customers.", label="amount", entity="amount"),
+        CallPiece("It's on page two hundred and twelve.", label="place", entity="place"),
+        CallPiece("The parcel weighs three point five kilos.", label="amount", entity="amount"),
+        CallPiece("Our flight boards from gate twelve.", label="place", entity="place"),
+        CallPiece("Our anniversary is on the fourteenth of February.", label="date", entity="date"),
+        CallPiece("I'd give the service a nine out of ten.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -2085,7 +2126,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-41": HELD_OUT_41, "held-out-42": HELD_OUT_42,
         "held-out-43": HELD_OUT_43, "held-out-44": HELD_OUT_44,
         "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46, "held-out-47": HELD_OUT_47,
-        "held-out-48": HELD_OUT_48,
+        "held-out-48": HELD_OUT_48, "held-out-49": HELD_OUT_49,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
