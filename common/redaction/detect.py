@@ -35,8 +35,8 @@ from collections.abc import Container
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import (DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, NUMBER_WORDS, SCALES, SPANISH_DIGITS, TENS, Run, core, digit_word,
-                  digits_joined, numeric, runs)
+from .itn import (DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, NUMBER_WORDS, REPEAT_WORDS, SCALES, SPANISH_DIGITS, TENS, Run, core,
+                  digit_word, digits_joined, numeric, repeat_glued, runs)
 from .quantity import FUNCTION_WORDS, PRONOUN_DETERMINERS, counts_a_noun, determined
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
@@ -328,7 +328,7 @@ _PAIRED_HOMOPHONES = frozenset({"to", "too", "for", "won", "ate"})
 _HOUR_HOMOPHONES = frozenset({"free", "for", "to", "too", "ate"})
 # A digit's own word (not "oh", nor a Spanish one: "uno de ellos" is words).
 _DIGIT_WORDS = frozenset(DIGIT_NAMES)
-_ONE_DIGIT = _DIGIT_WORDS | {"oh", "o", "double", "triple"} | frozenset(SPANISH_DIGITS)
+_ONE_DIGIT = _DIGIT_WORDS | {"oh", "o"} | REPEAT_WORDS | frozenset(SPANISH_DIGITS)
 # Spanish digits that are no English word ("uno", the game, is one): in an English final, a digit heard.
 _SPANISH_ONLY = frozenset(SPANISH_DIGITS) - {"uno"}
 # Spanish nouns that name the number after them, as _NAMED_BY's do ("Vivo en el piso cuatro.").
@@ -708,8 +708,8 @@ def _one_by_one(run: Run, cores: list[str]) -> bool:
     no amount, time or date is said so, whatever word comes after it ("4 4 1 2 in the evening"); a
     range ("3 to 5 business days") and a time ("4 30", "seven fifteen") are not."""
     said = cores[run.first:run.last + 1]
-    singles = sum(1 if c in _ONE_DIGIT - {"double", "triple"} or len(c) == 1 and c.isdigit()
-                  else 2 if c in ("double", "triple") else len(digits_joined(c)) or _hyphened_digits(c) for c in said)
+    singles = sum(1 if c in _ONE_DIGIT - REPEAT_WORDS or len(c) == 1 and c.isdigit()
+                  else 2 if c in REPEAT_WORDS else len(digits_joined(c)) or _hyphened_digits(c) for c in said)
     return singles >= 3 or len(run.groups) >= 3 and all(len(g) == 1 for g in run.groups)
 
 
@@ -1632,7 +1632,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
         # "double"/"triple" and the word after it, the digit it repeats misheard ("double heaven," for
         # "double seven,"; "a double room" outside a passage is words).
         for i in range(n - 1):
-            if taken[i] or i in in_runs or not passage[i] or cores[i] not in ("double", "triple") \
+            if taken[i] or i in in_runs or not passage[i] or cores[i] not in REPEAT_WORDS \
                     or taken[i + 1] or i + 1 in in_runs or tokens[i].rstrip()[-1:] in ".?!,":
                 continue
             _mask(spans, taken, i, i + 1, _named(passage[i] or "NUMBER", kinds))
@@ -2091,7 +2091,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     if masked:
         for n, span in enumerate(spans):
             k = span.last + 1
-            if span.entity in NUMBER_SPANS and k < len(cores) and cores[k] in ("double", "triple") and not taken[k] \
+            if span.entity in NUMBER_SPANS and k < len(cores) and cores[k] in REPEAT_WORDS and not taken[k] \
                     and not _pause(tokens[span.last]) and k not in breaks:
                 spans[n] = Span(span.first, k, span.entity)
                 taken[k] = True
@@ -2488,7 +2488,7 @@ def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) ->
     while changed:
         changed = False
         for i, word in enumerate(cores):
-            repeats = word in ("double", "triple") or word.startswith(("double-", "triple-"))
+            repeats = word in REPEAT_WORDS or repeat_glued(word)
             if taken[i] or not (_says_a_digit(word) or repeats) or _counts_digits(cores, i):
                 continue
             for n, span in enumerate(spans):

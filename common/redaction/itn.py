@@ -33,6 +33,7 @@ NUMBER_WORDS = frozenset(_UNITS) | TENS | _SCALES
 DIGIT_NAMES = tuple(_UNITS[:10])  # a digit's own word, by value ("six": DIGIT_NAMES[6])
 _ZEROS = {"oh", "o"}
 _REPEATS = {"double": 2, "triple": 3}
+REPEAT_WORDS = frozenset(_REPEATS)  # words that say the next digit two or three times
 # Spanish digits read one by one ("cuatro cuatro cuatro cuatro"): numbers beside another number
 # (a Spanish word alone, "uno", "dos", is not one).
 SPANISH_DIGITS = dict(zip("cero uno dos tres cuatro cinco seis siete ocho nueve".split(), DIGIT_NAMES))
@@ -83,6 +84,13 @@ def once(said: list[str]) -> list[str]:
 def core(token: str) -> str:
     """``token`` lower-cased without the punctuation around it (``Four,`` -> ``four``)."""
     return _EDGE.sub("", token.lower())
+
+
+def repeat_glued(word: str) -> bool:
+    """``word`` (a core) is "double"/"triple" glued by a hyphen to the word after it, as the recogniser writes "triple
+    four" ("triple-four", and "triple-frogs" with the digit misheard)."""
+    head, glued, _ = word.partition("-")
+    return bool(glued) and head in _REPEATS
 
 
 def _is_digits(token: str) -> bool:

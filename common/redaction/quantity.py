@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+from .itn import repeat_glued
+
 # Words that cannot be the noun a number counts: after a number they leave it unframed.
 FUNCTION_WORDS = frozenset("""
     a an the and or but nor so then than that that's thats this these those it it's its is are was were be been being
@@ -46,7 +48,6 @@ _PREPOSITIONS = frozenset("for to of at in on by with from and or".split())
 # friends"): no digit of a secret is read so (held-out-26: "Send me two of each, please." masked in most of its decodes).
 _OF_WHAT = frozenset("each them us you those these the my our your his her their its".split())
 _WORD = re.compile(r"^[a-z][a-z'-]*$")
-_REPEATED = re.compile(r"^(?:double|triple)-")
 
 
 def counts_a_noun(tokens: list[str], cores: list[str], last: int, *, breaks: frozenset[int] = frozenset(),
@@ -64,7 +65,7 @@ def counts_a_noun(tokens: list[str], cores: list[str], last: int, *, breaks: fro
     # (A single letter is no noun: "4 m and 1 tics" for "four seven one six".)
     of_what = cores[last] == "one" or last + 2 < len(cores) and cores[last + 2] in _OF_WHAT
     # ("triple-frogs" is "triple" and the digit it repeats, as the recogniser glues them: no noun.)
-    return bool(_WORD.match(after)) and len(after) > 1 and not _REPEATED.match(after) \
+    return bool(_WORD.match(after)) and len(after) > 1 and not repeat_glued(after) \
         and (after not in FUNCTION_WORDS or after == "of" and of_what)
 
 
