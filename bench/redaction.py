@@ -1,6 +1,6 @@
 """Redaction on the labelled set of tests/kit/redaction.py: entity recall, leaks and false redactions.
 
-    .venv/bin/python -m bench.redaction [--set tuning|held-out|held-out-2|held-out-3|held-out-4|held-out-5|held-out-6|held-out-7|held-out-8|held-out-9|held-out-10|held-out-11|held-out-12|held-out-13|held-out-14|held-out-15|held-out-16|held-out-17|held-out-18|held-out-19|held-out-20|held-out-21|held-out-22|held-out-23|held-out-24|held-out-25|held-out-26|held-out-27|held-out-28|held-out-29|held-out-30|held-out-31|held-out-32|held-out-33|held-out-34|held-out-35|held-out-36|held-out-37|held-out-38|held-out-39|held-out-40|held-out-41|held-out-42|held-out-43|held-out-44|held-out-45|held-out-46|held-out-47|held-out-48|held-out-49|spanish|spanish-2] [--model base] [--voices en-us,en-gb]
+    .venv/bin/python -m bench.redaction [--set tuning|held-out|held-out-2..held-out-50|spanish|spanish-2] [--model base] [--voices en-us,en-gb]
         [--mulaw] [--digits] [--packs] [--finals DIR] [--unsure P]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
 

@@ -2107,6 +2107,54 @@ HELD_OUT_49 = (
         CallPiece("I'd give the service a nine out of ten.", label="amount", entity="amount"),
     )),
 )
+# A fiftieth held-out part (``bench.redaction --set held-out-50``), written on 2026-11-29 during a session and not run
+# by it (nor tuned on), to be scored once by the next session before any of its rules, with voices none of the other
+# parts used (en-gb-scotland+michel, en-us+sandro, en-029+kaukovalta; md5-distinct from their base voices): an Amex
+# read 4-6-5 with "uh" between its groups and short pauses; its four-digit code "on the front"; a card's groups with
+# the agent's "mm-hmm" between them (two parties taking turns); an expiry "good through twelve twenty seven"; an SSN
+# said in groups as numbers ("two twelve, forty, sixty seven eighty nine"); a routing number with "oh oh"; a phone
+# number with "forty forty" and an extension; negatives with no keyword: "ten to four", a price without its currency,
+# a year of birth said as a year, a team's size, a drive's hours, a percentage, a chapter, "the third time".
+HELD_OUT_50 = (
+    ("h50-amex-uh", (
+        CallPiece("Okay, it's an American Express."),
+        CallPiece("Three seven one four, uh,", pause=0.5, label="card", entity="pci"),
+        CallPiece("four nine six, two oh eight, uh,", pause=0.5, label="card", entity="pci", part=True),
+        CallPiece("one one five three two.", label="card", entity="pci", part=True),
+        CallPiece("And the four digit code on the front?"),
+        CallPiece("One oh oh seven.", label="cvv", entity="pci"),
+        CallPiece("It's good through twelve twenty seven.", label="expiry", entity="pci"),
+    )),
+    ("h50-card-turns", (
+        CallPiece("Go ahead with the card number whenever you're ready."),
+        CallPiece("Four five three two,", pause=0.6, label="card", entity="pci"),
+        CallPiece("Mm-hmm.", pause=0.6),
+        CallPiece("nine nine one oh,", pause=0.6, label="card", entity="pci"),
+        CallPiece("Yes.", pause=0.6),
+        CallPiece("six six two four, eight one eight one.", label="card", entity="pci"),
+    )),
+    ("h50-ssn-as-numbers", (
+        CallPiece("I'll need your social security number."),
+        CallPiece("Two twelve, forty, sixty seven eighty nine.", label="ssn", entity="ssn"),
+    )),
+    ("h50-routing-phone-extension", (
+        CallPiece("What's the routing number on the cheque?"),
+        CallPiece("Oh two six, oh oh nine, five nine three.", label="account", entity="pii"),
+        CallPiece("And a number to reach you?"),
+        CallPiece("Five oh three, two two one, forty forty,", pause=0.7, label="phone", entity="pii"),
+        CallPiece("extension twelve.", label="phone", entity="pii", part=True),
+    )),
+    ("h50-negatives", (
+        CallPiece("It's ten to four now.", label="time", entity="time"),
+        CallPiece("I paid twenty nine ninety nine for it.", label="amount", entity="amount"),
+        CallPiece("She was born in nineteen eighty.", label="date", entity="date"),
+        CallPiece("We're a team of fifteen.", label="amount", entity="amount"),
+        CallPiece("It's about a two hour drive.", label="time", entity="time"),
+        CallPiece("Call volume is up forty percent.", label="amount", entity="amount"),
+        CallPiece("Chapter three was the longest.", label="place", entity="place"),
+        CallPiece("I'm calling for the third time.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -2126,7 +2174,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-41": HELD_OUT_41, "held-out-42": HELD_OUT_42,
         "held-out-43": HELD_OUT_43, "held-out-44": HELD_OUT_44,
         "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46, "held-out-47": HELD_OUT_47,
-        "held-out-48": HELD_OUT_48, "held-out-49": HELD_OUT_49,
+        "held-out-48": HELD_OUT_48, "held-out-49": HELD_OUT_49, "held-out-50": HELD_OUT_50,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
