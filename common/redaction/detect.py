@@ -265,6 +265,7 @@ _UNTIL = frozenset({"until", "till", "til", "through", "thru"})
 # "of birth" after "date" as the recogniser hears it over the telephone (none of these pairs is a phrase of its own).
 _OF_HEARD = frozenset({"of", "on", "or", "a"})
 _BIRTH_HEARD = frozenset({"birth", "berth", "worth", "bert", "burt", "bath", "bird", "board"})
+_POSSESSIVES = frozenset({"my", "your", "his", "her", "their", "our"})
 # The verbs after which digits are read: "the first three are ...", "my number is ..." ("in": as the
 # recogniser hears "is", "the crud number in 4 am"; "aren't": "are", "the first three aren't one to die").
 _ANNOUNCING_VERBS = frozenset({"is", "are", "was", "were", "in", "aren't"})
@@ -448,6 +449,11 @@ def _keyword(cores: list[str], i: int) -> str | None:
         # March 19, 1776." for "Date of birth, the third of March, nineteen seventy six." (tiny.en over mu-law,
         # held-out-42); "and your date on board." (base over mu-law, held-out-48).
         return "dob"
+    if word == "board" and i > 0 and cores[i - 1] in _POSSESSIVES and following in ("is", "was") \
+            and any(c in _MONTHS for c in cores[i + 2:i + 7]):
+        # "birthday" misheard, a month after it: "My board is on July 4th." for "My birthday is on July fourth."
+        # (tiny.en in packs, held-out-19); not "the board is on", "my board meeting is on".
+        return "dob"
     if word == "date" and i > 0 and cores[i - 1].endswith("ation"):
         # "expiration date" misheard: "What's the acceleration date?", "was the exploration date of" /
         # "the 20th line." (base over mu-law, held-out-10); a registration's date fails closed with it.
@@ -605,6 +611,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         _unit_misheard(spans, taken, numbers_read, tokens, cores, before)
     if "pii" in kinds:
         _country_code(spans, taken, cores, before)
+        _birthday_in_words(spans, taken, cores, before)
         _spoken_house_numbers(spans, taken, tokens, cores)
         for span in _emails(tokens, cores):
             if not any(taken[span.first:span.last + 1]):
@@ -2916,6 +2923,25 @@ def _country_code(spans: list[Span], taken: list[bool], cores: list[str], before
             j += 1
         if j > i:
             _mask(spans, taken, i, j - 1, "PHONE_NUMBER")
+
+
+def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], before: list[Context]) -> None:
+    """A date of birth whose day is an ordinal's word, its month beside it, where a birth's keyword holds: "My
+    birthday is the third of May.", "born on May twenty-first" (no digit for the number rules to take; with a year
+    after it the year's run takes the whole date first). ``spans`` and ``taken`` are updated."""
+    for i, word in enumerate(cores):
+        if taken[i] or word not in _ORDINALS or not before[i].dob:
+            continue
+        if cores[i + 1:i + 2] and cores[i + 1] in _MONTHS:
+            first, last = i, i + 1
+        elif cores[i + 1:i + 2] in (["of"], ["on"]) and cores[i + 2:i + 3] and cores[i + 2] in _MONTHS:
+            first, last = i, i + 2  # ("on" for "of", as the recogniser hears it: :func:`_month_at`)
+        elif i > 0 and cores[i - 1] in _MONTHS:
+            first, last = i - 1, i
+        else:
+            continue
+        if not any(taken[first:last + 1]):
+            _mask(spans, taken, first, last, "DOB")
 
 
 def _spoken_house_numbers(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str]) -> None:

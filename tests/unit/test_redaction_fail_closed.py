@@ -3322,3 +3322,36 @@ def test_a_named_number_written_as_its_hundred_and_rest_stays(text, kinds):
 def test_a_hundred_and_its_rest_no_noun_names_is_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert written_digits(out) == [], out
+
+
+# "birthday" heard as "board" after its possessive, a month after it (held-out-19, tiny.en in packs: "My board is on
+# July 4th." for "My birthday is on July fourth.", its day in clear); a board that is one keeps its numbers.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["My board is on July 4th."], ["Her board was on the 3rd of May."]])
+def test_a_birthday_heard_as_board_before_a_month_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and re.search(r"\[DOB_\d+\]", out[0]), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["My board meeting is on July 4th.", "The board is on July 4th.",
+                                  "Your board is 4 feet long."])
+def test_a_board_that_is_one_keeps_its_dates(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+# A birthday's day said as an ordinal's word, no year after it: no digit for the number rules to take (found beside
+# held-out-19's "My board is on July 4th."); a date with no birth's keyword stays.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("text", ["My birthday is the third of May.", "My birthday is on the third of May.",
+                                  "My birthday is May third.", "I was born on the twenty-first of June.",
+                                  "Date of birth, the fourth on July."])
+def test_a_birthday_with_its_day_said_as_an_ordinal_is_masked(text, kinds):
+    out = redacted([text], kinds)[0]
+    assert re.search(r"\[DOB_\d+\]", out) and not re.search(r"(?i)third|fourth|twenty-first", out), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["We spoke on the third of May.", "The offer ends May third."])
+def test_a_date_said_with_an_ordinal_and_no_birth_keyword_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
