@@ -509,7 +509,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     # Tokens of amounts and times, and of numbers under 3 digits ("in 10 pays"): never a number's
     # stray piece (below).
     amounts = [False] * len(tokens)
-    said = runs(tokens)
+    said = _hours_apart(runs(tokens), tokens, cores, breaks, before)
     counts = {run.last for run in said if _a_count(run, tokens, cores)}
     numbers_read = _joined(_less_counts(said, tokens, counts), tokens, cores, kinds, before, keyword_at)
     for run in numbers_read:
@@ -1852,6 +1852,26 @@ _GET_IN_TOUCH = frozenset({"reach", "call", "ring", "text", "contact", "phone", 
 _PERSONS = frozenset({"you", "me", "us", "him", "her", "them"})
 
 
+def _hours_apart(found: list[Run], tokens: list[str], cores: list[str], breaks: frozenset[int],
+                 before: list[Context]) -> list[Run]:
+    """``found`` with a run split after an hour its clock words say ("half past three.", "quarter to six.":
+    :func:`_clock_said`) where a pause or the end of a final follows the hour: the time is said whole, the number
+    after it is another ("Meet me at half past three." then "620 gone on noon.", held-out-42). Not where a keyword
+    holds: there the run is what was asked for."""
+    out: list[Run] = []
+    for run in found:
+        end = next((k for k in range(run.first, run.last) if _pause(tokens[k]) or k + 1 in breaks), None)
+        # (The hour alone, or after the "to" the run begins with: "quarter to six.")
+        if end is None or before[run.first].keyed or cores[end] not in _HOURS or not _clock_said(end, cores) \
+                or not (end == run.first or end == run.first + 1 and cores[run.first] in ("to", "too")):
+            out.append(run)
+            continue
+        # (A digit's word alone is no run: the rules of digits' words alone keep it as they keep "half past three.")
+        out += [Run(r.first + run.first, r.last + run.first, r.digits, r.groups) for r in runs(tokens[run.first:end + 1])]
+        out += [Run(r.first + end + 1, r.last + end + 1, r.digits, r.groups) for r in runs(tokens[end + 1:run.last + 1])]
+    return out
+
+
 def _less_counts(found: list[Run], tokens: list[str], counts: set[int]) -> list[Run]:
     """``found`` without the words that count digits (``counts``, the last tokens of the runs :func:`_a_count`
     finds): a run that ends with one ends before it."""
@@ -2492,13 +2512,15 @@ def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) ->
     :func:`_says_a_digit`) or "double"/"triple" (or glued to the word after it: "triple-frogs") that no rule took,
     right beside a number's span or one filler word from it (:data:`_FILLERS`; after "double"/"triple" any word, the
     digit it repeats), goes into that span with the word between: a digit of the number the recogniser wrote apart
-    ("for the [CREDIT_CARD_1]" for "forty one, eleven"). ``spans`` and ``taken`` are updated."""
+    ("for the [CREDIT_CARD_1]" for "forty one, eleven"); not an hour its clock words say ("half past three").
+    ``spans`` and ``taken`` are updated."""
     changed = True
     while changed:
         changed = False
         for i, word in enumerate(cores):
             repeats = word in REPEAT_WORDS or repeat_glued(word)
-            if taken[i] or not (_says_a_digit(word) or repeats) or _counts_digits(cores, i):
+            if taken[i] or not (_says_a_digit(word) or repeats) or _counts_digits(cores, i) \
+                    or word in _HOURS and _clock_said(i, cores):  # ("half past three", a number after it)
                 continue
             for n, span in enumerate(spans):
                 if span.entity not in NUMBER_SPANS:
