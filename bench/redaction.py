@@ -70,14 +70,32 @@ def leaks(piece: CallPiece, text: str) -> bool:
 
 
 def plain_words(pieces) -> frozenset[str]:
-    """The words ``pieces`` say that are no number ("to" in "I would like to pay"): a recogniser's
-    word that is one of them is taken as said, not as a digit."""
+    """The words ``pieces`` say that are no number ("to" in "I would like to pay"; not a date's day said as an
+    ordinal, :func:`days_said`): a recogniser's word that is one of them is taken as said, not as a digit."""
     plain: set[str] = set()
     for piece in pieces:
         said = piece.text.split()
-        number = {i for run in runs(said) for i in range(run.first, run.last + 1)}
+        number = {i for run in runs(said) for i in range(run.first, run.last + 1)} | days_said(said)
         plain.update(core(w) for i, w in enumerate(said) if i not in number)
     return frozenset(plain)
+
+
+_UNITS_ORDINAL = "first second third fourth fifth sixth seventh eighth ninth".split()
+# A day of a month said as an ordinal's word, and how many digits it stands for ("fourteenth": 2).
+ORDINAL_DAYS = {**{word: 1 for word in _UNITS_ORDINAL},
+                **{word: 2 for word in "tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth "
+                   "eighteenth nineteenth twentieth thirtieth thirty-first".split()},
+                **{f"twenty-{word}": 2 for word in _UNITS_ORDINAL}}
+MONTHS = frozenset("january february march april may june july august september october november december".split())
+
+
+def days_said(tokens: list[str]) -> set[int]:
+    """Which of ``tokens`` are a date's day said as an ordinal's word, its month beside it ("the fourteenth of
+    July", "July fourth"; "on" for "of", as the recogniser hears it): a date of birth's digits in words."""
+    cores = [core(t) for t in tokens]
+    return {i for i, word in enumerate(cores) if word in ORDINAL_DAYS and (
+        cores[i + 1:i + 2] and cores[i + 1] in MONTHS or i > 0 and cores[i - 1] in MONTHS
+        or cores[i + 1:i + 2] in (["of"], ["on"]) and cores[i + 2:i + 3] and cores[i + 2] in MONTHS)}
 
 
 COUNTED = re.compile(r"\S+(?= digits?\b)", re.IGNORECASE)  # the word that counts digits ("the sixteen digits")
@@ -93,17 +111,21 @@ def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
     hyphens count one by one (``two-eight-one``, ``One-Ein``: whisper joins digits' words so). A count of digits
     ("the sixteen digits on the front", "the 3 digit code") is none of them; "the last 4" is none where the script
     says "four" as a word (``plain``), and so is the word after "last" where the script says "last" and a count
-    ("the last one on your social" heard for "the last four of your social")."""
+    ("the last one on your social" heard for "the last four of your social"). A date's day said as an ordinal's word
+    beside its month counts its digits ("the fourteenth of July": 2, :func:`days_said`)."""
     text = PLACEHOLDER.sub(" ", text)
     if "last" in plain and not plain.isdisjoint(DIGIT_WORDS):
         text = LAST_COUNT.sub(" ", text)
     tokens = [part for token in COUNTED.sub(" ", text).split()
-              for part in (token.split("-") if "-" in token and not any(ch.isdigit() for ch in token) else [token])
+              for part in (token.split("-") if "-" in token and not any(ch.isdigit() for ch in token)
+                           and core(token) not in ORDINAL_DAYS else [token])
               if part]
     found = runs(tokens)
-    inside = {i for run in found for i in range(run.first, run.last + 1)}
+    days = days_said(tokens)
+    inside = {i for run in found for i in range(run.first, run.last + 1)} | days
     alone = [t for i, t in enumerate(tokens) if i not in inside]
-    return sum(len(run.digits) for run in found
+    return sum(ORDINAL_DAYS[core(tokens[i])] for i in days if core(tokens[i]) not in plain) + sum(
+        len(run.digits) for run in found
                if not (run.first == run.last and _plain_digit(core(tokens[run.first]), plain))) + sum(
         ch.isdigit() for t in alone if not _plain_digit(core(t), plain) for ch in t) + sum(
         core(t) in DIGIT_SPELLINGS and core(t) not in plain and digit_word(core(t)) not in plain for t in alone)

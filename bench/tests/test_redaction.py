@@ -63,6 +63,18 @@ def test_a_word_the_script_says_as_a_word_is_no_digit() -> None:
     assert "four" not in plain_words([CallPiece("My card is four one one one.")])
 
 
+def test_a_dates_day_said_as_an_ordinal_counts_its_digits() -> None:
+    # (A date of birth said in words: "the fourteenth of July" in clear is two of its digits.)
+    born = plain_words([CallPiece("I was born on the fourteenth of July, nineteen eighty.")])
+    assert "fourteenth" not in born
+    assert clear_digits("I was born on the fourteenth of July, [DOB_1].", plain=born) == 2
+    assert clear_digits("My birthday is July third.") == 1
+    assert clear_digits("It's the twenty-first on June.") == 2
+    # An ordinal with no month beside it counts nothing ("the first three are", said as words by the script).
+    assert clear_digits("The first one is fine.") == 1  # ("one": a digit's word)
+    assert clear_digits("The first time.") == 0
+
+
 def score(call: str, texts: list[str], n: int = 0) -> tuple[bool, int]:
     pieces = CALL[call]
     return entity_score(pieces, entities(pieces)[n], texts)
