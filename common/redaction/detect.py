@@ -86,7 +86,8 @@ _KEYWORDS = {
     "phone": {"phone", "telephone", "cell", "mobile", "call", "reach", "callback", "text",
               "teléfono", "telefono", "celular", "móvil", "movil"},
     "account": {"account", "acct", "routing", "member", "membership", "policy", "iban", "cuenta"},
-    "dob": {"born", "birth", "birthday", "dob", "birthdate", "nacimiento", "nací", "naci"},
+    "dob": {"born", "birth", "birthday", "dob", "birthdate", "nacimiento", "nací", "naci", "nacido", "nacida",
+            "cumpleaños", "cumpleanos"},
 }
 # The words of card and SSN keywords, which a recogniser writes around such a number ("SSN 078-05-1120").
 NUMBER_KEYWORDS = frozenset(_KEYWORDS["card"] | _KEYWORDS["ssn"])
@@ -1395,7 +1396,8 @@ def _clock_said(first: int, cores: list[str]) -> bool:
 
 
 def _month_after(run: Run, cores: list[str]) -> bool:
-    """A month's name right after ``run``, or after "of" ("3 March", "the 3rd of May", "the 12th on October")."""
+    """A month's name right after ``run``, or after "of" ("3 March", "the 3rd of May", "the 12th on October", "el 3 de
+    mayo")."""
     return _month_at(run, cores) is not None
 
 
@@ -1405,7 +1407,7 @@ def _month_at(run: Run, cores: list[str]) -> int | None:
     # ("on" for "of": "We spoke on the 12th on October.", tiny.en over mu-law)
     if after and after[0] in _MONTHS:
         return run.last + 1
-    if after[:1] in (["of"], ["on"]) and after[1:] and after[1] in _MONTHS:
+    if after[:1] in (["of"], ["on"], ["de"]) and after[1:] and after[1] in _MONTHS:
         return run.last + 2
     return None
 
@@ -2947,14 +2949,22 @@ def _country_code(spans: list[Span], taken: list[bool], cores: list[str], before
             _mask(spans, taken, i, j - 1, "PHONE_NUMBER")
 
 
+# Spanish days said as words that are no run alone: a digit's word, and "primero" ("el primero de mayo").
+_DIAS = frozenset(SPANISH_DIGITS) - {"cero"} | {"primero"}
+
+
 def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], before: list[Context]) -> None:
     """A date of birth whose day is an ordinal's word, its month beside it, where a birth's keyword holds: "My
-    birthday is the third of May.", "born on May twenty-first" (no digit for the number rules to take; with a year
-    after it the year's run takes the whole date first). ``spans`` and ``taken`` are updated."""
+    birthday is the third of May.", "born on May twenty-first", "Nací el tres de mayo." (no run for the number rules
+    to take; with a year after it the year's run takes the whole date first). ``spans`` and ``taken`` are updated."""
     for i, word in enumerate(cores):
-        if taken[i] or word not in _ORDINALS or not before[i].dob:
+        if taken[i] or not before[i].dob:
             continue
-        if cores[i + 1:i + 2] and cores[i + 1] in _MONTHS:
+        if word in _DIAS and cores[i + 1:i + 2] == ["de"] and cores[i + 2:i + 3] and cores[i + 2] in _MONTHS:
+            first, last = i, i + 2  # ("Nací el tres de mayo.": a digit's word alone is no run)
+        elif word not in _ORDINALS:
+            continue
+        elif cores[i + 1:i + 2] and cores[i + 1] in _MONTHS:
             first, last = i, i + 1
         elif cores[i + 1:i + 2] in (["of"], ["on"]) and cores[i + 2:i + 3] and cores[i + 2] in _MONTHS:
             first, last = i, i + 2  # ("on" for "of", as the recogniser hears it: :func:`_month_at`)

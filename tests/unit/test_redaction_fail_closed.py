@@ -3373,3 +3373,21 @@ def test_an_hour_said_by_its_clock_words_does_not_go_on_into_the_next_final(text
 def test_digits_after_clock_words_with_no_pause_or_where_a_keyword_holds_are_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert in_clear(out) == [], out
+
+
+# A date of birth in Spanish with no year: its day before "de" and its month after "nací" or "mi cumpleaños" (as "I
+# was born on the 14th of July" is masked), said in digits, as a number or as "primero"; a date with no birth's
+# keyword stays.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("text", ["Nací el 15 de mayo.", "Nací el quince de mayo.", "Nací el tres de mayo.",
+                                  "Mi cumpleaños es el 15 de mayo.", "Nací el primero de mayo."])
+def test_a_spanish_birthday_with_no_year_is_masked(text, kinds):
+    out = redacted([text], kinds)[0]
+    assert re.search(r"\[DOB_\d+\]", out) and not re.search(r"(?i)15|quince|tres|primero", out), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["Nos vemos el 3 de mayo.", "Nos vemos el quince de mayo.",
+                                  "La reunión es el primero de mayo."])
+def test_a_spanish_date_with_no_birth_keyword_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
