@@ -2958,17 +2958,13 @@ def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], b
     birthday is the third of May.", "born on May twenty-first", "Nací el tres de mayo." (no run for the number rules
     to take; with a year after it the year's run takes the whole date first). ``spans`` and ``taken`` are updated."""
     for i, word in enumerate(cores):
-        if taken[i] or not before[i].dob:
+        if taken[i] or not before[i].dob or word not in _ORDINALS and word not in _DIAS:
             continue
-        if word in _DIAS and cores[i + 1:i + 2] == ["de"] and cores[i + 2:i + 3] and cores[i + 2] in _MONTHS:
-            first, last = i, i + 2  # ("Nací el tres de mayo.": a digit's word alone is no run)
-        elif word not in _ORDINALS:
-            continue
-        elif cores[i + 1:i + 2] and cores[i + 1] in _MONTHS:
-            first, last = i, i + 1
-        elif cores[i + 1:i + 2] in (["of"], ["on"]) and cores[i + 2:i + 3] and cores[i + 2] in _MONTHS:
-            first, last = i, i + 2  # ("on" for "of", as the recogniser hears it: :func:`_month_at`)
-        elif i > 0 and cores[i - 1] in _MONTHS:
+        # (Its month after it, "of", "on" or "de" between or not; an ordinal's before it too: "May third".)
+        month = _month_at(Run(i, i, "", (word,)), cores)
+        if month is not None:
+            first, last = i, month
+        elif i > 0 and cores[i - 1] in _MONTHS and word in _ORDINALS:
             first, last = i - 1, i
         else:
             continue
