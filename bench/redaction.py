@@ -49,7 +49,8 @@ from common.records import SAMPLE_RATE, Audio, End, Record, SpeechEnd, SpeechSta
 from common.redaction.audio import MODES, Span, mute, wav
 from common.redaction import names as name_model
 from common.redaction.names import persons_in
-from common.redaction.itn import DIGIT_SPELLINGS, HOMOPHONES, SPANISH_DIGITS, core, digit_word, runs
+from common.redaction.itn import (DIGIT_SPELLINGS, HOMOPHONES, MONTH_NAMES, ORDINAL_DAYS, SPANISH_DIGITS, core, digit_word,
+                                  runs)
 from common.redaction.redactor import Redactor, words_of
 from tests.kit.redaction import CALLS, SETS, CallPiece, speak
 from tests.kit.support import RecordingRunner
@@ -80,20 +81,16 @@ def plain_words(pieces) -> frozenset[str]:
     return frozenset(plain)
 
 
-_UNITS_ORDINAL = "first second third fourth fifth sixth seventh eighth ninth".split()
 # A day of a month said as an ordinal's word, and how many digits it stands for ("fourteenth": 2).
-ORDINAL_DAYS = {**{word: 1 for word in _UNITS_ORDINAL},
-                **{word: 2 for word in "tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth "
-                   "eighteenth nineteenth twentieth thirtieth thirty-first".split()},
-                **{f"twenty-{word}": 2 for word in _UNITS_ORDINAL}}
-MONTHS = frozenset("january february march april may june july august september october november december".split())
+DAY_DIGITS = {word: len(str(day)) for word, day in ORDINAL_DAYS.items() if day <= 31}
+MONTHS = frozenset(MONTH_NAMES)
 
 
 def days_said(tokens: list[str]) -> set[int]:
     """Which of ``tokens`` are a date's day said as an ordinal's word, its month beside it ("the fourteenth of
     July", "July fourth"; "on" for "of", as the recogniser hears it): a date of birth's digits in words."""
     cores = [core(t) for t in tokens]
-    return {i for i, word in enumerate(cores) if word in ORDINAL_DAYS and (
+    return {i for i, word in enumerate(cores) if word in DAY_DIGITS and (
         cores[i + 1:i + 2] and cores[i + 1] in MONTHS or i > 0 and cores[i - 1] in MONTHS
         or cores[i + 1:i + 2] in (["of"], ["on"]) and cores[i + 2:i + 3] and cores[i + 2] in MONTHS)}
 
@@ -118,13 +115,13 @@ def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
         text = LAST_COUNT.sub(" ", text)
     tokens = [part for token in COUNTED.sub(" ", text).split()
               for part in (token.split("-") if "-" in token and not any(ch.isdigit() for ch in token)
-                           and core(token) not in ORDINAL_DAYS else [token])
+                           and core(token) not in DAY_DIGITS else [token])
               if part]
     found = runs(tokens)
     days = days_said(tokens)
     inside = {i for run in found for i in range(run.first, run.last + 1)} | days
     alone = [t for i, t in enumerate(tokens) if i not in inside]
-    return sum(ORDINAL_DAYS[core(tokens[i])] for i in days if core(tokens[i]) not in plain) + sum(
+    return sum(DAY_DIGITS[core(tokens[i])] for i in days if core(tokens[i]) not in plain) + sum(
         len(run.digits) for run in found
                if not (run.first == run.last and _plain_digit(core(tokens[run.first]), plain))) + sum(
         ch.isdigit() for t in alone if not _plain_digit(core(t), plain) for ch in t) + sum(

@@ -35,8 +35,8 @@ from collections.abc import Container
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import (DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, NUMBER_WORDS, REPEAT_WORDS, SCALES, SPANISH_DIGITS, TENS, Run, core,
-                  digit_word, digits_joined, numeric, repeat_glued, runs)
+from .itn import (DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, MONTH_NAMES, NUMBER_WORDS, ORDINAL_DAYS, REPEAT_WORDS, SCALES,
+                  SPANISH_DIGITS, TENS, Run, core, digit_word, digits_joined, numeric, repeat_glued, runs)
 from .quantity import FUNCTION_WORDS, PRONOUN_DETERMINERS, counts_a_noun, determined
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
@@ -100,18 +100,14 @@ _CODE = {"cvv", "cvc", "cv2", "pin", "security", "code", "código", "codigo"}
 # "code" alone is a security code's keyword ("the code on the back is ..."), but not after these.
 _OTHER_CODES = {"zip", "post", "postal", "area", "promo", "promotional", "discount", "coupon", "voucher", "country",
                 "dress", "error", "source", "bar", "qr"}
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    "january february march april may june july august september october november december".split())}
+_MONTHS = {m: i + 1 for i, m in enumerate(MONTH_NAMES)}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 # Spanish months ("el cinco de marzo de 2024"): said with "de" before the year.
 _MONTHS.update({m: i + 1 for i, m in enumerate(
     "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split())})
 _MONTHS["setiembre"] = 9
 # Days said as ordinals ("july twelfth", "the third of may"): only beside a month, where they are a date.
-_ORDINAL_UNITS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
-                  "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth").split()
-_ORDINALS = frozenset(_ORDINAL_UNITS) | {"twentieth", "thirtieth"} | {
-    f"{tens}-{unit}" for tens in ("twenty", "thirty") for unit in _ORDINAL_UNITS[:9]}
+_ORDINALS = frozenset(ORDINAL_DAYS)
 _DAY = re.compile(r"^\d{1,2}(st|nd|rd|th)?,?$")
 _GLUED_HOUR = re.compile(r"^(?:quarter|half)-(?:1[0-2]|[1-9])$")  # "quarter-8", as whisper writes "quarter to eight"
 _YEARS_OLD = re.compile(r"^\d{1,2}-years?-old$")  # "a 9-year-old", as whisper writes an age
@@ -201,7 +197,9 @@ _TIMED = frozenset({"train", "bus", "flight", "ferry", "tram", "coach", "shuttle
                     "show", "showing", "screening", "performance", "film", "movie", "news", "departure"})
 # Nouns a year written before them names ("the 2019 model"); a determiner comes before such a year.
 _YEAR_NOUNS = frozenset({"model", "models", "edition", "season", "vintage"})
-_YEAR_DETERMINERS = frozenset({"the", "a", "my", "our", "your", "his", "her", "their", "this", "that"})
+# Possessives: a year's determiner ("my 2019 model") and what "board" for "birthday" comes after ("my board is").
+_POSSESSIVES = frozenset({"my", "your", "his", "her", "their", "our"})
+_YEAR_DETERMINERS = frozenset({"the", "a", "this", "that"}) | _POSSESSIVES
 # A home whose "number" names a number after it of 3 digits at most ("The house is number 42."; "my number"
 # and "the number" name no place, and fail closed).
 _HOUSES = frozenset({"house", "housing", "flat", "apartment", "unit", "building", "door"})
@@ -266,7 +264,6 @@ _UNTIL = frozenset({"until", "till", "til", "through", "thru"})
 # "of birth" after "date" as the recogniser hears it over the telephone (none of these pairs is a phrase of its own).
 _OF_HEARD = frozenset({"of", "on", "or", "a"})
 _BIRTH_HEARD = frozenset({"birth", "berth", "worth", "bert", "burt", "bath", "bird", "board"})
-_POSSESSIVES = frozenset({"my", "your", "his", "her", "their", "our"})
 # The verbs after which digits are read: "the first three are ...", "my number is ..." ("in": as the
 # recogniser hears "is", "the crud number in 4 am"; "aren't": "are", "the first three aren't one to die").
 _ANNOUNCING_VERBS = frozenset({"is", "are", "was", "were", "in", "aren't"})
@@ -1398,17 +1395,17 @@ def _clock_said(first: int, cores: list[str]) -> bool:
 def _month_after(run: Run, cores: list[str]) -> bool:
     """A month's name right after ``run``, or after "of" ("3 March", "the 3rd of May", "the 12th on October", "el 3 de
     mayo")."""
-    return _month_at(run, cores) is not None
+    return _month_at(run.last, cores) is not None
 
 
-def _month_at(run: Run, cores: list[str]) -> int | None:
-    """Where the month of :func:`_month_after` is; None if there is none."""
-    after = cores[run.last + 1:run.last + 3]
+def _month_at(day: int, cores: list[str]) -> int | None:
+    """Where the month after the day ending at token ``day`` is (:func:`_month_after`); None if there is none."""
+    after = cores[day + 1:day + 3]
     # ("on" for "of": "We spoke on the 12th on October.", tiny.en over mu-law)
     if after and after[0] in _MONTHS:
-        return run.last + 1
+        return day + 1
     if after[:1] in (["of"], ["on"], ["de"]) and after[1:] and after[1] in _MONTHS:
-        return run.last + 2
+        return day + 2
     return None
 
 
@@ -1420,7 +1417,7 @@ def _birth_date(run: Run, tokens: list[str], cores: list[str]) -> Span | None:
     start = _date_start(run, tokens, cores)
     if start is not None or _date_shaped(run, tokens):
         return Span(run.first if start is None else start, run.last, "DOB")
-    month = _month_at(run, cores) if _day_number(run, cores) else None
+    month = _month_at(run.last, cores) if _day_number(run, cores) else None
     return None if month is None else Span(run.first, month, "DOB")
 
 
@@ -2966,7 +2963,7 @@ def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], b
         if taken[i] or not before[i].dob or word not in _ORDINALS and word not in _DIAS:
             continue
         # (Its month after it, "of", "on" or "de" between or not; an ordinal's before it too: "May third".)
-        month = _month_at(Run(i, i, "", (word,)), cores)
+        month = _month_at(i, cores)
         if month is not None:
             first, last = i, month
         elif i > 0 and cores[i - 1] in _MONTHS and word in _ORDINALS:

@@ -34,6 +34,14 @@ DIGIT_NAMES = tuple(_UNITS[:10])  # a digit's own word, by value ("six": DIGIT_N
 _ZEROS = {"oh", "o"}
 _REPEATS = {"double": 2, "triple": 3}
 REPEAT_WORDS = frozenset(_REPEATS)  # words that say the next digit two or three times
+MONTH_NAMES = ("january february march april may june july august september october november "
+               "december").split()  # by number - 1
+_ORDINAL_UNITS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+                  "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth").split()
+# Ordinals' words up to "thirty-ninth", by value: a day of a month beside its month ("july twelfth", "the third of may").
+ORDINAL_DAYS = {**{word: n for n, word in enumerate(_ORDINAL_UNITS, 1)}, "twentieth": 20, "thirtieth": 30,
+                **{f"{tens}-{unit}": base + n for tens, base in (("twenty", 20), ("thirty", 30))
+                   for n, unit in enumerate(_ORDINAL_UNITS[:9], 1)}}
 # Spanish digits read one by one ("cuatro cuatro cuatro cuatro"): numbers beside another number
 # (a Spanish word alone, "uno", "dos", is not one).
 SPANISH_DIGITS = dict(zip("cero uno dos tres cuatro cinco seis siete ocho nueve".split(), DIGIT_NAMES))
