@@ -35,7 +35,8 @@ from collections.abc import Container
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .itn import (DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, MONTH_NAMES, NUMBER_WORDS, ORDINAL_DAYS, REPEAT_WORDS, SCALES,
+from .itn import (DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, MONTH_NAMES, NUMBER_VALUES, NUMBER_WORDS, ORDINAL_DAYS,
+                  REPEAT_WORDS, SCALES,
                   SPANISH_DIGITS, TENS, Run, core, digit_word, digits_joined, numeric, repeat_glued, runs)
 from .quantity import FUNCTION_WORDS, PRONOUN_DETERMINERS, counts_a_noun, determined
 
@@ -837,8 +838,38 @@ def _surely_digits(run: Run, tokens: list[str], cores: list[str], *, card: bool)
     """``run`` is digits read, whatever the words around it: read one by one (:func:`_one_by_one`), an amount no
     price is (:data:`_MALFORMED_AMOUNT`), or, where cards are redacted, an expiry's year heard as "20 years"
     (:func:`_years_heard`)."""
-    return _one_by_one(run, cores) or bool(_MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1]))) \
+    return _one_by_one(run, cores) or _in_pairs(run, tokens, cores) \
+        or bool(_MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1]))) \
         or card and _years_heard(run, tokens, cores)
+
+
+def _in_pairs(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` says two numbers or more of 2 digits each back to back, nothing between them but a comma ("40 60",
+    "40, 62", "sixty seven eighty nine"), no currency's sign, its first no hour ("10 45": a clock's) nor a century
+    ("nineteen eighty", "20 20"): an SSN's or a card's groups said as numbers, as no quantity is said ("Total 40 60 minute
+    volume." for "Two twelve, forty, sixty seven eighty nine.", held-out-50, base in packs after "I will need your
+    social security number.")."""
+    pairs: list[int] = []
+    i = run.first
+    while i <= run.last:
+        if i < run.last and tokens[i].rstrip()[-1:] in ".?!;:" or tokens[i][:1] in "$£€":
+            return False
+        word = cores[i]
+        tens, _, unit = word.partition("-")
+        if re.fullmatch(r"[1-9]\d", word):
+            value = int(word)
+        elif tens in TENS and (not unit or unit in DIGIT_NAMES[1:]):
+            value = NUMBER_VALUES[tens] + (NUMBER_VALUES[unit] if unit else 0)
+            if not unit and i < run.last and cores[i + 1] in DIGIT_NAMES[1:] and not tokens[i].endswith(","):
+                i += 1
+                value += NUMBER_VALUES[cores[i]]
+        elif word in NUMBER_VALUES and NUMBER_VALUES[word] >= 10:
+            value = NUMBER_VALUES[word]
+        else:
+            return False
+        pairs.append(value)
+        i += 1
+    return len(pairs) >= 2 and pairs[0] > 12 and not (len(pairs) == 2 and pairs[0] in (19, 20))
 
 
 def _corrected(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -2735,7 +2766,12 @@ def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
     # number written with ".0", as no price is: "and total 9.0." for "... two two nine oh.", held-out-23.
     # Nor after a group of 3 digits or more and "and": "4-7-1-7 and total 8 and" for "four seven one seven, and
     # two two oh eight,", base in packs, held-out-37.)
-    misheard = verb > 1 and tokens[verb - 2].endswith(",") and cores[verb - 2].isdigit() \
+    # (Nor after a digit's word or a group that ends its sentence: "is the three total 1440", "503-221. Total 1. 40-40."
+    # for "five oh three, two two one, forty forty", held-out-50.)
+    said = cores[verb - 2].replace("-", "") if verb > 1 else ""
+    misheard = verb > 1 and (tokens[verb - 2].endswith(",") and said.isdigit()
+                             or tokens[verb - 2].endswith(".") and said.isdigit() and len(said) >= 3
+                             or cores[verb - 2] in DIGIT_NAMES and not _pause(tokens[verb - 2])) \
         or verb > 2 and cores[verb - 2] == "and" and (group := cores[verb - 3].replace("-", "")).isdigit() \
         and len(group) >= 3 \
         or bool(_POINT_ZERO.search("".join(tokens[first:run.last + 1])))

@@ -31,6 +31,8 @@ TENS = frozenset(_TENS)
 SCALES = frozenset(_SCALES)
 NUMBER_WORDS = frozenset(_UNITS) | TENS | _SCALES
 DIGIT_NAMES = tuple(_UNITS[:10])  # a digit's own word, by value ("six": DIGIT_NAMES[6])
+# The values of the words that say a number below a hundred alone ("seven": 7, "fifteen": 15, "sixty": 60).
+NUMBER_VALUES = {**{word: n for n, word in enumerate(_UNITS)}, **{word: 10 * n for n, word in enumerate(_TENS, 2)}}
 _ZEROS = {"oh", "o"}
 _REPEATS = {"double": 2, "triple": 3}
 REPEAT_WORDS = frozenset(_REPEATS)  # words that say the next digit two or three times

@@ -3402,3 +3402,40 @@ def test_a_spanish_date_with_no_birth_keyword_stays(text, kinds):
 def test_a_date_of_birth_with_on_for_of_after_a_secret_is_masked_whole(texts, kinds):
     out = redacted(texts, kinds)
     assert in_clear(out) == [] and not re.search(r"(?i)third|3rd|march", out[1]), out
+
+
+# An SSN said as numbers, two of 2 digits back to back and a word heard as a unit after them (held-out-50, base in
+# packs: "Total 40 60 minute volume." after "I will need your social security number." for "Two twelve, forty, sixty
+# seven eighty nine."; live: "Top round, 40, 62 minute volume."): no quantity is said so, whatever its unit.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["I will need your social security number.", "Total 40 60 minute volume."],
+                                   ["or you need no sessions to count it in numbers.", "Top round, 40, 62 minute volume."],
+                                   ["It takes forty sixty minutes."], ["sixty seven eighty nine days"]])
+def test_numbers_of_two_digits_back_to_back_before_a_unit_are_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not [r for text in out for r in runs(re.sub(r"\[[A-Z_]+_\d+\]", " ", text).split())], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It took 40 minutes.", "See you at 10 45 am.", "Give me 3 30 minutes.",
+                                  "It takes 40 to 60 minutes.", "It was 20 20 hours."])
+def test_one_number_or_a_clock_before_a_unit_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+# "two two" heard as "total" inside a phone number, after its first groups or a digit's word (held-out-50, base in
+# packs: "503-221. Total 1. 40-40." for "Five oh three, two two one, forty forty,"; over mu-law "is the three total
+# 1440"): no price follows a number read in groups.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["And a lot better each.", "503-221. Total 1. 40-40.", "Extension Tone."],
+                                   ["And a number to reach. So", "is the three total 1440", "extension plan."]])
+def test_total_heard_between_groups_of_a_number_prices_nothing(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["We bought three items, total 45 dollars.", "The total was 45 dollars.",
+                                  "I ordered three items. Total $45.", "That's 3 items, total 45 dollars."])
+def test_a_total_with_its_currency_after_a_count_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
