@@ -846,9 +846,11 @@ def _surely_digits(run: Run, tokens: list[str], cores: list[str], *, card: bool)
 def _in_pairs(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` says two numbers or more of 2 digits each back to back, nothing between them but a comma ("40 60",
     "40, 62", "sixty seven eighty nine"), no currency's sign, its first no hour ("10 45": a clock's) nor a century
-    ("nineteen eighty", "20 20"): an SSN's or a card's groups said as numbers, as no quantity is said ("Total 40 60 minute
+    ("nineteen eighty", "20 20"), no price said before it but "total" (the recogniser's "two two"): an SSN's or a card's groups said as numbers, as no quantity is said ("Total 40 60 minute
     volume." for "Two twelve, forty, sixty seven eighty nine.", held-out-50, base in packs after "I will need your
     social security number.")."""
+    if _priced(run, tokens, cores) and cores[run.first - 1] != "total":
+        return False  # a price in dollars and cents: "I paid twenty nine ninety nine for it."
     pairs: list[int] = []
     i = run.first
     while i <= run.last:

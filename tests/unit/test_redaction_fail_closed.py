@@ -3439,3 +3439,10 @@ def test_total_heard_between_groups_of_a_number_prices_nothing(texts, kinds):
                                   "I ordered three items. Total $45.", "That's 3 items, total 45 dollars."])
 def test_a_total_with_its_currency_after_a_count_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["I paid twenty nine ninety nine for it.", "We're a team of fifteen."],
+                                   ["It cost forty sixty in the end."]])
+def test_a_price_said_in_pairs_after_its_verb_stays(texts, kinds):
+    assert redacted(texts, kinds) == texts
