@@ -134,14 +134,18 @@ _ROADS = frozenset({"highway", "motorway", "freeway", "interstate", "expressway"
 _SPEEDING = frozenset({"doing", "going", "drove", "driving", "did", "hit", "hitting", "clocked", "travelling",
                        "traveling", "speeding", "went", "go", "goes"})
 _HEDGES = frozenset({"about", "around", "over", "nearly", "almost", "like", "easily", "roughly", "maybe", "well"})
+# Words after a number that make it an amount of money (or a share of one).
+_MONEY_UNITS = frozenset({"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros",
+                          "pence", "quid", "percent", "each", "apiece", "per",
+                          # Spanish
+                          "dólar", "dólares", "dolares", "peso", "pesos", "centavos", "céntimos"})
 # Words after a number that make it an amount or a time (never a card's piece, even in a card context).
-_UNITS = {"dollar", "dollars", "cent", "cents", "buck", "bucks", "pound", "pounds", "euro", "euros", "pence", "quid",
-          "percent", "each", "apiece", "per", "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days", "nights",
-          "weeks", "months", "years", "seconds", "degree", "degrees", "yesterday", "today", "tomorrow", "tonight", "morning", "afternoon",
-          "evening",
-          # Spanish
-          "dólar", "dólares", "dolares", "peso", "pesos", "centavos", "céntimos", "minutos", "horas", "días",
-          "semanas", "meses", "años"}
+_UNITS = _MONEY_UNITS | {
+    "o'clock", "clock", "oclock", "am", "pm", "a.m", "p.m", "minutes", "minute", "hours", "hour", "days", "nights",
+    "weeks", "months", "years", "seconds", "degree", "degrees", "yesterday", "today", "tomorrow", "tonight", "morning",
+    "afternoon", "evening",
+    # Spanish
+    "minutos", "horas", "días", "semanas", "meses", "años"}
 # Units of a duration: in a passage, a digit's word and such a unit ending its phrase is a number's last digits,
 # one misheard (:func:`_duration_ends_phrase`).
 _DURATIONS = frozenset({"seconds", "minutes", "hours", "days", "nights", "weeks", "months", "years"})
@@ -846,11 +850,15 @@ def _surely_digits(run: Run, tokens: list[str], cores: list[str], *, card: bool)
 def _in_pairs(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` says two numbers or more of 2 digits each back to back, nothing between them but a comma ("40 60",
     "40, 62", "sixty seven eighty nine"), no currency's sign, its first no hour ("10 45": a clock's) nor a century
-    ("nineteen eighty", "20 20"), no price said before it but "total" (the recogniser's "two two"): an SSN's or a card's groups said as numbers, as no quantity is said ("Total 40 60 minute
+    ("nineteen eighty", "20 20"), no price said before it but "total" (the recogniser's "two two") nor after it
+    ("a month", "dollars"): an SSN's or a card's groups said as numbers, as no quantity is said ("Total 40 60 minute
     volume." for "Two twelve, forty, sixty seven eighty nine.", held-out-50, base in packs after "I will need your
     social security number.")."""
-    if _priced(run, tokens, cores) and cores[run.first - 1] != "total":
-        return False  # a price in dollars and cents: "I paid twenty nine ninety nine for it."
+    # (A price in dollars and cents: "I paid twenty nine ninety nine for it.", "It's forty nine ninety nine a month.")
+    after = cores[run.last + 1:run.last + 3]
+    if _priced(run, tokens, cores) and cores[run.first - 1] != "total" or after[:1] and after[0] in _MONEY_UNITS \
+            or len(after) == 2 and after[0] in ("a", "an") and after[1] in _RATE_UNITS:
+        return False
     pairs: list[int] = []
     i = run.first
     while i <= run.last:
