@@ -2155,6 +2155,47 @@ HELD_OUT_50 = (
         CallPiece("I'm calling for the third time.", label="amount", entity="amount"),
     )),
 )
+# A fifty-first held-out part (``bench.redaction --set held-out-51``), written on 2026-11-29 during a session and not
+# run by it (nor tuned on), to be scored once by the next session before any of its rules, with voices none of the
+# other parts used (en-us+Nguyen, en-gb-x-rp+antonio, en-029+marcelo; md5-distinct from their base voices): a card read
+# in pairs as numbers ("forty one, eleven, ..."); a card's groups with "dash" between; a PIN asked for by its name;
+# an SSN's last four said as two numbers after "last four of my social"; a date of birth said with slashes; a phone
+# number with its area code said after it; negatives: a flight's number, a price range, "ninety days same as cash",
+# a model's year, a room's number, "my fourth call", a time with "quarter past", a count of emails.
+HELD_OUT_51 = (
+    ("h51-card-in-pairs", (
+        CallPiece("Can you read me the card number?"),
+        CallPiece("Sure. Forty one, eleven, twenty two, thirty three,", pause=0.6, label="card", entity="pci"),
+        CallPiece("forty four, fifty five, sixty six, seventy seven.", label="card", entity="pci", part=True),
+        CallPiece("And the expiration?"),
+        CallPiece("Oh three, twenty nine.", label="expiry", entity="pci"),
+    )),
+    ("h51-card-dashes", (
+        CallPiece("The other card is five one oh five dash one oh five one", pause=0.5, label="card", entity="pci"),
+        CallPiece("dash oh five one oh dash five one oh oh.", label="card", entity="pci", part=True),
+        CallPiece("And the pin for that card?"),
+        CallPiece("Two five eight oh.", label="cvv", entity="pci"),
+    )),
+    ("h51-ssn-last-four-numbers", (
+        CallPiece("To verify, the last four of my social are fifty two, eighteen.", label="ssn", entity="ssn"),
+        CallPiece("And your date of birth?"),
+        CallPiece("Oh four slash twelve slash nineteen ninety.", label="dob", entity="pii"),
+    )),
+    ("h51-phone-area-code-after", (
+        CallPiece("The best number is eight six seven, five three oh nine,", pause=0.6, label="phone", entity="pii"),
+        CallPiece("area code three one two.", label="phone", entity="pii", part=True),
+    )),
+    ("h51-negatives", (
+        CallPiece("I'm on flight four twenty to Denver.", label="place", entity="place"),
+        CallPiece("It's between forty and fifty dollars.", label="amount", entity="amount"),
+        CallPiece("It's ninety days same as cash.", label="time", entity="time"),
+        CallPiece("It's a twenty nineteen model.", label="date", entity="date"),
+        CallPiece("We're staying in room twelve oh four.", label="place", entity="place"),
+        CallPiece("This is my fourth call about it.", label="amount", entity="amount"),
+        CallPiece("The store opens at a quarter past nine.", label="time", entity="time"),
+        CallPiece("I got about thirty emails today.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -2175,6 +2216,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-43": HELD_OUT_43, "held-out-44": HELD_OUT_44,
         "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46, "held-out-47": HELD_OUT_47,
         "held-out-48": HELD_OUT_48, "held-out-49": HELD_OUT_49, "held-out-50": HELD_OUT_50,
+        "held-out-51": HELD_OUT_51,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
