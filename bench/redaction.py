@@ -129,15 +129,18 @@ def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
 
 
 def _plain_digit(word: str, plain: frozenset[str]) -> bool:
-    """``word`` is one digit written (``4``) that the script says as a word ("the last four are",
-    written "the last 4 hours" by tiny.en): no digit of a number."""
-    return len(word) == 1 and word.isdigit() and DIGIT_WORDS[int(word)] in plain
+    """``word`` is one digit written (``4``) that the script says as a word, in English or Spanish ("the last four
+    are", written "the last 4 hours" by tiny.en; "Los tres de atrás son" written "Los 3 de la razón"): no digit of a
+    number."""
+    return len(word) == 1 and word.isdigit() and bool(SAID_AS[DIGIT_WORDS[int(word)]] & plain)
 
 
 DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
 # Words of other meanings that :func:`clear_digits` counts as a digit said in clear: a homophone ("to",
 # "won") or a Spanish digit ("dos").
 SOUNDALIKES = HOMOPHONES | frozenset(SPANISH_DIGITS)
+# A digit's words in the sets' languages, by its English word ("three": "three", "tres").
+SAID_AS = {word: frozenset({word} | {es for es, en in SPANISH_DIGITS.items() if en == word}) for word in DIGIT_WORDS}
 EDGE_WORDS = 1  # a recording's pack may deal a number's first word to the utterance before it
 SPOKEN_DIGITS = frozenset(DIGIT_WORDS) | {"oh", "o", "double", "triple"}
 

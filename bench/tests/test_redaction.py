@@ -178,3 +178,11 @@ def test_a_plain_line_reads_no_number() -> None:
     assert not plain_line(CallPiece("Okay. Six two one."))
     assert not plain_line(CallPiece("My card number is four one one one, no wait."))
     assert not plain_line(CallPiece("It's twenty past four.", label="time", entity="time"))
+
+
+def test_a_lone_digit_the_spanish_script_says_as_a_word_is_no_leak() -> None:
+    # spanish-2, base over es-419+f3: "Los tres de atrás son dos cero nueve." written "Los 3 de la razón los se on
+    # huele.": the 3 is the script's count "tres", no digit of the code; a 2 would be one.
+    said = plain_words([CallPiece("Los tres de atrás son dos cero nueve.")])
+    assert clear_digits("Los 3 de la razón los se on huele.", plain=said) == 0
+    assert clear_digits("Los 3 de la razón, 2.", plain=said) == 1
