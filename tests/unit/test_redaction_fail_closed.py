@@ -3447,3 +3447,22 @@ def test_a_total_with_its_currency_after_a_count_stays(text, kinds):
                                    ["It's forty nine ninety nine dollars."]])
 def test_a_price_said_in_pairs_stays(texts, kinds):
     assert redacted(texts, kinds) == texts
+
+
+# A date of birth's day and month said in words right before its year, the year masked as the SSN's (its keyword
+# lost, a word between or the year garbled: held-out-42, "Date of birth, the third of March, nineteen seventy six."
+# after the SSN, tiny.en: "The third of March, ITC [SSN_2].", "Stay on the third on March, 1977-66.").
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["My social is 123-45-6789.", "The third of March, ITC 1976."],
+                                   ["My social is 123-456789.", "Stay on the third on March, 1977-66."]])
+def test_a_day_in_words_right_before_a_masked_year_after_an_ssn_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not re.search(r"(?i)third|1976|1977|66", out[1]), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["My social is 123-45-6789.", "We spoke on the third of March, thanks."],
+                                   ["Your order of 4 4 1 2 ships on the third of March."]])
+def test_a_date_in_words_with_no_masked_year_right_after_it_stays(texts, kinds):
+    out = redacted(texts, kinds)
+    assert "third of March" in out[-1], out
