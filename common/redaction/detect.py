@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .itn import (DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, MONTH_NAMES, NUMBER_VALUES, NUMBER_WORDS, ORDINAL_DAYS,
-                  REPEAT_WORDS, SCALES,
-                  SPANISH_DIGITS, TENS, Run, core, digit_word, digits_joined, numeric, repeat_glued, runs)
+                  REPEAT_WORDS, SCALES, SPANISH_DIGITS, TENS, Run, core, digit_word, digits_joined, numeric,
+                  repeat_glued, runs)
 from .quantity import FUNCTION_WORDS, PRONOUN_DETERMINERS, counts_a_noun, determined
 
 CONTEXT_WORDS = 30  # a keyword counts for this many words
@@ -839,9 +839,9 @@ def _deal(run: Run, tokens: list[str]) -> bool:
 
 
 def _surely_digits(run: Run, tokens: list[str], cores: list[str], *, card: bool) -> bool:
-    """``run`` is digits read, whatever the words around it: read one by one (:func:`_one_by_one`), an amount no
-    price is (:data:`_MALFORMED_AMOUNT`), or, where cards are redacted, an expiry's year heard as "20 years"
-    (:func:`_years_heard`)."""
+    """``run`` is digits read, whatever the words around it: read one by one (:func:`_one_by_one`) or in pairs
+    (:func:`_in_pairs`), an amount no price is (:data:`_MALFORMED_AMOUNT`), or, where cards are redacted, an
+    expiry's year heard as "20 years" (:func:`_years_heard`)."""
     return _one_by_one(run, cores) or _in_pairs(run, tokens, cores) \
         or bool(_MALFORMED_AMOUNT.search("".join(tokens[run.first:run.last + 1]))) \
         or card and _years_heard(run, tokens, cores)
@@ -856,7 +856,7 @@ def _in_pairs(run: Run, tokens: list[str], cores: list[str]) -> bool:
     social security number.")."""
     # (A price in dollars and cents: "I paid twenty nine ninety nine for it.", "It's forty nine ninety nine a month.")
     after = cores[run.last + 1:run.last + 3]
-    if _priced(run, tokens, cores) and cores[run.first - 1] != "total" or after[:1] and after[0] in _MONEY_UNITS \
+    if _priced(run, tokens, cores) and cores[run.first - 1:run.first] != ["total"] or after[:1] and after[0] in _MONEY_UNITS \
             or len(after) == 2 and after[0] in ("a", "an") and after[1] in _RATE_UNITS:
         return False
     pairs: list[int] = []
