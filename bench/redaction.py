@@ -49,8 +49,8 @@ from common.records import SAMPLE_RATE, Audio, End, Record, SpeechEnd, SpeechSta
 from common.redaction.audio import MODES, Span, mute, wav
 from common.redaction import names as name_model
 from common.redaction.names import persons_in
-from common.redaction.itn import (DIGIT_SPELLINGS, HOMOPHONES, MONTH_NAMES, ORDINAL_DAYS, SPANISH_DIGITS, core, digit_word,
-                                  runs)
+from common.redaction.itn import (DIGIT_NAMES, DIGIT_SPELLINGS, HOMOPHONES, MONTH_NAMES, ORDINAL_DAYS, SPANISH_DIGITS,
+                                  core, digit_word, runs)
 from common.redaction.redactor import Redactor, words_of
 from tests.kit.redaction import CALLS, SETS, CallPiece, speak
 from tests.kit.support import RecordingRunner
@@ -111,7 +111,7 @@ def clear_digits(text: str, *, plain: frozenset[str] = frozenset()) -> int:
     ("the last one on your social" heard for "the last four of your social"). A date's day said as an ordinal's word
     beside its month counts its digits ("the fourteenth of July": 2, :func:`days_said`)."""
     text = PLACEHOLDER.sub(" ", text)
-    if "last" in plain and not plain.isdisjoint(DIGIT_WORDS):
+    if "last" in plain and not plain.isdisjoint(DIGIT_NAMES):
         text = LAST_COUNT.sub(" ", text)
     tokens = [part for token in COUNTED.sub(" ", text).split()
               for part in (token.split("-") if "-" in token and not any(ch.isdigit() for ch in token)
@@ -132,17 +132,16 @@ def _plain_digit(word: str, plain: frozenset[str]) -> bool:
     """``word`` is one digit written (``4``) that the script says as a word, in English or Spanish ("the last four
     are", written "the last 4 hours" by tiny.en; "Los tres de atrás son" written "Los 3 de la razón"): no digit of a
     number."""
-    return len(word) == 1 and word.isdigit() and bool(SAID_AS[DIGIT_WORDS[int(word)]] & plain)
+    return len(word) == 1 and word.isdigit() and bool(SAID_AS[int(word)] & plain)
 
 
-DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
 # Words of other meanings that :func:`clear_digits` counts as a digit said in clear: a homophone ("to",
 # "won") or a Spanish digit ("dos").
 SOUNDALIKES = HOMOPHONES | frozenset(SPANISH_DIGITS)
-# A digit's words in the sets' languages, by its English word ("three": "three", "tres").
-SAID_AS = {word: frozenset({word} | {es for es, en in SPANISH_DIGITS.items() if en == word}) for word in DIGIT_WORDS}
+# A digit's words in the sets' languages, by its value (3: "three", "tres").
+SAID_AS = tuple(frozenset({word} | {es for es, en in SPANISH_DIGITS.items() if en == word}) for word in DIGIT_NAMES)
 EDGE_WORDS = 1  # a recording's pack may deal a number's first word to the utterance before it
-SPOKEN_DIGITS = frozenset(DIGIT_WORDS) | {"oh", "o", "double", "triple"}
+SPOKEN_DIGITS = frozenset(DIGIT_NAMES) | {"oh", "o", "double", "triple"}
 
 
 def plain_line(piece: CallPiece) -> bool:

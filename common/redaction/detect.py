@@ -854,11 +854,6 @@ def _in_pairs(run: Run, tokens: list[str], cores: list[str]) -> bool:
     ("a month", "dollars"): an SSN's or a card's groups said as numbers, as no quantity is said ("Total 40 60 minute
     volume." for "Two twelve, forty, sixty seven eighty nine.", held-out-50, base in packs after "I will need your
     social security number.")."""
-    # (A price in dollars and cents: "I paid twenty nine ninety nine for it.", "It's forty nine ninety nine a month.")
-    after = cores[run.last + 1:run.last + 3]
-    if _priced(run, tokens, cores) and cores[run.first - 1:run.first] != ["total"] or after[:1] and after[0] in _MONEY_UNITS \
-            or len(after) == 2 and after[0] in ("a", "an") and after[1] in _RATE_UNITS:
-        return False
     pairs: list[int] = []
     i = run.first
     while i <= run.last:
@@ -879,7 +874,17 @@ def _in_pairs(run: Run, tokens: list[str], cores: list[str]) -> bool:
             return False
         pairs.append(value)
         i += 1
-    return len(pairs) >= 2 and pairs[0] > 12 and not (len(pairs) == 2 and pairs[0] in (19, 20))
+    if len(pairs) < 2 or pairs[0] <= 12 or len(pairs) == 2 and pairs[0] in (19, 20):
+        return False
+    # (A price in dollars and cents: "I paid twenty nine ninety nine for it.", "It's forty nine ninety nine a month.")
+    after = run.last + 1
+    return not (_priced(run, tokens, cores) and cores[run.first - 1:run.first] != ["total"]
+                or after < len(cores) and cores[after] in _MONEY_UNITS or _a_rate(after, cores))
+
+
+def _a_rate(i: int, cores: list[str]) -> bool:
+    """Token ``i`` and the next say a rate: "a month", "per week", "an hour" (:data:`_RATE_UNITS`)."""
+    return i + 1 < len(cores) and cores[i] in ("a", "an", "per") and cores[i + 1] in _RATE_UNITS
 
 
 def _corrected(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -2706,7 +2711,7 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     after = cores[run.last + 1] if run.last + 1 < len(cores) and tokens[run.last][-1:] not in ".?!" else ""
     if after in _BEFORE_UNIT and run.last + 2 < len(cores) and cores[run.last + 2] in units - _CLOCK:
         after = cores[run.last + 2]
-    if after in ("a", "an", "per") and run.last + 2 < len(cores) and cores[run.last + 2] in _RATE_UNITS:
+    if after and _a_rate(run.last + 1, cores):
         after = "per"  # a rate: "9.95 a month", "12 per week"
     if after == "in" and cores[run.last + 2:run.last + 4] in (["the", "morning"], ["the", "afternoon"],
                                                              ["the", "evening"]):
