@@ -3471,3 +3471,98 @@ def test_a_day_in_words_right_before_a_masked_year_after_an_ssn_is_masked(texts,
 def test_a_date_in_words_with_no_masked_year_right_after_it_stays(texts, kinds):
     out = redacted(texts, kinds)
     assert "third of March" in out[-1], out
+
+
+# A question for a card's code or expiry: its "for" is the preposition before the card's noun, no digit (held-out-51,
+# "And the pin for that card?" masked as `And the pin [CREDIT_CARD_3] that card?` in its own words and in 11 of its
+# 12 decodes: "and the pin for net card", "And the beam for that card.").
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["And the pin for that card?"], ["and the pin for net card"],
+                                   ["What's the expiry date for your card?"], ["And the beam for dust cards."],
+                                   ["Can I have the security code for the account?"],
+                                   ["It's triple four, eight, triple one, two.", "That one's for the savings."]])
+def test_for_before_the_cards_noun_is_no_digit(texts, kinds):
+    assert redacted(texts, kinds)[-1] == texts[-1]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["And the pin for that card?", "Four four card one two."],
+                                   ["What's the pin? It's for card 1 2."], ["The pin for 4 card 1 2 3."]])
+def test_digits_after_for_and_a_card_word_are_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not in_clear(out[-1:]), out
+
+
+# A range of amounts whose unit is said once, after its second number ("between forty and fifty dollars", held-out-51:
+# its first number masked in its own words and in 9 of its 12 decodes).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["It's between forty and fifty dollars.", "It's between 40 and $50.",
+                                  "It's between 40 and 60 dollars.", "Is it forty or fifty dollars?",
+                                  "between 40 and 50 minutes."])
+def test_the_first_number_of_a_range_with_its_unit_after_the_second_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["My card number is", "4111 and 50 dollars."],
+                                   ["It's 4111 or 50 dollars."], ["Between 1234 and 50 dollars."]])
+def test_a_long_number_before_and_a_price_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not re.search(r"4111|1234", " ".join(out)), out
+
+
+# A day of the month written as an ordinal's digits, alone, where a birth's keyword holds: the day of the date of birth
+# asked for, its month and year garbled (held-out-51, "Oh four slash twelve slash nineteen ninety." after "And your date
+# of birth?", base in packs over mu-law: "not on the first?" / "So for last year, on the 19th.").
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["And your date of birth?", "So for last year, on the 19th."],
+                                   ["What's your date of birth?", "The 3rd."], ["My birthday is on the 21st."]])
+def test_a_day_alone_after_a_birth_keyword_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not written_digits(out), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["What is your date of birth?", "It's on file.",
+                                    "Okay, thank you very much, that all matches what we have here today.",
+                                    "Your payment is due on the 19th."], ["The meeting is on the 3rd."]])
+def test_a_day_alone_with_no_birth_keyword_before_it_stays(texts, kinds):
+    out = redacted(texts, kinds)
+    assert out[-1] == texts[-1], out
+
+
+# A rating, "N out of M", is no secret's digits, in a passage too (held-out-35 and -41: "I'd give it eight out of ten."
+# masked in their own words after a false mask before it opened a passage); in a card's or an SSN's keyword context it
+# is masked as any short quantity there is.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["I'm on version 2.1 now.", "I'd give it eight out of ten."],
+                                   ["It's triple four, eight, triple one, two.", "I'd give it 3 out of 5."],
+                                   ["Nine out of ten people agree."]])
+def test_a_rating_out_of_stays(texts, kinds):
+    out = redacted(texts, kinds)
+    assert out[-1] == texts[-1], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["My card number is", "4111 out of 1111 1111 1111."],
+                                   ["My social is one two three, out of, four five six seven."]])
+def test_digits_around_out_of_in_a_secret_are_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not written_digits(out) and not in_clear(out), out
+
+
+# "one sec", "one moment" asks the agent to wait: no digit, a card's keyword after it or not (held-out-41: "Sorry, one
+# sec, it's a Visa." masked as `Sorry, [CREDIT_CARD_1] sec, it's a Visa.` in its own words).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["Sorry, one sec, it's a Visa."], ["One moment, it's a Mastercard."],
+                                   ["My card is, one second, let me find it."]])
+def test_one_sec_before_a_card_keyword_stays(texts, kinds):
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["My card number is", "one, second group four one one one."],
+                                   ["The card is four one one one, one sec, one one one one."]])
+def test_a_cards_digits_around_one_sec_are_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not written_digits(out) and not in_clear(out), out
