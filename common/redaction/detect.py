@@ -3052,7 +3052,8 @@ def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], b
     to take; with a year after it the year's run takes the whole date first); or, no birth's keyword heard, right
     before its year masked as an SSN's or a birth's ("The third of March, ITC [SSN_2]." after the SSN, held-out-42);
     or a day written as an ordinal's digits alone where a birth's keyword holds, the answer's month and year garbled
-    ("So for last year, on the 19th." after "And your date of birth?", held-out-51, base in packs over mu-law).
+    ("So for last year, on the 19th." for held-out-51's "Oh four slash twelve slash nineteen ninety.", base in packs
+    over mu-law; there the question was garbled too, "not on the first?", and it stays in clear).
     ``spans`` and ``taken`` are updated."""
     for i, word in enumerate(cores):
         if not taken[i] and before[i].dob and _DAY_WRITTEN.fullmatch(word) and 1 <= int(word[:-2]) <= 31:

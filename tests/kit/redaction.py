@@ -2196,6 +2196,49 @@ HELD_OUT_51 = (
         CallPiece("I got about thirty emails today.", label="amount", entity="amount"),
     )),
 )
+# A fifty-second held-out part (``bench.redaction --set held-out-52``), written on 2026-11-29 during a session and not
+# run by it (nor tuned on), to be scored once by the next session before any of its rules, with voices none of the
+# other parts used (en-us+AnxiousAndy, en-gb-x-rp+steph2, en-029+Gene2; md5-distinct from their base voices): a card the
+# agent reads back and the caller corrects; an SSN with "dash"; an expiry as a month's name and "of" a year; a CVV
+# as "triple"; a phone number with "double oh"; a member number of letters and digits; a date of birth with the day
+# before its month and a two-digit year; negatives: a walk in minutes, a menu's option, years as a customer, a price
+# "plus tax", an age, a score, a TV channel, a temperature.
+HELD_OUT_52 = (
+    ("h52-card-read-back", (
+        CallPiece("Go ahead with the card number when you're ready."),
+        CallPiece("Four five three two, one eight eight seven,", pause=0.6, label="card", entity="pci"),
+        CallPiece("two oh four six, nine nine one three.", label="card", entity="pci", part=True),
+        CallPiece("Let me read that back: four five three two, one eight eight seven, two oh four six, nine nine one "
+                  "three.", label="card", entity="pci"),
+        CallPiece("No, the last group is nine nine three one.", label="card", entity="pci"),
+        CallPiece("And it expires?"),
+        CallPiece("September of twenty eight.", label="expiry", entity="pci"),
+        CallPiece("The three digits on the back?"),
+        CallPiece("Triple seven.", label="cvv", entity="pci"),
+    )),
+    ("h52-ssn-dashes", (
+        CallPiece("My social is five three one dash four two dash eight eight oh six.", label="ssn", entity="ssn"),
+        CallPiece("And your date of birth?"),
+        CallPiece("The fifth of June, eighty two.", label="dob", entity="pii"),
+    )),
+    ("h52-phone-double-oh", (
+        CallPiece("You can reach me on six one seven, double oh four,", pause=0.6, label="phone", entity="pii"),
+        CallPiece("two two nine one.", label="phone", entity="pii", part=True),
+    )),
+    ("h52-member-number", (
+        CallPiece("My member number is K as in kilo, four four nine, seven one two.", label="account", entity="pii"),
+    )),
+    ("h52-negatives", (
+        CallPiece("It's a five minute walk from here.", label="time", entity="time"),
+        CallPiece("I pressed two for billing.", label="amount", entity="amount"),
+        CallPiece("I've been a customer for twelve years.", label="time", entity="time"),
+        CallPiece("It was nineteen ninety nine plus tax.", label="amount", entity="amount"),
+        CallPiece("My daughter just turned sixteen.", label="amount", entity="amount"),
+        CallPiece("We lost three to one last night.", label="amount", entity="amount"),
+        CallPiece("I saw it on channel four.", label="place", entity="place"),
+        CallPiece("It was seventy two degrees today.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -2216,7 +2259,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-43": HELD_OUT_43, "held-out-44": HELD_OUT_44,
         "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46, "held-out-47": HELD_OUT_47,
         "held-out-48": HELD_OUT_48, "held-out-49": HELD_OUT_49, "held-out-50": HELD_OUT_50,
-        "held-out-51": HELD_OUT_51,
+        "held-out-51": HELD_OUT_51, "held-out-52": HELD_OUT_52,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 

@@ -3513,7 +3513,8 @@ def test_a_long_number_before_and_a_price_is_masked(texts, kinds):
 
 # A day of the month written as an ordinal's digits, alone, where a birth's keyword holds: the day of the date of birth
 # asked for, its month and year garbled (held-out-51, "Oh four slash twelve slash nineteen ninety." after "And your date
-# of birth?", base in packs over mu-law: "not on the first?" / "So for last year, on the 19th.").
+# of birth?", base in packs over mu-law: "So for last year, on the 19th."; there the question was garbled too, "not on
+# the first?", and no rule reads it).
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
 @pytest.mark.parametrize("texts", [["And your date of birth?", "So for last year, on the 19th."],
                                    ["What's your date of birth?", "The 3rd."], ["My birthday is on the 21st."]])
