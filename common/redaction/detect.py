@@ -204,7 +204,7 @@ _TIMED = frozenset({"train", "bus", "flight", "ferry", "tram", "coach", "shuttle
 _YEAR_NOUNS = frozenset({"model", "models", "edition", "season", "vintage"})
 # Possessives: a year's determiner ("my 2019 model") and what "board" for "birthday" comes after ("my board is").
 _POSSESSIVES = frozenset({"my", "your", "his", "her", "their", "our"})
-_YEAR_DETERMINERS = frozenset({"the", "a", "this", "that"}) | _POSSESSIVES
+_YEAR_DETERMINERS = frozenset({"the", "a", "this", "that", "its"}) | _POSSESSIVES  # ("its": "It's a" as written)
 # A home whose "number" names a number after it of 3 digits at most ("The house is number 42."; "my number"
 # and "the number" name no place, and fail closed).
 _HOUSES = frozenset({"house", "housing", "flat", "apartment", "unit", "building", "door"})

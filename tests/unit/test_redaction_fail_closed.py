@@ -3582,3 +3582,11 @@ def test_digits_after_reference_is_are_masked(texts, kinds):
 @pytest.mark.parametrize("text", ["The reference is on the letter we sent you.", "Your reference was fine."])
 def test_words_after_reference_is_stay(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# A model's year after "its", how the recogniser wrote "It's a" (held-out-51, "It's a twenty nineteen model.", base:
+# `its 2019 model.` masked in 2 of its 12 decodes).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["its 2019 model.", "Its 2008 model is fine."])
+def test_a_model_year_after_its_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
