@@ -1900,6 +1900,7 @@ def _number_to(cores: list[str], i: int) -> bool:
 
 
 _GET_IN_TOUCH = frozenset({"reach", "call", "ring", "text", "contact", "phone", "use", "try"})
+_PERSONS = frozenset({"you", "me", "us", "him", "her", "them"})
 
 
 _CARD_NOUNS = frozenset({"card", "cards", "account", "accounts", "savings", "checking"})
@@ -1915,7 +1916,6 @@ def _for_the_card(cores: list[str], i: int) -> bool:
     after = cores[i + 1:i + 3]
     return bool(after) and after[0] in _CARD_NOUNS or len(after) == 2 and after[1] in _CARD_NOUNS \
         and not _says_a_digit(after[0]) and not any(ch.isdigit() for ch in after[0])
-_PERSONS = frozenset({"you", "me", "us", "him", "her", "them"})
 
 
 def _hours_apart(found: list[Run], tokens: list[str], cores: list[str], breaks: frozenset[int],
