@@ -1187,6 +1187,20 @@ def _rated_out_of(first: int, digits: str, tokens: list[str], cores: list[str]) 
         and not _pause(tokens[first - 3])
 
 
+def _rating_alone(first: int, last: int, digits: str, tokens: list[str], cores: list[str], taken: list[bool]) -> bool:
+    """Tokens ``first``..``last`` (``digits``) are either number of a rating (:func:`_out_of`, :func:`_rated_out_of`)
+    and nothing is masked from three words before the rating to them: in a passage no keyword holds, "I'd give it
+    three out of five." after "Boarding is at gate [NUMBER_1]." (held-out-35 and -41, their own words: masked after a
+    false mask opened the passage); "4 1 1 1 out of 10." is masked whole."""
+    if len(digits) <= 2 and _out_of(last, tokens, cores):
+        start = first
+    elif _rated_out_of(first, digits, tokens, cores):
+        start = first - 3
+    else:
+        return False
+    return not any(taken[max(0, start - 3):first])
+
+
 def _starred(first: int, last: int, tokens: list[str], cores: list[str]) -> bool:
     """Tokens ``first``..``last`` say 1-5 stars, a half included ("It got two and a half stars.", "2.5 stars",
     held-out-30: masked in its own words); no secret's digits are read so."""
@@ -1645,11 +1659,9 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                 and not unit_glued \
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
                 and not _spelled_out(run, cores) and not _signed_before_masked(run, spans, tokens, cores)
-            # (A rating whose first number no masked one comes right before: "I'd give it eight out of ten." after a
-            # false mask opened the passage, held-out-35 and -41; "4 1 1 1 out of 10." is masked whole.)
             plain = not keyword and not goes_on and (
                 _measured(run, tokens, cores) or _aged(run, cores) or _day_of_the_month(run, cores) or _dia(run, cores)
-                or _rated(run, tokens, cores) and not any(taken[max(0, run.first - 3):run.first])
+                or _rating_alone(run.first, run.last, run.digits, tokens, cores, taken)
                 or _ages_listed(run.first, run.last, tokens, cores) or _year_in(run, tokens, cores, breaks, card=card)
                 or starts[run.first] < run.first - 1 and (_hour_said(run, tokens, cores) or _hora(run, tokens, cores)))
             if any(taken[run.first:run.last + 1]) or not any(passage[run.first:run.last + 1]) or said or plain:
@@ -1669,6 +1681,8 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             if taken[i] or i in in_runs or not passage[i] or not _says_a_digit(cores[i]) \
                     or i > 0 and cores[i - 1] in ("last", "first") or _counts_digits(cores, i) or _number_to(cores, i) \
                     or _for_the_card(cores, i) or _one_sec(i, tokens, cores) \
+                    or not before[i].secret_keyed and cores[i] in _DIGIT_WORDS \
+                    and _rating_alone(i, i, str(DIGIT_NAMES.index(cores[i])), tokens, cores, taken) \
                     or _quantity_said(i, cores) and not _duration_ends_phrase(i + 1, tokens, cores, breaks):
                 continue
             # (A digit's word after its noun, an hour after "at" in a sentence that began before it, or a kin's age,

@@ -3536,7 +3536,9 @@ def test_a_day_alone_with_no_birth_keyword_before_it_stays(texts, kinds):
 # masked in their own words after a false mask before it opened a passage); in a card's or an SSN's keyword context it
 # is masked as any short quantity there is.
 @pytest.mark.parametrize("kinds", KINDS)
-@pytest.mark.parametrize("texts", [["I'm on version 2.1 now.", "I'd give it eight out of ten."],
+@pytest.mark.parametrize("texts", [["I'm in row twelve, seat nine.", "I'm on version two point one.",
+                                    "I'd give it eight out of ten."],
+                                   ["Boarding is at gate thirty one.", "I'd give it three out of five."],
                                    ["It's triple four, eight, triple one, two.", "I'd give it 3 out of 5."],
                                    ["Nine out of ten people agree."]])
 def test_a_rating_out_of_stays(texts, kinds):
