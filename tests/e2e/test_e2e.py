@@ -15,9 +15,10 @@ from websockets.exceptions import ConnectionClosed
 
 from streamscribe_client import file_frames, stream
 
+from common.aio import wait_event
 from common.contract import from_native
 from tests.kit.contract import assert_contract
-from tests.kit.faults import five_utterances_with_bounds
+from tests.kit.faults import five_utterances_with_bounds, held_frames
 from tests.kit.support import word_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -102,12 +103,27 @@ async def test_eager_finals_come_before_the_endpoint_and_the_turn_end_follows(st
     at the pause, ended before the endpoint has its words in eager finals (is_speech_final
     false; a pause inside a clip may split it) and then an empty final; where the last decode
     was still running at the endpoint (a busy machine), its words are in the endpoint's final.
-    A long silence_threshold makes the first the rule; at least one turn must show it."""
-    audio, _ = five_utterances_with_bounds(clips[:2], gap_seconds=3.5)
-    frames = file_frames(audio, 16000, chunk_ms=100, speed=1.0)
-    messages = await stream(stack.url, frames, sample_rate=16000, timeout=TIMEOUT,
-                            config={"eager_finals": True, "sentence_endpoint": False,
-                                    "vad": {"silence_threshold": 3.0}})
+    The call is held 1.5 s into the first clip's pause (before its 3 s endpoint) until a final
+    comes, so the first turn shows an eager final however slow the box's decodes are; the
+    second turn is streamed through and may show either."""
+    audio, bounds = five_utterances_with_bounds(clips[:2], gap_seconds=3.5)
+    step = 16000 // 10
+    hold_at = (bounds[0][1] + 1500) * 16 // step * step
+    eager_seen = asyncio.Event()
+
+    def on_message(message):
+        if message["type"] == "final":
+            eager_seen.set()
+
+    frames = held_frames(audio, 16000, chunk_ms=100, speed=1.0, hold_at=hold_at, resume=eager_seen)
+    call = asyncio.create_task(stream(stack.url, frames, sample_rate=16000, timeout=TIMEOUT, on_message=on_message,
+                                      config={"eager_finals": True, "sentence_endpoint": False,
+                                              "vad": {"silence_threshold": 3.0}}))
+    if not await wait_event(eager_seen, TIMEOUT):
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+        raise AssertionError(f"no final while the call was held 1.5 s into a 3 s endpoint\n{stack.logs()}")
+    messages = await call
     got = [(m["text"], m["is_speech_final"]) for m in finals(messages)]
     turns, turn = [], []
     for text, speech_final in got:

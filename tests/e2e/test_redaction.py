@@ -532,6 +532,7 @@ async def rnnt_call(port: int, audio: np.ndarray, client_id: str) -> list[dict]:
             await ws.send(json.dumps({"type": "stop_recording"}))
 
         await converse(ws, send, lambda text: received.append(json.loads(text)), timeout=TIMEOUT)
+        assert ws.close_code == 1000, (ws.close_code, ws.close_reason, received)  # every result came
     return received
 
 
@@ -548,6 +549,7 @@ async def whisper_stream_call(port: int, audio: np.ndarray) -> list[dict]:
             await ws.send("close")
 
         await converse(ws, send, lambda text: received.append(json.loads(text)), timeout=TIMEOUT)
+        assert ws.close_code == 1000, (ws.close_code, ws.close_reason, received)  # every result came
     return received
 
 
@@ -574,7 +576,7 @@ async def test_the_seed_doors_and_diarized_output_at_debug_level(stack, redis, r
     (rnnt, streamed, recorded), commands = await watched(redis_server.url, calls())
     assert not [m for m in rnnt + streamed if m.get("type") == "error"], (rnnt, streamed)
     transcriptions = [m["text"] for m in rnnt if m["type"] == "transcription"]
-    assert any(PLACEHOLDER.search(t) for t in transcriptions), transcriptions
+    assert any(PLACEHOLDER.search(t) for t in transcriptions), f"{transcriptions}\n{stack.logs()}"
     assert any(PLACEHOLDER.search(m["text"]) for m in streamed if m["type"] == "final"), streamed
     results = recorded["results"]
     assert results["utterances"] and {w.get("speaker") for u in results["utterances"] for w in u["words"]} != {None}
