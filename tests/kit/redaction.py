@@ -2197,7 +2197,8 @@ HELD_OUT_51 = (
     )),
 )
 # A fifty-second held-out part (``bench.redaction --set held-out-52``), written on 2026-11-29 during a session and not
-# run by it (nor tuned on), to be scored once by the next session before any of its rules, with voices none of the
+# run by it, scored once by the next before any of its rules (2/1/1/2 digits in clear at a1e526b; tuned on since), with
+# voices none of the
 # other parts used (en-us+AnxiousAndy, en-gb-x-rp+steph2, en-029+Gene2; md5-distinct from their base voices): a card the
 # agent reads back and the caller corrects; an SSN with "dash"; an expiry as a month's name and "of" a year; a CVV
 # as "triple"; a phone number with "double oh"; a member number of letters and digits; a date of birth with the day
@@ -2239,6 +2240,48 @@ HELD_OUT_52 = (
         CallPiece("It was seventy two degrees today.", label="amount", entity="amount"),
     )),
 )
+# A fifty-third held-out part (``bench.redaction --set held-out-53``), written on 2026-11-29 during a session and not
+# run by it (nor tuned on, not even its own words' pass), to be scored once by the next session before any of its
+# rules, with voices none of the other parts used (en-us-nyc+edward2, en-gb-scotland+iven2, en-us+pablo; md5-distinct
+# from their base voices): a card read with fillers and a repeated group; an expiry as a month's name and a two-digit
+# year; a CVV corrected mid-sentence; an SSN read in pairs; a phone number with an extension; an account number with
+# letters and "dash"; a date of birth as "the second of the tenth"; negatives: a duration, a flight's number, kids, a
+# debt in "bucks", an hour after "after", a weight, a floor, a date of a call.
+HELD_OUT_53 = (
+    ("h53-card-fillers", (
+        CallPiece("Sure, it's, um, five one oh five,", pause=0.6, label="card", entity="pci"),
+        CallPiece("uh, one oh five one, oh five one oh,", pause=0.6, label="card", entity="pci", part=True),
+        CallPiece("and then five one oh oh.", label="card", entity="pci", part=True),
+        CallPiece("When does it expire?"),
+        CallPiece("December twenty seven.", label="expiry", entity="pci"),
+        CallPiece("And the code on the back?"),
+        CallPiece("One two three, sorry, one three two.", label="cvv", entity="pci"),
+    )),
+    ("h53-ssn-pairs", (
+        CallPiece("I'll need your social to verify."),
+        CallPiece("Okay, it's four fifty six, seventy eight, ninety one twenty three.", label="ssn", entity="ssn"),
+    )),
+    ("h53-phone-extension", (
+        CallPiece("The best number is eight hundred, five five five, oh one nine nine,", pause=0.6, label="phone",
+                  entity="pii"),
+        CallPiece("extension two one four.", label="phone", entity="pii", part=True),
+    )),
+    ("h53-account-dash", (
+        CallPiece("The account is A B seven seven, dash, nine oh one two.", label="account", entity="pii"),
+        CallPiece("And your date of birth?"),
+        CallPiece("The second of the tenth, ninety one.", label="dob", entity="pii"),
+    )),
+    ("h53-negatives", (
+        CallPiece("It took about forty five minutes.", label="time", entity="time"),
+        CallPiece("Flight four twelve was delayed.", label="order", entity="order"),
+        CallPiece("We have three kids.", label="amount", entity="amount"),
+        CallPiece("I owe them about two hundred bucks.", label="amount", entity="amount"),
+        CallPiece("Call me back after six.", label="time", entity="time"),
+        CallPiece("The package weighs twelve pounds.", label="amount", entity="amount"),
+        CallPiece("I'm on the fourth floor.", label="place", entity="place"),
+        CallPiece("It happened on the twenty first of May.", label="date", entity="date"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -2259,7 +2302,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-43": HELD_OUT_43, "held-out-44": HELD_OUT_44,
         "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46, "held-out-47": HELD_OUT_47,
         "held-out-48": HELD_OUT_48, "held-out-49": HELD_OUT_49, "held-out-50": HELD_OUT_50,
-        "held-out-51": HELD_OUT_51, "held-out-52": HELD_OUT_52,
+        "held-out-51": HELD_OUT_51, "held-out-52": HELD_OUT_52, "held-out-53": HELD_OUT_53,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 

