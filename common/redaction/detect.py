@@ -1938,9 +1938,12 @@ def _count_unnamed(i: int, tokens: list[str], cores: list[str]) -> bool:
     """The count at token ``i`` (after "last", "first" or "next") is followed in its phrase by a word that names
     nothing a count of digits names (:data:`_COUNTED`): where digits are read, it is one of them ("the last two design,
     I'm free one." and "the last 3 design I'll read one," for "the last group is nine nine three one", held-out-52,
-    base and tiny.en in packs)."""
-    return not _pause(tokens[i]) and i + 1 < len(cores) and cores[i + 1] not in _COUNTED \
-        and bool(re.fullmatch(r"[a-z][a-z']*", cores[i + 1]))
+    base and tiny.en in packs); or by "is" or "was", where a count of digits takes "are" ("And the last one is 1-226."
+    and "and the last three is 1, 2, 2, 6." for "and the last bit is one two two six", held-out-14)."""
+    if _pause(tokens[i]) or i + 1 >= len(cores):
+        return False
+    after = cores[i + 1]
+    return after in ("is", "was") or after not in _COUNTED and bool(re.fullmatch(r"[a-z][a-z']*", after))
 
 
 def _read_on(i: int, tokens: list[str], cores: list[str]) -> bool:

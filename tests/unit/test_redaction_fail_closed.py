@@ -3669,3 +3669,18 @@ def test_a_score_after_its_verb_stays_in_a_passage_no_keyword_holds(kinds):
     out = redacted(["It was 4111 1111.", "We lost three to one last night."], kinds)
     assert out == ["It was [NUMBER_1].", "We lost three to one last night."], out
     assert not written_digits(redacted(["It was 4111 1111.", "We lost 4 1 1 to 1."], kinds))
+
+
+# ... and so is one before "is" or "was", where a count of digits takes "are": "the last bit is one two two six" heard as
+# "And the last one is 1-226." (base in packs over mu-law) and "and the last three is 1, 2, 2, 6." (tiny.en in packs),
+# held-out-14, their digit in clear.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [
+    ["Can I take the card we gave now?", "Yep. Time time. 21.00 .M .N", ".3.884.0.", "And the last one is 1-226."],
+    ["Can I take the cat details now?", "Yup, fine fine, 2, 1, no may lose even 3,", "8, 4, 0,",
+     "and the last three is 1, 2, 2, 6."],
+    ["My card number is 4532 1887 2046 9913.", "No, the last 4 is 9931."],
+])
+def test_a_count_before_is_is_masked_where_digits_are_read(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
