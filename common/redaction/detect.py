@@ -1943,7 +1943,9 @@ def _count_unnamed(i: int, tokens: list[str], cores: list[str]) -> bool:
     if _pause(tokens[i]) or i + 1 >= len(cores):
         return False
     after = cores[i + 1]
-    return after in ("is", "was") or after not in _COUNTED and bool(re.fullmatch(r"[a-z][a-z']*", after))
+    # (A function word after it names nothing either way: "Chapter 111 the first one The", a sentence's end lost.)
+    return after in ("is", "was") or after not in _COUNTED and after not in FUNCTION_WORDS \
+        and bool(re.fullmatch(r"[a-z][a-z']*", after))
 
 
 def _read_on(i: int, tokens: list[str], cores: list[str]) -> bool:

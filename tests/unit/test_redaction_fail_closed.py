@@ -3684,3 +3684,10 @@ def test_a_score_after_its_verb_stays_in_a_passage_no_keyword_holds(kinds):
 def test_a_count_before_is_is_masked_where_digits_are_read(texts, kinds):
     out = redacted(texts, kinds)
     assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_a_count_before_a_function_word_stays_where_digits_are_read(kinds):
+    # (held-out-19, base in packs: a sentence's end lost after "the first one")
+    out = redacted(["My card number is 4532 1887 2046 9913.", "Chapter 111 the first one The"], kinds)
+    assert out[1].endswith("the first one The"), out
