@@ -3691,3 +3691,11 @@ def test_a_count_before_a_function_word_stays_where_digits_are_read(kinds):
     # (held-out-19, base in packs: a sentence's end lost after "the first one")
     out = redacted(["My card number is 4532 1887 2046 9913.", "Chapter 111 the first one The"], kinds)
     assert out[1].endswith("the first one The"), out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "ssn" in kinds])
+@pytest.mark.parametrize("text", ["Sorry, the last four hours.", "I'll read the last four letters."])
+def test_the_last_four_asked_for_stays_where_digits_are_read(text, kinds):
+    # (the agent's "the last four of your social" misheard, after an SSN read: masked by the rule before)
+    out = redacted(["My social is 123 45 6789.", text], kinds)
+    assert out[1] == text, out
