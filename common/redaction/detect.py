@@ -1935,12 +1935,12 @@ def _reading(ctx: Context) -> bool:
 
 
 def _count_unnamed(i: int, tokens: list[str], cores: list[str]) -> bool:
-    """The count at token ``i`` (after "last", "first" or "next") is followed in its phrase by a word that names
+    """The count at token ``i``, right after "last", "first" or "next", is followed in its phrase by a word that names
     nothing a count of digits names (:data:`_COUNTED`): where digits are read, it is one of them ("the last two design,
     I'm free one." and "the last 3 design I'll read one," for "the last group is nine nine three one", held-out-52,
     base and tiny.en in packs); or by "is" or "was", where a count of digits takes "are" ("And the last one is 1-226."
     and "and the last three is 1, 2, 2, 6." for "and the last bit is one two two six", held-out-14)."""
-    if _pause(tokens[i]) or i + 1 >= len(cores):
+    if i == 0 or cores[i - 1] not in ("last", "first", "next") or _pause(tokens[i]) or i + 1 >= len(cores):
         return False
     after = cores[i + 1]
     # (A function word after it names nothing either way: "Chapter 111 the first one The", a sentence's end lost; nor
@@ -2207,8 +2207,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         expiry = "pci" in kinds and _phrase_ends(i, tokens, breaks) \
             and _until_before(i, tokens, cores, breaks)
         # (Not a count after "last" that names no digits where digits are read: :func:`_count_unnamed`.)
-        unnamed = i > 0 and cores[i - 1] in ("last", "first", "next") and _reading(before[i]) \
-            and _count_unnamed(i, tokens, cores)
+        unnamed = _reading(before[i]) and _count_unnamed(i, tokens, cores)
         if not unnamed and (counts_a_noun(tokens, cores, i, breaks=breaks, numeric=flags)
                             or not expiry and determined(tokens, cores, i, breaks=breaks, numeric=flags)) \
                 or _quantity_said(i, cores) \
