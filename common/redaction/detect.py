@@ -767,7 +767,7 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
         return False
     if _priced(run, tokens, cores) and n <= 6 or _hundred_and(run, tokens, cores):
         return False
-    if _dated(run, tokens, cores, card=card):
+    if _dated(run, tokens, cores, card=card, breaks=breaks):
         return False
     if n <= 2 and 1 <= int(run.digits) <= 31 and _month_after(run, cores):
         return False  # a day before its month: "the 3rd of May", "3 March"
@@ -1509,7 +1509,8 @@ def _day_of_the_month(run: Run, cores: list[str]) -> bool:
         and after[2:] == ["month"]
 
 
-def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
+def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = False,
+               breaks: frozenset[int] = frozenset()) -> bool:
     """``run`` ends a date of a call (:func:`_date_start`, :func:`_date_digits`). With ``card`` (a
     session that redacts cards) not a month and a year alone ("March 2029", "marzo de 2029"): how a
     card's expiry is read, its keyword often misheard ("it fires in March 2029"), and it fails closed."""
@@ -1524,7 +1525,7 @@ def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = Fa
         # written as the day ("in March 20, 2019." for "It expires in March twenty twenty nine.", held-out-6, base);
         # no date of a call is said "in" its month with a day.
         return False
-    if card and start == first - 1 and _alone_in_sentence(start, run.last, tokens, cores) \
+    if card and start == first - 1 and _alone_in_sentence(start, run.last, tokens, cores, breaks) \
             and len(run.digits) == 2 and 20 <= int(run.digits) <= 39:
         # A month and a number that may be a card's year, nothing else in their sentence but a filler: how an expiry
         # is given when asked for ("December 27" and "December 27th." for "December twenty seven." after "When does
@@ -1549,13 +1550,18 @@ def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = Fa
 _ANSWER_LEADS = frozenset({"um", "uh", "er", "erm", "it's", "its", "that's", "so", "yeah", "yes", "okay", "ok"})
 
 
-def _alone_in_sentence(first: int, last: int, tokens: list[str], cores: list[str]) -> bool:
+def _alone_in_sentence(first: int, last: int, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
     """Tokens ``first``..``last`` are their sentence, but for fillers or "it's" before them (:data:`_ANSWER_LEADS`):
-    a sentence's end or the final's before ``first``'s leads and after ``last``."""
+    a sentence's or a final's end (``breaks``: the tokens that begin one) before their leads and after ``last``."""
     j = first - 1
-    while j >= 0 and cores[j] in _ANSWER_LEADS and tokens[j].rstrip()[-1:] not in ".?!":
+    while j >= 0 and cores[j] in _ANSWER_LEADS and not _sentence_ends(j, tokens, breaks):
         j -= 1
-    return (j < 0 or tokens[j].rstrip()[-1:] in ".?!") and (last == len(tokens) - 1 or tokens[last].rstrip()[-1:] in ".?!")
+    return (j < 0 or _sentence_ends(j, tokens, breaks)) and _sentence_ends(last, tokens, breaks)
+
+
+def _sentence_ends(i: int, tokens: list[str], breaks: frozenset[int]) -> bool:
+    """Token ``i`` ends a sentence or a final (``breaks``: the tokens that begin one)."""
+    return i == len(tokens) - 1 or i + 1 in breaks or tokens[i].rstrip()[-1:] in ".?!"
 
 
 def _a_day(word: str) -> bool:
@@ -1635,7 +1641,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     born = {run.first: start for run in found
             if (start := _dated_in_full(run, tokens, cores)) is not None
             and (start - starts[start] <= 1 or cores[start - 2:start] in (["was", "on"], ["were", "on"]))}
-    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card) and not _spelled_out(run, cores)} \
+    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card, breaks=breaks) and not _spelled_out(run, cores)} \
         - set(expiries) - loose - set(born) | {
         i for i, c in enumerate(cores) if c in _MONTHS and (len(c) > 3 or _day_of_may(cores, i))} - set(expiries.values()) \
         - {i for first, start in born.items() for i in range(start, first)} - led_months
@@ -1700,7 +1706,8 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             # mask before it opened). (Not a day after "on": "I'm on the 10th year [NUMBER_3]" for an expiry.)
             # (Not digits read one by one, whatever their unit: "and I will do three five weeks." for an Amex's
             # "nine one eight three five six," after its first group, tiny.en over mu-law, held-out-19.)
-            said = _clearly_no_secret(run, tokens, cores, dates=not glued and run.first not in born, card=card) \
+            said = _clearly_no_secret(run, tokens, cores, dates=not glued and run.first not in born, card=card,
+                                      breaks=breaks) \
                 and not unit_glued \
                 and run.first not in expiries and run.first not in loose and not (keyword and _named_by(run, cores)) \
                 and not _spelled_out(run, cores) and not _signed_before_masked(run, spans, tokens, cores)
@@ -1741,7 +1748,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
                     continue
             # (An amount masked already is none: its homophone goes with it, "for [NUMBER_2] of January".)
             amount_after = [run for run in found if run.first == i + 1 and not taken[run.first]
-                            and _clearly_no_secret(run, tokens, cores, card=card)]
+                            and _clearly_no_secret(run, tokens, cores, card=card, breaks=breaks)]
             if cores[i] in HOMOPHONES and amount_after:  # "for 10 minutes"
                 continue
             _mask(spans, taken, i, i, _named(passage[i] or "NUMBER", kinds))
@@ -2559,7 +2566,7 @@ def _named(entity: str, kinds: tuple[str, ...]) -> str:
 
 
 def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: bool = True,
-                       card: bool = False) -> bool:
+                       card: bool = False, breaks: frozenset[int] = frozenset()) -> bool:
     """``run`` is an amount or a time by a currency, a unit (a day's word only after a time with its
     minutes), a colon or two decimals, or a word such as "charge" before it (6 digits at most); or a
     date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
@@ -2569,13 +2576,14 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: 
         return True
     if _priced(run, tokens, cores) and len(run.digits) <= 6:
         return True
-    return dates and _dated(run, tokens, cores, card=card)
+    return dates and _dated(run, tokens, cores, card=card, breaks=breaks)
 
 
-def _dated(run: Run, tokens: list[str], cores: list[str], *, card: bool = False) -> bool:
+def _dated(run: Run, tokens: list[str], cores: list[str], *, card: bool = False,
+           breaks: frozenset[int] = frozenset()) -> bool:
     """``run`` is a date of a call (:func:`_date_said`) or a model's year (:func:`_model_year`): what both
     :func:`_may_be_secret` and :func:`_clearly_no_secret` keep readable by the words around it."""
-    return _date_said(run, tokens, cores, card=card) or _model_year(run, cores)
+    return _date_said(run, tokens, cores, card=card, breaks=breaks) or _model_year(run, cores)
 
 
 def _model_year(run: Run, cores: list[str]) -> bool:

@@ -928,6 +928,7 @@ def test_a_month_and_a_year_alone_is_an_expiry_in_a_card_call(kinds):
 # cards, is an expiry (a date of a call is said with "on", "the" or its year; and stays).
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
 @pytest.mark.parametrize("texts", [["when building a fire.", "December 27"], ["when the next fire.", "December 27th."],
+                                   ["when building a fire.", "December 27", "and the clothes on the back."],
                                    ["Sure, it's 5 105.", "No, no", "And then I will know.", "when the next fire.",
                                     "December 27th."], ["Um, December 29."], ["It's, uh, March 31."]])
 def test_a_month_and_a_cards_year_alone_in_their_sentence_are_an_expiry(texts, kinds):
