@@ -2241,8 +2241,8 @@ HELD_OUT_52 = (
     )),
 )
 # A fifty-third held-out part (``bench.redaction --set held-out-53``), written on 2026-11-29 during a session and not
-# run by it (nor tuned on, not even its own words' pass), to be scored once by the next session before any of its
-# rules, with voices none of the other parts used (en-us-nyc+edward2, en-gb-scotland+iven2, en-us+pablo; md5-distinct
+# run by it (nor tuned on, not even its own words' pass), scored once by the next session before any of its rules
+# (2026-11-29 21:45, BENCHMARKS.md), with voices none of the other parts used (en-us-nyc+edward2, en-gb-scotland+iven2, en-us+pablo; md5-distinct
 # from their base voices): a card read with fillers and a repeated group; an expiry as a month's name and a two-digit
 # year; a CVV corrected mid-sentence; an SSN read in pairs; a phone number with an extension; an account number with
 # letters and "dash"; a date of birth as "the second of the tenth"; negatives: a duration, a flight's number, kids, a
@@ -2282,6 +2282,49 @@ HELD_OUT_53 = (
         CallPiece("It happened on the twenty first of May.", label="date", entity="date"),
     )),
 )
+# A fifty-fourth held-out part (``bench.redaction --set held-out-54``), written on 2026-11-29 during a session and not
+# run by it (nor tuned on, not even its own words' pass), to be scored once by the next session before any of its
+# rules, with voices none of the other parts used (en-gb-x-rp+Diogo, en-us+RicishayMax, en-029+klatt3; md5-distinct
+# from their base voices): a card read in pairs ("forty one, twenty six"); an expiry as "oh three slash twenty eight";
+# a CVV announced by "the three on the back"; an SSN with its groups joined by "dash" and no keyword but the agent's;
+# a phone number after "area code"; a routing number with "zero"; digits read with no keyword after "go ahead";
+# negatives: calls this week, a price said without its currency before "plus shipping", an hour and its minutes,
+# a room's number, an age, a year said as a word, a count of things, a menu's key.
+HELD_OUT_54 = (
+    ("h54-card-pairs", (
+        CallPiece("Go ahead with the card whenever you're ready."),
+        CallPiece("Forty one, twenty six, thirty three, eighty,", pause=0.6, label="card", entity="pci"),
+        CallPiece("fifty five, ten, sixty two, ninety nine.", label="card", entity="pci", part=True),
+        CallPiece("Oh three slash twenty eight.", label="expiry", entity="pci"),
+        CallPiece("And the three on the back?"),
+        CallPiece("Seven seven one.", label="cvv", entity="pci"),
+    )),
+    ("h54-ssn-agent-keyword", (
+        CallPiece("Can I get the last four of the social?"),
+        CallPiece("Sure, eight two oh six.", label="ssn", entity="ssn"),
+        CallPiece("And the full one, with the dashes?"),
+        CallPiece("Three one two dash four four dash eight two oh six.", label="ssn", entity="ssn"),
+    )),
+    ("h54-area-code", (
+        CallPiece("Area code four one five,", pause=0.6, label="phone", entity="pii"),
+        CallPiece("then eight six seven, five three oh nine.", label="phone", entity="pii", part=True),
+    )),
+    ("h54-routing-go-ahead", (
+        CallPiece("The routing number is zero two one, zero zero zero, zero two one.", label="account", entity="pii"),
+        CallPiece("Go ahead."),
+        CallPiece("Six six four, nine zero one, two eight.", label="account", entity="pii"),
+    )),
+    ("h54-negatives", (
+        CallPiece("I've called three times this week.", label="amount", entity="amount"),
+        CallPiece("It was forty two ninety nine plus shipping.", label="amount", entity="amount"),
+        CallPiece("The meeting is at three thirty.", label="time", entity="time"),
+        CallPiece("I'm in room two oh four.", label="place", entity="place"),
+        CallPiece("My son is nineteen.", label="amount", entity="amount"),
+        CallPiece("That was back in two thousand nineteen.", label="date", entity="date"),
+        CallPiece("I need four of those.", label="amount", entity="amount"),
+        CallPiece("Then I pressed one for English.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -2303,6 +2346,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46, "held-out-47": HELD_OUT_47,
         "held-out-48": HELD_OUT_48, "held-out-49": HELD_OUT_49, "held-out-50": HELD_OUT_50,
         "held-out-51": HELD_OUT_51, "held-out-52": HELD_OUT_52, "held-out-53": HELD_OUT_53,
+        "held-out-54": HELD_OUT_54,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
