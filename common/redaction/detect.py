@@ -1513,7 +1513,8 @@ def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = Fa
                breaks: frozenset[int] = frozenset()) -> bool:
     """``run`` ends a date of a call (:func:`_date_start`, :func:`_date_digits`). With ``card`` (a
     session that redacts cards) not a month and a year alone ("March 2029", "marzo de 2029"): how a
-    card's expiry is read, its keyword often misheard ("it fires in March 2029"), and it fails closed."""
+    card's expiry is read, its keyword often misheard ("it fires in March 2029"), and it fails closed; nor a month
+    and a card's year alone in their sentence or final (``breaks``: the tokens that begin a final)."""
     start = _date_start(run, tokens, cores)
     if start is None or not _date_digits(run, tokens):
         return False
@@ -1641,7 +1642,8 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     born = {run.first: start for run in found
             if (start := _dated_in_full(run, tokens, cores)) is not None
             and (start - starts[start] <= 1 or cores[start - 2:start] in (["was", "on"], ["were", "on"]))}
-    stops = {run.first for run in found if _clearly_no_secret(run, tokens, cores, card=card, breaks=breaks) and not _spelled_out(run, cores)} \
+    stops = {run.first for run in found
+             if _clearly_no_secret(run, tokens, cores, card=card, breaks=breaks) and not _spelled_out(run, cores)} \
         - set(expiries) - loose - set(born) | {
         i for i, c in enumerate(cores) if c in _MONTHS and (len(c) > 3 or _day_of_may(cores, i))} - set(expiries.values()) \
         - {i for first, start in born.items() for i in range(start, first)} - led_months
