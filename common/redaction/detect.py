@@ -155,7 +155,7 @@ _DURATIONS = frozenset({"seconds", "minutes", "hours", "days", "nights", "weeks"
 _MEASURES = {"mile", "miles", "kilometer", "kilometers", "kilometre", "kilometres", "km", "feet", "foot", "inch",
              "inches", "yard", "yards", "meter", "meters", "metre", "metres", "kilo", "kilos", "kilogram", "kilograms",
              "kg", "gram", "grams", "ounce", "ounces", "lbs", "gallon", "gallons", "liter", "liters", "litre", "litres",
-             "units"}
+             "units", "points"}
 # What a count glued to it by a hyphen counts before its noun ("a 3-bed room house", "a 3-day trip"): :func:`_glued_unit`.
 _GLUED_COUNTS = frozenset({"bed", "bedroom", "bath", "bathroom", "room", "door", "star", "seat", "seater", "storey",
                            "story", "person", "man", "day", "week", "month", "year", "night", "piece", "pack"})

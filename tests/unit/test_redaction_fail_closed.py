@@ -1383,6 +1383,22 @@ def test_running_out_and_a_word_said_twice_stay_where_nothing_says_a_secret(text
     assert redacted(texts, kinds) == texts
 
 
+# Held-out-48's "I've got two hundred and fifty points." as base and tiny.en wrote it, masked in 12 of its 24
+# decodes: a count of points is a quantity with its unit, as miles are.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["I've got 250 points."], ["I've got two hundred and fifty points."],
+                                   ["We drove 200 miles.", "That's 1500 points this year."]])
+def test_a_count_of_points_stays_where_nothing_says_a_secret(texts, kinds):
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My social security number is 123 45 6789 points."],
+                                   ["My card number is 4111 1111 1111 1111.", "And 250 points."]])
+def test_points_where_a_secret_is_read_are_still_masked(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], redacted(texts, kinds)
+
+
 @pytest.mark.parametrize("kinds", KINDS)
 def test_a_rooms_lettered_number_and_a_distance_stay(kinds):
     # (held-out-14: "Room B12, please." masked as digits run into a word, "We drove 200 miles." in the
