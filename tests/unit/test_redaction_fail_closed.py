@@ -1392,6 +1392,20 @@ def test_a_count_of_points_stays_where_nothing_says_a_secret(texts, kinds):
     assert redacted(texts, kinds) == texts
 
 
+# Held-out-31's own words, masked in its text pass and its decodes: a height's inches after its feet.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["I'm five foot ten."], ["He's 6 feet 2."], ["She is five foot 4 and a half."]])
+def test_a_height_stays_where_nothing_says_a_secret(texts, kinds):
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
+@pytest.mark.parametrize("texts", [["My social is 123 45.", "I'm five foot ten."], ["It's five foot 4 1 1 1."],
+                                   ["My card is 4111 1111 1111 1111.", "Nine foot 12."]])
+def test_a_height_where_a_secret_is_read_or_digits_run_on_is_masked(texts, kinds):
+    assert in_clear(redacted(texts, kinds)) == [], redacted(texts, kinds)
+
+
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
 @pytest.mark.parametrize("texts", [["My social security number is 123 45 6789 points."],
                                    ["My card number is 4111 1111 1111 1111.", "And 250 points."]])
