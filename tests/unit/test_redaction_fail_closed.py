@@ -1387,6 +1387,7 @@ def test_running_out_and_a_word_said_twice_stay_where_nothing_says_a_secret(text
 # decodes: a count of points is a quantity with its unit, as miles are.
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("texts", [["I've got 250 points."], ["I've got two hundred and fifty points."],
+                                   ["I've got 200 and 50 points."], ["We drove 200 and 50 miles."],
                                    ["We drove 200 miles.", "That's 1500 points this year."]])
 def test_a_count_of_points_stays_where_nothing_says_a_secret(texts, kinds):
     assert redacted(texts, kinds) == texts
@@ -1408,7 +1409,8 @@ def test_a_height_where_a_secret_is_read_or_digits_run_on_is_masked(texts, kinds
 
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if {"pci", "ssn"} & set(kinds)])
 @pytest.mark.parametrize("texts", [["My social security number is 123 45 6789 points."],
-                                   ["My card number is 4111 1111 1111 1111.", "And 250 points."]])
+                                   ["My card number is 4111 1111 1111 1111.", "And 250 points."],
+                                   ["I've got 200 and 5 1 1 1 points."], ["We drove 200 and, 50 40 miles."]])
 def test_points_where_a_secret_is_read_are_still_masked(texts, kinds):
     assert in_clear(redacted(texts, kinds)) == [], redacted(texts, kinds)
 
