@@ -641,7 +641,7 @@ def _homophones_before(masked: list[Span], spans: list[Span], taken: list[bool],
     opens no passage."""
     for span in masked:
         for j in range(span.first - 1, max(-1, span.first - JOIN_GAP - 2), -1):
-            if tokens[j].rstrip()[-1:] in ".?!" or j + 1 in breaks:
+            if _sentence_ends(j, tokens, breaks):
                 break
             if not taken[j] and j not in in_runs and _says_a_digit(cores[j]):
                 _mask(spans, taken, j, j, span.entity)
@@ -1509,8 +1509,7 @@ def _day_of_the_month(run: Run, cores: list[str]) -> bool:
         and after[2:] == ["month"]
 
 
-def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool = False,
-               breaks: frozenset[int] = frozenset()) -> bool:
+def _date_said(run: Run, tokens: list[str], cores: list[str], *, card: bool, breaks: frozenset[int]) -> bool:
     """``run`` ends a date of a call (:func:`_date_start`, :func:`_date_digits`). With ``card`` (a
     session that redacts cards) not a month and a year alone ("March 2029", "marzo de 2029"): how a
     card's expiry is read, its keyword often misheard ("it fires in March 2029"), and it fails closed; nor a month
@@ -1605,7 +1604,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
     n = len(tokens)
     starts = [0] * n  # where each token's sentence begins (a final's start ends one too)
     for i in range(1, n):
-        starts[i] = i if i in breaks or tokens[i - 1].rstrip()[-1:] in ".?!" else starts[i - 1]
+        starts[i] = i if _sentence_ends(i - 1, tokens, breaks) else starts[i - 1]
     # Where an amount, a time or a date begins (a month's name, whether the recogniser wrote its day as
     # a number or not: "The Pointment of our April second."): a passage ends there.
     # (Not an expiry written as a time or a date, nor a number whose unit is a digit misheard: they are
@@ -2327,7 +2326,7 @@ def _until_before(i: int, tokens: list[str], cores: list[str], breaks: frozenset
     """A word of :data:`_UNTIL` comes before token ``i`` in its sentence, within :data:`PASSAGE_WORDS`
     words."""
     for j in range(i - 1, max(-1, i - 1 - PASSAGE_WORDS), -1):
-        if tokens[j].rstrip()[-1:] in ".?!" or j + 1 in breaks:
+        if _sentence_ends(j, tokens, breaks):
             return False
         if cores[j] in _UNTIL:
             return True
@@ -2580,7 +2579,7 @@ def _named(entity: str, kinds: tuple[str, ...]) -> str:
 
 
 def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: bool = True,
-                       card: bool = False, breaks: frozenset[int] = frozenset()) -> bool:
+                       card: bool, breaks: frozenset[int]) -> bool:
     """``run`` is an amount or a time by a currency, a unit (a day's word only after a time with its
     minutes), a colon or two decimals, or a word such as "charge" before it (6 digits at most); or a
     date by a month word; as :func:`_may_be_secret` reads them, with at most :data:`_AMOUNT_DIGITS` digits."""
@@ -2593,8 +2592,7 @@ def _clearly_no_secret(run: Run, tokens: list[str], cores: list[str], *, dates: 
     return dates and _dated(run, tokens, cores, card=card, breaks=breaks)
 
 
-def _dated(run: Run, tokens: list[str], cores: list[str], *, card: bool = False,
-           breaks: frozenset[int] = frozenset()) -> bool:
+def _dated(run: Run, tokens: list[str], cores: list[str], *, card: bool, breaks: frozenset[int]) -> bool:
     """``run`` is a date of a call (:func:`_date_said`) or a model's year (:func:`_model_year`): what both
     :func:`_may_be_secret` and :func:`_clearly_no_secret` keep readable by the words around it."""
     return _date_said(run, tokens, cores, card=card, breaks=breaks) or _model_year(run, cores)
