@@ -586,6 +586,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     in_runs = frozenset(i for run in numbers_read for i in range(run.first, run.last + 1))
     if FAIL_CLOSED & set(kinds):
         _lone_digits(spans, taken, tokens, cores, kinds, before, keyword_at, in_runs)
+        _zero_glued(spans, taken, cores, kinds, before, keyword_at)
         _digits_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs)
     if FAIL_CLOSED & set(kinds) or continues:
         _spellings_beside(spans, taken, cores)
@@ -2726,6 +2727,19 @@ _PRONOUN_ONE_AFTER = frozenset({"full", "whole", "entire", "other", "same", "com
 def _pronoun_one(cores: list[str], i: int) -> bool:
     """Token ``i`` is "one" after "the" and a word of :data:`_PRONOUN_ONE_AFTER`: a pronoun, no digit."""
     return cores[i] == "one" and i > 1 and cores[i - 2] == "the" and cores[i - 1] in _PRONOUN_ONE_AFTER
+
+
+def _zero_glued(spans: list[Span], taken: list[bool], cores: list[str], kinds: tuple[str, ...],
+                before: list[Context], keyword_at: list[str | None]) -> None:
+    """A zero ("o") that the recogniser glued with hyphens to a word of three letters or more that says no digit:
+    what it made of a number's digits around a zero, whatever the context ("I don't even know my near-o-tuan." for
+    "The routing number is zero two one, ...", held-out-54, base over mu-law; "are re-o-pammon," for "sorry, oh seven
+    twenty seven", held-out, tiny.en in packs over mu-law). Not a word spelled letter by letter ("J-O-N-E-S").
+    ``spans`` and ``taken`` are updated."""
+    for i, word in enumerate(cores):
+        parts = word.split("-")
+        if not taken[i] and "o" in parts and any(len(part) >= 3 and part not in DIGIT_SPELLINGS for part in parts):
+            _mask(spans, taken, i, i, _named(_sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER", kinds))
 
 
 def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) -> None:

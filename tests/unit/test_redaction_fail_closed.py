@@ -3834,3 +3834,21 @@ def test_one_after_the_and_an_adjective_is_a_pronoun_where_digits_are_read(asked
 def test_digits_after_a_count_or_a_pronoun_are_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert written_digits(out) == [] and "new one" not in out[-1], out
+
+
+# A zero the recogniser glued with hyphens between words it made of the digits beside it: "I don't even know my
+# near-o-tuan." for "The routing number is zero two one, ..." (held-out-54, base over mu-law), "... are re-o-pammon,"
+# for "... sorry, oh seven twenty seven." (held-out, tiny.en in packs over mu-law), no keyword heard: masked where
+# cards or SSNs are redacted, whatever the context. A name spelled letter by letter is no such word.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds or "ssn" in kinds])
+@pytest.mark.parametrize("text", ["I don't even know my near-o-tuan.",
+                                  "The next pirate-y, most exwancy-pammon are re-o-pammon, and"])
+def test_a_zero_glued_between_garbled_words_is_masked(text, kinds):
+    out = redacted([text], kinds)[0]
+    assert "-o-" not in out and "[" in out, out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["That's J-O-N-E-S.", "It's spelled B-O-B.", "O-K, thanks.", "It was a knock-out."])
+def test_a_word_spelled_with_an_o_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
