@@ -2325,6 +2325,49 @@ HELD_OUT_54 = (
         CallPiece("Then I pressed one for English.", label="amount", entity="amount"),
     )),
 )
+# A fifty-fifth held-out part (``bench.redaction --set held-out-55``), written on 2026-11-30 during a session and not
+# run by it (nor tuned on, not even its own words' pass), to be scored once by the next session before any of its
+# rules, with voices none of the other parts used (en-gb-scotland+iven3, en-us-nyc+RicishayMax2, en-029+miguel;
+# md5-distinct from their base voices): a card's groups with "and then" between them after "the long number on the
+# front"; an expiry as "twelve thirty" after "good till" (a time's shape); an Amex's four-digit code announced by its
+# count; an SSN with "hundred" in its first group; a phone number with "triple" after an 800 number's "eight hundred";
+# a date of birth year first; an account number split over two finals with "um"; negatives: years as a customer, a
+# page, an amount with "and", a game's score, an hour after "after", a flight's time, cars and kids, minutes.
+HELD_OUT_55 = (
+    ("h55-card-and-then", (
+        CallPiece("Can you read me the long number on the front?"),
+        CallPiece("Five four one two, and then seven seven three oh,", pause=0.6, label="card", entity="pci"),
+        CallPiece("and then six six one nine, and then oh eight four two.", label="card", entity="pci", part=True),
+        CallPiece("And how long is it good for?"),
+        CallPiece("It's good till twelve thirty.", label="expiry", entity="pci"),
+        CallPiece("It's an Amex, so the code is four digits."),
+        CallPiece("One two one two.", label="cvv", entity="pci"),
+    )),
+    ("h55-ssn-hundred", (
+        CallPiece("For the social, go ahead."),
+        CallPiece("Five hundred twelve, thirty four, sixty seven eighty nine.", label="ssn", entity="ssn"),
+    )),
+    ("h55-phone-triple", (
+        CallPiece("You can call me on eight hundred, triple five,", pause=0.6, label="phone", entity="pii"),
+        CallPiece("oh one nine nine.", label="phone", entity="pii", part=True),
+    )),
+    ("h55-dob-account", (
+        CallPiece("Nineteen eighty four, March the ninth.", label="dob", entity="pii"),
+        CallPiece("And the account number?"),
+        CallPiece("It's seven three, um,", pause=0.6, label="account", entity="pii"),
+        CallPiece("nine nine two oh one four.", label="account", entity="pii", part=True),
+    )),
+    ("h55-negatives", (
+        CallPiece("I've been a customer for twelve years.", label="amount", entity="amount"),
+        CallPiece("It's on page fourteen of the letter.", label="place", entity="place"),
+        CallPiece("We paid three hundred and twenty dollars.", label="amount", entity="amount"),
+        CallPiece("The game ended four to two.", label="amount", entity="amount"),
+        CallPiece("Call back after five thirty.", label="time", entity="time"),
+        CallPiece("My flight leaves at six forty five.", label="time", entity="time"),
+        CallPiece("We have two cars and three kids.", label="amount", entity="amount"),
+        CallPiece("It took about fifteen minutes.", label="time", entity="time"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -2346,7 +2389,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46, "held-out-47": HELD_OUT_47,
         "held-out-48": HELD_OUT_48, "held-out-49": HELD_OUT_49, "held-out-50": HELD_OUT_50,
         "held-out-51": HELD_OUT_51, "held-out-52": HELD_OUT_52, "held-out-53": HELD_OUT_53,
-        "held-out-54": HELD_OUT_54,
+        "held-out-54": HELD_OUT_54, "held-out-55": HELD_OUT_55,
         "spanish": SPANISH, "spanish-2": SPANISH_2}
 
 
