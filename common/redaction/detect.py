@@ -514,7 +514,8 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     amounts = [False] * len(tokens)
     said = _hours_apart(runs(tokens), tokens, cores, breaks, before)
     counts = {run.last for run in said if _a_count(run, tokens, cores)
-              and not (_reading(before[run.first]) and _count_unnamed(run.last, tokens, cores))}
+              and not (_reading(before[run.first]) and _count_unnamed(run.last, tokens, cores))} \
+        | {run.first for run in said if _count_asked(run, tokens, cores)}
     numbers_read = _joined(_less_counts(said, tokens, counts), tokens, cores, kinds, before, keyword_at)
     for run in numbers_read:
         if any(taken[run.first:run.last + 1]):  # a ZIP code in the address before it
@@ -589,7 +590,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         _zero_glued(spans, taken, cores, kinds, before, keyword_at)
         _digits_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs)
     if FAIL_CLOSED & set(kinds) or continues:
-        _spellings_beside(spans, taken, cores)
+        _spellings_beside(spans, taken, cores, counts)
     if FAIL_CLOSED & set(kinds):  # (after the spans have taken the words beside them: they open passages)
         _said_again(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs)
         _ohs_spelled(spans, taken, cores, kinds, before, keyword_at)
@@ -601,7 +602,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
         # (after the passages: a digit's word alone is too weak a sign of digits being read to open one)
         alone = set(spans)
         if _words_alone(spans, taken, tokens, cores, kinds, before, keyword_at, breaks, in_runs):
-            _spellings_beside(spans, taken, cores)
+            _spellings_beside(spans, taken, cores, counts)
             _homophones_before([span for span in spans if span not in alone], spans, taken, tokens, cores, breaks,
                                in_runs)
             # ... unless a keyword's context holds what it masked, or it masked three words in a row: then it is a
@@ -1740,6 +1741,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             if taken[i] or i in in_runs or not passage[i] or not _says_a_digit(cores[i]) \
                     or i > 0 and cores[i - 1] in ("last", "first") and not _count_unnamed(i, tokens, cores) \
                     or _counts_digits(cores, i) or _number_to(cores, i) or _pronoun_one(cores, i) \
+                    or _asked_count(i, tokens, cores) \
                     or _for_the_card(cores, i) or _one_sec(i, tokens, cores) \
                     or _quantity_said(i, cores) and not _duration_ends_phrase(i + 1, tokens, cores, breaks):
                 continue
@@ -2073,15 +2075,33 @@ def _hours_apart(found: list[Run], tokens: list[str], cores: list[str], breaks: 
 
 def _less_counts(found: list[Run], tokens: list[str], counts: set[int]) -> list[Run]:
     """``found`` without the words that count digits (``counts``, the last tokens of the runs :func:`_a_count`
-    finds): a run that ends with one ends before it."""
+    finds, or the first of those :func:`_count_asked` finds): a run that ends with one ends before it, one that
+    starts with one starts after it."""
     out: list[Run] = []
     for run in found:
-        if run.last not in counts:
-            out.append(run)
-        elif run.first < run.last:
+        if run.last in counts and run.first < run.last:
             out += [Run(r.first + run.first, r.last + run.first, r.digits, r.groups)
                     for r in runs(tokens[run.first:run.last])]
+        elif run.first in counts and run.first < run.last:
+            out += [Run(r.first + run.first + 1, r.last + run.first + 1, r.digits, r.groups)
+                    for r in runs(tokens[run.first + 1:run.last + 1])]
+        elif run.last not in counts:
+            out.append(run)
     return out
+
+
+def _count_asked(run: Run, tokens: list[str], cores: list[str]) -> bool:
+    """``run`` starts with a count of digits asked for, a question's last word after "first", "next" or "last", and
+    goes on with the digits read after it ("First four?" / "Six oh one one.", an agent's prompt held with the reply,
+    held-out-32's own words)."""
+    return run.first < run.last and _asked_count(run.first, tokens, cores)
+
+
+def _asked_count(i: int, tokens: list[str], cores: list[str]) -> bool:
+    """Token ``i`` is a count of digits (2-9) that ends a question right after "first", "next" or "last" ("First
+    four?", "Next four?"): no digit of a number."""
+    return i > 0 and cores[i - 1] in ("last", "first", "next") and tokens[i].rstrip()[-1:] == "?" \
+        and _count_said(cores[i])
 
 
 def _count_said(word: str) -> bool:
@@ -2742,19 +2762,19 @@ def _zero_glued(spans: list[Span], taken: list[bool], cores: list[str], kinds: t
             _mask(spans, taken, i, i, _named(_sensitive(kinds, before[i], keyword_at, i, i) or "NUMBER", kinds))
 
 
-def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str]) -> None:
+def _spellings_beside(spans: list[Span], taken: list[bool], cores: list[str], counts: set[int]) -> None:
     """A word that alone says a digit (``four``, ``oh``, a homophone: ``for``, ``too``; ``four-row``:
     :func:`_says_a_digit`) or "double"/"triple" (or glued to the word after it: "triple-frogs") that no rule took,
     right beside a number's span or one filler word from it (:data:`_FILLERS`; after "double"/"triple" any word, the
     digit it repeats), goes into that span with the word between: a digit of the number the recogniser wrote apart
-    ("for the [CREDIT_CARD_1]" for "forty one, eleven"); not an hour its clock words say ("half past three").
-    ``spans`` and ``taken`` are updated."""
+    ("for the [CREDIT_CARD_1]" for "forty one, eleven"); not an hour its clock words say ("half past three"), nor
+    a count of digits (``counts``: "First four?" before the group it asks for). ``spans`` and ``taken`` are updated."""
     changed = True
     while changed:
         changed = False
         for i, word in enumerate(cores):
             repeats = word in REPEAT_WORDS or repeat_glued(word)
-            if taken[i] or not (_says_a_digit(word) or repeats) or _counts_digits(cores, i) \
+            if taken[i] or i in counts or not (_says_a_digit(word) or repeats) or _counts_digits(cores, i) \
                     or word in _HOURS and _clock_said(i, cores):  # ("half past three", a number after it)
                 continue
             for n, span in enumerate(spans):

@@ -3852,3 +3852,25 @@ def test_a_zero_glued_between_garbled_words_is_masked(text, kinds):
 @pytest.mark.parametrize("text", ["That's J-O-N-E-S.", "It's spelled B-O-B.", "O-K, thanks.", "It was a knock-out."])
 def test_a_word_spelled_with_an_o_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# An agent's prompt for the next digits by their count, held with the digits read after it ("First four?" / "Six oh
+# one one.", held-out-32's own words: the count masked with the group it asked for).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [
+    ["First four?", "Six oh one one.", "Next four?", "Nought nought nought nine.", "And the rest?",
+     "Nine oh one three, nine four two four."],
+    ["First four?", "6011.", "Next four?", "0009.", "And the last four?", "9013 9424."],
+])
+def test_a_count_asked_for_before_the_digits_read_stays(texts, kinds):
+    out = redacted(texts, kinds)
+    asked = [n for n, text in enumerate(texts) if text.endswith("?")]
+    assert [out[n] for n in asked] == [texts[n] for n in asked], out
+    assert in_clear([text for n, text in enumerate(out) if n not in asked]) == [], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["My card number is", "four? 6011 0009 9013."], ["First 4? 6011."]])
+def test_digits_after_a_question_mark_are_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [] or written_digits(out) == ["4"], out
