@@ -2368,6 +2368,41 @@ HELD_OUT_55 = (
         CallPiece("It took about fifteen minutes.", label="time", entity="time"),
     )),
 )
+# A third Spanish part (``bench.redaction --set spanish-3``), written on 2026-11-30 during a session and not run by
+# it (nor tuned on, not even its own words' pass), to be scored once by the next session before any of its rules,
+# with Spanish voices the other parts did not use (es+m4, es-419+m6, es+f1; md5-distinct from their base voices): a
+# Mastercard read in pairs after "el número largo"; its expiry with "barra"; its code after "los tres de atrás"; an
+# SSN read after the agent's question, the caller saying no keyword; a phone number with "cero" in groups of two;
+# an account's last four after "termina en"; negatives with no keyword: a quarter past, a price in euros and
+# cents, children and a dog, a floor as an ordinal, calls this week, a meeting's day, minutes, people at home.
+SPANISH_3 = (
+    ("es3-mastercard-pairs", (
+        CallPiece("Dígame el número largo de la tarjeta."),
+        CallPiece("Cincuenta y cuatro, doce, treinta y tres, ochenta,", pause=0.8, label="card", entity="pci"),
+        CallPiece("noventa y uno, cero dos, sesenta y seis, cuarenta.", label="card", entity="pci", part=True),
+        CallPiece("Cero tres barra veintinueve.", label="expiry", entity="pci"),
+        CallPiece("¿Y los tres de atrás?"),
+        CallPiece("Siete siete uno.", label="cvv", entity="pci"),
+    )),
+    ("es3-ssn-agent", (
+        CallPiece("¿Me da su número de seguro social?"),
+        CallPiece("Sí, tres dos uno, cuarenta y cinco, seis siete ocho nueve.", label="ssn", entity="ssn"),
+    )),
+    ("es3-phone-account", (
+        CallPiece("Mi móvil es seis cero cero, doce, treinta y cuatro, cero cinco.", label="phone", entity="pii"),
+        CallPiece("Y la cuenta termina en cuatro cuatro dos uno.", label="account", entity="pii"),
+    )),
+    ("es3-negatives", (
+        CallPiece("Son las tres y cuarto.", label="time", entity="time"),
+        CallPiece("Pagué cuarenta y nueve euros con noventa y nueve.", label="amount", entity="amount"),
+        CallPiece("Tengo tres hijos y un perro.", label="amount", entity="amount"),
+        CallPiece("Vivo en el tercer piso.", label="place", entity="place"),
+        CallPiece("Llamé dos veces esta semana.", label="amount", entity="amount"),
+        CallPiece("La reunión es el doce de mayo.", label="date", entity="date"),
+        CallPiece("Tardó quince minutos.", label="time", entity="time"),
+        CallPiece("Somos cinco en casa.", label="amount", entity="amount"),
+    )),
+)
 SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-out-3": HELD_OUT_3,
         "held-out-4": HELD_OUT_4, "held-out-5": HELD_OUT_5, "held-out-6": HELD_OUT_6,
         "held-out-7": HELD_OUT_7, "held-out-8": HELD_OUT_8,
@@ -2390,7 +2425,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-48": HELD_OUT_48, "held-out-49": HELD_OUT_49, "held-out-50": HELD_OUT_50,
         "held-out-51": HELD_OUT_51, "held-out-52": HELD_OUT_52, "held-out-53": HELD_OUT_53,
         "held-out-54": HELD_OUT_54, "held-out-55": HELD_OUT_55,
-        "spanish": SPANISH, "spanish-2": SPANISH_2}
+        "spanish": SPANISH, "spanish-2": SPANISH_2, "spanish-3": SPANISH_3}
 
 
 def speak(text: str, voice: str) -> np.ndarray:
