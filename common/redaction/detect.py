@@ -2908,9 +2908,8 @@ def _taxed(run: Run, tokens: list[str], cores: list[str]) -> bool:
     """``run`` is a price said with its tax or shipping right after it, no pause between: "It was 1999 plus tax."
     (held-out-52: masked in its own words and in most of its decodes), "forty two ninety nine plus shipping"
     (held-out-54's own words)."""
-    return not _pause(tokens[run.last]) and cores[run.last + 1:run.last + 2] != [] \
-        and cores[run.last + 1] in _TAXED and cores[run.last + 2:run.last + 3] in (["tax"], ["taxes"], ["vat"],
-                                                                                    ["shipping"])
+    return run.last + 2 < len(cores) and not _pause(tokens[run.last]) and cores[run.last + 1] in _TAXED \
+        and cores[run.last + 2] in ("tax", "taxes", "vat", "shipping")
 
 
 def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = False, strict: bool = False,
