@@ -57,6 +57,11 @@ def counts_a_noun(tokens: list[str], cores: list[str], last: int, *, breaks: fro
     punctuation's end.
     ``breaks``: where finals begin (the next final may go on with the number); ``numeric``: per token,
     whether it is part of a number."""
+    if last + 4 < len(tokens) and cores[last + 1:last + 3] == ["and", "a"] and cores[last + 3] in ("half", "quarter") \
+            and tokens[last].rstrip()[-1:] not in ".?!;:" and not {last + 1, last + 2, last + 3, last + 4} & breaks:
+        # A quantity and a half counts the noun after it ("two and a half hours"; "two, and a half stars", the
+        # comma the recogniser's).
+        return counts_a_noun(tokens, cores, last + 3, breaks=breaks, numeric=numeric)
     if tokens[last].rstrip()[-1:] in ".?!;:," or last + 1 >= len(tokens) or last + 1 in breaks:
         return False
     after = cores[last + 1]
