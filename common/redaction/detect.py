@@ -988,8 +988,9 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
     * a rating: 1-2 digits out of 5, 10 or 100, either of the two (:func:`_rated`);
     * a speed on a road (:func:`_speed`: "He was doing seventy on the highway.");
     * a number of 1-2 digits below zero (:func:`_below_zero`: "It was minus 12 last night.");
-    * a round hundred, or a round thousand said as words, that counts the noun after it ("We need 400 forms.", "two
-      hundred employees", "ten thousand steps"; "120 people" fails closed).
+    * a round hundred, or a round thousand said as words or written with its comma, that counts the noun after it
+      ("We need 400 forms.", "two hundred employees", "ten thousand steps", "10,000 steps"; "120 people" fails
+      closed).
 
     Not digits read one by one ("at one two", "four oh oh forms": :func:`_digitwise`; "two thousand and
     five" is said as a number)."""
@@ -1018,8 +1019,9 @@ def _said_plainly(run: Run, tokens: list[str], cores: list[str], breaks: frozens
             or _rated(run, tokens, cores) or _speed(run, tokens, cores, breaks):
         return True
     # (and a round thousand said as words: "I walk ten thousand steps a day.", held-out-29; a secret's digits are never
-    # read with "thousand")
-    return (n == 3 and run.digits.endswith("00") or scaled and cores[run.last] == "thousand" and n <= 7) \
+    # read with "thousand"; nor written with its comma, as the recogniser writes "ten thousand": `I walked 10,000 steps`)
+    thousand = first == run.last and bool(re.fullmatch(r"[1-9]\d{0,2},000", tokens[first]))
+    return (n == 3 and run.digits.endswith("00") or scaled and cores[run.last] == "thousand" and n <= 7 or thousand) \
         and counts_a_noun(tokens, cores, run.last, breaks=breaks)
 
 

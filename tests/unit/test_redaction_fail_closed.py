@@ -3225,6 +3225,22 @@ def test_a_round_thousand_or_a_buss_number_said_as_words_stays(text, kinds):
     assert redacted([text], kinds) == [text]
 
 
+# ... and a round thousand written with its comma, as the recogniser writes "ten thousand" (held-out-29's "I walk ten
+# thousand steps a day." as `I walked 10,000 steps a day.`, base and tiny.en, masked in 6 of its decodes).
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["I walked 10,000 steps a day.", "We have 2,000 customers.",
+                                  "We sold 250,000 units."])
+def test_a_round_thousand_written_with_its_comma_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["My card number is", "10,000 1111 1111 1111."], ["I walked 10,000."],
+                                   ["I walked 10000 steps."]])
+def test_a_thousand_that_counts_nothing_or_is_written_without_its_comma_is_still_masked(texts, kinds):
+    assert written_digits(redacted(texts, kinds)) == []
+
+
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
 @pytest.mark.parametrize("texts", [["I walk ten thousand four hundred and twelve steps."],
                                    ["I got the number four three one one bus."],
