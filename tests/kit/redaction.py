@@ -2284,7 +2284,7 @@ HELD_OUT_53 = (
 )
 # A fifty-fourth held-out part (``bench.redaction --set held-out-54``), written on 2026-11-29 during a session and not
 # run by it (nor tuned on, not even its own words' pass), scored once by the next session before any of its rules
-# (2026-11-30 00:30, BENCHMARKS.md), with voices none of the other parts used (en-gb-x-rp+Diogo, en-us+RicishayMax, en-029+klatt3; md5-distinct
+# (2026-11-30 00:26, BENCHMARKS.md), with voices none of the other parts used (en-gb-x-rp+Diogo, en-us+RicishayMax, en-029+klatt3; md5-distinct
 # from their base voices): a card read in pairs ("forty one, twenty six"); an expiry as "oh three slash twenty eight";
 # a CVV announced by "the three on the back"; an SSN with its groups joined by "dash" and no keyword but the agent's;
 # a phone number after "area code"; a routing number with "zero"; digits read with no keyword after "go ahead";
