@@ -1,6 +1,6 @@
 """Redaction on the labelled set of tests/kit/redaction.py: entity recall, leaks and false redactions.
 
-    .venv/bin/python -m bench.redaction [--set tuning|held-out|held-out-2..held-out-55|spanish|spanish-2|spanish-3] [--model base] [--voices en-us,en-gb]
+    .venv/bin/python -m bench.redaction [--set tuning|held-out|held-out-2..held-out-56|spanish|spanish-2|spanish-3] [--model base] [--voices en-us,en-gb]
         [--mulaw] [--digits] [--packs] [--finals DIR] [--unsure P]
     .venv/bin/python -m bench.redaction --audio [--repeats 20]
 

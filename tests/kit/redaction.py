@@ -2368,6 +2368,42 @@ HELD_OUT_55 = (
         CallPiece("It took about fifteen minutes.", label="time", entity="time"),
     )),
 )
+# A fifty-sixth held-out part (``bench.redaction --set held-out-56``), written on 2026-11-30 during a session and not
+# run by it (nor tuned on, not even its own words' pass), to be scored once by the next session before any of its
+# rules, with voices none of the other parts used (en-gb-x-rp+klatt4, en-us+steph3, en-029+klatt2; md5-distinct from
+# their base voices): an Amex read four, six, five with the caller's "sorry" mid-group; its expiry "in August of"
+# a year; its code "seven hundred and one"; an SSN in three numbers with teens; a phone number with an extension;
+# a date of birth day first with "the fourth of"; negatives: calls today, cents, a family's size, a rating out of
+# ten, a key to press, a list's item, a distance, an appointment's time.
+HELD_OUT_56 = (
+    ("h56-amex-sorry", (
+        CallPiece("It's an American Express."),
+        CallPiece("Three seven one four, four nine, sorry,", pause=0.6, label="card", entity="pci"),
+        CallPiece("four nine six eight two two, one oh oh five one.", label="card", entity="pci", part=True),
+        CallPiece("It runs out in August of twenty nine.", label="expiry", entity="pci"),
+        CallPiece("The code is seven hundred and one.", label="cvv", entity="pci"),
+    )),
+    ("h56-ssn-teens", (
+        CallPiece("And I'll need your social."),
+        CallPiece("Sure, it's four eighteen, fifty six, thirteen twelve.", label="ssn", entity="ssn"),
+    )),
+    ("h56-phone-extension", (
+        CallPiece("The office line is two oh one, five five five, three four six eight,", pause=0.6,
+                  label="phone", entity="pii"),
+        CallPiece("extension two seven.", label="phone", entity="pii", part=True),
+        CallPiece("I was born on the fourth of July, nineteen seventy six.", label="dob", entity="pii"),
+    )),
+    ("h56-negatives", (
+        CallPiece("This is the third time I've called today.", label="amount", entity="amount"),
+        CallPiece("It only costs ninety nine cents.", label="amount", entity="amount"),
+        CallPiece("We're a family of six.", label="amount", entity="amount"),
+        CallPiece("I'd give it a ten out of ten.", label="amount", entity="amount"),
+        CallPiece("Press nine to hear it again.", label="amount", entity="amount"),
+        CallPiece("That's item number two on the list.", label="place", entity="place"),
+        CallPiece("The store is about forty miles away.", label="place", entity="place"),
+        CallPiece("My appointment is at ten fifteen tomorrow.", label="time", entity="time"),
+    )),
+)
 # A third Spanish part (``bench.redaction --set spanish-3``), written on 2026-11-30 during a session and not run by
 # it (nor tuned on, not even its own words' pass), to be scored once by the next session before any of its rules,
 # with Spanish voices the other parts did not use (es+m4, es-419+m6, es+f1; md5-distinct from their base voices): a
@@ -2424,7 +2460,7 @@ SETS = {"tuning": CALLS, "held-out": HELD_OUT, "held-out-2": HELD_OUT_2, "held-o
         "held-out-45": HELD_OUT_45, "held-out-46": HELD_OUT_46, "held-out-47": HELD_OUT_47,
         "held-out-48": HELD_OUT_48, "held-out-49": HELD_OUT_49, "held-out-50": HELD_OUT_50,
         "held-out-51": HELD_OUT_51, "held-out-52": HELD_OUT_52, "held-out-53": HELD_OUT_53,
-        "held-out-54": HELD_OUT_54, "held-out-55": HELD_OUT_55,
+        "held-out-54": HELD_OUT_54, "held-out-55": HELD_OUT_55, "held-out-56": HELD_OUT_56,
         "spanish": SPANISH, "spanish-2": SPANISH_2, "spanish-3": SPANISH_3}
 
 
