@@ -2326,8 +2326,9 @@ HELD_OUT_54 = (
     )),
 )
 # A fifty-fifth held-out part (``bench.redaction --set held-out-55``), written on 2026-11-30 during a session and not
-# run by it (nor tuned on, not even its own words' pass), to be scored once by the next session before any of its
-# rules, with voices none of the other parts used (en-gb-scotland+iven3, en-us-nyc+RicishayMax2, en-029+miguel;
+# run by it (nor tuned on, not even its own words' pass), scored once by the next session before any of its rules
+# (2026-11-30 03:21, 5/6/8/7 digits in clear at 776ebc1, BENCHMARKS.md), with voices none of the other parts used
+# (en-gb-scotland+iven3, en-us-nyc+RicishayMax2, en-029+miguel;
 # md5-distinct from their base voices): a card's groups with "and then" between them after "the long number on the
 # front"; an expiry as "twelve thirty" after "good till" (a time's shape); an Amex's four-digit code announced by its
 # count; an SSN with "hundred" in its first group; a phone number with "triple" after an 800 number's "eight hundred";
@@ -2405,8 +2406,8 @@ HELD_OUT_56 = (
     )),
 )
 # A third Spanish part (``bench.redaction --set spanish-3``), written on 2026-11-30 during a session and not run by
-# it (nor tuned on, not even its own words' pass), to be scored once by the next session before any of its rules,
-# with Spanish voices the other parts did not use (es+m4, es-419+m6, es+f1; md5-distinct from their base voices): a
+# it (nor tuned on, not even its own words' pass), scored once by the next session before any of its rules
+# (2026-11-30 03:23, 10/5 digits in clear at 776ebc1, BENCHMARKS.md), with Spanish voices the other parts did not use (es+m4, es-419+m6, es+f1; md5-distinct from their base voices): a
 # Mastercard read in pairs after "el número largo"; its expiry with "barra"; its code after "los tres de atrás"; an
 # SSN read after the agent's question, the caller saying no keyword; a phone number with "cero" in groups of two;
 # an account's last four after "termina en"; negatives with no keyword: a quarter past, a price in euros and
