@@ -1744,7 +1744,7 @@ def _passages(spans: list[Span], taken: list[bool], tokens: list[str], cores: li
             if taken[i] or i in in_runs or not passage[i] or not _says_a_digit(cores[i]) \
                     or i > 0 and cores[i - 1] in ("last", "first") and not _count_unnamed(i, tokens, cores) \
                     or _counts_digits(cores, i) or _number_to(cores, i) or _pronoun_one(cores, i) \
-                    or _asked_count(i, tokens, cores) \
+                    or _asked_count(i, tokens, cores) or _stranded(i, tokens, cores) \
                     or _for_the_card(cores, i) or _one_sec(i, tokens, cores) \
                     or _quantity_said(i, cores) and not _duration_ends_phrase(i + 1, tokens, cores, breaks):
                 continue
@@ -1964,8 +1964,13 @@ def _counts_digits(cores: list[str], i: int) -> bool:
 def _a_codes_count(cores: list[str], i: int) -> bool:
     """Token ``i`` is "three" or "four" between "the" and "on the back" or "on the front": how a security code is
     asked for by its count of digits ("And the three on the back?", held-out-54's agent, masked in its own words and
-    its decodes after the card's groups)."""
-    return i > 0 and cores[i - 1] == "the" and cores[i] in ("three", "four", "3", "4") \
+    its decodes after the card's groups); in Spanish "los tres de atrás" (spanish-3's own words)."""
+    if i == 0:
+        return False
+    if cores[i - 1] == "los" and cores[i] in ("tres", "cuatro", "3", "4"):
+        return cores[i + 1:i + 3] in (["de", "atrás"], ["de", "atras"], ["de", "detrás"], ["de", "detras"],
+                                      ["de", "delante"])
+    return cores[i - 1] == "the" and cores[i] in ("three", "four", "3", "4") \
         and cores[i + 1:i + 3] == ["on", "the"] and cores[i + 3:i + 4] in (["back"], ["front"])
 
 
@@ -2593,7 +2598,7 @@ def _digits_alone(spans: list[Span], taken: list[bool], tokens: list[str], cores
             entity = _sensitive(kinds, before[first], keyword_at, first, end - 1, ahead=False) or "NUMBER"
             _mask(spans, taken, first, end - 1, entity)
         elif end > first and not taken[end - 1] and end - 1 not in in_runs and cores[end - 1] in HOMOPHONES \
-                and not _bogo(end - 2, end - 1, cores):
+                and not _bogo(end - 2, end - 1, cores) and not _stranded(end - 1, tokens, cores):
             entity = _sensitive(kinds, before[end - 1], keyword_at, end - 1, end - 1, ahead=False) or "NUMBER"
             _mask(spans, taken, end - 1, end - 1, entity)
     # "oh" that ends a sentence or a final after other words ("So that's oh."): a zero, the last digit of
@@ -2717,8 +2722,10 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
     phone keyword a quantity ("two kids"). ``spans`` and ``taken`` are updated."""
     for i, token in enumerate(tokens):
         if taken[i] or i in in_runs or cores[i] not in DIGIT_SPELLINGS or i > 0 and cores[i - 1] in ("last", "first") \
-                or _counts_digits(cores, i) or _one_sec(i, tokens, cores) or _pronoun_one(cores, i):
-            continue  # ("the last four of my social", "the three digit code", "one sec,", "the full one": no digit)
+                or _counts_digits(cores, i) or _one_sec(i, tokens, cores) or _pronoun_one(cores, i) \
+                or _stranded(i, tokens, cores):
+            continue  # ("the last four of my social", "the three digit code", "one sec,", "the full one", "what
+            # for?": no digit)
         entity = _sensitive(kinds, before[i], keyword_at, i, i, ahead=cores[i] not in HOMOPHONES)
         homophone = cores[i] in HOMOPHONES
         if homophone and not (i == 0 or i == len(tokens) - 1 or token[-1:] in ".?!"):
@@ -2734,6 +2741,23 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         entity = entity or (after[-1] if after else None)
         if entity in ("CREDIT_CARD", "SSN", "PHONE_NUMBER", "NUMBER"):
             _mask(spans, taken, i, i, entity)
+
+
+# Words that begin a question whose last word may be a preposition left at its end ("How long is it good for?").
+_QUESTION_WORDS = frozenset({"how", "what", "what's", "whats", "which", "who", "who's", "whom", "where", "where's",
+                             "when", "why"})
+
+
+def _stranded(i: int, tokens: list[str], cores: list[str]) -> bool:
+    """Token ``i`` is "for" or "to" that ends a question begun by a question's word, "and", "so" or "but" before it
+    or not: a preposition left at its end, no digit ("And how long is it good for?" after a card's groups,
+    held-out-55's own words; "Who is it addressed to?")."""
+    if cores[i] not in ("for", "to") or tokens[i].rstrip()[-1:] != "?":
+        return False
+    start = next((k + 1 for k in range(i - 1, -1, -1) if tokens[k].rstrip()[-1:] in ".?!"), 0)
+    while start < i and cores[start] in ("and", "so", "but", "okay", "ok"):
+        start += 1
+    return start < i and cores[start] in _QUESTION_WORDS
 
 
 # Words between "the" and "one" that make it a pronoun ("And the full one, with the dashes?", held-out-54's agent
@@ -2933,6 +2957,11 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
     if after and _a_rate(run.last + 1, cores):
         after = "per"  # a rate: "9.95 a month", "12 per week"
     if _taxed(run, tokens, cores):
+        return True
+    # An amount's cents after its currency's word: "cuarenta y nueve euros con noventa y nueve", "twenty dollars and
+    # fifty" (spanish-3's own words, its cents masked).
+    if run.first > 1 and cores[run.first - 1] in ("con", "and", "y") and cores[run.first - 2] in _MONEY_UNITS \
+            and len(run.digits) <= 2 and not _pause(tokens[run.first - 2]):
         return True
     if after == "in" and cores[run.last + 2:run.last + 4] in (["the", "morning"], ["the", "afternoon"],
                                                              ["the", "evening"]):
@@ -3243,11 +3272,19 @@ def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], b
     before its year masked as an SSN's or a birth's ("The third of March, ITC [SSN_2]." after the SSN, held-out-42);
     or a day written as an ordinal's digits alone where a birth's keyword holds, the answer's month and year garbled
     ("So for last year, on the 19th." for held-out-51's "Oh four slash twelve slash nineteen ninety.", base in packs
-    over mu-law; there the question was garbled too, "not on the first?", and it stays in clear).
-    ``spans`` and ``taken`` are updated."""
+    over mu-law; there the question was garbled too, "not on the first?", and it stays in clear); or its month and
+    day, in words or digits, right after its year masked whatever the keyword ("[NUMBER_1], March 9th." for
+    held-out-55's "Nineteen eighty four, March the ninth."), and where a birth's keyword holds, the year before the
+    date the number rules masked ("I was born in 1984, [DOB_1]."). ``spans`` and ``taken`` are updated."""
     for i, word in enumerate(cores):
         if not taken[i] and before[i].dob and _WRITTEN_ORDINAL.match(word) and 1 <= int(word[:-2]) <= 31:
             _mask(spans, taken, i, i, "DOB")
+        # (Its month before it, "the" between or not: "March 9th", "March the ninth".)
+        month_before = i - 1 if i > 0 and cores[i - 1] in _MONTHS else \
+            i - 2 if i > 1 and cores[i - 1] == "the" and cores[i - 2] in _MONTHS else None
+        if not taken[i] and month_before is not None and _day_said(word) and _year_masked_before(spans, cores,
+                                                                                                 month_before):
+            _mask(spans, taken, month_before, i, "DOB")
         if taken[i] or word not in _ORDINALS and word not in _DIAS:
             continue
         # (Its month after it, "of", "on" or "de" between or not; an ordinal's before it too: "May third".)
@@ -3261,6 +3298,30 @@ def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], b
         year = any(span.entity in ("SSN", "DOB") and last < span.first <= last + 2 for span in spans)
         if (before[i].dob or year) and not any(taken[first:last + 1]):
             _mask(spans, taken, first, last, "DOB")
+    for span in [span for span in spans if span.entity == "DOB"]:
+        year = _year_at(cores, span.first - 1)
+        if year is not None and before[year].dob and not any(taken[year:span.first]):
+            _mask(spans, taken, year, span.first - 1, "DOB")
+
+
+def _day_said(word: str) -> bool:
+    """``word`` (a core) is a month's day: an ordinal's word, its digits ("9th") or a number 1-31."""
+    return word in _ORDINALS or bool(_WRITTEN_ORDINAL.match(word)) or word.isdigit() and 1 <= int(word) <= 31
+
+
+def _year_at(cores: list[str], last: int) -> int | None:
+    """Where a year written in four digits (1900-2099) that ends at token ``last`` is: None if there is none."""
+    return last if last >= 0 and re.fullmatch(r"(?:19|20)\d\d", cores[last]) else None
+
+
+def _year_masked_before(spans: list[Span], cores: list[str], month: int) -> bool:
+    """A masked span ends right before the ``month`` token and says a year (four digits 1900-2099, in digits or
+    words): the date after it is the same date."""
+    for span in spans:
+        if span.last == month - 1:
+            said = runs(cores[span.first:span.last + 1])
+            return len(said) == 1 and re.fullmatch(r"(?:19|20)\d\d", said[0].digits) is not None
+    return False
 
 
 def _spoken_house_numbers(spans: list[Span], taken: list[bool], tokens: list[str], cores: list[str]) -> None:

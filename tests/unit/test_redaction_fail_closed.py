@@ -3925,3 +3925,70 @@ def test_a_glued_age_with_no_determiner_is_masked(kinds):
                                   "Our 3-year-old is sick.", "She's an 8-year-old."])
 def test_a_glued_age_after_a_determiner_stays(text, kinds):
     assert redacted([text], kinds) == [text]
+
+
+# A date of birth said year first, no keyword before it (held-out-55's "Nineteen eighty four, March the ninth.": its
+# year masked as a bare number, its day in clear, "[NUMBER_1], March 9th." in 5 of 24 decodes): the date after a
+# masked year goes with it; and where a birth's keyword holds, the year before its month is the birth's too ("I was
+# born in 1984, March 9th." kept its year).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["and 1984, March 9th."], ["1984, March 9."], ["Nineteen eighty four, March the ninth."],
+                                   ["I was born in 1984, March 9th."], ["My date of birth is 1984, March 9th."],
+                                   ["My date of birth is nineteen eighty four, March the ninth."]])
+def test_a_date_after_its_masked_year_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and not re.search(r"(?i)ninth|nineteen|eighty", out[0]), out
+
+
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("text", ["I called on March 9th, 2024.", "It was March the ninth.", "We met in March, 9 of us."])
+def test_a_date_with_no_masked_year_before_it_stays(text, kinds):
+    assert redacted([text], kinds) == [text]
+
+
+# A preposition that ends a question asked with a question's word is no digit ("And how long is it good for?" after a
+# card's groups, held-out-55's own words: "good [NUMBER_5]?"); a homophone that ends a reading is still one.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["And how long is it good for?"], ["What's it for?"],
+                                   ["My card is 4111 1111 1111 1111.", "And how long is it good for?"],
+                                   ["Who is the letter addressed to?"]])
+def test_a_preposition_ending_a_question_stays(texts, kinds):
+    assert redacted(texts, kinds)[-1] == texts[-1]
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["My card is 4111 1111 1111", "and the last is for?"],
+                                   ["The digits on the back aren't I low too."], ["My social ends in two two for."]])
+def test_a_homophone_ending_a_reading_is_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert not re.search(r"(?i)\b(for|too|two)\b", out[-1]), out
+
+
+# An amount's cents said after its currency's word ("Pagué cuarenta y nueve euros con noventa y nueve.", spanish-3's
+# own words: its cents masked, and the passage that opened masked "Tengo tres hijos" and "Llamé dos veces" after it);
+# digits after a currency's word that no "con" or "and" joins stay masked where a card's context holds.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["Pagué cuarenta y nueve euros con noventa y nueve.", "Tengo tres hijos y un perro.",
+                                    "Llamé dos veces esta semana."],
+                                   ["Pagué 49 euros con 99."], ["It was twenty dollars and fifty."],
+                                   ["Son cinco euros y cincuenta."]])
+def test_cents_after_their_currency_stay(texts, kinds):
+    assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+@pytest.mark.parametrize("texts", [["My card number is 4111 1111", "dollars. 1111 1111"],
+                                   ["Mi tarjeta es cuatro uno uno uno, uno uno uno uno,", "euros con uno uno uno uno."]])
+def test_digits_after_a_currency_in_a_card_are_still_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [] and in_clear(out) == [], out
+
+
+# A code asked for by its count in Spanish ("¿Y los tres de atrás?" after a card's pairs, spanish-3's own words:
+# `¿Y los [CREDIT_CARD_2] de atrás?`), as "the three on the back" is.
+@pytest.mark.parametrize("kinds", KINDS)
+@pytest.mark.parametrize("texts", [["Cincuenta y cuatro, doce, treinta y tres, ochenta,",
+                                    "noventa y uno, cero dos, sesenta y seis, cuarenta.", "¿Y los tres de atrás?"],
+                                   ["¿Y los cuatro de delante?"], ["Dígame los tres de detrás."]])
+def test_a_code_asked_for_by_its_count_in_spanish_stays(texts, kinds):
+    assert redacted(texts, kinds)[-1] == texts[-1]
