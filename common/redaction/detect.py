@@ -3299,9 +3299,9 @@ def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], b
         if (before[i].dob or year) and not any(taken[first:last + 1]):
             _mask(spans, taken, first, last, "DOB")
     for span in [span for span in spans if span.entity == "DOB"]:
-        year = _year_at(cores, span.first - 1)
-        if year is not None and before[year].dob and not any(taken[year:span.first]):
-            _mask(spans, taken, year, span.first - 1, "DOB")
+        at = _year_at(cores, span.first - 1)
+        if at is not None and before[at].dob and not taken[at]:
+            _mask(spans, taken, at, at, "DOB")
 
 
 def _day_said(word: str) -> bool:
