@@ -3315,12 +3315,13 @@ def _year_at(cores: list[str], last: int) -> int | None:
 
 
 def _year_masked_before(spans: list[Span], cores: list[str], month: int) -> bool:
-    """A masked span ends right before the ``month`` token and says a year (four digits 1900-2099, in digits or
-    words): the date after it is the same date."""
+    """A masked span ends right before the ``month`` token and its last number ends in a year (four digits
+    1900-2099, in digits or words; "I was born in 1990." / "Nineteen eighty four, March the ninth." is one run): the
+    date after it is the same date."""
     for span in spans:
         if span.last == month - 1:
             said = runs(cores[span.first:span.last + 1])
-            return len(said) == 1 and re.fullmatch(r"(?:19|20)\d\d", said[0].digits) is not None
+            return bool(said) and re.fullmatch(r"(?:19|20)\d\d", said[-1].digits[-4:]) is not None
     return False
 
 

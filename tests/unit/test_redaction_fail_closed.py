@@ -3934,10 +3934,12 @@ def test_a_glued_age_after_a_determiner_stays(text, kinds):
 @pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
 @pytest.mark.parametrize("texts", [["and 1984, March 9th."], ["1984, March 9."], ["Nineteen eighty four, March the ninth."],
                                    ["I was born in 1984, March 9th."], ["My date of birth is 1984, March 9th."],
-                                   ["My date of birth is nineteen eighty four, March the ninth."]])
+                                   ["My date of birth is nineteen eighty four, March the ninth."],
+                                   ["I was born in 1990.", "Nineteen eighty four, March the ninth."],
+                                   ["I was born in 1984, March 9th.", "Nineteen eighty four, March the ninth."]])
 def test_a_date_after_its_masked_year_is_masked(texts, kinds):
     out = redacted(texts, kinds)
-    assert in_clear(out) == [] and not re.search(r"(?i)ninth|nineteen|eighty", out[0]), out
+    assert in_clear(out) == [] and not re.search(r"(?i)ninth|nineteen|eighty|9", " ".join(out)), out
 
 
 @pytest.mark.parametrize("kinds", KINDS)
