@@ -3045,10 +3045,10 @@ def _priced(run: Run, tokens: list[str], cores: list[str]) -> bool:
     # Nor after a group of 3 digits or more and "and": "4-7-1-7 and total 8 and" for "four seven one seven, and
     # two two oh eight,", base in packs, held-out-37.)
     # (Nor after a digit's word or a group that ends its sentence: "is the three total 1440", "503-221. Total 1. 40-40."
-    # for "five oh three, two two one, forty forty", held-out-50.)
+    # for "five oh three, two two one, forty forty", held-out-50; "4-9-3! Total 1, 40-40!", base in packs.)
     said = cores[verb - 2].replace("-", "") if verb > 1 else ""
     misheard = verb > 1 and (tokens[verb - 2].endswith(",") and said.isdigit()
-                             or tokens[verb - 2].endswith(".") and said.isdigit() and len(said) >= 3
+                             or tokens[verb - 2].endswith((".", "!")) and said.isdigit() and len(said) >= 3
                              or cores[verb - 2] in DIGIT_NAMES and not _pause(tokens[verb - 2])) \
         or verb > 2 and cores[verb - 2] == "and" and (group := cores[verb - 3].replace("-", "")).isdigit() \
         and len(group) >= 3 \

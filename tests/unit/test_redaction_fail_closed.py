@@ -4014,3 +4014,12 @@ def test_a_digit_word_in_a_garbled_birth_date_is_masked(texts, kinds):
                                    ["Your date of birth, the last two digits of the year?"]])
 def test_a_wait_or_a_count_after_a_birth_question_stays(texts, kinds):
     assert redacted(texts, kinds) == texts
+
+
+# "total" after a group that ends its sentence with "!" is the recogniser's word for a digit, as after "." ("4-9-3!
+# Total 1, 40-40!" for "... two two one, forty forty,", held-out-50, base in packs: 5 digits in clear).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if set(kinds) & {"pci", "ssn"}])
+@pytest.mark.parametrize("texts", [["4-9-3! Total 1, 40-40!"], ["And a lot better each of!", "4-9-3! Total 1, 40-40!"]])
+def test_total_after_a_group_ending_with_an_exclamation_is_no_price(texts, kinds):
+    out = redacted(texts, kinds)
+    assert written_digits(out) == [], out
