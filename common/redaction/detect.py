@@ -2739,9 +2739,10 @@ def _lone_digits(spans: list[Span], taken: list[bool], tokens: list[str], cores:
         after = [s.entity for s in spans if s.entity in ("CREDIT_CARD", "SSN", *(("NUMBER",) if homophone else ()))
                  and 0 < i - s.last <= CONTEXT_WORDS]
         entity = entity or (after[-1] if after else None)
-        # (A digit's word in the reply to a birth's question: what the recogniser kept of the date it garbled, "The
-        # circuit does not fit in, I take one." for "The second of the tenth, ninety one.", held-out-53.)
-        if entity is None and not homophone and "pii" in kinds and before[i].dob:
+        # (A digit's word in the reply to a birth's question, no quantity: what the recogniser kept of the date it
+        # garbled, "The circuit does not fit in, I take one." for "The second of the tenth, ninety one.",
+        # held-out-53; "I have two dates on file." stays.)
+        if entity is None and not homophone and "pii" in kinds and before[i].dob and not counts_a_noun(tokens, cores, i):
             entity = "DOB"
         if entity in ("CREDIT_CARD", "SSN", "PHONE_NUMBER", "NUMBER", "DOB"):
             _mask(spans, taken, i, i, entity)

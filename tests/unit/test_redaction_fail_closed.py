@@ -4023,3 +4023,14 @@ def test_a_wait_or_a_count_after_a_birth_question_stays(texts, kinds):
 def test_total_after_a_group_ending_with_an_exclamation_is_no_price(texts, kinds):
     out = redacted(texts, kinds)
     assert written_digits(out) == [], out
+
+
+# After an account's or a birth's question a wait and a quantity stay (a digit's word in the reply to a birth's
+# question is masked only where it counts nothing, test_a_digit_word_in_a_garbled_birth_date_is_masked).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["What's the account number?", "One moment, please."],
+                                   ["Your account number, the last four digits?"], ["My account has two users."],
+                                   ["I have a savings account and two cards."],
+                                   ["And your date of birth?", "I have two dates on file."]])
+def test_a_wait_or_a_count_after_an_account_question_stays(texts, kinds):
+    assert redacted(texts, kinds) == texts
