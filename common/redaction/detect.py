@@ -2963,10 +2963,13 @@ def _unit_after(run: Run, tokens: list[str], cores: list[str], *, card: bool = F
         after = "per"  # a rate: "9.95 a month", "12 per week"
     if _taxed(run, tokens, cores):
         return True
-    # An amount's cents after its currency's word: "cuarenta y nueve euros con noventa y nueve", "twenty dollars and
-    # fifty" (spanish-3's own words, its cents masked).
-    if run.first > 1 and cores[run.first - 1] in ("con", "and", "y") and cores[run.first - 2] in _MONEY_UNITS \
-            and len(run.digits) <= 2 and not _pause(tokens[run.first - 2]):
+    # An amount's cents after its currency's word, a number before that: "cuarenta y nueve euros con noventa y nueve",
+    # "twenty dollars and fifty" (spanish-3's own words, its cents masked); not "dollars and 11." after a card's
+    # groups, where two digits may be the last group.
+    if run.first > 2 and cores[run.first - 1] in ("con", "and", "y") and cores[run.first - 2] in _MONEY_UNITS \
+            and len(run.digits) <= 2 and not _pause(tokens[run.first - 2]) \
+            and not _pause(tokens[run.first - 3]) and (cores[run.first - 3] in _ONE_DIGIT or any(
+                said.last == run.first - 3 for said in runs(tokens[:run.first - 2]))):
         return True
     if after == "in" and cores[run.last + 2:run.last + 4] in (["the", "morning"], ["the", "afternoon"],
                                                              ["the", "evening"]):

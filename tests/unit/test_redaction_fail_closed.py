@@ -4034,3 +4034,9 @@ def test_total_after_a_group_ending_with_an_exclamation_is_no_price(texts, kinds
                                    ["And your date of birth?", "I have two dates on file."]])
 def test_a_wait_or_a_count_after_an_account_question_stays(texts, kinds):
     assert redacted(texts, kinds) == texts
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_two_digits_after_a_currency_and_and_in_a_card_are_masked(kinds):
+    out = redacted(["My card number is 4111 1111 1111", "dollars and 11."], kinds)
+    assert written_digits(out) == [], out
