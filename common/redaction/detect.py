@@ -111,6 +111,7 @@ _MONTHS["setiembre"] = 9
 _ORDINALS = frozenset(ORDINAL_DAYS)
 _DAY = re.compile(r"^\d{1,2}(st|nd|rd|th)?,?$")
 _GLUED_HOUR = re.compile(r"^(?:quarter|half)-(?:1[0-2]|[1-9])$")  # "quarter-8", as whisper writes "quarter to eight"
+_YEAR = re.compile(r"(?:19|20)\d\d")  # a year of four digits, 1900-2099
 _YEARS_OLD = re.compile(r"^\d{1,2}-years?-old$")  # "a 9-year-old", as whisper writes an age
 # A word written as no secret's digits are: a decade ("90s", "1980s", "'70s") and round the clock ("24/7", "24-7",
 # "24.7": no phone number's group is written so).
@@ -1155,7 +1156,7 @@ def _year_in(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[in
     if cores[max(0, first - 2):first] == ["2000", "and"] and len(digits) <= 2 and 1 <= int(digits) <= 19:
         first, digits = first - 2, "2000"
     return first > 0 and cores[first - 1] in ("in", "en") and _final_of(first, breaks, len(tokens))[0] < first - 1 \
-        and bool(re.fullmatch(r"19\d\d|20[01]\d" if card else r"(?:19|20)\d\d", digits))
+        and bool(re.fullmatch(r"19\d\d|20[01]\d", digits) if card else _YEAR.fullmatch(digits))
 
 
 def _year_named(run: Run, tokens: list[str], cores: list[str], breaks: frozenset[int]) -> bool:
@@ -1361,7 +1362,7 @@ def _said_bare(run: Run, cores: list[str]) -> bool:
     wrote them, the homophone its first digit)."""
     return _clock_hour(run, cores) \
         or run.first > 0 and cores[run.first - 1] == "a" and cores[run.first] in ("hundred", "thousand") \
-        or run.first > 0 and cores[run.first - 1] == "since" and bool(re.fullmatch(r"(?:19|20)\d\d", run.digits)) \
+        or run.first > 0 and cores[run.first - 1] == "since" and bool(_YEAR.fullmatch(run.digits)) \
         or cores[max(0, run.first - 2):run.first] == ["back", "in"] and bool(re.fullmatch(r"(?:19|20)?\d\d", run.digits)) \
         or run.first > 0 and cores[run.first - 1] in _CLOCK_AFTER and _clock_digits(run.digits) \
         or run.first > 1 and cores[run.first - 1] == "i'm" and cores[run.first - 2] in _CLOCK_AFTER \
@@ -3307,19 +3308,14 @@ def _birthday_in_words(spans: list[Span], taken: list[bool], cores: list[str], b
         if (before[i].dob or year) and not any(taken[first:last + 1]):
             _mask(spans, taken, first, last, "DOB")
     for span in [span for span in spans if span.entity == "DOB"]:
-        at = _year_at(cores, span.first - 1)
-        if at is not None and before[at].dob and not taken[at]:
+        at = span.first - 1
+        if at >= 0 and _YEAR.fullmatch(cores[at]) and before[at].dob and not taken[at]:
             _mask(spans, taken, at, at, "DOB")
 
 
 def _day_said(word: str) -> bool:
     """``word`` (a core) is a month's day: an ordinal's word, its digits ("9th") or a number 1-31."""
     return word in _ORDINALS or bool(_WRITTEN_ORDINAL.match(word)) or word.isdigit() and 1 <= int(word) <= 31
-
-
-def _year_at(cores: list[str], last: int) -> int | None:
-    """Where a year written in four digits (1900-2099) that ends at token ``last`` is: None if there is none."""
-    return last if last >= 0 and re.fullmatch(r"(?:19|20)\d\d", cores[last]) else None
 
 
 def _year_masked_before(spans: list[Span], cores: list[str], month: int) -> bool:
@@ -3329,7 +3325,7 @@ def _year_masked_before(spans: list[Span], cores: list[str], month: int) -> bool
     for span in spans:
         if span.last == month - 1:
             said = runs(cores[span.first:span.last + 1])
-            return bool(said) and re.fullmatch(r"(?:19|20)\d\d", said[-1].digits[-4:]) is not None
+            return bool(said) and _YEAR.fullmatch(said[-1].digits[-4:]) is not None
     return False
 
 
