@@ -2757,8 +2757,11 @@ _QUESTION_WORDS = frozenset({"how", "what", "what's", "whats", "which", "who", "
 def _stranded(i: int, tokens: list[str], cores: list[str]) -> bool:
     """Token ``i`` is "for" or "to" that ends a question begun by a question's word, "and", "so" or "but" before it
     or not: a preposition left at its end, no digit ("And how long is it good for?" after a card's groups,
-    held-out-55's own words; "Who is it addressed to?")."""
-    if cores[i] not in ("for", "to") or tokens[i].rstrip()[-1:] != "?":
+    held-out-55's own words; "Who is it addressed to?"). Not before digits read: a recording's pack may deal a
+    number's first digit to the question before it ("What do we reach for?" / "[PHONE_NUMBER_1] is ...", held-out-48,
+    base in packs)."""
+    if cores[i] not in ("for", "to") or tokens[i].rstrip()[-1:] != "?" \
+            or i + 1 < len(cores) and (cores[i + 1] in DIGIT_SPELLINGS or cores[i + 1][:1].isdigit()):
         return False
     start = next((k + 1 for k in range(i - 1, -1, -1) if tokens[k].rstrip()[-1:] in ".?!"), 0)
     while start < i and cores[start] in ("and", "so", "but", "okay", "ok"):
