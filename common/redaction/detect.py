@@ -3322,13 +3322,14 @@ def _day_said(word: str) -> bool:
 
 
 def _year_masked_before(spans: list[Span], cores: list[str], month: int) -> bool:
-    """A masked span ends right before the ``month`` token and its last number ends in a year (four digits
-    1900-2099, in digits or words; "I was born in 1990." / "Nineteen eighty four, March the ninth." is one run): the
-    date after it is the same date."""
+    """A masked span ends right before the ``month`` token and its last number may be a year: it ends in one (four
+    digits 1900-2099, in digits or words; "I was born in 1990." / "Nineteen eighty four, March the ninth." is one
+    run), or it is 3 or 4 digits, a year the recogniser misheard ("and 8884, March 9th.", "I-884, March 9th,", base,
+    held-out-55): the date after it is the same date."""
     for span in spans:
         if span.last == month - 1:
             said = runs(cores[span.first:span.last + 1])
-            return bool(said) and _YEAR.fullmatch(said[-1].digits[-4:]) is not None
+            return bool(said) and (_YEAR.fullmatch(said[-1].digits[-4:]) is not None or 3 <= len(said[-1].digits) <= 4)
     return False
 
 

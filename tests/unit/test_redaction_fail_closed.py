@@ -3936,7 +3936,9 @@ def test_a_glued_age_after_a_determiner_stays(text, kinds):
                                    ["I was born in 1984, March 9th."], ["My date of birth is 1984, March 9th."],
                                    ["My date of birth is nineteen eighty four, March the ninth."],
                                    ["I was born in 1990.", "Nineteen eighty four, March the ninth."],
-                                   ["I was born in 1984, March 9th.", "Nineteen eighty four, March the ninth."]])
+                                   ["I was born in 1984, March 9th.", "Nineteen eighty four, March the ninth."],
+                                   # (the year misheard: base over 16 kHz, held-out-55)
+                                   ["and 8884, March 9th."], ["I-884, March 9th,"]])
 def test_a_date_after_its_masked_year_is_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert in_clear(out) == [] and not re.search(r"(?i)ninth|nineteen|eighty|9", " ".join(out)), out
