@@ -3941,7 +3941,8 @@ def test_a_glued_age_after_a_determiner_stays(text, kinds):
                                    ["and 8884, March 9th."], ["I-884, March 9th,"]])
 def test_a_date_after_its_masked_year_is_masked(texts, kinds):
     out = redacted(texts, kinds)
-    assert in_clear(out) == [] and not re.search(r"(?i)ninth|nineteen|eighty|9", " ".join(out)), out
+    bare = re.sub(r"\[[A-Z_]+_\d+\]", " ", " ".join(out))
+    assert in_clear(out) == [] and not re.search(r"(?i)ninth|nineteen|eighty|9", bare), out
 
 
 @pytest.mark.parametrize("kinds", KINDS)
@@ -3968,6 +3969,17 @@ def test_a_homophone_ending_a_reading_is_still_masked(texts, kinds):
     assert not re.search(r"(?i)\b(for|too|two)\b", out[-1]), out
 
 
+# ... but not where digits are read right after it: a recording's pack may deal a number's first digit to the question
+# before it ("What do we reach for?" / "[PHONE_NUMBER_1] is ..." for "What number can we reach you on?" / "One eight
+# hundred, five five five,", held-out-48, base in packs).
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
+@pytest.mark.parametrize("texts", [["What do we reach for?", "One is for three. Five, five, five.",
+                                    "Two, three, what's the eye?"], ["What do we reach for?", "800-555 is 2319."]])
+def test_a_homophone_ending_a_question_before_digits_is_masked(texts, kinds):
+    out = redacted(texts, kinds)
+    assert "for" not in out[0], out
+
+
 # An amount's cents said after its currency's word ("Pagué cuarenta y nueve euros con noventa y nueve.", spanish-3's
 # own words: its cents masked, and the passage that opened masked "Tengo tres hijos" and "Llamé dos veces" after it);
 # digits after a currency's word that no "con" or "and" joins stay masked where a card's context holds.
@@ -3986,6 +3998,12 @@ def test_cents_after_their_currency_stay(texts, kinds):
 def test_digits_after_a_currency_in_a_card_are_still_masked(texts, kinds):
     out = redacted(texts, kinds)
     assert written_digits(out) == [] and in_clear(out) == [], out
+
+
+@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
+def test_two_digits_after_a_currency_and_and_in_a_card_are_masked(kinds):
+    out = redacted(["My card number is 4111 1111 1111", "dollars and 11."], kinds)
+    assert written_digits(out) == [], out
 
 
 # A code asked for by its count in Spanish ("¿Y los tres de atrás?" after a card's pairs, spanish-3's own words:
@@ -4036,20 +4054,3 @@ def test_total_after_a_group_ending_with_an_exclamation_is_no_price(texts, kinds
                                    ["And your date of birth?", "I have two dates on file."]])
 def test_a_wait_or_a_count_after_an_account_question_stays(texts, kinds):
     assert redacted(texts, kinds) == texts
-
-
-@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pci" in kinds])
-def test_two_digits_after_a_currency_and_and_in_a_card_are_masked(kinds):
-    out = redacted(["My card number is 4111 1111 1111", "dollars and 11."], kinds)
-    assert written_digits(out) == [], out
-
-
-# ... but not where digits are read right after it: a recording's pack may deal a number's first digit to the question
-# before it ("What do we reach for?" / "[PHONE_NUMBER_1] is ..." for "What number can we reach you on?" / "One eight
-# hundred, five five five,", held-out-48, base in packs).
-@pytest.mark.parametrize("kinds", [kinds for kinds in KINDS if "pii" in kinds])
-@pytest.mark.parametrize("texts", [["What do we reach for?", "One is for three. Five, five, five.",
-                                    "Two, three, what's the eye?"], ["What do we reach for?", "800-555 is 2319."]])
-def test_a_homophone_ending_a_question_before_digits_is_masked(texts, kinds):
-    out = redacted(texts, kinds)
-    assert "for" not in out[0], out
