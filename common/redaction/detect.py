@@ -2113,6 +2113,11 @@ def _count_said(word: str) -> bool:
     return word in _ANNOUNCED_COUNTS or word.isdigit() and 2 <= int(word) <= 9
 
 
+def _sentence_start(i: int, tokens: list[str]) -> int:
+    """The first token of the sentence that holds token ``i`` (after the last ".", "?" or "!" before it)."""
+    return next((k + 1 for k in range(i - 1, -1, -1) if tokens[k].rstrip()[-1:] in ".?!"), 0)
+
+
 def _asks_for_digits(tokens: list[str], cores: list[str]) -> bool:
     """Whether the text ends asking for digits by their count, none read after it: a count (2-9) after "last",
     "first" or "next" in its last sentence, and at most four words such as "digits" or "of it" after it ("I just
@@ -2127,7 +2132,7 @@ def _asks_for_digits(tokens: list[str], cores: list[str]) -> bool:
     count = cores[j]
     # (and a need for "the last one", "four" heard as "one": "I just need the last one." then "Sure, it's too safe and
     # safe and run." for "... the last four." / "Sure, it's two seven seven one.", held-out-43, tiny.en)
-    start = next((k + 1 for k in range(j - 1, -1, -1) if tokens[k].rstrip()[-1:] in ".?!"), 0)
+    start = _sentence_start(j, tokens)
     needed = count == "one" and "need" in cores[start:j]
     return j > 0 and (_count_said(count) or needed) \
         and cores[j - 1] in ("last", "first", "next") and tokens[j - 1].rstrip()[-1:] not in ".?!"
@@ -2763,7 +2768,7 @@ def _stranded(i: int, tokens: list[str], cores: list[str]) -> bool:
     if cores[i] not in ("for", "to") or tokens[i].rstrip()[-1:] != "?" \
             or i + 1 < len(cores) and (cores[i + 1] in DIGIT_SPELLINGS or cores[i + 1][:1].isdigit()):
         return False
-    start = next((k + 1 for k in range(i - 1, -1, -1) if tokens[k].rstrip()[-1:] in ".?!"), 0)
+    start = _sentence_start(i, tokens)
     while start < i and cores[start] in ("and", "so", "but", "okay", "ok"):
         start += 1
     return start < i and cores[start] in _QUESTION_WORDS
