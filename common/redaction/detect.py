@@ -1909,7 +1909,7 @@ def _asks_again(tokens: list[str], cores: list[str]) -> bool:
     """Whether the text ends asking for something to be said again ("Sorry, can you say the last part
     again?", "Could you repeat that?"; "pay" for "say", tiny.en): what is said next is a number's
     passage, the reply reads digits (`Sure, it's too thick so...` for "Sure, eight two six oh.")."""
-    start = max((i + 1 for i in range(len(tokens) - 1) if tokens[i].rstrip()[-1:] in ".?!"), default=0)
+    start = _sentence_start(len(tokens) - 1, tokens)
     last = cores[start:]
     if "repeat" in last:
         return True
